@@ -1,0 +1,5 @@
+import sys
+
+from dvos_core.cli import main
+
+sys.exit(main())

@@ -1,0 +1,54 @@
+"""`dvos new`, `dvos info` (and `dvos add-video`, see io_cmds) — project store commands."""
+
+from __future__ import annotations
+
+import json
+
+from dvos_core.cli._common import add_project
+
+
+def register(sub) -> None:
+    p = sub.add_parser("new", help="create an empty project store",
+                       description="Create an empty dvos project store (a folder, e.g. field.dvos) that will hold "
+                                   "videos, masks, extracted heads, synthetic clips, models and reports.")
+    add_project(p, "folder to create, e.g. field.dvos")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dvos project at that path")
+    p.set_defaults(func=_new)
+
+    p = sub.add_parser("info", help="summarise a project store",
+                       description="List the videos (frames, split, tags, masks per provenance), extracted objects, "
+                                   "background clips, synthetic sets, models and reports of a project.")
+    add_project(p)
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(func=_info)
+
+
+def _new(args) -> int:
+    from dvos_core.store import Project
+
+    p = Project.create(args.project, overwrite=args.overwrite)
+    print(f"created {p.path} (schema {p.attrs['schema_version']})")
+    return 0
+
+
+def _info(args) -> int:
+    from dvos_core.store import Project
+
+    s = Project.open(args.project, mode="r").summary()
+    if args.json:
+        print(json.dumps(s, indent=2))
+        return 0
+    print(f"project {s['path']} (schema {s['schema_version']})")
+    print(f"videos: {len(s['videos'])}")
+    for v in s["videos"]:
+        prov = ", ".join(f"{k} {n}" for k, n in v["provenance"].items()) or "no masks"
+        tags = " ".join(f"{k}={val}" for k, val in v["tags"].items())
+        print(f"  {v['id']:<20} {v['frames']:>6} frames {v['size'][0]}x{v['size'][1]}  split={v['split']:<10} "
+              f"{prov}  {tags}")
+    print(f"objects: {s['objects']['head']} heads, {s['objects']['fake']} fakes")
+    print(f"backgrounds: " + (", ".join(f"{k} ({n} frames)" for k, n in s["backgrounds"].items()) or "none"))
+    print(f"synthetic: " + (", ".join(f"{k} ({d['clips_done']}/{d['clips']} clips)"
+                                      for k, d in s["synthetic"].items()) or "none"))
+    print(f"models: {', '.join(s['models']) or 'none'}")
+    print(f"reports: {', '.join(s['reports']) or 'none'}")
+    return 0

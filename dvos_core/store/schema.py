@@ -1,0 +1,59 @@
+"""Store schema constants: version, provenance codes, errors. See docs/store.md."""
+
+from __future__ import annotations
+
+import re
+
+SCHEMA_VERSION = 1
+STORE_FORMAT = "dvos-project"
+
+# Per-frame mask provenance codes (uint8).
+NONE, MANUAL, PSEUDO, PREDICTED, CORRECTED, SYNTHETIC = 0, 1, 2, 3, 4, 5
+PROVENANCE = {"none": NONE, "manual": MANUAL, "pseudo": PSEUDO, "predicted": PREDICTED,
+              "corrected": CORRECTED, "synthetic": SYNTHETIC}
+PROVENANCE_NAMES = {v: k for k, v in PROVENANCE.items()}
+# A mask write never replaces a mask of higher rank unless asked to (overwrite=True): human labels are protected.
+PROVENANCE_RANK = {NONE: 0, PREDICTED: 1, PSEUDO: 2, SYNTHETIC: 3, MANUAL: 4, CORRECTED: 4}
+# Provenances that count as training labels by default (predictions are opt-in: self-training).
+LABEL_PROVENANCES = (MANUAL, PSEUDO, CORRECTED, SYNTHETIC)
+
+SPLITS = ("train", "val", "test", "unassigned")
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+class StoreError(Exception):
+    """Any problem with a dvos project store; the message names the path and the fix."""
+
+
+class SchemaVersionError(StoreError):
+    """The store was written with another schema version."""
+
+
+def provenance_code(p) -> int:
+    """Accept a name ('manual') or a code (1) and return the code."""
+    if isinstance(p, str):
+        try:
+            return PROVENANCE[p.lower()]
+        except KeyError:
+            raise ValueError(f"unknown provenance {p!r}; use one of {sorted(PROVENANCE)}") from None
+    code = int(p)
+    if code not in PROVENANCE_NAMES:
+        raise ValueError(f"unknown provenance code {code}; use one of {sorted(PROVENANCE_NAMES)}")
+    return code
+
+
+def check_id(name: str, what: str = "id") -> str:
+    """Validate a video/background/set id: letters, digits, '_', '.', '-' (no slashes)."""
+    if not isinstance(name, str) or not _ID_RE.match(name):
+        raise ValueError(f"invalid {what} {name!r}: use letters, digits, '_', '.', '-' (max 128), starting with a "
+                         f"letter or digit")
+    return name
+
+
+def safe_id(text: str) -> str:
+    """Turn a file stem into a valid id (used when ids are derived from file names)."""
+    s = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-") or "video"
+    if not s[0].isalnum():
+        s = "v" + s
+    return s[:128]
