@@ -1,0 +1,71 @@
+"""The spatiotemporal attention block that fuses tau frames' features (frame-major channels) into one map.
+
+Input X has tau*C channels ordered frame-major ([f0 | f1 | ... ], oldest first).
+
+1. X' = Swish(GN(tau groups)(X)).
+2. Spatial gate: 3x3 conv grouped per frame -> 1x1 conv -> GN -> Swish -> 3x3 conv dilation 2 -> 1x1 conv grouped
+   per frame -> GN -> sigmoid.
+3. Temporal gate (squeeze-excitation): global average pool -> Linear(tau*C, tau*C/2) -> LayerNorm -> Swish ->
+   Linear(tau*C/2, tau*C) -> LayerNorm -> sigmoid.
+4. Y = gate_T * gate_S * X', then a parameter-free reduction tau*C -> C:
+   * ``"tau_mean"`` (default): reshape to (B, tau, C, h, w) and average over the frames - a genuine temporal mean.
+   * ``"adjacent"``: average groups of tau adjacent channels (what the reference's AvgPool3d on a 4-D tensor does);
+     kept only for numerical compatibility with weights trained that way.
+5. Optional skip diffusion and Dropout2d.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from dvos_core.model.blocks import norm
+from dvos_core.model.diffusion import SkipDiffusion
+
+REDUCTIONS = ("tau_mean", "adjacent")
+
+
+class SpatioTemporalAttention(nn.Module):
+    def __init__(self, channels: int, tau: int, groups: int = 4, reduction: str = "tau_mean",
+                 diffusion: SkipDiffusion | None = None, dropout: float = 0.0):
+        super().__init__()
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"temporal reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        tc = tau * channels
+        self.tau, self.channels, self.reduction = tau, channels, reduction
+        self.in_norm = nn.GroupNorm(tau, tc, eps=1e-6)
+        self.spatial = nn.Sequential(
+            nn.Conv2d(tc, tc, 3, padding=1, groups=tau),
+            nn.Conv2d(tc, tc, 1),
+            norm(tc, groups),
+            nn.SiLU(),
+            nn.Conv2d(tc, tc, 3, padding=2, dilation=2),
+            nn.Conv2d(tc, tc, 1, groups=tau),
+            norm(tc, groups),
+            nn.Sigmoid(),
+        )
+        self.temporal = nn.Sequential(
+            nn.Linear(tc, tc // 2),
+            nn.LayerNorm(tc // 2),
+            nn.SiLU(),
+            nn.Linear(tc // 2, tc),
+            nn.LayerNorm(tc),
+            nn.Sigmoid(),
+        )
+        self.diffusion = diffusion
+        self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor, stochastic: bool = False) -> torch.Tensor:
+        x = F.silu(self.in_norm(x))
+        gate_s = self.spatial(x)
+        gate_t = self.temporal(x.mean(dim=(2, 3)))[:, :, None, None]
+        y = x * gate_s * gate_t
+        b, _, h, w = y.shape
+        if self.reduction == "tau_mean":
+            y = y.reshape(b, self.tau, self.channels, h, w).mean(dim=1)
+        else:
+            y = y.reshape(b, self.channels, self.tau, h, w).mean(dim=2)
+        if self.diffusion is not None:
+            y = self.diffusion(y, active=self.training or stochastic)
+        return self.dropout(y)
