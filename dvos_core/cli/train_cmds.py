@@ -1,5 +1,85 @@
-"""Subcommands registered by this module (filled in by the module's owner)."""
+"""`dvos train`: train the image model (FrameNet) or the DVOS video model (phase 1 synthetic, phase 2 real)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
 
 
 def register(sub) -> None:
-    """Add this module's subcommands to the `dvos` parser."""
+    p = sub.add_parser(
+        "train", help="train a model (image | synthetic | real phase)",
+        description="Train a model on the project's data. Phases: 'image' trains the frame model used for "
+                    "pseudo-labels; 'synthetic' trains DVOS on synthetic clips (init from an image model with "
+                    "--init-from); 'real' fine-tunes it on pseudo-labelled and corrected real clips. Checkpoints go "
+                    "to PROJECT/models/NAME (best.pt, last.pt, metrics.json, config.yaml). An interrupted run resumes "
+                    "where it stopped when started again with the same name. Multi-GPU / multi-node: launch with "
+                    "`torchrun --nproc_per_node N -m dvos_core.cli train ...`.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("project", nargs="?", help="path of the project store (.dvos folder)")
+    p.add_argument("--print-config", action="store_true", help="print a commented default YAML config and exit")
+    p.add_argument("--config", help="YAML file with training settings (command-line options override it)")
+    p.add_argument("--phase", choices=("image", "synthetic", "real"), help="what to train (default from config)")
+    p.add_argument("--name", help="model name (folder under PROJECT/models); default: the phase")
+    p.add_argument("--preset", help="model preset: paper | small | tiny")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, help="clips per step and per process")
+    p.add_argument("--size", type=int, help="training crop size (multiple of 32)")
+    p.add_argument("--lr", type=float, help="AdamW learning rate")
+    p.add_argument("--init-from", help="checkpoint to start from (frame model for 'synthetic', DVOS for 'real')")
+    p.add_argument("--device", help="auto | cuda | cuda:N | mps | cpu")
+    p.add_argument("--num-workers", type=int, help="DataLoader worker processes")
+    p.add_argument("--max-steps-per-epoch", type=int, help="cap on steps per epoch (quick runs)")
+    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                   help="continue an unfinished run of the same name from its last.pt")
+    p.add_argument("--json", action="store_true", help="print one JSON line per event instead of a progress bar")
+    p.set_defaults(func=_train)
+
+
+def build_config(args):
+    from dvos_core.train import TrainConfig
+
+    cfg = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
+    return cfg.replace(phase=args.phase, preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
+                       size=args.size, lr=args.lr, init_from=args.init_from, device=args.device,
+                       num_workers=args.num_workers, max_steps_per_epoch=args.max_steps_per_epoch)
+
+
+def _train(args) -> int:
+    import json
+
+    if args.print_config:
+        from dvos_core.train import TrainConfig
+
+        sys.stdout.write(TrainConfig().to_yaml(comments=True))
+        return 0
+    if not args.project:
+        raise ValueError("give the project path: dvos train PROJECT --phase synthetic --name NAME")
+    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
+    from dvos_core.train import train
+    from dvos_core.train.distributed import env_world_size
+
+    cfg = build_config(args)
+    name = args.name or cfg.phase
+    main_rank = int(__import__("os").environ.get("RANK", "0")) == 0
+
+    def on_event(e):
+        if args.json:
+            print(json.dumps(e), flush=True)
+        elif e["type"] == "start":
+            print(f"training {cfg.kind} model '{name}' ({cfg.phase} phase, {e['params']:,} parameters) on "
+                  f"{e['device']} x{e['world_size']}: {e['train_samples']} train / {e['val_samples']} val samples, "
+                  f"{e['total_epochs']} epochs x {e['steps_per_epoch']} steps (from epoch {e['start_epoch']})",
+                  file=sys.stderr)
+        elif e["type"] == "epoch":
+            dice = "-" if e["val_dice"] is None else f"{e['val_dice']:.4f}"
+            vl = "-" if e["val_loss"] is None else f"{e['val_loss']:.4f}"
+            print(f"epoch {e['epoch']}: train loss {e['train_loss']:.4f}, val loss {vl}, val Dice {dice}, "
+                  f"lr {e['lr']:.2e}{'  (best)' if e.get('best') else ''}", file=sys.stderr)
+
+    progress = TerminalProgress() if (main_rank and not args.json) else None
+    best = train(args.project, cfg, name, progress=progress, cancel=cancel_on_sigint(), on_event=on_event,
+                 resume=args.resume)
+    if main_rank and not args.json:
+        print(f"best checkpoint: {best}" + (f" (world size {env_world_size()})" if env_world_size() > 1 else ""))
+    return 0

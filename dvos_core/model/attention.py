@@ -12,6 +12,8 @@ Input X has tau*C channels ordered frame-major ([f0 | f1 | ... ], oldest first).
    * ``"adjacent"``: average groups of tau adjacent channels (what the reference's AvgPool3d on a 4-D tensor does);
      kept only for numerical compatibility with weights trained that way.
 5. Optional skip diffusion and Dropout2d.
+
+The convolutions and the first Linear are bias-free (each is followed by a norm), which gives the published count.
 """
 
 from __future__ import annotations
@@ -36,17 +38,17 @@ class SpatioTemporalAttention(nn.Module):
         self.tau, self.channels, self.reduction = tau, channels, reduction
         self.in_norm = nn.GroupNorm(tau, tc, eps=1e-6)
         self.spatial = nn.Sequential(
-            nn.Conv2d(tc, tc, 3, padding=1, groups=tau),
-            nn.Conv2d(tc, tc, 1),
+            nn.Conv2d(tc, tc, 3, padding=1, groups=tau, bias=False),
+            nn.Conv2d(tc, tc, 1, bias=False),
             norm(tc, groups),
             nn.SiLU(),
-            nn.Conv2d(tc, tc, 3, padding=2, dilation=2),
-            nn.Conv2d(tc, tc, 1, groups=tau),
+            nn.Conv2d(tc, tc, 3, padding=2, dilation=2, bias=False),
+            nn.Conv2d(tc, tc, 1, groups=tau, bias=False),
             norm(tc, groups),
             nn.Sigmoid(),
         )
         self.temporal = nn.Sequential(
-            nn.Linear(tc, tc // 2),
+            nn.Linear(tc, tc // 2, bias=False),
             nn.LayerNorm(tc // 2),
             nn.SiLU(),
             nn.Linear(tc // 2, tc),

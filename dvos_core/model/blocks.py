@@ -1,4 +1,7 @@
-"""Convolutional building blocks shared by the encoder, decoder and heads (Swish activations, GroupNorm)."""
+"""Convolutional building blocks shared by the encoder, decoder and heads (Swish activations, GroupNorm).
+
+All convolutions here are bias-free (a norm or a residual sum follows each); with the stem and the head output convs
+keeping their bias this reproduces the published parameter counts exactly."""
 
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ class NormAct(nn.Module):
         self.norm = norm(channels, groups, eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.silu(self.norm(x))
+        # in place when no autograd graph is recorded (inference): one less full-size tensor per block
+        return F.silu(self.norm(x), inplace=not torch.is_grad_enabled())
 
 
 class ResBlock(nn.Module):
@@ -34,8 +38,8 @@ class ResBlock(nn.Module):
         self.act1 = NormAct(c_in, groups)
         self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
         self.act2 = NormAct(c_out, groups)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
-        self.shortcut = nn.Identity() if c_in == c_out else nn.Conv2d(c_in, c_out, 1)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.shortcut = nn.Identity() if c_in == c_out else nn.Conv2d(c_in, c_out, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv1(self.act1(x))
@@ -49,7 +53,7 @@ class Down(nn.Module):
     def __init__(self, channels: int, groups: int = 4):
         super().__init__()
         self.act = NormAct(channels, groups)
-        self.conv = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
+        self.conv = nn.Conv2d(channels, channels, 3, stride=2, padding=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(self.act(x))
@@ -61,7 +65,7 @@ class Up(nn.Module):
     def __init__(self, channels: int, groups: int = 4):
         super().__init__()
         self.act = NormAct(channels, groups)
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(F.interpolate(self.act(x), scale_factor=2.0, mode="nearest"))

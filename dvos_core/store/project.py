@@ -142,6 +142,10 @@ class Project:
             raise KeyError(f"{self.path}: no background clip {bg_id!r}; have {self.background_ids()}")
         return Background(self.root["backgrounds"][bg_id], bg_id, str(self.path))
 
+    def delete_background(self, bg_id: str) -> None:
+        self.background(bg_id)
+        del self.root["backgrounds"][bg_id]
+
     def create_background(self, bg_id: str, height: int, width: int, **attrs) -> Background:
         check_id(bg_id, "background id")
         return Background.create(self.root["backgrounds"], bg_id, height, width, attrs, str(self.path))

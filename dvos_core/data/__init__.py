@@ -1,0 +1,8 @@
+"""Training data over the store: the clip index, the torch dataset and its samplers, augmentations."""
+
+from dvos_core.data.augment import AugmentConfig
+from dvos_core.data.clips import DEFAULT_PROVENANCE_WEIGHTS, PHASES, ClipIndex, Sample, split_samples
+from dvos_core.data.dataset import ClipDataset, ClipSampler, EvalSampler
+
+__all__ = ["ClipIndex", "Sample", "ClipDataset", "ClipSampler", "EvalSampler", "AugmentConfig", "split_samples",
+           "DEFAULT_PROVENANCE_WEIGHTS", "PHASES"]

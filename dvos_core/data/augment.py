@@ -1,0 +1,181 @@
+"""Vectorised torch augmentations for clips: one spatial transform per clip, colour/blur per frame, patch diffusion.
+
+All functions take a ``torch.Generator`` so that a sample's augmentation depends only on its seed (identical across
+worker counts, resumable). Frames are float (F, 3, H, W) in [0, 1]; masks float (F, 1, H, W) in {0, 1}.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class AugmentConfig:
+    """Augmentation settings (probabilities per clip / frame / tile)."""
+
+    hflip: float = 0.5
+    vflip: float = 0.5
+    rotate_p: float = 0.5
+    rotate_deg: float = 30.0
+    crop_min: int = 256  # crop side range in source pixels (clamped to the frame), resized to the training size
+    crop_max: int = 768
+    max_aspect: float = 1.5
+    foreground_crop_p: float = 0.8  # centre the crop near a foreground pixel of the query mask
+    eval_crop: int = 512  # validation: centre crop of this side (clamped to the frame), resized
+    jitter_p: float = 0.3  # per-frame colour jitter (brightness, contrast, saturation, hue)
+    brightness: float = 0.3
+    contrast: float = 0.5
+    saturation: float = 0.5
+    hue: float = 0.2
+    gamma_p: float = 0.3
+    gamma: float = 0.2  # gamma in [1 - g, 1 + g]
+    gray_p: float = 0.05
+    blur_p: float = 0.3
+    blur_sigma: float = 1.5  # max Gaussian sigma
+    patch_diffusion_p: float = 0.5  # per 32x32 tile: replace by its noised version
+    patch_size: int = 32
+    patch_t_max: int = 750  # t ~ U{1 .. t_max-1} per frame, beta linear 1e-4 .. 1e-2 over 1000 steps
+    patch_beta_end: float = 0.01
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _u(g, n, lo=0.0, hi=1.0, device="cpu"):
+    return torch.rand(n, generator=g, device=device) * (hi - lo) + lo
+
+
+# ---- spatial ------------------------------------------------------------------------------------------------------
+def _pick_crop(h, w, mask_query, cfg: AugmentConfig, g):
+    """Crop (cy, cx, ch, cw) in source pixels: random size in [crop_min, crop_max], mask-aware centre."""
+    side = float(_u(g, 1, cfg.crop_min, cfg.crop_max))
+    aspect = math.exp(float(_u(g, 1, -math.log(cfg.max_aspect), math.log(cfg.max_aspect))))
+    ch, cw = min(h, side * math.sqrt(aspect)), min(w, side / math.sqrt(aspect))
+    if mask_query is not None and float(_u(g, 1)) < cfg.foreground_crop_p:
+        fg = torch.nonzero(mask_query > 0.5)
+        if len(fg):
+            y, x = fg[int(torch.randint(len(fg), (1,), generator=g))].tolist()
+            # place the foreground pixel at a random position inside the crop
+            cy = y + float(_u(g, 1, -0.4, 0.4)) * ch
+            cx = x + float(_u(g, 1, -0.4, 0.4)) * cw
+            cy = min(max(cy, ch / 2), h - ch / 2)
+            cx = min(max(cx, cw / 2), w - cw / 2)
+            return cy, cx, ch, cw
+    cy = float(_u(g, 1, ch / 2, h - ch / 2)) if h > ch else h / 2
+    cx = float(_u(g, 1, cw / 2, w - cw / 2)) if w > cw else w / 2
+    return cy, cx, ch, cw
+
+
+def _affine_sample(frames, masks, cy, cx, ch, cw, angle, flip_x, flip_y, size):
+    """One grid_sample for the whole clip: crop centred (cy, cx) of ch x cw, rotated, flipped, resized to size."""
+    _, _, h, w = frames.shape
+    # antialias: pre-shrink by an integer factor when the crop is much larger than the output
+    factor = int(min(ch, cw) // (size * 1.5))
+    if factor >= 2:
+        frames = F.avg_pool2d(frames, factor, ceil_mode=True)
+        masks = F.avg_pool2d(masks, factor, ceil_mode=True)
+        h2, w2 = frames.shape[-2:]
+        sy, sx = h2 / h, w2 / w
+        cy, cx, ch, cw, h, w = cy * sy, cx * sx, ch * sy, cw * sx, h2, w2
+    # output normalised coords (u, v) in [-1, 1] -> input normalised coords
+    cos, sin = math.cos(angle), math.sin(angle)
+    ax, ay = (cw / w) * (-1 if flip_x else 1), (ch / h) * (-1 if flip_y else 1)
+    # rotate in pixel space (aspect-correct): x_in = cx + R [ax*u*w/2, ay*v*h/2]
+    theta = torch.tensor([[cos * ax, -sin * ay * h / w, (2 * cx / w) - 1],
+                          [sin * ax * w / h, cos * ay, (2 * cy / h) - 1]], dtype=frames.dtype)
+    grid = F.affine_grid(theta[None].expand(frames.shape[0], 2, 3), [frames.shape[0], 3, size, size],
+                         align_corners=False)
+    out_f = F.grid_sample(frames, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    out_m = F.grid_sample(masks, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    return out_f, (out_m > 0.5).to(frames.dtype)
+
+
+def spatial_train(frames, masks, size: int, cfg: AugmentConfig, g, query_index: int = -1):
+    """The same random crop/rotation/flips for every frame and mask of a clip, resized to ``size`` x ``size``."""
+    _, _, h, w = frames.shape
+    cy, cx, ch, cw = _pick_crop(h, w, masks[query_index, 0], cfg, g)
+    angle = math.radians(float(_u(g, 1, -cfg.rotate_deg, cfg.rotate_deg))) if float(_u(g, 1)) < cfg.rotate_p else 0.
+    flip_x = float(_u(g, 1)) < cfg.hflip
+    flip_y = float(_u(g, 1)) < cfg.vflip
+    return _affine_sample(frames, masks, cy, cx, ch, cw, angle, flip_x, flip_y, size)
+
+
+def spatial_eval(frames, masks, size: int, crop: int):
+    """Centre square crop of side min(crop, H, W), resized to ``size``."""
+    _, _, h, w = frames.shape
+    side = min(crop, h, w)
+    return _affine_sample(frames, masks, h / 2, w / 2, side, side, 0.0, False, False, size)
+
+
+# ---- pixel (per frame) ----------------------------------------------------------------------------------------
+def _gray(x):
+    return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+
+
+def _hue_rotate(x, turns):
+    """Rotate hue by ``turns`` (fraction of a full turn, per frame) in YIQ space."""
+    m = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=x.dtype)
+    yiq = torch.einsum("ij,fjhw->fihw", m, x)
+    a = (turns * 2 * math.pi).view(-1, 1, 1)
+    c, s = torch.cos(a), torch.sin(a)
+    i, q = yiq[:, 1], yiq[:, 2]
+    yiq = torch.stack([yiq[:, 0], c * i - s * q, s * i + c * q], 1)
+    return torch.einsum("ij,fjhw->fihw", torch.linalg.inv(m), yiq)
+
+
+def colour(x, cfg: AugmentConfig, g):
+    """Per-frame colour jitter, gamma and grayscale (each frame decides independently)."""
+    n = x.shape[0]
+    view = lambda t: t.view(n, 1, 1, 1)  # noqa: E731
+    on = view((_u(g, n) < cfg.jitter_p).to(x.dtype))
+    b = view(_u(g, n, 1 - cfg.brightness, 1 + cfg.brightness))
+    c = view(_u(g, n, 1 - cfg.contrast, 1 + cfg.contrast))
+    s = view(_u(g, n, 1 - cfg.saturation, 1 + cfg.saturation))
+    hue = _u(g, n, -cfg.hue, cfg.hue) * on.view(n)
+    y = x * b
+    y = (y - y.mean(dim=(1, 2, 3), keepdim=True)) * c + y.mean(dim=(1, 2, 3), keepdim=True)
+    y = (y - _gray(y)) * s + _gray(y)
+    y = _hue_rotate(y.clamp(0, 1), hue * 0.5)
+    x = on * y + (1 - on) * x
+    gam = view(torch.where(_u(g, n) < cfg.gamma_p, _u(g, n, 1 - cfg.gamma, 1 + cfg.gamma), torch.ones(n)))
+    x = x.clamp(1e-6, 1).pow(gam)
+    gray = view((_u(g, n) < cfg.gray_p).to(x.dtype))
+    x = gray * _gray(x).expand_as(x) + (1 - gray) * x
+    return x.clamp(0, 1)
+
+
+def blur(x, cfg: AugmentConfig, g):
+    """Gaussian blur with a per-frame sigma (p ``blur_p``), as one grouped separable convolution."""
+    n = x.shape[0]
+    on = _u(g, n) < cfg.blur_p
+    if not bool(on.any()):
+        return x
+    sigma = torch.where(on, _u(g, n, 0.5, cfg.blur_sigma), torch.full((n,), 1e-3))
+    r = 3
+    k = torch.exp(-(torch.arange(-r, r + 1, dtype=x.dtype)[None] ** 2) / (2 * sigma[:, None] ** 2))
+    k = (k / k.sum(1, keepdim=True)).repeat_interleave(3, 0)  # (n*3, 7)
+    y = x.reshape(1, n * 3, *x.shape[-2:])
+    y = F.conv2d(F.pad(y, (r, r, 0, 0), mode="reflect"), k[:, None, None, :], groups=n * 3)
+    y = F.conv2d(F.pad(y, (0, 0, r, r), mode="reflect"), k[:, None, :, None], groups=n * 3)
+    return y.view_as(x)
+
+
+def patch_diffusion(x, cfg: AugmentConfig, g):
+    """Input patch diffusion on normalised frames (F, 3, H, W): each ``patch_size`` tile is replaced, with p
+    ``patch_diffusion_p``, by sqrt(a_t) x + sqrt(1 - a_t) eps with one t ~ U{1 .. t_max-1} per frame."""
+    if cfg.patch_diffusion_p <= 0:
+        return x
+    n, _, h, w = x.shape
+    betas = torch.linspace(1e-4, cfg.patch_beta_end, 1000, dtype=torch.float64)
+    ab = torch.cumprod(1 - betas, 0).to(x.dtype)
+    t = torch.randint(1, cfg.patch_t_max, (n,), generator=g)
+    a = ab[t].view(n, 1, 1, 1)
+    noised = a.sqrt() * x + (1 - a).sqrt() * torch.randn(x.shape, generator=g, dtype=x.dtype)
+    p = cfg.patch_size
+    tiles = (torch.rand(n, 1, math.ceil(h / p), math.ceil(w / p), generator=g) < cfg.patch_diffusion_p)
+    tiles = tiles.repeat_interleave(p, 2).repeat_interleave(p, 3)[..., :h, :w].to(x.dtype)
+    return tiles * noised + (1 - tiles) * x

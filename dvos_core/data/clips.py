@@ -1,0 +1,181 @@
+"""An index of training samples (source, query frame) over the store's videos and synthetic sets.
+
+A sample is a query frame ``t`` that has a mask, plus its ``tau`` reference frames ``t - delta*tau .. t - delta``
+(oldest first) from the same source; references before the start of the source are clamped to its first frame, so a
+clip never leaves its video (and therefore never crosses a split boundary). Reference frames need no mask.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from dvos_core.store.schema import CORRECTED, MANUAL, PROVENANCE_NAMES, PSEUDO, SYNTHETIC, provenance_code
+
+PHASES = ("image", "synthetic", "real")
+DEFAULT_PROVENANCE_WEIGHTS = {"manual": 3.0, "corrected": 3.0, "pseudo": 1.0, "synthetic": 1.0, "predicted": 0.5}
+PHASE_PROVENANCES = {"image": ("manual", "corrected", "pseudo"), "real": ("manual", "corrected", "pseudo"),
+                     "synthetic": ()}
+
+
+@dataclass(frozen=True)
+class Sample:
+    kind: str  # "video" or "synthetic"
+    source: str  # video id or synthetic set name
+    clip: int  # clip number inside a synthetic set (-1 for videos)
+    t: int  # query frame
+    provenance: int  # provenance code of the query mask
+    weight: float
+
+    @property
+    def key(self) -> str:
+        return self.source if self.kind == "video" else f"{self.source}/{self.clip}"
+
+
+@dataclass
+class ClipIndex:
+    samples: list = field(default_factory=list)
+    tau: int = 4
+    delta: int = 1
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> Sample:
+        return self.samples[i]
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.array([s.weight for s in self.samples], dtype=np.float64)
+
+    def reference_times(self, t: int) -> list[int]:
+        """Reference frame indices for query t, oldest first, clamped to frame 0."""
+        return [max(0, t - self.delta * i) for i in range(self.tau, 0, -1)]
+
+    def sources(self) -> list[str]:
+        return sorted({s.key for s in self.samples})
+
+    def summary(self) -> dict:
+        """Counts per source kind / provenance, for checkpoints and logs."""
+        by_prov: dict = {}
+        for s in self.samples:
+            name = PROVENANCE_NAMES.get(s.provenance, str(s.provenance))
+            by_prov[name] = by_prov.get(name, 0) + 1
+        videos = sorted({s.source for s in self.samples if s.kind == "video"})
+        sets = sorted({s.source for s in self.samples if s.kind == "synthetic"})
+        return {"samples": len(self), "tau": self.tau, "delta": self.delta, "provenance": by_prov,
+                "videos": videos, "synthetic_sets": sets,
+                "synthetic_clips": len({s.key for s in self.samples if s.kind == "synthetic"})}
+
+    # ---- building --------------------------------------------------------------------------------------------
+    @classmethod
+    def from_project(cls, project, tau: int = 4, delta: int = 1, phase: str = "synthetic", split: str = "train",
+                     synthetic_sets=None, video_ids=None, provenances=None, provenance_weights=None,
+                     pseudo_quality_min: Optional[float] = None, val_fraction: float = 0.1,
+                     seed: int = 0) -> "ClipIndex":
+        """The samples of ``split`` ("train" or "val") for a training phase.
+
+        * ``phase="synthetic"``: clips of the synthetic sets (``synthetic_sets`` names, None = all).
+        * ``phase="real"``: labelled frames of real videos (``video_ids``, None = all) with ``provenances``
+          (default manual, corrected, pseudo); synthetic sets only when named explicitly.
+        * ``phase="image"``: every labelled frame of the chosen videos and synthetic sets (None = all of both).
+
+        Real videos use their ``split`` attribute (unassigned = train, test never used); synthetic sets use theirs
+        (default train). When no validation data exists, ``val_fraction`` of the training sources is held out, by
+        source (a single source is split in time: its last frames become validation).
+        """
+        train, val = split_samples(project, tau, delta, phase, synthetic_sets, video_ids, provenances,
+                                   provenance_weights, pseudo_quality_min, val_fraction, seed)
+        if split not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        return cls(train if split == "train" else val, tau, delta)
+
+
+def _weights_by_code(provenance_weights) -> dict:
+    w = dict(DEFAULT_PROVENANCE_WEIGHTS)
+    w.update(provenance_weights or {})
+    out = {}
+    for name, value in w.items():
+        if float(value) < 0:
+            raise ValueError(f"provenance weight for {name!r} must be >= 0, got {value}")
+        out[provenance_code(name)] = float(value)
+    return out
+
+
+def _collect(project, phase, synthetic_sets, video_ids, provenances, weights, quality_min):
+    """{split: {source key: [Sample, ...]}} for the chosen sources."""
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+    by_split: dict = {"train": {}, "val": {}}
+    use_videos = phase in ("real", "image")
+    if phase == "synthetic":
+        sets = project.synthetic_ids() if synthetic_sets is None else list(synthetic_sets)
+    elif phase == "real":
+        sets = list(synthetic_sets or [])
+    else:
+        sets = project.synthetic_ids() if synthetic_sets is None else list(synthetic_sets)
+    for name in sets:
+        s = project.synthetic(name)
+        split = s.split if s.split in ("train", "val") else None
+        if split is None:
+            continue
+        w = weights.get(SYNTHETIC, 1.0)
+        for clip in s.done():
+            key = f"{name}/{int(clip)}"
+            by_split[split][key] = [Sample("synthetic", name, int(clip), t, SYNTHETIC, w) for t in range(s.n_frames)]
+    if use_videos:
+        ids = project.video_ids() if video_ids is None else list(video_ids)
+        provs = PHASE_PROVENANCES[phase] if provenances is None else tuple(provenances)
+        codes = [provenance_code(p) for p in provs]
+        for vid in ids:
+            v = project.video(vid)
+            split = {"unassigned": "train"}.get(v.split, v.split)
+            if split not in ("train", "val"):
+                continue
+            prov = v.provenance
+            frames = np.flatnonzero(np.isin(prov, codes))
+            if quality_min is not None and len(frames):
+                q = v.quality[frames]
+                bad = (prov[frames] == PSEUDO) & np.isfinite(q) & (q < quality_min)
+                frames = frames[~bad]
+            samples = [Sample("video", vid, -1, int(t), int(prov[t]), weights.get(int(prov[t]), 1.0))
+                       for t in frames]
+            samples = [s for s in samples if s.weight > 0]
+            if samples:
+                by_split[split][vid] = samples
+    return by_split
+
+
+def split_samples(project, tau, delta, phase, synthetic_sets=None, video_ids=None, provenances=None,
+                  provenance_weights=None, pseudo_quality_min=None, val_fraction=0.1, seed=0):
+    """(train samples, val samples) following the split rules of :meth:`ClipIndex.from_project`."""
+    if tau < 0 or delta < 1:
+        raise ValueError(f"need tau >= 0 and delta >= 1, got tau={tau}, delta={delta}")
+    weights = _weights_by_code(provenance_weights)
+    by_split = _collect(project, phase, synthetic_sets, video_ids, provenances, weights, pseudo_quality_min)
+    train, val = by_split["train"], by_split["val"]
+    if not train:
+        raise ValueError(f"{project.path}: no training samples for phase {phase!r}; "
+                         + ("generate synthetic clips first (`dvos synth`)" if phase == "synthetic" else
+                            "label or pseudo-label some frames first, or check --video-ids / provenances"))
+    if not val and val_fraction > 0:
+        keys = sorted(train)
+        if len(keys) >= 2:
+            rng = np.random.default_rng(seed)
+            n_val = min(len(keys) - 1, max(1, int(round(val_fraction * len(keys)))))
+            for k in rng.choice(keys, size=n_val, replace=False):
+                val[str(k)] = train.pop(str(k))
+        else:  # one source: hold out its last frames (in time)
+            only = train[keys[0]]
+            n_val = int(math.ceil(val_fraction * len(only))) if len(only) >= 2 else 0
+            if n_val:
+                train[keys[0]], val[keys[0]] = only[:-n_val], only[-n_val:]
+    flat = lambda d: [s for k in sorted(d) for s in d[k]]  # noqa: E731
+    return flat(train), flat(val)
+
+
+# exported for tests / docs
+HUMAN_PROVENANCES = (MANUAL, CORRECTED)

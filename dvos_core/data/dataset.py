@@ -1,0 +1,152 @@
+"""``ClipDataset``: reads (tau references + query) clips from the store and augments them.
+
+The dataset keeps the project *path* and opens the store lazily in each DataLoader worker (a zarr handle does not
+pickle well). Items are addressed as ``(sample index, augmentation seed)`` pairs by :class:`ClipSampler`, so a sample's
+augmentation is fixed by its seed: identical with any worker count and after resuming.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from dvos_core.data.augment import AugmentConfig, blur, colour, patch_diffusion, spatial_eval, spatial_train
+from dvos_core.data.clips import ClipIndex, Sample
+from dvos_core.model.normalize import normalize_float
+
+
+class ClipDataset(Dataset):
+    """Samples of a :class:`ClipIndex` as tensors.
+
+    Returns ``{"frames": (tau, 3, S, S)`` normalised references (oldest first) for ``kind="dvos"``, or the
+    ``(3, S, S)`` augmented query for ``kind="frame"`` (QAI image model); ``"target": (3, S, S)`` the clean normalised
+    query frame; ``"mask": (1, S, S)`` float {0, 1}; ``"weight"``: the sample's provenance weight}``.
+    """
+
+    def __init__(self, project_path, index: ClipIndex, size: int, train: bool = True,
+                 augment: Optional[AugmentConfig] = None, kind: str = "dvos", seed: int = 0):
+        if size % 32:
+            raise ValueError(f"training size must be a multiple of 32, got {size}")
+        if kind not in ("dvos", "frame"):
+            raise ValueError(f"kind must be 'dvos' or 'frame', got {kind!r}")
+        self.project_path = str(Path(project_path))
+        self.index, self.size, self.train, self.kind, self.seed = index, int(size), bool(train), kind, int(seed)
+        self.augment = augment if augment is not None else AugmentConfig()
+        self._project = None
+        self._cache: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_project"], state["_cache"] = None, {}
+        return state
+
+    # ---- store access --------------------------------------------------------------------------------------------
+    def _source(self, s: Sample):
+        if self._project is None:
+            from dvos_core.store import Project
+
+            self._project = Project.open(self.project_path, mode="r")
+        key = (s.kind, s.source)
+        if key not in self._cache:
+            self._cache[key] = (self._project.video(s.source) if s.kind == "video"
+                                else self._project.synthetic(s.source))
+        return self._cache[key]
+
+    def read_clip(self, s: Sample):
+        """uint8 frames (tau+1, H, W, 3) (references then query) and the query mask (H, W) {0, 1}."""
+        src = self._source(s)
+        times = (self.index.reference_times(s.t) if self.kind == "dvos" else []) + [s.t]
+        if s.kind == "video":
+            frames = np.stack([src.frames[t] for t in times])
+            mask = src.group["masks"][s.t]
+        else:
+            frames = np.stack([src.group["frames"][s.clip, t] for t in times])
+            mask = src.group["masks"][s.clip, s.t]
+        return frames, (np.asarray(mask) > 0).astype(np.uint8)
+
+    # ---- items ---------------------------------------------------------------------------------------------------
+    def __getitem__(self, item):
+        i, aug_seed = item if isinstance(item, tuple) else (item, self.seed * 1_000_003 + int(item))
+        s = self.index[int(i)]
+        frames, mask = self.read_clip(s)
+        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
+        m = torch.zeros(x.shape[0], 1, *x.shape[-2:])
+        m[-1, 0] = torch.from_numpy(mask).float()
+        g = torch.Generator().manual_seed(int(aug_seed) & 0x7FFF_FFFF_FFFF_FFFF)
+        cfg = self.augment
+        if self.train:
+            x, m = spatial_train(x, m, self.size, cfg, g)
+        else:
+            x, m = spatial_eval(x, m, self.size, cfg.eval_crop)
+        query = x[-1]
+        inputs = x[:-1] if self.kind == "dvos" else x[-1:]
+        if self.train:
+            inputs = normalize_float(blur(colour(inputs, cfg, g), cfg, g))
+            inputs = patch_diffusion(inputs, cfg, g)
+        else:
+            inputs = normalize_float(inputs)
+        if self.kind == "frame":
+            inputs = inputs[0]
+        return {"frames": inputs.contiguous(), "target": normalize_float(query).contiguous(),
+                "mask": m[-1].contiguous(), "weight": torch.tensor(s.weight, dtype=torch.float32)}
+
+
+class ClipSampler(torch.utils.data.Sampler):
+    """Weighted sampling with replacement (training) or a plain ordered pass (validation), sharded over ranks.
+
+    Yields ``(index, augmentation seed)``; the draw depends only on (seed, epoch), so every rank agrees and a resumed
+    run repeats the same epoch. Call :meth:`set_epoch` before each epoch.
+    """
+
+    def __init__(self, index: ClipIndex, num_samples: Optional[int] = None, weighted: bool = True, seed: int = 0,
+                 rank: int = 0, world_size: int = 1, shuffle: bool = True):
+        self.index, self.weighted, self.seed, self.shuffle = index, weighted, int(seed), shuffle
+        self.rank, self.world_size = int(rank), int(world_size)
+        total = len(index) if num_samples is None else int(num_samples)
+        self.per_rank = -(-total // self.world_size)
+        self.epoch = 0
+        self.skip = 0  # items of this rank's share to skip (resuming in the middle of an epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return max(0, self.per_rank - self.skip)
+
+    def _draw(self) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed * 7919 + self.epoch)
+        n = self.per_rank * self.world_size
+        if self.weighted:
+            w = torch.as_tensor(self.index.weights, dtype=torch.float64)
+            if float(w.sum()) <= 0:
+                raise ValueError("all sample weights are zero; raise some provenance weights")
+            return torch.multinomial(w, n, replacement=True, generator=g)
+        order = torch.randperm(len(self.index), generator=g) if self.shuffle else torch.arange(len(self.index))
+        return torch.cat([order, order[: n - len(order)]]) if n > len(order) else order[:n]
+
+    def __iter__(self):
+        draw = self._draw()
+        positions = range(self.rank, len(draw), self.world_size)[self.skip:]
+        base = (self.seed * 1_000_003 + self.epoch) * 10_000_019
+        for p in positions:
+            yield int(draw[p]), base + p
+
+
+class EvalSampler(torch.utils.data.Sampler):
+    """Each validation sample exactly once, split over ranks (no padding, so frame-weighted metrics are exact)."""
+
+    def __init__(self, n: int, rank: int = 0, world_size: int = 1):
+        self.items = list(range(rank, n, world_size))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)

@@ -1,0 +1,110 @@
+"""Write an evaluation report to the project: CSV tables, overall JSON, plots (matplotlib Agg) and overlays."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from dvos_core.progress import CancelToken, check
+
+GT_COLOUR = np.array([0, 200, 0], np.float32)      # ground truth only: green (missed)
+PRED_COLOUR = np.array([230, 0, 200], np.float32)  # prediction only: magenta (false positive)
+BOTH_COLOUR = np.array([255, 220, 0], np.float32)  # both: yellow
+
+
+def overlay(frame: np.ndarray, pred, gt, alpha: float = 0.45) -> np.ndarray:
+    """RGB uint8 overlay: GT-only pixels green, prediction-only magenta, agreement yellow, blended onto the frame."""
+    out = np.asarray(frame, np.float32).copy()
+    p, g = np.asarray(pred) != 0, np.asarray(gt) != 0
+    for sel, colour in ((g & ~p, GT_COLOUR), (p & ~g, PRED_COLOUR), (p & g, BOTH_COLOUR)):
+        out[sel] = (1 - alpha) * out[sel] + alpha * colour
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _pyplot():
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+        try:
+            matplotlib.use("Agg", force=True)
+        except Exception:  # pragma: no cover - a GUI backend already running; figures still render off-screen
+            pass
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_videos(videos_df, overall: dict, path: Path) -> None:
+    """Per-video Dice and IoU bars with the frame-weighted overall as dashed lines."""
+    plt = _pyplot()
+    n = len(videos_df)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * n + 2), 3.6))
+    x = np.arange(n)
+    ax.bar(x - 0.2, videos_df["dice"], 0.4, label="Dice")
+    ax.bar(x + 0.2, videos_df["iou"], 0.4, label="IoU")
+    ax.axhline(overall["dice"], ls="--", c="C0", lw=1, label=f"All Dice {overall['dice']:.3f}")
+    ax.axhline(overall["iou"], ls="--", c="C1", lw=1, label=f"All IoU {overall['iou']:.3f}")
+    ax.set_xticks(x, [f"{v}\n({c} fr)" for v, c in zip(videos_df["video"], videos_df["n_frames"])], fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("score")
+    ax.set_title("Per-video scores (All = frame-weighted)")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_frames(frames_df, path: Path) -> None:
+    """Per-frame Dice against frame index, one curve per video."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for vid, g in frames_df.groupby("video", sort=False):
+        g = g.sort_values("frame")
+        ax.plot(g["frame"], g["dice"], marker="." if len(g) < 60 else None, lw=1, label=str(vid))
+    ax.set_xlabel("frame")
+    ax.set_ylabel("Dice")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Per-frame Dice")
+    if frames_df["video"].nunique() <= 12:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def save_worst_overlays(report, project, folder: Path, k: int, cancel: Optional[CancelToken] = None) -> list:
+    """Save overlays of the ``k`` lowest-Dice frames as ``worst/<rank>_<video>_f<frame>_dice<d>.png``."""
+    plt = _pyplot()
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for rank, r in enumerate(report.worst(k).itertuples(), 1):
+        check(cancel)
+        video = project.video(r.video)
+        t = int(r.frame)
+        pred = video.prediction_arrays()[0][t]
+        img = overlay(video.frame(t), pred, video.group["masks"][t])
+        path = folder / f"{rank:02d}_{r.video}_f{t:06d}_dice{r.dice:.3f}.png"
+        plt.imsave(path, img)
+        files.append(path)
+    return files
+
+
+def save_report(report, project, name: str, worst_k: int = 8, plots: bool = True,
+                cancel: Optional[CancelToken] = None) -> Path:
+    """Write frames.csv, videos.csv, overall.json and (with ``plots``) videos.png, frames.png, worst/*.png."""
+    folder = project.report_dir(name, create=True)
+    files = [folder / "frames.csv", folder / "videos.csv", folder / "overall.json"]
+    report.frames.to_csv(files[0], index=False)
+    report.videos.to_csv(files[1], index=False)
+    files[2].write_text(json.dumps(report.overall, indent=2))
+    if plots:
+        plot_videos(report.videos, report.overall, folder / "videos.png")
+        plot_frames(report.frames, folder / "frames.png")
+        files += [folder / "videos.png", folder / "frames.png"]
+        if worst_k > 0:
+            files += save_worst_overlays(report, project, folder / "worst", worst_k, cancel)
+    report.path, report.files = folder, files
+    return folder

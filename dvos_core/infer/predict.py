@@ -1,0 +1,161 @@
+"""Predict whole videos with a DVOS (or frame) model, streaming frames in and probabilities into the store.
+
+Frame t >= tau is predicted from frames t-tau .. t-1 only (the DVOS model never sees frame t). The first tau frames
+have no full history: with ``image_checkpoint`` they are predicted by the image (frame) model from frame t itself;
+without it the window is clamped at 0 (frame 0 repeated), as in the reference code. A frame checkpoint predicts
+every frame from itself.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Optional, Sequence
+
+import numpy as np
+
+from dvos_core.infer import distributed
+from dvos_core.infer.engine import Predictor, load_model
+from dvos_core.infer.window import FrameCache, plan_batches
+from dvos_core.progress import CancelToken, ProgressFn, check, report
+
+
+def _predictors(checkpoint, image_checkpoint, device, tile_size, overlap):
+    model, info, dev = load_model(checkpoint, device)
+    main = Predictor(model, info, dev, tile_size=tile_size, overlap=overlap)
+    image = None
+    if image_checkpoint is not None and main.kind == "dvos":
+        imodel, iinfo, _ = load_model(image_checkpoint, dev)
+        image = Predictor(imodel, iinfo, dev, tile_size=tile_size or main.tile_size, overlap=overlap)
+        if image.kind != "frame":
+            raise ValueError(f"image_checkpoint {_name(image_checkpoint)} holds a {image.kind!r} model; the first "
+                             f"frames need a frame (image) model, e.g. one trained with `dvos train --kind frame`")
+    return main, image
+
+
+def _name(checkpoint) -> str:
+    return str(checkpoint) if not isinstance(checkpoint, (tuple, list)) and not hasattr(checkpoint, "forward") \
+        else "<in-memory model>"
+
+
+def run_schedule(main: Predictor, image: Optional[Predictor], reader, targets: Sequence[int], batch_size: int,
+                 sink, progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None,
+                 label: str = "", cache: Optional[FrameCache] = None) -> int:
+    """Predict ``targets`` batch by batch, calling ``sink(t, probability)`` as soon as each batch is done.
+
+    ``reader(start, stop)`` supplies frames; only the frames the current batch needs are held (see FrameCache).
+    """
+    tau = main.tau
+    batches = plan_batches(targets, tau, batch_size, image_first=image is not None)
+    cache = cache if cache is not None else FrameCache(reader)
+    total, done = sum(len(b.targets) for b in batches), 0
+    report(progress, 0, total, f"{label}predicting {total} frames")
+    for batch in batches:
+        check(cancel)
+        predictor = image if (batch.mode == "image" and tau > 0) else main
+        probs = predictor.predict(cache.batch_input(batch, tau))
+        for t, p in zip(batch.targets, probs):
+            sink(t, p)
+        done += len(batch.targets)
+        report(progress, done, total, f"{label}frame {batch.targets[-1]}")
+    return done
+
+
+def _targets(n: int, frames, name: str) -> list[int]:
+    if frames is None:
+        return list(range(n))
+    out = sorted(set(int(t) for t in frames))
+    bad = [t for t in out if not 0 <= t < n]
+    if bad:
+        raise IndexError(f"video {name!r} has {n} frames; cannot predict frames {bad[:5]}")
+    return out
+
+
+def predict_video(project, video_id: str, checkpoint, image_checkpoint=None, device="auto", batch_size: int = 4,
+                  tile_size: Optional[int] = None, overlap: int = 64, frames: Optional[Sequence[int]] = None,
+                  resume: bool = True, threshold: float = 0.5, progress: Optional[ProgressFn] = None,
+                  cancel: Optional[CancelToken] = None) -> int:
+    """Predict frames of a stored video and stream probabilities into ``pred_probability``/``pred_masks``.
+
+    ``checkpoint``: a path or a ``(model, info)`` pair. Returns the number of frames predicted (by this process).
+    Each frame is committed (``pred_done``) right after its batch, so a cancel or crash keeps finished frames and
+    ``resume=True`` continues where it stopped. Under ``torchrun`` the frames are split across ranks.
+    """
+    video = project.video(video_id)
+    n = video.n_frames
+    if n == 0:
+        raise ValueError(f"video {video_id!r} has no frames; add frames before predicting")
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    rank, size = distributed.world()
+    main, image = _predictors(checkpoint, image_checkpoint, distributed.rank_device(device), tile_size, overlap)
+    targets = _targets(n, frames, video_id)
+    if rank == 0:
+        video.prediction_arrays(create=True)
+        first = ("image model" if image is not None else "clamped window (frame 0 repeated)") if main.tau else "-"
+        video.update_attrs(prediction={
+            "checkpoint": _name(checkpoint), "image_checkpoint": None if image is None else _name(image_checkpoint),
+            "kind": main.kind, "tau": main.tau, "first_frames": first, "threshold": float(threshold),
+            "tile_size": main.tile_size, "overlap": main.overlap,
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
+    distributed.barrier(size)
+    if resume:
+        done_flags = video.prediction_arrays()[2][:n]
+        targets = [t for t in targets if not done_flags[t]]
+    if size > 1:
+        return _predict_sharded(video, main, image, targets, batch_size, threshold, rank, size, progress, cancel)
+
+    def sink(t, p):
+        video.set_prediction(t, p, threshold)
+
+    return run_schedule(main, image, video.read_frames, targets, batch_size, sink, progress, cancel,
+                        label=f"{video_id}: ")
+
+
+def _predict_sharded(video, main, image, targets, batch_size, threshold, rank, size, progress, cancel) -> int:
+    """torchrun path: ranks write probability/mask data for their share; rank 0 commits ``pred_done`` for all.
+
+    ``pred_done`` is chunked over many frames, so only one process may write it; frames whose data was written but
+    not committed (a crash) are simply predicted again by the next resume.
+    """
+    pm, pp, done = video.prediction_arrays()
+    mine: list[int] = []
+
+    def sink(t, p):
+        pp[t] = p.astype(np.float16)
+        pm[t] = (p >= threshold).astype(np.uint8)
+        mine.append(int(t))
+
+    try:
+        run_schedule(main, image, video.read_frames, distributed.shard(targets, rank, size), batch_size, sink,
+                     progress, cancel, label=f"[rank {rank}] {video.name}: ")
+    finally:
+        written = distributed.gather_lists(mine, size)
+        if rank == 0 and written:
+            flags = done[:]
+            flags[np.asarray(written)] = 1
+            done[:] = flags
+        distributed.barrier(size)
+    return len(mine)
+
+
+def predict_array(model, frames: np.ndarray, image_model=None, targets: Optional[Sequence[int]] = None,
+                  device="auto", batch_size: int = 4, tile_size: Optional[int] = None, overlap: int = 64,
+                  progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None) -> np.ndarray:
+    """In-memory prediction of a few frames (napari dock, tests): same scheduling and tiling as predict_video.
+
+    ``model``/``image_model``: a checkpoint path, ``(model, info)`` or a model. ``frames``: (T, H, W, 3) uint8.
+    Returns (len(targets), H, W) float32 probabilities (all frames when ``targets`` is None).
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    main, image = _predictors(model, image_model, device, tile_size, overlap)
+    tlist = _targets(len(frames), targets, "<array>")
+    out = np.zeros((len(tlist), *frames.shape[1:3]), np.float32)
+    pos = {t: i for i, t in enumerate(tlist)}
+
+    def sink(t, p):
+        out[pos[t]] = p
+
+    run_schedule(main, image, lambda a, b: frames[a:b], tlist, batch_size, sink, progress, cancel)
+    return out

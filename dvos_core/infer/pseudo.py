@@ -1,0 +1,153 @@
+"""Pseudo-labelling: the image (frame) model labels real videos frame by frame, with a quality score per frame."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Optional, Sequence
+
+import numpy as np
+
+from dvos_core.infer.engine import FLIPS, Predictor, load_model
+from dvos_core.infer.predict import _name
+from dvos_core.infer.quality import flicker, quality_score, uncertainty
+from dvos_core.infer.window import FrameCache, plan_batches
+from dvos_core.progress import CancelToken, ProgressFn, check, report
+
+COLUMNS = ["video", "frame", "quality", "flicker", "uncertainty", "written", "status", "below_threshold"]
+
+
+def _passes(predictor: Predictor, x: np.ndarray, n_passes: int) -> np.ndarray:
+    """(K, B, H, W) probabilities: pass 0 deterministic, then stochastic forwards, or flip test-time augmentation
+    when the model has no stochastic path (no ``stochastic`` argument, or one that changes nothing: detected on the
+    first batch and remembered on the predictor)."""
+    out = [predictor.predict(x)]
+    for k in range(1, n_passes):
+        if predictor.stochastic_capable:
+            p = predictor.predict(x, stochastic=True)
+            if k == 1 and np.allclose(p, out[0], atol=1e-6):
+                predictor.stochastic_capable = False
+            else:
+                out.append(p)
+                continue
+        out.append(predictor.predict(x, flip=FLIPS[k % len(FLIPS)]))
+    return np.stack(out)
+
+
+class _Finaliser:
+    """Delays each frame by one so its flicker can use both neighbours, then writes it."""
+
+    def __init__(self, video, quality_threshold, drop_below, rows):
+        from dvos_core.store.schema import PROVENANCE_RANK, PSEUDO
+
+        self.video, self.thr, self.drop, self.rows = video, quality_threshold, drop_below, rows
+        self.pending = None  # (t, mask, uncertainty, status)
+        self.prev = None  # (t, mask)
+        self.rank, self.pseudo = PROVENANCE_RANK, PSEUDO
+
+    def push(self, item) -> None:
+        if self.pending is not None:
+            nxt = item if item[0] == self.pending[0] + 1 else None
+            self._write(nxt)
+        self.pending = item
+
+    def flush(self) -> None:
+        if self.pending is not None:
+            self._write(None)
+            self.pending = None
+
+    def _write(self, nxt) -> None:
+        t, mask, unc, status = self.pending
+        prev = self.prev[1] if self.prev is not None and self.prev[0] == t - 1 else None
+        flick = flicker(mask, prev, None if nxt is None else nxt[1])
+        self.prev = (t, mask)
+        written = False
+        if status == "predict":
+            q = quality_score(unc, flick)
+            below = self.thr is not None and q < self.thr
+            if below and self.drop:
+                old = int(self.video.group["provenance"][t])
+                if self.rank[old] <= self.rank[self.pseudo]:
+                    self.video.clear_mask(t)
+                self.video.set_quality(t, q)
+                status = "dropped"
+            else:
+                written = self.video.set_mask(t, mask, "pseudo", quality=q)
+                status = "written" if written else "protected"
+        else:
+            q = float(self.video.quality[t]) if status == "kept" else float("nan")
+            below = self.thr is not None and not np.isnan(q) and q < self.thr
+        self.rows.append({"video": self.video.name, "frame": int(t), "quality": q, "flicker": flick,
+                          "uncertainty": unc, "written": bool(written), "status": status,
+                          "below_threshold": bool(below)})
+
+
+def pseudo_label(project, video_ids, checkpoint, device="auto", n_passes: int = 4,
+                 quality_threshold: Optional[float] = None, frames: Optional[Sequence[int]] = None,
+                 overwrite: bool = False, drop_below: bool = False, batch_size: int = 4,
+                 tile_size: Optional[int] = None, overlap: int = 64, threshold: float = 0.5,
+                 progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None):
+    """Label every frame (or ``frames``) of the videos with the image model; returns a per-frame DataFrame.
+
+    Masks are written with provenance "pseudo" and their quality (see :mod:`dvos_core.infer.quality`). Human masks
+    (manual, corrected) and synthetic masks are never replaced (status "protected"); existing pseudo masks are kept
+    (status "kept") unless ``overwrite``. Frames with quality below ``quality_threshold`` are flagged
+    (``below_threshold``): they keep their mask and the trainer skips them via ``pseudo_quality_min``; with
+    ``drop_below`` their mask is cleared instead (status "dropped", quality still recorded).
+    """
+    import pandas as pd
+
+    from dvos_core.store.schema import PROVENANCE_RANK, PSEUDO
+
+    if isinstance(video_ids, str):
+        video_ids = [video_ids]
+    if not video_ids:
+        raise ValueError("pseudo_label needs at least one video id")
+    if n_passes < 1:
+        raise ValueError(f"n_passes must be >= 1, got {n_passes}")
+    if quality_threshold is not None and not 0.0 <= quality_threshold <= 1.0:
+        raise ValueError(f"quality_threshold must be in [0, 1], got {quality_threshold}")
+    videos = [project.video(v) for v in video_ids]
+    model, info, dev = load_model(checkpoint, device)
+    predictor = Predictor(model, info, dev, tile_size=tile_size, overlap=overlap)
+    if predictor.kind != "frame":
+        raise ValueError(f"pseudo-labelling needs an image (frame) model; {_name(checkpoint)} is a "
+                         f"{predictor.kind!r} model. Train one with `dvos train --kind frame`")
+    plans = []
+    for v in videos:
+        n = v.n_frames
+        targets = list(range(n)) if frames is None else sorted(set(int(t) for t in frames if 0 <= int(t) < n))
+        plans.append((v, targets))
+    total, done = sum(len(t) for _, t in plans), 0
+    rows: list = []
+    for video, targets in plans:
+        fin = _Finaliser(video, quality_threshold, drop_below, rows)
+        codes = video.provenance
+        cache = FrameCache(video.read_frames)
+        for batch in plan_batches(targets, 0, batch_size, image_first=True):
+            check(cancel)
+            status = {}
+            for t in batch.targets:
+                rank = PROVENANCE_RANK[int(codes[t])]
+                status[t] = ("protected" if rank > PROVENANCE_RANK[PSEUDO] else
+                             "kept" if int(codes[t]) == PSEUDO and not overwrite else "predict")
+            todo = [t for t in batch.targets if status[t] == "predict"]
+            results = {}
+            if todo:
+                x = cache.batch_input(type(batch)("image", tuple(todo)), 0)
+                passes = _passes(predictor, x, n_passes)
+                for i, t in enumerate(todo):
+                    p = passes[:, i]
+                    results[t] = ((p.mean(0) >= threshold).astype(np.uint8), uncertainty(p, threshold))
+            for t in batch.targets:
+                if t in results:
+                    fin.push((t, results[t][0], results[t][1], "predict"))
+                else:
+                    fin.push((t, video.group["masks"][t], float("nan"), status[t]))
+            done += len(batch.targets)
+            report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
+        fin.flush()
+        video.update_attrs(pseudo_label={"checkpoint": _name(checkpoint), "n_passes": n_passes,
+                                          "uncertainty_from": "stochastic" if predictor.stochastic_capable else "flips",
+                                          "quality_threshold": quality_threshold, "drop_below": drop_below,
+                                          "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
+    return pd.DataFrame(rows, columns=COLUMNS)

@@ -1,0 +1,110 @@
+"""Tiling geometry: pad to multiples of 32, overlapping tile grids and smooth blending weights (numpy only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MULTIPLE = 32
+
+
+def round_up(n: int, multiple: int = MULTIPLE) -> int:
+    return int(-(-int(n) // multiple) * multiple)
+
+
+def pad_amounts(height: int, width: int, multiple: int = MULTIPLE) -> tuple[int, int]:
+    """Bottom and right padding that brings (height, width) up to multiples of ``multiple``."""
+    return round_up(height, multiple) - height, round_up(width, multiple) - width
+
+
+def reflect_pad(frames: np.ndarray, pad_h: int, pad_w: int) -> np.ndarray:
+    """Reflect-pad the bottom/right of (..., H, W, C) frames (numpy reflects repeatedly if the pad exceeds the size)."""
+    if pad_h == 0 and pad_w == 0:
+        return frames
+    widths = [(0, 0)] * (frames.ndim - 3) + [(0, pad_h), (0, pad_w), (0, 0)]
+    mode = "reflect" if min(frames.shape[-3:-1]) > 1 else "edge"
+    return np.pad(frames, widths, mode=mode)
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of size ``tile`` covering ``length`` with at least ``overlap`` px overlap.
+
+    The last tile is aligned to the end; starts are multiples of 32 (when ``length`` and ``tile``
+    are) so a strided network sees every tile on the same pixel grid as the whole image. ``length <= tile`` gives a single tile at 0.
+    """
+    if length <= tile:
+        return [0]
+    if overlap >= tile:
+        raise ValueError(f"tile overlap {overlap} must be smaller than the tile size {tile}")
+    last = length - tile
+    n = int(np.ceil((length - overlap) / (tile - overlap)))
+    while True:
+        starts = sorted(set(int(s) for s in np.round(np.linspace(0, last, n) / MULTIPLE).astype(int) * MULTIPLE))
+        starts[-1] = last
+        if all(b - a <= tile - overlap for a, b in zip(starts, starts[1:])):
+            return starts
+        n += 1
+
+
+@dataclass(frozen=True)
+class Tile:
+    y: int
+    x: int
+    h: int
+    w: int
+
+    @property
+    def slices(self):
+        return slice(self.y, self.y + self.h), slice(self.x, self.x + self.w)
+
+
+def tile_grid(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
+    """Tiles covering a (padded) height x width image; each tile is min(tile, side) on each axis."""
+    th, tw = min(tile, height), min(tile, width)
+    return [Tile(y, x, th, tw) for y in tile_starts(height, tile, overlap) for x in tile_starts(width, tile, overlap)]
+
+
+def ramp(length: int, overlap: int) -> np.ndarray:
+    """1-D blending weight: raised-cosine ramps of ``overlap`` px at both ends, 1 in between, never exactly 0."""
+    w = np.ones(length, np.float32)
+    r = min(int(overlap), length // 2)
+    if r > 0:
+        i = np.arange(r, dtype=np.float32)
+        up = 0.5 - 0.5 * np.cos(np.pi * (i + 0.5) / r)
+        w[:r] = up
+        w[length - r:] = up[::-1]
+    return w
+
+
+def blend_weights(h: int, w: int, overlap: int) -> np.ndarray:
+    """Separable 2-D raised-cosine window for a tile of h x w."""
+    return np.outer(ramp(h, overlap), ramp(w, overlap)).astype(np.float32)
+
+
+class Blender:
+    """Accumulates weighted tile outputs for a batch of images and returns the blended result."""
+
+    def __init__(self, batch: int, height: int, width: int, overlap: int):
+        self.acc = np.zeros((batch, height, width), np.float32)
+        self.norm = np.zeros((height, width), np.float32)
+        self.overlap = overlap
+        self._weights: dict = {}
+
+    def add(self, tile: Tile, values: np.ndarray, single: bool = False) -> None:
+        """Add (B, h, w) tile values; ``single`` means the tile covers the whole image (no weighting needed)."""
+        if single:
+            self.acc[:, :tile.h, :tile.w] = values
+            self.norm[:tile.h, :tile.w] = 1.0
+            return
+        key = (tile.h, tile.w)
+        if key not in self._weights:
+            self._weights[key] = blend_weights(tile.h, tile.w, self.overlap)
+        wgt = self._weights[key]
+        ys, xs = tile.slices
+        self.acc[:, ys, xs] += values * wgt
+        self.norm[ys, xs] += wgt
+
+    def result(self, height: int, width: int) -> np.ndarray:
+        """Blended (B, height, width) values, cropped to the unpadded size."""
+        return self.acc[:, :height, :width] / self.norm[None, :height, :width]

@@ -1,0 +1,100 @@
+"""Sliding-window scheduling: which frames feed which prediction, batching, and a bounded frame cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+
+def window_sources(t: int, tau: int) -> list[int]:
+    """Frames that feed the prediction of frame ``t``.
+
+    ``tau == 0`` (a frame model): ``[t]``. Otherwise the DVOS window ``t-tau .. t-1`` (oldest first), clamped at 0:
+    for ``t < tau`` the missing history is frame 0 repeated (frame 0 itself is predicted from ``tau`` copies of
+    frame 0, the reference behaviour). Use an image model for the first ``tau`` frames to avoid the clamping.
+    """
+    if tau <= 0:
+        return [int(t)]
+    return [max(0, int(t) - tau + k) for k in range(tau)]
+
+
+@dataclass(frozen=True)
+class Batch:
+    mode: str  # "video" (DVOS window) or "image" (frame model on frame t)
+    targets: tuple
+
+    def sources(self, tau: int) -> list[list[int]]:
+        return [window_sources(t, 0 if self.mode == "image" else tau) for t in self.targets]
+
+
+def plan_batches(targets: Iterable[int], tau: int, batch_size: int, image_first: bool) -> list[Batch]:
+    """Group sorted targets into batches of at most ``batch_size`` that share one mode.
+
+    With ``tau > 0`` and ``image_first``, targets ``t < tau`` go to the image model ("image" mode). A frame model
+    (``tau == 0``) puts every target in "image" mode.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    batches: list[Batch] = []
+    current: list[int] = []
+    mode = None
+    for t in sorted(set(int(t) for t in targets)):
+        m = "image" if tau == 0 or (image_first and t < tau) else "video"
+        if current and (m != mode or len(current) >= batch_size):
+            batches.append(Batch(mode, tuple(current)))
+            current = []
+        current.append(t)
+        mode = m
+    if current:
+        batches.append(Batch(mode, tuple(current)))
+    return batches
+
+
+def contiguous_runs(indices: Sequence[int]) -> list[tuple[int, int]]:
+    """[start, stop) runs of consecutive integers in sorted ``indices``."""
+    runs: list[tuple[int, int]] = []
+    for i in sorted(set(int(i) for i in indices)):
+        if runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    return runs
+
+
+class FrameCache:
+    """Holds only the frames the current batch needs, reading missing ones in contiguous runs.
+
+    ``reader(start, stop)`` returns frames [start, stop) as an (n, H, W, 3) array. For consecutive DVOS batches the
+    cache holds at most ``tau + batch_size - 1`` frames, whatever the video length. ``max_resident`` and
+    ``frames_read`` record what happened (used by the memory-bound test).
+    """
+
+    def __init__(self, reader: Callable[[int, int], np.ndarray]):
+        self.reader = reader
+        self.frames: dict[int, np.ndarray] = {}
+        self.max_resident = 0
+        self.frames_read = 0
+
+    def fetch(self, needed: Iterable[int]) -> dict[int, np.ndarray]:
+        needed = set(int(i) for i in needed)
+        for i in list(self.frames):
+            if i not in needed:
+                del self.frames[i]
+        missing = [i for i in needed if i not in self.frames]
+        for start, stop in contiguous_runs(missing):
+            block = self.reader(start, stop)
+            for k in range(stop - start):
+                self.frames[start + k] = np.asarray(block[k])
+            self.frames_read += stop - start
+        self.max_resident = max(self.max_resident, len(self.frames))
+        return self.frames
+
+    def batch_input(self, batch: Batch, tau: int) -> np.ndarray:
+        """The model input of a batch: (B, tau, H, W, 3) for video mode, (B, H, W, 3) for image mode."""
+        srcs = batch.sources(tau)
+        frames = self.fetch(i for s in srcs for i in s)
+        if batch.mode == "image":
+            return np.stack([frames[s[0]] for s in srcs])
+        return np.stack([np.stack([frames[i] for i in s]) for s in srcs])

@@ -1,0 +1,171 @@
+"""The reference code's training-CSV layout: columns ``VID, FID, Image, Mask, Label`` plus PNG files.
+
+Export cuts every run of consecutive masked frames of a video into clips of ``clip_length`` frames; each clip is one
+VID (``<video>-<first frame:06d>``), FIDs run globally through the file and are contiguous within a VID, Label is 1
+on the last frame of each clip (the query frame). ``clip_length=None`` exports whole runs with Label 1 on every frame
+(the layout of synthetic sets). Every row has a mask, as the reference loader requires. Paths are written relative
+to the CSV's folder unless ``absolute_paths``.
+
+Import reads such a CSV back: one video per VID (frames ordered by FID), masks where the Mask cell is filled
+(binarised with > 0, as the reference does).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+COLUMNS = ("VID", "FID", "Image", "Mask", "Label")
+
+
+def _runs(frames: np.ndarray) -> list[np.ndarray]:
+    """Split sorted frame indices into runs of consecutive frames."""
+    if frames.size == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(frames) != 1) + 1
+    return np.split(frames, cuts)
+
+
+def export_reference_csv(project, out_dir, video_ids: Optional[Sequence[str]] = None, clip_length: Optional[int] = 5,
+                         csv_name: str = "dataset.csv", absolute_paths: bool = False, progress=None, cancel=None):
+    """Write frames/masks as PNGs under ``out_dir`` and the CSV ``out_dir/csv_name``; returns the CSV path.
+
+    Only frames with a mask are exported; masked frames in runs too short for a whole clip are left out with a
+    warning saying how many.
+    """
+    import cv2
+    import pandas as pd
+
+    from dvos_core.progress import check, report
+
+    if clip_length is not None and clip_length < 1:
+        raise ValueError(f"clip_length must be >= 1 or None, got {clip_length}")
+    out = Path(out_dir)
+    try:
+        (out / "frames").mkdir(parents=True, exist_ok=True)
+        (out / "masks").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PermissionError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
+    ids = list(video_ids) if video_ids else project.video_ids()
+    plan = []  # (video, [frame indices of one clip])
+    skipped = 0
+    for vid in ids:
+        v = project.video(vid)
+        for run in _runs(np.flatnonzero(v.provenance)):
+            if clip_length is None:
+                plan.append((v, run))
+                continue
+            n_full = len(run) // clip_length
+            skipped += len(run) - n_full * clip_length
+            plan.extend((v, run[i * clip_length:(i + 1) * clip_length]) for i in range(n_full))
+    rows, fid = [], 0
+    total = sum(len(c) for _, c in plan)
+    for v, clip in plan:
+        clip_id = f"{v.name}-{int(clip[0]):06d}"
+        for j, t in enumerate(clip):
+            check(cancel)
+            t = int(t)
+            img_p = out / "frames" / clip_id / f"{v.name}_{t:06d}.png"
+            mask_p = out / "masks" / clip_id / f"{v.name}_{t:06d}.png"
+            img_p.parent.mkdir(parents=True, exist_ok=True)
+            mask_p.parent.mkdir(parents=True, exist_ok=True)
+            if not cv2.imwrite(str(img_p), v.frame(t)[..., ::-1]) or \
+                    not cv2.imwrite(str(mask_p), v.mask(t) * np.uint8(255)):
+                raise PermissionError(f"{img_p}: cannot write (folder not writable?)")
+            last = j == len(clip) - 1
+            label = 1 if (clip_length is None or last) else 0
+            ref = (lambda p: str(p.resolve())) if absolute_paths else (lambda p: str(p.relative_to(out)))
+            rows.append({"VID": clip_id, "FID": fid, "Image": ref(img_p), "Mask": ref(mask_p), "Label": label})
+            fid += 1
+            report(progress, fid, total, "exporting frames and masks")
+    csv_path = out / csv_name
+    pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(csv_path, index=False)
+    if skipped:
+        import warnings
+
+        warnings.warn(f"{skipped} masked frame(s) were not exported: they do not fill a whole clip of {clip_length} "
+                      f"consecutive masked frames", stacklevel=2)
+    return csv_path
+
+
+def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str = "", progress=None, cancel=None):
+    """Read a ``VID, FID, Image, Mask, Label`` CSV into new videos (one per VID); returns them.
+
+    Relative paths are resolved against the CSV's folder. Every file is checked to exist before anything is
+    written; if an import fails midway the videos created by this call are deleted again.
+    """
+    import pandas as pd
+
+    from dvos_core.io.convert import to_rgb8
+    from dvos_core.io.readers import read_image
+    from dvos_core.io.masks import read_mask_file
+    from dvos_core.progress import check, report
+    from dvos_core.store import safe_id
+
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"{csv_path}: CSV file not found")
+    try:
+        df = pd.read_csv(csv_path)
+    except Exception as e:
+        raise ValueError(f"{csv_path}: cannot parse as CSV ({e})") from e
+    missing = [c for c in ("VID", "FID", "Image") if c not in df.columns]
+    if missing:
+        raise ValueError(f"{csv_path}: missing column(s) {missing}; expected {list(COLUMNS)}")
+    base = csv_path.parent
+
+    def resolve(p) -> Optional[Path]:
+        if not isinstance(p, str) or not p.strip():
+            return None
+        q = Path(p)
+        return q if q.is_absolute() else base / q
+
+    df = df.assign(_img=df["Image"].map(resolve),
+                   _mask=df["Mask"].map(resolve) if "Mask" in df.columns else None)
+    for i, r in df.iterrows():
+        if r["_img"] is None:
+            raise ValueError(f"{csv_path}: row {i + 2} has no Image path")
+        for col in ("_img", "_mask"):
+            if r[col] is not None and not Path(r[col]).is_file():
+                raise FileNotFoundError(f"{csv_path}: row {i + 2}: file {r[col]} not found")
+    groups = [(str(vid), g.sort_values("FID")) for vid, g in df.groupby("VID", sort=False)]
+    ids = [safe_id(f"{id_prefix}{vid}") for vid, _ in groups]
+    clash = sorted(set(ids) & set(project.video_ids())) or sorted({i for i in ids if ids.count(i) > 1})
+    if clash:
+        raise ValueError(f"{csv_path}: video id(s) {clash} already exist or repeat; pass id_prefix (--prefix)")
+    created, done = [], 0
+    try:
+        for vid_id, (vid, g) in zip(ids, groups):
+            first = to_rgb8(read_image(g["_img"].iloc[0]), str(g["_img"].iloc[0]))
+            video = project.create_video(vid_id, first.shape[0], first.shape[1], source=str(csv_path.resolve()),
+                                         source_vid=vid, fps=None, preprocessing={"height": None, "crop": None})
+            created.append(vid_id)
+
+            def frames(g=g):
+                for p in g["_img"]:
+                    check(cancel)
+                    f = to_rgb8(read_image(p), str(p))
+                    if f.shape != first.shape:
+                        raise ValueError(f"{p}: size {f.shape[:2]} differs from the first frame of VID {vid} "
+                                         f"{first.shape[:2]}")
+                    yield f
+
+            video.append_frames(frames(), n_total=len(g), cancel=cancel)
+            for t, p in enumerate(g["_mask"]):
+                if p is not None:
+                    m = np.asarray(read_mask_file(p))
+                    if m.shape != first.shape[:2]:
+                        raise ValueError(f"{p}: mask size {m.shape} differs from its frame {first.shape[:2]}")
+                    video.set_mask(t, m > 0, provenance)
+            done += len(g)
+            report(progress, done, len(df), f"imported {vid_id}")
+        return [project.video(i) for i in created]
+    except BaseException:
+        for vid_id in created:
+            try:
+                project.delete_video(vid_id)
+            except Exception:
+                pass
+        raise

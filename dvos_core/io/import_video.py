@@ -1,0 +1,84 @@
+"""Import a video file / TIFF / image folder into a project, streaming in batches (bounded memory)."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+from typing import Optional
+
+from dvos_core.io.prefetch import prefetch
+from dvos_core.io.preprocess import Preprocess
+from dvos_core.io.readers import open_video
+from dvos_core.progress import CancelToken, ProgressFn, check, report
+
+
+def frame_indices(n: int, start: int = 0, stop: Optional[int] = None, step: int = 1, where: str = "") -> range:
+    """The source frame indices start, start+step, ... < stop, validated against a length ``n``."""
+    stop = n if stop is None else int(stop)
+    if step < 1:
+        raise ValueError(f"step must be >= 1, got {step}")
+    if not 0 <= start < n or stop <= start:
+        raise ValueError(f"{where}: frame range start={start} stop={stop} selects no frames; the source has {n} "
+                         f"frames (0..{n - 1})")
+    return range(int(start), min(stop, n), int(step))
+
+
+def import_video(project, path, video_id: Optional[str] = None, preprocess: Optional[Preprocess] = None,
+                 split: str = "unassigned", tags: Optional[dict] = None, start: int = 0, stop: Optional[int] = None,
+                 step: int = 1, fps: Optional[float] = None, progress: Optional[ProgressFn] = None,
+                 cancel: Optional[CancelToken] = None, batch: int = 8):
+    """Decode ``path`` and store it as a new video; returns the :class:`~dvos_core.store.Video`.
+
+    ``video_id`` defaults to the file stem made safe. Frames ``start:stop:step`` of the source are kept, each passed
+    through ``preprocess``. Attributes stored: source (absolute path), fps, preprocessing, source_frames
+    ({'start', 'step', 'stop'}: stored frame t is source frame start + t*step), split, tags.
+
+    The import is all or nothing: on any error or cancel the partially written video is deleted, so a video in the
+    store is always complete.
+    """
+    from dvos_core.store import safe_id
+    from dvos_core.store.schema import SPLITS
+
+    path = Path(path)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    pre = preprocess or Preprocess()
+    video_id = video_id or safe_id(path.stem if path.is_file() else path.name)
+    if video_id in project.video_ids():
+        raise ValueError(f"{project.path}: a video {video_id!r} already exists; pick another id (--id) or delete it")
+    with open_video(path) as reader:
+        idx = frame_indices(len(reader), start, stop, step, where=str(path))
+        h, w = pre.output_size(reader.height, reader.width)
+        src_fps = reader.fps
+        out_fps = fps if fps is not None else (src_fps / step if src_fps else None)
+        video = project.create_video(
+            video_id, h, w, source=str(path.resolve()), fps=out_fps, preprocessing=pre.to_dict(),
+            source_frames={"start": idx.start, "stop": idx.stop, "step": idx.step}, source_n_frames=len(reader),
+            split=split, tags=dict(tags or {}))
+        report(progress, 0, len(idx), f"{video_id}: importing {len(idx)} frames")
+
+        def frames():  # decoded and preprocessed in a worker thread, a few frames ahead of the writer
+            ahead = prefetch((pre.apply(f) for f in reader.iter_range(idx.start, idx.stop, idx.step)), batch)
+            with closing(ahead):
+                for f in ahead:
+                    check(cancel)
+                    yield f
+
+        gen = frames()
+        try:
+            video.append_frames(gen, n_total=len(idx), batch=batch, progress=progress, cancel=cancel)
+        except BaseException:
+            gen.close()  # stop the decoding thread before the reader closes
+            _delete_quietly(project, video_id)
+            raise
+    if len(video) != len(idx):  # defensive: never leave a short video that looks complete
+        _delete_quietly(project, video_id)
+        raise ValueError(f"{path}: only {len(video)} of {len(idx)} frames could be stored; nothing was imported")
+    return video
+
+
+def _delete_quietly(project, video_id: str) -> None:
+    try:
+        project.delete_video(video_id)
+    except Exception:  # the original error matters more than a failed clean-up
+        pass

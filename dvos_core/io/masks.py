@@ -1,0 +1,172 @@
+"""Import and export of per-frame masks as PNG / TIFF files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from dvos_core.io.readers import TIFF_SUFFIXES, natural_key
+
+MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")
+_TRAILING_NUMBER = re.compile(r"(\d+)\D*$")
+
+
+def frame_number(name: str) -> int:
+    """The trailing number of a file stem: 'plot1_mask_000042' -> 42."""
+    m = _TRAILING_NUMBER.search(Path(name).stem)
+    if not m:
+        raise ValueError(f"{name}: cannot tell which frame this mask belongs to (no number in the name); name the "
+                         f"files like mask_000012.png or pass the frame indices explicitly")
+    return int(m.group(1))
+
+
+def read_mask_file(path) -> np.ndarray:
+    """Read a mask image keeping its values (palette PNGs give palette indices, not colours)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: mask file not found")
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        from dvos_core.io.readers import read_image
+
+        a = read_image(path)
+    else:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as im:
+                a = np.array(im)
+        except (UnidentifiedImageError, OSError) as e:
+            raise ValueError(f"{path}: cannot decode this mask image ({e})") from e
+    if a.ndim == 3 and a.shape[2] in (3, 4):
+        rgb = a[..., :3]
+        if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
+            raise ValueError(f"{path}: colour mask image; save masks as single-channel images (0 = background, "
+                             f"1 or 255 = wheat head, or one integer per head with --labels)")
+        a = rgb[..., 0]
+    return a
+
+
+def _mask_sources(source: Path, frames: Optional[Sequence[int]]):
+    """[(frame index, loader, description)] for a folder of mask files or a multi-page TIFF."""
+    if not source.exists():
+        raise FileNotFoundError(f"{source}: no such mask file or folder")
+    if source.is_dir():
+        files = sorted((p for p in source.iterdir() if p.is_file() and p.suffix.lower() in MASK_SUFFIXES),
+                       key=lambda p: natural_key(p.name))
+        if not files:
+            raise ValueError(f"{source}: folder has no mask images ({', '.join(MASK_SUFFIXES)})")
+        if frames is not None:
+            if len(frames) != len(files):
+                raise ValueError(f"{source}: {len(files)} mask files but {len(frames)} frame indices given")
+            idx = [int(t) for t in frames]
+        else:
+            idx = [frame_number(p.name) for p in files]
+        return [(t, (lambda p=p: read_mask_file(p)), str(p)) for t, p in zip(idx, files)]
+    if source.suffix.lower() in TIFF_SUFFIXES:
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(str(source)) as tf:
+                stack = tf.asarray()
+        except Exception as e:
+            raise ValueError(f"{source}: cannot read this TIFF ({type(e).__name__}: {e})") from e
+        if stack.ndim == 2:
+            stack = stack[None]
+        idx = list(range(len(stack))) if frames is None else [int(t) for t in frames]
+        if len(idx) != len(stack):
+            raise ValueError(f"{source}: {len(stack)} mask pages but {len(idx)} frame indices given")
+        return [(t, (lambda k=k: stack[k]), f"{source} page {k}") for k, t in enumerate(idx)]
+    if source.suffix.lower() in MASK_SUFFIXES:
+        t = int(frames[0]) if frames else frame_number(source.name)
+        return [(t, (lambda: read_mask_file(source)), str(source))]
+    raise ValueError(f"{source}: unsupported mask source; give a folder of PNG/TIFF masks or a multi-page TIFF")
+
+
+def import_masks(project, video_id: str, source, frames: Optional[Sequence[int]] = None, provenance="manual",
+                 allow_labels: bool = False, overwrite: bool = False, progress=None, cancel=None) -> list[int]:
+    """Write masks from ``source`` into video ``video_id``; returns the frame indices written.
+
+    ``source``: a folder of PNG/TIFF masks (frame index = trailing number of the file name, or ``frames``), a
+    multi-page TIFF (page k -> frame k, or ``frames[k]``) or one mask file. All masks are read and checked before
+    anything is written, so a bad file leaves the store untouched. Human masks (manual/corrected) already in the
+    store are not replaced by lower-ranked ones unless ``overwrite``; those frames are skipped.
+    """
+    from dvos_core.progress import check, report
+    from dvos_core.store.arrays import as_uint8_mask
+
+    video = project.video(video_id)
+    n, h, w, _ = video.shape
+    items = _mask_sources(Path(source), frames)
+    seen = {}
+    for t, load, desc in items:  # validation pass: nothing is written if any file is bad
+        check(cancel)
+        if not 0 <= t < n:
+            raise ValueError(f"{desc}: frame {t} is out of range; video {video_id!r} has {n} frames (0..{n - 1})")
+        if t in seen:
+            raise ValueError(f"{desc} and {seen[t]} both give the mask of frame {t}")
+        seen[t] = desc
+        as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels)
+    written = []
+    for i, (t, load, desc) in enumerate(sorted(items, key=lambda x: x[0])):
+        check(cancel)
+        if video.set_mask(t, load(), provenance, overwrite=overwrite, allow_labels=allow_labels):
+            written.append(t)
+        report(progress, i + 1, len(items), f"{video_id}: masks")
+    return written
+
+
+def export_masks(project, video_id: str, out_dir, fmt: str = "png", which: str = "labels",
+                 progress=None, cancel=None) -> list[Path]:
+    """Write the masks of a video as one image per frame (values 0/255) named ``<video>_<frame:06d>.<fmt>``.
+
+    ``which='labels'`` exports every frame with a mask (any provenance) and a ``masks.csv`` listing frame, file and
+    provenance; ``which='predictions'`` exports the model's thresholded predictions. ``fmt``: 'png' or 'tif'.
+    Returns the written paths.
+    """
+    import cv2
+    import tifffile
+
+    from dvos_core.progress import check, report
+    from dvos_core.store.schema import PROVENANCE_NAMES
+
+    if fmt not in ("png", "tif", "tiff"):
+        raise ValueError(f"mask format must be 'png' or 'tif', got {fmt!r}")
+    if which not in ("labels", "predictions"):
+        raise ValueError(f"which must be 'labels' or 'predictions', got {which!r}")
+    video = project.video(video_id)
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PermissionError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
+    if which == "labels":
+        frames = np.flatnonzero(video.provenance)
+        codes = video.provenance
+    else:
+        frames = video.predicted_frames()
+        codes = None
+    paths, rows = [], []
+    for i, t in enumerate(frames):
+        check(cancel)
+        if which == "labels":
+            m = video.mask(int(t))
+            prov = PROVENANCE_NAMES[int(codes[t])]
+        else:
+            m = video.prediction(int(t))[0]
+            prov = "predicted"
+        p = out / f"{video_id}_{int(t):06d}.{fmt}"
+        img = (np.asarray(m) > 0).astype(np.uint8) * 255
+        if fmt == "png":
+            ok = cv2.imwrite(str(p), img)
+            if not ok:
+                raise PermissionError(f"{p}: cannot write the mask file (folder not writable?)")
+        else:
+            tifffile.imwrite(str(p), img)
+        paths.append(p)
+        rows.append(f"{int(t)},{p.name},{prov}\n")
+        report(progress, i + 1, len(frames), f"{video_id}: exporting masks")
+    (out / "masks.csv").write_text("frame,file,provenance\n" + "".join(rows))
+    return paths

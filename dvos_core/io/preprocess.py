@@ -1,0 +1,78 @@
+"""Frame preprocessing applied on import: optional resize to a fixed height, then optional centre crop."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Resize so the frame height is ``height`` (aspect kept), then centre-crop to ``crop`` = (height, width).
+
+    ``Preprocess()`` leaves frames untouched; ``Preprocess.paper()`` is the paper's setting (height 1024, then a
+    1024 x 1024 centre crop). Shrinking uses area interpolation, enlarging bilinear.
+    """
+
+    height: Optional[int] = None
+    crop: Optional[tuple] = None
+
+    def __post_init__(self):
+        if self.height is not None and int(self.height) < 1:
+            raise ValueError(f"resize height must be >= 1, got {self.height}")
+        if self.crop is not None:
+            crop = tuple(int(c) for c in self.crop)
+            if len(crop) != 2 or min(crop) < 1:
+                raise ValueError(f"crop must be (height, width) with positive sizes, got {self.crop}")
+            object.__setattr__(self, "crop", crop)
+
+    @classmethod
+    def paper(cls) -> "Preprocess":
+        return cls(height=1024, crop=(1024, 1024))
+
+    @classmethod
+    def from_dict(cls, d: Optional[dict]) -> "Preprocess":
+        d = d or {}
+        return cls(height=d.get("height"), crop=tuple(d["crop"]) if d.get("crop") else None)
+
+    @property
+    def is_identity(self) -> bool:
+        return self.height is None and self.crop is None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["crop"] = list(self.crop) if self.crop else None
+        return d
+
+    def resized_size(self, h: int, w: int) -> tuple[int, int]:
+        if self.height is None or self.height == h:
+            return int(h), int(w)
+        return int(self.height), max(1, int(round(w * self.height / h)))
+
+    def output_size(self, h: int, w: int) -> tuple[int, int]:
+        """(height, width) of the output for an (h, w) input; ValueError if the crop does not fit."""
+        rh, rw = self.resized_size(h, w)
+        if self.crop is None:
+            return rh, rw
+        ch, cw = self.crop
+        if ch > rh or cw > rw:
+            raise ValueError(f"cannot centre-crop {ch}x{cw} from a {rh}x{rw} frame (input {h}x{w}"
+                             f"{', after resizing' if (rh, rw) != (h, w) else ''}); choose a smaller crop or a "
+                             f"larger resize height")
+        return ch, cw
+
+    def apply(self, frame: np.ndarray) -> np.ndarray:
+        h, w = frame.shape[:2]
+        oh, ow = self.output_size(h, w)
+        rh, rw = self.resized_size(h, w)
+        if (rh, rw) != (h, w):
+            import cv2
+
+            interp = cv2.INTER_AREA if rh < h else cv2.INTER_LINEAR
+            frame = cv2.resize(frame, (rw, rh), interpolation=interp)
+        if (oh, ow) != (rh, rw):
+            y0, x0 = (rh - oh) // 2, (rw - ow) // 2
+            frame = frame[y0:y0 + oh, x0:x0 + ow]
+        return np.ascontiguousarray(frame)

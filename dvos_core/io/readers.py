@@ -1,0 +1,359 @@
+"""Lazy, frame-exact readers for video files, multi-page TIFFs and folders of images.
+
+``open_video(path)`` returns a :class:`VideoReader`: ``len(r)``, ``r[k]`` (frame k as (H, W, 3) uint8 RGB),
+iteration, ``r.read_range(start, stop)``, ``r.fps``, ``r.height``, ``r.width``, ``r.path``; use it as a context
+manager or call ``close()``.
+
+Frame exactness for compressed video (OpenCV/FFmpeg): reading forward decodes sequentially, so frame k is the k-th
+decoded frame. A jump (backwards, or more than ``forward_window`` frames ahead) seeks with ``CAP_PROP_POS_FRAMES``
+only if seeking was verified on this file: on the first jump the reader decodes the first frames sequentially,
+seeks to several of them out of order and compares checksums. Each later seek is also checked against the position
+FFmpeg reports. If either check fails the reader warns once and falls back to decoding from the start (slow but
+exact). The frame count is the container's count after checking that its last frame decodes; otherwise (truncated or
+damaged files, or containers without a count) frames are counted by decoding, with a warning when the header lied.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+import zlib
+from pathlib import Path
+from typing import Iterator, Optional
+
+import numpy as np
+
+from dvos_core.io.convert import to_rgb8
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
+TIFF_SUFFIXES = (".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+def natural_key(name: str):
+    """Sort key so that 'f2.png' comes before 'f10.png'."""
+    return [int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", name)]
+
+
+class VideoReader:
+    """Base class: random access by index plus forward iteration; subclasses implement ``_get(k)``."""
+
+    path: Path
+    fps: Optional[float] = None
+    height: int = 0
+    width: int = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _index(self, k) -> int:
+        k = int(k)
+        n = len(self)
+        if k < 0:
+            k += n
+        if not 0 <= k < n:
+            raise IndexError(f"{self.path}: frame {k} out of range; it has {n} frames")
+        return k
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return np.stack([self._get(i) for i in range(*k.indices(len(self)))])
+        return self._get(self._index(k))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self.iter_range(0, len(self))
+
+    def iter_range(self, start: int = 0, stop: Optional[int] = None, step: int = 1) -> Iterator[np.ndarray]:
+        """Yield frames start, start+step, ... < stop one at a time (bounded memory)."""
+        stop = len(self) if stop is None else min(int(stop), len(self))
+        if step < 1:
+            raise ValueError(f"step must be >= 1, got {step}")
+        for k in range(int(start), stop, int(step)):
+            yield self._get(self._index(k))
+
+    def read_range(self, start: int = 0, stop: Optional[int] = None) -> np.ndarray:
+        """Frames [start, stop) as one (T, H, W, 3) uint8 array."""
+        stop = len(self) if stop is None else stop
+        if not 0 <= start <= stop <= len(self):
+            raise IndexError(f"{self.path}: frames [{start}, {stop}) out of range; it has {len(self)} frames")
+        if start == stop:
+            return np.zeros((0, self.height, self.width, 3), np.uint8)
+        return np.stack(list(self.iter_range(start, stop)))
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r}, frames={len(self)}, size={self.height}x{self.width})"
+
+
+class CV2VideoReader(VideoReader):
+    """Video files through OpenCV's FFmpeg backend (see the module docstring for how exactness is kept).
+
+    ``seek``: 'auto' (verify, then use), 'never' (always decode forward; reopens for backward jumps).
+    """
+
+    forward_window = 48  # jumps this short are decoded forward instead of seeking
+    probe_frames = 64  # frames decoded to verify seeking
+
+    def __init__(self, path, seek: str = "auto"):
+        import cv2
+
+        self._cv2 = cv2
+        self.path = Path(path)
+        if seek not in ("auto", "never"):
+            raise ValueError(f"seek must be 'auto' or 'never', got {seek!r}")
+        self._seek_ok: Optional[bool] = False if seek == "never" else None
+        self._cap = None
+        self._open()
+        cap = self._cap
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = fps if 0 < fps < 1000 else None
+        self.width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self.height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self._last: Optional[tuple[int, np.ndarray]] = None
+        self._n = self._count_frames(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+        if self._n == 0:
+            self.close()
+            raise ValueError(f"{self.path}: the video has no decodable frames (empty, corrupt or truncated file)")
+        if self.height <= 0 or self.width <= 0:
+            f = self._get(0)
+            self.height, self.width = f.shape[:2]
+
+    # ---- low level ------------------------------------------------------------------------------------------
+    def _open(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+        cap = self._cv2.VideoCapture(str(self.path), self._cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            cap.release()
+            raise ValueError(f"{self.path}: cannot open this video (corrupt or truncated file, or a codec FFmpeg in "
+                             f"OpenCV does not support); re-export it as .mp4 (H.264) or as a folder of PNGs")
+        self._cap, self._pos = cap, 0  # _pos: index of the frame the next read() returns
+
+    def _read_next(self) -> np.ndarray:
+        ok, bgr = self._cap.read()
+        if not ok or bgr is None:
+            raise ValueError(f"{self.path}: frame {self._pos} cannot be decoded (file damaged or truncated); "
+                             f"it reports {len(self)} frames")
+        self._pos += 1
+        return self._to_rgb(bgr)
+
+    def _to_rgb(self, bgr: np.ndarray) -> np.ndarray:
+        if bgr.ndim == 2:
+            return to_rgb8(bgr, str(self.path))
+        return np.ascontiguousarray(to_rgb8(bgr, str(self.path))[..., ::-1])
+
+    def _skip(self, n: int) -> None:
+        for _ in range(n):
+            if not self._cap.grab():
+                raise ValueError(f"{self.path}: frame {self._pos} cannot be decoded (file damaged or truncated)")
+            self._pos += 1
+
+    def _count_frames(self, n_header: int) -> int:
+        """The header's count when its last frame decodes (and nothing follows), else count by decoding."""
+        cv2 = self._cv2
+        if n_header > 0:
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, n_header - 1)
+            ok = self._cap.grab() and self._cap.retrieve()[0]
+            extra = self._cap.grab() if ok else False
+            self._open()
+            if ok and not extra:
+                return n_header
+        n = 0
+        while self._cap.grab():
+            n += 1
+        self._open()
+        if n_header > 0 and n != n_header:
+            warnings.warn(f"{self.path}: the file header says {n_header} frames but {n} can be decoded (truncated or "
+                          f"damaged file?); reading the {n} decodable frames", stacklevel=3)
+        return n
+
+    # ---- random access --------------------------------------------------------------------------------------
+    def _get(self, k: int) -> np.ndarray:
+        if self._last is not None and self._last[0] == k:
+            return self._last[1].copy()
+        if not (self._pos <= k <= self._pos + self.forward_window):
+            self._jump(k)
+        self._skip(k - self._pos)
+        frame = self._read_next()
+        self._last = (k, frame)
+        return frame.copy()
+
+    def _jump(self, k: int) -> None:
+        """Position the decoder so that the next read returns frame k."""
+        if self._seek_ok is None:
+            self._seek_ok = self._verify_seeking()
+        if self._seek_ok:
+            self._cap.set(self._cv2.CAP_PROP_POS_FRAMES, k)
+            if int(round(self._cap.get(self._cv2.CAP_PROP_POS_FRAMES))) == k:
+                self._pos = k
+                return
+            self._disable_seeking(f"seeking to frame {k} landed elsewhere")
+        if k < self._pos:
+            self._open()
+
+    def _disable_seeking(self, why: str) -> None:
+        self._seek_ok = False
+        warnings.warn(f"{self.path}: {why}; random access falls back to decoding from the start (exact but slow). "
+                      f"Re-encode the video with regular keyframes for fast random access", stacklevel=4)
+        self._open()
+
+    def _verify_seeking(self) -> bool:
+        """Decode the first frames sequentially, then seek to some of them out of order and compare checksums."""
+        cv2 = self._cv2
+        m = min(len(self), self.probe_frames)
+        if m < 3:
+            return False
+        self._open()
+        sums = []
+        for _ in range(m):
+            ok, bgr = self._cap.read()
+            if not ok:
+                self._open()
+                return False
+            sums.append(zlib.crc32(bgr.tobytes()))
+        targets = sorted({m - 1, (2 * m) // 3, m // 2, m // 3, 1, m - 2}, reverse=True)
+        good = True
+        for t in targets:
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, t)
+            ok, bgr = self._cap.read()
+            if not ok or zlib.crc32(bgr.tobytes()) != sums[t]:
+                good = False
+                break
+        self._open()
+        if not good:
+            self._seek_ok = False
+            warnings.warn(f"{self.path}: seeking in this file is not frame-exact; random access decodes from the "
+                          f"start instead (exact but slow)", stacklevel=4)
+        return good
+
+    @property
+    def seek_verified(self) -> Optional[bool]:
+        """True when fast seeking was verified, False when the reader decodes forward, None when not tested yet."""
+        return self._seek_ok
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class TiffReader(VideoReader):
+    """A multi-page TIFF (one frame per page, read lazily) or a single (T, H, W[, C]) TIFF stack."""
+
+    def __init__(self, path):
+        import tifffile
+
+        self.path = Path(path)
+        try:
+            self._tf = tifffile.TiffFile(str(self.path))
+            series = self._tf.series[0]
+            shape = tuple(series.shape)
+        except Exception as e:  # tifffile raises many types for damaged files
+            raise ValueError(f"{self.path}: cannot read this TIFF ({type(e).__name__}: {e})") from e
+        self._stack = None
+        self._pages = None
+        pages = list(self._tf.pages)
+        if len(shape) == 2 or (len(shape) == 3 and shape[-1] in (3, 4) and len(pages) == 1):
+            self._pages, self._n = pages[:1], 1
+        elif len(pages) > 1 and all(p is not None for p in pages):
+            self._pages, self._n = pages, len(pages)
+        elif len(shape) in (3, 4):
+            self._stack, self._n = series, shape[0]
+        else:
+            raise ValueError(f"{self.path}: TIFF of shape {shape} is not a frame stack (T, H, W[, C])")
+        if self._n == 0:
+            raise ValueError(f"{self.path}: the TIFF has no frames")
+        first = self._get(0)
+        self.height, self.width = first.shape[:2]
+        self.fps = None
+
+    def _get(self, k: int) -> np.ndarray:
+        where = f"{self.path} page {k}"
+        try:
+            if self._pages is not None:
+                a = self._pages[k].asarray()
+            else:
+                if not isinstance(self._stack, np.ndarray):
+                    self._stack = self._stack.asarray()  # contiguous ImageJ stacks: one read, then indexing
+                a = self._stack[k]
+        except ValueError:
+            raise
+        except Exception as e:
+            raise ValueError(f"{where}: cannot be read ({type(e).__name__}: {e})") from e
+        f = to_rgb8(a, where)
+        if k and f.shape[:2] != (self.height, self.width):
+            raise ValueError(f"{where}: size {f.shape[:2]} differs from page 0 ({self.height}, {self.width})")
+        return f
+
+    def close(self) -> None:
+        self._tf.close()
+
+
+def read_image(path) -> np.ndarray:
+    """Read one image file (PNG/JPG/BMP through OpenCV, TIFF through tifffile) in its own dtype, RGB order."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: image file not found")
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        import tifffile
+
+        try:
+            return tifffile.imread(str(path))
+        except Exception as e:
+            raise ValueError(f"{path}: cannot read this TIFF ({type(e).__name__}: {e})") from e
+    import cv2
+
+    a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if a is None:
+        raise ValueError(f"{path}: cannot decode this image (corrupt file or unsupported format)")
+    if a.ndim == 3 and a.shape[2] == 3:
+        a = a[..., ::-1]
+    elif a.ndim == 3 and a.shape[2] == 4:
+        a = a[..., [2, 1, 0, 3]]
+    return np.ascontiguousarray(a)
+
+
+class FolderReader(VideoReader):
+    """A folder of images (PNG/JPG/TIFF/BMP), one frame per file, in natural name order (f2 before f10)."""
+
+    def __init__(self, path, fps: Optional[float] = None):
+        self.path = Path(path)
+        self.files = sorted((p for p in self.path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+                            key=lambda p: natural_key(p.name))
+        self._n = len(self.files)
+        if self._n == 0:
+            raise ValueError(f"{self.path}: folder has no images ({', '.join(IMAGE_SUFFIXES)})")
+        first = self._get(0)
+        self.height, self.width = first.shape[:2]
+        self.fps = fps
+
+    def _get(self, k: int) -> np.ndarray:
+        f = to_rgb8(read_image(self.files[k]), str(self.files[k]))
+        if k and f.shape[:2] != (self.height, self.width):
+            raise ValueError(f"{self.files[k]}: size {f.shape[:2]} differs from the first image "
+                             f"{self.files[0].name} ({self.height}, {self.width}); all frames must have one size")
+        return f
+
+
+def open_video(path, **kwargs) -> VideoReader:
+    """Open a video file, a multi-page TIFF or a folder of images as a lazy :class:`VideoReader`."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return FolderReader(path, **kwargs)
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_SUFFIXES:
+        return CV2VideoReader(path, **kwargs)
+    if suffix in TIFF_SUFFIXES:
+        return TiffReader(path)
+    raise ValueError(f"{path}: unsupported file type {suffix!r}; use a video ({', '.join(VIDEO_SUFFIXES)}), a "
+                     f"multi-page TIFF, or a folder of PNG/JPG images")

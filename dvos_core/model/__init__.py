@@ -1,0 +1,13 @@
+"""DVOS models: DVOSNet (video), FrameNet (image), presets, checkpoints, normalisation and device selection."""
+
+from dvos_core.model.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint, unwrap
+from dvos_core.model.device import describe_device, select_device, supports_bf16
+from dvos_core.model.factory import build_model, init_from_frame_model
+from dvos_core.model.normalize import MEAN, STD, denormalize, from_model_frame, normalize_float, to_model_input
+from dvos_core.model.presets import PRESETS, ModelConfig, get_config, list_presets
+from dvos_core.model.unet import DVOSNet, FrameNet
+
+__all__ = ["DVOSNet", "FrameNet", "ModelConfig", "PRESETS", "build_model", "get_config", "list_presets",
+           "init_from_frame_model", "save_checkpoint", "load_checkpoint", "read_checkpoint", "CheckpointError",
+           "unwrap", "select_device", "describe_device", "supports_bf16", "MEAN", "STD", "to_model_input",
+           "from_model_frame", "normalize_float", "denormalize"]

@@ -1,0 +1,114 @@
+"""Self-describing checkpoints: weights + model config + training info in one file, written atomically.
+
+A checkpoint is a dict saved with ``torch.save`` and read back with ``torch.load(weights_only=True)`` (plain
+containers, numbers, strings and tensors only - no pickled code):
+``{"format": "dvos-checkpoint", "format_version": 1, "kind", "config", "state_dict", "info"}``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from dvos_core.model.presets import ModelConfig
+
+FORMAT = "dvos-checkpoint"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, unreadable, of another format, or does not fit the model."""
+
+
+def _model_kind(model) -> str:
+    kind = getattr(model, "kind", None)
+    if kind not in ("dvos", "frame"):
+        raise TypeError(f"save_checkpoint needs a DVOSNet or FrameNet (with .kind), got {type(model).__name__}")
+    return kind
+
+
+def unwrap(model):
+    """The bare model inside DistributedDataParallel / torch.compile wrappers."""
+    while True:
+        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
+        if inner is None:
+            return model
+        model = inner
+
+
+def save_checkpoint(path, model, **info) -> Path:
+    """Save ``model`` weights + config + ``info`` (epoch, metrics, data summary, training state ...) atomically."""
+    from dvos_core import __version__
+
+    model = unwrap(model)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info = dict(info)
+    info.setdefault("dvos_version", __version__)
+    info.setdefault("input_size", model.config.input_size)
+    info.setdefault("preset", model.config.name)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": _model_kind(model),
+               "config": model.config.to_dict(), "state_dict": state, "info": info}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def read_checkpoint(path) -> dict:
+    """The raw checkpoint dict (validated format), without building a model."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no checkpoint file here; train one with `dvos train` or check the path")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt, truncated, or a pickle with code in it
+        raise CheckpointError(f"{path}: cannot read checkpoint ({type(e).__name__}: {str(e)[:200]}); the file is "
+                              f"corrupt or not a dvos checkpoint - use another file (e.g. last.pt / best.pt)") from e
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a dvos checkpoint (no 'format: {FORMAT}' entry). Bare state_dicts from "
+                              f"the reference code load with dvos_core.model.init_from_frame_model or "
+                              f"model.load_state_dict(strict=False)")
+    if payload.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {payload['format_version']} is newer than this dvos "
+                              f"reads ({FORMAT_VERSION}); update dvos")
+    return payload
+
+
+def load_checkpoint(path, device="cpu"):
+    """Build the model stored in ``path`` and load its weights -> ``(model, info)`` (model in eval mode).
+
+    ``info`` holds kind, preset, config, input_size, tau, metrics, dvos_version, data, epoch and whatever else was
+    saved with the checkpoint.
+    """
+    from dvos_core.model.factory import build_model
+
+    payload = read_checkpoint(path)
+    kind = payload.get("kind")
+    try:
+        config = ModelConfig.from_dict(payload["config"])
+        model = build_model(config, kind)
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: invalid model description in checkpoint ({e}); the file was written by an "
+                              f"incompatible dvos version") from e
+    try:
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not fit the {kind} model described in the file "
+                              f"({str(e)[:300]}); the checkpoint is corrupt or was edited") from e
+    info = dict(payload.get("info", {}))
+    info.update(kind=kind, config=config.to_dict(), tau=getattr(model, "tau", 0))
+    info.setdefault("preset", config.name)
+    info.setdefault("input_size", config.input_size)
+    info.setdefault("metrics", [])
+    info.setdefault("data", {})
+    info.setdefault("epoch", None)
+    info.setdefault("dvos_version", "unknown")
+    return model.to(device).eval(), info

@@ -1,0 +1,177 @@
+"""DVOSNet (video model: tau reference frames -> query mask + frame) and FrameNet (the same UNet, one frame)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from dvos_core.model.attention import SpatioTemporalAttention
+from dvos_core.model.blocks import Down, ResBlock, Up, norm
+from dvos_core.model.diffusion import SkipDiffusion
+from dvos_core.model.presets import ModelConfig
+
+
+class PassThrough(nn.Module):
+    """Stands in for an attention block in the frame model (plain UNet skip)."""
+
+    def forward(self, x: torch.Tensor, stochastic: bool = False) -> torch.Tensor:
+        return x
+
+
+class Encoder(nn.Module):
+    """Stem + 5 levels (skip taken before each downsample) + bottleneck ResBlock at H/32."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        g = cfg.groups
+        self.stem = nn.Conv2d(3, cfg.stem, 3, padding=1)
+        self.stem_blocks = nn.Sequential(*[ResBlock(cfg.stem, cfg.stem, g) for _ in range(cfg.res_blocks)])
+        self.levels, self.downs = nn.ModuleList(), nn.ModuleList()
+        c = cfg.stem
+        for w in cfg.widths:
+            blocks = []
+            for _ in range(cfg.res_blocks):
+                blocks.append(ResBlock(c, w, g))
+                c = w
+            self.levels.append(nn.Sequential(*blocks))
+            self.downs.append(Down(w, g))
+        self.bottleneck = ResBlock(c, cfg.latent, g)
+
+    def forward(self, x: torch.Tensor):
+        h = self.stem_blocks(self.stem(x))
+        skips = []
+        for level, down in zip(self.levels, self.downs):
+            h = level(h)
+            skips.append(h)
+            h = down(h)
+        return self.bottleneck(h), skips
+
+
+class Decoder(nn.Module):
+    """Latent fusion + ResBlock, then per level (deepest first): fuse skips, Up, ResBlocks on cat[out, skip]."""
+
+    def __init__(self, cfg: ModelConfig, video: bool):
+        super().__init__()
+        g, tau = cfg.groups, cfg.tau
+        widths = list(cfg.widths)[::-1]  # deepest first
+        if video:
+            self.latent_fuse = SpatioTemporalAttention(cfg.latent, tau, g, cfg.temporal_reduction)
+            betas = cfg.level_betas()
+            self.skip_fuse = nn.ModuleList([
+                SpatioTemporalAttention(
+                    w, tau, g, cfg.temporal_reduction, dropout=cfg.dropout,
+                    diffusion=SkipDiffusion(*betas[k], cfg.diffusion_steps, cfg.beta_start, cfg.beta_end)
+                    if cfg.skip_diffusion else None)
+                for k, w in enumerate(widths)])
+        else:
+            self.latent_fuse = PassThrough()
+            self.skip_fuse = nn.ModuleList([PassThrough() for _ in widths])
+        self.mid = ResBlock(cfg.latent, widths[0], g)
+        self.ups, self.blocks = nn.ModuleList(), nn.ModuleList()
+        c = widths[0]
+        for w in widths:
+            self.ups.append(Up(c, g))
+            blocks = []
+            for _ in range(cfg.res_blocks):
+                blocks.append(ResBlock(c + w, w, g))
+                c = w
+            self.blocks.append(nn.ModuleList(blocks))
+        self.out_channels = c
+
+    def forward(self, latent: torch.Tensor, skips: list, stochastic: bool = False) -> torch.Tensor:
+        h = self.mid(self.latent_fuse(latent))
+        for fuse, up, blocks, skip in zip(self.skip_fuse, self.ups, self.blocks, skips[::-1]):
+            s = fuse(skip, stochastic=stochastic)
+            h = up(h)
+            for block in blocks:
+                h = block(torch.cat([h, s], dim=1))
+        return h
+
+
+class Head(nn.Module):
+    """ResBlock c->m, m->m, m->o, then GN, Swish and a 3x3 conv to ``out`` channels (no output activation)."""
+
+    def __init__(self, c_in: int, mid: int, last: int, out: int, groups: int):
+        super().__init__()
+        self.blocks = nn.Sequential(ResBlock(c_in, mid, groups), ResBlock(mid, mid, groups),
+                                    ResBlock(mid, last, groups))
+        self.norm = norm(last, groups, eps=1e-5)
+        self.conv = nn.Conv2d(last, out, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.silu(self.norm(self.blocks(x))))
+
+
+class _UNet(nn.Module):
+    kind = "base"
+
+    def __init__(self, config: ModelConfig, video: bool):
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config, video)
+        c = self.decoder.out_channels
+        self.heads = nn.ModuleDict({
+            "frame": Head(c, config.head_width, config.head_out, 3, config.groups),
+            "mask": Head(c, config.head_width, config.head_out, 1, config.groups),
+        })
+
+    @staticmethod
+    def _check_hw(h: int, w: int) -> None:
+        if h % 32 or w % 32 or h == 0 or w == 0:
+            raise ValueError(f"input height and width must be positive multiples of 32, got {h}x{w}; crop or pad "
+                             f"the frames (e.g. to {max(32, h // 32 * 32)}x{max(32, w // 32 * 32)})")
+
+    def _heads(self, h: torch.Tensor) -> dict:
+        return {"mask": self.heads["mask"](h), "frame": self.heads["frame"](h)}
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+class DVOSNet(_UNet):
+    """The video model: predicts the query frame's mask (logits) and the frame itself from tau earlier frames.
+
+    ``forward(x)`` takes ``x`` of shape (B, tau, 3, H, W), normalised, oldest frame first; H, W multiples of 32.
+    Skip diffusion is active in training mode, or in eval mode with ``stochastic=True`` (uncertainty sampling).
+    """
+
+    kind = "dvos"
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config, video=True)
+        self.tau = config.tau
+
+    def forward(self, x: torch.Tensor, stochastic: bool = False) -> dict:
+        if x.ndim != 5 or x.shape[1] != self.tau or x.shape[2] != 3:
+            raise ValueError(f"DVOSNet expects (B, tau={self.tau}, 3, H, W) frames, got {tuple(x.shape)}")
+        b, tau, _, h, w = x.shape
+        self._check_hw(h, w)
+        latent, skips = self.encoder(x.reshape(b * tau, 3, h, w))
+        latent = _frames_to_channels(latent, b, tau)
+        skips = [_frames_to_channels(s, b, tau) for s in skips]
+        return self._heads(self.decoder(latent, skips, stochastic=stochastic))
+
+
+class FrameNet(_UNet):
+    """The image model: the same UNet with plain skips; (B, 3, H, W) -> mask logits + reconstructed frame."""
+
+    kind = "frame"
+    tau = 0
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config, video=False)
+
+    def forward(self, x: torch.Tensor, stochastic: bool = False) -> dict:
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"FrameNet expects (B, 3, H, W) frames, got {tuple(x.shape)}")
+        self._check_hw(x.shape[2], x.shape[3])
+        latent, skips = self.encoder(x)
+        return self._heads(self.decoder(latent, skips))
+
+
+def _frames_to_channels(t: torch.Tensor, b: int, tau: int) -> torch.Tensor:
+    """(B*tau, C, h, w) -> (B, tau*C, h, w), frame-major channels."""
+    _, c, h, w = t.shape
+    return t.reshape(b, tau * c, h, w)

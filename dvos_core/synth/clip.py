@@ -1,0 +1,215 @@
+"""`simulate_clip`: one synthetic clip (frames + exact masks) from heads, fake heads and a bare-field clip.
+
+World coordinates are background pixels (times the upscale factor, normally 1). Heads are placed in the part of
+the world that the moving camera sees during the clip (plus a margin of one object radius); each frame, every
+object is warped straight from its crop to the output with (camera @ object pose), and the background with the
+same camera matrix, so heads and field move together.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+
+from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.synth import motion, render
+from dvos_core.synth.config import MAX_FEATHER, SynthConfig
+
+_GRID = 8  # occupancy-grid cell (world px) used to spread real heads at placement
+
+
+def _check_background(background, cfg: SynthConfig):
+    shape = getattr(background, "shape", None)
+    dtype = getattr(background, "dtype", None)
+    if shape is None or len(shape) != 4 or shape[-1] != 3 or dtype != np.uint8:
+        raise ValueError(f"background must be a (T, H, W, 3) uint8 array of consecutive bare-field frames, got "
+                         f"shape {shape} dtype {dtype}")
+    tb, hb, wb = (int(s) for s in shape[:3])
+    if tb < 1:
+        raise ValueError("background clip has no frames; add bare-field frames (dvos extract-backgrounds)")
+    if (hb < cfg.height or wb < cfg.width) and not cfg.allow_upscale:
+        raise ValueError(f"background clip is {hb}x{wb} px but the output is {cfg.height}x{cfg.width}; use a smaller "
+                         f"output size (--size), larger background clips, or set allow_upscale: true in the config")
+    return tb, hb, wb
+
+
+def background_indices(n_bg: int, n_frames: int, rng: np.random.Generator) -> np.ndarray:
+    """Frame indices into a background clip: a random window of consecutive frames, or ping-pong when too short."""
+    if n_bg >= n_frames:
+        start = int(rng.integers(0, n_bg - n_frames + 1))
+        return np.arange(start, start + n_frames)
+    if n_bg == 1:
+        return np.zeros(n_frames, np.int64)
+    period = 2 * (n_bg - 1)
+    k = np.arange(n_frames) % period
+    return np.where(k < n_bg, k, period - k)
+
+
+def _view_box(cam: motion.CameraPath, height: int, width: int):
+    """World bounding box (relative to the starting camera centre) of everything the camera sees in the clip."""
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    corners = np.array([[-cx, -cy], [cx, -cy], [-cx, cy], [cx, cy]])
+    c, s = np.cos(-cam.roll) / cam.zoom, np.sin(-cam.roll) / cam.zoom
+    x = c[:, None] * corners[:, 0] - s[:, None] * corners[:, 1] + cam.centre[:, :1]
+    y = s[:, None] * corners[:, 0] + c[:, None] * corners[:, 1] + cam.centre[:, 1:]
+    return np.array([x.min(), y.min()]), np.array([x.max(), y.max()])
+
+
+def _place(rng, n: int, radii: np.ndarray, lo, hi, occupancy: Optional[np.ndarray], tries: int) -> np.ndarray:
+    """Positions (n, 2) in the box [lo, hi); with an occupancy grid, keep the least-overlapping of ``tries``."""
+    if occupancy is None or tries <= 1:
+        return rng.uniform(lo, hi, (n, 2))
+    gh, gw = occupancy.shape
+    out = np.empty((n, 2))
+    for i in range(n):
+        cand = rng.uniform(lo, hi, (tries, 2))
+        r = max(1, int(radii[i] * 0.6 / _GRID))
+        best, best_score = None, None
+        for p in cand:
+            gx, gy = int((p[0] - lo[0]) / _GRID), int((p[1] - lo[1]) / _GRID)
+            score = occupancy[max(0, gy - r):gy + r + 1, max(0, gx - r):gx + r + 1].sum()
+            if best is None or score < best_score:
+                best, best_score = (p, gx, gy), score
+                if score == 0:
+                    break
+        p, gx, gy = best
+        occupancy[max(0, gy - r):min(gh, gy + r + 1), max(0, gx - r):min(gw, gx + r + 1)] += 1
+        out[i] = p
+    return out
+
+
+def _pose_matrices(pos: np.ndarray, angle: np.ndarray, scale: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(T, N, 3, 3) crop -> world matrices: rotate and scale about the crop centre, then move it to ``pos``."""
+    T, N = angle.shape
+    c, s = np.cos(angle) * scale, np.sin(angle) * scale
+    m = np.zeros((T, N, 3, 3))
+    m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1] = c, -s, s, c
+    m[..., 0, 2] = pos[..., 0] - (c * centres[:, 0] - s * centres[:, 1])
+    m[..., 1, 2] = pos[..., 1] - (s * centres[:, 0] + c * centres[:, 1])
+    m[..., 2, 2] = 1.0
+    return m
+
+
+def simulate_clip(heads: Sequence, fakes: Sequence, background, config: Optional[SynthConfig] = None, seed=0,
+                  progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None,
+                  return_info: bool = False):
+    """Render one synthetic clip.
+
+    heads, fakes: RGBA uint8 crops, or (rgba, record) pairs as returned by ``project.objects.load("head")``; fakes
+    may be empty. background: (Tb, Hb, Wb, 3) uint8 consecutive bare-field frames (numpy or any array that slices
+    like one, e.g. a Zarr array: only the window the camera sees is read). A shorter clip is played back and forth.
+
+    Returns ``(frames (T,H,W,3) uint8, masks (T,H,W) uint8 in {0,1})``; with ``return_info`` also a dict with the
+    per-pixel topmost-object ``labels`` (T,H,W) uint16, ``is_real`` per label, per-frame ``heads_visible`` counts and
+    the background frame indices. The same seed gives bit-identical output.
+    """
+    cfg = config if config is not None else SynthConfig()
+    cfg.validate()
+    heads = [render.as_rgba(h, "heads") for h in heads]
+    fakes = [render.as_rgba(f, "fakes") for f in fakes]
+    if not heads:
+        raise ValueError("no real heads to paste; extract heads from painted frames first (dvos extract-objects)")
+    tb, hb, wb = _check_background(background, cfg)
+    T, H, W = cfg.n_frames, cfg.height, cfg.width
+    rng = np.random.default_rng(seed)
+    upscale = max(1.0, H / hb, W / wb)
+
+    n_real_view = int(rng.integers(cfg.n_heads[0], cfg.n_heads[1] + 1))
+    n_fake_view = int(rng.integers(cfg.n_fakes[0], cfg.n_fakes[1] + 1)) if fakes else 0
+
+    # ---- camera and the world region it sees -----------------------------------------------------------------
+    cam = motion.camera_path(rng, cfg)
+    vlo, vhi = _view_box(cam, H, W)
+    extent = np.array([wb, hb], np.float64) * upscale
+    c0 = np.empty(2)
+    for a in range(2):
+        lo_c, hi_c = -vlo[a], extent[a] - 1 - vhi[a]
+        c0[a] = rng.uniform(lo_c, hi_c) if lo_c <= hi_c else (extent[a] - 1) / 2 - (vlo[a] + vhi[a]) / 2
+    # margin = largest object radius incl. elastic and feathered edge: wrapping happens out of sight. It does not
+    # depend on edge_feather_px (<= MAX_FEATHER), so feathering never changes the layout of a seed.
+    grow = cfg.object_scale[1] * (1 + cfg.scale_jitter)
+    r_max = max(math.hypot(*o.shape[:2]) / 2 for o in heads + fakes) * grow + cfg.elastic_px + 3 * MAX_FEATHER + 2
+    box_lo, box_hi = c0 + vlo - r_max, c0 + vhi + r_max
+    area_ratio = float(np.prod(box_hi - box_lo)) / (H * W)
+    n_real = max(min(n_real_view, 1), int(round(n_real_view * area_ratio)))
+    n_fake = int(round(n_fake_view * area_ratio))
+
+    # ---- objects: source crop, look, layering, start position ------------------------------------------------
+    src = np.concatenate([rng.integers(0, len(heads), n_real), rng.integers(0, max(1, len(fakes)), n_fake)])
+    real = np.arange(n_real + n_fake) < n_real
+    on_top = ~real & (rng.random(n_real + n_fake) < cfg.fake_on_top_prob)
+    order = np.concatenate([np.flatnonzero(~real & ~on_top), np.flatnonzero(real), np.flatnonzero(on_top)])
+    sprites = []
+    for i in range(len(real)):  # drawn in object order, so layering never changes placement or looks
+        bright = cfg.head_brightness if real[i] else cfg.fake_brightness
+        colour = cfg.head_colour if real[i] else cfg.fake_colour
+        gain = (1 + rng.uniform(-bright, bright)) * (1 + rng.uniform(-colour, colour, 3))
+        crop = heads[src[i]] if real[i] else fakes[src[i]]
+        sprites.append(render.make_sprite(crop, real[i], gain, cfg.edge_feather_px, rng, cfg.elastic_px,
+                                          cfg.elastic_wavelength))
+    n = len(sprites)
+    if n >= np.iinfo(np.uint16).max:
+        raise ValueError(f"{n} objects in one clip is too many; lower n_heads / n_fakes or the camera speed")
+    base_scale = rng.uniform(cfg.object_scale[0], cfg.object_scale[1], n)
+    base_angle = np.deg2rad(rng.uniform(-cfg.initial_rotation_deg, cfg.initial_rotation_deg, n))
+    radii = np.array([s.radius for s in sprites]) * base_scale
+    grid = np.zeros((int((box_hi[1] - box_lo[1]) / _GRID) + 1, int((box_hi[0] - box_lo[0]) / _GRID) + 1), np.int32)
+    start = np.empty((n, 2))
+    start[real] = _place(rng, n_real, radii[real], box_lo, box_hi, grid, cfg.placement_tries)
+    start[~real] = _place(rng, n_fake, radii[~real], box_lo, box_hi, None, 1)
+
+    # ---- motion -> per-frame crop-to-output matrices and boxes -------------------------------------------------
+    mo = motion.head_motion(rng, cfg, start, base_angle, base_scale)
+    pos = motion.wrap(mo.position, box_lo, box_hi)
+    centres = np.array([s.centre for s in sprites])
+    cam_m = cam.matrices(c0, H, W)
+    full = np.einsum("tij,tnjk->tnik", cam_m, _pose_matrices(pos, mo.angle, mo.scale, centres))[:, :, :2]
+    sizes = np.array([(s.rgba.shape[1], s.rgba.shape[0]) for s in sprites])
+    obj_boxes, visible = render.boxes(full, sizes, H, W)
+
+    # ---- background window (only what the camera sees is read) -----------------------------------------------
+    bg_idx = background_indices(tb, T, rng)
+    wlo = np.floor((c0 + vlo) / upscale).astype(int) - 2
+    whi = np.ceil((c0 + vhi) / upscale).astype(int) + 3
+    wx0, wy0 = max(0, wlo[0]), max(0, wlo[1])
+    wx1, wy1 = max(wx0 + 1, min(wb, whi[0])), max(wy0 + 1, min(hb, whi[1]))
+    to_world = np.array([[upscale, 0, upscale * wx0], [0, upscale, upscale * wy0], [0, 0, 1.0]])
+    bg_m = (cam_m @ to_world)[:, :2]
+
+    # ---- render ---------------------------------------------------------------------------------------------
+    hard = cfg.edge_feather_px == 0
+    is_real = real[order]  # label k + 1 is object order[k], the k-th from the bottom
+    lut = np.concatenate([[0], is_real]).astype(np.uint8)
+    frames = np.empty((T, H, W, 3), np.uint8)
+    masks = np.empty((T, H, W), np.uint8)
+    labels_all = np.empty((T, H, W), np.uint16) if return_info else None
+    heads_visible = np.zeros(T, np.int64)
+    labels = np.empty((H, W), np.uint16)
+    for t in range(T):
+        check(cancel)
+        window = np.ascontiguousarray(background[int(bg_idx[t]), wy0:wy1, wx0:wx1])
+        canvas = cv2.warpAffine(window, bg_m[t], (W, H), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
+        labels.fill(0)
+        for k, j in enumerate(order):
+            if not visible[t, j]:
+                continue
+            box = obj_boxes[t, j]
+            patch = render.warp_sprite(sprites[j], full[t, j], box, mo.elastic[t, j], hard)
+            render.composite(canvas, labels, patch, box, k + 1)
+        frames[t] = cv2.convertScaleAbs(canvas)
+        masks[t] = lut[labels]
+        area = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+        heads_visible[t] = int(((area >= max(1, cfg.min_visible_area)) & is_real).sum())
+        if labels_all is not None:
+            labels_all[t] = labels
+        report(progress, t + 1, T, f"frame {t + 1}/{T}")
+    if not return_info:
+        return frames, masks
+    info = {"labels": labels_all, "is_real": lut.astype(bool), "heads_visible": heads_visible,
+            "background_frames": bg_idx, "n_real": int(is_real.sum()), "n_fake": int((~is_real).sum()),
+            "heads_per_view": n_real_view, "fakes_per_view": n_fake_view, "upscale": upscale}
+    return frames, masks, info

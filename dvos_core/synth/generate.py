@@ -1,0 +1,253 @@
+"""Dataset generation: many clips written straight into a project's synthetic set, in parallel and resumable.
+
+Clip i is rendered from seeds derived from (seed, i) only, so the result does not depend on the number of workers,
+the backend or how often the job was interrupted. Each worker writes whole clips into their own chunks and sets
+``done[i]`` after the data; a killed job leaves unfinished clips with ``done == 0``, which the next call redoes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from dvos_core.progress import CancelToken, Cancelled, ProgressFn, check, report
+from dvos_core.synth.config import SynthConfig
+
+BACKENDS = ("serial", "process", "dask")
+
+
+def clip_seed(seed: int, i: int) -> int:
+    """The rendering seed of clip i of a set made with ``seed`` (independent of workers and resumes)."""
+    return int(np.random.SeedSequence([int(seed), int(i)]).generate_state(1, np.uint64)[0])
+
+
+class _Committed:
+    """Read-only view of the committed frames of a background clip (only the slices the renderer asks for)."""
+
+    def __init__(self, arr, n: int):
+        self.arr, self.dtype = arr, np.dtype(arr.dtype)
+        self.shape = (n,) + tuple(arr.shape[1:])
+
+    def __getitem__(self, key):
+        return self.arr[key]
+
+
+def usable_backgrounds(project, cfg: SynthConfig) -> list:
+    """Background clips that can feed clips of ``cfg``'s size; a clear error when there are none."""
+    ids = project.background_ids()
+    if not ids:
+        raise ValueError(f"{project.path}: no background clips; extract bare-field clips first "
+                         f"(dvos extract-backgrounds, or the Backgrounds dock)")
+    ok, sizes = [], []
+    for b in ids:
+        bg = project.background(b)
+        _, h, w, _ = bg.shape
+        sizes.append(f"{b} {h}x{w} ({bg.n_frames} frames)")
+        if bg.n_frames > 0 and (cfg.allow_upscale or (h >= cfg.height and w >= cfg.width)):
+            ok.append(b)
+    if not ok:
+        raise ValueError(f"{project.path}: no background clip is at least {cfg.height}x{cfg.width} px with frames "
+                         f"(have {', '.join(sizes)}); use a smaller --size or set allow_upscale: true")
+    return ok
+
+
+def _inputs_fingerprint(project, backgrounds: list) -> dict:
+    ob = project.objects
+    return {"heads": ob.count("head"), "fakes": ob.count("fake"), "object_bytes": int(ob.group.attrs.get("n_bytes", 0)),
+            "backgrounds": {b: project.background(b).n_frames for b in backgrounds}}
+
+
+class _Context:
+    """What a worker needs to render clips of one set: config, seed, objects and background handles."""
+
+    def __init__(self, project_path: str, name: str):
+        from dvos_core.store import Project
+
+        self.project = Project.open(project_path)
+        self.set = self.project.synthetic(name)
+        a = self.set.attrs
+        self.cfg = SynthConfig.from_dict(a["config"])
+        self.seed = int(a["seed"])
+        self.backgrounds = list(a["inputs"]["backgrounds"])
+        self.heads = [rgba for rgba, _ in self.project.objects.load("head")]
+        self.fakes = [rgba for rgba, _ in self.project.objects.load("fake")]
+
+    def make(self, i: int, cancel: Optional[CancelToken] = None) -> None:
+        from dvos_core.synth.clip import simulate_clip
+
+        rng = np.random.default_rng([self.seed, int(i), 1])
+        bg = self.project.background(self.backgrounds[int(rng.integers(len(self.backgrounds)))])
+        frames, masks = simulate_clip(self.heads, self.fakes, _Committed(bg.frames, bg.n_frames), self.cfg,
+                                      seed=clip_seed(self.seed, i), cancel=cancel)
+        self.set.write_clip(int(i), frames, masks)  # data first, then done[i]
+
+
+# ---- worker-process side ------------------------------------------------------------------------------------------
+_WORKER: dict = {}
+
+
+def _worker_init(project_path: str, name: str, event) -> None:
+    _WORKER.clear()
+    _WORKER.update(path=project_path, name=name, cancel=CancelToken(event) if event is not None else None)
+
+
+def _worker_clip(i: int) -> int:
+    if "ctx" not in _WORKER:
+        _WORKER["ctx"] = _Context(_WORKER["path"], _WORKER["name"])
+    _WORKER["ctx"].make(i, _WORKER.get("cancel"))
+    return i
+
+
+def _dask_clip(project_path: str, name: str, i: int) -> int:
+    """One clip on a Dask worker (context cached per worker process and set)."""
+    key = (project_path, name)
+    if _WORKER.get("dask_key") != key:
+        _WORKER.update(dask_key=key, dask_ctx=_Context(project_path, name))
+    _WORKER["dask_ctx"].make(i)
+    return i
+
+
+# ---- parent side ----------------------------------------------------------------------------------------------
+def open_or_create_set(project, name: str, n_clips: int, cfg: SynthConfig, seed: int, split: str):
+    """The synthetic set ``name``: created, or reopened when its config, seed and inputs match (else StoreError)."""
+    from dvos_core.store.schema import StoreError
+
+    backgrounds = usable_backgrounds(project, cfg)
+    inputs = _inputs_fingerprint(project, backgrounds)
+    if name in project.synthetic_ids():
+        s = project.synthetic(name)
+        a = s.attrs
+        diffs = [k for k, mine in (("config", cfg.to_dict()), ("seed", int(seed)), ("n_clips", int(n_clips)))
+                 if a.get(k) != mine]
+        if diffs:
+            old = a.get("config") or {}
+            keys = [k for k, v in cfg.to_dict().items() if old.get(k) != v]
+            detail = f" (config differs in {', '.join(keys)})" if keys else ""
+            raise StoreError(f"{project.path}: synthetic set {name!r} exists with a different {', '.join(diffs)}"
+                             f"{detail}; "
+                             f"resume it with the same settings, choose another --name, or delete it")
+        if a.get("inputs") != inputs:
+            raise StoreError(f"{project.path}: the objects or background clips changed since synthetic set {name!r} "
+                             f"was started, so resuming would mix two datasets; use another --name")
+        return s
+    return project.create_synthetic(name, n_clips, cfg.n_frames, cfg.height, cfg.width, config=cfg.to_dict(),
+                                    seed=int(seed), split=split, provenance="synthetic", inputs=inputs)
+
+
+def generate(project, name: str, n_clips: int, config: Optional[SynthConfig] = None, seed: int = 0,
+             workers: int = 1, backend: str = "process", split: str = "train",
+             progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None):
+    """Render ``n_clips`` clips into synthetic set ``name`` of ``project`` (a Project or its path); resumable.
+
+    backend: "serial" (this process), "process" (a pool of ``workers`` processes on this machine) or "dask" (the
+    active ``distributed`` client if there is one, else Dask's local process scheduler; the project folder must be
+    on storage that every worker can write). Re-running with the same name, config and seed only renders clips
+    that are not done yet. Returns the SyntheticSet.
+    """
+    from dvos_core.store import Project
+
+    if not isinstance(project, Project):
+        project = Project.open(project)
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if int(n_clips) < 1:
+        raise ValueError(f"n_clips must be >= 1, got {n_clips}")
+    cfg = config if config is not None else SynthConfig()
+    cfg.validate()
+    if project.objects.count("head") == 0:
+        raise ValueError(f"{project.path}: no real heads in the object bank; paint a few frames and extract heads "
+                         f"first (dvos extract-objects, or the Objects dock)")
+    sset = open_or_create_set(project, name, int(n_clips), cfg, int(seed), split)
+    done = set(sset.done().tolist())
+    todo = [i for i in range(int(n_clips)) if i not in done]
+    total = int(n_clips)
+    report(progress, len(done), total, f"{name}: {len(todo)} clips to render")
+    if not todo:
+        return sset
+    if backend == "serial" or (backend == "process" and workers <= 1):
+        _run_serial(project, name, todo, len(done), total, progress, cancel)
+    elif backend == "process":
+        _run_processes(project, name, todo, len(done), total, workers, progress, cancel)
+    else:
+        _run_dask(project, name, todo, len(done), total, workers, progress, cancel)
+    return sset
+
+
+def _run_serial(project, name, todo, n_done, total, progress, cancel) -> None:
+    ctx = _Context(str(project.path), name)
+    for i in todo:
+        check(cancel)
+        ctx.make(i, cancel)
+        n_done += 1
+        report(progress, n_done, total, f"{name}: clip {i}")
+
+
+def _run_processes(project, name, todo, n_done, total, workers, progress, cancel) -> None:
+    spawn = mp.get_context("spawn")  # no fork: zarr/asyncio threads in the parent must not be copied
+    stop = spawn.Event()
+    pool = ProcessPoolExecutor(max_workers=int(workers), mp_context=spawn, initializer=_worker_init,
+                               initargs=(str(Path(project.path).resolve()), name, stop))
+    pending = set()
+    try:
+        pending = {pool.submit(_worker_clip, i) for i in todo}
+        while pending:
+            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for f in finished:
+                i = f.result()  # re-raises a worker's error here
+                n_done += 1
+                report(progress, n_done, total, f"{name}: clip {i}")
+            check(cancel)
+    except BaseException:
+        stop.set()  # running clips stop at their next frame without setting done
+        for f in pending:
+            f.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_dask(project, name, todo, n_done, total, workers, progress, cancel) -> None:
+    try:
+        import dask
+    except ImportError as e:
+        raise ImportError("backend='dask' needs Dask: pip install 'dvos-napari[dask]' (or use backend='process')") \
+            from e
+    path = str(Path(project.path).resolve())
+    client = None
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):
+        client = None
+    if client is not None:
+        from distributed import as_completed
+
+        futures = client.map(_dask_clip, [path] * len(todo), [name] * len(todo), todo, pure=False)
+        try:
+            for f in as_completed(futures):
+                i = f.result()
+                n_done += 1
+                report(progress, n_done, total, f"{name}: clip {i}")
+                check(cancel)
+        except BaseException:
+            client.cancel(futures)
+            raise
+        return
+    spawn = mp.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, int(workers)), mp_context=spawn) as pool:
+        batch = max(1, int(workers)) * 2
+        for k in range(0, len(todo), batch):
+            check(cancel)
+            part = todo[k:k + batch]
+            tasks = [dask.delayed(_dask_clip, pure=False)(path, name, i) for i in part]
+            dask.compute(*tasks, scheduler="processes", pool=pool)
+            n_done += len(part)
+            report(progress, n_done, total, f"{name}: clips {part[0]}-{part[-1]}")
+
+
+__all__ = ["generate", "clip_seed", "open_or_create_set", "usable_backgrounds", "BACKENDS", "Cancelled"]

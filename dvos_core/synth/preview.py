@@ -1,0 +1,83 @@
+"""Fast preview: one short clip from a project's objects and one background, for the napari dock and the CLI."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
+from dvos_core.synth.config import SynthConfig
+
+
+def preview(project, config: Optional[SynthConfig] = None, seed: int = 0, n_frames: int = 16, size: int = 512,
+            progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None):
+    """Render one ``n_frames`` x ``size``² clip with ``config`` (other fields as set there) -> (frames, masks).
+
+    ``project`` is a Project or its path. The background clip is picked with ``seed``; only the window the camera
+    sees is read from the store.
+    """
+    from dvos_core.store import Project
+    from dvos_core.synth.clip import simulate_clip
+    from dvos_core.synth.generate import _Committed, usable_backgrounds
+
+    if not isinstance(project, Project):
+        project = Project.open(project, mode="r")
+    cfg = (config if config is not None else SynthConfig()).replace(n_frames=int(n_frames), height=int(size),
+                                                                    width=int(size))
+    report(progress, 0, n_frames + 1, "loading objects")
+    heads = [rgba for rgba, _ in project.objects.load("head")]
+    if not heads:
+        raise ValueError(f"{project.path}: no real heads in the object bank; extract heads first "
+                         f"(dvos extract-objects, or the Objects dock)")
+    fakes = [rgba for rgba, _ in project.objects.load("fake")]
+    ids = usable_backgrounds(project, cfg)
+    check(cancel)
+    rng = np.random.default_rng([int(seed), 1])
+    bg = project.background(ids[int(rng.integers(len(ids)))])
+    return simulate_clip(heads, fakes, _Committed(bg.frames, bg.n_frames), cfg, seed=int(seed),
+                         progress=Steps(progress, 1, n_frames, n_frames + 1, "preview: "), cancel=cancel)
+
+
+def overlay(frames: np.ndarray, masks: np.ndarray, colour=(204, 68, 150), alpha: float = 0.45,
+            outline: bool = True) -> np.ndarray:
+    """Frames with the mask tinted (and outlined) for viewing: (T,H,W,3) uint8."""
+    import cv2
+
+    out = frames.astype(np.float32)
+    m = masks.astype(bool)
+    out[m] = (1 - alpha) * out[m] + alpha * np.asarray(colour, np.float32)
+    out = out.astype(np.uint8)
+    if outline:
+        k = np.ones((3, 3), np.uint8)
+        for t in range(len(out)):
+            edge = masks[t] - cv2.erode(masks[t], k)
+            out[t][edge.astype(bool)] = (255, 255, 255)
+    return out
+
+
+def save_preview(path, frames: np.ndarray, masks: np.ndarray, fps: int = 10) -> str:
+    """Write a preview: ``.mp4``/``.avi`` (overlay video) or ``.png``/``.jpg`` (a grid of up to 8 frames, each
+    shown plain above its overlay). Returns the path written."""
+    import cv2
+    from pathlib import Path
+
+    p = Path(path)
+    over = overlay(frames, masks)
+    ext = p.suffix.lower()
+    if ext in (".mp4", ".avi"):
+        t, h, w, _ = frames.shape
+        writer = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*("mp4v" if ext == ".mp4" else "MJPG")), fps, (w, h))
+        if not writer.isOpened():
+            raise OSError(f"cannot write video {p}; try a .png preview instead")
+        for f in over:
+            writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+        writer.release()
+    elif ext in (".png", ".jpg", ".jpeg"):
+        idx = np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)
+        grid = np.concatenate([np.concatenate([frames[i], over[i]], axis=0) for i in idx], axis=1)
+        if not cv2.imwrite(str(p), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):
+            raise OSError(f"cannot write image {p}; check the folder exists and is writable")
+    else:
+        raise ValueError(f"preview file must end in .mp4, .avi, .png or .jpg, got {p.name!r}")
+    return str(p)

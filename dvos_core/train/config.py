@@ -1,0 +1,170 @@
+"""``TrainConfig``: every setting of a training run, loadable from and savable to YAML."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from dvos_core.data.augment import AugmentConfig
+from dvos_core.train.losses import LossWeights
+
+PHASES = ("image", "synthetic", "real")
+
+# One line of help per field, used for the commented YAML of `dvos train --print-config`.
+HELP = {
+    "phase": "image (FrameNet, QAI) | synthetic (DVOSNet on synthetic clips) | real (pseudo-labelled + corrected)",
+    "preset": "model preset: paper (92.7M, GPU) | small (2.3M, CPU) | tiny (tests); ignored when init_from fixes it",
+    "epochs": "number of epochs (cosine schedule spans them)",
+    "batch_size": "clips per step and per process (GPU/rank)",
+    "lr": "AdamW learning rate",
+    "weight_decay": "AdamW weight decay",
+    "eta_min": "final learning rate of the cosine schedule",
+    "size": "training crop size in pixels (multiple of 32); crops of 256-768 px are resized to it",
+    "tau": "number of reference frames (video model)",
+    "delta": "frame interval between the references and the query",
+    "init_from": "checkpoint to start from: a frame model for 'synthetic', the phase-1 DVOS model for 'real'",
+    "synthetic_sets": "synthetic set names to use (null = all; in phase 'real' only the named ones)",
+    "video_ids": "videos to use (null = all train/unassigned and val videos)",
+    "provenances": "mask provenances used as labels (null = manual, corrected, pseudo)",
+    "provenance_weights": "sampling weight of a clip by its query mask's provenance",
+    "pseudo_quality_min": "drop pseudo-labelled frames whose quality score is below this (null = keep all)",
+    "mask_weight": "task weight of the mask loss (BCE + soft Dice)",
+    "frame_weight": "task weight of the frame reconstruction loss (MSE + 1 - SSIM)",
+    "bce_weight": "weight of BCE inside the mask loss",
+    "dice_weight": "weight of soft Dice inside the mask loss",
+    "mse_weight": "weight of MSE inside the frame loss",
+    "ssim_weight": "weight of (1 - SSIM) inside the frame loss",
+    "samples_per_epoch": "clips drawn per epoch (null = the number of training samples)",
+    "max_steps_per_epoch": "cap on optimizer steps per epoch (null = no cap)",
+    "val_fraction": "fraction of training sources held out when no val-split data exists",
+    "grad_clip": "clip the gradient norm to this (null = off)",
+    "num_workers": "DataLoader worker processes",
+    "seed": "random seed (model init, sampling, augmentation)",
+    "device": "auto | cuda | cuda:N | mps | cpu",
+    "amp": "bf16 autocast on CUDA (ignored on CPU/MPS)",
+    "compile": "torch.compile the model (CUDA only; slower start, faster steps)",
+    "model": "overrides of the preset's ModelConfig fields, e.g. {dropout: 0.3}",
+    "augment": "augmentation settings (see AugmentConfig)",
+}
+
+
+@dataclass
+class TrainConfig:
+    phase: str = "synthetic"
+    preset: str = "small"
+    epochs: int = 15
+    batch_size: int = 8
+    lr: float = 1e-4
+    weight_decay: float = 1e-5
+    eta_min: float = 1e-5
+    size: int = 256
+    tau: int = 4
+    delta: int = 1
+    init_from: Optional[str] = None
+    synthetic_sets: Optional[list] = None
+    video_ids: Optional[list] = None
+    provenances: Optional[list] = None
+    provenance_weights: dict = field(default_factory=lambda: {"manual": 3.0, "corrected": 3.0, "pseudo": 1.0,
+                                                              "synthetic": 1.0})
+    pseudo_quality_min: Optional[float] = None
+    mask_weight: float = 1.0
+    frame_weight: float = 1.0
+    bce_weight: float = 1.0
+    dice_weight: float = 1.0
+    mse_weight: float = 1.0
+    ssim_weight: float = 1.0
+    samples_per_epoch: Optional[int] = None
+    max_steps_per_epoch: Optional[int] = None
+    val_fraction: float = 0.1
+    grad_clip: Optional[float] = 1.0
+    num_workers: int = 0
+    seed: int = 123
+    device: str = "auto"
+    amp: bool = True
+    compile: bool = False
+    model: dict = field(default_factory=dict)
+    augment: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        if self.phase not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {self.phase!r}")
+        if self.size % 32 or self.size <= 0:
+            raise ValueError(f"size must be a positive multiple of 32, got {self.size}")
+        for name in ("epochs", "batch_size", "tau", "delta"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.lr <= 0 or self.eta_min < 0:
+            raise ValueError(f"need lr > 0 and eta_min >= 0, got lr={self.lr}, eta_min={self.eta_min}")
+        unknown = set(self.augment) - {f.name for f in dataclasses.fields(AugmentConfig)}
+        if unknown:
+            raise ValueError(f"unknown augment keys {sorted(unknown)}; see dvos_core.data.AugmentConfig")
+
+    @property
+    def kind(self) -> str:
+        return "frame" if self.phase == "image" else "dvos"
+
+    def loss_weights(self) -> LossWeights:
+        return LossWeights(self.mask_weight, self.frame_weight, self.bce_weight, self.dice_weight, self.mse_weight,
+                           self.ssim_weight)
+
+    def augment_config(self) -> AugmentConfig:
+        return AugmentConfig(**self.augment)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    # ---- YAML -------------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown training config keys {unknown}; `dvos train --print-config` lists them")
+        return cls(**d)
+
+    @classmethod
+    def from_yaml(cls, path) -> "TrainConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: training config not found; write one with `dvos train --print-config`")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ValueError(f"{path}: invalid YAML ({e})") from e
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of training settings, got {type(data).__name__}")
+        try:
+            return cls.from_dict(data)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: {e}") from e
+
+    def to_yaml(self, path=None, comments: bool = False) -> str:
+        """The config as YAML (with one comment line per field when ``comments``); written to ``path`` if given."""
+        d = self.to_dict()
+        if not comments:
+            text = yaml.safe_dump(d, sort_keys=False)
+        else:
+            lines = ["# dvos training configuration (dvos train PROJECT --config this.yaml)"]
+            for k, v in d.items():
+                lines.append(f"# {HELP.get(k, '')}")
+                dumped = yaml.safe_dump({k: v}, sort_keys=False, default_flow_style=False).rstrip()
+                lines.append(dumped)
+            if not self.augment:
+                lines.append("# augment keys and defaults: " + ", ".join(
+                    f"{k}={v}" for k, v in AugmentConfig().to_dict().items()))
+            text = "\n".join(lines) + "\n"
+        if path is not None:
+            Path(path).write_text(text)
+        return text

@@ -1,0 +1,309 @@
+"""The training loop: one function, ``train``, for the image model and both DVOS phases, single process or DDP.
+
+Files in ``project.model_dir(name)``: ``best.pt`` (best validation Dice), ``last.pt`` (end of the last epoch or the
+moment of a cancel, with optimizer / scheduler / RNG state for an exact resume), ``metrics.json``, ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+
+from dvos_core.data import ClipDataset, ClipIndex, ClipSampler, EvalSampler, split_samples
+from dvos_core.model import (build_model, describe_device, init_from_frame_model, read_checkpoint,
+                             save_checkpoint, select_device, unwrap)
+from dvos_core.model.presets import ModelConfig
+from dvos_core.progress import CancelToken, Cancelled, ProgressFn, report
+from dvos_core.train import distributed
+from dvos_core.train.config import TrainConfig
+from dvos_core.train.losses import dvos_loss, frame_dice
+
+# Settings that may change between an interrupted run and its resumption.
+RESUMABLE_CHANGES = {"num_workers", "device", "epochs"}
+
+
+def train(project, config: TrainConfig, name: str, progress: Optional[ProgressFn] = None,
+          cancel: Optional[CancelToken] = None, on_event: Optional[Callable[[dict], None]] = None,
+          resume: bool = True) -> Path:
+    """Train a model as described by ``config``; returns the path of the best checkpoint.
+
+    With ``resume`` (default) an unfinished run of the same name continues from its ``last.pt`` exactly where it
+    stopped. On cancel, ``last.pt`` is written and :class:`Cancelled` is raised.
+    """
+    from dvos_core.store import Project
+
+    if not isinstance(project, Project):
+        project = Project.open(project, mode="r")
+    config.validate()
+    dist_info = distributed.setup(config.device)
+    try:
+        return _Run(project, config, name, dist_info, progress, cancel, on_event).run(resume)
+    finally:
+        distributed.cleanup(dist_info)
+
+
+def _rng_state(device: torch.device) -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+class _Run:
+    def __init__(self, project, config: TrainConfig, name, dist_info, progress, cancel, on_event):
+        self.project, self.cfg, self.name, self.dist = project, config, name, dist_info
+        self.progress, self.cancel, self.on_event = progress, cancel, on_event
+        self.device = distributed.device_for(dist_info, select_device(config.device))
+        self.out = project.model_dir(name, create=True)
+        self.last_path, self.best_path = self.out / "last.pt", self.out / "best.pt"
+        self.use_amp = bool(config.amp) and self.device.type == "cuda"
+
+    # ---- helpers -----------------------------------------------------------------------------------------------
+    def emit(self, event: dict) -> None:
+        if self.dist.is_main and self.on_event is not None:
+            self.on_event(event)
+
+    def _cancel_requested(self) -> bool:
+        flag = self.cancel is not None and self.cancel.cancelled
+        return distributed.any_rank(flag, self.device) if self.dist.enabled else flag
+
+    # ---- model ---------------------------------------------------------------------------------------------------
+    def _fresh_model(self):
+        cfg, kind = self.cfg, self.cfg.kind
+        overrides = dict(cfg.model)
+        overrides["input_size"] = cfg.size
+        if kind == "dvos":
+            overrides["tau"] = cfg.tau
+        if not cfg.init_from:
+            return build_model(cfg.preset, kind, **overrides), None
+        payload = read_checkpoint(cfg.init_from)
+        src_kind = payload.get("kind")
+        mcfg = ModelConfig.from_dict(payload["config"]).replace(**overrides)
+        model = build_model(mcfg, kind)
+        if src_kind == kind:
+            model.load_state_dict(payload["state_dict"], strict=True)
+            note = {"init_from": str(cfg.init_from), "loaded": len(payload["state_dict"]), "missing": []}
+        elif src_kind == "frame" and kind == "dvos":
+            r = init_from_frame_model(model, payload["state_dict"])
+            note = {"init_from": str(cfg.init_from), "loaded": r["loaded"], "missing": len(r["missing"])}
+        else:  # a video checkpoint initialising an image model: its encoder/decoder/heads keys fit
+            own = model.state_dict()
+            state = {k: v for k, v in payload["state_dict"].items() if k in own}
+            model.load_state_dict(state, strict=True)
+            note = {"init_from": str(cfg.init_from), "loaded": len(state), "missing": []}
+        return model, note
+
+    def _check_resumable(self, saved: dict) -> None:
+        now = self.cfg.to_dict()
+        diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
+        if diff:
+            raise ValueError(f"{self.out}: holds an unfinished run with different settings ({', '.join(diff)}); "
+                             f"pass --no-resume (resume=False) to start over, or choose another --name")
+
+    # ---- data ----------------------------------------------------------------------------------------------------
+    def _data(self):
+        cfg = self.cfg
+        train_s, val_s = split_samples(self.project, cfg.tau, cfg.delta, cfg.phase, cfg.synthetic_sets, cfg.video_ids,
+                                       cfg.provenances, cfg.provenance_weights, cfg.pseudo_quality_min,
+                                       cfg.val_fraction, cfg.seed)
+        self.train_index = ClipIndex(train_s, cfg.tau, cfg.delta)
+        self.val_index = ClipIndex(val_s, cfg.tau, cfg.delta)
+        aug = cfg.augment_config()
+        path = self.project.path
+        self.train_ds = ClipDataset(path, self.train_index, cfg.size, True, aug, cfg.kind, cfg.seed)
+        self.val_ds = ClipDataset(path, self.val_index, cfg.size, False, aug, cfg.kind, cfg.seed)
+        self.sampler = ClipSampler(self.train_index, cfg.samples_per_epoch, weighted=True, seed=cfg.seed,
+                                   rank=self.dist.rank, world_size=self.dist.world_size)
+        steps = math.ceil(self.sampler.per_rank / cfg.batch_size)
+        self.steps_per_epoch = min(steps, cfg.max_steps_per_epoch or steps)
+        self.data_summary = {"train": self.train_index.summary(), "val": self.val_index.summary(),
+                             "project": str(self.project.path)}
+
+    def _loader(self, ds, sampler):
+        pin = self.device.type == "cuda"
+        g = torch.Generator().manual_seed(self.cfg.seed)  # keeps the global RNG untouched (exact resume)
+        return torch.utils.data.DataLoader(ds, batch_size=self.cfg.batch_size, sampler=sampler,
+                                           num_workers=self.cfg.num_workers, pin_memory=pin, generator=g,
+                                           persistent_workers=False)
+
+    # ---- checkpoints ---------------------------------------------------------------------------------------------
+    def _save_last(self, epoch: int, step: int, running: tuple) -> None:
+        if not self.dist.is_main:
+            return
+        state = {"epoch": epoch, "step": step, "global_step": self.global_step, "running": list(running),
+                 "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+                 "rng": _rng_state(self.device), "best_score": self.best_score, "best_epoch": self.best_epoch,
+                 "finished": epoch >= self.cfg.epochs}
+        save_checkpoint(self.last_path, self.model, epoch=epoch, metrics=self.history, data=self.data_summary,
+                        phase=self.cfg.phase, train_config=self.cfg.to_dict(), init=self.init_note,
+                        train_state=state)
+
+    def _write_metrics(self) -> None:
+        if self.dist.is_main:
+            tmp = self.out / ".metrics.json.tmp"
+            tmp.write_text(json.dumps({"name": self.name, "phase": self.cfg.phase, "best_epoch": self.best_epoch,
+                                       "history": self.history}, indent=1))
+            tmp.replace(self.out / "metrics.json")
+
+    # ---- main --------------------------------------------------------------------------------------------------
+    def run(self, resume: bool) -> Path:
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed)
+        self._data()
+        self.history, self.best_score, self.best_epoch, self.global_step = [], None, None, 0
+        start_epoch, start_step, running, state = 0, 0, (0.0, 0), None
+        if resume and self.last_path.exists():
+            payload = read_checkpoint(self.last_path)
+            info = payload.get("info", {})
+            state = info.get("train_state")
+            if state is None:
+                raise ValueError(f"{self.last_path}: has no training state; pass --no-resume to start over")
+            self._check_resumable(info.get("train_config", {}))
+            self.model = build_model(ModelConfig.from_dict(payload["config"]), payload["kind"])
+            self.model.load_state_dict(payload["state_dict"])
+            self.init_note = info.get("init")
+            self.history = list(info.get("metrics", []))
+            start_epoch, start_step = int(state["epoch"]), int(state["step"])
+            running = tuple(state["running"])
+            self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
+            self.global_step = int(state["global_step"])
+        else:
+            self.model, self.init_note = self._fresh_model()
+        self.model.to(self.device)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=cfg.epochs, eta_min=cfg.eta_min)
+        if state is not None:
+            self.opt.load_state_dict(state["optimizer"])
+            self.sched.load_state_dict(state["scheduler"])
+            if self.sched.T_max != cfg.epochs:  # epochs were extended: keep the position, stretch the cosine
+                self.sched.T_max = cfg.epochs
+            _set_rng_state(state["rng"], self.device)
+        if self.dist.is_main:
+            cfg.to_yaml(self.out / "config.yaml", comments=True)
+
+        net = self.model
+        if cfg.compile and self.device.type == "cuda":
+            net = torch.compile(net)
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            net = DDP(net, device_ids=ids)
+        self.net = net
+        self.emit({"type": "start", "total_epochs": cfg.epochs, "steps_per_epoch": self.steps_per_epoch,
+                   "device": describe_device(self.device), "start_epoch": start_epoch + 1,
+                   "train_samples": len(self.train_index), "val_samples": len(self.val_index),
+                   "world_size": self.dist.world_size,
+                   "params": sum(p.numel() for p in self.model.parameters())})
+        if start_epoch >= cfg.epochs and self.best_path.exists():
+            self.emit({"type": "done", "best": str(self.best_path)})
+            return self.best_path
+        for epoch in range(start_epoch, cfg.epochs):
+            self._train_epoch(epoch, start_step if epoch == start_epoch else 0,
+                              running if epoch == start_epoch else (0.0, 0))
+        distributed.barrier()
+        self.emit({"type": "done", "best": str(self.best_path)})
+        return self.best_path
+
+    def _train_epoch(self, epoch: int, start_step: int, running: tuple) -> None:
+        cfg, total_steps = self.cfg, self.cfg.epochs * self.steps_per_epoch
+        weights = cfg.loss_weights()
+        t0 = time.monotonic()
+        self.net.train()
+        self.sampler.set_epoch(epoch)
+        self.sampler.skip = start_step * cfg.batch_size
+        loss_sum, n = running
+        lr = self.opt.param_groups[0]["lr"]
+        step = start_step
+        batches = iter(self._loader(self.train_ds, self.sampler)) if start_step < self.steps_per_epoch else iter(())
+        while step < self.steps_per_epoch:
+            if self._cancel_requested():
+                self._save_last(epoch, step, (loss_sum, n))
+                self.emit({"type": "cancelled", "last": str(self.last_path), "epoch": epoch + 1, "step": step})
+                raise Cancelled(f"training cancelled at epoch {epoch + 1}, step {step}; resume with the same name")
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            x = batch["frames"].to(self.device, non_blocking=True)
+            mask = batch["mask"].to(self.device, non_blocking=True)
+            target = batch["target"].to(self.device, non_blocking=True)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
+                out = self.net(x)
+            loss, parts = dvos_loss(out, mask, target, weights)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {float(loss)} at epoch {epoch + 1} step {step + 1}; lower "
+                                         f"the learning rate or check the data")
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
+            self.opt.step()
+            step += 1
+            self.global_step += 1
+            loss_sum, n = loss_sum + parts["loss"], n + 1
+            self.emit({"type": "batch", "epoch": epoch + 1, "step": step, "loss": parts["loss"], **{
+                k: v for k, v in parts.items() if k != "loss"}})
+            report(self.progress, self.global_step, total_steps,
+                   f"epoch {epoch + 1}/{cfg.epochs} step {step}/{self.steps_per_epoch} loss {parts['loss']:.4f}")
+        tl = distributed.all_reduce_sum([loss_sum, n], self.device)
+        train_loss = tl[0] / max(tl[1], 1)
+        try:
+            val = self._validate()
+        except Cancelled:  # the epoch's steps are done: resume goes straight to its validation
+            self._save_last(epoch, self.steps_per_epoch, (loss_sum, n))
+            self.emit({"type": "cancelled", "last": str(self.last_path), "epoch": epoch + 1, "step": step})
+            raise
+        self.sched.step()  # every rank steps its scheduler: learning rates stay identical
+        score = val["val_dice"] if val["val_dice"] is not None else -train_loss
+        improved = self.best_score is None or score > self.best_score
+        entry = {"epoch": epoch + 1, "train_loss": train_loss, **val, "lr": lr,
+                 "time_s": round(time.monotonic() - t0, 3), "steps": step}
+        self.history.append(entry)
+        if improved:
+            self.best_score, self.best_epoch = score, epoch + 1
+            if self.dist.is_main:
+                save_checkpoint(self.best_path, self.model, epoch=epoch + 1, metrics=self.history,
+                                data=self.data_summary, phase=self.cfg.phase, train_config=cfg.to_dict(),
+                                init=self.init_note, val_dice=val["val_dice"])
+        self._save_last(epoch + 1, 0, (0.0, 0))
+        self._write_metrics()
+        self.emit({"type": "epoch", "epoch": epoch + 1, "train_loss": train_loss, "val_loss": val["val_loss"],
+                   "val_dice": val["val_dice"], "lr": lr, "best": improved})
+
+    @torch.no_grad()
+    def _validate(self) -> dict:
+        if len(self.val_index) == 0:
+            return {"val_loss": None, "val_dice": None, "val_frames": 0}
+        model = unwrap(self.net)
+        model.eval()
+        sampler = EvalSampler(len(self.val_index), self.dist.rank, self.dist.world_size)
+        loader = self._loader(self.val_ds, sampler)
+        weights = self.cfg.loss_weights()
+        loss_sum = dice_sum = frames = 0.0
+        for batch in loader:
+            if self.cancel is not None and not self.dist.enabled:  # ranks hold unequal shares: no collective here
+                self.cancel.check()
+            x = batch["frames"].to(self.device)
+            mask, target = batch["mask"].to(self.device), batch["target"].to(self.device)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
+                out = model(x)
+            loss, _ = dvos_loss(out, mask, target, weights)
+            b = x.shape[0]
+            loss_sum += float(loss) * b
+            dice_sum += float(frame_dice(out["mask"], mask).sum())
+            frames += b
+        loss_sum, dice_sum, frames = distributed.all_reduce_sum([loss_sum, dice_sum, frames], self.device)
+        model.train()
+        return {"val_loss": loss_sum / max(frames, 1), "val_dice": dice_sum / max(frames, 1), "val_frames": int(frames)}

@@ -1,0 +1,140 @@
+"""Per-viewer state shared by every dvos dock of one viewer: the open project and the current video.
+
+Docks never keep their own copy of the project; they call :func:`get_state` and listen to its signals. The state is
+held in a ``WeakKeyDictionary`` keyed by the viewer, so closing a viewer frees it and two viewers never share it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+from typing import Optional
+
+from psygnal import Signal
+
+_STATES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+# Layer-name conventions (one place, so every dock agrees).
+def image_name(video_id: str) -> str:
+    return video_id
+
+
+def masks_name(video_id: str) -> str:
+    return f"{video_id} masks"
+
+
+def predicted_name(video_id: str) -> str:
+    return f"{video_id} predicted"
+
+
+def probability_name(video_id: str) -> str:
+    return f"{video_id} probability"
+
+
+class DvosState:
+    """The project and video a viewer works on.
+
+    Signals: ``project_changed(project_or_None)``, ``video_changed(video_id_or_None)`` and ``store_changed()`` (masks,
+    objects, models or predictions were written; tables should refresh).
+    """
+
+    project_changed = Signal(object)
+    video_changed = Signal(object)
+    store_changed = Signal()
+
+    def __init__(self, viewer):
+        self._viewer_ref = weakref.ref(viewer)
+        self.project = None
+        self.video_id: Optional[str] = None
+        # frames painted in the masks layer but not yet saved, per video id
+        self.dirty: dict[str, set[int]] = {}
+        # masks layers whose paint events feed ``dirty``
+        self.tracked_layers: "weakref.WeakSet" = weakref.WeakSet()
+        viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        for layer in list(viewer.layers):
+            self._adopt_layer(layer)
+
+    @property
+    def viewer(self):
+        return self._viewer_ref()
+
+    # ---- project -------------------------------------------------------------------------------------------
+    def set_project(self, project) -> None:
+        self.project = project
+        self.video_id = None
+        self.dirty.clear()
+        self.project_changed.emit(project)
+
+    def open_project(self, path) -> object:
+        from dvos_core.store import Project
+
+        self.set_project(Project.open(path))
+        return self.project
+
+    def create_project(self, path, overwrite: bool = False) -> object:
+        from dvos_core.store import Project
+
+        self.set_project(Project.create(path, overwrite=overwrite))
+        return self.project
+
+    def require_project(self):
+        """The open project, or a ValueError telling the user to open one."""
+        if self.project is None:
+            raise ValueError("no dvos project is open: create or open one in the 'dvos: Project' dock first")
+        return self.project
+
+    def require_video(self):
+        """The current video (``project.video``), or a ValueError naming the fix."""
+        p = self.require_project()
+        if self.video_id is None or self.video_id not in p.video_ids():
+            raise ValueError("no video selected: pick one in the 'dvos: Project' dock first")
+        return p.video(self.video_id)
+
+    # ---- video -----------------------------------------------------------------------------------------------
+    def select_video(self, video_id: Optional[str], show: bool = True) -> None:
+        """Make ``video_id`` current and (by default) show its frames, masks and predictions as layers."""
+        self.video_id = video_id
+        if show and video_id is not None and self.viewer is not None:
+            from dvos_napari import _layers
+
+            _layers.show_video(self.viewer, self.require_project().video(video_id), self)
+        self.video_changed.emit(video_id)
+
+    def current_frame(self) -> int:
+        v = self.viewer
+        return int(v.dims.current_step[0]) if v is not None and v.dims.ndim >= 3 else 0
+
+    def notify_store_changed(self) -> None:
+        self.store_changed.emit()
+
+    # ---- layers opened by the reader ---------------------------------------------------------------------------
+    def _on_layer_inserted(self, event) -> None:
+        self._adopt_layer(event.value)
+
+    def _adopt_layer(self, layer) -> None:
+        """A layer from our reader carries ``dvos_project``/``dvos_video`` metadata: open that project."""
+        md = getattr(layer, "metadata", {}) or {}
+        path = md.get("dvos_project")
+        if not path:
+            return
+        if self.project is None or Path(self.project.path).resolve() != Path(path).resolve():
+            try:
+                self.open_project(path)
+            except Exception as e:  # noqa: BLE001 - shown to the user, not raised into napari's reader
+                from napari.utils.notifications import show_error
+
+                show_error(f"dvos: cannot open project {path}: {e}")
+                return
+        vid = md.get("dvos_video")
+        if vid and md.get("dvos_role") == "image" and vid != self.video_id:
+            self.video_id = vid
+            self.video_changed.emit(vid)
+
+
+def get_state(viewer) -> DvosState:
+    """The one :class:`DvosState` of ``viewer`` (created on first use)."""
+    state = _STATES.get(viewer)
+    if state is None:
+        state = DvosState(viewer)
+        _STATES[viewer] = state
+    return state

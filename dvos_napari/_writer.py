@@ -1,0 +1,79 @@
+"""Write edited masks back into the project store (the Labels writer and the docks' save buttons).
+
+Provenance rule: a frame painted from scratch is saved as ``manual``; a frame whose mask came from the model
+(pseudo-label or prediction) and was then edited is saved as ``corrected``. Both are human labels: they enter the
+training set the trainer reads next and are never overwritten by later predictions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dvos_core.store.schema import PREDICTED, PSEUDO
+
+
+def provenance_for(video, t: int, edited_prediction: bool = False) -> str:
+    """'corrected' when frame t held a model mask (or the edit was made on a prediction), else 'manual'."""
+    if edited_prediction:
+        return "corrected"
+    code = int(video.provenance[t])
+    return "corrected" if code in (PSEUDO, PREDICTED) else "manual"
+
+
+def save_frames(video, data, frames, edited_prediction: bool = False, provenance: str | None = None) -> list[int]:
+    """Save ``data[t]`` (a (T,H,W) label array) as the mask of each frame t; returns the frames written."""
+    saved = []
+    for t in sorted({int(t) for t in frames}):
+        mask = (np.asarray(data[t]) > 0).astype(np.uint8)
+        prov = provenance or provenance_for(video, t, edited_prediction)
+        if video.set_mask(t, mask, prov, overwrite=True):
+            saved.append(t)
+    return saved
+
+
+def changed_frames(video, data) -> list[int]:
+    """Frames whose non-empty mask in ``data`` differs from the store (used when no paint history is known)."""
+    out = []
+    prov = video.provenance
+    for t in range(video.n_frames):
+        d = np.asarray(data[t])
+        if not d.any():
+            continue
+        stored = video.group["masks"][t] if prov[t] else None
+        if stored is None or not np.array_equal(d > 0, stored > 0):
+            out.append(t)
+    return out
+
+
+def _video_id(meta: dict, project) -> str:
+    md = meta.get("metadata") or {}
+    vid = md.get("dvos_video")
+    if not vid:
+        name = str(meta.get("name", ""))
+        for suffix in (" masks", " predicted"):
+            if name.endswith(suffix):
+                vid = name[: -len(suffix)]
+    if not vid or vid not in project.video_ids():
+        raise ValueError(f"cannot tell which video the Labels layer {meta.get('name')!r} belongs to; name it "
+                         f"'<video id> masks' with a video id from {project.video_ids()}")
+    return vid
+
+
+def write_labels(path: str, data, meta: dict) -> list[str]:
+    """npe2 writer: save a ``<video> masks`` / ``<video> predicted`` Labels layer into the dvos project at ``path``.
+
+    Only non-empty frames that differ from the store are written (an empty frame is read as 'not annotated').
+    """
+    from dvos_core.store import Project
+
+    project = Project.open(path)
+    vid = _video_id(meta, project)
+    video = project.video(vid)
+    if tuple(np.shape(data)) != (video.n_frames,) + tuple(video.shape[1:3]):
+        raise ValueError(f"Labels layer {meta.get('name')!r} has shape {np.shape(data)}, but video {vid!r} is "
+                         f"{(video.n_frames,) + tuple(video.shape[1:3])}")
+    edited_prediction = (meta.get("metadata") or {}).get("dvos_role") == "predicted"
+    save_frames(video, data, changed_frames(video, data), edited_prediction=edited_prediction)
+    return [str(Path(path))]

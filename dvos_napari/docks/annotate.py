@@ -1,0 +1,177 @@
+"""Annotate dock: pick seed frames, paint wheat heads on the masks layer, save them (provenance 'manual').
+
+Keys (in the viewer): N next seed frame, S save this frame, Shift-S save all painted frames. Painting itself uses
+napari's Labels tools (P paint, E erase, F fill, [ ] brush size, Ctrl+Z undo).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSpinBox, QVBoxLayout
+
+from dvos_napari._layers import find_layer
+from dvos_napari._state import masks_name
+from dvos_napari._widgets import DvosDock, button
+from dvos_napari._writer import save_frames
+
+
+def spread_frames(n_frames: int, k: int) -> list[int]:
+    """k frames spread evenly over a video (first and last included when k > 1)."""
+    if n_frames <= 0 or k <= 0:
+        return []
+    return sorted({int(round(x)) for x in np.linspace(0, n_frames - 1, min(k, n_frames))})
+
+
+class AnnotateDock(DvosDock):
+    """Seed-frame painting: the masks you save here are the ground truth everything else is learned from."""
+
+    def __init__(self, napari_viewer, parent=None):
+        super().__init__(napari_viewer, parent)
+        self.video_label = QLabel("no video selected")
+        self.n_seeds = QSpinBox()
+        self.n_seeds.setRange(1, 200)
+        self.n_seeds.setValue(5)
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(QLabel("seed frames:"))
+        seed_row.addWidget(self.n_seeds)
+        seed_row.addWidget(button("Suggest", lambda: self.guard(self.suggest_seeds),
+                                  "spread this many frames evenly over the video"))
+        self.seed_list = QListWidget()
+        self.seed_list.itemClicked.connect(lambda item: self.goto(int(item.data(256))))
+        self.seed_list.setToolTip("click a frame to jump to it; a tick means it already has a saved mask")
+        self.seeds: list[int] = []
+
+        row1 = QHBoxLayout()
+        row1.addWidget(button("Paint heads", lambda: self.guard(self.start_painting),
+                              "select the masks layer in paint mode (label 1 = head)"))
+        row1.addWidget(button("Next seed (N)", lambda: self.guard(self.next_seed)))
+        row2 = QHBoxLayout()
+        row2.addWidget(button("Save frame (S)", lambda: self.guard(self.save_frame)))
+        row2.addWidget(button("Save all painted (Shift-S)", lambda: self.guard(self.save_all)))
+        row2.addWidget(button("Clear frame", lambda: self.guard(self.clear_frame),
+                              "erase this frame's mask in the layer and in the project"))
+        self.info = QLabel("")
+        self.info.setWordWrap(True)
+
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.video_label)
+        lay.addLayout(seed_row)
+        lay.addWidget(self.seed_list, 1)
+        lay.addLayout(row1)
+        lay.addLayout(row2)
+        lay.addWidget(self.info)
+        self._bind_keys()
+        self.state.video_changed.connect(lambda *_: self._on_video())
+        self.state.store_changed.connect(self._update_info)
+        self._on_video()
+
+    # ---- keys --------------------------------------------------------------------------------------------------
+    def _bind_keys(self) -> None:
+        v = self.viewer
+        v.bind_key("n", lambda viewer: self.guard(self.next_seed), overwrite=True)
+        v.bind_key("s", lambda viewer: self.guard(self.save_frame), overwrite=True)
+        v.bind_key("Shift-S", lambda viewer: self.guard(self.save_all), overwrite=True)
+
+    # ---- actions -----------------------------------------------------------------------------------------------
+    def masks_layer(self):
+        video = self.state.require_video()
+        layer = find_layer(self.viewer, masks_name(video.name))
+        if layer is None:
+            self.state.select_video(video.name)
+            layer = find_layer(self.viewer, masks_name(video.name))
+        return video, layer
+
+    def suggest_seeds(self, k: int | None = None) -> list[int]:
+        video = self.state.require_video()
+        self.seeds = spread_frames(video.n_frames, k or self.n_seeds.value())
+        self._fill_list()
+        return self.seeds
+
+    def goto(self, t: int) -> None:
+        self.viewer.dims.set_current_step(0, int(t))
+
+    def next_seed(self) -> int:
+        """Jump to the first seed frame after the current one (wrapping around)."""
+        if not self.seeds:
+            self.suggest_seeds()
+        t = self.state.current_frame()
+        later = [s for s in self.seeds if s > t]
+        nxt = later[0] if later else self.seeds[0]
+        self.goto(nxt)
+        return nxt
+
+    def start_painting(self) -> None:
+        _, layer = self.masks_layer()
+        self.viewer.layers.selection.active = layer
+        layer.selected_label = 1
+        layer.mode = "paint"
+
+    def save_frame(self, t: int | None = None) -> bool:
+        """Save the masks layer's frame t (default: current) into the project."""
+        video, layer = self.masks_layer()
+        t = self.state.current_frame() if t is None else int(t)
+        saved = save_frames(video, layer.data, [t])
+        self._after_save(video.name, saved)
+        return bool(saved)
+
+    def save_all(self) -> list[int]:
+        """Save every frame painted since the last save."""
+        video, layer = self.masks_layer()
+        frames = sorted(self.state.dirty.get(video.name, set()))
+        saved = save_frames(video, layer.data, frames)
+        self._after_save(video.name, saved)
+        return saved
+
+    def clear_frame(self, t: int | None = None) -> None:
+        video, layer = self.masks_layer()
+        t = self.state.current_frame() if t is None else int(t)
+        layer.data[t] = 0
+        layer.refresh()
+        video.clear_mask(t)
+        self.state.dirty.get(video.name, set()).discard(t)
+        self.state.notify_store_changed()
+
+    # ---- display -----------------------------------------------------------------------------------------------
+    def _after_save(self, video_id: str, saved: list[int]) -> None:
+        from napari.utils.notifications import show_info
+
+        self.state.dirty.get(video_id, set()).difference_update(saved)
+        if saved:
+            show_info(f"saved mask{'s' if len(saved) > 1 else ''} of frame{'s' if len(saved) > 1 else ''} "
+                      f"{', '.join(map(str, saved))} of {video_id}")
+        self.state.notify_store_changed()
+
+    def _on_video(self) -> None:
+        self.seeds = []
+        vid = self.state.video_id
+        self.video_label.setText(f"video: {vid}" if vid else "no video selected (choose one in the Project dock)")
+        if vid and self.state.project is not None:
+            self.guard(self.suggest_seeds)
+        else:
+            self.seed_list.clear()
+        self._update_info()
+
+    def _fill_list(self) -> None:
+        self.seed_list.clear()
+        try:
+            prov = self.state.require_video().provenance
+        except ValueError:
+            return
+        for t in self.seeds:
+            done = prov[t] != 0
+            item = QListWidgetItem(f"{'✓' if done else '  '} frame {t}")
+            item.setData(256, t)
+            self.seed_list.addItem(item)
+
+    def _update_info(self) -> None:
+        try:
+            video = self.state.require_video()
+        except ValueError:
+            self.info.setText("")
+            return
+        c = video.provenance_counts()
+        unsaved = len(self.state.dirty.get(video.name, ()))
+        self.info.setText(f"{c['manual']} manual, {c['corrected']} corrected masks saved; {unsaved} painted "
+                          f"frame(s) not saved yet")
+        if self.seeds:
+            self._fill_list()

@@ -1,0 +1,154 @@
+"""Review dock: per-video Dice table and per-frame Dice plot on test clips, worst frames first (click to jump),
+and 'Save correction': the edited predicted mask of the current frame is stored as a 'corrected' label, which the
+trainer reads the next time it builds its training set."""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox,
+                            QTableWidget, QTableWidgetItem, QVBoxLayout)
+
+from dvos_napari._layers import find_layer, refresh_masks, show_predictions
+from dvos_napari._state import predicted_name
+from dvos_napari._widgets import DvosDock, PlotCanvas, button
+from dvos_napari._writer import save_frames
+
+SCOPES = ("test", "val", "train", "current video")
+
+
+def _table(columns) -> QTableWidget:
+    t = QTableWidget(0, len(columns))
+    t.setHorizontalHeaderLabels(columns)
+    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    return t
+
+
+class ReviewDock(DvosDock):
+    """Evaluate stored predictions, find the worst frames, fix them and save the fixes as training labels."""
+
+    def __init__(self, napari_viewer, parent=None):
+        super().__init__(napari_viewer, parent)
+        top = QHBoxLayout()
+        self.scope = QComboBox()
+        self.scope.addItems(SCOPES)
+        self.evaluate_button = button("Evaluate", lambda: self.guard(self.evaluate),
+                                      "score the stored predictions against the ground-truth masks")
+        top.addWidget(QLabel("videos:"))
+        top.addWidget(self.scope)
+        top.addWidget(self.evaluate_button)
+        self.overall = QLabel("no evaluation yet: predict the test videos, then press Evaluate")
+        self.overall.setWordWrap(True)
+        self.videos_table = _table(("video", "frames", "Dice", "IoU", "count error"))
+        self.videos_table.cellClicked.connect(lambda r, c: self._plot_frames(self.videos_table.item(r, 0).text()))
+        self.plot = PlotCanvas(height=2.0)
+        self.n_worst = QSpinBox()
+        self.n_worst.setRange(1, 1000)
+        self.n_worst.setValue(20)
+        self.n_worst.valueChanged.connect(lambda *_: self._fill_worst())
+        worst_row = QHBoxLayout()
+        worst_row.addWidget(QLabel("worst frames (click to jump):"))
+        worst_row.addWidget(self.n_worst)
+        self.worst_table = _table(("video", "frame", "Dice"))
+        self.worst_table.cellClicked.connect(lambda r, c: self.guard(self._jump_row, r))
+        fix_row = QHBoxLayout()
+        fix_row.addWidget(button("Save correction", lambda: self.guard(self.save_correction),
+                                 "store the edited predicted mask of this frame as a 'corrected' label"))
+        self.fix_info = QLabel("")
+        self.fix_info.setWordWrap(True)
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.overall)
+        lay.addWidget(self.videos_table)
+        lay.addWidget(self.plot, 1)
+        lay.addLayout(worst_row)
+        lay.addWidget(self.worst_table)
+        lay.addLayout(fix_row)
+        lay.addWidget(self.fix_info)
+        lay.addWidget(self.job_bar)
+        self._busy_widgets = [self.evaluate_button]
+        self.report = None
+
+    # ---- actions ---------------------------------------------------------------------------------------------
+    def evaluate(self):
+        from dvos_core.evaluate import evaluate
+
+        project = self.state.require_project()
+        scope = self.scope.currentText()
+        ids = [self.state.require_video().name] if scope == "current video" else None
+        return self.run(evaluate, project, video_ids=ids, split=scope if ids is None else "test",
+                        label="evaluate", on_result=self._show_report)
+
+    def jump_to(self, video_id: str, frame: int) -> None:
+        """Show ``video_id`` (with its predictions) at ``frame`` and select its predicted-mask layer."""
+        if self.state.video_id != video_id or find_layer(self.viewer, predicted_name(video_id)) is None:
+            self.state.select_video(video_id)
+        self.viewer.dims.set_current_step(0, int(frame))
+        layer = find_layer(self.viewer, predicted_name(video_id))
+        if layer is not None:
+            self.viewer.layers.selection.active = layer
+
+    def save_correction(self, frame: int | None = None) -> bool:
+        """Save the current frame of ``<video> predicted`` as a 'corrected' mask of the video."""
+        from napari.utils.notifications import show_info
+
+        video = self.state.require_video()
+        layer = find_layer(self.viewer, predicted_name(video.name))
+        if layer is None:
+            if not show_predictions(self.viewer, video):
+                raise ValueError(f"video {video.name!r} has no predictions to correct; run Predict first")
+            layer = find_layer(self.viewer, predicted_name(video.name))
+        t = self.state.current_frame() if frame is None else int(frame)
+        saved = save_frames(video, layer.data, [t], edited_prediction=True)
+        if saved:
+            refresh_masks(self.viewer, video, saved)
+            self.fix_info.setText(f"frame {t} of {video.name} saved as 'corrected'; it is used by the next "
+                                  f"training run of phase 'real'")
+            show_info(f"saved corrected mask of {video.name} frame {t}")
+            self.state.notify_store_changed()
+        return bool(saved)
+
+    # ---- display ---------------------------------------------------------------------------------------------
+    def _show_report(self, report) -> None:
+        self.report = report
+        o = report.overall
+        self.overall.setText(f"all {o['n_videos']} videos, {o['n_frames']} frames (frame-weighted): "
+                             f"Dice {o['dice']:.3f}, IoU {o['iou']:.3f}")
+        v = report.videos
+        self.videos_table.setRowCount(len(v))
+        for r, row in enumerate(v.itertuples()):
+            vals = (row.video, row.n_frames, f"{row.dice:.3f}", f"{row.iou:.3f}", f"{row.mean_count_error:.2f}")
+            for c, val in enumerate(vals):
+                self.videos_table.setItem(r, c, QTableWidgetItem(str(val)))
+        self._plot_frames(None)
+        self._fill_worst()
+
+    def _fill_worst(self) -> None:
+        if self.report is None:
+            return
+        w = self.report.worst(self.n_worst.value())
+        self.worst_table.setRowCount(len(w))
+        for r, row in enumerate(w.itertuples()):
+            for c, val in enumerate((row.video, int(row.frame), f"{row.dice:.3f}")):
+                self.worst_table.setItem(r, c, QTableWidgetItem(str(val)))
+
+    def _jump_row(self, row: int) -> None:
+        self.jump_to(self.worst_table.item(row, 0).text(), int(self.worst_table.item(row, 1).text()))
+
+    def _plot_frames(self, highlight) -> None:
+        if self.report is None:
+            return
+        ax = self.plot.axes[0]
+        ax.clear()
+        for vid, g in self.report.frames.groupby("video", sort=False):
+            g = g.sort_values("frame")
+            ax.plot(g["frame"], g["dice"], "o-" if vid == highlight else "-", ms=3,
+                    lw=2 if vid == highlight else 1, alpha=1.0 if highlight in (None, vid) else 0.3, label=str(vid))
+        ax.set_xlabel("frame")
+        ax.set_ylabel("Dice")
+        ax.set_ylim(0, 1.02)
+        if self.report.frames["video"].nunique() <= 6:
+            ax.legend(fontsize=7, loc="lower left")
+        self.plot.draw()

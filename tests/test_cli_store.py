@@ -1,0 +1,57 @@
+"""The `dvos` entry point: help, new, info, clean errors and cheap imports."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dvos_core.cli import main
+from dvos_core.store import Project
+
+
+def test_help_lists_every_step(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for cmd in ("new", "info", "add-video", "extract-objects", "extract-backgrounds", "synth", "train", "predict",
+                "pseudo-label", "evaluate", "demo"):
+        assert cmd in out, cmd
+
+
+def test_new_then_info_json(tmp_path, capsys):
+    path = tmp_path / "field.dvos"
+    assert main(["new", str(path)]) == 0
+    p = Project.open(path)
+    v = p.add_video_array("plot1", np.zeros((3, 32, 32, 3), np.uint8), split="test")
+    v.set_mask(1, np.ones((32, 32), np.uint8), "manual")
+    capsys.readouterr()
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["videos"][0]["id"] == "plot1"
+    assert info["videos"][0]["provenance"] == {"manual": 1}
+    assert info["videos"][0]["split"] == "test"
+
+
+def test_new_refuses_to_clobber(tmp_path, capsys):
+    path = tmp_path / "field.dvos"
+    assert main(["new", str(path)]) == 0
+    Project.open(path).add_video_array("keep", np.ones((2, 32, 32, 3), np.uint8))
+    assert main(["new", str(path)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert Project.open(path).video("keep").n_frames == 2  # nothing lost
+
+
+def test_info_on_missing_project_is_a_clear_error(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "nope.dvos")]) == 2
+    err = capsys.readouterr().err
+    assert "nope.dvos" in err and "dvos new" in err
+
+
+def test_import_dvos_core_is_cheap():
+    code = ("import sys, dvos_core, dvos_core.cli; "
+            "print(','.join(m for m in ('torch', 'zarr', 'cv2', 'napari', 'qtpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""

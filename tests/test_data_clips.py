@@ -1,0 +1,114 @@
+"""Clip index, splits, provenance weights, dataset items, samplers and augmentations on a tiny toy store."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from dvos_core.data import AugmentConfig, ClipDataset, ClipIndex, ClipSampler, EvalSampler
+from dvos_core.data.augment import colour, patch_diffusion, spatial_train
+from dvos_core.data.toy import make_toy_project, toy_clip
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return make_toy_project(tmp_path_factory.mktemp("d") / "toy.dvos", n_clips=4, n_frames=6, size=64, n_videos=2,
+                            video_frames=10)
+
+
+def test_synthetic_index_split_and_reference_clamping(project):
+    project.synthetic("toy").set_split("train")
+    tr = ClipIndex.from_project(project, tau=4, delta=2, phase="synthetic", val_fraction=0.25, seed=1)
+    va = ClipIndex.from_project(project, tau=4, delta=2, phase="synthetic", split="val", val_fraction=0.25, seed=1)
+    assert len(tr) + len(va) == 4 * 6 and len(va) == 6
+    assert not set(tr.sources()) & set(va.sources())  # held out by source (whole clips)
+    assert tr.reference_times(3) == [0, 0, 0, 1] and tr.reference_times(9) == [1, 3, 5, 7]
+
+
+def test_real_index_uses_video_splits_provenance_and_quality(project):
+    v0 = project.video("video0")
+    v0.set_mask(1, np.zeros((64, 64), np.uint8), "pseudo", quality=0.2)
+    v0.set_mask(3, np.zeros((64, 64), np.uint8), "pseudo", quality=0.9)
+    tr = ClipIndex.from_project(project, 4, 1, "real")
+    assert {s.source for s in tr.samples} == {"video0"}  # video1 is in the val split
+    va = ClipIndex.from_project(project, 4, 1, "real", split="val")
+    assert {s.source for s in va.samples} == {"video1"}
+    w = {s.t: s.weight for s in tr.samples}
+    assert w[0] == 3.0 and w[1] == 1.0 and w[3] == 1.0
+    filtered = ClipIndex.from_project(project, 4, 1, "real", pseudo_quality_min=0.5)
+    assert {s.t for s in filtered.samples} == {0, 2, 3, 4, 6, 8}
+    manual_only = ClipIndex.from_project(project, 4, 1, "real", provenances=["manual"],
+                                         provenance_weights={"manual": 5})
+    assert {s.weight for s in manual_only.samples} == {5.0}
+    assert tr.summary()["provenance"] == {"manual": 5, "pseudo": 2}
+
+
+def test_single_source_is_split_in_time(tmp_path):
+    p = make_toy_project(tmp_path / "one.dvos", n_clips=1, n_frames=10, size=32, n_videos=0)
+    tr = ClipIndex.from_project(p, 2, 1, "synthetic", val_fraction=0.2)
+    va = ClipIndex.from_project(p, 2, 1, "synthetic", split="val", val_fraction=0.2)
+    assert [s.t for s in va.samples] == [8, 9] and max(s.t for s in tr.samples) == 7
+
+
+def test_missing_data_raises(tmp_path):
+    p = make_toy_project(tmp_path / "e.dvos", n_clips=0, n_frames=4, size=32, n_videos=0)
+    with pytest.raises(ValueError, match="no training samples"):
+        ClipIndex.from_project(p, 4, 1, "synthetic")
+
+
+def test_dataset_items_are_deterministic_per_seed_and_picklable(project):
+    idx = ClipIndex.from_project(project, 4, 1, "synthetic", val_fraction=0)
+    ds = ClipDataset(project.path, idx, 64, train=True)
+    a, b, c = ds[(2, 7)], ds[(2, 7)], ds[(2, 8)]
+    assert a["frames"].shape == (4, 3, 64, 64) and a["target"].shape == (3, 64, 64) and a["mask"].shape == (1, 64, 64)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["frames"], c["frames"])
+    assert set(torch.unique(a["mask"]).tolist()) <= {0.0, 1.0}
+    ds2 = pickle.loads(pickle.dumps(ds))
+    assert torch.equal(ds2[(2, 7)]["frames"], a["frames"])
+    ev = ClipDataset(project.path, idx, 32, train=False)[0]
+    # eval: no augmentation, the target is the resized clean query frame
+    assert ev["frames"].shape == (4, 3, 32, 32)
+    img = ClipDataset(project.path, idx, 64, train=True, kind="frame")[(0, 1)]
+    assert img["frames"].shape == (3, 64, 64)
+
+
+def test_sampler_is_weighted_deterministic_and_sharded():
+    from dvos_core.data.clips import Sample
+
+    samples = [Sample("video", "v", -1, t, 1, 9.0 if t == 0 else 1.0) for t in range(10)]
+    idx = ClipIndex(samples, 4, 1)
+    s = ClipSampler(idx, num_samples=2000, seed=3)
+    s.set_epoch(0)
+    draws = [i for i, _ in s]
+    assert 0.4 < draws.count(0) / len(draws) < 0.6  # weight 9 of 18
+    assert draws == [i for i, _ in s]
+    s.set_epoch(1)
+    assert draws != [i for i, _ in s]
+    r0, r1 = ClipSampler(idx, 10, seed=3, rank=0, world_size=2), ClipSampler(idx, 10, seed=3, rank=1, world_size=2)
+    seeds0, seeds1 = {sd for _, sd in r0}, {sd for _, sd in r1}
+    assert len(r0) == len(r1) == 5 and not seeds0 & seeds1
+    ev = [list(EvalSampler(5, r, 2)) for r in range(2)]
+    assert sorted(ev[0] + ev[1]) == list(range(5))
+
+
+def test_augmentations():
+    g = torch.Generator().manual_seed(0)
+    frames, masks = toy_clip(5, 96, 128, np.random.default_rng(0))
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
+    m = torch.from_numpy(masks).float()[:, None]
+    cfg = AugmentConfig(crop_min=48, crop_max=96)
+    xs, ms = spatial_train(x, m, 64, cfg, g)
+    assert xs.shape == (5, 3, 64, 64) and ms.shape == (5, 1, 64, 64)
+    # the same transform for all frames: with a static scene, every output frame would be identical
+    static = x[:1].expand(5, -1, -1, -1).clone()
+    ys, _ = spatial_train(static, m, 64, cfg, torch.Generator().manual_seed(5))
+    assert torch.allclose(ys[0], ys[4])
+    col = colour(x, AugmentConfig(jitter_p=1.0), torch.Generator().manual_seed(1))
+    assert col.shape == x.shape and 0 <= col.min() and col.max() <= 1 and not torch.allclose(col[0], x[0])
+    pd = patch_diffusion(x, AugmentConfig(patch_diffusion_p=0.5, patch_size=32), torch.Generator().manual_seed(2))
+    changed = (pd != x).view(5, 3, 3, 32, 4, 32).any(dim=(1, 3, 5))
+    assert 0 < changed.float().mean() < 1  # some tiles diffused, others untouched

@@ -1,0 +1,159 @@
+"""Metric correctness against hand-computed values, a real image (scikit-image coins) and the paper's Table 2."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from dvos_core.evaluate import boundary_f, boundary_precision_recall, count_objects, dice, iou, weighted_overall
+
+
+def test_dice_iou_hand_computed():
+    gt = np.zeros((4, 4), np.uint8)
+    gt[0:2, 0:2] = 1  # 4 px
+    pred = np.zeros((4, 4), bool)
+    pred[0:2, 1:3] = True  # 4 px, 2 overlap
+    assert dice(pred, gt) == pytest.approx((2 * 2 + 1) / (4 + 4 + 1))
+    assert iou(pred, gt) == pytest.approx((2 + 1) / (6 + 1))
+    assert dice(pred, gt, smooth=0) == pytest.approx(0.5)
+    assert iou(pred, gt, smooth=0) == pytest.approx(1 / 3)
+
+
+def test_empty_conventions():
+    z = np.zeros((5, 5), np.uint8)
+    one = z.copy()
+    one[2, 2] = 1
+    assert dice(z, z) == 1.0 and iou(z, z) == 1.0
+    assert dice(z, z, smooth=0) == 1.0
+    assert dice(one, z) == pytest.approx(1 / 2)  # (0+1)/(1+0+1)
+    assert dice(one, z, smooth=0) == 0.0
+
+
+def test_shape_mismatch_is_clear():
+    with pytest.raises(ValueError, match="different shapes"):
+        dice(np.zeros((3, 3)), np.zeros((3, 4)))
+
+
+@pytest.fixture(scope="module")
+def coins_gt():
+    from skimage import data, filters
+
+    img = data.coins()
+    gt = img > filters.threshold_otsu(img)
+    return np.pad(gt, 8)  # keep shifted copies inside the image
+
+
+def test_coins_dice_iou_against_counts(coins_gt):
+    gt = coins_gt
+    pred = np.roll(ndimage.binary_erosion(gt, iterations=2), (2, -3), axis=(0, 1))
+    inter = int(np.logical_and(pred, gt).sum())
+    p, g = int(pred.sum()), int(gt.sum())
+    d, j = dice(pred, gt), iou(pred, gt)
+    assert d == pytest.approx((2 * inter + 1) / (p + g + 1))
+    assert j == pytest.approx((inter + 1) / (p + g - inter + 1))
+    assert 0.3 < d < 0.99
+    d0, j0 = dice(pred, gt, smooth=0), iou(pred, gt, smooth=0)
+    assert j0 == pytest.approx(d0 / (2 - d0), rel=1e-12)  # exact identity without smoothing
+    assert j == pytest.approx(d / (2 - d), abs=1e-4)  # smoothing is negligible on large masks
+
+
+def test_boundary_f_identical_and_shifted(coins_gt):
+    gt = coins_gt
+    assert boundary_f(gt, gt, tolerance=2) == 1.0
+    shifted = np.roll(gt, 3, axis=1)
+    bf2 = boundary_f(shifted, gt, tolerance=2)
+    assert bf2 < 0.9
+    assert boundary_f(shifted, gt, tolerance=3) > 0.99  # every boundary pixel moved exactly 3 px
+    assert boundary_f(shifted, gt, tolerance=1) <= bf2
+
+
+def test_boundary_hand_example():
+    gt = np.zeros((20, 20), bool)
+    gt[5:15, 5:15] = True  # boundary: 36 px ring
+    pred = np.zeros_like(gt)
+    pred[5:15, 5:15] = True
+    pred[1:3, 1:3] = True  # a 4-px false blob > 2 px away: 4 extra boundary pixels
+    prec, rec = boundary_precision_recall(pred, gt, tolerance=2)
+    assert rec == 1.0
+    assert prec == pytest.approx(36 / 40)
+    empty = np.zeros_like(gt)
+    assert boundary_f(empty, empty) == 1.0 and boundary_f(empty, gt) == 0.0
+
+
+def test_count_objects_connectivity_and_area():
+    m = np.zeros((10, 10), np.uint8)
+    m[1:3, 1:3] = 1
+    m[3, 3] = 1  # touches the first square diagonally
+    m[6:9, 6:9] = 1
+    assert count_objects(m, connectivity=8) == 2
+    assert count_objects(m, connectivity=4) == 3
+    assert count_objects(m, min_area=2, connectivity=4) == 2
+    assert count_objects(np.zeros((4, 4))) == 0
+
+
+def test_coins_count(coins_gt):
+    from skimage import measure
+
+    n_ref = int(measure.label(coins_gt, connectivity=2).max())
+    assert count_objects(coins_gt) == n_ref
+    big = sum(1 for r in measure.regionprops(measure.label(coins_gt, connectivity=2)) if r.area >= 100)
+    assert count_objects(coins_gt, min_area=100) == big
+
+
+def test_weighted_overall_equals_pooled_frame_mean():
+    rng = np.random.default_rng(1)
+    per_frame = [rng.random(n) for n in (3, 10, 1)]
+    vals = [f.mean() for f in per_frame]
+    counts = [len(f) for f in per_frame]
+    assert weighted_overall(vals, counts) == pytest.approx(np.concatenate(per_frame).mean())
+    with pytest.raises(ValueError):
+        weighted_overall([0.5, 0.6], [1])
+    with pytest.raises(ValueError):
+        weighted_overall([0.5], [0])
+
+
+# ---- Table 2 of the paper: "All" is frame-weighted ---------------------------------------------------------------
+TABLE2_VIDEOS = np.array([
+    [0.160, 0.281, 0.219, 0.204, 0.314],  # VM_Synt Dice
+    [0.099, 0.174, 0.130, 0.117, 0.207],  # VM_Synt IoU
+    [0.480, 0.710, 0.825, 0.821, 0.820],  # VM_Pseu Dice
+    [0.330, 0.571, 0.705, 0.699, 0.712],  # VM_Pseu IoU
+    [0.731, 0.845, 0.932, 0.918, 0.934],  # XM_Pseu Dice
+    [0.579, 0.736, 0.873, 0.848, 0.878],  # XM_Pseu IoU
+])
+TABLE2_ALL = np.array([0.244, 0.150, 0.679, 0.542, 0.835, 0.726])
+TOL = 0.0015  # per-video and All values are each rounded to 3 decimals
+
+
+def _min_max_deviation_shares():
+    """Non-negative shares (sum 1) minimising the largest |A w - All| (a linear programme)."""
+    from scipy.optimize import linprog
+
+    a, b = TABLE2_VIDEOS, TABLE2_ALL
+    n = a.shape[1]
+    c = np.r_[np.zeros(n), 1.0]
+    a_ub = np.block([[a, -np.ones((len(b), 1))], [-a, -np.ones((len(b), 1))]])
+    res = linprog(c, A_ub=a_ub, b_ub=np.r_[b, -b], A_eq=np.r_[np.ones(n), 0.0][None], b_eq=[1.0],
+                  bounds=[(0, None)] * (n + 1))
+    assert res.success
+    return res.x[:n], res.x[n]
+
+
+def test_table2_all_column_is_frame_weighted():
+    shares, worst = _min_max_deviation_shares()
+    assert worst <= TOL
+    assert np.all(shares >= -1e-12) and shares.sum() == pytest.approx(1.0)
+    for row, expected in zip(TABLE2_VIDEOS, TABLE2_ALL):  # the same shares reproduce every row
+        assert weighted_overall(row, shares) == pytest.approx(expected, abs=TOL)
+    plain = TABLE2_VIDEOS.mean(axis=1)  # the unweighted mean over the five videos does not
+    assert np.max(np.abs(plain - TABLE2_ALL)) > 5 * TOL
+    assert np.sum(np.abs(plain - TABLE2_ALL) > TOL) >= 5
+    # Video 2 dominates and Video 1 is next (documented in docs/evaluation.md).
+    assert shares[1] > 0.45 and 0.2 < shares[0] < 0.28
+
+
+def test_table2_shares_from_nnls_agree():
+    from scipy.optimize import nnls
+
+    a = np.vstack([TABLE2_VIDEOS, 100 * np.ones(5)])  # heavily weighted sum-to-one row
+    w, _ = nnls(a, np.r_[TABLE2_ALL, 100.0])
+    assert np.max(np.abs(TABLE2_VIDEOS @ w - TABLE2_ALL)) <= TOL

@@ -1,0 +1,86 @@
+"""evaluate(): per-frame / per-video / overall values on a real store, report files, clear errors."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dvos_core.evaluate import evaluate
+from dvos_core.store import Project
+
+
+def _squares(n, h=40, w=48, shift=0):
+    masks = np.zeros((n, h, w), np.uint8)
+    for t in range(n):
+        masks[t, 5 + t:15 + t, 5:15] = 1
+        masks[t, 25:35, 20 + shift:32 + shift] = 1
+    return masks
+
+
+@pytest.fixture()
+def project(tmp_path):
+    p = Project.create(tmp_path / "e.dvos")
+    rng = np.random.default_rng(0)
+    spec = {"a": (5, 0), "b": (3, 2)}  # video: (frames, prediction shift of the second square)
+    for vid, (n, shift) in spec.items():
+        v = p.add_video_array(vid, rng.integers(0, 255, (n, 40, 48, 3), dtype=np.uint8), split="test")
+        gt, pred = _squares(n), _squares(n, shift=shift)
+        for t in range(n):
+            v.set_mask(t, gt[t], "manual" if t % 2 == 0 else "pseudo")
+            v.set_prediction(t, pred[t].astype(np.float32) * 0.9)
+    return p
+
+
+def test_values_tables_and_files(project):
+    rep = evaluate(project, name="r1", worst_k=3, min_area=1)
+    f = rep.frames
+    assert len(f) == 8 and set(f["video"]) == {"a", "b"}
+    assert np.allclose(f[f.video == "a"]["dice"], 1.0)
+    # video b: squares of 100 and 120 px, second one shifted by 2 columns -> |P∩G| = 100 + 100
+    exp = (2 * 200 + 1) / (220 + 220 + 1)
+    assert np.allclose(f[f.video == "b"]["dice"], exp)
+    assert np.allclose(f[f.video == "b"]["iou"], (200 + 1) / (240 + 1))
+    assert (f["count_gt"] == 2).all() and (f["count_error"] == 0).all()
+    assert set(f["gt_provenance"]) == {"manual", "pseudo"}
+    v = rep.videos.set_index("video")
+    assert v.loc["a", "n_frames"] == 5 and v.loc["b", "n_frames"] == 3
+    assert rep.overall["dice"] == pytest.approx(f["dice"].mean())  # frame-weighted = mean over frames
+    assert rep.overall["dice"] != pytest.approx(v["dice"].mean())
+    assert rep.worst(2)["video"].tolist() == ["b", "b"]
+    folder = project.report_dir("r1")
+    for name in ("frames.csv", "videos.csv", "overall.json", "videos.png", "frames.png"):
+        assert (folder / name).stat().st_size > 0
+    assert len(list((folder / "worst").glob("*.png"))) == 3
+    assert len(pd.read_csv(folder / "frames.csv")) == 8
+    assert json.loads((folder / "overall.json").read_text())["n_frames"] == 8
+    assert "All (frame-weighted)" in rep.format_table()
+
+
+def test_gt_provenance_filter(project):
+    rep = evaluate(project, video_ids=["a"], gt_provenances=["manual"], save=False)
+    assert rep.frames["frame"].tolist() == [0, 2, 4]
+
+
+def test_clear_errors(project, tmp_path):
+    v = project.add_video_array("c", np.zeros((2, 40, 48, 3), np.uint8), split="test")
+    with pytest.raises(ValueError, match="'c' has no predictions"):
+        evaluate(project, save=False)
+    v.set_prediction(0, np.zeros((40, 48), np.float32))
+    with pytest.raises(ValueError, match="'c' has no ground-truth"):
+        evaluate(project, save=False)
+    with pytest.raises(ValueError, match="no videos with split 'val'"):
+        evaluate(project, split="val", save=False)
+    with pytest.raises(KeyError):
+        evaluate(project, video_ids=["nope"], save=False)
+
+
+def test_overlay_colours():
+    from dvos_core.evaluate.report import BOTH_COLOUR, GT_COLOUR, PRED_COLOUR, overlay
+
+    frame = np.zeros((2, 2, 3), np.uint8)
+    pred = np.array([[1, 1], [0, 0]])
+    gt = np.array([[1, 0], [1, 0]])
+    out = overlay(frame, pred, gt, alpha=1.0)
+    assert (out[0, 0] == BOTH_COLOUR).all() and (out[0, 1] == PRED_COLOUR).all()
+    assert (out[1, 0] == GT_COLOUR).all() and (out[1, 1] == 0).all()

@@ -1,0 +1,50 @@
+"""Background clips: consecutive source frames, from a file or a stored video; errors and cancel."""
+
+import numpy as np
+import pytest
+
+from conftest import decode_frame_code
+from dvos_core import CancelToken, Cancelled
+from dvos_core.extract import extract_backgrounds
+from dvos_core.io import Preprocess
+
+
+def test_clips_from_file_are_consecutive_frames(tmp_project, video_mp4):
+    clips = extract_backgrounds(tmp_project, str(video_mp4), clip_length=30, n_clips=3, start=5, stride=35)
+    assert [c.name for c in clips] == ["field_plot_bg_000", "field_plot_bg_001", "field_plot_bg_002"]
+    for c, s in zip(clips, (5, 40, 75)):
+        assert c.attrs["start"] == s and c.attrs["source"] == str(video_mp4.resolve())
+        assert [decode_frame_code(f) for f in c.read_frames()] == list(range(s, s + 30))
+    more = extract_backgrounds(tmp_project, str(video_mp4), clip_length=30, n_clips=1)
+    assert more[0].name == "field_plot_bg_003"  # existing ids are not reused
+
+
+def test_clips_from_stored_video_with_preprocess(tmp_project, video_avi):
+    from dvos_core.io import import_video
+
+    import_video(tmp_project, video_avi, video_id="bare")
+    clips = extract_backgrounds(tmp_project, "bare", clip_length=10, preprocess=Preprocess(crop=(64, 64)))
+    assert len(clips) == 4 and clips[0].shape == (10, 64, 64, 3)
+    stored = tmp_project.video("bare").read_frames(10, 20)
+    assert np.array_equal(clips[1].read_frames(), stored[:, 16:80, 48:112])
+
+
+def test_too_short_source(tmp_project, video_avi):
+    with pytest.raises(ValueError, match="field_plot.avi.*fewer than one clip of 60"):
+        extract_backgrounds(tmp_project, str(video_avi), clip_length=60)
+    with pytest.raises(FileNotFoundError, match="nosuch"):
+        extract_backgrounds(tmp_project, "nosuch")
+    assert tmp_project.background_ids() == []
+
+
+def test_cancel_removes_only_the_unfinished_clip(tmp_project, video_mp4):
+    token = CancelToken()
+
+    def progress(done, total, msg):
+        if done >= 25:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        extract_backgrounds(tmp_project, str(video_mp4), clip_length=20, progress=progress, cancel=token)
+    ids = tmp_project.background_ids()
+    assert ids == ["field_plot_bg_000"] and len(tmp_project.background(ids[0])) == 20

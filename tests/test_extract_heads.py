@@ -1,0 +1,149 @@
+"""Head and fake-head extraction on hand-made masks and on scikit-image's real `coins` photograph."""
+
+import numpy as np
+import pytest
+
+from dvos_core import CancelToken, Cancelled
+from dvos_core.extract import extract_heads, make_fake_heads, sample_frames
+
+
+def _scene(tmp_project, n_frames=2):
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (n_frames, 60, 80, 3), dtype=np.uint8)
+    v = tmp_project.add_video_array("scene", frames)
+    m = np.zeros((60, 80), np.uint8)
+    m[10:13, 10:13] = 1             # 9 px square
+    m[0:10, 60:80] = 1              # 200 px at the top-right border
+    m[30, 30] = m[31, 31] = m[32, 32] = m[33, 33] = m[34, 34] = 1  # 5-px diagonal: one component with 8-connectivity
+    m[50, 5] = m[50, 6] = 1         # 2 px: dropped by min_area=4
+    v.set_mask(0, m, "manual")
+    return v, m
+
+
+def _crop_in_frame(frame, rec):
+    return frame[rec["y"]:rec["y"] + rec["h"], rec["x"]:rec["x"] + rec["w"]]
+
+
+def test_components_crops_and_stats(tmp_project):
+    v, m = _scene(tmp_project)
+    df = extract_heads(tmp_project, min_area=4, fakes_per_head=0)
+    assert df.attrs["heads"] == 3 and df.attrs["too_small"] == 1 and df.attrs["frames"] == 1
+    heads = df[df.kind == "head"].sort_values("area")
+    assert heads["area"].tolist() == [5, 9, 200]
+    frame = v.frame(0)
+    for _, rec in heads.iterrows():
+        rgba = tmp_project.objects.get(int(rec["id"]))
+        inside = rgba[..., 3] == 255
+        assert inside.sum() == rec["area"]                      # the crop covers the whole component
+        assert set(np.unique(rgba[..., 3])) <= {0, 255}
+        assert (rgba[~inside, :3] == 0).all()                   # RGB zero outside the object
+        assert np.array_equal(rgba[inside, :3], _crop_in_frame(frame, rec)[inside])
+        assert (m[rec["y"]:rec["y"] + rec["h"], rec["x"]:rec["x"] + rec["w"]][inside] == 1).all()
+        assert rec["h"] <= rec["bbox_h"] + 2 and rec["w"] <= rec["bbox_w"] + 2
+        px = _crop_in_frame(frame, rec)[inside].astype(float)
+        assert rec["mean_g"] == pytest.approx(px[:, 1].mean())
+    sq = heads[heads.area == 9].iloc[0]
+    assert (sq["y"], sq["x"], sq["h"], sq["w"]) == (9, 9, 5, 5)   # 3x3 + 1 px margin on each side
+    assert not sq["touches_border"] and sq["aspect"] == pytest.approx(1.0)
+    border = heads[heads.area == 200].iloc[0]
+    assert border["touches_border"] and (border["h"], border["w"]) == (11, 21)  # margin clipped at the edge
+    assert heads[heads.area == 5].iloc[0]["eccentricity"] > 0.9  # the diagonal line is elongated
+
+
+def test_instance_labels_split_touching_heads(tmp_project):
+    v, m = _scene(tmp_project)
+    lab = np.zeros((60, 80), np.int32)
+    lab[20:30, 20:25] = 1
+    lab[20:30, 25:30] = 2  # touching: one connected component, two instances
+    df = extract_heads(tmp_project, frames=[1], labels={("scene", 1): lab}, min_area=4, fakes_per_head=0)
+    assert sorted(df["area"].tolist()) == [50, 50]
+    with pytest.raises(ValueError, match="no mask"):
+        extract_heads(tmp_project, frames=[1], min_area=4)
+
+
+def test_fake_heads_use_silhouette_and_avoid_heads(tmp_project):
+    v, m = _scene(tmp_project)
+    df = extract_heads(tmp_project, min_area=4, fakes_per_head=4, seed=1)
+    heads, fakes = df[df.kind == "head"], df[df.kind == "fake"]
+    assert len(fakes) + df.attrs["fakes_failed"] == 4 * len(heads) and len(fakes) >= 10
+    assert set(fakes["source"].astype(int)) <= set(heads["id"])
+    frame = v.frame(0)
+    for _, f in fakes.iterrows():
+        src = tmp_project.objects.get(int(f["source"]))
+        rgba = tmp_project.objects.get(int(f["id"]))
+        sil = rgba[..., 3] == 255
+        assert np.array_equal(sil, src[..., 3] == 255)          # the real head's silhouette
+        assert np.array_equal(rgba[sil, :3], _crop_in_frame(frame, f)[sil])  # texture from the same frame
+        overlap = (m[f["y"]:f["y"] + f["h"], f["x"]:f["x"] + f["w"]][sil] > 0).sum() / sil.sum()
+        assert overlap < 0.1 and overlap == pytest.approx(f["overlap"])
+    again = extract_heads(tmp_project, min_area=4, fakes_per_head=4, seed=1, replace=True)
+    assert again[["y", "x"]].values.tolist() == df[["y", "x"]].values.tolist()  # reproducible for a seed
+
+
+def test_fake_search_gives_up_when_no_free_spot():
+    frame = np.zeros((20, 20, 3), np.uint8)
+    heads = np.ones((20, 20), np.uint8)
+    heads[0:2, 0:2] = 0  # the only head-free spot is smaller than the silhouette
+    sil = np.ones((6, 6), bool)
+    fakes, failed = make_fake_heads(frame, heads, sil, 3, np.random.default_rng(0), max_tries=50)
+    assert fakes == [] and failed == 3
+
+
+def test_rerun_skips_done_frames_and_replace_clears(tmp_project):
+    _scene(tmp_project)
+    first = extract_heads(tmp_project, min_area=4, fakes_per_head=1)
+    n = len(tmp_project.objects)
+    second = extract_heads(tmp_project, min_area=4, fakes_per_head=1)
+    assert len(second) == 0 and second.attrs["skipped_frames"] == 1 and len(tmp_project.objects) == n
+    third = extract_heads(tmp_project, min_area=4, fakes_per_head=1, replace=True)
+    assert len(tmp_project.objects) == len(third) == len(first)
+
+
+def test_cancel_keeps_finished_frames(tmp_project):
+    v, m = _scene(tmp_project, n_frames=3)
+    for t in (1, 2):
+        v.set_mask(t, m, "corrected")
+    token = CancelToken()
+
+    def progress(done, total, msg):
+        if done == 1:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        extract_heads(tmp_project, min_area=4, fakes_per_head=0, progress=progress, cancel=token)
+    table = tmp_project.objects.table()
+    assert set(table["frame"]) == {0} and len(table) == 3
+    rest = extract_heads(tmp_project, min_area=4, fakes_per_head=0)  # resumes with the unfinished frames
+    assert sorted(set(rest["frame"])) == [1, 2]
+
+
+def test_coins_real_image():
+    pytest.importorskip("skimage")
+    from skimage import data, filters, measure, morphology
+
+    from dvos_core.store import Project
+    import tempfile
+
+    img = data.coins()
+    mask = morphology.binary_opening(img > filters.threshold_otsu(img), morphology.disk(2))
+    expected = [r.area for r in measure.regionprops(measure.label(mask, connectivity=2)) if r.area >= 100]
+    with tempfile.TemporaryDirectory() as d:
+        p = Project.create(f"{d}/coins.dvos")
+        p.add_video_array("coins", np.repeat(img[None, ..., None], 3, axis=3)).set_mask(0, mask, "manual")
+        df = extract_heads(p, min_area=100, fakes_per_head=2)
+        heads = df[df.kind == "head"]
+        assert sorted(heads["area"].tolist()) == sorted(expected) and len(expected) >= 10
+        assert (df[df.kind == "fake"]["overlap"] < 0.1).all()
+        assert abs(heads["mean_r"] - heads["mean_b"]).max() < 1e-9  # gray photo -> gray heads
+
+
+def test_sample_frames():
+    assert sample_frames(10, interval=3).tolist() == [0, 3, 6, 9]
+    assert sample_frames(10, n=5).tolist() == [0, 2, 4, 6, 8]
+    a, b = sample_frames(100, n=7, seed=4), sample_frames(100, n=7, seed=4)
+    assert np.array_equal(a, b) and len(np.unique(a)) == 7 and np.all(np.diff(a) > 0)
+    assert sample_frames(4).tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="cannot sample 11"):
+        sample_frames(10, n=11)
+    with pytest.raises(ValueError, match="not both"):
+        sample_frames(10, n=2, interval=2)

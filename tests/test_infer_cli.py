@@ -1,0 +1,28 @@
+"""`dvos predict`, `dvos pseudo-label`, `dvos evaluate` end to end on a tiny model."""
+
+import numpy as np
+import torch
+
+from dvos_core.cli import main
+from dvos_core.model import build_model, save_checkpoint
+from dvos_core.store import Project
+
+torch.set_num_threads(1)
+
+
+def test_cli_predict_pseudo_evaluate(tmp_path, capsys):
+    path = tmp_path / "c.dvos"
+    p = Project.create(path)
+    rng = np.random.default_rng(0)
+    p.add_video_array("v", rng.integers(0, 255, (6, 32, 64, 3), dtype=np.uint8), split="test")
+    save_checkpoint(p.model_dir("vid", create=True) / "best.pt", build_model("tiny", "dvos"))
+    img = save_checkpoint(tmp_path / "img.pt", build_model("tiny", "frame"))
+    assert main(["pseudo-label", str(path), str(img), "--videos", "v", "--passes", "2", "--device", "cpu"]) == 0
+    assert main(["predict", str(path), "vid", "--image-model", str(img), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "device: CPU" in err
+    assert main(["evaluate", str(path), "--name", "r", "--worst", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "All (frame-weighted)" in out and (path / "reports" / "r" / "videos.csv").exists()
+    assert main(["predict", str(path), "nope", "--device", "cpu"]) == 2
+    assert "no model 'nope'" in capsys.readouterr().err

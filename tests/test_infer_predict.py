@@ -1,0 +1,172 @@
+"""predict_video / predict_array: window semantics, first frames, streaming bound, resume, cancel, bad checkpoints."""
+
+import numpy as np
+import pytest
+import torch
+
+import dvos_core.infer.predict as predict_mod
+from dvos_core.infer import predict_array, predict_video
+from dvos_core.infer.window import FrameCache, plan_batches, window_sources
+from dvos_core.model import CheckpointError, build_model, save_checkpoint, to_model_input
+from dvos_core.progress import CancelToken, Cancelled
+from dvos_core.store import Project
+
+torch.set_num_threads(1)
+H, W = 40, 50
+
+
+class LastFrameProbe(torch.nn.Module):
+    """Stand-in DVOS model: mask logit = the newest window frame's normalised red channel."""
+
+    kind = "dvos"
+
+    def __init__(self, tau=3):
+        super().__init__()
+        self.tau = tau
+        self.p = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x, stochastic=False):
+        return {"mask": x[:, -1, :1] + 0 * self.p, "frame": x[:, -1]}
+
+
+class NegFrameProbe(LastFrameProbe):
+    """Stand-in image model: mask logit = minus frame t's red channel."""
+
+    kind, tau = "frame", 0
+
+    def __init__(self):
+        super().__init__(0)
+
+    def forward(self, x, stochastic=False):
+        return {"mask": -x[:, :1] + 0 * self.p, "frame": x}
+
+
+def _frames(n):
+    """Frame t is constant (10 * t) % 250, so the predicted value tells which frame was seen."""
+    return np.stack([np.full((H, W, 3), (10 * t) % 250, np.uint8) for t in range(n)])
+
+
+def _expected(value, sign=1.0):
+    x = to_model_input(np.full((1, 1, 3), value, np.uint8))[0, 0, 0].item()
+    return 1 / (1 + np.exp(-sign * x))
+
+
+@pytest.fixture()
+def project(tmp_path):
+    p = Project.create(tmp_path / "p.dvos")
+    p.add_video_array("v", _frames(12))
+    return p
+
+
+def test_window_sources_and_batches():
+    assert window_sources(5, 3) == [2, 3, 4]
+    assert window_sources(1, 3) == [0, 0, 0]
+    assert window_sources(7, 0) == [7]
+    b = plan_batches(range(8), 3, 2, image_first=True)
+    assert [x.mode for x in b] == ["image", "image", "video", "video", "video"]
+    assert b[0].targets == (0, 1) and b[1].targets == (2,)
+    assert all(x.mode == "image" for x in plan_batches(range(5), 0, 2, image_first=False))
+
+
+def test_dvos_window_never_sees_frame_t_and_image_model_covers_first_frames(project):
+    n = predict_video(project, "v", (LastFrameProbe(3), {}), image_checkpoint=(NegFrameProbe(), {}),
+                      batch_size=4, device="cpu")
+    assert n == 12
+    v = project.video("v")
+    for t in range(12):
+        prob = v.prediction(t)[1]
+        if t < 3:  # image model on frame t itself
+            assert prob.mean() == pytest.approx(_expected(10 * t, -1.0), abs=2e-3)
+        else:  # DVOS: newest input frame is t-1
+            assert prob.mean() == pytest.approx(_expected(10 * (t - 1)), abs=2e-3)
+    assert v.attrs["prediction"]["first_frames"] == "image model"
+
+
+def test_clamped_window_without_image_model_and_predict_array_agree(project):
+    frames = _frames(12)
+    arr = predict_array((LastFrameProbe(3), {}), frames, device="cpu", batch_size=5)
+    assert arr[0].mean() == pytest.approx(_expected(0), abs=2e-3)  # frame 0 repeated
+    assert arr[2].mean() == pytest.approx(_expected(10), abs=2e-3)
+    predict_video(project, "v", (LastFrameProbe(3), {}), device="cpu", batch_size=2)
+    stored = np.stack([project.video("v").prediction(t)[1] for t in range(12)])
+    assert np.allclose(stored, arr, atol=1e-3)  # float16 storage
+
+
+def test_streaming_reads_a_bounded_window(tmp_path, monkeypatch):
+    p = Project.create(tmp_path / "long.dvos")
+    n, tau, batch = 200, 3, 4
+    v = p.create_video("long", 32, 32)
+    v.append_frames((np.full((32, 32, 3), t % 250, np.uint8) for t in range(n)), batch=32)
+    caches, calls = [], []
+
+    class Recording(FrameCache):
+        def __init__(self, reader):
+            def rec(a, b):
+                calls.append(b - a)
+                return reader(a, b)
+
+            super().__init__(rec)
+            caches.append(self)
+
+    monkeypatch.setattr(predict_mod, "FrameCache", Recording)
+    assert predict_video(p, "long", (LastFrameProbe(tau), {}), device="cpu", batch_size=batch) == n
+    assert caches[0].max_resident <= tau + batch - 1
+    assert max(calls) <= tau + batch
+    assert sum(calls) <= n  # every frame read at most once
+    assert len(p.video("long").predicted_frames()) == n
+
+
+def test_resume_and_cancel(project):
+    model = (LastFrameProbe(3), {})
+    token = CancelToken()
+
+    def progress(done, total, msg):
+        if done >= 4:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        predict_video(project, "v", model, device="cpu", batch_size=4, progress=progress, cancel=token)
+    v = project.video("v")
+    assert v.predicted_frames().tolist() == [0, 1, 2, 3]  # the finished batch is committed
+    assert predict_video(project, "v", model, device="cpu", batch_size=4) == 8
+    assert predict_video(project, "v", model, device="cpu") == 0
+    assert predict_video(project, "v", model, device="cpu", resume=False, frames=[5, 6]) == 2
+
+
+def test_tiny_dvos_model_on_odd_sized_tiled_frames(tmp_path):
+    p = Project.create(tmp_path / "t.dvos")
+    rng = np.random.default_rng(0)
+    p.add_video_array("odd", rng.integers(0, 255, (6, 70, 100, 3), dtype=np.uint8))
+    model = build_model("tiny", "dvos").eval()
+    n = predict_video(p, "odd", (model, {"input_size": 32}), device="cpu", batch_size=2, overlap=16)
+    assert n == 6
+    pm, prob = p.video("odd").prediction(5)
+    assert prob.shape == (70, 100) and np.isfinite(prob).all() and set(np.unique(pm)) <= {0, 1}
+
+
+def test_bad_checkpoints(tmp_path, project):
+    missing = tmp_path / "missing.pt"
+    with pytest.raises(CheckpointError, match="missing.pt"):
+        predict_video(project, "v", str(missing), device="cpu")
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"\x00not a checkpoint" * 10)
+    with pytest.raises(CheckpointError, match="corrupt.pt"):
+        predict_video(project, "v", str(corrupt), device="cpu")
+    dvos_ckpt = save_checkpoint(tmp_path / "dvos.pt", build_model("tiny", "dvos"))
+    with pytest.raises(ValueError, match="frame"):  # a DVOS checkpoint given as the image model
+        predict_video(project, "v", str(dvos_ckpt), image_checkpoint=str(dvos_ckpt), device="cpu")
+    assert project.video("v").predicted_frames().size == 0
+    with pytest.raises(ValueError, match="tile size"):
+        predict_video(project, "v", (LastFrameProbe(3), {}), device="cpu", tile_size=100)
+
+
+def test_checkpoint_file_round_trip_and_name_resolution(tmp_path, project):
+    from dvos_core.infer import resolve_checkpoint_path
+
+    d = project.model_dir("m1", create=True)
+    save_checkpoint(d / "best.pt", build_model("tiny", "frame"))
+    path = resolve_checkpoint_path(project, "m1")
+    assert path == d / "best.pt"
+    assert predict_video(project, "v", str(path), device="cpu", frames=[0, 1]) == 2
+    with pytest.raises(FileNotFoundError, match="m1"):
+        resolve_checkpoint_path(project, "nope")

@@ -1,0 +1,93 @@
+"""pseudo_label: writes pseudo masks with quality, protects human masks, flags / drops low-quality frames."""
+
+import numpy as np
+import pytest
+import torch
+
+from dvos_core.infer import pseudo_label
+from dvos_core.infer.quality import flicker, quality_score, uncertainty
+from dvos_core.model import build_model
+from dvos_core.store import Project
+
+torch.set_num_threads(1)
+
+
+class BrightIsHead(torch.nn.Module):
+    """Stand-in image model: pixels brighter than mid-grey are heads (deterministic, no stochastic path)."""
+
+    kind, tau = "frame", 0
+
+    def __init__(self):
+        super().__init__()
+        self.p = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return {"mask": 20 * x[:, :1] + 0 * self.p, "frame": x}
+
+
+def _video(n=6, h=32, w=40, jump_at=None):
+    frames = np.full((n, h, w, 3), 30, np.uint8)
+    for t in range(n):
+        y = 20 if t == jump_at else 4 + t // 2
+        frames[t, y:y + 8, 6:16] = 230
+    return frames
+
+
+def test_quality_definitions():
+    p = np.stack([np.ones((4, 4)), np.zeros((4, 4))])
+    assert uncertainty(p) == pytest.approx(1.0)
+    assert uncertainty(np.stack([np.full((4, 4), 0.9)] * 3)) == pytest.approx(0.0, abs=1e-9)
+    assert uncertainty(np.zeros((2, 4, 4))) == 0.0
+    a = np.zeros((6, 6), np.uint8)
+    a[:3] = 1
+    assert flicker(a, a, a) == pytest.approx(0.0)
+    assert flicker(a, 1 - a) == pytest.approx(1 - 1 / 37)
+    assert np.isnan(flicker(a))
+    assert quality_score(0.2, 0.5) == pytest.approx(0.4) and quality_score(0.2, float("nan")) == pytest.approx(0.8)
+
+
+def test_pseudo_label_protects_manual_and_writes_quality(tmp_path):
+    p = Project.create(tmp_path / "q.dvos")
+    v = p.add_video_array("v", _video(jump_at=4))
+    manual = np.zeros((32, 40), np.uint8)
+    manual[0:2] = 1
+    v.set_mask(2, manual, "manual")
+    df = pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", n_passes=2, batch_size=4)
+    v = p.video("v")
+    assert df["status"].tolist() == ["written", "written", "protected", "written", "written", "written"]
+    assert np.array_equal(v.mask(2), manual)
+    assert v.provenance_counts()["pseudo"] == 5
+    m0 = v.mask(0)
+    assert m0[4:12, 6:16].all() and m0.sum() == 80
+    q = v.quality
+    assert np.allclose(q[[0, 1, 3, 4, 5]], df["quality"].to_numpy()[[0, 1, 3, 4, 5]])
+    assert df.loc[4, "quality"] < df.loc[0, "quality"]  # the frame whose head jumps flickers
+    assert (df["uncertainty"].dropna() == 0).all()  # flip TTA of a flip-equivariant model agrees
+    assert p.video("v").attrs["pseudo_label"]["uncertainty_from"] == "flips"
+    again = pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1)
+    assert (again["status"] != "written").all()  # existing pseudo masks kept unless overwrite
+
+
+def test_threshold_flags_or_drops(tmp_path):
+    p = Project.create(tmp_path / "d.dvos")
+    p.add_video_array("v", _video(jump_at=4))
+    df = pseudo_label(p, ["v"], (BrightIsHead(), {}), device="cpu", n_passes=1, quality_threshold=0.5)
+    low = df[df.below_threshold]
+    assert 4 in low["frame"].tolist() and len(low) < len(df)
+    assert p.video("v").provenance_counts()["pseudo"] == 6  # flagged frames keep their mask
+    df2 = pseudo_label(p, ["v"], (BrightIsHead(), {}), device="cpu", n_passes=1, quality_threshold=0.5,
+                       overwrite=True, drop_below=True)
+    v = p.video("v")
+    dropped = df2[df2.status == "dropped"]["frame"].tolist()
+    assert dropped == low["frame"].tolist()
+    assert all(v.mask(t) is None for t in dropped)
+    assert v.provenance_counts()["pseudo"] == 6 - len(dropped)
+
+
+def test_tiny_framenet_and_wrong_kind(tmp_path):
+    p = Project.create(tmp_path / "t.dvos")
+    p.add_video_array("v", _video(n=3, h=70, w=40))
+    df = pseudo_label(p, ["v"], (build_model("tiny", "frame"), {"input_size": 32}), device="cpu", n_passes=3)
+    assert df["quality"].between(0, 1).all() and df["uncertainty"].between(0, 1).all()
+    with pytest.raises(ValueError, match="image \\(frame\\) model"):
+        pseudo_label(p, ["v"], (build_model("tiny", "dvos"), {}), device="cpu")

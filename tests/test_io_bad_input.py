@@ -1,0 +1,152 @@
+"""Bad input: each gives a clear error naming the file, and nothing already in the store is lost."""
+
+import numpy as np
+import pytest
+
+from conftest import decode_frame_code, write_video
+from dvos_core.io import export_masks, import_masks, import_video, open_video
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.mp4"):
+        open_video(tmp_path / "nope.mp4")
+
+
+def test_unsupported_suffix(tmp_path):
+    p = tmp_path / "clip.xyz"
+    p.write_bytes(b"123")
+    with pytest.raises(ValueError, match="clip.xyz.*unsupported"):
+        open_video(p)
+
+
+def test_corrupt_video(tmp_path):
+    p = tmp_path / "garbage.mp4"
+    p.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(ValueError, match="garbage.mp4"):
+        open_video(p)
+
+
+def test_zero_frame_video(tmp_path):
+    p = write_video(tmp_path / "empty.avi", 0, "MJPG")
+    with pytest.raises(ValueError, match="empty.avi"):
+        open_video(p)
+
+
+def test_truncated_mp4_errors(tmp_path, video_mp4):
+    p = tmp_path / "cut.mp4"
+    p.write_bytes(video_mp4.read_bytes()[: video_mp4.stat().st_size // 2])  # moov atom at the end is lost
+    with pytest.raises(ValueError, match="cut.mp4"):
+        open_video(p)
+
+
+def test_truncated_avi_reads_only_real_frames_with_warning(tmp_path, video_avi):
+    p = tmp_path / "cut.avi"
+    p.write_bytes(video_avi.read_bytes()[: video_avi.stat().st_size // 2])
+    with pytest.warns(UserWarning, match="cut.avi.*header says 40 frames"):
+        r = open_video(p)
+    with r:
+        assert 0 < len(r) < 40
+        assert [decode_frame_code(f) for f in r] == list(range(len(r)))  # never a wrong frame
+        assert decode_frame_code(r[len(r) - 1]) == len(r) - 1
+
+
+def test_import_failure_keeps_existing_videos(tmp_project, tmp_path, video_avi):
+    import_video(tmp_project, video_avi, video_id="good", stop=3)
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    with pytest.raises(ValueError, match="bad.mp4"):
+        import_video(tmp_project, bad)
+    assert tmp_project.video_ids() == ["good"] and len(tmp_project.video("good")) == 3
+
+
+def test_folder_with_mismatched_sizes_names_file(tmp_project, tmp_path):
+    import cv2
+
+    d = tmp_path / "frames"
+    d.mkdir()
+    cv2.imwrite(str(d / "f1.png"), np.zeros((10, 12, 3), np.uint8))
+    cv2.imwrite(str(d / "f2.png"), np.zeros((10, 12, 3), np.uint8))
+    cv2.imwrite(str(d / "f3.png"), np.zeros((11, 12, 3), np.uint8))
+    with pytest.raises(ValueError, match="f3.png.*differs"):
+        import_video(tmp_project, d)
+    assert tmp_project.video_ids() == []  # partial video deleted
+
+
+def test_folder_with_corrupt_image_names_file(tmp_path):
+    import cv2
+
+    d = tmp_path / "frames"
+    d.mkdir()
+    cv2.imwrite(str(d / "a0.png"), np.zeros((4, 4, 3), np.uint8))
+    (d / "a1.png").write_bytes(b"not a png")
+    with open_video(d) as r, pytest.raises(ValueError, match="a1.png"):
+        r[1]
+
+
+def test_float_tiff_outside_unit_range(tmp_path):
+    import tifffile
+
+    p = tmp_path / "float.tif"
+    tifffile.imwrite(p, np.full((2, 4, 4), 3.0, np.float32))
+    with pytest.raises(ValueError, match="float.tif.*\\[0, 1\\]"):
+        open_video(p)
+
+
+def _video_with_manual_mask(project):
+    v = project.add_video_array("v", np.zeros((3, 6, 8, 3), np.uint8))
+    m = np.zeros((6, 8), np.uint8)
+    m[1:3, 2:5] = 1
+    v.set_mask(1, m, "manual")
+    return v, m
+
+
+def test_mask_wrong_shape_and_values(tmp_project, tmp_path):
+    import cv2
+
+    v, m = _video_with_manual_mask(tmp_project)
+    d = tmp_path / "masks"
+    d.mkdir()
+    cv2.imwrite(str(d / "mask_000000.png"), np.zeros((6, 8), np.uint8))
+    cv2.imwrite(str(d / "mask_000001.png"), np.zeros((5, 8), np.uint8))  # wrong shape
+    with pytest.raises(ValueError, match="mask_000001.png.*shape"):
+        import_masks(tmp_project, "v", d)
+    assert np.array_equal(v.mask(1), m) and v.mask(0) is None  # nothing written, not even the good file
+    cv2.imwrite(str(d / "mask_000001.png"), np.array([[0, 7] * 4] * 6, np.uint8))  # label values
+    with pytest.raises(ValueError, match="mask_000001.png.*--labels"):
+        import_masks(tmp_project, "v", d)
+    assert import_masks(tmp_project, "v", d, allow_labels=True, provenance="manual", overwrite=True) == [0, 1]
+
+
+def test_mask_frame_out_of_range_and_missing(tmp_project, tmp_path):
+    import cv2
+
+    _video_with_manual_mask(tmp_project)
+    d = tmp_path / "masks"
+    d.mkdir()
+    cv2.imwrite(str(d / "m_000009.png"), np.zeros((6, 8), np.uint8))
+    with pytest.raises(ValueError, match="m_000009.png.*frame 9 is out of range"):
+        import_masks(tmp_project, "v", d)
+    with pytest.raises(FileNotFoundError, match="nothere"):
+        import_masks(tmp_project, "v", tmp_path / "nothere")
+    with pytest.raises(KeyError, match="no video 'w'"):
+        import_masks(tmp_project, "w", d)
+
+
+def test_colour_mask_rejected(tmp_project, tmp_path):
+    import cv2
+
+    _video_with_manual_mask(tmp_project)
+    p = tmp_path / "m_000000.png"
+    img = np.zeros((6, 8, 3), np.uint8)
+    img[0, 0] = (0, 0, 128)
+    cv2.imwrite(str(p), img)
+    with pytest.raises(ValueError, match="m_000000.png.*colour mask"):
+        import_masks(tmp_project, "v", p)
+
+
+def test_unwritable_export_path(tmp_project, tmp_path):
+    _video_with_manual_mask(tmp_project)
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    with pytest.raises(PermissionError, match="file.txt"):
+        export_masks(tmp_project, "v", blocker / "out")

@@ -1,0 +1,78 @@
+"""The io/extract subcommands end to end through `dvos_core.cli.main`."""
+
+import numpy as np
+import pytest
+
+from dvos_core.cli import main
+from dvos_core.store import Project
+
+
+@pytest.fixture
+def project_path(tmp_path):
+    assert main(["new", str(tmp_path / "f.dvos")]) == 0
+    return str(tmp_path / "f.dvos")
+
+
+def test_add_video_extract_and_export(project_path, video_avi, video_mp4, tmp_path, capsys):
+    assert main(["add-video", project_path, str(video_avi), "--id", "plot1", "--split", "train",
+                 "--tag", "variety=Arina", "--step", "2", "--crop", "64", "64"]) == 0
+    v = Project.open(project_path).video("plot1")
+    assert v.shape == (20, 64, 64, 3) and v.tags == {"variety": "Arina"} and v.split == "train"
+    m = np.zeros((64, 64), np.uint8)
+    m[10:20, 10:30] = 1
+    m[40:50, 40:44] = 1
+    v.set_mask(3, m, "manual")
+    assert main(["extract-objects", project_path, "--min-area", "45", "--fakes-per-head", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "1 heads" in out and "1 blobs under 45 px" in out
+    assert main(["extract-backgrounds", project_path, str(video_mp4), "--clip-length", "50", "--clips", "2"]) == 0
+    assert Project.open(project_path).background_ids() == ["field_plot_bg_000", "field_plot_bg_001"]
+    assert main(["export-masks", project_path, "plot1", str(tmp_path / "m")]) == 0
+    assert (tmp_path / "m" / "plot1_000003.png").exists()
+    assert main(["export-csv", project_path, str(tmp_path / "csv"), "--clip-length", "0"]) == 0
+    assert main(["import-csv", project_path, str(tmp_path / "csv" / "dataset.csv"), "--prefix", "ref_"]) == 0
+    assert "ref_plot1-000003" in Project.open(project_path).video_ids()
+
+
+def test_add_several_files_and_paper_preprocess_error(project_path, video_avi, video_mp4, capsys):
+    assert main(["add-video", project_path, str(video_avi), str(video_mp4), "--stop", "3"]) == 2
+    assert "['field_plot']" in capsys.readouterr().err  # same stem twice: refused before importing anything
+    assert Project.open(project_path).video_ids() == []
+    assert main(["add-video", project_path, str(video_avi), "--stop", "3"]) == 0
+    assert main(["add-video", project_path, str(video_mp4), "--id", "mp4", "--stop", "3"]) == 0
+    assert Project.open(project_path).video_ids() == ["field_plot", "mp4"]
+    capsys.readouterr()
+    assert main(["add-video", project_path, str(video_mp4), "--id", "big", "--crop", "200", "200"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot centre-crop 200x200 from a 96x160 frame" in err
+    assert "big" not in Project.open(project_path).video_ids()
+
+
+def test_import_masks_cli_errors_name_the_file(project_path, video_avi, tmp_path, capsys):
+    import cv2
+
+    main(["add-video", project_path, str(video_avi), "--id", "v", "--stop", "5"])
+    d = tmp_path / "masks"
+    d.mkdir()
+    cv2.imwrite(str(d / "v_000002.png"), np.zeros((10, 10), np.uint8))
+    assert main(["import-masks", project_path, "v", str(d)]) == 2
+    assert "v_000002.png" in capsys.readouterr().err
+    mask = np.zeros((96, 160), np.uint8)
+    mask[:5] = 255
+    cv2.imwrite(str(d / "v_000002.png"), mask)
+    assert main(["import-masks", project_path, "v", str(d)]) == 0
+    assert Project.open(project_path).video("v").mask(2).sum() == 5 * 160
+
+
+def test_missing_video_file(project_path, tmp_path, capsys):
+    assert main(["add-video", project_path, str(tmp_path / "gone.mp4")]) == 2
+    assert "gone.mp4" in capsys.readouterr().err
+
+
+def test_help_texts_render(capsys):
+    for cmd in ("add-video", "import-masks", "export-masks", "export-csv", "import-csv", "extract-objects",
+                "extract-backgrounds"):
+        with pytest.raises(SystemExit) as e:
+            main([cmd, "--help"])
+        assert e.value.code == 0
+    assert "wheat head" in capsys.readouterr().out

@@ -1,0 +1,108 @@
+"""Mask import/export round trips, provenance protection, the reference CSV layout both ways."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dvos_core.io import export_masks, export_reference_csv, import_masks, import_reference_csv
+
+
+def _blob_masks(n, hw=(24, 32)):
+    rng = np.random.default_rng(3)
+    return (rng.random((n,) + hw) > 0.7).astype(np.uint8)
+
+
+@pytest.fixture
+def video(tmp_project):
+    rng = np.random.default_rng(0)
+    return tmp_project.add_video_array("plot1", rng.integers(0, 256, (12, 24, 32, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("fmt", ["png", "tif"])
+def test_masks_round_trip(tmp_project, video, tmp_path, fmt):
+    masks = _blob_masks(12)
+    for t in (2, 3, 7):
+        video.set_mask(t, masks[t], "manual")
+    video.set_mask(8, masks[8], "pseudo")
+    paths = export_masks(tmp_project, "plot1", tmp_path / "out", fmt=fmt)
+    assert [p.name for p in paths] == [f"plot1_{t:06d}.{fmt}" for t in (2, 3, 7, 8)]
+    listing = pd.read_csv(tmp_path / "out" / "masks.csv")
+    assert listing["provenance"].tolist() == ["manual", "manual", "manual", "pseudo"]
+    other = tmp_project.add_video_array("copy", video.read_frames())
+    assert import_masks(tmp_project, "copy", tmp_path / "out") == [2, 3, 7, 8]
+    for t in range(12):
+        if t in (2, 3, 7, 8):
+            assert np.array_equal(other.mask(t), masks[t])
+        else:
+            assert other.mask(t) is None
+
+
+def test_multipage_tiff_masks_with_frames(tmp_project, video, tmp_path):
+    import tifffile
+
+    masks = _blob_masks(3) * 255
+    tifffile.imwrite(tmp_path / "m.tif", masks)
+    assert import_masks(tmp_project, "plot1", tmp_path / "m.tif", frames=[4, 9, 10]) == [4, 9, 10]
+    assert np.array_equal(video.mask(9), masks[1] // 255)
+
+
+def test_human_masks_protected_from_model_masks(tmp_project, video, tmp_path):
+    import cv2
+
+    human = _blob_masks(1)[0]
+    video.set_mask(5, human, "manual")
+    cv2.imwrite(str(tmp_path / "p_000005.png"), np.ones((24, 32), np.uint8) * 255)
+    cv2.imwrite(str(tmp_path / "p_000006.png"), np.ones((24, 32), np.uint8) * 255)
+    assert import_masks(tmp_project, "plot1", tmp_path, provenance="pseudo") == [6]
+    assert np.array_equal(video.mask(5), human)
+    assert import_masks(tmp_project, "plot1", tmp_path, provenance="pseudo", overwrite=True) == [5, 6]
+    assert video.mask(5).all()
+
+
+def test_export_predictions(tmp_project, video, tmp_path):
+    p = np.zeros((24, 32), np.float32)
+    p[3:9, 4:10] = 0.9
+    video.set_prediction(4, p)
+    paths = export_masks(tmp_project, "plot1", tmp_path / "pred", which="predictions")
+    assert [x.name for x in paths] == ["plot1_000004.png"]
+    assert import_masks(tmp_project, "plot1", tmp_path / "pred") == [4]
+    assert video.mask(4).sum() == 36
+
+
+def test_reference_csv_round_trip(tmp_project, video, tmp_path):
+    masks = _blob_masks(12)
+    for t in list(range(0, 7)) + [9, 10]:  # run 0..6 -> one 5-frame clip (5,6 left over); run 9..10 too short
+        video.set_mask(t, masks[t], "manual")
+    with pytest.warns(UserWarning, match="4 masked frame"):
+        csv = export_reference_csv(tmp_project, tmp_path / "ref", clip_length=5)
+    df = pd.read_csv(csv)
+    assert list(df.columns) == ["VID", "FID", "Image", "Mask", "Label"]
+    assert df["FID"].tolist() == list(range(5)) and df["VID"].nunique() == 1
+    assert df["Label"].tolist() == [0, 0, 0, 0, 1]
+    assert df["Mask"].notna().all()
+    target = type(tmp_project).create(tmp_path / "b.dvos")
+    (v2,) = import_reference_csv(target, csv)
+    assert v2.name == "plot1-000000" and len(v2) == 5
+    assert np.array_equal(v2.read_frames(), video.read_frames(0, 5))  # PNG: lossless
+    assert all(np.array_equal(v2.mask(t), masks[t]) for t in range(5))
+    assert v2.provenance_counts()["manual"] == 5
+
+
+def test_reference_csv_whole_runs_and_missing_file(tmp_project, video, tmp_path):
+    for t in (3, 4, 5):
+        video.set_mask(t, _blob_masks(1)[0], "corrected")
+    csv = export_reference_csv(tmp_project, tmp_path / "ref", clip_length=None)
+    df = pd.read_csv(csv)
+    assert df["Label"].tolist() == [1, 1, 1]
+    (tmp_path / "ref" / df["Image"][1]).unlink()
+    target = type(tmp_project).create(tmp_path / "c.dvos")
+    with pytest.raises(FileNotFoundError, match="row 3.*plot1_000004.png"):
+        import_reference_csv(target, csv)
+    assert target.video_ids() == []
+
+
+def test_reference_csv_missing_columns(tmp_project, tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="x.csv.*missing column"):
+        import_reference_csv(tmp_project, p)

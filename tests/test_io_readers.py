@@ -1,0 +1,128 @@
+"""Readers: frame exactness (random access == sequential decode), TIFF / folder readers, pixel conversion."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from conftest import coded_frame, decode_frame_code, write_video
+from dvos_core.io import Preprocess, open_video, to_rgb8
+
+
+@pytest.mark.parametrize("fixture", ["video_mp4", "video_avi"])
+def test_random_access_matches_sequential_decode(fixture, request, sequential_frames):
+    path = request.getfixturevalue(fixture)
+    truth = sequential_frames(path)
+    with open_video(path) as r:
+        assert len(r) == len(truth) and (r.height, r.width) == truth[0].shape[:2]
+        assert r.fps == pytest.approx(10.0)
+        order = np.random.default_rng(1).permutation(len(r))[:30].tolist() + [len(r) - 1, 0, 5, 4, len(r) - 2]
+        for k in order:
+            f = r[k]
+            assert f.dtype == np.uint8 and f.shape == truth[k].shape
+            assert np.array_equal(f, truth[k]), f"frame {k} differs from the sequential decode"
+            assert decode_frame_code(f) == k
+        assert r.seek_verified is True
+        assert np.array_equal(r[-1], truth[-1])
+        with pytest.raises(IndexError, match="out of range"):
+            r[len(r)]
+
+
+def test_iteration_and_read_range_are_exact(video_mp4, sequential_frames):
+    truth = sequential_frames(video_mp4)
+    with open_video(video_mp4) as r:
+        codes = [decode_frame_code(f) for f in r]
+        block = r.read_range(50, 58)
+    assert codes == list(range(len(truth)))
+    assert block.shape == (8,) + truth[0].shape
+    assert all(np.array_equal(block[i], truth[50 + i]) for i in range(8))
+
+
+def test_never_seek_mode_is_exact_backwards(video_mp4, sequential_frames):
+    truth = sequential_frames(video_mp4)
+    with open_video(video_mp4, seek="never") as r:
+        for k in (100, 3, 90, 89, 119):
+            assert np.array_equal(r[k], truth[k])
+        assert r.seek_verified is False
+
+
+def test_real_video_random_access(real_video, sequential_frames):
+    truth = sequential_frames(real_video)
+    with open_video(real_video) as r:
+        assert len(r) == len(truth) > 0
+        for k in [len(r) - 1, 7, 100 % len(r), 0, len(r) // 2, 3]:
+            assert np.array_equal(r[k], truth[k]), f"{real_video} frame {k}"
+
+
+def test_multipage_tiff_is_lazy_and_converted(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    stack = np.stack([coded_frame(k)[..., 0].astype(np.uint16) * 257 for k in range(6)])  # 16-bit grayscale
+    p = tmp_path / "stack.tif"
+    tifffile.imwrite(p, stack)
+    with open_video(p) as r:
+        assert len(r) == 6 and (r.height, r.width) == stack.shape[1:]
+        f = r[4]
+        assert f.dtype == np.uint8 and f.shape == stack.shape[1:] + (3,)
+        assert np.array_equal(f[..., 0], coded_frame(4)[..., 0]) and np.array_equal(f[..., 0], f[..., 2])
+
+
+def test_tiff_rgb_stack(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    stack = np.stack([coded_frame(k) for k in range(4)])
+    p = tmp_path / "rgb.tiff"
+    tifffile.imwrite(p, stack, photometric="rgb")
+    with open_video(p) as r:
+        assert len(r) == 4
+        assert all(np.array_equal(r[k], stack[k]) for k in (3, 0, 2))
+
+
+def test_folder_sorted_naturally_and_rgba_dropped(tmp_path):
+    import cv2
+
+    for k in (0, 1, 2, 10, 11):
+        rgba = np.dstack([coded_frame(k), np.full(coded_frame(k).shape[:2], 200, np.uint8)])
+        cv2.imwrite(str(tmp_path / f"f{k}.png"), rgba[..., [2, 1, 0, 3]])
+    (tmp_path / "notes.txt").write_text("not an image")
+    with open_video(tmp_path) as r:
+        assert [decode_frame_code(f) for f in r] == [0, 1, 2, 10, 11]
+        assert np.array_equal(r[3], coded_frame(10))  # PNG is lossless: exact pixels, alpha dropped
+
+
+def test_to_rgb8_conversions():
+    g = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert np.array_equal(to_rgb8(g)[..., 2], g)
+    assert to_rgb8(np.full((2, 2), 65535, np.uint16)).max() == 255
+    assert to_rgb8(np.full((2, 2), 257, np.uint16)).max() == 1
+    assert to_rgb8(np.full((2, 2, 3), 0.5, np.float32))[0, 0, 0] == 128
+    rgba = np.zeros((2, 2, 4), np.uint8)
+    rgba[..., 1] = 7
+    assert to_rgb8(rgba).shape == (2, 2, 3) and to_rgb8(rgba)[0, 0, 1] == 7
+    with pytest.raises(ValueError, match="cam.png.*\\[0, 1\\]"):
+        to_rgb8(np.full((2, 2, 3), 2.0), "cam.png")
+    with pytest.raises(ValueError, match="shape"):
+        to_rgb8(np.zeros((2, 2, 5), np.uint8))
+    with pytest.raises(ValueError, match="0..255"):
+        to_rgb8(np.full((2, 2), 300, np.int32))
+
+
+def test_preprocess_paper_and_custom():
+    pre = Preprocess.paper()
+    assert pre.output_size(1080, 1920) == (1024, 1024)
+    frame = np.zeros((1080, 1920, 3), np.uint8)
+    frame[:, 960:] = 255  # right half white: the centre crop must show both halves equally
+    out = pre.apply(frame)
+    assert out.shape == (1024, 1024, 3)
+    assert abs(int(out[..., 0].mean()) - 127) <= 2
+    assert Preprocess.from_dict(pre.to_dict()) == pre
+    assert Preprocess().apply(frame) is not None and Preprocess().output_size(5, 7) == (5, 7)
+    assert Preprocess(height=48).output_size(96, 160) == (48, 80)
+    with pytest.raises(ValueError, match="cannot centre-crop 1024x1024"):
+        pre.output_size(1080, 800)  # portrait: narrower than the crop after resizing
+
+
+def test_short_video_and_single_frame(tmp_path, sequential_frames):
+    p = write_video(tmp_path / "one.avi", 1, "MJPG")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with open_video(p) as r:
+            assert len(r) == 1 and decode_frame_code(r[0]) == 0

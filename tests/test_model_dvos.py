@@ -1,0 +1,132 @@
+"""DVOSNet / FrameNet: exact paper parameter counts, shapes, determinism, frame->video init, checkpoints."""
+
+import numpy as np
+import pytest
+import torch
+
+from dvos_core.model import (MEAN, STD, CheckpointError, build_model, from_model_frame, init_from_frame_model,
+                             list_presets, load_checkpoint, save_checkpoint, select_device, describe_device,
+                             to_model_input)
+
+torch.set_num_threads(1)
+
+
+def n_params(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def test_paper_preset_parameter_counts_match_the_paper():
+    assert n_params(build_model("paper", "dvos")) == 92_679_324
+    assert n_params(build_model("paper", "frame")) == 16_328_604
+
+
+def test_presets_and_small_sizes():
+    assert {"paper", "small", "tiny"} <= set(list_presets())
+    assert 1_000_000 <= n_params(build_model("small", "dvos")) <= 3_000_000
+    assert 100_000 <= n_params(build_model("tiny", "dvos")) <= 300_000
+    with pytest.raises(ValueError, match="unknown model preset"):
+        build_model("huge")
+
+
+def test_shapes_and_attributes():
+    torch.manual_seed(0)
+    d, f = build_model("tiny", "dvos").eval(), build_model("tiny", "frame").eval()
+    assert (d.kind, d.tau, f.kind, f.tau) == ("dvos", 4, "frame", 0)
+    assert d.config.to_dict()["name"] == "tiny"
+    out = d(torch.randn(2, 4, 3, 64, 96))
+    assert out["mask"].shape == (2, 1, 64, 96) and out["frame"].shape == (2, 3, 64, 96)
+    out = f(torch.randn(3, 3, 32, 64))
+    assert out["mask"].shape == (3, 1, 32, 64) and out["frame"].shape == (3, 3, 32, 64)
+
+
+def test_bad_inputs_raise_clear_errors():
+    d = build_model("tiny", "dvos")
+    with pytest.raises(ValueError, match="multiples of 32"):
+        d(torch.randn(1, 4, 3, 48, 64))
+    with pytest.raises(ValueError, match="tau=4"):
+        d(torch.randn(1, 3, 3, 64, 64))
+    with pytest.raises(ValueError, match="FrameNet expects"):
+        build_model("tiny", "frame")(torch.randn(1, 4, 3, 64, 64))
+
+
+def test_eval_is_deterministic_and_stochastic_mode_is_not():
+    torch.manual_seed(0)
+    d = build_model("tiny", "dvos").eval()
+    x = torch.randn(1, 4, 3, 64, 64)
+    with torch.no_grad():
+        a, b = d(x)["mask"], d(x)["mask"]
+        c = d(x, stochastic=True)["mask"]
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+    d.train()
+    with torch.no_grad():
+        assert not torch.allclose(d(x)["mask"], d(x)["mask"])  # skip diffusion on in training
+
+
+def test_frame_model_initialises_video_model():
+    torch.manual_seed(0)
+    f = build_model("paper", "frame")
+    d = build_model("paper", "dvos")
+    r = init_from_frame_model(d, f)
+    assert r["loaded"] == len(f.state_dict()) == 238
+    assert r["unexpected"] == [] and r["mismatched"] == []
+    assert len(r["missing"]) == 102 and all("fuse" in k for k in r["missing"])
+    ds = d.state_dict()
+    assert all(torch.equal(ds[k], v) for k, v in f.state_dict().items())
+
+
+def test_temporal_reduction_is_a_mean_over_frames():
+    from dvos_core.model.attention import SpatioTemporalAttention
+
+    att = SpatioTemporalAttention(8, 4, reduction="tau_mean").eval()
+    x = torch.randn(1, 32, 8, 8)
+    with torch.no_grad():
+        x1 = torch.nn.functional.silu(att.in_norm(x))
+        y = x1 * att.spatial(x1) * att.temporal(x1.mean((2, 3)))[:, :, None, None]
+        expected = y.view(1, 4, 8, 8, 8).mean(1)
+        assert torch.allclose(att(x), expected, atol=1e-6)
+
+
+def test_normalisation_round_trip():
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    t = to_model_input(frames)
+    assert t.shape == (2, 3, 32, 32)
+    assert torch.allclose(t[0, :, 0, 0], (torch.tensor(frames[0, 0, 0] / 255.0).float() - torch.tensor(MEAN))
+                          / torch.tensor(STD), atol=1e-5)
+    assert np.array_equal(from_model_frame(t), frames)
+    with pytest.raises(ValueError, match="uint8"):
+        to_model_input(frames.astype(np.float32))
+
+
+def test_checkpoint_round_trip_and_errors(tmp_path):
+    torch.manual_seed(0)
+    d = build_model("tiny", "dvos")
+    path = save_checkpoint(tmp_path / "m.pt", d, epoch=2, metrics=[{"epoch": 1}], data={"samples": 3})
+    assert not list(tmp_path.glob(".*tmp"))
+    m, info = load_checkpoint(path)
+    assert info["kind"] == "dvos" and info["epoch"] == 2 and info["tau"] == 4 and info["preset"] == "tiny"
+    assert info["metrics"] == [{"epoch": 1}] and info["data"] == {"samples": 3} and info["dvos_version"]
+    assert all(torch.equal(a, b) for a, b in zip(d.state_dict().values(), m.state_dict().values()))
+    with pytest.raises(CheckpointError, match="no checkpoint file"):
+        load_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"a": torch.zeros(1)}, tmp_path / "bare.pt")
+    with pytest.raises(CheckpointError, match="not a dvos checkpoint"):
+        load_checkpoint(tmp_path / "bare.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"]["heads.mask.conv.weight"] = torch.zeros(2, 2, 3, 3)
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_device_selection():
+    assert select_device("cpu").type == "cpu"
+    assert select_device("auto").type in ("cpu", "cuda", "mps")
+    assert describe_device("cpu").startswith("CPU (")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            select_device("cuda")

@@ -1,0 +1,67 @@
+"""dvos_napari pieces that need no display: the lazy frame array, the Labels writer, the reader hook."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+
+
+def test_lazy_frames_index_like_numpy(tmp_project):
+    from dvos_napari._lazy import LazyFrames
+
+    frames = np.random.default_rng(0).integers(0, 255, (7, 6, 5, 3), dtype=np.uint8)
+    v = tmp_project.add_video_array("v", frames)
+    calls = []
+    lazy = LazyFrames(lambda t: (calls.append(t), v.frames[t])[1], v.n_frames, (6, 5, 3), np.uint8, cache_size=2)
+    assert lazy.shape == frames.shape and lazy.ndim == 4 and lazy.dtype == np.uint8
+    np.testing.assert_array_equal(lazy[3], frames[3])
+    np.testing.assert_array_equal(lazy[-1, 2:4, :, 1], frames[-1, 2:4, :, 1])
+    np.testing.assert_array_equal(lazy[1:6:2], frames[1:6:2])
+    np.testing.assert_array_equal(lazy[..., 0], frames[..., 0])
+    np.testing.assert_array_equal(np.asarray(lazy), frames)
+    calls.clear()
+    lazy[2], lazy[2]
+    assert calls == [2]  # second read came from the cache
+    with pytest.raises(IndexError):
+        lazy[7]
+
+
+def test_lazy_frames_only_show_committed_frames(tmp_project):
+    from dvos_napari._lazy import LazyFrames
+
+    v = tmp_project.add_video_array("v", np.zeros((4, 8, 8, 3), np.uint8))
+    v.frames.resize((10, 8, 8, 3))  # an uncommitted tail, as after an interrupted append
+    assert LazyFrames.from_zarr(v.frames, v.n_frames).shape[0] == 4
+
+
+def test_write_labels_sets_manual_and_corrected(tmp_project):
+    from dvos_napari._writer import write_labels
+
+    v = tmp_project.add_video_array("plot", np.zeros((5, 16, 16, 3), np.uint8))
+    pred = np.zeros((16, 16), np.float32)
+    pred[2:6, 2:6] = 1
+    v.set_mask(3, pred.astype(np.uint8), "pseudo")
+    data = np.zeros((5, 16, 16), np.uint8)
+    data[1, 4:9, 4:9] = 1          # painted from scratch -> manual
+    data[3, 2:8, 2:8] = 2          # pseudo-label edited -> corrected
+    write_labels(str(tmp_project.path), data, {"name": "plot masks", "metadata": {}})
+    names = {t: n for t, n in enumerate(v.provenance)}
+    assert names[1] == 1 and names[3] == 4 and names[0] == 0
+    np.testing.assert_array_equal(v.mask(3), (data[3] > 0).astype(np.uint8))
+    with pytest.raises(ValueError, match="which video"):
+        write_labels(str(tmp_project.path), data, {"name": "something else", "metadata": {}})
+
+
+def test_reader_hook_claims_projects_and_videos_only(tmp_project, video_avi, tmp_path):
+    from dvos_napari._reader import get_reader, read_project, read_video
+
+    assert get_reader(str(tmp_project.path)) is read_project
+    assert get_reader(str(video_avi)) is read_video
+    (tmp_path / "plain").mkdir()
+    assert get_reader(str(tmp_path / "plain")) is None
+    assert get_reader(str(tmp_path / "x.png")) is None
+    (data, meta, kind), = read_video(str(video_avi))
+    assert kind == "image" and meta["rgb"] and data.shape[0] == 40 and data.shape[-1] == 3
+    assert type(data).__name__ == "LazyFrames"

@@ -1,0 +1,152 @@
+"""generate()/preview(): store round trip, resume after a kill, worker-count independence, cancel, errors, CLI."""
+
+import numpy as np
+import pytest
+
+from dvos_core.progress import CancelToken, Cancelled
+from dvos_core.store import Project, StoreError
+from dvos_core.synth import SynthConfig, clip_seed, generate, preview, simulate_clip
+from dvos_core.synth.toy import toy_project
+
+CFG = SynthConfig(n_frames=4, height=80, width=80, n_heads=(3, 8), n_fakes=(3, 8))
+
+
+@pytest.fixture(scope="module")
+def proj(tmp_path_factory):
+    return toy_project(tmp_path_factory.mktemp("synth") / "p.dvos", n_heads=5, n_fakes=5, bg_frames=6,
+                       bg_size=(110, 120))
+
+
+def read_all(s):
+    return [s.read_clip(i) for i in range(s.n_clips)]
+
+
+def same(a, b):
+    return all(np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1]) for x, y in zip(a, b))
+
+
+@pytest.fixture(scope="module")
+def reference(proj):
+    s = generate(proj, "ref", 3, CFG, seed=5, backend="serial")
+    return read_all(s)
+
+
+def test_generate_writes_done_clips_with_provenance_and_config(proj, reference):
+    s = proj.synthetic("ref")
+    assert s.done().tolist() == [0, 1, 2]
+    assert s.attrs["provenance"] == "synthetic" and s.split == "train"
+    assert SynthConfig.from_dict(s.attrs["config"]) == CFG and s.attrs["seed"] == 5
+    frames, masks = reference[0]
+    assert frames.shape == (4, 80, 80, 3) and masks.shape == (4, 80, 80) and set(np.unique(masks)) <= {0, 1}
+    assert masks.any() and not np.array_equal(reference[0][0], reference[1][0])
+
+
+def test_clip_matches_simulate_clip_with_its_derived_seed(proj, reference):
+    # clip i depends on (seed, i) only: re-render clip 1 by hand from the same inputs
+    bg = proj.background("field")
+    heads = proj.objects.load("head")
+    fakes = proj.objects.load("fake")
+    rng = np.random.default_rng([5, 1, 1])
+    assert int(rng.integers(1)) == 0  # the one background
+    f, m = simulate_clip(heads, fakes, bg.read_frames(), CFG, seed=clip_seed(5, 1))
+    assert np.array_equal(f, reference[1][0]) and np.array_equal(m, reference[1][1])
+
+
+def test_resume_after_kill_renders_only_missing_clips(proj, reference):
+    s = generate(proj, "resume", 3, CFG, seed=5, backend="serial")
+    # simulate a kill during clip 1 (half-written, not done) and tag clip 0 to see it is not redone
+    s.group["done"][1] = 0
+    s.group["frames"][1, 0] = 0
+    s.group["frames"][0, 0, 0, 0] = (1, 2, 3)
+    msgs = []
+    generate(proj, "resume", 3, CFG, seed=5, backend="serial", progress=lambda d, t, m: msgs.append((d, t, m)))
+    assert msgs[0] == (2, 3, "resume: 1 clips to render") and msgs[-1][:2] == (3, 3)
+    got = read_all(s)
+    assert got[0][0][0, 0, 0].tolist() == [1, 2, 3]  # clip 0 untouched
+    assert same(got[1:], reference[1:])  # clip 1 identical to a fresh run
+
+
+def test_two_worker_processes_equal_serial(proj, reference):
+    s = generate(proj, "par", 3, CFG, seed=5, workers=2, backend="process")
+    assert same(read_all(s), reference)
+
+
+def test_dask_backend_equals_serial(proj, reference):
+    pytest.importorskip("dask")
+    s = generate(proj, "dask", 3, CFG, seed=5, workers=2, backend="dask")
+    assert same(read_all(s), reference)
+
+
+def test_cancel_keeps_finished_clips_and_resume_completes(proj, reference):
+    token = CancelToken()
+
+    def progress(done, total, msg):
+        if done >= 1:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        generate(proj, "cancel", 3, CFG, seed=5, backend="serial", progress=progress, cancel=token)
+    s = proj.synthetic("cancel")
+    assert 1 <= len(s.done()) < 3
+    generate(proj, "cancel", 3, CFG, seed=5, backend="serial")
+    assert same(read_all(s), reference)
+
+
+def test_resume_with_other_settings_is_refused(proj, reference):
+    with pytest.raises(StoreError, match="different config.*n_frames"):
+        generate(proj, "ref", 3, CFG.replace(n_frames=5), seed=5, backend="serial")
+    with pytest.raises(StoreError, match="different seed"):
+        generate(proj, "ref", 3, CFG, seed=6, backend="serial")
+
+
+def test_missing_inputs_are_clear_errors(tmp_path):
+    p = Project.create(tmp_path / "empty.dvos")
+    with pytest.raises(ValueError, match="no real heads"):
+        generate(p, "x", 1, CFG, backend="serial")
+    with pytest.raises(ValueError, match="no real heads"):
+        preview(p, CFG, n_frames=2, size=64)
+    p.objects.add([(np.full((10, 6, 4), 255, np.uint8), {"kind": "head"})])
+    with pytest.raises(ValueError, match="no background clips"):
+        generate(p, "x", 1, CFG, backend="serial")
+    bg = p.create_background("small", 50, 50)
+    bg.append_frames(np.zeros((2, 50, 50, 3), np.uint8))
+    with pytest.raises(ValueError, match="at least 80x80"):
+        generate(p, "x", 1, CFG, backend="serial")
+    with pytest.raises(ValueError, match="backend"):
+        generate(p, "x", 1, CFG, backend="threads")
+    assert p.synthetic_ids() == []  # nothing half-created
+
+
+def test_preview_is_a_short_clip_from_the_store(proj):
+    frames, masks = preview(proj, CFG, seed=1, n_frames=5, size=96)
+    assert frames.shape == (5, 96, 96, 3) and masks.shape == (5, 96, 96) and masks.any()
+    again = preview(str(proj.path), CFG, seed=1, n_frames=5, size=96)
+    assert np.array_equal(frames, again[0])
+
+
+def test_cli_synth_preview_generate_and_config(proj, tmp_path):
+    from dvos_core.cli import main
+
+    cfg_file = tmp_path / "s.yaml"
+    assert main(["synth", "--write-config", str(cfg_file)]) == 0
+    text = cfg_file.read_text().replace("n_frames: 60", "n_frames: 3")
+    cfg_file.write_text(text)
+    png = tmp_path / "look.png"
+    assert main(["synth", str(proj.path), "--preview", str(png), "--size", "64", "--frames", "3"]) == 0
+    assert png.stat().st_size > 1000
+    assert main(["synth", str(proj.path), "--name", "cli", "--clips", "2", "--size", "64",
+                 "--config", str(cfg_file), "--backend", "serial"]) == 0
+    s = Project.open(proj.path).synthetic("cli")
+    assert len(s.done()) == 2 and s.n_frames == 3
+    assert main(["synth", str(proj.path), "--name", "cli2"]) == 2  # --clips missing: clear error, no traceback
+
+
+def test_cancel_stops_worker_processes_cleanly(proj, reference):
+    token = CancelToken()
+    with pytest.raises(Cancelled):
+        generate(proj, "pcancel", 8, CFG, seed=5, workers=2, backend="process",
+                 progress=lambda d, t, m: token.cancel() if d >= 1 else None, cancel=token)
+    s = proj.synthetic("pcancel")
+    assert 1 <= len(s.done()) < 8
+    generate(proj, "pcancel", 8, CFG, seed=5, backend="serial")
+    assert same(read_all(s)[:3], reference)  # clip i depends on (seed, i) only, not on the set size

@@ -1,0 +1,131 @@
+"""Trainer: a tiny model learns, resume after cancel equals an uninterrupted run, image phase + init chain,
+TrainProcess stop, CPU DDP with two gloo processes."""
+
+import json
+import os
+import socket
+
+import pytest
+import torch
+
+from dvos_core.data.toy import make_toy_project
+from dvos_core.model import load_checkpoint, read_checkpoint
+from dvos_core.progress import Cancelled, CancelToken
+from dvos_core.train import TrainConfig, TrainProcess, train
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return make_toy_project(tmp_path_factory.mktemp("t") / "toy.dvos", n_clips=8, n_frames=8, size=64, n_videos=2,
+                            video_frames=12, seed=1)
+
+
+def tiny_config(**kw):
+    base = dict(phase="synthetic", preset="tiny", epochs=2, batch_size=4, size=64, lr=3e-3, eta_min=1e-4,
+                max_steps_per_epoch=3, seed=7, num_workers=0)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_tiny_model_learns_the_toy_clips(project):
+    events = []
+    best = train(project, tiny_config(epochs=3, max_steps_per_epoch=12), "learn", on_event=events.append,
+                 resume=False)
+    epochs = [e for e in events if e["type"] == "epoch"]
+    assert events[0]["type"] == "start" and events[0]["steps_per_epoch"] == 12 and events[-1]["type"] == "done"
+    assert len([e for e in events if e["type"] == "batch"]) == 36
+    # all-background prediction scores ~0 per frame (every toy frame has objects); a trained model far more
+    assert epochs[-1]["val_dice"] > 0.6
+    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
+    assert epochs[0]["lr"] > epochs[-1]["lr"]
+    model, info = load_checkpoint(best)
+    assert info["kind"] == "dvos" and info["phase"] == "synthetic" and info["data"]["train"]["samples"] > 0
+    assert len(info["metrics"]) == info["epoch"]
+    hist = json.loads((best.parent / "metrics.json").read_text())["history"]
+    assert [h["epoch"] for h in hist] == [1, 2, 3]
+    assert (best.parent / "config.yaml").exists() and (best.parent / "last.pt").exists()
+
+
+def test_resume_after_cancel_matches_uninterrupted_run(project):
+    cfg = tiny_config()
+    train(project, cfg, "straight", resume=False)
+    token = CancelToken()
+
+    def stop_mid_epoch_two(e):
+        if e["type"] == "batch" and e["epoch"] == 2 and e["step"] == 1:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        train(project, cfg, "interrupted", cancel=token, on_event=stop_mid_epoch_two, resume=False)
+    state = read_checkpoint(project.model_dir("interrupted") / "last.pt")["info"]["train_state"]
+    assert (state["epoch"], state["step"]) == (1, 1)
+    train(project, cfg, "interrupted", resume=True)
+    a = read_checkpoint(project.model_dir("straight") / "last.pt")
+    b = read_checkpoint(project.model_dir("interrupted") / "last.pt")
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, b["state_dict"][k]), k
+    assert a["info"]["metrics"] == [dict(m, time_s=m2["time_s"]) for m, m2 in
+                                    zip(b["info"]["metrics"], a["info"]["metrics"])]
+    with pytest.raises(ValueError, match="different settings"):
+        train(project, tiny_config(lr=1e-3), "straight", resume=True)
+
+
+def test_image_phase_then_video_init(project):
+    frame_ckpt = train(project, tiny_config(phase="image", epochs=1, max_steps_per_epoch=2), "img", resume=False)
+    m, info = load_checkpoint(frame_ckpt)
+    assert info["kind"] == "frame" and m.tau == 0
+    events = []
+    train(project, tiny_config(epochs=1, max_steps_per_epoch=1, init_from=str(frame_ckpt)), "p1",
+          on_event=events.append, resume=False)
+    p1 = read_checkpoint(project.model_dir("p1") / "last.pt")
+    assert p1["info"]["init"]["loaded"] == len(m.state_dict()) and p1["info"]["init"]["missing"] > 0
+    p2 = train(project, tiny_config(phase="real", epochs=1, max_steps_per_epoch=1,
+                                    init_from=str(project.model_dir("p1") / "last.pt")), "p2", resume=False)
+    assert load_checkpoint(p2)[1]["phase"] == "real"
+
+
+def test_train_process_stop(project):
+    proc = TrainProcess(project.path, tiny_config(epochs=50, max_steps_per_epoch=50), "bg", resume=False).start()
+    events = []
+    import time
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(e["type"] == "batch" for e in events):
+        events += proc.poll()
+        assert not any(e["type"] == "error" for e in events), events
+        time.sleep(0.1)
+    proc.stop()
+    assert proc.join(60) == 0
+    events += proc.poll()
+    assert events[0]["type"] == "start" and events[-1]["type"] == "cancelled"
+    assert (project.model_dir("bg") / "last.pt").exists() and not proc.is_alive()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank, world, port, project_path, cfg_dict, out_dir):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    events = []
+    train(project_path, TrainConfig.from_dict(cfg_dict), "ddp", on_event=events.append, resume=False)
+    torch.save({"events": len(events)}, os.path.join(out_dir, f"rank{rank}.pt"))
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes(project, tmp_path):
+    cfg = tiny_config(epochs=2, max_steps_per_epoch=2, batch_size=2)
+    torch.multiprocessing.spawn(_ddp_worker, args=(2, _free_port(), str(project.path), cfg.to_dict(), str(tmp_path)),
+                                nprocs=2, join=True)
+    r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    assert r0["events"] > 0 and r1["events"] == 0  # only rank 0 reports and writes
+    ck = read_checkpoint(project.model_dir("ddp") / "last.pt")
+    assert ck["info"]["epoch"] == 2 and len(ck["info"]["metrics"]) == 2
+    lr_after = ck["info"]["train_state"]["optimizer"]["param_groups"][0]["lr"]
+    assert lr_after == pytest.approx(cfg.eta_min)  # the cosine reached its end
