@@ -41,6 +41,7 @@ def wait_job(app, job):
 def shoot(viewer, app, name):
     import cv2
 
+    viewer.reset_view()
     for _ in range(10):
         app.processEvents()
         time.sleep(0.03)
@@ -116,11 +117,11 @@ def main() -> int:
     dw, tr = open_dock("Train")
     tr.phase.setCurrentText("image")
     tr.preset.setCurrentText("tiny")
-    tr.epochs.setValue(15)
+    tr.epochs.setValue(5)
     tr.batch_size.setValue(4)
     tr.size.setValue(128)
     tr.name.setText("image")
-    tr.start(samples_per_epoch=48, device="cpu")
+    tr.start(samples_per_epoch=32, device="cpu")
     wait(app, lambda: not tr.running)
     shoot(viewer, app, "train")
     close(dw)

@@ -151,6 +151,7 @@ class SynthesizeDock(DvosDock):
         img = find_layer(self.viewer, PREVIEW_IMAGE)
         if img is None:
             self.viewer.add_image(frames, name=PREVIEW_IMAGE, rgb=True)
+            self.viewer.reset_view()
         else:
             img.data = frames
         lab = find_layer(self.viewer, PREVIEW_MASKS)
