@@ -42,6 +42,7 @@ class Job(QObject):
         self.error: Optional[BaseException] = None
         self._queue: "queue.SimpleQueue" = queue.SimpleQueue()
         self._pbar = None
+        self._draining = False
         self._timer = QTimer(self)
         self._timer.setInterval(100)
         self._timer.timeout.connect(self._drain)
@@ -79,29 +80,39 @@ class Job(QObject):
 
     # ---- main thread -------------------------------------------------------------------------------------------
     def _drain(self) -> None:
-        last = None
-        while True:
-            try:
-                last = self._queue.get_nowait()
-            except queue.Empty:
-                break
-        if last is None:
+        if self._draining or self.status is not None:
             return
-        done, total, msg = last
-        if self._pbar is None:
-            from napari.utils import progress
+        self._draining = True  # napari's progress bar may process events: never re-enter
+        try:
+            last = None
+            while True:
+                try:
+                    last = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if last is None:
+                return
+            done, total, msg = last
+            if self._pbar is None:
+                from napari.utils import progress
 
-            self._pbar = progress(total=max(total, 1), desc=self.label)
-        if total and self._pbar.total != total:
-            self._pbar.total = total
-        self._pbar.n = min(done, total) if total else done
-        self._pbar.set_description(f"{self.label}: {msg}" if msg else self.label)
-        self._pbar.refresh()
-        self.progressed.emit(done, total, msg)
+                self._pbar = progress(total=max(total, 1), desc=self.label)
+            pbar = self._pbar
+            if total and pbar.total != total:
+                pbar.total = total
+            pbar.n = min(done, total) if total else done
+            pbar.set_description(f"{self.label}: {msg}" if msg else self.label)
+            pbar.refresh()
+            self.progressed.emit(done, total, msg)
+        finally:
+            self._draining = False
 
     def _on_returned(self, outcome) -> None:
         from napari.utils.notifications import show_error, show_info
 
+        if self._draining:  # arrived while the progress bar was updating: finish right after it
+            QTimer.singleShot(0, lambda: self._on_returned(outcome))
+            return
         self._drain()
         self._timer.stop()
         if self._pbar is not None:
