@@ -1,0 +1,25 @@
+"""`dvos demo --napari` opens the demo project with the docks and a test video shown."""
+
+import os
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.gui,
+              pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run")]
+
+
+def test_show_project_adds_docks_and_test_video(make_napari_viewer, tmp_path):
+    from dvos_core.store import Project
+    from dvos_napari._state import get_state
+    from dvos_napari.launch import show_project
+
+    p = Project.create(tmp_path / "x.dvos")
+    p.add_video_array("train_clip", np.zeros((3, 32, 32, 3), np.uint8), split="train")
+    v = p.add_video_array("test_clip", np.full((3, 32, 32, 3), 90, np.uint8), split="test")
+    v.set_mask(1, np.eye(32, dtype=np.uint8), "manual")
+    viewer = make_napari_viewer()
+    show_project(viewer, p.path, docks=("Project", "Review"))
+    assert get_state(viewer).video_id == "test_clip"
+    assert "test_clip" in [layer.name for layer in viewer.layers]
+    assert len(viewer.window.dock_widgets) >= 2
