@@ -6,8 +6,9 @@ Generates an mp4v video with OpenCV (or uses --video), then prints one JSON obje
 
 from __future__ import annotations
 
+from _common import emit, machine  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -75,7 +76,7 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         video = args.video or make_video(d / "bench.mp4", args.frames, args.height, args.width)
-        print(json.dumps(bench(video, args.random, d, args.paper_preprocess), indent=2))
+        emit({"machine": machine(), **bench(video, args.random, d, args.paper_preprocess)})
 
 
 if __name__ == "__main__":

@@ -11,10 +11,10 @@ REFERENCE_FORWARD_S is the reference implementation's measured paper-preset forw
 
 from __future__ import annotations
 
+from _common import emit, machine  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -153,8 +153,7 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     model = build_model(args.preset, args.kind).to(device)
     result = {"preset": args.preset, "kind": args.kind, "params": sum(p.numel() for p in model.parameters()),
-              "device": describe_device(device), "torch": torch.__version__, "python": platform.python_version(),
-              "cpu": platform.processor() or platform.machine(), "bf16_autocast": amp, "forward": {}}
+              "device": describe_device(device), "machine": machine(), "bf16_autocast": amp, "forward": {}}
     for size in args.sizes:
         reps = cpu_repeats if (size <= 256 or device.type == "cuda") else 1
         entry = {"fast": bench_forward(model, size, device, reps, "fast", amp)}
@@ -172,11 +171,7 @@ def main(argv=None) -> int:
         result["train_step"] = {str(args.train_size): bench_train_step(model, args.train_size, args.train_batch,
                                                                        device, reps, amp)}
     result["peak_rss_gb"] = round(peak_rss_gb() or float("nan"), 3)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    emit(result, args.out)
     return 0
 
 

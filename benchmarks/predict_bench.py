@@ -8,10 +8,10 @@ Prints one JSON document (and writes it with --out). Untrained weights: speed do
 
 from __future__ import annotations
 
+from _common import emit, machine  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 import argparse
-import json
 import multiprocessing as mp
-import platform
 import resource
 import sys
 import tempfile
@@ -90,13 +90,8 @@ def main(argv=None) -> int:
             print(f"{device:>5} {r['preset']:>6} {r['size']:>5}px: {r['frames_per_s']:.2f} frames/s, peak RSS "
                   f"{r['peak_rss_mb']} MB", file=sys.stderr)
             results.append(r)
-    doc = {"benchmark": "predict_video end to end (read, infer, write)", "torch": torch.__version__,
-           "python": platform.python_version(), "cpu_threads": torch.get_num_threads(), "results": results}
-    text = json.dumps(doc, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    doc = {"benchmark": "predict_video end to end (read, infer, write)", "machine": machine(), "results": results}
+    emit(doc, args.out)
     return 0
 
 

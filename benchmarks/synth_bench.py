@@ -11,11 +11,11 @@ dvos_core.synth.toy (40-70 px long, like wheat heads at 1024² in the paper's vi
 
 from __future__ import annotations
 
+from _common import emit, machine  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 import argparse
-import json
 import multiprocessing as mp
 import os
-import platform
 import resource
 import tempfile
 import time
@@ -91,15 +91,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
-    result = {"machine": {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                          "python": platform.python_version()},
+    result = {"machine": machine(),
               "render": [_run(_render, s, args.frames, args.repeats) for s in args.sizes],
               "preview": _run(_preview)}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    emit(result, args.out)
     return result
 
 

@@ -77,6 +77,14 @@ def test_dask_backend_equals_serial(proj, reference):
     assert same(read_all(s), reference)
 
 
+def test_dask_distributed_client_equals_serial(proj, reference):
+    """The cluster path: an active distributed client (here an in-process local cluster) runs the clips."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None):
+        s = generate(proj, "cluster", 3, CFG, seed=5, backend="dask")
+    assert same(read_all(s), reference)
+
+
 def test_cancel_keeps_finished_clips_and_resume_completes(proj, reference):
     token = CancelToken()
 

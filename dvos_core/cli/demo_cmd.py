@@ -14,6 +14,9 @@ def register(sub) -> None:
     p.add_argument("--quick", action="store_true", help="shortened run with the tiny preset (about a minute)")
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:1, mps")
     p.add_argument("--napari", action="store_true", help="open the result in napari with the dvos docks")
+    p.add_argument("--project-only", action="store_true",
+                   help="only build the sample project (OUT/demo.dvos), to run the steps yourself in napari "
+                        "(docs/tutorial.md)")
     p.set_defaults(func=_demo)
 
 
@@ -23,13 +26,25 @@ def _demo(args) -> int:
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
     from dvos_core.demo.pipeline import DemoConfig, run_demo
 
+    if args.project_only:
+        from pathlib import Path
+
+        from dvos_core.demo.pipeline import build_demo_project
+
+        p = build_demo_project(Path(args.out) / "demo.dvos")
+        print(f"built {p.path}: videos {', '.join(p.video_ids())}. Open it with `napari {p.path}`")
+        if args.napari:
+            from dvos_napari.launch import open_project_in_napari
+
+            open_project_in_napari(p.path)
+        return 0
     cfg = DemoConfig.quick() if args.quick else DemoConfig()
     cfg.device = args.device
     res = run_demo(args.out, cfg, progress=TerminalProgress(), cancel=cancel_on_sigint())
     cols = [c for c in ("video", "n_frames", "dice", "iou", "boundary_f") if c in res.videos.columns]
     print("\nper-video scores on the held-out test clip:")
     print(res.videos[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    print(f"overall (frame-weighted): " + ", ".join(f"{k} {v:.3f}" for k, v in res.overall.items()
+    print("overall (frame-weighted): " + ", ".join(f"{k} {v:.3f}" for k, v in res.overall.items()
                                                     if isinstance(v, float)))
     print(f"baselines: all-background Dice {res.baselines['all_background']:.3f}, "
           f"all-foreground Dice {res.baselines['all_foreground']:.3f}")

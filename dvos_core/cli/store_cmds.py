@@ -46,8 +46,8 @@ def _info(args) -> int:
         print(f"  {v['id']:<20} {v['frames']:>6} frames {v['size'][0]}x{v['size'][1]}  split={v['split']:<10} "
               f"{prov}  {tags}")
     print(f"objects: {s['objects']['head']} heads, {s['objects']['fake']} fakes")
-    print(f"backgrounds: " + (", ".join(f"{k} ({n} frames)" for k, n in s["backgrounds"].items()) or "none"))
-    print(f"synthetic: " + (", ".join(f"{k} ({d['clips_done']}/{d['clips']} clips)"
+    print("backgrounds: " + (", ".join(f"{k} ({n} frames)" for k, n in s["backgrounds"].items()) or "none"))
+    print("synthetic: " + (", ".join(f"{k} ({d['clips_done']}/{d['clips']} clips)"
                                       for k, d in s["synthetic"].items()) or "none"))
     print(f"models: {', '.join(s['models']) or 'none'}")
     print(f"reports: {', '.join(s['reports']) or 'none'}")

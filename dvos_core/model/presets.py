@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from dvos_core.config_io import dataclass_from_dict
 from dvos_core.model.attention import REDUCTIONS
 
 
@@ -58,11 +59,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown model config keys {unknown}; known keys are {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "model config keys",
+                                   f"known keys are {sorted(f.name for f in dataclasses.fields(cls))}")
 
     def replace(self, **changes) -> "ModelConfig":
         return dataclasses.replace(self, **changes)

@@ -60,7 +60,14 @@ class FrameSequence:
     # ---- properties ------------------------------------------------------------------------------------------
     @property
     def attrs(self) -> dict:
+        """The sequence's attributes, re-read from disk (another handle or process may have changed them)."""
+        self.refresh()
         return dict(self.group.attrs)
+
+    def refresh(self) -> None:
+        """Reload this handle's metadata (Zarr caches attributes per handle)."""
+        self.group = zarr.open_group(store=self.group.store, path=self.group.path,
+                                     mode="r" if self.group.read_only else "r+")
 
     @property
     def n_frames(self) -> int:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from dvos_core.config_io import dataclass_from_dict, read_yaml_mapping
+
 MAX_FEATHER = 2.5  # px; wider soft edges would blur heads into the field
 
 
@@ -120,12 +122,8 @@ class SynthConfig:
     @classmethod
     def from_dict(cls, d: dict | None) -> "SynthConfig":
         """Build from a (possibly partial) dict; unknown keys raise ValueError listing the valid ones."""
-        d = dict(d or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown synthesis parameter(s) {unknown}; valid names are {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, dict(d or {}), "synthesis parameter(s)",
+                                   f"valid names are {sorted(f.name for f in fields(cls))}")
 
     def replace(self, **changes) -> "SynthConfig":
         return dataclasses.replace(self, **changes)
@@ -144,19 +142,8 @@ class SynthConfig:
 
     @classmethod
     def from_yaml(cls, path) -> "SynthConfig":
-        import yaml
-
-        p = Path(path)
-        if not p.exists():
-            raise FileNotFoundError(f"synthesis config {p} not found; write a template with "
-                                    f"`dvos synth --write-config {p}`")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ValueError(f"{p}: not valid YAML ({e})") from e
-        if not isinstance(data, dict):
-            raise ValueError(f"{p}: expected 'name: value' lines, got {type(data).__name__}")
-        return cls.from_dict(data)
+        return cls.from_dict(read_yaml_mapping(path, "synthesis config",
+                                               f"write a template with `dvos synth --write-config {path}`"))
 
     @staticmethod
     def describe() -> dict:

@@ -9,6 +9,7 @@ from typing import Optional
 
 import yaml
 
+from dvos_core.config_io import dataclass_from_dict, read_yaml_mapping
 from dvos_core.data.augment import AugmentConfig
 from dvos_core.train.losses import LossWeights
 
@@ -128,23 +129,11 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown training config keys {unknown}; `dvos train --print-config` lists them")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "training config keys", "`dvos train --print-config` lists them")
 
     @classmethod
     def from_yaml(cls, path) -> "TrainConfig":
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: training config not found; write one with `dvos train --print-config`")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ValueError(f"{path}: invalid YAML ({e})") from e
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of training settings, got {type(data).__name__}")
+        data = read_yaml_mapping(path, "training config", "write one with `dvos train --print-config`")
         try:
             return cls.from_dict(data)
         except (TypeError, ValueError) as e:

@@ -46,6 +46,9 @@ class TrainDock(DvosDock):
         self.size.setSingleStep(32)
         self.size.setValue(256)
         self.size.setToolTip("training crop size in pixels (a multiple of 32)")
+        self.lr = QLineEdit("1e-4")
+        self.lr.setToolTip("learning rate (AdamW, cosine decay to a tenth of it); the paper uses 1e-4, short runs on "
+                           "small data learn faster with 1e-3")
         self.init_from = QComboBox()
         self.init_from.setToolTip("start from the weights of an earlier model (e.g. image model -> video model)")
         self.name = QLineEdit()
@@ -55,6 +58,7 @@ class TrainDock(DvosDock):
         f.addRow("epochs", self.epochs)
         f.addRow("batch size", self.batch_size)
         f.addRow("crop size", self.size)
+        f.addRow("learning rate", self.lr)
         f.addRow("start from", self.init_from)
         f.addRow("model name", self.name)
 
@@ -114,7 +118,11 @@ class TrainDock(DvosDock):
         from dvos_core.train import TrainConfig
 
         init = self.init_from.currentText()
-        values = dict(phase=self.phase.currentText(), preset=self.preset.currentText() or None,
+        try:
+            lr = float(self.lr.text())
+        except ValueError:
+            raise ValueError(f"learning rate {self.lr.text()!r} is not a number; use e.g. 1e-4") from None
+        values = dict(lr=lr, eta_min=lr / 10, phase=self.phase.currentText(), preset=self.preset.currentText() or None,
                       epochs=self.epochs.value(), batch_size=self.batch_size.value(), size=self.size.value(),
                       init_from=None if init in ("", NO_INIT) else init)
         values.update(overrides)
