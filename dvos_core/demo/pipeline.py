@@ -25,10 +25,10 @@ class DemoConfig:
     preset: str = "small"
     synth_clips: int = 48
     synth_frames: int = 12
-    image_epochs: int = 6
-    synth_epochs: int = 4
-    real_epochs: int = 4
-    steps_per_epoch: int = 40
+    image_epochs: int = 4
+    synth_epochs: int = 3
+    real_epochs: int = 5
+    steps_per_epoch: int = 30
     batch_size: int = 8
     lr: float = 2e-3           # higher than the paper's 1e-4: the demo trains small models for a few hundred steps
     seed: int = 0
