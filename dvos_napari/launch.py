@@ -25,3 +25,11 @@ def open_project_in_napari(path, docks=DOCKS):
 
     show_project(napari.Viewer(title=f"dvos: {path}"), path, docks)
     napari.run()
+
+
+if __name__ == "__main__":  # python -m dvos_napari.launch PROJECT  (what `dvos demo --napari` runs)
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m dvos_napari.launch PROJECT.dvos")
+    open_project_in_napari(sys.argv[1])

@@ -34,9 +34,7 @@ def _demo(args) -> int:
         p = build_demo_project(Path(args.out) / "demo.dvos")
         print(f"built {p.path}: videos {', '.join(p.video_ids())}. Open it with `napari {p.path}`")
         if args.napari:
-            from dvos_napari.launch import open_project_in_napari
-
-            open_project_in_napari(p.path)
+            return _open_in_napari(p.path)
         return 0
     cfg = DemoConfig.quick() if args.quick else DemoConfig()
     cfg.device = args.device
@@ -51,7 +49,17 @@ def _demo(args) -> int:
     print(f"timings (s): {json.dumps(res.timings)}")
     print(f"project: {res.project}  (open it with `napari {res.project}`)")
     if args.napari:
-        from dvos_napari.launch import open_project_in_napari
-
-        open_project_in_napari(res.project)
+        return _open_in_napari(res.project)
     return 0
+
+
+def _open_in_napari(path) -> int:
+    """Run the plugin's launcher as its own program (the core never imports the GUI)."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("napari") is None:
+        print("dvos: napari is not installed; install it with pip install 'dvos-napari[napari]'", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, "-m", "dvos_napari.launch", str(path)])
