@@ -17,7 +17,7 @@ def test_help_lists_every_step(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     for cmd in ("new", "info", "add-video", "extract-objects", "extract-backgrounds", "synth", "train", "predict",
-                "pseudo-label", "evaluate", "demo"):
+                "pseudo-label", "evaluate", "demo", "migrate"):
         assert cmd in out, cmd
 
 

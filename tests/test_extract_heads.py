@@ -125,7 +125,7 @@ def test_coins_real_image():
     import tempfile
 
     img = data.coins()
-    mask = morphology.binary_opening(img > filters.threshold_otsu(img), morphology.disk(2))
+    mask = morphology.opening(img > filters.threshold_otsu(img), morphology.disk(2))
     expected = [r.area for r in measure.regionprops(measure.label(mask, connectivity=2)) if r.area >= 100]
     with tempfile.TemporaryDirectory() as d:
         p = Project.create(f"{d}/coins.dvos")
@@ -147,3 +147,13 @@ def test_sample_frames():
         sample_frames(10, n=11)
     with pytest.raises(ValueError, match="not both"):
         sample_frames(10, n=2, interval=2)
+
+
+def test_test_videos_are_skipped_by_default_and_refused_by_name(tmp_project):
+    v, _ = _scene(tmp_project)
+    v.set_split("test")
+    with pytest.raises(ValueError, match="'scene' is a test video"):
+        extract_heads(tmp_project, video_ids=["scene"], fakes_per_head=0)
+    assert len(extract_heads(tmp_project, fakes_per_head=0)) == 0  # default: every video but the test ones
+    v.set_split("train")
+    assert len(extract_heads(tmp_project, fakes_per_head=0)) > 0

@@ -87,7 +87,7 @@ def test_float_tiff_outside_unit_range(tmp_path):
     import tifffile
 
     p = tmp_path / "float.tif"
-    tifffile.imwrite(p, np.full((2, 4, 4), 3.0, np.float32))
+    tifffile.imwrite(p, np.full((2, 4, 4), 3.0, np.float32), photometric="minisblack")
     with pytest.raises(ValueError, match="float.tif.*\\[0, 1\\]"):
         open_video(p)
 
@@ -150,3 +150,43 @@ def test_unwritable_export_path(tmp_project, tmp_path):
     blocker.write_text("x")
     with pytest.raises(PermissionError, match="file.txt"):
         export_masks(tmp_project, "v", blocker / "out")
+
+
+def test_truncated_tiff_names_file_and_imports_nothing(tmp_project, tmp_path):
+    import tifffile
+
+    whole = tmp_path / "whole.tif"
+    tifffile.imwrite(whole, np.full((10, 64, 64), 9, np.uint8), photometric="minisblack")
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    import_video(tmp_project, whole, video_id="keep")
+    with pytest.raises(ValueError, match="cut.tif.*(truncated|cannot read)"):
+        import_video(tmp_project, cut)
+    assert tmp_project.video_ids() == ["keep"] and len(tmp_project.video("keep")) == 10
+
+
+def test_tiff_pages_of_different_sizes_name_the_page(tmp_project, tmp_path):
+    import tifffile
+
+    p = tmp_path / "mixed.tif"
+    with tifffile.TiffWriter(p) as w:
+        w.write(np.zeros((20, 30), np.uint8))
+        w.write(np.zeros((21, 30), np.uint8))
+    with pytest.raises(ValueError, match="mixed.tif page 1.*differs from page 0"):
+        import_video(tmp_project, p)
+    assert tmp_project.video_ids() == []
+
+
+def test_unwritable_project_and_csv_paths(tmp_project, tmp_path, capsys):
+    from dvos_core.cli import main
+    from dvos_core.io import export_reference_csv
+
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    assert main(["new", str(blocker / "field.dvos")]) == 2
+    err = capsys.readouterr().err
+    assert "file.txt/field.dvos" in err and "writable folder" in err
+    assert blocker.read_text() == "x"
+    _video_with_manual_mask(tmp_project)
+    with pytest.raises(PermissionError, match="file.txt"):
+        export_reference_csv(tmp_project, blocker / "csv", clip_length=None)

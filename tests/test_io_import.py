@@ -63,3 +63,47 @@ def test_duplicate_id_and_bad_range(tmp_project, video_avi):
     with pytest.raises(ValueError, match="split"):
         import_video(tmp_project, video_avi, video_id="y", split="training")
     assert tmp_project.video_ids() == ["field_plot"]
+
+
+KILLED_IMPORT = """
+import os, signal, sys
+from dvos_core.io import import_video
+from dvos_core.store import Project
+
+def progress(done, total, msg):
+    if done >= 16:
+        os.kill(os.getpid(), signal.SIGKILL)  # a real kill: no clean-up code runs
+
+import_video(Project.open(sys.argv[1]), sys.argv[2], video_id="plot", batch=8, progress=progress)
+"""
+
+
+def test_killed_import_is_marked_and_replaced_by_the_next_import(tmp_project, video_mp4, sequential_frames, capsys):
+    import subprocess
+    import sys
+
+    from dvos_core.cli import main
+
+    r = subprocess.run([sys.executable, "-c", KILLED_IMPORT, str(tmp_project.path), str(video_mp4)],
+                       capture_output=True, text=True)
+    assert r.returncode == -9, r.stderr
+    v = type(tmp_project).open(tmp_project.path).video("plot")
+    truth = sequential_frames(video_mp4)
+    assert not v.import_complete and 16 <= len(v) < len(truth)
+    assert all(np.array_equal(f, truth[k]) for k, f in enumerate(v.read_frames()))  # committed frames are whole
+    assert main(["info", str(tmp_project.path)]) == 0
+    assert "interrupted import" in capsys.readouterr().out
+    assert main(["add-video", str(tmp_project.path), str(video_mp4), "--id", "plot"]) == 0
+    v = type(tmp_project).open(tmp_project.path).video("plot")
+    assert v.import_complete and len(v) == len(truth)
+    with pytest.raises(ValueError, match="already exists"):
+        import_video(tmp_project, video_mp4, video_id="plot")
+
+
+def test_interrupted_import_with_masks_is_kept(tmp_project, video_avi):
+    v = import_video(tmp_project, video_avi, video_id="plot", stop=4)
+    v.update_attrs(import_complete=False)                 # as a killed import leaves it
+    v.set_mask(1, np.ones(v.shape[1:3], np.uint8), "manual")
+    with pytest.raises(ValueError, match="interrupted import.*already has masks"):
+        import_video(tmp_project, video_avi, video_id="plot")
+    assert tmp_project.video("plot").mask(1).all()

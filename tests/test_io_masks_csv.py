@@ -41,7 +41,7 @@ def test_multipage_tiff_masks_with_frames(tmp_project, video, tmp_path):
     import tifffile
 
     masks = _blob_masks(3) * 255
-    tifffile.imwrite(tmp_path / "m.tif", masks)
+    tifffile.imwrite(tmp_path / "m.tif", masks, photometric="minisblack")
     assert import_masks(tmp_project, "plot1", tmp_path / "m.tif", frames=[4, 9, 10]) == [4, 9, 10]
     assert np.array_equal(video.mask(9), masks[1] // 255)
 
@@ -106,3 +106,14 @@ def test_reference_csv_missing_columns(tmp_project, tmp_path):
     p.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="x.csv.*missing column"):
         import_reference_csv(tmp_project, p)
+
+
+def test_mask_tiff_written_page_by_page(tmp_project, video, tmp_path):
+    import tifffile
+
+    masks = _blob_masks(4)
+    with tifffile.TiffWriter(tmp_path / "pages.tif") as w:  # one tifffile series per page
+        for m in masks:
+            w.write(m * 255)
+    assert import_masks(tmp_project, "plot1", tmp_path / "pages.tif") == [0, 1, 2, 3]
+    assert all(np.array_equal(video.mask(t), masks[t]) for t in range(4))

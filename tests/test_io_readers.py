@@ -126,3 +126,29 @@ def test_short_video_and_single_frame(tmp_path, sequential_frames):
         warnings.simplefilter("error")
         with open_video(p) as r:
             assert len(r) == 1 and decode_frame_code(r[0]) == 0
+
+
+def test_tiff_written_page_by_page_gives_every_page(tmp_path):
+    import tifffile
+
+    p = tmp_path / "pages.tif"
+    with tifffile.TiffWriter(p) as w:  # one tifffile series per page: every page is still a frame
+        for k in range(5):
+            w.write(coded_frame(k)[..., 1])
+    with open_video(p) as r:
+        assert len(r) == 5
+        assert [int(r[k][0, 0, 0]) for k in range(5)] == [int(coded_frame(k)[0, 0, 1]) for k in range(5)]
+
+
+def test_grayscale_and_16bit_png_folders(tmp_path):
+    import cv2
+
+    gray, deep = tmp_path / "gray", tmp_path / "deep"
+    gray.mkdir(), deep.mkdir()
+    for k in range(3):
+        cv2.imwrite(str(gray / f"g{k}.png"), np.full((6, 9), 10 * k, np.uint8))
+        cv2.imwrite(str(deep / f"d{k}.png"), np.full((6, 9, 3), 20000 * k, np.uint16))
+    with open_video(gray) as r:
+        assert r[2].shape == (6, 9, 3) and (r[2] == 20).all()
+    with open_video(deep) as r:
+        assert r[2].dtype == np.uint8 and (r[2] == round(40000 * 255 / 65535)).all()

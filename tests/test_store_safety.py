@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from dvos_core.store import Project, SchemaVersionError
+from dvos_core.store import Project, SchemaVersionError, StoreError
 
 
 def _frames(n, value_from=0, hw=(8, 10)):
@@ -103,6 +103,19 @@ def test_human_masks_protected(tmp_project):
     assert v.set_mask(1, np.zeros((8, 10)), "pseudo", overwrite=True)
 
 
+def test_test_video_ground_truth_is_not_replaced_by_a_correction(tmp_project):
+    v = tmp_project.add_video_array("held_out", _frames(3), split="test")
+    truth = np.zeros((8, 10), np.uint8)
+    truth[1:5, 2:7] = 1
+    assert v.set_mask(0, truth, "manual")
+    with pytest.raises(StoreError, match="held_out frame 0.*ground truth"):
+        v.set_mask(0, np.ones((8, 10)), "corrected", overwrite=True)
+    assert np.array_equal(v.mask(0), truth) and v.provenance.tolist() == [1, 0, 0]
+    assert v.set_mask(1, truth, "corrected")  # a frame without ground truth may be corrected (it becomes one)
+    v.set_split("train")
+    assert v.set_mask(0, np.ones((8, 10)), "corrected")  # on a training video the person's edit wins
+
+
 def test_wrong_shapes_and_dtypes(tmp_project):
     v = tmp_project.add_video_array("v", _frames(2))
     with pytest.raises(ValueError, match="uint8 RGB.*to_rgb8"):
@@ -132,3 +145,20 @@ def test_read_only_open(tmp_path):
         ro.create_video("w", 8, 10)
     again = Project.open(p.path)
     assert again.video_ids() == ["v"] and again.video("v").mask(0) is None
+
+
+def test_open_refuses_other_zarr_stores_and_damaged_metadata(tmp_path):
+    import zarr
+
+    from dvos_core.store import StoreError
+
+    zarr.open_group(str(tmp_path / "plain.zarr"), mode="w")
+    with pytest.raises(StoreError, match="plain.zarr.*not a dvos project"):
+        Project.open(tmp_path / "plain.zarr")
+    p = Project.create(tmp_path / "d.dvos")
+    meta = p.path / "zarr.json"
+    meta.write_text(meta.read_text()[:20])               # e.g. a disk that filled up mid-write
+    with pytest.raises(StoreError, match="d.dvos.*zarr.json.*unreadable"):
+        Project.open(p.path)
+    with pytest.raises(StoreError, match="already exists"):
+        Project.create(p.path)                           # and it is not silently replaced

@@ -13,9 +13,10 @@ def register(sub) -> None:
                     "heads: the same outlines filled with leaves or soil from elsewhere in the frame. Synthetic "
                     "training clips are built from these. Blobs smaller than --min-area pixels (noise, bits of "
                     "heads at the border) are skipped and counted. Frames already extracted are skipped unless "
-                    "--replace.")
+                    "--replace.",
+        epilog="example: dvos extract-objects field.dvos --min-area 80 --fakes-per-head 5")
     add_project(p)
-    p.add_argument("--videos", nargs="+", metavar="ID", help="only these videos (default: all)")
+    p.add_argument("--videos", nargs="+", metavar="ID", help="only these videos (default: all but the test videos)")
     p.add_argument("--frames", nargs="+", type=int, metavar="T",
                    help="only these frame numbers (default: every frame with a painted/corrected mask)")
     p.add_argument("--min-area", type=int, default=50, help="smallest head kept, in pixels (default 50)")
@@ -31,7 +32,8 @@ def register(sub) -> None:
         description="Cut runs of consecutive frames from a video that shows the field without wheat heads (soil, "
                     "leaves, stems). Synthetic clips paste heads onto these backgrounds, so the camera motion in "
                     "the training data is real. SOURCE is a video already in the project or a video file / TIFF / "
-                    "image folder.")
+                    "image folder.",
+        epilog="example: dvos extract-backgrounds field.dvos bare_plot.mp4 --clips 20")
     add_project(p)
     p.add_argument("source", metavar="SOURCE", help="video id in the project, or path of a bare-field video")
     p.add_argument("--clip-length", type=int, default=60, help="frames per clip (default 60, as in the paper)")
@@ -41,9 +43,11 @@ def register(sub) -> None:
     p.add_argument("--prefix", help="clip names are PREFIX_000, PREFIX_001, ... (default: SOURCE name + _bg)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--paper-preprocess", action="store_true",
-                   help="for a file SOURCE: resize to 1024 high, centre-crop 1024x1024")
-    g.add_argument("--height", type=int, help="for a file SOURCE: resize frames to this height")
-    p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"), help="for a file SOURCE: central H x W crop")
+                   help="resize the clips to 1024 pixels high, then keep the central 1024x1024 square (the "
+                        "paper's setting)")
+    g.add_argument("--height", type=int, help="resize the clips to this height in pixels (width follows)")
+    p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"),
+                   help="keep only the central H x W pixels (after --height resizing)")
     p.set_defaults(func=_extract_backgrounds)
 
 

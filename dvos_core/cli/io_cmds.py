@@ -21,7 +21,8 @@ def register(sub) -> None:
                     "and predicted. Accepts video files (.mp4 .avi .mov .mkv), multi-page TIFF files and folders of "
                     "PNG/JPG images (one image per frame, in name order). By default frames are stored unchanged; "
                     "--paper-preprocess resizes them to 1024 pixels high and keeps the central 1024x1024 square, as "
-                    "in the DVOS paper. If an import fails or is cancelled, nothing of that video is kept.")
+                    "in the DVOS paper. If an import fails or is cancelled, nothing of that video is kept.",
+        epilog="example: dvos add-video field.dvos plot1.mp4 --paper-preprocess")
     add_project(p)
     p.add_argument("files", nargs="+", metavar="FILE", help="video file(s), TIFF stack(s) or image folder(s)")
     p.add_argument("--id", help="name of the video in the project (default: the file name without extension); "
@@ -120,7 +121,8 @@ def _add_video(args) -> int:
     project = Project.open(args.project)
     pre = _preprocess(args)
     ids = [args.id or safe_id(Path(f).stem if Path(f).is_file() else Path(f).name) for f in args.files]
-    taken = sorted({i for i in ids if ids.count(i) > 1 or i in project.video_ids()})
+    existing = {i for i in project.video_ids() if project.video(i).import_complete}  # leftovers get replaced
+    taken = sorted({i for i in ids if ids.count(i) > 1 or i in existing})
     if taken:
         raise ValueError(f"video id(s) {taken} already in {project.path} or used twice in this command; rename the "
                          f"files or add them one at a time with --id")

@@ -18,9 +18,13 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
     labels = labels or {}
     if video_ids is None:
         video_ids = sorted(set(project.video_ids()) | {v for v, _ in labels})
+        video_ids = [vid for vid in video_ids if project.video(vid).split != "test"]
     plan = []
     for vid in video_ids:
         video = project.video(vid)
+        if video.split == "test":
+            raise ValueError(f"{project.path}: video {vid!r} is a test video; heads cut from its ground truth would "
+                             f"leak into training. Leave it out, or change its split (dvos_core Video.set_split)")
         if frames is None:
             ts = set(video.labelled_frames((MANUAL, CORRECTED)).tolist())
             ts |= {int(t) for v, t in labels if v == vid}
@@ -58,6 +62,7 @@ def extract_heads(project, video_ids: Optional[Sequence[str]] = None, frames=Non
                   max_overlap: float = 0.1, max_tries: int = 200):
     """Cut every head out of the annotated frames, plus ``fakes_per_head`` fake heads per real head.
 
+    Videos: ``video_ids``, default every video except those of split 'test' (naming a test video is an error).
     Frames: those with human masks (manual/corrected) unless ``frames`` (a list for every video, or a dict
     {video id: [frames]}) is given. Heads are the 8-connected components of the mask, or the ids of an instance
     label map given as ``labels[(video id, frame)]``. Components smaller than ``min_area`` (or larger than
@@ -100,7 +105,7 @@ def extract_heads(project, video_ids: Optional[Sequence[str]] = None, frames=Non
         stats["frames"] += 1
         if objs:
             n = bank.add((rgba, {"kind": "head", "video": vid, "frame": t, **rec}) for rgba, rec in objs)
-            heads = bank.table().iloc[-n:]
+            heads = bank.tail(n)
             added.append(heads)
             stats["heads"] += n
             fakes, heads_mask = [], lab > 0
@@ -113,7 +118,7 @@ def extract_heads(project, video_ids: Optional[Sequence[str]] = None, frames=Non
                                   "touches_border": False, **shape, **frec}) for f, frec in made)
             if fakes:
                 k = bank.add(fakes)
-                added.append(bank.table().iloc[-k:])
+                added.append(bank.tail(k))
                 stats["fakes"] += k
         report(progress, i + 1, len(plan), f"{vid}[{t}]: {stats['heads']} heads, {stats['fakes']} fakes")
     out = pd.concat(added, ignore_index=True) if added else pd.DataFrame()

@@ -33,8 +33,9 @@ def import_video(project, path, video_id: Optional[str] = None, preprocess: Opti
     through ``preprocess``. Attributes stored: source (absolute path), fps, preprocessing, source_frames
     ({'start', 'step', 'stop'}: stored frame t is source frame start + t*step), split, tags.
 
-    The import is all or nothing: on any error or cancel the partially written video is deleted, so a video in the
-    store is always complete.
+    The import is all or nothing: on any error or cancel the partially written video is deleted. A process killed
+    mid-import cannot clean up, so the video carries ``import_complete=False`` until its last frame is committed;
+    importing the same id again replaces such a leftover (if nobody has added masks to it since).
     """
     from dvos_core.store import safe_id
     from dvos_core.store.schema import SPLITS
@@ -45,7 +46,7 @@ def import_video(project, path, video_id: Optional[str] = None, preprocess: Opti
     pre = preprocess or Preprocess()
     video_id = video_id or safe_id(path.stem if path.is_file() else path.name)
     if video_id in project.video_ids():
-        raise ValueError(f"{project.path}: a video {video_id!r} already exists; pick another id (--id) or delete it")
+        _drop_interrupted_import(project, video_id)
     with open_video(path) as reader:
         idx = frame_indices(len(reader), start, stop, step, where=str(path))
         h, w = pre.output_size(reader.height, reader.width)
@@ -54,7 +55,7 @@ def import_video(project, path, video_id: Optional[str] = None, preprocess: Opti
         video = project.create_video(
             video_id, h, w, source=str(path.resolve()), fps=out_fps, preprocessing=pre.to_dict(),
             source_frames={"start": idx.start, "stop": idx.stop, "step": idx.step}, source_n_frames=len(reader),
-            split=split, tags=dict(tags or {}))
+            split=split, tags=dict(tags or {}), import_complete=False)
         report(progress, 0, len(idx), f"{video_id}: importing {len(idx)} frames")
 
         def frames():  # decoded and preprocessed in a worker thread, a few frames ahead of the writer
@@ -74,7 +75,19 @@ def import_video(project, path, video_id: Optional[str] = None, preprocess: Opti
     if len(video) != len(idx):  # defensive: never leave a short video that looks complete
         _delete_quietly(project, video_id)
         raise ValueError(f"{path}: only {len(video)} of {len(idx)} frames could be stored; nothing was imported")
+    video.update_attrs(import_complete=True)  # the commit of the whole import
     return video
+
+
+def _drop_interrupted_import(project, video_id: str) -> None:
+    """Delete the leftover of a killed import of ``video_id`` (no masks yet); any other existing video is an error."""
+    video = project.video(video_id)
+    if video.import_complete:
+        raise ValueError(f"{project.path}: a video {video_id!r} already exists; pick another id (--id) or delete it")
+    if video.provenance.any():
+        raise ValueError(f"{project.path}: video {video_id!r} is an interrupted import ({len(video)} frames) that "
+                         f"already has masks; import under another id (--id) or delete it")
+    project.delete_video(video_id)
 
 
 def _delete_quietly(project, video_id: str) -> None:

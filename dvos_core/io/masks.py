@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from dvos_core.io.readers import TIFF_SUFFIXES, natural_key
+from dvos_core.io.readers import TIFF_SUFFIXES, natural_key, tiff_frames
 
 MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")
 _TRAILING_NUMBER = re.compile(r"(\d+)\D*$")
@@ -69,12 +69,12 @@ def _mask_sources(source: Path, frames: Optional[Sequence[int]]):
         import tifffile
 
         try:
-            with tifffile.TiffFile(str(source)) as tf:
-                stack = tf.asarray()
+            tf = tifffile.TiffFile(str(source))
         except Exception as e:
             raise ValueError(f"{source}: cannot read this TIFF ({type(e).__name__}: {e})") from e
-        if stack.ndim == 2:
-            stack = stack[None]
+        with tf:
+            n, read = tiff_frames(tf, source)
+            stack = [read(k) for k in range(n)]
         idx = list(range(len(stack))) if frames is None else [int(t) for t in frames]
         if len(idx) != len(stack):
             raise ValueError(f"{source}: {len(stack)} mask pages but {len(idx)} frame indices given")

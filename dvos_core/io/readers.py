@@ -19,7 +19,7 @@ import re
 import warnings
 import zlib
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
@@ -245,6 +245,49 @@ class CV2VideoReader(VideoReader):
             self._cap = None
 
 
+def tiff_frames(tf, path) -> tuple[int, Callable[[int], np.ndarray]]:
+    """(frame count, get(k) -> raw array of frame k) of an open ``tifffile.TiffFile``.
+
+    Several pages: one frame per page (whether tifffile groups them into one series or not). One page: a single
+    (H, W[, 3|4]) image, or a (T, H, W[, C]) stack stored in it (contiguous ImageJ files), read once on first use.
+    Errors are ValueErrors naming ``path`` (and the page).
+    """
+    try:
+        pages = list(tf.pages)
+        series = tf.series[0]
+        shape = tuple(series.shape)
+    except Exception as e:  # tifffile raises many types for damaged files
+        raise ValueError(f"{path}: cannot read this TIFF ({type(e).__name__}: {e})") from e
+    if len(pages) > 1:
+        def get(k):
+            return pages[k].asarray()
+        n = len(pages)
+    elif len(shape) == 2 or (len(shape) == 3 and shape[-1] in (3, 4)):
+        def get(k):
+            return pages[0].asarray()
+        n = 1
+    elif len(shape) in (3, 4):
+        stack = []
+
+        def get(k):
+            if not stack:
+                stack.append(series.asarray())
+            return stack[0][k]
+        n = shape[0]
+    else:
+        raise ValueError(f"{path}: TIFF of shape {shape} is not a frame stack (T, H, W[, C])")
+    if n == 0:
+        raise ValueError(f"{path}: the TIFF has no frames")
+
+    def read(k: int) -> np.ndarray:
+        try:
+            return get(k)
+        except Exception as e:
+            raise ValueError(f"{path} page {k}: cannot be read ({type(e).__name__}: {e}); the file may be "
+                             f"truncated or damaged") from e
+    return n, read
+
+
 class TiffReader(VideoReader):
     """A multi-page TIFF (one frame per page, read lazily) or a single (T, H, W[, C]) TIFF stack."""
 
@@ -254,43 +297,23 @@ class TiffReader(VideoReader):
         self.path = Path(path)
         try:
             self._tf = tifffile.TiffFile(str(self.path))
-            series = self._tf.series[0]
-            shape = tuple(series.shape)
         except Exception as e:  # tifffile raises many types for damaged files
             raise ValueError(f"{self.path}: cannot read this TIFF ({type(e).__name__}: {e})") from e
-        self._stack = None
-        self._pages = None
-        pages = list(self._tf.pages)
-        if len(shape) == 2 or (len(shape) == 3 and shape[-1] in (3, 4) and len(pages) == 1):
-            self._pages, self._n = pages[:1], 1
-        elif len(pages) > 1 and all(p is not None for p in pages):
-            self._pages, self._n = pages, len(pages)
-        elif len(shape) in (3, 4):
-            self._stack, self._n = series, shape[0]
-        else:
-            raise ValueError(f"{self.path}: TIFF of shape {shape} is not a frame stack (T, H, W[, C])")
-        if self._n == 0:
-            raise ValueError(f"{self.path}: the TIFF has no frames")
-        first = self._get(0)
+        try:
+            self._n, self._read = tiff_frames(self._tf, self.path)
+            first = to_rgb8(self._read(0), f"{self.path} page 0")
+        except BaseException:
+            self._tf.close()
+            raise
         self.height, self.width = first.shape[:2]
         self.fps = None
 
     def _get(self, k: int) -> np.ndarray:
         where = f"{self.path} page {k}"
-        try:
-            if self._pages is not None:
-                a = self._pages[k].asarray()
-            else:
-                if not isinstance(self._stack, np.ndarray):
-                    self._stack = self._stack.asarray()  # contiguous ImageJ stacks: one read, then indexing
-                a = self._stack[k]
-        except ValueError:
-            raise
-        except Exception as e:
-            raise ValueError(f"{where}: cannot be read ({type(e).__name__}: {e})") from e
-        f = to_rgb8(a, where)
+        f = to_rgb8(self._read(k), where)
         if k and f.shape[:2] != (self.height, self.width):
-            raise ValueError(f"{where}: size {f.shape[:2]} differs from page 0 ({self.height}, {self.width})")
+            raise ValueError(f"{where}: size {f.shape[:2]} differs from page 0 ({self.height}, {self.width}); all "
+                             f"frames must have one size")
         return f
 
     def close(self) -> None:

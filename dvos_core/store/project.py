@@ -4,20 +4,53 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Optional
 
 import zarr
 
+from dvos_core.progress import ProgressFn
+from dvos_core.store.migrate import MIGRATIONS
 from dvos_core.store.objects import ObjectBank
 from dvos_core.store.schema import (SCHEMA_VERSION, STORE_FORMAT, SchemaVersionError, StoreError, check_id)
 from dvos_core.store.sequence import Background, Video
 from dvos_core.store.synthetic import SyntheticSet
 
 _GROUPS = ("videos", "objects", "backgrounds", "synthetic")
-# Migrations from schema N to N+1: {N: callable(project_path)}; empty while only schema 1 exists.
-MIGRATIONS: dict = {}
+# Migrations from schema N to N+1 ({N: callable(project_path, progress)}) live in dvos_core.store.migrate.
+
+
+def _root_attrs(path: Path) -> dict:
+    """The root attrs of a dvos project, read straight from its zarr.json (no Zarr open, no version check)."""
+    meta = path / "zarr.json"
+    if not meta.exists():
+        hint = "create it with `dvos new PATH`" if not path.exists() else "it is not a dvos project folder"
+        raise StoreError(f"{path}: no dvos project here ({hint})")
+    try:
+        attrs = json.loads(meta.read_text()).get("attributes", {})
+    except (OSError, ValueError) as e:
+        raise StoreError(f"{meta}: unreadable project metadata ({e}); restore it from a backup") from e
+    if attrs.get("format") != STORE_FORMAT:
+        raise StoreError(f"{path} is a Zarr store but not a dvos project (format={attrs.get('format')!r})")
+    return attrs
+
+
+def _migratable(version) -> bool:
+    return (isinstance(version, int) and not isinstance(version, bool) and version < SCHEMA_VERSION
+            and all(v in MIGRATIONS for v in range(version, SCHEMA_VERSION)))
+
+
+def _version_error(path: Path, attrs: dict) -> SchemaVersionError:
+    version = attrs.get("schema_version")
+    if _migratable(version):
+        return SchemaVersionError(f"{path} uses store schema {version}; this dvos uses {SCHEMA_VERSION}. "
+                                  f"Run `dvos migrate {path}` (back the folder up first)")
+    return SchemaVersionError(
+        f"{path} uses store schema {version!r} (written by dvos {attrs.get('dvos_version', '?')}); this dvos "
+        f"reads schema {SCHEMA_VERSION} only. Open it with the dvos version that wrote it, or export its "
+        f"videos and masks and import them into a new project")
 
 
 class Project:
@@ -63,27 +96,34 @@ class Project:
     def open(cls, path, mode: str = "r+") -> "Project":
         """Open an existing project; ``mode='r'`` for read-only use."""
         path = Path(path)
-        meta = path / "zarr.json"
-        if not meta.exists():
-            hint = "create it with `dvos new PATH`" if not path.exists() else "it is not a dvos project folder"
-            raise StoreError(f"{path}: no dvos project here ({hint})")
-        try:
-            attrs = json.loads(meta.read_text()).get("attributes", {})
-        except (OSError, ValueError) as e:
-            raise StoreError(f"{meta}: unreadable project metadata ({e}); restore it from a backup") from e
-        if attrs.get("format") != STORE_FORMAT:
-            raise StoreError(f"{path} is a Zarr store but not a dvos project (format={attrs.get('format')!r})")
-        version = attrs.get("schema_version")
-        if version != SCHEMA_VERSION:
-            if isinstance(version, int) and version < SCHEMA_VERSION and version in MIGRATIONS:
-                raise SchemaVersionError(f"{path} uses store schema {version}; this dvos uses {SCHEMA_VERSION}. "
-                                         f"Run `dvos migrate {path}` (back the folder up first)")
-            raise SchemaVersionError(
-                f"{path} uses store schema {version!r} (written by dvos {attrs.get('dvos_version', '?')}); this dvos "
-                f"reads schema {SCHEMA_VERSION} only. Open it with the dvos version that wrote it, or export its "
-                f"videos and masks and import them into a new project")
+        attrs = _root_attrs(path)
+        if attrs.get("schema_version") != SCHEMA_VERSION:
+            raise _version_error(path, attrs)
         root = zarr.open_group(str(path), mode="r" if mode == "r" else "r+")
         return cls(root, path, mode)
+
+    @classmethod
+    def migrate(cls, path, progress: Optional[ProgressFn] = None) -> list[int]:
+        """Upgrade a project in place to this dvos's schema (``dvos migrate PATH``; back the folder up first).
+
+        Returns the schema versions it went through (e.g. ``[1, 2]``), or ``[]`` when the store is already current
+        (nothing is changed then). A store of an unknown or newer schema raises ``SchemaVersionError``. Each step
+        sets ``schema_version`` last, so a killed migration leaves the store at its last finished step; run it again.
+        """
+        path = Path(path)
+        attrs = _root_attrs(path)
+        version = attrs.get("schema_version")
+        if version == SCHEMA_VERSION:
+            return []
+        if not _migratable(version):
+            raise _version_error(path, attrs)
+        if not os.access(path / "zarr.json", os.W_OK):
+            raise StoreError(f"{path}: the project is not writable; migrate a writable copy")
+        steps = [version]
+        for v in range(version, SCHEMA_VERSION):
+            MIGRATIONS[v](path, progress)
+            steps.append(v + 1)
+        return steps
 
     @classmethod
     def open_or_create(cls, path) -> "Project":
@@ -204,6 +244,7 @@ class Project:
         for v in self.videos():
             a = v.attrs
             vids.append({"id": v.name, "frames": v.n_frames, "size": [a["height"], a["width"]], "split": v.split,
+                         "complete": v.import_complete,
                          "fps": a.get("fps"), "source": a.get("source"), "tags": v.tags,
                          "provenance": {k: c for k, c in v.provenance_counts().items() if c and k != "none"}})
         ob = self.objects

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: objects table as append-only JSON lines (objects/records); `dvos migrate` converts 1
 STORE_FORMAT = "dvos-project"
 
 # Per-frame mask provenance codes (uint8).

@@ -15,8 +15,8 @@ import zarr
 
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store import arrays
-from dvos_core.store.schema import (LABEL_PROVENANCES, NONE, PROVENANCE_NAMES, PROVENANCE_RANK, SPLITS,
-                                    StoreError, provenance_code)
+from dvos_core.store.schema import (CORRECTED, LABEL_PROVENANCES, MANUAL, NONE, PROVENANCE_NAMES, PROVENANCE_RANK,
+                                    SPLITS, StoreError, provenance_code)
 
 
 def _check_frame(frame: np.ndarray, hw, where: str) -> np.ndarray:
@@ -163,6 +163,11 @@ class Video(FrameSequence):
         self.group.attrs["split"] = split
 
     @property
+    def import_complete(self) -> bool:
+        """False only for the leftover of an import that was killed before its last frame (see import_video)."""
+        return self.group.attrs.get("import_complete", True) is not False
+
+    @property
     def tags(self) -> dict:
         return dict(self.group.attrs.get("tags", {}))
 
@@ -215,6 +220,10 @@ class Video(FrameSequence):
         old = int(self.group["provenance"][t])
         if not overwrite and PROVENANCE_RANK[old] > PROVENANCE_RANK[code]:
             return False
+        if old == MANUAL and code == CORRECTED and self.split == "test":
+            raise StoreError(f"{self.name} frame {t}: this test video's manual mask is the ground truth it is scored "
+                             f"against; an edited prediction may not replace it. Correct frames of train videos, or "
+                             f"clear this frame's mask first if the ground truth itself is wrong")
         self.group["masks"][t] = m
         if quality is not None:
             self.group["quality"][t] = float(quality)

@@ -1,0 +1,185 @@
+"""The object bank (schema 2): append-only records, crash safety, clear, and the schema 1 -> 2 migration."""
+
+import json
+
+import numpy as np
+import pytest
+import zarr
+import zarr.core.attributes
+
+from dvos_core.cli import main
+from dvos_core.store import SCHEMA_VERSION, Project, SchemaVersionError
+
+
+def _obj(i, kind="head", size=(2, 3)):
+    rgba = np.full(size + (4,), i % 251, np.uint8)
+    return rgba, {"kind": kind, "video": "v", "frame": np.int64(i), "area": np.float32(i + 0.5), "note": "é\nx"}
+
+
+def _fill(bank, n_adds=6, per_add=7):
+    for a in range(n_adds):
+        bank.add(_obj(a * per_add + j, "fake" if j % 3 == 0 else "head") for j in range(per_add))
+
+
+def test_many_adds_round_trip(tmp_project):
+    bank = tmp_project.objects
+    _fill(bank)
+    bank = Project.open(tmp_project.path).objects               # a fresh handle reads the committed state
+    n = 6 * 7
+    assert len(bank) == n and bank.count() == n
+    assert bank.count("fake") == 18 and bank.count("head") == 24
+    table = bank.table()
+    assert table["id"].tolist() == list(range(n)) and table["frame"].tolist() == list(range(n))
+    assert table["note"].tolist() == ["é\nx"] * n               # newlines/UTF-8 inside values survive the JSON lines
+    assert set(table.columns) >= {"id", "kind", "offset", "h", "w", "area", "video", "frame"}
+    tail = bank.tail(5)
+    assert tail.equals(table.iloc[-5:])                          # same rows, same index
+    assert bank.tail(10 ** 6).equals(table) and bank.tail(0).empty
+    heads = bank.load("head")
+    assert len(heads) == 24 and all(r["kind"] == "head" for _, r in heads)
+    for rgba, rec in bank.load():
+        assert rgba.shape == (2, 3, 4) and (rgba == rec["frame"] % 251).all()
+        assert np.array_equal(bank.get(rec["id"]), rgba)
+    with pytest.raises(KeyError, match="no object with id 999"):
+        bank.get(999)
+    assert bank.add([]) == 0 and len(bank) == n
+
+
+def test_add_writes_only_new_bytes(tmp_project):
+    bank = tmp_project.objects
+    g_json = tmp_project.path / "objects" / "zarr.json"
+    rec_dir = tmp_project.path / "objects" / "records"
+    bank.add(_obj(i) for i in range(500))
+    chunk_files = lambda: {p: p.stat().st_mtime_ns for p in rec_dir.rglob("*") if p.is_file() and p.name.isdigit()}
+    while int(bank.group.attrs["records_bytes"]) < (1 << 20) + 1000:  # fill more than one 1 MiB records chunk
+        bank.add(_obj(i) for i in range(2000))
+    before = chunk_files()
+    assert len(before) >= 2
+    first_chunk = min(before, key=lambda p: int(p.name))
+    bank.add(_obj(i) for i in range(10))
+    assert chunk_files()[first_chunk] == before[first_chunk]    # the full chunk was not rewritten
+    assert len(bank) > 2000
+    assert g_json.stat().st_size < 2048                         # the commit stays a few attrs, whatever the size
+
+
+def test_uncommitted_records_are_ignored(tmp_project):
+    bank = tmp_project.objects
+    bank.add([_obj(1), _obj(2, "fake")])
+    committed = bank.table()
+    a = dict(bank.group.attrs)
+    junk = b'{"id":7,"kind":"head","offset":0,"h":1,"w":1}\n{"broken'   # a killed add: data, no commit
+    rec, pix = bank.group["records"], bank.group["pixels"]
+    end = a["records_bytes"]
+    rec.resize((end + len(junk),))
+    rec[end:] = np.frombuffer(junk, np.uint8)
+    pix.resize((a["n_bytes"] + 50,))
+    pix[a["n_bytes"]:] = 99
+    bank = Project.open(tmp_project.path).objects
+    assert len(bank) == 2 and bank.table().equals(committed) and bank.tail(2).equals(committed)
+    assert bank.count("head") == 1 and bank.count("fake") == 1
+    bank.add([_obj(3)])                                          # the next add overwrites the leftovers
+    assert bank.table()["id"].tolist() == [0, 1, 2] and np.array_equal(bank.get(2), _obj(3)[0])
+
+
+def test_clear_kind_keeps_the_other_and_is_crash_safe(tmp_project, monkeypatch):
+    bank = tmp_project.objects
+    _fill(bank, 3, 5)
+    heads = bank.table().query("kind == 'head'").reset_index(drop=True)
+    old = dict(bank.group.attrs)
+
+    class Boom(Exception):
+        pass
+
+    def dying_update(self, *a, **k):  # a kill after the kept records are written but before the commit
+        raise Boom
+
+    with monkeypatch.context() as m:
+        m.setattr(zarr.core.attributes.Attributes, "update", dying_update)
+        with pytest.raises(Boom):
+            bank.clear("fake")
+    again = Project.open(tmp_project.path).objects
+    assert dict(again.group.attrs) == old and len(again.table()) == 15    # the old bank is intact
+
+    again.clear("fake")
+    assert again.count("fake") == 0 and again.count("head") == len(heads) == len(again)
+    assert again.table().reset_index(drop=True).equals(heads)
+    assert all(np.array_equal(again.get(int(i)), bank.get(int(i))) for i in heads["id"])
+    again.add([_obj(50, "fake")])
+    assert again.table()["id"].tolist() == heads["id"].tolist() + [heads["id"].max() + 1]
+    again.clear("fake")                                          # kept records now fit before: written at 0
+    assert again.group.attrs["records_start"] == 0 and again.table().reset_index(drop=True).equals(heads)
+    again.clear()
+    assert len(again) == 0 and again.table().empty and again.load() == [] and again.count("head") == 0
+    again.add([_obj(1)])
+    assert again.table()["id"].tolist() == [0]
+
+
+def _make_v1(path):
+    """A project in the schema 1 layout: the whole table in the `table` attr of the objects group."""
+    p = Project.create(path)
+    p.add_video_array("v", np.zeros((2, 8, 8, 3), np.uint8))
+    p.objects.add([_obj(1), _obj(2, "fake", (3, 2)), _obj(3)])
+    table, loaded = p.objects.table(), p.objects.load()
+    g = zarr.open_group(str(path / "objects"), mode="r+")
+    rows = [json.loads(line) for line in g["records"][:].tobytes().decode().splitlines()]
+    del g["records"]
+    g.attrs.put({"table": rows, "n_bytes": int(g.attrs["n_bytes"])})
+    root = zarr.open_group(str(path), mode="r+")
+    root.attrs["schema_version"] = 1
+    return table, loaded
+
+
+def test_migrate_v1_store(tmp_path, capsys):
+    path = tmp_path / "old.dvos"
+    table, loaded = _make_v1(path)
+    with pytest.raises(SchemaVersionError, match="schema 1.*dvos migrate"):
+        Project.open(path)
+    assert main(["info", str(path)]) == 2 and "dvos migrate" in capsys.readouterr().err
+    assert main(["migrate", str(path)]) == 0
+    assert "1 -> 2" in capsys.readouterr().out
+    p = Project.open(path)
+    assert p.attrs["schema_version"] == SCHEMA_VERSION == 2
+    assert "table" not in p.objects.group.attrs
+    assert p.objects.table().equals(table) and p.objects.count("fake") == 1 and len(p.objects) == 3
+    for (a, ra), (b, rb) in zip(loaded, p.objects.load()):
+        assert np.array_equal(a, b) and ra == rb
+    assert p.video("v").n_frames == 2
+    p.objects.add([_obj(4)])
+    assert p.objects.table()["id"].tolist() == [0, 1, 2, 3]
+
+    meta = (path / "zarr.json").read_text()
+    assert main(["migrate", str(path)]) == 0                    # already current: says so, changes nothing
+    assert "already uses store schema 2" in capsys.readouterr().out
+    assert (path / "zarr.json").read_text() == meta
+
+
+def test_migrate_is_safe_to_rerun_after_a_kill(tmp_path):
+    from dvos_core.store.migrate import migrate_1_to_2
+
+    path = tmp_path / "half.dvos"
+    table, _ = _make_v1(path)
+    migrate_1_to_2(path)
+    root = zarr.open_group(str(path), mode="r+")
+    root.attrs["schema_version"] = 1                            # as if killed before the version write
+    assert Project.migrate(path) == [1, 2]
+    assert Project.open(path).objects.table().equals(table)
+
+
+def test_migrate_refuses_unknown_or_newer_schema(tmp_path, capsys):
+    p = Project.create(tmp_path / "new.dvos")
+    root = zarr.open_group(str(p.path), mode="r+")
+    root.attrs["schema_version"] = 99
+    meta = (p.path / "zarr.json").read_text()
+    with pytest.raises(SchemaVersionError, match="schema 99.*reads schema 2 only"):
+        Project.migrate(p.path)
+    assert main(["migrate", str(p.path)]) == 2
+    assert "schema 99" in capsys.readouterr().err
+    assert (p.path / "zarr.json").read_text() == meta
+    assert main(["migrate", str(tmp_path / "none.dvos")]) == 2
+    assert "no dvos project" in capsys.readouterr().err
+
+
+def test_migrate_help_says_back_up(capsys):
+    with pytest.raises(SystemExit):
+        main(["migrate", "--help"])
+    assert "Back the folder up first" in capsys.readouterr().out
