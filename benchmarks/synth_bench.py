@@ -4,9 +4,10 @@ time of a 16-frame 512² preview read from a project store. Prints JSON (and wri
     python benchmarks/synth_bench.py [--frames 60] [--repeats 2] [--out synth_bench.json]
 
 "frames_per_cpu_s" divides by the process's CPU time, so it stays meaningful on a shared, loaded machine;
-"frames_per_s_wall" is the plain wall-clock rate. Each measurement runs in a fresh single-threaded process (OpenCV threads = 1), so "per core" is literal and the peak
-resident memory (ru_maxrss) belongs to that measurement alone. Inputs are the procedural toy heads of
-dvos_core.synth.toy (40-70 px long, like wheat heads at 1024² in the paper's videos).
+"frames_per_s_wall" is the plain wall-clock rate. Each measurement runs in a fresh single-threaded process (OpenCV
+threads = 1), so "per core" is literal and the peak resident memory (ru_maxrss) belongs to that measurement alone.
+Inputs are the procedural toy heads of dvos_core.synth.toy (40-70 px long, like wheat heads at 1024² in the paper's
+videos).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from _common import emit, machine  # noqa: E402  (benchmarks/ is on sys.path whe
 import argparse
 import multiprocessing as mp
 import os
+import queue
 import resource
 import tempfile
 import time
@@ -79,7 +81,14 @@ def _run(target, *args):
     q = ctx.Queue()
     p = ctx.Process(target=target, args=args + (q,))
     p.start()
-    out = q.get()
+    while True:  # a child that dies (e.g. a missing dependency) must not leave us waiting forever
+        try:
+            out = q.get(timeout=1.0)
+            break
+        except queue.Empty:
+            if not p.is_alive():
+                raise RuntimeError(f"benchmark process {target.__name__} exited with code {p.exitcode} before "
+                                   f"reporting; its error is printed above")
     p.join()
     return out
 

@@ -83,6 +83,29 @@ def test_soft_edges_keep_the_hard_mask_outline():
     assert np.mean(r[on] > b[on]) > 0.97
 
 
+def colour_shares(frames):
+    """Per pixel, solve frame = r*RED + f*BLUE + g*GREEN + k*BLACK with r+f+g+k = 1: (red share r, dark share k)."""
+    m = np.array([[*np.array([RED, BLUE, GREEN]).T[c], 0] for c in range(3)] + [[1, 1, 1, 1]], float)
+    x = frames.reshape(-1, 3).astype(float)
+    sol = np.linalg.solve(m, np.c_[x, np.ones(len(x))].T).T
+    return sol[:, 0].reshape(frames.shape[:-1]), sol[:, 3].reshape(frames.shape[:-1])
+
+
+@pytest.mark.parametrize("feather", [0.7, 2.5])
+def test_soft_mask_is_where_real_heads_make_up_half_the_rendered_colour(feather):
+    """Dense soft-edged layers, fakes above and below: the mask is 1 exactly where at least half of the rendered
+    colour comes from real heads, and soft rims bleed object colour, never black (no dark halo)."""
+    heads, fakes, bg = solid_inputs(size=200)
+    cfg = SynthConfig(n_frames=4, height=128, width=128, n_heads=(50, 50), n_fakes=(50, 50), fake_on_top_prob=0.5,
+                      edge_feather_px=feather, **NO_COLOUR_JITTER)
+    frames, masks = simulate_clip(heads, fakes, bg, cfg, seed=2)
+    red, dark = colour_shares(frames)
+    assert np.abs(dark).max() < 0.02
+    clear = np.abs(red - 0.5) > 0.01  # 8-bit rounding decides pixels at exactly half
+    assert clear.mean() > 0.97 and ((red > 0.01) & (red < 0.99)).sum() > 500  # many blended pixels checked
+    np.testing.assert_array_equal(masks[clear], (red >= 0.5)[clear])
+
+
 def test_same_seed_same_clip_bit_for_bit_and_different_seed_differs():
     rng = np.random.default_rng(0)
     heads, fakes = toy_objects(rng, 4, 4)
@@ -170,8 +193,8 @@ def test_background_follows_the_camera():
         bg_shift = (rows[1].sum() - rows[0].sum()) / 200  # width of the bright part, sub-pixel
         for j in range(1, len(info["is_real"])):
             m0, m1 = info["labels"][0] == j, info["labels"][-1] == j
-            if m0.sum() > 100 and abs(int(m0.sum()) - int(m1.sum())) < 10 and not (m0[[0, -1]].any() or m0[:, [0, -1]].any()
-                                                               or m1[[0, -1]].any() or m1[:, [0, -1]].any()):
+            on_border = any(m[[0, -1]].any() or m[:, [0, -1]].any() for m in (m0, m1))
+            if m0.sum() > 100 and abs(int(m0.sum()) - int(m1.sum())) < 10 and not on_border:
                 head_shift = np.nonzero(m1)[1].mean() - np.nonzero(m0)[1].mean()
                 assert abs(bg_shift - head_shift) <= 1.0
                 checked += abs(bg_shift) >= 3  # a clear pan
@@ -203,6 +226,10 @@ def test_bad_inputs_are_clear_errors():
         simulate_clip([h[..., :3] for h in heads], fakes, bg, cfg)
     with pytest.raises(ValueError, match="alpha"):
         simulate_clip([np.zeros((10, 10, 4), np.uint8)], fakes, bg, cfg)
+    faint = heads[0].copy()
+    faint[..., 3] //= 3  # alpha 85 inside: below the 128 threshold, nothing would be pasted
+    with pytest.raises(ValueError, match="alpha >= 128"):
+        simulate_clip(heads, [faint], bg, cfg)
 
 
 def test_no_fakes_is_fine():

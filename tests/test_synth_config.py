@@ -30,6 +30,16 @@ def test_bad_parameters_are_named():
         SynthConfig.from_yaml("/nonexistent/synth.yaml")
 
 
+@pytest.mark.parametrize("text, field", [("n_heads: 5", "n_heads"), ("object_scale: [1, 2, 3]", "object_scale"),
+                                         ("camera_speed: fast", "camera_speed"), ("n_frames: 2.5", "n_frames"),
+                                         ("allow_upscale: 1", "allow_upscale")])
+def test_wrongly_typed_yaml_values_name_the_file_and_field(tmp_path, text, field):
+    path = tmp_path / "synth.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(ValueError, match=f"synth.yaml: SynthConfig.{field} must be"):
+        SynthConfig.from_yaml(path)
+
+
 def test_smooth_signal_respects_its_amplitude_and_step_bounds():
     for seed in range(20):
         rng = np.random.default_rng(seed)
@@ -39,3 +49,10 @@ def test_smooth_signal_respects_its_amplitude_and_step_bounds():
         assert np.abs(np.diff(x, axis=0)).max() <= signal_step_bound(5.0, (8.0, 30.0)) + 1e-9
         # oscillates (a rotation, not a spin): it changes sign
         assert np.all((x > 0).any(0) & (x < 0).any(0))
+
+
+def test_numpy_numbers_are_accepted_as_plain_python_numbers():
+    cfg = SynthConfig(n_frames=np.int64(8), sway_px=np.float32(2.5), n_heads=(np.int64(3), np.int64(9)))
+    assert type(cfg.n_frames) is int and type(cfg.sway_px) is float and cfg.n_heads == (3, 9)
+    assert all(type(x) is int for x in cfg.n_heads)
+    assert SynthConfig.from_dict(cfg.to_dict()) == cfg

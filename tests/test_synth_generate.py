@@ -66,6 +66,16 @@ def test_resume_after_kill_renders_only_missing_clips(proj, reference):
     assert same(got[1:], reference[1:])  # clip 1 identical to a fresh run
 
 
+def test_set_killed_while_being_created_is_started_afresh(proj, reference):
+    # a kill between creating the group and recording its settings leaves a set with no config and no done clip
+    proj.root["synthetic"].create_group("half")
+    s = generate(proj, "half", 3, CFG, seed=5, backend="serial")
+    assert s.attrs["seed"] == 5 and same(read_all(s), reference)
+    # a set whose settings were recorded is never silently replaced
+    with pytest.raises(StoreError, match="different seed"):
+        generate(proj, "half", 3, CFG, seed=6, backend="serial")
+
+
 def test_two_worker_processes_equal_serial(proj, reference):
     s = generate(proj, "par", 3, CFG, seed=5, workers=2, backend="process")
     assert same(read_all(s), reference)
@@ -132,7 +142,7 @@ def test_preview_is_a_short_clip_from_the_store(proj):
     assert np.array_equal(frames, again[0])
 
 
-def test_cli_synth_preview_generate_and_config(proj, tmp_path):
+def test_cli_synth_preview_generate_and_config(proj, tmp_path, capsys):
     from dvos_core.cli import main
 
     cfg_file = tmp_path / "s.yaml"
@@ -147,6 +157,11 @@ def test_cli_synth_preview_generate_and_config(proj, tmp_path):
     s = Project.open(proj.path).synthetic("cli")
     assert len(s.done()) == 2 and s.n_frames == 3
     assert main(["synth", str(proj.path), "--name", "cli2"]) == 2  # --clips missing: clear error, no traceback
+    # an unsupported preview file is refused before anything is read or rendered
+    assert main(["synth", str(tmp_path / "nowhere.dvos"), "--preview", str(tmp_path / "look.gif")]) == 2
+    assert "must end in .mp4" in capsys.readouterr().err and not (tmp_path / "look.gif").exists()
+    (tmp_path / "typo.yaml").write_text("n_heads: 5\n")
+    assert main(["synth", str(proj.path), "--preview", str(png), "--config", str(tmp_path / "typo.yaml")]) == 2
 
 
 def test_cancel_stops_worker_processes_cleanly(proj, reference):

@@ -57,8 +57,9 @@ def _synth(args) -> int:
     cfg = cfg.replace(**changes) if changes else cfg
     progress, cancel = TerminalProgress(), cancel_on_sigint()
     if args.preview:
-        from dvos_core.synth.preview import preview, save_preview
+        from dvos_core.synth.preview import check_preview_path, preview, save_preview
 
+        check_preview_path(args.preview)  # before minutes of rendering, not after
         n = args.frames if args.frames is not None else 16
         frames, masks = preview(args.project, cfg, seed=args.seed, n_frames=n, size=cfg.height,
                                 progress=progress, cancel=cancel)

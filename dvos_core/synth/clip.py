@@ -102,9 +102,11 @@ def simulate_clip(heads: Sequence, fakes: Sequence, background, config: Optional
     may be empty. background: (Tb, Hb, Wb, 3) uint8 consecutive bare-field frames (numpy or any array that slices
     like one, e.g. a Zarr array: only the window the camera sees is read). A shorter clip is played back and forth.
 
-    Returns ``(frames (T,H,W,3) uint8, masks (T,H,W) uint8 in {0,1})``; with ``return_info`` also a dict with the
-    per-pixel topmost-object ``labels`` (T,H,W) uint16, ``is_real`` per label, per-frame ``heads_visible`` counts and
-    the background frame indices. The same seed gives bit-identical output.
+    Returns ``(frames (T,H,W,3) uint8, masks (T,H,W) uint8 in {0,1})``: a mask pixel is 1 where real heads make up at
+    least half of the rendered colour (with ``edge_feather_px=0``: exactly the pixels showing a real head). With
+    ``return_info`` also a dict with the per-pixel topmost-object ``labels`` (T,H,W) uint16 (alpha >= 0.5),
+    ``is_real`` per label, per-frame ``heads_visible`` counts and the background frame indices. The same seed gives
+    bit-identical output.
     """
     cfg = config if config is not None else SynthConfig()
     cfg.validate()
@@ -187,25 +189,26 @@ def simulate_clip(heads: Sequence, fakes: Sequence, background, config: Optional
     masks = np.empty((T, H, W), np.uint8)
     labels_all = np.empty((T, H, W), np.uint16) if return_info else None
     heads_visible = np.zeros(T, np.int64)
-    labels = np.empty((H, W), np.uint16)
     for t in range(T):
         check(cancel)
         window = np.ascontiguousarray(background[int(bg_idx[t]), wy0:wy1, wx0:wx1])
-        canvas = cv2.warpAffine(window, bg_m[t], (W, H), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
-        labels.fill(0)
+        field = cv2.warpAffine(window, bg_m[t], (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        # premultiplied colour + the share of it not from real heads (1 = all bare field; see render.py)
+        canvas = cv2.cvtColor(field.astype(np.float32), cv2.COLOR_RGB2RGBA)
+        labels = labels_all[t] if labels_all is not None else None
+        if labels is not None:
+            labels.fill(0)
         for k, j in enumerate(order):
             if not visible[t, j]:
                 continue
             box = obj_boxes[t, j]
             patch = render.warp_sprite(sprites[j], full[t, j], box, mo.elastic[t, j], hard)
-            render.composite(canvas, labels, patch, box, k + 1)
-        frames[t] = cv2.convertScaleAbs(canvas)
-        masks[t] = lut[labels]
-        area = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-        heads_visible[t] = int(((area >= max(1, cfg.min_visible_area)) & is_real).sum())
-        if labels_all is not None:
-            labels_all[t] = labels
+            render.composite(canvas, patch, box, bool(real[j]), labels, k + 1)
+        cv2.cvtColor(cv2.convertScaleAbs(canvas), cv2.COLOR_RGBA2RGB, dst=frames[t])
+        masks[t] = cv2.extractChannel(canvas, 3) <= 0.5
+        if labels is not None:
+            area = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+            heads_visible[t] = int(((area >= max(1, cfg.min_visible_area)) & is_real).sum())
         report(progress, t + 1, T, f"frame {t + 1}/{T}")
     if not return_info:
         return frames, masks

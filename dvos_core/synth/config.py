@@ -9,12 +9,20 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field, fields
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from dvos_core.config_io import dataclass_from_dict, read_yaml_mapping
 
 MAX_FEATHER = 2.5  # px; wider soft edges would blur heads into the field
+
+
+def _default(f) -> Any:
+    """A field's default value (whether given directly or by a factory)."""
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
 
 
 def _doc(default: Any, doc: str):
@@ -82,8 +90,37 @@ class SynthConfig:
                 setattr(self, f.name, tuple(v))
         self.validate()
 
+    def _check_types(self) -> None:
+        """Each field must have its default's kind: a (low, high) pair of numbers, a bool, an int or a number.
+        NumPy scalars are turned into plain Python numbers (the config is stored as JSON)."""
+        def num(x, whole=False):
+            if isinstance(x, bool) or not isinstance(x, (Integral if whole else Real)):
+                raise TypeError
+            return int(x) if isinstance(x, Integral) else float(x)
+
+        for f in fields(self):
+            v, default = getattr(self, f.name), _default(f)
+            try:
+                if isinstance(default, tuple):
+                    want = f"a (low, high) pair of numbers such as {list(default)}"
+                    if not isinstance(v, tuple) or len(v) != 2:
+                        raise TypeError
+                    v = tuple(num(x) for x in v)
+                elif isinstance(default, bool):
+                    want = "true or false"
+                    if not isinstance(v, (bool, np.bool_)):
+                        raise TypeError
+                    v = bool(v)
+                else:
+                    want = "a whole number" if isinstance(default, int) else "a number"
+                    v = num(v, whole=isinstance(default, int))
+            except TypeError:
+                raise ValueError(f"SynthConfig.{f.name} must be {want}, got {getattr(self, f.name)!r}") from None
+            setattr(self, f.name, v)
+
     def validate(self) -> None:
         """Raise ValueError naming the bad field and the fix."""
+        self._check_types()
         if self.n_frames < 1 or self.height < 16 or self.width < 16:
             raise ValueError(f"SynthConfig: n_frames must be >= 1 and height/width >= 16, got n_frames="
                              f"{self.n_frames}, height={self.height}, width={self.width}")
@@ -142,8 +179,12 @@ class SynthConfig:
 
     @classmethod
     def from_yaml(cls, path) -> "SynthConfig":
-        return cls.from_dict(read_yaml_mapping(path, "synthesis config",
-                                               f"write a template with `dvos synth --write-config {path}`"))
+        """Load a config file; errors name the file."""
+        data = read_yaml_mapping(path, "synthesis config", f"write a template with `dvos synth --write-config {path}`")
+        try:
+            return cls.from_dict(data)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from e
 
     @staticmethod
     def describe() -> dict:

@@ -112,12 +112,20 @@ def _dask_clip(project_path: str, name: str, i: int) -> int:
 
 
 # ---- parent side ----------------------------------------------------------------------------------------------
+def _half_created(sset) -> bool:
+    """True for a set whose creation was interrupted (settings never recorded) and that has no finished clip."""
+    g = sset.group
+    return "config" not in g.attrs and ("done" not in g or not np.any(g["done"][:]))
+
+
 def open_or_create_set(project, name: str, n_clips: int, cfg: SynthConfig, seed: int, split: str):
     """The synthetic set ``name``: created, or reopened when its config, seed and inputs match (else StoreError)."""
     from dvos_core.store.schema import StoreError
 
     backgrounds = usable_backgrounds(project, cfg)
     inputs = _inputs_fingerprint(project, backgrounds)
+    if name in project.synthetic_ids() and _half_created(project.synthetic(name)):
+        project.delete_synthetic(name)  # killed while being created: it holds nothing, start it afresh
     if name in project.synthetic_ids():
         s = project.synthetic(name)
         a = s.attrs

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.synth.config import SynthConfig
+
+PREVIEW_SUFFIXES = (".mp4", ".avi", ".png", ".jpg", ".jpeg")
 
 
 def preview(project, config: Optional[SynthConfig] = None, seed: int = 0, n_frames: int = 16, size: int = 512,
@@ -56,15 +59,22 @@ def overlay(frames: np.ndarray, masks: np.ndarray, colour=(204, 68, 150), alpha:
     return out
 
 
+def check_preview_path(path) -> str:
+    """The lower-case suffix of a preview file name; ValueError unless it is one :func:`save_preview` writes."""
+    ext = Path(path).suffix.lower()
+    if ext not in PREVIEW_SUFFIXES:
+        raise ValueError(f"preview file must end in .mp4, .avi, .png or .jpg, got {Path(path).name!r}")
+    return ext
+
+
 def save_preview(path, frames: np.ndarray, masks: np.ndarray, fps: int = 10) -> str:
     """Write a preview: ``.mp4``/``.avi`` (overlay video) or ``.png``/``.jpg`` (a grid of up to 8 frames, each
     shown plain above its overlay). Returns the path written."""
     import cv2
-    from pathlib import Path
 
     p = Path(path)
+    ext = check_preview_path(p)
     over = overlay(frames, masks)
-    ext = p.suffix.lower()
     if ext in (".mp4", ".avi"):
         t, h, w, _ = frames.shape
         writer = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*("mp4v" if ext == ".mp4" else "MJPG")), fps, (w, h))
@@ -73,11 +83,9 @@ def save_preview(path, frames: np.ndarray, masks: np.ndarray, fps: int = 10) -> 
         for f in over:
             writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
         writer.release()
-    elif ext in (".png", ".jpg", ".jpeg"):
+    else:
         idx = np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)
         grid = np.concatenate([np.concatenate([frames[i], over[i]], axis=0) for i in idx], axis=1)
         if not cv2.imwrite(str(p), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):
             raise OSError(f"cannot write image {p}; check the folder exists and is writable")
-    else:
-        raise ValueError(f"preview file must end in .mp4, .avi, .png or .jpg, got {p.name!r}")
     return str(p)

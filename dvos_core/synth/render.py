@@ -1,9 +1,11 @@
 """Compositing: object sprites (premultiplied float RGBA crops) warped straight from crop to output pixels.
 
 Each object is warped once per frame with one affine matrix (object pose composed with the camera), on its own
-small bounding box, then laid over the float canvas with the premultiplied "over" operator. The label map records,
-per pixel, the topmost object whose warped alpha is >= 0.5; the mask is "that object is a real head". So the mask is
-exactly the set of pixels where a real head is the visible (topmost) object, whatever lies above or below it.
+small bounding box, then laid over the float canvas with the premultiplied "over" operator. The canvas carries a
+fourth channel composited the same way: the share of each pixel's colour that does not come from real heads (bare
+field and fakes). The mask is "real heads make at least half of the colour" (that share <= 0.5), so it follows
+exactly what is rendered, soft edges and occlusion included; with hard edges the share is exactly 0 or 1. On
+request a label map also records the topmost object whose warped alpha is >= 0.5 (per-head counts, inspection).
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ def as_rgba(obj, where: str) -> np.ndarray:
     if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8 or min(rgba.shape[:2]) < 1:
         raise ValueError(f"{where}: objects must be (h, w, 4) uint8 RGBA crops (as returned by "
                          f"project.objects.load('head')), got shape {rgba.shape} dtype {rgba.dtype}")
-    if not rgba[..., 3].any():
-        raise ValueError(f"{where}: an object crop has an all-zero alpha channel (nothing to paste); re-run the "
-                         f"object extraction")
+    if not (rgba[..., 3] >= 128).any():
+        raise ValueError(f"{where}: an object crop has no pixel with alpha >= 128 (nothing to paste: objects are "
+                         f"the pixels with alpha >= 128); re-run the object extraction")
     return rgba
 
 
@@ -48,17 +50,24 @@ def make_sprite(rgba: np.ndarray, real: bool, gain: np.ndarray, feather: float, 
     """Pad, colour-adjust (``gain``: per-channel factors), feather and premultiply one crop; draw its elastic fields.
 
     With ``feather > 0`` the alpha is Gaussian-softened (sigma = feather px); the 0.5 level of a blurred edge stays
-    where the binary edge was, so the mask outline does not move. With ``feather == 0`` alpha stays binary.
+    where the binary edge was, so the mask outline does not move. The soft rim outside the object takes the colour
+    of the object pixels nearby (normalised blur), never the crop's transparent RGB (zero): no dark halo. With
+    ``feather == 0`` alpha stays binary.
     """
     pad = _BASE_PAD + int(math.ceil(elastic_px + 3 * feather))
     crop = cv2.copyMakeBorder(rgba, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0, 0))
-    alpha = (crop[..., 3] >= 128).astype(np.float32)
-    if feather > 0:
-        alpha = cv2.GaussianBlur(alpha, (0, 0), sigmaX=feather, borderType=cv2.BORDER_CONSTANT)
+    inside = (crop[..., 3] >= 128).astype(np.float32)
     rgb = crop[..., :3].astype(np.float32) * np.asarray(gain, np.float32)
     np.clip(rgb, 0, 255, out=rgb)
     out = np.empty(crop.shape, np.float32)
-    out[..., :3] = rgb * alpha[..., None]
+    if feather > 0:
+        alpha = cv2.GaussianBlur(inside, (0, 0), sigmaX=feather, borderType=cv2.BORDER_CONSTANT)
+        # outside: blur(rgb * inside) = alpha * (mean nearby object colour), i.e. the premultiplied bleed colour
+        rim = cv2.GaussianBlur(rgb * inside[..., None], (0, 0), sigmaX=feather, borderType=cv2.BORDER_CONSTANT)
+        out[..., :3] = np.where(inside[..., None] > 0, rgb * alpha[..., None], rim)
+    else:
+        alpha = inside
+        out[..., :3] = rgb * alpha[..., None]
     out[..., 3] = alpha
     h, w = alpha.shape
     h0, w0 = rgba.shape[:2]
@@ -98,16 +107,25 @@ def warp_sprite(sprite: Sprite, matrix: np.ndarray, box, elastic: np.ndarray | N
     return cv2.remap(sprite.rgba, cmap, None, interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def composite(canvas: np.ndarray, labels: np.ndarray, patch: np.ndarray, box, label: int) -> None:
-    """Lay a warped premultiplied patch over ``canvas`` (H,W,3 float32) and claim its alpha >= 0.5 pixels in
-    ``labels`` (H,W integer map of the topmost object, 0 = background)."""
+def composite(canvas: np.ndarray, patch: np.ndarray, box, real: bool, labels: np.ndarray | None = None,
+              label: int = 0) -> None:
+    """Lay a warped premultiplied patch over ``canvas`` (H,W,4 float32: premultiplied colour, then the share of the
+    colour that does NOT come from real heads, 1 on the bare field). With ``labels`` (H,W integer map of the topmost
+    object, 0 = background), claim the patch's alpha >= 0.5 pixels for ``label``.
+
+    ``patch`` (bh,bw,4) is consumed: for a real head its alpha channel is zeroed (it adds no non-head share).
+    """
     x0, y0, x1, y1 = box
-    alpha = np.ascontiguousarray(patch[..., 3])
+    alpha = cv2.extractChannel(patch, 3)
+    inv = 1.0 - alpha
     roi = canvas[y0:y1, x0:x1]
     # cv2 on contiguous operands is ~10x faster than numpy on the strided channel views (same float32 results)
-    cv2.multiply(roi, cv2.cvtColor(1.0 - alpha, cv2.COLOR_GRAY2BGR), dst=roi)
-    cv2.add(roi, cv2.cvtColor(patch, cv2.COLOR_BGRA2BGR), dst=roi)
-    np.putmask(labels[y0:y1, x0:x1], alpha >= 0.5, label)
+    cv2.multiply(roi, cv2.merge((inv, inv, inv, inv)), dst=roi)
+    if real:
+        patch[..., 3] = 0.0
+    cv2.add(roi, patch, dst=roi)
+    if labels is not None:
+        np.putmask(labels[y0:y1, x0:x1], alpha >= 0.5, label)
 
 
 def boxes(matrices: np.ndarray, sizes: np.ndarray, height: int, width: int):
