@@ -153,7 +153,9 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     model = build_model(args.preset, args.kind).to(device)
     result = {"preset": args.preset, "kind": args.kind, "params": sum(p.numel() for p in model.parameters()),
-              "device": describe_device(device), "machine": machine(), "bf16_autocast": amp, "forward": {}}
+              "device": describe_device(device), "machine": machine(), "bf16_autocast": amp,
+              "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+              "forward": {}}
     for size in args.sizes:
         reps = cpu_repeats if (size <= 256 or device.type == "cuda") else 1
         entry = {"fast": bench_forward(model, size, device, reps, "fast", amp)}

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from dvos_core.data import AugmentConfig, ClipDataset, ClipIndex, ClipSampler, EvalSampler
-from dvos_core.data.augment import colour, patch_diffusion, spatial_train
+from dvos_core.data.augment import blur, colour, patch_diffusion, spatial_train
 from dvos_core.data.toy import make_toy_project, toy_clip
 
 torch.set_num_threads(1)
@@ -51,6 +51,24 @@ def test_single_source_is_split_in_time(tmp_path):
     tr = ClipIndex.from_project(p, 2, 1, "synthetic", val_fraction=0.2)
     va = ClipIndex.from_project(p, 2, 1, "synthetic", split="val", val_fraction=0.2)
     assert [s.t for s in va.samples] == [8, 9] and max(s.t for s in tr.samples) == 7
+    # validation clips never reach back into the training frames: their references start at frame 8
+    ds = ClipDataset(p.path, va, 32, train=False)
+    store = p.synthetic("toy").group["frames"]
+    for s in va.samples:
+        frames, _ = ds.read_clip(s)
+        assert all(np.array_equal(frames[i], store[0, 8]) for i in range(2))
+        assert np.array_equal(frames[2], store[0, s.t])
+    assert ClipDataset(p.path, tr, 32, train=False).read_clip(tr[0])[0].shape == (3, 32, 32, 3)
+    assert tr.summary()["sources"] == va.summary()["sources"] == ["toy/0"]
+
+
+def test_few_sources_are_each_split_in_time(tmp_path):
+    p = make_toy_project(tmp_path / "few.dvos", n_clips=3, n_frames=10, size=32, n_videos=0)
+    tr = ClipIndex.from_project(p, 2, 1, "synthetic", val_fraction=0.1)  # 3 sources < 1 / 0.1: none held out whole
+    va = ClipIndex.from_project(p, 2, 1, "synthetic", split="val", val_fraction=0.1)
+    assert set(tr.sources()) == set(va.sources()) == {"toy/0", "toy/1", "toy/2"}
+    assert sorted((s.key, s.t, s.start) for s in va.samples) == [("toy/0", 9, 9), ("toy/1", 9, 9), ("toy/2", 9, 9)]
+    assert all(s.t <= 8 for s in tr.samples) and len(tr) == 3 * 9
 
 
 def test_missing_data_raises(tmp_path):
@@ -109,6 +127,10 @@ def test_augmentations():
     assert torch.allclose(ys[0], ys[4])
     col = colour(x, AugmentConfig(jitter_p=1.0), torch.Generator().manual_seed(1))
     assert col.shape == x.shape and 0 <= col.min() and col.max() <= 1 and not torch.allclose(col[0], x[0])
+    assert torch.equal(blur(x, AugmentConfig(blur_p=0.0), torch.Generator().manual_seed(3)), x)
+    bl = blur(x, AugmentConfig(blur_p=1.0), torch.Generator().manual_seed(3))
+    detail = lambda t: (t[..., 1:, :] - t[..., :-1, :]).abs().mean()  # noqa: E731
+    assert bl.shape == x.shape and detail(bl) < 0.8 * detail(x)  # every frame blurred: less fine detail
     pd = patch_diffusion(x, AugmentConfig(patch_diffusion_p=0.5, patch_size=32), torch.Generator().manual_seed(2))
     changed = (pd != x).view(5, 3, 3, 32, 4, 32).any(dim=(1, 3, 5))
     assert 0 < changed.float().mean() < 1  # some tiles diffused, others untouched

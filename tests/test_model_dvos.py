@@ -1,5 +1,8 @@
 """DVOSNet / FrameNet: exact paper parameter counts, shapes, determinism, frame->video init, checkpoints."""
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -107,20 +110,26 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     m, info = load_checkpoint(path)
     assert info["kind"] == "dvos" and info["epoch"] == 2 and info["tau"] == 4 and info["preset"] == "tiny"
     assert info["metrics"] == [{"epoch": 1}] and info["data"] == {"samples": 3} and info["dvos_version"]
+    commit = info["code_commit"]  # the git commit when running from a checkout (as the tests do), else None
+    assert commit is None or (len(commit) == 40 and int(commit, 16) >= 0)
+    if (Path(__file__).resolve().parents[1] / ".git").exists() and shutil.which("git"):
+        assert commit is not None
     assert all(torch.equal(a, b) for a, b in zip(d.state_dict().values(), m.state_dict().values()))
     with pytest.raises(CheckpointError, match="no checkpoint file"):
         load_checkpoint(tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="corrupt"):
+    with pytest.raises(CheckpointError, match="corrupt") as err:
         load_checkpoint(tmp_path / "junk.pt")
+    assert "\n" not in str(err.value) and "\x1b" not in str(err.value)  # one readable line, no torch dump
     torch.save({"a": torch.zeros(1)}, tmp_path / "bare.pt")
     with pytest.raises(CheckpointError, match="not a dvos checkpoint"):
         load_checkpoint(tmp_path / "bare.pt")
     payload = torch.load(path, weights_only=True)
     payload["state_dict"]["heads.mask.conv.weight"] = torch.zeros(2, 2, 3, 3)
     torch.save(payload, tmp_path / "bad.pt")
-    with pytest.raises(CheckpointError, match="do not fit"):
+    with pytest.raises(CheckpointError, match="do not fit") as err:
         load_checkpoint(tmp_path / "bad.pt")
+    assert "\n" not in str(err.value)
 
 
 def test_device_selection():

@@ -1,5 +1,6 @@
 """`dvos train` CLI: commented default config, YAML round trip, a tiny run."""
 
+import pytest
 import yaml
 
 from dvos_core.cli import main
@@ -33,3 +34,23 @@ def test_cli_tiny_run(tmp_path, capsys):
     assert rc == 0
     assert (p.path / "models" / "cli" / "best.pt").exists()
     assert "best checkpoint" in capsys.readouterr().out
+
+
+def test_cli_options_override_the_yaml_config(tmp_path):
+    import argparse
+
+    from dvos_core.cli import build_parser
+    from dvos_core.cli.train_cmds import build_config
+
+    cfg = tmp_path / "c.yaml"
+    TrainConfig(preset="tiny", lr=5e-4, pseudo_quality_min=0.2).to_yaml(cfg)
+    args = build_parser().parse_args(["train", "p.dvos", "--config", str(cfg), "--lr", "3e-4",
+                                      "--pseudo-quality-min", "0.6"])
+    assert isinstance(args, argparse.Namespace)
+    got = build_config(args)
+    assert (got.preset, got.lr, got.pseudo_quality_min) == ("tiny", 3e-4, 0.6)
+    assert got.eta_min == pytest.approx(3e-5)  # a new rate brings its cosine floor along (a tenth, as 1e-4 -> 1e-5)
+    kept = build_config(build_parser().parse_args(["train", "p.dvos", "--config", str(cfg)]))
+    assert (kept.lr, kept.eta_min, kept.pseudo_quality_min) == (5e-4, 1e-5, 0.2)
+    both = build_config(build_parser().parse_args(["train", "p.dvos", "--lr", "1e-3", "--eta-min", "0"]))
+    assert (both.lr, both.eta_min) == (1e-3, 0.0)

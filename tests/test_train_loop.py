@@ -1,5 +1,5 @@
-"""Trainer: a tiny model learns, resume after cancel equals an uninterrupted run, image phase + init chain,
-TrainProcess stop, CPU DDP with two gloo processes."""
+"""Trainer: a tiny model learns, resume after a cancel or a crash equals an uninterrupted run, image phase + init
+chain, TrainProcess stop, CPU DDP with two gloo processes that stay in lock-step."""
 
 import json
 import os
@@ -48,9 +48,33 @@ def test_tiny_model_learns_the_toy_clips(project):
     assert (best.parent / "config.yaml").exists() and (best.parent / "last.pt").exists()
 
 
-def test_resume_after_cancel_matches_uninterrupted_run(project):
+@pytest.fixture(scope="module")
+def straight(project):
+    """An uninterrupted 2-epoch run that the interrupted runs must reproduce exactly."""
+    train(project, tiny_config(), "straight", resume=False)
+    return read_checkpoint(project.model_dir("straight") / "last.pt")
+
+
+def assert_same_state(a, b):
+    """Two last.pt payloads hold the same weights, optimizer, scheduler, RNG and metrics (timings aside)."""
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, b["state_dict"][k]), k
+    sa, sb = a["info"]["train_state"], b["info"]["train_state"]
+    assert sa["optimizer"]["param_groups"] == sb["optimizer"]["param_groups"]
+    assert sa["optimizer"]["state"].keys() == sb["optimizer"]["state"].keys()
+    for pid, st in sa["optimizer"]["state"].items():
+        for key, v in st.items():
+            assert torch.equal(v, sb["optimizer"]["state"][pid][key]), (pid, key)
+    assert sa["scheduler"] == sb["scheduler"]
+    assert torch.equal(sa["rng"]["torch"], sb["rng"]["torch"])
+    assert (sa["epoch"], sa["step"], sa["global_step"], sa["best_epoch"]) == \
+        (sb["epoch"], sb["step"], sb["global_step"], sb["best_epoch"])
+    assert a["info"]["metrics"] == [dict(m, time_s=m2["time_s"]) for m, m2 in
+                                    zip(b["info"]["metrics"], a["info"]["metrics"])]
+
+
+def test_resume_after_cancel_matches_uninterrupted_run(project, straight):
     cfg = tiny_config()
-    train(project, cfg, "straight", resume=False)
     token = CancelToken()
 
     def stop_mid_epoch_two(e):
@@ -62,14 +86,25 @@ def test_resume_after_cancel_matches_uninterrupted_run(project):
     state = read_checkpoint(project.model_dir("interrupted") / "last.pt")["info"]["train_state"]
     assert (state["epoch"], state["step"]) == (1, 1)
     train(project, cfg, "interrupted", resume=True)
-    a = read_checkpoint(project.model_dir("straight") / "last.pt")
-    b = read_checkpoint(project.model_dir("interrupted") / "last.pt")
-    for k, v in a["state_dict"].items():
-        assert torch.equal(v, b["state_dict"][k]), k
-    assert a["info"]["metrics"] == [dict(m, time_s=m2["time_s"]) for m, m2 in
-                                    zip(b["info"]["metrics"], a["info"]["metrics"])]
+    assert_same_state(straight, read_checkpoint(project.model_dir("interrupted") / "last.pt"))
     with pytest.raises(ValueError, match="different settings"):
         train(project, tiny_config(lr=1e-3), "straight", resume=True)
+
+
+def test_resume_after_a_crash_matches_uninterrupted_run(project, straight):
+    """A run that dies mid-epoch without saving (like a kill) resumes from the last epoch's last.pt."""
+    cfg = tiny_config()
+
+    def die_mid_epoch_two(e):
+        if e["type"] == "batch" and e["epoch"] == 2 and e["step"] == 2:
+            raise RuntimeError("simulated kill")
+
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        train(project, cfg, "crashed", on_event=die_mid_epoch_two, resume=False)
+    state = read_checkpoint(project.model_dir("crashed") / "last.pt")["info"]["train_state"]
+    assert (state["epoch"], state["step"]) == (1, 0)  # the two steps of epoch 2 were lost
+    train(project, cfg, "crashed", resume=True)
+    assert_same_state(straight, read_checkpoint(project.model_dir("crashed") / "last.pt"))
 
 
 def test_image_phase_then_video_init(project):
@@ -110,12 +145,27 @@ def _free_port():
 
 
 def _ddp_worker(rank, world, port, project_path, cfg_dict, out_dir):
+    """One torchrun-like rank; records its learning rates and a weight fingerprint after every optimizer step."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    events = []
+    events, lrs, fingerprints = [], [], []
+    sched_step, opt_step = torch.optim.lr_scheduler.CosineAnnealingLR.step, torch.optim.AdamW.step
+
+    def recording_sched_step(self, *a, **kw):
+        sched_step(self, *a, **kw)
+        lrs.append(self.optimizer.param_groups[0]["lr"])
+
+    def recording_opt_step(self, *a, **kw):
+        out = opt_step(self, *a, **kw)
+        fingerprints.append(float(sum(p.detach().double().sum() for g in self.param_groups for p in g["params"])))
+        return out
+
+    torch.optim.lr_scheduler.CosineAnnealingLR.step = recording_sched_step
+    torch.optim.AdamW.step = recording_opt_step
     train(project_path, TrainConfig.from_dict(cfg_dict), "ddp", on_event=events.append, resume=False)
-    torch.save({"events": len(events)}, os.path.join(out_dir, f"rank{rank}.pt"))
+    torch.save({"events": len(events), "lrs": lrs, "fingerprints": fingerprints},
+               os.path.join(out_dir, f"rank{rank}.pt"))
 
 
 @pytest.mark.slow
@@ -125,7 +175,22 @@ def test_ddp_two_cpu_processes(project, tmp_path):
                                 nprocs=2, join=True)
     r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     assert r0["events"] > 0 and r1["events"] == 0  # only rank 0 reports and writes
+    # every rank steps its scheduler (initial lr + one step per epoch) and the ranks stay in lock-step
+    assert len(r1["lrs"]) == 3 and r0["lrs"] == r1["lrs"] and r1["lrs"][-1] == pytest.approx(cfg.eta_min)
+    assert len(r0["fingerprints"]) == 4 and r0["fingerprints"] == r1["fingerprints"]
     ck = read_checkpoint(project.model_dir("ddp") / "last.pt")
     assert ck["info"]["epoch"] == 2 and len(ck["info"]["metrics"]) == 2
+    saved = float(sum(v.double().sum() for v in ck["state_dict"].values()))
+    assert saved == pytest.approx(r1["fingerprints"][-1], rel=1e-12)
     lr_after = ck["info"]["train_state"]["optimizer"]["param_groups"][0]["lr"]
     assert lr_after == pytest.approx(cfg.eta_min)  # the cosine reached its end
+
+
+@pytest.mark.slow
+def test_ddp_with_an_unused_head(project, tmp_path):
+    """frame_weight 0 leaves the frame head without gradients; DDP must still run (unused-parameter detection)."""
+    cfg = tiny_config(epochs=1, max_steps_per_epoch=2, batch_size=2, frame_weight=0.0)
+    torch.multiprocessing.spawn(_ddp_worker, args=(2, _free_port(), str(project.path), cfg.to_dict(), str(tmp_path)),
+                                nprocs=2, join=True)
+    r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    assert len(r0["fingerprints"]) == 2 and r0["fingerprints"] == r1["fingerprints"]

@@ -44,4 +44,4 @@ def test_frame_dice_and_total_loss():
     total.backward()
     assert set(parts) >= {"bce", "dice", "mse", "ssim", "loss"} and abs(parts["mse"]) < 1e-9
     only_mask, p2 = dvos_loss(out, g, torch.zeros(3, 3, 8, 8), LossWeights(frame=0))
-    assert "mse" not in p2 and float(only_mask) < float(total) + 1e-6
+    assert "mse" not in p2 and float(only_mask.detach()) < float(total.detach()) + 1e-6

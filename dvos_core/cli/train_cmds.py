@@ -25,11 +25,14 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="clips per step and per process")
     p.add_argument("--size", type=int, help="training crop size (multiple of 32)")
-    p.add_argument("--lr", type=float, help="AdamW learning rate")
+    p.add_argument("--lr", type=float, help="AdamW learning rate (the cosine schedule then ends at a tenth of it)")
+    p.add_argument("--eta-min", type=float, help="final learning rate of the cosine schedule")
     p.add_argument("--init-from", help="checkpoint to start from (frame model for 'synthetic', DVOS for 'real')")
     p.add_argument("--device", help="auto | cuda | cuda:N | mps | cpu")
     p.add_argument("--num-workers", type=int, help="DataLoader worker processes")
     p.add_argument("--max-steps-per-epoch", type=int, help="cap on steps per epoch (quick runs)")
+    p.add_argument("--pseudo-quality-min", type=float,
+                   help="'real' phase: leave out pseudo-labelled frames whose quality score is below this (0-1)")
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                    help="continue an unfinished run of the same name from its last.pt")
     p.add_argument("--json", action="store_true", help="print one JSON line per event instead of a progress bar")
@@ -40,9 +43,12 @@ def build_config(args):
     from dvos_core.train import TrainConfig
 
     cfg = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
+    if args.lr is not None:
+        cfg = cfg.with_lr(args.lr, args.eta_min)
     return cfg.replace(phase=args.phase, preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
-                       size=args.size, lr=args.lr, init_from=args.init_from, device=args.device,
-                       num_workers=args.num_workers, max_steps_per_epoch=args.max_steps_per_epoch)
+                       size=args.size, eta_min=args.eta_min, init_from=args.init_from, device=args.device,
+                       num_workers=args.num_workers, max_steps_per_epoch=args.max_steps_per_epoch,
+                       pseudo_quality_min=args.pseudo_quality_min)
 
 
 def _train(args) -> int:

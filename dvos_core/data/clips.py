@@ -1,12 +1,14 @@
 """An index of training samples (source, query frame) over the store's videos and synthetic sets.
 
 A sample is a query frame ``t`` that has a mask, plus its ``tau`` reference frames ``t - delta*tau .. t - delta``
-(oldest first) from the same source; references before the start of the source are clamped to its first frame, so a
-clip never leaves its video (and therefore never crosses a split boundary). Reference frames need no mask.
+(oldest first) from the same source; references before the start of the source (or of its validation segment, when
+a lone source is split in time) are clamped to that first frame, so a clip never leaves its video or crosses a split
+boundary. Reference frames need no mask.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Optional
@@ -29,6 +31,7 @@ class Sample:
     t: int  # query frame
     provenance: int  # provenance code of the query mask
     weight: float
+    start: int = 0  # first frame references may use (the start of the source or of its split segment)
 
     @property
     def key(self) -> str:
@@ -51,9 +54,9 @@ class ClipIndex:
     def weights(self) -> np.ndarray:
         return np.array([s.weight for s in self.samples], dtype=np.float64)
 
-    def reference_times(self, t: int) -> list[int]:
-        """Reference frame indices for query t, oldest first, clamped to frame 0."""
-        return [max(0, t - self.delta * i) for i in range(self.tau, 0, -1)]
+    def reference_times(self, t: int, start: int = 0) -> list[int]:
+        """Reference frame indices for query t, oldest first, clamped to frame ``start``."""
+        return [max(start, t - self.delta * i) for i in range(self.tau, 0, -1)]
 
     def sources(self) -> list[str]:
         return sorted({s.key for s in self.samples})
@@ -68,7 +71,8 @@ class ClipIndex:
         sets = sorted({s.source for s in self.samples if s.kind == "synthetic"})
         return {"samples": len(self), "tau": self.tau, "delta": self.delta, "provenance": by_prov,
                 "videos": videos, "synthetic_sets": sets,
-                "synthetic_clips": len({s.key for s in self.samples if s.kind == "synthetic"})}
+                "synthetic_clips": len({s.key for s in self.samples if s.kind == "synthetic"}),
+                "sources": self.sources()}
 
     # ---- building --------------------------------------------------------------------------------------------
     @classmethod
@@ -84,8 +88,9 @@ class ClipIndex:
         * ``phase="image"``: every labelled frame of the chosen videos and synthetic sets (None = all of both).
 
         Real videos use their ``split`` attribute (unassigned = train, test never used); synthetic sets use theirs
-        (default train). When no validation data exists, ``val_fraction`` of the training sources is held out, by
-        source (a single source is split in time: its last frames become validation).
+        (default train). When no validation data exists, ``val_fraction`` of the training sources is held out by
+        source if there are at least 1/val_fraction sources; else every source is split in time (its last frames
+        validate), so no source is lost to training.
         """
         train, val = split_samples(project, tau, delta, phase, synthetic_sets, video_ids, provenances,
                                    provenance_weights, pseudo_quality_min, val_fraction, seed)
@@ -163,18 +168,28 @@ def split_samples(project, tau, delta, phase, synthetic_sets=None, video_ids=Non
                             "label or pseudo-label some frames first, or check --video-ids / provenances"))
     if not val and val_fraction > 0:
         keys = sorted(train)
-        if len(keys) >= 2:
+        if len(keys) * val_fraction >= 1:  # enough sources: hold out whole ones (no frame of them is trained on)
             rng = np.random.default_rng(seed)
-            n_val = min(len(keys) - 1, max(1, int(round(val_fraction * len(keys)))))
+            n_val = min(len(keys) - 1, int(round(val_fraction * len(keys))))
             for k in rng.choice(keys, size=n_val, replace=False):
                 val[str(k)] = train.pop(str(k))
-        else:  # one source: hold out its last frames (in time)
-            only = train[keys[0]]
-            n_val = int(math.ceil(val_fraction * len(only))) if len(only) >= 2 else 0
-            if n_val:
-                train[keys[0]], val[keys[0]] = only[:-n_val], only[-n_val:]
+        else:  # few sources: every one keeps training, its last frames (in time) validate
+            for k in keys:
+                train[k], held = _hold_out_tail(train[k], val_fraction)
+                if held:
+                    val[k] = held
     flat = lambda d: [s for k in sorted(d) for s in d[k]]  # noqa: E731
     return flat(train), flat(val)
+
+
+def _hold_out_tail(samples: list, fraction: float) -> tuple[list, list]:
+    """Split one source's samples (in time order) into (train, val = its last ``fraction``); the held-out samples'
+    references are clamped to the first held-out frame, so no validation clip reads a training frame."""
+    n_val = int(math.ceil(fraction * len(samples))) if len(samples) >= 2 else 0
+    if not n_val:
+        return samples, []
+    first = samples[-n_val].t
+    return samples[:-n_val], [dataclasses.replace(s, start=first) for s in samples[-n_val:]]
 
 
 # exported for tests / docs

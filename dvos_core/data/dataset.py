@@ -62,7 +62,7 @@ class ClipDataset(Dataset):
     def read_clip(self, s: Sample):
         """uint8 frames (tau+1, H, W, 3) (references then query) and the query mask (H, W) {0, 1}."""
         src = self._source(s)
-        times = (self.index.reference_times(s.t) if self.kind == "dvos" else []) + [s.t]
+        times = (self.index.reference_times(s.t, s.start) if self.kind == "dvos" else []) + [s.t]
         if s.kind == "video":
             frames = np.stack([src.frames[t] for t in times])
             mask = src.group["masks"][s.t]

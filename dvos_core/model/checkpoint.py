@@ -7,7 +7,10 @@ containers, numbers, strings and tensors only - no pickled code):
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+import subprocess
 from pathlib import Path
 
 import torch
@@ -29,6 +32,18 @@ def _model_kind(model) -> str:
     return kind
 
 
+@functools.lru_cache(maxsize=1)
+def code_commit():
+    """The git commit of the dvos source tree when it runs from a checkout, else None (read-only ``rev-parse``)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and len(commit) == 40 else None
+
+
 def unwrap(model):
     """The bare model inside DistributedDataParallel / torch.compile wrappers."""
     while True:
@@ -39,7 +54,9 @@ def unwrap(model):
 
 
 def save_checkpoint(path, model, **info) -> Path:
-    """Save ``model`` weights + config + ``info`` (epoch, metrics, data summary, training state ...) atomically."""
+    """Save ``model`` weights + config + ``info`` (epoch, metrics, data summary, training state ...) atomically.
+
+    ``info`` always gets ``dvos_version``, ``code_commit`` (git commit or None), ``input_size`` and ``preset``."""
     from dvos_core import __version__
 
     model = unwrap(model)
@@ -47,6 +64,7 @@ def save_checkpoint(path, model, **info) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     info = dict(info)
     info.setdefault("dvos_version", __version__)
+    info.setdefault("code_commit", code_commit())
     info.setdefault("input_size", model.config.input_size)
     info.setdefault("preset", model.config.name)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -62,6 +80,13 @@ def save_checkpoint(path, model, **info) -> Path:
     return path
 
 
+def _short(error: Exception, limit: int = 200) -> str:
+    """First line of an exception message, without terminal colour codes, cut to ``limit`` characters."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    return first if len(first) <= limit else first[: limit - 3] + "..."
+
+
 def read_checkpoint(path) -> dict:
     """The raw checkpoint dict (validated format), without building a model."""
     path = Path(path)
@@ -70,7 +95,7 @@ def read_checkpoint(path) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt, truncated, or a pickle with code in it
-        raise CheckpointError(f"{path}: cannot read checkpoint ({type(e).__name__}: {str(e)[:200]}); the file is "
+        raise CheckpointError(f"{path}: cannot read checkpoint ({type(e).__name__}: {_short(e)}); the file is "
                               f"corrupt or not a dvos checkpoint - use another file (e.g. last.pt / best.pt)") from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a dvos checkpoint (no 'format: {FORMAT}' entry). Bare state_dicts from "
@@ -85,8 +110,8 @@ def read_checkpoint(path) -> dict:
 def load_checkpoint(path, device="cpu"):
     """Build the model stored in ``path`` and load its weights -> ``(model, info)`` (model in eval mode).
 
-    ``info`` holds kind, preset, config, input_size, tau, metrics, dvos_version, data, epoch and whatever else was
-    saved with the checkpoint.
+    ``info`` holds kind, preset, config, input_size, tau, metrics, dvos_version, code_commit, data, epoch and
+    whatever else was saved with the checkpoint.
     """
     from dvos_core.model.factory import build_model
 
@@ -102,7 +127,7 @@ def load_checkpoint(path, device="cpu"):
         model.load_state_dict(payload["state_dict"], strict=True)
     except RuntimeError as e:
         raise CheckpointError(f"{path}: weights do not fit the {kind} model described in the file "
-                              f"({str(e)[:300]}); the checkpoint is corrupt or was edited") from e
+                              f"({_short(e)}); the checkpoint is corrupt or was edited") from e
     info = dict(payload.get("info", {}))
     info.update(kind=kind, config=config.to_dict(), tau=getattr(model, "tau", 0))
     info.setdefault("preset", config.name)
@@ -111,4 +136,5 @@ def load_checkpoint(path, device="cpu"):
     info.setdefault("data", {})
     info.setdefault("epoch", None)
     info.setdefault("dvos_version", "unknown")
+    info.setdefault("code_commit", None)
     return model.to(device).eval(), info

@@ -53,6 +53,11 @@ HELP = {
 }
 
 
+def cosine_floor(lr: float) -> float:
+    """The final learning rate that goes with ``lr``: a tenth of it, the paper's ratio (1e-4 -> 1e-5)."""
+    return lr / 10
+
+
 @dataclass
 class TrainConfig:
     phase: str = "synthetic"
@@ -122,6 +127,10 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def with_lr(self, lr: float, eta_min: Optional[float] = None) -> "TrainConfig":
+        """A copy with learning rate ``lr`` and cosine floor ``eta_min`` (default ``cosine_floor(lr)``)."""
+        return dataclasses.replace(self, lr=lr, eta_min=cosine_floor(lr) if eta_min is None else eta_min)
 
     # ---- YAML -------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:

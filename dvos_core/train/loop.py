@@ -16,7 +16,7 @@ import torch
 
 from dvos_core.data import ClipDataset, ClipIndex, ClipSampler, EvalSampler, split_samples
 from dvos_core.model import (build_model, describe_device, init_from_frame_model, read_checkpoint,
-                             save_checkpoint, select_device, unwrap)
+                             save_checkpoint, select_device, supports_bf16, unwrap)
 from dvos_core.model.presets import ModelConfig
 from dvos_core.progress import CancelToken, Cancelled, ProgressFn, report
 from dvos_core.train import distributed
@@ -67,7 +67,7 @@ class _Run:
         self.device = distributed.device_for(dist_info, select_device(config.device))
         self.out = project.model_dir(name, create=True)
         self.last_path, self.best_path = self.out / "last.pt", self.out / "best.pt"
-        self.use_amp = bool(config.amp) and self.device.type == "cuda"
+        self.use_amp = bool(config.amp) and supports_bf16(self.device)  # bf16 autocast on CUDA GPUs that have it
 
     # ---- helpers -----------------------------------------------------------------------------------------------
     def emit(self, event: dict) -> None:
@@ -128,7 +128,7 @@ class _Run:
         steps = math.ceil(self.sampler.per_rank / cfg.batch_size)
         self.steps_per_epoch = min(steps, cfg.max_steps_per_epoch or steps)
         self.data_summary = {"train": self.train_index.summary(), "val": self.val_index.summary(),
-                             "project": str(self.project.path)}
+                             "project": str(Path(self.project.path).resolve())}
 
     def _loader(self, ds, sampler):
         pin = self.device.type == "cuda"
@@ -199,12 +199,13 @@ class _Run:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.device.type == "cuda" else None
-            net = DDP(net, device_ids=ids)
+            # a head whose task weight is 0 gets no gradient: DDP must then look for unused parameters
+            net = DDP(net, device_ids=ids, find_unused_parameters=not (cfg.mask_weight and cfg.frame_weight))
         self.net = net
         self.emit({"type": "start", "total_epochs": cfg.epochs, "steps_per_epoch": self.steps_per_epoch,
                    "device": describe_device(self.device), "start_epoch": start_epoch + 1,
                    "train_samples": len(self.train_index), "val_samples": len(self.val_index),
-                   "world_size": self.dist.world_size,
+                   "world_size": self.dist.world_size, "amp_bf16": self.use_amp,
                    "params": sum(p.numel() for p in self.model.parameters())})
         if start_epoch >= cfg.epochs and self.best_path.exists():
             self.emit({"type": "done", "best": str(self.best_path)})
