@@ -8,11 +8,10 @@ Prints one JSON document (and writes it with --out). Untrained weights: speed do
 
 from __future__ import annotations
 
-from _common import emit, machine  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _common import emit, machine, peak_rss_mb  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 import argparse
 import multiprocessing as mp
-import resource
 import sys
 import tempfile
 import time
@@ -56,7 +55,7 @@ def run_case(preset: str, size: int, n_frames: int, batch: int, device: str, que
                "frames_per_s": round(n / dt, 3), "tile_size": default_tile_size(info),
                "params_m": round(sum(q.numel() for q in model.parameters()) / 1e6, 2),
                "device": describe_device(dev),
-               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+               "peak_rss_mb": peak_rss_mb()}
         if dev.type == "cuda":
             out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     queue.put(out)

@@ -57,6 +57,18 @@ def test_values_tables_and_files(project):
     assert "All (frame-weighted)" in rep.format_table()
 
 
+def test_same_name_replaces_the_report(project):
+    evaluate(project, name="r", worst_k=3, min_area=1)
+    folder = project.report_dir("r")
+    old = {f.name for f in (folder / "worst").glob("*.png")}
+    rep = evaluate(project, video_ids=["a"], name="r", worst_k=2, min_area=1)
+    new = {f.name for f in (folder / "worst").glob("*.png")}
+    assert len(new) == 2 and all("_a_" in n for n in new) and old - new  # no overlay of video b is left over
+    assert set(pd.read_csv(folder / "frames.csv")["video"]) == {"a"} and len(rep.frames) == 5
+    evaluate(project, video_ids=["a"], name="r", plots=False)
+    assert not (folder / "videos.png").exists() and not list((folder / "worst").glob("*.png"))
+
+
 def test_gt_provenance_filter(project):
     rep = evaluate(project, video_ids=["a"], gt_provenances=["manual"], save=False)
     assert rep.frames["frame"].tolist() == [0, 2, 4]
@@ -73,6 +85,21 @@ def test_clear_errors(project, tmp_path):
         evaluate(project, split="val", save=False)
     with pytest.raises(KeyError):
         evaluate(project, video_ids=["nope"], save=False)
+
+
+def test_cancel_writes_no_report(project):
+    from dvos_core.progress import CancelToken, Cancelled
+
+    token = CancelToken()
+
+    def progress(done, total, msg):
+        assert total == 8
+        if done == 3:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        evaluate(project, name="stopped", progress=progress, cancel=token)
+    assert not (project.path / "reports" / "stopped").exists()
 
 
 def test_overlay_colours():

@@ -18,9 +18,13 @@ def test_cli_predict_pseudo_evaluate(tmp_path, capsys):
     save_checkpoint(p.model_dir("vid", create=True) / "best.pt", build_model("tiny", "dvos"))
     img = save_checkpoint(tmp_path / "img.pt", build_model("tiny", "frame"))
     assert main(["pseudo-label", str(path), str(img), "--videos", "v", "--passes", "2", "--device", "cpu"]) == 0
-    assert main(["predict", str(path), "vid", "--image-model", str(img), "--device", "cpu"]) == 0
+    assert main(["predict", str(path), "vid", "--image-model", str(img), "--device", "cpu", "--as-labels"]) == 0
     err = capsys.readouterr().err
     assert "device: CPU" in err
+    v = Project.open(path).video("v")
+    assert len(v.predicted_frames()) == 6
+    counts = v.provenance_counts()
+    assert counts["pseudo"] == 6 and counts["predicted"] == 0  # --as-labels never replaces pseudo labels
     assert main(["evaluate", str(path), "--name", "r", "--worst", "2"]) == 0
     out = capsys.readouterr().out
     assert "All (frame-weighted)" in out and (path / "reports" / "r" / "videos.csv").exists()

@@ -1,5 +1,7 @@
 """predict_video / predict_array: window semantics, first frames, streaming bound, resume, cancel, bad checkpoints."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ from dvos_core.infer.window import FrameCache, plan_batches, window_sources
 from dvos_core.model import CheckpointError, build_model, save_checkpoint, to_model_input
 from dvos_core.progress import CancelToken, Cancelled
 from dvos_core.store import Project
+from dvos_core.store.schema import PROVENANCE_NAMES
 
 torch.set_num_threads(1)
 H, W = 40, 50
@@ -94,7 +97,7 @@ def test_clamped_window_without_image_model_and_predict_array_agree(project):
 
 def test_streaming_reads_a_bounded_window(tmp_path, monkeypatch):
     p = Project.create(tmp_path / "long.dvos")
-    n, tau, batch = 200, 3, 4
+    n, tau, batch = 64, 3, 4
     v = p.create_video("long", 32, 32)
     v.append_frames((np.full((32, 32, 3), t % 250, np.uint8) for t in range(n)), batch=32)
     caches, calls = [], []
@@ -116,6 +119,29 @@ def test_streaming_reads_a_bounded_window(tmp_path, monkeypatch):
     assert len(p.video("long").predicted_frames()) == n
 
 
+def _peak_traced_bytes(tmp_path, n, hw=256):
+    """Peak Python/numpy memory (tracemalloc) of predicting an n-frame hw x hw store video."""
+    p = Project.create(tmp_path / f"mem{n}.dvos")
+    v = p.create_video("v", hw, hw)
+    v.append_frames((np.full((hw, hw, 3), t % 250, np.uint8) for t in range(n)), batch=8)
+    model = (LastFrameProbe(3), {})
+    predict_video(p, "v", model, device="cpu", frames=[0])  # creates the arrays, warms caches (not measured)
+    tracemalloc.start()
+    try:
+        assert predict_video(p, "v", model, device="cpu", batch_size=4) == n - 1
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_streaming_memory_does_not_grow_with_video_length(tmp_path):
+    short, long_ = _peak_traced_bytes(tmp_path, 16), _peak_traced_bytes(tmp_path, 48)
+    frame = 256 * 256 * 3
+    # 32 more frames: holding them would add 6.3 MB of uint8 frames (8.4 MB of float32 probabilities)
+    assert long_ - short < 1.5e6
+    assert long_ < 48 * frame
+
+
 def test_resume_and_cancel(project):
     model = (LastFrameProbe(3), {})
     token = CancelToken()
@@ -131,6 +157,23 @@ def test_resume_and_cancel(project):
     assert predict_video(project, "v", model, device="cpu", batch_size=4) == 8
     assert predict_video(project, "v", model, device="cpu") == 0
     assert predict_video(project, "v", model, device="cpu", resume=False, frames=[5, 6]) == 2
+
+
+def test_as_labels_writes_provenance_predicted_and_keeps_higher_ranks(project):
+    v = project.video("v")
+    painted = np.zeros((H, W), np.uint8)
+    painted[:5] = 1
+    v.set_mask(2, painted, "manual")
+    v.set_mask(3, painted, "pseudo", quality=0.9)
+    predict_video(project, "v", (LastFrameProbe(3), {}), device="cpu", frames=range(6), as_labels=True)
+    v = project.video("v")
+    codes = [PROVENANCE_NAMES[int(c)] for c in v.provenance]
+    assert codes[:6] == ["predicted", "predicted", "manual", "pseudo", "predicted", "predicted"]
+    assert codes[6:] == ["none"] * 6  # frames not asked for stay unlabelled
+    assert np.array_equal(v.mask(2), painted) and np.array_equal(v.mask(3), painted)
+    for t in (0, 1, 4, 5):
+        assert np.array_equal(v.mask(t), v.prediction(t)[0])
+    assert v.prediction(5)[1].dtype == np.float32  # the probabilities are kept alongside
 
 
 def test_tiny_dvos_model_on_odd_sized_tiled_frames(tmp_path):
@@ -158,6 +201,44 @@ def test_bad_checkpoints(tmp_path, project):
     assert project.video("v").predicted_frames().size == 0
     with pytest.raises(ValueError, match="tile size"):
         predict_video(project, "v", (LastFrameProbe(3), {}), device="cpu", tile_size=100)
+
+
+def test_wrong_preset_and_bare_state_dict_checkpoints(tmp_path, project):
+    from dvos_core.model import PRESETS
+
+    good = save_checkpoint(tmp_path / "tiny.pt", build_model("tiny", "dvos"))
+    payload = torch.load(good, weights_only=True)
+    payload["config"] = PRESETS["small"].to_dict()  # tiny weights described as the small preset
+    torch.save(payload, tmp_path / "wrong_preset.pt")
+    with pytest.raises(CheckpointError, match="wrong_preset.pt.*do not fit"):
+        predict_video(project, "v", str(tmp_path / "wrong_preset.pt"), device="cpu")
+    torch.save(build_model("tiny", "dvos").state_dict(), tmp_path / "bare.pt")  # reference-code style file
+    with pytest.raises(CheckpointError, match="bare.pt: not a dvos checkpoint"):
+        predict_video(project, "v", str(tmp_path / "bare.pt"), device="cpu")
+    v = project.video("v")
+    assert v.prediction_arrays() is None and "prediction" not in v.attrs  # nothing written on failure
+
+
+def test_bf16_autocast_only_where_cuda_supports_it(monkeypatch):
+    import dvos_core.model as model_mod
+    from dvos_core.infer import Predictor
+
+    probe = LastFrameProbe(3)
+    assert not Predictor(probe, {}, "cpu").amp
+    monkeypatch.setattr(model_mod, "supports_bf16", lambda dev: dev.type == "cuda")
+    assert Predictor(probe, {}, "cuda").amp and not Predictor(probe, {}, "cuda", amp=False).amp
+    monkeypatch.setattr(model_mod, "supports_bf16", lambda dev: False)  # e.g. a pre-Ampere GPU
+    assert not Predictor(probe, {}, "cuda").amp
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_bf16_prediction_matches_cpu():
+    model = build_model("tiny", "dvos").eval()
+    frames = np.random.default_rng(0).integers(0, 255, (6, 64, 96, 3), dtype=np.uint8)
+    cpu = predict_array((model, {}), frames, device="cpu")
+    gpu = predict_array((model, {}), frames, device="cuda")
+    assert np.abs(gpu - cpu).max() < 0.05  # bf16 rounding only
 
 
 def test_checkpoint_file_round_trip_and_name_resolution(tmp_path, project):

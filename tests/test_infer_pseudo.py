@@ -84,6 +84,47 @@ def test_threshold_flags_or_drops(tmp_path):
     assert v.provenance_counts()["pseudo"] == 6 - len(dropped)
 
 
+def test_flagged_frames_are_left_out_of_training(tmp_path):
+    from dvos_core.data.clips import split_samples
+
+    p = Project.create(tmp_path / "tr.dvos")
+    p.add_video_array("v", _video(n=8, jump_at=4))
+    df = pseudo_label(p, ["v"], (BrightIsHead(), {}), device="cpu", n_passes=1, quality_threshold=0.5)
+    flagged = set(df[df.below_threshold]["frame"])
+    assert flagged and len(flagged) < 8
+
+    def train_frames(quality_min):
+        train, val = split_samples(p, 0, 1, "image", synthetic_sets=[], pseudo_quality_min=quality_min,
+                                   val_fraction=0)
+        return {s.t for s in train + val}
+
+    assert train_frames(None) == set(range(8))
+    assert train_frames(0.5) == set(range(8)) - flagged
+
+
+def test_cancel_keeps_finished_frames_and_progress_counts(tmp_path):
+    from dvos_core.progress import CancelToken, Cancelled
+
+    p = Project.create(tmp_path / "c.dvos")
+    p.add_video_array("v", _video(n=8))
+    token, seen = CancelToken(), []
+
+    def progress(done, total, msg):
+        seen.append((done, total))
+        if done >= 4:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1, batch_size=4, progress=progress,
+                     cancel=token)
+    v = p.video("v")
+    assert seen == [(4, 8)]
+    assert v.labelled_frames(["pseudo"]).tolist() == [0, 1, 2, 3]  # the whole finished batch, none of the next
+    assert np.isfinite(v.quality[:4]).all()
+    df = pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1, batch_size=4)
+    assert df["status"].tolist() == ["kept"] * 4 + ["written"] * 4
+
+
 def test_tiny_framenet_and_wrong_kind(tmp_path):
     p = Project.create(tmp_path / "t.dvos")
     p.add_video_array("v", _video(n=3, h=70, w=40))

@@ -21,6 +21,9 @@ def register(sub) -> None:
     _add_runtime(p)
     p.add_argument("--threshold", type=float, default=0.5, help="probability threshold for the stored masks")
     p.add_argument("--no-resume", action="store_true", help="predict again frames that are already predicted")
+    p.add_argument("--as-labels", action="store_true",
+                   help="also copy the predicted masks into the label masks with provenance 'predicted' (frames "
+                        "with pseudo, synthetic or painted masks are kept); training uses them only when asked")
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("pseudo-label", help="label real videos frame by frame with an image model",
@@ -33,7 +36,8 @@ def register(sub) -> None:
     _add_runtime(p)
     p.add_argument("--passes", type=int, default=4, help="forward passes for the uncertainty (default 4)")
     p.add_argument("--quality-threshold", type=float, default=None, metavar="Q",
-                   help="flag frames with quality below Q (the trainer skips them via pseudo_quality_min)")
+                   help="flag frames with quality below Q; training skips them when its config sets "
+                        "pseudo_quality_min: Q (or use --drop-below)")
     p.add_argument("--drop-below", action="store_true", help="clear the masks of frames below the threshold")
     p.add_argument("--overwrite", action="store_true", help="re-label frames that already have a pseudo mask")
     p.set_defaults(func=_pseudo)
@@ -100,7 +104,7 @@ def _predict(args) -> int:
         total += predict_video(project, vid, str(ckpt), image_checkpoint=None if image is None else str(image),
                                device=args.device, batch_size=args.batch_size, tile_size=args.tile_size,
                                overlap=args.overlap, resume=not args.no_resume, threshold=args.threshold,
-                               progress=TerminalProgress(), cancel=cancel)
+                               as_labels=args.as_labels, progress=TerminalProgress(), cancel=cancel)
     print(f"predicted {total} frames in {len(ids)} video(s)")
     return 0
 

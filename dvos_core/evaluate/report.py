@@ -92,10 +92,20 @@ def save_worst_overlays(report, project, folder: Path, k: int, cancel: Optional[
     return files
 
 
+def _clear_plots(folder: Path) -> None:
+    """Remove the plots and overlays of an earlier report of the same name, so none is left over."""
+    for path in [folder / "videos.png", folder / "frames.png", *(folder / "worst").glob("[0-9][0-9]_*_f*_dice*.png")]:
+        path.unlink(missing_ok=True)
+
+
 def save_report(report, project, name: str, worst_k: int = 8, plots: bool = True,
                 cancel: Optional[CancelToken] = None) -> Path:
-    """Write frames.csv, videos.csv, overall.json and (with ``plots``) videos.png, frames.png, worst/*.png."""
+    """Write frames.csv, videos.csv, overall.json and (with ``plots``) videos.png, frames.png, worst/*.png.
+
+    Reusing a report name replaces that report: its old plots and overlays are removed first.
+    """
     folder = project.report_dir(name, create=True)
+    _clear_plots(folder)
     files = [folder / "frames.csv", folder / "videos.csv", folder / "overall.json"]
     report.frames.to_csv(files[0], index=False)
     report.videos.to_csv(files[1], index=False)

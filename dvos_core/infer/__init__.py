@@ -1,9 +1,9 @@
 """Inference: sliding-window video prediction with tiling, pseudo-labelling with quality scores (imports torch)."""
 
 from dvos_core.infer.engine import Predictor, load_model, resolve_checkpoint_path
-from dvos_core.infer.predict import predict_array, predict_video
+from dvos_core.infer.predict import predict_array, predict_video, predictions_to_labels
 from dvos_core.infer.pseudo import pseudo_label
 from dvos_core.infer.quality import flicker, quality_score, uncertainty
 
-__all__ = ["predict_video", "predict_array", "pseudo_label", "Predictor", "load_model", "resolve_checkpoint_path",
-           "uncertainty", "flicker", "quality_score"]
+__all__ = ["predict_video", "predict_array", "predictions_to_labels", "pseudo_label", "Predictor", "load_model",
+           "resolve_checkpoint_path", "uncertainty", "flicker", "quality_score"]

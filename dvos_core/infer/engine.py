@@ -93,6 +93,8 @@ class Predictor:
 
     def __init__(self, model, info: Optional[dict] = None, device=None, tile_size: Optional[int] = None,
                  overlap: int = 64, amp: bool = True):
+        from dvos_core.model import supports_bf16
+
         self.model = model
         self.info = dict(info or {})
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
@@ -106,7 +108,7 @@ class Predictor:
         if not 0 <= overlap < tile:
             raise ValueError(f"tile overlap must be in [0, tile size {tile}), got {overlap}")
         self.tile_size, self.overlap = tile, int(overlap)
-        self.amp = bool(amp) and self.device.type == "cuda"
+        self.amp = bool(amp) and supports_bf16(self.device)  # bf16 on CUDA (as describe_device says)
         self.stochastic_capable = _accepts_stochastic(model)
 
     @classmethod

@@ -72,13 +72,14 @@ def _targets(n: int, frames, name: str) -> list[int]:
 
 def predict_video(project, video_id: str, checkpoint, image_checkpoint=None, device="auto", batch_size: int = 4,
                   tile_size: Optional[int] = None, overlap: int = 64, frames: Optional[Sequence[int]] = None,
-                  resume: bool = True, threshold: float = 0.5, progress: Optional[ProgressFn] = None,
-                  cancel: Optional[CancelToken] = None) -> int:
+                  resume: bool = True, threshold: float = 0.5, as_labels: bool = False,
+                  progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None) -> int:
     """Predict frames of a stored video and stream probabilities into ``pred_probability``/``pred_masks``.
 
     ``checkpoint``: a path or a ``(model, info)`` pair. Returns the number of frames predicted (by this process).
     Each frame is committed (``pred_done``) right after its batch, so a cancel or crash keeps finished frames and
-    ``resume=True`` continues where it stopped. Under ``torchrun`` the frames are split across ranks.
+    ``resume=True`` continues where it stopped. Under ``torchrun`` the frames are split across ranks. With
+    ``as_labels`` the predicted masks are then also copied into ``masks`` (see :func:`predictions_to_labels`).
     """
     video = project.video(video_id)
     n = video.n_frames
@@ -102,13 +103,38 @@ def predict_video(project, video_id: str, checkpoint, image_checkpoint=None, dev
         done_flags = video.prediction_arrays()[2][:n]
         targets = [t for t in targets if not done_flags[t]]
     if size > 1:
-        return _predict_sharded(video, main, image, targets, batch_size, threshold, rank, size, progress, cancel)
+        done = _predict_sharded(video, main, image, targets, batch_size, threshold, rank, size, progress, cancel)
+    else:
+        def sink(t, p):
+            video.set_prediction(t, p, threshold)
 
-    def sink(t, p):
-        video.set_prediction(t, p, threshold)
+        done = run_schedule(main, image, video.read_frames, targets, batch_size, sink, progress, cancel,
+                            label=f"{video_id}: ")
+    if as_labels and rank == 0:
+        predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel)
+    return done
 
-    return run_schedule(main, image, video.read_frames, targets, batch_size, sink, progress, cancel,
-                        label=f"{video_id}: ")
+
+def predictions_to_labels(video, frames: Optional[Sequence[int]] = None, progress: Optional[ProgressFn] = None,
+                          cancel: Optional[CancelToken] = None) -> int:
+    """Copy predicted masks into the label ``masks`` with provenance "predicted", frame by frame.
+
+    Only frames that are predicted (of ``frames``, default all) and whose mask has no higher rank (none or predicted)
+    are written: pseudo, synthetic and human masks are kept. Training reads "predicted" masks only when asked
+    (``provenances``). Returns the number of masks written.
+    """
+    arrs = video.prediction_arrays()
+    if arrs is None:
+        return 0
+    todo = video.predicted_frames()
+    if frames is not None:
+        todo = np.intersect1d(todo, np.asarray(list(frames), dtype=np.int64))
+    written = 0
+    for i, t in enumerate(todo):
+        check(cancel)
+        written += bool(video.set_mask(int(t), arrs[0][int(t)], "predicted"))
+        report(progress, i + 1, len(todo), f"{video.name}: predicted mask {int(t)} -> labels")
+    return written
 
 
 def _predict_sharded(video, main, image, targets, batch_size, threshold, rank, size, progress, cancel) -> int:

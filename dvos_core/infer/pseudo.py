@@ -123,29 +123,31 @@ def pseudo_label(project, video_ids, checkpoint, device="auto", n_passes: int = 
         fin = _Finaliser(video, quality_threshold, drop_below, rows)
         codes = video.provenance
         cache = FrameCache(video.read_frames)
-        for batch in plan_batches(targets, 0, batch_size, image_first=True):
-            check(cancel)
-            status = {}
-            for t in batch.targets:
-                rank = PROVENANCE_RANK[int(codes[t])]
-                status[t] = ("protected" if rank > PROVENANCE_RANK[PSEUDO] else
-                             "kept" if int(codes[t]) == PSEUDO and not overwrite else "predict")
-            todo = [t for t in batch.targets if status[t] == "predict"]
-            results = {}
-            if todo:
-                x = cache.batch_input(type(batch)("image", tuple(todo)), 0)
-                passes = _passes(predictor, x, n_passes)
-                for i, t in enumerate(todo):
-                    p = passes[:, i]
-                    results[t] = ((p.mean(0) >= threshold).astype(np.uint8), uncertainty(p, threshold))
-            for t in batch.targets:
-                if t in results:
-                    fin.push((t, results[t][0], results[t][1], "predict"))
-                else:
-                    fin.push((t, video.group["masks"][t], float("nan"), status[t]))
-            done += len(batch.targets)
-            report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
-        fin.flush()
+        try:
+            for batch in plan_batches(targets, 0, batch_size, image_first=True):
+                check(cancel)
+                status = {}
+                for t in batch.targets:
+                    rank = PROVENANCE_RANK[int(codes[t])]
+                    status[t] = ("protected" if rank > PROVENANCE_RANK[PSEUDO] else
+                                 "kept" if int(codes[t]) == PSEUDO and not overwrite else "predict")
+                todo = [t for t in batch.targets if status[t] == "predict"]
+                results = {}
+                if todo:
+                    x = cache.batch_input(type(batch)("image", tuple(todo)), 0)
+                    passes = _passes(predictor, x, n_passes)
+                    for i, t in enumerate(todo):
+                        p = passes[:, i]
+                        results[t] = ((p.mean(0) >= threshold).astype(np.uint8), uncertainty(p, threshold))
+                for t in batch.targets:
+                    if t in results:
+                        fin.push((t, results[t][0], results[t][1], "predict"))
+                    else:
+                        fin.push((t, video.group["masks"][t], float("nan"), status[t]))
+                done += len(batch.targets)
+                report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
+        finally:  # a cancel or error still writes the finished frame held back for its flicker
+            fin.flush()
         video.update_attrs(pseudo_label={"checkpoint": _name(checkpoint), "n_passes": n_passes,
                                           "uncertainty_from": "stochastic" if predictor.stochastic_capable else "flips",
                                           "quality_threshold": quality_threshold, "drop_below": drop_below,

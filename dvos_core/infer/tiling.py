@@ -30,8 +30,8 @@ def reflect_pad(frames: np.ndarray, pad_h: int, pad_w: int) -> np.ndarray:
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     """Start offsets of tiles of size ``tile`` covering ``length`` with at least ``overlap`` px overlap.
 
-    The last tile is aligned to the end; starts are multiples of 32 (when ``length`` and ``tile``
-    are) so a strided network sees every tile on the same pixel grid as the whole image. ``length <= tile`` gives a single tile at 0.
+    The last tile is aligned to the end; starts are multiples of 32 (when ``length`` and ``tile`` are) so a strided
+    network sees every tile on the same pixel grid as the whole image. ``length <= tile`` gives one tile at 0.
     """
     if length <= tile:
         return [0]
