@@ -2,6 +2,7 @@
 
 import pytest
 
+from dvos_core.cli.demo_cmd import format_result
 from dvos_core.demo.pipeline import DemoConfig, run_demo
 from dvos_core.progress import CancelToken, Cancelled
 from dvos_core.store import Project
@@ -15,6 +16,12 @@ def test_quick_demo_learns(tmp_path):
     dice = float(res.overall["dice"])
     best_baseline = max(res.baselines.values())
     assert dice > best_baseline + 0.15, (dice, res.baselines)
+    assert 0 <= res.baselines["all_background"] < 0.05 < res.baselines["all_foreground"] < 0.6
+    assert res.references["image_model_test"] > best_baseline + 0.15, res.references
+    assert res.references["pseudo_labels_field_train"] > 0.5, res.references
+    assert list(res.videos["video"]) == ["field_test"]
+    text = format_result(res)
+    assert "field_test" in text and f"{res.videos['dice'].iloc[0]:.3f}" in text
     p = Project.open(res.project)
     assert {"image", "dvos_synthetic", "dvos"} <= set(p.model_names())
     assert p.video("field_train").provenance_counts()["pseudo"] > 0

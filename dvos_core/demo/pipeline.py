@@ -23,14 +23,19 @@ class DemoConfig:
     size: int = 160            # frame size of the sample clips
     train_size: int = 128      # training crop size (multiple of 32)
     preset: str = "small"
+    fakes_per_head: int = 4
+    background_clip_length: int = 24
     synth_clips: int = 48
     synth_frames: int = 12
+    synth_heads: tuple = (15, 35)  # heads per synthetic frame: fewer than the engine's default for field-size frames
+    synth_fakes: tuple = (5, 20)
     image_epochs: int = 4
     synth_epochs: int = 3
     real_epochs: int = 5
     steps_per_epoch: int = 30
     batch_size: int = 8
     lr: float = 2e-3           # higher than the paper's 1e-4: the demo trains small models for a few hundred steps
+    pseudo_passes: int = 2
     seed: int = 0
     device: str = "auto"
     workers: int = 2
@@ -40,25 +45,55 @@ class DemoConfig:
         return cls(preset="tiny", synth_clips=16, synth_frames=8, image_epochs=3, synth_epochs=2, real_epochs=2,
                    steps_per_epoch=25, batch_size=4, workers=1)
 
+    def synth_config(self):
+        """The synthesis parameters of the demo's synthetic set."""
+        from dvos_core.synth import SynthConfig
+
+        return SynthConfig(n_frames=self.synth_frames, height=self.size, width=self.size,
+                           n_heads=tuple(self.synth_heads), n_fakes=tuple(self.synth_fakes))
+
+    def train_config(self, phase: str = "image", epochs: Optional[int] = None, init_from=None):
+        """The training settings of one demo phase (the other phases differ only in phase, epochs and init_from)."""
+        from dvos_core.train.config import TrainConfig, cosine_floor
+
+        if epochs is None:
+            epochs = {"image": self.image_epochs, "synthetic": self.synth_epochs, "real": self.real_epochs}[phase]
+        return TrainConfig(phase=phase, epochs=epochs, init_from=None if init_from is None else str(init_from),
+                           preset=self.preset, batch_size=self.batch_size, size=self.train_size, seed=self.seed,
+                           lr=self.lr, eta_min=cosine_floor(self.lr), device=self.device,
+                           max_steps_per_epoch=self.steps_per_epoch)
+
+    def write_configs(self, out_dir) -> tuple:
+        """Write ``synth.yaml`` and ``train.yaml`` (for `dvos synth/train --config`) into ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        synth, train = out / "synth.yaml", out / "train.yaml"
+        self.synth_config().to_yaml(synth)
+        self.train_config().to_yaml(train, comments=True)
+        return synth, train
+
 
 @dataclass
 class DemoResult:
     project: Path
     videos: object  # pandas DataFrame: per-video Dice/IoU
     overall: dict
-    baselines: dict
+    baselines: dict      # Dice of an all-background and an all-foreground prediction of the test clip
+    references: dict     # Dice of the image model alone on the test clip and of the pseudo-labels of field_train
     timings: dict = field(default_factory=dict)
 
 
-def build_demo_project(path, size: int = 160, seed: int = 7, overwrite: bool = True):
-    """Create a project holding the sample clips: seed frames with 3 painted masks, a bare-field video, an
-    unlabelled training video and a test video with ground-truth masks."""
+def build_demo_project(path, size: int = 160, seed: int = 7, overwrite: bool = True, clips: Optional[dict] = None):
+    """Create a project holding the sample clips: seed frames with 3 painted masks (split val), a bare-field video,
+    an unlabelled training video and a test video with ground-truth masks. ``clips``: ``demo_videos(size, seed)``."""
+    from dvos_core.demo.field import demo_videos
     from dvos_core.store import Project
 
-    clips = _demo_clips(size, seed)
+    clips = clips if clips is not None else demo_videos(size=size, seed=seed)
     p = Project.create(path, overwrite=overwrite)
     f, m = clips["seed"]
-    v = p.add_video_array("seed", f, split="train", source="dvos demo (procedural)", fps=10.0,
+    # the painted frames validate the image and real phases (else the trainer holds out a random whole video)
+    v = p.add_video_array("seed", f, split="val", source="dvos demo (procedural)", fps=10.0,
                           tags={"growth_stage": "flowering", "camera": "handheld"})
     for t in (0, 2, 4):
         v.set_mask(t, m[t], "manual")
@@ -71,21 +106,15 @@ def build_demo_project(path, size: int = 160, seed: int = 7, overwrite: bool = T
     return p
 
 
-def _demo_clips(size, seed):
-    from dvos_core.demo.field import demo_videos
-
-    return demo_videos(size=size, seed=seed)
-
-
 def run_demo(out_dir, config: Optional[DemoConfig] = None, progress: Optional[ProgressFn] = None,
              cancel: Optional[CancelToken] = None, log: Callable[[str], None] = print) -> DemoResult:
     """Run the whole loop into ``out_dir/demo.dvos`` and return the per-video scores of the test clip."""
-    from dvos_core.evaluate import dice as dice_fn
+    from dvos_core.demo.field import demo_videos
     from dvos_core.evaluate import evaluate
     from dvos_core.extract import extract_backgrounds, extract_heads
-    from dvos_core.infer import predict_video, pseudo_label
-    from dvos_core.synth import SynthConfig, generate
-    from dvos_core.train import TrainConfig, train
+    from dvos_core.infer import predict_array, predict_video, pseudo_label
+    from dvos_core.synth import generate
+    from dvos_core.train import train
 
     cfg = config or DemoConfig()
     out = Path(out_dir)
@@ -109,44 +138,38 @@ def run_demo(out_dir, config: Optional[DemoConfig] = None, progress: Optional[Pr
         t0 = time.perf_counter()
 
     stage("build the sample project")
-    project = build_demo_project(out / "demo.dvos", size=cfg.size)
+    clips = demo_videos(size=cfg.size)
+    project = build_demo_project(out / "demo.dvos", size=cfg.size, clips=clips)
     lap("build")
 
     sub = stage("extract heads, fake heads and bare-field background clips")
-    heads = extract_heads(project, video_ids=["seed"], fakes_per_head=4, seed=cfg.seed, progress=sub, cancel=cancel)
-    extract_backgrounds(project, "bare_field", clip_length=min(24, project.video("bare_field").n_frames),
-                        cancel=cancel)
+    heads = extract_heads(project, video_ids=["seed"], fakes_per_head=cfg.fakes_per_head, seed=cfg.seed,
+                          progress=sub, cancel=cancel)
+    extract_backgrounds(project, "bare_field", clip_length=cfg.background_clip_length, cancel=cancel)
     log(f"      {int((heads['kind'] == 'head').sum())} heads, {int((heads['kind'] == 'fake').sum())} fakes")
     lap("extract")
 
     sub = stage("generate synthetic training clips")
-    scfg = SynthConfig(n_frames=cfg.synth_frames, height=cfg.size, width=cfg.size)
-    scfg = _demo_density(scfg)
-    generate(project, "synthetic", cfg.synth_clips, config=scfg, seed=cfg.seed, workers=cfg.workers,
+    generate(project, "synthetic", cfg.synth_clips, config=cfg.synth_config(), seed=cfg.seed, workers=cfg.workers,
              progress=sub, cancel=cancel)
     lap("synthesize")
 
-    common = dict(preset=cfg.preset, batch_size=cfg.batch_size, size=cfg.train_size, seed=cfg.seed, lr=cfg.lr,
-                  eta_min=cfg.lr / 10,
-                  device=cfg.device, max_steps_per_epoch=cfg.steps_per_epoch)
-
     sub = stage("train the image model (frame by frame)")
-    image_ckpt = train(project, TrainConfig(phase="image", epochs=cfg.image_epochs, **common), "image",
-                       progress=sub, cancel=cancel)
+    image_ckpt = train(project, cfg.train_config("image"), "image", progress=sub, cancel=cancel)
     lap("train_image")
 
     sub = stage("pseudo-label the unlabelled field video with the image model")
-    pseudo_label(project, ["field_train"], image_ckpt, device=cfg.device, n_passes=2, progress=sub, cancel=cancel)
+    pseudo_label(project, ["field_train"], image_ckpt, device=cfg.device, n_passes=cfg.pseudo_passes, progress=sub,
+                 cancel=cancel)
     lap("pseudo_label")
 
     sub = stage("train DVOS on synthetic clips (phase 1)")
-    synth_ckpt = train(project, TrainConfig(phase="synthetic", epochs=cfg.synth_epochs, init_from=str(image_ckpt),
-                                            **common), "dvos_synthetic", progress=sub, cancel=cancel)
+    synth_ckpt = train(project, cfg.train_config("synthetic", init_from=image_ckpt), "dvos_synthetic", progress=sub,
+                       cancel=cancel)
     lap("train_synthetic")
 
     sub = stage("fine-tune DVOS on pseudo-labelled real clips (phase 2)")
-    real_ckpt = train(project, TrainConfig(phase="real", epochs=cfg.real_epochs, init_from=str(synth_ckpt),
-                                           **common), "dvos", progress=sub, cancel=cancel)
+    real_ckpt = train(project, cfg.train_config("real", init_from=synth_ckpt), "dvos", progress=sub, cancel=cancel)
     lap("train_real")
 
     sub = stage("predict the held-out test video")
@@ -156,25 +179,21 @@ def run_demo(out_dir, config: Optional[DemoConfig] = None, progress: Optional[Pr
 
     sub = stage("evaluate on the test split")
     rep = evaluate(project, split="test", name="demo", progress=sub, cancel=cancel)
+    gt = project.video("field_test").read_masks()  # the ground truth the evaluation used
+    baselines = {"all_background": _mean_dice(np.zeros_like(gt), gt),
+                 "all_foreground": _mean_dice(np.ones_like(gt), gt)}
+    image_only = predict_array(image_ckpt, clips["field_test"][0], device=cfg.device, cancel=cancel) >= 0.5
+    references = {"image_model_test": _mean_dice(image_only, gt),
+                  "pseudo_labels_field_train": _mean_dice(project.video("field_train").read_masks(),
+                                                          clips["field_train"][1])}
     lap("evaluate")
     report(progress, n_steps, n_steps, "done")
-
-    v = project.video("field_test")
-    gt = v.read_masks()
-    baselines = {"all_background": float(np.mean([dice_fn(np.zeros_like(g), g) for g in gt])),
-                 "all_foreground": float(np.mean([dice_fn(np.ones_like(g), g) for g in gt]))}
     return DemoResult(project=project.path, videos=rep.videos, overall=rep.overall, baselines=baselines,
-                      timings=timings)
+                      references=references, timings=timings)
 
 
-def _demo_density(scfg):
-    """Scale head counts to the demo's small frames (the defaults assume field-size frames)."""
-    import dataclasses
+def _mean_dice(pred, gt) -> float:
+    """Mean per-frame Dice (the metric of the evaluation report) of two (T,H,W) binary mask stacks."""
+    from dvos_core.evaluate import dice
 
-    names = {f.name for f in dataclasses.fields(scfg)}
-    changes = {}
-    if "n_heads" in names:
-        changes["n_heads"] = (15, 35)
-    if "n_fakes" in names:
-        changes["n_fakes"] = (5, 20)
-    return dataclasses.replace(scfg, **changes)
+    return float(np.mean([dice(p, g) for p, g in zip(pred, gt)]))
