@@ -5,7 +5,8 @@ Run from the repository root under a virtual display (never QT_QPA_PLATFORM=offs
     xvfb-run -a -s "-screen 0 1280x1024x24" python docs/make_screenshots.py
 
 It builds the demo project in a temporary folder and drives every dock through its own actions (extract, preview,
-a short training run with the tiny model, predict, evaluate), taking a screenshot of the window after each step.
+a short training run with the tiny model on a small synthetic set, predict, evaluate), taking a screenshot of the
+window after each step.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
 
 OUT = Path(__file__).resolve().parent / "images"
 SCALE = 0.7
@@ -113,7 +112,12 @@ def main() -> int:
             layer.visible = True
     close(dw)
 
-    # Train: a short image-model run with the tiny preset
+    # Train: a short image-model run with the tiny preset, on a small synthetic set (the painted seed frames
+    # validate it, as in `dvos demo`)
+    from dvos_core.demo.pipeline import DemoConfig
+    from dvos_core.synth import generate
+
+    generate(tmp / "demo.dvos", "synthetic", 8, config=DemoConfig().synth_config(), seed=0)
     dw, tr = open_dock("Train")
     tr.phase.setCurrentText("image")
     tr.preset.setCurrentText("tiny")

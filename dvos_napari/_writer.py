@@ -11,15 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
-from dvos_core.store.schema import PREDICTED, PSEUDO
+from dvos_core.store.schema import CORRECTED, PREDICTED, PSEUDO
 
 
 def provenance_for(video, t: int, edited_prediction: bool = False) -> str:
-    """'corrected' when frame t held a model mask (or the edit was made on a prediction), else 'manual'."""
+    """'corrected' when frame t held a model mask or a correction (or the edit was made on a prediction), else
+    'manual'."""
     if edited_prediction:
         return "corrected"
     code = int(video.provenance[t])
-    return "corrected" if code in (PSEUDO, PREDICTED) else "manual"
+    return "corrected" if code in (PSEUDO, PREDICTED, CORRECTED) else "manual"
 
 
 def save_frames(video, data, frames, edited_prediction: bool = False, provenance: str | None = None) -> list[int]:
@@ -33,16 +34,27 @@ def save_frames(video, data, frames, edited_prediction: bool = False, provenance
     return saved
 
 
-def changed_frames(video, data) -> list[int]:
-    """Frames whose non-empty mask in ``data`` differs from the store (used when no paint history is known)."""
+def _stored(video, t: int, source: str):
+    """The stored mask of frame t from ``source`` ('masks' or 'predicted'), or None when there is none."""
+    if source == "predicted":
+        pred = video.prediction(t)
+        return None if pred is None else pred[0]
+    return video.mask(t)
+
+
+def changed_frames(video, data, source: str = "masks") -> list[int]:
+    """Frames whose non-empty mask in ``data`` differs from what the store holds for the layer it came from.
+
+    ``source='masks'`` compares with the label masks, ``'predicted'`` with the stored predictions, so saving a
+    predicted layer writes only the frames a person edited, never the untouched predictions.
+    """
     out = []
-    prov = video.provenance
     for t in range(video.n_frames):
         d = np.asarray(data[t])
         if not d.any():
             continue
-        stored = video.group["masks"][t] if prov[t] else None
-        if stored is None or not np.array_equal(d > 0, stored > 0):
+        stored = _stored(video, t, source)
+        if stored is None or not np.array_equal(d > 0, np.asarray(stored) > 0):
             out.append(t)
     return out
 
@@ -64,7 +76,8 @@ def _video_id(meta: dict, project) -> str:
 def write_labels(path: str, data, meta: dict) -> list[str]:
     """npe2 writer: save a ``<video> masks`` / ``<video> predicted`` Labels layer into the dvos project at ``path``.
 
-    Only non-empty frames that differ from the store are written (an empty frame is read as 'not annotated').
+    Only non-empty frames that differ from the store are written (an empty frame is read as 'not annotated'); for a
+    predicted layer only the frames edited away from the stored prediction, as 'corrected'.
     """
     from dvos_core.store import Project
 
@@ -74,6 +87,8 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
     if tuple(np.shape(data)) != (video.n_frames,) + tuple(video.shape[1:3]):
         raise ValueError(f"Labels layer {meta.get('name')!r} has shape {np.shape(data)}, but video {vid!r} is "
                          f"{(video.n_frames,) + tuple(video.shape[1:3])}")
-    edited_prediction = (meta.get("metadata") or {}).get("dvos_role") == "predicted"
-    save_frames(video, data, changed_frames(video, data), edited_prediction=edited_prediction)
+    md = meta.get("metadata") or {}
+    edited_prediction = md.get("dvos_role") == "predicted" or str(meta.get("name", "")).endswith(" predicted")
+    source = "predicted" if edited_prediction else "masks"
+    save_frames(video, data, changed_frames(video, data, source), edited_prediction=edited_prediction)
     return [str(Path(path))]

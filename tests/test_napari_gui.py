@@ -203,22 +203,8 @@ def test_full_loop_through_the_docks(make_napari_viewer, qtbot, tmp_path):
     assert any(s.source == "plot1" and s.t == 4 and s.provenance == CORRECTED for s in idx.samples)
 
 
-def test_train_stop_really_stops(make_napari_viewer, qtbot, tmp_path):
-    pytest.importorskip("dvos_core.train", reason="dvos_core.train not available")
-    from dvos_core.store import Project
-
-    frames, gt = tiny_clip(8)
-    p = Project.create(tmp_path / "s.dvos")
-    v = p.add_video_array("plot1", frames, split="train")
-    for t in range(8):
-        v.set_mask(t, gt[t], "manual")
-    viewer = make_napari_viewer()
-    tr = dock(viewer, "Train")
-    tr.state.set_project(p)
-    tr.phase.setCurrentText("image")
-    tr.epochs.setValue(1000)
-    tr.batch_size.setValue(2)
-    tr.size.setValue(64)
+def test_train_stop_really_stops(long_training_dock, qtbot):
+    tr = long_training_dock
     tr.start(preset="tiny", device="cpu", amp=False)
     qtbot.waitUntil(lambda: any(e["type"] == "batch" for e in tr.events), timeout=60_000)
     tr.start_button.click()  # the Start button is now Stop

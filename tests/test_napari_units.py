@@ -52,6 +52,42 @@ def test_write_labels_sets_manual_and_corrected(tmp_project):
     np.testing.assert_array_equal(v.mask(3), (data[3] > 0).astype(np.uint8))
     with pytest.raises(ValueError, match="which video"):
         write_labels(str(tmp_project.path), data, {"name": "something else", "metadata": {}})
+    data[3, 2:3, 2:3] = 0          # a corrected frame edited again stays 'corrected'
+    write_labels(str(tmp_project.path), data, {"name": "plot masks", "metadata": {}})
+    assert v.provenance[3] == 4 and v.mask(3)[2, 2] == 0
+
+
+def test_saving_a_predicted_layer_writes_only_the_edited_frames(tmp_project):
+    from dvos_napari._layers import mask_buffer
+    from dvos_napari._writer import write_labels
+
+    v = tmp_project.add_video_array("plot", np.zeros((6, 16, 16, 3), np.uint8))
+    pred_masks, _, pred_done = v.prediction_arrays(create=True)
+    for t in range(5):  # frames 0-4 predicted, frame 5 not
+        pred_masks[t, 2:5, 2:5] = 1
+        pred_done[t] = 1
+    layer = mask_buffer(v, "predicted")
+    layer[3, 8:12, 8:12] = 1       # a person fixes frame 3
+    layer[5, 1:4, 1:4] = 1         # and paints the unpredicted frame 5
+    write_labels(str(tmp_project.path), layer, {"name": "plot predicted", "metadata": {"dvos_role": "predicted"}})
+    assert v.provenance.tolist() == [0, 0, 0, 4, 0, 4]  # untouched predictions are not turned into labels
+    np.testing.assert_array_equal(v.mask(3), layer[3])
+
+
+def test_sample_data_needs_no_network(monkeypatch):
+    import socket
+
+    from dvos_napari._sample_data import make_sample_data
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the sample data tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    (frames, fmeta, fkind), (masks, mmeta, mkind) = make_sample_data()
+    assert fkind == "image" and mkind == "labels" and fmeta["rgb"]
+    assert frames.shape[:3] == masks.shape and frames.shape[-1] == 3 and frames.dtype == np.uint8
+    assert 0 < masks.mean() < 0.6  # heads are present but do not fill the frame
 
 
 def test_reader_hook_claims_projects_and_videos_only(tmp_project, video_avi, tmp_path):

@@ -7,6 +7,7 @@ napari's Labels tools (P paint, E erase, F fill, [ ] brush size, Ctrl+Z undo).
 from __future__ import annotations
 
 import numpy as np
+from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSpinBox, QVBoxLayout
 
 from dvos_napari._layers import find_layer
@@ -67,10 +68,25 @@ class AnnotateDock(DvosDock):
 
     # ---- keys --------------------------------------------------------------------------------------------------
     def _bind_keys(self) -> None:
-        v = self.viewer
-        v.bind_key("n", lambda viewer: self.guard(self.next_seed), overwrite=True)
-        v.bind_key("s", lambda viewer: self.guard(self.save_frame), overwrite=True)
-        v.bind_key("Shift-S", lambda viewer: self.guard(self.save_all), overwrite=True)
+        """Bind N / S / Shift-S on the viewer (unbound again when the dock is removed from the window)."""
+        self._keys = {"n": lambda _viewer: self.guard(self.next_seed),
+                      "s": lambda _viewer: self.guard(self.save_frame),
+                      "Shift-S": lambda _viewer: self.guard(self.save_all)}
+        for key, func in self._keys.items():
+            self.viewer.bind_key(key, func, overwrite=True)
+
+    def _unbind_keys(self) -> None:
+        for key, func in self._keys.items():
+            current = self.viewer.bind_key(key, None)  # removes whatever is bound there and returns it
+            if current is not None and current is not func:
+                self.viewer.bind_key(key, current)  # another widget rebound the key since: leave theirs
+        self._keys = {}
+
+    def event(self, event) -> bool:
+        """napari removes a dock by taking its widget out of the window (parent None): drop our keys then."""
+        if event.type() == QEvent.Type.ParentChange and self.parent() is None and getattr(self, "_keys", None):
+            self._unbind_keys()
+        return super().event(event)
 
     # ---- actions -----------------------------------------------------------------------------------------------
     def masks_layer(self):

@@ -8,10 +8,8 @@ that have no human mask.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                            QSpinBox, QVBoxLayout)
+from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
+                            QLabel, QSpinBox, QVBoxLayout)
 
 from dvos_napari._layers import refresh_masks, show_predictions
 from dvos_napari._widgets import DvosDock, button
@@ -142,14 +140,14 @@ class PredictDock(DvosDock):
             self.device_label.setText(f"unavailable: {e}")
 
     def checkpoint_path(self, combo=None) -> str:
+        """The checkpoint file chosen in ``combo``: a model name of the project or a path (resolved by the core)."""
+        from dvos_core.infer import resolve_checkpoint_path
+
         combo = combo or self.checkpoint
         text = combo.currentText().strip()
         if not text or text == NO_IMAGE_MODEL:
             raise ValueError("choose a checkpoint (train one in the Train dock first)")
-        ck = model_checkpoints(self.state.require_project()).get(text, text)
-        if not Path(ck).exists():
-            raise FileNotFoundError(f"checkpoint {ck} not found")
-        return ck
+        return str(resolve_checkpoint_path(self.state.require_project(), text))
 
     def video_ids(self, for_training: bool = False) -> list[str]:
         """Videos of the chosen scope; pseudo-labels (``for_training``) never go to test videos."""

@@ -38,10 +38,13 @@ class ProjectDock(DvosDock):
         form.addRow("tags", self.tags_edit)
         form.addRow("resize height", self.height_edit)
         add_row = QHBoxLayout()
-        self.add_file_button = button("From file...", self._add_file_dialog, "import a video file, TIFF or folder")
+        self.add_file_button = button("From file...", self._add_file_dialog, "import a video file or multi-page TIFF")
+        self.add_folder_button = button("From folder...", self._add_folder_dialog,
+                                        "import a folder of images (PNG/JPG/TIFF), one image per frame")
         self.add_layer_button = button("From selected layer", lambda: self.guard(self.add_layer),
                                        "store the selected (T,H,W,3) image layer as a video")
         add_row.addWidget(self.add_file_button)
+        add_row.addWidget(self.add_folder_button)
         add_row.addWidget(self.add_layer_button)
         form.addRow(add_row)
 
@@ -72,7 +75,7 @@ class ProjectDock(DvosDock):
         lay.addLayout(split_row)
         lay.addWidget(self.summary_label)
         lay.addWidget(self.job_bar)
-        self._busy_widgets = [self.add_file_button, self.add_layer_button]
+        self._busy_widgets = [self.add_file_button, self.add_folder_button, self.add_layer_button]
 
         self.state.project_changed.connect(lambda *_: self.refresh())
         self.state.store_changed.connect(self.refresh)
@@ -151,6 +154,11 @@ class ProjectDock(DvosDock):
     def _add_file_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Add a video", "",
                                               "Videos (*.mp4 *.avi *.mov *.mkv *.m4v *.tif *.tiff);;All files (*)")
+        if path:
+            self.guard(self.add_video, path)
+
+    def _add_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Add a video: a folder of images, one per frame")
         if path:
             self.guard(self.add_video, path)
 

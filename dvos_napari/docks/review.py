@@ -104,8 +104,9 @@ class ReviewDock(DvosDock):
         saved = save_frames(video, layer.data, [t], edited_prediction=True)
         if saved:
             refresh_masks(self.viewer, video, saved)
-            self.fix_info.setText(f"frame {t} of {video.name} saved as 'corrected'; it is used by the next "
-                                  f"training run of phase 'real'")
+            use = ("it is ground truth for the next evaluation (test videos are never trained on)"
+                   if video.split == "test" else "it is used by the next training run of phase 'real'")
+            self.fix_info.setText(f"frame {t} of {video.name} saved as 'corrected'; {use}")
             show_info(f"saved corrected mask of {video.name} frame {t}")
             self.state.notify_store_changed()
         return bool(saved)

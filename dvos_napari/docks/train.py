@@ -1,5 +1,6 @@
 """Train dock: one-click training in a child process, with epoch/batch progress, a live loss / validation-Dice
-plot and a Stop button that really stops (the child exits, so its GPU memory is returned to the system)."""
+plot and a Stop button that really stops: the child stops after its current batch and exits, so its GPU memory is
+returned to the system; a child still alive :attr:`TrainDock.stop_grace_s` seconds after Stop is killed."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import dataclasses
 import datetime as _dt
 from typing import Optional
 
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                             QPushButton, QSpinBox, QVBoxLayout)
 
 from dvos_napari._widgets import DvosDock, PlotCanvas
+from dvos_napari.docks.predict import model_checkpoints
 
 PHASES = {"image": "image model on annotated frames", "synthetic": "video model on synthetic clips",
           "real": "video model on real labelled clips (manual, pseudo, corrected)"}
@@ -19,6 +22,8 @@ NO_INIT = "(none)"
 
 class TrainDock(DvosDock):
     """Start/Stop training; the plot shows the training loss per batch and the validation Dice per epoch."""
+
+    stop_grace_s = 30.0  # seconds a stopped child may take to save and exit before it is killed
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(napari_viewer, parent)
@@ -49,6 +54,10 @@ class TrainDock(DvosDock):
         self.lr = QLineEdit("1e-4")
         self.lr.setToolTip("learning rate (AdamW, cosine decay to a tenth of it); the paper uses 1e-4, short runs on "
                            "small data learn faster with 1e-3")
+        self.steps = QSpinBox()
+        self.steps.setRange(0, 1000000)
+        self.steps.setSpecialValueText("all data")
+        self.steps.setToolTip("cap on the batches per epoch, for quick runs (all data: one pass over the training set)")
         self.init_from = QComboBox()
         self.init_from.setToolTip("start from the weights of an earlier model (e.g. image model -> video model)")
         self.name = QLineEdit()
@@ -59,6 +68,7 @@ class TrainDock(DvosDock):
         f.addRow("batch size", self.batch_size)
         f.addRow("crop size", self.size)
         f.addRow("learning rate", self.lr)
+        f.addRow("steps per epoch", self.steps)
         f.addRow("start from", self.init_from)
         f.addRow("model name", self.name)
 
@@ -94,6 +104,10 @@ class TrainDock(DvosDock):
         self._losses: list[tuple[float, float]] = []
         self._dice: list[tuple[float, float]] = []
         self._steps_per_epoch = 1
+        self._killed = False
+        self._kill_timer = QTimer(self)
+        self._kill_timer.setSingleShot(True)
+        self._kill_timer.timeout.connect(self._kill_stuck)
         self.state.project_changed.connect(lambda *_: self.refresh())
         self.state.store_changed.connect(self.refresh)
         self.refresh()
@@ -107,23 +121,24 @@ class TrainDock(DvosDock):
         current = self.init_from.currentText()
         self.init_from.clear()
         self.init_from.addItem(NO_INIT)
-        p = self.state.project
-        if p is not None:
-            self.init_from.addItems([n for n in p.model_names() if (p.model_dir(n) / "best.pt").exists()])
+        if self.state.project is not None:
+            self.init_from.addItems(list(model_checkpoints(self.state.project)))
         if current:
             self.init_from.setCurrentText(current)
 
     def config(self, **overrides):
         """A ``TrainConfig`` from the form; ``overrides`` set any other TrainConfig field (e.g. steps_per_epoch)."""
-        from dvos_core.train import TrainConfig
+        from dvos_core.train.config import TrainConfig, cosine_floor
 
         init = self.init_from.currentText()
         try:
             lr = float(self.lr.text())
         except ValueError:
             raise ValueError(f"learning rate {self.lr.text()!r} is not a number; use e.g. 1e-4") from None
-        values = dict(lr=lr, eta_min=lr / 10, phase=self.phase.currentText(), preset=self.preset.currentText() or None,
+        values = dict(lr=lr, eta_min=cosine_floor(lr), phase=self.phase.currentText(),
+                      preset=self.preset.currentText() or None,
                       epochs=self.epochs.value(), batch_size=self.batch_size.value(), size=self.size.value(),
+                      max_steps_per_epoch=self.steps.value() or None,
                       init_from=None if init in ("", NO_INIT) else init)
         values.update(overrides)
         known = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -131,10 +146,10 @@ class TrainDock(DvosDock):
         if unknown:
             raise ValueError(f"unknown training option(s) {unknown}; TrainConfig has {sorted(known)}")
         values = {k: v for k, v in values.items() if k in known and v is not None}
-        if values.get("init_from") and self.state.project is not None:
-            ck = self.state.project.model_dir(values["init_from"]) / "best.pt"
-            if ck.exists():
-                values["init_from"] = str(ck)
+        if values.get("init_from"):
+            from dvos_core.infer import resolve_checkpoint_path
+
+            values["init_from"] = str(resolve_checkpoint_path(self.state.project, values["init_from"]))
         return TrainConfig(**values)
 
     # ---- actions ---------------------------------------------------------------------------------------------
@@ -158,6 +173,7 @@ class TrainDock(DvosDock):
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.model_name = self.name.text().strip() or f"{cfg.phase}-{stamp}"
         self.events, self._losses, self._dice = [], [], []
+        self._killed = False
         self._reset_plot()
         self.epoch_bar.setRange(0, max(1, int(getattr(cfg, "epochs", 1))))
         self.epoch_bar.setValue(0)
@@ -179,6 +195,14 @@ class TrainDock(DvosDock):
             self.start_button.setText("Stopping...")
             self.start_button.setEnabled(False)
             self.status.setText("stopping after the current batch...")
+            self._kill_timer.start(int(self.stop_grace_s * 1000))
+
+    def _kill_stuck(self) -> None:
+        """Stop was pressed but the child is still alive: end it (it keeps the weights of its last epoch)."""
+        if self.process is not None and self.process.is_alive():
+            self._killed = True
+            self.process.kill()
+            self.status.setText(f"the training process did not stop within {self.stop_grace_s:g} s and was ended")
 
     # ---- events (main thread) --------------------------------------------------------------------------------
     def _on_events(self, events: list) -> None:
@@ -217,12 +241,17 @@ class TrainDock(DvosDock):
                 self.status.setText(f"stopped at epoch {e.get('epoch', '?')}: model '{self.model_name}' keeps its best "
                                     f"weights; start again with the same name to resume")
                 show_info("training stopped")
+            elif kind == "error" and self._killed:
+                self.status.setText(f"stopped: the training process did not stop within {self.stop_grace_s:g} s "
+                                    f"and was ended; model '{self.model_name}' keeps its last saved weights")
+                show_info("training stopped (process ended)")
             elif kind == "error":
                 self.status.setText(f"error: {e.get('message')}")
                 show_error(f"training failed: {e.get('message')}")
         self._draw()
 
     def _on_finished(self) -> None:
+        self._kill_timer.stop()
         if self.process is not None:
             self.process.join(5)
         self.poller = None
