@@ -45,8 +45,8 @@ def extract_backgrounds(project, source, clip_length: int = 60, n_clips: Optiona
     ``source``: a video id of the project, or a path to a bare-field video file / TIFF / image folder (decoded
     directly). ``preprocess`` (resize / centre crop) applies to the frames of either kind of source. Clips start at
     ``start`` and every ``stride`` frames (default: back to back), at most ``n_clips``. Ids are ``<prefix>_000``,
-    ``<prefix>_001``, ... (prefix: the video id or file stem + '_bg'), skipping ids in use. Each clip is committed whole; on cancel or error the unfinished clip is removed and
-    the finished ones are kept. Returns the new :class:`~dvos_core.store.Background` clips.
+    ``<prefix>_001``, ... (prefix: the video id or file stem + '_bg'), skipping ids in use. Each clip is committed
+    whole; on cancel or error the unfinished clip is removed and the finished ones are kept. Returns the new :class:`~dvos_core.store.Background` clips.
     """
     from dvos_core.io.preprocess import Preprocess
     from dvos_core.io.readers import open_video

@@ -104,10 +104,10 @@ def extract_heads(project, video_ids: Optional[Sequence[str]] = None, frames=Non
         stats["too_large"] += large
         stats["frames"] += 1
         if objs:
-            n = bank.add((rgba, {"kind": "head", "video": vid, "frame": t, **rec}) for rgba, rec in objs)
-            heads = bank.tail(n)
+            heads = pd.DataFrame.from_records(
+                bank.append((rgba, {"kind": "head", "video": vid, "frame": t, **rec}) for rgba, rec in objs))
             added.append(heads)
-            stats["heads"] += n
+            stats["heads"] += len(heads)
             fakes, heads_mask = [], lab > 0
             for (rgba, rec), head_id in zip(objs, heads["id"].tolist()):
                 made, failed = make_fake_heads(frame, heads_mask, rgba[..., 3] > 0, fakes_per_head, rng,
@@ -117,9 +117,9 @@ def extract_heads(project, video_ids: Optional[Sequence[str]] = None, frames=Non
                 fakes.extend((f, {"kind": "fake", "video": vid, "frame": t, "source": int(head_id),
                                   "touches_border": False, **shape, **frec}) for f, frec in made)
             if fakes:
-                k = bank.add(fakes)
-                added.append(bank.tail(k))
-                stats["fakes"] += k
+                made_fakes = pd.DataFrame.from_records(bank.append(fakes))
+                added.append(made_fakes)
+                stats["fakes"] += len(made_fakes)
         report(progress, i + 1, len(plan), f"{vid}[{t}]: {stats['heads']} heads, {stats['fakes']} fakes")
     out = pd.concat(added, ignore_index=True) if added else pd.DataFrame()
     out.attrs.update(stats)

@@ -28,7 +28,6 @@ from dvos_core.store.schema import StoreError
 
 KINDS = ("head", "fake")
 CHUNK_BYTES = 1 << 20
-_TAIL_BLOCK = 1 << 16
 
 
 def _json_default(v):
@@ -116,29 +115,6 @@ class ObjectBank:
 
         return pd.DataFrame.from_records(self._rows())
 
-    def tail(self, n: int):
-        """The last ``n`` committed objects as a DataFrame (like ``table().iloc[-n:]``, same index), reading only
-        their records: cheap right after an ``add``."""
-        import pandas as pd
-
-        total = len(self)
-        n = max(0, min(int(n), total))
-        start, end = self._range()
-        if n == 0:
-            return pd.DataFrame()
-        rec = self.group["records"]
-        size = max(_TAIL_BLOCK, (end - start) * n // total * 5 // 4)  # mean record size x n, plus a margin
-        while True:
-            lo = max(start, end - size)
-            lines = rec[lo:end].tobytes().split(b"\n")[:-1]   # the committed range ends with '\n'
-            if lo > start:
-                lines = lines[1:]                               # may be cut: read more if it is needed
-            if len(lines) >= n or lo == start:
-                break
-            size *= 4
-        rows = json.loads(b"[" + b",".join(lines[-n:]) + b"]")
-        return pd.DataFrame.from_records(rows, index=pd.RangeIndex(total - n, total))
-
     def __len__(self) -> int:
         return int(self.group.attrs.get("n_objects", 0))
 
@@ -168,7 +144,12 @@ class ObjectBank:
 
     # ---- writing ------------------------------------------------------------------------------------------------
     def add(self, items: Iterable[tuple[np.ndarray, dict]]) -> int:
-        """Append objects: ``(rgba (h,w,4) uint8, record dict with at least 'kind')``. Returns the number added.
+        """Append objects (see :meth:`append`); returns the number added."""
+        return len(self.append(items))
+
+    def append(self, items: Iterable[tuple[np.ndarray, dict]]) -> list[dict]:
+        """Append objects: ``(rgba (h,w,4) uint8, record dict with at least 'kind')``. Returns their records as
+        committed (with ``id``, ``offset``, ``h``, ``w``), so callers need not read them back.
 
         Writes only the new pixels and records, then commits the attrs (one metadata write)."""
         a = dict(self.group.attrs)
@@ -191,7 +172,7 @@ class ObjectBank:
             chunks.append(rgba.ravel())
             new_rows.append(row)
         if not new_rows:
-            return 0
+            return []
         pix = self.group["pixels"]
         arrays.ensure_length(pix, n_bytes)
         pix[start_bytes:n_bytes] = np.concatenate(chunks)
@@ -199,7 +180,7 @@ class ObjectBank:
         self.group.attrs.update({"n_bytes": n_bytes, "records_start": rec_start, "records_bytes": new_end,
                                  "n_objects": int(a.get("n_objects", 0)) + len(new_rows), "counts": counts,
                                  "next_id": next_id})  # the commit, after the data
-        return len(new_rows)
+        return new_rows
 
     def clear(self, kind: Optional[str] = None) -> None:
         """Drop objects (all, or one kind); pixels of dropped objects are left unreferenced.
