@@ -10,8 +10,11 @@ import resource
 
 def machine() -> dict:
     """What ran the benchmark (kept next to every figure)."""
-    info = {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version()}
+    info = {
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+    }
     try:
         import torch
 

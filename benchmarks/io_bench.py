@@ -6,14 +6,13 @@ Generates an mp4v video with OpenCV (or uses --video), then prints one JSON obje
 
 from __future__ import annotations
 
-from _common import emit, machine  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-
 import argparse
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import emit, machine
 
 
 def make_video(path: Path, n: int, h: int, w: int, fps: float = 25.0) -> Path:
@@ -57,11 +56,19 @@ def bench(video: Path, n_random: int, workdir: Path, preprocess: bool) -> dict:
     for k in idx:
         v.frame(int(k))
     store_random_fps = n_random / (time.perf_counter() - t0)
-    return {"video": str(video), "frames": n, "size": [h, w], "stored_size": list(v.shape[1:3]),
-            "paper_preprocess": preprocess, "decode_sequential_fps": round(decode_fps, 1),
-            "import_fps": round(n / import_s, 1), "random_access_file_fps": round(file_random_fps, 1),
-            "seek_verified": seek, "random_access_store_fps": round(store_random_fps, 1),
-            "random_reads": int(n_random)}
+    return {
+        "video": str(video),
+        "frames": n,
+        "size": [h, w],
+        "stored_size": list(v.shape[1:3]),
+        "paper_preprocess": preprocess,
+        "decode_sequential_fps": round(decode_fps, 1),
+        "import_fps": round(n / import_s, 1),
+        "random_access_file_fps": round(file_random_fps, 1),
+        "seek_verified": seek,
+        "random_access_store_fps": round(store_random_fps, 1),
+        "random_reads": int(n_random),
+    }
 
 
 def main(argv=None) -> None:

@@ -11,8 +11,6 @@ REFERENCE_FORWARD_S is the reference implementation's measured paper-preset forw
 
 from __future__ import annotations
 
-from _common import emit, machine  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-
 import argparse
 import os
 import statistics
@@ -20,6 +18,7 @@ import sys
 import time
 
 import torch
+from _common import emit, machine
 
 REFERENCE_FORWARD_S = 2.8  # reference DVOS code, paper preset, 256^2, batch 1, 2 CPU threads (median of 5)
 REFERENCE_PEAK_RSS_GB = 6.5
@@ -28,15 +27,16 @@ REFERENCE_PEAK_RSS_GB = 6.5
 def peak_rss_gb() -> float | None:
     """Peak resident memory of this process (VmHWM) in GB; None where /proc is unavailable."""
     try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024 ** 2
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024**2
     except OSError:
         pass
     try:
         import resource
 
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     except Exception:
         return None
 
@@ -64,8 +64,12 @@ def timed(fn, device, repeats: int, warmup: int = 1) -> dict:
         fn()
         sync(device)
         times.append(time.perf_counter() - t0)
-    return {"median_s": round(statistics.median(times), 4), "min_s": round(min(times), 4),
-            "max_s": round(max(times), 4), "repeats": repeats}
+    return {
+        "median_s": round(statistics.median(times), 4),
+        "min_s": round(min(times), 4),
+        "max_s": round(max(times), 4),
+        "repeats": repeats,
+    }
 
 
 def make_input(model, size, batch, device):
@@ -97,7 +101,7 @@ def bench_forward(model, size, device, repeats, mode, amp):
     r = timed(fn, device, repeats)
     r["peak_rss_gb"] = round(peak_rss_gb() or float("nan"), 3)
     if device.type == "cuda":
-        r["peak_cuda_gb"] = round(torch.cuda.max_memory_allocated() / 1024 ** 3, 3)
+        r["peak_cuda_gb"] = round(torch.cuda.max_memory_allocated() / 1024**3, 3)
     return r
 
 
@@ -124,7 +128,7 @@ def bench_train_step(model, size, batch, device, repeats, amp):
     r = timed(fn, device, repeats)
     r.update(batch=batch, peak_rss_gb=round(peak_rss_gb() or float("nan"), 3))
     if device.type == "cuda":
-        r["peak_cuda_gb"] = round(torch.cuda.max_memory_allocated() / 1024 ** 3, 3)
+        r["peak_cuda_gb"] = round(torch.cuda.max_memory_allocated() / 1024**3, 3)
     return r
 
 
@@ -152,10 +156,16 @@ def main(argv=None) -> int:
     cpu_repeats = args.repeats or (3 if device.type == "cpu" else 20)
     torch.manual_seed(0)
     model = build_model(args.preset, args.kind).to(device)
-    result = {"preset": args.preset, "kind": args.kind, "params": sum(p.numel() for p in model.parameters()),
-              "device": describe_device(device), "machine": machine(), "bf16_autocast": amp,
-              "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
-              "forward": {}}
+    result = {
+        "preset": args.preset,
+        "kind": args.kind,
+        "params": sum(p.numel() for p in model.parameters()),
+        "device": describe_device(device),
+        "machine": machine(),
+        "bf16_autocast": amp,
+        "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "forward": {},
+    }
     for size in args.sizes:
         reps = cpu_repeats if (size <= 256 or device.type == "cuda") else 1
         entry = {"fast": bench_forward(model, size, device, reps, "fast", amp)}
@@ -170,8 +180,9 @@ def main(argv=None) -> int:
         result["reference_peak_rss_gb"] = REFERENCE_PEAK_RSS_GB
     if not args.no_train:
         reps = 1 if device.type == "cpu" else 10
-        result["train_step"] = {str(args.train_size): bench_train_step(model, args.train_size, args.train_batch,
-                                                                       device, reps, amp)}
+        result["train_step"] = {
+            str(args.train_size): bench_train_step(model, args.train_size, args.train_batch, device, reps, amp)
+        }
     result["peak_rss_gb"] = round(peak_rss_gb() or float("nan"), 3)
     emit(result, args.out)
     return 0

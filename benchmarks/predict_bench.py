@@ -8,13 +8,13 @@ Prints one JSON document (and writes it with --out). Untrained weights: speed do
 
 from __future__ import annotations
 
-from _common import emit, machine, peak_rss_mb  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-
 import argparse
 import multiprocessing as mp
 import sys
 import tempfile
 import time
+
+from _common import emit, machine, peak_rss_mb
 
 CASES = [  # (preset, size, frames, batch): sized for < 3 min on a 2-core CPU; CUDA runs 16x the frames
     ("small", 512, 2, 2),
@@ -51,11 +51,18 @@ def run_case(preset: str, size: int, n_frames: int, batch: int, device: str, que
         dt = time.perf_counter() - t0
         from dvos_core.infer.engine import default_tile_size
 
-        out = {"preset": preset, "size": size, "frames": n, "batch_size": batch, "seconds": round(dt, 3),
-               "frames_per_s": round(n / dt, 3), "tile_size": default_tile_size(info),
-               "params_m": round(sum(q.numel() for q in model.parameters()) / 1e6, 2),
-               "device": describe_device(dev),
-               "peak_rss_mb": peak_rss_mb()}
+        out = {
+            "preset": preset,
+            "size": size,
+            "frames": n,
+            "batch_size": batch,
+            "seconds": round(dt, 3),
+            "frames_per_s": round(n / dt, 3),
+            "tile_size": default_tile_size(info),
+            "params_m": round(sum(q.numel() for q in model.parameters()) / 1e6, 2),
+            "device": describe_device(dev),
+            "peak_rss_mb": peak_rss_mb(),
+        }
         if dev.type == "cuda":
             out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     queue.put(out)
@@ -82,12 +89,16 @@ def main(argv=None) -> int:
             proc.start()
             proc.join()
             if proc.exitcode != 0:
-                results.append({"preset": case[0], "size": case[1], "device": device,
-                                "error": f"exit code {proc.exitcode}"})
+                results.append(
+                    {"preset": case[0], "size": case[1], "device": device, "error": f"exit code {proc.exitcode}"}
+                )
                 continue
             r = q.get()
-            print(f"{device:>5} {r['preset']:>6} {r['size']:>5}px: {r['frames_per_s']:.2f} frames/s, peak RSS "
-                  f"{r['peak_rss_mb']} MB", file=sys.stderr)
+            print(
+                f"{device:>5} {r['preset']:>6} {r['size']:>5}px: {r['frames_per_s']:.2f} frames/s, peak RSS "
+                f"{r['peak_rss_mb']} MB",
+                file=sys.stderr,
+            )
             results.append(r)
     doc = {"benchmark": "predict_video end to end (read, infer, write)", "machine": machine(), "results": results}
     emit(doc, args.out)

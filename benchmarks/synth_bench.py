@@ -12,8 +12,6 @@ videos).
 
 from __future__ import annotations
 
-from _common import emit, machine  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-
 import argparse
 import multiprocessing as mp
 import os
@@ -21,6 +19,8 @@ import queue
 import resource
 import tempfile
 import time
+
+from _common import emit, machine
 
 
 def _single_thread():
@@ -51,14 +51,21 @@ def _render(size: int, frames: int, repeats: int, queue) -> None:
         simulate_clip(heads, fakes, bg, cfg, seed=r)
         best = min(best, time.perf_counter() - t0)
         best_cpu = min(best_cpu, time.process_time() - c0)
-    queue.put({"size": size, "frames": frames, "seconds_per_clip": round(best, 3),
-               "frames_per_s_wall": round(frames / best, 1),
-               "frames_per_cpu_s": round(frames / best_cpu, 1),
-               "objects_in_world": info["n_real"] + info["n_fake"],
-               "heads_visible_first_frames": int(info["heads_visible"][0]),
-               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-               "peak_rss_added_by_render_mb": round(
-                   (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024, 1)})
+    queue.put(
+        {
+            "size": size,
+            "frames": frames,
+            "seconds_per_clip": round(best, 3),
+            "frames_per_s_wall": round(frames / best, 1),
+            "frames_per_cpu_s": round(frames / best_cpu, 1),
+            "objects_in_world": info["n_real"] + info["n_fake"],
+            "heads_visible_first_frames": int(info["heads_visible"][0]),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_rss_added_by_render_mb": round(
+                (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024, 1
+            ),
+        }
+    )
 
 
 def _preview(queue) -> None:
@@ -72,8 +79,13 @@ def _preview(queue) -> None:
         t0, c0 = time.perf_counter(), time.process_time()
         frames, _ = preview(os.path.join(d, "bench.dvos"), seed=1, n_frames=16, size=512)
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    queue.put({"preview_16x512_seconds_wall": round(dt, 3), "preview_16x512_cpu_seconds": round(cpu, 3),
-               "preview_frames": int(len(frames))})
+    queue.put(
+        {
+            "preview_16x512_seconds_wall": round(dt, 3),
+            "preview_16x512_cpu_seconds": round(cpu, 3),
+            "preview_frames": int(len(frames)),
+        }
+    )
 
 
 def _run(target, *args):
@@ -87,8 +99,10 @@ def _run(target, *args):
             break
         except queue.Empty:
             if not p.is_alive():
-                raise RuntimeError(f"benchmark process {target.__name__} exited with code {p.exitcode} before "
-                                   f"reporting; its error is printed above")
+                raise RuntimeError(
+                    f"benchmark process {target.__name__} exited with code {p.exitcode} before "
+                    f"reporting; its error is printed above"
+                ) from None
     p.join()
     return out
 
@@ -100,9 +114,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
-    result = {"machine": machine(),
-              "render": [_run(_render, s, args.frames, args.repeats) for s in args.sizes],
-              "preview": _run(_preview)}
+    result = {
+        "machine": machine(),
+        "render": [_run(_render, s, args.frames, args.repeats) for s in args.sizes],
+        "preview": _run(_preview),
+    }
     emit(result, args.out)
     return result
 

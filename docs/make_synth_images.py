@@ -8,6 +8,8 @@ over a clip), palette-quantised to stay small.
 
 from __future__ import annotations
 
+import functools
+import operator
 import tempfile
 from pathlib import Path
 
@@ -28,8 +30,8 @@ def frames_picture(frames, masks, times) -> np.ndarray:
 
     over = overlay(frames[times], masks[times])
     sep = np.full((frames.shape[1], 4, 3), 255, np.uint8)
-    top = np.concatenate(sum([[frames[t], sep] for t in times], [])[:-1], axis=1)
-    bottom = np.concatenate(sum([[o, sep] for o in over], [])[:-1], axis=1)
+    top = np.concatenate(functools.reduce(operator.iadd, [[frames[t], sep] for t in times], [])[:-1], axis=1)
+    bottom = np.concatenate(functools.reduce(operator.iadd, [[o, sep] for o in over], [])[:-1], axis=1)
     return np.concatenate([top, np.full((4, top.shape[1], 3), 255, np.uint8), bottom], axis=0)
 
 
@@ -44,8 +46,9 @@ def tracks_picture(frames, info, path: Path) -> None:
     ax.imshow(frames[0])
     ys, xs = np.indices(labels.shape[1:])
     for j in np.flatnonzero(real)[:40]:
-        pts = [(xs[lab == j].mean(), ys[lab == j].mean()) if (lab == j).sum() > 150 else (np.nan, np.nan)
-               for lab in labels]
+        pts = [
+            (xs[lab == j].mean(), ys[lab == j].mean()) if (lab == j).sum() > 150 else (np.nan, np.nan) for lab in labels
+        ]
         pts = np.array(pts)
         if np.isfinite(pts).sum() > 20:
             ax.plot(pts[:, 0], pts[:, 1], "-", color="#ff3fa4", lw=1.2)
@@ -69,16 +72,22 @@ def main() -> None:
         cfg = SynthConfig(n_heads=(35, 35), n_fakes=(35, 35), camera_speed=1.5)
         frames, masks = preview(project, cfg, seed=4, n_frames=30, size=256)
         _save_small(OUT / "synth_frames.png", frames_picture(frames, masks, [0, 10, 20, 29]))
-        from dvos_core.synth.generate import _Committed
         from dvos_core.synth.clip import simulate_clip
+        from dvos_core.synth.generate import _Committed
 
         bg = project.background("field")
         heads = project.objects.load("head")
         fakes = project.objects.load("fake")
-        cfg = SynthConfig(n_frames=40, height=320, width=320, n_heads=(25, 25), n_fakes=(25, 25), camera_speed=1.0,
-                          fake_on_top_prob=0.0)
-        frames, _, info = simulate_clip(heads, fakes, _Committed(bg.frames, bg.n_frames), cfg, seed=2,
-                                        return_info=True)
+        cfg = SynthConfig(
+            n_frames=40,
+            height=320,
+            width=320,
+            n_heads=(25, 25),
+            n_fakes=(25, 25),
+            camera_speed=1.0,
+            fake_on_top_prob=0.0,
+        )
+        frames, _, info = simulate_clip(heads, fakes, _Committed(bg.frames, bg.n_frames), cfg, seed=2, return_info=True)
         tracks_picture(frames, info, OUT / "synth_tracks.png")
 
 

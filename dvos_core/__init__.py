@@ -5,6 +5,6 @@ Importing this package is cheap: heavy dependencies (torch, zarr, cv2) are impor
 
 __version__ = "0.1.0"
 
-from dvos_core.progress import CancelToken, Cancelled  # noqa: E402  (tiny, no heavy deps)
+from dvos_core.progress import Cancelled, CancelToken
 
-__all__ = ["__version__", "CancelToken", "Cancelled"]
+__all__ = ["CancelToken", "Cancelled", "__version__"]

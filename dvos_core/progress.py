@@ -9,7 +9,7 @@ consistent (only fully written, committed items count).
 from __future__ import annotations
 
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -40,14 +40,14 @@ class CancelToken:
             raise Cancelled("cancelled by user")
 
 
-def report(progress: Optional[ProgressFn], done: int, total: int, message: str = "") -> None:
+def report(progress: ProgressFn | None, done: int, total: int, message: str = "") -> None:
     """Call ``progress(done, total, message)`` if a callback was given."""
     if progress is None:
         return
     progress(int(done), int(total), str(message))
 
 
-def check(cancel: Optional[CancelToken]) -> None:
+def check(cancel: CancelToken | None) -> None:
     """``cancel.check()`` when a token was given."""
     if cancel is not None:
         cancel.check()
@@ -59,7 +59,7 @@ class Steps:
     >>> sub = Steps(progress, start=10, span=20, total=100)  # sub-job covers 10..30 of 100
     """
 
-    def __init__(self, progress: Optional[ProgressFn], start: int, span: int, total: int, prefix: str = ""):
+    def __init__(self, progress: ProgressFn | None, start: int, span: int, total: int, prefix: str = ""):
         self.progress, self.start, self.span, self.total, self.prefix = progress, start, span, total, prefix
 
     def __call__(self, done: int, total: int, message: str = "") -> None:

@@ -21,7 +21,7 @@ MEMMAP_BYTES = 256 * 1024 * 1024
 def _empty_buffer(shape) -> np.ndarray:
     if int(np.prod(shape)) <= MEMMAP_BYTES:
         return np.zeros(shape, np.uint8)
-    f = tempfile.NamedTemporaryFile(prefix="dvos-masks-", suffix=".u8")
+    f = tempfile.NamedTemporaryFile(prefix="dvos-masks-", suffix=".u8")  # noqa: SIM115 - lives with the buffer
     buf = np.memmap(f, dtype=np.uint8, mode="w+", shape=shape)
     buf._dvos_tmpfile = f  # keep the file alive as long as the buffer
     return buf
@@ -44,7 +44,7 @@ def mask_buffer(video, source: str = "masks") -> np.ndarray:
 
 
 def find_layer(viewer, name: str):
-    return viewer.layers[name] if name in viewer.layers else None
+    return viewer.layers[name] if name in viewer.layers else None  # noqa: SIM401 - LayerList has no .get
 
 
 def _metadata(video, role: str) -> dict:
@@ -77,18 +77,23 @@ def show_video(viewer, video, state) -> None:
     vid = video.name
     for layer in list(viewer.layers):
         other = (layer.metadata or {}).get("dvos_video")
-        if other and other != vid and not state.dirty.get(other):
-            viewer.layers.remove(layer)
-        elif (layer.metadata or {}).get("dvos_role") == "placeholder":
+        if (other and other != vid and not state.dirty.get(other)) or (layer.metadata or {}).get(
+            "dvos_role"
+        ) == "placeholder":
             viewer.layers.remove(layer)
     new = find_layer(viewer, image_name(vid)) is None
     if new:
-        viewer.add_image(LazyFrames.from_zarr(video.frames, video.n_frames), name=image_name(vid), rgb=True,
-                         metadata=_metadata(video, "image"))
+        viewer.add_image(
+            LazyFrames.from_zarr(video.frames, video.n_frames),
+            name=image_name(vid),
+            rgb=True,
+            metadata=_metadata(video, "image"),
+        )
     masks = find_layer(viewer, masks_name(vid))
     if masks is None:
-        masks = viewer.add_labels(mask_buffer(video), name=masks_name(vid), opacity=0.5,
-                                  metadata=_metadata(video, "masks"))
+        masks = viewer.add_labels(
+            mask_buffer(video), name=masks_name(vid), opacity=0.5, metadata=_metadata(video, "masks")
+        )
     track_paint(masks, state, vid)
     show_predictions(viewer, video, replace=False)
     viewer.layers.selection.active = masks
@@ -122,8 +127,16 @@ def show_predictions(viewer, video, replace: bool = True) -> bool:
         return True
     prob = LazyFrames.from_zarr(arrs[1], video.n_frames, dtype=np.float32)
     if prob_layer is None:
-        viewer.add_image(prob, name=probability_name(vid), colormap="magma", opacity=0.5, blending="additive",
-                         contrast_limits=(0.0, 1.0), metadata=_metadata(video, "probability"), visible=False)
+        viewer.add_image(
+            prob,
+            name=probability_name(vid),
+            colormap="magma",
+            opacity=0.5,
+            blending="additive",
+            contrast_limits=(0.0, 1.0),
+            metadata=_metadata(video, "probability"),
+            visible=False,
+        )
     else:
         prob_layer.data = prob
     pred = mask_buffer(video, "predicted")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -20,8 +20,7 @@ class LazyFrames:
     reader (``len(reader)``, ``reader[t] -> (H,W,3)``).
     """
 
-    def __init__(self, get_frame: Callable[[int], np.ndarray], n_frames: int, frame_shape, dtype,
-                 cache_size: int = 16):
+    def __init__(self, get_frame: Callable[[int], np.ndarray], n_frames: int, frame_shape, dtype, cache_size: int = 16):
         self._get = get_frame
         self.shape = (int(n_frames),) + tuple(int(s) for s in frame_shape)
         self.dtype = np.dtype(dtype)
@@ -30,14 +29,14 @@ class LazyFrames:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_zarr(cls, arr, n_frames: int | None = None, dtype=None) -> "LazyFrames":
+    def from_zarr(cls, arr, n_frames: int | None = None, dtype=None) -> LazyFrames:
         n = arr.shape[0] if n_frames is None else n_frames
         dt = np.dtype(dtype or arr.dtype)
         get = (lambda t: arr[t]) if dt == arr.dtype else (lambda t: np.asarray(arr[t]).astype(dt))
         return cls(get, n, arr.shape[1:], dt)
 
     @classmethod
-    def from_reader(cls, reader) -> "LazyFrames":
+    def from_reader(cls, reader) -> LazyFrames:
         first = np.asarray(reader[0])
         return cls(lambda t: np.asarray(reader[t]), len(reader), first.shape, first.dtype)
 
@@ -82,7 +81,7 @@ class LazyFrames:
         if any(k is Ellipsis for k in key):
             i = next(i for i, k in enumerate(key) if k is Ellipsis)
             fill = (slice(None),) * (self.ndim - len(key) + 1)
-            key = key[:i] + fill + key[i + 1:]
+            key = key[:i] + fill + key[i + 1 :]
         k0, rest = (key[0] if key else slice(None)), key[1:]
         if isinstance(k0, (int, np.integer)):
             f = self.frame(k0)

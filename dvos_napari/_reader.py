@@ -46,8 +46,11 @@ def read_video(path):
 
     reader = open_video(path)
     data = LazyFrames.from_reader(reader)
-    meta = {"name": Path(path).stem, "rgb": True, "metadata": {"dvos_source": str(path),
-                                                              "fps": getattr(reader, "fps", None)}}
+    meta = {
+        "name": Path(path).stem,
+        "rgb": True,
+        "metadata": {"dvos_source": str(path), "fps": getattr(reader, "fps", None)},
+    }
     return [(data, meta, "image")]
 
 
@@ -59,9 +62,10 @@ def video_layers(project, video_id: str):
     md = {"dvos_project": str(project.path), "dvos_video": video_id}
     frames = LazyFrames.from_zarr(v.frames, v.n_frames)
     masks = mask_buffer(v)
-    return [(frames, {"name": image_name(video_id), "rgb": True, "metadata": {**md, "dvos_role": "image"}}, "image"),
-            (masks, {"name": masks_name(video_id), "opacity": 0.5, "metadata": {**md, "dvos_role": "masks"}},
-             "labels")]
+    return [
+        (frames, {"name": image_name(video_id), "rgb": True, "metadata": {**md, "dvos_role": "image"}}, "image"),
+        (masks, {"name": masks_name(video_id), "opacity": 0.5, "metadata": {**md, "dvos_role": "masks"}}, "labels"),
+    ]
 
 
 def read_project(path):
@@ -75,6 +79,15 @@ def read_project(path):
     if not ids:
         # An empty project still opens (the state adopts it from this placeholder's metadata).
         data = np.zeros((1, 8, 8), np.uint8)
-        return [(data, {"name": f"{Path(path).name} (empty project)", "visible": False,
-                        "metadata": {"dvos_project": str(project.path), "dvos_role": "placeholder"}}, "image")]
+        return [
+            (
+                data,
+                {
+                    "name": f"{Path(path).name} (empty project)",
+                    "visible": False,
+                    "metadata": {"dvos_project": str(project.path), "dvos_role": "placeholder"},
+                },
+                "image",
+            )
+        ]
     return video_layers(project, ids[0])

@@ -13,5 +13,7 @@ def demo_clip():
 def make_sample_data():
     """npe2 sample-data hook: the demo clip and its ground-truth masks (hidden; show them to compare)."""
     frames, masks = demo_clip()
-    return [(frames, {"name": "wheat demo", "rgb": True}, "image"),
-            (masks, {"name": "wheat demo ground truth", "visible": False, "opacity": 0.5}, "labels")]
+    return [
+        (frames, {"name": "wheat demo", "rgb": True}, "image"),
+        (masks, {"name": "wheat demo ground truth", "visible": False, "opacity": 0.5}, "labels"),
+    ]

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import weakref
 from pathlib import Path
-from typing import Optional
 
 from psygnal import Signal
 
-_STATES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
 
 # Layer-name conventions (one place, so every dock agrees).
 def image_name(video_id: str) -> str:
@@ -45,11 +45,11 @@ class DvosState:
     def __init__(self, viewer):
         self._viewer_ref = weakref.ref(viewer)
         self.project = None
-        self.video_id: Optional[str] = None
+        self.video_id: str | None = None
         # frames painted in the masks layer but not yet saved, per video id
         self.dirty: dict[str, set[int]] = {}
         # masks layers whose paint events feed ``dirty``
-        self.tracked_layers: "weakref.WeakSet" = weakref.WeakSet()
+        self.tracked_layers: weakref.WeakSet = weakref.WeakSet()
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
         for layer in list(viewer.layers):
             self._adopt_layer(layer)
@@ -91,7 +91,7 @@ class DvosState:
         return p.video(self.video_id)
 
     # ---- video -----------------------------------------------------------------------------------------------
-    def select_video(self, video_id: Optional[str], show: bool = True) -> None:
+    def select_video(self, video_id: str | None, show: bool = True) -> None:
         """Make ``video_id`` current and (by default) show its frames, masks and predictions as layers."""
         self.video_id = video_id
         if show and video_id is not None and self.viewer is not None:
@@ -120,7 +120,7 @@ class DvosState:
         if self.project is None or Path(self.project.path).resolve() != Path(path).resolve():
             try:
                 self.open_project(path)
-            except Exception as e:  # noqa: BLE001 - shown to the user, not raised into napari's reader
+            except Exception as e:
                 from napari.utils.notifications import show_error
 
                 show_error(f"dvos: cannot open project {path}: {e}")

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QImage, QPixmap
-from qtpy.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea,
-                            QSizePolicy, QVBoxLayout, QWidget)
+from qtpy.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from dvos_napari._state import get_state
 from dvos_napari._workers import Job
@@ -33,7 +42,7 @@ class JobBar(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(row)
         lay.addWidget(self.status)
-        self.job: Optional[Job] = None
+        self.job: Job | None = None
         self.cancel_button.clicked.connect(self.cancel)
 
     def attach(self, job: Job) -> None:
@@ -61,8 +70,11 @@ class JobBar(QWidget):
         self.bar.setRange(0, 1)
         self.bar.setValue(1 if status == "ok" else 0)
         label = self.job.label if self.job else "job"
-        self.status.setText({"ok": f"{label}: done", "cancelled": f"{label}: cancelled"}.get(
-            status, f"{label}: failed ({self.job.error if self.job else ''})"))
+        self.status.setText(
+            {"ok": f"{label}: done", "cancelled": f"{label}: cancelled"}.get(
+                status, f"{label}: failed ({self.job.error if self.job else ''})"
+            )
+        )
         self.cancel_button.setEnabled(False)
 
 
@@ -73,11 +85,11 @@ class DvosDock(QWidget):
         super().__init__(parent)
         self.viewer = napari_viewer
         self.state = get_state(napari_viewer)
-        self.job: Optional[Job] = None
+        self.job: Job | None = None
         self.job_bar = JobBar()
         self._busy_widgets: list[QWidget] = []
 
-    def run(self, func: Callable, *args, label: str, on_result: Optional[Callable] = None, **kwargs) -> Optional[Job]:
+    def run(self, func: Callable, *args, label: str, on_result: Callable | None = None, **kwargs) -> Job | None:
         """Start ``func`` as a background job unless one is already running in this dock."""
         from napari.utils.notifications import show_warning
 
@@ -106,7 +118,7 @@ class DvosDock(QWidget):
             return action(*args, **kwargs)
         except ImportError as e:
             show_error(f"dvos: this action needs a part of dvos_core that is not installed: {e}")
-        except Exception as e:  # noqa: BLE001 - the user sees it as a notification
+        except Exception as e:
             show_error(f"dvos: {e}")
         return None
 
@@ -124,8 +136,9 @@ def rgba_pixmap(rgba: np.ndarray, size: int = 64) -> QPixmap:
     a = np.ascontiguousarray(rgba if rgba.shape[-1] == 4 else np.dstack([rgba, np.full(rgba.shape[:2], 255, np.uint8)]))
     h, w = a.shape[:2]
     img = QImage(a.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
-    return QPixmap.fromImage(img).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
-                                         Qt.TransformationMode.SmoothTransformation)
+    return QPixmap.fromImage(img).scaled(
+        size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
 
 
 class Gallery(QScrollArea):
@@ -142,7 +155,7 @@ class Gallery(QScrollArea):
         self.setMinimumHeight(thumb * 2 + 20)
         self.count = 0
 
-    def set_items(self, crops: list, tooltips: Optional[list] = None) -> None:
+    def set_items(self, crops: list, tooltips: list | None = None) -> None:
         while self._grid.count():
             item = self._grid.takeAt(0)
             if item.widget() is not None:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import queue
 import time
 import traceback
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from qtpy.QtCore import QObject, QTimer, Signal
 
-from dvos_core.progress import CancelToken, Cancelled
+from dvos_core.progress import Cancelled, CancelToken
 
 TERMINAL_EVENTS = ("done", "error", "cancelled")
 
@@ -31,16 +31,23 @@ class Job(QObject):
     progressed = Signal(int, int, str)
     finished = Signal(str)
 
-    def __init__(self, func: Callable, *args, label: str = "dvos job", on_result: Optional[Callable] = None,
-                 notify: bool = True, **kwargs):
+    def __init__(
+        self,
+        func: Callable,
+        *args,
+        label: str = "dvos job",
+        on_result: Callable | None = None,
+        notify: bool = True,
+        **kwargs,
+    ):
         super().__init__()
         self.func, self.args, self.kwargs = func, args, kwargs
         self.label, self.on_result, self.notify = label, on_result, notify
         self.token = CancelToken()
-        self.status: Optional[str] = None  # None while running
+        self.status: str | None = None  # None while running
         self.result = None
-        self.error: Optional[BaseException] = None
-        self._queue: "queue.SimpleQueue" = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pbar = None
         self._draining = False
         self._timer = QTimer(self)
@@ -49,7 +56,7 @@ class Job(QObject):
         self.worker = None
 
     # ---- control ---------------------------------------------------------------------------------------------
-    def start(self) -> "Job":
+    def start(self) -> Job:
         from napari.qt.threading import create_worker
 
         self.worker = create_worker(self._run, _start_thread=False)
@@ -75,7 +82,7 @@ class Job(QObject):
             return "ok", self.func(*self.args, progress=self._progress, cancel=self.token, **self.kwargs), ""
         except Cancelled:
             return "cancelled", None, ""
-        except BaseException as e:  # noqa: BLE001 - reported on the main thread
+        except BaseException as e:
             return "error", e, traceback.format_exc()
 
     # ---- main thread -------------------------------------------------------------------------------------------
@@ -124,7 +131,7 @@ class Job(QObject):
             if self.on_result is not None:
                 try:
                     self.on_result(value)
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:
                     status, self.error = "error", e
                     show_error(f"{self.label}: could not show the result: {e}")
         elif status == "cancelled":
@@ -141,7 +148,7 @@ class Job(QObject):
         self.finished.emit(status)
 
 
-def run_job(func: Callable, *args, label: str = "dvos job", on_result: Optional[Callable] = None, **kwargs) -> Job:
+def run_job(func: Callable, *args, label: str = "dvos job", on_result: Callable | None = None, **kwargs) -> Job:
     """Start a :class:`Job` and return it (keep a reference while it runs)."""
     return Job(func, *args, label=label, on_result=on_result, **kwargs).start()
 
@@ -162,8 +169,9 @@ def train_events(process, interval: float = 0.2):
             finished = finished or any(e.get("type") in TERMINAL_EVENTS for e in rest)
             if not finished:
                 code = getattr(process, "exitcode", None)
-                rest.append({"type": "error", "message": f"the training process exited unexpectedly "
-                                                         f"(exit code {code})"})
+                rest.append(
+                    {"type": "error", "message": f"the training process exited unexpectedly (exit code {code})"}
+                )
             if rest:
                 yield rest
             return

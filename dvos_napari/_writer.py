@@ -68,8 +68,10 @@ def _video_id(meta: dict, project) -> str:
             if name.endswith(suffix):
                 vid = name[: -len(suffix)]
     if not vid or vid not in project.video_ids():
-        raise ValueError(f"cannot tell which video the Labels layer {meta.get('name')!r} belongs to; name it "
-                         f"'<video id> masks' with a video id from {project.video_ids()}")
+        raise ValueError(
+            f"cannot tell which video the Labels layer {meta.get('name')!r} belongs to; name it "
+            f"'<video id> masks' with a video id from {project.video_ids()}"
+        )
     return vid
 
 
@@ -85,8 +87,10 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
     vid = _video_id(meta, project)
     video = project.video(vid)
     if tuple(np.shape(data)) != (video.n_frames,) + tuple(video.shape[1:3]):
-        raise ValueError(f"Labels layer {meta.get('name')!r} has shape {np.shape(data)}, but video {vid!r} is "
-                         f"{(video.n_frames,) + tuple(video.shape[1:3])}")
+        raise ValueError(
+            f"Labels layer {meta.get('name')!r} has shape {np.shape(data)}, but video {vid!r} is "
+            f"{(video.n_frames,) + tuple(video.shape[1:3])}"
+        )
     md = meta.get("metadata") or {}
     edited_prediction = md.get("dvos_role") == "predicted" or str(meta.get("name", "")).endswith(" predicted")
     source = "predicted" if edited_prediction else "masks"

@@ -27,14 +27,14 @@ def coded_frame(k: int, hw=VIDEO_HW) -> np.ndarray:
     f[..., 1] = (yy * 2 + k * 5) % 256
     f[..., 2] = 90 + (k * 13) % 120
     for b in range(CODE_BITS):
-        f[:BLOCK, b * BLOCK:(b + 1) * BLOCK] = 255 if (k >> b) & 1 else 0
+        f[:BLOCK, b * BLOCK : (b + 1) * BLOCK] = 255 if (k >> b) & 1 else 0
     return f
 
 
 def decode_frame_code(frame: np.ndarray) -> int:
     """Inverse of :func:`coded_frame` (works on lossy-decoded frames)."""
     gray = np.asarray(frame, dtype=np.float32).mean(axis=2)
-    bits = [gray[3:BLOCK - 3, b * BLOCK + 3:(b + 1) * BLOCK - 3].mean() > 128 for b in range(CODE_BITS)]
+    bits = [gray[3 : BLOCK - 3, b * BLOCK + 3 : (b + 1) * BLOCK - 3].mean() > 128 for b in range(CODE_BITS)]
     return int(sum(1 << b for b, on in enumerate(bits) if on))
 
 

@@ -16,8 +16,20 @@ def test_help_lists_every_step(capsys):
         main(["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for cmd in ("new", "info", "add-video", "extract-objects", "extract-backgrounds", "synth", "train", "predict",
-                "pseudo-label", "evaluate", "demo", "migrate"):
+    for cmd in (
+        "new",
+        "info",
+        "add-video",
+        "extract-objects",
+        "extract-backgrounds",
+        "synth",
+        "train",
+        "predict",
+        "pseudo-label",
+        "evaluate",
+        "demo",
+        "migrate",
+    ):
         assert cmd in out, cmd
 
 
@@ -51,7 +63,9 @@ def test_info_on_missing_project_is_a_clear_error(tmp_path, capsys):
 
 
 def test_import_dvos_core_is_cheap():
-    code = ("import sys, dvos_core, dvos_core.cli; "
-            "print(','.join(m for m in ('torch', 'zarr', 'cv2', 'napari', 'qtpy') if m in sys.modules))")
+    code = (
+        "import sys, dvos_core, dvos_core.cli; "
+        "print(','.join(m for m in ('torch', 'zarr', 'cv2', 'napari', 'qtpy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""

@@ -15,8 +15,9 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    return make_toy_project(tmp_path_factory.mktemp("d") / "toy.dvos", n_clips=4, n_frames=6, size=64, n_videos=2,
-                            video_frames=10)
+    return make_toy_project(
+        tmp_path_factory.mktemp("d") / "toy.dvos", n_clips=4, n_frames=6, size=64, n_videos=2, video_frames=10
+    )
 
 
 def test_synthetic_index_split_and_reference_clamping(project):
@@ -40,8 +41,9 @@ def test_real_index_uses_video_splits_provenance_and_quality(project):
     assert w[0] == 3.0 and w[1] == 1.0 and w[3] == 1.0
     filtered = ClipIndex.from_project(project, 4, 1, "real", pseudo_quality_min=0.5)
     assert {s.t for s in filtered.samples} == {0, 2, 3, 4, 6, 8}
-    manual_only = ClipIndex.from_project(project, 4, 1, "real", provenances=["manual"],
-                                         provenance_weights={"manual": 5})
+    manual_only = ClipIndex.from_project(
+        project, 4, 1, "real", provenances=["manual"], provenance_weights={"manual": 5}
+    )
     assert {s.weight for s in manual_only.samples} == {5.0}
     assert tr.summary()["provenance"] == {"manual": 5, "pseudo": 2}
 
@@ -126,7 +128,7 @@ def test_augmentations():
     ys, _ = spatial_train(static, m, 64, cfg, torch.Generator().manual_seed(5))
     assert torch.allclose(ys[0], ys[4])
     col = colour(x, AugmentConfig(jitter_p=1.0), torch.Generator().manual_seed(1))
-    assert col.shape == x.shape and 0 <= col.min() and col.max() <= 1 and not torch.allclose(col[0], x[0])
+    assert col.shape == x.shape and col.min() >= 0 and col.max() <= 1 and not torch.allclose(col[0], x[0])
     assert torch.equal(blur(x, AugmentConfig(blur_p=0.0), torch.Generator().manual_seed(3)), x)
     bl = blur(x, AugmentConfig(blur_p=1.0), torch.Generator().manual_seed(3))
     detail = lambda t: (t[..., 1:, :] - t[..., :-1, :]).abs().mean()  # noqa: E731

@@ -4,7 +4,7 @@ import pytest
 
 from dvos_core.cli.demo_cmd import format_result
 from dvos_core.demo.pipeline import DemoConfig, run_demo
-from dvos_core.progress import CancelToken, Cancelled
+from dvos_core.progress import Cancelled, CancelToken
 from dvos_core.store import Project
 
 

@@ -36,8 +36,12 @@ def tutorial_commands(out_dir) -> list:
 
 def test_project_only_builds_the_sample_project_and_settings(demo_dir):
     p = Project.open(demo_dir / "demo.dvos")
-    assert {v.name: v.split for v in p.videos()} == {"seed": "val", "bare_field": "unassigned",
-                                                      "field_train": "train", "field_test": "test"}
+    assert {v.name: v.split for v in p.videos()} == {
+        "seed": "val",
+        "bare_field": "unassigned",
+        "field_train": "train",
+        "field_test": "test",
+    }
     assert p.video("seed").provenance_counts()["manual"] == 3
     test = p.video("field_test")
     assert test.provenance_counts()["manual"] == test.n_frames

@@ -129,14 +129,16 @@ def test_weighted_overall_equals_pooled_frame_mean():
 
 
 # ---- Table 2 of the paper: "All" is frame-weighted ---------------------------------------------------------------
-TABLE2_VIDEOS = np.array([
-    [0.160, 0.281, 0.219, 0.204, 0.314],  # VM_Synt Dice
-    [0.099, 0.174, 0.130, 0.117, 0.207],  # VM_Synt IoU
-    [0.480, 0.710, 0.825, 0.821, 0.820],  # VM_Pseu Dice
-    [0.330, 0.571, 0.705, 0.699, 0.712],  # VM_Pseu IoU
-    [0.731, 0.845, 0.932, 0.918, 0.934],  # XM_Pseu Dice
-    [0.579, 0.736, 0.873, 0.848, 0.878],  # XM_Pseu IoU
-])
+TABLE2_VIDEOS = np.array(
+    [
+        [0.160, 0.281, 0.219, 0.204, 0.314],  # VM_Synt Dice
+        [0.099, 0.174, 0.130, 0.117, 0.207],  # VM_Synt IoU
+        [0.480, 0.710, 0.825, 0.821, 0.820],  # VM_Pseu Dice
+        [0.330, 0.571, 0.705, 0.699, 0.712],  # VM_Pseu IoU
+        [0.731, 0.845, 0.932, 0.918, 0.934],  # XM_Pseu Dice
+        [0.579, 0.736, 0.873, 0.848, 0.878],  # XM_Pseu IoU
+    ]
+)
 TABLE2_ALL = np.array([0.244, 0.150, 0.679, 0.542, 0.835, 0.726])
 TOL = 0.0015  # per-video and All values are each rounded to 3 decimals
 
@@ -149,8 +151,9 @@ def _min_max_deviation_shares():
     n = a.shape[1]
     c = np.r_[np.zeros(n), 1.0]
     a_ub = np.block([[a, -np.ones((len(b), 1))], [-a, -np.ones((len(b), 1))]])
-    res = linprog(c, A_ub=a_ub, b_ub=np.r_[b, -b], A_eq=np.r_[np.ones(n), 0.0][None], b_eq=[1.0],
-                  bounds=[(0, None)] * (n + 1))
+    res = linprog(
+        c, A_ub=a_ub, b_ub=np.r_[b, -b], A_eq=np.r_[np.ones(n), 0.0][None], b_eq=[1.0], bounds=[(0, None)] * (n + 1)
+    )
     assert res.success
     return res.x[:n], res.x[n]
 
@@ -176,7 +179,7 @@ def test_table2_all_from_integer_frame_counts():
     shares, _ = _min_max_deviation_shares()
     exact = shares * PTEST_FRAMES
     counts = np.floor(exact).astype(int)
-    counts[np.argsort(counts - exact)[:PTEST_FRAMES - counts.sum()]] += 1  # largest remainders
+    counts[np.argsort(counts - exact)[: PTEST_FRAMES - counts.sum()]] += 1  # largest remainders
     assert counts.sum() == PTEST_FRAMES and counts.min() > 0
     for row, expected in zip(TABLE2_VIDEOS, TABLE2_ALL):
         assert weighted_overall(row, counts) == pytest.approx(expected, abs=TOL)

@@ -13,8 +13,8 @@ from dvos_core.store import Project
 def _squares(n, h=40, w=48, shift=0):
     masks = np.zeros((n, h, w), np.uint8)
     for t in range(n):
-        masks[t, 5 + t:15 + t, 5:15] = 1
-        masks[t, 25:35, 20 + shift:32 + shift] = 1
+        masks[t, 5 + t : 15 + t, 5:15] = 1
+        masks[t, 25:35, 20 + shift : 32 + shift] = 1
     return masks
 
 
@@ -88,7 +88,7 @@ def test_clear_errors(project, tmp_path):
 
 
 def test_cancel_writes_no_report(project):
-    from dvos_core.progress import CancelToken, Cancelled
+    from dvos_core.progress import Cancelled, CancelToken
 
     token = CancelToken()
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-
 from conftest import decode_frame_code
-from dvos_core import CancelToken, Cancelled
+
+from dvos_core import Cancelled, CancelToken
 from dvos_core.extract import extract_backgrounds
 from dvos_core.io import Preprocess
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dvos_core import CancelToken, Cancelled
+from dvos_core import Cancelled, CancelToken
 from dvos_core.extract import extract_heads, make_fake_heads, sample_frames
 
 
@@ -12,16 +12,16 @@ def _scene(tmp_project, n_frames=2):
     frames = rng.integers(0, 256, (n_frames, 60, 80, 3), dtype=np.uint8)
     v = tmp_project.add_video_array("scene", frames)
     m = np.zeros((60, 80), np.uint8)
-    m[10:13, 10:13] = 1             # 9 px square
-    m[0:10, 60:80] = 1              # 200 px at the top-right border
+    m[10:13, 10:13] = 1  # 9 px square
+    m[0:10, 60:80] = 1  # 200 px at the top-right border
     m[30, 30] = m[31, 31] = m[32, 32] = m[33, 33] = m[34, 34] = 1  # 5-px diagonal: one component with 8-connectivity
-    m[50, 5] = m[50, 6] = 1         # 2 px: dropped by min_area=4
+    m[50, 5] = m[50, 6] = 1  # 2 px: dropped by min_area=4
     v.set_mask(0, m, "manual")
     return v, m
 
 
 def _crop_in_frame(frame, rec):
-    return frame[rec["y"]:rec["y"] + rec["h"], rec["x"]:rec["x"] + rec["w"]]
+    return frame[rec["y"] : rec["y"] + rec["h"], rec["x"] : rec["x"] + rec["w"]]
 
 
 def test_components_crops_and_stats(tmp_project):
@@ -34,16 +34,16 @@ def test_components_crops_and_stats(tmp_project):
     for _, rec in heads.iterrows():
         rgba = tmp_project.objects.get(int(rec["id"]))
         inside = rgba[..., 3] == 255
-        assert inside.sum() == rec["area"]                      # the crop covers the whole component
+        assert inside.sum() == rec["area"]  # the crop covers the whole component
         assert set(np.unique(rgba[..., 3])) <= {0, 255}
-        assert (rgba[~inside, :3] == 0).all()                   # RGB zero outside the object
+        assert (rgba[~inside, :3] == 0).all()  # RGB zero outside the object
         assert np.array_equal(rgba[inside, :3], _crop_in_frame(frame, rec)[inside])
-        assert (m[rec["y"]:rec["y"] + rec["h"], rec["x"]:rec["x"] + rec["w"]][inside] == 1).all()
+        assert (m[rec["y"] : rec["y"] + rec["h"], rec["x"] : rec["x"] + rec["w"]][inside] == 1).all()
         assert rec["h"] <= rec["bbox_h"] + 2 and rec["w"] <= rec["bbox_w"] + 2
         px = _crop_in_frame(frame, rec)[inside].astype(float)
         assert rec["mean_g"] == pytest.approx(px[:, 1].mean())
     sq = heads[heads.area == 9].iloc[0]
-    assert (sq["y"], sq["x"], sq["h"], sq["w"]) == (9, 9, 5, 5)   # 3x3 + 1 px margin on each side
+    assert (sq["y"], sq["x"], sq["h"], sq["w"]) == (9, 9, 5, 5)  # 3x3 + 1 px margin on each side
     assert not sq["touches_border"] and sq["aspect"] == pytest.approx(1.0)
     border = heads[heads.area == 200].iloc[0]
     assert border["touches_border"] and (border["h"], border["w"]) == (11, 21)  # margin clipped at the edge
@@ -51,7 +51,7 @@ def test_components_crops_and_stats(tmp_project):
 
 
 def test_instance_labels_split_touching_heads(tmp_project):
-    v, m = _scene(tmp_project)
+    _v, _m = _scene(tmp_project)
     lab = np.zeros((60, 80), np.int32)
     lab[20:30, 20:25] = 1
     lab[20:30, 25:30] = 2  # touching: one connected component, two instances
@@ -72,9 +72,9 @@ def test_fake_heads_use_silhouette_and_avoid_heads(tmp_project):
         src = tmp_project.objects.get(int(f["source"]))
         rgba = tmp_project.objects.get(int(f["id"]))
         sil = rgba[..., 3] == 255
-        assert np.array_equal(sil, src[..., 3] == 255)          # the real head's silhouette
+        assert np.array_equal(sil, src[..., 3] == 255)  # the real head's silhouette
         assert np.array_equal(rgba[sil, :3], _crop_in_frame(frame, f)[sil])  # texture from the same frame
-        overlap = (m[f["y"]:f["y"] + f["h"], f["x"]:f["x"] + f["w"]][sil] > 0).sum() / sil.sum()
+        overlap = (m[f["y"] : f["y"] + f["h"], f["x"] : f["x"] + f["w"]][sil] > 0).sum() / sil.sum()
         assert overlap < 0.1 and overlap == pytest.approx(f["overlap"])
     again = extract_heads(tmp_project, min_area=4, fakes_per_head=4, seed=1, replace=True)
     assert again[["y", "x"]].values.tolist() == df[["y", "x"]].values.tolist()  # reproducible for a seed
@@ -119,10 +119,11 @@ def test_cancel_keeps_finished_frames(tmp_project):
 
 def test_coins_real_image():
     pytest.importorskip("skimage")
+    import tempfile
+
     from skimage import data, filters, measure, morphology
 
     from dvos_core.store import Project
-    import tempfile
 
     img = data.coins()
     mask = morphology.opening(img > filters.threshold_otsu(img), morphology.disk(2))

@@ -10,7 +10,7 @@ import dvos_core.infer.predict as predict_mod
 from dvos_core.infer import predict_array, predict_video
 from dvos_core.infer.window import FrameCache, plan_batches, window_sources
 from dvos_core.model import CheckpointError, build_model, save_checkpoint, to_model_input
-from dvos_core.progress import CancelToken, Cancelled
+from dvos_core.progress import Cancelled, CancelToken
 from dvos_core.store import Project
 from dvos_core.store.schema import PROVENANCE_NAMES
 
@@ -72,8 +72,9 @@ def test_window_sources_and_batches():
 
 
 def test_dvos_window_never_sees_frame_t_and_image_model_covers_first_frames(project):
-    n = predict_video(project, "v", (LastFrameProbe(3), {}), image_checkpoint=(NegFrameProbe(), {}),
-                      batch_size=4, device="cpu")
+    n = predict_video(
+        project, "v", (LastFrameProbe(3), {}), image_checkpoint=(NegFrameProbe(), {}), batch_size=4, device="cpu"
+    )
     assert n == 12
     v = project.video("v")
     for t in range(12):

@@ -29,7 +29,7 @@ def _video(n=6, h=32, w=40, jump_at=None):
     frames = np.full((n, h, w, 3), 30, np.uint8)
     for t in range(n):
         y = 20 if t == jump_at else 4 + t // 2
-        frames[t, y:y + 8, 6:16] = 230
+        frames[t, y : y + 8, 6:16] = 230
     return frames
 
 
@@ -75,8 +75,9 @@ def test_threshold_flags_or_drops(tmp_path):
     low = df[df.below_threshold]
     assert 4 in low["frame"].tolist() and len(low) < len(df)
     assert p.video("v").provenance_counts()["pseudo"] == 6  # flagged frames keep their mask
-    df2 = pseudo_label(p, ["v"], (BrightIsHead(), {}), device="cpu", n_passes=1, quality_threshold=0.5,
-                       overwrite=True, drop_below=True)
+    df2 = pseudo_label(
+        p, ["v"], (BrightIsHead(), {}), device="cpu", n_passes=1, quality_threshold=0.5, overwrite=True, drop_below=True
+    )
     v = p.video("v")
     dropped = df2[df2.status == "dropped"]["frame"].tolist()
     assert dropped == low["frame"].tolist()
@@ -94,8 +95,7 @@ def test_flagged_frames_are_left_out_of_training(tmp_path):
     assert flagged and len(flagged) < 8
 
     def train_frames(quality_min):
-        train, val = split_samples(p, 0, 1, "image", synthetic_sets=[], pseudo_quality_min=quality_min,
-                                   val_fraction=0)
+        train, val = split_samples(p, 0, 1, "image", synthetic_sets=[], pseudo_quality_min=quality_min, val_fraction=0)
         return {s.t for s in train + val}
 
     assert train_frames(None) == set(range(8))
@@ -103,7 +103,7 @@ def test_flagged_frames_are_left_out_of_training(tmp_path):
 
 
 def test_cancel_keeps_finished_frames_and_progress_counts(tmp_path):
-    from dvos_core.progress import CancelToken, Cancelled
+    from dvos_core.progress import Cancelled, CancelToken
 
     p = Project.create(tmp_path / "c.dvos")
     p.add_video_array("v", _video(n=8))
@@ -115,8 +115,9 @@ def test_cancel_keeps_finished_frames_and_progress_counts(tmp_path):
             token.cancel()
 
     with pytest.raises(Cancelled):
-        pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1, batch_size=4, progress=progress,
-                     cancel=token)
+        pseudo_label(
+            p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1, batch_size=4, progress=progress, cancel=token
+        )
     v = p.video("v")
     assert seen == [(4, 8)]
     assert v.labelled_frames(["pseudo"]).tolist() == [0, 1, 2, 3]  # the whole finished batch, none of the next

@@ -1,5 +1,7 @@
 """Tile grids, blending weights and seam-free tiled prediction with a translation-equivariant stand-in model."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +15,7 @@ def test_tile_starts_cover_with_overlap(length, tile, overlap):
     s = tile_starts(length, tile, overlap)
     assert s[0] == 0 and s[-1] + tile == length
     assert all(x % 32 == 0 for x in s)
-    assert all(b - a <= tile - overlap for a, b in zip(s, s[1:]))
+    assert all(b - a <= tile - overlap for a, b in itertools.pairwise(s))
 
 
 def test_single_tile_and_bad_overlap():
@@ -49,9 +51,13 @@ class ConvFrame(torch.nn.Module):
     def __init__(self):
         super().__init__()
         torch.manual_seed(0)
-        self.net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Tanh(),
-                                       torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.Tanh(),
-                                       torch.nn.Conv2d(8, 1, 3, padding=1))
+        self.net = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1),
+            torch.nn.Tanh(),
+            torch.nn.Conv2d(8, 8, 3, padding=1),
+            torch.nn.Tanh(),
+            torch.nn.Conv2d(8, 1, 3, padding=1),
+        )
 
     def forward(self, x, stochastic=False):
         return {"mask": self.net(x), "frame": x}

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import decode_frame_code, write_video
+
 from dvos_core.io import export_masks, import_masks, import_video, open_video
 
 

@@ -14,8 +14,27 @@ def project_path(tmp_path):
 
 
 def test_add_video_extract_and_export(project_path, video_avi, video_mp4, tmp_path, capsys):
-    assert main(["add-video", project_path, str(video_avi), "--id", "plot1", "--split", "train",
-                 "--tag", "variety=Arina", "--step", "2", "--crop", "64", "64"]) == 0
+    assert (
+        main(
+            [
+                "add-video",
+                project_path,
+                str(video_avi),
+                "--id",
+                "plot1",
+                "--split",
+                "train",
+                "--tag",
+                "variety=Arina",
+                "--step",
+                "2",
+                "--crop",
+                "64",
+                "64",
+            ]
+        )
+        == 0
+    )
     v = Project.open(project_path).video("plot1")
     assert v.shape == (20, 64, 64, 3) and v.tags == {"variety": "Arina"} and v.split == "train"
     m = np.zeros((64, 64), np.uint8)
@@ -70,8 +89,15 @@ def test_missing_video_file(project_path, tmp_path, capsys):
 
 
 def test_help_texts_render(capsys):
-    for cmd in ("add-video", "import-masks", "export-masks", "export-csv", "import-csv", "extract-objects",
-                "extract-backgrounds"):
+    for cmd in (
+        "add-video",
+        "import-masks",
+        "export-masks",
+        "export-csv",
+        "import-csv",
+        "extract-objects",
+        "extract-backgrounds",
+    ):
         with pytest.raises(SystemExit) as e:
             main([cmd, "--help"])
         assert e.value.code == 0

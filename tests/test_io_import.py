@@ -2,16 +2,17 @@
 
 import numpy as np
 import pytest
-
 from conftest import decode_frame_code
-from dvos_core import CancelToken, Cancelled
+
+from dvos_core import Cancelled, CancelToken
 from dvos_core.io import Preprocess, import_video
 
 
 def test_import_stores_exact_frames_and_attrs(tmp_project, video_mp4, sequential_frames):
     calls = []
-    v = import_video(tmp_project, video_mp4, split="train", tags={"variety": "Arina"},
-                     progress=lambda d, t, m: calls.append((d, t)))
+    v = import_video(
+        tmp_project, video_mp4, split="train", tags={"variety": "Arina"}, progress=lambda d, t, m: calls.append((d, t))
+    )
     truth = sequential_frames(video_mp4)
     assert v.name == "field_plot" and len(v) == len(truth)
     stored = v.read_frames()
@@ -84,8 +85,9 @@ def test_killed_import_is_marked_and_replaced_by_the_next_import(tmp_project, vi
 
     from dvos_core.cli import main
 
-    r = subprocess.run([sys.executable, "-c", KILLED_IMPORT, str(tmp_project.path), str(video_mp4)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-c", KILLED_IMPORT, str(tmp_project.path), str(video_mp4)], capture_output=True, text=True
+    )
     assert r.returncode == -9, r.stderr
     v = type(tmp_project).open(tmp_project.path).video("plot")
     truth = sequential_frames(video_mp4)
@@ -102,7 +104,7 @@ def test_killed_import_is_marked_and_replaced_by_the_next_import(tmp_project, vi
 
 def test_interrupted_import_with_masks_is_kept(tmp_project, video_avi):
     v = import_video(tmp_project, video_avi, video_id="plot", stop=4)
-    v.update_attrs(import_complete=False)                 # as a killed import leaves it
+    v.update_attrs(import_complete=False)  # as a killed import leaves it
     v.set_mask(1, np.ones(v.shape[1:3], np.uint8), "manual")
     with pytest.raises(ValueError, match="interrupted import.*already has masks"):
         import_video(tmp_project, video_avi, video_id="plot")

@@ -71,7 +71,7 @@ def test_export_predictions(tmp_project, video, tmp_path):
 
 def test_reference_csv_round_trip(tmp_project, video, tmp_path):
     masks = _blob_masks(12)
-    for t in list(range(0, 7)) + [9, 10]:  # run 0..6 -> one 5-frame clip (5,6 left over); run 9..10 too short
+    for t in list(range(7)) + [9, 10]:  # run 0..6 -> one 5-frame clip (5,6 left over); run 9..10 too short
         video.set_mask(t, masks[t], "manual")
     with pytest.warns(UserWarning, match="4 masked frame"):
         csv = export_reference_csv(tmp_project, tmp_path / "ref", clip_length=5)

@@ -4,8 +4,8 @@ import warnings
 
 import numpy as np
 import pytest
-
 from conftest import coded_frame, decode_frame_code, write_video
+
 from dvos_core.io import Preprocess, open_video, to_rgb8
 
 

@@ -7,9 +7,20 @@ import numpy as np
 import pytest
 import torch
 
-from dvos_core.model import (MEAN, STD, CheckpointError, build_model, from_model_frame, init_from_frame_model,
-                             list_presets, load_checkpoint, save_checkpoint, select_device, describe_device,
-                             to_model_input)
+from dvos_core.model import (
+    MEAN,
+    STD,
+    CheckpointError,
+    build_model,
+    describe_device,
+    from_model_frame,
+    init_from_frame_model,
+    list_presets,
+    load_checkpoint,
+    save_checkpoint,
+    select_device,
+    to_model_input,
+)
 
 torch.set_num_threads(1)
 
@@ -95,8 +106,11 @@ def test_normalisation_round_trip():
     frames = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
     t = to_model_input(frames)
     assert t.shape == (2, 3, 32, 32)
-    assert torch.allclose(t[0, :, 0, 0], (torch.tensor(frames[0, 0, 0] / 255.0).float() - torch.tensor(MEAN))
-                          / torch.tensor(STD), atol=1e-5)
+    assert torch.allclose(
+        t[0, :, 0, 0],
+        (torch.tensor(frames[0, 0, 0] / 255.0).float() - torch.tensor(MEAN)) / torch.tensor(STD),
+        atol=1e-5,
+    )
     assert np.array_equal(from_model_frame(t), frames)
     with pytest.raises(ValueError, match="uint8"):
         to_model_input(frames.astype(np.float32))

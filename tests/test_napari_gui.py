@@ -13,12 +13,20 @@ import numpy as np
 import pytest
 
 pytest.importorskip("napari")
-pytestmark = [pytest.mark.gui,
-              pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run")]
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
+]
 
-DOCKS = {"Project": "ProjectDock", "Annotate": "AnnotateDock", "Extract": "ExtractDock",
-         "Synthesize": "SynthesizeDock", "Pseudo-label and Predict": "PredictDock", "Train": "TrainDock",
-         "Review": "ReviewDock"}
+DOCKS = {
+    "Project": "ProjectDock",
+    "Annotate": "AnnotateDock",
+    "Extract": "ExtractDock",
+    "Synthesize": "SynthesizeDock",
+    "Pseudo-label and Predict": "PredictDock",
+    "Train": "TrainDock",
+    "Review": "ReviewDock",
+}
 
 
 def dock(viewer, name):
@@ -35,8 +43,12 @@ def wait_job(qtbot, job, timeout=60_000) -> str:
 def tiny_clip(n_frames=12, size=64, seed=3):
     from dvos_core.demo import FieldSpec, render_field
 
-    return render_field(FieldSpec(n_frames=n_frames, height=size, width=size, n_heads=8, head_length=(12, 18),
-                                  head_width=(5, 7), n_leaves=10), seed=seed)
+    return render_field(
+        FieldSpec(
+            n_frames=n_frames, height=size, width=size, n_heads=8, head_length=(12, 18), head_width=(5, 7), n_leaves=10
+        ),
+        seed=seed,
+    )
 
 
 def test_every_dock_opens_from_the_manifest_and_shares_one_state(make_napari_viewer, tmp_path):
@@ -73,9 +85,8 @@ def test_sample_data_and_reader_open_a_project(make_napari_viewer, tmp_path):
 
 
 def test_cancel_keeps_the_store_consistent_and_the_gui_responsive(make_napari_viewer, qtbot, tmp_path):
-    from qtpy.QtCore import QTimer
-
     from conftest import write_video
+    from qtpy.QtCore import QTimer
 
     viewer = make_napari_viewer()
     w = dock(viewer, "Project")

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 pytest.importorskip("napari")
-pytestmark = [pytest.mark.gui,
-              pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run")]
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
+]
 
 N_LONG = 1000
 
@@ -62,8 +64,9 @@ def test_a_1000_frame_video_opens_lazily_and_scrubs_frame_by_frame(make_napari_v
     assert decode_frame_code(layer.data[900]) == 900  # the frame shown is the frame asked for
 
 
-def test_a_1000_frame_store_opens_lazily_with_disk_backed_masks(make_napari_viewer, qtbot, tmp_path, fetched,
-                                                                monkeypatch):
+def test_a_1000_frame_store_opens_lazily_with_disk_backed_masks(
+    make_napari_viewer, qtbot, tmp_path, fetched, monkeypatch
+):
     from dvos_core.store import Project
     from dvos_napari import _layers
 
@@ -164,8 +167,9 @@ def test_errors_become_notifications_and_the_device_is_shown(make_napari_viewer,
     job = proj.add_video(bad)
     qtbot.waitUntil(lambda: job.status is not None, timeout=30_000)
     assert job.status == "error" and proj.state.project.video_ids() == []
-    assert any("failed" in str(n.message) and "broken.mp4" in str(n.message) for n in notifications), \
-        [str(n.message) for n in notifications]
+    assert any("failed" in str(n.message) and "broken.mp4" in str(n.message) for n in notifications), [
+        str(n.message) for n in notifications
+    ]
     assert proj.add_file_button.isEnabled()
 
 
@@ -185,7 +189,7 @@ def test_stop_ends_a_training_child_that_does_not_stop(long_training_dock, qtbot
 
 def test_annotate_keys_are_unbound_when_the_dock_is_removed(make_napari_viewer, tmp_path):
     viewer = make_napari_viewer()
-    dock_widget, ann = viewer.window.add_plugin_dock_widget("dvos-napari", "Annotate")
+    dock_widget, _ann = viewer.window.add_plugin_dock_widget("dvos-napari", "Annotate")
     assert {"N", "S", "Shift+S"} <= {str(k) for k in viewer.keymap}
     mine = lambda _viewer: None  # noqa: E731 - another tool binds S after the dock opened
     viewer.bind_key("s", mine, overwrite=True)

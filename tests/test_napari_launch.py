@@ -5,8 +5,10 @@ import os
 import numpy as np
 import pytest
 
-pytestmark = [pytest.mark.gui,
-              pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run")]
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
+]
 
 
 def test_show_project_adds_docks_and_test_video(make_napari_viewer, tmp_path):

@@ -44,15 +44,15 @@ def test_write_labels_sets_manual_and_corrected(tmp_project):
     pred[2:6, 2:6] = 1
     v.set_mask(3, pred.astype(np.uint8), "pseudo")
     data = np.zeros((5, 16, 16), np.uint8)
-    data[1, 4:9, 4:9] = 1          # painted from scratch -> manual
-    data[3, 2:8, 2:8] = 2          # pseudo-label edited -> corrected
+    data[1, 4:9, 4:9] = 1  # painted from scratch -> manual
+    data[3, 2:8, 2:8] = 2  # pseudo-label edited -> corrected
     write_labels(str(tmp_project.path), data, {"name": "plot masks", "metadata": {}})
-    names = {t: n for t, n in enumerate(v.provenance)}
+    names = dict(enumerate(v.provenance))
     assert names[1] == 1 and names[3] == 4 and names[0] == 0
     np.testing.assert_array_equal(v.mask(3), (data[3] > 0).astype(np.uint8))
     with pytest.raises(ValueError, match="which video"):
         write_labels(str(tmp_project.path), data, {"name": "something else", "metadata": {}})
-    data[3, 2:3, 2:3] = 0          # a corrected frame edited again stays 'corrected'
+    data[3, 2:3, 2:3] = 0  # a corrected frame edited again stays 'corrected'
     write_labels(str(tmp_project.path), data, {"name": "plot masks", "metadata": {}})
     assert v.provenance[3] == 4 and v.mask(3)[2, 2] == 0
 
@@ -67,8 +67,8 @@ def test_saving_a_predicted_layer_writes_only_the_edited_frames(tmp_project):
         pred_masks[t, 2:5, 2:5] = 1
         pred_done[t] = 1
     layer = mask_buffer(v, "predicted")
-    layer[3, 8:12, 8:12] = 1       # a person fixes frame 3
-    layer[5, 1:4, 1:4] = 1         # and paints the unpredicted frame 5
+    layer[3, 8:12, 8:12] = 1  # a person fixes frame 3
+    layer[5, 1:4, 1:4] = 1  # and paints the unpredicted frame 5
     write_labels(str(tmp_project.path), layer, {"name": "plot predicted", "metadata": {"dvos_role": "predicted"}})
     assert v.provenance.tolist() == [0, 0, 0, 4, 0, 4]  # untouched predictions are not turned into labels
     np.testing.assert_array_equal(v.mask(3), layer[3])
@@ -84,7 +84,7 @@ def test_sample_data_needs_no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
-    (frames, fmeta, fkind), (masks, mmeta, mkind) = make_sample_data()
+    (frames, fmeta, fkind), (masks, _mmeta, mkind) = make_sample_data()
     assert fkind == "image" and mkind == "labels" and fmeta["rgb"]
     assert frames.shape[:3] == masks.shape and frames.shape[-1] == 3 and frames.dtype == np.uint8
     assert 0 < masks.mean() < 0.6  # heads are present but do not fill the frame
@@ -98,6 +98,6 @@ def test_reader_hook_claims_projects_and_videos_only(tmp_project, video_avi, tmp
     (tmp_path / "plain").mkdir()
     assert get_reader(str(tmp_path / "plain")) is None
     assert get_reader(str(tmp_path / "x.png")) is None
-    (data, meta, kind), = read_video(str(video_avi))
+    ((data, meta, kind),) = read_video(str(video_avi))
     assert kind == "image" and meta["rgb"] and data.shape[0] == 40 and data.shape[-1] == 3
     assert type(data).__name__ == "LazyFrames"

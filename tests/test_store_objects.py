@@ -24,15 +24,15 @@ def _fill(bank, n_adds=6, per_add=7):
 def test_many_adds_round_trip(tmp_project):
     bank = tmp_project.objects
     _fill(bank)
-    bank = Project.open(tmp_project.path).objects               # a fresh handle reads the committed state
+    bank = Project.open(tmp_project.path).objects  # a fresh handle reads the committed state
     n = 6 * 7
     assert len(bank) == n and bank.count() == n
     assert bank.count("fake") == 18 and bank.count("head") == 24
     table = bank.table()
     assert table["id"].tolist() == list(range(n)) and table["frame"].tolist() == list(range(n))
-    assert table["note"].tolist() == ["é\nx"] * n               # newlines/UTF-8 inside values survive the JSON lines
+    assert table["note"].tolist() == ["é\nx"] * n  # newlines/UTF-8 inside values survive the JSON lines
     assert set(table.columns) >= {"id", "kind", "offset", "h", "w", "area", "video", "frame"}
-    rows = bank.append([_obj(n, "fake")])                       # append returns the records as committed
+    rows = bank.append([_obj(n, "fake")])  # append returns the records as committed
     assert rows == bank.table().iloc[-1:].to_dict("records") and rows[0]["id"] == n
     assert bank.append([]) == [] and len(bank) == n + 1
     heads = bank.load("head")
@@ -50,16 +50,19 @@ def test_add_writes_only_new_bytes(tmp_project):
     g_json = tmp_project.path / "objects" / "zarr.json"
     rec_dir = tmp_project.path / "objects" / "records"
     bank.add(_obj(i) for i in range(500))
-    chunk_files = lambda: {p: p.stat().st_mtime_ns for p in rec_dir.rglob("*") if p.is_file() and p.name.isdigit()}
+
+    def chunk_files():
+        return {p: p.stat().st_mtime_ns for p in rec_dir.rglob("*") if p.is_file() and p.name.isdigit()}
+
     while int(bank.group.attrs["records_bytes"]) < (1 << 20) + 1000:  # fill more than one 1 MiB records chunk
         bank.add(_obj(i) for i in range(2000))
     before = chunk_files()
     assert len(before) >= 2
     first_chunk = min(before, key=lambda p: int(p.name))
     bank.add(_obj(i) for i in range(10))
-    assert chunk_files()[first_chunk] == before[first_chunk]    # the full chunk was not rewritten
+    assert chunk_files()[first_chunk] == before[first_chunk]  # the full chunk was not rewritten
     assert len(bank) > 2000
-    assert g_json.stat().st_size < 2048                         # the commit stays a few attrs, whatever the size
+    assert g_json.stat().st_size < 2048  # the commit stays a few attrs, whatever the size
 
 
 def test_uncommitted_records_are_ignored(tmp_project):
@@ -67,17 +70,17 @@ def test_uncommitted_records_are_ignored(tmp_project):
     bank.add([_obj(1), _obj(2, "fake")])
     committed = bank.table()
     a = dict(bank.group.attrs)
-    junk = b'{"id":7,"kind":"head","offset":0,"h":1,"w":1}\n{"broken'   # a killed add: data, no commit
+    junk = b'{"id":7,"kind":"head","offset":0,"h":1,"w":1}\n{"broken'  # a killed add: data, no commit
     rec, pix = bank.group["records"], bank.group["pixels"]
     end = a["records_bytes"]
     rec.resize((end + len(junk),))
     rec[end:] = np.frombuffer(junk, np.uint8)
     pix.resize((a["n_bytes"] + 50,))
-    pix[a["n_bytes"]:] = 99
+    pix[a["n_bytes"] :] = 99
     bank = Project.open(tmp_project.path).objects
     assert len(bank) == 2 and bank.table().equals(committed)
     assert bank.count("head") == 1 and bank.count("fake") == 1
-    bank.add([_obj(3)])                                          # the next add overwrites the leftovers
+    bank.add([_obj(3)])  # the next add overwrites the leftovers
     assert bank.table()["id"].tolist() == [0, 1, 2] and np.array_equal(bank.get(2), _obj(3)[0])
 
 
@@ -98,7 +101,7 @@ def test_clear_kind_keeps_the_other_and_is_crash_safe(tmp_project, monkeypatch):
         with pytest.raises(Boom):
             bank.clear("fake")
     again = Project.open(tmp_project.path).objects
-    assert dict(again.group.attrs) == old and len(again.table()) == 15    # the old bank is intact
+    assert dict(again.group.attrs) == old and len(again.table()) == 15  # the old bank is intact
 
     again.clear("fake")
     assert again.count("fake") == 0 and again.count("head") == len(heads) == len(again)
@@ -106,7 +109,7 @@ def test_clear_kind_keeps_the_other_and_is_crash_safe(tmp_project, monkeypatch):
     assert all(np.array_equal(again.get(int(i)), bank.get(int(i))) for i in heads["id"])
     again.add([_obj(50, "fake")])
     assert again.table()["id"].tolist() == heads["id"].tolist() + [heads["id"].max() + 1]
-    again.clear("fake")                                          # kept records now fit before: written at 0
+    again.clear("fake")  # kept records now fit before: written at 0
     assert again.group.attrs["records_start"] == 0 and again.table().reset_index(drop=True).equals(heads)
     again.clear()
     assert len(again) == 0 and again.table().empty and again.load() == [] and again.count("head") == 0
@@ -148,7 +151,7 @@ def test_migrate_v1_store(tmp_path, capsys):
     assert p.objects.table()["id"].tolist() == [0, 1, 2, 3]
 
     meta = (path / "zarr.json").read_text()
-    assert main(["migrate", str(path)]) == 0                    # already current: says so, changes nothing
+    assert main(["migrate", str(path)]) == 0  # already current: says so, changes nothing
     assert "already uses store schema 2" in capsys.readouterr().out
     assert (path / "zarr.json").read_text() == meta
 
@@ -160,7 +163,7 @@ def test_migrate_is_safe_to_rerun_after_a_kill(tmp_path):
     table, _ = _make_v1(path)
     migrate_1_to_2(path)
     root = zarr.open_group(str(path), mode="r+")
-    root.attrs["schema_version"] = 1                            # as if killed before the version write
+    root.attrs["schema_version"] = 1  # as if killed before the version write
     assert Project.migrate(path) == [1, 2]
     assert Project.open(path).objects.table().equals(table)
 

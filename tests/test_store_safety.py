@@ -46,21 +46,21 @@ def test_kill_between_write_and_commit_leaves_tail_ignored_then_overwritten(tmp_
     r = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(p.path)], capture_output=True, text=True)
     assert r.returncode == 9, r.stderr
     v = Project.open(p.path).video("v")
-    assert len(v) == 2                                    # only the committed batch counts
-    assert v.frames.shape[0] >= 4                         # the uncommitted batch is physically on disk ...
+    assert len(v) == 2  # only the committed batch counts
+    assert v.frames.shape[0] >= 4  # the uncommitted batch is physically on disk ...
     assert v.frames[3][0, 0, 0] == 103
-    assert v.read_frames().shape[0] == 2                  # ... but readers ignore it
+    assert v.read_frames().shape[0] == 2  # ... but readers ignore it
     with pytest.raises(IndexError):
         v.frame(3)
     assert (v.provenance == 0).all()
-    v.append_frames(_frames(3, 200))                      # the next append overwrites the tail
+    v.append_frames(_frames(3, 200))  # the next append overwrites the tail
     assert len(v) == 5
     assert [int(f[0, 0, 0]) for f in v.read_frames()] == [100, 101, 200, 201, 202]
 
 
 def test_uncommitted_mask_is_not_a_mask(tmp_project):
     v = tmp_project.add_video_array("v", _frames(3))
-    v.group["masks"][1] = np.ones((8, 10), np.uint8)      # data written, provenance (the commit) not
+    v.group["masks"][1] = np.ones((8, 10), np.uint8)  # data written, provenance (the commit) not
     assert v.mask(1) is None and v.labelled_frames().size == 0
     assert v.set_mask(1, np.zeros((8, 10), np.uint8), "pseudo")
     assert v.mask(1).sum() == 0
@@ -72,7 +72,7 @@ def test_uncommitted_objects_are_ignored(tmp_project):
     bank.add([(rgba, {"kind": "head"})])
     pix = bank.group["pixels"]
     pix.resize((pix.shape[0] + 100,))
-    pix[48:148] = 99                                      # pixels of an object whose table row was never written
+    pix[48:148] = 99  # pixels of an object whose table row was never written
     assert len(bank) == 1 and np.array_equal(bank.get(0), rgba)
     bank.add([(np.full((2, 2, 4), 5, np.uint8), {"kind": "fake", "source": 0})])
     assert np.array_equal(bank.get(1), np.full((2, 2, 4), 5, np.uint8))
@@ -97,9 +97,9 @@ def test_human_masks_protected(tmp_project):
         assert not v.set_mask(0, np.ones((8, 10)), prov)
         assert not v.set_mask(1, np.ones((8, 10)), prov)
     assert np.array_equal(v.mask(0), human) and v.provenance.tolist()[:2] == [1, 4]
-    v.set_prediction(0, np.ones((8, 10), np.float32))      # predictions live beside the labels
+    v.set_prediction(0, np.ones((8, 10), np.float32))  # predictions live beside the labels
     assert np.array_equal(v.mask(0), human) and v.prediction(0)[0].all()
-    assert v.set_mask(0, np.ones((8, 10)), "corrected")    # a person may replace a person's mask
+    assert v.set_mask(0, np.ones((8, 10)), "corrected")  # a person may replace a person's mask
     assert v.set_mask(1, np.zeros((8, 10)), "pseudo", overwrite=True)
 
 
@@ -157,8 +157,8 @@ def test_open_refuses_other_zarr_stores_and_damaged_metadata(tmp_path):
         Project.open(tmp_path / "plain.zarr")
     p = Project.create(tmp_path / "d.dvos")
     meta = p.path / "zarr.json"
-    meta.write_text(meta.read_text()[:20])               # e.g. a disk that filled up mid-write
+    meta.write_text(meta.read_text()[:20])  # e.g. a disk that filled up mid-write
     with pytest.raises(StoreError, match="d.dvos.*zarr.json.*unreadable"):
         Project.open(p.path)
     with pytest.raises(StoreError, match="already exists"):
-        Project.create(p.path)                           # and it is not silently replaced
+        Project.create(p.path)  # and it is not silently replaced

@@ -9,7 +9,7 @@ from dvos_core.synth.clip import background_indices
 from dvos_core.synth.toy import toy_background, toy_objects
 
 RED, BLUE, GREEN = (220, 20, 20), (20, 20, 220), (20, 200, 20)
-NO_COLOUR_JITTER = dict(head_brightness=0, head_colour=0, fake_brightness=0, fake_colour=0)
+NO_COLOUR_JITTER = {"head_brightness": 0, "head_colour": 0, "fake_brightness": 0, "fake_colour": 0}
 
 
 def solid_ellipse(h, w, colour):
@@ -32,8 +32,16 @@ def is_colour(frames, colour):
 
 def test_hard_paste_mask_is_exactly_the_visible_real_head_pixels():
     heads, fakes, bg = solid_inputs()
-    cfg = SynthConfig(n_frames=8, height=96, width=96, n_heads=(8, 12), n_fakes=(8, 12), fake_on_top_prob=0.5,
-                      edge_feather_px=0, **NO_COLOUR_JITTER)
+    cfg = SynthConfig(
+        n_frames=8,
+        height=96,
+        width=96,
+        n_heads=(8, 12),
+        n_fakes=(8, 12),
+        fake_on_top_prob=0.5,
+        edge_feather_px=0,
+        **NO_COLOUR_JITTER,
+    )
     frames, masks, info = simulate_clip(heads, fakes, bg, cfg, seed=3, return_info=True)
     assert frames.shape == (8, 96, 96, 3) and frames.dtype == np.uint8
     assert masks.shape == (8, 96, 96) and masks.dtype == np.uint8 and set(np.unique(masks)) <= {0, 1}
@@ -50,8 +58,9 @@ def test_hard_paste_mask_is_exactly_the_visible_real_head_pixels():
 
 def test_fakes_above_real_heads_remove_mask_pixels():
     heads, fakes, bg = solid_inputs()
-    base = dict(n_frames=4, height=96, width=96, n_heads=(20, 20), n_fakes=(20, 20), edge_feather_px=0,
-                **NO_COLOUR_JITTER)
+    base = dict(
+        n_frames=4, height=96, width=96, n_heads=(20, 20), n_fakes=(20, 20), edge_feather_px=0, **NO_COLOUR_JITTER
+    )
     _, below = simulate_clip(heads, fakes, bg, SynthConfig(fake_on_top_prob=0.0, **base), seed=5)
     frames, above = simulate_clip(heads, fakes, bg, SynthConfig(fake_on_top_prob=1.0, **base), seed=5)
     # same placement: fakes on top can only take pixels away from the mask, and they do take some
@@ -62,8 +71,9 @@ def test_fakes_above_real_heads_remove_mask_pixels():
 def test_soft_edges_keep_the_hard_mask_outline():
     heads, fakes, bg = solid_inputs()
     base = dict(n_frames=6, height=96, width=96, n_heads=(10, 10), n_fakes=(10, 10), **NO_COLOUR_JITTER)
-    hard_f, hard_m, hard = simulate_clip(heads, fakes, bg, SynthConfig(edge_feather_px=0, **base), seed=11,
-                                         return_info=True)
+    hard_f, hard_m, hard = simulate_clip(
+        heads, fakes, bg, SynthConfig(edge_feather_px=0, **base), seed=11, return_info=True
+    )
     soft_f, soft_m = simulate_clip(heads, fakes, bg, SynthConfig(edge_feather_px=1.0, **base), seed=11)
     # blended edge colours exist only with feathering
     pure = is_colour(soft_f, RED) | is_colour(soft_f, BLUE) | is_colour(soft_f, GREEN)
@@ -74,8 +84,12 @@ def test_soft_edges_keep_the_hard_mask_outline():
     inter, union = (hard_m & soft_m).sum(), (hard_m | soft_m).sum()
     assert inter / union > 0.85
     k = np.ones((5, 5), np.uint8)
-    band = np.stack([cv2.dilate(lab, k, borderType=cv2.BORDER_REPLICATE)
-                     != cv2.erode(lab, k, borderType=cv2.BORDER_REPLICATE) for lab in hard["labels"]])
+    band = np.stack(
+        [
+            cv2.dilate(lab, k, borderType=cv2.BORDER_REPLICATE) != cv2.erode(lab, k, borderType=cv2.BORDER_REPLICATE)
+            for lab in hard["labels"]
+        ]
+    )
     assert np.all(band[diff])
     # soft mask pixels are mostly head-coloured: red dominates there
     r, b = soft_f[..., 0].astype(int), soft_f[..., 2].astype(int)
@@ -96,8 +110,16 @@ def test_soft_mask_is_where_real_heads_make_up_half_the_rendered_colour(feather)
     """Dense soft-edged layers, fakes above and below: the mask is 1 exactly where at least half of the rendered
     colour comes from real heads, and soft rims bleed object colour, never black (no dark halo)."""
     heads, fakes, bg = solid_inputs(size=200)
-    cfg = SynthConfig(n_frames=4, height=128, width=128, n_heads=(50, 50), n_fakes=(50, 50), fake_on_top_prob=0.5,
-                      edge_feather_px=feather, **NO_COLOUR_JITTER)
+    cfg = SynthConfig(
+        n_frames=4,
+        height=128,
+        width=128,
+        n_heads=(50, 50),
+        n_fakes=(50, 50),
+        fake_on_top_prob=0.5,
+        edge_feather_px=feather,
+        **NO_COLOUR_JITTER,
+    )
     frames, masks = simulate_clip(heads, fakes, bg, cfg, seed=2)
     red, dark = colour_shares(frames)
     assert np.abs(dark).max() < 0.02
@@ -122,8 +144,7 @@ def test_store_records_are_accepted_as_objects():
     heads, fakes, bg = solid_inputs()
     cfg = SynthConfig(n_frames=3, height=64, width=64, n_heads=(3, 3), n_fakes=(3, 3))
     a = simulate_clip(heads, fakes, bg, cfg, seed=1)
-    b = simulate_clip([(h, {"kind": "head"}) for h in heads], [(f, {"kind": "fake"}) for f in fakes], bg, cfg,
-                      seed=1)
+    b = simulate_clip([(h, {"kind": "head"}) for h in heads], [(f, {"kind": "fake"}) for f in fakes], bg, cfg, seed=1)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
@@ -150,8 +171,19 @@ def _centre_tracks(labels, n_labels, height, width):
 def test_head_motion_is_smooth_and_bounded():
     heads = [solid_ellipse(25, 25, RED)]  # round heads: rotation and scale about the centre keep the centroid
     _, _, bg = solid_inputs(n_bg=30, size=200)
-    cfg = SynthConfig(n_frames=40, height=160, width=160, n_heads=(6, 6), n_fakes=(0, 0), placement_tries=20,
-                      camera_speed=2.0, sway_px=4.0, elastic_px=0.5, edge_feather_px=0, **NO_COLOUR_JITTER)
+    cfg = SynthConfig(
+        n_frames=40,
+        height=160,
+        width=160,
+        n_heads=(6, 6),
+        n_fakes=(0, 0),
+        placement_tries=20,
+        camera_speed=2.0,
+        sway_px=4.0,
+        elastic_px=0.5,
+        edge_feather_px=0,
+        **NO_COLOUR_JITTER,
+    )
     _, _, info = simulate_clip(heads, [], bg, cfg, seed=4, return_info=True)
     tracks = _centre_tracks(info["labels"], len(info["is_real"]) - 1, 160, 160)
     step = np.linalg.norm(np.diff(tracks, axis=1), axis=-1)
@@ -177,13 +209,28 @@ def test_background_follows_the_camera():
     """A background with a sharp vertical edge: the camera pan moves it by the same amount as the heads."""
     bg = np.zeros((3, 200, 200, 3), np.uint8)
     bg[:, :, :100] = 200
-    cfg = SynthConfig(n_frames=20, height=96, width=96, n_heads=(1, 1), n_fakes=(0, 0), camera_speed=2.0,
-                      camera_shake_px=0, camera_rotation_deg=0, camera_zoom=0, sway_px=0, drift_speed=0,
-                      rotation_deg=0, scale_jitter=0, elastic_px=0, edge_feather_px=0, **NO_COLOUR_JITTER)
+    cfg = SynthConfig(
+        n_frames=20,
+        height=96,
+        width=96,
+        n_heads=(1, 1),
+        n_fakes=(0, 0),
+        camera_speed=2.0,
+        camera_shake_px=0,
+        camera_rotation_deg=0,
+        camera_zoom=0,
+        sway_px=0,
+        drift_speed=0,
+        rotation_deg=0,
+        scale_jitter=0,
+        elastic_px=0,
+        edge_feather_px=0,
+        **NO_COLOUR_JITTER,
+    )
     heads = [solid_ellipse(16, 16, RED)]
     checked = 0
     for seed in range(20):
-        frames, masks, info = simulate_clip(heads, [], bg, cfg, seed=seed, return_info=True)
+        frames, _masks, info = simulate_clip(heads, [], bg, cfg, seed=seed, return_info=True)
         free = np.flatnonzero(~(info["labels"][0] > 0).any(1) & ~(info["labels"][-1] > 0).any(1))
         if not len(free):
             continue
@@ -234,13 +281,14 @@ def test_bad_inputs_are_clear_errors():
 
 def test_no_fakes_is_fine():
     heads, _, bg = solid_inputs()
-    frames, masks = simulate_clip(heads, [], bg, SynthConfig(n_frames=2, height=64, width=64, edge_feather_px=0,
-                                                             **NO_COLOUR_JITTER), seed=2)
+    frames, masks = simulate_clip(
+        heads, [], bg, SynthConfig(n_frames=2, height=64, width=64, edge_feather_px=0, **NO_COLOUR_JITTER), seed=2
+    )
     assert not is_colour(frames, BLUE).any() and masks.any()
 
 
 def test_cancel_stops_between_frames():
-    from dvos_core.progress import CancelToken, Cancelled
+    from dvos_core.progress import Cancelled, CancelToken
 
     heads, fakes, bg = solid_inputs()
     token, seen = CancelToken(), []
@@ -251,6 +299,5 @@ def test_cancel_stops_between_frames():
             token.cancel()
 
     with pytest.raises(Cancelled):
-        simulate_clip(heads, fakes, bg, SynthConfig(n_frames=10, height=64, width=64), progress=progress,
-                      cancel=token)
+        simulate_clip(heads, fakes, bg, SynthConfig(n_frames=10, height=64, width=64), progress=progress, cancel=token)
     assert seen == [1, 2]

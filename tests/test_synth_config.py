@@ -30,9 +30,16 @@ def test_bad_parameters_are_named():
         SynthConfig.from_yaml("/nonexistent/synth.yaml")
 
 
-@pytest.mark.parametrize("text, field", [("n_heads: 5", "n_heads"), ("object_scale: [1, 2, 3]", "object_scale"),
-                                         ("camera_speed: fast", "camera_speed"), ("n_frames: 2.5", "n_frames"),
-                                         ("allow_upscale: 1", "allow_upscale")])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("n_heads: 5", "n_heads"),
+        ("object_scale: [1, 2, 3]", "object_scale"),
+        ("camera_speed: fast", "camera_speed"),
+        ("n_frames: 2.5", "n_frames"),
+        ("allow_upscale: 1", "allow_upscale"),
+    ],
+)
 def test_wrongly_typed_yaml_values_name_the_file_and_field(tmp_path, text, field):
     path = tmp_path / "synth.yaml"
     path.write_text(text + "\n")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dvos_core.progress import CancelToken, Cancelled
+from dvos_core.progress import Cancelled, CancelToken
 from dvos_core.store import Project, StoreError
 from dvos_core.synth import SynthConfig, clip_seed, generate, preview, simulate_clip
 from dvos_core.synth.toy import toy_project
@@ -13,8 +13,9 @@ CFG = SynthConfig(n_frames=4, height=80, width=80, n_heads=(3, 8), n_fakes=(3, 8
 
 @pytest.fixture(scope="module")
 def proj(tmp_path_factory):
-    return toy_project(tmp_path_factory.mktemp("synth") / "p.dvos", n_heads=5, n_fakes=5, bg_frames=6,
-                       bg_size=(110, 120))
+    return toy_project(
+        tmp_path_factory.mktemp("synth") / "p.dvos", n_heads=5, n_fakes=5, bg_frames=6, bg_size=(110, 120)
+    )
 
 
 def read_all(s):
@@ -152,8 +153,25 @@ def test_cli_synth_preview_generate_and_config(proj, tmp_path, capsys):
     png = tmp_path / "look.png"
     assert main(["synth", str(proj.path), "--preview", str(png), "--size", "64", "--frames", "3"]) == 0
     assert png.stat().st_size > 1000
-    assert main(["synth", str(proj.path), "--name", "cli", "--clips", "2", "--size", "64",
-                 "--config", str(cfg_file), "--backend", "serial"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                str(proj.path),
+                "--name",
+                "cli",
+                "--clips",
+                "2",
+                "--size",
+                "64",
+                "--config",
+                str(cfg_file),
+                "--backend",
+                "serial",
+            ]
+        )
+        == 0
+    )
     s = Project.open(proj.path).synthetic("cli")
     assert len(s.done()) == 2 and s.n_frames == 3
     assert main(["synth", str(proj.path), "--name", "cli2"]) == 2  # --clips missing: clear error, no traceback
@@ -167,8 +185,17 @@ def test_cli_synth_preview_generate_and_config(proj, tmp_path, capsys):
 def test_cancel_stops_worker_processes_cleanly(proj, reference):
     token = CancelToken()
     with pytest.raises(Cancelled):
-        generate(proj, "pcancel", 8, CFG, seed=5, workers=2, backend="process",
-                 progress=lambda d, t, m: token.cancel() if d >= 1 else None, cancel=token)
+        generate(
+            proj,
+            "pcancel",
+            8,
+            CFG,
+            seed=5,
+            workers=2,
+            backend="process",
+            progress=lambda d, t, m: token.cancel() if d >= 1 else None,
+            cancel=token,
+        )
     s = proj.synthetic("pcancel")
     assert 1 <= len(s.done()) < 8
     generate(proj, "pcancel", 8, CFG, seed=5, backend="serial")

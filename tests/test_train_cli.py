@@ -29,8 +29,22 @@ def test_cli_tiny_run(tmp_path, capsys):
     p = make_toy_project(tmp_path / "p.dvos", n_clips=3, n_frames=6, size=64, n_videos=0)
     cfg = tmp_path / "c.yaml"
     TrainConfig(preset="tiny", size=64, batch_size=2, max_steps_per_epoch=2).to_yaml(cfg)
-    rc = main(["train", str(p.path), "--config", str(cfg), "--phase", "synthetic", "--name", "cli", "--epochs", "1",
-               "--device", "cpu"])
+    rc = main(
+        [
+            "train",
+            str(p.path),
+            "--config",
+            str(cfg),
+            "--phase",
+            "synthetic",
+            "--name",
+            "cli",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0
     assert (p.path / "models" / "cli" / "best.pt").exists()
     assert "best checkpoint" in capsys.readouterr().out
@@ -44,8 +58,9 @@ def test_cli_options_override_the_yaml_config(tmp_path):
 
     cfg = tmp_path / "c.yaml"
     TrainConfig(preset="tiny", lr=5e-4, pseudo_quality_min=0.2).to_yaml(cfg)
-    args = build_parser().parse_args(["train", "p.dvos", "--config", str(cfg), "--lr", "3e-4",
-                                      "--pseudo-quality-min", "0.6"])
+    args = build_parser().parse_args(
+        ["train", "p.dvos", "--config", str(cfg), "--lr", "3e-4", "--pseudo-quality-min", "0.6"]
+    )
     assert isinstance(args, argparse.Namespace)
     got = build_config(args)
     assert (got.preset, got.lr, got.pseudo_quality_min) == ("tiny", 3e-4, 0.6)

@@ -18,21 +18,31 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    return make_toy_project(tmp_path_factory.mktemp("t") / "toy.dvos", n_clips=8, n_frames=8, size=64, n_videos=2,
-                            video_frames=12, seed=1)
+    return make_toy_project(
+        tmp_path_factory.mktemp("t") / "toy.dvos", n_clips=8, n_frames=8, size=64, n_videos=2, video_frames=12, seed=1
+    )
 
 
 def tiny_config(**kw):
-    base = dict(phase="synthetic", preset="tiny", epochs=2, batch_size=4, size=64, lr=3e-3, eta_min=1e-4,
-                max_steps_per_epoch=3, seed=7, num_workers=0)
+    base = {
+        "phase": "synthetic",
+        "preset": "tiny",
+        "epochs": 2,
+        "batch_size": 4,
+        "size": 64,
+        "lr": 3e-3,
+        "eta_min": 1e-4,
+        "max_steps_per_epoch": 3,
+        "seed": 7,
+        "num_workers": 0,
+    }
     base.update(kw)
     return TrainConfig(**base)
 
 
 def test_tiny_model_learns_the_toy_clips(project):
     events = []
-    best = train(project, tiny_config(epochs=3, max_steps_per_epoch=12), "learn", on_event=events.append,
-                 resume=False)
+    best = train(project, tiny_config(epochs=3, max_steps_per_epoch=12), "learn", on_event=events.append, resume=False)
     epochs = [e for e in events if e["type"] == "epoch"]
     assert events[0]["type"] == "start" and events[0]["steps_per_epoch"] == 12 and events[-1]["type"] == "done"
     assert len([e for e in events if e["type"] == "batch"]) == 36
@@ -40,7 +50,7 @@ def test_tiny_model_learns_the_toy_clips(project):
     assert epochs[-1]["val_dice"] > 0.6
     assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
     assert epochs[0]["lr"] > epochs[-1]["lr"]
-    model, info = load_checkpoint(best)
+    _model, info = load_checkpoint(best)
     assert info["kind"] == "dvos" and info["phase"] == "synthetic" and info["data"]["train"]["samples"] > 0
     assert len(info["metrics"]) == info["epoch"]
     hist = json.loads((best.parent / "metrics.json").read_text())["history"]
@@ -67,10 +77,15 @@ def assert_same_state(a, b):
             assert torch.equal(v, sb["optimizer"]["state"][pid][key]), (pid, key)
     assert sa["scheduler"] == sb["scheduler"]
     assert torch.equal(sa["rng"]["torch"], sb["rng"]["torch"])
-    assert (sa["epoch"], sa["step"], sa["global_step"], sa["best_epoch"]) == \
-        (sb["epoch"], sb["step"], sb["global_step"], sb["best_epoch"])
-    assert a["info"]["metrics"] == [dict(m, time_s=m2["time_s"]) for m, m2 in
-                                    zip(b["info"]["metrics"], a["info"]["metrics"])]
+    assert (sa["epoch"], sa["step"], sa["global_step"], sa["best_epoch"]) == (
+        sb["epoch"],
+        sb["step"],
+        sb["global_step"],
+        sb["best_epoch"],
+    )
+    assert a["info"]["metrics"] == [
+        dict(m, time_s=m2["time_s"]) for m, m2 in zip(b["info"]["metrics"], a["info"]["metrics"])
+    ]
 
 
 def test_resume_after_cancel_matches_uninterrupted_run(project, straight):
@@ -112,12 +127,21 @@ def test_image_phase_then_video_init(project):
     m, info = load_checkpoint(frame_ckpt)
     assert info["kind"] == "frame" and m.tau == 0
     events = []
-    train(project, tiny_config(epochs=1, max_steps_per_epoch=1, init_from=str(frame_ckpt)), "p1",
-          on_event=events.append, resume=False)
+    train(
+        project,
+        tiny_config(epochs=1, max_steps_per_epoch=1, init_from=str(frame_ckpt)),
+        "p1",
+        on_event=events.append,
+        resume=False,
+    )
     p1 = read_checkpoint(project.model_dir("p1") / "last.pt")
     assert p1["info"]["init"]["loaded"] == len(m.state_dict()) and p1["info"]["init"]["missing"] > 0
-    p2 = train(project, tiny_config(phase="real", epochs=1, max_steps_per_epoch=1,
-                                    init_from=str(project.model_dir("p1") / "last.pt")), "p2", resume=False)
+    p2 = train(
+        project,
+        tiny_config(phase="real", epochs=1, max_steps_per_epoch=1, init_from=str(project.model_dir("p1") / "last.pt")),
+        "p2",
+        resume=False,
+    )
     assert load_checkpoint(p2)[1]["phase"] == "real"
 
 
@@ -146,8 +170,9 @@ def _free_port():
 
 def _ddp_worker(rank, world, port, project_path, cfg_dict, out_dir):
     """One torchrun-like rank; records its learning rates and a weight fingerprint after every optimizer step."""
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
-                      LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank)
+    )
     torch.set_num_threads(1)
     events, lrs, fingerprints = [], [], []
     sched_step, opt_step = torch.optim.lr_scheduler.CosineAnnealingLR.step, torch.optim.AdamW.step
@@ -164,15 +189,17 @@ def _ddp_worker(rank, world, port, project_path, cfg_dict, out_dir):
     torch.optim.lr_scheduler.CosineAnnealingLR.step = recording_sched_step
     torch.optim.AdamW.step = recording_opt_step
     train(project_path, TrainConfig.from_dict(cfg_dict), "ddp", on_event=events.append, resume=False)
-    torch.save({"events": len(events), "lrs": lrs, "fingerprints": fingerprints},
-               os.path.join(out_dir, f"rank{rank}.pt"))
+    torch.save(
+        {"events": len(events), "lrs": lrs, "fingerprints": fingerprints}, os.path.join(out_dir, f"rank{rank}.pt")
+    )
 
 
 @pytest.mark.slow
 def test_ddp_two_cpu_processes(project, tmp_path):
     cfg = tiny_config(epochs=2, max_steps_per_epoch=2, batch_size=2)
-    torch.multiprocessing.spawn(_ddp_worker, args=(2, _free_port(), str(project.path), cfg.to_dict(), str(tmp_path)),
-                                nprocs=2, join=True)
+    torch.multiprocessing.spawn(
+        _ddp_worker, args=(2, _free_port(), str(project.path), cfg.to_dict(), str(tmp_path)), nprocs=2, join=True
+    )
     r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     assert r0["events"] > 0 and r1["events"] == 0  # only rank 0 reports and writes
     # every rank steps its scheduler (initial lr + one step per epoch) and the ranks stay in lock-step
@@ -190,7 +217,8 @@ def test_ddp_two_cpu_processes(project, tmp_path):
 def test_ddp_with_an_unused_head(project, tmp_path):
     """frame_weight 0 leaves the frame head without gradients; DDP must still run (unused-parameter detection)."""
     cfg = tiny_config(epochs=1, max_steps_per_epoch=2, batch_size=2, frame_weight=0.0)
-    torch.multiprocessing.spawn(_ddp_worker, args=(2, _free_port(), str(project.path), cfg.to_dict(), str(tmp_path)),
-                                nprocs=2, join=True)
+    torch.multiprocessing.spawn(
+        _ddp_worker, args=(2, _free_port(), str(project.path), cfg.to_dict(), str(tmp_path)), nprocs=2, join=True
+    )
     r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     assert len(r0["fingerprints"]) == 2 and r0["fingerprints"] == r1["fingerprints"]

@@ -14,8 +14,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dvos",
         description="Segment wheat heads in field videos from a few painted frames (DVOS). Typical loop: "
-                    "dvos new -> add-video -> (paint seed frames in napari) -> extract-objects / extract-backgrounds "
-                    "-> synth -> train -> predict -> evaluate. Run `dvos demo` to see the whole loop on sample data.")
+        "dvos new -> add-video -> (paint seed frames in napari) -> extract-objects / extract-backgrounds "
+        "-> synth -> train -> predict -> evaluate. Run `dvos demo` to see the whole loop on sample data.",
+    )
     from dvos_core import __version__
 
     parser.add_argument("--version", action="version", version=f"dvos {__version__}")

@@ -6,7 +6,7 @@ import signal
 import sys
 import time
 
-from dvos_core.progress import CancelToken, Cancelled
+from dvos_core.progress import Cancelled, CancelToken
 
 
 class TerminalProgress:
@@ -70,8 +70,16 @@ def run_command(args) -> int:
     except KeyboardInterrupt:
         print("dvos: interrupted", file=sys.stderr)
         return 130
-    except (StoreError, ValueError, KeyError, FileNotFoundError, PermissionError, IndexError, OSError,
-            RuntimeError) as e:
+    except (
+        StoreError,
+        ValueError,
+        KeyError,
+        FileNotFoundError,
+        PermissionError,
+        IndexError,
+        OSError,
+        RuntimeError,
+    ) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"dvos {args.command}: error: {msg}", file=sys.stderr)
         return 2

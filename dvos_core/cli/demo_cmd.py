@@ -5,20 +5,29 @@ from __future__ import annotations
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "demo", help="run the whole DVOS loop on built-in sample clips (CPU, a few minutes)",
+        "demo",
+        help="run the whole DVOS loop on built-in sample clips (CPU, a few minutes)",
         description="Build a small project from built-in procedural wheat-field clips (3 painted seed frames, a "
-                    "bare-field clip, an unlabelled field video and a test video with ground truth), then run "
-                    "extraction, synthesis, image-model training, pseudo-labelling, two-phase DVOS training, "
-                    "prediction and evaluation, and print the per-video Dice table.")
-    p.add_argument("--out", default="dvos_demo",
-                   help="output folder (default: ./dvos_demo); a demo project already in it is replaced")
-    p.add_argument("--quick", action="store_true",
-                   help="shortened run with the tiny preset (a few minutes on 2 CPU cores)")
+        "bare-field clip, an unlabelled field video and a test video with ground truth), then run "
+        "extraction, synthesis, image-model training, pseudo-labelling, two-phase DVOS training, "
+        "prediction and evaluation, and print the per-video Dice table.",
+    )
+    p.add_argument(
+        "--out",
+        default="dvos_demo",
+        help="output folder (default: ./dvos_demo); a demo project already in it is replaced",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="shortened run with the tiny preset (a few minutes on 2 CPU cores)"
+    )
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:1, mps")
     p.add_argument("--napari", action="store_true", help="open the result in napari with the dvos docks")
-    p.add_argument("--project-only", action="store_true",
-                   help="only build the sample project (OUT/demo.dvos) and write the demo's settings to OUT/synth.yaml "
-                        "and OUT/train.yaml, to run the steps yourself (docs/tutorial.md)")
+    p.add_argument(
+        "--project-only",
+        action="store_true",
+        help="only build the sample project (OUT/demo.dvos) and write the demo's settings to OUT/synth.yaml "
+        "and OUT/train.yaml, to run the steps yourself (docs/tutorial.md)",
+    )
     p.set_defaults(func=_demo)
 
 
@@ -35,8 +44,10 @@ def _demo(args) -> int:
 
         p = build_demo_project(Path(args.out) / "demo.dvos", size=cfg.size)
         synth_yaml, train_yaml = cfg.write_configs(args.out)
-        print(f"built {p.path}: videos {', '.join(p.video_ids())}; the demo's settings are in {synth_yaml} and "
-              f"{train_yaml}. Open it with `napari {p.path}`")
+        print(
+            f"built {p.path}: videos {', '.join(p.video_ids())}; the demo's settings are in {synth_yaml} and "
+            f"{train_yaml}. Open it with `napari {p.path}`"
+        )
         if args.napari:
             return _open_in_napari(p.path)
         return 0
@@ -53,18 +64,24 @@ def format_result(res) -> str:
     import json
 
     cols = [c for c in ("video", "n_frames", "dice", "iou", "boundary_f") if c in res.videos.columns]
-    overall = ", ".join(f"{k} {res.overall[k]:.3f}" for k in ("dice", "iou", "boundary_f", "mean_count_error")
-                        if isinstance(res.overall.get(k), float))
-    return "\n".join([
-        "\nper-video scores on the held-out test clip:",
-        res.videos[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"),
-        f"overall (frame-weighted): {overall}",
-        f"baselines: all-background Dice {res.baselines['all_background']:.3f}, "
-        f"all-foreground Dice {res.baselines['all_foreground']:.3f}",
-        f"for reference: image model alone on the test clip Dice {res.references['image_model_test']:.3f} "
-        f"(it sees the frame itself); pseudo-labels of field_train against its true masks Dice "
-        f"{res.references['pseudo_labels_field_train']:.3f}",
-        f"timings (s): {json.dumps(res.timings)}"])
+    overall = ", ".join(
+        f"{k} {res.overall[k]:.3f}"
+        for k in ("dice", "iou", "boundary_f", "mean_count_error")
+        if isinstance(res.overall.get(k), float)
+    )
+    return "\n".join(
+        [
+            "\nper-video scores on the held-out test clip:",
+            res.videos[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"),
+            f"overall (frame-weighted): {overall}",
+            f"baselines: all-background Dice {res.baselines['all_background']:.3f}, "
+            f"all-foreground Dice {res.baselines['all_foreground']:.3f}",
+            f"for reference: image model alone on the test clip Dice {res.references['image_model_test']:.3f} "
+            f"(it sees the frame itself); pseudo-labels of field_train against its true masks Dice "
+            f"{res.references['pseudo_labels_field_train']:.3f}",
+            f"timings (s): {json.dumps(res.timings)}",
+        ]
+    )
 
 
 def _open_in_napari(path) -> int:
@@ -74,7 +91,10 @@ def _open_in_napari(path) -> int:
     import sys
 
     if importlib.util.find_spec("napari") is None:
-        print(f"dvos: napari is not installed; install it with pip install -e '.[napari]' in the dvos folder, then "
-              f"run `napari {path}`", file=sys.stderr)
+        print(
+            f"dvos: napari is not installed; install it with pip install -e '.[napari]' in the dvos folder, then "
+            f"run `napari {path}`",
+            file=sys.stderr,
+        )
         return 2
     return subprocess.call([sys.executable, "-m", "dvos_napari.launch", str(path)])

@@ -7,33 +7,43 @@ from dvos_core.cli._common import add_project
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "extract-objects", help="cut wheat heads (and look-alike fakes) out of annotated frames",
+        "extract-objects",
+        help="cut wheat heads (and look-alike fakes) out of annotated frames",
         description="For every frame whose mask was painted or corrected by a person, cut out each wheat head "
-                    "(each separate blob of the mask) as a small image with a transparent surround, and make fake "
-                    "heads: the same outlines filled with leaves or soil from elsewhere in the frame. Synthetic "
-                    "training clips are built from these. Blobs smaller than --min-area pixels (noise, bits of "
-                    "heads at the border) are skipped and counted. Frames already extracted are skipped unless "
-                    "--replace.",
-        epilog="example: dvos extract-objects field.dvos --min-area 80 --fakes-per-head 5")
+        "(each separate blob of the mask) as a small image with a transparent surround, and make fake "
+        "heads: the same outlines filled with leaves or soil from elsewhere in the frame. Synthetic "
+        "training clips are built from these. Blobs smaller than --min-area pixels (noise, bits of "
+        "heads at the border) are skipped and counted. Frames already extracted are skipped unless "
+        "--replace.",
+        epilog="example: dvos extract-objects field.dvos --min-area 80 --fakes-per-head 5",
+    )
     add_project(p)
     p.add_argument("--videos", nargs="+", metavar="ID", help="only these videos (default: all but the test videos)")
-    p.add_argument("--frames", nargs="+", type=int, metavar="T",
-                   help="only these frame numbers (default: every frame with a painted/corrected mask)")
+    p.add_argument(
+        "--frames",
+        nargs="+",
+        type=int,
+        metavar="T",
+        help="only these frame numbers (default: every frame with a painted/corrected mask)",
+    )
     p.add_argument("--min-area", type=int, default=50, help="smallest head kept, in pixels (default 50)")
     p.add_argument("--max-area", type=int, help="largest head kept, in pixels (default: no limit)")
-    p.add_argument("--fakes-per-head", type=int, default=10, help="fake heads made per real head (default 10; 0 = "
-                                                                  "none)")
+    p.add_argument(
+        "--fakes-per-head", type=int, default=10, help="fake heads made per real head (default 10; 0 = none)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed for where fake textures are taken (default 0)")
     p.add_argument("--replace", action="store_true", help="delete all previously extracted objects first")
     p.set_defaults(func=_extract_objects)
 
     p = sub.add_parser(
-        "extract-backgrounds", help="cut background clips from a video of bare field",
+        "extract-backgrounds",
+        help="cut background clips from a video of bare field",
         description="Cut runs of consecutive frames from a video that shows the field without wheat heads (soil, "
-                    "leaves, stems). Synthetic clips paste heads onto these backgrounds, so the camera motion in "
-                    "the training data is real. SOURCE is a video already in the project or a video file / TIFF / "
-                    "image folder.",
-        epilog="example: dvos extract-backgrounds field.dvos bare_plot.mp4 --clips 20")
+        "leaves, stems). Synthetic clips paste heads onto these backgrounds, so the camera motion in "
+        "the training data is real. SOURCE is a video already in the project or a video file / TIFF / "
+        "image folder.",
+        epilog="example: dvos extract-backgrounds field.dvos bare_plot.mp4 --clips 20",
+    )
     add_project(p)
     p.add_argument("source", metavar="SOURCE", help="video id in the project, or path of a bare-field video")
     p.add_argument("--clip-length", type=int, default=60, help="frames per clip (default 60, as in the paper)")
@@ -42,12 +52,19 @@ def register(sub) -> None:
     p.add_argument("--stride", type=int, help="frames between clip starts (default: the clip length, no overlap)")
     p.add_argument("--prefix", help="clip names are PREFIX_000, PREFIX_001, ... (default: SOURCE name + _bg)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--paper-preprocess", action="store_true",
-                   help="resize the clips to 1024 pixels high, then keep the central 1024x1024 square (the "
-                        "paper's setting)")
+    g.add_argument(
+        "--paper-preprocess",
+        action="store_true",
+        help="resize the clips to 1024 pixels high, then keep the central 1024x1024 square (the paper's setting)",
+    )
     g.add_argument("--height", type=int, help="resize the clips to this height in pixels (width follows)")
-    p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"),
-                   help="keep only the central H x W pixels (after --height resizing)")
+    p.add_argument(
+        "--crop",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        help="keep only the central H x W pixels (after --height resizing)",
+    )
     p.set_defaults(func=_extract_backgrounds)
 
 
@@ -57,14 +74,26 @@ def _extract_objects(args) -> int:
     from dvos_core.store import Project
 
     project = Project.open(args.project)
-    df = extract_heads(project, video_ids=args.videos, frames=args.frames, min_area=args.min_area,
-                       max_area=args.max_area, fakes_per_head=args.fakes_per_head, seed=args.seed,
-                       replace=args.replace, progress=TerminalProgress(), cancel=cancel_on_sigint())
+    df = extract_heads(
+        project,
+        video_ids=args.videos,
+        frames=args.frames,
+        min_area=args.min_area,
+        max_area=args.max_area,
+        fakes_per_head=args.fakes_per_head,
+        seed=args.seed,
+        replace=args.replace,
+        progress=TerminalProgress(),
+        cancel=cancel_on_sigint(),
+    )
     s = df.attrs
-    print(f"{s['heads']} heads and {s['fakes']} fakes from {s['frames']} frames; skipped {s['too_small']} blobs "
-          f"under {args.min_area} px" + (f", {s['too_large']} over {args.max_area} px" if args.max_area else "")
-          + (f"; {s['fakes_failed']} fakes found no head-free spot" if s["fakes_failed"] else "")
-          + (f"; {s['skipped_frames']} frames already extracted (use --replace)" if s["skipped_frames"] else ""))
+    print(
+        f"{s['heads']} heads and {s['fakes']} fakes from {s['frames']} frames; skipped {s['too_small']} blobs "
+        f"under {args.min_area} px"
+        + (f", {s['too_large']} over {args.max_area} px" if args.max_area else "")
+        + (f"; {s['fakes_failed']} fakes found no head-free spot" if s["fakes_failed"] else "")
+        + (f"; {s['skipped_frames']} frames already extracted (use --replace)" if s["skipped_frames"] else "")
+    )
     return 0
 
 
@@ -75,9 +104,17 @@ def _extract_backgrounds(args) -> int:
     from dvos_core.store import Project
 
     project = Project.open(args.project)
-    clips = extract_backgrounds(project, args.source, clip_length=args.clip_length, n_clips=args.clips,
-                                start=args.start, stride=args.stride, bg_prefix=args.prefix,
-                                preprocess=_preprocess(args), progress=TerminalProgress(),
-                                cancel=cancel_on_sigint())
+    clips = extract_backgrounds(
+        project,
+        args.source,
+        clip_length=args.clip_length,
+        n_clips=args.clips,
+        start=args.start,
+        stride=args.stride,
+        bg_prefix=args.prefix,
+        preprocess=_preprocess(args),
+        progress=TerminalProgress(),
+        cancel=cancel_on_sigint(),
+    )
     print(f"added {len(clips)} background clips of {args.clip_length} frames: {', '.join(c.name for c in clips)}")
     return 0

@@ -8,12 +8,15 @@ from dvos_core.cli._common import TerminalProgress, add_project, cancel_on_sigin
 
 
 def register(sub) -> None:
-    p = sub.add_parser("predict", help="predict masks for whole videos with a trained model",
-                       description="Predict every frame of the chosen videos with a DVOS (or frame) model. Frame t "
-                                   "is predicted from frames t-tau..t-1 only; the first tau frames use --image-model "
-                                   "if given, else frame 0 repeated. Large frames are tiled. Results go to the "
-                                   "store's prediction arrays (ground-truth masks are never touched); an interrupted "
-                                   "run resumes where it stopped. Under torchrun the frames are split across GPUs.")
+    p = sub.add_parser(
+        "predict",
+        help="predict masks for whole videos with a trained model",
+        description="Predict every frame of the chosen videos with a DVOS (or frame) model. Frame t "
+        "is predicted from frames t-tau..t-1 only; the first tau frames use --image-model "
+        "if given, else frame 0 repeated. Large frames are tiled. Results go to the "
+        "store's prediction arrays (ground-truth masks are never touched); an interrupted "
+        "run resumes where it stopped. Under torchrun the frames are split across GPUs.",
+    )
     add_project(p)
     p.add_argument("checkpoint", help="a model name in the project (models/NAME/best.pt) or a checkpoint path")
     _add_video_selection(p, default_split=None)
@@ -21,37 +24,52 @@ def register(sub) -> None:
     _add_runtime(p)
     p.add_argument("--threshold", type=float, default=0.5, help="probability threshold for the stored masks")
     p.add_argument("--no-resume", action="store_true", help="predict again frames that are already predicted")
-    p.add_argument("--as-labels", action="store_true",
-                   help="also copy the predicted masks into the label masks with provenance 'predicted' (frames "
-                        "with pseudo, synthetic or painted masks are kept); training uses them only when asked")
+    p.add_argument(
+        "--as-labels",
+        action="store_true",
+        help="also copy the predicted masks into the label masks with provenance 'predicted' (frames "
+        "with pseudo, synthetic or painted masks are kept); training uses them only when asked",
+    )
     p.set_defaults(func=_predict)
 
-    p = sub.add_parser("pseudo-label", help="label real videos frame by frame with an image model",
-                       description="Run an image (frame) model on every frame and store the masks with provenance "
-                                   "'pseudo' and a quality score in [0,1] = (1 - uncertainty) * (1 - flicker). "
-                                   "Manual and corrected masks are never replaced.")
+    p = sub.add_parser(
+        "pseudo-label",
+        help="label real videos frame by frame with an image model",
+        description="Run an image (frame) model on every frame and store the masks with provenance "
+        "'pseudo' and a quality score in [0,1] = (1 - uncertainty) * (1 - flicker). "
+        "Manual and corrected masks are never replaced.",
+    )
     add_project(p)
     p.add_argument("checkpoint", help="frame model name in the project or checkpoint path")
     _add_video_selection(p, default_split="train")
     _add_runtime(p)
     p.add_argument("--passes", type=int, default=4, help="forward passes for the uncertainty (default 4)")
-    p.add_argument("--quality-threshold", type=float, default=None, metavar="Q",
-                   help="flag frames with quality below Q; training skips them when its config sets "
-                        "pseudo_quality_min: Q (or use --drop-below)")
+    p.add_argument(
+        "--quality-threshold",
+        type=float,
+        default=None,
+        metavar="Q",
+        help="flag frames with quality below Q; training skips them when its config sets "
+        "pseudo_quality_min: Q (or use --drop-below)",
+    )
     p.add_argument("--drop-below", action="store_true", help="clear the masks of frames below the threshold")
     p.add_argument("--overwrite", action="store_true", help="re-label frames that already have a pseudo mask")
     p.set_defaults(func=_pseudo)
 
-    p = sub.add_parser("evaluate", help="score predictions against ground truth (Dice, IoU, boundary F, counts)",
-                       description="Compare stored predictions with ground-truth masks (manual, corrected and "
-                                   "pseudo by default) per frame, per video and overall (weighted by frames); "
-                                   "writes CSV tables, overall.json, plots and worst-frame overlays to "
-                                   "PROJECT/reports/NAME.")
+    p = sub.add_parser(
+        "evaluate",
+        help="score predictions against ground truth (Dice, IoU, boundary F, counts)",
+        description="Compare stored predictions with ground-truth masks (manual, corrected and "
+        "pseudo by default) per frame, per video and overall (weighted by frames); "
+        "writes CSV tables, overall.json, plots and worst-frame overlays to "
+        "PROJECT/reports/NAME.",
+    )
     add_project(p)
     _add_video_selection(p, default_split="test")
     p.add_argument("--name", help="report name (default eval-<timestamp>)")
-    p.add_argument("--gt", nargs="+", default=["manual", "corrected", "pseudo"],
-                   help="mask provenances that count as ground truth")
+    p.add_argument(
+        "--gt", nargs="+", default=["manual", "corrected", "pseudo"], help="mask provenances that count as ground truth"
+    )
     p.add_argument("--tolerance", type=float, default=2.0, help="boundary F tolerance in pixels (default 2)")
     p.add_argument("--min-area", type=int, default=16, help="smallest component counted as a head (pixels)")
     p.add_argument("--worst", type=int, default=8, help="number of worst-frame overlays to save")
@@ -61,15 +79,22 @@ def register(sub) -> None:
 
 def _add_video_selection(p, default_split) -> None:
     p.add_argument("--videos", nargs="+", metavar="ID", help="video ids (default: all videos of --split)")
-    p.add_argument("--split", default=default_split,
-                   help=f"use the videos of this split (default: {default_split or 'all videos'})")
+    p.add_argument(
+        "--split",
+        default=default_split,
+        help=f"use the videos of this split (default: {default_split or 'all videos'})",
+    )
 
 
 def _add_runtime(p) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:1 ...")
     p.add_argument("--batch-size", type=int, default=4, help="windows per forward pass (default 4)")
-    p.add_argument("--tile-size", type=int, default=None,
-                   help="tile frames larger than this (multiple of 32; default 2x the training size)")
+    p.add_argument(
+        "--tile-size",
+        type=int,
+        default=None,
+        help="tile frames larger than this (multiple of 32; default 2x the training size)",
+    )
     p.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (default 64)")
 
 
@@ -101,10 +126,21 @@ def _predict(args) -> int:
     print(f"device: {_device_line(args.device)}; checkpoint: {ckpt}", file=sys.stderr)
     cancel, total = cancel_on_sigint(), 0
     for vid in ids:
-        total += predict_video(project, vid, str(ckpt), image_checkpoint=None if image is None else str(image),
-                               device=args.device, batch_size=args.batch_size, tile_size=args.tile_size,
-                               overlap=args.overlap, resume=not args.no_resume, threshold=args.threshold,
-                               as_labels=args.as_labels, progress=TerminalProgress(), cancel=cancel)
+        total += predict_video(
+            project,
+            vid,
+            str(ckpt),
+            image_checkpoint=None if image is None else str(image),
+            device=args.device,
+            batch_size=args.batch_size,
+            tile_size=args.tile_size,
+            overlap=args.overlap,
+            resume=not args.no_resume,
+            threshold=args.threshold,
+            as_labels=args.as_labels,
+            progress=TerminalProgress(),
+            cancel=cancel,
+        )
     print(f"predicted {total} frames in {len(ids)} video(s)")
     return 0
 
@@ -117,15 +153,28 @@ def _pseudo(args) -> int:
     ckpt = resolve_checkpoint_path(project, args.checkpoint)
     ids = _videos(project, args)
     print(f"device: {_device_line(args.device)}; checkpoint: {ckpt}", file=sys.stderr)
-    df = pseudo_label(project, ids, str(ckpt), device=args.device, n_passes=args.passes,
-                      quality_threshold=args.quality_threshold, overwrite=args.overwrite,
-                      drop_below=args.drop_below, batch_size=args.batch_size, tile_size=args.tile_size,
-                      overlap=args.overlap, progress=TerminalProgress(), cancel=cancel_on_sigint())
+    df = pseudo_label(
+        project,
+        ids,
+        str(ckpt),
+        device=args.device,
+        n_passes=args.passes,
+        quality_threshold=args.quality_threshold,
+        overwrite=args.overwrite,
+        drop_below=args.drop_below,
+        batch_size=args.batch_size,
+        tile_size=args.tile_size,
+        overlap=args.overlap,
+        progress=TerminalProgress(),
+        cancel=cancel_on_sigint(),
+    )
     for vid, g in df.groupby("video", sort=False):
         counts = g["status"].value_counts().to_dict()
-        print(f"{vid:<24} mean quality {g['quality'].mean():.3f}  " + ", ".join(f"{k} {n}" for k, n in counts.items())
-              + (f", below threshold {int(g['below_threshold'].sum())}" if args.quality_threshold is not None
-                 else ""))
+        print(
+            f"{vid:<24} mean quality {g['quality'].mean():.3f}  "
+            + ", ".join(f"{k} {n}" for k, n in counts.items())
+            + (f", below threshold {int(g['below_threshold'].sum())}" if args.quality_threshold is not None else "")
+        )
     return 0
 
 
@@ -134,9 +183,19 @@ def _evaluate(args) -> int:
     from dvos_core.store import Project
 
     project = Project.open(args.project)
-    rep = evaluate(project, video_ids=args.videos, split=args.split, name=args.name, worst_k=args.worst,
-                   gt_provenances=args.gt, tolerance=args.tolerance, min_area=args.min_area,
-                   plots=not args.no_plots, progress=TerminalProgress(), cancel=cancel_on_sigint())
+    rep = evaluate(
+        project,
+        video_ids=args.videos,
+        split=args.split,
+        name=args.name,
+        worst_k=args.worst,
+        gt_provenances=args.gt,
+        tolerance=args.tolerance,
+        min_area=args.min_area,
+        plots=not args.no_plots,
+        progress=TerminalProgress(),
+        cancel=cancel_on_sigint(),
+    )
     print(rep.format_table())
     print(f"report: {rep.path}")
     return 0

@@ -16,27 +16,49 @@ def _tag(text: str):
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "add-video", help="import field videos into a project",
+        "add-video",
+        help="import field videos into a project",
         description="Copy one or more field videos into the project so they can be annotated, used for training "
-                    "and predicted. Accepts video files (.mp4 .avi .mov .mkv), multi-page TIFF files and folders of "
-                    "PNG/JPG images (one image per frame, in name order). By default frames are stored unchanged; "
-                    "--paper-preprocess resizes them to 1024 pixels high and keeps the central 1024x1024 square, as "
-                    "in the DVOS paper. If an import fails or is cancelled, nothing of that video is kept.",
-        epilog="example: dvos add-video field.dvos plot1.mp4 --paper-preprocess")
+        "and predicted. Accepts video files (.mp4 .avi .mov .mkv), multi-page TIFF files and folders of "
+        "PNG/JPG images (one image per frame, in name order). By default frames are stored unchanged; "
+        "--paper-preprocess resizes them to 1024 pixels high and keeps the central 1024x1024 square, as "
+        "in the DVOS paper. If an import fails or is cancelled, nothing of that video is kept.",
+        epilog="example: dvos add-video field.dvos plot1.mp4 --paper-preprocess",
+    )
     add_project(p)
     p.add_argument("files", nargs="+", metavar="FILE", help="video file(s), TIFF stack(s) or image folder(s)")
-    p.add_argument("--id", help="name of the video in the project (default: the file name without extension); "
-                                "only with a single FILE")
+    p.add_argument(
+        "--id",
+        help="name of the video in the project (default: the file name without extension); only with a single FILE",
+    )
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--paper-preprocess", action="store_true",
-                   help="resize to 1024 pixels high, then centre-crop 1024x1024 (the paper's setting)")
+    g.add_argument(
+        "--paper-preprocess",
+        action="store_true",
+        help="resize to 1024 pixels high, then centre-crop 1024x1024 (the paper's setting)",
+    )
     g.add_argument("--height", type=int, help="resize frames to this height in pixels (width follows)")
-    p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"),
-                   help="keep only the central H x W pixels (after --height resizing)")
-    p.add_argument("--split", default="unassigned", choices=("train", "val", "test", "unassigned"),
-                   help="use of the video: train, val (validation), test or unassigned (default)")
-    p.add_argument("--tag", type=_tag, action="append", default=[], metavar="KEY=VALUE",
-                   help="free label stored with the video, e.g. --tag variety=Arina --tag date=2023-06-14 (repeat)")
+    p.add_argument(
+        "--crop",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        help="keep only the central H x W pixels (after --height resizing)",
+    )
+    p.add_argument(
+        "--split",
+        default="unassigned",
+        choices=("train", "val", "test", "unassigned"),
+        help="use of the video: train, val (validation), test or unassigned (default)",
+    )
+    p.add_argument(
+        "--tag",
+        type=_tag,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="free label stored with the video, e.g. --tag variety=Arina --tag date=2023-06-14 (repeat)",
+    )
     p.add_argument("--start", type=int, default=0, help="first frame to import (default 0)")
     p.add_argument("--stop", type=int, help="import up to (not including) this frame (default: to the end)")
     p.add_argument("--step", type=int, default=1, help="keep every STEP-th frame (default 1: all frames)")
@@ -44,57 +66,78 @@ def register(sub) -> None:
     p.set_defaults(func=_add_video)
 
     p = sub.add_parser(
-        "import-masks", help="load head masks painted in another program",
+        "import-masks",
+        help="load head masks painted in another program",
         description="Load masks for a video already in the project: a folder with one PNG/TIFF per frame (the frame "
-                    "number is the last number in the file name, e.g. plot1_000042.png -> frame 42) or one "
-                    "multi-page TIFF (page k -> frame k). Masks must have the frame's size with 0 = background and "
-                    "1 or 255 = wheat head. All files are checked before anything is written. Masks you painted "
-                    "yourself are never replaced by model output unless --overwrite.")
+        "number is the last number in the file name, e.g. plot1_000042.png -> frame 42) or one "
+        "multi-page TIFF (page k -> frame k). Masks must have the frame's size with 0 = background and "
+        "1 or 255 = wheat head. All files are checked before anything is written. Masks you painted "
+        "yourself are never replaced by model output unless --overwrite.",
+    )
     add_project(p)
     p.add_argument("video_id", metavar="VIDEO_ID", help="the video the masks belong to (see `dvos info`)")
     p.add_argument("source", metavar="SOURCE", help="folder of mask images or a multi-page TIFF")
-    p.add_argument("--provenance", default="manual", choices=("manual", "corrected", "pseudo", "predicted"),
-                   help="who made these masks: manual (painted by a person, default), corrected (a model's mask "
-                        "fixed by a person), pseudo or predicted (model output)")
-    p.add_argument("--labels", action="store_true",
-                   help="the masks are instance label maps (one number per head); every non-zero value is a head")
+    p.add_argument(
+        "--provenance",
+        default="manual",
+        choices=("manual", "corrected", "pseudo", "predicted"),
+        help="who made these masks: manual (painted by a person, default), corrected (a model's mask "
+        "fixed by a person), pseudo or predicted (model output)",
+    )
+    p.add_argument(
+        "--labels",
+        action="store_true",
+        help="the masks are instance label maps (one number per head); every non-zero value is a head",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace masks already in the project, even manual ones")
     p.set_defaults(func=_import_masks)
 
     p = sub.add_parser(
-        "export-masks", help="save a video's masks as image files",
+        "export-masks",
+        help="save a video's masks as image files",
         description="Write the masks of one video as one image per frame (0 = background, 255 = head), named "
-                    "<video>_<frame>.png, plus masks.csv listing frame, file and who made each mask.")
+        "<video>_<frame>.png, plus masks.csv listing frame, file and who made each mask.",
+    )
     add_project(p)
     p.add_argument("video_id", metavar="VIDEO_ID", help="the video whose masks to export")
     p.add_argument("out_dir", metavar="OUT_DIR", help="folder to write into (created if missing)")
     p.add_argument("--format", dest="fmt", default="png", choices=("png", "tif"), help="image format (default png)")
-    p.add_argument("--predictions", action="store_true",
-                   help="export the model's predicted masks instead of the annotation masks")
+    p.add_argument(
+        "--predictions", action="store_true", help="export the model's predicted masks instead of the annotation masks"
+    )
     p.set_defaults(func=_export_masks)
 
     p = sub.add_parser(
-        "export-csv", help="export frames and masks in the reference DVOS CSV layout",
+        "export-csv",
+        help="export frames and masks in the reference DVOS CSV layout",
         description="Write frames and masks as PNG files plus a CSV with columns VID, FID, Image, Mask, Label, the "
-                    "layout read by the original DVOS training code. Runs of consecutive masked frames are cut into "
-                    "clips of --clip-length frames (one VID per clip, Label 1 on the clip's last frame).")
+        "layout read by the original DVOS training code. Runs of consecutive masked frames are cut into "
+        "clips of --clip-length frames (one VID per clip, Label 1 on the clip's last frame).",
+    )
     add_project(p)
     p.add_argument("out_dir", metavar="OUT_DIR", help="folder to write into (created if missing)")
     p.add_argument("--videos", nargs="+", metavar="ID", help="only these videos (default: all)")
-    p.add_argument("--clip-length", type=int, default=5, help="frames per clip (default 5); 0 = whole runs, Label 1 "
-                                                              "on every frame")
+    p.add_argument(
+        "--clip-length", type=int, default=5, help="frames per clip (default 5); 0 = whole runs, Label 1 on every frame"
+    )
     p.add_argument("--absolute-paths", action="store_true", help="write absolute file paths in the CSV")
     p.set_defaults(func=_export_csv)
 
     p = sub.add_parser(
-        "import-csv", help="import frames and masks listed in a reference DVOS CSV",
+        "import-csv",
+        help="import frames and masks listed in a reference DVOS CSV",
         description="Read a CSV with columns VID, FID, Image, Mask, Label (the original DVOS layout): every VID "
-                    "becomes one video, frames ordered by FID, with masks where the Mask column is filled. Relative "
-                    "paths are taken from the CSV's folder.")
+        "becomes one video, frames ordered by FID, with masks where the Mask column is filled. Relative "
+        "paths are taken from the CSV's folder.",
+    )
     add_project(p)
     p.add_argument("csv", metavar="CSV", help="the CSV file")
-    p.add_argument("--provenance", default="manual", choices=("manual", "corrected", "pseudo", "predicted"),
-                   help="who made these masks (default manual)")
+    p.add_argument(
+        "--provenance",
+        default="manual",
+        choices=("manual", "corrected", "pseudo", "predicted"),
+        help="who made these masks (default manual)",
+    )
     p.add_argument("--prefix", default="", help="text put in front of every VID to form the video ids")
     p.set_defaults(func=_import_csv)
 
@@ -110,9 +153,9 @@ def _preprocess(args):
 
 
 def _add_video(args) -> int:
-    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
     from pathlib import Path
 
+    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
     from dvos_core.io import import_video
     from dvos_core.store import Project, safe_id
 
@@ -124,13 +167,26 @@ def _add_video(args) -> int:
     existing = {i for i in project.video_ids() if project.video(i).import_complete}  # leftovers get replaced
     taken = sorted({i for i in ids if ids.count(i) > 1 or i in existing})
     if taken:
-        raise ValueError(f"video id(s) {taken} already in {project.path} or used twice in this command; rename the "
-                         f"files or add them one at a time with --id")
+        raise ValueError(
+            f"video id(s) {taken} already in {project.path} or used twice in this command; rename the "
+            f"files or add them one at a time with --id"
+        )
     cancel = cancel_on_sigint()
     for f, vid in zip(args.files, ids):
-        v = import_video(project, f, video_id=vid, preprocess=pre, split=args.split, tags=dict(args.tag),
-                         start=args.start, stop=args.stop, step=args.step, fps=args.fps,
-                         progress=TerminalProgress(), cancel=cancel)
+        v = import_video(
+            project,
+            f,
+            video_id=vid,
+            preprocess=pre,
+            split=args.split,
+            tags=dict(args.tag),
+            start=args.start,
+            stop=args.stop,
+            step=args.step,
+            fps=args.fps,
+            progress=TerminalProgress(),
+            cancel=cancel,
+        )
         print(f"added {v.name}: {len(v)} frames, {v.shape[1]}x{v.shape[2]} pixels, split={v.split}")
     return 0
 
@@ -141,9 +197,16 @@ def _import_masks(args) -> int:
     from dvos_core.store import Project
 
     project = Project.open(args.project)
-    written = import_masks(project, args.video_id, args.source, provenance=args.provenance,
-                           allow_labels=args.labels, overwrite=args.overwrite, progress=TerminalProgress(),
-                           cancel=cancel_on_sigint())
+    written = import_masks(
+        project,
+        args.video_id,
+        args.source,
+        provenance=args.provenance,
+        allow_labels=args.labels,
+        overwrite=args.overwrite,
+        progress=TerminalProgress(),
+        cancel=cancel_on_sigint(),
+    )
     print(f"{args.video_id}: wrote {len(written)} {args.provenance} masks")
     return 0
 
@@ -154,8 +217,14 @@ def _export_masks(args) -> int:
     from dvos_core.store import Project
 
     project = Project.open(args.project, mode="r")
-    paths = export_masks(project, args.video_id, args.out_dir, fmt=args.fmt,
-                         which="predictions" if args.predictions else "labels", progress=TerminalProgress())
+    paths = export_masks(
+        project,
+        args.video_id,
+        args.out_dir,
+        fmt=args.fmt,
+        which="predictions" if args.predictions else "labels",
+        progress=TerminalProgress(),
+    )
     print(f"{args.video_id}: wrote {len(paths)} masks to {args.out_dir}")
     return 0
 
@@ -170,9 +239,15 @@ def _export_csv(args) -> int:
     project = Project.open(args.project, mode="r")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        path = export_reference_csv(project, args.out_dir, video_ids=args.videos,
-                                    clip_length=args.clip_length or None, absolute_paths=args.absolute_paths,
-                                    progress=TerminalProgress(), cancel=cancel_on_sigint())
+        path = export_reference_csv(
+            project,
+            args.out_dir,
+            video_ids=args.videos,
+            clip_length=args.clip_length or None,
+            absolute_paths=args.absolute_paths,
+            progress=TerminalProgress(),
+            cancel=cancel_on_sigint(),
+        )
     for w in caught:
         print(f"note: {w.message}")
     print(f"wrote {path}")
@@ -185,7 +260,13 @@ def _import_csv(args) -> int:
     from dvos_core.store import Project
 
     project = Project.open(args.project)
-    videos = import_reference_csv(project, args.csv, provenance=args.provenance, id_prefix=args.prefix,
-                                  progress=TerminalProgress(), cancel=cancel_on_sigint())
+    videos = import_reference_csv(
+        project,
+        args.csv,
+        provenance=args.provenance,
+        id_prefix=args.prefix,
+        progress=TerminalProgress(),
+        cancel=cancel_on_sigint(),
+    )
     print(f"imported {len(videos)} videos: {', '.join(v.name for v in videos)}")
     return 0

@@ -7,34 +7,50 @@ import argparse
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "synth", help="make synthetic training clips from extracted heads and bare-field clips",
+        "synth",
+        help="make synthetic training clips from extracted heads and bare-field clips",
         description="Paste the project's extracted wheat heads (and fake heads, which teach the model what is NOT a "
-                    "head) onto its bare-field background clips, with gentle camera and wind motion, and store the "
-                    "clips with exact head masks as a synthetic set for training. Interrupted runs resume where "
-                    "they stopped when you repeat the same command. Try --preview first to check the look.",
+        "head) onto its bare-field background clips, with gentle camera and wind motion, and store the "
+        "clips with exact head masks as a synthetic set for training. Interrupted runs resume where "
+        "they stopped when you repeat the same command. Try --preview first to check the look.",
         epilog="examples:\n  dvos synth field.dvos --preview check.png\n"
-               "  dvos synth field.dvos --name synth1 --clips 600 --workers 4\n"
-               "  dvos synth --write-config synth.yaml   (edit it, then pass --config synth.yaml)",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  dvos synth field.dvos --name synth1 --clips 600 --workers 4\n"
+        "  dvos synth --write-config synth.yaml   (edit it, then pass --config synth.yaml)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("project", nargs="?", help="path of the project store (a folder ending in .dvos)")
     p.add_argument("--name", help="name of the synthetic set to create or resume, e.g. synth1")
     p.add_argument("--clips", type=int, help="number of clips in the set (the paper used 260-600 of 60 frames)")
     p.add_argument("--frames", type=int, default=None, help="frames per clip (default 60, or the config file's)")
-    p.add_argument("--size", type=int, default=None,
-                   help="clip width and height in pixels (default 512, or the config file's); background clips "
-                        "must be at least this large")
+    p.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="clip width and height in pixels (default 512, or the config file's); background clips "
+        "must be at least this large",
+    )
     p.add_argument("--workers", type=int, default=1, help="processes to run in parallel (about one per CPU core)")
-    p.add_argument("--backend", choices=("process", "serial", "dask"), default="process",
-                   help="'process' (this machine), 'serial', or 'dask' (a running Dask cluster; needs "
-                        "pip install 'dvos-napari[dask]')")
+    p.add_argument(
+        "--backend",
+        choices=("process", "serial", "dask"),
+        default="process",
+        help="'process' (this machine), 'serial', or 'dask' (a running Dask cluster; needs "
+        "pip install 'dvos-napari[dask]')",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same clips")
     p.add_argument("--split", default="train", help="split recorded on the set (default train)")
     p.add_argument("--config", help="YAML file with synthesis parameters (see --write-config)")
-    p.add_argument("--preview", metavar="FILE",
-                   help="only render one short clip and save it as FILE (.png picture grid or .mp4 video) with the "
-                        "head mask in pink; nothing is stored in the project")
-    p.add_argument("--write-config", metavar="FILE",
-                   help="write every synthesis parameter with its default and meaning to FILE (YAML) and exit")
+    p.add_argument(
+        "--preview",
+        metavar="FILE",
+        help="only render one short clip and save it as FILE (.png picture grid or .mp4 video) with the "
+        "head mask in pink; nothing is stored in the project",
+    )
+    p.add_argument(
+        "--write-config",
+        metavar="FILE",
+        help="write every synthesis parameter with its default and meaning to FILE (YAML) and exit",
+    )
     p.set_defaults(func=_synth)
 
 
@@ -61,17 +77,32 @@ def _synth(args) -> int:
 
         check_preview_path(args.preview)  # before minutes of rendering, not after
         n = args.frames if args.frames is not None else 16
-        frames, masks = preview(args.project, cfg, seed=args.seed, n_frames=n, size=cfg.height,
-                                progress=progress, cancel=cancel)
-        print(f"wrote {save_preview(args.preview, frames, masks)} ({len(frames)} frames, "
-              f"{100 * masks.mean():.1f}% head pixels)")
+        frames, masks = preview(
+            args.project, cfg, seed=args.seed, n_frames=n, size=cfg.height, progress=progress, cancel=cancel
+        )
+        print(
+            f"wrote {save_preview(args.preview, frames, masks)} ({len(frames)} frames, "
+            f"{100 * masks.mean():.1f}% head pixels)"
+        )
         return 0
     if not args.name or not args.clips:
         raise ValueError("give --name NAME and --clips N to make a synthetic set (or --preview FILE to look first)")
     from dvos_core.synth.generate import generate
 
-    s = generate(args.project, args.name, args.clips, cfg, seed=args.seed, workers=args.workers,
-                 backend=args.backend, split=args.split, progress=progress, cancel=cancel)
-    print(f"synthetic set {args.name}: {len(s.done())}/{s.n_clips} clips of {cfg.n_frames} frames at "
-          f"{cfg.height}x{cfg.width}")
+    s = generate(
+        args.project,
+        args.name,
+        args.clips,
+        cfg,
+        seed=args.seed,
+        workers=args.workers,
+        backend=args.backend,
+        split=args.split,
+        progress=progress,
+        cancel=cancel,
+    )
+    print(
+        f"synthetic set {args.name}: {len(s.done())}/{s.n_clips} clips of {cfg.n_frames} frames at "
+        f"{cfg.height}x{cfg.width}"
+    )
     return 0

@@ -8,14 +8,16 @@ import sys
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "train", help="train a model (image | synthetic | real phase)",
+        "train",
+        help="train a model (image | synthetic | real phase)",
         description="Train a model on the project's data. Phases: 'image' trains the frame model used for "
-                    "pseudo-labels; 'synthetic' trains DVOS on synthetic clips (init from an image model with "
-                    "--init-from); 'real' fine-tunes it on pseudo-labelled and corrected real clips. Checkpoints go "
-                    "to PROJECT/models/NAME (best.pt, last.pt, metrics.json, config.yaml). An interrupted run resumes "
-                    "where it stopped when started again with the same name. Multi-GPU / multi-node: launch with "
-                    "`torchrun --nproc_per_node N -m dvos_core.cli train ...`.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "pseudo-labels; 'synthetic' trains DVOS on synthetic clips (init from an image model with "
+        "--init-from); 'real' fine-tunes it on pseudo-labelled and corrected real clips. Checkpoints go "
+        "to PROJECT/models/NAME (best.pt, last.pt, metrics.json, config.yaml). An interrupted run resumes "
+        "where it stopped when started again with the same name. Multi-GPU / multi-node: launch with "
+        "`torchrun --nproc_per_node N -m dvos_core.cli train ...`.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("project", nargs="?", help="path of the project store (.dvos folder)")
     p.add_argument("--print-config", action="store_true", help="print a commented default YAML config and exit")
     p.add_argument("--config", help="YAML file with training settings (command-line options override it)")
@@ -31,10 +33,17 @@ def register(sub) -> None:
     p.add_argument("--device", help="auto | cuda | cuda:N | mps | cpu")
     p.add_argument("--num-workers", type=int, help="DataLoader worker processes")
     p.add_argument("--max-steps-per-epoch", type=int, help="cap on steps per epoch (quick runs)")
-    p.add_argument("--pseudo-quality-min", type=float,
-                   help="'real' phase: leave out pseudo-labelled frames whose quality score is below this (0-1)")
-    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                   help="continue an unfinished run of the same name from its last.pt")
+    p.add_argument(
+        "--pseudo-quality-min",
+        type=float,
+        help="'real' phase: leave out pseudo-labelled frames whose quality score is below this (0-1)",
+    )
+    p.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="continue an unfinished run of the same name from its last.pt",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON line per event instead of a progress bar")
     p.set_defaults(func=_train)
 
@@ -45,10 +54,19 @@ def build_config(args):
     cfg = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
     if args.lr is not None:
         cfg = cfg.with_lr(args.lr, args.eta_min)
-    return cfg.replace(phase=args.phase, preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
-                       size=args.size, eta_min=args.eta_min, init_from=args.init_from, device=args.device,
-                       num_workers=args.num_workers, max_steps_per_epoch=args.max_steps_per_epoch,
-                       pseudo_quality_min=args.pseudo_quality_min)
+    return cfg.replace(
+        phase=args.phase,
+        preset=args.preset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        size=args.size,
+        eta_min=args.eta_min,
+        init_from=args.init_from,
+        device=args.device,
+        num_workers=args.num_workers,
+        max_steps_per_epoch=args.max_steps_per_epoch,
+        pseudo_quality_min=args.pseudo_quality_min,
+    )
 
 
 def _train(args) -> int:
@@ -73,19 +91,25 @@ def _train(args) -> int:
         if args.json:
             print(json.dumps(e), flush=True)
         elif e["type"] == "start":
-            print(f"training {cfg.kind} model '{name}' ({cfg.phase} phase, {e['params']:,} parameters) on "
-                  f"{e['device']} x{e['world_size']}: {e['train_samples']} train / {e['val_samples']} val samples, "
-                  f"{e['total_epochs']} epochs x {e['steps_per_epoch']} steps (from epoch {e['start_epoch']})",
-                  file=sys.stderr)
+            print(
+                f"training {cfg.kind} model '{name}' ({cfg.phase} phase, {e['params']:,} parameters) on "
+                f"{e['device']} x{e['world_size']}: {e['train_samples']} train / {e['val_samples']} val samples, "
+                f"{e['total_epochs']} epochs x {e['steps_per_epoch']} steps (from epoch {e['start_epoch']})",
+                file=sys.stderr,
+            )
         elif e["type"] == "epoch":
             dice = "-" if e["val_dice"] is None else f"{e['val_dice']:.4f}"
             vl = "-" if e["val_loss"] is None else f"{e['val_loss']:.4f}"
-            print(f"epoch {e['epoch']}: train loss {e['train_loss']:.4f}, val loss {vl}, val Dice {dice}, "
-                  f"lr {e['lr']:.2e}{'  (best)' if e.get('best') else ''}", file=sys.stderr)
+            print(
+                f"epoch {e['epoch']}: train loss {e['train_loss']:.4f}, val loss {vl}, val Dice {dice}, "
+                f"lr {e['lr']:.2e}{'  (best)' if e.get('best') else ''}",
+                file=sys.stderr,
+            )
 
     progress = TerminalProgress() if (main_rank and not args.json) else None
-    best = train(args.project, cfg, name, progress=progress, cancel=cancel_on_sigint(), on_event=on_event,
-                 resume=args.resume)
+    best = train(
+        args.project, cfg, name, progress=progress, cancel=cancel_on_sigint(), on_event=on_event, resume=args.resume
+    )
     if main_rank and not args.json:
         print(f"best checkpoint: {best}" + (f" (world size {env_world_size()})" if env_world_size() > 1 else ""))
     return 0

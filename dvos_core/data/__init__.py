@@ -4,5 +4,14 @@ from dvos_core.data.augment import AugmentConfig
 from dvos_core.data.clips import DEFAULT_PROVENANCE_WEIGHTS, PHASES, ClipIndex, Sample, split_samples
 from dvos_core.data.dataset import ClipDataset, ClipSampler, EvalSampler
 
-__all__ = ["ClipIndex", "Sample", "ClipDataset", "ClipSampler", "EvalSampler", "AugmentConfig", "split_samples",
-           "DEFAULT_PROVENANCE_WEIGHTS", "PHASES"]
+__all__ = [
+    "DEFAULT_PROVENANCE_WEIGHTS",
+    "PHASES",
+    "AugmentConfig",
+    "ClipDataset",
+    "ClipIndex",
+    "ClipSampler",
+    "EvalSampler",
+    "Sample",
+    "split_samples",
+]

@@ -85,10 +85,13 @@ def _affine_sample(frames, masks, cy, cx, ch, cw, angle, flip_x, flip_y, size):
     cos, sin = math.cos(angle), math.sin(angle)
     ax, ay = (cw / w) * (-1 if flip_x else 1), (ch / h) * (-1 if flip_y else 1)
     # rotate in pixel space (aspect-correct): x_in = cx + R [ax*u*w/2, ay*v*h/2]
-    theta = torch.tensor([[cos * ax, -sin * ay * h / w, (2 * cx / w) - 1],
-                          [sin * ax * w / h, cos * ay, (2 * cy / h) - 1]], dtype=frames.dtype)
-    grid = F.affine_grid(theta[None].expand(frames.shape[0], 2, 3), [frames.shape[0], 3, size, size],
-                         align_corners=False)
+    theta = torch.tensor(
+        [[cos * ax, -sin * ay * h / w, (2 * cx / w) - 1], [sin * ax * w / h, cos * ay, (2 * cy / h) - 1]],
+        dtype=frames.dtype,
+    )
+    grid = F.affine_grid(
+        theta[None].expand(frames.shape[0], 2, 3), [frames.shape[0], 3, size, size], align_corners=False
+    )
     out_f = F.grid_sample(frames, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     out_m = F.grid_sample(masks, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     return out_f, (out_m > 0.5).to(frames.dtype)
@@ -98,7 +101,7 @@ def spatial_train(frames, masks, size: int, cfg: AugmentConfig, g, query_index: 
     """The same random crop/rotation/flips for every frame and mask of a clip, resized to ``size`` x ``size``."""
     _, _, h, w = frames.shape
     cy, cx, ch, cw = _pick_crop(h, w, masks[query_index, 0], cfg, g)
-    angle = math.radians(float(_u(g, 1, -cfg.rotate_deg, cfg.rotate_deg))) if float(_u(g, 1)) < cfg.rotate_p else 0.
+    angle = math.radians(float(_u(g, 1, -cfg.rotate_deg, cfg.rotate_deg))) if float(_u(g, 1)) < cfg.rotate_p else 0.0
     flip_x = float(_u(g, 1)) < cfg.hflip
     flip_y = float(_u(g, 1)) < cfg.vflip
     return _affine_sample(frames, masks, cy, cx, ch, cw, angle, flip_x, flip_y, size)
@@ -113,7 +116,7 @@ def spatial_eval(frames, masks, size: int, crop: int):
 
 # ---- pixel (per frame) ----------------------------------------------------------------------------------------
 def _gray(x):
-    return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+    return 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
 
 
 def _hue_rotate(x, turns):
@@ -176,6 +179,6 @@ def patch_diffusion(x, cfg: AugmentConfig, g):
     a = ab[t].view(n, 1, 1, 1)
     noised = a.sqrt() * x + (1 - a).sqrt() * torch.randn(x.shape, generator=g, dtype=x.dtype)
     p = cfg.patch_size
-    tiles = (torch.rand(n, 1, math.ceil(h / p), math.ceil(w / p), generator=g) < cfg.patch_diffusion_p)
+    tiles = torch.rand(n, 1, math.ceil(h / p), math.ceil(w / p), generator=g) < cfg.patch_diffusion_p
     tiles = tiles.repeat_interleave(p, 2).repeat_interleave(p, 3)[..., :h, :w].to(x.dtype)
     return tiles * noised + (1 - tiles) * x

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
@@ -19,8 +18,11 @@ from dvos_core.store.schema import CORRECTED, MANUAL, PROVENANCE_NAMES, PSEUDO, 
 
 PHASES = ("image", "synthetic", "real")
 DEFAULT_PROVENANCE_WEIGHTS = {"manual": 3.0, "corrected": 3.0, "pseudo": 1.0, "synthetic": 1.0, "predicted": 0.5}
-PHASE_PROVENANCES = {"image": ("manual", "corrected", "pseudo"), "real": ("manual", "corrected", "pseudo"),
-                     "synthetic": ()}
+PHASE_PROVENANCES = {
+    "image": ("manual", "corrected", "pseudo"),
+    "real": ("manual", "corrected", "pseudo"),
+    "synthetic": (),
+}
 
 
 @dataclass(frozen=True)
@@ -69,17 +71,34 @@ class ClipIndex:
             by_prov[name] = by_prov.get(name, 0) + 1
         videos = sorted({s.source for s in self.samples if s.kind == "video"})
         sets = sorted({s.source for s in self.samples if s.kind == "synthetic"})
-        return {"samples": len(self), "tau": self.tau, "delta": self.delta, "provenance": by_prov,
-                "videos": videos, "synthetic_sets": sets,
-                "synthetic_clips": len({s.key for s in self.samples if s.kind == "synthetic"}),
-                "sources": self.sources()}
+        return {
+            "samples": len(self),
+            "tau": self.tau,
+            "delta": self.delta,
+            "provenance": by_prov,
+            "videos": videos,
+            "synthetic_sets": sets,
+            "synthetic_clips": len({s.key for s in self.samples if s.kind == "synthetic"}),
+            "sources": self.sources(),
+        }
 
     # ---- building --------------------------------------------------------------------------------------------
     @classmethod
-    def from_project(cls, project, tau: int = 4, delta: int = 1, phase: str = "synthetic", split: str = "train",
-                     synthetic_sets=None, video_ids=None, provenances=None, provenance_weights=None,
-                     pseudo_quality_min: Optional[float] = None, val_fraction: float = 0.1,
-                     seed: int = 0) -> "ClipIndex":
+    def from_project(
+        cls,
+        project,
+        tau: int = 4,
+        delta: int = 1,
+        phase: str = "synthetic",
+        split: str = "train",
+        synthetic_sets=None,
+        video_ids=None,
+        provenances=None,
+        provenance_weights=None,
+        pseudo_quality_min: float | None = None,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+    ) -> ClipIndex:
         """The samples of ``split`` ("train" or "val") for a training phase.
 
         * ``phase="synthetic"``: clips of the synthetic sets (``synthetic_sets`` names, None = all).
@@ -92,8 +111,19 @@ class ClipIndex:
         source if there are at least 1/val_fraction sources; else every source is split in time (its last frames
         validate), so no source is lost to training.
         """
-        train, val = split_samples(project, tau, delta, phase, synthetic_sets, video_ids, provenances,
-                                   provenance_weights, pseudo_quality_min, val_fraction, seed)
+        train, val = split_samples(
+            project,
+            tau,
+            delta,
+            phase,
+            synthetic_sets,
+            video_ids,
+            provenances,
+            provenance_weights,
+            pseudo_quality_min,
+            val_fraction,
+            seed,
+        )
         if split not in ("train", "val"):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         return cls(train if split == "train" else val, tau, delta)
@@ -146,16 +176,26 @@ def _collect(project, phase, synthetic_sets, video_ids, provenances, weights, qu
                 q = v.quality[frames]
                 bad = (prov[frames] == PSEUDO) & np.isfinite(q) & (q < quality_min)
                 frames = frames[~bad]
-            samples = [Sample("video", vid, -1, int(t), int(prov[t]), weights.get(int(prov[t]), 1.0))
-                       for t in frames]
+            samples = [Sample("video", vid, -1, int(t), int(prov[t]), weights.get(int(prov[t]), 1.0)) for t in frames]
             samples = [s for s in samples if s.weight > 0]
             if samples:
                 by_split[split][vid] = samples
     return by_split
 
 
-def split_samples(project, tau, delta, phase, synthetic_sets=None, video_ids=None, provenances=None,
-                  provenance_weights=None, pseudo_quality_min=None, val_fraction=0.1, seed=0):
+def split_samples(
+    project,
+    tau,
+    delta,
+    phase,
+    synthetic_sets=None,
+    video_ids=None,
+    provenances=None,
+    provenance_weights=None,
+    pseudo_quality_min=None,
+    val_fraction=0.1,
+    seed=0,
+):
     """(train samples, val samples) following the split rules of :meth:`ClipIndex.from_project`."""
     if tau < 0 or delta < 1:
         raise ValueError(f"need tau >= 0 and delta >= 1, got tau={tau}, delta={delta}")
@@ -163,9 +203,14 @@ def split_samples(project, tau, delta, phase, synthetic_sets=None, video_ids=Non
     by_split = _collect(project, phase, synthetic_sets, video_ids, provenances, weights, pseudo_quality_min)
     train, val = by_split["train"], by_split["val"]
     if not train:
-        raise ValueError(f"{project.path}: no training samples for phase {phase!r}; "
-                         + ("generate synthetic clips first (`dvos synth`)" if phase == "synthetic" else
-                            "label or pseudo-label some frames first, or check --video-ids / provenances"))
+        raise ValueError(
+            f"{project.path}: no training samples for phase {phase!r}; "
+            + (
+                "generate synthetic clips first (`dvos synth`)"
+                if phase == "synthetic"
+                else "label or pseudo-label some frames first, or check --video-ids / provenances"
+            )
+        )
     if not val and val_fraction > 0:
         keys = sorted(train)
         if len(keys) * val_fraction >= 1:  # enough sources: hold out whole ones (no frame of them is trained on)

@@ -8,7 +8,6 @@ augmentation is fixed by its seed: identical with any worker count and after res
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
@@ -27,8 +26,16 @@ class ClipDataset(Dataset):
     query frame; ``"mask": (1, S, S)`` float {0, 1}; ``"weight"``: the sample's provenance weight}``.
     """
 
-    def __init__(self, project_path, index: ClipIndex, size: int, train: bool = True,
-                 augment: Optional[AugmentConfig] = None, kind: str = "dvos", seed: int = 0):
+    def __init__(
+        self,
+        project_path,
+        index: ClipIndex,
+        size: int,
+        train: bool = True,
+        augment: AugmentConfig | None = None,
+        kind: str = "dvos",
+        seed: int = 0,
+    ):
         if size % 32:
             raise ValueError(f"training size must be a multiple of 32, got {size}")
         if kind not in ("dvos", "frame"):
@@ -55,8 +62,7 @@ class ClipDataset(Dataset):
             self._project = Project.open(self.project_path, mode="r")
         key = (s.kind, s.source)
         if key not in self._cache:
-            self._cache[key] = (self._project.video(s.source) if s.kind == "video"
-                                else self._project.synthetic(s.source))
+            self._cache[key] = self._project.video(s.source) if s.kind == "video" else self._project.synthetic(s.source)
         return self._cache[key]
 
     def read_clip(self, s: Sample):
@@ -94,8 +100,12 @@ class ClipDataset(Dataset):
             inputs = normalize_float(inputs)
         if self.kind == "frame":
             inputs = inputs[0]
-        return {"frames": inputs.contiguous(), "target": normalize_float(query).contiguous(),
-                "mask": m[-1].contiguous(), "weight": torch.tensor(s.weight, dtype=torch.float32)}
+        return {
+            "frames": inputs.contiguous(),
+            "target": normalize_float(query).contiguous(),
+            "mask": m[-1].contiguous(),
+            "weight": torch.tensor(s.weight, dtype=torch.float32),
+        }
 
 
 class ClipSampler(torch.utils.data.Sampler):
@@ -105,8 +115,16 @@ class ClipSampler(torch.utils.data.Sampler):
     run repeats the same epoch. Call :meth:`set_epoch` before each epoch.
     """
 
-    def __init__(self, index: ClipIndex, num_samples: Optional[int] = None, weighted: bool = True, seed: int = 0,
-                 rank: int = 0, world_size: int = 1, shuffle: bool = True):
+    def __init__(
+        self,
+        index: ClipIndex,
+        num_samples: int | None = None,
+        weighted: bool = True,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        shuffle: bool = True,
+    ):
         self.index, self.weighted, self.seed, self.shuffle = index, weighted, int(seed), shuffle
         self.rank, self.world_size = int(rank), int(world_size)
         total = len(index) if num_samples is None else int(num_samples)
@@ -133,7 +151,7 @@ class ClipSampler(torch.utils.data.Sampler):
 
     def __iter__(self):
         draw = self._draw()
-        positions = range(self.rank, len(draw), self.world_size)[self.skip:]
+        positions = range(self.rank, len(draw), self.world_size)[self.skip :]
         base = (self.seed * 1_000_003 + self.epoch) * 10_000_019
         for p in positions:
             yield int(draw[p]), base + p

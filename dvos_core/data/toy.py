@@ -14,9 +14,17 @@ def toy_clip(n_frames: int, height: int, width: int, rng: np.random.Generator, n
     objs = []
     for _ in range(n_objects):
         r = rng.uniform(0.08, 0.16) * min(height, width)
-        objs.append(dict(y=rng.uniform(r, height - r), x=rng.uniform(r, width - r), ry=r, rx=r * rng.uniform(0.5, 1),
-                         vy=rng.uniform(-1.5, 1.5), vx=rng.uniform(-1.5, 1.5),
-                         colour=rng.uniform(0.6, 0.9, 3).astype(np.float32) * np.array([1, 0.95, 0.5], np.float32)))
+        objs.append(
+            {
+                "y": rng.uniform(r, height - r),
+                "x": rng.uniform(r, width - r),
+                "ry": r,
+                "rx": r * rng.uniform(0.5, 1),
+                "vy": rng.uniform(-1.5, 1.5),
+                "vx": rng.uniform(-1.5, 1.5),
+                "colour": rng.uniform(0.6, 0.9, 3).astype(np.float32) * np.array([1, 0.95, 0.5], np.float32),
+            }
+        )
     frames = np.empty((n_frames, height, width, 3), np.uint8)
     masks = np.empty((n_frames, height, width), np.uint8)
     for t in range(n_frames):
@@ -33,8 +41,16 @@ def toy_clip(n_frames: int, height: int, width: int, rng: np.random.Generator, n
     return frames, masks
 
 
-def make_toy_project(path, n_clips: int = 6, n_frames: int = 8, size: int = 64, n_videos: int = 1,
-                     video_frames: int = 12, seed: int = 0, overwrite: bool = True):
+def make_toy_project(
+    path,
+    n_clips: int = 6,
+    n_frames: int = 8,
+    size: int = 64,
+    n_videos: int = 1,
+    video_frames: int = 12,
+    seed: int = 0,
+    overwrite: bool = True,
+):
     """A project with a synthetic set ``toy`` (n_clips x n_frames) and ``n_videos`` videos with manual masks on
     every other frame (video i > 0 is put in the val split)."""
     from dvos_core.store import Project

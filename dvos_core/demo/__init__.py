@@ -2,4 +2,4 @@
 
 from dvos_core.demo.field import FieldSpec, demo_videos, render_field
 
-__all__ = ["FieldSpec", "render_field", "demo_videos"]
+__all__ = ["FieldSpec", "demo_videos", "render_field"]

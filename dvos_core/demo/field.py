@@ -53,8 +53,7 @@ def _canopy(rng, h, w, spec: FieldSpec):
         ln = rng.uniform(10, 30)
         p2 = (int(x + ln * np.cos(ang)), int(y + ln * np.sin(ang)))
         shade = rng.uniform(0.7, 1.3)
-        cv2.line(img, (int(x), int(y)), p2, tuple(float(c) for c in base * shade), int(rng.integers(1, 3)),
-                 cv2.LINE_AA)
+        cv2.line(img, (int(x), int(y)), p2, tuple(float(c) for c in base * shade), int(rng.integers(1, 3)), cv2.LINE_AA)
     return img
 
 
@@ -95,9 +94,18 @@ def render_field(spec: FieldSpec | None = None, seed: int = 0):
             length = rng.uniform(*spec.head_length)
             width = rng.uniform(*spec.head_width)
             tex, m = _head_sprite(rng, length, width, spec.palette)
-            heads.append(dict(tex=tex, mask=m, y=rng.uniform(0, world_h), x=rng.uniform(0, world_w),
-                              angle=rng.uniform(-50, 50), phase=rng.uniform(0, 2 * np.pi),
-                              amp=spec.sway_px * rng.uniform(0.5, 1.5), depth=rng.random()))
+            heads.append(
+                {
+                    "tex": tex,
+                    "mask": m,
+                    "y": rng.uniform(0, world_h),
+                    "x": rng.uniform(0, world_w),
+                    "angle": rng.uniform(-50, 50),
+                    "phase": rng.uniform(0, 2 * np.pi),
+                    "amp": spec.sway_px * rng.uniform(0.5, 1.5),
+                    "depth": rng.random(),
+                }
+            )
         heads.sort(key=lambda d: d["depth"])
     frames = np.zeros((T, H, W, 3), np.uint8)
     masks = np.zeros((T, H, W), np.uint8)
@@ -121,10 +129,10 @@ def render_field(spec: FieldSpec | None = None, seed: int = 0):
             ye, xe = min(world_h, y0 + size), min(world_w, x0 + size)
             if ye <= ys or xe <= xs:
                 continue
-            sub_m = m[ys - y0: ye - y0, xs - x0: xe - x0].astype(bool)
-            sub_t = tex[ys - y0: ye - y0, xs - x0: xe - x0]
+            sub_m = m[ys - y0 : ye - y0, xs - x0 : xe - x0].astype(bool)
+            sub_t = tex[ys - y0 : ye - y0, xs - x0 : xe - x0]
             # soft shadow below-right of the head
-            sh = world[min(world_h - 1, ys + 2): min(world_h, ye + 2), min(world_w - 1, xs + 2): min(world_w, xe + 2)]
+            sh = world[min(world_h - 1, ys + 2) : min(world_h, ye + 2), min(world_w - 1, xs + 2) : min(world_w, xe + 2)]
             sm = sub_m[: sh.shape[0], : sh.shape[1]]
             sh[sm] *= 0.8
             region = world[ys:ye, xs:xe]
@@ -132,11 +140,11 @@ def render_field(spec: FieldSpec | None = None, seed: int = 0):
             wmask[ys:ye, xs:xe][sub_m] = 1
         off = pad + cam_dir * spec.camera_px_per_frame * (t - T / 2)
         oy, ox = int(round(off[0])), int(round(off[1]))
-        img = world[oy: oy + H, ox: ox + W] * light[t]
+        img = world[oy : oy + H, ox : ox + W] * light[t]
         img = cv2.GaussianBlur(img, (3, 3), 0.6)
         img = img + rng.normal(0, spec.noise, img.shape)
         frames[t] = np.clip(img, 0, 255).astype(np.uint8)
-        masks[t] = wmask[oy: oy + H, ox: ox + W]
+        masks[t] = wmask[oy : oy + H, ox : ox + W]
     return frames, masks
 
 

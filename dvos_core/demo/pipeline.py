@@ -7,9 +7,9 @@ clips -> fine-tune DVOS on pseudo-labelled real clips -> predict the held-out te
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -20,8 +20,8 @@ from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 class DemoConfig:
     """Sizes and budgets of the demo; ``quick()`` is the shortened version used by CI."""
 
-    size: int = 160            # frame size of the sample clips
-    train_size: int = 128      # training crop size (multiple of 32)
+    size: int = 160  # frame size of the sample clips
+    train_size: int = 128  # training crop size (multiple of 32)
     preset: str = "small"
     fakes_per_head: int = 4
     background_clip_length: int = 24
@@ -34,34 +34,57 @@ class DemoConfig:
     real_epochs: int = 5
     steps_per_epoch: int = 30
     batch_size: int = 8
-    lr: float = 2e-3           # higher than the paper's 1e-4: the demo trains small models for a few hundred steps
+    lr: float = 2e-3  # higher than the paper's 1e-4: the demo trains small models for a few hundred steps
     pseudo_passes: int = 2
     seed: int = 0
     device: str = "auto"
     workers: int = 2
 
     @classmethod
-    def quick(cls) -> "DemoConfig":
-        return cls(preset="tiny", synth_clips=16, synth_frames=8, image_epochs=3, synth_epochs=2, real_epochs=2,
-                   steps_per_epoch=25, batch_size=4, workers=1)
+    def quick(cls) -> DemoConfig:
+        return cls(
+            preset="tiny",
+            synth_clips=16,
+            synth_frames=8,
+            image_epochs=3,
+            synth_epochs=2,
+            real_epochs=2,
+            steps_per_epoch=25,
+            batch_size=4,
+            workers=1,
+        )
 
     def synth_config(self):
         """The synthesis parameters of the demo's synthetic set."""
         from dvos_core.synth import SynthConfig
 
-        return SynthConfig(n_frames=self.synth_frames, height=self.size, width=self.size,
-                           n_heads=tuple(self.synth_heads), n_fakes=tuple(self.synth_fakes))
+        return SynthConfig(
+            n_frames=self.synth_frames,
+            height=self.size,
+            width=self.size,
+            n_heads=tuple(self.synth_heads),
+            n_fakes=tuple(self.synth_fakes),
+        )
 
-    def train_config(self, phase: str = "image", epochs: Optional[int] = None, init_from=None):
+    def train_config(self, phase: str = "image", epochs: int | None = None, init_from=None):
         """The training settings of one demo phase (the other phases differ only in phase, epochs and init_from)."""
         from dvos_core.train.config import TrainConfig, cosine_floor
 
         if epochs is None:
             epochs = {"image": self.image_epochs, "synthetic": self.synth_epochs, "real": self.real_epochs}[phase]
-        return TrainConfig(phase=phase, epochs=epochs, init_from=None if init_from is None else str(init_from),
-                           preset=self.preset, batch_size=self.batch_size, size=self.train_size, seed=self.seed,
-                           lr=self.lr, eta_min=cosine_floor(self.lr), device=self.device,
-                           max_steps_per_epoch=self.steps_per_epoch)
+        return TrainConfig(
+            phase=phase,
+            epochs=epochs,
+            init_from=None if init_from is None else str(init_from),
+            preset=self.preset,
+            batch_size=self.batch_size,
+            size=self.train_size,
+            seed=self.seed,
+            lr=self.lr,
+            eta_min=cosine_floor(self.lr),
+            device=self.device,
+            max_steps_per_epoch=self.steps_per_epoch,
+        )
 
     def write_configs(self, out_dir) -> tuple:
         """Write ``synth.yaml`` and ``train.yaml`` (for `dvos synth/train --config`) into ``out_dir``."""
@@ -78,12 +101,12 @@ class DemoResult:
     project: Path
     videos: object  # pandas DataFrame: per-video Dice/IoU
     overall: dict
-    baselines: dict      # Dice of an all-background and an all-foreground prediction of the test clip
-    references: dict     # Dice of the image model alone on the test clip and of the pseudo-labels of field_train
+    baselines: dict  # Dice of an all-background and an all-foreground prediction of the test clip
+    references: dict  # Dice of the image model alone on the test clip and of the pseudo-labels of field_train
     timings: dict = field(default_factory=dict)
 
 
-def build_demo_project(path, size: int = 160, seed: int = 7, overwrite: bool = True, clips: Optional[dict] = None):
+def build_demo_project(path, size: int = 160, seed: int = 7, overwrite: bool = True, clips: dict | None = None):
     """Create a project holding the sample clips: seed frames with 3 painted masks (split val), a bare-field video,
     an unlabelled training video and a test video with ground-truth masks. ``clips``: ``demo_videos(size, seed)``."""
     from dvos_core.demo.field import demo_videos
@@ -93,8 +116,14 @@ def build_demo_project(path, size: int = 160, seed: int = 7, overwrite: bool = T
     p = Project.create(path, overwrite=overwrite)
     f, m = clips["seed"]
     # the painted frames validate the image and real phases (else the trainer holds out a random whole video)
-    v = p.add_video_array("seed", f, split="val", source="dvos demo (procedural)", fps=10.0,
-                          tags={"growth_stage": "flowering", "camera": "handheld"})
+    v = p.add_video_array(
+        "seed",
+        f,
+        split="val",
+        source="dvos demo (procedural)",
+        fps=10.0,
+        tags={"growth_stage": "flowering", "camera": "handheld"},
+    )
     for t in (0, 2, 4):
         v.set_mask(t, m[t], "manual")
     p.add_video_array("bare_field", clips["bare_field"][0], split="unassigned", source="dvos demo", fps=10.0)
@@ -106,8 +135,13 @@ def build_demo_project(path, size: int = 160, seed: int = 7, overwrite: bool = T
     return p
 
 
-def run_demo(out_dir, config: Optional[DemoConfig] = None, progress: Optional[ProgressFn] = None,
-             cancel: Optional[CancelToken] = None, log: Callable[[str], None] = print) -> DemoResult:
+def run_demo(
+    out_dir,
+    config: DemoConfig | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    log: Callable[[str], None] = print,
+) -> DemoResult:
     """Run the whole loop into ``out_dir/demo.dvos`` and return the per-video scores of the test clip."""
     from dvos_core.demo.field import demo_videos
     from dvos_core.evaluate import evaluate
@@ -143,15 +177,24 @@ def run_demo(out_dir, config: Optional[DemoConfig] = None, progress: Optional[Pr
     lap("build")
 
     sub = stage("extract heads, fake heads and bare-field background clips")
-    heads = extract_heads(project, video_ids=["seed"], fakes_per_head=cfg.fakes_per_head, seed=cfg.seed,
-                          progress=sub, cancel=cancel)
+    heads = extract_heads(
+        project, video_ids=["seed"], fakes_per_head=cfg.fakes_per_head, seed=cfg.seed, progress=sub, cancel=cancel
+    )
     extract_backgrounds(project, "bare_field", clip_length=cfg.background_clip_length, cancel=cancel)
     log(f"      {int((heads['kind'] == 'head').sum())} heads, {int((heads['kind'] == 'fake').sum())} fakes")
     lap("extract")
 
     sub = stage("generate synthetic training clips")
-    generate(project, "synthetic", cfg.synth_clips, config=cfg.synth_config(), seed=cfg.seed, workers=cfg.workers,
-             progress=sub, cancel=cancel)
+    generate(
+        project,
+        "synthetic",
+        cfg.synth_clips,
+        config=cfg.synth_config(),
+        seed=cfg.seed,
+        workers=cfg.workers,
+        progress=sub,
+        cancel=cancel,
+    )
     lap("synthesize")
 
     sub = stage("train the image model (frame by frame)")
@@ -159,13 +202,15 @@ def run_demo(out_dir, config: Optional[DemoConfig] = None, progress: Optional[Pr
     lap("train_image")
 
     sub = stage("pseudo-label the unlabelled field video with the image model")
-    pseudo_label(project, ["field_train"], image_ckpt, device=cfg.device, n_passes=cfg.pseudo_passes, progress=sub,
-                 cancel=cancel)
+    pseudo_label(
+        project, ["field_train"], image_ckpt, device=cfg.device, n_passes=cfg.pseudo_passes, progress=sub, cancel=cancel
+    )
     lap("pseudo_label")
 
     sub = stage("train DVOS on synthetic clips (phase 1)")
-    synth_ckpt = train(project, cfg.train_config("synthetic", init_from=image_ckpt), "dvos_synthetic", progress=sub,
-                       cancel=cancel)
+    synth_ckpt = train(
+        project, cfg.train_config("synthetic", init_from=image_ckpt), "dvos_synthetic", progress=sub, cancel=cancel
+    )
     lap("train_synthetic")
 
     sub = stage("fine-tune DVOS on pseudo-labelled real clips (phase 2)")
@@ -173,23 +218,33 @@ def run_demo(out_dir, config: Optional[DemoConfig] = None, progress: Optional[Pr
     lap("train_real")
 
     sub = stage("predict the held-out test video")
-    predict_video(project, "field_test", real_ckpt, image_checkpoint=image_ckpt, device=cfg.device,
-                  progress=sub, cancel=cancel)
+    predict_video(
+        project, "field_test", real_ckpt, image_checkpoint=image_ckpt, device=cfg.device, progress=sub, cancel=cancel
+    )
     lap("predict")
 
     sub = stage("evaluate on the test split")
     rep = evaluate(project, split="test", name="demo", progress=sub, cancel=cancel)
     gt = project.video("field_test").read_masks()  # the ground truth the evaluation used
-    baselines = {"all_background": _mean_dice(np.zeros_like(gt), gt),
-                 "all_foreground": _mean_dice(np.ones_like(gt), gt)}
+    baselines = {
+        "all_background": _mean_dice(np.zeros_like(gt), gt),
+        "all_foreground": _mean_dice(np.ones_like(gt), gt),
+    }
     image_only = predict_array(image_ckpt, clips["field_test"][0], device=cfg.device, cancel=cancel) >= 0.5
-    references = {"image_model_test": _mean_dice(image_only, gt),
-                  "pseudo_labels_field_train": _mean_dice(project.video("field_train").read_masks(),
-                                                          clips["field_train"][1])}
+    references = {
+        "image_model_test": _mean_dice(image_only, gt),
+        "pseudo_labels_field_train": _mean_dice(project.video("field_train").read_masks(), clips["field_train"][1]),
+    }
     lap("evaluate")
     report(progress, n_steps, n_steps, "done")
-    return DemoResult(project=project.path, videos=rep.videos, overall=rep.overall, baselines=baselines,
-                      references=references, timings=timings)
+    return DemoResult(
+        project=project.path,
+        videos=rep.videos,
+        overall=rep.overall,
+        baselines=baselines,
+        references=references,
+        timings=timings,
+    )
 
 
 def _mean_dice(pred, gt) -> float:

@@ -1,8 +1,27 @@
 """Evaluation: Dice / IoU / boundary F / head counts, frame-weighted summaries, report files and plots."""
 
-from dvos_core.evaluate.metrics import (boundary, boundary_f, boundary_precision_recall, count_objects, dice,
-                                        frame_scores, iou, weighted_overall)
+from dvos_core.evaluate.metrics import (
+    boundary,
+    boundary_f,
+    boundary_precision_recall,
+    count_objects,
+    dice,
+    frame_scores,
+    iou,
+    weighted_overall,
+)
 from dvos_core.evaluate.summary import EvaluationReport, evaluate, scored_frames
 
-__all__ = ["dice", "iou", "boundary", "boundary_f", "boundary_precision_recall", "count_objects", "frame_scores",
-           "weighted_overall", "evaluate", "EvaluationReport", "scored_frames"]
+__all__ = [
+    "EvaluationReport",
+    "boundary",
+    "boundary_f",
+    "boundary_precision_recall",
+    "count_objects",
+    "dice",
+    "evaluate",
+    "frame_scores",
+    "iou",
+    "scored_frames",
+    "weighted_overall",
+]

@@ -11,7 +11,7 @@ Conventions (see docs/evaluation.md):
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -134,7 +134,13 @@ def weighted_overall(per_video_values: Sequence[float], frame_counts: Sequence[f
 def frame_scores(pred, gt, tolerance: float = 2.0, min_area: int = 1) -> dict:
     """All per-frame metrics at once: dice, iou, boundary_f, count_pred, count_gt and the raw pixel counts."""
     inter, n_p, n_g = overlap_counts(pred, gt)
-    return {"dice": dice_from_counts(inter, n_p, n_g), "iou": iou_from_counts(inter, n_p, n_g),
-            "boundary_f": boundary_f(pred, gt, tolerance),
-            "count_pred": count_objects(pred, min_area), "count_gt": count_objects(gt, min_area),
-            "intersection": inter, "pred_pixels": n_p, "gt_pixels": n_g}
+    return {
+        "dice": dice_from_counts(inter, n_p, n_g),
+        "iou": iou_from_counts(inter, n_p, n_g),
+        "boundary_f": boundary_f(pred, gt, tolerance),
+        "count_pred": count_objects(pred, min_area),
+        "count_gt": count_objects(gt, min_area),
+        "intersection": inter,
+        "pred_pixels": n_p,
+        "gt_pixels": n_g,
+    }

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
 from dvos_core.progress import CancelToken, check
 
-GT_COLOUR = np.array([0, 200, 0], np.float32)      # ground truth only: green (missed)
+GT_COLOUR = np.array([0, 200, 0], np.float32)  # ground truth only: green (missed)
 PRED_COLOUR = np.array([230, 0, 200], np.float32)  # prediction only: magenta (false positive)
 BOTH_COLOUR = np.array([255, 220, 0], np.float32)  # both: yellow
 
@@ -75,7 +74,7 @@ def plot_frames(frames_df, path: Path) -> None:
     plt.close(fig)
 
 
-def save_worst_overlays(report, project, folder: Path, k: int, cancel: Optional[CancelToken] = None) -> list:
+def save_worst_overlays(report, project, folder: Path, k: int, cancel: CancelToken | None = None) -> list:
     """Save overlays of the ``k`` lowest-Dice frames as ``worst/<rank>_<video>_f<frame>_dice<d>.png``."""
     plt = _pyplot()
     folder.mkdir(parents=True, exist_ok=True)
@@ -98,8 +97,9 @@ def _clear_plots(folder: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def save_report(report, project, name: str, worst_k: int = 8, plots: bool = True,
-                cancel: Optional[CancelToken] = None) -> Path:
+def save_report(
+    report, project, name: str, worst_k: int = 8, plots: bool = True, cancel: CancelToken | None = None
+) -> Path:
     """Write frames.csv, videos.csv, overall.json and (with ``plots``) videos.png, frames.png, worst/*.png.
 
     Reusing a report name replaces that report: its old plots and overlays are removed first.

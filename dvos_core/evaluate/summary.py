@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -13,8 +13,20 @@ from dvos_core.evaluate.metrics import frame_scores, weighted_overall
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 
 DEFAULT_GT_PROVENANCES = ("manual", "corrected", "pseudo")
-FRAME_COLUMNS = ["video", "frame", "dice", "iou", "boundary_f", "count_pred", "count_gt", "count_error",
-                 "gt_provenance", "intersection", "pred_pixels", "gt_pixels"]
+FRAME_COLUMNS = [
+    "video",
+    "frame",
+    "dice",
+    "iou",
+    "boundary_f",
+    "count_pred",
+    "count_gt",
+    "count_error",
+    "gt_provenance",
+    "intersection",
+    "pred_pixels",
+    "gt_pixels",
+]
 VIDEO_COLUMNS = ["video", "n_frames", "dice", "iou", "boundary_f", "mean_count_error", "dice_pooled", "iou_pooled"]
 
 
@@ -22,10 +34,10 @@ VIDEO_COLUMNS = ["video", "n_frames", "dice", "iou", "boundary_f", "mean_count_e
 class EvaluationReport:
     """Result of :func:`evaluate`: per-frame and per-video tables, frame-weighted overall scores."""
 
-    frames: "pandas.DataFrame"  # noqa: F821
-    videos: "pandas.DataFrame"  # noqa: F821
+    frames: pandas.DataFrame  # noqa: F821
+    videos: pandas.DataFrame  # noqa: F821
     overall: dict
-    path: Optional[Path] = None
+    path: Path | None = None
     files: list = field(default_factory=list)
 
     def worst(self, k: int = 8, by: str = "dice"):
@@ -36,11 +48,15 @@ class EvaluationReport:
         """A plain-text per-video table with the frame-weighted overall row (printed by `dvos evaluate`)."""
         lines = [f"{'video':<24}{'frames':>8}{'Dice':>8}{'IoU':>8}{'BF':>8}{'|dN|':>8}"]
         for r in self.videos.itertuples():
-            lines.append(f"{str(r.video):<24}{r.n_frames:>8d}{r.dice:>8.3f}{r.iou:>8.3f}{r.boundary_f:>8.3f}"
-                         f"{r.mean_count_error:>8.2f}")
+            lines.append(
+                f"{r.video!s:<24}{r.n_frames:>8d}{r.dice:>8.3f}{r.iou:>8.3f}{r.boundary_f:>8.3f}"
+                f"{r.mean_count_error:>8.2f}"
+            )
         o = self.overall
-        lines.append(f"{'All (frame-weighted)':<24}{o['n_frames']:>8d}{o['dice']:>8.3f}{o['iou']:>8.3f}"
-                     f"{o['boundary_f']:>8.3f}{o['mean_count_error']:>8.2f}")
+        lines.append(
+            f"{'All (frame-weighted)':<24}{o['n_frames']:>8d}{o['dice']:>8.3f}{o['iou']:>8.3f}"
+            f"{o['boundary_f']:>8.3f}{o['mean_count_error']:>8.2f}"
+        )
         return "\n".join(lines)
 
 
@@ -52,8 +68,9 @@ def _video_ids(project, video_ids, split) -> list[str]:
         return ids
     ids = [v.name for v in project.videos(split)]
     if not ids:
-        raise ValueError(f"{project.path}: no videos with split {split!r}; assign one with `dvos split` or pass "
-                         f"video ids (--videos)")
+        raise ValueError(
+            f"{project.path}: no videos with split {split!r}; assign one with `dvos split` or pass video ids (--videos)"
+        )
     return ids
 
 
@@ -61,23 +78,40 @@ def scored_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES) -> n
     """Frames of ``video`` that have both a prediction and a ground-truth mask; clear errors when either is missing."""
     predicted = video.predicted_frames()
     if predicted.size == 0:
-        raise ValueError(f"video {video.name!r} has no predictions; run `dvos predict` (or dvos_core.infer."
-                         f"predict_video) on it first")
+        raise ValueError(
+            f"video {video.name!r} has no predictions; run `dvos predict` (or dvos_core.infer."
+            f"predict_video) on it first"
+        )
     labelled = video.labelled_frames(gt_provenances)
     if labelled.size == 0:
-        raise ValueError(f"video {video.name!r} has no ground-truth masks with provenance {list(gt_provenances)}; "
-                         f"paint or import masks, or pseudo-label it, or leave it out (--videos)")
+        raise ValueError(
+            f"video {video.name!r} has no ground-truth masks with provenance {list(gt_provenances)}; "
+            f"paint or import masks, or pseudo-label it, or leave it out (--videos)"
+        )
     both = np.intersect1d(predicted, labelled)
     if both.size == 0:
-        raise ValueError(f"video {video.name!r}: none of its {labelled.size} ground-truth frames is predicted "
-                         f"({predicted.size} predicted frames); predict those frames first")
+        raise ValueError(
+            f"video {video.name!r}: none of its {labelled.size} ground-truth frames is predicted "
+            f"({predicted.size} predicted frames); predict those frames first"
+        )
     return both
 
 
-def evaluate(project, video_ids=None, split: str = "test", which: str = "predictions", name: Optional[str] = None,
-             worst_k: int = 8, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES, tolerance: float = 2.0,
-             min_area: int = 16, save: bool = True, plots: bool = True,
-             progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None) -> EvaluationReport:
+def evaluate(
+    project,
+    video_ids=None,
+    split: str = "test",
+    which: str = "predictions",
+    name: str | None = None,
+    worst_k: int = 8,
+    gt_provenances: Sequence = DEFAULT_GT_PROVENANCES,
+    tolerance: float = 2.0,
+    min_area: int = 16,
+    save: bool = True,
+    plots: bool = True,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> EvaluationReport:
     """Score stored predictions against ground truth for the chosen videos and save a report.
 
     Ground truth: frames whose mask provenance is in ``gt_provenances``; prediction: ``pred_masks`` where
@@ -106,16 +140,23 @@ def evaluate(project, video_ids=None, split: str = "test", which: str = "predict
             check(cancel)
             gt = video.group["masks"][int(t)]
             scores = frame_scores(pred_masks[int(t)], gt, tolerance, min_area)
-            rows.append({"video": vid, "frame": int(t), **scores,
-                         "count_error": abs(scores["count_pred"] - scores["count_gt"]),
-                         "gt_provenance": PROVENANCE_NAMES[int(codes[t])]})
+            rows.append(
+                {
+                    "video": vid,
+                    "frame": int(t),
+                    **scores,
+                    "count_error": abs(scores["count_pred"] - scores["count_gt"]),
+                    "gt_provenance": PROVENANCE_NAMES[int(codes[t])],
+                }
+            )
             done += 1
             report(progress, done, total, f"{vid}: frame {int(t)}")
     frames_df = pd.DataFrame(rows, columns=FRAME_COLUMNS)
     videos_df = summarise_videos(frames_df)
     overall = summarise_overall(frames_df, videos_df)
-    overall.update({"tolerance_px": tolerance, "min_area_px": min_area, "gt_provenances": list(gt_provenances),
-                    "videos": ids})
+    overall.update(
+        {"tolerance_px": tolerance, "min_area_px": min_area, "gt_provenances": list(gt_provenances), "videos": ids}
+    )
     rep = EvaluationReport(frames_df, videos_df, overall)
     if save:
         from dvos_core.evaluate.report import save_report
@@ -132,11 +173,18 @@ def summarise_videos(frames_df):
     out = []
     for vid, g in frames_df.groupby("video", sort=False):
         inter, p, t = g["intersection"].sum(), g["pred_pixels"].sum(), g["gt_pixels"].sum()
-        out.append({"video": vid, "n_frames": int(len(g)), "dice": float(g["dice"].mean()),
-                    "iou": float(g["iou"].mean()), "boundary_f": float(g["boundary_f"].mean()),
-                    "mean_count_error": float(g["count_error"].mean()),
-                    "dice_pooled": float((2 * inter + 1) / (p + t + 1)),
-                    "iou_pooled": float((inter + 1) / (p + t - inter + 1))})
+        out.append(
+            {
+                "video": vid,
+                "n_frames": int(len(g)),
+                "dice": float(g["dice"].mean()),
+                "iou": float(g["iou"].mean()),
+                "boundary_f": float(g["boundary_f"].mean()),
+                "mean_count_error": float(g["count_error"].mean()),
+                "dice_pooled": float((2 * inter + 1) / (p + t + 1)),
+                "iou_pooled": float((inter + 1) / (p + t - inter + 1)),
+            }
+        )
     return pd.DataFrame(out, columns=VIDEO_COLUMNS)
 
 

@@ -6,5 +6,12 @@ from dvos_core.extract.fakes import make_fake_heads
 from dvos_core.extract.frames import sample_frames
 from dvos_core.extract.heads import extract_heads
 
-__all__ = ["sample_frames", "extract_heads", "make_fake_heads", "extract_backgrounds", "clip_starts",
-           "frame_objects", "instance_labels"]
+__all__ = [
+    "clip_starts",
+    "extract_backgrounds",
+    "extract_heads",
+    "frame_objects",
+    "instance_labels",
+    "make_fake_heads",
+    "sample_frames",
+]

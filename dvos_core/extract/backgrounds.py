@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 
 
-def clip_starts(n_frames: int, clip_length: int, n_clips: Optional[int] = None, start: int = 0,
-                stride: Optional[int] = None, where: str = "") -> list[int]:
+def clip_starts(
+    n_frames: int,
+    clip_length: int,
+    n_clips: int | None = None,
+    start: int = 0,
+    stride: int | None = None,
+    where: str = "",
+) -> list[int]:
     """First frames of the clips: start, start+stride, ... while a whole clip fits (at most ``n_clips``)."""
     if clip_length < 1:
         raise ValueError(f"clip_length must be >= 1, got {clip_length}")
@@ -17,8 +22,10 @@ def clip_starts(n_frames: int, clip_length: int, n_clips: Optional[int] = None, 
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
     if start < 0 or n_frames - start < clip_length:
-        raise ValueError(f"{where}: {max(0, n_frames - start)} frames from frame {start} on, fewer than one clip of "
-                         f"{clip_length}; use a longer video or a shorter --clip-length")
+        raise ValueError(
+            f"{where}: {max(0, n_frames - start)} frames from frame {start} on, fewer than one clip of "
+            f"{clip_length}; use a longer video or a shorter --clip-length"
+        )
     starts = list(range(int(start), n_frames - clip_length + 1, stride))
     if n_clips is not None:
         if n_clips < 1:
@@ -37,16 +44,26 @@ def _free_ids(project, prefix: str, n: int) -> list[str]:
     return ids
 
 
-def extract_backgrounds(project, source, clip_length: int = 60, n_clips: Optional[int] = None, start: int = 0,
-                        stride: Optional[int] = None, bg_prefix: Optional[str] = None, preprocess=None,
-                        progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None):
+def extract_backgrounds(
+    project,
+    source,
+    clip_length: int = 60,
+    n_clips: int | None = None,
+    start: int = 0,
+    stride: int | None = None,
+    bg_prefix: str | None = None,
+    preprocess=None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+):
     """Cut clips of ``clip_length`` consecutive frames from ``source`` into the project's background store.
 
     ``source``: a video id of the project, or a path to a bare-field video file / TIFF / image folder (decoded
     directly). ``preprocess`` (resize / centre crop) applies to the frames of either kind of source. Clips start at
     ``start`` and every ``stride`` frames (default: back to back), at most ``n_clips``. Ids are ``<prefix>_000``,
     ``<prefix>_001``, ... (prefix: the video id or file stem + '_bg'), skipping ids in use. Each clip is committed
-    whole; on cancel or error the unfinished clip is removed and the finished ones are kept. Returns the new :class:`~dvos_core.store.Background` clips.
+    whole; on cancel or error the unfinished clip is removed and the finished ones are kept. Returns the new
+    :class:`~dvos_core.store.Background` clips.
     """
     from dvos_core.io.preprocess import Preprocess
     from dvos_core.io.readers import open_video
@@ -64,8 +81,9 @@ def extract_backgrounds(project, source, clip_length: int = 60, n_clips: Optiona
     else:
         path = Path(source)
         if not path.exists():
-            raise FileNotFoundError(f"{source}: not a video id of {project.path} ({project.video_ids()}) and no such "
-                                    f"file")
+            raise FileNotFoundError(
+                f"{source}: not a video id of {project.path} ({project.video_ids()}) and no such file"
+            )
         reader = open_video(path)
         n, h0, w0, fps, where, name = len(reader), reader.height, reader.width, reader.fps, str(path), path.stem
         read = reader.__getitem__
@@ -77,12 +95,24 @@ def extract_backgrounds(project, source, clip_length: int = 60, n_clips: Optiona
         total = len(starts) * clip_length
         for i, (bg_id, s) in enumerate(zip(ids, starts)):
             check(cancel)
-            bg = project.create_background(bg_id, h, w, source=str(Path(source).resolve()) if reader else source,
-                                           start=int(s), fps=fps, preprocessing=pre.to_dict())
+            bg = project.create_background(
+                bg_id,
+                h,
+                w,
+                source=str(Path(source).resolve()) if reader else source,
+                start=int(s),
+                fps=fps,
+                preprocessing=pre.to_dict(),
+            )
             try:
                 frames = (pre.apply(read(t)) for t in range(s, s + clip_length))
-                bg.append_frames(frames, n_total=clip_length, batch=8, cancel=cancel,
-                                 progress=Steps(progress, i * clip_length, clip_length, total, f"{bg_id}: "))
+                bg.append_frames(
+                    frames,
+                    n_total=clip_length,
+                    batch=8,
+                    cancel=cancel,
+                    progress=Steps(progress, i * clip_length, clip_length, total, f"{bg_id}: "),
+                )
             except BaseException:
                 project.delete_background(bg_id)  # an unfinished clip must not look like a background
                 raise

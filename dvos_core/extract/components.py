@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
@@ -20,8 +18,12 @@ def instance_labels(mask: np.ndarray) -> tuple[np.ndarray, int]:
 def crop_box(sl: tuple[slice, slice], shape, margin: int = 1) -> tuple[int, int, int, int]:
     """(y0, x0, y1, x1) of a component's bounding slices grown by ``margin`` pixels, clipped to the frame."""
     h, w = shape[:2]
-    return (max(0, sl[0].start - margin), max(0, sl[1].start - margin),
-            min(h, sl[0].stop + margin), min(w, sl[1].stop + margin))
+    return (
+        max(0, sl[0].start - margin),
+        max(0, sl[1].start - margin),
+        min(h, sl[0].stop + margin),
+        min(w, sl[1].stop + margin),
+    )
 
 
 def rgba_crop(frame: np.ndarray, obj: np.ndarray) -> np.ndarray:
@@ -47,12 +49,17 @@ def colour_stats(frame: np.ndarray, obj: np.ndarray) -> dict:
     px = frame[obj].astype(np.float64)
     brightness = px.mean(axis=1)
     m = px.mean(axis=0)
-    return {"mean_r": float(m[0]), "mean_g": float(m[1]), "mean_b": float(m[2]),
-            "std_brightness": float(brightness.std())}
+    return {
+        "mean_r": float(m[0]),
+        "mean_g": float(m[1]),
+        "mean_b": float(m[2]),
+        "std_brightness": float(brightness.std()),
+    }
 
 
-def frame_objects(frame: np.ndarray, labels: np.ndarray, min_area: int = 50, max_area: Optional[int] = None,
-                  margin: int = 1):
+def frame_objects(
+    frame: np.ndarray, labels: np.ndarray, min_area: int = 50, max_area: int | None = None, margin: int = 1
+):
     """Cut every labelled object of a frame. Returns (objects, n_too_small, n_too_large) where objects is a list of
     (rgba crop, record) with record keys label, y, x (crop origin in the frame), bbox_y/x/h/w (tight box), area,
     colour and shape stats, touches_border."""
@@ -73,10 +80,17 @@ def frame_objects(frame: np.ndarray, labels: np.ndarray, min_area: int = 50, max
             large += 1
             continue
         crop = frame[y0:y1, x0:x1]
-        rec = {"label": lab, "y": y0, "x": x0, "area": area,
-               "bbox_y": sl[0].start, "bbox_x": sl[1].start,
-               "bbox_h": sl[0].stop - sl[0].start, "bbox_w": sl[1].stop - sl[1].start,
-               "touches_border": bool(sl[0].start == 0 or sl[1].start == 0 or sl[0].stop == h or sl[1].stop == w)}
+        rec = {
+            "label": lab,
+            "y": y0,
+            "x": x0,
+            "area": area,
+            "bbox_y": sl[0].start,
+            "bbox_x": sl[1].start,
+            "bbox_h": sl[0].stop - sl[0].start,
+            "bbox_w": sl[1].stop - sl[1].start,
+            "touches_border": bool(sl[0].start == 0 or sl[1].start == 0 or sl[0].stop == h or sl[1].stop == w),
+        }
         rec.update(colour_stats(crop, obj))
         rec.update(shape_stats(obj))
         objects.append((rgba_crop(crop, obj), rec))

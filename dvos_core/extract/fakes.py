@@ -11,8 +11,15 @@ import numpy as np
 from dvos_core.extract.components import colour_stats, rgba_crop
 
 
-def make_fake_heads(frame: np.ndarray, heads_mask: np.ndarray, silhouette: np.ndarray, n: int,
-                    rng: np.random.Generator, max_overlap: float = 0.1, max_tries: int = 200):
+def make_fake_heads(
+    frame: np.ndarray,
+    heads_mask: np.ndarray,
+    silhouette: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    max_overlap: float = 0.1,
+    max_tries: int = 200,
+):
     """Up to ``n`` fakes shaped like ``silhouette`` (bool (h, w)), textured from ``frame`` where the silhouette
     overlaps the frame's heads (``heads_mask``) by less than ``max_overlap`` of the silhouette's area.
 
@@ -37,9 +44,9 @@ def make_fake_heads(frame: np.ndarray, heads_mask: np.ndarray, silhouette: np.nd
             if in_box == 0:
                 overlap = 0.0
             else:
-                overlap = float((heads[y:y + sh, x:x + sw] & sil).sum()) / area
+                overlap = float((heads[y : y + sh, x : x + sw] & sil).sum()) / area
             if overlap < max_overlap:
-                patch = frame[y:y + sh, x:x + sw]
+                patch = frame[y : y + sh, x : x + sw]
                 rec = {"y": y, "x": x, "area": area, "overlap": overlap}
                 rec.update(colour_stats(patch, sil))
                 fakes.append((rgba_crop(patch, sil), rec))

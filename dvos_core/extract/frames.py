@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 
-def sample_frames(n_frames: int, n: Optional[int] = None, interval: Optional[int] = None,
-                  seed: Optional[int] = None) -> np.ndarray:
+def sample_frames(
+    n_frames: int, n: int | None = None, interval: int | None = None, seed: int | None = None
+) -> np.ndarray:
     """Sorted frame indices out of ``n_frames``.
 
     ``interval=k``: every k-th frame (0, k, 2k, ...). ``n``: n frames, evenly spread when ``seed`` is None, else drawn

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -23,8 +23,10 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
     for vid in video_ids:
         video = project.video(vid)
         if video.split == "test":
-            raise ValueError(f"{project.path}: video {vid!r} is a test video; heads cut from its ground truth would "
-                             f"leak into training. Leave it out, or change its split (dvos_core Video.set_split)")
+            raise ValueError(
+                f"{project.path}: video {vid!r} is a test video; heads cut from its ground truth would "
+                f"leak into training. Leave it out, or change its split (dvos_core Video.set_split)"
+            )
         if frames is None:
             ts = set(video.labelled_frames((MANUAL, CORRECTED)).tolist())
             ts |= {int(t) for v, t in labels if v == vid}
@@ -36,8 +38,10 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
             if not 0 <= t < len(video):
                 raise IndexError(f"{project.path}: frame {t} out of range; video {vid!r} has {len(video)} frames")
             if (vid, t) not in labels and video.mask(t) is None:
-                raise ValueError(f"video {vid!r} frame {t} has no mask; paint it (or import masks) before extracting "
-                                 f"heads, or leave it out of the frame list")
+                raise ValueError(
+                    f"video {vid!r} frame {t} has no mask; paint it (or import masks) before extracting "
+                    f"heads, or leave it out of the frame list"
+                )
             plan.append((vid, t))
     return plan
 
@@ -50,16 +54,29 @@ def _label_map(project, vid: str, t: int, labels) -> np.ndarray:
     if lab.shape != video.shape[1:3]:
         raise ValueError(f"label map for {vid}[{t}] has shape {lab.shape}, expected {video.shape[1:3]}")
     if not np.issubdtype(lab.dtype, np.integer) or (lab.size and lab.min() < 0):
-        raise ValueError(f"label map for {vid}[{t}] must hold non-negative integers (0 = background, one id per "
-                         f"head), got dtype {lab.dtype}")
+        raise ValueError(
+            f"label map for {vid}[{t}] must hold non-negative integers (0 = background, one id per "
+            f"head), got dtype {lab.dtype}"
+        )
     return lab.astype(np.int32)
 
 
-def extract_heads(project, video_ids: Optional[Sequence[str]] = None, frames=None, min_area: int = 50,
-                  max_area: Optional[int] = None, fakes_per_head: int = 10,
-                  labels: Optional[Mapping[tuple, np.ndarray]] = None, seed: int = 0, replace: bool = False,
-                  progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None, margin: int = 1,
-                  max_overlap: float = 0.1, max_tries: int = 200):
+def extract_heads(
+    project,
+    video_ids: Sequence[str] | None = None,
+    frames=None,
+    min_area: int = 50,
+    max_area: int | None = None,
+    fakes_per_head: int = 10,
+    labels: Mapping[tuple, np.ndarray] | None = None,
+    seed: int = 0,
+    replace: bool = False,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    margin: int = 1,
+    max_overlap: float = 0.1,
+    max_tries: int = 200,
+):
     """Cut every head out of the annotated frames, plus ``fakes_per_head`` fake heads per real head.
 
     Videos: ``video_ids``, default every video except those of split 'test' (naming a test video is an error).
@@ -83,13 +100,23 @@ def extract_heads(project, video_ids: Optional[Sequence[str]] = None, frames=Non
     labels = dict(labels or {})
     plan = _plan(project, video_ids, frames, labels)
     bank = project.objects
-    stats = {"frames": 0, "heads": 0, "fakes": 0, "too_small": 0, "too_large": 0, "fakes_failed": 0,
-             "skipped_frames": 0}
+    stats = {
+        "frames": 0,
+        "heads": 0,
+        "fakes": 0,
+        "too_small": 0,
+        "too_large": 0,
+        "fakes_failed": 0,
+        "skipped_frames": 0,
+    }
     if replace:
         bank.clear()
     else:
-        done = {(r["video"], int(r["frame"])) for _, r in bank.table().iterrows() if r.get("kind") == "head"} \
-            if len(bank) else set()
+        done = (
+            {(r["video"], int(r["frame"])) for _, r in bank.table().iterrows() if r.get("kind") == "head"}
+            if len(bank)
+            else set()
+        )
         stats["skipped_frames"] = sum(p in done for p in plan)
         plan = [p for p in plan if p not in done]
     rng = np.random.default_rng(seed)
@@ -105,17 +132,38 @@ def extract_heads(project, video_ids: Optional[Sequence[str]] = None, frames=Non
         stats["frames"] += 1
         if objs:
             heads = pd.DataFrame.from_records(
-                bank.append((rgba, {"kind": "head", "video": vid, "frame": t, **rec}) for rgba, rec in objs))
+                bank.append((rgba, {"kind": "head", "video": vid, "frame": t, **rec}) for rgba, rec in objs)
+            )
             added.append(heads)
             stats["heads"] += len(heads)
             fakes, heads_mask = [], lab > 0
             for (rgba, rec), head_id in zip(objs, heads["id"].tolist()):
-                made, failed = make_fake_heads(frame, heads_mask, rgba[..., 3] > 0, fakes_per_head, rng,
-                                               max_overlap=max_overlap, max_tries=max_tries)
+                made, failed = make_fake_heads(
+                    frame,
+                    heads_mask,
+                    rgba[..., 3] > 0,
+                    fakes_per_head,
+                    rng,
+                    max_overlap=max_overlap,
+                    max_tries=max_tries,
+                )
                 stats["fakes_failed"] += failed
                 shape = {k: rec[k] for k in ("eccentricity", "aspect")}
-                fakes.extend((f, {"kind": "fake", "video": vid, "frame": t, "source": int(head_id),
-                                  "touches_border": False, **shape, **frec}) for f, frec in made)
+                fakes.extend(
+                    (
+                        f,
+                        {
+                            "kind": "fake",
+                            "video": vid,
+                            "frame": t,
+                            "source": int(head_id),
+                            "touches_border": False,
+                            **shape,
+                            **frec,
+                        },
+                    )
+                    for f, frec in made
+                )
             if fakes:
                 made_fakes = pd.DataFrame.from_records(bank.append(fakes))
                 added.append(made_fakes)

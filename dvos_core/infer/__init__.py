@@ -5,5 +5,15 @@ from dvos_core.infer.predict import predict_array, predict_video, predictions_to
 from dvos_core.infer.pseudo import pseudo_label
 from dvos_core.infer.quality import flicker, quality_score, uncertainty
 
-__all__ = ["predict_video", "predict_array", "predictions_to_labels", "pseudo_label", "Predictor", "load_model",
-           "resolve_checkpoint_path", "uncertainty", "flicker", "quality_score"]
+__all__ = [
+    "Predictor",
+    "flicker",
+    "load_model",
+    "predict_array",
+    "predict_video",
+    "predictions_to_labels",
+    "pseudo_label",
+    "quality_score",
+    "resolve_checkpoint_path",
+    "uncertainty",
+]

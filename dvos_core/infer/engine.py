@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
@@ -27,9 +26,11 @@ def resolve_checkpoint_path(project, spec) -> Path:
         if cand is not None and cand.exists():
             return cand
         known = project.model_names()
-        raise FileNotFoundError(f"checkpoint {spec!r}: no such file, and no model {spec!r} with best.pt in "
-                                f"{project.path / 'models'} (models there: {known or 'none'}); train one with "
-                                f"`dvos train` or pass a checkpoint path")
+        raise FileNotFoundError(
+            f"checkpoint {spec!r}: no such file, and no model {spec!r} with best.pt in "
+            f"{project.path / 'models'} (models there: {known or 'none'}); train one with "
+            f"`dvos train` or pass a checkpoint path"
+        )
     raise FileNotFoundError(f"checkpoint {spec}: no such file; pass the path of a .pt file written by `dvos train`")
 
 
@@ -65,7 +66,7 @@ def _accepts_stochastic(model) -> bool:
         return False
 
 
-def _flip_frames(x: np.ndarray, flip: Optional[str]) -> np.ndarray:
+def _flip_frames(x: np.ndarray, flip: str | None) -> np.ndarray:
     """Flip (..., H, W, 3) frames horizontally ('h') and/or vertically ('v')."""
     if flip and "h" in flip:
         x = x[..., :, ::-1, :]
@@ -74,7 +75,7 @@ def _flip_frames(x: np.ndarray, flip: Optional[str]) -> np.ndarray:
     return x
 
 
-def _flip_maps(p: np.ndarray, flip: Optional[str]) -> np.ndarray:
+def _flip_maps(p: np.ndarray, flip: str | None) -> np.ndarray:
     """Undo :func:`_flip_frames` on (..., H, W) maps."""
     if flip and "h" in flip:
         p = p[..., :, ::-1]
@@ -91,8 +92,15 @@ class Predictor:
     are blended with a raised-cosine window, so memory depends on the tile size, not the frame size.
     """
 
-    def __init__(self, model, info: Optional[dict] = None, device=None, tile_size: Optional[int] = None,
-                 overlap: int = 64, amp: bool = True):
+    def __init__(
+        self,
+        model,
+        info: dict | None = None,
+        device=None,
+        tile_size: int | None = None,
+        overlap: int = 64,
+        amp: bool = True,
+    ):
         from dvos_core.model import supports_bf16
 
         self.model = model
@@ -112,7 +120,7 @@ class Predictor:
         self.stochastic_capable = _accepts_stochastic(model)
 
     @classmethod
-    def from_checkpoint(cls, checkpoint, device="auto", **kw) -> "Predictor":
+    def from_checkpoint(cls, checkpoint, device="auto", **kw) -> Predictor:
         model, info, dev = load_model(checkpoint, device)
         return cls(model, info, dev, **kw)
 
@@ -126,7 +134,7 @@ class Predictor:
             logits = self.model(t, **kwargs)["mask"]
         return torch.sigmoid(logits.float())[:, 0].cpu().numpy()
 
-    def predict(self, inputs: np.ndarray, stochastic: bool = False, flip: Optional[str] = None) -> np.ndarray:
+    def predict(self, inputs: np.ndarray, stochastic: bool = False, flip: str | None = None) -> np.ndarray:
         """Probabilities (B, H, W) float32 for a batch of uint8 inputs; ``flip`` in {None,'h','v','hv'} (TTA)."""
         x = np.asarray(inputs)
         want = 5 if self.kind == "dvos" else 4

@@ -9,7 +9,7 @@ every frame from itself.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -27,19 +27,33 @@ def _predictors(checkpoint, image_checkpoint, device, tile_size, overlap):
         imodel, iinfo, _ = load_model(image_checkpoint, dev)
         image = Predictor(imodel, iinfo, dev, tile_size=tile_size or main.tile_size, overlap=overlap)
         if image.kind != "frame":
-            raise ValueError(f"image_checkpoint {_name(image_checkpoint)} holds a {image.kind!r} model; the first "
-                             f"frames need a frame (image) model, e.g. one trained with `dvos train --kind frame`")
+            raise ValueError(
+                f"image_checkpoint {_name(image_checkpoint)} holds a {image.kind!r} model; the first "
+                f"frames need a frame (image) model, e.g. one trained with `dvos train --kind frame`"
+            )
     return main, image
 
 
 def _name(checkpoint) -> str:
-    return str(checkpoint) if not isinstance(checkpoint, (tuple, list)) and not hasattr(checkpoint, "forward") \
+    return (
+        str(checkpoint)
+        if not isinstance(checkpoint, (tuple, list)) and not hasattr(checkpoint, "forward")
         else "<in-memory model>"
+    )
 
 
-def run_schedule(main: Predictor, image: Optional[Predictor], reader, targets: Sequence[int], batch_size: int,
-                 sink, progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None,
-                 label: str = "", cache: Optional[FrameCache] = None) -> int:
+def run_schedule(
+    main: Predictor,
+    image: Predictor | None,
+    reader,
+    targets: Sequence[int],
+    batch_size: int,
+    sink,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    label: str = "",
+    cache: FrameCache | None = None,
+) -> int:
     """Predict ``targets`` batch by batch, calling ``sink(t, probability)`` as soon as each batch is done.
 
     ``reader(start, stop)`` supplies frames; only the frames the current batch needs are held (see FrameCache).
@@ -63,17 +77,29 @@ def run_schedule(main: Predictor, image: Optional[Predictor], reader, targets: S
 def _targets(n: int, frames, name: str) -> list[int]:
     if frames is None:
         return list(range(n))
-    out = sorted(set(int(t) for t in frames))
+    out = sorted({int(t) for t in frames})
     bad = [t for t in out if not 0 <= t < n]
     if bad:
         raise IndexError(f"video {name!r} has {n} frames; cannot predict frames {bad[:5]}")
     return out
 
 
-def predict_video(project, video_id: str, checkpoint, image_checkpoint=None, device="auto", batch_size: int = 4,
-                  tile_size: Optional[int] = None, overlap: int = 64, frames: Optional[Sequence[int]] = None,
-                  resume: bool = True, threshold: float = 0.5, as_labels: bool = False,
-                  progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None) -> int:
+def predict_video(
+    project,
+    video_id: str,
+    checkpoint,
+    image_checkpoint=None,
+    device="auto",
+    batch_size: int = 4,
+    tile_size: int | None = None,
+    overlap: int = 64,
+    frames: Sequence[int] | None = None,
+    resume: bool = True,
+    threshold: float = 0.5,
+    as_labels: bool = False,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> int:
     """Predict frames of a stored video and stream probabilities into ``pred_probability``/``pred_masks``.
 
     ``checkpoint``: a path or a ``(model, info)`` pair. Returns the number of frames predicted (by this process).
@@ -93,11 +119,19 @@ def predict_video(project, video_id: str, checkpoint, image_checkpoint=None, dev
     if rank == 0:
         video.prediction_arrays(create=True)
         first = ("image model" if image is not None else "clamped window (frame 0 repeated)") if main.tau else "-"
-        video.update_attrs(prediction={
-            "checkpoint": _name(checkpoint), "image_checkpoint": None if image is None else _name(image_checkpoint),
-            "kind": main.kind, "tau": main.tau, "first_frames": first, "threshold": float(threshold),
-            "tile_size": main.tile_size, "overlap": main.overlap,
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
+        video.update_attrs(
+            prediction={
+                "checkpoint": _name(checkpoint),
+                "image_checkpoint": None if image is None else _name(image_checkpoint),
+                "kind": main.kind,
+                "tau": main.tau,
+                "first_frames": first,
+                "threshold": float(threshold),
+                "tile_size": main.tile_size,
+                "overlap": main.overlap,
+                "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            }
+        )
     distributed.barrier(size)
     if resume:
         done_flags = video.prediction_arrays()[2][:n]
@@ -105,18 +139,21 @@ def predict_video(project, video_id: str, checkpoint, image_checkpoint=None, dev
     if size > 1:
         done = _predict_sharded(video, main, image, targets, batch_size, threshold, rank, size, progress, cancel)
     else:
+
         def sink(t, p):
             video.set_prediction(t, p, threshold)
 
-        done = run_schedule(main, image, video.read_frames, targets, batch_size, sink, progress, cancel,
-                            label=f"{video_id}: ")
+        done = run_schedule(
+            main, image, video.read_frames, targets, batch_size, sink, progress, cancel, label=f"{video_id}: "
+        )
     if as_labels and rank == 0:
         predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel)
     return done
 
 
-def predictions_to_labels(video, frames: Optional[Sequence[int]] = None, progress: Optional[ProgressFn] = None,
-                          cancel: Optional[CancelToken] = None) -> int:
+def predictions_to_labels(
+    video, frames: Sequence[int] | None = None, progress: ProgressFn | None = None, cancel: CancelToken | None = None
+) -> int:
     """Copy predicted masks into the label ``masks`` with provenance "predicted", frame by frame.
 
     Only frames that are predicted (of ``frames``, default all) and whose mask has no higher rank (none or predicted)
@@ -152,8 +189,17 @@ def _predict_sharded(video, main, image, targets, batch_size, threshold, rank, s
         mine.append(int(t))
 
     try:
-        run_schedule(main, image, video.read_frames, distributed.shard(targets, rank, size), batch_size, sink,
-                     progress, cancel, label=f"[rank {rank}] {video.name}: ")
+        run_schedule(
+            main,
+            image,
+            video.read_frames,
+            distributed.shard(targets, rank, size),
+            batch_size,
+            sink,
+            progress,
+            cancel,
+            label=f"[rank {rank}] {video.name}: ",
+        )
     finally:
         written = distributed.gather_lists(mine, size)
         if rank == 0 and written:
@@ -164,9 +210,18 @@ def _predict_sharded(video, main, image, targets, batch_size, threshold, rank, s
     return len(mine)
 
 
-def predict_array(model, frames: np.ndarray, image_model=None, targets: Optional[Sequence[int]] = None,
-                  device="auto", batch_size: int = 4, tile_size: Optional[int] = None, overlap: int = 64,
-                  progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None) -> np.ndarray:
+def predict_array(
+    model,
+    frames: np.ndarray,
+    image_model=None,
+    targets: Sequence[int] | None = None,
+    device="auto",
+    batch_size: int = 4,
+    tile_size: int | None = None,
+    overlap: int = 64,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> np.ndarray:
     """In-memory prediction of a few frames (napari dock, tests): same scheduling and tiling as predict_video.
 
     ``model``/``image_model``: a checkpoint path, ``(model, info)`` or a model. ``frames``: (T, H, W, 3) uint8.

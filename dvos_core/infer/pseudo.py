@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -76,16 +76,37 @@ class _Finaliser:
         else:
             q = float(self.video.quality[t]) if status == "kept" else float("nan")
             below = self.thr is not None and not np.isnan(q) and q < self.thr
-        self.rows.append({"video": self.video.name, "frame": int(t), "quality": q, "flicker": flick,
-                          "uncertainty": unc, "written": bool(written), "status": status,
-                          "below_threshold": bool(below)})
+        self.rows.append(
+            {
+                "video": self.video.name,
+                "frame": int(t),
+                "quality": q,
+                "flicker": flick,
+                "uncertainty": unc,
+                "written": bool(written),
+                "status": status,
+                "below_threshold": bool(below),
+            }
+        )
 
 
-def pseudo_label(project, video_ids, checkpoint, device="auto", n_passes: int = 4,
-                 quality_threshold: Optional[float] = None, frames: Optional[Sequence[int]] = None,
-                 overwrite: bool = False, drop_below: bool = False, batch_size: int = 4,
-                 tile_size: Optional[int] = None, overlap: int = 64, threshold: float = 0.5,
-                 progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None):
+def pseudo_label(
+    project,
+    video_ids,
+    checkpoint,
+    device="auto",
+    n_passes: int = 4,
+    quality_threshold: float | None = None,
+    frames: Sequence[int] | None = None,
+    overwrite: bool = False,
+    drop_below: bool = False,
+    batch_size: int = 4,
+    tile_size: int | None = None,
+    overlap: int = 64,
+    threshold: float = 0.5,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+):
     """Label every frame (or ``frames``) of the videos with the image model; returns a per-frame DataFrame.
 
     Masks are written with provenance "pseudo" and their quality (see :mod:`dvos_core.infer.quality`). Human masks
@@ -110,12 +131,14 @@ def pseudo_label(project, video_ids, checkpoint, device="auto", n_passes: int = 
     model, info, dev = load_model(checkpoint, device)
     predictor = Predictor(model, info, dev, tile_size=tile_size, overlap=overlap)
     if predictor.kind != "frame":
-        raise ValueError(f"pseudo-labelling needs an image (frame) model; {_name(checkpoint)} is a "
-                         f"{predictor.kind!r} model. Train one with `dvos train --kind frame`")
+        raise ValueError(
+            f"pseudo-labelling needs an image (frame) model; {_name(checkpoint)} is a "
+            f"{predictor.kind!r} model. Train one with `dvos train --kind frame`"
+        )
     plans = []
     for v in videos:
         n = v.n_frames
-        targets = list(range(n)) if frames is None else sorted(set(int(t) for t in frames if 0 <= int(t) < n))
+        targets = list(range(n)) if frames is None else sorted({int(t) for t in frames if 0 <= int(t) < n})
         plans.append((v, targets))
     total, done = sum(len(t) for _, t in plans), 0
     rows: list = []
@@ -129,8 +152,13 @@ def pseudo_label(project, video_ids, checkpoint, device="auto", n_passes: int = 
                 status = {}
                 for t in batch.targets:
                     rank = PROVENANCE_RANK[int(codes[t])]
-                    status[t] = ("protected" if rank > PROVENANCE_RANK[PSEUDO] else
-                                 "kept" if int(codes[t]) == PSEUDO and not overwrite else "predict")
+                    status[t] = (
+                        "protected"
+                        if rank > PROVENANCE_RANK[PSEUDO]
+                        else "kept"
+                        if int(codes[t]) == PSEUDO and not overwrite
+                        else "predict"
+                    )
                 todo = [t for t in batch.targets if status[t] == "predict"]
                 results = {}
                 if todo:
@@ -148,8 +176,14 @@ def pseudo_label(project, video_ids, checkpoint, device="auto", n_passes: int = 
                 report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
         finally:  # a cancel or error still writes the finished frame held back for its flicker
             fin.flush()
-        video.update_attrs(pseudo_label={"checkpoint": _name(checkpoint), "n_passes": n_passes,
-                                          "uncertainty_from": "stochastic" if predictor.stochastic_capable else "flips",
-                                          "quality_threshold": quality_threshold, "drop_below": drop_below,
-                                          "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
+        video.update_attrs(
+            pseudo_label={
+                "checkpoint": _name(checkpoint),
+                "n_passes": n_passes,
+                "uncertainty_from": "stochastic" if predictor.stochastic_capable else "flips",
+                "quality_threshold": quality_threshold,
+                "drop_below": drop_below,
+                "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            }
+        )
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 
@@ -44,7 +43,7 @@ def flicker(mask, prev=None, nxt=None) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
-def quality_score(uncert: float, flick: Optional[float]) -> float:
+def quality_score(uncert: float, flick: float | None) -> float:
     """``(1 - uncertainty) * (1 - flicker)`` in [0, 1]; NaN/None flicker counts as 0."""
     f = 0.0 if flick is None or (isinstance(flick, float) and math.isnan(flick)) else float(flick)
     u = 0.0 if uncert is None or math.isnan(uncert) else float(uncert)

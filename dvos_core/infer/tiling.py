@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,9 +41,9 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     last = length - tile
     n = int(np.ceil((length - overlap) / (tile - overlap)))
     while True:
-        starts = sorted(set(int(s) for s in np.round(np.linspace(0, last, n) / MULTIPLE).astype(int) * MULTIPLE))
+        starts = sorted({int(s) for s in np.round(np.linspace(0, last, n) / MULTIPLE).astype(int) * MULTIPLE})
         starts[-1] = last
-        if all(b - a <= tile - overlap for a, b in zip(starts, starts[1:])):
+        if all(b - a <= tile - overlap for a, b in itertools.pairwise(starts)):
             return starts
         n += 1
 
@@ -73,7 +74,7 @@ def ramp(length: int, overlap: int) -> np.ndarray:
         i = np.arange(r, dtype=np.float32)
         up = 0.5 - 0.5 * np.cos(np.pi * (i + 0.5) / r)
         w[:r] = up
-        w[length - r:] = up[::-1]
+        w[length - r :] = up[::-1]
     return w
 
 
@@ -94,8 +95,8 @@ class Blender:
     def add(self, tile: Tile, values: np.ndarray, single: bool = False) -> None:
         """Add (B, h, w) tile values; ``single`` means the tile covers the whole image (no weighting needed)."""
         if single:
-            self.acc[:, :tile.h, :tile.w] = values
-            self.norm[:tile.h, :tile.w] = 1.0
+            self.acc[:, : tile.h, : tile.w] = values
+            self.norm[: tile.h, : tile.w] = 1.0
             return
         key = (tile.h, tile.w)
         if key not in self._weights:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def plan_batches(targets: Iterable[int], tau: int, batch_size: int, image_first:
     batches: list[Batch] = []
     current: list[int] = []
     mode = None
-    for t in sorted(set(int(t) for t in targets)):
+    for t in sorted({int(t) for t in targets}):
         m = "image" if tau == 0 or (image_first and t < tau) else "video"
         if current and (m != mode or len(current) >= batch_size):
             batches.append(Batch(mode, tuple(current)))
@@ -55,7 +55,7 @@ def plan_batches(targets: Iterable[int], tau: int, batch_size: int, image_first:
 def contiguous_runs(indices: Sequence[int]) -> list[tuple[int, int]]:
     """[start, stop) runs of consecutive integers in sorted ``indices``."""
     runs: list[tuple[int, int]] = []
-    for i in sorted(set(int(i) for i in indices)):
+    for i in sorted({int(i) for i in indices}):
         if runs and runs[-1][1] == i:
             runs[-1] = (runs[-1][0], i + 1)
         else:
@@ -78,7 +78,7 @@ class FrameCache:
         self.frames_read = 0
 
     def fetch(self, needed: Iterable[int]) -> dict[int, np.ndarray]:
-        needed = set(int(i) for i in needed)
+        needed = {int(i) for i in needed}
         for i in list(self.frames):
             if i not in needed:
                 del self.frames[i]

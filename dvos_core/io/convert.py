@@ -32,8 +32,9 @@ def to_rgb8(frame, where: str = "") -> np.ndarray:
     if np.issubdtype(a.dtype, np.integer):
         lo, hi = int(a.min()), int(a.max())
         if lo < 0 or hi > 255:
-            raise ValueError(f"{name}: integer image ({a.dtype}) has values {lo}..{hi}; expected 0..255 (convert it "
-                             f"to 8-bit first)")
+            raise ValueError(
+                f"{name}: integer image ({a.dtype}) has values {lo}..{hi}; expected 0..255 (convert it to 8-bit first)"
+            )
         return a.astype(np.uint8)
     if np.issubdtype(a.dtype, np.floating):
         if not np.all(np.isfinite(a)):

@@ -12,8 +12,9 @@ Import reads such a CSV back: one video per VID (frames ordered by FID), masks w
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -28,8 +29,16 @@ def _runs(frames: np.ndarray) -> list[np.ndarray]:
     return np.split(frames, cuts)
 
 
-def export_reference_csv(project, out_dir, video_ids: Optional[Sequence[str]] = None, clip_length: Optional[int] = 5,
-                         csv_name: str = "dataset.csv", absolute_paths: bool = False, progress=None, cancel=None):
+def export_reference_csv(
+    project,
+    out_dir,
+    video_ids: Sequence[str] | None = None,
+    clip_length: int | None = 5,
+    csv_name: str = "dataset.csv",
+    absolute_paths: bool = False,
+    progress=None,
+    cancel=None,
+):
     """Write frames/masks as PNGs under ``out_dir`` and the CSV ``out_dir/csv_name``; returns the CSV path.
 
     Only frames with a mask are exported; masked frames in runs too short for a whole clip are left out with a
@@ -59,7 +68,7 @@ def export_reference_csv(project, out_dir, video_ids: Optional[Sequence[str]] = 
                 continue
             n_full = len(run) // clip_length
             skipped += len(run) - n_full * clip_length
-            plan.extend((v, run[i * clip_length:(i + 1) * clip_length]) for i in range(n_full))
+            plan.extend((v, run[i * clip_length : (i + 1) * clip_length]) for i in range(n_full))
     rows, fid = [], 0
     total = sum(len(c) for _, c in plan)
     for v, clip in plan:
@@ -71,8 +80,9 @@ def export_reference_csv(project, out_dir, video_ids: Optional[Sequence[str]] = 
             mask_p = out / "masks" / clip_id / f"{v.name}_{t:06d}.png"
             img_p.parent.mkdir(parents=True, exist_ok=True)
             mask_p.parent.mkdir(parents=True, exist_ok=True)
-            if not cv2.imwrite(str(img_p), v.frame(t)[..., ::-1]) or \
-                    not cv2.imwrite(str(mask_p), v.mask(t) * np.uint8(255)):
+            if not cv2.imwrite(str(img_p), v.frame(t)[..., ::-1]) or not cv2.imwrite(
+                str(mask_p), v.mask(t) * np.uint8(255)
+            ):
                 raise PermissionError(f"{img_p}: cannot write (folder not writable?)")
             last = j == len(clip) - 1
             label = 1 if (clip_length is None or last) else 0
@@ -85,8 +95,11 @@ def export_reference_csv(project, out_dir, video_ids: Optional[Sequence[str]] = 
     if skipped:
         import warnings
 
-        warnings.warn(f"{skipped} masked frame(s) were not exported: they do not fill a whole clip of {clip_length} "
-                      f"consecutive masked frames", stacklevel=2)
+        warnings.warn(
+            f"{skipped} masked frame(s) were not exported: they do not fill a whole clip of {clip_length} "
+            f"consecutive masked frames",
+            stacklevel=2,
+        )
     return csv_path
 
 
@@ -99,8 +112,8 @@ def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str 
     import pandas as pd
 
     from dvos_core.io.convert import to_rgb8
-    from dvos_core.io.readers import read_image
     from dvos_core.io.masks import read_mask_file
+    from dvos_core.io.readers import read_image
     from dvos_core.progress import check, report
     from dvos_core.store import safe_id
 
@@ -116,14 +129,13 @@ def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str 
         raise ValueError(f"{csv_path}: missing column(s) {missing}; expected {list(COLUMNS)}")
     base = csv_path.parent
 
-    def resolve(p) -> Optional[Path]:
+    def resolve(p) -> Path | None:
         if not isinstance(p, str) or not p.strip():
             return None
         q = Path(p)
         return q if q.is_absolute() else base / q
 
-    df = df.assign(_img=df["Image"].map(resolve),
-                   _mask=df["Mask"].map(resolve) if "Mask" in df.columns else None)
+    df = df.assign(_img=df["Image"].map(resolve), _mask=df["Mask"].map(resolve) if "Mask" in df.columns else None)
     for i, r in df.iterrows():
         if r["_img"] is None:
             raise ValueError(f"{csv_path}: row {i + 2} has no Image path")
@@ -139,17 +151,25 @@ def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str 
     try:
         for vid_id, (vid, g) in zip(ids, groups):
             first = to_rgb8(read_image(g["_img"].iloc[0]), str(g["_img"].iloc[0]))
-            video = project.create_video(vid_id, first.shape[0], first.shape[1], source=str(csv_path.resolve()),
-                                         source_vid=vid, fps=None, preprocessing={"height": None, "crop": None})
+            video = project.create_video(
+                vid_id,
+                first.shape[0],
+                first.shape[1],
+                source=str(csv_path.resolve()),
+                source_vid=vid,
+                fps=None,
+                preprocessing={"height": None, "crop": None},
+            )
             created.append(vid_id)
 
-            def frames(g=g):
+            def frames(g=g, first=first, vid=vid):
                 for p in g["_img"]:
                     check(cancel)
                     f = to_rgb8(read_image(p), str(p))
                     if f.shape != first.shape:
-                        raise ValueError(f"{p}: size {f.shape[:2]} differs from the first frame of VID {vid} "
-                                         f"{first.shape[:2]}")
+                        raise ValueError(
+                            f"{p}: size {f.shape[:2]} differs from the first frame of VID {vid} {first.shape[:2]}"
+                        )
                     yield f
 
             video.append_frames(frames(), n_total=len(g), cancel=cancel)
@@ -164,8 +184,6 @@ def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str 
         return [project.video(i) for i in created]
     except BaseException:
         for vid_id in created:
-            try:
+            with contextlib.suppress(Exception):
                 project.delete_video(vid_id)
-            except Exception:
-                pass
         raise

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from contextlib import closing
 from pathlib import Path
-from typing import Optional
 
 from dvos_core.io.prefetch import prefetch
 from dvos_core.io.preprocess import Preprocess
@@ -12,21 +11,33 @@ from dvos_core.io.readers import open_video
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 
 
-def frame_indices(n: int, start: int = 0, stop: Optional[int] = None, step: int = 1, where: str = "") -> range:
+def frame_indices(n: int, start: int = 0, stop: int | None = None, step: int = 1, where: str = "") -> range:
     """The source frame indices start, start+step, ... < stop, validated against a length ``n``."""
     stop = n if stop is None else int(stop)
     if step < 1:
         raise ValueError(f"step must be >= 1, got {step}")
     if not 0 <= start < n or stop <= start:
-        raise ValueError(f"{where}: frame range start={start} stop={stop} selects no frames; the source has {n} "
-                         f"frames (0..{n - 1})")
+        raise ValueError(
+            f"{where}: frame range start={start} stop={stop} selects no frames; the source has {n} frames (0..{n - 1})"
+        )
     return range(int(start), min(stop, n), int(step))
 
 
-def import_video(project, path, video_id: Optional[str] = None, preprocess: Optional[Preprocess] = None,
-                 split: str = "unassigned", tags: Optional[dict] = None, start: int = 0, stop: Optional[int] = None,
-                 step: int = 1, fps: Optional[float] = None, progress: Optional[ProgressFn] = None,
-                 cancel: Optional[CancelToken] = None, batch: int = 8):
+def import_video(
+    project,
+    path,
+    video_id: str | None = None,
+    preprocess: Preprocess | None = None,
+    split: str = "unassigned",
+    tags: dict | None = None,
+    start: int = 0,
+    stop: int | None = None,
+    step: int = 1,
+    fps: float | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    batch: int = 8,
+):
     """Decode ``path`` and store it as a new video; returns the :class:`~dvos_core.store.Video`.
 
     ``video_id`` defaults to the file stem made safe. Frames ``start:stop:step`` of the source are kept, each passed
@@ -53,9 +64,18 @@ def import_video(project, path, video_id: Optional[str] = None, preprocess: Opti
         src_fps = reader.fps
         out_fps = fps if fps is not None else (src_fps / step if src_fps else None)
         video = project.create_video(
-            video_id, h, w, source=str(path.resolve()), fps=out_fps, preprocessing=pre.to_dict(),
-            source_frames={"start": idx.start, "stop": idx.stop, "step": idx.step}, source_n_frames=len(reader),
-            split=split, tags=dict(tags or {}), import_complete=False)
+            video_id,
+            h,
+            w,
+            source=str(path.resolve()),
+            fps=out_fps,
+            preprocessing=pre.to_dict(),
+            source_frames={"start": idx.start, "stop": idx.stop, "step": idx.step},
+            source_n_frames=len(reader),
+            split=split,
+            tags=dict(tags or {}),
+            import_complete=False,
+        )
         report(progress, 0, len(idx), f"{video_id}: importing {len(idx)} frames")
 
         def frames():  # decoded and preprocessed in a worker thread, a few frames ahead of the writer
@@ -85,8 +105,10 @@ def _drop_interrupted_import(project, video_id: str) -> None:
     if video.import_complete:
         raise ValueError(f"{project.path}: a video {video_id!r} already exists; pick another id (--id) or delete it")
     if video.provenance.any():
-        raise ValueError(f"{project.path}: video {video_id!r} is an interrupted import ({len(video)} frames) that "
-                         f"already has masks; import under another id (--id) or delete it")
+        raise ValueError(
+            f"{project.path}: video {video_id!r} is an interrupted import ({len(video)} frames) that "
+            f"already has masks; import under another id (--id) or delete it"
+        )
     project.delete_video(video_id)
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -18,8 +18,10 @@ def frame_number(name: str) -> int:
     """The trailing number of a file stem: 'plot1_mask_000042' -> 42."""
     m = _TRAILING_NUMBER.search(Path(name).stem)
     if not m:
-        raise ValueError(f"{name}: cannot tell which frame this mask belongs to (no number in the name); name the "
-                         f"files like mask_000012.png or pass the frame indices explicitly")
+        raise ValueError(
+            f"{name}: cannot tell which frame this mask belongs to (no number in the name); name the "
+            f"files like mask_000012.png or pass the frame indices explicitly"
+        )
     return int(m.group(1))
 
 
@@ -43,19 +45,23 @@ def read_mask_file(path) -> np.ndarray:
     if a.ndim == 3 and a.shape[2] in (3, 4):
         rgb = a[..., :3]
         if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
-            raise ValueError(f"{path}: colour mask image; save masks as single-channel images (0 = background, "
-                             f"1 or 255 = wheat head, or one integer per head with --labels)")
+            raise ValueError(
+                f"{path}: colour mask image; save masks as single-channel images (0 = background, "
+                f"1 or 255 = wheat head, or one integer per head with --labels)"
+            )
         a = rgb[..., 0]
     return a
 
 
-def _mask_sources(source: Path, frames: Optional[Sequence[int]]):
+def _mask_sources(source: Path, frames: Sequence[int] | None):
     """[(frame index, loader, description)] for a folder of mask files or a multi-page TIFF."""
     if not source.exists():
         raise FileNotFoundError(f"{source}: no such mask file or folder")
     if source.is_dir():
-        files = sorted((p for p in source.iterdir() if p.is_file() and p.suffix.lower() in MASK_SUFFIXES),
-                       key=lambda p: natural_key(p.name))
+        files = sorted(
+            (p for p in source.iterdir() if p.is_file() and p.suffix.lower() in MASK_SUFFIXES),
+            key=lambda p: natural_key(p.name),
+        )
         if not files:
             raise ValueError(f"{source}: folder has no mask images ({', '.join(MASK_SUFFIXES)})")
         if frames is not None:
@@ -85,8 +91,17 @@ def _mask_sources(source: Path, frames: Optional[Sequence[int]]):
     raise ValueError(f"{source}: unsupported mask source; give a folder of PNG/TIFF masks or a multi-page TIFF")
 
 
-def import_masks(project, video_id: str, source, frames: Optional[Sequence[int]] = None, provenance="manual",
-                 allow_labels: bool = False, overwrite: bool = False, progress=None, cancel=None) -> list[int]:
+def import_masks(
+    project,
+    video_id: str,
+    source,
+    frames: Sequence[int] | None = None,
+    provenance="manual",
+    allow_labels: bool = False,
+    overwrite: bool = False,
+    progress=None,
+    cancel=None,
+) -> list[int]:
     """Write masks from ``source`` into video ``video_id``; returns the frame indices written.
 
     ``source``: a folder of PNG/TIFF masks (frame index = trailing number of the file name, or ``frames``), a
@@ -110,7 +125,7 @@ def import_masks(project, video_id: str, source, frames: Optional[Sequence[int]]
         seen[t] = desc
         as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels)
     written = []
-    for i, (t, load, desc) in enumerate(sorted(items, key=lambda x: x[0])):
+    for i, (t, load, _desc) in enumerate(sorted(items, key=lambda x: x[0])):
         check(cancel)
         if video.set_mask(t, load(), provenance, overwrite=overwrite, allow_labels=allow_labels):
             written.append(t)
@@ -118,8 +133,9 @@ def import_masks(project, video_id: str, source, frames: Optional[Sequence[int]]
     return written
 
 
-def export_masks(project, video_id: str, out_dir, fmt: str = "png", which: str = "labels",
-                 progress=None, cancel=None) -> list[Path]:
+def export_masks(
+    project, video_id: str, out_dir, fmt: str = "png", which: str = "labels", progress=None, cancel=None
+) -> list[Path]:
     """Write the masks of a video as one image per frame (values 0/255) named ``<video>_<frame:06d>.<fmt>``.
 
     ``which='labels'`` exports every frame with a mask (any provenance) and a ``masks.csv`` listing frame, file and

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -16,8 +15,8 @@ class Preprocess:
     1024 x 1024 centre crop). Shrinking uses area interpolation, enlarging bilinear.
     """
 
-    height: Optional[int] = None
-    crop: Optional[tuple] = None
+    height: int | None = None
+    crop: tuple | None = None
 
     def __post_init__(self):
         if self.height is not None and int(self.height) < 1:
@@ -29,11 +28,11 @@ class Preprocess:
             object.__setattr__(self, "crop", crop)
 
     @classmethod
-    def paper(cls) -> "Preprocess":
+    def paper(cls) -> Preprocess:
         return cls(height=1024, crop=(1024, 1024))
 
     @classmethod
-    def from_dict(cls, d: Optional[dict]) -> "Preprocess":
+    def from_dict(cls, d: dict | None) -> Preprocess:
         d = d or {}
         return cls(height=d.get("height"), crop=tuple(d["crop"]) if d.get("crop") else None)
 
@@ -58,9 +57,11 @@ class Preprocess:
             return rh, rw
         ch, cw = self.crop
         if ch > rh or cw > rw:
-            raise ValueError(f"cannot centre-crop {ch}x{cw} from a {rh}x{rw} frame (input {h}x{w}"
-                             f"{', after resizing' if (rh, rw) != (h, w) else ''}); choose a smaller crop or a "
-                             f"larger resize height")
+            raise ValueError(
+                f"cannot centre-crop {ch}x{cw} from a {rh}x{rw} frame (input {h}x{w}"
+                f"{', after resizing' if (rh, rw) != (h, w) else ''}); choose a smaller crop or a "
+                f"larger resize height"
+            )
         return ch, cw
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
@@ -74,5 +75,5 @@ class Preprocess:
             frame = cv2.resize(frame, (rw, rh), interpolation=interp)
         if (oh, ow) != (rh, rw):
             y0, x0 = (rh - oh) // 2, (rw - ow) // 2
-            frame = frame[y0:y0 + oh, x0:x0 + ow]
+            frame = frame[y0 : y0 + oh, x0 : x0 + ow]
         return np.ascontiguousarray(frame)

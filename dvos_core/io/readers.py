@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 import warnings
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, Optional
 
 import numpy as np
 
@@ -39,7 +39,7 @@ class VideoReader:
     """Base class: random access by index plus forward iteration; subclasses implement ``_get(k)``."""
 
     path: Path
-    fps: Optional[float] = None
+    fps: float | None = None
     height: int = 0
     width: int = 0
 
@@ -63,7 +63,7 @@ class VideoReader:
     def __iter__(self) -> Iterator[np.ndarray]:
         return self.iter_range(0, len(self))
 
-    def iter_range(self, start: int = 0, stop: Optional[int] = None, step: int = 1) -> Iterator[np.ndarray]:
+    def iter_range(self, start: int = 0, stop: int | None = None, step: int = 1) -> Iterator[np.ndarray]:
         """Yield frames start, start+step, ... < stop one at a time (bounded memory)."""
         stop = len(self) if stop is None else min(int(stop), len(self))
         if step < 1:
@@ -71,7 +71,7 @@ class VideoReader:
         for k in range(int(start), stop, int(step)):
             yield self._get(self._index(k))
 
-    def read_range(self, start: int = 0, stop: Optional[int] = None) -> np.ndarray:
+    def read_range(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Frames [start, stop) as one (T, H, W, 3) uint8 array."""
         stop = len(self) if stop is None else stop
         if not 0 <= start <= stop <= len(self):
@@ -109,7 +109,7 @@ class CV2VideoReader(VideoReader):
         self.path = Path(path)
         if seek not in ("auto", "never"):
             raise ValueError(f"seek must be 'auto' or 'never', got {seek!r}")
-        self._seek_ok: Optional[bool] = False if seek == "never" else None
+        self._seek_ok: bool | None = False if seek == "never" else None
         self._cap = None
         self._open()
         cap = self._cap
@@ -117,7 +117,7 @@ class CV2VideoReader(VideoReader):
         self.fps = fps if 0 < fps < 1000 else None
         self.width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        self._last: Optional[tuple[int, np.ndarray]] = None
+        self._last: tuple[int, np.ndarray] | None = None
         self._n = self._count_frames(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
         if self._n == 0:
             self.close()
@@ -133,15 +133,19 @@ class CV2VideoReader(VideoReader):
         cap = self._cv2.VideoCapture(str(self.path), self._cv2.CAP_FFMPEG)
         if not cap.isOpened():
             cap.release()
-            raise ValueError(f"{self.path}: cannot open this video (corrupt or truncated file, or a codec FFmpeg in "
-                             f"OpenCV does not support); re-export it as .mp4 (H.264) or as a folder of PNGs")
+            raise ValueError(
+                f"{self.path}: cannot open this video (corrupt or truncated file, or a codec FFmpeg in "
+                f"OpenCV does not support); re-export it as .mp4 (H.264) or as a folder of PNGs"
+            )
         self._cap, self._pos = cap, 0  # _pos: index of the frame the next read() returns
 
     def _read_next(self) -> np.ndarray:
         ok, bgr = self._cap.read()
         if not ok or bgr is None:
-            raise ValueError(f"{self.path}: frame {self._pos} cannot be decoded (file damaged or truncated); "
-                             f"it reports {len(self)} frames")
+            raise ValueError(
+                f"{self.path}: frame {self._pos} cannot be decoded (file damaged or truncated); "
+                f"it reports {len(self)} frames"
+            )
         self._pos += 1
         return self._to_rgb(bgr)
 
@@ -171,8 +175,11 @@ class CV2VideoReader(VideoReader):
             n += 1
         self._open()
         if n_header > 0 and n != n_header:
-            warnings.warn(f"{self.path}: the file header says {n_header} frames but {n} can be decoded (truncated or "
-                          f"damaged file?); reading the {n} decodable frames", stacklevel=3)
+            warnings.warn(
+                f"{self.path}: the file header says {n_header} frames but {n} can be decoded (truncated or "
+                f"damaged file?); reading the {n} decodable frames",
+                stacklevel=3,
+            )
         return n
 
     # ---- random access --------------------------------------------------------------------------------------
@@ -201,8 +208,11 @@ class CV2VideoReader(VideoReader):
 
     def _disable_seeking(self, why: str) -> None:
         self._seek_ok = False
-        warnings.warn(f"{self.path}: {why}; random access falls back to decoding from the start (exact but slow). "
-                      f"Re-encode the video with regular keyframes for fast random access", stacklevel=4)
+        warnings.warn(
+            f"{self.path}: {why}; random access falls back to decoding from the start (exact but slow). "
+            f"Re-encode the video with regular keyframes for fast random access",
+            stacklevel=4,
+        )
         self._open()
 
     def _verify_seeking(self) -> bool:
@@ -230,12 +240,15 @@ class CV2VideoReader(VideoReader):
         self._open()
         if not good:
             self._seek_ok = False
-            warnings.warn(f"{self.path}: seeking in this file is not frame-exact; random access decodes from the "
-                          f"start instead (exact but slow)", stacklevel=4)
+            warnings.warn(
+                f"{self.path}: seeking in this file is not frame-exact; random access decodes from the "
+                f"start instead (exact but slow)",
+                stacklevel=4,
+            )
         return good
 
     @property
-    def seek_verified(self) -> Optional[bool]:
+    def seek_verified(self) -> bool | None:
         """True when fast seeking was verified, False when the reader decodes forward, None when not tested yet."""
         return self._seek_ok
 
@@ -259,12 +272,16 @@ def tiff_frames(tf, path) -> tuple[int, Callable[[int], np.ndarray]]:
     except Exception as e:  # tifffile raises many types for damaged files
         raise ValueError(f"{path}: cannot read this TIFF ({type(e).__name__}: {e})") from e
     if len(pages) > 1:
+
         def get(k):
             return pages[k].asarray()
+
         n = len(pages)
     elif len(shape) == 2 or (len(shape) == 3 and shape[-1] in (3, 4)):
+
         def get(k):
             return pages[0].asarray()
+
         n = 1
     elif len(shape) in (3, 4):
         stack = []
@@ -273,6 +290,7 @@ def tiff_frames(tf, path) -> tuple[int, Callable[[int], np.ndarray]]:
             if not stack:
                 stack.append(series.asarray())
             return stack[0][k]
+
         n = shape[0]
     else:
         raise ValueError(f"{path}: TIFF of shape {shape} is not a frame stack (T, H, W[, C])")
@@ -283,8 +301,10 @@ def tiff_frames(tf, path) -> tuple[int, Callable[[int], np.ndarray]]:
         try:
             return get(k)
         except Exception as e:
-            raise ValueError(f"{path} page {k}: cannot be read ({type(e).__name__}: {e}); the file may be "
-                             f"truncated or damaged") from e
+            raise ValueError(
+                f"{path} page {k}: cannot be read ({type(e).__name__}: {e}); the file may be truncated or damaged"
+            ) from e
+
     return n, read
 
 
@@ -312,8 +332,10 @@ class TiffReader(VideoReader):
         where = f"{self.path} page {k}"
         f = to_rgb8(self._read(k), where)
         if k and f.shape[:2] != (self.height, self.width):
-            raise ValueError(f"{where}: size {f.shape[:2]} differs from page 0 ({self.height}, {self.width}); all "
-                             f"frames must have one size")
+            raise ValueError(
+                f"{where}: size {f.shape[:2]} differs from page 0 ({self.height}, {self.width}); all "
+                f"frames must have one size"
+            )
         return f
 
     def close(self) -> None:
@@ -347,10 +369,12 @@ def read_image(path) -> np.ndarray:
 class FolderReader(VideoReader):
     """A folder of images (PNG/JPG/TIFF/BMP), one frame per file, in natural name order (f2 before f10)."""
 
-    def __init__(self, path, fps: Optional[float] = None):
+    def __init__(self, path, fps: float | None = None):
         self.path = Path(path)
-        self.files = sorted((p for p in self.path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
-                            key=lambda p: natural_key(p.name))
+        self.files = sorted(
+            (p for p in self.path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+            key=lambda p: natural_key(p.name),
+        )
         self._n = len(self.files)
         if self._n == 0:
             raise ValueError(f"{self.path}: folder has no images ({', '.join(IMAGE_SUFFIXES)})")
@@ -361,8 +385,10 @@ class FolderReader(VideoReader):
     def _get(self, k: int) -> np.ndarray:
         f = to_rgb8(read_image(self.files[k]), str(self.files[k]))
         if k and f.shape[:2] != (self.height, self.width):
-            raise ValueError(f"{self.files[k]}: size {f.shape[:2]} differs from the first image "
-                             f"{self.files[0].name} ({self.height}, {self.width}); all frames must have one size")
+            raise ValueError(
+                f"{self.files[k]}: size {f.shape[:2]} differs from the first image "
+                f"{self.files[0].name} ({self.height}, {self.width}); all frames must have one size"
+            )
         return f
 
 
@@ -378,5 +404,7 @@ def open_video(path, **kwargs) -> VideoReader:
         return CV2VideoReader(path, **kwargs)
     if suffix in TIFF_SUFFIXES:
         return TiffReader(path)
-    raise ValueError(f"{path}: unsupported file type {suffix!r}; use a video ({', '.join(VIDEO_SUFFIXES)}), a "
-                     f"multi-page TIFF, or a folder of PNG/JPG images")
+    raise ValueError(
+        f"{path}: unsupported file type {suffix!r}; use a video ({', '.join(VIDEO_SUFFIXES)}), a "
+        f"multi-page TIFF, or a folder of PNG/JPG images"
+    )

@@ -7,7 +7,27 @@ from dvos_core.model.normalize import MEAN, STD, denormalize, from_model_frame, 
 from dvos_core.model.presets import PRESETS, ModelConfig, get_config, list_presets
 from dvos_core.model.unet import DVOSNet, FrameNet
 
-__all__ = ["DVOSNet", "FrameNet", "ModelConfig", "PRESETS", "build_model", "get_config", "list_presets",
-           "init_from_frame_model", "save_checkpoint", "load_checkpoint", "read_checkpoint", "CheckpointError",
-           "unwrap", "select_device", "describe_device", "supports_bf16", "MEAN", "STD", "to_model_input",
-           "from_model_frame", "normalize_float", "denormalize"]
+__all__ = [
+    "MEAN",
+    "PRESETS",
+    "STD",
+    "CheckpointError",
+    "DVOSNet",
+    "FrameNet",
+    "ModelConfig",
+    "build_model",
+    "denormalize",
+    "describe_device",
+    "from_model_frame",
+    "get_config",
+    "init_from_frame_model",
+    "list_presets",
+    "load_checkpoint",
+    "normalize_float",
+    "read_checkpoint",
+    "save_checkpoint",
+    "select_device",
+    "supports_bf16",
+    "to_model_input",
+    "unwrap",
+]

@@ -19,8 +19,8 @@ The convolutions and the first Linear are bias-free (each is followed by a norm)
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from dvos_core.model.blocks import norm
 from dvos_core.model.diffusion import SkipDiffusion
@@ -29,8 +29,15 @@ REDUCTIONS = ("tau_mean", "adjacent")
 
 
 class SpatioTemporalAttention(nn.Module):
-    def __init__(self, channels: int, tau: int, groups: int = 4, reduction: str = "tau_mean",
-                 diffusion: SkipDiffusion | None = None, dropout: float = 0.0):
+    def __init__(
+        self,
+        channels: int,
+        tau: int,
+        groups: int = 4,
+        reduction: str = "tau_mean",
+        diffusion: SkipDiffusion | None = None,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         if reduction not in REDUCTIONS:
             raise ValueError(f"temporal reduction must be one of {REDUCTIONS}, got {reduction!r}")

@@ -6,8 +6,8 @@ keeping their bias this reproduces the published parameter counts exactly."""
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 def norm(channels: int, groups: int, eps: float = 1e-6) -> nn.GroupNorm:

@@ -36,8 +36,9 @@ def _model_kind(model) -> str:
 def code_commit():
     """The git commit of the dvos source tree when it runs from a checkout, else None (read-only ``rev-parse``)."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     commit = out.stdout.strip()
@@ -68,8 +69,14 @@ def save_checkpoint(path, model, **info) -> Path:
     info.setdefault("input_size", model.config.input_size)
     info.setdefault("preset", model.config.name)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": _model_kind(model),
-               "config": model.config.to_dict(), "state_dict": state, "info": info}
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": _model_kind(model),
+        "config": model.config.to_dict(),
+        "state_dict": state,
+        "info": info,
+    }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         torch.save(payload, tmp)
@@ -95,15 +102,21 @@ def read_checkpoint(path) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt, truncated, or a pickle with code in it
-        raise CheckpointError(f"{path}: cannot read checkpoint ({type(e).__name__}: {_short(e)}); the file is "
-                              f"corrupt or not a dvos checkpoint - use another file (e.g. last.pt / best.pt)") from e
+        raise CheckpointError(
+            f"{path}: cannot read checkpoint ({type(e).__name__}: {_short(e)}); the file is "
+            f"corrupt or not a dvos checkpoint - use another file (e.g. last.pt / best.pt)"
+        ) from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a dvos checkpoint (no 'format: {FORMAT}' entry). Bare state_dicts from "
-                              f"the reference code load with dvos_core.model.init_from_frame_model or "
-                              f"model.load_state_dict(strict=False)")
+        raise CheckpointError(
+            f"{path}: not a dvos checkpoint (no 'format: {FORMAT}' entry). Bare state_dicts from "
+            f"the reference code load with dvos_core.model.init_from_frame_model or "
+            f"model.load_state_dict(strict=False)"
+        )
     if payload.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format {payload['format_version']} is newer than this dvos "
-                              f"reads ({FORMAT_VERSION}); update dvos")
+        raise CheckpointError(
+            f"{path}: checkpoint format {payload['format_version']} is newer than this dvos "
+            f"reads ({FORMAT_VERSION}); update dvos"
+        )
     return payload
 
 
@@ -121,13 +134,17 @@ def load_checkpoint(path, device="cpu"):
         config = ModelConfig.from_dict(payload["config"])
         model = build_model(config, kind)
     except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: invalid model description in checkpoint ({e}); the file was written by an "
-                              f"incompatible dvos version") from e
+        raise CheckpointError(
+            f"{path}: invalid model description in checkpoint ({e}); the file was written by an "
+            f"incompatible dvos version"
+        ) from e
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
     except RuntimeError as e:
-        raise CheckpointError(f"{path}: weights do not fit the {kind} model described in the file "
-                              f"({_short(e)}); the checkpoint is corrupt or was edited") from e
+        raise CheckpointError(
+            f"{path}: weights do not fit the {kind} model described in the file "
+            f"({_short(e)}); the checkpoint is corrupt or was edited"
+        ) from e
     info = dict(payload.get("info", {}))
     info.update(kind=kind, config=config.to_dict(), tau=getattr(model, "tau", 0))
     info.setdefault("preset", config.name)

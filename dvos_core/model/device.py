@@ -17,8 +17,9 @@ def select_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     dev = torch.device(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available in this torch build; use "
-                         f"--device cpu or auto")
+        raise ValueError(
+            f"device {name!r} requested but CUDA is not available in this torch build; use --device cpu or auto"
+        )
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError(f"device {name!r} requested but Apple MPS is not available; use --device cpu or auto")
     return dev

@@ -48,5 +48,9 @@ def init_from_frame_model(dvos: DVOSNet, frame) -> dict:
             usable[k] = v
     result = dvos.load_state_dict(usable, strict=False)
     loaded = sum(1 for k in usable if k in own)
-    return {"loaded": loaded, "missing": list(result.missing_keys), "unexpected": list(result.unexpected_keys),
-            "mismatched": mismatched}
+    return {
+        "loaded": loaded,
+        "missing": list(result.missing_keys),
+        "unexpected": list(result.unexpected_keys),
+        "mismatched": mismatched,
+    }

@@ -58,11 +58,12 @@ class ModelConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        return dataclass_from_dict(cls, d, "model config keys",
-                                   f"known keys are {sorted(f.name for f in dataclasses.fields(cls))}")
+    def from_dict(cls, d: dict) -> ModelConfig:
+        return dataclass_from_dict(
+            cls, d, "model config keys", f"known keys are {sorted(f.name for f in dataclasses.fields(cls))}"
+        )
 
-    def replace(self, **changes) -> "ModelConfig":
+    def replace(self, **changes) -> ModelConfig:
         return dataclasses.replace(self, **changes)
 
     def level_betas(self) -> list[tuple[float, float]]:
@@ -72,14 +73,40 @@ class ModelConfig:
 
 PRESETS: dict[str, ModelConfig] = {
     # The published model: 4 x [8, 16, 16, 32, 64] levels, latent 512, tau 4, dropout 0.3, 384 px in the paper.
-    "paper": ModelConfig(name="paper", widths=(32, 64, 64, 128, 256), latent=512, tau=4, stem=4, head_width=32,
-                         dropout=0.3, input_size=384),
+    "paper": ModelConfig(
+        name="paper",
+        widths=(32, 64, 64, 128, 256),
+        latent=512,
+        tau=4,
+        stem=4,
+        head_width=32,
+        dropout=0.3,
+        input_size=384,
+    ),
     # CPU-trainable (2.34M video / 0.72M frame parameters).
-    "small": ModelConfig(name="small", widths=(16, 24, 32, 32, 48), latent=48, tau=4, stem=8, head_width=16,
-                         head_out=16, dropout=0.1, input_size=256),
+    "small": ModelConfig(
+        name="small",
+        widths=(16, 24, 32, 32, 48),
+        latent=48,
+        tau=4,
+        stem=8,
+        head_width=16,
+        head_out=16,
+        dropout=0.1,
+        input_size=256,
+    ),
     # Tests and demos (275k video / 65k frame parameters): trains a few steps in seconds.
-    "tiny": ModelConfig(name="tiny", widths=(8, 8, 8, 16, 16), latent=16, tau=4, stem=4, head_width=8,
-                        head_out=8, res_blocks=1, input_size=64),
+    "tiny": ModelConfig(
+        name="tiny",
+        widths=(8, 8, 8, 16, 16),
+        latent=16,
+        tau=4,
+        stem=4,
+        head_width=8,
+        head_out=8,
+        res_blocks=1,
+        input_size=64,
+    ),
 }
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from dvos_core.model.attention import SpatioTemporalAttention
 from dvos_core.model.blocks import Down, ResBlock, Up, norm
@@ -58,12 +58,21 @@ class Decoder(nn.Module):
         if video:
             self.latent_fuse = SpatioTemporalAttention(cfg.latent, tau, g, cfg.temporal_reduction)
             betas = cfg.level_betas()
-            self.skip_fuse = nn.ModuleList([
-                SpatioTemporalAttention(
-                    w, tau, g, cfg.temporal_reduction, dropout=cfg.dropout,
-                    diffusion=SkipDiffusion(*betas[k], cfg.diffusion_steps, cfg.beta_start, cfg.beta_end)
-                    if cfg.skip_diffusion else None)
-                for k, w in enumerate(widths)])
+            self.skip_fuse = nn.ModuleList(
+                [
+                    SpatioTemporalAttention(
+                        w,
+                        tau,
+                        g,
+                        cfg.temporal_reduction,
+                        dropout=cfg.dropout,
+                        diffusion=SkipDiffusion(*betas[k], cfg.diffusion_steps, cfg.beta_start, cfg.beta_end)
+                        if cfg.skip_diffusion
+                        else None,
+                    )
+                    for k, w in enumerate(widths)
+                ]
+            )
         else:
             self.latent_fuse = PassThrough()
             self.skip_fuse = nn.ModuleList([PassThrough() for _ in widths])
@@ -94,8 +103,9 @@ class Head(nn.Module):
 
     def __init__(self, c_in: int, mid: int, last: int, out: int, groups: int):
         super().__init__()
-        self.blocks = nn.Sequential(ResBlock(c_in, mid, groups), ResBlock(mid, mid, groups),
-                                    ResBlock(mid, last, groups))
+        self.blocks = nn.Sequential(
+            ResBlock(c_in, mid, groups), ResBlock(mid, mid, groups), ResBlock(mid, last, groups)
+        )
         self.norm = norm(last, groups, eps=1e-5)
         self.conv = nn.Conv2d(last, out, 3, padding=1)
 
@@ -112,16 +122,20 @@ class _UNet(nn.Module):
         self.encoder = Encoder(config)
         self.decoder = Decoder(config, video)
         c = self.decoder.out_channels
-        self.heads = nn.ModuleDict({
-            "frame": Head(c, config.head_width, config.head_out, 3, config.groups),
-            "mask": Head(c, config.head_width, config.head_out, 1, config.groups),
-        })
+        self.heads = nn.ModuleDict(
+            {
+                "frame": Head(c, config.head_width, config.head_out, 3, config.groups),
+                "mask": Head(c, config.head_width, config.head_out, 1, config.groups),
+            }
+        )
 
     @staticmethod
     def _check_hw(h: int, w: int) -> None:
         if h % 32 or w % 32 or h == 0 or w == 0:
-            raise ValueError(f"input height and width must be positive multiples of 32, got {h}x{w}; crop or pad "
-                             f"the frames (e.g. to {max(32, h // 32 * 32)}x{max(32, w // 32 * 32)})")
+            raise ValueError(
+                f"input height and width must be positive multiples of 32, got {h}x{w}; crop or pad "
+                f"the frames (e.g. to {max(32, h // 32 * 32)}x{max(32, w // 32 * 32)})"
+            )
 
     def _heads(self, h: torch.Tensor) -> dict:
         return {"mask": self.heads["mask"](h), "frame": self.heads["frame"](h)}

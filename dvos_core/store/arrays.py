@@ -17,8 +17,15 @@ def create(group: zarr.Group, name: str, shape, dtype, chunks=None, fill_value=0
     shape = tuple(int(s) for s in shape)
     if chunks is None:
         chunks = (1,) + shape[1:] if len(shape) > 1 else (max(1, min(4096, shape[0] or 1)),)
-    return group.create_array(name, shape=shape, dtype=dtype, chunks=tuple(int(c) for c in chunks),
-                              compressors=image_codecs(), fill_value=fill_value, overwrite=True)
+    return group.create_array(
+        name,
+        shape=shape,
+        dtype=dtype,
+        chunks=tuple(int(c) for c in chunks),
+        compressors=image_codecs(),
+        fill_value=fill_value,
+        overwrite=True,
+    )
 
 
 def ensure_length(arr: zarr.Array, n: int) -> None:
@@ -52,5 +59,7 @@ def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False) -
     if allow_labels and np.issubdtype(m.dtype, np.integer) and values.min() >= 0:
         return (m > 0).astype(np.uint8)
     shown = values[:8].tolist()
-    raise ValueError(f"{name} has values {shown}{'...' if values.size > 8 else ''}; expected a binary mask (0/1 or "
-                     f"0/255). For an instance label map pass allow_labels=True (--labels on the command line)")
+    raise ValueError(
+        f"{name} has values {shown}{'...' if values.size > 8 else ''}; expected a binary mask (0/1 or "
+        f"0/255). For an instance label map pass allow_labels=True (--labels on the command line)"
+    )

@@ -7,8 +7,8 @@ be safe to repeat).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import zarr
 
@@ -22,7 +22,7 @@ def _set_version(root: zarr.Group, version: int) -> None:
     root.attrs.update({"schema_version": version, "dvos_version": __version__})
 
 
-def migrate_1_to_2(path, progress: Optional[ProgressFn] = None) -> None:
+def migrate_1_to_2(path, progress: ProgressFn | None = None) -> None:
     """Schema 1 -> 2: the objects table moves from the ``table`` attr (rewritten whole on every add) to the
     append-only JSON-lines array ``objects/records``. Pixels are not touched.
 

@@ -18,7 +18,7 @@ the size of the bank.
 from __future__ import annotations
 
 import json
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 import numpy as np
 import zarr
@@ -41,8 +41,10 @@ def _json_default(v):
 def encode_records(rows: Iterable[dict]) -> bytes:
     """Records as JSON lines (UTF-8, one '\\n'-terminated line each). JSON escapes newlines inside strings, and the
     byte 0x0A never occurs inside a multi-byte UTF-8 character, so '\\n' always separates records."""
-    return b"".join(json.dumps(r, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode("utf-8")
-                    + b"\n" for r in rows)
+    return b"".join(
+        json.dumps(r, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode("utf-8") + b"\n"
+        for r in rows
+    )
 
 
 def decode_records(raw: bytes) -> list[dict]:
@@ -53,7 +55,7 @@ def decode_records(raw: bytes) -> list[dict]:
 
 
 def _counts(rows: Iterable[dict]) -> dict:
-    counts = {k: 0 for k in KINDS}
+    counts = dict.fromkeys(KINDS, 0)
     for r in rows:
         counts[r["kind"]] = counts.get(r["kind"], 0) + 1
     return counts
@@ -68,14 +70,19 @@ def write_records(group: zarr.Group, rows: list[dict], pos: int = 0) -> int:
     if data:
         rec = group["records"]
         arrays.ensure_length(rec, pos + len(data))
-        rec[pos: pos + len(data)] = np.frombuffer(data, dtype=np.uint8)
+        rec[pos : pos + len(data)] = np.frombuffer(data, dtype=np.uint8)
     return pos + len(data)
 
 
 def records_commit(rows: list[dict], start: int, end: int) -> dict:
     """The attrs that commit ``rows`` stored at ``records[start:end]``."""
-    return {"records_start": int(start), "records_bytes": int(end), "n_objects": len(rows), "counts": _counts(rows),
-            "next_id": (max(int(r["id"]) for r in rows) + 1) if rows else 0}
+    return {
+        "records_start": int(start),
+        "records_bytes": int(end),
+        "n_objects": len(rows),
+        "counts": _counts(rows),
+        "next_id": (max(int(r["id"]) for r in rows) + 1) if rows else 0,
+    }
 
 
 class ObjectBank:
@@ -104,8 +111,10 @@ class ObjectBank:
         rows = decode_records(self.group["records"][start:end].tobytes())
         n = int(self.group.attrs.get("n_objects", len(rows)))
         if len(rows) != n:
-            raise StoreError(f"{self.path}: the object table holds {len(rows)} records but {n} are committed; the "
-                             f"store is damaged, restore it from a backup or re-run `dvos extract-objects --replace`")
+            raise StoreError(
+                f"{self.path}: the object table holds {len(rows)} records but {n} are committed; the "
+                f"store is damaged, restore it from a backup or re-run `dvos extract-objects --replace`"
+            )
         return rows
 
     def table(self):
@@ -118,7 +127,7 @@ class ObjectBank:
     def __len__(self) -> int:
         return int(self.group.attrs.get("n_objects", 0))
 
-    def count(self, kind: Optional[str] = None) -> int:
+    def count(self, kind: str | None = None) -> int:
         if kind is None:
             return len(self)
         return int(self.group.attrs.get("counts", {}).get(kind, 0))
@@ -130,17 +139,18 @@ class ObjectBank:
                 return self._read(r)
         raise KeyError(f"{self.path}: no object with id {object_id}")
 
-    def load(self, kind: Optional[str] = None) -> list[tuple[np.ndarray, dict]]:
+    def load(self, kind: str | None = None) -> list[tuple[np.ndarray, dict]]:
         """All objects (optionally of one kind) as (rgba, record) pairs, read with one pass over the pixels."""
         rows = [r for r in self._rows() if kind is None or r["kind"] == kind]
         if not rows:
             return []
         flat = self.group["pixels"][: int(self.group.attrs["n_bytes"])]
-        return [(flat[r["offset"]: r["offset"] + r["h"] * r["w"] * 4].reshape(r["h"], r["w"], 4), dict(r))
-                for r in rows]
+        return [
+            (flat[r["offset"] : r["offset"] + r["h"] * r["w"] * 4].reshape(r["h"], r["w"], 4), dict(r)) for r in rows
+        ]
 
     def _read(self, r: dict) -> np.ndarray:
-        return self.group["pixels"][r["offset"]: r["offset"] + r["h"] * r["w"] * 4].reshape(r["h"], r["w"], 4)
+        return self.group["pixels"][r["offset"] : r["offset"] + r["h"] * r["w"] * 4].reshape(r["h"], r["w"], 4)
 
     # ---- writing ------------------------------------------------------------------------------------------------
     def add(self, items: Iterable[tuple[np.ndarray, dict]]) -> int:
@@ -156,7 +166,7 @@ class ObjectBank:
         start_bytes = n_bytes = int(a.get("n_bytes", 0))
         rec_start, rec_end = int(a.get("records_start", 0)), int(a.get("records_bytes", 0))
         next_id = int(a.get("next_id", 0))
-        counts = {**{k: 0 for k in KINDS}, **a.get("counts", {})}
+        counts = {**dict.fromkeys(KINDS, 0), **a.get("counts", {})}
         chunks, new_rows = [], []
         for rgba, rec in items:
             rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
@@ -177,12 +187,19 @@ class ObjectBank:
         arrays.ensure_length(pix, n_bytes)
         pix[start_bytes:n_bytes] = np.concatenate(chunks)
         new_end = write_records(self.group, new_rows, rec_end)
-        self.group.attrs.update({"n_bytes": n_bytes, "records_start": rec_start, "records_bytes": new_end,
-                                 "n_objects": int(a.get("n_objects", 0)) + len(new_rows), "counts": counts,
-                                 "next_id": next_id})  # the commit, after the data
+        self.group.attrs.update(
+            {
+                "n_bytes": n_bytes,
+                "records_start": rec_start,
+                "records_bytes": new_end,
+                "n_objects": int(a.get("n_objects", 0)) + len(new_rows),
+                "counts": counts,
+                "next_id": next_id,
+            }
+        )  # the commit, after the data
         return new_rows
 
-    def clear(self, kind: Optional[str] = None) -> None:
+    def clear(self, kind: str | None = None) -> None:
         """Drop objects (all, or one kind); pixels of dropped objects are left unreferenced.
 
         The kept records are written where they cannot touch the committed range (at the start of ``records`` if

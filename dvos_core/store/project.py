@@ -7,14 +7,13 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Optional
 
 import zarr
 
 from dvos_core.progress import ProgressFn
 from dvos_core.store.migrate import MIGRATIONS
 from dvos_core.store.objects import ObjectBank
-from dvos_core.store.schema import (SCHEMA_VERSION, STORE_FORMAT, SchemaVersionError, StoreError, check_id)
+from dvos_core.store.schema import SCHEMA_VERSION, STORE_FORMAT, SchemaVersionError, StoreError, check_id
 from dvos_core.store.sequence import Background, Video
 from dvos_core.store.synthetic import SyntheticSet
 
@@ -38,19 +37,26 @@ def _root_attrs(path: Path) -> dict:
 
 
 def _migratable(version) -> bool:
-    return (isinstance(version, int) and not isinstance(version, bool) and version < SCHEMA_VERSION
-            and all(v in MIGRATIONS for v in range(version, SCHEMA_VERSION)))
+    return (
+        isinstance(version, int)
+        and not isinstance(version, bool)
+        and version < SCHEMA_VERSION
+        and all(v in MIGRATIONS for v in range(version, SCHEMA_VERSION))
+    )
 
 
 def _version_error(path: Path, attrs: dict) -> SchemaVersionError:
     version = attrs.get("schema_version")
     if _migratable(version):
-        return SchemaVersionError(f"{path} uses store schema {version}; this dvos uses {SCHEMA_VERSION}. "
-                                  f"Run `dvos migrate {path}` (back the folder up first)")
+        return SchemaVersionError(
+            f"{path} uses store schema {version}; this dvos uses {SCHEMA_VERSION}. "
+            f"Run `dvos migrate {path}` (back the folder up first)"
+        )
     return SchemaVersionError(
         f"{path} uses store schema {version!r} (written by dvos {attrs.get('dvos_version', '?')}); this dvos "
         f"reads schema {SCHEMA_VERSION} only. Open it with the dvos version that wrote it, or export its "
-        f"videos and masks and import them into a new project")
+        f"videos and masks and import them into a new project"
+    )
 
 
 class Project:
@@ -66,12 +72,14 @@ class Project:
 
     # ---- open / create -----------------------------------------------------------------------------------------
     @classmethod
-    def create(cls, path, overwrite: bool = False) -> "Project":
+    def create(cls, path, overwrite: bool = False) -> Project:
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             if not overwrite:
-                raise StoreError(f"{path} already exists; open it with Project.open, or pass overwrite=True "
-                                 f"(--overwrite) to replace it")
+                raise StoreError(
+                    f"{path} already exists; open it with Project.open, or pass overwrite=True "
+                    f"(--overwrite) to replace it"
+                )
             if (path / "zarr.json").exists():
                 shutil.rmtree(path)
             else:
@@ -88,12 +96,18 @@ class Project:
         (path / "reports").mkdir()
         from dvos_core import __version__
 
-        root.attrs.update({"format": STORE_FORMAT, "schema_version": SCHEMA_VERSION, "dvos_version": __version__,
-                           "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
+        root.attrs.update(
+            {
+                "format": STORE_FORMAT,
+                "schema_version": SCHEMA_VERSION,
+                "dvos_version": __version__,
+                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            }
+        )
         return cls(root, path, "r+")
 
     @classmethod
-    def open(cls, path, mode: str = "r+") -> "Project":
+    def open(cls, path, mode: str = "r+") -> Project:
         """Open an existing project; ``mode='r'`` for read-only use."""
         path = Path(path)
         attrs = _root_attrs(path)
@@ -103,7 +117,7 @@ class Project:
         return cls(root, path, mode)
 
     @classmethod
-    def migrate(cls, path, progress: Optional[ProgressFn] = None) -> list[int]:
+    def migrate(cls, path, progress: ProgressFn | None = None) -> list[int]:
         """Upgrade a project in place to this dvos's schema (``dvos migrate PATH``; back the folder up first).
 
         Returns the schema versions it went through (e.g. ``[1, 2]``), or ``[]`` when the store is already current
@@ -126,7 +140,7 @@ class Project:
         return steps
 
     @classmethod
-    def open_or_create(cls, path) -> "Project":
+    def open_or_create(cls, path) -> Project:
         p = Path(path)
         return cls.open(p) if (p / "zarr.json").exists() else cls.create(p)
 
@@ -147,7 +161,7 @@ class Project:
             raise KeyError(f"{self.path}: no video {video_id!r}; videos are {self.video_ids()}")
         return Video(self.root["videos"][video_id], video_id, str(self.path))
 
-    def videos(self, split: Optional[str] = None) -> list[Video]:
+    def videos(self, split: str | None = None) -> list[Video]:
         vs = [self.video(v) for v in self.video_ids()]
         return [v for v in vs if split is None or v.split == split]
 
@@ -204,11 +218,13 @@ class Project:
             raise KeyError(f"{self.path}: no synthetic set {name!r}; have {self.synthetic_ids()}")
         return SyntheticSet(self.root["synthetic"][name], name, str(self.path))
 
-    def create_synthetic(self, name: str, n_clips: int, n_frames: int, height: int, width: int,
-                         **attrs) -> SyntheticSet:
+    def create_synthetic(
+        self, name: str, n_clips: int, n_frames: int, height: int, width: int, **attrs
+    ) -> SyntheticSet:
         check_id(name, "synthetic set name")
-        return SyntheticSet.create(self.root["synthetic"], name, n_clips, n_frames, height, width, attrs,
-                                   str(self.path))
+        return SyntheticSet.create(
+            self.root["synthetic"], name, n_clips, n_frames, height, width, attrs, str(self.path)
+        )
 
     def delete_synthetic(self, name: str) -> None:
         self.synthetic(name)
@@ -243,14 +259,30 @@ class Project:
         vids = []
         for v in self.videos():
             a = v.attrs
-            vids.append({"id": v.name, "frames": v.n_frames, "size": [a["height"], a["width"]], "split": v.split,
-                         "complete": v.import_complete,
-                         "fps": a.get("fps"), "source": a.get("source"), "tags": v.tags,
-                         "provenance": {k: c for k, c in v.provenance_counts().items() if c and k != "none"}})
+            vids.append(
+                {
+                    "id": v.name,
+                    "frames": v.n_frames,
+                    "size": [a["height"], a["width"]],
+                    "split": v.split,
+                    "complete": v.import_complete,
+                    "fps": a.get("fps"),
+                    "source": a.get("source"),
+                    "tags": v.tags,
+                    "provenance": {k: c for k, c in v.provenance_counts().items() if c and k != "none"},
+                }
+            )
         ob = self.objects
-        return {"path": str(self.path), "schema_version": self.attrs.get("schema_version"), "videos": vids,
-                "objects": {"head": ob.count("head"), "fake": ob.count("fake")},
-                "backgrounds": {b: self.background(b).n_frames for b in self.background_ids()},
-                "synthetic": {s: {"clips_done": int(len(self.synthetic(s).done())),
-                                  "clips": self.synthetic(s).n_clips} for s in self.synthetic_ids()},
-                "models": self.model_names(), "reports": self.report_names()}
+        return {
+            "path": str(self.path),
+            "schema_version": self.attrs.get("schema_version"),
+            "videos": vids,
+            "objects": {"head": ob.count("head"), "fake": ob.count("fake")},
+            "backgrounds": {b: self.background(b).n_frames for b in self.background_ids()},
+            "synthetic": {
+                s: {"clips_done": int(len(self.synthetic(s).done())), "clips": self.synthetic(s).n_clips}
+                for s in self.synthetic_ids()
+            },
+            "models": self.model_names(),
+            "reports": self.report_names(),
+        }

@@ -9,8 +9,14 @@ STORE_FORMAT = "dvos-project"
 
 # Per-frame mask provenance codes (uint8).
 NONE, MANUAL, PSEUDO, PREDICTED, CORRECTED, SYNTHETIC = 0, 1, 2, 3, 4, 5
-PROVENANCE = {"none": NONE, "manual": MANUAL, "pseudo": PSEUDO, "predicted": PREDICTED,
-              "corrected": CORRECTED, "synthetic": SYNTHETIC}
+PROVENANCE = {
+    "none": NONE,
+    "manual": MANUAL,
+    "pseudo": PSEUDO,
+    "predicted": PREDICTED,
+    "corrected": CORRECTED,
+    "synthetic": SYNTHETIC,
+}
 PROVENANCE_NAMES = {v: k for k, v in PROVENANCE.items()}
 # A mask write never replaces a mask of higher rank unless asked to (overwrite=True): human labels are protected.
 PROVENANCE_RANK = {NONE: 0, PREDICTED: 1, PSEUDO: 2, SYNTHETIC: 3, MANUAL: 4, CORRECTED: 4}
@@ -46,8 +52,9 @@ def provenance_code(p) -> int:
 def check_id(name: str, what: str = "id") -> str:
     """Validate a video/background/set id: letters, digits, '_', '.', '-' (no slashes)."""
     if not isinstance(name, str) or not _ID_RE.match(name):
-        raise ValueError(f"invalid {what} {name!r}: use letters, digits, '_', '.', '-' (max 128), starting with a "
-                         f"letter or digit")
+        raise ValueError(
+            f"invalid {what} {name!r}: use letters, digits, '_', '.', '-' (max 128), starting with a letter or digit"
+        )
     return name
 
 

@@ -8,25 +8,38 @@ append overwrites.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 import numpy as np
 import zarr
 
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store import arrays
-from dvos_core.store.schema import (CORRECTED, LABEL_PROVENANCES, MANUAL, NONE, PROVENANCE_NAMES, PROVENANCE_RANK,
-                                    SPLITS, StoreError, provenance_code)
+from dvos_core.store.schema import (
+    CORRECTED,
+    LABEL_PROVENANCES,
+    MANUAL,
+    NONE,
+    PROVENANCE_NAMES,
+    PROVENANCE_RANK,
+    SPLITS,
+    StoreError,
+    provenance_code,
+)
 
 
 def _check_frame(frame: np.ndarray, hw, where: str) -> np.ndarray:
     f = np.asarray(frame)
     if f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3:
-        raise ValueError(f"{where}: frame has shape {f.shape} dtype {f.dtype}; the store takes uint8 RGB (H, W, 3). "
-                         f"Convert with dvos_core.io.to_rgb8 first")
+        raise ValueError(
+            f"{where}: frame has shape {f.shape} dtype {f.dtype}; the store takes uint8 RGB (H, W, 3). "
+            f"Convert with dvos_core.io.to_rgb8 first"
+        )
     if hw is not None and f.shape[:2] != tuple(hw):
-        raise ValueError(f"{where}: frame size {f.shape[:2]} differs from the sequence's {tuple(hw)}; "
-                         f"resize/crop all frames to one size (see dvos_core.io.Preprocess)")
+        raise ValueError(
+            f"{where}: frame size {f.shape[:2]} differs from the sequence's {tuple(hw)}; "
+            f"resize/crop all frames to one size (see dvos_core.io.Preprocess)"
+        )
     return f
 
 
@@ -40,15 +53,19 @@ class FrameSequence:
 
     # ---- creation ---------------------------------------------------------------------------------------------
     @classmethod
-    def create(cls, parent: zarr.Group, name: str, height: int, width: int, attrs: Optional[dict] = None,
-               path: str = ""):
+    def create(cls, parent: zarr.Group, name: str, height: int, width: int, attrs: dict | None = None, path: str = ""):
         if name in parent:
             raise StoreError(f"{path}: {cls.kind} {name!r} already exists; choose another id or delete it first")
         g = parent.create_group(name)
         arrays.create(g, "frames", (0, height, width, 3), "uint8", chunks=(1, height, width, 3))
         cls._create_extra(g, height, width)
-        meta = {"kind": cls.kind, "height": int(height), "width": int(width), "committed_frames": 0,
-                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        meta = {
+            "kind": cls.kind,
+            "height": int(height),
+            "width": int(width),
+            "committed_frames": 0,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
         meta.update(attrs or {})
         g.attrs.update(meta)
         return cls(g, name, path)
@@ -66,8 +83,9 @@ class FrameSequence:
 
     def refresh(self) -> None:
         """Reload this handle's metadata (Zarr caches attributes per handle)."""
-        self.group = zarr.open_group(store=self.group.store, path=self.group.path,
-                                     mode="r" if self.group.read_only else "r+")
+        self.group = zarr.open_group(
+            store=self.group.store, path=self.group.path, mode="r" if self.group.read_only else "r+"
+        )
 
     @property
     def n_frames(self) -> int:
@@ -93,15 +111,21 @@ class FrameSequence:
     def frame(self, t: int) -> np.ndarray:
         return self.read_frames(t, t + 1)[0]
 
-    def read_frames(self, start: int = 0, stop: Optional[int] = None) -> np.ndarray:
+    def read_frames(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         n = self.n_frames
         stop = n if stop is None else stop
         if not (0 <= start <= stop <= n):
             raise IndexError(f"{self.path}: frames [{start}, {stop}) out of range; {self.name!r} has {n} frames")
         return self.frames[start:stop]
 
-    def append_frames(self, frames: Iterable[np.ndarray], n_total: Optional[int] = None, batch: int = 8,
-                      progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None) -> int:
+    def append_frames(
+        self,
+        frames: Iterable[np.ndarray],
+        n_total: int | None = None,
+        batch: int = 8,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> int:
         """Append frames (an iterable of (H,W,3) uint8); commits every ``batch`` frames. Returns frames committed.
 
         On cancel or error the frames committed so far stay; the rest is discarded.
@@ -173,7 +197,7 @@ class Video(FrameSequence):
 
     def set_tags(self, **tags) -> None:
         t = self.tags
-        t.update({k: v for k, v in tags.items()})
+        t.update(dict(tags.items()))
         self.group.attrs["tags"] = t
 
     # ---- masks -----------------------------------------------------------------------------------------------
@@ -192,21 +216,28 @@ class Video(FrameSequence):
         codes = [provenance_code(p) for p in provenances]
         return np.flatnonzero(np.isin(self.provenance, codes))
 
-    def mask(self, t: int) -> Optional[np.ndarray]:
+    def mask(self, t: int) -> np.ndarray | None:
         """The mask of frame t (H,W) uint8 {0,1}, or None when the frame has no mask."""
         self._check_t(t)
         if self.group["provenance"][t] == NONE:
             return None
         return self.group["masks"][t]
 
-    def read_masks(self, start: int = 0, stop: Optional[int] = None) -> np.ndarray:
+    def read_masks(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Masks of frames [start, stop) (frames without a mask read as zeros; check ``provenance``)."""
         stop = self.n_frames if stop is None else stop
         self._check_t(start, stop)
         return self.group["masks"][start:stop]
 
-    def set_mask(self, t: int, mask, provenance="manual", overwrite: bool = False, allow_labels: bool = False,
-                 quality: Optional[float] = None) -> bool:
+    def set_mask(
+        self,
+        t: int,
+        mask,
+        provenance="manual",
+        overwrite: bool = False,
+        allow_labels: bool = False,
+        quality: float | None = None,
+    ) -> bool:
         """Write the mask of frame t; returns False (and writes nothing) if a higher-ranked mask is protected.
 
         Human masks (manual, corrected) are only replaced by other human masks unless ``overwrite``. The provenance
@@ -221,9 +252,11 @@ class Video(FrameSequence):
         if not overwrite and PROVENANCE_RANK[old] > PROVENANCE_RANK[code]:
             return False
         if old == MANUAL and code == CORRECTED and self.split == "test":
-            raise StoreError(f"{self.name} frame {t}: this test video's manual mask is the ground truth it is scored "
-                             f"against; an edited prediction may not replace it. Correct frames of train videos, or "
-                             f"clear this frame's mask first if the ground truth itself is wrong")
+            raise StoreError(
+                f"{self.name} frame {t}: this test video's manual mask is the ground truth it is scored "
+                f"against; an edited prediction may not replace it. Correct frames of train videos, or "
+                f"clear this frame's mask first if the ground truth itself is wrong"
+            )
         self.group["masks"][t] = m
         if quality is not None:
             self.group["quality"][t] = float(quality)
@@ -283,7 +316,7 @@ class Video(FrameSequence):
             return None
         return arrs[0][t], arrs[1][t].astype(np.float32)
 
-    def _check_t(self, t: int, stop: Optional[int] = None) -> None:
+    def _check_t(self, t: int, stop: int | None = None) -> None:
         n = self.n_frames
         if stop is None:
             if not (0 <= int(t) < n):

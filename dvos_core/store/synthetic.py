@@ -20,17 +20,33 @@ class SyntheticSet:
         self.group, self.name, self.path = group, name, path
 
     @classmethod
-    def create(cls, parent: zarr.Group, name: str, n_clips: int, n_frames: int, height: int, width: int,
-               attrs: dict | None = None, path: str = ""):
+    def create(
+        cls,
+        parent: zarr.Group,
+        name: str,
+        n_clips: int,
+        n_frames: int,
+        height: int,
+        width: int,
+        attrs: dict | None = None,
+        path: str = "",
+    ):
         if name in parent:
             raise StoreError(f"{path}: synthetic set {name!r} exists; resume it, pick another name or delete it")
         g = parent.create_group(name)
-        arrays.create(g, "frames", (n_clips, n_frames, height, width, 3), "uint8",
-                      chunks=(1, 1, height, width, 3))
+        arrays.create(g, "frames", (n_clips, n_frames, height, width, 3), "uint8", chunks=(1, 1, height, width, 3))
         arrays.create(g, "masks", (n_clips, n_frames, height, width), "uint8", chunks=(1, 1, height, width))
         arrays.create(g, "done", (n_clips,), "uint8", chunks=(1,))
-        g.attrs.update({"kind": "synthetic", "n_clips": int(n_clips), "n_frames": int(n_frames),
-                        "height": int(height), "width": int(width), **(attrs or {})})
+        g.attrs.update(
+            {
+                "kind": "synthetic",
+                "n_clips": int(n_clips),
+                "n_frames": int(n_frames),
+                "height": int(height),
+                "width": int(width),
+                **(attrs or {}),
+            }
+        )
         return cls(g, name, path)
 
     @property

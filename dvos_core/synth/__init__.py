@@ -4,10 +4,10 @@
 resumable) synthetic set in the project store. See docs/synthesis.md.
 """
 
-from dvos_core.synth.config import SynthConfig
 from dvos_core.synth.clip import simulate_clip
+from dvos_core.synth.config import SynthConfig
 from dvos_core.synth.generate import clip_seed, generate
 from dvos_core.synth.motion import max_step_px
 from dvos_core.synth.preview import preview, save_preview
 
-__all__ = ["SynthConfig", "simulate_clip", "preview", "save_preview", "generate", "clip_seed", "max_step_px"]
+__all__ = ["SynthConfig", "clip_seed", "generate", "max_step_px", "preview", "save_preview", "simulate_clip"]

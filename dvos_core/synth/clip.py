@@ -9,7 +9,7 @@ same camera matrix, so heads and field move together.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -25,14 +25,18 @@ def _check_background(background, cfg: SynthConfig):
     shape = getattr(background, "shape", None)
     dtype = getattr(background, "dtype", None)
     if shape is None or len(shape) != 4 or shape[-1] != 3 or dtype != np.uint8:
-        raise ValueError(f"background must be a (T, H, W, 3) uint8 array of consecutive bare-field frames, got "
-                         f"shape {shape} dtype {dtype}")
+        raise ValueError(
+            f"background must be a (T, H, W, 3) uint8 array of consecutive bare-field frames, got "
+            f"shape {shape} dtype {dtype}"
+        )
     tb, hb, wb = (int(s) for s in shape[:3])
     if tb < 1:
         raise ValueError("background clip has no frames; add bare-field frames (dvos extract-backgrounds)")
     if (hb < cfg.height or wb < cfg.width) and not cfg.allow_upscale:
-        raise ValueError(f"background clip is {hb}x{wb} px but the output is {cfg.height}x{cfg.width}; use a smaller "
-                         f"output size (--size), larger background clips, or set allow_upscale: true in the config")
+        raise ValueError(
+            f"background clip is {hb}x{wb} px but the output is {cfg.height}x{cfg.width}; use a smaller "
+            f"output size (--size), larger background clips, or set allow_upscale: true in the config"
+        )
     return tb, hb, wb
 
 
@@ -58,7 +62,7 @@ def _view_box(cam: motion.CameraPath, height: int, width: int):
     return np.array([x.min(), y.min()]), np.array([x.max(), y.max()])
 
 
-def _place(rng, n: int, radii: np.ndarray, lo, hi, occupancy: Optional[np.ndarray], tries: int) -> np.ndarray:
+def _place(rng, n: int, radii: np.ndarray, lo, hi, occupancy: np.ndarray | None, tries: int) -> np.ndarray:
     """Positions (n, 2) in the box [lo, hi); with an occupancy grid, keep the least-overlapping of ``tries``."""
     if occupancy is None or tries <= 1:
         return rng.uniform(lo, hi, (n, 2))
@@ -70,13 +74,13 @@ def _place(rng, n: int, radii: np.ndarray, lo, hi, occupancy: Optional[np.ndarra
         best, best_score = None, None
         for p in cand:
             gx, gy = int((p[0] - lo[0]) / _GRID), int((p[1] - lo[1]) / _GRID)
-            score = occupancy[max(0, gy - r):gy + r + 1, max(0, gx - r):gx + r + 1].sum()
+            score = occupancy[max(0, gy - r) : gy + r + 1, max(0, gx - r) : gx + r + 1].sum()
             if best is None or score < best_score:
                 best, best_score = (p, gx, gy), score
                 if score == 0:
                     break
         p, gx, gy = best
-        occupancy[max(0, gy - r):min(gh, gy + r + 1), max(0, gx - r):min(gw, gx + r + 1)] += 1
+        occupancy[max(0, gy - r) : min(gh, gy + r + 1), max(0, gx - r) : min(gw, gx + r + 1)] += 1
         out[i] = p
     return out
 
@@ -93,9 +97,16 @@ def _pose_matrices(pos: np.ndarray, angle: np.ndarray, scale: np.ndarray, centre
     return m
 
 
-def simulate_clip(heads: Sequence, fakes: Sequence, background, config: Optional[SynthConfig] = None, seed=0,
-                  progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None,
-                  return_info: bool = False):
+def simulate_clip(
+    heads: Sequence,
+    fakes: Sequence,
+    background,
+    config: SynthConfig | None = None,
+    seed=0,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    return_info: bool = False,
+):
     """Render one synthetic clip.
 
     heads, fakes: RGBA uint8 crops, or (rgba, record) pairs as returned by ``project.objects.load("head")``; fakes
@@ -150,8 +161,9 @@ def simulate_clip(heads: Sequence, fakes: Sequence, background, config: Optional
         colour = cfg.head_colour if real[i] else cfg.fake_colour
         gain = (1 + rng.uniform(-bright, bright)) * (1 + rng.uniform(-colour, colour, 3))
         crop = heads[src[i]] if real[i] else fakes[src[i]]
-        sprites.append(render.make_sprite(crop, real[i], gain, cfg.edge_feather_px, rng, cfg.elastic_px,
-                                          cfg.elastic_wavelength))
+        sprites.append(
+            render.make_sprite(crop, real[i], gain, cfg.edge_feather_px, rng, cfg.elastic_px, cfg.elastic_wavelength)
+        )
     n = len(sprites)
     if n >= np.iinfo(np.uint16).max:
         raise ValueError(f"{n} objects in one clip is too many; lower n_heads / n_fakes or the camera speed")
@@ -212,7 +224,15 @@ def simulate_clip(heads: Sequence, fakes: Sequence, background, config: Optional
         report(progress, t + 1, T, f"frame {t + 1}/{T}")
     if not return_info:
         return frames, masks
-    info = {"labels": labels_all, "is_real": lut.astype(bool), "heads_visible": heads_visible,
-            "background_frames": bg_idx, "n_real": int(is_real.sum()), "n_fake": int((~is_real).sum()),
-            "heads_per_view": n_real_view, "fakes_per_view": n_fake_view, "upscale": upscale}
+    info = {
+        "labels": labels_all,
+        "is_real": lut.astype(bool),
+        "heads_visible": heads_visible,
+        "background_frames": bg_idx,
+        "n_real": int(is_real.sum()),
+        "n_fake": int((~is_real).sum()),
+        "heads_per_view": n_real_view,
+        "fakes_per_view": n_fake_view,
+        "upscale": upscale,
+    }
     return frames, masks, info

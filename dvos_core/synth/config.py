@@ -40,19 +40,31 @@ class SynthConfig:
     n_frames: int = _doc(60, "frames per clip")
     height: int = _doc(512, "output height in pixels")
     width: int = _doc(512, "output width in pixels")
-    allow_upscale: bool = _doc(False, "if a background clip is smaller than the output, upscale it instead of "
-                                      "raising ValueError (upscaling blurs the background relative to the heads)")
+    allow_upscale: bool = _doc(
+        False,
+        "if a background clip is smaller than the output, upscale it instead of "
+        "raising ValueError (upscaling blurs the background relative to the heads)",
+    )
 
     # ---- density and layering ---------------------------------------------------------------------------------
     n_heads: tuple = _doc((10, 100), "real heads visible per frame, drawn once per clip (inclusive range)")
     n_fakes: tuple = _doc((10, 100), "fake heads (head-shaped background texture) per frame, drawn once per clip")
-    fake_on_top_prob: float = _doc(0.2, "probability that a fake head is layered above the real heads (it then "
-                                        "hides them, and the mask loses those pixels); the rest lie below")
-    placement_tries: int = _doc(6, "candidate positions per object; the one overlapping existing real heads "
-                                   "least is kept (1 = uniform random placement)")
+    fake_on_top_prob: float = _doc(
+        0.2,
+        "probability that a fake head is layered above the real heads (it then "
+        "hides them, and the mask loses those pixels); the rest lie below",
+    )
+    placement_tries: int = _doc(
+        6,
+        "candidate positions per object; the one overlapping existing real heads "
+        "least is kept (1 = uniform random placement)",
+    )
     object_scale: tuple = _doc((0.85, 1.15), "size factor applied to each pasted object, drawn once per object")
-    min_visible_area: int = _doc(20, "visible pixels for a real head to count as present in a frame (used for "
-                                     "per-frame head counts in the clip info, the mask is always exact)")
+    min_visible_area: int = _doc(
+        20,
+        "visible pixels for a real head to count as present in a frame (used for "
+        "per-frame head counts in the clip info, the mask is always exact)",
+    )
 
     # ---- camera (applied to background and heads together) ----------------------------------------------------
     camera_speed: float = _doc(1.5, "maximum steady pan speed per axis in px/frame (drawn once per clip)")
@@ -64,14 +76,18 @@ class SynthConfig:
     # ---- per-head motion (temporally smooth: sums of low-frequency sinusoids) --------------------------------
     sway_px: float = _doc(3.0, "amplitude of each head's sway (wind) around its position, in pixels")
     sway_period: tuple = _doc((12.0, 40.0), "period range of head sway, rotation and deformation, in frames")
-    wind_coherence: float = _doc(0.5, "share of the sway common to all heads of a clip (a gust moves neighbours "
-                                      "together); 0 = independent heads")
+    wind_coherence: float = _doc(
+        0.5, "share of the sway common to all heads of a clip (a gust moves neighbours together); 0 = independent heads"
+    )
     drift_speed: float = _doc(0.3, "maximum steady drift of a head per axis in px/frame (leaning plants)")
     rotation_deg: float = _doc(6.0, "amplitude of each head's oscillating rotation, in degrees (not a spin)")
     initial_rotation_deg: float = _doc(180.0, "each object's orientation is drawn uniformly in +-this, in degrees")
     scale_jitter: float = _doc(0.04, "amplitude of each head's smooth size oscillation as a fraction")
-    elastic_px: float = _doc(1.0, "amplitude of each head's smooth elastic deformation, in crop pixels "
-                                  "(0 disables it and makes rendering faster)")
+    elastic_px: float = _doc(
+        1.0,
+        "amplitude of each head's smooth elastic deformation, in crop pixels "
+        "(0 disables it and makes rendering faster)",
+    )
     elastic_wavelength: float = _doc(24.0, "spatial wavelength of the elastic deformation, in crop pixels")
 
     # ---- appearance -------------------------------------------------------------------------------------------
@@ -79,8 +95,11 @@ class SynthConfig:
     head_colour: float = _doc(0.06, "per-head, per-channel colour gain range +-this (constant over the clip)")
     fake_brightness: float = _doc(0.2, "per-fake brightness factor range +-this")
     fake_colour: float = _doc(0.12, "per-fake, per-channel colour gain range +-this")
-    edge_feather_px: float = _doc(0.7, "Gaussian softening of object edges in crop pixels; the mask keeps the "
-                                       "alpha >= 0.5 set. 0 = hard binary paste (nearest-neighbour warps)")
+    edge_feather_px: float = _doc(
+        0.7,
+        "Gaussian softening of object edges in crop pixels; the mask keeps the "
+        "alpha >= 0.5 set. 0 = hard binary paste (nearest-neighbour warps)",
+    )
 
     # ---------------------------------------------------------------------------------------------------------
     def __post_init__(self):
@@ -93,6 +112,7 @@ class SynthConfig:
     def _check_types(self) -> None:
         """Each field must have its default's kind: a (low, high) pair of numbers, a bool, an int or a number.
         NumPy scalars are turned into plain Python numbers (the config is stored as JSON)."""
+
         def num(x, whole=False):
             if isinstance(x, bool) or not isinstance(x, (Integral if whole else Real)):
                 raise TypeError
@@ -122,13 +142,16 @@ class SynthConfig:
         """Raise ValueError naming the bad field and the fix."""
         self._check_types()
         if self.n_frames < 1 or self.height < 16 or self.width < 16:
-            raise ValueError(f"SynthConfig: n_frames must be >= 1 and height/width >= 16, got n_frames="
-                             f"{self.n_frames}, height={self.height}, width={self.width}")
+            raise ValueError(
+                f"SynthConfig: n_frames must be >= 1 and height/width >= 16, got n_frames="
+                f"{self.n_frames}, height={self.height}, width={self.width}"
+            )
         for name in ("n_heads", "n_fakes", "object_scale", "camera_period", "sway_period"):
             lo, hi = getattr(self, name)
             if lo > hi or lo < 0:
-                raise ValueError(f"SynthConfig.{name}={getattr(self, name)} must be a (low, high) range with "
-                                 f"0 <= low <= high")
+                raise ValueError(
+                    f"SynthConfig.{name}={getattr(self, name)} must be a (low, high) range with 0 <= low <= high"
+                )
         if self.n_heads[1] < 1:
             raise ValueError("SynthConfig.n_heads must allow at least one real head, e.g. (10, 100)")
         if min(self.camera_period[0], self.sway_period[0]) < 2:
@@ -139,9 +162,22 @@ class SynthConfig:
             raise ValueError("SynthConfig.fake_on_top_prob and wind_coherence must lie in [0, 1]")
         if self.placement_tries < 1:
             raise ValueError("SynthConfig.placement_tries must be >= 1")
-        for name in ("camera_speed", "camera_shake_px", "camera_rotation_deg", "camera_zoom", "sway_px",
-                     "drift_speed", "rotation_deg", "scale_jitter", "elastic_px", "edge_feather_px",
-                     "head_brightness", "head_colour", "fake_brightness", "fake_colour"):
+        for name in (
+            "camera_speed",
+            "camera_shake_px",
+            "camera_rotation_deg",
+            "camera_zoom",
+            "sway_px",
+            "drift_speed",
+            "rotation_deg",
+            "scale_jitter",
+            "elastic_px",
+            "edge_feather_px",
+            "head_brightness",
+            "head_colour",
+            "fake_brightness",
+            "fake_colour",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"SynthConfig.{name} must be >= 0, got {getattr(self, name)}")
         if self.camera_zoom >= 0.5 or self.scale_jitter >= 0.5:
@@ -157,12 +193,13 @@ class SynthConfig:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "SynthConfig":
+    def from_dict(cls, d: dict | None) -> SynthConfig:
         """Build from a (possibly partial) dict; unknown keys raise ValueError listing the valid ones."""
-        return dataclass_from_dict(cls, dict(d or {}), "synthesis parameter(s)",
-                                   f"valid names are {sorted(f.name for f in fields(cls))}")
+        return dataclass_from_dict(
+            cls, dict(d or {}), "synthesis parameter(s)", f"valid names are {sorted(f.name for f in fields(cls))}"
+        )
 
-    def replace(self, **changes) -> "SynthConfig":
+    def replace(self, **changes) -> SynthConfig:
         return dataclasses.replace(self, **changes)
 
     def to_yaml(self, path=None) -> str:
@@ -178,7 +215,7 @@ class SynthConfig:
         return text
 
     @classmethod
-    def from_yaml(cls, path) -> "SynthConfig":
+    def from_yaml(cls, path) -> SynthConfig:
         """Load a config file; errors name the file."""
         data = read_yaml_mapping(path, "synthesis config", f"write a template with `dvos synth --write-config {path}`")
         try:

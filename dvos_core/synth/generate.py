@@ -10,11 +10,10 @@ from __future__ import annotations
 import multiprocessing as mp
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
-from dvos_core.progress import CancelToken, Cancelled, ProgressFn, check, report
+from dvos_core.progress import Cancelled, CancelToken, ProgressFn, check, report
 from dvos_core.synth.config import SynthConfig
 
 BACKENDS = ("serial", "process", "dask")
@@ -40,8 +39,10 @@ def usable_backgrounds(project, cfg: SynthConfig) -> list:
     """Background clips that can feed clips of ``cfg``'s size; a clear error when there are none."""
     ids = project.background_ids()
     if not ids:
-        raise ValueError(f"{project.path}: no background clips; extract bare-field clips first "
-                         f"(dvos extract-backgrounds, or the Backgrounds dock)")
+        raise ValueError(
+            f"{project.path}: no background clips; extract bare-field clips first "
+            f"(dvos extract-backgrounds, or the Backgrounds dock)"
+        )
     ok, sizes = [], []
     for b in ids:
         bg = project.background(b)
@@ -50,15 +51,21 @@ def usable_backgrounds(project, cfg: SynthConfig) -> list:
         if bg.n_frames > 0 and (cfg.allow_upscale or (h >= cfg.height and w >= cfg.width)):
             ok.append(b)
     if not ok:
-        raise ValueError(f"{project.path}: no background clip is at least {cfg.height}x{cfg.width} px with frames "
-                         f"(have {', '.join(sizes)}); use a smaller --size or set allow_upscale: true")
+        raise ValueError(
+            f"{project.path}: no background clip is at least {cfg.height}x{cfg.width} px with frames "
+            f"(have {', '.join(sizes)}); use a smaller --size or set allow_upscale: true"
+        )
     return ok
 
 
 def _inputs_fingerprint(project, backgrounds: list) -> dict:
     ob = project.objects
-    return {"heads": ob.count("head"), "fakes": ob.count("fake"), "object_bytes": int(ob.group.attrs.get("n_bytes", 0)),
-            "backgrounds": {b: project.background(b).n_frames for b in backgrounds}}
+    return {
+        "heads": ob.count("head"),
+        "fakes": ob.count("fake"),
+        "object_bytes": int(ob.group.attrs.get("n_bytes", 0)),
+        "backgrounds": {b: project.background(b).n_frames for b in backgrounds},
+    }
 
 
 class _Context:
@@ -76,13 +83,19 @@ class _Context:
         self.heads = [rgba for rgba, _ in self.project.objects.load("head")]
         self.fakes = [rgba for rgba, _ in self.project.objects.load("fake")]
 
-    def make(self, i: int, cancel: Optional[CancelToken] = None) -> None:
+    def make(self, i: int, cancel: CancelToken | None = None) -> None:
         from dvos_core.synth.clip import simulate_clip
 
         rng = np.random.default_rng([self.seed, int(i), 1])
         bg = self.project.background(self.backgrounds[int(rng.integers(len(self.backgrounds)))])
-        frames, masks = simulate_clip(self.heads, self.fakes, _Committed(bg.frames, bg.n_frames), self.cfg,
-                                      seed=clip_seed(self.seed, i), cancel=cancel)
+        frames, masks = simulate_clip(
+            self.heads,
+            self.fakes,
+            _Committed(bg.frames, bg.n_frames),
+            self.cfg,
+            seed=clip_seed(self.seed, i),
+            cancel=cancel,
+        )
         self.set.write_clip(int(i), frames, masks)  # data first, then done[i]
 
 
@@ -129,26 +142,52 @@ def open_or_create_set(project, name: str, n_clips: int, cfg: SynthConfig, seed:
     if name in project.synthetic_ids():
         s = project.synthetic(name)
         a = s.attrs
-        diffs = [k for k, mine in (("config", cfg.to_dict()), ("seed", int(seed)), ("n_clips", int(n_clips)))
-                 if a.get(k) != mine]
+        diffs = [
+            k
+            for k, mine in (("config", cfg.to_dict()), ("seed", int(seed)), ("n_clips", int(n_clips)))
+            if a.get(k) != mine
+        ]
         if diffs:
             old = a.get("config") or {}
             keys = [k for k, v in cfg.to_dict().items() if old.get(k) != v]
             detail = f" (config differs in {', '.join(keys)})" if keys else ""
-            raise StoreError(f"{project.path}: synthetic set {name!r} exists with a different {', '.join(diffs)}"
-                             f"{detail}; "
-                             f"resume it with the same settings, choose another --name, or delete it")
+            raise StoreError(
+                f"{project.path}: synthetic set {name!r} exists with a different {', '.join(diffs)}"
+                f"{detail}; "
+                f"resume it with the same settings, choose another --name, or delete it"
+            )
         if a.get("inputs") != inputs:
-            raise StoreError(f"{project.path}: the objects or background clips changed since synthetic set {name!r} "
-                             f"was started, so resuming would mix two datasets; use another --name")
+            raise StoreError(
+                f"{project.path}: the objects or background clips changed since synthetic set {name!r} "
+                f"was started, so resuming would mix two datasets; use another --name"
+            )
         return s
-    return project.create_synthetic(name, n_clips, cfg.n_frames, cfg.height, cfg.width, config=cfg.to_dict(),
-                                    seed=int(seed), split=split, provenance="synthetic", inputs=inputs)
+    return project.create_synthetic(
+        name,
+        n_clips,
+        cfg.n_frames,
+        cfg.height,
+        cfg.width,
+        config=cfg.to_dict(),
+        seed=int(seed),
+        split=split,
+        provenance="synthetic",
+        inputs=inputs,
+    )
 
 
-def generate(project, name: str, n_clips: int, config: Optional[SynthConfig] = None, seed: int = 0,
-             workers: int = 1, backend: str = "process", split: str = "train",
-             progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None):
+def generate(
+    project,
+    name: str,
+    n_clips: int,
+    config: SynthConfig | None = None,
+    seed: int = 0,
+    workers: int = 1,
+    backend: str = "process",
+    split: str = "train",
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+):
     """Render ``n_clips`` clips into synthetic set ``name`` of ``project`` (a Project or its path); resumable.
 
     backend: "serial" (this process), "process" (a pool of ``workers`` processes on this machine) or "dask" (the
@@ -167,8 +206,10 @@ def generate(project, name: str, n_clips: int, config: Optional[SynthConfig] = N
     cfg = config if config is not None else SynthConfig()
     cfg.validate()
     if project.objects.count("head") == 0:
-        raise ValueError(f"{project.path}: no real heads in the object bank; paint a few frames and extract heads "
-                         f"first (dvos extract-objects, or the Objects dock)")
+        raise ValueError(
+            f"{project.path}: no real heads in the object bank; paint a few frames and extract heads "
+            f"first (dvos extract-objects, or the Objects dock)"
+        )
     sset = open_or_create_set(project, name, int(n_clips), cfg, int(seed), split)
     done = set(sset.done().tolist())
     todo = [i for i in range(int(n_clips)) if i not in done]
@@ -197,8 +238,12 @@ def _run_serial(project, name, todo, n_done, total, progress, cancel) -> None:
 def _run_processes(project, name, todo, n_done, total, workers, progress, cancel) -> None:
     spawn = mp.get_context("spawn")  # no fork: zarr/asyncio threads in the parent must not be copied
     stop = spawn.Event()
-    pool = ProcessPoolExecutor(max_workers=int(workers), mp_context=spawn, initializer=_worker_init,
-                               initargs=(str(Path(project.path).resolve()), name, stop))
+    pool = ProcessPoolExecutor(
+        max_workers=int(workers),
+        mp_context=spawn,
+        initializer=_worker_init,
+        initargs=(str(Path(project.path).resolve()), name, stop),
+    )
     pending = set()
     try:
         pending = {pool.submit(_worker_clip, i) for i in todo}
@@ -222,8 +267,9 @@ def _run_dask(project, name, todo, n_done, total, workers, progress, cancel) -> 
     try:
         import dask
     except ImportError as e:
-        raise ImportError("backend='dask' needs Dask: pip install 'dvos-napari[dask]' (or use backend='process')") \
-            from e
+        raise ImportError(
+            "backend='dask' needs Dask: pip install 'dvos-napari[dask]' (or use backend='process')"
+        ) from e
     path = str(Path(project.path).resolve())
     client = None
     try:
@@ -251,11 +297,11 @@ def _run_dask(project, name, todo, n_done, total, workers, progress, cancel) -> 
         batch = max(1, int(workers)) * 2
         for k in range(0, len(todo), batch):
             check(cancel)
-            part = todo[k:k + batch]
+            part = todo[k : k + batch]
             tasks = [dask.delayed(_dask_clip, pure=False)(path, name, i) for i in part]
             dask.compute(*tasks, scheduler="processes", pool=pool)
             n_done += len(part)
             report(progress, n_done, total, f"{name}: clips {part[0]}-{part[-1]}")
 
 
-__all__ = ["generate", "clip_seed", "open_or_create_set", "usable_backgrounds", "BACKENDS", "Cancelled"]
+__all__ = ["BACKENDS", "Cancelled", "clip_seed", "generate", "open_or_create_set", "usable_backgrounds"]

@@ -15,8 +15,9 @@ import numpy as np
 N_COMPONENTS = 3
 
 
-def smooth_signal(rng: np.random.Generator, n_frames: int, amplitude: float, period_range, size=(),
-                  n_components: int = N_COMPONENTS) -> np.ndarray:
+def smooth_signal(
+    rng: np.random.Generator, n_frames: int, amplitude: float, period_range, size=(), n_components: int = N_COMPONENTS
+) -> np.ndarray:
     """Smooth random signal(s) of shape ``(n_frames, *size)`` with ``|x| <= amplitude``.
 
     Periods are drawn uniformly in ``period_range`` (frames), phases uniformly, weights positive and summing to one.
@@ -109,8 +110,9 @@ class HeadMotion:
     elastic: np.ndarray
 
 
-def head_motion(rng: np.random.Generator, cfg, start: np.ndarray, base_angle: np.ndarray, base_scale: np.ndarray,
-                n_elastic: int = 2) -> HeadMotion:
+def head_motion(
+    rng: np.random.Generator, cfg, start: np.ndarray, base_angle: np.ndarray, base_scale: np.ndarray, n_elastic: int = 2
+) -> HeadMotion:
     """Drift + wind sway (shared gust and own sway), oscillating rotation, scale jitter and elastic coefficients."""
     T, N = cfg.n_frames, len(start)
     t = np.arange(T, dtype=np.float64)[:, None, None]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -13,8 +12,15 @@ from dvos_core.synth.config import SynthConfig
 PREVIEW_SUFFIXES = (".mp4", ".avi", ".png", ".jpg", ".jpeg")
 
 
-def preview(project, config: Optional[SynthConfig] = None, seed: int = 0, n_frames: int = 16, size: int = 512,
-            progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None):
+def preview(
+    project,
+    config: SynthConfig | None = None,
+    seed: int = 0,
+    n_frames: int = 16,
+    size: int = 512,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+):
     """Render one ``n_frames`` x ``size``² clip with ``config`` (other fields as set there) -> (frames, masks).
 
     ``project`` is a Project or its path. The background clip is picked with ``seed``; only the window the camera
@@ -26,24 +32,35 @@ def preview(project, config: Optional[SynthConfig] = None, seed: int = 0, n_fram
 
     if not isinstance(project, Project):
         project = Project.open(project, mode="r")
-    cfg = (config if config is not None else SynthConfig()).replace(n_frames=int(n_frames), height=int(size),
-                                                                    width=int(size))
+    cfg = (config if config is not None else SynthConfig()).replace(
+        n_frames=int(n_frames), height=int(size), width=int(size)
+    )
     report(progress, 0, n_frames + 1, "loading objects")
     heads = [rgba for rgba, _ in project.objects.load("head")]
     if not heads:
-        raise ValueError(f"{project.path}: no real heads in the object bank; extract heads first "
-                         f"(dvos extract-objects, or the Objects dock)")
+        raise ValueError(
+            f"{project.path}: no real heads in the object bank; extract heads first "
+            f"(dvos extract-objects, or the Objects dock)"
+        )
     fakes = [rgba for rgba, _ in project.objects.load("fake")]
     ids = usable_backgrounds(project, cfg)
     check(cancel)
     rng = np.random.default_rng([int(seed), 1])
     bg = project.background(ids[int(rng.integers(len(ids)))])
-    return simulate_clip(heads, fakes, _Committed(bg.frames, bg.n_frames), cfg, seed=int(seed),
-                         progress=Steps(progress, 1, n_frames, n_frames + 1, "preview: "), cancel=cancel)
+    return simulate_clip(
+        heads,
+        fakes,
+        _Committed(bg.frames, bg.n_frames),
+        cfg,
+        seed=int(seed),
+        progress=Steps(progress, 1, n_frames, n_frames + 1, "preview: "),
+        cancel=cancel,
+    )
 
 
-def overlay(frames: np.ndarray, masks: np.ndarray, colour=(204, 68, 150), alpha: float = 0.45,
-            outline: bool = True) -> np.ndarray:
+def overlay(
+    frames: np.ndarray, masks: np.ndarray, colour=(204, 68, 150), alpha: float = 0.45, outline: bool = True
+) -> np.ndarray:
     """Frames with the mask tinted (and outlined) for viewing: (T,H,W,3) uint8."""
     import cv2
 
@@ -76,7 +93,7 @@ def save_preview(path, frames: np.ndarray, masks: np.ndarray, fps: int = 10) -> 
     ext = check_preview_path(p)
     over = overlay(frames, masks)
     if ext in (".mp4", ".avi"):
-        t, h, w, _ = frames.shape
+        _t, h, w, _ = frames.shape
         writer = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*("mp4v" if ext == ".mp4" else "MJPG")), fps, (w, h))
         if not writer.isOpened():
             raise OSError(f"cannot write video {p}; try a .png preview instead")

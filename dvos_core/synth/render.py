@@ -25,11 +25,11 @@ class Sprite:
     """One pasted object prepared for warping: premultiplied RGBA float32 (h, w, 4) with alpha in [0, 1]."""
 
     rgba: np.ndarray
-    centre: tuple          # crop centre (x, y) in padded crop pixels: the object's pivot
-    radius: float          # half diagonal of the original (unpadded) crop
+    centre: tuple  # crop centre (x, y) in padded crop pixels: the object's pivot
+    radius: float  # half diagonal of the original (unpadded) crop
     real: bool
     fields: np.ndarray | None = None  # elastic displacement fields (K, h, w, 2) float32, or None
-    grid: np.ndarray | None = None    # crop pixel coordinates (h, w, 2) xy float32 (with fields only)
+    grid: np.ndarray | None = None  # crop pixel coordinates (h, w, 2) xy float32 (with fields only)
 
 
 def as_rgba(obj, where: str) -> np.ndarray:
@@ -37,16 +37,28 @@ def as_rgba(obj, where: str) -> np.ndarray:
     rgba = obj[0] if isinstance(obj, tuple) else obj
     rgba = np.asarray(rgba)
     if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8 or min(rgba.shape[:2]) < 1:
-        raise ValueError(f"{where}: objects must be (h, w, 4) uint8 RGBA crops (as returned by "
-                         f"project.objects.load('head')), got shape {rgba.shape} dtype {rgba.dtype}")
+        raise ValueError(
+            f"{where}: objects must be (h, w, 4) uint8 RGBA crops (as returned by "
+            f"project.objects.load('head')), got shape {rgba.shape} dtype {rgba.dtype}"
+        )
     if not (rgba[..., 3] >= 128).any():
-        raise ValueError(f"{where}: an object crop has no pixel with alpha >= 128 (nothing to paste: objects are "
-                         f"the pixels with alpha >= 128); re-run the object extraction")
+        raise ValueError(
+            f"{where}: an object crop has no pixel with alpha >= 128 (nothing to paste: objects are "
+            f"the pixels with alpha >= 128); re-run the object extraction"
+        )
     return rgba
 
 
-def make_sprite(rgba: np.ndarray, real: bool, gain: np.ndarray, feather: float, rng: np.random.Generator,
-                elastic_px: float, wavelength: float, n_elastic: int = 2) -> Sprite:
+def make_sprite(
+    rgba: np.ndarray,
+    real: bool,
+    gain: np.ndarray,
+    feather: float,
+    rng: np.random.Generator,
+    elastic_px: float,
+    wavelength: float,
+    n_elastic: int = 2,
+) -> Sprite:
     """Pad, colour-adjust (``gain``: per-channel factors), feather and premultiply one crop; draw its elastic fields.
 
     With ``feather > 0`` the alpha is Gaussian-softened (sigma = feather px); the 0.5 level of a blurred edge stays
@@ -107,8 +119,9 @@ def warp_sprite(sprite: Sprite, matrix: np.ndarray, box, elastic: np.ndarray | N
     return cv2.remap(sprite.rgba, cmap, None, interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def composite(canvas: np.ndarray, patch: np.ndarray, box, real: bool, labels: np.ndarray | None = None,
-              label: int = 0) -> None:
+def composite(
+    canvas: np.ndarray, patch: np.ndarray, box, real: bool, labels: np.ndarray | None = None, label: int = 0
+) -> None:
     """Lay a warped premultiplied patch over ``canvas`` (H,W,4 float32: premultiplied colour, then the share of the
     colour that does NOT come from real heads, 1 on the bare field). With ``labels`` (H,W integer map of the topmost
     object, 0 = background), claim the patch's alpha >= 0.5 pixels for ``label``.
@@ -136,8 +149,15 @@ def boxes(matrices: np.ndarray, sizes: np.ndarray, height: int, width: int):
     """
     w, h = sizes[:, 0].astype(np.float64), sizes[:, 1].astype(np.float64)
     zeros = np.zeros_like(w)
-    corners = np.stack([np.stack([zeros, zeros], -1), np.stack([w - 1, zeros], -1),
-                        np.stack([zeros, h - 1], -1), np.stack([w - 1, h - 1], -1)], axis=1)  # (N, 4, 2)
+    corners = np.stack(
+        [
+            np.stack([zeros, zeros], -1),
+            np.stack([w - 1, zeros], -1),
+            np.stack([zeros, h - 1], -1),
+            np.stack([w - 1, h - 1], -1),
+        ],
+        axis=1,
+    )  # (N, 4, 2)
     pts = np.einsum("tnij,nkj->tnki", matrices[..., :2], corners) + matrices[:, :, None, :, 2]
     lo = np.floor(pts.min(axis=2)).astype(np.int64) - 1
     hi = np.ceil(pts.max(axis=2)).astype(np.int64) + 2

@@ -42,11 +42,10 @@ def toy_fake(rng: np.random.Generator, head: np.ndarray, field: np.ndarray) -> n
     """A fake head: the head's silhouette filled with field texture cut at a random spot."""
     h, w = head.shape[:2]
     y, x = rng.integers(0, field.shape[0] - h), rng.integers(0, field.shape[1] - w)
-    return np.dstack([field[y:y + h, x:x + w], head[..., 3]])
+    return np.dstack([field[y : y + h, x : x + w], head[..., 3]])
 
 
-def toy_background(rng: np.random.Generator, n_frames: int, height: int, width: int,
-                   pan=(0.7, 0.3)) -> np.ndarray:
+def toy_background(rng: np.random.Generator, n_frames: int, height: int, width: int, pan=(0.7, 0.3)) -> np.ndarray:
     """A slowly panning bare-field clip (n_frames, height, width, 3) uint8."""
     big = toy_field(rng, height + int(abs(pan[1]) * n_frames) + 2, width + int(abs(pan[0]) * n_frames) + 2)
     out = np.empty((n_frames, height, width, 3), np.uint8)
@@ -69,16 +68,25 @@ def toy_objects(rng: np.random.Generator, n_heads: int = 12, n_fakes: int = 12):
     return heads, fakes
 
 
-def toy_project(path, n_heads: int = 12, n_fakes: int = 12, bg_frames: int = 24, bg_size=(600, 600),
-                seed: int = 0, overwrite: bool = True):
+def toy_project(
+    path,
+    n_heads: int = 12,
+    n_fakes: int = 12,
+    bg_frames: int = 24,
+    bg_size=(600, 600),
+    seed: int = 0,
+    overwrite: bool = True,
+):
     """A project with toy heads/fakes in its object bank and one toy background clip ``field``."""
     from dvos_core.store import Project
 
     rng = np.random.default_rng(seed)
     p = Project.create(path, overwrite=overwrite)
     heads, fakes = toy_objects(rng, n_heads, n_fakes)
-    p.objects.add([(h, {"kind": "head", "source": "toy"}) for h in heads]
-                  + [(f, {"kind": "fake", "source": "toy"}) for f in fakes])
+    p.objects.add(
+        [(h, {"kind": "head", "source": "toy"}) for h in heads]
+        + [(f, {"kind": "fake", "source": "toy"}) for f in fakes]
+    )
     bg = p.create_background("field", bg_size[0], bg_size[1], source="toy")
     bg.append_frames(toy_background(rng, bg_frames, bg_size[0], bg_size[1]))
     return p

@@ -6,5 +6,15 @@ from dvos_core.train.loop import train
 from dvos_core.train.losses import LossWeights, dvos_loss, frame_dice, soft_dice_loss, ssim
 from dvos_core.train.subprocess import TrainProcess
 
-__all__ = ["TrainConfig", "train", "TrainProcess", "Cancelled", "CancelToken", "LossWeights", "dvos_loss",
-           "frame_dice", "soft_dice_loss", "ssim"]
+__all__ = [
+    "CancelToken",
+    "Cancelled",
+    "LossWeights",
+    "TrainConfig",
+    "TrainProcess",
+    "dvos_loss",
+    "frame_dice",
+    "soft_dice_loss",
+    "ssim",
+    "train",
+]

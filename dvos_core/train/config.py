@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import yaml
 
@@ -70,23 +69,24 @@ class TrainConfig:
     size: int = 256
     tau: int = 4
     delta: int = 1
-    init_from: Optional[str] = None
-    synthetic_sets: Optional[list] = None
-    video_ids: Optional[list] = None
-    provenances: Optional[list] = None
-    provenance_weights: dict = field(default_factory=lambda: {"manual": 3.0, "corrected": 3.0, "pseudo": 1.0,
-                                                              "synthetic": 1.0})
-    pseudo_quality_min: Optional[float] = None
+    init_from: str | None = None
+    synthetic_sets: list | None = None
+    video_ids: list | None = None
+    provenances: list | None = None
+    provenance_weights: dict = field(
+        default_factory=lambda: {"manual": 3.0, "corrected": 3.0, "pseudo": 1.0, "synthetic": 1.0}
+    )
+    pseudo_quality_min: float | None = None
     mask_weight: float = 1.0
     frame_weight: float = 1.0
     bce_weight: float = 1.0
     dice_weight: float = 1.0
     mse_weight: float = 1.0
     ssim_weight: float = 1.0
-    samples_per_epoch: Optional[int] = None
-    max_steps_per_epoch: Optional[int] = None
+    samples_per_epoch: int | None = None
+    max_steps_per_epoch: int | None = None
     val_fraction: float = 0.1
-    grad_clip: Optional[float] = 1.0
+    grad_clip: float | None = 1.0
     num_workers: int = 0
     seed: int = 123
     device: str = "auto"
@@ -119,16 +119,17 @@ class TrainConfig:
         return "frame" if self.phase == "image" else "dvos"
 
     def loss_weights(self) -> LossWeights:
-        return LossWeights(self.mask_weight, self.frame_weight, self.bce_weight, self.dice_weight, self.mse_weight,
-                           self.ssim_weight)
+        return LossWeights(
+            self.mask_weight, self.frame_weight, self.bce_weight, self.dice_weight, self.mse_weight, self.ssim_weight
+        )
 
     def augment_config(self) -> AugmentConfig:
         return AugmentConfig(**self.augment)
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    def with_lr(self, lr: float, eta_min: Optional[float] = None) -> "TrainConfig":
+    def with_lr(self, lr: float, eta_min: float | None = None) -> TrainConfig:
         """A copy with learning rate ``lr`` and cosine floor ``eta_min`` (default ``cosine_floor(lr)``)."""
         return dataclasses.replace(self, lr=lr, eta_min=cosine_floor(lr) if eta_min is None else eta_min)
 
@@ -137,11 +138,11 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         return dataclass_from_dict(cls, d, "training config keys", "`dvos train --print-config` lists them")
 
     @classmethod
-    def from_yaml(cls, path) -> "TrainConfig":
+    def from_yaml(cls, path) -> TrainConfig:
         data = read_yaml_mapping(path, "training config", "write one with `dvos train --print-config`")
         try:
             return cls.from_dict(data)
@@ -160,8 +161,10 @@ class TrainConfig:
                 dumped = yaml.safe_dump({k: v}, sort_keys=False, default_flow_style=False).rstrip()
                 lines.append(dumped)
             if not self.augment:
-                lines.append("# augment keys and defaults: " + ", ".join(
-                    f"{k}={v}" for k, v in AugmentConfig().to_dict().items()))
+                lines.append(
+                    "# augment keys and defaults: "
+                    + ", ".join(f"{k}={v}" for k, v in AugmentConfig().to_dict().items())
+                )
             text = "\n".join(lines) + "\n"
         if path is not None:
             Path(path).write_text(text)

@@ -9,16 +9,24 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import torch
 
 from dvos_core.data import ClipDataset, ClipIndex, ClipSampler, EvalSampler, split_samples
-from dvos_core.model import (build_model, describe_device, init_from_frame_model, read_checkpoint,
-                             save_checkpoint, select_device, supports_bf16, unwrap)
+from dvos_core.model import (
+    build_model,
+    describe_device,
+    init_from_frame_model,
+    read_checkpoint,
+    save_checkpoint,
+    select_device,
+    supports_bf16,
+    unwrap,
+)
 from dvos_core.model.presets import ModelConfig
-from dvos_core.progress import CancelToken, Cancelled, ProgressFn, report
+from dvos_core.progress import Cancelled, CancelToken, ProgressFn, report
 from dvos_core.train import distributed
 from dvos_core.train.config import TrainConfig
 from dvos_core.train.losses import dvos_loss, frame_dice
@@ -27,9 +35,15 @@ from dvos_core.train.losses import dvos_loss, frame_dice
 RESUMABLE_CHANGES = {"num_workers", "device", "epochs"}
 
 
-def train(project, config: TrainConfig, name: str, progress: Optional[ProgressFn] = None,
-          cancel: Optional[CancelToken] = None, on_event: Optional[Callable[[dict], None]] = None,
-          resume: bool = True) -> Path:
+def train(
+    project,
+    config: TrainConfig,
+    name: str,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    on_event: Callable[[dict], None] | None = None,
+    resume: bool = True,
+) -> Path:
     """Train a model as described by ``config``; returns the path of the best checkpoint.
 
     With ``resume`` (default) an unfinished run of the same name continues from its ``last.pt`` exactly where it
@@ -108,52 +122,104 @@ class _Run:
         now = self.cfg.to_dict()
         diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
         if diff:
-            raise ValueError(f"{self.out}: holds an unfinished run with different settings ({', '.join(diff)}); "
-                             f"pass --no-resume (resume=False) to start over, or choose another --name")
+            raise ValueError(
+                f"{self.out}: holds an unfinished run with different settings ({', '.join(diff)}); "
+                f"pass --no-resume (resume=False) to start over, or choose another --name"
+            )
 
     # ---- data ----------------------------------------------------------------------------------------------------
     def _data(self):
         cfg = self.cfg
-        train_s, val_s = split_samples(self.project, cfg.tau, cfg.delta, cfg.phase, cfg.synthetic_sets, cfg.video_ids,
-                                       cfg.provenances, cfg.provenance_weights, cfg.pseudo_quality_min,
-                                       cfg.val_fraction, cfg.seed)
+        train_s, val_s = split_samples(
+            self.project,
+            cfg.tau,
+            cfg.delta,
+            cfg.phase,
+            cfg.synthetic_sets,
+            cfg.video_ids,
+            cfg.provenances,
+            cfg.provenance_weights,
+            cfg.pseudo_quality_min,
+            cfg.val_fraction,
+            cfg.seed,
+        )
         self.train_index = ClipIndex(train_s, cfg.tau, cfg.delta)
         self.val_index = ClipIndex(val_s, cfg.tau, cfg.delta)
         aug = cfg.augment_config()
         path = self.project.path
         self.train_ds = ClipDataset(path, self.train_index, cfg.size, True, aug, cfg.kind, cfg.seed)
         self.val_ds = ClipDataset(path, self.val_index, cfg.size, False, aug, cfg.kind, cfg.seed)
-        self.sampler = ClipSampler(self.train_index, cfg.samples_per_epoch, weighted=True, seed=cfg.seed,
-                                   rank=self.dist.rank, world_size=self.dist.world_size)
+        self.sampler = ClipSampler(
+            self.train_index,
+            cfg.samples_per_epoch,
+            weighted=True,
+            seed=cfg.seed,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+        )
         steps = math.ceil(self.sampler.per_rank / cfg.batch_size)
         self.steps_per_epoch = min(steps, cfg.max_steps_per_epoch or steps)
-        self.data_summary = {"train": self.train_index.summary(), "val": self.val_index.summary(),
-                             "project": str(Path(self.project.path).resolve())}
+        self.data_summary = {
+            "train": self.train_index.summary(),
+            "val": self.val_index.summary(),
+            "project": str(Path(self.project.path).resolve()),
+        }
 
     def _loader(self, ds, sampler):
         pin = self.device.type == "cuda"
         g = torch.Generator().manual_seed(self.cfg.seed)  # keeps the global RNG untouched (exact resume)
-        return torch.utils.data.DataLoader(ds, batch_size=self.cfg.batch_size, sampler=sampler,
-                                           num_workers=self.cfg.num_workers, pin_memory=pin, generator=g,
-                                           persistent_workers=False)
+        return torch.utils.data.DataLoader(
+            ds,
+            batch_size=self.cfg.batch_size,
+            sampler=sampler,
+            num_workers=self.cfg.num_workers,
+            pin_memory=pin,
+            generator=g,
+            persistent_workers=False,
+        )
 
     # ---- checkpoints ---------------------------------------------------------------------------------------------
     def _save_last(self, epoch: int, step: int, running: tuple) -> None:
         if not self.dist.is_main:
             return
-        state = {"epoch": epoch, "step": step, "global_step": self.global_step, "running": list(running),
-                 "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-                 "rng": _rng_state(self.device), "best_score": self.best_score, "best_epoch": self.best_epoch,
-                 "finished": epoch >= self.cfg.epochs}
-        save_checkpoint(self.last_path, self.model, epoch=epoch, metrics=self.history, data=self.data_summary,
-                        phase=self.cfg.phase, train_config=self.cfg.to_dict(), init=self.init_note,
-                        train_state=state)
+        state = {
+            "epoch": epoch,
+            "step": step,
+            "global_step": self.global_step,
+            "running": list(running),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "rng": _rng_state(self.device),
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "finished": epoch >= self.cfg.epochs,
+        }
+        save_checkpoint(
+            self.last_path,
+            self.model,
+            epoch=epoch,
+            metrics=self.history,
+            data=self.data_summary,
+            phase=self.cfg.phase,
+            train_config=self.cfg.to_dict(),
+            init=self.init_note,
+            train_state=state,
+        )
 
     def _write_metrics(self) -> None:
         if self.dist.is_main:
             tmp = self.out / ".metrics.json.tmp"
-            tmp.write_text(json.dumps({"name": self.name, "phase": self.cfg.phase, "best_epoch": self.best_epoch,
-                                       "history": self.history}, indent=1))
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "name": self.name,
+                        "phase": self.cfg.phase,
+                        "best_epoch": self.best_epoch,
+                        "history": self.history,
+                    },
+                    indent=1,
+                )
+            )
             tmp.replace(self.out / "metrics.json")
 
     # ---- main --------------------------------------------------------------------------------------------------
@@ -202,17 +268,27 @@ class _Run:
             # a head whose task weight is 0 gets no gradient: DDP must then look for unused parameters
             net = DDP(net, device_ids=ids, find_unused_parameters=not (cfg.mask_weight and cfg.frame_weight))
         self.net = net
-        self.emit({"type": "start", "total_epochs": cfg.epochs, "steps_per_epoch": self.steps_per_epoch,
-                   "device": describe_device(self.device), "start_epoch": start_epoch + 1,
-                   "train_samples": len(self.train_index), "val_samples": len(self.val_index),
-                   "world_size": self.dist.world_size, "amp_bf16": self.use_amp,
-                   "params": sum(p.numel() for p in self.model.parameters())})
+        self.emit(
+            {
+                "type": "start",
+                "total_epochs": cfg.epochs,
+                "steps_per_epoch": self.steps_per_epoch,
+                "device": describe_device(self.device),
+                "start_epoch": start_epoch + 1,
+                "train_samples": len(self.train_index),
+                "val_samples": len(self.val_index),
+                "world_size": self.dist.world_size,
+                "amp_bf16": self.use_amp,
+                "params": sum(p.numel() for p in self.model.parameters()),
+            }
+        )
         if start_epoch >= cfg.epochs and self.best_path.exists():
             self.emit({"type": "done", "best": str(self.best_path)})
             return self.best_path
         for epoch in range(start_epoch, cfg.epochs):
-            self._train_epoch(epoch, start_step if epoch == start_epoch else 0,
-                              running if epoch == start_epoch else (0.0, 0))
+            self._train_epoch(
+                epoch, start_step if epoch == start_epoch else 0, running if epoch == start_epoch else (0.0, 0)
+            )
         distributed.barrier()
         self.emit({"type": "done", "best": str(self.best_path)})
         return self.best_path
@@ -244,8 +320,10 @@ class _Run:
                 out = self.net(x)
             loss, parts = dvos_loss(out, mask, target, weights)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {float(loss)} at epoch {epoch + 1} step {step + 1}; lower "
-                                         f"the learning rate or check the data")
+                raise FloatingPointError(
+                    f"loss became {float(loss)} at epoch {epoch + 1} step {step + 1}; lower "
+                    f"the learning rate or check the data"
+                )
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
@@ -254,10 +332,21 @@ class _Run:
             step += 1
             self.global_step += 1
             loss_sum, n = loss_sum + parts["loss"], n + 1
-            self.emit({"type": "batch", "epoch": epoch + 1, "step": step, "loss": parts["loss"], **{
-                k: v for k, v in parts.items() if k != "loss"}})
-            report(self.progress, self.global_step, total_steps,
-                   f"epoch {epoch + 1}/{cfg.epochs} step {step}/{self.steps_per_epoch} loss {parts['loss']:.4f}")
+            self.emit(
+                {
+                    "type": "batch",
+                    "epoch": epoch + 1,
+                    "step": step,
+                    "loss": parts["loss"],
+                    **{k: v for k, v in parts.items() if k != "loss"},
+                }
+            )
+            report(
+                self.progress,
+                self.global_step,
+                total_steps,
+                f"epoch {epoch + 1}/{cfg.epochs} step {step}/{self.steps_per_epoch} loss {parts['loss']:.4f}",
+            )
         tl = distributed.all_reduce_sum([loss_sum, n], self.device)
         train_loss = tl[0] / max(tl[1], 1)
         try:
@@ -269,19 +358,42 @@ class _Run:
         self.sched.step()  # every rank steps its scheduler: learning rates stay identical
         score = val["val_dice"] if val["val_dice"] is not None else -train_loss
         improved = self.best_score is None or score > self.best_score
-        entry = {"epoch": epoch + 1, "train_loss": train_loss, **val, "lr": lr,
-                 "time_s": round(time.monotonic() - t0, 3), "steps": step}
+        entry = {
+            "epoch": epoch + 1,
+            "train_loss": train_loss,
+            **val,
+            "lr": lr,
+            "time_s": round(time.monotonic() - t0, 3),
+            "steps": step,
+        }
         self.history.append(entry)
         if improved:
             self.best_score, self.best_epoch = score, epoch + 1
             if self.dist.is_main:
-                save_checkpoint(self.best_path, self.model, epoch=epoch + 1, metrics=self.history,
-                                data=self.data_summary, phase=self.cfg.phase, train_config=cfg.to_dict(),
-                                init=self.init_note, val_dice=val["val_dice"])
+                save_checkpoint(
+                    self.best_path,
+                    self.model,
+                    epoch=epoch + 1,
+                    metrics=self.history,
+                    data=self.data_summary,
+                    phase=self.cfg.phase,
+                    train_config=cfg.to_dict(),
+                    init=self.init_note,
+                    val_dice=val["val_dice"],
+                )
         self._save_last(epoch + 1, 0, (0.0, 0))
         self._write_metrics()
-        self.emit({"type": "epoch", "epoch": epoch + 1, "train_loss": train_loss, "val_loss": val["val_loss"],
-                   "val_dice": val["val_dice"], "lr": lr, "best": improved})
+        self.emit(
+            {
+                "type": "epoch",
+                "epoch": epoch + 1,
+                "train_loss": train_loss,
+                "val_loss": val["val_loss"],
+                "val_dice": val["val_dice"],
+                "lr": lr,
+                "best": improved,
+            }
+        )
 
     @torch.no_grad()
     def _validate(self) -> dict:

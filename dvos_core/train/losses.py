@@ -25,13 +25,14 @@ def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1
 
 def _gaussian_window(size: int, sigma: float, channels: int, device, dtype) -> torch.Tensor:
     x = torch.arange(size, device=device, dtype=dtype) - (size - 1) / 2
-    g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
+    g = torch.exp(-(x**2) / (2 * sigma**2))
     g = g / g.sum()
     return g.view(1, 1, 1, size).expand(channels, 1, 1, size).contiguous()
 
 
-def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int = 11,
-         sigma: float = 1.5) -> torch.Tensor:
+def ssim(
+    x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int = 11, sigma: float = 1.5
+) -> torch.Tensor:
     """Mean SSIM of two image batches (B, C, H, W) with a separable Gaussian window (valid region only)."""
     if x.shape != y.shape or x.ndim != 4:
         raise ValueError(f"ssim needs two (B, C, H, W) tensors of the same shape, got {x.shape} and {y.shape}")

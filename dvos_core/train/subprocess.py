@@ -12,18 +12,23 @@ import multiprocessing as mp
 import queue as _queue
 import traceback
 from pathlib import Path
-from typing import Optional
 
 from dvos_core.train.config import TrainConfig
 
 
 def _child(project_path: str, config: dict, name: str, events, stop_event, resume: bool) -> None:
-    from dvos_core.progress import CancelToken, Cancelled
+    from dvos_core.progress import Cancelled, CancelToken
     from dvos_core.train.loop import train
 
     try:
-        train(project_path, TrainConfig.from_dict(config), name, cancel=CancelToken(stop_event),
-              on_event=events.put, resume=resume)
+        train(
+            project_path,
+            TrainConfig.from_dict(config),
+            name,
+            cancel=CancelToken(stop_event),
+            on_event=events.put,
+            resume=resume,
+        )
     except Cancelled:
         pass  # train() already reported {"type": "cancelled", ...}
     except BaseException as e:  # report everything to the parent; it decides what to show
@@ -38,15 +43,18 @@ class TrainProcess:
         self._ctx = mp.get_context("spawn")
         self._events = self._ctx.Queue()
         self._stop = self._ctx.Event()
-        self._proc: Optional[mp.process.BaseProcess] = None
-        self.finished_event: Optional[dict] = None
+        self._proc: mp.process.BaseProcess | None = None
+        self.finished_event: dict | None = None
 
-    def start(self) -> "TrainProcess":
+    def start(self) -> TrainProcess:
         if self._proc is not None:
             raise RuntimeError("this TrainProcess was already started; create a new one")
-        self._proc = self._ctx.Process(target=_child, name=f"dvos-train-{self.name}", daemon=True,
-                                       args=(self.project_path, self.config.to_dict(), self.name, self._events,
-                                             self._stop, self.resume))
+        self._proc = self._ctx.Process(
+            target=_child,
+            name=f"dvos-train-{self.name}",
+            daemon=True,
+            args=(self.project_path, self.config.to_dict(), self.name, self._events, self._stop, self.resume),
+        )
         self._proc.start()
         return self
 
@@ -61,10 +69,18 @@ class TrainProcess:
             out.append(ev)
             if ev.get("type") in ("done", "cancelled", "error"):
                 self.finished_event = ev
-        if (not out and self._proc is not None and not self._proc.is_alive() and self.finished_event is None
-                and self._proc.exitcode not in (None, 0)):
-            self.finished_event = {"type": "error", "message": f"training process exited with code "
-                                                               f"{self._proc.exitcode}", "traceback": ""}
+        if (
+            not out
+            and self._proc is not None
+            and not self._proc.is_alive()
+            and self.finished_event is None
+            and self._proc.exitcode not in (None, 0)
+        ):
+            self.finished_event = {
+                "type": "error",
+                "message": f"training process exited with code {self._proc.exitcode}",
+                "traceback": "",
+            }
             out.append(self.finished_event)
         return out
 
@@ -75,7 +91,7 @@ class TrainProcess:
     def is_alive(self) -> bool:
         return self._proc is not None and self._proc.is_alive()
 
-    def join(self, timeout: Optional[float] = None) -> Optional[int]:
+    def join(self, timeout: float | None = None) -> int | None:
         if self._proc is None:
             return None
         self._proc.join(timeout)

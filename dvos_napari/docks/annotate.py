@@ -35,22 +35,33 @@ class AnnotateDock(DvosDock):
         seed_row = QHBoxLayout()
         seed_row.addWidget(QLabel("seed frames:"))
         seed_row.addWidget(self.n_seeds)
-        seed_row.addWidget(button("Suggest", lambda: self.guard(self.suggest_seeds),
-                                  "spread this many frames evenly over the video"))
+        seed_row.addWidget(
+            button("Suggest", lambda: self.guard(self.suggest_seeds), "spread this many frames evenly over the video")
+        )
         self.seed_list = QListWidget()
         self.seed_list.itemClicked.connect(lambda item: self.goto(int(item.data(256))))
         self.seed_list.setToolTip("click a frame to jump to it; a tick means it already has a saved mask")
         self.seeds: list[int] = []
 
         row1 = QHBoxLayout()
-        row1.addWidget(button("Paint heads", lambda: self.guard(self.start_painting),
-                              "select the masks layer in paint mode (label 1 = head)"))
+        row1.addWidget(
+            button(
+                "Paint heads",
+                lambda: self.guard(self.start_painting),
+                "select the masks layer in paint mode (label 1 = head)",
+            )
+        )
         row1.addWidget(button("Next seed (N)", lambda: self.guard(self.next_seed)))
         row2 = QHBoxLayout()
         row2.addWidget(button("Save frame (S)", lambda: self.guard(self.save_frame)))
         row2.addWidget(button("Save all painted (Shift-S)", lambda: self.guard(self.save_all)))
-        row2.addWidget(button("Clear frame", lambda: self.guard(self.clear_frame),
-                              "erase this frame's mask in the layer and in the project"))
+        row2.addWidget(
+            button(
+                "Clear frame",
+                lambda: self.guard(self.clear_frame),
+                "erase this frame's mask in the layer and in the project",
+            )
+        )
         self.info = QLabel("")
         self.info.setWordWrap(True)
 
@@ -69,9 +80,11 @@ class AnnotateDock(DvosDock):
     # ---- keys --------------------------------------------------------------------------------------------------
     def _bind_keys(self) -> None:
         """Bind N / S / Shift-S on the viewer (unbound again when the dock is removed from the window)."""
-        self._keys = {"n": lambda _viewer: self.guard(self.next_seed),
-                      "s": lambda _viewer: self.guard(self.save_frame),
-                      "Shift-S": lambda _viewer: self.guard(self.save_all)}
+        self._keys = {
+            "n": lambda _viewer: self.guard(self.next_seed),
+            "s": lambda _viewer: self.guard(self.save_frame),
+            "Shift-S": lambda _viewer: self.guard(self.save_all),
+        }
         for key, func in self._keys.items():
             self.viewer.bind_key(key, func, overwrite=True)
 
@@ -153,8 +166,10 @@ class AnnotateDock(DvosDock):
 
         self.state.dirty.get(video_id, set()).difference_update(saved)
         if saved:
-            show_info(f"saved mask{'s' if len(saved) > 1 else ''} of frame{'s' if len(saved) > 1 else ''} "
-                      f"{', '.join(map(str, saved))} of {video_id}")
+            show_info(
+                f"saved mask{'s' if len(saved) > 1 else ''} of frame{'s' if len(saved) > 1 else ''} "
+                f"{', '.join(map(str, saved))} of {video_id}"
+            )
         self.state.notify_store_changed()
 
     def _on_video(self) -> None:
@@ -187,7 +202,8 @@ class AnnotateDock(DvosDock):
             return
         c = video.provenance_counts()
         unsaved = len(self.state.dirty.get(video.name, ()))
-        self.info.setText(f"{c['manual']} manual, {c['corrected']} corrected masks saved; {unsaved} painted "
-                          f"frame(s) not saved yet")
+        self.info.setText(
+            f"{c['manual']} manual, {c['corrected']} corrected masks saved; {unsaved} painted frame(s) not saved yet"
+        )
         if self.seeds:
             self._fill_list()

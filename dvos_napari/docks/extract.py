@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox,
-                            QVBoxLayout)
+from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
 
 from dvos_napari._widgets import DvosDock, Gallery, button
 
@@ -86,9 +85,17 @@ class ExtractDock(DvosDock):
                 raise ValueError("no training video has saved masks yet: paint and save seed frames first")
         else:
             ids = [self.state.require_video().name]  # the core refuses test videos
-        return self.run(extract_heads, project, video_ids=ids, min_area=self.min_area.value(),
-                        fakes_per_head=self.fakes.value(), seed=self.seed.value(), replace=self.replace.isChecked(),
-                        label="extract heads", on_result=self._extracted)
+        return self.run(
+            extract_heads,
+            project,
+            video_ids=ids,
+            min_area=self.min_area.value(),
+            fakes_per_head=self.fakes.value(),
+            seed=self.seed.value(),
+            replace=self.replace.isChecked(),
+            label="extract heads",
+            on_result=self._extracted,
+        )
 
     def extract_backgrounds(self):
         from dvos_core.extract import extract_backgrounds
@@ -97,9 +104,15 @@ class ExtractDock(DvosDock):
         source = self.bg_source.currentText()
         if not source:
             raise ValueError("add a video of bare field (no heads) to the project first")
-        return self.run(extract_backgrounds, project, source, clip_length=self.clip_length.value(),
-                        n_clips=self.n_clips.value() or None, label="extract backgrounds",
-                        on_result=lambda _: self.state.notify_store_changed())
+        return self.run(
+            extract_backgrounds,
+            project,
+            source,
+            clip_length=self.clip_length.value(),
+            n_clips=self.n_clips.value() or None,
+            label="extract backgrounds",
+            on_result=lambda _: self.state.notify_store_changed(),
+        )
 
     def _extracted(self, table) -> None:
         from napari.utils.notifications import show_info
@@ -129,9 +142,12 @@ class ExtractDock(DvosDock):
         ob = p.objects
         kind = self.gallery_kind.currentText() or "head"
         items = ob.load(kind)[:GALLERY_MAX]
-        self.gallery.set_items([rgba for rgba, _ in items],
-                               [f"#{r['id']} {r.get('video', '')} frame {r.get('frame', '')} area {r.get('area', '')}"
-                                for _, r in items])
-        self.counts.setText(f"{ob.count('head')} heads, {ob.count('fake')} fakes, "
-                            f"{len(p.background_ids())} background clips"
-                            + (f" (showing {GALLERY_MAX})" if ob.count(kind) > GALLERY_MAX else ""))
+        self.gallery.set_items(
+            [rgba for rgba, _ in items],
+            [f"#{r['id']} {r.get('video', '')} frame {r.get('frame', '')} area {r.get('area', '')}" for _, r in items],
+        )
+        self.counts.setText(
+            f"{ob.count('head')} heads, {ob.count('fake')} fakes, "
+            f"{len(p.background_ids())} background clips"
+            + (f" (showing {GALLERY_MAX})" if ob.count(kind) > GALLERY_MAX else "")
+        )

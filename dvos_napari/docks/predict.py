@@ -8,8 +8,18 @@ that have no human mask.
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                            QLabel, QSpinBox, QVBoxLayout)
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+)
 
 from dvos_napari._layers import refresh_masks, show_predictions
 from dvos_napari._widgets import DvosDock, button
@@ -29,8 +39,9 @@ def model_checkpoints(project) -> dict:
     return out
 
 
-def predict_videos(project, video_ids, checkpoint, image_checkpoint=None, device="auto", batch_size=4,
-                   progress=None, cancel=None) -> int:
+def predict_videos(
+    project, video_ids, checkpoint, image_checkpoint=None, device="auto", batch_size=4, progress=None, cancel=None
+) -> int:
     """Run ``dvos_core.infer.predict_video`` on each video in turn, with one progress range over all of them."""
     from dvos_core.infer import predict_video
     from dvos_core.progress import Steps
@@ -39,8 +50,16 @@ def predict_videos(project, video_ids, checkpoint, image_checkpoint=None, device
     n = 0
     for i, vid in enumerate(video_ids):
         sub = Steps(progress, start=1000 * i, span=1000, total=total, prefix=f"{vid}: ")
-        n += predict_video(project, vid, checkpoint, image_checkpoint=image_checkpoint, device=device,
-                           batch_size=batch_size, progress=sub, cancel=cancel)
+        n += predict_video(
+            project,
+            vid,
+            checkpoint,
+            image_checkpoint=image_checkpoint,
+            device=device,
+            batch_size=batch_size,
+            progress=sub,
+            cancel=cancel,
+        )
     return n
 
 
@@ -76,8 +95,11 @@ class PredictDock(DvosDock):
         f.addRow("run on", self.scope)
         f.addRow("batch size", self.batch)
 
-        self.predict_button = button("Predict", lambda: self.guard(self.predict),
-                                     "segment the videos; results appear as '<video> predicted' layers")
+        self.predict_button = button(
+            "Predict",
+            lambda: self.guard(self.predict),
+            "segment the videos; results appear as '<video> predicted' layers",
+        )
         pl = QGroupBox("Pseudo-label training videos (needs an image model)")
         g = QFormLayout(pl)
         self.passes = QSpinBox()
@@ -90,8 +112,10 @@ class PredictDock(DvosDock):
         self.quality.setSpecialValueText("keep all")
         self.quality.setToolTip("drop pseudo-labels whose agreement between passes is below this")
         self.drop_below = QCheckBox("clear masks below the minimum quality")
-        self.drop_below.setToolTip("unticked: low-quality frames keep their mask but are flagged, and training can "
-                                   "skip them; ticked: their mask is removed")
+        self.drop_below.setToolTip(
+            "unticked: low-quality frames keep their mask but are flagged, and training can "
+            "skip them; ticked: their mask is removed"
+        )
         g.addRow("passes", self.passes)
         g.addRow("min quality", self.quality)
         g.addRow(self.drop_below)
@@ -136,7 +160,7 @@ class PredictDock(DvosDock):
             from dvos_core.model import describe_device, select_device
 
             self.device_label.setText(f"will run on: {describe_device(select_device(self.device.currentText()))}")
-        except Exception as e:  # noqa: BLE001 - e.g. cuda requested on a CPU-only machine
+        except Exception as e:
             self.device_label.setText(f"unavailable: {e}")
 
     def checkpoint_path(self, combo=None) -> str:
@@ -156,13 +180,18 @@ class PredictDock(DvosDock):
         if scope == "current video":
             video = self.state.require_video()
             if for_training and video.split == "test":
-                raise ValueError(f"{video.name!r} is a test video: pseudo-labels would become its ground truth; "
-                                 f"pseudo-label training videos only")
+                raise ValueError(
+                    f"{video.name!r} is a test video: pseudo-labels would become its ground truth; "
+                    f"pseudo-label training videos only"
+                )
             return [video.name]
         if for_training and scope == "test videos":
             raise ValueError("pseudo-label training videos, not test videos (choose 'all videos')")
-        ids = [v.name for v in p.videos("test" if scope == "test videos" else None)
-               if not (for_training and v.split == "test")]
+        ids = [
+            v.name
+            for v in p.videos("test" if scope == "test videos" else None)
+            if not (for_training and v.split == "test")
+        ]
         if not ids:
             raise ValueError(f"no {scope} in the project")
         return ids
@@ -172,19 +201,35 @@ class PredictDock(DvosDock):
         ids = self.video_ids()
         img = self.image_checkpoint.currentText()
         image_ck = None if img in ("", NO_IMAGE_MODEL) else self.checkpoint_path(self.image_checkpoint)
-        return self.run(predict_videos, self.state.require_project(), ids, self.checkpoint_path(),
-                        image_checkpoint=image_ck, device=self.device.currentText(), batch_size=self.batch.value(),
-                        label=f"predict {len(ids)} video(s)", on_result=self._predicted)
+        return self.run(
+            predict_videos,
+            self.state.require_project(),
+            ids,
+            self.checkpoint_path(),
+            image_checkpoint=image_ck,
+            device=self.device.currentText(),
+            batch_size=self.batch.value(),
+            label=f"predict {len(ids)} video(s)",
+            on_result=self._predicted,
+        )
 
     def pseudo_label(self):
         from dvos_core.infer import pseudo_label
 
         ids = self.video_ids(for_training=True)
         q = self.quality.value() or None
-        return self.run(pseudo_label, self.state.require_project(), ids, self.checkpoint_path(),
-                        device=self.device.currentText(), n_passes=self.passes.value(), quality_threshold=q,
-                        drop_below=bool(q is not None and self.drop_below.isChecked()),
-                        label=f"pseudo-label {len(ids)} video(s)", on_result=self._pseudo_labelled)
+        return self.run(
+            pseudo_label,
+            self.state.require_project(),
+            ids,
+            self.checkpoint_path(),
+            device=self.device.currentText(),
+            n_passes=self.passes.value(),
+            quality_threshold=q,
+            drop_below=bool(q is not None and self.drop_below.isChecked()),
+            label=f"pseudo-label {len(ids)} video(s)",
+            on_result=self._pseudo_labelled,
+        )
 
     def _predicted(self, n) -> None:
         from napari.utils.notifications import show_info
@@ -198,8 +243,11 @@ class PredictDock(DvosDock):
 
         written = int(table["written"].sum()) if table is not None and "written" in table else 0
         flagged = int(table["below_threshold"].sum()) if table is not None and "below_threshold" in table else 0
-        show_info(f"pseudo-labelled {written} frames" + (f" ({flagged} below the minimum quality)" if flagged else "")
-                  + "; frames with human masks were left alone")
+        show_info(
+            f"pseudo-labelled {written} frames"
+            + (f" ({flagged} below the minimum quality)" if flagged else "")
+            + "; frames with human masks were left alone"
+        )
         self._show_current(predictions=False)
         self.state.notify_store_changed()
 

@@ -5,8 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from qtpy.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                            QHeaderView, QLabel, QLineEdit, QTableWidget, QTableWidgetItem, QVBoxLayout)
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
 
 from dvos_napari._widgets import DvosDock, button
 
@@ -39,10 +51,14 @@ class ProjectDock(DvosDock):
         form.addRow("resize height", self.height_edit)
         add_row = QHBoxLayout()
         self.add_file_button = button("From file...", self._add_file_dialog, "import a video file or multi-page TIFF")
-        self.add_folder_button = button("From folder...", self._add_folder_dialog,
-                                        "import a folder of images (PNG/JPG/TIFF), one image per frame")
-        self.add_layer_button = button("From selected layer", lambda: self.guard(self.add_layer),
-                                       "store the selected (T,H,W,3) image layer as a video")
+        self.add_folder_button = button(
+            "From folder...", self._add_folder_dialog, "import a folder of images (PNG/JPG/TIFF), one image per frame"
+        )
+        self.add_layer_button = button(
+            "From selected layer",
+            lambda: self.guard(self.add_layer),
+            "store the selected (T,H,W,3) image layer as a video",
+        )
         add_row.addWidget(self.add_file_button)
         add_row.addWidget(self.add_folder_button)
         add_row.addWidget(self.add_layer_button)
@@ -98,8 +114,17 @@ class ProjectDock(DvosDock):
         pre = Preprocess(height=int(h), crop=(int(h), int(h))) if h else None
         split = split or self.split_combo.currentText()
         tags = self._tags() if tags is None else tags
-        return self.run(import_video, project, str(path), video_id=video_id, preprocess=pre, split=split, tags=tags,
-                        label=f"import {Path(path).name}", on_result=self._imported)
+        return self.run(
+            import_video,
+            project,
+            str(path),
+            video_id=video_id,
+            preprocess=pre,
+            split=split,
+            tags=tags,
+            label=f"import {Path(path).name}",
+            on_result=self._imported,
+        )
 
     def add_layer(self, layer=None, video_id=None, split=None):
         """Store an image layer (T,H,W,3 or T,H,W) as a new video, in the background."""
@@ -126,8 +151,9 @@ class ProjectDock(DvosDock):
                 from dvos_core.io import to_rgb8
 
                 frames = np.stack([to_rgb8(f, where=layer.name) for f in frames])
-            video = project.create_video(vid, frames.shape[1], frames.shape[2], source=f"napari layer {layer.name}",
-                                         split=split, tags=tags)
+            video = project.create_video(
+                vid, frames.shape[1], frames.shape[2], source=f"napari layer {layer.name}", split=split, tags=tags
+            )
             video.append_frames((f[..., :3] for f in frames), n_total=len(frames), progress=progress, cancel=cancel)
             return video
 
@@ -152,8 +178,9 @@ class ProjectDock(DvosDock):
             self.guard(self.open_project, path)
 
     def _add_file_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Add a video", "",
-                                              "Videos (*.mp4 *.avi *.mov *.mkv *.m4v *.tif *.tiff);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Add a video", "", "Videos (*.mp4 *.avi *.mov *.mkv *.m4v *.tif *.tiff);;All files (*)"
+        )
         if path:
             self.guard(self.add_video, path)
 
@@ -208,15 +235,23 @@ class ProjectDock(DvosDock):
         self.table.setRowCount(len(s["videos"]))
         for r, v in enumerate(s["videos"]):
             masks = ", ".join(f"{v['provenance'][k]} {k}" for k in PROVENANCE_COLUMNS if v["provenance"].get(k))
-            vals = [v["id"], v["frames"], v["split"], masks or "none",
-                    " ".join(f"{k}={val}" for k, val in v["tags"].items())]
+            vals = [
+                v["id"],
+                v["frames"],
+                v["split"],
+                masks or "none",
+                " ".join(f"{k}={val}" for k, val in v["tags"].items()),
+            ]
             for c, val in enumerate(vals):
                 item = QTableWidgetItem(str(val))
-                item.setToolTip(f"{v['id']}: {v['size'][0]}x{v['size'][1]} px, {v['frames']} frames, "
-                                f"source {v.get('source') or '?'}")
+                item.setToolTip(
+                    f"{v['id']}: {v['size'][0]}x{v['size'][1]} px, {v['frames']} frames, "
+                    f"source {v.get('source') or '?'}"
+                )
                 self.table.setItem(r, c, item)
         self.summary_label.setText(
             f"{s['objects']['head']} heads, {s['objects']['fake']} fakes extracted; {len(s['backgrounds'])} "
             f"background clips; synthetic sets: {', '.join(s['synthetic']) or 'none'}; "
-            f"models: {', '.join(s['models']) or 'none'}")
+            f"models: {', '.join(s['models']) or 'none'}"
+        )
         self._highlight_current()

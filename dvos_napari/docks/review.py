@@ -4,8 +4,17 @@ trainer reads the next time it builds its training set."""
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QSpinBox,
-                            QTableWidget, QTableWidgetItem, QVBoxLayout)
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
 
 from dvos_napari._layers import find_layer, refresh_masks, show_predictions
 from dvos_napari._state import predicted_name
@@ -33,8 +42,9 @@ class ReviewDock(DvosDock):
         top = QHBoxLayout()
         self.scope = QComboBox()
         self.scope.addItems(SCOPES)
-        self.evaluate_button = button("Evaluate", lambda: self.guard(self.evaluate),
-                                      "score the stored predictions against the ground-truth masks")
+        self.evaluate_button = button(
+            "Evaluate", lambda: self.guard(self.evaluate), "score the stored predictions against the ground-truth masks"
+        )
         top.addWidget(QLabel("videos:"))
         top.addWidget(self.scope)
         top.addWidget(self.evaluate_button)
@@ -53,8 +63,13 @@ class ReviewDock(DvosDock):
         self.worst_table = _table(("video", "frame", "Dice"))
         self.worst_table.cellClicked.connect(lambda r, c: self.guard(self._jump_row, r))
         fix_row = QHBoxLayout()
-        fix_row.addWidget(button("Save correction", lambda: self.guard(self.save_correction),
-                                 "store the edited predicted mask of this frame as a 'corrected' label"))
+        fix_row.addWidget(
+            button(
+                "Save correction",
+                lambda: self.guard(self.save_correction),
+                "store the edited predicted mask of this frame as a 'corrected' label",
+            )
+        )
         self.fix_info = QLabel("")
         self.fix_info.setWordWrap(True)
 
@@ -78,8 +93,14 @@ class ReviewDock(DvosDock):
         project = self.state.require_project()
         scope = self.scope.currentText()
         ids = [self.state.require_video().name] if scope == "current video" else None
-        return self.run(evaluate, project, video_ids=ids, split=scope if ids is None else "test",
-                        label="evaluate", on_result=self._show_report)
+        return self.run(
+            evaluate,
+            project,
+            video_ids=ids,
+            split=scope if ids is None else "test",
+            label="evaluate",
+            on_result=self._show_report,
+        )
 
     def jump_to(self, video_id: str, frame: int) -> None:
         """Show ``video_id`` (with its predictions) at ``frame`` and select its predicted-mask layer."""
@@ -104,8 +125,11 @@ class ReviewDock(DvosDock):
         saved = save_frames(video, layer.data, [t], edited_prediction=True)
         if saved:
             refresh_masks(self.viewer, video, saved)
-            use = ("it is ground truth for the next evaluation (test videos are never trained on)"
-                   if video.split == "test" else "it is used by the next training run of phase 'real'")
+            use = (
+                "it is ground truth for the next evaluation (test videos are never trained on)"
+                if video.split == "test"
+                else "it is used by the next training run of phase 'real'"
+            )
             self.fix_info.setText(f"frame {t} of {video.name} saved as 'corrected'; {use}")
             show_info(f"saved corrected mask of {video.name} frame {t}")
             self.state.notify_store_changed()
@@ -115,8 +139,10 @@ class ReviewDock(DvosDock):
     def _show_report(self, report) -> None:
         self.report = report
         o = report.overall
-        self.overall.setText(f"all {o['n_videos']} videos, {o['n_frames']} frames (frame-weighted): "
-                             f"Dice {o['dice']:.3f}, IoU {o['iou']:.3f}")
+        self.overall.setText(
+            f"all {o['n_videos']} videos, {o['n_frames']} frames (frame-weighted): "
+            f"Dice {o['dice']:.3f}, IoU {o['iou']:.3f}"
+        )
         v = report.videos
         self.videos_table.setRowCount(len(v))
         for r, row in enumerate(v.itertuples()):
@@ -145,8 +171,15 @@ class ReviewDock(DvosDock):
         ax.clear()
         for vid, g in self.report.frames.groupby("video", sort=False):
             g = g.sort_values("frame")
-            ax.plot(g["frame"], g["dice"], "o-" if vid == highlight else "-", ms=3,
-                    lw=2 if vid == highlight else 1, alpha=1.0 if highlight in (None, vid) else 0.3, label=str(vid))
+            ax.plot(
+                g["frame"],
+                g["dice"],
+                "o-" if vid == highlight else "-",
+                ms=3,
+                lw=2 if vid == highlight else 1,
+                alpha=1.0 if highlight in (None, vid) else 0.3,
+                label=str(vid),
+            )
         ax.set_xlabel("frame")
         ax.set_ylabel("Dice")
         ax.set_ylim(0, 1.02)

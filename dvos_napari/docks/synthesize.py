@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 
-from qtpy.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                            QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from dvos_napari._layers import find_layer
 from dvos_napari._widgets import DvosDock, button
@@ -53,7 +64,7 @@ class ConfigForm(QWidget):
                 row.addWidget(lo)
                 row.addWidget(QLabel("to"))
                 row.addWidget(hi)
-                self._getters[f.name] = (lambda a=lo, b=hi: (a.value(), b.value()))
+                self._getters[f.name] = lambda a=lo, b=hi: (a.value(), b.value())
             else:
                 continue  # other types keep their defaults
             w.setToolTip(doc)
@@ -131,9 +142,16 @@ class SynthesizeDock(DvosDock):
         from dvos_core.synth import preview
 
         project = self.state.require_project()
-        return self.run(preview, project, config=self.config(), seed=self.seed.value(),
-                        n_frames=self.preview_frames.value(), size=self.preview_size.value(),
-                        label="synthetic preview", on_result=self._show_preview)
+        return self.run(
+            preview,
+            project,
+            config=self.config(),
+            seed=self.seed.value(),
+            n_frames=self.preview_frames.value(),
+            size=self.preview_size.value(),
+            label="synthetic preview",
+            on_result=self._show_preview,
+        )
 
     def generate(self):
         from dvos_core.synth import generate
@@ -142,9 +160,17 @@ class SynthesizeDock(DvosDock):
         name = self.set_name.text().strip()
         if not name:
             raise ValueError("give the synthetic set a name")
-        return self.run(generate, project, name, self.n_clips.value(), config=self.config(), seed=self.seed.value(),
-                        workers=self.workers.value(), label=f"generate {name}",
-                        on_result=lambda _: self.state.notify_store_changed())
+        return self.run(
+            generate,
+            project,
+            name,
+            self.n_clips.value(),
+            config=self.config(),
+            seed=self.seed.value(),
+            workers=self.workers.value(),
+            label=f"generate {name}",
+            on_result=lambda _: self.state.notify_store_changed(),
+        )
 
     def _show_preview(self, result) -> None:
         frames, masks = result

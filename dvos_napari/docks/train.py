@@ -6,17 +6,29 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-from typing import Optional
 
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
-                            QPushButton, QSpinBox, QVBoxLayout)
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+)
 
 from dvos_napari._widgets import DvosDock, PlotCanvas
 from dvos_napari.docks.predict import model_checkpoints
 
-PHASES = {"image": "image model on annotated frames", "synthetic": "video model on synthetic clips",
-          "real": "video model on real labelled clips (manual, pseudo, corrected)"}
+PHASES = {
+    "image": "image model on annotated frames",
+    "synthetic": "video model on synthetic clips",
+    "real": "video model on real labelled clips (manual, pseudo, corrected)",
+}
 NO_INIT = "(none)"
 
 
@@ -52,8 +64,10 @@ class TrainDock(DvosDock):
         self.size.setValue(256)
         self.size.setToolTip("training crop size in pixels (a multiple of 32)")
         self.lr = QLineEdit("1e-4")
-        self.lr.setToolTip("learning rate (AdamW, cosine decay to a tenth of it); the paper uses 1e-4, short runs on "
-                           "small data learn faster with 1e-3")
+        self.lr.setToolTip(
+            "learning rate (AdamW, cosine decay to a tenth of it); the paper uses 1e-4, short runs on "
+            "small data learn faster with 1e-3"
+        )
         self.steps = QSpinBox()
         self.steps.setRange(0, 1000000)
         self.steps.setSpecialValueText("all data")
@@ -99,7 +113,7 @@ class TrainDock(DvosDock):
 
         self.process = None
         self.poller = None
-        self.model_name: Optional[str] = None
+        self.model_name: str | None = None
         self.events: list[dict] = []
         self._losses: list[tuple[float, float]] = []
         self._dice: list[tuple[float, float]] = []
@@ -135,11 +149,17 @@ class TrainDock(DvosDock):
             lr = float(self.lr.text())
         except ValueError:
             raise ValueError(f"learning rate {self.lr.text()!r} is not a number; use e.g. 1e-4") from None
-        values = dict(lr=lr, eta_min=cosine_floor(lr), phase=self.phase.currentText(),
-                      preset=self.preset.currentText() or None,
-                      epochs=self.epochs.value(), batch_size=self.batch_size.value(), size=self.size.value(),
-                      max_steps_per_epoch=self.steps.value() or None,
-                      init_from=None if init in ("", NO_INIT) else init)
+        values = {
+            "lr": lr,
+            "eta_min": cosine_floor(lr),
+            "phase": self.phase.currentText(),
+            "preset": self.preset.currentText() or None,
+            "epochs": self.epochs.value(),
+            "batch_size": self.batch_size.value(),
+            "size": self.size.value(),
+            "max_steps_per_epoch": self.steps.value() or None,
+            "init_from": None if init in ("", NO_INIT) else init,
+        }
         values.update(overrides)
         known = {f.name for f in dataclasses.fields(TrainConfig)}
         unknown = sorted(set(overrides) - known)
@@ -223,27 +243,34 @@ class TrainDock(DvosDock):
                 self.epoch_bar.setValue(min(epoch - 1, self.epoch_bar.maximum()))
                 if e.get("loss") is not None:
                     self._losses.append((epoch - 1 + step / self._steps_per_epoch, float(e["loss"])))
-                    self.status.setText(f"epoch {epoch}, batch {step}/{self._steps_per_epoch}: loss "
-                                        f"{float(e['loss']):.4f}")
+                    self.status.setText(
+                        f"epoch {epoch}, batch {step}/{self._steps_per_epoch}: loss {float(e['loss']):.4f}"
+                    )
             elif kind == "epoch":
                 epoch = int(e.get("epoch", 1))
                 self.epoch_bar.setValue(min(epoch, self.epoch_bar.maximum()))
                 dice = e.get("val_dice")
                 if dice is not None:
                     self._dice.append((epoch, float(dice)))
-                self.status.setText(f"epoch {epoch} done: training loss {float(e.get('train_loss') or 0):.4f}"
-                                    + (f", validation Dice {float(dice):.3f}" if dice is not None else "")
-                                    + (" (best so far, saved)" if e.get("best") else ""))
+                self.status.setText(
+                    f"epoch {epoch} done: training loss {float(e.get('train_loss') or 0):.4f}"
+                    + (f", validation Dice {float(dice):.3f}" if dice is not None else "")
+                    + (" (best so far, saved)" if e.get("best") else "")
+                )
             elif kind == "done":
                 self.status.setText(f"finished: model '{self.model_name}' saved ({e.get('best', '')})")
                 show_info(f"training finished: model '{self.model_name}'")
             elif kind == "cancelled":
-                self.status.setText(f"stopped at epoch {e.get('epoch', '?')}: model '{self.model_name}' keeps its best "
-                                    f"weights; start again with the same name to resume")
+                self.status.setText(
+                    f"stopped at epoch {e.get('epoch', '?')}: model '{self.model_name}' keeps its best "
+                    f"weights; start again with the same name to resume"
+                )
                 show_info("training stopped")
             elif kind == "error" and self._killed:
-                self.status.setText(f"stopped: the training process did not stop within {self.stop_grace_s:g} s "
-                                    f"and was ended; model '{self.model_name}' keeps its last saved weights")
+                self.status.setText(
+                    f"stopped: the training process did not stop within {self.stop_grace_s:g} s "
+                    f"and was ended; model '{self.model_name}' keeps its last saved weights"
+                )
                 show_info("training stopped (process ended)")
             elif kind == "error":
                 self.status.setText(f"error: {e.get('message')}")
@@ -286,7 +313,7 @@ class TrainDock(DvosDock):
             self.ax_dice.plot(x, y, "o-", color="tab:orange", lw=1.5)
         self.plot.draw()
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event) -> None:
         if self.running and self.process is not None:
             self.process.stop()
         super().closeEvent(event)
