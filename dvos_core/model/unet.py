@@ -26,7 +26,8 @@ class Encoder(nn.Module):
         super().__init__()
         g = cfg.groups
         self.stem = nn.Conv2d(3, cfg.stem, 3, padding=1)
-        self.stem_blocks = nn.Sequential(*[ResBlock(cfg.stem, cfg.stem, g) for _ in range(cfg.res_blocks)])
+        n_stem = cfg.res_blocks if cfg.stem_blocks is None else cfg.stem_blocks
+        self.stem_blocks = nn.Sequential(*[ResBlock(cfg.stem, cfg.stem, g) for _ in range(n_stem)])
         self.levels, self.downs = nn.ModuleList(), nn.ModuleList()
         c = cfg.stem
         for w in cfg.widths:
@@ -56,7 +57,9 @@ class Decoder(nn.Module):
         g, tau = cfg.groups, cfg.tau
         widths = list(cfg.widths)[::-1]  # deepest first
         if video:
-            self.latent_fuse = SpatioTemporalAttention(cfg.latent, tau, g, cfg.temporal_reduction)
+            self.latent_fuse = SpatioTemporalAttention(
+                cfg.latent, tau, g, cfg.temporal_reduction, bias=cfg.attention_bias
+            )
             betas = cfg.level_betas()
             self.skip_fuse = nn.ModuleList(
                 [
@@ -66,6 +69,7 @@ class Decoder(nn.Module):
                         g,
                         cfg.temporal_reduction,
                         dropout=cfg.dropout,
+                        bias=cfg.attention_bias,
                         diffusion=SkipDiffusion(*betas[k], cfg.diffusion_steps, cfg.beta_start, cfg.beta_end)
                         if cfg.skip_diffusion
                         else None,
