@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 
 from dvos_core.data.augment import AugmentConfig, blur, colour, patch_diffusion, spatial_eval, spatial_train
 from dvos_core.data.clips import ClipIndex, Sample
+from dvos_core.data.distort import distort
 from dvos_core.model.normalize import normalize_float
 
 
@@ -88,7 +89,7 @@ class ClipDataset(Dataset):
         g = torch.Generator().manual_seed(int(aug_seed) & 0x7FFF_FFFF_FFFF_FFFF)
         cfg = self.augment
         if self.train:
-            x, m = spatial_train(x, m, self.size, cfg, g)
+            x, m = distort(*spatial_train(x, m, self.size, cfg, g), g, cfg.distort_p)
         else:
             x, m = spatial_eval(x, m, self.size, cfg.eval_crop)
         query = x[-1]

@@ -25,7 +25,7 @@ from dvos_core.model import (
     supports_bf16,
     unwrap,
 )
-from dvos_core.model.presets import ModelConfig
+from dvos_core.model.presets import ModelConfig, get_config
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, report
 from dvos_core.train import distributed
 from dvos_core.train.config import TrainConfig
@@ -82,6 +82,16 @@ class _Run:
         self.out = project.model_dir(name, create=True)
         self.last_path, self.best_path = self.out / "last.pt", self.out / "best.pt"
         self.use_amp = bool(config.amp) and supports_bf16(self.device)  # bf16 autocast on CUDA GPUs that have it
+        self.size = config.size or self._model_input_size()
+
+    def _model_input_size(self) -> int:
+        """The training size when the config leaves it open: the input size of the model it starts from."""
+        cfg = self.cfg
+        if cfg.init_from:
+            config = ModelConfig.from_dict(read_checkpoint(cfg.init_from)["config"])
+        else:
+            config = get_config(cfg.preset, **{k: v for k, v in cfg.model.items() if k == "input_size"})
+        return int(config.input_size)
 
     # ---- helpers -----------------------------------------------------------------------------------------------
     def emit(self, event: dict) -> None:
@@ -96,7 +106,7 @@ class _Run:
     def _fresh_model(self):
         cfg, kind = self.cfg, self.cfg.kind
         overrides = dict(cfg.model)
-        overrides["input_size"] = cfg.size
+        overrides["input_size"] = self.size
         if kind == "dvos":
             overrides["tau"] = cfg.tau
         if not cfg.init_from:
@@ -147,8 +157,8 @@ class _Run:
         self.val_index = ClipIndex(val_s, cfg.tau, cfg.delta)
         aug = cfg.augment_config()
         path = self.project.path
-        self.train_ds = ClipDataset(path, self.train_index, cfg.size, True, aug, cfg.kind, cfg.seed)
-        self.val_ds = ClipDataset(path, self.val_index, cfg.size, False, aug, cfg.kind, cfg.seed)
+        self.train_ds = ClipDataset(path, self.train_index, self.size, True, aug, cfg.kind, cfg.seed)
+        self.val_ds = ClipDataset(path, self.val_index, self.size, False, aug, cfg.kind, cfg.seed)
         self.sampler = ClipSampler(
             self.train_index,
             cfg.samples_per_epoch,
