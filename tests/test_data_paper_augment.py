@@ -44,7 +44,7 @@ def test_pixel_ops_do_what_their_names_say():
         assert torch.allclose(P._box(flat, k), flat, atol=1e-6)
     spot = torch.zeros(3, 21, 21)
     spot[:, 10, 10] = 1
-    horizontal = P._conv(spot, P.motion_kernel(7, 0.0))  # a horizontal streak: row 10 only
+    horizontal = P.convolve(spot, P.motion_kernel(7, 0.0))  # a horizontal streak: row 10 only
     assert float(horizontal[:, 10].sum()) == pytest.approx(3.0, abs=1e-5) and float(horizontal[:, 9].sum()) == 0
     g = torch.Generator().manual_seed(0)
     shifted = P.fancy_pca(x, g)

@@ -30,6 +30,12 @@ def register(sub) -> None:
     p.add_argument("--phase", choices=("image", "synthetic", "real"), help="what to train (default from config)")
     p.add_argument("--name", help="model name (folder under PROJECT/models); default: the phase")
     p.add_argument("--preset", help="model preset: paper | small | tiny")
+    p.add_argument(
+        "--video-model",
+        choices=("dvos", "context"),
+        help="synthetic/real phases: 'dvos' is the paper's model (earlier frames only); 'context' segments frame t "
+        "with its aligned earlier frames and their masks (start it from an image model)",
+    )
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="clips per step and per process")
     p.add_argument("--size", type=int, help="training crop size (multiple of 32)")
@@ -66,6 +72,7 @@ def build_config(args):
     return cfg.replace(
         phase=args.phase,
         preset=args.preset,
+        video_model=args.video_model,
         epochs=args.epochs,
         batch_size=args.batch_size,
         size=args.size,

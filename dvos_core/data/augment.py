@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 
+from dvos_core.data.context_sample import ContextConfig
 from dvos_core.data.pixel_ops import BLUR_OPS, blur_one, gray, per_frame, style, tone
 
 
@@ -43,12 +44,15 @@ class AugmentConfig:
     style_p: float = 0.0  # per frame: one of gray, sepia, FancyPCA, posterize, sharpen (the paper: 0.5)
     tone_p: float = 0.0  # per frame: one of gamma, equalize, brightness/contrast, CLAHE (the paper: 0.5)
     distort_p: float = 0.0  # per clip: one of elastic, grid distortion, emboss (the paper: 0.3)
+    context: ContextConfig = field(default_factory=ContextConfig)  # context-model samples (degradations, masks)
     patch_diffusion_p: float = 0.5  # per 32x32 tile: replace by its noised version
     patch_size: int = 32
     patch_t_max: int = 750  # t ~ U{1 .. t_max-1} per frame, beta linear 1e-4 .. 1e-2 over 1000 steps
     patch_beta_end: float = 0.01
 
     def __post_init__(self):
+        if isinstance(self.context, dict):
+            self.context = ContextConfig(**self.context)
         self.blur_kinds = list(self.blur_kinds)
         bad = [k for k in self.blur_kinds if k not in BLUR_OPS]
         if bad or not self.blur_kinds:

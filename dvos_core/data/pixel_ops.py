@@ -124,7 +124,7 @@ def tone(x, g):
 
 
 # ---- blur -----------------------------------------------------------------------------------------------------
-def _conv(x, kernel):
+def convolve(x, kernel):
     k = kernel.to(x.dtype)
     kh, kw = k.shape
     y = F.pad(x[:, None], (kw // 2, kw // 2, kh // 2, kh // 2), mode="reflect")
@@ -157,23 +157,23 @@ def glass(x, g, sigma: float = 0.7, max_delta: int = 2):
     """Blur, swap each pixel with a random neighbour within ``max_delta``, blur again."""
     _, h, w = x.shape
     k = gaussian_kernel(5, sigma)
-    y = _conv(x, k)
+    y = convolve(x, k)
     dy = torch.randint(-max_delta, max_delta + 1, (h, w), generator=g)
     dx = torch.randint(-max_delta, max_delta + 1, (h, w), generator=g)
     yy = (torch.arange(h)[:, None] + dy).clamp(0, h - 1)
     xx = (torch.arange(w)[None, :] + dx).clamp(0, w - 1)
-    return _conv(y[:, yy, xx], k)
+    return convolve(y[:, yy, xx], k)
 
 
 def blur_one(x, g, kinds=BLUR_OPS, max_kernel: int = 7):
     op = kinds[_choice(g, len(kinds))]
     k = _odd_kernel(g, 3, max(3, max_kernel))
     if op == "gaussian":
-        return _conv(x, gaussian_kernel(k, 0.3 * ((k - 1) * 0.5 - 1) + 0.8))  # OpenCV's sigma for a k kernel
+        return convolve(x, gaussian_kernel(k, 0.3 * ((k - 1) * 0.5 - 1) + 0.8))  # OpenCV's sigma for a k kernel
     if op == "box":
         return _box(x, k)
     if op == "motion":
-        return _conv(x, motion_kernel(k, _rand(g, 0, math.pi)))
+        return convolve(x, motion_kernel(k, _rand(g, 0, math.pi)))
     if op == "median":
         return median(x, k)
     return glass(x, g)

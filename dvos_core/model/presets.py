@@ -38,9 +38,20 @@ class ModelConfig:
     beta_start: float = 1e-4
     beta_end: float = 0.02
     input_size: int = 256  # default training / inference crop size (multiple of 32)
+    # context-aware video model (kind "context") only: where and how the query looks up its references
+    fusion_levels: tuple = (2, 3, 4)  # encoder levels fused (0 = H ... 4 = H/16)
+    fusion_radius: int = 2  # local window (2r+1)^2 at each fused level, after global alignment
+    fusion_dim: int = 32  # key / value width of the lookup
 
     def __post_init__(self):
         self.widths = tuple(int(w) for w in self.widths)
+        self.fusion_levels = tuple(sorted({int(v) for v in self.fusion_levels}))
+        if not self.fusion_levels or not all(0 <= v < len(self.widths) for v in self.fusion_levels):
+            raise ValueError(f"fusion_levels must be a non-empty list of levels 0..4, got {self.fusion_levels}")
+        if self.fusion_radius < 0 or self.fusion_dim < 1:
+            raise ValueError(
+                f"need fusion_radius >= 0 and fusion_dim >= 1, got {self.fusion_radius}, {self.fusion_dim}"
+            )
         if len(self.widths) != 5:
             raise ValueError(f"ModelConfig.widths needs 5 levels (H .. H/16), got {self.widths}")
         if self.tau < 1:
@@ -58,6 +69,7 @@ class ModelConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["widths"] = list(self.widths)
+        d["fusion_levels"] = list(self.fusion_levels)
         return d
 
     @classmethod

@@ -39,12 +39,15 @@ class Encoder(nn.Module):
             self.downs.append(Down(w, g))
         self.bottleneck = ResBlock(c, cfg.latent, g)
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor, upto: int | None = None):
+        """(latent, [skip H, H/2, ..., H/16]); with ``upto`` = k, only the skips 0..k (latent None)."""
         h = self.stem_blocks(self.stem(x))
         skips = []
         for level, down in zip(self.levels, self.downs):
             h = level(h)
             skips.append(h)
+            if upto is not None and len(skips) > upto:
+                return None, skips
             h = down(h)
         return self.bottleneck(h), skips
 
@@ -119,6 +122,7 @@ class Head(nn.Module):
 
 class _UNet(nn.Module):
     kind = "base"
+    input_keys: tuple = ("frames",)  # the batch entries (see dvos_core.data.ClipDataset) forward() takes, in order
 
     def __init__(self, config: ModelConfig, video: bool):
         super().__init__()
@@ -144,8 +148,9 @@ class _UNet(nn.Module):
     def _heads(self, h: torch.Tensor) -> dict:
         return {"mask": self.heads["mask"](h), "frame": self.heads["frame"](h)}
 
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+    def batch_inputs(self, batch: dict, device) -> tuple:
+        """The positional inputs of ``forward`` from a training batch, on ``device``."""
+        return tuple(batch[k].to(device, non_blocking=True) for k in self.input_keys)
 
 
 class DVOSNet(_UNet):

@@ -13,6 +13,7 @@ from dvos_core.data.augment import AugmentConfig
 from dvos_core.train.losses import LossWeights
 
 PHASES = ("image", "synthetic", "real")
+VIDEO_MODELS = ("dvos", "context")
 RECIPES = Path(__file__).resolve().parent / "recipes"
 
 
@@ -32,6 +33,8 @@ HELP = {
     "eta_min": "final learning rate of the cosine schedule",
     "size": "training size in pixels (multiple of 32; null = the preset's input size, 384 for paper); crops of "
     "256-768 px are resized to it",
+    "video_model": "video model of the synthetic/real phases: dvos (the paper's: tau earlier frames, never frame "
+    "t) | context (frame t plus its aligned earlier frames and their masks; starts as the image model)",
     "tau": "number of reference frames (video model)",
     "delta": "frame interval between the references and the query",
     "init_from": "checkpoint to start from: a frame model for 'synthetic', the phase-1 DVOS model for 'real'",
@@ -75,6 +78,7 @@ class TrainConfig:
     weight_decay: float = 1e-5
     eta_min: float = 1e-5
     size: int | None = None
+    video_model: str = "dvos"
     tau: int = 4
     delta: int = 1
     init_from: str | None = None
@@ -109,6 +113,8 @@ class TrainConfig:
     def validate(self) -> None:
         if self.phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {self.phase!r}")
+        if self.video_model not in VIDEO_MODELS:
+            raise ValueError(f"video_model must be one of {VIDEO_MODELS}, got {self.video_model!r}")
         if self.size is not None and (self.size % 32 or self.size <= 0):
             raise ValueError(f"size must be a positive multiple of 32, got {self.size}")
         for name in ("epochs", "batch_size", "tau", "delta"):
@@ -124,7 +130,7 @@ class TrainConfig:
 
     @property
     def kind(self) -> str:
-        return "frame" if self.phase == "image" else "dvos"
+        return "frame" if self.phase == "image" else self.video_model
 
     def loss_weights(self) -> LossWeights:
         return LossWeights(

@@ -107,7 +107,7 @@ class _Run:
         cfg, kind = self.cfg, self.cfg.kind
         overrides = dict(cfg.model)
         overrides["input_size"] = self.size
-        if kind == "dvos":
+        if kind != "frame":
             overrides["tau"] = cfg.tau
         if not cfg.init_from:
             return build_model(cfg.preset, kind, **overrides), None
@@ -118,9 +118,14 @@ class _Run:
         if src_kind == kind:
             model.load_state_dict(payload["state_dict"], strict=True)
             note = {"init_from": str(cfg.init_from), "loaded": len(payload["state_dict"]), "missing": []}
-        elif src_kind == "frame" and kind == "dvos":
+        elif src_kind == "frame":  # the paper's partial pretraining (and the context model's starting point)
             r = init_from_frame_model(model, payload["state_dict"])
             note = {"init_from": str(cfg.init_from), "loaded": r["loaded"], "missing": len(r["missing"])}
+        elif kind != "frame":
+            raise ValueError(
+                f"{cfg.init_from}: a {src_kind!r} model cannot initialise a {kind!r} model; start from an image "
+                f"model (--phase image) or a {kind!r} checkpoint"
+            )
         else:  # a video checkpoint initialising an image model: its encoder/decoder/heads keys fit
             own = model.state_dict()
             state = {k: v for k, v in payload["state_dict"].items() if k in own}
@@ -323,11 +328,11 @@ class _Run:
                 batch = next(batches)
             except StopIteration:
                 break
-            x = batch["frames"].to(self.device, non_blocking=True)
+            inputs = self.model.batch_inputs(batch, self.device)
             mask = batch["mask"].to(self.device, non_blocking=True)
             target = batch["target"].to(self.device, non_blocking=True)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
-                out = self.net(x)
+                out = self.net(*inputs)
             loss, parts = dvos_loss(out, mask, target, weights)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
@@ -418,12 +423,12 @@ class _Run:
         for batch in loader:
             if self.cancel is not None and not self.dist.enabled:  # ranks hold unequal shares: no collective here
                 self.cancel.check()
-            x = batch["frames"].to(self.device)
+            inputs = model.batch_inputs(batch, self.device)
             mask, target = batch["mask"].to(self.device), batch["target"].to(self.device)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
-                out = model(x)
+                out = model(*inputs)
             loss, _ = dvos_loss(out, mask, target, weights)
-            b = x.shape[0]
+            b = mask.shape[0]
             loss_sum += float(loss) * b
             dice_sum += float(frame_dice(out["mask"], mask).sum())
             frames += b
