@@ -45,6 +45,7 @@ class AugmentConfig:
     tone_p: float = 0.0  # per frame: one of gamma, equalize, brightness/contrast, CLAHE (the paper: 0.5)
     distort_p: float = 0.0  # per clip: one of elastic, grid distortion, emboss (the paper: 0.3)
     context: ContextConfig = field(default_factory=ContextConfig)  # context-model samples (degradations, masks)
+    degrade_p: float = 0.0  # image model: its input frame is degraded like a context query (context.degrade)
     patch_diffusion_p: float = 0.5  # per 32x32 tile: replace by its noised version
     patch_size: int = 32
     patch_t_max: int = 750  # t ~ U{1 .. t_max-1} per frame, beta linear 1e-4 .. 1e-2 over 1000 steps

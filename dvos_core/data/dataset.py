@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 from dvos_core.data.augment import AugmentConfig, blur, colour, patch_diffusion, spatial_eval, spatial_train
 from dvos_core.data.clips import ClipIndex, Sample
 from dvos_core.data.context_sample import context_sample
+from dvos_core.data.degrade import degrade
 from dvos_core.data.distort import distort
 from dvos_core.model.normalize import normalize_float
 
@@ -123,6 +124,13 @@ class ClipDataset(Dataset):
             x, m = spatial_eval(x, m, self.size, cfg.eval_crop)
         query = x[-1]
         inputs = x[:-1] if self.kind == "dvos" else x[-1:]
+        if (
+            self.kind == "frame"
+            and self.train
+            and cfg.degrade_p > 0
+            and float(torch.rand(1, generator=g)) < cfg.degrade_p
+        ):
+            inputs = degrade(inputs[0], g, cfg.context.degrade)[None]  # the clean frame stays the target
         inputs = self._pixels(inputs, g)
         if self.kind == "frame":
             inputs = inputs[0]

@@ -34,13 +34,19 @@ def align(ref: np.ndarray, query: np.ndarray, ref_mask: np.ndarray | None, param
 class ContextPredictor:
     """Runs a ContextNet on one query frame with up to tau references (uint8 frames, float masks or None)."""
 
-    def __init__(self, model, device, tile_size: int = 512, overlap: int = 64, amp: bool = False):
+    def __init__(
+        self, model, device, tile_size: int = 512, overlap: int = 64, amp: bool = False, references: str = "previous"
+    ):
         if tile_size < MULTIPLE or tile_size % MULTIPLE:
             raise ValueError(f"tile size must be a positive multiple of {MULTIPLE}, got {tile_size}")
         self.model, self.device = model, torch.device(device)
         self.tau = int(model.tau)
         self.tile_size, self.overlap = int(tile_size), int(min(overlap, tile_size // 4))
         self.amp = bool(amp)
+        if references not in ("previous", "query"):
+            raise ValueError(f"references must be 'previous' or 'query', got {references!r}")
+        # "query": the ablation that proves the model uses time - every reference is a copy of frame t, no masks
+        self.references = references
 
     def inputs(self, query, refs, ref_masks):
         """Model inputs (numpy, unpadded): refs (T, H, W, 3) uint8 and ref_masks (T, 2, H, W) float, T = len(refs)."""
@@ -62,6 +68,8 @@ class ContextPredictor:
 
         refs = list(refs)[-self.tau :] if self.tau else []
         ref_masks = list(ref_masks)[-len(refs) :] if refs else []
+        if self.references == "query":
+            refs, ref_masks = [query] * len(refs), [None] * len(refs)
         h, w = query.shape[:2]
         r8, rm = self.inputs(query, refs, ref_masks)
         ph, pw = pad_amounts(h, w)
