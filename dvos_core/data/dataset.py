@@ -21,9 +21,9 @@ from dvos_core.model.normalize import normalize_float
 class ClipDataset(Dataset):
     """Samples of a :class:`ClipIndex` as tensors.
 
-    Returns ``{"frames": (tau, 3, S, S)`` normalised references (oldest first) for ``kind="dvos"``, or the
-    ``(3, S, S)`` augmented query for ``kind="frame"`` (QAI image model); ``"target": (3, S, S)`` the clean normalised
-    query frame; ``"mask": (1, S, S)`` float {0, 1}; ``"weight"``: the sample's provenance weight}``.
+    Each item is a dict: ``"frames"``: ``(tau, 3, S, S)`` normalised references (oldest first) for ``kind="dvos"``,
+    or the ``(3, S, S)`` augmented query for ``kind="frame"`` (QAI image model); ``"target"``: ``(3, S, S)`` the clean
+    normalised query frame; ``"mask"``: ``(1, S, S)`` float {0, 1}; ``"weight"``: the sample's provenance weight.
     """
 
     def __init__(
