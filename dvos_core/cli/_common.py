@@ -47,7 +47,7 @@ def cancel_on_sigint() -> CancelToken:
     """A cancel token set by the first Ctrl+C (the second one kills the process as usual)."""
     token = CancelToken()
 
-    def handler(signum, frame):
+    def handler(_signum, _frame):
         sys.stderr.write("\ncancelling (press Ctrl+C again to abort immediately)...\n")
         token.cancel()
         signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -100,9 +100,9 @@ def _pose_matrices(pos: np.ndarray, angle: np.ndarray, scale: np.ndarray, centre
 
 @dataclass(frozen=True)
 class _View:
-    """Where the camera looks: its path, its starting centre in world px and the box it sees around that centre."""
+    """Where the camera looks: its starting centre in world px, the box it sees around that centre in the clip and its
+    matrices."""
 
-    camera: motion.CameraPath
     centre: np.ndarray  # (2,) xy world position of the camera centre at frame 0
     lo: np.ndarray  # (2,) view box corners relative to ``centre`` (see _view_box)
     hi: np.ndarray
@@ -118,7 +118,7 @@ def _aim_camera(rng, cfg: SynthConfig, extent: np.ndarray) -> _View:
     for a in range(2):
         lo_c, hi_c = -vlo[a], extent[a] - 1 - vhi[a]
         c0[a] = rng.uniform(lo_c, hi_c) if lo_c <= hi_c else (extent[a] - 1) / 2 - (vlo[a] + vhi[a]) / 2
-    return _View(cam, c0, vlo, vhi, cam.matrices(c0, cfg.height, cfg.width))
+    return _View(c0, vlo, vhi, cam.matrices(c0, cfg.height, cfg.width))
 
 
 def _object_box(view: _View, cfg: SynthConfig, crops: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
