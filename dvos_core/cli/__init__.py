@@ -7,7 +7,16 @@ import importlib
 import sys
 
 # Each module defines register(subparsers) adding its subcommands; each subcommand sets `func(args) -> int`.
-COMMAND_MODULES = ("store_cmds", "io_cmds", "extract_cmds", "synth_cmds", "train_cmds", "infer_cmds", "demo_cmd")
+COMMAND_MODULES = (
+    "store_cmds",
+    "io_cmds",
+    "extract_cmds",
+    "synth_cmds",
+    "train_cmds",
+    "model_cmds",
+    "infer_cmds",
+    "demo_cmd",
+)
 DEBUG_HELP = "on an error, print the full Python traceback (same as the environment variable DVOS_DEBUG=1)"
 
 
