@@ -66,7 +66,7 @@ def test_dvos_debug_off_values_keep_one_line(tmp_path, capsys, monkeypatch, valu
 
 @pytest.mark.parametrize("func, name", [(_bug_key, "KeyError"), (_bug_type, "TypeError")])
 def test_programming_error_names_its_type_and_hints_at_debug(capsys, func, name):
-    assert run_command(_args(func)) == 1
+    assert run_command(_args(func)) == 2  # a failure like any other for scripts
     err = capsys.readouterr().err
     lines = _lines(err)
     assert len(lines) == 2 and "Traceback" not in err
@@ -75,7 +75,7 @@ def test_programming_error_names_its_type_and_hints_at_debug(capsys, func, name)
 
 
 def test_programming_error_with_debug_prints_the_traceback_down_to_the_bug(capsys):
-    assert run_command(_args(_bug_key, debug=True)) == 1
+    assert run_command(_args(_bug_key, debug=True)) == 2
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "in _bug_key" in err
     assert "KeyError: 'epoch'" in err and "rerun with --debug" not in err

@@ -80,9 +80,9 @@ def debug_enabled(args=None) -> bool:
 def run_command(args) -> int:
     """Run ``args.func(args)`` and turn an exception into a message and an exit code.
 
-    Without ``--debug``: a user error (:func:`user_error_types`) is one line, exit code 2; any other exception is one
-    line naming its type plus a hint to rerun with ``--debug``, exit code 1. Cancel and Ctrl+C exit with 130. With
-    ``--debug`` (or ``DVOS_DEBUG=1``) the full traceback is printed first.
+    Without ``--debug``: a user error (:func:`user_error_types`) is one line; any other exception is one line naming
+    its type plus a hint to rerun with ``--debug``. Both exit with 2 (1 stays free for commands that report "nothing
+    done"); cancel and Ctrl+C exit with 130. With ``--debug`` (or ``DVOS_DEBUG=1``) the full traceback comes first.
     """
     debug = debug_enabled(args)
     try:
@@ -109,7 +109,7 @@ def run_command(args) -> int:
                 "(or DVOS_DEBUG=1) for the full traceback and report it",
                 file=sys.stderr,
             )
-        return 1
+        return 2
 
 
 def _traceback_if(debug: bool) -> None:
