@@ -26,10 +26,10 @@ KINDS = ("dvos", "frame", "context")
 class ClipDataset(Dataset):
     """Samples of a :class:`ClipIndex` as tensors.
 
-    Returns ``{"frames": (tau, 3, S, S)`` normalised references (oldest first) for ``kind="dvos"``, or the
-    ``(3, S, S)`` augmented query for ``kind="frame"`` (QAI image model); ``"target": (3, S, S)`` the clean normalised
-    query frame; ``"mask": (1, S, S)`` float {0, 1}; ``"weight"``: the sample's provenance weight}``. For
-    ``kind="context"`` the inputs are ``"query"`` (3, S, S), ``"refs"`` (tau, 3, S, S) aligned to the query,
+    Each item is a dict: ``"frames"``: ``(tau, 3, S, S)`` normalised references (oldest first) for ``kind="dvos"``,
+    or the ``(3, S, S)`` augmented query for ``kind="frame"`` (QAI image model); ``"target"``: ``(3, S, S)`` the clean
+    normalised query frame; ``"mask"``: ``(1, S, S)`` float {0, 1}; ``"weight"``: the sample's provenance weight.
+    For ``kind="context"`` the inputs are ``"query"`` (3, S, S), ``"refs"`` (tau, 3, S, S) aligned to the query,
     ``"ref_masks"`` (tau, 2, S, S) and ``"ref_valid"`` (tau,) (see :mod:`dvos_core.data.context_sample`).
     """
 
