@@ -1,13 +1,13 @@
 """The spatiotemporal attention block that fuses tau frames' features (frame-major channels) into one map.
 
-Input X has tau*C channels ordered frame-major ([f0 | f1 | ... ], oldest first).
+Input X has ``tau*C`` channels ordered frame-major ([f0 | f1 | ... ], oldest first).
 
 1. X' = Swish(GN(tau groups)(X)).
 2. Spatial gate: 3x3 conv grouped per frame -> 1x1 conv -> GN -> Swish -> 3x3 conv dilation 2 -> 1x1 conv grouped
    per frame -> GN -> sigmoid.
-3. Temporal gate (squeeze-excitation): global average pool -> Linear(tau*C, tau*C/2) -> LayerNorm -> Swish ->
-   Linear(tau*C/2, tau*C) -> LayerNorm -> sigmoid.
-4. Y = gate_T * gate_S * X', then a parameter-free reduction tau*C -> C:
+3. Temporal gate (squeeze-excitation): global average pool -> ``Linear(tau*C, tau*C/2)`` -> LayerNorm -> Swish ->
+   ``Linear(tau*C/2, tau*C)`` -> LayerNorm -> sigmoid.
+4. ``Y = gate_T * gate_S * X'``, then a parameter-free reduction ``tau*C -> C``:
    * ``"tau_mean"`` (default): reshape to (B, tau, C, h, w) and average over the frames - a genuine temporal mean.
    * ``"adjacent"``: average groups of tau adjacent channels (what the reference's AvgPool3d on a 4-D tensor does);
      kept only for numerical compatibility with weights trained that way.
