@@ -182,22 +182,23 @@ def compare_motion(measured: dict, synthetic: dict, cfg=None, label: str = "synt
             "" if cfg is None else f" (camera_speed {cfg.camera_speed:g}, camera_speed_min {cfg.camera_speed_min:g})"
         )
         warnings.append(
-            f"motion mismatch: the footage moves {_r(shift_m.get('p10'))}-{_r(shift_m.get('p90'))} px/frame "
-            f"(median {_r(shift_m.get('median'))}) but the {label} clips move {_r(shift_s.get('p10'))}-"
-            f"{_r(shift_s.get('p90'))} px/frame{speed}; match it with `dvos synth PROJECT --match-motion VIDEO...` "
+            f"motion mismatch: the footage moves {fmt(shift_m.get('p10'))}-{fmt(shift_m.get('p90'))} px/frame "
+            f"(median {fmt(shift_m.get('median'))}) but the {label} clips move {fmt(shift_s.get('p10'))}-"
+            f"{fmt(shift_s.get('p90'))} px/frame{speed}; match it with `dvos synth PROJECT --match-motion VIDEO...` "
             f"(or the Synthesize dock) or set camera_speed_min / camera_speed near the footage's steady pan "
-            f"({_r((measured.get('pan_px') or {}).get('min'))}-{_r((measured.get('pan_px') or {}).get('max'))})"
+            f"({fmt((measured.get('pan_px') or {}).get('min'))}-{fmt((measured.get('pan_px') or {}).get('max'))})"
         )
     for r in rows[3:]:
         if r["far"]:
             warnings.append(
-                f"motion mismatch: {r['quantity']} is {_r(r['measured'])} {r['unit']} in the footage but "
-                f"{_r(r[label])} {r['unit']} in the {label} clips"
+                f"motion mismatch: {r['quantity']} is {fmt(r['measured'])} {r['unit']} in the footage but "
+                f"{fmt(r[label])} {r['unit']} in the {label} clips"
             )
     return rows, warnings
 
 
-def _r(x) -> str:
+def fmt(x) -> str:
+    """A figure for tables: 2 decimals below 10, 1 above, "?" for None."""
     return "?" if x is None else f"{x:.2f}" if abs(x) < 10 else f"{x:.1f}"
 
 
@@ -273,13 +274,13 @@ class MotionMatch:
         head = ["quantity", "footage", "config", "matched"] + (["rendered"] if self.rendered else [])
         lines = []
         for r in self.rows:
-            cells = [f"{r['quantity']} ({r['unit']})", _r(r["measured"]), _r(r["before"]), _r(r["after"])]
+            cells = [f"{r['quantity']} ({r['unit']})", fmt(r["measured"]), fmt(r["before"]), fmt(r["after"])]
             if self.rendered:
-                cells.append(_r(r.get("rendered")))
+                cells.append(fmt(r.get("rendered")))
             lines.append(cells)
         widths = [max(len(x[i]) for x in [head, *lines]) for i in range(len(head))]
-        fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
-        return "\n".join(fmt.format(*x) for x in [head, *lines])
+        line = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+        return "\n".join(line.format(*x) for x in [head, *lines])
 
 
 def match_motion(
