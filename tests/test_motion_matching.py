@@ -52,6 +52,19 @@ def test_match_motion_sets_the_ranges_of_fast_footage(fast_video):
     assert d["config"]["camera_speed"] == o["camera_speed"] and d["warnings"] == mm.warnings
 
 
+def test_moving_background_clips_are_flagged(fast_video, tmp_project):
+    frames, _ = fast_video
+    tmp_project.add_video_array("plot", frames, split="train")
+    still = tmp_project.create_background("still", 128, 160)
+    still.append_frames([frames[0]] * 4)
+    base = SynthConfig(n_frames=24)
+    assert match_motion(tmp_project, ["plot"], base=base).warnings_after == []
+    moving = tmp_project.create_background("moving", 128, 160)
+    moving.append_frames(list(frames[:6]))  # a clip that carries the footage's own camera motion
+    [w] = match_motion(tmp_project, ["plot"], base=base).warnings_after
+    assert "background clips move" in w and "--motion none" in w
+
+
 def test_slow_footage_agrees_with_the_defaults(slow_video):
     rep = check_config_motion({"slow": slow_video}, SynthConfig(n_frames=15))
     assert rep["warnings"] == [] and not any(r["far"] for r in rep["rows"])

@@ -348,6 +348,8 @@ def match_motion(
     rendered = None
     if render_project is None and isinstance(project_or_videos, Project):
         render_project = project_or_videos
+    if render_project is not None:
+        warnings_after += _moving_backgrounds(render_project, measured["all"], cancel)
     if render_clips > 0 and render_project is not None:
         rendered = render_and_measure(render_project, config, render_clips, seed=seed, cancel=cancel)
         rows_r, _ = compare_motion(measured["all"], rendered, config, label="rendered")
@@ -355,6 +357,38 @@ def match_motion(
         for r in rows:
             r["rendered"] = by_name.get(r["quantity"])
     return MotionMatch(measured, base, overrides, config, before, after, rows, warnings, warnings_after, rendered)
+
+
+def background_motion(project, max_clips: int = 8, max_pairs: int = 20, cancel=None) -> dict:
+    """{clip id: median per-frame shift (px)} of up to ``max_clips`` of the project's background clips."""
+    out = {}
+    for b in project.background_ids()[:max_clips]:
+        bg = project.background(b)
+        if bg.n_frames < 2:
+            continue
+        gm = estimate_global_motion(bg, max_pairs=max_pairs, run_length=max_pairs, cancel=cancel)
+        ok = np.array([m != "none" for m in gm.method], bool)
+        if ok.any():
+            out[b] = float(np.median(gm.shift_px[ok]))
+    return out
+
+
+def _moving_backgrounds(project, measured: dict, cancel=None) -> list:
+    """A warning when the background clips move on their own: the synthetic camera then moves the field by their
+    motion plus its own, and the heads by its own only."""
+    moving = background_motion(project, cancel=cancel)
+    if not moving:
+        return []
+    own = float(np.median(list(moving.values())))
+    footage = (measured.get("shift_px") or {}).get("median") or 0.0
+    if own <= max(2.0, 0.25 * footage):
+        return []
+    return [
+        f"the background clips move {fmt(own)} px/frame on their own (e.g. bare-field footage, or clips made with "
+        f"--from-annotated --motion measured): the synthetic camera adds its motion to both field and heads, so "
+        f"the field will slide under the heads by that much. With matched camera motion prefer still background "
+        f"clips (dvos extract-backgrounds --from-annotated --motion none)"
+    ]
 
 
 def check_config_motion(project_or_videos, config, video_ids=None, *, max_pairs: int | None = 300, **kw) -> dict:
@@ -370,6 +404,7 @@ def check_config_motion(project_or_videos, config, video_ids=None, *, max_pairs:
 __all__ = [
     "MATCHED_FIELDS",
     "MotionMatch",
+    "background_motion",
     "check_config_motion",
     "compare_motion",
     "config_motion",
