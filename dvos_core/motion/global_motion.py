@@ -27,6 +27,8 @@ from dvos_core.motion.transforms import IDENTITY, decompose, frame_centre, resca
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 
 METHODS = ("features", "ecc", "phase", "none")
+_LK_WIN, _LK_LEVELS = (15, 15), 3  # Lucas-Kanade window and pyramid levels
+_LK_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
 
 
 @dataclass
@@ -35,7 +37,7 @@ class MotionParams:
 
     max_side: int = 640  # frames are analysed at most this large (px)
     grid: int = 4  # corners are looked for in grid x grid cells
-    n_features: int = 600
+    n_features: int = 400
     min_inliers: int = 12
     min_inlier_ratio: float = 0.3
     ransac_px: float = 1.5  # RANSAC reprojection threshold, in analysed px
@@ -167,13 +169,13 @@ def _track(a: _Prepared, b: _Prepared, guess, params: MotionParams):
     p0 = _corners(a, params)
     if len(p0) < params.min_inliers:
         return None
-    lk = {"winSize": (21, 21), "maxLevel": 3, "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)}
+    lk = {"winSize": _LK_WIN, "maxLevel": _LK_LEVELS, "criteria": _LK_STOP, "flags": cv2.OPTFLOW_USE_INITIAL_FLOW}
     shift = np.array(guess if guess is not None else (0.0, 0.0), np.float32)
     init = p0 + shift
-    p1, st, _ = cv2.calcOpticalFlowPyrLK(a.grey, b.grey, p0, init.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk)
+    p1, st, _ = cv2.calcOpticalFlowPyrLK(a.grey, b.grey, p0, init.copy(), **lk)
     if p1 is None:
         return None
-    back, st2, _ = cv2.calcOpticalFlowPyrLK(b.grey, a.grey, p1, p1 - shift, flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(b.grey, a.grey, p1, p1 - shift, **lk)
     if back is None:
         return None
     fb = np.linalg.norm((back - p0).reshape(-1, 2), axis=1)
