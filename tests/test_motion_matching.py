@@ -59,6 +59,8 @@ def test_moving_background_clips_are_flagged(fast_video, tmp_project):
     still.append_frames([frames[0]] * 4)
     base = SynthConfig(n_frames=24)
     assert match_motion(tmp_project, ["plot"], base=base).warnings_after == []
+    tmp_project.add_video_array("gt", frames[:3], split="test")
+    assert list(match_motion(tmp_project, base=base).measured["videos"]) == ["plot"]  # test videos left out
     moving = tmp_project.create_background("moving", 128, 160)
     moving.append_frames(list(frames[:6]))  # a clip that carries the footage's own camera motion
     [w] = match_motion(tmp_project, ["plot"], base=base).warnings_after

@@ -300,11 +300,12 @@ def match_motion(
 ) -> MotionMatch:
     """Measure the motion of real videos and derive the synthesis motion ranges from it.
 
-    ``project_or_videos``: a Project (its videos, or ``video_ids``; ids may also be video file paths), video file
-    paths, frame arrays or stored videos. ``base``: the SynthConfig to start from (default: the defaults); only
-    :data:`MATCHED_FIELDS` change. ``max_pairs`` bounds the frame pairs measured per video. With ``render_clips``
-    > 0 and a ``render_project`` (default: the project measured, when it is one), that many short preview clips of
-    the matched config are rendered and measured too (``rendered``; needs heads and background clips).
+    ``project_or_videos``: a Project (its videos but the test ones, or ``video_ids``; ids may also be video file
+    paths), video file paths, frame arrays or stored videos. ``base``: the SynthConfig to start from (default: the
+    defaults); only :data:`MATCHED_FIELDS` change. ``max_pairs`` bounds the frame pairs measured per video. With
+    ``render_clips`` > 0 and a ``render_project`` (default: the project measured, when it is one), that many short
+    preview clips of the matched config are rendered and measured too (``rendered``; needs heads and background
+    clips).
     Returns a :class:`MotionMatch`; ``.config`` is the matched SynthConfig, ``.warnings`` says how far the base
     config was off, ``.table()`` prints the comparison.
     """
@@ -312,6 +313,7 @@ def match_motion(
     from dvos_core.synth.config import SynthConfig
 
     base = base if base is not None else SynthConfig()
+    video_ids = _default_ids(project_or_videos, video_ids)
     motions = measure_videos(
         project_or_videos,
         video_ids,
@@ -359,6 +361,16 @@ def match_motion(
     return MotionMatch(measured, base, overrides, config, before, after, rows, warnings, warnings_after, rendered)
 
 
+def _default_ids(source, video_ids):
+    """A project's videos to match when none are named: all but the test videos (if that leaves any)."""
+    from dvos_core.store import Project
+
+    if video_ids or not isinstance(source, Project):
+        return video_ids
+    ids = [v.name for v in source.videos() if v.split != "test" and v.n_frames > 1]
+    return ids or None
+
+
 def background_motion(project, max_clips: int = 8, max_pairs: int = 20, cancel=None) -> dict:
     """{clip id: median per-frame shift (px)} of up to ``max_clips`` of the project's background clips."""
     out = {}
@@ -394,6 +406,7 @@ def _moving_backgrounds(project, measured: dict, cancel=None) -> list:
 def check_config_motion(project_or_videos, config, video_ids=None, *, max_pairs: int | None = 300, **kw) -> dict:
     """Compare a config's motion with the footage without changing it: {"rows", "warnings", "measured",
     "synthetic"} (warnings are empty when they agree)."""
+    video_ids = _default_ids(project_or_videos, video_ids)
     motions = measure_videos(project_or_videos, video_ids, max_pairs=max_pairs, run_length=config.n_frames, **kw)
     measured = summarise(list(motions.values()), config.n_frames)
     synthetic = config_motion(config)
