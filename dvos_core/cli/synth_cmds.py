@@ -215,8 +215,8 @@ def _can_render(project, cfg) -> bool:
 
 
 def _warn_motion(project_path, cfg) -> None:
-    """A quick comparison of the settings' motion with the project's train videos (40 frame pairs each); prints
-    warnings on stderr when they are far apart. Never stops the run."""
+    """A quick comparison of the settings' motion with the project's videos (the first 4 that are not test videos,
+    40 frame pairs each); prints warnings on stderr when they are far apart. Never stops the run."""
     import sys
 
     from dvos_core.motion.matching import check_config_motion
@@ -224,7 +224,7 @@ def _warn_motion(project_path, cfg) -> None:
 
     try:
         project = Project.open(project_path, mode="r")
-        ids = [v.name for v in project.videos() if v.split != "test" and v.n_frames > 1]
+        ids = [v.name for v in project.videos() if v.split != "test" and v.n_frames > 1][:4]
         if not ids:
             return
         rep = check_config_motion(project, cfg, ids, max_pairs=40)

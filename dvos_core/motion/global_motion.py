@@ -17,7 +17,6 @@ field rather than the objects being judged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import cv2
@@ -104,7 +103,7 @@ class _Prepared:
             k = 2 * params.exclude_margin_px + 1
             ex = cv2.dilate(ex, np.ones((k, k), np.uint8))
             self.allowed = ex == 0
-        self._smooth = None
+        self._smooth = self._textured = None
 
     def smooth(self) -> np.ndarray:
         """Float image for phase correlation / ECC: excluded pixels set to the mean, lightly blurred."""
@@ -118,12 +117,14 @@ class _Prepared:
     def textured(self, params: MotionParams) -> bool:
         """Whether enough usable pixels carry texture (a flat frame with an object or two has no camera motion
         to find: any estimate would follow the objects)."""
-        g = self.grey.astype(np.float32)
-        mag = np.abs(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
-        edges = mag > 4 * params.min_gradient
-        if self.allowed is not None:
-            edges = edges[self.allowed]
-        return edges.size > 64 and float(edges.mean()) >= params.min_textured_share
+        if self._textured is None:
+            g = self.grey.astype(np.float32)
+            mag = np.abs(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
+            edges = mag > 4 * params.min_gradient
+            if self.allowed is not None:
+                edges = edges[self.allowed]
+            self._textured = edges.size > 64 and float(edges.mean()) >= params.min_textured_share
+        return self._textured
 
 
 def _corners(prep: _Prepared, params: MotionParams) -> np.ndarray:
@@ -216,7 +217,7 @@ def _from_features(a: _Prepared, b: _Prepared, guess, params: MotionParams):
     if abs(d["rotation_deg"]) < 0.25 and abs(d["scale"] - 1) < 0.003:
         return m, n_in
     warped = _Prepared.__new__(_Prepared)
-    warped.full_shape, warped.factor, warped._smooth = a.full_shape, a.factor, None
+    warped.full_shape, warped.factor, warped._smooth, warped._textured = a.full_shape, a.factor, None, None
     size = a.grey.shape[::-1]
     warped.grey = cv2.warpAffine(a.grey, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     warped.allowed = None
@@ -385,14 +386,3 @@ def estimate_global_motion(
     if shape is None:
         raise ValueError("no frames to measure motion on")
     return _from_pairs(shape, pairs, motions, resid)
-
-
-def iter_pair_motion(frames: Iterable, params: MotionParams | None = None):
-    """Yield a PairMotion for each consecutive pair of an iterable of frames (no masks, streaming)."""
-    params = params or MotionParams()
-    prev = None
-    for f in frames:
-        cur = _Prepared(f, None, params)
-        if prev is not None:
-            yield _estimate(prev, cur, params)
-        prev = cur
