@@ -17,7 +17,6 @@ field rather than the objects being judged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import cv2
@@ -27,6 +26,8 @@ from dvos_core.motion.transforms import IDENTITY, decompose, frame_centre, resca
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 
 METHODS = ("features", "ecc", "phase", "none")
+_LK_WIN, _LK_LEVELS = (15, 15), 3  # Lucas-Kanade window and pyramid levels
+_LK_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
 
 
 @dataclass
@@ -35,7 +36,7 @@ class MotionParams:
 
     max_side: int = 640  # frames are analysed at most this large (px)
     grid: int = 4  # corners are looked for in grid x grid cells
-    n_features: int = 600
+    n_features: int = 400
     min_inliers: int = 12
     min_inlier_ratio: float = 0.3
     ransac_px: float = 1.5  # RANSAC reprojection threshold, in analysed px
@@ -102,7 +103,7 @@ class _Prepared:
             k = 2 * params.exclude_margin_px + 1
             ex = cv2.dilate(ex, np.ones((k, k), np.uint8))
             self.allowed = ex == 0
-        self._smooth = None
+        self._smooth = self._textured = None
 
     def smooth(self) -> np.ndarray:
         """Float image for phase correlation / ECC: excluded pixels set to the mean, lightly blurred."""
@@ -116,12 +117,14 @@ class _Prepared:
     def textured(self, params: MotionParams) -> bool:
         """Whether enough usable pixels carry texture (a flat frame with an object or two has no camera motion
         to find: any estimate would follow the objects)."""
-        g = self.grey.astype(np.float32)
-        mag = np.abs(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
-        edges = mag > 4 * params.min_gradient
-        if self.allowed is not None:
-            edges = edges[self.allowed]
-        return edges.size > 64 and float(edges.mean()) >= params.min_textured_share
+        if self._textured is None:
+            g = self.grey.astype(np.float32)
+            mag = np.abs(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
+            edges = mag > 4 * params.min_gradient
+            if self.allowed is not None:
+                edges = edges[self.allowed]
+            self._textured = edges.size > 64 and float(edges.mean()) >= params.min_textured_share
+        return self._textured
 
 
 def _corners(prep: _Prepared, params: MotionParams) -> np.ndarray:
@@ -167,13 +170,13 @@ def _track(a: _Prepared, b: _Prepared, guess, params: MotionParams):
     p0 = _corners(a, params)
     if len(p0) < params.min_inliers:
         return None
-    lk = {"winSize": (21, 21), "maxLevel": 3, "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)}
+    lk = {"winSize": _LK_WIN, "maxLevel": _LK_LEVELS, "criteria": _LK_STOP, "flags": cv2.OPTFLOW_USE_INITIAL_FLOW}
     shift = np.array(guess if guess is not None else (0.0, 0.0), np.float32)
     init = p0 + shift
-    p1, st, _ = cv2.calcOpticalFlowPyrLK(a.grey, b.grey, p0, init.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk)
+    p1, st, _ = cv2.calcOpticalFlowPyrLK(a.grey, b.grey, p0, init.copy(), **lk)
     if p1 is None:
         return None
-    back, st2, _ = cv2.calcOpticalFlowPyrLK(b.grey, a.grey, p1, p1 - shift, flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(b.grey, a.grey, p1, p1 - shift, **lk)
     if back is None:
         return None
     fb = np.linalg.norm((back - p0).reshape(-1, 2), axis=1)
@@ -214,7 +217,7 @@ def _from_features(a: _Prepared, b: _Prepared, guess, params: MotionParams):
     if abs(d["rotation_deg"]) < 0.25 and abs(d["scale"] - 1) < 0.003:
         return m, n_in
     warped = _Prepared.__new__(_Prepared)
-    warped.full_shape, warped.factor, warped._smooth = a.full_shape, a.factor, None
+    warped.full_shape, warped.factor, warped._smooth, warped._textured = a.full_shape, a.factor, None, None
     size = a.grey.shape[::-1]
     warped.grey = cv2.warpAffine(a.grey, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     warped.allowed = None
@@ -383,14 +386,3 @@ def estimate_global_motion(
     if shape is None:
         raise ValueError("no frames to measure motion on")
     return _from_pairs(shape, pairs, motions, resid)
-
-
-def iter_pair_motion(frames: Iterable, params: MotionParams | None = None):
-    """Yield a PairMotion for each consecutive pair of an iterable of frames (no masks, streaming)."""
-    params = params or MotionParams()
-    prev = None
-    for f in frames:
-        cur = _Prepared(f, None, params)
-        if prev is not None:
-            yield _estimate(prev, cur, params)
-        prev = cur

@@ -182,22 +182,23 @@ def compare_motion(measured: dict, synthetic: dict, cfg=None, label: str = "synt
             "" if cfg is None else f" (camera_speed {cfg.camera_speed:g}, camera_speed_min {cfg.camera_speed_min:g})"
         )
         warnings.append(
-            f"motion mismatch: the footage moves {_r(shift_m.get('p10'))}-{_r(shift_m.get('p90'))} px/frame "
-            f"(median {_r(shift_m.get('median'))}) but the {label} clips move {_r(shift_s.get('p10'))}-"
-            f"{_r(shift_s.get('p90'))} px/frame{speed}; match it with `dvos synth PROJECT --match-motion VIDEO...` "
+            f"motion mismatch: the footage moves {fmt(shift_m.get('p10'))}-{fmt(shift_m.get('p90'))} px/frame "
+            f"(median {fmt(shift_m.get('median'))}) but the {label} clips move {fmt(shift_s.get('p10'))}-"
+            f"{fmt(shift_s.get('p90'))} px/frame{speed}; match it with `dvos synth PROJECT --match-motion VIDEO...` "
             f"(or the Synthesize dock) or set camera_speed_min / camera_speed near the footage's steady pan "
-            f"({_r((measured.get('pan_px') or {}).get('min'))}-{_r((measured.get('pan_px') or {}).get('max'))})"
+            f"({fmt((measured.get('pan_px') or {}).get('min'))}-{fmt((measured.get('pan_px') or {}).get('max'))})"
         )
     for r in rows[3:]:
         if r["far"]:
             warnings.append(
-                f"motion mismatch: {r['quantity']} is {_r(r['measured'])} {r['unit']} in the footage but "
-                f"{_r(r[label])} {r['unit']} in the {label} clips"
+                f"motion mismatch: {r['quantity']} is {fmt(r['measured'])} {r['unit']} in the footage but "
+                f"{fmt(r[label])} {r['unit']} in the {label} clips"
             )
     return rows, warnings
 
 
-def _r(x) -> str:
+def fmt(x) -> str:
+    """A figure for tables: 2 decimals below 10, 1 above, "?" for None."""
     return "?" if x is None else f"{x:.2f}" if abs(x) < 10 else f"{x:.1f}"
 
 
@@ -273,13 +274,13 @@ class MotionMatch:
         head = ["quantity", "footage", "config", "matched"] + (["rendered"] if self.rendered else [])
         lines = []
         for r in self.rows:
-            cells = [f"{r['quantity']} ({r['unit']})", _r(r["measured"]), _r(r["before"]), _r(r["after"])]
+            cells = [f"{r['quantity']} ({r['unit']})", fmt(r["measured"]), fmt(r["before"]), fmt(r["after"])]
             if self.rendered:
-                cells.append(_r(r.get("rendered")))
+                cells.append(fmt(r.get("rendered")))
             lines.append(cells)
         widths = [max(len(x[i]) for x in [head, *lines]) for i in range(len(head))]
-        fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
-        return "\n".join(fmt.format(*x) for x in [head, *lines])
+        line = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+        return "\n".join(line.format(*x) for x in [head, *lines])
 
 
 def match_motion(
@@ -299,11 +300,12 @@ def match_motion(
 ) -> MotionMatch:
     """Measure the motion of real videos and derive the synthesis motion ranges from it.
 
-    ``project_or_videos``: a Project (its videos, or ``video_ids``; ids may also be video file paths), video file
-    paths, frame arrays or stored videos. ``base``: the SynthConfig to start from (default: the defaults); only
-    :data:`MATCHED_FIELDS` change. ``max_pairs`` bounds the frame pairs measured per video. With ``render_clips``
-    > 0 and a ``render_project`` (default: the project measured, when it is one), that many short preview clips of
-    the matched config are rendered and measured too (``rendered``; needs heads and background clips).
+    ``project_or_videos``: a Project (its videos but the test ones, or ``video_ids``; ids may also be video file
+    paths), video file paths, frame arrays or stored videos. ``base``: the SynthConfig to start from (default: the
+    defaults); only :data:`MATCHED_FIELDS` change. ``max_pairs`` bounds the frame pairs measured per video. With
+    ``render_clips`` > 0 and a ``render_project`` (default: the project measured, when it is one), that many short
+    preview clips of the matched config are rendered and measured too (``rendered``; needs heads and background
+    clips).
     Returns a :class:`MotionMatch`; ``.config`` is the matched SynthConfig, ``.warnings`` says how far the base
     config was off, ``.table()`` prints the comparison.
     """
@@ -311,6 +313,7 @@ def match_motion(
     from dvos_core.synth.config import SynthConfig
 
     base = base if base is not None else SynthConfig()
+    video_ids = _default_ids(project_or_videos, video_ids)
     motions = measure_videos(
         project_or_videos,
         video_ids,
@@ -347,6 +350,8 @@ def match_motion(
     rendered = None
     if render_project is None and isinstance(project_or_videos, Project):
         render_project = project_or_videos
+    if render_project is not None:
+        warnings_after += _moving_backgrounds(render_project, measured["all"], cancel)
     if render_clips > 0 and render_project is not None:
         rendered = render_and_measure(render_project, config, render_clips, seed=seed, cancel=cancel)
         rows_r, _ = compare_motion(measured["all"], rendered, config, label="rendered")
@@ -356,9 +361,52 @@ def match_motion(
     return MotionMatch(measured, base, overrides, config, before, after, rows, warnings, warnings_after, rendered)
 
 
+def _default_ids(source, video_ids):
+    """A project's videos to match when none are named: all but the test videos (if that leaves any)."""
+    from dvos_core.store import Project
+
+    if video_ids or not isinstance(source, Project):
+        return video_ids
+    ids = [v.name for v in source.videos() if v.split != "test" and v.n_frames > 1]
+    return ids or None
+
+
+def background_motion(project, max_clips: int = 8, max_pairs: int = 20, cancel=None) -> dict:
+    """{clip id: median per-frame shift (px)} of up to ``max_clips`` of the project's background clips."""
+    out = {}
+    for b in project.background_ids()[:max_clips]:
+        bg = project.background(b)
+        if bg.n_frames < 2:
+            continue
+        gm = estimate_global_motion(bg, max_pairs=max_pairs, run_length=max_pairs, cancel=cancel)
+        ok = np.array([m != "none" for m in gm.method], bool)
+        if ok.any():
+            out[b] = float(np.median(gm.shift_px[ok]))
+    return out
+
+
+def _moving_backgrounds(project, measured: dict, cancel=None) -> list:
+    """A warning when the background clips move on their own: the synthetic camera then moves the field by their
+    motion plus its own, and the heads by its own only."""
+    moving = background_motion(project, cancel=cancel)
+    if not moving:
+        return []
+    own = float(np.median(list(moving.values())))
+    footage = (measured.get("shift_px") or {}).get("median") or 0.0
+    if own <= max(2.0, 0.25 * footage):
+        return []
+    return [
+        f"the background clips move {fmt(own)} px/frame on their own (e.g. bare-field footage, or clips made with "
+        f"--from-annotated --motion measured): the synthetic camera adds its motion to both field and heads, so "
+        f"the field will slide under the heads by that much. With matched camera motion prefer still background "
+        f"clips (dvos extract-backgrounds --from-annotated --motion none)"
+    ]
+
+
 def check_config_motion(project_or_videos, config, video_ids=None, *, max_pairs: int | None = 300, **kw) -> dict:
     """Compare a config's motion with the footage without changing it: {"rows", "warnings", "measured",
     "synthetic"} (warnings are empty when they agree)."""
+    video_ids = _default_ids(project_or_videos, video_ids)
     motions = measure_videos(project_or_videos, video_ids, max_pairs=max_pairs, run_length=config.n_frames, **kw)
     measured = summarise(list(motions.values()), config.n_frames)
     synthetic = config_motion(config)
@@ -369,6 +417,7 @@ def check_config_motion(project_or_videos, config, video_ids=None, *, max_pairs:
 __all__ = [
     "MATCHED_FIELDS",
     "MotionMatch",
+    "background_motion",
     "check_config_motion",
     "compare_motion",
     "config_motion",

@@ -26,6 +26,10 @@ def _stats(values, keys=("median", "p90", "max")) -> dict:
     return {k: round(float(fns[k](v)), 4) for k in keys}
 
 
+def _rms(x) -> float | None:
+    return round(float(np.sqrt(np.mean(np.square(x)))), 4) if np.size(x) else None
+
+
 def _period(dev: np.ndarray, acc: np.ndarray) -> float | None:
     """Typical period (frames) of the wobble: a sinusoid of period P has RMS(change of v) = 2 sin(pi / P) RMS(v)."""
     if len(acc) < 2 or not np.any(dev):
@@ -80,23 +84,21 @@ def summarise(motions, window: int = 60) -> dict:
             pans.append(float(np.hypot(*v.mean(0))))
             if len(idx) > 1:
                 devs.append(v - v.mean(0))
-    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
-    dx, dy, rot, zoom = cat(dx), cat(dy), cat(rot), cat(zoom)
+    dx, dy, rot, zoom = (np.concatenate(x) if x else np.zeros(0) for x in (dx, dy, rot, zoom))
     dev = np.concatenate(devs) if devs else np.zeros((0, 2))
     acc = np.concatenate([np.diff(d, axis=0) for d in devs]) if devs else np.zeros((0, 2))
-    rms = lambda x: round(float(np.sqrt(np.mean(np.square(x)))), 4) if np.size(x) else None  # noqa: E731
     out = {
         "pairs": int(n_pairs),
         "unreliable_share": round(n_bad / n_pairs, 4) if n_pairs else None,
         "methods": methods,
         "shift_px": _stats(np.hypot(dx, dy), ("median", "p10", "p90", "max")),
         "pan_px": _stats(pans, ("min", "median", "max")),
-        "wobble_px": rms(dev) if dev.size else (0.0 if dx.size else None),
+        "wobble_px": _rms(dev) if dev.size else (0.0 if dx.size else None),
         "wobble_period": _period(dev, acc),
         "rotation_deg": _stats(np.abs(rot)),
-        "rotation_rms_deg": rms(rot),
+        "rotation_rms_deg": _rms(rot),
         "zoom": _stats(np.abs(np.expm1(zoom))),
-        "zoom_rms": rms(zoom),
+        "zoom_rms": _rms(zoom),
         "residual_px": None,
     }
     if resid:
