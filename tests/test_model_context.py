@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dvos_core.data import ClipDataset, ClipIndex
-from dvos_core.data.context_sample import ContextConfig, context_sample, perturb_mask
+from dvos_core.data.context_sample import ContextConfig, context_sample, perturb_mask, warp_references
 from dvos_core.data.degrade import DegradeConfig, degrade, occlude
 from dvos_core.data.toy import make_toy_project
 from dvos_core.model import build_model, init_from_frame_model, load_checkpoint, save_checkpoint
@@ -105,24 +105,29 @@ def panning_clip(n=5, size=96, step=6):
     return frames, masks
 
 
-def test_context_samples_align_references_to_the_query():
+def test_references_are_aligned_and_warped_onto_the_query():
+    from dvos_core.motion.align import SequenceAligner
+
     frames, masks = panning_clip()
-    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
-    m = torch.from_numpy(masks).float()[:, None]
+    matrices = SequenceAligner().align(list(frames))
+    warped, wmasks, cover = warp_references(frames, masks, matrices)
+    query = frames[-1].astype(np.float32)
+    for i in range(4):  # inside the covered part each warped reference looks like the query and its mask fits
+        k = cover[i] > 0
+        assert k.mean() > 0.5
+        err = np.abs(warped[i].astype(np.float32) - query).mean(-1)[k].mean()
+        raw = np.abs(frames[i].astype(np.float32) - query).mean(-1)[k].mean()
+        assert err < 0.3 * raw
+        assert (wmasks[i][k] & masks[-1][k]).sum() / masks[-1][k].sum() > 0.9
+    x = torch.from_numpy(warped).permute(0, 3, 1, 2).float() / 255
+    m = torch.from_numpy(np.stack([wmasks, cover], 1)).float()
     cfg = ContextConfig(degrade_query_p=0, degrade_refs_p=0, empty_refs_p=0, ref_mask_noise_p=0, ref_mask_unknown_p=0)
     out = context_sample(x, m, torch.ones(5), cfg, torch.Generator().manual_seed(0))
     assert out["refs"].shape == (4, 3, 96, 96) and out["ref_masks"].shape == (4, 2, 96, 96)
-    known = out["ref_masks"][:, 1] > 0
-    for i in range(4):  # inside the covered part each warped reference looks like the query and its mask fits
-        k = known[i]
-        assert k.float().mean() > 0.5
-        err = (out["refs"][i] - out["query"]).abs().mean(0)[k].mean()
-        raw = (x[i] - out["query"]).abs().mean(0)[k].mean()
-        assert float(err) < 0.3 * float(raw)
-        inter = (out["ref_masks"][i, 0][k] * m[-1, 0][k]).sum()
-        assert float(inter / m[-1, 0][k].sum()) > 0.9
-    empty = context_sample(x, m, torch.tensor([-1, -1, 1, 1, 1]), cfg, torch.Generator().manual_seed(0))
+    assert torch.equal(out["ref_masks"][:, 1], m[:4, 1]) and torch.equal(out["ref_masks"][:, 0], m[:4, 0] * m[:4, 1])
+    empty = context_sample(x, m, torch.tensor([-1, -1, 1, 0, 1]), cfg, torch.Generator().manual_seed(0))
     assert empty["ref_valid"].tolist() == [0, 0, 1, 1] and float(empty["refs"][:2].abs().sum()) == 0
+    assert float(empty["ref_masks"][3].abs().sum()) == 0  # a frame without a mask: its mask is unknown
 
 
 def test_dataset_items_and_frame_by_frame_prediction(tmp_path):

@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 
 from dvos_core.data.augment import AugmentConfig, blur, colour, patch_diffusion, spatial_eval, spatial_train
 from dvos_core.data.clips import ClipIndex, Sample
-from dvos_core.data.context_sample import context_sample
+from dvos_core.data.context_sample import context_sample, warp_references
 from dvos_core.data.degrade import degrade
 from dvos_core.data.distort import distort
 from dvos_core.model.normalize import normalize_float
@@ -52,6 +52,7 @@ class ClipDataset(Dataset):
         self.augment = augment if augment is not None else AugmentConfig()
         self._project = None
         self._cache: dict = {}
+        self._aligned: dict = {}  # context clips: (source, frame times) -> reference -> query matrices
 
     def __len__(self) -> int:
         return len(self.index)
@@ -148,11 +149,24 @@ class ClipDataset(Dataset):
         cfg = self.augment
         return patch_diffusion(normalize_float(blur(colour(x, cfg, g), cfg, g)), cfg, g)
 
+    def _alignment(self, s: Sample, times: list, frames: np.ndarray) -> list:
+        """Reference -> query matrices of a clip, estimated on the stored frames and cached per (source, times)."""
+        from dvos_core.motion.align import SequenceAligner
+
+        key = (s.key, tuple(times))
+        if key not in self._aligned:
+            aligner = SequenceAligner()
+            self._aligned[key] = aligner.align(list(frames), keys=[(s.key, t) for t in times])
+        return self._aligned[key]
+
     def _context_item(self, s: Sample, aug_seed: int) -> dict:
-        """A context-model item: every frame's mask is read, the clip is cropped as one, then see context_sample."""
+        """A context-model item: every frame's mask is read, the references are warped onto the query, the clip is
+        cropped as one, then see :func:`~dvos_core.data.context_sample.context_sample`."""
         frames, masks, known = self.read_clip_masks(s)
+        times, _ = self._times(s)
+        frames, masks, cover = warp_references(frames, masks, self._alignment(s, times, frames))
         x = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
-        m = torch.from_numpy(masks).float()[:, None]
+        m = torch.from_numpy(np.stack([masks, cover], 1)).float()
         # validation items (plain indices) have a fixed seed: the same degradations every epoch
         g = torch.Generator().manual_seed(int(aug_seed) & 0x7FFF_FFFF_FFFF_FFFF)
         cfg = self.augment
@@ -170,7 +184,7 @@ class ClipDataset(Dataset):
             "ref_masks": parts["ref_masks"].contiguous(),
             "ref_valid": valid,
             "target": normalize_float(x[-1]).contiguous(),
-            "mask": m[-1].contiguous(),
+            "mask": m[-1, :1].contiguous(),
             "weight": torch.tensor(s.weight, dtype=torch.float32),
         }
 

@@ -1,9 +1,10 @@
 """Prediction with the context-aware video model: frame by frame, each frame with its aligned earlier frames.
 
 For frame t the references are frames t-1 .. t-tau (fewer at the start of a video, none for frame 0). Each is
-aligned to frame t by the estimated camera motion (:func:`dvos_core.motion.estimate_pair`, the heads it knows of
-left out) and warped onto it, with its mask: the model's own prediction of that frame from this run, or - when the
-caller allows it - a stored label (painted, corrected or pseudo). Frames run one after another (a frame's
+aligned to frame t by the estimated camera motion (:class:`dvos_core.motion.align.SequenceAligner`: the best of the
+direct estimate, the chain of consecutive estimates and the identity) and warped onto it, with its mask: the
+model's own prediction of that frame from this run, or - when the caller allows it - a stored label (painted,
+corrected or pseudo). Frames run one after another (a frame's
 prediction is the next frames' reference mask); big frames are tiled like every other model.
 """
 
@@ -14,21 +15,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from dvos_core.data.context_sample import align_reference
 from dvos_core.infer.tiling import MULTIPLE, Blender, pad_amounts, reflect_pad, round_up, tile_grid
-from dvos_core.motion import MotionParams, warp_to
+from dvos_core.motion import valid_region, warp_to
+from dvos_core.motion.align import SequenceAligner
 from dvos_core.progress import CancelToken, ProgressFn, check, report
-
-MOTION = MotionParams()
-
-
-def align(ref: np.ndarray, query: np.ndarray, ref_mask: np.ndarray | None, params: MotionParams = MOTION):
-    """(ref frame warped onto the query (H, W, 3) uint8, its mask warped (H, W) float or None, coverage (H, W) bool)."""
-    matrix, warped, cover = align_reference(ref, query, ref_mask, params)
-    mask = (
-        None if ref_mask is None else warp_to(np.asarray(ref_mask, np.float32), matrix, query.shape[:2], nearest=False)
-    )
-    return warped, mask, cover
 
 
 class ContextPredictor:
@@ -47,31 +37,39 @@ class ContextPredictor:
             raise ValueError(f"references must be 'previous' or 'query', got {references!r}")
         # "query": the ablation that proves the model uses time - every reference is a copy of frame t, no masks
         self.references = references
+        self.aligner = SequenceAligner()
 
-    def inputs(self, query, refs, ref_masks):
-        """Model inputs (numpy, unpadded): refs (T, H, W, 3) uint8 and ref_masks (T, 2, H, W) float, T = len(refs)."""
+    def inputs(self, query, refs, ref_masks, keys=None):
+        """Model inputs (numpy, unpadded): the references warped onto the query (T, H, W, 3) uint8 and their masks
+        (T, 2, H, W) float as [mask * known, known]; ``keys`` name the frames (refs then query) so consecutive
+        estimates are reused from frame to frame."""
         h, w = query.shape[:2]
         out_refs = np.zeros((len(refs), h, w, 3), np.uint8)
         out_masks = np.zeros((len(refs), 2, h, w), np.float32)
-        for i, (ref, m) in enumerate(zip(refs, ref_masks)):
-            warped, wm, cover = align(ref, query, m)
-            out_refs[i] = warped
-            if wm is not None:
-                known = cover.astype(np.float32)
-                out_masks[i, 0] = np.clip(wm, 0, 1) * known
+        if not refs:
+            return out_refs, out_masks
+        matrices = self.aligner.align([*refs, query], keys)
+        for i, (ref, m, mat) in enumerate(zip(refs, ref_masks, matrices)):
+            out_refs[i] = warp_to(ref, mat, (h, w), border="reflect")
+            if m is not None:
+                known = valid_region(mat, ref.shape[:2], (h, w)).astype(np.float32)
+                out_masks[i, 0] = np.clip(warp_to(np.asarray(m, np.float32), mat, (h, w), nearest=False), 0, 1) * known
                 out_masks[i, 1] = known
         return out_refs, out_masks
 
-    def predict(self, query: np.ndarray, refs: Sequence[np.ndarray], ref_masks: Sequence) -> np.ndarray:
-        """Probability (H, W) float32 of the query frame given its references (oldest first) and their masks."""
+    def predict(self, query: np.ndarray, refs: Sequence[np.ndarray], ref_masks: Sequence, keys=None) -> np.ndarray:
+        """Probability (H, W) float32 of the query frame given its references (oldest first) and their masks;
+        ``keys``: ids of the references and the query (e.g. frame numbers) for reusing motion estimates."""
         from dvos_core.model import to_model_input
 
         refs = list(refs)[-self.tau :] if self.tau else []
         ref_masks = list(ref_masks)[-len(refs) :] if refs else []
         if self.references == "query":
-            refs, ref_masks = [query] * len(refs), [None] * len(refs)
+            refs, ref_masks, keys = [query] * len(refs), [None] * len(refs), None
         h, w = query.shape[:2]
-        r8, rm = self.inputs(query, refs, ref_masks)
+        if keys is not None:
+            keys = list(keys)[-(len(refs) + 1) :]
+        r8, rm = self.inputs(query, refs, ref_masks, keys)
         ph, pw = pad_amounts(h, w)
         q = reflect_pad(query[None], ph, pw)[0]
         r8 = reflect_pad(r8, ph, pw) if len(refs) else r8
@@ -141,7 +139,8 @@ def run_context(
             if m is None and known_mask is not None:
                 m = known_mask(k)
             masks.append(None if m is None else (np.asarray(m, np.float32) >= threshold).astype(np.float32))
-        prob = predictor.predict(frames[t], [frames[k] for k in refs], masks)
+        prob = predictor.predict(frames[t], [frames[k] for k in refs], masks, keys=wanted)
+        predictor.aligner.forget(set(wanted))
         predicted[t] = prob
         sink(t, prob)
         report(progress, done, len(targets), f"{label}frame {t}")

@@ -17,6 +17,7 @@ start at zero, so a fresh ContextNet computes exactly what its image model compu
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -41,7 +42,9 @@ class ContextNet(_UNet):
                 for level in self.fusion_levels
             }
         )
-        self.mask_prior = nn.Conv2d(MASK_CHANNELS + 1, self.decoder.out_channels, 3, padding=1)
+        # the finest level's attended mask and match share (upsampled), plus the references' full-resolution masks
+        # weighted by how much each reference was attended there
+        self.mask_prior = nn.Conv2d(2 * MASK_CHANNELS + 1, self.decoder.out_channels, 3, padding=1)
         nn.init.zeros_(self.mask_prior.weight)
         nn.init.zeros_(self.mask_prior.bias)
 
@@ -66,20 +69,24 @@ class ContextNet(_UNet):
     def forward(self, query, refs=None, ref_masks=None, ref_valid=None, stochastic: bool = False) -> dict:
         latent, skips = self.encoder(query)
         context = None
+        full = query.shape[-2:]
         if self._check(query, refs, ref_masks, ref_valid):
             b, t = refs.shape[:2]
             _, ref_skips = self.encoder(refs.flatten(0, 1), upto=max(self.fusion_levels))
             for level in self.fusion_levels:  # finest first
                 f = ref_skips[level]
                 pooled = F.avg_pool2d(ref_masks.flatten(0, 1), 2**level) if level else ref_masks.flatten(0, 1)
-                skips[level], ctx = self.fusions[str(level)](
+                skips[level], ctx, per_ref = self.fusions[str(level)](
                     skips[level],
                     f.view(b, t, *f.shape[1:]),
                     pooled.view(b, t, *pooled.shape[1:]),
                     ref_valid.to(query.dtype),
                 )
-                context = ctx if context is None else context
+                if context is None:  # the finest fused level
+                    up = F.interpolate(per_ref, size=full, mode="bilinear", align_corners=False)
+                    sharp = (up[:, :, None] * ref_masks).sum(1)  # (B, 2, H, W)
+                    context = torch.cat([F.interpolate(ctx, size=full, mode="bilinear", align_corners=False), sharp], 1)
         h = self.decoder(latent, skips)
         if context is not None:
-            h = h + self.mask_prior(F.interpolate(context, size=h.shape[-2:], mode="bilinear", align_corners=False))
+            h = h + self.mask_prior(context)
         return self._heads(h)

@@ -31,8 +31,9 @@ class ReferenceFusion(nn.Module):
     """Local cross-attention from query features (B, C, h, w) to tau aligned reference features.
 
     ``forward(query, refs, masks, valid)`` with refs (B, T, C, h, w), masks (B, T, 2, h, w) as [mask * known,
-    known] and valid (B, T) in {0, 1} (an empty reference slot is 0) returns ``(fused query, context)`` where
-    context (B, 3, h, w) holds the attended mask, its known share and the matched share (1 - weight of "no match").
+    known] and valid (B, T) in {0, 1} (an empty reference slot is 0) returns ``(fused query, context, per_ref)``
+    where context (B, 3, h, w) holds the attended mask, its known share and the matched share (1 - weight of "no
+    match"), and per_ref (B, T, h, w) the weight each reference received (summed over the window).
     """
 
     def __init__(self, channels: int, dim: int = 32, radius: int = 2, groups: int = 4):
@@ -50,7 +51,8 @@ class ReferenceFusion(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def attend(self, query, refs, masks, valid):
-        """(attended values (B, d, h, w), attended masks (B, 2, h, w), matched share (B, 1, h, w))."""
+        """(attended values (B, d, h, w), attended masks (B, 2, h, w), matched share (B, 1, h, w), weight per
+        reference (B, T, h, w))."""
         b, t, c, h, w = refs.shape
         r = self.radius
         q = F.normalize(self.query(query), dim=1)
@@ -80,10 +82,10 @@ class ReferenceFusion(nn.Module):
             wv = wv + (wi * _shifted(v, dy, dx, r)).sum(1)
             wm = wm + (wi * _shifted(m, dy, dx, r)).sum(1)
         matched = 1 - weights[:, -1:]
-        return wv, wm, matched
+        return wv, wm, matched, per_offset.sum(2)[:, :, 0]
 
     def forward(self, query, refs, masks, valid):
-        wv, wm, matched = self.attend(query, refs, masks, valid)
+        wv, wm, matched, per_ref = self.attend(query, refs, masks, valid)
         context = torch.cat([wm, matched], 1)
         delta = self.out(self.mix(torch.cat([query, wv, context], 1)))
-        return query + delta, context
+        return query + delta, context, per_ref

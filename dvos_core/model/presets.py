@@ -39,7 +39,7 @@ class ModelConfig:
     beta_end: float = 0.02
     input_size: int = 256  # default training / inference crop size (multiple of 32)
     # context-aware video model (kind "context") only: where and how the query looks up its references
-    fusion_levels: tuple = (2, 3, 4)  # encoder levels fused (0 = H ... 4 = H/16)
+    fusion_levels: tuple = (1, 2, 3, 4)  # encoder levels fused (0 = H ... 4 = H/16)
     fusion_radius: int = 2  # local window (2r+1)^2 at each fused level, after global alignment
     fusion_dim: int = 32  # key / value width of the lookup
 

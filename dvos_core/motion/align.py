@@ -1,0 +1,87 @@
+"""Aligning earlier frames to frame t, robustly: several candidate transforms, the one that fits best wins.
+
+A single estimate from frame t-k to frame t fails now and then - frames far apart share little, a blurred or noisy
+frame has few reliable corners - and a failed estimate (the identity) puts every reference head in the wrong place.
+So for each reference there are candidates:
+* the direct estimate from the reference to frame t;
+* the chain of the consecutive estimates between them (t-k -> t-k+1 -> ... -> t), each itself the best of its
+  candidates (consecutive frames overlap most, so they are estimated most reliably);
+* the identity (a still camera);
+and the one under which the warped reference agrees best with frame t (normalised cross-correlation of the grey
+frames over the part both see, at most ``NCC_SIDE`` px) wins. Used by the context model in training and prediction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from dvos_core.motion.global_motion import MotionParams, estimate_pair
+from dvos_core.motion.transforms import IDENTITY, compose, rescale, valid_region, warp_to
+
+NCC_SIDE = 192  # the agreement is measured on frames at most this large
+MIN_OVERLAP = 0.1  # a candidate that leaves less than this share of frame t covered does not count
+
+
+def _small_grey(frame: np.ndarray) -> tuple[np.ndarray, float]:
+    g = frame if frame.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+    factor = max(1.0, max(g.shape) / NCC_SIDE)
+    if factor > 1:
+        g = cv2.resize(g, (round(g.shape[1] / factor), round(g.shape[0] / factor)), interpolation=cv2.INTER_AREA)
+    return g.astype(np.float32), factor
+
+
+def agreement(ref: np.ndarray, query: np.ndarray, matrix) -> float:
+    """Normalised cross-correlation of ``ref`` warped by ``matrix`` with ``query`` over their overlap, in [-1, 1]
+    (-1 when the overlap is below MIN_OVERLAP)."""
+    r, f = _small_grey(ref)
+    q, _ = _small_grey(query)
+    m = rescale(matrix, 1.0 / f) if f > 1 else np.asarray(matrix, np.float64)[:2]
+    cover = valid_region(m, r.shape, q.shape)
+    if cover.mean() < MIN_OVERLAP:
+        return -1.0
+    a = warp_to(r, m, q.shape)[cover]
+    b = q[cover]
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
+
+
+def best_transform(ref, query, candidates: Sequence, params: MotionParams | None = None) -> np.ndarray:
+    """The best of ``candidates`` (2x3 matrices ref -> query), the direct estimate and the identity."""
+    direct = estimate_pair(ref, query, params=params)
+    options = [IDENTITY[:2].copy(), *[np.asarray(c, np.float64)[:2] for c in candidates]]
+    if direct.ok:
+        options.append(direct.matrix)
+    scores = [agreement(ref, query, m) for m in options]
+    return options[int(np.argmax(scores))]
+
+
+class SequenceAligner:
+    """Transforms from earlier frames onto the current one, keeping the consecutive-pair estimates of a video so
+    each frame adds one pair. ``align(frames)``: ``frames`` oldest first with the current frame last; returns one
+    2x3 matrix per earlier frame (reference -> current)."""
+
+    def __init__(self, params: MotionParams | None = None):
+        self.params = params
+        self._pairs: dict = {}  # (id of frame j, id of frame j+1) -> matrix j -> j+1
+
+    def pair(self, key, a, b) -> np.ndarray:
+        if key not in self._pairs:
+            self._pairs[key] = best_transform(a, b, (), self.params)
+        return self._pairs[key]
+
+    def forget(self, keep) -> None:
+        """Drop cached pairs whose first frame is not in ``keep``."""
+        self._pairs = {k: v for k, v in self._pairs.items() if k[0] in keep}
+
+    def align(self, frames: Sequence[np.ndarray], keys: Sequence | None = None) -> list[np.ndarray]:
+        keys = list(range(len(frames))) if keys is None else list(keys)
+        n = len(frames) - 1
+        steps = [self.pair((keys[j], keys[j + 1]), frames[j], frames[j + 1]) for j in range(n)]
+        out = []
+        for i in range(n):
+            chain = compose(*steps[i:])
+            out.append(steps[-1] if i == n - 1 else best_transform(frames[i], frames[-1], [chain], self.params))
+        return out
