@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.io.readers import TIFF_SUFFIXES, natural_key, tiff_frames
+from dvos_core.store.lock import writes_store
 
 MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")
 _TRAILING_NUMBER = re.compile(r"(\d+)\D*$")
@@ -91,6 +92,7 @@ def _mask_sources(source: Path, frames: Sequence[int] | None):
     raise ValueError(f"{source}: unsupported mask source; give a folder of PNG/TIFF masks or a multi-page TIFF")
 
 
+@writes_store
 def import_masks(
     project,
     video_id: str,
@@ -107,12 +109,14 @@ def import_masks(
     ``source``: a folder of PNG/TIFF masks (frame index = trailing number of the file name, or ``frames``), a
     multi-page TIFF (page k -> frame k, or ``frames[k]``) or one mask file. All masks are read and checked before
     anything is written, so a bad file leaves the store untouched. Human masks (manual/corrected) already in the
-    store are not replaced by lower-ranked ones unless ``overwrite``; those frames are skipped.
+    store are not replaced by lower-ranked ones unless ``overwrite``; those frames are skipped. A test video takes
+    manual masks only. Holds the project's writer lock.
     """
     from dvos_core.progress import check, report
     from dvos_core.store.arrays import as_uint8_mask
 
     video = project.video(video_id)
+    video.check_label_write(provenance)
     n, h, w, _ = video.shape
     items = _mask_sources(Path(source), frames)
     seen = {}
