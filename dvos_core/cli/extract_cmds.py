@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dvos_core.cli._common import add_project
+from dvos_core.cli._common import add_project, add_wait
 
 
 def register(sub) -> None:
@@ -33,6 +33,7 @@ def register(sub) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="random seed for where fake textures are taken (default 0)")
     p.add_argument("--replace", action="store_true", help="delete all previously extracted objects first")
+    add_wait(p)
     p.set_defaults(func=_extract_objects)
 
     p = sub.add_parser(
@@ -65,6 +66,7 @@ def register(sub) -> None:
         metavar=("H", "W"),
         help="keep only the central H x W pixels (after --height resizing)",
     )
+    add_wait(p)
     p.set_defaults(func=_extract_backgrounds)
 
 

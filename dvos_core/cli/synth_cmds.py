@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from dvos_core.cli._common import add_wait
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -51,6 +53,7 @@ def register(sub) -> None:
         metavar="FILE",
         help="write every synthesis parameter with its default and meaning to FILE (YAML) and exit",
     )
+    add_wait(p)
     p.set_defaults(func=_synth)
 
 

@@ -12,6 +12,7 @@ from dvos_core.infer.predict import _name
 from dvos_core.infer.quality import flicker, quality_score, uncertainty
 from dvos_core.infer.window import FrameCache, plan_batches
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.store.lock import writes_store
 
 COLUMNS = ["video", "frame", "quality", "flicker", "uncertainty", "written", "status", "below_threshold"]
 
@@ -90,6 +91,7 @@ class _Finaliser:
         )
 
 
+@writes_store
 def pseudo_label(
     project,
     video_ids,
@@ -128,6 +130,8 @@ def pseudo_label(
     if quality_threshold is not None and not 0.0 <= quality_threshold <= 1.0:
         raise ValueError(f"quality_threshold must be in [0, 1], got {quality_threshold}")
     videos = [project.video(v) for v in video_ids]
+    for v in videos:  # test videos take manual ground truth only: refuse before any work
+        v.check_label_write(PSEUDO, "pseudo-labelling")
     model, info, dev = load_model(checkpoint, device)
     predictor = Predictor(model, info, dev, tile_size=tile_size, overlap=overlap)
     if predictor.kind != "frame":

@@ -236,11 +236,14 @@ def _store_path(obj):
 
 
 def writes_store(fn):
-    """Decorator for core functions that write a project (first argument: a Project, a store object or the project
-    path): the call holds the project's writer lock, and gains a keyword argument ``wait`` (see
-    :meth:`WriterLock.acquire`). A ``cancel`` argument of the function also stops the wait."""
+    """Decorator for core functions that write a project: the call holds the project's writer lock, and gains a
+    keyword argument ``wait`` (see :meth:`WriterLock.acquire`). The project is the argument named ``project`` (a
+    Project or its path), else the first argument (a store object such as a Video). A ``cancel`` argument of the
+    function also stops the wait."""
     sig = inspect.signature(fn)
     params = list(sig.parameters.values())
+    names = [q.name for q in params]
+    index = names.index("project") if "project" in names else 0
     wait_param = inspect.Parameter("wait", inspect.Parameter.KEYWORD_ONLY, default=None)
     if params and params[-1].kind is inspect.Parameter.VAR_KEYWORD:
         params.insert(len(params) - 1, wait_param)
@@ -249,7 +252,7 @@ def writes_store(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, wait: bool | float | None = None, **kwargs):
-        target = args[0] if args else kwargs.get("project")
+        target = args[index] if len(args) > index else kwargs.get(names[index]) if names else None
         path = _store_path(target)
         if path is None:
             return fn(*args, **kwargs)
