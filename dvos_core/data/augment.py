@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from dvos_core.config_io import coerce_fields
+
 
 @dataclass
 class AugmentConfig:
@@ -40,6 +42,9 @@ class AugmentConfig:
     patch_size: int = 32
     patch_t_max: int = 750  # t ~ U{1 .. t_max-1} per frame, beta linear 1e-4 .. 1e-2 over 1000 steps
     patch_beta_end: float = 0.01
+
+    def __post_init__(self):
+        coerce_fields(self)  # types and finite numbers (dvos_core.config_io)
 
     def to_dict(self) -> dict:
         return asdict(self)

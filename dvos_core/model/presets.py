@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from dvos_core.config_io import dataclass_from_dict
+from dvos_core.config_io import coerce_fields, dataclass_from_dict
 from dvos_core.model.attention import REDUCTIONS
 
 
@@ -39,6 +39,7 @@ class ModelConfig:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        coerce_fields(self)  # types and finite numbers (dvos_core.config_io)
         self.widths = tuple(int(w) for w in self.widths)
         if len(self.widths) != 5:
             raise ValueError(f"ModelConfig.widths needs 5 levels (H .. H/16), got {self.widths}")
