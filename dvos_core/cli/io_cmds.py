@@ -15,11 +15,13 @@ def _tag(text: str):
 
 
 def register(sub) -> None:
+    from dvos_core.io.readers import VIDEO_SUFFIXES
+
     p = sub.add_parser(
         "add-video",
         help="import field videos into a project",
         description="Copy one or more field videos into the project so they can be annotated, used for training "
-        "and predicted. Accepts video files (.mp4 .avi .mov .mkv), multi-page TIFF files and folders of "
+        f"and predicted. Accepts video files ({' '.join(VIDEO_SUFFIXES)}), multi-page TIFF files and folders of "
         "PNG/JPG images (one image per frame, in name order). By default frames are stored unchanged; "
         "--paper-preprocess resizes them to 1024 pixels high and keeps the central 1024x1024 square, as "
         "in the DVOS paper. If an import fails or is cancelled, nothing of that video is kept.",

@@ -1,5 +1,6 @@
 """The Zarr project store: schema, versions, videos, objects, backgrounds, synthetic sets, models, reports."""
 
+from dvos_core.store.lock import StoreBusyError, writes_store
 from dvos_core.store.objects import ObjectBank
 from dvos_core.store.project import Project
 from dvos_core.store.schema import (
@@ -15,6 +16,8 @@ from dvos_core.store.schema import (
     SYNTHETIC,
     SchemaVersionError,
     StoreError,
+    StoreWriteError,
+    check_id,
     provenance_code,
     safe_id,
 )
@@ -37,9 +40,13 @@ __all__ = [
     "ObjectBank",
     "Project",
     "SchemaVersionError",
+    "StoreBusyError",
     "StoreError",
+    "StoreWriteError",
     "SyntheticSet",
     "Video",
+    "check_id",
     "provenance_code",
     "safe_id",
+    "writes_store",
 ]

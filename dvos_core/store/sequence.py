@@ -224,7 +224,7 @@ class FrameSequence:
     def _commit_frames(self, buf) -> int:
         t0 = self.n_frames
         t1 = t0 + len(buf)
-        with self._write(f"writing frames {t0}-{t1 - 1}", f"Frames 0-{t0 - 1} are kept." if t0 else ""):
+        with self._write(f"writing frames {t0}-{t1 - 1}"):
             arr = self.frames
             arrays.ensure_length(arr, t1)
             self._grow_extra(t1)
