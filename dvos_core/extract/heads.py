@@ -26,7 +26,7 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
         if video.split == "test":
             raise ValueError(
                 f"{project.path}: video {vid!r} is a test video; heads cut from its ground truth would "
-                f"leak into training. Leave it out, or change its split (dvos_core Video.set_split)"
+                f"leak into training. Leave it out, or change its split (`dvos split {project.path} train {vid}`)"
             )
         if frames is None:
             ts = set(video.labelled_frames((MANUAL, CORRECTED)).tolist())
