@@ -70,7 +70,7 @@ def _mask_sources(source: Path, frames: Sequence[int] | None):
                 raise ValueError(f"{source}: {len(files)} mask files but {len(frames)} frame indices given")
             idx = [int(t) for t in frames]
         else:
-            idx = [frame_number(p.name) for p in files]
+            idx = [frame_number(str(p)) for p in files]
         return [(t, (lambda p=p: read_mask_file(p)), str(p)) for t, p in zip(idx, files)]
     if source.suffix.lower() in TIFF_SUFFIXES:
         import tifffile
@@ -87,7 +87,7 @@ def _mask_sources(source: Path, frames: Sequence[int] | None):
             raise ValueError(f"{source}: {len(stack)} mask pages but {len(idx)} frame indices given")
         return [(t, (lambda k=k: stack[k]), f"{source} page {k}") for k, t in enumerate(idx)]
     if source.suffix.lower() in MASK_SUFFIXES:
-        t = int(frames[0]) if frames else frame_number(source.name)
+        t = int(frames[0]) if frames else frame_number(str(source))
         return [(t, (lambda: read_mask_file(source)), str(source))]
     raise ValueError(f"{source}: unsupported mask source; give a folder of PNG/TIFF masks or a multi-page TIFF")
 
