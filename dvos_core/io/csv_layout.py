@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
 
 COLUMNS = ("VID", "FID", "Image", "Mask", "Label")
@@ -85,7 +86,7 @@ def export_reference_csv(
             if not cv2.imwrite(str(img_p), v.frame(t)[..., ::-1]) or not cv2.imwrite(
                 str(mask_p), v.mask(t) * np.uint8(255)
             ):
-                raise PermissionError(f"{img_p}: cannot write (folder not writable?)")
+                raise PermissionError(f"{img_p}: cannot write (folder not writable, or the disk full?)")
             last = j == len(clip) - 1
             label = 1 if (clip_length is None or last) else 0
             ref = (lambda p: str(p.resolve())) if absolute_paths else (lambda p: str(p.relative_to(out)))
@@ -93,7 +94,8 @@ def export_reference_csv(
             fid += 1
             report(progress, fid, total, "exporting frames and masks")
     csv_path = out / csv_name
-    pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(csv_path, index=False)
+    with io_step(csv_path, "writing the CSV"):
+        pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(csv_path, index=False)
     if skipped:
         import warnings
 

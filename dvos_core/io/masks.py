@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.io.readers import TIFF_SUFFIXES, natural_key, tiff_frames
+from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
 
 MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")
@@ -182,11 +183,13 @@ def export_masks(
         if fmt == "png":
             ok = cv2.imwrite(str(p), img)
             if not ok:
-                raise PermissionError(f"{p}: cannot write the mask file (folder not writable?)")
+                raise PermissionError(f"{p}: cannot write the mask file (folder not writable, or the disk full?)")
         else:
-            tifffile.imwrite(str(p), img)
+            with io_step(p, f"exporting the mask of frame {int(t)}"):
+                tifffile.imwrite(str(p), img)
         paths.append(p)
         rows.append(f"{int(t)},{p.name},{prov}\n")
         report(progress, i + 1, len(frames), f"{video_id}: exporting masks")
-    (out / "masks.csv").write_text("frame,file,provenance\n" + "".join(rows))
+    with io_step(out / "masks.csv", "writing the list of exported masks"):
+        (out / "masks.csv").write_text("frame,file,provenance\n" + "".join(rows))
     return paths

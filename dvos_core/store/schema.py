@@ -45,8 +45,8 @@ class SchemaVersionError(StoreError):
 
 
 class StoreWriteError(StoreError, OSError):
-    """Writing to the store failed at the operating-system level (disk full, permission, ...); the message names
-    the file and the step, ``errno`` is the system's."""
+    """Writing a file of (or exported from) the store failed at the operating-system level (disk full, permission,
+    ...); the message names the file and the step, ``errno`` is the system's."""
 
     def __init__(self, message: str, errno: int | None = None):
         super().__init__(message)
