@@ -217,8 +217,8 @@ def test_tiff_stacks_of_other_shapes_are_refused_not_misread(tmp_project, tmp_pa
 @pytest.mark.parametrize(
     "shape, kw",
     [
-        ((3, 32, 32), {}),  # one planar RGB image
-        ((4, 3, 32, 32), {}),  # planar RGB frames
+        ((3, 32, 32), {"photometric": "rgb", "planarconfig": "separate"}),  # one planar RGB image
+        ((4, 3, 32, 32), {"photometric": "rgb", "planarconfig": "separate"}),  # planar RGB frames
         ((4, 32, 32, 1), {}),  # one explicit channel
         ((4, 32, 32, 3), {"imagej": True}),  # ImageJ RGB stack
     ],

@@ -85,7 +85,7 @@ def save_worst_overlays(report, project, folder: Path, k: int, cancel: CancelTok
         check(cancel)
         video = project.video(r.video)
         t = int(r.frame)
-        pred = video.prediction_arrays()[0][t]
+        pred = video.predictions.arrays()[0][t]
         img = overlay(video.frame(t), pred, video.group["masks"][t])
         path = folder / f"{rank:02d}_{r.video}_f{t:06d}_dice{r.dice:.3f}.png"
         if not cv2.imwrite(str(path), img[..., ::-1]):

@@ -167,7 +167,7 @@ def export_masks(
         frames = np.flatnonzero(video.provenance)
         codes = video.provenance
     else:
-        frames = video.predicted_frames()
+        frames = video.predictions.frames()
         codes = None
     paths, rows = [], []
     for i, t in enumerate(frames):
@@ -176,7 +176,7 @@ def export_masks(
             m = video.mask(int(t))
             prov = PROVENANCE_NAMES[int(codes[t])]
         else:
-            m = video.prediction(int(t))[0]
+            m = video.predictions.get(int(t))[0]
             prov = "predicted"
         p = out / f"{video_id}_{int(t):06d}.{fmt}"
         img = (np.asarray(m) > 0).astype(np.uint8) * 255

@@ -394,48 +394,25 @@ class Video(FrameSequence):
             self.group["quality"][t] = float(value)
 
     # ---- predictions (kept apart from the label masks so ground truth is never overwritten) ----------------------
+    @property
+    def predictions(self):
+        """The model's predictions for this video (:class:`~dvos_core.store.predictions.Predictions`)."""
+        from dvos_core.store.predictions import Predictions
+
+        return Predictions(self)
+
+    # The four methods below are the older spelling of ``video.predictions.*``, kept while callers move over.
     def prediction_arrays(self, create: bool = False):
-        """(pred_masks, pred_probability, pred_done) arrays, created on demand; None when absent."""
-        g = self.group
-        if "pred_done" not in g:  # created last: a killed creation is simply redone
-            if not create:
-                return None
-            n, h, w, _ = self.shape
-            with self._write("creating the prediction arrays"):
-                arrays.create(g, "pred_probability", (n, h, w), "float16", chunks=(1, h, w))
-                arrays.create(g, "pred_masks", (n, h, w), "uint8", chunks=(1, h, w))
-                arrays.create(g, "pred_done", (n,), "uint8", chunks=(4096,))
-        if any(g[key].shape[0] < self.n_frames for key in ("pred_masks", "pred_probability", "pred_done")):
-            with self._write("growing the prediction arrays"):
-                for key in ("pred_masks", "pred_probability", "pred_done"):
-                    arrays.ensure_length(g[key], self.n_frames)
-        return g["pred_masks"], g["pred_probability"], g["pred_done"]
+        return self.predictions.arrays(create)
 
     def set_prediction(self, t: int, probability: np.ndarray, threshold: float = 0.5) -> None:
-        """Store a probability map for frame t (and its thresholded mask), then mark the frame as predicted."""
-        self._check_t(t)
-        pm, pp, done = self.prediction_arrays(create=True)
-        p = np.asarray(probability, dtype=np.float32)
-        if p.shape != self.shape[1:3]:
-            raise ValueError(f"probability for {self.name}[{t}] has shape {p.shape}, expected {self.shape[1:3]}")
-        with self._write(f"writing the prediction of frame {t}"):
-            pp[t] = p.astype(np.float16)
-            pm[t] = (p >= threshold).astype(np.uint8)
-            done[t] = 1
+        self.predictions.set(t, probability, threshold)
 
     def predicted_frames(self) -> np.ndarray:
-        arrs = self.prediction_arrays()
-        if arrs is None:
-            return np.zeros(0, np.int64)
-        return np.flatnonzero(arrs[2][: self.n_frames])
+        return self.predictions.frames()
 
     def prediction(self, t: int):
-        """(mask, probability) of frame t, or None if not predicted."""
-        self._check_t(t)
-        arrs = self.prediction_arrays()
-        if arrs is None or not arrs[2][t]:
-            return None
-        return arrs[0][t], arrs[1][t].astype(np.float32)
+        return self.predictions.get(t)
 
     def _check_t(self, t: int, stop: int | None = None) -> None:
         n = self.n_frames
