@@ -190,12 +190,18 @@ def test_old_style_half_created_group_is_not_complete(tmp_project, capsys):
     assert tmp_project.video("ghost").import_complete and len(tmp_project.video("ghost")) == 2
 
 
-def test_failed_training_leaves_no_model(tmp_project):
-    d = tmp_project.model_dir("m1", create=True)  # what train does first; it then fails before a checkpoint
-    (d / "config.yaml").write_text("phase: image\n")
-    assert tmp_project.model_names() == []
-    (d / "last.pt").write_bytes(b"x")
-    assert tmp_project.model_names() == ["m1"]
+def test_failed_training_leaves_no_model(tmp_project, capsys):
+    from dvos_core.cli import main
+    from dvos_core.train import TrainConfig, train
+
+    with pytest.raises(ValueError, match="no training samples"):  # fails after creating models/bad
+        train(tmp_project, TrainConfig(phase="image", preset="tiny", size=64, device="cpu"), "bad")
+    assert (tmp_project.path / "models" / "bad").is_dir() and tmp_project.model_names() == []
+    assert main(["info", str(tmp_project.path)]) == 0 and "models: none" in capsys.readouterr().out
+    (tmp_project.path / "models" / "bad" / "last.pt").write_bytes(b"x")  # a committed checkpoint makes a model
+    assert tmp_project.model_names() == ["bad"]
+    assert main(["delete", str(tmp_project.path), "model", "bad", "--yes"]) == 0
+    assert not (tmp_project.path / "models" / "bad").exists()
 
 
 def test_overwrite_replaces_only_dvos_projects(tmp_path):

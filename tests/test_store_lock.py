@@ -192,3 +192,22 @@ def test_two_extract_objects_at_once_lose_no_heads(tmp_path):
     heads = table[table["kind"] == "head"]
     assert len(heads) == expected  # every head once: none lost, none doubled
     assert len(table) == len(bank) and sorted(table["id"]) == list(range(len(table)))
+
+
+def test_ranks_of_a_torchrun_job_write_under_rank_0s_lock(tmp_project):
+    script = (
+        "import sys, numpy as np\n"
+        "from dvos_core.store import Project\n"
+        "Project.open(sys.argv[1]).objects.add([(np.full((3, 4, 4), 9, np.uint8), {'kind': 'head'})])\n"
+    )
+    with tmp_project.writing():  # rank 0 of the job holds it
+        for env, ok in (({"WORLD_SIZE": "2", "RANK": "1"}, True), ({}, False)):
+            r = subprocess.run(
+                [sys.executable, "-c", script, str(tmp_project.path)],
+                capture_output=True,
+                text=True,
+                env={**_env(), **env},
+            )
+            assert (r.returncode == 0) == ok, r.stderr
+            assert ok or "is being written by process" in r.stderr
+    assert len(tmp_project.objects) == 1
