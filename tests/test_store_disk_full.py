@@ -166,7 +166,7 @@ def test_synthetic_set_killed_while_created_can_be_deleted_or_made_again(tmp_pro
 
     _die(tmp_project, "done", "p.create_synthetic('set', 2, 3, 16, 16, config={'a': 1})")
     s = tmp_project.synthetic("set")
-    assert s.half_created
+    assert s.half_created and s.done().size == 0  # readers (training) see no clip, and do not fail
     assert main(["info", str(tmp_project.path)]) == 0
     assert "interrupted while being created" in capsys.readouterr().out
     again = tmp_project.create_synthetic("set", 2, 3, 16, 16, config={"a": 1})
@@ -233,3 +233,39 @@ def test_delete_is_all_or_nothing_and_leftovers_are_swept(tmp_project):
     assert tmp_project.video_ids() == [] and not (tmp_project.path / ".trash").exists()
     with pytest.raises(KeyError, match="no video 'v'"):
         tmp_project.delete("video", "v")
+
+
+KILL_MID_CLIP = textwrap.dedent("""
+    import os, sys
+    from zarr.core.attributes import Attributes
+    from dvos_core.store import Project
+    from dvos_core.extract import extract_backgrounds
+
+    set_item = Attributes.__setitem__
+
+    def dying(self, k, v):  # killed (like kill -9) when the first clip has 8 of its 12 frames
+        if k == "committed_frames" and v >= 8:
+            set_item(self, k, v)
+            os._exit(9)
+        set_item(self, k, v)
+
+    Attributes.__setitem__ = dying
+    extract_backgrounds(Project.open(sys.argv[1]), "field", clip_length=12)
+""")
+
+
+def test_background_clip_killed_midway_is_not_used_and_is_replaced(tmp_project, capsys):
+    from dvos_core.cli import main
+    from dvos_core.extract import extract_backgrounds
+
+    tmp_project.add_video_array("field", _frames(24, (32, 32)))
+    r = subprocess.run([sys.executable, "-c", KILL_MID_CLIP, str(tmp_project.path)], capture_output=True, text=True)
+    assert r.returncode == 9, r.stderr
+    leftover = tmp_project.background_ids(include_incomplete=True)
+    assert leftover == ["field_bg_000"] and len(tmp_project.background(leftover[0])) == 8
+    assert tmp_project.background_ids() == []  # synthesis never sees the short clip
+    assert main(["info", str(tmp_project.path)]) == 0
+    assert "interrupted background clips (not used): field_bg_000" in capsys.readouterr().out
+    clips = extract_backgrounds(tmp_project, "field", clip_length=12)
+    assert [c.name for c in clips] == ["field_bg_000", "field_bg_001"] and all(len(c) == 12 for c in clips)
+    assert tmp_project.background_ids() == tmp_project.background_ids(include_incomplete=True)

@@ -148,6 +148,11 @@ def _info(args) -> int:
             print(f"  {'':<20} interrupted import: add the video again to replace it")
     print(f"objects: {s['objects']['head']} heads, {s['objects']['fake']} fakes")
     print("backgrounds: " + (", ".join(f"{k} ({n} frames)" for k, n in s["backgrounds"].items()) or "none"))
+    if s["backgrounds_interrupted"]:
+        print(
+            f"  interrupted background clips (not used): {', '.join(s['backgrounds_interrupted'])}; cut them again "
+            f"or `dvos delete {s['path']} background NAME --yes`"
+        )
     note = ", interrupted while being created: `dvos delete` it or run `dvos synth` again"
     sets = [
         f"{k} ({d['clips_done']}/{d['clips']} clips{note if d.get('interrupted') else ''})"

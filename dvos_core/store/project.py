@@ -235,8 +235,11 @@ class Project:
         self.delete("video", video_id, wait)
 
     # ---- backgrounds ------------------------------------------------------------------------------------------
-    def background_ids(self) -> list[str]:
-        return _member_ids(self.root["backgrounds"])
+    def background_ids(self, include_incomplete: bool = False) -> list[str]:
+        """Finished background clips (synthesis uses these); leftovers of killed cuts only with
+        ``include_incomplete`` (they are replaced when the same id is cut again, or deleted with ``delete``)."""
+        ids = _member_ids(self.root["backgrounds"])
+        return ids if include_incomplete else [b for b in ids if self.background(b).complete]
 
     def background(self, bg_id: str) -> Background:
         if not _valid(bg_id) or bg_id not in self.root["backgrounds"]:
@@ -328,7 +331,7 @@ class Project:
             if not (target.is_dir() or target.is_symlink()):
                 names = {
                     "video": self.video_ids,
-                    "background": self.background_ids,
+                    "background": lambda: self.background_ids(True),
                     "synthetic": self.synthetic_ids,
                     "model": lambda: sorted(p.name for p in (self.path / folder).iterdir() if p.is_dir()),
                     "report": self.report_names,
@@ -363,6 +366,7 @@ class Project:
             "videos": vids,
             "objects": {"head": ob.count("head"), "fake": ob.count("fake")},
             "backgrounds": {b: self.background(b).n_frames for b in self.background_ids()},
+            "backgrounds_interrupted": sorted(set(self.background_ids(True)) - set(self.background_ids())),
             "synthetic": {s: _set_summary(self.synthetic(s)) for s in self.synthetic_ids()},
             "models": self.model_names(),
             "reports": self.report_names(),

@@ -118,7 +118,9 @@ class SyntheticSet:
             self.group.attrs["split"] = split
 
     def done(self) -> np.ndarray:
-        """Indices of completed clips."""
+        """Indices of completed clips (none in a half-created set)."""
+        if "done" not in self.group:
+            return np.zeros(0, np.int64)
         return np.flatnonzero(self.group["done"][:])
 
     def write_clip(self, i: int, frames: np.ndarray, masks: np.ndarray) -> None:
