@@ -24,22 +24,30 @@ def _frames(n, hw=(16, 20)):
 
 @pytest.fixture
 def disk_budget(monkeypatch):
-    """set(n): every store write after n more bytes fails with ENOSPC, as a full disk does (None: no limit)."""
+    """set(n, delay=0): every store write after n more bytes fails with ENOSPC, as a full disk does (None: no
+    limit); writes that fit take ``delay`` seconds (slow disk: they are still running when another one fails)."""
+    import threading
+    import time
+
     import zarr.storage._local as local
 
     real_put = local._put
-    state = {"left": None}
+    state = {"left": None, "delay": 0.0}
+    mutex = threading.Lock()  # zarr writes chunks from several threads
 
     def put(path, value, exclusive=False):
         size = len(value.as_buffer_like())
-        if state["left"] is not None:
-            if size > state["left"]:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            state["left"] -= size
+        with mutex:
+            fits = state["left"] is None or size <= state["left"]
+            if state["left"] is not None and fits:
+                state["left"] -= size
+        if not fits:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        time.sleep(state["delay"])
         return real_put(path, value, exclusive=exclusive)
 
     monkeypatch.setattr(local, "_put", put)
-    return lambda n: state.update(left=n)
+    return lambda n, delay=0.0: state.update(left=n, delay=delay)
 
 
 @pytest.mark.parametrize("budget", [0, 1500, 6000])
@@ -84,6 +92,21 @@ def test_every_store_write_on_a_full_disk_leaves_the_store_unchanged(tmp_project
     again = Project.open(tmp_project.path)
     assert again.video_ids() == ["keep"] and again.synthetic_ids() == [] and again.background_ids() == []
     assert len(again.objects) == 0 and again.video("keep").mask(1) is None
+
+
+def test_writes_still_running_when_one_fails_land_before_the_clean_up(tmp_project, disk_budget):
+    """Zarr writes a batch's chunks concurrently: when one hits the full disk the others are still running. The
+    clean-up must wait for them, or they recreate the deleted video's folders and chunks afterwards."""
+    import time
+
+    before = store_digest(tmp_project.path)
+    frames = np.random.default_rng(0).integers(0, 255, (8, 64, 64, 3), dtype=np.uint8)  # one 8-frame batch
+    disk_budget(40_000, delay=0.3)  # a few chunks fit (slowly), the rest fail at once
+    with pytest.raises(StoreWriteError, match="videos/v: writing frames 0-7 failed: the disk is full"):
+        tmp_project.add_video_array("v", frames)
+    time.sleep(0.6)  # give any straggler time to land
+    disk_budget(None)
+    assert store_digest(tmp_project.path) == before
 
 
 def test_new_project_on_a_full_disk_leaves_nothing(tmp_path, disk_budget):

@@ -3,6 +3,7 @@ removal of folders (rename into ``.trash``, then delete) and the sweep of leftov
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno as _errno
 import os
@@ -40,6 +41,36 @@ def describe_os_error(e: OSError) -> str:
     return f"{reason}: {name}" if name else reason
 
 
+def settle_writes(timeout: float = 30.0) -> None:
+    """Wait until Zarr's writes still in flight have ended.
+
+    Zarr writes the chunks of one assignment concurrently (tasks on its I/O loop, each in a thread). When one fails
+    (a full disk), the error reaches the caller while the others still run: they may create folders and files after
+    the caller has cleaned up, or succeed once the clean-up has freed space. So every failed write and every removal
+    first lets them end, and the store is then exactly what the clean-up leaves."""
+    try:
+        from zarr.core import sync as zsync
+
+        loop = zsync.loop[0]
+    except (ImportError, AttributeError, IndexError):  # another zarr layout: nothing we can wait for
+        return
+    if loop is None or not loop.is_running():
+        return
+    try:
+        if asyncio.get_running_loop() is loop:  # called from a task on that loop: it cannot wait for itself
+            return
+    except RuntimeError:
+        pass
+
+    async def others_done():
+        me = asyncio.current_task()
+        while pending := [t for t in asyncio.all_tasks() if t is not me and not t.done()]:
+            await asyncio.wait(pending)
+
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(others_done(), loop).result(timeout)
+
+
 @contextlib.contextmanager
 def io_step(where, step: str, after: str = ""):
     """Turn an OSError raised inside the block into a :class:`StoreWriteError` naming ``where`` (a file or folder of
@@ -47,8 +78,10 @@ def io_step(where, step: str, after: str = ""):
     try:
         yield
     except StoreError:
+        settle_writes()
         raise
     except OSError as e:
+        settle_writes()
         fix = _FIXES.get(e.errno, "")
         tail = " ".join(s for s in (after, fix and fix[0].upper() + fix[1:]) if s)
         raise StoreWriteError(f"{where}: {step} failed: {describe_os_error(e)}. {tail}".strip(), e.errno) from e
@@ -59,6 +92,7 @@ def discard(path, root) -> None:
     folder is first renamed into ``root/.trash`` (one atomic step), then deleted. A symbolic link is unlinked, its
     target left alone. A delete interrupted by a kill leaves only trash, removed by :func:`sweep`."""
     path, root = Path(path), Path(root)
+    settle_writes()  # no write of a failed step may land after the removal
     if path.is_symlink() or path.is_file():
         path.unlink()
         return
