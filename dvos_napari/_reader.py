@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dvos_core.io.readers import VIDEO_SUFFIXES  # the core's list: the reader offers only what the core reads
 from dvos_napari._lazy import LazyFrames
 from dvos_napari._state import image_name, masks_name
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv", ".webm")
 
 
 def is_project(path) -> bool:

@@ -51,6 +51,21 @@ def write_video(path, n_frames: int, fourcc: str = "mp4v", fps: float = 10.0, hw
     return path
 
 
+def store_digest(path) -> dict:
+    """{relative path: sha256 (files) or "dir"} of everything in a project store except the writer-lock files (they
+    are not store data): compare before/after an operation to prove it changed nothing."""
+    import hashlib
+
+    from dvos_core.store.lock import HOLDER_NAME, LOCK_NAME
+
+    root = Path(path)
+    return {
+        str(f.relative_to(root)): hashlib.sha256(f.read_bytes()).hexdigest() if f.is_file() else "dir"
+        for f in sorted(root.rglob("*"))
+        if f.name not in (LOCK_NAME, HOLDER_NAME)
+    }
+
+
 @pytest.fixture(scope="session")
 def video_mp4(tmp_path_factory) -> Path:
     """120-frame mp4v .mp4 at 10 fps (lossy, with several keyframes)."""

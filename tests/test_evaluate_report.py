@@ -23,8 +23,8 @@ def project(tmp_path):
     p = Project.create(tmp_path / "e.dvos")
     rng = np.random.default_rng(0)
     spec = {"a": (5, 0), "b": (3, 2)}  # video: (frames, prediction shift of the second square)
-    for vid, (n, shift) in spec.items():
-        v = p.add_video_array(vid, rng.integers(0, 255, (n, 40, 48, 3), dtype=np.uint8), split="test")
+    for vid, (n, shift) in spec.items():  # val videos: a test video would refuse the pseudo masks
+        v = p.add_video_array(vid, rng.integers(0, 255, (n, 40, 48, 3), dtype=np.uint8), split="val")
         gt, pred = _squares(n), _squares(n, shift=shift)
         for t in range(n):
             v.set_mask(t, gt[t], "manual" if t % 2 == 0 else "pseudo")
@@ -33,7 +33,7 @@ def project(tmp_path):
 
 
 def test_values_tables_and_files(project):
-    rep = evaluate(project, name="r1", worst_k=3, min_area=1)
+    rep = evaluate(project, split="val", name="r1", worst_k=3, min_area=1)
     f = rep.frames
     assert len(f) == 8 and set(f["video"]) == {"a", "b"}
     assert np.allclose(f[f.video == "a"]["dice"], 1.0)
@@ -58,7 +58,7 @@ def test_values_tables_and_files(project):
 
 
 def test_same_name_replaces_the_report(project):
-    evaluate(project, name="r", worst_k=3, min_area=1)
+    evaluate(project, split="val", name="r", worst_k=3, min_area=1)
     folder = project.report_dir("r")
     old = {f.name for f in (folder / "worst").glob("*.png")}
     rep = evaluate(project, video_ids=["a"], name="r", worst_k=2, min_area=1)
@@ -81,8 +81,8 @@ def test_clear_errors(project, tmp_path):
     v.set_prediction(0, np.zeros((40, 48), np.float32))
     with pytest.raises(ValueError, match="'c' has no ground-truth"):
         evaluate(project, save=False)
-    with pytest.raises(ValueError, match="no videos with split 'val'"):
-        evaluate(project, split="val", save=False)
+    with pytest.raises(ValueError, match="no videos with split 'train'.*`dvos split .*e.dvos train VIDEO_ID`"):
+        evaluate(project, split="train", save=False)
     with pytest.raises(KeyError):
         evaluate(project, video_ids=["nope"], save=False)
 
@@ -98,7 +98,7 @@ def test_cancel_writes_no_report(project):
             token.cancel()
 
     with pytest.raises(Cancelled):
-        evaluate(project, name="stopped", progress=progress, cancel=token)
+        evaluate(project, split="val", name="stopped", progress=progress, cancel=token)
     assert not (project.path / "reports" / "stopped").exists()
 
 
@@ -111,3 +111,65 @@ def test_overlay_colours():
     out = overlay(frame, pred, gt, alpha=1.0)
     assert (out[0, 0] == BOTH_COLOUR).all() and (out[0, 1] == PRED_COLOUR).all()
     assert (out[1, 0] == GT_COLOUR).all() and (out[1, 1] == 0).all()
+
+
+def test_report_folder_symlink_never_sends_files_outside(project, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not dvos's")
+    (project.path / "reports" / "linked").symlink_to(outside, target_is_directory=True)
+    rep = evaluate(project, split="val", name="linked", worst_k=1, min_area=1)
+    folder = project.path / "reports" / "linked"
+    assert not folder.is_symlink() and (folder / "frames.csv").is_file() and rep.path == folder
+    assert sorted(p.name for p in outside.iterdir()) == ["keep.txt"]  # nothing written through the link
+    assert (outside / "keep.txt").read_text() == "not dvos's"
+
+
+def test_reports_folder_that_is_a_symlink_is_refused(project, tmp_path):
+    import shutil
+
+    from dvos_core.store import StoreError
+
+    outside = tmp_path / "elsewhere"
+    shutil.move(project.path / "reports", outside)
+    (project.path / "reports").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(StoreError, match="reports is a symbolic link.*only inside the project"):
+        evaluate(project, split="val", name="r", plots=False)
+    assert list(outside.iterdir()) == []
+
+
+def test_failed_report_leaves_no_half_report_and_keeps_the_old_one(project, monkeypatch):
+    import errno
+
+    from dvos_core.evaluate import report as report_mod
+    from dvos_core.store import StoreError
+
+    evaluate(project, split="val", name="r", plots=False)
+    old = (project.report_dir("r") / "frames.csv").read_text()
+
+    def full_disk(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(report_mod, "plot_frames", full_disk)
+    with pytest.raises(StoreError, match="report 'r' failed: the disk is full.*No report was saved"):
+        evaluate(project, video_ids=["a"], name="r", worst_k=0, min_area=1)
+    assert (project.report_dir("r") / "frames.csv").read_text() == old
+    assert sorted(p.name for p in (project.path / "reports").iterdir()) == ["r"]  # no staging folder left
+
+
+def test_plots_leave_the_matplotlib_backend_and_pyplot_alone(project):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, matplotlib\n"
+        "matplotlib.use('svg')\n"
+        "from dvos_core.store import Project\n"
+        "from dvos_core.evaluate import evaluate\n"
+        "evaluate(Project.open(sys.argv[1]), split='val', name='bk', worst_k=1, min_area=1)\n"
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script, str(project.path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (project.report_dir("bk") / "videos.png").stat().st_size > 0

@@ -14,18 +14,22 @@ def test_cli_predict_pseudo_evaluate(tmp_path, capsys):
     path = tmp_path / "c.dvos"
     p = Project.create(path)
     rng = np.random.default_rng(0)
-    p.add_video_array("v", rng.integers(0, 255, (6, 32, 64, 3), dtype=np.uint8), split="test")
+    p.add_video_array("v", rng.integers(0, 255, (6, 32, 64, 3), dtype=np.uint8), split="val")
+    p.add_video_array("t", rng.integers(0, 255, (2, 32, 64, 3), dtype=np.uint8), split="test")
     save_checkpoint(p.model_dir("vid", create=True) / "best.pt", build_model("tiny", "dvos"))
     img = save_checkpoint(tmp_path / "img.pt", build_model("tiny", "frame"))
+    assert main(["pseudo-label", str(path), str(img), "--videos", "t", "--device", "cpu"]) == 2  # ground truth only
+    assert "'t' is a test video" in capsys.readouterr().err
     assert main(["pseudo-label", str(path), str(img), "--videos", "v", "--passes", "2", "--device", "cpu"]) == 0
-    assert main(["predict", str(path), "vid", "--image-model", str(img), "--device", "cpu", "--as-labels"]) == 0
+    predict = ["predict", str(path), "vid", "--image-model", str(img), "--device", "cpu", "--as-labels"]
+    assert main([*predict, "--videos", "v"]) == 0
     err = capsys.readouterr().err
     assert "device: CPU" in err
     v = Project.open(path).video("v")
     assert len(v.predicted_frames()) == 6
     counts = v.provenance_counts()
     assert counts["pseudo"] == 6 and counts["predicted"] == 0  # --as-labels never replaces pseudo labels
-    assert main(["evaluate", str(path), "--name", "r", "--worst", "2"]) == 0
+    assert main(["evaluate", str(path), "--split", "val", "--name", "r", "--worst", "2"]) == 0
     out = capsys.readouterr().out
     assert "All (frame-weighted)" in out and (path / "reports" / "r" / "videos.csv").exists()
     assert main(["predict", str(path), "nope", "--device", "cpu"]) == 2

@@ -1,5 +1,7 @@
 """Bad input: each gives a clear error naming the file, and nothing already in the store is lost."""
 
+import re
+
 import numpy as np
 import pytest
 from conftest import decode_frame_code, write_video
@@ -190,3 +192,50 @@ def test_unwritable_project_and_csv_paths(tmp_project, tmp_path, capsys):
     _video_with_manual_mask(tmp_project)
     with pytest.raises(PermissionError, match="file.txt"):
         export_reference_csv(tmp_project, blocker / "csv", clip_length=None)
+
+
+@pytest.mark.parametrize(
+    "shape, kw, why",
+    [
+        ((6, 32, 32, 5), {}, "axes besides height"),  # (T,H,W,5): tifffile stores 192 pages of 32x5
+        ((6, 32, 32, 2), {}, "axes besides height"),
+        ((6, 32, 32, 3), {"photometric": "minisblack"}, "axes besides height"),  # RGB saved as gray planes
+        ((32, 32, 2), {}, "2 pixel\\(s\\) wide.*looks like channels"),  # (H,W,2) read as 32 frames 32x2
+        ((4, 32, 32, 5), {"imagej": True}, "axes besides height"),  # ImageJ ZCYX hyperstack
+    ],
+)
+def test_tiff_stacks_of_other_shapes_are_refused_not_misread(tmp_project, tmp_path, shape, kw, why):
+    import tifffile
+
+    p = tmp_path / "odd.tif"
+    tifffile.imwrite(p, np.zeros(shape, np.uint8), **kw)
+    with pytest.raises(ValueError, match=f"odd.tif: TIFF of shape {re.escape(str(shape))}.*{why}.*C = 1, 3 or 4"):
+        import_video(tmp_project, p)
+    assert tmp_project.video_ids() == []
+
+
+@pytest.mark.parametrize(
+    "shape, kw",
+    [
+        ((3, 32, 32), {"photometric": "rgb", "planarconfig": "separate"}),  # one planar RGB image
+        ((4, 3, 32, 32), {"photometric": "rgb", "planarconfig": "separate"}),  # planar RGB frames
+        ((4, 32, 32, 1), {}),  # one explicit channel
+        ((4, 32, 32, 3), {"imagej": True}),  # ImageJ RGB stack
+    ],
+)
+def test_tiff_planar_and_single_channel_stacks_read_exactly(tmp_path, shape, kw):
+    import tifffile
+
+    from dvos_core.io import open_video
+
+    a = (np.arange(np.prod(shape)) % 251).astype(np.uint8).reshape(shape)
+    p = tmp_path / "ok.tif"
+    tifffile.imwrite(p, a, **kw)
+    frames = a if len(shape) == 4 else a[None]
+    if frames.shape[1] == 3:  # planar: channels before (H, W)
+        frames = np.moveaxis(frames, 1, -1)
+    with open_video(p) as r:
+        assert len(r) == len(frames) and (r.height, r.width) == (32, 32)
+        for k in range(len(r)):
+            want = frames[k] if frames.shape[-1] == 3 else np.repeat(frames[k].reshape(32, 32, 1), 3, axis=2)
+            assert np.array_equal(r[k], want)

@@ -18,24 +18,18 @@ def _frames(n, value_from=0, hw=(8, 10)):
 KILL_SCRIPT = textwrap.dedent("""
     import os, sys
     import numpy as np
+    from zarr.core.attributes import Attributes
     from dvos_core.store import Project
 
-    class Attrs:  # forwards to the real attrs but dies (like kill -9) right before committing frame 4
-        def __init__(self, a): self._a = a
-        def get(self, *a): return self._a.get(*a)
-        def __getitem__(self, k): return self._a[k]
-        def __setitem__(self, k, v):
-            if k == "committed_frames" and v > 2:
-                os._exit(9)
-            self._a[k] = v
+    set_item = Attributes.__setitem__
 
-    class Group:
-        def __init__(self, g): self._g, self.attrs = g, Attrs(g.attrs)
-        def __getitem__(self, k): return self._g[k]
-        def __contains__(self, k): return k in self._g
+    def dying_set_item(self, k, v):  # dies (like kill -9) right before committing frame 4
+        if k == "committed_frames" and v > 2:
+            os._exit(9)
+        set_item(self, k, v)
 
+    Attributes.__setitem__ = dying_set_item
     v = Project.open(sys.argv[1]).video("v")
-    v.group = Group(v.group)
     v.append_frames([np.full((8, 10, 3), 100 + k, np.uint8) for k in range(6)], batch=2)
 """)
 
@@ -111,7 +105,10 @@ def test_test_video_ground_truth_is_not_replaced_by_a_correction(tmp_project):
     with pytest.raises(StoreError, match="held_out frame 0.*ground truth"):
         v.set_mask(0, np.ones((8, 10)), "corrected", overwrite=True)
     assert np.array_equal(v.mask(0), truth) and v.provenance.tolist() == [1, 0, 0]
-    assert v.set_mask(1, truth, "corrected")  # a frame without ground truth may be corrected (it becomes one)
+    for prov in ("corrected", "pseudo", "predicted"):  # a test video takes manual ground truth only
+        with pytest.raises(StoreError, match=f"held_out frame 1.*test video.*manual masks only.*'{prov}'"):
+            v.set_mask(1, truth, prov)
+    assert v.provenance.tolist() == [1, 0, 0]
     v.set_split("train")
     assert v.set_mask(0, np.ones((8, 10)), "corrected")  # on a training video the person's edit wins
 

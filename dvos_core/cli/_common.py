@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -86,7 +87,8 @@ def run_command(args) -> int:
     """
     debug = debug_enabled(args)
     try:
-        rc = args.func(args)
+        with _wait_option(args):
+            rc = args.func(args)
         return int(rc or 0)
     except Cancelled:
         _traceback_if(debug)
@@ -115,6 +117,31 @@ def run_command(args) -> int:
 def _traceback_if(debug: bool) -> None:
     if debug:
         traceback.print_exc(file=sys.stderr)
+
+
+def add_wait(parser) -> None:
+    """``--wait`` for a command that writes the project (see dvos_core.store.lock)."""
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another dvos process is writing this project, wait for it to finish instead of stopping "
+        "with an error that names it",
+    )
+
+
+@contextlib.contextmanager
+def _wait_option(args):
+    """Apply ``--wait`` to every write of the command (the store's process-wide default), restored afterwards."""
+    if not getattr(args, "wait", False):
+        yield
+        return
+    from dvos_core.store.lock import set_default_wait
+
+    set_default_wait(True, on_wait=lambda message: print(f"dvos: {message}", file=sys.stderr, flush=True))
+    try:
+        yield
+    finally:
+        set_default_wait(False)
 
 
 def add_project(parser, help_text: str = "path of the project store (a folder ending in .dvos)") -> None:

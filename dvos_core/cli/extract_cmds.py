@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dvos_core.cli._common import add_project
+from dvos_core.cli._common import add_project, add_wait
 
 
 def register(sub) -> None:
@@ -35,6 +35,7 @@ def register(sub) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="random seed for where fake textures are taken (default 0)")
     p.add_argument("--replace", action="store_true", help="delete all previously extracted objects first")
+    add_wait(p)
     p.set_defaults(func=_extract_objects)
 
     p = sub.add_parser(
@@ -99,6 +100,7 @@ def register(sub) -> None:
     a.add_argument("--config", help="synthesis YAML whose camera_* settings drive --motion default")
     a.add_argument("--replace", action="store_true", help="make clips again for frames that already have one")
     a.add_argument("--seed", type=int, default=0, help="random seed for the fill and the synthetic camera")
+    add_wait(p)
     p.set_defaults(func=_extract_backgrounds)
 
 

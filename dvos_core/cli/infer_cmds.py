@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from dvos_core.cli._common import TerminalProgress, add_project, cancel_on_sigint
+from dvos_core.cli._common import TerminalProgress, add_project, add_wait, cancel_on_sigint
 
 
 def register(sub) -> None:
@@ -30,6 +30,7 @@ def register(sub) -> None:
         help="also copy the predicted masks into the label masks with provenance 'predicted' (frames "
         "with pseudo, synthetic or painted masks are kept); training uses them only when asked",
     )
+    add_wait(p)
     p.set_defaults(func=_predict)
 
     p = sub.add_parser(
@@ -54,6 +55,7 @@ def register(sub) -> None:
     )
     p.add_argument("--drop-below", action="store_true", help="clear the masks of frames below the threshold")
     p.add_argument("--overwrite", action="store_true", help="re-label frames that already have a pseudo mask")
+    add_wait(p)
     p.set_defaults(func=_pseudo)
 
     p = sub.add_parser(
@@ -74,6 +76,7 @@ def register(sub) -> None:
     p.add_argument("--min-area", type=int, default=16, help="smallest component counted as a head (pixels)")
     p.add_argument("--worst", type=int, default=8, help="number of worst-frame overlays to save")
     p.add_argument("--no-plots", action="store_true", help="write the tables only")
+    add_wait(p)
     p.set_defaults(func=_evaluate)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dvos_core.cli._common import add_project
+from dvos_core.cli._common import add_project, add_wait
 
 
 def _tag(text: str):
@@ -15,11 +15,13 @@ def _tag(text: str):
 
 
 def register(sub) -> None:
+    from dvos_core.io.readers import VIDEO_SUFFIXES
+
     p = sub.add_parser(
         "add-video",
         help="import field videos into a project",
         description="Copy one or more field videos into the project so they can be annotated, used for training "
-        "and predicted. Accepts video files (.mp4 .avi .mov .mkv), multi-page TIFF files and folders of "
+        f"and predicted. Accepts video files ({' '.join(VIDEO_SUFFIXES)}), multi-page TIFF files and folders of "
         "PNG/JPG images (one image per frame, in name order). By default frames are stored unchanged; "
         "--paper-preprocess resizes them to 1024 pixels high and keeps the central 1024x1024 square, as "
         "in the DVOS paper. If an import fails or is cancelled, nothing of that video is kept.",
@@ -63,6 +65,7 @@ def register(sub) -> None:
     p.add_argument("--stop", type=int, help="import up to (not including) this frame (default: to the end)")
     p.add_argument("--step", type=int, default=1, help="keep every STEP-th frame (default 1: all frames)")
     p.add_argument("--fps", type=float, help="frame rate to record (needed for image folders and TIFFs)")
+    add_wait(p)
     p.set_defaults(func=_add_video)
 
     p = sub.add_parser(
@@ -90,6 +93,7 @@ def register(sub) -> None:
         help="the masks are instance label maps (one number per head); every non-zero value is a head",
     )
     p.add_argument("--overwrite", action="store_true", help="replace masks already in the project, even manual ones")
+    add_wait(p)
     p.set_defaults(func=_import_masks)
 
     p = sub.add_parser(
@@ -139,6 +143,7 @@ def register(sub) -> None:
         help="who made these masks (default manual)",
     )
     p.add_argument("--prefix", default="", help="text put in front of every VID to form the video ids")
+    add_wait(p)
     p.set_defaults(func=_import_csv)
 
 

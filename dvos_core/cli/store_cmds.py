@@ -1,10 +1,13 @@
-"""`dvos new`, `dvos info`, `dvos migrate` (and `dvos add-video`, see io_cmds) — project store commands."""
+"""`dvos new`, `dvos info`, `dvos migrate`, `dvos split`, `dvos delete` (and `dvos add-video`, see io_cmds) — project
+store commands."""
 
 from __future__ import annotations
 
 import json
 
-from dvos_core.cli._common import TerminalProgress, add_project
+from dvos_core.cli._common import TerminalProgress, add_project, add_wait
+
+DELETE_KINDS = ("video", "background", "synthetic", "model", "report")
 
 
 def register(sub) -> None:
@@ -18,6 +21,7 @@ def register(sub) -> None:
     )
     add_project(p, "folder to create, e.g. field.dvos")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dvos project at that path")
+    add_wait(p)
     p.set_defaults(func=_new)
 
     p = sub.add_parser(
@@ -43,7 +47,39 @@ def register(sub) -> None:
         epilog="example: cp -r field.dvos field-backup.dvos && dvos migrate field.dvos",
     )
     add_project(p, "the project store to upgrade in place (back it up first)")
+    add_wait(p)
     p.set_defaults(func=_migrate)
+
+    p = sub.add_parser(
+        "split",
+        help="set what a video is used for: train, val, test or unassigned",
+        description="Set the split of one or more videos. Training uses train (and unassigned) videos and "
+        "validates on val videos; `dvos evaluate` scores the test videos. A test video's masks are its "
+        "ground truth, so a video holding pseudo-labels, predicted or corrected masks cannot become a test "
+        "video, and test videos never get such masks.",
+        epilog="example: dvos split field.dvos test plot3 plot4",
+    )
+    add_project(p)
+    p.add_argument("split", choices=("train", "val", "test", "unassigned"), help="the new split")
+    p.add_argument("videos", nargs="+", metavar="VIDEO_ID", help="the videos to change (see `dvos info`)")
+    add_wait(p)
+    p.set_defaults(func=_split)
+
+    p = sub.add_parser(
+        "delete",
+        help="delete a video, background clip, synthetic set, model or report",
+        description="Delete one item from the project, for good (there is no undo: back the folder up if "
+        "unsure). Also removes leftovers of runs that failed or were killed (an interrupted import or "
+        "synthetic set, a model folder without a checkpoint). Without --yes it only says what would be "
+        "deleted.",
+        epilog="example: dvos delete field.dvos synthetic synth_v1 --yes",
+    )
+    add_project(p)
+    p.add_argument("kind", choices=DELETE_KINDS, help="what to delete")
+    p.add_argument("name", metavar="NAME", help="its id or name (see `dvos info`)")
+    p.add_argument("--yes", action="store_true", help="really delete it")
+    add_wait(p)
+    p.set_defaults(func=_delete)
 
 
 def _new(args) -> int:
@@ -51,6 +87,33 @@ def _new(args) -> int:
 
     p = Project.create(args.project, overwrite=args.overwrite)
     print(f"created {p.path} (schema {p.attrs['schema_version']})")
+    return 0
+
+
+def _split(args) -> int:
+    from dvos_core.store import Project
+
+    project = Project.open(args.project)
+    videos = [project.video(v) for v in args.videos]  # every id checked before anything changes
+    with project.writing(operation="split"):
+        for v in videos:
+            v.set_split(args.split)
+    print(f"split={args.split}: {', '.join(args.videos)}")
+    return 0
+
+
+def _delete(args) -> int:
+    from dvos_core.store import Project
+    from dvos_core.store.project import KINDS
+
+    project = Project.open(args.project)
+    if not args.yes:
+        folder = project.path / KINDS[args.kind][0] / args.name
+        state = "exists" if folder.exists() or folder.is_symlink() else "does not exist"
+        print(f"would delete {args.kind} {args.name!r} ({folder}, {state}); run again with --yes to delete it")
+        return 1
+    project.delete(args.kind, args.name)
+    print(f"deleted {args.kind} {args.name!r} from {project.path}")
     return 0
 
 
@@ -85,10 +148,17 @@ def _info(args) -> int:
             print(f"  {'':<20} interrupted import: add the video again to replace it")
     print(f"objects: {s['objects']['head']} heads, {s['objects']['fake']} fakes")
     print("backgrounds: " + (", ".join(f"{k} ({n} frames)" for k, n in s["backgrounds"].items()) or "none"))
-    print(
-        "synthetic: "
-        + (", ".join(f"{k} ({d['clips_done']}/{d['clips']} clips)" for k, d in s["synthetic"].items()) or "none")
-    )
+    if s["backgrounds_interrupted"]:
+        print(
+            f"  interrupted background clips (not used): {', '.join(s['backgrounds_interrupted'])}; cut them again "
+            f"or `dvos delete {s['path']} background NAME --yes`"
+        )
+    note = ", interrupted while being created: `dvos delete` it or run `dvos synth` again"
+    sets = [
+        f"{k} ({d['clips_done']}/{d['clips']} clips{note if d.get('interrupted') else ''})"
+        for k, d in s["synthetic"].items()
+    ]
+    print("synthetic: " + (", ".join(sets) or "none"))
     print(f"models: {', '.join(s['models']) or 'none'}")
     print(f"reports: {', '.join(s['reports']) or 'none'}")
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from dvos_core.cli._common import add_wait
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -79,6 +81,7 @@ def register(sub) -> None:
         action="store_true",
         help="do not compare the synthesis motion with the project's videos before making a set",
     )
+    add_wait(p)
     p.set_defaults(func=_synth)
 
 

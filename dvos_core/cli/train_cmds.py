@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dvos_core.cli._common import add_wait
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -57,6 +59,7 @@ def register(sub) -> None:
         help="continue an unfinished run of the same name from its last.pt",
     )
     p.add_argument("--json", action="store_true", help="print one JSON line per event instead of a progress bar")
+    add_wait(p)
     p.set_defaults(func=_train)
 
 

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 
+from dvos_core.config_io import coerce_fields
 from dvos_core.data.context_sample import ContextConfig
 from dvos_core.data.pixel_ops import BLUR_OPS, blur_one, gray, per_frame, style, tone
 
@@ -54,6 +55,7 @@ class AugmentConfig:
     def __post_init__(self):
         if isinstance(self.context, dict):
             self.context = ContextConfig(**self.context)
+        coerce_fields(self)  # types and finite numbers (dvos_core.config_io)
         self.blur_kinds = list(self.blur_kinds)
         bad = [k for k in self.blur_kinds if k not in BLUR_OPS]
         if bad or not self.blur_kinds:

@@ -40,6 +40,11 @@ class DemoConfig:
     device: str = "auto"
     workers: int = 2
 
+    def __post_init__(self):
+        from dvos_core.config_io import coerce_fields
+
+        coerce_fields(self)  # types and finite numbers (dvos_core.config_io)
+
     @classmethod
     def quick(cls) -> DemoConfig:
         return cls(

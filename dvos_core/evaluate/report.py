@@ -1,13 +1,22 @@
-"""Write an evaluation report to the project: CSV tables, overall JSON, plots (matplotlib Agg) and overlays."""
+"""Write an evaluation report to the project: CSV tables, overall JSON, plots and overlays.
+
+Plots use Matplotlib's object API (``matplotlib.figure.Figure``, drawn by its Agg canvas): no pyplot state and no
+change of the process's backend, so reports can be written from worker threads of a GUI.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import uuid
 from pathlib import Path
 
 import numpy as np
 
 from dvos_core.progress import CancelToken, check
+from dvos_core.store.lock import writes_store
+from dvos_core.store.schema import StoreError
 
 GT_COLOUR = np.array([0, 200, 0], np.float32)  # ground truth only: green (missed)
 PRED_COLOUR = np.array([230, 0, 200], np.float32)  # prediction only: magenta (false positive)
@@ -23,24 +32,18 @@ def overlay(frame: np.ndarray, pred, gt, alpha: float = 0.45) -> np.ndarray:
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def _pyplot():
-    import matplotlib
+def _figure(figsize):
+    """A Matplotlib figure drawn off-screen (the object API: no pyplot state, no change of the process's backend)."""
+    from matplotlib.figure import Figure
 
-    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
-        try:
-            matplotlib.use("Agg", force=True)
-        except Exception:  # pragma: no cover - a GUI backend already running; figures still render off-screen
-            pass
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=figsize)
 
 
 def plot_videos(videos_df, overall: dict, path: Path) -> None:
     """Per-video Dice and IoU bars with the frame-weighted overall as dashed lines."""
-    plt = _pyplot()
     n = len(videos_df)
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * n + 2), 3.6))
+    fig = _figure((max(4.0, 0.9 * n + 2), 3.6))
+    ax = fig.subplots()
     x = np.arange(n)
     ax.bar(x - 0.2, videos_df["dice"], 0.4, label="Dice")
     ax.bar(x + 0.2, videos_df["iou"], 0.4, label="IoU")
@@ -53,13 +56,12 @@ def plot_videos(videos_df, overall: dict, path: Path) -> None:
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_frames(frames_df, path: Path) -> None:
     """Per-frame Dice against frame index, one curve per video."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig = _figure((8, 3.6))
+    ax = fig.subplots()
     for vid, g in frames_df.groupby("video", sort=False):
         g = g.sort_values("frame")
         ax.plot(g["frame"], g["dice"], marker="." if len(g) < 60 else None, lw=1, label=str(vid))
@@ -71,41 +73,63 @@ def plot_frames(frames_df, path: Path) -> None:
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def save_worst_overlays(report, project, folder: Path, k: int, cancel: CancelToken | None = None) -> list:
     """Save overlays of the ``k`` lowest-Dice frames as ``worst/<rank>_<video>_f<frame>_dice<d>.png``."""
-    plt = _pyplot()
+    import cv2
+
     folder.mkdir(parents=True, exist_ok=True)
     files = []
     for rank, r in enumerate(report.worst(k).itertuples(), 1):
         check(cancel)
         video = project.video(r.video)
         t = int(r.frame)
-        pred = video.prediction_arrays()[0][t]
+        pred = video.predictions.arrays()[0][t]
         img = overlay(video.frame(t), pred, video.group["masks"][t])
         path = folder / f"{rank:02d}_{r.video}_f{t:06d}_dice{r.dice:.3f}.png"
-        plt.imsave(path, img)
+        if not cv2.imwrite(str(path), img[..., ::-1]):
+            raise OSError(f"cannot write {path}")
         files.append(path)
     return files
 
 
-def _clear_plots(folder: Path) -> None:
-    """Remove the plots and overlays of an earlier report of the same name, so none is left over."""
-    for path in [folder / "videos.png", folder / "frames.png", *(folder / "worst").glob("[0-9][0-9]_*_f*_dice*.png")]:
-        path.unlink(missing_ok=True)
-
-
+@writes_store
 def save_report(
     report, project, name: str, worst_k: int = 8, plots: bool = True, cancel: CancelToken | None = None
 ) -> Path:
-    """Write frames.csv, videos.csv, overall.json and (with ``plots``) videos.png, frames.png, worst/*.png.
+    """Write frames.csv, videos.csv, overall.json and (with ``plots``) videos.png, frames.png, worst/*.png into
+    ``reports/<name>``; returns that folder.
 
-    Reusing a report name replaces that report: its old plots and overlays are removed first.
+    All or nothing: the report is written into a staging folder inside ``reports`` and moved into place whole, so a
+    cancel, a full disk or a kill never leaves half a report (leftovers are swept the next time the project is
+    written). Reusing a name replaces that report; a ``reports/<name>`` that is a symbolic link is replaced by the
+    new folder, never written through, so nothing is written outside the project. Holds the writer lock (``wait``).
     """
-    folder = project.report_dir(name, create=True)
-    _clear_plots(folder)
+    from dvos_core.store.fsops import STAGING_PREFIX, discard, io_step
+
+    final = project.report_dir(name)  # checks the name
+    reports = final.parent
+    if reports.is_symlink() or not reports.is_dir():
+        what = f"a symbolic link (to {os.readlink(reports)})" if reports.is_symlink() else "missing"
+        raise StoreError(f"{reports} is {what}; dvos writes reports only inside the project folder")
+    stage = reports / f"{STAGING_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
+    try:
+        with io_step(stage, f"writing report {name!r}", "No report was saved."):
+            stage.mkdir()
+            files = _write_files(report, project, stage, worst_k, plots, cancel)
+        with io_step(final, f"moving report {name!r} into place", "No report was saved."):
+            if final.exists() or final.is_symlink():
+                discard(final, project.path)
+            os.rename(stage, final)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+    report.path, report.files = final, [final / f.relative_to(stage) for f in files]
+    return final
+
+
+def _write_files(report, project, folder: Path, worst_k: int, plots: bool, cancel) -> list[Path]:
     files = [folder / "frames.csv", folder / "videos.csv", folder / "overall.json"]
     report.frames.to_csv(files[0], index=False)
     report.videos.to_csv(files[1], index=False)
@@ -116,5 +140,4 @@ def save_report(
         files += [folder / "videos.png", folder / "frames.png"]
         if worst_k > 0:
             files += save_worst_overlays(report, project, folder / "worst", worst_k, cancel)
-    report.path, report.files = folder, files
-    return folder
+    return files

@@ -69,7 +69,8 @@ def _video_ids(project, video_ids, split) -> list[str]:
     ids = [v.name for v in project.videos(split)]
     if not ids:
         raise ValueError(
-            f"{project.path}: no videos with split {split!r}; assign one with `dvos split` or pass video ids (--videos)"
+            f"{project.path}: no videos with split {split!r}; assign one with "
+            f"`dvos split {project.path} {split} VIDEO_ID` or pass video ids (--videos)"
         )
     return ids
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
+from dvos_core.store.lock import writes_store
 
 
 def clip_starts(
@@ -44,6 +45,7 @@ def _free_ids(project, prefix: str, n: int) -> list[str]:
     return ids
 
 
+@writes_store
 def extract_backgrounds(
     project,
     source,
@@ -103,6 +105,7 @@ def extract_backgrounds(
                 start=int(s),
                 fps=fps,
                 preprocessing=pre.to_dict(),
+                import_complete=False,  # until its last frame is in: a killed cut is not a clip
             )
             try:
                 frames = (pre.apply(read(t)) for t in range(s, s + clip_length))
@@ -113,6 +116,7 @@ def extract_backgrounds(
                     cancel=cancel,
                     progress=Steps(progress, i * clip_length, clip_length, total, f"{bg_id}: "),
                 )
+                bg.mark_complete()
             except BaseException:
                 project.delete_background(bg_id)  # an unfinished clip must not look like a background
                 raise

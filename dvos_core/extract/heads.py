@@ -9,6 +9,7 @@ import numpy as np
 from dvos_core.extract.components import frame_objects, instance_labels
 from dvos_core.extract.fakes import make_fake_heads
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.store.lock import writes_store
 
 
 def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
@@ -25,7 +26,7 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
         if video.split == "test":
             raise ValueError(
                 f"{project.path}: video {vid!r} is a test video; heads cut from its ground truth would "
-                f"leak into training. Leave it out, or change its split (dvos_core Video.set_split)"
+                f"leak into training. Leave it out, or change its split (`dvos split {project.path} train {vid}`)"
             )
         if frames is None:
             ts = set(video.labelled_frames((MANUAL, CORRECTED)).tolist())
@@ -61,6 +62,7 @@ def _label_map(project, vid: str, t: int, labels) -> np.ndarray:
     return lab.astype(np.int32)
 
 
+@writes_store
 def extract_heads(
     project,
     video_ids: Sequence[str] | None = None,

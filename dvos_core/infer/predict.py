@@ -17,6 +17,7 @@ from dvos_core.infer import distributed
 from dvos_core.infer.engine import Predictor, load_model
 from dvos_core.infer.window import FrameCache, plan_batches
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.store.lock import writes_store
 
 
 def _predictors(checkpoint, image_checkpoint, device, tile_size, overlap):
@@ -90,6 +91,7 @@ def _targets(n: int, frames, name: str) -> list[int]:
     return out
 
 
+@writes_store
 def predict_video(
     project,
     video_id: str,
@@ -122,6 +124,8 @@ def predict_video(
         raise ValueError(f"video {video_id!r} has no frames; add frames before predicting")
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    if as_labels:  # test videos take manual ground truth only: refuse before predicting
+        video.check_label_write("predicted", "predictions as labels")
     rank, size = distributed.world()
     main, image = _predictors(checkpoint, image_checkpoint, distributed.rank_device(device), tile_size, overlap)
     targets = _targets(n, frames, video_id)

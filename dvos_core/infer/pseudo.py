@@ -13,6 +13,7 @@ from dvos_core.infer.quality import camera_motion, flicker, quality_score, uncer
 from dvos_core.infer.window import FrameCache, plan_batches
 from dvos_core.motion.transforms import invert
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.store.lock import writes_store
 
 COLUMNS = ["video", "frame", "quality", "flicker", "uncertainty", "written", "status", "below_threshold"]
 
@@ -106,6 +107,7 @@ class _Finaliser:
         )
 
 
+@writes_store
 def pseudo_label(
     project,
     video_ids,
@@ -144,6 +146,8 @@ def pseudo_label(
     if quality_threshold is not None and not 0.0 <= quality_threshold <= 1.0:
         raise ValueError(f"quality_threshold must be in [0, 1], got {quality_threshold}")
     videos = [project.video(v) for v in video_ids]
+    for v in videos:  # test videos take manual ground truth only: refuse before any work
+        v.check_label_write(PSEUDO, "pseudo-labelling")
     model, info, dev = load_model(checkpoint, device)
     predictor = Predictor(model, info, dev, tile_size=tile_size, overlap=overlap)
     if predictor.kind != "frame":

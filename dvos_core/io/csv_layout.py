@@ -18,6 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dvos_core.store.fsops import io_step
+from dvos_core.store.lock import writes_store
+
 COLUMNS = ("VID", "FID", "Image", "Mask", "Label")
 
 
@@ -83,7 +86,7 @@ def export_reference_csv(
             if not cv2.imwrite(str(img_p), v.frame(t)[..., ::-1]) or not cv2.imwrite(
                 str(mask_p), v.mask(t) * np.uint8(255)
             ):
-                raise PermissionError(f"{img_p}: cannot write (folder not writable?)")
+                raise PermissionError(f"{img_p}: cannot write (folder not writable, or the disk full?)")
             last = j == len(clip) - 1
             label = 1 if (clip_length is None or last) else 0
             ref = (lambda p: str(p.resolve())) if absolute_paths else (lambda p: str(p.relative_to(out)))
@@ -91,7 +94,8 @@ def export_reference_csv(
             fid += 1
             report(progress, fid, total, "exporting frames and masks")
     csv_path = out / csv_name
-    pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(csv_path, index=False)
+    with io_step(csv_path, "writing the CSV"):
+        pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(csv_path, index=False)
     if skipped:
         import warnings
 
@@ -103,21 +107,10 @@ def export_reference_csv(
     return csv_path
 
 
-def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str = "", progress=None, cancel=None):
-    """Read a ``VID, FID, Image, Mask, Label`` CSV into new videos (one per VID); returns them.
-
-    Relative paths are resolved against the CSV's folder. Every file is checked to exist before anything is
-    written; if an import fails midway the videos created by this call are deleted again.
-    """
+def _read_rows(csv_path: Path):
+    """The CSV as a DataFrame with resolved ``_img`` / ``_mask`` paths; every listed file must exist."""
     import pandas as pd
 
-    from dvos_core.io.convert import to_rgb8
-    from dvos_core.io.masks import read_mask_file
-    from dvos_core.io.readers import read_image
-    from dvos_core.progress import check, report
-    from dvos_core.store import safe_id
-
-    csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise FileNotFoundError(f"{csv_path}: CSV file not found")
     try:
@@ -127,58 +120,93 @@ def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str 
     missing = [c for c in ("VID", "FID", "Image") if c not in df.columns]
     if missing:
         raise ValueError(f"{csv_path}: missing column(s) {missing}; expected {list(COLUMNS)}")
-    base = csv_path.parent
 
     def resolve(p) -> Path | None:
         if not isinstance(p, str) or not p.strip():
             return None
         q = Path(p)
-        return q if q.is_absolute() else base / q
+        return q if q.is_absolute() else csv_path.parent / q
 
-    df = df.assign(_img=df["Image"].map(resolve), _mask=df["Mask"].map(resolve) if "Mask" in df.columns else None)
-    for i, r in df.iterrows():
-        if r["_img"] is None:
-            raise ValueError(f"{csv_path}: row {i + 2} has no Image path")
-        for col in ("_img", "_mask"):
-            if r[col] is not None and not Path(r[col]).is_file():
-                raise FileNotFoundError(f"{csv_path}: row {i + 2}: file {r[col]} not found")
+    masks = df["Mask"].map(resolve) if "Mask" in df.columns else None
+    df = df.assign(_img=df["Image"].map(resolve), _mask=masks)
+    for row, img, mask in zip(range(2, len(df) + 2), df["_img"], df["_mask"]):
+        if img is None:
+            raise ValueError(f"{csv_path}: row {row} has no Image path")
+        for f in (img, mask):
+            if f is not None and not Path(f).is_file():
+                raise FileNotFoundError(f"{csv_path}: row {row}: file {f} not found")
+    return df
+
+
+def _video_groups(project, csv_path: Path, df, id_prefix: str) -> list[tuple[str, str, object]]:
+    """[(video id, VID, rows ordered by FID)]; ids that exist already or repeat are an error."""
+    from dvos_core.store import safe_id
+
     groups = [(str(vid), g.sort_values("FID")) for vid, g in df.groupby("VID", sort=False)]
     ids = [safe_id(f"{id_prefix}{vid}") for vid, _ in groups]
     clash = sorted(set(ids) & set(project.video_ids())) or sorted({i for i in ids if ids.count(i) > 1})
     if clash:
         raise ValueError(f"{csv_path}: video id(s) {clash} already exist or repeat; pass id_prefix (--prefix)")
+    return [(vid_id, vid, g) for vid_id, (vid, g) in zip(ids, groups)]
+
+
+def _import_group(project, csv_path: Path, vid_id: str, vid: str, g, provenance, cancel):
+    """One VID as a new video: frames in FID order, then its masks, then the commit (``mark_complete``)."""
+    from dvos_core.io.convert import to_rgb8
+    from dvos_core.io.masks import read_mask_file
+    from dvos_core.io.readers import read_image
+    from dvos_core.progress import check
+
+    first = to_rgb8(read_image(g["_img"].iloc[0]), str(g["_img"].iloc[0]))
+    video = project.create_video(
+        vid_id,
+        first.shape[0],
+        first.shape[1],
+        source=str(csv_path.resolve()),
+        source_vid=vid,
+        fps=None,
+        preprocessing={"height": None, "crop": None},
+        import_complete=False,
+    )
+
+    def frames():
+        for p in g["_img"]:
+            check(cancel)
+            f = to_rgb8(read_image(p), str(p))
+            if f.shape != first.shape:
+                raise ValueError(f"{p}: size {f.shape[:2]} differs from the first frame of VID {vid} {first.shape[:2]}")
+            yield f
+
+    video.append_frames(frames(), n_total=len(g), cancel=cancel)
+    for t, p in enumerate(g["_mask"]):
+        if p is None:
+            continue
+        m = np.asarray(read_mask_file(p))
+        if m.shape != first.shape[:2]:
+            raise ValueError(f"{p}: mask size {m.shape} differs from its frame {first.shape[:2]}")
+        video.set_mask(t, m > 0, provenance)
+    video.mark_complete()
+    return video
+
+
+@writes_store
+def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str = "", progress=None, cancel=None):
+    """Read a ``VID, FID, Image, Mask, Label`` CSV into new videos (one per VID); returns them.
+
+    Relative paths are resolved against the CSV's folder. Every file is checked to exist before anything is
+    written; if an import fails midway the videos created by this call are deleted again (a killed import leaves
+    videos marked incomplete, replaced by the next import). Holds the project's writer lock.
+    """
+    from dvos_core.progress import report
+
+    csv_path = Path(csv_path)
+    df = _read_rows(csv_path)
+    plan = _video_groups(project, csv_path, df, id_prefix)
     created, done = [], 0
     try:
-        for vid_id, (vid, g) in zip(ids, groups):
-            first = to_rgb8(read_image(g["_img"].iloc[0]), str(g["_img"].iloc[0]))
-            video = project.create_video(
-                vid_id,
-                first.shape[0],
-                first.shape[1],
-                source=str(csv_path.resolve()),
-                source_vid=vid,
-                fps=None,
-                preprocessing={"height": None, "crop": None},
-            )
+        for vid_id, vid, g in plan:
             created.append(vid_id)
-
-            def frames(g=g, first=first, vid=vid):
-                for p in g["_img"]:
-                    check(cancel)
-                    f = to_rgb8(read_image(p), str(p))
-                    if f.shape != first.shape:
-                        raise ValueError(
-                            f"{p}: size {f.shape[:2]} differs from the first frame of VID {vid} {first.shape[:2]}"
-                        )
-                    yield f
-
-            video.append_frames(frames(), n_total=len(g), cancel=cancel)
-            for t, p in enumerate(g["_mask"]):
-                if p is not None:
-                    m = np.asarray(read_mask_file(p))
-                    if m.shape != first.shape[:2]:
-                        raise ValueError(f"{p}: mask size {m.shape} differs from its frame {first.shape[:2]}")
-                    video.set_mask(t, m > 0, provenance)
+            _import_group(project, csv_path, vid_id, vid, g, provenance, cancel)
             done += len(g)
             report(progress, done, len(df), f"imported {vid_id}")
         return [project.video(i) for i in created]

@@ -9,6 +9,7 @@ from dvos_core.io.prefetch import prefetch
 from dvos_core.io.preprocess import Preprocess
 from dvos_core.io.readers import open_video
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.store.lock import writes_store
 
 
 def frame_indices(n: int, start: int = 0, stop: int | None = None, step: int = 1, where: str = "") -> range:
@@ -23,6 +24,7 @@ def frame_indices(n: int, start: int = 0, stop: int | None = None, step: int = 1
     return range(int(start), min(stop, n), int(step))
 
 
+@writes_store
 def import_video(
     project,
     path,
@@ -44,9 +46,12 @@ def import_video(
     through ``preprocess``. Attributes stored: source (absolute path), fps, preprocessing, source_frames
     ({'start', 'step', 'stop'}: stored frame t is source frame start + t*step), split, tags.
 
-    The import is all or nothing: on any error or cancel the partially written video is deleted. A process killed
-    mid-import cannot clean up, so the video carries ``import_complete=False`` until its last frame is committed;
-    importing the same id again replaces such a leftover (if nobody has added masks to it since).
+    The import is all or nothing: on any error or cancel (a full disk included: the error names the file and the
+    step) the partially written video is deleted. A process killed mid-import cannot clean up, so the video carries
+    ``import_complete=False`` until its last frame is committed; importing the same id again replaces such a
+    leftover (if nobody has added masks to it since). The import holds the project's writer lock, so a second
+    import of the same id elsewhere cannot delete a running one: it fails naming this process, or waits
+    (``wait=True``, ``dvos add-video --wait``).
     """
     from dvos_core.store import safe_id
     from dvos_core.store.schema import SPLITS
@@ -63,7 +68,7 @@ def import_video(
         h, w = pre.output_size(reader.height, reader.width)
         src_fps = reader.fps
         out_fps = fps if fps is not None else (src_fps / step if src_fps else None)
-        video = project.create_video(
+        video = project.create_video(  # all or nothing itself: a failed creation leaves nothing
             video_id,
             h,
             w,
@@ -95,19 +100,26 @@ def import_video(
     if len(video) != len(idx):  # defensive: never leave a short video that looks complete
         _delete_quietly(project, video_id)
         raise ValueError(f"{path}: only {len(video)} of {len(idx)} frames could be stored; nothing was imported")
-    video.update_attrs(import_complete=True)  # the commit of the whole import
+    try:
+        video.mark_complete()  # the commit of the whole import
+    except BaseException:
+        _delete_quietly(project, video_id)
+        raise
     return video
 
 
 def _drop_interrupted_import(project, video_id: str) -> None:
     """Delete the leftover of a killed import of ``video_id`` (no masks yet); any other existing video is an error."""
     video = project.video(video_id)
+    delete = f"`dvos delete {project.path} video {video_id} --yes`"
     if video.import_complete:
-        raise ValueError(f"{project.path}: a video {video_id!r} already exists; pick another id (--id) or delete it")
-    if video.provenance.any():
+        raise ValueError(
+            f"{project.path}: a video {video_id!r} already exists; pick another id (--id) or delete it ({delete})"
+        )
+    if "provenance" in video.group and video.provenance.any():
         raise ValueError(
             f"{project.path}: video {video_id!r} is an interrupted import ({len(video)} frames) that "
-            f"already has masks; import under another id (--id) or delete it"
+            f"already has masks; import under another id (--id) or delete it ({delete})"
         )
     project.delete_video(video_id)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.io.readers import TIFF_SUFFIXES, natural_key, tiff_frames
+from dvos_core.store.fsops import io_step
+from dvos_core.store.lock import writes_store
 
 MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")
 _TRAILING_NUMBER = re.compile(r"(\d+)\D*$")
@@ -69,7 +71,7 @@ def _mask_sources(source: Path, frames: Sequence[int] | None):
                 raise ValueError(f"{source}: {len(files)} mask files but {len(frames)} frame indices given")
             idx = [int(t) for t in frames]
         else:
-            idx = [frame_number(p.name) for p in files]
+            idx = [frame_number(str(p)) for p in files]
         return [(t, (lambda p=p: read_mask_file(p)), str(p)) for t, p in zip(idx, files)]
     if source.suffix.lower() in TIFF_SUFFIXES:
         import tifffile
@@ -86,11 +88,12 @@ def _mask_sources(source: Path, frames: Sequence[int] | None):
             raise ValueError(f"{source}: {len(stack)} mask pages but {len(idx)} frame indices given")
         return [(t, (lambda k=k: stack[k]), f"{source} page {k}") for k, t in enumerate(idx)]
     if source.suffix.lower() in MASK_SUFFIXES:
-        t = int(frames[0]) if frames else frame_number(source.name)
+        t = int(frames[0]) if frames else frame_number(str(source))
         return [(t, (lambda: read_mask_file(source)), str(source))]
     raise ValueError(f"{source}: unsupported mask source; give a folder of PNG/TIFF masks or a multi-page TIFF")
 
 
+@writes_store
 def import_masks(
     project,
     video_id: str,
@@ -107,12 +110,14 @@ def import_masks(
     ``source``: a folder of PNG/TIFF masks (frame index = trailing number of the file name, or ``frames``), a
     multi-page TIFF (page k -> frame k, or ``frames[k]``) or one mask file. All masks are read and checked before
     anything is written, so a bad file leaves the store untouched. Human masks (manual/corrected) already in the
-    store are not replaced by lower-ranked ones unless ``overwrite``; those frames are skipped.
+    store are not replaced by lower-ranked ones unless ``overwrite``; those frames are skipped. A test video takes
+    manual masks only. Holds the project's writer lock.
     """
     from dvos_core.progress import check, report
     from dvos_core.store.arrays import as_uint8_mask
 
     video = project.video(video_id)
+    video.check_label_write(provenance)
     n, h, w, _ = video.shape
     items = _mask_sources(Path(source), frames)
     seen = {}
@@ -162,7 +167,7 @@ def export_masks(
         frames = np.flatnonzero(video.provenance)
         codes = video.provenance
     else:
-        frames = video.predicted_frames()
+        frames = video.predictions.frames()
         codes = None
     paths, rows = [], []
     for i, t in enumerate(frames):
@@ -171,18 +176,20 @@ def export_masks(
             m = video.mask(int(t))
             prov = PROVENANCE_NAMES[int(codes[t])]
         else:
-            m = video.prediction(int(t))[0]
+            m = video.predictions.get(int(t))[0]
             prov = "predicted"
         p = out / f"{video_id}_{int(t):06d}.{fmt}"
         img = (np.asarray(m) > 0).astype(np.uint8) * 255
         if fmt == "png":
             ok = cv2.imwrite(str(p), img)
             if not ok:
-                raise PermissionError(f"{p}: cannot write the mask file (folder not writable?)")
+                raise PermissionError(f"{p}: cannot write the mask file (folder not writable, or the disk full?)")
         else:
-            tifffile.imwrite(str(p), img)
+            with io_step(p, f"exporting the mask of frame {int(t)}"):
+                tifffile.imwrite(str(p), img)
         paths.append(p)
         rows.append(f"{int(t)},{p.name},{prov}\n")
         report(progress, i + 1, len(frames), f"{video_id}: exporting masks")
-    (out / "masks.csv").write_text("frame,file,provenance\n" + "".join(rows))
+    with io_step(out / "masks.csv", "writing the list of exported masks"):
+        (out / "masks.csv").write_text("frame,file,provenance\n" + "".join(rows))
     return paths

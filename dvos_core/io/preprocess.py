@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from dvos_core.config_io import coerce_fields
+
 
 @dataclass(frozen=True)
 class Preprocess:
@@ -19,6 +21,7 @@ class Preprocess:
     crop: tuple | None = None
 
     def __post_init__(self):
+        coerce_fields(self)  # types and finite numbers (dvos_core.config_io)
         if self.height is not None and int(self.height) < 1:
             raise ValueError(f"resize height must be >= 1, got {self.height}")
         if self.crop is not None:
@@ -35,10 +38,6 @@ class Preprocess:
     def from_dict(cls, d: dict | None) -> Preprocess:
         d = d or {}
         return cls(height=d.get("height"), crop=tuple(d["crop"]) if d.get("crop") else None)
-
-    @property
-    def is_identity(self) -> bool:
-        return self.height is None and self.crop is None
 
     def to_dict(self) -> dict:
         d = asdict(self)

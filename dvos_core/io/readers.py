@@ -258,44 +258,104 @@ class CV2VideoReader(VideoReader):
             self._cap = None
 
 
-def tiff_frames(tf, path) -> tuple[int, Callable[[int], np.ndarray]]:
-    """(frame count, get(k) -> raw array of frame k) of an open ``tifffile.TiffFile``.
+CHANNELS = (1, 3, 4)  # grayscale, RGB, RGBA: the channel counts a frame may have
+# A TIFF "frame" at most 4 pixels wide and 4 times taller than wide is a misread channel axis: tifffile stores an
+# (H, W, 2) image, or (H, W, 3) saved as grayscale, as H pages of (W, C).
+CHANNEL_LIKE_WIDTH = 4
 
-    Several pages: one frame per page (whether tifffile groups them into one series or not). One page: a single
-    (H, W[, 3|4]) image, or a (T, H, W[, C]) stack stored in it (contiguous ImageJ files), read once on first use.
-    Errors are ValueErrors naming ``path`` (and the page).
+
+def _shape_error(path, shape, axes, why: str) -> ValueError:
+    return ValueError(
+        f"{path}: TIFF of shape {tuple(shape)} (axes {axes or '?'}) {why}; dvos reads a frame stack (T, H, W) or "
+        f"(T, H, W, C) with C = 1, 3 or 4 channels (grayscale, RGB, RGBA). Export the video in one of those shapes"
+    )
+
+
+def tiff_layout(shape, axes: str, path) -> tuple[int, tuple, bool]:
+    """(frame count, frame shape (H, W) or (H, W, C), planar) of a TIFF series of ``shape`` with tifffile ``axes``
+    (e.g. 'QYX', 'TYXS', 'SYX', 'QSYX').
+
+    Y and X give the frame size. A sample axis ('S', or a trailing axis of length 1) gives the channels, 1, 3 or 4;
+    ``planar`` when it comes before Y. At most one other axis longer than 1 counts frames, and it must come first.
+    Anything else raises a ValueError naming ``path``, the shape and the axes: never a silent misreading.
+    """
+    shape = tuple(int(n) for n in shape)
+    axes = axes if axes and len(axes) == len(shape) else ""
+    if not axes:  # no axis names: (..., H, W) or (..., H, W, 3|4)
+        colour = len(shape) >= 3 and shape[-1] in (3, 4)
+        axes = "Q" * (len(shape) - 2 - colour) + "YX" + "S" * colour
+    y, x = axes.rfind("Y"), axes.rfind("X")
+    if y < 0 or x != y + 1 or axes.count("S") > 1:
+        raise _shape_error(path, shape, axes, "has no (height, width) plane")
+    s_pos = axes.find("S")
+    if s_pos < 0 and x == len(shape) - 2 and shape[-1] == 1:
+        s_pos = len(shape) - 1  # (..., H, W, 1): one channel
+    c = shape[s_pos] if s_pos >= 0 else 1
+    if c not in CHANNELS:
+        raise _shape_error(path, shape, axes, f"has {c} channels")
+    others = [i for i in range(len(shape)) if i not in (y, x, s_pos) and shape[i] > 1]
+    if len(others) > 1:
+        raise _shape_error(path, shape, axes, f"has {len(others)} axes besides height, width and channels")
+    if others and (others[0] > y or (0 <= s_pos < others[0])):
+        raise _shape_error(path, shape, axes, "keeps its frames after the image axes")
+    h, w = shape[y], shape[x]
+    if min(h, w) < 1:
+        raise _shape_error(path, shape, axes, "is empty")
+    if w <= CHANNEL_LIKE_WIDTH and h >= 4 * w:
+        raise _shape_error(path, shape, axes, f"would give frames {w} pixel(s) wide: its last axis looks like channels")
+    frame = (h, w) if c == 1 else (h, w, c)
+    return (shape[others[0]] if others else 1), frame, 0 <= s_pos < y
+
+
+def _frame(a: np.ndarray, frame: tuple, planar: bool) -> np.ndarray:
+    """Raw pixels of one frame as (H, W) or (H, W, C) (planar TIFFs store the channels first)."""
+    a = np.asarray(a)
+    if planar:
+        h, w, c = frame
+        return np.moveaxis(a.reshape(c, h, w), 0, -1)
+    return a.reshape(frame)
+
+
+def tiff_frames(tf, path) -> tuple[int, Callable[[int], np.ndarray]]:
+    """(frame count, get(k) -> raw (H, W[, C]) array of frame k) of an open ``tifffile.TiffFile``.
+
+    The file's shape comes from its tifffile series (see :func:`tiff_layout`): one page per frame is read lazily,
+    a stack stored in one page (contiguous ImageJ files) is read once on first use. Files written page by page
+    (one series per page) give one frame per page. Errors are ValueErrors naming ``path`` (and the page).
     """
     try:
         pages = list(tf.pages)
-        series = tf.series[0]
-        shape = tuple(series.shape)
+        series = list(tf.series)
+        shapes = [(tuple(s.shape), s.axes) for s in series]
     except Exception as e:  # tifffile raises many types for damaged files
         raise ValueError(f"{path}: cannot read this TIFF ({type(e).__name__}: {e})") from e
-    if len(pages) > 1:
-
-        def get(k):
-            return pages[k].asarray()
-
-        n = len(pages)
-    elif len(shape) == 2 or (len(shape) == 3 and shape[-1] in (3, 4)):
-
-        def get(k):
-            return pages[0].asarray()
-
-        n = 1
-    elif len(shape) in (3, 4):
-        stack = []
-
-        def get(k):
-            if not stack:
-                stack.append(series.asarray())
-            return stack[0][k]
-
-        n = shape[0]
-    else:
-        raise ValueError(f"{path}: TIFF of shape {shape} is not a frame stack (T, H, W[, C])")
-    if n == 0:
+    if not pages or not series:
         raise ValueError(f"{path}: the TIFF has no frames")
+    if len(series) > 1:  # written page by page: every page is a frame (sizes are checked when read)
+        layouts = [tiff_layout(shape, axes, f"{path} page {k}") for k, (shape, axes) in enumerate(shapes)]
+        if any(n != 1 for n, _, _ in layouts):
+            shape, axes = shapes[next(i for i, (n, _, _) in enumerate(layouts) if n != 1)]
+            raise _shape_error(path, shape, axes, f"mixes {len(series)} image series")
+        n = len(layouts)
+
+        def get(k):
+            return _frame(series[k].asarray(), layouts[k][1], layouts[k][2])
+
+    else:
+        shape, axes = shapes[0]
+        n, frame, planar = tiff_layout(shape, axes, path)
+        if len(pages) == n:
+
+            def get(k):
+                return _frame(pages[k].asarray(), frame, planar)
+
+        else:  # the whole stack lives in fewer pages than frames: read it once
+            stack = []
+
+            def get(k):
+                if not stack:
+                    stack.append(series[0].asarray().reshape(n, -1))
+                return _frame(stack[0][k], frame, planar)
 
     def read(k: int) -> np.ndarray:
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from dvos_core.config_io import dataclass_from_dict
+from dvos_core.config_io import coerce_fields, dataclass_from_dict
 from dvos_core.model.attention import BIAS_LAYOUTS, REDUCTIONS
 
 
@@ -44,6 +44,7 @@ class ModelConfig:
     fusion_dim: int = 32  # key / value width of the lookup
 
     def __post_init__(self):
+        coerce_fields(self)  # types and finite numbers (dvos_core.config_io)
         self.widths = tuple(int(w) for w in self.widths)
         self.fusion_levels = tuple(sorted({int(v) for v in self.fusion_levels}))
         if not self.fusion_levels or not all(0 <= v < len(self.widths) for v in self.fusion_levels):

@@ -9,7 +9,8 @@ Layout (store schema 2, see docs/store.md):
   (the committed records are ``records[records_start:records_bytes]``), ``n_objects``, ``counts`` (per kind) and
   ``next_id``.
 
-Every write puts its data first (pixels, then records) and then commits all attrs in one ``attrs.update``/``put``
+Every write holds the project's writer lock (so two extractions never interleave), puts its data first (pixels,
+then records) and then commits all attrs in one ``attrs.update``/``put``
 (one atomic ``zarr.json`` write). Bytes past the committed ranges are leftovers of a killed write: readers ignore
 them and the next ``add`` overwrites them. ``add`` writes only the new objects' bytes, so its cost does not grow with
 the size of the bank.
@@ -24,6 +25,7 @@ import numpy as np
 import zarr
 
 from dvos_core.store import arrays
+from dvos_core.store.lock import store_write
 from dvos_core.store.schema import StoreError
 
 KINDS = ("head", "fake")
@@ -90,6 +92,17 @@ class ObjectBank:
 
     def __init__(self, group: zarr.Group, path: str = ""):
         self.group, self.path = group, path
+
+    def _write(self, step: str):
+        if self.group.read_only:
+            raise StoreError(f"{self.path}: the project was opened read-only; open it with mode='r+' to {step}")
+        where = f"{self.path}/objects" if self.path else "objects"
+        return store_write(self.path, where, step, "The objects added before are kept.")
+
+    def _fresh_attrs(self) -> dict:
+        """The committed attrs as on disk (another handle or process may have added objects since this one opened)."""
+        self.group = zarr.open_group(store=self.group.store, path=self.group.path, mode="r+")
+        return dict(self.group.attrs)
 
     @staticmethod
     def initialise(group: zarr.Group) -> None:
@@ -162,7 +175,12 @@ class ObjectBank:
         committed (with ``id``, ``offset``, ``h``, ``w``), so callers need not read them back.
 
         Writes only the new pixels and records, then commits the attrs (one metadata write)."""
-        a = dict(self.group.attrs)
+        items = list(items)
+        with self._write(f"adding {len(items)} objects"):
+            return self._append(items)
+
+    def _append(self, items: list) -> list[dict]:
+        a = self._fresh_attrs()
         start_bytes = n_bytes = int(a.get("n_bytes", 0))
         rec_start, rec_end = int(a.get("records_start", 0)), int(a.get("records_bytes", 0))
         next_id = int(a.get("next_id", 0))
@@ -204,6 +222,11 @@ class ObjectBank:
 
         The kept records are written where they cannot touch the committed range (at the start of ``records`` if
         they fit before it, else after its end) and only then committed, so a kill in between leaves the old bank."""
+        with self._write("clearing objects" if kind is None else f"clearing the {kind} objects"):
+            self._fresh_attrs()
+            self._clear(kind)
+
+    def _clear(self, kind: str | None) -> None:
         if kind is None:
             self.group.attrs.update(records_commit([], 0, 0))
             return

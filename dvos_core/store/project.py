@@ -6,11 +6,14 @@ import datetime as _dt
 import json
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import zarr
 
-from dvos_core.progress import ProgressFn
+from dvos_core.progress import CancelToken, ProgressFn
+from dvos_core.store.fsops import discard, io_step
+from dvos_core.store.lock import WriterLock, writer_lock
 from dvos_core.store.migrate import MIGRATIONS
 from dvos_core.store.objects import ObjectBank
 from dvos_core.store.schema import SCHEMA_VERSION, STORE_FORMAT, SchemaVersionError, StoreError, check_id
@@ -18,6 +21,15 @@ from dvos_core.store.sequence import Background, Video
 from dvos_core.store.synthetic import SyntheticSet
 
 _GROUPS = ("videos", "objects", "backgrounds", "synthetic")
+# What `Project.delete` removes: kind -> (folder of the store, what the name is called in messages)
+KINDS = {
+    "video": ("videos", "video"),
+    "background": ("backgrounds", "background clip"),
+    "synthetic": ("synthetic", "synthetic set"),
+    "model": ("models", "model"),
+    "report": ("reports", "report"),
+}
+CHECKPOINTS = ("best.pt", "last.pt")  # a models/<name> folder is a model once one of these is committed
 # Migrations from schema N to N+1 ({N: callable(project_path, progress)}) live in dvos_core.store.migrate.
 
 
@@ -72,39 +84,51 @@ class Project:
 
     # ---- open / create -----------------------------------------------------------------------------------------
     @classmethod
-    def create(cls, path, overwrite: bool = False) -> Project:
+    def create(cls, path, overwrite: bool = False, wait: bool | float | None = None) -> Project:
+        """Create an empty project at ``path``, all or nothing: it is built in a hidden sibling folder and renamed
+        into place when finished. ``overwrite`` replaces an existing dvos project (never any other folder), once no
+        other process is writing it (``wait`` as in :meth:`writing`)."""
         path = Path(path)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        replacing = path.exists() and (not path.is_dir() or any(path.iterdir()))
+        if replacing:
             if not overwrite:
                 raise StoreError(
                     f"{path} already exists; open it with Project.open, or pass overwrite=True "
                     f"(--overwrite) to replace it"
                 )
-            if (path / "zarr.json").exists():
-                shutil.rmtree(path)
-            else:
+            if not path.is_dir() or not (path / "zarr.json").is_file():
                 raise StoreError(f"{path} exists and is not a dvos project; refusing to delete it")
+            try:
+                _root_attrs(path)
+            except StoreError as e:
+                raise StoreError(f"{e}; refusing to delete it") from None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            root = zarr.open_group(str(path), mode="w")
-        except (PermissionError, OSError) as e:
+        except OSError as e:
             raise StoreError(f"cannot create project at {path}: {e.strerror or e}; choose a writable folder") from e
-        for g in _GROUPS:
-            root.create_group(g)
-        ObjectBank.initialise(root["objects"])
-        (path / "models").mkdir()
-        (path / "reports").mkdir()
-        from dvos_core import __version__
-
-        root.attrs.update(
-            {
-                "format": STORE_FORMAT,
-                "schema_version": SCHEMA_VERSION,
-                "dvos_version": __version__,
-                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            }
-        )
-        return cls(root, path, "r+")
+        build = path.parent / f".{path.name}.creating-{uuid.uuid4().hex[:12]}"
+        try:
+            with io_step(path, "creating the project", "Nothing was created."):
+                _build_empty(build)
+                if not replacing:
+                    if path.is_dir():
+                        path.rmdir()  # an empty folder made for it
+                    os.rename(build, path)
+            if replacing:
+                old = path.parent / f".{path.name}.replaced-{uuid.uuid4().hex[:12]}"
+                with writer_lock(path).hold(wait, "create --overwrite"):
+                    with io_step(path, "replacing the old project", "The old project is unchanged."):
+                        os.rename(path, old)
+                    try:
+                        os.rename(build, path)
+                    except OSError as e:
+                        os.rename(old, path)
+                        raise StoreError(f"{path}: replacing the old project failed ({e}); it is unchanged") from e
+                shutil.rmtree(old, ignore_errors=True)
+        finally:
+            if build.exists():
+                shutil.rmtree(build, ignore_errors=True)
+        return cls.open(path)
 
     @classmethod
     def open(cls, path, mode: str = "r+") -> Project:
@@ -117,7 +141,7 @@ class Project:
         return cls(root, path, mode)
 
     @classmethod
-    def migrate(cls, path, progress: ProgressFn | None = None) -> list[int]:
+    def migrate(cls, path, progress: ProgressFn | None = None, wait: bool | float | None = None) -> list[int]:
         """Upgrade a project in place to this dvos's schema (``dvos migrate PATH``; back the folder up first).
 
         Returns the schema versions it went through (e.g. ``[1, 2]``), or ``[]`` when the store is already current
@@ -134,15 +158,26 @@ class Project:
         if not os.access(path / "zarr.json", os.W_OK):
             raise StoreError(f"{path}: the project is not writable; migrate a writable copy")
         steps = [version]
-        for v in range(version, SCHEMA_VERSION):
-            MIGRATIONS[v](path, progress)
-            steps.append(v + 1)
+        with writer_lock(path).hold(wait, "migrate"), io_step(path, f"migrating from schema {version}"):
+            for v in range(version, SCHEMA_VERSION):
+                MIGRATIONS[v](path, progress)
+                steps.append(v + 1)
         return steps
 
-    @classmethod
-    def open_or_create(cls, path) -> Project:
-        p = Path(path)
-        return cls.open(p) if (p / "zarr.json").exists() else cls.create(p)
+    # ---- writer lock --------------------------------------------------------------------------------------------
+    @property
+    def lock(self) -> WriterLock:
+        """This project's writer lock (see :mod:`dvos_core.store.lock`)."""
+        return writer_lock(self.path)
+
+    def writing(self, wait: bool | float | None = None, operation: str = "write", cancel: CancelToken | None = None):
+        """``with project.writing(): ...`` holds the writer lock: other processes cannot write the project meanwhile
+        (readers are never blocked). Re-entrant within the process. ``wait``: False fail at once with
+        :class:`~dvos_core.store.lock.StoreBusyError` naming the holder, True wait, a number = wait at most that
+        many seconds, None = the process default (False unless the CLI's ``--wait`` set it)."""
+        if self.mode == "r":
+            raise StoreError(f"{self.path}: the project was opened read-only; open it with mode='r+' to write")
+        return self.lock.hold(wait, operation, cancel)
 
     # ---- info -----------------------------------------------------------------------------------------------------
     @property
@@ -154,55 +189,71 @@ class Project:
 
     # ---- videos ---------------------------------------------------------------------------------------------------
     def video_ids(self) -> list[str]:
-        return sorted(self.root["videos"].group_keys())
+        """Every video, including unfinished imports (``Video.import_complete`` False)."""
+        return _member_ids(self.root["videos"])
 
     def video(self, video_id: str) -> Video:
-        if video_id not in self.root["videos"]:
+        if not _valid(video_id) or video_id not in self.root["videos"]:
             raise KeyError(f"{self.path}: no video {video_id!r}; videos are {self.video_ids()}")
         return Video(self.root["videos"][video_id], video_id, str(self.path))
 
-    def videos(self, split: str | None = None) -> list[Video]:
+    def videos(self, split: str | None = None, include_incomplete: bool = False) -> list[Video]:
+        """Finished videos (of ``split``); unfinished imports only with ``include_incomplete``."""
         vs = [self.video(v) for v in self.video_ids()]
-        return [v for v in vs if split is None or v.split == split]
+        return [v for v in vs if (split is None or v.split == split) and (include_incomplete or v.import_complete)]
 
     def create_video(self, video_id: str, height: int, width: int, **attrs) -> Video:
-        """Create an empty video; fill it with ``append_frames``. attrs: source, fps, preprocessing, split, tags."""
+        """Create an empty video; fill it with ``append_frames``. attrs: source, fps, preprocessing, split, tags.
+
+        ``import_complete=False`` marks it as an import in progress until ``video.mark_complete()`` (what
+        :func:`~dvos_core.io.import_video` does); a leftover of a killed import of the same id is replaced."""
         check_id(video_id, "video id")
         attrs.setdefault("split", "unassigned")
         attrs.setdefault("tags", {})
-        return Video.create(self.root["videos"], video_id, height, width, attrs, str(self.path))
+        with self.writing(operation=f"create video {video_id}"):
+            return Video.create(self.root["videos"], video_id, height, width, attrs, str(self.path))
 
-    def add_video_array(self, video_id: str, frames, **attrs) -> Video:
-        """Create a video from an in-memory (T,H,W,3) uint8 array."""
+    def add_video_array(self, video_id: str, frames, progress=None, cancel=None, **attrs) -> Video:
+        """Create a video from a (T,H,W,3) uint8 array (or a sequence of frames), all or nothing: on any error or
+        cancel the video is removed again, and a kill leaves a leftover marked incomplete."""
         import numpy as np
 
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
             raise ValueError(f"frames must be a non-empty (T,H,W,3) uint8 array, got {frames.shape} {frames.dtype}")
-        v = self.create_video(video_id, frames.shape[1], frames.shape[2], **attrs)
-        v.append_frames(frames)
+        with self.writing(operation=f"add video {video_id}"):
+            v = self.create_video(video_id, frames.shape[1], frames.shape[2], import_complete=False, **attrs)
+            try:
+                v.append_frames(frames, n_total=len(frames), progress=progress, cancel=cancel)
+                v.mark_complete()
+            except BaseException:
+                _quietly(v._discard)
+                raise
         return v
 
-    def delete_video(self, video_id: str) -> None:
-        self.video(video_id)
-        del self.root["videos"][video_id]
+    def delete_video(self, video_id: str, wait: bool | float | None = None) -> None:
+        self.delete("video", video_id, wait)
 
     # ---- backgrounds ------------------------------------------------------------------------------------------
-    def background_ids(self) -> list[str]:
-        return sorted(self.root["backgrounds"].group_keys())
+    def background_ids(self, include_incomplete: bool = False) -> list[str]:
+        """Finished background clips (synthesis uses these); leftovers of killed cuts only with
+        ``include_incomplete`` (they are replaced when the same id is cut again, or deleted with ``delete``)."""
+        ids = _member_ids(self.root["backgrounds"])
+        return ids if include_incomplete else [b for b in ids if self.background(b).complete]
 
     def background(self, bg_id: str) -> Background:
-        if bg_id not in self.root["backgrounds"]:
+        if not _valid(bg_id) or bg_id not in self.root["backgrounds"]:
             raise KeyError(f"{self.path}: no background clip {bg_id!r}; have {self.background_ids()}")
         return Background(self.root["backgrounds"][bg_id], bg_id, str(self.path))
 
-    def delete_background(self, bg_id: str) -> None:
-        self.background(bg_id)
-        del self.root["backgrounds"][bg_id]
+    def delete_background(self, bg_id: str, wait: bool | float | None = None) -> None:
+        self.delete("background", bg_id, wait)
 
     def create_background(self, bg_id: str, height: int, width: int, **attrs) -> Background:
+        """Create an empty background clip (``import_complete=False`` until ``mark_complete()``, as for videos)."""
         check_id(bg_id, "background id")
-        return Background.create(self.root["backgrounds"], bg_id, height, width, attrs, str(self.path))
+        with self.writing(operation=f"create background {bg_id}"):
+            return Background.create(self.root["backgrounds"], bg_id, height, width, attrs, str(self.path))
 
     # ---- objects ----------------------------------------------------------------------------------------------
     @property
@@ -211,10 +262,10 @@ class Project:
 
     # ---- synthetic ----------------------------------------------------------------------------------------------
     def synthetic_ids(self) -> list[str]:
-        return sorted(self.root["synthetic"].group_keys())
+        return _member_ids(self.root["synthetic"])
 
     def synthetic(self, name: str) -> SyntheticSet:
-        if name not in self.root["synthetic"]:
+        if not _valid(name) or name not in self.root["synthetic"]:
             raise KeyError(f"{self.path}: no synthetic set {name!r}; have {self.synthetic_ids()}")
         return SyntheticSet(self.root["synthetic"][name], name, str(self.path))
 
@@ -222,48 +273,84 @@ class Project:
         self, name: str, n_clips: int, n_frames: int, height: int, width: int, **attrs
     ) -> SyntheticSet:
         check_id(name, "synthetic set name")
-        return SyntheticSet.create(
-            self.root["synthetic"], name, n_clips, n_frames, height, width, attrs, str(self.path)
-        )
+        with self.writing(operation=f"create synthetic set {name}"):
+            return SyntheticSet.create(
+                self.root["synthetic"], name, n_clips, n_frames, height, width, attrs, str(self.path)
+            )
 
-    def delete_synthetic(self, name: str) -> None:
-        self.synthetic(name)
-        del self.root["synthetic"][name]
+    def delete_synthetic(self, name: str, wait: bool | float | None = None) -> None:
+        self.delete("synthetic", name, wait)
 
     # ---- models and reports (plain files beside the Zarr arrays) ----------------------------------------------
-    def model_dir(self, name: str, create: bool = False) -> Path:
+    def model_dir(self, name: str, create: bool = False, wait: bool | float | None = None) -> Path:
+        """``models/<name>``; with ``create`` the folder is made (holding the writer lock). It counts as a model
+        (``model_names``) only once a checkpoint is committed in it, so a run that failed early leaves no model."""
         check_id(name, "model name")
         d = self.path / "models" / name
         if create:
-            d.mkdir(parents=True, exist_ok=True)
+            with self.lock.hold(wait, f"create model {name}"), io_step(d, "creating the model folder"):
+                _refuse_symlink(self.path / "models", d)
+                d.mkdir(parents=True, exist_ok=True)
         return d
 
     def model_names(self) -> list[str]:
+        """Models with a committed checkpoint (best.pt or last.pt); empty folders of failed runs are not models."""
         d = self.path / "models"
-        return sorted(p.name for p in d.iterdir() if p.is_dir()) if d.exists() else []
+        if not d.is_dir():
+            return []
+        return sorted(
+            p.name for p in d.iterdir() if p.is_dir() and _valid(p.name) and any((p / c).is_file() for c in CHECKPOINTS)
+        )
 
     def report_dir(self, name: str, create: bool = False) -> Path:
+        """``reports/<name>``. Reports are written by :func:`~dvos_core.evaluate.report.save_report`, which builds
+        a report in a staging folder and moves it into place whole; ``create`` only makes the empty folder."""
         check_id(name, "report name")
         d = self.path / "reports" / name
         if create:
-            d.mkdir(parents=True, exist_ok=True)
+            with self.writing(operation=f"create report {name}"), io_step(d, "creating the report folder"):
+                _refuse_symlink(self.path / "reports", d)
+                d.mkdir(parents=True, exist_ok=True)
         return d
 
     def report_names(self) -> list[str]:
         d = self.path / "reports"
-        return sorted(p.name for p in d.iterdir() if p.is_dir()) if d.exists() else []
+        return sorted(p.name for p in d.iterdir() if p.is_dir() and _valid(p.name)) if d.is_dir() else []
+
+    # ---- deleting -----------------------------------------------------------------------------------------------
+    def delete(self, kind: str, name: str, wait: bool | float | None = None) -> None:
+        """Delete a video, background clip, synthetic set, model or report (``kind``: one of :data:`KINDS`), all
+        or nothing: the folder is first renamed into ``.trash`` (one step), then removed. Works on leftovers of
+        killed or failed runs too (half-created sets, models without a checkpoint). Holds the writer lock."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+        folder, what = KINDS[kind]
+        check_id(name, f"{what} name")
+        target = self.path / folder / name
+        with self.writing(wait, f"delete {kind} {name}"):
+            if not (target.is_dir() or target.is_symlink()):
+                names = {
+                    "video": self.video_ids,
+                    "background": lambda: self.background_ids(True),
+                    "synthetic": self.synthetic_ids,
+                    "model": lambda: sorted(p.name for p in (self.path / folder).iterdir() if p.is_dir()),
+                    "report": self.report_names,
+                }[kind]()
+                raise KeyError(f"{self.path}: no {what} {name!r}; have {names}")
+            with io_step(target, f"deleting {what} {name!r}"):
+                discard(target, self.path)
 
     # ---- summary ------------------------------------------------------------------------------------------------
     def summary(self) -> dict:
         """Plain-dict overview used by `dvos info` and the Project dock."""
         vids = []
-        for v in self.videos():
+        for v in self.videos(include_incomplete=True):
             a = v.attrs
             vids.append(
                 {
                     "id": v.name,
                     "frames": v.n_frames,
-                    "size": [a["height"], a["width"]],
+                    "size": [a.get("height", 0), a.get("width", 0)],
                     "split": v.split,
                     "complete": v.import_complete,
                     "fps": a.get("fps"),
@@ -279,10 +366,64 @@ class Project:
             "videos": vids,
             "objects": {"head": ob.count("head"), "fake": ob.count("fake")},
             "backgrounds": {b: self.background(b).n_frames for b in self.background_ids()},
-            "synthetic": {
-                s: {"clips_done": int(len(self.synthetic(s).done())), "clips": self.synthetic(s).n_clips}
-                for s in self.synthetic_ids()
-            },
+            "backgrounds_interrupted": sorted(set(self.background_ids(True)) - set(self.background_ids())),
+            "synthetic": {s: _set_summary(self.synthetic(s)) for s in self.synthetic_ids()},
             "models": self.model_names(),
             "reports": self.report_names(),
         }
+
+
+def _build_empty(build: Path) -> None:
+    """Write an empty project into the folder ``build`` (root attrs last)."""
+    root = zarr.open_group(str(build), mode="w")
+    for g in _GROUPS:
+        root.create_group(g)
+    ObjectBank.initialise(root["objects"])
+    (build / "models").mkdir()
+    (build / "reports").mkdir()
+    from dvos_core import __version__
+
+    root.attrs.update(
+        {
+            "format": STORE_FORMAT,
+            "schema_version": SCHEMA_VERSION,
+            "dvos_version": __version__,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+    )
+
+
+def _valid(name: str) -> bool:
+    try:
+        check_id(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _member_ids(group: zarr.Group) -> list[str]:
+    """Child groups that are dvos objects (valid ids); anything else in the folder is not listed."""
+    return sorted(k for k in group.group_keys() if _valid(k))
+
+
+def _refuse_symlink(parent: Path, d: Path) -> None:
+    """dvos writes only inside the project folder: a symbolic link in its place would send the files elsewhere."""
+    for p in (parent, d):
+        if p.is_symlink():
+            raise StoreError(
+                f"{p} is a symbolic link (to {os.readlink(p)}); dvos writes only inside the project folder. "
+                f"Remove the link (dvos delete) or use another name"
+            )
+
+
+def _set_summary(s: SyntheticSet) -> dict:
+    if s.half_created:
+        return {"clips_done": 0, "clips": int(s.attrs.get("n_clips", 0)), "interrupted": True}
+    return {"clips_done": int(len(s.done())), "clips": s.n_clips}
+
+
+def _quietly(fn) -> None:
+    try:
+        fn()
+    except Exception:  # the original error matters more than a failed clean-up
+        pass

@@ -25,15 +25,32 @@ LABEL_PROVENANCES = (MANUAL, PSEUDO, CORRECTED, SYNTHETIC)
 
 SPLITS = ("train", "val", "test", "unassigned")
 
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+# Names an id may not take: Zarr's metadata files (v3 and v2) and device names Windows will not create as folders.
+# Compared case-insensitively (macOS and Windows folders are case-insensitive).
+RESERVED_IDS = frozenset(
+    {"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata", "con", "prn", "aux", "nul"}
+    | {f"{dev}{k}" for dev in ("com", "lpt") for k in range(1, 10)}
+)
 
 
-class StoreError(Exception):
-    """Any problem with a dvos project store; the message names the path and the fix."""
+class StoreError(ValueError):
+    """Any problem with a dvos project store; the message names the path and the fix.
+
+    A ``ValueError``: like every other bad-input error of dvos, it is one family (``except ValueError``)."""
 
 
 class SchemaVersionError(StoreError):
     """The store was written with another schema version."""
+
+
+class StoreWriteError(StoreError, OSError):
+    """Writing a file of (or exported from) the store failed at the operating-system level (disk full, permission,
+    ...); the message names the file and the step, ``errno`` is the system's."""
+
+    def __init__(self, message: str, errno: int | None = None):
+        super().__init__(message)
+        self.errno = errno
 
 
 def provenance_code(p) -> int:
@@ -50,11 +67,14 @@ def provenance_code(p) -> int:
 
 
 def check_id(name: str, what: str = "id") -> str:
-    """Validate a video/background/set id: letters, digits, '_', '.', '-' (no slashes)."""
-    if not isinstance(name, str) or not _ID_RE.match(name):
+    """Validate a video/background/set/model/report id: letters, digits, '_', '.', '-' (no slashes, no newline),
+    at most 128 characters, starting with a letter or digit, and not a name the store itself uses (``zarr.json``)."""
+    if not isinstance(name, str) or not _ID_RE.fullmatch(name):
         raise ValueError(
             f"invalid {what} {name!r}: use letters, digits, '_', '.', '-' (max 128), starting with a letter or digit"
         )
+    if name.lower() in RESERVED_IDS:
+        raise ValueError(f"invalid {what} {name!r}: the name is reserved (Zarr metadata or a device name); rename it")
     return name
 
 
@@ -63,4 +83,7 @@ def safe_id(text: str) -> str:
     s = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-") or "video"
     if not s[0].isalnum():
         s = "v" + s
-    return s[:128]
+    s = s[:128]
+    if s.lower() in RESERVED_IDS:
+        s = s[:127] + "_"
+    return s

@@ -2,21 +2,27 @@
 
 Safe-write rule: data is written first, then the commit (``committed_frames`` attr, or the per-frame provenance
 code for masks). A process killed mid-write leaves at most an uncommitted tail that readers ignore and the next
-append overwrites.
+append overwrites. A sequence is created with ``import_complete=False`` in the same write that creates its group, and
+marked complete only once its arrays exist (and, for imports, once its last frame is committed), so the leftover of a
+killed creation never looks finished. Every write holds the project's writer lock (see ``dvos_core.store.lock``) and
+names the file and the step in any OS error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import zarr
 
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store import arrays
+from dvos_core.store.fsops import discard
+from dvos_core.store.lock import store_write, writer_lock
 from dvos_core.store.schema import (
-    CORRECTED,
     LABEL_PROVENANCES,
     MANUAL,
     NONE,
@@ -54,25 +60,89 @@ class FrameSequence:
     # ---- creation ---------------------------------------------------------------------------------------------
     @classmethod
     def create(cls, parent: zarr.Group, name: str, height: int, width: int, attrs: dict | None = None, path: str = ""):
+        """Create the group and its empty arrays; all or nothing (the caller holds the writer lock).
+
+        The group is written with its attributes and ``import_complete=False`` in one step; the arrays follow; then
+        ``import_complete`` becomes ``attrs.get('import_complete', True)`` (importers pass False and set it once
+        their last frame is in). A leftover of a killed creation under the same name is replaced when it holds no
+        masks; any other existing sequence is an error. On an OS error nothing is left behind."""
+        attrs = dict(attrs or {})
+        complete = attrs.pop("import_complete", True) is not False
+        where = f"{path}/{parent.path}/{name}" if path else name
         if name in parent:
-            raise StoreError(f"{path}: {cls.kind} {name!r} already exists; choose another id or delete it first")
-        g = parent.create_group(name)
-        arrays.create(g, "frames", (0, height, width, 3), "uint8", chunks=(1, height, width, 3))
-        cls._create_extra(g, height, width)
+            old = cls(parent[name], name, path)
+            if old.complete or not old._replaceable():
+                raise StoreError(f"{path}: {cls.kind} {name!r} already exists; choose another id or delete it first")
+            old._discard()
         meta = {
             "kind": cls.kind,
             "height": int(height),
             "width": int(width),
             "committed_frames": 0,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            **attrs,
+            "import_complete": False,
         }
-        meta.update(attrs or {})
-        g.attrs.update(meta)
+        try:
+            with store_write(path, where, f"creating {cls.kind} {name!r}", "Nothing of it was kept."):
+                g = parent.create_group(name, attributes=meta)
+                arrays.create(g, "frames", (0, height, width, 3), "uint8", chunks=(1, height, width, 3))
+                cls._create_extra(g, height, width)
+                if complete:
+                    g.attrs["import_complete"] = True
+        except BaseException:
+            if name in parent:
+                try:
+                    cls(parent[name], name, path)._discard()
+                except Exception:  # the first error matters; the leftover is marked incomplete anyway
+                    pass
+            raise
         return cls(g, name, path)
 
     @staticmethod
     def _create_extra(g: zarr.Group, height: int, width: int) -> None:
         pass
+
+    def _replaceable(self) -> bool:
+        """Whether an incomplete leftover may be replaced without losing work (no one's masks in it)."""
+        return True
+
+    def _discard(self) -> None:
+        """Remove this sequence from the store, all or nothing (see fsops.discard)."""
+        root = Path(str(self.group.store.root))
+        discard(root / self.group.path, root)
+
+    def mark_complete(self) -> None:
+        """Commit the whole sequence: from now on it is a finished video/clip, not a leftover of a killed import."""
+        self.update_attrs(import_complete=True)
+
+    @property
+    def complete(self) -> bool:
+        """False for a sequence still being created or imported, or the leftover of one that was killed."""
+        a = self.group.attrs
+        flag = a.get("import_complete")
+        if flag is None:  # written before the flag existed: complete when its creation got as far as its attrs
+            return "kind" in a and "height" in a
+        return flag is True
+
+    @property
+    def where(self) -> str:
+        """The sequence's folder, for messages."""
+        return f"{self.path}/{self.group.path}" if self.path else self.name
+
+    def _write(self, step: str, after: str = ""):
+        """The context of one write: read-only check, writer lock, OS errors naming this sequence and ``step``."""
+        self._check_writable(step)
+        return store_write(self.path, self.where, step, after)
+
+    def _lock(self, step: str):
+        """The writer lock alone (for loops that also read input whose errors are not the store's)."""
+        self._check_writable(step)
+        return writer_lock(self.path).hold(operation=step) if self.path else contextlib.nullcontext()
+
+    def _check_writable(self, step: str) -> None:
+        if self.group.read_only:
+            raise StoreError(f"{self.where}: the project was opened read-only; open it with mode='r+' to {step}")
 
     # ---- properties ------------------------------------------------------------------------------------------
     @property
@@ -105,7 +175,9 @@ class FrameSequence:
         return self.group["frames"]
 
     def update_attrs(self, **kw) -> None:
-        self.group.attrs.update(kw)
+        with self._write("updating its attributes"):
+            self.refresh()  # merge into the attributes on disk, not into this handle's cached copy
+            self.group.attrs.update(kw)
 
     # ---- frames ----------------------------------------------------------------------------------------------
     def frame(self, t: int) -> np.ndarray:
@@ -135,26 +207,29 @@ class FrameSequence:
         added = 0
         where = f"{self.path}:{self.name}"
         total = n_total or 0
-        for f in frames:
-            check(cancel)
-            buf.append(_check_frame(f, hw, where))
-            if len(buf) >= batch:
+        with self._lock("append frames"):
+            self.refresh()
+            for f in frames:
+                check(cancel)
+                buf.append(_check_frame(f, hw, where))
+                if len(buf) >= batch:
+                    added += self._commit_frames(buf)
+                    buf = []
+                    report(progress, added, max(total, added), f"{self.name}: {added} frames")
+            if buf:
                 added += self._commit_frames(buf)
-                buf = []
-                report(progress, added, max(total, added), f"{self.name}: {added} frames")
-        if buf:
-            added += self._commit_frames(buf)
         report(progress, added, max(total, added), f"{self.name}: {added} frames")
         return added
 
     def _commit_frames(self, buf) -> int:
         t0 = self.n_frames
         t1 = t0 + len(buf)
-        arr = self.frames
-        arrays.ensure_length(arr, t1)
-        self._grow_extra(t1)
-        arr[t0:t1] = np.stack(buf)
-        self.group.attrs["committed_frames"] = t1  # the commit: after the data
+        with self._write(f"writing frames {t0}-{t1 - 1}"):
+            arr = self.frames
+            arrays.ensure_length(arr, t1)
+            self._grow_extra(t1)
+            arr[t0:t1] = np.stack(buf)
+            self.group.attrs["committed_frames"] = t1  # the commit: after the data
         return len(buf)
 
     def _grow_extra(self, n: int) -> None:
@@ -182,23 +257,40 @@ class Video(FrameSequence):
         return str(self.group.attrs.get("split", "unassigned"))
 
     def set_split(self, split: str) -> None:
+        """Set the video's use (train, val, test, unassigned). A test video's masks are its ground truth, so a video
+        holding masks a model made (pseudo, predicted) or corrections of them cannot become a test video."""
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        self.group.attrs["split"] = split
+        with self._write(f"setting split {split!r}"):
+            if split == "test":
+                counts = {k: n for k, n in self.provenance_counts().items() if n and k not in ("none", "manual")}
+                if counts:
+                    listed = ", ".join(f"{n} {k}" for k, n in counts.items())
+                    raise StoreError(
+                        f"{self.where}: cannot make {self.name!r} a test video: it holds {listed} mask(s), and a "
+                        f"test video is scored against its masks, so they must all be manual ground truth. Clear "
+                        f"them first (Video.clear_masks({list(counts)})) or keep it as a train/val video"
+                    )
+            self.refresh()
+            self.group.attrs["split"] = split
 
     @property
     def import_complete(self) -> bool:
-        """False only for the leftover of an import that was killed before its last frame (see import_video)."""
-        return self.group.attrs.get("import_complete", True) is not False
+        """False for a video being imported, or the leftover of a killed import or creation (see :attr:`complete`)."""
+        return self.complete
+
+    def _replaceable(self) -> bool:
+        return "provenance" not in self.group or not self.provenance.any()
 
     @property
     def tags(self) -> dict:
         return dict(self.group.attrs.get("tags", {}))
 
     def set_tags(self, **tags) -> None:
-        t = self.tags
-        t.update(dict(tags.items()))
-        self.group.attrs["tags"] = t
+        with self._write("setting its tags"):
+            t = dict(self.attrs.get("tags", {}))
+            t.update(dict(tags.items()))
+            self.group.attrs["tags"] = t
 
     # ---- masks -----------------------------------------------------------------------------------------------
     @property
@@ -240,32 +332,56 @@ class Video(FrameSequence):
     ) -> bool:
         """Write the mask of frame t; returns False (and writes nothing) if a higher-ranked mask is protected.
 
-        Human masks (manual, corrected) are only replaced by other human masks unless ``overwrite``. The provenance
-        code is written after the mask data: it is the commit.
+        Human masks (manual, corrected) are only replaced by other human masks unless ``overwrite``. A test video
+        takes manual masks only (see :meth:`check_label_write`). The provenance code is written after the mask data:
+        it is the commit.
         """
         self._check_t(t)
         code = provenance_code(provenance)
         if code == NONE:
             raise ValueError("use clear_mask() to remove a mask")
         m = arrays.as_uint8_mask(mask, self.shape[1:3], name=f"mask for {self.name}[{t}]", allow_labels=allow_labels)
-        old = int(self.group["provenance"][t])
-        if not overwrite and PROVENANCE_RANK[old] > PROVENANCE_RANK[code]:
-            return False
-        if old == MANUAL and code == CORRECTED and self.split == "test":
-            raise StoreError(
-                f"{self.name} frame {t}: this test video's manual mask is the ground truth it is scored "
-                f"against; an edited prediction may not replace it. Correct frames of train videos, or "
-                f"clear this frame's mask first if the ground truth itself is wrong"
-            )
-        self.group["masks"][t] = m
-        if quality is not None:
-            self.group["quality"][t] = float(quality)
-        self.group["provenance"][t] = code
+        with self._write(f"writing the mask of frame {t}"):
+            self.check_label_write(code, f"frame {t}")
+            old = int(self.group["provenance"][t])
+            if not overwrite and PROVENANCE_RANK[old] > PROVENANCE_RANK[code]:
+                return False
+            self.group["masks"][t] = m
+            if quality is not None:
+                self.group["quality"][t] = float(quality)
+            self.group["provenance"][t] = code
         return True
+
+    def check_label_write(self, provenance, what: str = "") -> None:
+        """Raise StoreError unless masks of ``provenance`` may be written into this video's labels.
+
+        The rule that keeps scores honest: a test video is scored against its masks, so only manual (painted or
+        imported) ground truth goes there; pseudo-labels, predictions copied to labels and corrections of model
+        output are refused. Core functions call this before they start (pseudo_label, predict --as-labels,
+        import_masks), so they fail before any work is done."""
+        code = provenance_code(provenance)
+        if code in (NONE, MANUAL) or self.attrs.get("split") != "test":
+            return
+        raise StoreError(
+            f"{self.where}{' ' + what if what else ''}: {self.name!r} is a test video; its masks are the ground truth "
+            f"it is scored against, so it takes manual masks only, not {PROVENANCE_NAMES[code]!r} ones. Use a "
+            f"train/val video, or change its split first if it should not be a test video"
+        )
 
     def clear_mask(self, t: int) -> None:
         self._check_t(t)
-        self.group["provenance"][t] = NONE
+        with self._write(f"clearing the mask of frame {t}"):
+            self.group["provenance"][t] = NONE
+
+    def clear_masks(self, provenances=None) -> int:
+        """Clear every mask (or those of the given provenances); returns how many frames were cleared."""
+        with self._write("clearing masks"):
+            codes = self.provenance
+            sel = codes != NONE if provenances is None else np.isin(codes, [provenance_code(p) for p in provenances])
+            if sel.any():
+                prov = self.group["provenance"]
+                prov[: len(codes)] = np.where(sel, NONE, codes).astype(np.uint8)
+        return int(sel.sum())
 
     @property
     def quality(self) -> np.ndarray:
@@ -274,47 +390,29 @@ class Video(FrameSequence):
 
     def set_quality(self, t: int, value: float) -> None:
         self._check_t(t)
-        self.group["quality"][t] = float(value)
+        with self._write(f"writing the quality of frame {t}"):
+            self.group["quality"][t] = float(value)
 
     # ---- predictions (kept apart from the label masks so ground truth is never overwritten) ----------------------
+    @property
+    def predictions(self):
+        """The model's predictions for this video (:class:`~dvos_core.store.predictions.Predictions`)."""
+        from dvos_core.store.predictions import Predictions
+
+        return Predictions(self)
+
+    # The four methods below are the older spelling of ``video.predictions.*``, kept while callers move over.
     def prediction_arrays(self, create: bool = False):
-        """(pred_masks, pred_probability, pred_done) arrays, created on demand; None when absent."""
-        g = self.group
-        if "pred_masks" not in g:
-            if not create:
-                return None
-            n, h, w, _ = self.shape
-            arrays.create(g, "pred_probability", (n, h, w), "float16", chunks=(1, h, w))
-            arrays.create(g, "pred_masks", (n, h, w), "uint8", chunks=(1, h, w))
-            arrays.create(g, "pred_done", (n,), "uint8", chunks=(4096,))
-        for key in ("pred_masks", "pred_probability", "pred_done"):
-            arrays.ensure_length(g[key], self.n_frames)
-        return g["pred_masks"], g["pred_probability"], g["pred_done"]
+        return self.predictions.arrays(create)
 
     def set_prediction(self, t: int, probability: np.ndarray, threshold: float = 0.5) -> None:
-        """Store a probability map for frame t (and its thresholded mask), then mark the frame as predicted."""
-        self._check_t(t)
-        pm, pp, done = self.prediction_arrays(create=True)
-        p = np.asarray(probability, dtype=np.float32)
-        if p.shape != self.shape[1:3]:
-            raise ValueError(f"probability for {self.name}[{t}] has shape {p.shape}, expected {self.shape[1:3]}")
-        pp[t] = p.astype(np.float16)
-        pm[t] = (p >= threshold).astype(np.uint8)
-        done[t] = 1
+        self.predictions.set(t, probability, threshold)
 
     def predicted_frames(self) -> np.ndarray:
-        arrs = self.prediction_arrays()
-        if arrs is None:
-            return np.zeros(0, np.int64)
-        return np.flatnonzero(arrs[2][: self.n_frames])
+        return self.predictions.frames()
 
     def prediction(self, t: int):
-        """(mask, probability) of frame t, or None if not predicted."""
-        self._check_t(t)
-        arrs = self.prediction_arrays()
-        if arrs is None or not arrs[2][t]:
-            return None
-        return arrs[0][t], arrs[1][t].astype(np.float32)
+        return self.predictions.get(t)
 
     def _check_t(self, t: int, stop: int | None = None) -> None:
         n = self.n_frames

@@ -2,14 +2,23 @@
 
 Each clip i is written into its own chunks (chunk = one frame of one clip), then ``done[i]`` is set (chunk size 1,
 so parallel writers never share a chunk). Readers only use clips whose ``done`` flag is set.
+
+A set is created with ``created=False`` in the same write as its group (with all its settings), and ``created``
+becomes True once its arrays exist: the leftover of a killed creation is recognisable (:attr:`half_created`) and is
+replaced by the next ``create``. ``write_clip`` is called by the worker processes of ``dvos_core.synth.generate``
+while their parent holds the project's writer lock, so it does not take the lock itself.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import zarr
 
 from dvos_core.store import arrays
+from dvos_core.store.fsops import discard, io_step
+from dvos_core.store.lock import store_write
 from dvos_core.store.schema import StoreError
 
 
@@ -31,23 +40,58 @@ class SyntheticSet:
         attrs: dict | None = None,
         path: str = "",
     ):
+        """Create the set's group (with its settings and ``created=False``) and arrays, then set ``created``; all or
+        nothing (a half-created leftover of the same name is replaced; the caller holds the writer lock)."""
         if name in parent:
-            raise StoreError(f"{path}: synthetic set {name!r} exists; resume it, pick another name or delete it")
-        g = parent.create_group(name)
-        arrays.create(g, "frames", (n_clips, n_frames, height, width, 3), "uint8", chunks=(1, 1, height, width, 3))
-        arrays.create(g, "masks", (n_clips, n_frames, height, width), "uint8", chunks=(1, 1, height, width))
-        arrays.create(g, "done", (n_clips,), "uint8", chunks=(1,))
-        g.attrs.update(
-            {
-                "kind": "synthetic",
-                "n_clips": int(n_clips),
-                "n_frames": int(n_frames),
-                "height": int(height),
-                "width": int(width),
-                **(attrs or {}),
-            }
-        )
+            old = cls(parent[name], name, path)
+            if not old.half_created:
+                raise StoreError(f"{path}: synthetic set {name!r} exists; resume it, pick another name or delete it")
+            old._discard()
+        meta = {
+            "kind": "synthetic",
+            "n_clips": int(n_clips),
+            "n_frames": int(n_frames),
+            "height": int(height),
+            "width": int(width),
+            **(attrs or {}),
+            "created": False,
+        }
+        where = f"{path}/{parent.path}/{name}" if path else name
+        try:
+            with store_write(path, where, f"creating synthetic set {name!r}", "Nothing of it was kept."):
+                g = parent.create_group(name, attributes=meta)
+                shape = (n_clips, n_frames, height, width)
+                arrays.create(g, "frames", (*shape, 3), "uint8", chunks=(1, 1, height, width, 3))
+                arrays.create(g, "masks", shape, "uint8", chunks=(1, 1, height, width))
+                arrays.create(g, "done", (n_clips,), "uint8", chunks=(1,))
+                g.attrs["created"] = True
+        except BaseException:
+            if name in parent:
+                try:
+                    cls(parent[name], name, path)._discard()
+                except Exception:  # the first error matters; the leftover says created=False anyway
+                    pass
+            raise
         return cls(g, name, path)
+
+    @property
+    def half_created(self) -> bool:
+        """True for the leftover of a creation that was killed before its arrays existed (it holds no clip)."""
+        a = self.group.attrs
+        if a.get("created") is False:
+            return True
+        if "created" in a:
+            return False
+        # written before the flag existed: settings were recorded last, and no clip can be done without them
+        return "config" not in a and ("done" not in self.group or not np.any(self.group["done"][:]))
+
+    def _discard(self) -> None:
+        root = Path(str(self.group.store.root))
+        discard(root / self.group.path, root)
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}/{self.group.path}" if self.path else self.name
 
     @property
     def attrs(self) -> dict:
@@ -66,10 +110,17 @@ class SyntheticSet:
         return str(self.group.attrs.get("split", "train"))
 
     def set_split(self, split: str) -> None:
-        self.group.attrs["split"] = split
+        from dvos_core.store.schema import SPLITS
+
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        with store_write(self.path, self.where, f"setting split {split!r}"):
+            self.group.attrs["split"] = split
 
     def done(self) -> np.ndarray:
-        """Indices of completed clips."""
+        """Indices of completed clips (none in a half-created set)."""
+        if "done" not in self.group:
+            return np.zeros(0, np.int64)
         return np.flatnonzero(self.group["done"][:])
 
     def write_clip(self, i: int, frames: np.ndarray, masks: np.ndarray) -> None:
@@ -77,9 +128,10 @@ class SyntheticSet:
         shp = (self.n_frames, int(self.group.attrs["height"]), int(self.group.attrs["width"]))
         if frames.shape != shp + (3,) or masks.shape != shp:
             raise ValueError(f"clip {i}: frames {frames.shape} / masks {masks.shape} do not match set shape {shp}")
-        self.group["frames"][i] = frames
-        self.group["masks"][i] = masks.astype(np.uint8)
-        self.group["done"][i] = 1
+        with io_step(self.where, f"writing clip {i}", "Clips already done are kept; run it again to resume."):
+            self.group["frames"][i] = frames
+            self.group["masks"][i] = masks.astype(np.uint8)
+            self.group["done"][i] = 1
 
     def read_clip(self, i: int, start: int = 0, stop: int | None = None):
         """(frames, masks) of a completed clip, frames [start, stop)."""

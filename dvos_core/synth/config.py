@@ -9,13 +9,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field, fields
-from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from dvos_core.config_io import dataclass_from_dict, read_yaml_mapping
+from dvos_core.config_io import coerce_fields, dataclass_from_dict, load_config
 
 MAX_FEATHER = 2.5  # px; wider soft edges would blur heads into the field
 
@@ -108,44 +105,11 @@ class SynthConfig:
 
     # ---------------------------------------------------------------------------------------------------------
     def __post_init__(self):
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, list):
-                setattr(self, f.name, tuple(v))
         self.validate()
 
-    def _check_types(self) -> None:
-        """Each field must have its default's kind: a (low, high) pair of numbers, a bool, an int or a number.
-        NumPy scalars are turned into plain Python numbers (the config is stored as JSON)."""
-
-        def num(x, whole=False):
-            if isinstance(x, bool) or not isinstance(x, (Integral if whole else Real)):
-                raise TypeError
-            return int(x) if isinstance(x, Integral) else float(x)
-
-        for f in fields(self):
-            v, default = getattr(self, f.name), _default(f)
-            try:
-                if isinstance(default, tuple):
-                    want = f"a (low, high) pair of numbers such as {list(default)}"
-                    if not isinstance(v, tuple) or len(v) != 2:
-                        raise TypeError
-                    v = tuple(num(x) for x in v)
-                elif isinstance(default, bool):
-                    want = "true or false"
-                    if not isinstance(v, (bool, np.bool_)):
-                        raise TypeError
-                    v = bool(v)
-                else:
-                    want = "a whole number" if isinstance(default, int) else "a number"
-                    v = num(v, whole=isinstance(default, int))
-            except TypeError:
-                raise ValueError(f"SynthConfig.{f.name} must be {want}, got {getattr(self, f.name)!r}") from None
-            setattr(self, f.name, v)
-
     def validate(self) -> None:
-        """Raise ValueError naming the bad field and the fix."""
-        self._check_types()
+        """Raise ValueError naming the bad field and the fix (types and finite numbers: dvos_core.config_io)."""
+        coerce_fields(self)
         if self.n_frames < 1 or self.height < 16 or self.width < 16:
             raise ValueError(
                 f"SynthConfig: n_frames must be >= 1 and height/width >= 16, got n_frames="
@@ -226,12 +190,8 @@ class SynthConfig:
 
     @classmethod
     def from_yaml(cls, path) -> SynthConfig:
-        """Load a config file; errors name the file."""
-        data = read_yaml_mapping(path, "synthesis config", f"write a template with `dvos synth --write-config {path}`")
-        try:
-            return cls.from_dict(data)
-        except ValueError as e:
-            raise ValueError(f"{path}: {e}") from e
+        """Load a config file; errors name the file and the field."""
+        return load_config(cls, path, "synthesis config", f"write a template with `dvos synth --write-config {path}`")
 
     @staticmethod
     def describe() -> dict:

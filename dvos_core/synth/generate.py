@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, check, report
+from dvos_core.store.lock import writes_store
 from dvos_core.synth.config import SynthConfig
 
 BACKENDS = ("serial", "process", "dask")
@@ -127,8 +128,7 @@ def _dask_clip(project_path: str, name: str, i: int) -> int:
 # ---- parent side ----------------------------------------------------------------------------------------------
 def _half_created(sset) -> bool:
     """True for a set whose creation was interrupted (settings never recorded) and that has no finished clip."""
-    g = sset.group
-    return "config" not in g.attrs and ("done" not in g or not np.any(g["done"][:]))
+    return sset.half_created
 
 
 def open_or_create_set(project, name: str, n_clips: int, cfg: SynthConfig, seed: int, split: str):
@@ -180,6 +180,7 @@ def open_or_create_set(project, name: str, n_clips: int, cfg: SynthConfig, seed:
     )
 
 
+@writes_store
 def generate(
     project,
     name: str,

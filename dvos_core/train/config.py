@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from dvos_core.config_io import dataclass_from_dict, read_yaml_mapping
+from dvos_core.config_io import coerce_fields, dataclass_from_dict, load_config, read_yaml_mapping
 from dvos_core.data.augment import AugmentConfig
 from dvos_core.train.losses import LossWeights
 
@@ -111,6 +111,7 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
+        coerce_fields(self)  # types and finite numbers, whatever door the values came through (config_io)
         if self.phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {self.phase!r}")
         if self.video_model not in VIDEO_MODELS:
@@ -127,6 +128,7 @@ class TrainConfig:
         unknown = set(self.augment) - {f.name for f in dataclasses.fields(AugmentConfig)}
         if unknown:
             raise ValueError(f"unknown augment keys {sorted(unknown)}; see dvos_core.data.AugmentConfig")
+        self.augment_config()  # checks the augment values' types now, not when training starts
 
     @property
     def kind(self) -> str:
@@ -173,11 +175,7 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path) -> TrainConfig:
-        data = read_yaml_mapping(path, "training config", "write one with `dvos train --print-config`")
-        try:
-            return cls.from_dict(data)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{path}: {e}") from e
+        return load_config(cls, path, "training config", "write one with `dvos train --print-config`")
 
     def to_yaml(self, path=None, comments: bool = False) -> str:
         """The config as YAML (with one comment line per field when ``comments``); written to ``path`` if given."""

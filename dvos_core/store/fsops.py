@@ -1,0 +1,129 @@
+"""File-system steps of the store: OS errors turned into messages naming the file and the step, all-or-nothing
+removal of folders (rename into ``.trash``, then delete) and the sweep of leftovers a killed writer left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno as _errno
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from dvos_core.store.schema import StoreError, StoreWriteError
+
+TRASH = ".trash"
+STAGING_PREFIX = ".staging-"
+
+_REASONS = {
+    _errno.ENOSPC: "the disk is full (no space left on device)",
+    _errno.EDQUOT: "the disk quota is exceeded",
+    _errno.EROFS: "the file system is read-only",
+    _errno.EACCES: "permission denied",
+    _errno.EPERM: "operation not permitted",
+    _errno.EIO: "input/output error (a failing disk or network share?)",
+    _errno.EFBIG: "the file is too large for this file system",
+}
+_FIXES = {
+    _errno.ENOSPC: "free some disk space, then run it again",
+    _errno.EDQUOT: "free some space in your quota, then run it again",
+    _errno.EROFS: "copy the project to a writable disk",
+    _errno.EACCES: "check the folder's permissions",
+    _errno.EPERM: "check the folder's permissions",
+}
+
+
+def describe_os_error(e: OSError) -> str:
+    """'the disk is full (no space left on device): /path/file' for an OSError."""
+    reason = _REASONS.get(e.errno) or e.strerror or str(e) or type(e).__name__
+    name = getattr(e, "filename", None)
+    return f"{reason}: {name}" if name else reason
+
+
+def settle_writes(timeout: float = 30.0) -> None:
+    """Wait until Zarr's writes still in flight have ended.
+
+    Zarr writes the chunks of one assignment concurrently (tasks on its I/O loop, each in a thread). When one fails
+    (a full disk), the error reaches the caller while the others still run: they may create folders and files after
+    the caller has cleaned up, or succeed once the clean-up has freed space. So every failed write and every removal
+    first lets them end, and the store is then exactly what the clean-up leaves."""
+    try:
+        from zarr.core import sync as zsync
+
+        loop = zsync.loop[0]
+    except (ImportError, AttributeError, IndexError):  # another zarr layout: nothing we can wait for
+        return
+    if loop is None or not loop.is_running():
+        return
+    try:
+        if asyncio.get_running_loop() is loop:  # called from a task on that loop: it cannot wait for itself
+            return
+    except RuntimeError:
+        pass
+
+    async def others_done():
+        me = asyncio.current_task()
+        while pending := [t for t in asyncio.all_tasks() if t is not me and not t.done()]:
+            await asyncio.wait(pending)
+
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(others_done(), loop).result(timeout)
+
+
+@contextlib.contextmanager
+def io_step(where, step: str, after: str = ""):
+    """Turn an OSError raised inside the block into a :class:`StoreWriteError` naming ``where`` (a file or folder of
+    the store) and ``step`` ('writing frames 8-15'); ``after`` says what state the store is left in."""
+    try:
+        yield
+    except StoreError:
+        settle_writes()
+        raise
+    except OSError as e:
+        settle_writes()
+        fix = _FIXES.get(e.errno, "")
+        tail = " ".join(s for s in (after, fix and fix[0].upper() + fix[1:]) if s)
+        raise StoreWriteError(f"{where}: {step} failed: {describe_os_error(e)}. {tail}".strip(), e.errno) from e
+
+
+def discard(path, root) -> None:
+    """Remove ``path`` (a folder or file of the store at ``root``) so that readers see it either whole or gone: a
+    folder is first renamed into ``root/.trash`` (one atomic step), then deleted. A symbolic link is unlinked, its
+    target left alone. A delete interrupted by a kill leaves only trash, removed by :func:`sweep`."""
+    path, root = Path(path), Path(root)
+    settle_writes()  # no write of a failed step may land after the removal
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+        return
+    if not path.exists():
+        return
+    trash = root / TRASH
+    dest = trash / f"{path.name}-{uuid.uuid4().hex[:12]}"
+    try:
+        trash.mkdir(exist_ok=True)
+        os.rename(path, dest)
+    except OSError:  # no room for the trash folder, or another file system: delete in place
+        shutil.rmtree(path)
+        return
+    shutil.rmtree(dest, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        trash.rmdir()
+
+
+def sweep(root) -> None:
+    """Delete what killed writers left behind: the trash and unfinished report folders (``reports/.staging-*``).
+    Called each time a process takes the writer lock, so nobody else can be using them."""
+    root = Path(root)
+    trash = root / TRASH
+    if trash.is_dir():
+        shutil.rmtree(trash, ignore_errors=True)
+    reports = root / "reports"
+    if reports.is_dir() and not reports.is_symlink():
+        with os.scandir(reports) as it:
+            stale = [Path(e.path) for e in it if e.name.startswith(STAGING_PREFIX)]
+        for p in stale:
+            if p.is_symlink() or p.is_file():
+                p.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(p, ignore_errors=True)
