@@ -141,7 +141,7 @@ def test_migrate_v1_store(tmp_path, capsys):
     assert main(["migrate", str(path)]) == 0
     assert "1 -> 2" in capsys.readouterr().out
     p = Project.open(path)
-    assert p.attrs["schema_version"] == SCHEMA_VERSION == 2
+    assert p.attrs["schema_version"] == SCHEMA_VERSION == 3
     assert "table" not in p.objects.group.attrs
     assert p.objects.table().equals(table) and p.objects.count("fake") == 1 and len(p.objects) == 3
     for (a, ra), (b, rb) in zip(loaded, p.objects.load()):
@@ -152,7 +152,7 @@ def test_migrate_v1_store(tmp_path, capsys):
 
     meta = (path / "zarr.json").read_text()
     assert main(["migrate", str(path)]) == 0  # already current: says so, changes nothing
-    assert "already uses store schema 2" in capsys.readouterr().out
+    assert "already uses store schema 3" in capsys.readouterr().out
     assert (path / "zarr.json").read_text() == meta
 
 
@@ -164,7 +164,7 @@ def test_migrate_is_safe_to_rerun_after_a_kill(tmp_path):
     migrate_1_to_2(path)
     root = zarr.open_group(str(path), mode="r+")
     root.attrs["schema_version"] = 1  # as if killed before the version write
-    assert Project.migrate(path) == [1, 2]
+    assert Project.migrate(path) == [1, 2, 3]
     assert Project.open(path).objects.table().equals(table)
 
 

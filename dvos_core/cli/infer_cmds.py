@@ -68,7 +68,15 @@ def register(sub) -> None:
     )
     add_project(p)
     _add_video_selection(p, default_split="test")
-    p.add_argument("--name", help="report name (default eval-<timestamp>)")
+    p.add_argument("--name", help="report name (default eval-<timestamp>, compare-<timestamp> for --models)")
+    p.add_argument(
+        "--models",
+        nargs="+",
+        metavar="MODEL",
+        help="compare these models' predictions side by side in one table (Dice, IoU, boundary F, count error, "
+        "temporal instability, with previous-true-mask and all-foreground baselines); 'all' = every model that "
+        "predicted the videos. Default: the one most recently predicted, or all when several did",
+    )
     p.add_argument(
         "--gt", nargs="+", default=["manual", "corrected", "pseudo"], help="mask provenances that count as ground truth"
     )
@@ -182,10 +190,32 @@ def _pseudo(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from dvos_core.evaluate import evaluate
+    from dvos_core.evaluate import compare_models, evaluate
+    from dvos_core.evaluate.summary import _video_ids
     from dvos_core.store import Project
 
     project = Project.open(args.project)
+    models = args.models
+    if not models:  # several models predicted these videos: compare them all
+        ids = _video_ids(project, args.videos, args.split)
+        found = {m for v in ids for m in project.video(v).predictions.models()}
+        models = ["all"] if len(found) > 1 else None
+    if models:
+        cmp = compare_models(
+            project,
+            None if models == ["all"] else models,
+            video_ids=args.videos,
+            split=args.split,
+            name=args.name,
+            gt_provenances=args.gt,
+            tolerance=args.tolerance,
+            min_area=args.min_area,
+            progress=TerminalProgress(),
+            cancel=cancel_on_sigint(),
+        )
+        print(cmp.format_table())
+        print(f"report: {cmp.path}")
+        return 0
     rep = evaluate(
         project,
         video_ids=args.videos,

@@ -1,5 +1,6 @@
 """Evaluation: Dice / IoU / boundary F / head counts, frame-weighted summaries, report files and plots."""
 
+from dvos_core.evaluate.compare import ModelComparison, compare_models
 from dvos_core.evaluate.metrics import (
     boundary,
     boundary_f,
@@ -14,9 +15,11 @@ from dvos_core.evaluate.summary import EvaluationReport, evaluate, scored_frames
 
 __all__ = [
     "EvaluationReport",
+    "ModelComparison",
     "boundary",
     "boundary_f",
     "boundary_precision_recall",
+    "compare_models",
     "count_objects",
     "dice",
     "evaluate",

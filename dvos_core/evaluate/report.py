@@ -95,16 +95,14 @@ def save_worst_overlays(report, project, folder: Path, k: int, cancel: CancelTok
 
 
 @writes_store
-def save_report(
-    report, project, name: str, worst_k: int = 8, plots: bool = True, cancel: CancelToken | None = None
-) -> Path:
-    """Write frames.csv, videos.csv, overall.json and (with ``plots``) videos.png, frames.png, worst/*.png into
-    ``reports/<name>``; returns that folder.
+def write_report_folder(project, name: str, write) -> tuple[Path, list]:
+    """Create ``reports/<name>`` whole: ``write(folder)`` fills a staging folder (returning the files it wrote),
+    which is then moved into place. Returns (the final folder, its files).
 
-    All or nothing: the report is written into a staging folder inside ``reports`` and moved into place whole, so a
-    cancel, a full disk or a kill never leaves half a report (leftovers are swept the next time the project is
-    written). Reusing a name replaces that report; a ``reports/<name>`` that is a symbolic link is replaced by the
-    new folder, never written through, so nothing is written outside the project. Holds the writer lock (``wait``).
+    All or nothing: a cancel, a full disk or a kill never leaves half a report (leftovers are swept the next time the
+    project is written). Reusing a name replaces that report; a ``reports/<name>`` that is a symbolic link is
+    replaced by the new folder, never written through, so nothing is written outside the project. Holds the writer
+    lock (``wait``).
     """
     from dvos_core.store.fsops import STAGING_PREFIX, discard, io_step
 
@@ -117,7 +115,7 @@ def save_report(
     try:
         with io_step(stage, f"writing report {name!r}", "No report was saved."):
             stage.mkdir()
-            files = _write_files(report, project, stage, worst_k, plots, cancel)
+            files = write(stage)
         with io_step(final, f"moving report {name!r} into place", "No report was saved."):
             if final.exists() or final.is_symlink():
                 discard(final, project.path)
@@ -125,8 +123,18 @@ def save_report(
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
-    report.path, report.files = final, [final / f.relative_to(stage) for f in files]
-    return final
+    return final, [final / f.relative_to(stage) for f in files]
+
+
+def save_report(
+    report, project, name: str, worst_k: int = 8, plots: bool = True, cancel: CancelToken | None = None, wait=None
+) -> Path:
+    """Write frames.csv, videos.csv, overall.json and (with ``plots``) videos.png, frames.png, worst/*.png into
+    ``reports/<name>`` (see :func:`write_report_folder`); returns that folder."""
+    report.path, report.files = write_report_folder(
+        project, name, lambda folder: _write_files(report, project, folder, worst_k, plots, cancel), wait=wait
+    )
+    return report.path
 
 
 def _write_files(report, project, folder: Path, worst_k: int, plots: bool, cancel) -> list[Path]:

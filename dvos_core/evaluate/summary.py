@@ -75,9 +75,10 @@ def _video_ids(project, video_ids, split) -> list[str]:
     return ids
 
 
-def scored_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES) -> np.ndarray:
-    """Frames of ``video`` that have both a prediction and a ground-truth mask; clear errors when either is missing."""
-    predicted = video.predicted_frames()
+def scored_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES, model: str | None = None) -> np.ndarray:
+    """Frames of ``video`` that have both a prediction (of ``model``, default the most recent) and a ground-truth
+    mask; clear errors when either is missing."""
+    predicted = (video.predictions[model] if model else video.predictions.latest()).frames()
     if predicted.size == 0:
         raise ValueError(
             f"video {video.name!r} has no predictions; run `dvos predict` (or dvos_core.infer."
@@ -110,14 +111,16 @@ def evaluate(
     min_area: int = 16,
     save: bool = True,
     plots: bool = True,
+    model: str | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> EvaluationReport:
     """Score stored predictions against ground truth for the chosen videos and save a report.
 
-    Ground truth: frames whose mask provenance is in ``gt_provenances``; prediction: ``pred_masks`` where
-    ``pred_done``. Per frame: Dice, IoU (+1 smoothing), boundary F at ``tolerance`` px, head counts (connected
-    components of at least ``min_area`` px). Overall scores are frame-weighted (the paper's "All" column).
+    Ground truth: frames whose mask provenance is in ``gt_provenances``; prediction: the masks of ``model`` (a
+    prediction set, default each video's most recent one; :func:`~dvos_core.evaluate.compare.compare_models`
+    scores several side by side). Per frame: Dice, IoU (+1 smoothing), boundary F at ``tolerance`` px, head counts
+    (connected components of at least ``min_area`` px). Overall scores are frame-weighted (the paper's "All" column).
     With ``save``, writes frames.csv, videos.csv, overall.json, plots and worst-frame overlays to
     ``project.report_dir(name)`` (name defaults to ``eval-<timestamp>``).
     """
@@ -130,12 +133,13 @@ def evaluate(
     ids = _video_ids(project, video_ids, split)
     plan = {}
     for vid in ids:
-        plan[vid] = scored_frames(project.video(vid), gt_provenances)
+        plan[vid] = scored_frames(project.video(vid), gt_provenances, model)
     total = int(sum(len(f) for f in plan.values()))
     rows, done = [], 0
     for vid, frames in plan.items():
         video = project.video(vid)
-        pred_masks = video.prediction_arrays()[0]
+        preds = video.predictions[model] if model else video.predictions.latest()
+        pred_masks = preds.arrays()[0]
         codes = video.provenance
         for t in frames:
             check(cancel)

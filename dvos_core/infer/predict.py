@@ -8,7 +8,6 @@ every frame from itself.
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Sequence
 
 import numpy as np
@@ -106,17 +105,21 @@ def predict_video(
     threshold: float = 0.5,
     as_labels: bool = False,
     use_labels: bool = True,
+    name: str | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> int:
-    """Predict frames of a stored video and stream probabilities into ``pred_probability``/``pred_masks``.
+    """Predict frames of a stored video into its prediction set ``name`` (default: the checkpoint's model name,
+    see :func:`prediction_name`); each model's predictions are kept apart.
 
     ``checkpoint``: a path or a ``(model, info)`` pair. Returns the number of frames predicted (by this process).
-    Each frame is committed (``pred_done``) right after its batch, so a cancel or crash keeps finished frames and
-    ``resume=True`` continues where it stopped. Under ``torchrun`` the frames are split across ranks. With
-    ``as_labels`` the predicted masks are then also copied into ``masks`` (see :func:`predictions_to_labels`).
-    A context model takes the stored labels (painted, corrected, pseudo) of its reference frames where it has not
-    predicted them itself, when ``use_labels`` - except in test videos, whose labels are the ground truth.
+    Each frame is committed (``done``) right after its batch, so a cancel or crash keeps finished frames and
+    ``resume=True`` continues where it stopped - with the same checkpoint only: a set made by another checkpoint
+    file (a model retrained under the same name) is predicted again from scratch. Under ``torchrun`` the frames are
+    split across ranks. With ``as_labels`` the predicted masks are then also copied into ``masks`` (see
+    :func:`predictions_to_labels`). A context model takes the stored labels (painted, corrected, pseudo) of its
+    reference frames where it has not predicted them itself, when ``use_labels`` - except in test videos, whose
+    labels are the ground truth.
     """
     video = project.video(video_id)
     n = video.n_frames
@@ -129,32 +132,32 @@ def predict_video(
     rank, size = distributed.world()
     main, image = _predictors(checkpoint, image_checkpoint, distributed.rank_device(device), tile_size, overlap)
     targets = _targets(n, frames, video_id)
+    preds = video.predictions[name or prediction_name(checkpoint)]
     if rank == 0:
-        video.prediction_arrays(create=True)
         first = ("image model" if image is not None else "clamped window (frame 0 repeated)") if main.tau else "-"
-        video.update_attrs(
-            prediction={
-                "checkpoint": _name(checkpoint),
-                "image_checkpoint": None if image is None else _name(image_checkpoint),
-                "kind": main.kind,
-                "tau": main.tau,
-                "first_frames": first,
-                "threshold": float(threshold),
-                "tile_size": main.tile_size,
-                "overlap": main.overlap,
-                "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            }
-        )
+        info = {
+            "checkpoint": _name(checkpoint),
+            "image_checkpoint": None if image is None else _name(image_checkpoint),
+            "kind": main.kind,
+            "tau": main.tau,
+            "first_frames": first,
+            "threshold": float(threshold),
+            "tile_size": main.tile_size,
+            "overlap": main.overlap,
+        }
+        same = preds.start(info, _fingerprint(checkpoint, image_checkpoint, threshold))
+        if not same and len(preds.frames()) == 0 and progress is not None:
+            report(progress, 0, len(targets), f"{video_id}: predicting with {preds.model!r}")
     distributed.barrier(size)
-    if resume:
-        done_flags = video.prediction_arrays()[2][:n]
+    if resume:  # start() cleared the frames of any other checkpoint: only this one's are kept
+        done_flags = preds.arrays()[2][:n]
         targets = [t for t in targets if not done_flags[t]]
     if size > 1:
-        done = _predict_sharded(video, main, image, targets, batch_size, threshold, rank, size, progress, cancel)
+        done = _predict_sharded(preds, main, image, targets, batch_size, threshold, rank, size, progress, cancel)
     else:
 
         def sink(t, p):
-            video.set_prediction(t, p, threshold)
+            preds.set(t, p, threshold)
 
         done = run_schedule(
             main,
@@ -169,8 +172,34 @@ def predict_video(
             known_mask=reference_labels(video) if use_labels else None,
         )
     if as_labels and rank == 0:
-        predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel)
+        predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel, model=preds.model)
     return done
+
+
+def prediction_name(checkpoint) -> str:
+    """The prediction-set name of a checkpoint: ``models/NAME/best.pt`` -> NAME, another file -> its stem,
+    an in-memory model -> ``in_memory``."""
+    from dvos_core.store.migrate import model_name_of
+
+    if isinstance(checkpoint, (tuple, list)) or hasattr(checkpoint, "forward"):
+        return "in_memory"
+    return model_name_of(checkpoint)
+
+
+def _fingerprint(checkpoint, image_checkpoint, threshold) -> str | None:
+    """What the predictions depend on: the checkpoint files' contents and the threshold (None for in-memory models,
+    which never resume)."""
+    from dvos_core.model.checkpoint import file_fingerprint
+
+    parts = []
+    for c in (checkpoint, image_checkpoint):
+        if c is None:
+            parts.append("-")
+        elif isinstance(c, (tuple, list)) or hasattr(c, "forward"):
+            return None
+        else:
+            parts.append(file_fingerprint(c))
+    return f"{'/'.join(parts)}@{float(threshold)}"
 
 
 def reference_labels(video):
@@ -189,18 +218,24 @@ def reference_labels(video):
 
 
 def predictions_to_labels(
-    video, frames: Sequence[int] | None = None, progress: ProgressFn | None = None, cancel: CancelToken | None = None
+    video,
+    frames: Sequence[int] | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    model: str | None = None,
 ) -> int:
-    """Copy predicted masks into the label ``masks`` with provenance "predicted", frame by frame.
+    """Copy predicted masks of ``model`` (default: the most recent set) into the label ``masks`` with provenance
+    "predicted", frame by frame.
 
     Only frames that are predicted (of ``frames``, default all) and whose mask has no higher rank (none or predicted)
     are written: pseudo, synthetic and human masks are kept. Training reads "predicted" masks only when asked
     (``provenances``). Returns the number of masks written.
     """
-    arrs = video.prediction_arrays()
+    preds = video.predictions[model] if model else video.predictions.latest()
+    arrs = preds.arrays()
     if arrs is None:
         return 0
-    todo = video.predicted_frames()
+    todo = preds.frames()
     if frames is not None:
         todo = np.intersect1d(todo, np.asarray(list(frames), dtype=np.int64))
     written = 0
@@ -211,13 +246,14 @@ def predictions_to_labels(
     return written
 
 
-def _predict_sharded(video, main, image, targets, batch_size, threshold, rank, size, progress, cancel) -> int:
-    """torchrun path: ranks write probability/mask data for their share; rank 0 commits ``pred_done`` for all.
+def _predict_sharded(preds, main, image, targets, batch_size, threshold, rank, size, progress, cancel) -> int:
+    """torchrun path: ranks write probability/mask data for their share; rank 0 commits ``done`` for all.
 
-    ``pred_done`` is chunked over many frames, so only one process may write it; frames whose data was written but
+    ``done`` is chunked over many frames, so only one process may write it; frames whose data was written but
     not committed (a crash) are simply predicted again by the next resume.
     """
-    pm, pp, done = video.prediction_arrays()
+    video = preds.video
+    pm, pp, done = preds.arrays()
     mine: list[int] = []
 
     def sink(t, p):

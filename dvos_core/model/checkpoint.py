@@ -14,6 +14,7 @@ conv, as the reference code does. A format-1 file is migrated when read: its mod
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 import subprocess
@@ -50,6 +51,15 @@ def code_commit():
         return None
     commit = out.stdout.strip()
     return commit if out.returncode == 0 and len(commit) == 40 else None
+
+
+def file_fingerprint(path) -> str:
+    """SHA-256 of a checkpoint file: what made a set of predictions (a retrained model under the same name differs)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def unwrap(model):

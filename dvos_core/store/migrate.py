@@ -46,5 +46,38 @@ def migrate_1_to_2(path, progress: ProgressFn | None = None) -> None:
     _set_version(root, 2)
 
 
+def model_name_of(checkpoint) -> str:
+    """The name a prediction set gets from its checkpoint path: ``.../models/NAME/best.pt`` -> NAME, else the file
+    stem."""
+    from dvos_core.store.schema import safe_id
+
+    p = Path(str(checkpoint or "prediction"))
+    return safe_id(p.parent.name if p.parent.parent.name == "models" else p.stem)
+
+
+def migrate_2_to_3(path, progress: ProgressFn | None = None) -> None:
+    """Schema 2 -> 3: each video's single prediction set (``pred_masks``, ``pred_probability``, ``pred_done``)
+    moves to ``predictions/<model>/`` (``masks``, ``probability``, ``done``), named after the checkpoint that made
+    it, so several models' predictions can sit side by side. Array folders are renamed on disk (no pixel is
+    rewritten); ``done`` moves last, so a rerun after a kill finishes the move."""
+    root = zarr.open_group(str(Path(path)), mode="r+")
+    videos = root.get("videos")
+    ids = list(videos.group_keys()) if videos is not None else []
+    for i, vid in enumerate(ids):
+        report(progress, i, len(ids), f"moving the predictions of {vid}")
+        g = videos[vid]
+        folder = Path(path) / "videos" / vid
+        if not (folder / "pred_done").exists() and not (folder / "pred_masks").exists():
+            continue
+        info = dict(g.attrs.get("prediction") or {})
+        name = model_name_of(info.get("checkpoint"))
+        target = g.require_group("predictions").require_group(name)
+        for old, new in (("pred_masks", "masks"), ("pred_probability", "probability"), ("pred_done", "done")):
+            if (folder / old).exists() and not (folder / "predictions" / name / new).exists():
+                (folder / old).rename(folder / "predictions" / name / new)
+        target.attrs.update({**info, "fingerprint": None, "migrated_from_schema": 2})
+    _set_version(root, 3)
+
+
 # {N: callable(project_path, progress)} converting schema N to N+1.
-MIGRATIONS: dict[int, Callable] = {1: migrate_1_to_2}
+MIGRATIONS: dict[int, Callable] = {1: migrate_1_to_2, 2: migrate_2_to_3}

@@ -1,53 +1,103 @@
-"""A video's model predictions, stored beside (never in) its label masks.
+"""A video's model predictions, one set per model, stored beside (never in) its label masks.
 
-Arrays of the video group, created by the first prediction: ``pred_probability`` float16 (T,H,W), ``pred_masks``
-uint8 (T,H,W) (probability >= threshold) and ``pred_done`` uint8 (T,), the per-frame commit written after the data.
+Schema 3: ``videos/<id>/predictions/<model>/`` holds ``probability`` float16 (T,H,W), ``masks`` uint8 (T,H,W)
+(probability >= threshold) and ``done`` uint8 (T,), the per-frame commit written after the data. Its attributes
+record what made it: ``checkpoint`` (path), ``fingerprint`` (SHA-256 of the checkpoint file), ``kind``,
+``threshold``, ``date`` and the prediction settings. Several models' predictions of one video live side by side,
+so they can be compared (``dvos evaluate --models``) and any of them corrected.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+
 import numpy as np
 
 from dvos_core.store import arrays
+from dvos_core.store.schema import check_id
 
-KEYS = ("pred_masks", "pred_probability", "pred_done")
+GROUP = "predictions"
+KEYS = ("masks", "probability", "done")
 
 
-class Predictions:
-    """``video.predictions``: read and write the predictions of one :class:`~dvos_core.store.Video`."""
+class ModelPredictions:
+    """The predictions of one model for one video (``video.predictions[model]``)."""
 
-    def __init__(self, video):
-        self.video = video
+    def __init__(self, video, model: str):
+        self.video, self.model = video, check_id(model, "model name")
+
+    @property
+    def _path(self) -> str:
+        return f"{GROUP}/{self.model}"
+
+    def exists(self) -> bool:
+        g = self.video.group
+        return GROUP in g and self.model in g[GROUP] and "done" in g[self._path]
+
+    @property
+    def attrs(self) -> dict:
+        return dict(self.video.group[self._path].attrs) if self.exists() else {}
 
     def arrays(self, create: bool = False):
-        """(pred_masks, pred_probability, pred_done) arrays, created on demand; None when absent."""
+        """(masks, probability, done) arrays, created on demand; None when absent."""
         v, g = self.video, self.video.group
-        if "pred_done" not in g:  # created last: a killed creation is simply redone
+        if not self.exists():  # "done" is created last: a killed creation is simply redone
             if not create:
                 return None
             n, h, w, _ = v.shape
-            with v._write("creating the prediction arrays"):
-                arrays.create(g, "pred_probability", (n, h, w), "float16", chunks=(1, h, w))
-                arrays.create(g, "pred_masks", (n, h, w), "uint8", chunks=(1, h, w))
-                arrays.create(g, "pred_done", (n,), "uint8", chunks=(4096,))
-        if any(g[key].shape[0] < v.n_frames for key in KEYS):
+            with v._write(f"creating the prediction arrays of {self.model!r}"):
+                sub = g.require_group(GROUP).require_group(self.model)
+                arrays.create(sub, "probability", (n, h, w), "float16", chunks=(1, h, w))
+                arrays.create(sub, "masks", (n, h, w), "uint8", chunks=(1, h, w))
+                arrays.create(sub, "done", (n,), "uint8", chunks=(4096,))
+        sub = g[self._path]
+        if any(sub[key].shape[0] < v.n_frames for key in KEYS):
             with v._write("growing the prediction arrays"):
                 for key in KEYS:
-                    arrays.ensure_length(g[key], v.n_frames)
-        return g["pred_masks"], g["pred_probability"], g["pred_done"]
+                    arrays.ensure_length(sub[key], v.n_frames)
+        return sub["masks"], sub["probability"], sub["done"]
+
+    def start(self, info: dict, fingerprint: str | None) -> bool:
+        """Record who predicts (``info`` + ``fingerprint``) before writing; returns True when earlier frames of the
+        same checkpoint may be kept (resume), False when they came from another checkpoint and were cleared."""
+        self.arrays(create=True)
+        same = fingerprint is not None and self.attrs.get("fingerprint") == fingerprint
+        v = self.video
+        with v._write(f"starting predictions of {self.model!r}"):
+            sub = v.group[self._path]
+            if not same:
+                sub["done"][:] = 0  # the commit flags first: stale frames never read as this checkpoint's
+            stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            sub.attrs.put({**info, "fingerprint": fingerprint, "date": stamp})
+        return same
+
+    def set_many(self, ts, probabilities, threshold: float = 0.5) -> None:
+        """Store probability maps for frames ``ts`` (and their masks), then mark them predicted: one write per array
+        for a run of consecutive frames."""
+        v = self.video
+        ts = [int(t) for t in ts]
+        p = np.asarray(probabilities, dtype=np.float32)
+        if p.shape != (len(ts), *v.shape[1:3]):
+            raise ValueError(f"probabilities for {v.name} have shape {p.shape}, expected {(len(ts), *v.shape[1:3])}")
+        for t in ts:
+            v._check_t(t)
+        pm, pp, done = self.arrays(create=True)
+        with v._write(f"writing the predictions of frames {ts[0]}..{ts[-1]}"):
+            if ts == list(range(ts[0], ts[-1] + 1)):
+                sl = slice(ts[0], ts[-1] + 1)
+                pp[sl] = p.astype(np.float16)
+                pm[sl] = (p >= threshold).astype(np.uint8)
+                done[sl] = 1
+            else:
+                for t, q in zip(ts, p):
+                    pp[t] = q.astype(np.float16)
+                    pm[t] = (q >= threshold).astype(np.uint8)
+                for t in ts:
+                    done[t] = 1
 
     def set(self, t: int, probability: np.ndarray, threshold: float = 0.5) -> None:
-        """Store a probability map for frame t (and its thresholded mask), then mark the frame as predicted."""
-        v = self.video
-        v._check_t(t)
-        pm, pp, done = self.arrays(create=True)
-        p = np.asarray(probability, dtype=np.float32)
-        if p.shape != v.shape[1:3]:
-            raise ValueError(f"probability for {v.name}[{t}] has shape {p.shape}, expected {v.shape[1:3]}")
-        with v._write(f"writing the prediction of frame {t}"):
-            pp[t] = p.astype(np.float16)
-            pm[t] = (p >= threshold).astype(np.uint8)
-            done[t] = 1
+        """Store one frame's probability map (see :meth:`set_many`)."""
+        self.set_many([t], np.asarray(probability)[None], threshold)
 
     def frames(self) -> np.ndarray:
         """Indices of the predicted frames."""
@@ -63,3 +113,54 @@ class Predictions:
         if arrs is None or not arrs[2][t]:
             return None
         return arrs[0][t], arrs[1][t].astype(np.float32)
+
+    def masks(self, frames) -> np.ndarray:
+        """Predicted masks of ``frames`` (uint8 (n, H, W)); frames must be predicted."""
+        return self.arrays()[0].get_orthogonal_selection(np.asarray(frames, np.int64))
+
+
+class Predictions:
+    """``video.predictions``: every model's predictions of a :class:`~dvos_core.store.Video`.
+
+    ``video.predictions["dvos"]`` is one model's set; ``models()`` lists them (oldest first); the methods without a
+    model name (``arrays``, ``set``, ``frames``, ``get``) use the most recent set (``latest()``), or a set named
+    ``default`` when there is none yet.
+    """
+
+    def __init__(self, video):
+        self.video = video
+
+    def __getitem__(self, model: str) -> ModelPredictions:
+        return ModelPredictions(self.video, model)
+
+    def models(self) -> list[str]:
+        """Names of the models with predictions for this video, oldest first."""
+        g = self.video.group
+        if GROUP not in g:
+            return []
+        sets = [ModelPredictions(self.video, name) for name in g[GROUP].group_keys()]
+        sets = [s for s in sets if s.exists()]
+        return [s.model for s in sorted(sets, key=lambda s: (str(s.attrs.get("date", "")), s.model))]
+
+    def latest(self) -> ModelPredictions:
+        names = self.models()
+        return self[names[-1] if names else "default"]
+
+    def delete(self, model: str) -> None:
+        g = self.video.group
+        if GROUP in g and model in g[GROUP]:
+            with self.video._write(f"deleting the predictions of {model!r}"):
+                del g[GROUP][model]
+
+    # the most recent set, for callers that do not name a model
+    def arrays(self, create: bool = False):
+        return self.latest().arrays(create)
+
+    def set(self, t: int, probability: np.ndarray, threshold: float = 0.5) -> None:
+        self.latest().set(t, probability, threshold)
+
+    def frames(self) -> np.ndarray:
+        return self.latest().frames()
+
+    def get(self, t: int):
+        return self.latest().get(t)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-SCHEMA_VERSION = 2  # 2: objects table as append-only JSON lines (objects/records); `dvos migrate` converts 1
+# 2: objects table as append-only JSON lines (objects/records); 3: predictions per model (predictions/<model>/).
+# `dvos migrate` converts older stores.
+SCHEMA_VERSION = 3
 STORE_FORMAT = "dvos-project"
 
 # Per-frame mask provenance codes (uint8).

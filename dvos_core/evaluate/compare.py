@@ -1,0 +1,196 @@
+"""Several models' predictions of the same videos, scored side by side with two baselines.
+
+For each model (a prediction set of the videos, see :mod:`dvos_core.store.predictions`) the frames that have both its
+prediction and a ground-truth mask are scored: Dice, IoU, boundary F, relative count error (frame-weighted over the
+videos, the paper's "All" column) and the temporal instability (mean 1 - IoU of consecutive predictions, the earlier
+one aligned onto the later by the frames' camera motion: lower is steadier; the motion is measured once per video and
+shared by every model). Baselines: the previous frame's true mask (on frames whose previous frame has ground truth)
+and an all-foreground mask. The ground truth's own instability is the floor a perfect model would show.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dvos_core.evaluate.metrics import frame_scores
+from dvos_core.progress import CancelToken, ProgressFn, check, report
+
+COLUMNS = ["model", "n_frames", "dice", "iou", "boundary_f", "count_error", "instability"]
+BASELINES = ("previous_true_mask", "all_foreground")
+
+
+@dataclass
+class ModelComparison:
+    """Result of :func:`compare_models`: one row per model and baseline, and the per-frame scores behind it."""
+
+    table: object  # pandas DataFrame, COLUMNS
+    frames: object  # pandas DataFrame: model, video, frame, dice, iou, boundary_f, count_pred, count_gt
+    info: dict = field(default_factory=dict)
+    path: object = None
+
+    def format_table(self) -> str:
+        lines = [f"{'model':<22}{'frames':>8}{'Dice':>8}{'IoU':>8}{'BF':>8}{'count':>8}{'unsteady':>10}"]
+        for r in self.table.itertuples():
+            lines.append(
+                f"{r.model!s:<22}{r.n_frames:>8d}{r.dice:>8.3f}{r.iou:>8.3f}{r.boundary_f:>8.3f}"
+                f"{r.count_error:>8.3f}{r.instability:>10.3f}"
+            )
+        floor = self.info.get("ground_truth_instability")
+        if floor is not None:
+            lines.append(f"(ground truth instability {floor:.3f}: the floor; count = relative count error)")
+        return "\n".join(lines)
+
+    def best(self, by: str = "dice") -> str:
+        models = self.table[~self.table["model"].isin(BASELINES)]
+        return str(models.sort_values(by, ascending=False).iloc[0]["model"])
+
+
+def _runs(frames: np.ndarray) -> list[np.ndarray]:
+    """Consecutive runs of sorted frame numbers."""
+    if not len(frames):
+        return []
+    cuts = np.flatnonzero(np.diff(frames) != 1) + 1
+    return np.split(frames, cuts)
+
+
+def _pair_motion(video, frames: np.ndarray, cancel) -> dict:
+    """{t: matrix t-1 -> t} for every consecutive pair inside ``frames`` (measured once, shared by the models)."""
+    from dvos_core.motion import estimate_global_motion
+
+    out = {}
+    for run in _runs(frames):
+        if len(run) < 2:
+            continue
+        gm = estimate_global_motion(video.read_frames(int(run[0]), int(run[-1]) + 1), cancel=cancel)
+        for k, m in enumerate(gm.matrices):
+            out[int(run[0]) + k + 1] = np.asarray(m)
+    return out
+
+
+def _instability(masks: dict, motion: dict) -> tuple[float, int]:
+    """(sum of 1 - aligned IoU over consecutive pairs, number of pairs) for {t: mask}."""
+    from dvos_core.motion import instability_per_pair
+
+    total, n = 0.0, 0
+    ts = np.array(sorted(masks))
+    for run in _runs(ts):
+        if len(run) < 2:
+            continue
+        mats = np.stack([motion[int(t)] for t in run[1:]])
+        v = instability_per_pair([masks[int(t)] for t in run], matrices=mats)
+        total, n = total + float(v.sum()), n + len(v)
+    return total, n
+
+
+def _row(name: str, rows: list, unsteady: tuple) -> dict:
+    """One table row, frame-weighted over all scored frames of all videos."""
+    if not rows:
+        return {"model": name, "n_frames": 0, **dict.fromkeys(COLUMNS[2:], float("nan"))}
+    r = {k: float(np.mean([x[k] for x in rows])) for k in ("dice", "iou", "boundary_f")}
+    counts = np.array([[x["count_pred"], x["count_gt"]] for x in rows], np.float64)
+    r["count_error"] = float(np.mean(np.abs(counts[:, 0] - counts[:, 1]) / np.maximum(counts[:, 1], 1)))
+    r["instability"] = unsteady[0] / unsteady[1] if unsteady[1] else float("nan")
+    return {"model": name, "n_frames": len(rows), **r}
+
+
+def compare_models(
+    project,
+    models: Sequence[str] | None = None,
+    video_ids=None,
+    split: str = "test",
+    name: str | None = None,
+    gt_provenances: Sequence = ("manual", "corrected", "pseudo"),
+    tolerance: float = 2.0,
+    min_area: int = 16,
+    save: bool = True,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> ModelComparison:
+    """Score ``models`` (default: every model with predictions of the chosen videos) side by side.
+
+    Each model is scored on the frames it predicted that have ground truth; the table says how many. With
+    ``save``, writes ``comparison.csv``, ``comparison.json`` and ``frames.csv`` to ``reports/<name>``
+    (default ``compare-<timestamp>``).
+    """
+    import pandas as pd
+
+    from dvos_core.evaluate.summary import _video_ids
+
+    ids = _video_ids(project, video_ids, split)
+    videos = [project.video(v) for v in ids]
+    available = sorted({m for v in videos for m in v.predictions.models()})
+    models = list(models) if models else available
+    if not models:
+        raise ValueError(f"{project.path}: no predictions for {ids}; run `dvos predict` first")
+    missing = [m for m in models if m not in available]
+    if missing:
+        raise ValueError(f"no predictions of {missing} for videos {ids}; models with predictions: {available}")
+    entries = (*models, *BASELINES, "ground_truth")
+    rows: dict = {m: [] for m in entries}
+    unsteady: dict = dict.fromkeys(entries, (0.0, 0))
+    total, step = len(videos) * (len(models) + 1), 0
+    for video in videos:
+        labelled = video.labelled_frames(gt_provenances)
+        sets = {m: video.predictions[m] for m in models}
+        frames_of = {m: np.intersect1d(s.frames(), labelled) for m, s in sets.items()}
+        motion = _pair_motion(video, labelled, cancel)
+        gt = {int(t): video.group["masks"][int(t)] for t in labelled}
+        step += 1
+        report(progress, step, total, f"{video.name}: ground truth and camera motion")
+        predicted = {
+            "previous_true_mask": {t: gt[t - 1] for t in gt if t - 1 in gt},
+            "all_foreground": {t: np.ones_like(m) for t, m in gt.items()},
+            "ground_truth": gt,
+        }
+        for m, frames in frames_of.items():
+            check(cancel)
+            predicted[m] = dict(zip((int(t) for t in frames), sets[m].masks(frames))) if len(frames) else {}
+            step += 1
+            report(progress, step, total, f"{video.name}: {m}")
+        for m, masks in predicted.items():
+            if m != "ground_truth":
+                rows[m] += [
+                    {"video": video.name, "frame": t, **frame_scores(p, gt[t], tolerance, min_area)}
+                    for t, p in masks.items()
+                ]
+            s, n = _instability(masks, motion)
+            unsteady[m] = (unsteady[m][0] + s, unsteady[m][1] + n)
+    floor = unsteady["ground_truth"]
+    table = pd.DataFrame([_row(m, rows[m], unsteady[m]) for m in (*models, *BASELINES)], columns=COLUMNS)
+    frames_df = pd.DataFrame(
+        [{"model": m, **r} for m in (*models, *BASELINES) for r in rows[m]],
+        columns=["model", "video", "frame", "dice", "iou", "boundary_f", "count_pred", "count_gt"],
+    )
+    info = {
+        "videos": ids,
+        "models": models,
+        "ground_truth_instability": floor[0] / floor[1] if floor[1] else None,
+        "tolerance_px": tolerance,
+        "min_area_px": min_area,
+        "gt_provenances": list(gt_provenances),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    result = ModelComparison(table, frames_df, info)
+    if save:
+        result.path = _save(project, result, name or "compare-" + _dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    return result
+
+
+def _save(project, result: ModelComparison, name: str):
+    """Write the comparison into reports/<name> whole (staged, then moved in; see evaluate.report.save_report)."""
+    from dvos_core.evaluate.report import write_report_folder
+
+    def write(folder):
+        files = [folder / "comparison.csv", folder / "comparison.json", folder / "frames.csv"]
+        result.table.to_csv(files[0], index=False)
+        payload = {"table": json.loads(result.table.to_json(orient="records")), **result.info}
+        files[1].write_text(json.dumps(payload, indent=2))
+        result.frames.to_csv(files[2], index=False)
+        return files
+
+    return write_report_folder(project, name, write)[0]

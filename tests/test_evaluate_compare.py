@@ -1,0 +1,98 @@
+"""Predictions per model side by side: resume only the same checkpoint's, compare models with baselines and
+temporal instability, and stores of schema 2 migrate their single prediction set."""
+
+import numpy as np
+import pytest
+import torch
+import zarr
+from motion_clips import camera_clip, fast_pan, paint_heads, texture
+
+from dvos_core.cli import main as dvos
+from dvos_core.evaluate import compare_models
+from dvos_core.infer import predict_video
+from dvos_core.model import build_model, save_checkpoint
+from dvos_core.store import Project
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture()
+def project(tmp_path):
+    world, wmask, _ = paint_heads(texture(size=512, dark=True), 60, seed=1)
+    frames, masks, _ = camera_clip(world, fast_pan(7, seed=2), size=(96, 96), world_mask=wmask)
+    p = Project.create(tmp_path / "c.dvos")
+    v = p.add_video_array("clip", frames, split="test")
+    for t, m in enumerate(masks):
+        v.set_mask(t, m, "manual")
+    return p, masks
+
+
+def checkpoint(p, name, kind, seed):
+    torch.manual_seed(seed)
+    return save_checkpoint(p.model_dir(name, create=True) / "best.pt", build_model("tiny", kind))
+
+
+def test_each_model_keeps_its_own_predictions_and_resumes_only_its_own_checkpoint(project):
+    p, _ = project
+    a, b = checkpoint(p, "image", "frame", 0), checkpoint(p, "ctx", "context", 1)
+    video = p.video("clip")
+    assert predict_video(p, "clip", a, device="cpu") == 8
+    first = video.predictions["image"].arrays()[1][:].copy()
+    assert predict_video(p, "clip", b, device="cpu") == 8  # another model: its own set, all frames
+    assert predict_video(p, "clip", b, device="cpu") == 0  # the same checkpoint: resumed, nothing left
+    assert video.predictions.models() == ["image", "ctx"]
+    assert np.array_equal(video.predictions["image"].arrays()[1][:], first)  # untouched
+    assert video.predictions["ctx"].attrs["kind"] == "context" and video.predictions["ctx"].attrs["fingerprint"]
+    checkpoint(p, "ctx", "context", 2)  # retrained under the same name: a new file
+    assert predict_video(p, "clip", b, device="cpu") == 8  # predicted again, not resumed
+    assert predict_video(p, "clip", b, device="cpu", frames=[0, 1], name="ctx_again") == 2
+    assert video.predictions["ctx_again"].frames().tolist() == [0, 1]
+
+
+def test_compare_models_scores_models_and_baselines_with_instability(project, capsys):
+    p, masks = project
+    video = p.video("clip")
+    video.predictions["perfect"].start({"kind": "test"}, None)
+    video.predictions["perfect"].set_many(range(8), masks.astype(np.float32))
+    shuffled = masks[np.random.default_rng(0).permutation(8)].astype(np.float32)
+    video.predictions["shuffled"].start({"kind": "test"}, None)
+    video.predictions["shuffled"].set_many(range(8), shuffled)
+    cmp = compare_models(p, ["perfect", "shuffled"], split="test", name="cmp")
+    t = cmp.table.set_index("model")
+    assert list(t.index) == ["perfect", "shuffled", "previous_true_mask", "all_foreground"]
+    assert t.loc["perfect", "dice"] > 0.999 and t.loc["perfect", "n_frames"] == 8
+    assert t.loc["previous_true_mask", "n_frames"] == 7 and t.loc["previous_true_mask", "dice"] < 0.6  # fast pan
+    assert t.loc["all_foreground", "boundary_f"] == 0
+    floor = cmp.info["ground_truth_instability"]
+    assert t.loc["perfect", "instability"] == pytest.approx(floor) and floor < 0.2
+    assert t.loc["shuffled", "instability"] > 0.5 and t.loc["shuffled", "dice"] < t.loc["perfect", "dice"]
+    assert cmp.best() == "perfect" and (cmp.path / "comparison.csv").exists()
+    assert dvos(["evaluate", str(p.path), "--models", "perfect", "shuffled", "--name", "cli"]) == 0
+    out = capsys.readouterr().out
+    assert "previous_true_mask" in out and "unsteady" in out
+    with pytest.raises(ValueError, match="no predictions of"):
+        compare_models(p, ["nope"], split="test", save=False)
+
+
+def test_schema_2_predictions_move_to_a_named_set(project):
+    from dvos_core.store.schema import SchemaVersionError
+
+    p, masks = project
+    path = p.path
+    g = zarr.open_group(str(path / "videos" / "clip"), mode="r+")
+    for key, arr in (("pred_probability", masks.astype(np.float16)), ("pred_masks", masks), ("pred_done", None)):
+        a = g.create_array(
+            key,
+            shape=(8, *masks.shape[1:]) if arr is not None else (8,),
+            dtype=(arr.dtype if arr is not None else "uint8"),
+        )
+        a[:] = arr if arr is not None else np.ones(8, np.uint8)
+    g.attrs["prediction"] = {"checkpoint": str(path / "models" / "dvos" / "best.pt"), "kind": "dvos"}
+    zarr.open_group(str(path), mode="r+").attrs["schema_version"] = 2
+    with pytest.raises(SchemaVersionError, match="dvos migrate"):
+        Project.open(path)
+    assert Project.migrate(path) == [2, 3]
+    video = Project.open(path).video("clip")
+    assert video.predictions.models() == ["dvos"]
+    assert np.array_equal(video.predictions["dvos"].masks(range(8)), masks)
+    assert video.predictions["dvos"].attrs["kind"] == "dvos" and not (path / "videos" / "clip" / "pred_done").exists()
