@@ -23,9 +23,15 @@ def test_quick_demo_learns(tmp_path):
     text = format_result(res)
     assert "field_test" in text and f"{res.videos['dice'].iloc[0]:.3f}" in text
     p = Project.open(res.project)
-    assert {"image", "dvos_synthetic", "dvos"} <= set(p.model_names())
+    assert {"image", "context_synthetic", "context"} <= set(p.model_names())
     assert p.video("field_train").provenance_counts()["pseudo"] > 0
-    assert len(p.video("field_test").predicted_frames()) == p.video("field_test").n_frames
+    test = p.video("field_test")
+    assert test.predictions.models() == ["image", "context"]
+    assert all(len(test.predictions[m].frames()) == test.n_frames for m in ("image", "context"))
+    table = res.comparison.set_index("model")
+    assert list(table.index) == ["image", "context", "previous_true_mask", "all_foreground"]
+    assert table.loc["context", "dice"] == pytest.approx(dice, abs=1e-6)
+    assert "previous_true_mask" in text
 
 
 def test_demo_cancel_stops_cleanly(tmp_path):

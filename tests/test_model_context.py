@@ -153,3 +153,76 @@ def test_dataset_items_and_frame_by_frame_prediction(tmp_path):
     assert reference_labels(video)(2) is not None and reference_labels(video)(5) is None
     video.set_split("test")
     assert reference_labels(video) is None  # a test video's ground truth never feeds the model
+
+
+class _Recorder:
+    """A stand-in ContextPredictor: records which references each frame gets and returns a constant map."""
+
+    def __init__(self, tau=4):
+        self.tau, self.calls = tau, []
+        self.aligner = type("A", (), {"forget": lambda self, keep: None})()
+
+    def predict(self, query, refs, masks, times=None):
+        self.calls.append((list(times), [m is not None for m in masks]))
+        return np.full(query.shape[:2], 0.9, np.float32)
+
+
+def test_the_refining_pass_uses_neighbours_on_both_sides():
+    from dvos_core.infer.context import refine_context, run_context
+
+    frames = np.zeros((6, 32, 32, 3), np.uint8)
+    rec = _Recorder()
+    run_context(rec, lambda a, b: frames[a:b], range(6), lambda t, p: None)
+    assert [c[0] for c in rec.calls[:3]] == [[0], [0, 1], [0, 1, 2]]  # fewer earlier frames at the start
+    rec.calls.clear()
+    first = {t: np.ones((32, 32), np.float32) for t in range(6) if t != 4}
+    refine_context(rec, lambda a, b: frames[a:b], 6, range(6), first.get, lambda t, p: None)
+    assert rec.calls[0] == ([1, 2, 0], [True, True])
+    assert rec.calls[3] == ([1, 2, 4, 5, 3], [True, True, False, True])  # frame 4 had no first-pass mask
+    assert rec.calls[5] == ([3, 4, 5], [True, False])
+
+
+def test_training_references_come_from_both_sides_within_the_segment(tmp_path):
+    import dataclasses
+
+    from dvos_core.data.augment import AugmentConfig
+
+    project = make_toy_project(tmp_path / "t.dvos", n_clips=1, n_frames=10, size=64, n_videos=0)
+    idx = ClipIndex.from_project(project, 4, 1, "synthetic", val_fraction=0)
+    s = dataclasses.replace(idx[5], stop=7)  # frames 7.. belong to another split segment
+    ds = ClipDataset(project.path, idx, 64, train=True, kind="context", augment=AugmentConfig())
+    seen_after = False
+    for seed in range(20):
+        times, inside = ds._times(s, torch.Generator().manual_seed(seed))
+        assert times[-1] == 5 and len(times) == 5
+        for t, ok in zip(times[:-1], inside[:-1]):
+            assert ok == (0 <= t < 7) or (not ok and t in (0, 6))  # outside the segment: flagged, clamped
+        seen_after |= any(t > 5 for t, ok in zip(times[:-1], inside[:-1]) if ok)
+    assert seen_after
+    plain = ClipDataset(
+        project.path, idx, 64, train=True, kind="context", augment=AugmentConfig(context={"bidirectional_p": 0.0})
+    )
+    assert plain._times(s, torch.Generator().manual_seed(0))[0] == [1, 2, 3, 4, 5]
+
+
+def test_a_stopped_refinement_resumes_where_it_stopped(tmp_path):
+    from dvos_core.infer import predict_video
+    from dvos_core.progress import Cancelled, CancelToken
+
+    project = make_toy_project(tmp_path / "t.dvos", n_clips=1, n_frames=4, size=64, n_videos=1, video_frames=8)
+    vid = project.video_ids()[0]
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(project.model_dir("ctx", create=True) / "best.pt", build_model("tiny", "context"))
+    token = CancelToken()
+
+    def progress(done, total, message):
+        if "refining" in message or ("frame 5" in message and done > 1.5):
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        predict_video(project, vid, ckpt, device="cpu", progress=progress, cancel=token)
+    done = project.video(vid).predictions["ctx"].arrays()[2][:]
+    assert (done >= 1).all() and (done < 2).any()  # the first pass finished, the refinement did not
+    left = int((done < 2).sum())
+    assert predict_video(project, vid, ckpt, device="cpu") == left
+    assert (project.video(vid).predictions["ctx"].arrays()[2][:] == 2).all()

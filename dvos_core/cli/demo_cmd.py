@@ -21,6 +21,13 @@ def register(sub) -> None:
         "--quick", action="store_true", help="shortened run with the tiny preset (a few minutes on 2 CPU cores)"
     )
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:1, mps")
+    p.add_argument(
+        "--video-model",
+        choices=("context", "dvos", "both"),
+        default="context",
+        help="video model to train next to the image model: 'context' (dvos's context-aware model, default), 'dvos' "
+        "(the paper's), or 'both' (longer; all compared in one table)",
+    )
     p.add_argument("--napari", action="store_true", help="open the result in napari with the dvos docks")
     p.add_argument(
         "--project-only",
@@ -37,6 +44,7 @@ def _demo(args) -> int:
 
     cfg = DemoConfig.quick() if args.quick else DemoConfig()
     cfg.device = args.device
+    cfg.video_models = ["context", "dvos"] if args.video_model == "both" else [args.video_model]
     if args.project_only:
         from pathlib import Path
 
@@ -69,9 +77,16 @@ def format_result(res) -> str:
         for k in ("dice", "iou", "boundary_f", "mean_count_error")
         if isinstance(res.overall.get(k), float)
     )
+    lines = []
+    if res.comparison is not None:
+        lines += [
+            "\nevery model on the held-out test clip (frame-weighted; instability: lower is steadier):",
+            res.comparison.to_string(index=False, float_format=lambda x: f"{x:.3f}"),
+        ]
     return "\n".join(
         [
-            "\nper-video scores on the held-out test clip:",
+            *lines,
+            f"\nper-video scores of the {res.model} model on the held-out test clip:",
             res.videos[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"),
             f"overall (frame-weighted): {overall}",
             f"baselines: all-background Dice {res.baselines['all_background']:.3f}, "

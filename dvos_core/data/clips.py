@@ -34,6 +34,7 @@ class Sample:
     provenance: int  # provenance code of the query mask
     weight: float
     start: int = 0  # first frame references may use (the start of the source or of its split segment)
+    stop: int | None = None  # frames from here on are off limits to references (a later split segment); None: none
 
     @property
     def key(self) -> str:
@@ -234,4 +235,5 @@ def _hold_out_tail(samples: list, fraction: float) -> tuple[list, list]:
     if not n_val:
         return samples, []
     first = samples[-n_val].t
-    return samples[:-n_val], [dataclasses.replace(s, start=first) for s in samples[-n_val:]]
+    train = [dataclasses.replace(s, stop=first) for s in samples[:-n_val]]  # no reference reads a validation frame
+    return train, [dataclasses.replace(s, start=first) for s in samples[-n_val:]]

@@ -32,6 +32,7 @@ class ContextConfig:
     empty_refs_p: float = 0.3  # some of the oldest reference slots are empty (start of a video)
     ref_mask_noise_p: float = 0.6  # a reference mask is perturbed like a prediction
     ref_mask_unknown_p: float = 0.15  # a reference has no mask at all
+    bidirectional_p: float = 0.5  # references drawn from both sides of the query (the second prediction pass)
     degrade: DegradeConfig = field(default_factory=DegradeConfig)
 
     def __post_init__(self):

@@ -78,21 +78,31 @@ class ClipDataset(Dataset):
         frames, masks, _ = self.read_clip_masks(s, query_only=True)
         return frames, masks[-1]
 
-    def _times(self, s: Sample) -> tuple[list, list]:
-        """Frame times (references oldest first, then the query) and whether each is inside the source."""
+    def _times(self, s: Sample, g=None) -> tuple[list, list]:
+        """Frame times (references, then the query) and whether each is inside the source (and its segment).
+
+        A context sample (``g`` given) draws its references: with p ``context.bidirectional_p`` tau of the frames
+        within tau*delta before *or after* the query (a second pass predicts with both sides), else the tau before."""
         if self.kind == "frame":
             return [s.t], [True]
         if self.kind == "dvos":  # references before the start repeat the first frame (the paper's clamping)
             return self.index.reference_times(s.t, s.start) + [s.t], [True] * (self.index.tau + 1)
-        raw = [s.t - self.index.delta * i for i in range(self.index.tau, 0, -1)]
-        inside = [r >= s.start for r in raw] + [True]
-        return [max(r, s.start) for r in raw] + [s.t], inside
+        tau, d = self.index.tau, self.index.delta
+        offsets = list(range(-tau, 0))
+        if g is not None and float(torch.rand(1, generator=g)) < self.augment.context.bidirectional_p:
+            both = torch.tensor([*range(-tau, 0), *range(1, tau + 1)])
+            offsets = sorted(both[torch.randperm(len(both), generator=g)[:tau]].tolist())
+        stop = self._source(s).n_frames if s.stop is None else s.stop
+        raw = [s.t + d * o for o in offsets]
+        inside = [s.start <= r < stop for r in raw] + [True]
+        return [min(max(r, s.start), stop - 1) for r in raw] + [s.t], inside
 
-    def read_clip_masks(self, s: Sample, query_only: bool = False):
+    def read_clip_masks(self, s: Sample, query_only: bool = False, times=None):
         """uint8 frames (n, H, W, 3), masks (n, H, W) {0, 1} and ``known`` (n,): 1 = the frame has a mask, 0 = none,
-        -1 = the slot lies before the start of its source. ``query_only`` reads only the query's mask."""
+        -1 = the slot lies outside its source or segment. ``query_only`` reads only the query's mask; ``times``:
+        (frame times, inside flags) from :meth:`_times` (default: the plain ones)."""
         src = self._source(s)
-        times, inside = self._times(s)
+        times, inside = times if times is not None else self._times(s)
         mask_times = times[-1:] if query_only else times
         lo, hi = min(times), max(times) + 1  # one read of the span covering the clip, then pick its frames
         if s.kind == "video":
@@ -156,19 +166,19 @@ class ClipDataset(Dataset):
         key = (s.key, tuple(times))
         if key not in self._aligned:
             aligner = SequenceAligner()
-            self._aligned[key] = aligner.align(list(frames), keys=[(s.key, t) for t in times])
+            self._aligned[key] = aligner.align(list(frames), keys=[(s.key, t) for t in times], times=times)
         return self._aligned[key]
 
     def _context_item(self, s: Sample, aug_seed: int) -> dict:
         """A context-model item: every frame's mask is read, the references are warped onto the query, the clip is
         cropped as one, then see :func:`~dvos_core.data.context_sample.context_sample`."""
-        frames, masks, known = self.read_clip_masks(s)
-        times, _ = self._times(s)
-        frames, masks, cover = warp_references(frames, masks, self._alignment(s, times, frames))
-        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
-        m = torch.from_numpy(np.stack([masks, cover], 1)).float()
         # validation items (plain indices) have a fixed seed: the same degradations every epoch
         g = torch.Generator().manual_seed(int(aug_seed) & 0x7FFF_FFFF_FFFF_FFFF)
+        times = self._times(s, g)
+        frames, masks, known = self.read_clip_masks(s, times=times)
+        frames, masks, cover = warp_references(frames, masks, self._alignment(s, times[0], frames))
+        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
+        m = torch.from_numpy(np.stack([masks, cover], 1)).float()
         cfg = self.augment
         if self.train:
             x, m = distort(*spatial_train(x, m, self.size, cfg, g), g, cfg.distort_p)

@@ -1,7 +1,8 @@
 """`dvos demo`: the whole loop on the embedded sample clips, on CPU with small presets.
 
-extract heads/fakes/backgrounds -> synthesize -> train the image model -> pseudo-label -> train DVOS on synthetic
-clips -> fine-tune DVOS on pseudo-labelled real clips -> predict the held-out test clip -> evaluate.
+extract heads/fakes/backgrounds -> synthesize -> train the image model -> pseudo-label -> train the video model(s)
+on synthetic clips -> fine-tune on pseudo-labelled real clips -> predict the held-out test clip with every model ->
+evaluate and compare.
 """
 
 from __future__ import annotations
@@ -39,11 +40,17 @@ class DemoConfig:
     seed: int = 0
     device: str = "auto"
     workers: int = 2
+    # video models to train and compare: "context" (dvos's context-aware model), "dvos" (the paper's)
+    video_models: list = field(default_factory=lambda: ["context"])
 
     def __post_init__(self):
         from dvos_core.config_io import coerce_fields
 
         coerce_fields(self)  # types and finite numbers (dvos_core.config_io)
+        self.video_models = list(self.video_models)
+        bad = [m for m in self.video_models if m not in VIDEO_MODEL_NAMES]
+        if bad:
+            raise ValueError(f"DemoConfig.video_models: unknown {bad}; choose from {list(VIDEO_MODEL_NAMES)}")
 
     @classmethod
     def quick(cls) -> DemoConfig:
@@ -71,7 +78,7 @@ class DemoConfig:
             n_fakes=tuple(self.synth_fakes),
         )
 
-    def train_config(self, phase: str = "image", epochs: int | None = None, init_from=None):
+    def train_config(self, phase: str = "image", epochs: int | None = None, init_from=None, video_model="context"):
         """The training settings of one demo phase (the other phases differ only in phase, epochs and init_from)."""
         from dvos_core.train.config import TrainConfig, cosine_floor
 
@@ -79,6 +86,7 @@ class DemoConfig:
             epochs = {"image": self.image_epochs, "synthetic": self.synth_epochs, "real": self.real_epochs}[phase]
         return TrainConfig(
             phase=phase,
+            video_model=video_model,
             epochs=epochs,
             init_from=None if init_from is None else str(init_from),
             preset=self.preset,
@@ -108,6 +116,8 @@ class DemoResult:
     overall: dict
     baselines: dict  # Dice of an all-background and an all-foreground prediction of the test clip
     references: dict  # Dice of the image model alone on the test clip and of the pseudo-labels of field_train
+    comparison: object = None  # pandas DataFrame: every model and baseline side by side (compare_models)
+    model: str = "context"  # the video model whose per-video table is ``videos`` / ``overall``
     timings: dict = field(default_factory=dict)
 
 
@@ -147,49 +157,59 @@ def run_demo(
     cancel: CancelToken | None = None,
     log: Callable[[str], None] = print,
 ) -> DemoResult:
-    """Run the whole loop into ``out_dir/demo.dvos`` and return the per-video scores of the test clip."""
+    """Run the whole loop into ``out_dir/demo.dvos`` and return the scores of the held-out test clip: the first video
+    model's per-video table and every model's row of the comparison (see :class:`DemoResult`)."""
     from dvos_core.demo.field import demo_videos
-    from dvos_core.evaluate import evaluate
-    from dvos_core.extract import extract_backgrounds, extract_heads
-    from dvos_core.infer import predict_array, predict_video, pseudo_label
-    from dvos_core.synth import generate
-    from dvos_core.train import train
 
     cfg = config or DemoConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    timings: dict = {}
-    n_steps = 9
-    step = [0]
-
-    def stage(name):
-        check(cancel)
-        step[0] += 1
-        report(progress, step[0] - 1, n_steps, name)
-        log(f"[{step[0]}/{n_steps}] {name}")
-        return Steps(progress, step[0] - 1, 1, n_steps, prefix=f"{name}: ")
-
-    t0 = time.perf_counter()
-
-    def lap(key):
-        nonlocal t0
-        timings[key] = round(time.perf_counter() - t0, 2)
-        t0 = time.perf_counter()
-
-    stage("build the sample project")
+    run = _Stages(5 + 2 * len(cfg.video_models), progress, cancel, log)
+    run.stage("build the sample project")
     clips = demo_videos(size=cfg.size)
     project = build_demo_project(out / "demo.dvos", size=cfg.size, clips=clips)
-    lap("build")
+    run.lap("build")
+    _prepare_data(project, cfg, run)
+    image_ckpt = _train_image_and_pseudo_label(project, cfg, run)
+    checkpoints = {"image": image_ckpt}
+    for kind in cfg.video_models:
+        checkpoints[kind] = _train_video_model(project, cfg, run, kind, image_ckpt)
+    return _predict_and_compare(project, cfg, run, checkpoints, clips, out)
 
-    sub = stage("extract heads, fake heads and bare-field background clips")
+
+class _Stages:
+    """Numbered stages with progress, cancel, a log line each and their wall times."""
+
+    def __init__(self, n: int, progress, cancel, log):
+        self.n, self.i, self.progress, self.cancel, self.log = n, 0, progress, cancel, log
+        self.timings: dict = {}
+        self.t0 = time.perf_counter()
+
+    def stage(self, name: str) -> Steps:
+        check(self.cancel)
+        self.i += 1
+        report(self.progress, self.i - 1, self.n, name)
+        self.log(f"[{self.i}/{self.n}] {name}")
+        return Steps(self.progress, self.i - 1, 1, self.n, prefix=f"{name}: ")
+
+    def lap(self, key: str) -> None:
+        self.timings[key] = round(time.perf_counter() - self.t0, 2)
+        self.t0 = time.perf_counter()
+
+
+def _prepare_data(project, cfg: DemoConfig, run: _Stages) -> None:
+    """Heads, fake heads and background clips from the painted frames and the bare-field clip; synthetic clips."""
+    from dvos_core.extract import extract_backgrounds, extract_heads
+    from dvos_core.synth import generate
+
+    sub = run.stage("extract heads, fake heads and bare-field background clips")
     heads = extract_heads(
-        project, video_ids=["seed"], fakes_per_head=cfg.fakes_per_head, seed=cfg.seed, progress=sub, cancel=cancel
+        project, video_ids=["seed"], fakes_per_head=cfg.fakes_per_head, seed=cfg.seed, progress=sub, cancel=run.cancel
     )
-    extract_backgrounds(project, "bare_field", clip_length=cfg.background_clip_length, cancel=cancel)
-    log(f"      {int((heads['kind'] == 'head').sum())} heads, {int((heads['kind'] == 'fake').sum())} fakes")
-    lap("extract")
-
-    sub = stage("generate synthetic training clips")
+    extract_backgrounds(project, "bare_field", clip_length=cfg.background_clip_length, cancel=run.cancel)
+    run.log(f"      {int((heads['kind'] == 'head').sum())} heads, {int((heads['kind'] == 'fake').sum())} fakes")
+    run.lap("extract")
+    sub = run.stage("generate synthetic training clips")
     generate(
         project,
         "synthetic",
@@ -198,57 +218,91 @@ def run_demo(
         seed=cfg.seed,
         workers=cfg.workers,
         progress=sub,
-        cancel=cancel,
+        cancel=run.cancel,
     )
-    lap("synthesize")
+    run.lap("synthesize")
 
-    sub = stage("train the image model (frame by frame)")
-    image_ckpt = train(project, cfg.train_config("image"), "image", progress=sub, cancel=cancel)
-    lap("train_image")
 
-    sub = stage("pseudo-label the unlabelled field video with the image model")
+def _train_image_and_pseudo_label(project, cfg: DemoConfig, run: _Stages):
+    from dvos_core.infer import pseudo_label
+    from dvos_core.train import train
+
+    sub = run.stage("train the image model (frame by frame)")
+    ckpt = train(project, cfg.train_config("image"), "image", progress=sub, cancel=run.cancel)
+    run.lap("train_image")
+    sub = run.stage("pseudo-label the unlabelled field video with the image model")
     pseudo_label(
-        project, ["field_train"], image_ckpt, device=cfg.device, n_passes=cfg.pseudo_passes, progress=sub, cancel=cancel
+        project, ["field_train"], ckpt, device=cfg.device, n_passes=cfg.pseudo_passes, progress=sub, cancel=run.cancel
     )
-    lap("pseudo_label")
+    run.lap("pseudo_label")
+    return ckpt
 
-    sub = stage("train DVOS on synthetic clips (phase 1)")
-    synth_ckpt = train(
-        project, cfg.train_config("synthetic", init_from=image_ckpt), "dvos_synthetic", progress=sub, cancel=cancel
+
+VIDEO_MODEL_NAMES = {"dvos": "the paper's DVOS model", "context": "the context-aware video model"}
+
+
+def _train_video_model(project, cfg: DemoConfig, run: _Stages, kind: str, image_ckpt):
+    """Both phases of one video model, from the image model; returns the best checkpoint of the real phase."""
+    from dvos_core.train import train
+
+    what = VIDEO_MODEL_NAMES[kind]
+    sub = run.stage(f"train {what} on synthetic clips (phase 1)")
+    p1 = train(
+        project,
+        cfg.train_config("synthetic", init_from=image_ckpt, video_model=kind),
+        f"{kind}_synthetic",
+        progress=sub,
+        cancel=run.cancel,
     )
-    lap("train_synthetic")
+    run.lap(f"train_{kind}_synthetic")
+    sub = run.stage(f"fine-tune {what} on pseudo-labelled real clips (phase 2)")
+    p2 = train(project, cfg.train_config("real", init_from=p1, video_model=kind), kind, progress=sub, cancel=run.cancel)
+    run.lap(f"train_{kind}_real")
+    return p2
 
-    sub = stage("fine-tune DVOS on pseudo-labelled real clips (phase 2)")
-    real_ckpt = train(project, cfg.train_config("real", init_from=synth_ckpt), "dvos", progress=sub, cancel=cancel)
-    lap("train_real")
 
-    sub = stage("predict the held-out test video")
-    predict_video(
-        project, "field_test", real_ckpt, image_checkpoint=image_ckpt, device=cfg.device, progress=sub, cancel=cancel
-    )
-    lap("predict")
+def _predict_and_compare(project, cfg: DemoConfig, run: _Stages, checkpoints: dict, clips: dict, out: Path):
+    from dvos_core.evaluate import compare_models, evaluate
+    from dvos_core.infer import predict_video
 
-    sub = stage("evaluate on the test split")
-    rep = evaluate(project, split="test", name="demo", progress=sub, cancel=cancel)
+    sub = run.stage("predict the held-out test video with every model")
+    image = checkpoints["image"]
+    for k, (name, ckpt) in enumerate(checkpoints.items()):
+        predict_video(
+            project,
+            "field_test",
+            ckpt,
+            image_checkpoint=image if name == "dvos" else None,
+            device=cfg.device,
+            progress=Steps(sub, k, 1, len(checkpoints)),
+            cancel=run.cancel,
+        )
+    run.lap("predict")
+    sub = run.stage("evaluate on the test split")
+    main = cfg.video_models[0] if cfg.video_models else "image"
+    rep = evaluate(project, split="test", name="demo", model=main, progress=sub, cancel=run.cancel)
+    comparison = compare_models(project, list(checkpoints), split="test", name="demo-comparison", cancel=run.cancel)
     gt = project.video("field_test").read_masks()  # the ground truth the evaluation used
     baselines = {
         "all_background": _mean_dice(np.zeros_like(gt), gt),
         "all_foreground": _mean_dice(np.ones_like(gt), gt),
     }
-    image_only = predict_array(image_ckpt, clips["field_test"][0], device=cfg.device, cancel=cancel) >= 0.5
+    image_only = project.video("field_test").predictions["image"].masks(range(len(gt)))
     references = {
         "image_model_test": _mean_dice(image_only, gt),
         "pseudo_labels_field_train": _mean_dice(project.video("field_train").read_masks(), clips["field_train"][1]),
     }
-    lap("evaluate")
-    report(progress, n_steps, n_steps, "done")
+    run.lap("evaluate")
+    report(run.progress, run.n, run.n, "done")
     return DemoResult(
         project=project.path,
         videos=rep.videos,
         overall=rep.overall,
         baselines=baselines,
         references=references,
-        timings=timings,
+        comparison=comparison.table,
+        model=main,
+        timings=run.timings,
     )
 
 

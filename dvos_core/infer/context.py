@@ -39,16 +39,15 @@ class ContextPredictor:
         self.references = references
         self.aligner = SequenceAligner()
 
-    def inputs(self, query, refs, ref_masks, keys=None):
+    def inputs(self, query, refs, ref_masks, times=None):
         """Model inputs (numpy, unpadded): the references warped onto the query (T, H, W, 3) uint8 and their masks
-        (T, 2, H, W) float as [mask * known, known]; ``keys`` name the frames (refs then query) so consecutive
-        estimates are reused from frame to frame."""
+        (T, 2, H, W) float as [mask * known, known]; ``times`` (refs then query) see :meth:`predict`."""
         h, w = query.shape[:2]
         out_refs = np.zeros((len(refs), h, w, 3), np.uint8)
         out_masks = np.zeros((len(refs), 2, h, w), np.float32)
         if not refs:
             return out_refs, out_masks
-        matrices = self.aligner.align([*refs, query], keys)
+        matrices = self.aligner.align([*refs, query], times=times)
         for i, (ref, m, mat) in enumerate(zip(refs, ref_masks, matrices)):
             out_refs[i] = warp_to(ref, mat, (h, w), border="reflect")
             if m is not None:
@@ -57,19 +56,19 @@ class ContextPredictor:
                 out_masks[i, 1] = known
         return out_refs, out_masks
 
-    def predict(self, query: np.ndarray, refs: Sequence[np.ndarray], ref_masks: Sequence, keys=None) -> np.ndarray:
-        """Probability (H, W) float32 of the query frame given its references (oldest first) and their masks;
-        ``keys``: ids of the references and the query (e.g. frame numbers) for reusing motion estimates."""
+    def predict(self, query: np.ndarray, refs: Sequence[np.ndarray], ref_masks: Sequence, times=None) -> np.ndarray:
+        """Probability (H, W) float32 of the query frame given its references and their masks; ``times``: the frame
+        numbers of the references and the query (for chaining motion estimates and reusing them across frames)."""
         from dvos_core.model import to_model_input
 
         refs = list(refs)[-self.tau :] if self.tau else []
         ref_masks = list(ref_masks)[-len(refs) :] if refs else []
         if self.references == "query":
-            refs, ref_masks, keys = [query] * len(refs), [None] * len(refs), None
+            refs, ref_masks, times = [query] * len(refs), [None] * len(refs), None
         h, w = query.shape[:2]
-        if keys is not None:
-            keys = list(keys)[-(len(refs) + 1) :]
-        r8, rm = self.inputs(query, refs, ref_masks, keys)
+        if times is not None:
+            times = list(times)[-(len(refs) + 1) :]
+        r8, rm = self.inputs(query, refs, ref_masks, times)
         ph, pw = pad_amounts(h, w)
         q = reflect_pad(query[None], ph, pw)[0]
         r8 = reflect_pad(r8, ph, pw) if len(refs) else r8
@@ -97,6 +96,28 @@ def default_tile(info: dict) -> int:
     return round_up(int(size) * 2)
 
 
+class _Window:
+    """The frames (and this run's masks) around the current one, read in contiguous blocks; holds only what the
+    current frame needs."""
+
+    def __init__(self, read):
+        self.read, self.frames = read, {}
+
+    def get(self, wanted: Sequence[int]) -> dict:
+        wanted = set(wanted)
+        self.frames = {k: f for k, f in self.frames.items() if k in wanted}
+        missing = sorted(k for k in wanted if k not in self.frames)
+        if missing:
+            block = self.read(missing[0], missing[-1] + 1)
+            for k in missing:
+                self.frames[k] = np.asarray(block[k - missing[0]])
+        return self.frames
+
+
+def _binary(m, threshold):
+    return None if m is None else (np.asarray(m, np.float32) >= threshold).astype(np.float32)
+
+
 def run_context(
     predictor: ContextPredictor,
     read: Callable[[int, int], np.ndarray],
@@ -115,33 +136,51 @@ def run_context(
     """
     tau = predictor.tau
     targets = sorted({int(t) for t in targets})
-    frames: dict[int, np.ndarray] = {}
+    window = _Window(read)
     predicted: dict[int, np.ndarray] = {}
     report(progress, 0, len(targets), f"{label}predicting {len(targets)} frames")
     for done, t in enumerate(targets, 1):
         check(cancel)
         wanted = list(range(max(0, t - tau), t + 1))
-        for k in list(frames):
-            if k not in wanted:
-                del frames[k]
-        for k in list(predicted):
-            if k not in wanted:
-                del predicted[k]
-        missing = [k for k in wanted if k not in frames]
-        if missing:
-            block = read(missing[0], missing[-1] + 1)
-            for k in missing:
-                frames[k] = np.asarray(block[k - missing[0]])
+        frames = window.get(wanted)
+        predicted = {k: m for k, m in predicted.items() if k in wanted}
         refs = wanted[:-1]
-        masks = []
-        for k in refs:
-            m = predicted.get(k)
-            if m is None and known_mask is not None:
-                m = known_mask(k)
-            masks.append(None if m is None else (np.asarray(m, np.float32) >= threshold).astype(np.float32))
-        prob = predictor.predict(frames[t], [frames[k] for k in refs], masks, keys=wanted)
+        masks = [
+            _binary(predicted[k] if k in predicted else known_mask(k) if known_mask else None, threshold) for k in refs
+        ]
+        prob = predictor.predict(frames[t], [frames[k] for k in refs], masks, times=wanted)
         predictor.aligner.forget(set(wanted))
         predicted[t] = prob
+        sink(t, prob)
+        report(progress, done, len(targets), f"{label}frame {t}")
+    return len(targets)
+
+
+def refine_context(
+    predictor: ContextPredictor,
+    read: Callable[[int, int], np.ndarray],
+    n_frames: int,
+    targets: Sequence[int],
+    first_pass: Callable[[int], np.ndarray | None],
+    sink: Callable[[int, np.ndarray], None],
+    threshold: float = 0.5,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    label: str = "",
+) -> int:
+    """The second pass: each target again, now with references on both sides - the tau/2 frames before and the
+    tau/2 after (fewer at the ends of the video) - and their first-pass masks (``first_pass(t)``)."""
+    half = max(1, predictor.tau // 2)
+    targets = sorted({int(t) for t in targets})
+    window = _Window(read)
+    report(progress, 0, len(targets), f"{label}refining {len(targets)} frames with both neighbours")
+    for done, t in enumerate(targets, 1):
+        check(cancel)
+        refs = [k for k in range(t - half, t + half + 1) if k != t and 0 <= k < n_frames]
+        frames = window.get([*refs, t])
+        masks = [_binary(first_pass(k), threshold) for k in refs]
+        prob = predictor.predict(frames[t], [frames[k] for k in refs], masks, times=[*refs, t])
+        predictor.aligner.forget(set(range(t - half, t + half + 1)))
         sink(t, prob)
         report(progress, done, len(targets), f"{label}frame {t}")
     return len(targets)

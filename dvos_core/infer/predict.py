@@ -53,17 +53,13 @@ def run_schedule(
     cancel: CancelToken | None = None,
     label: str = "",
     cache: FrameCache | None = None,
-    known_mask=None,
 ) -> int:
     """Predict ``targets`` batch by batch, calling ``sink(t, probability)`` as soon as each batch is done.
 
     ``reader(start, stop)`` supplies frames; only the frames the current batch needs are held (see FrameCache).
     """
-    if main.kind == "context":  # frame by frame: a frame's prediction is the next frames' reference mask
-        from dvos_core.infer.context import ContextPredictor, run_context
-
-        ctx = ContextPredictor(main.model, main.device, main.tile_size, main.overlap, main.amp)
-        return run_context(ctx, reader, targets, sink, known_mask, progress=progress, cancel=cancel, label=label)
+    if main.kind == "context":
+        raise ValueError("a context model predicts frame by frame: use predict_video or predict_array")
     tau = main.tau
     batches = plan_batches(targets, tau, batch_size, image_first=image is not None)
     cache = cache if cache is not None else FrameCache(reader)
@@ -106,6 +102,7 @@ def predict_video(
     as_labels: bool = False,
     use_labels: bool = True,
     name: str | None = None,
+    passes: int = 2,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> int:
@@ -119,7 +116,8 @@ def predict_video(
     split across ranks. With ``as_labels`` the predicted masks are then also copied into ``masks`` (see
     :func:`predictions_to_labels`). A context model takes the stored labels (painted, corrected, pseudo) of its
     reference frames where it has not predicted them itself, when ``use_labels`` - except in test videos, whose
-    labels are the ground truth.
+    labels are the ground truth; with ``passes=2`` (its default) it then predicts every frame again with
+    references on both sides (see :func:`dvos_core.infer.context.refine_context`).
     """
     video = project.video(video_id)
     n = video.n_frames
@@ -135,6 +133,8 @@ def predict_video(
     preds = video.predictions[name or prediction_name(checkpoint)]
     if rank == 0:
         first = ("image model" if image is not None else "clamped window (frame 0 repeated)") if main.tau else "-"
+        if main.kind == "context":
+            first = "fewer references"
         info = {
             "checkpoint": _name(checkpoint),
             "image_checkpoint": None if image is None else _name(image_checkpoint),
@@ -144,11 +144,24 @@ def predict_video(
             "threshold": float(threshold),
             "tile_size": main.tile_size,
             "overlap": main.overlap,
+            "passes": passes if main.kind == "context" else 1,
         }
-        same = preds.start(info, _fingerprint(checkpoint, image_checkpoint, threshold))
+        fingerprint = _fingerprint(checkpoint, image_checkpoint, threshold)
+        same = preds.start(info, None if fingerprint is None else f"{fingerprint}/{info['passes']}")
         if not same and len(preds.frames()) == 0 and progress is not None:
             report(progress, 0, len(targets), f"{video_id}: predicting with {preds.model!r}")
     distributed.barrier(size)
+    known = reference_labels(video) if use_labels else None
+    if main.kind == "context" and size > 1:
+        raise ValueError(
+            "a context model predicts a video frame after frame, so torchrun cannot split one video across "
+            "processes; run one `dvos predict --videos ID` per GPU instead"
+        )
+    if main.kind == "context":
+        done = _predict_context(preds, main, targets, threshold, passes, resume, known, progress, cancel)
+        if as_labels:
+            predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel, model=preds.model)
+        return done
     if resume:  # start() cleared the frames of any other checkpoint: only this one's are kept
         done_flags = preds.arrays()[2][:n]
         targets = [t for t in targets if not done_flags[t]]
@@ -169,7 +182,6 @@ def predict_video(
             progress,
             cancel,
             label=f"{video_id}: ",
-            known_mask=reference_labels(video) if use_labels else None,
         )
     if as_labels and rank == 0:
         predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel, model=preds.model)
@@ -215,6 +227,55 @@ def reference_labels(video):
         return video.group["masks"][t] if int(codes[t]) in (MANUAL, CORRECTED, PSEUDO) else None
 
     return known
+
+
+def _predict_context(preds, main, targets, threshold, passes, resume, known, progress, cancel) -> int:
+    """A context model's passes over a stored video: the causal pass, then (``passes=2``) the refinement with
+    references on both sides. ``done`` records the pass a frame finished (1 or 2), so a resumed run redoes only
+    what is missing; the refinement reads the stored masks of the neighbours."""
+    from dvos_core.infer.context import ContextPredictor, refine_context, run_context
+    from dvos_core.progress import Steps
+
+    if passes not in (1, 2):
+        raise ValueError(f"passes must be 1 or 2, got {passes}")
+    video = preds.video
+    n, label = video.n_frames, f"{video.name}: "
+    ctx = ContextPredictor(main.model, main.device, main.tile_size, main.overlap, main.amp)
+    masks, done = preds.arrays()[0], preds.arrays()[2]
+    flags = done[:n] if resume else np.zeros(n, np.uint8)
+    todo = [t for t in targets if flags[t] < 1]
+    run_context(
+        ctx,
+        video.read_frames,
+        todo,
+        lambda t, p: preds.set(t, p, threshold, done_value=1),
+        known,
+        threshold,
+        Steps(progress, 0, 1, passes),
+        cancel,
+        label,
+    )
+    if passes == 1:
+        return len(todo)
+    flags = done[:n]
+    todo = [t for t in targets if flags[t] < 2 or not resume]
+
+    def first_pass(k):
+        return masks[k] if flags[k] else (known(k) if known else None)
+
+    refine_context(
+        ctx,
+        video.read_frames,
+        n,
+        todo,
+        first_pass,
+        lambda t, p: preds.set(t, p, threshold, done_value=2),
+        threshold,
+        Steps(progress, 1, 1, passes),
+        cancel,
+        label,
+    )
+    return len(todo)
 
 
 def predictions_to_labels(
@@ -292,10 +353,12 @@ def predict_array(
     batch_size: int = 4,
     tile_size: int | None = None,
     overlap: int = 64,
+    passes: int = 2,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
-    """In-memory prediction of a few frames (napari dock, tests): same scheduling and tiling as predict_video.
+    """In-memory prediction of a few frames (napari dock, tests): same scheduling and tiling as predict_video
+    (``passes``: a context model's passes, see :func:`predict_video`).
 
     ``model``/``image_model``: a checkpoint path, ``(model, info)`` or a model. ``frames``: (T, H, W, 3) uint8.
     Returns (len(targets), H, W) float32 probabilities (all frames when ``targets`` is None).
@@ -311,5 +374,16 @@ def predict_array(
     def sink(t, p):
         out[pos[t]] = p
 
+    if main.kind == "context":
+        from dvos_core.infer.context import ContextPredictor, refine_context, run_context
+
+        ctx = ContextPredictor(main.model, main.device, main.tile_size, main.overlap, main.amp)
+        run_context(ctx, lambda a, b: frames[a:b], tlist, sink, progress=progress, cancel=cancel)
+        if passes == 2:
+            first = dict(zip(tlist, out.copy()))
+            refine_context(
+                ctx, lambda a, b: frames[a:b], len(frames), tlist, first.get, sink, progress=progress, cancel=cancel
+            )
+        return out
     run_schedule(main, image, lambda a, b: frames[a:b], tlist, batch_size, sink, progress, cancel)
     return out

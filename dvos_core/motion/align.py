@@ -13,6 +13,7 @@ frames over the part both see, at most ``NCC_SIDE`` px) wins. Used by the contex
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import cv2
@@ -59,9 +60,9 @@ def best_transform(ref, query, candidates: Sequence, params: MotionParams | None
 
 
 class SequenceAligner:
-    """Transforms from earlier frames onto the current one, keeping the consecutive-pair estimates of a video so
-    each frame adds one pair. ``align(frames)``: ``frames`` oldest first with the current frame last; returns one
-    2x3 matrix per earlier frame (reference -> current)."""
+    """Transforms from reference frames onto the current one, keeping the pair estimates of a video so each new
+    frame adds about one pair. ``align(frames, keys, times)``: the references, then the current frame last; returns
+    one 2x3 matrix per reference (reference -> current)."""
 
     def __init__(self, params: MotionParams | None = None):
         self.params = params
@@ -76,12 +77,25 @@ class SequenceAligner:
         """Drop cached pairs whose first frame is not in ``keep``."""
         self._pairs = {k: v for k, v in self._pairs.items() if k[0] in keep}
 
-    def align(self, frames: Sequence[np.ndarray], keys: Sequence | None = None) -> list[np.ndarray]:
-        keys = list(range(len(frames))) if keys is None else list(keys)
+    def align(self, frames: Sequence[np.ndarray], keys: Sequence | None = None, times: Sequence | None = None):
+        """One 2x3 matrix per earlier entry of ``frames`` (reference -> the last entry, the current frame).
+
+        ``times``: the frames' times (default: the list order); references after the current frame are chained
+        from the far end towards it, those before it from their far end - so chains always run through frames
+        between a reference and the current one. ``keys`` (default: ``times``) identify frames across calls."""
         n = len(frames) - 1
-        steps = [self.pair((keys[j], keys[j + 1]), frames[j], frames[j + 1]) for j in range(n)]
-        out = []
-        for i in range(n):
-            chain = compose(*steps[i:])
-            out.append(steps[-1] if i == n - 1 else best_transform(frames[i], frames[-1], [chain], self.params))
+        times = list(range(n + 1)) if times is None else list(times)
+        keys = times if keys is None else list(keys)
+        now = times[-1]
+        before = sorted((i for i in range(n) if times[i] < now), key=lambda i: times[i])
+        after = sorted((i for i in range(n) if times[i] >= now), key=lambda i: -times[i])
+        out: list = [None] * n
+        for side in (before, after):
+            seq = [*side, n]
+            steps = [self.pair((keys[a], keys[b]), frames[a], frames[b]) for a, b in itertools.pairwise(seq)]
+            for j, i in enumerate(side):
+                if j == len(side) - 1:  # the reference next to the current frame: its own best estimate
+                    out[i] = steps[-1]
+                else:
+                    out[i] = best_transform(frames[i], frames[-1], [compose(*steps[j:])], self.params)
         return out

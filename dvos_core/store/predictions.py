@@ -1,7 +1,8 @@
 """A video's model predictions, one set per model, stored beside (never in) its label masks.
 
 Schema 3: ``videos/<id>/predictions/<model>/`` holds ``probability`` float16 (T,H,W), ``masks`` uint8 (T,H,W)
-(probability >= threshold) and ``done`` uint8 (T,), the per-frame commit written after the data. Its attributes
+(probability >= threshold) and ``done`` uint8 (T,), the per-frame commit written after the data (the number of the
+prediction pass that finished the frame: 1, or 2 for a context model's refinement). Its attributes
 record what made it: ``checkpoint`` (path), ``fingerprint`` (SHA-256 of the checkpoint file), ``kind``,
 ``threshold``, ``date`` and the prediction settings. Several models' predictions of one video live side by side,
 so they can be compared (``dvos evaluate --models``) and any of them corrected.
@@ -71,9 +72,9 @@ class ModelPredictions:
             sub.attrs.put({**info, "fingerprint": fingerprint, "date": stamp})
         return same
 
-    def set_many(self, ts, probabilities, threshold: float = 0.5) -> None:
-        """Store probability maps for frames ``ts`` (and their masks), then mark them predicted: one write per array
-        for a run of consecutive frames."""
+    def set_many(self, ts, probabilities, threshold: float = 0.5, done_value: int = 1) -> None:
+        """Store probability maps for frames ``ts`` (and their masks), then mark them predicted (``done_value``: the
+        prediction pass that finished them, 1 or 2): one write per array for a run of consecutive frames."""
         v = self.video
         ts = [int(t) for t in ts]
         p = np.asarray(probabilities, dtype=np.float32)
@@ -87,17 +88,17 @@ class ModelPredictions:
                 sl = slice(ts[0], ts[-1] + 1)
                 pp[sl] = p.astype(np.float16)
                 pm[sl] = (p >= threshold).astype(np.uint8)
-                done[sl] = 1
+                done[sl] = done_value
             else:
                 for t, q in zip(ts, p):
                     pp[t] = q.astype(np.float16)
                     pm[t] = (q >= threshold).astype(np.uint8)
                 for t in ts:
-                    done[t] = 1
+                    done[t] = done_value
 
-    def set(self, t: int, probability: np.ndarray, threshold: float = 0.5) -> None:
+    def set(self, t: int, probability: np.ndarray, threshold: float = 0.5, done_value: int = 1) -> None:
         """Store one frame's probability map (see :meth:`set_many`)."""
-        self.set_many([t], np.asarray(probability)[None], threshold)
+        self.set_many([t], np.asarray(probability)[None], threshold, done_value)
 
     def frames(self) -> np.ndarray:
         """Indices of the predicted frames."""
