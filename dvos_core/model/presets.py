@@ -39,14 +39,14 @@ class ModelConfig:
     beta_end: float = 0.02
     input_size: int = 256  # default training / inference crop size (multiple of 32)
     # context-aware video model (kind "context") only: where and how the query looks up its references
-    fusion_levels: tuple = (1, 2, 3, 4)  # encoder levels fused (0 = H ... 4 = H/16)
+    fusion_levels: list = dataclasses.field(default_factory=lambda: [1, 2, 3, 4])  # levels fused (0 = H .. 4 = H/16)
     fusion_radius: int = 2  # local window (2r+1)^2 at each fused level, after global alignment
     fusion_dim: int = 32  # key / value width of the lookup
 
     def __post_init__(self):
         coerce_fields(self)  # types and finite numbers (dvos_core.config_io)
         self.widths = tuple(int(w) for w in self.widths)
-        self.fusion_levels = tuple(sorted({int(v) for v in self.fusion_levels}))
+        self.fusion_levels = sorted({int(v) for v in self.fusion_levels})
         if not self.fusion_levels or not all(0 <= v < len(self.widths) for v in self.fusion_levels):
             raise ValueError(f"fusion_levels must be a non-empty list of levels 0..4, got {self.fusion_levels}")
         if self.fusion_radius < 0 or self.fusion_dim < 1:
