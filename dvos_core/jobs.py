@@ -18,9 +18,12 @@ A GUI stays responsive because the work (and its GIL) lives in another process, 
 >>> job.cancel()   # the child's CancelToken fires (it stops cleanly); job.kill() ends it at once
 
 Or, blocking: ``JobProcess(...).run(progress=..., cancel=token)`` returns the result and raises on failure.
+After :func:`keep_warm` (the napari panel calls it) one spare child waits with the heavy modules already imported,
+so a job starts at once instead of after the imports.
 
 Arguments and results are pickled; a :class:`~dvos_core.store.Project` or ``Video`` travels as its path and is opened
-again on the other side. ``threads`` sets the child's CPU thread count (``OMP_NUM_THREADS`` and ``DVOS_THREADS``).
+again on the other side. ``threads`` sets the child's CPU thread count (``OMP_NUM_THREADS`` and ``DVOS_THREADS``,
+and the target's own ``threads`` argument when it has one).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ _HEADER = struct.Struct(">Q")
 _CANCEL = "cancel"
 # the child imports this module by name (not as __main__), so its messages unpickle as dvos_core.jobs classes
 CHILD_COMMAND = "import sys; from dvos_core.jobs import _child_main; sys.exit(_child_main())"
+PRELOAD_ENV = "DVOS_JOB_PRELOAD"
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "DVOS_THREADS")
 
 
@@ -166,6 +170,15 @@ def _resolve(name: str):
     return obj
 
 
+def _accepts(func, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _package_root(module: str) -> str | None:
     mod = sys.modules.get(module.split(".")[0])
     f = getattr(mod, "__file__", None)
@@ -194,9 +207,9 @@ class JobProcess:
         self.events, self.threads = events, threads
         self.progress_arg, self.cancel_arg = progress_arg, cancel_arg
         self.outcome: Outcome | None = None
+        self._child: _Child | None = None
         self._proc: subprocess.Popen | None = None
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._stderr_tail: collections.deque = collections.deque(maxlen=40)
         self._stdin_lock = threading.Lock()
         self._killed = False
 
@@ -214,23 +227,12 @@ class JobProcess:
             "threads": self.threads,
         }
         payload = dumps(spec)  # fails here, in the caller, when an argument cannot be sent
-        env = dict(os.environ)
-        roots = [r for r in (_package_root("dvos_core"), _package_root(self.target.partition(":")[0])) if r]
-        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([*roots, *filter(None, [env.get("PYTHONPATH")])]))
-        env["PYTHONUNBUFFERED"] = "1"
-        if self.threads:
-            env.update(dict.fromkeys(THREAD_ENV, str(int(self.threads))))
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", CHILD_COMMAND],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            bufsize=0,
-            env=env,
-        )
+        roots = _roots(self.target)
+        self._child = _take_spare(roots) or _Child(roots, self.threads)
+        self._proc = self._child.proc
         self._send_raw(_HEADER.pack(len(payload)) + payload)
         threading.Thread(target=self._read_messages, name="dvos-job-reader", daemon=True).start()
-        threading.Thread(target=self._read_stderr, name="dvos-job-stderr", daemon=True).start()
+        _refill_spare()
         return self
 
     def cancel(self) -> None:
@@ -310,7 +312,8 @@ class JobProcess:
                 stdin.flush()
 
     def _read_messages(self) -> None:
-        got_outcome = False
+        """Queue the child's messages; its Outcome only once the process has exited (its memory is free then)."""
+        outcome = None
         stream = self._proc.stdout
         while True:
             try:
@@ -319,14 +322,18 @@ class JobProcess:
                 break
             except Exception as e:  # a result that cannot be unpickled here
                 msg = Outcome("error", message=f"the job's reply could not be read: {e}", error_type=type(e).__name__)
-            got_outcome = got_outcome or isinstance(msg, Outcome)
-            self._queue.put(msg)
+            if isinstance(msg, Outcome):
+                outcome = msg
+            else:
+                self._queue.put(msg)
         code = self._proc.wait()
-        if not got_outcome:
+        if outcome is not None:
+            self._queue.put(outcome)
+        else:
             if self._killed:
                 self._queue.put(Outcome("killed", message="the job was ended before it finished"))
             else:
-                tail = "".join(self._stderr_tail).strip()
+                tail = "".join(self._child.stderr_tail).strip()
                 self._queue.put(
                     Outcome(
                         "error",
@@ -336,14 +343,80 @@ class JobProcess:
                     )
                 )
 
+
+# ---- child processes, and one spare kept warm ---------------------------------------------------------------------
+def _roots(target: str) -> list[str]:
+    """sys.path roots the child needs: where this dvos_core and the target's package were imported from."""
+    return [r for r in dict.fromkeys((_package_root("dvos_core"), _package_root(target.partition(":")[0]))) if r]
+
+
+class _Child:
+    """A started child Python waiting for its job spec on stdin; its stderr is echoed and its tail kept."""
+
+    def __init__(self, roots: list[str], threads: int | None = None, preload: tuple[str, ...] = ()):
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([*roots, *filter(None, [env.get("PYTHONPATH")])]))
+        env["PYTHONUNBUFFERED"] = "1"
+        env[PRELOAD_ENV] = ",".join(preload)
+        if threads:
+            env.update(dict.fromkeys(THREAD_ENV, str(int(threads))))
+        self.roots = roots
+        self.stderr_tail: collections.deque = collections.deque(maxlen=40)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD_COMMAND],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=0,
+            env=env,
+        )
+        threading.Thread(target=self._read_stderr, name="dvos-job-stderr", daemon=True).start()
+
     def _read_stderr(self) -> None:
-        for raw in iter(self._proc.stderr.readline, b""):
+        for raw in iter(self.proc.stderr.readline, b""):
             line = raw.decode(errors="replace")
-            self._stderr_tail.append(line)
+            self.stderr_tail.append(line)
             try:
                 sys.stderr.write(line)
             except (OSError, ValueError, AttributeError):
                 pass
+
+
+_warm: dict = {"preload": (), "spare": None}
+_warm_lock = threading.Lock()
+
+
+def keep_warm(preload: tuple[str, ...] = ("dvos_core.store",)) -> None:
+    """From now on keep one spare child started, with ``preload`` modules imported, so the next job starts at once
+    (a GUI calls this; a spare costs one idle Python process). Jobs that set ``threads`` get it applied on arrival."""
+    with _warm_lock:
+        _warm["preload"] = tuple(preload)
+    _refill_spare()
+
+
+def stop_warm() -> None:
+    """Stop keeping a spare child and end the current one."""
+    with _warm_lock:
+        _warm["preload"] = ()
+        spare, _warm["spare"] = _warm["spare"], None
+    if spare is not None and spare.proc.poll() is None:
+        spare.proc.stdin.close()  # the spare exits when its stdin closes
+
+
+def _take_spare(roots: list[str]) -> _Child | None:
+    with _warm_lock:
+        spare = _warm["spare"]
+        if spare is None or spare.proc.poll() is not None or not set(roots) <= set(spare.roots):
+            return None
+        _warm["spare"] = None
+        return spare
+
+
+def _refill_spare() -> None:
+    with _warm_lock:
+        if not _warm["preload"] or (_warm["spare"] is not None and _warm["spare"].proc.poll() is None):
+            return
+        _warm["spare"] = _Child(_roots("dvos_core.jobs:_child_main"), preload=_warm["preload"])
 
 
 # ---- the child side ----------------------------------------------------------------------------------------------
@@ -359,6 +432,14 @@ def _listen(stdin, token: CancelToken) -> None:
             token.cancel()
 
 
+def _apply_threads(n: int) -> None:
+    """Set the thread count of a child that is already running (a spare): environment and torch if loaded."""
+    os.environ.update(dict.fromkeys(THREAD_ENV, str(n)))
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(max(1, n))
+
+
 def _child_main() -> int:
     channel = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout.flush()
@@ -370,10 +451,17 @@ def _child_main() -> int:
             _write(channel, msg)
 
     stdin = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
+    for module in filter(None, os.environ.get(PRELOAD_ENV, "").split(",")):
+        try:  # a spare child loads what jobs need while it waits for one
+            importlib.import_module(module)
+        except Exception:
+            pass
     try:
         spec = _read(stdin)
     except EOFError:
         return 2
+    if spec.get("threads"):
+        _apply_threads(int(spec["threads"]))
     token = CancelToken()
     threading.Thread(target=_listen, args=(stdin, token), daemon=True).start()
     last = [0.0]
@@ -392,7 +480,10 @@ def _child_main() -> int:
     if spec.get("events"):
         kwargs[spec["events"]] = lambda value: send(Event(value))
     try:
-        result = _resolve(spec["target"])(*spec["args"], **kwargs)
+        target = _resolve(spec["target"])
+        if spec.get("threads") and "threads" not in kwargs and _accepts(target, "threads"):
+            kwargs["threads"] = int(spec["threads"])
+        result = target(*spec["args"], **kwargs)
     except Cancelled as e:
         send(Outcome("cancelled", message=str(e)))
         return 0

@@ -157,3 +157,28 @@ def test_a_script_without_a_main_guard_can_start_jobs(tmp_project, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.count("script body runs") == 1  # the child did not execute the script again
     assert f"opened in a child: {tmp_project.path.name}" in out.stdout
+
+
+def report_threads(threads=1, progress=None, cancel=None):
+    return threads, os.environ.get("OMP_NUM_THREADS"), os.environ.get("DVOS_THREADS")
+
+
+def test_threads_reach_the_child_and_its_threads_argument():
+    assert JobProcess(report_threads, threads=3).run() == (3, "3", "3")
+    assert JobProcess(report_threads, threads=2, progress_arg=None, cancel_arg=None).run()[0] == 2
+
+
+def test_a_warm_spare_child_runs_the_next_job(tmp_project):
+    from dvos_core import jobs
+
+    jobs.keep_warm(preload=("dvos_core.store",))
+    try:
+        spare = jobs._warm["spare"]
+        assert spare is not None and spare.proc.poll() is None
+        job = JobProcess("dvos_core.store:Project.open", str(tmp_project.path), progress_arg=None, cancel_arg=None)
+        assert job.start().pid == spare.proc.pid  # the waiting spare took the job
+        assert job.run().path == tmp_project.path
+        assert jobs._warm["spare"] is not None and jobs._warm["spare"] is not spare  # and a new one waits
+    finally:
+        jobs.stop_warm()
+    assert jobs._warm["spare"] is None
