@@ -48,8 +48,12 @@ from dvos_core.progress import Cancelled, CancelToken
 PROGRESS_INTERVAL_S = 0.05
 _HEADER = struct.Struct(">Q")
 _CANCEL = "cancel"
-# the child imports this module by name (not as __main__), so its messages unpickle as dvos_core.jobs classes
-CHILD_COMMAND = "import sys; from dvos_core.jobs import _child_main; sys.exit(_child_main())"
+# The child imports this module by name (not as __main__), so its messages unpickle as dvos_core.jobs classes. Its
+# work is saved and reported when _child_main returns: it then leaves without the slow interpreter teardown.
+CHILD_COMMAND = (
+    "import os, sys; from dvos_core.jobs import _child_main; code = _child_main(); "
+    "sys.stdout.flush(); sys.stderr.flush(); os._exit(code)"
+)
 PRELOAD_ENV = "DVOS_JOB_PRELOAD"
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "DVOS_THREADS")
 

@@ -176,6 +176,9 @@ class ConfigForm(QWidget):
             text = f"{label} ({view.unit})" if view.unit else label
             tip = self._tooltip(name, f, view)
             widget.setToolTip(tip)
+            for part in (getattr(widget, "low", None), getattr(widget, "high", None)):
+                if part is not None:
+                    part.setToolTip(tip)
             row_label = QLabel(text)
             row_label.setToolTip(tip)
             row_label.setWordWrap(True)

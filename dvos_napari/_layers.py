@@ -79,6 +79,11 @@ def _video_of(layer) -> str | None:
     return (layer.metadata or {}).get("dvos_video")
 
 
+def time_axis(viewer) -> int:
+    """The viewer axis of video time (the third from the last: time, y, x)."""
+    return max(0, viewer.dims.ndim - 3)
+
+
 def set_axis_labels(viewer) -> None:
     """Label the last three axes (time, y, x) so the time slider reads 'frame'."""
     nd = viewer.dims.ndim

@@ -40,6 +40,7 @@ class DvosState:
         self.tracked_layers: weakref.WeakSet = weakref.WeakSet()
         self.loading: set[str] = set()  # mask reads in progress
         self.workers: list = []  # their worker threads (kept referenced while they run)
+        self._after_loading: list = []
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
         for layer in list(viewer.layers):
             self._adopt_layer(layer)
@@ -113,6 +114,17 @@ class DvosState:
     def end_loading(self, key: str) -> None:
         self.loading.discard(key)
         self.loading_changed.emit(bool(self.loading))
+        if not self.loading:
+            waiting, self._after_loading = self._after_loading, []
+            for callback in waiting:
+                callback()
+
+    def after_loading(self, callback) -> None:
+        """Call ``callback()`` once no masks are being read (at once if none are)."""
+        if self.loading:
+            self._after_loading.append(callback)
+        else:
+            callback()
 
     def report_error(self, what: str, error: BaseException) -> None:
         from napari.utils.notifications import show_error

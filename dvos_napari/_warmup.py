@@ -1,7 +1,7 @@
 """One-time background start-up of the plugin, so that nothing slow happens on the GUI thread later.
 
-- In this process (a thread): napari's lazy parts for a first video (layer models, units, pandas, vispy layer code)
-  and torch with the training settings, which the Train step needs.
+- In this process (a thread): modules napari imports for a first video (pandas, scipy, its vispy layer code) and
+  torch with the training settings, which the Train step needs.
 - A spare child process (:func:`dvos_core.jobs.keep_warm`) that has already imported torch and the core, so the
   next background job starts at once.
 """
@@ -17,22 +17,26 @@ _started = threading.Event()
 warmed = threading.Event()  # set once the in-process warm-up has finished
 
 
-def _work() -> None:
-    try:
-        import numpy as np
-        from napari.layers import Image, Labels
+# modules napari imports on its first layers, and torch with the training settings (imports only: napari objects
+# are not built here, their set-up is not thread-safe)
+WARM_IMPORTS = (
+    "pandas",
+    "scipy.ndimage",
+    "napari.components.histogram",
+    "napari._vispy.layers.image",
+    "napari._vispy.layers.labels",
+    "dvos_core.train.config",
+    "dvos_core.infer",
+)
 
-        # layer models (no Qt) pull in what napari loads lazily for a first video: units, pandas, scipy, ...
-        Image(np.zeros((2, 8, 8, 3), np.uint8), rgb=True)
-        Labels(np.zeros((2, 8, 8), np.uint8))
-        importlib.import_module("napari._vispy.layers.image")
-        importlib.import_module("napari._vispy.layers.labels")
-        importlib.import_module("dvos_core.train.config")  # torch, for the Train step
-        importlib.import_module("dvos_core.infer")
-    except Exception:  # only a warm-up: the real import reports any problem
-        pass
-    finally:
-        warmed.set()
+
+def _work() -> None:
+    for module in WARM_IMPORTS:
+        try:
+            importlib.import_module(module)
+        except Exception:  # only a warm-up: the real import reports any problem
+            pass
+    warmed.set()
 
 
 def warm_up() -> None:

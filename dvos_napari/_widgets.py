@@ -92,6 +92,7 @@ class MessageBox(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(row)
         lay.addWidget(self.details)
+        self._toggle(False)
         self.clear()
 
     def _toggle(self, on: bool) -> None:
@@ -109,6 +110,7 @@ class MessageBox(QWidget):
         self.label.setText(message.text)
         self.details.setPlainText(message.details)
         self.details_button.setChecked(False)
+        self._toggle(False)
         self.details_button.setVisible(bool(message.details))
 
     def clear(self) -> None:

@@ -103,4 +103,3 @@ def real_video() -> Path:
     if not hits:
         pytest.skip(f"real test video absent: run tests/fetch_testdata.sh (looked in {root})")
     return hits[0]
-

@@ -235,7 +235,7 @@ def slow_training_panel(make_napari_viewer, tmp_path):
     panel = dock(viewer, PANEL)
     panel.state.set_project(project)
     tr = panel.go("Train")
-    tr.form.set_values({"phase": "image", "epochs": 100, "batch_size": 4, "size": 224, "max_steps_per_epoch": None})
+    tr.form.set_values({"phase": "image", "epochs": 100, "batch_size": 4, "size": 192, "max_steps_per_epoch": None})
     tr.threads_box.setValue(1)
     return tr
 
@@ -252,6 +252,7 @@ def test_stop_acts_within_a_training_step(slow_training_panel, qtbot):
     assert tr.start_button.text() == "Stopping..."
     qtbot.waitUntil(lambda: not tr.running, timeout=60_000)
     latency = time.monotonic() - t0
+    print(f"stop latency {latency:.2f} s (child exited, last.pt saved); first step {step_s:.2f} s")
     assert not job.is_alive() and job.join(5) == 0
     last = tr.events[-1]
     assert last["type"] == "cancelled" and (last["epoch"], last["step"]) == (1, 1), tr.events[-3:]  # inside step 2

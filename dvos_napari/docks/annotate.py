@@ -10,7 +10,7 @@ import numpy as np
 from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSpinBox, QVBoxLayout
 
-from dvos_napari._layers import find_layer
+from dvos_napari._layers import find_layer, time_axis
 from dvos_napari._names import masks_name
 from dvos_napari._widgets import DvosDock, button, button_grid, wrapped_label
 from dvos_napari._writer import save_frames
@@ -21,11 +21,6 @@ def spread_frames(n_frames: int, k: int) -> list[int]:
     if n_frames <= 0 or k <= 0:
         return []
     return sorted({int(round(x)) for x in np.linspace(0, n_frames - 1, min(k, n_frames))})
-
-
-def time_axis(viewer) -> int:
-    """The viewer axis of video time (the third from the last: time, y, x)."""
-    return max(0, viewer.dims.ndim - 3)
 
 
 class AnnotateDock(DvosDock):

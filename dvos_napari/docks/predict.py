@@ -11,34 +11,14 @@ from __future__ import annotations
 
 from qtpy.QtWidgets import QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QSpinBox, QVBoxLayout
 
-from dvos_napari import _machine
+from dvos_napari._compute import ComputeRows
 from dvos_napari._layers import refresh_masks, show_predictions
 from dvos_napari._models import model_checkpoints
-from dvos_napari._widgets import DvosDock, button, compact_combo, section, wrapped_label
+from dvos_napari._widgets import DvosDock, button, compact_combo, section
 
 PSEUDO_SCOPES = ("all training videos", "current video")
 SCOPES = ("current video", "test videos", "all videos")
 NO_IMAGE_MODEL = "(none)"
-
-
-def compute_row(dock, form: QFormLayout) -> None:
-    """Device and CPU-thread fields with the 'will run on' line (the Train and Predict steps share them)."""
-    dock.device = compact_combo(
-        _machine.DEVICES, "where the model runs: auto picks the GPU if this computer has one, else the CPU"
-    )
-    dock.device_label = wrapped_label("")
-    dock.device.currentTextChanged.connect(lambda *_: dock._update_device())
-    dock.threads_box = QSpinBox()
-    dock.threads_box.setRange(1, 256)
-    dock.threads_box.setToolTip(
-        "CPU threads the job may use; the default leaves one core free so the viewer stays smooth"
-    )
-    from dvos_core.machine import default_threads
-
-    dock.threads_box.setValue(default_threads())
-    form.addRow("device", dock.device)
-    form.addRow(dock.device_label)
-    form.addRow("CPU threads", dock.threads_box)
 
 
 class PredictDock(DvosDock):
@@ -48,7 +28,12 @@ class PredictDock(DvosDock):
         super().__init__(napari_viewer, parent)
         cf = QFormLayout()
         cf.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        compute_row(self, cf)
+        self.compute = ComputeRows(cf)
+        self.device, self.device_label, self.threads_box = (
+            self.compute.device,
+            self.compute.device_label,
+            self.compute.threads,
+        )
 
         pf = QFormLayout()
         pf.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
@@ -119,8 +104,6 @@ class PredictDock(DvosDock):
         self.state.project_changed.connect(lambda *_: self.refresh())
         self.state.store_changed.connect(self.refresh)
         self.refresh()
-        self._update_device()
-        _machine.when_known(lambda info: self._update_device())
 
     # ---- choices ---------------------------------------------------------------------------------------------
     def threads(self) -> int | None:
@@ -148,16 +131,11 @@ class PredictDock(DvosDock):
         if path:
             self.checkpoint.setCurrentText(path)
 
-    def _update_device(self) -> None:
-        ok, text = _machine.device_line(self.device.currentText(), _machine.known())
-        self.device_label.setText(text)
-        self.device_label.setStyleSheet("" if ok else "font-weight: bold")
-
     def checkpoint_path(self, combo=None, what: str = "model") -> str:
         """The checkpoint file chosen in ``combo``: a model name of the project or a path (resolved by the core)."""
         from dvos_core.infer.engine import resolve_checkpoint_path
 
-        combo = combo or self.checkpoint
+        combo = self.checkpoint if combo is None else combo
         text = combo.currentText().strip()
         if not text or text == NO_IMAGE_MODEL:
             raise ValueError(f"choose the {what} first (train one in the Train step)")
@@ -175,7 +153,8 @@ class PredictDock(DvosDock):
         else:
             ids = p.video_ids()
         if not ids:
-            raise ValueError(f"the project has no {scope}; add videos or set their split in the Project step")
+            what = {"all training videos": "training videos", "all videos": "videos"}.get(scope, scope)
+            raise ValueError(f"the project has no {what}; add videos or set their split in the Project step")
         return ids
 
     # ---- actions ---------------------------------------------------------------------------------------------
@@ -196,13 +175,14 @@ class PredictDock(DvosDock):
         )
 
     def pseudo_label(self):
+        checkpoint = self.checkpoint_path(self.image_model, "image model")
         ids = self.video_ids(self.pseudo_scope.currentText())
         q = self.quality.value() or None
         return self.run(
             "dvos_core.infer:pseudo_label",
             self.state.require_project(),
             ids,
-            self.checkpoint_path(self.image_model, "image model"),
+            checkpoint,
             device=self.device.currentText(),
             n_passes=self.passes.value(),
             quality_threshold=q,

@@ -15,12 +15,11 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
-from dvos_napari._layers import find_layer, refresh_masks, show_predictions
+from dvos_napari._layers import find_layer, refresh_masks, show_predictions, time_axis
 from dvos_napari._names import predicted_name
 from dvos_napari._plots import PlotCanvas
 from dvos_napari._widgets import DvosDock, button, compact_combo, section, wrapped_label
 from dvos_napari._writer import save_frames
-from dvos_napari.docks.annotate import time_axis
 
 SCOPES = ("test", "val", "train", "current video")
 
@@ -110,7 +109,7 @@ class ReviewDock(DvosDock):
         if layer is not None:
             self.viewer.layers.selection.active = layer
             layer.selected_label = 1
-            layer.mode = "paint"
+            self.state.after_loading(lambda: setattr(layer, "mode", "paint"))  # a read-only layer cannot paint
             self.fix_info.setText(
                 f"{video_id} frame {frame}: paint (P) or erase (E) the predicted mask, then press Save correction"
             )

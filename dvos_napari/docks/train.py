@@ -11,11 +11,11 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QFormLayout, QLineEdit, QProgressBar, QPushButton, QVBoxLayout
 
 from dvos_napari import _machine
+from dvos_napari._compute import ComputeRows
 from dvos_napari._forms import ConfigForm, FieldView
 from dvos_napari._models import model_checkpoints
 from dvos_napari._plots import PlotCanvas
 from dvos_napari._widgets import DvosDock, compact_combo, section, wrapped_label
-from dvos_napari.docks.predict import compute_row
 
 PHASE_TEXT = {
     "image": "image model (single frames)",
@@ -96,7 +96,12 @@ class TrainDock(DvosDock):
         extra.addRow("model name", self.name)
         cf = QFormLayout()
         cf.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        compute_row(self, cf)
+        self.compute = ComputeRows(cf)
+        self.device, self.device_label, self.threads_box = (
+            self.compute.device,
+            self.compute.device_label,
+            self.compute.threads,
+        )
 
         self.start_button = QPushButton("Start training")
         self.start_button.setToolTip("train in the background; the button turns into Stop")
@@ -144,7 +149,6 @@ class TrainDock(DvosDock):
         self.state.project_changed.connect(lambda *_: self.refresh())
         self.state.store_changed.connect(self.refresh)
         self.refresh()
-        self._update_device()
         _machine.when_known(self._machine_known)
 
     # ---- settings --------------------------------------------------------------------------------------------
@@ -155,11 +159,6 @@ class TrainDock(DvosDock):
     def threads(self) -> int | None:
         return self.threads_box.value()
 
-    def _update_device(self) -> None:
-        ok, text = _machine.device_line(self.device.currentText(), _machine.known())
-        self.device_label.setText(text)
-        self.device_label.setStyleSheet("" if ok else "font-weight: bold")
-
     def _lr_changed(self, lr: float) -> None:
         self.form.set_values({"eta_min": self._cosine_floor(lr)})  # the schedule ends at a tenth of it
 
@@ -167,7 +166,6 @@ class TrainDock(DvosDock):
         """Switch to the settings that suit this computer, unless the user changed the form already."""
         from dvos_core.machine import suggested_settings
 
-        self._update_device()
         settings, why = suggested_settings(info)
         if settings != self._suggested and all(self.form.values().get(k) == v for k, v in self._suggested.items()):
             self.form.set_values(settings)
