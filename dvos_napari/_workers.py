@@ -71,6 +71,9 @@ class Job(QObject):
 
             self.worker = create_worker(self._run_in_thread, _start_thread=False)
             self.worker.start()
+        from napari.utils import progress
+
+        self._pbar = progress(total=0, desc=f"{self.label}: starting")  # busy in the activity dock until a report
         self._timer.start()
         return self
 

@@ -115,6 +115,10 @@ def test_full_loop_through_the_panel(make_napari_viewer, qtbot, tmp_path):
     wait_job(qtbot, prj.add_layer(layer, split="train"))
     wait_loaded(qtbot, state)
     meter = GapMeter()  # from here on, every heavy job runs in a child process
+    from napari.utils import progress
+
+    activity = []  # progress bars shown in napari's activity dock
+    progress._all_instances.events.changed.connect(lambda e: activity.extend(p.desc for p in e.added))
     assert state.video_id == "plot1" and "plot1 masks" in viewer.layers
     assert viewer.dims.axis_labels[-3] == "frame"
     project = state.project
@@ -173,6 +177,8 @@ def test_full_loop_through_the_panel(make_napari_viewer, qtbot, tmp_path):
     assert kinds[0] == "start" and "batch" in kinds and kinds[-1] == "done", kinds
     assert not tr.process.is_alive() and (project.model_dir("img") / "best.pt").exists()
     assert "finished" in tr.status.text() and panel.status["Train"].done
+    for job in ("extract heads", "extract backgrounds", "synthetic preview", "generate synthetic", "train img"):
+        assert any(desc.startswith(job) for desc in activity), (job, activity)
 
     # 6. Predict: pseudo-label first (with the image model of its own box), then predict
     pr = panel.go("Predict")

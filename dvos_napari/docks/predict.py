@@ -26,9 +26,7 @@ class PredictDock(DvosDock):
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(napari_viewer, parent)
-        cf = QFormLayout()
-        cf.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        self.compute = ComputeRows(cf)
+        self.compute = ComputeRows()
         self.device, self.device_label, self.threads_box = (
             self.compute.device,
             self.compute.device_label,
@@ -90,8 +88,7 @@ class PredictDock(DvosDock):
         )
 
         lay = QVBoxLayout(self.body)
-        lay.addWidget(section("Compute"))
-        lay.addLayout(cf)
+        lay.addWidget(self.compute.widget)
         lay.addWidget(section("1. Pseudo-label the training videos (image model)"))
         lay.addLayout(pf)
         lay.addWidget(self.pseudo_button)

@@ -50,7 +50,11 @@ class ReviewDock(DvosDock):
         top.addWidget(self.scope, 1)
         top.addWidget(self.evaluate_button)
         self.overall = wrapped_label("no evaluation yet: predict the test videos (Predict step), then press Evaluate")
-        self.videos_table = _table(("video", "frames", "Dice", "IoU", "count error"), min_rows=3)
+        self.videos_table = _table(("video", "frames", "Dice", "IoU", "count err."), min_rows=3)
+        header = self.videos_table.horizontalHeader()
+        for c in range(1, 5):
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        self.videos_table.horizontalHeaderItem(4).setToolTip("mean error of the head count per frame")
         self.videos_table.cellClicked.connect(lambda r, c: self._plot_frames(self.videos_table.item(r, 0).text()))
         self.videos_table.setToolTip("click a video to highlight it in the plot")
         self.plot = PlotCanvas(napari_viewer, min_height=200)

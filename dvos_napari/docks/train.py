@@ -15,7 +15,7 @@ from dvos_napari._compute import ComputeRows
 from dvos_napari._forms import ConfigForm, FieldView
 from dvos_napari._models import model_checkpoints
 from dvos_napari._plots import PlotCanvas
-from dvos_napari._widgets import DvosDock, compact_combo, section, wrapped_label
+from dvos_napari._widgets import DvosDock, compact_combo, wrapped_label
 
 PHASE_TEXT = {
     "image": "image model (single frames)",
@@ -94,9 +94,7 @@ class TrainDock(DvosDock):
         self.name.setToolTip("the model's name in the project; start again with the same name to resume a stopped run")
         extra.addRow("start from", self.init_from)
         extra.addRow("model name", self.name)
-        cf = QFormLayout()
-        cf.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        self.compute = ComputeRows(cf)
+        self.compute = ComputeRows()
         self.device, self.device_label, self.threads_box = (
             self.compute.device,
             self.compute.device_label,
@@ -121,8 +119,7 @@ class TrainDock(DvosDock):
         lay.addWidget(self.machine_label)
         lay.addWidget(self.form)
         lay.addLayout(extra)
-        lay.addWidget(section("Compute"))
-        lay.addLayout(cf)
+        lay.addWidget(self.compute.widget)
         lay.addWidget(self.start_button)
         lay.addWidget(self.epoch_bar)
         lay.addWidget(self.batch_bar)
