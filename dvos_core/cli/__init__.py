@@ -7,7 +7,17 @@ import importlib
 import sys
 
 # Each module defines register(subparsers) adding its subcommands; each subcommand sets `func(args) -> int`.
-COMMAND_MODULES = ("store_cmds", "io_cmds", "extract_cmds", "synth_cmds", "train_cmds", "infer_cmds", "demo_cmd")
+COMMAND_MODULES = (
+    "store_cmds",
+    "io_cmds",
+    "extract_cmds",
+    "synth_cmds",
+    "train_cmds",
+    "model_cmds",
+    "infer_cmds",
+    "demo_cmd",
+)
+DEBUG_HELP = "on an error, print the full Python traceback (same as the environment variable DVOS_DEBUG=1)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,9 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     from dvos_core import __version__
 
     parser.add_argument("--version", action="version", version=f"dvos {__version__}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"dvos_core.cli.{name}").register(sub)
+    for command_parser in sub.choices.values():  # `dvos COMMAND ... --debug` works too
+        command_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
 
 

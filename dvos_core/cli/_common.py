@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
+import traceback
 
 from dvos_core.progress import Cancelled, CancelToken
 
@@ -45,7 +47,7 @@ def cancel_on_sigint() -> CancelToken:
     """A cancel token set by the first Ctrl+C (the second one kills the process as usual)."""
     token = CancelToken()
 
-    def handler(signum, frame):
+    def handler(_signum, _frame):
         sys.stderr.write("\ncancelling (press Ctrl+C again to abort immediately)...\n")
         token.cancel()
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -57,32 +59,62 @@ def cancel_on_sigint() -> CancelToken:
     return token
 
 
-def run_command(args) -> int:
-    """Run ``args.func(args)``; turn known errors into one clear line and an exit code."""
+# Errors a user can act on from the message alone: bad input or settings (ValueError family, incl. CheckpointError),
+# a broken or missing store (StoreError), the file system (OSError: FileNotFoundError, PermissionError, disk full...),
+# a missing optional package (ImportError, whose message says what to install) and a diverging training run
+# (FloatingPointError). Anything else (KeyError, IndexError, TypeError, RuntimeError, AttributeError...) may be a bug.
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """The exception types `dvos` reports as one line without a traceback (see the comment above)."""
     from dvos_core.store.schema import StoreError
 
+    return (StoreError, ValueError, OSError, ImportError, FloatingPointError)
+
+
+def debug_enabled(args=None) -> bool:
+    """True when `dvos --debug` was given or the environment sets DVOS_DEBUG (to anything but 0/false/no/off)."""
+    if getattr(args, "debug", False):
+        return True
+    return os.environ.get("DVOS_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def run_command(args) -> int:
+    """Run ``args.func(args)`` and turn an exception into a message and an exit code.
+
+    Without ``--debug``: a user error (:func:`user_error_types`) is one line; any other exception is one line naming
+    its type plus a hint to rerun with ``--debug``. Both exit with 2 (1 stays free for commands that report "nothing
+    done"); cancel and Ctrl+C exit with 130. With ``--debug`` (or ``DVOS_DEBUG=1``) the full traceback comes first.
+    """
+    debug = debug_enabled(args)
     try:
         rc = args.func(args)
         return int(rc or 0)
     except Cancelled:
+        _traceback_if(debug)
         print("dvos: cancelled; everything committed before the cancel is kept", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
+        _traceback_if(debug)
         print("dvos: interrupted", file=sys.stderr)
         return 130
-    except (
-        StoreError,
-        ValueError,
-        KeyError,
-        FileNotFoundError,
-        PermissionError,
-        IndexError,
-        OSError,
-        RuntimeError,
-    ) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"dvos {args.command}: error: {msg}", file=sys.stderr)
+    except Exception as e:
+        _traceback_if(debug)
+        if isinstance(e, user_error_types()):
+            print(f"dvos {args.command}: error: {e}", file=sys.stderr)
+            return 2
+        msg = e.args[0] if isinstance(e, KeyError) and len(e.args) == 1 else e
+        print(f"dvos {args.command}: error: {msg} ({type(e).__name__})", file=sys.stderr)
+        if not debug:
+            print(
+                "dvos: unexpected error type; if the message does not say what to fix, rerun with --debug "
+                "(or DVOS_DEBUG=1) for the full traceback and report it",
+                file=sys.stderr,
+            )
         return 2
+
+
+def _traceback_if(debug: bool) -> None:
+    if debug:
+        traceback.print_exc(file=sys.stderr)
 
 
 def add_project(parser, help_text: str = "path of the project store (a folder ending in .dvos)") -> None:

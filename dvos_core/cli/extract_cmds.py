@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from dvos_core.cli._common import add_project
 
 
@@ -37,15 +39,19 @@ def register(sub) -> None:
 
     p = sub.add_parser(
         "extract-backgrounds",
-        help="cut background clips from a video of bare field",
+        help="cut background clips from a video of bare field (or inpaint the heads out of annotated frames)",
         description="Cut runs of consecutive frames from a video that shows the field without wheat heads (soil, "
         "leaves, stems). Synthetic clips paste heads onto these backgrounds, so the camera motion in "
         "the training data is real. SOURCE is a video already in the project or a video file / TIFF / "
-        "image folder.",
-        epilog="example: dvos extract-backgrounds field.dvos bare_plot.mp4 --clips 20",
+        "image folder. Without bare-field footage, --from-annotated makes one clip per painted frame: "
+        "its heads (grown by --dilate pixels) are filled with the surrounding field, and the picture is "
+        "filmed by the video's own measured camera motion (--motion).",
+        epilog="examples:\n  dvos extract-backgrounds field.dvos bare_plot.mp4 --clips 20\n"
+        "  dvos extract-backgrounds field.dvos --from-annotated --clip-length 60",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_project(p)
-    p.add_argument("source", metavar="SOURCE", help="video id in the project, or path of a bare-field video")
+    p.add_argument("source", metavar="SOURCE", nargs="?", help="video id in the project, or path of a bare-field video")
     p.add_argument("--clip-length", type=int, default=60, help="frames per clip (default 60, as in the paper)")
     p.add_argument("--clips", type=int, help="at most this many clips (default: as many as fit)")
     p.add_argument("--start", type=int, default=0, help="first frame to use (default 0)")
@@ -65,6 +71,34 @@ def register(sub) -> None:
         metavar=("H", "W"),
         help="keep only the central H x W pixels (after --height resizing)",
     )
+    a = p.add_argument_group("backgrounds from annotated frames (no bare-field video)")
+    a.add_argument(
+        "--from-annotated",
+        action="store_true",
+        help="inpaint the painted heads out of annotated frames and make one clip per frame",
+    )
+    a.add_argument("--videos", nargs="+", metavar="ID", help="only these videos (default: all but the test videos)")
+    a.add_argument("--frames", nargs="+", type=int, metavar="T", help="only these frames (default: every painted one)")
+    a.add_argument("--dilate", type=int, default=6, help="grow the heads by this many pixels first (default 6)")
+    a.add_argument(
+        "--inpaint",
+        choices=("texture", "telea", "ns"),
+        default="texture",
+        help="fill: 'texture' (smooth fill plus field detail from a head-free spot, default), or OpenCV's "
+        "'telea' / 'ns' smooth fills",
+    )
+    a.add_argument(
+        "--motion",
+        choices=("auto", "measured", "default", "none"),
+        default="auto",
+        help="camera motion of the clips: 'measured' (the video's own, around the frame), 'default' (a "
+        "synthetic camera, see --camera-speed / --config), 'none' (a still), 'auto' (measured when the "
+        "video has more than one frame; default)",
+    )
+    a.add_argument("--camera-speed", type=float, help="pan speed in px/frame for --motion default (default 1.5)")
+    a.add_argument("--config", help="synthesis YAML whose camera_* settings drive --motion default")
+    a.add_argument("--replace", action="store_true", help="make clips again for frames that already have one")
+    a.add_argument("--seed", type=int, default=0, help="random seed for the fill and the synthetic camera")
     p.set_defaults(func=_extract_backgrounds)
 
 
@@ -103,6 +137,10 @@ def _extract_backgrounds(args) -> int:
     from dvos_core.extract import extract_backgrounds
     from dvos_core.store import Project
 
+    if args.from_annotated:
+        return _backgrounds_from_annotated(args)
+    if not args.source:
+        raise ValueError("give SOURCE (a bare-field video) or --from-annotated to inpaint annotated frames")
     project = Project.open(args.project)
     clips = extract_backgrounds(
         project,
@@ -117,4 +155,44 @@ def _extract_backgrounds(args) -> int:
         cancel=cancel_on_sigint(),
     )
     print(f"added {len(clips)} background clips of {args.clip_length} frames: {', '.join(c.name for c in clips)}")
+    return 0
+
+
+def _backgrounds_from_annotated(args) -> int:
+    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
+    from dvos_core.extract import backgrounds_from_annotated
+    from dvos_core.store import Project
+    from dvos_core.synth.config import SynthConfig
+
+    if args.source:
+        raise ValueError("--from-annotated makes clips from the project's painted frames; leave out SOURCE")
+    camera = SynthConfig.from_yaml(args.config) if args.config else SynthConfig()
+    if args.camera_speed is not None:
+        camera = camera.replace(camera_speed=args.camera_speed, camera_speed_min=0.0)
+    project = Project.open(args.project)
+    clips = backgrounds_from_annotated(
+        project,
+        video_ids=args.videos,
+        frames=args.frames,
+        clip_length=args.clip_length,
+        dilate_px=args.dilate,
+        method=args.inpaint,
+        motion=args.motion,
+        camera=camera,
+        bg_prefix=args.prefix,
+        replace=args.replace,
+        seed=args.seed,
+        progress=TerminalProgress(),
+        cancel=cancel_on_sigint(),
+    )
+    if not clips:
+        print("no new clips: every annotated frame already has one (use --replace to make them again)")
+        return 0
+    for c in clips:
+        a = c.attrs
+        print(
+            f"{c.name}: {a['source']} frame {a['frame']}, {a['inpaint']['holes']} heads filled, "
+            f"{a['motion']['kind']} motion ({a['motion']['median_shift_px']:.1f} px/frame)"
+        )
+    print(f"added {len(clips)} background clip{'s' if len(clips) != 1 else ''} of {args.clip_length} frames")
     return 0

@@ -49,7 +49,35 @@ def register(sub) -> None:
     p.add_argument(
         "--write-config",
         metavar="FILE",
-        help="write every synthesis parameter with its default and meaning to FILE (YAML) and exit",
+        help="write every synthesis parameter with its default and meaning to FILE (YAML) and exit "
+        "(with --match-motion: the matched parameters)",
+    )
+    m = p.add_mutually_exclusive_group()
+    m.add_argument(
+        "--match-motion",
+        nargs="+",
+        metavar="VIDEO",
+        help="measure the camera and local motion of these real videos (ids in the project or video files) "
+        "and set the synthesis motion ranges (camera_speed, shake, rotation, zoom, sway) to match; prints "
+        "measured vs synthetic motion",
+    )
+    m.add_argument(
+        "--compare-motion",
+        nargs="+",
+        metavar="VIDEO",
+        help="only compare the motion of these real videos with the synthesis settings and warn when they "
+        "are far apart (nothing is changed)",
+    )
+    p.add_argument(
+        "--motion-pairs",
+        type=int,
+        default=300,
+        help="frame pairs measured per video for --match-motion / --compare-motion (default 300)",
+    )
+    p.add_argument(
+        "--no-motion-check",
+        action="store_true",
+        help="do not compare the synthesis motion with the project's videos before making a set",
     )
     p.set_defaults(func=_synth)
 
@@ -59,11 +87,12 @@ def _synth(args) -> int:
     from dvos_core.synth.config import SynthConfig
 
     cfg = SynthConfig.from_yaml(args.config) if args.config else SynthConfig()
-    if args.write_config:
+    motion_videos = args.match_motion or args.compare_motion
+    if args.write_config and not args.match_motion:
         cfg.to_yaml(args.write_config)
         print(f"wrote {args.write_config}; edit it and pass --config {args.write_config}")
         return 0
-    if not args.project:
+    if not args.project and not motion_videos:
         raise ValueError("give the project folder, e.g. dvos synth field.dvos --preview check.png")
     changes = {}
     if args.frames is not None:
@@ -72,6 +101,16 @@ def _synth(args) -> int:
         changes.update(height=args.size, width=args.size)
     cfg = cfg.replace(**changes) if changes else cfg
     progress, cancel = TerminalProgress(), cancel_on_sigint()
+    if motion_videos:
+        cfg = _motion_step(args, cfg, progress, cancel)
+        if args.write_config:
+            cfg.to_yaml(args.write_config)
+            print(f"wrote the matched settings to {args.write_config}; pass --config {args.write_config}")
+            return 0
+        if not args.preview and not (args.name and args.clips):
+            return 0
+        if not args.project:
+            raise ValueError("give the project folder to render clips with these settings")
     if args.preview:
         from dvos_core.synth.preview import check_preview_path, preview, save_preview
 
@@ -89,6 +128,8 @@ def _synth(args) -> int:
         raise ValueError("give --name NAME and --clips N to make a synthetic set (or --preview FILE to look first)")
     from dvos_core.synth.generate import generate
 
+    if not motion_videos and not args.no_motion_check:
+        _warn_motion(args.project, cfg)
     s = generate(
         args.project,
         args.name,
@@ -106,3 +147,89 @@ def _synth(args) -> int:
         f"{cfg.height}x{cfg.width}"
     )
     return 0
+
+
+def _motion_step(args, cfg, progress, cancel):
+    """--match-motion / --compare-motion: measure the videos, print measured vs synthetic motion; the config to
+    use next (matched, or unchanged)."""
+    from dvos_core.motion.matching import check_config_motion, fmt, match_motion
+
+    source = args.project
+    if source is not None:
+        from dvos_core.store import Project
+
+        source = Project.open(source, mode="r")
+    videos = args.match_motion or args.compare_motion
+    src, ids = (source, videos) if source is not None else (videos, None)
+    if args.compare_motion:
+        rep = check_config_motion(src, cfg, ids, max_pairs=args.motion_pairs, progress=progress, cancel=cancel)
+        m = rep["measured"]
+        print(f"{'quantity':<34}{'footage':>9}{'settings':>10}")
+        for r in rep["rows"]:
+            flag = "  <- far apart" if r["far"] else ""
+            print(f"{r['quantity'] + ' (' + r['unit'] + ')':<34}{fmt(r['measured']):>9}{fmt(r['synthetic']):>10}{flag}")
+        for w in rep["warnings"]:
+            print(f"warning: {w}")
+        if not rep["warnings"]:
+            print(f"the synthesis motion matches the footage ({m['pairs']} frame pairs measured)")
+        return cfg
+    mm = match_motion(
+        src,
+        ids,
+        base=cfg,
+        max_pairs=args.motion_pairs,
+        render_project=source,
+        render_clips=1 if source is not None and _can_render(source, cfg) else 0,
+        seed=args.seed,
+        progress=progress,
+        cancel=cancel,
+    )
+    for name, st in mm.measured["videos"].items():
+        sh = st["shift_px"]
+        print(
+            f"{name}: {st['pairs']} frame pairs, shift {fmt(sh['median'])} px/frame "
+            f"({fmt(sh['p10'])}-{fmt(sh['p90'])}), "
+            f"rotation p90 {fmt(st['rotation_deg']['p90'])} deg, zoom p90 {fmt(100 * (st['zoom']['p90'] or 0))} %"
+            + (f", unreliable pairs {100 * st['unreliable_share']:.0f} %" if st["unreliable_share"] else "")
+        )
+    print(mm.table())
+    for w in mm.warnings:
+        print(f"warning (the settings before matching): {w}")
+    for w in mm.warnings_after:
+        print(f"warning (after matching): {w}")
+    print("matched settings: " + ", ".join(f"{k} {v}" for k, v in mm.overrides.items()))
+    return mm.config
+
+
+def _can_render(project, cfg) -> bool:
+    """Whether a preview clip of ``cfg`` can be rendered from the project (heads and a large enough background)."""
+    from dvos_core.synth.generate import usable_backgrounds
+
+    if project.objects.count("head") == 0:
+        return False
+    try:
+        usable_backgrounds(project, cfg)
+    except ValueError:
+        return False
+    return True
+
+
+def _warn_motion(project_path, cfg) -> None:
+    """A quick comparison of the settings' motion with the project's videos (the first 4 that are not test videos,
+    40 frame pairs each); prints warnings on stderr when they are far apart. Never stops the run."""
+    import sys
+
+    from dvos_core.motion.matching import check_config_motion
+    from dvos_core.store import Project
+
+    try:
+        project = Project.open(project_path, mode="r")
+        ids = [v.name for v in project.videos() if v.split != "test" and v.n_frames > 1][:4]
+        if not ids:
+            return
+        rep = check_config_motion(project, cfg, ids, max_pairs=40)
+    except Exception as e:  # a failed check must not stop the synthesis
+        print(f"dvos synth: note: could not compare the motion with the videos ({e})", file=sys.stderr)
+        return
+    for w in rep["warnings"]:
+        print(f"dvos synth: warning: {w} (skip this check with --no-motion-check)", file=sys.stderr)

@@ -20,10 +20,22 @@ def register(sub) -> None:
     )
     p.add_argument("project", nargs="?", help="path of the project store (.dvos folder)")
     p.add_argument("--print-config", action="store_true", help="print a commented default YAML config and exit")
-    p.add_argument("--config", help="YAML file with training settings (command-line options override it)")
+    base = p.add_mutually_exclusive_group()
+    base.add_argument("--config", help="YAML file with training settings (command-line options override it)")
+    base.add_argument(
+        "--recipe",
+        help="a shipped recipe for the phase, e.g. 'paper' (the paper's schedule, 384 px, "
+        "batch 16/32 and augmentation set; options override it)",
+    )
     p.add_argument("--phase", choices=("image", "synthetic", "real"), help="what to train (default from config)")
     p.add_argument("--name", help="model name (folder under PROJECT/models); default: the phase")
     p.add_argument("--preset", help="model preset: paper | small | tiny")
+    p.add_argument(
+        "--video-model",
+        choices=("dvos", "context"),
+        help="synthetic/real phases: 'dvos' is the paper's model (earlier frames only); 'context' segments frame t "
+        "with its aligned earlier frames and their masks (start it from an image model)",
+    )
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="clips per step and per process")
     p.add_argument("--size", type=int, help="training crop size (multiple of 32)")
@@ -51,12 +63,16 @@ def register(sub) -> None:
 def build_config(args):
     from dvos_core.train import TrainConfig
 
-    cfg = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
+    if getattr(args, "recipe", None):
+        cfg = TrainConfig.from_recipe(args.recipe, args.phase or "synthetic")
+    else:
+        cfg = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
     if args.lr is not None:
         cfg = cfg.with_lr(args.lr, args.eta_min)
     return cfg.replace(
         phase=args.phase,
         preset=args.preset,
+        video_model=args.video_model,
         epochs=args.epochs,
         batch_size=args.batch_size,
         size=args.size,

@@ -7,10 +7,13 @@ worker counts, resumable). Frames are float (F, 3, H, W) in [0, 1]; masks float 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
+
+from dvos_core.data.context_sample import ContextConfig
+from dvos_core.data.pixel_ops import BLUR_OPS, blur_one, gray, per_frame, style, tone
 
 
 @dataclass
@@ -35,11 +38,28 @@ class AugmentConfig:
     gamma: float = 0.2  # gamma in [1 - g, 1 + g]
     gray_p: float = 0.05
     blur_p: float = 0.3
-    blur_sigma: float = 1.5  # max Gaussian sigma
+    blur_sigma: float = 1.5  # max Gaussian sigma (when blur_kinds is ["gaussian"])
+    blur_kinds: list = field(default_factory=lambda: ["gaussian"])  # one of these per blurred frame (pixel_ops)
+    blur_max_kernel: int = 7  # kernel 3..this for the non-default blur kinds
+    style_p: float = 0.0  # per frame: one of gray, sepia, FancyPCA, posterize, sharpen (the paper: 0.5)
+    tone_p: float = 0.0  # per frame: one of gamma, equalize, brightness/contrast, CLAHE (the paper: 0.5)
+    distort_p: float = 0.0  # per clip: one of elastic, grid distortion, emboss (the paper: 0.3)
+    context: ContextConfig = field(default_factory=ContextConfig)  # context-model samples (degradations, masks)
+    degrade_p: float = 0.0  # image model: its input frame is degraded like a context query (context.degrade)
     patch_diffusion_p: float = 0.5  # per 32x32 tile: replace by its noised version
     patch_size: int = 32
     patch_t_max: int = 750  # t ~ U{1 .. t_max-1} per frame, beta linear 1e-4 .. 1e-2 over 1000 steps
     patch_beta_end: float = 0.01
+
+    def __post_init__(self):
+        if isinstance(self.context, dict):
+            self.context = ContextConfig(**self.context)
+        self.blur_kinds = list(self.blur_kinds)
+        bad = [k for k in self.blur_kinds if k not in BLUR_OPS]
+        if bad or not self.blur_kinds:
+            raise ValueError(f"augment blur_kinds must be a non-empty list of {list(BLUR_OPS)}, got {bad or '[]'}")
+        if self.blur_max_kernel < 3:
+            raise ValueError(f"augment blur_max_kernel must be >= 3, got {self.blur_max_kernel}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -115,10 +135,6 @@ def spatial_eval(frames, masks, size: int, crop: int):
 
 
 # ---- pixel (per frame) ----------------------------------------------------------------------------------------
-def _gray(x):
-    return 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
-
-
 def _hue_rotate(x, turns):
     """Rotate hue by ``turns`` (fraction of a full turn, per frame) in YIQ space."""
     m = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=x.dtype)
@@ -131,7 +147,8 @@ def _hue_rotate(x, turns):
 
 
 def colour(x, cfg: AugmentConfig, g):
-    """Per-frame colour jitter, gamma and grayscale (each frame decides independently)."""
+    """Per-frame colour jitter, gamma and grayscale, then the style and tone groups of the paper's set (each frame
+    decides independently; see pixel_ops)."""
     n = x.shape[0]
     view = lambda t: t.view(n, 1, 1, 1)  # noqa: E731
     on = view((_u(g, n) < cfg.jitter_p).to(x.dtype))
@@ -141,18 +158,24 @@ def colour(x, cfg: AugmentConfig, g):
     hue = _u(g, n, -cfg.hue, cfg.hue) * on.view(n)
     y = x * b
     y = (y - y.mean(dim=(1, 2, 3), keepdim=True)) * c + y.mean(dim=(1, 2, 3), keepdim=True)
-    y = (y - _gray(y)) * s + _gray(y)
+    y = (y - gray(y)) * s + gray(y)
     y = _hue_rotate(y.clamp(0, 1), hue * 0.5)
     x = on * y + (1 - on) * x
     gam = view(torch.where(_u(g, n) < cfg.gamma_p, _u(g, n, 1 - cfg.gamma, 1 + cfg.gamma), torch.ones(n)))
     x = x.clamp(1e-6, 1).pow(gam)
-    gray = view((_u(g, n) < cfg.gray_p).to(x.dtype))
-    x = gray * _gray(x).expand_as(x) + (1 - gray) * x
-    return x.clamp(0, 1)
+    to_gray = view((_u(g, n) < cfg.gray_p).to(x.dtype))
+    x = (to_gray * gray(x).expand_as(x) + (1 - to_gray) * x).clamp(0, 1)
+    if cfg.style_p > 0 or cfg.tone_p > 0:
+        x = per_frame(per_frame(x, g, cfg.style_p, style), g, cfg.tone_p, tone)
+    return x
 
 
 def blur(x, cfg: AugmentConfig, g):
-    """Gaussian blur with a per-frame sigma (p ``blur_p``), as one grouped separable convolution."""
+    """Blur each frame with p ``blur_p``: dvos's Gaussian (sigma 0.5 .. ``blur_sigma``, one grouped separable
+    convolution) when ``blur_kinds`` is ["gaussian"], else one of ``blur_kinds`` (see pixel_ops) per frame."""
+    if list(cfg.blur_kinds) != ["gaussian"]:
+        kinds = tuple(cfg.blur_kinds)
+        return per_frame(x, g, cfg.blur_p, lambda f, gen: blur_one(f, gen, kinds, cfg.blur_max_kernel))
     n = x.shape[0]
     on = _u(g, n) < cfg.blur_p
     if not bool(on.any()):

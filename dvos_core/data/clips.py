@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dvos_core.store.schema import CORRECTED, MANUAL, PROVENANCE_NAMES, PSEUDO, SYNTHETIC, provenance_code
+from dvos_core.store.schema import PROVENANCE_NAMES, PSEUDO, SYNTHETIC, provenance_code
 
 PHASES = ("image", "synthetic", "real")
 DEFAULT_PROVENANCE_WEIGHTS = {"manual": 3.0, "corrected": 3.0, "pseudo": 1.0, "synthetic": 1.0, "predicted": 0.5}
@@ -235,7 +235,3 @@ def _hold_out_tail(samples: list, fraction: float) -> tuple[list, list]:
         return samples, []
     first = samples[-n_val].t
     return samples[:-n_val], [dataclasses.replace(s, start=first) for s in samples[-n_val:]]
-
-
-# exported for tests / docs
-HUMAN_PROVENANCES = (MANUAL, CORRECTED)

@@ -15,15 +15,22 @@ from torch.utils.data import Dataset
 
 from dvos_core.data.augment import AugmentConfig, blur, colour, patch_diffusion, spatial_eval, spatial_train
 from dvos_core.data.clips import ClipIndex, Sample
+from dvos_core.data.context_sample import context_sample
+from dvos_core.data.degrade import degrade
+from dvos_core.data.distort import distort
 from dvos_core.model.normalize import normalize_float
+
+KINDS = ("dvos", "frame", "context")
 
 
 class ClipDataset(Dataset):
     """Samples of a :class:`ClipIndex` as tensors.
 
-    Returns ``{"frames": (tau, 3, S, S)`` normalised references (oldest first) for ``kind="dvos"``, or the
-    ``(3, S, S)`` augmented query for ``kind="frame"`` (QAI image model); ``"target": (3, S, S)`` the clean normalised
-    query frame; ``"mask": (1, S, S)`` float {0, 1}; ``"weight"``: the sample's provenance weight}``.
+    Each item is a dict: ``"frames"``: ``(tau, 3, S, S)`` normalised references (oldest first) for ``kind="dvos"``,
+    or the ``(3, S, S)`` augmented query for ``kind="frame"`` (QAI image model); ``"target"``: ``(3, S, S)`` the clean
+    normalised query frame; ``"mask"``: ``(1, S, S)`` float {0, 1}; ``"weight"``: the sample's provenance weight.
+    For ``kind="context"`` the inputs are ``"query"`` (3, S, S), ``"refs"`` (tau, 3, S, S) aligned to the query,
+    ``"ref_masks"`` (tau, 2, S, S) and ``"ref_valid"`` (tau,) (see :mod:`dvos_core.data.context_sample`).
     """
 
     def __init__(
@@ -38,8 +45,8 @@ class ClipDataset(Dataset):
     ):
         if size % 32:
             raise ValueError(f"training size must be a multiple of 32, got {size}")
-        if kind not in ("dvos", "frame"):
-            raise ValueError(f"kind must be 'dvos' or 'frame', got {kind!r}")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         self.project_path = str(Path(project_path))
         self.index, self.size, self.train, self.kind, self.seed = index, int(size), bool(train), kind, int(seed)
         self.augment = augment if augment is not None else AugmentConfig()
@@ -67,20 +74,44 @@ class ClipDataset(Dataset):
 
     def read_clip(self, s: Sample):
         """uint8 frames (tau+1, H, W, 3) (references then query) and the query mask (H, W) {0, 1}."""
+        frames, masks, _ = self.read_clip_masks(s, query_only=True)
+        return frames, masks[-1]
+
+    def _times(self, s: Sample) -> tuple[list, list]:
+        """Frame times (references oldest first, then the query) and whether each is inside the source."""
+        if self.kind == "frame":
+            return [s.t], [True]
+        if self.kind == "dvos":  # references before the start repeat the first frame (the paper's clamping)
+            return self.index.reference_times(s.t, s.start) + [s.t], [True] * (self.index.tau + 1)
+        raw = [s.t - self.index.delta * i for i in range(self.index.tau, 0, -1)]
+        inside = [r >= s.start for r in raw] + [True]
+        return [max(r, s.start) for r in raw] + [s.t], inside
+
+    def read_clip_masks(self, s: Sample, query_only: bool = False):
+        """uint8 frames (n, H, W, 3), masks (n, H, W) {0, 1} and ``known`` (n,): 1 = the frame has a mask, 0 = none,
+        -1 = the slot lies before the start of its source. ``query_only`` reads only the query's mask."""
         src = self._source(s)
-        times = (self.index.reference_times(s.t, s.start) if self.kind == "dvos" else []) + [s.t]
+        times, inside = self._times(s)
+        mask_times = times[-1:] if query_only else times
+        lo, hi = min(times), max(times) + 1  # one read of the span covering the clip, then pick its frames
         if s.kind == "video":
-            frames = np.stack([src.frames[t] for t in times])
-            mask = src.group["masks"][s.t]
+            frames = src.frames[lo:hi][np.asarray(times) - lo]
+            masks = src.group["masks"][lo:hi][np.asarray(mask_times) - lo]
+            prov = src.group["provenance"][lo:hi]
+            known = [1 if prov[t - lo] else 0 for t in mask_times]
         else:
-            frames = np.stack([src.group["frames"][s.clip, t] for t in times])
-            mask = src.group["masks"][s.clip, s.t]
-        return frames, (np.asarray(mask) > 0).astype(np.uint8)
+            frames = src.group["frames"][s.clip, lo:hi][np.asarray(times) - lo]
+            masks = src.group["masks"][s.clip, lo:hi][np.asarray(mask_times) - lo]
+            known = [1] * len(mask_times)
+        known = [k if ok else -1 for k, ok in zip(known, inside[-len(mask_times) :])]
+        return frames, (np.asarray(masks) > 0).astype(np.uint8), np.asarray(known, np.int8)
 
     # ---- items ---------------------------------------------------------------------------------------------------
     def __getitem__(self, item):
         i, aug_seed = item if isinstance(item, tuple) else (item, self.seed * 1_000_003 + int(item))
         s = self.index[int(i)]
+        if self.kind == "context":
+            return self._context_item(s, aug_seed)
         frames, mask = self.read_clip(s)
         x = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
         m = torch.zeros(x.shape[0], 1, *x.shape[-2:])
@@ -88,21 +119,57 @@ class ClipDataset(Dataset):
         g = torch.Generator().manual_seed(int(aug_seed) & 0x7FFF_FFFF_FFFF_FFFF)
         cfg = self.augment
         if self.train:
-            x, m = spatial_train(x, m, self.size, cfg, g)
+            x, m = distort(*spatial_train(x, m, self.size, cfg, g), g, cfg.distort_p)
         else:
             x, m = spatial_eval(x, m, self.size, cfg.eval_crop)
         query = x[-1]
         inputs = x[:-1] if self.kind == "dvos" else x[-1:]
-        if self.train:
-            inputs = normalize_float(blur(colour(inputs, cfg, g), cfg, g))
-            inputs = patch_diffusion(inputs, cfg, g)
-        else:
-            inputs = normalize_float(inputs)
+        if (
+            self.kind == "frame"
+            and self.train
+            and cfg.degrade_p > 0
+            and float(torch.rand(1, generator=g)) < cfg.degrade_p
+        ):
+            inputs = degrade(inputs[0], g, cfg.context.degrade)[None]  # the clean frame stays the target
+        inputs = self._pixels(inputs, g)
         if self.kind == "frame":
             inputs = inputs[0]
         return {
             "frames": inputs.contiguous(),
             "target": normalize_float(query).contiguous(),
+            "mask": m[-1].contiguous(),
+            "weight": torch.tensor(s.weight, dtype=torch.float32),
+        }
+
+    def _pixels(self, x, g):
+        """Per-frame colour, blur and patch diffusion in training; normalisation always."""
+        if not self.train:
+            return normalize_float(x)
+        cfg = self.augment
+        return patch_diffusion(normalize_float(blur(colour(x, cfg, g), cfg, g)), cfg, g)
+
+    def _context_item(self, s: Sample, aug_seed: int) -> dict:
+        """A context-model item: every frame's mask is read, the clip is cropped as one, then see context_sample."""
+        frames, masks, known = self.read_clip_masks(s)
+        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
+        m = torch.from_numpy(masks).float()[:, None]
+        # validation items (plain indices) have a fixed seed: the same degradations every epoch
+        g = torch.Generator().manual_seed(int(aug_seed) & 0x7FFF_FFFF_FFFF_FFFF)
+        cfg = self.augment
+        if self.train:
+            x, m = distort(*spatial_train(x, m, self.size, cfg, g), g, cfg.distort_p)
+        else:
+            x, m = spatial_eval(x, m, self.size, cfg.eval_crop)
+        parts = context_sample(x, m, torch.from_numpy(known), cfg.context, g)
+        valid = parts["ref_valid"]
+        frames_in = torch.cat([parts["refs"], parts["query"][None]])
+        frames_in = self._pixels(frames_in, g) * torch.cat([valid, torch.ones(1)]).view(-1, 1, 1, 1)
+        return {
+            "query": frames_in[-1].contiguous(),
+            "refs": frames_in[:-1].contiguous(),
+            "ref_masks": parts["ref_masks"].contiguous(),
+            "ref_valid": valid,
+            "target": normalize_float(x[-1]).contiguous(),
             "mask": m[-1].contiguous(),
             "weight": torch.tensor(s.weight, dtype=torch.float32),
         }

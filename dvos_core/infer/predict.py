@@ -53,11 +53,17 @@ def run_schedule(
     cancel: CancelToken | None = None,
     label: str = "",
     cache: FrameCache | None = None,
+    known_mask=None,
 ) -> int:
     """Predict ``targets`` batch by batch, calling ``sink(t, probability)`` as soon as each batch is done.
 
     ``reader(start, stop)`` supplies frames; only the frames the current batch needs are held (see FrameCache).
     """
+    if main.kind == "context":  # frame by frame: a frame's prediction is the next frames' reference mask
+        from dvos_core.infer.context import ContextPredictor, run_context
+
+        ctx = ContextPredictor(main.model, main.device, main.tile_size, main.overlap, main.amp)
+        return run_context(ctx, reader, targets, sink, known_mask, progress=progress, cancel=cancel, label=label)
     tau = main.tau
     batches = plan_batches(targets, tau, batch_size, image_first=image is not None)
     cache = cache if cache is not None else FrameCache(reader)
@@ -97,6 +103,7 @@ def predict_video(
     resume: bool = True,
     threshold: float = 0.5,
     as_labels: bool = False,
+    use_labels: bool = True,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> int:
@@ -106,6 +113,8 @@ def predict_video(
     Each frame is committed (``pred_done``) right after its batch, so a cancel or crash keeps finished frames and
     ``resume=True`` continues where it stopped. Under ``torchrun`` the frames are split across ranks. With
     ``as_labels`` the predicted masks are then also copied into ``masks`` (see :func:`predictions_to_labels`).
+    A context model takes the stored labels (painted, corrected, pseudo) of its reference frames where it has not
+    predicted them itself, when ``use_labels`` - except in test videos, whose labels are the ground truth.
     """
     video = project.video(video_id)
     n = video.n_frames
@@ -144,11 +153,35 @@ def predict_video(
             video.set_prediction(t, p, threshold)
 
         done = run_schedule(
-            main, image, video.read_frames, targets, batch_size, sink, progress, cancel, label=f"{video_id}: "
+            main,
+            image,
+            video.read_frames,
+            targets,
+            batch_size,
+            sink,
+            progress,
+            cancel,
+            label=f"{video_id}: ",
+            known_mask=reference_labels(video) if use_labels else None,
         )
     if as_labels and rank == 0:
         predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel)
     return done
+
+
+def reference_labels(video):
+    """``t -> mask or None``: the stored label of frame t a context model may use as a reference mask (manual,
+    corrected or pseudo), or None for a test video - its labels are what the predictions are scored against."""
+    from dvos_core.store.schema import CORRECTED, MANUAL, PSEUDO
+
+    if video.split == "test":
+        return None
+    codes = video.provenance
+
+    def known(t: int):
+        return video.group["masks"][t] if int(codes[t]) in (MANUAL, CORRECTED, PSEUDO) else None
+
+    return known
 
 
 def predictions_to_labels(

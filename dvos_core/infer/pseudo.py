@@ -9,8 +9,9 @@ import numpy as np
 
 from dvos_core.infer.engine import FLIPS, Predictor, load_model
 from dvos_core.infer.predict import _name
-from dvos_core.infer.quality import flicker, quality_score, uncertainty
+from dvos_core.infer.quality import camera_motion, flicker, quality_score, uncertainty
 from dvos_core.infer.window import FrameCache, plan_batches
+from dvos_core.motion.transforms import invert
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 
 COLUMNS = ["video", "frame", "quality", "flicker", "uncertainty", "written", "status", "below_threshold"]
@@ -34,14 +35,19 @@ def _passes(predictor: Predictor, x: np.ndarray, n_passes: int) -> np.ndarray:
 
 
 class _Finaliser:
-    """Delays each frame by one so its flicker can use both neighbours, then writes it."""
+    """Delays each frame by one so its flicker can use both neighbours, then writes it.
+
+    Items are ``(t, mask, uncertainty, status, frame)``; with the frames, each neighbour's mask is aligned onto
+    frame t by the camera motion between the two frames before the flicker is measured (without: unaligned).
+    """
 
     def __init__(self, video, quality_threshold, drop_below, rows):
         from dvos_core.store.schema import PROVENANCE_RANK, PSEUDO
 
         self.video, self.thr, self.drop, self.rows = video, quality_threshold, drop_below, rows
-        self.pending = None  # (t, mask, uncertainty, status)
+        self.pending = None  # (t, mask, uncertainty, status, frame)
         self.prev = None  # (t, mask)
+        self.link = None  # (t, 2x3 camera motion frame t-1 -> t, or None when it could not be measured)
         self.rank, self.pseudo = PROVENANCE_RANK, PSEUDO
 
     def push(self, item) -> None:
@@ -55,11 +61,21 @@ class _Finaliser:
             self._write(None)
             self.pending = None
 
+    def _motion(self, nxt):
+        """Camera motion from the pending frame to ``nxt`` (None without frames or when unreliable)."""
+        frame, other = self.pending[4] if len(self.pending) > 4 else None, nxt[4] if len(nxt) > 4 else None
+        if frame is None or other is None:
+            return None
+        return camera_motion(frame, other, self.pending[1], nxt[1])
+
     def _write(self, nxt) -> None:
-        t, mask, unc, status = self.pending
+        t, mask, unc, status = self.pending[:4]
         prev = self.prev[1] if self.prev is not None and self.prev[0] == t - 1 else None
-        flick = flicker(mask, prev, None if nxt is None else nxt[1])
-        self.prev = (t, mask)
+        prev_m = self.link[1] if prev is not None and self.link is not None and self.link[0] == t else None
+        fwd = None if nxt is None else self._motion(nxt)
+        next_m = None if fwd is None else invert(fwd)
+        flick = flicker(mask, prev, None if nxt is None else nxt[1], prev_m, next_m)
+        self.prev, self.link = (t, mask), (t + 1, fwd)
         written = False
         if status == "predict":
             q = quality_score(unc, flick)
@@ -168,10 +184,11 @@ def pseudo_label(
                         p = passes[:, i]
                         results[t] = ((p.mean(0) >= threshold).astype(np.uint8), uncertainty(p, threshold))
                 for t in batch.targets:
+                    frame = cache.frames[t] if t in cache.frames else video.frame(t)  # for motion-aligned flicker
                     if t in results:
-                        fin.push((t, results[t][0], results[t][1], "predict"))
+                        fin.push((t, results[t][0], results[t][1], "predict", frame))
                     else:
-                        fin.push((t, video.group["masks"][t], float("nan"), status[t]))
+                        fin.push((t, video.group["masks"][t], float("nan"), status[t], frame))
                 done += len(batch.targets)
                 report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
         finally:  # a cancel or error still writes the finished frame held back for its flicker

@@ -2,7 +2,13 @@
 
 A checkpoint is a dict saved with ``torch.save`` and read back with ``torch.load(weights_only=True)`` (plain
 containers, numbers, strings and tensors only - no pickled code):
-``{"format": "dvos-checkpoint", "format_version": 1, "kind", "config", "state_dict", "info"}``.
+``{"format": "dvos-checkpoint", "format_version": 2, "kind", "config", "state_dict", "info"}``.
+
+Format history: 1 (dvos 0.1) put the attention blocks' bias on the second temporal Linear; 2 puts it on the dilated
+conv, as the reference code does. A format-1 file is migrated when read: its model config gets
+``attention_bias="temporal"``, so the model built from it computes exactly what was trained (see
+:func:`migrate_payload`). Weights trained by the authors' code are bare state_dicts: convert them with
+``dvos import-weights`` (:func:`dvos_core.model.reference.import_reference_weights`).
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from pathlib import Path
 
 import torch
 
+from dvos_core.model.factory import KINDS, build_model
 from dvos_core.model.presets import ModelConfig
 
 FORMAT = "dvos-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class CheckpointError(ValueError):
@@ -27,8 +34,8 @@ class CheckpointError(ValueError):
 
 def _model_kind(model) -> str:
     kind = getattr(model, "kind", None)
-    if kind not in ("dvos", "frame"):
-        raise TypeError(f"save_checkpoint needs a DVOSNet or FrameNet (with .kind), got {type(model).__name__}")
+    if kind not in KINDS:
+        raise TypeError(f"save_checkpoint needs a dvos model (kinds {list(KINDS)}), got {type(model).__name__}")
     return kind
 
 
@@ -107,16 +114,47 @@ def read_checkpoint(path) -> dict:
             f"corrupt or not a dvos checkpoint - use another file (e.g. last.pt / best.pt)"
         ) from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        hint = "pass a best.pt / last.pt written by `dvos train`"
+        if _looks_like_reference(payload):
+            hint = (
+                "it looks like weights from the authors' DVOS code: convert them with "
+                "`dvos import-weights FILE --kind video` (or --kind image)"
+            )
+        raise CheckpointError(f"{path}: not a dvos checkpoint (no 'format: {FORMAT}' entry); {hint}")
+    version = payload.get("format_version", 0)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(
-            f"{path}: not a dvos checkpoint (no 'format: {FORMAT}' entry). Bare state_dicts from "
-            f"the reference code load with dvos_core.model.init_from_frame_model or "
-            f"model.load_state_dict(strict=False)"
+            f"{path}: checkpoint format {version!r} is newer than this dvos reads ({FORMAT_VERSION}); update dvos"
         )
-    if payload.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path}: checkpoint format {payload['format_version']} is newer than this dvos "
-            f"reads ({FORMAT_VERSION}); update dvos"
-        )
+    if version < 1:
+        raise CheckpointError(f"{path}: checkpoint format {version!r} is unknown; retrain or re-import the model")
+    return migrate_payload(payload)
+
+
+def _looks_like_reference(payload) -> bool:
+    """A bare state_dict with the reference code's key names (encoder.backbone..., heads.seg_head...)."""
+    keys = [k for k in payload if isinstance(k, str)] if isinstance(payload, dict) else []
+    return any("encoder.backbone." in k or "heads.seg_head." in k for k in keys)
+
+
+def migrate_payload(payload: dict) -> dict:
+    """Bring a checkpoint dict of an older format up to :data:`FORMAT_VERSION` (in memory; the file is untouched).
+
+    1 -> 2: the attention bias layout of format 1 is kept by ``config.attention_bias = "temporal"`` (the weights
+    have a bias on the second temporal Linear and none on the dilated conv); the unused ``extra`` field goes.
+    """
+    version = payload.get("format_version", 0)
+    if version == FORMAT_VERSION:
+        return payload
+    payload = dict(payload)
+    config = dict(payload.get("config") or {})
+    if version == 1:
+        config.pop("extra", None)
+        if payload.get("kind") == "dvos":
+            config.setdefault("attention_bias", "temporal")
+    payload["config"] = config
+    payload["format_version"] = FORMAT_VERSION
+    payload["migrated_from"] = version
     return payload
 
 
@@ -126,8 +164,6 @@ def load_checkpoint(path, device="cpu"):
     ``info`` holds kind, preset, config, input_size, tau, metrics, dvos_version, code_commit, data, epoch and
     whatever else was saved with the checkpoint.
     """
-    from dvos_core.model.factory import build_model
-
     payload = read_checkpoint(path)
     kind = payload.get("kind")
     try:

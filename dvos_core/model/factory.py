@@ -1,56 +1,21 @@
-"""``build_model`` and ``init_from_frame_model`` (image-model weights -> video model)."""
+"""``build_model``: a fresh model of a kind (video ``dvos`` or image ``frame``) from a preset or config."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
+from dvos_core.model.context import ContextNet
 from dvos_core.model.presets import ModelConfig, get_config
 from dvos_core.model.unet import DVOSNet, FrameNet
 
-KINDS = {"dvos": DVOSNet, "frame": FrameNet}
+# dvos: the paper's video model (tau earlier frames, never frame t); frame: the image model; context: the
+# context-aware video model (frame t plus its aligned earlier frames and their masks).
+KINDS = {"dvos": DVOSNet, "frame": FrameNet, "context": ContextNet}
 
 
 def build_model(preset="paper", kind: str = "dvos", **overrides) -> torch.nn.Module:
-    """A fresh DVOSNet (``kind="dvos"``) or FrameNet (``kind="frame"``) from a preset name / ModelConfig / dict."""
+    """A fresh model of ``kind`` (see :data:`KINDS`) from a preset name / ModelConfig / dict."""
     if kind not in KINDS:
         raise ValueError(f"model kind must be one of {list(KINDS)}, got {kind!r}")
     cfg: ModelConfig = get_config(preset, **overrides)
     return KINDS[kind](cfg)
-
-
-def init_from_frame_model(dvos: DVOSNet, frame) -> dict:
-    """Copy FrameNet weights (a model, a state_dict, or a checkpoint path) into ``dvos`` with a non-strict load.
-
-    Returns ``{"loaded": n, "missing": [...], "unexpected": [...], "mismatched": [...]}``; the attention blocks are
-    the expected missing keys. Shape-mismatched tensors are skipped and listed.
-    """
-    from dvos_core.model.checkpoint import CheckpointError, read_checkpoint
-
-    if isinstance(frame, (str, Path)):
-        payload = read_checkpoint(frame)
-        if payload.get("kind") not in ("frame", "dvos"):
-            raise CheckpointError(f"{frame}: checkpoint kind {payload.get('kind')!r} cannot initialise a DVOS model")
-        state = payload["state_dict"]
-    elif isinstance(frame, torch.nn.Module):
-        state = frame.state_dict()
-    elif isinstance(frame, dict):
-        state = frame
-    else:
-        raise TypeError(f"init_from_frame_model takes a model, state_dict or checkpoint path, got {type(frame)}")
-    own = dvos.state_dict()
-    usable, mismatched = {}, []
-    for k, v in state.items():
-        if k in own and own[k].shape != v.shape:
-            mismatched.append(f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}")
-        else:
-            usable[k] = v
-    result = dvos.load_state_dict(usable, strict=False)
-    loaded = sum(1 for k in usable if k in own)
-    return {
-        "loaded": loaded,
-        "missing": list(result.missing_keys),
-        "unexpected": list(result.unexpected_keys),
-        "mismatched": mismatched,
-    }

@@ -7,10 +7,10 @@ frame model); ``small`` and ``tiny`` are CPU-friendly variants with the same top
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from dvos_core.config_io import dataclass_from_dict
-from dvos_core.model.attention import REDUCTIONS
+from dvos_core.model.attention import BIAS_LAYOUTS, REDUCTIONS
 
 
 @dataclass
@@ -21,13 +21,15 @@ class ModelConfig:
     widths: tuple = (32, 64, 64, 128, 256)  # encoder levels, full resolution first (H, H/2, ... H/16)
     latent: int = 512  # bottleneck width at H/32
     tau: int = 4  # number of reference frames
-    res_blocks: int = 2  # ResBlocks per level (and in the stem)
+    res_blocks: int = 2  # ResBlocks per level
+    stem_blocks: int | None = None  # ResBlocks after the stem conv (None: res_blocks; the reference always has 2)
     groups: int = 4  # GroupNorm groups
     stem: int = 4  # width of the stem conv
     head_width: int = 32  # middle width of both heads
     head_out: int = 16  # width before the final 3x3 conv of each head
     dropout: float = 0.0  # Dropout2d after each attention block (video model only)
     temporal_reduction: str = "tau_mean"  # "tau_mean" or "adjacent" (reference-compatible channel pooling)
+    attention_bias: str = "spatial"  # "spatial" (as the reference) or "temporal" (dvos checkpoints of format 1)
     skip_diffusion: bool = True  # noise skip features in training (and on request at inference)
     beta_a: float = 3.0  # Beta(a + k, b - beta_step * k) at the k-th level, deepest first
     beta_b: float = 18.0
@@ -36,16 +38,28 @@ class ModelConfig:
     beta_start: float = 1e-4
     beta_end: float = 0.02
     input_size: int = 256  # default training / inference crop size (multiple of 32)
-    extra: dict = field(default_factory=dict)
+    # context-aware video model (kind "context") only: where and how the query looks up its references
+    fusion_levels: tuple = (2, 3, 4)  # encoder levels fused (0 = H ... 4 = H/16)
+    fusion_radius: int = 2  # local window (2r+1)^2 at each fused level, after global alignment
+    fusion_dim: int = 32  # key / value width of the lookup
 
     def __post_init__(self):
         self.widths = tuple(int(w) for w in self.widths)
+        self.fusion_levels = tuple(sorted({int(v) for v in self.fusion_levels}))
+        if not self.fusion_levels or not all(0 <= v < len(self.widths) for v in self.fusion_levels):
+            raise ValueError(f"fusion_levels must be a non-empty list of levels 0..4, got {self.fusion_levels}")
+        if self.fusion_radius < 0 or self.fusion_dim < 1:
+            raise ValueError(
+                f"need fusion_radius >= 0 and fusion_dim >= 1, got {self.fusion_radius}, {self.fusion_dim}"
+            )
         if len(self.widths) != 5:
             raise ValueError(f"ModelConfig.widths needs 5 levels (H .. H/16), got {self.widths}")
         if self.tau < 1:
             raise ValueError(f"ModelConfig.tau must be >= 1, got {self.tau}")
         if self.temporal_reduction not in REDUCTIONS:
             raise ValueError(f"temporal_reduction must be one of {REDUCTIONS}, got {self.temporal_reduction!r}")
+        if self.attention_bias not in BIAS_LAYOUTS:
+            raise ValueError(f"attention_bias must be one of {BIAS_LAYOUTS}, got {self.attention_bias!r}")
         if self.input_size % 32:
             raise ValueError(f"input_size must be a multiple of 32, got {self.input_size}")
         lowest = self.beta_b - self.beta_step * (len(self.widths) - 1)
@@ -55,6 +69,7 @@ class ModelConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["widths"] = list(self.widths)
+        d["fusion_levels"] = list(self.fusion_levels)
         return d
 
     @classmethod

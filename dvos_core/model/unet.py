@@ -26,7 +26,8 @@ class Encoder(nn.Module):
         super().__init__()
         g = cfg.groups
         self.stem = nn.Conv2d(3, cfg.stem, 3, padding=1)
-        self.stem_blocks = nn.Sequential(*[ResBlock(cfg.stem, cfg.stem, g) for _ in range(cfg.res_blocks)])
+        n_stem = cfg.res_blocks if cfg.stem_blocks is None else cfg.stem_blocks
+        self.stem_blocks = nn.Sequential(*[ResBlock(cfg.stem, cfg.stem, g) for _ in range(n_stem)])
         self.levels, self.downs = nn.ModuleList(), nn.ModuleList()
         c = cfg.stem
         for w in cfg.widths:
@@ -38,12 +39,15 @@ class Encoder(nn.Module):
             self.downs.append(Down(w, g))
         self.bottleneck = ResBlock(c, cfg.latent, g)
 
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor, upto: int | None = None):
+        """(latent, [skip H, H/2, ..., H/16]); with ``upto`` = k, only the skips 0..k (latent None)."""
         h = self.stem_blocks(self.stem(x))
         skips = []
         for level, down in zip(self.levels, self.downs):
             h = level(h)
             skips.append(h)
+            if upto is not None and len(skips) > upto:
+                return None, skips
             h = down(h)
         return self.bottleneck(h), skips
 
@@ -56,7 +60,9 @@ class Decoder(nn.Module):
         g, tau = cfg.groups, cfg.tau
         widths = list(cfg.widths)[::-1]  # deepest first
         if video:
-            self.latent_fuse = SpatioTemporalAttention(cfg.latent, tau, g, cfg.temporal_reduction)
+            self.latent_fuse = SpatioTemporalAttention(
+                cfg.latent, tau, g, cfg.temporal_reduction, bias=cfg.attention_bias
+            )
             betas = cfg.level_betas()
             self.skip_fuse = nn.ModuleList(
                 [
@@ -66,6 +72,7 @@ class Decoder(nn.Module):
                         g,
                         cfg.temporal_reduction,
                         dropout=cfg.dropout,
+                        bias=cfg.attention_bias,
                         diffusion=SkipDiffusion(*betas[k], cfg.diffusion_steps, cfg.beta_start, cfg.beta_end)
                         if cfg.skip_diffusion
                         else None,
@@ -115,6 +122,7 @@ class Head(nn.Module):
 
 class _UNet(nn.Module):
     kind = "base"
+    input_keys: tuple = ("frames",)  # the batch entries (see dvos_core.data.ClipDataset) forward() takes, in order
 
     def __init__(self, config: ModelConfig, video: bool):
         super().__init__()
@@ -140,8 +148,9 @@ class _UNet(nn.Module):
     def _heads(self, h: torch.Tensor) -> dict:
         return {"mask": self.heads["mask"](h), "frame": self.heads["frame"](h)}
 
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+    def batch_inputs(self, batch: dict, device) -> tuple:
+        """The positional inputs of ``forward`` from a training batch, on ``device``."""
+        return tuple(batch[k].to(device, non_blocking=True) for k in self.input_keys)
 
 
 class DVOSNet(_UNet):

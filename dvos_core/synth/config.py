@@ -68,6 +68,11 @@ class SynthConfig:
 
     # ---- camera (applied to background and heads together) ----------------------------------------------------
     camera_speed: float = _doc(1.5, "maximum steady pan speed per axis in px/frame (drawn once per clip)")
+    camera_speed_min: float = _doc(
+        0.0,
+        "minimum steady pan speed in px/frame; when > 0 the pan speed is drawn in [camera_speed_min, "
+        "camera_speed] in a random direction instead of per axis (dvos synth --match-motion sets both)",
+    )
     camera_shake_px: float = _doc(3.0, "amplitude of the smooth camera wobble around the pan, in pixels")
     camera_rotation_deg: float = _doc(1.5, "amplitude of the smooth camera roll, in degrees (oscillates)")
     camera_zoom: float = _doc(0.03, "amplitude of the smooth zoom as a fraction (0.03 = +-3 %)")
@@ -186,6 +191,11 @@ class SynthConfig:
             raise ValueError(f"SynthConfig.edge_feather_px must be <= {MAX_FEATHER} px, got {self.edge_feather_px}")
         if self.elastic_wavelength <= 0:
             raise ValueError("SynthConfig.elastic_wavelength must be > 0")
+        if not 0 <= self.camera_speed_min <= self.camera_speed:
+            raise ValueError(
+                f"SynthConfig.camera_speed_min must lie in [0, camera_speed={self.camera_speed}], "
+                f"got {self.camera_speed_min}"
+            )
 
     # ---- serialisation ----------------------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -141,7 +141,11 @@ def open_or_create_set(project, name: str, n_clips: int, cfg: SynthConfig, seed:
         project.delete_synthetic(name)  # killed while being created: it holds nothing, start it afresh
     if name in project.synthetic_ids():
         s = project.synthetic(name)
-        a = s.attrs
+        a = dict(s.attrs)
+        try:  # a set started before a field was added holds that field's default
+            a["config"] = SynthConfig.from_dict(a.get("config")).to_dict()
+        except (ValueError, TypeError):
+            pass
         diffs = [
             k
             for k, mine in (("config", cfg.to_dict()), ("seed", int(seed)), ("n_clips", int(n_clips)))

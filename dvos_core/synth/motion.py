@@ -62,9 +62,18 @@ class CameraPath:
 
 
 def camera_path(rng: np.random.Generator, cfg) -> CameraPath:
-    """A steady pan (speed drawn once per clip) plus smooth wobble, roll and zoom."""
+    """A steady pan (speed drawn once per clip) plus smooth wobble, roll and zoom.
+
+    The pan is drawn per axis in +-camera_speed, or, with ``camera_speed_min > 0``, as a speed in
+    [camera_speed_min, camera_speed] in a uniformly random direction.
+    """
     T = cfg.n_frames
-    velocity = rng.uniform(-cfg.camera_speed, cfg.camera_speed, 2)
+    lo = getattr(cfg, "camera_speed_min", 0.0)
+    if lo > 0:
+        speed, angle = rng.uniform(lo, cfg.camera_speed), rng.uniform(0.0, 2 * np.pi)
+        velocity = speed * np.array([np.cos(angle), np.sin(angle)])
+    else:
+        velocity = rng.uniform(-cfg.camera_speed, cfg.camera_speed, 2)
     t = np.arange(T, dtype=np.float64)[:, None]
     centre = velocity * t + smooth_signal(rng, T, cfg.camera_shake_px, cfg.camera_period, size=(2,))
     centre -= centre[0]

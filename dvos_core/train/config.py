@@ -13,11 +13,18 @@ from dvos_core.data.augment import AugmentConfig
 from dvos_core.train.losses import LossWeights
 
 PHASES = ("image", "synthetic", "real")
+VIDEO_MODELS = ("dvos", "context")
+RECIPES = Path(__file__).resolve().parent / "recipes"
+
+
+def list_recipes() -> list[str]:
+    """Names of the shipped training recipes (``dvos train --recipe NAME``)."""
+    return sorted(p.stem for p in RECIPES.glob("*.yaml"))
 
 
 def doc(text: str) -> dict:
     """Field metadata holding a setting's one-line help (``field(default=..., metadata=doc("..."))``); it is the
-    comment of `dvos train --print-config` and the tooltip of the Train dock."""
+    comment of `dvos train --print-config` and the tooltip of the napari Train step."""
     return {"doc": text}
 
 
@@ -52,9 +59,19 @@ class TrainConfig:
     lr: float = field(default=1e-4, metadata=doc("AdamW learning rate"))
     weight_decay: float = field(default=1e-5, metadata=doc("AdamW weight decay"))
     eta_min: float = field(default=1e-5, metadata=doc("final learning rate of the cosine schedule"))
-    size: int = field(
-        default=256,
-        metadata=doc("training crop size in pixels (multiple of 32); crops of 256-768 px are resized to it"),
+    size: int | None = field(
+        default=None,
+        metadata=doc(
+            "training size in pixels (multiple of 32; null = the preset's input size, 384 for paper); crops of "
+            "256-768 px are resized to it"
+        ),
+    )
+    video_model: str = field(
+        default="dvos",
+        metadata=doc(
+            "video model of the synthetic/real phases: dvos (the paper's: tau earlier frames, never frame t) | "
+            "context (frame t plus its aligned earlier frames and their masks; starts as the image model)"
+        ),
     )
     tau: int = field(default=4, metadata=doc("number of reference frames (video model)"))
     delta: int = field(default=1, metadata=doc("frame interval between the references and the query"))
@@ -114,7 +131,9 @@ class TrainConfig:
     def validate(self) -> None:
         if self.phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {self.phase!r}")
-        if self.size % 32 or self.size <= 0:
+        if self.video_model not in VIDEO_MODELS:
+            raise ValueError(f"video_model must be one of {VIDEO_MODELS}, got {self.video_model!r}")
+        if self.size is not None and (self.size % 32 or self.size <= 0):
             raise ValueError(f"size must be a positive multiple of 32, got {self.size}")
         for name in ("epochs", "batch_size", "tau", "delta"):
             if int(getattr(self, name)) < 1:
@@ -129,7 +148,7 @@ class TrainConfig:
 
     @property
     def kind(self) -> str:
-        return "frame" if self.phase == "image" else "dvos"
+        return "frame" if self.phase == "image" else self.video_model
 
     def loss_weights(self) -> LossWeights:
         return LossWeights(
@@ -145,6 +164,22 @@ class TrainConfig:
     def with_lr(self, lr: float, eta_min: float | None = None) -> TrainConfig:
         """A copy with learning rate ``lr`` and cosine floor ``eta_min`` (default ``cosine_floor(lr)``)."""
         return dataclasses.replace(self, lr=lr, eta_min=cosine_floor(lr) if eta_min is None else eta_min)
+
+    # ---- recipes ----------------------------------------------------------------------------------------------
+    @classmethod
+    def from_recipe(cls, name: str, phase: str) -> TrainConfig:
+        """The settings of a shipped recipe (``dvos_core/train/recipes/NAME.yaml``) for one phase."""
+        path = RECIPES / f"{name}.yaml"
+        if name not in list_recipes():
+            raise ValueError(f"unknown training recipe {name!r}; recipes: {list_recipes()}")
+        data = read_yaml_mapping(path, "training recipe", "reinstall dvos")
+        settings = dict(data.get("common") or {})
+        settings.update((data.get("phases") or {}).get(phase) or {})
+        settings["phase"] = phase
+        try:
+            return cls.from_dict(settings)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: {e}") from e
 
     # ---- YAML -------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -25,7 +25,7 @@ from dvos_core.model import (
     supports_bf16,
     unwrap,
 )
-from dvos_core.model.presets import ModelConfig
+from dvos_core.model.presets import ModelConfig, get_config
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, report
 from dvos_core.train import distributed
 from dvos_core.train.config import TrainConfig
@@ -87,6 +87,16 @@ class _Run:
         self.out = project.model_dir(name, create=True)
         self.last_path, self.best_path = self.out / "last.pt", self.out / "best.pt"
         self.use_amp = bool(config.amp) and supports_bf16(self.device)  # bf16 autocast on CUDA GPUs that have it
+        self.size = config.size or self._model_input_size()
+
+    def _model_input_size(self) -> int:
+        """The training size when the config leaves it open: the input size of the model it starts from."""
+        cfg = self.cfg
+        if cfg.init_from:
+            config = ModelConfig.from_dict(read_checkpoint(cfg.init_from)["config"])
+        else:
+            config = get_config(cfg.preset, **{k: v for k, v in cfg.model.items() if k == "input_size"})
+        return int(config.input_size)
 
     # ---- helpers -----------------------------------------------------------------------------------------------
     def emit(self, event: TrainEvent) -> None:
@@ -110,8 +120,8 @@ class _Run:
     def _fresh_model(self):
         cfg, kind = self.cfg, self.cfg.kind
         overrides = dict(cfg.model)
-        overrides["input_size"] = cfg.size
-        if kind == "dvos":
+        overrides["input_size"] = self.size
+        if kind != "frame":
             overrides["tau"] = cfg.tau
         if not cfg.init_from:
             return build_model(cfg.preset, kind, **overrides), None
@@ -122,9 +132,14 @@ class _Run:
         if src_kind == kind:
             model.load_state_dict(payload["state_dict"], strict=True)
             note = {"init_from": str(cfg.init_from), "loaded": len(payload["state_dict"]), "missing": []}
-        elif src_kind == "frame" and kind == "dvos":
+        elif src_kind == "frame":  # the paper's partial pretraining (and the context model's starting point)
             r = init_from_frame_model(model, payload["state_dict"])
             note = {"init_from": str(cfg.init_from), "loaded": r["loaded"], "missing": len(r["missing"])}
+        elif kind != "frame":
+            raise ValueError(
+                f"{cfg.init_from}: a {src_kind!r} model cannot initialise a {kind!r} model; start from an image "
+                f"model (--phase image) or a {kind!r} checkpoint"
+            )
         else:  # a video checkpoint initialising an image model: its encoder/decoder/heads keys fit
             own = model.state_dict()
             state = {k: v for k, v in payload["state_dict"].items() if k in own}
@@ -161,8 +176,8 @@ class _Run:
         self.val_index = ClipIndex(val_s, cfg.tau, cfg.delta)
         aug = cfg.augment_config()
         path = self.project.path
-        self.train_ds = ClipDataset(path, self.train_index, cfg.size, True, aug, cfg.kind, cfg.seed)
-        self.val_ds = ClipDataset(path, self.val_index, cfg.size, False, aug, cfg.kind, cfg.seed)
+        self.train_ds = ClipDataset(path, self.train_index, self.size, True, aug, cfg.kind, cfg.seed)
+        self.val_ds = ClipDataset(path, self.val_index, self.size, False, aug, cfg.kind, cfg.seed)
         self.sampler = ClipSampler(
             self.train_index,
             cfg.samples_per_epoch,
@@ -327,12 +342,12 @@ class _Run:
                 batch = next(batches)
             except StopIteration:
                 break
-            x = batch["frames"].to(self.device, non_blocking=True)
+            inputs = self.model.batch_inputs(batch, self.device)
             mask = batch["mask"].to(self.device, non_blocking=True)
             target = batch["target"].to(self.device, non_blocking=True)
             try:
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
-                    out = self.net(x)
+                    out = self.net(*inputs)
                 loss, parts = dvos_loss(out, mask, target, weights)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
@@ -414,12 +429,12 @@ class _Run:
         for batch in loader:
             if self.cancel is not None and not self.dist.enabled:  # ranks hold unequal shares: no collective here
                 self.cancel.check()
-            x = batch["frames"].to(self.device)
+            inputs = model.batch_inputs(batch, self.device)
             mask, target = batch["mask"].to(self.device), batch["target"].to(self.device)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
-                out = model(x)
+                out = model(*inputs)
             loss, _ = dvos_loss(out, mask, target, weights)
-            b = x.shape[0]
+            b = mask.shape[0]
             loss_sum += float(loss) * b
             dice_sum += float(frame_dice(out["mask"], mask).sum())
             frames += b

@@ -1,0 +1,286 @@
+"""Accuracy of the image model, the paper's DVOS and the context-aware video model on real annotated footage.
+
+    bash tests/fetch_testdata.sh                      # the annotated images (once)
+    python benchmarks/accuracy_bench.py --out bench_accuracy.json          # every set (CPU: about an hour)
+    python benchmarks/accuracy_bench.py --sets nuclei-fast-degraded --quick
+
+Each set (see accuracy_data.py) is a training video with 2 painted frames and a held-out test video with every frame
+annotated; dvos runs its loop on it: heads extracted from the painted frames, backgrounds inpainted from them,
+synthesis matched to the training video's measured motion, the image model, pseudo-labels, then from the image
+model (the same extra steps for each):
+* ``image``: the image model alone;
+* ``image_ft``: the image model fine-tuned on the synthetic then the pseudo-labelled clips, with the same degraded
+  inputs as the context model (the control: extra training without time);
+* ``dvos``: the paper's model (tau earlier frames; first frames by the image model);
+* ``context``: the context-aware model (frame t plus its aligned earlier frames and their predicted masks);
+* ``context_query_only``: the same context model with every reference replaced by a copy of frame t (the
+  ablation: what it scores without time).
+Baselines: the previous frame's true mask and an all-foreground mask. Per model: frame-weighted Dice, IoU, boundary F
+(2 px), relative count error and temporal instability (1 - IoU of consecutive predictions aligned by the frames'
+camera motion; the ground truth's own value is reported as its floor). Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import emit, machine
+from accuracy_data import load_scenes, make_set
+
+SETS = [f"{s}-{v}-{d}" for s in ("nuclei", "conifer") for v in ("slow", "fast") for d in ("clean", "degraded")]
+MODELS = ("image", "image_ft", "dvos", "context", "context_query_only")
+
+
+@dataclass
+class Settings:
+    size: int = 128  # frame side (px)
+    n_train: int = 24  # frames of the training video
+    n_test: int = 24  # frames of the test video
+    seed_frames: tuple = (0, 12)  # painted frames of the training video
+    preset: str = "tiny"
+    synth_clips: int = 32
+    synth_frames: int = 12
+    fakes_per_head: int = 3
+    batch_size: int = 8
+    lr: float = 2e-3
+    image_steps: int = 150
+    synthetic_steps: int = 80  # per video model, and for the image-model control
+    real_steps: int = 40
+    seed: int = 0
+    threads: int = 1
+
+    @classmethod
+    def quick(cls) -> Settings:
+        return cls(
+            n_train=16,
+            n_test=16,
+            seed_frames=(0, 8),
+            synth_clips=12,
+            synth_frames=8,
+            image_steps=40,
+            synthetic_steps=20,
+            real_steps=10,
+        )
+
+
+def _train(project, name, phase, s: Settings, steps, **kw):
+    from dvos_core.train import TrainConfig, train
+    from dvos_core.train.config import cosine_floor
+
+    epochs = 2
+    cfg = TrainConfig(
+        phase=phase,
+        preset=s.preset,
+        epochs=epochs,
+        batch_size=s.batch_size,
+        size=s.size,
+        lr=s.lr,
+        eta_min=cosine_floor(s.lr),
+        seed=s.seed,
+        device="cpu",
+        max_steps_per_epoch=max(1, steps // epochs),
+        samples_per_epoch=steps // epochs * s.batch_size,
+        **kw,
+    )
+    return train(project, cfg, name)
+
+
+def build_project(path, data, s: Settings):
+    """A project with the training video (painted seed frames) and the test video (every frame annotated)."""
+    from dvos_core.store import Project
+
+    p = Project.create(path, overwrite=True)
+    frames, masks = data["train"]
+    v = p.add_video_array("train", frames, split="train", source="accuracy bench")
+    for t in s.seed_frames:
+        v.set_mask(t, masks[t], "manual")
+    frames, masks = data["test"]
+    v = p.add_video_array("test", frames, split="test", source="accuracy bench")
+    for t in range(len(frames)):
+        v.set_mask(t, masks[t], "manual")
+    return p
+
+
+def matched_config(project, base):
+    """The synthesis config with the camera speed of the training video (interim: until match_motion lands)."""
+    from dvos_core.motion import estimate_global_motion, summarise
+
+    shift = summarise(estimate_global_motion(project.video("train").read_frames(), residual=False))["shift_px"]
+    return base.replace(camera_speed=float(shift["median"]) / 1.2)
+
+
+def run_loop(project, s: Settings, log) -> dict:
+    """dvos's loop on one set; returns the checkpoints of every model."""
+    from dvos_core.extract import extract_heads
+    from dvos_core.extract.annotated_backgrounds import backgrounds_from_annotated
+    from dvos_core.infer import pseudo_label
+    from dvos_core.synth import SynthConfig, generate
+
+    extract_heads(project, video_ids=["train"], fakes_per_head=s.fakes_per_head, seed=s.seed)
+    backgrounds_from_annotated(project, ["train"], clip_length=s.synth_frames, seed=s.seed)
+    base = SynthConfig(n_frames=s.synth_frames, height=s.size, width=s.size, n_heads=(8, 30), n_fakes=(3, 12))
+    config = matched_config(project, base)
+    generate(project, "synth", s.synth_clips, config=config, seed=s.seed, workers=1, backend="serial")
+    ck = {"image": _train(project, "image", "image", s, s.image_steps)}
+    pseudo_label(project, ["train"], ck["image"], device="cpu", n_passes=2)
+    for kind in ("dvos", "context"):
+        p1 = _train(
+            project,
+            f"{kind}_synthetic",
+            "synthetic",
+            s,
+            s.synthetic_steps,
+            video_model=kind,
+            init_from=str(ck["image"]),
+        )
+        ck[kind] = _train(project, kind, "real", s, s.real_steps, video_model=kind, init_from=str(p1))
+    degrade = {"degrade_p": 0.7}  # the context model's share of degraded queries (ContextConfig.degrade_query_p)
+    p1 = _train(
+        project,
+        "image_ft_synthetic",
+        "image",
+        s,
+        s.synthetic_steps,
+        init_from=str(ck["image"]),
+        video_ids=[],
+        augment=degrade,
+    )
+    ck["image_ft"] = _train(
+        project,
+        "image_ft",
+        "image",
+        s,
+        s.real_steps,
+        init_from=str(p1),
+        synthetic_sets=[],
+        video_ids=["train"],
+        augment=degrade,
+    )
+    return ck
+
+
+def predict_all(ck: dict, frames: np.ndarray, models) -> dict:
+    """Probabilities of the test video for each model (in memory)."""
+    from dvos_core.infer import predict_array
+    from dvos_core.infer.context import ContextPredictor, run_context
+    from dvos_core.infer.engine import load_model
+
+    out = {}
+    for name in models:
+        if name == "dvos":
+            out[name] = predict_array(ck["dvos"], frames, image_model=ck["image"], device="cpu")
+        elif name == "context_query_only":
+            model, _, dev = load_model(ck["context"], "cpu")
+            pred = ContextPredictor(model, dev, tile_size=max(256, s_round(frames.shape[1])), references="query")
+            probs = np.zeros(frames.shape[:3], np.float32)
+
+            def sink(t, p, probs=probs):
+                probs[t] = p
+
+            run_context(pred, lambda a, b: frames[a:b], range(len(frames)), sink)
+            out[name] = probs
+        else:
+            out[name] = predict_array(ck[name], frames, device="cpu")
+    return out
+
+
+def s_round(n: int) -> int:
+    return -(-int(n) // 32) * 32
+
+
+def scores(masks_pred: np.ndarray, gt: np.ndarray, frames: np.ndarray) -> dict:
+    """Frame-weighted Dice / IoU / boundary F, relative count error and temporal instability of one video."""
+    from dvos_core.evaluate.metrics import frame_scores
+    from dvos_core.motion import temporal_instability
+
+    rows = [frame_scores(p, g) for p, g in zip(masks_pred, gt)]
+    mean = lambda k: float(np.mean([r[k] for r in rows]))  # noqa: E731
+    counts = np.array([[r["count_pred"], r["count_gt"]] for r in rows], np.float64)
+    return {
+        "dice": round(mean("dice"), 4),
+        "iou": round(mean("iou"), 4),
+        "boundary_f": round(mean("boundary_f"), 4),
+        "count_error": round(float(np.mean(np.abs(counts[:, 0] - counts[:, 1]) / np.maximum(counts[:, 1], 1))), 4),
+        "instability": round(float(temporal_instability(masks_pred.astype(np.uint8), frames)), 4),
+    }
+
+
+def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log) -> dict:
+    scene, speed, condition = name.split("-")
+    data = make_set(
+        scenes[scene], speed, condition == "degraded", s.n_train, s.n_test, s.size, seed=s.seed + SETS.index(name)
+    )
+    t0 = time.perf_counter()
+    project = build_project(out_dir / f"{name}.dvos", data, s)
+    ck = run_loop(project, s, log)
+    frames, gt = data["test"]
+    probs = predict_all(ck, frames, models)
+    table = {m: scores(probs[m] >= 0.5, gt, frames) for m in models}
+    prev = np.concatenate([gt[:1], gt[:-1]])
+    table["previous_true_mask"] = scores(prev, gt, frames)
+    table["all_foreground"] = scores(np.ones_like(gt), gt, frames)
+    table["ground_truth"] = {"instability": scores(gt, gt, frames)["instability"]}
+    from dvos_core.motion import estimate_global_motion, summarise
+
+    motion = summarise(estimate_global_motion(data["test"][0], residual=False))
+    return {
+        "set": name,
+        "scores": table,
+        "test_motion_px_per_frame": motion["shift_px"],
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sets", nargs="*", default=SETS, choices=SETS)
+    ap.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
+    ap.add_argument("--quick", action="store_true", help="shorter videos and training (a smoke run)")
+    ap.add_argument("--preset", help="model size preset (default tiny)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--testdata", default=os.environ.get("DVOS_TESTDATA", ".cache/testdata"))
+    ap.add_argument("--workdir", default="bench_accuracy", help="where the set projects are kept")
+    ap.add_argument("--out", help="also write the JSON here")
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    s = Settings.quick() if args.quick else Settings()
+    s = replace(s, seed=args.seed, threads=args.threads, preset=args.preset or s.preset)
+    scenes = load_scenes(args.testdata)
+    out_dir = Path(args.workdir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for name in args.sets:
+        print(f"[{len(results) + 1}/{len(args.sets)}] {name}", file=sys.stderr)
+        results.append(run_set(name, scenes, s, out_dir, args.models, lambda m: print(m, file=sys.stderr)))
+        print(_line(results[-1], args.models), file=sys.stderr)
+    emit(
+        {
+            "benchmark": "accuracy",
+            "settings": asdict(s),
+            "machine": machine(),
+            "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+            "sets": results,
+        },
+        args.out,
+    )
+    return 0
+
+
+def _line(r: dict, models) -> str:
+    sc = r["scores"]
+    return "    " + "  ".join(f"{m} {sc[m]['dice']:.3f}/{sc[m]['instability']:.3f}" for m in models)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

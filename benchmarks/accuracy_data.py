@@ -1,0 +1,222 @@
+"""Footage for the accuracy benchmark: real annotated images filmed by a synthetic camera, clean or degraded.
+
+Two real images with real annotations that public packages ship (fetched by ``tests/fetch_testdata.sh``):
+* ``nuclei``: stardist's fluorescence nuclei test image (512 x 512, about 180 nuclei) with its label mask;
+* ``conifer``: napari-vectorizer's conifer thin section (2500 x 500 RGB, 253 cell lumina), shown at half size.
+Each image is cut in two halves: the training video films one, the test video the other, so no test pixel is ever
+seen in training. A camera window pans along a smooth, turning path (slow: 2-4 px per frame, fast: 15-25), with a
+small roll and zoom, and the objects sway a little (a smooth displacement field that changes over time). The
+degraded version adds, coherently in time, wind-gust motion blur, sensor noise, exposure flicker and leaves that
+cross the view in front of the objects. The ground truth is the objects' mask, occluded or not: a head behind a
+passing leaf is still a head.
+
+These degradations are made here, independently of the ones the context model trains with
+(``dvos_core.data.degrade``): other shapes, other statistics, and correlated over time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+SPEEDS = {"slow": (2.0, 4.0), "fast": (15.0, 25.0)}
+
+
+@dataclass
+class Scene:
+    name: str
+    image: np.ndarray  # (H, W, 3) uint8
+    mask: np.ndarray  # (H, W) uint8 {0, 1}
+
+
+def load_scenes(testdata) -> dict:
+    """The two annotated images, or a FileNotFoundError saying how to fetch them."""
+    import tifffile
+    from PIL import Image
+
+    d = Path(testdata)
+    need = ["nuclei_image.tif", "nuclei_mask.tif", "conifer_image.jpg", "conifer_mask.png"]
+    missing = [n for n in need if not (d / n).exists()]
+    if missing:
+        raise FileNotFoundError(f"{d}: missing {missing}; run `bash tests/fetch_testdata.sh` first")
+    raw = tifffile.imread(d / "nuclei_image.tif").astype(np.float32)
+    gray = np.clip(raw / np.percentile(raw, 99.8) * 255, 0, 255).astype(np.uint8)
+    nuclei = Scene("nuclei", cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB), (tifffile.imread(d / "nuclei_mask.tif") > 0))
+    img = np.asarray(Image.open(d / "conifer_image.jpg").convert("RGB"))
+    msk = np.asarray(Image.open(d / "conifer_mask.png")) > 0
+    h, w = img.shape[0] // 2, img.shape[1] // 2
+    conifer = Scene(
+        "conifer",
+        cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA),
+        cv2.resize(msk.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0,
+    )
+    return {s.name: Scene(s.name, s.image, s.mask.astype(np.uint8)) for s in (nuclei, conifer)}
+
+
+def halves(scene: Scene) -> tuple[Scene, Scene]:
+    """(training half, test half), cut across the longer side."""
+    h, w = scene.mask.shape
+    if h >= w:
+        cut = (slice(0, h // 2), slice(h // 2, h)), None
+        a, b = cut[0]
+        return (Scene(scene.name, scene.image[a], scene.mask[a]), Scene(scene.name, scene.image[b], scene.mask[b]))
+    a, b = slice(0, w // 2), slice(w // 2, w)
+    return (
+        Scene(scene.name, scene.image[:, a], scene.mask[:, a]),
+        Scene(scene.name, scene.image[:, b], scene.mask[:, b]),
+    )
+
+
+def camera_path(n: int, region: tuple, size: int, speed: tuple, rng) -> list[np.ndarray]:
+    """``n`` 2x3 matrices mapping output pixels to region pixels: a window of ``size`` px that moves ``speed``
+    px per frame along a smoothly turning path, bounces off the region's edges, and rolls and zooms a little."""
+    h, w = region
+    margin = size * 0.75  # room for roll and zoom
+    lo = np.array([margin, margin])
+    hi = np.array([w - margin, h - margin])
+    if np.any(hi <= lo):
+        raise ValueError(f"region {region} too small for {size} px frames")
+    pos = rng.uniform(lo, hi)
+    heading = rng.uniform(0, 2 * math.pi)
+    v = rng.uniform(*speed)
+    roll_amp, roll_period = rng.uniform(1.0, 3.0), rng.uniform(15, 30)
+    zoom_amp, zoom_period = rng.uniform(0.01, 0.04), rng.uniform(15, 30)
+    phase = rng.uniform(0, 2 * math.pi, 2)
+    out = []
+    for t in range(n):
+        ang = math.radians(roll_amp * math.sin(2 * math.pi * t / roll_period + phase[0]))
+        s = 1 + zoom_amp * math.sin(2 * math.pi * t / zoom_period + phase[1])
+        c, si = math.cos(ang) * s, math.sin(ang) * s
+        half = size / 2
+        m = np.array([[c, -si, pos[0] - c * half + si * half], [si, c, pos[1] - si * half - c * half]])
+        out.append(m)
+        heading += rng.normal(0, 0.15)
+        step = np.array([math.cos(heading), math.sin(heading)]) * v * rng.uniform(0.9, 1.1)
+        nxt = pos + step
+        for k in range(2):  # bounce
+            if not lo[k] <= nxt[k] <= hi[k]:
+                step[k] = -step[k]
+                heading = math.atan2(step[1], step[0])
+        pos = np.clip(pos + step, lo, hi)
+    return out
+
+
+def _smooth_field(shape, sigma, rng):
+    f = cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), sigma)
+    return f / (np.abs(f).max() + 1e-6)
+
+
+def render(scene: Scene, n: int, size: int, speed: tuple, rng, sway_px: float = 1.5):
+    """(frames (n, size, size, 3) uint8, masks (n, size, size) uint8) of ``scene`` filmed along a camera path."""
+    h, w = scene.mask.shape
+    mats = camera_path(n, (h, w), size, speed, rng)
+    fields = [_smooth_field((h, w), 10, rng) for _ in range(4)]
+    period = rng.uniform(8, 16)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    frames, masks = [], []
+    for t, m in enumerate(mats):
+        mx = (m[0, 0] * xs + m[0, 1] * ys + m[0, 2]).astype(np.float32)
+        my = (m[1, 0] * xs + m[1, 1] * ys + m[1, 2]).astype(np.float32)
+        a, b = math.cos(2 * math.pi * t / period), math.sin(2 * math.pi * t / period)
+        dx = sway_px * (a * cv2.remap(fields[0], mx, my, cv2.INTER_LINEAR) + b * cv2.remap(fields[1], mx, my, 1))
+        dy = sway_px * (a * cv2.remap(fields[2], mx, my, cv2.INTER_LINEAR) + b * cv2.remap(fields[3], mx, my, 1))
+        mx, my = mx + dx, my + dy
+        frames.append(cv2.remap(scene.image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101))
+        masks.append(cv2.remap(scene.mask, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101))
+    return np.stack(frames), np.stack(masks)
+
+
+# ---- degradations, coherent in time -------------------------------------------------------------------------------
+def _gusts(n, rng, period=(5, 12)):
+    t = np.arange(n)
+    g = sum(rng.uniform(0.3, 1) * np.sin(2 * np.pi * t / rng.uniform(*period) + rng.uniform(0, 6.3)) for _ in range(2))
+    g = (g - g.min()) / (np.ptp(g) + 1e-6)
+    return np.clip(g + rng.normal(0, 0.1, n), 0, 1)
+
+
+def _streak(length: int, angle: float) -> np.ndarray:
+    k = np.zeros((length, length), np.float32)
+    c = (length - 1) / 2
+    for s in np.linspace(-c, c, 4 * length):
+        k[int(round(c + s * math.sin(angle))), int(round(c + s * math.cos(angle)))] = 1
+    return k / k.sum()
+
+
+class _Leaf:
+    """A leaf crossing the view: enters at one edge at frame ``start`` and moves across at its own speed."""
+
+    def __init__(self, size, n, rng):
+        self.start = int(rng.integers(0, max(1, n - 6)))
+        self.length, self.width = rng.uniform(0.3, 0.7) * size, rng.uniform(0.08, 0.16) * size
+        side = rng.integers(4)
+        edge = rng.uniform(0.1, 0.9) * size
+        starts = [
+            (-self.length / 2, edge),
+            (size + self.length / 2, edge),
+            (edge, -self.length / 2),
+            (edge, size + self.length / 2),
+        ]
+        self.pos = np.array(starts[side], np.float64)
+        target = np.array([size / 2, size / 2]) + rng.normal(0, size / 5, 2)
+        d = target - self.pos
+        self.vel = d / np.linalg.norm(d) * rng.uniform(0.06, 0.15) * size
+        self.angle = math.atan2(d[1], d[0]) + rng.normal(0, 0.4)
+        self.spin = rng.normal(0, 0.05)
+        self.colour = np.array([rng.uniform(30, 70), rng.uniform(60, 110), rng.uniform(20, 50)], np.float32)
+        self.opacity = rng.uniform(0.8, 1.0)
+
+    def alpha(self, t, size):
+        k = t - self.start
+        if k < 0:
+            return None
+        c = self.pos + k * self.vel
+        ang = self.angle + k * self.spin
+        ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+        u = (xs - c[0]) * math.cos(ang) + (ys - c[1]) * math.sin(ang)
+        v = -(xs - c[0]) * math.sin(ang) + (ys - c[1]) * math.cos(ang)
+        r = (u / (self.length / 2)) ** 2 + (np.abs(v) / (self.width / 2)) ** 1.5
+        a = np.clip((1 - r) * 4, 0, 1) * self.opacity
+        return a if a.max() > 0 else None
+
+
+def degrade_video(frames: np.ndarray, rng) -> np.ndarray:
+    """Wind-gust motion blur, sensor noise, exposure flicker and crossing leaves, each coherent over time."""
+    n, size = len(frames), frames.shape[1]
+    gust = _gusts(n, rng)
+    wind = rng.uniform(0, math.pi)
+    flick = 1 + 0.3 * np.sin(2 * np.pi * np.arange(n) / rng.uniform(4, 9) + rng.uniform(0, 6.3))
+    flick *= np.where(rng.random(n) < 0.2, rng.uniform(0.6, 1.5, n), 1.0)
+    noise = 0.03 + 0.06 * _gusts(n, rng, (3, 7))
+    leaves = [_Leaf(size, n, rng) for _ in range(int(rng.integers(2, 5)))]
+    texture = rng.normal(0, 12, (size, size, 1)).astype(np.float32)
+    out = []
+    for t in range(n):
+        f = frames[t].astype(np.float32)
+        for leaf in leaves:
+            a = leaf.alpha(t, size)
+            if a is not None:
+                f = f * (1 - a[..., None]) + (leaf.colour + texture) * a[..., None]
+        length = int(round(2 + 16 * max(0.0, gust[t] - 0.35)))
+        if length >= 3:
+            f = cv2.filter2D(f, -1, _streak(length | 1, wind + 0.3 * math.sin(t)), borderType=cv2.BORDER_REFLECT)
+        f = f * float(np.clip(flick[t], 0.45, 1.7))
+        f = f + rng.normal(0, noise[t] * 255, f.shape)
+        out.append(np.clip(f, 0, 255).astype(np.uint8))
+    return np.stack(out)
+
+
+def make_set(scene: Scene, speed: str, degraded: bool, n_train: int, n_test: int, size: int, seed: int) -> dict:
+    """{"train": (frames, masks), "test": (frames, masks)} of one benchmark set."""
+    rng = np.random.default_rng(seed)
+    train_half, test_half = halves(scene)
+    out = {}
+    for name, half, n in (("train", train_half, n_train), ("test", test_half, n_test)):
+        frames, masks = render(half, n, size, SPEEDS[speed], rng)
+        if degraded:
+            frames = degrade_video(frames, rng)
+        out[name] = (frames, masks)
+    return out

@@ -1,0 +1,104 @@
+"""Motion estimation speed and accuracy: frame pairs/s of the global motion (and with the residual local motion) on
+one core at 512² and 1024², and the error against the known camera of a rendered toy clip. Prints JSON.
+
+    python benchmarks/motion_bench.py [--pairs 30] [--out motion_bench.json]
+
+"pairs_per_cpu_s" divides by CPU time, so it stays meaningful on a loaded machine. The clip is a toy field with
+about 50 toy heads per view (dvos_core.synth.toy) filmed by a known camera panning 15-25 px per frame with up to
+1 degree of roll and 1 % of zoom per frame. Single-threaded (OpenCV threads = 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from _common import emit, machine
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+
+def _clip(size: int, n_frames: int):
+    """A toy field with ~50 toy heads per view, filmed by a known camera: (frames, true pair matrices)."""
+    import cv2
+    import numpy as np
+
+    from dvos_core.motion.transforms import similarity_matrix, to3x3
+    from dvos_core.synth.toy import toy_background, toy_objects
+
+    rng = np.random.default_rng(0)
+    heads, _ = toy_objects(rng, 24, 0)
+    side = 4 * size
+    world = toy_background(rng, 1, side, side, pan=(0.0, 0.0))[0].astype(np.float32)
+    for _ in range(50 * 16):
+        rgba = heads[int(rng.integers(len(heads)))]
+        h, w = rgba.shape[:2]
+        y, x = int(rng.integers(0, side - h)), int(rng.integers(0, side - w))
+        alpha = rgba[..., 3:4] / 255.0
+        world[y : y + h, x : x + w] = alpha * rgba[..., :3] + (1 - alpha) * world[y : y + h, x : x + w]
+    world = world.astype(np.uint8)
+    c = ((size - 1) / 2, (size - 1) / 2)
+    cam = np.array([[1.0, 0, c[0] - (side - 1) / 2], [0, 1.0, c[1] - (side - 1) / 2], [0, 0, 1]])
+    frames, truth = [], []
+    angle = rng.uniform(0, 2 * np.pi)
+    for t in range(n_frames):
+        if t:
+            speed, angle = rng.uniform(15, 25), angle + rng.uniform(-0.2, 0.2)
+            step = to3x3(
+                similarity_matrix(
+                    speed * np.cos(angle), speed * np.sin(angle), rng.uniform(-1, 1), 1 + rng.uniform(-0.01, 0.01), c
+                )
+            )
+            truth.append(step[:2])
+            cam = step @ cam
+        frames.append(cv2.warpAffine(world, cam[:2], (size, size), flags=cv2.INTER_LINEAR))
+    return np.stack(frames), np.stack(truth)
+
+
+def bench(size: int, pairs: int) -> dict:
+    import cv2
+    import numpy as np
+
+    from dvos_core.motion import decompose, estimate_global_motion
+    from dvos_core.motion.transforms import frame_centre
+
+    cv2.setNumThreads(1)
+    frames, truth = _clip(size, pairs + 1)
+    out = {"size": size, "pairs": pairs}
+    for residual in (False, True):
+        t0, c0 = time.perf_counter(), time.process_time()
+        gm = estimate_global_motion(frames, residual=residual)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        key = "with_residual" if residual else "global"
+        out[key] = {"pairs_per_s_wall": round(pairs / wall, 1), "pairs_per_cpu_s": round(pairs / cpu, 1)}
+    c = frame_centre((size, size))
+    true = [decompose(m, c) for m in truth]
+    err = np.hypot(gm.dx - [d["dx"] for d in true], gm.dy - [d["dy"] for d in true])
+    out["true_shift_px_median"] = round(float(np.median([np.hypot(d["dx"], d["dy"]) for d in true])), 2)
+    out["shift_error_px"] = {"median": round(float(np.median(err)), 3), "max": round(float(err.max()), 3)}
+    out["rotation_error_deg_max"] = round(float(np.abs(gm.rotation_deg - [d["rotation_deg"] for d in true]).max()), 3)
+    out["methods"] = {m: gm.method.count(m) for m in set(gm.method)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", type=int, default=30)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    emit(
+        {
+            "machine": machine(),
+            "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+            "results": [bench(s, args.pairs) for s in args.sizes],
+        },
+        args.out,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Frame degradations that one frame cannot see through: motion blur, sensor noise, exposure change, occluders.
+
+The context-aware video model trains on queries degraded this way (and, less often, references), with the clean
+query's mask as the target, so it has to take from its aligned earlier frames what the query lacks. Every draw
+comes from the ``torch.Generator`` passed in (a sample's degradation depends only on its seed). Frames are float
+(3, H, W) in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+from dvos_core.data.pixel_ops import convolve, motion_kernel
+
+
+@dataclass
+class DegradeConfig:
+    """Probabilities and strengths of each degradation (each applied independently when a frame is degraded)."""
+
+    blur_p: float = 0.5
+    blur_px: tuple = (3, 15)  # motion-blur streak length in px
+    noise_p: float = 0.4
+    noise_sigma: tuple = (0.02, 0.12)  # Gaussian noise std (0..1 scale)
+    exposure_p: float = 0.4
+    exposure_gain: tuple = (0.45, 1.7)
+    occlude_p: float = 0.4
+    occlude_share: tuple = (0.05, 0.3)  # share of the frame covered by occluders
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _rand(g, lo=0.0, hi=1.0) -> float:
+    return float(torch.rand(1, generator=g)) * (hi - lo) + lo
+
+
+def motion_blur(x, g, length: tuple = (3, 15)):
+    """A straight streak of a random length and direction (wind, hand shake)."""
+    k = int(round(_rand(g, length[0], length[1])))
+    k = max(3, k + (k + 1) % 2)  # odd
+    return convolve(x, motion_kernel(k, _rand(g, 0, math.pi)))
+
+
+def noise(x, g, sigma: tuple = (0.02, 0.12)):
+    s = _rand(g, *sigma)
+    return (x + s * torch.randn(x.shape, generator=g, dtype=x.dtype)).clamp(0, 1)
+
+
+def exposure(x, g, gain: tuple = (0.45, 1.7)):
+    """A global gain with a mild gamma and colour cast (auto-exposure and white-balance jumps)."""
+    a = _rand(g, *gain)
+    gamma = _rand(g, 0.8, 1.25)
+    cast = 1 + 0.08 * (torch.rand(3, 1, 1, generator=g, dtype=x.dtype) * 2 - 1)
+    return (x.clamp(1e-6, 1).pow(gamma) * a * cast).clamp(0, 1)
+
+
+def _blob(h, w, g, dtype):
+    """A soft elongated ellipse (a leaf or a stem) at a random place and angle: (H, W) alpha in [0, 1]."""
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=dtype), torch.arange(w, dtype=dtype), indexing="ij")
+    cy, cx = _rand(g, 0, h), _rand(g, 0, w)
+    length = _rand(g, 0.15, 0.6) * max(h, w)
+    width = _rand(g, 0.03, 0.15) * min(h, w)
+    ang = _rand(g, 0, math.pi)
+    u = (xs - cx) * math.cos(ang) + (ys - cy) * math.sin(ang)
+    v = -(xs - cx) * math.sin(ang) + (ys - cy) * math.cos(ang)
+    r = (u / (length / 2)) ** 2 + (v / (width / 2)) ** 2
+    return torch.sigmoid((1 - r) * 6)
+
+
+def occlude(x, g, share: tuple = (0.05, 0.3)):
+    """Leaf-like occluders until about ``share`` of the frame is covered, textured with a shifted, darkened copy of
+    the frame itself (so they look like field clutter, not like a colour the model could learn to skip)."""
+    _, h, w = x.shape
+    target = _rand(g, *share)
+    alpha = torch.zeros(h, w, dtype=x.dtype)
+    for _ in range(12):
+        alpha = torch.maximum(alpha, _blob(h, w, g, x.dtype) * _rand(g, 0.7, 1.0))
+        if float((alpha > 0.5).float().mean()) >= target:
+            break
+    dy, dx = int(_rand(g, -h / 2, h / 2)), int(_rand(g, -w / 2, w / 2))
+    texture = torch.roll(x, (dy, dx), (1, 2)) * _rand(g, 0.5, 0.9)
+    texture = F.avg_pool2d(texture[None], 3, 1, 1)[0]
+    return x * (1 - alpha) + texture * alpha
+
+
+def degrade(x, g, cfg: DegradeConfig):
+    """Apply each degradation of ``cfg`` with its probability (occluders first, then blur, exposure, noise)."""
+    if _rand(g) < cfg.occlude_p:
+        x = occlude(x, g, cfg.occlude_share)
+    if _rand(g) < cfg.blur_p:
+        x = motion_blur(x, g, cfg.blur_px)
+    if _rand(g) < cfg.exposure_p:
+        x = exposure(x, g, cfg.exposure_gain)
+    if _rand(g) < cfg.noise_p:
+        x = noise(x, g, cfg.noise_sigma)
+    return x

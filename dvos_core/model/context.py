@@ -1,0 +1,85 @@
+"""ContextNet: the context-aware video model. The query frame is the anchor; earlier frames add what it lacks.
+
+Unlike the paper's DVOSNet (which never sees frame t), ContextNet segments frame t from frame t itself, like the image
+model, and looks up its tau earlier frames - aligned to frame t by the camera motion - together with their masks
+(painted, pseudo-labelled or its own earlier predictions) wherever frame t alone is not enough: motion blur, noise,
+exposure flicker, something passing in front of a head. Its encoder, decoder and heads are the image model's
+(FrameNet) with the same tensor names, so an image checkpoint initialises it; every fusion block and the mask prior
+start at zero, so a fresh ContextNet computes exactly what its image model computes and can only learn from there.
+
+``forward(query, refs, ref_masks, ref_valid)``:
+* query (B, 3, H, W) normalised frame t;
+* refs (B, T, 3, H, W) normalised earlier frames warped onto frame t (any T, oldest first; T = 0 or None = none);
+* ref_masks (B, T, 2, H, W): [mask * known, known], where "known" is 0 outside the warped frame or where a
+  reference has no mask;
+* ref_valid (B, T): 1 for a real reference, 0 for an empty slot (fewer references at the start of a video).
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import nn
+
+from dvos_core.model.fusion import MASK_CHANNELS, ReferenceFusion
+from dvos_core.model.presets import ModelConfig
+from dvos_core.model.unet import _UNet
+
+
+class ContextNet(_UNet):
+    kind = "context"
+    input_keys = ("query", "refs", "ref_masks", "ref_valid")
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config, video=False)
+        self.tau = config.tau
+        self.fusion_levels = tuple(config.fusion_levels)
+        self.fusions = nn.ModuleDict(
+            {
+                str(level): ReferenceFusion(
+                    config.widths[level], config.fusion_dim, config.fusion_radius, config.groups
+                )
+                for level in self.fusion_levels
+            }
+        )
+        self.mask_prior = nn.Conv2d(MASK_CHANNELS + 1, self.decoder.out_channels, 3, padding=1)
+        nn.init.zeros_(self.mask_prior.weight)
+        nn.init.zeros_(self.mask_prior.bias)
+
+    def _check(self, query, refs, ref_masks, ref_valid):
+        if query.ndim != 4 or query.shape[1] != 3:
+            raise ValueError(f"ContextNet expects a (B, 3, H, W) query, got {tuple(query.shape)}")
+        self._check_hw(query.shape[2], query.shape[3])
+        if refs is None or refs.shape[1] == 0:
+            return False
+        b, t = refs.shape[:2]
+        want = {"refs": (b, t, 3, *query.shape[2:]), "ref_masks": (b, t, MASK_CHANNELS, *query.shape[2:])}
+        for name, x, shape in (("refs", refs, want["refs"]), ("ref_masks", ref_masks, want["ref_masks"])):
+            if x is None or tuple(x.shape) != shape or shape[0] != query.shape[0]:
+                got = None if x is None else tuple(x.shape)
+                raise ValueError(
+                    f"ContextNet expects {name} shaped {shape} for a query {tuple(query.shape)}, got {got}"
+                )
+        if ref_valid is None or tuple(ref_valid.shape) != (b, t):
+            raise ValueError(f"ContextNet expects ref_valid shaped {(b, t)}")
+        return True
+
+    def forward(self, query, refs=None, ref_masks=None, ref_valid=None, stochastic: bool = False) -> dict:
+        latent, skips = self.encoder(query)
+        context = None
+        if self._check(query, refs, ref_masks, ref_valid):
+            b, t = refs.shape[:2]
+            _, ref_skips = self.encoder(refs.flatten(0, 1), upto=max(self.fusion_levels))
+            for level in self.fusion_levels:  # finest first
+                f = ref_skips[level]
+                pooled = F.avg_pool2d(ref_masks.flatten(0, 1), 2**level) if level else ref_masks.flatten(0, 1)
+                skips[level], ctx = self.fusions[str(level)](
+                    skips[level],
+                    f.view(b, t, *f.shape[1:]),
+                    pooled.view(b, t, *pooled.shape[1:]),
+                    ref_valid.to(query.dtype),
+                )
+                context = ctx if context is None else context
+        h = self.decoder(latent, skips)
+        if context is not None:
+            h = h + self.mask_prior(F.interpolate(context, size=h.shape[-2:], mode="bilinear", align_corners=False))
+        return self._heads(h)

@@ -1,0 +1,388 @@
+"""Global (camera) motion between consecutive frames: one similarity transform per pair, robust to texture.
+
+Per pair of frames (t-1, t), on grey copies at most ``max_side`` px wide:
+
+1. a phase correlation of Hann-windowed, smoothed copies gives a whole-frame shift, used only as the starting guess
+   (so a large pan over dense, repetitive texture does not lock the tracker onto the wrong repeat);
+2. corners (good features to track) spread over a grid of cells are tracked with pyramidal Lucas-Kanade from that
+   guess, and kept when tracking back lands within 1 px of the start (forward-backward check);
+3. RANSAC fits a similarity (``cv2.estimateAffinePartial2D``), so objects that move on their own (swaying heads,
+   leaves) are outliers as long as the field dominates;
+4. with too few reliable tracks (low texture) it falls back to ECC on the grey frames, then to the phase-correlation
+   shift alone when that peak is clear, and otherwise reports the identity with method "none".
+
+Pixels in ``exclude`` masks (e.g. painted or predicted heads, dilated) are never used, so the estimate follows the
+field rather than the objects being judged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from dvos_core.motion.transforms import IDENTITY, decompose, frame_centre, rescale, to3x3
+from dvos_core.progress import CancelToken, ProgressFn, check, report
+
+METHODS = ("features", "ecc", "phase", "none")
+_LK_WIN, _LK_LEVELS = (15, 15), 3  # Lucas-Kanade window and pyramid levels
+_LK_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
+
+
+@dataclass
+class MotionParams:
+    """Settings of the estimator (defaults suit 256-2048 px field videos)."""
+
+    max_side: int = 640  # frames are analysed at most this large (px)
+    grid: int = 4  # corners are looked for in grid x grid cells
+    n_features: int = 400
+    min_inliers: int = 12
+    min_inlier_ratio: float = 0.3
+    ransac_px: float = 1.5  # RANSAC reprojection threshold, in analysed px
+    exclude_margin_px: int = 4  # exclusion masks are dilated by this much (analysed px)
+    min_phase_response: float = 0.08  # a phase-correlation peak weaker than this is not trusted
+    min_ecc: float = 0.6  # ECC correlation needed to accept its transform
+    min_gradient: float = 1.5  # grey levels per px for a pixel to count as textured
+    min_textured_share: float = 0.05  # share of usable pixels that must be textured to estimate anything
+    max_rotation_deg: float = 15.0  # larger turns between two frames are treated as failures
+
+
+@dataclass
+class PairMotion:
+    """Motion from frame t-1 to frame t (see :mod:`dvos_core.motion.transforms` for the convention)."""
+
+    matrix: np.ndarray  # 2x3, frame t-1 -> frame t, full-resolution px
+    dx: float
+    dy: float
+    rotation_deg: float
+    scale: float
+    method: str  # "features", "ecc", "phase" or "none" (identity: nothing reliable found)
+    inliers: int = 0
+
+    @property
+    def shift_px(self) -> float:
+        return float(np.hypot(self.dx, self.dy))
+
+    @property
+    def ok(self) -> bool:
+        return self.method != "none"
+
+
+def _grey(frame: np.ndarray) -> np.ndarray:
+    f = np.asarray(frame)
+    if f.ndim == 3 and f.shape[2] == 3:
+        f = cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY)
+    elif f.ndim != 2:
+        raise ValueError(f"a frame must be (H, W, 3) RGB or (H, W) grey, got shape {f.shape}")
+    if f.dtype != np.uint8:
+        f = np.clip(f, 0, 255).astype(np.uint8)
+    return f
+
+
+class _Prepared:
+    """A frame reduced for analysis: grey image, allowed-pixel mask and the resize factor."""
+
+    def __init__(self, frame, exclude, params: MotionParams):
+        g = _grey(frame)
+        self.full_shape = g.shape
+        h, w = g.shape
+        self.factor = min(1.0, params.max_side / max(h, w))
+        if self.factor < 1.0:
+            size = (max(8, round(w * self.factor)), max(8, round(h * self.factor)))
+            g = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
+        self.grey = g
+        self.allowed = None
+        if exclude is not None:
+            ex = np.asarray(exclude)
+            if ex.shape[:2] != (h, w):
+                raise ValueError(f"exclusion mask has shape {ex.shape}, the frame {(h, w)}")
+            ex = (ex != 0).astype(np.uint8)
+            if self.factor < 1.0:
+                ex = cv2.resize(ex, g.shape[::-1], interpolation=cv2.INTER_NEAREST)
+            k = 2 * params.exclude_margin_px + 1
+            ex = cv2.dilate(ex, np.ones((k, k), np.uint8))
+            self.allowed = ex == 0
+        self._smooth = self._textured = None
+
+    def smooth(self) -> np.ndarray:
+        """Float image for phase correlation / ECC: excluded pixels set to the mean, lightly blurred."""
+        if self._smooth is None:
+            g = self.grey.astype(np.float32)
+            if self.allowed is not None:
+                g[~self.allowed] = float(g[self.allowed].mean()) if self.allowed.any() else 0.0
+            self._smooth = cv2.GaussianBlur(g, (0, 0), 1.0)
+        return self._smooth
+
+    def textured(self, params: MotionParams) -> bool:
+        """Whether enough usable pixels carry texture (a flat frame with an object or two has no camera motion
+        to find: any estimate would follow the objects)."""
+        if self._textured is None:
+            g = self.grey.astype(np.float32)
+            mag = np.abs(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
+            edges = mag > 4 * params.min_gradient
+            if self.allowed is not None:
+                edges = edges[self.allowed]
+            self._textured = edges.size > 64 and float(edges.mean()) >= params.min_textured_share
+        return self._textured
+
+
+def _corners(prep: _Prepared, params: MotionParams) -> np.ndarray:
+    """Up to n_features corners spread over grid x grid cells, (N, 1, 2) float32."""
+    g = prep.grey
+    h, w = g.shape
+    mask = prep.allowed.astype(np.uint8) * 255 if prep.allowed is not None else None
+    per_cell = max(4, params.n_features // (params.grid * params.grid))
+    min_dist = max(3.0, max(h, w) / 80.0)
+    pts = []
+    ys = np.linspace(0, h, params.grid + 1).astype(int)
+    xs = np.linspace(0, w, params.grid + 1).astype(int)
+    for i in range(params.grid):
+        for j in range(params.grid):
+            y0, y1, x0, x1 = ys[i], ys[i + 1], xs[j], xs[j + 1]
+            if y1 - y0 < 8 or x1 - x0 < 8:
+                continue
+            cell_mask = None if mask is None else np.ascontiguousarray(mask[y0:y1, x0:x1])
+            if cell_mask is not None and not cell_mask.any():
+                continue
+            c = cv2.goodFeaturesToTrack(
+                np.ascontiguousarray(g[y0:y1, x0:x1]), per_cell, 0.01, min_dist, mask=cell_mask, blockSize=5
+            )
+            if c is not None:
+                pts.append(c.reshape(-1, 2) + np.array([x0, y0], np.float32))
+    if not pts:
+        return np.zeros((0, 1, 2), np.float32)
+    return np.concatenate(pts).astype(np.float32).reshape(-1, 1, 2)
+
+
+def _phase_shift(a: _Prepared, b: _Prepared, params: MotionParams):
+    """(dx, dy) of b relative to a from phase correlation, or None when the peak is weak."""
+    sa, sb = a.smooth(), b.smooth()
+    win = cv2.createHanningWindow(sa.shape[::-1], cv2.CV_32F)
+    (dx, dy), response = cv2.phaseCorrelate(sa.copy(), sb.copy(), win)  # it may window its inputs in place
+    if not np.isfinite(response) or response < params.min_phase_response:
+        return None
+    return float(dx), float(dy)
+
+
+def _track(a: _Prepared, b: _Prepared, guess, params: MotionParams):
+    """Matched points (p0, p1) that pass the forward-backward check and lie on allowed pixels of both frames."""
+    p0 = _corners(a, params)
+    if len(p0) < params.min_inliers:
+        return None
+    lk = {"winSize": _LK_WIN, "maxLevel": _LK_LEVELS, "criteria": _LK_STOP, "flags": cv2.OPTFLOW_USE_INITIAL_FLOW}
+    shift = np.array(guess if guess is not None else (0.0, 0.0), np.float32)
+    init = p0 + shift
+    p1, st, _ = cv2.calcOpticalFlowPyrLK(a.grey, b.grey, p0, init.copy(), **lk)
+    if p1 is None:
+        return None
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(b.grey, a.grey, p1, p1 - shift, **lk)
+    if back is None:
+        return None
+    fb = np.linalg.norm((back - p0).reshape(-1, 2), axis=1)
+    q = p1.reshape(-1, 2)
+    h, w = b.grey.shape
+    inside = (q[:, 0] >= 0) & (q[:, 0] <= w - 1) & (q[:, 1] >= 0) & (q[:, 1] <= h - 1)
+    good = (st.ravel() == 1) & (st2.ravel() == 1) & (fb < 1.0) & inside
+    if b.allowed is not None:
+        qi = np.clip(np.round(q).astype(int), 0, [w - 1, h - 1])
+        good &= b.allowed[qi[:, 1], qi[:, 0]]
+    return p0.reshape(-1, 2)[good], q[good]
+
+
+def _fit(a: _Prepared, b: _Prepared, guess, params: MotionParams):
+    tracked = _track(a, b, guess, params)
+    if tracked is None or len(tracked[0]) < params.min_inliers:
+        return None
+    p0, p1 = tracked
+    m, inl = cv2.estimateAffinePartial2D(
+        p0, p1, method=cv2.RANSAC, ransacReprojThreshold=params.ransac_px, maxIters=2000, confidence=0.995
+    )
+    if m is None or inl is None:
+        return None
+    n_in = int(inl.sum())
+    if n_in < params.min_inliers or n_in < params.min_inlier_ratio * len(p0):
+        return None
+    return m, n_in
+
+
+def _from_features(a: _Prepared, b: _Prepared, guess, params: MotionParams):
+    """Track, fit; when the fit turns or zooms noticeably, warp frame a by it and fit the small rest again (the
+    tracker's windows only translate, so a turn biases the first fit slightly)."""
+    found = _fit(a, b, guess, params)
+    if found is None:
+        return None
+    m, n_in = found
+    d = decompose(m, (0.0, 0.0))
+    if abs(d["rotation_deg"]) < 0.25 and abs(d["scale"] - 1) < 0.003:
+        return m, n_in
+    warped = _Prepared.__new__(_Prepared)
+    warped.full_shape, warped.factor, warped._smooth, warped._textured = a.full_shape, a.factor, None, None
+    size = a.grey.shape[::-1]
+    warped.grey = cv2.warpAffine(a.grey, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    warped.allowed = None
+    if a.allowed is not None:
+        warped.allowed = cv2.warpAffine(a.allowed.astype(np.uint8), m, size, flags=cv2.INTER_NEAREST) > 0
+    edge = np.zeros(a.grey.shape, np.uint8)
+    edge[8:-8, 8:-8] = 1  # reflected borders are not the scene
+    inside = cv2.warpAffine(edge, m, size, flags=cv2.INTER_NEAREST) > 0
+    warped.allowed = inside if warped.allowed is None else warped.allowed & inside
+    rest = _fit(warped, b, None, params)
+    if rest is None:
+        return m, n_in
+    return (to3x3(rest[0]) @ to3x3(m))[:2], rest[1]
+
+
+def _from_ecc(a: _Prepared, b: _Prepared, guess, params: MotionParams):
+    """Euclidean ECC (rotation + shift) on the smoothed frames."""
+    warp = np.eye(2, 3, dtype=np.float32)
+    if guess is not None:
+        warp[:, 2] = np.asarray(guess, np.float32)
+    mask = None if b.allowed is None else b.allowed.astype(np.uint8)
+    try:
+        cc, warp = cv2.findTransformECC(
+            a.smooth(),
+            b.smooth(),
+            warp,
+            cv2.MOTION_EUCLIDEAN,
+            (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-4),
+            mask,
+            3,
+        )
+    except cv2.error:
+        return None
+    if not np.isfinite(cc) or cc < params.min_ecc:
+        return None
+    # ECC's warp W: b(W x) ~ a(x), so x_b = W x_a maps frame a's coordinates onto frame b: our convention
+    return warp.astype(np.float64)
+
+
+def estimate_pair(prev, cur, exclude_prev=None, exclude_cur=None, params: MotionParams | None = None) -> PairMotion:
+    """Global similarity motion from ``prev`` (frame t-1) to ``cur`` (frame t); uint8 RGB or grey frames.
+
+    ``exclude_prev`` / ``exclude_cur``: optional (H, W) masks of pixels to ignore (non-zero = ignore), e.g. the
+    heads. Always returns a PairMotion; ``method == "none"`` (identity) when nothing reliable was found.
+    """
+    params = params or MotionParams()
+    return _estimate(_Prepared(prev, exclude_prev, params), _Prepared(cur, exclude_cur, params), params)
+
+
+def _estimate(a: _Prepared, b: _Prepared, params: MotionParams) -> PairMotion:
+    if a.full_shape != b.full_shape:
+        raise ValueError(f"consecutive frames differ in size: {a.full_shape} then {b.full_shape}")
+    m, method, n_in = None, "none", 0
+    if a.textured(params) and b.textured(params):
+        guess = _phase_shift(a, b, params)
+        found = _from_features(a, b, guess, params)
+        if found is None and guess is not None:
+            found = _from_features(a, b, None, params)  # the guess itself may have been misled
+        if found is not None:
+            (m, n_in), method = found, "features"
+        else:
+            m = _from_ecc(a, b, guess, params)
+            if m is not None:
+                method = "ecc"
+            elif guess is not None:
+                m, method = np.array([[1.0, 0.0, guess[0]], [0.0, 1.0, guess[1]]]), "phase"
+    if m is not None and abs(decompose(m, (0.0, 0.0))["rotation_deg"]) > params.max_rotation_deg:
+        m, method, n_in = None, "none", 0
+    if m is None:
+        full = IDENTITY.copy()
+    else:
+        full = rescale(m, a.factor)
+    d = decompose(full, frame_centre(a.full_shape))
+    return PairMotion(matrix=to3x3(full)[:2], method=method, inliers=n_in, **d)
+
+
+@dataclass
+class GlobalMotion:
+    """Per-pair global motion of a frame sequence. Pair i goes from frame ``pairs[i]`` to ``pairs[i] + 1``."""
+
+    frame_shape: tuple
+    pairs: np.ndarray  # (N,) index of the first frame of each pair
+    matrices: np.ndarray  # (N, 2, 3)
+    dx: np.ndarray
+    dy: np.ndarray
+    rotation_deg: np.ndarray
+    scale: np.ndarray
+    method: list = field(default_factory=list)
+    residual: np.ndarray | None = None  # (N, 3): p50, p90, p99 of the residual flow magnitude (px), if measured
+
+    @property
+    def shift_px(self) -> np.ndarray:
+        """Displacement of the frame centre per pair (px)."""
+        return np.hypot(self.dx, self.dy)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def cumulative(self) -> np.ndarray:
+        """(N+1, 2, 3) matrices mapping the first frame onto each later frame (contiguous pairs only)."""
+        if len(self.pairs) and np.any(np.diff(self.pairs) != 1):
+            raise ValueError("cumulative() needs contiguous pairs (measure without max_pairs)")
+        out = np.empty((len(self.pairs) + 1, 2, 3))
+        acc = np.eye(3)
+        out[0] = acc[:2]
+        for i, m in enumerate(self.matrices):
+            acc = to3x3(m) @ acc
+            out[i + 1] = acc[:2]
+        return out
+
+
+def _from_pairs(shape, pairs: list, motions: list, residual: list | None) -> GlobalMotion:
+    n = len(motions)
+    return GlobalMotion(
+        frame_shape=tuple(shape),
+        pairs=np.asarray(pairs, np.int64),
+        matrices=np.array([m.matrix for m in motions]).reshape(n, 2, 3),
+        dx=np.array([m.dx for m in motions], np.float64),
+        dy=np.array([m.dy for m in motions], np.float64),
+        rotation_deg=np.array([m.rotation_deg for m in motions], np.float64),
+        scale=np.array([m.scale for m in motions], np.float64),
+        method=[m.method for m in motions],
+        residual=None if residual is None else np.array(residual, np.float64).reshape(n, 3),
+    )
+
+
+def estimate_global_motion(
+    frames,
+    masks=None,
+    *,
+    params: MotionParams | None = None,
+    residual: bool = False,
+    max_pairs: int | None = None,
+    run_length: int = 60,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> GlobalMotion:
+    """Global motion of every consecutive pair of ``frames``.
+
+    ``frames``: a (T, H, W, 3) uint8 array, a Zarr array, a stored video or background clip, a path of a video
+    file / TIFF / image folder, or any iterable of frames. Frames are read one at a time (memory stays bounded).
+    ``masks``: optional (T, H, W) pixels to ignore (non-zero), e.g. heads; for a stored video, ``masks="labels"``
+    ignores its labelled masks. ``residual``: also measure the local motion left after compensation
+    (:func:`dvos_core.motion.local_motion.residual_motion`). ``max_pairs``: measure at most this many pairs, taken
+    as evenly spaced runs of ``run_length`` consecutive pairs (for long videos).
+    """
+    from dvos_core.motion.local_motion import residual_motion
+    from dvos_core.motion.sources import frame_runs
+
+    params = params or MotionParams()
+    pairs, motions, resid = [], [], [] if residual else None
+    shape = prev = prev_frame = None
+    for done, total, t, frame, mask, first in frame_runs(frames, masks, max_pairs, run_length):
+        check(cancel)
+        cur = _Prepared(frame, mask, params)
+        if shape is None:
+            shape = np.asarray(frame).shape[:2]
+        if not first:
+            pm = _estimate(prev, cur, params)
+            pairs.append(t - 1)
+            motions.append(pm)
+            if resid is not None:
+                resid.append(residual_motion(prev_frame, frame, pm.matrix))
+            report(progress, done, total, f"motion: frame {t}")
+        prev, prev_frame = cur, frame
+    if shape is None:
+        raise ValueError("no frames to measure motion on")
+    return _from_pairs(shape, pairs, motions, resid)

@@ -1,0 +1,428 @@
+"""Synthesis motion matched to the footage: measure the real videos, derive SynthConfig motion ranges, compare.
+
+The synthetic camera (see :mod:`dvos_core.synth.motion`) pans at a steady speed drawn once per clip, wobbles,
+rolls and zooms along smooth sums of sinusoids; heads sway on their own. :func:`match_motion` measures the user's
+videos (:mod:`dvos_core.motion.summary`) and sets those ranges so the synthetic per-frame motion has the same size:
+
+* ``camera_speed_min`` / ``camera_speed``: the slowest and fastest steady pan of the footage (|mean shift| over
+  windows of one clip length), widened to +-15 % around the median when the footage has a single speed;
+* ``camera_period``: around the wobble's typical period (kept when the footage hardly wobbles);
+* ``camera_shake_px``: the RMS deviation of the per-frame shift from its window's pan, divided by that of a
+  unit-amplitude wobble with that ``camera_period``;
+* ``camera_rotation_deg`` / ``camera_zoom``: the RMS turn / log-zoom per frame divided by that of a unit roll / zoom;
+* ``sway_px``: the footage's local motion (median over pairs of the p99 residual flow) divided by the p90 per-frame
+  step of a unit-amplitude sway (an approximation: flow at 320 px underestimates small heads).
+
+The motion of a config is measured the same way from sampled camera paths (no rendering), and rendered clips can be
+measured with :func:`measure_clips`, so measured and synthetic motion are compared number by number.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dvos_core.motion.global_motion import GlobalMotion, MotionParams, estimate_global_motion
+from dvos_core.motion.summary import measure_videos, summarise
+from dvos_core.motion.transforms import decompose, frame_centre
+from dvos_core.progress import CancelToken, ProgressFn, check
+
+MATCHED_FIELDS = (
+    "camera_period",
+    "camera_speed_min",
+    "camera_speed",
+    "camera_shake_px",
+    "camera_rotation_deg",
+    "camera_zoom",
+    "sway_px",
+)
+_N_SAMPLES = 400  # Monte Carlo draws for the unit-amplitude constants (fixed seed: deterministic)
+
+
+@functools.lru_cache(maxsize=64)
+def _unit_steps(period_lo: float, period_hi: float, n_frames: int) -> tuple[float, float]:
+    """(RMS frame-to-frame change, RMS change about each clip's mean change) of a unit-amplitude smooth signal."""
+    from dvos_core.synth.motion import smooth_signal
+
+    x = smooth_signal(np.random.default_rng(12345), max(3, n_frames), 1.0, (period_lo, period_hi), size=(_N_SAMPLES,))
+    d = np.diff(x, axis=0)
+    return float(np.sqrt(np.mean(d**2))), float(np.sqrt(np.mean((d - d.mean(0)) ** 2)))
+
+
+@functools.lru_cache(maxsize=64)
+def _unit_sway_p90(period_lo: float, period_hi: float, coherence: float, n_frames: int) -> float:
+    """p90 per-frame step (px) of a head's sway with unit amplitude and no drift."""
+    from dvos_core.synth.motion import smooth_signal
+
+    rng = np.random.default_rng(54321)
+    T, n = max(3, n_frames), 64
+    steps = []
+    for _ in range(8):
+        gust = smooth_signal(rng, T, 1.0, (period_lo, period_hi), size=(2,))[:, None, :]
+        own = smooth_signal(rng, T, 1.0, (period_lo, period_hi), size=(n, 2))
+        pos = coherence * gust + (1 - coherence) * own
+        steps.append(np.hypot(*np.diff(pos, axis=0).transpose(2, 0, 1)).ravel())
+    return float(np.percentile(np.concatenate(steps), 90))
+
+
+def config_motion(cfg, n_clips: int = 64, seed: int = 0) -> dict:
+    """Motion statistics (as :func:`dvos_core.motion.summary.summarise`) of ``n_clips`` camera paths drawn from
+    ``cfg`` (no rendering), plus ``local_px``: the p90 per-frame step of a head relative to the camera."""
+    from dvos_core.synth.motion import camera_path, head_motion
+
+    rng = np.random.default_rng([int(seed), 77])
+    shape = (cfg.height, cfg.width)
+    c = frame_centre(shape)
+    motions, steps = [], []
+    for _ in range(int(n_clips)):
+        cam = camera_path(rng, cfg)
+        a = cam.matrices((0.0, 0.0), cfg.height, cfg.width)
+        pairs = a[1:] @ np.linalg.inv(a[:-1])
+        d = [decompose(m, c) for m in pairs]
+        n = len(pairs)
+        motions.append(
+            GlobalMotion(
+                frame_shape=shape,
+                pairs=np.arange(n),
+                matrices=pairs[:, :2],
+                dx=np.array([x["dx"] for x in d]),
+                dy=np.array([x["dy"] for x in d]),
+                rotation_deg=np.array([x["rotation_deg"] for x in d]),
+                scale=np.array([x["scale"] for x in d]),
+                method=["model"] * n,
+            )
+        )
+        k = 16
+        mo = head_motion(rng, cfg, np.zeros((k, 2)), np.zeros(k), np.ones(k))
+        steps.append(np.hypot(*np.diff(mo.position, axis=0).transpose(2, 0, 1)).ravel())
+    out = summarise(motions, window=cfg.n_frames)
+    s = np.concatenate(steps) if steps else np.zeros(0)
+    out["local_px"] = round(float(np.percentile(s, 90)), 4) if s.size else 0.0
+    return out
+
+
+def overrides_from_motion(measured: dict, base) -> dict:
+    """SynthConfig changes that give ``base`` the motion of ``measured`` (a pooled :func:`summarise` result)."""
+    pan = measured.get("pan_px") or {}
+    if pan.get("max") is None:
+        raise ValueError(
+            "no camera motion could be measured (every frame pair was unreliable: too little texture?); "
+            "set the camera_* synthesis parameters by hand"
+        )
+    lo, med, hi = pan["min"], pan["median"], pan["max"]
+    if hi - lo < 0.3 * med:  # one speed (e.g. a single video): keep some variety around it
+        lo, hi = 0.85 * med, 1.15 * med
+    hi = max(hi, 0.1)
+    lo = min(max(lo, 0.05), hi)
+    period = tuple(base.camera_period)
+    p = measured.get("wobble_period")
+    if p is not None and (measured.get("wobble_px") or 0.0) > 0.2:
+        period = (round(max(2.0, 0.6 * p), 1), round(max(3.0, 1.6 * p), 1))
+    raw, dev = _unit_steps(*period, base.n_frames)
+    out = {
+        "camera_period": period,
+        "camera_speed_min": round(lo, 2),
+        "camera_speed": round(max(hi, lo), 2),
+        "camera_shake_px": round(min((measured.get("wobble_px") or 0.0) / dev, 500.0), 2),
+        "camera_rotation_deg": round(min((measured.get("rotation_rms_deg") or 0.0) / raw, 45.0), 3),
+        "camera_zoom": round(min((measured.get("zoom_rms") or 0.0) / raw, 0.3), 4),
+    }
+    resid = measured.get("residual_px")
+    if resid and resid.get("p99") is not None and np.isfinite(resid["p99"]):
+        unit = _unit_sway_p90(*base.sway_period, base.wind_coherence, base.n_frames)
+        out["sway_px"] = round(min(resid["p99"] / unit, 50.0), 2)
+    return out
+
+
+# ---- comparison ---------------------------------------------------------------------------------------------------
+# (row label, unit, getter, absolute slack below which a difference never warns)
+_ROWS = (
+    ("shift per frame, median", "px", lambda s: (s.get("shift_px") or {}).get("median"), 2.0),
+    ("shift per frame, p90", "px", lambda s: (s.get("shift_px") or {}).get("p90"), 2.0),
+    ("steady pan, fastest", "px/frame", lambda s: (s.get("pan_px") or {}).get("max"), 2.0),
+    ("rotation per frame, p90", "deg", lambda s: (s.get("rotation_deg") or {}).get("p90"), 0.2),
+    ("zoom per frame, p90", "%", lambda s: _pct((s.get("zoom") or {}).get("p90")), 0.3),
+    ("local motion", "px/frame", lambda s: _local(s), 1.5),
+)
+
+
+def _pct(x):
+    return None if x is None else 100.0 * x
+
+
+def _local(s: dict):
+    """Measured: median p99 residual flow; a config: p90 head step (model)."""
+    if "local_px" in s:
+        return s["local_px"]
+    r = s.get("residual_px")
+    return None if not r else r.get("p99")
+
+
+def _far(a, b, slack: float) -> bool:
+    if a is None or b is None or not (np.isfinite(a) and np.isfinite(b)):
+        return False
+    return abs(a - b) > slack and (max(a, b) > 2.0 * max(min(a, b), 1e-9))
+
+
+def compare_motion(measured: dict, synthetic: dict, cfg=None, label: str = "synthetic") -> tuple[list, list]:
+    """(rows, warnings): each row {quantity, unit, measured, <label>, far}; a warning per quantity that differs
+    by more than 2x (and more than a small absolute slack)."""
+    rows, warnings = [], []
+    for name, unit, get, slack in _ROWS:
+        m, s = get(measured), get(synthetic)
+        if m is None and s is None:
+            continue
+        far = _far(m, s, slack)
+        rows.append({"quantity": name, "unit": unit, "measured": m, label: s, "far": far})
+    shift_m, shift_s = measured.get("shift_px") or {}, synthetic.get("shift_px") or {}
+    if any(r["far"] for r in rows[:3]):
+        speed = (
+            "" if cfg is None else f" (camera_speed {cfg.camera_speed:g}, camera_speed_min {cfg.camera_speed_min:g})"
+        )
+        warnings.append(
+            f"motion mismatch: the footage moves {fmt(shift_m.get('p10'))}-{fmt(shift_m.get('p90'))} px/frame "
+            f"(median {fmt(shift_m.get('median'))}) but the {label} clips move {fmt(shift_s.get('p10'))}-"
+            f"{fmt(shift_s.get('p90'))} px/frame{speed}; match it with `dvos synth PROJECT --match-motion VIDEO...` "
+            f"(or the Synthesize dock) or set camera_speed_min / camera_speed near the footage's steady pan "
+            f"({fmt((measured.get('pan_px') or {}).get('min'))}-{fmt((measured.get('pan_px') or {}).get('max'))})"
+        )
+    for r in rows[3:]:
+        if r["far"]:
+            warnings.append(
+                f"motion mismatch: {r['quantity']} is {fmt(r['measured'])} {r['unit']} in the footage but "
+                f"{fmt(r[label])} {r['unit']} in the {label} clips"
+            )
+    return rows, warnings
+
+
+def fmt(x) -> str:
+    """A figure for tables: 2 decimals below 10, 1 above, "?" for None."""
+    return "?" if x is None else f"{x:.2f}" if abs(x) < 10 else f"{x:.1f}"
+
+
+# ---- rendered clips -------------------------------------------------------------------------------------------------
+def measure_clips(
+    clips,
+    *,
+    residual: bool = True,
+    params: MotionParams | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> dict:
+    """Pooled motion statistics of rendered clips: an iterable of (T, H, W, 3) frame arrays or (frames, masks)
+    pairs, or a stored :class:`~dvos_core.store.SyntheticSet` (its finished clips)."""
+    if hasattr(clips, "read_clip") and hasattr(clips, "done"):
+        sset = clips
+        clips = (sset.read_clip(int(i)) for i in sset.done())
+    motions = []
+    for i, c in enumerate(clips):
+        check(cancel)
+        frames = c[0] if isinstance(c, tuple) else c
+        motions.append(estimate_global_motion(frames, params=params, residual=residual, cancel=cancel))
+        if progress is not None:
+            progress(i + 1, 0, f"measured clip {i + 1}")
+    if not motions:
+        raise ValueError("no clips to measure")
+    return summarise(motions, window=max(len(m) for m in motions))
+
+
+def render_and_measure(project, cfg, n_clips: int = 1, n_frames: int = 16, seed: int = 0, cancel=None) -> dict:
+    """Render ``n_clips`` short preview clips of ``cfg`` from ``project`` and measure them (:func:`measure_clips`)."""
+    from dvos_core.synth.preview import preview
+
+    clips = (
+        preview(project, cfg, seed=seed + k, n_frames=n_frames, size=cfg.height, cancel=cancel)[0]
+        for k in range(int(n_clips))
+    )
+    return measure_clips(clips, cancel=cancel)
+
+
+# ---- the whole step -------------------------------------------------------------------------------------------------
+@dataclass
+class MotionMatch:
+    """Result of :func:`match_motion`: what was measured, the config changes and the comparison."""
+
+    measured: dict  # {"videos": {name: stats}, "all": pooled stats}
+    base: object  # the SynthConfig it started from
+    overrides: dict  # SynthConfig field -> value
+    config: object  # base with the overrides
+    before: dict  # motion statistics of the base config (sampled camera paths)
+    after: dict  # the same for the matched config
+    rows: list  # {quantity, unit, measured, before, after, far_before, far_after}
+    warnings: list  # mismatches of the base config (what matching fixes)
+    warnings_after: list  # mismatches left after matching (should be empty)
+    rendered: dict | None = field(default=None)  # measured motion of rendered clips of the matched config
+
+    def to_dict(self) -> dict:
+        """Plain, JSON-safe dict (for the Synthesize dock and reports)."""
+        return {
+            "measured": self.measured,
+            "overrides": dict(self.overrides),
+            "config": self.config.to_dict(),
+            "before": self.before,
+            "after": self.after,
+            "rows": [dict(r) for r in self.rows],
+            "warnings": list(self.warnings),
+            "warnings_after": list(self.warnings_after),
+            "rendered": self.rendered,
+        }
+
+    def table(self) -> str:
+        """The measured vs synthetic comparison as aligned text."""
+        head = ["quantity", "footage", "config", "matched"] + (["rendered"] if self.rendered else [])
+        lines = []
+        for r in self.rows:
+            cells = [f"{r['quantity']} ({r['unit']})", fmt(r["measured"]), fmt(r["before"]), fmt(r["after"])]
+            if self.rendered:
+                cells.append(fmt(r.get("rendered")))
+            lines.append(cells)
+        widths = [max(len(x[i]) for x in [head, *lines]) for i in range(len(head))]
+        line = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+        return "\n".join(line.format(*x) for x in [head, *lines])
+
+
+def match_motion(
+    project_or_videos,
+    video_ids=None,
+    base=None,
+    *,
+    max_pairs: int | None = 300,
+    residual: bool = True,
+    n_model_clips: int = 64,
+    render_project=None,
+    render_clips: int = 0,
+    seed: int = 0,
+    params: MotionParams | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> MotionMatch:
+    """Measure the motion of real videos and derive the synthesis motion ranges from it.
+
+    ``project_or_videos``: a Project (its videos but the test ones, or ``video_ids``; ids may also be video file
+    paths), video file paths, frame arrays or stored videos. ``base``: the SynthConfig to start from (default: the
+    defaults); only :data:`MATCHED_FIELDS` change. ``max_pairs`` bounds the frame pairs measured per video. With
+    ``render_clips`` > 0 and a ``render_project`` (default: the project measured, when it is one), that many short
+    preview clips of the matched config are rendered and measured too (``rendered``; needs heads and background
+    clips).
+    Returns a :class:`MotionMatch`; ``.config`` is the matched SynthConfig, ``.warnings`` says how far the base
+    config was off, ``.table()`` prints the comparison.
+    """
+    from dvos_core.store import Project
+    from dvos_core.synth.config import SynthConfig
+
+    base = base if base is not None else SynthConfig()
+    video_ids = _default_ids(project_or_videos, video_ids)
+    motions = measure_videos(
+        project_or_videos,
+        video_ids,
+        residual=residual,
+        max_pairs=max_pairs,
+        run_length=base.n_frames,
+        params=params,
+        progress=progress,
+        cancel=cancel,
+    )
+    measured = {
+        "videos": {name: summarise(gm, base.n_frames) for name, gm in motions.items()},
+        "all": summarise(list(motions.values()), base.n_frames),
+    }
+    overrides = overrides_from_motion(measured["all"], base)
+    config = base.replace(**overrides)
+    before = config_motion(base, n_model_clips, seed)
+    after = config_motion(config, n_model_clips, seed)
+    rows_b, warnings = compare_motion(measured["all"], before, base, label="configured")
+    rows_a, warnings_after = compare_motion(measured["all"], after, config, label="matched")
+    rows = []
+    for rb, ra in zip(rows_b, rows_a):
+        rows.append(
+            {
+                "quantity": rb["quantity"],
+                "unit": rb["unit"],
+                "measured": rb["measured"],
+                "before": rb["configured"],
+                "after": ra["matched"],
+                "far_before": rb["far"],
+                "far_after": ra["far"],
+            }
+        )
+    rendered = None
+    if render_project is None and isinstance(project_or_videos, Project):
+        render_project = project_or_videos
+    if render_project is not None:
+        warnings_after += _moving_backgrounds(render_project, measured["all"], cancel)
+    if render_clips > 0 and render_project is not None:
+        rendered = render_and_measure(render_project, config, render_clips, seed=seed, cancel=cancel)
+        rows_r, _ = compare_motion(measured["all"], rendered, config, label="rendered")
+        by_name = {r["quantity"]: r["rendered"] for r in rows_r}
+        for r in rows:
+            r["rendered"] = by_name.get(r["quantity"])
+    return MotionMatch(measured, base, overrides, config, before, after, rows, warnings, warnings_after, rendered)
+
+
+def _default_ids(source, video_ids):
+    """A project's videos to match when none are named: all but the test videos (if that leaves any)."""
+    from dvos_core.store import Project
+
+    if video_ids or not isinstance(source, Project):
+        return video_ids
+    ids = [v.name for v in source.videos() if v.split != "test" and v.n_frames > 1]
+    return ids or None
+
+
+def background_motion(project, max_clips: int = 8, max_pairs: int = 20, cancel=None) -> dict:
+    """{clip id: median per-frame shift (px)} of up to ``max_clips`` of the project's background clips."""
+    out = {}
+    for b in project.background_ids()[:max_clips]:
+        bg = project.background(b)
+        if bg.n_frames < 2:
+            continue
+        gm = estimate_global_motion(bg, max_pairs=max_pairs, run_length=max_pairs, cancel=cancel)
+        ok = np.array([m != "none" for m in gm.method], bool)
+        if ok.any():
+            out[b] = float(np.median(gm.shift_px[ok]))
+    return out
+
+
+def _moving_backgrounds(project, measured: dict, cancel=None) -> list:
+    """A warning when the background clips move on their own: the synthetic camera then moves the field by their
+    motion plus its own, and the heads by its own only."""
+    moving = background_motion(project, cancel=cancel)
+    if not moving:
+        return []
+    own = float(np.median(list(moving.values())))
+    footage = (measured.get("shift_px") or {}).get("median") or 0.0
+    if own <= max(2.0, 0.25 * footage):
+        return []
+    return [
+        f"the background clips move {fmt(own)} px/frame on their own (e.g. bare-field footage, or clips made with "
+        f"--from-annotated --motion measured): the synthetic camera adds its motion to both field and heads, so "
+        f"the field will slide under the heads by that much. With matched camera motion prefer still background "
+        f"clips (dvos extract-backgrounds --from-annotated --motion none)"
+    ]
+
+
+def check_config_motion(project_or_videos, config, video_ids=None, *, max_pairs: int | None = 300, **kw) -> dict:
+    """Compare a config's motion with the footage without changing it: {"rows", "warnings", "measured",
+    "synthetic"} (warnings are empty when they agree)."""
+    video_ids = _default_ids(project_or_videos, video_ids)
+    motions = measure_videos(project_or_videos, video_ids, max_pairs=max_pairs, run_length=config.n_frames, **kw)
+    measured = summarise(list(motions.values()), config.n_frames)
+    synthetic = config_motion(config)
+    rows, warnings = compare_motion(measured, synthetic, config)
+    return {"rows": rows, "warnings": warnings, "measured": measured, "synthetic": synthetic}
+
+
+__all__ = [
+    "MATCHED_FIELDS",
+    "MotionMatch",
+    "background_motion",
+    "check_config_motion",
+    "compare_motion",
+    "config_motion",
+    "match_motion",
+    "measure_clips",
+    "overrides_from_motion",
+    "render_and_measure",
+]

@@ -1,0 +1,92 @@
+"""`dvos --debug` / DVOS_DEBUG=1 show full tracebacks; without them a user error is one line and a possible bug is
+one line plus a hint to rerun with --debug."""
+
+import argparse
+
+import pytest
+
+from dvos_core.cli import main
+from dvos_core.cli._common import run_command
+from dvos_core.progress import Cancelled
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _args(func, debug=False) -> argparse.Namespace:
+    return argparse.Namespace(command="test", func=func, debug=debug)
+
+
+def _bug_key(args):
+    return {"epochs": 3}["epoch"]  # a typo in a key: a programming error
+
+
+def _bug_type(args):
+    return len(None)
+
+
+def _bad_value(args):
+    raise ValueError("--size must be a multiple of 32, got 100")
+
+
+def _cancelled(args):
+    raise Cancelled("cancelled by user")
+
+
+@pytest.fixture(autouse=True)
+def _no_debug_env(monkeypatch):
+    monkeypatch.delenv("DVOS_DEBUG", raising=False)
+
+
+def test_user_error_is_one_line_without_traceback(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "none.dvos")]) == 2
+    err = capsys.readouterr().err
+    assert len(_lines(err)) == 1 and "no dvos project here" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv", [["--debug", "info", "{p}"], ["info", "{p}", "--debug"], ["info", "{p}"]], ids=["before", "after", "env"]
+)
+def test_debug_flag_or_env_shows_the_traceback(tmp_path, capsys, monkeypatch, argv):
+    if "--debug" not in argv:
+        monkeypatch.setenv("DVOS_DEBUG", "1")
+    assert main([a.format(p=tmp_path / "none.dvos") for a in argv]) == 2  # same exit code as without --debug
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "StoreError" in err
+    assert _lines(err)[-1].startswith("dvos info: error:") and "no dvos project here" in _lines(err)[-1]
+
+
+@pytest.mark.parametrize("value", ["0", "false", ""])
+def test_dvos_debug_off_values_keep_one_line(tmp_path, capsys, monkeypatch, value):
+    monkeypatch.setenv("DVOS_DEBUG", value)
+    assert main(["info", str(tmp_path / "none.dvos")]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("func, name", [(_bug_key, "KeyError"), (_bug_type, "TypeError")])
+def test_programming_error_names_its_type_and_hints_at_debug(capsys, func, name):
+    assert run_command(_args(func)) == 2  # a failure like any other for scripts
+    err = capsys.readouterr().err
+    lines = _lines(err)
+    assert len(lines) == 2 and "Traceback" not in err
+    assert lines[0].startswith("dvos test: error:") and f"({name})" in lines[0]
+    assert "--debug" in lines[1] and "DVOS_DEBUG=1" in lines[1]
+
+
+def test_programming_error_with_debug_prints_the_traceback_down_to_the_bug(capsys):
+    assert run_command(_args(_bug_key, debug=True)) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "in _bug_key" in err
+    assert "KeyError: 'epoch'" in err and "rerun with --debug" not in err
+
+
+def test_value_error_and_cancel_stay_one_line(capsys):
+    assert run_command(_args(_bad_value)) == 2
+    err = capsys.readouterr().err
+    assert _lines(err) == ["dvos test: error: --size must be a multiple of 32, got 100"]
+    assert run_command(_args(_cancelled)) == 130
+    err = capsys.readouterr().err
+    assert len(_lines(err)) == 1 and "cancelled" in err and "Traceback" not in err
+    assert run_command(_args(_cancelled, debug=True)) == 130
+    assert "Traceback" in capsys.readouterr().err

@@ -1,0 +1,162 @@
+"""Backgrounds from annotated frames: heads inpainted away (no head colour or texture left), clips of the requested
+length that follow the video's measured camera motion, a synthetic camera, or none; CLI and errors."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("skimage")
+from motion_clips import camera_clip, texture
+
+from dvos_core.extract import backgrounds_from_annotated, inpaint_heads
+from dvos_core.extract.inpaint import head_hole
+from dvos_core.motion import estimate_global_motion
+
+HEAD = np.array([235, 205, 40], np.float32)  # a colour the dark field never has
+
+
+def _heads_world(world, n=300, seed=0):
+    """Paint textured yellow ellipses ("heads", with stripes) on the world; returns (world, mask)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    world, mask = world.copy(), np.zeros(world.shape[:2], np.uint8)
+    for _ in range(n):
+        x, y = (int(v) for v in rng.uniform(30, world.shape[0] - 30, 2))
+        axes, ang = (int(rng.integers(6, 11)), int(rng.integers(3, 6))), float(rng.uniform(0, 180))
+        cv2.ellipse(mask, (x, y), axes, ang, 0, 360, 1, -1)
+    stripes = (np.indices(world.shape[:2]).sum(0) // 3 % 2)[..., None] * 30
+    heads = np.clip(HEAD[None, None] - stripes, 0, 255).astype(np.uint8)
+    world[mask > 0] = heads[mask > 0]
+    return world, mask
+
+
+@pytest.fixture(scope="module")
+def field():
+    """A dark textured field with striped yellow heads, filmed by a camera panning ~8 px per frame."""
+    world, wmask = _heads_world(texture("gravel", dark=True))
+    steps = [(8.0, -3.0, 0.3, 1.0)] * 11
+    frames, masks, truth = camera_clip(world, steps, size=(128, 160), world_mask=wmask)
+    return frames, masks, truth
+
+
+def _detail(img):
+    """Fine detail of an RGB image: grey minus its blur."""
+    import cv2
+
+    g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return g - cv2.GaussianBlur(g, (0, 0), 2)
+
+
+def _head_like(img):
+    return np.linalg.norm(img.astype(np.float32) - HEAD, axis=-1) < 80
+
+
+@pytest.mark.parametrize("method", ["texture", "telea", "ns"])
+def test_inpainted_frame_holds_no_head_pixels(field, method):
+    frames, masks, _ = field
+    frame, mask = frames[0], masks[0]
+    assert _head_like(frame)[mask > 0].mean() > 0.9  # the heads are there to begin with
+    out, info = inpaint_heads(frame, mask, dilate_px=3, method=method)
+    hole = head_hole(mask, 3)
+    assert not _head_like(out).any()  # no pixel anywhere keeps the head colour
+    assert np.array_equal(out[~hole], frame[~hole])  # the rest of the frame is untouched
+    # the heads' stripes are gone: the fine detail where the heads were does not correlate with theirs
+    a, b = _detail(frame)[mask > 0], _detail(out)[mask > 0]
+    assert a.std() > 5 and abs(np.corrcoef(a, b)[0, 1]) < 0.2
+    assert info["holes"] > 5 and (info["textured"] > 0) == (method == "texture")
+
+
+def test_texture_fill_keeps_field_texture(field):
+    frames, masks, _ = field
+    hole = head_hole(masks[0], 3)
+    textured = _detail(inpaint_heads(frames[0], masks[0], 3, "texture")[0])[hole].std()
+    smooth = _detail(inpaint_heads(frames[0], masks[0], 3, "telea")[0])[hole].std()
+    field_detail = _detail(frames[0])[~hole].std()
+    assert textured > 1.5 * smooth  # a diffusion fill is smooth; the texture fill looks like field
+    assert 0.6 * field_detail < textured < 1.5 * field_detail
+
+
+def test_clips_follow_the_measured_camera(field, tmp_project):
+    frames, masks, _ = field
+    v = tmp_project.add_video_array("plot", frames, split="train")
+    v.set_mask(2, masks[2], "manual")
+    v.set_mask(9, masks[9], "manual")
+    clips = backgrounds_from_annotated(tmp_project, clip_length=7, dilate_px=3)
+    assert [c.name for c in clips] == ["plot_inp_000", "plot_inp_001"]
+    for c, t in zip(clips, (2, 9)):
+        a = c.attrs
+        assert c.shape == (7, 128, 160, 3) and a["source"] == "plot" and a["frame"] == t
+        assert a["origin"] == "inpainted" and a["motion"]["kind"] == "measured"
+        clip = c.read_frames()
+        assert not _head_like(clip).any()
+        gm = estimate_global_motion(clip)
+        assert np.allclose(gm.dx, 8.0, atol=0.5) and np.allclose(gm.dy, -3.0, atol=0.5)
+        assert np.allclose(gm.rotation_deg, 0.3, atol=0.1)
+    # the annotated frame is in its clip as it was, heads removed (frame 9 is view 4 of the clip of frames 5-11)
+    for c, t, j in ((clips[0], 2, 0), (clips[1], 9, 4)):
+        keep = ~head_hole(masks[t], 3)
+        assert np.array_equal(c.read_frames()[j][keep], frames[t][keep])
+    assert backgrounds_from_annotated(tmp_project, clip_length=7) == []  # done frames are skipped
+    # a longer clip than the video repeats its measured motion
+    longer = backgrounds_from_annotated(tmp_project, frames=[9], clip_length=16, replace=True)[0]
+    assert len(longer) == 16
+    assert np.allclose(estimate_global_motion(longer.read_frames()[8:]).dx, 8.0, atol=0.5)
+
+
+def test_default_and_no_motion(field, tmp_project):
+    frames, masks, _ = field
+    v = tmp_project.add_video_array("still", frames[:1], split="train")
+    v.set_mask(0, masks[0], "manual")
+    [auto] = backgrounds_from_annotated(tmp_project, clip_length=6, camera={"camera_speed_min": 5, "camera_speed": 6})
+    assert auto.attrs["motion"]["kind"] == "default"  # one frame: nothing to measure
+    shift = estimate_global_motion(auto.read_frames()).shift_px
+    assert np.all((shift > 3.5) & (shift < 8.5)), shift
+    [static] = backgrounds_from_annotated(tmp_project, clip_length=3, motion="none", replace=True)
+    f = static.read_frames()
+    assert np.array_equal(f[0], f[2]) and not _head_like(f).any()
+    with pytest.raises(ValueError, match="one frame"):
+        backgrounds_from_annotated(tmp_project, clip_length=3, motion="measured", replace=True)
+    assert len(tmp_project.background_ids()) == 2
+
+
+def test_errors_and_cancel(field, tmp_project):
+    from dvos_core.progress import Cancelled, CancelToken
+
+    frames, masks, _ = field
+    with pytest.raises(ValueError, match="no annotated frames"):
+        backgrounds_from_annotated(tmp_project)
+    t = tmp_project.add_video_array("gt", frames[:3], split="test")
+    t.set_mask(0, masks[0], "manual")
+    with pytest.raises(ValueError, match="test video"):
+        backgrounds_from_annotated(tmp_project, ["gt"])
+    v = tmp_project.add_video_array("plot", frames[:4], split="train")
+    with pytest.raises(ValueError, match="frame 1 has no mask"):
+        backgrounds_from_annotated(tmp_project, ["plot"], frames=[1])
+    v.set_mask(1, masks[1], "manual")
+    with pytest.raises(ValueError, match="motion must be"):
+        backgrounds_from_annotated(tmp_project, ["plot"], motion="fast")
+    token = CancelToken()
+
+    def progress(done, total, msg):
+        if "frames" in msg:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        backgrounds_from_annotated(tmp_project, ["plot"], clip_length=20, progress=progress, cancel=token)
+    assert tmp_project.background_ids() == []  # the unfinished clip is gone
+
+
+def test_cli_from_annotated(field, tmp_project, capsys):
+    from dvos_core.cli import main
+
+    frames, masks, _ = field
+    v = tmp_project.add_video_array("plot", frames[:5], split="train")
+    v.set_mask(1, masks[1], "manual")
+    args = ["extract-backgrounds", str(tmp_project.path), "--from-annotated", "--clip-length", "4", "--dilate", "3"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "1 background clip" in out and "plot_inp_000" in out and "measured" in out
+    assert tmp_project.background("plot_inp_000").shape == (4, 128, 160, 3)
+    assert main(["extract-backgrounds", str(tmp_project.path)]) == 2
+    assert "give SOURCE" in capsys.readouterr().err
+    assert main(["extract-backgrounds", str(tmp_project.path), "x.mp4", "--from-annotated"]) == 2

@@ -1,0 +1,172 @@
+"""Global camera motion: a known synthetic camera path over real textures is recovered, moving objects and
+excluded pixels do not mislead it, flat frames give "none", every kind of frame source streams the same result."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("skimage")
+from motion_clips import camera_clip, fast_pan, paint_heads, texture
+
+from dvos_core.motion import (
+    MotionParams,
+    compose,
+    decompose,
+    estimate_global_motion,
+    estimate_pair,
+    invert,
+    similarity_matrix,
+    valid_region,
+    warp_to,
+)
+from dvos_core.motion.transforms import frame_centre
+
+# shift, roll and zoom per pair: slow, fast (15-25 px), turning, zooming in and out
+STEPS = [
+    (2.0, -1.5, 0.0, 1.0),
+    (18.0, 7.0, 0.0, 1.0),
+    (-24.0, 3.0, 0.8, 1.0),
+    (5.0, 21.0, -1.2, 1.015),
+    (0.0, 0.0, 2.0, 0.98),
+    (-12.0, -16.0, 0.4, 1.02),
+    (9.0, -9.0, -0.6, 0.99),
+]
+TOL_PX, TOL_DEG, TOL_SCALE = 0.25, 0.1, 0.002
+
+
+def _truth(matrices, shape):
+    return [decompose(m, frame_centre(shape)) for m in matrices]
+
+
+def _errors(gm, truth):
+    return (
+        np.abs(gm.dx - [d["dx"] for d in truth]).max(),
+        np.abs(gm.dy - [d["dy"] for d in truth]).max(),
+        np.abs(gm.rotation_deg - [d["rotation_deg"] for d in truth]).max(),
+        np.abs(gm.scale - [d["scale"] for d in truth]).max(),
+    )
+
+
+@pytest.mark.parametrize("name", ["astronaut", "gravel", "coffee"])
+def test_recovers_a_known_camera_path(name):
+    frames, _, truth = camera_clip(texture(name), STEPS, size=(192, 224))
+    gm = estimate_global_motion(frames)
+    ex, ey, er, es = _errors(gm, _truth(truth, frames.shape[1:]))
+    assert gm.method == ["features"] * len(STEPS)
+    assert max(ex, ey) < TOL_PX and er < TOL_DEG and es < TOL_SCALE, (ex, ey, er, es)
+    # the chained path stays on the true one: a point of frame 0 lands within a pixel in the last frame
+    true_path = compose(*truth)
+    corners = np.array([[0, 0, 1], [223, 191, 1]], float)
+    assert np.abs(corners @ gm.cumulative()[-1].T - corners @ true_path.T).max() < 1.0
+
+
+def test_large_frames_are_analysed_small_but_reported_full_size():
+    frames, _, truth = camera_clip(texture("astronaut", 2048), STEPS[:3], size=(720, 960))
+    gm = estimate_global_motion(frames, params=MotionParams(max_side=320))
+    ex, ey, er, es = _errors(gm, _truth(truth, frames.shape[1:]))
+    assert max(ex, ey) < 0.6 and er < TOL_DEG and es < TOL_SCALE, (ex, ey, er, es)
+
+
+def test_small_objects_moving_on_their_own_are_ignored():
+    rng = np.random.default_rng(3)
+    frames, _, truth = camera_clip(texture("immunohistochemistry"), fast_pan(8, seed=1), size=(200, 200))
+    frames = frames.copy()
+    pos, vel = rng.uniform(20, 180, (12, 2)), rng.uniform(-8, 8, (12, 2))
+    import cv2
+
+    for t in range(len(frames)):  # 12 yellow blobs swaying independently of the camera
+        for p, v in zip(pos, vel):
+            x, y = (p + v * t) % 200
+            cv2.circle(frames[t], (int(x), int(y)), 6, (240, 220, 40), -1)
+    gm = estimate_global_motion(frames)
+    ex, ey, er, _ = _errors(gm, _truth(truth, frames.shape[1:]))
+    assert max(ex, ey) < 0.3 and er < TOL_DEG, (ex, ey, er)
+
+
+def test_excluded_pixels_are_not_used():
+    """A large object moving against the camera misleads the estimate unless its pixels are excluded."""
+    frames, _, _ = camera_clip(texture("gravel"), [(6.0, 0.0, 0.0, 1.0)] * 3, size=(160, 160))
+    frames, masks = frames.copy(), np.zeros(frames.shape[:3], np.uint8)
+    big = texture("astronaut", 512)
+    for t in range(len(frames)):  # a window over 56 % of the frame whose content moves the other way
+        frames[t, 20:140, 20:140] = big[100:220, 100 + 7 * t : 220 + 7 * t]
+        masks[t, 20:140, 20:140] = 1
+    fooled = estimate_global_motion(frames)
+    assert np.abs(fooled.dx - 6.0).max() > 3  # it follows the big window
+    gm = estimate_global_motion(frames, masks)
+    assert np.abs(gm.dx - 6.0).max() < 0.5 and np.abs(gm.dy).max() < 0.5
+
+
+def test_flat_frames_give_identity_not_the_objects_motion():
+    f = np.full((3, 64, 80, 3), 30, np.uint8)
+    for t, y in enumerate((10, 22, 34)):
+        f[t, y : y + 8, 6:16] = 230  # one box jumping 12 px per frame on a flat field
+    gm = estimate_global_motion(f)
+    assert gm.method == ["none", "none"] and np.allclose(gm.matrices, np.eye(2, 3))
+
+
+def test_fallbacks_ecc_and_phase_correlation():
+    frames, _, _ = camera_clip(texture("coffee"), [(7.0, -4.0, 0.0, 1.0)], size=(160, 192))
+    no_features = MotionParams(min_inliers=100000)  # forces the fallbacks
+    pm = estimate_pair(frames[0], frames[1], params=no_features)
+    assert pm.method == "ecc" and abs(pm.dx - 7) < 0.5 and abs(pm.dy + 4) < 0.5
+    pm = estimate_pair(frames[0], frames[1], params=MotionParams(min_inliers=100000, min_ecc=2.0))
+    assert pm.method == "phase" and abs(pm.dx - 7) < 0.5 and abs(pm.dy + 4) < 0.5
+
+
+def test_sources_stream_the_same_result(tmp_project, tmp_path):
+    from dvos_core.progress import Cancelled, CancelToken
+
+    frames, _, _ = camera_clip(texture("astronaut"), fast_pan(5, seed=2), size=(96, 128))
+    ref = estimate_global_motion(frames)
+    from_iter = estimate_global_motion(iter(list(frames)))
+    video = tmp_project.add_video_array("pan", frames)
+    seen = []
+    stored = estimate_global_motion(video, progress=lambda d, n, m: seen.append((d, n)))
+    assert np.allclose(from_iter.matrices, ref.matrices) and np.allclose(stored.matrices, ref.matrices)
+    assert seen[-1] == (5, 5)
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "pan.tif", frames)
+    assert np.allclose(estimate_global_motion(str(tmp_path / "pan.tif")).matrices, ref.matrices)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        estimate_global_motion(frames, cancel=token)
+    # a bounded sample: runs of consecutive pairs spread over the video
+    part = estimate_global_motion(frames, max_pairs=2, run_length=1)
+    assert part.pairs.tolist() == [0, 4] and np.allclose(part.matrices, ref.matrices[[0, 4]], atol=1e-6)
+    with pytest.raises(ValueError, match="masks has 2 frames"):
+        estimate_global_motion(frames, np.zeros((2, 96, 128)))
+
+
+def test_transform_helpers():
+    c = (79.5, 59.5)
+    m = similarity_matrix(3.0, -2.0, 1.5, 1.02, c)
+    d = decompose(m, c)
+    assert d == pytest.approx({"dx": 3.0, "dy": -2.0, "rotation_deg": 1.5, "scale": 1.02})
+    assert np.allclose(compose(m, invert(m)), np.eye(2, 3))
+    mask = np.zeros((120, 160), np.uint8)
+    mask[40:60, 50:90] = 1
+    moved = warp_to(mask, similarity_matrix(10, 5, 0, 1, c), mask.shape)
+    assert set(np.unique(moved)) == {0, 1} and moved[45:65, 60:100].all() and moved.sum() == mask.sum()
+    valid = valid_region(similarity_matrix(10, 0, 0, 1, c), mask.shape, margin=0)
+    assert not valid[:, :10].any() and valid[:, 10:].all()
+
+
+def test_residual_local_motion_sees_swaying_heads_only():
+    import cv2
+
+    world, _, _ = paint_heads(texture("gravel", dark=True), 60, seed=1)
+    frames, _, _ = camera_clip(world, [(12.0, 4.0, 0.0, 1.0)] * 4, size=(160, 160))
+    rigid = estimate_global_motion(frames, residual=True)
+    assert rigid.residual[:, 2].max() < 0.6  # p99 of what is left after compensation: nothing moves
+    swaying = frames.copy()
+    rng = np.random.default_rng(0)
+    pos, phase = rng.uniform(-20, 100, (25, 2)), rng.uniform(0, 2 * np.pi, 25)
+    for t in range(len(frames)):
+        for p, ph in zip(pos, phase):  # heads carried by the camera and swaying about 6 px per frame
+            x, y = p + t * np.array([12.0, 4.0]) + 4 * np.array([np.sin(t + ph), np.cos(t + ph)])
+            cv2.circle(swaying[t], (int(x), int(y)), 8, (230, 200, 60), -1)
+    moving = estimate_global_motion(swaying, residual=True)
+    assert np.abs(moving.dx - 12).max() < 0.5
+    assert np.median(moving.residual[:, 2]) > 2.0

@@ -1,0 +1,165 @@
+"""Synthesis motion matched to the footage: measured ranges -> SynthConfig, warnings when far apart, the pan-speed
+range of the camera, rendered clips measured like footage, and `dvos synth --match-motion / --compare-motion`."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("skimage")
+from motion_clips import camera_clip, fast_pan, paint_heads, texture
+
+from dvos_core.motion import check_config_motion, config_motion, match_motion, measure_clips
+from dvos_core.synth import SynthConfig, simulate_clip
+from dvos_core.synth.motion import camera_path
+
+
+@pytest.fixture(scope="module")
+def fast_video():
+    """24 frames filmed by a camera panning 15-25 px per frame over a field with heads."""
+    world, wmask, _ = paint_heads(texture("gravel", dark=True), 300, seed=1)
+    frames, masks, _ = camera_clip(world, fast_pan(23, seed=5), size=(128, 160), world_mask=wmask)
+    return frames, masks
+
+
+@pytest.fixture(scope="module")
+def slow_video():
+    world, _, _ = paint_heads(texture("astronaut"), 100, seed=2)
+    frames, _, _ = camera_clip(world, [(1.2, 0.5, 0.0, 1.0)] * 15, size=(128, 160))
+    return frames
+
+
+def test_match_motion_sets_the_ranges_of_fast_footage(fast_video):
+    frames, _ = fast_video
+    base = SynthConfig(n_frames=24)
+    mm = match_motion({"fast": frames}, base=base)
+    measured = mm.measured["all"]
+    assert 17 < measured["shift_px"]["median"] < 23 and measured["unreliable_share"] == 0
+    o = mm.overrides
+    assert o["camera_speed_min"] <= measured["pan_px"]["min"] <= measured["pan_px"]["max"] <= o["camera_speed"]
+    assert set(o) <= {f.name for f in __import__("dataclasses").fields(SynthConfig)}
+    assert mm.config == base.replace(**o) and mm.base is base
+    # the matched config moves like the footage; the default config does not, and says so
+    assert abs(mm.after["shift_px"]["median"] - measured["shift_px"]["median"]) < 0.25 * measured["shift_px"]["median"]
+    assert mm.before["shift_px"]["median"] < 2
+    assert any("px/frame" in w and "camera_speed 1.5" in w for w in mm.warnings)
+    assert mm.warnings_after == []
+    assert mm.rows[0]["far_before"] and not mm.rows[0]["far_after"]
+    table = mm.table()
+    assert "footage" in table and "shift per frame, median (px)" in table
+    d = mm.to_dict()
+    import json
+
+    json.dumps(d)  # plain data for the Synthesize dock
+    assert d["config"]["camera_speed"] == o["camera_speed"] and d["warnings"] == mm.warnings
+
+
+def test_moving_background_clips_are_flagged(fast_video, tmp_project):
+    frames, _ = fast_video
+    tmp_project.add_video_array("plot", frames, split="train")
+    still = tmp_project.create_background("still", 128, 160)
+    still.append_frames([frames[0]] * 4)
+    base = SynthConfig(n_frames=24)
+    assert match_motion(tmp_project, ["plot"], base=base).warnings_after == []
+    tmp_project.add_video_array("gt", frames[:3], split="test")
+    assert list(match_motion(tmp_project, base=base).measured["videos"]) == ["plot"]  # test videos left out
+    moving = tmp_project.create_background("moving", 128, 160)
+    moving.append_frames(list(frames[:6]))  # a clip that carries the footage's own camera motion
+    [w] = match_motion(tmp_project, ["plot"], base=base).warnings_after
+    assert "background clips move" in w and "--motion none" in w
+
+
+def test_slow_footage_agrees_with_the_defaults(slow_video):
+    rep = check_config_motion({"slow": slow_video}, SynthConfig(n_frames=15))
+    assert rep["warnings"] == [] and not any(r["far"] for r in rep["rows"])
+    fast = check_config_motion({"slow": slow_video}, SynthConfig(n_frames=15, camera_speed_min=20, camera_speed=25))
+    assert any("motion mismatch" in w for w in fast["warnings"])
+
+
+def test_pan_speed_range_and_its_validation():
+    cfg = SynthConfig(n_frames=5, camera_speed_min=10, camera_speed=12, camera_shake_px=0, camera_zoom=0)
+    rng = np.random.default_rng(0)
+    speeds = [np.hypot(*np.diff(camera_path(rng, cfg).centre, axis=0)[0]) for _ in range(200)]
+    assert min(speeds) >= 10 and max(speeds) <= 12 and max(speeds) - min(speeds) > 1.5
+    # without a minimum the pan is drawn per axis exactly as before (old seeds give the same clips)
+    old = SynthConfig(n_frames=5, camera_shake_px=0, camera_zoom=0)
+    v = np.diff(camera_path(np.random.default_rng(3), old).centre, axis=0)[0]
+    assert np.allclose(v, np.random.default_rng(3).uniform(-1.5, 1.5, 2))
+    with pytest.raises(ValueError, match="camera_speed_min must lie in"):
+        SynthConfig(camera_speed_min=3, camera_speed=2)
+    with pytest.raises(ValueError, match="camera_speed_min must lie in"):
+        SynthConfig(camera_speed_min=-1)
+
+
+def test_config_motion_follows_the_settings():
+    slow = config_motion(SynthConfig(n_frames=30), n_clips=16)
+    fast = config_motion(SynthConfig(n_frames=30, camera_speed_min=15, camera_speed=25, camera_shake_px=0), 16)
+    assert slow["shift_px"]["p90"] < 3 and fast["pan_px"]["min"] >= 15 and fast["pan_px"]["max"] <= 25.5
+    assert config_motion(SynthConfig(n_frames=30, sway_px=10), 8)["local_px"] > 2 * slow["local_px"]
+
+
+def test_rendered_clips_move_as_configured():
+    """What the renderer makes, measured like footage, moves at the configured speed."""
+    from dvos_core.synth.toy import toy_objects
+
+    rng = np.random.default_rng(0)
+    heads, fakes = toy_objects(rng, 6, 4)
+    background = np.repeat(texture("astronaut", 400)[None], 3, axis=0)
+    cfg = SynthConfig(
+        n_frames=8, height=128, width=128, n_heads=(4, 6), n_fakes=(2, 4), camera_speed_min=8, camera_speed=10
+    )
+    frames, _ = simulate_clip(heads, fakes, background, cfg, seed=1)
+    stats = measure_clips([frames])
+    assert 7 < stats["shift_px"]["median"] < 11.5 and stats["unreliable_share"] == 0
+    with pytest.raises(ValueError, match="no clips"):
+        measure_clips([])
+
+
+def test_old_synthetic_set_without_the_new_field_resumes(tmp_path):
+    from dvos_core.synth.generate import open_or_create_set
+    from dvos_core.synth.toy import toy_project
+
+    p = toy_project(tmp_path / "p.dvos", n_heads=2, n_fakes=0, bg_frames=2, bg_size=(80, 80))
+    cfg = SynthConfig(n_frames=2, height=64, width=64)
+    s = open_or_create_set(p, "old", 2, cfg, 0, "train")
+    stored = dict(s.group.attrs["config"])
+    del stored["camera_speed_min"]  # as written before the field existed
+    s.group.attrs["config"] = stored
+    assert open_or_create_set(p, "old", 2, cfg, 0, "train").name == "old"
+    from dvos_core.store import StoreError
+
+    with pytest.raises(StoreError, match="camera_speed"):
+        open_or_create_set(p, "old", 2, cfg.replace(camera_speed=3.0), 0, "train")
+
+
+def test_cli_match_and_compare_motion(fast_video, tmp_path, capsys):
+    from dvos_core.cli import main
+    from dvos_core.synth.toy import toy_project
+
+    frames, _ = fast_video
+    p = toy_project(tmp_path / "m.dvos", n_heads=4, n_fakes=2, bg_frames=3, bg_size=(140, 140))
+    p.add_video_array("plot", frames, split="train")
+    path = str(p.path)
+    assert main(["synth", path, "--compare-motion", "plot", "--frames", "24"]) == 0
+    out = capsys.readouterr().out
+    assert "far apart" in out and "warning: motion mismatch" in out
+    cfg_file = tmp_path / "matched.yaml"
+    assert main(["synth", path, "--match-motion", "plot", "--size", "128", "--write-config", str(cfg_file)]) == 0
+    out = capsys.readouterr().out
+    assert "plot: 23 frame pairs" in out and "rendered" in out and "matched settings: " in out
+    matched = SynthConfig.from_yaml(cfg_file)
+    assert matched.camera_speed > 10 and matched.camera_speed_min > 0 and matched.height == 128
+    # the matched settings now agree with the footage
+    assert main(["synth", path, "--compare-motion", "plot", "--config", str(cfg_file)]) == 0
+    assert "matches the footage" in capsys.readouterr().out
+    # making a set with settings far from the footage warns (and still makes it)
+    args = ["synth", path, "--name", "s", "--clips", "1", "--frames", "2", "--size", "64", "--backend", "serial"]
+    assert main(args) == 0
+    assert "warning: motion mismatch" in capsys.readouterr().err
+    assert main([*args[:3], "s2", *args[4:], "--no-motion-check"]) == 0
+    assert "mismatch" not in capsys.readouterr().err
+    # video files work without a project
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "plot.tif", frames)
+    assert main(["synth", "--match-motion", str(tmp_path / "plot.tif"), "--write-config", str(cfg_file)]) == 0
+    assert main(["synth", path, "--match-motion", "nosuch"]) == 2
+    assert "nosuch" in capsys.readouterr().err
