@@ -153,6 +153,7 @@ class ConfigForm(QWidget):
         self.defaults = {name: _default(f) for name, f in self.fields.items()}
         self.defaults.update(defaults or {})
         self.widgets: dict[str, QWidget] = {}
+        self.extra: dict = {}  # values of fields without a widget (lists, dicts), e.g. from a recipe
         self.labels: dict[str, str] = {}
         self._get: dict[str, Callable[[], Any]] = {}
         self._set: dict[str, Callable[[Any], None]] = {}
@@ -312,12 +313,16 @@ class ConfigForm(QWidget):
         return {name: get() for name, get in self._get.items()}
 
     def set_values(self, values: dict) -> None:
+        """Set fields; a field without a widget (a list or dict, or a hidden one) keeps the value for ``value()``."""
         for name, v in values.items():
             if name in self._set:
                 self._set[name](v)
+            elif name in self.fields:
+                self.extra[name] = v
 
     def reset(self) -> None:
-        """Every shown field back to its default (the step's defaults where it gives them)."""
+        """Every field back to its default (the step's defaults where it gives them)."""
+        self.extra = {}
         self.set_values({name: self.defaults.get(name) for name in self._set})
 
     def value(self, **overrides):
@@ -325,7 +330,8 @@ class ConfigForm(QWidget):
         unknown = sorted(set(overrides) - set(self.fields))
         if unknown:
             raise ValueError(f"unknown setting(s) {unknown}; {self.cls.__name__} has {sorted(self.fields)}")
-        values = {k: v for k, v in self.values().items() if not (v is None and self.defaults.get(k) is not None)}
+        values = dict(self.extra)
+        values.update(self.values())
         values.update(overrides)
         try:
             return self.cls(**values)

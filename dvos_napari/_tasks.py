@@ -25,3 +25,14 @@ def predict_videos(
             cancel=cancel,
         )
     return n
+
+
+def match_motion(project, base, progress=None, cancel=None) -> dict:
+    """``dvos_core.motion.match_motion`` on the project's videos (test videos left out) from the config ``base``:
+    {"overrides", "config", "warnings", "warnings_after", "table"} (plain data for the Synthesize step)."""
+    from dvos_core.motion import match_motion as _match
+
+    m = _match(project, base=base, progress=progress, cancel=cancel)
+    out = m.to_dict()
+    out["table"] = m.table()
+    return out

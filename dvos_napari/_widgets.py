@@ -143,6 +143,7 @@ class JobBar(QWidget):
         lay.addLayout(row)
         lay.addWidget(self.messages)
         self.job: Job | None = None
+        self._said = ""  # the last message the bar wrote itself
         self.cancel_button.clicked.connect(self.cancel)
 
     @property
@@ -152,7 +153,7 @@ class JobBar(QWidget):
     def attach(self, job: Job) -> None:
         self.job = job
         self.bar.setRange(0, 0)  # busy until the first progress report
-        self.messages.info(f"{job.label}: starting...")
+        self._say(f"{job.label}: starting...")
         self.cancel_button.setEnabled(True)
         job.progressed.connect(self._on_progress)
         job.finished.connect(self._on_finished)
@@ -168,7 +169,7 @@ class JobBar(QWidget):
             self.bar.setRange(0, total)
             self.bar.setValue(min(done, total))
         if msg and self.show_progress_text:
-            self.messages.info(f"{self.job.label}: {msg}" if self.job else msg)
+            self._say(f"{self.job.label}: {msg}" if self.job else msg)
 
     def _on_finished(self, status: str) -> None:
         self.bar.setRange(0, 1)
@@ -176,10 +177,14 @@ class JobBar(QWidget):
         label = self.job.label if self.job else "job"
         if status == "error" and self.job is not None and self.job.message is not None:
             self.messages.error(UserMessage(f"{label} failed: {self.job.message.text}", self.job.message.details))
-        else:
+        elif status != "ok" or self.messages.text() == self._said:  # keep what the step wrote about its result
             words = {"ok": "done", "cancelled": "cancelled (finished parts are kept)", "killed": "ended"}
-            self.messages.info(f"{label}: {words.get(status, status)}")
+            self._say(f"{label}: {words.get(status, status)}")
         self.cancel_button.setEnabled(False)
+
+    def _say(self, text: str) -> None:
+        self._said = text
+        self.messages.info(text)
 
 
 class Collapsible(QWidget):

@@ -396,3 +396,20 @@ def test_form_builder_reads_help_from_metadata_and_lists_new_fields(qtbot):
         form.value(speed=20)
     form.reset()
     assert form.value() == Cfg()
+
+
+def test_synthesize_matches_the_motion_of_the_footage(make_napari_viewer, qtbot, tmp_project):
+    """The Synthesize step measures the camera of the project's videos in a child and sets its motion settings."""
+    from napari_helpers import tiny_clip, wait_job
+
+    big, _ = tiny_clip(12, size=160, seed=4)
+    pan = np.stack([big[t, 20:116, 5 + 4 * t : 101 + 4 * t] for t in range(12)])  # a camera panning 4 px/frame
+    tmp_project.add_video_array("pan", np.ascontiguousarray(pan), split="train")
+    viewer = make_napari_viewer()
+    syn = dock(viewer, "Synthesize")
+    syn.state.set_project(tmp_project)
+    assert syn.config().camera_speed == 1.5
+    wait_job(qtbot, syn.match_motion())
+    assert 3.0 < syn.config().camera_speed < 6.0 and syn.config().camera_speed_min > 2.0
+    assert "footage" in syn.motion_table.toPlainText() and not syn.motion_table.isHidden()
+    assert "camera speed" in syn.messages.text()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import QFormLayout, QLineEdit, QSpinBox, QVBoxLayout
+from qtpy.QtWidgets import QFormLayout, QLineEdit, QPlainTextEdit, QSpinBox, QVBoxLayout
 
 from dvos_napari._forms import ConfigForm, FieldView
 from dvos_napari._names import AXIS_LABELS
@@ -18,6 +18,7 @@ SYNTH_VIEWS = {
     "width": FieldView("clip width", "px", minimum=16, maximum=8192, step=32),
     "n_heads": FieldView("heads per frame", "count", maximum=100000),
     "camera_speed": FieldView("camera speed", "px per frame", maximum=1000, step=0.5),
+    "camera_speed_min": FieldView("slowest camera speed", "px per frame", "Camera motion", maximum=1000, step=0.5),
     # advanced
     "allow_upscale": FieldView("upscale small backgrounds", group="Clip"),
     "n_fakes": FieldView("fake heads per frame", "count", group="Heads and fakes", maximum=100000),
@@ -69,6 +70,18 @@ class SynthesizeDock(DvosDock):
             self.form = None
             return
         self.form = ConfigForm(SynthConfig, SYNTH_VIEWS, groups=GROUPS)
+        self.match_button = button(
+            "Match the motion of my videos",
+            lambda: self.guard(self.match_motion),
+            "measure how the camera and the heads move in your videos (not the test videos) and set the motion "
+            "settings to match",
+        )
+        self.motion_table = QPlainTextEdit()
+        self.motion_table.setReadOnly(True)
+        self.motion_table.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.motion_table.setMaximumHeight(150)
+        self.motion_table.setToolTip("your footage's motion next to the settings' motion, before and after matching")
+        self.motion_table.hide()
 
         pf = QFormLayout()
         pf.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
@@ -97,6 +110,8 @@ class SynthesizeDock(DvosDock):
 
         lay.addWidget(section("Settings (hover a name for what it does)"))
         lay.addWidget(self.form)
+        lay.addWidget(self.match_button)
+        lay.addWidget(self.motion_table)
         lay.addWidget(section("Preview"))
         lay.addLayout(pf)
         lay.addWidget(self.preview_button)
@@ -105,7 +120,7 @@ class SynthesizeDock(DvosDock):
         lay.addWidget(self.generate_button)
         lay.addStretch(1)
         lay.addWidget(self.job_bar)
-        self._busy_widgets = [self.preview_button, self.generate_button]
+        self._busy_widgets = [self.preview_button, self.generate_button, self.match_button]
 
     def config(self):
         if self.form is None:
@@ -116,6 +131,27 @@ class SynthesizeDock(DvosDock):
         from dvos_core.machine import default_threads
 
         return max(1, default_threads() // max(1, self.workers.value()))  # workers x threads <= cores
+
+    def match_motion(self):
+        """Measure the footage's motion in a child process and set the motion settings from it."""
+        return self.run(
+            "dvos_napari._tasks:match_motion",
+            self.state.require_project(),
+            self.config(),
+            label="match motion",
+            on_result=self._matched,
+        )
+
+    def _matched(self, result: dict) -> None:
+        self.form.set_values(result["overrides"])
+        self.motion_table.setPlainText(result["table"])
+        self.motion_table.show()
+        changed = ", ".join(self.form.labels.get(k, k) for k in result["overrides"]) or "nothing"
+        left = result.get("warnings_after") or []
+        self.messages.info(
+            f"motion matched to your videos: changed {changed}"
+            + (f"; still different: {'; '.join(self.form.in_labels(w) for w in left)}" if left else "")
+        )
 
     def preview(self):
         project = self.state.require_project()

@@ -23,8 +23,15 @@ PHASE_TEXT = {
     "real": "video model on your labelled videos",
 }
 NO_INIT = "(none)"
+NO_RECIPE = "(choose)"
 GROUPS = ("Schedule", "Video model", "Data", "Loss weights", "Speed")
 DRAW_INTERVAL_MS = 700  # the plot redraws at most this often (drawing costs the viewer a few tens of ms)
+
+
+VIDEO_MODEL_TEXT = {
+    "dvos": "DVOS (the paper's: earlier frames only)",
+    "context": "context-aware (the frame and its earlier frames)",
+}
 
 
 def _phase_choices():
@@ -33,13 +40,20 @@ def _phase_choices():
     return [(p, PHASE_TEXT.get(p, p)) for p in PHASES]
 
 
+def _video_model_choices():
+    from dvos_core.train import config
+
+    return [(m, VIDEO_MODEL_TEXT.get(m, m)) for m in getattr(config, "VIDEO_MODELS", ("dvos",))]
+
+
 TRAIN_VIEWS = {
     # basic: always visible
     "phase": FieldView("what to train", choices=_phase_choices),
     "preset": FieldView("model size"),
     "epochs": FieldView("epochs", "passes", minimum=1, maximum=100000),
     "batch_size": FieldView("clips per step", "clips", minimum=1, maximum=1024),
-    "size": FieldView("crop size", "px", minimum=32, maximum=4096, step=32),
+    "size": FieldView("crop size", "px", minimum=32, maximum=4096, step=32, none_text="the model's own"),
+    "video_model": FieldView("video model", choices=_video_model_choices),
     "lr": FieldView("learning rate", minimum=1e-8, maximum=1.0),
     "max_steps_per_epoch": FieldView("steps per epoch", "steps", minimum=1, maximum=10**7, none_text="all data"),
     # advanced
@@ -68,6 +82,12 @@ TRAIN_VIEWS = {
 }
 
 
+def _recipes() -> list[str]:
+    from dvos_core.train import config
+
+    return list(config.list_recipes()) if hasattr(config, "list_recipes") else []
+
+
 class TrainDock(DvosDock):
     """Start/Stop training; the plot shows the training loss per batch and the validation Dice per epoch."""
 
@@ -94,6 +114,12 @@ class TrainDock(DvosDock):
         self.name.setToolTip("the model's name in the project; start again with the same name to resume a stopped run")
         extra.addRow("start from", self.init_from)
         extra.addRow("model name", self.name)
+        self.recipe = compact_combo(tooltip="fill the form with a shipped recipe's settings for the chosen phase")
+        self.recipe.addItem(NO_RECIPE)
+        self.recipe.addItems(_recipes())
+        self.recipe.textActivated.connect(lambda text: self.guard(self.load_recipe, text))
+        if self.recipe.count() > 1:
+            extra.addRow("load a recipe", self.recipe)
         self.compute = ComputeRows()
         self.device, self.device_label, self.threads_box = (
             self.compute.device,
@@ -189,6 +215,19 @@ class TrainDock(DvosDock):
             values["init_from"] = str(resolve_checkpoint_path(self.state.require_project(), init))
         values.update(overrides)
         return self.form.value(**values)
+
+    def load_recipe(self, name: str) -> None:
+        """Fill the form with recipe ``name``'s settings for the chosen phase (`dvos train --recipe NAME`)."""
+        from dvos_core.train.config import TrainConfig
+
+        if name in ("", NO_RECIPE):
+            return
+        cfg = TrainConfig.from_recipe(name, self.form.values()["phase"])
+        values = cfg.to_dict()
+        values.pop("device", None)
+        self.form.set_values(values)
+        self.messages.info(f"recipe '{name}' loaded for this phase (also its augmentation settings)")
+        self.recipe.setCurrentIndex(0)
 
     # ---- actions ---------------------------------------------------------------------------------------------
     def toggle(self) -> None:
