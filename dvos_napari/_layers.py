@@ -131,9 +131,12 @@ def load_masks(layer, video, source: str, state, skip=()) -> None:
     key = state.begin_loading(f"{video.name} {source}")
 
     def done(*_):
-        if layer.data is buf:  # still showing this buffer (not switched to another video meanwhile)
-            layer.editable = True
-            layer.refresh()
+        try:
+            if layer.data is buf:  # still showing this buffer (not switched to another video meanwhile)
+                layer.editable = True
+                layer.refresh()
+        except RuntimeError:  # the viewer was closed meanwhile
+            pass
         state.end_loading(key)
 
     worker = create_worker(fill_buffer, buf, video, source, tuple(skip), _start_thread=False)

@@ -272,7 +272,7 @@ class DvosDock(QScrollArea):
             show_warning(f"{self.job.label} is still running; wait for it or press Cancel")
             return None
         threads = (self.threads() or default_threads()) if process else None
-        job = Job(func, *args, label=label, on_result=on_result, process=process, threads=threads, **kwargs)
+        job = Job(func, *args, label=label, on_result=on_result, process=process, threads=threads, owner=self, **kwargs)
         self.job = job
         self.job_bar.attach(job)
         job.finished.connect(self._job_finished)

@@ -23,6 +23,17 @@ from dvos_napari._errors import UserMessage, user_message
 POLL_MS = 50
 
 
+def alive(obj) -> bool:
+    """False once the Qt object behind ``obj`` was deleted (e.g. its viewer closed while a job was running)."""
+    if obj is None:
+        return True
+    try:
+        obj.objectName()
+    except RuntimeError:
+        return False
+    return True
+
+
 class Job(QObject):
     """One long core call. Signals: ``progressed(done, total, message)``, ``finished(status)`` with status 'ok',
     'cancelled', 'error' or 'killed'. After an error, ``message`` is the :class:`UserMessage` shown."""
@@ -41,12 +52,14 @@ class Job(QObject):
         process: bool = True,
         threads: int | None = None,
         notify: bool = True,
+        owner=None,
         **kwargs,
     ):
         super().__init__()
         self.func, self.args, self.kwargs = func, args, kwargs
         self.label, self.on_result, self.on_event, self.notify = label, on_result, on_event, notify
         self.events, self.process, self.threads = events, process, threads
+        self.owner = owner  # the widget whose callbacks these are: skipped once it is deleted
         self.status: str | None = None  # None while running
         self.result = None
         self.error: BaseException | None = None
@@ -136,7 +149,7 @@ class Job(QObject):
         for msg in self._messages():
             if isinstance(msg, Progress):
                 last_progress = msg
-            elif isinstance(msg, Event) and self.on_event is not None:
+            elif isinstance(msg, Event) and self.on_event is not None and alive(self.owner):
                 self.on_event(msg.value)
             elif isinstance(msg, Outcome):
                 outcome = msg
@@ -166,6 +179,9 @@ class Job(QObject):
             self._pbar.close()
             self._pbar = None
         status = outcome.status
+        if not alive(self.owner):  # nobody to show the result to
+            self.status = status
+            return
         if status == "ok":
             self.result = outcome.result
             if self.on_result is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from qtpy.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from dvos_napari._widgets import Collapsible, DvosDock, Gallery, button, compact_combo, section, wrapped_label
+from dvos_napari._workers import alive
 
 GALLERY_MAX = 60
 DEFAULTS = {"min_area": 50, "fakes": 10, "seed": 0, "replace": True, "all_videos": True, "clip_length": 60, "clips": 0}
@@ -173,8 +174,8 @@ class ExtractDock(DvosDock):
         worker.start()
 
     def _show_gallery(self, request, out, error=None) -> None:
-        if request != self._gallery_request:
-            return  # a newer refresh is on its way
+        if not alive(self) or request != self._gallery_request:
+            return  # closed meanwhile, or a newer refresh is on its way
         items, heads, fakes, n_kind = out
         self.gallery.set_items(
             [rgba for rgba, _ in items],
