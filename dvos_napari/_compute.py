@@ -35,7 +35,7 @@ class ComputeRows:
         self.device.currentTextChanged.connect(lambda *_: self.update())
         self.threads.valueChanged.connect(lambda *_: self.update())
         self.update()
-        _machine.when_known(lambda info: self.update())
+        _machine.when_known(lambda info: self.update(), owner=self.widget)
 
     def update(self) -> None:
         ok, text = _machine.device_line(self.device.currentText(), _machine.known())

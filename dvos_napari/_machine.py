@@ -9,7 +9,7 @@ from dvos_core.machine import cpu_count, default_threads
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 _info: dict | None = None
-_waiting: list[Callable[[dict], None]] = []
+_waiting: list[tuple[Callable[[dict], None], object]] = []
 _job = None
 
 
@@ -31,12 +31,13 @@ def known() -> dict | None:
     return _info
 
 
-def when_known(callback: Callable[[dict], None]) -> None:
-    """Call ``callback(info)`` now if the machine is known, else once the probe has answered (main thread)."""
+def when_known(callback: Callable[[dict], None], owner=None) -> None:
+    """Call ``callback(info)`` now if the machine is known, else once the probe has answered (main thread); not at all
+    once the Qt object ``owner`` (the widget the callback updates) has been deleted."""
     if _info is not None:
         callback(_info)
         return
-    _waiting.append(callback)
+    _waiting.append((callback, owner))
     _start()
 
 
@@ -68,9 +69,12 @@ def _answer(info: dict) -> None:
     if _info is not None:
         return
     _info = info
+    from dvos_napari._workers import alive
+
     waiting, _waiting[:] = list(_waiting), []
-    for callback in waiting:
-        callback(info)
+    for callback, owner in waiting:
+        if alive(owner):
+            callback(info)
 
 
 def device_line(choice: str, info: dict | None) -> tuple[bool, str]:

@@ -172,7 +172,7 @@ class TrainDock(DvosDock):
         self.state.project_changed.connect(lambda *_: self.refresh())
         self.state.store_changed.connect(self.refresh)
         self.refresh()
-        _machine.when_known(self._machine_known)
+        _machine.when_known(self._machine_known, owner=self)
 
     # ---- settings --------------------------------------------------------------------------------------------
     @property
