@@ -464,6 +464,7 @@ def _child_main() -> int:
         spec = _read(stdin)
     except EOFError:
         return 2
+    sys.argv = ["dvos-job", spec["target"]]  # what a process listing (or a store-lock message) shows for this child
     if spec.get("threads"):
         _apply_threads(int(spec["threads"]))
     token = CancelToken()
