@@ -1,12 +1,12 @@
-"""Regenerate the user-guide screenshots docs/images/dock_*.png (one per dock, on the demo project).
+"""Regenerate the user-guide screenshots docs/images/panel_*.png: the dvos panel at each step, in a 1280x800 window.
 
 Run from the repository root under a virtual display (never QT_QPA_PLATFORM=offscreen):
 
     xvfb-run -a -s "-screen 0 1280x1024x24" python docs/make_screenshots.py
 
-It builds the demo project in a temporary folder and drives every dock through its own actions (extract, preview,
-a short training run with the tiny model on a small synthetic set, predict, evaluate), taking a screenshot of the
-window after each step.
+It builds the demo project in a temporary folder and drives every step of the panel through its own actions
+(extract, preview, a short training run with the tiny model on a small synthetic set, predict, evaluate), taking a
+screenshot of the window after each step (and one of the synthetic preview's own window).
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "images"
-SCALE = 0.7
+SCALE = 0.75
+SIZE = (1280, 800)
 
 
-def wait(app, cond, timeout=600.0):
+def wait(app, cond, timeout=900.0):
     t0 = time.monotonic()
     while not cond():
         app.processEvents()
@@ -31,24 +32,25 @@ def wait(app, cond, timeout=600.0):
 
 def wait_job(app, job):
     if job is None:
-        raise RuntimeError("the dock did not start its job (see notifications)")
+        raise RuntimeError("the step did not start its job (see notifications)")
     wait(app, lambda: job.status is not None)
     if job.status != "ok":
-        raise RuntimeError(f"{job.label}: {job.status} {job.error!r}")
+        raise RuntimeError(f"{job.label}: {job.status} {job.message}")
 
 
-def shoot(viewer, app, name):
+def shoot(viewer, app, name, reset=True):
     import cv2
 
-    viewer.reset_view()
-    for _ in range(10):
+    if reset:
+        viewer.reset_view()
+    for _ in range(15):
         app.processEvents()
         time.sleep(0.03)
     img = viewer.screenshot(canvas_only=False, flash=False)
     h, w = img.shape[:2]
     img = cv2.resize(img, (int(w * SCALE), int(h * SCALE)), interpolation=cv2.INTER_AREA)
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"dock_{name}.png"
+    path = OUT / f"panel_{name}.png"
     cv2.imwrite(str(path), cv2.cvtColor(img[..., :3], cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
     print(f"wrote {path} ({path.stat().st_size // 1024} KiB)")
 
@@ -57,97 +59,94 @@ def main() -> int:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from dvos_core.demo.pipeline import build_demo_project
+    from dvos_core.demo.pipeline import DemoConfig, build_demo_project
+    from dvos_napari._warmup import warmed
 
     tmp = Path(tempfile.mkdtemp(prefix="dvos-shots-"))
     build_demo_project(tmp / "demo.dvos", size=160)
     viewer = napari.Viewer(title="dvos", show=True)
-    viewer.window._qt_window.resize(1280, 900)
+    viewer.window._qt_window.resize(*SIZE)
     app = QApplication.instance()
+    _, panel = viewer.window.add_plugin_dock_widget("dvos-napari", "dvos workflow")
+    wait(app, warmed.is_set)
+    state = panel.state
 
-    def open_dock(name):
-        dw, widget = viewer.window.add_plugin_dock_widget("dvos-napari", name)
-        return dw, widget
+    def loaded():
+        wait(app, lambda: not state.loading)
 
-    def close(dw):
-        viewer.window.remove_dock_widget(dw)
-
-    # Project
-    dw, project = open_dock("Project")
+    # 1. Project
+    project = panel.go("Project")
     project.open_project(tmp / "demo.dvos")
     project.select_video("seed")
+    loaded()
     shoot(viewer, app, "project")
-    close(dw)
 
-    # Annotate: the seed video with its painted masks, paint mode on
-    dw, ann = open_dock("Annotate")
+    # 2. Annotate: the seed video with its painted masks, paint mode on
+    ann = panel.go("Annotate")
     ann.suggest_seeds(3)
+    ann.goto(2)
     ann.start_painting()
-    viewer.dims.set_current_step(0, 2)
     shoot(viewer, app, "annotate")
-    close(dw)
 
-    # Extract: heads + background clips, gallery
-    dw, ext = open_dock("Extract")
+    # 3. Extract: heads + background clips, gallery
+    ext = panel.go("Extract")
     ext.fakes.setValue(4)
     wait_job(app, ext.extract_heads())
     ext.bg_source.setCurrentText("bare_field")
     ext.clip_length.setValue(24)
     wait_job(app, ext.extract_backgrounds())
+    wait(app, lambda: not ext.gallery_loading)
     shoot(viewer, app, "extract")
-    close(dw)
 
-    # Synthesize: preview clip
-    dw, syn = open_dock("Synthesize")
+    # 4. Synthesize: the demo's settings, a preview clip in its own window, a small set for training
+    syn = panel.go("Synthesize")
+    cfg = DemoConfig().synth_config()
+    syn.form.set_values({k: getattr(cfg, k) for k in ("n_frames", "height", "width", "n_heads", "n_fakes")})
+    syn.form.advanced.set_expanded(True)
     syn.preview_frames.setValue(12)
     syn.preview_size.setValue(160)
     wait_job(app, syn.preview())
-    for layer in list(viewer.layers):
-        layer.visible = layer.name.startswith("synthetic preview")
+    pv = syn.preview_viewer
+    pv.window._qt_window.resize(900, 640)
+    pv.dims.set_current_step(0, 6)
+    shoot(pv, app, "synthesize_preview")
+    syn.close_preview()
+    syn.n_clips.setValue(8)
+    wait_job(app, syn.generate())
     shoot(viewer, app, "synthesize")
-    for layer in list(viewer.layers):
-        if layer.name.startswith("synthetic preview"):
-            viewer.layers.remove(layer)
-        else:
-            layer.visible = True
-    close(dw)
+    syn.form.advanced.set_expanded(False)
 
-    # Train: a short image-model run with the tiny preset, on a small synthetic set (the painted seed frames
-    # validate it, as in `dvos demo`)
-    from dvos_core.demo.pipeline import DemoConfig
-    from dvos_core.synth import generate
-
-    generate(tmp / "demo.dvos", "synthetic", 8, config=DemoConfig().synth_config(), seed=0)
-    dw, tr = open_dock("Train")
-    tr.phase.setCurrentText("image")
-    tr.preset.setCurrentText("tiny")
-    tr.epochs.setValue(5)
-    tr.batch_size.setValue(4)
-    tr.size.setValue(128)
+    # 5. Train: a short image-model run with the tiny preset (the painted seed frames validate it, as in `dvos demo`)
+    tr = panel.go("Train")
+    tr.form.set_values(
+        {"phase": "image", "preset": "tiny", "epochs": 5, "batch_size": 4, "size": 128, "max_steps_per_epoch": None}
+    )
     tr.name.setText("image")
     tr.start(samples_per_epoch=32, device="cpu")
     wait(app, lambda: not tr.running)
+    tr.ensureWidgetVisible(tr.plot)
     shoot(viewer, app, "train")
-    close(dw)
 
-    # Predict the test video
-    dw, pr = open_dock("Pseudo-label and Predict")
+    # 6. Predict the test video
+    pr = panel.go("Predict")
     pr.refresh()
     pr.checkpoint.setCurrentText("image")
     project.select_video("field_test")
+    loaded()
     wait_job(app, pr.predict())
+    loaded()
     viewer.layers["field_test probability"].visible = True
     shoot(viewer, app, "predict")
-    close(dw)
 
-    # Review: evaluate the test split, jump to the worst frame
-    dw, rv = open_dock("Review")
+    # 7. Review: evaluate the test split, jump to the worst frame
+    rv = panel.go("Review")
     wait_job(app, rv.evaluate())
     worst = rv.report.worst(1).iloc[0]
+    viewer.layers["field_test probability"].visible = False
     rv.jump_to(str(worst["video"]), int(worst["frame"]))
+    loaded()
     rv.videos_table.selectRow(0)
     shoot(viewer, app, "review")
-    close(dw)
 
     viewer.close()
     return 0

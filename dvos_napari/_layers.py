@@ -1,9 +1,13 @@
-"""Create and refresh the napari layers of a store video (main thread only).
+"""Create and refresh the napari layers of a store video (main thread; stored masks are read in a worker thread).
 
 Layers of video ``v``: ``v`` (lazy RGB frames), ``v masks`` (editable Labels of the label masks), ``v predicted``
-(editable Labels of the model's masks) and ``v probability`` (lazy Image, magma). Mask buffers are in-memory uint8
-(T,H,W) arrays; above :data:`MEMMAP_BYTES` they are memory-mapped temporary files, so a long video costs disk pages,
-not RAM, and only frames that have a mask are read from the store.
+(editable Labels of the model's masks) and ``v probability`` (lazy Image, magma). Showing a video never waits for the
+store: the frames are lazy, and a Labels layer starts empty and read-only while a worker thread copies the stored
+masks into it (:func:`load_masks`); it becomes editable when they are all in. Switching videos re-uses the layers of
+the previous (saved) video instead of removing them (removing a layer costs napari a garbage collection).
+
+Mask buffers are in-memory uint8 (T,H,W) arrays; above :data:`MEMMAP_BYTES` they are memory-mapped temporary files,
+so a long video costs disk pages, not RAM.
 """
 
 from __future__ import annotations
@@ -13,9 +17,17 @@ import tempfile
 import numpy as np
 
 from dvos_napari._lazy import LazyFrames
-from dvos_napari._state import image_name, masks_name, predicted_name, probability_name
+from dvos_napari._names import (
+    AXIS_LABELS,
+    image_name,
+    layer_metadata,
+    masks_name,
+    predicted_name,
+    probability_name,
+)
 
 MEMMAP_BYTES = 256 * 1024 * 1024
+ROLES = ("image", "masks", "predicted", "probability")
 
 
 def _empty_buffer(shape) -> np.ndarray:
@@ -27,19 +39,31 @@ def _empty_buffer(shape) -> np.ndarray:
     return buf
 
 
+def _stored(video, source: str):
+    """(frames that hold a mask, the array holding them) of the label masks or the predicted masks."""
+    if source == "masks":
+        return np.flatnonzero(video.provenance), video.group["masks"]
+    arrs = video.prediction_arrays()
+    return (video.predicted_frames(), arrs[0]) if arrs is not None else ([], None)
+
+
+def fill_buffer(buf: np.ndarray, video, source: str = "masks", skip=()) -> int:
+    """Copy the stored masks of ``source`` into ``buf`` (frames in ``skip`` are left alone); returns the count."""
+    frames, arr = _stored(video, source)
+    skip = set(skip)
+    n = 0
+    for t in frames:
+        if int(t) not in skip:
+            buf[int(t)] = arr[int(t)]
+            n += 1
+    return n
+
+
 def mask_buffer(video, source: str = "masks") -> np.ndarray:
     """(T,H,W) uint8 buffer of a video's label masks (``source='masks'``) or predicted masks (``'predicted'``)."""
     n, h, w, _ = video.shape
     buf = _empty_buffer((n, h, w))
-    if source == "masks":
-        frames = np.flatnonzero(video.provenance)
-        arr = video.group["masks"]
-    else:
-        frames = video.predicted_frames()
-        arrs = video.prediction_arrays()
-        arr = arrs[0] if arrs is not None else None
-    for t in frames:
-        buf[int(t)] = arr[int(t)]
+    fill_buffer(buf, video, source)
     return buf
 
 
@@ -47,12 +71,33 @@ def find_layer(viewer, name: str):
     return viewer.layers[name] if name in viewer.layers else None  # noqa: SIM401 - LayerList has no .get
 
 
-def _metadata(video, role: str) -> dict:
-    return {"dvos_project": str(video.path), "dvos_video": video.name, "dvos_role": role}
+def _role(layer) -> str | None:
+    return (layer.metadata or {}).get("dvos_role")
 
 
-def track_paint(layer, state, video_id: str) -> None:
-    """Record painted frames of ``layer`` in ``state.dirty[video_id]`` (so 'save all painted frames' knows them)."""
+def _video_of(layer) -> str | None:
+    return (layer.metadata or {}).get("dvos_video")
+
+
+def time_axis(viewer) -> int:
+    """The viewer axis of video time (the third from the last: time, y, x)."""
+    return max(0, viewer.dims.ndim - 3)
+
+
+def set_axis_labels(viewer) -> None:
+    """Label the last three axes (time, y, x) so the time slider reads 'frame'."""
+    nd = viewer.dims.ndim
+    if nd >= 3:
+        labels = list(viewer.dims.axis_labels)
+        labels[-3:] = AXIS_LABELS
+        viewer.dims.axis_labels = labels
+
+
+def track_paint(layer, state) -> None:
+    """Record painted frames of ``layer`` in ``state`` (so 'save all painted frames' and the unsaved count know them).
+
+    The video is read from the layer's metadata at each stroke, so a re-used layer reports to its current video.
+    """
     if any(tracked is layer for tracked in state.tracked_layers):
         return
 
@@ -66,48 +111,110 @@ def track_paint(layer, state, video_id: str) -> None:
                 frames.update(int(t) for t in np.unique(np.asarray(atom[0][0])))
         if not frames:
             frames = {state.current_frame()}
-        state.dirty.setdefault(video_id, set()).update(frames)
+        vid = _video_of(layer)
+        if vid and _role(layer) == "masks":
+            state.mark_dirty(vid, frames)
 
     layer.events.paint.connect(on_paint)
     state.tracked_layers.add(layer)
 
 
-def show_video(viewer, video, state) -> None:
-    """Show a store video as layers, replacing the layers of other (saved) videos."""
-    vid = video.name
+def load_masks(layer, video, source: str, state, skip=()) -> None:
+    """Copy the stored masks into ``layer.data`` in a worker thread; the layer is read-only until they are in."""
+    frames, _ = _stored(video, source)
+    if len(frames) == 0:
+        return
+    from napari.qt.threading import create_worker
+
+    buf = layer.data
+    layer.editable = False
+    key = state.begin_loading(f"{video.name} {source}")
+
+    def done(*_):
+        try:
+            if layer.data is buf:  # still showing this buffer (not switched to another video meanwhile)
+                layer.editable = True
+                layer.refresh()
+        except RuntimeError:  # the viewer was closed meanwhile
+            pass
+        state.end_loading(key)
+
+    worker = create_worker(fill_buffer, buf, video, source, tuple(skip), _start_thread=False)
+    worker.finished.connect(done)
+    worker.errored.connect(lambda e: state.report_error(f"could not read the masks of {video.name}", e))
+    state.workers.append(worker)
+    worker.finished.connect(lambda *_: state.workers.remove(worker) if worker in state.workers else None)
+    worker.start()
+
+
+def _spare(viewer, role: str, keep: str, state):
+    """A layer of ``role`` that shows another video with nothing unsaved: it can be re-used for video ``keep``."""
+    for layer in viewer.layers:
+        vid = _video_of(layer)
+        if _role(layer) == role and vid and vid != keep and not state.dirty.get(vid):
+            return layer
+    return None
+
+
+def _place(viewer, role: str, video, state, make):
+    """The layer of ``role`` for ``video``: the existing one, a re-used spare one, or a new one from ``make()``."""
+    names = {"image": image_name, "masks": masks_name, "predicted": predicted_name, "probability": probability_name}
+    name = names[role](video.name)
+    layer = find_layer(viewer, name)
+    if layer is not None:
+        return layer, False
+    spare = _spare(viewer, role, video.name, state)
+    data, kwargs = make()
+    md = layer_metadata(video.path, video.name, role)
+    if spare is not None:
+        spare.metadata = md
+        spare.data = data
+        spare.name = name
+        return spare, True
+    add = viewer.add_labels if role in ("masks", "predicted") else viewer.add_image
+    return add(data, name=name, metadata=md, **kwargs), True
+
+
+def _drop_other_videos(viewer, vid: str, state) -> None:
+    """Remove leftover layers of other saved videos (and the empty-project placeholder)."""
     for layer in list(viewer.layers):
-        other = (layer.metadata or {}).get("dvos_video")
-        if (other and other != vid and not state.dirty.get(other)) or (layer.metadata or {}).get(
-            "dvos_role"
-        ) == "placeholder":
+        other = _video_of(layer)
+        placeholder = _role(layer) == "placeholder"
+        if placeholder or (other and other != vid and not state.dirty.get(other)):
             viewer.layers.remove(layer)
-    new = find_layer(viewer, image_name(vid)) is None
-    if new:
-        viewer.add_image(
-            LazyFrames.from_zarr(video.frames, video.n_frames),
-            name=image_name(vid),
-            rgb=True,
-            metadata=_metadata(video, "image"),
-        )
-    masks = find_layer(viewer, masks_name(vid))
-    if masks is None:
-        masks = viewer.add_labels(
-            mask_buffer(video), name=masks_name(vid), opacity=0.5, metadata=_metadata(video, "masks")
-        )
-    track_paint(masks, state, vid)
-    show_predictions(viewer, video, replace=False)
+
+
+def show_video(viewer, video, state) -> None:
+    """Show a store video as layers (re-using those of another saved video); masks arrive in the background."""
+    vid = video.name
+    n, h, w, _ = video.shape
+    _image, new_image = _place(
+        viewer,
+        "image",
+        video,
+        state,
+        lambda: (LazyFrames.from_zarr(video.frames, video.n_frames), {"rgb": True}),
+    )
+    masks, new_masks = _place(viewer, "masks", video, state, lambda: (_empty_buffer((n, h, w)), {"opacity": 0.5}))
+    if new_masks:
+        load_masks(masks, video, "masks", state)
+    track_paint(masks, state)
+    show_predictions(viewer, video, state, replace=False)
+    _drop_other_videos(viewer, vid, state)
+    set_axis_labels(viewer)
     viewer.layers.selection.active = masks
-    if new:
+    if new_image:
         viewer.reset_view()
 
 
-def refresh_masks(viewer, video, frames=None) -> None:
-    """Re-read label masks from the store into the masks layer (all frames, or only ``frames``)."""
+def refresh_masks(viewer, video, state, frames=None) -> None:
+    """Re-read label masks from the store into the masks layer: only ``frames`` (at once), or all stored frames but
+    the unsaved painted ones (in the background)."""
     layer = find_layer(viewer, masks_name(video.name))
     if layer is None:
         return
     if frames is None:
-        layer.data = mask_buffer(video)
+        load_masks(layer, video, "masks", state, skip=state.dirty.get(video.name, ()))
         return
     for t in frames:
         m = video.mask(int(t))
@@ -115,33 +222,37 @@ def refresh_masks(viewer, video, frames=None) -> None:
     layer.refresh()
 
 
-def show_predictions(viewer, video, replace: bool = True) -> bool:
+def show_predictions(viewer, video, state, replace: bool = True) -> bool:
     """Add (or refresh) the predicted-mask Labels and probability Image layers; False when nothing is predicted."""
     arrs = video.prediction_arrays()
     if arrs is None or len(video.predicted_frames()) == 0:
         return False
-    vid = video.name
-    pred_layer = find_layer(viewer, predicted_name(vid))
-    prob_layer = find_layer(viewer, probability_name(vid))
-    if pred_layer is not None and not replace:
+    if find_layer(viewer, predicted_name(video.name)) is not None and not replace:
         return True
+    n, h, w, _ = video.shape
     prob = LazyFrames.from_zarr(arrs[1], video.n_frames, dtype=np.float32)
-    if prob_layer is None:
-        viewer.add_image(
+    prob_layer, new_prob = _place(
+        viewer,
+        "probability",
+        video,
+        state,
+        lambda: (
             prob,
-            name=probability_name(vid),
-            colormap="magma",
-            opacity=0.5,
-            blending="additive",
-            contrast_limits=(0.0, 1.0),
-            metadata=_metadata(video, "probability"),
-            visible=False,
-        )
-    else:
+            {
+                "colormap": "magma",
+                "opacity": 0.5,
+                "blending": "additive",
+                "contrast_limits": (0.0, 1.0),
+                "visible": False,
+            },
+        ),
+    )
+    if not new_prob:
         prob_layer.data = prob
-    pred = mask_buffer(video, "predicted")
-    if pred_layer is None:
-        viewer.add_labels(pred, name=predicted_name(vid), opacity=0.5, metadata=_metadata(video, "predicted"))
-    else:
-        pred_layer.data = pred
+    pred_layer, new_pred = _place(
+        viewer, "predicted", video, state, lambda: (_empty_buffer((n, h, w)), {"opacity": 0.5})
+    )
+    if not new_pred:
+        pred_layer.data = _empty_buffer((n, h, w))
+    load_masks(pred_layer, video, "predicted", state)
     return True

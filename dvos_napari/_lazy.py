@@ -71,10 +71,6 @@ class LazyFrames:
                 self._cache.popitem(last=False)
             return f
 
-    def clear_cache(self) -> None:
-        with self._lock:
-            self._cache.clear()
-
     def __getitem__(self, key):
         if not isinstance(key, tuple):
             key = (key,)

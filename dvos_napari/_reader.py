@@ -9,7 +9,7 @@ import numpy as np
 
 from dvos_core.io.readers import VIDEO_SUFFIXES  # the core's list: the reader offers only what the core reads
 from dvos_napari._lazy import LazyFrames
-from dvos_napari._state import image_name, masks_name
+from dvos_napari._names import image_name, layer_metadata, masks_name
 
 
 def is_project(path) -> bool:
@@ -58,12 +58,19 @@ def video_layers(project, video_id: str):
     from dvos_napari._layers import mask_buffer
 
     v = project.video(video_id)
-    md = {"dvos_project": str(project.path), "dvos_video": video_id}
     frames = LazyFrames.from_zarr(v.frames, v.n_frames)
     masks = mask_buffer(v)
     return [
-        (frames, {"name": image_name(video_id), "rgb": True, "metadata": {**md, "dvos_role": "image"}}, "image"),
-        (masks, {"name": masks_name(video_id), "opacity": 0.5, "metadata": {**md, "dvos_role": "masks"}}, "labels"),
+        (
+            frames,
+            {"name": image_name(video_id), "rgb": True, "metadata": layer_metadata(project.path, video_id, "image")},
+            "image",
+        ),
+        (
+            masks,
+            {"name": masks_name(video_id), "opacity": 0.5, "metadata": layer_metadata(project.path, video_id, "masks")},
+            "labels",
+        ),
     ]
 
 

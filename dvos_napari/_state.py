@@ -1,6 +1,6 @@
-"""Per-viewer state shared by every dvos dock of one viewer: the open project and the current video.
+"""Per-viewer state shared by every dvos step of one viewer: the open project, the current video, unsaved paint.
 
-Docks never keep their own copy of the project; they call :func:`get_state` and listen to its signals. The state is
+Steps never keep their own copy of the project; they call :func:`get_state` and listen to its signals. The state is
 held in a ``WeakKeyDictionary`` keyed by the viewer, so closing a viewer frees it and two viewers never share it.
 """
 
@@ -11,36 +11,24 @@ from pathlib import Path
 
 from psygnal import Signal
 
+from dvos_napari import _layers
+
 _STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-# Layer-name conventions (one place, so every dock agrees).
-def image_name(video_id: str) -> str:
-    return video_id
-
-
-def masks_name(video_id: str) -> str:
-    return f"{video_id} masks"
-
-
-def predicted_name(video_id: str) -> str:
-    return f"{video_id} predicted"
-
-
-def probability_name(video_id: str) -> str:
-    return f"{video_id} probability"
 
 
 class DvosState:
     """The project and video a viewer works on.
 
-    Signals: ``project_changed(project_or_None)``, ``video_changed(video_id_or_None)`` and ``store_changed()`` (masks,
-    objects, models or predictions were written; tables should refresh).
+    Signals: ``project_changed(project_or_None)``, ``video_changed(video_id_or_None)``, ``store_changed()`` (masks,
+    objects, models or predictions were written; tables should refresh), ``dirty_changed(video_id)`` (frames were
+    painted or saved) and ``loading_changed(busy)`` (stored masks are being read into a layer).
     """
 
     project_changed = Signal(object)
     video_changed = Signal(object)
     store_changed = Signal()
+    dirty_changed = Signal(object)
+    loading_changed = Signal(bool)
 
     def __init__(self, viewer):
         self._viewer_ref = weakref.ref(viewer)
@@ -50,6 +38,9 @@ class DvosState:
         self.dirty: dict[str, set[int]] = {}
         # masks layers whose paint events feed ``dirty``
         self.tracked_layers: weakref.WeakSet = weakref.WeakSet()
+        self.loading: set[str] = set()  # mask reads in progress
+        self.workers: list = []  # their worker threads (kept referenced while they run)
+        self._after_loading: list = []
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
         for layer in list(viewer.layers):
             self._adopt_layer(layer)
@@ -80,14 +71,14 @@ class DvosState:
     def require_project(self):
         """The open project, or a ValueError telling the user to open one."""
         if self.project is None:
-            raise ValueError("no dvos project is open: create or open one in the 'dvos: Project' dock first")
+            raise ValueError("no dvos project is open: create or open one in the Project step first")
         return self.project
 
     def require_video(self):
         """The current video (``project.video``), or a ValueError naming the fix."""
         p = self.require_project()
         if self.video_id is None or self.video_id not in p.video_ids():
-            raise ValueError("no video selected: pick one in the 'dvos: Project' dock first")
+            raise ValueError("no video selected: pick one in the Project step first (double-click it)")
         return p.video(self.video_id)
 
     # ---- video -----------------------------------------------------------------------------------------------
@@ -95,17 +86,52 @@ class DvosState:
         """Make ``video_id`` current and (by default) show its frames, masks and predictions as layers."""
         self.video_id = video_id
         if show and video_id is not None and self.viewer is not None:
-            from dvos_napari import _layers
-
             _layers.show_video(self.viewer, self.require_project().video(video_id), self)
         self.video_changed.emit(video_id)
 
     def current_frame(self) -> int:
         v = self.viewer
-        return int(v.dims.current_step[0]) if v is not None and v.dims.ndim >= 3 else 0
+        return int(v.dims.current_step[-3]) if v is not None and v.dims.ndim >= 3 else 0
 
     def notify_store_changed(self) -> None:
         self.store_changed.emit()
+
+    # ---- unsaved paint -----------------------------------------------------------------------------------------
+    def mark_dirty(self, video_id: str, frames) -> None:
+        self.dirty.setdefault(video_id, set()).update(int(t) for t in frames)
+        self.dirty_changed.emit(video_id)
+
+    def mark_saved(self, video_id: str, frames) -> None:
+        self.dirty.get(video_id, set()).difference_update(int(t) for t in frames)
+        self.dirty_changed.emit(video_id)
+
+    # ---- background mask reads ---------------------------------------------------------------------------------
+    def begin_loading(self, key: str) -> str:
+        self.loading.add(key)
+        self.loading_changed.emit(True)
+        return key
+
+    def end_loading(self, key: str) -> None:
+        self.loading.discard(key)
+        self.loading_changed.emit(bool(self.loading))
+        if not self.loading:
+            waiting, self._after_loading = self._after_loading, []
+            for callback in waiting:
+                callback()
+
+    def after_loading(self, callback) -> None:
+        """Call ``callback()`` once no masks are being read (at once if none are)."""
+        if self.loading:
+            self._after_loading.append(callback)
+        else:
+            callback()
+
+    def report_error(self, what: str, error: BaseException) -> None:
+        from napari.utils.notifications import show_error
+
+        from dvos_napari._errors import user_message
+
+        show_error(f"dvos: {what}: {user_message(error).text}")
 
     # ---- layers opened by the reader ---------------------------------------------------------------------------
     def _on_layer_inserted(self, event) -> None:
@@ -114,6 +140,9 @@ class DvosState:
     def _adopt_layer(self, layer) -> None:
         """A layer from our reader carries ``dvos_project``/``dvos_video`` metadata: open that project."""
         md = getattr(layer, "metadata", {}) or {}
+        viewer = self.viewer
+        if viewer is not None and (md.get("dvos_role") == "image" or md.get("dvos_source")):
+            _layers.set_axis_labels(viewer)
         path = md.get("dvos_project")
         if not path:
             return
@@ -121,10 +150,10 @@ class DvosState:
             try:
                 self.open_project(path)
             except Exception as e:
-                from napari.utils.notifications import show_error
-
-                show_error(f"dvos: cannot open project {path}: {e}")
+                self.report_error(f"cannot open project {path}", e)
                 return
+        if md.get("dvos_role") == "masks":
+            _layers.track_paint(layer, self)
         vid = md.get("dvos_video")
         if vid and md.get("dvos_role") == "image" and vid != self.video_id:
             self.video_id = vid

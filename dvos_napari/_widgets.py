@@ -1,4 +1,5 @@
-"""Small reusable Qt pieces of the docks: the dock base class, the job bar, the object gallery, a plot canvas."""
+"""Reusable Qt pieces of the steps: the step base class, the job bar, the message line with its "details" toggle, a
+collapsible section, the object gallery and a plot that follows napari's theme."""
 
 from __future__ import annotations
 
@@ -8,47 +9,151 @@ import numpy as np
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QImage, QPixmap
 from qtpy.QtWidgets import (
+    QComboBox,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from dvos_napari._errors import UserMessage, user_message
 from dvos_napari._state import get_state
+from dvos_napari._warmup import warm_up
 from dvos_napari._workers import Job
 
 
+def wrapped_label(text: str = "") -> QLabel:
+    """A label that wraps instead of widening the panel."""
+    lab = QLabel(text)
+    lab.setWordWrap(True)
+    lab.setMinimumWidth(40)
+    return lab
+
+
+def compact_combo(items=(), tooltip: str = "") -> QComboBox:
+    """A combo box that does not widen the panel to its longest entry."""
+    c = QComboBox()
+    c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    c.setMinimumContentsLength(6)
+    c.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+    c.addItems(list(items))
+    if tooltip:
+        c.setToolTip(tooltip)
+    return c
+
+
+def button(text: str, slot: Callable, tooltip: str = "") -> QPushButton:
+    b = QPushButton(text)
+    b.clicked.connect(lambda *_: slot())
+    if tooltip:
+        b.setToolTip(tooltip)
+    b.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+    b.setMinimumWidth(40)
+    return b
+
+
+def button_grid(*buttons: QWidget, columns: int = 2) -> QGridLayout:
+    """Buttons in rows of ``columns`` (narrow panels wrap instead of cutting buttons off)."""
+    grid = QGridLayout()
+    grid.setContentsMargins(0, 0, 0, 0)
+    for i, b in enumerate(buttons):
+        grid.addWidget(b, i // columns, i % columns)
+    return grid
+
+
+class MessageBox(QWidget):
+    """The step's message line: what happened, in plain words; errors add a "details" toggle for the technical text."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.label = wrapped_label("")
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details_button = QToolButton()
+        self.details_button.setText("details")
+        self.details_button.setCheckable(True)
+        self.details_button.setToolTip("show the technical details (for a bug report)")
+        self.details_button.toggled.connect(self._toggle)
+        self.details = QPlainTextEdit()
+        self.details.setReadOnly(True)
+        self.details.setMaximumHeight(140)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.label, 1)
+        row.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignTop)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(row)
+        lay.addWidget(self.details)
+        self._toggle(False)
+        self.clear()
+
+    def _toggle(self, on: bool) -> None:
+        self.details.setVisible(on)
+        self.details_button.setText("hide details" if on else "details")
+
+    def info(self, text: str) -> None:
+        self.label.setStyleSheet("")
+        self.label.setText(text)
+        self.details_button.setChecked(False)
+        self.details_button.setVisible(False)
+
+    def error(self, message: UserMessage) -> None:
+        self.label.setStyleSheet("font-weight: bold")
+        self.label.setText(message.text)
+        self.details.setPlainText(message.details)
+        self.details_button.setChecked(False)
+        self._toggle(False)
+        self.details_button.setVisible(bool(message.details))
+
+    def clear(self) -> None:
+        self.info("")
+
+    def text(self) -> str:
+        return self.label.text()
+
+
 class JobBar(QWidget):
-    """A progress bar, a status line and a Cancel button bound to the dock's running :class:`Job`."""
+    """A progress bar and a Cancel button bound to the step's running :class:`Job`, above its message line."""
+
+    show_progress_text = True  # progress messages go to the message line (a step may report in its own words)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.bar = QProgressBar()
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
-        self.status = QLabel("idle")
-        self.status.setWordWrap(True)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("stop the running job; what it finished so far is kept")
+        self.messages = MessageBox()
         row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.bar, 1)
         row.addWidget(self.cancel_button)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(row)
-        lay.addWidget(self.status)
+        lay.addWidget(self.messages)
         self.job: Job | None = None
+        self._said = ""  # the last message the bar wrote itself
         self.cancel_button.clicked.connect(self.cancel)
+
+    @property
+    def status(self) -> QLabel:
+        return self.messages.label
 
     def attach(self, job: Job) -> None:
         self.job = job
         self.bar.setRange(0, 0)  # busy until the first progress report
-        self.status.setText(f"{job.label}: starting")
+        self._say(f"{job.label}: starting...")
         self.cancel_button.setEnabled(True)
         job.progressed.connect(self._on_progress)
         job.finished.connect(self._on_finished)
@@ -56,47 +161,118 @@ class JobBar(QWidget):
     def cancel(self) -> None:
         if self.job is not None and self.job.running:
             self.job.cancel()
-            self.status.setText(f"{self.job.label}: cancelling...")
+            self.messages.info(f"{self.job.label}: cancelling...")
             self.cancel_button.setEnabled(False)
 
     def _on_progress(self, done: int, total: int, msg: str) -> None:
         if total > 0:
             self.bar.setRange(0, total)
             self.bar.setValue(min(done, total))
-        if msg:
-            self.status.setText(msg)
+        if msg and self.show_progress_text:
+            self._say(f"{self.job.label}: {msg}" if self.job else msg)
 
     def _on_finished(self, status: str) -> None:
         self.bar.setRange(0, 1)
         self.bar.setValue(1 if status == "ok" else 0)
         label = self.job.label if self.job else "job"
-        self.status.setText(
-            {"ok": f"{label}: done", "cancelled": f"{label}: cancelled"}.get(
-                status, f"{label}: failed ({self.job.error if self.job else ''})"
-            )
-        )
+        if status == "error" and self.job is not None and self.job.message is not None:
+            self.messages.error(UserMessage(f"{label} failed: {self.job.message.text}", self.job.message.details))
+        elif status != "ok" or self.messages.text() == self._said:  # keep what the step wrote about its result
+            words = {"ok": "done", "cancelled": "cancelled (finished parts are kept)", "killed": "ended"}
+            self._say(f"{label}: {words.get(status, status)}")
         self.cancel_button.setEnabled(False)
 
+    def _say(self, text: str) -> None:
+        self._said = text
+        self.messages.info(text)
 
-class DvosDock(QWidget):
-    """Base of every dvos dock: holds the viewer, its shared state, and runs one job at a time."""
+
+class Collapsible(QWidget):
+    """A header button that shows or hides ``content`` (collapsed by default)."""
+
+    def __init__(self, title: str, content: QWidget, expanded: bool = False, parent=None):
+        super().__init__(parent)
+        self.title = title
+        self.toggle_button = QToolButton()
+        self.toggle_button.setCheckable(True)
+        self.toggle_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toggle_button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.toggle_button.setStyleSheet("QToolButton { border: none; font-weight: bold; text-align: left; }")
+        self.toggle_button.toggled.connect(self.set_expanded)
+        self.content = content
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.toggle_button)
+        lay.addWidget(content)
+        self.set_expanded(expanded)
+
+    def set_expanded(self, on: bool) -> None:
+        self.toggle_button.blockSignals(True)
+        self.toggle_button.setChecked(on)
+        self.toggle_button.blockSignals(False)
+        self.toggle_button.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        self.toggle_button.setText(self.title)
+        self.content.setVisible(on)
+
+    @property
+    def expanded(self) -> bool:
+        return self.toggle_button.isChecked()
+
+
+def section(title: str) -> QLabel:
+    """A bold heading inside a step."""
+    lab = wrapped_label(title)
+    lab.setStyleSheet("font-weight: bold; margin-top: 6px")
+    return lab
+
+
+class DvosDock(QScrollArea):
+    """Base of every dvos step: scrolls vertically (never sideways), holds the viewer and its shared state, and runs
+    one job at a time. Subclasses lay out ``self.body``. The same widget is a step page of the dvos panel and a
+    dock of its own (Plugins menu)."""
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(parent)
+        warm_up()
         self.viewer = napari_viewer
         self.state = get_state(napari_viewer)
         self.job: Job | None = None
         self.job_bar = JobBar()
         self._busy_widgets: list[QWidget] = []
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.body = QWidget()
+        self.body.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setWidget(self.body)
+        self.setMinimumWidth(260)
 
-    def run(self, func: Callable, *args, label: str, on_result: Callable | None = None, **kwargs) -> Job | None:
-        """Start ``func`` as a background job unless one is already running in this dock."""
+    @property
+    def messages(self) -> MessageBox:
+        return self.job_bar.messages
+
+    @property
+    def status(self) -> QLabel:
+        """The step's message line (what happened last)."""
+        return self.job_bar.status
+
+    def threads(self) -> int | None:
+        """CPU threads for this step's jobs (None: the machine default, see :mod:`dvos_core.machine`)."""
+        return None
+
+    def run(
+        self, func: Callable | str, *args, label: str, on_result: Callable | None = None, process: bool = True, **kwargs
+    ) -> Job | None:
+        """Start ``func`` as a background job (in a child process unless ``process=False``) unless one is running."""
         from napari.utils.notifications import show_warning
+
+        from dvos_core.machine import default_threads
 
         if self.job is not None and self.job.running:
             show_warning(f"{self.job.label} is still running; wait for it or press Cancel")
             return None
-        job = Job(func, *args, label=label, on_result=on_result, **kwargs)
+        threads = (self.threads() or default_threads()) if process else None
+        job = Job(func, *args, label=label, on_result=on_result, process=process, threads=threads, owner=self, **kwargs)
         self.job = job
         self.job_bar.attach(job)
         job.finished.connect(self._job_finished)
@@ -111,24 +287,16 @@ class DvosDock(QWidget):
             w.setEnabled(not busy)
 
     def guard(self, action: Callable, *args, **kwargs):
-        """Run a GUI action; turn errors (no project, bad input, missing core module) into a notification."""
+        """Run a GUI action; an error becomes a notification and the step's message (with details), in user words."""
         from napari.utils.notifications import show_error
 
         try:
             return action(*args, **kwargs)
-        except ImportError as e:
-            show_error(f"dvos: this action needs a part of dvos_core that is not installed: {e}")
         except Exception as e:
-            show_error(f"dvos: {e}")
+            msg = user_message(e)
+            self.messages.error(msg)
+            show_error(f"dvos: {msg.text}")
         return None
-
-
-def button(text: str, slot: Callable, tooltip: str = "") -> QPushButton:
-    b = QPushButton(text)
-    b.clicked.connect(lambda *_: slot())
-    if tooltip:
-        b.setToolTip(tooltip)
-    return b
 
 
 def rgba_pixmap(rgba: np.ndarray, size: int = 64) -> QPixmap:
@@ -142,24 +310,37 @@ def rgba_pixmap(rgba: np.ndarray, size: int = 64) -> QPixmap:
 
 
 class Gallery(QScrollArea):
-    """A scrollable grid of object crops (extracted heads or fakes)."""
+    """A scrollable grid of object crops (extracted heads or fakes); as many columns as the width allows."""
 
-    def __init__(self, columns: int = 5, thumb: int = 56, parent=None):
+    def __init__(self, thumb: int = 52, parent=None):
         super().__init__(parent)
-        self.columns, self.thumb = columns, thumb
+        self.thumb = thumb
         self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._inner = QWidget()
         self._grid = QGridLayout(self._inner)
         self._grid.setSpacing(2)
+        self._grid.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.setWidget(self._inner)
-        self.setMinimumHeight(thumb * 2 + 20)
+        self.setMinimumHeight(thumb * 2 + 16)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._labels: list[QLabel] = []
         self.count = 0
 
+    @property
+    def columns(self) -> int:
+        return max(1, (self.viewport().width() - 4) // (self.thumb + 6))
+
+    def sizeHint(self):
+        hint = super().sizeHint()
+        hint.setHeight(self.thumb * 3 + 24)
+        return hint
+
     def set_items(self, crops: list, tooltips: list | None = None) -> None:
-        while self._grid.count():
-            item = self._grid.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+        for lab in self._labels:
+            self._grid.removeWidget(lab)
+            lab.deleteLater()
+        self._labels = []
         for i, crop in enumerate(crops):
             lab = QLabel()
             lab.setPixmap(rgba_pixmap(crop, self.thumb))
@@ -167,26 +348,15 @@ class Gallery(QScrollArea):
             lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
             if tooltips:
                 lab.setToolTip(str(tooltips[i]))
-            self._grid.addWidget(lab, i // self.columns, i % self.columns)
+            self._labels.append(lab)
+        self._reflow()
         self.count = len(crops)
 
+    def _reflow(self) -> None:
+        cols = self.columns
+        for i, lab in enumerate(self._labels):
+            self._grid.addWidget(lab, i // cols, i % cols)
 
-class PlotCanvas(QWidget):
-    """A small matplotlib figure (QtAgg canvas) with ``axes`` and ``draw()``."""
-
-    def __init__(self, n_axes: int = 1, height: float = 2.4, parent=None):
-        super().__init__(parent)
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-        from matplotlib.figure import Figure
-
-        self.figure = Figure(figsize=(3.6, height), tight_layout=True)
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.canvas.setMinimumHeight(int(height * 60))
-        self.axes = [self.figure.add_subplot(1, n_axes, i + 1) for i in range(n_axes)]
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.canvas)
-
-    def draw(self) -> None:
-        self.canvas.draw_idle()
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._reflow()

@@ -1,178 +1,205 @@
-"""Run core functions off the GUI thread with progress, cancel and napari notifications.
+"""Run core functions away from the GUI with progress, cancel and napari notifications.
 
-:class:`Job` runs ``func(*args, progress=..., cancel=token, **kwargs)`` in a napari ``FunctionWorker``. The core's
-progress callback is called on the worker thread; it only puts ``(done, total, message)`` into a queue, which a
-main-thread ``QTimer`` drains into a ``napari.utils.progress`` bar (activity dock) and the dock's own bar. The worker
-never touches layers: results come back through ``on_result`` on the main thread. Errors become ``show_error``
-notifications, a cancel becomes ``show_info``.
-
-:func:`train_events` is a generator for ``thread_worker`` that polls a ``dvos_core.train.TrainProcess`` and yields
-its event dicts until the child process has exited.
+:class:`Job` runs ``func(*args, progress=..., cancel=..., **kwargs)`` either in a child process (the default, a
+:class:`dvos_core.jobs.JobProcess`: the heavy work and its GIL stay out of napari, so the event loop never stutters)
+or, for work on data that only this process holds (an image layer), in a napari worker thread. A main-thread
+``QTimer`` collects the child's messages: progress goes to a ``napari.utils.progress`` bar (the activity dock) and
+the ``progressed`` signal, events to ``on_event``, the result to ``on_result``. Layers are only touched on the main
+thread. Errors become notifications in the user's words (:mod:`dvos_napari._errors`).
 """
 
 from __future__ import annotations
 
 import queue
-import time
 import traceback
 from collections.abc import Callable
 
 from qtpy.QtCore import QObject, QTimer, Signal
 
+from dvos_core.jobs import Event, JobProcess, Outcome, Progress
 from dvos_core.progress import Cancelled, CancelToken
+from dvos_napari._errors import UserMessage, user_message
 
-TERMINAL_EVENTS = ("done", "error", "cancelled")
+POLL_MS = 50
+
+
+def alive(obj) -> bool:
+    """False once the Qt object behind ``obj`` was deleted (e.g. its viewer closed while a job was running)."""
+    if obj is None:
+        return True
+    try:
+        obj.objectName()
+    except RuntimeError:
+        return False
+    return True
 
 
 class Job(QObject):
-    """One long core call in a background thread. Signals: ``progressed(done, total, message)``,
-    ``finished(status)`` with status 'ok', 'cancelled' or 'error'."""
+    """One long core call. Signals: ``progressed(done, total, message)``, ``finished(status)`` with status 'ok',
+    'cancelled', 'error' or 'killed'. After an error, ``message`` is the :class:`UserMessage` shown."""
 
     progressed = Signal(int, int, str)
     finished = Signal(str)
 
     def __init__(
         self,
-        func: Callable,
+        func: Callable | str,
         *args,
         label: str = "dvos job",
         on_result: Callable | None = None,
+        on_event: Callable | None = None,
+        events: str | None = None,
+        process: bool = True,
+        threads: int | None = None,
         notify: bool = True,
+        owner=None,
         **kwargs,
     ):
         super().__init__()
         self.func, self.args, self.kwargs = func, args, kwargs
-        self.label, self.on_result, self.notify = label, on_result, notify
-        self.token = CancelToken()
+        self.label, self.on_result, self.on_event, self.notify = label, on_result, on_event, notify
+        self.events, self.process, self.threads = events, process, threads
+        self.owner = owner  # the widget whose callbacks these are: skipped once it is deleted
         self.status: str | None = None  # None while running
         self.result = None
         self.error: BaseException | None = None
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.message: UserMessage | None = None
         self._pbar = None
-        self._draining = False
+        self._child: JobProcess | None = None
+        self._token = CancelToken()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()  # thread backend: progress and the outcome
         self._timer = QTimer(self)
-        self._timer.setInterval(100)
+        self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._drain)
         self.worker = None
 
     # ---- control ---------------------------------------------------------------------------------------------
     def start(self) -> Job:
-        from napari.qt.threading import create_worker
+        if self.process:
+            self._child = JobProcess(
+                self.func, *self.args, events=self.events, threads=self.threads, **self.kwargs
+            ).start()
+        else:
+            from napari.qt.threading import create_worker
 
-        self.worker = create_worker(self._run, _start_thread=False)
-        self.worker.returned.connect(self._on_returned)
+            self.worker = create_worker(self._run_in_thread, _start_thread=False)
+            self.worker.start()
+        from napari.utils import progress
+
+        self._pbar = progress(total=0, desc=f"{self.label}: starting")  # busy in the activity dock until a report
         self._timer.start()
-        self.worker.start()
         return self
 
     def cancel(self) -> None:
-        """Ask the core function to stop at its next check (it leaves the store consistent)."""
-        self.token.cancel()
+        """Ask the core function to stop at its next check (it keeps what it finished and leaves the store sound)."""
+        if self._child is not None:
+            self._child.cancel()
+        self._token.cancel()
+
+    def kill(self) -> None:
+        """End a child process at once (only for a child that does not stop; threads cannot be killed)."""
+        if self._child is not None:
+            self._child.kill()
 
     @property
     def running(self) -> bool:
-        return self.worker is not None and self.status is None
+        return (self._child is not None or self.worker is not None) and self.status is None
 
-    # ---- worker thread -----------------------------------------------------------------------------------------
-    def _progress(self, done: int, total: int, message: str = "") -> None:
-        self._queue.put((int(done), int(total), str(message)))
+    @property
+    def pid(self) -> int | None:
+        return None if self._child is None else self._child.pid
 
-    def _run(self):
+    def join(self, timeout: float | None = None) -> int | None:
+        """Wait for a child process to exit; its exit code (None while it runs or for a thread)."""
+        return self._child.join(timeout) if self._child is not None else None
+
+    def is_alive(self) -> bool:
+        return self._child.is_alive() if self._child is not None else self.running
+
+    # ---- thread backend --------------------------------------------------------------------------------------
+    def _run_in_thread(self) -> None:
+        def progress(done, total, message=""):
+            self._queue.put(Progress(int(done), int(total), str(message)))
+
         try:
-            return "ok", self.func(*self.args, progress=self._progress, cancel=self.token, **self.kwargs), ""
-        except Cancelled:
-            return "cancelled", None, ""
+            result = self.func(*self.args, progress=progress, cancel=self._token, **self.kwargs)
+            self._queue.put(Outcome("ok", result=result))
+        except Cancelled as e:
+            self._queue.put(Outcome("cancelled", message=str(e)))
         except BaseException as e:
-            return "error", e, traceback.format_exc()
+            self._queue.put(
+                Outcome("error", message=str(e), error_type=type(e).__name__, traceback=traceback.format_exc())
+            )
+
+    def _messages(self) -> list:
+        if self._child is not None:
+            return self._child.poll()
+        out = []
+        while True:
+            try:
+                out.append(self._queue.get_nowait())
+            except queue.Empty:
+                return out
 
     # ---- main thread -------------------------------------------------------------------------------------------
     def _drain(self) -> None:
-        if self._draining or self.status is not None:
+        if self.status is not None:
             return
-        self._draining = True  # napari's progress bar may process events: never re-enter
-        try:
-            last = None
-            while True:
-                try:
-                    last = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if last is None:
-                return
-            done, total, msg = last
-            if self._pbar is None:
-                from napari.utils import progress
+        last_progress, outcome = None, None
+        for msg in self._messages():
+            if isinstance(msg, Progress):
+                last_progress = msg
+            elif isinstance(msg, Event) and self.on_event is not None and alive(self.owner):
+                self.on_event(msg.value)
+            elif isinstance(msg, Outcome):
+                outcome = msg
+        if last_progress is not None:
+            self._show_progress(last_progress)
+        if outcome is not None:
+            self._finish(outcome)
 
-                self._pbar = progress(total=max(total, 1), desc=self.label)
-            pbar = self._pbar
-            if total and pbar.total != total:
-                pbar.total = total
-            pbar.n = min(done, total) if total else done
-            pbar.set_description(f"{self.label}: {msg}" if msg else self.label)
-            pbar.refresh()
-            self.progressed.emit(done, total, msg)
-        finally:
-            self._draining = False
+    def _show_progress(self, p: Progress) -> None:
+        from napari.utils import progress
 
-    def _on_returned(self, outcome) -> None:
+        if self._pbar is None:
+            self._pbar = progress(total=max(p.total, 1), desc=self.label)
+        pbar = self._pbar
+        if p.total and pbar.total != p.total:
+            pbar.total = p.total
+        pbar.n = min(p.done, p.total) if p.total else p.done
+        pbar.set_description(f"{self.label}: {p.message}" if p.message else self.label)
+        pbar.refresh()
+        self.progressed.emit(p.done, p.total, p.message)
+
+    def _finish(self, outcome: Outcome) -> None:
         from napari.utils.notifications import show_error, show_info
 
-        if self._draining:  # arrived while the progress bar was updating: finish right after it
-            QTimer.singleShot(0, lambda: self._on_returned(outcome))
-            return
-        self._drain()
         self._timer.stop()
         if self._pbar is not None:
             self._pbar.close()
             self._pbar = None
-        status, value, tb = outcome
+        status = outcome.status
+        if not alive(self.owner):  # nobody to show the result to
+            self.status = status
+            return
         if status == "ok":
-            self.result = value
+            self.result = outcome.result
             if self.on_result is not None:
                 try:
-                    self.on_result(value)
+                    self.on_result(outcome.result)
                 except Exception as e:
                     status, self.error = "error", e
-                    show_error(f"{self.label}: could not show the result: {e}")
+                    self.message = user_message(e)
+                    show_error(f"{self.label}: could not show the result: {self.message.text}")
         elif status == "cancelled":
             if self.notify:
                 show_info(f"{self.label}: cancelled; everything finished before the cancel is kept")
+        elif status == "killed":
+            if self.notify:
+                show_info(f"{self.label}: ended before it finished")
         else:
-            self.error = value
-            if tb:
-                import logging
-
-                logging.getLogger("dvos_napari").debug(tb)
-            show_error(f"{self.label} failed: {value}")
+            self.error = RuntimeError(outcome.message)
+            self.message = user_message(outcome.message, outcome.traceback, outcome.error_type)
+            show_error(f"{self.label} failed: {self.message.text}")
         self.status = status
         self.finished.emit(status)
-
-
-def run_job(func: Callable, *args, label: str = "dvos job", on_result: Callable | None = None, **kwargs) -> Job:
-    """Start a :class:`Job` and return it (keep a reference while it runs)."""
-    return Job(func, *args, label=label, on_result=on_result, **kwargs).start()
-
-
-def train_events(process, interval: float = 0.2):
-    """Generator (for ``thread_worker``): poll ``process`` every ``interval`` s and yield lists of event dicts.
-
-    Ends once the child process has exited; if it died without a final event, yields an 'error' event saying so.
-    """
-    finished = False
-    while True:
-        events = list(process.poll() or [])
-        if events:
-            finished = finished or any(e.get("type") in TERMINAL_EVENTS for e in events)
-            yield events
-        if not process.is_alive():
-            rest = list(process.poll() or [])
-            finished = finished or any(e.get("type") in TERMINAL_EVENTS for e in rest)
-            if not finished:
-                code = getattr(process, "exitcode", None)
-                rest.append(
-                    {"type": "error", "message": f"the training process exited unexpectedly (exit code {code})"}
-                )
-            if rest:
-                yield rest
-            return
-        time.sleep(interval)

@@ -1,29 +1,33 @@
-"""Open a dvos project in napari with the dvos docks (used by `dvos demo --napari`)."""
+"""Open a dvos project in napari with the dvos panel (used by `dvos demo --napari`)."""
 
 from __future__ import annotations
 
-DOCKS = ("Project", "Annotate", "Review", "Train")
+PANEL = "dvos workflow"
 
 
-def show_project(viewer, path, docks=DOCKS):
-    """Open the project in ``viewer``, add the main dvos docks and show a test video (else the first video)."""
+def show_project(viewer, path, step: str | None = None):
+    """Open the project in ``viewer``, add the dvos panel and show a test video (else the first video).
+
+    ``step`` picks the panel's page (default: the first step not done yet). Returns the panel.
+    """
     from dvos_napari._state import get_state
 
     state = get_state(viewer)
     project = state.open_project(path)
-    for name in docks:
-        viewer.window.add_plugin_dock_widget("dvos-napari", name)
+    _, panel = viewer.window.add_plugin_dock_widget("dvos-napari", PANEL)
     videos = project.videos(split="test") or project.videos()
     if videos:
         state.select_video(videos[0].name)
-    return viewer
+    if step:
+        panel.go(step)
+    return panel
 
 
-def open_project_in_napari(path, docks=DOCKS):
+def open_project_in_napari(path, step: str | None = None):
     """Create a napari window showing the project and run the event loop until it is closed."""
     import napari
 
-    show_project(napari.Viewer(title=f"dvos: {path}"), path, docks)
+    show_project(napari.Viewer(title=f"dvos: {path}"), path, step)
     napari.run()
 
 

@@ -118,26 +118,3 @@ def real_video() -> Path:
     if not hits:
         pytest.skip(f"real test video absent: run tests/fetch_testdata.sh (looked in {root})")
     return hits[0]
-
-
-@pytest.fixture
-def long_training_dock(make_napari_viewer, tmp_path):
-    """The Train dock of a new viewer on a small labelled project, set for a run that lasts until it is stopped
-    (image phase, 1000 epochs, tiny crops); the test starts it with ``dock.start(...)``."""
-    pytest.importorskip("dvos_core.train", reason="dvos_core.train not available")
-    from dvos_core.demo import FieldSpec, render_field
-    from dvos_core.store import Project
-
-    frames, gt = render_field(FieldSpec(n_frames=8, height=64, width=64, n_heads=6), seed=1)
-    project = Project.create(tmp_path / "train.dvos")
-    video = project.add_video_array("plot1", frames, split="train")
-    for t in range(len(frames)):
-        video.set_mask(t, gt[t], "manual")
-    viewer = make_napari_viewer()
-    train_dock = viewer.window.add_plugin_dock_widget("dvos-napari", "Train")[1]
-    train_dock.state.set_project(project)
-    train_dock.phase.setCurrentText("image")
-    train_dock.epochs.setValue(1000)
-    train_dock.batch_size.setValue(2)
-    train_dock.size.setValue(64)
-    return train_dock

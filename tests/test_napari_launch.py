@@ -1,4 +1,4 @@
-"""`dvos demo --napari` opens the demo project with the docks and a test video shown."""
+"""`dvos demo --napari` opens the demo project in the dvos panel with a test video shown."""
 
 import os
 
@@ -11,7 +11,7 @@ pytestmark = [
 ]
 
 
-def test_show_project_adds_docks_and_test_video(make_napari_viewer, tmp_path):
+def test_show_project_adds_the_panel_and_a_test_video(make_napari_viewer, tmp_path):
     from dvos_core.store import Project
     from dvos_napari._state import get_state
     from dvos_napari.launch import show_project
@@ -21,7 +21,8 @@ def test_show_project_adds_docks_and_test_video(make_napari_viewer, tmp_path):
     v = p.add_video_array("test_clip", np.full((3, 32, 32, 3), 90, np.uint8), split="test")
     v.set_mask(1, np.eye(32, dtype=np.uint8), "manual")
     viewer = make_napari_viewer()
-    show_project(viewer, p.path, docks=("Project", "Review"))
+    panel = show_project(viewer, p.path, step="Review")
     assert get_state(viewer).video_id == "test_clip"
     assert "test_clip" in [layer.name for layer in viewer.layers]
-    assert len(viewer.window.dock_widgets) >= 2
+    assert type(panel).__name__ == "DvosPanel" and panel.current == "Review"
+    assert len(viewer.window.dock_widgets) == 1  # one panel, not a column of docks

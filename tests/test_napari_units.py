@@ -101,3 +101,45 @@ def test_reader_hook_claims_projects_and_videos_only(tmp_project, video_avi, tmp
     ((data, meta, kind),) = read_video(str(video_avi))
     assert kind == "image" and meta["rgb"] and data.shape[0] == 40 and data.shape[-1] == 3
     assert type(data).__name__ == "LazyFrames"
+
+
+def test_core_messages_become_panel_words():
+    from dvos_napari._errors import plain_words, user_message
+
+    cases = {
+        "ValueError: video 'plot1' has no predictions; run `dvos predict` (or dvos_core.infer.predict_video) first": (
+            "run Predict (Predict step)"
+        ),
+        "device 'cuda' requested but CUDA is not available in this torch build; use --device cpu or auto": (
+            "choose the device 'cpu' or 'auto'"
+        ),
+        "pseudo-labelling needs an image (frame) model; x.pt is a 'dvos' model. Train one with "
+        "`dvos train --kind frame`": "the Train step",
+        "models/a: holds an unfinished run with different settings (lr); pass --no-resume (resume=False) to start "
+        "over, or choose another --name": "give the run another model name",
+        "the clip is 40 frames long, shorter than the clip length 60; use a longer video or a shorter --clip-length": (
+            "a shorter clip length"
+        ),
+    }
+    for raw, expected in cases.items():
+        text = plain_words(raw)
+        assert expected in text, text
+        assert "--" not in text and "`" not in text and "dvos_core" not in text and "Error:" not in text, text
+    msg = user_message(KeyError("no video 'x'; videos are ['a']"))
+    assert msg.text == "no video 'x'; videos are ['a']" and msg.details.startswith("KeyError")
+    assert "please report it" in user_message(TypeError("bad operand")).text
+    assert "lower the batch size" in user_message(RuntimeError("CUDA out of memory. Tried ...")).text
+
+
+def test_workflow_status_marks_done_steps_and_the_next_one(tmp_project):
+    from dvos_napari._steps import STEPS, next_step, workflow_status
+
+    status = workflow_status(None)
+    assert not any(s.done for s in status.values()) and next_step(status) == "Project"
+    v = tmp_project.add_video_array("plot", np.zeros((4, 16, 16, 3), np.uint8), split="train")
+    status = workflow_status(tmp_project)
+    assert status["Project"].done and not status["Annotate"].done and next_step(status) == "Annotate"
+    v.set_mask(1, np.eye(16, dtype=np.uint8), "manual")
+    status = workflow_status(tmp_project)
+    assert status["Annotate"].done and "1 frame(s) painted" in status["Annotate"].note
+    assert next_step(status) == "Extract" and list(status) == list(STEPS)

@@ -108,7 +108,7 @@ def _train(args) -> int:
 
     def on_event(e):
         if args.json:
-            print(json.dumps(e), flush=True)
+            print(json.dumps(e.to_dict()), flush=True)
         elif e["type"] == "start":
             print(
                 f"training {cfg.kind} model '{name}' ({cfg.phase} phase, {e['params']:,} parameters) on "

@@ -22,45 +22,15 @@ def list_recipes() -> list[str]:
     return sorted(p.stem for p in RECIPES.glob("*.yaml"))
 
 
-# One line of help per field, used for the commented YAML of `dvos train --print-config`.
-HELP = {
-    "phase": "image (FrameNet, QAI) | synthetic (DVOSNet on synthetic clips) | real (pseudo-labelled + corrected)",
-    "preset": "model preset: paper (92.7M, GPU) | small (2.3M, CPU) | tiny (tests); ignored when init_from fixes it",
-    "epochs": "number of epochs (cosine schedule spans them)",
-    "batch_size": "clips per step and per process (GPU/rank)",
-    "lr": "AdamW learning rate",
-    "weight_decay": "AdamW weight decay",
-    "eta_min": "final learning rate of the cosine schedule",
-    "size": "training size in pixels (multiple of 32; null = the preset's input size, 384 for paper); crops of "
-    "256-768 px are resized to it",
-    "video_model": "video model of the synthetic/real phases: dvos (the paper's: tau earlier frames, never frame "
-    "t) | context (frame t plus its aligned earlier frames and their masks; starts as the image model)",
-    "tau": "number of reference frames (video model)",
-    "delta": "frame interval between the references and the query",
-    "init_from": "checkpoint to start from: a frame model for 'synthetic', the phase-1 DVOS model for 'real'",
-    "synthetic_sets": "synthetic set names to use (null = all; in phase 'real' only the named ones)",
-    "video_ids": "videos to use (null = all train/unassigned and val videos)",
-    "provenances": "mask provenances used as labels (null = manual, corrected, pseudo)",
-    "provenance_weights": "sampling weight of a clip by its query mask's provenance",
-    "pseudo_quality_min": "drop pseudo-labelled frames whose quality score is below this (null = keep all)",
-    "mask_weight": "task weight of the mask loss (BCE + soft Dice)",
-    "frame_weight": "task weight of the frame reconstruction loss (MSE + 1 - SSIM)",
-    "bce_weight": "weight of BCE inside the mask loss",
-    "dice_weight": "weight of soft Dice inside the mask loss",
-    "mse_weight": "weight of MSE inside the frame loss",
-    "ssim_weight": "weight of (1 - SSIM) inside the frame loss",
-    "samples_per_epoch": "clips drawn per epoch (null = the number of training samples)",
-    "max_steps_per_epoch": "cap on optimizer steps per epoch (null = no cap)",
-    "val_fraction": "fraction of training sources held out when no val-split data exists",
-    "grad_clip": "clip the gradient norm to this (null = off)",
-    "num_workers": "DataLoader worker processes",
-    "seed": "random seed (model init, sampling, augmentation)",
-    "device": "auto | cuda | cuda:N | mps | cpu",
-    "amp": "bf16 autocast on CUDA (ignored on CPU/MPS)",
-    "compile": "torch.compile the model (CUDA only; slower start, faster steps)",
-    "model": "overrides of the preset's ModelConfig fields, e.g. {dropout: 0.3}",
-    "augment": "augmentation settings (see AugmentConfig)",
-}
+def doc(text: str) -> dict:
+    """Field metadata holding a setting's one-line help (``field(default=..., metadata=doc("..."))``); it is the
+    comment of `dvos train --print-config` and the tooltip of the napari Train step."""
+    return {"doc": text}
+
+
+def field_docs(cls) -> dict[str, str]:
+    """{field name: one-line help} of a dataclass config whose fields carry ``metadata["doc"]``."""
+    return {f.name: f.metadata.get("doc", "") for f in dataclasses.fields(cls)}
 
 
 def cosine_floor(lr: float) -> float:
@@ -70,42 +40,90 @@ def cosine_floor(lr: float) -> float:
 
 @dataclass
 class TrainConfig:
-    phase: str = "synthetic"
-    preset: str = "small"
-    epochs: int = 15
-    batch_size: int = 8
-    lr: float = 1e-4
-    weight_decay: float = 1e-5
-    eta_min: float = 1e-5
-    size: int | None = None
-    video_model: str = "dvos"
-    tau: int = 4
-    delta: int = 1
-    init_from: str | None = None
-    synthetic_sets: list | None = None
-    video_ids: list | None = None
-    provenances: list | None = None
-    provenance_weights: dict = field(
-        default_factory=lambda: {"manual": 3.0, "corrected": 3.0, "pseudo": 1.0, "synthetic": 1.0}
+    """Every setting of a training run; each field's ``metadata["doc"]`` is its one-line help."""
+
+    phase: str = field(
+        default="synthetic",
+        metadata=doc(
+            "image (FrameNet, QAI) | synthetic (DVOSNet on synthetic clips) | real (pseudo-labelled + corrected)"
+        ),
     )
-    pseudo_quality_min: float | None = None
-    mask_weight: float = 1.0
-    frame_weight: float = 1.0
-    bce_weight: float = 1.0
-    dice_weight: float = 1.0
-    mse_weight: float = 1.0
-    ssim_weight: float = 1.0
-    samples_per_epoch: int | None = None
-    max_steps_per_epoch: int | None = None
-    val_fraction: float = 0.1
-    grad_clip: float | None = 1.0
-    num_workers: int = 0
-    seed: int = 123
-    device: str = "auto"
-    amp: bool = True
-    compile: bool = False
-    model: dict = field(default_factory=dict)
-    augment: dict = field(default_factory=dict)
+    preset: str = field(
+        default="small",
+        metadata=doc(
+            "model preset: paper (92.7M, GPU) | small (2.3M, CPU) | tiny (tests); ignored when init_from fixes it"
+        ),
+    )
+    epochs: int = field(default=15, metadata=doc("number of epochs (cosine schedule spans them)"))
+    batch_size: int = field(default=8, metadata=doc("clips per step and per process (GPU/rank)"))
+    lr: float = field(default=1e-4, metadata=doc("AdamW learning rate"))
+    weight_decay: float = field(default=1e-5, metadata=doc("AdamW weight decay"))
+    eta_min: float = field(default=1e-5, metadata=doc("final learning rate of the cosine schedule"))
+    size: int | None = field(
+        default=None,
+        metadata=doc(
+            "training size in pixels (multiple of 32; null = the preset's input size, 384 for paper); crops of "
+            "256-768 px are resized to it"
+        ),
+    )
+    video_model: str = field(
+        default="dvos",
+        metadata=doc(
+            "video model of the synthetic/real phases: dvos (the paper's: tau earlier frames, never frame t) | "
+            "context (frame t plus its aligned earlier frames and their masks; starts as the image model)"
+        ),
+    )
+    tau: int = field(default=4, metadata=doc("number of reference frames (video model)"))
+    delta: int = field(default=1, metadata=doc("frame interval between the references and the query"))
+    init_from: str | None = field(
+        default=None,
+        metadata=doc("checkpoint to start from: a frame model for 'synthetic', the phase-1 DVOS model for 'real'"),
+    )
+    synthetic_sets: list | None = field(
+        default=None, metadata=doc("synthetic set names to use (null = all; in phase 'real' only the named ones)")
+    )
+    video_ids: list | None = field(
+        default=None, metadata=doc("videos to use (null = all train/unassigned and val videos)")
+    )
+    provenances: list | None = field(
+        default=None, metadata=doc("mask provenances used as labels (null = manual, corrected, pseudo)")
+    )
+    provenance_weights: dict = field(
+        default_factory=lambda: {"manual": 3.0, "corrected": 3.0, "pseudo": 1.0, "synthetic": 1.0},
+        metadata=doc("sampling weight of a clip by its query mask's provenance"),
+    )
+    pseudo_quality_min: float | None = field(
+        default=None, metadata=doc("drop pseudo-labelled frames whose quality score is below this (null = keep all)")
+    )
+    mask_weight: float = field(default=1.0, metadata=doc("task weight of the mask loss (BCE + soft Dice)"))
+    frame_weight: float = field(
+        default=1.0, metadata=doc("task weight of the frame reconstruction loss (MSE + 1 - SSIM)")
+    )
+    bce_weight: float = field(default=1.0, metadata=doc("weight of BCE inside the mask loss"))
+    dice_weight: float = field(default=1.0, metadata=doc("weight of soft Dice inside the mask loss"))
+    mse_weight: float = field(default=1.0, metadata=doc("weight of MSE inside the frame loss"))
+    ssim_weight: float = field(default=1.0, metadata=doc("weight of (1 - SSIM) inside the frame loss"))
+    samples_per_epoch: int | None = field(
+        default=None, metadata=doc("clips drawn per epoch (null = the number of training samples)")
+    )
+    max_steps_per_epoch: int | None = field(
+        default=None, metadata=doc("cap on optimizer steps per epoch (null = no cap)")
+    )
+    val_fraction: float = field(
+        default=0.1, metadata=doc("fraction of training sources held out when no val-split data exists")
+    )
+    grad_clip: float | None = field(default=1.0, metadata=doc("clip the gradient norm to this (null = off)"))
+    num_workers: int = field(default=0, metadata=doc("DataLoader worker processes"))
+    seed: int = field(default=123, metadata=doc("random seed (model init, sampling, augmentation)"))
+    device: str = field(default="auto", metadata=doc("auto | cuda | cuda:N | mps | cpu"))
+    amp: bool = field(default=True, metadata=doc("bf16 autocast on CUDA (ignored on CPU/MPS)"))
+    compile: bool = field(
+        default=False, metadata=doc("torch.compile the model (CUDA only; slower start, faster steps)")
+    )
+    model: dict = field(
+        default_factory=dict, metadata=doc("overrides of the preset's ModelConfig fields, e.g. {dropout: 0.3}")
+    )
+    augment: dict = field(default_factory=dict, metadata=doc("augmentation settings (see AugmentConfig)"))
 
     def __post_init__(self):
         self.validate()
@@ -184,8 +202,9 @@ class TrainConfig:
             text = yaml.safe_dump(d, sort_keys=False)
         else:
             lines = ["# dvos training configuration (dvos train PROJECT --config this.yaml)"]
+            docs = field_docs(type(self))
             for k, v in d.items():
-                lines.append(f"# {HELP.get(k, '')}")
+                lines.append(f"# {docs.get(k, '')}")
                 dumped = yaml.safe_dump({k: v}, sort_keys=False, default_flow_style=False).rstrip()
                 lines.append(dumped)
             if not self.augment:

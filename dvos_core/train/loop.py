@@ -29,6 +29,8 @@ from dvos_core.model.presets import ModelConfig, get_config
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, report
 from dvos_core.train import distributed
 from dvos_core.train.config import TrainConfig
+from dvos_core.train.events import BatchEvent, CancelledEvent, DoneEvent, EpochEvent, StartEvent, TrainEvent
+from dvos_core.train.interrupt import cancel_points
 from dvos_core.train.losses import dvos_loss, frame_dice
 
 # Settings that may change between an interrupted run and its resumption.
@@ -41,13 +43,16 @@ def train(
     name: str,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
-    on_event: Callable[[dict], None] | None = None,
+    on_event: Callable[[TrainEvent], None] | None = None,
     resume: bool = True,
 ) -> Path:
     """Train a model as described by ``config``; returns the path of the best checkpoint.
 
     With ``resume`` (default) an unfinished run of the same name continues from its ``last.pt`` exactly where it
-    stopped. On cancel, ``last.pt`` is written and :class:`Cancelled` is raised.
+    stopped. ``on_event`` receives the typed events of :mod:`dvos_core.train.events`. ``cancel`` is checked before
+    each step and, outside DDP, at every convolution of its forward and backward pass (see
+    :mod:`dvos_core.train.interrupt`), so a stop never waits for a whole step; on cancel, ``last.pt`` is written (an
+    interrupted step is not counted) and :class:`Cancelled` is raised.
     """
     from dvos_core.store import Project
 
@@ -94,13 +99,22 @@ class _Run:
         return int(config.input_size)
 
     # ---- helpers -----------------------------------------------------------------------------------------------
-    def emit(self, event: dict) -> None:
+    def emit(self, event: TrainEvent) -> None:
         if self.dist.is_main and self.on_event is not None:
             self.on_event(event)
 
     def _cancel_requested(self) -> bool:
         flag = self.cancel is not None and self.cancel.cancelled
         return distributed.any_rank(flag, self.device) if self.dist.enabled else flag
+
+    def _stop(self, epoch: int, step: int, running: tuple, rng: dict | None = None) -> None:
+        """Save ``last.pt`` at ``step`` of ``epoch`` (with the RNG state ``rng`` taken when that step began, if given:
+        an exact resume) and raise :class:`Cancelled`."""
+        if rng is not None:
+            _set_rng_state(rng, self.device)
+        self._save_last(epoch, step, running)
+        self.emit(CancelledEvent(last=str(self.last_path), epoch=epoch + 1, step=step))
+        raise Cancelled(f"training cancelled at epoch {epoch + 1}, step {step}; resume with the same name")
 
     # ---- model ---------------------------------------------------------------------------------------------------
     def _fresh_model(self):
@@ -284,28 +298,29 @@ class _Run:
             net = DDP(net, device_ids=ids, find_unused_parameters=not (cfg.mask_weight and cfg.frame_weight))
         self.net = net
         self.emit(
-            {
-                "type": "start",
-                "total_epochs": cfg.epochs,
-                "steps_per_epoch": self.steps_per_epoch,
-                "device": describe_device(self.device),
-                "start_epoch": start_epoch + 1,
-                "train_samples": len(self.train_index),
-                "val_samples": len(self.val_index),
-                "world_size": self.dist.world_size,
-                "amp_bf16": self.use_amp,
-                "params": sum(p.numel() for p in self.model.parameters()),
-            }
+            StartEvent(
+                total_epochs=cfg.epochs,
+                steps_per_epoch=self.steps_per_epoch,
+                device=describe_device(self.device),
+                start_epoch=start_epoch + 1,
+                train_samples=len(self.train_index),
+                val_samples=len(self.val_index),
+                world_size=self.dist.world_size,
+                amp_bf16=self.use_amp,
+                params=sum(p.numel() for p in self.model.parameters()),
+            )
         )
         if start_epoch >= cfg.epochs and self.best_path.exists():
-            self.emit({"type": "done", "best": str(self.best_path)})
+            self.emit(DoneEvent(best=str(self.best_path)))
             return self.best_path
-        for epoch in range(start_epoch, cfg.epochs):
-            self._train_epoch(
-                epoch, start_step if epoch == start_epoch else 0, running if epoch == start_epoch else (0.0, 0)
-            )
+        # stop inside a step (not under DDP: every rank must stop at the same collective)
+        with cancel_points(self.model, None if self.dist.enabled else self.cancel):
+            for epoch in range(start_epoch, cfg.epochs):
+                self._train_epoch(
+                    epoch, start_step if epoch == start_epoch else 0, running if epoch == start_epoch else (0.0, 0)
+                )
         distributed.barrier()
-        self.emit({"type": "done", "best": str(self.best_path)})
+        self.emit(DoneEvent(best=str(self.best_path)))
         return self.best_path
 
     def _train_epoch(self, epoch: int, start_step: int, running: tuple) -> None:
@@ -321,9 +336,8 @@ class _Run:
         batches = iter(self._loader(self.train_ds, self.sampler)) if start_step < self.steps_per_epoch else iter(())
         while step < self.steps_per_epoch:
             if self._cancel_requested():
-                self._save_last(epoch, step, (loss_sum, n))
-                self.emit({"type": "cancelled", "last": str(self.last_path), "epoch": epoch + 1, "step": step})
-                raise Cancelled(f"training cancelled at epoch {epoch + 1}, step {step}; resume with the same name")
+                self._stop(epoch, step, (loss_sum, n))
+            rng = None if self.dist.enabled or self.cancel is None else _rng_state(self.device)
             try:
                 batch = next(batches)
             except StopIteration:
@@ -331,31 +345,26 @@ class _Run:
             inputs = self.model.batch_inputs(batch, self.device)
             mask = batch["mask"].to(self.device, non_blocking=True)
             target = batch["target"].to(self.device, non_blocking=True)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
-                out = self.net(*inputs)
-            loss, parts = dvos_loss(out, mask, target, weights)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"loss became {float(loss)} at epoch {epoch + 1} step {step + 1}; lower "
-                    f"the learning rate or check the data"
-                )
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
+            try:
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
+                    out = self.net(*inputs)
+                loss, parts = dvos_loss(out, mask, target, weights)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"loss became {float(loss)} at epoch {epoch + 1} step {step + 1}; lower "
+                        f"the learning rate or check the data"
+                    )
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+            except Cancelled:  # from a cancel point inside this step: drop the step, a resume redoes it exactly
+                self._stop(epoch, step, (loss_sum, n), rng)
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
             self.opt.step()
             step += 1
             self.global_step += 1
             loss_sum, n = loss_sum + parts["loss"], n + 1
-            self.emit(
-                {
-                    "type": "batch",
-                    "epoch": epoch + 1,
-                    "step": step,
-                    "loss": parts["loss"],
-                    **{k: v for k, v in parts.items() if k != "loss"},
-                }
-            )
+            self.emit(BatchEvent(epoch + 1, step, parts["loss"], {k: v for k, v in parts.items() if k != "loss"}))
             report(
                 self.progress,
                 self.global_step,
@@ -367,9 +376,7 @@ class _Run:
         try:
             val = self._validate()
         except Cancelled:  # the epoch's steps are done: resume goes straight to its validation
-            self._save_last(epoch, self.steps_per_epoch, (loss_sum, n))
-            self.emit({"type": "cancelled", "last": str(self.last_path), "epoch": epoch + 1, "step": step})
-            raise
+            self._stop(epoch, self.steps_per_epoch, (loss_sum, n))
         self.sched.step()  # every rank steps its scheduler: learning rates stay identical
         score = val["val_dice"] if val["val_dice"] is not None else -train_loss
         improved = self.best_score is None or score > self.best_score
@@ -399,15 +406,14 @@ class _Run:
         self._save_last(epoch + 1, 0, (0.0, 0))
         self._write_metrics()
         self.emit(
-            {
-                "type": "epoch",
-                "epoch": epoch + 1,
-                "train_loss": train_loss,
-                "val_loss": val["val_loss"],
-                "val_dice": val["val_dice"],
-                "lr": lr,
-                "best": improved,
-            }
+            EpochEvent(
+                epoch=epoch + 1,
+                train_loss=train_loss,
+                val_loss=val["val_loss"],
+                val_dice=val["val_dice"],
+                lr=lr,
+                best=improved,
+            )
         )
 
     @torch.no_grad()

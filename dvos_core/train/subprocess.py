@@ -1,103 +1,85 @@
-"""``TrainProcess``: run ``train`` in a child process (spawn), so a GUI stays responsive and GPU memory is freed.
+"""``TrainProcess``: run ``train`` in a child process (a :class:`~dvos_core.jobs.JobProcess`), so a GUI stays
+responsive and the child's memory (GPU memory included) is returned when it ends.
 
 >>> proc = TrainProcess("field.dvos", TrainConfig(phase="synthetic", preset="small"), "phase1")
 >>> proc.start()
->>> for event in proc.poll(): ...        # non-blocking; call from a timer
->>> proc.stop()                          # cancel: the child writes last.pt and reports {"type": "cancelled"}
+>>> for event in proc.poll(): ...        # typed events (dvos_core.train.events); non-blocking, call from a timer
+>>> proc.stop()                          # cancel: the child writes last.pt and reports a CancelledEvent
+
+The child is a fresh Python process, so a script that starts training needs no ``if __name__ == "__main__"`` guard.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import queue as _queue
-import traceback
 from pathlib import Path
 
+from dvos_core.jobs import Event, JobProcess, Outcome
 from dvos_core.train.config import TrainConfig
+from dvos_core.train.events import ErrorEvent, TrainEvent
 
 
-def _child(project_path: str, config: dict, name: str, events, stop_event, resume: bool) -> None:
-    from dvos_core.progress import Cancelled, CancelToken
+def run_training(
+    project_path: str, config: dict, name: str, resume: bool = True, on_event=None, progress=None, cancel=None
+) -> str:
+    """What the child runs: ``train`` with the config given as a dict; returns the best checkpoint's path."""
     from dvos_core.train.loop import train
 
-    try:
-        train(
-            project_path,
-            TrainConfig.from_dict(config),
-            name,
-            cancel=CancelToken(stop_event),
-            on_event=events.put,
-            resume=resume,
-        )
-    except Cancelled:
-        pass  # train() already reported {"type": "cancelled", ...}
-    except BaseException as e:  # report everything to the parent; it decides what to show
-        events.put({"type": "error", "message": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()})
+    cfg = TrainConfig.from_dict(config)
+    return str(train(project_path, cfg, name, progress=progress, cancel=cancel, on_event=on_event, resume=resume))
+
+
+def outcome_event(outcome: Outcome) -> ErrorEvent | None:
+    """The closing event a child's outcome adds: an error or a kill (done and cancel were reported by ``train``)."""
+    if outcome.status == "error":
+        return ErrorEvent(message=f"{outcome.error_type}: {outcome.message}", traceback=outcome.traceback)
+    if outcome.status == "killed":
+        return ErrorEvent(message="the training process was ended before it finished")
+    return None
 
 
 class TrainProcess:
-    """One training run in a spawned child process; events arrive through a queue (see ``train`` for the types)."""
+    """One training run in a child process; events arrive through :meth:`poll` (see ``train`` for the types)."""
 
-    def __init__(self, project_path, config: TrainConfig, name: str, resume: bool = True):
+    def __init__(self, project_path, config: TrainConfig, name: str, resume: bool = True, threads: int | None = None):
         self.project_path, self.config, self.name, self.resume = str(Path(project_path)), config, name, resume
-        self._ctx = mp.get_context("spawn")
-        self._events = self._ctx.Queue()
-        self._stop = self._ctx.Event()
-        self._proc: mp.process.BaseProcess | None = None
-        self.finished_event: dict | None = None
+        self.job = JobProcess(
+            run_training,
+            self.project_path,
+            config.to_dict(),
+            name,
+            resume,
+            events="on_event",
+            threads=threads,
+            progress_arg=None,
+        )
+        self.finished_event: TrainEvent | None = None
 
     def start(self) -> TrainProcess:
-        if self._proc is not None:
-            raise RuntimeError("this TrainProcess was already started; create a new one")
-        self._proc = self._ctx.Process(
-            target=_child,
-            name=f"dvos-train-{self.name}",
-            daemon=True,
-            args=(self.project_path, self.config.to_dict(), self.name, self._events, self._stop, self.resume),
-        )
-        self._proc.start()
+        self.job.start()
         return self
 
-    def poll(self) -> list[dict]:
-        """All events received so far (non-blocking). Adds an error event if the child died without a report."""
+    def poll(self) -> list[TrainEvent]:
+        """All events received so far (non-blocking); a failure or a kill of the child ends with an ErrorEvent."""
         out = []
-        while True:
-            try:
-                ev = self._events.get_nowait()
-            except _queue.Empty:
-                break
+        for msg in self.job.poll():
+            ev = msg.value if isinstance(msg, Event) else outcome_event(msg) if isinstance(msg, Outcome) else None
+            if ev is None:
+                continue
             out.append(ev)
-            if ev.get("type") in ("done", "cancelled", "error"):
+            if ev.terminal:
                 self.finished_event = ev
-        if (
-            not out
-            and self._proc is not None
-            and not self._proc.is_alive()
-            and self.finished_event is None
-            and self._proc.exitcode not in (None, 0)
-        ):
-            self.finished_event = {
-                "type": "error",
-                "message": f"training process exited with code {self._proc.exitcode}",
-                "traceback": "",
-            }
-            out.append(self.finished_event)
         return out
 
     def stop(self) -> None:
         """Ask the child to cancel (it saves last.pt first); returns immediately."""
-        self._stop.set()
+        self.job.cancel()
 
     def is_alive(self) -> bool:
-        return self._proc is not None and self._proc.is_alive()
+        return self.job.is_alive()
 
     def join(self, timeout: float | None = None) -> int | None:
-        if self._proc is None:
-            return None
-        self._proc.join(timeout)
-        return self._proc.exitcode
+        return self.job.join(timeout)
 
     def kill(self) -> None:
-        """Terminate the child without saving (last resort; the last epoch's last.pt stays)."""
-        if self.is_alive():
-            self._proc.terminate()
+        """End the child without saving (last resort; the last.pt of the last epoch or stop stays)."""
+        self.job.kill()

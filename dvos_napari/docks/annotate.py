@@ -1,4 +1,4 @@
-"""Annotate dock: pick seed frames, paint wheat heads on the masks layer, save them (provenance 'manual').
+"""Annotate step: pick seed frames, paint wheat heads on the masks layer, save them (provenance 'manual').
 
 Keys (in the viewer): N next seed frame, S save this frame, Shift-S save all painted frames. Painting itself uses
 napari's Labels tools (P paint, E erase, F fill, [ ] brush size, Ctrl+Z undo).
@@ -10,9 +10,9 @@ import numpy as np
 from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSpinBox, QVBoxLayout
 
-from dvos_napari._layers import find_layer
-from dvos_napari._state import masks_name
-from dvos_napari._widgets import DvosDock, button
+from dvos_napari._layers import find_layer, time_axis
+from dvos_napari._names import masks_name
+from dvos_napari._widgets import DvosDock, button, button_grid, wrapped_label
 from dvos_napari._writer import save_frames
 
 
@@ -28,10 +28,11 @@ class AnnotateDock(DvosDock):
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(napari_viewer, parent)
-        self.video_label = QLabel("no video selected")
+        self.video_label = wrapped_label("no video selected")
         self.n_seeds = QSpinBox()
         self.n_seeds.setRange(1, 200)
         self.n_seeds.setValue(5)
+        self.n_seeds.setToolTip("how many frames to paint: spread evenly over the video (5-10 is a good start)")
         seed_row = QHBoxLayout()
         seed_row.addWidget(QLabel("seed frames:"))
         seed_row.addWidget(self.n_seeds)
@@ -41,45 +42,48 @@ class AnnotateDock(DvosDock):
         self.seed_list = QListWidget()
         self.seed_list.itemClicked.connect(lambda item: self.goto(int(item.data(256))))
         self.seed_list.setToolTip("click a frame to jump to it; a tick means it already has a saved mask")
+        self.seed_list.setMinimumHeight(110)
         self.seeds: list[int] = []
 
-        row1 = QHBoxLayout()
-        row1.addWidget(
+        buttons = button_grid(
             button(
                 "Paint heads",
                 lambda: self.guard(self.start_painting),
-                "select the masks layer in paint mode (label 1 = head)",
-            )
-        )
-        row1.addWidget(button("Next seed (N)", lambda: self.guard(self.next_seed)))
-        row2 = QHBoxLayout()
-        row2.addWidget(button("Save frame (S)", lambda: self.guard(self.save_frame)))
-        row2.addWidget(button("Save all painted (Shift-S)", lambda: self.guard(self.save_all)))
-        row2.addWidget(
+                "select the masks layer in paint mode (label 1 = head); P paint, E erase, F fill, [ ] brush size",
+            ),
+            button("Next seed (N)", lambda: self.guard(self.next_seed), "jump to the next seed frame"),
+            button("Save frame (S)", lambda: self.guard(self.save_frame), "save this frame's mask into the project"),
+            button(
+                "Save all painted (Shift-S)",
+                lambda: self.guard(self.save_all),
+                "save every frame painted since the last save",
+            ),
             button(
                 "Clear frame",
                 lambda: self.guard(self.clear_frame),
                 "erase this frame's mask in the layer and in the project",
-            )
+            ),
         )
-        self.info = QLabel("")
-        self.info.setWordWrap(True)
+        self.info = wrapped_label("")
 
-        lay = QVBoxLayout(self)
+        lay = QVBoxLayout(self.body)
         lay.addWidget(self.video_label)
         lay.addLayout(seed_row)
         lay.addWidget(self.seed_list, 1)
-        lay.addLayout(row1)
-        lay.addLayout(row2)
+        lay.addLayout(buttons)
         lay.addWidget(self.info)
+        lay.addWidget(self.job_bar)
+        self.job_bar.bar.hide()
+        self.job_bar.cancel_button.hide()
         self._bind_keys()
         self.state.video_changed.connect(lambda *_: self._on_video())
         self.state.store_changed.connect(self._update_info)
+        self.state.dirty_changed.connect(lambda *_: self._update_info())
         self._on_video()
 
     # ---- keys --------------------------------------------------------------------------------------------------
     def _bind_keys(self) -> None:
-        """Bind N / S / Shift-S on the viewer (unbound again when the dock is removed from the window)."""
+        """Bind N / S / Shift-S on the viewer (unbound again when the step is removed from the window)."""
         self._keys = {
             "n": lambda _viewer: self.guard(self.next_seed),
             "s": lambda _viewer: self.guard(self.save_frame),
@@ -108,6 +112,8 @@ class AnnotateDock(DvosDock):
         if layer is None:
             self.state.select_video(video.name)
             layer = find_layer(self.viewer, masks_name(video.name))
+        if self.state.loading:
+            raise ValueError("the saved masks are still being read into the layer; try again in a moment")
         return video, layer
 
     def suggest_seeds(self, k: int | None = None) -> list[int]:
@@ -117,7 +123,7 @@ class AnnotateDock(DvosDock):
         return self.seeds
 
     def goto(self, t: int) -> None:
-        self.viewer.dims.set_current_step(0, int(t))
+        self.viewer.dims.set_current_step(time_axis(self.viewer), int(t))
 
     def next_seed(self) -> int:
         """Jump to the first seed frame after the current one (wrapping around)."""
@@ -157,14 +163,14 @@ class AnnotateDock(DvosDock):
         layer.data[t] = 0
         layer.refresh()
         video.clear_mask(t)
-        self.state.dirty.get(video.name, set()).discard(t)
+        self.state.mark_saved(video.name, [t])
         self.state.notify_store_changed()
 
     # ---- display -----------------------------------------------------------------------------------------------
     def _after_save(self, video_id: str, saved: list[int]) -> None:
         from napari.utils.notifications import show_info
 
-        self.state.dirty.get(video_id, set()).difference_update(saved)
+        self.state.mark_saved(video_id, saved)
         if saved:
             show_info(
                 f"saved mask{'s' if len(saved) > 1 else ''} of frame{'s' if len(saved) > 1 else ''} "
@@ -175,7 +181,7 @@ class AnnotateDock(DvosDock):
     def _on_video(self) -> None:
         self.seeds = []
         vid = self.state.video_id
-        self.video_label.setText(f"video: {vid}" if vid else "no video selected (choose one in the Project dock)")
+        self.video_label.setText(f"video: {vid}" if vid else "no video selected (choose one in the Project step)")
         if vid and self.state.project is not None:
             self.guard(self.suggest_seeds)
         else:
@@ -194,6 +200,10 @@ class AnnotateDock(DvosDock):
             item.setData(256, t)
             self.seed_list.addItem(item)
 
+    def unsaved(self) -> int:
+        """Frames of the current video painted but not saved yet."""
+        return len(self.state.dirty.get(self.state.video_id, ())) if self.state.video_id else 0
+
     def _update_info(self) -> None:
         try:
             video = self.state.require_video()
@@ -201,9 +211,9 @@ class AnnotateDock(DvosDock):
             self.info.setText("")
             return
         c = video.provenance_counts()
-        unsaved = len(self.state.dirty.get(video.name, ()))
         self.info.setText(
-            f"{c['manual']} manual, {c['corrected']} corrected masks saved; {unsaved} painted frame(s) not saved yet"
+            f"{c['manual']} manual, {c['corrected']} corrected masks saved; "
+            f"{self.unsaved()} painted frame(s) not saved yet"
         )
         if self.seeds:
             self._fill_list()

@@ -1,12 +1,24 @@
-"""Extract dock: cut painted heads (and fake heads) out of the annotated frames; cut bare-field background clips."""
+"""Extract step: cut painted heads (and fake heads) out of the annotated frames; cut bare-field background clips."""
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
+from qtpy.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from dvos_napari._widgets import DvosDock, Gallery, button
+from dvos_napari._widgets import Collapsible, DvosDock, Gallery, button, compact_combo, section, wrapped_label
+from dvos_napari._workers import alive
 
 GALLERY_MAX = 60
+DEFAULTS = {"min_area": 50, "fakes": 10, "seed": 0, "replace": True, "all_videos": True, "clip_length": 60, "clips": 0}
+
+
+def _spin(lo: int, hi: int, value: int, tip: str, special: str = "") -> QSpinBox:
+    w = QSpinBox()
+    w.setRange(lo, hi)
+    w.setValue(value)
+    w.setToolTip(tip)
+    if special:
+        w.setSpecialValueText(special)
+    return w
 
 
 class ExtractDock(DvosDock):
@@ -14,59 +26,64 @@ class ExtractDock(DvosDock):
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(napari_viewer, parent)
-        heads = QGroupBox("Heads and fake heads (from saved masks)")
-        f = QFormLayout(heads)
-        self.min_area = QSpinBox()
-        self.min_area.setRange(1, 100000)
-        self.min_area.setValue(50)
-        self.min_area.setToolTip("ignore painted blobs smaller than this many pixels")
-        self.fakes = QSpinBox()
-        self.fakes.setRange(0, 100)
-        self.fakes.setValue(10)
-        self.fakes.setToolTip("fake heads (leaf/soil patches of head shape) cut per real head")
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        self.replace = QCheckBox("replace previously extracted objects")
-        self.replace.setChecked(True)
-        self.all_videos = QCheckBox("all training videos (else the current one; never test videos)")
-        self.all_videos.setChecked(True)
-        f.addRow("min head area (px)", self.min_area)
-        f.addRow("fakes per head", self.fakes)
-        f.addRow("random seed", self.seed)
-        f.addRow(self.replace)
+        f = QFormLayout()
+        f.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.min_area = _spin(1, 100000, DEFAULTS["min_area"], "ignore painted blobs smaller than this (pixels)")
+        self.fakes = _spin(
+            0, 100, DEFAULTS["fakes"], "fake heads (leaf/soil patches of head shape) cut per real head (0 = none)"
+        )
+        self.all_videos = QCheckBox("from all training videos")
+        self.all_videos.setToolTip("ticked: every non-test video with saved masks; else only the current video")
+        self.all_videos.setChecked(DEFAULTS["all_videos"])
+        f.addRow("smallest head (px)", self.min_area)
+        f.addRow("fake heads per head", self.fakes)
         f.addRow(self.all_videos)
-        self.heads_button = button("Extract heads", lambda: self.guard(self.extract_heads))
-        f.addRow(self.heads_button)
+        adv = QWidget()
+        af = QFormLayout(adv)
+        self.seed = _spin(0, 2**31 - 1, DEFAULTS["seed"], "random seed of the fake-head placement ")
+        self.replace = QCheckBox("replace objects extracted before")
+        self.replace.setToolTip("ticked: the bank is rebuilt from the current masks; else new objects are added")
+        self.replace.setChecked(DEFAULTS["replace"])
+        af.addRow("random seed", self.seed)
+        af.addRow(self.replace)
+        af.addRow(button("Reset to defaults", self.reset, "put every setting of this step back to its default"))
+        self.advanced = Collapsible("Advanced settings", adv)
+        self.heads_button = button(
+            "Extract heads", lambda: self.guard(self.extract_heads), "cut every painted head and its fakes"
+        )
 
-        bg = QGroupBox("Background clips (from a video without heads)")
-        g = QFormLayout(bg)
-        self.bg_source = QComboBox()
-        self.clip_length = QSpinBox()
-        self.clip_length.setRange(2, 10000)
-        self.clip_length.setValue(60)
-        self.n_clips = QSpinBox()
-        self.n_clips.setRange(0, 10000)
-        self.n_clips.setSpecialValueText("as many as fit")
+        g = QFormLayout()
+        g.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.bg_source = compact_combo(tooltip="a video of bare field (no heads), e.g. filmed before heading")
+        self.clip_length = _spin(2, 10000, DEFAULTS["clip_length"], "frames per background clip (match clip length)")
+        self.n_clips = _spin(0, 10000, DEFAULTS["clips"], "how many clips to cut", "as many as fit")
         g.addRow("bare-field video", self.bg_source)
         g.addRow("clip length (frames)", self.clip_length)
         g.addRow("clips", self.n_clips)
-        self.bg_button = button("Extract backgrounds", lambda: self.guard(self.extract_backgrounds))
-        g.addRow(self.bg_button)
+        self.bg_button = button(
+            "Extract backgrounds", lambda: self.guard(self.extract_backgrounds), "cut background clips from the video"
+        )
 
         self.gallery = Gallery()
-        self.gallery_kind = QComboBox()
-        self.gallery_kind.addItems(["head", "fake"])
+        self.gallery_loading = False
+        self.gallery_kind = compact_combo(["head", "fake"], "which objects to show")
         self.gallery_kind.currentTextChanged.connect(lambda *_: self.refresh_gallery())
-        self.counts = QLabel("")
+        self.counts = wrapped_label("")
         top = QHBoxLayout()
         top.addWidget(QLabel("show:"))
         top.addWidget(self.gallery_kind)
-        top.addWidget(self.counts, 1)
 
-        lay = QVBoxLayout(self)
-        lay.addWidget(heads)
-        lay.addWidget(bg)
+        lay = QVBoxLayout(self.body)
+        lay.addWidget(section("Heads and fake heads (from saved masks)"))
+        lay.addLayout(f)
+        lay.addWidget(self.advanced)
+        lay.addWidget(self.heads_button)
+        lay.addWidget(section("Background clips (from a video without heads)"))
+        lay.addLayout(g)
+        lay.addWidget(self.bg_button)
+        lay.addWidget(section("Object bank"))
         lay.addLayout(top)
+        lay.addWidget(self.counts)
         lay.addWidget(self.gallery, 1)
         lay.addWidget(self.job_bar)
         self._busy_widgets = [self.heads_button, self.bg_button]
@@ -74,19 +91,26 @@ class ExtractDock(DvosDock):
         self.state.store_changed.connect(self.refresh)
         self.refresh()
 
+    def reset(self) -> None:
+        self.min_area.setValue(DEFAULTS["min_area"])
+        self.fakes.setValue(DEFAULTS["fakes"])
+        self.seed.setValue(DEFAULTS["seed"])
+        self.replace.setChecked(DEFAULTS["replace"])
+        self.all_videos.setChecked(DEFAULTS["all_videos"])
+        self.clip_length.setValue(DEFAULTS["clip_length"])
+        self.n_clips.setValue(DEFAULTS["clips"])
+
     # ---- actions ---------------------------------------------------------------------------------------------
     def extract_heads(self):
-        from dvos_core.extract import extract_heads
-
         project = self.state.require_project()
         if self.all_videos.isChecked():
             ids = [v.name for v in project.videos() if v.split != "test" and len(v.labelled_frames())]
             if not ids:
-                raise ValueError("no training video has saved masks yet: paint and save seed frames first")
+                raise ValueError("no training video has saved masks yet: paint and save seed frames first (Annotate)")
         else:
             ids = [self.state.require_video().name]  # the core refuses test videos
         return self.run(
-            extract_heads,
+            "dvos_core.extract:extract_heads",
             project,
             video_ids=ids,
             min_area=self.min_area.value(),
@@ -98,14 +122,12 @@ class ExtractDock(DvosDock):
         )
 
     def extract_backgrounds(self):
-        from dvos_core.extract import extract_backgrounds
-
         project = self.state.require_project()
         source = self.bg_source.currentText()
         if not source:
-            raise ValueError("add a video of bare field (no heads) to the project first")
+            raise ValueError("add a video of bare field (no heads) to the project first (Project step)")
         return self.run(
-            extract_backgrounds,
+            "dvos_core.extract:extract_backgrounds",
             project,
             source,
             clip_length=self.clip_length.value(),
@@ -136,18 +158,39 @@ class ExtractDock(DvosDock):
         self.refresh_gallery()
 
     def refresh_gallery(self) -> None:
+        """Show the first objects of the chosen kind (read from the store in a worker thread)."""
+        from napari.qt.threading import create_worker
+
         p = self.state.project
         if p is None:
             return
-        ob = p.objects
         kind = self.gallery_kind.currentText() or "head"
-        items = ob.load(kind)[:GALLERY_MAX]
+        self._gallery_request = request = (str(p.path), kind, getattr(self, "_gallery_request", (0, 0, 0))[2] + 1)
+        self.gallery_loading = True
+        worker = create_worker(_first_objects, p.objects, kind, GALLERY_MAX, _start_thread=False)
+        worker.returned.connect(lambda out: self._show_gallery(request, out))
+        worker.errored.connect(lambda e: self._show_gallery(request, ([], 0, 0, 0), e))
+        self._gallery_worker = worker
+        worker.start()
+
+    def _show_gallery(self, request, out, error=None) -> None:
+        if not alive(self) or request != self._gallery_request:
+            return  # closed meanwhile, or a newer refresh is on its way
+        items, heads, fakes, n_kind = out
         self.gallery.set_items(
             [rgba for rgba, _ in items],
             [f"#{r['id']} {r.get('video', '')} frame {r.get('frame', '')} area {r.get('area', '')}" for _, r in items],
         )
+        p = self.state.project
         self.counts.setText(
-            f"{ob.count('head')} heads, {ob.count('fake')} fakes, "
-            f"{len(p.background_ids())} background clips"
-            + (f" (showing {GALLERY_MAX})" if ob.count(kind) > GALLERY_MAX else "")
+            f"{heads} heads, {fakes} fakes, {len(p.background_ids()) if p is not None else 0} background clips"
+            + (f" (showing {GALLERY_MAX})" if n_kind > GALLERY_MAX else "")
         )
+        if error is not None:
+            self.state.report_error("could not read the object bank", error)
+        self.gallery_loading = False
+
+
+def _first_objects(bank, kind: str, n: int):
+    """(first n (rgba, record) pairs of ``kind``, heads, fakes, count of ``kind``) of an object bank."""
+    return bank.load(kind)[:n], bank.count("head"), bank.count("fake"), bank.count(kind)

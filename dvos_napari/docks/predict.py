@@ -1,208 +1,166 @@
-"""Pseudo-label and Predict dock: run a trained checkpoint on the current or all videos.
+"""Predict step: first pseudo-label the training videos with the image model, then predict videos with a trained
+video model.
 
-Predictions are stored apart from the label masks (never overwriting ground truth) and shown as ``<video>
-predicted`` (Labels, editable: fix it and save the frame as 'corrected' in the Review dock) and ``<video>
-probability`` (Image). Pseudo-labels are written into the label masks with provenance 'pseudo' and only fill frames
-that have no human mask.
+Pseudo-labels are written into the label masks with provenance 'pseudo' and only fill frames that have no human
+mask. Predictions are stored apart from the label masks (never overwriting ground truth) and shown as ``<video>
+predicted`` (Labels, editable: fix it and save the frame as 'corrected' in the Review step) and ``<video>
+probability`` (Image).
 """
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QSpinBox,
-    QVBoxLayout,
-)
+from qtpy.QtWidgets import QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QSpinBox, QVBoxLayout
 
+from dvos_napari._compute import ComputeRows
 from dvos_napari._layers import refresh_masks, show_predictions
-from dvos_napari._widgets import DvosDock, button
+from dvos_napari._models import model_checkpoints
+from dvos_napari._widgets import DvosDock, button, compact_combo, section
 
+PSEUDO_SCOPES = ("all training videos", "current video")
 SCOPES = ("current video", "test videos", "all videos")
-DEVICES = ("auto", "cpu", "cuda", "mps")
 NO_IMAGE_MODEL = "(none)"
 
 
-def model_checkpoints(project) -> dict:
-    """{model name: path of its best.pt} for the project's trained models."""
-    out = {}
-    for name in project.model_names():
-        ck = project.model_dir(name) / "best.pt"
-        if ck.exists():
-            out[name] = str(ck)
-    return out
-
-
-def predict_videos(
-    project, video_ids, checkpoint, image_checkpoint=None, device="auto", batch_size=4, progress=None, cancel=None
-) -> int:
-    """Run ``dvos_core.infer.predict_video`` on each video in turn, with one progress range over all of them."""
-    from dvos_core.infer import predict_video
-    from dvos_core.progress import Steps
-
-    total = 1000 * len(video_ids)
-    n = 0
-    for i, vid in enumerate(video_ids):
-        sub = Steps(progress, start=1000 * i, span=1000, total=total, prefix=f"{vid}: ")
-        n += predict_video(
-            project,
-            vid,
-            checkpoint,
-            image_checkpoint=image_checkpoint,
-            device=device,
-            batch_size=batch_size,
-            progress=sub,
-            cancel=cancel,
-        )
-    return n
-
-
 class PredictDock(DvosDock):
-    """Choose a checkpoint and a device, then pseudo-label training videos or predict any video."""
+    """Pseudo-label training videos with an image model, then predict any video with a video model."""
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(napari_viewer, parent)
-        box = QGroupBox("Model")
-        f = QFormLayout(box)
-        self.checkpoint = QComboBox()
-        self.checkpoint.setEditable(True)
-        self.checkpoint.setToolTip("a model trained in this project, or the path of a .pt checkpoint")
-        self.image_checkpoint = QComboBox()
-        self.image_checkpoint.setToolTip("optional image (single-frame) model for the first frames of a video")
-        ck_row = QHBoxLayout()
-        ck_row.addWidget(self.checkpoint, 1)
-        ck_row.addWidget(button("...", self._browse))
-        self.device = QComboBox()
-        self.device.addItems(DEVICES)
-        self.device_label = QLabel("")
-        self.device_label.setWordWrap(True)
-        self.device.currentTextChanged.connect(lambda *_: self._update_device())
-        self.scope = QComboBox()
-        self.scope.addItems(SCOPES)
-        self.batch = QSpinBox()
-        self.batch.setRange(1, 256)
-        self.batch.setValue(4)
-        f.addRow("checkpoint", ck_row)
-        f.addRow("image model", self.image_checkpoint)
-        f.addRow("device", self.device)
-        f.addRow("", self.device_label)
-        f.addRow("run on", self.scope)
-        f.addRow("batch size", self.batch)
-
-        self.predict_button = button(
-            "Predict",
-            lambda: self.guard(self.predict),
-            "segment the videos; results appear as '<video> predicted' layers",
+        self.compute = ComputeRows()
+        self.device, self.device_label, self.threads_box = (
+            self.compute.device,
+            self.compute.device_label,
+            self.compute.threads,
         )
-        pl = QGroupBox("Pseudo-label training videos (needs an image model)")
-        g = QFormLayout(pl)
+
+        pf = QFormLayout()
+        pf.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.image_model = compact_combo(tooltip="an image (single-frame) model trained in the Train step")
+        self.pseudo_scope = compact_combo(
+            PSEUDO_SCOPES, "training videos: every video that is not a test video; test videos never get pseudo-labels"
+        )
         self.passes = QSpinBox()
         self.passes.setRange(1, 16)
         self.passes.setValue(4)
-        self.passes.setToolTip("flip passes averaged per frame (test-time augmentation)")
+        self.passes.setToolTip("flipped copies of each frame averaged (more passes: steadier labels, slower)")
         self.quality = QDoubleSpinBox()
         self.quality.setRange(0.0, 1.0)
         self.quality.setSingleStep(0.05)
         self.quality.setSpecialValueText("keep all")
-        self.quality.setToolTip("drop pseudo-labels whose agreement between passes is below this")
+        self.quality.setToolTip("flag pseudo-labels whose agreement between passes is below this (0-1)")
         self.drop_below = QCheckBox("clear masks below the minimum quality")
         self.drop_below.setToolTip(
-            "unticked: low-quality frames keep their mask but are flagged, and training can "
-            "skip them; ticked: their mask is removed"
+            "unticked: low-quality frames keep their mask but are flagged, and training can skip them; "
+            "ticked: their mask is removed"
         )
-        g.addRow("passes", self.passes)
-        g.addRow("min quality", self.quality)
-        g.addRow(self.drop_below)
-        self.pseudo_button = button("Pseudo-label", lambda: self.guard(self.pseudo_label))
-        g.addRow(self.pseudo_button)
+        pf.addRow("image model", self.image_model)
+        pf.addRow("run on", self.pseudo_scope)
+        pf.addRow("passes", self.passes)
+        pf.addRow("minimum quality", self.quality)
+        pf.addRow(self.drop_below)
+        self.pseudo_button = button(
+            "Pseudo-label",
+            lambda: self.guard(self.pseudo_label),
+            "label every unpainted frame of the training videos with the image model",
+        )
 
-        lay = QVBoxLayout(self)
-        lay.addWidget(box)
+        f = QFormLayout()
+        f.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.checkpoint = compact_combo(tooltip="a model trained in this project, or the path of a .pt checkpoint")
+        self.checkpoint.setEditable(True)
+        ck_row = QHBoxLayout()
+        ck_row.addWidget(self.checkpoint, 1)
+        ck_row.addWidget(button("...", self._browse, "choose a checkpoint file"))
+        self.image_checkpoint = compact_combo(
+            tooltip="optional image model for the first frames of a video (before the video model has references)"
+        )
+        self.scope = compact_combo(SCOPES, "which videos to predict")
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 256)
+        self.batch.setValue(4)
+        self.batch.setToolTip("frames predicted together; lower it if memory runs out")
+        f.addRow("model", ck_row)
+        f.addRow("image model for first frames", self.image_checkpoint)
+        f.addRow("run on", self.scope)
+        f.addRow("batch size (frames)", self.batch)
+        self.predict_button = button(
+            "Predict", lambda: self.guard(self.predict), "segment the videos; results appear as '<video> predicted'"
+        )
+
+        lay = QVBoxLayout(self.body)
+        lay.addWidget(self.compute.widget)
+        lay.addWidget(section("1. Pseudo-label the training videos (image model)"))
+        lay.addLayout(pf)
+        lay.addWidget(self.pseudo_button)
+        lay.addWidget(section("2. Predict videos"))
+        lay.addLayout(f)
         lay.addWidget(self.predict_button)
-        lay.addWidget(pl)
         lay.addStretch(1)
         lay.addWidget(self.job_bar)
         self._busy_widgets = [self.predict_button, self.pseudo_button]
         self.state.project_changed.connect(lambda *_: self.refresh())
         self.state.store_changed.connect(self.refresh)
         self.refresh()
-        self._update_device()
 
     # ---- choices ---------------------------------------------------------------------------------------------
+    def threads(self) -> int | None:
+        return self.threads_box.value()
+
     def refresh(self) -> None:
-        current, current_img = self.checkpoint.currentText(), self.image_checkpoint.currentText()
-        self.checkpoint.clear()
-        self.image_checkpoint.clear()
+        keep = {c: c.currentText() for c in (self.checkpoint, self.image_checkpoint, self.image_model)}
+        for c in keep:
+            c.clear()
         self.image_checkpoint.addItem(NO_IMAGE_MODEL)
         p = self.state.project
         if p is not None:
-            names = list(model_checkpoints(p))
-            self.checkpoint.addItems(names)
-            self.image_checkpoint.addItems(names)
-        if current:
-            self.checkpoint.setCurrentText(current)
-        if current_img:
-            self.image_checkpoint.setCurrentText(current_img)
+            models = model_checkpoints(p)
+            image = [n for n, m in models.items() if m.is_image_model]
+            video = [n for n, m in models.items() if not m.is_image_model]
+            self.checkpoint.addItems(list(reversed(video)) + list(reversed(image)))
+            self.image_checkpoint.addItems(list(reversed(image)))
+            self.image_model.addItems(list(reversed(image)))
+        for c, text in keep.items():
+            if text:
+                c.setCurrentText(text)
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Checkpoint", "", "PyTorch checkpoints (*.pt *.pth)")
         if path:
             self.checkpoint.setCurrentText(path)
 
-    def _update_device(self) -> None:
-        try:
-            from dvos_core.model import describe_device, select_device
-
-            self.device_label.setText(f"will run on: {describe_device(select_device(self.device.currentText()))}")
-        except Exception as e:
-            self.device_label.setText(f"unavailable: {e}")
-
-    def checkpoint_path(self, combo=None) -> str:
+    def checkpoint_path(self, combo=None, what: str = "model") -> str:
         """The checkpoint file chosen in ``combo``: a model name of the project or a path (resolved by the core)."""
-        from dvos_core.infer import resolve_checkpoint_path
+        from dvos_core.infer.engine import resolve_checkpoint_path
 
-        combo = combo or self.checkpoint
+        combo = self.checkpoint if combo is None else combo
         text = combo.currentText().strip()
         if not text or text == NO_IMAGE_MODEL:
-            raise ValueError("choose a checkpoint (train one in the Train dock first)")
+            raise ValueError(f"choose the {what} first (train one in the Train step)")
         return str(resolve_checkpoint_path(self.state.require_project(), text))
 
-    def video_ids(self, for_training: bool = False) -> list[str]:
-        """Videos of the chosen scope; pseudo-labels (``for_training``) never go to test videos."""
+    def video_ids(self, scope: str) -> list[str]:
+        """Videos of a scope: the current video, the test videos, the training videos (not test) or all videos."""
         p = self.state.require_project()
-        scope = self.scope.currentText()
         if scope == "current video":
-            video = self.state.require_video()
-            if for_training and video.split == "test":
-                raise ValueError(
-                    f"{video.name!r} is a test video: pseudo-labels would become its ground truth; "
-                    f"pseudo-label training videos only"
-                )
-            return [video.name]
-        if for_training and scope == "test videos":
-            raise ValueError("pseudo-label training videos, not test videos (choose 'all videos')")
-        ids = [
-            v.name
-            for v in p.videos("test" if scope == "test videos" else None)
-            if not (for_training and v.split == "test")
-        ]
+            return [self.state.require_video().name]
+        if scope == "test videos":
+            ids = [v.name for v in p.videos("test")]
+        elif scope == "all training videos":
+            ids = [v.name for v in p.videos() if v.split != "test"]
+        else:
+            ids = p.video_ids()
         if not ids:
-            raise ValueError(f"no {scope} in the project")
+            what = {"all training videos": "training videos", "all videos": "videos"}.get(scope, scope)
+            raise ValueError(f"the project has no {what}; add videos or set their split in the Project step")
         return ids
 
     # ---- actions ---------------------------------------------------------------------------------------------
     def predict(self):
-        ids = self.video_ids()
+        ids = self.video_ids(self.scope.currentText())
         img = self.image_checkpoint.currentText()
-        image_ck = None if img in ("", NO_IMAGE_MODEL) else self.checkpoint_path(self.image_checkpoint)
+        image_ck = None if img in ("", NO_IMAGE_MODEL) else self.checkpoint_path(self.image_checkpoint, "image model")
         return self.run(
-            predict_videos,
+            "dvos_napari._tasks:predict_videos",
             self.state.require_project(),
             ids,
             self.checkpoint_path(),
@@ -214,15 +172,14 @@ class PredictDock(DvosDock):
         )
 
     def pseudo_label(self):
-        from dvos_core.infer import pseudo_label
-
-        ids = self.video_ids(for_training=True)
+        checkpoint = self.checkpoint_path(self.image_model, "image model")
+        ids = self.video_ids(self.pseudo_scope.currentText())
         q = self.quality.value() or None
         return self.run(
-            pseudo_label,
+            "dvos_core.infer:pseudo_label",
             self.state.require_project(),
             ids,
-            self.checkpoint_path(),
+            checkpoint,
             device=self.device.currentText(),
             n_passes=self.passes.value(),
             quality_threshold=q,
@@ -235,6 +192,7 @@ class PredictDock(DvosDock):
         from napari.utils.notifications import show_info
 
         show_info(f"predicted {n} frames")
+        self.messages.info(f"predicted {n} frames; they are shown as '<video> predicted' (fix them in Review)")
         self._show_current(predictions=True)
         self.state.notify_store_changed()
 
@@ -243,11 +201,13 @@ class PredictDock(DvosDock):
 
         written = int(table["written"].sum()) if table is not None and "written" in table else 0
         flagged = int(table["below_threshold"].sum()) if table is not None and "below_threshold" in table else 0
-        show_info(
+        text = (
             f"pseudo-labelled {written} frames"
             + (f" ({flagged} below the minimum quality)" if flagged else "")
             + "; frames with human masks were left alone"
         )
+        show_info(text)
+        self.messages.info(text)
         self._show_current(predictions=False)
         self.state.notify_store_changed()
 
@@ -256,12 +216,12 @@ class PredictDock(DvosDock):
         if p is None:
             return
         if vid is None:
-            ids = self.video_ids() if self.scope.currentText() != "current video" else []
+            ids = p.video_ids()
             if ids:
                 self.state.select_video(ids[0])
             return
         video = p.video(vid)
         if predictions:
-            show_predictions(self.viewer, video)
+            show_predictions(self.viewer, video, self.state)
         else:
-            refresh_masks(self.viewer, video)
+            refresh_masks(self.viewer, video, self.state)

@@ -1,4 +1,5 @@
-"""Project dock: create/open a project store, add videos, list videos with split, tags and mask provenance."""
+"""Project step: create/open a project store, add videos, list videos with split, tags and masks, pick the one to
+work on."""
 
 from __future__ import annotations
 
@@ -7,24 +8,44 @@ from pathlib import Path
 import numpy as np
 from qtpy.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QFileDialog,
     QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
 )
 
-from dvos_napari._widgets import DvosDock, button
+from dvos_napari._widgets import DvosDock, button, button_grid, compact_combo, section, wrapped_label
 
 SPLITS = ("train", "val", "test", "unassigned")
+SPLIT_HELP = (
+    "train: painted and pseudo-labelled for training; val: checks training progress; test: held out to measure "
+    "accuracy (never trained on, never pseudo-labelled); unassigned: e.g. bare-field footage for backgrounds"
+)
 PROVENANCE_COLUMNS = ("manual", "corrected", "pseudo", "predicted")
 COLUMNS = ("video", "frames", "split", "masks", "tags")
+
+
+def add_layer_frames(project, video_id, frames, rgb, name, split, tags, progress=None, cancel=None):
+    """Store the frames of an image layer (T,H,W,3 or T,H,W) as a new video (runs in a worker thread)."""
+    frames = np.asarray(frames)
+    if frames.ndim == 3 and not rgb:
+        frames = np.repeat(frames[..., None], 3, axis=-1)
+    if frames.ndim != 4 or frames.shape[-1] not in (3, 4):
+        raise ValueError(f"layer {name!r} has shape {frames.shape}; a video is time x height x width x RGB")
+    if frames.dtype != np.uint8:
+        from dvos_core.io import to_rgb8
+
+        frames = np.stack([to_rgb8(f, where=name) for f in frames])
+    video = project.create_video(
+        video_id, frames.shape[1], frames.shape[2], source=f"napari layer {name}", split=split, tags=tags
+    )
+    video.append_frames((f[..., :3] for f in frames), n_total=len(frames), progress=progress, cancel=cancel)
+    return video
 
 
 class ProjectDock(DvosDock):
@@ -32,24 +53,26 @@ class ProjectDock(DvosDock):
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(napari_viewer, parent)
-        self.path_label = QLabel("no project open")
-        self.path_label.setWordWrap(True)
-        row = QHBoxLayout()
-        row.addWidget(button("New...", self._new_dialog, "create an empty project folder (name it e.g. field.dvos)"))
-        row.addWidget(button("Open...", self._open_dialog, "open an existing project folder"))
+        self.path_label = wrapped_label("no project open")
+        self.new_button = button("New...", self._new_dialog, "create an empty project folder (name it e.g. field.dvos)")
+        self.open_button = button("Open...", self._open_dialog, "open an existing project folder (*.dvos)")
 
-        add_box = QGroupBox("Add a video")
-        form = QFormLayout(add_box)
-        self.split_combo = QComboBox()
-        self.split_combo.addItems(SPLITS)
+        form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.split_combo = compact_combo(SPLITS, SPLIT_HELP)
         self.tags_edit = QLineEdit()
         self.tags_edit.setPlaceholderText("e.g. site=Avignon stage=flowering")
-        self.height_edit = QLineEdit()
-        self.height_edit.setPlaceholderText("keep size (or e.g. 1024 to resize + square crop)")
+        self.tags_edit.setToolTip("free key=value notes stored with the video, separated by spaces")
+        self.height_edit = QSpinBox()
+        self.height_edit.setRange(0, 8192)
+        self.height_edit.setSingleStep(32)
+        self.height_edit.setSpecialValueText("keep size")
+        self.height_edit.setToolTip(
+            "resize frames to this height and crop them square (e.g. 1024); 'keep size' stores them as they are"
+        )
         form.addRow("split", self.split_combo)
         form.addRow("tags", self.tags_edit)
-        form.addRow("resize height", self.height_edit)
-        add_row = QHBoxLayout()
+        form.addRow("resize to (px)", self.height_edit)
         self.add_file_button = button("From file...", self._add_file_dialog, "import a video file or multi-page TIFF")
         self.add_folder_button = button(
             "From folder...", self._add_folder_dialog, "import a folder of images (PNG/JPG/TIFF), one image per frame"
@@ -57,36 +80,37 @@ class ProjectDock(DvosDock):
         self.add_layer_button = button(
             "From selected layer",
             lambda: self.guard(self.add_layer),
-            "store the selected (T,H,W,3) image layer as a video",
+            "store the selected image layer (time x height x width x RGB) as a video",
         )
-        add_row.addWidget(self.add_file_button)
-        add_row.addWidget(self.add_folder_button)
-        add_row.addWidget(self.add_layer_button)
-        form.addRow(add_row)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumHeight(130)
         self.table.cellDoubleClicked.connect(lambda r, c: self.guard(self.select_video, self._row_id(r)))
         self.table.setToolTip("double-click a video to show it")
 
+        self.row_split = compact_combo(SPLITS, SPLIT_HELP)
         split_row = QHBoxLayout()
-        self.row_split = QComboBox()
-        self.row_split.addItems(SPLITS)
-        split_row.addWidget(button("Show video", lambda: self.guard(self._show_selected)))
-        split_row.addWidget(QLabel("set split:"))
-        split_row.addWidget(self.row_split)
-        split_row.addWidget(button("Apply", lambda: self.guard(self._apply_split)))
-        self.summary_label = QLabel("")
-        self.summary_label.setWordWrap(True)
+        split_row.addWidget(button("Show video", lambda: self.guard(self._show_selected), "show the selected video"))
+        split_row.addWidget(self.row_split, 1)
+        split_row.addWidget(
+            button("Set split", lambda: self.guard(self._apply_split), "give the selected video this split")
+        )
+        self.summary_label = wrapped_label("")
 
-        lay = QVBoxLayout(self)
+        lay = QVBoxLayout(self.body)
         lay.addWidget(self.path_label)
-        lay.addLayout(row)
-        lay.addWidget(add_box)
+        lay.addLayout(button_grid(self.new_button, self.open_button))
+        lay.addWidget(section("Add a video"))
+        lay.addLayout(form)
+        lay.addLayout(button_grid(self.add_file_button, self.add_folder_button, self.add_layer_button))
+        lay.addWidget(section("Videos"))
         lay.addWidget(self.table, 1)
         lay.addLayout(split_row)
         lay.addWidget(self.summary_label)
@@ -106,16 +130,16 @@ class ProjectDock(DvosDock):
         return self.state.open_project(path)
 
     def add_video(self, path, video_id=None, split=None, tags=None):
-        """Import a video file in the background; shows it when done. Returns the Job."""
-        from dvos_core.io import Preprocess, import_video
+        """Import a video file in a child process; shows it when done. Returns the Job."""
+        from dvos_core.io import Preprocess
 
         project = self.state.require_project()
-        h = self.height_edit.text().strip()
-        pre = Preprocess(height=int(h), crop=(int(h), int(h))) if h else None
+        h = self.height_edit.value()
+        pre = Preprocess(height=h, crop=(h, h)) if h else None
         split = split or self.split_combo.currentText()
         tags = self._tags() if tags is None else tags
         return self.run(
-            import_video,
+            "dvos_core.io:import_video",
             project,
             str(path),
             video_id=video_id,
@@ -127,44 +151,35 @@ class ProjectDock(DvosDock):
         )
 
     def add_layer(self, layer=None, video_id=None, split=None):
-        """Store an image layer (T,H,W,3 or T,H,W) as a new video, in the background."""
-        project = self.state.require_project()
-        layer = layer or self.viewer.layers.selection.active
+        """Store an image layer (T,H,W,3 or T,H,W) as a new video, in a worker thread (its data lives in napari)."""
         from napari.layers import Image
 
-        if not isinstance(layer, Image):
-            raise ValueError("select an image layer (a video: time x height x width x RGB) first")
         from dvos_core.store import safe_id
 
-        vid = video_id or safe_id(layer.name)
-        split = split or self.split_combo.currentText()
-        tags = self._tags()
-        data = layer.data
-
-        def add(progress=None, cancel=None):
-            frames = np.asarray(data)
-            if frames.ndim == 3 and not layer.rgb:
-                frames = np.repeat(frames[..., None], 3, axis=-1)
-            if frames.ndim != 4 or frames.shape[-1] not in (3, 4):
-                raise ValueError(f"layer {layer.name!r} has shape {frames.shape}; expected a video (T,H,W,3)")
-            if frames.dtype != np.uint8:
-                from dvos_core.io import to_rgb8
-
-                frames = np.stack([to_rgb8(f, where=layer.name) for f in frames])
-            video = project.create_video(
-                vid, frames.shape[1], frames.shape[2], source=f"napari layer {layer.name}", split=split, tags=tags
-            )
-            video.append_frames((f[..., :3] for f in frames), n_total=len(frames), progress=progress, cancel=cancel)
-            return video
-
-        return self.run(add, label=f"add layer {layer.name}", on_result=self._imported)
+        project = self.state.require_project()
+        layer = layer or self.viewer.layers.selection.active
+        if not isinstance(layer, Image):
+            raise ValueError("select an image layer (a video: time x height x width x RGB) in the layer list first")
+        return self.run(
+            add_layer_frames,
+            project,
+            video_id or safe_id(layer.name),
+            layer.data,
+            layer.rgb,
+            layer.name,
+            split or self.split_combo.currentText(),
+            self._tags(),
+            label=f"add layer {layer.name}",
+            on_result=self._imported,
+            process=False,
+        )
 
     def select_video(self, video_id: str) -> None:
         self.state.select_video(video_id)
 
     def set_split(self, video_id: str, split: str) -> None:
         self.state.require_project().video(video_id).set_split(split)
-        self.refresh()
+        self.state.notify_store_changed()
 
     # ---- dialogs -------------------------------------------------------------------------------------------
     def _new_dialog(self) -> None:
@@ -194,7 +209,7 @@ class ProjectDock(DvosDock):
         out = {}
         for part in self.tags_edit.text().split():
             if "=" not in part:
-                raise ValueError(f"tag {part!r} must look like key=value")
+                raise ValueError(f"tag {part!r} must look like key=value (e.g. site=Avignon)")
             k, v = part.split("=", 1)
             out[k] = v
         return out
@@ -249,6 +264,7 @@ class ProjectDock(DvosDock):
                     f"source {v.get('source') or '?'}"
                 )
                 self.table.setItem(r, c, item)
+        self.table.resizeColumnsToContents()
         self.summary_label.setText(
             f"{s['objects']['head']} heads, {s['objects']['fake']} fakes extracted; {len(s['backgrounds'])} "
             f"background clips; synthetic sets: {', '.join(s['synthetic']) or 'none'}; "

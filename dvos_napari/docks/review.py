@@ -1,12 +1,11 @@
-"""Review dock: per-video Dice table and per-frame Dice plot on test clips, worst frames first (click to jump),
-and 'Save correction': the edited predicted mask of the current frame is stored as a 'corrected' label, which the
-trainer reads the next time it builds its training set."""
+"""Review step: per-video Dice table and per-frame Dice plot of the stored predictions, worst frames first (click to
+jump there, ready to paint), and 'Save correction': the edited predicted mask of the current frame is stored as a
+'corrected' label, which the trainer reads the next time it builds its training set."""
 
 from __future__ import annotations
 
 from qtpy.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -16,21 +15,24 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
-from dvos_napari._layers import find_layer, refresh_masks, show_predictions
-from dvos_napari._state import predicted_name
-from dvos_napari._widgets import DvosDock, PlotCanvas, button
+from dvos_napari._layers import find_layer, refresh_masks, show_predictions, time_axis
+from dvos_napari._names import predicted_name
+from dvos_napari._plots import PlotCanvas
+from dvos_napari._widgets import DvosDock, button, compact_combo, section, wrapped_label
 from dvos_napari._writer import save_frames
 
 SCOPES = ("test", "val", "train", "current video")
 
 
-def _table(columns) -> QTableWidget:
+def _table(columns, min_rows: int = 4) -> QTableWidget:
     t = QTableWidget(0, len(columns))
     t.setHorizontalHeaderLabels(columns)
     t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    t.verticalHeader().setVisible(False)
+    t.setMinimumHeight(t.horizontalHeader().sizeHint().height() + min_rows * 24 + 6)
     return t
 
 
@@ -40,61 +42,61 @@ class ReviewDock(DvosDock):
     def __init__(self, napari_viewer, parent=None):
         super().__init__(napari_viewer, parent)
         top = QHBoxLayout()
-        self.scope = QComboBox()
-        self.scope.addItems(SCOPES)
+        self.scope = compact_combo(SCOPES, "which videos to score: a split, or the current video")
         self.evaluate_button = button(
             "Evaluate", lambda: self.guard(self.evaluate), "score the stored predictions against the ground-truth masks"
         )
         top.addWidget(QLabel("videos:"))
-        top.addWidget(self.scope)
+        top.addWidget(self.scope, 1)
         top.addWidget(self.evaluate_button)
-        self.overall = QLabel("no evaluation yet: predict the test videos, then press Evaluate")
-        self.overall.setWordWrap(True)
-        self.videos_table = _table(("video", "frames", "Dice", "IoU", "count error"))
+        self.overall = wrapped_label("no evaluation yet: predict the test videos (Predict step), then press Evaluate")
+        self.videos_table = _table(("video", "frames", "Dice", "IoU", "count err."), min_rows=3)
+        header = self.videos_table.horizontalHeader()
+        for c in range(1, 5):
+            header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        self.videos_table.horizontalHeaderItem(4).setToolTip("mean error of the head count per frame")
         self.videos_table.cellClicked.connect(lambda r, c: self._plot_frames(self.videos_table.item(r, 0).text()))
-        self.plot = PlotCanvas(height=2.0)
+        self.videos_table.setToolTip("click a video to highlight it in the plot")
+        self.plot = PlotCanvas(napari_viewer, min_height=200)
         self.n_worst = QSpinBox()
         self.n_worst.setRange(1, 1000)
         self.n_worst.setValue(20)
+        self.n_worst.setToolTip("how many of the worst frames to list")
         self.n_worst.valueChanged.connect(lambda *_: self._fill_worst())
         worst_row = QHBoxLayout()
-        worst_row.addWidget(QLabel("worst frames (click to jump):"))
+        worst_row.addWidget(wrapped_label("worst frames (click one to fix it):"), 1)
         worst_row.addWidget(self.n_worst)
-        self.worst_table = _table(("video", "frame", "Dice"))
+        self.worst_table = _table(("video", "frame", "Dice"), min_rows=4)
         self.worst_table.cellClicked.connect(lambda r, c: self.guard(self._jump_row, r))
-        fix_row = QHBoxLayout()
-        fix_row.addWidget(
-            button(
-                "Save correction",
-                lambda: self.guard(self.save_correction),
-                "store the edited predicted mask of this frame as a 'corrected' label",
-            )
+        self.save_button = button(
+            "Save correction",
+            lambda: self.guard(self.save_correction),
+            "store the edited predicted mask of this frame as a 'corrected' label",
         )
-        self.fix_info = QLabel("")
-        self.fix_info.setWordWrap(True)
+        self.fix_info = wrapped_label("")
 
-        lay = QVBoxLayout(self)
+        lay = QVBoxLayout(self.body)
         lay.addLayout(top)
         lay.addWidget(self.overall)
         lay.addWidget(self.videos_table)
+        lay.addWidget(section("Dice per frame"))
         lay.addWidget(self.plot, 1)
         lay.addLayout(worst_row)
         lay.addWidget(self.worst_table)
-        lay.addLayout(fix_row)
+        lay.addWidget(self.save_button)
         lay.addWidget(self.fix_info)
         lay.addWidget(self.job_bar)
         self._busy_widgets = [self.evaluate_button]
         self.report = None
+        self._empty_plot()
 
     # ---- actions ---------------------------------------------------------------------------------------------
     def evaluate(self):
-        from dvos_core.evaluate import evaluate
-
         project = self.state.require_project()
         scope = self.scope.currentText()
         ids = [self.state.require_video().name] if scope == "current video" else None
         return self.run(
-            evaluate,
+            "dvos_core.evaluate:evaluate",
             project,
             video_ids=ids,
             split=scope if ids is None else "test",
@@ -103,13 +105,18 @@ class ReviewDock(DvosDock):
         )
 
     def jump_to(self, video_id: str, frame: int) -> None:
-        """Show ``video_id`` (with its predictions) at ``frame`` and select its predicted-mask layer."""
+        """Show ``video_id`` (with its predictions) at ``frame``, its predicted masks selected in paint mode."""
         if self.state.video_id != video_id or find_layer(self.viewer, predicted_name(video_id)) is None:
             self.state.select_video(video_id)
-        self.viewer.dims.set_current_step(0, int(frame))
+        self.viewer.dims.set_current_step(time_axis(self.viewer), int(frame))
         layer = find_layer(self.viewer, predicted_name(video_id))
         if layer is not None:
             self.viewer.layers.selection.active = layer
+            layer.selected_label = 1
+            self.state.after_loading(lambda: setattr(layer, "mode", "paint"))  # a read-only layer cannot paint
+            self.fix_info.setText(
+                f"{video_id} frame {frame}: paint (P) or erase (E) the predicted mask, then press Save correction"
+            )
 
     def save_correction(self, frame: int | None = None) -> bool:
         """Save the current frame of ``<video> predicted`` as a 'corrected' mask of the video."""
@@ -118,17 +125,19 @@ class ReviewDock(DvosDock):
         video = self.state.require_video()
         layer = find_layer(self.viewer, predicted_name(video.name))
         if layer is None:
-            if not show_predictions(self.viewer, video):
+            if not show_predictions(self.viewer, video, self.state):
                 raise ValueError(f"video {video.name!r} has no predictions to correct; run Predict first")
             layer = find_layer(self.viewer, predicted_name(video.name))
+        if self.state.loading:
+            raise ValueError("the predictions are still being read into the layer; try again in a moment")
         t = self.state.current_frame() if frame is None else int(frame)
         saved = save_frames(video, layer.data, [t], edited_prediction=True)
         if saved:
-            refresh_masks(self.viewer, video, saved)
+            refresh_masks(self.viewer, video, self.state, saved)
             use = (
                 "it is ground truth for the next evaluation (test videos are never trained on)"
                 if video.split == "test"
-                else "it is used by the next training run of phase 'real'"
+                else "the next training run on your labelled videos uses it"
             )
             self.fix_info.setText(f"frame {t} of {video.name} saved as 'corrected'; {use}")
             show_info(f"saved corrected mask of {video.name} frame {t}")
@@ -151,6 +160,7 @@ class ReviewDock(DvosDock):
                 self.videos_table.setItem(r, c, QTableWidgetItem(str(val)))
         self._plot_frames(None)
         self._fill_worst()
+        self.state.notify_store_changed()
 
     def _fill_worst(self) -> None:
         if self.report is None:
@@ -164,25 +174,34 @@ class ReviewDock(DvosDock):
     def _jump_row(self, row: int) -> None:
         self.jump_to(self.worst_table.item(row, 0).text(), int(self.worst_table.item(row, 1).text()))
 
+    def _empty_plot(self) -> None:
+        ax = self.plot.axes[0]
+        ax.clear()
+        self.plot.style(ax)
+        ax.set_xlabel("frame")
+        ax.set_ylabel("Dice")
+        ax.set_ylim(0, 1.02)
+        self.plot.draw()
+
     def _plot_frames(self, highlight) -> None:
         if self.report is None:
             return
+        self._empty_plot()
         ax = self.plot.axes[0]
-        ax.clear()
-        for vid, g in self.report.frames.groupby("video", sort=False):
+        for i, (vid, g) in enumerate(self.report.frames.groupby("video", sort=False)):
             g = g.sort_values("frame")
             ax.plot(
                 g["frame"],
                 g["dice"],
                 "o-" if vid == highlight else "-",
+                color=self.plot.series(i),
                 ms=3,
-                lw=2 if vid == highlight else 1,
-                alpha=1.0 if highlight in (None, vid) else 0.3,
+                lw=2 if vid == highlight else 1.2,
+                alpha=1.0 if highlight in (None, vid) else 0.35,
                 label=str(vid),
             )
-        ax.set_xlabel("frame")
-        ax.set_ylabel("Dice")
-        ax.set_ylim(0, 1.02)
         if self.report.frames["video"].nunique() <= 6:
-            ax.legend(fontsize=7, loc="lower left")
+            legend = ax.legend(fontsize=8, loc="lower left", facecolor=self.plot.colors["background"])
+            for text in legend.get_texts():
+                text.set_color(self.plot.colors["text"])
         self.plot.draw()

@@ -1,149 +1,162 @@
-"""Synthesize dock: synthetic-video parameters, a live preview clip, and generation of the training set."""
+"""Synthesize step: synthetic-video settings, a preview clip in its own viewer, and generation of the training set."""
 
 from __future__ import annotations
 
-import dataclasses
+from qtpy.QtWidgets import QFormLayout, QLineEdit, QPlainTextEdit, QSpinBox, QVBoxLayout
 
-from qtpy.QtWidgets import (
-    QCheckBox,
-    QDoubleSpinBox,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QScrollArea,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
-
-from dvos_napari._layers import find_layer
-from dvos_napari._widgets import DvosDock, button
+from dvos_napari._forms import ConfigForm, FieldView
+from dvos_napari._names import AXIS_LABELS
+from dvos_napari._widgets import DvosDock, button, section, wrapped_label
 
 PREVIEW_IMAGE = "synthetic preview"
 PREVIEW_MASKS = "synthetic preview masks"
+GROUPS = ("Clip", "Heads and fakes", "Camera motion", "Head motion", "Appearance")
+SYNTH_VIEWS = {
+    # basic: always visible
+    "n_frames": FieldView("clip length", "frames", minimum=1, maximum=100000),
+    "height": FieldView("clip height", "px", minimum=16, maximum=8192, step=32),
+    "width": FieldView("clip width", "px", minimum=16, maximum=8192, step=32),
+    "n_heads": FieldView("heads per frame", "count", maximum=100000),
+    "camera_speed": FieldView("camera speed", "px per frame", maximum=1000, step=0.5),
+    "camera_speed_min": FieldView("slowest camera speed", "px per frame", "Camera motion", maximum=1000, step=0.5),
+    # advanced
+    "allow_upscale": FieldView("upscale small backgrounds", group="Clip"),
+    "n_fakes": FieldView("fake heads per frame", "count", group="Heads and fakes", maximum=100000),
+    "fake_on_top_prob": FieldView("fakes in front of heads", "share 0-1", "Heads and fakes", maximum=1, step=0.05),
+    "placement_tries": FieldView("placement tries", "per object", "Heads and fakes", minimum=1, maximum=1000),
+    "object_scale": FieldView("object size factor", "x", "Heads and fakes", maximum=100, step=0.05),
+    "min_visible_area": FieldView("smallest visible head", "px", "Heads and fakes", maximum=10**6),
+    "camera_shake_px": FieldView("camera shake", "px", "Camera motion", maximum=1000, step=0.5),
+    "camera_rotation_deg": FieldView("camera roll", "degrees", "Camera motion", maximum=180, step=0.5),
+    "camera_zoom": FieldView("camera zoom", "share", "Camera motion", maximum=0.49, step=0.01),
+    "camera_period": FieldView("camera wobble period", "frames", "Camera motion", minimum=2, maximum=100000, step=5),
+    "sway_px": FieldView("head sway", "px", "Head motion", maximum=1000, step=0.5),
+    "sway_period": FieldView("sway period", "frames", "Head motion", minimum=2, maximum=100000, step=5),
+    "wind_coherence": FieldView("wind coherence", "share 0-1", "Head motion", maximum=1, step=0.05),
+    "drift_speed": FieldView("head drift", "px per frame", "Head motion", maximum=1000, step=0.1),
+    "rotation_deg": FieldView("head rotation", "degrees", "Head motion", maximum=180, step=1),
+    "initial_rotation_deg": FieldView("orientation spread", "degrees", "Head motion", maximum=180, step=5),
+    "scale_jitter": FieldView("size wobble", "share", "Head motion", maximum=0.49, step=0.01),
+    "elastic_px": FieldView("elastic bending", "crop px", "Head motion", maximum=100, step=0.5),
+    "elastic_wavelength": FieldView("bending wavelength", "crop px", "Head motion", minimum=0.5, maximum=10000),
+    "head_brightness": FieldView("head brightness spread", "share", "Appearance", maximum=1, step=0.02),
+    "head_colour": FieldView("head colour spread", "share", "Appearance", maximum=1, step=0.02),
+    "fake_brightness": FieldView("fake brightness spread", "share", "Appearance", maximum=1, step=0.02),
+    "fake_colour": FieldView("fake colour spread", "share", "Appearance", maximum=1, step=0.02),
+    "edge_feather_px": FieldView("edge softness", "px", "Appearance", maximum=2.5, step=0.1),
+}
 
 
-def _spin(value, is_int: bool):
-    w = QSpinBox() if is_int else QDoubleSpinBox()
-    if is_int:
-        w.setRange(0, 10**6)
-    else:
-        w.setDecimals(3)
-        w.setRange(0.0, 1e5)
-        w.setSingleStep(0.1 if abs(value) < 10 else 1.0)
+def _spin(lo: int, hi: int, value: int, tip: str, step: int = 1) -> QSpinBox:
+    w = QSpinBox()
+    w.setRange(lo, hi)
+    w.setSingleStep(step)
     w.setValue(value)
+    w.setToolTip(tip)
     return w
 
 
-class ConfigForm(QWidget):
-    """A form for any dataclass of int/float/bool fields and (low, high) ranges; ``value()`` rebuilds it."""
-
-    def __init__(self, config, parent=None):
-        super().__init__(parent)
-        self._cls = type(config)
-        self._getters = {}
-        form = QFormLayout(self)
-        for f in dataclasses.fields(config):
-            v = getattr(config, f.name)
-            doc = f.metadata.get("doc", "")
-            if isinstance(v, bool):
-                w = QCheckBox()
-                w.setChecked(v)
-                self._getters[f.name] = w.isChecked
-            elif isinstance(v, (int, float)):
-                w = _spin(v, isinstance(v, int))
-                self._getters[f.name] = w.value
-            elif isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
-                is_int = all(isinstance(x, int) for x in v)
-                lo, hi = _spin(v[0], is_int), _spin(v[1], is_int)
-                w = QWidget()
-                row = QHBoxLayout(w)
-                row.setContentsMargins(0, 0, 0, 0)
-                row.addWidget(lo)
-                row.addWidget(QLabel("to"))
-                row.addWidget(hi)
-                self._getters[f.name] = lambda a=lo, b=hi: (a.value(), b.value())
-            else:
-                continue  # other types keep their defaults
-            w.setToolTip(doc)
-            label = QLabel(f.name.replace("_", " "))
-            label.setToolTip(doc)
-            form.addRow(label, w)
-
-    def value(self):
-        """A new config from the form (raises ValueError with the config's own message when invalid)."""
-        return self._cls(**{name: get() for name, get in self._getters.items()})
-
-
 class SynthesizeDock(DvosDock):
-    """Tune how synthetic clips look, preview one, then generate a synthetic training set."""
+    """Tune how synthetic clips look, preview one in its own viewer, then generate a synthetic training set."""
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(napari_viewer, parent)
+        self.preview_viewer = None
+        lay = QVBoxLayout(self.body)
         try:
             from dvos_core.synth import SynthConfig
         except ImportError as e:  # the synthetic engine is an optional part of an incomplete install
-            lay = QVBoxLayout(self)
-            lay.addWidget(QLabel(f"dvos_core.synth is not available ({e}); synthesis is disabled"))
+            lay.addWidget(wrapped_label(f"the synthesis part of dvos is not installed ({e}); synthesis is disabled"))
             self.form = None
             return
-        self.form = ConfigForm(SynthConfig())
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.form)
+        self.form = ConfigForm(SynthConfig, SYNTH_VIEWS, groups=GROUPS)
+        self.match_button = button(
+            "Match the motion of my videos",
+            lambda: self.guard(self.match_motion),
+            "measure how the camera and the heads move in your videos (not the test videos) and set the motion "
+            "settings to match",
+        )
+        self.motion_table = QPlainTextEdit()
+        self.motion_table.setReadOnly(True)
+        self.motion_table.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.motion_table.setMaximumHeight(150)
+        self.motion_table.setToolTip("your footage's motion next to the settings' motion, before and after matching")
+        self.motion_table.hide()
 
-        prev = QGroupBox("Preview")
-        pf = QFormLayout(prev)
-        self.preview_frames = QSpinBox()
-        self.preview_frames.setRange(2, 500)
-        self.preview_frames.setValue(16)
-        self.preview_size = QSpinBox()
-        self.preview_size.setRange(32, 2048)
-        self.preview_size.setSingleStep(32)
-        self.preview_size.setValue(256)
-        self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
-        pf.addRow("frames", self.preview_frames)
-        pf.addRow("size (px)", self.preview_size)
+        pf = QFormLayout()
+        pf.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.preview_frames = _spin(2, 500, 16, "frames of the preview clip (the generated clips have the clip length)")
+        self.preview_size = _spin(32, 2048, 256, "width and height of the preview clip in pixels", step=32)
+        self.seed = _spin(0, 2**31 - 1, 0, "random seed of the preview and the generated set")
+        pf.addRow("preview length (frames)", self.preview_frames)
+        pf.addRow("preview size (px)", self.preview_size)
         pf.addRow("random seed", self.seed)
-        self.preview_button = button("Preview clip", lambda: self.guard(self.preview))
-        pf.addRow(self.preview_button)
+        self.preview_button = button(
+            "Preview clip", lambda: self.guard(self.preview), "render one short clip and show it in its own window"
+        )
 
-        gen = QGroupBox("Generate the training set")
-        gf = QFormLayout(gen)
+        gf = QFormLayout()
+        gf.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.set_name = QLineEdit("synthetic")
-        self.n_clips = QSpinBox()
-        self.n_clips.setRange(1, 100000)
-        self.n_clips.setValue(200)
-        self.workers = QSpinBox()
-        self.workers.setRange(1, 64)
+        self.set_name.setToolTip("name of the synthetic set in the project (training uses all sets by default)")
+        self.n_clips = _spin(1, 100000, 200, "how many clips to generate (200 is a good start on a CPU)")
+        self.workers = _spin(1, 64, 1, "clips rendered at the same time, one per CPU core")
         gf.addRow("set name", self.set_name)
         gf.addRow("clips", self.n_clips)
         gf.addRow("worker processes", self.workers)
-        self.generate_button = button("Generate", lambda: self.guard(self.generate))
-        gf.addRow(self.generate_button)
+        self.generate_button = button(
+            "Generate", lambda: self.guard(self.generate), "render the clips into the project (resumable)"
+        )
 
-        lay = QVBoxLayout(self)
-        lay.addWidget(QLabel("Parameters (hover for what each one does):"))
-        lay.addWidget(scroll, 1)
-        lay.addWidget(prev)
-        lay.addWidget(gen)
+        lay.addWidget(section("Settings (hover a name for what it does)"))
+        lay.addWidget(self.form)
+        lay.addWidget(self.match_button)
+        lay.addWidget(self.motion_table)
+        lay.addWidget(section("Preview"))
+        lay.addLayout(pf)
+        lay.addWidget(self.preview_button)
+        lay.addWidget(section("Generate the training set"))
+        lay.addLayout(gf)
+        lay.addWidget(self.generate_button)
+        lay.addStretch(1)
         lay.addWidget(self.job_bar)
-        self._busy_widgets = [self.preview_button, self.generate_button]
+        self._busy_widgets = [self.preview_button, self.generate_button, self.match_button]
 
     def config(self):
         if self.form is None:
             raise ImportError("dvos_core.synth is not installed")
         return self.form.value()
 
-    def preview(self):
-        from dvos_core.synth import preview
+    def threads(self) -> int | None:
+        from dvos_core.machine import default_threads
 
+        return max(1, default_threads() // max(1, self.workers.value()))  # workers x threads <= cores
+
+    def match_motion(self):
+        """Measure the footage's motion in a child process and set the motion settings from it."""
+        return self.run(
+            "dvos_napari._tasks:match_motion",
+            self.state.require_project(),
+            self.config(),
+            label="match motion",
+            on_result=self._matched,
+        )
+
+    def _matched(self, result: dict) -> None:
+        self.form.set_values(result["overrides"])
+        self.motion_table.setPlainText(result["table"])
+        self.motion_table.show()
+        changed = ", ".join(self.form.labels.get(k, k) for k in result["overrides"]) or "nothing"
+        left = result.get("warnings_after") or []
+        self.messages.info(
+            f"motion matched to your videos: changed {changed}"
+            + (f"; still different: {'; '.join(self.form.in_labels(w) for w in left)}" if left else "")
+        )
+
+    def preview(self):
         project = self.state.require_project()
         return self.run(
-            preview,
+            "dvos_core.synth:preview",
             project,
             config=self.config(),
             seed=self.seed.value(),
@@ -154,14 +167,12 @@ class SynthesizeDock(DvosDock):
         )
 
     def generate(self):
-        from dvos_core.synth import generate
-
         project = self.state.require_project()
         name = self.set_name.text().strip()
         if not name:
             raise ValueError("give the synthetic set a name")
         return self.run(
-            generate,
+            "dvos_core.synth:generate",
             project,
             name,
             self.n_clips.value(),
@@ -172,16 +183,36 @@ class SynthesizeDock(DvosDock):
             on_result=lambda _: self.state.notify_store_changed(),
         )
 
+    # ---- the preview window ----------------------------------------------------------------------------------
+    def _preview_window(self):
+        """The preview's own viewer (made again if the user closed it), so the video in this one stays in view."""
+        import napari
+
+        v = self.preview_viewer
+        try:
+            alive = v is not None and v.window._qt_window.isVisible()
+        except (AttributeError, RuntimeError):
+            alive = False
+        if not alive:
+            v = self.preview_viewer = napari.Viewer(title="dvos: synthetic preview")
+        return v
+
     def _show_preview(self, result) -> None:
         frames, masks = result
-        img = find_layer(self.viewer, PREVIEW_IMAGE)
-        if img is None:
-            self.viewer.add_image(frames, name=PREVIEW_IMAGE, rgb=True)
-            self.viewer.reset_view()
-        else:
-            img.data = frames
-        lab = find_layer(self.viewer, PREVIEW_MASKS)
-        if lab is None:
-            self.viewer.add_labels(masks.astype("uint8"), name=PREVIEW_MASKS, opacity=0.4)
-        else:
-            lab.data = masks.astype("uint8")
+        v = self._preview_window()
+        for name in (PREVIEW_IMAGE, PREVIEW_MASKS):
+            if name in v.layers:
+                v.layers.remove(name)
+        v.add_image(frames, name=PREVIEW_IMAGE, rgb=True)
+        v.add_labels(masks.astype("uint8"), name=PREVIEW_MASKS, opacity=0.4)
+        v.dims.axis_labels = AXIS_LABELS
+        v.reset_view()
+        self.messages.info(f"preview of {len(frames)} frames shown in the 'dvos: synthetic preview' window")
+
+    def close_preview(self) -> None:
+        if self.preview_viewer is not None:
+            try:
+                self.preview_viewer.close()
+            except (AttributeError, RuntimeError):
+                pass
+            self.preview_viewer = None

@@ -1,176 +1,233 @@
-"""Train dock: one-click training in a child process, with epoch/batch progress, a live loss / validation-Dice
-plot and a Stop button that really stops: the child stops after its current batch and exits, so its GPU memory is
-returned to the system; a child still alive :attr:`TrainDock.stop_grace_s` seconds after Stop is killed."""
+"""Train step: training in a child process with epoch/batch progress, a live loss / validation-Dice plot and a Stop
+that acts within the current step (the child checks it at every layer of the forward and backward pass, saves
+``last.pt`` and exits, returning its memory); a child still alive :attr:`TrainDock.stop_grace_s` seconds after Stop
+is ended. The settings start from what suits this computer (a GPU: the paper's; a CPU: the demo's)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import (
-    QComboBox,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-)
+from qtpy.QtWidgets import QFormLayout, QLineEdit, QProgressBar, QPushButton, QVBoxLayout
 
-from dvos_napari._widgets import DvosDock, PlotCanvas
-from dvos_napari.docks.predict import model_checkpoints
+from dvos_napari import _machine
+from dvos_napari._compute import ComputeRows
+from dvos_napari._forms import ConfigForm, FieldView
+from dvos_napari._models import model_checkpoints
+from dvos_napari._plots import PlotCanvas
+from dvos_napari._widgets import DvosDock, compact_combo, wrapped_label
 
-PHASES = {
-    "image": "image model on annotated frames",
+PHASE_TEXT = {
+    "image": "image model (single frames)",
     "synthetic": "video model on synthetic clips",
-    "real": "video model on real labelled clips (manual, pseudo, corrected)",
+    "real": "video model on your labelled videos",
 }
 NO_INIT = "(none)"
+NO_RECIPE = "(choose)"
+GROUPS = ("Schedule", "Video model", "Data", "Loss weights", "Speed")
+DRAW_INTERVAL_MS = 700  # the plot redraws at most this often (drawing costs the viewer a few tens of ms)
+
+
+VIDEO_MODEL_TEXT = {
+    "dvos": "DVOS (the paper's: earlier frames only)",
+    "context": "context-aware (the frame and its earlier frames)",
+}
+
+
+def _phase_choices():
+    from dvos_core.train.config import PHASES
+
+    return [(p, PHASE_TEXT.get(p, p)) for p in PHASES]
+
+
+def _video_model_choices():
+    from dvos_core.train import config
+
+    return [(m, VIDEO_MODEL_TEXT.get(m, m)) for m in getattr(config, "VIDEO_MODELS", ("dvos",))]
+
+
+TRAIN_VIEWS = {
+    # basic: always visible
+    "phase": FieldView("what to train", choices=_phase_choices),
+    "preset": FieldView("model size"),
+    "epochs": FieldView("epochs", "passes", minimum=1, maximum=100000),
+    "batch_size": FieldView("clips per step", "clips", minimum=1, maximum=1024),
+    "size": FieldView("crop size", "px", minimum=32, maximum=4096, step=32, none_text="the model's own"),
+    "video_model": FieldView("video model", choices=_video_model_choices),
+    "lr": FieldView("learning rate", minimum=1e-8, maximum=1.0),
+    "max_steps_per_epoch": FieldView("steps per epoch", "steps", minimum=1, maximum=10**7, none_text="all data"),
+    # advanced
+    "weight_decay": FieldView("weight decay", group="Schedule", maximum=1.0),
+    "eta_min": FieldView("final learning rate", group="Schedule", maximum=1.0),
+    "samples_per_epoch": FieldView("clips per epoch", "clips", "Schedule", minimum=1, none_text="all samples"),
+    "grad_clip": FieldView("gradient clipping", "norm", "Schedule", 0.1, 1000, step=0.1, none_text="off"),
+    "seed": FieldView("random seed", group="Schedule", maximum=2**31 - 1),
+    "tau": FieldView("reference frames", "frames", "Video model", minimum=1, maximum=64),
+    "delta": FieldView("frame gap", "frames", "Video model", minimum=1, maximum=1000),
+    "val_fraction": FieldView("validation share", "share 0-1", "Data", maximum=0.95, step=0.05),
+    "pseudo_quality_min": FieldView(
+        "minimum pseudo-label quality", "0-1", "Data", maximum=1.0, step=0.05, none_text="keep all"
+    ),
+    "num_workers": FieldView("data loader processes", group="Data", maximum=64),
+    "mask_weight": FieldView("mask loss", group="Loss weights", maximum=1000),
+    "frame_weight": FieldView("frame reconstruction loss", group="Loss weights", maximum=1000),
+    "bce_weight": FieldView("cross-entropy (in mask loss)", group="Loss weights", maximum=1000),
+    "dice_weight": FieldView("soft Dice (in mask loss)", group="Loss weights", maximum=1000),
+    "mse_weight": FieldView("squared error (in frame loss)", group="Loss weights", maximum=1000),
+    "ssim_weight": FieldView("1 - SSIM (in frame loss)", group="Loss weights", maximum=1000),
+    "amp": FieldView("bf16 on the GPU", group="Speed"),
+    "compile": FieldView("compile the model (GPU)", group="Speed"),
+    "device": FieldView(hidden=True),  # the Compute rows
+    "init_from": FieldView(hidden=True),  # 'start from'
+}
+
+
+def _recipes() -> list[str]:
+    from dvos_core.train import config
+
+    return list(config.list_recipes()) if hasattr(config, "list_recipes") else []
 
 
 class TrainDock(DvosDock):
     """Start/Stop training; the plot shows the training loss per batch and the validation Dice per epoch."""
 
-    stop_grace_s = 30.0  # seconds a stopped child may take to save and exit before it is killed
+    stop_grace_s = 30.0  # seconds a stopped child may take to save and exit before it is ended
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(napari_viewer, parent)
-        box = QGroupBox("Training run")
-        f = QFormLayout(box)
-        self.phase = QComboBox()
-        for k, doc in PHASES.items():
-            self.phase.addItem(k)
-            self.phase.setItemData(self.phase.count() - 1, doc, 3)  # tooltip role
-        self.preset = QComboBox()
-        try:
-            from dvos_core.model import list_presets
+        from dvos_core.machine import suggested_settings
+        from dvos_core.train.config import TrainConfig, cosine_floor
 
-            self.preset.addItems(list(list_presets()))
-        except ImportError:
-            pass
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 100000)
-        self.epochs.setValue(20)
-        self.batch_size = QSpinBox()
-        self.batch_size.setRange(1, 1024)
-        self.batch_size.setValue(8)
-        self.size = QSpinBox()
-        self.size.setRange(32, 4096)
-        self.size.setSingleStep(32)
-        self.size.setValue(256)
-        self.size.setToolTip("training crop size in pixels (a multiple of 32)")
-        self.lr = QLineEdit("1e-4")
-        self.lr.setToolTip(
-            "learning rate (AdamW, cosine decay to a tenth of it); the paper uses 1e-4, short runs on "
-            "small data learn faster with 1e-3"
-        )
-        self.steps = QSpinBox()
-        self.steps.setRange(0, 1000000)
-        self.steps.setSpecialValueText("all data")
-        self.steps.setToolTip("cap on the batches per epoch, for quick runs (all data: one pass over the training set)")
-        self.init_from = QComboBox()
-        self.init_from.setToolTip("start from the weights of an earlier model (e.g. image model -> video model)")
+        self._cosine_floor = cosine_floor
+        info = _machine.known() or _machine.fallback_info()
+        settings, why = suggested_settings(info)
+        self._suggested = settings
+        self.form = ConfigForm(TrainConfig, TRAIN_VIEWS, defaults=settings | {"eta_min": cosine_floor(settings["lr"])})
+        self.form.widgets["lr"].valueChanged.connect(self._lr_changed)
+        self.machine_label = wrapped_label(f"settings suggested for this computer: {why}")
+
+        extra = QFormLayout()
+        extra.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.init_from = compact_combo(tooltip="start from an earlier model's weights (image model -> video model)")
         self.name = QLineEdit()
-        self.name.setPlaceholderText("automatic: <phase>-<date>-<time>")
-        f.addRow("phase", self.phase)
-        f.addRow("model size", self.preset)
-        f.addRow("epochs", self.epochs)
-        f.addRow("batch size", self.batch_size)
-        f.addRow("crop size", self.size)
-        f.addRow("learning rate", self.lr)
-        f.addRow("steps per epoch", self.steps)
-        f.addRow("start from", self.init_from)
-        f.addRow("model name", self.name)
+        self.name.setPlaceholderText("automatic: <what>-<date>-<time>")
+        self.name.setToolTip("the model's name in the project; start again with the same name to resume a stopped run")
+        extra.addRow("start from", self.init_from)
+        extra.addRow("model name", self.name)
+        self.recipe = compact_combo(tooltip="fill the form with a shipped recipe's settings for the chosen phase")
+        self.recipe.addItem(NO_RECIPE)
+        self.recipe.addItems(_recipes())
+        self.recipe.textActivated.connect(lambda text: self.guard(self.load_recipe, text))
+        if self.recipe.count() > 1:
+            extra.addRow("load a recipe", self.recipe)
+        self.compute = ComputeRows()
+        self.device, self.device_label, self.threads_box = (
+            self.compute.device,
+            self.compute.device_label,
+            self.compute.threads,
+        )
 
         self.start_button = QPushButton("Start training")
+        self.start_button.setToolTip("train in the background; the button turns into Stop")
         self.start_button.clicked.connect(lambda *_: self.guard(self.toggle))
-        self.device_label = QLabel("")
         self.epoch_bar = QProgressBar()
         self.epoch_bar.setFormat("epoch %v / %m")
         self.batch_bar = QProgressBar()
-        self.batch_bar.setFormat("batch %v / %m")
-        self.status = QLabel("idle")
-        self.status.setWordWrap(True)
-        self.plot = PlotCanvas(height=2.6)
+        self.batch_bar.setFormat("step %v / %m")
+        self.plot = PlotCanvas(napari_viewer, min_height=220)
         self.ax_loss = self.plot.axes[0]
         self.ax_dice = self.ax_loss.twinx()
-        self._reset_plot()
+        self.job_bar.bar.hide()
+        self.job_bar.cancel_button.hide()
+        self.job_bar.show_progress_text = False
 
-        lay = QVBoxLayout(self)
-        lay.addWidget(box)
-        row = QHBoxLayout()
-        row.addWidget(self.start_button)
-        lay.addLayout(row)
-        lay.addWidget(self.device_label)
+        lay = QVBoxLayout(self.body)
+        lay.addWidget(self.machine_label)
+        lay.addWidget(self.form)
+        lay.addLayout(extra)
+        lay.addWidget(self.compute.widget)
+        lay.addWidget(self.start_button)
         lay.addWidget(self.epoch_bar)
         lay.addWidget(self.batch_bar)
         lay.addWidget(self.plot, 1)
-        lay.addWidget(self.status)
+        lay.addWidget(self.job_bar)
 
-        self.process = None
-        self.poller = None
+        self.process = None  # the running Job (a child process)
         self.model_name: str | None = None
-        self.events: list[dict] = []
+        self.events: list = []
         self._losses: list[tuple[float, float]] = []
         self._dice: list[tuple[float, float]] = []
         self._steps_per_epoch = 1
         self._killed = False
+        self._final = ""
         self._kill_timer = QTimer(self)
         self._kill_timer.setSingleShot(True)
         self._kill_timer.timeout.connect(self._kill_stuck)
+        self._draw_timer = QTimer(self)
+        self._draw_timer.setSingleShot(True)
+        self._draw_timer.timeout.connect(self._draw)
+        self._handlers = self._event_handlers()
+        self._busy_widgets = [self.form]
+        self._draw()
         self.state.project_changed.connect(lambda *_: self.refresh())
         self.state.store_changed.connect(self.refresh)
         self.refresh()
+        _machine.when_known(self._machine_known, owner=self)
 
-    # ---- state -----------------------------------------------------------------------------------------------
+    # ---- settings --------------------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.poller is not None
+        return self.process is not None and self.process.running
+
+    def threads(self) -> int | None:
+        return self.threads_box.value()
+
+    def _lr_changed(self, lr: float) -> None:
+        self.form.set_values({"eta_min": self._cosine_floor(lr)})  # the schedule ends at a tenth of it
+
+    def _machine_known(self, info: dict) -> None:
+        """Switch to the settings that suit this computer, unless the user changed the form already."""
+        from dvos_core.machine import suggested_settings
+
+        settings, why = suggested_settings(info)
+        if settings != self._suggested and all(self.form.values().get(k) == v for k, v in self._suggested.items()):
+            self.form.set_values(settings)
+            self.form.defaults.update(settings)
+            self._suggested = settings
+        self.machine_label.setText(f"settings suggested for this computer: {why}")
 
     def refresh(self) -> None:
         current = self.init_from.currentText()
         self.init_from.clear()
         self.init_from.addItem(NO_INIT)
         if self.state.project is not None:
-            self.init_from.addItems(list(model_checkpoints(self.state.project)))
+            self.init_from.addItems(list(reversed(model_checkpoints(self.state.project))))
         if current:
             self.init_from.setCurrentText(current)
 
     def config(self, **overrides):
-        """A ``TrainConfig`` from the form; ``overrides`` set any other TrainConfig field (e.g. steps_per_epoch)."""
-        from dvos_core.train.config import TrainConfig, cosine_floor
-
+        """A ``TrainConfig`` from the form; ``overrides`` set any other TrainConfig field (e.g. preset='tiny')."""
         init = self.init_from.currentText()
-        try:
-            lr = float(self.lr.text())
-        except ValueError:
-            raise ValueError(f"learning rate {self.lr.text()!r} is not a number; use e.g. 1e-4") from None
-        values = {
-            "lr": lr,
-            "eta_min": cosine_floor(lr),
-            "phase": self.phase.currentText(),
-            "preset": self.preset.currentText() or None,
-            "epochs": self.epochs.value(),
-            "batch_size": self.batch_size.value(),
-            "size": self.size.value(),
-            "max_steps_per_epoch": self.steps.value() or None,
-            "init_from": None if init in ("", NO_INIT) else init,
-        }
-        values.update(overrides)
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ValueError(f"unknown training option(s) {unknown}; TrainConfig has {sorted(known)}")
-        values = {k: v for k, v in values.items() if k in known and v is not None}
-        if values.get("init_from"):
+        values = {"device": self.device.currentText()}
+        if init not in ("", NO_INIT):
             from dvos_core.infer import resolve_checkpoint_path
 
-            values["init_from"] = str(resolve_checkpoint_path(self.state.project, values["init_from"]))
-        return TrainConfig(**values)
+            values["init_from"] = str(resolve_checkpoint_path(self.state.require_project(), init))
+        values.update(overrides)
+        return self.form.value(**values)
+
+    def load_recipe(self, name: str) -> None:
+        """Fill the form with recipe ``name``'s settings for the chosen phase (`dvos train --recipe NAME`)."""
+        from dvos_core.train.config import TrainConfig
+
+        if name in ("", NO_RECIPE):
+            return
+        cfg = TrainConfig.from_recipe(name, self.form.values()["phase"])
+        values = cfg.to_dict()
+        values.pop("device", None)
+        self.form.set_values(values)
+        self.messages.info(f"recipe '{name}' loaded for this phase (also its augmentation settings)")
+        self.recipe.setCurrentIndex(0)
 
     # ---- actions ---------------------------------------------------------------------------------------------
     def toggle(self) -> None:
@@ -180,12 +237,7 @@ class TrainDock(DvosDock):
             self.start()
 
     def start(self, **overrides):
-        """Start a training child process with the form's settings (plus ``overrides``)."""
-        from napari.qt.threading import create_worker
-
-        from dvos_core.train import TrainProcess
-        from dvos_napari._workers import train_events
-
+        """Start a training child process with the form's settings (plus ``overrides``); returns its Job."""
         if self.running:
             raise ValueError("a training run is already going; press Stop first")
         project = self.state.require_project()
@@ -193,127 +245,152 @@ class TrainDock(DvosDock):
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.model_name = self.name.text().strip() or f"{cfg.phase}-{stamp}"
         self.events, self._losses, self._dice = [], [], []
-        self._killed = False
-        self._reset_plot()
-        self.epoch_bar.setRange(0, max(1, int(getattr(cfg, "epochs", 1))))
+        self._killed, self._final = False, ""
+        self.epoch_bar.setRange(0, max(1, int(cfg.epochs)))
         self.epoch_bar.setValue(0)
         self.batch_bar.setRange(0, 0)
-        self.status.setText(f"starting {self.model_name}...")
-        self.process = TrainProcess(str(project.path), cfg, self.model_name)
-        self.process.start()
-        self.poller = create_worker(train_events, self.process, _start_thread=False)
-        self.poller.yielded.connect(self._on_events)
-        self.poller.finished.connect(self._on_finished)
-        self.poller.start()
+        job = self.run(
+            "dvos_core.train.subprocess:run_training",
+            str(project.path),
+            cfg.to_dict(),
+            self.model_name,
+            True,
+            events="on_event",
+            on_event=self._on_event,
+            notify=False,
+            label=f"train {self.model_name}",
+        )
+        if job is None:
+            return None
+        self.process = job
+        job.finished.connect(self._on_finished)
+        self.messages.info(f"starting {self.model_name}...")
         self.start_button.setText("Stop")
-        return self.process
+        self._draw()
+        return job
 
     def stop(self) -> None:
-        """Ask the child to stop after the current batch; the button returns to Start once it has exited."""
+        """Ask the child to stop now (within the current step); the button returns to Start once it has exited."""
         if self.process is not None and self.running:
-            self.process.stop()
+            self.process.cancel()
             self.start_button.setText("Stopping...")
             self.start_button.setEnabled(False)
-            self.status.setText("stopping after the current batch...")
+            self.messages.info("stopping: saving the model's state...")
             self._kill_timer.start(int(self.stop_grace_s * 1000))
 
     def _kill_stuck(self) -> None:
-        """Stop was pressed but the child is still alive: end it (it keeps the weights of its last epoch)."""
+        """Stop was pressed but the child is still alive: end it (it keeps the weights saved before)."""
         if self.process is not None and self.process.is_alive():
             self._killed = True
             self.process.kill()
-            self.status.setText(f"the training process did not stop within {self.stop_grace_s:g} s and was ended")
 
-    # ---- events (main thread) --------------------------------------------------------------------------------
-    def _on_events(self, events: list) -> None:
-        from napari.utils.notifications import show_error, show_info
+    # ---- events (main thread): one handler per event type -----------------------------------------------------
+    def _event_handlers(self) -> dict:
+        from dvos_core.train.events import EventType
 
-        for e in events:
-            self.events.append(e)
-            kind = e.get("type")
-            if kind == "start":
-                self._steps_per_epoch = int(e.get("steps_per_epoch") or 1)
-                self.epoch_bar.setRange(0, int(e.get("total_epochs") or self.epoch_bar.maximum()))
-                self.batch_bar.setRange(0, self._steps_per_epoch)
-                if e.get("device"):
-                    self.device_label.setText(f"training on: {e['device']}")
-            elif kind == "batch":  # epoch and step count from 1 (step = batches done in this epoch)
-                epoch, step = int(e.get("epoch", 1)), int(e.get("step", 0))
-                self.batch_bar.setValue(min(step, self.batch_bar.maximum()))
-                self.epoch_bar.setValue(min(epoch - 1, self.epoch_bar.maximum()))
-                if e.get("loss") is not None:
-                    self._losses.append((epoch - 1 + step / self._steps_per_epoch, float(e["loss"])))
-                    self.status.setText(
-                        f"epoch {epoch}, batch {step}/{self._steps_per_epoch}: loss {float(e['loss']):.4f}"
-                    )
-            elif kind == "epoch":
-                epoch = int(e.get("epoch", 1))
-                self.epoch_bar.setValue(min(epoch, self.epoch_bar.maximum()))
-                dice = e.get("val_dice")
-                if dice is not None:
-                    self._dice.append((epoch, float(dice)))
-                self.status.setText(
-                    f"epoch {epoch} done: training loss {float(e.get('train_loss') or 0):.4f}"
-                    + (f", validation Dice {float(dice):.3f}" if dice is not None else "")
-                    + (" (best so far, saved)" if e.get("best") else "")
-                )
-            elif kind == "done":
-                self.status.setText(f"finished: model '{self.model_name}' saved ({e.get('best', '')})")
-                show_info(f"training finished: model '{self.model_name}'")
-            elif kind == "cancelled":
-                self.status.setText(
-                    f"stopped at epoch {e.get('epoch', '?')}: model '{self.model_name}' keeps its best "
-                    f"weights; start again with the same name to resume"
-                )
-                show_info("training stopped")
-            elif kind == "error" and self._killed:
-                self.status.setText(
-                    f"stopped: the training process did not stop within {self.stop_grace_s:g} s "
-                    f"and was ended; model '{self.model_name}' keeps its last saved weights"
-                )
-                show_info("training stopped (process ended)")
-            elif kind == "error":
-                self.status.setText(f"error: {e.get('message')}")
-                show_error(f"training failed: {e.get('message')}")
-        self._draw()
+        return {
+            EventType.START: self._on_start,
+            EventType.BATCH: self._on_batch,
+            EventType.EPOCH: self._on_epoch,
+            EventType.DONE: self._on_done,
+            EventType.CANCELLED: self._on_cancelled,
+            EventType.ERROR: self._on_error,
+        }
 
-    def _on_finished(self) -> None:
+    def _on_event(self, event) -> None:
+        self.events.append(event)
+        self._handlers[event.type](event)
+        if not self._draw_timer.isActive():
+            self._draw_timer.start(DRAW_INTERVAL_MS)
+
+    def _on_start(self, e) -> None:
+        self._steps_per_epoch = max(1, int(e.steps_per_epoch))
+        self.epoch_bar.setRange(0, int(e.total_epochs))
+        self.epoch_bar.setValue(e.start_epoch - 1)
+        self.batch_bar.setRange(0, self._steps_per_epoch)
+        self.device_label.setText(f"training on: {e.device}")
+        self.messages.info(
+            f"training {self.model_name}: {e.train_samples} training / {e.val_samples} validation samples, "
+            f"{e.params:,} parameters"
+        )
+
+    def _on_batch(self, e) -> None:  # epoch and step count from 1 (step = batches done in this epoch)
+        self.batch_bar.setValue(min(e.step, self.batch_bar.maximum()))
+        self.epoch_bar.setValue(min(e.epoch - 1, self.epoch_bar.maximum()))
+        self._losses.append((e.epoch - 1 + e.step / self._steps_per_epoch, float(e.loss)))
+        self.messages.info(f"epoch {e.epoch}, step {e.step}/{self._steps_per_epoch}: loss {e.loss:.4f}")
+
+    def _on_epoch(self, e) -> None:
+        self.epoch_bar.setValue(min(e.epoch, self.epoch_bar.maximum()))
+        if e.val_dice is not None:
+            self._dice.append((e.epoch, float(e.val_dice)))
+        self.messages.info(
+            f"epoch {e.epoch} done: training loss {e.train_loss:.4f}"
+            + (f", validation Dice {e.val_dice:.3f}" if e.val_dice is not None else "")
+            + (" (best so far, saved)" if e.best else "")
+        )
+
+    def _on_done(self, e) -> None:
+        from napari.utils.notifications import show_info
+
+        self._final = f"finished: model '{self.model_name}' saved; use it in the Predict step"
+        show_info(f"training finished: model '{self.model_name}'")
+
+    def _on_cancelled(self, e) -> None:
+        from napari.utils.notifications import show_info
+
+        kept = self._kept_text()
+        self._final = f"stopped at epoch {e.epoch}, step {e.step}: {kept}; start again with the same name to resume"
+        show_info("training stopped")
+
+    def _on_error(self, e) -> None:
+        self._final = f"error: {e.message}"
+
+    def _kept_text(self) -> str:
+        p = self.state.project
+        if p is not None and self.model_name and (p.model_dir(self.model_name) / "best.pt").exists():
+            return f"model '{self.model_name}' keeps its best weights so far"
+        return "no epoch finished yet, so there is no model to use"
+
+    def _on_finished(self, status: str) -> None:
+        from napari.utils.notifications import show_info
+
         self._kill_timer.stop()
-        if self.process is not None:
-            self.process.join(5)
-        self.poller = None
+        if status == "killed" and self._killed:
+            self._final = (
+                f"stopped: the training process did not stop within {self.stop_grace_s:g} s and was ended; "
+                f"{self._kept_text()}"
+            )
+            show_info("training stopped (process ended)")
+        if self._final and status != "error":
+            self.messages.info(self._final)
         self.start_button.setText("Start training")
         self.start_button.setEnabled(True)
+        self._draw()
         self.state.notify_store_changed()
 
     # ---- plot ------------------------------------------------------------------------------------------------
-    def _reset_plot(self) -> None:
+    def _draw(self) -> None:
+        loss_c, dice_c = self.plot.series(0), self.plot.series(1)
+        self.ax_loss.clear()
+        self.ax_dice.clear()
         for ax in (self.ax_loss, self.ax_dice):
-            ax.clear()
+            self.plot.style(ax)
+        self.ax_dice.grid(False)
         self.ax_loss.set_xlabel("epoch")
-        self.ax_loss.set_ylabel("training loss", color="tab:blue")
-        self.ax_dice.set_ylabel("validation Dice", color="tab:orange")
+        self.ax_loss.set_ylabel("training loss", color=loss_c)
+        self.ax_dice.set_ylabel("validation Dice", color=dice_c)
         self.ax_dice.set_ylim(0, 1)
         self.ax_dice.yaxis.set_label_position("right")
-        self.plot.draw()
-
-    def _draw(self) -> None:
-        self.ax_loss.clear()
-        self.ax_loss.set_xlabel("epoch")
-        self.ax_loss.set_ylabel("training loss", color="tab:blue")
         if self._losses:
             x, y = zip(*self._losses)
-            self.ax_loss.plot(x, y, color="tab:blue", lw=1)
-        self.ax_dice.clear()
-        self.ax_dice.set_ylim(0, 1)
-        self.ax_dice.set_ylabel("validation Dice", color="tab:orange")
-        self.ax_dice.yaxis.set_label_position("right")
+            self.ax_loss.plot(x, y, color=loss_c, lw=1)
         if self._dice:
             x, y = zip(*self._dice)
-            self.ax_dice.plot(x, y, "o-", color="tab:orange", lw=1.5)
+            self.ax_dice.plot(x, y, "o-", color=dice_c, lw=1.5)
         self.plot.draw()
 
     def closeEvent(self, event) -> None:
-        if self.running and self.process is not None:
-            self.process.stop()
+        if self.running:
+            self.process.cancel()
         super().closeEvent(event)

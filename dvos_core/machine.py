@@ -1,0 +1,54 @@
+"""The machine at hand: its compute device and CPUs, and training settings that suit it (no torch import here
+except in :func:`machine_info`): a GPU gets the paper's settings, a CPU the ones the demo uses.
+
+``machine_info()`` describes the compute device and the CPU; ``suggested_settings(info)`` returns ``TrainConfig``
+field values for it (with a one-line reason); ``default_threads()`` is the CPU thread count a background job should
+use so that it does not starve the program that started it (one core is left free).
+"""
+
+from __future__ import annotations
+
+import os
+
+# TrainConfig values per device type; the CPU row matches `dvos demo` (small model, 128 px crops, short epochs)
+GPU_SETTINGS = {"preset": "paper", "epochs": 20, "batch_size": 8, "size": 256, "lr": 1e-4, "max_steps_per_epoch": None}
+CPU_SETTINGS = {"preset": "small", "epochs": 5, "batch_size": 8, "size": 128, "lr": 2e-3, "max_steps_per_epoch": 30}
+
+
+def cpu_count() -> int:
+    """CPUs this process may use (its affinity where the system reports it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def default_threads(cpus: int | None = None) -> int:
+    """Threads for one background job: all CPUs but one (kept for the viewer or the shell), at least one."""
+    cpus = cpu_count() if cpus is None else cpus
+    return max(1, cpus - 1)
+
+
+def machine_info() -> dict:
+    """{"device": "cuda" | "mps" | "cpu", "description", "cpus", "threads", "gpu": bool} (imports torch)."""
+    from dvos_core.model import describe_device, select_device
+
+    dev = select_device("auto")
+    cpus = cpu_count()
+    return {
+        "device": dev.type,
+        "description": describe_device(dev) if dev.type != "cpu" else f"CPU ({cpus} cores)",
+        "cpus": cpus,
+        "threads": default_threads(cpus),
+        "gpu": dev.type in ("cuda", "mps"),
+    }
+
+
+def suggested_settings(info: dict) -> tuple[dict, str]:
+    """(TrainConfig field values, why) for a machine described by :func:`machine_info`."""
+    if info.get("gpu"):
+        return dict(GPU_SETTINGS), f"a GPU ({info.get('description', 'GPU')}): the paper's model and settings"
+    return (
+        dict(CPU_SETTINGS),
+        f"no GPU, {info.get('cpus', '?')} CPU cores: the small model, 128 px crops and short epochs (like the demo)",
+    )

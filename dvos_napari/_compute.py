@@ -1,0 +1,50 @@
+"""The Compute section the Train and Predict steps share: device, the 'will run on' line and CPU threads, collapsed
+under a header that says where the job will run."""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import QFormLayout, QSpinBox, QWidget
+
+from dvos_napari import _machine
+from dvos_napari._widgets import Collapsible, compact_combo, wrapped_label
+
+
+class ComputeRows:
+    """``widget`` (a collapsed section) holds the device combo, its 'will run on' line and the CPU-thread box; the
+    line and the header follow the choice and the machine probe (:mod:`dvos_napari._machine`)."""
+
+    def __init__(self):
+        from dvos_core.machine import default_threads
+
+        self.device = compact_combo(
+            _machine.DEVICES, "where the model runs: auto picks the GPU if this computer has one, else the CPU"
+        )
+        self.device_label = wrapped_label("")
+        self.threads = QSpinBox()
+        self.threads.setRange(1, 256)
+        self.threads.setValue(default_threads())
+        self.threads.setToolTip("CPU threads the job may use (the default leaves one core free for the viewer)")
+        body = QWidget()
+        form = QFormLayout(body)
+        form.setContentsMargins(8, 0, 0, 0)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.addRow("device", self.device)
+        form.addRow(self.device_label)
+        form.addRow("CPU threads", self.threads)
+        self.widget = Collapsible("Compute", body)
+        self.device.currentTextChanged.connect(lambda *_: self.update())
+        self.threads.valueChanged.connect(lambda *_: self.update())
+        self.update()
+        _machine.when_known(lambda info: self.update(), owner=self.widget)
+
+    def update(self) -> None:
+        ok, text = _machine.device_line(self.device.currentText(), _machine.known())
+        self.device_label.setText(text)
+        self.device_label.setStyleSheet("" if ok else "font-weight: bold")
+        n = self.threads.value()
+        info = _machine.known()
+        choice = self.device.currentText()
+        kind = (info["device"] if info and choice == "auto" else choice).split(":")[0]
+        where = {"cpu": "CPU", "cuda": "GPU", "mps": "Apple GPU"}.get(kind, kind) if ok else f"{choice} unavailable"
+        self.widget.title = f"Compute: {where}, {n} thread{'s' if n > 1 else ''}"
+        self.widget.set_expanded(self.widget.expanded or not ok)  # an unusable choice is shown, not hidden

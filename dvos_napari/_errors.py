@@ -1,0 +1,93 @@
+"""Errors in the user's words: the core speaks to command-line and Python users (``--device cpu``, ``dvos predict``,
+``ValueError``); the panel names its own steps, fields and buttons instead, and keeps the original text and the
+traceback as the technical details behind a "details" toggle."""
+
+from __future__ import annotations
+
+import re
+import traceback as _traceback
+from dataclasses import dataclass
+
+# (pattern, replacement): specific phrases first, then the generic command and option rules
+REWRITES: list[tuple[str, str]] = [
+    (r"\s*\(or dvos_core\.[\w.]+\)", ""),
+    (r"\s*\(see dvos_core\.[\w.]+\)", ""),
+    (r"\s*\(--labels on the command line\)", ""),
+    (r"use --device cpu or auto", "choose the device 'cpu' or 'auto'"),
+    (r"pass --no-resume \(resume=False\) to start over, or choose another --name", "give the run another model name"),
+    (r"pass --no-resume to start over", "give the run another model name"),
+    (r"`dvos train --kind frame`", "the Train step with 'what to train' set to the image model"),
+    (r"`dvos train`", "the Train step"),
+    (r"run `dvos predict`", "run Predict (Predict step)"),
+    (r"`dvos predict`", "the Predict step"),
+    (r"`dvos pseudo-label`", "Pseudo-label (Predict step)"),
+    (r"`dvos evaluate`", "Evaluate (Review step)"),
+    (r"`dvos synth(?:/train)?(?: --config)?`", "the Synthesize step"),
+    (r"`dvos extract-objects --replace`", "Extract heads with 'replace' ticked (Extract step)"),
+    (r"`dvos extract-objects`", "the Extract step"),
+    (r"`dvos extract-backgrounds`", "the Extract step"),
+    (r"`dvos split`", "'set split' in the Project step"),
+    (r"`dvos add-video`", "'Add a video' in the Project step"),
+    (r"assign one with 'set split' in the Project step or pass video ids \(--videos\)", "set one in the Project step"),
+    (r"or leave it out \(--videos\)", "or choose other videos"),
+    (r"\s*\(--videos\)", ""),
+    (r"\s*\(--overwrite\)", ""),
+    (r"\(--id\)", ""),
+    (r"\(--size\)", ""),
+    (r"\(--prefix\)", ""),
+    (r"choose another --name", "choose another name"),
+    (r"a shorter --clip-length", "a shorter clip length"),
+    (r"a smaller --size", "a smaller size"),
+    (r"Project\.open", "Open... in the Project step"),
+    (r"overwrite=True", "another folder"),
+    (r"--([a-z][a-z0-9-]*)", r"the '\1' setting"),
+    (r"`dvos [^`]*`", "the matching step of the dvos panel"),
+    (r"dvos_core\.[\w.]+", "dvos"),
+]
+_TYPE_PREFIX = re.compile(r"^\s*(?:[A-Za-z_][\w.]*(?:Error|Exception|Cancelled|Exit)):\s*")
+# exception types that mean a bug or an unexpected state rather than bad input
+_INTERNAL = {"AttributeError", "TypeError", "AssertionError", "NameError", "UnboundLocalError", "ZeroDivisionError"}
+
+
+@dataclass(frozen=True)
+class UserMessage:
+    """``text`` for the user (what happened and the fix); ``details`` for a bug report (original text, traceback)."""
+
+    text: str
+    details: str = ""
+
+
+def plain_words(message: str) -> str:
+    """A core message rewritten with the panel's names for commands and options, without Python type prefixes."""
+    text = _TYPE_PREFIX.sub("", str(message))
+    text = re.sub(r"^\s*\w*Error:\s*", "", text)
+    for pattern, repl in REWRITES:
+        text = re.sub(pattern, repl, text)
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
+def user_message(error, details: str = "", error_type: str = "") -> UserMessage:
+    """The :class:`UserMessage` of an exception (or of a message string with its ``error_type`` and ``details``)."""
+    if isinstance(error, BaseException):
+        error_type = error_type or type(error).__name__
+        raw = str(error) or error_type
+        if isinstance(error, KeyError) and len(error.args) == 1:
+            raw = str(error.args[0])  # str(KeyError) adds quotes
+        if not details and error.__traceback__ is not None:
+            details = "".join(_traceback.format_exception(type(error), error, error.__traceback__))
+        details = details or getattr(error, "details", "")
+        error_type = getattr(error, "error_type", "") or error_type
+    else:
+        raw = str(error)
+    text = plain_words(raw)
+    low = raw.lower()
+    if "out of memory" in low or error_type == "MemoryError":
+        text = f"the computer ran out of memory ({text}); lower the batch size or the crop/preview size and try again"
+    elif error_type == "ImportError" or error_type == "ModuleNotFoundError":
+        text = f"a part of dvos is not installed ({text}); reinstall dvos with its napari extra"
+    elif error_type == "ProcessExit":
+        text = f"{text}; it may have run out of memory: lower the batch size and try again (see details)"
+    elif error_type in _INTERNAL and error_type:
+        text = f"dvos hit an unexpected problem: {text} (please report it with the details below)"
+    tech = f"{error_type}: {raw}" if error_type else raw
+    return UserMessage(text, f"{tech}\n\n{details}".strip() if details else tech)

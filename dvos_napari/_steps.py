@@ -1,0 +1,63 @@
+"""Where a project stands in the dvos loop: for each step, whether it is done and what it holds (read from the store).
+
+``workflow_status(project)`` -> {step: StepStatus(done, note)}; the first step not done is the suggested next one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STEPS = ("Project", "Annotate", "Extract", "Synthesize", "Train", "Predict", "Review")
+SUMMARIES = {
+    "Project": "create or open a project and add your videos",
+    "Annotate": "paint the wheat heads of a few seed frames and save them",
+    "Extract": "cut the painted heads out, and background clips from bare-field footage",
+    "Synthesize": "make synthetic training clips: your heads pasted on moving backgrounds",
+    "Train": "train the image model, then the video model (synthetic, then your videos)",
+    "Predict": "pseudo-label the training videos, then predict videos with your model",
+    "Review": "measure the predictions, fix the worst frames, save them as corrections",
+}
+
+
+@dataclass(frozen=True)
+class StepStatus:
+    done: bool
+    note: str
+
+
+def _predicted_frames(project) -> int:
+    n = 0
+    for v in project.videos():
+        try:
+            n += len(v.predicted_frames())
+        except (KeyError, ValueError, OSError):
+            continue
+    return n
+
+
+def workflow_status(project) -> dict[str, StepStatus]:
+    """Done / not done and a one-line note for every step of the loop."""
+    if project is None:
+        return {s: StepStatus(False, "open or create a project first") for s in STEPS}
+    s = project.summary()
+    videos = s["videos"]
+    human = sum(v["provenance"].get("manual", 0) + v["provenance"].get("corrected", 0) for v in videos)
+    pseudo = sum(v["provenance"].get("pseudo", 0) for v in videos)
+    heads, fakes, bgs = s["objects"]["head"], s["objects"]["fake"], len(s["backgrounds"])
+    sets = s["synthetic"]
+    full_sets = [name for name, st in sets.items() if st["clips"] and st["clips_done"] >= st["clips"]]
+    predicted = _predicted_frames(project)
+    return {
+        "Project": StepStatus(bool(videos), f"{len(videos)} video(s)"),
+        "Annotate": StepStatus(human > 0, f"{human} frame(s) painted or corrected"),
+        "Extract": StepStatus(heads > 0 and bgs > 0, f"{heads} heads, {fakes} fakes, {bgs} background clip(s)"),
+        "Synthesize": StepStatus(bool(full_sets), f"synthetic sets: {', '.join(sets) or 'none'}"),
+        "Train": StepStatus(bool(s["models"]), f"models: {', '.join(s['models']) or 'none'}"),
+        "Predict": StepStatus(predicted > 0 or pseudo > 0, f"{pseudo} pseudo-labelled, {predicted} predicted frame(s)"),
+        "Review": StepStatus(bool(s["reports"]), f"{len(s['reports'])} evaluation(s)"),
+    }
+
+
+def next_step(status: dict[str, StepStatus]) -> str:
+    """The first step that is not done (the last step when all are)."""
+    return next((s for s in STEPS if not status[s].done), STEPS[-1])

@@ -1,0 +1,38 @@
+"""Calls the steps run in a child process that combine several core calls (Qt-free: the child imports this)."""
+
+from __future__ import annotations
+
+
+def predict_videos(
+    project, video_ids, checkpoint, image_checkpoint=None, device="auto", batch_size=4, progress=None, cancel=None
+) -> int:
+    """Run ``dvos_core.infer.predict_video`` on each video in turn, with one progress range over all of them."""
+    from dvos_core.infer import predict_video
+    from dvos_core.progress import Steps
+
+    total = 1000 * len(video_ids)
+    n = 0
+    for i, vid in enumerate(video_ids):
+        sub = Steps(progress, start=1000 * i, span=1000, total=total, prefix=f"{vid}: ")
+        n += predict_video(
+            project,
+            vid,
+            checkpoint,
+            image_checkpoint=image_checkpoint,
+            device=device,
+            batch_size=batch_size,
+            progress=sub,
+            cancel=cancel,
+        )
+    return n
+
+
+def match_motion(project, base, progress=None, cancel=None) -> dict:
+    """``dvos_core.motion.match_motion`` on the project's videos (test videos left out) from the config ``base``:
+    {"overrides", "config", "warnings", "warnings_after", "table"} (plain data for the Synthesize step)."""
+    from dvos_core.motion import match_motion as _match
+
+    m = _match(project, base=base, progress=progress, cancel=cancel)
+    out = m.to_dict()
+    out["table"] = m.table()
+    return out

@@ -1,0 +1,86 @@
+"""Helpers of the napari GUI tests: open docks and the panel, wait for jobs, measure event-loop gaps, tiny clips."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+PANEL = "dvos workflow"
+
+
+def dock(viewer, name):
+    return viewer.window.add_plugin_dock_widget("dvos-napari", name)[1]
+
+
+def wait_job(qtbot, job, timeout=120_000) -> str:
+    """Wait (keeping the Qt event loop running) until ``job`` ends; it must not fail."""
+    assert job is not None, "the step refused to start the job (see notifications)"
+    qtbot.waitUntil(lambda: job.status is not None, timeout=timeout)
+    assert job.status != "error", f"{job.label} failed: {job.message}"
+    return job.status
+
+
+def wait_loaded(qtbot, state, timeout=30_000) -> None:
+    """Wait until the stored masks are read into their layers."""
+    qtbot.waitUntil(lambda: not state.loading, timeout=timeout)
+
+
+def tiny_clip(n_frames=12, size=64, seed=3, heads=True):
+    from dvos_core.demo import FieldSpec, render_field
+
+    return render_field(
+        FieldSpec(
+            n_frames=n_frames,
+            height=size,
+            width=size,
+            n_heads=8,
+            head_length=(12, 18),
+            head_width=(5, 7),
+            n_leaves=10,
+            heads=heads,
+        ),
+        seed=seed,
+    )
+
+
+class GapMeter:
+    """Ticks of a 10 ms QTimer on the GUI thread; the gaps between ticks are how long the event loop was blocked."""
+
+    def __init__(self, interval_ms: int = 10):
+        from qtpy.QtCore import QTimer
+
+        self.ticks: list[float] = []
+        self.timer = QTimer()
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(lambda: self.ticks.append(time.monotonic()))
+        self.timer.start()
+        self.spans: dict[str, np.ndarray] = {}
+        self.durations: dict[str, float] = {}
+
+    def gaps(self, start: float, end: float) -> np.ndarray:
+        """Gaps (ms) between the ticks that fell in [start, end]."""
+        t = np.asarray([x for x in self.ticks if start <= x <= end])
+        return np.diff(t) * 1000 if len(t) > 1 else np.zeros(0)
+
+    def run(self, qtbot, name: str, start_job, timeout=120_000):
+        """Start a job with ``start_job()``, wait for it, and keep the gaps measured while it ran under ``name``."""
+        t0 = time.monotonic()
+        job = start_job()
+        wait_job(qtbot, job, timeout)
+        self.spans[name] = self.gaps(t0, time.monotonic())
+        self.durations[name] = time.monotonic() - t0
+        return job
+
+    def p95(self, name: str) -> float:
+        g = self.spans[name]
+        return float(np.percentile(g, 95)) if len(g) else 0.0
+
+    def report(self) -> dict:
+        """{job: (p95 gap ms, max gap ms, number of gaps)}."""
+        return {
+            k: (round(self.p95(k), 1), round(float(v.max() if len(v) else 0), 1), len(v)) for k, v in self.spans.items()
+        }
+
+    def stop(self) -> None:
+        self.timer.stop()
