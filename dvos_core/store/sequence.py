@@ -302,6 +302,30 @@ class Video(FrameSequence):
         pm[t] = (p >= threshold).astype(np.uint8)
         done[t] = 1
 
+    def set_predictions(self, ts, probabilities, threshold: float = 0.5) -> None:
+        """:meth:`set_prediction` for a batch of frames ``ts`` with (len(ts), H, W) ``probabilities``: the arrays are
+        opened once, each run of consecutive frames is one write, and frames are marked predicted after their data."""
+        ts = [int(t) for t in ts]
+        p = np.asarray(probabilities, dtype=np.float32)
+        if p.shape != (len(ts), *self.shape[1:3]):
+            raise ValueError(
+                f"probabilities for {self.name} frames {ts[:5]} have shape {p.shape}, "
+                f"expected {(len(ts), *self.shape[1:3])}"
+            )
+        if ts:
+            self._check_t(min(ts), max(ts) + 1)
+        pm, pp, done = self.prediction_arrays(create=True)
+        runs, start = [], 0
+        for i in range(1, len(ts) + 1):
+            if i == len(ts) or ts[i] != ts[i - 1] + 1:
+                runs.append((start, i))
+                start = i
+        for a, b in runs:
+            pp[ts[a] : ts[a] + b - a] = p[a:b].astype(np.float16)
+            pm[ts[a] : ts[a] + b - a] = (p[a:b] >= threshold).astype(np.uint8)
+        for a, b in runs:
+            done[ts[a] : ts[a] + b - a] = 1
+
     def predicted_frames(self) -> np.ndarray:
         arrs = self.prediction_arrays()
         if arrs is None:
