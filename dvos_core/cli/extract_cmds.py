@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dvos_core.cli._common import add_project
+from dvos_core.cli._common import add_project, add_threads
 
 
 def register(sub) -> None:
@@ -33,6 +33,7 @@ def register(sub) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="random seed for where fake textures are taken (default 0)")
     p.add_argument("--replace", action="store_true", help="delete all previously extracted objects first")
+    add_threads(p)
     p.set_defaults(func=_extract_objects)
 
     p = sub.add_parser(
@@ -65,6 +66,7 @@ def register(sub) -> None:
         metavar=("H", "W"),
         help="keep only the central H x W pixels (after --height resizing)",
     )
+    add_threads(p)
     p.set_defaults(func=_extract_backgrounds)
 
 
@@ -85,6 +87,7 @@ def _extract_objects(args) -> int:
         replace=args.replace,
         progress=TerminalProgress(),
         cancel=cancel_on_sigint(),
+        threads=args.threads,
     )
     s = df.attrs
     print(
@@ -115,6 +118,7 @@ def _extract_backgrounds(args) -> int:
         preprocess=_preprocess(args),
         progress=TerminalProgress(),
         cancel=cancel_on_sigint(),
+        threads=args.threads,
     )
     print(f"added {len(clips)} background clips of {args.clip_length} frames: {', '.join(c.name for c in clips)}")
     return 0

@@ -51,6 +51,9 @@ def register(sub) -> None:
         metavar="FILE",
         help="write every synthesis parameter with its default and meaning to FILE (YAML) and exit",
     )
+    from dvos_core.cli._common import add_threads
+
+    add_threads(p)
     p.set_defaults(func=_synth)
 
 
@@ -100,6 +103,7 @@ def _synth(args) -> int:
         split=args.split,
         progress=progress,
         cancel=cancel,
+        threads=args.threads,
     )
     print(
         f"synthetic set {args.name}: {len(s.done())}/{s.n_clips} clips of {cfg.n_frames} frames at "

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
+from dvos_core.threads import runs_with_threads
 
 
 @dataclass
@@ -135,14 +136,19 @@ def build_demo_project(path, size: int = 160, seed: int = 7, overwrite: bool = T
     return p
 
 
+@runs_with_threads()
 def run_demo(
     out_dir,
     config: DemoConfig | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     log: Callable[[str], None] = print,
+    threads: int | None = None,
 ) -> DemoResult:
-    """Run the whole loop into ``out_dir/demo.dvos`` and return the per-video scores of the test clip."""
+    """Run the whole loop into ``out_dir/demo.dvos`` and return the per-video scores of the test clip.
+
+    ``threads``: CPU threads of every step (see :mod:`dvos_core.threads`; synthesis workers get that many each).
+    """
     from dvos_core.demo.field import demo_videos
     from dvos_core.evaluate import evaluate
     from dvos_core.extract import extract_backgrounds, extract_heads
@@ -194,6 +200,7 @@ def run_demo(
         workers=cfg.workers,
         progress=sub,
         cancel=cancel,
+        threads=threads,
     )
     lap("synthesize")
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from dvos_core.evaluate.metrics import frame_scores, weighted_overall
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.threads import runs_with_threads
 
 DEFAULT_GT_PROVENANCES = ("manual", "corrected", "pseudo")
 FRAME_COLUMNS = [
@@ -97,6 +98,7 @@ def scored_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES) -> n
     return both
 
 
+@runs_with_threads(torch=False)
 def evaluate(
     project,
     video_ids=None,
@@ -111,6 +113,7 @@ def evaluate(
     plots: bool = True,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    threads: int | None = None,
 ) -> EvaluationReport:
     """Score stored predictions against ground truth for the chosen videos and save a report.
 
@@ -118,7 +121,8 @@ def evaluate(
     ``pred_done``. Per frame: Dice, IoU (+1 smoothing), boundary F at ``tolerance`` px, head counts (connected
     components of at least ``min_area`` px). Overall scores are frame-weighted (the paper's "All" column).
     With ``save``, writes frames.csv, videos.csv, overall.json, plots and worst-frame overlays to
-    ``project.report_dir(name)`` (name defaults to ``eval-<timestamp>``).
+    ``project.report_dir(name)`` (name defaults to ``eval-<timestamp>``). ``threads``: OpenCV threads for the
+    overlays (see :mod:`dvos_core.threads`).
     """
     import pandas as pd
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
+from dvos_core.threads import runs_with_threads
 
 
 def clip_starts(
@@ -44,6 +45,7 @@ def _free_ids(project, prefix: str, n: int) -> list[str]:
     return ids
 
 
+@runs_with_threads(torch=False)
 def extract_backgrounds(
     project,
     source,
@@ -55,6 +57,7 @@ def extract_backgrounds(
     preprocess=None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    threads: int | None = None,
 ):
     """Cut clips of ``clip_length`` consecutive frames from ``source`` into the project's background store.
 
@@ -63,7 +66,8 @@ def extract_backgrounds(
     ``start`` and every ``stride`` frames (default: back to back), at most ``n_clips``. Ids are ``<prefix>_000``,
     ``<prefix>_001``, ... (prefix: the video id or file stem + '_bg'), skipping ids in use. Each clip is committed
     whole; on cancel or error the unfinished clip is removed and the finished ones are kept. Returns the new
-    :class:`~dvos_core.store.Background` clips.
+    :class:`~dvos_core.store.Background` clips. ``threads``: OpenCV threads for decoding and resizing (see
+    :mod:`dvos_core.threads`).
     """
     from dvos_core.io.preprocess import Preprocess
     from dvos_core.io.readers import open_video

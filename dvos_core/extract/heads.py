@@ -9,6 +9,7 @@ import numpy as np
 from dvos_core.extract.components import frame_objects, instance_labels
 from dvos_core.extract.fakes import make_fake_heads
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.threads import runs_with_threads
 
 
 def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
@@ -61,6 +62,7 @@ def _label_map(project, vid: str, t: int, labels) -> np.ndarray:
     return lab.astype(np.int32)
 
 
+@runs_with_threads(torch=False)
 def extract_heads(
     project,
     video_ids: Sequence[str] | None = None,
@@ -76,6 +78,7 @@ def extract_heads(
     margin: int = 1,
     max_overlap: float = 0.1,
     max_tries: int = 200,
+    threads: int | None = None,
 ):
     """Cut every head out of the annotated frames, plus ``fakes_per_head`` fake heads per real head.
 
@@ -90,6 +93,7 @@ def extract_heads(
     Frames already extracted are skipped unless ``replace`` (which first clears the whole object bank). Objects are
     committed frame by frame, so a cancel keeps the frames finished so far. Returns a DataFrame of the rows added;
     its ``attrs`` hold the counts (frames, heads, fakes, too_small, too_large, fakes_failed, skipped_frames).
+    ``threads``: OpenCV threads (see :mod:`dvos_core.threads`).
     """
     import pandas as pd
 

@@ -25,11 +25,6 @@ def world() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def local_world_size() -> int:
-    """Processes torchrun started on this machine (1 outside torchrun): they share its CPU cores."""
-    return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")) or 1))
-
-
 def rank_device(device):
     """On a multi-process CUDA run, 'auto'/'cuda' become this rank's own GPU."""
     size = int(os.environ.get("WORLD_SIZE", "1"))

@@ -18,7 +18,7 @@ from dvos_core.infer.allocator import reuse_freed_memory
 from dvos_core.infer.engine import Predictor, load_model
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.progress import CancelToken, ProgressFn, check, report
-from dvos_core.threads import using_threads
+from dvos_core.threads import local_processes, using_threads
 
 
 def _predictors(checkpoint, image_checkpoint, device, tile_size, overlap, optimize=True):
@@ -124,7 +124,7 @@ def predict_video(
         raise ValueError(f"video {video_id!r} has no frames; add frames before predicting")
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
-    with using_threads(threads, workers=distributed.local_world_size()):
+    with using_threads(threads, workers=local_processes()):
         rank, size = distributed.world()
         dev = distributed.rank_device(device)
         main, image = _predictors(checkpoint, image_checkpoint, dev, tile_size, overlap, optimize)

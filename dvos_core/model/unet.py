@@ -159,9 +159,11 @@ class _UNet(nn.Module):
             raise ValueError(
                 f"{type(self).__name__} decodes windows of {want} frame(s), got {[len(w) for w in windows]}"
             )
-        levels = [
-            torch.stack([torch.cat([frame[k] for frame in w]) for w in windows]) for k in range(len(windows[0][0]))
-        ]
+        b = len(windows)
+        levels = []
+        for k in range(len(windows[0][0])):  # one copy per level: (B*want*C, h, w) viewed as (B, want*C, h, w)
+            t = torch.cat([frame[k] for w in windows for frame in w])
+            levels.append(t.view(b, t.shape[0] // b, *t.shape[1:]))
         h = self.decoder(levels[0], levels[1:], stochastic=stochastic)
         return {name: self.heads[name](h) for name in heads}
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from dvos_core.train.config import TrainConfig
 
 
-def _child(project_path: str, config: dict, name: str, events, stop_event, resume: bool) -> None:
+def _child(project_path: str, config: dict, name: str, events, stop_event, resume: bool, threads=None) -> None:
     from dvos_core.progress import Cancelled, CancelToken
     from dvos_core.train.loop import train
 
@@ -28,6 +28,7 @@ def _child(project_path: str, config: dict, name: str, events, stop_event, resum
             cancel=CancelToken(stop_event),
             on_event=events.put,
             resume=resume,
+            threads=threads,
         )
     except Cancelled:
         pass  # train() already reported {"type": "cancelled", ...}
@@ -38,8 +39,9 @@ def _child(project_path: str, config: dict, name: str, events, stop_event, resum
 class TrainProcess:
     """One training run in a spawned child process; events arrive through a queue (see ``train`` for the types)."""
 
-    def __init__(self, project_path, config: TrainConfig, name: str, resume: bool = True):
+    def __init__(self, project_path, config: TrainConfig, name: str, resume: bool = True, threads: int | None = None):
         self.project_path, self.config, self.name, self.resume = str(Path(project_path)), config, name, resume
+        self.threads = threads  # CPU threads of the child (see dvos_core.threads)
         self._ctx = mp.get_context("spawn")
         self._events = self._ctx.Queue()
         self._stop = self._ctx.Event()
@@ -53,7 +55,15 @@ class TrainProcess:
             target=_child,
             name=f"dvos-train-{self.name}",
             daemon=True,
-            args=(self.project_path, self.config.to_dict(), self.name, self._events, self._stop, self.resume),
+            args=(
+                self.project_path,
+                self.config.to_dict(),
+                self.name,
+                self._events,
+                self._stop,
+                self.resume,
+                self.threads,
+            ),
         )
         self._proc.start()
         return self
