@@ -32,7 +32,7 @@ from _common import emit, machine, peak_rss_mb
 CASES = [  # (preset, size, frames, batch): sized for a few minutes on a 2-core CPU; CUDA runs 16x the frames
     ("small", 512, 6, 2),
     ("small", 1024, 2, 1),
-    ("paper", 512, 3, 1),
+    ("paper", 512, 4, 1),
 ]
 MODES = ("baseline", "optimized")
 

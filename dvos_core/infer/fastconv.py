@@ -65,8 +65,9 @@ class FastConv2d(nn.Conv2d):
             return super().forward(x)
         if self.dilation == (1, 1):
             return conv3x3(x, self.weight, self.bias, self.use_nnpack)
-        even = x.shape[-2] % 2 == 0 and x.shape[-1] % 2 == 0
-        if self.use_nnpack and even and min(self.in_channels, self.out_channels) >= MIN_CHANNELS_DILATED:
+        h, w = x.shape[-2:]
+        phases_fit = h % 2 == 0 and w % 2 == 0 and min(h, w) // 2 >= MIN_SIDE  # else the phases stay on oneDNN
+        if self.use_nnpack and phases_fit and min(self.in_channels, self.out_channels) >= MIN_CHANNELS_DILATED:
             return dilated_conv3x3(x, self.weight, self.bias, True)
         return super().forward(x)
 
