@@ -2,8 +2,8 @@
 
 * Wide 3x3 convolutions (both widths >= ``MIN_CHANNELS``, feature maps at least ``MIN_SIDE`` px) run through
   NNPACK's Winograd kernels, one image at a time (NNPACK's batched mode is slower): 1.2-2.8x faster than oneDNN's
-  direct kernels on an AVX2 CPU at the paper model's widths. Winograd reassociates the sums: outputs differ from the
-  direct convolution by about 1e-5 relative.
+  direct kernels on an AVX2 CPU at the paper model's widths (so used only there: see :func:`nnpack_pays`).
+  Winograd reassociates the sums: outputs differ from the direct convolution by about 1e-5 relative.
 * Wide 3x3 convolutions with dilation 2 (the attention blocks' second spatial conv) are split into the four
   polyphase sub-images, each a plain 3x3 convolution run by NNPACK (output pixel (2i+r, 2j+s) only sees input
   pixels of phase (r, s)): 1.3-2x faster than oneDNN's dilated kernel from 96 channels on, despite the two copies.
@@ -33,6 +33,16 @@ def nnpack_available() -> bool:
         return False
 
 
+def nnpack_pays() -> bool:
+    """Use NNPACK only where it was measured to win: x86 CPUs whose best vector unit is AVX2. With AVX-512,
+    oneDNN's direct kernels are about twice as fast, and other CPUs were not measured, so they keep the stock ones."""
+    try:
+        capability = torch.backends.cpu.get_cpu_capability()
+    except (AttributeError, RuntimeError):
+        return False
+    return capability == "AVX2" and nnpack_available()
+
+
 def _wants_nnpack(x: torch.Tensor, weight: torch.Tensor) -> bool:
     return min(weight.shape[0], weight.shape[1]) >= MIN_CHANNELS and min(x.shape[-2:]) >= MIN_SIDE
 
@@ -42,7 +52,10 @@ def conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, us
     if not (use_nnpack and _wants_nnpack(x, weight)):
         return F.conv2d(x, weight, bias, padding=1)
     x = x.contiguous()
-    outs = [torch._nnpack_spatial_convolution(x[i : i + 1], weight, bias, [1, 1]) for i in range(x.shape[0])]
+    try:
+        outs = [torch._nnpack_spatial_convolution(x[i : i + 1], weight, bias, [1, 1]) for i in range(x.shape[0])]
+    except RuntimeError:  # NNPACK refused this input: the stock kernel computes the same convolution
+        return F.conv2d(x, weight, bias, padding=1)
     return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
@@ -87,18 +100,18 @@ def eligible(m: nn.Module) -> bool:
 
 def fast_cpu_copy(model: nn.Module) -> nn.Module:
     """A copy of ``model`` that shares its parameters and buffers (no extra weight memory, sees later updates)
-    with every eligible convolution switched to :class:`FastConv2d`. ``model`` itself is not modified; a model
-    without eligible convolutions, or one that cannot be copied, is returned as is."""
-    if not any(eligible(m) for m in model.modules()):
+    with every eligible convolution switched to :class:`FastConv2d`. ``model`` itself is not modified; where NNPACK
+    does not pay (:func:`nnpack_pays`), or for a model without eligible convolutions or that cannot be copied,
+    ``model`` is returned as is."""
+    if not nnpack_pays() or not any(eligible(m) for m in model.modules()):
         return model
     memo = {id(t): t for t in itertools.chain(model.parameters(), model.buffers())}
     try:
         clone = copy.deepcopy(model, memo)
     except Exception:  # e.g. a model holding an uncopyable handle: run it as it is
         return model
-    use_nnpack = nnpack_available()
     for m in clone.modules():
         if eligible(m):
             m.__class__ = FastConv2d
-            m.use_nnpack = use_nnpack
+            m.use_nnpack = True
     return clone
