@@ -8,13 +8,29 @@ import platform
 import resource
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo, as ``lscpu`` shows it), else what platform knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict:
     """What ran the benchmark (kept next to every figure)."""
     info = {
         "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "available_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
         "python": platform.python_version(),
     }
+    if hasattr(os, "getloadavg"):
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
     try:
         import torch
 

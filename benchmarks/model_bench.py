@@ -137,7 +137,9 @@ def main(argv=None) -> int:
     ap.add_argument("--preset", default="paper")
     ap.add_argument("--kind", default="dvos", choices=("dvos", "frame"))
     ap.add_argument("--device", default="cpu", help="cpu | cuda | auto")
-    ap.add_argument("--threads", type=int, default=2, help="CPU threads (torch.set_num_threads)")
+    ap.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (default: DVOS_THREADS, else the free cores)"
+    )
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     ap.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (default 3 CPU, 20 CUDA)")
     ap.add_argument("--train-size", type=int, default=256)
@@ -149,8 +151,9 @@ def main(argv=None) -> int:
 
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
     from dvos_core.model import build_model, describe_device, select_device
+    from dvos_core.threads import set_threads
 
-    torch.set_num_threads(args.threads)
+    args.threads = set_threads(args.threads)
     device = select_device(args.device)
     amp = device.type == "cuda" and torch.cuda.is_bf16_supported()
     cpu_repeats = args.repeats or (3 if device.type == "cpu" else 20)

@@ -1,106 +1,200 @@
-"""End-to-end prediction throughput: read frames from the store, infer, write probabilities back.
+"""End-to-end prediction throughput, today's plain path and the optimised path side by side (read, infer, write).
 
-Each case runs in its own process so that peak memory (RSS, and CUDA peak allocation) belongs to that case only.
-Prints one JSON document (and writes it with --out). Untrained weights: speed does not depend on them.
+For every case the two paths run alternately (baseline, optimised, then optimised, baseline, ...) on the same frames
+with the same (untrained, seeded) weights, each run in its own process so that its allocator settings and peak
+memory (RSS, and CUDA peak allocation) belong to that run only. A case predicts frames tau .. tau+frames-1 of a
+stored video (so every window is full and the feature cache starts cold, as at the start of a video).
 
-    python benchmarks/predict_bench.py [--device cpu|cuda|auto] [--quick] [--out bench.json]
+* ``baseline``: ``predict_video(..., optimize=False)``: one full forward (mask and frame heads) per window, the
+  encoder run on all tau frames of every window, stock convolution kernels, glibc's default allocator behaviour.
+* ``optimized``: the default ``predict_video``: each frame encoded once (feature cache), mask head only, NNPACK /
+  polyphase convolutions and freed memory kept for reuse on a CPU.
+
+Prints one JSON document (and writes it with --out): per case both runs' rates end to end and in steady state
+(after the first batch is written: caches warm, one-time set-up done, as through a long video), the wall-clock,
+steady-state and CPU-time ratios, and the largest difference between the two paths' probabilities. On a shared
+machine use --threads 1 and read the recorded load average.
+
+    python benchmarks/predict_bench.py [--threads 1] [--device cpu|cuda|all] [--quick] [--repeats 1] [--out f.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
+import statistics
 import sys
 import tempfile
 import time
 
 from _common import emit, machine, peak_rss_mb
 
-CASES = [  # (preset, size, frames, batch): sized for < 3 min on a 2-core CPU; CUDA runs 16x the frames
-    ("small", 512, 2, 2),
-    ("small", 1024, 1, 1),
-    ("paper", 512, 1, 1),
+CASES = [  # (preset, size, frames, batch): sized for a few minutes on a 2-core CPU; CUDA runs 16x the frames
+    ("small", 512, 6, 2),
+    ("small", 1024, 2, 1),
+    ("paper", 512, 4, 1),
 ]
+MODES = ("baseline", "optimized")
 
 
-def run_case(preset: str, size: int, n_frames: int, batch: int, device: str, queue) -> None:
+def run_case(preset: str, size: int, n_frames: int, batch: int, device: str, mode: str, threads, queue) -> None:
     import numpy as np
     import torch
 
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     from dvos_core.infer import predict_video
     from dvos_core.model import build_model, describe_device, select_device
     from dvos_core.store import Project
+    from dvos_core.store.sequence import Video
+    from dvos_core.threads import set_threads
 
+    n_threads = set_threads(threads)
     dev = select_device(device)
+    captured, written_at = {}, []
+    plain_write = Video.set_predictions
+
+    def capture(self, ts, probabilities, threshold=0.5):  # keep the float32 maps for the accuracy comparison
+        captured.update({int(t): np.array(p, np.float32) for t, p in zip(ts, probabilities)})
+        plain_write(self, ts, probabilities, threshold)
+        written_at.append((time.perf_counter(), len(ts)))
+
+    Video.set_predictions = capture
     with tempfile.TemporaryDirectory() as d:
         p = Project.create(f"{d}/bench.dvos")
+        torch.manual_seed(0)
+        model = build_model(preset, "dvos").eval()
+        tau = model.tau
         rng = np.random.default_rng(0)
         v = p.create_video("v", size, size)
-        n_frames = max(n_frames, 1)
-        v.append_frames(rng.integers(0, 255, (size, size, 3), dtype=np.uint8) for _ in range(n_frames))
-        model = build_model(preset, "dvos").eval()
+        v.append_frames(rng.integers(0, 255, (size, size, 3), dtype=np.uint8) for _ in range(tau + n_frames))
         info = {"input_size": model.config.input_size}
+        targets = list(range(tau, tau + n_frames))
+        kw = {"device": str(dev), "batch_size": batch, "resume": False, "optimize": mode == "optimized"}
         if dev.type == "cuda":  # warm-up (kernel selection, allocator), not timed
-            predict_video(p, "v", (model, info), device=str(dev), batch_size=batch, frames=[model.tau])
+            predict_video(p, "v", (model, info), frames=targets[:1], **kw)
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-        t0 = time.perf_counter()
-        n = predict_video(p, "v", (model, info), device=str(dev), batch_size=batch, resume=False)
+        captured.clear()
+        written_at.clear()
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        n = predict_video(p, "v", (model, info), frames=targets, **kw)
         if dev.type == "cuda":
             torch.cuda.synchronize()
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         from dvos_core.infer.engine import default_tile_size
 
+        steady = None  # after the first write: warm caches, one-time set-up done (as in a long video)
+        if len(written_at) > 1:
+            steady = sum(k for _, k in written_at[1:]) / (written_at[-1][0] - written_at[0][0])
         out = {
-            "preset": preset,
-            "size": size,
+            "mode": mode,
             "frames": n,
-            "batch_size": batch,
             "seconds": round(dt, 3),
-            "frames_per_s": round(n / dt, 3),
+            "frames_per_s": round(n / dt, 4),
+            "steady_frames_per_s": None if steady is None else round(steady, 4),
+            "cpu_s_per_frame": round(cpu / n, 3),
+            "threads": n_threads,
             "tile_size": default_tile_size(info),
             "params_m": round(sum(q.numel() for q in model.parameters()) / 1e6, 2),
             "device": describe_device(dev),
             "peak_rss_mb": peak_rss_mb(),
+            "load_1m_after": round(os.getloadavg()[0], 2),
+            "probabilities": np.stack([captured[t] for t in targets]),
         }
         if dev.type == "cuda":
             out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     queue.put(out)
 
 
+def run_in_process(ctx, case, device, mode, threads) -> dict:
+    q = ctx.Queue()
+    proc = ctx.Process(target=run_case, args=(*case, device, mode, threads, q))
+    proc.start()
+    try:
+        r = q.get()  # before join: a large result must be drained for the child to exit
+    except Exception as e:  # pragma: no cover - the child died
+        r = {"mode": mode, "error": repr(e)}
+    proc.join()
+    if proc.exitcode != 0:
+        r = {"mode": mode, "error": f"exit code {proc.exitcode}"}
+    return r
+
+
+def compare(case, device, runs: dict) -> dict:
+    import numpy as np
+
+    preset, size, n, batch = case
+    row = {"preset": preset, "size": size, "frames": n, "batch_size": batch, "device": device}
+    for mode in MODES:
+        ok = [r for r in runs[mode] if "error" not in r]
+        if not ok:
+            row[mode] = {"error": [r.get("error") for r in runs[mode]]}
+            continue
+        steady = [r["steady_frames_per_s"] for r in ok if r["steady_frames_per_s"]]
+        row[mode] = {
+            "frames_per_s": round(statistics.median(r["frames_per_s"] for r in ok), 4),
+            "steady_frames_per_s": round(statistics.median(steady), 4) if steady else None,
+            "cpu_s_per_frame": round(statistics.median(r["cpu_s_per_frame"] for r in ok), 3),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in ok),
+            "runs_s": [r["seconds"] for r in ok],
+            "load_1m_after": [r["load_1m_after"] for r in ok],
+        }
+        for key in ("threads", "tile_size", "params_m", "device", "peak_cuda_mb"):
+            if key in ok[0]:
+                row[key if key != "device" else "device_line"] = ok[0][key]
+    if all("error" not in row[m] for m in MODES):
+        b, o = row["baseline"], row["optimized"]
+        row["speedup_wall"] = round(o["frames_per_s"] / b["frames_per_s"], 2)
+        if b["steady_frames_per_s"] and o["steady_frames_per_s"]:
+            row["speedup_steady"] = round(o["steady_frames_per_s"] / b["steady_frames_per_s"], 2)
+        row["speedup_cpu"] = round(b["cpu_s_per_frame"] / o["cpu_s_per_frame"], 2)
+        pb = next(r for r in runs["baseline"] if "error" not in r)["probabilities"]
+        po = next(r for r in runs["optimized"] if "error" not in r)["probabilities"]
+        row["max_abs_prob_diff"] = float(np.abs(pb - po).max())
+    return row
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="all", help="cpu, cuda, auto, or all (cpu + cuda when present)")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads per run (default: DVOS_THREADS or all)")
     ap.add_argument("--quick", action="store_true", help="first case only")
+    ap.add_argument("--cases", nargs="+", type=int, help="case numbers to run (0-based, see CASES)")
+    ap.add_argument("--repeats", type=int, default=1, help="runs of each path per case (default 1)")
+    ap.add_argument("--mode", choices=("both", *MODES), default="both", help="run one path only")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
     import torch
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) if args.device == "all" else [args.device]
+    modes = MODES if args.mode == "both" else (args.mode,)
     ctx = mp.get_context("spawn")
     results = []
+    load_before = [round(x, 2) for x in os.getloadavg()]
     for device in devices:
-        cases = CASES[:1] if args.quick else CASES
+        cases = [CASES[i] for i in args.cases] if args.cases else CASES[:1] if args.quick else CASES
         if device == "cuda" and not args.quick:  # more frames on a GPU for a stable rate
             cases = [(p, s, n * 16, b * 2) for p, s, n, b in cases]
         for case in cases:
-            q = ctx.Queue()
-            proc = ctx.Process(target=run_case, args=(*case, device, q))
-            proc.start()
-            proc.join()
-            if proc.exitcode != 0:
-                results.append(
-                    {"preset": case[0], "size": case[1], "device": device, "error": f"exit code {proc.exitcode}"}
-                )
-                continue
-            r = q.get()
-            print(
-                f"{device:>5} {r['preset']:>6} {r['size']:>5}px: {r['frames_per_s']:.2f} frames/s, peak RSS "
-                f"{r['peak_rss_mb']} MB",
-                file=sys.stderr,
-            )
-            results.append(r)
-    doc = {"benchmark": "predict_video end to end (read, infer, write)", "machine": machine(), "results": results}
+            runs = {m: [] for m in MODES}
+            for rep in range(args.repeats):
+                for mode in modes if rep % 2 == 0 else modes[::-1]:  # alternate the order: drift hits both
+                    r = run_in_process(ctx, case, device, mode, args.threads)
+                    runs[mode].append(r)
+                    rate = r.get("frames_per_s", float("nan"))
+                    print(f"{device:>5} {case[0]:>6} {case[1]:>5}px {mode:>9}: {rate:.3f} frames/s", file=sys.stderr)
+            if args.mode != "both":
+                for m in MODES:
+                    runs[m] = runs[m] or [{"error": "not run"}]
+            results.append(compare(case, device, runs))
+    doc = {
+        "benchmark": "predict_video end to end (read, infer, write): plain path vs optimised path",
+        "machine": machine(),
+        "load_average_before": load_before,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "results": results,
+    }
     emit(doc, args.out)
     return 0
 

@@ -146,3 +146,15 @@ def _wait_option(args):
 
 def add_project(parser, help_text: str = "path of the project store (a folder ending in .dvos)") -> None:
     parser.add_argument("project", help=help_text)
+
+
+def add_threads(p) -> None:
+    """``--threads N``: CPU threads of a compute command (the rule lives in dvos_core.threads)."""
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads per process (default: $DVOS_THREADS, else the free cores shared among the worker "
+        "processes; on a shared machine use 1)",
+    )

@@ -35,6 +35,9 @@ def register(sub) -> None:
         help="only build the sample project (OUT/demo.dvos) and write the demo's settings to OUT/synth.yaml "
         "and OUT/train.yaml, to run the steps yourself (docs/tutorial.md)",
     )
+    from dvos_core.cli._common import add_threads
+
+    add_threads(p)
     p.set_defaults(func=_demo)
 
 
@@ -59,7 +62,7 @@ def _demo(args) -> int:
         if args.napari:
             return _open_in_napari(p.path)
         return 0
-    res = run_demo(args.out, cfg, progress=TerminalProgress(), cancel=cancel_on_sigint())
+    res = run_demo(args.out, cfg, progress=TerminalProgress(), cancel=cancel_on_sigint(), threads=args.threads)
     print(format_result(res))
     print(f"project: {res.project}  (open it with `napari {res.project}`)")
     if args.napari:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dvos_core.cli._common import add_project, add_wait
+from dvos_core.cli._common import add_project, add_threads, add_wait
 
 
 def register(sub) -> None:
@@ -36,6 +36,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed for where fake textures are taken (default 0)")
     p.add_argument("--replace", action="store_true", help="delete all previously extracted objects first")
     add_wait(p)
+    add_threads(p)
     p.set_defaults(func=_extract_objects)
 
     p = sub.add_parser(
@@ -101,6 +102,7 @@ def register(sub) -> None:
     a.add_argument("--replace", action="store_true", help="make clips again for frames that already have one")
     a.add_argument("--seed", type=int, default=0, help="random seed for the fill and the synthetic camera")
     add_wait(p)
+    add_threads(p)
     p.set_defaults(func=_extract_backgrounds)
 
 
@@ -121,6 +123,7 @@ def _extract_objects(args) -> int:
         replace=args.replace,
         progress=TerminalProgress(),
         cancel=cancel_on_sigint(),
+        threads=args.threads,
     )
     s = df.attrs
     print(
@@ -155,6 +158,7 @@ def _extract_backgrounds(args) -> int:
         preprocess=_preprocess(args),
         progress=TerminalProgress(),
         cancel=cancel_on_sigint(),
+        threads=args.threads,
     )
     print(f"added {len(clips)} background clips of {args.clip_length} frames: {', '.join(c.name for c in clips)}")
     return 0

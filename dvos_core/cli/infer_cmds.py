@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from dvos_core.cli._common import TerminalProgress, add_project, add_wait, cancel_on_sigint
+from dvos_core.cli._common import TerminalProgress, add_project, add_threads, add_wait, cancel_on_sigint
 
 
 def register(sub) -> None:
@@ -85,6 +85,7 @@ def register(sub) -> None:
     p.add_argument("--worst", type=int, default=8, help="number of worst-frame overlays to save")
     p.add_argument("--no-plots", action="store_true", help="write the tables only")
     add_wait(p)
+    add_threads(p)
     p.set_defaults(func=_evaluate)
 
 
@@ -107,6 +108,7 @@ def _add_runtime(p) -> None:
         help="tile frames larger than this (multiple of 32; default 2x the training size)",
     )
     p.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (default 64)")
+    add_threads(p)
 
 
 def _videos(project, args) -> list[str]:
@@ -151,6 +153,7 @@ def _predict(args) -> int:
             as_labels=args.as_labels,
             progress=TerminalProgress(),
             cancel=cancel,
+            threads=args.threads,
         )
     print(f"predicted {total} frames in {len(ids)} video(s)")
     return 0
@@ -178,6 +181,7 @@ def _pseudo(args) -> int:
         overlap=args.overlap,
         progress=TerminalProgress(),
         cancel=cancel_on_sigint(),
+        threads=args.threads,
     )
     for vid, g in df.groupby("video", sort=False):
         counts = g["status"].value_counts().to_dict()
@@ -228,6 +232,7 @@ def _evaluate(args) -> int:
         plots=not args.no_plots,
         progress=TerminalProgress(),
         cancel=cancel_on_sigint(),
+        threads=args.threads,
     )
     print(rep.format_table())
     print(f"report: {rep.path}")

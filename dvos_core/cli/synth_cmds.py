@@ -82,6 +82,9 @@ def register(sub) -> None:
         help="do not compare the synthesis motion with the project's videos before making a set",
     )
     add_wait(p)
+    from dvos_core.cli._common import add_threads
+
+    add_threads(p)
     p.set_defaults(func=_synth)
 
 
@@ -144,6 +147,7 @@ def _synth(args) -> int:
         split=args.split,
         progress=progress,
         cancel=cancel,
+        threads=args.threads,
     )
     print(
         f"synthetic set {args.name}: {len(s.done())}/{s.n_clips} clips of {cfg.n_frames} frames at "

@@ -60,6 +60,9 @@ def register(sub) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON line per event instead of a progress bar")
     add_wait(p)
+    from dvos_core.cli._common import add_threads
+
+    add_threads(p)
     p.set_defaults(func=_train)
 
 
@@ -127,7 +130,14 @@ def _train(args) -> int:
 
     progress = TerminalProgress() if (main_rank and not args.json) else None
     best = train(
-        args.project, cfg, name, progress=progress, cancel=cancel_on_sigint(), on_event=on_event, resume=args.resume
+        args.project,
+        cfg,
+        name,
+        progress=progress,
+        cancel=cancel_on_sigint(),
+        on_event=on_event,
+        resume=args.resume,
+        threads=args.threads,
     )
     if main_rank and not args.json:
         print(f"best checkpoint: {best}" + (f" (world size {env_world_size()})" if env_world_size() > 1 else ""))

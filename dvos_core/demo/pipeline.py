@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
+from dvos_core.threads import runs_with_threads
 
 
 @dataclass
@@ -150,21 +151,27 @@ def build_demo_project(path, size: int = 160, seed: int = 7, overwrite: bool = T
     return p
 
 
+@runs_with_threads()
 def run_demo(
     out_dir,
     config: DemoConfig | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     log: Callable[[str], None] = print,
+    threads: int | None = None,
 ) -> DemoResult:
     """Run the whole loop into ``out_dir/demo.dvos`` and return the scores of the held-out test clip: the first video
-    model's per-video table and every model's row of the comparison (see :class:`DemoResult`)."""
+    model's per-video table and every model's row of the comparison (see :class:`DemoResult`).
+
+    ``threads``: CPU threads of every step (see :mod:`dvos_core.threads`; synthesis workers get that many each).
+    """
     from dvos_core.demo.field import demo_videos
 
     cfg = config or DemoConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     run = _Stages(5 + 2 * len(cfg.video_models), progress, cancel, log)
+    run.threads = threads
     run.stage("build the sample project")
     clips = demo_videos(size=cfg.size)
     project = build_demo_project(out / "demo.dvos", size=cfg.size, clips=clips)
@@ -219,6 +226,7 @@ def _prepare_data(project, cfg: DemoConfig, run: _Stages) -> None:
         workers=cfg.workers,
         progress=sub,
         cancel=run.cancel,
+        threads=run.threads,
     )
     run.lap("synthesize")
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from dvos_core.evaluate.metrics import frame_scores, weighted_overall
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.threads import runs_with_threads
 
 DEFAULT_GT_PROVENANCES = ("manual", "corrected", "pseudo")
 FRAME_COLUMNS = [
@@ -99,6 +100,7 @@ def scored_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES, mode
     return both
 
 
+@runs_with_threads(torch=False)
 def evaluate(
     project,
     video_ids=None,
@@ -114,6 +116,7 @@ def evaluate(
     model: str | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    threads: int | None = None,
 ) -> EvaluationReport:
     """Score stored predictions against ground truth for the chosen videos and save a report.
 
@@ -122,7 +125,8 @@ def evaluate(
     scores several side by side). Per frame: Dice, IoU (+1 smoothing), boundary F at ``tolerance`` px, head counts
     (connected components of at least ``min_area`` px). Overall scores are frame-weighted (the paper's "All" column).
     With ``save``, writes frames.csv, videos.csv, overall.json, plots and worst-frame overlays to
-    ``project.report_dir(name)`` (name defaults to ``eval-<timestamp>``).
+    ``project.report_dir(name)`` (name defaults to ``eval-<timestamp>``). ``threads``: OpenCV threads for the
+    overlays (see :mod:`dvos_core.threads`).
     """
     import pandas as pd
 

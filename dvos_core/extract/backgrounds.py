@@ -6,6 +6,7 @@ from pathlib import Path
 
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.store.lock import writes_store
+from dvos_core.threads import runs_with_threads
 
 
 def clip_starts(
@@ -46,6 +47,7 @@ def _free_ids(project, prefix: str, n: int) -> list[str]:
 
 
 @writes_store
+@runs_with_threads(torch=False)
 def extract_backgrounds(
     project,
     source,
@@ -57,6 +59,7 @@ def extract_backgrounds(
     preprocess=None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    threads: int | None = None,
 ):
     """Cut clips of ``clip_length`` consecutive frames from ``source`` into the project's background store.
 
@@ -65,7 +68,8 @@ def extract_backgrounds(
     ``start`` and every ``stride`` frames (default: back to back), at most ``n_clips``. Ids are ``<prefix>_000``,
     ``<prefix>_001``, ... (prefix: the video id or file stem + '_bg'), skipping ids in use. Each clip is committed
     whole; on cancel or error the unfinished clip is removed and the finished ones are kept. Returns the new
-    :class:`~dvos_core.store.Background` clips.
+    :class:`~dvos_core.store.Background` clips. ``threads``: OpenCV threads for decoding and resizing (see
+    :mod:`dvos_core.threads`).
     """
     from dvos_core.io.preprocess import Preprocess
     from dvos_core.io.readers import open_video

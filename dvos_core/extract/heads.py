@@ -10,6 +10,7 @@ from dvos_core.extract.components import frame_objects, instance_labels
 from dvos_core.extract.fakes import make_fake_heads
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
+from dvos_core.threads import runs_with_threads
 
 
 def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
@@ -63,6 +64,7 @@ def _label_map(project, vid: str, t: int, labels) -> np.ndarray:
 
 
 @writes_store
+@runs_with_threads(torch=False)
 def extract_heads(
     project,
     video_ids: Sequence[str] | None = None,
@@ -78,6 +80,7 @@ def extract_heads(
     margin: int = 1,
     max_overlap: float = 0.1,
     max_tries: int = 200,
+    threads: int | None = None,
 ):
     """Cut every head out of the annotated frames, plus ``fakes_per_head`` fake heads per real head.
 
@@ -92,6 +95,7 @@ def extract_heads(
     Frames already extracted are skipped unless ``replace`` (which first clears the whole object bank). Objects are
     committed frame by frame, so a cancel keeps the frames finished so far. Returns a DataFrame of the rows added;
     its ``attrs`` hold the counts (frames, heads, fakes, too_small, too_large, fakes_failed, skipped_frames).
+    ``threads``: OpenCV threads (see :mod:`dvos_core.threads`).
     """
     import pandas as pd
 

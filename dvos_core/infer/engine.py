@@ -1,14 +1,25 @@
-"""Running a model on uint8 frames of any size: checkpoint resolution, padding, tiling, blending, bf16 on CUDA."""
+"""Running a model on uint8 frames of any size: checkpoint resolution, padding, tiling, blending, bf16 on CUDA.
+
+A model with ``encode_frames`` / ``decode_windows`` (DVOSNet, FrameNet; see :mod:`dvos_core.infer.window` for the
+protocol) is run in two halves: each frame (tile) is encoded once into a :class:`FeatureCache` and every window that
+holds it decodes from the cached features, computing the mask head only. Any other module is called as
+``model(x)["mask"]`` per window. ``optimize=False`` runs every model that plain way with stock kernels (the
+benchmarks' baseline).
+"""
 
 from __future__ import annotations
 
 import inspect
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from dvos_core.infer.fastconv import fast_cpu_copy
 from dvos_core.infer.tiling import MULTIPLE, Blender, pad_amounts, reflect_pad, round_up, tile_grid
+from dvos_core.infer.window import Batch, FeatureCache, FrameCache
+from dvos_core.progress import CancelToken, check
 
 FLIPS = (None, "h", "v", "hv")
 
@@ -59,6 +70,11 @@ def default_tile_size(info: dict) -> int:
     return round_up(int(size) * 2) if size else 512
 
 
+def has_feature_api(model) -> bool:
+    """Whether ``model`` can be run in two halves (``encode_frames`` per frame, ``decode_windows`` per window)."""
+    return callable(getattr(model, "encode_frames", None)) and callable(getattr(model, "decode_windows", None))
+
+
 def _accepts_stochastic(model) -> bool:
     try:
         return "stochastic" in inspect.signature(model.forward).parameters
@@ -84,12 +100,29 @@ def _flip_maps(p: np.ndarray, flip: str | None) -> np.ndarray:
     return p
 
 
+class _PaddedFrames(dict):
+    """Frames flipped (TTA) and reflect-padded to the tile grid on first use, by frame id."""
+
+    def __init__(self, frames: dict, flip: str | None, pad_h: int, pad_w: int):
+        super().__init__()
+        self.frames, self.flip, self.pad = frames, flip, (pad_h, pad_w)
+
+    def __missing__(self, i):
+        self[i] = reflect_pad(_flip_frames(self.frames[i], self.flip), *self.pad)
+        return self[i]
+
+
 class Predictor:
     """Applies a DVOS or frame model to uint8 inputs of any size and returns mask probabilities.
 
-    Inputs: (B, tau, H, W, 3) windows for a DVOS model, (B, H, W, 3) frames for a frame model. Frames are
+    Inputs: (B, tau, H, W, 3) windows for a DVOS model, (B, H, W, 3) frames for a frame model (:meth:`predict`), or
+    windows of frame ids into a frame store (:meth:`predict_windows`, :meth:`predict_batch`). Frames are
     reflect-padded to multiples of 32; if larger than ``tile_size`` they are cut into overlapping tiles whose outputs
     are blended with a raised-cosine window, so memory depends on the tile size, not the frame size.
+
+    ``optimize`` (default) encodes each frame tile once for all the windows that need it (models with the feature
+    API), computes the mask head only, and on a CPU uses faster convolution kernels (:mod:`.fastconv`) on a
+    parameter-sharing copy of the model. ``optimize=False`` is the plain path: one full forward per window.
     """
 
     def __init__(
@@ -100,6 +133,7 @@ class Predictor:
         tile_size: int | None = None,
         overlap: int = 64,
         amp: bool = True,
+        optimize: bool = True,
     ):
         from dvos_core.model import supports_bf16
 
@@ -117,23 +151,26 @@ class Predictor:
             raise ValueError(f"tile overlap must be in [0, tile size {tile}), got {overlap}")
         self.tile_size, self.overlap = tile, int(overlap)
         self.amp = bool(amp) and supports_bf16(self.device)  # bf16 on CUDA (as describe_device says)
-        self.stochastic_capable = _accepts_stochastic(model)
+        self.optimize = bool(optimize)
+        self.cached = self.optimize and has_feature_api(model)
+        self.net = fast_cpu_copy(model) if self.optimize and self.device.type == "cpu" else model
+        self.stochastic_capable = self.cached or _accepts_stochastic(model)
 
-    @classmethod
-    def from_checkpoint(cls, checkpoint, device="auto", **kw) -> Predictor:
-        model, info, dev = load_model(checkpoint, device)
-        return cls(model, info, dev, **kw)
+    # ---- scheduling ------------------------------------------------------------------------------------------
+    def tiles(self, height: int, width: int):
+        """(pad_h, pad_w, tiles) for frames of height x width."""
+        ph, pw = pad_amounts(height, width)
+        return ph, pw, tile_grid(height + ph, width + pw, self.tile_size, self.overlap)
 
-    def _forward(self, x: np.ndarray, stochastic: bool) -> np.ndarray:
-        from dvos_core.model import to_model_input
+    def chunk_size(self, batch_size: int, shape=None) -> int:
+        """Targets per scheduling step. Tiled frames with a cached model go through the video in chunks of at least
+        4 * tau frames, tile by tile, so only one tile's features are held (the first tau frames of each chunk and
+        tile are encoded a second time); otherwise a step is one batch."""
+        if not self.cached or shape is None or len(self.tiles(*shape)[2]) == 1:
+            return batch_size
+        return max(batch_size, 4 * self.tau)
 
-        # move uint8 (4x smaller than float) to the device, normalise there
-        t = to_model_input(torch.from_numpy(np.ascontiguousarray(x)).to(self.device, non_blocking=True))
-        kwargs = {"stochastic": True} if stochastic and self.stochastic_capable else {}
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            logits = self.model(t, **kwargs)["mask"]
-        return torch.sigmoid(logits.float())[:, 0].cpu().numpy()
-
+    # ---- array inputs ----------------------------------------------------------------------------------------
     def predict(self, inputs: np.ndarray, stochastic: bool = False, flip: str | None = None) -> np.ndarray:
         """Probabilities (B, H, W) float32 for a batch of uint8 inputs; ``flip`` in {None,'h','v','hv'} (TTA)."""
         x = np.asarray(inputs)
@@ -143,14 +180,101 @@ class Predictor:
             raise ValueError(f"{self.kind} model input must be {shape} uint8 frames, got {x.shape}")
         if want == 5 and x.shape[1] != self.tau:
             raise ValueError(f"this DVOS model uses tau={self.tau} reference frames, got windows of {x.shape[1]}")
+        if self.cached:  # the frames of each window are distinct ids here: nothing is shared between windows
+            if want == 5:
+                frames = {(b, k): x[b, k] for b in range(x.shape[0]) for k in range(x.shape[1])}
+                windows = [[(b, k) for k in range(x.shape[1])] for b in range(x.shape[0])]
+            else:
+                frames, windows = {b: x[b] for b in range(x.shape[0])}, [[b] for b in range(x.shape[0])]
+            return self.predict_windows(frames, windows, stochastic=stochastic, flip=flip)
         b, h, w = x.shape[0], x.shape[-3], x.shape[-2]
         x = _flip_frames(x, flip)
-        ph, pw = pad_amounts(h, w)
+        ph, pw, tiles = self.tiles(h, w)
         x = reflect_pad(x, ph, pw)
-        hp, wp = h + ph, w + pw
-        tiles = tile_grid(hp, wp, self.tile_size, self.overlap)
-        blender = Blender(b, hp, wp, self.overlap)
+        blender = Blender(b, h + ph, w + pw, self.overlap)
         for tile in tiles:
             ys, xs = tile.slices
             blender.add(tile, self._forward(x[..., ys, xs, :], stochastic), single=len(tiles) == 1)
         return np.ascontiguousarray(_flip_maps(blender.result(h, w), flip))
+
+    def _forward(self, x: np.ndarray, stochastic: bool) -> np.ndarray:
+        from dvos_core.model import to_model_input
+
+        # move uint8 (4x smaller than float) to the device, normalise there
+        t = to_model_input(torch.from_numpy(np.ascontiguousarray(x)).to(self.device, non_blocking=True))
+        kwargs = {"stochastic": True} if stochastic and self.stochastic_capable else {}
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            logits = self.net(t, **kwargs)["mask"]
+        return torch.sigmoid(logits.float())[:, 0].cpu().numpy()
+
+    # ---- frame-id inputs (video streaming) -------------------------------------------------------------------
+    def predict_batch(
+        self,
+        batch: Batch,
+        frames: FrameCache,
+        features: FeatureCache | None = None,
+        batch_size: int | None = None,
+        cancel: CancelToken | None = None,
+    ) -> np.ndarray:
+        """Probabilities (len(batch.targets), H, W) for a scheduled batch, reading its frames through ``frames``.
+
+        With a cached model, ``features`` (one per video and predictor) keeps each frame tile's encoding for the next
+        batches and ``batch_size`` caps the windows decoded at once; without, this is one plain forward per window.
+        """
+        tau = 0 if batch.mode == "image" else self.tau
+        if not self.cached:
+            return self.predict(frames.batch_input(batch, tau))
+        sources = batch.sources(tau)
+        held = frames.fetch(i for s in sources for i in s)
+        return self.predict_windows(held, sources, features, batch_size=batch_size, cancel=cancel)
+
+    def predict_windows(
+        self,
+        frames: dict,
+        windows: list,
+        features: FeatureCache | None = None,
+        stochastic: bool = False,
+        flip: str | None = None,
+        batch_size: int | None = None,
+        cancel: CancelToken | None = None,
+    ) -> np.ndarray:
+        """Probabilities (len(windows), H, W): ``frames[i]`` is a uint8 (H, W, 3) frame and each window lists the ids
+        of its frames, oldest first (tau ids for a DVOS model, one for a frame model).
+
+        Tile by tile, each (frame, tile) is encoded once through ``features`` (a new cache when None) and at most
+        ``batch_size`` windows are decoded at once. Encoding is deterministic, so stochastic passes reuse it.
+        """
+        if not self.cached:
+            x = np.stack([np.stack([frames[i] for i in w]) if self.kind == "dvos" else frames[w[0]] for w in windows])
+            return self.predict(x, stochastic, flip)
+        features = features if features is not None else FeatureCache()
+        h, w = next(iter(frames.values())).shape[:2]
+        ph, pw, tiles = self.tiles(h, w)
+        padded = _PaddedFrames(frames, flip, ph, pw)
+        step = max(1, int(batch_size or len(windows)))
+        blender = Blender(len(windows), h + ph, w + pw, self.overlap)
+        for j, tile in enumerate(tiles):
+            for s in range(0, len(windows), step):
+                check(cancel)
+                sub = windows[s : s + step]
+                keys = [(i, j, flip) for i in dict.fromkeys(i for win in sub for i in win)]
+                got = dict(zip(keys, features.get(keys, partial(self._encode_keys, padded, tile))))
+                probs = self._decode([[got[(i, j, flip)] for i in win] for win in sub], stochastic)
+                blender.add(tile, probs, single=len(tiles) == 1, rows=slice(s, s + len(sub)))
+        return np.ascontiguousarray(_flip_maps(blender.result(h, w), flip))
+
+    def _encode_keys(self, padded: _PaddedFrames, tile, keys: list) -> list:
+        ys, xs = tile.slices
+        return self._encode([padded[k[0]][ys, xs] for k in keys])
+
+    def _encode(self, tiles: list) -> list:
+        from dvos_core.model import to_model_input
+
+        t = to_model_input(torch.from_numpy(np.stack(tiles)).to(self.device, non_blocking=True))
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            return self.net.encode_frames(t)
+
+    def _decode(self, windows: list, stochastic: bool) -> np.ndarray:
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            logits = self.net.decode_windows(windows, stochastic=stochastic, heads=("mask",))["mask"]
+        return torch.sigmoid(logits.float())[:, 0].cpu().numpy()

@@ -13,19 +13,21 @@ from collections.abc import Sequence
 import numpy as np
 
 from dvos_core.infer import distributed
+from dvos_core.infer.allocator import reuse_freed_memory
 from dvos_core.infer.engine import Predictor, load_model
-from dvos_core.infer.window import FrameCache, plan_batches
+from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
+from dvos_core.threads import local_processes, using_threads
 
 
-def _predictors(checkpoint, image_checkpoint, device, tile_size, overlap):
+def _predictors(checkpoint, image_checkpoint, device, tile_size, overlap, optimize=True):
     model, info, dev = load_model(checkpoint, device)
-    main = Predictor(model, info, dev, tile_size=tile_size, overlap=overlap)
+    main = Predictor(model, info, dev, tile_size=tile_size, overlap=overlap, optimize=optimize)
     image = None
     if image_checkpoint is not None and main.kind == "dvos":
         imodel, iinfo, _ = load_model(image_checkpoint, dev)
-        image = Predictor(imodel, iinfo, dev, tile_size=tile_size or main.tile_size, overlap=overlap)
+        image = Predictor(imodel, iinfo, dev, tile_size=tile_size or main.tile_size, overlap=overlap, optimize=optimize)
         if image.kind != "frame":
             raise ValueError(
                 f"image_checkpoint {_name(image_checkpoint)} holds a {image.kind!r} model; the first "
@@ -53,26 +55,31 @@ def run_schedule(
     cancel: CancelToken | None = None,
     label: str = "",
     cache: FrameCache | None = None,
+    shape: tuple[int, int] | None = None,
 ) -> int:
-    """Predict ``targets`` batch by batch, calling ``sink(t, probability)`` as soon as each batch is done.
+    """Predict ``targets`` step by step, calling ``sink(targets, probabilities)`` as soon as each step is done.
 
-    ``reader(start, stop)`` supplies frames; only the frames the current batch needs are held (see FrameCache).
+    ``reader(start, stop)`` supplies frames; only the frames the current step needs are held (see FrameCache), and
+    each frame tile is encoded once for all its windows (see FeatureCache). A step is one batch, or for tiled frames
+    (``shape`` = (H, W)) a chunk of consecutive frames done tile by tile.
     """
     if main.kind == "context":
         raise ValueError("a context model predicts frame by frame: use predict_video or predict_array")
     tau = main.tau
-    batches = plan_batches(targets, tau, batch_size, image_first=image is not None)
+    step = main.chunk_size(batch_size, shape)
+    batches = plan_batches(targets, tau, step, image_first=image is not None)
     cache = cache if cache is not None else FrameCache(reader)
+    features = {"video": FeatureCache(), "image": FeatureCache()}
     total, done = sum(len(b.targets) for b in batches), 0
     report(progress, 0, total, f"{label}predicting {total} frames")
-    for batch in batches:
-        check(cancel)
-        predictor = image if (batch.mode == "image" and tau > 0) else main
-        probs = predictor.predict(cache.batch_input(batch, tau))
-        for t, p in zip(batch.targets, probs):
-            sink(t, p)
-        done += len(batch.targets)
-        report(progress, done, total, f"{label}frame {batch.targets[-1]}")
+    with reuse_freed_memory(main.optimize and main.device.type == "cpu"):
+        for batch in batches:
+            check(cancel)
+            predictor = image if (batch.mode == "image" and tau > 0) else main
+            probs = predictor.predict_batch(batch, cache, features[batch.mode], batch_size, cancel)
+            sink(batch.targets, probs)
+            done += len(batch.targets)
+            report(progress, done, total, f"{label}frame {batch.targets[-1]}")
     return done
 
 
@@ -105,6 +112,8 @@ def predict_video(
     passes: int = 2,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    threads: int | None = None,
+    optimize: bool = True,
 ) -> int:
     """Predict frames of a stored video into its prediction set ``name`` (default: the checkpoint's model name,
     see :func:`prediction_name`); each model's predictions are kept apart.
@@ -118,6 +127,8 @@ def predict_video(
     reference frames where it has not predicted them itself, when ``use_labels`` - except in test videos, whose
     labels are the ground truth; with ``passes=2`` (its default) it then predicts every frame again with
     references on both sides (see :func:`dvos_core.infer.context.refine_context`).
+    ``threads``: CPU threads (see :mod:`dvos_core.threads`; under torchrun the cores are shared by the local ranks).
+    ``optimize=False`` runs the plain path (one full forward per window, stock kernels): the benchmarks' baseline.
     """
     video = project.video(video_id)
     n = video.n_frames
@@ -127,65 +138,61 @@ def predict_video(
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
     if as_labels:  # test videos take manual ground truth only: refuse before predicting
         video.check_label_write("predicted", "predictions as labels")
-    rank, size = distributed.world()
-    main, image = _predictors(checkpoint, image_checkpoint, distributed.rank_device(device), tile_size, overlap)
-    targets = _targets(n, frames, video_id)
-    preds = video.predictions[name or prediction_name(checkpoint)]
-    if rank == 0:
-        first = ("image model" if image is not None else "clamped window (frame 0 repeated)") if main.tau else "-"
-        if main.kind == "context":
-            first = "fewer references"
-        info = {
-            "checkpoint": _name(checkpoint),
-            "image_checkpoint": None if image is None else _name(image_checkpoint),
-            "kind": main.kind,
-            "tau": main.tau,
-            "first_frames": first,
-            "threshold": float(threshold),
-            "tile_size": main.tile_size,
-            "overlap": main.overlap,
-            "passes": passes if main.kind == "context" else 1,
-        }
-        fingerprint = _fingerprint(checkpoint, image_checkpoint, threshold)
-        same = preds.start(info, None if fingerprint is None else f"{fingerprint}/{info['passes']}")
-        if not same and len(preds.frames()) == 0 and progress is not None:
-            report(progress, 0, len(targets), f"{video_id}: predicting with {preds.model!r}")
-    distributed.barrier(size)
-    known = reference_labels(video) if use_labels else None
-    if main.kind == "context" and size > 1:
-        raise ValueError(
-            "a context model predicts a video frame after frame, so torchrun cannot split one video across "
-            "processes; run one `dvos predict --videos ID` per GPU instead"
+    with using_threads(threads, workers=local_processes()):
+        rank, size = distributed.world()
+        main, image = _predictors(
+            checkpoint, image_checkpoint, distributed.rank_device(device), tile_size, overlap, optimize
         )
-    if main.kind == "context":
-        done = _predict_context(preds, main, targets, threshold, passes, resume, known, progress, cancel)
-        if as_labels:
+        targets = _targets(n, frames, video_id)
+        preds = video.predictions[name or prediction_name(checkpoint)]
+        if rank == 0:
+            first = ("image model" if image is not None else "clamped window (frame 0 repeated)") if main.tau else "-"
+            if main.kind == "context":
+                first = "fewer references"
+            info = {
+                "checkpoint": _name(checkpoint),
+                "image_checkpoint": None if image is None else _name(image_checkpoint),
+                "kind": main.kind,
+                "tau": main.tau,
+                "first_frames": first,
+                "threshold": float(threshold),
+                "tile_size": main.tile_size,
+                "overlap": main.overlap,
+                "passes": passes if main.kind == "context" else 1,
+            }
+            fingerprint = _fingerprint(checkpoint, image_checkpoint, threshold)
+            same = preds.start(info, None if fingerprint is None else f"{fingerprint}/{info['passes']}")
+            if not same and len(preds.frames()) == 0 and progress is not None:
+                report(progress, 0, len(targets), f"{video_id}: predicting with {preds.model!r}")
+        distributed.barrier(size)
+        known = reference_labels(video) if use_labels else None
+        if main.kind == "context" and size > 1:
+            raise ValueError(
+                "a context model predicts a video frame after frame, so torchrun cannot split one video across "
+                "processes; run one `dvos predict --videos ID` per GPU instead"
+            )
+        if main.kind == "context":
+            done = _predict_context(preds, main, targets, threshold, passes, resume, known, progress, cancel)
+            if as_labels:
+                predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel, model=preds.model)
+            return done
+        if resume:  # start() cleared the frames of any other checkpoint: only this one's are kept
+            done_flags = preds.arrays()[2][:n]
+            targets = [t for t in targets if not done_flags[t]]
+        if size > 1:
+            done = _predict_sharded(preds, main, image, targets, batch_size, threshold, rank, size, progress, cancel)
+        else:
+
+            def sink(ts, probs):
+                preds.set_many(ts, probs, threshold)
+
+            label, shape = f"{video_id}: ", video.shape[1:3]
+            done = run_schedule(
+                main, image, video.read_frames, targets, batch_size, sink, progress, cancel, label, shape=shape
+            )
+        if as_labels and rank == 0:
             predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel, model=preds.model)
         return done
-    if resume:  # start() cleared the frames of any other checkpoint: only this one's are kept
-        done_flags = preds.arrays()[2][:n]
-        targets = [t for t in targets if not done_flags[t]]
-    if size > 1:
-        done = _predict_sharded(preds, main, image, targets, batch_size, threshold, rank, size, progress, cancel)
-    else:
-
-        def sink(t, p):
-            preds.set(t, p, threshold)
-
-        done = run_schedule(
-            main,
-            image,
-            video.read_frames,
-            targets,
-            batch_size,
-            sink,
-            progress,
-            cancel,
-            label=f"{video_id}: ",
-        )
-    if as_labels and rank == 0:
-        predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel, model=preds.model)
-    return done
 
 
 def prediction_name(checkpoint) -> str:
@@ -240,7 +247,7 @@ def _predict_context(preds, main, targets, threshold, passes, resume, known, pro
         raise ValueError(f"passes must be 1 or 2, got {passes}")
     video = preds.video
     n, label = video.n_frames, f"{video.name}: "
-    ctx = ContextPredictor(main.model, main.device, main.tile_size, main.overlap, main.amp)
+    ctx = ContextPredictor(main.net, main.device, main.tile_size, main.overlap, main.amp)
     masks, done = preds.arrays()[0], preds.arrays()[2]
     flags = done[:n] if resume else np.zeros(n, np.uint8)
     todo = [t for t in targets if flags[t] < 1]
@@ -317,10 +324,11 @@ def _predict_sharded(preds, main, image, targets, batch_size, threshold, rank, s
     pm, pp, done = preds.arrays()
     mine: list[int] = []
 
-    def sink(t, p):
-        pp[t] = p.astype(np.float16)
-        pm[t] = (p >= threshold).astype(np.uint8)
-        mine.append(int(t))
+    def sink(ts, probs):
+        for t, p in zip(ts, probs):
+            pp[t] = p.astype(np.float16)
+            pm[t] = (p >= threshold).astype(np.uint8)
+            mine.append(int(t))
 
     try:
         run_schedule(
@@ -333,6 +341,7 @@ def _predict_sharded(preds, main, image, targets, batch_size, threshold, rank, s
             progress,
             cancel,
             label=f"[rank {rank}] {video.name}: ",
+            shape=video.shape[1:3],
         )
     finally:
         written = distributed.gather_lists(mine, size)
@@ -356,6 +365,8 @@ def predict_array(
     passes: int = 2,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    threads: int | None = None,
+    optimize: bool = True,
 ) -> np.ndarray:
     """In-memory prediction of a few frames (napari dock, tests): same scheduling and tiling as predict_video
     (``passes``: a context model's passes, see :func:`predict_video`).
@@ -366,24 +377,46 @@ def predict_array(
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
-    main, image = _predictors(model, image_model, device, tile_size, overlap)
-    tlist = _targets(len(frames), targets, "<array>")
-    out = np.zeros((len(tlist), *frames.shape[1:3]), np.float32)
-    pos = {t: i for i, t in enumerate(tlist)}
+    with using_threads(threads):
+        main, image = _predictors(model, image_model, device, tile_size, overlap, optimize)
+        tlist = _targets(len(frames), targets, "<array>")
+        out = np.zeros((len(tlist), *frames.shape[1:3]), np.float32)
+        pos = {t: i for i, t in enumerate(tlist)}
 
-    def sink(t, p):
-        out[pos[t]] = p
+        def sink(ts, probs):
+            for t, p in zip(ts, probs):
+                out[pos[t]] = p
 
-    if main.kind == "context":
-        from dvos_core.infer.context import ContextPredictor, refine_context, run_context
-
-        ctx = ContextPredictor(main.model, main.device, main.tile_size, main.overlap, main.amp)
-        run_context(ctx, lambda a, b: frames[a:b], tlist, sink, progress=progress, cancel=cancel)
-        if passes == 2:
-            first = dict(zip(tlist, out.copy()))
-            refine_context(
-                ctx, lambda a, b: frames[a:b], len(frames), tlist, first.get, sink, progress=progress, cancel=cancel
+        if main.kind == "context":
+            _context_array(main, frames, tlist, lambda t, p: sink([t], [p]), passes, progress, cancel)
+        else:
+            run_schedule(
+                main,
+                image,
+                lambda a, b: frames[a:b],
+                tlist,
+                batch_size,
+                sink,
+                progress,
+                cancel,
+                shape=frames.shape[1:3],
             )
-        return out
-    run_schedule(main, image, lambda a, b: frames[a:b], tlist, batch_size, sink, progress, cancel)
     return out
+
+
+def _context_array(main, frames, targets, sink, passes, progress, cancel) -> None:
+    """A context model's passes over frames held in memory (the second pass reads the first pass's maps)."""
+    from dvos_core.infer.context import ContextPredictor, refine_context, run_context
+
+    ctx = ContextPredictor(main.net, main.device, main.tile_size, main.overlap, main.amp)
+    first: dict = {}
+
+    def keep(t, p):
+        first[t] = p
+        sink(t, p)
+
+    run_context(ctx, lambda a, b: frames[a:b], targets, keep, progress=progress, cancel=cancel)
+    if passes == 2:
+        refine_context(
+            ctx, lambda a, b: frames[a:b], len(frames), targets, first.get, sink, progress=progress, cancel=cancel
+        )

@@ -7,31 +7,39 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dvos_core.infer.allocator import reuse_freed_memory
 from dvos_core.infer.engine import FLIPS, Predictor, load_model
 from dvos_core.infer.predict import _name
 from dvos_core.infer.quality import camera_motion, flicker, quality_score, uncertainty
-from dvos_core.infer.window import FrameCache, plan_batches
+from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.motion.transforms import invert
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
+from dvos_core.threads import using_threads
 
 COLUMNS = ["video", "frame", "quality", "flicker", "uncertainty", "written", "status", "below_threshold"]
 
 
-def _passes(predictor: Predictor, x: np.ndarray, n_passes: int) -> np.ndarray:
-    """(K, B, H, W) probabilities: pass 0 deterministic, then stochastic forwards, or flip test-time augmentation
-    when the model has no stochastic path (no ``stochastic`` argument, or one that changes nothing: detected on the
-    first batch and remembered on the predictor)."""
-    out = [predictor.predict(x)]
+def _passes(predictor: Predictor, frames: dict, todo: list, features: FeatureCache, n_passes: int) -> np.ndarray:
+    """(K, B, H, W) probabilities of frames ``todo``: pass 0 deterministic, then stochastic forwards (reusing the
+    frames' encoder features), or flip test-time augmentation when the model has no stochastic path (no
+    ``stochastic`` argument, or one that changes nothing: detected on the first batch and remembered on the
+    predictor)."""
+    windows = [[t] for t in todo]
+
+    def run(stochastic=False, flip=None):
+        return predictor.predict_windows(frames, windows, features, stochastic=stochastic, flip=flip)
+
+    out = [run()]
     for k in range(1, n_passes):
         if predictor.stochastic_capable:
-            p = predictor.predict(x, stochastic=True)
+            p = run(stochastic=True)
             if k == 1 and np.allclose(p, out[0], atol=1e-6):
                 predictor.stochastic_capable = False
             else:
                 out.append(p)
                 continue
-        out.append(predictor.predict(x, flip=FLIPS[k % len(FLIPS)]))
+        out.append(run(flip=FLIPS[k % len(FLIPS)]))
     return np.stack(out)
 
 
@@ -124,6 +132,7 @@ def pseudo_label(
     threshold: float = 0.5,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    threads: int | None = None,
 ):
     """Label every frame (or ``frames``) of the videos with the image model; returns a per-frame DataFrame.
 
@@ -131,11 +140,10 @@ def pseudo_label(
     (manual, corrected) and synthetic masks are never replaced (status "protected"); existing pseudo masks are kept
     (status "kept") unless ``overwrite``. Frames with quality below ``quality_threshold`` are flagged
     (``below_threshold``): they keep their mask and the trainer skips them via ``pseudo_quality_min``; with
-    ``drop_below`` their mask is cleared instead (status "dropped", quality still recorded).
+    ``drop_below`` their mask is cleared instead (status "dropped", quality still recorded). ``threads``: CPU
+    threads (see :mod:`dvos_core.threads`).
     """
     import pandas as pd
-
-    from dvos_core.store.schema import PROVENANCE_RANK, PSEUDO
 
     if isinstance(video_ids, str):
         video_ids = [video_ids]
@@ -146,8 +154,33 @@ def pseudo_label(
     if quality_threshold is not None and not 0.0 <= quality_threshold <= 1.0:
         raise ValueError(f"quality_threshold must be in [0, 1], got {quality_threshold}")
     videos = [project.video(v) for v in video_ids]
+    from dvos_core.store.schema import PSEUDO
+
     for v in videos:  # test videos take manual ground truth only: refuse before any work
         v.check_label_write(PSEUDO, "pseudo-labelling")
+    rows: list = []
+    with using_threads(threads):
+        predictor = _frame_predictor(checkpoint, device, tile_size, overlap)
+        plans = [(v, _video_targets(v, frames)) for v in videos]
+        total, done = sum(len(t) for _, t in plans), 0
+        with reuse_freed_memory(predictor.device.type == "cpu"):
+            for video, targets in plans:
+                fin = _Finaliser(video, quality_threshold, drop_below, rows)
+                labeller = _BatchLabeller(predictor, video, n_passes, threshold, overwrite)
+                try:
+                    for batch in plan_batches(targets, 0, batch_size, image_first=True):
+                        check(cancel)
+                        for item in labeller.label(batch.targets):
+                            fin.push(item)
+                        done += len(batch.targets)
+                        report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
+                finally:  # a cancel or error still writes the finished frame held back for its flicker
+                    fin.flush()
+                _record_run(video, checkpoint, predictor, n_passes, quality_threshold, drop_below)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _frame_predictor(checkpoint, device, tile_size, overlap) -> Predictor:
     model, info, dev = load_model(checkpoint, device)
     predictor = Predictor(model, info, dev, tile_size=tile_size, overlap=overlap)
     if predictor.kind != "frame":
@@ -155,56 +188,59 @@ def pseudo_label(
             f"pseudo-labelling needs an image (frame) model; {_name(checkpoint)} is a "
             f"{predictor.kind!r} model. Train one with `dvos train --kind frame`"
         )
-    plans = []
-    for v in videos:
-        n = v.n_frames
-        targets = list(range(n)) if frames is None else sorted({int(t) for t in frames if 0 <= int(t) < n})
-        plans.append((v, targets))
-    total, done = sum(len(t) for _, t in plans), 0
-    rows: list = []
-    for video, targets in plans:
-        fin = _Finaliser(video, quality_threshold, drop_below, rows)
-        codes = video.provenance
-        cache = FrameCache(video.read_frames)
-        try:
-            for batch in plan_batches(targets, 0, batch_size, image_first=True):
-                check(cancel)
-                status = {}
-                for t in batch.targets:
-                    rank = PROVENANCE_RANK[int(codes[t])]
-                    status[t] = (
-                        "protected"
-                        if rank > PROVENANCE_RANK[PSEUDO]
-                        else "kept"
-                        if int(codes[t]) == PSEUDO and not overwrite
-                        else "predict"
-                    )
-                todo = [t for t in batch.targets if status[t] == "predict"]
-                results = {}
-                if todo:
-                    x = cache.batch_input(type(batch)("image", tuple(todo)), 0)
-                    passes = _passes(predictor, x, n_passes)
-                    for i, t in enumerate(todo):
-                        p = passes[:, i]
-                        results[t] = ((p.mean(0) >= threshold).astype(np.uint8), uncertainty(p, threshold))
-                for t in batch.targets:
-                    frame = cache.frames[t] if t in cache.frames else video.frame(t)  # for motion-aligned flicker
-                    if t in results:
-                        fin.push((t, results[t][0], results[t][1], "predict", frame))
-                    else:
-                        fin.push((t, video.group["masks"][t], float("nan"), status[t], frame))
-                done += len(batch.targets)
-                report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
-        finally:  # a cancel or error still writes the finished frame held back for its flicker
-            fin.flush()
-        video.update_attrs(
-            pseudo_label={
-                "checkpoint": _name(checkpoint),
-                "n_passes": n_passes,
-                "uncertainty_from": "stochastic" if predictor.stochastic_capable else "flips",
-                "quality_threshold": quality_threshold,
-                "drop_below": drop_below,
-                "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            }
-        )
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return predictor
+
+
+def _video_targets(video, frames) -> list[int]:
+    n = video.n_frames
+    return list(range(n)) if frames is None else sorted({int(t) for t in frames if 0 <= int(t) < n})
+
+
+class _BatchLabeller:
+    """Turns a batch of frame indices into finaliser items (t, mask, uncertainty, status), predicting only the
+    frames whose mask may be replaced; frames and encoder features are held only while the batch needs them."""
+
+    def __init__(self, predictor: Predictor, video, n_passes: int, threshold: float, overwrite: bool):
+        from dvos_core.store.schema import PROVENANCE_RANK, PSEUDO
+
+        self.predictor, self.video, self.n_passes, self.threshold = predictor, video, n_passes, threshold
+        self.codes = video.provenance
+        self.overwrite, self.rank, self.pseudo = overwrite, PROVENANCE_RANK, PSEUDO
+        self.frames, self.features = FrameCache(video.read_frames), FeatureCache()
+
+    def status(self, t: int) -> str:
+        """ "protected" (a higher-ranked mask), "kept" (a pseudo mask, no overwrite) or "predict"."""
+        code = int(self.codes[t])
+        if self.rank[code] > self.rank[self.pseudo]:
+            return "protected"
+        return "kept" if code == self.pseudo and not self.overwrite else "predict"
+
+    def label(self, targets) -> list[tuple]:
+        status = {t: self.status(t) for t in targets}
+        todo = [t for t in targets if status[t] == "predict"]
+        results = {}
+        held = self.frames.fetch(targets)  # every frame: the finaliser aligns neighbours by their camera motion
+        if todo:
+            passes = _passes(self.predictor, held, todo, self.features, self.n_passes)
+            for i, t in enumerate(todo):
+                p = passes[:, i]
+                results[t] = ((p.mean(0) >= self.threshold).astype(np.uint8), uncertainty(p, self.threshold))
+        return [
+            (t, *results[t], "predict", held[t])
+            if t in results
+            else (t, self.video.group["masks"][t], float("nan"), status[t], held[t])
+            for t in targets
+        ]
+
+
+def _record_run(video, checkpoint, predictor: Predictor, n_passes, quality_threshold, drop_below) -> None:
+    video.update_attrs(
+        pseudo_label={
+            "checkpoint": _name(checkpoint),
+            "n_passes": n_passes,
+            "uncertainty_from": "stochastic" if predictor.stochastic_capable else "flips",
+            "quality_threshold": quality_threshold,
+            "drop_below": drop_below,
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+    )

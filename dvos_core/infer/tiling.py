@@ -91,11 +91,13 @@ class Blender:
         self.norm = np.zeros((height, width), np.float32)
         self.overlap = overlap
         self._weights: dict = {}
+        self._counted: set = set()
 
-    def add(self, tile: Tile, values: np.ndarray, single: bool = False) -> None:
-        """Add (B, h, w) tile values; ``single`` means the tile covers the whole image (no weighting needed)."""
+    def add(self, tile: Tile, values: np.ndarray, single: bool = False, rows: slice = slice(None)) -> None:
+        """Add (b, h, w) tile values for the images ``rows`` (default all; a tile may arrive in several row slices);
+        ``single`` means the tile covers the whole image (no weighting needed)."""
         if single:
-            self.acc[:, : tile.h, : tile.w] = values
+            self.acc[rows, : tile.h, : tile.w] = values
             self.norm[: tile.h, : tile.w] = 1.0
             return
         key = (tile.h, tile.w)
@@ -103,8 +105,10 @@ class Blender:
             self._weights[key] = blend_weights(tile.h, tile.w, self.overlap)
         wgt = self._weights[key]
         ys, xs = tile.slices
-        self.acc[:, ys, xs] += values * wgt
-        self.norm[ys, xs] += wgt
+        self.acc[rows, ys, xs] += values * wgt
+        if tile not in self._counted:
+            self._counted.add(tile)
+            self.norm[ys, xs] += wgt
 
     def result(self, height: int, width: int) -> np.ndarray:
         """Blended (B, height, width) values, cropped to the unpadded size."""

@@ -1,8 +1,19 @@
-"""Sliding-window scheduling: which frames feed which prediction, batching, and a bounded frame cache."""
+"""Sliding-window scheduling: which frames feed which prediction, batching, and bounded frame and feature caches.
+
+The feature cache works with any model that offers two halves (the protocol :class:`dvos_core.infer.Predictor`
+looks for):
+
+* ``encode_frames(x)``: normalised frames (N, 3, H, W) -> a list of N per-frame features (any object, typically a
+  tuple of tensors). It must be deterministic and see each frame alone, so a frame's features do not depend on the
+  window it is used in.
+* ``decode_windows(windows, stochastic=False, heads=("mask", ...))``: B windows, each a sequence of per-frame
+  features (oldest first, ``tau`` of them, or one for a frame model) -> a dict of (B, C, H, W) outputs, at least
+  ``"mask"`` logits; ``heads`` names the outputs wanted.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,3 +109,46 @@ class FrameCache:
         if batch.mode == "image":
             return np.stack([frames[s[0]] for s in srcs])
         return np.stack([np.stack([frames[i] for i in s]) for s in srcs])
+
+
+class FeatureCache:
+    """Encoder features per key (e.g. (frame, tile, flip)), each computed once and held while a step needs it.
+
+    ``get(keys, encode)`` first drops every held key that is not in ``keys``, then calls ``encode(missing)`` once
+    for the keys it does not hold and returns the features of ``keys`` in order. Used with consecutive DVOS batches
+    it holds at most ``tau + batch_size - 1`` frames' features (of one tile), whatever the video length. Tensors that
+    are views of a larger batch tensor are copied, so dropping a key frees its memory. ``encoded`` counts the
+    encodings and ``max_resident`` the largest number of keys held.
+    """
+
+    def __init__(self):
+        self.items: dict = {}
+        self.encoded = 0
+        self.max_resident = 0
+
+    def get(self, keys: Sequence[Hashable], encode: Callable[[list], list]) -> list:
+        keys = list(keys)
+        needed = set(keys)
+        for k in [k for k in self.items if k not in needed]:
+            del self.items[k]
+        missing = [k for k in dict.fromkeys(keys) if k not in self.items]
+        if missing:
+            feats = list(encode(missing))
+            if len(feats) != len(missing):
+                raise ValueError(f"encode_frames returned {len(feats)} features for {len(missing)} frames")
+            for k, f in zip(missing, feats):
+                self.items[k] = _own_storage(f)
+            self.encoded += len(missing)
+        self.max_resident = max(self.max_resident, len(self.items))
+        return [self.items[k] for k in keys]
+
+
+def _own_storage(features):
+    """Copy tensors that are views into a bigger (batch) tensor, so each frame's features can be freed alone."""
+    if isinstance(features, (tuple, list)):
+        out = [_own_storage(f) for f in features]
+        return tuple(out) if isinstance(features, tuple) else out
+    storage = getattr(features, "untyped_storage", None)
+    if storage is not None and storage().nbytes() > features.numel() * features.element_size():
+        return features.clone()
+    return features

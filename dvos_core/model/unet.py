@@ -152,6 +152,33 @@ class _UNet(nn.Module):
         """The positional inputs of ``forward`` from a training batch, on ``device``."""
         return tuple(batch[k].to(device, non_blocking=True) for k in self.input_keys)
 
+    def encode_frames(self, x: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
+        """Encoder features of N normalised frames (N, 3, H, W): one ``(latent, skip_0, ..., skip_4)`` tuple per frame,
+        each tensor (C, h, w), finest skip first. The encoder sees each frame alone (it is deterministic even when
+        skip diffusion is on), so a frame's features can be computed once and shared by every window holding it."""
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"encode_frames expects (N, 3, H, W) frames, got {tuple(x.shape)}")
+        self._check_hw(x.shape[2], x.shape[3])
+        latent, skips = self.encoder(x)
+        return [tuple(t[i] for t in (latent, *skips)) for i in range(x.shape[0])]
+
+    def decode_windows(self, windows, stochastic: bool = False, heads=("mask", "frame")) -> dict:
+        """The heads' outputs for B windows of per-frame features (each window a sequence of ``encode_frames``
+        tuples, oldest frame first; ``tau`` of them for DVOSNet, one for FrameNet): the same result as ``forward`` on
+        those frames. ``heads`` picks the outputs to compute (``("mask",)`` skips the frame reconstruction)."""
+        want = self.tau or 1
+        if not windows or any(len(w) != want for w in windows):
+            raise ValueError(
+                f"{type(self).__name__} decodes windows of {want} frame(s), got {[len(w) for w in windows]}"
+            )
+        b = len(windows)
+        levels = []
+        for k in range(len(windows[0][0])):  # one copy per level: (B*want*C, h, w) viewed as (B, want*C, h, w)
+            t = torch.cat([frame[k] for w in windows for frame in w])
+            levels.append(t.view(b, t.shape[0] // b, *t.shape[1:]))
+        h = self.decoder(levels[0], levels[1:], stochastic=stochastic)
+        return {name: self.heads[name](h) for name in heads}
+
 
 class DVOSNet(_UNet):
     """The video model: predicts the query frame's mask (logits) and the frame itself from tau earlier frames.

@@ -408,6 +408,9 @@ class Video(FrameSequence):
     def set_prediction(self, t: int, probability: np.ndarray, threshold: float = 0.5) -> None:
         self.predictions.set(t, probability, threshold)
 
+    def set_predictions(self, ts, probabilities, threshold: float = 0.5) -> None:
+        self.predictions.latest().set_many(ts, probabilities, threshold)
+
     def predicted_frames(self) -> np.ndarray:
         return self.predictions.frames()
 

@@ -16,6 +16,7 @@ import numpy as np
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.synth.config import SynthConfig
+from dvos_core.threads import resolve_threads, using_threads
 
 BACKENDS = ("serial", "process", "dask")
 
@@ -104,7 +105,10 @@ class _Context:
 _WORKER: dict = {}
 
 
-def _worker_init(project_path: str, name: str, event) -> None:
+def _worker_init(project_path: str, name: str, event, threads: int = 1) -> None:
+    from dvos_core.threads import set_threads
+
+    set_threads(threads, torch=False)  # this worker's share of the cores (OpenCV)
     _WORKER.clear()
     _WORKER.update(path=project_path, name=name, cancel=CancelToken(event) if event is not None else None)
 
@@ -192,13 +196,15 @@ def generate(
     split: str = "train",
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    threads: int | None = None,
 ):
     """Render ``n_clips`` clips into synthetic set ``name`` of ``project`` (a Project or its path); resumable.
 
     backend: "serial" (this process), "process" (a pool of ``workers`` processes on this machine) or "dask" (the
     active ``distributed`` client if there is one, else Dask's local process scheduler; the project folder must be
     on storage that every worker can write). Re-running with the same name, config and seed only renders clips
-    that are not done yet. Returns the SyntheticSet.
+    that are not done yet. Returns the SyntheticSet. ``threads``: OpenCV threads per process (default: the cores
+    shared among the ``workers``; see :mod:`dvos_core.threads`).
     """
     from dvos_core.store import Project
 
@@ -223,9 +229,11 @@ def generate(
     if not todo:
         return sset
     if backend == "serial" or (backend == "process" and workers <= 1):
-        _run_serial(project, name, todo, len(done), total, progress, cancel)
+        with using_threads(threads, torch=False):
+            _run_serial(project, name, todo, len(done), total, progress, cancel)
     elif backend == "process":
-        _run_processes(project, name, todo, len(done), total, workers, progress, cancel)
+        per_worker = resolve_threads(threads, workers)
+        _run_processes(project, name, todo, len(done), total, workers, progress, cancel, per_worker)
     else:
         _run_dask(project, name, todo, len(done), total, workers, progress, cancel)
     return sset
@@ -240,14 +248,14 @@ def _run_serial(project, name, todo, n_done, total, progress, cancel) -> None:
         report(progress, n_done, total, f"{name}: clip {i}")
 
 
-def _run_processes(project, name, todo, n_done, total, workers, progress, cancel) -> None:
+def _run_processes(project, name, todo, n_done, total, workers, progress, cancel, threads: int = 1) -> None:
     spawn = mp.get_context("spawn")  # no fork: zarr/asyncio threads in the parent must not be copied
     stop = spawn.Event()
     pool = ProcessPoolExecutor(
         max_workers=int(workers),
         mp_context=spawn,
         initializer=_worker_init,
-        initargs=(str(Path(project.path).resolve()), name, stop),
+        initargs=(str(Path(project.path).resolve()), name, stop, threads),
     )
     pending = set()
     try:

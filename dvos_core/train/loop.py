@@ -45,6 +45,7 @@ def train(
     cancel: CancelToken | None = None,
     on_event: Callable[[TrainEvent], None] | None = None,
     resume: bool = True,
+    threads: int | None = None,
 ) -> Path:
     """Train a model as described by ``config``; returns the path of the best checkpoint.
 
@@ -53,17 +54,21 @@ def train(
     each step and, outside DDP, at every convolution of its forward and backward pass (see
     :mod:`dvos_core.train.interrupt`), so a stop never waits for a whole step; on cancel, ``last.pt`` is written (an
     interrupted step is not counted) and :class:`Cancelled` is raised.
+    ``threads``: CPU threads per process (see :mod:`dvos_core.threads`; the default shares the cores among
+    torchrun ranks and data-loader workers).
     """
     from dvos_core.store import Project
+    from dvos_core.threads import local_processes, using_threads
 
     if not isinstance(project, Project):
         project = Project.open(project, mode="r")
     config.validate()
-    dist_info = distributed.setup(config.device)
-    try:
-        return _Run(project, config, name, dist_info, progress, cancel, on_event).run(resume)
-    finally:
-        distributed.cleanup(dist_info)
+    with using_threads(threads, workers=local_processes() * (1 + int(config.num_workers or 0))):
+        dist_info = distributed.setup(config.device)
+        try:
+            return _Run(project, config, name, dist_info, progress, cancel, on_event).run(resume)
+        finally:
+            distributed.cleanup(dist_info)
 
 
 def _rng_state(device: torch.device) -> dict:

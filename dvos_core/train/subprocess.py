@@ -19,13 +19,23 @@ from dvos_core.train.events import ErrorEvent, TrainEvent
 
 
 def run_training(
-    project_path: str, config: dict, name: str, resume: bool = True, on_event=None, progress=None, cancel=None
+    project_path: str,
+    config: dict,
+    name: str,
+    resume: bool = True,
+    on_event=None,
+    progress=None,
+    cancel=None,
+    threads: int | None = None,
 ) -> str:
     """What the child runs: ``train`` with the config given as a dict; returns the best checkpoint's path."""
     from dvos_core.train.loop import train
 
     cfg = TrainConfig.from_dict(config)
-    return str(train(project_path, cfg, name, progress=progress, cancel=cancel, on_event=on_event, resume=resume))
+    return str(
+        train(project_path, cfg, name, progress=progress, cancel=cancel, on_event=on_event, resume=resume,
+              threads=threads)
+    )
 
 
 def outcome_event(outcome: Outcome) -> ErrorEvent | None:

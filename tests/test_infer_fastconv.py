@@ -1,0 +1,99 @@
+"""CPU inference kernels: NNPACK / polyphase convolutions match the stock ones, the fast copy shares the weights and
+leaves the model alone; the allocator block keeps freed memory for reuse."""
+
+import resource
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dvos_core.infer import predict_array
+from dvos_core.infer.allocator import reuse_freed_memory
+from dvos_core.infer.fastconv import (
+    FastConv2d,
+    conv3x3,
+    dilated_conv3x3,
+    fast_cpu_copy,
+    nnpack_available,
+    nnpack_pays,
+)
+from dvos_core.model import build_model
+
+torch.set_num_threads(1)
+needs_nnpack = pytest.mark.skipif(not nnpack_available(), reason="this torch build has no NNPACK for this CPU")
+nnpack_used = pytest.mark.skipif(not nnpack_pays(), reason="the fast copy is made on AVX2 CPUs with NNPACK only")
+
+
+def _rel_err(a, b):
+    return float((a - b).abs().max() / b.abs().max())
+
+
+@needs_nnpack
+def test_nnpack_conv3x3_matches_the_stock_convolution():
+    torch.manual_seed(0)
+    x, w, b = torch.randn(2, 64, 40, 48), torch.randn(80, 64, 3, 3) / 24, torch.randn(80)
+    with torch.inference_mode():
+        assert _rel_err(conv3x3(x, w, b, True), F.conv2d(x, w, b, padding=1)) < 5e-5  # Winograd rounding
+
+
+@pytest.mark.parametrize("use_nnpack", [False, pytest.param(True, marks=needs_nnpack)])
+def test_polyphase_dilated_conv_matches_the_dilated_convolution(use_nnpack):
+    torch.manual_seed(1)
+    x, w = torch.randn(2, 96, 64, 80), torch.randn(96, 96, 3, 3) / 30
+    with torch.inference_mode():
+        ref = F.conv2d(x, w, padding=2, dilation=2)
+        # the polyphase split itself is exact up to summation order; Winograd (NNPACK) adds its rounding
+        assert _rel_err(dilated_conv3x3(x, w, None, use_nnpack), ref) < (5e-5 if use_nnpack else 1e-6)
+
+
+@nnpack_used
+def test_fast_copy_shares_weights_and_keeps_the_model():
+    model = build_model("tiny", "dvos").eval()
+    fast = fast_cpu_copy(model)
+    assert fast is not model and list(fast.state_dict()) == list(model.state_dict())
+    assert all(a is b for a, b in zip(fast.parameters(), model.parameters()))  # no extra weight memory
+    assert not any(isinstance(m, FastConv2d) for m in model.modules())
+    convs = [m for m in fast.modules() if isinstance(m, FastConv2d)]
+    assert convs and all(m.kernel_size == (3, 3) and m.groups == 1 for m in convs)
+    with torch.no_grad():
+        model.encoder.stem.weight.add_(1.0)  # later updates (training) are seen by the copy
+    assert torch.equal(fast.encoder.stem.weight, model.encoder.stem.weight)
+    x = torch.randn(1, 4, 3, 64, 64, requires_grad=True)
+    out = fast(x)["mask"]  # with autograd the stock kernels run (and gradients flow)
+    out.sum().backward()
+    assert torch.equal(out, model(x)["mask"]) and x.grad is not None
+
+
+def test_wide_model_prediction_within_1e4_of_the_plain_path():
+    torch.manual_seed(0)
+    model = build_model("tiny", "dvos", widths=(8, 64, 64, 64, 64), latent=64).eval()
+    frames = np.random.default_rng(0).integers(0, 255, (6, 128, 128, 3), dtype=np.uint8)
+    if nnpack_pays():
+        fast = fast_cpu_copy(model)
+        assert any(isinstance(m, FastConv2d) and m.dilation == (2, 2) and m.in_channels >= 96 for m in fast.modules())
+    plain = predict_array((model, {}), frames, device="cpu", optimize=False)
+    optimised = predict_array((model, {}), frames, device="cpu")
+    assert np.abs(plain - optimised).max() < 1e-4
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc tuning")
+def test_freed_memory_is_reused_inside_the_block():
+    model = build_model("tiny", "dvos").eval()
+    x = torch.randn(2, 4, 3, 512, 512)  # 64 MB feature maps: above glibc's largest automatic mmap threshold
+
+    def faults_of_second_forward():
+        with torch.inference_mode():
+            model(x)
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            model(x)
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+    outside = faults_of_second_forward()
+    with reuse_freed_memory() as active:
+        inside = faults_of_second_forward()
+    assert active
+    assert outside > 50_000 and inside < outside / 4  # outside, the feature maps' pages are faulted in again
+    with reuse_freed_memory(enabled=False) as active:
+        assert not active
