@@ -33,8 +33,9 @@ def run_training(
 
     cfg = TrainConfig.from_dict(config)
     return str(
-        train(project_path, cfg, name, progress=progress, cancel=cancel, on_event=on_event, resume=resume,
-              threads=threads)
+        train(
+            project_path, cfg, name, progress=progress, cancel=cancel, on_event=on_event, resume=resume, threads=threads
+        )
     )
 
 
