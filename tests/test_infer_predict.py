@@ -83,7 +83,8 @@ def test_dvos_window_never_sees_frame_t_and_image_model_covers_first_frames(proj
             assert prob.mean() == pytest.approx(_expected(10 * t, -1.0), abs=2e-3)
         else:  # DVOS: newest input frame is t-1
             assert prob.mean() == pytest.approx(_expected(10 * (t - 1)), abs=2e-3)
-    assert v.attrs["prediction"]["first_frames"] == "image model"
+    assert v.predictions.models() == ["in_memory"]
+    assert v.predictions["in_memory"].attrs["first_frames"] == "image model"
 
 
 def test_clamped_window_without_image_model_and_predict_array_agree(project):

@@ -199,11 +199,26 @@ def test_full_loop_through_the_panel(make_napari_viewer, qtbot, tmp_path):
     assert "plot1 predicted" in viewer.layers and "plot1 probability" in viewer.layers
     assert panel.status["Predict"].done
 
-    # 7. Review: evaluate, jump to the worst frame (ready to paint), correct it
-    prj.set_split("plot1", "test")
+    # 7. Review: a test video with painted ground truth, predicted and evaluated; jump to its worst frame
+    test_frames, test_gt = tiny_clip(8, seed=9)
+    wait_job(qtbot, prj.add_layer(viewer.add_image(test_frames, name="plot2", rgb=True), split="test"))
+    wait_loaded(qtbot, state)
+    for t in range(len(test_gt)):
+        project.video("plot2").set_mask(t, test_gt[t], "manual")
+    pr = panel.go("Predict")
+    pr.scope.setCurrentText("test videos")
+    meter.run(qtbot, "predict test", pr.predict)
     rv = panel.go("Review")
     meter.run(qtbot, "evaluate", rv.evaluate)
     assert rv.report is not None and rv.worst_table.rowCount() > 0 and panel.status["Review"].done
+    assert list(rv.report.videos.video) == ["plot2"]
+    rv.jump_to("plot2", 4)
+    assert state.current_frame() == 4 and "test video" in rv.fix_info.text()
+    with pytest.raises(Exception, match="test video"):  # its masks are ground truth: no corrections there
+        rv.save_correction()
+    assert project.video("plot2").provenance_counts()["manual"] == 8
+
+    # 8. Correct a prediction of the training video: the correction goes into the training set the trainer reads
     rv.jump_to("plot1", 4)
     pred_layer = viewer.layers["plot1 predicted"]
     assert viewer.layers.selection.active is pred_layer and pred_layer.mode == "paint"
@@ -215,8 +230,6 @@ def test_full_loop_through_the_panel(make_napari_viewer, qtbot, tmp_path):
     assert v.provenance[4] == CORRECTED
     np.testing.assert_array_equal(v.mask(4), fixed)
     np.testing.assert_array_equal(viewer.layers["plot1 masks"].data[4], fixed)
-    prj.set_split("plot1", "train")
-    # ... and the corrected frame is in the training set the trainer builds next
     idx = ClipIndex.from_project(project, tau=2, delta=1, phase="real", split="train", val_fraction=0.0)
     assert any(s.source == "plot1" and s.t == 4 and s.provenance == CORRECTED for s in idx.samples)
 

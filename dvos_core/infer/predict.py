@@ -206,16 +206,18 @@ def prediction_name(checkpoint) -> str:
 
 
 def _fingerprint(checkpoint, image_checkpoint, threshold) -> str | None:
-    """What the predictions depend on: the checkpoint files' contents and the threshold (None for in-memory models,
-    which never resume)."""
-    from dvos_core.model.checkpoint import file_fingerprint
+    """What the predictions depend on: the checkpoint files' (or in-memory models' weights') contents and the
+    threshold."""
+    from dvos_core.model.checkpoint import file_fingerprint, model_fingerprint
 
     parts = []
     for c in (checkpoint, image_checkpoint):
         if c is None:
             parts.append("-")
-        elif isinstance(c, (tuple, list)) or hasattr(c, "forward"):
-            return None
+        elif isinstance(c, (tuple, list)):
+            parts.append(model_fingerprint(c[0], c[1] if len(c) > 1 else None))
+        elif hasattr(c, "forward"):
+            parts.append(model_fingerprint(c))
         else:
             parts.append(file_fingerprint(c))
     return f"{'/'.join(parts)}@{float(threshold)}"

@@ -62,6 +62,18 @@ def file_fingerprint(path) -> str:
     return h.hexdigest()
 
 
+def model_fingerprint(model, info: dict | None = None) -> str:
+    """SHA-256 of an in-memory model's weights (and its info): lets predictions of the same model resume."""
+    import json
+
+    h = hashlib.sha256(type(unwrap(model)).__name__.encode())
+    h.update(json.dumps(info or {}, sort_keys=True, default=str).encode())
+    for key, tensor in unwrap(model).state_dict().items():
+        h.update(key.encode())
+        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def unwrap(model):
     """The bare model inside DistributedDataParallel / torch.compile wrappers."""
     while True:

@@ -110,7 +110,14 @@ class ReviewDock(DvosDock):
             self.state.select_video(video_id)
         self.viewer.dims.set_current_step(time_axis(self.viewer), int(frame))
         layer = find_layer(self.viewer, predicted_name(video_id))
-        if layer is not None:
+        if layer is not None and self.state.require_project().video(video_id).split == "test":
+            self.viewer.layers.selection.active = layer
+            self.fix_info.setText(
+                f"{video_id} frame {frame}: a test video - its masks are the ground truth it is scored against, so "
+                f"predictions are not corrected here (fix the masks layer only if the ground truth is wrong); "
+                f"correct predictions of train/val videos to add training data"
+            )
+        elif layer is not None:
             self.viewer.layers.selection.active = layer
             layer.selected_label = 1
             self.state.after_loading(lambda: setattr(layer, "mode", "paint"))  # a read-only layer cannot paint
@@ -123,6 +130,7 @@ class ReviewDock(DvosDock):
         from napari.utils.notifications import show_info
 
         video = self.state.require_video()
+        video.check_label_write("corrected", "saving a correction")  # test videos take manual ground truth only
         layer = find_layer(self.viewer, predicted_name(video.name))
         if layer is None:
             if not show_predictions(self.viewer, video, self.state):
@@ -134,12 +142,10 @@ class ReviewDock(DvosDock):
         saved = save_frames(video, layer.data, [t], edited_prediction=True)
         if saved:
             refresh_masks(self.viewer, video, self.state, saved)
-            use = (
-                "it is ground truth for the next evaluation (test videos are never trained on)"
-                if video.split == "test"
-                else "the next training run on your labelled videos uses it"
+            self.fix_info.setText(
+                f"frame {t} of {video.name} saved as 'corrected'; the next training run on your labelled videos "
+                f"uses it"
             )
-            self.fix_info.setText(f"frame {t} of {video.name} saved as 'corrected'; {use}")
             show_info(f"saved corrected mask of {video.name} frame {t}")
             self.state.notify_store_changed()
         return bool(saved)
