@@ -143,8 +143,7 @@ class ReviewDock(DvosDock):
         if saved:
             refresh_masks(self.viewer, video, self.state, saved)
             self.fix_info.setText(
-                f"frame {t} of {video.name} saved as 'corrected'; the next training run on your labelled videos "
-                f"uses it"
+                f"frame {t} of {video.name} saved as 'corrected'; the next training run on your labelled videos uses it"
             )
             show_info(f"saved corrected mask of {video.name} frame {t}")
             self.state.notify_store_changed()
