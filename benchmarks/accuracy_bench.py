@@ -109,25 +109,20 @@ def build_project(path, data, s: Settings):
     return p
 
 
-def matched_config(project, base):
-    """The synthesis config with the camera speed of the training video (interim: until match_motion lands)."""
-    from dvos_core.motion import estimate_global_motion, summarise
-
-    shift = summarise(estimate_global_motion(project.video("train").read_frames(), residual=False))["shift_px"]
-    return base.replace(camera_speed=float(shift["median"]) / 1.2)
-
-
 def run_loop(project, s: Settings, log) -> dict:
     """dvos's loop on one set; returns the checkpoints of every model."""
     from dvos_core.extract import extract_heads
     from dvos_core.extract.annotated_backgrounds import backgrounds_from_annotated
     from dvos_core.infer import pseudo_label
+    from dvos_core.motion import match_motion
     from dvos_core.synth import SynthConfig, generate
 
     extract_heads(project, video_ids=["train"], fakes_per_head=s.fakes_per_head, seed=s.seed)
     backgrounds_from_annotated(project, ["train"], clip_length=s.synth_frames, seed=s.seed)
     base = SynthConfig(n_frames=s.synth_frames, height=s.size, width=s.size, n_heads=(8, 30), n_fakes=(3, 12))
-    config = matched_config(project, base)
+    matched = match_motion(project, ["train"], base)  # synthesis motion from the training video's measured motion
+    log(matched.table())
+    config = matched.config
     generate(project, "synth", s.synth_clips, config=config, seed=s.seed, workers=1, backend="serial")
     ck = {"image": _train(project, "image", "image", s, s.image_steps)}
     pseudo_label(project, ["train"], ck["image"], device="cpu", n_passes=2)
@@ -170,30 +165,16 @@ def run_loop(project, s: Settings, log) -> dict:
 def predict_all(ck: dict, frames: np.ndarray, models) -> dict:
     """Probabilities of the test video for each model (in memory)."""
     from dvos_core.infer import predict_array
-    from dvos_core.infer.context import ContextPredictor, run_context
-    from dvos_core.infer.engine import load_model
 
     out = {}
     for name in models:
         if name == "dvos":
             out[name] = predict_array(ck["dvos"], frames, image_model=ck["image"], device="cpu")
-        elif name == "context_query_only":
-            model, _, dev = load_model(ck["context"], "cpu")
-            pred = ContextPredictor(model, dev, tile_size=max(256, s_round(frames.shape[1])), references="query")
-            probs = np.zeros(frames.shape[:3], np.float32)
-
-            def sink(t, p, probs=probs):
-                probs[t] = p
-
-            run_context(pred, lambda a, b: frames[a:b], range(len(frames)), sink)
-            out[name] = probs
+        elif name == "context_query_only":  # the same passes, every reference a copy of frame t
+            out[name] = predict_array(ck["context"], frames, device="cpu", references="query")
         else:
             out[name] = predict_array(ck[name], frames, device="cpu")
     return out
-
-
-def s_round(n: int) -> int:
-    return -(-int(n) // 32) * 32
 
 
 def scores(masks_pred: np.ndarray, gt: np.ndarray, frames: np.ndarray) -> dict:

@@ -369,9 +369,12 @@ def predict_array(
     cancel: CancelToken | None = None,
     threads: int | None = None,
     optimize: bool = True,
+    references: str = "previous",
 ) -> np.ndarray:
     """In-memory prediction of a few frames (napari dock, tests): same scheduling and tiling as predict_video
-    (``passes``: a context model's passes, see :func:`predict_video`).
+    (``passes``: a context model's passes, see :func:`predict_video`; ``references="query"``: the context model's
+    ablation, every reference replaced by a copy of the query frame, see
+    :class:`~dvos_core.infer.context.ContextPredictor`).
 
     ``model``/``image_model``: a checkpoint path, ``(model, info)`` or a model. ``frames``: (T, H, W, 3) uint8.
     Returns (len(targets), H, W) float32 probabilities (all frames when ``targets`` is None).
@@ -390,7 +393,7 @@ def predict_array(
                 out[pos[t]] = p
 
         if main.kind == "context":
-            _context_array(main, frames, tlist, lambda t, p: sink([t], [p]), passes, progress, cancel)
+            _context_array(main, frames, tlist, lambda t, p: sink([t], [p]), passes, progress, cancel, references)
         else:
             run_schedule(
                 main,
@@ -406,11 +409,11 @@ def predict_array(
     return out
 
 
-def _context_array(main, frames, targets, sink, passes, progress, cancel) -> None:
+def _context_array(main, frames, targets, sink, passes, progress, cancel, references="previous") -> None:
     """A context model's passes over frames held in memory (the second pass reads the first pass's maps)."""
     from dvos_core.infer.context import ContextPredictor, refine_context, run_context
 
-    ctx = ContextPredictor(main.net, main.device, main.tile_size, main.overlap, main.amp)
+    ctx = ContextPredictor(main.net, main.device, main.tile_size, main.overlap, main.amp, references=references)
     first: dict = {}
 
     def keep(t, p):
