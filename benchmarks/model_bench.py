@@ -1,27 +1,31 @@
-"""Model speed and memory: eval forward per clip at 256^2 / 512^2 and a training step, CPU or CUDA, as JSON.
+"""Model speed and memory: the reference code's way of running the model vs dvos's prediction path, as JSON.
 
-    python benchmarks/model_bench.py                       # paper preset, CPU, 2 threads (< 3 min)
+    python benchmarks/model_bench.py --threads 1                         # paper preset, 256^2 and 512^2, CPU
+    python benchmarks/model_bench.py --preset small --sizes 256 --repeats 3
     python benchmarks/model_bench.py --device cuda --sizes 256 512 1024
-    python benchmarks/model_bench.py --preset small --kind frame
 
-"fast" is our inference mode: eval(), torch.inference_mode(), channels-last tensors and weights, skip diffusion off.
-"baseline" mimics the reference code's inference: NCHW, no_grad and skip diffusion on (it ignored eval()).
-REFERENCE_FORWARD_S is the reference implementation's measured paper-preset forward at 256^2 on 2 CPU threads.
+Both sides use the same weights (one seed), the same frames and the same thread count, and run alternately, each
+measurement in a fresh process (so each peak memory is its own):
+* ``reference``: one query the way the authors' code runs its model: the tau reference frames as a list, the encoder
+  once per frame, skip diffusion on (it ignored ``eval()``), both heads (frame and mask), fp32, ``no_grad``.
+* ``dvos``: one frame of a video predicted by :class:`dvos_core.infer.engine.Predictor` as ``dvos predict`` runs it:
+  uint8 frames in, normalisation, padding, the encoder-feature cache (in steady state each frame is encoded once),
+  the mask head only, the fast CPU kernels. Timed per frame over a stream of frames after a warm-up.
+* ``dvos_plain``: the same Predictor with ``optimize=False`` (one full forward per window, stock kernels).
+Ratios are reference / dvos (time and peak RSS). ``--train`` adds one training step (forward + backward + AdamW).
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import os
 import statistics
 import sys
 import time
 
-import torch
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from _common import emit, machine
-
-REFERENCE_FORWARD_S = 2.8  # reference DVOS code, paper preset, 256^2, batch 1, 2 CPU threads (median of 5)
-REFERENCE_PEAK_RSS_GB = 6.5
 
 
 def peak_rss_gb() -> float | None:
@@ -33,103 +37,143 @@ def peak_rss_gb() -> float | None:
                     return int(line.split()[1]) / 1024**2
     except OSError:
         pass
-    try:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    except Exception:
-        return None
+    return None
 
 
-def reset_peak_rss() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
+def _model(preset: str, kind: str, device):
+    import torch
+
+    from dvos_core.model import build_model
+
+    torch.manual_seed(0)  # the same weights on both sides
+    return build_model(preset, kind).to(device).eval()
 
 
-def sync(device):
+def _frames(n: int, size: int):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+
+
+def _sync(device) -> None:
+    import torch
+
     if device.type == "cuda":
         torch.cuda.synchronize()
 
 
-def timed(fn, device, repeats: int, warmup: int = 1) -> dict:
-    for _ in range(warmup):
-        fn()
-    sync(device)
+def run_reference(preset, kind, size, repeats, device_name) -> dict:
+    """One query at a time, the reference code's way (see the module docstring)."""
+    import torch
+
+    from dvos_core.model import select_device, to_model_input
+
+    device = select_device(device_name)
+    model = _model(preset, kind, device)
+    tau = getattr(model, "tau", 0) or 1
+    x = to_model_input(_frames(tau, size)).to(device)[None]  # (1, tau, 3, H, W)
+
+    def forward():
+        with torch.no_grad():
+            if kind == "dvos":  # the encoder once per frame of the list, then the decoder on their features
+                feats = [model.encoder(x[:, i]) for i in range(tau)]
+                latent = torch.cat([f[0] for f in feats], 1)
+                skips = [torch.cat([f[1][k] for f in feats], 1) for k in range(5)]
+                h = model.decoder(latent, skips, stochastic=True)
+            else:
+                latent, skips = model.encoder(x[:, 0])
+                h = model.decoder(latent, skips)
+            out = {"mask": model.heads["mask"](h), "frame": model.heads["frame"](h)}
+        return out
+
+    forward()  # warm-up
+    _sync(device)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        fn()
-        sync(device)
+        forward()
+        _sync(device)
         times.append(time.perf_counter() - t0)
-    return {
-        "median_s": round(statistics.median(times), 4),
-        "min_s": round(min(times), 4),
-        "max_s": round(max(times), 4),
-        "repeats": repeats,
-    }
+    return {"s_per_frame": statistics.median(times), "times": [round(t, 4) for t in times]}
 
 
-def make_input(model, size, batch, device):
-    shape = (batch, model.tau, 3, size, size) if model.kind == "dvos" else (batch, 3, size, size)
-    return torch.randn(shape, device=device)
+def run_dvos(preset, kind, size, repeats, device_name, optimize=True) -> dict:
+    """Frames of a stream predicted by the Predictor as `dvos predict` does (see the module docstring)."""
+    from dvos_core.infer.predict import predict_array
+    from dvos_core.model import select_device
+
+    device = select_device(device_name)
+    model = _model(preset, kind, device)
+    tau = getattr(model, "tau", 0) or 0
+    frames = _frames(tau + 1 + repeats, size)
+    info = {"kind": kind, "input_size": size // 2}  # tile = 2 x input size: one tile per frame
+    # warm-up: the first window (tau encodes), then time each further frame in steady state
+    predict_array((model, info), frames[: tau + 1], targets=[tau], device=device, batch_size=1, optimize=optimize)
+    _sync(device)
+    t0 = time.perf_counter()
+    predict_array(
+        (model, info),
+        frames,
+        targets=range(tau + 1, tau + 1 + repeats),
+        device=device,
+        batch_size=1,
+        optimize=optimize,
+    )
+    _sync(device)
+    return {"s_per_frame": (time.perf_counter() - t0) / repeats, "frames": repeats}
 
 
-def bench_forward(model, size, device, repeats, mode, amp):
-    x = make_input(model, size, 1, device)
-    if mode == "fast":
-        model.eval()
-        m = model.to(memory_format=torch.channels_last)
+def run_train_step(preset, kind, size, batch, device_name) -> dict:
+    import torch
 
-        def fn():
-            with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=amp):
-                xx = x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
-                m(xx)
-    else:  # reference-like: NCHW, autograd bookkeeping off via no_grad, skip diffusion active
-        model.eval()
-        m = model.to(memory_format=torch.contiguous_format)
-
-        def fn():
-            with torch.no_grad():
-                m(x, stochastic=True)
-
-    reset_peak_rss()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    r = timed(fn, device, repeats)
-    r["peak_rss_gb"] = round(peak_rss_gb() or float("nan"), 3)
-    if device.type == "cuda":
-        r["peak_cuda_gb"] = round(torch.cuda.max_memory_allocated() / 1024**3, 3)
-    return r
-
-
-def bench_train_step(model, size, batch, device, repeats, amp):
+    from dvos_core.model import select_device
     from dvos_core.train.losses import LossWeights, dvos_loss
 
-    model.train().to(memory_format=torch.channels_last)
+    device = select_device(device_name)
+    model = _model(preset, kind, device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-5)
-    x = make_input(model, size, batch, device)
+    tau = getattr(model, "tau", 0) or 0
+    x = torch.randn((batch, tau, 3, size, size) if tau else (batch, 3, size, size), device=device)
     mask = (torch.rand(batch, 1, size, size, device=device) > 0.5).float()
     target = torch.randn(batch, 3, size, size, device=device)
-
-    def fn():
-        with torch.autocast(device.type, torch.bfloat16, enabled=amp):
-            out = model(x)
-        loss, _ = dvos_loss(out, mask, target, LossWeights())
+    times = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        loss, _ = dvos_loss(model(x), mask, target, LossWeights())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return {"s_per_step": times[-1], "batch": batch}
 
-    reset_peak_rss()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    r = timed(fn, device, repeats)
-    r.update(batch=batch, peak_rss_gb=round(peak_rss_gb() or float("nan"), 3))
-    if device.type == "cuda":
-        r["peak_cuda_gb"] = round(torch.cuda.max_memory_allocated() / 1024**3, 3)
-    return r
+
+RUNNERS = {"reference": run_reference, "dvos": run_dvos, "dvos_plain": run_dvos, "train": run_train_step}
+
+
+def _worker(queue, name, args, threads):
+    from dvos_core.threads import set_threads
+
+    set_threads(threads)
+    try:
+        result = RUNNERS[name](*args) if name != "dvos_plain" else run_dvos(*args, optimize=False)
+        result["peak_rss_gb"] = round(peak_rss_gb() or float("nan"), 3)
+        queue.put(result)
+    except BaseException as e:  # report it: the parent prints it and stops
+        queue.put({"error": f"{type(e).__name__}: {e}"})
+
+
+def in_fresh_process(name, args, threads) -> dict:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_worker, args=(q, name, args, threads))
+    p.start()
+    result = q.get()
+    p.join()
+    if "error" in result:
+        raise RuntimeError(f"{name} {args}: {result['error']}")
+    return result
 
 
 def main(argv=None) -> int:
@@ -137,56 +181,54 @@ def main(argv=None) -> int:
     ap.add_argument("--preset", default="paper")
     ap.add_argument("--kind", default="dvos", choices=("dvos", "frame"))
     ap.add_argument("--device", default="cpu", help="cpu | cuda | auto")
-    ap.add_argument(
-        "--threads", type=int, default=None, help="CPU threads (default: DVOS_THREADS, else the free cores)"
-    )
+    ap.add_argument("--threads", type=int, default=1, help="CPU threads of every measurement (default 1)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
-    ap.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (default 3 CPU, 20 CUDA)")
+    ap.add_argument("--repeats", type=int, default=3, help="timed queries / frames per measurement")
+    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds of reference / dvos per size")
+    ap.add_argument("--plain", action="store_true", help="also measure the Predictor's plain path (optimize=False)")
+    ap.add_argument("--train", action="store_true", help="also time one training step")
     ap.add_argument("--train-size", type=int, default=256)
     ap.add_argument("--train-batch", type=int, default=2)
-    ap.add_argument("--no-train", action="store_true", help="skip the training-step measurement")
-    ap.add_argument("--no-baseline", action="store_true", help="skip the reference-like baseline forward")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
-
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-    from dvos_core.model import build_model, describe_device, select_device
-    from dvos_core.threads import set_threads
-
-    args.threads = set_threads(args.threads)
-    device = select_device(args.device)
-    amp = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    cpu_repeats = args.repeats or (3 if device.type == "cpu" else 20)
-    torch.manual_seed(0)
-    model = build_model(args.preset, args.kind).to(device)
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
+    sides = ["reference", "dvos"] + (["dvos_plain"] if args.plain else [])
     result = {
         "preset": args.preset,
         "kind": args.kind,
-        "params": sum(p.numel() for p in model.parameters()),
-        "device": describe_device(device),
+        "device": args.device,
+        "threads": args.threads,
         "machine": machine(),
-        "bf16_autocast": amp,
-        "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
-        "forward": {},
+        "sizes": {},
     }
     for size in args.sizes:
-        reps = cpu_repeats if (size <= 256 or device.type == "cuda") else 1
-        entry = {"fast": bench_forward(model, size, device, reps, "fast", amp)}
-        if not args.no_baseline and device.type == "cpu" and size <= 256:
-            entry["baseline"] = bench_forward(model, size, device, reps, "baseline", False)
-            entry["speedup_vs_baseline"] = round(entry["baseline"]["median_s"] / entry["fast"]["median_s"], 2)
-        result["forward"][str(size)] = entry
-    f256 = result["forward"].get("256", {}).get("fast")
-    if f256 and args.preset == "paper" and args.kind == "dvos" and device.type == "cpu" and args.threads == 2:
-        result["reference_forward_256_s"] = REFERENCE_FORWARD_S
-        result["speedup_vs_reference"] = round(REFERENCE_FORWARD_S / f256["median_s"], 2)
-        result["reference_peak_rss_gb"] = REFERENCE_PEAK_RSS_GB
-    if not args.no_train:
-        reps = 1 if device.type == "cpu" else 10
-        result["train_step"] = {
-            str(args.train_size): bench_train_step(model, args.train_size, args.train_batch, device, reps, amp)
-        }
-    result["peak_rss_gb"] = round(peak_rss_gb() or float("nan"), 3)
+        runs = {s: [] for s in sides}
+        for _ in range(args.rounds):  # alternate the sides, so a change of load hits both
+            for side in sides:
+                runs[side].append(
+                    in_fresh_process(side, (args.preset, args.kind, size, args.repeats, args.device), args.threads)
+                )
+        entry = {}
+        for side, rs in runs.items():
+            entry[side] = {
+                "s_per_frame": round(statistics.median(r["s_per_frame"] for r in rs), 4),
+                "peak_rss_gb": round(statistics.median(r["peak_rss_gb"] for r in rs), 3),
+                "rounds": [round(r["s_per_frame"], 4) for r in rs],
+            }
+        for side in sides[1:]:
+            entry[f"speed_ratio_reference_over_{side}"] = round(
+                entry["reference"]["s_per_frame"] / entry[side]["s_per_frame"], 2
+            )
+            entry[f"memory_ratio_reference_over_{side}"] = round(
+                entry["reference"]["peak_rss_gb"] / entry[side]["peak_rss_gb"], 2
+            )
+        result["sizes"][str(size)] = entry
+        print(f"{size}: {entry}", file=sys.stderr)
+    if args.train:
+        result["train_step"] = in_fresh_process(
+            "train", (args.preset, args.kind, args.train_size, args.train_batch, args.device), args.threads
+        )
+    result["load_average"] = {"before": load_before, "after": os.getloadavg() if load_before else None}
     emit(result, args.out)
     return 0
 
