@@ -59,11 +59,15 @@ def test_review_compares_models_and_picks_the_one_shown_corrected_and_evaluated(
     wait_job(qtbot, rv.compare())
     table = rv.comparison.table
     rows = [rv.compare_table.item(r, 0).text() for r in range(rv.compare_table.rowCount())]
-    assert rows == ["bad", "good", "previous true mask (baseline)", "all foreground (baseline)"]
+    assert rows == ["bad", "good", "prev. true mask", "all foreground"]
     assert list(table.model) == ["bad", "good", "previous_true_mask", "all_foreground"]
     dice = dict(zip(table.model, table.dice))
     assert dice["good"] > dice["bad"] and dice["good"] > dice["all_foreground"]
-    assert rv.compare_table.item(1, 2).text() == f"{dice['good']:.3f}"
+    assert (
+        rv.compare_table.item(1, 1).text() == f"{dice['good']:.3f}"
+        and "8 frames" in rv.compare_table.item(1, 0).toolTip()
+    )
+    assert "baseline" in rv.compare_table.item(2, 0).toolTip()
     assert "best Dice: good" in rv.compare_info.text() and (rv.comparison.path / "comparison.csv").exists()
 
     # clicking a model row chooses it: the predicted layer now shows its masks
@@ -163,7 +167,7 @@ def test_extract_makes_backgrounds_from_annotated_frames(make_napari_viewer, qtb
     assert form.isRowVisible(ext.bg_source) and not form.isRowVisible(ext.motion)
     ext.bg_mode.setCurrentIndex(1)  # annotated frames (inpaint the painted heads)
     assert not form.isRowVisible(ext.bg_source) and form.isRowVisible(ext.motion) and form.isRowVisible(ext.dilate)
-    assert ext.n_clips.specialValueText() == "one per annotated frame"
+    assert ext.n_clips.specialValueText() == "one per frame"
     ext.clip_length.setValue(4)
     ext.n_clips.setValue(2)
     wait_job(qtbot, ext.extract_backgrounds())

@@ -22,12 +22,12 @@ DEFAULTS = {
     "motion": "auto",
     "dilate": 6,
 }
-BG_MODES = ("a bare-field video", "annotated frames (inpaint the painted heads)")
+BG_MODES = ("a bare-field video", "annotated frames (inpaint the heads)")
 MOTIONS = {  # the core's motion choices, as the step shows them
-    "auto": "the video's own (a still: synthetic)",
-    "measured": "the video's own camera motion",
-    "default": "a synthetic camera (pan, wobble, zoom)",
-    "none": "none (a still picture)",
+    "auto": "auto",
+    "measured": "the video's own",
+    "default": "a synthetic camera",
+    "none": "none (a still)",
 }
 
 
@@ -95,7 +95,8 @@ class ExtractDock(DvosDock):
             DEFAULTS["dilate"],
             "grow each painted head by this many pixels before filling it (covers the fuzzy edges a brush misses)",
         )
-        g.addRow("clips from", self.bg_mode)
+        g.addRow(QLabel("make the clips from:"))
+        g.addRow(self.bg_mode)
         g.addRow("bare-field video", self.bg_source)
         g.addRow("clip length (frames)", self.clip_length)
         g.addRow("clips", self.n_clips)
@@ -145,9 +146,10 @@ class ExtractDock(DvosDock):
         self.bg_form.setRowVisible(self.bg_source, not annotated)
         self.bg_form.setRowVisible(self.motion, annotated)
         self.bg_form.setRowVisible(self.dilate, annotated)
-        self.n_clips.setSpecialValueText("one per annotated frame" if annotated else "as many as fit")
+        self.n_clips.setSpecialValueText("one per frame" if annotated else "as many as fit")
         self.n_clips.setToolTip(
-            "at most this many clips, from annotated frames spread over the videos (one clip per frame)"
+            "at most this many clips, one per annotated frame, from frames spread over the training videos "
+            "(the lowest value: one clip for every annotated frame)"
             if annotated
             else "how many clips to cut"
         )

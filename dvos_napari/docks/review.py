@@ -7,7 +7,7 @@ all-foreground baselines (:func:`dvos_core.evaluate.compare_models`)."""
 
 from __future__ import annotations
 
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QFont
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -30,22 +30,25 @@ from dvos_napari._writer import save_frames
 
 SCOPES = ("test", "val", "train", "current video")
 MOST_RECENT = "(most recent)"
-COMPARE_COLUMNS = (
+COMPARE_COLUMNS = (  # (header, tooltip); the number of frames scored is in each model cell's tooltip
     ("model", "model (prediction set) or baseline; click a model to review and correct its masks"),
-    ("frames", "frames scored: predicted frames that have ground truth"),
     ("Dice", "Dice of the predicted masks, frame-weighted over the videos (higher is better)"),
     ("IoU", "intersection over union, frame-weighted (higher is better)"),
     ("BF", "boundary F score: how well the head outlines match, within 2 px (higher is better)"),
-    ("count err.", "relative error of the head count per frame (lower is better)"),
+    ("count", "relative error of the head count per frame (lower is better)"),
     (
         "unsteady",
         "temporal instability: 1 - IoU of consecutive predictions after aligning them by the camera "
         "motion (lower is steadier)",
     ),
 )
+BASELINE_TIPS = {
+    "previous_true_mask": "the previous frame's true mask used as the prediction",
+    "all_foreground": "every pixel predicted as head",
+}
 BASELINE_TEXT = {
-    "previous_true_mask": "previous true mask (baseline)",
-    "all_foreground": "all foreground (baseline)",
+    "previous_true_mask": "prev. true mask",
+    "all_foreground": "all foreground",
 }
 
 
@@ -113,8 +116,6 @@ class ReviewDock(DvosDock):
 
         self.compare_list = QListWidget()
         self.compare_list.setToolTip("tick the models (prediction sets) to compare; none ticked: all of them")
-        self.compare_list.setMinimumHeight(3 * 22 + 6)
-        self.compare_list.setMaximumHeight(5 * 22 + 6)
         self.compare_button = button(
             "Compare models",
             lambda: self.guard(self.compare),
@@ -126,6 +127,8 @@ class ReviewDock(DvosDock):
             self.compare_table.horizontalHeaderItem(c).setToolTip(tip)
             if c:
                 header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        self.compare_table.setWordWrap(True)
+        self.compare_table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.compare_table.setToolTip("click a model to review and correct its masks")
         self.compare_table.cellClicked.connect(lambda r, c: self.guard(self._pick_compared, r))
         self.compare_info = wrapped_label("tick models and press Compare models (all when none is ticked)")
@@ -189,6 +192,8 @@ class ReviewDock(DvosDock):
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Checked if m in ticked else Qt.CheckState.Unchecked)
                 self.compare_list.addItem(item)
+            row = self.compare_list.sizeHintForRow(0) if models else 20
+            self.compare_list.setFixedHeight(max(2, min(5, len(models))) * row + 6)
         finally:
             self._refreshing = False
 
@@ -339,16 +344,20 @@ class ReviewDock(DvosDock):
             baseline = row.model in BASELINE_TEXT
             vals = (
                 BASELINE_TEXT.get(row.model, row.model),
-                row.n_frames,
                 *(_num(getattr(row, k), 3) for k in ("dice", "iou", "boundary_f", "count_error", "instability")),
+            )
+            tip = (
+                f"{'baseline (a model should beat it): ' if baseline else ''}{BASELINE_TIPS.get(row.model, row.model)}"
+                f"; scored on {row.n_frames} frames"
             )
             for c, val in enumerate(vals):
                 item = QTableWidgetItem(str(val))
                 item.setData(Qt.ItemDataRole.UserRole, row.model)
+                item.setToolTip(tip)
                 if baseline:
                     item.setFont(italic)
-                    item.setToolTip("a baseline, not a model: a model should beat it")
                 self.compare_table.setItem(r, c, item)
+        QTimer.singleShot(0, self.compare_table.resizeRowsToContents)  # once the columns have their widths
         floor = comparison.info.get("ground_truth_instability")
         best = comparison.best()
         self.compare_info.setText(
