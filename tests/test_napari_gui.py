@@ -220,6 +220,7 @@ def test_full_loop_through_the_panel(make_napari_viewer, qtbot, tmp_path):
 
     # 8. Correct a prediction of the training video: the correction goes into the training set the trainer reads
     rv.jump_to("plot1", 4)
+    wait_loaded(qtbot, state)  # the layers of plot1 are read in the background; paint mode follows
     pred_layer = viewer.layers["plot1 predicted"]
     assert viewer.layers.selection.active is pred_layer and pred_layer.mode == "paint"
     assert state.current_frame() == 4

@@ -99,7 +99,7 @@ def test_review_compares_models_and_picks_the_one_shown_corrected_and_evaluated(
     state.notify_store_changed()
     rv.model.setCurrentText("only_plot")
     assert "field predicted" not in viewer.layers and "field probability" not in viewer.layers
-    with pytest.raises(ValueError, match="no predictions"):
+    with pytest.raises(ValueError, match="'field' has no predictions of 'only_plot'"):
         rv.save_correction()
     rv.model.setCurrentText(MOST_RECENT)
     wait_loaded(qtbot, state)

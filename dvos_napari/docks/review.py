@@ -292,7 +292,12 @@ class ReviewDock(DvosDock):
         layer = find_layer(self.viewer, predicted_name(video.name))
         if layer is None:
             if not show_predictions(self.viewer, video, self.state):
-                raise ValueError(f"video {video.name!r} has no predictions to correct; run Predict first")
+                model = self.state.prediction_model
+                raise ValueError(
+                    f"video {video.name!r} has no predictions"
+                    + (f" of {model!r} to correct; choose another model here, or" if model else " to correct;")
+                    + " run Predict first"
+                )
             layer = find_layer(self.viewer, predicted_name(video.name))
         if self.state.loading:
             raise ValueError("the predictions are still being read into the layer; try again in a moment")
