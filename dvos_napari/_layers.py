@@ -1,7 +1,8 @@
 """Create and refresh the napari layers of a store video (main thread; stored masks are read in a worker thread).
 
 Layers of video ``v``: ``v`` (lazy RGB frames), ``v masks`` (editable Labels of the label masks), ``v predicted``
-(editable Labels of the model's masks) and ``v probability`` (lazy Image, magma). Showing a video never waits for the
+(editable Labels of one model's masks: the prediction set chosen in the state, else the most recent; its name is in
+the layer's ``dvos_model`` metadata) and ``v probability`` (lazy Image, magma). Showing a video never waits for the
 store: the frames are lazy, and a Labels layer starts empty and read-only while a worker thread copies the stored
 masks into it (:func:`load_masks`); it becomes editable when they are all in. Switching videos re-uses the layers of
 the previous (saved) video instead of removing them (removing a layer costs napari a garbage collection).
@@ -39,17 +40,24 @@ def _empty_buffer(shape) -> np.ndarray:
     return buf
 
 
-def _stored(video, source: str):
-    """(frames that hold a mask, the array holding them) of the label masks or the predicted masks."""
+def prediction_set(video, model: str | None = None):
+    """The prediction set of ``video`` named ``model``, or its most recent one when ``model`` is None."""
+    return video.predictions[model] if model else video.predictions.latest()
+
+
+def _stored(video, source: str, model: str | None = None):
+    """(frames that hold a mask, the array holding them) of the label masks or the predicted masks of ``model``."""
     if source == "masks":
         return np.flatnonzero(video.provenance), video.group["masks"]
-    arrs = video.prediction_arrays()
-    return (video.predicted_frames(), arrs[0]) if arrs is not None else ([], None)
+    preds = prediction_set(video, model)
+    arrs = preds.arrays()
+    return (preds.frames(), arrs[0]) if arrs is not None else ([], None)
 
 
-def fill_buffer(buf: np.ndarray, video, source: str = "masks", skip=()) -> int:
-    """Copy the stored masks of ``source`` into ``buf`` (frames in ``skip`` are left alone); returns the count."""
-    frames, arr = _stored(video, source)
+def fill_buffer(buf: np.ndarray, video, source: str = "masks", skip=(), model: str | None = None) -> int:
+    """Copy the stored masks of ``source`` (of prediction set ``model`` for 'predicted') into ``buf`` (frames in
+    ``skip`` are left alone); returns the count."""
+    frames, arr = _stored(video, source, model)
     skip = set(skip)
     n = 0
     for t in frames:
@@ -59,11 +67,12 @@ def fill_buffer(buf: np.ndarray, video, source: str = "masks", skip=()) -> int:
     return n
 
 
-def mask_buffer(video, source: str = "masks") -> np.ndarray:
-    """(T,H,W) uint8 buffer of a video's label masks (``source='masks'``) or predicted masks (``'predicted'``)."""
+def mask_buffer(video, source: str = "masks", model: str | None = None) -> np.ndarray:
+    """(T,H,W) uint8 buffer of a video's label masks (``source='masks'``) or predicted masks (``'predicted'``, of
+    prediction set ``model``, default the most recent)."""
     n, h, w, _ = video.shape
     buf = _empty_buffer((n, h, w))
-    fill_buffer(buf, video, source)
+    fill_buffer(buf, video, source, model=model)
     return buf
 
 
@@ -119,9 +128,9 @@ def track_paint(layer, state) -> None:
     state.tracked_layers.add(layer)
 
 
-def load_masks(layer, video, source: str, state, skip=()) -> None:
+def load_masks(layer, video, source: str, state, skip=(), model: str | None = None) -> None:
     """Copy the stored masks into ``layer.data`` in a worker thread; the layer is read-only until they are in."""
-    frames, _ = _stored(video, source)
+    frames, _ = _stored(video, source, model)
     if len(frames) == 0:
         return
     from napari.qt.threading import create_worker
@@ -139,7 +148,7 @@ def load_masks(layer, video, source: str, state, skip=()) -> None:
             pass
         state.end_loading(key)
 
-    worker = create_worker(fill_buffer, buf, video, source, tuple(skip), _start_thread=False)
+    worker = create_worker(fill_buffer, buf, video, source, tuple(skip), model, _start_thread=False)
     worker.finished.connect(done)
     worker.errored.connect(lambda e: state.report_error(f"could not read the masks of {video.name}", e))
     state.workers.append(worker)
@@ -156,16 +165,19 @@ def _spare(viewer, role: str, keep: str, state):
     return None
 
 
-def _place(viewer, role: str, video, state, make):
-    """The layer of ``role`` for ``video``: the existing one, a re-used spare one, or a new one from ``make()``."""
+def _place(viewer, role: str, video, state, make, extra: dict | None = None):
+    """The layer of ``role`` for ``video``: the existing one, a re-used spare one, or a new one from ``make()``
+    (``extra``: more metadata, e.g. the prediction set a predicted layer shows)."""
     names = {"image": image_name, "masks": masks_name, "predicted": predicted_name, "probability": probability_name}
     name = names[role](video.name)
+    md = {**layer_metadata(video.path, video.name, role), **(extra or {})}
     layer = find_layer(viewer, name)
     if layer is not None:
+        if extra:
+            layer.metadata = {**(layer.metadata or {}), **extra}
         return layer, False
     spare = _spare(viewer, role, video.name, state)
     data, kwargs = make()
-    md = layer_metadata(video.path, video.name, role)
     if spare is not None:
         spare.metadata = md
         spare.data = data
@@ -222,14 +234,28 @@ def refresh_masks(viewer, video, state, frames=None) -> None:
     layer.refresh()
 
 
+def shown_model(viewer, video_id: str) -> str | None:
+    """The prediction set the ``<video> predicted`` layer shows (None when there is no such layer)."""
+    layer = find_layer(viewer, predicted_name(video_id))
+    return None if layer is None else (layer.metadata or {}).get("dvos_model")
+
+
 def show_predictions(viewer, video, state, replace: bool = True) -> bool:
-    """Add (or refresh) the predicted-mask Labels and probability Image layers; False when nothing is predicted."""
-    arrs = video.prediction_arrays()
-    if arrs is None or len(video.predicted_frames()) == 0:
+    """Add (or refresh) the predicted-mask Labels and probability Image layers of the prediction set chosen in
+    ``state`` (``state.prediction_model``, None: the most recent); False when that set predicted nothing here (the
+    layers of another set are then removed, so no one corrects the wrong model's masks)."""
+    preds = prediction_set(video, getattr(state, "prediction_model", None))
+    arrs = preds.arrays()
+    if arrs is None or len(preds.frames()) == 0:
+        for name in (predicted_name(video.name), probability_name(video.name)):
+            layer = find_layer(viewer, name)
+            if layer is not None:
+                viewer.layers.remove(layer)
         return False
-    if find_layer(viewer, predicted_name(video.name)) is not None and not replace:
+    if not replace and shown_model(viewer, video.name) == preds.model:
         return True
     n, h, w, _ = video.shape
+    extra = {"dvos_model": preds.model}
     prob = LazyFrames.from_zarr(arrs[1], video.n_frames, dtype=np.float32)
     prob_layer, new_prob = _place(
         viewer,
@@ -246,13 +272,14 @@ def show_predictions(viewer, video, state, replace: bool = True) -> bool:
                 "visible": False,
             },
         ),
+        extra,
     )
     if not new_prob:
         prob_layer.data = prob
     pred_layer, new_pred = _place(
-        viewer, "predicted", video, state, lambda: (_empty_buffer((n, h, w)), {"opacity": 0.5})
+        viewer, "predicted", video, state, lambda: (_empty_buffer((n, h, w)), {"opacity": 0.5}), extra
     )
     if not new_pred:
         pred_layer.data = _empty_buffer((n, h, w))
-    load_masks(pred_layer, video, "predicted", state)
+    load_masks(pred_layer, video, "predicted", state, model=preds.model)
     return True

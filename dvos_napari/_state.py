@@ -21,7 +21,11 @@ class DvosState:
 
     Signals: ``project_changed(project_or_None)``, ``video_changed(video_id_or_None)``, ``store_changed()`` (masks,
     objects, models or predictions were written; tables should refresh), ``dirty_changed(video_id)`` (frames were
-    painted or saved) and ``loading_changed(busy)`` (stored masks are being read into a layer).
+    painted or saved), ``loading_changed(busy)`` (stored masks are being read into a layer) and
+    ``model_changed(name_or_None)`` (another prediction set was chosen).
+
+    ``prediction_model`` names the prediction set (model) whose masks are shown as ``<video> predicted``, corrected
+    and evaluated; None means each video's most recent one.
     """
 
     project_changed = Signal(object)
@@ -29,11 +33,13 @@ class DvosState:
     store_changed = Signal()
     dirty_changed = Signal(object)
     loading_changed = Signal(bool)
+    model_changed = Signal(object)
 
     def __init__(self, viewer):
         self._viewer_ref = weakref.ref(viewer)
         self.project = None
         self.video_id: str | None = None
+        self.prediction_model: str | None = None  # None: each video's most recent prediction set
         # frames painted in the masks layer but not yet saved, per video id
         self.dirty: dict[str, set[int]] = {}
         # masks layers whose paint events feed ``dirty``
@@ -53,6 +59,7 @@ class DvosState:
     def set_project(self, project) -> None:
         self.project = project
         self.video_id = None
+        self.prediction_model = None
         self.dirty.clear()
         self.project_changed.emit(project)
 
@@ -88,6 +95,18 @@ class DvosState:
         if show and video_id is not None and self.viewer is not None:
             _layers.show_video(self.viewer, self.require_project().video(video_id), self)
         self.video_changed.emit(video_id)
+
+    def set_prediction_model(self, name: str | None) -> None:
+        """Choose the prediction set shown as ``<video> predicted`` (None: the most recent); the current video's
+        predicted layers are re-read from it."""
+        name = name or None
+        if name == self.prediction_model:
+            return
+        self.prediction_model = name
+        viewer = self.viewer
+        if viewer is not None and self.project is not None and self.video_id in self.project.video_ids():
+            _layers.show_predictions(viewer, self.project.video(self.video_id), self)
+        self.model_changed.emit(name)
 
     def current_frame(self) -> int:
         v = self.viewer

@@ -11,11 +11,11 @@ STEPS = ("Project", "Annotate", "Extract", "Synthesize", "Train", "Predict", "Re
 SUMMARIES = {
     "Project": "create or open a project and add your videos",
     "Annotate": "paint the wheat heads of a few seed frames and save them",
-    "Extract": "cut the painted heads out, and background clips from bare-field footage",
+    "Extract": "cut the painted heads out, and background clips from bare-field footage or the painted frames",
     "Synthesize": "make synthetic training clips: your heads pasted on moving backgrounds",
     "Train": "train the image model, then the video model (synthetic, then your videos)",
     "Predict": "pseudo-label the training videos, then predict videos with your model",
-    "Review": "measure the predictions, fix the worst frames, save them as corrections",
+    "Review": "measure and compare the models' predictions, fix the worst frames, save them as corrections",
 }
 
 

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 
 def predict_videos(
-    project, video_ids, checkpoint, image_checkpoint=None, device="auto", batch_size=4, progress=None, cancel=None
+    project,
+    video_ids,
+    checkpoint,
+    image_checkpoint=None,
+    device="auto",
+    batch_size=4,
+    name=None,
+    passes=None,
+    progress=None,
+    cancel=None,
 ) -> int:
-    """Run ``dvos_core.infer.predict_video`` on each video in turn, with one progress range over all of them."""
+    """Run ``dvos_core.infer.predict_video`` on each video in turn, with one progress range over all of them
+    (``name``: the prediction set, default the model's name; ``passes``: a context model's passes, default the
+    core's)."""
     from dvos_core.infer import predict_video
     from dvos_core.progress import Steps
 
     total = 1000 * len(video_ids)
     n = 0
+    extra = {} if passes is None else {"passes": int(passes)}
     for i, vid in enumerate(video_ids):
         sub = Steps(progress, start=1000 * i, span=1000, total=total, prefix=f"{vid}: ")
         n += predict_video(
@@ -21,8 +33,10 @@ def predict_videos(
             image_checkpoint=image_checkpoint,
             device=device,
             batch_size=batch_size,
+            name=name,
             progress=sub,
             cancel=cancel,
+            **extra,
         )
     return n
 

@@ -34,26 +34,28 @@ def save_frames(video, data, frames, edited_prediction: bool = False, provenance
     return saved
 
 
-def _stored(video, t: int, source: str):
-    """The stored mask of frame t from ``source`` ('masks' or 'predicted'), or None when there is none."""
+def _stored(video, t: int, source: str, model: str | None = None):
+    """The stored mask of frame t from ``source`` ('masks' or 'predicted': of prediction set ``model``, default the
+    most recent), or None when there is none."""
     if source == "predicted":
-        pred = video.prediction(t)
+        pred = (video.predictions[model] if model else video.predictions.latest()).get(t)
         return None if pred is None else pred[0]
     return video.mask(t)
 
 
-def changed_frames(video, data, source: str = "masks") -> list[int]:
+def changed_frames(video, data, source: str = "masks", model: str | None = None) -> list[int]:
     """Frames whose non-empty mask in ``data`` differs from what the store holds for the layer it came from.
 
-    ``source='masks'`` compares with the label masks, ``'predicted'`` with the stored predictions, so saving a
-    predicted layer writes only the frames a person edited, never the untouched predictions.
+    ``source='masks'`` compares with the label masks, ``'predicted'`` with the stored predictions of ``model`` (the
+    set the layer shows), so saving a predicted layer writes only the frames a person edited, never the untouched
+    predictions.
     """
     out = []
     for t in range(video.n_frames):
         d = np.asarray(data[t])
         if not d.any():
             continue
-        stored = _stored(video, t, source)
+        stored = _stored(video, t, source, model)
         if stored is None or not np.array_equal(d > 0, np.asarray(stored) > 0):
             out.append(t)
     return out
@@ -79,7 +81,8 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
     """npe2 writer: save a ``<video> masks`` / ``<video> predicted`` Labels layer into the dvos project at ``path``.
 
     Only non-empty frames that differ from the store are written (an empty frame is read as 'not annotated'); for a
-    predicted layer only the frames edited away from the stored prediction, as 'corrected'.
+    predicted layer only the frames edited away from the stored prediction of the set it shows (its ``dvos_model``
+    metadata, else the most recent set), as 'corrected'.
     """
     from dvos_core.store import Project
 
@@ -94,5 +97,6 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
     md = meta.get("metadata") or {}
     edited_prediction = md.get("dvos_role") == "predicted" or str(meta.get("name", "")).endswith(" predicted")
     source = "predicted" if edited_prediction else "masks"
-    save_frames(video, data, changed_frames(video, data, source), edited_prediction=edited_prediction)
+    changed = changed_frames(video, data, source, md.get("dvos_model"))
+    save_frames(video, data, changed, edited_prediction=edited_prediction)
     return [str(Path(path))]

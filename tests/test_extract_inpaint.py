@@ -160,3 +160,19 @@ def test_cli_from_annotated(field, tmp_project, capsys):
     assert main(["extract-backgrounds", str(tmp_project.path)]) == 2
     assert "give SOURCE" in capsys.readouterr().err
     assert main(["extract-backgrounds", str(tmp_project.path), "x.mp4", "--from-annotated"]) == 2
+
+
+def test_at_most_n_clips_spread_over_the_annotated_frames(field, tmp_project, capsys):
+    from dvos_core.cli import main
+
+    frames, masks, _ = field
+    v = tmp_project.add_video_array("plot", frames[:9], split="train")
+    for t in (0, 2, 4, 6, 8):
+        v.set_mask(t, masks[t], "manual")
+    clips = backgrounds_from_annotated(tmp_project, clip_length=2, n_clips=3, motion="none")
+    assert [c.attrs["frame"] for c in clips] == [0, 4, 8]  # spread evenly, not the first three
+    args = ["extract-backgrounds", str(tmp_project.path), "--from-annotated", "--clip-length", "2", "--clips", "1"]
+    assert main([*args, "--motion", "none"]) == 0 and "1 background clip" in capsys.readouterr().out
+    assert sorted(int(tmp_project.background(b).attrs["frame"]) for b in tmp_project.background_ids()) == [0, 2, 4, 8]
+    with pytest.raises(ValueError, match="n_clips must be >= 1"):
+        backgrounds_from_annotated(tmp_project, n_clips=0)

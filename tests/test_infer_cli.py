@@ -34,3 +34,19 @@ def test_cli_predict_pseudo_evaluate(tmp_path, capsys):
     assert "All (frame-weighted)" in out and (path / "reports" / "r" / "videos.csv").exists()
     assert main(["predict", str(path), "nope", "--device", "cpu"]) == 2
     assert "no model 'nope'" in capsys.readouterr().err
+
+
+def test_cli_predict_names_the_set_and_takes_the_passes_of_a_context_model(tmp_path, capsys):
+    path = tmp_path / "c.dvos"
+    p = Project.create(path)
+    p.add_video_array("v", np.random.default_rng(0).integers(0, 255, (4, 32, 32, 3), dtype=np.uint8))
+    save_checkpoint(p.model_dir("ctx", create=True) / "best.pt", build_model("tiny", "context"))
+    predict = ["predict", str(path), "ctx", "--device", "cpu"]
+    assert main([*predict, "--passes", "1", "--name", "causal"]) == 0
+    assert main(predict) == 0
+    v = Project.open(path).video("v")
+    assert v.predictions.models() == ["causal", "ctx"]
+    assert v.predictions["causal"].attrs["passes"] == 1 and v.predictions["causal"].arrays()[2][:].max() == 1
+    assert v.predictions["ctx"].attrs["passes"] == 2 and v.predictions["ctx"].arrays()[2][:].max() == 2
+    assert main([*predict, "--name", "a/b"]) == 2
+    assert "invalid model name 'a/b'" in capsys.readouterr().err

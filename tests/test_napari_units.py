@@ -143,3 +143,24 @@ def test_workflow_status_marks_done_steps_and_the_next_one(tmp_project):
     status = workflow_status(tmp_project)
     assert status["Annotate"].done and "1 frame(s) painted" in status["Annotate"].note
     assert next_step(status) == "Extract" and list(status) == list(STEPS)
+
+
+def test_saving_a_predicted_layer_compares_with_the_model_it_shows(tmp_project):
+    """A layer showing model 'first' (not the most recent set) writes only the frames edited away from 'first'."""
+    from dvos_napari._layers import mask_buffer
+    from dvos_napari._writer import write_labels
+
+    v = tmp_project.add_video_array("plot", np.zeros((4, 16, 16, 3), np.uint8))
+    for name, (y, x) in (("first", (2, 2)), ("second", (9, 9))):
+        p = np.zeros((4, 16, 16), np.float32)
+        p[:, y : y + 4, x : x + 4] = 1
+        v.predictions[name].start({"kind": "test"}, None)
+        v.predictions[name].set_many(range(4), p)
+    assert v.predictions.latest().model == "second"
+    layer = mask_buffer(v, "predicted", model="first")
+    assert layer[0, 3, 3] == 1 and layer[0, 10, 10] == 0
+    layer[1, 0, 0] = 1  # a person fixes frame 1 of 'first'
+    meta = {"name": "plot predicted", "metadata": {"dvos_role": "predicted", "dvos_model": "first"}}
+    write_labels(str(tmp_project.path), layer, meta)
+    assert v.provenance.tolist() == [0, 4, 0, 0]  # the untouched frames of 'first' are not labels
+    np.testing.assert_array_equal(v.mask(1), layer[1])

@@ -55,7 +55,11 @@ def register(sub) -> None:
     add_project(p)
     p.add_argument("source", metavar="SOURCE", nargs="?", help="video id in the project, or path of a bare-field video")
     p.add_argument("--clip-length", type=int, default=60, help="frames per clip (default 60, as in the paper)")
-    p.add_argument("--clips", type=int, help="at most this many clips (default: as many as fit)")
+    p.add_argument(
+        "--clips",
+        type=int,
+        help="at most this many clips (default: as many as fit; with --from-annotated one per annotated frame)",
+    )
     p.add_argument("--start", type=int, default=0, help="first frame to use (default 0)")
     p.add_argument("--stride", type=int, help="frames between clip starts (default: the clip length, no overlap)")
     p.add_argument("--prefix", help="clip names are PREFIX_000, PREFIX_001, ... (default: SOURCE name + _bg)")
@@ -181,6 +185,7 @@ def _backgrounds_from_annotated(args) -> int:
         video_ids=args.videos,
         frames=args.frames,
         clip_length=args.clip_length,
+        n_clips=args.clips,
         dilate_px=args.dilate,
         method=args.inpaint,
         motion=args.motion,

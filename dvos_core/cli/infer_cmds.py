@@ -25,6 +25,18 @@ def register(sub) -> None:
     p.add_argument("--threshold", type=float, default=0.5, help="probability threshold for the stored masks")
     p.add_argument("--no-resume", action="store_true", help="predict again frames that are already predicted")
     p.add_argument(
+        "--name",
+        help="store the predictions as this prediction set (default: the model's name); each video keeps one set "
+        "per name, side by side, for `dvos evaluate --models`",
+    )
+    p.add_argument(
+        "--passes",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="context model only: 1 = one causal pass; 2 = a second pass with references on both sides (default 2)",
+    )
+    p.add_argument(
         "--as-labels",
         action="store_true",
         help="also copy the predicted masks into the label masks with provenance 'predicted' (frames "
@@ -151,6 +163,8 @@ def _predict(args) -> int:
             resume=not args.no_resume,
             threshold=args.threshold,
             as_labels=args.as_labels,
+            name=args.name,
+            passes=args.passes,
             progress=TerminalProgress(),
             cancel=cancel,
             threads=args.threads,

@@ -143,6 +143,7 @@ def backgrounds_from_annotated(
     video_ids=None,
     frames=None,
     clip_length: int = 60,
+    n_clips: int | None = None,
     dilate_px: int = 6,
     method: str = "texture",
     motion: str = "auto",
@@ -156,11 +157,13 @@ def backgrounds_from_annotated(
     """Make one background clip of ``clip_length`` frames per annotated frame (see the module docstring).
 
     ``video_ids``: default all but test videos; ``frames``: frame numbers (default: every frame with a painted or
-    corrected mask). ``camera``: SynthConfig or dict of camera_* settings for ``motion="default"``. Frames that
-    already gave a clip are skipped unless ``replace`` (which adds new clips; delete old ones in the Backgrounds
-    store). Ids are ``<prefix>_000``, ... (prefix: video id + '_inp'). Each clip is committed whole; on cancel or
-    error the unfinished clip is removed. Returns the new :class:`~dvos_core.store.Background` clips; each records
-    its source video, frame, inpainting method, dilation and motion in its attributes.
+    corrected mask). ``n_clips``: at most this many new clips, from annotated frames spread evenly over the ones
+    still to do (default: one per annotated frame). ``camera``: SynthConfig or dict of camera_* settings for
+    ``motion="default"``. Frames that already gave a clip are skipped unless ``replace`` (which adds new clips;
+    delete old ones in the Backgrounds store). Ids are ``<prefix>_000``, ... (prefix: video id + '_inp'). Each clip
+    is committed whole; on cancel or error the unfinished clip is removed. Returns the new
+    :class:`~dvos_core.store.Background` clips; each records its source video, frame, inpainting method, dilation
+    and motion in its attributes.
     """
     from dvos_core.extract.backgrounds import _free_ids
     from dvos_core.store import safe_id
@@ -169,9 +172,13 @@ def backgrounds_from_annotated(
         raise ValueError(f"motion must be one of {MOTIONS}, got {motion!r}")
     if clip_length < 1:
         raise ValueError(f"clip_length must be >= 1, got {clip_length}")
+    if n_clips is not None and n_clips < 1:
+        raise ValueError(f"n_clips must be >= 1 (or None: one clip per annotated frame), got {n_clips}")
     plan = _plan(project, video_ids, frames)
     done = set() if replace else _done_frames(project)
     todo = [(v, t) for v, t in plan if (v, t) not in done]
+    if n_clips is not None and n_clips < len(todo):
+        todo = [todo[int(k)] for k in np.linspace(0, len(todo) - 1, n_clips).round()]
     total = len(todo) * (clip_length + 1)
     clips = []
     for i, (vid, t) in enumerate(todo):

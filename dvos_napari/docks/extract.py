@@ -1,4 +1,6 @@
-"""Extract step: cut painted heads (and fake heads) out of the annotated frames; cut bare-field background clips."""
+"""Extract step: cut painted heads (and fake heads) out of the annotated frames; make background clips, cut from a
+bare-field video or, without one, made from the annotated frames with their painted heads inpainted and filmed by a
+moving camera (:func:`dvos_core.extract.backgrounds_from_annotated`)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,25 @@ from dvos_napari._widgets import Collapsible, DvosDock, Gallery, button, compact
 from dvos_napari._workers import alive
 
 GALLERY_MAX = 60
-DEFAULTS = {"min_area": 50, "fakes": 10, "seed": 0, "replace": True, "all_videos": True, "clip_length": 60, "clips": 0}
+DEFAULTS = {
+    "min_area": 50,
+    "fakes": 10,
+    "seed": 0,
+    "replace": True,
+    "all_videos": True,
+    "clip_length": 60,
+    "clips": 0,
+    "bg_mode": 0,
+    "motion": "auto",
+    "dilate": 6,
+}
+BG_MODES = ("a bare-field video", "annotated frames (inpaint the heads)")
+MOTIONS = {  # the core's motion choices, as the step shows them
+    "auto": "auto",
+    "measured": "the video's own",
+    "default": "a synthetic camera",
+    "none": "none (a still)",
+}
 
 
 def _spin(lo: int, hi: int, value: int, tip: str, special: str = "") -> QSpinBox:
@@ -54,14 +74,38 @@ class ExtractDock(DvosDock):
 
         g = QFormLayout()
         g.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.bg_mode = compact_combo(
+            BG_MODES,
+            "where the background clips come from: a video of bare field (no heads), or - without one - the "
+            "annotated frames of the training videos, their painted heads filled in with the surrounding field",
+        )
         self.bg_source = compact_combo(tooltip="a video of bare field (no heads), e.g. filmed before heading")
         self.clip_length = _spin(2, 10000, DEFAULTS["clip_length"], "frames per background clip (match clip length)")
         self.n_clips = _spin(0, 10000, DEFAULTS["clips"], "how many clips to cut", "as many as fit")
+        self.motion = compact_combo(
+            tooltip="camera motion of the clips made from an annotated (still) frame: the video's own motion around "
+            "that frame (measured with the heads ignored), a synthetic camera (the Synthesize step's camera "
+            "defaults), or none; 'auto' measures it when the video has more than one frame"
+        )
+        for key, text in MOTIONS.items():
+            self.motion.addItem(text, key)
+        self.dilate = _spin(
+            0,
+            100,
+            DEFAULTS["dilate"],
+            "grow each painted head by this many pixels before filling it (covers the fuzzy edges a brush misses)",
+        )
+        g.addRow(QLabel("make the clips from:"))
+        g.addRow(self.bg_mode)
         g.addRow("bare-field video", self.bg_source)
         g.addRow("clip length (frames)", self.clip_length)
         g.addRow("clips", self.n_clips)
+        g.addRow("camera motion", self.motion)
+        g.addRow("grow heads by (px)", self.dilate)
+        self.bg_form = g
+        self.bg_mode.currentIndexChanged.connect(lambda *_: self._update_bg_mode())
         self.bg_button = button(
-            "Extract backgrounds", lambda: self.guard(self.extract_backgrounds), "cut background clips from the video"
+            "Extract backgrounds", lambda: self.guard(self.extract_backgrounds), "make the background clips"
         )
 
         self.gallery = Gallery()
@@ -78,7 +122,7 @@ class ExtractDock(DvosDock):
         lay.addLayout(f)
         lay.addWidget(self.advanced)
         lay.addWidget(self.heads_button)
-        lay.addWidget(section("Background clips (from a video without heads)"))
+        lay.addWidget(section("Background clips (field without heads)"))
         lay.addLayout(g)
         lay.addWidget(self.bg_button)
         lay.addWidget(section("Object bank"))
@@ -87,9 +131,28 @@ class ExtractDock(DvosDock):
         lay.addWidget(self.gallery, 1)
         lay.addWidget(self.job_bar)
         self._busy_widgets = [self.heads_button, self.bg_button]
+        self._update_bg_mode()
         self.state.project_changed.connect(lambda *_: self.refresh())
         self.state.store_changed.connect(self.refresh)
         self.refresh()
+
+    @property
+    def from_annotated(self) -> bool:
+        return self.bg_mode.currentIndex() == 1
+
+    def _update_bg_mode(self) -> None:
+        """Show the rows of the chosen background source only."""
+        annotated = self.from_annotated
+        self.bg_form.setRowVisible(self.bg_source, not annotated)
+        self.bg_form.setRowVisible(self.motion, annotated)
+        self.bg_form.setRowVisible(self.dilate, annotated)
+        self.n_clips.setSpecialValueText("one per frame" if annotated else "as many as fit")
+        self.n_clips.setToolTip(
+            "at most this many clips, one per annotated frame, from frames spread over the training videos "
+            "(the lowest value: one clip for every annotated frame)"
+            if annotated
+            else "how many clips to cut"
+        )
 
     def reset(self) -> None:
         self.min_area.setValue(DEFAULTS["min_area"])
@@ -99,6 +162,9 @@ class ExtractDock(DvosDock):
         self.all_videos.setChecked(DEFAULTS["all_videos"])
         self.clip_length.setValue(DEFAULTS["clip_length"])
         self.n_clips.setValue(DEFAULTS["clips"])
+        self.bg_mode.setCurrentIndex(DEFAULTS["bg_mode"])
+        self.motion.setCurrentIndex(self.motion.findData(DEFAULTS["motion"]))
+        self.dilate.setValue(DEFAULTS["dilate"])
 
     # ---- actions ---------------------------------------------------------------------------------------------
     def extract_heads(self):
@@ -123,6 +189,17 @@ class ExtractDock(DvosDock):
 
     def extract_backgrounds(self):
         project = self.state.require_project()
+        if self.from_annotated:
+            return self.run(
+                "dvos_core.extract:backgrounds_from_annotated",
+                project,
+                clip_length=self.clip_length.value(),
+                n_clips=self.n_clips.value() or None,
+                motion=self.motion.currentData(),
+                dilate_px=self.dilate.value(),
+                label="backgrounds from annotated frames",
+                on_result=self._inpainted,
+            )
         source = self.bg_source.currentText()
         if not source:
             raise ValueError("add a video of bare field (no heads) to the project first (Project step)")
@@ -135,6 +212,21 @@ class ExtractDock(DvosDock):
             label="extract backgrounds",
             on_result=lambda _: self.state.notify_store_changed(),
         )
+
+    def _inpainted(self, clips) -> None:
+        from napari.utils.notifications import show_info
+
+        if clips:
+            text = (
+                f"made {len(clips)} background clip(s) from annotated frames, their heads inpainted: "
+                + ", ".join(f"{c.attrs['source']} frame {c.attrs['frame']}" for c in clips[:6])
+                + (" ..." if len(clips) > 6 else "")
+            )
+        else:
+            text = "no new clips: every annotated frame already has one (paint more frames for more clips)"
+        show_info(text)
+        self.messages.info(text)
+        self.state.notify_store_changed()
 
     def _extracted(self, table) -> None:
         from napari.utils.notifications import show_info

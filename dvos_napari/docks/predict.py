@@ -2,18 +2,28 @@
 video model.
 
 Pseudo-labels are written into the label masks with provenance 'pseudo' and only fill frames that have no human
-mask. Predictions are stored apart from the label masks (never overwriting ground truth) and shown as ``<video>
-predicted`` (Labels, editable: fix it and save the frame as 'corrected' in the Review step) and ``<video>
-probability`` (Image).
+mask. Predictions are stored apart from the label masks (never overwriting ground truth), one prediction set per
+model (named after the model unless another name is given), and shown as ``<video> predicted`` (Labels, editable: fix
+it and save the frame as 'corrected' in the Review step) and ``<video> probability`` (Image). A context model offers
+its number of passes (1: causal only; 2: a second pass with references on both sides).
 """
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QSpinBox, QVBoxLayout
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+)
 
 from dvos_napari._compute import ComputeRows
 from dvos_napari._layers import refresh_masks, show_predictions
-from dvos_napari._models import model_checkpoints
+from dvos_napari._models import checkpoint_kind, model_checkpoints
 from dvos_napari._widgets import DvosDock, button, compact_combo, section
 
 PSEUDO_SCOPES = ("all training videos", "current video")
@@ -79,10 +89,29 @@ class PredictDock(DvosDock):
         self.batch.setRange(1, 256)
         self.batch.setValue(4)
         self.batch.setToolTip("frames predicted together; lower it if memory runs out")
+        self.context_passes = QSpinBox()
+        self.context_passes.setRange(1, 2)
+        self.context_passes.setValue(2)
+        self.context_passes.setToolTip(
+            "context model only. 1: one causal pass, each frame from itself and its earlier frames; 2: a second "
+            "pass predicts every frame again with references on both sides (earlier and later frames and their "
+            "first-pass masks): steadier, about twice the time"
+        )
+        self.set_name = QLineEdit()
+        self.set_name.setPlaceholderText("the model's name")
+        self.set_name.setToolTip(
+            "name the predictions are stored under (a video keeps one prediction set per name, side by side; the "
+            "Review step compares them and picks which one to correct). Empty: the model's name. Predicting again "
+            "under a name with another checkpoint replaces that set"
+        )
         f.addRow("model", ck_row)
         f.addRow("image model for first frames", self.image_checkpoint)
+        f.addRow("passes (context model)", self.context_passes)
+        f.addRow("save predictions as", self.set_name)
         f.addRow("run on", self.scope)
         f.addRow("batch size (frames)", self.batch)
+        self.predict_form = f
+        self.checkpoint.currentTextChanged.connect(lambda *_: self._update_kind())
         self.predict_button = button(
             "Predict", lambda: self.guard(self.predict), "segment the videos; results appear as '<video> predicted'"
         )
@@ -98,6 +127,7 @@ class PredictDock(DvosDock):
         lay.addStretch(1)
         lay.addWidget(self.job_bar)
         self._busy_widgets = [self.predict_button, self.pseudo_button]
+        self._models: dict = {}
         self.state.project_changed.connect(lambda *_: self.refresh())
         self.state.store_changed.connect(self.refresh)
         self.refresh()
@@ -112,8 +142,9 @@ class PredictDock(DvosDock):
             c.clear()
         self.image_checkpoint.addItem(NO_IMAGE_MODEL)
         p = self.state.project
+        self._models = {}
         if p is not None:
-            models = model_checkpoints(p)
+            models = self._models = model_checkpoints(p)
             image = [n for n, m in models.items() if m.is_image_model]
             video = [n for n, m in models.items() if not m.is_image_model]
             self.checkpoint.addItems(list(reversed(video)) + list(reversed(image)))
@@ -122,6 +153,20 @@ class PredictDock(DvosDock):
         for c, text in keep.items():
             if text:
                 c.setCurrentText(text)
+        self._update_kind()
+
+    def model_kind(self) -> str | None:
+        """Kind (frame, dvos, context) of the chosen model, from its config.yaml; None when unknown."""
+        text = self.checkpoint.currentText().strip()
+        if not text:
+            return None
+        if text in self._models:
+            return self._models[text].kind
+        return checkpoint_kind(text)
+
+    def _update_kind(self) -> None:
+        """The passes row is shown for a context model only."""
+        self.predict_form.setRowVisible(self.context_passes, self.model_kind() == "context")
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Checkpoint", "", "PyTorch checkpoints (*.pt *.pth)")
@@ -155,20 +200,33 @@ class PredictDock(DvosDock):
         return ids
 
     # ---- actions ---------------------------------------------------------------------------------------------
+    def prediction_set_name(self, checkpoint: str) -> str:
+        """The name the predictions are stored under: the name field, else the model's name."""
+        from dvos_core.store.migrate import model_name_of
+        from dvos_core.store.schema import check_id
+
+        text = self.set_name.text().strip()
+        return check_id(text, "prediction set name") if text else model_name_of(checkpoint)
+
     def predict(self):
         ids = self.video_ids(self.scope.currentText())
         img = self.image_checkpoint.currentText()
         image_ck = None if img in ("", NO_IMAGE_MODEL) else self.checkpoint_path(self.image_checkpoint, "image model")
+        checkpoint = self.checkpoint_path()
+        name = self.prediction_set_name(checkpoint)
+        passes = self.context_passes.value() if self.model_kind() == "context" else None
         return self.run(
             "dvos_napari._tasks:predict_videos",
             self.state.require_project(),
             ids,
-            self.checkpoint_path(),
+            checkpoint,
             image_checkpoint=image_ck,
             device=self.device.currentText(),
             batch_size=self.batch.value(),
-            label=f"predict {len(ids)} video(s)",
-            on_result=self._predicted,
+            name=name,
+            passes=passes,
+            label=f"predict {len(ids)} video(s) as {name}",
+            on_result=lambda n: self._predicted(n, name),
         )
 
     def pseudo_label(self):
@@ -188,11 +246,15 @@ class PredictDock(DvosDock):
             on_result=self._pseudo_labelled,
         )
 
-    def _predicted(self, n) -> None:
+    def _predicted(self, n, name: str) -> None:
         from napari.utils.notifications import show_info
 
-        show_info(f"predicted {n} frames")
-        self.messages.info(f"predicted {n} frames; they are shown as '<video> predicted' (fix them in Review)")
+        show_info(f"predicted {n} frames ({name})")
+        self.messages.info(
+            f"predicted {n} frames into the prediction set {name!r}; they are shown as '<video> predicted' "
+            f"(fix them in Review, which can also compare them with other models)"
+        )
+        self.state.set_prediction_model(name)  # show (and review) what was just predicted
         self._show_current(predictions=True)
         self.state.notify_store_changed()
 

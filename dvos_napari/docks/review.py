@@ -1,27 +1,55 @@
-"""Review step: per-video Dice table and per-frame Dice plot of the stored predictions, worst frames first (click to
-jump there, ready to paint), and 'Save correction': the edited predicted mask of the current frame is stored as a
-'corrected' label, which the trainer reads the next time it builds its training set."""
+"""Review step: which model's predictions to review (the prediction set shown as ``<video> predicted``, corrected and
+evaluated), per-video Dice table and per-frame Dice plot of its predictions, worst frames first (click to jump there,
+ready to paint), and 'Save correction': the edited predicted mask of the current frame is stored as a 'corrected'
+label, which the trainer reads the next time it builds its training set. 'Compare models' scores several prediction
+sets side by side (Dice, IoU, boundary F, count error, temporal instability) with the previous-true-mask and
+all-foreground baselines (:func:`dvos_core.evaluate.compare_models`)."""
 
 from __future__ import annotations
 
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtGui import QFont
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
 )
 
-from dvos_napari._layers import find_layer, refresh_masks, show_predictions, time_axis
+from dvos_napari._layers import find_layer, prediction_set, refresh_masks, show_predictions, shown_model, time_axis
 from dvos_napari._names import predicted_name
 from dvos_napari._plots import PlotCanvas
 from dvos_napari._widgets import DvosDock, button, compact_combo, section, wrapped_label
 from dvos_napari._writer import save_frames
 
 SCOPES = ("test", "val", "train", "current video")
+MOST_RECENT = "(most recent)"
+COMPARE_COLUMNS = (  # (header, tooltip); the number of frames scored is in each model cell's tooltip
+    ("model", "model (prediction set) or baseline; click a model to review and correct its masks"),
+    ("Dice", "Dice of the predicted masks, frame-weighted over the videos (higher is better)"),
+    ("IoU", "intersection over union, frame-weighted (higher is better)"),
+    ("BF", "boundary F score: how well the head outlines match, within 2 px (higher is better)"),
+    ("count", "relative error of the head count per frame (lower is better)"),
+    (
+        "unsteady",
+        "temporal instability: 1 - IoU of consecutive predictions after aligning them by the camera "
+        "motion (lower is steadier)",
+    ),
+)
+BASELINE_TIPS = {
+    "previous_true_mask": "the previous frame's true mask used as the prediction",
+    "all_foreground": "every pixel predicted as head",
+}
+BASELINE_TEXT = {
+    "previous_true_mask": "prev. true mask",
+    "all_foreground": "all foreground",
+}
 
 
 def _table(columns, min_rows: int = 4) -> QTableWidget:
@@ -43,12 +71,23 @@ class ReviewDock(DvosDock):
         super().__init__(napari_viewer, parent)
         top = QHBoxLayout()
         self.scope = compact_combo(SCOPES, "which videos to score: a split, or the current video")
-        self.evaluate_button = button(
-            "Evaluate", lambda: self.guard(self.evaluate), "score the stored predictions against the ground-truth masks"
-        )
         top.addWidget(QLabel("videos:"))
         top.addWidget(self.scope, 1)
-        top.addWidget(self.evaluate_button)
+        model_row = QHBoxLayout()
+        self.model = compact_combo(
+            (MOST_RECENT,),
+            "whose predictions to review: they are shown as '<video> predicted', corrected and evaluated "
+            "(most recent: each video's latest prediction set)",
+        )
+        self.model.currentTextChanged.connect(self._model_chosen)
+        self.evaluate_button = button(
+            "Evaluate",
+            lambda: self.guard(self.evaluate),
+            "score the chosen model's predictions against the ground truth",
+        )
+        model_row.addWidget(QLabel("model:"))
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(self.evaluate_button)
         self.overall = wrapped_label("no evaluation yet: predict the test videos (Predict step), then press Evaluate")
         self.videos_table = _table(("video", "frames", "Dice", "IoU", "count err."), min_rows=3)
         header = self.videos_table.horizontalHeader()
@@ -75,8 +114,29 @@ class ReviewDock(DvosDock):
         )
         self.fix_info = wrapped_label("")
 
+        self.compare_list = QListWidget()
+        self.compare_list.setToolTip("tick the models (prediction sets) to compare; none ticked: all of them")
+        self.compare_button = button(
+            "Compare models",
+            lambda: self.guard(self.compare),
+            "score the ticked models on the chosen videos side by side, with two baselines",
+        )
+        self.compare_table = _table([c for c, _ in COMPARE_COLUMNS], min_rows=4)
+        header = self.compare_table.horizontalHeader()
+        for c, (_, tip) in enumerate(COMPARE_COLUMNS):
+            self.compare_table.horizontalHeaderItem(c).setToolTip(tip)
+            if c:
+                header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        self.compare_table.setWordWrap(True)
+        self.compare_table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.compare_table.setToolTip("click a model to review and correct its masks")
+        self.compare_table.cellClicked.connect(lambda r, c: self.guard(self._pick_compared, r))
+        self.compare_info = wrapped_label("tick models and press Compare models (all when none is ticked)")
+        self.comparison = None
+
         lay = QVBoxLayout(self.body)
         lay.addLayout(top)
+        lay.addLayout(model_row)
         lay.addWidget(self.overall)
         lay.addWidget(self.videos_table)
         lay.addWidget(section("Dice per frame"))
@@ -85,23 +145,117 @@ class ReviewDock(DvosDock):
         lay.addWidget(self.worst_table)
         lay.addWidget(self.save_button)
         lay.addWidget(self.fix_info)
+        lay.addWidget(section("Compare models"))
+        lay.addWidget(self.compare_list)
+        lay.addWidget(self.compare_button)
+        lay.addWidget(self.compare_table)
+        lay.addWidget(self.compare_info)
         lay.addWidget(self.job_bar)
-        self._busy_widgets = [self.evaluate_button]
+        self._busy_widgets = [self.evaluate_button, self.compare_button]
         self.report = None
+        self._refreshing = False
         self._empty_plot()
+        self.state.project_changed.connect(lambda *_: self.refresh_models())
+        self.state.store_changed.connect(self.refresh_models)
+        self.state.model_changed.connect(lambda *_: self.refresh_models())
+        self.refresh_models()
+
+    # ---- models ----------------------------------------------------------------------------------------------
+    def project_models(self) -> list[str]:
+        """Names of the prediction sets of the project's videos (each video's oldest first, in video order)."""
+        p = self.state.project
+        out: list[str] = []
+        for vid in [] if p is None else p.video_ids():
+            try:
+                names = p.video(vid).predictions.models()
+            except (KeyError, ValueError, OSError):
+                continue
+            out += [m for m in names if m not in out]
+        return out
+
+    def refresh_models(self) -> None:
+        """List the project's prediction sets in the model box and the compare list (keeping what was chosen)."""
+        models = self.project_models()
+        chosen = self.state.prediction_model
+        ticked = {self.compare_list.item(i).text() for i in range(self.compare_list.count())}
+        ticked = {t for t in ticked if self._ticked(t)}
+        self._refreshing = True
+        try:
+            self.model.clear()
+            self.model.addItems([MOST_RECENT, *models])
+            if chosen and chosen not in models:
+                self.model.addItem(chosen)  # chosen before its predictions exist (or on another project's videos)
+            self.model.setCurrentText(chosen or MOST_RECENT)
+            self.compare_list.clear()
+            for m in models:
+                item = QListWidgetItem(m)
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Checked if m in ticked else Qt.CheckState.Unchecked)
+                self.compare_list.addItem(item)
+            row = self.compare_list.sizeHintForRow(0) if models else 20
+            self.compare_list.setFixedHeight(max(2, min(5, len(models))) * row + 6)
+        finally:
+            self._refreshing = False
+
+    def _ticked(self, name: str) -> bool:
+        items = self.compare_list.findItems(name, Qt.MatchFlag.MatchExactly)
+        return bool(items) and items[0].checkState() == Qt.CheckState.Checked
+
+    def ticked_models(self) -> list[str]:
+        return [
+            self.compare_list.item(i).text()
+            for i in range(self.compare_list.count())
+            if self.compare_list.item(i).checkState() == Qt.CheckState.Checked
+        ]
+
+    def set_ticked(self, names) -> None:
+        """Tick exactly ``names`` in the compare list."""
+        names = set(names)
+        for i in range(self.compare_list.count()):
+            item = self.compare_list.item(i)
+            item.setCheckState(Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked)
+
+    def choose_model(self, name: str | None) -> None:
+        """Review ``name``'s predictions (None: each video's most recent): shown, corrected and evaluated."""
+        self.state.set_prediction_model(name)
+
+    def _model_chosen(self, text: str) -> None:
+        if self._refreshing or not text:
+            return
+        self.guard(self.choose_model, None if text == MOST_RECENT else text)
 
     # ---- actions ---------------------------------------------------------------------------------------------
     def evaluate(self):
         project = self.state.require_project()
         scope = self.scope.currentText()
         ids = [self.state.require_video().name] if scope == "current video" else None
+        model = self.state.prediction_model
         return self.run(
             "dvos_core.evaluate:evaluate",
             project,
             video_ids=ids,
             split=scope if ids is None else "test",
-            label="evaluate",
+            model=model,
+            label=f"evaluate {model}" if model else "evaluate",
             on_result=self._show_report,
+        )
+
+    def compare(self):
+        """Score the ticked models (all when none is ticked) on the chosen videos, in a child process."""
+        project = self.state.require_project()
+        models = self.ticked_models() or self.project_models()
+        if not models:
+            raise ValueError("no video of the project has predictions yet: predict videos first (Predict step)")
+        scope = self.scope.currentText()
+        ids = [self.state.require_video().name] if scope == "current video" else None
+        return self.run(
+            "dvos_core.evaluate:compare_models",
+            project,
+            models,
+            video_ids=ids,
+            split=scope if ids is None else "test",
+            label=f"compare {len(models)} model(s)",
+            on_result=self._show_comparison,
         )
 
     def jump_to(self, video_id: str, frame: int) -> None:
@@ -110,7 +264,10 @@ class ReviewDock(DvosDock):
             self.state.select_video(video_id)
         self.viewer.dims.set_current_step(time_axis(self.viewer), int(frame))
         layer = find_layer(self.viewer, predicted_name(video_id))
-        if layer is not None and self.state.require_project().video(video_id).split == "test":
+        if layer is None:
+            model = self.state.prediction_model or "any model"
+            self.fix_info.setText(f"{video_id} has no predictions of {model}; predict it first (Predict step)")
+        elif self.state.require_project().video(video_id).split == "test":
             self.viewer.layers.selection.active = layer
             self.fix_info.setText(
                 f"{video_id} frame {frame}: a test video - its masks are the ground truth it is scored against, so "
@@ -122,7 +279,8 @@ class ReviewDock(DvosDock):
             layer.selected_label = 1
             self.state.after_loading(lambda: setattr(layer, "mode", "paint"))  # a read-only layer cannot paint
             self.fix_info.setText(
-                f"{video_id} frame {frame}: paint (P) or erase (E) the predicted mask, then press Save correction"
+                f"{video_id} frame {frame}: paint (P) or erase (E) the masks predicted by "
+                f"{shown_model(self.viewer, video_id)}, then press Save correction"
             )
 
     def save_correction(self, frame: int | None = None) -> bool:
@@ -134,16 +292,29 @@ class ReviewDock(DvosDock):
         layer = find_layer(self.viewer, predicted_name(video.name))
         if layer is None:
             if not show_predictions(self.viewer, video, self.state):
-                raise ValueError(f"video {video.name!r} has no predictions to correct; run Predict first")
+                model = self.state.prediction_model
+                raise ValueError(
+                    f"video {video.name!r} has no predictions"
+                    + (f" of {model!r} to correct; choose another model here, or" if model else " to correct;")
+                    + " run Predict first"
+                )
             layer = find_layer(self.viewer, predicted_name(video.name))
         if self.state.loading:
             raise ValueError("the predictions are still being read into the layer; try again in a moment")
+        shown, chosen = shown_model(self.viewer, video.name), prediction_set(video, self.state.prediction_model).model
+        if shown != chosen:  # e.g. another model predicted meanwhile: never save a mask of the wrong model
+            show_predictions(self.viewer, video, self.state)
+            raise ValueError(
+                f"the predicted layer of {video.name} showed the masks of {shown!r}, not of the chosen model "
+                f"{chosen!r}; it now shows {chosen!r}: paint your fix again and save"
+            )
         t = self.state.current_frame() if frame is None else int(frame)
         saved = save_frames(video, layer.data, [t], edited_prediction=True)
         if saved:
             refresh_masks(self.viewer, video, self.state, saved)
             self.fix_info.setText(
-                f"frame {t} of {video.name} saved as 'corrected'; the next training run on your labelled videos uses it"
+                f"frame {t} of {video.name} ({chosen}'s prediction, fixed) saved as 'corrected'; the next training "
+                f"run on your labelled videos uses it"
             )
             show_info(f"saved corrected mask of {video.name} frame {t}")
             self.state.notify_store_changed()
@@ -153,8 +324,9 @@ class ReviewDock(DvosDock):
     def _show_report(self, report) -> None:
         self.report = report
         o = report.overall
+        model = self.state.prediction_model or "the most recent model of each video"
         self.overall.setText(
-            f"all {o['n_videos']} videos, {o['n_frames']} frames (frame-weighted): "
+            f"{model}: all {o['n_videos']} videos, {o['n_frames']} frames (frame-weighted): "
             f"Dice {o['dice']:.3f}, IoU {o['iou']:.3f}"
         )
         v = report.videos
@@ -166,6 +338,45 @@ class ReviewDock(DvosDock):
         self._plot_frames(None)
         self._fill_worst()
         self.state.notify_store_changed()
+
+    def _show_comparison(self, comparison) -> None:
+        self.comparison = comparison
+        table = comparison.table
+        self.compare_table.setRowCount(len(table))
+        italic = QFont()
+        italic.setItalic(True)
+        for r, row in enumerate(table.itertuples()):
+            baseline = row.model in BASELINE_TEXT
+            vals = (
+                BASELINE_TEXT.get(row.model, row.model),
+                *(_num(getattr(row, k), 3) for k in ("dice", "iou", "boundary_f", "count_error", "instability")),
+            )
+            tip = (
+                f"{'baseline (a model should beat it): ' if baseline else ''}{BASELINE_TIPS.get(row.model, row.model)}"
+                f"; scored on {row.n_frames} frames"
+            )
+            for c, val in enumerate(vals):
+                item = QTableWidgetItem(str(val))
+                item.setData(Qt.ItemDataRole.UserRole, row.model)
+                item.setToolTip(tip)
+                if baseline:
+                    item.setFont(italic)
+                self.compare_table.setItem(r, c, item)
+        QTimer.singleShot(0, self.compare_table.resizeRowsToContents)  # once the columns have their widths
+        floor = comparison.info.get("ground_truth_instability")
+        best = comparison.best()
+        self.compare_info.setText(
+            f"best Dice: {best}"
+            + (f"; the ground truth's own instability is {floor:.3f} (the floor)" if floor is not None else "")
+            + (f"; saved in {comparison.path}" if comparison.path else "")
+            + "; click a model to review and correct its masks"
+        )
+        self.state.notify_store_changed()
+
+    def _pick_compared(self, row: int) -> None:
+        name = self.compare_table.item(row, 0).data(Qt.ItemDataRole.UserRole)
+        if name not in BASELINE_TEXT:
+            self.model.setCurrentText(name)
 
     def _fill_worst(self) -> None:
         if self.report is None:
@@ -210,3 +421,8 @@ class ReviewDock(DvosDock):
             for text in legend.get_texts():
                 text.set_color(self.plot.colors["text"])
         self.plot.draw()
+
+
+def _num(value, digits: int) -> str:
+    """A score as text; NaN (nothing to score) as a dash."""
+    return "-" if value != value else f"{value:.{digits}f}"

@@ -1,0 +1,188 @@
+"""The GUI doors of several models per video (run with xvfb-run): Review compares prediction sets with the baselines
+and picks the one shown, corrected and evaluated; Predict offers a context model's passes and the prediction-set name;
+Extract makes background clips from annotated frames (heads inpainted)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from napari_helpers import dock, tiny_clip, wait_job, wait_loaded
+
+pytest.importorskip("napari")
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
+]
+
+
+def _prediction_set(video, name, masks) -> None:
+    video.predictions[name].start({"kind": "test"}, None)
+    video.predictions[name].set_many(range(len(masks)), np.asarray(masks, np.float32))
+
+
+@pytest.fixture
+def two_models(tmp_project):
+    """A test video with ground truth and a training video, both predicted by 'bad' (every other frame's masks
+    shifted) and then 'good' (the true masks): 'good' is the most recent set."""
+    frames, gt = tiny_clip(8, seed=9)
+    bad = gt.copy()
+    bad[::2] = np.roll(gt[::2], 9, axis=2)
+    for vid, split in (("plot", "test"), ("field", "train")):
+        v = tmp_project.add_video_array(vid, frames, split=split)
+        if split == "test":
+            for t in range(len(gt)):
+                v.set_mask(t, gt[t], "manual")
+        _prediction_set(v, "bad", bad)
+        _prediction_set(v, "good", gt)
+    return tmp_project, gt, bad
+
+
+def test_review_compares_models_and_picks_the_one_shown_corrected_and_evaluated(make_napari_viewer, qtbot, two_models):
+    from dvos_napari.docks.review import MOST_RECENT
+
+    project, gt, bad = two_models
+    viewer = make_napari_viewer()
+    rv = dock(viewer, "Review")
+    state = rv.state
+    state.set_project(project)
+    assert [rv.model.itemText(i) for i in range(rv.model.count())] == [MOST_RECENT, "bad", "good"]
+    state.select_video("field")
+    wait_loaded(qtbot, state)
+    layer = viewer.layers["field predicted"]
+    assert layer.metadata["dvos_model"] == "good"  # nothing chosen: the most recent set
+    np.testing.assert_array_equal(layer.data, gt)
+
+    # compare both models on the test videos: one row per model, then the two baselines
+    rv.set_ticked(["bad", "good"])
+    wait_job(qtbot, rv.compare())
+    table = rv.comparison.table
+    rows = [rv.compare_table.item(r, 0).text() for r in range(rv.compare_table.rowCount())]
+    assert rows == ["bad", "good", "prev. true mask", "all foreground"]
+    assert list(table.model) == ["bad", "good", "previous_true_mask", "all_foreground"]
+    dice = dict(zip(table.model, table.dice))
+    assert dice["good"] > dice["bad"] and dice["good"] > dice["all_foreground"]
+    assert (
+        rv.compare_table.item(1, 1).text() == f"{dice['good']:.3f}"
+        and "8 frames" in rv.compare_table.item(1, 0).toolTip()
+    )
+    assert "baseline" in rv.compare_table.item(2, 0).toolTip()
+    assert "best Dice: good" in rv.compare_info.text() and (rv.comparison.path / "comparison.csv").exists()
+
+    # clicking a model row chooses it: the predicted layer now shows its masks
+    rv.compare_table.cellClicked.emit(0, 0)
+    wait_loaded(qtbot, state)
+    assert state.prediction_model == "bad" and rv.model.currentText() == "bad"
+    layer = viewer.layers["field predicted"]
+    assert layer.metadata["dvos_model"] == "bad"
+    np.testing.assert_array_equal(layer.data, bad)
+    rv.compare_table.cellClicked.emit(2, 0)  # a baseline is not a model to review
+    assert state.prediction_model == "bad"
+
+    # evaluate scores the chosen model (the same Dice as its comparison row), not the most recent one
+    wait_job(qtbot, rv.evaluate())
+    assert rv.report.overall["dice"] == pytest.approx(dice["bad"]) and "bad" in rv.overall.text()
+
+    # a correction saves the chosen model's mask as edited
+    rv.jump_to("field", 2)
+    wait_loaded(qtbot, state)
+    assert "predicted by bad" in rv.fix_info.text()
+    fixed = gt[2].astype(np.uint8)
+    viewer.layers["field predicted"].data[2] = fixed
+    assert rv.save_correction()
+    np.testing.assert_array_equal(project.video("field").mask(2), fixed)
+    assert project.video("field").provenance_counts()["corrected"] == 1
+
+    # a model that did not predict the current video: its layers go, so no other model's masks get corrected
+    _prediction_set(project.video("plot"), "only_plot", gt)
+    state.notify_store_changed()
+    rv.model.setCurrentText("only_plot")
+    assert "field predicted" not in viewer.layers and "field probability" not in viewer.layers
+    with pytest.raises(ValueError, match="'field' has no predictions of 'only_plot'"):
+        rv.save_correction()
+    rv.model.setCurrentText(MOST_RECENT)
+    wait_loaded(qtbot, state)
+    assert state.prediction_model is None and viewer.layers["field predicted"].metadata["dvos_model"] == "good"
+
+
+def _tiny_model(project, name, kind, config):
+    import torch
+
+    from dvos_core.model import build_model, save_checkpoint
+    from dvos_core.train.config import TrainConfig
+
+    torch.manual_seed(0)
+    d = project.model_dir(name, create=True)
+    save_checkpoint(d / "best.pt", build_model("tiny", kind))
+    TrainConfig(**config).to_yaml(d / "config.yaml")
+
+
+def test_predict_offers_passes_for_a_context_model_and_names_the_prediction_set(make_napari_viewer, qtbot, tmp_project):
+    frames, _ = tiny_clip(6)
+    video = tmp_project.add_video_array("v", frames, split="train")
+    _tiny_model(tmp_project, "img", "frame", {"phase": "image"})
+    _tiny_model(tmp_project, "ctx", "context", {"phase": "real", "video_model": "context"})
+    viewer = make_napari_viewer()
+    pr = dock(viewer, "Predict")
+    pr.state.set_project(tmp_project)
+    pr.state.select_video("v")
+    pr.device.setCurrentText("cpu")
+    form = pr.predict_form
+    pr.checkpoint.setCurrentText("img")
+    assert not form.isRowVisible(pr.context_passes)  # passes mean nothing to an image model
+    pr.checkpoint.setCurrentText(str(tmp_project.model_dir("ctx") / "best.pt"))  # a path: its config.yaml says
+    assert form.isRowVisible(pr.context_passes) and pr.context_passes.value() == 2
+    assert "both sides" in pr.context_passes.toolTip()
+
+    pr.checkpoint.setCurrentText("ctx")
+    pr.context_passes.setValue(1)
+    pr.set_name.setText("ctx_causal")
+    wait_job(qtbot, pr.predict())
+    causal = video.predictions["ctx_causal"]
+    assert causal.attrs["passes"] == 1 and causal.arrays()[2][:].tolist() == [1] * 6  # pass 1 finished each frame
+    assert pr.state.prediction_model == "ctx_causal"  # what was just predicted is shown
+    wait_loaded(qtbot, pr.state)
+    assert viewer.layers["v predicted"].metadata["dvos_model"] == "ctx_causal"
+
+    pr.context_passes.setValue(2)
+    pr.set_name.clear()  # default: the model's name
+    wait_job(qtbot, pr.predict())
+    assert video.predictions.models() == ["ctx_causal", "ctx"]
+    assert video.predictions["ctx"].attrs["passes"] == 2 and video.predictions["ctx"].arrays()[2][:].max() == 2
+
+    pr.set_name.setText("no/slashes")
+    assert pr.guard(pr.predict) is None and "invalid prediction set name" in pr.messages.text()
+
+
+def test_extract_makes_backgrounds_from_annotated_frames(make_napari_viewer, qtbot, tmp_project):
+    frames, gt = tiny_clip(10)
+    v = tmp_project.add_video_array("plot", frames, split="train")
+    for t in (2, 5, 8):
+        v.set_mask(t, gt[t], "manual")
+    viewer = make_napari_viewer()
+    ext = dock(viewer, "Extract")
+    ext.state.set_project(tmp_project)
+    form = ext.bg_form
+    assert form.isRowVisible(ext.bg_source) and not form.isRowVisible(ext.motion)
+    ext.bg_mode.setCurrentIndex(1)  # annotated frames (inpaint the painted heads)
+    assert not form.isRowVisible(ext.bg_source) and form.isRowVisible(ext.motion) and form.isRowVisible(ext.dilate)
+    assert ext.n_clips.specialValueText() == "one per frame"
+    ext.clip_length.setValue(4)
+    ext.n_clips.setValue(2)
+    wait_job(qtbot, ext.extract_backgrounds())
+    clips = [tmp_project.background(b) for b in tmp_project.background_ids()]
+    assert sorted(c.attrs["frame"] for c in clips) == [2, 8]  # two clips, spread over the painted frames
+    for c in clips:
+        assert c.attrs["origin"] == "inpainted" and c.attrs["motion"]["kind"] == "measured" and len(c) == 4
+    still = clips[0].read_frames()[0]
+    heads = gt[clips[0].attrs["frame"]] > 0
+    assert np.abs(still[heads].astype(int) - frames[clips[0].attrs["frame"]][heads]).mean() > 5  # heads filled in
+    assert "made 2 background clip(s)" in ext.messages.text()
+
+    ext.n_clips.setValue(0)  # one per annotated frame: only frame 5 is left
+    ext.motion.setCurrentIndex(ext.motion.findData("none"))
+    wait_job(qtbot, ext.extract_backgrounds())
+    assert len(tmp_project.background_ids()) == 3 and "plot frame 5" in ext.messages.text()
+    wait_job(qtbot, ext.extract_backgrounds())
+    assert len(tmp_project.background_ids()) == 3 and "no new clips" in ext.messages.text()
