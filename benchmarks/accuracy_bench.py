@@ -13,6 +13,7 @@ model (the same extra steps for each):
   inputs as the context model (the control: extra training without time);
 * ``dvos``: the paper's model (tau earlier frames; first frames by the image model);
 * ``context``: the context-aware model (frame t plus its aligned earlier frames and their predicted masks);
+* ``context_2pass``: the same model with its optional second pass (references on both sides);
 * ``context_query_only``: the same context model with every reference replaced by a copy of frame t (the
   ablation: what it scores without time).
 Baselines: the previous frame's true mask and an all-foreground mask. Per model: frame-weighted Dice, IoU, boundary F
@@ -36,7 +37,7 @@ from _common import emit, machine
 from accuracy_data import load_scenes, make_set
 
 SETS = [f"{s}-{v}-{d}" for s in ("nuclei", "conifer") for v in ("slow", "fast") for d in ("clean", "degraded")]
-MODELS = ("image", "image_ft", "dvos", "context", "context_query_only")
+MODELS = ("image", "image_ft", "dvos", "context", "context_2pass", "context_query_only")
 
 
 @dataclass
@@ -170,6 +171,8 @@ def predict_all(ck: dict, frames: np.ndarray, models) -> dict:
     for name in models:
         if name == "dvos":
             out[name] = predict_array(ck["dvos"], frames, image_model=ck["image"], device="cpu")
+        elif name == "context_2pass":  # the optional second pass, references on both sides
+            out[name] = predict_array(ck["context"], frames, device="cpu", passes=2)
         elif name == "context_query_only":  # the same passes, every reference a copy of frame t
             out[name] = predict_array(ck["context"], frames, device="cpu", references="query")
         else:

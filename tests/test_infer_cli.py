@@ -42,8 +42,8 @@ def test_cli_predict_names_the_set_and_takes_the_passes_of_a_context_model(tmp_p
     p.add_video_array("v", np.random.default_rng(0).integers(0, 255, (4, 32, 32, 3), dtype=np.uint8))
     save_checkpoint(p.model_dir("ctx", create=True) / "best.pt", build_model("tiny", "context"))
     predict = ["predict", str(path), "ctx", "--device", "cpu"]
-    assert main([*predict, "--passes", "1", "--name", "causal"]) == 0
-    assert main(predict) == 0
+    assert main([*predict, "--name", "causal"]) == 0  # one causal pass by default
+    assert main([*predict, "--passes", "2"]) == 0
     v = Project.open(path).video("v")
     assert v.predictions.models() == ["causal", "ctx"]
     assert v.predictions["causal"].attrs["passes"] == 1 and v.predictions["causal"].arrays()[2][:].max() == 1

@@ -220,9 +220,9 @@ def test_a_stopped_refinement_resumes_where_it_stopped(tmp_path):
             token.cancel()
 
     with pytest.raises(Cancelled):
-        predict_video(project, vid, ckpt, device="cpu", progress=progress, cancel=token)
+        predict_video(project, vid, ckpt, device="cpu", passes=2, progress=progress, cancel=token)
     done = project.video(vid).predictions["ctx"].arrays()[2][:]
     assert (done >= 1).all() and (done < 2).any()  # the first pass finished, the refinement did not
     left = int((done < 2).sum())
-    assert predict_video(project, vid, ckpt, device="cpu") == left
+    assert predict_video(project, vid, ckpt, device="cpu", passes=2) == left
     assert (project.video(vid).predictions["ctx"].arrays()[2][:] == 2).all()

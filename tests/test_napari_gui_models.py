@@ -132,7 +132,7 @@ def test_predict_offers_passes_for_a_context_model_and_names_the_prediction_set(
     pr.checkpoint.setCurrentText("img")
     assert not form.isRowVisible(pr.context_passes)  # passes mean nothing to an image model
     pr.checkpoint.setCurrentText(str(tmp_project.model_dir("ctx") / "best.pt"))  # a path: its config.yaml says
-    assert form.isRowVisible(pr.context_passes) and pr.context_passes.value() == 2
+    assert form.isRowVisible(pr.context_passes) and pr.context_passes.value() == 1
     assert "both sides" in pr.context_passes.toolTip()
 
     pr.checkpoint.setCurrentText("ctx")

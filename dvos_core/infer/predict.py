@@ -109,7 +109,7 @@ def predict_video(
     as_labels: bool = False,
     use_labels: bool = True,
     name: str | None = None,
-    passes: int = 2,
+    passes: int = 1,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     threads: int | None = None,
@@ -125,7 +125,7 @@ def predict_video(
     split across ranks. With ``as_labels`` the predicted masks are then also copied into ``masks`` (see
     :func:`predictions_to_labels`). A context model takes the stored labels (painted, corrected, pseudo) of its
     reference frames where it has not predicted them itself, when ``use_labels`` - except in test videos, whose
-    labels are the ground truth; with ``passes=2`` (its default) it then predicts every frame again with
+    labels are the ground truth; with ``passes=2`` (default 1) it then predicts every frame again with
     references on both sides (see :func:`dvos_core.infer.context.refine_context`).
     ``threads``: CPU threads (see :mod:`dvos_core.threads`; under torchrun the cores are shared by the local ranks).
     ``optimize=False`` runs the plain path (one full forward per window, stock kernels): the benchmarks' baseline.
@@ -364,7 +364,7 @@ def predict_array(
     batch_size: int = 4,
     tile_size: int | None = None,
     overlap: int = 64,
-    passes: int = 2,
+    passes: int = 1,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     threads: int | None = None,

@@ -91,7 +91,7 @@ class PredictDock(DvosDock):
         self.batch.setToolTip("frames predicted together; lower it if memory runs out")
         self.context_passes = QSpinBox()
         self.context_passes.setRange(1, 2)
-        self.context_passes.setValue(2)
+        self.context_passes.setValue(1)
         self.context_passes.setToolTip(
             "context model only. 1: one causal pass, each frame from itself and its earlier frames; 2: a second "
             "pass predicts every frame again with references on both sides (earlier and later frames and their "
