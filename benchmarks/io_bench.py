@@ -2,17 +2,26 @@
 
 Generates an mp4v video with OpenCV (or uses --video), then prints one JSON object. Example:
     python benchmarks/io_bench.py --frames 300 --height 720 --width 1280
+
+``--long-import 1000,10000`` adds the cost of long imports of small frames (``--long-size``, default 64²), each in a
+fresh process: seconds, peak RSS, and Zarr array resizes and attribute writes per 1,000 frames; with
+``--baseline-src DIR`` (e.g. a checkout of main) the same runs use that tree's ``dvos_core`` too, side by side:
+    python benchmarks/io_bench.py --frames 50 --long-import 1000,10000 --baseline-src /work/main
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import emit, machine
+from _common import emit, machine, peak_rss_mb
 
 
 def make_video(path: Path, n: int, h: int, w: int, fps: float = 25.0) -> Path:
@@ -71,6 +80,74 @@ def bench(video: Path, n_random: int, workdir: Path, preprocess: bool) -> dict:
     }
 
 
+def _import_child(video: Path, workdir: Path) -> dict:
+    """Import ``video`` once in this (fresh) process, counting Zarr resizes and attribute writes."""
+    import zarr
+
+    counts = {"resizes": 0, "attr_writes": 0}
+    resize, update = zarr.Array.resize, zarr.Group.update_attributes
+
+    def counting_resize(self, *a, **k):
+        counts["resizes"] += 1
+        return resize(self, *a, **k)
+
+    def counting_update(self, *a, **k):
+        counts["attr_writes"] += 1
+        return update(self, *a, **k)
+
+    zarr.Array.resize, zarr.Group.update_attributes = counting_resize, counting_update
+    from dvos_core.io import import_video
+    from dvos_core.store import Project
+
+    project = Project.create(workdir / "long.dvos")
+    before = peak_rss_mb()
+    t0 = time.perf_counter()
+    v = import_video(project, video)
+    seconds = time.perf_counter() - t0
+    n = len(v)
+    per_k = 1000 / n
+    return {
+        "frames": n,
+        "import_s": round(seconds, 2),
+        "import_fps": round(n / seconds, 1),
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_import_mb": before,
+        "resizes_per_1000_frames": round(counts["resizes"] * per_k, 1),
+        "attr_writes_per_1000_frames": round(counts["attr_writes"] * per_k, 1),
+        "files_in_frames_array": sum(len(f) for _, _, f in os.walk(Path(project.path) / "videos" / v.name / "frames")),
+    }
+
+
+def long_imports(ns, size: int, workdir: Path, src: Path | None = None) -> dict:
+    """Each long import in a fresh process (peak RSS is per process), with ``src``'s dvos_core when given."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    out = {}
+    for n in ns:
+        video = workdir / f"long{n}.mp4"
+        if not video.exists():
+            make_video(video, n, size, size)
+        child = workdir / f"child{n}"
+        child.mkdir(exist_ok=True)
+        r = subprocess.run(
+            [sys.executable, __file__, "--import-child", str(video), "--workdir", str(child)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        if r.returncode:
+            raise RuntimeError(r.stderr[-2000:])
+        out[str(n)] = json.loads(r.stdout)
+    runs = list(out.values())
+    if len(runs) >= 2:
+        a, b = runs[0], runs[-1]
+        out["peak_rss_growth_mb_per_1000_frames"] = round(
+            1000 * (b["peak_rss_mb"] - a["peak_rss_mb"]) / (b["frames"] - a["frames"]), 2
+        )
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--video", type=Path, help="benchmark this video instead of a generated one")
@@ -79,11 +156,31 @@ def main(argv=None) -> None:
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--random", type=int, default=100, help="random frame reads")
     ap.add_argument("--paper-preprocess", action="store_true", help="resize to 1024 high + 1024x1024 crop on import")
+    ap.add_argument("--long-import", help="comma-separated frame counts of long small-frame imports, e.g. 1000,10000")
+    ap.add_argument("--long-size", type=int, default=64, help="frame side of the long imports")
+    ap.add_argument("--baseline-src", type=Path, help="also run the long imports with this tree's dvos_core")
+    ap.add_argument("--import-child", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
+    if args.import_child:
+        print(json.dumps(_import_child(args.import_child, args.workdir)))
+        return
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         video = args.video or make_video(d / "bench.mp4", args.frames, args.height, args.width)
-        emit({"machine": machine(), **bench(video, args.random, d, args.paper_preprocess)})
+        result = {"machine": machine(), **bench(video, args.random, d, args.paper_preprocess)}
+        if args.long_import:
+            ns = [int(x) for x in args.long_import.split(",")]
+            key = f"long_import_{args.long_size}x{args.long_size}"
+            result[key] = long_imports(ns, args.long_size, d)
+            if args.baseline_src:
+                result[key + "_baseline"] = {
+                    "src": str(args.baseline_src),
+                    **long_imports(ns, args.long_size, d, args.baseline_src),
+                }
+        result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+        emit(result, args.out)
 
 
 if __name__ == "__main__":

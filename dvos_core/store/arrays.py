@@ -1,10 +1,28 @@
-"""Small Zarr v3 helpers: codecs, array creation, growing an array along its first axis."""
+"""Small Zarr v3 helpers: codecs, array creation, growing an array along its first axis, Zarr's thread pool."""
 
 from __future__ import annotations
 
 import numpy as np
 import zarr
 from zarr.codecs import BloscCodec
+
+ZARR_WORKERS = 1  # threads in Zarr's codec pool unless the user configured it (see configure_zarr)
+
+
+def configure_zarr() -> None:
+    """Give Zarr's codec thread pool ``ZARR_WORKERS`` thread unless the user set ``threading.max_workers``
+    (``zarr.config`` or ``ZARR_THREADING__MAX_WORKERS``).
+
+    Why: Zarr compresses chunks with Blosc in a pool of (cores + 4) threads; with chunks whose compressed sizes vary
+    (real frames), that pool made an import's native memory grow with its length (measured: +44 MB from 1,000 to
+    10,000 frames of 64², +1 MB with one thread; docs/benchmarks.md). One thread keeps it flat and costs little:
+    each write is one frame per chunk, the writer already overlaps with decoding, and torch/OpenCV own the cores
+    (dvos_core.threads). Takes effect if called before Zarr's pool starts (this module runs it on import)."""
+    if zarr.config.get("threading.max_workers", None) is None:
+        zarr.config.set({"threading.max_workers": ZARR_WORKERS})
+
+
+configure_zarr()
 
 
 def image_codecs():
@@ -28,10 +46,45 @@ def create(group: zarr.Group, name: str, shape, dtype, chunks=None, fill_value=0
     )
 
 
+GROWTH = 1.5  # capacity grows by this factor ...
+MIN_GROWTH = 64  # ... and by at least this many rows, in whole chunks
+
+
 def ensure_length(arr: zarr.Array, n: int) -> None:
-    """Grow ``arr`` along axis 0 to at least ``n`` (never shrinks: uncommitted tails are simply overwritten later)."""
+    """Grow ``arr`` along axis 0 to exactly ``n`` if shorter (never shrinks: uncommitted tails are simply overwritten
+    later)."""
     if arr.shape[0] < n:
         arr.resize((n,) + tuple(arr.shape[1:]))
+
+
+def capacity_for(current: int, needed: int, chunk: int) -> int:
+    """The length to grow an array of ``current`` rows to so it holds ``needed``: ``current`` if it already does,
+    else at least ``GROWTH`` times ``current`` and ``MIN_GROWTH`` more rows, rounded up to whole chunks, so appending
+    n rows costs O(log n) resizes (each one metadata write) instead of one per append."""
+    if current >= needed:
+        return current
+    target = max(int(needed), int(current * GROWTH), int(current) + MIN_GROWTH)
+    chunk = max(1, int(chunk))
+    return -(-target // chunk) * chunk
+
+
+def reserve(arr: zarr.Array, n: int) -> bool:
+    """Make room for ``n`` rows along axis 0, growing geometrically (see :func:`capacity_for`); returns whether the
+    array was resized. Rows past the committed count are capacity: readers never look at them (commit rule)."""
+    cap = capacity_for(arr.shape[0], n, arr.chunks[0])
+    if cap == arr.shape[0]:
+        return False
+    arr.resize((cap,) + tuple(arr.shape[1:]))
+    return True
+
+
+def trim(arr: zarr.Array, n: int) -> bool:
+    """Shrink ``arr`` to ``n`` rows when it holds spare capacity (chunks past ``n`` are deleted); returns whether it
+    was resized. Call only after ``n`` is committed: it drops whatever lies past it."""
+    if arr.shape[0] <= n:
+        return False
+    arr.resize((int(n),) + tuple(arr.shape[1:]))
+    return True
 
 
 def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False) -> np.ndarray:
