@@ -7,6 +7,9 @@ Generates an mp4v video with OpenCV (or uses --video), then prints one JSON obje
 fresh process: seconds, peak RSS, and Zarr array resizes and attribute writes per 1,000 frames; with
 ``--baseline-src DIR`` (e.g. a checkout of main) the same runs use that tree's ``dvos_core`` too, side by side:
     python benchmarks/io_bench.py --frames 50 --long-import 1000,10000 --baseline-src /work/main
+
+``--objects N`` times ``ObjectBank.get(id)`` and the extracted-frames set in a bank of N objects, through the id index
+and today's way (decoding the whole table), side by side.
 """
 
 from __future__ import annotations
@@ -128,8 +131,7 @@ def long_imports(ns, size: int, workdir: Path, src: Path | None = None) -> dict:
         video = workdir / f"long{n}.mp4"
         if not video.exists():
             make_video(video, n, size, size)
-        child = workdir / f"child{n}"
-        child.mkdir(exist_ok=True)
+        child = Path(tempfile.mkdtemp(prefix=f"import{n}-", dir=workdir))
         r = subprocess.run(
             [sys.executable, __file__, "--import-child", str(video), "--workdir", str(child)],
             capture_output=True,
@@ -148,6 +150,47 @@ def long_imports(ns, size: int, workdir: Path, src: Path | None = None) -> dict:
     return out
 
 
+def object_bank(n: int, workdir: Path, lookups: int = 200) -> dict:
+    """An object bank of ``n`` small crops: ``get(id)`` and the extracted-frames set through the id index against
+    today's path (decode the whole table; ``iterrows`` for the frames set), measured side by side."""
+    from dvos_core.store import Project
+
+    project = Project.create(workdir / "objects.dvos")
+    bank = project.objects
+    rng = np.random.default_rng(0)
+    crop = np.zeros((6, 5, 4), np.uint8)
+    for start in range(0, n, 10_000):
+        bank.add(
+            (crop, {"kind": "head" if i % 3 else "fake", "video": f"v{i % 7}", "frame": i // 20, "area": 30.0})
+            for i in range(start, min(n, start + 10_000))
+        )
+    ids = rng.integers(0, n, lookups)
+    t0 = time.perf_counter()
+    for i in ids:
+        bank.get(int(i))
+    index_ms = 1000 * (time.perf_counter() - t0) / lookups
+    few = ids[:5]
+    t0 = time.perf_counter()
+    for i in few:  # today's path: decode the whole table for every get
+        next(bank._read(r) for r in bank._rows() if r["id"] == int(i))
+    table_ms = 1000 * (time.perf_counter() - t0) / len(few)
+    t0 = time.perf_counter()
+    done = bank.frames_with("head")
+    frames_index_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    old = {(r["video"], int(r["frame"])) for _, r in bank.table().iterrows() if r.get("kind") == "head"}
+    frames_iterrows_s = time.perf_counter() - t0
+    assert old == done
+    return {
+        "objects": n,
+        "get_ms_index": round(index_ms, 3),
+        "get_ms_table_decode": round(table_ms, 1),
+        "get_speedup": round(table_ms / index_ms, 1),
+        "extracted_frames_s_index": round(frames_index_s, 3),
+        "extracted_frames_s_iterrows": round(frames_iterrows_s, 2),
+    }
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--video", type=Path, help="benchmark this video instead of a generated one")
@@ -161,6 +204,7 @@ def main(argv=None) -> None:
     ap.add_argument("--baseline-src", type=Path, help="also run the long imports with this tree's dvos_core")
     ap.add_argument("--import-child", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--objects", type=int, help="also time object-bank lookups in a bank of this many objects")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
     if args.import_child:
@@ -179,6 +223,8 @@ def main(argv=None) -> None:
                     "src": str(args.baseline_src),
                     **long_imports(ns, args.long_size, d, args.baseline_src),
                 }
+        if args.objects:
+            result["object_bank"] = object_bank(args.objects, d)
         result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
         emit(result, args.out)
 
