@@ -9,7 +9,8 @@ fresh process: seconds, peak RSS, and Zarr array resizes and attribute writes pe
     python benchmarks/io_bench.py --frames 50 --long-import 1000,10000 --baseline-src /work/main
 
 ``--objects N`` times ``ObjectBank.get(id)`` and the extracted-frames set in a bank of N objects, through the id index
-and today's way (decoding the whole table), side by side.
+and today's way (decoding the whole table), side by side. ``--sharding N`` compares Zarr v3 sharding (64 frames per
+file) with today's one file per frame on N frames of ``--shard-size``²: files, writes, random and sequential reads.
 """
 
 from __future__ import annotations
@@ -217,6 +218,69 @@ def object_bank(n: int, workdir: Path, lookups: int = 200) -> dict:
     }
 
 
+def sharding(n: int, size: int, workdir: Path, per_shard: int = 64, batch: int = 8, reads: int = 200) -> dict:
+    """Frames (n, size, size, 3) in today's layout (one chunk, one file per frame) against Zarr v3 sharding
+    (``per_shard`` frames per file, one inner chunk per frame): files, write time (batches of ``batch`` frames, as an
+    import commits them), random single-frame reads, sequential reads (``batch`` frames at a time) and rewriting
+    one frame (what a mask write costs in that layout)."""
+    import zarr
+
+    from dvos_core.store.arrays import image_codecs
+
+    h = w = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    noise = np.random.default_rng(0).integers(0, 40, (h, w, 1), dtype=np.uint8)
+
+    def frame(k):
+        return (
+            np.dstack([(xx + 3 * k) % 256, (yy + 2 * k) % 256, np.full((h, w), (5 * k) % 256)]).astype(np.uint8) + noise
+        )
+
+    frames = [frame(k) for k in range(min(n, 64))]
+    rng = np.random.default_rng(1)
+    order = rng.integers(0, n, reads)
+    out = {"frames": n, "size": [h, w], "frames_per_shard": per_shard, "write_batch": batch}
+    for name, shards in (("per_frame_chunks", None), ("sharded", (per_shard, h, w, 3))):
+        root = workdir / f"shard-{name}"
+        arr = zarr.create_array(
+            str(root),
+            shape=(n, h, w, 3),
+            chunks=(1, h, w, 3),
+            shards=shards,
+            dtype="uint8",
+            compressors=image_codecs(),
+            fill_value=0,
+        )
+        t0 = time.perf_counter()
+        for k in range(0, n, batch):
+            arr[k : min(n, k + batch)] = np.stack([frames[j % len(frames)] for j in range(k, min(n, k + batch))])
+        write_s = time.perf_counter() - t0
+        files = sum(len(f) for _, _, f in os.walk(root))
+        arr = zarr.open_array(str(root), mode="r")
+        t0 = time.perf_counter()
+        for k in order:
+            arr[int(k)]
+        random_ms = 1000 * (time.perf_counter() - t0) / reads
+        t0 = time.perf_counter()
+        for k in range(0, n, batch):
+            arr[k : k + batch]
+        seq_fps = n / (time.perf_counter() - t0)
+        arr = zarr.open_array(str(root), mode="r+")
+        t0 = time.perf_counter()
+        for k in order[:20]:
+            arr[int(k)] = frames[0]
+        rewrite_ms = 1000 * (time.perf_counter() - t0) / 20
+        out[name] = {
+            "files": files,
+            "write_fps": round(n / write_s, 1),
+            "random_read_ms": round(random_ms, 2),
+            "sequential_read_fps": round(seq_fps, 1),
+            "rewrite_one_frame_ms": round(rewrite_ms, 2),
+            "bytes": sum(f.stat().st_size for f in root.rglob("*") if f.is_file()),
+        }
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--video", type=Path, help="benchmark this video instead of a generated one")
@@ -231,6 +295,8 @@ def main(argv=None) -> None:
     ap.add_argument("--import-child", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--objects", type=int, help="also time object-bank lookups in a bank of this many objects")
+    ap.add_argument("--sharding", type=int, help="also compare Zarr sharding with per-frame chunks on this many frames")
+    ap.add_argument("--shard-size", type=int, default=128, help="frame side for --sharding")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
     if args.import_child:
@@ -249,6 +315,8 @@ def main(argv=None) -> None:
                     "src": str(args.baseline_src),
                     **long_imports(ns, args.long_size, d, args.baseline_src),
                 }
+        if args.sharding:
+            result["sharding"] = sharding(args.sharding, args.shard_size, d)
         if args.objects:
             result["object_bank"] = object_bank(args.objects, d)
         result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -8,9 +8,9 @@ Layout (store schema 2, see docs/store.md):
 - ``objects`` group attrs (the commit): ``n_bytes`` (committed pixel bytes), ``records_start`` and ``records_bytes``
   (the committed records are ``records[records_start:records_bytes]``), ``n_objects``, ``counts`` (per kind) and
   ``next_id``.
-- ``objects/index``: int64 (M, 9), one row per committed object in record order (see :mod:`~dvos_core.store.
-  object_index`), committed in the same attrs write as the records (``index``), so ``get(id)`` and the frames
-  already extracted are found without decoding the table.
+- ``objects/index``: int64 (M, 9), one row per committed object in record order (see
+  :mod:`dvos_core.store.object_index`), committed in the same attrs write as the records (``index``), so
+  ``get(id)`` and the frames already extracted are found without decoding the table.
 
 Every write holds the project's writer lock (so two extractions never interleave), puts its data first (pixels,
 then records) and then commits all attrs in one ``attrs.update``/``put``
