@@ -14,8 +14,9 @@ def configure_zarr() -> None:
     (``zarr.config`` or ``ZARR_THREADING__MAX_WORKERS``).
 
     Why: Zarr compresses chunks with Blosc in a pool of (cores + 4) threads; with chunks whose compressed sizes vary
-    (real frames), that pool made an import's native memory grow with its length (measured: +44 MB from 1,000 to
-    10,000 frames of 64², +1 MB with one thread; docs/benchmarks.md). One thread keeps it flat and costs little:
+    (real frames), that pool made native memory grow with the number of frames written (measured with plain Zarr
+    writes of 64² frames: +17 MB from 1,000 to 10,000 frames, +1 MB with one thread; docs/benchmarks.md). One thread
+    keeps it flat and costs little:
     each write is one frame per chunk, the writer already overlaps with decoding, and torch/OpenCV own the cores
     (dvos_core.threads). Takes effect if called before Zarr's pool starts (this module runs it on import)."""
     if zarr.config.get("threading.max_workers", None) is None:
@@ -79,11 +80,17 @@ def reserve(arr: zarr.Array, n: int) -> bool:
 
 
 def trim(arr: zarr.Array, n: int) -> bool:
-    """Shrink ``arr`` to ``n`` rows when it holds spare capacity (chunks past ``n`` are deleted); returns whether it
-    was resized. Call only after ``n`` is committed: it drops whatever lies past it."""
+    """Shrink ``arr`` to ``n`` rows when it holds spare capacity; returns whether it was resized. Call only after
+    ``n`` is committed.
+
+    Only the metadata is rewritten: Zarr's own shrink lists every chunk of the old shape (memory and time that grow
+    with the array), while the rows past the committed count have no chunks, except the uncommitted tail of a
+    killed append, which stays outside the shape and is overwritten like any tail if the array grows again."""
     if arr.shape[0] <= n:
         return False
-    arr.resize((int(n),) + tuple(arr.shape[1:]))
+    from zarr.core.sync import sync
+
+    sync(arr.async_array.resize((int(n),) + tuple(arr.shape[1:]), delete_outside_chunks=False))
     return True
 
 
