@@ -136,3 +136,34 @@ def test_augmentations():
     pd = patch_diffusion(x, AugmentConfig(patch_diffusion_p=0.5, patch_size=32), torch.Generator().manual_seed(2))
     changed = (pd != x).view(5, 3, 3, 32, 4, 32).any(dim=(1, 3, 5))
     assert 0 < changed.float().mean() < 1  # some tiles diffused, others untouched
+
+
+def test_dataset_opens_each_array_once_per_process_and_drops_handles_when_pickled(project, monkeypatch):
+    import zarr
+
+    opened = []
+    getitem = zarr.Group.__getitem__
+
+    def counting(self, key):
+        item = getitem(self, key)
+        if isinstance(item, zarr.Array):
+            opened.append((self.path, key))
+        return item
+
+    monkeypatch.setattr(zarr.Group, "__getitem__", counting)
+    for phase in ("real", "synthetic"):
+        idx = ClipIndex.from_project(project, 4, 1, phase, val_fraction=0)
+        ds = ClipDataset(project.path, idx, 32, train=False)
+        opened.clear()  # building the index reads provenance; count the dataset's reads only
+        first = [ds.read_clip_masks(idx[i]) for i in range(len(idx))]
+        n_sources = len(set(idx.sources()))
+        # before: frames, masks (and provenance) re-opened for every clip read
+        assert 0 < len(opened) <= 3 * n_sources < len(idx), (phase, opened, len(idx))
+        ds2 = pickle.loads(pickle.dumps(ds))  # what a DataLoader worker gets: no handles, opened lazily there
+        assert ds2._arrays == {} and ds2._project is None
+        again = [ds2.read_clip_masks(idx[i]) for i in range(len(idx))]
+        assert all(np.array_equal(x, y) for a, b in zip(first, again) for x, y in zip(a, b))
+        ds2._pid = -1  # as in a forked worker: its own handles, not the parent's
+        before = ds2._arrays.copy()
+        ds2.read_clip(idx[0])
+        assert ds2._arrays and all(ds2._arrays[k] is not before.get(k) for k in ds2._arrays)

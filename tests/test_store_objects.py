@@ -124,7 +124,8 @@ def _make_v1(path):
     p.objects.add([_obj(1), _obj(2, "fake", (3, 2)), _obj(3)])
     table, loaded = p.objects.table(), p.objects.load()
     g = zarr.open_group(str(path / "objects"), mode="r+")
-    rows = [json.loads(line) for line in g["records"][:].tobytes().decode().splitlines()]
+    raw = g["records"][: int(g.attrs["records_bytes"])]  # the committed records (the array may hold spare capacity)
+    rows = [json.loads(line) for line in raw.tobytes().decode().splitlines()]
     del g["records"]
     g.attrs.put({"table": rows, "n_bytes": int(g.attrs["n_bytes"])})
     root = zarr.open_group(str(path), mode="r+")
@@ -186,3 +187,88 @@ def test_migrate_help_says_back_up(capsys):
     with pytest.raises(SystemExit):
         main(["migrate", "--help"])
     assert "Back the folder up first" in capsys.readouterr().out
+
+
+def _decodes(monkeypatch) -> list:
+    """Count decodes of the JSON table (what the id index avoids)."""
+    import dvos_core.store.objects as objects
+
+    calls = []
+    decode = objects.decode_records
+
+    def counting(raw):
+        rows = decode(raw)
+        calls.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(objects, "decode_records", counting)
+    return calls
+
+
+def _by_id(bank) -> dict:
+    return {int(r["id"]): r for r in bank.table().to_dict("records")}
+
+
+def test_index_lookups_equal_table_lookups_without_decoding_the_table(tmp_project, monkeypatch):
+    bank = tmp_project.objects
+    _fill(bank)
+    bank.add([_obj(100, "head") for _ in range(2)] + [(_obj(101)[0], {"kind": "fake"})])  # no video/frame
+    bank.clear("fake")  # ids are no longer an unbroken run
+    bank.add(_obj(200 + j, "head") for j in range(3))
+    bank = Project.open(tmp_project.path).objects
+    table = _by_id(bank)
+    pixels = {int(rec["id"]): rgba for rgba, rec in bank.load()}
+    decoded = _decodes(monkeypatch)
+    for i, row in table.items():
+        assert np.array_equal(bank.get(i), pixels[i])
+        rec = bank.record(i)
+        assert rec["id"] == i and rec["frame"] == row["frame"] and rec["note"] == "é\nx"
+    heads = {(r["video"], int(r["frame"])) for r in table.values() if r["kind"] == "head"}
+    assert bank.frames_with("head") == heads and ("v", 100) in heads
+    assert bank.frames_with("fake") == set()
+    for missing in (3, 999, -1):  # 3 was a fake: cleared
+        with pytest.raises(KeyError, match=f"no object with id {missing}"):
+            bank.get(missing)
+    assert all(n == 1 for n in decoded), decoded  # single records only (before: the whole table per get)
+
+
+def test_a_store_without_index_still_reads_and_rebuilds_it_on_the_next_add(tmp_project, monkeypatch):
+    bank = tmp_project.objects
+    _fill(bank, n_adds=2)
+    attrs = dict(bank.group.attrs)
+    del attrs["index"]  # as an older dvos (or the 1 -> 2 migration) leaves it
+    bank.group.attrs.put(attrs)
+    bank = Project.open(tmp_project.path).objects
+    truth = _by_id(bank)
+    assert bank._index() is None
+    assert np.array_equal(bank.get(5), bank.load()[5][0]) and bank.record(5)["id"] == 5  # by decoding the table
+    assert bank.frames_with() == {("v", int(r["frame"])) for r in truth.values() if r["kind"] == "head"}
+    bank.add([_obj(50)])
+    assert bank._index() is not None
+    decoded = _decodes(monkeypatch)
+    assert bank.record(3) == truth[3] and bank.record(14)["frame"] == 50
+    assert decoded == [1, 1]
+    # an older dvos adding objects without touching the index makes it stale: it is not used, then rebuilt
+    bank.group.attrs.update({"next_id": 99})
+    assert bank._index() is None
+
+
+def test_killed_index_write_leaves_the_committed_bank(tmp_project, monkeypatch):
+    bank = tmp_project.objects
+    _fill(bank, n_adds=2)
+    before = _by_id(bank)
+    update = zarr.core.attributes.Attributes.update
+
+    def dying_update(self, *a, **k):  # a kill after pixels, records and index rows are written, before the commit
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(zarr.core.attributes.Attributes, "update", dying_update)
+    with pytest.raises(SystemExit):
+        bank.add([_obj(77)] * 3)
+    monkeypatch.setattr(zarr.core.attributes.Attributes, "update", update)
+    bank = Project.open(tmp_project.path).objects
+    assert bank._index() is not None and _by_id(bank) == before
+    with pytest.raises(KeyError):
+        bank.get(14)
+    bank.add([_obj(78)])
+    assert bank.record(14)["frame"] == 78 and len(bank) == 15

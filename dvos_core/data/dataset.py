@@ -1,12 +1,15 @@
 """``ClipDataset``: reads (tau references + query) clips from the store and augments them.
 
 The dataset keeps the project *path* and opens the store lazily in each DataLoader worker (a zarr handle does not
-pickle well). Items are addressed as ``(sample index, augmentation seed)`` pairs by :class:`ClipSampler`, so a sample's
-augmentation is fixed by its seed: identical with any worker count and after resuming.
+pickle well): the project, each source and its arrays are opened once per process and reused for every item
+(handles are dropped when pickled and re-opened after a fork). Items are addressed as ``(sample index, augmentation
+seed)`` pairs by :class:`ClipSampler`, so a sample's augmentation is fixed by its seed: identical with any worker
+count and after resuming.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +55,8 @@ class ClipDataset(Dataset):
         self.augment = augment if augment is not None else AugmentConfig()
         self._project = None
         self._cache: dict = {}
+        self._arrays: dict = {}  # (kind, source) -> (frames, masks, provenance or None) zarr arrays
+        self._pid = None  # the process that opened the handles
         self._aligned: dict = {}  # context clips: (source, frame times) -> reference -> query matrices
 
     def __len__(self) -> int:
@@ -59,19 +64,30 @@ class ClipDataset(Dataset):
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_project"], state["_cache"] = None, {}
+        state["_project"], state["_cache"], state["_arrays"], state["_pid"] = None, {}, {}, None
         return state
 
     # ---- store access --------------------------------------------------------------------------------------------
     def _source(self, s: Sample):
-        if self._project is None:
+        if self._project is None or self._pid != os.getpid():  # first use, or a forked worker: open our own
             from dvos_core.store import Project
 
-            self._project = Project.open(self.project_path, mode="r")
+            self._project, self._cache, self._arrays = Project.open(self.project_path, mode="r"), {}, {}
+            self._pid = os.getpid()
         key = (s.kind, s.source)
         if key not in self._cache:
             self._cache[key] = self._project.video(s.source) if s.kind == "video" else self._project.synthetic(s.source)
         return self._cache[key]
+
+    def _handles(self, s: Sample):
+        """The source's (frames, masks, provenance) arrays, opened once per process (provenance None for synthetic
+        sets, which have none)."""
+        src = self._source(s)
+        key = (s.kind, s.source)
+        if key not in self._arrays:
+            g = src.group
+            self._arrays[key] = (g["frames"], g["masks"], g["provenance"] if s.kind == "video" else None)
+        return self._arrays[key]
 
     def read_clip(self, s: Sample):
         """uint8 frames (tau+1, H, W, 3) (references then query) and the query mask (H, W) {0, 1}."""
@@ -101,18 +117,18 @@ class ClipDataset(Dataset):
         """uint8 frames (n, H, W, 3), masks (n, H, W) {0, 1} and ``known`` (n,): 1 = the frame has a mask, 0 = none,
         -1 = the slot lies outside its source or segment. ``query_only`` reads only the query's mask; ``times``:
         (frame times, inside flags) from :meth:`_times` (default: the plain ones)."""
-        src = self._source(s)
+        frames_arr, masks_arr, prov_arr = self._handles(s)
         times, inside = times if times is not None else self._times(s)
         mask_times = times[-1:] if query_only else times
         lo, hi = min(times), max(times) + 1  # one read of the span covering the clip, then pick its frames
         if s.kind == "video":
-            frames = src.frames[lo:hi][np.asarray(times) - lo]
-            masks = src.group["masks"][lo:hi][np.asarray(mask_times) - lo]
-            prov = src.group["provenance"][lo:hi]
+            frames = frames_arr[lo:hi][np.asarray(times) - lo]
+            masks = masks_arr[lo:hi][np.asarray(mask_times) - lo]
+            prov = prov_arr[lo:hi]
             known = [1 if prov[t - lo] else 0 for t in mask_times]
         else:
-            frames = src.group["frames"][s.clip, lo:hi][np.asarray(times) - lo]
-            masks = src.group["masks"][s.clip, lo:hi][np.asarray(mask_times) - lo]
+            frames = frames_arr[s.clip, lo:hi][np.asarray(times) - lo]
+            masks = masks_arr[s.clip, lo:hi][np.asarray(mask_times) - lo]
             known = [1] * len(mask_times)
         known = [k if ok else -1 for k, ok in zip(known, inside[-len(mask_times) :])]
         return frames, (np.asarray(masks) > 0).astype(np.uint8), np.asarray(known, np.int8)

@@ -118,11 +118,7 @@ def extract_heads(
     if replace:
         bank.clear()
     else:
-        done = (
-            {(r["video"], int(r["frame"])) for _, r in bank.table().iterrows() if r.get("kind") == "head"}
-            if len(bank)
-            else set()
-        )
+        done = bank.frames_with("head") if len(bank) else set()  # from the id index: no table decode
         stats["skipped_frames"] = sum(p in done for p in plan)
         plan = [p for p in plan if p not in done]
     rng = np.random.default_rng(seed)

@@ -24,6 +24,17 @@ def frame_indices(n: int, start: int = 0, stop: int | None = None, step: int = 1
     return range(int(start), min(stop, n), int(step))
 
 
+BATCH_BYTES = 16 << 20  # the default batch of frames written and committed together holds about this much
+BATCH_FRAMES = (8, 64)  # ... and this many frames at least / at most
+
+
+def frames_per_batch(height: int, width: int) -> int:
+    """Frames of ``height`` x ``width`` RGB written and committed together by default: about ``BATCH_BYTES`` of
+    them, within ``BATCH_FRAMES``."""
+    lo, hi = BATCH_FRAMES
+    return int(min(hi, max(lo, BATCH_BYTES // max(1, int(height) * int(width) * 3))))
+
+
 @writes_store
 def import_video(
     project,
@@ -38,7 +49,7 @@ def import_video(
     fps: float | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
-    batch: int = 8,
+    batch: int | None = None,
 ):
     """Decode ``path`` and store it as a new video; returns the :class:`~dvos_core.store.Video`.
 
@@ -52,6 +63,9 @@ def import_video(
     leftover (if nobody has added masks to it since). The import holds the project's writer lock, so a second
     import of the same id elsewhere cannot delete a running one: it fails naming this process, or waits
     (``wait=True``, ``dvos add-video --wait``).
+
+    ``batch``: frames written and committed together; by default as many as fit in about 16 MB (8 to 64 frames,
+    :func:`frames_per_batch`), so small frames cost few metadata writes and large ones bounded memory.
     """
     from dvos_core.store import safe_id
     from dvos_core.store.schema import SPLITS
@@ -66,6 +80,7 @@ def import_video(
     with open_video(path) as reader:
         idx = frame_indices(len(reader), start, stop, step, where=str(path))
         h, w = pre.output_size(reader.height, reader.width)
+        batch = int(batch) if batch else frames_per_batch(h, w)
         src_fps = reader.fps
         out_fps = fps if fps is not None else (src_fps / step if src_fps else None)
         video = project.create_video(  # all or nothing itself: a failed creation leaves nothing
@@ -84,7 +99,7 @@ def import_video(
         report(progress, 0, len(idx), f"{video_id}: importing {len(idx)} frames")
 
         def frames():  # decoded and preprocessed in a worker thread, a few frames ahead of the writer
-            ahead = prefetch((pre.apply(f) for f in reader.iter_range(idx.start, idx.stop, idx.step)), batch)
+            ahead = prefetch((pre.apply(f) for f in reader.iter_range(idx.start, idx.stop, idx.step)), min(batch, 8))
             with closing(ahead):
                 for f in ahead:
                     check(cancel)

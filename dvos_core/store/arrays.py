@@ -1,10 +1,29 @@
-"""Small Zarr v3 helpers: codecs, array creation, growing an array along its first axis."""
+"""Small Zarr v3 helpers: codecs, array creation, growing an array along its first axis, Zarr's thread pool."""
 
 from __future__ import annotations
 
 import numpy as np
 import zarr
 from zarr.codecs import BloscCodec
+
+ZARR_WORKERS = 1  # threads in Zarr's codec pool unless the user configured it (see configure_zarr)
+
+
+def configure_zarr() -> None:
+    """Give Zarr's codec thread pool ``ZARR_WORKERS`` thread unless the user set ``threading.max_workers``
+    (``zarr.config`` or ``ZARR_THREADING__MAX_WORKERS``).
+
+    Why: Zarr compresses chunks with Blosc in a pool of (cores + 4) threads; with chunks whose compressed sizes vary
+    (real frames), that pool made native memory grow with the number of frames written (measured with plain Zarr
+    writes of 64² frames: +17 MB from 1,000 to 10,000 frames, +1 MB with one thread; docs/benchmarks.md). One thread
+    keeps it flat and costs little:
+    each write is one frame per chunk, the writer already overlaps with decoding, and torch/OpenCV own the cores
+    (dvos_core.threads). Takes effect if called before Zarr's pool starts (this module runs it on import)."""
+    if zarr.config.get("threading.max_workers", None) is None:
+        zarr.config.set({"threading.max_workers": ZARR_WORKERS})
+
+
+configure_zarr()
 
 
 def image_codecs():
@@ -28,10 +47,51 @@ def create(group: zarr.Group, name: str, shape, dtype, chunks=None, fill_value=0
     )
 
 
+GROWTH = 1.5  # capacity grows by this factor ...
+MIN_GROWTH = 64  # ... and by at least this many rows, in whole chunks
+
+
 def ensure_length(arr: zarr.Array, n: int) -> None:
-    """Grow ``arr`` along axis 0 to at least ``n`` (never shrinks: uncommitted tails are simply overwritten later)."""
+    """Grow ``arr`` along axis 0 to exactly ``n`` if shorter (never shrinks: uncommitted tails are simply overwritten
+    later)."""
     if arr.shape[0] < n:
         arr.resize((n,) + tuple(arr.shape[1:]))
+
+
+def capacity_for(current: int, needed: int, chunk: int) -> int:
+    """The length to grow an array of ``current`` rows to so it holds ``needed``: ``current`` if it already does,
+    else at least ``GROWTH`` times ``current`` and ``MIN_GROWTH`` more rows, rounded up to whole chunks, so appending
+    n rows costs O(log n) resizes (each one metadata write) instead of one per append."""
+    if current >= needed:
+        return current
+    target = max(int(needed), int(current * GROWTH), int(current) + MIN_GROWTH)
+    chunk = max(1, int(chunk))
+    return -(-target // chunk) * chunk
+
+
+def reserve(arr: zarr.Array, n: int) -> bool:
+    """Make room for ``n`` rows along axis 0, growing geometrically (see :func:`capacity_for`); returns whether the
+    array was resized. Rows past the committed count are capacity: readers never look at them (commit rule)."""
+    cap = capacity_for(arr.shape[0], n, arr.chunks[0])
+    if cap == arr.shape[0]:
+        return False
+    arr.resize((cap,) + tuple(arr.shape[1:]))
+    return True
+
+
+def trim(arr: zarr.Array, n: int) -> bool:
+    """Shrink ``arr`` to ``n`` rows when it holds spare capacity; returns whether it was resized. Call only after
+    ``n`` is committed.
+
+    Only the metadata is rewritten: Zarr's own shrink lists every chunk of the old shape (memory and time that grow
+    with the array), while the rows past the committed count have no chunks, except the uncommitted tail of a
+    killed append, which stays outside the shape and is overwritten like any tail if the array grows again."""
+    if arr.shape[0] <= n:
+        return False
+    from zarr.core.sync import sync
+
+    sync(arr.async_array.resize((int(n),) + tuple(arr.shape[1:]), delete_outside_chunks=False))
+    return True
 
 
 def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False) -> np.ndarray:

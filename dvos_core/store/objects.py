@@ -8,6 +8,9 @@ Layout (store schema 2, see docs/store.md):
 - ``objects`` group attrs (the commit): ``n_bytes`` (committed pixel bytes), ``records_start`` and ``records_bytes``
   (the committed records are ``records[records_start:records_bytes]``), ``n_objects``, ``counts`` (per kind) and
   ``next_id``.
+- ``objects/index``: int64 (M, 9), one row per committed object in record order (see
+  :mod:`dvos_core.store.object_index`), committed in the same attrs write as the records (``index``), so
+  ``get(id)`` and the frames already extracted are found without decoding the table.
 
 Every write holds the project's writer lock (so two extractions never interleave), puts its data first (pixels,
 then records) and then commits all attrs in one ``attrs.update``/``put``
@@ -25,6 +28,7 @@ import numpy as np
 import zarr
 
 from dvos_core.store import arrays
+from dvos_core.store import object_index as oix
 from dvos_core.store.lock import store_write
 from dvos_core.store.schema import StoreError
 
@@ -40,13 +44,18 @@ def _json_default(v):
     raise TypeError(f"object record value {v!r} ({type(v).__name__}) is not JSON-serialisable")
 
 
-def encode_records(rows: Iterable[dict]) -> bytes:
-    """Records as JSON lines (UTF-8, one '\\n'-terminated line each). JSON escapes newlines inside strings, and the
-    byte 0x0A never occurs inside a multi-byte UTF-8 character, so '\\n' always separates records."""
-    return b"".join(
+def encode_lines(rows: Iterable[dict]) -> list[bytes]:
+    """Each record as one JSON line (UTF-8, '\\n'-terminated). JSON escapes newlines inside strings, and the byte
+    0x0A never occurs inside a multi-byte UTF-8 character, so '\\n' always separates records."""
+    return [
         json.dumps(r, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode("utf-8") + b"\n"
         for r in rows
-    )
+    ]
+
+
+def encode_records(rows: Iterable[dict]) -> bytes:
+    """Records as JSON lines, back to back (see :func:`encode_lines`)."""
+    return b"".join(encode_lines(rows))
 
 
 def decode_records(raw: bytes) -> list[dict]:
@@ -66,12 +75,17 @@ def _counts(rows: Iterable[dict]) -> dict:
 def write_records(group: zarr.Group, rows: list[dict], pos: int = 0) -> int:
     """Write ``rows`` as JSON lines into ``records`` starting at byte ``pos`` (data only, no commit); returns the
     end offset. Creates the array if missing (used by ``initialise`` and the schema 1 -> 2 migration)."""
+    return write_lines(group, encode_lines(rows), pos)
+
+
+def write_lines(group: zarr.Group, lines: list[bytes], pos: int = 0) -> int:
+    """Write encoded record lines into ``records`` from byte ``pos`` (data only); returns the end offset."""
     if "records" not in group:
         arrays.create(group, "records", (0,), "uint8", chunks=(CHUNK_BYTES,))
-    data = encode_records(rows)
+    data = b"".join(lines)
     if data:
         rec = group["records"]
-        arrays.ensure_length(rec, pos + len(data))
+        arrays.reserve(rec, pos + len(data))
         rec[pos : pos + len(data)] = np.frombuffer(data, dtype=np.uint8)
     return pos + len(data)
 
@@ -109,7 +123,9 @@ class ObjectBank:
         """Create the empty pixel and record arrays and the commit attrs (called once when the project is created)."""
         arrays.create(group, "pixels", (0,), "uint8", chunks=(CHUNK_BYTES,))
         arrays.create(group, "records", (0,), "uint8", chunks=(CHUNK_BYTES,))
-        group.attrs.update({"n_bytes": 0, **records_commit([], 0, 0)})
+        oix.write(group, np.zeros((0, oix.N_COLUMNS), np.int64), 0)
+        empty = records_commit([], 0, 0)
+        group.attrs.update({"n_bytes": 0, **empty, **oix.commit(0, 0, [], empty)})
 
     # ---- reading ------------------------------------------------------------------------------------------------
     def _range(self) -> tuple[int, int]:
@@ -145,12 +161,85 @@ class ObjectBank:
             return len(self)
         return int(self.group.attrs.get("counts", {}).get(kind, 0))
 
+    def _index(self) -> dict | None:
+        """The committed id index when it matches the bank's commit (see :mod:`~dvos_core.store.object_index`)."""
+        return self._index_handle()[0]
+
+    def _index_handle(self):
+        """(info, index array, id of its first committed row), or (None, None, None) without a usable index; kept
+        per handle and commit, so repeated lookups cost one small read each."""
+        attrs = self.group.attrs
+        key = (self.group, repr(attrs.get(oix.NAME)), self._range(), len(self), attrs.get("next_id"))
+        cached = getattr(self, "_ix", None)
+        if cached is not None and cached[0] == key:
+            return cached[1:]
+        info = attrs.get(oix.NAME)
+        arr = None
+        if isinstance(info, dict) and oix.matches(info, attrs):
+            try:
+                arr = self.group[oix.NAME]
+            except KeyError:
+                info = None
+        else:
+            info = None
+        first = (
+            int(arr[int(info["start"]), oix.ID]) if arr is not None and int(info["stop"]) > int(info["start"]) else 0
+        )
+        self._ix = (key, info, arr, first)
+        return self._ix[1:]
+
+    def _index_row(self, object_id: int):
+        """(found, row): the index row of ``object_id`` when the index is usable, (False, None) when it is not."""
+        info, arr, first = self._index_handle()
+        if info is None:
+            return False, None
+        row = oix.find(arr, info, int(object_id), first)
+        if row is None:
+            raise KeyError(f"{self.path}: no object with id {object_id}")
+        return True, row
+
     def get(self, object_id: int) -> np.ndarray:
-        """The RGBA crop of one object (alpha 255 inside the object, 0 outside)."""
+        """The RGBA crop of one object (alpha 255 inside the object, 0 outside). Found through the id index (a few
+        small reads, whatever the size of the bank); a store without a usable index decodes the table."""
+        found, row = self._index_row(object_id)
+        if found:
+            return self._read({"offset": int(row[oix.OFFSET]), "h": int(row[oix.H]), "w": int(row[oix.W])})
         for r in self._rows():
             if r["id"] == object_id:
                 return self._read(r)
         raise KeyError(f"{self.path}: no object with id {object_id}")
+
+    def record(self, object_id: int) -> dict:
+        """The table row (record) of one object, decoded alone through the id index."""
+        found, row = self._index_row(object_id)
+        if found:
+            pos, n = int(row[oix.REC_POS]), int(row[oix.REC_LEN])
+            return decode_records(self.group["records"][pos : pos + n].tobytes())[0]
+        for r in self._rows():
+            if r["id"] == object_id:
+                return r
+        raise KeyError(f"{self.path}: no object with id {object_id}")
+
+    def frames_with(self, kind: str = "head") -> set[tuple[str, int]]:
+        """The (video, frame) pairs that objects of ``kind`` were extracted from, read from the id index's columns
+        (the table is decoded only when the store has no usable index)."""
+        info = self._index()
+        if info is None:
+            return {
+                (r["video"], int(r["frame"]))
+                for r in self._rows()
+                if r.get("kind") == kind and isinstance(r.get("video"), str) and r.get("frame") is not None
+            }
+        start, stop = int(info["start"]), int(info["stop"])
+        if stop <= start:
+            return set()
+        cols = self.group[oix.NAME][start:stop]
+        sel = (
+            (cols[:, oix.KIND] == oix.KIND_CODES.get(kind, -2)) & (cols[:, oix.VIDEO] >= 0) & (cols[:, oix.FRAME] >= 0)
+        )
+        videos = info["videos"]
+        pairs = np.unique(cols[sel][:, [oix.VIDEO, oix.FRAME]], axis=0)
+        return {(videos[int(v)], int(f)) for v, f in pairs}
 
     def load(self, kind: str | None = None) -> list[tuple[np.ndarray, dict]]:
         """All objects (optionally of one kind) as (rgba, record) pairs, read with one pass over the pixels."""
@@ -163,7 +252,10 @@ class ObjectBank:
         ]
 
     def _read(self, r: dict) -> np.ndarray:
-        return self.group["pixels"][r["offset"] : r["offset"] + r["h"] * r["w"] * 4].reshape(r["h"], r["w"], 4)
+        cached = getattr(self, "_pixels", None)
+        if cached is None or cached[0] is not self.group:
+            cached = self._pixels = (self.group, self.group["pixels"])
+        return cached[1][r["offset"] : r["offset"] + r["h"] * r["w"] * 4].reshape(r["h"], r["w"], 4)
 
     # ---- writing ------------------------------------------------------------------------------------------------
     def add(self, items: Iterable[tuple[np.ndarray, dict]]) -> int:
@@ -202,20 +294,39 @@ class ObjectBank:
         if not new_rows:
             return []
         pix = self.group["pixels"]
-        arrays.ensure_length(pix, n_bytes)
+        arrays.reserve(pix, n_bytes)
         pix[start_bytes:n_bytes] = np.concatenate(chunks)
-        new_end = write_records(self.group, new_rows, rec_end)
-        self.group.attrs.update(
-            {
-                "n_bytes": n_bytes,
-                "records_start": rec_start,
-                "records_bytes": new_end,
-                "n_objects": int(a.get("n_objects", 0)) + len(new_rows),
-                "counts": counts,
-                "next_id": next_id,
-            }
-        )  # the commit, after the data
+        lines = encode_lines(new_rows)
+        new_end = write_lines(self.group, lines, rec_end)
+        bank = {
+            "n_bytes": n_bytes,
+            "records_start": rec_start,
+            "records_bytes": new_end,
+            "n_objects": int(a.get("n_objects", 0)) + len(new_rows),
+            "counts": counts,
+            "next_id": next_id,
+        }
+        info = oix.valid(self.group, a)
+        if info is not None:  # append the new rows after the committed ones
+            videos = list(info["videos"])
+            rows = oix.rows_for(new_rows, [len(x) for x in lines], rec_end, videos)
+            stop = oix.write(self.group, rows, int(info["stop"]))
+            bank.update(oix.commit(int(info["start"]), stop, videos, bank))
+        else:  # no usable index (an older store): build it for the whole bank, once
+            old = self._committed_lines(rec_start, rec_end)
+            videos: list[str] = []
+            rows = oix.rows_for(
+                decode_records(b"".join(old)) + new_rows, [len(x) for x in old + lines], rec_start, videos
+            )
+            bank.update(oix.commit(0, oix.write(self.group, rows, 0), videos, bank))
+        self.group.attrs.update(bank)  # the commit, after the data (pixels, records, index)
         return new_rows
+
+    def _committed_lines(self, start: int, end: int) -> list[bytes]:
+        """The committed records as raw JSON lines ('\\n' included)."""
+        if end <= start:
+            return []
+        return [ln + b"\n" for ln in self.group["records"][start:end].tobytes().split(b"\n") if ln]
 
     def clear(self, kind: str | None = None) -> None:
         """Drop objects (all, or one kind); pixels of dropped objects are left unreferenced.
@@ -227,15 +338,19 @@ class ObjectBank:
             self._clear(kind)
 
     def _clear(self, kind: str | None) -> None:
-        if kind is None:
-            self.group.attrs.update(records_commit([], 0, 0))
+        kept = [] if kind is None else [r for r in self._rows() if r["kind"] != kind]
+        if not kept:
+            empty = records_commit([], 0, 0)
+            self.group.attrs.update({**empty, **oix.commit(0, 0, [], empty)})
             return
         start, end = self._range()
-        kept = [r for r in self._rows() if r["kind"] != kind]
-        if not kept:
-            self.group.attrs.update(records_commit([], 0, 0))
-            return
-        size = len(encode_records(kept))
+        lines = encode_lines(kept)
+        size = sum(len(x) for x in lines)
         pos = 0 if size <= start else end
-        new_end = write_records(self.group, kept, pos)
-        self.group.attrs.update(records_commit(kept, pos, new_end))
+        new_end = write_lines(self.group, lines, pos)
+        commit = records_commit(kept, pos, new_end)
+        info = oix.valid(self.group, self.group.attrs)  # the kept index rows, like the records, clear of its rows
+        ipos = 0 if info is None or len(kept) <= int(info["start"]) else int(info["stop"])
+        videos: list[str] = []
+        stop = oix.write(self.group, oix.rows_for(kept, [len(x) for x in lines], pos, videos), ipos)
+        self.group.attrs.update({**commit, **oix.commit(ipos, stop, videos, commit)})

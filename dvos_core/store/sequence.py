@@ -200,7 +200,9 @@ class FrameSequence:
     ) -> int:
         """Append frames (an iterable of (H,W,3) uint8); commits every ``batch`` frames. Returns frames committed.
 
-        On cancel or error the frames committed so far stay; the rest is discarded.
+        On cancel or error the frames committed so far stay; the rest is discarded. The arrays are opened once and
+        grow geometrically (:func:`~dvos_core.store.arrays.reserve`); once the last frame is committed, spare
+        capacity is trimmed, so a finished sequence's arrays hold exactly ``n_frames`` rows.
         """
         hw = self.shape[1:3]
         buf: list = []
@@ -209,47 +211,47 @@ class FrameSequence:
         total = n_total or 0
         with self._lock("append frames"):
             self.refresh()
+            grown = {key: self.group[key] for key in self.GROWN}
             for f in frames:
                 check(cancel)
                 buf.append(_check_frame(f, hw, where))
                 if len(buf) >= batch:
-                    added += self._commit_frames(buf)
+                    added += self._commit_frames(buf, grown)
                     buf = []
                     report(progress, added, max(total, added), f"{self.name}: {added} frames")
             if buf:
-                added += self._commit_frames(buf)
+                added += self._commit_frames(buf, grown)
+            with self._write("trimming its arrays to the committed frames"):
+                for arr in grown.values():  # after the last commit: rows past it are spare capacity
+                    arrays.trim(arr, self.n_frames)
         report(progress, added, max(total, added), f"{self.name}: {added} frames")
         return added
 
-    def _commit_frames(self, buf) -> int:
+    # Arrays with one row per frame, grown together as frames are appended.
+    GROWN: tuple[str, ...] = ("frames",)
+
+    def _commit_frames(self, buf, grown: dict) -> int:
         t0 = self.n_frames
         t1 = t0 + len(buf)
         with self._write(f"writing frames {t0}-{t1 - 1}"):
-            arr = self.frames
-            arrays.ensure_length(arr, t1)
-            self._grow_extra(t1)
-            arr[t0:t1] = np.stack(buf)
+            for arr in grown.values():
+                arrays.reserve(arr, t1)
+            grown["frames"][t0:t1] = np.stack(buf)
             self.group.attrs["committed_frames"] = t1  # the commit: after the data
         return len(buf)
-
-    def _grow_extra(self, n: int) -> None:
-        pass
 
 
 class Video(FrameSequence):
     """A real (or imported) video: frames, binary masks, per-frame provenance, quality and predictions."""
 
     kind = "video"
+    GROWN = ("frames", "masks", "provenance", "quality")
 
     @staticmethod
     def _create_extra(g: zarr.Group, height: int, width: int) -> None:
         arrays.create(g, "masks", (0, height, width), "uint8", chunks=(1, height, width))
         arrays.create(g, "provenance", (0,), "uint8", chunks=(4096,))
         arrays.create(g, "quality", (0,), "float32", chunks=(4096,), fill_value=float("nan"))
-
-    def _grow_extra(self, n: int) -> None:
-        for key in ("masks", "provenance", "quality"):
-            arrays.ensure_length(self.group[key], n)
 
     # ---- metadata ----------------------------------------------------------------------------------------------
     @property
