@@ -24,6 +24,7 @@ camera motion; the ground truth's own value is reported as its floor). Prints JS
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -234,7 +235,11 @@ def main(argv=None) -> int:
     ap.add_argument("--testdata", default=os.environ.get("DVOS_TESTDATA", ".cache/testdata"))
     ap.add_argument("--workdir", default="bench_accuracy", help="where the set projects are kept")
     ap.add_argument("--out", help="also write the JSON here")
+    ap.add_argument("--table", nargs="+", metavar="JSON", help="print the Markdown table of earlier JSON and exit")
     args = ap.parse_args(argv)
+    if args.table:
+        print(markdown_table([r for f in args.table for r in json.loads(Path(f).read_text())["sets"]]))
+        return 0
     import torch
 
     torch.set_num_threads(args.threads)
@@ -259,6 +264,22 @@ def main(argv=None) -> int:
         args.out,
     )
     return 0
+
+
+def markdown_table(results: list) -> str:
+    """One row per set: Dice (temporal instability) of each model and baseline; the best model's Dice in bold."""
+    models = [m for m in (*MODELS, "previous_true_mask", "all_foreground") if m in results[0]["scores"]]
+    rows = ["| set | " + " | ".join(models) + " | ground truth instability |", "|---" * (len(models) + 2) + "|"]
+    for r in sorted(results, key=lambda r: SETS.index(r["set"])):
+        sc = r["scores"]
+        best = max(sc[m]["dice"] for m in models if m in MODELS)
+        cells = [
+            (f"**{sc[m]['dice']:.3f}**" if sc[m]["dice"] == best and m in MODELS else f"{sc[m]['dice']:.3f}")
+            + f" ({sc[m]['instability']:.3f})"
+            for m in models
+        ]
+        rows.append(f"| {r['set']} | " + " | ".join(cells) + f" | {sc['ground_truth']['instability']:.3f} |")
+    return "\n".join(rows)
 
 
 def _line(r: dict, models) -> str:
