@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from dvos_core.motion.transforms import IDENTITY, decompose, frame_centre, rescale, to3x3
+from dvos_core.motion.transforms import IDENTITY, decompose, frame_centre, grey_uint8, rescale, to3x3
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 
 METHODS = ("features", "ecc", "phase", "none")
@@ -69,22 +69,11 @@ class PairMotion:
         return self.method != "none"
 
 
-def _grey(frame: np.ndarray) -> np.ndarray:
-    f = np.asarray(frame)
-    if f.ndim == 3 and f.shape[2] == 3:
-        f = cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY)
-    elif f.ndim != 2:
-        raise ValueError(f"a frame must be (H, W, 3) RGB or (H, W) grey, got shape {f.shape}")
-    if f.dtype != np.uint8:
-        f = np.clip(f, 0, 255).astype(np.uint8)
-    return f
-
-
 class _Prepared:
     """A frame reduced for analysis: grey image, allowed-pixel mask and the resize factor."""
 
     def __init__(self, frame, exclude, params: MotionParams):
-        g = _grey(frame)
+        g = grey_uint8(frame)
         self.full_shape = g.shape
         h, w = g.shape
         self.factor = min(1.0, params.max_side / max(h, w))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from dvos_core.motion.global_motion import _grey
-from dvos_core.motion.transforms import to3x3, valid_region
+from dvos_core.motion.transforms import grey_uint8, to3x3, valid_region
 
 PERCENTILES = (50, 90, 99)
 
@@ -14,7 +13,7 @@ PERCENTILES = (50, 90, 99)
 def residual_flow(prev, cur, matrix, max_side: int = 320) -> tuple[np.ndarray, np.ndarray, float]:
     """Farneback flow from ``prev`` warped onto ``cur`` by ``matrix`` (frame t-1 -> t), on grey copies at most
     ``max_side`` px wide. Returns (flow (h, w, 2) in full-resolution px, valid (h, w) bool, resize factor)."""
-    a, b = _grey(prev), _grey(cur)
+    a, b = grey_uint8(prev), grey_uint8(cur)
     h, w = b.shape
     f = min(1.0, max_side / max(h, w))
     m = to3x3(matrix)

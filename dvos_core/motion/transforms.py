@@ -16,6 +16,18 @@ import numpy as np
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
+def grey_uint8(frame: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) RGB or (H, W) frame as (H, W) uint8 grey (what the motion estimators measure)."""
+    f = np.asarray(frame)
+    if f.ndim == 3 and f.shape[2] == 3:
+        f = cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY)
+    elif f.ndim != 2:
+        raise ValueError(f"a frame must be (H, W, 3) RGB or (H, W) grey, got shape {f.shape}")
+    if f.dtype != np.uint8:
+        f = np.clip(f, 0, 255).astype(np.uint8)
+    return f
+
+
 def frame_centre(shape) -> tuple[float, float]:
     """(cx, cy) of an (H, W, ...) frame in pixel coordinates."""
     return (shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0
