@@ -10,9 +10,12 @@ from dvos_core.store import Project
 
 @pytest.mark.slow
 def test_quick_demo_learns(tmp_path):
-    seen = []
-    res = run_demo(tmp_path, DemoConfig.quick(), progress=lambda d, t, m: seen.append((d, t)), log=lambda s: None)
+    seen, lines = [], []
+    res = run_demo(tmp_path, DemoConfig.quick(), progress=lambda d, t, m: seen.append((d, t)), log=lines.append)
     assert seen[-1][0] == seen[-1][1]  # progress reached the end
+    assert all(d <= t for d, t in seen)
+    stages = [ln.split("]")[0].strip("[").split("/") for ln in lines if ln.startswith("[")]
+    assert stages[-1][0] == stages[-1][1] and len(stages) == int(stages[-1][1])  # [9/9]: every stage counted
     dice = float(res.overall["dice"])
     best_baseline = max(res.baselines.values())
     assert dice > best_baseline + 0.15, (dice, res.baselines)

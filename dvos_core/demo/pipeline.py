@@ -170,7 +170,7 @@ def run_demo(
     cfg = config or DemoConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    run = _Stages(5 + 2 * len(cfg.video_models), progress, cancel, log)
+    run = _Stages(7 + 2 * len(cfg.video_models), progress, cancel, log)  # + predict, evaluate
     run.threads = threads
     run.stage("build the sample project")
     clips = demo_videos(size=cfg.size)
