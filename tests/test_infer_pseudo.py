@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from stub_models import BrightIsHead
 
 from dvos_core.infer import pseudo_label
 from dvos_core.infer.quality import flicker, quality_score, uncertainty
@@ -10,19 +11,6 @@ from dvos_core.model import build_model
 from dvos_core.store import Project
 
 torch.set_num_threads(1)
-
-
-class BrightIsHead(torch.nn.Module):
-    """Stand-in image model: pixels brighter than mid-grey are heads (deterministic, no stochastic path)."""
-
-    kind, tau = "frame", 0
-
-    def __init__(self):
-        super().__init__()
-        self.p = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, x):
-        return {"mask": 20 * x[:, :1] + 0 * self.p, "frame": x}
 
 
 def _video(n=6, h=32, w=40, jump_at=None):

@@ -6,6 +6,7 @@ import torch
 
 pytest.importorskip("skimage")
 from motion_clips import camera_clip, fast_pan, paint_heads, texture
+from stub_models import BrightIsHead
 
 from dvos_core.infer import pseudo_label
 from dvos_core.infer.quality import camera_motion, flicker, mask_flicker, quality_score
@@ -21,19 +22,6 @@ def fast_clip():
     world, wmask, _ = paint_heads(texture("gravel", dark=True), 400, radius=(6, 10), seed=2)
     frames, masks, truth = camera_clip(world, fast_pan(9, seed=4), size=(128, 160), world_mask=wmask)
     return frames, masks, truth
-
-
-class BrightIsHead(torch.nn.Module):
-    """Stand-in image model: pixels brighter than mid-grey are heads (here: exactly the painted heads)."""
-
-    kind, tau = "frame", 0
-
-    def __init__(self):
-        super().__init__()
-        self.p = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, x):
-        return {"mask": 20 * x[:, :1] + 0 * self.p, "frame": x}
 
 
 class StuckMask(torch.nn.Module):

@@ -9,24 +9,12 @@ import numpy as np
 import pytest
 import torch
 from conftest import store_digest
+from stub_models import BrightIsHead
 
 from dvos_core.cli import build_parser, main
 from dvos_core.store import Project, StoreError, check_id, safe_id
 
 torch.set_num_threads(1)
-
-
-class BrightIsHead(torch.nn.Module):
-    """Stand-in image model: pixels brighter than mid-grey are heads."""
-
-    kind, tau = "frame", 0
-
-    def __init__(self):
-        super().__init__()
-        self.p = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, x):
-        return {"mask": 20 * x[:, :1] + 0 * self.p, "frame": x}
 
 
 def _frames(n=4, h=32, w=40):
