@@ -198,6 +198,31 @@ def scores(masks_pred: np.ndarray, gt: np.ndarray, frames: np.ndarray) -> dict:
     }
 
 
+def propagation_ceiling(masks: np.ndarray, gt: np.ndarray, frames: np.ndarray, window: int = 8) -> np.ndarray:
+    """An oracle of what choosing masks over time can give: for each frame, whichever of the model's masks of that
+    frame and of the ``window`` frames before it, aligned onto it by the camera motion (the frame's own mask where
+    the aligned one does not reach), has the best Dice against the truth. A model that only carries its own earlier
+    masks forward, however cleverly it picks them, cannot beat this; to do better it must read the pixels."""
+    from dvos_core.evaluate.metrics import frame_scores
+    from dvos_core.motion import valid_region, warp_to
+    from dvos_core.motion.align import SequenceAligner
+
+    shape, out, aligner = frames.shape[1:3], masks.copy(), SequenceAligner()
+    for t in range(len(frames)):
+        earlier = list(range(max(0, t - window), t))
+        best = frame_scores(masks[t], gt[t])["dice"]
+        if not earlier:
+            continue
+        for k, mat in zip(earlier, aligner.align([*(frames[k] for k in earlier), frames[t]], times=[*earlier, t])):
+            inside = valid_region(mat, shape, shape) > 0
+            moved = np.where(inside, warp_to(masks[k].astype(np.uint8), mat, shape), masks[t])
+            d = frame_scores(moved, gt[t])["dice"]
+            if d > best:
+                best, out[t] = d, moved
+        aligner.forget(set(range(t - window + 1, t + 1)))  # the pairs the next frame reuses
+    return out
+
+
 def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log) -> dict:
     scene, speed, condition = name.split("-")
     data = make_set(
@@ -212,6 +237,8 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log) ->
     prev = np.concatenate([gt[:1], gt[:-1]])
     table["previous_true_mask"] = scores(prev, gt, frames)
     table["all_foreground"] = scores(np.ones_like(gt), gt, frames)
+    if "image_ft" in probs:
+        table["propagation_ceiling"] = scores(propagation_ceiling(probs["image_ft"] >= 0.5, gt, frames), gt, frames)
     table["ground_truth"] = {"instability": scores(gt, gt, frames)["instability"]}
     from dvos_core.motion import estimate_global_motion, summarise
 
@@ -268,7 +295,8 @@ def main(argv=None) -> int:
 
 def markdown_table(results: list) -> str:
     """One row per set: Dice (temporal instability) of each model and baseline; the best model's Dice in bold."""
-    models = [m for m in (*MODELS, "previous_true_mask", "all_foreground") if m in results[0]["scores"]]
+    baselines = ("previous_true_mask", "all_foreground", "propagation_ceiling")
+    models = [m for m in (*MODELS, *baselines) if m in results[0]["scores"]]
     rows = ["| set | " + " | ".join(models) + " | ground truth instability |", "|---" * (len(models) + 2) + "|"]
     for r in sorted(results, key=lambda r: SETS.index(r["set"])):
         sc = r["scores"]

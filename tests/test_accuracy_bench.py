@@ -1,0 +1,35 @@
+"""The accuracy benchmark's propagation ceiling: the best aligned earlier mask per frame, never below a frame's own."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+from motion_clips import camera_clip, fast_pan, paint_heads, texture
+
+from dvos_core.evaluate.metrics import frame_scores
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("accuracy_bench", ROOT / "benchmarks" / "accuracy_bench.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_ceiling_carries_a_good_earlier_mask_onto_a_missed_frame():
+    world, wmask, _ = paint_heads(texture(), 120, seed=3)
+    frames, gt, _ = camera_clip(world, fast_pan(5, seed=1), size=(128, 160), world_mask=wmask)
+    pred = gt.copy()
+    pred[3] = 0  # the model missed every head of frame 3 (a blurred frame, say)
+    pred[4] = np.roll(gt[4], 6, axis=1)  # and misplaced those of frame 4
+    ceiling = _bench().propagation_ceiling(pred, gt, frames, window=3)
+    own = [frame_scores(p, g)["dice"] for p, g in zip(pred, gt)]
+    best = [frame_scores(p, g)["dice"] for p, g in zip(ceiling, gt)]
+    assert all(b >= o - 1e-9 for b, o in zip(best, own))
+    assert own[3] < 0.01 and best[3] > 0.8  # frame 2's mask, aligned by the camera motion, covers most of frame 3
+    assert best[4] > own[4] + 0.2
+    assert np.array_equal(ceiling[0], pred[0])  # nothing earlier to carry
