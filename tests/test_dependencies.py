@@ -3,7 +3,8 @@
 - dvos_core: a module-level import needs a core dependency; an import inside a function (an optional feature) needs
   a core dependency or the extra that provides it. The core never needs the `napari` extra (no Qt).
 - dvos_napari: core dependencies or the `napari` extra.
-- tests/, benchmarks/, docs/ scripts: anything above or the `dev` extra.
+- tests/, benchmarks/, docs/ scripts: anything above or the `dev` extra; benchmarks/ also a `bench-*` extra (what
+  one benchmark script needs beyond `dev`, e.g. ONNX Runtime for the ONNX probe).
 - Every core dependency and every package of the `napari` and `dask` extras is imported somewhere it is declared for.
 """
 
@@ -137,7 +138,19 @@ def test_napari_plugin_imports_are_declared_for_it():
 @pytest.mark.parametrize("folder", ["tests", "benchmarks", "docs"])
 def test_test_benchmark_and_docs_imports_are_dev_dependencies(folder):
     groups = _declared()
-    assert _undeclared(_imports(folder), groups["core"] | groups["dev"]) == []
+    allowed = groups["core"] | groups["dev"]
+    if folder == "benchmarks":
+        allowed = allowed.union(*(names for group, names in groups.items() if group.startswith("bench-")))
+    assert _undeclared(_imports(folder), allowed) == []
+
+
+def test_bench_extras_are_imported_only_by_benchmarks():
+    groups = _declared()
+    bench = frozenset().union(*(names for group, names in groups.items() if group.startswith("bench-")))
+    assert not bench & groups["dev"], "a bench-* extra repeats a dev package: drop it there"
+    for folder in ("dvos_core", "dvos_napari", "tests", "docs"):
+        used = [i for i in _imports(folder) if _distributions(i.module) & bench]
+        assert used == [], f"{folder}/ imports a package declared only for benchmarks: {used}"
 
 
 @pytest.mark.parametrize(("group", "folder"), [("core", "dvos_core"), ("napari", "dvos_napari"), ("dask", "dvos_core")])
