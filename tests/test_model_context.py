@@ -155,6 +155,27 @@ def test_dataset_items_and_frame_by_frame_prediction(tmp_path):
     assert reference_labels(video) is None  # a test video's ground truth never feeds the model
 
 
+def test_training_windows_of_one_clip_share_their_pair_estimates(tmp_path, monkeypatch):
+    import dvos_core.motion.align as align
+
+    project = make_toy_project(tmp_path / "t.dvos", n_clips=1, n_frames=8, size=64, n_videos=0)
+    idx = ClipIndex.from_project(project, 4, 1, "synthetic", val_fraction=0)
+    ds = ClipDataset(project.path, idx, 64, train=True, kind="context")
+    calls = []
+    real = align.best_transform
+    monkeypatch.setattr(align, "best_transform", lambda *a, **k: calls.append(1) or real(*a, **k))
+    samples = sorted((idx[i] for i in range(len(idx))), key=lambda s: s.t)
+    first, second = (s for s in samples if s.t in (4, 5))
+    for s in (first, second):
+        times = ds._times(s)
+        frames, _, _ = ds.read_clip_masks(s, times=times)
+        ds._alignment(s, times[0], frames)
+        calls.append("|")
+    per_window = "".join("x" if c == 1 else c for c in calls).split("|")[:2]
+    # window 0..4: 4 consecutive pairs + 3 direct estimates; window 1..5 adds one pair (4 -> 5) + 3 direct ones
+    assert [len(w) for w in per_window] == [7, 4]
+
+
 class _Recorder:
     """A stand-in ContextPredictor: records which references each frame gets and returns a constant map."""
 

@@ -145,6 +145,29 @@ def test_image_phase_then_video_init(project):
     assert load_checkpoint(p2)[1]["phase"] == "real"
 
 
+def test_loader_workers_live_for_the_whole_run(project, tmp_path, monkeypatch):
+    from dvos_core.data import ClipDataset
+
+    log = tmp_path / "pids.txt"
+    real = ClipDataset.__getitem__
+
+    def getitem(self, i):
+        if self.train:  # the training loader's items (validation has its own short-lived loader)
+            with open(log, "a") as f:  # the worker processes are forked: they write here too
+                f.write(f"{os.getpid()}\n")
+        return real(self, i)
+
+    monkeypatch.setattr(ClipDataset, "__getitem__", getitem)
+    train(
+        project,
+        tiny_config(phase="image", epochs=3, max_steps_per_epoch=2, num_workers=1, val_fraction=0),
+        "w",
+        resume=False,
+    )
+    pids = log.read_text().split()
+    assert len(pids) >= 3 * 2 * 4 and len(set(pids) - {str(os.getpid())}) == 1  # one worker, not one per epoch
+
+
 def test_train_process_stop(project):
     proc = TrainProcess(project.path, tiny_config(epochs=50, max_steps_per_epoch=50), "bg", resume=False).start()
     events = []

@@ -58,6 +58,7 @@ class ClipDataset(Dataset):
         self._arrays: dict = {}  # (kind, source) -> (frames, masks, provenance or None) zarr arrays
         self._pid = None  # the process that opened the handles
         self._aligned: dict = {}  # context clips: (source, frame times) -> reference -> query matrices
+        self._aligner = None  # one SequenceAligner for every clip: overlapping windows share their pair estimates
 
     def __len__(self) -> int:
         return len(self.index)
@@ -181,8 +182,9 @@ class ClipDataset(Dataset):
 
         key = (s.key, tuple(times))
         if key not in self._aligned:
-            aligner = SequenceAligner()
-            self._aligned[key] = aligner.align(list(frames), keys=[(s.key, t) for t in times], times=times)
+            if self._aligner is None:
+                self._aligner = SequenceAligner()
+            self._aligned[key] = self._aligner.align(list(frames), keys=[(s.key, t) for t in times], times=times)
         return self._aligned[key]
 
     def _context_item(self, s: Sample, aug_seed: int) -> dict:

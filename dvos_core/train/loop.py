@@ -199,7 +199,7 @@ class _Run:
             "project": str(Path(self.project.path).resolve()),
         }
 
-    def _loader(self, ds, sampler):
+    def _loader(self, ds, sampler, persistent: bool = False):
         pin = self.device.type == "cuda"
         g = torch.Generator().manual_seed(self.cfg.seed)  # keeps the global RNG untouched (exact resume)
         return torch.utils.data.DataLoader(
@@ -209,8 +209,15 @@ class _Run:
             num_workers=self.cfg.num_workers,
             pin_memory=pin,
             generator=g,
-            persistent_workers=False,
+            persistent_workers=persistent and self.cfg.num_workers > 0,
         )
+
+    def _train_loader(self):
+        """One training loader for the whole run: its worker processes live from epoch to epoch, so what the dataset
+        caches in them (open arrays, the context model's alignments) is computed once, not once per epoch."""
+        if getattr(self, "_train_loader_", None) is None:
+            self._train_loader_ = self._loader(self.train_ds, self.sampler, persistent=True)
+        return self._train_loader_
 
     # ---- checkpoints ---------------------------------------------------------------------------------------------
     def _save_last(self, epoch: int, step: int, running: tuple) -> None:
@@ -319,11 +326,14 @@ class _Run:
             self.emit(DoneEvent(best=str(self.best_path)))
             return self.best_path
         # stop inside a step (not under DDP: every rank must stop at the same collective)
-        with cancel_points(self.model, None if self.dist.enabled else self.cancel):
-            for epoch in range(start_epoch, cfg.epochs):
-                self._train_epoch(
-                    epoch, start_step if epoch == start_epoch else 0, running if epoch == start_epoch else (0.0, 0)
-                )
+        try:
+            with cancel_points(self.model, None if self.dist.enabled else self.cancel):
+                for epoch in range(start_epoch, cfg.epochs):
+                    self._train_epoch(
+                        epoch, start_step if epoch == start_epoch else 0, running if epoch == start_epoch else (0.0, 0)
+                    )
+        finally:
+            self._train_loader_ = None  # its worker processes end with it (also on a stop or an error)
         distributed.barrier()
         self.emit(DoneEvent(best=str(self.best_path)))
         return self.best_path
@@ -338,7 +348,7 @@ class _Run:
         loss_sum, n = running
         lr = self.opt.param_groups[0]["lr"]
         step = start_step
-        batches = iter(self._loader(self.train_ds, self.sampler)) if start_step < self.steps_per_epoch else iter(())
+        batches = iter(self._train_loader()) if start_step < self.steps_per_epoch else iter(())
         while step < self.steps_per_epoch:
             if self._cancel_requested():
                 self._stop(epoch, step, (loss_sum, n))
