@@ -20,6 +20,11 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def load_average() -> list | None:
+    """The 1, 5 and 15 minute load averages, rounded to 0.01 (None where the OS has none)."""
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
 def machine() -> dict:
     """What ran the benchmark (kept next to every figure)."""
     info = {
@@ -30,7 +35,7 @@ def machine() -> dict:
         "python": platform.python_version(),
     }
     if hasattr(os, "getloadavg"):
-        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
+        info["load_average"] = load_average()
     try:
         import torch
 

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import emit, machine, peak_rss_mb
+from _common import emit, load_average, machine, peak_rss_mb
 
 
 def make_video(path: Path, n: int, h: int, w: int, fps: float = 25.0) -> Path:
@@ -319,7 +319,7 @@ def main(argv=None) -> None:
             result["sharding"] = sharding(args.sharding, args.shard_size, d)
         if args.objects:
             result["object_bank"] = object_bank(args.objects, d)
-        result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+        result["load_average_end"] = load_average()
         emit(result, args.out)
 
 

@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from _common import emit, machine
+from _common import emit, load_average, machine
 
 
 def export(module, args, path, names_in, names_out) -> str:
@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ort-profile", action="store_true", help="per-operator times of ONNX Runtime's decoder")
     ap.add_argument("--out")
     args = ap.parse_args(argv)
-    load_before = [round(x, 2) for x in os.getloadavg()]
+    load_before = load_average()
 
     import torch
     from torch import nn
@@ -241,7 +241,7 @@ def main(argv=None) -> int:
         "benchmark": "one cached prediction step (encode 1 frame + decode 1 window, mask head): torch vs ONNX",
         "machine": machine(),
         "load_average_before": load_before,
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "load_average_after": load_average(),
         **result,
         "backends": per,
     }

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from _common import emit, machine, peak_rss_mb
+from _common import emit, load_average, machine, peak_rss_mb
 
 CASES = [  # (preset, size, frames, batch): sized for a few minutes on a 2-core CPU; CUDA runs 16x the frames
     ("small", 512, 6, 2),
@@ -171,7 +171,7 @@ def main(argv=None) -> int:
     modes = MODES if args.mode == "both" else (args.mode,)
     ctx = mp.get_context("spawn")
     results = []
-    load_before = [round(x, 2) for x in os.getloadavg()]
+    load_before = load_average()
     for device in devices:
         cases = [CASES[i] for i in args.cases] if args.cases else CASES[:1] if args.quick else CASES
         if device == "cuda" and not args.quick:  # more frames on a GPU for a stable rate
@@ -192,7 +192,7 @@ def main(argv=None) -> int:
         "benchmark": "predict_video end to end (read, infer, write): plain path vs optimised path",
         "machine": machine(),
         "load_average_before": load_before,
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "load_average_after": load_average(),
         "results": results,
     }
     emit(doc, args.out)
