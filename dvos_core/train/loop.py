@@ -93,6 +93,7 @@ class _Run:
         self.last_path, self.best_path = self.out / "last.pt", self.out / "best.pt"
         self.use_amp = bool(config.amp) and supports_bf16(self.device)  # bf16 autocast on CUDA GPUs that have it
         self.size = config.size or self._model_input_size()
+        self._run_loader = None  # the training loader, made once per run (see _train_loader)
 
     def _model_input_size(self) -> int:
         """The training size when the config leaves it open: the input size of the model it starts from."""
@@ -215,9 +216,9 @@ class _Run:
     def _train_loader(self):
         """One training loader for the whole run: its worker processes live from epoch to epoch, so what the dataset
         caches in them (open arrays, the context model's alignments) is computed once, not once per epoch."""
-        if getattr(self, "_train_loader_", None) is None:
-            self._train_loader_ = self._loader(self.train_ds, self.sampler, persistent=True)
-        return self._train_loader_
+        if self._run_loader is None:
+            self._run_loader = self._loader(self.train_ds, self.sampler, persistent=True)
+        return self._run_loader
 
     # ---- checkpoints ---------------------------------------------------------------------------------------------
     def _save_last(self, epoch: int, step: int, running: tuple) -> None:
@@ -333,7 +334,7 @@ class _Run:
                         epoch, start_step if epoch == start_epoch else 0, running if epoch == start_epoch else (0.0, 0)
                     )
         finally:
-            self._train_loader_ = None  # its worker processes end with it (also on a stop or an error)
+            self._run_loader = None  # its worker processes end with it (also on a stop or an error)
         distributed.barrier()
         self.emit(DoneEvent(best=str(self.best_path)))
         return self.best_path
