@@ -16,7 +16,11 @@ model (the same extra steps for each):
 * ``context_2pass``: the same model with its optional second pass (references on both sides);
 * ``context_query_only``: the same context model with every reference replaced by a copy of frame t (the
   ablation: what it scores without time).
-Baselines: the previous frame's true mask and an all-foreground mask. Per model: frame-weighted Dice, IoU, boundary F
+Baselines: the previous frame's true mask and an all-foreground mask. On degraded sets, the headroom any video model
+could draw from undoing the degradation: ``image_ft_undegraded`` (the fine-tuned image model on the same test frames
+before they were degraded) and ``degradation_ceiling`` (the same, with every pixel behind a leaf set to the truth).
+``--reuse`` re-scores the models kept in ``--workdir`` by an earlier run (same settings and seed) without training.
+Per model: frame-weighted Dice, IoU, boundary F
 (2 px), relative count error and temporal instability (1 - IoU of consecutive predictions aligned by the frames'
 camera motion; the ground truth's own value is reported as its floor). Prints JSON.
 """
@@ -198,6 +202,31 @@ def scores(masks_pred: np.ndarray, gt: np.ndarray, frames: np.ndarray) -> dict:
     }
 
 
+def degradation_ceiling(undegraded_masks: np.ndarray, gt: np.ndarray, cover: np.ndarray) -> np.ndarray:
+    """Masks predicted on undegraded frames with every pixel behind an occluder (cover > 0.5) set to the truth:
+    what a video model could reach by undoing the degradation perfectly, and no more."""
+    return np.where(cover > 0.5, gt, undegraded_masks).astype(gt.dtype)
+
+
+def stored_checkpoints(path: Path, frames: np.ndarray, models) -> dict | None:
+    """The checkpoints an earlier run kept in the set's project, if it holds every one ``models`` needs and the same
+    test video; else None."""
+    from dvos_core.store import Project
+
+    need = {"context" if m.startswith("context") else m for m in models}
+    need |= {"image"} if "dvos" in need else set()
+    if not path.exists():
+        return None
+    project = Project.open(path)
+    ck = {m: project.model_dir(m) / "best.pt" for m in need}
+    if not all(c.exists() for c in ck.values()) or "test" not in project.video_ids():
+        return None
+    video = project.video("test")
+    if video.n_frames != len(frames) or not np.array_equal(video.read_frames(0, video.n_frames), frames):
+        return None
+    return {m: str(c) for m, c in ck.items()}
+
+
 def propagation_ceiling(masks: np.ndarray, gt: np.ndarray, frames: np.ndarray, window: int = 8) -> np.ndarray:
     """An oracle of what choosing masks over time can give: for each frame, whichever of the model's masks of that
     frame and of the ``window`` frames before it, aligned onto it by the camera motion (the frame's own mask where
@@ -223,15 +252,18 @@ def propagation_ceiling(masks: np.ndarray, gt: np.ndarray, frames: np.ndarray, w
     return out
 
 
-def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log) -> dict:
+def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, reuse: bool = False) -> dict:
     scene, speed, condition = name.split("-")
     data = make_set(
         scenes[scene], speed, condition == "degraded", s.n_train, s.n_test, s.size, seed=s.seed + SETS.index(name)
     )
     t0 = time.perf_counter()
-    project = build_project(out_dir / f"{name}.dvos", data, s)
-    ck = run_loop(project, s, log)
     frames, gt = data["test"]
+    ck = stored_checkpoints(out_dir / f"{name}.dvos", frames, models) if reuse else None
+    if ck is None:
+        if reuse:
+            log(f"{name}: no complete earlier run in {out_dir}, training")
+        ck = run_loop(build_project(out_dir / f"{name}.dvos", data, s), s, log)
     probs = predict_all(ck, frames, models)
     table = {m: scores(probs[m] >= 0.5, gt, frames) for m in models}
     prev = np.concatenate([gt[:1], gt[:-1]])
@@ -239,6 +271,13 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log) ->
     table["all_foreground"] = scores(np.ones_like(gt), gt, frames)
     if "image_ft" in probs:
         table["propagation_ceiling"] = scores(propagation_ceiling(probs["image_ft"] >= 0.5, gt, frames), gt, frames)
+    if "image_ft" in ck and "test_undegraded" in data:
+        from dvos_core.infer import predict_array
+
+        undegraded, cover = data["test_undegraded"]
+        clean = predict_array(ck["image_ft"], undegraded, device="cpu") >= 0.5
+        table["image_ft_undegraded"] = scores(clean, gt, frames)
+        table["degradation_ceiling"] = scores(degradation_ceiling(clean, gt, cover), gt, frames)
     table["ground_truth"] = {"instability": scores(gt, gt, frames)["instability"]}
     from dvos_core.motion import estimate_global_motion, summarise
 
@@ -262,6 +301,7 @@ def main(argv=None) -> int:
     ap.add_argument("--testdata", default=os.environ.get("DVOS_TESTDATA", ".cache/testdata"))
     ap.add_argument("--workdir", default="bench_accuracy", help="where the set projects are kept")
     ap.add_argument("--out", help="also write the JSON here")
+    ap.add_argument("--reuse", action="store_true", help="re-score the models an earlier run kept in --workdir")
     ap.add_argument("--table", nargs="+", metavar="JSON", help="print the Markdown table of earlier JSON and exit")
     args = ap.parse_args(argv)
     if args.table:
@@ -278,7 +318,8 @@ def main(argv=None) -> int:
     results = []
     for name in args.sets:
         print(f"[{len(results) + 1}/{len(args.sets)}] {name}", file=sys.stderr)
-        results.append(run_set(name, scenes, s, out_dir, args.models, lambda m: print(m, file=sys.stderr)))
+        log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+        results.append(run_set(name, scenes, s, out_dir, args.models, log, reuse=args.reuse))
         print(_line(results[-1], args.models), file=sys.stderr)
     emit(
         {
@@ -295,14 +336,22 @@ def main(argv=None) -> int:
 
 def markdown_table(results: list) -> str:
     """One row per set: Dice (temporal instability) of each model and baseline; the best model's Dice in bold."""
-    baselines = ("previous_true_mask", "all_foreground", "propagation_ceiling")
-    models = [m for m in (*MODELS, *baselines) if m in results[0]["scores"]]
+    baselines = (
+        "previous_true_mask",
+        "all_foreground",
+        "propagation_ceiling",
+        "image_ft_undegraded",
+        "degradation_ceiling",
+    )
+    models = [m for m in (*MODELS, *baselines) if any(m in r["scores"] for r in results)]
     rows = ["| set | " + " | ".join(models) + " | ground truth instability |", "|---" * (len(models) + 2) + "|"]
     for r in sorted(results, key=lambda r: SETS.index(r["set"])):
         sc = r["scores"]
-        best = max(sc[m]["dice"] for m in models if m in MODELS)
+        best = max(sc[m]["dice"] for m in models if m in MODELS and m in sc)
         cells = [
-            (f"**{sc[m]['dice']:.3f}**" if sc[m]["dice"] == best and m in MODELS else f"{sc[m]['dice']:.3f}")
+            "–"
+            if m not in sc
+            else (f"**{sc[m]['dice']:.3f}**" if sc[m]["dice"] == best and m in MODELS else f"{sc[m]['dice']:.3f}")
             + f" ({sc[m]['instability']:.3f})"
             for m in models
         ]

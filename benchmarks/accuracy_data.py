@@ -183,8 +183,11 @@ class _Leaf:
         return a if a.max() > 0 else None
 
 
-def degrade_video(frames: np.ndarray, rng) -> np.ndarray:
-    """Wind-gust motion blur, sensor noise, exposure flicker and crossing leaves, each coherent over time."""
+def degrade_video(frames: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Wind-gust motion blur, sensor noise, exposure flicker and crossing leaves, each coherent over time.
+
+    Returns the degraded frames and the leaves' cover (n, H, W) float in [0, 1] (the most opaque leaf at each
+    pixel), so a benchmark can say how much undoing the degradation could gain."""
     n, size = len(frames), frames.shape[1]
     gust = _gusts(n, rng)
     wind = rng.uniform(0, math.pi)
@@ -193,30 +196,35 @@ def degrade_video(frames: np.ndarray, rng) -> np.ndarray:
     noise = 0.03 + 0.06 * _gusts(n, rng, (3, 7))
     leaves = [_Leaf(size, n, rng) for _ in range(int(rng.integers(2, 5)))]
     texture = rng.normal(0, 12, (size, size, 1)).astype(np.float32)
-    out = []
+    out, cover = [], np.zeros((n, size, size), np.float32)
     for t in range(n):
         f = frames[t].astype(np.float32)
         for leaf in leaves:
             a = leaf.alpha(t, size)
             if a is not None:
                 f = f * (1 - a[..., None]) + (leaf.colour + texture) * a[..., None]
+                cover[t] = np.maximum(cover[t], a)
         length = int(round(2 + 16 * max(0.0, gust[t] - 0.35)))
         if length >= 3:
             f = cv2.filter2D(f, -1, _streak(length | 1, wind + 0.3 * math.sin(t)), borderType=cv2.BORDER_REFLECT)
         f = f * float(np.clip(flick[t], 0.45, 1.7))
         f = f + rng.normal(0, noise[t] * 255, f.shape)
         out.append(np.clip(f, 0, 255).astype(np.uint8))
-    return np.stack(out)
+    return np.stack(out), cover
 
 
 def make_set(scene: Scene, speed: str, degraded: bool, n_train: int, n_test: int, size: int, seed: int) -> dict:
-    """{"train": (frames, masks), "test": (frames, masks)} of one benchmark set."""
+    """{"train": (frames, masks), "test": (frames, masks)} of one benchmark set; a degraded set also holds
+    "test_undegraded": (the test frames before degradation, the leaves' cover (n, H, W))."""
     rng = np.random.default_rng(seed)
     train_half, test_half = halves(scene)
     out = {}
     for name, half, n in (("train", train_half, n_train), ("test", test_half, n_test)):
         frames, masks = render(half, n, size, SPEEDS[speed], rng)
         if degraded:
-            frames = degrade_video(frames, rng)
+            undegraded = frames
+            frames, cover = degrade_video(frames, rng)
+            if name == "test":
+                out["test_undegraded"] = (undegraded, cover)
         out[name] = (frames, masks)
     return out

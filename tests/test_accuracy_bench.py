@@ -1,10 +1,12 @@
-"""The accuracy benchmark's propagation ceiling: the best aligned earlier mask per frame, never below a frame's own."""
+"""The accuracy benchmark's oracles: the propagation ceiling (the best aligned earlier mask per frame, never below a
+frame's own) and the degradation ceiling (where the degraded footage's leaves are, and what undoing them gives)."""
 
 import importlib.util
 import sys
 from pathlib import Path
 
 import numpy as np
+import scipy.ndimage as ndi
 from motion_clips import camera_clip, fast_pan, paint_heads, texture
 
 from dvos_core.evaluate.metrics import frame_scores
@@ -33,3 +35,25 @@ def test_the_ceiling_carries_a_good_earlier_mask_onto_a_missed_frame():
     assert own[3] < 0.01 and best[3] > 0.8  # frame 2's mask, aligned by the camera motion, covers most of frame 3
     assert best[4] > own[4] + 0.2
     assert np.array_equal(ceiling[0], pred[0])  # nothing earlier to carry
+
+
+def test_the_leaves_cover_is_where_the_degraded_frames_are_hidden():
+    bench = _bench()
+    import accuracy_data
+
+    frames = np.full((10, 96, 96, 3), 255, np.uint8)  # white: leaves (dark green) are the only dark things
+    degraded, cover = accuracy_data.degrade_video(frames, np.random.default_rng(4))
+    assert cover.shape == frames.shape[:3] and cover.min() >= 0 and cover.max() <= 1
+    assert (cover > 0.7).sum() > 500  # some leaves crossed (each 80-100% opaque)
+    brightness = degraded.mean(-1)
+    assert np.median(brightness[cover > 0.7]) < 100  # under a leaf: mostly the leaf
+    far = np.stack([ndi.binary_dilation(c > 0.01, iterations=12) for c in cover])
+    assert np.median(brightness[~far]) > 110  # away from leaves (and their blur): the frame, at most dimmed
+
+    gt = np.zeros((2, 8, 8), np.uint8)
+    gt[:, 2:6, 2:6] = 1
+    pred = np.zeros_like(gt)  # the model saw nothing
+    occ = np.zeros(gt.shape, np.float32)
+    occ[0, :, :4] = 1.0  # a leaf covers the left half of frame 0
+    fixed = bench.degradation_ceiling(pred, gt, occ)
+    assert fixed[0, 2:6, 2:4].all() and not fixed[0, :, 4:].any() and not fixed[1].any()
