@@ -15,7 +15,9 @@ model (the same extra steps for each):
 * ``context``: the context-aware model (frame t plus its aligned earlier frames and their predicted masks);
 * ``context_2pass``: the same model with its optional second pass (references on both sides);
 * ``context_query_only``: the same context model with every reference replaced by a copy of frame t (the
-  ablation: what it scores without time).
+  ablation: what it scores without time);
+* ``image_ft_smoothed``, ``context_smoothed``: those models' probabilities smoothed over time (each frame averaged
+  with its 4 earlier frames, aligned by the camera motion: ``dvos smooth``'s default).
 Baselines: the previous frame's true mask and an all-foreground mask. On degraded sets, the headroom any video model
 could draw from undoing the degradation: ``image_ft_undegraded`` (the fine-tuned image model on the same test frames
 before they were degraded) and ``degradation_ceiling`` (the same, with every pixel behind a leaf set to the truth).
@@ -43,6 +45,7 @@ from accuracy_data import load_scenes, make_set
 
 SETS = [f"{s}-{v}-{d}" for s in ("nuclei", "conifer") for v in ("slow", "fast") for d in ("clean", "degraded")]
 MODELS = ("image", "image_ft", "dvos", "context", "context_2pass", "context_query_only")
+SMOOTHED = ("image_ft_smoothed", "context_smoothed")  # made from those models' predictions when they run
 
 
 @dataclass
@@ -265,7 +268,12 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
             log(f"{name}: no complete earlier run in {out_dir}, training")
         ck = run_loop(build_project(out_dir / f"{name}.dvos", data, s), s, log)
     probs = predict_all(ck, frames, models)
-    table = {m: scores(probs[m] >= 0.5, gt, frames) for m in models}
+    from dvos_core.infer import smooth_array
+
+    for name in SMOOTHED:
+        if name.removesuffix("_smoothed") in probs:
+            probs[name] = smooth_array(probs[name.removesuffix("_smoothed")], frames)
+    table = {m: scores(p >= 0.5, gt, frames) for m, p in probs.items()}
     prev = np.concatenate([gt[:1], gt[:-1]])
     table["previous_true_mask"] = scores(prev, gt, frames)
     table["all_foreground"] = scores(np.ones_like(gt), gt, frames)
@@ -343,15 +351,16 @@ def markdown_table(results: list) -> str:
         "image_ft_undegraded",
         "degradation_ceiling",
     )
-    models = [m for m in (*MODELS, *baselines) if any(m in r["scores"] for r in results)]
+    ranked = (*MODELS, *SMOOTHED)
+    models = [m for m in (*ranked, *baselines) if any(m in r["scores"] for r in results)]
     rows = ["| set | " + " | ".join(models) + " | ground truth instability |", "|---" * (len(models) + 2) + "|"]
     for r in sorted(results, key=lambda r: SETS.index(r["set"])):
         sc = r["scores"]
-        best = max(sc[m]["dice"] for m in models if m in MODELS and m in sc)
+        best = max(sc[m]["dice"] for m in models if m in ranked and m in sc)
         cells = [
             "–"
             if m not in sc
-            else (f"**{sc[m]['dice']:.3f}**" if sc[m]["dice"] == best and m in MODELS else f"{sc[m]['dice']:.3f}")
+            else (f"**{sc[m]['dice']:.3f}**" if sc[m]["dice"] == best and m in ranked else f"{sc[m]['dice']:.3f}")
             + f" ({sc[m]['instability']:.3f})"
             for m in models
         ]
@@ -361,7 +370,8 @@ def markdown_table(results: list) -> str:
 
 def _line(r: dict, models) -> str:
     sc = r["scores"]
-    return "    " + "  ".join(f"{m} {sc[m]['dice']:.3f}/{sc[m]['instability']:.3f}" for m in models)
+    shown = [m for m in (*models, *SMOOTHED) if m in sc]
+    return "    " + "  ".join(f"{m} {sc[m]['dice']:.3f}/{sc[m]['instability']:.3f}" for m in shown)
 
 
 if __name__ == "__main__":

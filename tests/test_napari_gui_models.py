@@ -1,6 +1,6 @@
 """The GUI doors of several models per video (run with xvfb-run): Review compares prediction sets with the baselines
-and picks the one shown, corrected and evaluated; Predict offers a context model's passes and the prediction-set name;
-Extract makes background clips from annotated frames (heads inpainted)."""
+and picks the one shown, corrected and evaluated; Predict offers a context model's passes, the prediction-set name
+and smoothing over time; Extract makes background clips from annotated frames (heads inpainted)."""
 
 from __future__ import annotations
 
@@ -150,6 +150,17 @@ def test_predict_offers_passes_for_a_context_model_and_names_the_prediction_set(
     wait_job(qtbot, pr.predict())
     assert video.predictions.models() == ["ctx_causal", "ctx"]
     assert video.predictions["ctx"].attrs["passes"] == 2 and video.predictions["ctx"].arrays()[2][:].max() == 2
+
+    pr.checkpoint.setCurrentText("img")
+    pr.smooth.setValue(3)  # then smoothed over time into its own set, which is shown
+    wait_job(qtbot, pr.predict())
+    smoothed = video.predictions["img_smoothed"]
+    assert (
+        smoothed.attrs["source"] == "img"
+        and smoothed.attrs["before"] == 3
+        and smoothed.frames().tolist() == list(range(6))
+    )
+    assert "img" in video.predictions.models() and pr.state.prediction_model == "img_smoothed"
 
     pr.set_name.setText("no/slashes")
     assert pr.guard(pr.predict) is None and "invalid prediction set name" in pr.messages.text()

@@ -1,4 +1,5 @@
-"""`dvos predict`, `dvos pseudo-label`, `dvos evaluate`: run models over stored videos and score the results."""
+"""`dvos predict`, `dvos smooth`, `dvos pseudo-label`, `dvos evaluate`: run models over stored videos, smooth their
+predictions over time and score the results."""
 
 from __future__ import annotations
 
@@ -45,6 +46,24 @@ def register(sub) -> None:
     )
     add_wait(p)
     p.set_defaults(func=_predict)
+
+    p = sub.add_parser(
+        "smooth",
+        help="smooth a model's stored predictions over time (steadier masks)",
+        description="Average each predicted frame's probability with those of its neighbouring frames, aligned by "
+        "the camera motion, and store the result as a new prediction set (default MODEL_smoothed) beside the "
+        "original, which is kept. Compare both with `dvos evaluate`. An interrupted run resumes.",
+    )
+    add_project(p)
+    p.add_argument("model", help="the prediction set to smooth (the model name used by `dvos predict`)")
+    _add_video_selection(p, default_split=None)
+    p.add_argument("--before", type=int, default=4, help="earlier frames in the window (default 4)")
+    p.add_argument("--after", type=int, default=0, help="later frames in the window (default 0)")
+    p.add_argument("--name", help="store the result as this prediction set (default MODEL_smoothed)")
+    p.add_argument("--threshold", type=float, help="probability threshold for the masks (default: the source's)")
+    p.add_argument("--no-resume", action="store_true", help="smooth again frames that are already smoothed")
+    add_wait(p)
+    p.set_defaults(func=_smooth)
 
     p = sub.add_parser(
         "pseudo-label",
@@ -171,6 +190,33 @@ def _predict(args) -> int:
             threads=args.threads,
         )
     print(f"predicted {total} frames in {len(ids)} video(s)")
+    return 0
+
+
+def _smooth(args) -> int:
+    from dvos_core.infer import smooth_predictions
+    from dvos_core.store import Project
+
+    project = Project.open(args.project)
+    ids = [v for v in _videos(project, args) if args.videos or args.model in project.video(v).predictions.models()]
+    if not ids:
+        raise ValueError(f"no video has predictions of {args.model!r}; run `dvos predict` first or pass --videos")
+    cancel, total = cancel_on_sigint(), 0
+    for vid in ids:
+        total += smooth_predictions(
+            project,
+            vid,
+            args.model,
+            before=args.before,
+            after=args.after,
+            name=args.name,
+            threshold=args.threshold,
+            resume=not args.no_resume,
+            progress=TerminalProgress(),
+            cancel=cancel,
+        )
+    name = args.name or f"{args.model}_smoothed"
+    print(f"smoothed {total} frames in {len(ids)} video(s) into {name!r}")
     return 0
 
 

@@ -5,7 +5,9 @@ Pseudo-labels are written into the label masks with provenance 'pseudo' and only
 mask. Predictions are stored apart from the label masks (never overwriting ground truth), one prediction set per
 model (named after the model unless another name is given), and shown as ``<video> predicted`` (Labels, editable: fix
 it and save the frame as 'corrected' in the Review step) and ``<video> probability`` (Image). A context model offers
-its number of passes (1: causal only; 2: a second pass with references on both sides).
+its number of passes (1: causal only; 2: a second pass with references on both sides). "Smooth over time" then
+averages each frame's prediction with its earlier frames', aligned by the camera motion, into ``<set>_smoothed``
+(the unsmoothed set is kept; Review compares them).
 """
 
 from __future__ import annotations
@@ -107,7 +109,18 @@ class PredictDock(DvosDock):
         f.addRow("model", ck_row)
         f.addRow("image model for first frames", self.image_checkpoint)
         f.addRow("passes (context model)", self.context_passes)
+        self.smooth = QSpinBox()
+        self.smooth.setRange(0, 8)
+        self.smooth.setValue(0)
+        self.smooth.setSpecialValueText("off")
+        self.smooth.setSuffix(" earlier frames")
+        self.smooth.setToolTip(
+            "after predicting, average each frame's probability with those of this many earlier frames, aligned by "
+            "the camera motion, and store it as '<set>_smoothed' beside the unsmoothed set (shown, and compared in "
+            "Review): much steadier masks, the same or slightly better Dice in our benchmark (4 is a good start)"
+        )
         f.addRow("save predictions as", self.set_name)
+        f.addRow("smooth over time", self.smooth)
         f.addRow("run on", self.scope)
         f.addRow("batch size (frames)", self.batch)
         self.predict_form = f
@@ -215,6 +228,8 @@ class PredictDock(DvosDock):
         checkpoint = self.checkpoint_path()
         name = self.prediction_set_name(checkpoint)
         passes = self.context_passes.value() if self.model_kind() == "context" else None
+        before = self.smooth.value()
+        shown = f"{name}_smoothed" if before else name
         return self.run(
             "dvos_napari._tasks:predict_videos",
             self.state.require_project(),
@@ -225,8 +240,9 @@ class PredictDock(DvosDock):
             batch_size=self.batch.value(),
             name=name,
             passes=passes,
-            label=f"predict {len(ids)} video(s) as {name}",
-            on_result=lambda n: self._predicted(n, name),
+            smooth_before=before,
+            label=f"predict {len(ids)} video(s) as {name}" + (", then smooth them" if before else ""),
+            on_result=lambda n: self._predicted(n, shown),
         )
 
     def pseudo_label(self):
@@ -251,7 +267,7 @@ class PredictDock(DvosDock):
 
         show_info(f"predicted {n} frames ({name})")
         self.messages.info(
-            f"predicted {n} frames into the prediction set {name!r}; they are shown as '<video> predicted' "
+            f"predicted {n} frames; the prediction set {name!r} is shown as '<video> predicted' "
             f"(fix them in Review, which can also compare them with other models)"
         )
         self.state.set_prediction_model(name)  # show (and review) what was just predicted

@@ -1,0 +1,90 @@
+"""Temporal smoothing: a frame's misses are voted down by its motion-aligned neighbours; stored predictions are
+smoothed into a new set (the source untouched), resumed, and redone when the source changes."""
+
+import numpy as np
+import pytest
+from motion_clips import camera_clip, fast_pan, paint_heads, texture
+
+from dvos_core.cli import main as dvos
+from dvos_core.evaluate.metrics import frame_scores
+from dvos_core.infer import smooth_array, smooth_predictions
+from dvos_core.store import Project
+
+
+@pytest.fixture(scope="module")
+def clip():
+    world, wmask, _ = paint_heads(texture(size=512, dark=True), 60, seed=1)
+    frames, masks, _ = camera_clip(world, fast_pan(7, seed=2), size=(96, 96), world_mask=wmask)
+    return frames, masks
+
+
+def noisy(masks, seed=0):
+    """Probabilities like a frame-by-frame model's: each frame loses a different third of its heads."""
+    import scipy.ndimage as ndi
+
+    rng = np.random.default_rng(seed)
+    out = masks.astype(np.float32)
+    for t, m in enumerate(masks):
+        labels, n = ndi.label(m)
+        lost = np.flatnonzero(rng.random(n) < 0.35) + 1
+        out[t][np.isin(labels, lost)] = 0.1
+    return out
+
+
+def dice(p, gt):
+    return np.mean([frame_scores(a >= 0.5, b)["dice"] for a, b in zip(p, gt)])
+
+
+def test_aligned_neighbours_restore_what_single_frames_missed(clip):
+    frames, masks = clip
+    probs = noisy(masks)
+    smooth = smooth_array(probs, frames, before=2, after=2)
+    assert dice(smooth, masks) > dice(probs, masks) + 0.1  # a head lost in one frame is seen in the others
+    causal = smooth_array(probs, frames, before=4)
+    assert np.array_equal(causal[0], probs[0])  # nothing before the first frame
+    assert dice(causal[3:], masks[3:]) > dice(probs[3:], masks[3:]) + 0.05
+    unaligned = np.stack([probs[max(0, t - 2) : t + 3].mean(0) for t in range(len(probs))])  # ignoring the camera
+    assert dice(smooth, masks) > dice(unaligned, masks) + 0.2  # at 15-25 px per frame alignment is what counts
+    with pytest.raises(ValueError, match="not both 0"):
+        smooth_array(probs, frames, before=0, after=0)
+    with pytest.raises(ValueError, match="do not match"):
+        smooth_array(probs[:3], frames)
+
+
+def test_stored_predictions_are_smoothed_into_their_own_set_and_resumed(clip, tmp_path):
+    frames, masks = clip
+    p = Project.create(tmp_path / "s.dvos")
+    video = p.add_video_array("clip", frames, split="test")
+    with pytest.raises(ValueError, match="no predictions of 'image'.*dvos predict"):
+        smooth_predictions(p, "clip", "image")
+    probs = noisy(masks)
+    video.predictions["image"].start({"kind": "frame", "threshold": 0.5}, "ck1")
+    video.predictions["image"].set_many(range(len(probs)), probs)
+    source = video.predictions["image"].arrays()[1][:].copy()
+    assert smooth_predictions(p, "clip", "image", before=2, after=2) == len(frames)
+    out = video.predictions["image_smoothed"]
+    assert out.attrs["source"] == "image" and out.attrs["kind"] == "smoothed"
+    assert np.array_equal(video.predictions["image"].arrays()[1][:], source)  # the source is kept as it was
+    expected = smooth_array(source.astype(np.float32), frames, before=2, after=2)
+    assert np.abs(out.arrays()[1][:].astype(np.float32) - expected).max() < 2e-3  # float16 storage
+    assert np.array_equal(out.masks(range(len(frames))), (expected >= 0.5).astype(np.uint8))
+    assert smooth_predictions(p, "clip", "image", before=2, after=2) == 0  # resumed: nothing left
+    assert smooth_predictions(p, "clip", "image", before=1, after=1) == len(frames)  # another window: redone
+    video.predictions["image"].start({"kind": "frame", "threshold": 0.5}, "ck1")  # the source predicted again
+    assert smooth_predictions(p, "clip", "image", before=1, after=1) == len(frames)
+    with pytest.raises(ValueError, match="another name"):
+        smooth_predictions(p, "clip", "image", name="image")
+
+
+def test_cli_smooths_every_video_that_has_the_predictions(clip, tmp_path, capsys):
+    frames, masks = clip
+    p = Project.create(tmp_path / "c.dvos")
+    for vid in ("a", "b"):
+        v = p.add_video_array(vid, frames, split="test")
+    v.predictions["image"].start({"kind": "frame"}, None)  # only video b was predicted
+    v.predictions["image"].set_many(range(len(frames)), noisy(masks))
+    assert dvos(["smooth", str(p.path), "image", "--before", "2", "--name", "steady"]) == 0
+    assert "smoothed 8 frames in 1 video(s) into 'steady'" in capsys.readouterr().out
+    assert p.video("b").predictions["steady"].frames().tolist() == list(range(8))
+    assert "steady" not in p.video("a").predictions.models()
+    assert dvos(["smooth", str(p.path), "none"]) != 0
