@@ -270,9 +270,9 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
     probs = predict_all(ck, frames, models)
     from dvos_core.infer import smooth_array
 
-    for name in SMOOTHED:
-        if name.removesuffix("_smoothed") in probs:
-            probs[name] = smooth_array(probs[name.removesuffix("_smoothed")], frames)
+    for smoothed in SMOOTHED:
+        if smoothed.removesuffix("_smoothed") in probs:
+            probs[smoothed] = smooth_array(probs[smoothed.removesuffix("_smoothed")], frames)
     table = {m: scores(p >= 0.5, gt, frames) for m, p in probs.items()}
     prev = np.concatenate([gt[:1], gt[:-1]])
     table["previous_true_mask"] = scores(prev, gt, frames)

@@ -25,6 +25,7 @@ def test_help_lists_every_step(capsys):
         "synth",
         "train",
         "predict",
+        "smooth",
         "pseudo-label",
         "evaluate",
         "demo",
