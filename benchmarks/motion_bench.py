@@ -1,5 +1,7 @@
 """Motion estimation speed and accuracy: frame pairs/s of the global motion (and with the residual local motion) on
-one core at 512² and 1024², and the error against the known camera of a rendered toy clip. Prints JSON.
+one core at 512² and 1024², and the error against the known camera of a rendered toy clip; and the frames/s of
+smoothing predictions over time (``dvos smooth``'s default window, which aligns each frame with 4 earlier ones).
+Prints JSON.
 
     python benchmarks/motion_bench.py [--pairs 30] [--out motion_bench.json]
 
@@ -81,6 +83,16 @@ def bench(size: int, pairs: int) -> dict:
     out["shift_error_px"] = {"median": round(float(np.median(err)), 3), "max": round(float(err.max()), 3)}
     out["rotation_error_deg_max"] = round(float(np.abs(gm.rotation_deg - [d["rotation_deg"] for d in true]).max()), 3)
     out["methods"] = {m: gm.method.count(m) for m in set(gm.method)}
+    from dvos_core.infer import smooth_array
+
+    probs = np.random.default_rng(1).random(frames.shape[:3]).astype(np.float32)
+    t0, c0 = time.perf_counter(), time.process_time()
+    smooth_array(probs, frames)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    out["smooth_4_earlier"] = {
+        "frames_per_s_wall": round(len(frames) / wall, 2),
+        "frames_per_cpu_s": round(len(frames) / cpu, 2),
+    }
     return out
 
 
