@@ -1,8 +1,8 @@
 """`dvos demo`: the whole loop on the embedded sample clips, on CPU with small presets.
 
 extract heads/fakes/backgrounds -> synthesize -> train the image model -> pseudo-label -> train the video model(s)
-on synthetic clips -> fine-tune on pseudo-labelled real clips -> predict the held-out test clip with every model (and
-smooth each model's predictions over time) -> evaluate and compare.
+on synthetic clips -> fine-tune on pseudo-labelled real clips -> predict the held-out test clip with every model ->
+evaluate and compare.
 """
 
 from __future__ import annotations
@@ -271,9 +271,9 @@ def _train_video_model(project, cfg: DemoConfig, run: _Stages, kind: str, image_
 
 def _predict_and_compare(project, cfg: DemoConfig, run: _Stages, checkpoints: dict, clips: dict, out: Path):
     from dvos_core.evaluate import compare_models, evaluate
-    from dvos_core.infer import predict_video, smooth_predictions
+    from dvos_core.infer import predict_video
 
-    sub = run.stage("predict the held-out test video with every model, then smooth each over time")
+    sub = run.stage("predict the held-out test video with every model")
     image = checkpoints["image"]
     for k, (name, ckpt) in enumerate(checkpoints.items()):
         predict_video(
@@ -285,13 +285,11 @@ def _predict_and_compare(project, cfg: DemoConfig, run: _Stages, checkpoints: di
             progress=Steps(sub, k, 1, len(checkpoints)),
             cancel=run.cancel,
         )
-        smooth_predictions(project, "field_test", name, cancel=run.cancel)  # into NAME_smoothed
     run.lap("predict")
     sub = run.stage("evaluate on the test split")
     main = cfg.video_models[0] if cfg.video_models else "image"
     rep = evaluate(project, split="test", name="demo", model=main, progress=sub, cancel=run.cancel)
-    models = [m for name in checkpoints for m in (name, f"{name}_smoothed")]
-    comparison = compare_models(project, models, split="test", name="demo-comparison", cancel=run.cancel)
+    comparison = compare_models(project, list(checkpoints), split="test", name="demo-comparison", cancel=run.cancel)
     gt = project.video("field_test").read_masks()  # the ground truth the evaluation used
     baselines = {
         "all_background": _mean_dice(np.zeros_like(gt), gt),

@@ -6,8 +6,8 @@ hides an edge, a leaf passes); the neighbouring frames, warped onto the frame by
 of view) gets fewer votes. By default the window is the 4 frames before (``before=4, after=0``), so a frame can be
 smoothed as soon as it is predicted; ``after`` adds later frames. It works on any model's stored predictions and
 writes a new prediction set beside them (``<model>_smoothed``): the original is never changed and both can be
-compared with ``dvos evaluate``. Measured in ``docs/benchmarks.md`` (accuracy): much steadier masks, Dice the same
-or a little higher.
+compared with ``dvos evaluate``. Measured in ``docs/benchmarks.md``: much steadier masks and the same or higher Dice
+where objects move with the camera (the accuracy benchmark), lower Dice where they sway on their own (the demo).
 """
 
 from __future__ import annotations

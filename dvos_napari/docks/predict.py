@@ -117,7 +117,8 @@ class PredictDock(DvosDock):
         self.smooth.setToolTip(
             "after predicting, average each frame's probability with those of this many earlier frames, aligned by "
             "the camera motion, and store it as '<set>_smoothed' beside the unsmoothed set (shown, and compared in "
-            "Review): much steadier masks, the same or slightly better Dice in our benchmark (4 is a good start)"
+            "Review): much steadier masks; helps where heads move with the camera, blurs heads that sway on their "
+            "own - compare both sets in Review on a test video first (4 is a good start)"
         )
         f.addRow("save predictions as", self.set_name)
         f.addRow("smooth over time", self.smooth)
