@@ -1,6 +1,7 @@
 """Temporal smoothing: a frame's misses are voted down by its motion-aligned neighbours; stored predictions are
 smoothed into a new set (the source untouched), resumed, and redone when the source changes."""
 
+import cv2
 import numpy as np
 import pytest
 from motion_clips import camera_clip, fast_pan, paint_heads, texture
@@ -42,13 +43,44 @@ def test_aligned_neighbours_restore_what_single_frames_missed(clip):
     assert dice(smooth, masks) > dice(probs, masks) + 0.1  # a head lost in one frame is seen in the others
     causal = smooth_array(probs, frames, before=4)
     assert np.array_equal(causal[0], probs[0])  # nothing before the first frame
-    assert dice(causal[3:], masks[3:]) > dice(probs[3:], masks[3:]) + 0.05
+    assert dice(causal[3:], masks[3:]) > dice(probs[3:], masks[3:]) + 0.03
+    camera_only = smooth_array(probs, frames, before=4, follow_sway=False)
+    assert dice(camera_only[3:], masks[3:]) > dice(probs[3:], masks[3:]) + 0.05
     unaligned = np.stack([probs[max(0, t - 2) : t + 3].mean(0) for t in range(len(probs))])  # ignoring the camera
     assert dice(smooth, masks) > dice(unaligned, masks) + 0.2  # at 15-25 px per frame alignment is what counts
     with pytest.raises(ValueError, match="not both 0"):
         smooth_array(probs, frames, before=0, after=0)
     with pytest.raises(ValueError, match="do not match"):
         smooth_array(probs[:3], frames)
+
+
+def test_heads_swaying_on_their_own_are_followed_not_blurred():
+    """Heads that move 6 px against the field from one frame to the next (wind), filmed by a panning camera."""
+    from dvos_core.motion.transforms import similarity_matrix, to3x3
+
+    world = texture(size=512, dark=True)
+    rng = np.random.default_rng(5)
+    centres = rng.uniform(60, 450, (70, 2))
+    cam = np.array([[1.0, 0, -200], [0, 1.0, -200], [0, 0, 1]])
+    frames, masks = [], []
+    for t in range(8):
+        w, m = world.copy(), np.zeros(world.shape[:2], np.uint8)
+        for i, (x, y) in enumerate(centres):
+            dx = 6 * (1 if (t + i) % 2 else -1)  # each head sways its own way
+            cv2.circle(w, (int(x + dx), int(y)), 8, (230, 200, 60), -1)
+            cv2.circle(m, (int(x + dx), int(y)), 8, 1, -1)
+        if t:
+            cam = to3x3(similarity_matrix(4.0, 3.0, 0.0, 1.0, (47.5, 47.5))) @ cam
+        frames.append(cv2.warpAffine(w, cam[:2], (96, 96), flags=cv2.INTER_LINEAR))
+        masks.append(cv2.warpAffine(m, cam[:2], (96, 96), flags=cv2.INTER_NEAREST))
+    frames, masks = np.stack(frames), np.stack(masks)
+    probs = masks.astype(np.float32) * 0.9  # a model that is right on every frame
+    camera_only = smooth_array(probs, frames, before=4, follow_sway=False)
+    followed = smooth_array(probs, frames, before=4)
+    raw = dice(probs[2:], masks[2:])
+    assert dice(camera_only[2:], masks[2:]) < raw - 0.1  # aligning the field alone smears the swaying heads
+    assert dice(followed[2:], masks[2:]) > dice(camera_only[2:], masks[2:]) + 0.06
+    assert dice(followed[2:], masks[2:]) > raw - 0.1
 
 
 def test_stored_predictions_are_smoothed_into_their_own_set_and_resumed(clip, tmp_path):
@@ -83,8 +115,9 @@ def test_cli_smooths_every_video_that_has_the_predictions(clip, tmp_path, capsys
         v = p.add_video_array(vid, frames, split="test")
     v.predictions["image"].start({"kind": "frame"}, None)  # only video b was predicted
     v.predictions["image"].set_many(range(len(frames)), noisy(masks))
-    assert dvos(["smooth", str(p.path), "image", "--before", "2", "--name", "steady"]) == 0
+    assert dvos(["smooth", str(p.path), "image", "--before", "2", "--name", "steady", "--camera-only"]) == 0
     assert "smoothed 8 frames in 1 video(s) into 'steady'" in capsys.readouterr().out
     assert p.video("b").predictions["steady"].frames().tolist() == list(range(8))
     assert "steady" not in p.video("a").predictions.models()
+    assert p.video("b").predictions["steady"].attrs["follow_sway"] is False
     assert dvos(["smooth", str(p.path), "none"]) != 0

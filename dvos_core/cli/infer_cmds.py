@@ -51,8 +51,9 @@ def register(sub) -> None:
         "smooth",
         help="smooth a model's stored predictions over time (steadier masks)",
         description="Average each predicted frame's probability with those of its neighbouring frames, aligned by "
-        "the camera motion, and store the result as a new prediction set (default MODEL_smoothed) beside the "
-        "original, which is kept. Compare both with `dvos evaluate`. An interrupted run resumes.",
+        "the camera motion and then along the local motion left (heads swaying on their own), and store the result "
+        "as a new prediction set (default MODEL_smoothed) beside the original, which is kept. Compare both with "
+        "`dvos evaluate` before relying on it. An interrupted run resumes.",
     )
     add_project(p)
     p.add_argument("model", help="the prediction set to smooth (the model name used by `dvos predict`)")
@@ -62,6 +63,12 @@ def register(sub) -> None:
     p.add_argument("--name", help="store the result as this prediction set (default MODEL_smoothed)")
     p.add_argument("--threshold", type=float, help="probability threshold for the masks (default: the source's)")
     p.add_argument("--no-resume", action="store_true", help="smooth again frames that are already smoothed")
+    p.add_argument(
+        "--camera-only",
+        action="store_true",
+        help="align the neighbours by the camera motion only, not along the local sway (faster; for footage whose "
+        "objects move with the camera)",
+    )
     add_wait(p)
     p.set_defaults(func=_smooth)
 
@@ -214,6 +221,7 @@ def _smooth(args) -> int:
             resume=not args.no_resume,
             progress=TerminalProgress(),
             cancel=cancel,
+            follow_sway=not args.camera_only,
         )
     name = args.name or f"{args.model}_smoothed"
     print(f"smoothed {total} frames in {len(ids)} video(s) into {name!r}")

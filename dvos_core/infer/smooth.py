@@ -2,18 +2,21 @@
 
 A model that looks at one frame at a time errs a little differently on every frame (a gust blurs a head, noise
 hides an edge, a leaf passes); the neighbouring frames, warped onto the frame by the estimated camera motion
-(:class:`dvos_core.motion.align.SequenceAligner`), vote with it. A pixel a neighbour does not cover (it moved out
-of view) gets fewer votes. By default the window is the 4 frames before (``before=4, after=0``), so a frame can be
-smoothed as soon as it is predicted; ``after`` adds later frames. It works on any model's stored predictions and
-writes a new prediction set beside them (``<model>_smoothed``): the original is never changed and both can be
-compared with ``dvos evaluate``. Measured in ``docs/benchmarks.md``: much steadier masks and the same or higher Dice
-where objects move with the camera (the accuracy benchmark), lower Dice where they sway on their own (the demo).
+(:class:`dvos_core.motion.align.SequenceAligner`) and then, by default, along the local motion that is left (heads
+swaying on their own: dense optical flow, OpenCV's DIS, between the aligned frames), vote with it. A pixel a
+neighbour does not cover (it moved out of view) gets fewer votes. By default the window is the 4 frames before
+(``before=4, after=0``), so a frame can be smoothed as soon as it is predicted; ``after`` adds later frames. It works
+on any model's stored predictions and writes a new prediction set beside them (``<model>_smoothed``): the original
+is never changed and both can be compared with ``dvos evaluate``. Measured in ``docs/benchmarks.md``: much steadier
+masks; higher Dice where objects move with the camera (the accuracy benchmark), a little lower where heads sway
+on their own (the demo), so score both sets before relying on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import cv2
 import numpy as np
 
 from dvos_core.motion import valid_region, warp_to
@@ -30,6 +33,35 @@ def _check_window(before: int, after: int) -> tuple[int, int]:
     return before, after
 
 
+def _flow_image(frame: np.ndarray) -> np.ndarray:
+    """The grey, lightly blurred, exposure-normalised uint8 image the local flow is computed on."""
+    g = cv2.GaussianBlur(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0)
+    return np.clip(g * (110.0 / (g.mean() + 1e-6)), 0, 255).astype(np.uint8)
+
+
+class _Sway:
+    """Follows the local motion left after the camera alignment: warps an aligned neighbour's map onto frame t along
+    the dense optical flow between the aligned neighbour and frame t."""
+
+    def __init__(self, shape):
+        self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+        self.grid, self.images = (xs, ys), {}
+
+    def image(self, k, frame):
+        if k not in self.images:
+            self.images[k] = _flow_image(frame)
+        return self.images[k]
+
+    def follow(self, current, neighbour_aligned, values):
+        f = self.flow.calc(current, neighbour_aligned, None)
+        xs, ys = self.grid
+        return cv2.remap(values, xs + f[..., 0], ys + f[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    def keep(self, span) -> None:
+        self.images = {k: v for k, v in self.images.items() if k in span}
+
+
 def smooth_stream(
     targets: Sequence[int],
     n_frames: int,
@@ -41,16 +73,17 @@ def smooth_stream(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     label: str = "",
+    follow_sway: bool = True,
 ) -> int:
     """Smooth ``targets`` in order: ``sink(t, p)`` with frame t's probability averaged with those of frames
-    t-before .. t+after (each warped onto frame t; ``probability(k)`` None = frame k not predicted, left out).
-    Holds only the frames of one window. Returns the number of frames smoothed (targets without a probability
-    are skipped)."""
+    t-before .. t+after (each warped onto frame t by the camera motion and, with ``follow_sway``, the local motion
+    left; ``probability(k)`` None = frame k not predicted, left out). Holds only the frames of one window.
+    Returns the number of frames smoothed (targets without a probability are skipped)."""
     from dvos_core.infer.context import _Window
 
     before, after = _check_window(before, after)
     targets = sorted({int(t) for t in targets})
-    window, aligner, probs = _Window(read_frames), SequenceAligner(), {}
+    window, aligner, probs, sway = _Window(read_frames), SequenceAligner(), {}, None
     done = 0
     report(progress, 0, len(targets), f"{label}smoothing {len(targets)} frames")
     for i, t in enumerate(targets, 1):
@@ -69,19 +102,29 @@ def smooth_stream(
         shape = frames[t].shape[:2]
         total, votes = np.asarray(own, np.float32).copy(), np.ones(shape, np.float32)
         if near:
+            if follow_sway and (sway is None or sway.grid[0].shape != shape):
+                sway = _Sway(shape)
             mats = aligner.align([*(frames[k] for k in near), frames[t]], times=[*near, t])
             for k, mat in zip(near, mats):
                 inside = valid_region(mat, shape, shape).astype(np.float32)
-                total += inside * warp_to(np.asarray(probs[k], np.float32), mat, shape, nearest=False)
+                moved = warp_to(np.asarray(probs[k], np.float32), mat, shape, nearest=False)
+                if follow_sway:
+                    aligned = warp_to(sway.image(k, frames[k]), mat, shape, nearest=False)
+                    moved = sway.follow(sway.image(t, frames[t]), aligned, moved)
+                total += inside * moved
                 votes += inside
         aligner.forget(set(span))
+        if sway is not None:
+            sway.keep(span)
         sink(t, total / votes)
         done += 1
         report(progress, i, len(targets), f"{label}frame {t}")
     return done
 
 
-def smooth_array(probabilities: np.ndarray, frames: np.ndarray, before: int = 4, after: int = 0) -> np.ndarray:
+def smooth_array(
+    probabilities: np.ndarray, frames: np.ndarray, before: int = 4, after: int = 0, follow_sway: bool = True
+) -> np.ndarray:
     """Smoothed (T, H, W) probabilities of an in-memory video (``frames`` (T, H, W, 3) uint8)."""
     probabilities = np.asarray(probabilities, np.float32)
     if probabilities.shape != frames.shape[:3]:
@@ -91,8 +134,9 @@ def smooth_array(probabilities: np.ndarray, frames: np.ndarray, before: int = 4,
     def sink(t, p):
         out[t] = p
 
+    n = len(frames)
     smooth_stream(
-        range(len(frames)), len(frames), lambda a, b: frames[a:b], probabilities.__getitem__, sink, before, after
+        range(n), n, lambda a, b: frames[a:b], probabilities.__getitem__, sink, before, after, follow_sway=follow_sway
     )
     return out
 
@@ -108,9 +152,11 @@ def smooth_predictions(
     resume: bool = True,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    follow_sway: bool = True,
 ) -> int:
     """Smooth the stored predictions ``model`` of one video into the prediction set ``name`` (default
-    ``<model>_smoothed``); returns the number of frames written. ``threshold``: for the stored masks (default: the
+    ``<model>_smoothed``); returns the number of frames written. ``follow_sway=False`` aligns by the camera motion
+    only. ``threshold``: for the stored masks (default: the
     source's). Each frame is committed as it is written; an interrupted run resumes, unless the source predictions
     changed since (then it starts again)."""
     before, after = _check_window(before, after)
@@ -135,10 +181,11 @@ def smooth_predictions(
         "checkpoint": src.get("checkpoint"),
         "before": before,
         "after": after,
+        "follow_sway": bool(follow_sway),
         "threshold": threshold,
     }
     # the source's own fingerprint and start date: predicting the source again invalidates what was smoothed
-    fingerprint = f"{src.get('fingerprint')}|{src.get('date')}|smooth {before},{after}@{threshold}"
+    fingerprint = f"{src.get('fingerprint')}|{src.get('date')}|smooth {before},{after},{bool(follow_sway)}@{threshold}"
     dest = video.predictions[name]
     same = dest.start(info, fingerprint)
     targets = [int(t) for t in predicted]
@@ -162,4 +209,5 @@ def smooth_predictions(
         progress,
         cancel,
         f"{video_id}: ",
+        follow_sway,
     )
