@@ -6,8 +6,8 @@ mask. Predictions are stored apart from the label masks (never overwriting groun
 model (named after the model unless another name is given), and shown as ``<video> predicted`` (Labels, editable: fix
 it and save the frame as 'corrected' in the Review step) and ``<video> probability`` (Image). A context model offers
 its number of passes (1: causal only; 2: a second pass with references on both sides). "Smooth over time" then
-averages each frame's prediction with its earlier frames', aligned by the camera motion, into ``<set>_smoothed``
-(the unsmoothed set is kept; Review compares them).
+averages each frame's prediction with its earlier frames', aligned by the camera motion and the local sway, into
+``<set>_smoothed`` (the unsmoothed set is kept; Review compares them).
 """
 
 from __future__ import annotations
@@ -116,9 +116,9 @@ class PredictDock(DvosDock):
         self.smooth.setSuffix(" earlier frames")
         self.smooth.setToolTip(
             "after predicting, average each frame's probability with those of this many earlier frames, aligned by "
-            "the camera motion, and store it as '<set>_smoothed' beside the unsmoothed set (shown, and compared in "
-            "Review): much steadier masks; helps where heads move with the camera, blurs heads that sway on their "
-            "own - compare both sets in Review on a test video first (4 is a good start)"
+            "the camera motion and then along each head's own sway, and store it as '<set>_smoothed' beside the "
+            "unsmoothed set (shown, and compared in Review): steadier masks; helped where heads sway little, cost a "
+            "little where they sway a lot - compare both sets in Review on a test video first (4 is a good start)"
         )
         f.addRow("save predictions as", self.set_name)
         f.addRow("smooth over time", self.smooth)
