@@ -201,7 +201,7 @@ def _predict(args) -> int:
 
 
 def _smooth(args) -> int:
-    from dvos_core.infer import smooth_predictions
+    from dvos_core.infer import smooth_predictions, smoothed_name
     from dvos_core.store import Project
 
     project = Project.open(args.project)
@@ -223,7 +223,7 @@ def _smooth(args) -> int:
             cancel=cancel,
             follow_sway=not args.camera_only,
         )
-    name = args.name or f"{args.model}_smoothed"
+    name = args.name or smoothed_name(args.model)
     print(f"smoothed {total} frames in {len(ids)} video(s) into {name!r}")
     return 0
 

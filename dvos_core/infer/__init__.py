@@ -5,7 +5,7 @@ from dvos_core.infer.engine import Predictor, load_model, resolve_checkpoint_pat
 from dvos_core.infer.predict import predict_array, predict_video, prediction_name, predictions_to_labels
 from dvos_core.infer.pseudo import pseudo_label
 from dvos_core.infer.quality import flicker, quality_score, uncertainty
-from dvos_core.infer.smooth import smooth_array, smooth_predictions
+from dvos_core.infer.smooth import smooth_array, smooth_predictions, smoothed_name
 
 __all__ = [
     "Predictor",
@@ -20,5 +20,6 @@ __all__ = [
     "resolve_checkpoint_path",
     "smooth_array",
     "smooth_predictions",
+    "smoothed_name",
     "uncertainty",
 ]

@@ -26,6 +26,11 @@ from dvos_core.progress import CancelToken, ProgressFn, check, report
 SUFFIX = "_smoothed"
 
 
+def smoothed_name(model: str) -> str:
+    """The default name of the smoothed predictions of the prediction set ``model``."""
+    return f"{model}{SUFFIX}"
+
+
 def _check_window(before: int, after: int) -> tuple[int, int]:
     before, after = int(before), int(after)
     if before < 0 or after < 0 or before + after == 0:
@@ -102,7 +107,7 @@ def smooth_stream(
         shape = frames[t].shape[:2]
         total, votes = np.asarray(own, np.float32).copy(), np.ones(shape, np.float32)
         if near:
-            if follow_sway and (sway is None or sway.grid[0].shape != shape):
+            if follow_sway and sway is None:  # one video: every frame has the same shape
                 sway = _Sway(shape)
             mats = aligner.align([*(frames[k] for k in near), frames[t]], times=[*near, t])
             for k, mat in zip(near, mats):
@@ -156,9 +161,8 @@ def smooth_predictions(
 ) -> int:
     """Smooth the stored predictions ``model`` of one video into the prediction set ``name`` (default
     ``<model>_smoothed``); returns the number of frames written. ``follow_sway=False`` aligns by the camera motion
-    only. ``threshold``: for the stored masks (default: the
-    source's). Each frame is committed as it is written; an interrupted run resumes, unless the source predictions
-    changed since (then it starts again)."""
+    only. ``threshold``: for the stored masks (default: the source's). Each frame is committed as it is written; an
+    interrupted run resumes, unless the source predictions changed since (then it starts again)."""
     before, after = _check_window(before, after)
     video = project.video(video_id)
     source = video.predictions[model]
@@ -168,7 +172,7 @@ def smooth_predictions(
             f"video {video_id!r} has no predictions of {model!r} to smooth; run `dvos predict` first "
             f"(prediction sets: {video.predictions.models() or 'none'})"
         )
-    name = name or f"{model}{SUFFIX}"
+    name = name or smoothed_name(model)
     if name == model:
         raise ValueError(f"the smoothed predictions need another name than their source {model!r}")
     src = source.attrs

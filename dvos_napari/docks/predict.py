@@ -229,8 +229,10 @@ class PredictDock(DvosDock):
         checkpoint = self.checkpoint_path()
         name = self.prediction_set_name(checkpoint)
         passes = self.context_passes.value() if self.model_kind() == "context" else None
+        from dvos_core.infer.smooth import smoothed_name
+
         before = self.smooth.value()
-        shown = f"{name}_smoothed" if before else name
+        shown = smoothed_name(name) if before else name
         return self.run(
             "dvos_napari._tasks:predict_videos",
             self.state.require_project(),
