@@ -23,10 +23,12 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import queue
 import statistics
 import sys
 import tempfile
 import time
+from unittest import mock
 
 from _common import emit, load_average, machine, peak_rss_mb
 
@@ -46,21 +48,21 @@ def run_case(preset: str, size: int, n_frames: int, batch: int, device: str, mod
     from dvos_core.infer import predict_video
     from dvos_core.model import build_model, describe_device, select_device
     from dvos_core.store import Project
-    from dvos_core.store.sequence import Video
+    from dvos_core.store.predictions import ModelPredictions
     from dvos_core.threads import set_threads
 
     n_threads = set_threads(threads)
     dev = select_device(device)
     captured, written_at = {}, []
-    plain_write = Video.set_predictions
+    plain_write = ModelPredictions.set_many
 
-    def capture(self, ts, probabilities, threshold=0.5):  # keep the float32 maps for the accuracy comparison
+    def capture(self, ts, probabilities, *args, **kwargs):  # keep the float32 maps for the accuracy comparison
         captured.update({int(t): np.array(p, np.float32) for t, p in zip(ts, probabilities)})
-        plain_write(self, ts, probabilities, threshold)
+        plain_write(self, ts, probabilities, *args, **kwargs)
         written_at.append((time.perf_counter(), len(ts)))
 
-    Video.set_predictions = capture
-    with tempfile.TemporaryDirectory() as d:
+    # every single-process prediction write goes through set_many; the patch ends with the run
+    with mock.patch.object(ModelPredictions, "set_many", capture), tempfile.TemporaryDirectory() as d:
         p = Project.create(f"{d}/bench.dvos")
         torch.manual_seed(0)
         model = build_model(preset, "dvos").eval()
@@ -111,10 +113,13 @@ def run_in_process(ctx, case, device, mode, threads) -> dict:
     q = ctx.Queue()
     proc = ctx.Process(target=run_case, args=(*case, device, mode, threads, q))
     proc.start()
-    try:
-        r = q.get()  # before join: a large result must be drained for the child to exit
-    except Exception as e:  # pragma: no cover - the child died
-        r = {"mode": mode, "error": repr(e)}
+    r = None
+    while r is None:  # drain before join (a large result must be read for the child to exit); a dead child ends it
+        try:
+            r = q.get(timeout=5)
+        except queue.Empty:
+            if not proc.is_alive():
+                r = {"mode": mode, "error": f"the run died (exit code {proc.exitcode}) before reporting"}
     proc.join()
     if proc.exitcode != 0:
         r = {"mode": mode, "error": f"exit code {proc.exitcode}"}

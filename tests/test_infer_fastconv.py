@@ -9,15 +9,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dvos_core.infer import predict_array
+from dvos_core.infer import fastconv, predict_array
 from dvos_core.infer.allocator import reuse_freed_memory
 from dvos_core.infer.fastconv import (
+    FastAttention,
     FastConv2d,
     conv3x3,
     dilated_conv3x3,
     fast_cpu_copy,
     nnpack_available,
     nnpack_pays,
+    pointwise_conv,
 )
 from dvos_core.model import build_model
 
@@ -48,6 +50,49 @@ def test_polyphase_dilated_conv_matches_the_dilated_convolution(use_nnpack):
         assert _rel_err(dilated_conv3x3(x, w, None, use_nnpack), ref) < (5e-5 if use_nnpack else 1e-6)
 
 
+@pytest.mark.parametrize("groups, bias", [(1, False), (4, False), (4, True), (2, True)])
+def test_pointwise_conv_matches_the_stock_1x1_convolution(groups, bias, monkeypatch):
+    monkeypatch.setattr(fastconv, "POINTWISE_COLUMNS", 1000)  # several blocks and a partial last one
+    torch.manual_seed(2)
+    x, w = torch.randn(2, 32, 50, 45), torch.randn(48, 32 // groups, 1, 1)
+    b = torch.randn(48) if bias else None
+    with torch.inference_mode():
+        assert _rel_err(pointwise_conv(x, w, b, groups), F.conv2d(x, w, b, groups=groups)) < 1e-6
+
+
+@pytest.mark.parametrize("reduction", ["tau_mean", "adjacent"])
+def test_fast_attention_computes_the_stock_block(reduction):
+    torch.manual_seed(3)
+    model = build_model("tiny", "dvos", temporal_reduction=reduction).eval()
+    stock = model.decoder.skip_fuse[-1]
+    for m in stock.modules():  # non-trivial norms, so a wrong order of the in-place steps shows
+        if isinstance(m, (torch.nn.GroupNorm, torch.nn.LayerNorm)):
+            torch.nn.init.normal_(m.weight, 1.0, 0.3)
+            torch.nn.init.normal_(m.bias, 0.0, 0.3)
+    assert FastAttention.fits(stock)
+    fast = fastconv.copy.deepcopy(stock)
+    fast.__class__ = FastAttention
+    x = torch.randn(2, stock.tau * stock.channels, 64, 64)
+    with torch.inference_mode():
+        ref = stock(x)
+        keep = x.clone()
+        assert _rel_err(fast(x), ref) < 1e-6 and torch.equal(x, keep)  # the input is not overwritten
+    fast.train()  # training (dropout, skip diffusion) and autograd take the stock path
+    torch.manual_seed(4)
+    a = fast(x)
+    stock.train()
+    torch.manual_seed(4)
+    assert torch.equal(a, stock(x)) and a.requires_grad
+
+
+def test_narrow_convolutions_use_nnpack_only_on_large_maps():
+    w = torch.empty(32, 32, 3, 3)
+    assert fastconv._wants_nnpack(torch.empty(1, 32, 512, 512), w)  # 64 MB of maps: oneDNN slows down there
+    assert not fastconv._wants_nnpack(torch.empty(1, 32, 256, 256), w)
+    assert not fastconv._wants_nnpack(torch.empty(1, 8, 1024, 1024), torch.empty(8, 8, 3, 3))
+    assert fastconv._wants_nnpack(torch.empty(1, 64, 64, 64), torch.empty(64, 64, 3, 3))
+
+
 @nnpack_used
 def test_fast_copy_shares_weights_and_keeps_the_model():
     model = build_model("tiny", "dvos").eval()
@@ -56,7 +101,9 @@ def test_fast_copy_shares_weights_and_keeps_the_model():
     assert all(a is b for a, b in zip(fast.parameters(), model.parameters()))  # no extra weight memory
     assert not any(isinstance(m, FastConv2d) for m in model.modules())
     convs = [m for m in fast.modules() if isinstance(m, FastConv2d)]
-    assert convs and all(m.kernel_size == (3, 3) and m.groups == 1 for m in convs)
+    assert convs and all((m.kernel_size == (3, 3) and m.groups == 1) or m.kernel_size == (1, 1) for m in convs)
+    attention = [m for m in fast.modules() if isinstance(m, FastAttention)]
+    assert len(attention) == 6 and not any(isinstance(m, FastAttention) for m in model.modules())
     with torch.no_grad():
         model.encoder.stem.weight.add_(1.0)  # later updates (training) are seen by the copy
     assert torch.equal(fast.encoder.stem.weight, model.encoder.stem.weight)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from dvos_core.infer.frame_window import FrameWindow
 from dvos_core.infer.tiling import MULTIPLE, Blender, pad_amounts, reflect_pad, round_up, tile_grid
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
@@ -96,24 +97,6 @@ def default_tile(info: dict) -> int:
     return round_up(int(size) * 2)
 
 
-class _Window:
-    """The frames (and this run's masks) around the current one, read in contiguous blocks; holds only what the
-    current frame needs."""
-
-    def __init__(self, read):
-        self.read, self.frames = read, {}
-
-    def get(self, wanted: Sequence[int]) -> dict:
-        wanted = set(wanted)
-        self.frames = {k: f for k, f in self.frames.items() if k in wanted}
-        missing = sorted(k for k in wanted if k not in self.frames)
-        if missing:
-            block = self.read(missing[0], missing[-1] + 1)
-            for k in missing:
-                self.frames[k] = np.asarray(block[k - missing[0]])
-        return self.frames
-
-
 def _binary(m, threshold):
     return None if m is None else (np.asarray(m, np.float32) >= threshold).astype(np.float32)
 
@@ -136,7 +119,7 @@ def run_context(
     """
     tau = predictor.tau
     targets = sorted({int(t) for t in targets})
-    window = _Window(read)
+    window = FrameWindow(read)
     predicted: dict[int, np.ndarray] = {}
     report(progress, 0, len(targets), f"{label}predicting {len(targets)} frames")
     for done, t in enumerate(targets, 1):
@@ -172,7 +155,7 @@ def refine_context(
     tau/2 after (fewer at the ends of the video) - and their first-pass masks (``first_pass(t)``)."""
     half = max(1, predictor.tau // 2)
     targets = sorted({int(t) for t in targets})
-    window = _Window(read)
+    window = FrameWindow(read)
     report(progress, 0, len(targets), f"{label}refining {len(targets)} frames with both neighbours")
     for done, t in enumerate(targets, 1):
         check(cancel)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
+from dvos_core.infer.frame_window import FrameWindow
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
 from dvos_core.progress import CancelToken, ProgressFn, check, report
@@ -84,11 +85,9 @@ def smooth_stream(
     t-before .. t+after (each warped onto frame t by the camera motion and, with ``follow_sway``, the local motion
     left; ``probability(k)`` None = frame k not predicted, left out). Holds only the frames of one window.
     Returns the number of frames smoothed (targets without a probability are skipped)."""
-    from dvos_core.infer.context import _Window
-
     before, after = _check_window(before, after)
     targets = sorted({int(t) for t in targets})
-    window, aligner, probs, sway = _Window(read_frames), SequenceAligner(), {}, None
+    window, aligner, probs, sway = FrameWindow(read_frames), SequenceAligner(), {}, None
     done = 0
     report(progress, 0, len(targets), f"{label}smoothing {len(targets)} frames")
     for i, t in enumerate(targets, 1):

@@ -77,12 +77,14 @@ class SpatioTemporalAttention(nn.Module):
         x = F.silu(self.in_norm(x))
         gate_s = self.spatial(x)
         gate_t = self.temporal(x.mean(dim=(2, 3)))[:, :, None, None]
-        y = x * gate_s * gate_t
-        b, _, h, w = y.shape
-        if self.reduction == "tau_mean":
-            y = y.reshape(b, self.tau, self.channels, h, w).mean(dim=1)
-        else:
-            y = y.reshape(b, self.channels, self.tau, h, w).mean(dim=2)
+        y = self.reduce(x * gate_s * gate_t)
         if self.diffusion is not None:
             y = self.diffusion(y, active=self.training or stochastic)
         return self.dropout(y)
+
+    def reduce(self, y: torch.Tensor) -> torch.Tensor:
+        """The parameter-free ``tau*C -> C`` reduction of the gated features (step 4)."""
+        b, _, h, w = y.shape
+        if self.reduction == "tau_mean":
+            return y.reshape(b, self.tau, self.channels, h, w).mean(dim=1)
+        return y.reshape(b, self.channels, self.tau, h, w).mean(dim=2)

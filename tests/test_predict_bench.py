@@ -1,0 +1,43 @@
+"""The prediction benchmark measures what it claims: both paths predict and write every target frame through the
+store, and its comparison row holds both rates and how far the two paths' probabilities are apart."""
+
+import importlib.util
+import queue
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench():
+    sys.path.insert(0, str(ROOT / "benchmarks"))  # it imports its _common helpers
+    try:
+        spec = importlib.util.spec_from_file_location("predict_bench", ROOT / "benchmarks" / "predict_bench.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return module
+
+
+def test_both_paths_write_every_frame_and_are_compared():
+    bench = _bench()
+    case = ("tiny", 64, 3, 2)  # preset, size, frames, batch
+    runs = {}
+    for mode in bench.MODES:
+        q = queue.Queue()
+        bench.run_case(*case, "cpu", mode, 1, q)
+        r = q.get_nowait()
+        assert r["frames"] == 3 and r["probabilities"].shape == (3, 64, 64)  # the writes were seen, frame by frame
+        runs[mode] = [r]
+    row = bench.compare(case, "cpu", runs)
+    assert row["baseline"]["frames_per_s"] > 0 and row["optimized"]["frames_per_s"] > 0
+    assert row["speedup_wall"] > 0 and row["max_abs_prob_diff"] < 1e-4
+
+
+def test_a_run_leaves_the_store_writes_as_they_were():
+    from dvos_core.store.predictions import ModelPredictions
+
+    before = ModelPredictions.set_many
+    _bench().run_case("tiny", 64, 1, 1, "cpu", "optimized", 1, queue.Queue())
+    assert ModelPredictions.set_many is before  # its write counter is not left in place for later callers
