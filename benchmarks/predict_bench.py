@@ -118,8 +118,11 @@ def run_in_process(ctx, case, device, mode, threads) -> dict:
         try:
             r = q.get(timeout=5)
         except queue.Empty:
-            if not proc.is_alive():
-                r = {"mode": mode, "error": f"the run died (exit code {proc.exitcode}) before reporting"}
+            if not proc.is_alive():  # it may have reported just before ending: one last look
+                try:
+                    r = q.get(timeout=1)
+                except queue.Empty:
+                    r = {"mode": mode, "error": f"the run died (exit code {proc.exitcode}) before reporting"}
     proc.join()
     if proc.exitcode != 0:
         r = {"mode": mode, "error": f"exit code {proc.exitcode}"}

@@ -4,6 +4,7 @@ store, and its comparison row holds both rates and how far the two paths' probab
 import importlib.util
 import queue
 import sys
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,6 +15,7 @@ def _bench():
     try:
         spec = importlib.util.spec_from_file_location("predict_bench", ROOT / "benchmarks" / "predict_bench.py")
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # so that a spawned run can find its function by name
         spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
@@ -41,3 +43,23 @@ def test_a_run_leaves_the_store_writes_as_they_were():
     before = ModelPredictions.set_many
     _bench().run_case("tiny", 64, 1, 1, "cpu", "optimized", 1, queue.Queue())
     assert ModelPredictions.set_many is before  # its write counter is not left in place for later callers
+
+
+def test_a_run_that_dies_is_reported_not_waited_for():
+    import multiprocessing as mp
+
+    bench = _bench()
+    sys.path.insert(0, str(ROOT / "benchmarks"))  # the spawned child imports the benchmark module by name
+    out = {}
+    case = ("no-such-preset", 64, 1, 1)
+    waiter = threading.Thread(
+        target=lambda: out.update(bench.run_in_process(mp.get_context("spawn"), case, "cpu", "optimized", 1)),
+        daemon=True,
+    )
+    try:
+        waiter.start()
+        waiter.join(timeout=120)  # it used to wait forever for the dead run's result
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    assert not waiter.is_alive()
+    assert out["mode"] == "optimized" and "error" in out
