@@ -187,8 +187,10 @@ def smooth_predictions(
         "follow_sway": bool(follow_sway),
         "threshold": threshold,
     }
-    # the source's own fingerprint and start date: predicting the source again invalidates what was smoothed
-    fingerprint = f"{src.get('fingerprint')}|{src.get('date')}|smooth {before},{after},{bool(follow_sway)}@{threshold}"
+    # the source's own fingerprint and run (its start date in stores written before runs had ids): predicting the
+    # source again invalidates what was smoothed
+    run = src.get("run") or src.get("date")
+    fingerprint = f"{src.get('fingerprint')}|{run}|smooth {before},{after},{bool(follow_sway)}@{threshold}"
     dest = video.predictions[name]
     same = dest.start(info, fingerprint)
     targets = [int(t) for t in predicted]

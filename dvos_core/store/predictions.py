@@ -11,6 +11,7 @@ so they can be compared (``dvos evaluate --models``) and any of them corrected.
 from __future__ import annotations
 
 import datetime as _dt
+import uuid
 
 import numpy as np
 
@@ -69,7 +70,8 @@ class ModelPredictions:
             if not same:
                 sub["done"][:] = 0  # the commit flags first: stale frames never read as this checkpoint's
             stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-            sub.attrs.put({**info, "fingerprint": fingerprint, "date": stamp})
+            run = uuid.uuid4().hex  # tells two runs apart even within one second (what derived sets key on)
+            sub.attrs.put({**info, "fingerprint": fingerprint, "date": stamp, "run": run})
         return same
 
     def set_many(self, ts, probabilities, threshold: float = 0.5, done_value: int = 1) -> None:
