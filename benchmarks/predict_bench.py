@@ -30,6 +30,7 @@ import tempfile
 import time
 from unittest import mock
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # its helpers, also when imported
 from _common import emit, load_average, machine, peak_rss_mb
 
 CASES = [  # (preset, size, frames, batch): sized for a few minutes on a 2-core CPU; CUDA runs 16x the frames

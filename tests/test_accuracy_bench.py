@@ -1,25 +1,18 @@
 """The accuracy benchmark's oracles: the propagation ceiling (the best aligned earlier mask per frame, never below a
 frame's own) and the degradation ceiling (where the degraded footage's leaves are, and what undoing them gives)."""
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import scipy.ndimage as ndi
 from motion_clips import camera_clip, fast_pan, paint_heads, texture
+from script_modules import load_script
 
 from dvos_core.evaluate.metrics import frame_scores
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("accuracy_bench", ROOT / "benchmarks" / "accuracy_bench.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look themselves up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/accuracy_bench.py")
 
 
 def test_the_ceiling_carries_a_good_earlier_mask_onto_a_missed_frame():

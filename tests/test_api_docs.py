@@ -1,10 +1,10 @@
 """docs/build_api.py builds the dvos_core API reference with pdoc, and every docstring renders cleanly."""
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+from script_modules import load_script
 
 pytest.importorskip("pdoc")
 
@@ -12,10 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _build_api():
-    spec = importlib.util.spec_from_file_location("build_api", ROOT / "docs" / "build_api.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("docs/build_api.py")
 
 
 def test_public_modules_are_every_public_source_file():

@@ -1,25 +1,14 @@
 """The prediction benchmark measures what it claims: both paths predict and write every target frame through the
 store, and its comparison row holds both rates and how far the two paths' probabilities are apart."""
 
-import importlib.util
 import queue
-import sys
 import threading
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from script_modules import load_script
 
 
 def _bench():
-    sys.path.insert(0, str(ROOT / "benchmarks"))  # it imports its _common helpers
-    try:
-        spec = importlib.util.spec_from_file_location("predict_bench", ROOT / "benchmarks" / "predict_bench.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # so that a spawned run can find its function by name
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    return module
+    return load_script("benchmarks/predict_bench.py")
 
 
 def test_both_paths_write_every_frame_and_are_compared():
@@ -49,17 +38,13 @@ def test_a_run_that_dies_is_reported_not_waited_for():
     import multiprocessing as mp
 
     bench = _bench()
-    sys.path.insert(0, str(ROOT / "benchmarks"))  # the spawned child imports the benchmark module by name
     out = {}
     case = ("no-such-preset", 64, 1, 1)
     waiter = threading.Thread(
         target=lambda: out.update(bench.run_in_process(mp.get_context("spawn"), case, "cpu", "optimized", 1)),
         daemon=True,
     )
-    try:
-        waiter.start()
-        waiter.join(timeout=120)  # it used to wait forever for the dead run's result
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    waiter.start()
+    waiter.join(timeout=120)  # it used to wait forever for the dead run's result
     assert not waiter.is_alive()
     assert out["mode"] == "optimized" and "error" in out
