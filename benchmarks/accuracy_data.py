@@ -7,7 +7,8 @@ Each image is cut in two halves: the training video films one, the test video th
 seen in training. A camera window pans along a smooth, turning path (slow: 2-4 px per frame, fast: 15-25), with a
 small roll and zoom, and the objects sway a little (a smooth displacement field that changes over time). The
 degraded version adds, coherently in time, wind-gust motion blur, sensor noise, exposure flicker and leaves that
-cross the view in front of the objects. The ground truth is the objects' mask, occluded or not: a head behind a
+cross the view in front of the objects; the occluded version adds to those leaves that linger in view, hiding the
+same objects for several frames. The ground truth is the objects' mask, occluded or not: a head behind a
 passing leaf is still a head.
 
 These degradations are made here, independently of the ones the context model trains with
@@ -147,9 +148,14 @@ def _streak(length: int, angle: float) -> np.ndarray:
 
 
 class _Leaf:
-    """A leaf crossing the view: enters at one edge at frame ``start`` and moves across at its own speed."""
+    """A leaf crossing the view: enters at one edge at frame ``start`` and moves across at its own speed.
+    ``lingering``: a wider, fully opaque leaf already inside the view that drifts slowly (it hides the same objects
+    for several frames)."""
 
-    def __init__(self, size, n, rng):
+    def __init__(self, size, n, rng, lingering: bool = False):
+        if lingering:
+            self._linger(size, n, rng)
+            return
         self.start = int(rng.integers(0, max(1, n - 6)))
         self.length, self.width = rng.uniform(0.3, 0.7) * size, rng.uniform(0.08, 0.16) * size
         side = rng.integers(4)
@@ -169,6 +175,16 @@ class _Leaf:
         self.colour = np.array([rng.uniform(30, 70), rng.uniform(60, 110), rng.uniform(20, 50)], np.float32)
         self.opacity = rng.uniform(0.8, 1.0)
 
+    def _linger(self, size, n, rng):
+        self.start = int(rng.integers(-n // 2, max(1, n - 4)))
+        self.length, self.width = rng.uniform(0.35, 0.7) * size, rng.uniform(0.12, 0.22) * size
+        self.pos = rng.uniform(0.15, 0.85, 2) * size
+        heading = rng.uniform(0, 2 * math.pi)
+        self.vel = np.array([math.cos(heading), math.sin(heading)]) * rng.uniform(0.01, 0.03) * size
+        self.angle, self.spin = rng.uniform(0, math.pi), rng.normal(0, 0.03)
+        self.colour = np.array([rng.uniform(30, 70), rng.uniform(60, 110), rng.uniform(20, 50)], np.float32)
+        self.opacity = 1.0
+
     def alpha(self, t, size):
         k = t - self.start
         if k < 0:
@@ -183,8 +199,10 @@ class _Leaf:
         return a if a.max() > 0 else None
 
 
-def degrade_video(frames: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Wind-gust motion blur, sensor noise, exposure flicker and crossing leaves, each coherent over time.
+def degrade_video(frames: np.ndarray, rng, lingering: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Wind-gust motion blur, sensor noise, exposure flicker and crossing leaves, each coherent over time;
+    ``lingering`` more leaves that stay in view and hide the same objects for several frames (the ``occluded``
+    condition: where one frame is not enough).
 
     Returns the degraded frames and the leaves' cover (n, H, W) float in [0, 1] (the most opaque leaf at each
     pixel), so a benchmark can say how much undoing the degradation could gain."""
@@ -195,6 +213,7 @@ def degrade_video(frames: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
     flick *= np.where(rng.random(n) < 0.2, rng.uniform(0.6, 1.5, n), 1.0)
     noise = 0.03 + 0.06 * _gusts(n, rng, (3, 7))
     leaves = [_Leaf(size, n, rng) for _ in range(int(rng.integers(2, 5)))]
+    leaves += [_Leaf(size, n, rng, lingering=True) for _ in range(lingering)]
     texture = rng.normal(0, 12, (size, size, 1)).astype(np.float32)
     out, cover = [], np.zeros((n, size, size), np.float32)
     for t in range(n):
@@ -213,9 +232,17 @@ def degrade_video(frames: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(out), cover
 
 
-def make_set(scene: Scene, speed: str, degraded: bool, n_train: int, n_test: int, size: int, seed: int) -> dict:
-    """{"train": (frames, masks), "test": (frames, masks)} of one benchmark set; a degraded set also holds
-    "test_undegraded": (the test frames before degradation, the leaves' cover (n, H, W))."""
+CONDITIONS = ("clean", "degraded", "occluded")
+LINGERING_LEAVES = 4  # the occluded condition's extra leaves
+
+
+def make_set(scene: Scene, speed: str, condition: str, n_train: int, n_test: int, size: int, seed: int) -> dict:
+    """{"train": (frames, masks), "test": (frames, masks)} of one benchmark set (``condition``: clean, degraded, or
+    occluded: degraded plus lingering leaves); a degraded or occluded set also holds "test_undegraded": (the test
+    frames before degradation, the leaves' cover (n, H, W))."""
+    if condition not in CONDITIONS:
+        raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
+    degraded = condition != "clean"
     rng = np.random.default_rng(seed)
     train_half, test_half = halves(scene)
     out = {}
@@ -223,7 +250,7 @@ def make_set(scene: Scene, speed: str, degraded: bool, n_train: int, n_test: int
         frames, masks = render(half, n, size, SPEEDS[speed], rng)
         if degraded:
             undegraded = frames
-            frames, cover = degrade_video(frames, rng)
+            frames, cover = degrade_video(frames, rng, LINGERING_LEAVES if condition == "occluded" else 0)
             if name == "test":
                 out["test_undegraded"] = (undegraded, cover)
         out[name] = (frames, masks)

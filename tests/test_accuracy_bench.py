@@ -1,9 +1,11 @@
 """The accuracy benchmark's oracles: the propagation ceiling (the best aligned earlier mask per frame, never below a
-frame's own) and the degradation ceiling (where the degraded footage's leaves are, and what undoing them gives)."""
+frame's own) and the degradation ceiling (where the degraded footage's leaves are, and what undoing them gives);
+the occluded condition's lingering leaves."""
 
 import sys
 
 import numpy as np
+import pytest
 import scipy.ndimage as ndi
 from motion_clips import camera_clip, fast_pan, paint_heads, texture
 from script_modules import load_script
@@ -50,3 +52,29 @@ def test_the_leaves_cover_is_where_the_degraded_frames_are_hidden():
     occ[0, :, :4] = 1.0  # a leaf covers the left half of frame 0
     fixed = bench.degradation_ceiling(pred, gt, occ)
     assert fixed[0, 2:6, 2:4].all() and not fixed[0, :, 4:].any() and not fixed[1].any()
+
+
+def test_the_occluded_condition_adds_lingering_leaves_to_the_degraded_footage():
+    _bench()
+    accuracy_data = sys.modules["accuracy_data"]
+
+    frames = np.full((12, 96, 96, 3), 255, np.uint8)
+    _, light = accuracy_data.degrade_video(frames, np.random.default_rng(4))
+    _, same = accuracy_data.degrade_video(frames, np.random.default_rng(4), lingering=0)
+    assert np.array_equal(same, light)  # the degraded condition is unchanged by the new leaves
+    _, heavy = accuracy_data.degrade_video(frames, np.random.default_rng(4), lingering=4)
+    assert (heavy > 0.5).mean() > 2 * (light > 0.5).mean()
+
+    # lingering leaves hide the same pixels for several frames in a row
+    def held_three_frames(cover):
+        hidden = cover > 0.5
+        return (hidden[:-2] & hidden[1:-1] & hidden[2:]).mean()
+
+    assert held_three_frames(heavy) > 2 * held_three_frames(light) + 0.01
+
+    scene = accuracy_data.Scene("s", np.full((256, 512, 3), 128, np.uint8), np.zeros((256, 512), np.uint8))
+    occluded = accuracy_data.make_set(scene, "slow", "occluded", 4, 6, 64, seed=0)
+    assert occluded["test_undegraded"][1].shape == (6, 64, 64)
+    assert "test_undegraded" not in accuracy_data.make_set(scene, "slow", "clean", 4, 6, 64, seed=0)
+    with pytest.raises(ValueError, match="condition"):
+        accuracy_data.make_set(scene, "slow", "foggy", 4, 6, 64, seed=0)

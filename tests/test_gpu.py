@@ -1,0 +1,100 @@
+"""CUDA checks (skipped without a GPU; run with ``pytest -m gpu``): bf16 training runs on the GPU and its checkpoint
+predicts on the CPU; the context model's GPU prediction matches the CPU's; the encoder feature cache gives the plain
+path's result on the GPU too; pseudo-labelling writes masks from the GPU. ``DVOS_TEST_DEVICE=cpu`` runs the same
+checks on the CPU (to check the tests themselves on a machine without a GPU)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from dvos_core.data.toy import make_toy_project
+from dvos_core.infer import predict_array, pseudo_label
+from dvos_core.model import build_model, init_from_frame_model, read_checkpoint
+from dvos_core.train import TrainConfig, train
+
+DEVICE = os.environ.get("DVOS_TEST_DEVICE", "cuda")
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(DEVICE.startswith("cuda") and not torch.cuda.is_available(), reason="needs CUDA"),
+]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return make_toy_project(
+        tmp_path_factory.mktemp("gpu") / "toy.dvos", n_clips=8, n_frames=8, size=64, n_videos=2, video_frames=12, seed=1
+    )
+
+
+def _frames(n, h=64, w=96, seed=0):
+    return np.random.default_rng(seed).integers(0, 255, (n, h, w, 3), dtype=np.uint8)
+
+
+def _config(**kw):
+    base = {
+        "phase": "synthetic",
+        "preset": "tiny",
+        "epochs": 2,
+        "batch_size": 4,
+        "size": 64,
+        "lr": 3e-3,
+        "eta_min": 1e-4,
+        "max_steps_per_epoch": 6,
+        "seed": 7,
+        "num_workers": 0,
+        "device": DEVICE,
+    }
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize("kind", ["dvos", "context"])
+def test_training_on_the_gpu_learns_and_its_checkpoint_predicts_on_the_cpu(project, kind):
+    events = []
+    best = train(project, _config(video_model=kind), f"gpu_{kind}", on_event=events.append, resume=False)
+    losses = [e["loss"] for e in events if e["type"] == "batch"]
+    assert len(losses) == 12 and all(np.isfinite(losses))
+    epochs = [e for e in events if e["type"] == "epoch"]
+    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
+    ck = read_checkpoint(best)
+    assert all(v.device.type == "cpu" for v in ck["state_dict"].values())  # a GPU run's file loads anywhere
+    probs = predict_array(str(best), _frames(6), device="cpu")
+    assert probs.shape == (6, 64, 96) and np.isfinite(probs).all()
+
+
+def test_context_prediction_on_the_gpu_matches_the_cpu():
+    torch.manual_seed(0)
+    model = build_model("tiny", "context").eval()
+    init_from_frame_model(model, build_model("tiny", "frame"))
+    for p in model.parameters():  # fusion blocks start at zero: give the references a say
+        p.data.add_(0.01 * torch.randn_like(p))
+    frames = _frames(7)
+    cpu = predict_array((model, {}), frames, device="cpu")
+    gpu = predict_array((model, {}), frames, device=DEVICE)
+    assert np.abs(gpu - cpu).max() < 0.05  # bf16 rounding only
+
+
+def test_the_feature_cache_equals_the_plain_path_on_the_gpu():
+    torch.manual_seed(0)
+    model, image = build_model("tiny", "dvos").eval(), build_model("tiny", "frame").eval()
+    frames = _frames(10)
+    kw = {"device": DEVICE, "batch_size": 3}
+    plain = predict_array((model, {}), frames, image_model=(image, {}), optimize=False, **kw)
+    cached = predict_array((model, {}), frames, image_model=(image, {}), **kw)
+    assert np.abs(plain - cached).max() < 1e-2  # the same bf16 kernels on both sides, batched differently
+
+
+def test_pseudo_labelling_on_the_gpu_writes_masks(project, tmp_path):
+    image = build_model("tiny", "frame")
+    from dvos_core.model import save_checkpoint
+
+    path = save_checkpoint(tmp_path / "image.pt", image)
+    vid = project.video_ids()[0]
+    before = project.video(vid).provenance_counts()
+    pseudo_label(project, [vid], str(path), device=DEVICE, n_passes=1)
+    after = project.video(vid).provenance_counts()
+    assert after["pseudo"] > before["pseudo"] and after["manual"] == before["manual"]
