@@ -3,6 +3,8 @@
     bash tests/fetch_testdata.sh                      # the annotated images (once)
     python benchmarks/accuracy_bench.py --out bench_accuracy.json          # every set (CPU: about an hour)
     python benchmarks/accuracy_bench.py --sets nuclei-fast-degraded --quick
+    python benchmarks/accuracy_bench.py --sets nuclei-slow-occluded --quick   # heavy occlusion (not run by default)
+    python benchmarks/accuracy_bench.py --device cuda --steps-scale 4        # on a GPU, 4x the training
 
 Each set (see accuracy_data.py) is a training video with 2 painted frames and a held-out test video with every frame
 annotated; dvos runs its loop on it: heads extracted from the painted frames, backgrounds inpainted from them,
