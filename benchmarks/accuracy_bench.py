@@ -126,8 +126,9 @@ def build_project(path, data, s: Settings):
     return p
 
 
-def run_loop(project, s: Settings, log) -> dict:
-    """dvos's loop on one set; returns the checkpoints of every model."""
+def run_loop(project, s: Settings, log, models=MODELS) -> dict:
+    """dvos's loop on one set; returns the checkpoints of the image model, the control (``image_ft``) and the video
+    models that ``models`` needs."""
     from dvos_core.extract import extract_heads
     from dvos_core.extract.annotated_backgrounds import backgrounds_from_annotated
     from dvos_core.infer import pseudo_label
@@ -143,7 +144,7 @@ def run_loop(project, s: Settings, log) -> dict:
     generate(project, "synth", s.synth_clips, config=config, seed=s.seed, workers=1, backend="serial")
     ck = {"image": _train(project, "image", "image", s, s.image_steps)}
     pseudo_label(project, ["train"], ck["image"], device=s.device, n_passes=2)
-    for kind in ("dvos", "context"):
+    for kind in [k for k in ("dvos", "context") if any(m == k or m.startswith(f"{k}_") for m in models)]:
         p1 = _train(
             project,
             f"{kind}_synthetic",
@@ -274,7 +275,7 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
     if ck is None:
         if reuse:
             log(f"{name}: no complete earlier run in {out_dir}, training")
-        ck = run_loop(build_project(out_dir / f"{name}.dvos", data, s), s, log)
+        ck = run_loop(build_project(out_dir / f"{name}.dvos", data, s), s, log, models)
         trained_s = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
     probs = predict_all(ck, frames, models, s.device)
