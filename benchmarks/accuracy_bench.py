@@ -71,6 +71,7 @@ class Settings:
     seed: int = 0
     threads: int = 1
     device: str = "cpu"  # where models train and predict (cpu, cuda, auto)
+    degrade_p: float = 0.7  # share of degraded inputs: the context model's queries and the control's frames
     loader_workers: int = 0  # training data-loader processes (the context model's alignment is CPU work)
 
     @classmethod
@@ -144,6 +145,7 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
     generate(project, "synth", s.synth_clips, config=config, seed=s.seed, workers=1, backend="serial")
     ck = {"image": _train(project, "image", "image", s, s.image_steps)}
     pseudo_label(project, ["train"], ck["image"], device=s.device, n_passes=2)
+    queries = {"augment": {"context": {"degrade_query_p": s.degrade_p}}}
     for kind in [k for k in ("dvos", "context") if any(m == k or m.startswith(f"{k}_") for m in models)]:
         p1 = _train(
             project,
@@ -153,9 +155,10 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
             s.synthetic_steps,
             video_model=kind,
             init_from=str(ck["image"]),
+            **queries,
         )
-        ck[kind] = _train(project, kind, "real", s, s.real_steps, video_model=kind, init_from=str(p1))
-    degrade = {"degrade_p": 0.7}  # the context model's share of degraded queries (ContextConfig.degrade_query_p)
+        ck[kind] = _train(project, kind, "real", s, s.real_steps, video_model=kind, init_from=str(p1), **queries)
+    degrade = {"degrade_p": s.degrade_p}  # the same share of degraded inputs as the context model's queries
     p1 = _train(
         project,
         "image_ft_synthetic",
@@ -319,6 +322,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu", help="where models train and predict: cpu (default), cuda, auto")
+    ap.add_argument("--degrade-p", type=float, default=0.7, help="share of degraded training queries (default 0.7)")
     ap.add_argument("--loader-workers", type=int, default=0, help="training data-loader processes (default 0)")
     ap.add_argument(
         "--steps-scale",
@@ -340,7 +344,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     s = Settings.quick() if args.quick else Settings()
     s = replace(s, seed=args.seed, threads=args.threads, preset=args.preset or s.preset, device=args.device)
-    s = replace(s, loader_workers=args.loader_workers)
+    s = replace(s, loader_workers=args.loader_workers, degrade_p=args.degrade_p)
     if args.steps_scale != 1.0:
         k = args.steps_scale
         s = replace(
