@@ -10,11 +10,12 @@ import os
 import numpy as np
 import pytest
 import torch
+from test_train_loop import tiny_config
 
 from dvos_core.data.toy import make_toy_project
 from dvos_core.infer import predict_array, pseudo_label
 from dvos_core.model import build_model, init_from_frame_model, read_checkpoint
-from dvos_core.train import TrainConfig, train
+from dvos_core.train import train
 
 DEVICE = os.environ.get("DVOS_TEST_DEVICE", "cuda")
 pytestmark = [
@@ -34,28 +35,11 @@ def _frames(n, h=64, w=96, seed=0):
     return np.random.default_rng(seed).integers(0, 255, (n, h, w, 3), dtype=np.uint8)
 
 
-def _config(**kw):
-    base = {
-        "phase": "synthetic",
-        "preset": "tiny",
-        "epochs": 2,
-        "batch_size": 4,
-        "size": 64,
-        "lr": 3e-3,
-        "eta_min": 1e-4,
-        "max_steps_per_epoch": 6,
-        "seed": 7,
-        "num_workers": 0,
-        "device": DEVICE,
-    }
-    base.update(kw)
-    return TrainConfig(**base)
-
-
 @pytest.mark.parametrize("kind", ["dvos", "context"])
 def test_training_on_the_gpu_learns_and_its_checkpoint_predicts_on_the_cpu(project, kind):
     events = []
-    best = train(project, _config(video_model=kind), f"gpu_{kind}", on_event=events.append, resume=False)
+    cfg = tiny_config(device=DEVICE, max_steps_per_epoch=6, video_model=kind)
+    best = train(project, cfg, f"gpu_{kind}", on_event=events.append, resume=False)
     losses = [e["loss"] for e in events if e["type"] == "batch"]
     assert len(losses) == 12 and all(np.isfinite(losses))
     epochs = [e for e in events if e["type"] == "epoch"]
