@@ -49,6 +49,7 @@ SETS = [f"{s}-{v}-{d}" for s in ("nuclei", "conifer") for v in ("slow", "fast") 
 # where one frame is not enough: degraded plus leaves that hide the same objects for several frames (not in the
 # default run; name them with --sets)
 OCCLUDED_SETS = [f"{s}-{v}-occluded" for s in ("nuclei", "conifer") for v in ("slow", "fast")]
+ALL_SETS = SETS + OCCLUDED_SETS  # a set's place here seeds its footage
 MODELS = ("image", "image_ft", "dvos", "context", "context_2pass", "context_query_only")
 SMOOTHED = ("image_ft_smoothed", "context_smoothed")  # made from those models' predictions when they run
 
@@ -269,8 +270,7 @@ def propagation_ceiling(masks: np.ndarray, gt: np.ndarray, frames: np.ndarray, w
 
 def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, reuse: bool = False) -> dict:
     scene, speed, condition = name.split("-")
-    seed = s.seed + (SETS.index(name) if name in SETS else len(SETS) + OCCLUDED_SETS.index(name))
-    data = make_set(scenes[scene], speed, condition, s.n_train, s.n_test, s.size, seed=seed)
+    data = make_set(scenes[scene], speed, condition, s.n_train, s.n_test, s.size, seed=s.seed + ALL_SETS.index(name))
     t0 = time.perf_counter()
     frames, gt = data["test"]
     ck = stored_checkpoints(out_dir / f"{name}.dvos", frames, models) if reuse else None
@@ -315,7 +315,7 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sets", nargs="*", default=SETS, choices=SETS + OCCLUDED_SETS)
+    ap.add_argument("--sets", nargs="*", default=SETS, choices=ALL_SETS)
     ap.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
     ap.add_argument("--quick", action="store_true", help="shorter videos and training (a smoke run)")
     ap.add_argument("--preset", help="model size preset (default tiny)")
@@ -343,8 +343,15 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     s = Settings.quick() if args.quick else Settings()
-    s = replace(s, seed=args.seed, threads=args.threads, preset=args.preset or s.preset, device=args.device)
-    s = replace(s, loader_workers=args.loader_workers, degrade_p=args.degrade_p)
+    s = replace(
+        s,
+        seed=args.seed,
+        threads=args.threads,
+        preset=args.preset or s.preset,
+        device=args.device,
+        loader_workers=args.loader_workers,
+        degrade_p=args.degrade_p,
+    )
     if args.steps_scale != 1.0:
         k = args.steps_scale
         s = replace(
@@ -387,7 +394,7 @@ def markdown_table(results: list) -> str:
     ranked = (*MODELS, *SMOOTHED)
     models = [m for m in (*ranked, *baselines) if any(m in r["scores"] for r in results)]
     rows = ["| set | " + " | ".join(models) + " | ground truth instability |", "|---" * (len(models) + 2) + "|"]
-    for r in sorted(results, key=lambda r: (SETS + OCCLUDED_SETS).index(r["set"])):
+    for r in sorted(results, key=lambda r: ALL_SETS.index(r["set"])):
         sc = r["scores"]
         best = max(sc[m]["dice"] for m in models if m in ranked and m in sc)
         cells = [

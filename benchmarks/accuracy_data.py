@@ -147,6 +147,10 @@ def _streak(length: int, angle: float) -> np.ndarray:
     return k / k.sum()
 
 
+def _leaf_colour(rng) -> np.ndarray:
+    return np.array([rng.uniform(30, 70), rng.uniform(60, 110), rng.uniform(20, 50)], np.float32)
+
+
 class _Leaf:
     """A leaf crossing the view: enters at one edge at frame ``start`` and moves across at its own speed.
     ``lingering``: a wider, fully opaque leaf already inside the view that drifts slowly (it hides the same objects
@@ -172,7 +176,7 @@ class _Leaf:
         self.vel = d / np.linalg.norm(d) * rng.uniform(0.06, 0.15) * size
         self.angle = math.atan2(d[1], d[0]) + rng.normal(0, 0.4)
         self.spin = rng.normal(0, 0.05)
-        self.colour = np.array([rng.uniform(30, 70), rng.uniform(60, 110), rng.uniform(20, 50)], np.float32)
+        self.colour = _leaf_colour(rng)
         self.opacity = rng.uniform(0.8, 1.0)
 
     def _linger(self, size, n, rng):
@@ -182,7 +186,7 @@ class _Leaf:
         heading = rng.uniform(0, 2 * math.pi)
         self.vel = np.array([math.cos(heading), math.sin(heading)]) * rng.uniform(0.01, 0.03) * size
         self.angle, self.spin = rng.uniform(0, math.pi), rng.normal(0, 0.03)
-        self.colour = np.array([rng.uniform(30, 70), rng.uniform(60, 110), rng.uniform(20, 50)], np.float32)
+        self.colour = _leaf_colour(rng)
         self.opacity = 1.0
 
     def alpha(self, t, size):

@@ -15,6 +15,7 @@ DEADLINE_S=${DEADLINE_S:-570}
 STEPS_SCALE=${STEPS_SCALE:-2}
 PY=${PY:-python3}
 TESTDATA=${DVOS_TESTDATA:-.cache/testdata}
+DEGRADED_SETS="nuclei-slow-degraded nuclei-fast-degraded conifer-slow-degraded conifer-fast-degraded"
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 start=$(date +%s)
@@ -44,13 +45,13 @@ log "demo: rc $? after $(($(date +%s) - t0)) s"
 budget=$(($(left) - 15))
 log "5. accuracy_bench (cuda, steps x$STEPS_SCALE, four degraded sets in parallel, ${budget} s left)"
 if [ "$budget" -gt 60 ]; then
-    for set in nuclei-slow-degraded nuclei-fast-degraded conifer-slow-degraded conifer-fast-degraded; do
+    for set in $DEGRADED_SETS; do
         timeout "$budget" $PY benchmarks/accuracy_bench.py --device cuda --loader-workers 3 \
             --steps-scale "$STEPS_SCALE" --sets "$set" --models image image_ft context context_query_only \
             --testdata "$TESTDATA" --workdir /tmp/acc_gpu --out "$OUT/acc_$set.json" >/dev/null 2>"/tmp/acc_$set.log" &
     done
     wait
-    for set in nuclei-slow-degraded nuclei-fast-degraded conifer-slow-degraded conifer-fast-degraded; do
+    for set in $DEGRADED_SETS; do
         log "accuracy $set:"
         tail -4 "/tmp/acc_$set.log" >>"$OUT/checks.log"
     done

@@ -14,7 +14,7 @@ from test_train_loop import tiny_config
 
 from dvos_core.data.toy import make_toy_project
 from dvos_core.infer import predict_array, pseudo_label
-from dvos_core.model import build_model, init_from_frame_model, read_checkpoint
+from dvos_core.model import build_model, init_from_frame_model, read_checkpoint, save_checkpoint
 from dvos_core.train import train
 
 DEVICE = os.environ.get("DVOS_TEST_DEVICE", "cuda")
@@ -73,10 +73,7 @@ def test_the_feature_cache_equals_the_plain_path_on_the_gpu():
 
 
 def test_pseudo_labelling_on_the_gpu_writes_masks(project, tmp_path):
-    image = build_model("tiny", "frame")
-    from dvos_core.model import save_checkpoint
-
-    path = save_checkpoint(tmp_path / "image.pt", image)
+    path = save_checkpoint(tmp_path / "image.pt", build_model("tiny", "frame"))
     vid = project.video_ids()[0]
     before = project.video(vid).provenance_counts()
     pseudo_label(project, [vid], str(path), device=DEVICE, n_passes=1)
