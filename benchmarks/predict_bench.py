@@ -15,7 +15,8 @@ Prints one JSON document (and writes it with --out): per case both runs' rates e
 steady-state and CPU-time ratios, and the largest difference between the two paths' probabilities. On a shared
 machine use --threads 1 and read the recorded load average.
 
-    python benchmarks/predict_bench.py [--threads 1] [--device cpu|cuda|all] [--quick] [--repeats 1] [--out f.json]
+    python benchmarks/predict_bench.py [--threads 1] [--device cpu|cuda|all] [--quick] [--cases 2] [--frames 16]
+                                       [--repeats 1] [--out f.json]
 """
 
 from __future__ import annotations
@@ -171,6 +172,12 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="first case only")
     ap.add_argument("--cases", nargs="+", type=int, help="case numbers to run (0-based, see CASES)")
     ap.add_argument("--repeats", type=int, default=1, help="runs of each path per case (default 1)")
+    ap.add_argument(
+        "--frames",
+        type=int,
+        help="frames predicted per case instead of the case's own (a longer run weighs the "
+        "one-time start of a video less, as in a long field video)",
+    )
     ap.add_argument("--mode", choices=("both", *MODES), default="both", help="run one path only")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
@@ -183,7 +190,9 @@ def main(argv=None) -> int:
     load_before = load_average()
     for device in devices:
         cases = [CASES[i] for i in args.cases] if args.cases else CASES[:1] if args.quick else CASES
-        if device == "cuda" and not args.quick:  # more frames on a GPU for a stable rate
+        if args.frames:
+            cases = [(p, s, args.frames, b) for p, s, _, b in cases]
+        elif device == "cuda" and not args.quick:  # more frames on a GPU for a stable rate
             cases = [(p, s, n * 16, b * 2) for p, s, n, b in cases]
         for case in cases:
             runs = {m: [] for m in MODES}

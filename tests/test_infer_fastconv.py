@@ -60,8 +60,11 @@ def test_pointwise_conv_matches_the_stock_1x1_convolution(groups, bias, monkeypa
         assert _rel_err(pointwise_conv(x, w, b, groups), F.conv2d(x, w, b, groups=groups)) < 1e-6
 
 
-@pytest.mark.parametrize("reduction", ["tau_mean", "adjacent"])
-def test_fast_attention_computes_the_stock_block(reduction):
+@pytest.mark.parametrize("reduction, fold", [("tau_mean", False), ("adjacent", False), ("tau_mean", True)])
+def test_fast_attention_computes_the_stock_block(reduction, fold, monkeypatch):
+    if fold:  # fold both convolution pairs of the spatial gate on these small maps too
+        monkeypatch.setattr(fastconv, "FOLD_MIN_PIXELS", 1)
+        monkeypatch.setattr(fastconv, "FOLD_MIN_WIDTH", 1)
     torch.manual_seed(3)
     model = build_model("tiny", "dvos", temporal_reduction=reduction).eval()
     stock = model.decoder.skip_fuse[-1]
@@ -70,13 +73,18 @@ def test_fast_attention_computes_the_stock_block(reduction):
             torch.nn.init.normal_(m.weight, 1.0, 0.3)
             torch.nn.init.normal_(m.bias, 0.0, 0.3)
     assert FastAttention.fits(stock)
-    fast = fastconv.copy.deepcopy(stock)
+    shared = {id(t): t for t in [*stock.parameters(), *stock.buffers()]}  # as fast_cpu_copy: the same tensors
+    fast = fastconv.copy.deepcopy(stock, shared)
     fast.__class__ = FastAttention
     x = torch.randn(2, stock.tau * stock.channels, 64, 64)
     with torch.inference_mode():
         ref = stock(x)
         keep = x.clone()
         assert _rel_err(fast(x), ref) < 1e-6 and torch.equal(x, keep)  # the input is not overwritten
+        for conv in (stock.spatial[0], stock.spatial[4], stock.spatial[5]):  # changed weights: folded again
+            conv.weight.mul_(1.5)
+            assert _rel_err(fast(x), stock(x)) < 1e-6
+        assert (getattr(fast, "_fold_cache", None) is not None) == fold
     fast.train()  # training (dropout, skip diffusion) and autograd take the stock path
     torch.manual_seed(4)
     a = fast(x)
