@@ -188,7 +188,7 @@ class FastAttention(SpatioTemporalAttention):
         nnpack = getattr(sp[4], "use_nnpack", False)
         if x.shape[-2] * x.shape[-1] >= FOLD_MIN_PIXELS and x.dtype == torch.float32:
             w_in, w_gate, b_gate = self._folded()
-            gate = sp[1](sp[0](x)) if self.channels < FOLD_MIN_WIDTH else conv3x3(x, w_in, None, nnpack)
+            gate = sp[1](sp[0](x)) if w_in is None else conv3x3(x, w_in, None, nnpack)
             gate = F.silu(sp[2](gate), inplace=True)
             gate = sp[6](dilated2_conv3x3(gate, w_gate, b_gate, nnpack)).sigmoid_()
         else:
@@ -202,7 +202,7 @@ class FastAttention(SpatioTemporalAttention):
         per-frame 1x1 after it), cached until a source parameter is changed or replaced."""
         sp = self.spatial
         sources = [sp[0].weight, sp[1].weight, sp[4].weight, sp[4].bias, sp[5].weight]
-        key = tuple(None if t is None else (id(t), t.data_ptr(), t._version) for t in sources)
+        key = (FOLD_MIN_WIDTH, *(None if t is None else (id(t), t.data_ptr(), t._version) for t in sources))
         cached = getattr(self, "_fold_cache", None)
         if cached is None or cached[0] != key:
             with torch.no_grad():
