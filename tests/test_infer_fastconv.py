@@ -20,6 +20,7 @@ from dvos_core.infer.fastconv import (
     nnpack_available,
     nnpack_pays,
     pointwise_conv,
+    sharing_copy,
 )
 from dvos_core.model import build_model
 
@@ -73,8 +74,7 @@ def test_fast_attention_computes_the_stock_block(reduction, fold, monkeypatch):
             torch.nn.init.normal_(m.weight, 1.0, 0.3)
             torch.nn.init.normal_(m.bias, 0.0, 0.3)
     assert FastAttention.fits(stock)
-    shared = {id(t): t for t in [*stock.parameters(), *stock.buffers()]}  # as fast_cpu_copy: the same tensors
-    fast = fastconv.copy.deepcopy(stock, shared)
+    fast = sharing_copy(stock)  # as fast_cpu_copy does: the same weight tensors
     fast.__class__ = FastAttention
     x = torch.randn(2, stock.tau * stock.channels, 64, 64)
     with torch.inference_mode():

@@ -185,9 +185,9 @@ class FastAttention(SpatioTemporalAttention):
             return super().forward(x, stochastic)
         sp = self.spatial  # conv3x3 (per frame), conv1x1, GN, Swish, dilated conv3x3, conv1x1 (per frame), GN, sigmoid
         x = F.silu(self.in_norm(x), inplace=True)
-        nnpack = getattr(sp[4], "use_nnpack", False)
         if x.shape[-2] * x.shape[-1] >= FOLD_MIN_PIXELS and x.dtype == torch.float32:
             w_in, w_gate, b_gate = self._folded()
+            nnpack = getattr(sp[4], "use_nnpack", False)  # a FastConv2d in the fast copy
             gate = sp[1](sp[0](x)) if w_in is None else conv3x3(x, w_in, None, nnpack)
             gate = F.silu(sp[2](gate), inplace=True)
             gate = sp[6](dilated2_conv3x3(gate, w_gate, b_gate, nnpack)).sigmoid_()
@@ -224,6 +224,12 @@ class FastAttention(SpatioTemporalAttention):
         )
 
 
+def sharing_copy(module: nn.Module) -> nn.Module:
+    """A deep copy of ``module`` whose parameters and buffers are the original tensors (no extra weight memory; the
+    copy sees later updates)."""
+    return copy.deepcopy(module, {id(t): t for t in itertools.chain(module.parameters(), module.buffers())})
+
+
 def fast_cpu_copy(model: nn.Module) -> nn.Module:
     """A copy of ``model`` that shares its parameters and buffers (no extra weight memory, sees later updates)
     with every eligible convolution switched to :class:`FastConv2d` and every attention block to
@@ -231,9 +237,8 @@ def fast_cpu_copy(model: nn.Module) -> nn.Module:
     for a model without eligible convolutions or that cannot be copied, ``model`` is returned as is."""
     if not nnpack_pays() or not any(eligible(m) for m in model.modules()):
         return model
-    memo = {id(t): t for t in itertools.chain(model.parameters(), model.buffers())}
     try:
-        clone = copy.deepcopy(model, memo)
+        clone = sharing_copy(model)
     except Exception:  # e.g. a model holding an uncopyable handle: run it as it is
         return model
     for m in clone.modules():
