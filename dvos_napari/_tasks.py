@@ -43,7 +43,7 @@ def predict_videos(
         )
         if smooth_before:
             sub = Steps(progress, start=1000 * i + 800, span=200, total=total, prefix=f"{vid}: ")
-            source = name or prediction_name(checkpoint)
+            source = prediction_name(checkpoint, name)
             smooth_predictions(project, vid, source, before=int(smooth_before), progress=sub, cancel=cancel)
     return n
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import dvos_core.infer.predict as predict_mod
-from dvos_core.infer import predict_array, predict_video
+from dvos_core.infer import predict_array, predict_video, prediction_name
 from dvos_core.infer.window import FrameCache, plan_batches, window_sources
 from dvos_core.model import CheckpointError, build_model, save_checkpoint, to_model_input
 from dvos_core.progress import Cancelled, CancelToken
@@ -251,5 +251,10 @@ def test_checkpoint_file_round_trip_and_name_resolution(tmp_path, project):
     path = resolve_checkpoint_path(project, "m1")
     assert path == d / "best.pt"
     assert predict_video(project, "v", str(path), device="cpu", frames=[0, 1]) == 2
+    assert project.video("v").predictions.models() == ["m1"]  # the default set name is the model's
+    assert predict_video(project, "v", str(path), device="cpu", frames=[0], name="other") == 1
+    assert project.video("v").predictions.models() == ["m1", "other"]
+    assert prediction_name(str(path)) == "m1" and prediction_name(str(path), "other") == "other"
+    assert prediction_name(tmp_path / "run3.pt") == "run3"
     with pytest.raises(FileNotFoundError, match="m1"):
         resolve_checkpoint_path(project, "nope")

@@ -144,7 +144,7 @@ def predict_video(
             checkpoint, image_checkpoint, distributed.rank_device(device), tile_size, overlap, optimize
         )
         targets = _targets(n, frames, video_id)
-        preds = video.predictions[name or prediction_name(checkpoint)]
+        preds = video.predictions[prediction_name(checkpoint, name)]
         if rank == 0:
             first = ("image model" if image is not None else "clamped window (frame 0 repeated)") if main.tau else "-"
             if main.kind == "context":
@@ -195,11 +195,13 @@ def predict_video(
         return done
 
 
-def prediction_name(checkpoint) -> str:
-    """The prediction-set name of a checkpoint: ``models/NAME/best.pt`` -> NAME, another file -> its stem,
-    an in-memory model -> ``in_memory``."""
+def prediction_name(checkpoint, name: str | None = None) -> str:
+    """The prediction-set name: ``name`` when given, else the checkpoint's: ``models/NAME/best.pt`` -> NAME,
+    another file -> its stem, an in-memory model -> ``in_memory``."""
     from dvos_core.store.migrate import model_name_of
 
+    if name:
+        return name
     if isinstance(checkpoint, (tuple, list)) or hasattr(checkpoint, "forward"):
         return "in_memory"
     return model_name_of(checkpoint)

@@ -216,11 +216,11 @@ class PredictDock(DvosDock):
     # ---- actions ---------------------------------------------------------------------------------------------
     def prediction_set_name(self, checkpoint: str) -> str:
         """The name the predictions are stored under: the name field, else the model's name."""
-        from dvos_core.store.migrate import model_name_of
+        from dvos_core.infer import prediction_name
         from dvos_core.store.schema import check_id
 
         text = self.set_name.text().strip()
-        return check_id(text, "prediction set name") if text else model_name_of(checkpoint)
+        return prediction_name(checkpoint, check_id(text, "prediction set name") if text else None)
 
     def predict(self):
         ids = self.video_ids(self.scope.currentText())
