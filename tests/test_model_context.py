@@ -57,6 +57,38 @@ def test_a_fresh_context_model_is_its_image_model(tmp_path):
         assert torch.equal(loaded(q, refs, masks, valid)["mask"], want)
 
 
+def test_the_full_resolution_mask_prior_follows_the_matched_offset(tmp_path):
+    model = build_model("tiny", "context").eval()
+    fusion = model.fusions[str(min(model.fusion_levels))]
+    offsets, scale = fusion.offsets, 2 ** min(model.fusion_levels)
+    _, _, masks, _ = inputs(b=1, t=2, seed=5)
+    h, w = masks.shape[-2] // scale, masks.shape[-1] // scale
+    per_offset = torch.zeros(1, 2, len(offsets), h, w)
+    per_offset[0, 0, offsets.index((1, -2))] = 1.0  # reference 0 matched one step down, two steps left
+    sharp = model._sharp_masks(masks, per_offset, offsets, scale)
+    want = torch.zeros_like(masks[0, 0])
+    want[:, :-scale, 2 * scale :] = masks[0, 0, :, scale:, : -2 * scale]  # the mask moved by that offset
+    assert torch.equal(sharp[0], want)
+    # checkpoints of format 2 were trained with the masks in place: they load with that prior and compute it
+    model.config.mask_prior_offsets = False
+    assert torch.equal(model._sharp_masks(masks, per_offset, offsets, scale)[0], masks[0, 0])
+    torch.nn.init.normal_(model.mask_prior.weight, std=0.1)
+    path = save_checkpoint(tmp_path / "old.pt", model)
+    payload = torch.load(path, weights_only=True)
+    payload["format_version"] = 2
+    del payload["config"]["mask_prior_offsets"]
+    torch.save(payload, path)
+    old, _ = load_checkpoint(path)
+    assert old.config.mask_prior_offsets is False
+    model.config.mask_prior_offsets = True
+    q, refs, masks, valid = inputs(seed=6)
+    with torch.no_grad():
+        legacy = old(q, refs, masks, valid)["mask"]
+        assert not torch.allclose(model(q, refs, masks, valid)["mask"], legacy)
+        model.config.mask_prior_offsets = False
+        assert torch.equal(model(q, refs, masks, valid)["mask"], legacy)
+
+
 def test_the_references_can_change_the_answer_after_training_steps():
     torch.manual_seed(0)
     model = build_model("tiny", "context")

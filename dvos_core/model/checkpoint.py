@@ -2,11 +2,12 @@
 
 A checkpoint is a dict saved with ``torch.save`` and read back with ``torch.load(weights_only=True)`` (plain
 containers, numbers, strings and tensors only - no pickled code):
-``{"format": "dvos-checkpoint", "format_version": 2, "kind", "config", "state_dict", "info"}``.
+``{"format": "dvos-checkpoint", "format_version": 3, "kind", "config", "state_dict", "info"}``.
 
 Format history: 1 (dvos 0.1) put the attention blocks' bias on the second temporal Linear; 2 puts it on the dilated
-conv, as the reference code does. A format-1 file is migrated when read: its model config gets
-``attention_bias="temporal"``, so the model built from it computes exactly what was trained (see
+conv, as the reference code does; 3 moves a context model's full-resolution reference masks by the offsets its
+finest lookup matched. Older files are migrated when read (format 1: ``attention_bias="temporal"``; a format-2
+context model: ``mask_prior_offsets=False``), so the model built from them computes exactly what was trained (see
 :func:`migrate_payload`). Weights trained by the authors' code are bare state_dicts: convert them with
 ``dvos import-weights`` (:func:`dvos_core.model.reference.import_reference_weights`).
 """
@@ -26,7 +27,7 @@ from dvos_core.model.factory import KINDS, build_model
 from dvos_core.model.presets import ModelConfig
 
 FORMAT = "dvos-checkpoint"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 class CheckpointError(ValueError):
@@ -164,6 +165,7 @@ def migrate_payload(payload: dict) -> dict:
 
     1 -> 2: the attention bias layout of format 1 is kept by ``config.attention_bias = "temporal"`` (the weights
     have a bias on the second temporal Linear and none on the dilated conv); the unused ``extra`` field goes.
+    2 -> 3: a context model keeps the mask prior it was trained with (``config.mask_prior_offsets = False``).
     """
     version = payload.get("format_version", 0)
     if version == FORMAT_VERSION:
@@ -174,6 +176,8 @@ def migrate_payload(payload: dict) -> dict:
         config.pop("extra", None)
         if payload.get("kind") == "dvos":
             config.setdefault("attention_bias", "temporal")
+    if version <= 2 and payload.get("kind") == "context":
+        config.setdefault("mask_prior_offsets", False)
     payload["config"] = config
     payload["format_version"] = FORMAT_VERSION
     payload["migrated_from"] = version

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dvos_core.model.fusion import MASK_CHANNELS, ReferenceFusion
+from dvos_core.model.fusion import MASK_CHANNELS, ReferenceFusion, window_shift
 from dvos_core.model.presets import ModelConfig
 from dvos_core.model.unet import _UNet
 
@@ -43,7 +43,7 @@ class ContextNet(_UNet):
             }
         )
         # the finest level's attended mask and match share (upsampled), plus the references' full-resolution masks
-        # weighted by how much each reference was attended there
+        # weighted by how much each reference was attended there, each moved by the offset it was matched at
         self.mask_prior = nn.Conv2d(2 * MASK_CHANNELS + 1, self.decoder.out_channels, 3, padding=1)
         nn.init.zeros_(self.mask_prior.weight)
         nn.init.zeros_(self.mask_prior.bias)
@@ -66,6 +66,26 @@ class ContextNet(_UNet):
             raise ValueError(f"ContextNet expects ref_valid shaped {(b, t)}")
         return True
 
+    def _sharp_masks(self, ref_masks, per_offset, offsets, scale: int) -> torch.Tensor:
+        """The references' full-resolution masks (B, T, 2, H, W) weighted by the attention of the finest fused
+        level (B, T, n_offsets, h, w; ``scale`` = H / h): each reference's mask moved by the offset its weight is for
+        (``scale`` px per step), so the boundaries follow the sway the lookup matched -> (B, 2, H, W). Without
+        ``mask_prior_offsets`` (checkpoints of format 2 and older) the weights are summed over the offsets and the
+        masks stay in place."""
+        b = per_offset.shape[0]
+        full = ref_masks.shape[-2:]
+        if not self.config.mask_prior_offsets:
+            up = F.interpolate(per_offset.sum(2), size=full, mode="bilinear", align_corners=False)
+            return (up[:, :, None] * ref_masks).sum(1)
+        reach = max(max(abs(dy), abs(dx)) for dy, dx in offsets) * scale
+        padded = F.pad(ref_masks, (reach, reach, reach, reach))
+        sharp = ref_masks.new_zeros(b, ref_masks.shape[2], *full)
+        for i, (dy, dx) in enumerate(offsets):  # one offset at a time: no (B, T, offsets, H, W) tensor
+            up = F.interpolate(per_offset[:, :, i], size=full, mode="bilinear", align_corners=False)
+            moved = window_shift(padded, dy * scale, dx * scale, reach)
+            sharp = sharp + (up[:, :, None] * moved).sum(1)
+        return sharp
+
     def forward(self, query, refs=None, ref_masks=None, ref_valid=None, stochastic: bool = False) -> dict:
         latent, skips = self.encoder(query)
         context = None
@@ -76,15 +96,15 @@ class ContextNet(_UNet):
             for level in self.fusion_levels:  # finest first
                 f = ref_skips[level]
                 pooled = F.avg_pool2d(ref_masks.flatten(0, 1), 2**level) if level else ref_masks.flatten(0, 1)
-                skips[level], ctx, per_ref = self.fusions[str(level)](
+                fusion = self.fusions[str(level)]
+                skips[level], ctx, per_offset = fusion(
                     skips[level],
                     f.view(b, t, *f.shape[1:]),
                     pooled.view(b, t, *pooled.shape[1:]),
                     ref_valid.to(query.dtype),
                 )
                 if context is None:  # the finest fused level
-                    up = F.interpolate(per_ref, size=full, mode="bilinear", align_corners=False)
-                    sharp = (up[:, :, None] * ref_masks).sum(1)  # (B, 2, H, W)
+                    sharp = self._sharp_masks(ref_masks, per_offset, fusion.offsets, 2**level)
                     context = torch.cat([F.interpolate(ctx, size=full, mode="bilinear", align_corners=False), sharp], 1)
         h = self.decoder(latent, skips)
         if context is not None:

@@ -21,7 +21,7 @@ from dvos_core.model.blocks import NormAct
 MASK_CHANNELS = 2  # per reference: the mask (0..1, times known) and how much of it is known (0..1)
 
 
-def _shifted(x: torch.Tensor, dy: int, dx: int, r: int) -> torch.Tensor:
+def window_shift(x: torch.Tensor, dy: int, dx: int, r: int) -> torch.Tensor:
     """The window offset (dy, dx) of a tensor padded by r on its last two axes, cropped back to the unpadded size."""
     h, w = x.shape[-2] - 2 * r, x.shape[-1] - 2 * r
     return x[..., r + dy : r + dy + h, r + dx : r + dx + w]
@@ -31,9 +31,10 @@ class ReferenceFusion(nn.Module):
     """Local cross-attention from query features (B, C, h, w) to tau aligned reference features.
 
     ``forward(query, refs, masks, valid)`` with refs (B, T, C, h, w), masks (B, T, 2, h, w) as [mask * known,
-    known] and valid (B, T) in {0, 1} (an empty reference slot is 0) returns ``(fused query, context, per_ref)``
+    known] and valid (B, T) in {0, 1} (an empty reference slot is 0) returns ``(fused query, context, per_offset)``
     where context (B, 3, h, w) holds the attended mask, its known share and the matched share (1 - weight of "no
-    match"), and per_ref (B, T, h, w) the weight each reference received (summed over the window).
+    match"), and per_offset (B, T, (2r+1)^2, h, w) the weight each reference received at each window offset
+    (:attr:`offsets` order).
     """
 
     def __init__(self, channels: int, dim: int = 32, radius: int = 2, groups: int = 4):
@@ -50,9 +51,15 @@ class ReferenceFusion(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
+    @property
+    def offsets(self) -> list[tuple[int, int]]:
+        """The window offsets (dy, dx) at this level, in the order of the attention weights."""
+        r = self.radius
+        return [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
+
     def attend(self, query, refs, masks, valid):
         """(attended values (B, d, h, w), attended masks (B, 2, h, w), matched share (B, 1, h, w), weight per
-        reference (B, T, h, w))."""
+        reference and offset (B, T, (2r+1)^2, h, w))."""
         b, t, c, h, w = refs.shape
         r = self.radius
         q = F.normalize(self.query(query), dim=1)
@@ -64,13 +71,13 @@ class ReferenceFusion(nn.Module):
         v = F.pad(v, pad)
         m = F.pad(masks, pad)
         inside = F.pad(torch.ones(1, 1, h, w, device=query.device, dtype=query.dtype), pad)
-        offsets = [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
+        offsets = self.offsets
         scale = self.log_scale.exp()
         blocked = (valid <= 0).view(b, t, 1, 1)
         scores = []
         for dy, dx in offsets:
-            s = (q[:, None] * _shifted(k, dy, dx, r)).sum(2) * scale  # (B, T, h, w)
-            s = s.masked_fill(blocked | (_shifted(inside, dy, dx, r)[:, 0] <= 0), float("-inf"))
+            s = (q[:, None] * window_shift(k, dy, dx, r)).sum(2) * scale  # (B, T, h, w)
+            s = s.masked_fill(blocked | (window_shift(inside, dy, dx, r)[:, 0] <= 0), float("-inf"))
             scores.append(s)
         null = self.null.view(1, 1, 1, 1).expand(b, 1, h, w).to(query.dtype)
         weights = torch.softmax(torch.cat([torch.stack(scores, 2).flatten(1, 2), null], 1), dim=1)
@@ -79,13 +86,13 @@ class ReferenceFusion(nn.Module):
         wm = torch.zeros(b, masks.shape[2], h, w, device=query.device, dtype=query.dtype)
         for i, (dy, dx) in enumerate(offsets):
             wi = per_offset[:, :, i]  # (B, T, 1, h, w)
-            wv = wv + (wi * _shifted(v, dy, dx, r)).sum(1)
-            wm = wm + (wi * _shifted(m, dy, dx, r)).sum(1)
+            wv = wv + (wi * window_shift(v, dy, dx, r)).sum(1)
+            wm = wm + (wi * window_shift(m, dy, dx, r)).sum(1)
         matched = 1 - weights[:, -1:]
-        return wv, wm, matched, per_offset.sum(2)[:, :, 0]
+        return wv, wm, matched, per_offset[:, :, :, 0]
 
     def forward(self, query, refs, masks, valid):
-        wv, wm, matched, per_ref = self.attend(query, refs, masks, valid)
+        wv, wm, matched, per_offset = self.attend(query, refs, masks, valid)
         context = torch.cat([wm, matched], 1)
         delta = self.out(self.mix(torch.cat([query, wv, context], 1)))
-        return query + delta, context, per_ref
+        return query + delta, context, per_offset

@@ -42,6 +42,9 @@ class ModelConfig:
     fusion_levels: list = dataclasses.field(default_factory=lambda: [1, 2, 3, 4])  # levels fused (0 = H .. 4 = H/16)
     fusion_radius: int = 2  # local window (2r+1)^2 at each fused level, after global alignment
     fusion_dim: int = 32  # key / value width of the lookup
+    # the full-resolution mask prior moves each reference mask by the offsets the finest lookup matched (False: as
+    # context checkpoints of format 2 and older were trained, masks in place)
+    mask_prior_offsets: bool = True
 
     def __post_init__(self):
         coerce_fields(self)  # types and finite numbers (dvos_core.config_io)
