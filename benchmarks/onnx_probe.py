@@ -7,8 +7,8 @@ TorchScript exporter if that fails) and run with
 
 * ``ort``: ONNX Runtime, CPUExecutionProvider, ORT_ENABLE_ALL, ``intra_op_num_threads`` = --threads;
 * ``openvino``: OpenVINO on the CPU from the same ONNX files, f32 precision hint, ``INFERENCE_NUM_THREADS``;
-* ``torch``: the optimised torch path (``fast_cpu_copy``: NNPACK Winograd / polyphase convolutions, freed memory
-  kept for reuse), ``encode_frames`` + ``decode_windows(heads=("mask",))``;
+* ``torch``: the optimised torch path (``fast_cpu_copy``: each convolution shape's fastest of the stock, NNPACK
+  Winograd and polyphase kernels, freed memory kept for reuse), ``encode_frames`` + ``decode_windows(heads=("mask",))``;
 * ``plain`` (unless --no-plain): today's plain path, one full forward of the window (encoder on all tau frames,
   mask and frame heads) with stock kernels and glibc's default allocator behaviour.
 

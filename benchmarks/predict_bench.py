@@ -7,8 +7,9 @@ stored video (so every window is full and the feature cache starts cold, as at t
 
 * ``baseline``: ``predict_video(..., optimize=False)``: one full forward (mask and frame heads) per window, the
   encoder run on all tau frames of every window, stock convolution kernels, glibc's default allocator behaviour.
-* ``optimized``: the default ``predict_video``: each frame encoded once (feature cache), mask head only, NNPACK /
-  polyphase convolutions and freed memory kept for reuse on a CPU.
+* ``optimized``: the default ``predict_video``: each frame encoded once (feature cache), mask head only, on a CPU
+  each convolution shape's fastest kernel (stock, NNPACK Winograd or polyphase, measured on its first calls in
+  the run, so the benchmark pays for the measuring) and freed memory kept for reuse.
 
 Prints one JSON document (and writes it with --out): per case both runs' rates end to end and in steady state
 (after the first batch is written: caches warm, one-time set-up done, as through a long video), the wall-clock,

@@ -1,5 +1,5 @@
-"""CPU inference kernels: NNPACK / polyphase convolutions match the stock ones, the fast copy shares the weights and
-leaves the model alone; the allocator block keeps freed memory for reuse."""
+"""CPU inference kernels: NNPACK / polyphase convolutions match the stock ones, the kernel chooser keeps the fastest,
+the fast copy shares the weights and leaves the model alone; the allocator block keeps freed memory for reuse."""
 
 import resource
 import sys
@@ -14,19 +14,26 @@ from dvos_core.infer.allocator import reuse_freed_memory
 from dvos_core.infer.fastconv import (
     FastAttention,
     FastConv2d,
-    conv3x3,
     dilated_conv3x3,
     fast_cpu_copy,
     nnpack_available,
-    nnpack_pays,
+    nnpack_conv3x3,
     pointwise_conv,
     sharing_copy,
 )
+from dvos_core.infer.kernel_choice import KernelChooser
 from dvos_core.model import build_model
 
 torch.set_num_threads(1)
 needs_nnpack = pytest.mark.skipif(not nnpack_available(), reason="this torch build has no NNPACK for this CPU")
-nnpack_used = pytest.mark.skipif(not nnpack_pays(), reason="the fast copy is made on AVX2 CPUs with NNPACK only")
+
+
+@pytest.fixture
+def chooser(monkeypatch):
+    """A fresh kernel chooser for the fast kernels (the process-wide one may have decided already)."""
+    fresh = KernelChooser()
+    monkeypatch.setattr(fastconv, "CHOOSER", fresh)
+    return fresh
 
 
 def _rel_err(a, b):
@@ -38,7 +45,7 @@ def test_nnpack_conv3x3_matches_the_stock_convolution():
     torch.manual_seed(0)
     x, w, b = torch.randn(2, 64, 40, 48), torch.randn(80, 64, 3, 3) / 24, torch.randn(80)
     with torch.inference_mode():
-        assert _rel_err(conv3x3(x, w, b, True), F.conv2d(x, w, b, padding=1)) < 5e-5  # Winograd rounding
+        assert _rel_err(nnpack_conv3x3(x, w, b), F.conv2d(x, w, b, padding=1)) < 5e-5  # Winograd rounding
 
 
 @pytest.mark.parametrize("use_nnpack", [False, pytest.param(True, marks=needs_nnpack)])
@@ -62,10 +69,9 @@ def test_pointwise_conv_matches_the_stock_1x1_convolution(groups, bias, monkeypa
 
 
 @pytest.mark.parametrize("reduction, fold", [("tau_mean", False), ("adjacent", False), ("tau_mean", True)])
-def test_fast_attention_computes_the_stock_block(reduction, fold, monkeypatch):
-    if fold:  # fold both convolution pairs of the spatial gate on these small maps too
+def test_fast_attention_computes_the_stock_block(reduction, fold, monkeypatch, chooser):
+    if fold:  # fold the convolution pairs of the spatial gate on these small maps too
         monkeypatch.setattr(fastconv, "FOLD_MIN_PIXELS", 1)
-        monkeypatch.setattr(fastconv, "FOLD_MIN_WIDTH", 1)
     torch.manual_seed(3)
     model = build_model("tiny", "dvos", temporal_reduction=reduction).eval()
     stock = model.decoder.skip_fuse[-1]
@@ -81,10 +87,13 @@ def test_fast_attention_computes_the_stock_block(reduction, fold, monkeypatch):
         ref = stock(x)
         keep = x.clone()
         assert _rel_err(fast(x), ref) < 1e-6 and torch.equal(x, keep)  # the input is not overwritten
+        for _ in range(3 * chooser.rounds):  # the per-frame pair: each candidate (as is, folded, NNPACK) is tried
+            assert _rel_err(fast(x), ref) < (5e-5 if nnpack_available() else 1e-6)
         for conv in (stock.spatial[0], stock.spatial[4], stock.spatial[5]):  # changed weights: folded again
             conv.weight.mul_(1.5)
-            assert _rel_err(fast(x), stock(x)) < 1e-6
+            assert _rel_err(fast(x), stock(x)) < (5e-5 if nnpack_available() else 1e-6)
         assert (getattr(fast, "_fold_cache", None) is not None) == fold
+        assert any(key[0] == "attention_in" for key in chooser.chosen()) == fold  # decided after the tries
     fast.train()  # training (dropout, skip diffusion) and autograd take the stock path
     torch.manual_seed(4)
     a = fast(x)
@@ -93,15 +102,51 @@ def test_fast_attention_computes_the_stock_block(reduction, fold, monkeypatch):
     assert torch.equal(a, stock(x)) and a.requires_grad
 
 
-def test_narrow_convolutions_use_nnpack_only_on_large_maps():
-    w = torch.empty(32, 32, 3, 3)
-    assert fastconv._wants_nnpack(torch.empty(1, 32, 512, 512), w)  # 64 MB of maps: oneDNN slows down there
-    assert not fastconv._wants_nnpack(torch.empty(1, 32, 256, 256), w)
-    assert not fastconv._wants_nnpack(torch.empty(1, 8, 1024, 1024), torch.empty(8, 8, 3, 3))
-    assert fastconv._wants_nnpack(torch.empty(1, 64, 64, 64), torch.empty(64, 64, 3, 3))
+def test_chooser_tries_each_kernel_then_keeps_the_fastest():
+    now = [0.0]
+    costs = {"a": 3.0, "b": 1.0, "c": 2.0}
+    calls = []
+
+    def kernel(name):
+        def run():
+            calls.append(name)
+            now[0] += costs[name]
+            return name
+
+        return run
+
+    chooser = KernelChooser(rounds=2, clock=lambda: now[0])
+    candidates = {name: kernel(name) for name in costs}
+    outputs = [chooser.run("k", candidates) for _ in range(10)]
+    assert outputs == calls  # every call's output is the kernel that ran: nothing computed twice
+    assert calls[0] == "a" and sorted(calls[1:7]) == ["a", "a", "b", "b", "c", "c"]  # warm-up, then 2 timings each
+    assert calls[7:] == ["b", "b", "b"] and chooser.chosen() == {"k": "b"}
+    assert chooser.run("other", {"only": lambda: 7}) == 7 and "other" not in chooser.chosen()  # nothing to choose
+    costs["b"] = 10.0  # a decision holds for its key; another key is measured afresh
+    assert chooser.run("k", candidates) == "b"
+    chooser.clear()
+    assert chooser.chosen() == {}
 
 
-@nnpack_used
+@pytest.mark.parametrize("family", ["conv3x3", "dilated", "conv1x1"])
+def test_fast_convolutions_match_the_stock_one_whichever_kernel_runs(family, chooser, monkeypatch):
+    monkeypatch.setattr(fastconv, "POINTWISE_MIN_PIXELS", 1)
+    torch.manual_seed(5)
+    dilation, k = {"conv3x3": (1, 3), "dilated": (2, 3), "conv1x1": (1, 1)}[family]
+    stock = torch.nn.Conv2d(32, 48, k, padding=dilation * (k // 2), dilation=dilation)
+    fast = sharing_copy(stock)
+    fast.__class__ = FastConv2d
+    x = torch.randn(1, 32, 64, 96)
+    with torch.inference_mode():
+        ref = stock(x)
+        # a warm-up call, `rounds` timed calls per candidate (two candidates at most), then the chosen one
+        outs = [fast(x) for _ in range(2 + 2 * chooser.rounds)]
+    assert all(_rel_err(out, ref) < 5e-5 for out in outs)
+    decided = chooser.chosen()
+    if family == "conv1x1" or nnpack_available():  # with NNPACK every family has two candidates
+        assert len(decided) == 1 and next(iter(decided.values())) in ("stock", "nnpack", "polyphase", "blocked")
+
+
 def test_fast_copy_shares_weights_and_keeps_the_model():
     model = build_model("tiny", "dvos").eval()
     fast = fast_cpu_copy(model)
@@ -125,9 +170,8 @@ def test_wide_model_prediction_within_1e4_of_the_plain_path():
     torch.manual_seed(0)
     model = build_model("tiny", "dvos", widths=(8, 64, 64, 64, 64), latent=64).eval()
     frames = np.random.default_rng(0).integers(0, 255, (6, 128, 128, 3), dtype=np.uint8)
-    if nnpack_pays():
-        fast = fast_cpu_copy(model)
-        assert any(isinstance(m, FastConv2d) and m.dilation == (2, 2) and m.in_channels >= 96 for m in fast.modules())
+    fast = fast_cpu_copy(model)
+    assert any(isinstance(m, FastConv2d) and m.dilation == (2, 2) and m.in_channels >= 96 for m in fast.modules())
     plain = predict_array((model, {}), frames, device="cpu", optimize=False)
     optimised = predict_array((model, {}), frames, device="cpu")
     assert np.abs(plain - optimised).max() < 1e-4

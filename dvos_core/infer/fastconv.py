@@ -1,20 +1,22 @@
 """Faster CPU kernels for the 3x3 convolutions that dominate DVOS inference, applied to a parameter-sharing copy.
 
-* Wide 3x3 convolutions (both widths >= ``MIN_CHANNELS``, feature maps at least ``MIN_SIDE`` px) run through
-  NNPACK's Winograd kernels, one image at a time (NNPACK's batched mode is slower): 1.2-2.8x faster than oneDNN's
-  direct kernels on an AVX2 CPU at the paper model's widths (so used only there: see :func:`nnpack_pays`).
-  Narrower ones (from ``MIN_CHANNELS_LARGE`` wide) on large maps too: oneDNN slows down per pixel once input and
-  output no longer fit in the caches (32 -> 32 channels: 0.9x NNPACK's speed at 256^2, 1.5x slower at 512^2).
-  Winograd reassociates the sums: outputs differ from the direct convolution by about 1e-5 relative.
-* Wide 3x3 convolutions with dilation 2 (the attention blocks' second spatial conv) are split into the four
+Each convolution shape gets the fastest of a few interchangeable kernels, measured on this CPU on its first calls
+(:mod:`dvos_core.infer.kernel_choice`): which one wins depends on the CPU (an AVX2 Zen 3 and an AVX-512 Zen 5 were
+measured, and they disagree on the dilated convolution), so no rule per CPU decides it. The candidates:
+
+* 3x3 convolutions (from ``MIN_CHANNELS_NNPACK`` channels, maps from ``MIN_SIDE`` px): oneDNN's direct kernel
+  (stock) or NNPACK's Winograd kernels, one image at a time (NNPACK's batched mode is slower). Winograd
+  reassociates the sums: outputs differ from the direct convolution by about 1e-5 relative.
+* 3x3 convolutions with dilation 2 (the attention blocks' second spatial conv): stock, or split into the four
   polyphase sub-images, each a plain 3x3 convolution run by NNPACK (output pixel (2i+r, 2j+s) only sees input
-  pixels of phase (r, s)): 1.3-2x faster than oneDNN's dilated kernel from 96 channels on, despite the two copies.
-* 1x1 convolutions (grouped or not) on large maps are matrix products over blocks of ``POINTWISE_COLUMNS`` pixels,
-  so each block's input and output stay in the cache: 1.1x (dense) to 1.6-2x (grouped) faster than the stock
-  kernel at the attention blocks' widths on large maps, same arithmetic.
+  pixels of phase (r, s)).
+* 1x1 convolutions (grouped or not) on large maps: stock, or matrix products over blocks of ``POINTWISE_COLUMNS``
+  pixels, so each block's input and output stay in the cache.
 * The attention blocks (:class:`FastAttention`) apply their activations, gates and products in place instead of
-  allocating a new full-size map for each, and on large maps run their spatial gate's two convolution pairs (a
-  convolution followed by a 1x1 one, nothing in between) as one convolution each, with folded weights.
+  allocating a new full-size map for each, and on large maps run their spatial gate's dilated convolution and the
+  1x1 after it as one convolution (folded weights); the per-frame 3x3 and the 1x1 after it are either run as they
+  are or folded into one dense 3x3 (four times the arithmetic, but the Winograd kernels may make it faster), again
+  whichever measured faster.
 
 Only CPU float32 inputs without autograd take these paths (and the attention blocks only in eval mode without
 sampling); anything else calls the stock modules.
@@ -23,54 +25,50 @@ sampling); anything else calls the stock modules.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dvos_core.infer.kernel_choice import KernelChooser
 from dvos_core.model.attention import SpatioTemporalAttention
 
-MIN_CHANNELS = 64  # NNPACK for a plain 3x3 conv from this width (measured: 1.3x at 64 channels, 512^2)
-MIN_CHANNELS_LARGE = 16  # ... and from this width when input + output maps are large (measured on one AVX2 CPU:
-LARGE_MAP_BYTES = 48 << 20  # 16 -> 16 @ 1024^2 1.5x, 32 -> 32 @ 448^2 1.3x, 32 -> 32 @ 320^2 0.8x, @ 256^2 0.9x)
-MIN_CHANNELS_DILATED = 96  # polyphase + NNPACK for a dilated one (at 64 channels the extra copies cost more)
-MIN_SIDE = 32
+MIN_CHANNELS_NNPACK = 16  # NNPACK is a candidate for 3x3 convolutions from this width (in and out) ...
+MIN_SIDE = 32  # ... on maps (or, dilated, polyphase sub-images) at least this many px on each side
 POINTWISE_COLUMNS = 2048  # pixels per matrix-product block of a 1x1 convolution (measured: 1k-2k best, 16k worse)
 POINTWISE_MIN_PIXELS = 128 * 128  # below this the stock 1x1 kernel's maps fit in the cache anyway
-FOLD_MIN_PIXELS = 128 * 128  # attention blocks fold their spatial gate's convolutions from this map size ...
-FOLD_MIN_WIDTH = 32  # ... and its per-frame 3x3 into the 1x1 after it from this many channels per frame
+FOLD_MIN_PIXELS = 128 * 128  # attention blocks fold their spatial gate's convolutions from this map size
+
+CHOOSER = KernelChooser()  # one per process: decisions hold for a shape and a thread count
 
 
+@functools.cache
 def nnpack_available() -> bool:
-    """True when this torch build has NNPACK and it initialised on this CPU (also initialises it)."""
+    """True when this torch build has NNPACK and it initialised on this CPU (also initialises it; asked once)."""
     try:
         return bool(torch._nnpack_available())
     except (AttributeError, RuntimeError):
         return False
 
 
-def nnpack_pays() -> bool:
-    """Use NNPACK only where it was measured to win: x86 CPUs whose best vector unit is AVX2. With AVX-512,
-    oneDNN's direct kernels are about twice as fast, and other CPUs were not measured, so they keep the stock ones."""
-    try:
-        capability = torch.backends.cpu.get_cpu_capability()
-    except (AttributeError, RuntimeError):
+def _key(family: str, x: torch.Tensor, weight: torch.Tensor, groups: int = 1) -> tuple:
+    """What a kernel decision holds for: the operation, its shapes and the thread count."""
+    return (family, tuple(x.shape), tuple(weight.shape), groups, torch.get_num_threads())
+
+
+def nnpack_fits(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """NNPACK is a candidate for this 3x3 convolution: available, both widths at least ``MIN_CHANNELS_NNPACK`` and
+    maps at least ``MIN_SIDE`` px on each side (below that the kernel choice hardly matters)."""
+    if min(x.shape[-2:]) < MIN_SIDE or min(weight.shape[:2]) < MIN_CHANNELS_NNPACK:
         return False
-    return capability == "AVX2" and nnpack_available()
+    return nnpack_available()
 
 
-def _wants_nnpack(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    c_out, c_in = weight.shape[:2]
-    if min(x.shape[-2:]) < MIN_SIDE or min(c_out, c_in) < MIN_CHANNELS_LARGE:
-        return False
-    return min(c_out, c_in) >= MIN_CHANNELS or (c_in + c_out) * x.shape[-2] * x.shape[-1] * 4 >= LARGE_MAP_BYTES
-
-
-def conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, use_nnpack: bool) -> torch.Tensor:
-    """A 3x3, stride 1, padding 1 convolution: NNPACK per image where it pays, else the stock kernel."""
-    if not (use_nnpack and _wants_nnpack(x, weight)):
-        return F.conv2d(x, weight, bias, padding=1)
+def nnpack_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """A 3x3, stride 1, padding 1 convolution by NNPACK, one image at a time (the stock kernel where NNPACK refuses
+    the input)."""
     x = x.contiguous()
     try:
         outs = [torch._nnpack_spatial_convolution(x[i : i + 1], weight, bias, [1, 1]) for i in range(x.shape[0])]
@@ -79,26 +77,50 @@ def conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, us
     return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
+def conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """A 3x3, stride 1, padding 1 convolution: the stock kernel or NNPACK, whichever measured faster here."""
+    if not nnpack_fits(x, weight):
+        return F.conv2d(x, weight, bias, padding=1)
+    return CHOOSER.run(
+        _key("conv3x3", x, weight),
+        {"stock": lambda: F.conv2d(x, weight, bias, padding=1), "nnpack": lambda: nnpack_conv3x3(x, weight, bias)},
+    )
+
+
 def dilated_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, use_nnpack: bool):
     """A 3x3 convolution with dilation 2 and padding 2 on even-sized maps, as plain 3x3 convolutions of the four
-    polyphase sub-images (output pixel (2i+r, 2j+s) only sees input pixels of phase (r, s))."""
+    polyphase sub-images (output pixel (2i+r, 2j+s) only sees input pixels of phase (r, s)), run by NNPACK when
+    ``use_nnpack``."""
     b, c, h, w = x.shape
     # columns first, then rows: two copies that read memory in order (one 6-d permute reading every other float
     # was 2-3x slower on large maps)
     cols = x.reshape(b, c, h, w // 2, 2).transpose(-1, -2).contiguous()
     phases = cols.view(b, c, h // 2, 2, 2, w // 2).permute(0, 3, 4, 1, 2, 5).reshape(4 * b, c, h // 2, w // 2)
-    y = conv3x3(phases, weight, bias, use_nnpack)
+    y = nnpack_conv3x3(phases, weight, bias) if use_nnpack else F.conv2d(phases, weight, bias, padding=1)
     return y.reshape(b, 2, 2, -1, h // 2, w // 2).permute(0, 3, 4, 1, 5, 2).reshape(b, -1, h, w)
 
 
-def dilated2_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, use_nnpack: bool):
-    """A 3x3 convolution with dilation 2 and padding 2: polyphase + NNPACK where that pays (wide, even-sized maps
-    whose phases are at least ``MIN_SIDE`` px), else the stock kernel."""
+def dilated2_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
+    """A 3x3 convolution with dilation 2 and padding 2: the stock dilated kernel or polyphase + NNPACK (even-sized
+    maps whose phases NNPACK takes), whichever measured faster here."""
     h, w = x.shape[-2:]
-    phases_fit = h % 2 == 0 and w % 2 == 0 and min(h, w) // 2 >= MIN_SIDE  # else the phases stay on oneDNN
-    if use_nnpack and phases_fit and min(weight.shape[:2]) >= MIN_CHANNELS_DILATED:
-        return dilated_conv3x3(x, weight, bias, True)
-    return F.conv2d(x, weight, bias, padding=2, dilation=2)
+    stock = lambda: F.conv2d(x, weight, bias, padding=2, dilation=2)  # noqa: E731
+    if h % 2 or w % 2 or not nnpack_fits(x[..., ::2, ::2], weight):
+        return stock()
+    return CHOOSER.run(
+        _key("dilated3x3", x, weight), {"stock": stock, "polyphase": lambda: dilated_conv3x3(x, weight, bias, True)}
+    )
+
+
+def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, groups: int) -> torch.Tensor:
+    """A 1x1 convolution: on large maps the stock kernel or cache-sized matrix products (:func:`pointwise_conv`),
+    whichever measured faster here."""
+    stock = lambda: F.conv2d(x, weight, bias, groups=groups)  # noqa: E731
+    if x.shape[-2] * x.shape[-1] < POINTWISE_MIN_PIXELS:
+        return stock()
+    return CHOOSER.run(
+        _key("conv1x1", x, weight, groups), {"stock": stock, "blocked": lambda: pointwise_conv(x, weight, bias, groups)}
+    )
 
 
 def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, groups: int) -> torch.Tensor:
@@ -122,20 +144,16 @@ def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
 
 
 class FastConv2d(nn.Conv2d):
-    """An ``nn.Conv2d`` (same parameters, same state_dict keys) whose inference forward uses the kernels above."""
-
-    use_nnpack = False
+    """An ``nn.Conv2d`` (same parameters, same state_dict keys) whose inference forward picks its kernel as above."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.device.type != "cpu" or x.dtype != torch.float32 or x.ndim != 4 or torch.is_grad_enabled():
             return super().forward(x)
         if self.kernel_size == (1, 1):
-            if x.shape[-2] * x.shape[-1] < POINTWISE_MIN_PIXELS:
-                return super().forward(x)
-            return pointwise_conv(x, self.weight, self.bias, self.groups)
+            return conv1x1(x, self.weight, self.bias, self.groups)
         if self.dilation == (1, 1):
-            return conv3x3(x, self.weight, self.bias, self.use_nnpack)
-        return dilated2_conv3x3(x, self.weight, self.bias, self.use_nnpack)
+            return conv3x3(x, self.weight, self.bias)
+        return dilated2_conv3x3(x, self.weight, self.bias)
 
 
 def eligible(m: nn.Module) -> bool:
@@ -175,10 +193,11 @@ class FastAttention(SpatioTemporalAttention):
 
     No nonlinearity sits between the spatial gate's dilated 3x3 and the per-frame 1x1 after it, nor between its
     per-frame 3x3 and the 1x1 after that, so each pair is one convolution with folded weights. On maps of at least
-    ``FOLD_MIN_PIXELS`` the dilated pair is folded (measured at 512^2 frames: 10-20% less time for the pair, paper
-    and small models), and the per-frame pair too when each frame has at least ``FOLD_MIN_WIDTH`` channels (paper
-    model: 3-35% less; with narrower frames the dense 3x3, four times the arithmetic of the per-frame one, was
-    slower). The folded weights are computed on first use and again whenever a source parameter changes."""
+    ``FOLD_MIN_PIXELS`` the dilated pair always runs folded (10-20% less time for the pair at 512^2: the same
+    arithmetic, one map less); the per-frame pair runs as it is, or folded into one dense 3x3 by the stock kernel or
+    by NNPACK, whichever measured faster for the shape (four times the arithmetic of the per-frame 3x3, yet with
+    Winograd kernels up to 1.7x faster at the paper model's widths). The folded weights are computed on first use
+    and again whenever a source parameter changes."""
 
     def forward(self, x: torch.Tensor, stochastic: bool = False) -> torch.Tensor:
         if self.training or stochastic or torch.is_grad_enabled() or x.device.type != "cpu":
@@ -187,10 +206,15 @@ class FastAttention(SpatioTemporalAttention):
         x = F.silu(self.in_norm(x), inplace=True)
         if x.shape[-2] * x.shape[-1] >= FOLD_MIN_PIXELS and x.dtype == torch.float32:
             w_in, w_gate, b_gate = self._folded()
-            nnpack = getattr(sp[4], "use_nnpack", False)  # a FastConv2d in the fast copy
-            gate = sp[1](sp[0](x)) if w_in is None else conv3x3(x, w_in, None, nnpack)
+            first = {
+                "separate": lambda: sp[1](sp[0](x)),
+                "folded": lambda: F.conv2d(x, w_in, None, padding=1),
+            }
+            if nnpack_fits(x, w_in):
+                first["folded_nnpack"] = lambda: nnpack_conv3x3(x, w_in, None)
+            gate = CHOOSER.run(_key("attention_in", x, w_in), first)
             gate = F.silu(sp[2](gate), inplace=True)
-            gate = sp[6](dilated2_conv3x3(gate, w_gate, b_gate, nnpack)).sigmoid_()
+            gate = sp[6](dilated2_conv3x3(gate, w_gate, b_gate)).sigmoid_()
         else:
             gate = F.silu(sp[2](sp[1](sp[0](x))), inplace=True)
             gate = sp[6](sp[5](sp[4](gate))).sigmoid_()
@@ -202,13 +226,11 @@ class FastAttention(SpatioTemporalAttention):
         per-frame 1x1 after it), cached until a source parameter is changed or replaced."""
         sp = self.spatial
         sources = [sp[0].weight, sp[1].weight, sp[4].weight, sp[4].bias, sp[5].weight]
-        key = (FOLD_MIN_WIDTH, *(None if t is None else (id(t), t.data_ptr(), t._version) for t in sources))
+        key = tuple(None if t is None else (id(t), t.data_ptr(), t._version) for t in sources)
         cached = getattr(self, "_fold_cache", None)
         if cached is None or cached[0] != key:
             with torch.no_grad():
-                w_in = None
-                if self.channels >= FOLD_MIN_WIDTH:
-                    w_in, _ = fold_pointwise(sp[1].weight, 1, ungroup(sp[0].weight, sp[0].groups))
+                w_in, _ = fold_pointwise(sp[1].weight, 1, ungroup(sp[0].weight, sp[0].groups))
                 w_gate, b_gate = fold_pointwise(sp[5].weight, sp[5].groups, sp[4].weight, sp[4].bias)
             cached = self._fold_cache = (key, (w_in, w_gate, b_gate))
         return cached[1]
@@ -233,9 +255,9 @@ def sharing_copy(module: nn.Module) -> nn.Module:
 def fast_cpu_copy(model: nn.Module) -> nn.Module:
     """A copy of ``model`` that shares its parameters and buffers (no extra weight memory, sees later updates)
     with every eligible convolution switched to :class:`FastConv2d` and every attention block to
-    :class:`FastAttention`. ``model`` itself is not modified; where NNPACK does not pay (:func:`nnpack_pays`), or
-    for a model without eligible convolutions or that cannot be copied, ``model`` is returned as is."""
-    if not nnpack_pays() or not any(eligible(m) for m in model.modules()):
+    :class:`FastAttention`. ``model`` itself is not modified; a model without eligible convolutions, or that cannot
+    be copied, is returned as is."""
+    if not any(eligible(m) for m in model.modules()):
         return model
     try:
         clone = sharing_copy(model)
@@ -244,7 +266,6 @@ def fast_cpu_copy(model: nn.Module) -> nn.Module:
     for m in clone.modules():
         if eligible(m):
             m.__class__ = FastConv2d
-            m.use_nnpack = True
         elif FastAttention.fits(m):
             m.__class__ = FastAttention
     return clone

@@ -1,0 +1,73 @@
+"""Pick the fastest of several interchangeable kernels for each convolution shape by timing real calls.
+
+Which CPU kernel is fastest for a given convolution depends on the CPU more than on anything else: NNPACK's
+Winograd kernels beat oneDNN's direct ones by 1.2-2.8x on an AVX2 Zen 3 and on an AVX-512 Zen 5 for the same wide
+3x3 convolution, while for the dilated one the polyphase split wins on one and loses on the other at 512^2. So
+instead of rules per CPU, :class:`KernelChooser` measures: the first calls of each shape run the candidates in
+turn (every call's output is used, nothing is computed twice), and from then on the fastest one runs. Every
+candidate must compute the same function (up to floating-point rounding).
+
+The first call of a shape is a warm-up (one-time set-up, cold caches and pages) and is not timed; then each
+candidate is timed ``rounds`` times and the one with the smallest time is kept for that shape and thread count.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+
+
+class KernelChooser:
+    """Per key (kernel family, shapes, thread count), the fastest of the candidates, found by timing their calls."""
+
+    def __init__(self, rounds: int = 2, clock: Callable[[], float] = time.perf_counter):
+        if rounds < 1:
+            raise ValueError(f"rounds must be >= 1, got {rounds}")
+        self.rounds, self.clock = int(rounds), clock
+        self._lock = threading.Lock()
+        self._chosen: dict[Hashable, str] = {}
+        self._timings: dict[Hashable, dict[str, list[float]]] = {}
+
+    def run(self, key: Hashable, candidates: dict[str, Callable[[], object]]):
+        """The output of one candidate for this call: the chosen one once ``key`` is decided, else the next one to
+        time (the first one, untimed, on the key's first call)."""
+        if len(candidates) == 1:
+            return next(iter(candidates.values()))()
+        with self._lock:
+            chosen = self._chosen.get(key)
+            if chosen is None:
+                timings = self._timings.get(key)
+                if timings is None:  # first call: warm up the first candidate, untimed
+                    self._timings[key] = {name: [] for name in candidates}
+                    chosen = next(iter(candidates))
+                    timed = False
+                else:
+                    chosen = min(timings, key=lambda name: len(timings[name]))  # the least-timed one
+                    timed = True
+            else:
+                timed = False
+        if not timed:
+            return candidates[chosen]()
+        t0 = self.clock()
+        out = candidates[chosen]()
+        elapsed = self.clock() - t0
+        with self._lock:
+            timings = self._timings.get(key)
+            if timings is not None and key not in self._chosen:
+                timings[chosen].append(elapsed)
+                if all(len(v) >= self.rounds for v in timings.values()):
+                    self._chosen[key] = min(timings, key=lambda name: min(timings[name]))
+                    del self._timings[key]
+        return out
+
+    def chosen(self) -> dict:
+        """The decided keys and the kernel picked for each (a copy)."""
+        with self._lock:
+            return dict(self._chosen)
+
+    def clear(self) -> None:
+        """Forget every decision (e.g. after the thread count or the machine's load changed a lot)."""
+        with self._lock:
+            self._chosen.clear()
+            self._timings.clear()
