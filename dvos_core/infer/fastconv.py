@@ -15,8 +15,8 @@ measured, and they disagree on the dilated convolution), so no rule per CPU deci
 * The attention blocks (:class:`FastAttention`) apply their activations, gates and products in place instead of
   allocating a new full-size map for each, and on large maps run their spatial gate's dilated convolution and the
   1x1 after it as one convolution (folded weights); the per-frame 3x3 and the 1x1 after it are either run as they
-  are or folded into one dense 3x3 (four times the arithmetic, but the Winograd kernels may make it faster), again
-  whichever measured faster.
+  are or folded into one dense 3x3 run by NNPACK (four times the arithmetic, but Winograd may make it faster),
+  again whichever measured faster.
 
 Only CPU float32 inputs without autograd take these paths (and the attention blocks only in eval mode without
 sampling); anything else calls the stock modules.
@@ -194,10 +194,10 @@ class FastAttention(SpatioTemporalAttention):
     No nonlinearity sits between the spatial gate's dilated 3x3 and the per-frame 1x1 after it, nor between its
     per-frame 3x3 and the 1x1 after that, so each pair is one convolution with folded weights. On maps of at least
     ``FOLD_MIN_PIXELS`` the dilated pair always runs folded (10-20% less time for the pair at 512^2: the same
-    arithmetic, one map less); the per-frame pair runs as it is, or folded into one dense 3x3 by the stock kernel or
-    by NNPACK, whichever measured faster for the shape (four times the arithmetic of the per-frame 3x3, yet with
-    Winograd kernels up to 1.7x faster at the paper model's widths). The folded weights are computed on first use
-    and again whenever a source parameter changes."""
+    arithmetic, one map less); the per-frame pair runs as it is, or folded into one dense 3x3 run by NNPACK,
+    whichever measured faster for the shape (four times the arithmetic of the per-frame 3x3, yet with Winograd
+    kernels up to 1.7x faster at the paper model's widths on an AVX2 CPU; within 10% of the pair as it is on an
+    AVX-512 one). The folded weights are computed on first use and again whenever a source parameter changes."""
 
     def forward(self, x: torch.Tensor, stochastic: bool = False) -> torch.Tensor:
         if self.training or stochastic or torch.is_grad_enabled() or x.device.type != "cpu":
@@ -206,11 +206,8 @@ class FastAttention(SpatioTemporalAttention):
         x = F.silu(self.in_norm(x), inplace=True)
         if x.shape[-2] * x.shape[-1] >= FOLD_MIN_PIXELS and x.dtype == torch.float32:
             w_in, w_gate, b_gate = self._folded()
-            first = {
-                "separate": lambda: sp[1](sp[0](x)),
-                "folded": lambda: F.conv2d(x, w_in, None, padding=1),
-            }
-            if nnpack_fits(x, w_in):
+            first = {"separate": lambda: sp[1](sp[0](x))}
+            if nnpack_fits(x, w_in):  # folded and run by oneDNN it was slower than separate everywhere measured
                 first["folded_nnpack"] = lambda: nnpack_conv3x3(x, w_in, None)
             gate = CHOOSER.run(_key("attention_in", x, w_in), first)
             gate = F.silu(sp[2](gate), inplace=True)

@@ -1,18 +1,21 @@
 """Pick the fastest of several interchangeable kernels for each convolution shape by timing real calls.
 
-Which CPU kernel is fastest for a given convolution depends on the CPU more than on anything else: NNPACK's
-Winograd kernels beat oneDNN's direct ones by 1.2-2.8x on an AVX2 Zen 3 and on an AVX-512 Zen 5 for the same wide
-3x3 convolution, while for the dilated one the polyphase split wins on one and loses on the other at 512^2. So
-instead of rules per CPU, :class:`KernelChooser` measures: the first calls of each shape run the candidates in
-turn (every call's output is used, nothing is computed twice), and from then on the fastest one runs. Every
-candidate must compute the same function (up to floating-point rounding).
+Which CPU kernel is fastest for a given convolution depends on the CPU: NNPACK's Winograd kernels beat oneDNN's
+direct ones on wide 3x3 convolutions on an AVX2 Zen 3 and on an AVX-512 Zen 5, but for 32 -> 32 channels at 512^2
+NNPACK is 1.5x faster on the Zen 3 and oneDNN faster on the Zen 5 (whose direct kernels run near its AVX-512
+peak). So instead of rules per CPU, :class:`KernelChooser` measures: the first calls of each shape run the
+candidates in turn (every call's output is used, nothing is computed twice), and from then on the fastest one
+runs. Every candidate must compute the same function (up to floating-point rounding).
 
-The first call of a shape is a warm-up (one-time set-up, cold caches and pages) and is not timed; then each
-candidate is timed ``rounds`` times and the one with the smallest time is kept for that shape and thread count.
+Each candidate is timed ``rounds`` times (its first call is usually slower: one-time set-up, cold caches) and the
+one with the smallest time is kept for that shape and thread count; when after one call each the fastest is ahead
+of every other by ``margin`` (1.25: more than a first call's usual extra cost, a few percent once page faults are
+left out), it is kept at once, so a clear choice costs one call of each slower kernel.
+
 The time is wall-clock time less the process's system CPU time (:func:`compute_clock`): the first calls of a new
-kernel fault in the pages of its new buffers, which on some virtual machines costs more than the convolution
-(seen: 65,000 faults, 0.1 s, in one 0.3 s call), and that cost is gone once freed memory is reused; counting it
-picked the slower kernel.
+kernel fault in the pages of its new buffers, which on some virtual machines costs more than the convolution (seen:
+65,000 faults, 0.1 s, in one 0.3 s call), and that cost is gone once freed memory is reused; counting it picked the
+slower kernel.
 """
 
 from __future__ import annotations
@@ -38,33 +41,26 @@ def compute_clock() -> float:
 class KernelChooser:
     """Per key (kernel family, shapes, thread count), the fastest of the candidates, found by timing their calls."""
 
-    def __init__(self, rounds: int = 2, clock: Callable[[], float] = compute_clock):
-        if rounds < 1:
-            raise ValueError(f"rounds must be >= 1, got {rounds}")
-        self.rounds, self.clock = int(rounds), clock
+    def __init__(self, rounds: int = 2, margin: float = 1.25, clock: Callable[[], float] = compute_clock):
+        if rounds < 1 or margin < 1:
+            raise ValueError(f"need rounds >= 1 and margin >= 1, got {rounds}, {margin}")
+        self.rounds, self.margin, self.clock = int(rounds), float(margin), clock
         self._lock = threading.Lock()
         self._chosen: dict[Hashable, str] = {}
         self._timings: dict[Hashable, dict[str, list[float]]] = {}
 
     def run(self, key: Hashable, candidates: dict[str, Callable[[], object]]):
         """The output of one candidate for this call: the chosen one once ``key`` is decided, else the next one to
-        time (the first one, untimed, on the key's first call)."""
+        time (the least-timed one, in the order given)."""
         if len(candidates) == 1:
             return next(iter(candidates.values()))()
         with self._lock:
             chosen = self._chosen.get(key)
-            if chosen is None:
-                timings = self._timings.get(key)
-                if timings is None:  # first call: warm up the first candidate, untimed
-                    self._timings[key] = {name: [] for name in candidates}
-                    chosen = next(iter(candidates))
-                    timed = False
-                else:
-                    chosen = min(timings, key=lambda name: len(timings[name]))  # the least-timed one
-                    timed = True
-            else:
-                timed = False
-        if not timed:
+            decided = chosen is not None
+            if not decided:
+                timings = self._timings.setdefault(key, {name: [] for name in candidates})
+                chosen = min(timings, key=lambda name: len(timings[name]))
+        if decided:
             return candidates[chosen]()
         t0 = self.clock()
         out = candidates[chosen]()
@@ -73,10 +69,20 @@ class KernelChooser:
             timings = self._timings.get(key)
             if timings is not None and key not in self._chosen:
                 timings[chosen].append(elapsed)
-                if all(len(v) >= self.rounds for v in timings.values()):
+                if self._settled(timings):
                     self._chosen[key] = min(timings, key=lambda name: min(timings[name]))
                     del self._timings[key]
         return out
+
+    def _settled(self, timings: dict[str, list[float]]) -> bool:
+        """Every candidate timed ``rounds`` times, or each once and the fastest ahead of all others by ``margin``."""
+        counts = {len(v) for v in timings.values()}
+        if min(counts) >= self.rounds:
+            return True
+        if min(counts) < 1:
+            return False
+        best = sorted(min(v) for v in timings.values())
+        return best[1] >= self.margin * best[0]
 
     def chosen(self) -> dict:
         """The decided keys and the kernel picked for each (a copy)."""
