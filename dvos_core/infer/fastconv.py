@@ -2,7 +2,7 @@
 
 Each convolution shape gets the fastest of a few interchangeable kernels, measured on this CPU on its first calls
 (:mod:`dvos_core.infer.kernel_choice`): which one wins depends on the CPU (an AVX2 Zen 3 and an AVX-512 Zen 5 were
-measured, and they disagree on the dilated convolution), so no rule per CPU decides it. The candidates:
+measured, and they disagree on narrow convolutions on large maps), so no rule per CPU decides it. The candidates:
 
 * 3x3 convolutions (from ``MIN_CHANNELS_NNPACK`` channels, maps from ``MIN_SIDE`` px): oneDNN's direct kernel
   (stock) or NNPACK's Winograd kernels, one image at a time (NNPACK's batched mode is slower). Winograd
