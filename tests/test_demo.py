@@ -29,7 +29,7 @@ def test_quick_demo_learns(tmp_path):
     assert {"image", "context_synthetic", "context"} <= set(p.model_names())
     assert p.video("field_train").provenance_counts()["pseudo"] > 0
     test = p.video("field_test")
-    assert sorted(test.predictions.models()) == ["context", "image"]  # listing order is the store's, not creation order
+    assert test.predictions.models() == ["image", "context"]
     assert all(len(test.predictions[m].frames()) == test.n_frames for m in ("image", "context"))
     table = res.comparison.set_index("model")
     assert list(table.index) == ["image", "context", "previous_true_mask", "all_foreground"]
