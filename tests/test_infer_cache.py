@@ -10,7 +10,7 @@ import torch
 import dvos_core.infer.predict as predict_mod
 from dvos_core.infer import Predictor, predict_array, predict_video
 from dvos_core.infer.window import FeatureCache
-from dvos_core.model import build_model
+from dvos_core.model import build_model, to_model_input
 from dvos_core.store import Project
 
 torch.set_num_threads(1)
@@ -150,3 +150,23 @@ def test_predict_video_optimized_matches_plain(tmp_path):
     predict_video(p, "v", model, device="cpu", batch_size=2, resume=False, threads=1)
     fast = np.stack([p.video("v").prediction(t)[1] for t in range(9)])
     assert np.abs(plain - fast).max() < 1e-3  # float16 storage; the float32 maps agree within 1e-5 (above)
+
+
+def test_large_cpu_tiles_are_encoded_one_at_a_time_with_the_same_features(monkeypatch):
+    from dvos_core.infer import engine
+
+    torch.manual_seed(2)
+    model = build_model("tiny", "dvos").eval()
+    predictor = engine.Predictor(model, {}, "cpu", tile_size=128)
+    tiles = list(_frames(3, 128, 128))
+    batched = model.encode_frames(to_model_input(torch.from_numpy(np.stack(tiles))))
+    sizes = []
+    encode = predictor.net.encode_frames
+    monkeypatch.setattr(predictor.net, "encode_frames", lambda t: sizes.append(len(t)) or encode(t))
+    one_by_one = predictor._encode(tiles)
+    assert sizes == [1, 1, 1]  # the first step of a video (tau frames) needs no more memory than the next ones
+    assert all(torch.allclose(a, b, atol=1e-5) for fa, fb in zip(one_by_one, batched) for a, b in zip(fa, fb))
+    monkeypatch.setattr(engine, "SINGLE_TILE_PIXELS", 256 * 256)  # smaller tiles: one batch
+    sizes.clear()
+    predictor._encode(tiles)
+    assert sizes == [3]

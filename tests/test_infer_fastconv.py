@@ -87,6 +87,10 @@ def test_fast_attention_computes_the_stock_block(reduction, fold, monkeypatch, c
         ref = stock(x)
         keep = x.clone()
         assert _rel_err(fast(x), ref) < 1e-6 and torch.equal(x, keep)  # the input is not overwritten
+        c = stock.channels  # the decoder's cached path hands over each window's per-frame features unstacked
+        per_frame = [[x[b, f * c : (f + 1) * c] for f in range(stock.tau)] for b in range(x.shape[0])]
+        assert torch.equal(stock(per_frame), ref)
+        assert _rel_err(fast(per_frame), ref) < (5e-5 if nnpack_available() else 1e-6)
         for _ in range(2 * chooser.rounds):  # the per-frame pair: each candidate (as is, folded by NNPACK) is tried
             assert _rel_err(fast(x), ref) < (5e-5 if nnpack_available() else 1e-6)
         for conv in (stock.spatial[0], stock.spatial[4], stock.spatial[5]):  # changed weights: folded again

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dvos_core.infer.kernel_choice import KernelChooser
-from dvos_core.model.attention import SpatioTemporalAttention
+from dvos_core.model.attention import SpatioTemporalAttention, stack_frames
 
 MIN_CHANNELS_NNPACK = 16  # NNPACK is a candidate for 3x3 convolutions from this width (in and out) ...
 MIN_SIDE = 32  # ... on maps (or, dilated, polyphase sub-images) at least this many px on each side
@@ -95,9 +95,15 @@ def dilated_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     # columns first, then rows: two copies that read memory in order (one 6-d permute reading every other float
     # was 2-3x slower on large maps)
     cols = x.reshape(b, c, h, w // 2, 2).transpose(-1, -2).contiguous()
-    phases = cols.view(b, c, h // 2, 2, 2, w // 2).permute(0, 3, 4, 1, 2, 5).reshape(4 * b, c, h // 2, w // 2)
-    y = nnpack_conv3x3(phases, weight, bias) if use_nnpack else F.conv2d(phases, weight, bias, padding=1)
-    return y.reshape(b, 2, 2, -1, h // 2, w // 2).permute(0, 3, 4, 1, 5, 2).reshape(b, -1, h, w)
+    phases = cols.view(b, c, h // 2, 2, 2, w // 2).permute(0, 3, 4, 1, 2, 5).reshape(b, 4, c, h // 2, w // 2)
+    del cols
+    # each phase's output goes straight into its pixels of the result (no stacked copy of all four phases)
+    out = x.new_empty(b, weight.shape[0], h, w)
+    for r, s in itertools.product(range(2), range(2)):
+        p = phases[:, 2 * r + s]
+        y = nnpack_conv3x3(p, weight, bias) if use_nnpack else F.conv2d(p, weight, bias, padding=1)
+        out[:, :, r::2, s::2] = y
+    return out
 
 
 def dilated2_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
@@ -199,11 +205,12 @@ class FastAttention(SpatioTemporalAttention):
     kernels up to 1.7x faster at the paper model's widths on an AVX2 CPU; within 10% of the pair as it is on an
     AVX-512 one). The folded weights are computed on first use and again whenever a source parameter changes."""
 
-    def forward(self, x: torch.Tensor, stochastic: bool = False) -> torch.Tensor:
-        if self.training or stochastic or torch.is_grad_enabled() or x.device.type != "cpu":
+    def forward(self, x, stochastic: bool = False) -> torch.Tensor:
+        first_frame = x if isinstance(x, torch.Tensor) else x[0][0]
+        if self.training or stochastic or torch.is_grad_enabled() or first_frame.device.type != "cpu":
             return super().forward(x, stochastic)
         sp = self.spatial  # conv3x3 (per frame), conv1x1, GN, Swish, dilated conv3x3, conv1x1 (per frame), GN, sigmoid
-        x = F.silu(self.in_norm(x), inplace=True)
+        x = F.silu(self.in_norm(stack_frames(x)), inplace=True)  # the stacked copy is freed at once
         if x.shape[-2] * x.shape[-1] >= FOLD_MIN_PIXELS and x.dtype == torch.float32:
             w_in, w_gate, b_gate = self._folded()
             first = {"separate": lambda: sp[1](sp[0](x))}

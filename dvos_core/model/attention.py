@@ -33,6 +33,15 @@ REDUCTIONS = ("tau_mean", "adjacent")
 BIAS_LAYOUTS = ("spatial", "temporal")  # "spatial": as the reference; "temporal": dvos checkpoints of format 1
 
 
+def stack_frames(x) -> torch.Tensor:
+    """A (B, frames*C, h, w) frame-major tensor from ``x``: such a tensor (returned as it is), or B windows, each a
+    sequence of per-frame (C, h, w) features, oldest first (stacked into a new tensor)."""
+    if isinstance(x, torch.Tensor):
+        return x
+    t = torch.cat([frame for window in x for frame in window])
+    return t.view(len(x), t.shape[0] // len(x), *t.shape[1:])
+
+
 class SpatioTemporalAttention(nn.Module):
     def __init__(
         self,
@@ -73,8 +82,10 @@ class SpatioTemporalAttention(nn.Module):
         self.diffusion = diffusion
         self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
 
-    def forward(self, x: torch.Tensor, stochastic: bool = False) -> torch.Tensor:
-        x = F.silu(self.in_norm(x))
+    def forward(self, x, stochastic: bool = False) -> torch.Tensor:
+        """``x``: (B, tau*C, h, w) frame-major, or B windows of tau per-frame (C, h, w) features (see
+        :func:`stack_frames`)."""
+        x = F.silu(self.in_norm(stack_frames(x)))
         gate_s = self.spatial(x)
         gate_t = self.temporal(x.mean(dim=(2, 3)))[:, :, None, None]
         y = self.reduce(x * gate_s * gate_t)

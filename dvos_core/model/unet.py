@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dvos_core.model.attention import SpatioTemporalAttention
+from dvos_core.model.attention import SpatioTemporalAttention, stack_frames
 from dvos_core.model.blocks import Down, ResBlock, Up, norm
 from dvos_core.model.diffusion import SkipDiffusion
 from dvos_core.model.presets import ModelConfig
@@ -15,8 +15,8 @@ from dvos_core.model.presets import ModelConfig
 class PassThrough(nn.Module):
     """Stands in for an attention block in the frame model (plain UNet skip)."""
 
-    def forward(self, x: torch.Tensor, stochastic: bool = False) -> torch.Tensor:
-        return x
+    def forward(self, x, stochastic: bool = False) -> torch.Tensor:
+        return stack_frames(x)
 
 
 class Encoder(nn.Module):
@@ -171,11 +171,9 @@ class _UNet(nn.Module):
             raise ValueError(
                 f"{type(self).__name__} decodes windows of {want} frame(s), got {[len(w) for w in windows]}"
             )
-        b = len(windows)
-        levels = []
-        for k in range(len(windows[0][0])):  # one copy per level: (B*want*C, h, w) viewed as (B, want*C, h, w)
-            t = torch.cat([frame[k] for w in windows for frame in w])
-            levels.append(t.view(b, t.shape[0] // b, *t.shape[1:]))
+        # per level, the windows' per-frame features as they are: each attention block (or plain skip) stacks its
+        # level itself when it needs it (see stack_frames), so no stacked copy of every level is held at once
+        levels = [[[frame[k] for frame in w] for w in windows] for k in range(len(windows[0][0]))]
         h = self.decoder(levels[0], levels[1:], stochastic=stochastic)
         return {name: self.heads[name](h) for name in heads}
 
