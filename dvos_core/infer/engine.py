@@ -275,7 +275,8 @@ class Predictor:
         six frames, peak memory 0.3 GB lower)."""
         from dvos_core.model import to_model_input
 
-        step = 1 if self.device.type == "cpu" and tiles[0].shape[0] * tiles[0].shape[1] >= SINGLE_TILE_PIXELS else len(tiles)
+        large = tiles[0].shape[0] * tiles[0].shape[1] >= SINGLE_TILE_PIXELS
+        step = 1 if self.device.type == "cpu" and large else len(tiles)
         out = []
         for s in range(0, len(tiles), step):
             t = to_model_input(torch.from_numpy(np.stack(tiles[s : s + step])).to(self.device, non_blocking=True))
