@@ -13,7 +13,8 @@ stored video (so every window is full and the feature cache starts cold, as at t
 
 Prints one JSON document (and writes it with --out): per case both runs' rates end to end and in steady state
 (after the first batch is written: caches warm, one-time set-up done, as through a long video), the wall-clock,
-steady-state and CPU-time ratios, and the largest difference between the two paths' probabilities. On a shared
+steady-state and CPU-time ratios, each path's system time and page faults per frame (what memory touched for the
+first time cost it), and the largest difference between the two paths' probabilities. On a shared
 machine use --threads 1 and read the recorded load average.
 
     python benchmarks/predict_bench.py [--threads 1] [--device cpu|cuda|all] [--quick] [--cases 2] [--frames 16]
@@ -41,6 +42,18 @@ CASES = [  # (preset, size, frames, batch): sized for a few minutes on a 2-core 
     ("paper", 512, 4, 1),
 ]
 MODES = ("baseline", "optimized")
+
+
+def kernel_share() -> tuple:
+    """(system CPU seconds, minor page faults) of this process so far; (None, None) where the OS does not say.
+    On some virtual machines memory touched for the first time costs ~10 us per page, which a run's first steps
+    pay: these show how much of a run's time that was."""
+    try:
+        import resource
+    except ImportError:
+        return None, None
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_stime, r.ru_minflt
 
 
 def run_case(preset: str, size: int, n_frames: int, batch: int, device: str, mode: str, threads, queue) -> None:
@@ -82,11 +95,12 @@ def run_case(preset: str, size: int, n_frames: int, batch: int, device: str, mod
             torch.cuda.reset_peak_memory_stats()
         captured.clear()
         written_at.clear()
-        cpu0, t0 = time.process_time(), time.perf_counter()
+        cpu0, t0, kernel0 = time.process_time(), time.perf_counter(), kernel_share()
         n = predict_video(p, "v", (model, info), frames=targets, **kw)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         dt, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        kernel = [None if a is None else b - a for a, b in zip(kernel0, kernel_share())]
         from dvos_core.infer.engine import default_tile_size
 
         steady = None  # after the first write: warm caches, one-time set-up done (as in a long video)
@@ -98,6 +112,8 @@ def run_case(preset: str, size: int, n_frames: int, batch: int, device: str, mod
             "seconds": round(dt, 3),
             "frames_per_s": round(n / dt, 4),
             "steady_frames_per_s": None if steady is None else round(steady, 4),
+            "sys_s_per_frame": None if kernel[0] is None else round(kernel[0] / max(n, 1), 3),
+            "page_faults_per_frame": None if kernel[1] is None else round(kernel[1] / max(n, 1)),
             "cpu_s_per_frame": round(cpu / n, 3),
             "threads": n_threads,
             "tile_size": default_tile_size(info),
@@ -132,6 +148,11 @@ def run_in_process(ctx, case, device, mode, threads) -> dict:
     return r
 
 
+def _median_or_none(values):
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
 def compare(case, device, runs: dict) -> dict:
     import numpy as np
 
@@ -147,6 +168,8 @@ def compare(case, device, runs: dict) -> dict:
             "frames_per_s": round(statistics.median(r["frames_per_s"] for r in ok), 4),
             "steady_frames_per_s": round(statistics.median(steady), 4) if steady else None,
             "cpu_s_per_frame": round(statistics.median(r["cpu_s_per_frame"] for r in ok), 3),
+            "sys_s_per_frame": _median_or_none(r.get("sys_s_per_frame") for r in ok),
+            "page_faults_per_frame": _median_or_none(r.get("page_faults_per_frame") for r in ok),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in ok),
             "runs_s": [r["seconds"] for r in ok],
             "load_1m_after": [r["load_1m_after"] for r in ok],
