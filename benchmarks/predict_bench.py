@@ -34,7 +34,7 @@ import time
 from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # its helpers, also when imported
-from _common import emit, load_average, machine, peak_rss_mb
+from _common import emit, kernel_share, load_average, machine, peak_rss_mb
 
 CASES = [  # (preset, size, frames, batch): sized for a few minutes on a 2-core CPU; CUDA runs 16x the frames
     ("small", 512, 6, 2),
@@ -42,18 +42,6 @@ CASES = [  # (preset, size, frames, batch): sized for a few minutes on a 2-core 
     ("paper", 512, 4, 1),
 ]
 MODES = ("baseline", "optimized")
-
-
-def kernel_share() -> tuple:
-    """(system CPU seconds, minor page faults) of this process so far; (None, None) where the OS does not say.
-    On some virtual machines memory touched for the first time costs ~10 us per page, which a run's first steps
-    pay: these show how much of a run's time that was."""
-    try:
-        import resource
-    except ImportError:
-        return None, None
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_stime, r.ru_minflt
 
 
 def run_case(preset: str, size: int, n_frames: int, batch: int, device: str, mode: str, threads, queue) -> None:
@@ -100,7 +88,7 @@ def run_case(preset: str, size: int, n_frames: int, batch: int, device: str, mod
         if dev.type == "cuda":
             torch.cuda.synchronize()
         dt, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-        kernel = [None if a is None else b - a for a, b in zip(kernel0, kernel_share())]
+        sys_s, faults = (b - a for a, b in zip(kernel0, kernel_share()))
         from dvos_core.infer.engine import default_tile_size
 
         steady = None  # after the first write: warm caches, one-time set-up done (as in a long video)
@@ -112,8 +100,8 @@ def run_case(preset: str, size: int, n_frames: int, batch: int, device: str, mod
             "seconds": round(dt, 3),
             "frames_per_s": round(n / dt, 4),
             "steady_frames_per_s": None if steady is None else round(steady, 4),
-            "sys_s_per_frame": None if kernel[0] is None else round(kernel[0] / max(n, 1), 3),
-            "page_faults_per_frame": None if kernel[1] is None else round(kernel[1] / max(n, 1)),
+            "sys_s_per_frame": round(sys_s / max(n, 1), 3),
+            "page_faults_per_frame": round(faults / max(n, 1)),
             "cpu_s_per_frame": round(cpu / n, 3),
             "threads": n_threads,
             "tile_size": default_tile_size(info),
@@ -148,11 +136,6 @@ def run_in_process(ctx, case, device, mode, threads) -> dict:
     return r
 
 
-def _median_or_none(values):
-    known = [v for v in values if v is not None]
-    return statistics.median(known) if known else None
-
-
 def compare(case, device, runs: dict) -> dict:
     import numpy as np
 
@@ -168,8 +151,8 @@ def compare(case, device, runs: dict) -> dict:
             "frames_per_s": round(statistics.median(r["frames_per_s"] for r in ok), 4),
             "steady_frames_per_s": round(statistics.median(steady), 4) if steady else None,
             "cpu_s_per_frame": round(statistics.median(r["cpu_s_per_frame"] for r in ok), 3),
-            "sys_s_per_frame": _median_or_none(r.get("sys_s_per_frame") for r in ok),
-            "page_faults_per_frame": _median_or_none(r.get("page_faults_per_frame") for r in ok),
+            "sys_s_per_frame": statistics.median(r["sys_s_per_frame"] for r in ok),
+            "page_faults_per_frame": statistics.median(r["page_faults_per_frame"] for r in ok),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in ok),
             "runs_s": [r["seconds"] for r in ok],
             "load_1m_after": [r["load_1m_after"] for r in ok],

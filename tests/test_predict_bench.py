@@ -23,9 +23,8 @@ def test_both_paths_write_every_frame_and_are_compared():
         runs[mode] = [r]
     row = bench.compare(case, "cpu", runs)
     assert row["baseline"]["frames_per_s"] > 0 and row["optimized"]["frames_per_s"] > 0
-    for mode in bench.MODES:  # how much of each run the kernel took (page faults), where the OS says
-        sys_s, faults = row[mode]["sys_s_per_frame"], row[mode]["page_faults_per_frame"]
-        assert (sys_s is None) == (faults is None) and (faults is None or (faults > 0 and sys_s >= 0))
+    for mode in bench.MODES:  # how much of each run the kernel took (page faults)
+        assert row[mode]["page_faults_per_frame"] > 0 and row[mode]["sys_s_per_frame"] >= 0
     assert row["speedup_wall"] > 0 and row["max_abs_prob_diff"] < 1e-4
 
 

@@ -278,9 +278,9 @@ class Predictor:
         large = tiles[0].shape[0] * tiles[0].shape[1] >= SINGLE_TILE_PIXELS
         step = 1 if self.device.type == "cpu" and large else len(tiles)
         out = []
-        for s in range(0, len(tiles), step):
-            t = to_model_input(torch.from_numpy(np.stack(tiles[s : s + step])).to(self.device, non_blocking=True))
-            with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            for s in range(0, len(tiles), step):
+                t = to_model_input(torch.from_numpy(np.stack(tiles[s : s + step])).to(self.device, non_blocking=True))
                 out += self.net.encode_frames(t)
         return out
 

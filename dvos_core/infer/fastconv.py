@@ -95,12 +95,13 @@ def dilated_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     # columns first, then rows: two copies that read memory in order (one 6-d permute reading every other float
     # was 2-3x slower on large maps)
     cols = x.reshape(b, c, h, w // 2, 2).transpose(-1, -2).contiguous()
-    phases = cols.view(b, c, h // 2, 2, 2, w // 2).permute(0, 3, 4, 1, 2, 5).reshape(b, 4, c, h // 2, w // 2)
+    # phase-major, so each phase's (b, c, h/2, w/2) block is contiguous whatever b is
+    phases = cols.view(b, c, h // 2, 2, 2, w // 2).permute(3, 4, 0, 1, 2, 5).reshape(4, b, c, h // 2, w // 2)
     del cols
     # each phase's output goes straight into its pixels of the result (no stacked copy of all four phases)
     out = x.new_empty(b, weight.shape[0], h, w)
     for r, s in itertools.product(range(2), range(2)):
-        p = phases[:, 2 * r + s]
+        p = phases[2 * r + s]
         y = nnpack_conv3x3(p, weight, bias) if use_nnpack else F.conv2d(p, weight, bias, padding=1)
         out[:, :, r::2, s::2] = y
     return out
