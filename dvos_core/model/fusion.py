@@ -27,6 +27,88 @@ def window_shift(x: torch.Tensor, dy: int, dx: int, r: int) -> torch.Tensor:
     return x[..., r + dy : r + dy + h, r + dx : r + dx + w]
 
 
+def window_offsets(r: int) -> list[tuple[int, int]]:
+    """The (dy, dx) offsets of a (2r+1)^2 window, row by row."""
+    return [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
+
+
+class LocalCorrelation(torch.autograd.Function):
+    """``scores[:, t, i] = sum over d of q * keys[:, t]`` shifted by the i-th window offset: q (B, d, h, w), keys
+    padded by r (B, T, d, h+2r, w+2r) -> (B, T, (2r+1)^2, h, w).
+
+    The same as a loop of elementwise products under autograd, with a backward pass that accumulates into one
+    gradient buffer in place instead of allocating a padded gradient per offset (the lookup's main cost in training).
+    """
+
+    @staticmethod
+    def forward(ctx, q, keys, r: int):
+        b, t, d = keys.shape[:3]
+        h, w = q.shape[-2:]
+        offsets = window_offsets(r)
+        dtype = torch.promote_types(q.dtype, keys.dtype)
+        out = q.new_empty(b, t, len(offsets), h, w, dtype=dtype)
+        prod = q.new_empty(b, t, d, h, w, dtype=dtype)
+        for i, (dy, dx) in enumerate(offsets):
+            torch.mul(q[:, None], window_shift(keys, dy, dx, r), out=prod)
+            out[:, :, i] = prod.sum(2)
+        ctx.save_for_backward(q, keys)
+        ctx.r = r
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        q, keys = ctx.saved_tensors
+        r, t = ctx.r, keys.shape[1]
+        grad_q = torch.zeros_like(q) if ctx.needs_input_grad[0] else None
+        grad_k = torch.zeros_like(keys) if ctx.needs_input_grad[1] else None
+        for i, (dy, dx) in enumerate(window_offsets(r)):
+            g = grad[:, :, i, None]  # (B, T, 1, h, w)
+            if grad_q is not None:
+                shifted = window_shift(keys, dy, dx, r)
+                for j in range(t):
+                    grad_q.addcmul_(g[:, j], shifted[:, j])
+            if grad_k is not None:
+                window_shift(grad_k, dy, dx, r).addcmul_(g, q[:, None])
+        return grad_q, grad_k, None
+
+
+class LocalAggregate(torch.autograd.Function):
+    """``out = sum over t, i of weights[:, t, i] * x[:, t]`` shifted by the i-th window offset: weights (B, T,
+    (2r+1)^2, h, w), x padded by r (B, T, C, h+2r, w+2r) -> (B, C, h, w); accumulated in place, forward and
+    backward."""
+
+    @staticmethod
+    def forward(ctx, weights, x, r: int):
+        b, t, c = x.shape[:3]
+        h, w = weights.shape[-2:]
+        out = x.new_zeros(b, c, h, w, dtype=torch.promote_types(weights.dtype, x.dtype))
+        for i, (dy, dx) in enumerate(window_offsets(r)):
+            shifted = window_shift(x, dy, dx, r)
+            for j in range(t):
+                out.addcmul_(weights[:, j, i, None], shifted[:, j])
+        ctx.save_for_backward(weights, x)
+        ctx.r = r
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        weights, x = ctx.saved_tensors
+        r, t = ctx.r, x.shape[1]
+        grad_w = torch.empty_like(weights) if ctx.needs_input_grad[0] else None
+        grad_x = torch.zeros_like(x) if ctx.needs_input_grad[1] else None
+        prod = grad.new_empty(grad.shape[0], t, *grad.shape[1:]) if grad_w is not None else None  # grad's dtype
+        for i, (dy, dx) in enumerate(window_offsets(r)):
+            shifted = window_shift(x, dy, dx, r)
+            if grad_w is not None:
+                torch.mul(grad[:, None], shifted, out=prod)
+                grad_w[:, :, i] = prod.sum(2)
+            if grad_x is not None:
+                target = window_shift(grad_x, dy, dx, r)
+                for j in range(t):
+                    target[:, j].addcmul_(weights[:, j, i, None], grad)
+        return grad_w, grad_x, None
+
+
 class ReferenceFusion(nn.Module):
     """Local cross-attention from query features (B, C, h, w) to tau aligned reference features.
 
@@ -54,8 +136,7 @@ class ReferenceFusion(nn.Module):
     @property
     def offsets(self) -> list[tuple[int, int]]:
         """The window offsets (dy, dx) at this level, in the order of the attention weights."""
-        r = self.radius
-        return [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
+        return window_offsets(self.radius)
 
     def attend(self, query, refs, masks, valid):
         """(attended values (B, d, h, w), attended masks (B, 2, h, w), matched share (B, 1, h, w), weight per
@@ -67,29 +148,18 @@ class ReferenceFusion(nn.Module):
         k = F.normalize(self.key(flat), dim=1).view(b, t, self.dim, h, w)
         v = self.value(flat).view(b, t, self.dim, h, w)
         pad = (r, r, r, r)
-        k = F.pad(k, pad)
-        v = F.pad(v, pad)
-        m = F.pad(masks, pad)
-        inside = F.pad(torch.ones(1, 1, h, w, device=query.device, dtype=query.dtype), pad)
         offsets = self.offsets
-        scale = self.log_scale.exp()
-        blocked = (valid <= 0).view(b, t, 1, 1)
-        scores = []
-        for dy, dx in offsets:
-            s = (q[:, None] * window_shift(k, dy, dx, r)).sum(2) * scale  # (B, T, h, w)
-            s = s.masked_fill(blocked | (window_shift(inside, dy, dx, r)[:, 0] <= 0), float("-inf"))
-            scores.append(s)
+        scores = LocalCorrelation.apply(q, F.pad(k, pad), r) * self.log_scale.exp()  # (B, T, n, h, w)
+        inside = F.pad(torch.ones(1, 1, h, w, device=query.device, dtype=query.dtype), pad)
+        outside = torch.stack([window_shift(inside, dy, dx, r)[0, 0] <= 0 for dy, dx in offsets])  # (n, h, w)
+        scores = scores.masked_fill(outside | (valid <= 0).view(b, t, 1, 1, 1), float("-inf"))
         null = self.null.view(1, 1, 1, 1).expand(b, 1, h, w).to(query.dtype)
-        weights = torch.softmax(torch.cat([torch.stack(scores, 2).flatten(1, 2), null], 1), dim=1)
-        per_offset = weights[:, :-1].view(b, t, len(offsets), 1, h, w)
-        wv = torch.zeros(b, self.dim, h, w, device=query.device, dtype=query.dtype)
-        wm = torch.zeros(b, masks.shape[2], h, w, device=query.device, dtype=query.dtype)
-        for i, (dy, dx) in enumerate(offsets):
-            wi = per_offset[:, :, i]  # (B, T, 1, h, w)
-            wv = wv + (wi * window_shift(v, dy, dx, r)).sum(1)
-            wm = wm + (wi * window_shift(m, dy, dx, r)).sum(1)
+        weights = torch.softmax(torch.cat([scores.flatten(1, 2), null], 1), dim=1)
+        per_offset = weights[:, :-1].view(b, t, len(offsets), h, w)
+        wv = LocalAggregate.apply(per_offset, F.pad(v, pad), r)
+        wm = LocalAggregate.apply(per_offset, F.pad(masks, pad), r)
         matched = 1 - weights[:, -1:]
-        return wv, wm, matched, per_offset[:, :, :, 0]
+        return wv, wm, matched, per_offset
 
     def forward(self, query, refs, masks, valid):
         wv, wm, matched, per_offset = self.attend(query, refs, masks, valid)
