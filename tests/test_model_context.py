@@ -33,6 +33,9 @@ def test_shapes_with_any_number_of_references():
         half = valid.clone()
         half[0, :3] = 0  # the start of a video: empty slots
         assert model(q, refs, masks, half)["mask"].shape == (2, 1, 64, 64)
+        full = model(q, refs, masks, valid)
+        mask_only = model(q, refs, masks, valid, heads=("mask",))  # prediction skips the frame head
+        assert list(mask_only) == ["mask"] and torch.equal(mask_only["mask"], full["mask"])
     with pytest.raises(ValueError, match="ref_masks"):
         model(q, refs, masks[:, :, :1], valid)
     with pytest.raises(ValueError, match="multiples of 32"):

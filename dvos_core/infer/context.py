@@ -87,7 +87,7 @@ class ContextPredictor:
                 mt = torch.from_numpy(np.ascontiguousarray(rm[:, :, ys, xs])).to(self.device)[None]
                 args += [rt, mt, valid]
             with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
-                logits = self.model(*args)["mask"]
+                logits = self.model(*args, heads=("mask",))["mask"]
             blender.add(tile, torch.sigmoid(logits.float())[:, 0].cpu().numpy(), single=len(tiles) == 1)
         return blender.result(h, w)[0]
 

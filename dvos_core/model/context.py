@@ -86,7 +86,10 @@ class ContextNet(_UNet):
             sharp = sharp + (up[:, :, None] * moved).sum(1)
         return sharp
 
-    def forward(self, query, refs=None, ref_masks=None, ref_valid=None, stochastic: bool = False) -> dict:
+    def forward(
+        self, query, refs=None, ref_masks=None, ref_valid=None, stochastic: bool = False, heads=("mask", "frame")
+    ) -> dict:
+        """The heads' outputs (mask logits, cleaned frame); ``heads=("mask",)`` skips the frame head (prediction)."""
         latent, skips = self.encoder(query)
         context = None
         full = query.shape[-2:]
@@ -109,4 +112,4 @@ class ContextNet(_UNet):
         h = self.decoder(latent, skips)
         if context is not None:
             h = h + self.mask_prior(context)
-        return self._heads(h)
+        return self._heads(h, heads)

@@ -145,8 +145,8 @@ class _UNet(nn.Module):
                 f"the frames (e.g. to {max(32, h // 32 * 32)}x{max(32, w // 32 * 32)})"
             )
 
-    def _heads(self, h: torch.Tensor) -> dict:
-        return {"mask": self.heads["mask"](h), "frame": self.heads["frame"](h)}
+    def _heads(self, h: torch.Tensor, heads=("mask", "frame")) -> dict:
+        return {name: self.heads[name](h) for name in heads}
 
     def batch_inputs(self, batch: dict, device) -> tuple:
         """The positional inputs of ``forward`` from a training batch, on ``device``."""
@@ -175,7 +175,7 @@ class _UNet(nn.Module):
         # level itself when it needs it (see stack_frames), so no stacked copy of every level is held at once
         levels = [[[frame[k] for frame in w] for w in windows] for k in range(len(windows[0][0]))]
         h = self.decoder(levels[0], levels[1:], stochastic=stochastic)
-        return {name: self.heads[name](h) for name in heads}
+        return self._heads(h, heads)
 
 
 class DVOSNet(_UNet):
