@@ -13,6 +13,8 @@ import os
 # TrainConfig values per device type; the CPU row matches `dvos demo` (small model, 128 px crops, short epochs)
 GPU_SETTINGS = {"preset": "paper", "epochs": 20, "batch_size": 8, "size": 256, "lr": 1e-4, "max_steps_per_epoch": None}
 CPU_SETTINGS = {"preset": "small", "epochs": 5, "batch_size": 8, "size": 128, "lr": 2e-3, "max_steps_per_epoch": 30}
+# a video model's sample holds tau + 1 frames: on a CPU its phases take half the image model's batch (as `dvos demo`)
+CPU_VIDEO_BATCH = 4
 
 
 def cpu_count() -> int:
@@ -44,11 +46,14 @@ def machine_info() -> dict:
     }
 
 
-def suggested_settings(info: dict) -> tuple[dict, str]:
-    """(TrainConfig field values, why) for a machine described by :func:`machine_info`."""
+def suggested_settings(info: dict, phase: str = "image") -> tuple[dict, str]:
+    """(TrainConfig field values, why) for a machine described by :func:`machine_info` and a training ``phase``
+    ("image", "synthetic" or "real": on a CPU the video phases take smaller batches)."""
     if info.get("gpu"):
         return dict(GPU_SETTINGS), f"a GPU ({info.get('description', 'GPU')}): the paper's model and settings"
-    return (
-        dict(CPU_SETTINGS),
-        f"no GPU, {info.get('cpus', '?')} CPU cores: the small model, 128 px crops and short epochs (like the demo)",
-    )
+    settings = dict(CPU_SETTINGS)
+    why = f"no GPU, {info.get('cpus', '?')} CPU cores: the small model, 128 px crops and short epochs (like the demo)"
+    if phase != "image":
+        settings["batch_size"] = CPU_VIDEO_BATCH
+        why += f"; {CPU_VIDEO_BATCH} video clips per step"
+    return settings, why

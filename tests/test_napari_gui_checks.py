@@ -261,10 +261,20 @@ def test_train_form_becomes_the_training_config_with_machine_defaults(make_napar
     assert isinstance(tr.size(), QSize)  # no form field shadows QWidget.size()
     qtbot.waitUntil(lambda: _machine.known() is not None, timeout=120_000)
     info = _machine.known()
-    settings, why = suggested_settings(info)
+    from dvos_core.train.config import TrainConfig
+
+    settings, why = suggested_settings(info, TrainConfig.phase)  # for the phase the form starts on
     cfg = tr.config()
     assert {k: getattr(cfg, k) for k in settings} == settings  # the defaults suit this computer ...
     assert why in tr.machine_label.text() and ("GPU" in why or "CPU" in why)  # ... and say so
+    for phase in ("image", "real", "image"):  # the suggestion follows the phase (smaller video batches on a CPU)
+        tr.form.set_values({"phase": phase})
+        want, why_phase = suggested_settings(info, phase)
+        assert {k: getattr(tr.config(), k) for k in want} == want and why_phase in tr.machine_label.text()
+    image, real = suggested_settings(info, "image")[0], suggested_settings(info, "real")[0]
+    assert info.get("gpu") or real["batch_size"] < image["batch_size"]
+    tr.form.set_values({"batch_size": 6, "phase": "real"})  # a value the user chose stays
+    assert tr.config().batch_size == 6
     tr.form.set_values({"phase": "real", "lr": 2e-3, "epochs": 3, "max_steps_per_epoch": None})
     cfg = tr.config()
     assert (cfg.phase, cfg.epochs, cfg.lr, cfg.max_steps_per_epoch) == ("real", 3, 2e-3, None)

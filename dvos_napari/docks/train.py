@@ -100,11 +100,12 @@ class TrainDock(DvosDock):
 
         self._cosine_floor = cosine_floor
         info = _machine.known() or _machine.fallback_info()
-        settings, why = suggested_settings(info)
-        self._suggested = settings
+        settings, why = suggested_settings(info, TrainConfig.phase)  # for the phase the form starts on
+        self._info, self._suggested = info, settings
         self.form = ConfigForm(TrainConfig, TRAIN_VIEWS, defaults=settings | {"eta_min": cosine_floor(settings["lr"])})
         self.form.widgets["lr"].valueChanged.connect(self._lr_changed)
         self.machine_label = wrapped_label(f"settings suggested for this computer: {why}")
+        self.form.widgets["phase"].currentIndexChanged.connect(lambda *_: self._phase_changed())
 
         extra = QFormLayout()
         extra.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
@@ -188,13 +189,31 @@ class TrainDock(DvosDock):
     def _machine_known(self, info: dict) -> None:
         """Switch to the settings that suit this computer, unless the user changed the form already."""
         from dvos_core.machine import suggested_settings
+        from dvos_core.train.config import TrainConfig
 
-        settings, why = suggested_settings(info)
-        if settings != self._suggested and all(self.form.values().get(k) == v for k, v in self._suggested.items()):
+        self._info = info
+        follows = self._follows_suggestion()
+        self.form.defaults.update(suggested_settings(info, TrainConfig.phase)[0])  # the defaults' phase
+        self._suggest(follows)
+
+    def _follows_suggestion(self) -> bool:
+        """Whether the form still holds every value suggested last (the user changed none of them)."""
+        values = self.form.values()
+        return all(values.get(k) == v for k, v in self._suggested.items())
+
+    def _suggest(self, apply: bool) -> None:
+        """The suggestion for this computer and the chosen phase; written into the form when ``apply``."""
+        from dvos_core.machine import suggested_settings
+
+        settings, why = suggested_settings(self._info, self.form.values().get("phase", "image"))
+        if apply and settings != self._suggested:
             self.form.set_values(settings)
-            self.form.defaults.update(settings)
-            self._suggested = settings
+        self._suggested = settings
         self.machine_label.setText(f"settings suggested for this computer: {why}")
+
+    def _phase_changed(self) -> None:
+        """A video phase on a CPU gets smaller batches, unless the user changed the suggested values."""
+        self._suggest(self._follows_suggestion())
 
     def refresh(self) -> None:
         current = self.init_from.currentText()
