@@ -39,6 +39,17 @@ def local_processes() -> int:
         return 1
 
 
+def loader_workers(requested: int | None, device_type: str, processes: int = 1) -> int:
+    """Data-loader worker processes for training on ``device_type``: ``requested``, else none on a CPU (a worker takes
+    a core from the training's own threads: one worker made a 2-core demo step 1.4x slower) and on a GPU up to 4,
+    keeping one core for each of the ``processes`` training processes on this machine."""
+    if requested is not None:
+        return int(requested)
+    if device_type != "cuda":
+        return 0
+    return max(0, min(4, available_cores() // max(1, int(processes)) - 1))
+
+
 def _check(value, source: str) -> int:
     try:
         n = int(value)

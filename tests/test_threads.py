@@ -31,6 +31,22 @@ def test_precedence_and_default_share_of_the_cores(monkeypatch):
         resolve_threads(0)
 
 
+def test_loader_workers_default_to_none_on_a_cpu_and_a_share_of_the_cores_on_a_gpu(monkeypatch):
+    from dvos_core.train import TrainConfig
+
+    monkeypatch.setattr(threads_mod, "available_cores", lambda: 16)
+    assert threads_mod.loader_workers(None, "cpu") == 0 and threads_mod.loader_workers(None, "mps") == 0
+    assert threads_mod.loader_workers(None, "cuda") == 4  # capped: the GPU's feeders, not the whole machine
+    assert threads_mod.loader_workers(None, "cuda", processes=8) == 1  # 2 cores per rank: one trains, one feeds
+    monkeypatch.setattr(threads_mod, "available_cores", lambda: 1)
+    assert threads_mod.loader_workers(None, "cuda") == 0
+    assert threads_mod.loader_workers(3, "cpu") == 3  # an explicit number wins
+    assert TrainConfig().num_workers is None
+    TrainConfig().validate()
+    with pytest.raises(ValueError, match="num_workers must be >= 0"):
+        TrainConfig(num_workers=-1).validate()
+
+
 def test_available_cores_follow_the_affinity_mask(monkeypatch):
     monkeypatch.setattr(threads_mod.os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
     assert threads_mod.available_cores() == 3

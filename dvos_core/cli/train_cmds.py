@@ -45,7 +45,11 @@ def register(sub) -> None:
     p.add_argument("--eta-min", type=float, help="final learning rate of the cosine schedule")
     p.add_argument("--init-from", help="checkpoint to start from (frame model for 'synthetic', DVOS for 'real')")
     p.add_argument("--device", help="auto | cuda | cuda:N | mps | cpu")
-    p.add_argument("--num-workers", type=int, help="DataLoader worker processes")
+    p.add_argument(
+        "--num-workers",
+        type=int,
+        help="DataLoader worker processes (default: automatic, none on a CPU, up to 4 on a GPU)",
+    )
     p.add_argument("--max-steps-per-epoch", type=int, help="cap on steps per epoch (quick runs)")
     p.add_argument(
         "--pseudo-quality-min",

@@ -113,7 +113,13 @@ class TrainConfig:
         default=0.1, metadata=doc("fraction of training sources held out when no val-split data exists")
     )
     grad_clip: float | None = field(default=1.0, metadata=doc("clip the gradient norm to this (null = off)"))
-    num_workers: int = field(default=0, metadata=doc("DataLoader worker processes"))
+    num_workers: int | None = field(
+        default=None,
+        metadata=doc(
+            "DataLoader worker processes (null = automatic: none on a CPU, where they take cores from the training "
+            "itself; on a GPU up to 4, one core kept per training process)"
+        ),
+    )
     seed: int = field(default=123, metadata=doc("random seed (model init, sampling, augmentation)"))
     device: str = field(default="auto", metadata=doc("auto | cuda | cuda:N | mps | cpu"))
     amp: bool = field(default=True, metadata=doc("bf16 autocast on CUDA (ignored on CPU/MPS)"))
@@ -139,6 +145,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "tau", "delta"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.num_workers is not None and self.num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0 (or null for automatic), got {self.num_workers}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.lr <= 0 or self.eta_min < 0:

@@ -58,12 +58,14 @@ def train(
     torchrun ranks and data-loader workers).
     """
     from dvos_core.store import Project
-    from dvos_core.threads import local_processes, using_threads
+    from dvos_core.threads import loader_workers, local_processes, using_threads
 
     if not isinstance(project, Project):
         project = Project.open(project, mode="r")
     config.validate()
-    with using_threads(threads, workers=local_processes() * (1 + int(config.num_workers or 0))):
+    workers = loader_workers(config.num_workers, select_device(config.device).type, local_processes())
+    config = config.replace(num_workers=workers)  # the run records the number it used
+    with using_threads(threads, workers=local_processes() * (1 + workers)):
         dist_info = distributed.setup(config.device)
         try:
             return _Run(project, config, name, dist_info, progress, cancel, on_event).run(resume)

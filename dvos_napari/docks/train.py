@@ -68,7 +68,7 @@ TRAIN_VIEWS = {
     "pseudo_quality_min": FieldView(
         "minimum pseudo-label quality", "0-1", "Data", maximum=1.0, step=0.05, none_text="keep all"
     ),
-    "num_workers": FieldView("data loader processes", group="Data", maximum=64),
+    "num_workers": FieldView("data loader processes", group="Data", maximum=64, none_text="automatic"),
     "mask_weight": FieldView("mask loss", group="Loss weights", maximum=1000),
     "frame_weight": FieldView("frame reconstruction loss", group="Loss weights", maximum=1000),
     "bce_weight": FieldView("cross-entropy (in mask loss)", group="Loss weights", maximum=1000),
