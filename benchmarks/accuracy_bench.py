@@ -73,7 +73,7 @@ class Settings:
     threads: int = 1
     device: str = "cpu"  # where models train and predict (cpu, cuda, auto)
     degrade_p: float = 0.7  # share of degraded inputs: the context model's queries and the control's frames
-    loader_workers: int = 0  # training data-loader processes (the context model's alignment is CPU work)
+    loader_workers: int | None = None  # training data-loader processes (None: dvos's automatic choice)
 
     @classmethod
     def quick(cls) -> Settings:
@@ -323,7 +323,12 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu", help="where models train and predict: cpu (default), cuda, auto")
     ap.add_argument("--degrade-p", type=float, default=0.7, help="share of degraded training queries (default 0.7)")
-    ap.add_argument("--loader-workers", type=int, default=0, help="training data-loader processes (default 0)")
+    ap.add_argument(
+        "--loader-workers",
+        type=int,
+        default=None,
+        help="training data-loader processes (default: automatic, none on a CPU, up to 4 on a GPU)",
+    )
     ap.add_argument(
         "--steps-scale",
         type=float,
