@@ -32,80 +32,81 @@ def window_offsets(r: int) -> list[tuple[int, int]]:
     return [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
 
 
+def _correlate(a: torch.Tensor, x: torch.Tensor, r: int) -> torch.Tensor:
+    """``out[:, t, i] = sum over c of a * x[:, t]`` shifted by the i-th window offset: a (B, C, h, w), x padded by r
+    (B, T, C, h+2r, w+2r) -> (B, T, (2r+1)^2, h, w)."""
+    offsets = window_offsets(r)
+    b, t, c = x.shape[:3]
+    h, w = a.shape[-2:]
+    dtype = torch.promote_types(a.dtype, x.dtype)
+    out = a.new_empty(b, t, len(offsets), h, w, dtype=dtype)
+    prod = a.new_empty(b, t, c, h, w, dtype=dtype)  # one buffer for every offset's products
+    for i, (dy, dx) in enumerate(offsets):
+        torch.mul(a[:, None], window_shift(x, dy, dx, r), out=prod)
+        out[:, :, i] = prod.sum(2)
+    return out
+
+
+def _aggregate(weights: torch.Tensor, x: torch.Tensor, r: int) -> torch.Tensor:
+    """``out = sum over t, i of weights[:, t, i] * x[:, t]`` shifted by the i-th window offset: weights (B, T,
+    (2r+1)^2, h, w), x padded by r (B, T, C, h+2r, w+2r) -> (B, C, h, w), accumulated in place."""
+    b, t, c = x.shape[:3]
+    out = x.new_zeros(b, c, *weights.shape[-2:], dtype=torch.promote_types(weights.dtype, x.dtype))
+    for i, (dy, dx) in enumerate(window_offsets(r)):
+        shifted = window_shift(x, dy, dx, r)
+        for j in range(t):
+            out.addcmul_(weights[:, j, i, None], shifted[:, j])
+    return out
+
+
+def _scatter(weights: torch.Tensor, a: torch.Tensor, r: int, like: torch.Tensor) -> torch.Tensor:
+    """The padded (B, T, C, h+2r, w+2r) tensor shaped as ``like`` whose i-th window offset receives ``weights[:, t,
+    i] * a`` for every t: weights (B, T, (2r+1)^2, h, w), a (B, C, h, w); accumulated in place."""
+    out = torch.zeros_like(like)
+    for i, (dy, dx) in enumerate(window_offsets(r)):
+        window_shift(out, dy, dx, r).addcmul_(weights[:, :, i, None], a[:, None])
+    return out
+
+
 class LocalCorrelation(torch.autograd.Function):
     """``scores[:, t, i] = sum over d of q * keys[:, t]`` shifted by the i-th window offset: q (B, d, h, w), keys
     padded by r (B, T, d, h+2r, w+2r) -> (B, T, (2r+1)^2, h, w).
 
     The same as a loop of elementwise products under autograd, with a backward pass that accumulates into one
     gradient buffer in place instead of allocating a padded gradient per offset (the lookup's main cost in training).
+    Its backward is :class:`LocalAggregate`'s forward and a scatter, as the two ops are each other's adjoints.
     """
 
     @staticmethod
     def forward(ctx, q, keys, r: int):
-        b, t, d = keys.shape[:3]
-        h, w = q.shape[-2:]
-        offsets = window_offsets(r)
-        dtype = torch.promote_types(q.dtype, keys.dtype)
-        out = q.new_empty(b, t, len(offsets), h, w, dtype=dtype)
-        prod = q.new_empty(b, t, d, h, w, dtype=dtype)
-        for i, (dy, dx) in enumerate(offsets):
-            torch.mul(q[:, None], window_shift(keys, dy, dx, r), out=prod)
-            out[:, :, i] = prod.sum(2)
         ctx.save_for_backward(q, keys)
         ctx.r = r
-        return out
+        return _correlate(q, keys, r)
 
     @staticmethod
     def backward(ctx, grad):
         q, keys = ctx.saved_tensors
-        r, t = ctx.r, keys.shape[1]
-        grad_q = torch.zeros_like(q) if ctx.needs_input_grad[0] else None
-        grad_k = torch.zeros_like(keys) if ctx.needs_input_grad[1] else None
-        for i, (dy, dx) in enumerate(window_offsets(r)):
-            g = grad[:, :, i, None]  # (B, T, 1, h, w)
-            if grad_q is not None:
-                shifted = window_shift(keys, dy, dx, r)
-                for j in range(t):
-                    grad_q.addcmul_(g[:, j], shifted[:, j])
-            if grad_k is not None:
-                window_shift(grad_k, dy, dx, r).addcmul_(g, q[:, None])
+        grad_q = _aggregate(grad, keys, ctx.r).to(q.dtype) if ctx.needs_input_grad[0] else None
+        grad_k = _scatter(grad, q, ctx.r, keys) if ctx.needs_input_grad[1] else None
         return grad_q, grad_k, None
 
 
 class LocalAggregate(torch.autograd.Function):
     """``out = sum over t, i of weights[:, t, i] * x[:, t]`` shifted by the i-th window offset: weights (B, T,
     (2r+1)^2, h, w), x padded by r (B, T, C, h+2r, w+2r) -> (B, C, h, w); accumulated in place, forward and
-    backward."""
+    backward (whose weight gradient is :class:`LocalCorrelation`'s forward)."""
 
     @staticmethod
     def forward(ctx, weights, x, r: int):
-        b, t, c = x.shape[:3]
-        h, w = weights.shape[-2:]
-        out = x.new_zeros(b, c, h, w, dtype=torch.promote_types(weights.dtype, x.dtype))
-        for i, (dy, dx) in enumerate(window_offsets(r)):
-            shifted = window_shift(x, dy, dx, r)
-            for j in range(t):
-                out.addcmul_(weights[:, j, i, None], shifted[:, j])
         ctx.save_for_backward(weights, x)
         ctx.r = r
-        return out
+        return _aggregate(weights, x, r)
 
     @staticmethod
     def backward(ctx, grad):
         weights, x = ctx.saved_tensors
-        r, t = ctx.r, x.shape[1]
-        grad_w = torch.empty_like(weights) if ctx.needs_input_grad[0] else None
-        grad_x = torch.zeros_like(x) if ctx.needs_input_grad[1] else None
-        prod = grad.new_empty(grad.shape[0], t, *grad.shape[1:]) if grad_w is not None else None  # grad's dtype
-        for i, (dy, dx) in enumerate(window_offsets(r)):
-            shifted = window_shift(x, dy, dx, r)
-            if grad_w is not None:
-                torch.mul(grad[:, None], shifted, out=prod)
-                grad_w[:, :, i] = prod.sum(2)
-            if grad_x is not None:
-                target = window_shift(grad_x, dy, dx, r)
-                for j in range(t):
-                    target[:, j].addcmul_(weights[:, j, i, None], grad)
+        grad_w = _correlate(grad, x, ctx.r).to(weights.dtype) if ctx.needs_input_grad[0] else None
+        grad_x = _scatter(weights, grad, ctx.r, x) if ctx.needs_input_grad[1] else None
         return grad_w, grad_x, None
 
 
