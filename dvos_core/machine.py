@@ -8,7 +8,7 @@ use so that it does not starve the program that started it (one core is left fre
 
 from __future__ import annotations
 
-import os
+from dvos_core.threads import available_cores
 
 # TrainConfig values per device type; the CPU row matches `dvos demo` (small model, 128 px crops, short epochs)
 GPU_SETTINGS = {"preset": "paper", "epochs": 20, "batch_size": 8, "size": 256, "lr": 1e-4, "max_steps_per_epoch": None}
@@ -18,11 +18,8 @@ CPU_VIDEO_BATCH = 4
 
 
 def cpu_count() -> int:
-    """CPUs this process may use (its affinity where the system reports it)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+    """CPUs this process may use (its affinity where the system reports it): the cores the thread rule shares out."""
+    return available_cores()
 
 
 def default_threads(cpus: int | None = None) -> int:
