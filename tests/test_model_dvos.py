@@ -106,6 +106,8 @@ def test_normalisation_round_trip():
     frames = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
     t = to_model_input(frames)
     assert t.shape == (2, 3, 32, 32)
+    # channels first in memory, not a moved-axis view: otherwise every convolution after it runs channels-last
+    assert t.is_contiguous() and t.stride() == (3 * 32 * 32, 32 * 32, 32, 1)
     assert torch.allclose(
         t[0, :, 0, 0],
         (torch.tensor(frames[0, 0, 0] / 255.0).float() - torch.tensor(MEAN)) / torch.tensor(STD),
