@@ -29,11 +29,25 @@ def test_both_paths_write_every_frame_and_are_compared():
 
 
 def test_a_run_leaves_the_store_writes_as_they_were():
+    import dvos_core.model
     from dvos_core.store.predictions import ModelPredictions
 
-    before = ModelPredictions.set_many
-    _bench().run_case("tiny", 64, 1, 1, "cpu", "optimized", 1, queue.Queue())
+    before, model_input = ModelPredictions.set_many, dvos_core.model.to_model_input
+    _bench().run_case("tiny", 64, 1, 1, "cpu", "baseline", 1, queue.Queue())
     assert ModelPredictions.set_many is before  # its write counter is not left in place for later callers
+    assert dvos_core.model.to_model_input is model_input  # nor the baseline's input layout
+
+
+def test_the_baseline_keeps_the_input_layout_it_had():
+    import numpy as np
+    import torch
+
+    from dvos_core.model import to_model_input
+
+    frames = np.random.default_rng(0).integers(0, 256, (2, 32, 64, 3), dtype=np.uint8)
+    old, new = _bench().historical_model_input(frames), to_model_input(frames)
+    assert torch.equal(old, new)  # the same values ...
+    assert new.is_contiguous() and old.is_contiguous(memory_format=torch.channels_last)  # ... laid out as each path has
 
 
 def test_a_run_that_dies_is_reported_not_waited_for():
