@@ -47,18 +47,16 @@ MODES = ("baseline", "optimized")
 
 
 def historical_model_input(frames, device=None, dtype=None):
-    """``dvos_core.model.to_model_input`` as today's path had it: the normalised frames as a moved-axis view of the
-    (H, W, 3) frames, i.e. laid out channels-last in memory. The product now lays them out channels first, which
-    makes the optimised path faster (the attention blocks' stacking no longer transposes) but the plain path's stock
-    kernels slower (7-16% measured on a Zen 3), so the baseline keeps the layout it had: the faster plain path."""
+    """``dvos_core.model.to_model_input`` as today's path had it: the same values laid out channels-last in memory
+    (the moved-axis view of the (H, W, 3) frames it used to return). The product now lays them out channels first,
+    which makes the optimised path faster (the attention blocks' stacking no longer transposes) but the plain path's
+    stock kernels slower (7-16% measured on a Zen 3), so the baseline keeps the layout it had: the faster plain path."""
     import torch
 
-    from dvos_core.model.normalize import _stats
+    from dvos_core.model.normalize import to_model_input
 
-    t = torch.from_numpy(frames) if not isinstance(frames, torch.Tensor) else frames
-    t = t.to(device=device).movedim(-1, -3).to(dtype or torch.float32) / 255.0
-    mean, std = _stats(t.device, t.dtype)
-    return (t - mean) / std
+    t = to_model_input(frames, device, dtype or torch.float32)
+    return t.movedim(-3, -1).contiguous().movedim(-1, -3)
 
 
 def run_case(preset: str, size: int, n_frames: int, batch: int, device: str, mode: str, threads, queue) -> None:
