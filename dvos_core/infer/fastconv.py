@@ -9,7 +9,10 @@ measured, and they disagree on narrow convolutions on large maps), so no rule pe
   reassociates the sums: outputs differ from the direct convolution by about 1e-5 relative.
 * 3x3 convolutions with dilation 2 (the attention blocks' second spatial conv): stock, or split into the four
   polyphase sub-images, each a plain 3x3 convolution run by NNPACK (output pixel (2i+r, 2j+s) only sees input
-  pixels of phase (r, s)).
+  pixels of phase (r, s)), or, from ``MIN_CHANNELS_WINOGRAD`` channels, Winograd F(2x2, 3x3) on the sub-images
+  with the transformed weight kept (:mod:`dvos_core.infer.winograd`: the deep blocks' small, wide maps).
+* A stock (direct) candidate is skipped without being tried when another one already ran faster than its
+  arithmetic could at twice this core's matrix-product rate (:func:`~dvos_core.infer.kernel_choice.arithmetic_floor`).
 * 1x1 convolutions (grouped or not) on large maps: stock, or matrix products over blocks of ``POINTWISE_COLUMNS``
   pixels, so each block's input and output stay in the cache.
 * The attention blocks (:class:`FastAttention`) apply their activations, gates and products in place instead of
@@ -32,11 +35,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dvos_core.infer.kernel_choice import KernelChooser
+from dvos_core.infer import winograd
+from dvos_core.infer.kernel_choice import KernelChooser, arithmetic_floor
 from dvos_core.model.attention import SpatioTemporalAttention, stack_frames
 
 MIN_CHANNELS_NNPACK = 16  # NNPACK is a candidate for 3x3 convolutions from this width (in and out) ...
 MIN_SIDE = 32  # ... on maps (or, dilated, polyphase sub-images) at least this many px on each side
+MIN_CHANNELS_WINOGRAD = 512  # dilated 3x3 convolutions this wide (in and out) may run by cached-weight Winograd
 POINTWISE_COLUMNS = 2048  # pixels per matrix-product block of a 1x1 convolution (measured: 1k-2k best, 16k worse)
 POINTWISE_MIN_PIXELS = 128 * 128  # below this the stock 1x1 kernel's maps fit in the cache anyway
 FOLD_MIN_PIXELS = 128 * 128  # attention blocks fold their spatial gate's convolutions from this map size
@@ -77,6 +82,11 @@ def nnpack_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
+def direct_floor(x: torch.Tensor, weight: torch.Tensor, groups: int = 1) -> float:
+    """Seconds a direct stride-1 convolution of ``x`` by ``weight`` (same-size output) cannot beat on this CPU."""
+    return arithmetic_floor(2.0 * x.shape[0] * x.shape[-2] * x.shape[-1] * weight.numel())
+
+
 def conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """A 3x3, stride 1, padding 1 convolution: the stock kernel or NNPACK, whichever measured faster here."""
     if not nnpack_fits(x, weight):
@@ -84,6 +94,7 @@ def conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) ->
     return CHOOSER.run(
         _key("conv3x3", x, weight),
         {"stock": lambda: F.conv2d(x, weight, bias, padding=1), "nnpack": lambda: nnpack_conv3x3(x, weight, bias)},
+        floors={"stock": direct_floor(x, weight)},
     )
 
 
@@ -108,15 +119,25 @@ def dilated_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
 
 
 def dilated2_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
-    """A 3x3 convolution with dilation 2 and padding 2: the stock dilated kernel or polyphase + NNPACK (even-sized
-    maps whose phases NNPACK takes), whichever measured faster here."""
+    """A 3x3 convolution with dilation 2 and padding 2: the stock dilated kernel, polyphase + NNPACK (even-sized
+    maps whose phases NNPACK takes) or polyphase + Winograd (wide convolutions, sides multiples of 4), whichever
+    measured faster here."""
     h, w = x.shape[-2:]
+    candidates = {}
+    if h % 2 == 0 and w % 2 == 0 and nnpack_fits(x[..., ::2, ::2], weight):
+        candidates["polyphase"] = lambda: dilated_conv3x3(x, weight, bias, True)
+    key = _key("dilated3x3", x, weight)
+    if h % 4 == 0 and w % 4 == 0 and min(weight.shape[:2]) >= MIN_CHANNELS_WINOGRAD:
+        if CHOOSER.decision(key) is None:
+            winograd.cached_transform(weight)  # once, and not inside the candidate's timing
+        candidates["winograd"] = lambda: winograd.dilated_conv3x3(x, winograd.cached_transform(weight), bias)
     stock = lambda: F.conv2d(x, weight, bias, padding=2, dilation=2)  # noqa: E731
-    if h % 2 or w % 2 or not nnpack_fits(x[..., ::2, ::2], weight):
+    if not candidates:
         return stock()
-    return CHOOSER.run(
-        _key("dilated3x3", x, weight), {"stock": stock, "polyphase": lambda: dilated_conv3x3(x, weight, bias, True)}
-    )
+    out = CHOOSER.run(key, {**candidates, "stock": stock}, floors={"stock": direct_floor(x, weight)})
+    if "winograd" in candidates and CHOOSER.decision(key) not in (None, "winograd"):
+        winograd.drop_transform(weight)  # another kernel won: free the transformed weight
+    return out
 
 
 def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, groups: int) -> torch.Tensor:

@@ -16,10 +16,18 @@ The time is wall-clock time less the process's system CPU time (:func:`compute_c
 kernel fault in the pages of its new buffers, which on some virtual machines costs more than the convolution (seen:
 65,000 faults, 0.1 s, in one 0.3 s call), and that cost is gone once freed memory is reused; counting it picked the
 slower kernel.
+
+A candidate may come with a *floor*: a time it cannot beat, e.g. a direct convolution's arithmetic at 1.25 times the
+rate this core reaches in a 512^2 matrix product (:func:`arithmetic_floor`: such a product runs at 80% or more of
+the core's peak, which no direct kernel passes). Such a candidate
+is timed after the others and skipped when one of them already ran faster than its floor by ``margin``: the stock
+dilated convolution at 512^2 costs 2.3 s where its polyphase form takes 0.4 s, and trying it once cost every
+prediction run that much at its start.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -38,6 +46,33 @@ def compute_clock() -> float:
     return time.perf_counter() - resource.getrusage(resource.RUSAGE_SELF).ru_stime
 
 
+DIRECT_RATE_BOUND = 1.25  # no direct kernel runs at this many times the rate of a 512^2 matrix product (the peak)
+
+
+@functools.cache
+def matmul_rate(threads: int) -> float:
+    """Floating-point operations per second of a 512^2 x 512^2 matrix product on this CPU with ``threads`` threads
+    (the best of a few; measured once per thread count, about 20 ms)."""
+    import torch
+
+    a, b = torch.randn(512, 512), torch.randn(512, 512)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * 512**3 / max(best, 1e-9)
+
+
+def arithmetic_floor(flops: float) -> float:
+    """Seconds a kernel that does ``flops`` operations directly (no Winograd, no FFT) cannot beat on this CPU with
+    torch's current thread count."""
+    import torch
+
+    return flops / (DIRECT_RATE_BOUND * matmul_rate(torch.get_num_threads()))
+
+
 class KernelChooser:
     """Per key (kernel family, shapes, thread count), the fastest of the candidates, found by timing their calls."""
 
@@ -49,17 +84,22 @@ class KernelChooser:
         self._chosen: dict[Hashable, str] = {}
         self._timings: dict[Hashable, dict[str, list[float]]] = {}
 
-    def run(self, key: Hashable, candidates: dict[str, Callable[[], object]]):
+    def run(self, key: Hashable, candidates: dict[str, Callable[[], object]], floors: dict[str, float] | None = None):
         """The output of one candidate for this call: the chosen one once ``key`` is decided, else the next one to
-        time (the least-timed one, in the order given)."""
+        time (the least-timed one, those without a floor first, in the order given). ``floors``: seconds some
+        candidates cannot beat (see the module docstring)."""
         if len(candidates) == 1:
             return next(iter(candidates.values()))()
+        floors = floors or {}
         with self._lock:
             chosen = self._chosen.get(key)
+            if chosen is not None and chosen not in candidates:  # offered differently now: decide again
+                del self._chosen[key]
+                chosen = None
             decided = chosen is not None
             if not decided:
                 timings = self._timings.setdefault(key, {name: [] for name in candidates})
-                chosen = min(timings, key=lambda name: len(timings[name]))
+                chosen = min(timings, key=lambda name: (len(timings[name]), name in floors))
         if decided:
             return candidates[chosen]()
         t0 = self.clock()
@@ -69,15 +109,23 @@ class KernelChooser:
             timings = self._timings.get(key)
             if timings is not None and key not in self._chosen:
                 timings[chosen].append(elapsed)
+                best = min(elapsed, *(min(v) for v in timings.values() if v))
+                for name in [n for n, v in timings.items() if not v and floors.get(n, 0.0) >= self.margin * best]:
+                    del timings[name]  # cannot win: skipped
                 if self._settled(timings):
                     self._chosen[key] = min(timings, key=lambda name: min(timings[name]))
                     del self._timings[key]
         return out
 
+    def decision(self, key: Hashable) -> str | None:
+        """The kernel chosen for ``key``, or None while it is undecided."""
+        with self._lock:
+            return self._chosen.get(key)
+
     def _settled(self, timings: dict[str, list[float]]) -> bool:
         """Every candidate timed ``rounds`` times, or each once and the fastest ahead of all others by ``margin``."""
         counts = {len(v) for v in timings.values()}
-        if min(counts) >= self.rounds:
+        if len(timings) == 1 or min(counts) >= self.rounds:
             return True
         if min(counts) < 1:
             return False
