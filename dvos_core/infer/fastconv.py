@@ -11,8 +11,9 @@ measured, and they disagree on narrow convolutions on large maps), so no rule pe
   polyphase sub-images, each a plain 3x3 convolution run by NNPACK (output pixel (2i+r, 2j+s) only sees input
   pixels of phase (r, s)), or, from ``MIN_CHANNELS_WINOGRAD`` channels, Winograd F(2x2, 3x3) on the sub-images
   with the transformed weight kept (:mod:`dvos_core.infer.winograd`: the deep blocks' small, wide maps).
-* A stock (direct) candidate is skipped without being tried when another one already ran faster than its
-  arithmetic could at twice this core's matrix-product rate (:func:`~dvos_core.infer.kernel_choice.arithmetic_floor`).
+* A stock (direct) candidate is tried last, and not at all when another one already ran 1.25x faster than its
+  arithmetic could at 1.25 times this core's matrix-product rate
+  (:func:`~dvos_core.infer.kernel_choice.arithmetic_floor`).
 * 1x1 convolutions (grouped or not) on large maps: stock, or matrix products over blocks of ``POINTWISE_COLUMNS``
   pixels, so each block's input and output stay in the cache.
 * The attention blocks (:class:`FastAttention`) apply their activations, gates and products in place instead of
@@ -82,7 +83,7 @@ def nnpack_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
-def direct_floor(x: torch.Tensor, weight: torch.Tensor, groups: int = 1) -> float:
+def direct_floor(x: torch.Tensor, weight: torch.Tensor) -> float:
     """Seconds a direct stride-1 convolution of ``x`` by ``weight`` (same-size output) cannot beat on this CPU."""
     return arithmetic_floor(2.0 * x.shape[0] * x.shape[-2] * x.shape[-1] * weight.numel())
 

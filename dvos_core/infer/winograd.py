@@ -4,7 +4,7 @@ The paper model's deepest attention blocks run a dense 3x3 convolution with dila
 and 1024 channels at 32^2 (at 512^2 frames): 19 GFLOP each, about 0.6 s of a 7 s window on one Zen 3 core with the
 stock kernel, whose arithmetic rate is already near the core's peak. Split into its four polyphase sub-images, each
 is a plain 3x3 convolution of 8^2 or 16^2 px, too small for NNPACK (which also transforms its 150 MB weight again on
-every call). Here the weight is transformed once and kept with it (16/9 of its size), and each call transforms the
+every call). Here the weight is transformed once and kept (16/9 of its size), and each call transforms the
 input tiles, multiplies one (16, out, in) x (16, in, tiles) batch of matrices and transforms the result back:
 2.25x less arithmetic, outputs within float rounding of the direct convolution (a few 1e-6 relative).
 
@@ -42,10 +42,9 @@ def transform_weight(weight: torch.Tensor) -> torch.Tensor:
 
 
 def _outside_heap(like: torch.Tensor, shape: tuple) -> torch.Tensor:
-    """An empty CPU float tensor of ``shape`` in its own anonymous memory map: a long-lived block (hundreds of MB for
-    the paper model) made in the middle of a prediction would otherwise sit in the middle of glibc's heap, which
-    prediction keeps (:mod:`~dvos_core.infer.allocator`), and later feature maps would no longer fit around it: the
-    heap grew and faulted in fresh pages in later steps. Other devices and dtypes: a plain tensor."""
+    """An empty CPU float tensor of ``shape`` in its own anonymous memory map, so that a long-lived block (hundreds of
+    MB for the paper model) made in the middle of a prediction does not split the heap that prediction keeps for its
+    short-lived feature maps (:mod:`~dvos_core.infer.allocator`). Other devices and dtypes: a plain tensor."""
     if like.device.type != "cpu" or like.dtype != torch.float32:
         return like.new_empty(shape)
     count = math.prod(shape)
