@@ -18,6 +18,11 @@ BLOCK = 16
 VIDEO_HW = (96, CODE_BITS * BLOCK)  # (height, width) of generated videos
 
 
+def rel_err(a, b) -> float:
+    """The largest absolute difference between two tensors relative to the largest magnitude of ``b``."""
+    return float((a - b).abs().max() / b.abs().max())
+
+
 def coded_frame(k: int, hw=VIDEO_HW) -> np.ndarray:
     """An RGB uint8 frame whose top block row encodes k."""
     h, w = hw

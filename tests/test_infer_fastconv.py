@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import rel_err
 
 from dvos_core.infer import fastconv, predict_array
 from dvos_core.infer.allocator import reuse_freed_memory
@@ -36,16 +37,12 @@ def chooser(monkeypatch):
     return fresh
 
 
-def _rel_err(a, b):
-    return float((a - b).abs().max() / b.abs().max())
-
-
 @needs_nnpack
 def test_nnpack_conv3x3_matches_the_stock_convolution():
     torch.manual_seed(0)
     x, w, b = torch.randn(2, 64, 40, 48), torch.randn(80, 64, 3, 3) / 24, torch.randn(80)
     with torch.inference_mode():
-        assert _rel_err(nnpack_conv3x3(x, w, b), F.conv2d(x, w, b, padding=1)) < 5e-5  # Winograd rounding
+        assert rel_err(nnpack_conv3x3(x, w, b), F.conv2d(x, w, b, padding=1)) < 5e-5  # Winograd rounding
 
 
 @pytest.mark.parametrize("use_nnpack", [False, pytest.param(True, marks=needs_nnpack)])
@@ -55,7 +52,7 @@ def test_polyphase_dilated_conv_matches_the_dilated_convolution(use_nnpack):
     with torch.inference_mode():
         ref = F.conv2d(x, w, padding=2, dilation=2)
         # the polyphase split itself is exact up to summation order; Winograd (NNPACK) adds its rounding
-        assert _rel_err(dilated_conv3x3(x, w, None, use_nnpack), ref) < (5e-5 if use_nnpack else 1e-6)
+        assert rel_err(dilated_conv3x3(x, w, None, use_nnpack), ref) < (5e-5 if use_nnpack else 1e-6)
 
 
 @pytest.mark.parametrize("groups, bias", [(1, False), (4, False), (4, True), (2, True)])
@@ -65,7 +62,7 @@ def test_pointwise_conv_matches_the_stock_1x1_convolution(groups, bias, monkeypa
     x, w = torch.randn(2, 32, 50, 45), torch.randn(48, 32 // groups, 1, 1)
     b = torch.randn(48) if bias else None
     with torch.inference_mode():
-        assert _rel_err(pointwise_conv(x, w, b, groups), F.conv2d(x, w, b, groups=groups)) < 1e-6
+        assert rel_err(pointwise_conv(x, w, b, groups), F.conv2d(x, w, b, groups=groups)) < 1e-6
 
 
 @pytest.mark.parametrize("reduction, fold", [("tau_mean", False), ("adjacent", False), ("tau_mean", True)])
@@ -87,16 +84,16 @@ def test_fast_attention_computes_the_stock_block(reduction, fold, monkeypatch, c
         ref = stock(x)
         keep = x.clone()
         tol = 5e-5 if nnpack_available() else 1e-6  # Winograd rounding where NNPACK runs
-        assert _rel_err(fast(x), ref) < tol and torch.equal(x, keep)  # the input is not overwritten
+        assert rel_err(fast(x), ref) < tol and torch.equal(x, keep)  # the input is not overwritten
         c = stock.channels  # the decoder's cached path hands over each window's per-frame features unstacked
         per_frame = [[x[b, f * c : (f + 1) * c] for f in range(stock.tau)] for b in range(x.shape[0])]
         assert torch.equal(stock(per_frame), ref)
-        assert _rel_err(fast(per_frame), ref) < tol
+        assert rel_err(fast(per_frame), ref) < tol
         for _ in range(2 * chooser.rounds):  # the per-frame pair: each candidate (as is, folded by NNPACK) is tried
-            assert _rel_err(fast(x), ref) < tol
+            assert rel_err(fast(x), ref) < tol
         for conv in (stock.spatial[0], stock.spatial[4], stock.spatial[5]):  # changed weights: folded again
             conv.weight.mul_(1.5)
-            assert _rel_err(fast(x), stock(x)) < tol
+            assert rel_err(fast(x), stock(x)) < tol
         assert (getattr(fast, "_fold_cache", None) is not None) == fold
         decided = any(key[0] == "attention_in" for key in chooser.chosen())
         assert decided == (fold and nnpack_available())  # decided after the tries (one candidate without NNPACK)
@@ -108,21 +105,29 @@ def test_fast_attention_computes_the_stock_block(reduction, fold, monkeypatch, c
     assert torch.equal(a, stock(x)) and a.requires_grad
 
 
-def test_chooser_tries_each_kernel_then_keeps_the_fastest():
-    now = [0.0]
-    costs = {"a": 3.0, "b": 1.0, "c": 2.0}
-    calls = []
+class FakeKernels:
+    """Kernels that only advance a fake clock by their cost and return their name; ``calls`` lists what ran."""
 
-    def kernel(name):
+    def __init__(self, costs: dict):
+        self.costs, self.now, self.calls = costs, 0.0, []
+        self.candidates = {name: self._kernel(name) for name in costs}
+
+    def _kernel(self, name):
         def run():
-            calls.append(name)
-            now[0] += costs[name]
+            self.calls.append(name)
+            self.now += self.costs[name]
             return name
 
         return run
 
-    chooser = KernelChooser(rounds=2, margin=3.0, clock=lambda: now[0])
-    candidates = {name: kernel(name) for name in costs}
+    def clock(self) -> float:
+        return self.now
+
+
+def test_chooser_tries_each_kernel_then_keeps_the_fastest():
+    fake = FakeKernels({"a": 3.0, "b": 1.0, "c": 2.0})
+    costs, calls, candidates = fake.costs, fake.calls, fake.candidates
+    chooser = KernelChooser(rounds=2, margin=3.0, clock=fake.clock)
     outputs = [chooser.run("k", candidates) for _ in range(10)]
     assert outputs == calls  # every call's output is the kernel that ran: nothing computed twice
     assert calls[:6] == ["a", "b", "c", "a", "b", "c"]  # each timed twice, in turn
@@ -132,9 +137,26 @@ def test_chooser_tries_each_kernel_then_keeps_the_fastest():
     assert chooser.run("k", candidates) == "b"
     chooser.clear()
     assert chooser.chosen() == {}
-    chooser = KernelChooser(rounds=2, margin=1.4, clock=lambda: now[0])  # c ahead of a by 1.5x after one call each
+    chooser = KernelChooser(rounds=2, margin=1.4, clock=fake.clock)  # c ahead of a by 1.5x after one call each
     calls.clear()
     assert [chooser.run("k", candidates) for _ in range(4)] == ["a", "b", "c", "c"] and chooser.chosen() == {"k": "c"}
+
+
+def test_chooser_skips_a_candidate_another_one_already_beats_by_its_floor():
+    fake = FakeKernels({"direct": 5.0, "fast": 1.0, "other": 2.0})
+    calls, candidates = fake.calls, fake.candidates
+    chooser = KernelChooser(rounds=2, margin=1.25, clock=fake.clock)
+    # the floored candidate comes last; "fast" beats its floor of 3 s by more than the margin: never run
+    outputs = [chooser.run("k", candidates, floors={"direct": 3.0}) for _ in range(6)]
+    assert "direct" not in calls and outputs == calls and chooser.chosen() == {"k": "fast"}
+    calls.clear()
+    chooser = KernelChooser(rounds=1, margin=1.25, clock=fake.clock)
+    # a floor the others do not beat by the margin: the candidate is timed (last) like any other
+    runs = [chooser.run("k", candidates, floors={"direct": 1.2}) for _ in range(4)]
+    assert runs == ["fast", "other", "direct", "fast"]
+    # a decision whose kernel is not offered any more is made again among those offered
+    assert chooser.run("k", {"other": candidates["other"], "direct": candidates["direct"]}) == "other"
+    assert "k" not in chooser.chosen()
 
 
 @pytest.mark.parametrize("family", ["conv3x3", "dilated", "conv1x1"])
@@ -150,7 +172,7 @@ def test_fast_convolutions_match_the_stock_one_whichever_kernel_runs(family, cho
         ref = stock(x)
         # `rounds` timed calls per candidate (two candidates at most), then the chosen one
         outs = [fast(x) for _ in range(1 + 2 * chooser.rounds)]
-    assert all(_rel_err(out, ref) < 5e-5 for out in outs)
+    assert all(rel_err(out, ref) < 5e-5 for out in outs)
     decided = chooser.chosen()
     if family == "conv1x1" or nnpack_available():  # with NNPACK every family has two candidates
         assert len(decided) == 1 and next(iter(decided.values())) in ("stock", "nnpack", "polyphase", "blocked")
@@ -205,31 +227,3 @@ def test_freed_memory_is_reused_inside_the_block():
     assert outside > 50_000 and inside < outside / 4  # outside, the feature maps' pages are faulted in again
     with reuse_freed_memory(enabled=False) as active:
         assert not active
-
-
-def test_chooser_skips_a_candidate_another_one_already_beats_by_its_floor():
-    now = [0.0]
-    costs = {"direct": 5.0, "fast": 1.0, "other": 2.0}
-    calls = []
-
-    def kernel(name):
-        def run():
-            calls.append(name)
-            now[0] += costs[name]
-            return name
-
-        return run
-
-    candidates = {name: kernel(name) for name in costs}
-    chooser = KernelChooser(rounds=2, margin=1.25, clock=lambda: now[0])
-    # the floored candidate comes last; "fast" beats its floor of 3 s by more than the margin: never run
-    outputs = [chooser.run("k", candidates, floors={"direct": 3.0}) for _ in range(6)]
-    assert "direct" not in calls and outputs == calls and chooser.chosen() == {"k": "fast"}
-    calls.clear()
-    chooser = KernelChooser(rounds=1, margin=1.25, clock=lambda: now[0])
-    # a floor the others do not beat by the margin: the candidate is timed (last) like any other
-    runs = [chooser.run("k", candidates, floors={"direct": 1.2}) for _ in range(4)]
-    assert runs == ["fast", "other", "direct", "fast"]
-    # a decision whose kernel is not offered any more is made again among those offered
-    assert chooser.run("k", {"other": candidates["other"], "direct": candidates["direct"]}) == "other"
-    assert "k" not in chooser.chosen()

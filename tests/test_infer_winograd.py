@@ -6,14 +6,11 @@ import gc
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import rel_err
 
 from dvos_core.infer import fastconv, winograd
 from dvos_core.infer.fastconv import FastConv2d, sharing_copy
 from dvos_core.infer.kernel_choice import KernelChooser
-
-
-def _rel_err(a, b):
-    return float((a - b).abs().max() / b.abs().max())
 
 
 @pytest.mark.parametrize("batch, bias", [(1, True), (2, False)])
@@ -24,7 +21,7 @@ def test_winograd_dilated_conv_matches_the_dilated_convolution(batch, bias):
     with torch.inference_mode():
         out = winograd.dilated_conv3x3(x, winograd.transform_weight(w), b)
         assert out.shape == (batch, 40, 12, 20)
-        assert _rel_err(out, F.conv2d(x, w, b, padding=2, dilation=2)) < 1e-5
+        assert rel_err(out, F.conv2d(x, w, b, padding=2, dilation=2)) < 1e-5
 
 
 def test_transformed_weight_is_kept_until_the_weight_changes_or_goes():
@@ -60,7 +57,7 @@ def test_wide_dilated_fast_conv_may_run_winograd_and_matches_the_stock_one(monke
         ref = stock(x)
         outs = [fast(x) for _ in range(4)]
     assert calls  # the Winograd kernel was tried
-    assert all(_rel_err(out, ref) < 1e-5 for out in outs)
+    assert all(rel_err(out, ref) < 1e-5 for out in outs)
     (decision,) = chooser.chosen().values()
     kept = winograd._TRANSFORMED[id(stock.weight)][1]
     assert (kept is not None) == (decision == "winograd")  # the loser's transformed weight is not kept

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import rel_err
 
 from dvos_core.cli import main as dvos
 from dvos_core.model import CheckpointError, build_model, load_checkpoint, save_checkpoint
@@ -29,10 +30,6 @@ def fixture(kind):
 def outputs(model, kind, x):
     with torch.no_grad():
         return model(x if kind == "video" else x[:, 0])
-
-
-def rel_err(a, b):
-    return float((a - b).abs().max() / b.abs().max())
 
 
 @needs_fixtures
