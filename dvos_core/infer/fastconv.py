@@ -110,12 +110,16 @@ def dilated_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     # phase-major, so each phase's (b, c, h/2, w/2) block is contiguous whatever b is
     phases = cols.view(b, c, h // 2, 2, 2, w // 2).permute(3, 4, 0, 1, 2, 5).reshape(4, b, c, h // 2, w // 2)
     del cols
-    # each phase's output goes straight into its pixels of the result (no stacked copy of all four phases)
+    # each pair of phases (r, 0), (r, 1) goes straight into its rows of the result: viewed as complex numbers, row
+    # phase r of the result is (b, o, h/2, w/2) pairs (pixel 2j, pixel 2j+1), which torch.complex writes from the
+    # two phases' outputs in one pass (half the time of two strided writes; no stacked copy of all four phases)
     out = x.new_empty(b, weight.shape[0], h, w)
-    for r, s in itertools.product(range(2), range(2)):
-        p = phases[2 * r + s]
-        y = nnpack_conv3x3(p, weight, bias) if use_nnpack else F.conv2d(p, weight, bias, padding=1)
-        out[:, :, r::2, s::2] = y
+    pairs = torch.view_as_complex(out.view(b, weight.shape[0], h // 2, 2, w // 2, 2))
+    for r in range(2):
+        ys = [phases[2 * r + s] for s in range(2)]
+        ys = [nnpack_conv3x3(p, weight, bias) if use_nnpack else F.conv2d(p, weight, bias, padding=1) for p in ys]
+        torch.complex(ys[0], ys[1], out=pairs[:, :, :, r])
+        del ys
     return out
 
 
