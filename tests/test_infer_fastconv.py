@@ -46,13 +46,15 @@ def test_nnpack_conv3x3_matches_the_stock_convolution():
 
 
 @pytest.mark.parametrize("use_nnpack", [False, pytest.param(True, marks=needs_nnpack)])
-def test_polyphase_dilated_conv_matches_the_dilated_convolution(use_nnpack):
+@pytest.mark.parametrize("out_channels, bias", [(96, False), (80, True)])
+def test_polyphase_dilated_conv_matches_the_dilated_convolution(use_nnpack, out_channels, bias):
     torch.manual_seed(1)
-    x, w = torch.randn(2, 96, 64, 80), torch.randn(96, 96, 3, 3) / 30
+    x, w = torch.randn(2, 96, 64, 80), torch.randn(out_channels, 96, 3, 3) / 30
+    b = torch.randn(out_channels) if bias else None
     with torch.inference_mode():
-        ref = F.conv2d(x, w, padding=2, dilation=2)
+        ref = F.conv2d(x, w, b, padding=2, dilation=2)
         # the polyphase split itself is exact up to summation order; Winograd (NNPACK) adds its rounding
-        assert rel_err(dilated_conv3x3(x, w, None, use_nnpack), ref) < (5e-5 if use_nnpack else 1e-6)
+        assert rel_err(dilated_conv3x3(x, w, b, use_nnpack), ref) < (5e-5 if use_nnpack else 1e-6)
 
 
 @pytest.mark.parametrize("groups, bias", [(1, False), (4, False), (4, True), (2, True)])
