@@ -151,10 +151,16 @@ def test_chooser_skips_a_candidate_another_one_already_beats_by_its_floor():
     # the floored candidate comes last; "fast" beats its floor of 3 s by more than the margin: never run
     outputs = [chooser.run("k", candidates, floors={"direct": 3.0}) for _ in range(6)]
     assert "direct" not in calls and outputs == calls and chooser.chosen() == {"k": "fast"}
-    calls.clear()
+    chooser = KernelChooser(rounds=2, margin=1.25, clock=fake.clock)
+    # a floor below every time measured: the candidate is timed, but only once the others had all their rounds
+    runs = [chooser.run("k", candidates, floors={"direct": 0.9}) for _ in range(7)]
+    assert runs == ["fast", "other", "fast", "other", "direct", "fast", "fast"]
     chooser = KernelChooser(rounds=1, margin=1.25, clock=fake.clock)
-    # a floor the others do not beat by the margin: the candidate is timed (last) like any other
+    # a floor at or above the best time measured cannot be beaten, even when inside the margin: skipped
     runs = [chooser.run("k", candidates, floors={"direct": 1.2}) for _ in range(4)]
+    assert runs == ["fast", "other", "fast", "fast"] and chooser.chosen() == {"k": "fast"}
+    chooser = KernelChooser(rounds=1, margin=1.25, clock=fake.clock)
+    runs = [chooser.run("k", candidates, floors={"direct": 0.9}) for _ in range(4)]
     assert runs == ["fast", "other", "direct", "fast"]
     # a decision whose kernel is not offered any more is made again among those offered
     assert chooser.run("k", {"other": candidates["other"], "direct": candidates["direct"]}) == "other"

@@ -19,10 +19,12 @@ slower kernel.
 
 A candidate may come with a *floor*: a time it cannot beat, e.g. a direct convolution's arithmetic at 1.25 times the
 rate this core reaches in a 512^2 matrix product (:func:`arithmetic_floor`: such a product runs close to the core's
-peak - 87 GFLOP/s on one Zen 3 core, where oneDNN's best direct convolution measured 71 - and no direct kernel
-passes the peak). Such a candidate is timed after the others and skipped when one of
-them already ran faster than its floor by ``margin``: the stock dilated convolution at 512^2 costs 2.3 s where its
-polyphase form takes 0.4 s, and trying it once cost every prediction run that much at its start.
+peak - 87-94 GFLOP/s on one Zen 3 core, where oneDNN's best direct convolution measured 71 - and no direct kernel
+passes the peak). Such a candidate waits until the others have had all their timed calls, and is skipped when one
+of them ran at least as fast as its floor (the floor's own factor of 1.25 is the safety margin; the others' times
+are only ever too slow, from first-call costs): the stock dilated convolution at 512^2 costs 1.2-3 s where its
+polyphase form takes 0.55-0.7 s once warm (0.8 s on its first call), and trying it once cost every prediction run
+that much at its start.
 """
 
 from __future__ import annotations
@@ -52,13 +54,14 @@ DIRECT_RATE_BOUND = 1.25  # no direct kernel runs at this many times the rate of
 @functools.cache
 def matmul_rate(threads: int) -> float:
     """Floating-point operations per second of a 512^2 x 512^2 matrix product on this CPU with ``threads`` threads
-    (the best of a few; measured once per thread count, about 20 ms)."""
+    (the best of 20 after a warm-up call; measured once per thread count, about 60 ms on one Zen 3 core: the best of
+    5 ranged from 66 to 92 GFLOP/s between fresh processes there, of 20 from 89 to 94)."""
     import torch
 
     a, b = torch.randn(512, 512), torch.randn(512, 512)
     torch.mm(a, b)
     best = float("inf")
-    for _ in range(5):
+    for _ in range(20):
         t0 = time.perf_counter()
         torch.mm(a, b)
         best = min(best, time.perf_counter() - t0)
@@ -86,8 +89,8 @@ class KernelChooser:
 
     def run(self, key: Hashable, candidates: dict[str, Callable[[], object]], floors: dict[str, float] | None = None):
         """The output of one candidate for this call: the chosen one once ``key`` is decided, else the next one to
-        time (the least-timed one, those without a floor first, in the order given). ``floors``: seconds some
-        candidates cannot beat (see the module docstring)."""
+        time (the least-timed one in the order given; one with a floor only once those without have been timed
+        ``rounds`` times). ``floors``: seconds some candidates cannot beat (see the module docstring)."""
         if len(candidates) == 1:
             return next(iter(candidates.values()))()
         floors = floors or {}
@@ -99,7 +102,7 @@ class KernelChooser:
             decided = chosen is not None
             if not decided:
                 timings = self._timings.setdefault(key, {name: [] for name in candidates})
-                chosen = min(timings, key=lambda name: (len(timings[name]), name in floors))
+                chosen = min(timings, key=lambda name: self._order(timings, name, floors))
         if decided:
             return candidates[chosen]()
         t0 = self.clock()
@@ -110,12 +113,18 @@ class KernelChooser:
             if timings is not None and key not in self._chosen:
                 timings[chosen].append(elapsed)
                 best = min(elapsed, *(min(v) for v in timings.values() if v))
-                for name in [n for n, v in timings.items() if not v and floors.get(n, 0.0) >= self.margin * best]:
+                for name in [n for n, v in timings.items() if not v and floors.get(n, 0.0) >= best]:
                     del timings[name]  # cannot win: skipped
                 if self._settled(timings):
                     self._chosen[key] = min(timings, key=lambda name: min(timings[name]))
                     del self._timings[key]
         return out
+
+    def _order(self, timings: dict[str, list[float]], name: str, floors: dict[str, float]) -> tuple:
+        """Sort key of the candidates still to time: those without a floor until each has ``rounds`` timings, then
+        the least-timed one."""
+        waiting = name in floors and any(len(v) < self.rounds for n, v in timings.items() if n not in floors)
+        return (waiting, len(timings[name]), name in floors)
 
     def decision(self, key: Hashable) -> str | None:
         """The kernel chosen for ``key``, or None while it is undecided."""
