@@ -11,8 +11,8 @@ measured, and they disagree on narrow convolutions on large maps), so no rule pe
   polyphase sub-images, each a plain 3x3 convolution run by NNPACK (output pixel (2i+r, 2j+s) only sees input
   pixels of phase (r, s)), or, from ``MIN_CHANNELS_WINOGRAD`` channels, Winograd F(2x2, 3x3) on the sub-images
   with the transformed weight kept (:mod:`dvos_core.infer.winograd`: the deep blocks' small, wide maps).
-* A stock (direct) candidate is tried last, and not at all when another one already ran 1.25x faster than its
-  arithmetic could at 1.25 times this core's matrix-product rate
+* A stock (direct) candidate is tried last, once the others had all their timed calls, and not at all when one of
+  them ran at least as fast as its arithmetic could at 1.25 times this core's matrix-product rate
   (:func:`~dvos_core.infer.kernel_choice.arithmetic_floor`).
 * 1x1 convolutions (grouped or not) on large maps: stock, or matrix products over blocks of ``POINTWISE_COLUMNS``
   pixels, so each block's input and output stay in the cache.
