@@ -124,7 +124,7 @@ class KernelChooser:
         """Sort key of the candidates still to time: those without a floor until each has ``rounds`` timings, then
         the least-timed one."""
         waiting = name in floors and any(len(v) < self.rounds for n, v in timings.items() if n not in floors)
-        return (waiting, len(timings[name]), name in floors)
+        return (waiting, len(timings[name]))
 
     def decision(self, key: Hashable) -> str | None:
         """The kernel chosen for ``key``, or None while it is undecided."""
