@@ -64,7 +64,14 @@ def test_pointwise_conv_matches_the_stock_1x1_convolution(groups, bias, monkeypa
     x, w = torch.randn(2, 32, 50, 45), torch.randn(48, 32 // groups, 1, 1)
     b = torch.randn(48) if bias else None
     with torch.inference_mode():
-        assert rel_err(pointwise_conv(x, w, b, groups), F.conv2d(x, w, b, groups=groups)) < 1e-6
+        ref = F.conv2d(x, w, b, groups=groups)
+        assert rel_err(pointwise_conv(x, w, b, groups), ref) < 1e-6
+        if groups == 1:  # the same input as channel parts of unequal widths, never stacked
+            parts = [x[:, :8], x[:, 8:20], x[:, 20:]]
+            assert rel_err(pointwise_conv(parts, w, b, 1), ref) < 1e-6
+        else:
+            with pytest.raises(ValueError, match="one group"):
+                pointwise_conv([x[:, :16], x[:, 16:]], w, b, groups)
 
 
 @pytest.mark.parametrize("reduction, fold", [("tau_mean", False), ("adjacent", False), ("tau_mean", True)])
@@ -99,6 +106,12 @@ def test_fast_attention_computes_the_stock_block(reduction, fold, monkeypatch, c
         assert (getattr(fast, "_fold_cache", None) is not None) == fold
         decided = any(key[0] == "attention_in" for key in chooser.chosen())
         assert decided == (fold and nnpack_available())  # decided after the tries (one candidate without NNPACK)
+        if fold:  # maps above the cap for the folded pair by NNPACK: the pair as it is is the only candidate
+            monkeypatch.setattr(fastconv, "FOLD_NNPACK_MAX_PIXELS", 63 * 63)
+            chooser.clear()
+            for _ in range(2 * chooser.rounds):
+                assert rel_err(fast(x), stock(x)) < tol
+            assert not any(key[0] == "attention_in" for key in chooser.chosen())
     fast.train()  # training (dropout, skip diffusion) and autograd take the stock path
     torch.manual_seed(4)
     a = fast(x)

@@ -19,8 +19,9 @@ measured, and they disagree on narrow convolutions on large maps), so no rule pe
 * The attention blocks (:class:`FastAttention`) apply their activations, gates and products in place instead of
   allocating a new full-size map for each, and on large maps run their spatial gate's dilated convolution and the
   1x1 after it as one convolution (folded weights); the per-frame 3x3 and the 1x1 after it are either run as they
-  are or folded into one dense 3x3 run by NNPACK (four times the arithmetic, but Winograd may make it faster),
-  again whichever measured faster.
+  are (each frame's 3x3 as a plain convolution, the 1x1 gathering the frames' outputs block by block) or folded
+  into one dense 3x3 run by NNPACK (four times the arithmetic, but Winograd may make it faster), again whichever
+  measured faster.
 
 Only CPU float32 inputs without autograd take these paths (and the attention blocks only in eval mode without
 sampling); anything else calls the stock modules.
@@ -46,6 +47,9 @@ MIN_CHANNELS_WINOGRAD = 512  # dilated 3x3 convolutions this wide (in and out) m
 POINTWISE_COLUMNS = 2048  # pixels per matrix-product block of a 1x1 convolution (measured: 1k-2k best, 16k worse)
 POINTWISE_MIN_PIXELS = 128 * 128  # below this the stock 1x1 kernel's maps fit in the cache anyway
 FOLD_MIN_PIXELS = 128 * 128  # attention blocks fold their spatial gate's convolutions from this map size
+# ... and may run their folded per-frame pair by NNPACK up to this map size: beyond it its workspace outgrows every
+# other NNPACK call's (0.5 GB for the paper model at 512^2, 4x) for a pair measured within 4% of the unfolded one
+FOLD_NNPACK_MAX_PIXELS = 256 * 256
 
 CHOOSER = KernelChooser()  # one per process: decisions hold for a shape and a thread count
 
@@ -156,9 +160,15 @@ def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, gr
     )
 
 
-def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, groups: int) -> torch.Tensor:
+def pointwise_conv(x, weight: torch.Tensor, bias: torch.Tensor | None, groups: int) -> torch.Tensor:
     """A 1x1 convolution (stride 1, no padding, ``groups`` groups) as batched matrix products, one block of
-    ``POINTWISE_COLUMNS`` pixels at a time."""
+    ``POINTWISE_COLUMNS`` pixels at a time. ``x``: a (B, C, h, w) tensor, or (one group only) a list of (B, C_i, h,
+    w) tensors that together are such an input split along its channels: each block of pixels is gathered from the
+    parts into a cache-sized buffer, so the whole input is never stacked."""
+    if not isinstance(x, torch.Tensor):
+        if groups != 1:
+            raise ValueError("a 1x1 convolution of channel parts takes one group")
+        return _pointwise_parts(list(x), weight, bias)
     b, c, h, w = x.shape
     o = weight.shape[0]
     wt = weight.reshape(groups, o // groups, c // groups)
@@ -173,6 +183,29 @@ def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
                 torch.bmm(wt, xv[i, :, :, cols], out=ov[i, :, :, cols])
             else:
                 torch.baddbmm(bias_v, wt, xv[i, :, :, cols], out=ov[i, :, :, cols])
+    return out
+
+
+def _pointwise_parts(parts: list, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """:func:`pointwise_conv` of the channel-wise concatenation of ``parts`` (one group), without making it."""
+    b, _, h, w = parts[0].shape
+    flat = [p.reshape(b, p.shape[1], h * w) for p in parts]
+    c, o = sum(p.shape[1] for p in flat), weight.shape[0]
+    wt = weight.reshape(o, c)
+    out = torch.empty(b, o, h, w, dtype=wt.dtype, device=wt.device)
+    ov = out.view(b, o, h * w)
+    buf = wt.new_empty(c, POINTWISE_COLUMNS)
+    for i in range(b):
+        for s in range(0, h * w, POINTWISE_COLUMNS):
+            n = min(POINTWISE_COLUMNS, h * w - s)
+            row = 0
+            for p in flat:
+                buf[row : row + p.shape[1], :n].copy_(p[i, :, s : s + n])
+                row += p.shape[1]
+            if bias is None:
+                torch.mm(wt, buf[:, :n], out=ov[i, :, s : s + n])
+            else:
+                torch.addmm(bias[:, None], wt, buf[:, :n], out=ov[i, :, s : s + n])
     return out
 
 
@@ -227,10 +260,11 @@ class FastAttention(SpatioTemporalAttention):
     No nonlinearity sits between the spatial gate's dilated 3x3 and the per-frame 1x1 after it, nor between its
     per-frame 3x3 and the 1x1 after that, so each pair is one convolution with folded weights. On maps of at least
     ``FOLD_MIN_PIXELS`` the dilated pair always runs folded (10-20% less time for the pair at 512^2: the same
-    arithmetic, one map less); the per-frame pair runs as it is, or folded into one dense 3x3 run by NNPACK,
-    whichever measured faster for the shape (four times the arithmetic of the per-frame 3x3, yet with Winograd
-    kernels up to 1.7x faster at the paper model's widths on an AVX2 CPU; within 10% of the pair as it is on an
-    AVX-512 one). The folded weights are computed on first use and again whenever a source parameter changes."""
+    arithmetic, one map less); the per-frame pair runs as it is (:meth:`_per_frame_pair`), or, on maps up to
+    ``FOLD_NNPACK_MAX_PIXELS``, folded into one dense 3x3 run by NNPACK, whichever measured faster for the shape
+    (four times the arithmetic of the per-frame 3x3, yet NNPACK's Winograd kernels run it within 4% of the pair as
+    it is on an AVX2 Zen 3, where the stock grouped kernel was up to 1.7x slower). The folded weights are computed
+    on first use and again whenever a source parameter changes."""
 
     def forward(self, x, stochastic: bool = False) -> torch.Tensor:
         first_frame = x if isinstance(x, torch.Tensor) else x[0][0]
@@ -240,8 +274,9 @@ class FastAttention(SpatioTemporalAttention):
         x = F.silu(self.in_norm(stack_frames(x)), inplace=True)  # the stacked copy is freed at once
         if x.shape[-2] * x.shape[-1] >= FOLD_MIN_PIXELS and x.dtype == torch.float32:
             w_in, w_gate, b_gate = self._folded()
-            first = {"separate": lambda: sp[1](sp[0](x))}
-            if nnpack_fits(x, w_in):  # folded and run by oneDNN it was slower than separate everywhere measured
+            first = {"per_frame": lambda: self._per_frame_pair(x)}
+            # folded and run by oneDNN it was slower than separate everywhere measured
+            if x.shape[-2] * x.shape[-1] <= FOLD_NNPACK_MAX_PIXELS and nnpack_fits(x, w_in):
                 first["folded_nnpack"] = lambda: nnpack_conv3x3(x, w_in, None)
             gate = CHOOSER.run(_key("attention_in", x, w_in), first)
             gate = F.silu(sp[2](gate), inplace=True)
@@ -251,6 +286,15 @@ class FastAttention(SpatioTemporalAttention):
             gate = sp[6](sp[5](sp[4](gate))).sigmoid_()
         gate_t = self.temporal(x.mean(dim=(2, 3)))[:, :, None, None]
         return self.reduce(gate.mul_(x).mul_(gate_t))
+
+    def _per_frame_pair(self, x: torch.Tensor) -> torch.Tensor:
+        """The spatial gate's per-frame 3x3 and the 1x1 after it, as they are: each frame's 3x3 as a plain convolution
+        (:func:`conv3x3`, the kernel chosen for that shape elsewhere in the model), the 1x1 reading the frames'
+        outputs block by block (the stock grouped kernel goes through a 9x im2col copy of each frame: 300 MB at the
+        paper model's finest level, and 10-20% slower)."""
+        c, w0 = self.channels, self.spatial[0].weight
+        frames = [conv3x3(x[:, f * c : (f + 1) * c], w0[f * c : (f + 1) * c], None) for f in range(self.tau)]
+        return pointwise_conv(frames, self.spatial[1].weight, None, 1)
 
     def _folded(self) -> tuple:
         """(3x3 weight of the per-frame conv and the 1x1 after it, weight and bias of the dilated conv and the
