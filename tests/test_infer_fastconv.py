@@ -120,6 +120,25 @@ def test_fast_attention_computes_the_stock_block(reduction, fold, monkeypatch, c
     assert torch.equal(a, stock(x)) and a.requires_grad
 
 
+@needs_nnpack
+def test_fast_attention_per_frame_pair_on_frames_wide_enough_for_nnpack(monkeypatch, chooser):
+    """Frames of 16 channels: each frame's 3x3 may run by NNPACK (from a strided channel slice when B > 1)."""
+    from dvos_core.model.attention import SpatioTemporalAttention
+
+    monkeypatch.setattr(fastconv, "FOLD_MIN_PIXELS", 1)
+    monkeypatch.setattr(fastconv, "FOLD_NNPACK_MAX_PIXELS", 1)  # only the pair as it is
+    torch.manual_seed(5)
+    stock = SpatioTemporalAttention(16, 4).eval()
+    fast = sharing_copy(stock)
+    fast.__class__ = FastAttention
+    x = torch.randn(2, 64, 48, 40)
+    with torch.inference_mode():
+        ref = stock(x)
+        for _ in range(2 * chooser.rounds + 1):  # the 3x3's kernels are tried, then the chosen one runs
+            assert rel_err(fast(x), ref) < 5e-5
+    assert any(key[0] == "conv3x3" and key[1] == (2, 16, 48, 40) for key in chooser.chosen())
+
+
 class FakeKernels:
     """Kernels that only advance a fake clock by their cost and return their name; ``calls`` lists what ran."""
 
