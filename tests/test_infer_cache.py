@@ -170,3 +170,24 @@ def test_large_cpu_tiles_are_encoded_one_at_a_time_with_the_same_features(monkey
     sizes.clear()
     predictor._encode(tiles)
     assert sizes == [3]
+
+
+def test_feature_cache_copies_new_features_into_a_dropped_frames_tensors():
+    cache = FeatureCache()
+
+    def encode(keys):  # per key: two maps whose values name the key; key 9 has another shape
+        shape = (2, 5, 5) if keys[0] != 9 else (2, 4, 4)
+        with torch.inference_mode():
+            return [(torch.full(shape, float(k)), torch.full((3, 2, 2), -float(k))) for k in keys]
+
+    first = cache.get([0, 1], encode)
+    places = [t.data_ptr() for t in first[0]]
+    second = cache.get([1, 2], encode)  # 0 dropped: 2 lands in 0's tensors, with 2's values
+    assert [t.data_ptr() for t in second[1]] == places
+    assert torch.equal(second[1][0], torch.full((2, 5, 5), 2.0)) and torch.equal(
+        second[1][1], torch.full((3, 2, 2), -2.0)
+    )
+    assert torch.equal(second[0][0], torch.full((2, 5, 5), 1.0))  # 1 kept as it was
+    third = cache.get([2, 9], encode)  # 1 dropped, but 9 is laid out otherwise: its own tensors
+    assert torch.equal(third[1][0], torch.full((2, 4, 4), 9.0)) and third[1][0].data_ptr() not in places
+    assert cache.encoded == 4 and cache.max_resident == 2

@@ -17,6 +17,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 
 def window_sources(t: int, tau: int) -> list[int]:
@@ -116,9 +117,13 @@ class FeatureCache:
 
     ``get(keys, encode)`` first drops every held key that is not in ``keys``, then calls ``encode(missing)`` once
     for the keys it does not hold and returns the features of ``keys`` in order. Used with consecutive DVOS batches
-    it holds at most ``tau + batch_size - 1`` frames' features (of one tile), whatever the video length. Tensors that
-    are views of a larger batch tensor are copied, so dropping a key frees its memory. ``encoded`` counts the
-    encodings and ``max_resident`` the largest number of keys held.
+    it holds at most ``tau + batch_size - 1`` frames' features (of one tile), whatever the video length, and while
+    encoding the dropped frames' tensors too: on a CPU a new frame's features are copied into those (same shapes)
+    and its own freed at once, so the long-lived feature maps keep their places in memory from step to step
+    instead of landing in new gaps of the heap that the short-lived maps then no longer fit (each such miss grows
+    the process; a few times per 48 frames of the paper model at 512^2, measured). Tensors that are views of a
+    larger batch tensor are copied, so dropping a key frees its memory. ``encoded`` counts the encodings and
+    ``max_resident`` the largest number of keys held.
     """
 
     def __init__(self):
@@ -129,18 +134,34 @@ class FeatureCache:
     def get(self, keys: Sequence[Hashable], encode: Callable[[list], list]) -> list:
         keys = list(keys)
         needed = set(keys)
-        for k in [k for k in self.items if k not in needed]:
-            del self.items[k]
+        spare = [self.items.pop(k) for k in [k for k in self.items if k not in needed]]
         missing = [k for k in dict.fromkeys(keys) if k not in self.items]
         if missing:
             feats = list(encode(missing))
             if len(feats) != len(missing):
                 raise ValueError(f"encode_frames returned {len(feats)} features for {len(missing)} frames")
             for k, f in zip(missing, feats):
-                self.items[k] = _own_storage(f)
+                self.items[k] = _reuse(spare, f)
             self.encoded += len(missing)
         self.max_resident = max(self.max_resident, len(self.items))
         return [self.items[k] for k in keys]
+
+
+def _reuse(spare: list, features):
+    """``features`` copied into the first of the ``spare`` feature sets laid out alike (CPU tensors, same shapes,
+    dtypes and strides; taken from ``spare``), or in their own storage (:func:`_own_storage`) when none is."""
+    tensors = features if isinstance(features, (tuple, list)) else (features,)
+    layout = [(t.device, t.dtype, t.shape, t.stride()) for t in tensors]
+    if all(d.type == "cpu" for d, *_ in layout):
+        for i, old in enumerate(spare):
+            olds = old if isinstance(old, (tuple, list)) else (old,)
+            if [(t.device, t.dtype, t.shape, t.stride()) for t in olds] == layout:
+                del spare[i]
+                with torch.inference_mode():  # the features are inference tensors when the encoder made them so
+                    for dst, src in zip(olds, tensors):
+                        dst.copy_(src)
+                return old
+    return _own_storage(features)
 
 
 def _own_storage(features):
