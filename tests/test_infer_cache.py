@@ -191,3 +191,6 @@ def test_feature_cache_copies_new_features_into_a_dropped_frames_tensors():
     third = cache.get([2, 9], encode)  # 1 dropped, but 9 is laid out otherwise: its own tensors
     assert torch.equal(third[1][0], torch.full((2, 4, 4), 9.0)) and third[1][0].data_ptr() not in places
     assert cache.encoded == 4 and cache.max_resident == 2
+    other = FeatureCache()  # features that are not all tensors are held as they are
+    assert other.get([0], lambda keys: [("meta", torch.ones(2))])[0][0] == "meta"
+    assert other.get([1], lambda keys: [("meta", torch.zeros(2))])[0][1].sum() == 0

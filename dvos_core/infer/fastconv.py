@@ -275,7 +275,7 @@ class FastAttention(SpatioTemporalAttention):
         if x.shape[-2] * x.shape[-1] >= FOLD_MIN_PIXELS and x.dtype == torch.float32:
             w_in, w_gate, b_gate = self._folded()
             first = {"per_frame": lambda: self._per_frame_pair(x)}
-            # folded and run by oneDNN it was slower than separate everywhere measured
+            # (folded and run by oneDNN it was slower than the pair as it is everywhere measured)
             if x.shape[-2] * x.shape[-1] <= FOLD_NNPACK_MAX_PIXELS and nnpack_fits(x, w_in):
                 first["folded_nnpack"] = lambda: nnpack_conv3x3(x, w_in, None)
             gate = CHOOSER.run(_key("attention_in", x, w_in), first)

@@ -122,7 +122,8 @@ class FeatureCache:
     and its own freed at once, so the long-lived feature maps keep their places in memory from step to step
     instead of landing in new gaps of the heap that the short-lived maps then no longer fit (each such miss grows
     the process; a few times per 48 frames of the paper model at 512^2, measured). Tensors that are views of a
-    larger batch tensor are copied, so dropping a key frees its memory. ``encoded`` counts the encodings and
+    larger batch tensor are copied, so dropping a key frees its memory. What ``get`` returns is valid until the next
+    call (a dropped key's tensors may then hold another frame). ``encoded`` counts the encodings and
     ``max_resident`` the largest number of keys held.
     """
 
@@ -151,6 +152,8 @@ def _reuse(spare: list, features):
     """``features`` copied into the first of the ``spare`` feature sets laid out alike (CPU tensors, same shapes,
     dtypes and strides; taken from ``spare``), or in their own storage (:func:`_own_storage`) when none is."""
     tensors = features if isinstance(features, (tuple, list)) else (features,)
+    if not all(isinstance(t, torch.Tensor) for t in tensors):
+        return _own_storage(features)
     layout = [(t.device, t.dtype, t.shape, t.stride()) for t in tensors]
     if all(d.type == "cpu" for d, *_ in layout):
         for i, old in enumerate(spare):
