@@ -194,3 +194,5 @@ def test_feature_cache_copies_new_features_into_a_dropped_frames_tensors():
     other = FeatureCache()  # features that are not all tensors are held as they are
     assert other.get([0], lambda keys: [("meta", torch.ones(2))])[0][0] == "meta"
     assert other.get([1], lambda keys: [("meta", torch.zeros(2))])[0][1].sum() == 0
+    # tensors after such a set was dropped get their own storage
+    assert torch.equal(other.get([2], lambda keys: [(torch.ones(3),)])[0][0], torch.ones(3))

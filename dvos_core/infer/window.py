@@ -151,20 +151,30 @@ class FeatureCache:
 def _reuse(spare: list, features):
     """``features`` copied into the first of the ``spare`` feature sets laid out alike (CPU tensors, same shapes,
     dtypes and strides; taken from ``spare``), or in their own storage (:func:`_own_storage`) when none is."""
-    tensors = features if isinstance(features, (tuple, list)) else (features,)
-    if not all(isinstance(t, torch.Tensor) for t in tensors):
-        return _own_storage(features)
-    layout = [(t.device, t.dtype, t.shape, t.stride()) for t in tensors]
-    if all(d.type == "cpu" for d, *_ in layout):
+    layout = _layout(features)
+    if layout is not None and all(d.type == "cpu" for d, *_ in layout):
         for i, old in enumerate(spare):
-            olds = old if isinstance(old, (tuple, list)) else (old,)
-            if [(t.device, t.dtype, t.shape, t.stride()) for t in olds] == layout:
+            if _layout(old) == layout:
                 del spare[i]
                 with torch.inference_mode():  # the features are inference tensors when the encoder made them so
-                    for dst, src in zip(olds, tensors):
+                    for dst, src in zip(_as_tuple(old), _as_tuple(features)):
                         dst.copy_(src)
                 return old
     return _own_storage(features)
+
+
+def _as_tuple(features) -> tuple:
+    """A feature set (one tensor, or a tuple or list of them) as a tuple."""
+    return tuple(features) if isinstance(features, (tuple, list)) else (features,)
+
+
+def _layout(features) -> list | None:
+    """What two feature sets must share for one to be copied into the other: each tensor's place, type, shape and
+    strides; None when the set holds anything but tensors (it is never copied into)."""
+    tensors = _as_tuple(features)
+    if not all(isinstance(t, torch.Tensor) for t in tensors):
+        return None
+    return [(t.device, t.dtype, t.shape, t.stride()) for t in tensors]
 
 
 def _own_storage(features):
