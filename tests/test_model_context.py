@@ -214,6 +214,8 @@ def test_training_windows_of_one_clip_share_their_pair_estimates(tmp_path, monke
 class _Recorder:
     """A stand-in ContextPredictor: records which references each frame gets and returns a constant map."""
 
+    references, reference_masks = "previous", "chained"
+
     def __init__(self, tau=4):
         self.tau, self.calls = tau, []
         self.aligner = type("A", (), {"forget": lambda self, keep: None})()
@@ -282,3 +284,68 @@ def test_a_stopped_refinement_resumes_where_it_stopped(tmp_path):
     left = int((done < 2).sum())
     assert predict_video(project, vid, ckpt, device="cpu", passes=2) == left
     assert (project.video(vid).predictions["ctx"].arrays()[2][:] == 2).all()
+
+
+def _fused_model():
+    """A tiny context model whose lookup and mask prior are drawn at random, so the references change its answer."""
+    torch.manual_seed(0)
+    model = build_model("tiny", "context").eval()
+    for name, p in model.named_parameters():
+        if name.startswith(("fusions.", "mask_prior")):
+            torch.nn.init.normal_(p, std=0.2)
+    return model
+
+
+def test_the_mask_alone_is_frame_t_decoded_without_its_references():
+    model = _fused_model()
+    q, refs, masks, valid = inputs(seed=7)
+    with torch.no_grad():
+        both = model(q, refs, masks, valid, heads=("mask", "mask_alone"))
+        assert list(both) == ["mask", "mask_alone"]
+        assert torch.equal(both["mask"], model(q, refs, masks, valid, heads=("mask",))["mask"])
+        assert torch.equal(both["mask_alone"], model(q, heads=("mask",))["mask"])
+        assert not torch.allclose(both["mask"], both["mask_alone"], atol=1e-3)  # the references count here
+        alone = model(q, heads=("mask", "mask_alone"))  # no references: one decoder pass serves both
+        assert torch.equal(alone["mask_alone"], alone["mask"])
+
+
+@pytest.mark.parametrize("mode", ["independent", "chained"])
+def test_a_predicted_frame_lends_its_own_mask_alone_or_its_full_prediction(mode):
+    from dvos_core.infer.context import ContextPredictor, run_context
+
+    model = _fused_model()
+    frames = np.random.default_rng(1).integers(0, 256, (6, 64, 64, 3), dtype=np.uint8)
+    given = []  # the reference masks each frame received
+
+    class Spy(ContextPredictor):
+        def _predict(self, query, refs, ref_masks, times, heads):
+            given.append([None if m is None else m.copy() for m in ref_masks])
+            return super()._predict(query, refs, ref_masks, times, heads)
+
+    spy = Spy(model, "cpu", tile_size=64, reference_masks=mode)
+    out = {}
+    run_context(spy, lambda a, b: frames[a:b], range(6), out.__setitem__)
+    plain = ContextPredictor(model, "cpu", tile_size=64)
+    alone = [plain.predict(f, [], []) for f in frames]
+    lent = alone if mode == "independent" else [out[t] for t in range(6)]
+    for t in (3, 5):  # the masks frame t got from frames t-tau .. t-1
+        refs = list(range(max(0, t - spy.tau), t))
+        assert [np.array_equal(m, lent[k] >= 0.5) for m, k in zip(given[t], refs)] == [True] * len(refs)
+    assert not np.array_equal(out[4] >= 0.5, alone[4] >= 0.5)  # what was lent differs between the two modes
+    with pytest.raises(ValueError, match="reference_masks"):
+        ContextPredictor(model, "cpu", reference_masks="own")
+
+
+def test_predictions_made_with_other_reference_masks_are_made_again(tmp_path):
+    from dvos_core.infer import predict_video
+
+    project = make_toy_project(tmp_path / "t.dvos", n_clips=1, n_frames=4, size=64, n_videos=1, video_frames=6)
+    vid = project.video_ids()[0]
+    ckpt = save_checkpoint(project.model_dir("ctx", create=True) / "best.pt", _fused_model())
+    preds = project.video(vid).predictions["ctx"]
+    assert predict_video(project, vid, ckpt, device="cpu") == 6
+    assert preds.attrs["reference_masks"] == "chained"
+    assert predict_video(project, vid, ckpt, device="cpu") == 0  # same run: nothing left to do
+    assert predict_video(project, vid, ckpt, device="cpu", reference_masks="independent") == 6
+    assert preds.attrs["reference_masks"] == "independent"
+    assert predict_video(project, vid, ckpt, device="cpu", reference_masks="independent") == 0

@@ -3,9 +3,10 @@
 For frame t the references are frames t-1 .. t-tau (fewer at the start of a video, none for frame 0). Each is
 aligned to frame t by the estimated camera motion (:class:`dvos_core.motion.align.SequenceAligner`: the best of the
 direct estimate, the chain of consecutive estimates and the identity) and warped onto it, with its mask: the
-model's own prediction of that frame from this run, or - when the caller allows it - a stored label (painted,
-corrected or pseudo). Frames run one after another (a frame's
-prediction is the next frames' reference mask); big frames are tiled like every other model.
+model's own prediction of that frame from this run (with ``reference_masks="independent"``: what it saw in that
+frame alone, decoded in the same pass, so a mistake is not fed back into the next frames) or, when the caller
+allows it, a stored label (painted, corrected or pseudo). Frames run one after another; big frames are tiled like
+every other model.
 """
 
 from __future__ import annotations
@@ -21,12 +22,25 @@ from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 
+# Where a predicted frame's reference mask comes from, for the frames after it: "chained" (default) - the model's
+# prediction of that frame, made with its own references (a head hidden for several frames can be carried through);
+# "independent" - its prediction of that frame alone, decoded in the same pass (its mistakes are not carried
+# forward; about a quarter more time). Measured against each other in docs/video_model.md.
+REFERENCE_MASKS = ("chained", "independent")
+
 
 class ContextPredictor:
     """Runs a ContextNet on one query frame with up to tau references (uint8 frames, float masks or None)."""
 
     def __init__(
-        self, model, device, tile_size: int = 512, overlap: int = 64, amp: bool = False, references: str = "previous"
+        self,
+        model,
+        device,
+        tile_size: int = 512,
+        overlap: int = 64,
+        amp: bool = False,
+        references: str = "previous",
+        reference_masks: str = "chained",
     ):
         if tile_size < MULTIPLE or tile_size % MULTIPLE:
             raise ValueError(f"tile size must be a positive multiple of {MULTIPLE}, got {tile_size}")
@@ -38,6 +52,9 @@ class ContextPredictor:
             raise ValueError(f"references must be 'previous' or 'query', got {references!r}")
         # "query": the ablation that proves the model uses time - every reference is a copy of frame t, no masks
         self.references = references
+        if reference_masks not in REFERENCE_MASKS:
+            raise ValueError(f"reference_masks must be one of {REFERENCE_MASKS}, got {reference_masks!r}")
+        self.reference_masks = reference_masks
         self.aligner = SequenceAligner()
 
     def inputs(self, query, refs, ref_masks, times=None):
@@ -60,6 +77,15 @@ class ContextPredictor:
     def predict(self, query: np.ndarray, refs: Sequence[np.ndarray], ref_masks: Sequence, times=None) -> np.ndarray:
         """Probability (H, W) float32 of the query frame given its references and their masks; ``times``: the frame
         numbers of the references and the query (for chaining motion estimates and reusing them across frames)."""
+        return self._predict(query, refs, ref_masks, times, ("mask",))[0]
+
+    def predict_with_alone(self, query, refs, ref_masks, times=None) -> tuple[np.ndarray, np.ndarray]:
+        """(probability as :meth:`predict`, probability from the query frame alone): one encoder pass for both."""
+        both = self._predict(query, refs, ref_masks, times, ("mask", "mask_alone"))
+        return both[0], both[1]
+
+    def _predict(self, query, refs, ref_masks, times, heads) -> np.ndarray:
+        """(len(heads), H, W) probabilities of the query frame from the model's mask heads ``heads``."""
         from dvos_core.model import to_model_input
 
         refs = list(refs)[-self.tau :] if self.tau else []
@@ -76,7 +102,7 @@ class ContextPredictor:
         rm = np.pad(rm, ((0, 0), (0, 0), (0, ph), (0, pw)))  # padding is unknown to the masks
         hp, wp = h + ph, w + pw
         tiles = tile_grid(hp, wp, self.tile_size, self.overlap)
-        blender = Blender(1, hp, wp, self.overlap)
+        blender = Blender(len(heads), hp, wp, self.overlap)
         valid = torch.ones(1, len(refs), device=self.device)
         for tile in tiles:
             ys, xs = tile.slices
@@ -87,9 +113,10 @@ class ContextPredictor:
                 mt = torch.from_numpy(np.ascontiguousarray(rm[:, :, ys, xs])).to(self.device)[None]
                 args += [rt, mt, valid]
             with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
-                logits = self.model(*args, heads=("mask",))["mask"]
-            blender.add(tile, torch.sigmoid(logits.float())[:, 0].cpu().numpy(), single=len(tiles) == 1)
-        return blender.result(h, w)[0]
+                out = self.model(*args, heads=heads)
+            logits = torch.cat([out[k] for k in heads], 1)[0]
+            blender.add(tile, torch.sigmoid(logits.float()).cpu().numpy(), single=len(tiles) == 1)
+        return blender.result(h, w)
 
 
 def default_tile(info: dict) -> int:
@@ -114,8 +141,9 @@ def run_context(
 ) -> int:
     """Predict ``targets`` in order, each from its tau earlier frames; ``sink(t, probability)`` after each frame.
 
-    A reference's mask is this run's prediction of it when there is one, else ``known_mask(t)`` (a stored label
-    the caller allows, or None = unknown). Holds at most tau + 1 frames and masks.
+    A reference's mask is this run's prediction of it when there is one - the prediction made with its own
+    references, or with the predictor's ``reference_masks="independent"`` the prediction of that frame alone - else
+    ``known_mask(t)`` (a stored label the caller allows, or None = unknown). Holds at most tau + 1 frames and masks.
     """
     tau = predictor.tau
     targets = sorted({int(t) for t in targets})
@@ -131,9 +159,12 @@ def run_context(
         masks = [
             _binary(predicted[k] if k in predicted else known_mask(k) if known_mask else None, threshold) for k in refs
         ]
-        prob = predictor.predict(frames[t], [frames[k] for k in refs], masks, times=wanted)
+        args = (frames[t], [frames[k] for k in refs], masks, wanted)
+        if predictor.reference_masks == "independent" and predictor.references == "previous":
+            prob, predicted[t] = predictor.predict_with_alone(*args)
+        else:
+            prob = predicted[t] = predictor.predict(*args)
         predictor.aligner.forget(set(wanted))
-        predicted[t] = prob
         sink(t, prob)
         report(progress, done, len(targets), f"{label}frame {t}")
     return len(targets)

@@ -114,6 +114,7 @@ def predict_video(
     cancel: CancelToken | None = None,
     threads: int | None = None,
     optimize: bool = True,
+    reference_masks: str = "chained",
 ) -> int:
     """Predict frames of a stored video into its prediction set ``name`` (default: the checkpoint's model name,
     see :func:`prediction_name`); each model's predictions are kept apart.
@@ -126,7 +127,10 @@ def predict_video(
     :func:`predictions_to_labels`). A context model takes the stored labels (painted, corrected, pseudo) of its
     reference frames where it has not predicted them itself, when ``use_labels`` - except in test videos, whose
     labels are the ground truth; with ``passes=2`` (default 1) it then predicts every frame again with
-    references on both sides (see :func:`dvos_core.infer.context.refine_context`).
+    references on both sides (see :func:`dvos_core.infer.context.refine_context`). ``reference_masks``: where a
+    context model's own reference masks come from (``"chained"``, default: its predictions of the reference
+    frames; ``"independent"``: its predictions of those frames alone; see
+    :data:`dvos_core.infer.context.REFERENCE_MASKS`).
     ``threads``: CPU threads (see :mod:`dvos_core.threads`; under torchrun the cores are shared by the local ranks).
     ``optimize=False`` runs the plain path (one full forward per window, stock kernels): the benchmarks' baseline.
     """
@@ -160,8 +164,12 @@ def predict_video(
                 "overlap": main.overlap,
                 "passes": passes if main.kind == "context" else 1,
             }
+            run_key = f"/{info['passes']}"
+            if main.kind == "context":  # predictions made with other reference masks are made again
+                info["reference_masks"] = reference_masks
+                run_key += "" if reference_masks == "chained" else f"/{reference_masks}"  # sets made before: chained
             fingerprint = _fingerprint(checkpoint, image_checkpoint, threshold)
-            same = preds.start(info, None if fingerprint is None else f"{fingerprint}/{info['passes']}")
+            same = preds.start(info, None if fingerprint is None else fingerprint + run_key)
             if not same and len(preds.frames()) == 0 and progress is not None:
                 report(progress, 0, len(targets), f"{video_id}: predicting with {preds.model!r}")
         distributed.barrier(size)
@@ -172,7 +180,9 @@ def predict_video(
                 "processes; run one `dvos predict --videos ID` per GPU instead"
             )
         if main.kind == "context":
-            done = _predict_context(preds, main, targets, threshold, passes, resume, known, progress, cancel)
+            done = _predict_context(
+                preds, main, targets, threshold, passes, resume, known, progress, cancel, reference_masks
+            )
             if as_labels:
                 predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel, model=preds.model)
             return done
@@ -240,7 +250,9 @@ def reference_labels(video):
     return known
 
 
-def _predict_context(preds, main, targets, threshold, passes, resume, known, progress, cancel) -> int:
+def _predict_context(
+    preds, main, targets, threshold, passes, resume, known, progress, cancel, reference_masks="chained"
+) -> int:
     """A context model's passes over a stored video: the causal pass, then (``passes=2``) the refinement with
     references on both sides. ``done`` records the pass a frame finished (1 or 2), so a resumed run redoes only
     what is missing; the refinement reads the stored masks of the neighbours."""
@@ -251,7 +263,9 @@ def _predict_context(preds, main, targets, threshold, passes, resume, known, pro
         raise ValueError(f"passes must be 1 or 2, got {passes}")
     video = preds.video
     n, label = video.n_frames, f"{video.name}: "
-    ctx = ContextPredictor(main.net, main.device, main.tile_size, main.overlap, main.amp)
+    ctx = ContextPredictor(
+        main.net, main.device, main.tile_size, main.overlap, main.amp, reference_masks=reference_masks
+    )
     masks, done = preds.arrays()[0], preds.arrays()[2]
     flags = done[:n] if resume else np.zeros(n, np.uint8)
     todo = [t for t in targets if flags[t] < 1]
@@ -372,11 +386,12 @@ def predict_array(
     threads: int | None = None,
     optimize: bool = True,
     references: str = "previous",
+    reference_masks: str = "chained",
 ) -> np.ndarray:
     """In-memory prediction of a few frames (napari dock, tests): same scheduling and tiling as predict_video
     (``passes``: a context model's passes, see :func:`predict_video`; ``references="query"``: the context model's
     ablation, every reference replaced by a copy of the query frame, see
-    :class:`~dvos_core.infer.context.ContextPredictor`).
+    :class:`~dvos_core.infer.context.ContextPredictor`; ``reference_masks``: see :func:`predict_video`).
 
     ``model``/``image_model``: a checkpoint path, ``(model, info)`` or a model. ``frames``: (T, H, W, 3) uint8.
     Returns (len(targets), H, W) float32 probabilities (all frames when ``targets`` is None).
@@ -395,7 +410,9 @@ def predict_array(
                 out[pos[t]] = p
 
         if main.kind == "context":
-            _context_array(main, frames, tlist, lambda t, p: sink([t], [p]), passes, progress, cancel, references)
+            _context_array(
+                main, frames, tlist, lambda t, p: sink([t], [p]), passes, progress, cancel, references, reference_masks
+            )
         else:
             run_schedule(
                 main,
@@ -411,11 +428,13 @@ def predict_array(
     return out
 
 
-def _context_array(main, frames, targets, sink, passes, progress, cancel, references="previous") -> None:
+def _context_array(
+    main, frames, targets, sink, passes, progress, cancel, references="previous", reference_masks="chained"
+) -> None:
     """A context model's passes over frames held in memory (the second pass reads the first pass's maps)."""
     from dvos_core.infer.context import ContextPredictor, refine_context, run_context
 
-    ctx = ContextPredictor(main.net, main.device, main.tile_size, main.overlap, main.amp, references=references)
+    ctx = ContextPredictor(main.net, main.device, main.tile_size, main.overlap, main.amp, references, reference_masks)
     first: dict = {}
 
     def keep(t, p):

@@ -89,8 +89,13 @@ class ContextNet(_UNet):
     def forward(
         self, query, refs=None, ref_masks=None, ref_valid=None, stochastic: bool = False, heads=("mask", "frame")
     ) -> dict:
-        """The heads' outputs (mask logits, cleaned frame); ``heads=("mask",)`` skips the frame head (prediction)."""
+        """The heads' outputs (mask logits, cleaned frame); ``heads=("mask",)`` skips the frame head (prediction).
+        ``"mask_alone"`` in ``heads`` adds the mask logits of frame t decoded without its references (what the model
+        sees in frame t alone; the encoder pass is shared): prediction with ``reference_masks="independent"`` lends
+        them to the next frames as this frame's reference mask, so the model's mistakes are not fed back into it."""
         latent, skips = self.encoder(query)
+        alone = list(skips) if "mask_alone" in heads else None  # the skips before any reference is fused in
+        heads = tuple(k for k in heads if k != "mask_alone")
         context = None
         full = query.shape[-2:]
         if self._check(query, refs, ref_masks, ref_valid):
@@ -112,4 +117,10 @@ class ContextNet(_UNet):
         h = self.decoder(latent, skips)
         if context is not None:
             h = h + self.mask_prior(context)
-        return self._heads(h, heads)
+        out = self._heads(h, heads)
+        if alone is not None:
+            if context is None and "mask" in out:  # no references: frame t alone is what was just decoded
+                out["mask_alone"] = out["mask"]
+            else:
+                out["mask_alone"] = self._heads(self.decoder(latent, alone), ("mask",))["mask"]
+        return out
