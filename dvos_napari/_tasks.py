@@ -12,20 +12,23 @@ def predict_videos(
     batch_size=4,
     name=None,
     passes=None,
+    reference_masks=None,
     smooth_before=0,
     progress=None,
     cancel=None,
 ) -> int:
     """Run ``dvos_core.infer.predict_video`` on each video in turn, with one progress range over all of them
-    (``name``: the prediction set, default the model's name; ``passes``: a context model's passes, default the
-    core's); with ``smooth_before`` > 0, then smooth each video's predictions over that many earlier frames into
-    ``<name>_smoothed`` (``dvos_core.infer.smooth_predictions``)."""
+    (``name``: the prediction set, default the model's name; ``passes`` and ``reference_masks``: a context model's
+    settings, default the core's); with ``smooth_before`` > 0, then smooth each video's predictions over that many
+    earlier frames into ``<name>_smoothed`` (``dvos_core.infer.smooth_predictions``)."""
     from dvos_core.infer import predict_video, prediction_name, smooth_predictions
     from dvos_core.progress import Steps
 
     total = 1000 * len(video_ids)
     n = 0
     extra = {} if passes is None else {"passes": int(passes)}
+    if reference_masks is not None:
+        extra["reference_masks"] = reference_masks
     for i, vid in enumerate(video_ids):
         span = 800 if smooth_before else 1000
         sub = Steps(progress, start=1000 * i, span=span, total=total, prefix=f"{vid}: ")

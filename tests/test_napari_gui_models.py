@@ -131,9 +131,11 @@ def test_predict_offers_passes_for_a_context_model_and_names_the_prediction_set(
     form = pr.predict_form
     pr.checkpoint.setCurrentText("img")
     assert not form.isRowVisible(pr.context_passes)  # passes mean nothing to an image model
+    assert not form.isRowVisible(pr.reference_masks)
     pr.checkpoint.setCurrentText(str(tmp_project.model_dir("ctx") / "best.pt"))  # a path: its config.yaml says
     assert form.isRowVisible(pr.context_passes) and pr.context_passes.value() == 1
     assert "both sides" in pr.context_passes.toolTip()
+    assert form.isRowVisible(pr.reference_masks) and pr.reference_masks.currentText() == "chained"
 
     pr.checkpoint.setCurrentText("ctx")
     pr.context_passes.setValue(1)
@@ -145,11 +147,15 @@ def test_predict_offers_passes_for_a_context_model_and_names_the_prediction_set(
     wait_loaded(qtbot, pr.state)
     assert viewer.layers["v predicted"].metadata["dvos_model"] == "ctx_causal"
 
+    assert causal.attrs["reference_masks"] == "chained"
+
     pr.context_passes.setValue(2)
+    pr.reference_masks.setCurrentText("independent")
     pr.set_name.clear()  # default: the model's name
     wait_job(qtbot, pr.predict())
     assert video.predictions.models() == ["ctx_causal", "ctx"]
     assert video.predictions["ctx"].attrs["passes"] == 2 and video.predictions["ctx"].arrays()[2][:].max() == 2
+    assert video.predictions["ctx"].attrs["reference_masks"] == "independent"
 
     pr.checkpoint.setCurrentText("img")
     pr.smooth.setValue(3)  # then smoothed over time into its own set, which is shown

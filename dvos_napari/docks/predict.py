@@ -99,6 +99,14 @@ class PredictDock(DvosDock):
             "pass predicts every frame again with references on both sides (earlier and later frames and their "
             "first-pass masks): steadier, about twice the time"
         )
+        from dvos_core.infer.context import REFERENCE_MASKS
+
+        self.reference_masks = compact_combo(
+            REFERENCE_MASKS,
+            "context model only: the mask a predicted frame lends the frames after it. chained: its prediction made "
+            "with its own references (carries a head through an occlusion); independent: its prediction of that "
+            "frame alone, so a mistake is not carried forward (about a quarter more time)",
+        )
         self.set_name = QLineEdit()
         self.set_name.setPlaceholderText("the model's name")
         self.set_name.setToolTip(
@@ -109,6 +117,7 @@ class PredictDock(DvosDock):
         f.addRow("model", ck_row)
         f.addRow("image model for first frames", self.image_checkpoint)
         f.addRow("passes (context model)", self.context_passes)
+        f.addRow("reference masks (context model)", self.reference_masks)
         self.smooth = QSpinBox()
         self.smooth.setRange(0, 8)
         self.smooth.setValue(0)
@@ -179,8 +188,9 @@ class PredictDock(DvosDock):
         return checkpoint_kind(text)
 
     def _update_kind(self) -> None:
-        """The passes row is shown for a context model only."""
-        self.predict_form.setRowVisible(self.context_passes, self.model_kind() == "context")
+        """The passes and reference-mask rows are shown for a context model only."""
+        for row in (self.context_passes, self.reference_masks):
+            self.predict_form.setRowVisible(row, self.model_kind() == "context")
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Checkpoint", "", "PyTorch checkpoints (*.pt *.pth)")
@@ -228,7 +238,9 @@ class PredictDock(DvosDock):
         image_ck = None if img in ("", NO_IMAGE_MODEL) else self.checkpoint_path(self.image_checkpoint, "image model")
         checkpoint = self.checkpoint_path()
         name = self.prediction_set_name(checkpoint)
-        passes = self.context_passes.value() if self.model_kind() == "context" else None
+        context = self.model_kind() == "context"
+        passes = self.context_passes.value() if context else None
+        reference_masks = self.reference_masks.currentText() if context else None
         from dvos_core.infer.smooth import smoothed_name
 
         before = self.smooth.value()
@@ -243,6 +255,7 @@ class PredictDock(DvosDock):
             batch_size=self.batch.value(),
             name=name,
             passes=passes,
+            reference_masks=reference_masks,
             smooth_before=before,
             label=f"predict {len(ids)} video(s) as {name}" + (", then smooth them" if before else ""),
             on_result=lambda n: self._predicted(n, shown),
