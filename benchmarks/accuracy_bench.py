@@ -16,6 +16,8 @@ model (the same extra steps for each):
 * ``dvos``: the paper's model (tau earlier frames; first frames by the image model);
 * ``context``: the context-aware model (frame t plus its aligned earlier frames and their predicted masks);
 * ``context_2pass``: the same model with its optional second pass (references on both sides);
+* ``context_independent``: the same model lending each predicted frame's mask from that frame alone to the next
+  frames (``reference_masks="independent"``) instead of its full prediction;
 * ``context_query_only``: the same context model with every reference replaced by a copy of frame t (the
   ablation: what it scores without time);
 * ``image_ft_smoothed``, ``context_smoothed``: those models' probabilities smoothed over time (each frame averaged
@@ -24,6 +26,8 @@ Baselines: the previous frame's true mask and an all-foreground mask. On degrade
 could draw from undoing the degradation: ``image_ft_undegraded`` (the fine-tuned image model on the same test frames
 before they were degraded) and ``degradation_ceiling`` (the same, with every pixel behind a leaf set to the truth).
 ``--reuse`` re-scores the models kept in ``--workdir`` by an earlier run (same settings and seed) without training.
+``--seed`` changes the footage (camera path, degradations) as well as the training; ``--table`` of runs with
+several seeds adds each model's mean and spread across them and its paired difference from ``image_ft``.
 Per model: frame-weighted Dice, IoU, boundary F
 (2 px), relative count error and temporal instability (1 - IoU of consecutive predictions aligned by the frames'
 camera motion; the ground truth's own value is reported as its floor). Prints JSON.
@@ -50,7 +54,7 @@ SETS = [f"{s}-{v}-{d}" for s in ("nuclei", "conifer") for v in ("slow", "fast") 
 # default run; name them with --sets)
 OCCLUDED_SETS = [f"{s}-{v}-occluded" for s in ("nuclei", "conifer") for v in ("slow", "fast")]
 ALL_SETS = SETS + OCCLUDED_SETS  # a set's place here seeds its footage
-MODELS = ("image", "image_ft", "dvos", "context", "context_2pass", "context_query_only")
+MODELS = ("image", "image_ft", "dvos", "context", "context_2pass", "context_independent", "context_query_only")
 SMOOTHED = ("image_ft_smoothed", "context_smoothed")  # made from those models' predictions when they run
 
 
@@ -194,6 +198,8 @@ def predict_all(ck: dict, frames: np.ndarray, models, device: str = "cpu") -> di
             out[name] = predict_array(ck["dvos"], frames, image_model=ck["image"], device=device)
         elif name == "context_2pass":  # the optional second pass, references on both sides
             out[name] = predict_array(ck["context"], frames, device=device, passes=2)
+        elif name == "context_independent":  # each predicted frame lends the mask it got from that frame alone
+            out[name] = predict_array(ck["context"], frames, device=device, reference_masks="independent")
         elif name == "context_query_only":  # the same passes, every reference a copy of frame t
             out[name] = predict_array(ck["context"], frames, device=device, references="query")
         else:
@@ -306,6 +312,7 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
     motion = summarise(estimate_global_motion(data["test"][0], residual=False))
     return {
         "set": name,
+        "seed": s.seed,
         "scores": table,
         "test_motion_px_per_frame": motion["shift_px"],
         "seconds": round(time.perf_counter() - t0, 1),  # scoring
@@ -342,7 +349,14 @@ def main(argv=None) -> int:
     ap.add_argument("--table", nargs="+", metavar="JSON", help="print the Markdown table of earlier JSON and exit")
     args = ap.parse_args(argv)
     if args.table:
-        print(markdown_table([r for f in args.table for r in json.loads(Path(f).read_text())["sets"]]))
+        results = []
+        for f in args.table:
+            doc = json.loads(Path(f).read_text())
+            seed = doc.get("settings", {}).get("seed", 0)
+            results += [{"seed": seed, **r} for r in doc["sets"]]
+        print(markdown_table(results))
+        if len({r["seed"] for r in results}) > 1:
+            print("\n" + seeds_table(results))
         return 0
     import torch
 
@@ -410,6 +424,29 @@ def markdown_table(results: list) -> str:
             for m in models
         ]
         rows.append(f"| {r['set']} | " + " | ".join(cells) + f" | {sc['ground_truth']['instability']:.3f} |")
+    return "\n".join(rows)
+
+
+def seeds_table(results: list, control: str = "image_ft") -> str:
+    """One row per set over the seeds run: each model's mean Dice +- its standard deviation across seeds, then each
+    video model's paired difference from ``control`` (the same seed's footage and image model): mean [min, max]."""
+    ranked = [m for m in (*MODELS, *SMOOTHED) if any(m in r["scores"] for r in results)]
+    compared = [m for m in ranked if m != control and m != "image" and any(control in r["scores"] for r in results)]
+    by_set: dict = {}
+    for r in results:
+        by_set.setdefault(r["set"], []).append(r["scores"])
+    head = [f"{m}" for m in ranked] + [f"{m} - {control}" for m in compared]
+    rows = ["| set | seeds | " + " | ".join(head) + " |", "|---" * (len(head) + 2) + "|"]
+    for name in sorted(by_set, key=ALL_SETS.index):
+        runs = by_set[name]
+        cells = []
+        for m in ranked:
+            d = np.array([sc[m]["dice"] for sc in runs if m in sc])
+            cells.append(f"{d.mean():.3f} ± {d.std(ddof=1):.3f}" if len(d) > 1 else (f"{d[0]:.3f}" if len(d) else "–"))
+        for m in compared:
+            d = np.array([sc[m]["dice"] - sc[control]["dice"] for sc in runs if m in sc and control in sc])
+            cells.append(f"{d.mean():+.3f} [{d.min():+.3f}, {d.max():+.3f}]" if len(d) else "–")
+        rows.append(f"| {name} | {len(runs)} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 

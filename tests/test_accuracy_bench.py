@@ -78,3 +78,18 @@ def test_the_occluded_condition_adds_lingering_leaves_to_the_degraded_footage():
     assert "test_undegraded" not in accuracy_data.make_set(scene, "slow", "clean", 4, 6, 64, seed=0)
     with pytest.raises(ValueError, match="condition"):
         accuracy_data.make_set(scene, "slow", "foggy", 4, 6, 64, seed=0)
+
+
+def test_the_seeds_table_pairs_each_model_with_the_control_of_its_own_seed():
+    bench = _bench()
+
+    def run(seed, ft, ctx):
+        scores = {"image_ft": {"dice": ft, "instability": 0.1}, "context": {"dice": ctx, "instability": 0.1}}
+        return {"set": "nuclei-slow-degraded", "seed": seed, "scores": scores}
+
+    # the context model is below the control on average but above it on every seed: only pairing shows that
+    table = bench.seeds_table([run(0, 0.70, 0.72), run(1, 0.90, 0.91), run(2, 0.80, 0.83)])
+    row = [c.strip() for c in table.splitlines()[-1].strip("|").split("|")]
+    assert row[:2] == ["nuclei-slow-degraded", "3"]
+    assert row[2:4] == ["0.800 ± 0.100", "0.820 ± 0.095"]
+    assert row[4] == "+0.020 [+0.010, +0.030]"
