@@ -163,3 +163,21 @@ def test_cli_match_and_compare_motion(fast_video, tmp_path, capsys):
     assert main(["synth", "--match-motion", str(tmp_path / "plot.tif"), "--write-config", str(cfg_file)]) == 0
     assert main(["synth", path, "--match-motion", "nosuch"]) == 2
     assert "nosuch" in capsys.readouterr().err
+
+
+def test_local_motion_beyond_head_sway_is_capped_and_flagged(slow_video):
+    """A large occluder crossing the frame fast moves more than any head sways: matching caps the sway and says why."""
+    from dvos_core.motion.matching import SWAY_CAP_PX
+
+    base = SynthConfig(n_frames=15)
+    calm = match_motion({"calm": slow_video}, base=base)
+    assert calm.config.sway_px < SWAY_CAP_PX and not any("local motion" in w for w in calm.warnings_after)
+    windy = slow_video.copy()
+    leaf = texture("gravel", dark=True)[:48, :48]
+    for t in range(len(windy)):
+        x = (25 * t) % (windy.shape[2] - 48)
+        windy[t, 40:88, x : x + 48] = leaf
+    mm = match_motion({"windy": windy}, base=base)
+    assert mm.config.sway_px == SWAY_CAP_PX
+    [w] = [w for w in mm.warnings_after if "local motion" in w]
+    assert "capped at 50 px" in w and "set sway_px by hand" in w

@@ -29,6 +29,7 @@ from dvos_core.motion.summary import measure_videos, summarise
 from dvos_core.motion.transforms import decompose, frame_centre
 from dvos_core.progress import CancelToken, ProgressFn, check
 
+SWAY_CAP_PX = 50.0  # the largest sway amplitude matching sets; reaching it means something else moved (a warning)
 MATCHED_FIELDS = (
     "camera_period",
     "camera_speed_min",
@@ -132,7 +133,7 @@ def overrides_from_motion(measured: dict, base) -> dict:
     resid = measured.get("residual_px")
     if resid and resid.get("p99") is not None and np.isfinite(resid["p99"]):
         unit = _unit_sway_p90(*base.sway_period, base.wind_coherence, base.n_frames)
-        out["sway_px"] = round(min(resid["p99"] / unit, 50.0), 2)
+        out["sway_px"] = round(min(resid["p99"] / unit, SWAY_CAP_PX), 2)
     return out
 
 
@@ -346,6 +347,13 @@ def match_motion(
                 "far_before": rb["far"],
                 "far_after": ra["far"],
             }
+        )
+    if overrides.get("sway_px", 0.0) >= SWAY_CAP_PX:
+        warnings_after.append(
+            f"local motion: {_local(measured['all']):.1f} px/frame is left after the camera motion, more than heads "
+            f"swaying in the wind make; something else moves (occluders crossing, motion blur, exposure flicker) and "
+            f"sway_px was capped at {SWAY_CAP_PX:g} px - set sway_px by hand (e.g. measured on a calm stretch of the "
+            f"footage)"
         )
     rendered = None
     if render_project is None and isinstance(project_or_videos, Project):
