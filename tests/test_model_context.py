@@ -349,3 +349,7 @@ def test_predictions_made_with_other_reference_masks_are_made_again(tmp_path):
     assert predict_video(project, vid, ckpt, device="cpu", reference_masks="independent") == 6
     assert preds.attrs["reference_masks"] == "independent"
     assert predict_video(project, vid, ckpt, device="cpu", reference_masks="independent") == 0
+    for bad in ({"reference_masks": "own"}, {"passes": 3}):  # refused before the stored set is touched
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            predict_video(project, vid, ckpt, device="cpu", **bad)
+        assert preds.attrs["reference_masks"] == "independent" and preds.arrays()[2][:].tolist() == [1] * 6

@@ -147,6 +147,8 @@ def predict_video(
         main, image = _predictors(
             checkpoint, image_checkpoint, distributed.rank_device(device), tile_size, overlap, optimize
         )
+        if main.kind == "context":
+            _check_context_settings(passes, reference_masks)  # before start() can clear a stored set
         targets = _targets(n, frames, video_id)
         preds = video.predictions[prediction_name(checkpoint, name)]
         if rank == 0:
@@ -250,6 +252,16 @@ def reference_labels(video):
     return known
 
 
+def _check_context_settings(passes, reference_masks) -> None:
+    """Refuse a context model's settings that cannot run (checked before anything is written)."""
+    from dvos_core.infer.context import REFERENCE_MASKS
+
+    if passes not in (1, 2):
+        raise ValueError(f"passes must be 1 or 2, got {passes}")
+    if reference_masks not in REFERENCE_MASKS:
+        raise ValueError(f"reference_masks must be one of {REFERENCE_MASKS}, got {reference_masks!r}")
+
+
 def _predict_context(
     preds, main, targets, threshold, passes, resume, known, progress, cancel, reference_masks="chained"
 ) -> int:
@@ -259,8 +271,6 @@ def _predict_context(
     from dvos_core.infer.context import ContextPredictor, refine_context, run_context
     from dvos_core.progress import Steps
 
-    if passes not in (1, 2):
-        raise ValueError(f"passes must be 1 or 2, got {passes}")
     video = preds.video
     n, label = video.n_frames, f"{video.name}: "
     ctx = ContextPredictor(
