@@ -431,11 +431,12 @@ def seeds_table(results: list, control: str = "image_ft") -> str:
     """One row per set over the seeds run: each model's mean Dice +- its standard deviation across seeds, then each
     video model's paired difference from ``control`` (the same seed's footage and image model): mean [min, max]."""
     ranked = [m for m in (*MODELS, *SMOOTHED) if any(m in r["scores"] for r in results)]
-    compared = [m for m in ranked if m != control and m != "image" and any(control in r["scores"] for r in results)]
+    has_control = any(control in r["scores"] for r in results)
+    compared = [m for m in ranked if m not in (control, "image")] if has_control else []
     by_set: dict = {}
     for r in results:
         by_set.setdefault(r["set"], []).append(r["scores"])
-    head = [f"{m}" for m in ranked] + [f"{m} - {control}" for m in compared]
+    head = ranked + [f"{m} - {control}" for m in compared]
     rows = ["| set | seeds | " + " | ".join(head) + " |", "|---" * (len(head) + 2) + "|"]
     for name in sorted(by_set, key=ALL_SETS.index):
         runs = by_set[name]
