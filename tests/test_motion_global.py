@@ -170,3 +170,17 @@ def test_residual_local_motion_sees_swaying_heads_only():
     moving = estimate_global_motion(swaying, residual=True)
     assert np.abs(moving.dx - 12).max() < 0.5
     assert np.median(moving.residual[:, 2]) > 2.0
+
+
+@pytest.mark.parametrize("gain, offset, noise", [(0.6, 0.0, 0.0), (1.4, 0.0, 4.0), (0.7, 10.0, 8.0)])
+def test_a_change_of_exposure_between_frames_does_not_lose_the_camera(gain, offset, noise):
+    """Flicker or a cloud: frame t is darker or brighter than frame t-1. The corner tracker assumes grey levels stay,
+    so the pair is also tracked with frame t brought to frame t-1's brightness and contrast."""
+    frames, _, truth = camera_clip(texture("gravel", dark=True), [(6.0, -3.0, 0.5, 1.0)], size=(160, 192))
+    rng = np.random.default_rng(0)
+    lit = frames[1].astype(np.float32) * gain + offset + rng.normal(0, noise, frames[1].shape)
+    pm = estimate_pair(frames[0], np.clip(lit, 0, 255).astype(np.uint8))
+    want = _truth(truth, frames.shape[1:])[0]
+    assert pm.method == "features" and pm.inliers > 200
+    assert abs(pm.dx - want["dx"]) < 0.1 and abs(pm.dy - want["dy"]) < 0.1
+    assert abs(pm.rotation_deg - want["rotation_deg"]) < 0.05

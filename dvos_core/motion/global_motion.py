@@ -5,7 +5,9 @@ Per pair of frames (t-1, t), on grey copies at most ``max_side`` px wide:
 1. a phase correlation of Hann-windowed, smoothed copies gives a whole-frame shift, used only as the starting guess
    (so a large pan over dense, repetitive texture does not lock the tracker onto the wrong repeat);
 2. corners (good features to track) spread over a grid of cells are tracked with pyramidal Lucas-Kanade from that
-   guess, and kept when tracking back lands within 1 px of the start (forward-backward check);
+   guess, and kept when tracking back lands within 1 px of the start (forward-backward check); when the two frames'
+   exposure differs clearly (flicker) or few tracks survive, they are tracked again with frame t brought to frame
+   t-1's brightness and contrast, and the fit with more inliers wins;
 3. RANSAC fits a similarity (``cv2.estimateAffinePartial2D``), so objects that move on their own (swaying heads,
    leaves) are outliers as long as the field dominates;
 4. with too few reliable tracks (low texture) it falls back to ECC on the grey frames, then to the phase-correlation
@@ -28,6 +30,9 @@ from dvos_core.progress import CancelToken, ProgressFn, check, report
 METHODS = ("features", "ecc", "phase", "none")
 _LK_WIN, _LK_LEVELS = (15, 15), 3  # Lucas-Kanade window and pyramid levels
 _LK_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
+_FEW_TRACKS = 3  # a fit from fewer than this many times min_inliers tracks is tried again with exposure matched
+_SAME_EXPOSURE = (0.03, 2.0)  # contrast ratio and mean grey-level change below which frames count as equally lit
+_RELIT = (0.15, 10.0)  # contrast ratio and mean change beyond which both ways are always tried
 
 
 @dataclass
@@ -154,18 +159,38 @@ def _phase_shift(a: _Prepared, b: _Prepared, params: MotionParams):
     return float(dx), float(dy)
 
 
-def _track(a: _Prepared, b: _Prepared, guess, params: MotionParams):
-    """Matched points (p0, p1) that pass the forward-backward check and lie on allowed pixels of both frames."""
+def _exposure_matched(a: _Prepared, b: _Prepared) -> np.ndarray | None:
+    """Frame b's grey copy with the brightness and contrast of frame a (whole frames), or None when they already
+    agree. For frames whose exposure differs (flicker, a passing cloud): the corner tracker assumes a point keeps its
+    grey level from frame to frame. Whole-frame statistics also move with the view, so this is a second try only."""
+    ga, gb = a.grey.astype(np.float32), b.grey.astype(np.float32)
+    ma, sa, mb, sb = float(ga.mean()), float(ga.std()), float(gb.mean()), float(gb.std())
+    if sa < 1.0 or sb < 1.0 or (abs(sa / sb - 1) < _SAME_EXPOSURE[0] and abs(ma - mb) < _SAME_EXPOSURE[1]):
+        return None
+    return np.clip((gb - mb) * (sa / sb) + ma, 0, 255).astype(np.uint8)
+
+
+def _relit(a: _Prepared, b: _Prepared) -> bool:
+    """Whether the two frames' exposure differs clearly (more than the view's own change usually makes)."""
+    ga, gb = a.grey, b.grey
+    sa, sb = float(ga.std()), float(gb.std())
+    return abs(float(ga.mean()) - float(gb.mean())) > _RELIT[1] or (min(sa, sb) > 1 and abs(sa / sb - 1) > _RELIT[0])
+
+
+def _track(a: _Prepared, b: _Prepared, guess, params: MotionParams, grey_b=None):
+    """Matched points (p0, p1) that pass the forward-backward check and lie on allowed pixels of both frames;
+    ``grey_b``: frame b's grey copy to track on (default ``b.grey``)."""
     p0 = _corners(a, params)
     if len(p0) < params.min_inliers:
         return None
     lk = {"winSize": _LK_WIN, "maxLevel": _LK_LEVELS, "criteria": _LK_STOP, "flags": cv2.OPTFLOW_USE_INITIAL_FLOW}
     shift = np.array(guess if guess is not None else (0.0, 0.0), np.float32)
     init = p0 + shift
-    p1, st, _ = cv2.calcOpticalFlowPyrLK(a.grey, b.grey, p0, init.copy(), **lk)
+    gb = b.grey if grey_b is None else grey_b
+    p1, st, _ = cv2.calcOpticalFlowPyrLK(a.grey, gb, p0, init.copy(), **lk)
     if p1 is None:
         return None
-    back, st2, _ = cv2.calcOpticalFlowPyrLK(b.grey, a.grey, p1, p1 - shift, **lk)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(gb, a.grey, p1, p1 - shift, **lk)
     if back is None:
         return None
     fb = np.linalg.norm((back - p0).reshape(-1, 2), axis=1)
@@ -179,8 +204,8 @@ def _track(a: _Prepared, b: _Prepared, guess, params: MotionParams):
     return p0.reshape(-1, 2)[good], q[good]
 
 
-def _fit(a: _Prepared, b: _Prepared, guess, params: MotionParams):
-    tracked = _track(a, b, guess, params)
+def _fit(a: _Prepared, b: _Prepared, guess, params: MotionParams, grey_b=None):
+    tracked = _track(a, b, guess, params, grey_b)
     if tracked is None or len(tracked[0]) < params.min_inliers:
         return None
     p0, p1 = tracked
@@ -195,10 +220,10 @@ def _fit(a: _Prepared, b: _Prepared, guess, params: MotionParams):
     return m, n_in
 
 
-def _from_features(a: _Prepared, b: _Prepared, guess, params: MotionParams):
+def _from_features(a: _Prepared, b: _Prepared, guess, params: MotionParams, grey_b=None):
     """Track, fit; when the fit turns or zooms noticeably, warp frame a by it and fit the small rest again (the
     tracker's windows only translate, so a turn biases the first fit slightly)."""
-    found = _fit(a, b, guess, params)
+    found = _fit(a, b, guess, params, grey_b)
     if found is None:
         return None
     m, n_in = found
@@ -216,7 +241,7 @@ def _from_features(a: _Prepared, b: _Prepared, guess, params: MotionParams):
     edge[8:-8, 8:-8] = 1  # reflected borders are not the scene
     inside = cv2.warpAffine(edge, m, size, flags=cv2.INTER_NEAREST) > 0
     warped.allowed = inside if warped.allowed is None else warped.allowed & inside
-    rest = _fit(warped, b, None, params)
+    rest = _fit(warped, b, None, params, grey_b)
     if rest is None:
         return m, n_in
     return (to3x3(rest[0]) @ to3x3(m))[:2], rest[1]
@@ -265,6 +290,11 @@ def _estimate(a: _Prepared, b: _Prepared, params: MotionParams) -> PairMotion:
         found = _from_features(a, b, guess, params)
         if found is None and guess is not None:
             found = _from_features(a, b, None, params)  # the guess itself may have been misled
+        matched = _exposure_matched(a, b)  # the exposure may have changed: track on b brought to a's
+        if matched is not None and (found is None or found[1] < _FEW_TRACKS * params.min_inliers or _relit(a, b)):
+            again = _from_features(a, b, guess, params, matched)
+            if again is not None and (found is None or again[1] > found[1]):
+                found = again
         if found is not None:
             (m, n_in), method = found, "features"
         else:
