@@ -165,9 +165,10 @@ def test_cli_match_and_compare_motion(fast_video, tmp_path, capsys):
     assert "nosuch" in capsys.readouterr().err
 
 
-def test_local_motion_beyond_head_sway_is_capped_and_flagged(slow_video):
-    """A large occluder crossing the frame fast moves more than any head sways: matching caps the sway and says why."""
-    from dvos_core.motion.matching import SWAY_CAP_PX
+def test_local_motion_beyond_head_sway_keeps_the_configured_sway_and_says_why(slow_video):
+    """A large occluder crossing the frame fast moves more than any head sways: without painted heads to measure,
+    matching keeps the configured sway instead of reading the occluder as sway, and says what to do."""
+    from dvos_core.motion.matching import SWAY_CAP_PX, overrides_from_motion
 
     base = SynthConfig(n_frames=15)
     calm = match_motion({"calm": slow_video}, base=base)
@@ -178,6 +179,11 @@ def test_local_motion_beyond_head_sway_is_capped_and_flagged(slow_video):
         x = (25 * t) % (windy.shape[2] - 48)
         windy[t, 40:88, x : x + 48] = leaf
     mm = match_motion({"windy": windy}, base=base)
-    assert mm.config.sway_px == SWAY_CAP_PX
-    [w] = [w for w in mm.warnings_after if "local motion" in w]
-    assert "capped at 50 px" in w and "set sway_px by hand" in w
+    assert mm.measured["all"]["residual_px"]["p99"] > 5 * calm.measured["all"]["residual_px"]["p99"]
+    assert "sway_px" not in mm.overrides and mm.config.sway_px == base.sway_px
+    [w] = [w for w in mm.warnings_after if w.startswith("local motion:")]
+    assert f"kept at {base.sway_px:g} px" in w and "paint the heads" in w and "set sway_px by hand" in w
+    # measured on painted heads instead, the sway wins over the flow
+    heads = {"heads": 40, "pairs": 4, "p50": 0.5, "p90": 1.0}
+    o = overrides_from_motion({**mm.measured["all"], "head_sway_px": heads}, base)
+    assert 0 < o["sway_px"] < 0.5 * SWAY_CAP_PX

@@ -10,8 +10,11 @@ videos (:mod:`dvos_core.motion.summary`) and sets those ranges so the synthetic 
 * ``camera_shake_px``: the RMS deviation of the per-frame shift from its window's pan, divided by that of a
   unit-amplitude wobble with that ``camera_period``;
 * ``camera_rotation_deg`` / ``camera_zoom``: the RMS turn / log-zoom per frame divided by that of a unit roll / zoom;
-* ``sway_px``: the footage's local motion (median over pairs of the p99 residual flow) divided by the p90 per-frame
-  step of a unit-amplitude sway (an approximation: flow at 320 px underestimates small heads).
+* ``sway_px``: the median per-frame step of the painted heads, each followed to the next frame after the camera
+  motion is removed (:mod:`dvos_core.motion.head_sway`), divided by that of a unit-amplitude sway. Without enough
+  painted heads it falls back to the footage's local motion (median over pairs of the p99 residual flow) divided by
+  the p90 step of a unit sway; that flow also counts occluders, blur and flicker, so when it would put ``sway_px``
+  beyond :data:`SWAY_CAP_PX` the configured ``sway_px`` is kept and matching warns.
 
 The motion of a config is measured the same way from sampled camera paths (no rendering), and rendered clips can be
 measured with :func:`measure_clips`, so measured and synthetic motion are compared number by number.
@@ -25,7 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dvos_core.motion.global_motion import GlobalMotion, MotionParams, estimate_global_motion
-from dvos_core.motion.summary import measure_videos, summarise
+from dvos_core.motion.head_sway import MIN_HEADS, measure_head_sway
+from dvos_core.motion.summary import measure_videos, resolve_sources, summarise
 from dvos_core.motion.transforms import decompose, frame_centre
 from dvos_core.progress import CancelToken, ProgressFn, check
 
@@ -53,8 +57,8 @@ def _unit_steps(period_lo: float, period_hi: float, n_frames: int) -> tuple[floa
 
 
 @functools.lru_cache(maxsize=64)
-def _unit_sway_p90(period_lo: float, period_hi: float, coherence: float, n_frames: int) -> float:
-    """p90 per-frame step (px) of a head's sway with unit amplitude and no drift."""
+def _unit_sway_steps(period_lo: float, period_hi: float, coherence: float, n_frames: int) -> tuple[float, float]:
+    """(p50, p90) per-frame step (px) of a head's sway with unit amplitude and no drift."""
     from dvos_core.synth.motion import smooth_signal
 
     rng = np.random.default_rng(54321)
@@ -65,12 +69,14 @@ def _unit_sway_p90(period_lo: float, period_hi: float, coherence: float, n_frame
         own = smooth_signal(rng, T, 1.0, (period_lo, period_hi), size=(n, 2))
         pos = coherence * gust + (1 - coherence) * own
         steps.append(np.hypot(*np.diff(pos, axis=0).transpose(2, 0, 1)).ravel())
-    return float(np.percentile(np.concatenate(steps), 90))
+    s = np.concatenate(steps)
+    return float(np.percentile(s, 50)), float(np.percentile(s, 90))
 
 
 def config_motion(cfg, n_clips: int = 64, seed: int = 0) -> dict:
     """Motion statistics (as :func:`dvos_core.motion.summary.summarise`) of ``n_clips`` camera paths drawn from
-    ``cfg`` (no rendering), plus ``local_px``: the p90 per-frame step of a head relative to the camera."""
+    ``cfg`` (no rendering), plus ``local_px`` and ``head_sway_px["p50"]``: the p90 and median per-frame step of a
+    head relative to the camera."""
     from dvos_core.synth.motion import camera_path, head_motion
 
     rng = np.random.default_rng([int(seed), 77])
@@ -101,6 +107,7 @@ def config_motion(cfg, n_clips: int = 64, seed: int = 0) -> dict:
     out = summarise(motions, window=cfg.n_frames)
     s = np.concatenate(steps) if steps else np.zeros(0)
     out["local_px"] = round(float(np.percentile(s, 90)), 4) if s.size else 0.0
+    out["head_sway_px"] = {"p50": round(float(np.percentile(s, 50)), 4) if s.size else 0.0}
     return out
 
 
@@ -130,10 +137,15 @@ def overrides_from_motion(measured: dict, base) -> dict:
         "camera_rotation_deg": round(min((measured.get("rotation_rms_deg") or 0.0) / raw, 45.0), 3),
         "camera_zoom": round(min((measured.get("zoom_rms") or 0.0) / raw, 0.3), 4),
     }
+    unit50, unit90 = _unit_sway_steps(*base.sway_period, base.wind_coherence, base.n_frames)
+    heads = measured.get("head_sway_px")
     resid = measured.get("residual_px")
-    if resid and resid.get("p99") is not None and np.isfinite(resid["p99"]):
-        unit = _unit_sway_p90(*base.sway_period, base.wind_coherence, base.n_frames)
-        out["sway_px"] = round(min(resid["p99"] / unit, SWAY_CAP_PX), 2)
+    if heads and heads.get("p50") is not None:  # followed on the painted heads: their median step
+        out["sway_px"] = round(min(heads["p50"] / unit50, SWAY_CAP_PX), 2)
+    elif resid and resid.get("p99") is not None and np.isfinite(resid["p99"]):
+        sway = resid["p99"] / unit90  # the whole frame's flow: an upper bound that occluders and blur inflate
+        if sway < SWAY_CAP_PX:  # beyond it something else moved: keep the configured sway (match_motion warns)
+            out["sway_px"] = round(sway, 2)
     return out
 
 
@@ -146,6 +158,7 @@ _ROWS = (
     ("rotation per frame, p90", "deg", lambda s: (s.get("rotation_deg") or {}).get("p90"), 0.2),
     ("zoom per frame, p90", "%", lambda s: _pct((s.get("zoom") or {}).get("p90")), 0.3),
     ("local motion", "px/frame", lambda s: _local(s), 1.5),
+    ("head sway per frame, median", "px", lambda s: (s.get("head_sway_px") or {}).get("p50"), 0.5),
 )
 
 
@@ -306,7 +319,8 @@ def match_motion(
     defaults); only :data:`MATCHED_FIELDS` change. ``max_pairs`` bounds the frame pairs measured per video. With
     ``render_clips`` > 0 and a ``render_project`` (default: the project measured, when it is one), that many short
     preview clips of the matched config are rendered and measured too (``rendered``; needs heads and background
-    clips).
+    clips). Stored videos with painted frames also give the head sway (``measured["all"]["head_sway_px"]``, see
+    :mod:`dvos_core.motion.head_sway`), from which ``sway_px`` is set.
     Returns a :class:`MotionMatch`; ``.config`` is the matched SynthConfig, ``.warnings`` says how far the base
     config was off, ``.table()`` prints the comparison.
     """
@@ -329,6 +343,8 @@ def match_motion(
         "videos": {name: summarise(gm, base.n_frames) for name, gm in motions.items()},
         "all": summarise(list(motions.values()), base.n_frames),
     }
+    painted = [src for _, src in resolve_sources(project_or_videos, video_ids) if hasattr(src, "labelled_frames")]
+    measured["all"]["head_sway_px"] = measure_head_sway(painted, cancel=cancel) if painted else None
     overrides = overrides_from_motion(measured["all"], base)
     config = base.replace(**overrides)
     before = config_motion(base, n_model_clips, seed)
@@ -348,12 +364,18 @@ def match_motion(
                 "far_after": ra["far"],
             }
         )
-    if overrides.get("sway_px", 0.0) >= SWAY_CAP_PX:
+    heads = measured["all"]["head_sway_px"]
+    if heads is None and "sway_px" not in overrides and measured["all"].get("residual_px"):
         warnings_after.append(
             f"local motion: {_local(measured['all']):.1f} px/frame is left after the camera motion, more than heads "
-            f"swaying in the wind make; something else moves (occluders crossing, motion blur, exposure flicker) and "
-            f"sway_px was capped at {SWAY_CAP_PX:g} px - set sway_px by hand (e.g. measured on a calm stretch of the "
-            f"footage)"
+            f"swaying in the wind make; something else moves (occluders crossing, motion blur, exposure flicker), so "
+            f"sway_px was kept at {base.sway_px:g} px - paint the heads of a few frames (the sway is then measured on "
+            f"them: at least {MIN_HEADS} heads followed to the next frame) or set sway_px by hand"
+        )
+    elif heads is not None and overrides.get("sway_px", 0.0) >= SWAY_CAP_PX:
+        warnings_after.append(
+            f"head sway: the painted heads move {heads['p50']:.1f} px/frame on their own (median of {heads['heads']}); "
+            f"sway_px was capped at {SWAY_CAP_PX:g} px"
         )
     rendered = None
     if render_project is None and isinstance(project_or_videos, Project):
