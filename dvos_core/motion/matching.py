@@ -14,7 +14,7 @@ videos (:mod:`dvos_core.motion.summary`) and sets those ranges so the synthetic 
   motion is removed (:mod:`dvos_core.motion.head_sway`), divided by that of a unit-amplitude sway. Without enough
   painted heads it falls back to the footage's local motion (median over pairs of the p99 residual flow) divided by
   the p90 step of a unit sway; that flow also counts occluders, blur and flicker, so when it would put ``sway_px``
-  beyond :data:`SWAY_CAP_PX` the configured ``sway_px`` is kept and matching warns.
+  beyond :data:`FLOW_SWAY_MAX_PX` the configured ``sway_px`` is kept and matching warns.
 
 The motion of a config is measured the same way from sampled camera paths (no rendering), and rendered clips can be
 measured with :func:`measure_clips`, so measured and synthetic motion are compared number by number.
@@ -33,7 +33,10 @@ from dvos_core.motion.summary import measure_videos, resolve_sources, summarise
 from dvos_core.motion.transforms import decompose, frame_centre
 from dvos_core.progress import CancelToken, ProgressFn, check
 
-SWAY_CAP_PX = 50.0  # the largest sway amplitude matching sets; reaching it means something else moved (a warning)
+SWAY_CAP_PX = 50.0  # the largest sway amplitude matching sets from followed heads
+# the largest sway amplitude the whole frame's residual flow may set: beyond it the flow has most likely caught
+# something other than heads (a leaf crossing, blur, flicker), so the configured sway_px is kept and matching warns
+FLOW_SWAY_MAX_PX = 15.0
 MATCHED_FIELDS = (
     "camera_period",
     "camera_speed_min",
@@ -144,7 +147,7 @@ def overrides_from_motion(measured: dict, base) -> dict:
         out["sway_px"] = round(min(heads["p50"] / unit50, SWAY_CAP_PX), 2)
     elif resid and resid.get("p99") is not None and np.isfinite(resid["p99"]):
         sway = resid["p99"] / unit90  # the whole frame's flow: an upper bound that occluders and blur inflate
-        if sway < SWAY_CAP_PX:  # beyond it something else moved: keep the configured sway (match_motion warns)
+        if sway <= FLOW_SWAY_MAX_PX:  # beyond it something else moved: keep the configured sway (match_motion warns)
             out["sway_px"] = round(sway, 2)
     return out
 
