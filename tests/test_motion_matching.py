@@ -183,6 +183,8 @@ def test_local_motion_beyond_head_sway_keeps_the_configured_sway_and_says_why(sl
     assert "sway_px" not in mm.overrides and mm.config.sway_px == base.sway_px
     [w] = [w for w in mm.warnings_after if w.startswith("local motion:")]
     assert f"kept at {base.sway_px:g} px" in w and "paint the heads" in w and "set sway_px by hand" in w
+    assert mm.table().endswith("kept as configured (see the warnings)")
+    assert calm.table().splitlines()[-1].endswith("from the whole frame's local motion (no painted heads to follow)")
     # measured on painted heads instead, the sway wins over the flow
     heads = {"heads": 40, "pairs": 4, "p50": 0.5, "p90": 1.0}
     o = overrides_from_motion({**mm.measured["all"], "head_sway_px": heads}, base)

@@ -297,7 +297,19 @@ class MotionMatch:
             lines.append(cells)
         widths = [max(len(x[i]) for x in [head, *lines]) for i in range(len(head))]
         line = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
-        return "\n".join(line.format(*x) for x in [head, *lines])
+        return "\n".join([*(line.format(*x) for x in [head, *lines]), self.sway_source()])
+
+    def sway_source(self) -> str:
+        """One line: where the matched ``sway_px`` came from."""
+        heads = self.measured["all"].get("head_sway_px")
+        if heads:
+            return (
+                f"sway_px {self.config.sway_px:g}: from {heads['heads']} painted heads followed over {heads['pairs']} "
+                f"frame pairs (median step {heads['p50']:.2f} px/frame)"
+            )
+        if "sway_px" in self.overrides:
+            return f"sway_px {self.config.sway_px:g}: from the whole frame's local motion (no painted heads to follow)"
+        return f"sway_px {self.config.sway_px:g}: kept as configured (see the warnings)"
 
 
 def match_motion(
