@@ -121,8 +121,8 @@ def degraded_accuracy(frames, truth) -> dict:
     leaves; benchmarks/accuracy_data.py, fixed seed): shift errors of the estimator, and of the same estimator
     without its second, exposure-matched tracking try (what it did before), side by side."""
     import numpy as np
-
     from accuracy_data import degrade_video
+
     from dvos_core.motion import global_motion
 
     rough, _ = degrade_video(frames, np.random.default_rng(3))

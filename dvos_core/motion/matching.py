@@ -309,6 +309,8 @@ class MotionMatch:
             )
         if "sway_px" in self.overrides:
             return f"sway_px {self.config.sway_px:g}: from the whole frame's local motion (no painted heads to follow)"
+        if not self.measured["all"].get("residual_px"):
+            return f"sway_px {self.config.sway_px:g}: kept as configured (local motion not measured)"
         return f"sway_px {self.config.sway_px:g}: kept as configured (see the warnings)"
 
 
