@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from dvos_core.cli._common import TerminalProgress, add_project, add_threads, add_wait, cancel_on_sigint
+from dvos_core.prediction_options import REFERENCE_MASKS
 
 
 def register(sub) -> None:
@@ -40,8 +41,8 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--reference-masks",
-        choices=("chained", "independent"),
-        default="chained",
+        choices=REFERENCE_MASKS,
+        default=REFERENCE_MASKS[0],
         help="context model only: the mask a predicted frame lends the frames after it - 'chained' (default): the "
         "model's prediction of that frame, made with its own references (carries a head through an occlusion); "
         "'independent': its prediction of that frame on its own, so a mistake is not carried forward (about a "

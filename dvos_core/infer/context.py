@@ -20,13 +20,8 @@ from dvos_core.infer.frame_window import FrameWindow
 from dvos_core.infer.tiling import MULTIPLE, Blender, pad_amounts, reflect_pad, round_up, tile_grid
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
+from dvos_core.prediction_options import check_reference_masks
 from dvos_core.progress import CancelToken, ProgressFn, check, report
-
-# Where a predicted frame's reference mask comes from, for the frames after it: "chained" (default) - the model's
-# prediction of that frame, made with its own references (a head hidden for several frames can be carried through);
-# "independent" - its prediction of that frame alone, decoded in the same pass (its mistakes are not carried
-# forward; about a quarter more time). Measured against each other in docs/video_model.md.
-REFERENCE_MASKS = ("chained", "independent")
 
 
 class ContextPredictor:
@@ -52,8 +47,7 @@ class ContextPredictor:
             raise ValueError(f"references must be 'previous' or 'query', got {references!r}")
         # "query": the ablation that proves the model uses time - every reference is a copy of frame t, no masks
         self.references = references
-        if reference_masks not in REFERENCE_MASKS:
-            raise ValueError(f"reference_masks must be one of {REFERENCE_MASKS}, got {reference_masks!r}")
+        check_reference_masks(reference_masks)
         self.reference_masks = reference_masks
         self.aligner = SequenceAligner()
 

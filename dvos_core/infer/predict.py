@@ -130,7 +130,7 @@ def predict_video(
     references on both sides (see :func:`dvos_core.infer.context.refine_context`). ``reference_masks``: where a
     context model's own reference masks come from (``"chained"``, default: its predictions of the reference
     frames; ``"independent"``: its predictions of those frames alone; see
-    :data:`dvos_core.infer.context.REFERENCE_MASKS`).
+    :data:`dvos_core.prediction_options.REFERENCE_MASKS`).
     ``threads``: CPU threads (see :mod:`dvos_core.threads`; under torchrun the cores are shared by the local ranks).
     ``optimize=False`` runs the plain path (one full forward per window, stock kernels): the benchmarks' baseline.
     """
@@ -254,12 +254,11 @@ def reference_labels(video):
 
 def _check_context_settings(passes, reference_masks) -> None:
     """Refuse a context model's settings that cannot run (checked before anything is written)."""
-    from dvos_core.infer.context import REFERENCE_MASKS
+    from dvos_core.prediction_options import check_reference_masks
 
     if passes not in (1, 2):
         raise ValueError(f"passes must be 1 or 2, got {passes}")
-    if reference_masks not in REFERENCE_MASKS:
-        raise ValueError(f"reference_masks must be one of {REFERENCE_MASKS}, got {reference_masks!r}")
+    check_reference_masks(reference_masks)
 
 
 def _predict_context(

@@ -99,7 +99,7 @@ class PredictDock(DvosDock):
             "pass predicts every frame again with references on both sides (earlier and later frames and their "
             "first-pass masks): steadier, about twice the time"
         )
-        from dvos_core.infer.context import REFERENCE_MASKS
+        from dvos_core.prediction_options import REFERENCE_MASKS  # no torch: the dock opens fast
 
         self.reference_masks = compact_combo(
             REFERENCE_MASKS,
