@@ -97,7 +97,14 @@ class _Prepared:
             k = 2 * params.exclude_margin_px + 1
             ex = cv2.dilate(ex, np.ones((k, k), np.uint8))
             self.allowed = ex == 0
-        self._smooth = self._textured = None
+        self._smooth = self._textured = self._exposure = None
+
+    @property
+    def exposure(self) -> tuple[float, float]:
+        """(mean, standard deviation) of the whole grey frame."""
+        if self._exposure is None:
+            self._exposure = (float(self.grey.mean()), float(self.grey.std()))
+        return self._exposure
 
     def smooth(self) -> np.ndarray:
         """Float image for phase correlation / ECC: excluded pixels set to the mean, lightly blurred."""
@@ -163,18 +170,16 @@ def _exposure_matched(a: _Prepared, b: _Prepared) -> np.ndarray | None:
     """Frame b's grey copy with the brightness and contrast of frame a (whole frames), or None when they already
     agree. For frames whose exposure differs (flicker, a passing cloud): the corner tracker assumes a point keeps its
     grey level from frame to frame. Whole-frame statistics also move with the view, so this is a second try only."""
-    ga, gb = a.grey.astype(np.float32), b.grey.astype(np.float32)
-    ma, sa, mb, sb = float(ga.mean()), float(ga.std()), float(gb.mean()), float(gb.std())
+    (ma, sa), (mb, sb) = a.exposure, b.exposure
     if sa < 1.0 or sb < 1.0 or (abs(sa / sb - 1) < _SAME_EXPOSURE[0] and abs(ma - mb) < _SAME_EXPOSURE[1]):
         return None
-    return np.clip((gb - mb) * (sa / sb) + ma, 0, 255).astype(np.uint8)
+    return np.clip((b.grey.astype(np.float32) - mb) * (sa / sb) + ma, 0, 255).astype(np.uint8)
 
 
 def _relit(a: _Prepared, b: _Prepared) -> bool:
     """Whether the two frames' exposure differs clearly (more than the view's own change usually makes)."""
-    ga, gb = a.grey, b.grey
-    sa, sb = float(ga.std()), float(gb.std())
-    return abs(float(ga.mean()) - float(gb.mean())) > _RELIT[1] or (min(sa, sb) > 1 and abs(sa / sb - 1) > _RELIT[0])
+    (ma, sa), (mb, sb) = a.exposure, b.exposure
+    return abs(ma - mb) > _RELIT[1] or (min(sa, sb) > 1 and abs(sa / sb - 1) > _RELIT[0])
 
 
 def _track(a: _Prepared, b: _Prepared, guess, params: MotionParams, grey_b=None):
@@ -232,6 +237,7 @@ def _from_features(a: _Prepared, b: _Prepared, guess, params: MotionParams, grey
         return m, n_in
     warped = _Prepared.__new__(_Prepared)
     warped.full_shape, warped.factor, warped._smooth, warped._textured = a.full_shape, a.factor, None, None
+    warped._exposure = None
     size = a.grey.shape[::-1]
     warped.grey = cv2.warpAffine(a.grey, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     warped.allowed = None
