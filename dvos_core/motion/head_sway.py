@@ -140,11 +140,14 @@ def measure_head_sway(
     jobs = [(v, p) for v in videos for p in painted_pairs(v, provenances, max_frames)]
     steps, used = [], 0
     rng = np.random.default_rng(0)
+    painted = None  # (video, t, frame, mask) of the painted frame last read: each is paired with two neighbours
     for i, (v, (t, u)) in enumerate(jobs):
         check(cancel)
-        mask = v.mask(t)
+        if painted is None or painted[:2] != (v, t):
+            painted = (v, t, v.frame(t), v.mask(t))
+        frame, mask = painted[2:]
         if mask is not None and mask.any():
-            d = head_steps(v.frame(t), mask, v.frame(u), params=params, rng=rng)
+            d = head_steps(frame, mask, v.frame(u), params=params, rng=rng)
             if len(d):
                 steps.append(np.hypot(d[:, 0], d[:, 1]))
                 used += 1
