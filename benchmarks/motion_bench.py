@@ -66,8 +66,7 @@ def bench(size: int, pairs: int) -> dict:
     import cv2
     import numpy as np
 
-    from dvos_core.motion import decompose, estimate_global_motion
-    from dvos_core.motion.transforms import frame_centre
+    from dvos_core.motion import estimate_global_motion
 
     cv2.setNumThreads(1)
     frames, truth = _clip(size, pairs + 1)
@@ -78,9 +77,7 @@ def bench(size: int, pairs: int) -> dict:
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         key = "with_residual" if residual else "global"
         out[key] = {"pairs_per_s_wall": round(pairs / wall, 1), "pairs_per_cpu_s": round(pairs / cpu, 1)}
-    c = frame_centre((size, size))
-    true = [decompose(m, c) for m in truth]
-    err = np.hypot(gm.dx - [d["dx"] for d in true], gm.dy - [d["dy"] for d in true])
+    true, err = _shift_error(gm, truth, (size, size))
     out["true_shift_px_median"] = round(float(np.median([np.hypot(d["dx"], d["dy"]) for d in true])), 2)
     out["shift_error_px"] = {"median": round(float(np.median(err)), 3), "max": round(float(err.max()), 3)}
     out["rotation_error_deg_max"] = round(float(np.abs(gm.rotation_deg - [d["rotation_deg"] for d in true]).max()), 3)
@@ -99,16 +96,25 @@ def bench(size: int, pairs: int) -> dict:
     return out
 
 
+def _shift_error(gm, truth, shape):
+    """(the true pair motions decomposed, per-pair error of the estimated centre shift in px)."""
+    import numpy as np
+
+    from dvos_core.motion import decompose
+    from dvos_core.motion.transforms import frame_centre
+
+    c = frame_centre(shape)
+    true = [decompose(m, c) for m in truth]
+    return true, np.hypot(gm.dx - [d["dx"] for d in true], gm.dy - [d["dy"] for d in true])
+
+
 def _shift_errors(frames, truth) -> dict:
     import numpy as np
 
-    from dvos_core.motion import decompose, estimate_global_motion
-    from dvos_core.motion.transforms import frame_centre
+    from dvos_core.motion import estimate_global_motion
 
     gm = estimate_global_motion(frames)
-    c = frame_centre(frames.shape[1:3])
-    true = [decompose(m, c) for m in truth]
-    err = np.hypot(gm.dx - [d["dx"] for d in true], gm.dy - [d["dy"] for d in true])
+    _, err = _shift_error(gm, truth, frames.shape[1:3])
     return {
         "shift_error_px": {"median": round(float(np.median(err)), 3), "p90": round(float(np.percentile(err, 90)), 3)},
         "pairs_within_1px": round(float(np.mean(err < 1.0)), 3),
