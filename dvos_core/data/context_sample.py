@@ -92,14 +92,16 @@ def context_sample(frames: torch.Tensor, masks: torch.Tensor, known: torch.Tenso
     each frame's mask {0, 1} and its coverage (1 where the warped reference has real pixels), ``known`` (T+1,): 1 =
     the frame has a mask, 0 = none, -1 = the slot lies before the start of its source. Returns float tensors in
     [0, 1] (normalise later): ``query`` (3, S, S), ``refs`` (T, 3, S, S), ``ref_masks`` (T, 2, S, S) as
-    [mask * known, known] and ``ref_valid`` (T,).
+    [mask * known, known] and ``ref_valid`` (T,); and ``query_degraded`` (bool: the query was degraded, which the
+    anchor loss needs, see :func:`dvos_core.train.losses.anchor_loss`).
     """
     t = frames.shape[0] - 1
     valid = (known[:t] >= 0).to(frames.dtype)
     if t and _rand(g) < cfg.empty_refs_p:
         valid[: int(torch.randint(1, t + 1, (1,), generator=g))] = 0  # the oldest slots: the start of a video
     query = frames[-1]
-    if _rand(g) < cfg.degrade_query_p:
+    degraded = _rand(g) < cfg.degrade_query_p
+    if degraded:
         query = degrade(query, g, cfg.degrade)
     refs = torch.zeros_like(frames[:t])
     ref_masks = torch.zeros(t, 2, *frames.shape[-2:], dtype=frames.dtype)
@@ -115,4 +117,4 @@ def context_sample(frames: torch.Tensor, masks: torch.Tensor, known: torch.Tenso
             m = perturb_mask(m.clone(), g)
         ref_masks[i, 0] = (m * masks[i, 1:2])[0]
         ref_masks[i, 1] = masks[i, 1]
-    return {"query": query, "refs": refs, "ref_masks": ref_masks, "ref_valid": valid}
+    return {"query": query, "refs": refs, "ref_masks": ref_masks, "ref_valid": valid, "query_degraded": degraded}

@@ -33,7 +33,8 @@ class ClipDataset(Dataset):
     or the ``(3, S, S)`` augmented query for ``kind="frame"`` (QAI image model); ``"target"``: ``(3, S, S)`` the clean
     normalised query frame; ``"mask"``: ``(1, S, S)`` float {0, 1}; ``"weight"``: the sample's provenance weight.
     For ``kind="context"`` the inputs are ``"query"`` (3, S, S), ``"refs"`` (tau, 3, S, S) aligned to the query,
-    ``"ref_masks"`` (tau, 2, S, S) and ``"ref_valid"`` (tau,) (see :mod:`dvos_core.data.context_sample`).
+    ``"ref_masks"`` (tau, 2, S, S), ``"ref_valid"`` (tau,) and ``"query_clean"`` (1.0 when the query was left
+    undegraded, else 0.0: for the anchor loss) (see :mod:`dvos_core.data.context_sample`).
     """
 
     def __init__(
@@ -211,6 +212,7 @@ class ClipDataset(Dataset):
             "refs": frames_in[:-1].contiguous(),
             "ref_masks": parts["ref_masks"].contiguous(),
             "ref_valid": valid,
+            "query_clean": torch.tensor(0.0 if parts["query_degraded"] else 1.0),
             "target": normalize_float(x[-1]).contiguous(),
             "mask": m[-1, :1].contiguous(),
             "weight": torch.tensor(s.weight, dtype=torch.float32),

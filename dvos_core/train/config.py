@@ -14,6 +14,7 @@ from dvos_core.train.losses import LossWeights
 
 PHASES = ("image", "synthetic", "real")
 VIDEO_MODELS = ("dvos", "context")
+ANCHOR_WEIGHT = 10.0  # the context model's anchor loss (measured in docs/benchmarks.md, Accuracy)
 RECIPES = Path(__file__).resolve().parent / "recipes"
 
 
@@ -103,6 +104,13 @@ class TrainConfig:
     dice_weight: float = field(default=1.0, metadata=doc("weight of soft Dice inside the mask loss"))
     mse_weight: float = field(default=1.0, metadata=doc("weight of MSE inside the frame loss"))
     ssim_weight: float = field(default=1.0, metadata=doc("weight of (1 - SSIM) inside the frame loss"))
+    anchor_weight: float = field(
+        default=ANCHOR_WEIGHT,
+        metadata=doc(
+            "context model: weight of the anchor loss (on a clean query frame its mask must be the one it gets from "
+            "that frame alone, so references cannot widen what the frame shows; 0 = off)"
+        ),
+    )
     samples_per_epoch: int | None = field(
         default=None, metadata=doc("clips drawn per epoch (null = the number of training samples)")
     )
@@ -162,7 +170,13 @@ class TrainConfig:
 
     def loss_weights(self) -> LossWeights:
         return LossWeights(
-            self.mask_weight, self.frame_weight, self.bce_weight, self.dice_weight, self.mse_weight, self.ssim_weight
+            self.mask_weight,
+            self.frame_weight,
+            self.bce_weight,
+            self.dice_weight,
+            self.mse_weight,
+            self.ssim_weight,
+            self.anchor_weight if self.kind == "context" else 0.0,
         )
 
     def augment_config(self) -> AugmentConfig:

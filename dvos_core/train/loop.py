@@ -35,6 +35,7 @@ from dvos_core.train.losses import dvos_loss, frame_dice
 
 # Settings that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = {"num_workers", "device", "epochs"}
+ANCHOR_HEADS = ("mask", "frame", "mask_alone")  # the context model's outputs when its anchor loss is on
 
 
 def train(
@@ -365,8 +366,8 @@ class _Run:
             target = batch["target"].to(self.device, non_blocking=True)
             try:
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
-                    out = self.net(*inputs)
-                loss, parts = dvos_loss(out, mask, target, weights)
+                    out = self.net(*inputs, heads=ANCHOR_HEADS) if weights.anchor else self.net(*inputs)
+                loss, parts = dvos_loss(out, mask, target, weights, batch.get("query_clean"))
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
                         f"loss became {float(loss)} at epoch {epoch + 1} step {step + 1}; lower "

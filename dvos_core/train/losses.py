@@ -62,10 +62,26 @@ class LossWeights:
     dice: float = 1.0
     mse: float = 1.0
     ssim: float = 1.0
+    anchor: float = 0.0  # context model: weight of :func:`anchor_loss` (used when the outputs hold "mask_alone")
 
 
-def dvos_loss(out: dict, mask: torch.Tensor, target: torch.Tensor, w: LossWeights) -> tuple[torch.Tensor, dict]:
-    """Total loss and its parts (floats). ``target`` is the normalised clean query frame, ``mask`` (B,1,H,W)."""
+def anchor_loss(out: dict, mask: torch.Tensor, query_clean: torch.Tensor) -> torch.Tensor:
+    """The context model's anchor to its query: on the samples whose query frame is clean (``query_clean`` (B,) 1,
+    else 0), binary cross-entropy of its mask logits against the probabilities it gets from the query alone
+    (``out["mask_alone"]``, held fixed: a clean frame t needs nothing from its references, so they must not move its
+    boundaries); plus half the BCE of the query-alone mask against the label on every sample (the query path stays a
+    good image model)."""
+    ctx, alone = out["mask"].float(), out["mask_alone"].float()
+    clean = query_clean.to(ctx.device, ctx.dtype).view(-1, *([1] * (ctx.ndim - 1)))
+    keep = (F.binary_cross_entropy_with_logits(ctx, torch.sigmoid(alone).detach(), reduction="none") * clean).mean()
+    return keep + 0.5 * F.binary_cross_entropy_with_logits(alone, mask.float())
+
+
+def dvos_loss(
+    out: dict, mask: torch.Tensor, target: torch.Tensor, w: LossWeights, query_clean: torch.Tensor | None = None
+) -> tuple[torch.Tensor, dict]:
+    """Total loss and its parts (floats). ``target`` is the normalised clean query frame, ``mask`` (B,1,H,W);
+    ``query_clean`` (B,): the context model's clean-query flags, for :func:`anchor_loss`."""
     logits = out["mask"].float()
     parts = {}
     total = logits.new_zeros(())
@@ -81,6 +97,10 @@ def dvos_loss(out: dict, mask: torch.Tensor, target: torch.Tensor, w: LossWeight
         s = ssim(denormalize(rec), denormalize(target.float()), data_range=1.0) if w.ssim else rec.new_ones(())
         total = total + w.frame * (w.mse * mse + w.ssim * (1 - s))
         parts.update(mse=float(mse.detach()), ssim=float(s.detach()))
+    if w.anchor and "mask_alone" in out and query_clean is not None:
+        anchor = anchor_loss(out, mask, query_clean)
+        total = total + w.anchor * anchor
+        parts["anchor"] = float(anchor.detach())
     parts["loss"] = float(total.detach())
     return total, parts
 

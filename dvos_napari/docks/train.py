@@ -64,6 +64,7 @@ TRAIN_VIEWS = {
     "seed": FieldView("random seed", group="Schedule", maximum=2**31 - 1),
     "tau": FieldView("reference frames", "frames", "Video model", minimum=1, maximum=64),
     "delta": FieldView("frame gap", "frames", "Video model", minimum=1, maximum=1000),
+    "anchor_weight": FieldView("anchor to the query (context model)", group="Video model", maximum=1000),
     "val_fraction": FieldView("validation share", "share 0-1", "Data", maximum=0.95, step=0.05),
     "pseudo_quality_min": FieldView(
         "minimum pseudo-label quality", "0-1", "Data", maximum=1.0, step=0.05, none_text="keep all"

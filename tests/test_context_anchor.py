@@ -1,0 +1,104 @@
+"""The context model's anchor loss: on a clean query its mask is held to the one it gets from the query alone (the
+references may fill in what a degraded frame lacks, not widen what a clean frame shows); the flags that drive it
+come from the samples, and the trainer computes it only for the context model."""
+
+import torch
+import torch.nn.functional as F
+
+from dvos_core.data import ClipDataset, ClipIndex
+from dvos_core.data.augment import AugmentConfig
+from dvos_core.data.context_sample import ContextConfig, context_sample
+from dvos_core.data.toy import make_toy_project
+from dvos_core.model import build_model
+from dvos_core.train import TrainConfig, losses, train
+
+torch.set_num_threads(1)
+
+
+def test_the_anchor_pulls_only_clean_queries_and_never_through_the_query_alone():
+    g = torch.Generator().manual_seed(0)
+    ctx = torch.randn(2, 1, 16, 16, generator=g, requires_grad=True)
+    alone = torch.randn(2, 1, 16, 16, generator=g, requires_grad=True)
+    mask = (torch.rand(2, 1, 16, 16, generator=g) > 0.5).float()
+    losses.anchor_loss({"mask": ctx, "mask_alone": alone}, mask, torch.tensor([1.0, 0.0])).backward()
+    assert float(ctx.grad[0].abs().sum()) > 0 and float(ctx.grad[1].abs().sum()) == 0  # the degraded query is free
+    # the query-alone mask learns from the label only (its half-weight BCE), never from the context output
+    expected = torch.autograd.grad(0.5 * F.binary_cross_entropy_with_logits(alone, mask), alone)[0]
+    assert torch.allclose(alone.grad, expected, atol=1e-7)
+    # where the context mask already equals the query-alone mask the anchor has nothing to pull
+    same = alone.detach().clone().requires_grad_(True)
+    losses.anchor_loss({"mask": same, "mask_alone": alone.detach()}, mask, torch.ones(2)).backward()
+    assert float(same.grad.abs().max()) < 1e-7
+
+
+def _inputs(b=4, t=4, s=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(b, 3, s, s, generator=g)
+    refs = torch.randn(b, t, 3, s, s, generator=g)
+    blocks = (torch.rand(b * t, 2, s // 8, s // 8, generator=g) > 0.5).float()
+    masks = F.interpolate(blocks, scale_factor=8).view(b, t, 2, s, s)
+    return q, refs, masks, torch.ones(b, t)
+
+
+def _reference_pull(anchor: float) -> float:
+    """Train a tiny context model whose labels lie only in its references (what a union with wide reference masks
+    would learn), with every query clean; return how far the references move its probabilities afterwards."""
+    torch.manual_seed(0)
+    model = build_model("tiny", "context")
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    q, refs, masks, valid = _inputs()
+    target = masks[:, -1, :1]
+    clean = torch.ones(len(q))
+    w = losses.LossWeights(frame=0.0, anchor=anchor)
+    for _ in range(30):
+        out = model(q, refs, masks, valid, heads=("mask", "mask_alone"))
+        loss, _ = losses.dvos_loss(out, target, None, w, clean)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        out = model(q, refs, masks, valid, heads=("mask", "mask_alone"))
+    return float((torch.sigmoid(out["mask"]) - torch.sigmoid(out["mask_alone"])).abs().mean())
+
+
+def test_with_the_anchor_references_barely_move_a_clean_query():
+    free, anchored = _reference_pull(0.0), _reference_pull(4.0)
+    assert free > 0.15  # without it the model copies the references' masks
+    assert anchored < 0.35 * free
+
+
+def test_samples_say_whether_their_query_was_degraded(tmp_path):
+    x, m = torch.rand(5, 3, 32, 32), torch.ones(5, 2, 32, 32)
+    for p, degraded in ((0.0, False), (1.0, True)):
+        cfg = ContextConfig(degrade_query_p=p, degrade={"blur_p": 1.0})
+        assert context_sample(x, m, torch.ones(5), cfg, torch.Generator().manual_seed(0))["query_degraded"] is degraded
+    project = make_toy_project(tmp_path / "t.dvos", n_clips=2, n_frames=6, size=64, n_videos=0)
+    idx = ClipIndex.from_project(project, 4, 1, "synthetic", val_fraction=0)
+    aug = {p: AugmentConfig(context={"degrade_query_p": p}) for p in (0.0, 1.0)}
+    flags = {
+        p: float(ClipDataset(project.path, idx, 64, True, a, "context")[(1, 5)]["query_clean"]) for p, a in aug.items()
+    }
+    assert flags == {0.0: 1.0, 1.0: 0.0}
+
+
+def test_the_trainer_anchors_the_context_model_only(tmp_path, monkeypatch):
+    project = make_toy_project(tmp_path / "t.dvos", n_clips=4, n_frames=8, size=64, n_videos=0, seed=1)
+    seen = []
+    real = losses.anchor_loss
+
+    def spy(out, mask, query_clean):
+        seen.append((tuple(out["mask_alone"].shape), query_clean.tolist()))
+        return real(out, mask, query_clean)
+
+    monkeypatch.setattr(losses, "anchor_loss", spy)
+    base = {"preset": "tiny", "epochs": 1, "batch_size": 2, "size": 64, "max_steps_per_epoch": 2, "seed": 3}
+    base["num_workers"] = 0
+    train(project, TrainConfig(phase="synthetic", video_model="context", **base), "ctx", resume=False)
+    assert len(seen) == 2 and all(shape == (2, 1, 64, 64) and set(c) <= {0.0, 1.0} for shape, c in seen)
+    seen.clear()
+    off = TrainConfig(phase="synthetic", video_model="context", anchor_weight=0.0, **base)
+    train(project, off, "ctx0", resume=False)
+    train(project, TrainConfig(phase="synthetic", video_model="dvos", **base), "dvos", resume=False)
+    assert seen == []
+    assert TrainConfig(phase="image").loss_weights().anchor == 0.0
