@@ -2,6 +2,7 @@
 references may fill in what a degraded frame lacks, not widen what a clean frame shows); the flags that drive it
 come from the samples, and the trainer computes it only for the context model."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -102,3 +103,5 @@ def test_the_trainer_anchors_the_context_model_only(tmp_path, monkeypatch):
     train(project, TrainConfig(phase="synthetic", video_model="dvos", **base), "dvos", resume=False)
     assert seen == []
     assert TrainConfig(phase="image").loss_weights().anchor == 0.0
+    with pytest.raises(ValueError, match="anchor_weight must be >= 0"):
+        TrainConfig(phase="real", video_model="context", anchor_weight=-1.0)

@@ -157,6 +157,8 @@ class TrainConfig:
             raise ValueError(f"num_workers must be >= 0 (or null for automatic), got {self.num_workers}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.anchor_weight < 0:
+            raise ValueError(f"anchor_weight must be >= 0 (0 = off), got {self.anchor_weight}")
         if self.lr <= 0 or self.eta_min < 0:
             raise ValueError(f"need lr > 0 and eta_min >= 0, got lr={self.lr}, eta_min={self.eta_min}")
         unknown = set(self.augment) - {f.name for f in dataclasses.fields(AugmentConfig)}
