@@ -5,6 +5,8 @@ come from the samples, and the trainer computes it only for the context model.""
 import pytest
 import torch
 import torch.nn.functional as F
+from test_model_context import inputs
+from test_train_loop import tiny_config
 
 from dvos_core.data import ClipDataset, ClipIndex
 from dvos_core.data.augment import AugmentConfig
@@ -32,22 +34,13 @@ def test_the_anchor_pulls_only_clean_queries_and_never_through_the_query_alone()
     assert float(same.grad.abs().max()) < 1e-7
 
 
-def _inputs(b=4, t=4, s=64, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    q = torch.randn(b, 3, s, s, generator=g)
-    refs = torch.randn(b, t, 3, s, s, generator=g)
-    blocks = (torch.rand(b * t, 2, s // 8, s // 8, generator=g) > 0.5).float()
-    masks = F.interpolate(blocks, scale_factor=8).view(b, t, 2, s, s)
-    return q, refs, masks, torch.ones(b, t)
-
-
 def _reference_pull(anchor: float) -> float:
     """Train a tiny context model whose labels lie only in its references (what a union with wide reference masks
     would learn), with every query clean; return how far the references move its probabilities afterwards."""
     torch.manual_seed(0)
     model = build_model("tiny", "context")
     opt = torch.optim.Adam(model.parameters(), 1e-2)
-    q, refs, masks, valid = _inputs()
+    q, refs, masks, valid = inputs(b=4)
     target = masks[:, -1, :1]
     clean = torch.ones(len(q))
     w = losses.LossWeights(frame=0.0, anchor=anchor)
@@ -93,14 +86,12 @@ def test_the_trainer_anchors_the_context_model_only(tmp_path, monkeypatch):
         return real(out, mask, query_clean)
 
     monkeypatch.setattr(losses, "anchor_loss", spy)
-    base = {"preset": "tiny", "epochs": 1, "batch_size": 2, "size": 64, "max_steps_per_epoch": 2, "seed": 3}
-    base["num_workers"] = 0
-    train(project, TrainConfig(phase="synthetic", video_model="context", **base), "ctx", resume=False)
+    short = {"epochs": 1, "batch_size": 2, "max_steps_per_epoch": 2}
+    train(project, tiny_config(video_model="context", **short), "ctx", resume=False)
     assert len(seen) == 2 and all(shape == (2, 1, 64, 64) and set(c) <= {0.0, 1.0} for shape, c in seen)
     seen.clear()
-    off = TrainConfig(phase="synthetic", video_model="context", anchor_weight=0.0, **base)
-    train(project, off, "ctx0", resume=False)
-    train(project, TrainConfig(phase="synthetic", video_model="dvos", **base), "dvos", resume=False)
+    train(project, tiny_config(video_model="context", anchor_weight=0.0, **short), "ctx0", resume=False)
+    train(project, tiny_config(video_model="dvos", **short), "dvos", resume=False)
     assert seen == []
     assert TrainConfig(phase="image").loss_weights().anchor == 0.0
     with pytest.raises(ValueError, match="anchor_weight must be >= 0"):
