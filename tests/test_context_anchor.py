@@ -1,6 +1,7 @@
 """The context model's anchor loss: on a clean query its mask is held to the one it gets from the query alone (the
 references may fill in what a degraded frame lacks, not widen what a clean frame shows); the flags that drive it
-come from the samples, and the trainer computes it only for the context model."""
+come from the samples, and the trainer computes it only for the context model. With ``anchor_view="clean"`` every
+sample is held to the mask of its query before degradation (the samples carry that clean view)."""
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from dvos_core.data.augment import AugmentConfig
 from dvos_core.data.context_sample import ContextConfig, context_sample
 from dvos_core.data.toy import make_toy_project
 from dvos_core.model import build_model
+from dvos_core.model.context import ContextNet
 from dvos_core.train import TrainConfig, losses, train
 
 torch.set_num_threads(1)
@@ -87,7 +89,7 @@ def test_the_trainer_anchors_the_context_model_only(tmp_path, monkeypatch):
 
     monkeypatch.setattr(losses, "anchor_loss", spy)
     short = {"epochs": 1, "batch_size": 2, "max_steps_per_epoch": 2}
-    train(project, tiny_config(video_model="context", **short), "ctx", resume=False)
+    train(project, tiny_config(video_model="context", anchor_view="query", **short), "ctx", resume=False)
     assert len(seen) == 2 and all(shape == (2, 1, 64, 64) and set(c) <= {0.0, 1.0} for shape, c in seen)
     seen.clear()
     train(project, tiny_config(video_model="context", anchor_weight=0.0, **short), "ctx0", resume=False)
@@ -96,3 +98,64 @@ def test_the_trainer_anchors_the_context_model_only(tmp_path, monkeypatch):
     assert TrainConfig(phase="image").loss_weights().anchor == 0.0
     with pytest.raises(ValueError, match="anchor_weight must be >= 0"):
         TrainConfig(phase="real", video_model="context", anchor_weight=-1.0)
+
+
+def test_the_query_alone_mask_can_come_from_another_view_of_the_query():
+    model = build_model("tiny", "context").eval()
+    with torch.no_grad():  # draw the zero-initialised fusion layers at random so that the references count
+        for name, p in model.named_parameters():
+            if name.startswith(("fusions", "mask_prior")):
+                p.normal_(0, 0.1)
+    q, refs, masks, valid = inputs()
+    view = torch.randn_like(q)
+    with torch.no_grad():
+        out = model(q, refs, masks, valid, heads=("mask", "mask_alone"), alone_query=view)
+        same = model(q, refs, masks, valid, heads=("mask", "mask_alone"))
+        assert torch.allclose(out["mask_alone"], model(view, heads=("mask",))["mask"], atol=1e-6)
+        assert torch.equal(out["mask"], same["mask"])  # the prediction itself is untouched
+        assert not torch.allclose(out["mask_alone"], same["mask_alone"], atol=1e-3)
+
+
+def _item(project, aug: AugmentConfig, seed: int) -> dict:
+    idx = ClipIndex.from_project(project, 4, 1, "synthetic", val_fraction=0)
+    return ClipDataset(project.path, idx, 64, True, aug, "context")[(1, seed)]
+
+
+def test_samples_carry_their_query_before_degradation(tmp_path):
+    project = make_toy_project(tmp_path / "t.dvos", n_clips=2, n_frames=6, size=64, n_videos=0)
+    pixels_off = {"jitter_p": 0.0, "gamma_p": 0.0, "gray_p": 0.0, "blur_p": 0.0, "patch_diffusion_p": 0.0}
+    item = _item(project, AugmentConfig(**pixels_off, context={"degrade_query_p": 1.0, "degrade": {"noise_p": 1.0}}), 5)
+    assert float(item["query_clean"]) == 0.0 and not torch.allclose(item["query"], item["query_view"], atol=0.05)
+    assert torch.allclose(item["query_view"], item["target"], atol=1e-4)  # the undegraded frame
+    # with every pixel augmentation on, the clean view gets the very draws the query got: a degradation that changes
+    # nothing leaves the two identical
+    nothing = dict.fromkeys(("blur_p", "noise_p", "exposure_p", "occlude_p"), 0.0)
+    pixels_on = {"jitter_p": 1.0, "gamma_p": 1.0, "blur_p": 1.0, "patch_diffusion_p": 1.0}
+    item = _item(project, AugmentConfig(**pixels_on, context={"degrade_query_p": 1.0, "degrade": nothing}), 5)
+    assert float(item["query_clean"]) == 0.0 and not torch.allclose(item["query_view"], item["target"], atol=0.05)
+    assert torch.equal(item["query_view"], item["query"])
+    clean = _item(project, AugmentConfig(**pixels_on, context={"degrade_query_p": 0.0}), 5)
+    assert float(clean["query_clean"]) == 1.0 and torch.equal(clean["query_view"], clean["query"])
+
+
+def test_the_clean_view_anchors_every_sample(tmp_path, monkeypatch):
+    project = make_toy_project(tmp_path / "t.dvos", n_clips=4, n_frames=8, size=64, n_videos=0, seed=1)
+    seen, calls = [], []
+    real_loss, real_forward = losses.anchor_loss, ContextNet.forward
+
+    def spy(out, mask, query_clean):
+        seen.append(query_clean.tolist())
+        return real_loss(out, mask, query_clean)
+
+    def forward(self, *args, alone_query=None, **kwargs):
+        calls.append(None if alone_query is None else tuple(alone_query.shape))
+        return real_forward(self, *args, alone_query=alone_query, **kwargs)
+
+    monkeypatch.setattr(losses, "anchor_loss", spy)
+    monkeypatch.setattr(ContextNet, "forward", forward)
+    short = {"epochs": 1, "batch_size": 2, "max_steps_per_epoch": 2, "augment": {"context": {"degrade_query_p": 0.5}}}
+    train(project, tiny_config(video_model="context", anchor_view="clean", **short), "ctx", resume=False)
+    assert seen == [[1.0, 1.0], [1.0, 1.0]]
+    assert calls[:2] == [(2, 3, 64, 64)] * 2  # the training steps pass the clean views (validation does not)
+    with pytest.raises(ValueError, match="anchor_view must be one of"):
+        TrainConfig(phase="real", video_model="context", anchor_view="label")

@@ -33,8 +33,10 @@ class ClipDataset(Dataset):
     or the ``(3, S, S)`` augmented query for ``kind="frame"`` (QAI image model); ``"target"``: ``(3, S, S)`` the clean
     normalised query frame; ``"mask"``: ``(1, S, S)`` float {0, 1}; ``"weight"``: the sample's provenance weight.
     For ``kind="context"`` the inputs are ``"query"`` (3, S, S), ``"refs"`` (tau, 3, S, S) aligned to the query,
-    ``"ref_masks"`` (tau, 2, S, S), ``"ref_valid"`` (tau,) and ``"query_clean"`` (1.0 when the query was left
-    undegraded, else 0.0: for the anchor loss) (see :mod:`dvos_core.data.context_sample`).
+    ``"ref_masks"`` (tau, 2, S, S), ``"ref_valid"`` (tau,), ``"query_clean"`` (1.0 when the query was left
+    undegraded, else 0.0: for the anchor loss) and ``"query_view"`` (3, S, S): the query before it was degraded,
+    with the same pixel augmentation (the query itself when it was not degraded; the anchor loss's clean view)
+    (see :mod:`dvos_core.data.context_sample`).
     """
 
     def __init__(
@@ -204,15 +206,21 @@ class ClipDataset(Dataset):
         else:
             x, m = spatial_eval(x, m, self.size, cfg.eval_crop)
         parts = context_sample(x, m, torch.from_numpy(known), cfg.context, g)
-        valid = parts["ref_valid"]
+        valid, degraded = parts["ref_valid"], parts["query_degraded"]
         frames_in = torch.cat([parts["refs"], parts["query"][None]])
+        state = g.get_state() if degraded else None
         frames_in = self._pixels(frames_in, g) * torch.cat([valid, torch.ones(1)]).view(-1, 1, 1, 1)
+        query_view = frames_in[-1]
+        if degraded:  # the query before degradation, with the very same pixel augmentation (the anchor's clean view)
+            same = torch.Generator().set_state(state)
+            query_view = self._pixels(torch.cat([parts["refs"], x[-1:]]), same)[-1]
         return {
             "query": frames_in[-1].contiguous(),
+            "query_view": query_view.contiguous(),
             "refs": frames_in[:-1].contiguous(),
             "ref_masks": parts["ref_masks"].contiguous(),
             "ref_valid": valid,
-            "query_clean": torch.tensor(0.0 if parts["query_degraded"] else 1.0),
+            "query_clean": torch.tensor(0.0 if degraded else 1.0),
             "target": normalize_float(x[-1]).contiguous(),
             "mask": m[-1, :1].contiguous(),
             "weight": torch.tensor(s.weight, dtype=torch.float32),

@@ -87,12 +87,21 @@ class ContextNet(_UNet):
         return sharp
 
     def forward(
-        self, query, refs=None, ref_masks=None, ref_valid=None, stochastic: bool = False, heads=("mask", "frame")
+        self,
+        query,
+        refs=None,
+        ref_masks=None,
+        ref_valid=None,
+        stochastic: bool = False,
+        heads=("mask", "frame"),
+        alone_query=None,
     ) -> dict:
         """The heads' outputs (mask logits, cleaned frame); ``heads=("mask",)`` skips the frame head (prediction).
         ``"mask_alone"`` in ``heads`` adds the mask logits of frame t decoded without its references (what the model
         sees in frame t alone; the encoder pass is shared): prediction with ``reference_masks="independent"`` lends
-        them to the next frames as this frame's reference mask, so the model's mistakes are not fed back into it."""
+        them to the next frames as this frame's reference mask, so the model's mistakes are not fed back into it.
+        ``alone_query`` (B, 3, H, W), training only: decode ``"mask_alone"`` from this frame instead (one more encoder
+        pass), e.g. the query before it was degraded, for the anchor loss's clean view."""
         latent, skips = self.encoder(query)
         alone = list(skips) if "mask_alone" in heads else None  # the skips before any reference is fused in
         heads = tuple(k for k in heads if k != "mask_alone")
@@ -118,7 +127,10 @@ class ContextNet(_UNet):
         if context is not None:
             h = h + self.mask_prior(context)
         out = self._heads(h, heads)
-        if alone is not None:
+        if alone is not None and alone_query is not None:
+            a_latent, a_skips = self.encoder(alone_query)
+            out["mask_alone"] = self._heads(self.decoder(a_latent, a_skips), ("mask",))["mask"]
+        elif alone is not None:
             if context is None and "mask" in out:  # no references: frame t alone is what was just decoded
                 out["mask_alone"] = out["mask"]
             else:

@@ -14,6 +14,8 @@ from dvos_core.train.losses import LossWeights
 
 PHASES = ("image", "synthetic", "real")
 VIDEO_MODELS = ("dvos", "context")
+ANCHOR_VIEWS = ("clean", "query")
+ANCHOR_VIEW = "clean"  # measured against "query" in docs/benchmarks.md (Accuracy, "Anchored to the clean frame")
 ANCHOR_WEIGHT = 10.0  # the context model's anchor loss (measured in docs/benchmarks.md, Accuracy)
 RECIPES = Path(__file__).resolve().parent / "recipes"
 
@@ -111,6 +113,13 @@ class TrainConfig:
             "that frame alone, so references cannot widen what the frame shows; 0 = off)"
         ),
     )
+    anchor_view: str = field(
+        default=ANCHOR_VIEW,
+        metadata=doc(
+            "context model: what its anchor holds it to - 'clean': the mask of the query before it was degraded, on "
+            "every sample (one more encoder pass); 'query': the mask of the query frame alone, on clean queries only"
+        ),
+    )
     samples_per_epoch: int | None = field(
         default=None, metadata=doc("clips drawn per epoch (null = the number of training samples)")
     )
@@ -159,6 +168,8 @@ class TrainConfig:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.anchor_weight < 0:
             raise ValueError(f"anchor_weight must be >= 0 (0 = off), got {self.anchor_weight}")
+        if self.anchor_view not in ANCHOR_VIEWS:
+            raise ValueError(f"anchor_view must be one of {ANCHOR_VIEWS}, got {self.anchor_view!r}")
         if self.lr <= 0 or self.eta_min < 0:
             raise ValueError(f"need lr > 0 and eta_min >= 0, got lr={self.lr}, eta_min={self.eta_min}")
         unknown = set(self.augment) - {f.name for f in dataclasses.fields(AugmentConfig)}

@@ -342,6 +342,17 @@ class _Run:
         self.emit(DoneEvent(best=str(self.best_path)))
         return self.best_path
 
+    def _anchor(self, batch: dict, weights) -> tuple[dict, torch.Tensor | None]:
+        """The context model's extra inputs for its anchor loss, and the samples it applies to (see
+        :func:`dvos_core.train.losses.anchor_loss`): with ``anchor_view="clean"`` every sample, held to the mask of
+        its query before degradation; else the clean queries, held to their own query-alone mask."""
+        if not weights.anchor:
+            return {}, None
+        if self.cfg.anchor_view == "clean":
+            view = batch["query_view"].to(self.device, non_blocking=True)
+            return {"heads": ANCHOR_HEADS, "alone_query": view}, torch.ones(view.shape[0], device=self.device)
+        return {"heads": ANCHOR_HEADS}, batch.get("query_clean")
+
     def _train_epoch(self, epoch: int, start_step: int, running: tuple) -> None:
         cfg, total_steps = self.cfg, self.cfg.epochs * self.steps_per_epoch
         weights = cfg.loss_weights()
@@ -364,10 +375,11 @@ class _Run:
             inputs = self.model.batch_inputs(batch, self.device)
             mask = batch["mask"].to(self.device, non_blocking=True)
             target = batch["target"].to(self.device, non_blocking=True)
+            anchor_inputs, anchor_flags = self._anchor(batch, weights)
             try:
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
-                    out = self.net(*inputs, heads=ANCHOR_HEADS) if weights.anchor else self.net(*inputs)
-                loss, parts = dvos_loss(out, mask, target, weights, batch.get("query_clean"))
+                    out = self.net(*inputs, **anchor_inputs)
+                loss, parts = dvos_loss(out, mask, target, weights, anchor_flags)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
                         f"loss became {float(loss)} at epoch {epoch + 1} step {step + 1}; lower "

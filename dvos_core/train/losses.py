@@ -70,7 +70,9 @@ def anchor_loss(out: dict, mask: torch.Tensor, query_clean: torch.Tensor) -> tor
     else 0), binary cross-entropy of its mask logits against the probabilities it gets from the query alone
     (``out["mask_alone"]``, held fixed: a clean frame t needs nothing from its references, so they must not move its
     boundaries); plus half the BCE of the query-alone mask against the label on every sample (the query path stays a
-    good image model)."""
+    good image model). With the trainer's ``anchor_view="clean"`` (the default) ``mask_alone`` is decoded from the
+    query before it was degraded and every sample is flagged: a degraded frame's mask is then held to what the model
+    sees in the same frame undegraded, which only its references can supply."""
     ctx, alone = out["mask"].float(), out["mask_alone"].float()
     clean = query_clean.to(ctx.device, ctx.dtype).view(-1, *([1] * (ctx.ndim - 1)))
     keep = (F.binary_cross_entropy_with_logits(ctx, torch.sigmoid(alone).detach(), reduction="none") * clean).mean()

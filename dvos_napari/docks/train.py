@@ -46,6 +46,18 @@ def _video_model_choices():
     return [(m, VIDEO_MODEL_TEXT.get(m, m)) for m in getattr(config, "VIDEO_MODELS", ("dvos",))]
 
 
+ANCHOR_VIEW_TEXT = {
+    "query": "the frame alone (clean frames)",
+    "clean": "the frame before degradation (every sample)",
+}
+
+
+def _anchor_view_choices():
+    from dvos_core.train.config import ANCHOR_VIEWS
+
+    return [(v, ANCHOR_VIEW_TEXT.get(v, v)) for v in ANCHOR_VIEWS]
+
+
 TRAIN_VIEWS = {
     # basic: always visible
     "phase": FieldView("what to train", choices=_phase_choices),
@@ -65,6 +77,7 @@ TRAIN_VIEWS = {
     "tau": FieldView("reference frames", "frames", "Video model", minimum=1, maximum=64),
     "delta": FieldView("frame gap", "frames", "Video model", minimum=1, maximum=1000),
     "anchor_weight": FieldView("anchor to the query (context model)", group="Video model", maximum=1000),
+    "anchor_view": FieldView("anchor held to", group="Video model", choices=_anchor_view_choices),
     "val_fraction": FieldView("validation share", "share 0-1", "Data", maximum=0.95, step=0.05),
     "pseudo_quality_min": FieldView(
         "minimum pseudo-label quality", "0-1", "Data", maximum=1.0, step=0.05, none_text="keep all"
