@@ -103,7 +103,9 @@ class ContextNet(_UNet):
         ``alone_query`` (B, 3, H, W), training only: decode ``"mask_alone"`` from this frame instead (one more encoder
         pass), e.g. the query before it was degraded, for the anchor loss's clean view."""
         latent, skips = self.encoder(query)
-        alone = list(skips) if "mask_alone" in heads else None  # the skips before any reference is fused in
+        want_alone = "mask_alone" in heads
+        # the skips before any reference is fused in (not needed when the query-alone mask has its own view)
+        alone = list(skips) if want_alone and alone_query is None else None
         heads = tuple(k for k in heads if k != "mask_alone")
         context = None
         full = query.shape[-2:]
@@ -127,7 +129,7 @@ class ContextNet(_UNet):
         if context is not None:
             h = h + self.mask_prior(context)
         out = self._heads(h, heads)
-        if alone is not None and alone_query is not None:
+        if want_alone and alone_query is not None:
             a_latent, a_skips = self.encoder(alone_query)
             out["mask_alone"] = self._heads(self.decoder(a_latent, a_skips), ("mask",))["mask"]
         elif alone is not None:
