@@ -129,12 +129,11 @@ class ContextNet(_UNet):
         if context is not None:
             h = h + self.mask_prior(context)
         out = self._heads(h, heads)
-        if want_alone and alone_query is not None:
-            a_latent, a_skips = self.encoder(alone_query)
+        if not want_alone:
+            return out
+        if alone_query is None and context is None and "mask" in out:  # frame t alone is what was just decoded
+            out["mask_alone"] = out["mask"]
+        else:
+            a_latent, a_skips = (latent, alone) if alone_query is None else self.encoder(alone_query)
             out["mask_alone"] = self._heads(self.decoder(a_latent, a_skips), ("mask",))["mask"]
-        elif alone is not None:
-            if context is None and "mask" in out:  # no references: frame t alone is what was just decoded
-                out["mask_alone"] = out["mask"]
-            else:
-                out["mask_alone"] = self._heads(self.decoder(latent, alone), ("mask",))["mask"]
         return out
