@@ -281,6 +281,10 @@ def test_train_form_becomes_the_training_config_with_machine_defaults(make_napar
     assert cfg.eta_min == pytest.approx(2e-4)  # the schedule's floor follows the learning rate
     tr.form.widgets["max_steps_per_epoch"].setValue(25)
     assert tr.config().max_steps_per_epoch == 25
+    tr.form.set_values({"video_model": "context"})
+    assert tr.config().image_lr_scale is None and tr.config().inherited_lr_scale() == 0.3  # automatic, as the core
+    tr.form.set_values({"image_lr_scale": 0.5})
+    assert tr.config().inherited_lr_scale() == 0.5
     assert tr.form.widgets["max_steps_per_epoch"].text() != "all data"
     tr.form.reset()
     assert {k: getattr(tr.config(), k) for k in settings} == settings

@@ -41,3 +41,15 @@ def init_from_frame_model(dvos: torch.nn.Module, frame) -> dict:
         "unexpected": list(result.unexpected_keys),
         "mismatched": mismatched,
     }
+
+
+def image_parameter_names(model: torch.nn.Module) -> set[str]:
+    """Names of ``model``'s parameters that an image model (FrameNet) of the same configuration also has (same name
+    and shape): the parts a video model inherits from its image model (encoder, decoder, heads), as opposed to its own
+    new blocks."""
+    from dvos_core.model.factory import build_model
+
+    with torch.device("meta"):  # names only: no memory, no initialisation cost
+        frame = build_model(model.config, "frame")
+    shared = {name: p.shape for name, p in frame.named_parameters()}
+    return {name for name, p in model.named_parameters() if shared.get(name) == p.shape}

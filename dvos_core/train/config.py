@@ -17,6 +17,10 @@ VIDEO_MODELS = ("dvos", "context")
 ANCHOR_VIEWS = ("clean", "query")
 ANCHOR_VIEW = "clean"  # measured against "query" in docs/benchmarks.md (Accuracy, "Anchored to the clean frame")
 ANCHOR_WEIGHT = 10.0  # the context model's anchor loss (measured in docs/benchmarks.md, Accuracy)
+# learning rate of a video model's parts inherited from the image model, as a share of lr, when image_lr_scale is null:
+# measured for the context model in docs/benchmarks.md (Accuracy, "Inherited parts at 0.3 of the rate"); the paper
+# trains every part of its model at one rate
+IMAGE_LR_SCALE = {"context": 0.3, "dvos": 1.0}
 RECIPES = Path(__file__).resolve().parent / "recipes"
 
 
@@ -60,6 +64,14 @@ class TrainConfig:
     epochs: int = field(default=15, metadata=doc("number of epochs (cosine schedule spans them)"))
     batch_size: int = field(default=8, metadata=doc("clips per step and per process (GPU/rank)"))
     lr: float = field(default=1e-4, metadata=doc("AdamW learning rate"))
+    image_lr_scale: float | None = field(
+        default=None,
+        metadata=doc(
+            "video models: learning rate of the parts inherited from the image model (encoder, decoder, heads) as a "
+            "share of lr and eta_min; their new blocks train at lr (1 = one rate; null = 0.3 for the context model, "
+            "1 for dvos, as the paper)"
+        ),
+    )
     weight_decay: float = field(default=1e-5, metadata=doc("AdamW weight decay"))
     eta_min: float = field(default=1e-5, metadata=doc("final learning rate of the cosine schedule"))
     size: int | None = field(
@@ -170,6 +182,8 @@ class TrainConfig:
             raise ValueError(f"anchor_weight must be >= 0 (0 = off), got {self.anchor_weight}")
         if self.anchor_view not in ANCHOR_VIEWS:
             raise ValueError(f"anchor_view must be one of {ANCHOR_VIEWS}, got {self.anchor_view!r}")
+        if self.image_lr_scale is not None and not 0 < self.image_lr_scale <= 1:
+            raise ValueError(f"image_lr_scale must be in (0, 1], got {self.image_lr_scale}")
         if self.lr <= 0 or self.eta_min < 0:
             raise ValueError(f"need lr > 0 and eta_min >= 0, got lr={self.lr}, eta_min={self.eta_min}")
         unknown = set(self.augment) - {f.name for f in dataclasses.fields(AugmentConfig)}
@@ -180,6 +194,12 @@ class TrainConfig:
     @property
     def kind(self) -> str:
         return "frame" if self.phase == "image" else self.video_model
+
+    def inherited_lr_scale(self) -> float:
+        """The share of ``lr`` the parts inherited from the image model train at (1 for the image model itself)."""
+        if self.kind == "frame":
+            return 1.0
+        return IMAGE_LR_SCALE[self.kind] if self.image_lr_scale is None else self.image_lr_scale
 
     def loss_weights(self) -> LossWeights:
         return LossWeights(

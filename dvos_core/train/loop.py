@@ -26,6 +26,7 @@ from dvos_core.model import (
     unwrap,
 )
 from dvos_core.model.presets import ModelConfig, get_config
+from dvos_core.model.transfer import image_parameter_names
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, report
 from dvos_core.train import distributed
 from dvos_core.train.config import TrainConfig
@@ -155,6 +156,29 @@ class _Run:
             model.load_state_dict(state, strict=True)
             note = {"init_from": str(cfg.init_from), "loaded": len(state), "missing": []}
         return model, note
+
+    def _optimizer(self):
+        """AdamW and its cosine schedule over the epochs. A video model's parts inherited from the image model
+        (:func:`image_parameter_names`) train at ``cfg.inherited_lr_scale()`` of ``lr`` and ``eta_min``, its new
+        blocks at the full rate."""
+        cfg = self.cfg
+        scale = cfg.inherited_lr_scale()
+        if scale == 1:
+            opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+            return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.eta_min)
+        inherited = image_parameter_names(self.model)
+        named = list(self.model.named_parameters())
+        groups = [
+            {"params": [p for n, p in named if n in inherited], "lr": cfg.lr * scale},
+            {"params": [p for n, p in named if n not in inherited], "lr": cfg.lr},
+        ]
+        opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        floor = cfg.eta_min / cfg.lr
+
+        def cosine(epoch: int) -> float:  # CosineAnnealingLR's curve, as a factor of each group's own rate
+            return floor + (1 - floor) * (1 + math.cos(math.pi * epoch / cfg.epochs)) / 2
+
+        return opt, torch.optim.lr_scheduler.LambdaLR(opt, cosine)
 
     def _check_resumable(self, saved: dict) -> None:
         now = self.cfg.to_dict()
@@ -292,13 +316,20 @@ class _Run:
         else:
             self.model, self.init_note = self._fresh_model()
         self.model.to(self.device)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=cfg.epochs, eta_min=cfg.eta_min)
+        self.opt, self.sched = self._optimizer()
         if state is not None:
+            saved_groups = len(state["optimizer"]["param_groups"])
+            if saved_groups != len(self.opt.param_groups):
+                raise ValueError(
+                    f"{self.last_path}: holds an unfinished run whose optimizer had {saved_groups} learning-rate "
+                    f"group(s), not {len(self.opt.param_groups)} (it was started before image_lr_scale existed); "
+                    f"resume it with image_lr_scale: {1 if saved_groups == 1 else cfg.inherited_lr_scale()}, or "
+                    f"pass --no-resume (resume=False) to start over"
+                )
             self.opt.load_state_dict(state["optimizer"])
             self.sched.load_state_dict(state["scheduler"])
-            if self.sched.T_max != cfg.epochs:  # epochs were extended: keep the position, stretch the cosine
-                self.sched.T_max = cfg.epochs
+            if getattr(self.sched, "T_max", cfg.epochs) != cfg.epochs:  # epochs were extended: keep the position,
+                self.sched.T_max = cfg.epochs  # stretch the cosine (the scaled schedule reads cfg.epochs itself)
             _set_rng_state(state["rng"], self.device)
         if self.dist.is_main:
             cfg.to_yaml(self.out / "config.yaml", comments=True)
@@ -361,7 +392,7 @@ class _Run:
         self.sampler.set_epoch(epoch)
         self.sampler.skip = start_step * cfg.batch_size
         loss_sum, n = running
-        lr = self.opt.param_groups[0]["lr"]
+        lr = self.opt.param_groups[-1]["lr"]  # the full rate (the last group: new blocks)
         step = start_step
         batches = iter(self._train_loader()) if start_step < self.steps_per_epoch else iter(())
         while step < self.steps_per_epoch:

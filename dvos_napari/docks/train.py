@@ -78,6 +78,15 @@ TRAIN_VIEWS = {
     "delta": FieldView("frame gap", "frames", "Video model", minimum=1, maximum=1000),
     "anchor_weight": FieldView("anchor to the query (context model)", group="Video model", maximum=1000),
     "anchor_view": FieldView("anchor held to", group="Video model", choices=_anchor_view_choices),
+    "image_lr_scale": FieldView(
+        "rate of the image model's parts",
+        "share of the learning rate",
+        "Video model",
+        minimum=0.05,
+        maximum=1.0,
+        step=0.05,
+        none_text="automatic (context 0.3, dvos 1)",
+    ),
     "val_fraction": FieldView("validation share", "share 0-1", "Data", maximum=0.95, step=0.05),
     "pseudo_quality_min": FieldView(
         "minimum pseudo-label quality", "0-1", "Data", maximum=1.0, step=0.05, none_text="keep all"
