@@ -116,9 +116,9 @@ def test_the_query_alone_mask_can_come_from_another_view_of_the_query():
         assert not torch.allclose(out["mask_alone"], same["mask_alone"], atol=1e-3)
 
 
-def _item(project, aug: AugmentConfig, seed: int) -> dict:
+def _item(project, aug: AugmentConfig, seed: int, clean_view: bool = True) -> dict:
     idx = ClipIndex.from_project(project, 4, 1, "synthetic", val_fraction=0)
-    return ClipDataset(project.path, idx, 64, True, aug, "context")[(1, seed)]
+    return ClipDataset(project.path, idx, 64, True, aug, "context", clean_view=clean_view)[(1, seed)]
 
 
 def test_samples_carry_their_query_before_degradation(tmp_path):
@@ -136,6 +136,18 @@ def test_samples_carry_their_query_before_degradation(tmp_path):
     assert torch.equal(item["query_view"], item["query"])
     clean = _item(project, AugmentConfig(**pixels_on, context={"degrade_query_p": 0.0}), 5)
     assert float(clean["query_clean"]) == 1.0 and torch.equal(clean["query_view"], clean["query"])
+
+
+def test_the_clean_view_is_made_only_when_read(tmp_path):
+    """Without ``clean_view`` (the trainer's setting for ``anchor_view: query`` or no anchor) a degraded item skips
+    the second pixel pass: its view is the degraded query, and every other tensor is the same as with the view."""
+    project = make_toy_project(tmp_path / "t.dvos", n_clips=2, n_frames=6, size=64, n_videos=0)
+    aug = AugmentConfig(jitter_p=1.0, context={"degrade_query_p": 1.0, "degrade": {"noise_p": 1.0}})
+    with_view, without = _item(project, aug, 5), _item(project, aug, 5, clean_view=False)
+    assert not torch.allclose(with_view["query_view"], with_view["query"], atol=0.05)
+    assert torch.equal(without["query_view"], without["query"])
+    for key in with_view.keys() - {"query_view"}:
+        assert torch.equal(with_view[key], without[key]), key
 
 
 def test_the_clean_view_anchors_every_sample(tmp_path, monkeypatch):

@@ -35,8 +35,8 @@ class ClipDataset(Dataset):
     For ``kind="context"`` the inputs are ``"query"`` (3, S, S), ``"refs"`` (tau, 3, S, S) aligned to the query,
     ``"ref_masks"`` (tau, 2, S, S), ``"ref_valid"`` (tau,), ``"query_clean"`` (1.0 when the query was left
     undegraded, else 0.0: for the anchor loss) and ``"query_view"`` (3, S, S): the query before it was degraded,
-    with the same pixel augmentation (the query itself when it was not degraded; the anchor loss's clean view)
-    (see :mod:`dvos_core.data.context_sample`).
+    with the same pixel augmentation (the query itself when it was not degraded, or when ``clean_view`` is False
+    because nothing reads it; the anchor loss's clean view) (see :mod:`dvos_core.data.context_sample`).
     """
 
     def __init__(
@@ -48,6 +48,7 @@ class ClipDataset(Dataset):
         augment: AugmentConfig | None = None,
         kind: str = "dvos",
         seed: int = 0,
+        clean_view: bool = True,
     ):
         if size % 32:
             raise ValueError(f"training size must be a multiple of 32, got {size}")
@@ -56,6 +57,7 @@ class ClipDataset(Dataset):
         self.project_path = str(Path(project_path))
         self.index, self.size, self.train, self.kind, self.seed = index, int(size), bool(train), kind, int(seed)
         self.augment = augment if augment is not None else AugmentConfig()
+        self.clean_view = bool(clean_view)  # context items: make the undegraded query view (a second pixel pass)
         self._project = None
         self._cache: dict = {}
         self._arrays: dict = {}  # (kind, source) -> (frames, masks, provenance or None) zarr arrays
@@ -208,10 +210,11 @@ class ClipDataset(Dataset):
         parts = context_sample(x, m, torch.from_numpy(known), cfg.context, g)
         valid, degraded = parts["ref_valid"], parts["query_degraded"]
         frames_in = torch.cat([parts["refs"], parts["query"][None]])
-        state = g.get_state() if degraded else None
+        view = degraded and self.clean_view
+        state = g.get_state() if view else None
         frames_in = self._pixels(frames_in, g) * torch.cat([valid, torch.ones(1)]).view(-1, 1, 1, 1)
         query_view = frames_in[-1]
-        if degraded:  # the query before degradation, with the very same pixel augmentation (the anchor's clean view)
+        if view:  # the query before degradation, with the very same pixel augmentation (the anchor's clean view)
             same = torch.Generator().set_state(state)
             query_view = self._pixels(torch.cat([parts["refs"], x[-1:]]), same)[-1]
         return {

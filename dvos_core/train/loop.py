@@ -209,8 +209,9 @@ class _Run:
         self.val_index = ClipIndex(val_s, cfg.tau, cfg.delta)
         aug = cfg.augment_config()
         path = self.project.path
-        self.train_ds = ClipDataset(path, self.train_index, self.size, True, aug, cfg.kind, cfg.seed)
-        self.val_ds = ClipDataset(path, self.val_index, self.size, False, aug, cfg.kind, cfg.seed)
+        clean_view = cfg.anchor_view == "clean" and cfg.loss_weights().anchor > 0  # what _anchor reads
+        self.train_ds = ClipDataset(path, self.train_index, self.size, True, aug, cfg.kind, cfg.seed, clean_view)
+        self.val_ds = ClipDataset(path, self.val_index, self.size, False, aug, cfg.kind, cfg.seed, False)
         self.sampler = ClipSampler(
             self.train_index,
             cfg.samples_per_epoch,
