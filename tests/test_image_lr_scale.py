@@ -3,12 +3,11 @@
 
 import pytest
 import torch
-from test_train_loop import assert_same_state, tiny_config
+from test_train_loop import assert_same_state, cancel_mid_epoch_two, tiny_config
 
 from dvos_core.data.toy import make_toy_project
 from dvos_core.model import build_model, read_checkpoint, save_checkpoint
 from dvos_core.model.transfer import image_parameter_names, init_from_frame_model
-from dvos_core.progress import Cancelled, CancelToken
 from dvos_core.train import TrainConfig, train
 
 torch.set_num_threads(1)
@@ -71,14 +70,7 @@ def test_a_scaled_run_resumes_exactly(tmp_path):
     project = make_toy_project(tmp_path / "t.dvos", n_clips=4, n_frames=8, size=64, n_videos=0, seed=1)
     cfg = tiny_config(video_model="context", image_lr_scale=0.25, max_steps_per_epoch=2)
     train(project, cfg, "straight", resume=False)
-    token = CancelToken()
-
-    def stop_mid_epoch_two(e):
-        if e["type"] == "batch" and e["epoch"] == 2 and e["step"] == 1:
-            token.cancel()
-
-    with pytest.raises(Cancelled):
-        train(project, cfg, "interrupted", cancel=token, on_event=stop_mid_epoch_two, resume=False)
+    cancel_mid_epoch_two(project, cfg, "interrupted")
     train(project, cfg, "interrupted", resume=True)
     last = [read_checkpoint(project.model_dir(n) / "last.pt") for n in ("straight", "interrupted")]
     assert_same_state(*last)
@@ -88,11 +80,11 @@ def test_a_scaled_run_resumes_exactly(tmp_path):
     ]
     # an unfinished run saved before the setting existed (one rate, no such key) cannot be resumed with two rates:
     # the error says how to go on
-    with pytest.raises(Cancelled):
-        train(project, cfg.replace(image_lr_scale=1.0), "old", cancel=token, on_event=stop_mid_epoch_two, resume=False)
+    cancel_mid_epoch_two(project, cfg.replace(image_lr_scale=1.0), "old")
     path = project.model_dir("old") / "last.pt"
     payload = torch.load(path, weights_only=True)
     del payload["info"]["train_config"]["image_lr_scale"]
     torch.save(payload, path)
-    with pytest.raises(ValueError, match="image_lr_scale: 1, or pass --no-resume"):
+    fix = r"the image_lr_scale it was started with \(1 for a run started before the setting existed\), or pass --no"
+    with pytest.raises(ValueError, match=fix):
         train(project, tiny_config(video_model="context", max_steps_per_epoch=2), "old", resume=True)

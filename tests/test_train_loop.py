@@ -88,8 +88,8 @@ def assert_same_state(a, b):
     ]
 
 
-def test_resume_after_cancel_matches_uninterrupted_run(project, straight):
-    cfg = tiny_config()
+def cancel_mid_epoch_two(project, cfg, name):
+    """Start a run of ``cfg`` named ``name`` and Cancel it after the first step of its second epoch."""
     token = CancelToken()
 
     def stop_mid_epoch_two(e):
@@ -97,7 +97,12 @@ def test_resume_after_cancel_matches_uninterrupted_run(project, straight):
             token.cancel()
 
     with pytest.raises(Cancelled):
-        train(project, cfg, "interrupted", cancel=token, on_event=stop_mid_epoch_two, resume=False)
+        train(project, cfg, name, cancel=token, on_event=stop_mid_epoch_two, resume=False)
+
+
+def test_resume_after_cancel_matches_uninterrupted_run(project, straight):
+    cfg = tiny_config()
+    cancel_mid_epoch_two(project, cfg, "interrupted")
     state = read_checkpoint(project.model_dir("interrupted") / "last.pt")["info"]["train_state"]
     assert (state["epoch"], state["step"]) == (1, 1)
     train(project, cfg, "interrupted", resume=True)

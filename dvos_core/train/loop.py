@@ -323,9 +323,9 @@ class _Run:
             if saved_groups != len(self.opt.param_groups):
                 raise ValueError(
                     f"{self.last_path}: holds an unfinished run whose optimizer had {saved_groups} learning-rate "
-                    f"group(s), not {len(self.opt.param_groups)} (it was started before image_lr_scale existed); "
-                    f"resume it with image_lr_scale: {1 if saved_groups == 1 else cfg.inherited_lr_scale()}, or "
-                    f"pass --no-resume (resume=False) to start over"
+                    f"group(s), not {len(self.opt.param_groups)}; resume it with the image_lr_scale it was started "
+                    f"with (1 for a run started before the setting existed), or pass --no-resume (resume=False) to "
+                    f"start over"
                 )
             self.opt.load_state_dict(state["optimizer"])
             self.sched.load_state_dict(state["scheduler"])
