@@ -20,6 +20,9 @@ model (the same extra steps for each):
   frames (``reference_masks="independent"``) instead of its full prediction;
 * ``context_query_only``: the same context model with every reference replaced by a copy of frame t (the
   ablation: what it scores without time);
+* ``context_no_lookup``, ``context_no_prior``: the same model with one part of its reference path switched off
+  (``ContextNet.switch_off``): its fusion blocks' corrections of frame t's features, or the references' masks added
+  before its heads - which part the references' help comes through;
 * ``image_ft_smoothed``, ``context_smoothed``: those models' probabilities smoothed over time (each frame averaged
   with its 4 earlier frames, aligned by the camera motion: ``dvos smooth``'s default).
 Baselines: the previous frame's true mask and an all-foreground mask. On degraded sets, the headroom any video model
@@ -54,7 +57,17 @@ SETS = [f"{s}-{v}-{d}" for s in ("nuclei", "conifer") for v in ("slow", "fast") 
 # default run; name them with --sets)
 OCCLUDED_SETS = [f"{s}-{v}-occluded" for s in ("nuclei", "conifer") for v in ("slow", "fast")]
 ALL_SETS = SETS + OCCLUDED_SETS  # a set's place here seeds its footage
-MODELS = ("image", "image_ft", "dvos", "context", "context_2pass", "context_independent", "context_query_only")
+MODELS = (
+    "image",
+    "image_ft",
+    "dvos",
+    "context",
+    "context_2pass",
+    "context_independent",
+    "context_query_only",
+    "context_no_lookup",
+    "context_no_prior",
+)
 SMOOTHED = ("image_ft_smoothed", "context_smoothed")  # made from those models' predictions when they run
 
 
@@ -191,6 +204,7 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
 def predict_all(ck: dict, frames: np.ndarray, models, device: str = "cpu") -> dict:
     """Probabilities of the test video for each model (in memory)."""
     from dvos_core.infer import predict_array
+    from dvos_core.model import load_checkpoint
 
     out = {}
     for name in models:
@@ -202,6 +216,10 @@ def predict_all(ck: dict, frames: np.ndarray, models, device: str = "cpu") -> di
             out[name] = predict_array(ck["context"], frames, device=device, reference_masks="independent")
         elif name == "context_query_only":  # the same passes, every reference a copy of frame t
             out[name] = predict_array(ck["context"], frames, device=device, references="query")
+        elif name in ("context_no_lookup", "context_no_prior"):  # one part of the reference path switched off
+            model, info = load_checkpoint(ck["context"])
+            model.switch_off(name.removeprefix("context_no_"))
+            out[name] = predict_array((model, info), frames, device=device)
         else:
             out[name] = predict_array(ck[name], frames, device=device)
     return out

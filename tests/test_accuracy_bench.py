@@ -93,3 +93,25 @@ def test_the_seeds_table_pairs_each_model_with_the_control_of_its_own_seed():
     assert row[:2] == ["nuclei-slow-degraded", "3"]
     assert row[2:4] == ["0.800 ± 0.100", "0.820 ± 0.095"]
     assert row[4] == "+0.020 [+0.010, +0.030]"
+
+
+def test_the_ablation_columns_switch_off_one_part_of_the_stored_context_model(tmp_path):
+    import torch
+
+    from dvos_core.infer import predict_array
+    from dvos_core.model import build_model, load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_model("tiny", "context").eval()
+    for name, p in model.named_parameters():  # a lookup and a prior that do something
+        if name.startswith(("fusions.", "mask_prior")):
+            torch.nn.init.normal_(p, std=0.2)
+    ck = {"context": str(save_checkpoint(tmp_path / "c.pt", model))}
+    frames, _, _ = camera_clip(texture(size=512), fast_pan(4, seed=1), size=(64, 64))
+    names = ["context", "context_no_lookup", "context_no_prior"]
+    out = _bench().predict_all(ck, frames, names)
+    assert all(out[n].shape == (5, 64, 64) for n in names)
+    assert not np.allclose(out["context_no_prior"], out["context"], atol=1e-3)
+    assert not np.allclose(out["context_no_lookup"], out["context"], atol=1e-3)
+    stored, info = load_checkpoint(ck["context"])
+    assert np.array_equal(out["context_no_prior"], predict_array((stored.switch_off("prior"), info), frames))

@@ -309,6 +309,25 @@ def test_the_mask_alone_is_frame_t_decoded_without_its_references():
         assert torch.equal(alone["mask_alone"], alone["mask"])
 
 
+def test_parts_of_the_reference_path_switch_off_for_ablations():
+    model = _fused_model()
+    q, refs, masks, valid = inputs(seed=3)
+    with torch.no_grad():
+        full = model(q, refs, masks, valid, heads=("mask",))["mask"]
+        alone = model(q, heads=("mask",))["mask"]
+        no_lookup = model.switch_off("lookup")(q, refs, masks, valid, heads=("mask",))["mask"]
+        no_prior = model.switch_off("prior")(q, refs, masks, valid, heads=("mask",))["mask"]
+        neither = model.switch_off("lookup", "prior")(q, refs, masks, valid, heads=("mask",))["mask"]
+        assert torch.equal(neither, alone)  # both off: frame t decoded alone
+        for part in (no_lookup, no_prior):  # each part changes the answer, and neither alone is the whole path
+            assert not torch.allclose(part, full, atol=1e-3) and not torch.allclose(part, alone, atol=1e-3)
+        model.switch_off()  # everything back on: the full answer again
+        assert model.switched_off == frozenset()
+        assert torch.equal(model(q, refs, masks, valid, heads=("mask",))["mask"], full)
+    with pytest.raises(ValueError, match="unknown part"):
+        model.switch_off("fusion")
+
+
 @pytest.mark.parametrize("mode", ["independent", "chained"])
 def test_a_predicted_frame_lends_its_own_mask_alone_or_its_full_prediction(mode):
     from dvos_core.infer.context import ContextPredictor, run_context

@@ -25,6 +25,8 @@ from dvos_core.model.fusion import MASK_CHANNELS, ReferenceFusion, window_shift
 from dvos_core.model.presets import ModelConfig
 from dvos_core.model.unet import _UNet
 
+SWITCHABLE = ("lookup", "prior")  # parts of the reference path ContextNet.switch_off can leave out
+
 
 class ContextNet(_UNet):
     kind = "context"
@@ -47,6 +49,18 @@ class ContextNet(_UNet):
         self.mask_prior = nn.Conv2d(2 * MASK_CHANNELS + 1, self.decoder.out_channels, 3, padding=1)
         nn.init.zeros_(self.mask_prior.weight)
         nn.init.zeros_(self.mask_prior.bias)
+        self.switched_off: frozenset = frozenset()  # parts of the reference path left out (see switch_off)
+
+    def switch_off(self, *parts: str) -> ContextNet:
+        """Leave parts of the reference path out of every later forward pass, to measure what each adds (the
+        accuracy benchmark's ablations): ``"lookup"`` - the fusion blocks' corrections of the query features (the
+        attention is still computed for the mask prior); ``"prior"`` - the references' masks added before the heads.
+        Both: frame t decoded alone. No argument switches everything back on. Returns the model."""
+        bad = sorted(set(parts) - set(SWITCHABLE))
+        if bad:
+            raise ValueError(f"switch_off: unknown part(s) {bad}; choose from {list(SWITCHABLE)}")
+        self.switched_off = frozenset(parts)
+        return self
 
     def _check(self, query, refs, ref_masks, ref_valid):
         if query.ndim != 4 or query.shape[1] != 3:
@@ -116,17 +130,19 @@ class ContextNet(_UNet):
                 f = ref_skips[level]
                 pooled = F.avg_pool2d(ref_masks.flatten(0, 1), 2**level) if level else ref_masks.flatten(0, 1)
                 fusion = self.fusions[str(level)]
-                skips[level], ctx, per_offset = fusion(
+                fused, ctx, per_offset = fusion(
                     skips[level],
                     f.view(b, t, *f.shape[1:]),
                     pooled.view(b, t, *pooled.shape[1:]),
                     ref_valid.to(query.dtype),
                 )
+                if "lookup" not in self.switched_off:
+                    skips[level] = fused
                 if context is None:  # the finest fused level
                     sharp = self._sharp_masks(ref_masks, per_offset, fusion.offsets, 2**level)
                     context = torch.cat([F.interpolate(ctx, size=full, mode="bilinear", align_corners=False), sharp], 1)
         h = self.decoder(latent, skips)
-        if context is not None:
+        if context is not None and "prior" not in self.switched_off:
             h = h + self.mask_prior(context)
         out = self._heads(h, heads)
         if not want_alone:
