@@ -96,16 +96,12 @@ def test_the_seeds_table_pairs_each_model_with_the_control_of_its_own_seed():
 
 
 def test_the_ablation_columns_switch_off_one_part_of_the_stored_context_model(tmp_path):
-    import torch
+    from test_model_context import _fused_model
 
     from dvos_core.infer import predict_array
-    from dvos_core.model import build_model, load_checkpoint, save_checkpoint
+    from dvos_core.model import load_checkpoint, save_checkpoint
 
-    torch.manual_seed(0)
-    model = build_model("tiny", "context").eval()
-    for name, p in model.named_parameters():  # a lookup and a prior that do something
-        if name.startswith(("fusions.", "mask_prior")):
-            torch.nn.init.normal_(p, std=0.2)
+    model = _fused_model()  # a lookup and a prior that do something
     ck = {"context": str(save_checkpoint(tmp_path / "c.pt", model))}
     frames, _, _ = camera_clip(texture(size=512), fast_pan(4, seed=1), size=(64, 64))
     names = ["context", "context_no_lookup", "context_no_prior"]
