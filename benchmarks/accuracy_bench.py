@@ -89,6 +89,7 @@ class Settings:
     seed: int = 0
     threads: int = 1
     device: str = "cpu"  # where models train and predict (cpu, cuda, auto)
+    precision: str = "auto"  # number format of prediction (auto, fp32, bf16; see dvos_core.prediction_options)
     degrade_p: float = 0.7  # share of degraded inputs: the context model's queries and the control's frames
     loader_workers: int | None = None  # training data-loader processes (None: dvos's automatic choice)
 
@@ -201,9 +202,13 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
     return ck
 
 
-def predict_all(ck: dict, frames: np.ndarray, models, device: str = "cpu") -> dict:
+def predict_all(ck: dict, frames: np.ndarray, models, device: str = "cpu", precision: str = "auto") -> dict:
     """Probabilities of the test video for each model (in memory)."""
+    from functools import partial
+
     from dvos_core.infer import predict_array
+
+    predict_array = partial(predict_array, precision=precision)
     from dvos_core.model import load_checkpoint
 
     out = {}
@@ -305,7 +310,7 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
         ck = run_loop(build_project(out_dir / f"{name}.dvos", data, s), s, log, models)
         trained_s = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
-    probs = predict_all(ck, frames, models, s.device)
+    probs = predict_all(ck, frames, models, s.device, s.precision)
     from dvos_core.infer import smooth_array
 
     for smoothed in SMOOTHED:
@@ -321,7 +326,7 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
         from dvos_core.infer import predict_array
 
         undegraded, cover = data["test_undegraded"]
-        clean = predict_array(ck["image_ft"], undegraded, device=s.device) >= 0.5
+        clean = predict_array(ck["image_ft"], undegraded, device=s.device, precision=s.precision) >= 0.5
         table["image_ft_undegraded"] = scores(clean, gt, frames)
         table["degradation_ceiling"] = scores(degradation_ceiling(clean, gt, cover), gt, frames)
     table["ground_truth"] = {"instability": scores(gt, gt, frames)["instability"]}
@@ -347,6 +352,12 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu", help="where models train and predict: cpu (default), cuda, auto")
+    ap.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="number format of prediction (training is unchanged); bf16 needs native bfloat16",
+    )
     ap.add_argument("--degrade-p", type=float, default=0.7, help="share of degraded training queries (default 0.7)")
     ap.add_argument(
         "--loader-workers",
@@ -386,6 +397,7 @@ def main(argv=None) -> int:
         threads=args.threads,
         preset=args.preset or s.preset,
         device=args.device,
+        precision=args.precision,
         loader_workers=args.loader_workers,
         degrade_p=args.degrade_p,
     )

@@ -12,3 +12,16 @@ def check_reference_masks(value: str) -> None:
     """A ValueError naming the choices unless ``value`` is one of :data:`REFERENCE_MASKS`."""
     if value not in REFERENCE_MASKS:
         raise ValueError(f"reference_masks must be one of {REFERENCE_MASKS}, got {value!r}")
+
+
+# Number format of prediction (and pseudo-labelling): "auto" (default) - bfloat16 on CUDA GPUs that have it, float32
+# everywhere else, the CPU included (its optimised float32 path matches the plain one within 1e-4); "fp32" - float32
+# everywhere; "bf16" - bfloat16 autocast, also on a CPU with native bfloat16 instructions (AVX512-BF16 or AMX): faster
+# there, probabilities within about 0.02 of float32 (measured in docs/benchmarks.md, "bfloat16 on a CPU").
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def check_precision(value: str) -> None:
+    """A ValueError naming the choices unless ``value`` is one of :data:`PRECISIONS`."""
+    if value not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {value!r}")

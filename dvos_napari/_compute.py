@@ -10,11 +10,13 @@ from dvos_napari._widgets import Collapsible, compact_combo, wrapped_label
 
 
 class ComputeRows:
-    """``widget`` (a collapsed section) holds the device combo, its 'will run on' line and the CPU-thread box; the
-    line and the header follow the choice and the machine probe (:mod:`dvos_napari._machine`)."""
+    """``widget`` (a collapsed section) holds the device combo, its 'will run on' line, the CPU-thread box and, with
+    ``precision``, a number-format combo (prediction); the line and the header follow the choice and the machine
+    probe (:mod:`dvos_napari._machine`)."""
 
-    def __init__(self):
+    def __init__(self, precision: bool = False):
         from dvos_core.machine import default_threads
+        from dvos_core.prediction_options import PRECISIONS  # no torch: the dock opens fast
 
         self.device = compact_combo(
             _machine.DEVICES, "where the model runs: auto picks the GPU if this computer has one, else the CPU"
@@ -31,6 +33,15 @@ class ComputeRows:
         form.addRow("device", self.device)
         form.addRow(self.device_label)
         form.addRow("CPU threads", self.threads)
+        self.precision = None
+        if precision:
+            self.precision = compact_combo(
+                PRECISIONS,
+                "number format. auto: bf16 on a GPU that has it, fp32 elsewhere; bf16: also on a CPU with native "
+                "bfloat16 (AVX512-BF16 or AMX), faster there, probabilities within about 0.02 of fp32 (refused on a "
+                "CPU without it); fp32: always float32",
+            )
+            form.addRow("precision", self.precision)
         self.widget = Collapsible("Compute", body)
         self.device.currentTextChanged.connect(lambda *_: self.update())
         self.threads.valueChanged.connect(lambda *_: self.update())

@@ -16,11 +16,13 @@ def predict_videos(
     smooth_before=0,
     progress=None,
     cancel=None,
+    precision="auto",
 ) -> int:
     """Run ``dvos_core.infer.predict_video`` on each video in turn, with one progress range over all of them
     (``name``: the prediction set, default the model's name; ``passes`` and ``reference_masks``: a context model's
-    settings, default the core's); with ``smooth_before`` > 0, then smooth each video's predictions over that many
-    earlier frames into ``<name>_smoothed`` (``dvos_core.infer.smooth_predictions``)."""
+    settings, default the core's; ``precision``: see ``predict_video``); with ``smooth_before`` > 0, then smooth
+    each video's predictions over that many earlier frames into ``<name>_smoothed``
+    (``dvos_core.infer.smooth_predictions``)."""
     from dvos_core.infer import predict_video, prediction_name, smooth_predictions
     from dvos_core.progress import Steps
 
@@ -42,6 +44,7 @@ def predict_videos(
             name=name,
             progress=sub,
             cancel=cancel,
+            precision=precision,
             **extra,
         )
         if smooth_before:

@@ -222,15 +222,18 @@ def test_wrong_preset_and_bare_state_dict_checkpoints(tmp_path, project):
 
 
 def test_bf16_autocast_only_where_cuda_supports_it(monkeypatch):
-    import dvos_core.model as model_mod
+    import dvos_core.model.device as device_mod
     from dvos_core.infer import Predictor
 
     probe = LastFrameProbe(3)
     assert not Predictor(probe, {}, "cpu").amp
-    monkeypatch.setattr(model_mod, "supports_bf16", lambda dev: dev.type == "cuda")
+    monkeypatch.setattr(device_mod, "supports_bf16", lambda dev: dev.type == "cuda")
     assert Predictor(probe, {}, "cuda").amp and not Predictor(probe, {}, "cuda", amp=False).amp
-    monkeypatch.setattr(model_mod, "supports_bf16", lambda dev: False)  # e.g. a pre-Ampere GPU
+    assert not Predictor(probe, {}, "cuda", precision="fp32").amp
+    monkeypatch.setattr(device_mod, "supports_bf16", lambda dev: False)  # e.g. a pre-Ampere GPU
     assert not Predictor(probe, {}, "cuda").amp
+    with pytest.raises(ValueError, match="precision 'bf16' needs native bfloat16.*use precision 'auto' or 'fp32'"):
+        Predictor(probe, {}, "cuda", precision="bf16")
 
 
 @pytest.mark.gpu

@@ -148,6 +148,8 @@ def test_predict_offers_passes_for_a_context_model_and_names_the_prediction_set(
     assert viewer.layers["v predicted"].metadata["dvos_model"] == "ctx_causal"
 
     assert causal.attrs["reference_masks"] == "chained"
+    assert pr.compute.precision.currentText() == "auto" and causal.attrs["precision"] == "fp32"  # fp32 on a CPU
+    assert [pr.compute.precision.itemText(i) for i in range(pr.compute.precision.count())] == ["auto", "fp32", "bf16"]
 
     pr.context_passes.setValue(2)
     pr.reference_masks.setCurrentText("independent")

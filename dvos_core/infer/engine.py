@@ -124,6 +124,8 @@ class Predictor:
     ``optimize`` (default) encodes each frame tile once for all the windows that need it (models with the feature
     API), computes the mask head only, and on a CPU uses faster convolution kernels (:mod:`.fastconv`) on a
     parameter-sharing copy of the model. ``optimize=False`` is the plain path: one full forward per window.
+    ``precision`` ("auto", "fp32", "bf16"; see :data:`dvos_core.prediction_options.PRECISIONS`): bfloat16 autocast
+    on CUDA GPUs that have it by default, and on a CPU with native bfloat16 only when "bf16" is asked for.
     """
 
     def __init__(
@@ -135,8 +137,9 @@ class Predictor:
         overlap: int = 64,
         amp: bool = True,
         optimize: bool = True,
+        precision: str = "auto",
     ):
-        from dvos_core.model import supports_bf16
+        from dvos_core.model.device import use_bf16
 
         self.model = model
         self.info = dict(info or {})
@@ -151,10 +154,13 @@ class Predictor:
         if not 0 <= overlap < tile:
             raise ValueError(f"tile overlap must be in [0, tile size {tile}), got {overlap}")
         self.tile_size, self.overlap = tile, int(overlap)
-        self.amp = bool(amp) and supports_bf16(self.device)  # bf16 on CUDA (as describe_device says)
+        # bf16 autocast: by default on CUDA GPUs that have it (as describe_device says); on a CPU only when asked
+        self.amp = bool(amp) and use_bf16(self.device, precision)
         self.optimize = bool(optimize)
         self.cached = self.optimize and has_feature_api(model)
-        self.net = fast_cpu_copy(model) if self.optimize and self.device.type == "cpu" else model
+        # the fast CPU kernels are float32 kernels: in bf16 the stock (oneDNN) ones run
+        fast = self.optimize and self.device.type == "cpu" and not self.amp
+        self.net = fast_cpu_copy(model) if fast else model
         self.stochastic_capable = self.cached or _accepts_stochastic(model)
 
     # ---- scheduling ------------------------------------------------------------------------------------------

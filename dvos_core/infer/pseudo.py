@@ -133,6 +133,7 @@ def pseudo_label(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     threads: int | None = None,
+    precision: str = "auto",
 ):
     """Label every frame (or ``frames``) of the videos with the image model; returns a per-frame DataFrame.
 
@@ -141,7 +142,7 @@ def pseudo_label(
     (status "kept") unless ``overwrite``. Frames with quality below ``quality_threshold`` are flagged
     (``below_threshold``): they keep their mask and the trainer skips them via ``pseudo_quality_min``; with
     ``drop_below`` their mask is cleared instead (status "dropped", quality still recorded). ``threads``: CPU
-    threads (see :mod:`dvos_core.threads`).
+    threads (see :mod:`dvos_core.threads`); ``precision``: see :func:`~dvos_core.infer.predict.predict_video`.
     """
     import pandas as pd
 
@@ -160,7 +161,7 @@ def pseudo_label(
         v.check_label_write(PSEUDO, "pseudo-labelling")
     rows: list = []
     with using_threads(threads):
-        predictor = _frame_predictor(checkpoint, device, tile_size, overlap)
+        predictor = _frame_predictor(checkpoint, device, tile_size, overlap, precision)
         plans = [(v, _video_targets(v, frames)) for v in videos]
         total, done = sum(len(t) for _, t in plans), 0
         with reuse_freed_memory(predictor.device.type == "cpu"):
@@ -180,9 +181,9 @@ def pseudo_label(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _frame_predictor(checkpoint, device, tile_size, overlap) -> Predictor:
+def _frame_predictor(checkpoint, device, tile_size, overlap, precision="auto") -> Predictor:
     model, info, dev = load_model(checkpoint, device)
-    predictor = Predictor(model, info, dev, tile_size=tile_size, overlap=overlap)
+    predictor = Predictor(model, info, dev, tile_size=tile_size, overlap=overlap, precision=precision)
     if predictor.kind != "frame":
         raise ValueError(
             f"pseudo-labelling needs an image (frame) model; {_name(checkpoint)} is a "
@@ -239,6 +240,7 @@ def _record_run(video, checkpoint, predictor: Predictor, n_passes, quality_thres
             "checkpoint": _name(checkpoint),
             "n_passes": n_passes,
             "uncertainty_from": "stochastic" if predictor.stochastic_capable else "flips",
+            "precision": "bf16" if predictor.amp else "fp32",
             "quality_threshold": quality_threshold,
             "drop_below": drop_below,
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -1,8 +1,13 @@
-"""Pick the compute device (CUDA, then Apple MPS, then CPU) and describe it in one line."""
+"""Pick the compute device (CUDA, then Apple MPS, then CPU), its number format, and describe it in one line."""
 
 from __future__ import annotations
 
+import functools
+import sys
+
 import torch
+
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of native bfloat16 arithmetic
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -26,16 +31,52 @@ def select_device(name: str = "auto") -> torch.device:
 
 
 def supports_bf16(device: torch.device) -> bool:
+    """Whether bfloat16 autocast is the default on ``device``: CUDA GPUs that have it (never a CPU by default)."""
     return device.type == "cuda" and torch.cuda.is_bf16_supported()
 
 
-def describe_device(device) -> str:
-    """E.g. ``"CUDA: NVIDIA H100 80GB HBM3 (bf16)"`` or ``"CPU (2 threads)"``."""
+@functools.cache
+def cpu_native_bf16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AVX512-BF16 or AMX; read from /proc/cpuinfo on Linux). Elsewhere
+    False: torch would emulate bfloat16 there, slower than float32."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return any(flag in flags for flag in CPU_BF16_FLAGS)
+
+
+def use_bf16(device, precision: str = "auto") -> bool:
+    """Whether to predict in bfloat16 on ``device`` for ``precision`` ("auto", "fp32" or "bf16", see
+    :data:`dvos_core.prediction_options.PRECISIONS`); "bf16" where the device cannot compute it fast is a ValueError
+    that says what to use instead."""
+    from dvos_core.prediction_options import check_precision
+
+    check_precision(precision)
     device = torch.device(device)
+    if precision == "fp32":
+        return False
+    if precision == "auto":
+        return supports_bf16(device)
+    if device.type == "cuda" and supports_bf16(device):
+        return True
+    if device.type == "cpu" and cpu_native_bf16():
+        return True
+    where = "this CPU has neither AVX512-BF16 nor AMX" if device.type == "cpu" else f"{device} does not support it"
+    raise ValueError(f"precision 'bf16' needs native bfloat16 arithmetic and {where}; use precision 'auto' or 'fp32'")
+
+
+def describe_device(device, precision: str = "auto") -> str:
+    """E.g. ``"CUDA: NVIDIA H100 80GB HBM3 (bf16)"``, ``"CPU (2 threads)"`` or, predicting with ``precision="bf16"``
+    on a CPU that has it, ``"CPU (2 threads, bf16)"``."""
+    device = torch.device(device)
+    bf16 = use_bf16(device, precision)
     if device.type == "cuda":
         idx = device.index if device.index is not None else torch.cuda.current_device()
-        name = torch.cuda.get_device_name(idx)
-        return f"CUDA: {name}" + (" (bf16)" if supports_bf16(device) else " (fp32)")
+        return f"CUDA: {torch.cuda.get_device_name(idx)}" + (" (bf16)" if bf16 else " (fp32)")
     if device.type == "mps":
         return "Apple MPS (fp32)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    return f"CPU ({torch.get_num_threads()} threads" + (", bf16)" if bf16 else ")")

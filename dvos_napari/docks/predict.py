@@ -38,7 +38,7 @@ class PredictDock(DvosDock):
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(napari_viewer, parent)
-        self.compute = ComputeRows()
+        self.compute = ComputeRows(precision=True)
         self.device, self.device_label, self.threads_box = (
             self.compute.device,
             self.compute.device_label,
@@ -256,6 +256,7 @@ class PredictDock(DvosDock):
             name=name,
             passes=passes,
             reference_masks=reference_masks,
+            precision=self.compute.precision.currentText(),
             smooth_before=before,
             label=f"predict {len(ids)} video(s) as {name}" + (", then smooth them" if before else ""),
             on_result=lambda n: self._predicted(n, shown),
@@ -274,6 +275,7 @@ class PredictDock(DvosDock):
             n_passes=self.passes.value(),
             quality_threshold=q,
             drop_below=bool(q is not None and self.drop_below.isChecked()),
+            precision=self.compute.precision.currentText(),
             label=f"pseudo-label {len(ids)} video(s)",
             on_result=self._pseudo_labelled,
         )
