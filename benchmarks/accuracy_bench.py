@@ -90,6 +90,7 @@ class Settings:
     threads: int = 1
     device: str = "cpu"  # where models train and predict (cpu, cuda, auto)
     precision: str = "auto"  # number format of prediction (auto, fp32, bf16; see dvos_core.prediction_options)
+    train_precision: str = "auto"  # number format of training (TrainConfig.precision)
     degrade_p: float = 0.7  # share of degraded inputs: the context model's queries and the control's frames
     loader_workers: int | None = None  # training data-loader processes (None: dvos's automatic choice)
 
@@ -122,6 +123,7 @@ def _train(project, name, phase, s: Settings, steps, **kw):
         eta_min=cosine_floor(s.lr),
         seed=s.seed,
         device=s.device,
+        precision=s.train_precision,
         num_workers=s.loader_workers,
         max_steps_per_epoch=max(1, steps // epochs),
         samples_per_epoch=steps // epochs * s.batch_size,
@@ -356,7 +358,13 @@ def main(argv=None) -> int:
         "--precision",
         choices=("auto", "fp32", "bf16"),
         default="auto",
-        help="number format of prediction (training is unchanged); bf16 needs native bfloat16",
+        help="number format of prediction (training: --train-precision); bf16 needs native bfloat16",
+    )
+    ap.add_argument(
+        "--train-precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="number format of training (dvos train --precision); bf16 needs native bfloat16",
     )
     ap.add_argument("--degrade-p", type=float, default=0.7, help="share of degraded training queries (default 0.7)")
     ap.add_argument(
@@ -398,6 +406,7 @@ def main(argv=None) -> int:
         preset=args.preset or s.preset,
         device=args.device,
         precision=args.precision,
+        train_precision=args.train_precision,
         loader_workers=args.loader_workers,
         degrade_p=args.degrade_p,
     )

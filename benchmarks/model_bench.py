@@ -12,7 +12,8 @@ measurement in a fresh process (so each peak memory is its own):
   uint8 frames in, normalisation, padding, the encoder-feature cache (in steady state each frame is encoded once),
   the mask head only, the fast CPU kernels. Timed per frame over a stream of frames after a warm-up.
 * ``dvos_plain``: the same Predictor with ``optimize=False`` (one full forward per window, stock kernels).
-Ratios are reference / dvos (time and peak RSS). ``--train`` adds one training step (forward + backward + AdamW).
+Ratios are reference / dvos (time and peak RSS). ``--train`` adds one training step (forward + backward + AdamW),
+in each of ``--train-precisions`` (e.g. ``fp32 bf16``: bfloat16 autocast as ``dvos train --precision bf16`` runs it).
 """
 
 from __future__ import annotations
@@ -124,13 +125,15 @@ def run_dvos(preset, kind, size, repeats, device_name, optimize=True) -> dict:
     return {"s_per_frame": (time.perf_counter() - t0) / repeats, "frames": repeats}
 
 
-def run_train_step(preset, kind, size, batch, device_name) -> dict:
+def run_train_step(preset, kind, size, batch, device_name, precision="auto") -> dict:
     import torch
 
     from dvos_core.model import select_device
+    from dvos_core.model.device import use_bf16
     from dvos_core.train.losses import LossWeights, dvos_loss
 
     device = select_device(device_name)
+    bf16 = use_bf16(device, precision)  # as the trainer decides it (amp on)
     model = _model(preset, kind, device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-5)
     tau = getattr(model, "tau", 0) or 0
@@ -138,15 +141,16 @@ def run_train_step(preset, kind, size, batch, device_name) -> dict:
     mask = (torch.rand(batch, 1, size, size, device=device) > 0.5).float()
     target = torch.randn(batch, 3, size, size, device=device)
     times = []
-    for _ in range(2):
+    for _ in range(3):
         t0 = time.perf_counter()
-        loss, _ = dvos_loss(model(x), mask, target, LossWeights())
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss, _ = dvos_loss(model(x), mask, target, LossWeights())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         _sync(device)
         times.append(time.perf_counter() - t0)
-    return {"s_per_step": times[-1], "batch": batch}
+    return {"s_per_step": min(times[1:]), "batch": batch, "bf16": bf16}
 
 
 RUNNERS = {"reference": run_reference, "dvos": run_dvos, "dvos_plain": run_dvos, "train": run_train_step}
@@ -182,13 +186,21 @@ def main(argv=None) -> int:
     ap.add_argument("--kind", default="dvos", choices=("dvos", "frame"))
     ap.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     ap.add_argument("--threads", type=int, default=1, help="CPU threads of every measurement (default 1)")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[256, 512], help="frame sizes (none: training only)")
     ap.add_argument("--repeats", type=int, default=3, help="timed queries / frames per measurement")
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds of reference / dvos per size")
     ap.add_argument("--plain", action="store_true", help="also measure the Predictor's plain path (optimize=False)")
     ap.add_argument("--train", action="store_true", help="also time one training step")
     ap.add_argument("--train-size", type=int, default=256)
     ap.add_argument("--train-batch", type=int, default=2)
+    ap.add_argument(
+        "--train-precisions",
+        nargs="+",
+        choices=("auto", "fp32", "bf16"),
+        default=["auto"],
+        help="time the training step in each of these number formats, alternately in fresh processes (e.g. fp32 "
+        "bf16 on a CPU with native bfloat16; the ratio of the first to the others is reported)",
+    )
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
@@ -225,9 +237,20 @@ def main(argv=None) -> int:
         result["sizes"][str(size)] = entry
         print(f"{size}: {entry}", file=sys.stderr)
     if args.train:
-        result["train_step"] = in_fresh_process(
-            "train", (args.preset, args.kind, args.train_size, args.train_batch, args.device), args.threads
-        )
+        steps = {p: [] for p in args.train_precisions}
+        for _ in range(args.rounds):  # alternate the formats, so a change of load hits each
+            for p in steps:
+                a = (args.preset, args.kind, args.train_size, args.train_batch, args.device, p)
+                steps[p].append(in_fresh_process("train", a, args.threads))
+        result["train_step"] = {
+            p: {**rs[0], "s_per_step": round(statistics.median(r["s_per_step"] for r in rs), 3)}
+            | {"rounds": [round(r["s_per_step"], 3) for r in rs]}
+            for p, rs in steps.items()
+        }
+        first = args.train_precisions[0]
+        for p in args.train_precisions[1:]:
+            ratio = result["train_step"][first]["s_per_step"] / result["train_step"][p]["s_per_step"]
+            result["train_step"][f"speed_ratio_{first}_over_{p}"] = round(ratio, 2)
     result["load_average"] = {"before": load_before, "after": os.getloadavg() if load_before else None}
     emit(result, args.out)
     return 0

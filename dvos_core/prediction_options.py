@@ -1,5 +1,5 @@
-"""Choices of prediction settings that the CLI and the napari docks offer, importable without torch (the core checks
-values against the same tuples)."""
+"""Choices of prediction settings (and of the number format, which training shares) that the CLI and the napari docks
+offer, importable without torch (the core checks values against the same tuples)."""
 
 # Where a context model's predicted frame gets the reference mask it lends the frames after it: "chained" (default)
 # - the model's prediction of that frame, made with its own references (a head hidden for several frames can be
@@ -14,10 +14,11 @@ def check_reference_masks(value: str) -> None:
         raise ValueError(f"reference_masks must be one of {REFERENCE_MASKS}, got {value!r}")
 
 
-# Number format of prediction (and pseudo-labelling): "auto" (default) - bfloat16 on CUDA GPUs that have it, float32
-# everywhere else, the CPU included (its optimised float32 path matches the plain one within 1e-4); "fp32" - float32
-# everywhere; "bf16" - bfloat16 autocast, also on a CPU with native bfloat16 instructions (AVX512-BF16 or AMX): faster
-# there, probabilities within about 0.02 of float32 (measured in docs/benchmarks.md, "bfloat16 on a CPU").
+# Number format of prediction, pseudo-labelling and training (TrainConfig.precision): "auto" (default) - bfloat16 on
+# CUDA GPUs that have it, float32 everywhere else, the CPU included (its optimised float32 path matches the plain one
+# within 1e-4); "fp32" - float32 everywhere; "bf16" - bfloat16 autocast, also on a CPU with native bfloat16
+# instructions (AVX512-BF16 or AMX): faster there, probabilities within about 0.02 of float32 (measured in
+# docs/benchmarks.md, "bfloat16 on a CPU" and "bfloat16 training on a CPU").
 PRECISIONS = ("auto", "fp32", "bf16")
 
 

@@ -99,3 +99,51 @@ def test_cli_precision_flag(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main(["predict", str(path), "vid", "--device", "cpu", "--precision", "fp16"])
     assert "invalid choice: 'fp16'" in capsys.readouterr().err
+
+
+def _toy(tmp_path):
+    from dvos_core.data.toy import make_toy_project
+
+    return make_toy_project(tmp_path / "toy.dvos", n_clips=4, n_frames=8, size=64, n_videos=1, video_frames=8, seed=1)
+
+
+def _train_config(**kw):
+    from dvos_core.train import TrainConfig
+
+    base = {"phase": "synthetic", "preset": "tiny", "epochs": 1, "batch_size": 2, "size": 64, "seed": 7}
+    return TrainConfig(**{**base, "max_steps_per_epoch": 2, "num_workers": 0, **kw})
+
+
+@pytest.mark.parametrize("video_model", ["dvos", "context"])
+def test_bf16_training_on_a_cpu_that_has_it(native_bf16, tmp_path, video_model):
+    from dvos_core.model import load_checkpoint
+    from dvos_core.train import train
+
+    project = _toy(tmp_path)
+    events = []
+    cfg = _train_config(precision="bf16", video_model=video_model)
+    best = train(project, cfg, "b", on_event=events.append, resume=False)
+    start = events[0]
+    assert start["amp_bf16"] and start["device"].endswith(", bf16)")
+    epoch = next(e for e in events if e["type"] == "epoch")
+    assert np.isfinite(epoch["train_loss"]) and np.isfinite(epoch["val_loss"])
+    model, _ = load_checkpoint(best)
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # bf16 computes, the weights stay float32
+    events.clear()
+    train(project, _train_config(video_model=video_model), "f", on_event=events.append, resume=False)
+    assert not events[0]["amp_bf16"]  # auto: float32 on a CPU
+
+
+def test_bf16_training_refused_without_native_bf16(no_native_bf16, tmp_path):
+    from dvos_core.cli import main
+    from dvos_core.train import TrainConfig, train
+
+    project = _toy(tmp_path)
+    with pytest.raises(ValueError, match="neither AVX512-BF16 nor AMX"):
+        train(project, _train_config(precision="bf16"), "b", resume=False)
+    assert not (project.path / "models" / "b").exists()  # refused before anything was written
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(precision="half")
+    argv = ["train", str(project.path), "--phase", "image", "--preset", "tiny", "--precision", "bf16"]
+    assert main(argv) == 2
+    assert TrainConfig().amp and TrainConfig().precision == "auto"

@@ -151,7 +151,14 @@ class TrainConfig:
     )
     seed: int = field(default=123, metadata=doc("random seed (model init, sampling, augmentation)"))
     device: str = field(default="auto", metadata=doc("auto | cuda | cuda:N | mps | cpu"))
-    amp: bool = field(default=True, metadata=doc("bf16 autocast on CUDA (ignored on CPU/MPS)"))
+    amp: bool = field(default=True, metadata=doc("bf16 autocast on CUDA (ignored on CPU/MPS); false: float32"))
+    precision: str = field(
+        default="auto",
+        metadata=doc(
+            "number format with amp on: auto (bf16 on CUDA GPUs that have it, else fp32), fp32, or bf16 (also on a "
+            "CPU with native bfloat16, AVX512-BF16 or AMX: faster steps there)"
+        ),
+    )
     compile: bool = field(
         default=False, metadata=doc("torch.compile the model (CUDA only; slower start, faster steps)")
     )
@@ -180,6 +187,9 @@ class TrainConfig:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.anchor_weight < 0:
             raise ValueError(f"anchor_weight must be >= 0 (0 = off), got {self.anchor_weight}")
+        from dvos_core.prediction_options import check_precision
+
+        check_precision(self.precision)
         if self.anchor_view not in ANCHOR_VIEWS:
             raise ValueError(f"anchor_view must be one of {ANCHOR_VIEWS}, got {self.anchor_view!r}")
         if self.image_lr_scale is not None and not 0 < self.image_lr_scale <= 1:

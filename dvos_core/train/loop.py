@@ -22,9 +22,9 @@ from dvos_core.model import (
     read_checkpoint,
     save_checkpoint,
     select_device,
-    supports_bf16,
     unwrap,
 )
+from dvos_core.model.device import use_bf16
 from dvos_core.model.presets import ModelConfig, get_config
 from dvos_core.model.transfer import image_parameter_names
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, report
@@ -93,9 +93,11 @@ class _Run:
         self.project, self.cfg, self.name, self.dist = project, config, name, dist_info
         self.progress, self.cancel, self.on_event = progress, cancel, on_event
         self.device = distributed.device_for(dist_info, select_device(config.device))
+        # bf16 autocast: by default on CUDA GPUs that have it; on a CPU with native bfloat16 when precision is bf16
+        # (refused where the device lacks it: before anything is written)
+        self.use_amp = bool(config.amp) and use_bf16(self.device, config.precision)
         self.out = project.model_dir(name, create=True)
         self.last_path, self.best_path = self.out / "last.pt", self.out / "best.pt"
-        self.use_amp = bool(config.amp) and supports_bf16(self.device)  # bf16 autocast on CUDA GPUs that have it
         self.size = config.size or self._model_input_size()
         self._run_loader = None  # the training loader, made once per run (see _train_loader)
 
@@ -349,7 +351,7 @@ class _Run:
             StartEvent(
                 total_epochs=cfg.epochs,
                 steps_per_epoch=self.steps_per_epoch,
-                device=describe_device(self.device),
+                device=describe_device(self.device, "bf16" if self.use_amp else "fp32"),
                 start_epoch=start_epoch + 1,
                 train_samples=len(self.train_index),
                 val_samples=len(self.val_index),

@@ -52,6 +52,19 @@ ANCHOR_VIEW_TEXT = {
 }
 
 
+PRECISION_TEXT = {
+    "auto": "auto: bf16 on a GPU that has it",
+    "fp32": "fp32 everywhere",
+    "bf16": "bf16, also on a CPU with native bfloat16",
+}
+
+
+def _precision_choices():
+    from dvos_core.prediction_options import PRECISIONS
+
+    return [(v, PRECISION_TEXT.get(v, v)) for v in PRECISIONS]
+
+
 def _anchor_view_choices():
     from dvos_core.train.config import ANCHOR_VIEWS
 
@@ -99,6 +112,7 @@ TRAIN_VIEWS = {
     "mse_weight": FieldView("squared error (in frame loss)", group="Loss weights", maximum=1000),
     "ssim_weight": FieldView("1 - SSIM (in frame loss)", group="Loss weights", maximum=1000),
     "amp": FieldView("bf16 on the GPU", group="Speed"),
+    "precision": FieldView("number format (with bf16 on)", group="Speed", choices=_precision_choices),
     "compile": FieldView("compile the model (GPU)", group="Speed"),
     "device": FieldView(hidden=True),  # the Compute rows
     "init_from": FieldView(hidden=True),  # 'start from'
