@@ -13,7 +13,7 @@ stored video (so every window is full and the feature cache starts cold, as at t
   each convolution shape's fastest kernel (stock, NNPACK Winograd or polyphase, measured on its first calls in
   the run, so the benchmark pays for the measuring) and freed memory kept for reuse. ``--precision bf16`` runs it in
   bfloat16 instead (a CPU with native bfloat16; the baseline stays as it was): its probabilities then differ by up
-  to about 0.02, so that ratio is reported for what it is, not as the float32 path's.
+  to a few hundredths, so that ratio is reported for what it is, not as the float32 path's.
 
 Prints one JSON document (and writes it with --out): per case both runs' rates end to end and in steady state
 (after the first batch is written: caches warm, one-time set-up done, as through a long video), the wall-clock,

@@ -17,7 +17,7 @@ def check_reference_masks(value: str) -> None:
 # Number format of prediction, pseudo-labelling and training (TrainConfig.precision): "auto" (default) - bfloat16 on
 # CUDA GPUs that have it, float32 everywhere else, the CPU included (its optimised float32 path matches the plain one
 # within 1e-4); "fp32" - float32 everywhere; "bf16" - bfloat16 autocast, also on a CPU with native bfloat16
-# instructions (AVX512-BF16 or AMX): faster there, probabilities within about 0.02 of float32 (measured in
+# instructions (AVX512-BF16 or AMX): faster there, probabilities within a few hundredths of float32 (measured in
 # docs/benchmarks.md, "bfloat16 on a CPU" and "bfloat16 training on a CPU").
 PRECISIONS = ("auto", "fp32", "bf16")
 

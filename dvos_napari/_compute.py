@@ -38,8 +38,8 @@ class ComputeRows:
             self.precision = compact_combo(
                 PRECISIONS,
                 "number format. auto: bf16 on a GPU that has it, fp32 elsewhere; bf16: also on a CPU with native "
-                "bfloat16 (AVX512-BF16 or AMX), faster there, probabilities within about 0.02 of fp32 (refused on a "
-                "CPU without it); fp32: always float32",
+                "bfloat16 (AVX512-BF16 or AMX), faster there, probabilities within a few hundredths of fp32 "
+                "(refused on a CPU without it); fp32: always float32",
             )
             form.addRow("precision", self.precision)
         self.widget = Collapsible("Compute", body)

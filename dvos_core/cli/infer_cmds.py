@@ -162,7 +162,7 @@ def _add_runtime(p) -> None:
         choices=PRECISIONS,
         default="auto",
         help="number format: auto (default: bf16 on CUDA GPUs that have it, else fp32), fp32, or bf16 (also on a "
-        "CPU with native bfloat16, AVX512-BF16 or AMX: faster, probabilities within about 0.02 of fp32)",
+        "CPU with native bfloat16, AVX512-BF16 or AMX: faster, probabilities within a few hundredths of fp32)",
     )
     add_threads(p)
 

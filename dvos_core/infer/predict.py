@@ -136,7 +136,8 @@ def predict_video(
     ``threads``: CPU threads (see :mod:`dvos_core.threads`; under torchrun the cores are shared by the local ranks).
     ``optimize=False`` runs the plain path (one full forward per window, stock kernels): the benchmarks' baseline.
     ``precision``: "auto" (default: bfloat16 on CUDA GPUs that have it, else float32), "fp32" or "bf16" (also on a
-    CPU with native bfloat16: faster, probabilities within about 0.02; see :class:`~dvos_core.infer.engine.Predictor`).
+    CPU with native bfloat16: faster, probabilities within a few hundredths; see
+    :class:`~dvos_core.infer.engine.Predictor`).
     """
     video = project.video(video_id)
     n = video.n_frames
