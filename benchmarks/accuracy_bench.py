@@ -346,6 +346,8 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
 
 
 def main(argv=None) -> int:
+    from dvos_core.prediction_options import PRECISIONS  # no torch
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sets", nargs="*", default=SETS, choices=ALL_SETS)
     ap.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
@@ -356,13 +358,13 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu", help="where models train and predict: cpu (default), cuda, auto")
     ap.add_argument(
         "--precision",
-        choices=("auto", "fp32", "bf16"),
+        choices=PRECISIONS,
         default="auto",
         help="number format of prediction (training: --train-precision); bf16 needs native bfloat16",
     )
     ap.add_argument(
         "--train-precision",
-        choices=("auto", "fp32", "bf16"),
+        choices=PRECISIONS,
         default="auto",
         help="number format of training (dvos train --precision); bf16 needs native bfloat16",
     )

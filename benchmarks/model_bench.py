@@ -182,6 +182,8 @@ def in_fresh_process(name, args, threads) -> dict:
 
 
 def main(argv=None) -> int:
+    from dvos_core.prediction_options import PRECISIONS  # no torch
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="paper")
     ap.add_argument("--kind", default="dvos", choices=("dvos", "frame"))
@@ -197,7 +199,7 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--train-precisions",
         nargs="+",
-        choices=("auto", "fp32", "bf16"),
+        choices=PRECISIONS,
         default=["auto"],
         help="time the training step in each of these number formats, alternately in fresh processes (e.g. fp32 "
         "bf16 on a CPU with native bfloat16; the ratio of the first to the others is reported)",
@@ -244,8 +246,11 @@ def main(argv=None) -> int:
                 a = (args.preset, args.kind, args.train_size, args.train_batch, args.device, p)
                 steps[p].append(in_fresh_process("train", a, args.threads))
         result["train_step"] = {
-            p: {**rs[0], "s_per_step": round(statistics.median(r["s_per_step"] for r in rs), 3)}
-            | {"rounds": [round(r["s_per_step"], 3) for r in rs]}
+            p: {
+                **rs[0],
+                "s_per_step": round(statistics.median(r["s_per_step"] for r in rs), 3),
+                "rounds": [round(r["s_per_step"], 3) for r in rs],
+            }
             for p, rs in steps.items()
         }
         first = args.train_precisions[0]

@@ -200,6 +200,8 @@ def compare(case, device, runs: dict) -> dict:
 
 
 def main(argv=None) -> int:
+    from dvos_core.prediction_options import PRECISIONS  # no torch
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="all", help="cpu, cuda, auto, or all (cpu + cuda when present)")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads per run (default: DVOS_THREADS or all)")
@@ -215,7 +217,7 @@ def main(argv=None) -> int:
     ap.add_argument("--mode", choices=("both", *MODES), default="both", help="run one path only")
     ap.add_argument(
         "--precision",
-        choices=("auto", "fp32", "bf16"),
+        choices=PRECISIONS,
         default="auto",
         help="number format of the optimised path (default auto: float32 on a CPU); bf16 needs a CPU with native "
         "bfloat16 or a GPU with it",

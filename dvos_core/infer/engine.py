@@ -163,6 +163,11 @@ class Predictor:
         self.net = fast_cpu_copy(model) if fast else model
         self.stochastic_capable = self.cached or _accepts_stochastic(model)
 
+    @property
+    def number_format(self) -> str:
+        """ "bf16" or "fp32": what this predictor computes in (recorded with its predictions)."""
+        return "bf16" if self.amp else "fp32"
+
     # ---- scheduling ------------------------------------------------------------------------------------------
     def tiles(self, height: int, width: int):
         """(pad_h, pad_w, tiles) for frames of height x width."""

@@ -170,7 +170,7 @@ def predict_video(
                 "tile_size": main.tile_size,
                 "overlap": main.overlap,
                 "passes": passes if main.kind == "context" else 1,
-                "precision": "bf16" if main.amp else "fp32",
+                "precision": main.number_format,
             }
             run_key = f"/{info['passes']}"
             if main.kind == "context":  # predictions made with other reference masks are made again

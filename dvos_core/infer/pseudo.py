@@ -240,7 +240,7 @@ def _record_run(video, checkpoint, predictor: Predictor, n_passes, quality_thres
             "checkpoint": _name(checkpoint),
             "n_passes": n_passes,
             "uncertainty_from": "stochastic" if predictor.stochastic_capable else "flips",
-            "precision": "bf16" if predictor.amp else "fp32",
+            "precision": predictor.number_format,
             "quality_threshold": quality_threshold,
             "drop_below": drop_below,
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
