@@ -102,3 +102,36 @@ def test_help_texts_render(capsys):
             main([cmd, "--help"])
         assert e.value.code == 0
     assert "wheat head" in capsys.readouterr().out
+
+
+def test_resize_options_shared_by_import_and_backgrounds(project_path, video_mp4, capsys):
+    """add-video and extract-backgrounds read --height / --crop / --paper-preprocess the same way."""
+    assert (
+        main(
+            [
+                "extract-backgrounds",
+                project_path,
+                str(video_mp4),
+                "--clip-length",
+                "4",
+                "--clips",
+                "1",
+                "--crop",
+                "48",
+                "40",
+                "--prefix",
+                "bare",
+            ]
+        )
+        == 0
+    )
+    assert Project.open(project_path).background("bare_000").shape[1:3] == (48, 40)
+    for cmd in (
+        ["add-video", project_path, str(video_mp4), "--id", "pp"],
+        ["extract-backgrounds", project_path, str(video_mp4), "--prefix", "pp"],
+    ):
+        capsys.readouterr()
+        assert main([*cmd, "--paper-preprocess", "--crop", "64", "64"]) == 2
+        assert "--paper-preprocess already crops to 1024x1024; drop --crop" in capsys.readouterr().err
+    assert "pp" not in Project.open(project_path).video_ids()
+    assert not [b for b in Project.open(project_path).background_ids() if b.startswith("pp")]

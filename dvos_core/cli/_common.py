@@ -148,6 +148,36 @@ def add_project(parser, help_text: str = "path of the project store (a folder en
     parser.add_argument("project", help=help_text)
 
 
+def add_preprocess(p, what: str = "frames") -> None:
+    """``--paper-preprocess`` | ``--height H``, and ``--crop H W``: how imported frames are resized and cropped
+    (read back by :func:`preprocess_from_args`)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--paper-preprocess",
+        action="store_true",
+        help=f"resize the {what} to 1024 pixels high, then keep the central 1024x1024 square (the paper's setting)",
+    )
+    g.add_argument("--height", type=int, help=f"resize the {what} to this height in pixels (width follows)")
+    p.add_argument(
+        "--crop",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        help="keep only the central H x W pixels (after --height resizing)",
+    )
+
+
+def preprocess_from_args(args):
+    """The :class:`dvos_core.io.Preprocess` that :func:`add_preprocess`'s options ask for."""
+    from dvos_core.io import Preprocess
+
+    if args.paper_preprocess:
+        if args.crop:
+            raise ValueError("--paper-preprocess already crops to 1024x1024; drop --crop")
+        return Preprocess.paper()
+    return Preprocess(height=args.height, crop=tuple(args.crop) if args.crop else None)
+
+
 def add_threads(p) -> None:
     """``--threads N``: CPU threads of a compute command (the rule lives in dvos_core.threads)."""
     p.add_argument(

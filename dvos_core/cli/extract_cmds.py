@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dvos_core.cli._common import add_project, add_threads, add_wait
+from dvos_core.cli._common import add_preprocess, add_project, add_threads, add_wait, preprocess_from_args
 
 
 def register(sub) -> None:
@@ -63,20 +63,7 @@ def register(sub) -> None:
     p.add_argument("--start", type=int, default=0, help="first frame to use (default 0)")
     p.add_argument("--stride", type=int, help="frames between clip starts (default: the clip length, no overlap)")
     p.add_argument("--prefix", help="clip names are PREFIX_000, PREFIX_001, ... (default: SOURCE name + _bg)")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument(
-        "--paper-preprocess",
-        action="store_true",
-        help="resize the clips to 1024 pixels high, then keep the central 1024x1024 square (the paper's setting)",
-    )
-    g.add_argument("--height", type=int, help="resize the clips to this height in pixels (width follows)")
-    p.add_argument(
-        "--crop",
-        type=int,
-        nargs=2,
-        metavar=("H", "W"),
-        help="keep only the central H x W pixels (after --height resizing)",
-    )
+    add_preprocess(p, "clips")
     a = p.add_argument_group("backgrounds from annotated frames (no bare-field video)")
     a.add_argument(
         "--from-annotated",
@@ -142,7 +129,6 @@ def _extract_objects(args) -> int:
 
 def _extract_backgrounds(args) -> int:
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
-    from dvos_core.cli.io_cmds import _preprocess
     from dvos_core.extract import extract_backgrounds
     from dvos_core.store import Project
 
@@ -159,7 +145,7 @@ def _extract_backgrounds(args) -> int:
         start=args.start,
         stride=args.stride,
         bg_prefix=args.prefix,
-        preprocess=_preprocess(args),
+        preprocess=preprocess_from_args(args),
         progress=TerminalProgress(),
         cancel=cancel_on_sigint(),
         threads=args.threads,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dvos_core.cli._common import add_project, add_wait
+from dvos_core.cli._common import add_preprocess, add_project, add_wait, preprocess_from_args
 
 
 def _tag(text: str):
@@ -33,20 +33,7 @@ def register(sub) -> None:
         "--id",
         help="name of the video in the project (default: the file name without extension); only with a single FILE",
     )
-    g = p.add_mutually_exclusive_group()
-    g.add_argument(
-        "--paper-preprocess",
-        action="store_true",
-        help="resize to 1024 pixels high, then centre-crop 1024x1024 (the paper's setting)",
-    )
-    g.add_argument("--height", type=int, help="resize frames to this height in pixels (width follows)")
-    p.add_argument(
-        "--crop",
-        type=int,
-        nargs=2,
-        metavar=("H", "W"),
-        help="keep only the central H x W pixels (after --height resizing)",
-    )
+    add_preprocess(p)
     p.add_argument(
         "--split",
         default="unassigned",
@@ -147,16 +134,6 @@ def register(sub) -> None:
     p.set_defaults(func=_import_csv)
 
 
-def _preprocess(args):
-    from dvos_core.io import Preprocess
-
-    if args.paper_preprocess:
-        if args.crop:
-            raise ValueError("--paper-preprocess already crops to 1024x1024; drop --crop")
-        return Preprocess.paper()
-    return Preprocess(height=args.height, crop=tuple(args.crop) if args.crop else None)
-
-
 def _add_video(args) -> int:
     from pathlib import Path
 
@@ -167,7 +144,7 @@ def _add_video(args) -> int:
     if args.id and len(args.files) > 1:
         raise ValueError("--id can only be used with a single FILE")
     project = Project.open(args.project)
-    pre = _preprocess(args)
+    pre = preprocess_from_args(args)
     ids = [args.id or safe_id(Path(f).stem if Path(f).is_file() else Path(f).name) for f in args.files]
     existing = {i for i in project.video_ids() if project.video(i).import_complete}  # leftovers get replaced
     taken = sorted({i for i in ids if ids.count(i) > 1 or i in existing})
