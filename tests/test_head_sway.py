@@ -85,6 +85,25 @@ def test_head_steps_refuse_mismatched_shapes_and_skip_pairs_without_camera_motio
     assert head_steps(frames[0], masks[0], flat).shape == (0, 2)
 
 
+def test_head_steps_skip_pairs_whose_camera_turns_or_zooms_more_than_footage_does():
+    """Between adjacent frames a camera estimate with more zoom or turn than field footage shows is not trusted
+    (a leaf drifting in front of a slow camera produced 3-5 % a frame): its error would be read as sway."""
+    from dvos_core.motion.head_sway import MAX_TURN_STEP_DEG, MAX_ZOOM_STEP
+
+    frames, masks, _ = _film(2, sway=0.0, pan=(0.0, 0.0))
+    centre = (SIZE / 2, SIZE / 2)
+
+    def moved(zoom, turn_deg=0.0):
+        m = cv2.getRotationMatrix2D(centre, turn_deg, 1 + zoom)
+        return cv2.warpAffine(frames[0], m, (SIZE, SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+    small = head_steps(frames[0], masks[0], moved(0.01))  # a real zoom of 1 %: removed, the heads do not sway
+    assert len(small) >= 15 and np.median(np.hypot(*small.T)) < 0.5
+    assert len(head_steps(frames[0], masks[0], moved(0.01, 1.0))) >= 15
+    assert head_steps(frames[0], masks[0], moved(2 * MAX_ZOOM_STEP)).shape == (0, 2)
+    assert head_steps(frames[0], masks[0], moved(0.0, 2 * MAX_TURN_STEP_DEG)).shape == (0, 2)
+
+
 def test_matching_sets_sway_from_the_painted_heads(tmp_project):
     """Painted frames of a stored video: the sway comes from the heads, and the matched config's heads move as
     far per frame as the footage's (median), even with a leaf crossing the view in every frame."""

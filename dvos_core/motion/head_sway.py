@@ -11,6 +11,9 @@ high percentiles say little about how far heads sway. Here only painted heads co
    of gain and offset, i.e. flicker), within a search window, with a sub-pixel peak;
 3. a head whose best match is weak (a leaf in front of it, heavy blur) or on the window's edge is left out.
 
+A pair whose camera estimate turns or zooms more than adjacent frames of field footage do is skipped too: a leaf
+drifting across the view can pull the estimate, and its error would be read as sway.
+
 Each kept head gives one step (px per frame): the same quantity as the synthetic sway's per-head steps, so
 :func:`dvos_core.motion.matching.overrides_from_motion` can set ``sway_px`` from their median (robust to the few
 heads a passing leaf or a camera estimate's error still throws off).
@@ -32,6 +35,11 @@ MIN_HEADS = 8  # fewer measured heads than this and the sway is not trusted (mat
 MIN_SCORE = 0.6  # weakest normalised correlation at which a head counts as found again
 MIN_AREA_PX = 12  # smaller components are specks, not heads
 MAX_HEADS_PER_PAIR = 300  # a dense frame is sampled (largest-first would bias towards big heads)
+# turn and zoom between two adjacent frames beyond which a camera estimate is not believed: field footage turns and
+# zooms far less per frame, and an estimate beyond them was misled by something moving in front of the field (a
+# leaf drifting across a slow camera gave 3-5 % 'zoom' per frame), whose error would be read as sway
+MAX_TURN_STEP_DEG = 2.5
+MAX_ZOOM_STEP = 0.025
 
 
 def _peak(scores: np.ndarray) -> tuple[float, float] | None:
@@ -65,7 +73,8 @@ def head_steps(
     """Per-head displacement (N, 2) in px (x, y) from ``frame`` (painted with ``mask``, non-zero = head) to
     ``neighbour`` after the camera motion is removed. ``matrix``: the camera motion frame -> neighbour (2x3);
     estimated with the heads left out when None. Returns an empty array when the camera motion cannot be found
-    precisely (:data:`TRUSTED` methods, and at least :data:`MIN_INLIERS` tracks).
+    precisely (:data:`TRUSTED` methods, at least :data:`MIN_INLIERS` tracks, and no more turn or zoom than adjacent
+    frames of field footage show: :data:`MAX_TURN_STEP_DEG`, :data:`MAX_ZOOM_STEP`).
     ``search_px``: how far a head is looked for (default: a quarter of the median head size, 3 to 40 px)."""
     a, b = grey_uint8(frame), grey_uint8(neighbour)
     m = np.asarray(mask) > 0
@@ -74,6 +83,8 @@ def head_steps(
     if matrix is None:
         pm = estimate_pair(a, b, exclude_prev=m, params=params)
         if pm.method not in TRUSTED or (pm.method == "features" and pm.inliers < MIN_INLIERS):
+            return np.zeros((0, 2))
+        if abs(pm.rotation_deg) > MAX_TURN_STEP_DEG or abs(pm.scale - 1) > MAX_ZOOM_STEP:
             return np.zeros((0, 2))
         matrix = pm.matrix
     back = warp_to(b, invert(matrix), a.shape, border="reflect")  # the neighbour in the painted frame's place
