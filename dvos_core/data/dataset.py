@@ -36,7 +36,9 @@ class ClipDataset(Dataset):
     ``"ref_masks"`` (tau, 2, S, S), ``"ref_valid"`` (tau,), ``"query_clean"`` (1.0 when the query was left
     undegraded, else 0.0: for the anchor loss) and ``"query_view"`` (3, S, S): the query before it was degraded,
     with the same pixel augmentation (the query itself when it was not degraded, or when ``clean_view`` is False
-    because nothing reads it; the anchor loss's clean view) (see :mod:`dvos_core.data.context_sample`).
+    because nothing reads it; the anchor loss's clean view) (see :mod:`dvos_core.data.context_sample`). A ``"frame"``
+    training item with ``clean_view`` also holds ``"query_view"``: its frame before degradation (the image model's
+    anchor).
     """
 
     def __init__(
@@ -57,7 +59,7 @@ class ClipDataset(Dataset):
         self.project_path = str(Path(project_path))
         self.index, self.size, self.train, self.kind, self.seed = index, int(size), bool(train), kind, int(seed)
         self.augment = augment if augment is not None else AugmentConfig()
-        self.clean_view = bool(clean_view)  # context items: make the undegraded query view (a second pixel pass)
+        self.clean_view = bool(clean_view)  # make the undegraded query view (a second pixel pass) for the anchor
         self._project = None
         self._cache: dict = {}
         self._arrays: dict = {}  # (kind, source) -> (frames, masks, provenance or None) zarr arrays
@@ -157,18 +159,27 @@ class ClipDataset(Dataset):
             x, m = spatial_eval(x, m, self.size, cfg.eval_crop)
         query = x[-1]
         inputs = x[:-1] if self.kind == "dvos" else x[-1:]
-        if (
+        degraded = (
             self.kind == "frame"
             and self.train
             and cfg.degrade_p > 0
             and float(torch.rand(1, generator=g)) < cfg.degrade_p
-        ):
+        )
+        undegraded = inputs
+        if degraded:
             inputs = degrade(inputs[0], g, cfg.context.degrade)[None]  # the clean frame stays the target
+        view = degraded and self.clean_view
+        state = g.get_state() if view else None
         inputs = self._pixels(inputs, g)
+        item = {}
         if self.kind == "frame":
             inputs = inputs[0]
+            if self.clean_view and self.train:  # the image model's anchor: the frame before degradation, same pixels
+                same = torch.Generator().set_state(state) if view else None
+                item["query_view"] = (self._pixels(undegraded, same)[0] if view else inputs).contiguous()
         return {
             "frames": inputs.contiguous(),
+            **item,
             "target": normalize_float(query).contiguous(),
             "mask": m[-1].contiguous(),
             "weight": torch.tensor(s.weight, dtype=torch.float32),

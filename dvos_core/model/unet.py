@@ -211,12 +211,21 @@ class FrameNet(_UNet):
     def __init__(self, config: ModelConfig):
         super().__init__(config, video=False)
 
-    def forward(self, x: torch.Tensor, stochastic: bool = False) -> dict:
+    def forward(self, x: torch.Tensor, stochastic: bool = False, heads=("mask", "frame"), alone_query=None) -> dict:
+        """``heads``: the outputs to compute; ``"mask_alone"`` (training, the anchor loss) adds the mask logits of
+        ``alone_query`` (B, 3, H, W), e.g. the same frames before they were degraded (one more encoder pass)."""
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"FrameNet expects (B, 3, H, W) frames, got {tuple(x.shape)}")
         self._check_hw(x.shape[2], x.shape[3])
         latent, skips = self.encoder(x)
-        return self._heads(self.decoder(latent, skips))
+        out = self._heads(self.decoder(latent, skips), tuple(k for k in heads if k != "mask_alone"))
+        if "mask_alone" in heads:
+            if alone_query is None or alone_query.shape != x.shape:
+                got = None if alone_query is None else tuple(alone_query.shape)
+                raise ValueError(f"FrameNet's mask_alone needs alone_query shaped {tuple(x.shape)}, got {got}")
+            a_latent, a_skips = self.encoder(alone_query)
+            out["mask_alone"] = self._heads(self.decoder(a_latent, a_skips), ("mask",))["mask"]
+        return out
 
 
 def _frames_to_channels(t: torch.Tensor, b: int, tau: int) -> torch.Tensor:

@@ -125,6 +125,14 @@ class TrainConfig:
             "that frame alone, so references cannot widen what the frame shows; 0 = off)"
         ),
     )
+    frame_anchor_weight: float = field(
+        default=0.0,
+        metadata=doc(
+            "image model trained with degraded inputs (augment degrade_p > 0): weight of its clean-view anchor - its "
+            "mask on a degraded frame held to its mask on the same frame undegraded, which learns from the label "
+            "(the context model's anchor_view 'clean'; one more encoder pass per step; 0 = off)"
+        ),
+    )
     anchor_view: str = field(
         default=ANCHOR_VIEW,
         metadata=doc(
@@ -185,8 +193,9 @@ class TrainConfig:
             raise ValueError(f"num_workers must be >= 0 (or null for automatic), got {self.num_workers}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        if self.anchor_weight < 0:
-            raise ValueError(f"anchor_weight must be >= 0 (0 = off), got {self.anchor_weight}")
+        for name in ("anchor_weight", "frame_anchor_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0 = off), got {getattr(self, name)}")
         from dvos_core.prediction_options import check_precision
 
         check_precision(self.precision)
@@ -219,8 +228,17 @@ class TrainConfig:
             self.dice_weight,
             self.mse_weight,
             self.ssim_weight,
-            self.anchor_weight if self.kind == "context" else 0.0,
+            self._anchor_weight(),
         )
+
+    def _anchor_weight(self) -> float:
+        """The anchor loss's weight for this run's model: the context model's, or the image model's clean-view
+        anchor when its inputs are degraded (without degraded inputs the clean view is the input itself)."""
+        if self.kind == "context":
+            return self.anchor_weight
+        if self.kind == "frame" and float(self.augment.get("degrade_p", 0.0)) > 0:
+            return self.frame_anchor_weight
+        return 0.0
 
     def augment_config(self) -> AugmentConfig:
         return AugmentConfig(**self.augment)

@@ -211,7 +211,7 @@ class _Run:
         self.val_index = ClipIndex(val_s, cfg.tau, cfg.delta)
         aug = cfg.augment_config()
         path = self.project.path
-        clean_view = cfg.anchor_view == "clean" and cfg.loss_weights().anchor > 0  # what _anchor reads
+        clean_view = self._clean_view_anchor() and cfg.loss_weights().anchor > 0  # what _anchor reads
         self.train_ds = ClipDataset(path, self.train_index, self.size, True, aug, cfg.kind, cfg.seed, clean_view)
         self.val_ds = ClipDataset(path, self.val_index, self.size, False, aug, cfg.kind, cfg.seed, False)
         self.sampler = ClipSampler(
@@ -376,13 +376,18 @@ class _Run:
         self.emit(DoneEvent(best=str(self.best_path)))
         return self.best_path
 
+    def _clean_view_anchor(self) -> bool:
+        """Whether the anchor holds the model to its mask on the undegraded input (always so for the image model)."""
+        return self.cfg.kind == "frame" or self.cfg.anchor_view == "clean"
+
     def _anchor(self, batch: dict, weights) -> tuple[dict, torch.Tensor | None]:
-        """The context model's extra inputs for its anchor loss, and the samples it applies to (see
-        :func:`dvos_core.train.losses.anchor_loss`): with ``anchor_view="clean"`` every sample, held to the mask of
-        its query before degradation; else the clean queries, held to their own query-alone mask."""
+        """The model's extra inputs for its anchor loss, and the samples it applies to (see
+        :func:`dvos_core.train.losses.anchor_loss`): for the image model, and the context model with
+        ``anchor_view="clean"``, every sample, held to the mask of its input before degradation; else the clean
+        queries, held to their own query-alone mask."""
         if not weights.anchor:
             return {}, None
-        if self.cfg.anchor_view == "clean":
+        if self._clean_view_anchor():
             view = batch["query_view"].to(self.device, non_blocking=True)
             return {"heads": ANCHOR_HEADS, "alone_query": view}, torch.ones(view.shape[0], device=self.device)
         return {"heads": ANCHOR_HEADS}, batch.get("query_clean")

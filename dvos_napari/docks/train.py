@@ -91,6 +91,9 @@ TRAIN_VIEWS = {
     "delta": FieldView("frame gap", "frames", "Video model", minimum=1, maximum=1000),
     "anchor_weight": FieldView("anchor to the query (context model)", group="Video model", maximum=1000),
     "anchor_view": FieldView("anchor held to", group="Video model", choices=_anchor_view_choices),
+    "frame_anchor_weight": FieldView(
+        "clean-view anchor (image model, degraded inputs)", group="Loss weights", maximum=1000
+    ),
     "image_lr_scale": FieldView(
         "rate of the image model's parts",
         "share of the learning rate",
