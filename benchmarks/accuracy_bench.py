@@ -13,6 +13,8 @@ model (the same extra steps for each):
 * ``image``: the image model alone;
 * ``image_ft``: the image model fine-tuned on the synthetic then the pseudo-labelled clips, with the same degraded
   inputs as the context model (the control: extra training without time);
+* ``image_ft_anchor``: the same control with the context model's clean-view anchor (``frame_anchor_weight``: its
+  mask on a degraded frame held to its mask on the frame undegraded), how the context model's query path trains;
 * ``dvos``: the paper's model (tau earlier frames; first frames by the image model);
 * ``context``: the context-aware model (frame t plus its aligned earlier frames and their predicted masks);
 * ``context_2pass``: the same model with its optional second pass (references on both sides);
@@ -60,6 +62,7 @@ ALL_SETS = SETS + OCCLUDED_SETS  # a set's place here seeds its footage
 MODELS = (
     "image",
     "image_ft",
+    "image_ft_anchor",
     "dvos",
     "context",
     "context_2pass",
@@ -180,27 +183,35 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
         )
         ck[kind] = _train(project, kind, "real", s, s.real_steps, video_model=kind, init_from=str(p1), **queries)
     degrade = {"degrade_p": s.degrade_p}  # the same share of degraded inputs as the context model's queries
-    p1 = _train(
-        project,
-        "image_ft_synthetic",
-        "image",
-        s,
-        s.synthetic_steps,
-        init_from=str(ck["image"]),
-        video_ids=[],
-        augment=degrade,
-    )
-    ck["image_ft"] = _train(
-        project,
-        "image_ft",
-        "image",
-        s,
-        s.real_steps,
-        init_from=str(p1),
-        synthetic_sets=[],
-        video_ids=["train"],
-        augment=degrade,
-    )
+    controls = {"image_ft": {}}
+    if "image_ft_anchor" in models:  # the control with the context model's clean-view anchor
+        from dvos_core.train.config import ANCHOR_WEIGHT
+
+        controls["image_ft_anchor"] = {"frame_anchor_weight": ANCHOR_WEIGHT}
+    for name, extra in controls.items():
+        p1 = _train(
+            project,
+            f"{name}_synthetic",
+            "image",
+            s,
+            s.synthetic_steps,
+            init_from=str(ck["image"]),
+            video_ids=[],
+            augment=degrade,
+            **extra,
+        )
+        ck[name] = _train(
+            project,
+            name,
+            "image",
+            s,
+            s.real_steps,
+            init_from=str(p1),
+            synthetic_sets=[],
+            video_ids=["train"],
+            augment=degrade,
+            **extra,
+        )
     return ck
 
 
