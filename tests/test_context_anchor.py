@@ -78,8 +78,8 @@ def test_samples_say_whether_their_query_was_degraded(tmp_path):
     assert flags == {0.0: 1.0, 1.0: 0.0}
 
 
-def test_the_trainer_anchors_the_context_model_only(tmp_path, monkeypatch):
-    project = make_toy_project(tmp_path / "t.dvos", n_clips=4, n_frames=8, size=64, n_videos=0, seed=1)
+def spy_on_anchor(monkeypatch) -> list:
+    """Record (shape of the query-alone mask, per-sample flags) of every anchor loss the trainer computes."""
     seen = []
     real = losses.anchor_loss
 
@@ -88,6 +88,12 @@ def test_the_trainer_anchors_the_context_model_only(tmp_path, monkeypatch):
         return real(out, mask, query_clean)
 
     monkeypatch.setattr(losses, "anchor_loss", spy)
+    return seen
+
+
+def test_the_trainer_anchors_the_context_model_only(tmp_path, monkeypatch):
+    project = make_toy_project(tmp_path / "t.dvos", n_clips=4, n_frames=8, size=64, n_videos=0, seed=1)
+    seen = spy_on_anchor(monkeypatch)
     short = {"epochs": 1, "batch_size": 2, "max_steps_per_epoch": 2}
     train(project, tiny_config(video_model="context", anchor_view="query", **short), "ctx", resume=False)
     assert len(seen) == 2 and all(shape == (2, 1, 64, 64) and set(c) <= {0.0, 1.0} for shape, c in seen)

@@ -5,13 +5,14 @@ loss only when asked and only when the inputs are degraded."""
 
 import pytest
 import torch
+from test_context_anchor import spy_on_anchor
 from test_train_loop import tiny_config
 
 from dvos_core.data import ClipDataset, ClipIndex
 from dvos_core.data.augment import AugmentConfig
 from dvos_core.data.toy import make_toy_project
 from dvos_core.model import build_model
-from dvos_core.train import TrainConfig, losses, train
+from dvos_core.train import TrainConfig, train
 
 torch.set_num_threads(1)
 PIXELS_OFF = {"jitter_p": 0.0, "gamma_p": 0.0, "gray_p": 0.0, "blur_p": 0.0, "patch_diffusion_p": 0.0}
@@ -55,14 +56,7 @@ def test_the_frame_model_decodes_the_clean_view_beside_its_input():
 
 def test_the_trainer_anchors_the_image_model_only_when_asked_and_degraded(tmp_path, monkeypatch):
     project = make_toy_project(tmp_path / "t.dvos", n_clips=4, n_frames=8, size=64, n_videos=0, seed=1)
-    seen = []
-    real = losses.anchor_loss
-
-    def spy(out, mask, query_clean):
-        seen.append((tuple(out["mask_alone"].shape), query_clean.tolist()))
-        return real(out, mask, query_clean)
-
-    monkeypatch.setattr(losses, "anchor_loss", spy)
+    seen = spy_on_anchor(monkeypatch)
     short = {"phase": "image", "epochs": 1, "batch_size": 2, "max_steps_per_epoch": 2}
     events = []
     degraded = {"degrade_p": 0.5}

@@ -62,7 +62,7 @@ class LossWeights:
     dice: float = 1.0
     mse: float = 1.0
     ssim: float = 1.0
-    anchor: float = 0.0  # context model: weight of :func:`anchor_loss` (used when the outputs hold "mask_alone")
+    anchor: float = 0.0  # weight of :func:`anchor_loss` (context model; image model on degraded inputs)
 
 
 def anchor_loss(out: dict, mask: torch.Tensor, query_clean: torch.Tensor) -> torch.Tensor:
@@ -72,7 +72,9 @@ def anchor_loss(out: dict, mask: torch.Tensor, query_clean: torch.Tensor) -> tor
     boundaries); plus half the BCE of the query-alone mask against the label on every sample (the query path stays a
     good image model). With the trainer's ``anchor_view="clean"`` (the default) ``mask_alone`` is decoded from the
     query before it was degraded and every sample is flagged: a degraded frame's mask is then held to what the model
-    sees in the same frame undegraded, which only its references can supply."""
+    sees in the same frame undegraded, which only its references can supply. The image model's clean-view anchor
+    (``frame_anchor_weight``) is the same loss without references: its mask on a degraded frame held to its mask on
+    the frame undegraded."""
     ctx, alone = out["mask"].float(), out["mask_alone"].float()
     clean = query_clean.to(ctx.device, ctx.dtype).view(-1, *([1] * (ctx.ndim - 1)))
     keep = (F.binary_cross_entropy_with_logits(ctx, torch.sigmoid(alone).detach(), reduction="none") * clean).mean()
