@@ -168,15 +168,14 @@ class ClipDataset(Dataset):
         undegraded = inputs
         if degraded:
             inputs = degrade(inputs[0], g, cfg.context.degrade)[None]  # the clean frame stays the target
-        view = degraded and self.clean_view
-        state = g.get_state() if view else None
+        state = g.get_state() if degraded and self.clean_view else None
         inputs = self._pixels(inputs, g)
         item = {}
         if self.kind == "frame":
             inputs = inputs[0]
             if self.clean_view and self.train:  # the image model's anchor: the frame before degradation, same pixels
-                same = torch.Generator().set_state(state) if view else None
-                item["query_view"] = (self._pixels(undegraded, same)[0] if view else inputs).contiguous()
+                view = inputs if state is None else self._pixels_again(undegraded, state)[0]
+                item["query_view"] = view.contiguous()
         return {
             "frames": inputs.contiguous(),
             **item,
@@ -184,6 +183,11 @@ class ClipDataset(Dataset):
             "mask": m[-1].contiguous(),
             "weight": torch.tensor(s.weight, dtype=torch.float32),
         }
+
+    def _pixels_again(self, x, state):
+        """:meth:`_pixels` of ``x`` with the random draws that began at generator ``state``: an undegraded view gets
+        the very pixel augmentation its degraded twin got (the anchor's clean view)."""
+        return self._pixels(x, torch.Generator().set_state(state))
 
     def _pixels(self, x, g):
         """Per-frame colour, blur and patch diffusion in training; normalisation always."""
@@ -221,13 +225,11 @@ class ClipDataset(Dataset):
         parts = context_sample(x, m, torch.from_numpy(known), cfg.context, g)
         valid, degraded = parts["ref_valid"], parts["query_degraded"]
         frames_in = torch.cat([parts["refs"], parts["query"][None]])
-        view = degraded and self.clean_view
-        state = g.get_state() if view else None
+        state = g.get_state() if degraded and self.clean_view else None
         frames_in = self._pixels(frames_in, g) * torch.cat([valid, torch.ones(1)]).view(-1, 1, 1, 1)
         query_view = frames_in[-1]
-        if view:  # the query before degradation, with the very same pixel augmentation (the anchor's clean view)
-            same = torch.Generator().set_state(state)
-            query_view = self._pixels(torch.cat([parts["refs"], x[-1:]]), same)[-1]
+        if state is not None:  # the query before degradation, with the very same pixel augmentation (the clean view)
+            query_view = self._pixels_again(torch.cat([parts["refs"], x[-1:]]), state)[-1]
         return {
             "query": frames_in[-1].contiguous(),
             "query_view": query_view.contiguous(),

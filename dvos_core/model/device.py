@@ -50,7 +50,7 @@ def cpu_native_bf16() -> bool:
 
 
 def use_bf16(device, precision: str = "auto") -> bool:
-    """Whether to predict in bfloat16 on ``device`` for ``precision`` ("auto", "fp32" or "bf16", see
+    """Whether to compute (predict or train) in bfloat16 on ``device`` for ``precision`` ("auto", "fp32" or "bf16", see
     :data:`dvos_core.prediction_options.PRECISIONS`); "bf16" where the device cannot compute it fast is a ValueError
     that says what to use instead."""
     from dvos_core.prediction_options import check_precision
