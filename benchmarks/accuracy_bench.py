@@ -52,7 +52,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, machine
-from accuracy_data import load_scenes, make_set
+from accuracy_data import load_scenes, make_set, seen_before
 
 SETS = [f"{s}-{v}-{d}" for s in ("nuclei", "conifer") for v in ("slow", "fast") for d in ("clean", "degraded")]
 # where one frame is not enough: degraded plus leaves that hide the same objects for several frames (not in the
@@ -260,6 +260,15 @@ def scores(masks_pred: np.ndarray, gt: np.ndarray, frames: np.ndarray) -> dict:
     }
 
 
+def behind_leaves(masks_pred: np.ndarray, gt: np.ndarray, cover: np.ndarray) -> dict:
+    """What a model makes of the pixels leaves hide (cover > 0.5): the share of hidden object pixels it finds
+    (``hidden_recall``) and of hidden background it calls object (``hidden_false_positive``) - what only other
+    frames can tell it."""
+    hidden, obj, pred = cover > 0.5, gt > 0, masks_pred > 0
+    share = lambda sel: round(float((pred & sel).sum() / max(1, sel.sum())), 4)  # noqa: E731
+    return {"hidden_recall": share(hidden & obj), "hidden_false_positive": share(hidden & ~obj)}
+
+
 def degradation_ceiling(undegraded_masks: np.ndarray, gt: np.ndarray, cover: np.ndarray) -> np.ndarray:
     """Masks predicted on undegraded frames with every pixel behind an occluder (cover > 0.5) set to the truth:
     what a video model could reach by undoing the degradation perfectly, and no more."""
@@ -330,6 +339,9 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
         if smoothed.removesuffix("_smoothed") in probs:
             probs[smoothed] = smooth_array(probs[smoothed.removesuffix("_smoothed")], frames)
     table = {m: scores(p >= 0.5, gt, frames) for m, p in probs.items()}
+    if "test_undegraded" in data:
+        for m, p in probs.items():
+            table[m].update(behind_leaves(p >= 0.5, gt, data["test_undegraded"][1]))
     prev = np.concatenate([gt[:1], gt[:-1]])
     table["previous_true_mask"] = scores(prev, gt, frames)
     table["all_foreground"] = scores(np.ones_like(gt), gt, frames)
@@ -346,11 +358,21 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
     from dvos_core.motion import estimate_global_motion, summarise
 
     motion = summarise(estimate_global_motion(data["test"][0], residual=False))
+    occlusion = {}
+    if "test_undegraded" in data:  # how much the leaves hide, and how much of it frames before had shown
+        cover = data["test_undegraded"][1]
+        occlusion = {
+            "test_hidden_share": round(float(((gt > 0) & (cover > 0.5)).sum() / max(1, (gt > 0).sum())), 4),
+            "test_hidden_seen_within": {
+                k: round(seen_before(gt, cover, data["test_camera"], k), 4) for k in (1, 2, 4, 8) if k < len(gt)
+            },
+        }
     return {
         "set": name,
         "seed": s.seed,
         "scores": table,
         "test_motion_px_per_frame": motion["shift_px"],
+        **occlusion,
         "seconds": round(time.perf_counter() - t0, 1),  # scoring
         **({"seconds_training_run": trained_s} if trained_s is not None else {}),
     }

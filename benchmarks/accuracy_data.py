@@ -112,7 +112,8 @@ def _smooth_field(shape, sigma, rng):
 
 
 def render(scene: Scene, n: int, size: int, speed: tuple, rng, sway_px: float = 1.5):
-    """(frames (n, size, size, 3) uint8, masks (n, size, size) uint8) of ``scene`` filmed along a camera path."""
+    """(frames (n, size, size, 3) uint8, masks (n, size, size) uint8, the camera path: n 2x3 matrices from frame to
+    scene pixels) of ``scene`` filmed along a camera path."""
     h, w = scene.mask.shape
     mats = camera_path(n, (h, w), size, speed, rng)
     fields = [_smooth_field((h, w), 10, rng) for _ in range(4)]
@@ -128,7 +129,7 @@ def render(scene: Scene, n: int, size: int, speed: tuple, rng, sway_px: float = 
         mx, my = mx + dx, my + dy
         frames.append(cv2.remap(scene.image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101))
         masks.append(cv2.remap(scene.mask, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101))
-    return np.stack(frames), np.stack(masks)
+    return np.stack(frames), np.stack(masks), mats
 
 
 # ---- degradations, coherent in time -------------------------------------------------------------------------------
@@ -243,7 +244,7 @@ LINGERING_LEAVES = 4  # the occluded condition's extra leaves
 def make_set(scene: Scene, speed: str, condition: str, n_train: int, n_test: int, size: int, seed: int) -> dict:
     """{"train": (frames, masks), "test": (frames, masks)} of one benchmark set (``condition``: clean, degraded, or
     occluded: degraded plus lingering leaves); a degraded or occluded set also holds "test_undegraded": (the test
-    frames before degradation, the leaves' cover (n, H, W))."""
+    frames before degradation, the leaves' cover (n, H, W)) and "test_camera": the test video's camera path."""
     if condition not in CONDITIONS:
         raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
     degraded = condition != "clean"
@@ -251,11 +252,40 @@ def make_set(scene: Scene, speed: str, condition: str, n_train: int, n_test: int
     train_half, test_half = halves(scene)
     out = {}
     for name, half, n in (("train", train_half, n_train), ("test", test_half, n_test)):
-        frames, masks = render(half, n, size, SPEEDS[speed], rng)
+        frames, masks, path = render(half, n, size, SPEEDS[speed], rng)
         if degraded:
             undegraded = frames
             frames, cover = degrade_video(frames, rng, LINGERING_LEAVES if condition == "occluded" else 0)
             if name == "test":
                 out["test_undegraded"] = (undegraded, cover)
+                out["test_camera"] = path
         out[name] = (frames, masks)
     return out
+
+
+def seen_before(masks: np.ndarray, cover: np.ndarray, path: list, within: int) -> float:
+    """The share of the object pixels hidden by a leaf (cover > 0.5) in a frame that were in view and not hidden in
+    at least one of the ``within`` frames before it (followed along the camera path; the objects' own sway
+    ignored): what references that far back could show of what a frame hides. Frames with fewer earlier frames
+    than ``within`` are left out."""
+    n, size = len(masks), masks.shape[1]
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    hidden_total = seen_total = 0
+    for t in range(within, n):
+        hidden = (masks[t] > 0) & (cover[t] > 0.5)
+        if not hidden.any():
+            continue
+        m = path[t]
+        sx, sy = m[0, 0] * xs + m[0, 1] * ys + m[0, 2], m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
+        seen = np.zeros_like(hidden)
+        for k in range(1, within + 1):
+            inv = np.linalg.inv(np.vstack([path[t - k], [0, 0, 1]]))
+            px = inv[0, 0] * sx + inv[0, 1] * sy + inv[0, 2]
+            py = inv[1, 0] * sx + inv[1, 1] * sy + inv[1, 2]
+            inside = (px >= 0) & (px <= size - 1) & (py >= 0) & (py <= size - 1)
+            ix = np.clip(np.round(px).astype(int), 0, size - 1)
+            iy = np.clip(np.round(py).astype(int), 0, size - 1)
+            seen |= inside & (cover[t - k][iy, ix] <= 0.5)
+        hidden_total += int(hidden.sum())
+        seen_total += int((hidden & seen).sum())
+    return seen_total / hidden_total if hidden_total else float("nan")

@@ -80,6 +80,35 @@ def test_the_occluded_condition_adds_lingering_leaves_to_the_degraded_footage():
         accuracy_data.make_set(scene, "slow", "foggy", 4, 6, 64, seed=0)
 
 
+def test_seen_before_follows_the_camera_to_what_a_leaf_hid():
+    _bench()
+    accuracy_data = sys.modules["accuracy_data"]
+    masks = np.ones((3, 32, 32), np.uint8)
+    still = [np.array([[1.0, 0, 0], [0, 1.0, 0]])] * 3
+    cover = np.zeros((3, 32, 32), np.float32)
+    cover[:, 8:16, 8:16] = 1  # a leaf that never moves, on a still camera: nothing it hides was ever seen
+    assert accuracy_data.seen_before(masks, cover, still, 2) == 0.0
+    pan = [np.array([[1.0, 0, 4.0 * t], [0, 1.0, 0]]) for t in range(3)]  # the camera pans 4 px per frame
+    assert accuracy_data.seen_before(masks, cover, pan, 1) == 0.5  # 4 of the leaf's 8 columns were in view
+    assert accuracy_data.seen_before(masks, cover, pan, 2) == 1.0
+    cover[1] = 1  # frame 1 is all leaf: frame 0 shows all of it but the small leaf; frame 1 shows frame 2 nothing
+    assert accuracy_data.seen_before(masks, cover, still, 1) == (32 * 32 - 64) / (32 * 32 + 64)
+
+
+def test_behind_leaves_scores_only_the_hidden_pixels():
+    bench = _bench()
+    gt = np.zeros((2, 8, 8), np.uint8)
+    gt[:, :4] = 1  # objects in the top half
+    cover = np.zeros((2, 8, 8), np.float32)
+    cover[:, :, :2] = 1.0  # a leaf over the two left columns: 8 object and 8 background pixels per frame
+    cover[:, :, 2] = 0.4  # thin edge of a leaf: not hidden
+    pred = np.zeros_like(gt)
+    pred[0, :4, :2] = 1  # frame 0 finds every hidden object pixel, frame 1 none
+    pred[1, 4:6, :2] = 1  # frame 1 calls 4 hidden background pixels object
+    pred[:, 6:, 2:] = 1  # visible background called object: not counted here
+    assert bench.behind_leaves(pred, gt, cover) == {"hidden_recall": 0.5, "hidden_false_positive": 0.25}
+
+
 def test_the_seeds_table_pairs_each_model_with_the_control_of_its_own_seed():
     bench = _bench()
 
