@@ -5,7 +5,9 @@
    it with its mask and the share of it that is covered (:func:`warp_references`); then the clip is augmented as
    one (crop, rotation, flips, distortions);
 2. some of the oldest reference slots are emptied (as at the start of a video), the rest stay valid;
-3. the query (often) and the references (less often) are degraded - blur, noise, exposure, occluders;
+3. the query (often) and the references (less often) are degraded - blur, noise, exposure, occluders; a query's
+   occluders can persist: the same leaves, drifting, lie over its references too (a leaf does not vanish between
+   frames, so what it hides now may be hidden in the nearest references as well);
 4. reference masks are perturbed like a model's own earlier predictions (grown, shrunk, heads dropped or added),
    or made unknown, so the model learns to use them without copying them.
 The target stays the clean query's mask (and frame).
@@ -13,13 +15,14 @@ The target stays the clean query's mask (and frame).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dvos_core.data.degrade import DegradeConfig, degrade
+from dvos_core.data.degrade import DegradeConfig, composite, degrade, shift_layer
 from dvos_core.motion import valid_region, warp_to
 
 
@@ -33,6 +36,8 @@ class ContextConfig:
     ref_mask_noise_p: float = 0.6  # a reference mask is perturbed like a prediction
     ref_mask_unknown_p: float = 0.15  # a reference has no mask at all
     bidirectional_p: float = 0.5  # references drawn from both sides of the query (the second prediction pass)
+    persist_occluders_p: float = 0.0  # a degraded query's occluders also lie over its references, drifting
+    occluder_drift: tuple = (0.0, 0.06)  # their drift per frame, as a share of the frame side (random direction)
     degrade: DegradeConfig = field(default_factory=DegradeConfig)
 
     def __post_init__(self):
@@ -85,7 +90,17 @@ def warp_references(frames: np.ndarray, masks: np.ndarray, matrices) -> tuple[np
     return out_f, out_m, cover
 
 
-def context_sample(frames: torch.Tensor, masks: torch.Tensor, known: torch.Tensor, cfg: ContextConfig, g) -> dict:
+def _persisting(layer, steps, size, cfg: ContextConfig, g) -> list:
+    """The query's occluder layer as each reference sees it: moved by ``step`` times one drift per frame."""
+    speed = float(torch.empty(1).uniform_(*cfg.occluder_drift, generator=g)) * size
+    heading = float(torch.rand(1, generator=g)) * 2 * math.pi
+    vy, vx = speed * math.sin(heading), speed * math.cos(heading)
+    return [shift_layer(layer, round(k * vy), round(k * vx)) for k in steps]
+
+
+def context_sample(
+    frames: torch.Tensor, masks: torch.Tensor, known: torch.Tensor, cfg: ContextConfig, g, steps=None
+) -> dict:
     """Inputs of one context sample from an augmented clip whose references are already aligned to the query.
 
     ``frames`` (T+1, 3, S, S) in [0, 1] (references oldest first, query last), ``masks`` (T+1, 2, S, S) holding
@@ -93,7 +108,8 @@ def context_sample(frames: torch.Tensor, masks: torch.Tensor, known: torch.Tenso
     the frame has a mask, 0 = none, -1 = the slot lies before the start of its source. Returns float tensors in
     [0, 1] (normalise later): ``query`` (3, S, S), ``refs`` (T, 3, S, S), ``ref_masks`` (T, 2, S, S) as
     [mask * known, known] and ``ref_valid`` (T,); and ``query_degraded`` (bool: the query was degraded, which the
-    anchor loss needs, see :func:`dvos_core.train.losses.anchor_loss`).
+    anchor loss needs, see :func:`dvos_core.train.losses.anchor_loss`). ``steps`` (T,): each reference's distance
+    in frames from the query, for persisting occluders (default T, T-1, ..., 1: the references just before it).
     """
     t = frames.shape[0] - 1
     valid = (known[:t] >= 0).to(frames.dtype)
@@ -101,14 +117,18 @@ def context_sample(frames: torch.Tensor, masks: torch.Tensor, known: torch.Tenso
         valid[: int(torch.randint(1, t + 1, (1,), generator=g))] = 0  # the oldest slots: the start of a video
     query = frames[-1]
     degraded = _rand(g) < cfg.degrade_query_p
+    layers = [None] * t
     if degraded:
-        query = degrade(query, g, cfg.degrade)
+        query, layer = degrade(query, g, cfg.degrade, with_occluder=True)
+        if layer is not None and cfg.persist_occluders_p > 0 and _rand(g) < cfg.persist_occluders_p:
+            steps = range(t, 0, -1) if steps is None else [abs(k) for k in steps]
+            layers = _persisting(layer, steps, max(frames.shape[-2:]), cfg, g)
     refs = torch.zeros_like(frames[:t])
     ref_masks = torch.zeros(t, 2, *frames.shape[-2:], dtype=frames.dtype)
     for i in range(t):
         if valid[i] <= 0:
             continue
-        ref = frames[i]
+        ref = frames[i] if layers[i] is None else composite(frames[i], layers[i])
         refs[i] = degrade(ref, g, cfg.degrade) if _rand(g) < cfg.degrade_refs_p else ref
         if known[i] <= 0 or _rand(g) < cfg.ref_mask_unknown_p:
             continue

@@ -222,7 +222,8 @@ class ClipDataset(Dataset):
             x, m = distort(*spatial_train(x, m, self.size, cfg, g), g, cfg.distort_p)
         else:
             x, m = spatial_eval(x, m, self.size, cfg.eval_crop)
-        parts = context_sample(x, m, torch.from_numpy(known), cfg.context, g)
+        steps = [times[0][-1] - r for r in times[0][:-1]]  # each reference's distance from the query, in frames
+        parts = context_sample(x, m, torch.from_numpy(known), cfg.context, g, steps=steps)
         valid, degraded = parts["ref_valid"], parts["query_degraded"]
         frames_in = torch.cat([parts["refs"], parts["query"][None]])
         state = g.get_state() if degraded and self.clean_view else None

@@ -71,9 +71,10 @@ def _blob(h, w, g, dtype):
     return torch.sigmoid((1 - r) * 6)
 
 
-def occlude(x, g, share: tuple = (0.05, 0.3)):
-    """Leaf-like occluders until about ``share`` of the frame is covered, textured with a shifted, darkened copy of
-    the frame itself (so they look like field clutter, not like a colour the model could learn to skip)."""
+def occluder(x, g, share: tuple = (0.05, 0.3)) -> tuple[torch.Tensor, torch.Tensor]:
+    """Leaf-like occluders until about ``share`` of the frame is covered: their alpha (H, W) in [0, 1] and their
+    texture (3, H, W), a shifted, darkened copy of the frame itself (so they look like field clutter, not like a
+    colour the model could learn to skip)."""
     _, h, w = x.shape
     target = _rand(g, *share)
     alpha = torch.zeros(h, w, dtype=x.dtype)
@@ -83,18 +84,44 @@ def occlude(x, g, share: tuple = (0.05, 0.3)):
             break
     dy, dx = int(_rand(g, -h / 2, h / 2)), int(_rand(g, -w / 2, w / 2))
     texture = torch.roll(x, (dy, dx), (1, 2)) * _rand(g, 0.5, 0.9)
-    texture = F.avg_pool2d(texture[None], 3, 1, 1)[0]
+    return alpha, F.avg_pool2d(texture[None], 3, 1, 1)[0]
+
+
+def composite(x, layer: tuple) -> torch.Tensor:
+    """``x`` seen through an occluder layer (alpha, texture)."""
+    alpha, texture = layer
     return x * (1 - alpha) + texture * alpha
 
 
-def degrade(x, g, cfg: DegradeConfig):
-    """Apply each degradation of ``cfg`` with its probability (occluders first, then blur, exposure, noise)."""
+def shift_layer(layer: tuple, dy: int, dx: int) -> tuple:
+    """An occluder layer moved by (dy, dx) px; what moves in from outside the frame is clear (alpha 0)."""
+    alpha, texture = layer
+    h, w = alpha.shape
+    if abs(dy) >= h or abs(dx) >= w:
+        return torch.zeros_like(alpha), texture
+    pad = (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0))
+    a = F.pad(alpha, pad)[max(-dy, 0) : max(-dy, 0) + h, max(-dx, 0) : max(-dx, 0) + w]
+    t = F.pad(texture, pad, mode="replicate")[:, max(-dy, 0) : max(-dy, 0) + h, max(-dx, 0) : max(-dx, 0) + w]
+    return a, t
+
+
+def occlude(x, g, share: tuple = (0.05, 0.3)):
+    """``x`` behind leaf-like occluders covering about ``share`` of it (see :func:`occluder`)."""
+    return composite(x, occluder(x, g, share))
+
+
+def degrade(x, g, cfg: DegradeConfig, with_occluder: bool = False):
+    """Apply each degradation of ``cfg`` with its probability (occluders first, then blur, exposure, noise).
+    ``with_occluder``: return ``(frame, layer)``, ``layer`` the occluders' (alpha, texture) or None (none drawn),
+    so the same occluders can be laid over neighbouring frames (:func:`shift_layer`, :func:`composite`)."""
+    layer = None
     if _rand(g) < cfg.occlude_p:
-        x = occlude(x, g, cfg.occlude_share)
+        layer = occluder(x, g, cfg.occlude_share)
+        x = composite(x, layer)
     if _rand(g) < cfg.blur_p:
         x = motion_blur(x, g, cfg.blur_px)
     if _rand(g) < cfg.exposure_p:
         x = exposure(x, g, cfg.exposure_gain)
     if _rand(g) < cfg.noise_p:
         x = noise(x, g, cfg.noise_sigma)
-    return x
+    return (x, layer) if with_occluder else x

@@ -1,0 +1,86 @@
+"""Occluders that persist: a degraded query's leaves also lie, drifting, over its references."""
+
+import torch
+
+from dvos_core.data.context_sample import ContextConfig, context_sample
+from dvos_core.data.degrade import DegradeConfig, composite, degrade, occluder, shift_layer
+
+
+def _only_occluders(**context) -> ContextConfig:
+    cfg = ContextConfig(
+        degrade_query_p=1.0,
+        degrade_refs_p=0.0,
+        empty_refs_p=0.0,
+        ref_mask_noise_p=0.0,
+        ref_mask_unknown_p=0.0,
+        **context,
+    )
+    cfg.degrade = DegradeConfig(blur_p=0, noise_p=0, exposure_p=0, occlude_p=1.0, occlude_share=(0.2, 0.3))
+    return cfg
+
+
+def _clip(t=4, size=48):
+    g = torch.Generator().manual_seed(0)
+    frames = torch.rand(t + 1, 3, size, size, generator=g)
+    masks = torch.zeros(t + 1, 2, size, size)
+    masks[:, 0, 10:30, 12:20] = 1
+    masks[:, 1] = 1
+    return frames, masks, torch.ones(t + 1, dtype=torch.int8)
+
+
+def _covered(a, b):
+    return (a - b).abs().sum(0) > 1e-6
+
+
+def test_a_layer_moves_with_clear_pixels_coming_in():
+    alpha, texture = torch.rand(20, 30), torch.rand(3, 20, 30)
+    a, t = shift_layer((alpha, texture), 3, -5)
+    assert torch.equal(a[3:, :25], alpha[:-3, 5:]) and torch.equal(t[:, 3:, :25], texture[:, :-3, 5:])
+    assert float(a[:3].abs().sum()) == 0 and float(a[:, 25:].abs().sum()) == 0
+    assert float(shift_layer((alpha, texture), 25, 0)[0].sum()) == 0
+    x = torch.rand(3, 20, 30)
+    assert torch.allclose(composite(x, (torch.zeros(20, 30), texture)), x)
+
+
+def test_the_occluder_layer_is_what_degrade_drew():
+    x = torch.rand(3, 40, 40)
+    cfg = DegradeConfig(blur_p=0, noise_p=0, exposure_p=0, occlude_p=1.0)
+    plain = degrade(x, torch.Generator().manual_seed(5), cfg)
+    y, layer = degrade(x, torch.Generator().manual_seed(5), cfg, with_occluder=True)
+    assert torch.equal(plain, y) and torch.allclose(composite(x, layer), y)
+    g = torch.Generator().manual_seed(5)
+    g.manual_seed(5)
+    torch.rand(1, generator=g)  # degrade's draw for occlude_p
+    assert torch.equal(occluder(x, g, cfg.occlude_share)[0], layer[0])
+    assert degrade(x, torch.Generator(), DegradeConfig(occlude_p=0), with_occluder=True)[1] is None
+
+
+def test_without_drift_every_reference_is_hidden_where_the_query_is():
+    frames, masks, known = _clip()
+    frames[:] = frames[-1]  # a still clip: a reference behind the same leaves is the query itself
+    cfg = _only_occluders(persist_occluders_p=1.0, occluder_drift=(0, 0))
+    s = context_sample(frames, masks, known, cfg, torch.Generator().manual_seed(1))
+    hidden = _covered(s["query"], frames[-1])
+    assert 0.1 < float(hidden.float().mean()) < 0.9
+    for i in range(4):
+        assert torch.equal(s["refs"][i], s["query"])
+    assert torch.equal(s["ref_masks"][:, 0], masks[:4, 0])  # a head behind a leaf is still a head
+
+
+def test_with_drift_the_leaves_move_further_on_older_references():
+    frames, masks, known = _clip(t=4, size=64)
+    cfg = _only_occluders(persist_occluders_p=1.0, occluder_drift=(0.05, 0.05))  # 3.2 px per frame
+    s = context_sample(frames, masks, known, cfg, torch.Generator().manual_seed(2), steps=[4, 3, 2, 1])
+    hidden = _covered(s["query"], frames[-1]).float()
+    overlap = [float((_covered(s["refs"][i], frames[i]).float() * hidden).sum() / hidden.sum()) for i in range(4)]
+    assert overlap[3] > overlap[2] > overlap[1] > overlap[0]  # the nearest reference shares most of the leaves
+    assert 0 < overlap[0] < 1
+
+
+def test_off_by_default_references_keep_their_own_pixels():
+    frames, masks, known = _clip()
+    assert ContextConfig().persist_occluders_p == 0.0
+    s = context_sample(frames, masks, known, _only_occluders(), torch.Generator().manual_seed(0))
+    assert bool(_covered(s["query"], frames[-1]).any())
+    for i in range(4):
+        assert not bool(_covered(s["refs"][i], frames[i]).any())
