@@ -91,7 +91,8 @@ def warp_references(frames: np.ndarray, masks: np.ndarray, matrices) -> tuple[np
 
 
 def _persisting(layer, steps, size, cfg: ContextConfig, g) -> list:
-    """The query's occluder layer as each reference sees it: moved by ``step`` times one drift per frame."""
+    """The query's occluder layer as each reference sees it: moved by its entry of ``steps`` (frames from the
+    query) times one random drift per frame."""
     speed = float(torch.empty(1).uniform_(*cfg.occluder_drift, generator=g)) * size
     heading = float(torch.rand(1, generator=g)) * 2 * math.pi
     vy, vx = speed * math.sin(heading), speed * math.cos(heading)
