@@ -1,9 +1,11 @@
 """Occluders that persist: a degraded query's leaves also lie, drifting, over its references."""
 
+import pytest
 import torch
 
 from dvos_core.data.context_sample import ContextConfig, context_sample
 from dvos_core.data.degrade import DegradeConfig, composite, degrade, occluder, shift_layer
+from dvos_core.train import TrainConfig
 
 
 def _only_occluders(**context) -> ContextConfig:
@@ -84,3 +86,20 @@ def test_off_by_default_references_keep_their_own_pixels():
     assert bool(_covered(s["query"], frames[-1]).any())
     for i in range(4):
         assert not bool(_covered(s["refs"][i], frames[i]).any())
+
+
+def test_bad_context_settings_are_refused_naming_the_setting():
+    def train_cfg(context):
+        return TrainConfig(phase="real", video_model="context", augment={"context": context})
+
+    for context, said in (
+        ({"persist_occluders_p": "often"}, "persist_occluders_p must be a number"),
+        ({"persist_occluders_p": 1.5}, "augment.context.persist_occluders_p is a probability"),
+        ({"occluder_drift": [0.2, 0.1]}, "augment.context.occluder_drift must be"),
+        ({"degrade": {"occlude_share": [0.1]}}, "occlude_share must be a"),
+        ({"degrade": {"noise_p": -0.1}}, "augment.context.degrade.noise_p is a probability"),
+    ):
+        with pytest.raises(ValueError, match=said):
+            train_cfg(context)
+    good = train_cfg({"persist_occluders_p": "0.5", "degrade": {"occlude_share": [0.1, 0.2]}}).augment_config()
+    assert good.context.persist_occluders_p == 0.5 and good.context.degrade.occlude_share == (0.1, 0.2)

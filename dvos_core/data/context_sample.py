@@ -22,7 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dvos_core.data.degrade import DegradeConfig, composite, degrade, shift_layer
+from dvos_core.config_io import coerce_fields
+from dvos_core.data.degrade import DegradeConfig, check_shares, composite, degrade, shift_layer
 from dvos_core.motion import valid_region, warp_to
 
 
@@ -43,6 +44,8 @@ class ContextConfig:
     def __post_init__(self):
         if isinstance(self.degrade, dict):
             self.degrade = DegradeConfig(**self.degrade)
+        coerce_fields(self)  # types and finite numbers (dvos_core.config_io)
+        check_shares(self, "augment.context")
 
     def to_dict(self) -> dict:
         return asdict(self)

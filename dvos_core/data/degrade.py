@@ -9,11 +9,12 @@ comes from the ``torch.Generator`` passed in (a sample's degradation depends onl
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn.functional as F
 
+from dvos_core.config_io import coerce_fields
 from dvos_core.data.pixel_ops import convolve, motion_kernel
 
 
@@ -30,8 +31,23 @@ class DegradeConfig:
     occlude_p: float = 0.4
     occlude_share: tuple = (0.05, 0.3)  # share of the frame covered by occluders
 
+    def __post_init__(self):
+        coerce_fields(self)  # types and finite numbers (dvos_core.config_io)
+        check_shares(self, "augment.context.degrade")
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def check_shares(cfg, where: str) -> None:
+    """Every probability (``*_p``) of a config dataclass and every ``(low, high)`` share range (``*_share``,
+    ``*_drift``) within 0..1, low <= high; a ValueError naming the setting otherwise."""
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name.endswith("_p") and not 0 <= value <= 1:
+            raise ValueError(f"{where}.{f.name} is a probability (0..1), got {value}")
+        if f.name.endswith(("_share", "_drift")) and not 0 <= value[0] <= value[1] <= 1:
+            raise ValueError(f"{where}.{f.name} must be [low, high] with 0 <= low <= high <= 1, got {list(value)}")
 
 
 def _rand(g, lo=0.0, hi=1.0) -> float:
