@@ -268,6 +268,8 @@ def seen_before(masks: np.ndarray, cover: np.ndarray, path: list, within: int) -
     at least one of the ``within`` frames before it (followed along the camera path; the objects' own sway
     ignored): what references that far back could show of what a frame hides. Frames with fewer earlier frames
     than ``within`` are left out."""
+    from dvos_core.motion.transforms import compose, invert
+
     n, size = len(masks), masks.shape[1]
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
     hidden_total = seen_total = 0
@@ -275,13 +277,11 @@ def seen_before(masks: np.ndarray, cover: np.ndarray, path: list, within: int) -
         hidden = (masks[t] > 0) & (cover[t] > 0.5)
         if not hidden.any():
             continue
-        m = path[t]
-        sx, sy = m[0, 0] * xs + m[0, 1] * ys + m[0, 2], m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
         seen = np.zeros_like(hidden)
         for k in range(1, within + 1):
-            inv = np.linalg.inv(np.vstack([path[t - k], [0, 0, 1]]))
-            px = inv[0, 0] * sx + inv[0, 1] * sy + inv[0, 2]
-            py = inv[1, 0] * sx + inv[1, 1] * sy + inv[1, 2]
+            m = compose(path[t], invert(path[t - k]))  # frame t's pixels -> scene -> frame t-k's pixels
+            px = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
+            py = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
             inside = (px >= 0) & (px <= size - 1) & (py >= 0) & (py <= size - 1)
             ix = np.clip(np.round(px).astype(int), 0, size - 1)
             iy = np.clip(np.round(py).astype(int), 0, size - 1)

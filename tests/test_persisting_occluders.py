@@ -51,7 +51,6 @@ def test_the_occluder_layer_is_what_degrade_drew():
     y, layer = degrade(x, torch.Generator().manual_seed(5), cfg, with_occluder=True)
     assert torch.equal(plain, y) and torch.allclose(composite(x, layer), y)
     g = torch.Generator().manual_seed(5)
-    g.manual_seed(5)
     torch.rand(1, generator=g)  # degrade's draw for occlude_p
     assert torch.equal(occluder(x, g, cfg.occlude_share)[0], layer[0])
     assert degrade(x, torch.Generator(), DegradeConfig(occlude_p=0), with_occluder=True)[1] is None

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dvos_core.config_io import coerce_fields
-from dvos_core.data.degrade import DegradeConfig, check_shares, composite, degrade, shift_layer
+from dvos_core.config_io import check_shares, coerce_fields
+from dvos_core.data.degrade import DegradeConfig, composite, degrade, shift_layer
 from dvos_core.motion import valid_region, warp_to
 
 

@@ -9,12 +9,12 @@ comes from the ``torch.Generator`` passed in (a sample's degradation depends onl
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 
-from dvos_core.config_io import coerce_fields
+from dvos_core.config_io import check_shares, coerce_fields
 from dvos_core.data.pixel_ops import convolve, motion_kernel
 
 
@@ -37,17 +37,6 @@ class DegradeConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def check_shares(cfg, where: str) -> None:
-    """Every probability (``*_p``) of a config dataclass and every ``(low, high)`` share range (``*_share``,
-    ``*_drift``) within 0..1, low <= high; a ValueError naming the setting otherwise."""
-    for f in fields(cfg):
-        value = getattr(cfg, f.name)
-        if f.name.endswith("_p") and not 0 <= value <= 1:
-            raise ValueError(f"{where}.{f.name} is a probability (0..1), got {value}")
-        if f.name.endswith(("_share", "_drift")) and not 0 <= value[0] <= value[1] <= 1:
-            raise ValueError(f"{where}.{f.name} must be [low, high] with 0 <= low <= high <= 1, got {list(value)}")
 
 
 def _rand(g, lo=0.0, hi=1.0) -> float:
