@@ -167,3 +167,21 @@ def test_dataset_opens_each_array_once_per_process_and_drops_handles_when_pickle
         before = ds2._arrays.copy()
         ds2.read_clip(idx[0])
         assert ds2._arrays and all(ds2._arrays[k] is not before.get(k) for k in ds2._arrays)
+
+
+def test_augment_probabilities_and_crop_ranges_are_checked_naming_the_setting():
+    from dvos_core.train import TrainConfig
+
+    for bad, said in (
+        ({"blur_p": 1.5}, "augment.blur_p is a probability"),
+        ({"patch_diffusion_p": -0.2}, "augment.patch_diffusion_p is a probability"),
+        ({"hflip": 2}, "augment.hflip is a probability"),
+        ({"crop_min": 512, "crop_max": 256}, "crop_min..crop_max"),
+        ({"max_aspect": 0.5}, "max_aspect must be >= 1"),
+    ):
+        with pytest.raises(ValueError, match=said):
+            AugmentConfig(**bad)
+        with pytest.raises(ValueError, match=said):  # the same check through a training config
+            TrainConfig(phase="image", augment=bad)
+    ok = AugmentConfig(blur_p="0.25", hflip=0, crop_min=64, crop_max=64)
+    assert ok.blur_p == 0.25 and ok.crop_min == ok.crop_max == 64

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 
-from dvos_core.config_io import coerce_fields
+from dvos_core.config_io import check_shares, coerce_fields
 from dvos_core.data.context_sample import ContextConfig
 from dvos_core.data.pixel_ops import BLUR_OPS, blur_one, gray, per_frame, style, tone
 
@@ -56,6 +56,14 @@ class AugmentConfig:
         if isinstance(self.context, dict):
             self.context = ContextConfig(**self.context)
         coerce_fields(self)  # types and finite numbers (dvos_core.config_io)
+        check_shares(self, "augment")  # every *_p a probability
+        for name in ("hflip", "vflip"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"augment.{name} is a probability (0..1), got {getattr(self, name)}")
+        if not 0 < self.crop_min <= self.crop_max:
+            raise ValueError(f"augment crop_min..crop_max must be 0 < min <= max, got {self.crop_min}..{self.crop_max}")
+        if self.max_aspect < 1:
+            raise ValueError(f"augment.max_aspect must be >= 1 (1: square crops), got {self.max_aspect}")
         self.blur_kinds = list(self.blur_kinds)
         bad = [k for k in self.blur_kinds if k not in BLUR_OPS]
         if bad or not self.blur_kinds:
