@@ -26,7 +26,10 @@ model (the same extra steps for each):
   (``ContextNet.switch_off``): its fusion blocks' corrections of frame t's features, or the references' masks added
   before its heads - which part the references' help comes through;
 * ``image_ft_smoothed``, ``context_smoothed``: those models' probabilities smoothed over time (each frame averaged
-  with its 4 earlier frames, aligned by the camera motion: ``dvos smooth``'s default).
+  with its 4 earlier frames, aligned by the camera motion: ``dvos smooth``'s default);
+* ``context@NAME`` (``--variant NAME='{"anchor_weight": 2}'``, repeatable): a context model trained like ``context``
+  from the same image model, seed and steps, with those training settings changed (merged into the TrainConfig of
+  both phases): a setting measured side by side with the default in one run.
 Baselines: the previous frame's true mask and an all-foreground mask. On degraded sets, the headroom any video model
 could draw from undoing the degradation: ``image_ft_undegraded`` (the fine-tuned image model on the same test frames
 before they were degraded) and ``degradation_ceiling`` (the same, with every pixel behind a leaf set to the truth).
@@ -96,6 +99,7 @@ class Settings:
     train_precision: str = "auto"  # number format of training (TrainConfig.precision)
     degrade_p: float = 0.7  # share of degraded inputs: the context model's queries and the control's frames
     loader_workers: int | None = None  # training data-loader processes (None: dvos's automatic choice)
+    variants: tuple = ()  # (name, training settings) pairs: extra context models, ``context@name``
 
     @classmethod
     def quick(cls) -> Settings:
@@ -135,6 +139,31 @@ def _train(project, name, phase, s: Settings, steps, **kw):
     return train(project, cfg, name)
 
 
+def merged(base: dict, extra: dict) -> dict:
+    """``base`` updated by ``extra``, nested mappings merged key by key (training settings of a variant)."""
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def store_name(model: str) -> str:
+    """The model folder of a column: ``context@NAME`` is kept as ``variant_NAME`` (model names take no '@')."""
+    return f"variant_{model.split('@', 1)[1]}" if "@" in model else model
+
+
+def parse_variant(text: str) -> tuple:
+    """``NAME={json}`` -> (NAME, settings); a clear error for anything else."""
+    name, sep, settings = text.partition("=")
+    try:
+        value = json.loads(settings) if sep else None
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"--variant {text!r}: the settings are not JSON ({e})") from None
+    if not name.isidentifier() or not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"--variant {text!r}: expected NAME='{{\"setting\": value, ...}}'")
+    return name, value
+
+
 def build_project(path, data, s: Settings):
     """A project with the training video (painted seed frames) and the test video (every frame annotated)."""
     from dvos_core.store import Project
@@ -170,18 +199,13 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
     ck = {"image": _train(project, "image", "image", s, s.image_steps)}
     pseudo_label(project, ["train"], ck["image"], device=s.device, n_passes=2)
     queries = {"augment": {"context": {"degrade_query_p": s.degrade_p}}}
-    for kind in [k for k in ("dvos", "context") if any(m == k or m.startswith(f"{k}_") for m in models)]:
-        p1 = _train(
-            project,
-            f"{kind}_synthetic",
-            "synthetic",
-            s,
-            s.synthetic_steps,
-            video_model=kind,
-            init_from=str(ck["image"]),
-            **queries,
-        )
-        ck[kind] = _train(project, kind, "real", s, s.real_steps, video_model=kind, init_from=str(p1), **queries)
+    video = [(k, k, {}) for k in ("dvos", "context") if any(m == k or m.startswith(f"{k}_") for m in models)]
+    video += [(f"context@{name}", "context", extra) for name, extra in s.variants]
+    for name, kind, extra in video:
+        kw = merged(queries, extra)
+        first, init = f"{store_name(name)}_synthetic", str(ck["image"])
+        p1 = _train(project, first, "synthetic", s, s.synthetic_steps, video_model=kind, init_from=init, **kw)
+        ck[name] = _train(project, store_name(name), "real", s, s.real_steps, video_model=kind, init_from=str(p1), **kw)
     degrade = {"degrade_p": s.degrade_p}  # the same share of degraded inputs as the context model's queries
     controls = {"image_ft": {}}
     if "image_ft_anchor" in models:  # the control with the context model's clean-view anchor
@@ -228,6 +252,8 @@ def predict_all(ck: dict, frames: np.ndarray, models, device: str = "cpu", preci
     for name in models:
         if name == "dvos":
             out[name] = predict_array(ck["dvos"], frames, image_model=ck["image"], device=device)
+        elif "@" in name:  # a context model trained with other settings (--variant)
+            out[name] = predict_array(ck[name], frames, device=device)
         elif name == "context_2pass":  # the optional second pass, references on both sides
             out[name] = predict_array(ck["context"], frames, device=device, passes=2)
         elif name == "context_independent":  # each predicted frame lends the mask it got from that frame alone
@@ -280,12 +306,12 @@ def stored_checkpoints(path: Path, frames: np.ndarray, models) -> dict | None:
     test video; else None."""
     from dvos_core.store import Project
 
-    need = {"context" if m.startswith("context") else m for m in models}
+    need = {"context" if m.startswith("context") and "@" not in m else m for m in models}
     need |= {"image"} if "dvos" in need else set()
     if not path.exists():
         return None
     project = Project.open(path)
-    ck = {m: project.model_dir(m) / "best.pt" for m in need}
+    ck = {m: project.model_dir(store_name(m)) / "best.pt" for m in need}
     if not all(c.exists() for c in ck.values()) or "test" not in project.video_ids():
         return None
     video = project.video("test")
@@ -384,6 +410,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sets", nargs="*", default=SETS, choices=ALL_SETS)
     ap.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
+    ap.add_argument(
+        "--variant",
+        action="append",
+        type=parse_variant,
+        default=[],
+        metavar="NAME=JSON",
+        help="also train a context model with these training settings changed, reported as context@NAME "
+        """(e.g. aw2='{"anchor_weight": 2}'; repeatable)""",
+    )
     ap.add_argument("--quick", action="store_true", help="shorter videos and training (a smoke run)")
     ap.add_argument("--preset", help="model size preset (default tiny)")
     ap.add_argument("--seed", type=int, default=0)
@@ -444,7 +479,9 @@ def main(argv=None) -> int:
         train_precision=args.train_precision,
         loader_workers=args.loader_workers,
         degrade_p=args.degrade_p,
+        variants=tuple(args.variant),
     )
+    models = [*args.models, *(f"context@{name}" for name, _ in s.variants)]
     if args.steps_scale != 1.0:
         k = args.steps_scale
         s = replace(
@@ -460,8 +497,8 @@ def main(argv=None) -> int:
     for name in args.sets:
         print(f"[{len(results) + 1}/{len(args.sets)}] {name}", file=sys.stderr)
         log = lambda m: print(m, file=sys.stderr)  # noqa: E731
-        results.append(run_set(name, scenes, s, out_dir, args.models, log, reuse=args.reuse))
-        print(_line(results[-1], args.models), file=sys.stderr)
+        results.append(run_set(name, scenes, s, out_dir, models, log, reuse=args.reuse))
+        print(_line(results[-1], models), file=sys.stderr)
     emit(
         {
             "benchmark": "accuracy",
@@ -475,6 +512,12 @@ def main(argv=None) -> int:
     return 0
 
 
+def ranked_models(results: list) -> tuple:
+    """The model columns (baselines excluded), variants (``context@NAME``) after the built-in models."""
+    variants = sorted({m for r in results for m in r["scores"] if "@" in m})
+    return (*MODELS, *variants, *SMOOTHED)
+
+
 def markdown_table(results: list) -> str:
     """One row per set: Dice (temporal instability) of each model and baseline; the best model's Dice in bold."""
     baselines = (
@@ -484,7 +527,7 @@ def markdown_table(results: list) -> str:
         "image_ft_undegraded",
         "degradation_ceiling",
     )
-    ranked = (*MODELS, *SMOOTHED)
+    ranked = ranked_models(results)
     models = [m for m in (*ranked, *baselines) if any(m in r["scores"] for r in results)]
     rows = ["| set | " + " | ".join(models) + " | ground truth instability |", "|---" * (len(models) + 2) + "|"]
     for r in sorted(results, key=lambda r: ALL_SETS.index(r["set"])):
@@ -504,7 +547,7 @@ def markdown_table(results: list) -> str:
 def seeds_table(results: list, control: str = "image_ft") -> str:
     """One row per set over the seeds run: each model's mean Dice +- its standard deviation across seeds, then each
     video model's paired difference from ``control`` (the same seed's footage and image model): mean [min, max]."""
-    ranked = [m for m in (*MODELS, *SMOOTHED) if any(m in r["scores"] for r in results)]
+    ranked = [m for m in ranked_models(results) if any(m in r["scores"] for r in results)]
     has_control = any(control in r["scores"] for r in results)
     compared = [m for m in ranked if m not in (control, "image")] if has_control else []
     by_set: dict = {}

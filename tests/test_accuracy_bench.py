@@ -140,3 +140,22 @@ def test_the_ablation_columns_switch_off_one_part_of_the_stored_context_model(tm
     assert not np.allclose(out["context_no_lookup"], out["context"], atol=1e-3)
     stored, info = load_checkpoint(ck["context"])
     assert np.array_equal(out["context_no_prior"], predict_array((stored.switch_off("prior"), info), frames))
+
+
+def test_a_variant_is_parsed_merged_into_the_training_settings_and_given_its_own_column():
+    import argparse
+
+    bench = _bench()
+    name, extra = bench.parse_variant('aw2={"anchor_weight": 2, "augment": {"context": {"occlude_p": 1}}}')
+    assert name == "aw2" and bench.store_name("context@aw2") == "variant_aw2"
+    base = {"augment": {"context": {"degrade_query_p": 0.7}}}
+    kw = bench.merged(base, extra)  # nested settings merged key by key, the base left as it was
+    assert kw == {"anchor_weight": 2, "augment": {"context": {"degrade_query_p": 0.7, "occlude_p": 1}}}
+    assert base == {"augment": {"context": {"degrade_query_p": 0.7}}}
+    for bad in ("aw2", "aw2={anchor_weight: 2}", "a w=[1]", "x=[1]"):
+        with pytest.raises(argparse.ArgumentTypeError, match="--variant"):
+            bench.parse_variant(bad)
+    cell = {"dice": 0.8, "instability": 0.1}
+    run = {"set": "nuclei-slow-degraded", "seed": 0, "scores": {"context": cell, "context@aw2": cell}}
+    run["scores"]["ground_truth"] = {"instability": 0.05}
+    assert "context@aw2" in bench.markdown_table([run]).splitlines()[0]
