@@ -78,6 +78,28 @@ def test_with_drift_the_leaves_move_further_on_older_references():
     assert 0 < overlap[0] < 1
 
 
+def test_erased_reference_masks_lose_what_their_own_leaves_hide():
+    frames, masks, known = _clip(t=4, size=64)
+    masks[:, 0] = 1  # heads everywhere: each reference mask shows exactly what its leaves left visible
+    cfg = _only_occluders(persist_occluders_p=1.0, occluder_drift=(0.05, 0.05), erase_hidden_ref_masks_p=1.0)
+    s = context_sample(frames, masks, known, cfg, torch.Generator().manual_seed(2), steps=[4, 3, 2, 1])
+    for i in range(4):
+        leaf = _covered(s["refs"][i], frames[i])  # where reference i is behind its (drifted) leaves
+        erased = s["ref_masks"][i, 0] < 0.5
+        assert erased.any() and not bool((erased & ~leaf).any())  # erased only under a leaf
+        assert float(erased.sum()) > 0.3 * float(leaf.sum())  # the leaves' cores (alpha > 0.5), not their soft rims
+    assert torch.equal(s["ref_masks"][:, 1], masks[:4, 1])  # the masks stay known
+    kept = context_sample(
+        frames,
+        masks,
+        known,
+        _only_occluders(persist_occluders_p=1.0, occluder_drift=(0.05, 0.05)),
+        torch.Generator().manual_seed(2),
+        steps=[4, 3, 2, 1],
+    )
+    assert torch.equal(kept["refs"], s["refs"]) and bool((kept["ref_masks"][:, 0] == 1).all())
+
+
 def test_off_by_default_references_keep_their_own_pixels():
     frames, masks, known = _clip()
     assert ContextConfig().persist_occluders_p == 0.0

@@ -7,7 +7,9 @@
 2. some of the oldest reference slots are emptied (as at the start of a video), the rest stay valid;
 3. the query (often) and the references (less often) are degraded - blur, noise, exposure, occluders; a query's
    occluders can persist: the same leaves, drifting, lie over its references too (a leaf does not vanish between
-   frames, so what it hides now may be hidden in the nearest references as well);
+   frames, so what it hides now may be hidden in the nearest references as well) and, optionally, the references'
+   masks lose the heads their leaves hide (as a model's own earlier predictions would), so what the leaf hides
+   must come from a reference it had not yet reached;
 4. reference masks are perturbed like a model's own earlier predictions (grown, shrunk, heads dropped or added),
    or made unknown, so the model learns to use them without copying them.
 The target stays the clean query's mask (and frame).
@@ -39,6 +41,7 @@ class ContextConfig:
     bidirectional_p: float = 0.5  # references drawn from both sides of the query (the second prediction pass)
     persist_occluders_p: float = 0.0  # a degraded query's occluders also lie over its references, drifting
     occluder_drift: tuple = (0.0, 0.06)  # their drift per frame, as a share of the frame side (random direction)
+    erase_hidden_ref_masks_p: float = 0.0  # with persisting occluders: each reference's mask loses what they hide
     degrade: DegradeConfig = field(default_factory=DegradeConfig)
 
     def __post_init__(self):
@@ -127,6 +130,8 @@ def context_sample(
         if layer is not None and cfg.persist_occluders_p > 0 and _rand(g) < cfg.persist_occluders_p:
             steps = range(t, 0, -1) if steps is None else [abs(k) for k in steps]
             layers = _persisting(layer, steps, max(frames.shape[-2:]), cfg, g)
+    persisting = any(layer is not None for layer in layers)
+    erase = persisting and cfg.erase_hidden_ref_masks_p > 0 and _rand(g) < cfg.erase_hidden_ref_masks_p
     refs = torch.zeros_like(frames[:t])
     ref_masks = torch.zeros(t, 2, *frames.shape[-2:], dtype=frames.dtype)
     for i in range(t):
@@ -139,6 +144,8 @@ def context_sample(
         m = masks[i, :1]
         if _rand(g) < cfg.ref_mask_noise_p:
             m = perturb_mask(m.clone(), g)
+        if erase:  # a prediction of the reference would have missed what its leaf hides
+            m = m * (layers[i][0] <= 0.5).to(m.dtype)
         ref_masks[i, 0] = (m * masks[i, 1:2])[0]
         ref_masks[i, 1] = masks[i, 1]
     return {"query": query, "refs": refs, "ref_masks": ref_masks, "ref_valid": valid, "query_degraded": degraded}
