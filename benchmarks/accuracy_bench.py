@@ -482,6 +482,13 @@ def main(argv=None) -> int:
         variants=tuple(args.variant),
     )
     models = [*args.models, *(f"context@{name}" for name, _ in s.variants)]
+    for name, extra in s.variants:  # a misspelt setting fails now, not after an hour of training
+        from dvos_core.train import TrainConfig
+
+        try:
+            TrainConfig(phase="real", video_model="context", **extra)
+        except (TypeError, ValueError) as e:
+            ap.error(f"--variant {name}: {e}")
     if args.steps_scale != 1.0:
         k = args.steps_scale
         s = replace(
