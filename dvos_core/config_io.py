@@ -163,12 +163,13 @@ def coerce_fields(obj) -> None:
             object.__setattr__(obj, f.name, new)
 
 
-def check_shares(cfg, where: str) -> None:
-    """Every probability (``*_p``) of a config dataclass and every ``(low, high)`` share range (``*_share``,
-    ``*_drift``) within 0..1, low <= high; a ValueError naming the setting otherwise."""
+def check_shares(cfg, where: str, probabilities: tuple = ()) -> None:
+    """Every probability (``*_p`` and the fields named in ``probabilities``) of a config dataclass and every
+    ``(low, high)`` share range (``*_share``, ``*_drift``) within 0..1, low <= high; a ValueError naming the setting
+    otherwise."""
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        if f.name.endswith("_p") and not 0 <= value <= 1:
+        if (f.name.endswith("_p") or f.name in probabilities) and not 0 <= value <= 1:
             raise ValueError(f"{where}.{f.name} is a probability (0..1), got {value}")
         if f.name.endswith(("_share", "_drift")) and not 0 <= value[0] <= value[1] <= 1:
             raise ValueError(f"{where}.{f.name} must be [low, high] with 0 <= low <= high <= 1, got {list(value)}")

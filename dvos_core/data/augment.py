@@ -56,10 +56,7 @@ class AugmentConfig:
         if isinstance(self.context, dict):
             self.context = ContextConfig(**self.context)
         coerce_fields(self)  # types and finite numbers (dvos_core.config_io)
-        check_shares(self, "augment")  # every *_p a probability
-        for name in ("hflip", "vflip"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"augment.{name} is a probability (0..1), got {getattr(self, name)}")
+        check_shares(self, "augment", probabilities=("hflip", "vflip"))  # every *_p and the flips
         if not 0 < self.crop_min <= self.crop_max:
             raise ValueError(f"augment crop_min..crop_max must be 0 < min <= max, got {self.crop_min}..{self.crop_max}")
         if self.max_aspect < 1:
