@@ -147,9 +147,19 @@ def merged(base: dict, extra: dict) -> dict:
     return out
 
 
+def is_variant(model: str) -> bool:
+    """Whether a column is a context model trained with other settings (``context@NAME``, from ``--variant``)."""
+    return "@" in model
+
+
 def store_name(model: str) -> str:
     """The model folder of a column: ``context@NAME`` is kept as ``variant_NAME`` (model names take no '@')."""
-    return f"variant_{model.split('@', 1)[1]}" if "@" in model else model
+    return f"variant_{model.split('@', 1)[1]}" if is_variant(model) else model
+
+
+def context_settings(s, extra: dict | None = None) -> dict:
+    """Training settings of a context model: the benchmark's share of degraded queries, merged with a variant's."""
+    return merged({"augment": {"context": {"degrade_query_p": s.degrade_p}}}, extra or {})
 
 
 def parse_variant(text: str) -> tuple:
@@ -198,11 +208,10 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
     generate(project, "synth", s.synth_clips, config=config, seed=s.seed, workers=1, backend="serial")
     ck = {"image": _train(project, "image", "image", s, s.image_steps)}
     pseudo_label(project, ["train"], ck["image"], device=s.device, n_passes=2)
-    queries = {"augment": {"context": {"degrade_query_p": s.degrade_p}}}
     video = [(k, k, {}) for k in ("dvos", "context") if any(m == k or m.startswith(f"{k}_") for m in models)]
     video += [(f"context@{name}", "context", extra) for name, extra in s.variants]
     for name, kind, extra in video:
-        kw = merged(queries, extra)
+        kw = context_settings(s, extra)
         first, init = f"{store_name(name)}_synthetic", str(ck["image"])
         p1 = _train(project, first, "synthetic", s, s.synthetic_steps, video_model=kind, init_from=init, **kw)
         ck[name] = _train(project, store_name(name), "real", s, s.real_steps, video_model=kind, init_from=str(p1), **kw)
@@ -252,7 +261,7 @@ def predict_all(ck: dict, frames: np.ndarray, models, device: str = "cpu", preci
     for name in models:
         if name == "dvos":
             out[name] = predict_array(ck["dvos"], frames, image_model=ck["image"], device=device)
-        elif "@" in name:  # a context model trained with other settings (--variant)
+        elif is_variant(name):
             out[name] = predict_array(ck[name], frames, device=device)
         elif name == "context_2pass":  # the optional second pass, references on both sides
             out[name] = predict_array(ck["context"], frames, device=device, passes=2)
@@ -306,7 +315,7 @@ def stored_checkpoints(path: Path, frames: np.ndarray, models) -> dict | None:
     test video; else None."""
     from dvos_core.store import Project
 
-    need = {"context" if m.startswith("context") and "@" not in m else m for m in models}
+    need = {"context" if m.startswith("context") and not is_variant(m) else m for m in models}
     need |= {"image"} if "dvos" in need else set()
     if not path.exists():
         return None
@@ -486,7 +495,7 @@ def main(argv=None) -> int:
         from dvos_core.train import TrainConfig
 
         try:
-            TrainConfig(phase="real", video_model="context", **extra)
+            TrainConfig(phase="real", video_model="context", **context_settings(s, extra))
         except (TypeError, ValueError) as e:
             ap.error(f"--variant {name}: {e}")
     if args.steps_scale != 1.0:
@@ -521,7 +530,7 @@ def main(argv=None) -> int:
 
 def ranked_models(results: list) -> tuple:
     """The model columns (baselines excluded), variants (``context@NAME``) after the built-in models."""
-    variants = sorted({m for r in results for m in r["scores"] if "@" in m})
+    variants = sorted({m for r in results for m in r["scores"] if is_variant(m)})
     return (*MODELS, *variants, *SMOOTHED)
 
 

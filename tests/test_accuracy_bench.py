@@ -148,10 +148,17 @@ def test_a_variant_is_parsed_merged_into_the_training_settings_and_given_its_own
     bench = _bench()
     name, extra = bench.parse_variant('aw2={"anchor_weight": 2, "augment": {"context": {"occlude_p": 1}}}')
     assert name == "aw2" and bench.store_name("context@aw2") == "variant_aw2"
+    assert bench.is_variant("context@aw2") and not bench.is_variant("context_query_only")
     base = {"augment": {"context": {"degrade_query_p": 0.7}}}
     kw = bench.merged(base, extra)  # nested settings merged key by key, the base left as it was
     assert kw == {"anchor_weight": 2, "augment": {"context": {"degrade_query_p": 0.7, "occlude_p": 1}}}
     assert base == {"augment": {"context": {"degrade_query_p": 0.7}}}
+    s = bench.Settings(degrade_p=0.4)  # the benchmark's own share of degraded queries, unless the variant sets it
+    assert bench.context_settings(s, extra)["augment"]["context"] == {"degrade_query_p": 0.4, "occlude_p": 1}
+    own = {"augment": {"context": {"degrade_query_p": 0.1}}}
+    assert bench.context_settings(s, own) == own and bench.context_settings(s) == {
+        "augment": {"context": {"degrade_query_p": 0.4}}
+    }
     for bad in ("aw2", "aw2={anchor_weight: 2}", "a w=[1]", "x=[1]"):
         with pytest.raises(argparse.ArgumentTypeError, match="--variant"):
             bench.parse_variant(bad)
