@@ -50,6 +50,8 @@ def test_train_config_numbers_in_any_yaml_spelling(tmp_path, text, field, value)
         ("amp: 1", "TrainConfig.amp must be true or false"),
         ("phase: 3", "TrainConfig.phase must be text"),
         ("model: [1, 2]", "TrainConfig.model must be a mapping"),
+        ("model: {prior_refin: true}", "unknown model keys \\['prior_refin'\\]; see dvos_core.model.ModelConfig"),
+        ("model: {fusion_radius: -1}", "model overrides .*fusion_radius >= 0"),
         ("augment: {hflip: often}", "AugmentConfig.hflip must be a number, got 'often'"),
     ],
 )

@@ -209,6 +209,19 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown augment keys {sorted(unknown)}; see dvos_core.data.AugmentConfig")
         self.augment_config()  # checks the augment values' types now, not when training starts
+        self._check_model_overrides()
+
+    def _check_model_overrides(self) -> None:
+        """Unknown or invalid ``model`` keys fail now, naming the key, not when the model is built."""
+        from dvos_core.model.presets import ModelConfig, get_config
+
+        unknown = set(self.model) - {f.name for f in dataclasses.fields(ModelConfig)}
+        if unknown:
+            raise ValueError(f"unknown model keys {sorted(unknown)}; see dvos_core.model.ModelConfig")
+        try:
+            get_config(self.preset, **self.model)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"model overrides {self.model}: {e}") from None
 
     @property
     def kind(self) -> str:
