@@ -42,12 +42,15 @@ def test_shapes_with_any_number_of_references():
         model(torch.zeros(1, 3, 40, 64))
 
 
-def test_a_fresh_context_model_is_its_image_model(tmp_path):
+@pytest.mark.parametrize("refine", [False, True])
+def test_a_fresh_context_model_is_its_image_model(tmp_path, refine):
     torch.manual_seed(0)
     image = build_model("tiny", "frame").eval()
-    model = build_model("tiny", "context").eval()
+    model = build_model("tiny", "context", prior_refine=refine).eval()
     report = init_from_frame_model(model, image)
-    assert report["mismatched"] == [] and all(k.startswith(("fusions.", "mask_prior")) for k in report["missing"])
+    new_parts = ("fusions.", "mask_prior", "mask_refine") if refine else ("fusions.", "mask_prior")
+    assert report["mismatched"] == [] and all(k.startswith(new_parts) for k in report["missing"])
+    assert any(k.startswith("mask_refine") for k in report["missing"]) == refine
     q, refs, masks, valid = inputs(seed=3)
     with torch.no_grad():
         want = image(q)["mask"]
@@ -326,6 +329,39 @@ def test_parts_of_the_reference_path_switch_off_for_ablations():
         assert torch.equal(model(q, refs, masks, valid, heads=("mask",))["mask"], full)
     with pytest.raises(ValueError, match="unknown part"):
         model.switch_off("fusion")
+
+
+def test_the_mask_corrector_sees_frame_t_and_switches_off_with_the_prior(tmp_path):
+    import copy
+
+    torch.manual_seed(0)
+    model = build_model("tiny", "context", prior_refine=True).eval()
+    for name, p in model.named_parameters():
+        if name.startswith(("fusions.", "mask_prior", "mask_refine")):
+            torch.nn.init.normal_(p, std=0.2)
+    q, refs, masks, valid = inputs(seed=5)
+
+    def zeroed(*parts):
+        other = copy.deepcopy(model)
+        for name, p in other.named_parameters():
+            if name.startswith(parts):
+                torch.nn.init.zeros_(p)
+        return other
+
+    with torch.no_grad():
+        full = model(q, refs, masks, valid, heads=("mask", "mask_alone"))
+        without = zeroed("mask_refine")(q, refs, masks, valid, heads=("mask", "mask_alone"))
+        assert not torch.allclose(full["mask"], without["mask"], atol=1e-3)  # the corrector changes the answer
+        assert torch.equal(full["mask_alone"], without["mask_alone"])  # but never frame t's answer alone
+        no_prior = model.switch_off("prior")(q, refs, masks, valid, heads=("mask",))["mask"]
+        model.switch_off()
+        both_zero = zeroed("mask_prior", "mask_refine")(q, refs, masks, valid, heads=("mask",))["mask"]
+        assert torch.allclose(no_prior, both_zero, atol=1e-6)  # "prior" off leaves out the corrector too
+    path = save_checkpoint(tmp_path / "c.pt", model)  # the option travels with the checkpoint
+    loaded, _ = load_checkpoint(path)
+    assert loaded.config.prior_refine
+    with torch.no_grad():
+        assert torch.equal(loaded.eval()(q, refs, masks, valid, heads=("mask",))["mask"], full["mask"])
 
 
 @pytest.mark.parametrize("mode", ["independent", "chained"])

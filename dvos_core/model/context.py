@@ -26,6 +26,7 @@ from dvos_core.model.presets import ModelConfig
 from dvos_core.model.unet import _UNet
 
 SWITCHABLE = ("lookup", "prior")  # parts of the reference path ContextNet.switch_off can leave out
+REFINE_WIDTH = 16  # hidden width of the mask corrector (ModelConfig.prior_refine)
 
 
 class ContextNet(_UNet):
@@ -49,13 +50,22 @@ class ContextNet(_UNet):
         self.mask_prior = nn.Conv2d(2 * MASK_CHANNELS + 1, self.decoder.out_channels, 3, padding=1)
         nn.init.zeros_(self.mask_prior.weight)
         nn.init.zeros_(self.mask_prior.bias)
+        if config.prior_refine:  # the same context plus frame t's own probability -> a correction of the logits
+            self.mask_refine = nn.Sequential(
+                nn.Conv2d(2 * MASK_CHANNELS + 2, REFINE_WIDTH, 3, padding=1),
+                nn.SiLU(),
+                nn.Conv2d(REFINE_WIDTH, 1, 3, padding=1),
+            )
+            nn.init.zeros_(self.mask_refine[-1].weight)
+            nn.init.zeros_(self.mask_refine[-1].bias)
         self.switched_off: frozenset = frozenset()  # parts of the reference path left out (see switch_off)
 
     def switch_off(self, *parts: str) -> ContextNet:
         """Leave parts of the reference path out of every later forward pass, to measure what each adds (the
         accuracy benchmark's ablations): ``"lookup"`` - the fusion blocks' corrections of the query features (the
-        attention is still computed for the mask prior); ``"prior"`` - the references' masks added before the heads.
-        Both: frame t decoded alone. No argument switches everything back on. Returns the model."""
+        attention is still computed for the mask prior); ``"prior"`` - the references' masks added before the heads
+        (and the mask corrector, with ``prior_refine``). Both: frame t decoded alone. No argument switches everything
+        back on. Returns the model."""
         bad = sorted(set(parts) - set(SWITCHABLE))
         if bad:
             raise ValueError(f"switch_off: unknown part(s) {bad}; choose from {list(SWITCHABLE)}")
@@ -142,9 +152,13 @@ class ContextNet(_UNet):
                     sharp = self._sharp_masks(ref_masks, per_offset, fusion.offsets, 2**level)
                     context = torch.cat([F.interpolate(ctx, size=full, mode="bilinear", align_corners=False), sharp], 1)
         h = self.decoder(latent, skips)
-        if context is not None and "prior" not in self.switched_off:
+        with_prior = context is not None and "prior" not in self.switched_off
+        if with_prior:
             h = h + self.mask_prior(context)
         out = self._heads(h, heads)
+        if with_prior and self.config.prior_refine and "mask" in out:
+            own = torch.sigmoid(out["mask"]).detach()  # how sure frame t is, as an input only
+            out["mask"] = out["mask"] + self.mask_refine(torch.cat([context, own], 1))
         if not want_alone:
             return out
         if alone_query is None and context is None and "mask" in out:  # frame t alone is what was just decoded

@@ -45,6 +45,9 @@ class ModelConfig:
     # the full-resolution mask prior moves each reference mask by the offsets the finest lookup matched (False: as
     # context checkpoints of format 2 and older were trained, masks in place)
     mask_prior_offsets: bool = True
+    # a small corrector of the mask logits that sees the references' masks beside frame t's own answer (its
+    # probability), so it can learn to change only what frame t is unsure of; zero at initialisation
+    prior_refine: bool = False
 
     def __post_init__(self):
         coerce_fields(self)  # types and finite numbers (dvos_core.config_io)
