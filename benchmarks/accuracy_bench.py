@@ -33,6 +33,10 @@ model (the same extra steps for each):
 Baselines: the previous frame's true mask and an all-foreground mask. On degraded sets, the headroom any video model
 could draw from undoing the degradation: ``image_ft_undegraded`` (the fine-tuned image model on the same test frames
 before they were degraded) and ``degradation_ceiling`` (the same, with every pixel behind a leaf set to the truth).
+Where one frame is not enough: each model also segments a copy of the test video in which one frame in three is
+hit hard (a 17 px motion streak, exposure 0.45 and strong noise at once; ``accuracy_data.hard_hits``), and
+``hit_dice`` is its Dice on those frames - a video model that uses its neighbours should beat its query-only
+ablation there (``--table`` prints these beside the main table).
 ``--reuse`` re-scores the models kept in ``--workdir`` by an earlier run (same settings and seed) without training.
 ``--seed`` changes the footage (camera path, degradations) as well as the training; ``--table`` of runs with
 several seeds adds each model's mean and spread across them and its paired difference from ``image_ft``.
@@ -55,7 +59,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, machine
-from accuracy_data import load_scenes, make_set, seen_before
+from accuracy_data import hard_hits, load_scenes, make_set, seen_before
 
 SETS = [f"{s}-{v}-{d}" for s in ("nuclei", "conifer") for v in ("slow", "fast") for d in ("clean", "degraded")]
 # where one frame is not enough: degraded plus leaves that hide the same objects for several frames (not in the
@@ -278,6 +282,24 @@ def predict_all(ck: dict, frames: np.ndarray, models, device: str = "cpu", preci
     return out
 
 
+def model_probs(ck: dict, frames: np.ndarray, models, s: Settings) -> dict:
+    """``predict_all`` plus the smoothed columns (``SMOOTHED``) of the models that ran."""
+    from dvos_core.infer import smooth_array
+
+    probs = predict_all(ck, frames, models, s.device, s.precision)
+    for smoothed in SMOOTHED:
+        if smoothed.removesuffix("_smoothed") in probs:
+            probs[smoothed] = smooth_array(probs[smoothed.removesuffix("_smoothed")], frames)
+    return probs
+
+
+def hit_dice(masks_pred: np.ndarray, gt: np.ndarray, hit: np.ndarray) -> float:
+    """Mean Dice over the frames ``hit`` marks (the hard-hit frames of ``hard_hits``)."""
+    from dvos_core.evaluate.metrics import frame_scores
+
+    return round(float(np.mean([frame_scores(masks_pred[t], gt[t])["dice"] for t in np.flatnonzero(hit)])), 4)
+
+
 def scores(masks_pred: np.ndarray, gt: np.ndarray, frames: np.ndarray) -> dict:
     """Frame-weighted Dice / IoU / boundary F, relative count error and temporal instability of one video."""
     from dvos_core.evaluate.metrics import frame_scores
@@ -367,13 +389,11 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
         ck = run_loop(build_project(out_dir / f"{name}.dvos", data, s), s, log, models)
         trained_s = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
-    probs = predict_all(ck, frames, models, s.device, s.precision)
-    from dvos_core.infer import smooth_array
-
-    for smoothed in SMOOTHED:
-        if smoothed.removesuffix("_smoothed") in probs:
-            probs[smoothed] = smooth_array(probs[smoothed.removesuffix("_smoothed")], frames)
+    probs = model_probs(ck, frames, models, s)
     table = {m: scores(p >= 0.5, gt, frames) for m, p in probs.items()}
+    stressed, hit = hard_hits(frames, seed=s.seed + ALL_SETS.index(name))
+    for m, p in model_probs(ck, stressed, models, s).items():
+        table[m]["hit_dice"] = hit_dice(p >= 0.5, gt, hit)
     if "test_undegraded" in data:
         for m, p in probs.items():
             table[m].update(behind_leaves(p >= 0.5, gt, data["test_undegraded"][1]))
@@ -473,6 +493,8 @@ def main(argv=None) -> int:
         print(markdown_table(results))
         if len({r["seed"] for r in results}) > 1:
             print("\n" + seeds_table(results))
+        if any("hit_dice" in sc for r in results for sc in r["scores"].values()):
+            print("\n" + hit_table(results))
         return 0
     import torch
 
@@ -584,10 +606,29 @@ def seeds_table(results: list, control: str = "image_ft") -> str:
     return "\n".join(rows)
 
 
+def hit_table(results: list, control: str = "image_ft", ablation: str = "context_query_only") -> str:
+    """One row per set and seed: each model's Dice on the hard-hit frames (``hit_dice``), then each video model's
+    difference from ``control`` and the context model's from its query-only ``ablation`` on those frames."""
+    ranked = [m for m in ranked_models(results) if any("hit_dice" in r["scores"].get(m, {}) for r in results)]
+    compared = [m for m in ranked if m not in (control, "image")] if control in ranked else []
+    head = ranked + [f"{m} − {control}" for m in compared]
+    with_ablation = "context" in ranked and ablation in ranked
+    head += [f"context − {ablation}"] if with_ablation else []
+    rows = ["| set | seed | " + " | ".join(head) + " |", "|---" * (len(head) + 2) + "|"]
+    for r in sorted(results, key=lambda r: (ALL_SETS.index(r["set"]), r["seed"])):
+        hit = {m: r["scores"][m]["hit_dice"] for m in ranked if "hit_dice" in r["scores"].get(m, {})}
+        cells = [f"{hit[m]:.3f}" if m in hit else "–" for m in ranked]
+        pairs = [(m, control) for m in compared] + ([("context", ablation)] if with_ablation else [])
+        cells += [f"{hit[a] - hit[b]:+.3f}" if a in hit and b in hit else "–" for a, b in pairs]
+        rows.append(f"| {r['set']} | {r['seed']} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def _line(r: dict, models) -> str:
     sc = r["scores"]
     shown = [m for m in (*models, *SMOOTHED) if m in sc]
-    return "    " + "  ".join(f"{m} {sc[m]['dice']:.3f}/{sc[m]['instability']:.3f}" for m in shown)
+    hit = lambda m: f" (hit {sc[m]['hit_dice']:.3f})" if "hit_dice" in sc[m] else ""  # noqa: E731
+    return "    " + "  ".join(f"{m} {sc[m]['dice']:.3f}/{sc[m]['instability']:.3f}{hit(m)}" for m in shown)
 
 
 if __name__ == "__main__":

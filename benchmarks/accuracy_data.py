@@ -237,6 +237,35 @@ def degrade_video(frames: np.ndarray, rng, lingering: int = 0) -> tuple[np.ndarr
     return np.stack(out), cover
 
 
+HIT_EVERY = 3  # hard_hits: one frame in three
+
+
+def hard_hits(
+    frames: np.ndarray,
+    seed: int,
+    every: int = HIT_EVERY,
+    first: int = 2,
+    streak_px: int = 17,
+    gain: float = 0.45,
+    noise: float = 0.12,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A copy of ``frames`` in which every ``every``-th frame from ``first`` on is hit hard, all at once: a
+    ``streak_px`` motion streak, the exposure down to ``gain`` and sensor noise of ``noise`` (a gust, a cloud and a
+    high gain together) - frames that one frame alone cannot segment well, between neighbours that are as they were.
+    Returns the frames and the hit frames (bool, n)."""
+    rng = np.random.default_rng(seed)
+    hit = np.zeros(len(frames), bool)
+    hit[first::every] = True
+    out = frames.copy()
+    for t in np.flatnonzero(hit):
+        f = frames[t].astype(np.float32)
+        if streak_px >= 3:
+            f = cv2.filter2D(f, -1, _streak(streak_px | 1, rng.uniform(0, math.pi)), borderType=cv2.BORDER_REFLECT)
+        f = f * gain + rng.normal(0, noise * 255, f.shape)
+        out[t] = np.clip(f, 0, 255).astype(np.uint8)
+    return out, hit
+
+
 CONDITIONS = ("clean", "degraded", "occluded")
 LINGERING_LEAVES = 4  # the occluded condition's extra leaves
 

@@ -166,3 +166,43 @@ def test_a_variant_is_parsed_merged_into_the_training_settings_and_given_its_own
     run = {"set": "nuclei-slow-degraded", "seed": 0, "scores": {"context": cell, "context@aw2": cell}}
     run["scores"]["ground_truth"] = {"instability": 0.05}
     assert "context@aw2" in bench.markdown_table([run]).splitlines()[0]
+
+
+def test_hard_hits_degrade_one_frame_in_three_and_leave_the_others_as_they_were():
+    _bench()
+    accuracy_data = sys.modules["accuracy_data"]
+    frames = texture(size=64)[None].repeat(9, 0)
+    out, hit = accuracy_data.hard_hits(frames, seed=1)
+    assert hit.tolist() == [t % 3 == 2 for t in range(9)] and out.shape == frames.shape and out.dtype == np.uint8
+    assert np.array_equal(out[~hit], frames[~hit])  # the neighbours are as they were
+    assert all(out[t].mean() < 0.6 * frames[t].mean() for t in np.flatnonzero(hit))  # darker
+    dimmed = np.clip(np.round(frames[2].astype(np.float32) * 0.45), 0, 255)
+    streaked, _ = accuracy_data.hard_hits(frames, seed=1, noise=0.0)
+    still, _ = accuracy_data.hard_hits(frames, seed=1, noise=0.0, streak_px=0)
+    assert np.abs(still[2] - dimmed).max() <= 1  # without streak and noise: dimmed only
+    assert np.abs(streaked[2] - dimmed).mean() > 5  # the streak smears the texture
+    again, _ = accuracy_data.hard_hits(frames, seed=1)
+    assert np.array_equal(again, out)  # the same seed hits the same way
+
+
+def test_the_hit_table_compares_each_model_on_the_hard_hit_frames():
+    bench = _bench()
+
+    def cell(dice, hit):
+        return {"dice": dice, "instability": 0.1, "hit_dice": hit}
+
+    scores = {"image_ft": cell(0.9, 0.80), "context": cell(0.9, 0.84), "context_query_only": cell(0.9, 0.81)}
+    table = bench.hit_table([{"set": "conifer-fast-degraded", "seed": 0, "scores": scores}])
+    head, _, row = (line.strip("|").split("|") for line in table.splitlines())
+    head, row = [h.strip() for h in head], [c.strip() for c in row]
+    got = dict(zip(head, row))
+    assert got["image_ft"] == "0.800" and got["context"] == "0.840"
+    assert got["context − image_ft"] == "+0.040" and got["context − context_query_only"] == "+0.030"
+    assert "(hit 0.840)" in bench._line({"scores": scores}, ["context"])
+    gt = np.zeros((3, 8, 8), np.uint8)
+    gt[:, 2:6, 2:6] = 1
+    pred = gt.copy()
+    pred[1, 2:4] = 0  # half of the object missed on frame 1 only
+    missed = frame_scores(pred[1], gt[1])["dice"]
+    assert missed < 0.7 and bench.hit_dice(pred, gt, np.array([False, True, False])) == round(missed, 4)
+    assert bench.hit_dice(pred, gt, np.array([True, False, True])) == 1.0
