@@ -212,14 +212,17 @@ class TrainConfig:
         self._check_model_overrides()
 
     def _check_model_overrides(self) -> None:
-        """Unknown or invalid ``model`` keys fail now, naming the key, not when the model is built."""
-        from dvos_core.model.presets import ModelConfig, get_config
+        """Unknown or invalid ``model`` keys fail now, naming the key, not when the model is built (the values are
+        checked on the preset's config; a checkpoint in ``init_from`` is not read here)."""
+        from dvos_core.model.presets import PRESETS, ModelConfig, get_config
 
+        if not self.model:
+            return
         unknown = set(self.model) - {f.name for f in dataclasses.fields(ModelConfig)}
         if unknown:
             raise ValueError(f"unknown model keys {sorted(unknown)}; see dvos_core.model.ModelConfig")
         try:
-            get_config(self.preset, **self.model)
+            get_config(self.preset if self.preset in PRESETS else "small", **self.model)
         except (TypeError, ValueError) as e:
             raise ValueError(f"model overrides {self.model}: {e}") from None
 
