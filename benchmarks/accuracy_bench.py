@@ -610,15 +610,13 @@ def hit_table(results: list, control: str = "image_ft", ablation: str = "context
     """One row per set and seed: each model's Dice on the hard-hit frames (``hit_dice``), then each video model's
     difference from ``control`` and the context model's from its query-only ``ablation`` on those frames."""
     ranked = [m for m in ranked_models(results) if any("hit_dice" in r["scores"].get(m, {}) for r in results)]
-    compared = [m for m in ranked if m not in (control, "image")] if control in ranked else []
-    head = ranked + [f"{m} − {control}" for m in compared]
-    with_ablation = "context" in ranked and ablation in ranked
-    head += [f"context − {ablation}"] if with_ablation else []
+    pairs = [(m, control) for m in ranked if m not in (control, "image")] if control in ranked else []
+    pairs += [("context", ablation)] if "context" in ranked and ablation in ranked else []
+    head = ranked + [f"{a} − {b}" for a, b in pairs]
     rows = ["| set | seed | " + " | ".join(head) + " |", "|---" * (len(head) + 2) + "|"]
     for r in sorted(results, key=lambda r: (ALL_SETS.index(r["set"]), r["seed"])):
         hit = {m: r["scores"][m]["hit_dice"] for m in ranked if "hit_dice" in r["scores"].get(m, {})}
         cells = [f"{hit[m]:.3f}" if m in hit else "–" for m in ranked]
-        pairs = [(m, control) for m in compared] + ([("context", ablation)] if with_ablation else [])
         cells += [f"{hit[a] - hit[b]:+.3f}" if a in hit and b in hit else "–" for a, b in pairs]
         rows.append(f"| {r['set']} | {r['seed']} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
