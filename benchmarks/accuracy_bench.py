@@ -27,6 +27,8 @@ model (the same extra steps for each):
   before its heads - which part the references' help comes through;
 * ``image_ft_smoothed``, ``context_smoothed``: those models' probabilities smoothed over time (each frame averaged
   with its 4 earlier frames, aligned by the camera motion: ``dvos smooth``'s default);
+* ``image_ft_outliers``, ``context_outliers``: the same, but only the frames worse than their neighbours are moved
+  towards the average, as far as they are (``dvos smooth --only-outliers``);
 * ``context@NAME`` (``--variant NAME='{"anchor_weight": 2}'``, repeatable): a context model trained like ``context``
   from the same image model, seed and steps, with those training settings changed (merged into the TrainConfig of
   both phases): a setting measured side by side with the default in one run.
@@ -78,7 +80,13 @@ MODELS = (
     "context_no_lookup",
     "context_no_prior",
 )
-SMOOTHED = ("image_ft_smoothed", "context_smoothed")  # made from those models' predictions when they run
+# made from those models' predictions when they run: name -> (source model, smooth_array options)
+SMOOTHED = {
+    "image_ft_smoothed": ("image_ft", {}),
+    "context_smoothed": ("context", {}),
+    "image_ft_outliers": ("image_ft", {"only_outliers": True}),
+    "context_outliers": ("context", {"only_outliers": True}),
+}
 
 
 @dataclass
@@ -287,9 +295,9 @@ def model_probs(ck: dict, frames: np.ndarray, models, s: Settings) -> dict:
     from dvos_core.infer import smooth_array
 
     probs = predict_all(ck, frames, models, s.device, s.precision)
-    for smoothed in SMOOTHED:
-        if smoothed.removesuffix("_smoothed") in probs:
-            probs[smoothed] = smooth_array(probs[smoothed.removesuffix("_smoothed")], frames)
+    for smoothed, (source, options) in SMOOTHED.items():
+        if source in probs:
+            probs[smoothed] = smooth_array(probs[source], frames, **options)
     return probs
 
 

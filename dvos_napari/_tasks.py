@@ -14,6 +14,7 @@ def predict_videos(
     passes=None,
     reference_masks=None,
     smooth_before=0,
+    smooth_only_outliers=False,
     progress=None,
     cancel=None,
     precision="auto",
@@ -22,7 +23,8 @@ def predict_videos(
     (``name``: the prediction set, default the model's name; ``passes`` and ``reference_masks``: a context model's
     settings, default the core's; ``precision``: see ``predict_video``); with ``smooth_before`` > 0, then smooth
     each video's predictions over that many earlier frames into ``<name>_smoothed``
-    (``dvos_core.infer.smooth_predictions``)."""
+    (``dvos_core.infer.smooth_predictions``; ``smooth_only_outliers``: only the frames worse than their
+    neighbours)."""
     from dvos_core.infer import predict_video, prediction_name, smooth_predictions
     from dvos_core.progress import Steps
 
@@ -50,7 +52,15 @@ def predict_videos(
         if smooth_before:
             sub = Steps(progress, start=1000 * i + 800, span=200, total=total, prefix=f"{vid}: ")
             source = prediction_name(checkpoint, name)
-            smooth_predictions(project, vid, source, before=int(smooth_before), progress=sub, cancel=cancel)
+            smooth_predictions(
+                project,
+                vid,
+                source,
+                before=int(smooth_before),
+                only_outliers=bool(smooth_only_outliers),
+                progress=sub,
+                cancel=cancel,
+            )
     return n
 
 

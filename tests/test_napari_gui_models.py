@@ -169,6 +169,12 @@ def test_predict_offers_passes_for_a_context_model_and_names_the_prediction_set(
         and smoothed.frames().tolist() == list(range(6))
     )
     assert "img" in video.predictions.models() and pr.state.prediction_model == "img_smoothed"
+    assert smoothed.attrs["only_outliers"] is False and not pr.smooth_outliers.isChecked()
+    pr.smooth_outliers.setChecked(True)  # only the frames worse than their neighbours
+    wait_job(qtbot, pr.predict())
+    assert video.predictions["img_smoothed"].attrs["only_outliers"] is True
+    pr.smooth.setValue(0)
+    assert not pr.smooth_outliers.isEnabled()
 
     pr.set_name.setText("no/slashes")
     assert pr.guard(pr.predict) is None and "invalid prediction set name" in pr.messages.text()

@@ -54,7 +54,7 @@ def test_aligned_neighbours_restore_what_single_frames_missed(clip):
         smooth_array(probs[:3], frames)
 
 
-def test_heads_swaying_on_their_own_are_followed_not_blurred():
+def swaying_clip():
     """Heads that move 6 px against the field from one frame to the next (wind), filmed by a panning camera."""
     from dvos_core.motion.transforms import similarity_matrix, to3x3
 
@@ -73,7 +73,11 @@ def test_heads_swaying_on_their_own_are_followed_not_blurred():
             cam = to3x3(similarity_matrix(4.0, 3.0, 0.0, 1.0, (47.5, 47.5))) @ cam
         frames.append(cv2.warpAffine(w, cam[:2], (96, 96), flags=cv2.INTER_LINEAR))
         masks.append(cv2.warpAffine(m, cam[:2], (96, 96), flags=cv2.INTER_NEAREST))
-    frames, masks = np.stack(frames), np.stack(masks)
+    return np.stack(frames), np.stack(masks)
+
+
+def test_heads_swaying_on_their_own_are_followed_not_blurred():
+    frames, masks = swaying_clip()
     probs = masks.astype(np.float32) * 0.9  # a model that is right on every frame
     camera_only = smooth_array(probs, frames, before=4, follow_sway=False)
     followed = smooth_array(probs, frames, before=4)
@@ -120,4 +124,7 @@ def test_cli_smooths_every_video_that_has_the_predictions(clip, tmp_path, capsys
     assert p.video("b").predictions["steady"].frames().tolist() == list(range(8))
     assert "steady" not in p.video("a").predictions.models()
     assert p.video("b").predictions["steady"].attrs["follow_sway"] is False
+    assert p.video("b").predictions["steady"].attrs["only_outliers"] is False
+    assert dvos(["smooth", str(p.path), "image", "--only-outliers"]) == 0
+    assert p.video("b").predictions["image_smoothed"].attrs["only_outliers"] is True
     assert dvos(["smooth", str(p.path), "none"]) != 0

@@ -79,6 +79,12 @@ def register(sub) -> None:
         help="align the neighbours by the camera motion only, not along the local sway (faster; for footage whose "
         "objects move with the camera)",
     )
+    p.add_argument(
+        "--only-outliers",
+        action="store_true",
+        help="smooth only the frames that agree with their aligned neighbours much less than the neighbours agree "
+        "with each other (a gust, a cloud, a gain jump), as far as they do; the others are kept as they are",
+    )
     add_wait(p)
     p.set_defaults(func=_smooth)
 
@@ -241,6 +247,7 @@ def _smooth(args) -> int:
             progress=TerminalProgress(),
             cancel=cancel,
             follow_sway=not args.camera_only,
+            only_outliers=args.only_outliers,
         )
     name = args.name or smoothed_name(args.model)
     print(f"smoothed {total} frames in {len(ids)} video(s) into {name!r}")

@@ -9,7 +9,9 @@ neighbour does not cover (it moved out of view) gets fewer votes. By default the
 on any model's stored predictions and writes a new prediction set beside them (``<model>_smoothed``): the original
 is never changed and both can be compared with ``dvos evaluate``. Measured in ``docs/benchmarks.md``: much steadier
 masks; higher Dice where objects move with the camera (the accuracy benchmark), a little lower where heads sway
-on their own (the demo), so score both sets before relying on it.
+on their own (the demo), so score both sets before relying on it. ``only_outliers`` smooths only the frames that
+are worse than their neighbours (a gust, a cloud, a gain jump between good frames;
+:mod:`dvos_core.infer.outlier_gate`) and keeps the others as they are.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import cv2
 import numpy as np
 
 from dvos_core.infer.frame_window import FrameWindow
+from dvos_core.infer.outlier_gate import band_image, outlier_weight
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
 from dvos_core.progress import CancelToken, ProgressFn, check, report
@@ -80,14 +83,17 @@ def smooth_stream(
     cancel: CancelToken | None = None,
     label: str = "",
     follow_sway: bool = True,
+    only_outliers: bool = False,
 ) -> int:
     """Smooth ``targets`` in order: ``sink(t, p)`` with frame t's probability averaged with those of frames
     t-before .. t+after (each warped onto frame t by the camera motion and, with ``follow_sway``, the local motion
-    left; ``probability(k)`` None = frame k not predicted, left out). Holds only the frames of one window.
+    left; ``probability(k)`` None = frame k not predicted, left out). With ``only_outliers`` a frame is moved
+    towards that average only as far as it is worse than its neighbours
+    (:func:`dvos_core.infer.outlier_gate.outlier_weight`; 0 = kept as it is). Holds only the frames of one window.
     Returns the number of frames smoothed (targets without a probability are skipped)."""
     before, after = _check_window(before, after)
     targets = sorted({int(t) for t in targets})
-    window, aligner, probs, sway = FrameWindow(read_frames), SequenceAligner(), {}, None
+    window, aligner, probs, sway, bands = FrameWindow(read_frames), SequenceAligner(), {}, None, {}
     done = 0
     report(progress, 0, len(targets), f"{label}smoothing {len(targets)} frames")
     for i, t in enumerate(targets, 1):
@@ -104,11 +110,17 @@ def smooth_stream(
         near = [k for k in span if k != t and probs[k] is not None]
         frames = window.get([*near, t])
         shape = frames[t].shape[:2]
-        total, votes = np.asarray(own, np.float32).copy(), np.ones(shape, np.float32)
+        own = np.asarray(own, np.float32)
+        total, votes = own.copy(), np.ones(shape, np.float32)
+        weight = 1.0
         if near:
+            mats = aligner.align([*(frames[k] for k in near), frames[t]], times=[*near, t])
+        if near and only_outliers:
+            bands = {k: bands[k] if k in bands else band_image(frames[k]) for k in [*near, t]}
+            weight = outlier_weight(bands[t], [bands[k] for k in near], mats, shape)
+        if near and weight > 0:
             if follow_sway and sway is None:  # one video: every frame has the same shape
                 sway = _Sway(shape)
-            mats = aligner.align([*(frames[k] for k in near), frames[t]], times=[*near, t])
             for k, mat in zip(near, mats):
                 inside = valid_region(mat, shape, shape).astype(np.float32)
                 moved = warp_to(np.asarray(probs[k], np.float32), mat, shape, nearest=False)
@@ -120,16 +132,23 @@ def smooth_stream(
         aligner.forget(set(span))
         if sway is not None:
             sway.keep(span)
-        sink(t, total / votes)
+        smoothed = total / votes
+        sink(t, smoothed if weight == 1.0 else own + weight * (smoothed - own))
         done += 1
         report(progress, i, len(targets), f"{label}frame {t}")
     return done
 
 
 def smooth_array(
-    probabilities: np.ndarray, frames: np.ndarray, before: int = 4, after: int = 0, follow_sway: bool = True
+    probabilities: np.ndarray,
+    frames: np.ndarray,
+    before: int = 4,
+    after: int = 0,
+    follow_sway: bool = True,
+    only_outliers: bool = False,
 ) -> np.ndarray:
-    """Smoothed (T, H, W) probabilities of an in-memory video (``frames`` (T, H, W, 3) uint8)."""
+    """Smoothed (T, H, W) probabilities of an in-memory video (``frames`` (T, H, W, 3) uint8); the options are
+    :func:`smooth_stream`'s."""
     probabilities = np.asarray(probabilities, np.float32)
     if probabilities.shape != frames.shape[:3]:
         raise ValueError(f"probabilities {probabilities.shape} do not match frames {frames.shape[:3]}")
@@ -140,7 +159,15 @@ def smooth_array(
 
     n = len(frames)
     smooth_stream(
-        range(n), n, lambda a, b: frames[a:b], probabilities.__getitem__, sink, before, after, follow_sway=follow_sway
+        range(n),
+        n,
+        lambda a, b: frames[a:b],
+        probabilities.__getitem__,
+        sink,
+        before,
+        after,
+        follow_sway=follow_sway,
+        only_outliers=only_outliers,
     )
     return out
 
@@ -157,10 +184,12 @@ def smooth_predictions(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     follow_sway: bool = True,
+    only_outliers: bool = False,
 ) -> int:
     """Smooth the stored predictions ``model`` of one video into the prediction set ``name`` (default
     ``<model>_smoothed``); returns the number of frames written. ``follow_sway=False`` aligns by the camera motion
-    only. ``threshold``: for the stored masks (default: the source's). Each frame is committed as it is written; an
+    only; ``only_outliers`` smooths only the frames worse than their neighbours (see :func:`smooth_stream`).
+    ``threshold``: for the stored masks (default: the source's). Each frame is committed as it is written; an
     interrupted run resumes, unless the source predictions changed since (then it starts again)."""
     before, after = _check_window(before, after)
     video = project.video(video_id)
@@ -185,12 +214,14 @@ def smooth_predictions(
         "before": before,
         "after": after,
         "follow_sway": bool(follow_sway),
+        "only_outliers": bool(only_outliers),
         "threshold": threshold,
     }
     # the source's own fingerprint and run (its start date in stores written before runs had ids): predicting the
     # source again invalidates what was smoothed
     run = src.get("run") or src.get("date")
-    fingerprint = f"{src.get('fingerprint')}|{run}|smooth {before},{after},{bool(follow_sway)}@{threshold}"
+    mode = f"{before},{after},{bool(follow_sway)}" + (",outliers" if only_outliers else "")
+    fingerprint = f"{src.get('fingerprint')}|{run}|smooth {mode}@{threshold}"
     dest = video.predictions[name]
     same = dest.start(info, fingerprint)
     targets = [int(t) for t in predicted]
@@ -215,4 +246,5 @@ def smooth_predictions(
         cancel,
         f"{video_id}: ",
         follow_sway,
+        only_outliers,
     )

@@ -130,7 +130,16 @@ class PredictDock(DvosDock):
             "little where they sway a lot - compare both sets in Review on a test video first (4 is a good start)"
         )
         f.addRow("save predictions as", self.set_name)
+        self.smooth_outliers = QCheckBox("only frames worse than their neighbours")
+        self.smooth_outliers.setToolTip(
+            "smooth only the frames that agree with their aligned neighbours much less than the neighbours agree "
+            "with each other (a gust, a cloud, a gain jump between good frames), as far as they do, and keep the "
+            "others as they are: most of what smoothing gains on such frames without its cost where heads sway"
+        )
+        self.smooth_outliers.setEnabled(False)
+        self.smooth.valueChanged.connect(lambda v: self.smooth_outliers.setEnabled(v > 0))
         f.addRow("smooth over time", self.smooth)
+        f.addRow("", self.smooth_outliers)
         f.addRow("run on", self.scope)
         f.addRow("batch size (frames)", self.batch)
         self.predict_form = f
@@ -258,6 +267,7 @@ class PredictDock(DvosDock):
             reference_masks=reference_masks,
             precision=self.compute.precision.currentText(),
             smooth_before=before,
+            smooth_only_outliers=self.smooth_outliers.isChecked(),
             label=f"predict {len(ids)} video(s) as {name}" + (", then smooth them" if before else ""),
             on_result=lambda n: self._predicted(n, shown),
         )

@@ -1,0 +1,89 @@
+"""Which frames are worse than their neighbours: a per-frame weight for smoothing only the frames that need it.
+
+A gust, a cloud or a gain jump can spoil one frame between good ones. Such a frame agrees with its neighbours
+(aligned onto it by the camera motion) much less than the neighbours agree with one another; a frame of footage
+whose heads simply sway a lot does not stand out that way, because its neighbours differ from each other as much.
+The agreement is the normalised cross-correlation of band-passed grey images (fine detail, which blur, noise and
+occluders spoil and exposure does not change) over the pixels both cover. The current frame's score is the median
+of its agreements with its neighbours, each neighbour's the median of its agreements with the other neighbours (the
+current frame left out, so that it does not pull them down with it); its *outlier weight* is 0 while its score is at
+least ``high`` times the median of the neighbours' scores, 1 at ``low`` times or less, linear in between. Needs at least two
+neighbours (0 otherwise: nothing to compare the neighbours with).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from dvos_core.motion import valid_region, warp_to
+from dvos_core.motion.transforms import rescale
+
+SIDE = 256  # the agreement is measured on frames at most this large
+BAND = (1.0, 3.0)  # difference of Gaussians (sigmas in px at that size): the detail that blur and noise spoil
+LOW, HIGH = 0.6, 0.9  # score ratios at which the weight is 1 and 0 (measured in docs/benchmarks.md)
+
+
+def _scale(shape) -> float:
+    return max(1.0, max(shape[:2]) / SIDE)
+
+
+def band_image(frame: np.ndarray) -> np.ndarray:
+    """The band-passed grey image (float32, at most SIDE px) a frame's agreement is measured on."""
+    g = frame if frame.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+    g = g.astype(np.float32)
+    f = _scale(g.shape)
+    if f > 1:
+        g = cv2.resize(g, (round(g.shape[1] / f), round(g.shape[0] / f)), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(g, (0, 0), BAND[0]) - cv2.GaussianBlur(g, (0, 0), BAND[1])
+
+
+def _ncc(a: np.ndarray, b: np.ndarray, both: np.ndarray) -> float:
+    if both.sum() < 16:
+        return float("nan")
+    a, b = a[both], b[both]
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
+
+
+def outlier_weight(
+    current: np.ndarray,
+    neighbours: Sequence[np.ndarray],
+    matrices: Sequence,
+    shape,
+    low: float = LOW,
+    high: float = HIGH,
+) -> float:
+    """Outlier weight in [0, 1] of the current frame. ``current``, ``neighbours``: their :func:`band_image`;
+    ``matrices``: each neighbour -> the current frame, in the full frames' coordinates (``shape``: the full frame)."""
+    if not 0.0 <= low < high:
+        raise ValueError(f"the outlier weight needs 0 <= low < high, got low={low}, high={high}")
+    if len(neighbours) < 2:
+        return 0.0
+    f = _scale(shape)
+    small = current.shape
+    images, covers = [], []
+    for image, m in zip(neighbours, matrices):
+        m = rescale(m, 1.0 / f) if f > 1 else np.asarray(m, np.float64)[:2]
+        images.append(warp_to(image, m, small, nearest=False))
+        covers.append(valid_region(m, image.shape, small))
+    images.append(current)
+    covers.append(np.ones(small, bool))
+    k = len(images)
+    pair = np.full((k, k), np.nan)
+    for i in range(k):
+        for j in range(i + 1, k):
+            pair[i, j] = pair[j, i] = _ncc(images[i], images[j], covers[i] & covers[j])
+    with warnings.catch_warnings():  # a frame whose every pair lacks overlap has no score
+        warnings.simplefilter("ignore", RuntimeWarning)
+        own = np.nanmedian(pair[-1, :-1])
+        among = pair[:-1, :-1]  # the neighbours judged among themselves, so a bad current frame does not lower them
+        others = np.nanmedian(np.where(np.eye(k - 1, dtype=bool), np.nan, among), axis=1)
+    others = others[np.isfinite(others)]
+    if not np.isfinite(own) or not len(others):
+        return 0.0
+    ratio = own / max(float(np.median(others)), 1e-3)
+    return float(np.clip((high - ratio) / (high - low), 0.0, 1.0))

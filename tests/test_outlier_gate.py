@@ -1,0 +1,93 @@
+"""Smoothing only the frames worse than their neighbours: a frame hit by blur, noise and an exposure drop between
+good ones is found and smoothed; good frames - also of footage whose heads sway on their own - are kept as they
+are."""
+
+import cv2
+import numpy as np
+import pytest
+from motion_clips import camera_clip, fast_pan, paint_heads, texture
+from test_smooth import dice, noisy, swaying_clip
+
+from dvos_core.infer import smooth_array, smooth_predictions
+from dvos_core.infer.outlier_gate import band_image, outlier_weight
+from dvos_core.motion.align import SequenceAligner
+from dvos_core.store import Project
+
+HIT = (3, 6)
+
+
+def hit(frame, seed):
+    """A gust, a cloud and a high gain at once: a 15 px streak, exposure x0.45, noise of 30 grey levels."""
+    rng = np.random.default_rng(seed)
+    f = cv2.filter2D(frame.astype(np.float32), -1, np.full((1, 15), 1 / 15, np.float32))
+    return np.clip(f * 0.45 + rng.normal(0, 30, f.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def hit_clip():
+    world, wmask, _ = paint_heads(texture(size=512, dark=True), 120, seed=1)
+    frames, masks, _ = camera_clip(world, fast_pan(9, seed=2, speed=(3, 6)), size=(128, 128), world_mask=wmask)
+    stressed = frames.copy()
+    for t in HIT:
+        stressed[t] = hit(frames[t], t)
+    return frames, stressed, masks
+
+
+def weights(frames, before=4):
+    aligner, out = SequenceAligner(), []
+    for t in range(len(frames)):
+        near = list(range(max(0, t - before), t))
+        mats = aligner.align([*(frames[k] for k in near), frames[t]], times=[*near, t]) if near else []
+        bands = [band_image(frames[k]) for k in near]
+        out.append(outlier_weight(band_image(frames[t]), bands, mats, frames.shape[1:3]))
+    return np.array(out)
+
+
+def test_a_hit_frame_stands_out_and_good_frames_do_not(hit_clip):
+    frames, stressed, _ = hit_clip
+    w = weights(stressed)
+    assert w[list(HIT)].min() > 0.8, w  # the hit frames
+    assert np.delete(w, HIT).max() == 0.0, w  # the good ones, also those with a hit frame among their neighbours
+    assert weights(frames).max() == 0.0  # the clip as filmed: nothing stands out
+    assert weights(swaying_clip()[0]).max() == 0.0  # heads swaying 6 px a frame on their own: nothing either
+    assert w[:2].tolist() == [0.0, 0.0]  # fewer than two neighbours: nothing to compare with
+    with pytest.raises(ValueError, match="low < high"):
+        outlier_weight(
+            band_image(frames[2]), [band_image(f) for f in frames[:2]], [np.eye(3)[:2]] * 2, (96, 96), 0.9, 0.6
+        )
+
+
+def test_only_the_hit_frames_are_smoothed(hit_clip):
+    _, stressed, masks = hit_clip
+    probs = noisy(masks)
+    probs[list(HIT)] = np.where(masks[list(HIT)] > 0, 0.3, 0.05)  # the model misses most heads on a hit frame
+    full = smooth_array(probs, stressed)
+    only = smooth_array(probs, stressed, only_outliers=True)
+    good = [t for t in range(len(probs)) if t not in HIT]
+    assert np.array_equal(only[good], probs[good])  # good frames kept exactly
+    assert dice(only[list(HIT)], masks[list(HIT)]) > dice(probs[list(HIT)], masks[list(HIT)]) + 0.3
+    assert dice(only[list(HIT)], masks[list(HIT)]) > dice(full[list(HIT)], masks[list(HIT)]) - 0.05
+
+
+def test_heads_swaying_on_their_own_are_kept_as_they_are():
+    frames, masks = swaying_clip()
+    probs = masks.astype(np.float32) * 0.9
+    assert np.array_equal(smooth_array(probs, frames, only_outliers=True), probs)
+    assert not np.array_equal(smooth_array(probs, frames), probs)  # full smoothing changes them
+
+
+def test_stored_smoothing_records_the_mode_and_redoes_on_a_change(hit_clip, tmp_path):
+    _, stressed, masks = hit_clip
+    p = Project.create(tmp_path / "s.dvos")
+    video = p.add_video_array("clip", stressed, split="test")
+    video.predictions["image"].start({"kind": "frame", "threshold": 0.5}, "ck1")
+    video.predictions["image"].set_many(range(len(masks)), noisy(masks))
+    assert smooth_predictions(p, "clip", "image") == len(masks)
+    assert video.predictions["image_smoothed"].attrs["only_outliers"] is False
+    assert smooth_predictions(p, "clip", "image", only_outliers=True) == len(masks)  # another mode: redone
+    out = video.predictions["image_smoothed"]
+    assert out.attrs["only_outliers"] is True
+    source = video.predictions["image"].arrays()[1][:].astype(np.float32)
+    expected = smooth_array(source, stressed, only_outliers=True)
+    assert np.abs(out.arrays()[1][:].astype(np.float32) - expected).max() < 2e-3
+    assert smooth_predictions(p, "clip", "image", only_outliers=True) == 0  # resumed: nothing left
