@@ -39,7 +39,8 @@ Where one frame is not enough: each model also segments a copy of the test video
 hit hard (a 17 px motion streak, exposure 0.45 and strong noise at once; ``accuracy_data.hard_hits``), and
 ``hit_dice`` is its Dice on those frames - a video model that uses its neighbours should beat its query-only
 ablation there (``--table`` prints these beside the main table).
-``--reuse`` re-scores the models kept in ``--workdir`` by an earlier run (same settings and seed) without training.
+``--reuse`` re-scores the models kept in ``--workdir`` by an earlier run (same settings and seed) without training;
+a ``--variant`` it does not hold is trained from its image model (a variant kept under the same name is reused).
 ``--seed`` changes the footage (camera path, degradations) as well as the training; ``--table`` of runs with
 several seeds adds each model's mean and spread across them and its paired difference from ``image_ft``.
 Per model: frame-weighted Dice, IoU, boundary F
@@ -223,10 +224,7 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
     video = [(k, k, {}) for k in ("dvos", "context") if any(m == k or m.startswith(f"{k}_") for m in models)]
     video += [(f"context@{name}", "context", extra) for name, extra in s.variants]
     for name, kind, extra in video:
-        kw = context_settings(s, extra)
-        first, init = f"{store_name(name)}_synthetic", str(ck["image"])
-        p1 = _train(project, first, "synthetic", s, s.synthetic_steps, video_model=kind, init_from=init, **kw)
-        ck[name] = _train(project, store_name(name), "real", s, s.real_steps, video_model=kind, init_from=str(p1), **kw)
+        ck[name] = train_video_model(project, s, ck["image"], name, kind, extra)
     degrade = {"degrade_p": s.degrade_p}  # the same share of degraded inputs as the context model's queries
     controls = {"image_ft": {}}
     if "image_ft_anchor" in models:  # the control with the context model's clean-view anchor
@@ -258,6 +256,33 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
             **extra,
         )
     return ck
+
+
+def train_video_model(project, s: Settings, image_ck, name: str, kind: str, extra: dict) -> str:
+    """The two phases of one video model (column ``name``, model kind ``kind``, ``extra`` training settings) from
+    the image model ``image_ck``; returns its checkpoint."""
+    kw = context_settings(s, extra)
+    first = f"{store_name(name)}_synthetic"
+    p1 = _train(project, first, "synthetic", s, s.synthetic_steps, video_model=kind, init_from=str(image_ck), **kw)
+    return _train(project, store_name(name), "real", s, s.real_steps, video_model=kind, init_from=str(p1), **kw)
+
+
+def add_variants(path: Path, ck: dict, s: Settings, log) -> dict:
+    """``ck`` plus the variants of ``s``: those an earlier run kept in the set's project as they are, the others
+    trained now from its image model (so a variant can be added to an earlier run without training the rest)."""
+    from dvos_core.store import Project
+
+    project = Project.open(path)
+    out = dict(ck)
+    for name, extra in s.variants:
+        column = f"context@{name}"
+        kept = project.model_dir(store_name(column)) / "best.pt"
+        if not kept.exists():
+            log(f"{path.name}: training {column} from the kept image model")
+            image = project.model_dir("image") / "best.pt"
+            kept = train_video_model(project, s, image, column, "context", extra)
+        out[column] = str(kept)
+    return out
 
 
 def predict_all(ck: dict, frames: np.ndarray, models, device: str = "cpu", precision: str = "auto") -> dict:
@@ -389,12 +414,17 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
     data = make_set(scenes[scene], speed, condition, s.n_train, s.n_test, s.size, seed=s.seed + ALL_SETS.index(name))
     t0 = time.perf_counter()
     frames, gt = data["test"]
-    ck = stored_checkpoints(out_dir / f"{name}.dvos", frames, models) if reuse else None
+    path = out_dir / f"{name}.dvos"
+    ck = stored_checkpoints(path, frames, [m for m in models if not is_variant(m)]) if reuse else None
     trained_s = None
+    if ck is not None and s.variants:  # an earlier run's models: only the variants it lacks are trained
+        ck = add_variants(path, ck, s, log)
+        trained_s = round(time.perf_counter() - t0, 1)
+        t0 = time.perf_counter()
     if ck is None:
         if reuse:
             log(f"{name}: no complete earlier run in {out_dir}, training")
-        ck = run_loop(build_project(out_dir / f"{name}.dvos", data, s), s, log, models)
+        ck = run_loop(build_project(path, data, s), s, log, models)
         trained_s = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
     probs = model_probs(ck, frames, models, s)
