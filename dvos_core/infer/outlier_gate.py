@@ -7,8 +7,8 @@ The agreement is the normalised cross-correlation of band-passed grey images (fi
 occluders spoil and exposure does not change) over the pixels both cover. The current frame's score is the median
 of its agreements with its neighbours, each neighbour's the median of its agreements with the other neighbours (the
 current frame left out, so that it does not pull them down with it); its *outlier weight* is 0 while its score is at
-least ``high`` times the median of the neighbours' scores, 1 at ``low`` times or less, linear in between. Needs at least two
-neighbours (0 otherwise: nothing to compare the neighbours with).
+least ``high`` times the median of the neighbours' scores, 1 at ``low`` times or less, linear in between. Needs at
+least two neighbours (0 otherwise: nothing to compare the neighbours with).
 """
 
 from __future__ import annotations
