@@ -206,3 +206,26 @@ def test_the_hit_table_compares_each_model_on_the_hard_hit_frames():
     missed = frame_scores(pred[1], gt[1])["dice"]
     assert missed < 0.7 and bench.hit_dice(pred, gt, np.array([False, True, False])) == round(missed, 4)
     assert bench.hit_dice(pred, gt, np.array([True, False, True])) == 1.0
+
+
+def test_reuse_trains_only_the_variants_a_kept_project_lacks(tmp_path, monkeypatch):
+    from dvos_core.store import Project
+
+    bench = _bench()
+    path = tmp_path / "set.dvos"
+    project = Project.create(path)
+    for name in ("image", "variant_kept"):
+        project.model_dir(name).mkdir(parents=True, exist_ok=True)
+        (project.model_dir(name) / "best.pt").write_bytes(b"x")
+    trained = []
+
+    def train(project, s, image_ck, name, kind, extra):
+        trained.append((name, kind, extra, str(image_ck)))
+        return "new.pt"
+
+    monkeypatch.setattr(bench, "train_video_model", train)
+    s = bench.Settings(variants=(("kept", {"anchor_weight": 2}), ("new", {"anchor_weight": 3})))
+    ck = bench.add_variants(path, {"image": "img.pt"}, s, lambda m: None)
+    assert ck["context@kept"] == str(project.model_dir("variant_kept") / "best.pt")  # kept: reused as it is
+    assert ck["context@new"] == "new.pt" and ck["image"] == "img.pt"
+    assert trained == [("context@new", "context", {"anchor_weight": 3}, str(project.model_dir("image") / "best.pt"))]
