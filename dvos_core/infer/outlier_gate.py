@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from dvos_core.motion import valid_region, warp_to
+from dvos_core.motion.align import ncc
 from dvos_core.motion.transforms import rescale
 
 SIDE = 256  # the agreement is measured on frames at most this large
@@ -42,11 +43,7 @@ def band_image(frame: np.ndarray) -> np.ndarray:
 
 
 def _ncc(a: np.ndarray, b: np.ndarray, both: np.ndarray) -> float:
-    if both.sum() < 16:
-        return float("nan")
-    a, b = a[both], b[both]
-    a, b = a - a.mean(), b - b.mean()
-    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
+    return ncc(a[both], b[both]) if both.sum() >= 16 else float("nan")
 
 
 def outlier_weight(

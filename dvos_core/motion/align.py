@@ -34,6 +34,12 @@ def _small_grey(frame: np.ndarray) -> tuple[np.ndarray, float]:
     return g.astype(np.float32), factor
 
 
+def ncc(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised cross-correlation of two equally shaped pixel arrays, in [-1, 1]."""
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
+
+
 def agreement(ref: np.ndarray, query: np.ndarray, matrix) -> float:
     """Normalised cross-correlation of ``ref`` warped by ``matrix`` with ``query`` over their overlap, in [-1, 1]
     (-1 when the overlap is below MIN_OVERLAP)."""
@@ -43,10 +49,7 @@ def agreement(ref: np.ndarray, query: np.ndarray, matrix) -> float:
     cover = valid_region(m, r.shape, q.shape)
     if cover.mean() < MIN_OVERLAP:
         return -1.0
-    a = warp_to(r, m, q.shape)[cover]
-    b = q[cover]
-    a, b = a - a.mean(), b - b.mean()
-    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
+    return ncc(warp_to(r, m, q.shape)[cover], q[cover])
 
 
 def best_transform(ref, query, candidates: Sequence, params: MotionParams | None = None) -> np.ndarray:
