@@ -408,3 +408,37 @@ def test_predictions_made_with_other_reference_masks_are_made_again(tmp_path):
         with pytest.raises(ValueError, match=next(iter(bad))):
             predict_video(project, vid, ckpt, device="cpu", **bad)
         assert preds.attrs["reference_masks"] == "independent" and preds.arrays()[2][:].tolist() == [1] * 6
+
+
+def test_validation_items_see_the_frames_as_prediction_does(tmp_path):
+    """Validation items are not degraded, keep every reference slot and look back only (as the causal prediction
+    pass); training items still draw all of that. So a fresh context model validates exactly as its image model."""
+    from dvos_core.data.augment import AugmentConfig
+
+    project = make_toy_project(tmp_path / "t.dvos", n_clips=1, n_frames=4, size=64, n_videos=1, video_frames=12)
+    vid = project.video_ids()[0]
+    idx = ClipIndex.from_project(project, 4, 1, "real", video_ids=[vid], val_fraction=0)
+    harsh = {"degrade_query_p": 1.0, "degrade_refs_p": 1.0, "empty_refs_p": 1.0, "bidirectional_p": 1.0}
+    aug = AugmentConfig(context={**harsh, "degrade": {"noise_p": 1.0, "noise_sigma": (0.2, 0.3)}})
+    train = ClipDataset(project.path, idx, 64, train=True, augment=aug, kind="context")
+    val = ClipDataset(project.path, idx, 64, train=False, augment=aug, kind="context")
+    frame_val = ClipDataset(project.path, idx, 64, train=False, augment=aug, kind="frame")
+    i = next(k for k in range(len(idx)) if idx[k].t >= 6)  # a query with four earlier frames in its video
+    s = idx[i]
+    assert val._times(s, torch.Generator().manual_seed(0))[0] == [s.t - 4, s.t - 3, s.t - 2, s.t - 1, s.t]
+    item, t_item = val[i], train[(i, 3)]
+    assert torch.equal(item["query"], item["target"]) and float(item["query_clean"]) == 1.0
+    assert item["ref_valid"].tolist() == [1.0, 1.0, 1.0, 1.0]
+    assert not torch.equal(t_item["query"], t_item["target"]) and float(t_item["query_clean"]) == 0.0
+    assert float(t_item["ref_valid"].sum()) < 4  # training still empties the oldest slots
+
+    torch.manual_seed(0)
+    image = build_model("tiny", "frame").eval()
+    ctx = build_model("tiny", "context").eval()
+    init_from_frame_model(ctx, image.state_dict())
+    with torch.no_grad():
+        batch = {k: v[None] for k, v in item.items()}
+        fbatch = {k: v[None] for k, v in frame_val[i].items()}
+        a = ctx(*ctx.batch_inputs(batch, "cpu"))["mask"]
+        b = image(*image.batch_inputs(fbatch, "cpu"))["mask"]
+    assert torch.equal(a, b)

@@ -18,7 +18,7 @@ The target stays the clean query's mask (and frame).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -52,6 +52,11 @@ class ContextConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def for_validation(self) -> ContextConfig:
+        """These settings as validation uses them: the frames as prediction sees them (no degraded query or
+        reference, no emptied slot), the references' masks still made prediction-like (prediction lends its own)."""
+        return replace(self, degrade_query_p=0.0, degrade_refs_p=0.0, empty_refs_p=0.0)
 
 
 def _rand(g) -> float:

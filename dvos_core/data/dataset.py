@@ -105,15 +105,16 @@ class ClipDataset(Dataset):
     def _times(self, s: Sample, g=None) -> tuple[list, list]:
         """Frame times (references, then the query) and whether each is inside the source (and its segment).
 
-        A context sample (``g`` given) draws its references: with p ``context.bidirectional_p`` tau of the frames
-        within tau*delta before *or after* the query (a second pass predicts with both sides), else the tau before."""
+        A context training sample (``g`` given) draws its references: with p ``context.bidirectional_p`` tau of the
+        frames within tau*delta before *or after* the query (a second pass predicts with both sides), else the tau
+        before; a validation sample takes the tau before, as the default (causal) prediction pass does."""
         if self.kind == "frame":
             return [s.t], [True]
         if self.kind == "dvos":  # references before the start repeat the first frame (the paper's clamping)
             return self.index.reference_times(s.t, s.start) + [s.t], [True] * (self.index.tau + 1)
         tau, d = self.index.tau, self.index.delta
         offsets = list(range(-tau, 0))
-        if g is not None and float(torch.rand(1, generator=g)) < self.augment.context.bidirectional_p:
+        if g is not None and self.train and float(torch.rand(1, generator=g)) < self.augment.context.bidirectional_p:
             both = torch.tensor([*range(-tau, 0), *range(1, tau + 1)])
             offsets = sorted(both[torch.randperm(len(both), generator=g)[:tau]].tolist())
         stop = self._source(s).n_frames if s.stop is None else s.stop
@@ -210,7 +211,8 @@ class ClipDataset(Dataset):
     def _context_item(self, s: Sample, aug_seed: int) -> dict:
         """A context-model item: every frame's mask is read, the references are warped onto the query, the clip is
         cropped as one, then see :func:`~dvos_core.data.context_sample.context_sample`."""
-        # validation items (plain indices) have a fixed seed: the same degradations every epoch
+        # validation items (plain indices) have a fixed seed: the same reference masks every epoch; they see the
+        # frames as prediction does (no degradation, no emptied slot), as the image model's validation does
         g = torch.Generator().manual_seed(int(aug_seed) & 0x7FFF_FFFF_FFFF_FFFF)
         times = self._times(s, g)
         frames, masks, known = self.read_clip_masks(s, times=times)
@@ -223,7 +225,8 @@ class ClipDataset(Dataset):
         else:
             x, m = spatial_eval(x, m, self.size, cfg.eval_crop)
         steps = [times[0][-1] - r for r in times[0][:-1]]  # each reference's distance from the query, in frames
-        parts = context_sample(x, m, torch.from_numpy(known), cfg.context, g, steps=steps)
+        sampling = cfg.context if self.train else cfg.context.for_validation()
+        parts = context_sample(x, m, torch.from_numpy(known), sampling, g, steps=steps)
         valid, degraded = parts["ref_valid"], parts["query_degraded"]
         frames_in = torch.cat([parts["refs"], parts["query"][None]])
         state = g.get_state() if degraded and self.clean_view else None
