@@ -52,12 +52,19 @@ def test_train_config_numbers_in_any_yaml_spelling(tmp_path, text, field, value)
         ("model: [1, 2]", "TrainConfig.model must be a mapping"),
         ("model: {prior_refin: true}", "unknown model keys \\['prior_refin'\\]; see dvos_core.model.ModelConfig"),
         ("model: {fusion_radius: -1}", "model overrides .*fusion_radius >= 0"),
+        ("preset: huge", "unknown model preset 'huge'; choose one of"),
+        ("preset: huge\nmodel: {dropout: 0.1}", "unknown model preset 'huge'"),
         ("augment: {hflip: often}", "AugmentConfig.hflip must be a number, got 'often'"),
     ],
 )
 def test_train_config_bad_values_name_the_file_and_field(tmp_path, text, message):
     with pytest.raises(ConfigError, match=f"c.yaml: {message}"):
         TrainConfig.from_yaml(_yaml(tmp_path, text))
+
+
+def test_train_config_preset_is_not_checked_when_a_checkpoint_fixes_the_model(tmp_path):
+    cfg = TrainConfig.from_yaml(_yaml(tmp_path, "preset: huge\ninit_from: img/best.pt\nmodel: {dropout: 0.1}"))
+    assert cfg.preset == "huge" and cfg.model == {"dropout": 0.1}
 
 
 @pytest.mark.parametrize(

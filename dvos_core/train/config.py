@@ -209,11 +209,20 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown augment keys {sorted(unknown)}; see dvos_core.data.AugmentConfig")
         self.augment_config()  # checks the augment values' types now, not when training starts
+        self._check_preset()
         self._check_model_overrides()
+
+    def _check_preset(self) -> None:
+        """An unknown preset fails now when it would build the model (without ``init_from``, which fixes it)."""
+        from dvos_core.model.presets import PRESETS, list_presets
+
+        if not self.init_from and self.preset not in PRESETS:
+            raise ValueError(f"unknown model preset {self.preset!r}; choose one of {list_presets()}")
 
     def _check_model_overrides(self) -> None:
         """Unknown or invalid ``model`` keys fail now, naming the key, not when the model is built (the values are
-        checked on the preset's config; a checkpoint in ``init_from`` is not read here)."""
+        checked on the preset's config, or on ``small``'s when ``init_from`` fixes the model: its checkpoint is not
+        read here)."""
         from dvos_core.model.presets import PRESETS, ModelConfig, get_config
 
         if not self.model:
