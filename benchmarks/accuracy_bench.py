@@ -267,9 +267,10 @@ def train_video_model(project, s: Settings, image_ck, name: str, kind: str, extr
     return _train(project, store_name(name), "real", s, s.real_steps, video_model=kind, init_from=str(p1), **kw)
 
 
-def add_variants(path: Path, ck: dict, s: Settings, log) -> dict:
+def add_variants(path: Path, ck: dict, s: Settings, log, trained: list | None = None) -> dict:
     """``ck`` plus the variants of ``s``: those an earlier run kept in the set's project as they are, the others
-    trained now from its image model (so a variant can be added to an earlier run without training the rest)."""
+    trained now from its image model (so a variant can be added to an earlier run without training the rest); the
+    columns trained now are appended to ``trained`` when given."""
     from dvos_core.store import Project
 
     project = Project.open(path)
@@ -281,6 +282,8 @@ def add_variants(path: Path, ck: dict, s: Settings, log) -> dict:
             log(f"{path.name}: training {column} from the kept image model")
             image = project.model_dir("image") / "best.pt"
             kept = train_video_model(project, s, image, column, "context", extra)
+            if trained is not None:
+                trained.append(column)
         out[column] = str(kept)
     return out
 
@@ -418,9 +421,11 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
     ck = stored_checkpoints(path, frames, [m for m in models if not is_variant(m)]) if reuse else None
     trained_s = None
     if ck is not None and s.variants:  # an earlier run's models: only the variants it lacks are trained
-        ck = add_variants(path, ck, s, log)
-        trained_s = round(time.perf_counter() - t0, 1)
-        t0 = time.perf_counter()
+        trained: list = []
+        ck = add_variants(path, ck, s, log, trained)
+        if trained:  # the time of training them (none when every variant was kept)
+            trained_s = round(time.perf_counter() - t0, 1)
+            t0 = time.perf_counter()
     if ck is None:
         if reuse:
             log(f"{name}: no complete earlier run in {out_dir}, training")

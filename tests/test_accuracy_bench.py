@@ -225,7 +225,9 @@ def test_reuse_trains_only_the_variants_a_kept_project_lacks(tmp_path, monkeypat
 
     monkeypatch.setattr(bench, "train_video_model", train)
     s = bench.Settings(variants=(("kept", {"anchor_weight": 2}), ("new", {"anchor_weight": 3})))
-    ck = bench.add_variants(path, {"image": "img.pt"}, s, lambda m: None)
+    columns = []
+    ck = bench.add_variants(path, {"image": "img.pt"}, s, lambda m: None, columns)
+    assert columns == ["context@new"]  # what run_set times as training
     assert ck["context@kept"] == str(project.model_dir("variant_kept") / "best.pt")  # kept: reused as it is
     assert ck["context@new"] == "new.pt" and ck["image"] == "img.pt"
     assert trained == [("context@new", "context", {"anchor_weight": 3}, str(project.model_dir("image") / "best.pt"))]
