@@ -71,3 +71,6 @@ def test_cli_options_override_the_yaml_config(tmp_path):
     assert (kept.lr, kept.eta_min, kept.pseudo_quality_min) == (5e-4, 1e-5, 0.2)
     both = build_config(build_parser().parse_args(["train", "p.dvos", "--lr", "1e-3", "--eta-min", "0"]))
     assert (both.lr, both.eta_min) == (1e-3, 0.0)
+    assert kept.select_by == "auto"
+    chosen = build_config(build_parser().parse_args(["train", "p.dvos", "--config", str(cfg), "--select-by", "last"]))
+    assert (chosen.select_by, chosen.lr) == ("last", 5e-4)

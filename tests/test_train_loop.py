@@ -250,3 +250,49 @@ def test_ddp_with_an_unused_head(project, tmp_path):
     )
     r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     assert len(r0["fingerprints"]) == 2 and r0["fingerprints"] == r1["fingerprints"]
+
+
+def test_selection_rule():
+    cfg = tiny_config(phase="real", init_from="img/best.pt")
+    assert cfg.selection({"pseudo": 3, "predicted": 1})[0] == "last"  # model-made labels only: the last epoch
+    assert cfg.selection({"pseudo": 3, "manual": 1})[0] == "val"  # one painted frame is enough to validate
+    assert cfg.selection({})[0] == "val"  # no validation: the training loss decides, as before
+    assert tiny_config(phase="real").selection({"pseudo": 3})[0] == "val"  # from scratch: nothing to be near
+    assert cfg.replace(select_by="val").selection({"pseudo": 3})[0] == "val"
+    assert tiny_config(select_by="last").selection({"manual": 3})[0] == "last"
+    with pytest.raises(ValueError, match="select_by must be one of"):
+        tiny_config(select_by="best").validate()
+
+
+def test_pseudo_labelled_validation_keeps_the_last_epoch(tmp_path, monkeypatch):
+    """A fine-tuning run validated on pseudo-labels only keeps its last epoch as best.pt (``select_by: auto``);
+    told to use validation it keeps the epoch validation scored best (here the first: scores made to fall)."""
+    from dvos_core.train import loop
+
+    project = make_toy_project(tmp_path / "p.dvos", n_clips=2, n_frames=6, size=64, n_videos=2, video_frames=12)
+    val = project.video(project.video_ids()[1])  # the toy's val-split video
+    for t in val.labelled_frames():
+        val.set_mask(int(t), val.mask(int(t)), "pseudo", overwrite=True)
+    image = train(project, tiny_config(phase="image", epochs=1, max_steps_per_epoch=2), "img", resume=False)
+    validate = loop._Run._validate
+
+    def falling(self):  # the real validation, its Dice then lowered epoch by epoch
+        out = validate(self)
+        falling.calls += 1
+        return {**out, "val_dice": 0.9 - 0.1 * falling.calls}
+
+    monkeypatch.setattr(loop._Run, "_validate", falling)
+    runs = {}
+    for select in ("auto", "val"):
+        falling.calls = 0
+        cfg = tiny_config(phase="real", epochs=3, max_steps_per_epoch=1, init_from=str(image), select_by=select)
+        train(project, cfg, f"ft_{select}", resume=False)
+        runs[select] = json.loads((project.model_dir(f"ft_{select}") / "metrics.json").read_text())
+        assert runs[select]["history"][0]["val_frames"] > 0  # it did validate, on the pseudo-labelled frames
+    assert runs["auto"]["selection"]["by"] == "last" and runs["auto"]["best_epoch"] == 3
+    assert runs["val"]["selection"]["by"] == "val" and runs["val"]["best_epoch"] == 1
+    best, last = (read_checkpoint(project.model_dir("ft_auto") / f)["state_dict"] for f in ("best.pt", "last.pt"))
+    assert all(torch.equal(best[k], last[k]) for k in best)
+    assert load_checkpoint(project.model_dir("ft_auto") / "best.pt")[1]["data"]["selection"]["by"] == "last"
+    first = read_checkpoint(project.model_dir("ft_val") / "best.pt")
+    assert first["info"]["epoch"] == 1

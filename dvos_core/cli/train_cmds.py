@@ -64,6 +64,12 @@ def register(sub) -> None:
         help="'real' phase: leave out pseudo-labelled frames whose quality score is below this (0-1)",
     )
     p.add_argument(
+        "--select-by",
+        choices=("auto", "val", "last"),
+        help="which epoch becomes best.pt: val = best validation Dice, last = the last epoch, auto (default) = "
+        "validation unless a run that starts from a checkpoint validates on pseudo/predicted labels only (then last)",
+    )
+    p.add_argument(
         "--resume",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -100,6 +106,7 @@ def build_config(args):
         num_workers=args.num_workers,
         max_steps_per_epoch=args.max_steps_per_epoch,
         pseudo_quality_min=args.pseudo_quality_min,
+        select_by=args.select_by,
     )
 
 

@@ -15,6 +15,8 @@ from dvos_core.train.losses import LossWeights
 PHASES = ("image", "synthetic", "real")
 VIDEO_MODELS = ("dvos", "context")
 ANCHOR_VIEWS = ("clean", "query")
+SELECT_BY = ("auto", "val", "last")  # which epoch becomes best.pt (see TrainConfig.selection)
+MODEL_MADE = ("pseudo", "predicted")  # label provenances a model wrote, not a person or the synthesis
 ANCHOR_VIEW = "clean"  # measured against "query" in docs/benchmarks.md (Accuracy, "Anchored to the clean frame")
 ANCHOR_WEIGHT = 10.0  # the context model's anchor loss (measured in docs/benchmarks.md, Accuracy)
 # learning rate of a video model's parts inherited from the image model, as a share of lr, when image_lr_scale is null:
@@ -149,6 +151,14 @@ class TrainConfig:
     val_fraction: float = field(
         default=0.1, metadata=doc("fraction of training sources held out when no val-split data exists")
     )
+    select_by: str = field(
+        default="auto",
+        metadata=doc(
+            "which epoch's weights become best.pt: 'val' the best validation Dice; 'last' the last epoch; 'auto' "
+            "validation, except for a run that starts from a checkpoint and validates on model-made labels only "
+            "(pseudo or predicted): those favour the epochs nearest the model that made them, so the last is kept"
+        ),
+    )
     grad_clip: float | None = field(default=1.0, metadata=doc("clip the gradient norm to this (null = off)"))
     num_workers: int | None = field(
         default=None,
@@ -199,6 +209,8 @@ class TrainConfig:
         from dvos_core.prediction_options import check_precision
 
         check_precision(self.precision)
+        if self.select_by not in SELECT_BY:
+            raise ValueError(f"select_by must be one of {SELECT_BY}, got {self.select_by!r}")
         if self.anchor_view not in ANCHOR_VIEWS:
             raise ValueError(f"anchor_view must be one of {ANCHOR_VIEWS}, got {self.anchor_view!r}")
         if self.image_lr_scale is not None and not 0 < self.image_lr_scale <= 1:
@@ -234,6 +246,19 @@ class TrainConfig:
             get_config(self.preset if self.preset in PRESETS else "small", **self.model)
         except (TypeError, ValueError) as e:
             raise ValueError(f"model overrides {self.model}: {e}") from None
+
+    def selection(self, val_provenance: dict) -> tuple[str, str]:
+        """How best.pt is chosen, ``("val" | "last", why)``, given the validation samples' counts per label
+        provenance (``ClipIndex.summary()["provenance"]``)."""
+        if self.select_by != "auto":
+            return self.select_by, f"select_by: {self.select_by}"
+        made = sum(val_provenance.get(k, 0) for k in MODEL_MADE)
+        if self.init_from and made and made == sum(val_provenance.values()):
+            return "last", (
+                "every validation label was made by a model (pseudo/predicted): it would favour the epochs nearest "
+                "that model, so best.pt is the last epoch"
+            )
+        return "val", "best validation Dice"
 
     @property
     def kind(self) -> str:

@@ -1,6 +1,7 @@
 """The training loop: one function, ``train``, for the image model and both DVOS phases, single process or DDP.
 
-Files in ``project.model_dir(name)``: ``best.pt`` (best validation Dice), ``last.pt`` (end of the last epoch or the
+Files in ``project.model_dir(name)``: ``best.pt`` (best validation Dice, or the last epoch: see
+:meth:`~dvos_core.train.config.TrainConfig.selection`), ``last.pt`` (end of the last epoch or the
 moment of a cancel, with optimizer / scheduler / RNG state for an exact resume), ``metrics.json``, ``config.yaml``.
 """
 
@@ -224,9 +225,11 @@ class _Run:
         )
         steps = math.ceil(self.sampler.per_rank / cfg.batch_size)
         self.steps_per_epoch = min(steps, cfg.max_steps_per_epoch or steps)
+        self.select_by, why = cfg.selection(self.val_index.summary()["provenance"])
         self.data_summary = {
             "train": self.train_index.summary(),
             "val": self.val_index.summary(),
+            "selection": {"by": self.select_by, "why": why},
             "project": str(Path(self.project.path).resolve()),
         }
 
@@ -287,6 +290,7 @@ class _Run:
                         "name": self.name,
                         "phase": self.cfg.phase,
                         "best_epoch": self.best_epoch,
+                        "selection": self.data_summary["selection"],
                         "history": self.history,
                     },
                     indent=1,
@@ -449,7 +453,7 @@ class _Run:
             self._stop(epoch, self.steps_per_epoch, (loss_sum, n))
         self.sched.step()  # every rank steps its scheduler: learning rates stay identical
         score = val["val_dice"] if val["val_dice"] is not None else -train_loss
-        improved = self.best_score is None or score > self.best_score
+        improved = self.select_by == "last" or self.best_score is None or score > self.best_score
         entry = {
             "epoch": epoch + 1,
             "train_loss": train_loss,

@@ -46,6 +46,11 @@ def _video_model_choices():
     return [(m, VIDEO_MODEL_TEXT.get(m, m)) for m in getattr(config, "VIDEO_MODELS", ("dvos",))]
 
 
+SELECT_BY_TEXT = {
+    "auto": "automatic (best validation; last epoch when validation holds pseudo-labels only)",
+    "val": "best validation Dice",
+    "last": "last epoch",
+}
 ANCHOR_VIEW_TEXT = {
     "query": "the frame alone (clean frames)",
     "clean": "the frame before degradation (every sample)",
@@ -63,6 +68,12 @@ def _precision_choices():
     from dvos_core.prediction_options import PRECISIONS
 
     return [(v, PRECISION_TEXT.get(v, v)) for v in PRECISIONS]
+
+
+def _select_by_choices():
+    from dvos_core.train.config import SELECT_BY
+
+    return [(v, SELECT_BY_TEXT.get(v, v)) for v in SELECT_BY]
 
 
 def _anchor_view_choices():
@@ -104,6 +115,7 @@ TRAIN_VIEWS = {
         none_text="automatic (context 0.3, dvos 1)",
     ),
     "val_fraction": FieldView("validation share", "share 0-1", "Data", maximum=0.95, step=0.05),
+    "select_by": FieldView("best.pt is", group="Data", choices=_select_by_choices),
     "pseudo_quality_min": FieldView(
         "minimum pseudo-label quality", "0-1", "Data", maximum=1.0, step=0.05, none_text="keep all"
     ),
