@@ -225,10 +225,11 @@ class _Run:
         )
         steps = math.ceil(self.sampler.per_rank / cfg.batch_size)
         self.steps_per_epoch = min(steps, cfg.max_steps_per_epoch or steps)
-        self.select_by, why = cfg.selection(self.val_index.summary()["provenance"])
+        val = self.val_index.summary()
+        self.select_by, why = cfg.selection(val["provenance"])
         self.data_summary = {
             "train": self.train_index.summary(),
-            "val": self.val_index.summary(),
+            "val": val,
             "selection": {"by": self.select_by, "why": why},
             "project": str(Path(self.project.path).resolve()),
         }
