@@ -256,6 +256,11 @@ def test_selection_rule():
     cfg = tiny_config(phase="real", init_from="img/best.pt")
     assert cfg.selection({"pseudo": 3, "predicted": 1})[0] == "last"  # model-made labels only: the last epoch
     assert cfg.selection({"pseudo": 3, "manual": 1})[0] == "val"  # one painted frame is enough to validate
+    synthetic = tiny_config(phase="synthetic", init_from="img/best.pt")
+    assert synthetic.selection({"synthetic": 36})[0] == "last"  # synthetic clips score the synthetic domain
+    assert "synthetic clip" in synthetic.selection({"synthetic": 36})[1]
+    assert synthetic.selection({"synthetic": 36, "corrected": 1})[0] == "val"  # a corrected frame validates
+    assert tiny_config(phase="synthetic").selection({"synthetic": 36})[0] == "val"  # from scratch
     assert cfg.selection({})[0] == "val"  # no validation: the training loss decides, as before
     assert tiny_config(phase="real").selection({"pseudo": 3})[0] == "val"  # from scratch: nothing to be near
     assert cfg.replace(select_by="val").selection({"pseudo": 3})[0] == "val"
@@ -265,8 +270,9 @@ def test_selection_rule():
 
 
 def test_pseudo_labelled_validation_keeps_the_last_epoch(tmp_path, monkeypatch):
-    """A fine-tuning run validated on pseudo-labels only keeps its last epoch as best.pt (``select_by: auto``);
-    told to use validation it keeps the epoch validation scored best (here the first: scores made to fall)."""
+    """A fine-tuning run validated on pseudo-labels (or synthetic clips) only keeps its last epoch as best.pt
+    (``select_by: auto``); told to use validation it keeps the epoch validation scored best (here the first: scores
+    made to fall)."""
     from dvos_core.train import loop
 
     project = make_toy_project(tmp_path / "p.dvos", n_clips=2, n_frames=6, size=64, n_videos=2, video_frames=12)
@@ -296,3 +302,9 @@ def test_pseudo_labelled_validation_keeps_the_last_epoch(tmp_path, monkeypatch):
     assert load_checkpoint(project.model_dir("ft_auto") / "best.pt")[1]["data"]["selection"]["by"] == "last"
     first = read_checkpoint(project.model_dir("ft_val") / "best.pt")
     assert first["info"]["epoch"] == 1
+    falling.calls = 0  # a synthetic phase from the image model validates on synthetic clips: the last epoch too
+    cfg = tiny_config(phase="synthetic", epochs=2, max_steps_per_epoch=1, init_from=str(image))
+    train(project, cfg, "syn", resume=False)
+    syn = json.loads((project.model_dir("syn") / "metrics.json").read_text())
+    assert syn["history"][0]["val_frames"] > 0 and syn["best_epoch"] == 2
+    assert syn["selection"]["by"] == "last" and "synthetic clip" in syn["selection"]["why"]

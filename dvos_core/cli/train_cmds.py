@@ -67,7 +67,8 @@ def register(sub) -> None:
         "--select-by",
         choices=("auto", "val", "last"),
         help="which epoch becomes best.pt: val = best validation Dice, last = the last epoch, auto (default) = "
-        "validation unless a run that starts from a checkpoint validates on pseudo/predicted labels only (then last)",
+        "validation unless a run that starts from a checkpoint validates on no painted/corrected label "
+        "(pseudo, predicted or synthetic only: then last)",
     )
     p.add_argument(
         "--resume",

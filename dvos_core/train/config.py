@@ -16,7 +16,7 @@ PHASES = ("image", "synthetic", "real")
 VIDEO_MODELS = ("dvos", "context")
 ANCHOR_VIEWS = ("clean", "query")
 SELECT_BY = ("auto", "val", "last")  # which epoch becomes best.pt (see TrainConfig.selection)
-MODEL_MADE = ("pseudo", "predicted")  # label provenances a model wrote, not a person or the synthesis
+HUMAN_MADE = ("manual", "corrected")  # label provenances a person made: the only ones that choose between epochs
 ANCHOR_VIEW = "clean"  # measured against "query" in docs/benchmarks.md (Accuracy, "Anchored to the clean frame")
 ANCHOR_WEIGHT = 10.0  # the context model's anchor loss (measured in docs/benchmarks.md, Accuracy)
 # learning rate of a video model's parts inherited from the image model, as a share of lr, when image_lr_scale is null:
@@ -155,8 +155,9 @@ class TrainConfig:
         default="auto",
         metadata=doc(
             "which epoch's weights become best.pt: 'val' the best validation Dice; 'last' the last epoch; 'auto' "
-            "validation, except for a run that starts from a checkpoint and validates on model-made labels only "
-            "(pseudo or predicted): those favour the epochs nearest the model that made them, so the last is kept"
+            "validation, except for a run that starts from a checkpoint and validates on no person-made label "
+            "(only pseudo, predicted or synthetic ones): model-made labels favour the epochs nearest the model that "
+            "made them, synthetic clips measure the synthetic domain, not the footage, so the last is kept"
         ),
     )
     grad_clip: float | None = field(default=1.0, metadata=doc("clip the gradient norm to this (null = off)"))
@@ -252,12 +253,18 @@ class TrainConfig:
         provenance (``ClipIndex.summary()["provenance"]``)."""
         if self.select_by != "auto":
             return self.select_by, f"select_by: {self.select_by}"
-        made = sum(val_provenance.get(k, 0) for k in MODEL_MADE)
-        if self.init_from and made and made == sum(val_provenance.values()):
-            return "last", (
-                "every validation label was made by a model (pseudo/predicted): it would favour the epochs nearest "
-                "that model, so best.pt is the last epoch"
+        total = sum(val_provenance.values())
+        human = sum(val_provenance.get(k, 0) for k in HUMAN_MADE)
+        if self.init_from and total and not human:
+            synthetic = val_provenance.get("synthetic", 0)
+            why = (
+                "every validation sample is a synthetic clip: it scores the synthetic domain, where a fine-tuning "
+                "run's epochs differ by noise, not the footage"
+                if synthetic == total
+                else "no validation label was made by a person (pseudo/predicted/synthetic only): model-made labels "
+                "favour the epochs nearest the model that made them"
             )
+            return "last", f"{why}, so best.pt is the last epoch"
         return "val", "best validation Dice"
 
     @property

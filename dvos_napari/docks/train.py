@@ -47,7 +47,7 @@ def _video_model_choices():
 
 
 SELECT_BY_TEXT = {
-    "auto": "automatic (best validation; last epoch when validation holds pseudo-labels only)",
+    "auto": "automatic (best validation; the last epoch when fine-tuning with no painted validation frame)",
     "val": "best validation Dice",
     "last": "last epoch",
 }
