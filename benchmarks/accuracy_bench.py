@@ -80,7 +80,11 @@ MODELS = (
     "context_query_only",
     "context_no_lookup",
     "context_no_prior",
+    "context_synthetic",
+    "image_ft_synthetic",
 )
+# the models as their first (synthetic) phase left them: where the second phase helps or hurts
+FIRST_PHASE = ("context_synthetic", "image_ft_synthetic")
 # made from those models' predictions when they run: name -> (source model, smooth_array options)
 SMOOTHED = {
     "image_ft_smoothed": ("image_ft", {}),
@@ -225,6 +229,7 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
     video += [(f"context@{name}", "context", extra) for name, extra in s.variants]
     for name, kind, extra in video:
         ck[name] = train_video_model(project, s, ck["image"], name, kind, extra)
+        ck[f"{store_name(name)}_synthetic"] = str(project.model_dir(f"{store_name(name)}_synthetic") / "best.pt")
     degrade = {"degrade_p": s.degrade_p}  # the same share of degraded inputs as the context model's queries
     controls = {"image_ft": {}}
     if "image_ft_anchor" in models:  # the control with the context model's clean-view anchor
@@ -243,6 +248,7 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
             augment=degrade,
             **extra,
         )
+        ck[f"{name}_synthetic"] = str(p1)
         ck[name] = _train(
             project,
             name,
@@ -373,7 +379,7 @@ def stored_checkpoints(path: Path, frames: np.ndarray, models) -> dict | None:
     test video; else None."""
     from dvos_core.store import Project
 
-    need = {"context" if m.startswith("context") and not is_variant(m) else m for m in models}
+    need = {"context" if m.startswith("context") and not is_variant(m) and m not in FIRST_PHASE else m for m in models}
     need |= {"image"} if "dvos" in need else set()
     if not path.exists():
         return None

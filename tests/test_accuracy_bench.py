@@ -231,3 +231,25 @@ def test_reuse_trains_only_the_variants_a_kept_project_lacks(tmp_path, monkeypat
     assert ck["context@kept"] == str(project.model_dir("variant_kept") / "best.pt")  # kept: reused as it is
     assert ck["context@new"] == "new.pt" and ck["image"] == "img.pt"
     assert trained == [("context@new", "context", {"anchor_weight": 3}, str(project.model_dir("image") / "best.pt"))]
+
+
+def test_the_first_phase_columns_score_the_checkpoints_the_first_phase_left(tmp_path):
+    """``context_synthetic`` and ``image_ft_synthetic`` are the kept first-phase checkpoints, not the finished models:
+    what tells whether the second (pseudo-labelled) phase helped."""
+    from dvos_core.store import Project
+
+    bench = _bench()
+    path = tmp_path / "set.dvos"
+    project = Project.create(path)
+    frames = np.random.default_rng(0).integers(0, 255, (3, 16, 16, 3), dtype=np.uint8)
+    project.add_video_array("test", frames, split="test")
+    names = ("image", "image_ft", "image_ft_synthetic", "context", "context_synthetic")
+    models = ["image", "image_ft", "context", "context_query_only", *bench.FIRST_PHASE]
+    for name in names[:-1]:
+        project.model_dir(name).mkdir(parents=True, exist_ok=True)
+        (project.model_dir(name) / "best.pt").write_bytes(b"x")
+    assert bench.stored_checkpoints(path, frames, models) is None  # the context model's first phase is missing
+    project.model_dir("context_synthetic").mkdir(parents=True)
+    (project.model_dir("context_synthetic") / "best.pt").write_bytes(b"x")
+    ck = bench.stored_checkpoints(path, frames, models)
+    assert {m: ck[m] for m in names} == {m: str(project.model_dir(m) / "best.pt") for m in names}
