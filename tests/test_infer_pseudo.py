@@ -121,3 +121,41 @@ def test_tiny_framenet_and_wrong_kind(tmp_path):
     assert df["quality"].between(0, 1).all() and df["uncertainty"].between(0, 1).all()
     with pytest.raises(ValueError, match="image \\(frame\\) model"):
         pseudo_label(p, ["v"], (build_model("tiny", "dvos"), {}), device="cpu")
+
+
+def test_a_context_model_relabels_the_frames_in_order_and_lends_the_painted_mask(tmp_path):
+    """A context model's checkpoint relabels a video frame by frame in order: a reference's mask is this run's label
+    of it, or the painted mask of a painted frame (never relabelled); pseudo masks are kept unless ``overwrite``."""
+    from test_model_context import _fused_model
+
+    from dvos_core.infer.context import ContextPredictor, run_context
+    from dvos_core.infer.engine import Predictor
+
+    model = _fused_model()
+    frames = np.random.default_rng(3).integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
+    painted = np.zeros((64, 64), np.uint8)
+    painted[8:40, 10:50] = 1
+    p = Project.create(tmp_path / "c.dvos")
+    v = p.add_video_array("v", frames)
+    v.set_mask(0, painted, "manual")
+    for t in range(1, 6):
+        v.set_mask(t, np.zeros((64, 64), np.uint8), "pseudo")  # the image model's labels, say
+    assert (pseudo_label(p, "v", (model, {}), device="cpu")["status"][1:] == "kept").all()
+    df = pseudo_label(p, "v", (model, {}), device="cpu", overwrite=True)
+    assert df["status"].tolist() == ["protected"] + ["written"] * 5
+    assert df["uncertainty"][1:].between(0, 1).all() and df["quality"][1:].between(0, 1).all()
+    assert p.video("v").attrs["pseudo_label"]["uncertainty_from"] == "query alone"
+
+    pr = Predictor(model, {}, "cpu")
+
+    def labels(known):
+        ctx = ContextPredictor(pr.net, pr.device, pr.tile_size, pr.overlap, pr.amp)
+        out = {}
+        run_context(ctx, lambda a, b: frames[a:b], range(1, 6), lambda t, q: out.__setitem__(t, q >= 0.5), known)
+        return out
+
+    expected = labels(lambda k: painted if k == 0 else None)
+    v = p.video("v")
+    assert np.array_equal(v.mask(0), painted) and v.provenance_counts()["pseudo"] == 5
+    assert all(np.array_equal(v.mask(t), expected[t]) for t in range(1, 6))
+    assert not np.array_equal(labels(lambda k: None)[1], expected[1])  # frame 1 read the painted mask of frame 0

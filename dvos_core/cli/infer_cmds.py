@@ -90,16 +90,23 @@ def register(sub) -> None:
 
     p = sub.add_parser(
         "pseudo-label",
-        help="label real videos frame by frame with an image model",
+        help="label real videos frame by frame with an image model (or relabel them with a context model)",
         description="Run an image (frame) model on every frame and store the masks with provenance "
         "'pseudo' and a quality score in [0,1] = (1 - uncertainty) * (1 - flicker). "
-        "Manual and corrected masks are never replaced.",
+        "Manual and corrected masks are never replaced. A context-aware video model (e.g. the first, synthetic "
+        "phase's checkpoint) labels the frames in order, each from its earlier frames and their masks (painted "
+        "ones where there are): with --overwrite it relabels what the image model labelled, for the second phase.",
     )
     add_project(p)
-    p.add_argument("checkpoint", help="frame model name in the project or checkpoint path")
+    p.add_argument("checkpoint", help="image (frame) or context model name in the project, or a checkpoint path")
     _add_video_selection(p, default_split="train")
     _add_runtime(p)
-    p.add_argument("--passes", type=int, default=4, help="forward passes for the uncertainty (default 4)")
+    p.add_argument(
+        "--passes",
+        type=int,
+        default=4,
+        help="an image model's forward passes for the uncertainty (default 4; a context model runs one)",
+    )
     p.add_argument(
         "--quality-threshold",
         type=float,

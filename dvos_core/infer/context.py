@@ -132,8 +132,10 @@ def run_context(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     label: str = "",
+    with_alone: bool = False,
 ) -> int:
-    """Predict ``targets`` in order, each from its tau earlier frames; ``sink(t, probability)`` after each frame.
+    """Predict ``targets`` in order, each from its tau earlier frames; ``sink(t, probability)`` after each frame
+    (``with_alone``: ``sink(t, probability, probability from the frame alone)``, both from one encoder pass).
 
     A reference's mask is this run's prediction of it when there is one - the prediction made with its own
     references, or with the predictor's ``reference_masks="independent"`` the prediction of that frame alone - else
@@ -154,12 +156,14 @@ def run_context(
             _binary(predicted[k] if k in predicted else known_mask(k) if known_mask else None, threshold) for k in refs
         ]
         args = (frames[t], [frames[k] for k in refs], masks, wanted)
-        if predictor.reference_masks == "independent" and predictor.references == "previous":
-            prob, predicted[t] = predictor.predict_with_alone(*args)
+        independent = predictor.reference_masks == "independent" and predictor.references == "previous"
+        if independent or with_alone:
+            prob, alone = predictor.predict_with_alone(*args)
+            predicted[t] = alone if independent else prob
         else:
             prob = predicted[t] = predictor.predict(*args)
         predictor.aligner.forget(set(wanted))
-        sink(t, prob)
+        sink(t, prob, alone) if with_alone else sink(t, prob)
         report(progress, done, len(targets), f"{label}frame {t}")
     return len(targets)
 

@@ -1,4 +1,7 @@
-"""Pseudo-labelling: the image (frame) model labels real videos frame by frame, with a quality score per frame."""
+"""Pseudo-labelling: a model labels real videos, with a quality score per frame.
+
+The image (frame) model labels each frame on its own. A context-aware video model (a first phase's checkpoint, to
+relabel the videos its second phase trains on) labels the frames in order, each from its tau earlier frames."""
 
 from __future__ import annotations
 
@@ -135,7 +138,8 @@ def pseudo_label(
     threads: int | None = None,
     precision: str = "auto",
 ):
-    """Label every frame (or ``frames``) of the videos with the image model; returns a per-frame DataFrame.
+    """Label every frame (or ``frames``) of the videos with the image model - or a context model, see below;
+    returns a per-frame DataFrame.
 
     Masks are written with provenance "pseudo" and their quality (see :mod:`dvos_core.infer.quality`). Human masks
     (manual, corrected) and synthetic masks are never replaced (status "protected"); existing pseudo masks are kept
@@ -143,6 +147,11 @@ def pseudo_label(
     (``below_threshold``): they keep their mask and the trainer skips them via ``pseudo_quality_min``; with
     ``drop_below`` their mask is cleared instead (status "dropped", quality still recorded). ``threads``: CPU
     threads (see :mod:`dvos_core.threads`); ``precision``: see :func:`~dvos_core.infer.predict.predict_video`.
+
+    With a context model's checkpoint the frames are labelled in order, each from its tau earlier frames, whose
+    masks are this run's labels, or the stored label of a frame it does not relabel (a painted frame always lends
+    its own); one pass (``n_passes`` does not apply), the uncertainty measured between its mask and the mask it
+    gets from the frame alone. Use ``overwrite=True`` to replace the image model's pseudo-labels.
     """
     import pandas as pd
 
@@ -167,14 +176,19 @@ def pseudo_label(
         with reuse_freed_memory(predictor.device.type == "cpu"):
             for video, targets in plans:
                 fin = _Finaliser(video, quality_threshold, drop_below, rows)
-                labeller = _BatchLabeller(predictor, video, n_passes, threshold, overwrite)
                 try:
-                    for batch in plan_batches(targets, 0, batch_size, image_first=True):
-                        check(cancel)
-                        for item in labeller.label(batch.targets):
-                            fin.push(item)
-                        done += len(batch.targets)
-                        report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
+                    if predictor.kind == "context":
+                        shifted = _shifted(progress, done, total)
+                        _label_in_order(predictor, video, targets, threshold, overwrite, fin.push, shifted, cancel)
+                        done += len(targets)
+                    else:
+                        labeller = _BatchLabeller(predictor, video, n_passes, threshold, overwrite)
+                        for batch in plan_batches(targets, 0, batch_size, image_first=True):
+                            check(cancel)
+                            for item in labeller.label(batch.targets):
+                                fin.push(item)
+                            done += len(batch.targets)
+                            report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
                 finally:  # a cancel or error still writes the finished frame held back for its flicker
                     fin.flush()
                 _record_run(video, checkpoint, predictor, n_passes, quality_threshold, drop_below)
@@ -184,12 +198,70 @@ def pseudo_label(
 def _frame_predictor(checkpoint, device, tile_size, overlap, precision="auto") -> Predictor:
     model, info, dev = load_model(checkpoint, device)
     predictor = Predictor(model, info, dev, tile_size=tile_size, overlap=overlap, precision=precision)
-    if predictor.kind != "frame":
+    if predictor.kind not in ("frame", "context"):
         raise ValueError(
-            f"pseudo-labelling needs an image (frame) model; {_name(checkpoint)} is a "
-            f"{predictor.kind!r} model. Train one with `dvos train --kind frame`"
+            f"pseudo-labelling needs an image (frame) model or a context-aware video model; {_name(checkpoint)} is "
+            f"a {predictor.kind!r} model (it never sees the frame it would label). Train an image model with "
+            "`dvos train --kind frame`"
         )
     return predictor
+
+
+def _shifted(progress: ProgressFn | None, done: int, total: int) -> ProgressFn | None:
+    """``progress`` for one video's labelling that counts on from ``done`` of ``total``."""
+    if progress is None:
+        return None
+    return lambda d, n, message="": progress(done + min(int(d), int(n)), total, message)
+
+
+def _status(codes: np.ndarray, t: int, overwrite: bool) -> str:
+    """Of frame t with provenance ``codes[t]``: "protected" (a higher-ranked mask than pseudo), "kept" (a pseudo
+    mask, no overwrite) or "predict"."""
+    from dvos_core.store.schema import PROVENANCE_RANK, PSEUDO
+
+    code = int(codes[t])
+    if PROVENANCE_RANK[code] > PROVENANCE_RANK[PSEUDO]:
+        return "protected"
+    return "kept" if code == PSEUDO and not overwrite else "predict"
+
+
+def _label_in_order(predictor: Predictor, video, targets, threshold, overwrite, push, progress, cancel) -> None:
+    """A context model's labels of ``targets``, pushed in frame order as finaliser items (the frames it does not
+    relabel with their stored mask). A reference's mask is this run's label of that frame, else its stored label
+    (painted, corrected or pseudo); the uncertainty compares the mask with the one from the frame alone."""
+    from dvos_core.infer.context import ContextPredictor, run_context
+    from dvos_core.infer.predict import reference_labels
+
+    ctx = ContextPredictor(predictor.net, predictor.device, predictor.tile_size, predictor.overlap, predictor.amp)
+    codes = video.provenance
+    status = {t: _status(codes, t, overwrite) for t in targets}
+    queue = iter(targets)
+
+    def frame(t):
+        return video.read_frames(t, t + 1)[0]
+
+    def stored_until(t) -> None:  # the targets before t that keep their mask, in order
+        for k in queue:
+            if k == t:
+                return
+            push((k, video.group["masks"][k], float("nan"), status[k], frame(k)))
+
+    def sink(t, prob, alone) -> None:
+        stored_until(t)
+        push(
+            (
+                t,
+                (prob >= threshold).astype(np.uint8),
+                uncertainty(np.stack([prob, alone]), threshold),
+                "predict",
+                frame(t),
+            )
+        )
+
+    todo = [t for t in targets if status[t] == "predict"]
+    label = f"{video.name}: "
+    run_context(ctx, video.read_frames, todo, sink, reference_labels(video), threshold, progress, cancel, label, True)
+    stored_until(None)
 
 
 def _video_targets(video, frames) -> list[int]:
@@ -202,19 +274,12 @@ class _BatchLabeller:
     frames whose mask may be replaced; frames and encoder features are held only while the batch needs them."""
 
     def __init__(self, predictor: Predictor, video, n_passes: int, threshold: float, overwrite: bool):
-        from dvos_core.store.schema import PROVENANCE_RANK, PSEUDO
-
         self.predictor, self.video, self.n_passes, self.threshold = predictor, video, n_passes, threshold
-        self.codes = video.provenance
-        self.overwrite, self.rank, self.pseudo = overwrite, PROVENANCE_RANK, PSEUDO
+        self.codes, self.overwrite = video.provenance, overwrite
         self.frames, self.features = FrameCache(video.read_frames), FeatureCache()
 
     def status(self, t: int) -> str:
-        """ "protected" (a higher-ranked mask), "kept" (a pseudo mask, no overwrite) or "predict"."""
-        code = int(self.codes[t])
-        if self.rank[code] > self.rank[self.pseudo]:
-            return "protected"
-        return "kept" if code == self.pseudo and not self.overwrite else "predict"
+        return _status(self.codes, t, self.overwrite)
 
     def label(self, targets) -> list[tuple]:
         status = {t: self.status(t) for t in targets}
@@ -239,7 +304,11 @@ def _record_run(video, checkpoint, predictor: Predictor, n_passes, quality_thres
         pseudo_label={
             "checkpoint": _name(checkpoint),
             "n_passes": n_passes,
-            "uncertainty_from": "stochastic" if predictor.stochastic_capable else "flips",
+            "uncertainty_from": "query alone"
+            if predictor.kind == "context"
+            else "stochastic"
+            if predictor.stochastic_capable
+            else "flips",
             "precision": predictor.number_format,
             "quality_threshold": quality_threshold,
             "drop_below": drop_below,

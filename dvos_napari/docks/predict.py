@@ -47,14 +47,20 @@ class PredictDock(DvosDock):
 
         pf = QFormLayout()
         pf.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        self.image_model = compact_combo(tooltip="an image (single-frame) model trained in the Train step")
+        self.image_model = compact_combo(
+            tooltip="the model that labels: an image (single-frame) model trained in the Train step, or a context "
+            "model's first (synthetic) phase, to relabel the training videos for its second phase"
+        )
         self.pseudo_scope = compact_combo(
             PSEUDO_SCOPES, "training videos: every video that is not a test video; test videos never get pseudo-labels"
         )
         self.passes = QSpinBox()
         self.passes.setRange(1, 16)
         self.passes.setValue(4)
-        self.passes.setToolTip("flipped copies of each frame averaged (more passes: steadier labels, slower)")
+        self.passes.setToolTip(
+            "an image model's flipped copies of each frame averaged (more passes: steadier labels, slower); a context "
+            "model labels in one pass"
+        )
         self.quality = QDoubleSpinBox()
         self.quality.setRange(0.0, 1.0)
         self.quality.setSingleStep(0.05)
@@ -65,15 +71,21 @@ class PredictDock(DvosDock):
             "unticked: low-quality frames keep their mask but are flagged, and training can skip them; "
             "ticked: their mask is removed"
         )
-        pf.addRow("image model", self.image_model)
+        self.relabel = QCheckBox("relabel frames that already have a pseudo-label")
+        self.relabel.setToolTip(
+            "replace earlier pseudo-labels (painted and corrected frames are never replaced); tick it to relabel "
+            "with a context model what the image model labelled"
+        )
+        pf.addRow("labelling model", self.image_model)
         pf.addRow("run on", self.pseudo_scope)
         pf.addRow("passes", self.passes)
         pf.addRow("minimum quality", self.quality)
         pf.addRow(self.drop_below)
+        pf.addRow(self.relabel)
         self.pseudo_button = button(
             "Pseudo-label",
             lambda: self.guard(self.pseudo_label),
-            "label every unpainted frame of the training videos with the image model",
+            "label every unpainted frame of the training videos with the labelling model",
         )
 
         f = QFormLayout()
@@ -181,7 +193,8 @@ class PredictDock(DvosDock):
             video = [n for n, m in models.items() if not m.is_image_model]
             self.checkpoint.addItems(list(reversed(video)) + list(reversed(image)))
             self.image_checkpoint.addItems(list(reversed(image)))
-            self.image_model.addItems(list(reversed(image)))
+            context = [n for n in video if models[n].kind == "context"]  # can relabel for their second phase
+            self.image_model.addItems(list(reversed(image)) + list(reversed(context)))
         for c, text in keep.items():
             if text:
                 c.setCurrentText(text)
@@ -273,7 +286,7 @@ class PredictDock(DvosDock):
         )
 
     def pseudo_label(self):
-        checkpoint = self.checkpoint_path(self.image_model, "image model")
+        checkpoint = self.checkpoint_path(self.image_model, "labelling model")
         ids = self.video_ids(self.pseudo_scope.currentText())
         q = self.quality.value() or None
         return self.run(
@@ -285,6 +298,7 @@ class PredictDock(DvosDock):
             n_passes=self.passes.value(),
             quality_threshold=q,
             drop_below=bool(q is not None and self.drop_below.isChecked()),
+            overwrite=self.relabel.isChecked(),
             precision=self.compute.precision.currentText(),
             label=f"pseudo-label {len(ids)} video(s)",
             on_result=self._pseudo_labelled,
