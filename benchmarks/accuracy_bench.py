@@ -82,9 +82,15 @@ MODELS = (
     "context_no_prior",
     "context_synthetic",
     "image_ft_synthetic",
+    "context_relabelled",
+    "image_ft_relabelled",
 )
 # the models as their first (synthetic) phase left them: where the second phase helps or hurts
 FIRST_PHASE = ("context_synthetic", "image_ft_synthetic")
+# second phases trained on the training video relabelled by the context model's first phase (a copy of the video,
+# RELABELLED_VIDEO, so the other models keep the image model's pseudo-labels): column -> its first phase
+RELABELLED = {"context_relabelled": "context_synthetic", "image_ft_relabelled": "image_ft_synthetic"}
+RELABELLED_VIDEO = "train_relabelled"
 # made from those models' predictions when they run: name -> (source model, smooth_array options)
 SMOOTHED = {
     "image_ft_smoothed": ("image_ft", {}),
@@ -270,7 +276,62 @@ def train_video_model(project, s: Settings, image_ck, name: str, kind: str, extr
     kw = context_settings(s, extra)
     first = f"{store_name(name)}_synthetic"
     p1 = _train(project, first, "synthetic", s, s.synthetic_steps, video_model=kind, init_from=str(image_ck), **kw)
-    return _train(project, store_name(name), "real", s, s.real_steps, video_model=kind, init_from=str(p1), **kw)
+    real = {"video_model": kind, "init_from": str(p1), "video_ids": ["train"]}
+    return _train(project, store_name(name), "real", s, s.real_steps, **real, **kw)
+
+
+def add_relabelled(path: Path, ck: dict, s: Settings, models, log, trained: list | None = None) -> dict:
+    """``ck`` plus the ``RELABELLED`` columns ``models`` asks for: the training video copied as ``RELABELLED_VIDEO``
+    with its painted frames, pseudo-labelled by the context model's first phase (``dvos pseudo-label`` with that
+    checkpoint), then each column's second phase trained on it from its own first phase (same steps and settings
+    as the column it shadows). What the project already holds is reused; trained columns go to ``trained``."""
+    from dvos_core.infer import pseudo_label
+    from dvos_core.store import Project
+
+    wanted = [m for m in RELABELLED if m in models]
+    if not wanted:
+        return ck
+    project, out = Project.open(path), dict(ck)
+    first = {m: project.model_dir(RELABELLED[m]) / "best.pt" for m in wanted}
+    if RELABELLED_VIDEO not in project.video_ids():
+        src = project.video("train")
+        v = project.add_video_array(RELABELLED_VIDEO, src.read_frames(0, src.n_frames), split="train")
+        for t in s.seed_frames:
+            v.set_mask(t, src.mask(t), "manual")
+        teacher = project.model_dir("context_synthetic") / "best.pt"
+        log(f"{path.name}: relabelling the training video with {teacher.parent.name}")
+        pseudo_label(project, [RELABELLED_VIDEO], str(teacher), device=s.device, overwrite=True)
+    for m in wanted:
+        kept = project.model_dir(m) / "best.pt"
+        if not kept.exists():
+            common = {"init_from": str(first[m]), "video_ids": [RELABELLED_VIDEO]}
+            if m.startswith("context"):
+                kept = _train(
+                    project, m, "real", s, s.real_steps, video_model="context", **common, **context_settings(s)
+                )
+            else:
+                degrade = {"degrade_p": s.degrade_p}
+                kept = _train(project, m, "image", s, s.real_steps, synthetic_sets=[], augment=degrade, **common)
+            if trained is not None:
+                trained.append(m)
+        out[m] = str(kept)
+    return out
+
+
+def label_dice(path: Path, train_gt: np.ndarray) -> dict:
+    """Mean Dice of the training video's pseudo-labels against its ground truth: the image model's, and the context
+    model's first phase's where ``add_relabelled`` made them."""
+    from dvos_core.evaluate.metrics import frame_scores
+    from dvos_core.store import Project
+    from dvos_core.store.schema import PSEUDO
+
+    project, out = Project.open(path), {}
+    for name, vid in (("image", "train"), ("context_synthetic", RELABELLED_VIDEO)):
+        if vid in project.video_ids():
+            v = project.video(vid)
+            frames = np.flatnonzero(v.provenance == PSEUDO)
+            out[name] = round(float(np.mean([frame_scores(v.mask(t) > 0, train_gt[t] > 0)["dice"] for t in frames])), 4)
+    return out
 
 
 def add_variants(path: Path, ck: dict, s: Settings, log, trained: list | None = None) -> dict:
@@ -424,7 +485,8 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
     t0 = time.perf_counter()
     frames, gt = data["test"]
     path = out_dir / f"{name}.dvos"
-    ck = stored_checkpoints(path, frames, [m for m in models if not is_variant(m)]) if reuse else None
+    own = [m for m in models if not is_variant(m) and m not in RELABELLED]
+    ck = stored_checkpoints(path, frames, own) if reuse else None
     trained_s = None
     if ck is not None and s.variants:  # an earlier run's models: only the variants it lacks are trained
         trained: list = []
@@ -437,6 +499,11 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
             log(f"{name}: no complete earlier run in {out_dir}, training")
         ck = run_loop(build_project(path, data, s), s, log, models)
         trained_s = round(time.perf_counter() - t0, 1)
+        t0 = time.perf_counter()
+    relabelled: list = []
+    ck = add_relabelled(path, ck, s, models, log, relabelled)
+    if relabelled:  # counted with the rest of the training
+        trained_s = round((trained_s or 0.0) + time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
     probs = model_probs(ck, frames, models, s)
     table = {m: scores(p >= 0.5, gt, frames) for m, p in probs.items()}
@@ -475,6 +542,7 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
         "set": name,
         "seed": s.seed,
         "scores": table,
+        "pseudo_label_dice": label_dice(path, data["train"][1]),
         "test_motion_px_per_frame": motion["shift_px"],
         **occlusion,
         "seconds": round(time.perf_counter() - t0, 1),  # scoring

@@ -253,3 +253,55 @@ def test_the_first_phase_columns_score_the_checkpoints_the_first_phase_left(tmp_
     (project.model_dir("context_synthetic") / "best.pt").write_bytes(b"x")
     ck = bench.stored_checkpoints(path, frames, models)
     assert {m: ck[m] for m in names} == {m: str(project.model_dir(m) / "best.pt") for m in names}
+
+
+def test_relabelled_columns_train_on_a_copy_of_the_video_labelled_by_the_first_phase(tmp_path, monkeypatch):
+    """The relabelled columns' second phases read a copy of the training video pseudo-labelled by the context model's
+    first phase; the training video keeps the image model's labels; what the project holds is reused."""
+    from test_model_context import _fused_model
+
+    from dvos_core.model import save_checkpoint
+    from dvos_core.store import Project
+
+    bench = _bench()
+    s = bench.Settings(seed_frames=(0, 3))
+    frames = np.random.default_rng(1).integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
+    path = tmp_path / "set.dvos"
+    project = Project.create(path)
+    v = project.add_video_array("train", frames, split="train")
+    painted = np.zeros((64, 64), np.uint8)
+    painted[10:30, 10:30] = 1
+    for t in range(6):
+        v.set_mask(
+            t, painted if t in s.seed_frames else np.zeros((64, 64), np.uint8), "manual" if t in (0, 3) else "pseudo"
+        )
+    for name in ("context_synthetic", "image_ft_synthetic"):
+        project.model_dir(name).mkdir(parents=True, exist_ok=True)
+        save_checkpoint(project.model_dir(name) / "best.pt", _fused_model())
+    calls = []
+
+    def train(project, name, phase, s, steps, **kw):
+        calls.append((name, phase, kw["init_from"], kw["video_ids"], kw.get("video_model")))
+        project.model_dir(name).mkdir(parents=True, exist_ok=True)
+        (project.model_dir(name) / "best.pt").write_bytes(b"x")
+        return project.model_dir(name) / "best.pt"
+
+    monkeypatch.setattr(bench, "_train", train)
+    models = ["context", "context_relabelled", "image_ft_relabelled"]
+    ck = bench.add_relabelled(path, {"context": "c.pt"}, s, models, lambda m: None)
+    first = {m: str(project.model_dir(m) / "best.pt") for m in ("context_synthetic", "image_ft_synthetic")}
+    assert calls == [
+        ("context_relabelled", "real", first["context_synthetic"], [bench.RELABELLED_VIDEO], "context"),
+        ("image_ft_relabelled", "image", first["image_ft_synthetic"], [bench.RELABELLED_VIDEO], None),
+    ]
+    assert ck["context"] == "c.pt" and ck["context_relabelled"].endswith("context_relabelled/best.pt")
+    copy, train_video = project.video(bench.RELABELLED_VIDEO), project.video("train")
+    assert copy.provenance_counts()["manual"] == 2 and copy.provenance_counts()["pseudo"] == 4
+    assert np.array_equal(copy.mask(3), painted) and copy.attrs["pseudo_label"]["checkpoint"].endswith("best.pt")
+    assert any(copy.mask(t).any() for t in (1, 2, 4, 5))  # the first phase's labels, not the stored empty ones
+    assert not any(train_video.mask(t).any() for t in (1, 2, 4, 5))  # the other models' labels are untouched
+    again = bench.add_relabelled(path, {}, s, models, lambda m: None)
+    assert len(calls) == 2 and again["image_ft_relabelled"] == ck["image_ft_relabelled"]  # reused
+    gt = np.stack([painted] * 6)
+    dice = bench.label_dice(path, gt)  # the stored empty labels score next to nothing against the painted truth
+    assert dice["image"] < 0.01 and dice["context_synthetic"] > dice["image"]

@@ -48,3 +48,27 @@ def test_demo_cancel_stops_cleanly(tmp_path):
         run_demo(tmp_path, DemoConfig.quick(), progress=progress, cancel=token, log=lambda s: None)
     p = Project.open(tmp_path / "demo.dvos")  # the store is intact and readable
     assert p.video("seed").provenance_counts()["manual"] == 3
+
+
+def test_relabel_runs_the_first_phase_over_the_field_video_before_the_second(monkeypatch):
+    """``DemoConfig.relabel``: the context model's first-phase checkpoint relabels the field video (overwriting the
+    image model's pseudo-labels) before the second phase trains; off by default."""
+    import dvos_core.infer as infer
+    import dvos_core.train as train_mod
+    from dvos_core.demo import pipeline
+
+    calls = []
+    monkeypatch.setattr(train_mod, "train", lambda project, cfg, name, **kw: calls.append(("train", name)) or name)
+    monkeypatch.setattr(infer, "pseudo_label", lambda *a, **kw: calls.append(("label", a[1], a[2], kw["overwrite"])))
+    run = pipeline._Stages(9, None, None, lambda s: None)
+    assert pipeline._train_video_model(None, DemoConfig.quick(), run, "context", "img.pt") == "context"
+    assert calls == [("train", "context_synthetic"), ("train", "context")]  # off by default
+    calls.clear()
+    cfg = DemoConfig.quick()
+    cfg.relabel = True
+    pipeline._train_video_model(None, cfg, run, "context", "img.pt")
+    assert calls == [
+        ("train", "context_synthetic"),
+        ("label", ["field_train"], "context_synthetic", True),
+        ("train", "context"),
+    ]

@@ -46,6 +46,9 @@ class DemoConfig:
     workers: int = 2
     # video models to train and compare: "context" (dvos's context-aware model), "dvos" (the paper's)
     video_models: list = field(default_factory=lambda: ["context"])
+    # before the context model's second phase, relabel the field video with its first phase (dvos pseudo-label
+    # --overwrite with that checkpoint; models trained after it read those labels too)
+    relabel: bool = False
 
     def __post_init__(self):
         from dvos_core.config_io import coerce_fields
@@ -267,6 +270,13 @@ def _train_video_model(project, cfg: DemoConfig, run: _Stages, kind: str, image_
     )
     run.lap(f"train_{kind}_synthetic")
     sub = run.stage(f"fine-tune {what} on pseudo-labelled real clips (phase 2)")
+    if cfg.relabel and kind == "context":
+        from dvos_core.infer import pseudo_label
+
+        share = Steps(sub, 0, 100, 1000)  # a tenth of the stage, then the training
+        pseudo_label(project, ["field_train"], p1, device=cfg.device, overwrite=True, progress=share, cancel=run.cancel)
+        run.lap(f"relabel_{kind}")
+        sub = Steps(sub, 100, 900, 1000)
     p2 = train(project, cfg.train_config("real", init_from=p1, video_model=kind), kind, progress=sub, cancel=run.cancel)
     run.lap(f"train_{kind}_real")
     return p2
