@@ -1,7 +1,7 @@
 """dvos-napari behaviour checks under a real viewer (run with xvfb-run): lazy reading of long videos and stores, a
 first display that reads masks in the background, saving through napari's File > Save, the Annotate keys and unsaved
 count, errors in the user's words (with details), the device line and machine defaults, tooltips, the themed plots,
-paint mode after jumping to a worst frame, the Predict step's order and model boxes.
+paint mode after jumping to a worst frame, the Predict step's order and model boxes (its labelling models).
 """
 
 from __future__ import annotations
@@ -367,8 +367,28 @@ def test_predict_step_pseudo_labels_first_with_its_own_image_model_box(make_napa
         < pr.predict_button.mapTo(pr.body, pr.predict_button.rect().topLeft()).y()
     )
     pr.checkpoint.setCurrentText("some-video-model")  # a video model chosen for Predict is not used to pseudo-label
-    with pytest.raises(ValueError, match="choose the image model first"):
+    with pytest.raises(ValueError, match="choose the labelling model first"):
         pr.pseudo_label()
+    # the labelling models: image models first, then context models (to relabel for their second phase)
+    for name, config in (("img", "phase: image\n"), ("ctx_synth", "phase: synthetic\nvideo_model: context\n")):
+        (tmp_project.model_dir(name)).mkdir(parents=True)
+        (tmp_project.model_dir(name) / "config.yaml").write_text(config)
+        (tmp_project.model_dir(name) / "best.pt").write_bytes(b"x")
+    (tmp_project.model_dir("dvos_synth")).mkdir(parents=True)  # the paper's model never labels
+    (tmp_project.model_dir("dvos_synth") / "config.yaml").write_text("phase: synthetic\nvideo_model: dvos\n")
+    (tmp_project.model_dir("dvos_synth") / "best.pt").write_bytes(b"x")
+    tmp_project.add_video_array("plot", np.zeros((3, 32, 32, 3), np.uint8), split="train")
+    pr.refresh()
+    assert [pr.image_model.itemText(i) for i in range(pr.image_model.count())] == ["img", "ctx_synth"]
+    jobs = []
+    pr.run = lambda func, *args, **kwargs: jobs.append((func, args, kwargs))
+    pr.pseudo_scope.setCurrentText("all training videos")
+    pr.image_model.setCurrentText("ctx_synth")
+    pr.relabel.setChecked(True)
+    pr.pseudo_label()
+    (func, (_, ids, checkpoint), kwargs) = jobs[-1]
+    assert func == "dvos_core.infer:pseudo_label" and ids == ["plot"] and kwargs["overwrite"] is True
+    assert checkpoint.endswith("ctx_synth/best.pt")
 
 
 def test_form_builder_reads_help_from_metadata_and_lists_new_fields(qtbot):
