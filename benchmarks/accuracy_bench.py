@@ -236,7 +236,7 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
     for name, kind, extra in video:
         ck[name] = train_video_model(project, s, ck["image"], name, kind, extra)
         ck[f"{store_name(name)}_synthetic"] = str(project.model_dir(f"{store_name(name)}_synthetic") / "best.pt")
-    degrade = {"degrade_p": s.degrade_p}  # the same share of degraded inputs as the context model's queries
+    degrade = control_augment(s)
     controls = {"image_ft": {}}
     if "image_ft_anchor" in models:  # the control with the context model's clean-view anchor
         from dvos_core.train.config import ANCHOR_WEIGHT
@@ -255,19 +255,27 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
             **extra,
         )
         ck[f"{name}_synthetic"] = str(p1)
-        ck[name] = _train(
-            project,
-            name,
-            "image",
-            s,
-            s.real_steps,
-            init_from=str(p1),
-            synthetic_sets=[],
-            video_ids=["train"],
-            augment=degrade,
-            **extra,
-        )
+        ck[name] = second_phase(project, s, name, "frame", p1, "train", extra)
     return ck
+
+
+def control_augment(s: Settings) -> dict:
+    """The control's augmentation: the same share of degraded inputs as the context model's queries."""
+    return {"degrade_p": s.degrade_p}
+
+
+def second_phase(project, s: Settings, name: str, kind: str, first_ck, video_id: str, extra: dict | None = None):
+    """The second (real) phase of column ``name`` from its first-phase checkpoint ``first_ck``, trained on the
+    labels of video ``video_id``: a video model of ``kind`` (dvos, context; its settings with ``extra`` merged) or,
+    with ``kind="frame"``, the control (the image model on degraded frames, ``extra`` added to its settings)."""
+    common = {"init_from": str(first_ck), "video_ids": [video_id]}
+    if kind == "frame":
+        augment = control_augment(s)
+        return _train(
+            project, name, "image", s, s.real_steps, synthetic_sets=[], augment=augment, **common, **(extra or {})
+        )
+    kw = context_settings(s, extra)
+    return _train(project, store_name(name), "real", s, s.real_steps, video_model=kind, **common, **kw)
 
 
 def train_video_model(project, s: Settings, image_ck, name: str, kind: str, extra: dict) -> str:
@@ -276,8 +284,7 @@ def train_video_model(project, s: Settings, image_ck, name: str, kind: str, extr
     kw = context_settings(s, extra)
     first = f"{store_name(name)}_synthetic"
     p1 = _train(project, first, "synthetic", s, s.synthetic_steps, video_model=kind, init_from=str(image_ck), **kw)
-    real = {"video_model": kind, "init_from": str(p1), "video_ids": ["train"]}
-    return _train(project, store_name(name), "real", s, s.real_steps, **real, **kw)
+    return second_phase(project, s, name, kind, p1, "train", extra)
 
 
 def add_relabelled(path: Path, ck: dict, s: Settings, models, log, trained: list | None = None) -> dict:
@@ -292,26 +299,20 @@ def add_relabelled(path: Path, ck: dict, s: Settings, models, log, trained: list
     if not wanted:
         return ck
     project, out = Project.open(path), dict(ck)
-    first = {m: project.model_dir(RELABELLED[m]) / "best.pt" for m in wanted}
     if RELABELLED_VIDEO not in project.video_ids():
         src = project.video("train")
         v = project.add_video_array(RELABELLED_VIDEO, src.read_frames(0, src.n_frames), split="train")
         for t in s.seed_frames:
             v.set_mask(t, src.mask(t), "manual")
-        teacher = project.model_dir("context_synthetic") / "best.pt"
+        teacher = project.model_dir(RELABELLED["context_relabelled"]) / "best.pt"  # the context model's first phase
         log(f"{path.name}: relabelling the training video with {teacher.parent.name}")
         pseudo_label(project, [RELABELLED_VIDEO], str(teacher), device=s.device, overwrite=True)
     for m in wanted:
         kept = project.model_dir(m) / "best.pt"
         if not kept.exists():
-            common = {"init_from": str(first[m]), "video_ids": [RELABELLED_VIDEO]}
-            if m.startswith("context"):
-                kept = _train(
-                    project, m, "real", s, s.real_steps, video_model="context", **common, **context_settings(s)
-                )
-            else:
-                degrade = {"degrade_p": s.degrade_p}
-                kept = _train(project, m, "image", s, s.real_steps, synthetic_sets=[], augment=degrade, **common)
+            first = project.model_dir(RELABELLED[m]) / "best.pt"
+            kind = "context" if m.startswith("context") else "frame"
+            kept = second_phase(project, s, m, kind, first, RELABELLED_VIDEO)
             if trained is not None:
                 trained.append(m)
         out[m] = str(kept)

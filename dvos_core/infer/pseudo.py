@@ -16,7 +16,7 @@ from dvos_core.infer.predict import _name
 from dvos_core.infer.quality import camera_motion, flicker, quality_score, uncertainty
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.motion.transforms import invert
-from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.threads import using_threads
 
@@ -170,7 +170,7 @@ def pseudo_label(
         v.check_label_write(PSEUDO, "pseudo-labelling")
     rows: list = []
     with using_threads(threads):
-        predictor = _frame_predictor(checkpoint, device, tile_size, overlap, precision)
+        predictor = _labelling_predictor(checkpoint, device, tile_size, overlap, precision)
         plans = [(v, _video_targets(v, frames)) for v in videos]
         total, done = sum(len(t) for _, t in plans), 0
         with reuse_freed_memory(predictor.device.type == "cpu"):
@@ -178,8 +178,8 @@ def pseudo_label(
                 fin = _Finaliser(video, quality_threshold, drop_below, rows)
                 try:
                     if predictor.kind == "context":
-                        shifted = _shifted(progress, done, total)
-                        _label_in_order(predictor, video, targets, threshold, overwrite, fin.push, shifted, cancel)
+                        share = Steps(progress, done, len(targets), total)  # this video's slice of the run
+                        _label_in_order(predictor, video, targets, threshold, overwrite, fin.push, share, cancel)
                         done += len(targets)
                     else:
                         labeller = _BatchLabeller(predictor, video, n_passes, threshold, overwrite)
@@ -195,7 +195,7 @@ def pseudo_label(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _frame_predictor(checkpoint, device, tile_size, overlap, precision="auto") -> Predictor:
+def _labelling_predictor(checkpoint, device, tile_size, overlap, precision="auto") -> Predictor:
     model, info, dev = load_model(checkpoint, device)
     predictor = Predictor(model, info, dev, tile_size=tile_size, overlap=overlap, precision=precision)
     if predictor.kind not in ("frame", "context"):
@@ -205,13 +205,6 @@ def _frame_predictor(checkpoint, device, tile_size, overlap, precision="auto") -
             "`dvos train --kind frame`"
         )
     return predictor
-
-
-def _shifted(progress: ProgressFn | None, done: int, total: int) -> ProgressFn | None:
-    """``progress`` for one video's labelling that counts on from ``done`` of ``total``."""
-    if progress is None:
-        return None
-    return lambda d, n, message="": progress(done + min(int(d), int(n)), total, message)
 
 
 def _status(codes: np.ndarray, t: int, overwrite: bool) -> str:
@@ -304,14 +297,18 @@ def _record_run(video, checkpoint, predictor: Predictor, n_passes, quality_thres
         pseudo_label={
             "checkpoint": _name(checkpoint),
             "n_passes": n_passes,
-            "uncertainty_from": "query alone"
-            if predictor.kind == "context"
-            else "stochastic"
-            if predictor.stochastic_capable
-            else "flips",
+            "uncertainty_from": _uncertainty_source(predictor),
             "precision": predictor.number_format,
             "quality_threshold": quality_threshold,
             "drop_below": drop_below,
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
     )
+
+
+def _uncertainty_source(predictor: Predictor) -> str:
+    """What the recorded uncertainty compares: a context model's mask with its frame-alone mask, or an image
+    model's stochastic passes, or its flipped passes."""
+    if predictor.kind == "context":
+        return "query alone"
+    return "stochastic" if predictor.stochastic_capable else "flips"
