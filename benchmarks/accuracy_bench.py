@@ -29,6 +29,10 @@ model (the same extra steps for each):
   with its 4 earlier frames, aligned by the camera motion: ``dvos smooth``'s default);
 * ``image_ft_outliers``, ``context_outliers``: the same, but only the frames worse than their neighbours are moved
   towards the average, as far as they are (``dvos smooth --only-outliers``);
+* ``context_synthetic``, ``image_ft_synthetic``: those models as their first (synthetic) phase left them;
+* ``context_relabelled``, ``image_ft_relabelled``: their second phases trained on the training video relabelled by
+  the context model's first phase instead of the image model; ``context_blended``: the same with the labels the
+  mean of the first phase's and the image model's probabilities (``dvos pseudo-label --blend-with``);
 * ``context@NAME`` (``--variant NAME='{"anchor_weight": 2}'``, repeatable): a context model trained like ``context``
   from the same image model, seed and steps, with those training settings changed (merged into the TrainConfig of
   both phases): a setting measured side by side with the default in one run.
@@ -84,13 +88,25 @@ MODELS = (
     "image_ft_synthetic",
     "context_relabelled",
     "image_ft_relabelled",
+    "context_blended",
 )
 # the models as their first (synthetic) phase left them: where the second phase helps or hurts
 FIRST_PHASE = ("context_synthetic", "image_ft_synthetic")
 # second phases trained on the training video relabelled by the context model's first phase (a copy of the video,
 # RELABELLED_VIDEO, so the other models keep the image model's pseudo-labels): column -> its first phase
-RELABELLED = {"context_relabelled": "context_synthetic", "image_ft_relabelled": "image_ft_synthetic"}
+RELABELLED = {
+    "context_relabelled": "context_synthetic",
+    "image_ft_relabelled": "image_ft_synthetic",
+    "context_blended": "context_synthetic",
+}
 RELABELLED_VIDEO = "train_relabelled"
+# ... or by that first phase blended with the image model (their mean probability): another copy of the video
+BLENDED_VIDEO = "train_blended"
+LABELS_OF = {
+    "context_relabelled": RELABELLED_VIDEO,
+    "image_ft_relabelled": RELABELLED_VIDEO,
+    "context_blended": BLENDED_VIDEO,
+}
 # made from those models' predictions when they run: name -> (source model, smooth_array options)
 SMOOTHED = {
     "image_ft_smoothed": ("image_ft", {}),
@@ -288,10 +304,11 @@ def train_video_model(project, s: Settings, image_ck, name: str, kind: str, extr
 
 
 def add_relabelled(path: Path, ck: dict, s: Settings, models, log, trained: list | None = None) -> dict:
-    """``ck`` plus the ``RELABELLED`` columns ``models`` asks for: the training video copied as ``RELABELLED_VIDEO``
-    with its painted frames, pseudo-labelled by the context model's first phase (``dvos pseudo-label`` with that
-    checkpoint), then each column's second phase trained on it from its own first phase (same steps and settings
-    as the column it shadows). What the project already holds is reused; trained columns go to ``trained``."""
+    """``ck`` plus the ``RELABELLED`` columns ``models`` asks for: the training video copied (``LABELS_OF``) with
+    its painted frames, pseudo-labelled by the context model's first phase (``dvos pseudo-label`` with that
+    checkpoint; for ``BLENDED_VIDEO`` blended with the image model), then each column's second phase trained on it
+    from its own first phase (same steps and settings as the column it shadows). What the project already holds is
+    reused; trained columns go to ``trained``."""
     from dvos_core.infer import pseudo_label
     from dvos_core.store import Project
 
@@ -299,20 +316,23 @@ def add_relabelled(path: Path, ck: dict, s: Settings, models, log, trained: list
     if not wanted:
         return ck
     project, out = Project.open(path), dict(ck)
-    if RELABELLED_VIDEO not in project.video_ids():
+    teacher = project.model_dir("context_synthetic") / "best.pt"  # the context model's first phase
+    for video_id in dict.fromkeys(LABELS_OF[m] for m in wanted):
+        if video_id in project.video_ids():
+            continue
         src = project.video("train")
-        v = project.add_video_array(RELABELLED_VIDEO, src.read_frames(0, src.n_frames), split="train")
+        v = project.add_video_array(video_id, src.read_frames(0, src.n_frames), split="train")
         for t in s.seed_frames:
             v.set_mask(t, src.mask(t), "manual")
-        teacher = project.model_dir(RELABELLED["context_relabelled"]) / "best.pt"  # the context model's first phase
-        log(f"{path.name}: relabelling the training video with {teacher.parent.name}")
-        pseudo_label(project, [RELABELLED_VIDEO], str(teacher), device=s.device, overwrite=True)
+        blend = [str(project.model_dir("image") / "best.pt")] if video_id == BLENDED_VIDEO else []
+        log(f"{path.name}: relabelling the training video with {teacher.parent.name}" + (" + image" if blend else ""))
+        pseudo_label(project, [video_id], str(teacher), device=s.device, overwrite=True, blend_with=blend, n_passes=2)
     for m in wanted:
         kept = project.model_dir(m) / "best.pt"
         if not kept.exists():
             first = project.model_dir(RELABELLED[m]) / "best.pt"
             kind = "context" if m.startswith("context") else "frame"
-            kept = second_phase(project, s, m, kind, first, RELABELLED_VIDEO)
+            kept = second_phase(project, s, m, kind, first, LABELS_OF[m])
             if trained is not None:
                 trained.append(m)
         out[m] = str(kept)
@@ -327,7 +347,7 @@ def label_dice(path: Path, train_gt: np.ndarray) -> dict:
     from dvos_core.store.schema import PSEUDO
 
     project, out = Project.open(path), {}
-    for name, vid in (("image", "train"), ("context_synthetic", RELABELLED_VIDEO)):
+    for name, vid in (("image", "train"), ("context_synthetic", RELABELLED_VIDEO), ("blend", BLENDED_VIDEO)):
         if vid in project.video_ids():
             v = project.video(vid)
             frames = np.flatnonzero(v.provenance == PSEUDO)

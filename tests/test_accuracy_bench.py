@@ -260,7 +260,7 @@ def test_relabelled_columns_train_on_a_copy_of_the_video_labelled_by_the_first_p
     first phase; the training video keeps the image model's labels; what the project holds is reused."""
     from test_model_context import _fused_model
 
-    from dvos_core.model import save_checkpoint
+    from dvos_core.model import build_model, save_checkpoint
     from dvos_core.store import Project
 
     bench = _bench()
@@ -278,6 +278,8 @@ def test_relabelled_columns_train_on_a_copy_of_the_video_labelled_by_the_first_p
     for name in ("context_synthetic", "image_ft_synthetic"):
         project.model_dir(name).mkdir(parents=True, exist_ok=True)
         save_checkpoint(project.model_dir(name) / "best.pt", _fused_model())
+    project.model_dir("image").mkdir(parents=True, exist_ok=True)
+    save_checkpoint(project.model_dir("image") / "best.pt", build_model("tiny", "frame"))
     calls = []
 
     def train(project, name, phase, s, steps, **kw):
@@ -287,13 +289,18 @@ def test_relabelled_columns_train_on_a_copy_of_the_video_labelled_by_the_first_p
         return project.model_dir(name) / "best.pt"
 
     monkeypatch.setattr(bench, "_train", train)
-    models = ["context", "context_relabelled", "image_ft_relabelled"]
+    models = ["context", "context_relabelled", "image_ft_relabelled", "context_blended"]
     ck = bench.add_relabelled(path, {"context": "c.pt"}, s, models, lambda m: None)
     first = {m: str(project.model_dir(m) / "best.pt") for m in ("context_synthetic", "image_ft_synthetic")}
     assert calls == [
         ("context_relabelled", "real", first["context_synthetic"], [bench.RELABELLED_VIDEO], "context"),
         ("image_ft_relabelled", "image", first["image_ft_synthetic"], [bench.RELABELLED_VIDEO], None),
+        ("context_blended", "real", first["context_synthetic"], [bench.BLENDED_VIDEO], "context"),
     ]
+    blended = project.video(bench.BLENDED_VIDEO)
+    assert blended.attrs["pseudo_label"]["blend_with"] == [str(project.model_dir("image") / "best.pt")]
+    assert project.video(bench.RELABELLED_VIDEO).attrs["pseudo_label"]["blend_with"] == []
+    assert blended.provenance_counts()["manual"] == 2 and blended.provenance_counts()["pseudo"] == 4
     assert ck["context"] == "c.pt" and ck["context_relabelled"].endswith("context_relabelled/best.pt")
     copy, train_video = project.video(bench.RELABELLED_VIDEO), project.video("train")
     assert copy.provenance_counts()["manual"] == 2 and copy.provenance_counts()["pseudo"] == 4
@@ -301,7 +308,7 @@ def test_relabelled_columns_train_on_a_copy_of_the_video_labelled_by_the_first_p
     assert any(copy.mask(t).any() for t in (1, 2, 4, 5))  # the first phase's labels, not the stored empty ones
     assert not any(train_video.mask(t).any() for t in (1, 2, 4, 5))  # the other models' labels are untouched
     again = bench.add_relabelled(path, {}, s, models, lambda m: None)
-    assert len(calls) == 2 and again["image_ft_relabelled"] == ck["image_ft_relabelled"]  # reused
+    assert len(calls) == 3 and again["image_ft_relabelled"] == ck["image_ft_relabelled"]  # reused
     gt = np.stack([painted] * 6)
     dice = bench.label_dice(path, gt)  # the stored empty labels score next to nothing against the painted truth
     assert dice["image"] < 0.01 and dice["context_synthetic"] > dice["image"]

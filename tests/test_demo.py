@@ -59,16 +59,24 @@ def test_relabel_runs_the_first_phase_over_the_field_video_before_the_second(mon
 
     calls = []
     monkeypatch.setattr(train_mod, "train", lambda project, cfg, name, **kw: calls.append(("train", name)) or name)
-    monkeypatch.setattr(infer, "pseudo_label", lambda *a, **kw: calls.append(("label", a[1], a[2], kw["overwrite"])))
+    monkeypatch.setattr(
+        infer, "pseudo_label", lambda *a, **kw: calls.append(("label", a[1], a[2], kw["overwrite"], kw["blend_with"]))
+    )
     run = pipeline._Stages(9, None, None, lambda s: None)
     assert pipeline._train_video_model(None, DemoConfig.quick(), run, "context", "img.pt") == "context"
     assert calls == [("train", "context_synthetic"), ("train", "context")]  # off by default
     calls.clear()
-    cfg = DemoConfig.quick()
-    cfg.relabel = True
+    cfg = DemoConfig(**{**DemoConfig.quick().__dict__, "relabel": True})  # the old switch: the first phase alone
+    assert cfg.relabel == "first_phase"
     pipeline._train_video_model(None, cfg, run, "context", "img.pt")
     assert calls == [
         ("train", "context_synthetic"),
-        ("label", ["field_train"], "context_synthetic", True),
+        ("label", ["field_train"], "context_synthetic", True, []),
         ("train", "context"),
     ]
+    calls.clear()
+    cfg.relabel = "blend"  # the first phase and the image model, one vote each
+    pipeline._train_video_model(None, cfg, run, "context", "img.pt")
+    assert calls[1] == ("label", ["field_train"], "context_synthetic", True, ["img.pt"])
+    with pytest.raises(ValueError, match="DemoConfig.relabel"):
+        DemoConfig(relabel="sometimes")

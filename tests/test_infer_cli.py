@@ -21,6 +21,13 @@ def test_cli_predict_pseudo_evaluate(tmp_path, capsys):
     assert main(["pseudo-label", str(path), str(img), "--videos", "t", "--device", "cpu"]) == 2  # ground truth only
     assert "'t' is a test video" in capsys.readouterr().err
     assert main(["pseudo-label", str(path), str(img), "--videos", "v", "--passes", "2", "--device", "cpu"]) == 0
+    relabel = ["pseudo-label", str(path), str(img), "--videos", "v", "--device", "cpu", "--overwrite"]
+    assert main([*relabel, "--blend-with", "vid"]) == 2  # only image models blend in
+    assert "only image (frame) models can be blended" in capsys.readouterr().err
+    img2 = save_checkpoint(tmp_path / "img2.pt", build_model("tiny", "frame"))
+    assert main([*relabel, "--passes", "1", "--blend-with", str(img2)]) == 0
+    assert "blended with: " in capsys.readouterr().err
+    assert Project.open(path).video("v").attrs["pseudo_label"]["blend_with"] == [str(img2)]
     predict = ["predict", str(path), "vid", "--image-model", str(img), "--device", "cpu", "--as-labels"]
     assert main([*predict, "--videos", "v"]) == 0
     err = capsys.readouterr().err

@@ -159,3 +159,64 @@ def test_a_context_model_relabels_the_frames_in_order_and_lends_the_painted_mask
     assert np.array_equal(v.mask(0), painted) and v.provenance_counts()["pseudo"] == 5
     assert all(np.array_equal(v.mask(t), expected[t]) for t in range(1, 6))
     assert not np.array_equal(labels(lambda k: None)[1], expected[1])  # frame 1 read the painted mask of frame 0
+
+
+class DarkIsHead(BrightIsHead):
+    """The opposite stand-in: pixels darker than mid-grey are heads."""
+
+    def forward(self, x):
+        return {"mask": -20 * x[:, :1] + 0 * self.p, "frame": x}
+
+
+def test_blended_image_models_vote_and_their_disagreement_is_the_uncertainty(tmp_path):
+    p = Project.create(tmp_path / "b.dvos")
+    p.add_video_array("v", _video(n=4))
+    same = pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1, blend_with=[(BrightIsHead(), {})])
+    alone = p.video("v").mask(0).copy()
+    assert alone[4:12, 6:16].all() and alone.sum() == 80 and (same["uncertainty"] == 0).all()
+    both = pseudo_label(
+        p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1, overwrite=True, blend_with=[(DarkIsHead(), {})]
+    )
+    # each pixel gets one vote for and one against: the mean is 0.5, labelled foreground, the spread is maximal
+    assert p.video("v").mask(0).all() and np.allclose(both["uncertainty"], 1.0)
+    assert p.video("v").attrs["pseudo_label"]["uncertainty_from"] == "models"
+    with pytest.raises(ValueError, match="only image \\(frame\\) models"):
+        pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", blend_with=[(build_model("tiny", "dvos"), {})])
+
+
+def test_a_blended_context_label_is_the_mean_and_lends_itself_to_the_next_frames(tmp_path):
+    """Relabelling with a context model blended with an image model: each label is the mean of the two models'
+    probabilities, and it is that blended mask (not the context model's own) that the next frames read."""
+    from test_model_context import _fused_model
+
+    from dvos_core.infer.context import ContextPredictor, run_context
+    from dvos_core.infer.engine import Predictor
+    from dvos_core.infer.window import FeatureCache
+
+    model = _fused_model()
+    frames = np.random.default_rng(5).integers(0, 255, (5, 64, 64, 3), dtype=np.uint8)
+    p = Project.create(tmp_path / "cb.dvos")
+    p.add_video_array("v", frames)
+    pseudo_label(p, "v", (model, {}), device="cpu", n_passes=1, blend_with=[(BrightIsHead(), {})])
+
+    image = Predictor(BrightIsHead(), {}, "cpu")
+    bright = {t: image.predict_windows({t: frames[t]}, [[t]], FeatureCache())[0] for t in range(5)}
+    pr = Predictor(model, {}, "cpu")
+
+    def labels(blend: bool):
+        ctx = ContextPredictor(pr.net, pr.device, pr.tile_size, pr.overlap, pr.amp)
+        out = {}
+
+        def sink(t, q):
+            out[t] = (q + bright[t]) / 2 if blend else q
+            return out[t] if blend else None
+
+        run_context(ctx, lambda a, b: frames[a:b], range(5), sink)
+        return {t: q >= 0.5 for t, q in out.items()}
+
+    expected, own = labels(True), labels(False)
+    v = p.video("v")
+    assert all(np.array_equal(v.mask(t), expected[t]) for t in range(5))
+    assert p.video("v").attrs["pseudo_label"]["blend_with"] == ["<in-memory model>"]
+    # the blend changed the labels, and a later frame read the blended masks of its references
+    assert any(not np.array_equal(expected[t], own[t]) for t in range(5))

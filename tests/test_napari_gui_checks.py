@@ -7,6 +7,7 @@ paint mode after jumping to a worst frame, the Predict step's order and model bo
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -388,7 +389,12 @@ def test_predict_step_pseudo_labels_first_with_its_own_image_model_box(make_napa
     pr.pseudo_label()
     (func, (_, ids, checkpoint), kwargs) = jobs[-1]
     assert func == "dvos_core.infer:pseudo_label" and ids == ["plot"] and kwargs["overwrite"] is True
-    assert checkpoint.endswith("ctx_synth/best.pt")
+    assert checkpoint.endswith("ctx_synth/best.pt") and kwargs["blend_with"] == []
+    # blending: only image models are offered
+    assert [pr.blend_with.itemText(i) for i in range(pr.blend_with.count())] == ["(none)", "img"]
+    pr.blend_with.setCurrentText("img")
+    pr.pseudo_label()
+    assert [Path(c).parent.name for c in jobs[-1][2]["blend_with"]] == ["img"]
 
 
 def test_form_builder_reads_help_from_metadata_and_lists_new_fields(qtbot):

@@ -117,6 +117,14 @@ def register(sub) -> None:
     )
     p.add_argument("--drop-below", action="store_true", help="clear the masks of frames below the threshold")
     p.add_argument("--overwrite", action="store_true", help="re-label frames that already have a pseudo mask")
+    p.add_argument(
+        "--blend-with",
+        nargs="+",
+        default=[],
+        metavar="IMAGE_MODEL",
+        help="image models whose probabilities are averaged with the labelling model's (one vote each); e.g. "
+        "relabel with a context model's first phase blended with the image model",
+    )
     add_wait(p)
     p.set_defaults(func=_pseudo)
 
@@ -267,8 +275,11 @@ def _pseudo(args) -> int:
 
     project = Project.open(args.project)
     ckpt = resolve_checkpoint_path(project, args.checkpoint)
+    blend = [str(resolve_checkpoint_path(project, c)) for c in args.blend_with]
     ids = _videos(project, args)
     print(f"device: {_device_line(args.device, args.precision)}; checkpoint: {ckpt}", file=sys.stderr)
+    if blend:
+        print(f"blended with: {', '.join(blend)}", file=sys.stderr)
     df = pseudo_label(
         project,
         ids,
@@ -285,6 +296,7 @@ def _pseudo(args) -> int:
         cancel=cancel_on_sigint(),
         threads=args.threads,
         precision=args.precision,
+        blend_with=blend,
     )
     for vid, g in df.groupby("video", sort=False):
         counts = g["status"].value_counts().to_dict()

@@ -46,14 +46,19 @@ class DemoConfig:
     workers: int = 2
     # video models to train and compare: "context" (dvos's context-aware model), "dvos" (the paper's)
     video_models: list = field(default_factory=lambda: ["context"])
-    # before the context model's second phase, relabel the field video with its first phase (dvos pseudo-label
-    # --overwrite with that checkpoint; models trained after it read those labels too)
-    relabel: bool = False
+    # before the context model's second phase, relabel the field video: "off" (the image model's labels stay),
+    # "first_phase" (with its first phase: dvos pseudo-label --overwrite with that checkpoint) or "blend" (the mean
+    # of the first phase's and the image model's probabilities: --blend-with); models trained after it read them too
+    relabel: str = "off"
 
     def __post_init__(self):
         from dvos_core.config_io import coerce_fields
 
+        if isinstance(self.relabel, bool):  # the switch it was before
+            self.relabel = "first_phase" if self.relabel else "off"
         coerce_fields(self)  # types and finite numbers (dvos_core.config_io)
+        if self.relabel not in RELABEL:
+            raise ValueError(f"DemoConfig.relabel: unknown {self.relabel!r}; choose from {list(RELABEL)}")
         self.video_models = list(self.video_models)
         bad = [m for m in self.video_models if m not in VIDEO_MODEL_NAMES]
         if bad:
@@ -252,6 +257,7 @@ def _train_image_and_pseudo_label(project, cfg: DemoConfig, run: _Stages):
     return ckpt
 
 
+RELABEL = ("off", "first_phase", "blend")
 VIDEO_MODEL_NAMES = {"dvos": "the paper's DVOS model", "context": "the context-aware video model"}
 
 
@@ -270,11 +276,22 @@ def _train_video_model(project, cfg: DemoConfig, run: _Stages, kind: str, image_
     )
     run.lap(f"train_{kind}_synthetic")
     sub = run.stage(f"fine-tune {what} on pseudo-labelled real clips (phase 2)")
-    if cfg.relabel and kind == "context":
+    if cfg.relabel != "off" and kind == "context":
         from dvos_core.infer import pseudo_label
 
         share = Steps(sub, 0, 100, 1000)  # a tenth of the stage, then the training
-        pseudo_label(project, ["field_train"], p1, device=cfg.device, overwrite=True, progress=share, cancel=run.cancel)
+        blend = [image_ckpt] if cfg.relabel == "blend" else []
+        pseudo_label(
+            project,
+            ["field_train"],
+            p1,
+            device=cfg.device,
+            n_passes=cfg.pseudo_passes,
+            overwrite=True,
+            blend_with=blend,
+            progress=share,
+            cancel=run.cancel,
+        )
         run.lap(f"relabel_{kind}")
         sub = Steps(sub, 100, 900, 1000)
     p2 = train(project, cfg.train_config("real", init_from=p1, video_model=kind), kind, progress=sub, cancel=run.cancel)

@@ -135,7 +135,8 @@ def run_context(
     with_alone: bool = False,
 ) -> int:
     """Predict ``targets`` in order, each from its tau earlier frames; ``sink(t, probability)`` after each frame
-    (``with_alone``: ``sink(t, probability, probability from the frame alone)``, both from one encoder pass).
+    (``with_alone``: ``sink(t, probability, probability from the frame alone)``, both from one encoder pass). A
+    sink that returns a probability map (e.g. a blend with other models') makes it t's mask for the next frames.
 
     A reference's mask is this run's prediction of it when there is one - the prediction made with its own
     references, or with the predictor's ``reference_masks="independent"`` the prediction of that frame alone - else
@@ -163,7 +164,9 @@ def run_context(
         else:
             prob = predicted[t] = predictor.predict(*args)
         predictor.aligner.forget(set(wanted))
-        sink(t, prob, alone) if with_alone else sink(t, prob)
+        kept = sink(t, prob, alone) if with_alone else sink(t, prob)
+        if kept is not None and not independent:  # the caller's final probability of t lends t's mask
+            predicted[t] = kept
         report(progress, done, len(targets), f"{label}frame {t}")
     return len(targets)
 

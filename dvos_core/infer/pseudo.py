@@ -1,7 +1,8 @@
 """Pseudo-labelling: a model labels real videos, with a quality score per frame.
 
 The image (frame) model labels each frame on its own. A context-aware video model (a first phase's checkpoint, to
-relabel the videos its second phase trains on) labels the frames in order, each from its tau earlier frames."""
+relabel the videos its second phase trains on) labels the frames in order, each from its tau earlier frames.
+Other image models can be blended in (``blend_with``): the label is then the mean of the models' probabilities."""
 
 from __future__ import annotations
 
@@ -137,6 +138,7 @@ def pseudo_label(
     cancel: CancelToken | None = None,
     threads: int | None = None,
     precision: str = "auto",
+    blend_with: Sequence | None = None,
 ):
     """Label every frame (or ``frames``) of the videos with the image model - or a context model, see below;
     returns a per-frame DataFrame.
@@ -152,6 +154,10 @@ def pseudo_label(
     masks are this run's labels, or the stored label of a frame it does not relabel (a painted frame always lends
     its own); one pass (``n_passes`` does not apply), the uncertainty measured between its mask and the mask it
     gets from the frame alone. Use ``overwrite=True`` to replace the image model's pseudo-labels.
+
+    ``blend_with``: image-model checkpoints whose probabilities (each the mean of its ``n_passes`` passes) are
+    averaged with the labelling model's, one model one vote; the uncertainty then measures how far the models
+    disagree. With a context model the blended label is also the mask the frame lends to the next frames.
     """
     import pandas as pd
 
@@ -171,6 +177,7 @@ def pseudo_label(
     rows: list = []
     with using_threads(threads):
         predictor = _labelling_predictor(checkpoint, device, tile_size, overlap, precision)
+        others = [_blend_predictor(c, device, tile_size, overlap, precision) for c in blend_with or ()]
         plans = [(v, _video_targets(v, frames)) for v in videos]
         total, done = sum(len(t) for _, t in plans), 0
         with reuse_freed_memory(predictor.device.type == "cpu"):
@@ -179,10 +186,11 @@ def pseudo_label(
                 try:
                     if predictor.kind == "context":
                         share = Steps(progress, done, len(targets), total)  # this video's slice of the run
-                        _label_in_order(predictor, video, targets, threshold, overwrite, fin.push, share, cancel)
+                        blend = _Blend(others, n_passes)
+                        _label_in_order(predictor, video, targets, threshold, overwrite, fin.push, share, cancel, blend)
                         done += len(targets)
                     else:
-                        labeller = _BatchLabeller(predictor, video, n_passes, threshold, overwrite)
+                        labeller = _BatchLabeller([predictor, *others], video, n_passes, threshold, overwrite)
                         for batch in plan_batches(targets, 0, batch_size, image_first=True):
                             check(cancel)
                             for item in labeller.label(batch.targets):
@@ -191,7 +199,7 @@ def pseudo_label(
                             report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
                 finally:  # a cancel or error still writes the finished frame held back for its flicker
                     fin.flush()
-                _record_run(video, checkpoint, predictor, n_passes, quality_threshold, drop_below)
+                _record_run(video, checkpoint, predictor, n_passes, quality_threshold, drop_below, blend_with)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -207,6 +215,33 @@ def _labelling_predictor(checkpoint, device, tile_size, overlap, precision="auto
     return predictor
 
 
+def _blend_predictor(checkpoint, device, tile_size, overlap, precision) -> Predictor:
+    model, info, dev = load_model(checkpoint, device)
+    predictor = Predictor(model, info, dev, tile_size=tile_size, overlap=overlap, precision=precision)
+    if predictor.kind != "frame":
+        raise ValueError(
+            f"only image (frame) models can be blended into the labels; {_name(checkpoint)} is a "
+            f"{predictor.kind!r} model. Pass it as the labelling model instead"
+        )
+    return predictor
+
+
+class _Blend:
+    """Blends image models into a context model's labels: each frame's probability from each model (the mean of
+    its passes), averaged with the context model's."""
+
+    def __init__(self, predictors: list, n_passes: int):
+        self.predictors, self.n_passes = predictors, n_passes
+
+    def __bool__(self) -> bool:
+        return bool(self.predictors)
+
+    def __call__(self, t: int, frame: np.ndarray, prob: np.ndarray) -> np.ndarray:
+        """(M, H, W): ``prob`` and each image model's probability of ``frame`` (frame t)."""
+        own = [_passes(p, {t: frame}, [t], FeatureCache(), self.n_passes)[:, 0].mean(0) for p in self.predictors]
+        return np.stack([prob, *own])
+
+
 def _status(codes: np.ndarray, t: int, overwrite: bool) -> str:
     """Of frame t with provenance ``codes[t]``: "protected" (a higher-ranked mask than pseudo), "kept" (a pseudo
     mask, no overwrite) or "predict"."""
@@ -218,10 +253,11 @@ def _status(codes: np.ndarray, t: int, overwrite: bool) -> str:
     return "kept" if code == PSEUDO and not overwrite else "predict"
 
 
-def _label_in_order(predictor: Predictor, video, targets, threshold, overwrite, push, progress, cancel) -> None:
+def _label_in_order(predictor: Predictor, video, targets, threshold, overwrite, push, progress, cancel, blend=None):
     """A context model's labels of ``targets``, pushed in frame order as finaliser items (the frames it does not
     relabel with their stored mask). A reference's mask is this run's label of that frame, else its stored label
-    (painted, corrected or pseudo); the uncertainty compares the mask with the one from the frame alone."""
+    (painted, corrected or pseudo); the uncertainty compares the mask with the one from the frame alone - or, with
+    a ``blend`` (:class:`_Blend`), the label is the models' mean probability and the uncertainty their spread."""
     from dvos_core.infer.context import ContextPredictor, run_context
     from dvos_core.infer.predict import reference_labels
 
@@ -239,17 +275,14 @@ def _label_in_order(predictor: Predictor, video, targets, threshold, overwrite, 
                 return
             push((k, video.group["masks"][k], float("nan"), status[k], frame(k)))
 
-    def sink(t, prob, alone) -> None:
+    def sink(t, prob, alone):
         stored_until(t)
-        push(
-            (
-                t,
-                (prob >= threshold).astype(np.uint8),
-                uncertainty(np.stack([prob, alone]), threshold),
-                "predict",
-                frame(t),
-            )
-        )
+        image = frame(t)
+        votes = blend(t, image, prob) if blend else np.stack([prob, alone])
+        if blend:
+            prob = votes.mean(0)
+        push((t, (prob >= threshold).astype(np.uint8), uncertainty(votes, threshold), "predict", image))
+        return prob if blend else None
 
     todo = [t for t in targets if status[t] == "predict"]
     label = f"{video.name}: "
@@ -264,12 +297,15 @@ def _video_targets(video, frames) -> list[int]:
 
 class _BatchLabeller:
     """Turns a batch of frame indices into finaliser items (t, mask, uncertainty, status), predicting only the
-    frames whose mask may be replaced; frames and encoder features are held only while the batch needs them."""
+    frames whose mask may be replaced; frames and encoder features are held only while the batch needs them.
+    Several image models: the label is their mean probability (each the mean of its passes), the uncertainty
+    their spread."""
 
-    def __init__(self, predictor: Predictor, video, n_passes: int, threshold: float, overwrite: bool):
-        self.predictor, self.video, self.n_passes, self.threshold = predictor, video, n_passes, threshold
+    def __init__(self, predictors: list, video, n_passes: int, threshold: float, overwrite: bool):
+        self.predictors, self.video, self.n_passes, self.threshold = predictors, video, n_passes, threshold
         self.codes, self.overwrite = video.provenance, overwrite
-        self.frames, self.features = FrameCache(video.read_frames), FeatureCache()
+        self.frames = FrameCache(video.read_frames)
+        self.features = [FeatureCache() for _ in predictors]
 
     def status(self, t: int) -> str:
         return _status(self.codes, t, self.overwrite)
@@ -280,9 +316,11 @@ class _BatchLabeller:
         results = {}
         held = self.frames.fetch(targets)  # every frame: the finaliser aligns neighbours by their camera motion
         if todo:
-            passes = _passes(self.predictor, held, todo, self.features, self.n_passes)
+            runs = [_passes(p, held, todo, f, self.n_passes) for p, f in zip(self.predictors, self.features)]
+            # one model: its passes; several: one vote each (the mean of its passes)
+            votes = runs[0] if len(runs) == 1 else np.stack([r.mean(0) for r in runs])
             for i, t in enumerate(todo):
-                p = passes[:, i]
+                p = votes[:, i]
                 results[t] = ((p.mean(0) >= self.threshold).astype(np.uint8), uncertainty(p, self.threshold))
         return [
             (t, *results[t], "predict", held[t])
@@ -292,12 +330,13 @@ class _BatchLabeller:
         ]
 
 
-def _record_run(video, checkpoint, predictor: Predictor, n_passes, quality_threshold, drop_below) -> None:
+def _record_run(video, checkpoint, predictor: Predictor, n_passes, quality_threshold, drop_below, blend_with=None):
     video.update_attrs(
         pseudo_label={
             "checkpoint": _name(checkpoint),
+            "blend_with": [_name(c) for c in blend_with or ()],
             "n_passes": n_passes,
-            "uncertainty_from": _uncertainty_source(predictor),
+            "uncertainty_from": "models" if blend_with else _uncertainty_source(predictor),
             "precision": predictor.number_format,
             "quality_threshold": quality_threshold,
             "drop_below": drop_below,

@@ -76,7 +76,12 @@ class PredictDock(DvosDock):
             "replace earlier pseudo-labels (painted and corrected frames are never replaced); tick it to relabel "
             "with a context model what the image model labelled"
         )
+        self.blend_with = compact_combo(
+            tooltip="optional image model whose probabilities are averaged with the labelling model's (one vote "
+            "each), e.g. a context model's first phase blended with the image model it started from"
+        )
         pf.addRow("labelling model", self.image_model)
+        pf.addRow("blend with", self.blend_with)
         pf.addRow("run on", self.pseudo_scope)
         pf.addRow("passes", self.passes)
         pf.addRow("minimum quality", self.quality)
@@ -181,10 +186,11 @@ class PredictDock(DvosDock):
         return self.threads_box.value()
 
     def refresh(self) -> None:
-        keep = {c: c.currentText() for c in (self.checkpoint, self.image_checkpoint, self.image_model)}
+        keep = {c: c.currentText() for c in (self.checkpoint, self.image_checkpoint, self.image_model, self.blend_with)}
         for c in keep:
             c.clear()
         self.image_checkpoint.addItem(NO_IMAGE_MODEL)
+        self.blend_with.addItem(NO_IMAGE_MODEL)
         p = self.state.project
         self._models = {}
         if p is not None:
@@ -193,6 +199,7 @@ class PredictDock(DvosDock):
             video = [n for n, m in models.items() if not m.is_image_model]
             self.checkpoint.addItems(list(reversed(video)) + list(reversed(image)))
             self.image_checkpoint.addItems(list(reversed(image)))
+            self.blend_with.addItems(list(reversed(image)))
             context = [n for n in video if models[n].kind == "context"]  # can relabel for their second phase
             self.image_model.addItems(list(reversed(image)) + list(reversed(context)))
         for c, text in keep.items():
@@ -287,6 +294,7 @@ class PredictDock(DvosDock):
 
     def pseudo_label(self):
         checkpoint = self.checkpoint_path(self.image_model, "labelling model")
+        blend = [] if self.blend_with.currentText() in ("", NO_IMAGE_MODEL) else [self.checkpoint_path(self.blend_with)]
         ids = self.video_ids(self.pseudo_scope.currentText())
         q = self.quality.value() or None
         return self.run(
@@ -299,6 +307,7 @@ class PredictDock(DvosDock):
             quality_threshold=q,
             drop_below=bool(q is not None and self.drop_below.isChecked()),
             overwrite=self.relabel.isChecked(),
+            blend_with=blend,
             precision=self.compute.precision.currentText(),
             label=f"pseudo-label {len(ids)} video(s)",
             on_result=self._pseudo_labelled,
