@@ -203,9 +203,13 @@ def pseudo_label(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _labelling_predictor(checkpoint, device, tile_size, overlap, precision="auto") -> Predictor:
+def _predictor(checkpoint, device, tile_size, overlap, precision) -> Predictor:
     model, info, dev = load_model(checkpoint, device)
-    predictor = Predictor(model, info, dev, tile_size=tile_size, overlap=overlap, precision=precision)
+    return Predictor(model, info, dev, tile_size=tile_size, overlap=overlap, precision=precision)
+
+
+def _labelling_predictor(checkpoint, device, tile_size, overlap, precision="auto") -> Predictor:
+    predictor = _predictor(checkpoint, device, tile_size, overlap, precision)
     if predictor.kind not in ("frame", "context"):
         raise ValueError(
             f"pseudo-labelling needs an image (frame) model or a context-aware video model; {_name(checkpoint)} is "
@@ -216,8 +220,7 @@ def _labelling_predictor(checkpoint, device, tile_size, overlap, precision="auto
 
 
 def _blend_predictor(checkpoint, device, tile_size, overlap, precision) -> Predictor:
-    model, info, dev = load_model(checkpoint, device)
-    predictor = Predictor(model, info, dev, tile_size=tile_size, overlap=overlap, precision=precision)
+    predictor = _predictor(checkpoint, device, tile_size, overlap, precision)
     if predictor.kind != "frame":
         raise ValueError(
             f"only image (frame) models can be blended into the labels; {_name(checkpoint)} is a "
