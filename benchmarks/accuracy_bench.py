@@ -340,8 +340,8 @@ def add_relabelled(path: Path, ck: dict, s: Settings, models, log, trained: list
 
 
 def label_dice(path: Path, train_gt: np.ndarray) -> dict:
-    """Mean Dice of the training video's pseudo-labels against its ground truth: the image model's, and the context
-    model's first phase's where ``add_relabelled`` made them."""
+    """Mean Dice of the training video's pseudo-labels against its ground truth: the image model's, and where
+    ``add_relabelled`` made them the context model's first phase's and the blend of the two (``blend``)."""
     from dvos_core.evaluate.metrics import frame_scores
     from dvos_core.store import Project
     from dvos_core.store.schema import PSEUDO

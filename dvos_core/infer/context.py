@@ -136,7 +136,8 @@ def run_context(
 ) -> int:
     """Predict ``targets`` in order, each from its tau earlier frames; ``sink(t, probability)`` after each frame
     (``with_alone``: ``sink(t, probability, probability from the frame alone)``, both from one encoder pass). A
-    sink that returns a probability map (e.g. a blend with other models') makes it t's mask for the next frames.
+    sink that returns a probability map (e.g. a blend with other models') makes it t's mask for the next frames
+    (except with ``reference_masks="independent"``, where t always lends its frame-alone mask).
 
     A reference's mask is this run's prediction of it when there is one - the prediction made with its own
     references, or with the predictor's ``reference_masks="independent"`` the prediction of that frame alone - else

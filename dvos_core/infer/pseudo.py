@@ -186,7 +186,7 @@ def pseudo_label(
                 try:
                     if predictor.kind == "context":
                         share = Steps(progress, done, len(targets), total)  # this video's slice of the run
-                        blend = _Blend(others, n_passes)
+                        blend = _Blend(others, n_passes) if others else None
                         _label_in_order(predictor, video, targets, threshold, overwrite, fin.push, share, cancel, blend)
                         done += len(targets)
                     else:
@@ -236,9 +236,6 @@ class _Blend:
     def __init__(self, predictors: list, n_passes: int):
         self.predictors, self.n_passes = predictors, n_passes
 
-    def __bool__(self) -> bool:
-        return bool(self.predictors)
-
     def __call__(self, t: int, frame: np.ndarray, prob: np.ndarray) -> np.ndarray:
         """(M, H, W): ``prob`` and each image model's probability of ``frame`` (frame t)."""
         own = [_passes(p, {t: frame}, [t], FeatureCache(), self.n_passes)[:, 0].mean(0) for p in self.predictors]
@@ -281,11 +278,10 @@ def _label_in_order(predictor: Predictor, video, targets, threshold, overwrite, 
     def sink(t, prob, alone):
         stored_until(t)
         image = frame(t)
-        votes = blend(t, image, prob) if blend else np.stack([prob, alone])
-        if blend:
-            prob = votes.mean(0)
-        push((t, (prob >= threshold).astype(np.uint8), uncertainty(votes, threshold), "predict", image))
-        return prob if blend else None
+        votes = np.stack([prob, alone]) if blend is None else blend(t, image, prob)
+        label = prob if blend is None else votes.mean(0)
+        push((t, (label >= threshold).astype(np.uint8), uncertainty(votes, threshold), "predict", image))
+        return None if blend is None else label  # a blended label is the mask frame t lends to the next frames
 
     todo = [t for t in targets if status[t] == "predict"]
     label = f"{video.name}: "
