@@ -6,13 +6,15 @@
 #   4. `dvos demo --device cuda`, timed;
 #   5. accuracy_bench.py on cuda for the four degraded sets, in parallel, with STEPS_SCALE x the default training.
 # Everything lands in $OUT (default ./gpu_results): checks.log, model_bench.json, predict_bench.json, demo.log and
-# one acc_<set>.json per set. DEADLINE_S (default 570) bounds the whole run: the accuracy runs get what is left.
+# one acc_<set>.json per set. DEADLINE_S (default 570) bounds the whole run: the accuracy runs get what is left;
+# DEMO_TIMEOUT (default 240 s) bounds the demo.
 #
 #     OUT=gpu_results bash benchmarks/gpu_checks.sh
 set -u
 OUT=${OUT:-gpu_results}
 DEADLINE_S=${DEADLINE_S:-570}
 STEPS_SCALE=${STEPS_SCALE:-2}
+DEMO_TIMEOUT=${DEMO_TIMEOUT:-240}
 PY=${PY:-python3}
 TESTDATA=${DVOS_TESTDATA:-.cache/testdata}
 DEGRADED_SETS="nuclei-slow-degraded nuclei-fast-degraded conifer-slow-degraded conifer-fast-degraded"
@@ -38,7 +40,7 @@ timeout 150 $PY benchmarks/predict_bench.py --device cuda --out "$OUT/predict_be
 
 log "4. dvos demo --device cuda"
 t0=$(date +%s)
-timeout 200 $PY -c "import sys; from dvos_core.cli import main; sys.exit(main())" demo --device cuda \
+timeout "$DEMO_TIMEOUT" $PY -c "import sys; from dvos_core.cli import main; sys.exit(main())" demo --device cuda \
     --out /tmp/dvos_demo_gpu >"$OUT/demo.log" 2>&1
 log "demo: rc $? after $(($(date +%s) - t0)) s"
 

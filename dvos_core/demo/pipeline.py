@@ -196,18 +196,19 @@ def run_demo(
 
 
 class _Stages:
-    """Numbered stages with progress, cancel, a log line each and their wall times."""
+    """Numbered stages with progress, cancel, a log line each (with the time since the start, so a run cut short
+    still shows where its time went) and their wall times."""
 
     def __init__(self, n: int, progress, cancel, log):
         self.n, self.i, self.progress, self.cancel, self.log = n, 0, progress, cancel, log
         self.timings: dict = {}
-        self.t0 = time.perf_counter()
+        self.t0 = self.start = time.perf_counter()
 
     def stage(self, name: str) -> Steps:
         check(self.cancel)
         self.i += 1
         report(self.progress, self.i - 1, self.n, name)
-        self.log(f"[{self.i}/{self.n}] {name}")
+        self.log(f"[{self.i}/{self.n}] {name}  ({time.perf_counter() - self.start:.0f} s in)")
         return Steps(self.progress, self.i - 1, 1, self.n, prefix=f"{name}: ")
 
     def lap(self, key: str) -> None:
