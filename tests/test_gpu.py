@@ -66,7 +66,7 @@ def test_context_prediction_on_the_gpu_matches_the_cpu():
 def test_the_feature_cache_equals_the_plain_path_on_the_gpu(precision, tol):
     # Measured on an H200 (2026-12-04, three seeds): fp32 differs by at most 1.4e-3 (cuDNN's TF32 convolutions, batched
     # differently on the two sides), bf16 by at most 0.026 (and 0.038 from the CPU's float32) on this untrained
-    # model's probabilities of about 0.5. On a CPU the two paths agree within 1e-5 (tests/test_infer_predict.py).
+    # model's probabilities of about 0.5. On a CPU the two paths agree within 1e-5 (tests/test_infer_cache.py).
     torch.manual_seed(0)
     model, image = build_model("tiny", "dvos").eval(), build_model("tiny", "frame").eval()
     frames = _frames(10)
