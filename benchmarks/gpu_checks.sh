@@ -3,13 +3,15 @@
 # in the order given (default: all, in this order):
 #   tests      pytest -m gpu (tests/test_gpu.py and the other CUDA tests);
 #   demo_quick `dvos demo --quick --device cuda`, timed (DEMO_QUICK_TIMEOUT, default 150 s);
+#   demo_quick_w0  the same with --num-workers 0 (training data read in the main process, as on a CPU);
 #   model      model_bench.py on cuda (reference way vs dvos's Predictor, 512^2 and 1024^2, one training step);
 #   predict    predict_bench.py on cuda (today's plain path vs the optimised path, end to end);
 #   demo       `dvos demo --device cuda`, timed (DEMO_TIMEOUT, default 240 s);
 #   accuracy   accuracy_bench.py on cuda for the four degraded sets, in parallel, with STEPS_SCALE x the training.
 # A demo that reaches its timeout first dumps the Python stacks of its process and of its data-loader workers into
 # its log (faulthandler on SIGUSR1), so a stall shows where it is. Everything lands in $OUT (default ./gpu_results):
-# checks.log, model_bench.json, predict_bench.json, demo_quick.log, demo.log and accuracy.json (one entry per set).
+# checks.log, model_bench.json, predict_bench.json, demo_quick.log, demo_quick_w0.log, demo.log and accuracy.json
+# (one entry per set).
 # DEADLINE_S (default 570) bounds the whole run: the accuracy runs get what is left.
 #
 #     OUT=gpu_results bash benchmarks/gpu_checks.sh
@@ -21,7 +23,7 @@ STEPS_SCALE=${STEPS_SCALE:-2}
 DEMO_TIMEOUT=${DEMO_TIMEOUT:-240}
 DEMO_QUICK_TIMEOUT=${DEMO_QUICK_TIMEOUT:-150}
 DEVICE=${DEVICE:-cuda}  # cpu: try the script on a machine without a GPU
-CHECKS=${CHECKS:-"tests demo_quick model predict demo accuracy"}
+CHECKS=${CHECKS:-"tests demo_quick demo_quick_w0 model predict demo accuracy"}
 PY=${PY:-python3}
 TESTDATA=${DVOS_TESTDATA:-.cache/testdata}
 DEGRADED_SETS="nuclei-slow-degraded nuclei-fast-degraded conifer-slow-degraded conifer-fast-degraded"
@@ -68,6 +70,11 @@ for check in $CHECKS; do
         log "dvos demo --quick --device $DEVICE"
         run_demo "$OUT/demo_quick.log" "$DEMO_QUICK_TIMEOUT" --quick --device $DEVICE --out /tmp/dvos_demo_quick_gpu
         ;;
+    demo_quick_w0)
+        log "dvos demo --quick --device $DEVICE --num-workers 0"
+        run_demo "$OUT/demo_quick_w0.log" "$DEMO_QUICK_TIMEOUT" --quick --device $DEVICE --num-workers 0 \
+            --out /tmp/dvos_demo_quick_w0_gpu
+        ;;
     model)
         log "model_bench ($DEVICE)"
         timeout 120 $PY benchmarks/model_bench.py --device $DEVICE --sizes 512 1024 --repeats 20 --rounds 1 --plain \
@@ -102,7 +109,7 @@ json.dump({p.stem[4:]: json.loads(p.read_text()) for p in parts}, open(out / 'ac
 [p.unlink() for p in parts]" "$OUT"
         fi
         ;;
-    *) log "unknown check $check (tests demo_quick model predict demo accuracy)" ;;
+    *) log "unknown check $check (tests demo_quick demo_quick_w0 model predict demo accuracy)" ;;
     esac
 done
 log "done"

@@ -80,3 +80,34 @@ def test_relabel_runs_the_first_phase_over_the_field_video_before_the_second(mon
     assert calls[1] == ("label", ["field_train"], "context_synthetic", True, ["img.pt"])
     with pytest.raises(ValueError, match="DemoConfig.relabel"):
         DemoConfig(relabel="sometimes")
+
+
+def test_demo_num_workers_reaches_every_training_phase(monkeypatch, tmp_path):
+    """`dvos demo --num-workers N` sets the data-loader workers of each phase's training config (default: automatic)."""
+    from dvos_core.cli import main
+    from dvos_core.demo import pipeline
+
+    seen = []
+
+    def fake_run_demo(out, cfg, **kw):
+        seen.append(cfg)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(pipeline, "run_demo", fake_run_demo)
+    for argv, want in ((["--num-workers", "0"], 0), ([], None)):
+        with pytest.raises(SystemExit):
+            main(["demo", "--quick", "--device", "cpu", "--out", str(tmp_path), *argv])
+        cfg = seen[-1]
+        assert [cfg.train_config(ph).num_workers for ph in ("image", "synthetic", "real")] == [want] * 3
+    with pytest.raises(ValueError, match="num_workers"):
+        DemoConfig(num_workers=-1).train_config()
+
+
+def test_demo_stage_lines_say_how_long_the_run_has_taken():
+    from dvos_core.demo.pipeline import _Stages
+
+    lines = []
+    run = _Stages(2, None, None, lines.append)
+    run.stage("first")
+    run.stage("second")
+    assert lines == ["[1/2] first  (0 s in)", "[2/2] second  (0 s in)"]

@@ -22,6 +22,13 @@ def register(sub) -> None:
     )
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:1, mps")
     p.add_argument(
+        "--num-workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="data-loader worker processes of the training (default: automatic, none on a CPU, up to 4 on a GPU)",
+    )
+    p.add_argument(
         "--video-model",
         choices=("context", "dvos", "both"),
         default="context",
@@ -47,6 +54,7 @@ def _demo(args) -> int:
 
     cfg = DemoConfig.quick() if args.quick else DemoConfig()
     cfg.device = args.device
+    cfg.num_workers = args.num_workers
     cfg.video_models = ["context", "dvos"] if args.video_model == "both" else [args.video_model]
     if args.project_only:
         from pathlib import Path

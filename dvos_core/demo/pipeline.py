@@ -50,6 +50,8 @@ class DemoConfig:
     # "first_phase" (with its first phase: dvos pseudo-label --overwrite with that checkpoint) or "blend" (the mean
     # of the first phase's and the image model's probabilities: --blend-with); models trained after it read them too
     relabel: str = "off"
+    # data-loader worker processes of every training phase: None = automatic (none on a CPU, up to 4 on a GPU)
+    num_workers: int | None = None
 
     def __post_init__(self):
         from dvos_core.config_io import coerce_fields
@@ -109,6 +111,7 @@ class DemoConfig:
             eta_min=cosine_floor(self.lr),
             device=self.device,
             max_steps_per_epoch=self.steps_per_epoch,
+            num_workers=self.num_workers,
         )
 
     def write_configs(self, out_dir) -> tuple:
