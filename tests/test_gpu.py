@@ -62,11 +62,12 @@ def test_context_prediction_on_the_gpu_matches_the_cpu():
     assert np.abs(gpu - cpu).max() < 0.05  # bf16 rounding only
 
 
-@pytest.mark.parametrize(("precision", "tol"), [("fp32", 5e-3), ("bf16", 0.06)])
-def test_the_feature_cache_equals_the_plain_path_on_the_gpu(precision, tol):
+@pytest.mark.parametrize(("precision", "tol", "tol_cpu"), [("fp32", 5e-3, 5e-3), ("bf16", 0.06, 0.08)])
+def test_the_feature_cache_equals_the_plain_path_on_the_gpu(precision, tol, tol_cpu):
     # Measured on an H200 (2026-12-04, three seeds): fp32 differs by at most 1.4e-3 (cuDNN's TF32 convolutions, batched
-    # differently on the two sides), bf16 by at most 0.026 (and 0.038 from the CPU's float32) on this untrained
-    # model's probabilities of about 0.5. On a CPU the two paths agree within 1e-5 (tests/test_infer_cache.py).
+    # differently on the two sides; 4.4e-4 from the CPU's float32), bf16 by at most 0.026 (0.038 from the CPU's) on
+    # this untrained model's probabilities of about 0.5. On a CPU the two paths agree within 1e-5
+    # (tests/test_infer_cache.py).
     torch.manual_seed(0)
     model, image = build_model("tiny", "dvos").eval(), build_model("tiny", "frame").eval()
     frames = _frames(10)
@@ -75,7 +76,7 @@ def test_the_feature_cache_equals_the_plain_path_on_the_gpu(precision, tol):
     cached = predict_array((model, {}), frames, image_model=(image, {}), **kw)
     cpu = predict_array((model, {}), frames, image_model=(image, {}), device="cpu", batch_size=3, precision="fp32")
     assert np.abs(plain - cached).max() < tol
-    assert np.abs(cached - cpu).max() < 2 * tol
+    assert np.abs(cached - cpu).max() < tol_cpu
 
 
 def test_pseudo_labelling_on_the_gpu_writes_masks(project, tmp_path):
