@@ -82,7 +82,7 @@ def test_relabel_runs_the_first_phase_over_the_field_video_before_the_second(mon
         DemoConfig(relabel="sometimes")
 
 
-def test_demo_num_workers_reaches_every_training_phase(monkeypatch, tmp_path):
+def test_demo_num_workers_reaches_every_training_phase(monkeypatch, tmp_path, capsys):
     """`dvos demo --num-workers N` sets the data-loader workers of each phase's training config (default: automatic)."""
     from dvos_core.cli import main
     from dvos_core.demo import pipeline
@@ -101,6 +101,11 @@ def test_demo_num_workers_reaches_every_training_phase(monkeypatch, tmp_path):
         assert [cfg.train_config(ph).num_workers for ph in ("image", "synthetic", "real")] == [want] * 3
     with pytest.raises(ValueError, match="num_workers"):
         DemoConfig(num_workers=-1).train_config()
+    # a bad value stops the command before the demo starts, with the setting named
+    n = len(seen)
+    assert main(["demo", "--quick", "--device", "cpu", "--out", str(tmp_path), "--num-workers", "-1"]) == 2
+    assert len(seen) == n
+    assert "num_workers must be >= 0" in capsys.readouterr().err
 
 
 def test_demo_stage_lines_say_how_long_the_run_has_taken():

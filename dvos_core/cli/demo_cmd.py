@@ -49,13 +49,18 @@ def register(sub) -> None:
 
 
 def _demo(args) -> int:
+    from dataclasses import replace
+
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
     from dvos_core.demo.pipeline import DemoConfig, run_demo
 
-    cfg = DemoConfig.quick() if args.quick else DemoConfig()
-    cfg.device = args.device
-    cfg.num_workers = args.num_workers
-    cfg.video_models = ["context", "dvos"] if args.video_model == "both" else [args.video_model]
+    models = ["context", "dvos"] if args.video_model == "both" else [args.video_model]
+    cfg = replace(
+        DemoConfig.quick() if args.quick else DemoConfig(),  # replace() checks the options as DemoConfig() does
+        device=args.device,
+        num_workers=args.num_workers,
+        video_models=models,
+    )
     if args.project_only:
         from pathlib import Path
 

@@ -65,6 +65,11 @@ class DemoConfig:
         bad = [m for m in self.video_models if m not in VIDEO_MODEL_NAMES]
         if bad:
             raise ValueError(f"DemoConfig.video_models: unknown {bad}; choose from {list(VIDEO_MODEL_NAMES)}")
+        for phase in ("image", "synthetic", "real"):  # the training settings it passes on fail now, not at stage 4
+            try:
+                self.train_config(phase)
+            except ValueError as e:
+                raise ValueError(f"DemoConfig: {e}") from None
 
     @classmethod
     def quick(cls) -> DemoConfig:
