@@ -214,6 +214,11 @@ def main(argv=None) -> int:
         help="frames predicted per case instead of the case's own (a longer run weighs the "
         "one-time start of a video less, as in a long field video)",
     )
+    ap.add_argument(
+        "--batch",
+        type=int,
+        help="windows per prediction step instead of the case's own (`dvos predict --batch-size`; its default is 4)",
+    )
     ap.add_argument("--mode", choices=("both", *MODES), default="both", help="run one path only")
     ap.add_argument(
         "--precision",
@@ -233,8 +238,10 @@ def main(argv=None) -> int:
     load_before = load_average()
     for device in devices:
         cases = [CASES[i] for i in args.cases] if args.cases else CASES[:1] if args.quick else CASES
-        if args.frames:
-            cases = [(p, s, args.frames, b) for p, s, _, b in cases]
+        if args.batch is not None and args.batch < 1:
+            ap.error(f"--batch must be >= 1, got {args.batch}")
+        if args.frames or args.batch:
+            cases = [(p, s, args.frames or n, args.batch or b) for p, s, n, b in cases]
         elif device == "cuda" and not args.quick:  # more frames on a GPU for a stable rate
             cases = [(p, s, n * 16, b * 2) for p, s, n, b in cases]
         for case in cases:

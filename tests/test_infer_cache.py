@@ -196,3 +196,33 @@ def test_feature_cache_copies_new_features_into_a_dropped_frames_tensors():
     assert other.get([1], lambda keys: [("meta", torch.zeros(2))])[0][1].sum() == 0
     # tensors after such a set was dropped get their own storage
     assert torch.equal(other.get([2], lambda keys: [(torch.ones(3),)])[0][0], torch.ones(3))
+
+
+def test_cpu_decodes_large_tiles_one_window_at_a_time(monkeypatch):
+    """On a CPU the windows of a tile of at least SINGLE_TILE_PIXELS are decoded one at a time (a batch only adds
+    memory there), smaller tiles together; either way the probabilities are those of the plain path."""
+    import dvos_core.infer.engine as engine
+
+    torch.manual_seed(0)
+    model = build_model("tiny", "dvos").eval()
+    frames = _frames(7, 64, 64, seed=3)
+    windows = [list(range(t - 4, t)) for t in range(4, 7)]
+    sizes = []
+    decode = Predictor._decode
+
+    def counting(self, wins, stochastic):
+        sizes.append(len(wins))
+        return decode(self, wins, stochastic)
+
+    monkeypatch.setattr(Predictor, "_decode", counting)
+    plain = Predictor(model, optimize=False).predict(np.stack([frames[w] for w in windows]))
+    held = {i: frames[i] for i in range(7)}
+    together = Predictor(model).predict_windows(held, windows, batch_size=4)
+    assert sizes == [3]  # 64^2 tiles: below the threshold
+    sizes.clear()
+    monkeypatch.setattr(engine, "SINGLE_TILE_PIXELS", 64 * 64)
+    apart = Predictor(model).predict_windows(held, windows, batch_size=4)
+    assert sizes == [1, 1, 1]
+    assert Predictor(model).decode_step(64 * 64, 3) == 1 and Predictor(model).decode_step(32 * 64, 3) == 3
+    np.testing.assert_allclose(apart, together, atol=1e-5)  # kernels may round differently per batch size
+    np.testing.assert_allclose(apart, plain, atol=1e-5)

@@ -170,7 +170,12 @@ def _add_video_selection(p, default_split) -> None:
 
 def _add_runtime(p) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:1 ...")
-    p.add_argument("--batch-size", type=int, default=4, help="windows per forward pass (default 4)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=4,
+        help="windows per prediction step (default 4; on a CPU, tiles of 128x128 px and up still go one at a time)",
+    )
     p.add_argument(
         "--tile-size",
         type=int,

@@ -107,7 +107,10 @@ class PredictDock(DvosDock):
         self.batch = QSpinBox()
         self.batch.setRange(1, 256)
         self.batch.setValue(4)
-        self.batch.setToolTip("frames predicted together; lower it if memory runs out")
+        self.batch.setToolTip(
+            "frames predicted together: a GPU gains from more (on a CPU, frames of 128x128 px and up go one at a "
+            "time whatever this is); lower it if memory runs out"
+        )
         self.context_passes = QSpinBox()
         self.context_passes.setRange(1, 2)
         self.context_passes.setValue(1)
