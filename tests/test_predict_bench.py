@@ -64,3 +64,20 @@ def test_a_run_that_dies_is_reported_not_waited_for():
     waiter.join(timeout=120)  # it used to wait forever for the dead run's result
     assert not waiter.is_alive()
     assert out["mode"] == "optimized" and "error" in out
+
+
+def test_batch_overrides_the_cases_and_is_checked(monkeypatch, capsys):
+    import pytest
+
+    bench = _bench()
+    seen = []
+    monkeypatch.setattr(bench, "run_in_process", lambda ctx, case, *a, **k: seen.append(case) or {"error": "x"})
+    monkeypatch.setattr(bench, "emit", lambda doc, out: None)
+    assert bench.main(["--device", "cpu", "--cases", "2", "--frames", "5", "--batch", "3", "--mode", "optimized"]) == 0
+    assert seen == [("paper", 512, 5, 3)]
+    seen.clear()
+    bench.main(["--device", "cpu", "--cases", "0", "--batch", "4", "--mode", "optimized"])
+    assert seen == [("small", 512, 6, 4)]  # the case's own frame count
+    with pytest.raises(SystemExit):
+        bench.main(["--device", "cpu", "--batch", "0"])
+    assert "--batch must be >= 1" in capsys.readouterr().err
