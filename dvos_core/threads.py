@@ -50,6 +50,13 @@ def loader_workers(requested: int | None, device_type: str, processes: int = 1) 
     return max(0, min(4, available_cores() // max(1, int(processes)) - 1))
 
 
+def loader_worker_init(worker_id: int) -> None:
+    """``worker_init_fn`` of the training data loaders: each worker process computes with one thread. torch sets
+    its own count to 1 in a worker; OpenCV would keep the parent's (every core, in each of up to 4 workers beside
+    the training process: the motion estimates of the context model's samples run there)."""
+    set_threads(1)
+
+
 def _check(value, source: str) -> int:
     try:
         n = int(value)

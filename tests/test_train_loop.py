@@ -308,3 +308,27 @@ def test_pseudo_labelled_validation_keeps_the_last_epoch(tmp_path, monkeypatch):
     syn = json.loads((project.model_dir("syn") / "metrics.json").read_text())
     assert syn["history"][0]["val_frames"] > 0 and syn["best_epoch"] == 2
     assert syn["selection"]["by"] == "last" and "synthetic clip" in syn["selection"]["why"]
+
+
+def test_loader_workers_compute_with_one_thread(project, tmp_path, monkeypatch):
+    """The parent trains with 2 threads (torch and OpenCV); each loader worker with 1 of each, so workers x threads
+    do not oversubscribe the cores (OpenCV would keep the parent's count in a forked worker)."""
+    import cv2
+    import torch
+
+    from dvos_core.data import ClipDataset
+
+    log = tmp_path / "threads.txt"
+    real = ClipDataset.__getitem__
+
+    def getitem(self, i):
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()} {torch.get_num_threads()} {cv2.getNumThreads()}\n")
+        return real(self, i)
+
+    monkeypatch.setattr(ClipDataset, "__getitem__", getitem)
+    cfg = tiny_config(phase="image", epochs=1, max_steps_per_epoch=2, num_workers=1, val_fraction=0)
+    train(project, cfg, "t", resume=False, threads=2)
+    rows = [line.split() for line in log.read_text().splitlines()]
+    workers = {(t, c) for pid, t, c in rows if pid != str(os.getpid())}
+    assert rows and workers == {("1", "1")}

@@ -29,6 +29,7 @@ from dvos_core.model.device import use_bf16
 from dvos_core.model.presets import ModelConfig, get_config
 from dvos_core.model.transfer import image_parameter_names
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, report
+from dvos_core.threads import loader_worker_init
 from dvos_core.train import distributed
 from dvos_core.train.config import TrainConfig
 from dvos_core.train.events import BatchEvent, CancelledEvent, DoneEvent, EpochEvent, StartEvent, TrainEvent
@@ -245,6 +246,7 @@ class _Run:
             pin_memory=pin,
             generator=g,
             persistent_workers=persistent and self.cfg.num_workers > 0,
+            worker_init_fn=loader_worker_init,
         )
 
     def _train_loader(self):
