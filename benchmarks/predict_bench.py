@@ -229,6 +229,8 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
+    if args.batch is not None and args.batch < 1:
+        ap.error(f"--batch must be >= 1, got {args.batch}")
     import torch
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) if args.device == "all" else [args.device]
@@ -238,8 +240,6 @@ def main(argv=None) -> int:
     load_before = load_average()
     for device in devices:
         cases = [CASES[i] for i in args.cases] if args.cases else CASES[:1] if args.quick else CASES
-        if args.batch is not None and args.batch < 1:
-            ap.error(f"--batch must be >= 1, got {args.batch}")
         if args.frames or args.batch:
             cases = [(p, s, args.frames or n, args.batch or b) for p, s, n, b in cases]
         elif device == "cuda" and not args.quick:  # more frames on a GPU for a stable rate

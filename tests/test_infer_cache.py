@@ -223,6 +223,6 @@ def test_cpu_decodes_large_tiles_one_window_at_a_time(monkeypatch):
     monkeypatch.setattr(engine, "SINGLE_TILE_PIXELS", 64 * 64)
     apart = Predictor(model).predict_windows(held, windows, batch_size=4)
     assert sizes == [1, 1, 1]
-    assert Predictor(model).decode_step(64 * 64, 3) == 1 and Predictor(model).decode_step(32 * 64, 3) == 3
+    assert Predictor(model).at_once(64 * 64, 3) == 1 and Predictor(model).at_once(32 * 64, 3) == 3
     np.testing.assert_allclose(apart, together, atol=1e-5)  # kernels may round differently per batch size
     np.testing.assert_allclose(apart, plain, atol=1e-5)

@@ -254,7 +254,7 @@ class Predictor:
         of its frames, oldest first (tau ids for a DVOS model, one for a frame model).
 
         Tile by tile, each (frame, tile) is encoded once through ``features`` (a new cache when None) and at most
-        ``batch_size`` windows are decoded at once (:meth:`decode_step`: on a CPU, those of large tiles one at a
+        ``batch_size`` windows are decoded at once (:meth:`at_once`: on a CPU, those of large tiles one at a
         time). Encoding is deterministic, so stochastic passes reuse it.
         """
         if not self.cached:
@@ -273,34 +273,32 @@ class Predictor:
                 keys = [(i, j, flip) for i in dict.fromkeys(i for win in sub for i in win)]
                 got = dict(zip(keys, features.get(keys, partial(self._encode_keys, padded, tile))))
                 held = [[got[(i, j, flip)] for i in win] for win in sub]
-                d = self.decode_step(tile.h * tile.w, len(held))
+                d = self.at_once(tile.h * tile.w, len(held))
                 probs = np.concatenate([self._decode(held[k : k + d], stochastic) for k in range(0, len(held), d)])
                 blender.add(tile, probs, single=len(tiles) == 1, rows=slice(s, s + len(sub)))
         return np.ascontiguousarray(_flip_maps(blender.result(h, w), flip))
 
-    def decode_step(self, tile_pixels: int, windows: int) -> int:
-        """Windows decoded at once out of ``windows`` held for one tile of ``tile_pixels`` pixels: on a CPU, large
-        tiles one at a time (their convolutions run one image at a time anyway, and the larger maps of a batch leave
-        the caches: the paper model at 512^2, one thread, took 6.2-6.5 s per frame decoding 4 windows at once, 5.3-5.9
-        s 2 at once and 4.2-4.5 s one at a time; 3.5-3.7 against 2.7-3.0 s with 2 threads; the `small` one at 512^2
-        1.4-1.7 against 1.3 s); on a GPU all of them."""
+    def at_once(self, tile_pixels: int, n: int) -> int:
+        """How many of ``n`` tiles (to encode) or windows (to decode) of ``tile_pixels`` pixels go through the network
+        at once: on a CPU, large tiles one at a time (their convolutions run one image at a time anyway, and the
+        larger maps of a batch leave the caches. Encoding: a video's first step, tau frames, then needs no more memory
+        than the next ones and the kernel choice sees one set of shapes - 3.5 s less over the first six frames of the
+        paper model at 512^2, peak memory 0.3 GB lower. Decoding: the paper model at 512^2, one thread, took 6.2-6.5
+        s per frame with 4 windows at once, 5.3-5.9 s with 2 and 4.2-4.5 s one at a time; 3.5-3.7 against 2.7-3.0 s
+        with 2 threads; the `small` one at 512^2 1.4-1.7 against 1.3 s); on a GPU all of them."""
         if self.device.type == "cpu" and tile_pixels >= SINGLE_TILE_PIXELS:
             return 1
-        return max(1, int(windows))
+        return max(1, int(n))
 
     def _encode_keys(self, padded: _PaddedFrames, tile, keys: list) -> list:
         ys, xs = tile.slices
         return self._encode([padded[k[0]][ys, xs] for k in keys])
 
     def _encode(self, tiles: list) -> list:
-        """Encoder features of the tiles. On a CPU, large tiles one at a time: their convolutions run one image at a
-        time anyway, a video's first step (tau frames at once) then needs no more memory than the next ones, and the
-        kernel choice sees the same shapes in both (measured on the paper model at 512^2: 3.5 s less over the first
-        six frames, peak memory 0.3 GB lower)."""
+        """Encoder features of the tiles, :meth:`at_once` of them per pass."""
         from dvos_core.model import to_model_input
 
-        large = tiles[0].shape[0] * tiles[0].shape[1] >= SINGLE_TILE_PIXELS
-        step = 1 if self.device.type == "cpu" and large else len(tiles)
+        step = self.at_once(tiles[0].shape[0] * tiles[0].shape[1], len(tiles))
         out = []
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             for s in range(0, len(tiles), step):
