@@ -137,6 +137,7 @@ class Settings:
     precision: str = "auto"  # number format of prediction (auto, fp32, bf16; see dvos_core.prediction_options)
     train_precision: str = "auto"  # number format of training (TrainConfig.precision)
     degrade_p: float = 0.7  # share of degraded inputs: the context model's queries and the control's frames
+    halo_px: int | None = None  # ring of each head's surroundings cut with it (None: dvos's default, HALO_PX)
     loader_workers: int | None = None  # training data-loader processes (None: dvos's automatic choice)
     variants: tuple = ()  # (name, training settings) pairs: extra context models, ``context@name``
 
@@ -238,7 +239,8 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
     from dvos_core.motion import match_motion
     from dvos_core.synth import SynthConfig, generate
 
-    extract_heads(project, video_ids=["train"], fakes_per_head=s.fakes_per_head, seed=s.seed)
+    halo = {} if s.halo_px is None else {"halo_px": s.halo_px}
+    extract_heads(project, video_ids=["train"], fakes_per_head=s.fakes_per_head, seed=s.seed, **halo)
     backgrounds_from_annotated(project, ["train"], clip_length=s.synth_frames, seed=s.seed)
     base = SynthConfig(n_frames=s.synth_frames, height=s.size, width=s.size, n_heads=(8, 30), n_fakes=(3, 12))
     matched = match_motion(project, ["train"], base)  # synthesis motion from the training video's measured motion
@@ -605,6 +607,12 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--degrade-p", type=float, default=0.7, help="share of degraded training queries (default 0.7)")
     ap.add_argument(
+        "--halo-px",
+        type=int,
+        default=None,
+        help="pixels of each head's surroundings cut with it (default: dvos's; 0 = the heads alone, as before)",
+    )
+    ap.add_argument(
         "--loader-workers",
         type=int,
         default=None,
@@ -648,6 +656,7 @@ def main(argv=None) -> int:
         train_precision=args.train_precision,
         loader_workers=args.loader_workers,
         degrade_p=args.degrade_p,
+        halo_px=args.halo_px,
         variants=tuple(args.variant),
     )
     models = [*args.models, *(f"context@{name}" for name, _ in s.variants)]

@@ -26,7 +26,7 @@ def _crop_in_frame(frame, rec):
 
 def test_components_crops_and_stats(tmp_project):
     v, m = _scene(tmp_project)
-    df = extract_heads(tmp_project, min_area=4, fakes_per_head=0)
+    df = extract_heads(tmp_project, min_area=4, fakes_per_head=0, halo_px=0)  # the heads alone
     assert df.attrs["heads"] == 3 and df.attrs["too_small"] == 1 and df.attrs["frames"] == 1
     heads = df[df.kind == "head"].sort_values("area")
     assert heads["area"].tolist() == [5, 9, 200]
@@ -78,6 +78,37 @@ def test_fake_heads_use_silhouette_and_avoid_heads(tmp_project):
         assert overlap < 0.1 and overlap == pytest.approx(f["overlap"])
     again = extract_heads(tmp_project, min_area=4, fakes_per_head=4, seed=1, replace=True)
     assert again[["y", "x"]].values.tolist() == df[["y", "x"]].values.tolist()  # reproducible for a seed
+
+
+def test_a_halo_ring_keeps_the_pixels_around_each_object_but_never_a_head_it_does_not_belong_to(tmp_project):
+    v, _m = _scene(tmp_project)
+    lab = np.zeros((60, 80), np.int32)
+    lab[20:30, 20:26] = 1
+    lab[20:30, 28:34] = 2  # a neighbour 2 px away: inside the first head's ring
+    df = extract_heads(tmp_project, frames=[1], labels={("scene", 1): lab}, min_area=4, fakes_per_head=3, halo_px=3)
+    frame = v.frame(1)
+    heads = df[df.kind == "head"].sort_values("x")
+    first = heads.iloc[0]
+    rgba = tmp_project.objects.get(int(first["id"]))
+    assert (first["y"], first["x"], first["h"], first["w"]) == (17, 17, 16, 12)  # the box grows by the ring
+    a = rgba[..., 3]
+    inside, ring = a >= 128, (a > 0) & (a < 128)
+    assert inside.sum() == first["area"] == 60 and ring.any()
+    assert np.array_equal(rgba[ring, :3], _crop_in_frame(frame, first)[ring])  # the frame's own pixels
+    here = lab[17:33, 17:29]
+    assert not (ring & (here == 2)).any()  # never the neighbour's pixels
+    row = a[8]  # frame row 25: ring 3 px, head (frame columns 20-25), ring 2 px, neighbour
+    assert row.tolist() == [43, 85, 127, *[255] * 6, 127, 85, 0]  # full next to the head, fading with distance
+    assert a[:3, 5].tolist() == [43, 85, 127] and (a[:3, :3] < 127).all()  # above it too; corners are farther
+    fakes = df[df.kind == "fake"]
+    assert len(fakes) >= 4
+    for _, f in fakes.iterrows():
+        fake = tmp_project.objects.get(int(f["id"]))
+        src = tmp_project.objects.get(int(f["source"]))[..., 3]
+        assert np.array_equal(fake[..., 3] == 255, src >= 128)  # the head's silhouette, without its halo
+        ring = (fake[..., 3] > 0) & (fake[..., 3] < 128)
+        assert ring.any() and np.array_equal(fake[ring, :3], _crop_in_frame(frame, f)[ring])  # its own surroundings
+        assert not lab[f["y"] : f["y"] + f["h"], f["x"] : f["x"] + f["w"]][ring].any()  # never on a head
 
 
 def test_fake_search_gives_up_when_no_free_spot():

@@ -141,9 +141,12 @@ def test_full_loop_through_the_panel(make_napari_viewer, qtbot, tmp_path):
     ext = panel.go("Extract")
     ext.min_area.setValue(20)
     ext.fakes.setValue(2)
+    ext.halo.setValue(2)
     meter.run(qtbot, "extract heads", ext.extract_heads)
     qtbot.waitUntil(lambda: not ext.gallery_loading, timeout=10_000)
     assert project.objects.count("head") > 0 and ext.gallery.count > 0
+    alpha = [rgba[..., 3] for rgba, _ in project.objects.load("head")]
+    assert any(((a > 0) & (a < 128)).any() for a in alpha)  # cut with 2 px of their edge
     bare, _ = tiny_clip(10, seed=5, heads=False)
     wait_job(qtbot, prj.add_layer(viewer.add_image(bare, name="bare", rgb=True), split="unassigned"))
     prj.select_video("plot1")

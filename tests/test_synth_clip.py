@@ -128,6 +128,48 @@ def test_soft_mask_is_where_real_heads_make_up_half_the_rendered_colour(feather)
     np.testing.assert_array_equal(masks[clear], (red >= 0.5)[clear])
 
 
+YELLOW = (220, 220, 20)
+
+
+def haloed_ellipse(h, w, colour, ring_colour, ring_px=3):
+    """An ellipse of ``colour`` cut with ``ring_px`` of halo (``extract.components``) in ``ring_colour``."""
+    from dvos_core.extract.components import halo_weights, rgba_crop
+
+    obj = solid_ellipse(h, w, colour)[..., 3] > 0
+    frame = np.empty((h, w, 3), np.uint8)
+    frame[:] = ring_colour
+    frame[obj] = colour
+    return rgba_crop(frame, obj, halo_weights(obj.astype(np.int32), 1, ring_px))
+
+
+@pytest.mark.parametrize("feather", [0.0, 0.7])
+def test_a_heads_halo_is_pasted_with_it_but_never_labelled(feather):
+    """Heads carry a yellow halo ring: it shows in the frames, and the mask is still exactly where at least half of
+    the colour is the heads' own red - never where the ring is, over the field, a fake or another head."""
+    heads = [haloed_ellipse(30, 14, RED, YELLOW), haloed_ellipse(24, 12, RED, YELLOW)]
+    _, fakes, bg = solid_inputs(size=200)
+    cfg = SynthConfig(
+        n_frames=4,
+        height=128,
+        width=128,
+        n_heads=(40, 40),
+        n_fakes=(20, 20),
+        fake_on_top_prob=0.5,
+        edge_feather_px=feather,
+        **NO_COLOUR_JITTER,
+    )
+    frames, masks = simulate_clip(heads, fakes, bg, cfg, seed=2)
+    m = np.array([[*np.array([RED, BLUE, GREEN, YELLOW]).T[c]] for c in range(3)] + [[1, 1, 1, 1]], float)
+    x = np.c_[frames.reshape(-1, 3).astype(float), np.ones(frames[..., 0].size)]
+    share = np.linalg.solve(m, x.T).T.reshape(*frames.shape[:-1], 4)
+    red, yellow = share[..., 0], share[..., 3]
+    assert (yellow > 0.5).sum() > 500  # the rings are pasted
+    clear = np.abs(red - 0.5) > 0.02  # 8-bit rounding decides pixels at exactly half
+    assert clear.mean() > 0.97
+    np.testing.assert_array_equal(masks[clear], (red >= 0.5)[clear])
+    assert not masks[yellow > 0.5].any()
+
+
 def test_same_seed_same_clip_bit_for_bit_and_different_seed_differs():
     rng = np.random.default_rng(0)
     heads, fakes = toy_objects(rng, 4, 4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from dvos_core.cli._common import add_preprocess, add_project, add_threads, add_wait, preprocess_from_args
+from dvos_core.object_format import HALO_PX
 
 
 def register(sub) -> None:
@@ -32,6 +33,13 @@ def register(sub) -> None:
     p.add_argument("--max-area", type=int, help="largest head kept, in pixels (default: no limit)")
     p.add_argument(
         "--fakes-per-head", type=int, default=10, help="fake heads made per real head (default 10; 0 = none)"
+    )
+    p.add_argument(
+        "--halo-px",
+        type=int,
+        default=HALO_PX,
+        help=f"keep this many pixels of each head's surroundings, pasted with it but never labelled: the edge "
+        f"the head really has (default {HALO_PX}; 0 = the head alone)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed for where fake textures are taken (default 0)")
     p.add_argument("--replace", action="store_true", help="delete all previously extracted objects first")
@@ -110,6 +118,7 @@ def _extract_objects(args) -> int:
         min_area=args.min_area,
         max_area=args.max_area,
         fakes_per_head=args.fakes_per_head,
+        halo_px=args.halo_px,
         seed=args.seed,
         replace=args.replace,
         progress=TerminalProgress(),

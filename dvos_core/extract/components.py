@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dvos_core.object_format import HALO_ALPHA_MAX
+
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
@@ -26,12 +28,36 @@ def crop_box(sl: tuple[slice, slice], shape, margin: int = 1) -> tuple[int, int,
     )
 
 
-def rgba_crop(frame: np.ndarray, obj: np.ndarray) -> np.ndarray:
-    """RGBA crop: RGB of ``frame`` inside ``obj`` (bool, same size), zero outside; alpha 255 inside, 0 outside."""
+def rgba_crop(frame: np.ndarray, obj: np.ndarray, halo: np.ndarray | None = None) -> np.ndarray:
+    """RGBA crop: RGB of ``frame`` inside ``obj`` (bool, same size), zero outside; alpha 255 inside, 0 outside.
+
+    ``halo`` (float, same size, in [0, 1], zero on the object): a ring of the frame's own pixels around the object,
+    kept with alpha 1..127 (its opacity times 127) - what the object looks like at its edge (glow, shadow, awns),
+    which synthesis pastes with it but never counts as object."""
     out = np.zeros(obj.shape + (4,), np.uint8)
     out[obj, :3] = frame[obj]
     out[obj, 3] = 255
+    if halo is not None:
+        level = np.where(obj, 0, np.ceil(np.clip(halo, 0, 1) * HALO_ALPHA_MAX)).astype(np.uint8)
+        ring = level > 0
+        out[ring, :3] = frame[ring]
+        out[ring, 3] = level[ring]
     return out
+
+
+def halo_weights(labels: np.ndarray, label: int, halo_px: int) -> np.ndarray:
+    """Opacity of the halo ring of object ``label`` in the label map ``labels`` (a crop around it): 1 on the pixels
+    touching the object, falling linearly to 0 beyond ``halo_px`` pixels (Euclidean distance), and 0 on the object
+    and on every other labelled object (a neighbour's pixels would be pasted as unlabelled head)."""
+    from scipy import ndimage
+
+    obj = labels == label
+    if halo_px <= 0 or not obj.any():
+        return np.zeros(labels.shape, np.float32)
+    d = ndimage.distance_transform_edt(~obj)
+    w = np.clip((halo_px + 1 - d) / halo_px, 0, 1).astype(np.float32)
+    w[labels > 0] = 0
+    return w
 
 
 def shape_stats(obj: np.ndarray) -> dict:
@@ -58,11 +84,17 @@ def colour_stats(frame: np.ndarray, obj: np.ndarray) -> dict:
 
 
 def frame_objects(
-    frame: np.ndarray, labels: np.ndarray, min_area: int = 50, max_area: int | None = None, margin: int = 1
+    frame: np.ndarray,
+    labels: np.ndarray,
+    min_area: int = 50,
+    max_area: int | None = None,
+    margin: int = 1,
+    halo_px: int = 0,
 ):
     """Cut every labelled object of a frame. Returns (objects, n_too_small, n_too_large) where objects is a list of
     (rgba crop, record) with record keys label, y, x (crop origin in the frame), bbox_y/x/h/w (tight box), area,
-    colour and shape stats, touches_border."""
+    colour and shape stats, touches_border. ``halo_px`` > 0 keeps a ring of that width around each object (see
+    :func:`rgba_crop`); the crop grows to hold it."""
     from scipy import ndimage
 
     h, w = labels.shape
@@ -70,7 +102,7 @@ def frame_objects(
     for lab, sl in enumerate(ndimage.find_objects(labels), start=1):
         if sl is None:
             continue
-        y0, x0, y1, x1 = crop_box(sl, labels.shape, margin)
+        y0, x0, y1, x1 = crop_box(sl, labels.shape, max(margin, halo_px))
         obj = labels[y0:y1, x0:x1] == lab
         area = int(obj.sum())
         if area < min_area:
@@ -93,5 +125,6 @@ def frame_objects(
         }
         rec.update(colour_stats(crop, obj))
         rec.update(shape_stats(obj))
-        objects.append((rgba_crop(crop, obj), rec))
+        halo = halo_weights(labels[y0:y1, x0:x1], lab, halo_px) if halo_px > 0 else None
+        objects.append((rgba_crop(crop, obj, halo), rec))
     return objects, small, large

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dvos_core.extract.components import colour_stats, rgba_crop
+from dvos_core.extract.components import colour_stats, halo_weights, rgba_crop
 
 
 def make_fake_heads(
@@ -19,10 +19,13 @@ def make_fake_heads(
     rng: np.random.Generator,
     max_overlap: float = 0.1,
     max_tries: int = 200,
+    halo_px: int = 0,
 ):
     """Up to ``n`` fakes shaped like ``silhouette`` (bool (h, w)), textured from ``frame`` where the silhouette
     overlaps the frame's heads (``heads_mask``) by less than ``max_overlap`` of the silhouette's area.
 
+    ``halo_px`` > 0: each fake keeps a ring of its own surroundings, as the real heads do (see
+    ``components.rgba_crop``; never head pixels), so that a cut edge does not tell a fake from a head.
     Tries at most ``max_tries`` random positions per fake. Returns (list of (rgba, record with y, x, overlap and
     colour stats), number of fakes given up on).
     """
@@ -35,6 +38,7 @@ def make_fake_heads(
     heads = np.asarray(heads_mask) > 0
     # Integral image of the heads mask: a cheap upper bound rejects windows that are mostly head.
     integral = np.pad(heads.cumsum(0).cumsum(1), ((1, 0), (1, 0))).astype(np.int64)
+    ring = halo_weights(sil.astype(np.int32), 1, halo_px) if halo_px > 0 else None
     fakes, failed = [], 0
     for _ in range(int(n)):
         for _try in range(int(max_tries)):
@@ -49,7 +53,8 @@ def make_fake_heads(
                 patch = frame[y : y + sh, x : x + sw]
                 rec = {"y": y, "x": x, "area": area, "overlap": overlap}
                 rec.update(colour_stats(patch, sil))
-                fakes.append((rgba_crop(patch, sil), rec))
+                halo = None if ring is None else np.where(heads[y : y + sh, x : x + sw], 0, ring)
+                fakes.append((rgba_crop(patch, sil, halo), rec))
                 break
         else:
             failed += 1

@@ -8,6 +8,7 @@ import numpy as np
 
 from dvos_core.extract.components import frame_objects, instance_labels
 from dvos_core.extract.fakes import make_fake_heads
+from dvos_core.object_format import HALO_PX, OBJECT_ALPHA_MIN
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.threads import runs_with_threads
@@ -78,6 +79,7 @@ def extract_heads(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     margin: int = 1,
+    halo_px: int = HALO_PX,
     max_overlap: float = 0.1,
     max_tries: int = 200,
     threads: int | None = None,
@@ -89,8 +91,11 @@ def extract_heads(
     {video id: [frames]}) is given. Heads are the 8-connected components of the mask, or the ids of an instance
     label map given as ``labels[(video id, frame)]``. Components smaller than ``min_area`` (or larger than
     ``max_area``) pixels are dropped and counted. Each head is stored as an RGBA crop (bounding box + ``margin``
-    pixels; RGB zero and alpha 0 outside the head) with its statistics; fakes have kind 'fake' and ``source`` = the
-    id of the real head whose silhouette they use.
+    pixels; alpha 255 on the head, RGB zero and alpha 0 outside it) with its statistics; fakes have kind 'fake' and
+    ``source`` = the id of the real head whose silhouette they use. ``halo_px`` > 0 keeps a ring of that many pixels
+    of the frame around each head (alpha 1..127, fading outwards; never another head's pixels), and each fake keeps
+    its own surroundings alike: synthesis pastes the ring with the object, as the edge it really has, and never
+    labels it (0 = the objects alone).
 
     Frames already extracted are skipped unless ``replace`` (which first clears the whole object bank). Objects are
     committed frame by frame, so a cancel keeps the frames finished so far. Returns a DataFrame of the rows added;
@@ -103,6 +108,8 @@ def extract_heads(
         raise ValueError(f"min_area must be >= 1 pixel, got {min_area}")
     if fakes_per_head < 0:
         raise ValueError(f"fakes_per_head must be >= 0, got {fakes_per_head}")
+    if halo_px < 0:
+        raise ValueError(f"halo_px must be >= 0 (0 = the head alone), got {halo_px}")
     labels = dict(labels or {})
     plan = _plan(project, video_ids, frames, labels)
     bank = project.objects
@@ -128,7 +135,9 @@ def extract_heads(
         check(cancel)
         frame = project.video(vid).frame(t)
         lab = _label_map(project, vid, t, labels)
-        objs, small, large = frame_objects(frame, lab, min_area=min_area, max_area=max_area, margin=margin)
+        objs, small, large = frame_objects(
+            frame, lab, min_area=min_area, max_area=max_area, margin=margin, halo_px=halo_px
+        )
         stats["too_small"] += small
         stats["too_large"] += large
         stats["frames"] += 1
@@ -143,11 +152,12 @@ def extract_heads(
                 made, failed = make_fake_heads(
                     frame,
                     heads_mask,
-                    rgba[..., 3] > 0,
+                    rgba[..., 3] >= OBJECT_ALPHA_MIN,  # the object, not its halo
                     fakes_per_head,
                     rng,
                     max_overlap=max_overlap,
                     max_tries=max_tries,
+                    halo_px=halo_px,
                 )
                 stats["fakes_failed"] += failed
                 shape = {k: rec[k] for k in ("eccentricity", "aspect")}

@@ -16,13 +16,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from dvos_core.object_format import HALO_ALPHA_MAX, OBJECT_ALPHA_MIN
+
 # Zero border around each crop so that warps sample transparent pixels outside the object (never a cut edge).
 _BASE_PAD = 2
 
 
 @dataclass
 class Sprite:
-    """One pasted object prepared for warping: premultiplied RGBA float32 (h, w, 4) with alpha in [0, 1]."""
+    """One pasted object prepared for warping: premultiplied RGBA float32 (h, w, 4) with alpha in [0, 1]; with a halo
+    ring (h, w, 5), see :func:`make_sprite`."""
 
     rgba: np.ndarray
     centre: tuple  # crop centre (x, y) in padded crop pixels: the object's pivot
@@ -41,7 +44,7 @@ def as_rgba(obj, where: str) -> np.ndarray:
             f"{where}: objects must be (h, w, 4) uint8 RGBA crops (as returned by "
             f"project.objects.load('head')), got shape {rgba.shape} dtype {rgba.dtype}"
         )
-    if not (rgba[..., 3] >= 128).any():
+    if not (rgba[..., 3] >= OBJECT_ALPHA_MIN).any():
         raise ValueError(
             f"{where}: an object crop has no pixel with alpha >= 128 (nothing to paste: objects are "
             f"the pixels with alpha >= 128); re-run the object extraction"
@@ -64,14 +67,20 @@ def make_sprite(
     With ``feather > 0`` the alpha is Gaussian-softened (sigma = feather px); the 0.5 level of a blurred edge stays
     where the binary edge was, so the mask outline does not move. The soft rim outside the object takes the colour
     of the object pixels nearby (normalised blur), never the crop's transparent RGB (zero): no dark halo. With
-    ``feather == 0`` alpha stays binary.
+    ``feather == 0`` alpha stays binary. A crop's halo ring (alpha 1..127, see ``extract.components.rgba_crop``)
+    is laid under the object's edge with its own colours: it is pasted, but it is field, not head.
+
+    The sprite's channels: premultiplied colour and alpha; with a halo a fifth, the total alpha, and the fourth is
+    then the share of the colour that is not real head (the halo; everything for a fake).
     """
     pad = _BASE_PAD + int(math.ceil(elastic_px + 3 * feather))
     crop = cv2.copyMakeBorder(rgba, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0, 0))
-    inside = (crop[..., 3] >= 128).astype(np.float32)
+    a = crop[..., 3]
+    inside = (a >= OBJECT_ALPHA_MIN).astype(np.float32)
+    halo = np.where(a < OBJECT_ALPHA_MIN, a.astype(np.float32) / HALO_ALPHA_MAX, 0.0).astype(np.float32)
     rgb = crop[..., :3].astype(np.float32) * np.asarray(gain, np.float32)
     np.clip(rgb, 0, 255, out=rgb)
-    out = np.empty(crop.shape, np.float32)
+    out = np.empty(crop.shape[:2] + (5 if halo.any() else 4,), np.float32)
     if feather > 0:
         alpha = cv2.GaussianBlur(inside, (0, 0), sigmaX=feather, borderType=cv2.BORDER_CONSTANT)
         # outside: blur(rgb * inside) = alpha * (mean nearby object colour), i.e. the premultiplied bleed colour
@@ -80,7 +89,13 @@ def make_sprite(
     else:
         alpha = inside
         out[..., :3] = rgb * alpha[..., None]
-    out[..., 3] = alpha
+    if out.shape[2] == 4:  # no halo: the object alone
+        out[..., 3] = alpha
+    else:
+        ring = halo * (1.0 - alpha)  # the halo shows where the object's own edge lets it through
+        out[..., :3] += rgb * ring[..., None]
+        out[..., 4] = alpha + ring
+        out[..., 3] = ring if real else out[..., 4]
     h, w = alpha.shape
     h0, w0 = rgba.shape[:2]
     fields = grid = None
@@ -124,21 +139,27 @@ def composite(
 ) -> None:
     """Lay a warped premultiplied patch over ``canvas`` (H,W,4 float32: premultiplied colour, then the share of the
     colour that does NOT come from real heads, 1 on the bare field). With ``labels`` (H,W integer map of the topmost
-    object, 0 = background), claim the patch's alpha >= 0.5 pixels for ``label``.
+    object, 0 = background), claim the pixels where the object itself has alpha >= 0.5 for ``label``.
 
-    ``patch`` (bh,bw,4) is consumed: for a real head its alpha channel is zeroed (it adds no non-head share).
+    ``patch`` (bh,bw,4) is consumed: for a real head its alpha channel is zeroed (it adds no non-head share). A
+    patch with a halo (bh,bw,5; see :func:`make_sprite`) adds its fourth channel to that share, and the halo claims
+    no label.
     """
     x0, y0, x1, y1 = box
-    alpha = cv2.extractChannel(patch, 3)
+    haloed = patch.shape[2] == 5
+    alpha = cv2.extractChannel(patch, 4 if haloed else 3)
     inv = 1.0 - alpha
     roi = canvas[y0:y1, x0:x1]
     # cv2 on contiguous operands is ~10x faster than numpy on the strided channel views (same float32 results)
     cv2.multiply(roi, cv2.merge((inv, inv, inv, inv)), dst=roi)
-    if real:
+    own = alpha - patch[..., 3] if haloed and real else alpha  # the object's alpha, its halo left out
+    if haloed:
+        patch = np.ascontiguousarray(patch[..., :4])
+    elif real:
         patch[..., 3] = 0.0
     cv2.add(roi, patch, dst=roi)
     if labels is not None:
-        np.putmask(labels[y0:y1, x0:x1], alpha >= 0.5, label)
+        np.putmask(labels[y0:y1, x0:x1], own >= 0.5, label)
 
 
 def boxes(matrices: np.ndarray, sizes: np.ndarray, height: int, width: int):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from qtpy.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
+from dvos_core.object_format import HALO_PX
 from dvos_napari._widgets import Collapsible, DvosDock, Gallery, button, compact_combo, section, wrapped_label
 from dvos_napari._workers import alive
 
@@ -13,6 +14,7 @@ GALLERY_MAX = 60
 DEFAULTS = {
     "min_area": 50,
     "fakes": 10,
+    "halo": HALO_PX,
     "seed": 0,
     "replace": True,
     "all_videos": True,
@@ -60,10 +62,18 @@ class ExtractDock(DvosDock):
         f.addRow(self.all_videos)
         adv = QWidget()
         af = QFormLayout(adv)
+        self.halo = _spin(
+            0,
+            50,
+            DEFAULTS["halo"],
+            "pixels of each head's surroundings cut with it: synthesis pastes them with the head (its real edge: "
+            "blur, glow, shadow, awns) but never labels them (0 = the head alone)",
+        )
         self.seed = _spin(0, 2**31 - 1, DEFAULTS["seed"], "random seed of the fake-head placement ")
         self.replace = QCheckBox("replace objects extracted before")
         self.replace.setToolTip("ticked: the bank is rebuilt from the current masks; else new objects are added")
         self.replace.setChecked(DEFAULTS["replace"])
+        af.addRow("edge kept around heads (px)", self.halo)
         af.addRow("random seed", self.seed)
         af.addRow(self.replace)
         af.addRow(button("Reset to defaults", self.reset, "put every setting of this step back to its default"))
@@ -157,6 +167,7 @@ class ExtractDock(DvosDock):
     def reset(self) -> None:
         self.min_area.setValue(DEFAULTS["min_area"])
         self.fakes.setValue(DEFAULTS["fakes"])
+        self.halo.setValue(DEFAULTS["halo"])
         self.seed.setValue(DEFAULTS["seed"])
         self.replace.setChecked(DEFAULTS["replace"])
         self.all_videos.setChecked(DEFAULTS["all_videos"])
@@ -181,6 +192,7 @@ class ExtractDock(DvosDock):
             video_ids=ids,
             min_area=self.min_area.value(),
             fakes_per_head=self.fakes.value(),
+            halo_px=self.halo.value(),
             seed=self.seed.value(),
             replace=self.replace.isChecked(),
             label="extract heads",
