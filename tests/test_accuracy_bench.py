@@ -208,6 +208,29 @@ def test_the_hit_table_compares_each_model_on_the_hard_hit_frames():
     assert bench.hit_dice(pred, gt, np.array([True, False, True])) == 1.0
 
 
+def test_the_target_table_says_whether_the_oracles_reach_the_control_plus_the_margin():
+    bench = _bench()
+
+    def run(name, seed, ft, ctx, degradation, propagation):
+        cells = {"image_ft": ft, "context": ctx, "degradation_ceiling": degradation, "propagation_ceiling": propagation}
+        return {"set": name, "seed": seed, "scores": {m: {"dice": d, "instability": 0.1} for m, d in cells.items()}}
+
+    table = bench.target_table(
+        [
+            run("conifer-fast-degraded", 1, 0.92, 0.93, 0.94, 0.935),  # the better oracle 0.94 < 0.95: out of reach
+            run("conifer-fast-degraded", 0, 0.80, 0.81, 0.82, 0.83),  # 0.83 = 0.80 + 0.03: in reach
+            {"set": "conifer-fast-clean", "seed": 0, "scores": {"image_ft": {"dice": 0.9}}},  # no oracle: no row
+        ]
+    )
+    lines = table.splitlines()
+    head = [h.strip() for h in lines[0].strip("|").split("|")]
+    rows = [dict(zip(head, (c.strip() for c in line.strip("|").split("|")))) for line in lines[2:]]
+    assert [(r["set"], r["seed"]) for r in rows] == [("conifer-fast-degraded", "0"), ("conifer-fast-degraded", "1")]
+    assert rows[0]["target"] == "0.830" and rows[0]["oracles reach the target"] == "yes"
+    assert rows[1]["context − image_ft"] == "+0.010" and rows[1]["oracles reach the target"] == "no"
+    assert rows[1]["image_ft_smoothed"] == "–"
+
+
 def test_reuse_trains_only_the_variants_a_kept_project_lacks(tmp_path, monkeypatch):
     from dvos_core.store import Project
 
