@@ -97,31 +97,35 @@ def test_soft_edges_keep_the_hard_mask_outline():
     assert np.mean(r[on] > b[on]) > 0.97
 
 
-def colour_shares(frames):
-    """Per pixel, solve frame = r*RED + f*BLUE + g*GREEN + k*BLACK with r+f+g+k = 1: (red share r, dark share k)."""
-    m = np.array([[*np.array([RED, BLUE, GREEN]).T[c], 0] for c in range(3)] + [[1, 1, 1, 1]], float)
-    x = frames.reshape(-1, 3).astype(float)
-    sol = np.linalg.solve(m, np.c_[x, np.ones(len(x))].T).T
-    return sol[:, 0].reshape(frames.shape[:-1]), sol[:, 3].reshape(frames.shape[:-1])
+def colour_shares(frames, colours):
+    """Per pixel, the shares of four ``colours`` that mix to it (summing to 1): (..., 4)."""
+    m = np.array([[*np.array(colours).T[c]] for c in range(3)] + [[1, 1, 1, 1]], float)
+    x = np.c_[frames.reshape(-1, 3).astype(float), np.ones(frames[..., 0].size)]
+    return np.linalg.solve(m, x.T).T.reshape(*frames.shape[:-1], 4)
+
+
+def dense_soft_clip(heads, fakes, bg, feather, n_heads=50, n_fakes=50):
+    """Four 128² frames crowded with heads and fakes, fakes above and below, no colour jitter."""
+    cfg = SynthConfig(
+        n_frames=4,
+        height=128,
+        width=128,
+        n_heads=(n_heads, n_heads),
+        n_fakes=(n_fakes, n_fakes),
+        fake_on_top_prob=0.5,
+        edge_feather_px=feather,
+        **NO_COLOUR_JITTER,
+    )
+    return simulate_clip(heads, fakes, bg, cfg, seed=2)
 
 
 @pytest.mark.parametrize("feather", [0.7, 2.5])
 def test_soft_mask_is_where_real_heads_make_up_half_the_rendered_colour(feather):
     """Dense soft-edged layers, fakes above and below: the mask is 1 exactly where at least half of the rendered
     colour comes from real heads, and soft rims bleed object colour, never black (no dark halo)."""
-    heads, fakes, bg = solid_inputs(size=200)
-    cfg = SynthConfig(
-        n_frames=4,
-        height=128,
-        width=128,
-        n_heads=(50, 50),
-        n_fakes=(50, 50),
-        fake_on_top_prob=0.5,
-        edge_feather_px=feather,
-        **NO_COLOUR_JITTER,
-    )
-    frames, masks = simulate_clip(heads, fakes, bg, cfg, seed=2)
-    red, dark = colour_shares(frames)
+    frames, masks = dense_soft_clip(*solid_inputs(size=200), feather)
+    share = colour_shares(frames, [RED, BLUE, GREEN, (0, 0, 0)])
+    red, dark = share[..., 0], share[..., 3]
     assert np.abs(dark).max() < 0.02
     clear = np.abs(red - 0.5) > 0.01  # 8-bit rounding decides pixels at exactly half
     assert clear.mean() > 0.97 and ((red > 0.01) & (red < 0.99)).sum() > 500  # many blended pixels checked
@@ -148,20 +152,8 @@ def test_a_heads_halo_is_pasted_with_it_but_never_labelled(feather):
     the colour is the heads' own red - never where the ring is, over the field, a fake or another head."""
     heads = [haloed_ellipse(30, 14, RED, YELLOW), haloed_ellipse(24, 12, RED, YELLOW)]
     _, fakes, bg = solid_inputs(size=200)
-    cfg = SynthConfig(
-        n_frames=4,
-        height=128,
-        width=128,
-        n_heads=(40, 40),
-        n_fakes=(20, 20),
-        fake_on_top_prob=0.5,
-        edge_feather_px=feather,
-        **NO_COLOUR_JITTER,
-    )
-    frames, masks = simulate_clip(heads, fakes, bg, cfg, seed=2)
-    m = np.array([[*np.array([RED, BLUE, GREEN, YELLOW]).T[c]] for c in range(3)] + [[1, 1, 1, 1]], float)
-    x = np.c_[frames.reshape(-1, 3).astype(float), np.ones(frames[..., 0].size)]
-    share = np.linalg.solve(m, x.T).T.reshape(*frames.shape[:-1], 4)
+    frames, masks = dense_soft_clip(heads, fakes, bg, feather, n_heads=40, n_fakes=20)
+    share = colour_shares(frames, [RED, BLUE, GREEN, YELLOW])
     red, yellow = share[..., 0], share[..., 3]
     assert (yellow > 0.5).sum() > 500  # the rings are pasted
     clear = np.abs(red - 0.5) > 0.02  # 8-bit rounding decides pixels at exactly half
