@@ -68,6 +68,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, machine
 from accuracy_data import hard_hits, load_scenes, make_set, seen_before
 
+from dvos_core.object_format import HALO_PX  # no imports: cheap
+
 SETS = [f"{s}-{v}-{d}" for s in ("nuclei", "conifer") for v in ("slow", "fast") for d in ("clean", "degraded")]
 # where one frame is not enough: degraded plus leaves that hide the same objects for several frames (not in the
 # default run; name them with --sets)
@@ -137,7 +139,7 @@ class Settings:
     precision: str = "auto"  # number format of prediction (auto, fp32, bf16; see dvos_core.prediction_options)
     train_precision: str = "auto"  # number format of training (TrainConfig.precision)
     degrade_p: float = 0.7  # share of degraded inputs: the context model's queries and the control's frames
-    halo_px: int | None = None  # ring of each head's surroundings cut with it (None: dvos's default, HALO_PX)
+    halo_px: int = HALO_PX  # ring of each head's surroundings cut with it (dvos's default; 0 = the heads alone)
     loader_workers: int | None = None  # training data-loader processes (None: dvos's automatic choice)
     variants: tuple = ()  # (name, training settings) pairs: extra context models, ``context@name``
 
@@ -239,8 +241,7 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
     from dvos_core.motion import match_motion
     from dvos_core.synth import SynthConfig, generate
 
-    halo = {} if s.halo_px is None else {"halo_px": s.halo_px}
-    extract_heads(project, video_ids=["train"], fakes_per_head=s.fakes_per_head, seed=s.seed, **halo)
+    extract_heads(project, video_ids=["train"], fakes_per_head=s.fakes_per_head, seed=s.seed, halo_px=s.halo_px)
     backgrounds_from_annotated(project, ["train"], clip_length=s.synth_frames, seed=s.seed)
     base = SynthConfig(n_frames=s.synth_frames, height=s.size, width=s.size, n_heads=(8, 30), n_fakes=(3, 12))
     matched = match_motion(project, ["train"], base)  # synthesis motion from the training video's measured motion
@@ -609,8 +610,8 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--halo-px",
         type=int,
-        default=None,
-        help="pixels of each head's surroundings cut with it (default: dvos's; 0 = the heads alone, as before)",
+        default=HALO_PX,
+        help=f"pixels of each head's surroundings cut with it (default {HALO_PX}; 0 = the heads alone, as before)",
     )
     ap.add_argument(
         "--loader-workers",
@@ -778,12 +779,9 @@ def target_table(results: list, control: str = "image_ft", model: str = "context
     better oracle reaches the target. Where it does not, a video model must segment better than the control, not
     only see past the degradation or choose earlier masks well, to meet it."""
     ceilings = ("degradation_ceiling", "propagation_ceiling")
-    rows = [
-        f"| set | seed | {control} | target | {model} | {model} − {control} | {control}_smoothed | "
-        + " | ".join(ceilings)
-        + " | oracles reach the target |",
-        "|---" * 10 + "|",
-    ]
+    head = ["set", "seed", control, "target", model, f"{model} − {control}", f"{control}_smoothed", *ceilings]
+    head.append("oracles reach the target")
+    rows = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for r in sorted(results, key=lambda r: (ALL_SETS.index(r["set"]), r["seed"])):
         sc = r["scores"]
         if control not in sc or not all(c in sc for c in ceilings):

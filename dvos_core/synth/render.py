@@ -46,8 +46,8 @@ def as_rgba(obj, where: str) -> np.ndarray:
         )
     if not (rgba[..., 3] >= OBJECT_ALPHA_MIN).any():
         raise ValueError(
-            f"{where}: an object crop has no pixel with alpha >= 128 (nothing to paste: objects are "
-            f"the pixels with alpha >= 128); re-run the object extraction"
+            f"{where}: an object crop has no pixel with alpha >= {OBJECT_ALPHA_MIN} (nothing to paste: objects "
+            f"are the pixels with alpha >= {OBJECT_ALPHA_MIN}); re-run the object extraction"
         )
     return rgba
 
