@@ -7,7 +7,8 @@ time of a 16-frame 512² preview read from a project store. Prints JSON (and wri
 "frames_per_s_wall" is the plain wall-clock rate. Each measurement runs in a fresh single-threaded process (OpenCV
 threads = 1), so "per core" is literal and the peak resident memory (ru_maxrss) belongs to that measurement alone.
 Inputs are the procedural toy heads of dvos_core.synth.toy (40-70 px long, like wheat heads at 1024² in the paper's
-videos).
+videos); "render_halo" repeats each size with the same objects cut with a ring of field around them (``--halo-px``,
+the extraction default), as heads cut from real frames are.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import time
 
 from _common import emit, machine
 
+from dvos_core.object_format import HALO_PX
+
 
 def _single_thread():
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -31,7 +34,7 @@ def _single_thread():
     cv2.setNumThreads(1)
 
 
-def _render(size: int, frames: int, repeats: int, queue) -> None:
+def _render(size: int, frames: int, repeats: int, halo_px: int, queue) -> None:
     _single_thread()
     import numpy as np
 
@@ -39,7 +42,7 @@ def _render(size: int, frames: int, repeats: int, queue) -> None:
     from dvos_core.synth.toy import toy_background, toy_objects
 
     rng = np.random.default_rng(0)
-    heads, fakes = toy_objects(rng, 24, 24)
+    heads, fakes = toy_objects(rng, 24, 24, halo_px=halo_px)
     bg = toy_background(rng, frames, size + 160, size + 160)
     cfg = SynthConfig(n_frames=frames, height=size, width=size, n_heads=(50, 50), n_fakes=(50, 50))
     simulate_clip(heads, fakes, bg[:2], cfg.replace(n_frames=2), seed=99)  # warm-up (imports, caches)
@@ -54,6 +57,7 @@ def _render(size: int, frames: int, repeats: int, queue) -> None:
     queue.put(
         {
             "size": size,
+            "halo_px": halo_px,
             "frames": frames,
             "seconds_per_clip": round(best, 3),
             "frames_per_s_wall": round(frames / best, 1),
@@ -112,13 +116,16 @@ def main(argv=None) -> dict:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
+    ap.add_argument("--halo-px", type=int, default=HALO_PX, help="halo of the render_halo runs (0: skip them)")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
     result = {
         "machine": machine(),
-        "render": [_run(_render, s, args.frames, args.repeats) for s in args.sizes],
+        "render": [_run(_render, s, args.frames, args.repeats, 0) for s in args.sizes],
         "preview": _run(_preview),
     }
+    if args.halo_px > 0:
+        result["render_halo"] = [_run(_render, s, args.frames, args.repeats, args.halo_px) for s in args.sizes]
     emit(result, args.out)
     return result
 

@@ -152,6 +152,7 @@ def test_a_heads_halo_is_pasted_with_it_but_never_labelled(feather):
     the colour is the heads' own red - never where the ring is, over the field, a fake or another head."""
     heads = [haloed_ellipse(30, 14, RED, YELLOW), haloed_ellipse(24, 12, RED, YELLOW)]
     _, fakes, bg = solid_inputs(size=200)
+    fakes.append(haloed_ellipse(28, 14, BLUE, YELLOW))  # a fake's ring is field alike
     frames, masks = dense_soft_clip(heads, fakes, bg, feather, n_heads=40, n_fakes=20)
     share = colour_shares(frames, [RED, BLUE, GREEN, YELLOW])
     red, yellow = share[..., 0], share[..., 3]
@@ -160,6 +161,24 @@ def test_a_heads_halo_is_pasted_with_it_but_never_labelled(feather):
     assert clear.mean() > 0.97
     np.testing.assert_array_equal(masks[clear], (red >= 0.5)[clear])
     assert not masks[yellow > 0.5].any()
+
+
+def test_toy_objects_with_a_halo_render_like_cut_objects():
+    """Toy objects with ``halo_px`` carry a ring of field exactly as extraction cuts real heads (alpha 1..127 only
+    outside the object), and a clip's mask never covers field that only a ring covers."""
+    plain = toy_objects(np.random.default_rng(0), 3, 3)
+    haloed = toy_objects(np.random.default_rng(0), 3, 3, halo_px=4)
+    for a, b in zip(plain[0] + plain[1], haloed[0] + haloed[1]):
+        assert b.shape == (a.shape[0] + 8, a.shape[1] + 8, 4)
+        np.testing.assert_array_equal(b[4:-4, 4:-4][a[..., 3] >= 128], a[a[..., 3] >= 128])  # the object as it was
+        ring = (b[..., 3] > 0) & (b[..., 3] < 128)
+        assert ring.sum() > 2 * (a.shape[0] + a.shape[1]) and b[..., 3][ring].max() <= 127
+    bg = toy_background(np.random.default_rng(1), 3, 120, 120)
+    cfg = SynthConfig(n_frames=3, height=96, width=96, n_heads=(6, 6), n_fakes=(6, 6), edge_feather_px=0)
+    _, masks, info = simulate_clip(*haloed, bg, cfg, seed=2, return_info=True)
+    heads_here = info["is_real"][info["labels"]]
+    assert not masks[info["labels"] == 0].any()  # a ring over the field is never head
+    assert heads_here.sum() > 300 and (masks[heads_here] > 0).mean() > 0.9
 
 
 def test_same_seed_same_clip_bit_for_bit_and_different_seed_differs():

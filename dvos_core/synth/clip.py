@@ -263,10 +263,10 @@ def _render_frame(scene: _Scene, background, t: int, cfg: SynthConfig, labels: n
         if not scene.visible[t, j]:
             continue
         box = scene.boxes[t, j]
-        patch = render.warp_sprite(
+        patch, ring = render.warp_sprite(
             scene.sprites[j], scene.full[t, j], box, scene.elastic[t, j], cfg.edge_feather_px == 0
         )
-        render.composite(canvas, patch, box, bool(scene.real[j]), labels, k + 1)
+        render.composite(canvas, patch, box, bool(scene.real[j]), labels, k + 1, ring)
     return canvas
 
 

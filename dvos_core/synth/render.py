@@ -24,8 +24,8 @@ _BASE_PAD = 2
 
 @dataclass
 class Sprite:
-    """One pasted object prepared for warping: premultiplied RGBA float32 (h, w, 4) with alpha in [0, 1]; with a halo
-    ring (h, w, 5), see :func:`make_sprite`."""
+    """One pasted object prepared for warping: premultiplied RGBA float32 (h, w, 4) with alpha in [0, 1]; a real head
+    cut with a halo also carries the halo's share of that alpha (``ring``), see :func:`make_sprite`."""
 
     rgba: np.ndarray
     centre: tuple  # crop centre (x, y) in padded crop pixels: the object's pivot
@@ -33,6 +33,7 @@ class Sprite:
     real: bool
     fields: np.ndarray | None = None  # elastic displacement fields (K, h, w, 2) float32, or None
     grid: np.ndarray | None = None  # crop pixel coordinates (h, w, 2) xy float32 (with fields only)
+    ring: np.ndarray | None = None  # a real head's halo: its share of the alpha (h, w) float32, field not head
 
 
 def as_rgba(obj, where: str) -> np.ndarray:
@@ -70,8 +71,9 @@ def make_sprite(
     ``feather == 0`` alpha stays binary. A crop's halo ring (alpha 1..127, see ``extract.components.rgba_crop``)
     is laid under the object's edge with its own colours: it is pasted, but it is field, not head.
 
-    The sprite's channels: premultiplied colour and alpha; with a halo a fifth, the total alpha, and the fourth is
-    then the share of the colour that is not real head (the halo; everything for a fake).
+    The sprite: premultiplied colour and alpha (the halo's included); for a real head with a halo, ``ring`` holds the
+    halo's part of that alpha, the share of the colour that is field, not head (a fake is all non-head anyway).
+    Kept as a separate plane, not a fifth channel: OpenCV warps 4 channels plus 1 about 2.3x faster than 5 at once.
     """
     pad = _BASE_PAD + int(math.ceil(elastic_px + 3 * feather))
     crop = cv2.copyMakeBorder(rgba, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0, 0))
@@ -80,7 +82,7 @@ def make_sprite(
     halo = np.where(a < OBJECT_ALPHA_MIN, a.astype(np.float32) / HALO_ALPHA_MAX, 0.0).astype(np.float32)
     rgb = crop[..., :3].astype(np.float32) * np.asarray(gain, np.float32)
     np.clip(rgb, 0, 255, out=rgb)
-    out = np.empty(crop.shape[:2] + (5 if halo.any() else 4,), np.float32)
+    out = np.empty(crop.shape[:2] + (4,), np.float32)
     if feather > 0:
         alpha = cv2.GaussianBlur(inside, (0, 0), sigmaX=feather, borderType=cv2.BORDER_CONSTANT)
         # outside: blur(rgb * inside) = alpha * (mean nearby object colour), i.e. the premultiplied bleed colour
@@ -89,13 +91,14 @@ def make_sprite(
     else:
         alpha = inside
         out[..., :3] = rgb * alpha[..., None]
-    if out.shape[2] == 4:  # no halo: the object alone
-        out[..., 3] = alpha
-    else:
+    ring = None
+    if halo.any():
         ring = halo * (1.0 - alpha)  # the halo shows where the object's own edge lets it through
         out[..., :3] += rgb * ring[..., None]
-        out[..., 4] = alpha + ring
-        out[..., 3] = ring if real else out[..., 4]
+        out[..., 3] = alpha + ring
+        ring = ring if real else None
+    else:  # no halo: the object alone
+        out[..., 3] = alpha
     h, w = alpha.shape
     h0, w0 = rgba.shape[:2]
     fields = grid = None
@@ -110,11 +113,12 @@ def make_sprite(
             fields[k, ..., 0] = np.cos(direction) * wave
             fields[k, ..., 1] = np.sin(direction) * wave
         grid = np.stack([x, y], -1)
-    return Sprite(out, ((w - 1) / 2, (h - 1) / 2), math.hypot(h0, w0) / 2, bool(real), fields, grid)
+    return Sprite(out, ((w - 1) / 2, (h - 1) / 2), math.hypot(h0, w0) / 2, bool(real), fields, grid, ring)
 
 
-def warp_sprite(sprite: Sprite, matrix: np.ndarray, box, elastic: np.ndarray | None, hard: bool) -> np.ndarray:
-    """Warp a sprite (crop -> output ``matrix``, 2x3) onto the output box (x0, y0, x1, y1): (bh, bw, 4) float32.
+def warp_sprite(sprite: Sprite, matrix: np.ndarray, box, elastic: np.ndarray | None, hard: bool):
+    """Warp a sprite (crop -> output ``matrix``, 2x3) onto the output box (x0, y0, x1, y1): the (bh, bw, 4) float32
+    patch and, for a real head with a halo, its warped ``ring`` (bh, bw) (else None).
 
     Elastic motion adds ``sum_k elastic[k] * fields[k]`` to the crop coordinates sampled at each output pixel; the
     coordinate map is itself warped with the affine (exact for the linear part), so colours are interpolated once.
@@ -125,38 +129,43 @@ def warp_sprite(sprite: Sprite, matrix: np.ndarray, box, elastic: np.ndarray | N
     m[1, 2] -= y0
     size = (x1 - x0, y1 - y0)
     interp = cv2.INTER_NEAREST if hard else cv2.INTER_LINEAR
+    planes = (sprite.rgba,) if sprite.ring is None else (sprite.rgba, sprite.ring)
     if sprite.fields is None or elastic is None or not np.any(elastic):
-        return cv2.warpAffine(sprite.rgba, m, size, flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    coords = sprite.grid
-    for k, c in enumerate(elastic):
-        coords = cv2.scaleAdd(sprite.fields[k], float(c), coords)
-    cmap = cv2.warpAffine(coords, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return cv2.remap(sprite.rgba, cmap, None, interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        out = [cv2.warpAffine(p, m, size, flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0) for p in planes]
+    else:
+        coords = sprite.grid
+        for k, c in enumerate(elastic):
+            coords = cv2.scaleAdd(sprite.fields[k], float(c), coords)
+        cmap = cv2.warpAffine(coords, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out = [cv2.remap(p, cmap, None, interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0) for p in planes]
+    return out[0], (out[1] if len(out) > 1 else None)
 
 
 def composite(
-    canvas: np.ndarray, patch: np.ndarray, box, real: bool, labels: np.ndarray | None = None, label: int = 0
+    canvas: np.ndarray,
+    patch: np.ndarray,
+    box,
+    real: bool,
+    labels: np.ndarray | None = None,
+    label: int = 0,
+    ring: np.ndarray | None = None,
 ) -> None:
     """Lay a warped premultiplied patch over ``canvas`` (H,W,4 float32: premultiplied colour, then the share of the
     colour that does NOT come from real heads, 1 on the bare field). With ``labels`` (H,W integer map of the topmost
     object, 0 = background), claim the pixels where the object itself has alpha >= 0.5 for ``label``.
 
-    ``patch`` (bh,bw,4) is consumed: for a real head its alpha channel is zeroed (it adds no non-head share). A
-    patch with a halo (bh,bw,5; see :func:`make_sprite`) adds its fourth channel to that share, and the halo claims
-    no label.
+    ``patch`` (bh,bw,4) is consumed: for a real head its alpha channel is replaced by the non-head share it adds -
+    nothing, or its warped halo ``ring`` (bh,bw; see :func:`make_sprite`), which claims no label either.
     """
     x0, y0, x1, y1 = box
-    haloed = patch.shape[2] == 5
-    alpha = cv2.extractChannel(patch, 4 if haloed else 3)
+    alpha = cv2.extractChannel(patch, 3)
     inv = 1.0 - alpha
     roi = canvas[y0:y1, x0:x1]
     # cv2 on contiguous operands is ~10x faster than numpy on the strided channel views (same float32 results)
     cv2.multiply(roi, cv2.merge((inv, inv, inv, inv)), dst=roi)
-    own = alpha - patch[..., 3] if haloed and real else alpha  # the object's alpha, its halo left out
-    if haloed:
-        patch = np.ascontiguousarray(patch[..., :4])
-    elif real:
-        patch[..., 3] = 0.0
+    own = alpha if ring is None else alpha - ring  # the object's alpha, its halo left out
+    if real:
+        patch[..., 3] = 0.0 if ring is None else ring
     cv2.add(roi, patch, dst=roi)
     if labels is not None:
         np.putmask(labels[y0:y1, x0:x1], own >= 0.5, label)

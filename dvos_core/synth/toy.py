@@ -8,6 +8,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from dvos_core.object_format import OBJECT_ALPHA_MIN
+
 
 def _texture(rng: np.random.Generator, h: int, w: int, scale: float) -> np.ndarray:
     """Smooth random texture in [0, 1] (h, w) float32: noise blurred at ``scale`` plus fine grain."""
@@ -57,14 +59,32 @@ def toy_background(rng: np.random.Generator, n_frames: int, height: int, width: 
     return out
 
 
-def toy_objects(rng: np.random.Generator, n_heads: int = 12, n_fakes: int = 12):
-    """(heads, fakes) lists of RGBA crops of varied size and colour (green and yellow heads)."""
+def toy_halo(rng: np.random.Generator, crop: np.ndarray, field: np.ndarray, halo_px: int) -> np.ndarray:
+    """``crop`` padded by ``halo_px`` with a ring of ``field`` texture around the object, stored as object extraction
+    stores a real head's edge (alpha 1..127, see ``dvos_core.object_format``)."""
+    from dvos_core.extract.components import halo_weights, rgba_crop
+
+    a = np.pad(crop, ((halo_px, halo_px), (halo_px, halo_px), (0, 0)))
+    obj = a[..., 3] >= OBJECT_ALPHA_MIN
+    h, w = obj.shape
+    y, x = rng.integers(0, field.shape[0] - h + 1), rng.integers(0, field.shape[1] - w + 1)
+    frame = field[y : y + h, x : x + w].copy()
+    frame[obj] = a[obj, :3]
+    return rgba_crop(frame, obj, halo_weights(obj.astype(np.int32), 1, halo_px))
+
+
+def toy_objects(rng: np.random.Generator, n_heads: int = 12, n_fakes: int = 12, halo_px: int = 0):
+    """(heads, fakes) lists of RGBA crops of varied size and colour (green and yellow heads); with ``halo_px`` each
+    keeps a ring of field around it, like objects cut from real frames (:func:`toy_halo`)."""
     field = toy_field(rng, 256, 256)
     heads = []
     for i in range(n_heads):
         colour = (196, 176, 84) if i % 2 else (120, 160, 70)
         heads.append(toy_head(rng, int(rng.integers(40, 70)), int(rng.integers(16, 26)), colour))
     fakes = [toy_fake(rng, heads[int(rng.integers(len(heads)))], field) for _ in range(n_fakes)]
+    if halo_px > 0:
+        heads = [toy_halo(rng, h, field, halo_px) for h in heads]
+        fakes = [toy_halo(rng, f, field, halo_px) for f in fakes]
     return heads, fakes
 
 
