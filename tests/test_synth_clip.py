@@ -163,6 +163,23 @@ def test_a_heads_halo_is_pasted_with_it_but_never_labelled(feather):
     assert not masks[yellow > 0.5].any()
 
 
+@pytest.mark.parametrize("feather", [0.0, 0.7])
+def test_a_halo_never_covers_a_head_pasted_before(feather):
+    """Crowded clips of the same heads with and without a yellow halo ring have the same masks: a ring replaces
+    field only, so overlapping heads get no field-coloured outline between them and the crowd keeps its cover."""
+    _, fakes, bg = solid_inputs(size=200)
+    plain = [solid_ellipse(30, 14, RED), solid_ellipse(24, 12, RED)]
+    haloed = [haloed_ellipse(30, 14, RED, YELLOW), haloed_ellipse(24, 12, RED, YELLOW)]
+    _, without = dense_soft_clip(plain, fakes, bg, feather, n_heads=90, n_fakes=10)
+    frames, masks = dense_soft_clip(haloed, fakes, bg, feather, n_heads=90, n_fakes=10)
+    assert without.mean() > 0.5  # crowded: most heads overlap others
+    assert (colour_shares(frames, [RED, BLUE, GREEN, YELLOW])[..., 3] > 0.5).sum() > 200  # rings over the field
+    if feather == 0:
+        np.testing.assert_array_equal(masks, without)
+    else:  # a ring may still tip a pixel where a head gives a few % of the colour and the next head's rim the rest
+        assert not (masks > without).any() and (masks < without).mean() < 5e-4
+
+
 def test_toy_objects_with_a_halo_render_like_cut_objects():
     """Toy objects with ``halo_px`` carry a ring of field exactly as extraction cuts real heads (alpha 1..127 only
     outside the object), and a clip's mask never covers field that only a ring covers."""
