@@ -140,6 +140,7 @@ class Settings:
     train_precision: str = "auto"  # number format of training (TrainConfig.precision)
     degrade_p: float = 0.7  # share of degraded inputs: the context model's queries and the control's frames
     halo_px: int = HALO_PX  # ring of each head's surroundings cut with it (dvos's default; 0 = the heads alone)
+    match_density: bool = True  # heads per synthetic frame raised to the painted frames' cover (else 8-30)
     loader_workers: int | None = None  # training data-loader processes (None: dvos's automatic choice)
     variants: tuple = ()  # (name, training settings) pairs: extra context models, ``context@name``
 
@@ -244,6 +245,12 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
     extract_heads(project, video_ids=["train"], fakes_per_head=s.fakes_per_head, seed=s.seed, halo_px=s.halo_px)
     backgrounds_from_annotated(project, ["train"], clip_length=s.synth_frames, seed=s.seed)
     base = SynthConfig(n_frames=s.synth_frames, height=s.size, width=s.size, n_heads=(8, 30), n_fakes=(3, 12))
+    if s.match_density:  # as crowded as the painted frames
+        from dvos_core.synth.density import match_density
+
+        dense = match_density(project, ["train"], base, seed=s.seed)
+        log(dense.table())
+        base = dense.config
     matched = match_motion(project, ["train"], base)  # synthesis motion from the training video's measured motion
     log(matched.table())
     config = matched.config
@@ -614,6 +621,12 @@ def main(argv=None) -> int:
         help=f"pixels of each head's surroundings cut with it (default {HALO_PX}; 0 = the heads alone, as before)",
     )
     ap.add_argument(
+        "--no-match-density",
+        action="store_true",
+        help="always paste 8-30 heads per synthetic frame, as before 2026-12-05 (default: raised where the painted "
+        "frames are more crowded, as dvos synth --match-density does)",
+    )
+    ap.add_argument(
         "--loader-workers",
         type=int,
         default=None,
@@ -660,6 +673,7 @@ def main(argv=None) -> int:
         loader_workers=args.loader_workers,
         degrade_p=args.degrade_p,
         halo_px=args.halo_px,
+        match_density=not args.no_match_density,
         variants=tuple(args.variant),
     )
     models = [*args.models, *(f"context@{name}" for name, _ in s.variants)]

@@ -64,6 +64,17 @@ def predict_videos(
     return n
 
 
+def match_density(project, base, progress=None, cancel=None) -> dict:
+    """``dvos_core.synth.density.match_density`` on the project's painted frames (test videos left out) from the
+    config ``base``: {"overrides", "warnings", "table"} (plain data for the Synthesize step)."""
+    from dvos_core.store import Project
+    from dvos_core.synth.density import match_density as _match
+
+    p = Project.open(project, mode="r") if not hasattr(project, "videos") else project
+    m = _match(p, base=base, progress=progress, cancel=cancel)
+    return {"overrides": m.overrides, "warnings": m.warnings, "table": m.table()}
+
+
 def match_motion(project, base, progress=None, cancel=None) -> dict:
     """``dvos_core.motion.match_motion`` on the project's videos (test videos left out) from the config ``base``:
     {"overrides", "config", "warnings", "warnings_after", "table"} (plain data for the Synthesize step)."""

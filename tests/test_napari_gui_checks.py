@@ -454,3 +454,21 @@ def test_synthesize_matches_the_motion_of_the_footage(make_napari_viewer, qtbot,
     assert 3.0 < syn.config().camera_speed < 6.0 and syn.config().camera_speed_min > 2.0
     assert "footage" in syn.motion_table.toPlainText() and not syn.motion_table.isHidden()
     assert "camera speed" in syn.messages.text()
+
+
+def test_synthesize_matches_the_density_of_the_painted_frames(make_napari_viewer, qtbot, tmp_project):
+    """The Synthesize step measures how much of the painted frames the heads cover, in a child, and sets the heads
+    (and fakes) per frame from it."""
+    from napari_helpers import wait_job
+    from test_synth_density import discs, painted_project
+
+    painted_project(tmp_project, [discs(14, 12, 2), discs(16, 12, 3)])
+    viewer = make_napari_viewer()
+    syn = dock(viewer, "Synthesize")
+    syn.state.set_project(tmp_project)
+    syn.form.set_values({"height": 128, "width": 128, "n_heads": (1, 2), "n_fakes": (1, 2)})
+    wait_job(qtbot, syn.match_density())
+    lo, hi = syn.config().n_heads
+    assert 2 < lo <= hi < 100 and syn.config().n_fakes[1] > 2
+    assert "painted frames" in syn.motion_table.toPlainText() and not syn.motion_table.isHidden()
+    assert "heads per frame" in syn.messages.text()

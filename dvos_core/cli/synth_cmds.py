@@ -52,7 +52,7 @@ def register(sub) -> None:
         "--write-config",
         metavar="FILE",
         help="write every synthesis parameter with its default and meaning to FILE (YAML) and exit "
-        "(with --match-motion: the matched parameters)",
+        "(with --match-motion or --match-density: the matched parameters)",
     )
     m = p.add_mutually_exclusive_group()
     m.add_argument(
@@ -69,6 +69,20 @@ def register(sub) -> None:
         metavar="VIDEO",
         help="only compare the motion of these real videos with the synthesis settings and warn when they "
         "are far apart (nothing is changed)",
+    )
+    p.add_argument(
+        "--match-density",
+        nargs="*",
+        metavar="VIDEO",
+        help="raise the heads per frame (n_heads, and n_fakes in proportion) so the synthetic clips cover as much "
+        "of the frame with heads as the painted frames of these videos (ids in the project; none given: every "
+        "video but the test videos); prints painted vs synthetic cover",
+    )
+    p.add_argument(
+        "--allow-sparser",
+        action="store_true",
+        help="with --match-density: also lower the heads per frame when the painted frames are sparser than the "
+        "settings (by default they are only raised: more heads per clip teach more per step)",
     )
     p.add_argument(
         "--motion-pairs",
@@ -94,7 +108,8 @@ def _synth(args) -> int:
 
     cfg = SynthConfig.from_yaml(args.config) if args.config else SynthConfig()
     motion_videos = args.match_motion or args.compare_motion
-    if args.write_config and not args.match_motion:
+    matching = args.match_motion or args.match_density is not None
+    if args.write_config and not matching:
         cfg.to_yaml(args.write_config)
         print(f"wrote {args.write_config}; edit it and pass --config {args.write_config}")
         return 0
@@ -107,8 +122,11 @@ def _synth(args) -> int:
         changes.update(height=args.size, width=args.size)
     cfg = cfg.replace(**changes) if changes else cfg
     progress, cancel = TerminalProgress(), cancel_on_sigint()
-    if motion_videos:
-        cfg = _motion_step(args, cfg, progress, cancel)
+    if args.match_density is not None:
+        cfg = _density_step(args, cfg, progress, cancel)
+    if motion_videos or args.match_density is not None:
+        if motion_videos:
+            cfg = _motion_step(args, cfg, progress, cancel)
         if args.write_config:
             cfg.to_yaml(args.write_config)
             print(f"wrote the matched settings to {args.write_config}; pass --config {args.write_config}")
@@ -206,6 +224,30 @@ def _motion_step(args, cfg, progress, cancel):
         print(f"warning (after matching): {w}")
     print("matched settings: " + ", ".join(f"{k} {v}" for k, v in mm.overrides.items()))
     return mm.config
+
+
+def _density_step(args, cfg, progress, cancel):
+    """--match-density: heads per frame from the painted frames' cover; prints painted vs synthetic cover."""
+    from dvos_core.store import Project
+    from dvos_core.synth.density import match_density
+
+    if not args.project:
+        raise ValueError("--match-density needs the project folder (its painted frames and extracted heads)")
+    project = Project.open(args.project, mode="r")
+    dm = match_density(
+        project,
+        args.match_density or None,
+        cfg,
+        allow_sparser=args.allow_sparser,
+        seed=args.seed,
+        progress=progress,
+        cancel=cancel,
+    )
+    print(dm.table())
+    for w in dm.warnings:
+        print(f"warning: {w}")
+    print("matched settings: " + (", ".join(f"{k} {v}" for k, v in dm.overrides.items()) or "unchanged"))
+    return dm.config
 
 
 def _can_render(project, cfg) -> bool:

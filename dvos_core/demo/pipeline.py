@@ -31,6 +31,7 @@ class DemoConfig:
     synth_frames: int = 12
     synth_heads: tuple = (15, 35)  # heads per synthetic frame: fewer than the engine's default for field-size frames
     synth_fakes: tuple = (5, 20)
+    match_density: bool = True  # raise synth_heads (and fakes) where the painted frames are more crowded
     image_epochs: int = 4
     synth_epochs: int = 3
     real_epochs: int = 5
@@ -86,7 +87,7 @@ class DemoConfig:
         )
 
     def synth_config(self):
-        """The synthesis parameters of the demo's synthetic set."""
+        """The synthesis parameters of the demo's synthetic set, before ``match_density`` raises its heads."""
         from dvos_core.synth import SynthConfig
 
         return SynthConfig(
@@ -237,11 +238,18 @@ def _prepare_data(project, cfg: DemoConfig, run: _Stages) -> None:
     run.log(f"      {int((heads['kind'] == 'head').sum())} heads, {int((heads['kind'] == 'fake').sum())} fakes")
     run.lap("extract")
     sub = run.stage("generate synthetic training clips")
+    synth = cfg.synth_config()
+    if cfg.match_density:
+        from dvos_core.synth.density import match_density
+
+        dense = match_density(project, ["seed"], synth, seed=cfg.seed, cancel=run.cancel)
+        run.log(f"      {dense.table()}")
+        synth = dense.config
     generate(
         project,
         "synthetic",
         cfg.synth_clips,
-        config=cfg.synth_config(),
+        config=synth,
         seed=cfg.seed,
         workers=cfg.workers,
         progress=sub,

@@ -76,6 +76,12 @@ class SynthesizeDock(DvosDock):
             "measure how the camera and the heads move in your videos (not the test videos) and set the motion "
             "settings to match",
         )
+        self.density_button = button(
+            "Match how crowded my painted frames are",
+            lambda: self.guard(self.match_density),
+            "measure how much of your painted frames the heads cover (not the test videos) and set the heads per "
+            "frame (and fakes in proportion) so the synthetic clips cover as much",
+        )
         self.motion_table = QPlainTextEdit()
         self.motion_table.setReadOnly(True)
         self.motion_table.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
@@ -110,6 +116,7 @@ class SynthesizeDock(DvosDock):
 
         lay.addWidget(section("Settings (hover a name for what it does)"))
         lay.addWidget(self.form)
+        lay.addWidget(self.density_button)
         lay.addWidget(self.match_button)
         lay.addWidget(self.motion_table)
         lay.addWidget(section("Preview"))
@@ -120,7 +127,7 @@ class SynthesizeDock(DvosDock):
         lay.addWidget(self.generate_button)
         lay.addStretch(1)
         lay.addWidget(self.job_bar)
-        self._busy_widgets = [self.preview_button, self.generate_button, self.match_button]
+        self._busy_widgets = [self.preview_button, self.generate_button, self.match_button, self.density_button]
 
     def config(self):
         if self.form is None:
@@ -131,6 +138,26 @@ class SynthesizeDock(DvosDock):
         from dvos_core.machine import default_threads
 
         return max(1, default_threads() // max(1, self.workers.value()))  # workers x threads <= cores
+
+    def match_density(self):
+        """Measure the painted frames' head cover in a child process and set the heads per frame from it."""
+        return self.run(
+            "dvos_napari._tasks:match_density",
+            self.state.require_project(),
+            self.config(),
+            label="match density",
+            on_result=self._density_matched,
+        )
+
+    def _density_matched(self, result: dict) -> None:
+        self.form.set_values(result["overrides"])
+        self.motion_table.setPlainText(result["table"])
+        self.motion_table.show()
+        changed = ", ".join(self.form.labels.get(k, k) for k in result["overrides"]) or "nothing"
+        warn = result.get("warnings") or []
+        self.messages.info(
+            f"density matched to your painted frames: changed {changed}" + "".join(f"; {w}" for w in warn)
+        )
 
     def match_motion(self):
         """Measure the footage's motion in a child process and set the motion settings from it."""
