@@ -141,43 +141,30 @@ class SynthesizeDock(DvosDock):
 
     def match_density(self):
         """Measure the painted frames' head cover in a child process and set the heads per frame from it."""
-        return self.run(
-            "dvos_napari._tasks:match_density",
-            self.state.require_project(),
-            self.config(),
-            label="match density",
-            on_result=self._density_matched,
-        )
-
-    def _density_matched(self, result: dict) -> None:
-        self.form.set_values(result["overrides"])
-        self.motion_table.setPlainText(result["table"])
-        self.motion_table.show()
-        changed = ", ".join(self.form.labels.get(k, k) for k in result["overrides"]) or "nothing"
-        warn = result.get("warnings") or []
-        self.messages.info(
-            f"density matched to your painted frames: changed {changed}" + "".join(f"; {w}" for w in warn)
+        return self._match(
+            "match_density", "match density", "density matched to your painted frames", "warnings", "note"
         )
 
     def match_motion(self):
         """Measure the footage's motion in a child process and set the motion settings from it."""
-        return self.run(
-            "dvos_napari._tasks:match_motion",
-            self.state.require_project(),
-            self.config(),
-            label="match motion",
-            on_result=self._matched,
+        return self._match(
+            "match_motion", "match motion", "motion matched to your videos", "warnings_after", "still different"
         )
 
-    def _matched(self, result: dict) -> None:
-        self.form.set_values(result["overrides"])
-        self.motion_table.setPlainText(result["table"])
-        self.motion_table.show()
-        changed = ", ".join(self.form.labels.get(k, k) for k in result["overrides"]) or "nothing"
-        left = result.get("warnings_after") or []
-        self.messages.info(
-            f"motion matched to your videos: changed {changed}"
-            + (f"; still different: {'; '.join(self.form.in_labels(w) for w in left)}" if left else "")
+    def _match(self, task: str, label: str, done: str, notes: str, notes_title: str):
+        """Run a matching task of ``dvos_napari._tasks`` in a child process; then set the settings it changed, show
+        its table, and say what changed and the warnings under its ``notes`` key."""
+
+        def show(result: dict) -> None:
+            self.form.set_values(result["overrides"])
+            self.motion_table.setPlainText(result["table"])
+            self.motion_table.show()
+            changed = ", ".join(self.form.labels.get(k, k) for k in result["overrides"]) or "nothing"
+            left = [self.form.in_labels(w) for w in result.get(notes) or []]
+            self.messages.info(f"{done}: changed {changed}" + (f"; {notes_title}: {'; '.join(left)}" if left else ""))
+
+        return self.run(
+            f"dvos_napari._tasks:{task}", self.state.require_project(), self.config(), label=label, on_result=show
         )
 
     def preview(self):
