@@ -64,6 +64,7 @@ def test_tutorial_commands_match_the_demo(demo_dir):
     assert by_name["extract-backgrounds"][0].clip_length == cfg.background_clip_length
     synth = by_name["synth"][0]
     assert synth.clips == cfg.synth_clips and SynthConfig.from_yaml(synth.config) == cfg.synth_config()
+    assert (synth.match_density == ["seed"]) == cfg.match_density and not synth.allow_sparser
     assert by_name["pseudo-label"][0].passes == cfg.pseudo_passes
     trains = {a.phase: a for a in by_name["train"]}
     assert set(trains) == {"image", "synthetic", "real"}
