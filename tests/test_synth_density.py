@@ -103,7 +103,7 @@ def test_test_videos_do_not_set_the_density(tmp_project):
     assert match_density(p, base=BASE).measured["frames"] == 1
 
 
-def test_cli_match_density_writes_the_matched_settings(tmp_project, tmp_path):
+def test_cli_match_density_writes_the_matched_settings(tmp_project, tmp_path, capsys):
     from dvos_core.cli import main
 
     painted_project(tmp_project, [discs(2, 10, 0), discs(3, 10, 1)])
@@ -112,3 +112,5 @@ def test_cli_match_density_writes_the_matched_settings(tmp_project, tmp_path):
     assert main([*argv, "--write-config", str(out)]) == 0
     cfg = SynthConfig.from_yaml(out)
     assert cfg.n_heads != SynthConfig().n_heads and cfg.n_heads[1] < 10 and cfg.height == 128
+    assert main(["synth", str(tmp_project.path), "--allow-sparser", "--preview", str(tmp_path / "p.png")]) != 0
+    assert "only changes --match-density" in capsys.readouterr().err and not (tmp_path / "p.png").exists()

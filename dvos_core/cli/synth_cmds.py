@@ -109,6 +109,8 @@ def _synth(args) -> int:
     cfg = SynthConfig.from_yaml(args.config) if args.config else SynthConfig()
     motion_videos = args.match_motion or args.compare_motion
     matching = args.match_motion or args.match_density is not None
+    if args.allow_sparser and args.match_density is None:
+        raise ValueError("--allow-sparser only changes --match-density; add --match-density [VIDEO ...]")
     if args.write_config and not matching:
         cfg.to_yaml(args.write_config)
         print(f"wrote {args.write_config}; edit it and pass --config {args.write_config}")
