@@ -67,11 +67,9 @@ def predict_videos(
 def match_density(project, base, progress=None, cancel=None) -> dict:
     """``dvos_core.synth.density.match_density`` on the project's painted frames (test videos left out) from the
     config ``base``: {"overrides", "warnings", "table"} (plain data for the Synthesize step)."""
-    from dvos_core.store import Project
     from dvos_core.synth.density import match_density as _match
 
-    p = Project.open(project, mode="r") if not hasattr(project, "videos") else project
-    m = _match(p, base=base, progress=progress, cancel=cancel)
+    m = _match(project, base=base, progress=progress, cancel=cancel)
     return {"overrides": m.overrides, "warnings": m.warnings, "table": m.table()}
 
 

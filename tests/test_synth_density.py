@@ -101,6 +101,7 @@ def test_test_videos_do_not_set_the_density(tmp_project):
     p = painted_project(tmp_project, [discs(2, 10, 0)], name="plot")
     painted_project(p, [discs(18, 12, 1)], split="test", name="held_out")
     assert match_density(p, base=BASE).measured["frames"] == 1
+    assert match_density(str(p.path), base=BASE).measured["frames"] == 1  # a project's path works too
 
 
 def test_cli_match_density_writes_the_matched_settings(tmp_project, tmp_path, capsys):

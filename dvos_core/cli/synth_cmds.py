@@ -230,14 +230,12 @@ def _motion_step(args, cfg, progress, cancel):
 
 def _density_step(args, cfg, progress, cancel):
     """--match-density: heads per frame from the painted frames' cover; prints painted vs synthetic cover."""
-    from dvos_core.store import Project
     from dvos_core.synth.density import match_density
 
     if not args.project:
         raise ValueError("--match-density needs the project folder (its painted frames and extracted heads)")
-    project = Project.open(args.project, mode="r")
     dm = match_density(
-        project,
+        args.project,
         args.match_density or None,
         cfg,
         allow_sparser=args.allow_sparser,

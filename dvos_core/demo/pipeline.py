@@ -242,7 +242,7 @@ def _prepare_data(project, cfg: DemoConfig, run: _Stages) -> None:
     if cfg.match_density:
         from dvos_core.synth.density import match_density
 
-        dense = match_density(project, ["seed"], synth, seed=cfg.seed, cancel=run.cancel)
+        dense = match_density(project, ["seed"], synth, seed=cfg.seed, progress=sub, cancel=run.cancel)
         run.log(f"      {dense.table()}")
         synth = dense.config
     generate(

@@ -126,12 +126,19 @@ def head_steps(
     return np.asarray(out, np.float64).reshape(-1, 2)
 
 
-def painted_pairs(video, provenances=MANUAL, max_frames: int | None = 40) -> list[tuple[int, int]]:
-    """(painted frame, neighbour) pairs of a stored video: each painted frame with the frames just before and after
-    it; at most ``max_frames`` painted frames, evenly spread."""
+def painted_frames(video, provenances=MANUAL, max_frames: int | None = None) -> np.ndarray:
+    """Indices of a stored video's painted frames (masks of ``provenances``); at most ``max_frames`` of them, evenly
+    spread."""
     painted = np.asarray(video.labelled_frames(provenances))
     if max_frames is not None and len(painted) > max_frames:
         painted = painted[np.linspace(0, len(painted) - 1, max_frames).round().astype(int)]
+    return painted
+
+
+def painted_pairs(video, provenances=MANUAL, max_frames: int | None = 40) -> list[tuple[int, int]]:
+    """(painted frame, neighbour) pairs of a stored video: each painted frame with the frames just before and after
+    it; at most ``max_frames`` painted frames, evenly spread."""
+    painted = painted_frames(video, provenances, max_frames)
     return [(int(t), int(u)) for t in painted for u in (t - 1, t + 1) if 0 <= u < video.n_frames]
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from dvos_core.motion.head_sway import MANUAL
+from dvos_core.motion.head_sway import MANUAL, painted_frames
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.synth.config import SynthConfig
 
@@ -57,10 +57,7 @@ def painted_density(videos, provenances=MANUAL, max_frames: int | None = 200) ->
     videos = [videos] if hasattr(videos, "labelled_frames") else list(videos)
     cover, count, empty = [], [], 0
     for v in videos:
-        painted = np.asarray(v.labelled_frames(provenances))
-        if max_frames is not None and len(painted) > max_frames:
-            painted = painted[np.linspace(0, len(painted) - 1, max_frames).round().astype(int)]
-        for t in painted:
+        for t in painted_frames(v, provenances, max_frames):
             m = v.mask(int(t))
             if m is None or not m.any():
                 empty += 1
@@ -81,10 +78,14 @@ def painted_density(videos, provenances=MANUAL, max_frames: int | None = 200) ->
     return {"frames": len(cover) + empty, "empty_frames": empty, "coverage": stats(cover), "objects": stats(count)}
 
 
+def _fakes(heads: int, fake_ratio: float) -> int:
+    """Fakes per frame that go with ``heads`` heads per frame."""
+    return int(round(heads * fake_ratio))
+
+
 def _with_heads(cfg: SynthConfig, n: float, fake_ratio: float) -> SynthConfig:
     k = max(1, int(round(n)))
-    f = int(round(k * fake_ratio))
-    return cfg.replace(n_heads=(k, k), n_fakes=(f, f))
+    return cfg.replace(n_heads=(k, k), n_fakes=(_fakes(k, fake_ratio),) * 2)
 
 
 def synthetic_coverage(heads, fakes, cfg: SynthConfig, n_clips: int = _PROBE_CLIPS, seed: int = 0) -> float:
@@ -128,11 +129,16 @@ def match_density(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> DensityMatch:
-    """``base`` (default SynthConfig()) with ``n_heads`` set so that its clips, rendered from the project's object
-    bank, cover the same share of the frame as the heads of the painted frames of ``video_ids`` (default: every
-    video but the test videos); ``n_fakes`` keeps its ratio to ``n_heads``. The range spans the painted frames'
-    lowest to highest coverage (+-:data:`SPREAD` around the median when they hardly differ). Each end of the range
-    only grows unless ``allow_sparser``: settings more crowded than the footage are kept (and the table says so)."""
+    """``base`` (default SynthConfig()) with ``n_heads`` set so that its clips, rendered from the object bank of
+    ``project`` (a Project or its path), cover the same share of the frame as the heads of the painted frames of
+    ``video_ids`` (default: every video but the test videos); ``n_fakes`` keeps its ratio to ``n_heads``. The range
+    spans the painted frames' lowest to highest coverage (+-:data:`SPREAD` around the median when they hardly
+    differ). Each end of the range only grows unless ``allow_sparser``: settings more crowded than the footage are
+    kept (and the table says so)."""
+    from dvos_core.store import Project
+
+    if not isinstance(project, Project):
+        project = Project.open(project, mode="r")
     base = base or SynthConfig()
     ids = list(video_ids) if video_ids is not None else [v.name for v in project.videos() if v.split != "test"]
     videos = [project.video(i) for i in ids]
@@ -169,7 +175,7 @@ def match_density(
             f"denser settings, which teach more per clip (allow_sparser / --allow-sparser matches them anyway)"
         )
         n_heads = (max(n_heads[0], base.n_heads[0]), max(n_heads[1], base.n_heads[1]))
-    n_fakes = tuple(int(round(n * fake_ratio)) for n in n_heads)
+    n_fakes = tuple(_fakes(n, fake_ratio) for n in n_heads)
     if n_heads == tuple(base.n_heads):
         n_fakes = tuple(base.n_fakes)
     config = base.replace(n_heads=n_heads, n_fakes=n_fakes)
