@@ -73,6 +73,51 @@ def test_few_sources_are_each_split_in_time(tmp_path):
     assert all(s.t <= 8 for s in tr.samples) and len(tr) == 3 * 9
 
 
+def test_a_lone_painted_video_is_never_held_out_whole(tmp_path):
+    # 12 synthetic clips and one painted video: 13 sources >= 1 / 0.1, but only the clips are held out whole
+    p = make_toy_project(tmp_path / "mix.dvos", n_clips=12, n_frames=4, size=32, n_videos=1, video_frames=6)
+    for seed in range(12):
+        tr = ClipIndex.from_project(p, 0, 1, "image", val_fraction=0.1, seed=seed)
+        va = ClipIndex.from_project(p, 0, 1, "image", split="val", val_fraction=0.1, seed=seed)
+        assert sorted(s.t for s in tr.samples if s.source == "video0") == [0, 2, 4]  # every painted frame trains
+        assert va.sources() and all(k.startswith("toy/") for k in va.sources()) and len(va.sources()) == 1
+    # too few of either kind to hold one out whole: every source's last frames validate, as before
+    few = make_toy_project(tmp_path / "few.dvos", n_clips=3, n_frames=4, size=32, n_videos=1, video_frames=6)
+    va = ClipIndex.from_project(few, 0, 1, "image", split="val", val_fraction=0.1)
+    assert set(va.sources()) == {"toy/0", "toy/1", "toy/2", "video0"}
+
+
+def test_real_share_sets_the_share_of_draws_for_real_frames(tmp_path):
+    from dvos_core.data.clips import with_real_share
+
+    p = make_toy_project(tmp_path / "share.dvos", n_clips=10, n_frames=4, size=32, n_videos=1, video_frames=6)
+    plain = ClipIndex.from_project(p, 0, 1, "image", val_fraction=0)  # 40 synthetic frames (w 1), 3 painted (w 3)
+    real = lambda idx: sum(s.weight for s in idx.samples if s.kind == "video") / idx.weights.sum()  # noqa: E731
+    assert real(plain) == pytest.approx(9 / 49)
+    for share in (0.25, 0.5, 0.8):
+        idx = ClipIndex.from_project(p, 0, 1, "image", val_fraction=0, real_share=share)
+        assert real(idx) == pytest.approx(share) and idx.weights.sum() == pytest.approx(49)
+        assert [s.t for s in idx.samples] == [s.t for s in plain.samples]  # the same samples, reweighted
+        draws = ClipSampler(idx, num_samples=4000, seed=1)
+        draws.set_epoch(0)
+        picked = [idx[i].kind for i, _ in draws]
+        assert abs(picked.count("video") / len(picked) - share) < 0.04
+    # provenance weights still rank frames within a kind
+    p.video("video0").set_mask(1, np.zeros((32, 32), np.uint8), "pseudo")
+    idx = ClipIndex.from_project(p, 0, 1, "image", val_fraction=0, real_share=0.5)
+    w = {s.t: s.weight for s in idx.samples if s.kind == "video"}
+    assert w[0] == pytest.approx(3 * w[1]) and real(idx) == pytest.approx(0.5)
+    # one kind only (synthetic phase, or real frames alone): nothing to share
+    syn = ClipIndex.from_project(p, 0, 1, "synthetic", val_fraction=0, real_share=0.5)
+    assert set(syn.weights) == {1.0}
+    assert with_real_share(plain.samples, None) == plain.samples
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        with_real_share(plain.samples, 1.0)
+    # validation is not reweighted
+    val = ClipIndex.from_project(p, 0, 1, "image", split="val", val_fraction=0.1, real_share=0.5)
+    assert set(val.weights) == {1.0}
+
+
 def test_missing_data_raises(tmp_path):
     p = make_toy_project(tmp_path / "e.dvos", n_clips=0, n_frames=4, size=32, n_videos=0)
     with pytest.raises(ValueError, match="no training samples"):

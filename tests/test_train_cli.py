@@ -74,3 +74,22 @@ def test_cli_options_override_the_yaml_config(tmp_path):
     assert kept.select_by == "auto"
     chosen = build_config(build_parser().parse_args(["train", "p.dvos", "--config", str(cfg), "--select-by", "last"]))
     assert (chosen.select_by, chosen.lr) == ("last", 5e-4)
+
+
+def test_real_share_option_sets_or_switches_off_the_share(tmp_path):
+    from dvos_core.cli import build_parser
+    from dvos_core.cli.train_cmds import build_config
+    from dvos_core.train.config import REAL_SHARE
+
+    parse = lambda *a: build_parser().parse_args(["train", "p.dvos", *a])  # noqa: E731
+    cfg = tmp_path / "c.yaml"
+    TrainConfig(real_share=0.3).to_yaml(cfg)
+    assert build_config(parse()).real_share == REAL_SHARE
+    assert build_config(parse("--config", str(cfg))).real_share == 0.3  # the YAML's value is kept
+    assert build_config(parse("--config", str(cfg), "--real-share", "0.7")).real_share == 0.7
+    assert build_config(parse("--config", str(cfg), "--real-share", "off")).real_share is None
+    for bad in ("1", "0", "half"):
+        with pytest.raises(SystemExit):
+            parse("--real-share", bad)
+    with pytest.raises(ValueError, match="real_share"):
+        TrainConfig(real_share=1.5)

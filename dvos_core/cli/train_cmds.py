@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from dvos_core.cli._common import add_wait
@@ -64,6 +65,12 @@ def register(sub) -> None:
         help="'real' phase: leave out pseudo-labelled frames whose quality score is below this (0-1)",
     )
     p.add_argument(
+        "--real-share",
+        type=_share_or_off,
+        help="image phase: share of the draws that go to the real videos' labelled frames beside the synthetic "
+        "clips (0-1; default 0.5), or 'off' to draw by provenance weight alone",
+    )
+    p.add_argument(
         "--select-by",
         choices=("auto", "val", "last"),
         help="which epoch becomes best.pt: val = best validation Dice, last = the last epoch, auto (default) = "
@@ -84,6 +91,19 @@ def register(sub) -> None:
     p.set_defaults(func=_train)
 
 
+def _share_or_off(text: str):
+    """``--real-share``: a share strictly between 0 and 1, or 'off' (returned as the string, set to None later)."""
+    if text.strip().lower() in ("off", "none", "null"):
+        return "off"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1 or 'off', got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"the share must be between 0 and 1 (exclusive), got {value}")
+    return value
+
+
 def build_config(args):
     from dvos_core.train import TrainConfig
 
@@ -93,7 +113,7 @@ def build_config(args):
         cfg = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
     if args.lr is not None:
         cfg = cfg.with_lr(args.lr, args.eta_min)
-    return cfg.replace(
+    cfg = cfg.replace(
         phase=args.phase,
         preset=args.preset,
         video_model=args.video_model,
@@ -109,6 +129,8 @@ def build_config(args):
         pseudo_quality_min=args.pseudo_quality_min,
         select_by=args.select_by,
     )
+    share = getattr(args, "real_share", None)
+    return cfg if share is None else dataclasses.replace(cfg, real_share=None if share == "off" else share)
 
 
 def _train(args) -> int:

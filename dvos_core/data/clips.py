@@ -99,6 +99,7 @@ class ClipIndex:
         pseudo_quality_min: float | None = None,
         val_fraction: float = 0.1,
         seed: int = 0,
+        real_share: float | None = None,
     ) -> ClipIndex:
         """The samples of ``split`` ("train" or "val") for a training phase.
 
@@ -108,9 +109,11 @@ class ClipIndex:
         * ``phase="image"``: every labelled frame of the chosen videos and synthetic sets (None = all of both).
 
         Real videos use their ``split`` attribute (unassigned = train, test never used); synthetic sets use theirs
-        (default train). When no validation data exists, ``val_fraction`` of the training sources is held out by
-        source if there are at least 1/val_fraction sources; else every source is split in time (its last frames
-        validate), so no source is lost to training.
+        (default train). When no validation data exists, ``val_fraction`` of the training sources of each kind
+        (synthetic clips, real videos) is held out whole if that kind has at least 1/val_fraction sources (a kind
+        with fewer keeps all of its sources for training); if no kind has that many, every source is split in time
+        (its last frames validate), so no source is lost to training. ``real_share``: the share of the training
+        draws that go to real videos' frames when synthetic clips are mixed in (None: by provenance weight alone).
         """
         train, val = split_samples(
             project,
@@ -124,6 +127,7 @@ class ClipIndex:
             pseudo_quality_min,
             val_fraction,
             seed,
+            real_share if split == "train" else None,
         )
         if split not in ("train", "val"):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
@@ -196,8 +200,10 @@ def split_samples(
     pseudo_quality_min=None,
     val_fraction=0.1,
     seed=0,
+    real_share=None,
 ):
-    """(train samples, val samples) following the split rules of :meth:`ClipIndex.from_project`."""
+    """(train samples, val samples) following the split rules of :meth:`ClipIndex.from_project`; the training
+    samples weighted by :func:`with_real_share`."""
     if tau < 0 or delta < 1:
         raise ValueError(f"need tau >= 0 and delta >= 1, got tau={tau}, delta={delta}")
     weights = _weights_by_code(provenance_weights)
@@ -213,19 +219,48 @@ def split_samples(
             )
         )
     if not val and val_fraction > 0:
-        keys = sorted(train)
-        if len(keys) * val_fraction >= 1:  # enough sources: hold out whole ones (no frame of them is trained on)
-            rng = np.random.default_rng(seed)
-            n_val = min(len(keys) - 1, int(round(val_fraction * len(keys))))
+        _hold_out(train, val, val_fraction, seed)
+    flat = lambda d: [s for k in sorted(d) for s in d[k]]  # noqa: E731
+    return with_real_share(flat(train), real_share), flat(val)
+
+
+def _hold_out(train: dict, val: dict, fraction: float, seed: int) -> None:
+    """Move validation sources from ``train`` to ``val``: whole sources of each kind (synthetic clips, real videos)
+    that has at least 1/fraction of them; a kind with fewer keeps all of its sources for training (so the one
+    painted video of a project is never held out whole), unless no kind has that many: then every source's last
+    frames (in time) validate, so no source is lost to training."""
+    kinds: dict = {}
+    for k in sorted(train):
+        kinds.setdefault(train[k][0].kind, []).append(k)
+    whole = [keys for keys in kinds.values() if len(keys) * fraction >= 1]
+    if whole:
+        rng = np.random.default_rng(seed)
+        for keys in whole:
+            n_val = min(len(keys) - 1, int(round(fraction * len(keys))))
             for k in rng.choice(keys, size=n_val, replace=False):
                 val[str(k)] = train.pop(str(k))
-        else:  # few sources: every one keeps training, its last frames (in time) validate
-            for k in keys:
-                train[k], held = _hold_out_tail(train[k], val_fraction)
-                if held:
-                    val[k] = held
-    flat = lambda d: [s for k in sorted(d) for s in d[k]]  # noqa: E731
-    return flat(train), flat(val)
+        return
+    for k in sorted(train):
+        train[k], held = _hold_out_tail(train[k], fraction)
+        if held:
+            val[k] = held
+
+
+def with_real_share(samples: list, share: float | None) -> list:
+    """``samples`` reweighted so that frames of real videos get ``share`` of the draws and synthetic frames the rest
+    (provenance weights still rank the samples within each kind; the total weight is kept). Unchanged when ``share``
+    is None or only one kind is present."""
+    if share is None:
+        return samples
+    if not 0 < share < 1:
+        raise ValueError(f"real_share must be between 0 and 1 (exclusive), or None; got {share}")
+    real = sum(s.weight for s in samples if s.kind == "video")
+    synthetic = sum(s.weight for s in samples if s.kind != "video")
+    if real <= 0 or synthetic <= 0:
+        return samples
+    total = real + synthetic
+    scale = {"video": share * total / real, "synthetic": (1 - share) * total / synthetic}
+    return [dataclasses.replace(s, weight=s.weight * scale[s.kind]) for s in samples]
 
 
 def _hold_out_tail(samples: list, fraction: float) -> tuple[list, list]:

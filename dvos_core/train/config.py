@@ -23,6 +23,8 @@ ANCHOR_WEIGHT = 10.0  # the context model's anchor loss (measured in docs/benchm
 # measured for the context model in docs/benchmarks.md (Accuracy, "Inherited parts at 0.3 of the rate"); the paper
 # trains every part of its model at one rate
 IMAGE_LR_SCALE = {"context": 0.3, "dvos": 1.0}
+# share of the image phase's draws given to real labelled frames beside synthetic clips (docs/benchmarks.md, Accuracy)
+REAL_SHARE = 0.5
 RECIPES = Path(__file__).resolve().parent / "recipes"
 
 
@@ -111,6 +113,14 @@ class TrainConfig:
     )
     pseudo_quality_min: float | None = field(
         default=None, metadata=doc("drop pseudo-labelled frames whose quality score is below this (null = keep all)")
+    )
+    real_share: float | None = field(
+        default=REAL_SHARE,
+        metadata=doc(
+            "share of the training draws that go to real videos' labelled frames when a phase mixes them with "
+            "synthetic clips (the image phase): a handful of painted frames would otherwise be a few percent of the "
+            "samples; 0-1 exclusive, null = by provenance weight alone"
+        ),
     )
     mask_weight: float = field(default=1.0, metadata=doc("task weight of the mask loss (BCE + soft Dice)"))
     frame_weight: float = field(
@@ -214,6 +224,8 @@ class TrainConfig:
             raise ValueError(f"select_by must be one of {SELECT_BY}, got {self.select_by!r}")
         if self.anchor_view not in ANCHOR_VIEWS:
             raise ValueError(f"anchor_view must be one of {ANCHOR_VIEWS}, got {self.anchor_view!r}")
+        if self.real_share is not None and not 0 < self.real_share < 1:
+            raise ValueError(f"real_share must be between 0 and 1 (exclusive), or null; got {self.real_share}")
         if self.image_lr_scale is not None and not 0 < self.image_lr_scale <= 1:
             raise ValueError(f"image_lr_scale must be in (0, 1], got {self.image_lr_scale}")
         if self.lr <= 0 or self.eta_min < 0:

@@ -208,6 +208,7 @@ class _Run:
             cfg.pseudo_quality_min,
             cfg.val_fraction,
             cfg.seed,
+            cfg.real_share,
         )
         self.train_index = ClipIndex(train_s, cfg.tau, cfg.delta)
         self.val_index = ClipIndex(val_s, cfg.tau, cfg.delta)

@@ -116,6 +116,9 @@ TRAIN_VIEWS = {
     ),
     "val_fraction": FieldView("validation share", "share 0-1", "Data", maximum=0.95, step=0.05),
     "select_by": FieldView("best.pt is", group="Data", choices=_select_by_choices),
+    "real_share": FieldView(
+        "share of real frames", "beside synthetic clips", "Data", 0.05, 0.95, step=0.05, none_text="by weight"
+    ),
     "pseudo_quality_min": FieldView(
         "minimum pseudo-label quality", "0-1", "Data", maximum=1.0, step=0.05, none_text="keep all"
     ),
