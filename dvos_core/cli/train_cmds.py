@@ -68,7 +68,7 @@ def register(sub) -> None:
         "--real-share",
         type=_share_or_off,
         help="image phase: share of the draws that go to the real videos' labelled frames beside the synthetic "
-        "clips (0-1; default 0.5), or 'off' to draw by provenance weight alone",
+        "clips (0-1; default 0.3), or 'off' to draw by provenance weight alone",
     )
     p.add_argument(
         "--select-by",

@@ -24,7 +24,7 @@ ANCHOR_WEIGHT = 10.0  # the context model's anchor loss (measured in docs/benchm
 # trains every part of its model at one rate
 IMAGE_LR_SCALE = {"context": 0.3, "dvos": 1.0}
 # share of the image phase's draws given to real labelled frames beside synthetic clips (docs/benchmarks.md, Accuracy)
-REAL_SHARE = 0.5
+REAL_SHARE = 0.3
 RECIPES = Path(__file__).resolve().parent / "recipes"
 
 
