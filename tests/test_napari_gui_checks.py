@@ -286,6 +286,14 @@ def test_train_form_becomes_the_training_config_with_machine_defaults(make_napar
     assert tr.config().image_lr_scale is None and tr.config().inherited_lr_scale() == 0.3  # automatic, as the core
     tr.form.set_values({"image_lr_scale": 0.5})
     assert tr.config().inherited_lr_scale() == 0.5
+    from dvos_core.train.config import REAL_SHARE
+
+    share = tr.form.widgets["real_share"]
+    assert tr.config().real_share == REAL_SHARE  # the core's default
+    share.setValue(share.minimum())  # the bottom of the range is "by weight": no share
+    assert tr.config().real_share is None and share.text() == "by weight"
+    tr.form.set_values({"real_share": 0.5})
+    assert tr.config().real_share == 0.5
     assert tr.form.widgets["max_steps_per_epoch"].text() != "all data"
     tr.form.reset()
     assert {k: getattr(tr.config(), k) for k in settings} == settings

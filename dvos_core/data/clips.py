@@ -71,6 +71,8 @@ class ClipIndex:
             name = PROVENANCE_NAMES.get(s.provenance, str(s.provenance))
             by_prov[name] = by_prov.get(name, 0) + 1
         videos = sorted({s.source for s in self.samples if s.kind == "video"})
+        total = float(self.weights.sum()) if self.samples else 0.0
+        real = sum(s.weight for s in self.samples if s.kind == "video")
         sets = sorted({s.source for s in self.samples if s.kind == "synthetic"})
         return {
             "samples": len(self),
@@ -80,6 +82,7 @@ class ClipIndex:
             "videos": videos,
             "synthetic_sets": sets,
             "synthetic_clips": len({s.key for s in self.samples if s.kind == "synthetic"}),
+            "real_draw_share": round(real / total, 4) if total > 0 else 0.0,  # of the weighted draws
             "sources": self.sources(),
         }
 

@@ -188,8 +188,11 @@ class _Run:
         now = self.cfg.to_dict()
         diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
         if diff:
+            hint = ""
+            if "real_share" in diff and "real_share" not in saved:
+                hint = " (it began before real_share existed: --real-share off, real_share: null, resumes it as it was)"
             raise ValueError(
-                f"{self.out}: holds an unfinished run with different settings ({', '.join(diff)}); "
+                f"{self.out}: holds an unfinished run with different settings ({', '.join(diff)}){hint}; "
                 f"pass --no-resume (resume=False) to start over, or choose another --name"
             )
 
