@@ -13,15 +13,13 @@ from dvos_core.train import train
 torch.set_num_threads(1)
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    # 12 synthetic clips of 4 frames, one video with 3 painted frames: 3 x 3 / (48 + 9) = 16 % by weight alone
-    return make_toy_project(
-        tmp_path_factory.mktemp("s") / "s.dvos", n_clips=12, n_frames=4, size=64, n_videos=1, video_frames=6
-    )
+def painted_and_synthetic(path):
+    """12 synthetic clips of 4 frames and one video with 3 painted frames: 3 x 3 / (48 + 9) = 16 % by weight alone."""
+    return make_toy_project(path, n_clips=12, n_frames=4, size=64, n_videos=1, video_frames=6)
 
 
-def test_the_trainer_draws_real_frames_at_the_share_and_records_it(project):
+def test_the_trainer_draws_real_frames_at_the_share_and_records_it(tmp_path):
+    project = painted_and_synthetic(tmp_path / "s.dvos")
     cfg = tiny_config(phase="image", epochs=1, max_steps_per_epoch=1, real_share=0.3)
     info = read_checkpoint(train(project, cfg, "shared", resume=False))["info"]
     assert info["data"]["train"]["real_draw_share"] == pytest.approx(0.3)
@@ -31,7 +29,8 @@ def test_the_trainer_draws_real_frames_at_the_share_and_records_it(project):
     assert off["data"]["train"]["real_draw_share"] == pytest.approx(9 / (44 + 9), abs=1e-4)  # one clip validates
 
 
-def test_a_run_begun_before_the_setting_says_how_to_resume_it(project):
+def test_a_run_begun_before_the_setting_says_how_to_resume_it(tmp_path):
+    project = painted_and_synthetic(tmp_path / "s.dvos")
     cfg = tiny_config(phase="image", epochs=2, max_steps_per_epoch=2, real_share=None)
     cancel_mid_epoch_two(project, cfg, "old")
     path = project.model_dir("old") / "last.pt"
