@@ -95,13 +95,12 @@ def _share_or_off(text: str):
     """``--real-share``: a share strictly between 0 and 1, or 'off' (returned as the string, set to None later)."""
     if text.strip().lower() in ("off", "none", "null"):
         return "off"
+    from dvos_core.data.clips import check_real_share
+
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1 or 'off', got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"the share must be between 0 and 1 (exclusive), got {value}")
-    return value
+        return check_real_share(float(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1 or 'off', got {text!r} ({e})") from None
 
 
 def build_config(args):
@@ -129,7 +128,7 @@ def build_config(args):
         pseudo_quality_min=args.pseudo_quality_min,
         select_by=args.select_by,
     )
-    share = getattr(args, "real_share", None)
+    share = args.real_share
     return cfg if share is None else dataclasses.replace(cfg, real_share=None if share == "off" else share)
 
 

@@ -249,14 +249,19 @@ def _hold_out(train: dict, val: dict, fraction: float, seed: int) -> None:
             val[k] = held
 
 
+def check_real_share(share: float | None) -> float | None:
+    """``share`` itself when it is a valid ``real_share`` (strictly between 0 and 1, or None); else ValueError."""
+    if share is not None and not 0 < share < 1:
+        raise ValueError(f"real_share must be between 0 and 1 (exclusive), or null (by provenance weight); got {share}")
+    return share
+
+
 def with_real_share(samples: list, share: float | None) -> list:
     """``samples`` reweighted so that frames of real videos get ``share`` of the draws and synthetic frames the rest
     (provenance weights still rank the samples within each kind; the total weight is kept). Unchanged when ``share``
     is None or only one kind is present."""
-    if share is None:
+    if check_real_share(share) is None:
         return samples
-    if not 0 < share < 1:
-        raise ValueError(f"real_share must be between 0 and 1 (exclusive), or None; got {share}")
     real = sum(s.weight for s in samples if s.kind == "video")
     synthetic = sum(s.weight for s in samples if s.kind != "video")
     if real <= 0 or synthetic <= 0:

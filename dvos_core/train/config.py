@@ -10,6 +10,7 @@ import yaml
 
 from dvos_core.config_io import coerce_fields, dataclass_from_dict, load_config, read_yaml_mapping
 from dvos_core.data.augment import AugmentConfig
+from dvos_core.data.clips import check_real_share
 from dvos_core.train.losses import LossWeights
 
 PHASES = ("image", "synthetic", "real")
@@ -224,8 +225,7 @@ class TrainConfig:
             raise ValueError(f"select_by must be one of {SELECT_BY}, got {self.select_by!r}")
         if self.anchor_view not in ANCHOR_VIEWS:
             raise ValueError(f"anchor_view must be one of {ANCHOR_VIEWS}, got {self.anchor_view!r}")
-        if self.real_share is not None and not 0 < self.real_share < 1:
-            raise ValueError(f"real_share must be between 0 and 1 (exclusive), or null; got {self.real_share}")
+        check_real_share(self.real_share)
         if self.image_lr_scale is not None and not 0 < self.image_lr_scale <= 1:
             raise ValueError(f"image_lr_scale must be in (0, 1], got {self.image_lr_scale}")
         if self.lr <= 0 or self.eta_min < 0:
