@@ -22,9 +22,10 @@ model (the same extra steps for each):
   frames (``reference_masks="independent"``) instead of its full prediction;
 * ``context_query_only``: the same context model with every reference replaced by a copy of frame t (the
   ablation: what it scores without time);
-* ``context_no_lookup``, ``context_no_prior``: the same model with one part of its reference path switched off
-  (``ContextNet.switch_off``): its fusion blocks' corrections of frame t's features, or the references' masks added
-  before its heads - which part the references' help comes through;
+* ``context_no_lookup``, ``context_no_prior``, ``context_no_pixels``: the same model with one part of its reference
+  path switched off (``ContextNet.switch_off``): its fusion blocks' corrections of frame t's features, the
+  references' masks added before its heads, or the references' pixels added to its stem - which part the
+  references' help comes through;
 * ``image_ft_smoothed``, ``context_smoothed``: those models' probabilities smoothed over time (each frame averaged
   with its 4 earlier frames, aligned by the camera motion: ``dvos smooth``'s default);
 * ``image_ft_outliers``, ``context_outliers``: the same, but only the frames worse than their neighbours are moved
@@ -86,6 +87,7 @@ MODELS = (
     "context_query_only",
     "context_no_lookup",
     "context_no_prior",
+    "context_no_pixels",
     "context_synthetic",
     "image_ft_synthetic",
     "context_relabelled",
@@ -407,7 +409,7 @@ def predict_all(ck: dict, frames: np.ndarray, models, device: str = "cpu", preci
             out[name] = predict_array(ck["context"], frames, device=device, reference_masks="independent")
         elif name == "context_query_only":  # the same passes, every reference a copy of frame t
             out[name] = predict_array(ck["context"], frames, device=device, references="query")
-        elif name in ("context_no_lookup", "context_no_prior"):  # one part of the reference path switched off
+        elif name in ("context_no_lookup", "context_no_prior", "context_no_pixels"):  # one part of the path left out
             model, info = load_checkpoint(ck["context"])
             model.switch_off(name.removeprefix("context_no_"))
             out[name] = predict_array((model, info), frames, device=device)

@@ -130,16 +130,17 @@ def test_the_ablation_columns_switch_off_one_part_of_the_stored_context_model(tm
     from dvos_core.infer import predict_array
     from dvos_core.model import load_checkpoint, save_checkpoint
 
-    model = _fused_model()  # a lookup and a prior that do something
+    model = _fused_model()  # a lookup, a prior and reference pixels that do something
     ck = {"context": str(save_checkpoint(tmp_path / "c.pt", model))}
     frames, _, _ = camera_clip(texture(size=512), fast_pan(4, seed=1), size=(64, 64))
-    names = ["context", "context_no_lookup", "context_no_prior"]
+    names = ["context", "context_no_lookup", "context_no_prior", "context_no_pixels"]
     out = _bench().predict_all(ck, frames, names)
     assert all(out[n].shape == (5, 64, 64) for n in names)
-    assert not np.allclose(out["context_no_prior"], out["context"], atol=1e-3)
-    assert not np.allclose(out["context_no_lookup"], out["context"], atol=1e-3)
+    for name in names[1:]:
+        assert not np.allclose(out[name], out["context"], atol=1e-3), name
     stored, info = load_checkpoint(ck["context"])
     assert np.array_equal(out["context_no_prior"], predict_array((stored.switch_off("prior"), info), frames))
+    assert np.array_equal(out["context_no_pixels"], predict_array((stored.switch_off("pixels"), info), frames))
 
 
 def test_a_variant_is_parsed_merged_into_the_training_settings_and_given_its_own_column():

@@ -42,15 +42,16 @@ def test_shapes_with_any_number_of_references():
         model(torch.zeros(1, 3, 40, 64))
 
 
-@pytest.mark.parametrize("refine", [False, True])
-def test_a_fresh_context_model_is_its_image_model(tmp_path, refine):
+@pytest.mark.parametrize("refine,pixels", [(False, False), (True, False), (False, True)])
+def test_a_fresh_context_model_is_its_image_model(tmp_path, refine, pixels):
     torch.manual_seed(0)
     image = build_model("tiny", "frame").eval()
-    model = build_model("tiny", "context", prior_refine=refine).eval()
+    model = build_model("tiny", "context", prior_refine=refine, input_fusion=pixels).eval()
     report = init_from_frame_model(model, image)
-    new_parts = ("fusions.", "mask_prior", "mask_refine") if refine else ("fusions.", "mask_prior")
+    new_parts = ("fusions.", "mask_prior") + (("mask_refine",) if refine else ()) + (("ref_input",) if pixels else ())
     assert report["mismatched"] == [] and all(k.startswith(new_parts) for k in report["missing"])
     assert any(k.startswith("mask_refine") for k in report["missing"]) == refine
+    assert any(k.startswith("ref_input") for k in report["missing"]) == pixels
     q, refs, masks, valid = inputs(seed=3)
     with torch.no_grad():
         want = image(q)["mask"]
@@ -290,13 +291,47 @@ def test_a_stopped_refinement_resumes_where_it_stopped(tmp_path):
 
 
 def _fused_model():
-    """A tiny context model whose lookup and mask prior are drawn at random, so the references change its answer."""
+    """A tiny context model whose lookup, mask prior and reference pixels are drawn at random, so the references
+    change its answer."""
     torch.manual_seed(0)
-    model = build_model("tiny", "context").eval()
+    model = build_model("tiny", "context", input_fusion=True).eval()
     for name, p in model.named_parameters():
-        if name.startswith(("fusions.", "mask_prior")):
+        if name.startswith(("fusions.", "mask_prior", "ref_input")):
             torch.nn.init.normal_(p, std=0.2)
     return model
+
+
+def test_the_references_pixels_reach_frame_ts_stem_and_travel_with_the_checkpoint(tmp_path):
+    model = _fused_model()
+    q, refs, masks, valid = inputs(seed=8)
+    with torch.no_grad():
+        stem = model.encoder.stem(q)
+        added = model._reference_pixels(q, refs, valid)
+        assert added.shape == stem.shape
+        # only the valid references count: an empty slot's pixels change nothing
+        fewer = valid.clone()
+        fewer[:, 0] = 0
+        other = refs.clone()
+        other[:, 0] = torch.randn_like(other[:, 0])
+        assert torch.equal(model._reference_pixels(q, other, fewer), model._reference_pixels(q, refs, fewer))
+        assert not torch.allclose(model._reference_pixels(q, other, valid), added, atol=1e-4)
+        # references that are copies of frame t (the query-only ablation) add what no reference at all would mean
+        copies = q[:, None].expand_as(refs)
+        same = model._reference_pixels(q, copies, valid)
+        bias_and_any = model.ref_input(torch.cat([torch.zeros_like(q), torch.ones_like(q[:, :1])], 1))
+        assert torch.allclose(same, bias_and_any, atol=1e-6)
+        full = model(q, refs, masks, valid, heads=("mask",))["mask"]
+        assert not torch.allclose(full, model.switch_off("pixels")(q, refs, masks, valid, heads=("mask",))["mask"])
+    model.switch_off()
+    path = save_checkpoint(tmp_path / "c.pt", model)  # the option travels with the checkpoint
+    loaded, _ = load_checkpoint(path)
+    assert loaded.config.input_fusion
+    with torch.no_grad():
+        assert torch.equal(loaded(q, refs, masks, valid, heads=("mask",))["mask"], full)
+    assert not hasattr(build_model("tiny", "context"), "ref_input")  # off by default
+    from dvos_core.model.transfer import image_parameter_names
+
+    assert not any(n.startswith("ref_input") for n in image_parameter_names(model))  # a new block: full learning rate
 
 
 def test_the_mask_alone_is_frame_t_decoded_without_its_references():
@@ -320,9 +355,10 @@ def test_parts_of_the_reference_path_switch_off_for_ablations():
         alone = model(q, heads=("mask",))["mask"]
         no_lookup = model.switch_off("lookup")(q, refs, masks, valid, heads=("mask",))["mask"]
         no_prior = model.switch_off("prior")(q, refs, masks, valid, heads=("mask",))["mask"]
-        neither = model.switch_off("lookup", "prior")(q, refs, masks, valid, heads=("mask",))["mask"]
-        assert torch.equal(neither, alone)  # both off: frame t decoded alone
-        for part in (no_lookup, no_prior):  # each part changes the answer, and neither alone is the whole path
+        no_pixels = model.switch_off("pixels")(q, refs, masks, valid, heads=("mask",))["mask"]
+        neither = model.switch_off("lookup", "prior", "pixels")(q, refs, masks, valid, heads=("mask",))["mask"]
+        assert torch.equal(neither, alone)  # all off: frame t decoded alone
+        for part in (no_lookup, no_prior, no_pixels):  # each part changes the answer; none alone is the whole path
             assert not torch.allclose(part, full, atol=1e-3) and not torch.allclose(part, alone, atol=1e-3)
         model.switch_off()  # everything back on: the full answer again
         assert model.switched_off == frozenset()

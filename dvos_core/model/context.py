@@ -4,8 +4,9 @@ Unlike the paper's DVOSNet (which never sees frame t), ContextNet segments frame
 model, and looks up its tau earlier frames - aligned to frame t by the camera motion - together with their masks
 (painted, pseudo-labelled or its own earlier predictions) wherever frame t alone is not enough: motion blur, noise,
 exposure flicker, something passing in front of a head. Its encoder, decoder and heads are the image model's
-(FrameNet) with the same tensor names, so an image checkpoint initialises it; every fusion block and the mask prior
-start at zero, so a fresh ContextNet computes exactly what its image model computes and can only learn from there.
+(FrameNet) with the same tensor names, so an image checkpoint initialises it; every fusion block, the mask prior and
+the conv that adds the references' pixels to frame t's stem start at zero, so a fresh ContextNet computes exactly
+what its image model computes and can only learn from there.
 
 ``forward(query, refs, ref_masks, ref_valid)``:
 * query (B, 3, H, W) normalised frame t;
@@ -25,7 +26,7 @@ from dvos_core.model.fusion import MASK_CHANNELS, ReferenceFusion, window_shift
 from dvos_core.model.presets import ModelConfig
 from dvos_core.model.unet import _UNet
 
-SWITCHABLE = ("lookup", "prior")  # parts of the reference path ContextNet.switch_off can leave out
+SWITCHABLE = ("lookup", "prior", "pixels")  # parts of the reference path ContextNet.switch_off can leave out
 REFINE_WIDTH = 16  # hidden width of the mask corrector (ModelConfig.prior_refine)
 
 
@@ -58,14 +59,19 @@ class ContextNet(_UNet):
             )
             nn.init.zeros_(self.mask_refine[-1].weight)
             nn.init.zeros_(self.mask_refine[-1].bias)
+        if config.input_fusion:  # [mean of the references - frame t, any reference] -> added to frame t's stem
+            self.ref_input = nn.Conv2d(4, config.stem, 3, padding=1)
+            nn.init.zeros_(self.ref_input.weight)
+            nn.init.zeros_(self.ref_input.bias)
         self.switched_off: frozenset = frozenset()  # parts of the reference path left out (see switch_off)
 
     def switch_off(self, *parts: str) -> ContextNet:
         """Leave parts of the reference path out of every later forward pass, to measure what each adds (the
         accuracy benchmark's ablations): ``"lookup"`` - the fusion blocks' corrections of the query features (the
         attention is still computed for the mask prior); ``"prior"`` - the references' masks added before the heads
-        (and the mask corrector, with ``prior_refine``). Both: frame t decoded alone. No argument switches everything
-        back on. Returns the model."""
+        (and the mask corrector, with ``prior_refine``); ``"pixels"`` - the references' pixels added to frame t's stem
+        (``input_fusion``). All three: frame t decoded alone. No argument switches everything back on. Returns the
+        model."""
         bad = sorted(set(parts) - set(SWITCHABLE))
         if bad:
             raise ValueError(f"switch_off: unknown part(s) {bad}; choose from {list(SWITCHABLE)}")
@@ -89,6 +95,17 @@ class ContextNet(_UNet):
         if ref_valid is None or tuple(ref_valid.shape) != (b, t):
             raise ValueError(f"ContextNet expects ref_valid shaped {(b, t)}")
         return True
+
+    def _reference_pixels(self, query, refs, ref_valid) -> torch.Tensor:
+        """What frame t's stem adds from the references' pixels (``input_fusion``): a conv of [the mean of the valid
+        aligned references minus frame t, 1 where there is any reference]. Where frame t is blurred, noisy, dimmed or
+        hidden the mean of its neighbours is not, and the encoder can read that from its first layer - a path that
+        learns within the few hundred steps of a CPU run (docs/video_model.md)."""
+        w = ref_valid.to(query.dtype)[:, :, None, None, None]
+        n = w.sum(1)  # (B, 1, 1, 1)
+        mean = (refs * w).sum(1) / n.clamp(min=1)
+        diff = torch.where(n > 0, mean - query, torch.zeros_like(query))
+        return self.ref_input(torch.cat([diff, (n > 0).to(query.dtype).expand_as(query[:, :1])], 1))
 
     def _sharp_masks(self, ref_masks, per_offset, offsets, scale: int) -> torch.Tensor:
         """The references' full-resolution masks (B, T, 2, H, W) weighted by the attention of the finest fused
@@ -126,14 +143,19 @@ class ContextNet(_UNet):
         them to the next frames as this frame's reference mask, so the model's mistakes are not fed back into it.
         ``alone_query`` (B, 3, H, W), training only: decode ``"mask_alone"`` from this frame instead (one more encoder
         pass), e.g. the query before it was degraded, for the anchor loss's clean view."""
-        latent, skips = self.encoder(query)
+        has_refs = self._check(query, refs, ref_masks, ref_valid)
+        pixels = has_refs and self.config.input_fusion and "pixels" not in self.switched_off
+        extra = self._reference_pixels(query, refs, ref_valid) if pixels else None
+        latent, skips = self.encoder(query, extra=extra)
         want_alone = "mask_alone" in heads
+        if want_alone and alone_query is None and extra is not None:
+            alone_query = query  # the skips already hold the references' pixels: frame t alone needs its own pass
         # the skips before any reference is fused in (not needed when the query-alone mask has its own view)
         alone = list(skips) if want_alone and alone_query is None else None
         heads = tuple(k for k in heads if k != "mask_alone")
         context = None
         full = query.shape[-2:]
-        if self._check(query, refs, ref_masks, ref_valid):
+        if has_refs:
             b, t = refs.shape[:2]
             _, ref_skips = self.encoder(refs.flatten(0, 1), upto=max(self.fusion_levels))
             for level in self.fusion_levels:  # finest first

@@ -48,6 +48,9 @@ class ModelConfig:
     # a small corrector of the mask logits that sees the references' masks beside frame t's own answer (its
     # probability), so it can learn to change only what frame t is unsure of; zero at initialisation
     prior_refine: bool = False
+    # the references' pixels (their mean, aligned, minus frame t) read by a conv added to frame t's stem conv, so the
+    # encoder sees them from its first layer; zero at initialisation
+    input_fusion: bool = False
 
     def __post_init__(self):
         coerce_fields(self)  # types and finite numbers (dvos_core.config_io)

@@ -39,9 +39,13 @@ class Encoder(nn.Module):
             self.downs.append(Down(w, g))
         self.bottleneck = ResBlock(c, cfg.latent, g)
 
-    def forward(self, x: torch.Tensor, upto: int | None = None):
-        """(latent, [skip H, H/2, ..., H/16]); with ``upto`` = k, only the skips 0..k (latent None)."""
-        h = self.stem_blocks(self.stem(x))
+    def forward(self, x: torch.Tensor, upto: int | None = None, extra: torch.Tensor | None = None):
+        """(latent, [skip H, H/2, ..., H/16]); with ``upto`` = k, only the skips 0..k (latent None). ``extra``
+        (B, stem, H, W) is added to the stem conv's output (the context model's reference pixels)."""
+        h = self.stem(x)
+        if extra is not None:
+            h = h + extra
+        h = self.stem_blocks(h)
         skips = []
         for level, down in zip(self.levels, self.downs):
             h = level(h)
