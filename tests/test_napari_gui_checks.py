@@ -294,6 +294,20 @@ def test_train_form_becomes_the_training_config_with_machine_defaults(make_napar
     assert tr.config().real_share is None and share.text() == "by weight"
     tr.form.set_values({"real_share": 0.5})
     assert tr.config().real_share == 0.5
+    # the context model's option to read its references' pixels: only for its phases, off unless ticked
+    assert tr.ref_pixels.isEnabled() and not tr.ref_pixels.isChecked() and tr.config().model == {}
+    tr.ref_pixels.setChecked(True)
+    assert tr.config().model == {"input_fusion": True}
+    tr.form.set_values({"video_model": "dvos"})
+    assert not tr.ref_pixels.isEnabled() and tr.config().model == {}
+    tr.form.set_values({"video_model": "context", "phase": "image"})
+    assert not tr.ref_pixels.isEnabled() and tr.config().model == {}
+    tr._set_busy(True)
+    tr._set_busy(False)  # a finished job does not enable it for the image phase
+    assert not tr.ref_pixels.isEnabled()
+    tr.form.set_values({"phase": "real"})
+    assert tr.ref_pixels.isEnabled() and tr.config().model == {"input_fusion": True}
+    tr.ref_pixels.setChecked(False)
     assert tr.form.widgets["max_steps_per_epoch"].text() != "all data"
     tr.form.reset()
     assert {k: getattr(tr.config(), k) for k in settings} == settings

@@ -150,6 +150,21 @@ def test_image_phase_then_video_init(project):
     assert load_checkpoint(p2)[1]["phase"] == "real"
 
 
+def test_a_context_model_option_is_trained_kept_by_the_next_phase_and_not_changed_there(project):
+    frame_ckpt = train(project, tiny_config(phase="image", epochs=1, max_steps_per_epoch=2), "img_px", resume=False)
+    video = {"video_model": "context", "epochs": 1, "max_steps_per_epoch": 2, "batch_size": 2}
+    p1_config = tiny_config(**video, init_from=str(frame_ckpt), model={"input_fusion": True})
+    p1 = train(project, p1_config, "px1", resume=False)
+    model, _ = load_checkpoint(p1)
+    assert model.config.input_fusion and model.ref_input.weight.abs().sum() > 0  # trained from zero
+    # the next phase continues the checkpoint's model as it is, without restating the option
+    p2 = train(project, tiny_config(**video, phase="real", init_from=str(p1)), "px2", resume=False)
+    assert load_checkpoint(p2)[0].config.input_fusion
+    # but a setting that would drop (or add) a part is refused with the fix, not torch's missing-key error
+    with pytest.raises(ValueError, match=r"ref_input.*model settings it was trained with"):
+        train(project, tiny_config(**video, phase="real", init_from=str(p1), model={"input_fusion": False}), "px3")
+
+
 def test_loader_workers_live_for_the_whole_run(project, tmp_path, monkeypatch):
     from dvos_core.data import ClipDataset
 

@@ -144,6 +144,7 @@ class _Run:
         mcfg = ModelConfig.from_dict(payload["config"]).replace(**overrides)
         model = build_model(mcfg, kind)
         if src_kind == kind:
+            _check_same_parts(model, payload["state_dict"], cfg.init_from, cfg.model)
             model.load_state_dict(payload["state_dict"], strict=True)
             note = {"init_from": str(cfg.init_from), "loaded": len(payload["state_dict"]), "missing": []}
         elif src_kind == "frame":  # the paper's partial pretraining (and the context model's starting point)
@@ -522,3 +523,19 @@ class _Run:
         loss_sum, dice_sum, frames = distributed.all_reduce_sum([loss_sum, dice_sum, frames], self.device)
         model.train()
         return {"val_loss": loss_sum / max(frames, 1), "val_dice": dice_sum / max(frames, 1), "val_frames": int(frames)}
+
+
+def _check_same_parts(model, state: dict, init_from, overrides: dict) -> None:
+    """A model continued from a checkpoint of its own kind must have the same tensors: a ``model`` setting that adds or
+    removes a part (``input_fusion``, ``prior_refine``, ...) cannot change between phases. Raises a ValueError naming
+    the tensors and the fix instead of torch's missing-key error."""
+    own = set(model.state_dict())
+    missing, extra = sorted(own - set(state)), sorted(set(state) - own)
+    if missing or extra:
+        parts = sorted({k.split(".")[0] for k in missing + extra})
+        raise ValueError(
+            f"{init_from}: its model has other parts than these settings build ({', '.join(parts)}: "
+            f"{len(missing)} tensor(s) it lacks, {len(extra)} it has beyond them; model settings now "
+            f"{overrides or {}}); continue it with the model settings it was trained with (see its config.yaml), or "
+            f"start from an image model to train a model with the new ones"
+        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QFormLayout, QLineEdit, QProgressBar, QPushButton, QVBoxLayout
+from qtpy.QtWidgets import QCheckBox, QFormLayout, QLineEdit, QProgressBar, QPushButton, QVBoxLayout
 
 from dvos_napari import _machine
 from dvos_napari._compute import ComputeRows
@@ -176,6 +176,17 @@ class TrainDock(DvosDock):
         self.recipe.textActivated.connect(lambda text: self.guard(self.load_recipe, text))
         if self.recipe.count() > 1:
             extra.addRow("load a recipe", self.recipe)
+        self.ref_pixels = QCheckBox("also read the earlier frames' pixels (gusty footage)")
+        self.ref_pixels.setToolTip(
+            "context model started from an image model: add the aligned earlier frames' pixels to frame t's first "
+            "layer (model: {input_fusion: true}). Helps frames hit by a gust, noise or flicker between good "
+            "neighbours; costs footage whose heads sway a lot on their own. A model continued from a context "
+            "checkpoint keeps what it was trained with: leave this as that phase had it."
+        )
+        extra.addRow("", self.ref_pixels)
+        for key in ("phase", "video_model"):
+            self.form.widgets[key].currentIndexChanged.connect(lambda *_: self._video_options())
+        self._video_options()
         self.compute = ComputeRows()
         self.device, self.device_label, self.threads_box = (
             self.compute.device,
@@ -223,7 +234,7 @@ class TrainDock(DvosDock):
         self._draw_timer.setSingleShot(True)
         self._draw_timer.timeout.connect(self._draw)
         self._handlers = self._event_handlers()
-        self._busy_widgets = [self.form]
+        self._busy_widgets = [self.form, self.ref_pixels]
         self._draw()
         self.state.project_changed.connect(lambda *_: self.refresh())
         self.state.store_changed.connect(self.refresh)
@@ -270,6 +281,19 @@ class TrainDock(DvosDock):
         """A video phase on a CPU gets smaller batches, unless the user changed the suggested values."""
         self._suggest(self._follows_suggestion())
 
+    def _context_phase(self) -> bool:
+        values = self.form.values()
+        return values.get("phase") != "image" and values.get("video_model") == "context"
+
+    def _video_options(self) -> None:
+        """The context model's options apply to its phases only."""
+        self.ref_pixels.setEnabled(self._context_phase())
+
+    def _set_busy(self, busy: bool) -> None:
+        super()._set_busy(busy)
+        if not busy:
+            self._video_options()
+
     def refresh(self) -> None:
         current = self.init_from.currentText()
         self.init_from.clear()
@@ -287,6 +311,8 @@ class TrainDock(DvosDock):
             from dvos_core.infer import resolve_checkpoint_path
 
             values["init_from"] = str(resolve_checkpoint_path(self.state.require_project(), init))
+        if self.ref_pixels.isChecked() and self._context_phase():
+            values["model"] = {**self.form.extra.get("model", {}), "input_fusion": True}
         values.update(overrides)
         return self.form.value(**values)
 
