@@ -176,12 +176,12 @@ class TrainDock(DvosDock):
         self.recipe.textActivated.connect(lambda text: self.guard(self.load_recipe, text))
         if self.recipe.count() > 1:
             extra.addRow("load a recipe", self.recipe)
-        self.ref_pixels = QCheckBox("also read the earlier frames' pixels (gusty footage)")
+        self.ref_pixels = QCheckBox("read earlier frames' pixels too")
         self.ref_pixels.setToolTip(
-            "context model started from an image model: add the aligned earlier frames' pixels to frame t's first "
-            "layer (model: {input_fusion: true}). Helps frames hit by a gust, noise or flicker between good "
-            "neighbours; costs footage whose heads sway a lot on their own. A model continued from a context "
-            "checkpoint keeps what it was trained with: leave this as that phase had it."
+            "for gusty footage - context model started from an image model: add the aligned earlier frames' pixels to "
+            "frame t's first layer (model: {input_fusion: true}). Helps frames hit by a gust, noise or flicker "
+            "between good neighbours; costs footage whose heads sway a lot on their own. A model continued from a "
+            "context checkpoint keeps what it was trained with: leave this as that phase had it."
         )
         extra.addRow("", self.ref_pixels)
         for key in ("phase", "video_model"):
