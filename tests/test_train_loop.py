@@ -163,6 +163,10 @@ def test_a_context_model_option_is_trained_kept_by_the_next_phase_and_not_change
     # but a setting that would drop (or add) a part is refused with the fix, not torch's missing-key error
     with pytest.raises(ValueError, match=r"ref_input.*model settings it was trained with"):
         train(project, tiny_config(**video, phase="real", init_from=str(p1), model={"input_fusion": False}), "px3")
+    with pytest.raises(
+        ValueError, match=r"fusions: 0 tensor\(s\) it lacks, 0 it has beyond them, [1-9][0-9]* of another shape"
+    ):
+        train(project, tiny_config(**video, phase="real", init_from=str(p1), model={"fusion_dim": 8}), "px4")
 
 
 def test_loader_workers_live_for_the_whole_run(project, tmp_path, monkeypatch):

@@ -526,16 +526,18 @@ class _Run:
 
 
 def _check_same_parts(model, state: dict, init_from, overrides: dict) -> None:
-    """A model continued from a checkpoint of its own kind must have the same tensors: a ``model`` setting that adds or
-    removes a part (``input_fusion``, ``prior_refine``, ...) cannot change between phases. Raises a ValueError naming
-    the tensors and the fix instead of torch's missing-key error."""
-    own = set(model.state_dict())
-    missing, extra = sorted(own - set(state)), sorted(set(state) - own)
-    if missing or extra:
-        parts = sorted({k.split(".")[0] for k in missing + extra})
+    """A model continued from a checkpoint of its own kind must have the same tensors, of the same shapes: a ``model``
+    setting that adds or removes a part (``input_fusion``, ``prior_refine``, ...) or resizes one (``fusion_dim``, ...)
+    cannot change between phases. Raises a ValueError naming the parts and the fix instead of torch's load error."""
+    own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    saved = {k: tuple(v.shape) for k, v in state.items()}
+    missing, extra = sorted(own.keys() - saved.keys()), sorted(saved.keys() - own.keys())
+    resized = sorted(k for k in own.keys() & saved.keys() if own[k] != saved[k])
+    if missing or extra or resized:
+        parts = sorted({k.split(".")[0] for k in missing + extra + resized})
         raise ValueError(
             f"{init_from}: its model has other parts than these settings build ({', '.join(parts)}: "
-            f"{len(missing)} tensor(s) it lacks, {len(extra)} it has beyond them; model settings now "
-            f"{overrides or {}}); continue it with the model settings it was trained with (see its config.yaml), or "
-            f"start from an image model to train a model with the new ones"
+            f"{len(missing)} tensor(s) it lacks, {len(extra)} it has beyond them, {len(resized)} of another shape; "
+            f"model settings now {overrides or {}}); continue it with the model settings it was trained with (see its "
+            f"config.yaml), or start from an image model to train a model with the new ones"
         )
