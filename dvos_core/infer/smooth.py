@@ -3,7 +3,8 @@
 A model that looks at one frame at a time errs a little differently on every frame (a gust blurs a head, noise
 hides an edge, a leaf passes); the neighbouring frames, warped onto the frame by the estimated camera motion
 (:class:`dvos_core.motion.align.SequenceAligner`) and then, by default, along the local motion that is left (heads
-swaying on their own: dense optical flow, OpenCV's DIS, between the aligned frames), vote with it. A pixel a
+swaying on their own: dense optical flow, OpenCV's DIS, between the aligned frames, kept where it is consistent
+forwards and backwards; :mod:`dvos_core.motion.sway`), vote with it. A pixel a
 neighbour does not cover (it moved out of view) gets fewer votes. By default the window is the 4 frames before
 (``before=4, after=0``), so a frame can be smoothed as soon as it is predicted; ``after`` adds later frames. It works
 on any model's stored predictions and writes a new prediction set beside them (``<model>_smoothed``): the original
@@ -18,13 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import cv2
 import numpy as np
 
 from dvos_core.infer.frame_window import FrameWindow
 from dvos_core.infer.outlier_gate import band_image, outlier_weight
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
+from dvos_core.motion.sway import follow, sway_flow
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 
 SUFFIX = "_smoothed"
@@ -40,35 +41,6 @@ def _check_window(before: int, after: int) -> tuple[int, int]:
     if before < 0 or after < 0 or before + after == 0:
         raise ValueError(f"smoothing needs before >= 0 and after >= 0, not both 0; got before={before}, after={after}")
     return before, after
-
-
-def _flow_image(frame: np.ndarray) -> np.ndarray:
-    """The grey, lightly blurred, exposure-normalised uint8 image the local flow is computed on."""
-    g = cv2.GaussianBlur(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0)
-    return np.clip(g * (110.0 / (g.mean() + 1e-6)), 0, 255).astype(np.uint8)
-
-
-class _Sway:
-    """Follows the local motion left after the camera alignment: warps an aligned neighbour's map onto frame t along
-    the dense optical flow between the aligned neighbour and frame t."""
-
-    def __init__(self, shape):
-        self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
-        self.grid, self.images = (xs, ys), {}
-
-    def image(self, k, frame):
-        if k not in self.images:
-            self.images[k] = _flow_image(frame)
-        return self.images[k]
-
-    def follow(self, current, neighbour_aligned, values):
-        f = self.flow.calc(current, neighbour_aligned, None)
-        xs, ys = self.grid
-        return cv2.remap(values, xs + f[..., 0], ys + f[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-    def keep(self, span) -> None:
-        self.images = {k: v for k, v in self.images.items() if k in span}
 
 
 def smooth_stream(
@@ -93,7 +65,7 @@ def smooth_stream(
     Returns the number of frames smoothed (targets without a probability are skipped)."""
     before, after = _check_window(before, after)
     targets = sorted({int(t) for t in targets})
-    window, aligner, probs, sway, bands = FrameWindow(read_frames), SequenceAligner(), {}, None, {}
+    window, aligner, probs, bands = FrameWindow(read_frames), SequenceAligner(), {}, {}
     done = 0
     report(progress, 0, len(targets), f"{label}smoothing {len(targets)} frames")
     for i, t in enumerate(targets, 1):
@@ -119,19 +91,15 @@ def smooth_stream(
             bands = {k: bands[k] if k in bands else band_image(frames[k]) for k in [*near, t]}
             weight = outlier_weight(bands[t], [bands[k] for k in near], mats, shape)
         if near and weight > 0:
-            if follow_sway and sway is None:  # one video: every frame has the same shape
-                sway = _Sway(shape)
             for k, mat in zip(near, mats):
                 inside = valid_region(mat, shape, shape).astype(np.float32)
                 moved = warp_to(np.asarray(probs[k], np.float32), mat, shape, nearest=False)
-                if follow_sway:
-                    aligned = warp_to(sway.image(k, frames[k]), mat, shape, nearest=False)
-                    moved = sway.follow(sway.image(t, frames[t]), aligned, moved)
+                if follow_sway:  # then along the heads' own sway
+                    aligned = warp_to(frames[k], mat, shape, nearest=False)
+                    moved = follow(moved, sway_flow(frames[t], aligned, inside))
                 total += inside * moved
                 votes += inside
         aligner.forget(set(span))
-        if sway is not None:
-            sway.keep(span)
         smoothed = total / votes
         sink(t, smoothed if weight == 1.0 else own + weight * (smoothed - own))
         done += 1

@@ -1,0 +1,66 @@
+"""Following the heads' own sway: dense optical flow from frame t to a neighbour already aligned by the camera.
+
+The camera alignment (:mod:`dvos_core.motion.align`) leaves what moves on its own - heads swaying in the wind. A
+neighbour's map (its pixels, its mask, a probability) is moved onto frame t along the dense flow (OpenCV's DIS)
+between frame t and the aligned neighbour. Two things keep the flow from doing harm:
+
+* the neighbour's pixels that the camera alignment could not fill (outside the part of it that lands in frame t)
+  are replaced by frame t's own before the flow is computed, so the flow does not reach for the empty border
+  (without this, on fast footage, the flow dragged masks toward the edge: mask overlap 4 frames apart 0.90 -> 0.45);
+* the flow is kept only where it is consistent forwards and backwards (a degraded frame t - blurred, noisy,
+  flickering, a leaf across it - gives flow that does not invert; there the camera alignment alone is kept).
+
+Measured (one-off probe of the true masks 1, 2 and 4 frames apart, overlap inside the aligned part): the demo's
+swaying heads 0.82 / 0.72 / 0.58 with the camera alignment alone, 0.94 / 0.89 / 0.79 with the sway followed; the
+accuracy benchmark's clean sets +0.005 to +0.04; its degraded sets within -0.01 .. +0.02.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+CONSISTENT_PX = 0.5  # forward-backward disagreement (px) up to which the flow is trusted
+GATE_BLUR = 2.0  # sigma (px) that softens the trusted region's edges
+
+
+def flow_image(frame: np.ndarray) -> np.ndarray:
+    """The grey, lightly blurred, exposure-normalised uint8 image the flow is computed on (RGB or grey input)."""
+    g = frame if frame.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+    g = cv2.GaussianBlur(g.astype(np.float32), (0, 0), 1.0)
+    return np.clip(g * (110.0 / (g.mean() + 1e-6)), 0, 255).astype(np.uint8)
+
+
+def _grid(shape) -> tuple[np.ndarray, np.ndarray]:
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    return xs, ys
+
+
+def follow(values: np.ndarray, flow: np.ndarray, border: str = "replicate") -> np.ndarray:
+    """``values`` (H, W) or (H, W, C) float32 of the aligned neighbour, moved onto frame t along ``flow`` (from
+    :func:`sway_flow`); ``border``: "replicate" (pixels) or "constant" (0: masks, coverage)."""
+    xs, ys = _grid(flow.shape[:2])
+    mode = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
+    return cv2.remap(
+        np.asarray(values, np.float32), xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=mode
+    )
+
+
+def sway_flow(current: np.ndarray, neighbour: np.ndarray, cover: np.ndarray | None = None) -> np.ndarray:
+    """Flow (H, W, 2) float32 from frame t to its camera-aligned neighbour, zero where it is not consistent.
+
+    ``current``, ``neighbour``: uint8 frames (RGB or grey) of the same shape, the neighbour already warped onto
+    frame t; ``cover``: (H, W), > 0.5 where the warped neighbour holds real pixels (elsewhere frame t's own pixels
+    stand in for it, before both are made :func:`flow_image` s; None = everywhere)."""
+    if current.shape != neighbour.shape:
+        raise ValueError(f"sway flow needs frames of one shape, got {current.shape} and {neighbour.shape}")
+    if cover is not None:
+        inside = np.asarray(cover) > 0.5
+        neighbour = np.where(inside if neighbour.ndim == 2 else inside[..., None], neighbour, current)
+    a, b = flow_image(current), flow_image(neighbour)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    forward = dis.calc(a, b, None)
+    backward = dis.calc(b, a, None)
+    disagreement = np.linalg.norm(forward + follow(backward, forward), axis=-1)
+    trust = cv2.GaussianBlur((disagreement < CONSISTENT_PX).astype(np.float32), (0, 0), GATE_BLUR)
+    return forward * trust[..., None]
