@@ -1,12 +1,10 @@
-"""Following the heads' own sway (dvos_core.motion.sway) and the context model's references moved along it."""
+"""Following the heads' own sway (dvos_core.motion.sway), as smoothing does."""
 
 import cv2
 import numpy as np
 import pytest
-import torch
 from motion_clips import texture
 
-from dvos_core.data.context_sample import ContextConfig, context_sample
 from dvos_core.motion.sway import flow_image, follow, sway_flow
 
 
@@ -62,42 +60,3 @@ def test_flow_to_an_unrelated_picture_is_not_trusted():
 def test_sway_flow_refuses_images_of_two_shapes():
     with pytest.raises(ValueError, match="one shape"):
         sway_flow(np.zeros((32, 32), np.uint8), np.zeros((32, 40), np.uint8))
-
-
-def _sample_inputs():
-    cur, nb, m_cur, m_nb = swaying_pair()
-    x = torch.from_numpy(np.stack([nb, nb, cur])).permute(0, 3, 1, 2).float() / 255
-    m = torch.ones(3, 2, 128, 128)
-    m[:, 0] = torch.from_numpy(np.stack([m_nb, m_nb, m_cur])).float()
-    return x, m, m_cur
-
-
-def test_training_samples_move_their_references_along_the_sway():
-    x, m, m_cur = _sample_inputs()
-    cfg = ContextConfig(degrade_query_p=0, degrade_refs_p=0, empty_refs_p=0, ref_mask_noise_p=0, ref_mask_unknown_p=0)
-    known = torch.tensor([1.0, -1.0, 1.0])  # the second slot lies before the video's start: left empty
-    plain = context_sample(x, m, known, cfg, torch.Generator().manual_seed(0))
-    moved = context_sample(x, m, known, cfg, torch.Generator().manual_seed(0), follow_sway=True)
-    assert iou(plain["ref_masks"][0, 0], m_cur) < 0.45
-    assert iou(moved["ref_masks"][0, 0], m_cur) > 0.7
-    assert moved["ref_masks"][0, 1].mean() > 0.95  # the coverage travels with the mask
-    assert moved["refs"][1].abs().sum() == 0 and moved["ref_masks"][1].abs().sum() == 0  # empty slot untouched
-    q = (x[2] * 255).round()
-    err_plain = (plain["refs"][0] * 255 - q).abs().mean()
-    assert (moved["refs"][0] * 255 - q).abs().mean() < 0.6 * err_plain  # its pixels moved too
-    assert torch.equal(moved["query"], plain["query"])
-
-
-@pytest.mark.parametrize("follow_sway", [False, True])
-def test_prediction_moves_references_only_for_a_model_trained_so(follow_sway):
-    from dvos_core.infer.context import ContextPredictor
-    from dvos_core.model import build_model
-
-    cur, nb, m_cur, m_nb = swaying_pair()
-    model = build_model("tiny", "context", follow_sway=follow_sway).eval()
-    refs, masks = ContextPredictor(model, "cpu").inputs(cur, [nb], [m_nb.astype(np.float32)], times=[0, 1])
-    assert refs.dtype == np.uint8 and masks.shape == (1, 2, 128, 128)
-    if follow_sway:
-        assert iou(masks[0, 0], m_cur) > 0.7
-    else:
-        assert iou(masks[0, 0], m_nb) > 0.99  # no camera motion: the reference stays as it is

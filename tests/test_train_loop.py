@@ -169,30 +169,6 @@ def test_a_context_model_option_is_trained_kept_by_the_next_phase_and_not_change
         train(project, tiny_config(**video, phase="real", init_from=str(p1), model={"fusion_dim": 8}), "px4")
 
 
-def test_a_model_that_follows_the_sway_is_trained_on_references_moved_along_it(project, monkeypatch):
-    import dvos_core.data.dataset as dataset
-
-    seen = []
-    real = dataset.context_sample
-
-    def recording(*args, **kw):
-        seen.append(kw.get("follow_sway"))
-        return real(*args, **kw)
-
-    monkeypatch.setattr(dataset, "context_sample", recording)
-    frame_ckpt = train(project, tiny_config(phase="image", epochs=1, max_steps_per_epoch=2), "img_sw", resume=False)
-    video = {"video_model": "context", "epochs": 1, "max_steps_per_epoch": 2, "batch_size": 2}
-    p1 = train(project, tiny_config(**video, init_from=str(frame_ckpt), model={"follow_sway": True}), "sw1")
-    assert seen and all(seen)  # training and validation items alike
-    assert load_checkpoint(p1)[0].config.follow_sway
-    seen.clear()
-    p2 = train(project, tiny_config(**video, phase="real", init_from=str(p1)), "sw2", resume=False)
-    assert load_checkpoint(p2)[0].config.follow_sway and seen and all(seen)  # kept by the next phase
-    seen.clear()
-    train(project, tiny_config(**video, init_from=str(frame_ckpt)), "sw0", resume=False)
-    assert seen and not any(seen)  # off by default
-
-
 def test_loader_workers_live_for_the_whole_run(project, tmp_path, monkeypatch):
     from dvos_core.data import ClipDataset
 

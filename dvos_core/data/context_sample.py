@@ -11,9 +11,7 @@
    masks lose the heads their leaves hide (as a model's own earlier predictions would), so what the leaf hides
    must come from a reference it had not yet reached;
 4. reference masks are perturbed like a model's own earlier predictions (grown, shrunk, heads dropped or added),
-   or made unknown, so the model learns to use them without copying them;
-5. with ``follow_sway`` (the model's setting) each reference, its mask and its coverage are moved along the flow
-   from the (degraded) query to it (:mod:`dvos_core.motion.sway`), as prediction does.
+   or made unknown, so the model learns to use them without copying them.
 The target stays the clean query's mask (and frame).
 """
 
@@ -112,36 +110,8 @@ def _persisting(layer, steps, size, cfg: ContextConfig, g) -> list:
     return [shift_layer(layer, round(k * vy), round(k * vx)) for k in steps]
 
 
-def _uint8_image(x: torch.Tensor) -> np.ndarray:
-    return (x.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
-
-
-def follow_references(query: torch.Tensor, refs: torch.Tensor, ref_masks: torch.Tensor, valid, cover) -> None:
-    """Move each valid reference (3, S, S), its [mask * known, known] and nothing else along the sway from the
-    query to it, in place (``cover`` (T, S, S): where each warped reference holds real pixels)."""
-    from dvos_core.motion.sway import follow, sway_flow
-
-    current = _uint8_image(query)
-    for i in range(refs.shape[0]):
-        if valid[i] <= 0:
-            continue
-        flow = sway_flow(current, _uint8_image(refs[i]), cover[i].numpy())
-        if not flow.any():
-            continue
-        pixels = follow(refs[i].permute(1, 2, 0).numpy(), flow)
-        refs[i] = torch.from_numpy(pixels).permute(2, 0, 1).to(refs.dtype)
-        moved = follow(ref_masks[i].permute(1, 2, 0).numpy(), flow, border="constant")
-        ref_masks[i] = torch.from_numpy(moved).permute(2, 0, 1).to(ref_masks.dtype)
-
-
 def context_sample(
-    frames: torch.Tensor,
-    masks: torch.Tensor,
-    known: torch.Tensor,
-    cfg: ContextConfig,
-    g,
-    steps=None,
-    follow_sway: bool = False,
+    frames: torch.Tensor, masks: torch.Tensor, known: torch.Tensor, cfg: ContextConfig, g, steps=None
 ) -> dict:
     """Inputs of one context sample from an augmented clip whose references are already aligned to the query.
 
@@ -152,7 +122,6 @@ def context_sample(
     [mask * known, known] and ``ref_valid`` (T,); and ``query_degraded`` (bool: the query was degraded, which the
     anchor loss needs, see :func:`dvos_core.train.losses.anchor_loss`). ``steps`` (T,): each reference's distance
     in frames from the query, for persisting occluders (default T, T-1, ..., 1: the references just before it).
-    ``follow_sway``: move the references along the flow from the query (step 5 of the module's list).
     """
     t = frames.shape[0] - 1
     valid = (known[:t] >= 0).to(frames.dtype)
@@ -184,6 +153,4 @@ def context_sample(
             m = m * (layers[i][0] <= 0.5).to(m.dtype)
         ref_masks[i, 0] = (m * masks[i, 1:2])[0]
         ref_masks[i, 1] = masks[i, 1]
-    if follow_sway and t:
-        follow_references(query, refs, ref_masks, valid, masks[:t, 1])
     return {"query": query, "refs": refs, "ref_masks": ref_masks, "ref_valid": valid, "query_degraded": degraded}

@@ -66,7 +66,6 @@ class ClipDataset(Dataset):
         self._pid = None  # the process that opened the handles
         self._aligned: dict = {}  # context clips: (source, frame times) -> reference -> query matrices
         self._aligner = None  # one SequenceAligner for every clip: overlapping windows share their pair estimates
-        self.follow_sway = False  # context items: references moved along the sway (the model's ``follow_sway``)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -227,7 +226,7 @@ class ClipDataset(Dataset):
             x, m = spatial_eval(x, m, self.size, cfg.eval_crop)
         steps = [times[0][-1] - r for r in times[0][:-1]]  # each reference's distance from the query, in frames
         sampling = cfg.context if self.train else cfg.context.for_validation()
-        parts = context_sample(x, m, torch.from_numpy(known), sampling, g, steps=steps, follow_sway=self.follow_sway)
+        parts = context_sample(x, m, torch.from_numpy(known), sampling, g, steps=steps)
         valid, degraded = parts["ref_valid"], parts["query_degraded"]
         frames_in = torch.cat([parts["refs"], parts["query"][None]])
         state = g.get_state() if degraded and self.clean_view else None

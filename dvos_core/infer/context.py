@@ -2,8 +2,7 @@
 
 For frame t the references are frames t-1 .. t-tau (fewer at the start of a video, none for frame 0). Each is
 aligned to frame t by the estimated camera motion (:class:`dvos_core.motion.align.SequenceAligner`: the best of the
-direct estimate, the chain of consecutive estimates and the identity) and warped onto it (for a model trained with
-``follow_sway`` then moved along the heads' own sway, :mod:`dvos_core.motion.sway`), with its mask: the
+direct estimate, the chain of consecutive estimates and the identity) and warped onto it, with its mask: the
 model's own prediction of that frame from this run (with ``reference_masks="independent"``: what it saw in that
 frame alone, decoded in the same pass, so a mistake is not fed back into the next frames) or, when the caller
 allows it, a stored label (painted, corrected or pseudo). Frames run one after another; big frames are tiled like
@@ -21,7 +20,6 @@ from dvos_core.infer.frame_window import FrameWindow
 from dvos_core.infer.tiling import MULTIPLE, Blender, pad_amounts, reflect_pad, round_up, tile_grid
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
-from dvos_core.motion.sway import follow, sway_flow
 from dvos_core.prediction_options import check_reference_masks
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 
@@ -52,7 +50,6 @@ class ContextPredictor:
         check_reference_masks(reference_masks)
         self.reference_masks = reference_masks
         self.aligner = SequenceAligner()
-        self.follow_sway = bool(getattr(model.config, "follow_sway", False))  # as the model was trained
 
     def inputs(self, query, refs, ref_masks, times=None):
         """Model inputs (numpy, unpadded): the references warped onto the query (T, H, W, 3) uint8 and their masks
@@ -65,14 +62,10 @@ class ContextPredictor:
         matrices = self.aligner.align([*refs, query], times=times)
         for i, (ref, m, mat) in enumerate(zip(refs, ref_masks, matrices)):
             out_refs[i] = warp_to(ref, mat, (h, w), border="reflect")
-            known = valid_region(mat, ref.shape[:2], (h, w)).astype(np.float32)
             if m is not None:
+                known = valid_region(mat, ref.shape[:2], (h, w)).astype(np.float32)
                 out_masks[i, 0] = np.clip(warp_to(np.asarray(m, np.float32), mat, (h, w), nearest=False), 0, 1) * known
                 out_masks[i, 1] = known
-            if self.follow_sway:  # along the heads' own sway, as the model was trained
-                flow = sway_flow(query, out_refs[i], known)
-                out_refs[i] = np.clip(np.rint(follow(out_refs[i], flow)), 0, 255).astype(np.uint8)
-                out_masks[i] = follow(out_masks[i].transpose(1, 2, 0), flow, border="constant").transpose(2, 0, 1)
         return out_refs, out_masks
 
     def predict(self, query: np.ndarray, refs: Sequence[np.ndarray], ref_masks: Sequence, times=None) -> np.ndarray:

@@ -51,10 +51,6 @@ class ModelConfig:
     # the references' pixels (their mean, aligned, minus frame t) read by a conv added to frame t's stem conv, so the
     # encoder sees them from its first layer; zero at initialisation
     input_fusion: bool = False
-    # the references are moved along the heads' own sway (consistent dense optical flow from frame t to each
-    # camera-aligned reference, dvos_core.motion.sway) before the model sees them, in training and prediction alike;
-    # no weights of its own
-    follow_sway: bool = False
 
     def __post_init__(self):
         coerce_fields(self)  # types and finite numbers (dvos_core.config_io)

@@ -1,18 +1,16 @@
 """Following the heads' own sway: dense optical flow from frame t to a neighbour already aligned by the camera.
 
 The camera alignment (:mod:`dvos_core.motion.align`) leaves what moves on its own - heads swaying in the wind. A
-neighbour's map (its pixels, its mask, a probability) is moved onto frame t along the dense flow (OpenCV's DIS)
-between frame t and the aligned neighbour. Two things keep the flow from doing harm:
+neighbour's map (a probability, its mask) is moved onto frame t along the dense flow (OpenCV's DIS) between frame t
+and the aligned neighbour (``dvos smooth``, :mod:`dvos_core.infer.smooth`). Two things keep the flow from doing harm:
 
 * the neighbour's pixels that the camera alignment could not fill (outside the part of it that lands in frame t)
   are replaced by frame t's own before the flow is computed, so the flow does not reach for the empty border
-  (without this, on fast footage, the flow dragged masks toward the edge: mask overlap 4 frames apart 0.90 -> 0.45);
+  (without this, on fast footage, true masks 4 frames apart overlapped 0.45 after following the flow, 0.90 before);
 * the flow is kept only where it is consistent forwards and backwards (a degraded frame t - blurred, noisy,
   flickering, a leaf across it - gives flow that does not invert; there the camera alignment alone is kept).
 
-Measured (one-off probe of the true masks 1, 2 and 4 frames apart, overlap inside the aligned part): the demo's
-swaying heads 0.82 / 0.72 / 0.58 with the camera alignment alone, 0.94 / 0.89 / 0.79 with the sway followed; the
-accuracy benchmark's clean sets +0.005 to +0.04; its degraded sets within -0.01 .. +0.02.
+Measured in docs/benchmarks.md ("Smoothing follows the sway only where the flow holds").
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-CONSISTENT_PX = 0.5  # forward-backward disagreement (px) up to which the flow is trusted
+CONSISTENT_PX = 1.0  # forward-backward disagreement (px) up to which the flow is trusted
 GATE_BLUR = 2.0  # sigma (px) that softens the trusted region's edges
 
 

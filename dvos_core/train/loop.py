@@ -330,8 +330,6 @@ class _Run:
             self.global_step = int(state["global_step"])
         else:
             self.model, self.init_note = self._fresh_model()
-        follow_sway = bool(getattr(getattr(self.model, "config", None), "follow_sway", False))
-        self.train_ds.follow_sway = self.val_ds.follow_sway = follow_sway  # the data the model was built to read
         self.model.to(self.device)
         self.opt, self.sched = self._optimizer()
         if state is not None:
