@@ -10,7 +10,7 @@ and the aligned neighbour (``dvos smooth``, :mod:`dvos_core.infer.smooth`). Two 
 * the flow is kept only where it is consistent forwards and backwards (a degraded frame t - blurred, noisy,
   flickering, a leaf across it - gives flow that does not invert; there the camera alignment alone is kept).
 
-Measured in docs/benchmarks.md ("Smoothing follows the sway only where the flow holds").
+Measured in docs/benchmarks.md (Accuracy, "smoothing follows the sway only where the flow holds").
 """
 
 from __future__ import annotations
