@@ -2,9 +2,9 @@
 
 The dataset keeps the project *path* and opens the store lazily in each DataLoader worker (a zarr handle does not
 pickle well): the project, each source and its arrays are opened once per process and reused for every item
-(handles are dropped when pickled and re-opened after a fork). Items are addressed as ``(sample index, augmentation
-seed)`` pairs by :class:`ClipSampler`, so a sample's augmentation is fixed by its seed: identical with any worker
-count and after resuming.
+(handles are dropped when pickled and re-opened after a fork). Items are addressed as
+``(sample index, augmentation seed)`` pairs by :class:`ClipSampler`, so a sample's augmentation is fixed by its
+seed: identical with any worker count and after resuming.
 """
 
 from __future__ import annotations

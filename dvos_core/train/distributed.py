@@ -1,8 +1,8 @@
 """Multi-GPU / multi-node set-up for `torchrun`: process group, rank info, metric reduction.
 
-Launch with e.g. ``torchrun --nproc_per_node 4 -m dvos_core.cli train PROJECT ...`` (or ``--nnodes N
---rdzv-endpoint HOST:PORT`` across nodes). ``WORLD_SIZE > 1`` in the environment switches DDP on: NCCL on CUDA,
-gloo on CPU.
+Launch with e.g. ``torchrun --nproc_per_node 4 -m dvos_core.cli train PROJECT ...`` (or
+``--nnodes N --rdzv-endpoint HOST:PORT`` across nodes). ``WORLD_SIZE > 1`` in the environment switches DDP on:
+NCCL on CUDA, gloo on CPU.
 """
 
 from __future__ import annotations
