@@ -169,6 +169,8 @@ def check_shares(cfg, where: str, probabilities: tuple = ()) -> None:
     otherwise."""
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
+        if value is None:  # left to be set later (e.g. matched to the footage)
+            continue
         if (f.name.endswith("_p") or f.name in probabilities) and not 0 <= value <= 1:
             raise ValueError(f"{where}.{f.name} is a probability (0..1), got {value}")
         if f.name.endswith(("_share", "_drift")) and not 0 <= value[0] <= value[1] <= 1:

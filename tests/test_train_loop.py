@@ -169,6 +169,21 @@ def test_a_context_model_option_is_trained_kept_by_the_next_phase_and_not_change
         train(project, tiny_config(**video, phase="real", init_from=str(p1), model={"fusion_dim": 8}), "px4")
 
 
+def test_the_share_of_degraded_queries_is_matched_to_the_footage_unless_the_config_fixes_it(project):
+    from dvos_core.data.degradation_match import matched_query_share, measure_degradation, project_footage
+
+    frame_ckpt = train(project, tiny_config(phase="image", epochs=1, max_steps_per_epoch=2), "img_dq", resume=False)
+    video = {"video_model": "context", "epochs": 1, "max_steps_per_epoch": 2, "batch_size": 2}
+    matched = train(project, tiny_config(**video, init_from=str(frame_ckpt)), "dq_matched", resume=False)
+    recorded = read_checkpoint(matched)["info"]["data"]["degraded_queries"]
+    measured = measure_degradation(project_footage(project))
+    assert measured.pairs > 0 and recorded["matched_to"] == measured.to_dict()
+    assert recorded["share"] == matched_query_share(measured)
+    fixed = {"augment": {"context": {"degrade_query_p": 0.5}}}
+    kept = train(project, tiny_config(**video, **fixed, init_from=str(frame_ckpt)), "dq_fixed", resume=False)
+    assert "degraded_queries" not in read_checkpoint(kept)["info"]["data"]  # the config's 0.5 is used as it is
+
+
 def test_loader_workers_live_for_the_whole_run(project, tmp_path, monkeypatch):
     from dvos_core.data import ClipDataset
 

@@ -33,7 +33,9 @@ from dvos_core.motion import valid_region, warp_to
 class ContextConfig:
     """How context samples are made (``augment: {context: {...}}`` in a training config)."""
 
-    degrade_query_p: float = 0.7  # the query is degraded
+    # the query is degraded; null: matched to the footage by the trainer (dvos_core.data.degradation_match; 0.7 where
+    # nothing is measured)
+    degrade_query_p: float | None = None
     degrade_refs_p: float = 0.25  # each reference is degraded
     empty_refs_p: float = 0.3  # some of the oldest reference slots are empty (start of a video)
     ref_mask_noise_p: float = 0.6  # a reference mask is perturbed like a prediction
@@ -52,6 +54,13 @@ class ContextConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def query_share(self) -> float:
+        """The share of degraded queries: ``degrade_query_p``, or the share for degraded footage when it is left to
+        be matched and nothing matched it."""
+        from dvos_core.data.degradation_match import DEGRADED_SHARE
+
+        return DEGRADED_SHARE if self.degrade_query_p is None else self.degrade_query_p
 
     def for_validation(self) -> ContextConfig:
         """These settings as validation uses them: the frames as prediction sees them (no degraded query or
@@ -128,7 +137,7 @@ def context_sample(
     if t and _rand(g) < cfg.empty_refs_p:
         valid[: int(torch.randint(1, t + 1, (1,), generator=g))] = 0  # the oldest slots: the start of a video
     query = frames[-1]
-    degraded = _rand(g) < cfg.degrade_query_p
+    degraded = _rand(g) < cfg.query_share()
     layers = [None] * t
     if degraded:
         query, layer = degrade(query, g, cfg.degrade, with_occluder=True)

@@ -7,6 +7,7 @@ moment of a cancel, with optimizer / scheduler / RNG state for an exact resume),
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -216,7 +217,7 @@ class _Run:
         )
         self.train_index = ClipIndex(train_s, cfg.tau, cfg.delta)
         self.val_index = ClipIndex(val_s, cfg.tau, cfg.delta)
-        aug = cfg.augment_config()
+        aug = self._matched_degradation(cfg.augment_config())
         path = self.project.path
         clean_view = self._clean_view_anchor() and cfg.loss_weights().anchor > 0  # what _anchor reads
         self.train_ds = ClipDataset(path, self.train_index, self.size, True, aug, cfg.kind, cfg.seed, clean_view)
@@ -234,11 +235,26 @@ class _Run:
         val = self.val_index.summary()
         self.select_by, why = cfg.selection(val["provenance"])
         self.data_summary = {
+            **({"degraded_queries": self.degraded_queries} if self.degraded_queries else {}),
             "train": self.train_index.summary(),
             "val": val,
             "selection": {"by": self.select_by, "why": why},
             "project": str(Path(self.project.path).resolve()),
         }
+
+    def _matched_degradation(self, aug):
+        """``aug`` with the context model's share of degraded queries set from the project's footage when the
+        config leaves it open (:mod:`dvos_core.data.degradation_match`); what was measured goes into the run's data
+        summary (``degraded_queries``)."""
+        self.degraded_queries = None
+        if self.cfg.kind != "context" or aug.context.degrade_query_p is not None:
+            return aug
+        from dvos_core.data.degradation_match import matched_query_share, measure_degradation, project_footage
+
+        measured = measure_degradation(project_footage(self.project))
+        share = matched_query_share(measured)
+        self.degraded_queries = {"share": share, "matched_to": measured.to_dict()}
+        return dataclasses.replace(aug, context=dataclasses.replace(aug.context, degrade_query_p=share))
 
     def _loader(self, ds, sampler, persistent: bool = False):
         pin = self.device.type == "cuda"

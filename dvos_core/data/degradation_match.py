@@ -1,0 +1,105 @@
+"""How degraded the user's footage is, and the share of degraded training queries matched to it.
+
+The context model learns to take from its references what a spoiled frame lacks by training on queries spoiled on
+purpose (motion blur, noise, exposure jumps, occluders: :mod:`dvos_core.data.degrade`). On clean, steady footage
+much of that is wasted and costs Dice (docs/benchmarks.md, "Degraded queries matched to the footage"): 7 degraded
+queries in 10 suit gusty footage, about a third of them clean footage. So unless a training config fixes
+``augment.context.degrade_query_p``, the trainer sets it from the footage (:func:`matched_query_share`), measured by
+two frame-to-frame changes that gusts, sensor noise and flicker make and a steady camera over a still field does
+not:
+
+* ``sharpness_step``: the median change of the log-variance of the band-passed frame
+  (:func:`dvos_core.infer.outlier_gate.band_image`) between consecutive frames - blur and noise that come and go;
+* ``flicker``: the median change of the log mean brightness between consecutive frames.
+
+Measured (2026-12-05): the demo's clips 0.013-0.019 and 0.008-0.009; the accuracy benchmark's clean sets
+0.006-0.094 and 0.001-0.046; its degraded sets 0.25-0.49 and 0.15-0.24. The share is ``CLEAN_SHARE`` up to
+``CLEAN`` and ``DEGRADED_SHARE`` from ``DEGRADED`` on, linear in between, by whichever measure is further. (No
+degraded queries at all suited the demo better still but lost 0.008-0.026 on two of the benchmark's four clean
+sets, whose fast camera the degraded queries seem to prepare the model for.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+CLEAN = {"sharpness_step": 0.10, "flicker": 0.05}  # at or below both: clean footage, no degraded queries
+DEGRADED = {"sharpness_step": 0.25, "flicker": 0.15}  # at or above either: degraded footage, the full share
+CLEAN_SHARE = 0.35  # the share of degraded queries for clean footage
+DEGRADED_SHARE = 0.7  # the share for degraded footage (and where nothing can be measured)
+MAX_FRAMES = 64  # frames measured per video (evenly spread)
+
+
+@dataclass
+class FootageDegradation:
+    """Frame-to-frame changes of a set of videos (medians over their consecutive frame pairs) and the pairs used."""
+
+    sharpness_step: float
+    flicker: float
+    pairs: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _frame_measures(frame: np.ndarray) -> tuple[float, float]:
+    from dvos_core.infer.outlier_gate import band_image
+
+    grey = frame if frame.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+    return float(np.log(band_image(grey).var() + 1e-6)), float(np.log(grey.mean() + 1.0))
+
+
+def measure_degradation(videos) -> FootageDegradation:
+    """The :class:`FootageDegradation` of ``videos``: an iterable of frame sequences ((n, H, W, 3) or (n, H, W)
+    uint8 arrays, or anything indexable by frame with a length); at most ``MAX_FRAMES`` consecutive pairs of each
+    (spread over the video) are measured."""
+    steps, flicker = [], []
+    for frames in videos:
+        n = len(frames)
+        if n < 2:
+            continue
+        starts = np.unique(np.linspace(0, n - 2, min(MAX_FRAMES, n - 1)).round().astype(int))
+        for t in starts:
+            (s0, b0), (s1, b1) = _frame_measures(np.asarray(frames[t])), _frame_measures(np.asarray(frames[t + 1]))
+            steps.append(abs(s1 - s0))
+            flicker.append(abs(b1 - b0))
+    if not steps:
+        return FootageDegradation(float("nan"), float("nan"), 0)
+    return FootageDegradation(float(np.median(steps)), float(np.median(flicker)), len(steps))
+
+
+def matched_query_share(measured: FootageDegradation) -> float:
+    """The share of degraded training queries for footage ``measured``: ``CLEAN_SHARE`` for clean footage,
+    ``DEGRADED_SHARE`` for degraded footage (and when nothing was measured), linear in between by the further of the
+    two measures."""
+    if measured.pairs == 0:
+        return DEGRADED_SHARE
+    level = max((getattr(measured, k) - CLEAN[k]) / (DEGRADED[k] - CLEAN[k]) for k in ("sharpness_step", "flicker"))
+    return round(CLEAN_SHARE + (DEGRADED_SHARE - CLEAN_SHARE) * float(np.clip(level, 0.0, 1.0)), 3)
+
+
+def project_footage(project) -> list:
+    """The real videos of ``project`` a user works on: every one not in the test split (their frames are measured,
+    never their masks; test videos stay out so that nothing about them steers training)."""
+    out = []
+    for vid in project.video_ids():
+        video = project.video(vid)
+        if video.split != "test" and video.n_frames >= 2:
+            out.append(_Frames(video))
+    return out
+
+
+class _Frames:
+    """A stored video indexable by frame (reads one frame at a time)."""
+
+    def __init__(self, video):
+        self.video = video
+
+    def __len__(self) -> int:
+        return self.video.n_frames
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        return self.video.read_frames(int(t), int(t) + 1)[0]
