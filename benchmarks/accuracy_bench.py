@@ -140,7 +140,9 @@ class Settings:
     device: str = "cpu"  # where models train and predict (cpu, cuda, auto)
     precision: str = "auto"  # number format of prediction (auto, fp32, bf16; see dvos_core.prediction_options)
     train_precision: str = "auto"  # number format of training (TrainConfig.precision)
-    degrade_p: float = 0.7  # share of degraded inputs: the context model's queries and the control's frames
+    # share of degraded inputs: the context model's queries and the control's frames; "match": each set's share
+    # matched to its training video as dvos's trainer matches it (dvos_core.data.degradation_match), for both
+    degrade_p: float | str = 0.7
     halo_px: int = HALO_PX  # ring of each head's surroundings cut with it (dvos's default; 0 = the heads alone)
     match_density: bool = True  # heads per synthetic frame raised to the painted frames' cover (else 8-30)
     loader_workers: int | None = None  # training data-loader processes (None: dvos's automatic choice)
@@ -512,9 +514,22 @@ def propagation_ceiling(masks: np.ndarray, gt: np.ndarray, frames: np.ndarray, w
     return out
 
 
+def matched_share(s: Settings, train_frames, log) -> Settings:
+    """``s`` with ``degrade_p="match"`` replaced by the share dvos's trainer would match to ``train_frames``."""
+    if s.degrade_p != "match":
+        return s
+    from dvos_core.data.degradation_match import matched_query_share, measure_degradation
+
+    measured = measure_degradation([train_frames])
+    share = matched_query_share(measured)
+    log(f"degraded inputs matched to the training video: {share} ({measured.to_dict()})")
+    return replace(s, degrade_p=share)
+
+
 def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, reuse: bool = False) -> dict:
     scene, speed, condition = name.split("-")
     data = make_set(scenes[scene], speed, condition, s.n_train, s.n_test, s.size, seed=s.seed + ALL_SETS.index(name))
+    s = matched_share(s, data["train"][0], log)
     t0 = time.perf_counter()
     frames, gt = data["test"]
     path = out_dir / f"{name}.dvos"
@@ -574,6 +589,7 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
     return {
         "set": name,
         "seed": s.seed,
+        "degrade_p": s.degrade_p,
         "scores": table,
         "pseudo_label_dice": label_dice(path, data["train"][1]),
         "test_motion_px_per_frame": motion["shift_px"],
@@ -581,6 +597,18 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
         "seconds": round(time.perf_counter() - t0, 1),  # scoring
         **({"seconds_training_run": trained_s} if trained_s is not None else {}),
     }
+
+
+def _share_or_match(text: str):
+    if text == "match":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a share 0..1 or 'match', got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a share 0..1 or 'match', got {text!r}")
+    return value
 
 
 def main(argv=None) -> int:
@@ -615,7 +643,13 @@ def main(argv=None) -> int:
         default="auto",
         help="number format of training (dvos train --precision); bf16 needs native bfloat16",
     )
-    ap.add_argument("--degrade-p", type=float, default=0.7, help="share of degraded training queries (default 0.7)")
+    ap.add_argument(
+        "--degrade-p",
+        type=_share_or_match,
+        default=0.7,
+        help="share of degraded training inputs, the context model's queries and the control's frames (default "
+        "0.7), or 'match': each set's share matched to its training video as dvos's trainer does by default",
+    )
     ap.add_argument(
         "--halo-px",
         type=int,

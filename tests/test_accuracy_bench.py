@@ -232,6 +232,32 @@ def test_the_target_table_says_whether_the_oracles_reach_the_control_plus_the_ma
     assert rows[1]["image_ft_smoothed"] == "–"
 
 
+def test_match_gives_the_context_model_and_the_control_the_share_matched_to_the_training_video():
+    import argparse
+
+    from dvos_core.data.degradation_match import matched_query_share, measure_degradation
+
+    bench = _bench()
+    world, _, _ = paint_heads(texture(size=512, dark=True), 40, seed=1)
+    steady, _, _ = camera_clip(world, fast_pan(7, seed=3, speed=(2, 4)), size=(96, 96))
+    flicker = steady.astype(np.float32)
+    flicker[1::2] *= 0.55  # every other frame dimmed: exposure flicker
+    flicker = flicker.astype(np.uint8)
+    logged = []
+    for frames in (steady, flicker):
+        s = bench.matched_share(bench.Settings(degrade_p="match"), frames, logged.append)
+        assert s.degrade_p == matched_query_share(measure_degradation([frames]))
+        assert bench.control_augment(s) == {"degrade_p": s.degrade_p}
+        assert bench.context_settings(s)["augment"]["context"]["degrade_query_p"] == s.degrade_p
+    assert [line.split(":")[1].split()[0] for line in logged] == ["0.35", "0.7"]
+    fixed = bench.Settings(degrade_p=0.5)
+    assert bench.matched_share(fixed, flicker, logged.append) is fixed  # a number is kept as it is
+    assert bench._share_or_match("match") == "match" and bench._share_or_match("0.2") == 0.2
+    for bad in ("1.5", "auto"):
+        with pytest.raises(argparse.ArgumentTypeError, match="'match'"):
+            bench._share_or_match(bad)
+
+
 def test_reuse_trains_only_the_variants_a_kept_project_lacks(tmp_path, monkeypatch):
     from dvos_core.store import Project
 
