@@ -174,14 +174,19 @@ def test_the_share_of_degraded_queries_is_matched_to_the_footage_unless_the_conf
 
     frame_ckpt = train(project, tiny_config(phase="image", epochs=1, max_steps_per_epoch=2), "img_dq", resume=False)
     video = {"video_model": "context", "epochs": 1, "max_steps_per_epoch": 2, "batch_size": 2}
-    matched = train(project, tiny_config(**video, init_from=str(frame_ckpt)), "dq_matched", resume=False)
+    events = []
+    config = tiny_config(**video, init_from=str(frame_ckpt))
+    matched = train(project, config, "dq_matched", resume=False, on_event=events.append)
     recorded = read_checkpoint(matched)["info"]["data"]["degraded_queries"]
     measured = measure_degradation(project_footage(project))
     assert measured.pairs > 0 and recorded["matched_to"] == measured.to_dict()
     assert recorded["share"] == matched_query_share(measured)
+    assert events[0]["type"] == "start" and events[0]["matched_degraded_queries"] == recorded["share"]  # shown
     fixed = {"augment": {"context": {"degrade_query_p": 0.5}}}
-    kept = train(project, tiny_config(**video, **fixed, init_from=str(frame_ckpt)), "dq_fixed", resume=False)
+    events.clear()
+    kept = train(project, tiny_config(**video, **fixed, init_from=str(frame_ckpt)), "dq_fixed", on_event=events.append)
     assert "degraded_queries" not in read_checkpoint(kept)["info"]["data"]  # the config's 0.5 is used as it is
+    assert events[0]["matched_degraded_queries"] is None
 
 
 def test_loader_workers_live_for_the_whole_run(project, tmp_path, monkeypatch):

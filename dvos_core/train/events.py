@@ -90,6 +90,9 @@ class StartEvent(TrainEvent):
     world_size: int = 1
     amp_bf16: bool = False
     params: int = 0
+    # the context model's share of degraded training queries when the trainer matched it to the footage (None: the
+    # config fixed it, or another model)
+    matched_degraded_queries: float | None = None
 
 
 @dataclass(frozen=True)

@@ -386,6 +386,7 @@ class _Run:
                 world_size=self.dist.world_size,
                 amp_bf16=self.use_amp,
                 params=sum(p.numel() for p in self.model.parameters()),
+                matched_degraded_queries=self.degraded_queries["share"] if self.degraded_queries else None,
             )
         )
         if start_epoch >= cfg.epochs and self.best_path.exists():

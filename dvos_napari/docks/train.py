@@ -409,9 +409,11 @@ class TrainDock(DvosDock):
         self.epoch_bar.setValue(e.start_epoch - 1)
         self.batch_bar.setRange(0, self._steps_per_epoch)
         self.device_label.setText(f"training on: {e.device}")
+        matched = getattr(e, "matched_degraded_queries", None)
         self.messages.info(
             f"training {self.model_name}: {e.train_samples} training / {e.val_samples} validation samples, "
             f"{e.params:,} parameters"
+            + ("" if matched is None else f"; {matched:.2f} of the training frames degraded (matched to your videos)")
         )
 
     def _on_batch(self, e) -> None:  # epoch and step count from 1 (step = batches done in this epoch)
