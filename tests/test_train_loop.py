@@ -189,6 +189,21 @@ def test_the_share_of_degraded_queries_is_matched_to_the_footage_unless_the_conf
     assert events[0]["matched_degraded_queries"] is None
 
 
+def test_a_resumed_run_keeps_the_share_of_degraded_queries_it_started_with(project, monkeypatch):
+    import dvos_core.data.degradation_match as dm
+
+    frame_ckpt = train(project, tiny_config(phase="image", epochs=1, max_steps_per_epoch=2), "img_dr", resume=False)
+    cfg = tiny_config(video_model="context", batch_size=2, max_steps_per_epoch=2, init_from=str(frame_ckpt))
+    cancel_mid_epoch_two(project, cfg, "dq_resumed")
+    started = read_checkpoint(project.model_dir("dq_resumed") / "last.pt")["info"]["data"]["degraded_queries"]
+    monkeypatch.setattr(dm, "matched_query_share", lambda measured: 0.55)  # as if the footage had changed since
+    done = train(project, cfg, "dq_resumed", resume=True)
+    assert started["share"] != 0.55
+    assert read_checkpoint(done)["info"]["data"]["degraded_queries"] == started
+    fresh = train(project, cfg, "dq_fresh", resume=False)
+    assert read_checkpoint(fresh)["info"]["data"]["degraded_queries"]["share"] == 0.55
+
+
 def test_loader_workers_live_for_the_whole_run(project, tmp_path, monkeypatch):
     from dvos_core.data import ClipDataset
 

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-CLEAN = {"sharpness_step": 0.10, "flicker": 0.05}  # at or below both: clean footage, no degraded queries
-DEGRADED = {"sharpness_step": 0.25, "flicker": 0.15}  # at or above either: degraded footage, the full share
+CLEAN = {"sharpness_step": 0.10, "flicker": 0.05}  # at or below both: clean footage, CLEAN_SHARE
+DEGRADED = {"sharpness_step": 0.25, "flicker": 0.15}  # at or above either: degraded footage, DEGRADED_SHARE
 CLEAN_SHARE = 0.35  # the share of degraded queries for clean footage
 DEGRADED_SHARE = 0.7  # the share for degraded footage (and where nothing can be measured)
 MAX_FRAMES = 64  # frames measured per video (evenly spread)

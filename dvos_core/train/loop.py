@@ -199,7 +199,7 @@ class _Run:
             )
 
     # ---- data ----------------------------------------------------------------------------------------------------
-    def _data(self):
+    def _data(self, resuming: bool = False):
         cfg = self.cfg
         train_s, val_s = split_samples(
             self.project,
@@ -217,7 +217,7 @@ class _Run:
         )
         self.train_index = ClipIndex(train_s, cfg.tau, cfg.delta)
         self.val_index = ClipIndex(val_s, cfg.tau, cfg.delta)
-        aug = self._matched_degradation(cfg.augment_config())
+        aug = self._matched_degradation(cfg.augment_config(), resuming)
         path = self.project.path
         clean_view = self._clean_view_anchor() and cfg.loss_weights().anchor > 0  # what _anchor reads
         self.train_ds = ClipDataset(path, self.train_index, self.size, True, aug, cfg.kind, cfg.seed, clean_view)
@@ -242,18 +242,28 @@ class _Run:
             "project": str(Path(self.project.path).resolve()),
         }
 
-    def _matched_degradation(self, aug):
+    def _matched_degradation(self, aug, resuming: bool = False):
         """``aug`` with the context model's share of degraded queries set from the project's footage when the
         config leaves it open (:mod:`dvos_core.data.degradation_match`); what was measured goes into the run's data
-        summary (``degraded_queries``)."""
+        summary (``degraded_queries``). A resumed run keeps the share it started with (one started before the share
+        was matched: the share it then used), whatever videos were added since."""
         self.degraded_queries = None
         if self.cfg.kind != "context" or aug.context.degrade_query_p is not None:
             return aug
-        from dvos_core.data.degradation_match import matched_query_share, measure_degradation, project_footage
+        from dvos_core.data.degradation_match import (
+            DEGRADED_SHARE,
+            matched_query_share,
+            measure_degradation,
+            project_footage,
+        )
 
-        measured = measure_degradation(project_footage(self.project))
-        share = matched_query_share(measured)
-        self.degraded_queries = {"share": share, "matched_to": measured.to_dict()}
+        if resuming:
+            saved = read_checkpoint(self.last_path).get("info", {}).get("data", {}).get("degraded_queries")
+            self.degraded_queries = saved or {"share": DEGRADED_SHARE, "matched_to": None}
+        else:
+            measured = measure_degradation(project_footage(self.project))
+            self.degraded_queries = {"share": matched_query_share(measured), "matched_to": measured.to_dict()}
+        share = float(self.degraded_queries["share"])
         return dataclasses.replace(aug, context=dataclasses.replace(aug.context, degrade_query_p=share))
 
     def _loader(self, ds, sampler, persistent: bool = False):
@@ -326,7 +336,7 @@ class _Run:
     def run(self, resume: bool) -> Path:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
-        self._data()
+        self._data(resume and self.last_path.exists())
         self.history, self.best_score, self.best_epoch, self.global_step = [], None, None, 0
         start_epoch, start_step, running, state = 0, 0, (0.0, 0), None
         if resume and self.last_path.exists():
