@@ -63,8 +63,9 @@ def measure_degradation(videos) -> FootageDegradation:
         if n < 2:
             continue
         starts = np.unique(np.linspace(0, n - 2, min(MAX_FRAMES, n - 1)).round().astype(int))
+        measures = {int(t): _frame_measures(np.asarray(frames[t])) for t in np.union1d(starts, starts + 1)}
         for t in starts:
-            (s0, b0), (s1, b1) = _frame_measures(np.asarray(frames[t])), _frame_measures(np.asarray(frames[t + 1]))
+            (s0, b0), (s1, b1) = measures[int(t)], measures[int(t) + 1]
             steps.append(abs(s1 - s0))
             flicker.append(abs(b1 - b0))
     if not steps:

@@ -199,7 +199,7 @@ class _Run:
             )
 
     # ---- data ----------------------------------------------------------------------------------------------------
-    def _data(self, resuming: bool = False):
+    def _data(self, resumed: dict | None = None):
         cfg = self.cfg
         train_s, val_s = split_samples(
             self.project,
@@ -217,7 +217,7 @@ class _Run:
         )
         self.train_index = ClipIndex(train_s, cfg.tau, cfg.delta)
         self.val_index = ClipIndex(val_s, cfg.tau, cfg.delta)
-        aug = self._matched_degradation(cfg.augment_config(), resuming)
+        aug = self._matched_degradation(cfg.augment_config(), resumed)
         path = self.project.path
         clean_view = self._clean_view_anchor() and cfg.loss_weights().anchor > 0  # what _anchor reads
         self.train_ds = ClipDataset(path, self.train_index, self.size, True, aug, cfg.kind, cfg.seed, clean_view)
@@ -242,11 +242,12 @@ class _Run:
             "project": str(Path(self.project.path).resolve()),
         }
 
-    def _matched_degradation(self, aug, resuming: bool = False):
+    def _matched_degradation(self, aug, resumed: dict | None = None):
         """``aug`` with the context model's share of degraded queries set from the project's footage when the
         config leaves it open (:mod:`dvos_core.data.degradation_match`); what was measured goes into the run's data
-        summary (``degraded_queries``). A resumed run keeps the share it started with (one started before the share
-        was matched: the share it then used), whatever videos were added since."""
+        summary (``degraded_queries``). A resumed run (``resumed``: its last checkpoint, as read) keeps the share it
+        started with (one started before the share was matched: the share it then used), whatever videos were added
+        since."""
         self.degraded_queries = None
         if self.cfg.kind != "context" or aug.context.degrade_query_p is not None:
             return aug
@@ -257,8 +258,8 @@ class _Run:
             project_footage,
         )
 
-        if resuming:
-            saved = read_checkpoint(self.last_path).get("info", {}).get("data", {}).get("degraded_queries")
+        if resumed is not None:
+            saved = resumed.get("info", {}).get("data", {}).get("degraded_queries")
             self.degraded_queries = saved or {"share": DEGRADED_SHARE, "matched_to": None}
         else:
             measured = measure_degradation(project_footage(self.project))
@@ -336,11 +337,11 @@ class _Run:
     def run(self, resume: bool) -> Path:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
-        self._data(resume and self.last_path.exists())
+        payload = read_checkpoint(self.last_path) if resume and self.last_path.exists() else None
+        self._data(payload)
         self.history, self.best_score, self.best_epoch, self.global_step = [], None, None, 0
         start_epoch, start_step, running, state = 0, 0, (0.0, 0), None
-        if resume and self.last_path.exists():
-            payload = read_checkpoint(self.last_path)
+        if payload is not None:
             info = payload.get("info", {})
             state = info.get("train_state")
             if state is None:

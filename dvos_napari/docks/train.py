@@ -409,7 +409,7 @@ class TrainDock(DvosDock):
         self.epoch_bar.setValue(e.start_epoch - 1)
         self.batch_bar.setRange(0, self._steps_per_epoch)
         self.device_label.setText(f"training on: {e.device}")
-        matched = getattr(e, "matched_degraded_queries", None)
+        matched = e.matched_degraded_queries
         self.messages.info(
             f"training {self.model_name}: {e.train_samples} training / {e.val_samples} validation samples, "
             f"{e.params:,} parameters"
