@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "train_cmds",
     "model_cmds",
     "infer_cmds",
+    "run_all_cmd",
     "demo_cmd",
 )
 DEBUG_HELP = "on an error, print the full Python traceback (same as the environment variable DVOS_DEBUG=1)"
@@ -25,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dvos",
         description="Segment wheat heads in field videos from a few painted frames (DVOS). Typical loop: "
         "dvos new -> add-video -> (paint seed frames in napari) -> extract-objects / extract-backgrounds "
-        "-> synth -> train -> predict -> evaluate. Run `dvos demo` to see the whole loop on sample data.",
+        "-> synth -> train -> predict -> evaluate, or all of it at once with `dvos run-all`. Run `dvos demo` to see "
+        "the whole loop on sample data.",
     )
     from dvos_core import __version__
 

@@ -7,14 +7,15 @@ evaluate and compare.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
+from dvos_core.progress import CancelToken, ProgressFn
+from dvos_core.run_all import RELABEL
+from dvos_core.run_all import VIDEO_MODELS as VIDEO_MODEL_NAMES
 from dvos_core.threads import runs_with_threads
 
 
@@ -129,6 +130,30 @@ class DemoConfig:
         self.train_config().to_yaml(train, comments=True)
         return synth, train
 
+    def run_all_config(self):
+        """The `dvos run-all` settings of the demo's stages (the training settings come from :meth:`train_config`)."""
+        from dvos_core.run_all import RunAllConfig
+
+        return RunAllConfig(
+            video_models=list(self.video_models),
+            bare_videos=["bare_field"],
+            background_clip_length=self.background_clip_length,
+            fakes_per_head=self.fakes_per_head,
+            synth_clips=self.synth_clips,
+            synth_frames=self.synth_frames,
+            synth_size=self.size,
+            synth_heads=tuple(self.synth_heads),
+            synth_fakes=tuple(self.synth_fakes),
+            match_density=self.match_density,
+            match_motion=False,  # the sample clips keep the engine's default motion
+            pseudo_passes=self.pseudo_passes,
+            relabel=self.relabel,
+            report="demo",
+            seed=self.seed,
+            device=self.device,
+            workers=self.workers,
+        )
+
 
 @dataclass
 class DemoResult:
@@ -181,162 +206,30 @@ def run_demo(
     threads: int | None = None,
 ) -> DemoResult:
     """Run the whole loop into ``out_dir/demo.dvos`` and return the scores of the held-out test clip: the first video
-    model's per-video table and every model's row of the comparison (see :class:`DemoResult`).
+    model's per-video table and every model's row of the comparison (see :class:`DemoResult`). The stages after
+    building the sample project are `dvos run-all`'s (:func:`dvos_core.run_all.run_stages`) with the demo's settings.
 
     ``threads``: CPU threads of every step (see :mod:`dvos_core.threads`; synthesis workers get that many each).
     """
     from dvos_core.demo.field import demo_videos
+    from dvos_core.run_all import Stages, run_stages, stage_count
 
     cfg = config or DemoConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    run = _Stages(7 + 2 * len(cfg.video_models), progress, cancel, log)  # + predict, evaluate
+    settings = cfg.run_all_config()
+    run = Stages(1 + stage_count(settings), progress, cancel, log)
     run.threads = threads
     run.stage("build the sample project")
     clips = demo_videos(size=cfg.size)
     project = build_demo_project(out / "demo.dvos", size=cfg.size, clips=clips)
     run.lap("build")
-    _prepare_data(project, cfg, run)
-    image_ckpt = _train_image_and_pseudo_label(project, cfg, run)
-    checkpoints = {"image": image_ckpt}
-    for kind in cfg.video_models:
-        checkpoints[kind] = _train_video_model(project, cfg, run, kind, image_ckpt)
-    return _predict_and_compare(project, cfg, run, checkpoints, clips, out)
-
-
-class _Stages:
-    """Numbered stages with progress, cancel, a log line each (with the time since the start, so a run cut short
-    still shows where its time went) and their wall times."""
-
-    def __init__(self, n: int, progress, cancel, log):
-        self.n, self.i, self.progress, self.cancel, self.log = n, 0, progress, cancel, log
-        self.timings: dict = {}
-        self.t0 = self.start = time.perf_counter()
-
-    def stage(self, name: str) -> Steps:
-        check(self.cancel)
-        self.i += 1
-        report(self.progress, self.i - 1, self.n, name)
-        self.log(f"[{self.i}/{self.n}] {name}  ({time.perf_counter() - self.start:.0f} s in)")
-        return Steps(self.progress, self.i - 1, 1, self.n, prefix=f"{name}: ")
-
-    def lap(self, key: str) -> None:
-        self.timings[key] = round(time.perf_counter() - self.t0, 2)
-        self.t0 = time.perf_counter()
-
-
-def _prepare_data(project, cfg: DemoConfig, run: _Stages) -> None:
-    """Heads, fake heads and background clips from the painted frames and the bare-field clip; synthetic clips."""
-    from dvos_core.extract import extract_backgrounds, extract_heads
-    from dvos_core.synth import generate
-
-    sub = run.stage("extract heads, fake heads and bare-field background clips")
-    heads = extract_heads(
-        project, video_ids=["seed"], fakes_per_head=cfg.fakes_per_head, seed=cfg.seed, progress=sub, cancel=run.cancel
-    )
-    extract_backgrounds(project, "bare_field", clip_length=cfg.background_clip_length, cancel=run.cancel)
-    run.log(f"      {int((heads['kind'] == 'head').sum())} heads, {int((heads['kind'] == 'fake').sum())} fakes")
-    run.lap("extract")
-    sub = run.stage("generate synthetic training clips")
-    synth = cfg.synth_config()
-    if cfg.match_density:
-        from dvos_core.synth.density import match_density
-
-        dense = match_density(project, ["seed"], synth, seed=cfg.seed, progress=sub, cancel=run.cancel)
-        run.log(f"      {dense.table()}")
-        synth = dense.config
-    generate(
+    done = run_stages(
         project,
-        "synthetic",
-        cfg.synth_clips,
-        config=synth,
-        seed=cfg.seed,
-        workers=cfg.workers,
-        progress=sub,
-        cancel=run.cancel,
-        threads=run.threads,
+        settings,
+        run,
+        train_configs=lambda phase, init_from, kind: cfg.train_config(phase, init_from=init_from, video_model=kind),
     )
-    run.lap("synthesize")
-
-
-def _train_image_and_pseudo_label(project, cfg: DemoConfig, run: _Stages):
-    from dvos_core.infer import pseudo_label
-    from dvos_core.train import train
-
-    sub = run.stage("train the image model (frame by frame)")
-    ckpt = train(project, cfg.train_config("image"), "image", progress=sub, cancel=run.cancel)
-    run.lap("train_image")
-    sub = run.stage("pseudo-label the unlabelled field video with the image model")
-    pseudo_label(
-        project, ["field_train"], ckpt, device=cfg.device, n_passes=cfg.pseudo_passes, progress=sub, cancel=run.cancel
-    )
-    run.lap("pseudo_label")
-    return ckpt
-
-
-RELABEL = ("off", "first_phase", "blend")
-VIDEO_MODEL_NAMES = {"dvos": "the paper's DVOS model", "context": "the context-aware video model"}
-
-
-def _train_video_model(project, cfg: DemoConfig, run: _Stages, kind: str, image_ckpt):
-    """Both phases of one video model, from the image model; returns the best checkpoint of the real phase."""
-    from dvos_core.train import train
-
-    what = VIDEO_MODEL_NAMES[kind]
-    sub = run.stage(f"train {what} on synthetic clips (phase 1)")
-    p1 = train(
-        project,
-        cfg.train_config("synthetic", init_from=image_ckpt, video_model=kind),
-        f"{kind}_synthetic",
-        progress=sub,
-        cancel=run.cancel,
-    )
-    run.lap(f"train_{kind}_synthetic")
-    sub = run.stage(f"fine-tune {what} on pseudo-labelled real clips (phase 2)")
-    if cfg.relabel != "off" and kind == "context":
-        from dvos_core.infer import pseudo_label
-
-        share = Steps(sub, 0, 100, 1000)  # a tenth of the stage, then the training
-        blend = [image_ckpt] if cfg.relabel == "blend" else []
-        pseudo_label(
-            project,
-            ["field_train"],
-            p1,
-            device=cfg.device,
-            n_passes=cfg.pseudo_passes,
-            overwrite=True,
-            blend_with=blend,
-            progress=share,
-            cancel=run.cancel,
-        )
-        run.lap(f"relabel_{kind}")
-        sub = Steps(sub, 100, 900, 1000)
-    p2 = train(project, cfg.train_config("real", init_from=p1, video_model=kind), kind, progress=sub, cancel=run.cancel)
-    run.lap(f"train_{kind}_real")
-    return p2
-
-
-def _predict_and_compare(project, cfg: DemoConfig, run: _Stages, checkpoints: dict, clips: dict, out: Path):
-    from dvos_core.evaluate import compare_models, evaluate
-    from dvos_core.infer import predict_video
-
-    sub = run.stage("predict the held-out test video with every model")
-    image = checkpoints["image"]
-    for k, (name, ckpt) in enumerate(checkpoints.items()):
-        predict_video(
-            project,
-            "field_test",
-            ckpt,
-            image_checkpoint=image if name == "dvos" else None,
-            device=cfg.device,
-            progress=Steps(sub, k, 1, len(checkpoints)),
-            cancel=run.cancel,
-        )
-    run.lap("predict")
-    sub = run.stage("evaluate on the test split")
-    main = cfg.video_models[0] if cfg.video_models else "image"
-    rep = evaluate(project, split="test", name="demo", model=main, progress=sub, cancel=run.cancel)
-    comparison = compare_models(project, list(checkpoints), split="test", name="demo-comparison", cancel=run.cancel)
     gt = project.video("field_test").read_masks()  # the ground truth the evaluation used
     baselines = {
         "all_background": _mean_dice(np.zeros_like(gt), gt),
@@ -347,17 +240,15 @@ def _predict_and_compare(project, cfg: DemoConfig, run: _Stages, checkpoints: di
         "image_model_test": _mean_dice(image_only, gt),
         "pseudo_labels_field_train": _mean_dice(project.video("field_train").read_masks(), clips["field_train"][1]),
     }
-    run.lap("evaluate")
-    report(run.progress, run.n, run.n, "done")
     return DemoResult(
         project=project.path,
-        videos=rep.videos,
-        overall=rep.overall,
+        videos=done.report.videos,
+        overall=done.report.overall,
         baselines=baselines,
         references=references,
-        comparison=comparison.table,
-        model=main,
-        timings=run.timings,
+        comparison=done.comparison,
+        model=settings.video_models[0] if settings.video_models else "image",
+        timings=done.timings,
     )
 
 

@@ -1,0 +1,92 @@
+"""`dvos run-all`: every stage of the method on a project's own videos, from painted frames to scored predictions."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    from dvos_core.cli._common import add_threads, add_wait
+
+    p = sub.add_parser(
+        "run-all",
+        help="run every stage on your project: heads, backgrounds, synthetic clips, image model, pseudo-labels, "
+        "video model, predictions, scores",
+        description="From painted frames to scored predictions in one command: cut heads and fake heads from the "
+        "painted frames, make background clips (from --bare-video, else inpainted from the painted frames), "
+        "synthetic clips as crowded as the painted frames and moving like the training videos, the image model, "
+        "pseudo-labels of the training videos, both phases of the video model, predictions of the test videos "
+        "(and --predict ones) and, where test videos hold painted masks, a table of every model side by side. "
+        "Training settings suit the machine (the paper's on a GPU, the demo's on a CPU); --config changes any of "
+        "them. Running it again continues a stopped run: every finished stage is kept.",
+    )
+    p.add_argument("project", nargs="?", help="path of the project store (a folder ending in .dvos)")
+    p.add_argument("--config", help="YAML file of run-all settings (write a template with --print-config)")
+    p.add_argument("--print-config", action="store_true", help="print the settings as YAML and exit")
+    p.add_argument("--name", help="prefix of what the run makes (default none: models image, context, ...)")
+    p.add_argument(
+        "--video-model",
+        choices=("context", "dvos", "both"),
+        help="'context' (dvos's context-aware model, default), 'dvos' (the paper's) or 'both'",
+    )
+    p.add_argument("--bare-video", nargs="+", metavar="VIDEO", help="videos of bare field to cut background clips from")
+    p.add_argument("--predict", nargs="+", metavar="VIDEO", help="videos to predict besides the test videos")
+    p.add_argument("--clips", type=int, help="synthetic clips (default: 48 on a CPU, 200 on a GPU)")
+    p.add_argument("--frames", type=int, help="frames per synthetic clip (default: 12 on a CPU, 24 on a GPU)")
+    p.add_argument("--preset", help="model size of every phase: paper | small | tiny (default: the machine's)")
+    p.add_argument("--epochs", type=int, help="epochs of every training phase (default: the machine's)")
+    p.add_argument("--steps-per-epoch", type=int, help="cap on the steps of each epoch (quick runs)")
+    p.add_argument("--no-match-motion", action="store_true", help="keep the synthesis engine's default motion")
+    p.add_argument("--seed", type=int, help="random seed of every stage (default 0)")
+    p.add_argument("--device", help="auto (GPU when present), cpu, cuda, cuda:1, mps")
+    add_threads(p)
+    add_wait(p)
+    p.set_defaults(func=_run_all)
+
+
+def config_from_args(args):
+    """The :class:`RunAllConfig` of ``--config`` with the command-line options over it."""
+    from dataclasses import replace
+
+    from dvos_core.run_all import RunAllConfig
+
+    cfg = RunAllConfig.from_yaml(args.config) if args.config else RunAllConfig()
+    changes: dict = {}
+    for opt, key in (
+        ("name", "name"),
+        ("bare_video", "bare_videos"),
+        ("predict", "predict"),
+        ("clips", "synth_clips"),
+        ("frames", "synth_frames"),
+        ("seed", "seed"),
+        ("device", "device"),
+    ):
+        if getattr(args, opt) is not None:
+            changes[key] = getattr(args, opt)
+    if args.video_model is not None:
+        changes["video_models"] = ["context", "dvos"] if args.video_model == "both" else [args.video_model]
+    if args.no_match_motion:
+        changes["match_motion"] = False
+    train = dict(cfg.train)
+    for opt, key in (("preset", "preset"), ("epochs", "epochs"), ("steps_per_epoch", "max_steps_per_epoch")):
+        if getattr(args, opt) is not None:
+            train[key] = getattr(args, opt)
+    return replace(cfg, train=train, **changes)  # replace() checks the values as RunAllConfig() does
+
+
+def _run_all(args) -> int:
+    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
+    from dvos_core.run_all import run_all
+
+    cfg = config_from_args(args)
+    if args.print_config:
+        print(cfg.to_yaml(), end="")
+        return 0
+    if not args.project:
+        raise ValueError("give the project path: dvos run-all PROJECT")
+    res = run_all(args.project, cfg, progress=TerminalProgress(), cancel=cancel_on_sigint(), threads=args.threads)
+    if res.comparison is not None:
+        print("\nevery model on the test videos (frame-weighted; instability: lower is steadier):")
+        print(res.comparison.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print(f"models: {', '.join(f'{k} ({v})' for k, v in res.checkpoints.items())}")
+    print(f"predicted: {', '.join(res.predicted) or 'nothing (no test video; --predict VIDEO)'}")
+    print(f"open it with `napari {res.project}` (Review step: worst frames first, correct, train again)")
+    return 0

@@ -1,0 +1,409 @@
+"""`dvos run-all`: the whole method on a project's own videos, from painted frames to scored predictions.
+
+cut heads and fake heads from the painted frames, make background clips (from bare-field videos, else inpainted
+from the painted frames) -> synthetic clips as crowded as the painted frames and moving like the footage -> the
+image model -> pseudo-labels of the training videos -> both phases of each video model -> predictions of the test
+videos (and any others asked for) -> a comparison table where test videos hold painted ground truth.
+
+Every stage keeps what an earlier run of the same name finished (heads of frames already cut, background clips,
+a synthetic set, finished or stopped training runs, pseudo-labels, predictions made by the same checkpoint), so
+running it again after a stop continues where it was. `dvos demo` runs the same stages on its sample project.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
+from dvos_core.threads import runs_with_threads
+
+VIDEO_MODELS = {"dvos": "the paper's DVOS model", "context": "the context-aware video model"}
+RELABEL = ("off", "first_phase", "blend")
+PHASES = ("image", "synthetic", "real")
+# synthetic clips per set and frames per clip where the config leaves them open: a CPU gets the demo's budget
+CPU_SYNTH, GPU_SYNTH = (48, 12), (200, 24)
+MAX_SYNTH_SIDE = 512  # synthetic frames are at most this side (and never larger than the background clips)
+
+
+@dataclass
+class RunAllConfig:
+    """What `dvos run-all` makes and how long it trains; every field has a default that suits the machine."""
+
+    name: str = ""  # prefix of everything the run makes ("v2" -> v2_image, v2_synthetic, v2_context, ...)
+    video_models: list = field(default_factory=lambda: ["context"])  # "context" and/or "dvos" (the paper's)
+    bare_videos: list = field(default_factory=list)  # videos of bare field for background clips (else inpainted)
+    background_clip_length: int | None = None  # frames per background clip (default: the synthetic clips')
+    fakes_per_head: int = 4
+    synth_clips: int | None = None  # None: 48 on a CPU, 200 on a GPU
+    synth_frames: int | None = None  # None: 12 on a CPU, 24 on a GPU
+    synth_size: int | None = None  # side of the synthetic frames (None: the background clips', at most 512)
+    synth_heads: tuple = (15, 35)  # heads per synthetic frame before match_density raises them
+    synth_fakes: tuple = (5, 20)
+    match_density: bool = True  # as crowded as the painted frames (dvos synth --match-density)
+    match_motion: bool = True  # camera and sway measured on the training videos (dvos synth --match-motion)
+    pseudo_passes: int = 2
+    relabel: str = "off"  # before a context model's second phase: off | first_phase | blend (see DemoConfig)
+    train: dict = field(default_factory=dict)  # TrainConfig values for every phase (over the machine's defaults)
+    image: dict = field(default_factory=dict)  # ... for one phase only
+    synthetic: dict = field(default_factory=dict)
+    real: dict = field(default_factory=dict)
+    predict: list = field(default_factory=list)  # videos to predict besides the test videos
+    report: str = "run-all"  # name of the evaluation report ("<report>-comparison": the side-by-side table)
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 1  # synthesis processes
+
+    def __post_init__(self):
+        from dvos_core.config_io import coerce_fields
+
+        coerce_fields(self)
+        self.video_models = list(self.video_models)
+        bad = [m for m in self.video_models if m not in VIDEO_MODELS]
+        if bad:
+            raise ValueError(f"RunAllConfig.video_models: unknown {bad}; choose from {list(VIDEO_MODELS)}")
+        if self.relabel not in RELABEL:
+            raise ValueError(f"RunAllConfig.relabel: unknown {self.relabel!r}; choose from {list(RELABEL)}")
+        if self.name and not self.name.replace("-", "_").isidentifier():
+            raise ValueError(f"RunAllConfig.name: {self.name!r} must be letters, digits, '_' or '-'")
+
+    def model_name(self, what: str) -> str:
+        """The stored name of ``what`` ("image", "context", "context_synthetic", "synthetic", ...) in this run."""
+        return f"{self.name}_{what}" if self.name else what
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunAllConfig:
+        from dvos_core.config_io import dataclass_from_dict
+
+        return dataclass_from_dict(cls, d, "run-all settings", "`dvos run-all --print-config` lists them")
+
+    @classmethod
+    def from_yaml(cls, path) -> RunAllConfig:
+        from dvos_core.config_io import load_config
+
+        return load_config(cls, path, "run-all settings", "write one with `dvos run-all --print-config`")
+
+    def to_yaml(self, path=None) -> str:
+        """The settings as YAML (written to ``path`` if given)."""
+        import yaml
+
+        text = yaml.safe_dump(
+            {k: list(v) if isinstance(v, tuple) else v for k, v in self.to_dict().items()}, sort_keys=False
+        )
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+
+@dataclass
+class RunAllResult:
+    project: Path
+    checkpoints: dict  # model name -> best checkpoint of its last phase ("image", "context", ...)
+    predicted: list  # the videos predicted
+    report: object = None  # EvaluationReport of the first video model on the test videos (None without them)
+    comparison: object = None  # pandas DataFrame: every model and baseline side by side (None without test videos)
+    timings: dict = field(default_factory=dict)
+
+
+class Stages:
+    """Numbered stages with progress, cancel, a log line each (with the time since the start, so a run cut short
+    still shows where its time went) and their wall times."""
+
+    def __init__(self, n: int, progress, cancel, log):
+        self.n, self.i, self.progress, self.cancel, self.log = n, 0, progress, cancel, log
+        self.timings: dict = {}
+        self.threads: int | None = None
+        self.t0 = self.start = time.perf_counter()
+
+    def stage(self, name: str) -> Steps:
+        check(self.cancel)
+        self.i += 1
+        report(self.progress, self.i - 1, self.n, name)
+        self.log(f"[{self.i}/{self.n}] {name}  ({time.perf_counter() - self.start:.0f} s in)")
+        return Steps(self.progress, self.i - 1, 1, self.n, prefix=f"{name}: ")
+
+    def lap(self, key: str) -> None:
+        self.timings[key] = round(time.perf_counter() - self.t0, 2)
+        self.t0 = time.perf_counter()
+
+    def done(self) -> None:
+        report(self.progress, self.n, self.n, "done")
+
+
+def stage_count(config: RunAllConfig) -> int:
+    """Stages of a run: extract, synthesize, image model, pseudo-labels, two per video model, predict, evaluate."""
+    return 6 + 2 * len(config.video_models)
+
+
+@runs_with_threads()
+def run_all(
+    project,
+    config: RunAllConfig | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    log: Callable[[str], None] = print,
+    threads: int | None = None,
+    train_configs: Callable | None = None,
+) -> RunAllResult:
+    """Run every stage of the method on ``project`` (a Project or its path); see the module docstring.
+
+    ``train_configs(phase, init_from, video_model)``: the TrainConfig of a phase (default: the machine's suggested
+    settings, see :func:`dvos_core.machine.suggested_settings`, updated by ``config.train`` and the phase's dict).
+    ``threads``: CPU threads of every step (see :mod:`dvos_core.threads`). Raises ValueError naming what to paint,
+    split or name before anything is written when the project cannot run.
+    """
+    from dvos_core.store import Project
+
+    cfg = config or RunAllConfig()
+    project = project if isinstance(project, Project) else Project.open(project)
+    run = Stages(stage_count(cfg), progress, cancel, log)
+    run.threads = threads
+    return run_stages(project, cfg, run, train_configs)
+
+
+def run_stages(project, cfg: RunAllConfig, run: Stages, train_configs: Callable | None = None) -> RunAllResult:
+    """The stages of :func:`run_all` on an open project, counted by ``run`` (which may hold earlier stages)."""
+    plan = check_project(project, cfg)
+    configs = train_configs or machine_train_configs(cfg)
+    for phase in PHASES:  # a bad training setting stops the run now, not after an hour of work
+        for kind in cfg.video_models if phase != "image" else ["context"]:
+            try:
+                configs(phase, None, kind).validate()
+            except ValueError as e:
+                raise ValueError(f"run-all settings, {phase} phase: {e}") from None
+    _extract(project, cfg, run, plan)
+    set_name = _synthesize(project, cfg, run, plan)
+    sub = run.stage("train the image model (frame by frame)")
+    image = _train(project, configs("image", None, "context"), cfg.model_name("image"), set_name, sub, run)
+    run.lap("train_image")
+    sub = run.stage("pseudo-label the training videos with the image model")
+    from dvos_core.infer import pseudo_label
+
+    pseudo_label(
+        project, plan["train"], image, device=cfg.device, n_passes=cfg.pseudo_passes, progress=sub, cancel=run.cancel
+    )
+    run.lap("pseudo_label")
+    checkpoints = {cfg.model_name("image"): image}
+    for kind in cfg.video_models:
+        checkpoints[cfg.model_name(kind)] = _video_model(project, cfg, run, kind, image, set_name, plan, configs)
+    return _predict_and_compare(project, cfg, run, checkpoints, plan)
+
+
+def check_project(project, cfg: RunAllConfig) -> dict:
+    """What the run works from, checked before anything is written: {"painted": videos with painted frames (not
+    test), "train": training videos (pseudo-labels, second phase), "test": test videos, "predict": videos to
+    predict}. Raises ValueError saying what to do when a part is missing."""
+    from dvos_core.store import CORRECTED, MANUAL
+
+    ids = project.video_ids()
+    missing = [v for v in [*cfg.bare_videos, *cfg.predict] if v not in ids]
+    if missing:
+        raise ValueError(f"{project.path}: no video {missing} in the project (its videos: {ids})")
+    split = {v: project.video(v).attrs.get("split") for v in ids}
+    painted = [v for v in ids if split[v] != "test" and len(project.video(v).labelled_frames((MANUAL, CORRECTED)))]
+    if not painted:
+        raise ValueError(
+            f"{project.path}: no painted frames outside the test videos; paint the heads of a few frames (napari's "
+            f"Annotate step) or load masks with `dvos import-masks`, then run again"
+        )
+    train = [v for v in ids if split[v] == "train" and v not in cfg.bare_videos]
+    if not train:
+        raise ValueError(
+            f"{project.path}: no video in the train split (the image model labels them for the second phase); "
+            f"set one with `dvos split {project.path} train VIDEO` (its painted frames count too)"
+        )
+    test = [v for v in ids if split[v] == "test"]
+    predict = [*test, *(v for v in cfg.predict if v not in test)]
+    return {"painted": painted, "train": train, "test": test, "predict": predict}
+
+
+def machine_train_configs(cfg: RunAllConfig) -> Callable:
+    """``(phase, init_from, video_model) -> TrainConfig`` from the machine's suggested settings and ``cfg``."""
+    from dvos_core.machine import machine_info, suggested_settings
+    from dvos_core.train.config import TrainConfig, cosine_floor
+
+    info = machine_info()
+
+    def make(phase: str, init_from, video_model: str):
+        values = {**suggested_settings(info, phase)[0], "seed": cfg.seed, "device": cfg.device}
+        values.update(cfg.train)
+        values.update(getattr(cfg, phase))
+        values.setdefault("eta_min", cosine_floor(values["lr"]))
+        values.update(phase=phase, video_model=video_model, init_from=None if init_from is None else str(init_from))
+        return TrainConfig.from_dict(values)
+
+    return make
+
+
+def _gpu(cfg: RunAllConfig) -> bool:
+    from dvos_core.model import select_device
+
+    return select_device(cfg.device).type in ("cuda", "mps")
+
+
+def _extract(project, cfg: RunAllConfig, run: Stages, plan: dict) -> None:
+    """Heads and fake heads of the painted frames not cut yet; background clips unless the project has some."""
+    from dvos_core.extract import extract_backgrounds, extract_heads
+    from dvos_core.extract.annotated_backgrounds import backgrounds_from_annotated
+
+    sub = run.stage("extract heads, fake heads and background clips")
+    heads = extract_heads(
+        project,
+        video_ids=plan["painted"],
+        fakes_per_head=cfg.fakes_per_head,
+        seed=cfg.seed,
+        progress=sub,
+        cancel=run.cancel,
+    )
+    bank = project.objects
+    run.log(
+        f"      {heads.attrs.get('heads', 0)} heads and {heads.attrs.get('fakes', 0)} fakes cut now; the project "
+        f"holds {bank.count('head')} heads, {bank.count('fake')} fakes"
+    )
+    clip_length = cfg.background_clip_length or _synth_shape(cfg)[1]
+    if project.background_ids():
+        run.log(f"      background clips: the project's {len(project.background_ids())} kept")
+    elif cfg.bare_videos:
+        for v in cfg.bare_videos:
+            extract_backgrounds(project, v, clip_length=clip_length, cancel=run.cancel)
+        run.log(f"      {len(project.background_ids())} background clips from {', '.join(cfg.bare_videos)}")
+    else:
+        made = backgrounds_from_annotated(
+            project, plan["painted"], clip_length=clip_length, seed=cfg.seed, cancel=run.cancel
+        )
+        run.log(f"      {len(made)} background clips inpainted from the painted frames (no bare-field video named)")
+    run.lap("extract")
+
+
+def _synth_shape(cfg: RunAllConfig) -> tuple[int, int]:
+    clips, frames = GPU_SYNTH if (cfg.synth_clips is None or cfg.synth_frames is None) and _gpu(cfg) else CPU_SYNTH
+    return (cfg.synth_clips or clips, cfg.synth_frames or frames)
+
+
+def _synthesize(project, cfg: RunAllConfig, run: Stages, plan: dict) -> str:
+    """The run's synthetic set (resumed when a stopped run made part of it); returns its name."""
+    from dvos_core.synth import SynthConfig, generate
+
+    sub = run.stage("generate synthetic training clips")
+    name = cfg.model_name("synthetic")
+    n_clips, n_frames = _synth_shape(cfg)
+    if name in project.synthetic_ids():  # resume with the settings it was started with (measured once)
+        synth = SynthConfig.from_dict(project.synthetic(name).attrs.get("config"))
+        run.log(f"      synthetic set {name!r} exists: continued with its own settings")
+    else:
+        side = cfg.synth_size or min(
+            [MAX_SYNTH_SIDE] + [min(project.background(b).shape[1:3]) for b in project.background_ids()]
+        )
+        synth = SynthConfig(
+            n_frames=n_frames, height=side, width=side, n_heads=tuple(cfg.synth_heads), n_fakes=tuple(cfg.synth_fakes)
+        )
+        share = Steps(sub, 0, 300, 1000)
+        if cfg.match_density:
+            from dvos_core.synth.density import match_density
+
+            dense = match_density(project, plan["painted"], synth, seed=cfg.seed, progress=share, cancel=run.cancel)
+            run.log(f"      {dense.table()}")
+            synth = dense.config
+        if cfg.match_motion:
+            from dvos_core.motion import match_motion
+
+            moved = match_motion(project, plan["train"], synth, cancel=run.cancel)
+            run.log(f"      {moved.table()}")
+            for w in moved.warnings:
+                run.log(f"      note: {w}")
+            synth = moved.config
+        sub = Steps(sub, 300, 700, 1000)
+    generate(
+        project,
+        name,
+        n_clips,
+        config=synth,
+        seed=cfg.seed,
+        workers=cfg.workers,
+        progress=sub,
+        cancel=run.cancel,
+        threads=run.threads,
+    )
+    run.lap("synthesize")
+    return name
+
+
+def _train(project, config, name: str, set_name: str | None, progress, run: Stages):
+    """One training run on the run's own synthetic set (``set_name``; None: no synthetic clips)."""
+    from dvos_core.train import train
+
+    if config.phase != "real":
+        config = config.replace(synthetic_sets=[set_name])
+    return train(project, config, name, progress=progress, cancel=run.cancel)
+
+
+def _video_model(project, cfg: RunAllConfig, run: Stages, kind: str, image_ckpt, set_name: str, plan, configs):
+    """Both phases of one video model, from the image model; returns the best checkpoint of the second phase."""
+    what = VIDEO_MODELS[kind]
+    first = cfg.model_name(f"{kind}_synthetic")
+    sub = run.stage(f"train {what} on synthetic clips (phase 1)")
+    p1 = _train(project, configs("synthetic", image_ckpt, kind), first, set_name, sub, run)
+    run.lap(f"train_{kind}_synthetic")
+    sub = run.stage(f"fine-tune {what} on pseudo-labelled real clips (phase 2)")
+    if cfg.relabel != "off" and kind == "context":
+        from dvos_core.infer import pseudo_label
+
+        share = Steps(sub, 0, 100, 1000)  # a tenth of the stage, then the training
+        blend = [image_ckpt] if cfg.relabel == "blend" else []
+        pseudo_label(
+            project,
+            plan["train"],
+            p1,
+            device=cfg.device,
+            n_passes=cfg.pseudo_passes,
+            overwrite=True,
+            blend_with=blend,
+            progress=share,
+            cancel=run.cancel,
+        )
+        run.lap(f"relabel_{kind}")
+        sub = Steps(sub, 100, 900, 1000)
+    p2 = _train(project, configs("real", p1, kind), cfg.model_name(kind), None, sub, run)
+    run.lap(f"train_{kind}_real")
+    return p2
+
+
+def _predict_and_compare(project, cfg: RunAllConfig, run: Stages, checkpoints: dict, plan: dict) -> RunAllResult:
+    from dvos_core.evaluate import compare_models, evaluate
+    from dvos_core.infer import predict_video
+
+    sub = run.stage("predict the test videos with every model")
+    image = checkpoints[cfg.model_name("image")]
+    jobs = [(v, m) for v in plan["test"] for m in checkpoints]
+    main = cfg.model_name(cfg.video_models[0]) if cfg.video_models else cfg.model_name("image")
+    jobs += [(v, main) for v in plan["predict"] if v not in plan["test"]]
+    for k, (video, name) in enumerate(jobs):
+        predict_video(
+            project,
+            video,
+            checkpoints[name],
+            image_checkpoint=image if name == cfg.model_name("dvos") else None,
+            device=cfg.device,
+            progress=Steps(sub, k, 1, len(jobs)),
+            cancel=run.cancel,
+        )
+    run.lap("predict")
+    sub = run.stage("evaluate on the test videos")
+    rep = comparison = None
+    scored = [v for v in plan["test"] if project.video(v).provenance_counts()["manual"]]
+    if scored:
+        rep = evaluate(project, video_ids=scored, name=cfg.report, model=main, progress=sub, cancel=run.cancel)
+        comparison = compare_models(
+            project, list(checkpoints), video_ids=scored, name=f"{cfg.report}-comparison", cancel=run.cancel
+        ).table
+    else:
+        run.log("      no test video with painted masks: nothing to score (`dvos split PROJECT test VIDEO`)")
+    run.lap("evaluate")
+    run.done()
+    predicted = sorted({v for v, _ in jobs})
+    return RunAllResult(project.path, checkpoints, predicted, rep, comparison, dict(run.timings))

@@ -1,0 +1,142 @@
+"""`dvos run-all` / :func:`dvos_core.run_all.run_all`: every stage on a project's own videos, resumable, with clear
+refusals before anything is written."""
+
+import pytest
+
+from dvos_core.cli import main
+from dvos_core.demo.pipeline import build_demo_project
+from dvos_core.progress import Cancelled, CancelToken
+from dvos_core.run_all import RunAllConfig, check_project, run_all
+from dvos_core.store import Project
+
+TINY = {"preset": "tiny", "epochs": 1, "max_steps_per_epoch": 2, "batch_size": 2, "size": 64, "device": "cpu"}
+
+
+def tiny_config(**kw) -> RunAllConfig:
+    return RunAllConfig(
+        **{"synth_clips": 3, "synth_frames": 6, "train": dict(TINY), "pseudo_passes": 1, "device": "cpu", **kw}
+    )
+
+
+@pytest.fixture
+def project(tmp_path):
+    """The demo's sample clips at 96 px: painted frames in 'seed' (val), 'field_train' (train, unlabelled),
+    'field_test' (test, every frame painted) and 'bare_field' (unassigned)."""
+    return build_demo_project(tmp_path / "p.dvos", size=96)
+
+
+def _mtimes(p: Project) -> dict:
+    return {m: (p.model_dir(m) / "best.pt").stat().st_mtime_ns for m in p.model_names()}
+
+
+def test_whole_run_scores_every_model_and_a_second_run_keeps_everything(project):
+    lines = []
+    res = run_all(project.path, tiny_config(), log=lines.append)
+    p = Project.open(project.path)
+    assert set(res.checkpoints) == {"image", "context"}
+    assert {"image", "context_synthetic", "context"} <= set(p.model_names())
+    assert p.synthetic_ids() == ["synthetic"] and len(p.synthetic("synthetic").done()) == 3
+    # no bare-field video named: the backgrounds were inpainted from the painted frames
+    assert p.background_ids() and all(p.background(b).attrs.get("source") == "seed" for b in p.background_ids())
+    assert all("inpaint" in p.background(b).attrs for b in p.background_ids())
+    assert p.objects.count("head") > 0 and p.objects.count("fake") > 0
+    assert p.video("field_train").provenance_counts()["pseudo"] == p.video("field_train").n_frames
+    test = p.video("field_test")
+    assert sorted(test.predictions.models()) == ["context", "image"]
+    assert all(len(test.predictions[m].frames()) == test.n_frames for m in ("image", "context"))
+    table = res.comparison.set_index("model")
+    assert {"image", "context", "previous_true_mask"} <= set(table.index)
+    assert res.report.overall["dice"] == pytest.approx(table.loc["context", "dice"], abs=1e-6)
+    assert res.predicted == ["field_test"]
+    assert "run-all" in p.report_names() and "run-all-comparison" in p.report_names()
+    stages = [ln for ln in lines if ln.startswith("[")]
+    assert len(stages) == 8 and stages[-1].startswith("[8/8]")
+    # again: every stage finds its work done and keeps it (no model retrained, no clip redrawn)
+    before, clips = _mtimes(p), p.synthetic("synthetic").done().tolist()
+    run_all(project.path, tiny_config(), log=lambda s: None)
+    p = Project.open(project.path)
+    assert _mtimes(p) == before and p.synthetic("synthetic").done().tolist() == clips
+
+
+def test_a_stopped_run_continues_where_it_stopped(project):
+    token, seen = CancelToken(), []
+
+    def progress(done, total, message):
+        seen.append(message)
+        if message.startswith("pseudo-label"):  # the image model is trained: stop here
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_all(project.path, tiny_config(), progress=progress, cancel=token, log=lambda s: None)
+    p = Project.open(project.path)
+    assert p.model_names() == ["image"]
+    image = _mtimes(p)["image"]
+    res = run_all(project.path, tiny_config(), log=lambda s: None)
+    p = Project.open(project.path)
+    assert _mtimes(p)["image"] == image  # kept, not trained again
+    assert set(res.checkpoints) == {"image", "context"}
+
+
+def test_a_named_run_prefixes_what_it_makes_and_uses_bare_field_clips(project):
+    res = run_all(
+        project.path,
+        tiny_config(name="v2", bare_videos=["bare_field"], video_models=["dvos"], predict=["field_train"]),
+        log=lambda s: None,
+    )
+    p = Project.open(project.path)
+    assert {"v2_image", "v2_dvos_synthetic", "v2_dvos"} <= set(p.model_names())
+    assert p.synthetic_ids() == ["v2_synthetic"]
+    assert p.background_ids() and all(p.background(b).attrs.get("source") == "bare_field" for b in p.background_ids())
+    assert res.predicted == ["field_test", "field_train"]
+    assert p.video("field_train").predictions.models() == ["v2_dvos"]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ("unpaint", "no painted frames outside the test videos"),
+        ("no_train", "no video in the train split"),
+        ("bad_video", "no video ['nowhere']"),
+        ("bad_setting", "unknown training config keys"),
+    ],
+)
+def test_refusals_name_the_fix_and_write_nothing(project, change, message):
+    cfg = tiny_config()
+    if change == "unpaint":
+        for t in (0, 2, 4):
+            project.video("seed").clear_mask(t)
+    elif change == "no_train":
+        project.video("field_train").set_split("unassigned")
+    elif change == "bad_video":
+        cfg = tiny_config(bare_videos=["nowhere"])
+    else:
+        cfg = tiny_config(synthetic={"learning_rate": 1e-3})
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        run_all(project.path, cfg, log=lambda s: None)
+    p = Project.open(project.path)
+    assert len(p.objects) == 0 and not p.background_ids() and not p.synthetic_ids() and not p.model_names()
+
+
+def test_check_project_plans_from_the_splits(project):
+    plan = check_project(project, RunAllConfig(bare_videos=["bare_field"], predict=["bare_field"]))
+    assert plan == {
+        "painted": ["seed"],
+        "train": ["field_train"],
+        "test": ["field_test"],
+        "predict": ["field_test", "bare_field"],
+    }
+
+
+def test_cli_config_file_and_options(tmp_path, capsys, project):
+    assert main(["run-all", "--print-config", "--name", "a", "--epochs", "3", "--video-model", "both"]) == 0
+    text = capsys.readouterr().out
+    (tmp_path / "run.yaml").write_text(text)
+    cfg = RunAllConfig.from_yaml(tmp_path / "run.yaml")
+    assert cfg.name == "a" and cfg.train == {"epochs": 3} and cfg.video_models == ["context", "dvos"]
+    (tmp_path / "bad.yaml").write_text("clips: 3\n")
+    assert main(["run-all", str(project.path), "--config", str(tmp_path / "bad.yaml")]) == 2
+    assert "unknown run-all settings ['clips']" in capsys.readouterr().err
+    for t in (0, 2, 4):
+        project.video("seed").clear_mask(t)
+    assert main(["run-all", str(project.path)]) == 2
+    assert "dvos import-masks" in capsys.readouterr().err
