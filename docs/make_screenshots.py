@@ -5,7 +5,8 @@ Run from the repository root under a virtual display (never QT_QPA_PLATFORM=offs
     xvfb-run -a -s "-screen 0 1280x1024x24" python docs/make_screenshots.py
 
 It builds the demo project in a temporary folder and drives every step of the panel through its own actions
-(extract, preview, a short training run with the tiny model on a small synthetic set, predict, evaluate), taking a
+(extract, preview, a short training run with the tiny model on a small synthetic set, predict, evaluate, then every
+step at once from the Train step), taking a
 screenshot of the window after each step (and one of the synthetic preview's own window).
 """
 
@@ -147,6 +148,15 @@ def main() -> int:
     loaded()
     rv.videos_table.selectRow(0)
     shoot(viewer, app, "review")
+
+    # 8. Every step at once (Train step, run-all): a tiny run under its own name beside the models above
+    tr = panel.go("Train")
+    tr.all_steps_section.set_expanded(True)
+    tr.all_steps.name.setText("all")
+    tiny = {"preset": "tiny", "epochs": 1, "max_steps_per_epoch": 4, "batch_size": 4, "size": 128, "device": "cpu"}
+    wait_job(app, tr.all_steps.start(synth_clips=6, train=tiny, device="cpu"))
+    tr.ensureWidgetVisible(tr.all_steps.job_bar)
+    shoot(viewer, app, "train_all_steps")
 
     viewer.close()
     return 0

@@ -15,7 +15,7 @@ from dvos_napari._compute import ComputeRows
 from dvos_napari._forms import ConfigForm, FieldView
 from dvos_napari._models import model_checkpoints
 from dvos_napari._plots import PlotCanvas
-from dvos_napari._widgets import DvosDock, compact_combo, wrapped_label
+from dvos_napari._widgets import Collapsible, DvosDock, compact_combo, wrapped_label
 
 PHASE_TEXT = {
     "image": "image model (single frames)",
@@ -208,8 +208,15 @@ class TrainDock(DvosDock):
         self.job_bar.cancel_button.hide()
         self.job_bar.show_progress_text = False
 
+        from dvos_napari._all_steps import AllStepsBox
+
+        self.all_steps = AllStepsBox(self.state, self.threads)
+        self.all_steps.busy.connect(lambda on: self.start_button.setDisabled(on))
+        self.all_steps_section = Collapsible("Every step at once (run-all)", self.all_steps)
+
         lay = QVBoxLayout(self.body)
         lay.addWidget(self.machine_label)
+        lay.addWidget(self.all_steps_section)
         lay.addWidget(self.form)
         lay.addLayout(extra)
         lay.addWidget(self.compute.widget)
@@ -291,10 +298,12 @@ class TrainDock(DvosDock):
 
     def _set_busy(self, busy: bool) -> None:
         super()._set_busy(busy)
+        self.all_steps.start_button.setDisabled(busy)  # one writer at a time: training or every step
         if not busy:
             self._video_options()
 
     def refresh(self) -> None:
+        self.all_steps.refresh()
         current = self.init_from.currentText()
         self.init_from.clear()
         self.init_from.addItem(NO_INIT)
@@ -495,4 +504,6 @@ class TrainDock(DvosDock):
     def closeEvent(self, event) -> None:
         if self.running:
             self.process.cancel()
+        if self.all_steps.running:
+            self.all_steps.job.cancel()
         super().closeEvent(event)
