@@ -144,6 +144,9 @@ class Settings:
     # matched to its training video as dvos's trainer matches it (dvos_core.data.degradation_match), for both
     degrade_p: float | str = 0.7
     halo_px: int = HALO_PX  # ring of each head's surroundings cut with it (dvos's default; 0 = the heads alone)
+    # camera path of the background clips inpainted from the painted frames: "auto" (the training video's own, as
+    # before 2026-12-05) or "none" (still: the matched synthetic camera alone moves them, as `dvos run-all` does)
+    bg_motion: str = "auto"
     match_density: bool = True  # heads per synthetic frame raised to the painted frames' cover (else 8-30)
     loader_workers: int | None = None  # training data-loader processes (None: dvos's automatic choice)
     variants: tuple = ()  # (name, training settings) pairs: extra context models, ``context@name``
@@ -247,7 +250,7 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
     from dvos_core.synth import SynthConfig, generate
 
     extract_heads(project, video_ids=["train"], fakes_per_head=s.fakes_per_head, seed=s.seed, halo_px=s.halo_px)
-    backgrounds_from_annotated(project, ["train"], clip_length=s.synth_frames, seed=s.seed)
+    backgrounds_from_annotated(project, ["train"], clip_length=s.synth_frames, motion=s.bg_motion, seed=s.seed)
     base = SynthConfig(n_frames=s.synth_frames, height=s.size, width=s.size, n_heads=(8, 30), n_fakes=(3, 12))
     if s.match_density:  # as crowded as the painted frames
         from dvos_core.synth.density import match_density
@@ -657,6 +660,13 @@ def main(argv=None) -> int:
         help=f"pixels of each head's surroundings cut with it (default {HALO_PX}; 0 = the heads alone, as before)",
     )
     ap.add_argument(
+        "--bg-motion",
+        choices=("auto", "none"),
+        default="auto",
+        help="camera path of the background clips inpainted from the painted frames: 'auto' (the training video's "
+        "own, default) or 'none' (still; the synthetic camera, matched to the footage, alone moves them)",
+    )
+    ap.add_argument(
         "--no-match-density",
         action="store_true",
         help="always paste 8-30 heads per synthetic frame, as before 2026-12-05 (default: raised where the painted "
@@ -709,6 +719,7 @@ def main(argv=None) -> int:
         loader_workers=args.loader_workers,
         degrade_p=args.degrade_p,
         halo_px=args.halo_px,
+        bg_motion=args.bg_motion,
         match_density=not args.no_match_density,
         variants=tuple(args.variant),
     )

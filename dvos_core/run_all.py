@@ -40,8 +40,8 @@ class RunAllConfig:
     synth_clips: int | None = None  # None: 48 on a CPU, 200 on a GPU
     synth_frames: int | None = None  # None: 12 on a CPU, 24 on a GPU
     synth_size: int | None = None  # side of the synthetic frames (None: the background clips', at most 512)
-    synth_heads: tuple = (15, 35)  # heads per synthetic frame before match_density raises them
-    synth_fakes: tuple = (5, 20)
+    synth_heads: tuple = (8, 30)  # heads per synthetic frame before match_density raises them (never lowers)
+    synth_fakes: tuple = (3, 12)
     match_density: bool = True  # as crowded as the painted frames (dvos synth --match-density)
     match_motion: bool = True  # camera and sway measured on the training videos (dvos synth --match-motion)
     pseudo_passes: int = 2
@@ -273,8 +273,10 @@ def _extract(project, cfg: RunAllConfig, run: Stages, plan: dict) -> None:
             extract_backgrounds(project, v, clip_length=clip_length, cancel=run.cancel)
         run.log(f"      {len(project.background_ids())} background clips from {', '.join(cfg.bare_videos)}")
     else:
+        # still clips when the synthetic camera is matched to the footage (else camera motion would count twice)
+        motion = "none" if cfg.match_motion else "auto"
         made = backgrounds_from_annotated(
-            project, plan["painted"], clip_length=clip_length, seed=cfg.seed, cancel=run.cancel
+            project, plan["painted"], clip_length=clip_length, motion=motion, seed=cfg.seed, cancel=run.cancel
         )
         run.log(f"      {len(made)} background clips inpainted from the painted frames (no bare-field video named)")
     run.lap("extract")
@@ -314,7 +316,7 @@ def _synthesize(project, cfg: RunAllConfig, run: Stages, plan: dict) -> str:
 
             moved = match_motion(project, plan["train"], synth, cancel=run.cancel)
             run.log(f"      {moved.table()}")
-            for w in moved.warnings:
+            for w in moved.warnings_after:  # what matching could not fix
                 run.log(f"      note: {w}")
             synth = moved.config
         sub = Steps(sub, 300, 700, 1000)
