@@ -42,6 +42,7 @@ class RunAllConfig:
     synth_size: int | None = None  # side of the synthetic frames (None: the background clips', at most 512)
     synth_heads: tuple = (8, 30)  # heads per synthetic frame before match_density raises them (never lowers)
     synth_fakes: tuple = (3, 12)
+    synthetic_set: str | None = None  # train on this existing synthetic set instead of making the run's own
     match_density: bool = True  # as crowded as the painted frames (dvos synth --match-density)
     match_motion: bool = True  # camera and sway measured on the training videos (dvos synth --match-motion)
     pseudo_passes: int = 2
@@ -182,11 +183,7 @@ def run_stages(project, cfg: RunAllConfig, run: Stages, train_configs: Callable 
     image = _train(project, configs("image", None, "context"), cfg.model_name("image"), set_name, sub, run)
     run.lap("train_image")
     sub = run.stage("pseudo-label the training videos with the image model")
-    from dvos_core.infer import pseudo_label
-
-    pseudo_label(
-        project, plan["train"], image, device=cfg.device, n_passes=cfg.pseudo_passes, progress=sub, cancel=run.cancel
-    )
+    _pseudo_label(project, cfg, run, plan["train"], image, sub)
     run.lap("pseudo_label")
     checkpoints = {cfg.model_name("image"): image}
     for kind in cfg.video_models:
@@ -216,6 +213,11 @@ def check_project(project, cfg: RunAllConfig) -> dict:
         raise ValueError(
             f"{project.path}: no video in the train split (the image model labels them for the second phase); "
             f"set one with `dvos split {project.path} train VIDEO` (its painted frames count too)"
+        )
+    if cfg.synthetic_set and cfg.synthetic_set not in project.synthetic_ids():
+        raise ValueError(
+            f"{project.path}: no synthetic set {cfg.synthetic_set!r} (its sets: {project.synthetic_ids()}); leave "
+            f"it out to make the run's own"
         )
     test = [v for v in ids if split[v] == "test"]
     predict = [*test, *(v for v in cfg.predict if v not in test)]
@@ -292,6 +294,11 @@ def _synthesize(project, cfg: RunAllConfig, run: Stages, plan: dict) -> str:
     from dvos_core.synth import SynthConfig, generate
 
     sub = run.stage("generate synthetic training clips")
+    if cfg.synthetic_set:
+        n = len(project.synthetic(cfg.synthetic_set).done())
+        run.log(f"      the project's synthetic set {cfg.synthetic_set!r} (as asked): {n} clips")
+        run.lap("synthesize")
+        return cfg.synthetic_set
     name = cfg.model_name("synthetic")
     n_clips, n_frames = _synth_shape(cfg)
     if name in project.synthetic_ids():  # resume with the settings it was started with (measured once)
@@ -333,6 +340,32 @@ def _synthesize(project, cfg: RunAllConfig, run: Stages, plan: dict) -> str:
     )
     run.lap("synthesize")
     return name
+
+
+def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, progress) -> None:
+    """Label the training videos with this run's image model: frames it labelled before (a stopped run) are kept,
+    labels another model made (an earlier run) are replaced; painted and corrected frames are never touched."""
+    from dvos_core.infer import pseudo_label
+
+    ours = {str(image)} | {str(project.model_dir(cfg.model_name(f"{k}_synthetic")) / "best.pt") for k in VIDEO_MODELS}
+    made_by = {v: (project.video(v).attrs.get("pseudo_label") or {}).get("checkpoint") for v in videos}
+    keep = [v for v in videos if made_by[v] in ours]
+    redo = [v for v in videos if v not in keep]
+    replaced = [v for v in redo if made_by[v]]
+    if replaced:
+        run.log(f"      the labels another model made of {', '.join(replaced)}: replaced (painted frames kept)")
+    for i, (group, overwrite) in enumerate(((keep, False), (redo, True))):
+        if group:
+            pseudo_label(
+                project,
+                group,
+                image,
+                device=cfg.device,
+                n_passes=cfg.pseudo_passes,
+                overwrite=overwrite,
+                progress=Steps(progress, i, 1, 2),
+                cancel=run.cancel,
+            )
 
 
 def _train(project, config, name: str, set_name: str | None, progress, run: Stages):

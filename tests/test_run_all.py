@@ -58,6 +58,25 @@ def test_whole_run_scores_every_model_and_a_second_run_keeps_everything(project)
     assert _mtimes(p) == before and p.synthetic("synthetic").done().tolist() == clips
 
 
+def test_a_second_run_relabels_with_its_own_image_model_and_can_reuse_a_synthetic_set(project):
+    run_all(project.path, tiny_config(), log=lambda s: None)
+    p = Project.open(project.path)
+    first = p.video("field_train").attrs["pseudo_label"]["checkpoint"]
+    assert first.endswith("image/best.pt")
+    lines = []
+    run_all(project.path, tiny_config(name="v2", synthetic_set="synthetic", seed=1), log=lines.append)
+    p = Project.open(project.path)
+    assert p.synthetic_ids() == ["synthetic"]  # no second set made
+    from dvos_core.model import read_checkpoint
+
+    info = read_checkpoint(p.model_dir("v2_image") / "best.pt")["info"]
+    assert info["train_config"]["synthetic_sets"] == ["synthetic"]
+    assert p.video("field_train").attrs["pseudo_label"]["checkpoint"].endswith("v2_image/best.pt")
+    assert any("another model made of field_train: replaced" in ln for ln in lines)
+    with pytest.raises(ValueError, match="no synthetic set 'gone'"):
+        run_all(project.path, tiny_config(name="v3", synthetic_set="gone"), log=lambda s: None)
+
+
 def test_a_stopped_run_continues_where_it_stopped(project):
     token, seen = CancelToken(), []
 

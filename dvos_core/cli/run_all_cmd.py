@@ -29,6 +29,9 @@ def register(sub) -> None:
     )
     p.add_argument("--bare-video", nargs="+", metavar="VIDEO", help="videos of bare field to cut background clips from")
     p.add_argument("--predict", nargs="+", metavar="VIDEO", help="videos to predict besides the test videos")
+    p.add_argument(
+        "--synthetic-set", metavar="NAME", help="train on this existing synthetic set instead of making the run's own"
+    )
     p.add_argument("--clips", type=int, help="synthetic clips (default: 48 on a CPU, 200 on a GPU)")
     p.add_argument("--frames", type=int, help="frames per synthetic clip (default: 12 on a CPU, 24 on a GPU)")
     p.add_argument("--preset", help="model size of every phase: paper | small | tiny (default: the machine's)")
@@ -54,6 +57,7 @@ def config_from_args(args):
         ("name", "name"),
         ("bare_video", "bare_videos"),
         ("predict", "predict"),
+        ("synthetic_set", "synthetic_set"),
         ("clips", "synth_clips"),
         ("frames", "synth_frames"),
         ("seed", "seed"),
