@@ -10,6 +10,7 @@ from dvos_napari._widgets import JobBar, compact_combo, wrapped_label
 from dvos_napari._workers import Job
 
 INPAINTED = "inpainted from the painted frames"
+OWN_SET = "make the run's own"
 VIDEO_MODEL_CHOICES = {
     "context-aware (recommended)": ["context"],
     "the paper's DVOS": ["dvos"],
@@ -38,6 +39,11 @@ class AllStepsBox(QWidget):
             "where background clips come from when the project has none yet: a video of bare field (unassigned "
             "videos are listed), or the painted frames with their heads inpainted",
         )
+        self.synthetic = compact_combo(
+            [OWN_SET],
+            "the synthetic clips to train on: new ones made for this run (as crowded as your painted frames, moving "
+            "like your videos), or a set the project already holds (faster; make new ones after painting more frames)",
+        )
         self.name = QLineEdit()
         self.name.setPlaceholderText("none: models image, context, ...")
         self.name.setToolTip("a prefix for everything this run makes, to keep an earlier run's models beside it")
@@ -49,6 +55,7 @@ class AllStepsBox(QWidget):
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("video model", self.video_model)
         form.addRow("backgrounds", self.backgrounds)
+        form.addRow("synthetic clips", self.synthetic)
         form.addRow("run name", self.name)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 0, 0, 0)
@@ -75,8 +82,13 @@ class AllStepsBox(QWidget):
             for vid in project.video_ids():
                 if project.video(vid).attrs.get("split") in ("unassigned", None):
                     self.backgrounds.addItem(vid)
-        i = self.backgrounds.findText(keep)
-        self.backgrounds.setCurrentIndex(max(0, i))
+        self.backgrounds.setCurrentIndex(max(0, self.backgrounds.findText(keep)))
+        keep = self.synthetic.currentText()
+        self.synthetic.clear()
+        self.synthetic.addItem(OWN_SET)
+        if project is not None:
+            self.synthetic.addItems(project.synthetic_ids())
+        self.synthetic.setCurrentIndex(max(0, self.synthetic.findText(keep)))
 
     def config(self, **overrides):
         """The :class:`RunAllConfig` of the box (``overrides``: any other of its fields, e.g. ``train``)."""
@@ -87,6 +99,7 @@ class AllStepsBox(QWidget):
             "name": self.name.text().strip(),
             "video_models": VIDEO_MODEL_CHOICES[self.video_model.currentText()],
             "bare_videos": [] if bare == INPAINTED else [bare],
+            "synthetic_set": None if self.synthetic.currentText() == OWN_SET else self.synthetic.currentText(),
         }
         return RunAllConfig(**{**values, **overrides})
 

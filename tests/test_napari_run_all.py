@@ -53,6 +53,11 @@ def test_every_step_at_once_from_the_train_step(make_napari_viewer, qtbot, demo_
     assert changed  # the other steps re-read the store
     assert any(line.startswith("[8/8]") for line in box.log_lines)
     assert any("gui_context" in tr.init_from.itemText(i) for i in range(tr.init_from.count()))  # Train lists it
+    # a second run under another name trains on the first run's synthetic clips when asked
+    assert [box.synthetic.itemText(i) for i in range(box.synthetic.count())] == ["make the run's own", "gui_synthetic"]
+    box.synthetic.setCurrentText("gui_synthetic")
+    box.name.setText("again")
+    assert box.config().synthetic_set == "gui_synthetic" and box.config().name == "again"
 
 
 def test_stop_keeps_the_finished_stages(make_napari_viewer, qtbot, demo_project):
