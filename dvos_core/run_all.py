@@ -200,7 +200,10 @@ def check_project(project, cfg: RunAllConfig) -> dict:
     ids = project.video_ids()
     missing = [v for v in [*cfg.bare_videos, *cfg.predict] if v not in ids]
     if missing:
-        raise ValueError(f"{project.path}: no video {missing} in the project (its videos: {ids})")
+        raise ValueError(
+            f"{project.path}: no video {missing} in the project (its videos: {ids}); name videos by their id, and add "
+            f"a file first: dvos add-video {project.path} FILE --split unassigned"
+        )
     split = {v: project.video(v).attrs.get("split") for v in ids}
     painted = [v for v in ids if split[v] != "test" and len(project.video(v).labelled_frames((MANUAL, CORRECTED)))]
     if not painted:

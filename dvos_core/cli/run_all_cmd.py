@@ -27,7 +27,12 @@ def register(sub) -> None:
         choices=("context", "dvos", "both"),
         help="'context' (dvos's context-aware model, default), 'dvos' (the paper's) or 'both'",
     )
-    p.add_argument("--bare-video", nargs="+", metavar="VIDEO", help="videos of bare field to cut background clips from")
+    p.add_argument(
+        "--bare-video",
+        nargs="+",
+        metavar="VIDEO",
+        help="project videos (ids) of bare field to cut background clips from (add a file with dvos add-video)",
+    )
     p.add_argument("--predict", nargs="+", metavar="VIDEO", help="videos to predict besides the test videos")
     p.add_argument(
         "--synthetic-set", metavar="NAME", help="train on this existing synthetic set instead of making the run's own"
