@@ -69,6 +69,29 @@ def test_export_predictions(tmp_project, video, tmp_path):
     assert video.mask(4).sum() == 36
 
 
+def test_export_a_chosen_models_predictions_with_head_counts(tmp_project, video, tmp_path, capsys):
+    from dvos_core.cli import main
+
+    two = np.zeros((24, 32), np.float32)
+    two[2:8, 2:8] = two[12:20, 20:28] = 0.9  # two heads of 36 and 64 pixels
+    one = np.zeros((24, 32), np.float32)
+    one[2:8, 2:8] = 0.9
+    one[20, 30] = 0.9  # a speck, below the smallest head counted
+    for model, p in (("image", two), ("context", one)):
+        video.predictions[model].start({"kind": "test"}, None)
+        video.predictions[model].set(3, p)
+    export_masks(tmp_project, "plot1", tmp_path / "img", which="predictions", model="image")
+    listing = pd.read_csv(tmp_path / "img" / "masks.csv")
+    assert listing[["frame", "model", "heads", "head_pixels"]].values.tolist() == [[3, "image", 2, 100]]
+    export_masks(tmp_project, "plot1", tmp_path / "latest", which="predictions")  # default: the most recent set
+    listing = pd.read_csv(tmp_path / "latest" / "masks.csv")
+    assert listing[["model", "heads", "head_pixels"]].values.tolist() == [["context", 1, 37]]
+    with pytest.raises(ValueError, match=r"no predictions by 'dvos' \(its predictions: \['image', 'context'\]\)"):
+        export_masks(tmp_project, "plot1", tmp_path / "x", which="predictions", model="dvos")
+    assert main(["export-masks", str(tmp_project.path), "plot1", str(tmp_path / "y"), "--model", "image"]) == 2
+    assert "add --predictions" in capsys.readouterr().err
+
+
 def test_reference_csv_round_trip(tmp_project, video, tmp_path):
     masks = _blob_masks(12)
     for t in list(range(7)) + [9, 10]:  # run 0..6 -> one 5-frame clip (5,6 left over); run 9..10 too short

@@ -87,7 +87,8 @@ def register(sub) -> None:
         "export-masks",
         help="save a video's masks as image files",
         description="Write the masks of one video as one image per frame (0 = background, 255 = head), named "
-        "<video>_<frame>.png, plus masks.csv listing frame, file and who made each mask.",
+        "<video>_<frame>.png, plus masks.csv listing frame, file, who made each mask (the model, for predictions), "
+        "its heads (parts of at least --min-area pixels) and head pixels.",
     )
     add_project(p)
     p.add_argument("video_id", metavar="VIDEO_ID", help="the video whose masks to export")
@@ -95,6 +96,10 @@ def register(sub) -> None:
     p.add_argument("--format", dest="fmt", default="png", choices=("png", "tif"), help="image format (default png)")
     p.add_argument(
         "--predictions", action="store_true", help="export the model's predicted masks instead of the annotation masks"
+    )
+    p.add_argument("--model", help="with --predictions: whose predictions (default: the most recent set)")
+    p.add_argument(
+        "--min-area", type=int, default=16, help="smallest head counted in masks.csv, in pixels (default 16)"
     )
     p.set_defaults(func=_export_masks)
 
@@ -194,6 +199,8 @@ def _import_masks(args) -> int:
 
 
 def _export_masks(args) -> int:
+    if args.model and not args.predictions:
+        raise ValueError("--model chooses whose predictions to export; add --predictions")
     from dvos_core.cli._common import TerminalProgress
     from dvos_core.io import export_masks
     from dvos_core.store import Project
@@ -206,6 +213,8 @@ def _export_masks(args) -> int:
         fmt=args.fmt,
         which="predictions" if args.predictions else "labels",
         progress=TerminalProgress(),
+        model=args.model,
+        min_area=args.min_area,
     )
     print(f"{args.video_id}: wrote {len(paths)} masks to {args.out_dir}")
     return 0

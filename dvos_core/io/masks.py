@@ -139,13 +139,22 @@ def import_masks(
 
 
 def export_masks(
-    project, video_id: str, out_dir, fmt: str = "png", which: str = "labels", progress=None, cancel=None
+    project,
+    video_id: str,
+    out_dir,
+    fmt: str = "png",
+    which: str = "labels",
+    progress=None,
+    cancel=None,
+    model: str | None = None,
+    min_area: int = 16,
 ) -> list[Path]:
     """Write the masks of a video as one image per frame (values 0/255) named ``<video>_<frame:06d>.<fmt>``.
 
-    ``which='labels'`` exports every frame with a mask (any provenance) and a ``masks.csv`` listing frame, file and
-    provenance; ``which='predictions'`` exports the model's thresholded predictions. ``fmt``: 'png' or 'tif'.
-    Returns the written paths.
+    ``which='labels'`` exports every frame with a mask (any provenance); ``which='predictions'`` exports a model's
+    thresholded predictions: ``model``'s, default the most recent set. ``masks.csv`` lists frame, file, provenance,
+    the model (predictions), the heads in the mask (8-connected parts of at least ``min_area`` pixels, as the
+    evaluation counts them) and its head pixels. ``fmt``: 'png' or 'tif'. Returns the written paths.
     """
     import cv2
     import tifffile
@@ -167,8 +176,16 @@ def export_masks(
         frames = np.flatnonzero(video.provenance)
         codes = video.provenance
     else:
-        frames = video.predictions.frames()
-        codes = None
+        models = video.predictions.models()
+        if model is not None and model not in models:
+            raise ValueError(
+                f"{project.path}: video {video_id!r} has no predictions by {model!r} (its predictions: "
+                f"{models or 'none'}); predict it first: dvos predict {project.path} {model} --videos {video_id}"
+            )
+        chosen = video.predictions[model] if model is not None else video.predictions.latest()
+        frames, codes, model = chosen.frames(), None, chosen.model
+    from dvos_core.evaluate.metrics import count_objects
+
     paths, rows = [], []
     for i, t in enumerate(frames):
         check(cancel)
@@ -176,7 +193,7 @@ def export_masks(
             m = video.mask(int(t))
             prov = PROVENANCE_NAMES[int(codes[t])]
         else:
-            m = video.predictions.get(int(t))[0]
+            m = chosen.get(int(t))[0]
             prov = "predicted"
         p = out / f"{video_id}_{int(t):06d}.{fmt}"
         img = (np.asarray(m) > 0).astype(np.uint8) * 255
@@ -188,8 +205,9 @@ def export_masks(
             with io_step(p, f"exporting the mask of frame {int(t)}"):
                 tifffile.imwrite(str(p), img)
         paths.append(p)
-        rows.append(f"{int(t)},{p.name},{prov}\n")
+        heads = count_objects(img, min_area=min_area)
+        rows.append(f"{int(t)},{p.name},{prov},{model or ''},{heads},{int(np.count_nonzero(img))}\n")
         report(progress, i + 1, len(frames), f"{video_id}: exporting masks")
     with io_step(out / "masks.csv", "writing the list of exported masks"):
-        (out / "masks.csv").write_text("frame,file,provenance\n" + "".join(rows))
+        (out / "masks.csv").write_text("frame,file,provenance,model,heads,head_pixels\n" + "".join(rows))
     return paths
