@@ -70,6 +70,19 @@ class RunAllConfig:
         if self.name and not self.name.replace("-", "_").isidentifier():
             raise ValueError(f"RunAllConfig.name: {self.name!r} must be letters, digits, '_' or '-'")
 
+    @classmethod
+    def quick(cls, **changes) -> RunAllConfig:
+        """A quick look (a few minutes on a CPU, rough masks): `dvos demo --quick`'s budget, under the name "quick"
+        so that a full run later does not find its short training runs finished."""
+        quick = {
+            "name": "quick",
+            "synth_clips": 16,
+            "synth_frames": 8,
+            "train": {"preset": "tiny", "epochs": 2, "max_steps_per_epoch": 25, "batch_size": 4},
+            "image": {"epochs": 3},
+        }
+        return cls(**{**quick, **changes})
+
     def model_name(self, what: str) -> str:
         """The stored name of ``what`` ("image", "context", "context_synthetic", "synthetic", ...) in this run."""
         return f"{self.name}_{what}" if self.name else what

@@ -11,6 +11,7 @@ from dvos_napari._workers import Job
 
 INPAINTED = "inpainted from the painted frames"
 OWN_SET = "make the run's own"
+LENGTHS = ("suited to this computer", "a quick look (minutes, rough)")
 VIDEO_MODEL_CHOICES = {
     "context-aware (recommended)": ["context"],
     "the paper's DVOS": ["dvos"],
@@ -34,6 +35,11 @@ class AllStepsBox(QWidget):
         super().__init__(parent)
         self.state, self.threads = state, threads
         self.video_model = compact_combo(list(VIDEO_MODEL_CHOICES), "which video model to train after the image model")
+        self.length = compact_combo(
+            LENGTHS,
+            "how long to train: the settings suggested for this computer (the paper's on a GPU, the demo's on a "
+            "CPU), or a quick look with a tiny model (a few minutes on a CPU; its models are named quick_...)",
+        )
         self.backgrounds = compact_combo(
             [INPAINTED],
             "where background clips come from when the project has none yet: a video of bare field (unassigned "
@@ -53,6 +59,7 @@ class AllStepsBox(QWidget):
         self.job_bar = JobBar()
         form = QFormLayout()
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.addRow("training", self.length)
         form.addRow("video model", self.video_model)
         form.addRow("backgrounds", self.backgrounds)
         form.addRow("synthetic clips", self.synthetic)
@@ -95,13 +102,14 @@ class AllStepsBox(QWidget):
         from dvos_core.run_all import RunAllConfig
 
         bare = self.backgrounds.currentText()
+        quick, name = self.length.currentIndex() == 1, self.name.text().strip()
         values = {
-            "name": self.name.text().strip(),
+            **({"name": name} if name or not quick else {}),  # a quick look is named "quick" unless named
             "video_models": VIDEO_MODEL_CHOICES[self.video_model.currentText()],
             "bare_videos": [] if bare == INPAINTED else [bare],
             "synthetic_set": None if self.synthetic.currentText() == OWN_SET else self.synthetic.currentText(),
         }
-        return RunAllConfig(**{**values, **overrides})
+        return (RunAllConfig.quick if quick else RunAllConfig)(**{**values, **overrides})
 
     def toggle(self) -> None:
         if self.running:

@@ -58,6 +58,10 @@ def test_every_step_at_once_from_the_train_step(make_napari_viewer, qtbot, demo_
     box.synthetic.setCurrentText("gui_synthetic")
     box.name.setText("again")
     assert box.config().synthetic_set == "gui_synthetic" and box.config().name == "again"
+    box.length.setCurrentIndex(1)  # a quick look: the tiny model, named "quick" unless a name is given
+    assert box.config().train["preset"] == "tiny" and box.config().name == "again"
+    box.name.setText("")
+    assert box.config().name == "quick"
 
 
 def test_stop_keeps_the_finished_stages(make_napari_viewer, qtbot, demo_project):

@@ -56,6 +56,10 @@ def test_whole_run_scores_every_model_and_a_second_run_keeps_everything(project)
     run_all(project.path, tiny_config(), log=lambda s: None)
     p = Project.open(project.path)
     assert _mtimes(p) == before and p.synthetic("synthetic").done().tolist() == clips
+    # other training settings under the same name: refused, saying how to keep both
+    with pytest.raises(ValueError, match=r"holds a finished run with different settings \(eta_min, lr\).*--name"):
+        run_all(project.path, tiny_config(train={**TINY, "lr": 1e-3}), log=lambda s: None)
+    assert _mtimes(Project.open(project.path)) == before
 
 
 def test_a_second_run_relabels_with_its_own_image_model_and_can_reuse_a_synthetic_set(project):
@@ -147,6 +151,9 @@ def test_check_project_plans_from_the_splits(project):
 
 
 def test_cli_config_file_and_options(tmp_path, capsys, project):
+    assert main(["run-all", "--print-config", "--quick", "--epochs", "1"]) == 0
+    quick = RunAllConfig.from_dict(__import__("yaml").safe_load(capsys.readouterr().out))
+    assert quick.name == "quick" and quick.train["preset"] == "tiny" and quick.train["epochs"] == 1
     assert main(["run-all", "--print-config", "--name", "a", "--epochs", "3", "--video-model", "both"]) == 0
     text = capsys.readouterr().out
     (tmp_path / "run.yaml").write_text(text)

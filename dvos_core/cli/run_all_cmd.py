@@ -23,6 +23,12 @@ def register(sub) -> None:
     p.add_argument("--print-config", action="store_true", help="print the settings as YAML and exit")
     p.add_argument("--name", help="prefix of what the run makes (default none: models image, context, ...)")
     p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a quick look: tiny model, short training (a few minutes on a CPU, rough masks), named 'quick' unless "
+        "--name says otherwise",
+    )
+    p.add_argument(
         "--video-model",
         choices=("context", "dvos", "both"),
         help="'context' (dvos's context-aware model, default), 'dvos' (the paper's) or 'both'",
@@ -56,7 +62,12 @@ def config_from_args(args):
 
     from dvos_core.run_all import RunAllConfig
 
-    cfg = RunAllConfig.from_yaml(args.config) if args.config else RunAllConfig()
+    if args.config:
+        cfg = RunAllConfig.from_yaml(args.config)
+        if args.quick:
+            raise ValueError("--quick sets the run's settings itself; leave out --config (or put them in the file)")
+    else:
+        cfg = RunAllConfig.quick() if args.quick else RunAllConfig()
     changes: dict = {}
     for opt, key in (
         ("name", "name"),

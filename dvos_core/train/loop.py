@@ -186,15 +186,16 @@ class _Run:
 
         return opt, torch.optim.lr_scheduler.LambdaLR(opt, cosine)
 
-    def _check_resumable(self, saved: dict) -> None:
+    def _check_resumable(self, saved: dict, finished: bool = False) -> None:
         now = self.cfg.to_dict()
         diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
         if diff:
             hint = ""
             if "real_share" in diff and "real_share" not in saved:
                 hint = " (it began before real_share existed: --real-share off, real_share: null, resumes it as it was)"
+            which = "a finished" if finished else "an unfinished"
             raise ValueError(
-                f"{self.out}: holds an unfinished run with different settings ({', '.join(diff)}){hint}; "
+                f"{self.out}: holds {which} run with different settings ({', '.join(diff)}){hint}; "
                 f"pass --no-resume (resume=False) to start over, or choose another --name"
             )
 
@@ -346,7 +347,8 @@ class _Run:
             state = info.get("train_state")
             if state is None:
                 raise ValueError(f"{self.last_path}: has no training state; pass --no-resume to start over")
-            self._check_resumable(info.get("train_config", {}))
+            saved = info.get("train_config", {})
+            self._check_resumable(saved, finished=int(state["epoch"]) >= int(saved.get("epochs") or 0) > 0)
             self.model = build_model(ModelConfig.from_dict(payload["config"]), payload["kind"])
             self.model.load_state_dict(payload["state_dict"])
             self.init_note = info.get("init")
