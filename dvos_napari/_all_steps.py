@@ -80,7 +80,7 @@ class AllStepsBox(QWidget):
         return self.job is not None and self.job.running
 
     def refresh(self) -> None:
-        """List the project's videos as possible bare-field sources (test videos excluded)."""
+        """List the project's unassigned videos as bare-field sources and its synthetic sets (choices kept)."""
         keep = self.backgrounds.currentText()
         self.backgrounds.clear()
         self.backgrounds.addItem(INPAINTED)
@@ -147,7 +147,6 @@ class AllStepsBox(QWidget):
         )
         self.job = job
         self.job_bar.attach(job)
-        self.job_bar.show_progress_text = True
         job.finished.connect(self._on_finished)
         self.start_button.setText("Stop")
         self.busy.emit(True)
