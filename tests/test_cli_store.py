@@ -46,6 +46,14 @@ def test_new_then_info_json(tmp_path, capsys):
     assert info["videos"][0]["id"] == "plot1"
     assert info["videos"][0]["provenance"] == {"manual": 1}
     assert info["videos"][0]["split"] == "test"
+    assert info["videos"][0]["predicted_by"] == []
+    for model in ("image", "context"):  # which models predicted the video, oldest first
+        v.predictions[model].start({"kind": "test"}, None)
+        v.predictions[model].set(0, np.ones((32, 32), np.float32))
+    assert main(["info", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["videos"][0]["predicted_by"] == ["image", "context"]
+    assert main(["info", str(path)]) == 0
+    assert "predicted by image, context" in capsys.readouterr().out
 
 
 def test_new_refuses_to_clobber(tmp_path, capsys):

@@ -144,6 +144,8 @@ def _info(args) -> int:
             f"  {v['id']:<20} {v['frames']:>6} frames {v['size'][0]}x{v['size'][1]}  split={v['split']:<10} "
             f"{prov}  {tags}"
         )
+        if v["predicted_by"]:
+            print(f"  {'':<20} predicted by {', '.join(v['predicted_by'])}")
         if not v["complete"]:
             print(f"  {'':<20} interrupted import: add the video again to replace it")
     print(f"objects: {s['objects']['head']} heads, {s['objects']['fake']} fakes")

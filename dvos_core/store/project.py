@@ -357,6 +357,7 @@ class Project:
                     "source": a.get("source"),
                     "tags": v.tags,
                     "provenance": {k: c for k, c in v.provenance_counts().items() if c and k != "none"},
+                    "predicted_by": v.predictions.models(),  # models with predictions of it, oldest first
                 }
             )
         ob = self.objects
