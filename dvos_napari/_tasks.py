@@ -64,6 +64,29 @@ def predict_videos(
     return n
 
 
+def export_predictions(project, video_ids, out_dir, model=None, progress=None, cancel=None) -> dict:
+    """``dvos_core.io.export_masks`` of each video's predictions (``model``'s, default each video's most recent set)
+    into ``out_dir/<video>/`` (masks and a masks.csv with the heads of every frame), one progress range over all of
+    them; videos without such predictions are skipped. Returns {"written": {video: frames}, "skipped": [video]}."""
+    from pathlib import Path
+
+    from dvos_core.io import export_masks
+    from dvos_core.progress import Steps
+
+    written, skipped = {}, []
+    for i, vid in enumerate(video_ids):
+        models = project.video(vid).predictions.models()
+        if not models or (model is not None and model not in models):
+            skipped.append(vid)
+            continue
+        sub = Steps(progress, start=i, span=1, total=len(video_ids), prefix=f"{vid}: ")
+        paths = export_masks(
+            project, vid, Path(out_dir) / vid, which="predictions", model=model, progress=sub, cancel=cancel
+        )
+        written[vid] = len(paths)
+    return {"written": written, "skipped": skipped}
+
+
 def match_density(project, base, progress=None, cancel=None) -> dict:
     """``dvos_core.synth.density.match_density`` on the project's painted frames (test videos left out) from the
     config ``base``: {"overrides", "warnings", "table"} (plain data for the Synthesize step)."""

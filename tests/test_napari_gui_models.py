@@ -211,3 +211,28 @@ def test_extract_makes_backgrounds_from_annotated_frames(make_napari_viewer, qtb
     assert len(tmp_project.background_ids()) == 3 and "plot frame 5" in ext.messages.text()
     wait_job(qtbot, ext.extract_backgrounds())
     assert len(tmp_project.background_ids()) == 3 and "no new clips" in ext.messages.text()
+
+
+def test_predict_step_exports_the_reviewed_models_masks_with_head_counts(
+    make_napari_viewer, qtbot, two_models, tmp_path
+):
+    """Export (Predict step): the prediction set under review, for the videos under 'run on', one folder per video
+    with masks.csv counting the heads of every frame; a video without that set is said to be skipped."""
+    import pandas as pd
+
+    from dvos_core.evaluate.metrics import count_objects
+
+    project, gt, bad = two_models
+    project.add_video_array("unpredicted", tiny_clip(4, seed=2)[0], split="train")
+    viewer = make_napari_viewer()
+    pr = dock(viewer, "Predict")
+    pr.state.set_project(project)
+    pr.state.set_prediction_model("bad")
+    pr.scope.setCurrentText("all videos")
+    assert wait_job(qtbot, pr.export(tmp_path / "out")) == "ok"
+    listing = pd.read_csv(tmp_path / "out" / "plot" / "masks.csv")
+    assert listing["model"].unique().tolist() == ["bad"] and len(listing) == len(gt)
+    assert listing["heads"].tolist() == [count_objects(m, min_area=16) for m in bad]
+    assert (tmp_path / "out" / "field" / "masks.csv").exists() and not (tmp_path / "out" / "unpredicted").exists()
+    text = pr.messages.text()
+    assert f"exported {2 * len(gt)} masks of 2 video(s)" in text and "no bad predictions of unpredicted" in text

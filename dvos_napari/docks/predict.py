@@ -176,9 +176,18 @@ class PredictDock(DvosDock):
         lay.addWidget(section("2. Predict videos"))
         lay.addLayout(f)
         lay.addWidget(self.predict_button)
+        lay.addWidget(section("3. Export masks and head counts"))
+        self.export_button = button(
+            "Export...",
+            lambda: self.guard(self._export_dialog),
+            "write the predicted masks of the videos chosen under 'run on' (the prediction set reviewed, else each "
+            "video's most recent) as images into a folder, one subfolder per video, each with a masks.csv listing the "
+            "heads of every frame",
+        )
+        lay.addWidget(self.export_button)
         lay.addStretch(1)
         lay.addWidget(self.job_bar)
-        self._busy_widgets = [self.predict_button, self.pseudo_button]
+        self._busy_widgets = [self.predict_button, self.pseudo_button, self.export_button]
         self._models: dict = {}
         self.state.project_changed.connect(lambda *_: self.refresh())
         self.state.store_changed.connect(self.refresh)
@@ -315,6 +324,33 @@ class PredictDock(DvosDock):
             label=f"pseudo-label {len(ids)} video(s)",
             on_result=self._pseudo_labelled,
         )
+
+    def export(self, out_dir):
+        """Export the predictions of the videos under 'run on' into ``out_dir`` (in a child process)."""
+        ids = self.video_ids(self.scope.currentText())
+        model = self.state.prediction_model
+        return self.run(
+            "dvos_napari._tasks:export_predictions",
+            self.state.require_project(),
+            ids,
+            str(out_dir),
+            model=model,
+            label=f"export {model or 'the most recent'} predictions of {len(ids)} video(s)",
+            on_result=lambda r: self._exported(r, out_dir, model),
+        )
+
+    def _export_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Export the predicted masks into a folder")
+        if path:
+            self.export(path)
+
+    def _exported(self, result: dict, out_dir, model) -> None:
+        written, skipped = result["written"], result["skipped"]
+        text = f"exported {sum(written.values())} masks of {len(written)} video(s) to {out_dir}"
+        text += " (each video's masks.csv lists the heads of every frame)" if written else ""
+        if skipped:
+            text += f"; no {model or 'stored'} predictions of {', '.join(skipped)} (predict them first)"
+        self.messages.info(text)
 
     def _predicted(self, n, name: str) -> None:
         from napari.utils.notifications import show_info
