@@ -114,6 +114,15 @@ def test_a_named_run_prefixes_what_it_makes_and_uses_bare_field_clips(project):
     assert p.video("field_train").predictions.models() == ["v2_dvos"]
 
 
+def test_without_a_test_video_nothing_is_scored_and_the_videos_asked_for_are_predicted(project):
+    project.delete_video("field_test")
+    lines = []
+    res = run_all(project.path, tiny_config(predict=["field_train"]), log=lines.append)
+    assert res.report is None and res.comparison is None and res.predicted == ["field_train"]
+    assert any("no test video with painted masks" in ln for ln in lines)
+    assert "run-all" not in Project.open(project.path).report_names()
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
