@@ -83,6 +83,19 @@ class RunAllConfig:
         }
         return cls(**{**quick, **changes})
 
+    def synth_config(self, side: int, n_frames: int | None = None):
+        """The synthesis parameters the run starts from, before density and motion matching: frames of ``side`` px,
+        ``n_frames`` per clip (default ``synth_frames``)."""
+        from dvos_core.synth import SynthConfig
+
+        return SynthConfig(
+            n_frames=n_frames or self.synth_frames,
+            height=side,
+            width=side,
+            n_heads=tuple(self.synth_heads),
+            n_fakes=tuple(self.synth_fakes),
+        )
+
     def model_name(self, what: str) -> str:
         """The stored name of ``what`` ("image", "context", "context_synthetic", "synthetic", ...) in this run."""
         return f"{self.name}_{what}" if self.name else what
@@ -324,9 +337,7 @@ def _synthesize(project, cfg: RunAllConfig, run: Stages, plan: dict) -> str:
         side = cfg.synth_size or min(
             [MAX_SYNTH_SIDE] + [min(project.background(b).shape[1:3]) for b in project.background_ids()]
         )
-        synth = SynthConfig(
-            n_frames=n_frames, height=side, width=side, n_heads=tuple(cfg.synth_heads), n_fakes=tuple(cfg.synth_fakes)
-        )
+        synth = cfg.synth_config(side, n_frames)
         share = Steps(sub, 0, 300, 1000)
         if cfg.match_density:
             from dvos_core.synth.density import match_density

@@ -88,16 +88,9 @@ class DemoConfig:
         )
 
     def synth_config(self):
-        """The synthesis parameters of the demo's synthetic set, before ``match_density`` raises its heads."""
-        from dvos_core.synth import SynthConfig
-
-        return SynthConfig(
-            n_frames=self.synth_frames,
-            height=self.size,
-            width=self.size,
-            n_heads=tuple(self.synth_heads),
-            n_fakes=tuple(self.synth_fakes),
-        )
+        """The synthesis parameters of the demo's synthetic set, before ``match_density`` raises its heads (what its
+        run-all stages start from)."""
+        return self.run_all_config().synth_config(self.size)
 
     def train_config(self, phase: str = "image", epochs: int | None = None, init_from=None, video_model="context"):
         """The training settings of one demo phase (the other phases differ only in phase, epochs and init_from)."""
