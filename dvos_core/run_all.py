@@ -141,10 +141,10 @@ class Stages:
     """Numbered stages with progress, cancel, a log line each (with the time since the start, so a run cut short
     still shows where its time went) and their wall times."""
 
-    def __init__(self, n: int, progress, cancel, log):
+    def __init__(self, n: int, progress, cancel, log, threads: int | None = None):
         self.n, self.i, self.progress, self.cancel, self.log = n, 0, progress, cancel, log
         self.timings: dict = {}
-        self.threads: int | None = None
+        self.threads = threads  # CPU threads of the steps that take them
         self.t0 = self.start = time.perf_counter()
 
     def stage(self, name: str) -> Steps:
@@ -188,8 +188,7 @@ def run_all(
 
     cfg = config or RunAllConfig()
     project = project if isinstance(project, Project) else Project.open(project)
-    run = Stages(stage_count(cfg), progress, cancel, log)
-    run.threads = threads
+    run = Stages(stage_count(cfg), progress, cancel, log, threads)
     return run_stages(project, cfg, run, train_configs)
 
 

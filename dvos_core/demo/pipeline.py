@@ -211,8 +211,7 @@ def run_demo(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = cfg.run_all_config()
-    run = Stages(1 + stage_count(settings), progress, cancel, log)
-    run.threads = threads
+    run = Stages(1 + stage_count(settings), progress, cancel, log, threads)
     run.stage("build the sample project")
     clips = demo_videos(size=cfg.size)
     project = build_demo_project(out / "demo.dvos", size=cfg.size, clips=clips)
