@@ -78,3 +78,19 @@ def test_import_dvos_core_is_cheap():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_split_takes_the_split_before_or_after_the_videos(tmp_path, capsys):
+    path = tmp_path / "field.dvos"
+    p = Project.create(path)
+    for vid in ("plot1", "plot2"):
+        p.add_video_array(vid, np.zeros((3, 32, 32, 3), np.uint8))
+    assert main(["split", str(path), "val", "plot1"]) == 0
+    assert main(["split", str(path), "plot2", "plot1", "train"]) == 0  # the split last reads as meant
+    assert [Project.open(path).video(v).split for v in ("plot1", "plot2")] == ["train", "train"]
+    capsys.readouterr()
+    assert main(["split", str(path), "plot1", "plot2"]) == 2  # no split named: nothing changes
+    err = capsys.readouterr().err
+    assert "name one of train, val, test, unassigned" in err and "dvos split PROJECT test plot1" in err
+    assert main(["split", str(path), "test", "nope"]) == 2
+    assert [Project.open(path).video(v).split for v in ("plot1", "plot2")] == ["train", "train"]

@@ -56,11 +56,11 @@ def register(sub) -> None:
         description="Set the split of one or more videos. Training uses train (and unassigned) videos and "
         "validates on val videos; `dvos evaluate` scores the test videos. A test video's masks are its "
         "ground truth, so a video holding pseudo-labels, predicted or corrected masks cannot become a test "
-        "video, and test videos never get such masks.",
+        "video, and test videos never get such masks. The split may also come after the video ids.",
         epilog="example: dvos split field.dvos test plot3 plot4",
     )
     add_project(p)
-    p.add_argument("split", choices=("train", "val", "test", "unassigned"), help="the new split")
+    p.add_argument("split", metavar="{" + ",".join(SPLITS) + "}", help="the new split")
     p.add_argument("videos", nargs="+", metavar="VIDEO_ID", help="the videos to change (see `dvos info`)")
     add_wait(p)
     p.set_defaults(func=_split)
@@ -90,9 +90,26 @@ def _new(args) -> int:
     return 0
 
 
+SPLITS = ("train", "val", "test", "unassigned")
+
+
+def _split_words(split: str, videos: list[str]) -> tuple[str, list[str]]:
+    """(split, video ids) from the command's words: the split first, or else last (``dvos split P plot1 test``
+    reads as meant); anything else is a ValueError naming the choices and the usage."""
+    if split in SPLITS:
+        return split, videos
+    if videos[-1] in SPLITS:
+        return videos[-1], [split, *videos[:-1]]
+    raise ValueError(
+        f"no split named among {[split, *videos]}: name one of {', '.join(SPLITS)} before the video ids, "
+        f"e.g. `dvos split PROJECT test {split}`"
+    )
+
+
 def _split(args) -> int:
     from dvos_core.store import Project
 
+    args.split, args.videos = _split_words(args.split, args.videos)
     project = Project.open(args.project)
     videos = [project.video(v) for v in args.videos]  # every id checked before anything changes
     with project.writing(operation="split"):
