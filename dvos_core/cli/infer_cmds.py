@@ -13,9 +13,10 @@ def register(sub) -> None:
     p = sub.add_parser(
         "predict",
         help="predict masks for whole videos with a trained model",
-        description="Predict every frame of the chosen videos with a DVOS (or frame) model. Frame t "
-        "is predicted from frames t-tau..t-1 only; the first tau frames use --image-model "
-        "if given, else frame 0 repeated. Large frames are tiled. Results go to the "
+        description="Predict every frame of the chosen videos with a trained model. A context model segments "
+        "frame t itself with its earlier frames (fewer at the start) as references; the paper's DVOS model predicts "
+        "frame t from frames t-tau..t-1 only, the first tau frames by --image-model if given, else from frame 0 "
+        "repeated; an image model segments each frame alone. Large frames are tiled. Results go to the "
         "store's prediction arrays (ground-truth masks are never touched); an interrupted "
         "run resumes where it stopped. Under torchrun the frames are split across GPUs.",
     )

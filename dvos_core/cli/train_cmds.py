@@ -15,8 +15,9 @@ def register(sub) -> None:
         "train",
         help="train a model (image | synthetic | real phase)",
         description="Train a model on the project's data. Phases: 'image' trains the frame model used for "
-        "pseudo-labels; 'synthetic' trains DVOS on synthetic clips (init from an image model with "
-        "--init-from); 'real' fine-tunes it on pseudo-labelled and corrected real clips. Checkpoints go "
+        "pseudo-labels; 'synthetic' trains a video model (--video-model: the paper's dvos, or context) on "
+        "synthetic clips (init from an image model with --init-from); 'real' fine-tunes it on pseudo-labelled "
+        "and corrected real clips. Checkpoints go "
         "to PROJECT/models/NAME (best.pt, last.pt, metrics.json, config.yaml). An interrupted run resumes "
         "where it stopped when started again with the same name. Multi-GPU / multi-node: launch with "
         "`torchrun --nproc_per_node N -m dvos_core.cli train ...`.",
