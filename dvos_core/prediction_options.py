@@ -26,3 +26,17 @@ def check_precision(value: str) -> None:
     """A ValueError naming the choices unless ``value`` is one of :data:`PRECISIONS`."""
     if value not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {value!r}")
+
+
+# At which scales a model segments a frame (see dvos_core.infer.scales): "own" - the frame's own resolution;
+# "trained" - shrunk to the scale the model was trained and validated at (the training size over the validation
+# crop, e.g. 128 / 512 px: much faster on large frames, coarser edges); "both" - the two averaged; "auto" (default) -
+# both where the two scales are far apart (the trained scale at most AUTO_MAX_ZOOM of the frame's own), else own.
+SCALES = ("auto", "own", "trained", "both")
+AUTO_MAX_ZOOM = 0.6
+
+
+def check_scales(value: str) -> None:
+    """A ValueError naming the choices unless ``value`` is one of :data:`SCALES`."""
+    if value not in SCALES:
+        raise ValueError(f"scales must be one of {SCALES}, got {value!r}")

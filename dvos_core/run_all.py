@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from dvos_core.prediction_options import check_scales
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.threads import runs_with_threads
 
@@ -46,6 +47,7 @@ class RunAllConfig:
     match_density: bool = True  # as crowded as the painted frames (dvos synth --match-density)
     match_motion: bool = True  # camera and sway measured on the training videos (dvos synth --match-motion)
     pseudo_passes: int = 2
+    scales: str = "auto"  # the scales pseudo-labelling and prediction segment each frame at (dvos predict --scales)
     relabel: str = "off"  # before a context model's second phase: off | first_phase | blend (see DemoConfig)
     train: dict = field(default_factory=dict)  # TrainConfig values for every phase (over the machine's defaults)
     image: dict = field(default_factory=dict)  # ... for one phase only
@@ -65,6 +67,7 @@ class RunAllConfig:
         bad = [m for m in self.video_models if m not in VIDEO_MODELS]
         if bad:
             raise ValueError(f"RunAllConfig.video_models: unknown {bad}; choose from {list(VIDEO_MODELS)}")
+        check_scales(self.scales)
         if self.relabel not in RELABEL:
             raise ValueError(f"RunAllConfig.relabel: unknown {self.relabel!r}; choose from {list(RELABEL)}")
         if self.name and not self.name.replace("-", "_").isidentifier():
@@ -389,6 +392,7 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
                 device=cfg.device,
                 n_passes=cfg.pseudo_passes,
                 overwrite=overwrite,
+                scales=cfg.scales,
                 progress=Steps(progress, i, 1, 2),
                 cancel=run.cancel,
             )
@@ -424,6 +428,7 @@ def _video_model(project, cfg: RunAllConfig, run: Stages, kind: str, image_ckpt,
             n_passes=cfg.pseudo_passes,
             overwrite=True,
             blend_with=blend,
+            scales=cfg.scales,
             progress=share,
             cancel=run.cancel,
         )
@@ -450,6 +455,7 @@ def _predict_and_compare(project, cfg: RunAllConfig, run: Stages, checkpoints: d
             checkpoints[name],
             image_checkpoint=image if name == cfg.model_name("dvos") else None,
             device=cfg.device,
+            scales=cfg.scales,
             progress=Steps(sub, k, 1, len(jobs)),
             cancel=run.cancel,
         )

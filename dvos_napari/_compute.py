@@ -11,12 +11,12 @@ from dvos_napari._widgets import Collapsible, compact_combo, wrapped_label
 
 class ComputeRows:
     """``widget`` (a collapsed section) holds the device combo, its 'will run on' line, the CPU-thread box and, with
-    ``precision``, a number-format combo (prediction); the line and the header follow the choice and the machine
-    probe (:mod:`dvos_napari._machine`)."""
+    ``precision``, a number-format combo and the scales combo (prediction); the line and the header follow the
+    choice and the machine probe (:mod:`dvos_napari._machine`)."""
 
     def __init__(self, precision: bool = False):
         from dvos_core.machine import default_threads
-        from dvos_core.prediction_options import PRECISIONS  # no torch: the dock opens fast
+        from dvos_core.prediction_options import AUTO_MAX_ZOOM, PRECISIONS, SCALES  # no torch: the dock opens fast
 
         self.device = compact_combo(
             _machine.DEVICES, "where the model runs: auto picks the GPU if this computer has one, else the CPU"
@@ -33,7 +33,7 @@ class ComputeRows:
         form.addRow("device", self.device)
         form.addRow(self.device_label)
         form.addRow("CPU threads", self.threads)
-        self.precision = None
+        self.precision = self.scales = None
         if precision:
             self.precision = compact_combo(
                 PRECISIONS,
@@ -42,6 +42,14 @@ class ComputeRows:
                 "(refused on a CPU without it); fp32: always float32",
             )
             form.addRow("precision", self.precision)
+            self.scales = compact_combo(
+                SCALES,
+                "the scales each frame is segmented at. own: its own resolution; trained: shrunk to the scale the "
+                "model was trained at (training size / validation crop, e.g. 128 of 512 px): much faster on large "
+                "frames, coarser edges; both: the two averaged; auto: both where the trained scale is at most "
+                f"{AUTO_MAX_ZOOM} of the frame's own (large frames), else own",
+            )
+            form.addRow("scales", self.scales)
         self.widget = Collapsible("Compute", body)
         self.device.currentTextChanged.connect(lambda *_: self.update())
         self.threads.valueChanged.connect(lambda *_: self.update())

@@ -18,11 +18,12 @@ def predict_videos(
     progress=None,
     cancel=None,
     precision="auto",
+    scales="auto",
 ) -> int:
     """Run ``dvos_core.infer.predict_video`` on each video in turn, with one progress range over all of them
     (``name``: the prediction set, default the model's name; ``passes`` and ``reference_masks``: a context model's
-    settings, default the core's; ``precision``: see ``predict_video``); with ``smooth_before`` > 0, then smooth
-    each video's predictions over that many earlier frames into ``<name>_smoothed``
+    settings, default the core's; ``precision``, ``scales``: see ``predict_video``); with ``smooth_before`` > 0,
+    then smooth each video's predictions over that many earlier frames into ``<name>_smoothed``
     (``dvos_core.infer.smooth_predictions``; ``smooth_only_outliers``: only the frames worse than their
     neighbours)."""
     from dvos_core.infer import predict_video, prediction_name, smooth_predictions
@@ -47,6 +48,7 @@ def predict_videos(
             progress=sub,
             cancel=cancel,
             precision=precision,
+            scales=scales,
             **extra,
         )
         if smooth_before:

@@ -106,7 +106,7 @@ def test_review_compares_models_and_picks_the_one_shown_corrected_and_evaluated(
     assert state.prediction_model is None and viewer.layers["field predicted"].metadata["dvos_model"] == "good"
 
 
-def _tiny_model(project, name, kind, config):
+def _tiny_model(project, name, kind, config, **info):
     import torch
 
     from dvos_core.model import build_model, save_checkpoint
@@ -114,7 +114,7 @@ def _tiny_model(project, name, kind, config):
 
     torch.manual_seed(0)
     d = project.model_dir(name, create=True)
-    save_checkpoint(d / "best.pt", build_model("tiny", kind))
+    save_checkpoint(d / "best.pt", build_model("tiny", kind), **info)
     TrainConfig(**config).to_yaml(d / "config.yaml")
 
 
@@ -122,7 +122,8 @@ def test_predict_offers_passes_for_a_context_model_and_names_the_prediction_set(
     frames, _ = tiny_clip(6)
     video = tmp_project.add_video_array("v", frames, split="train")
     _tiny_model(tmp_project, "img", "frame", {"phase": "image"})
-    _tiny_model(tmp_project, "ctx", "context", {"phase": "real", "video_model": "context"})
+    # trained at 32 px: the 64 px frames are at twice the trained scale
+    _tiny_model(tmp_project, "ctx", "context", {"phase": "real", "video_model": "context"}, input_size=32)
     viewer = make_napari_viewer()
     pr = dock(viewer, "Predict")
     pr.state.set_project(tmp_project)
@@ -150,7 +151,9 @@ def test_predict_offers_passes_for_a_context_model_and_names_the_prediction_set(
     assert causal.attrs["reference_masks"] == "chained"
     assert pr.compute.precision.currentText() == "auto" and causal.attrs["precision"] == "fp32"  # fp32 on a CPU
     assert [pr.compute.precision.itemText(i) for i in range(pr.compute.precision.count())] == ["auto", "fp32", "bf16"]
+    assert pr.compute.scales.currentText() == "auto" and causal.attrs["zooms"] == [1.0, 0.5]  # auto: both here
 
+    pr.compute.scales.setCurrentText("trained")
     pr.context_passes.setValue(2)
     pr.reference_masks.setCurrentText("independent")
     pr.set_name.clear()  # default: the model's name
@@ -158,6 +161,7 @@ def test_predict_offers_passes_for_a_context_model_and_names_the_prediction_set(
     assert video.predictions.models() == ["ctx_causal", "ctx"]
     assert video.predictions["ctx"].attrs["passes"] == 2 and video.predictions["ctx"].arrays()[2][:].max() == 2
     assert video.predictions["ctx"].attrs["reference_masks"] == "independent"
+    assert video.predictions["ctx"].attrs["zooms"] == [0.5]
 
     pr.checkpoint.setCurrentText("img")
     pr.smooth.setValue(3)  # then smoothed over time into its own set, which is shown

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from dvos_core.cli._common import TerminalProgress, add_project, add_threads, add_wait, cancel_on_sigint
-from dvos_core.prediction_options import PRECISIONS, REFERENCE_MASKS
+from dvos_core.prediction_options import AUTO_MAX_ZOOM, PRECISIONS, REFERENCE_MASKS, SCALES
 
 
 def register(sub) -> None:
@@ -191,6 +191,15 @@ def _add_runtime(p) -> None:
         help="number format: auto (default: bf16 on CUDA GPUs that have it, else fp32), fp32, or bf16 (also on a "
         "CPU with native bfloat16, AVX512-BF16 or AMX: faster, probabilities within a few hundredths of fp32)",
     )
+    p.add_argument(
+        "--scales",
+        choices=SCALES,
+        default="auto",
+        help="the scales each frame is segmented at: own (its resolution), trained (shrunk to the scale the model "
+        "was trained at: training size / validation crop, e.g. 128/512 px; much faster on large frames, coarser "
+        "edges), both (the two averaged), auto (default: both where the trained scale is at most "
+        f"{AUTO_MAX_ZOOM} of the frame's own, else own)",
+    )
     add_threads(p)
 
 
@@ -241,6 +250,7 @@ def _predict(args) -> int:
             cancel=cancel,
             threads=args.threads,
             precision=args.precision,
+            scales=args.scales,
         )
     print(f"predicted {total} frames in {len(ids)} video(s)")
     return 0
@@ -303,6 +313,7 @@ def _pseudo(args) -> int:
         threads=args.threads,
         precision=args.precision,
         blend_with=blend,
+        scales=args.scales,
     )
     for vid, g in df.groupby("video", sort=False):
         counts = g["status"].value_counts().to_dict()

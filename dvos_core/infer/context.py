@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from dvos_core.infer.frame_window import FrameWindow
+from dvos_core.infer.scales import Scales, averaged, shrink
 from dvos_core.infer.tiling import MULTIPLE, Blender, pad_amounts, reflect_pad, round_up, tile_grid
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
@@ -36,6 +37,7 @@ class ContextPredictor:
         amp: bool = False,
         references: str = "previous",
         reference_masks: str = "chained",
+        scales: Scales | None = None,
     ):
         if tile_size < MULTIPLE or tile_size % MULTIPLE:
             raise ValueError(f"tile size must be a positive multiple of {MULTIPLE}, got {tile_size}")
@@ -50,6 +52,8 @@ class ContextPredictor:
         check_reference_masks(reference_masks)
         self.reference_masks = reference_masks
         self.aligner = SequenceAligner()
+        # the scales each frame is segmented at (default: its own only); the alignment is made once, at its own
+        self.scales = scales if scales is not None else Scales("own")
 
     def inputs(self, query, refs, ref_masks, times=None):
         """Model inputs (numpy, unpadded): the references warped onto the query (T, H, W, 3) uint8 and their masks
@@ -80,8 +84,6 @@ class ContextPredictor:
 
     def _predict(self, query, refs, ref_masks, times, heads) -> np.ndarray:
         """(len(heads), H, W) probabilities of the query frame from the model's mask heads ``heads``."""
-        from dvos_core.model import to_model_input
-
         refs = list(refs)[-self.tau :] if self.tau else []
         ref_masks = list(ref_masks)[-len(refs) :] if refs else []
         if self.references == "query":
@@ -90,19 +92,33 @@ class ContextPredictor:
         if times is not None:
             times = list(times)[-(len(refs) + 1) :]
         r8, rm = self.inputs(query, refs, ref_masks, times)
+
+        def at(z: float) -> np.ndarray:
+            if z == 1:
+                return self._tiles(query, r8, rm, heads)
+            return self._tiles(shrink(query, z), shrink(r8, z), shrink(rm, z, frames=False), heads)
+
+        return averaged(self.scales.zooms(h, w), h, w, at)
+
+    def _tiles(self, query, r8, rm, heads) -> np.ndarray:
+        """(len(heads), H, W) probabilities from the query and its warped references and masks, tile by tile."""
+        from dvos_core.model import to_model_input
+
+        h, w = query.shape[:2]
+        n_refs = len(r8)
         ph, pw = pad_amounts(h, w)
         q = reflect_pad(query[None], ph, pw)[0]
-        r8 = reflect_pad(r8, ph, pw) if len(refs) else r8
+        r8 = reflect_pad(r8, ph, pw) if n_refs else r8
         rm = np.pad(rm, ((0, 0), (0, 0), (0, ph), (0, pw)))  # padding is unknown to the masks
         hp, wp = h + ph, w + pw
         tiles = tile_grid(hp, wp, self.tile_size, self.overlap)
         blender = Blender(len(heads), hp, wp, self.overlap)
-        valid = torch.ones(1, len(refs), device=self.device)
+        valid = torch.ones(1, n_refs, device=self.device)
         for tile in tiles:
             ys, xs = tile.slices
             qt = to_model_input(torch.from_numpy(np.ascontiguousarray(q[ys, xs])).to(self.device))[None]
             args = [qt]
-            if len(refs):
+            if n_refs:
                 rt = to_model_input(torch.from_numpy(np.ascontiguousarray(r8[:, ys, xs])).to(self.device))[None]
                 mt = torch.from_numpy(np.ascontiguousarray(rm[:, :, ys, xs])).to(self.device)[None]
                 args += [rt, mt, valid]

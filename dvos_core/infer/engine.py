@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from dvos_core.infer.fastconv import fast_cpu_copy
+from dvos_core.infer.scales import Scales, averaged, shrink, zoomed_shape
 from dvos_core.infer.tiling import MULTIPLE, Blender, pad_amounts, reflect_pad, round_up, tile_grid
 from dvos_core.infer.window import Batch, FeatureCache, FrameCache
 from dvos_core.progress import CancelToken, check
@@ -101,6 +102,18 @@ def _flip_maps(p: np.ndarray, flip: str | None) -> np.ndarray:
     return p
 
 
+class _ShrunkFrames(dict):
+    """Frames resized by ``zoom`` on first use, by frame id."""
+
+    def __init__(self, frames: dict, zoom: float):
+        super().__init__()
+        self.frames, self.zoom = frames, zoom
+
+    def __missing__(self, i):
+        self[i] = shrink(self.frames[i], self.zoom)
+        return self[i]
+
+
 class _PaddedFrames(dict):
     """Frames flipped (TTA) and reflect-padded to the tile grid on first use, by frame id."""
 
@@ -138,6 +151,7 @@ class Predictor:
         amp: bool = True,
         optimize: bool = True,
         precision: str = "auto",
+        scales: str = "auto",
     ):
         from dvos_core.model.device import use_bf16
 
@@ -162,6 +176,7 @@ class Predictor:
         fast = self.optimize and self.device.type == "cpu" and not self.amp
         self.net = fast_cpu_copy(model) if fast else model
         self.stochastic_capable = self.cached or _accepts_stochastic(model)
+        self.scales = Scales.from_info(self.info, scales)  # the frame's own scale and/or the trained one
 
     @property
     def number_format(self) -> str:
@@ -199,6 +214,16 @@ class Predictor:
             else:
                 frames, windows = {b: x[b] for b in range(x.shape[0])}, [[b] for b in range(x.shape[0])]
             return self.predict_windows(frames, windows, stochastic=stochastic, flip=flip)
+        h, w = x.shape[-3], x.shape[-2]
+        return averaged(
+            self.scales.zooms(h, w),
+            h,
+            w,
+            lambda z: self._predict_plain(x if z == 1 else shrink(x, z), stochastic, flip),
+        )
+
+    def _predict_plain(self, x: np.ndarray, stochastic: bool, flip: str | None) -> np.ndarray:
+        """:meth:`predict` at one scale, one full forward per input."""
         b, h, w = x.shape[0], x.shape[-3], x.shape[-2]
         x = _flip_frames(x, flip)
         ph, pw, tiles = self.tiles(h, w)
@@ -262,6 +287,18 @@ class Predictor:
             return self.predict(x, stochastic, flip)
         features = features if features is not None else FeatureCache()
         h, w = next(iter(frames.values())).shape[:2]
+
+        def at(z: float) -> np.ndarray:
+            held = frames if z == 1 else _ShrunkFrames(frames, z)
+            shape = (h, w) if z == 1 else zoomed_shape(h, w, z)
+            args = (windows, features.at_zoom(z), stochastic, flip, batch_size, cancel)
+            return self._predict_windows_at(held, shape, *args)
+
+        return averaged(self.scales.zooms(h, w), h, w, at)
+
+    def _predict_windows_at(self, frames, shape, windows, features, stochastic, flip, batch_size, cancel):
+        """:meth:`predict_windows` at one scale: ``frames`` (id -> frame) already at it, of ``shape`` (H, W)."""
+        h, w = shape
         ph, pw, tiles = self.tiles(h, w)
         padded = _PaddedFrames(frames, flip, ph, pw)
         step = max(1, int(batch_size or len(windows)))

@@ -21,14 +21,17 @@ from dvos_core.store.lock import writes_store
 from dvos_core.threads import local_processes, using_threads
 
 
-def _predictors(checkpoint, image_checkpoint, device, tile_size, overlap, optimize=True, precision="auto"):
+def _predictors(
+    checkpoint, image_checkpoint, device, tile_size, overlap, optimize=True, precision="auto", scales="auto"
+):
     model, info, dev = load_model(checkpoint, device)
-    main = Predictor(model, info, dev, tile_size=tile_size, overlap=overlap, optimize=optimize, precision=precision)
+    opts = {"overlap": overlap, "optimize": optimize, "precision": precision, "scales": scales}
+    main = Predictor(model, info, dev, tile_size=tile_size, **opts)
     image = None
     if image_checkpoint is not None and main.kind == "dvos":
         imodel, iinfo, _ = load_model(image_checkpoint, dev)
         tile = tile_size or main.tile_size
-        image = Predictor(imodel, iinfo, dev, tile_size=tile, overlap=overlap, optimize=optimize, precision=precision)
+        image = Predictor(imodel, iinfo, dev, tile_size=tile, **opts)
         if image.kind != "frame":
             raise ValueError(
                 f"image_checkpoint {_name(image_checkpoint)} holds a {image.kind!r} model; the first "
@@ -117,6 +120,7 @@ def predict_video(
     optimize: bool = True,
     reference_masks: str = "chained",
     precision: str = "auto",
+    scales: str = "auto",
 ) -> int:
     """Predict frames of a stored video into its prediction set ``name`` (default: the checkpoint's model name,
     see :func:`prediction_name`); each model's predictions are kept apart.
@@ -137,7 +141,8 @@ def predict_video(
     ``optimize=False`` runs the plain path (one full forward per window, stock kernels): the benchmarks' baseline.
     ``precision``: "auto" (default: bfloat16 on CUDA GPUs that have it, else float32), "fp32" or "bf16" (also on a
     CPU with native bfloat16: faster, probabilities within a few hundredths; see
-    :class:`~dvos_core.infer.engine.Predictor`).
+    :class:`~dvos_core.infer.engine.Predictor`). ``scales``: the scales each frame is segmented at, averaged
+    ("auto", "own", "trained", "both"; see :mod:`dvos_core.infer.scales`).
     """
     video = project.video(video_id)
     n = video.n_frames
@@ -150,7 +155,14 @@ def predict_video(
     with using_threads(threads, workers=local_processes()):
         rank, size = distributed.world()
         main, image = _predictors(
-            checkpoint, image_checkpoint, distributed.rank_device(device), tile_size, overlap, optimize, precision
+            checkpoint,
+            image_checkpoint,
+            distributed.rank_device(device),
+            tile_size,
+            overlap,
+            optimize,
+            precision,
+            scales,
         )
         if main.kind == "context":
             _check_context_settings(passes, reference_masks)  # before start() can clear a stored set
@@ -171,8 +183,11 @@ def predict_video(
                 "overlap": main.overlap,
                 "passes": passes if main.kind == "context" else 1,
                 "precision": main.number_format,
+                "zooms": list(main.scales.zooms(*video.shape[1:3])),
             }
             run_key = f"/{info['passes']}"
+            if info["zooms"] != [1.0]:  # sets made at another scale are made again (sets made before: own scale)
+                run_key += f"/zooms={info['zooms']}"
             if main.kind == "context":  # predictions made with other reference masks are made again
                 info["reference_masks"] = reference_masks
                 run_key += "" if reference_masks == "chained" else f"/{reference_masks}"  # sets made before: chained
@@ -279,7 +294,13 @@ def _predict_context(
     video = preds.video
     n, label = video.n_frames, f"{video.name}: "
     ctx = ContextPredictor(
-        main.net, main.device, main.tile_size, main.overlap, main.amp, reference_masks=reference_masks
+        main.net,
+        main.device,
+        main.tile_size,
+        main.overlap,
+        main.amp,
+        reference_masks=reference_masks,
+        scales=main.scales,
     )
     masks, done = preds.arrays()[0], preds.arrays()[2]
     flags = done[:n] if resume else np.zeros(n, np.uint8)
@@ -403,11 +424,13 @@ def predict_array(
     references: str = "previous",
     reference_masks: str = "chained",
     precision: str = "auto",
+    scales: str = "auto",
 ) -> np.ndarray:
     """In-memory prediction of a few frames (napari dock, tests): same scheduling and tiling as predict_video
     (``passes``: a context model's passes, see :func:`predict_video`; ``references="query"``: the context model's
     ablation, every reference replaced by a copy of the query frame, see
-    :class:`~dvos_core.infer.context.ContextPredictor`; ``reference_masks``, ``precision``: see :func:`predict_video`).
+    :class:`~dvos_core.infer.context.ContextPredictor`; ``reference_masks``, ``precision``, ``scales``: see
+    :func:`predict_video`).
 
     ``model``/``image_model``: a checkpoint path, ``(model, info)`` or a model. ``frames``: (T, H, W, 3) uint8.
     Returns (len(targets), H, W) float32 probabilities (all frames when ``targets`` is None).
@@ -416,7 +439,7 @@ def predict_array(
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
     with using_threads(threads):
-        main, image = _predictors(model, image_model, device, tile_size, overlap, optimize, precision)
+        main, image = _predictors(model, image_model, device, tile_size, overlap, optimize, precision, scales)
         tlist = _targets(len(frames), targets, "<array>")
         out = np.zeros((len(tlist), *frames.shape[1:3]), np.float32)
         pos = {t: i for i, t in enumerate(tlist)}
@@ -450,7 +473,9 @@ def _context_array(
     """A context model's passes over frames held in memory (the second pass reads the first pass's maps)."""
     from dvos_core.infer.context import ContextPredictor, refine_context, run_context
 
-    ctx = ContextPredictor(main.net, main.device, main.tile_size, main.overlap, main.amp, references, reference_masks)
+    ctx = ContextPredictor(
+        main.net, main.device, main.tile_size, main.overlap, main.amp, references, reference_masks, main.scales
+    )
     first: dict = {}
 
     def keep(t, p):

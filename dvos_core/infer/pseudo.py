@@ -139,6 +139,7 @@ def pseudo_label(
     threads: int | None = None,
     precision: str = "auto",
     blend_with: Sequence | None = None,
+    scales: str = "auto",
 ):
     """Label every frame (or ``frames``) of the videos with the image model - or a context model, see below;
     returns a per-frame DataFrame.
@@ -158,6 +159,7 @@ def pseudo_label(
     ``blend_with``: image-model checkpoints whose probabilities (each the mean of its ``n_passes`` passes) are
     averaged with the labelling model's, one model one vote; the uncertainty then measures how far the models
     disagree. With a context model the blended label is also the mask the frame lends to the next frames.
+    ``scales``: the scales each frame is segmented at (see :func:`~dvos_core.infer.predict.predict_video`).
     """
     import pandas as pd
 
@@ -176,8 +178,8 @@ def pseudo_label(
         v.check_label_write(PSEUDO, "pseudo-labelling")
     rows: list = []
     with using_threads(threads):
-        predictor = _labelling_predictor(checkpoint, device, tile_size, overlap, precision)
-        others = [_blend_predictor(c, device, tile_size, overlap, precision) for c in blend_with or ()]
+        predictor = _labelling_predictor(checkpoint, device, tile_size, overlap, precision, scales)
+        others = [_blend_predictor(c, device, tile_size, overlap, precision, scales) for c in blend_with or ()]
         plans = [(v, _video_targets(v, frames)) for v in videos]
         total, done = sum(len(t) for _, t in plans), 0
         with reuse_freed_memory(predictor.device.type == "cpu"):
@@ -203,13 +205,13 @@ def pseudo_label(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _predictor(checkpoint, device, tile_size, overlap, precision) -> Predictor:
+def _predictor(checkpoint, device, tile_size, overlap, precision, scales) -> Predictor:
     model, info, dev = load_model(checkpoint, device)
-    return Predictor(model, info, dev, tile_size=tile_size, overlap=overlap, precision=precision)
+    return Predictor(model, info, dev, tile_size=tile_size, overlap=overlap, precision=precision, scales=scales)
 
 
-def _labelling_predictor(checkpoint, device, tile_size, overlap, precision="auto") -> Predictor:
-    predictor = _predictor(checkpoint, device, tile_size, overlap, precision)
+def _labelling_predictor(checkpoint, device, tile_size, overlap, precision="auto", scales="auto") -> Predictor:
+    predictor = _predictor(checkpoint, device, tile_size, overlap, precision, scales)
     if predictor.kind not in ("frame", "context"):
         raise ValueError(
             f"pseudo-labelling needs an image (frame) model or a context-aware video model; {_name(checkpoint)} is "
@@ -219,8 +221,8 @@ def _labelling_predictor(checkpoint, device, tile_size, overlap, precision="auto
     return predictor
 
 
-def _blend_predictor(checkpoint, device, tile_size, overlap, precision) -> Predictor:
-    predictor = _predictor(checkpoint, device, tile_size, overlap, precision)
+def _blend_predictor(checkpoint, device, tile_size, overlap, precision, scales) -> Predictor:
+    predictor = _predictor(checkpoint, device, tile_size, overlap, precision, scales)
     if predictor.kind != "frame":
         raise ValueError(
             f"only image (frame) models can be blended into the labels; {_name(checkpoint)} is a "
@@ -261,7 +263,9 @@ def _label_in_order(predictor: Predictor, video, targets, threshold, overwrite, 
     from dvos_core.infer.context import ContextPredictor, run_context
     from dvos_core.infer.predict import reference_labels
 
-    ctx = ContextPredictor(predictor.net, predictor.device, predictor.tile_size, predictor.overlap, predictor.amp)
+    ctx = ContextPredictor(
+        predictor.net, predictor.device, predictor.tile_size, predictor.overlap, predictor.amp, scales=predictor.scales
+    )
     codes = video.provenance
     status = {t: _status(codes, t, overwrite) for t in targets}
     queue = iter(targets)
@@ -337,6 +341,7 @@ def _record_run(video, checkpoint, predictor: Predictor, n_passes, quality_thres
             "n_passes": n_passes,
             "uncertainty_from": "models" if blend_with else _uncertainty_source(predictor),
             "precision": predictor.number_format,
+            "zooms": list(predictor.scales.zooms(*video.shape[1:3])),
             "quality_threshold": quality_threshold,
             "drop_below": drop_below,
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -131,6 +131,16 @@ class FeatureCache:
         self.items: dict = {}
         self.encoded = 0
         self.max_resident = 0
+        self.zoomed: dict = {}  # zoom -> the cache of frames resized by it (see :meth:`at_zoom`)
+
+    def at_zoom(self, zoom: float) -> FeatureCache:
+        """This cache for frames at their own scale (``zoom`` 1), else a cache of its own for frames resized by
+        ``zoom``: a step at two scales keeps each scale's features for the next step."""
+        if zoom == 1:
+            return self
+        if zoom not in self.zoomed:
+            self.zoomed[zoom] = FeatureCache()
+        return self.zoomed[zoom]
 
     def get(self, keys: Sequence[Hashable], encode: Callable[[list], list]) -> list:
         keys = list(keys)

@@ -298,6 +298,7 @@ class PredictDock(DvosDock):
             passes=passes,
             reference_masks=reference_masks,
             precision=self.compute.precision.currentText(),
+            scales=self.compute.scales.currentText(),
             smooth_before=before,
             smooth_only_outliers=self.smooth_outliers.isChecked(),
             label=f"predict {len(ids)} video(s) as {name}" + (", then smooth them" if before else ""),
@@ -321,6 +322,7 @@ class PredictDock(DvosDock):
             overwrite=self.relabel.isChecked(),
             blend_with=blend,
             precision=self.compute.precision.currentText(),
+            scales=self.compute.scales.currentText(),
             label=f"pseudo-label {len(ids)} video(s)",
             on_result=self._pseudo_labelled,
         )
