@@ -163,6 +163,11 @@ def test_cli_config_file_and_options(tmp_path, capsys, project):
     assert main(["run-all", "--print-config", "--quick", "--epochs", "1"]) == 0
     quick = RunAllConfig.from_dict(__import__("yaml").safe_load(capsys.readouterr().out))
     assert quick.name == "quick" and quick.train["preset"] == "tiny" and quick.train["epochs"] == 1
+    assert quick.scales == "auto"
+    assert main(["run-all", "--print-config", "--scales", "trained"]) == 0
+    assert RunAllConfig.from_dict(__import__("yaml").safe_load(capsys.readouterr().out)).scales == "trained"
+    with pytest.raises(ValueError, match="scales must be one of"):
+        RunAllConfig(scales="half")
     assert main(["run-all", "--print-config", "--name", "a", "--epochs", "3", "--video-model", "both"]) == 0
     text = capsys.readouterr().out
     (tmp_path / "run.yaml").write_text(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def register(sub) -> None:
     from dvos_core.cli._common import add_threads, add_wait
+    from dvos_core.prediction_options import SCALES
 
     p = sub.add_parser(
         "run-all",
@@ -49,6 +50,11 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=int, help="epochs of every training phase (default: the machine's)")
     p.add_argument("--steps-per-epoch", type=int, help="cap on the steps of each epoch (quick runs)")
     p.add_argument("--no-match-motion", action="store_true", help="keep the synthesis engine's default motion")
+    p.add_argument(
+        "--scales",
+        choices=SCALES,
+        help="the scales pseudo-labels and predictions segment each frame at (default auto; see dvos predict --help)",
+    )
     p.add_argument("--seed", type=int, help="random seed of every stage (default 0)")
     p.add_argument("--device", help="auto (GPU when present), cpu, cuda, cuda:1, mps")
     add_threads(p)
@@ -78,6 +84,7 @@ def config_from_args(args):
         ("frames", "synth_frames"),
         ("seed", "seed"),
         ("device", "device"),
+        ("scales", "scales"),
     ):
         if getattr(args, opt) is not None:
             changes[key] = getattr(args, opt)
