@@ -40,7 +40,9 @@ def test_precision_choices_resolve_per_device(no_native_bf16, monkeypatch):
         use_bf16("cpu", "fp16")
     monkeypatch.setattr(device_mod, "cpu_native_bf16", lambda: True)
     assert use_bf16("cpu", "bf16") and not use_bf16("cpu")  # never bf16 on a CPU unless asked
-    assert describe_device("cpu", "bf16").endswith(", bf16)") and describe_device("cpu").endswith("threads)")
+    assert describe_device("cpu", "bf16").endswith(", bf16)") and describe_device("cpu").endswith(
+        ("threads)", "(1 thread)")
+    )
 
 
 def test_cpu_native_bf16_reads_the_cpu_flags():

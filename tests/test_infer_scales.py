@@ -84,3 +84,9 @@ def test_a_cpu_predicting_large_frames_is_told_of_the_trained_scale():
     assert scale_hint([(1080, 1920)], "cpu", "trained") is None  # already the fast way
     assert scale_hint([(1080, 1920)], "cuda", "auto") is None  # a GPU is fast enough
     assert scale_hint([(480, 640)], "cpu", "own") is None  # small frames
+
+
+def test_the_device_line_counts_the_threads_the_command_asked_for():
+    from dvos_core.cli.infer_cmds import _device_line
+
+    assert _device_line("cpu", threads=1) == "CPU (1 thread)"

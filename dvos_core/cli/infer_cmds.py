@@ -213,11 +213,14 @@ def _videos(project, args) -> list[str]:
     return ids
 
 
-def _device_line(device: str, precision: str = "auto") -> str:
+def _device_line(device: str, precision: str = "auto", threads: int | None = None) -> str:
+    """Where the job runs, with the CPU threads it will use (``threads``: the command's --threads)."""
     from dvos_core.infer import distributed
     from dvos_core.model import describe_device, select_device
+    from dvos_core.threads import local_processes, using_threads
 
-    return describe_device(select_device(distributed.rank_device(device)), precision)
+    with using_threads(threads, workers=local_processes()):
+        return describe_device(select_device(distributed.rank_device(device)), precision)
 
 
 LARGE_FRAME_PIXELS = 1_000_000  # frames from about 1280x800 up: a CPU takes seconds per frame at their own scale
@@ -245,7 +248,7 @@ def _predict(args) -> int:
     ckpt = resolve_checkpoint_path(project, args.checkpoint)
     image = resolve_checkpoint_path(project, args.image_model) if args.image_model else None
     ids = _videos(project, args)
-    print(f"device: {_device_line(args.device, args.precision)}; checkpoint: {ckpt}", file=sys.stderr)
+    print(f"device: {_device_line(args.device, args.precision, args.threads)}; checkpoint: {ckpt}", file=sys.stderr)
     device_type = select_device(distributed.rank_device(args.device)).type
     hint = scale_hint([project.video(v).shape[1:3] for v in ids], device_type, args.scales)
     if hint:
@@ -314,7 +317,7 @@ def _pseudo(args) -> int:
     ckpt = resolve_checkpoint_path(project, args.checkpoint)
     blend = [str(resolve_checkpoint_path(project, c)) for c in args.blend_with]
     ids = _videos(project, args)
-    print(f"device: {_device_line(args.device, args.precision)}; checkpoint: {ckpt}", file=sys.stderr)
+    print(f"device: {_device_line(args.device, args.precision, args.threads)}; checkpoint: {ckpt}", file=sys.stderr)
     if blend:
         print(f"blended with: {', '.join(blend)}", file=sys.stderr)
     df = pseudo_label(

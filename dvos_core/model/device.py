@@ -79,4 +79,5 @@ def describe_device(device, precision: str = "auto") -> str:
         return f"CUDA: {torch.cuda.get_device_name(idx)}" + (" (bf16)" if bf16 else " (fp32)")
     if device.type == "mps":
         return "Apple MPS (fp32)"
-    return f"CPU ({torch.get_num_threads()} threads" + (", bf16)" if bf16 else ")")
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'s' if n != 1 else ''}" + (", bf16)" if bf16 else ")")
