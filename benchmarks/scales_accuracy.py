@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import load_average
 
 
-def upscaled_set(name: str, factor: int, testdata: Path) -> dict:
+def upscaled_set(name: str, factor: float, testdata: Path) -> dict:
     """The benchmark set ``name`` (quick settings, its seed) with frames and masks enlarged ``factor`` times."""
     import accuracy_bench as ab
     import cv2
@@ -54,7 +54,7 @@ def dice(prob: np.ndarray, truth: np.ndarray) -> float:
     return 1.0 if total == 0 else float(2 * (pred & truth).sum() / total)
 
 
-def one(name: str, factor: int, scales: str, workdir: Path, testdata: Path) -> dict:
+def one(name: str, factor: float, scales: str, workdir: Path, testdata: Path) -> dict:
     import accuracy_bench as ab
 
     from dvos_core.infer import predict_array
@@ -86,7 +86,7 @@ def main(argv=None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", nargs="+", default=list(ab.ALL_SETS), choices=ab.ALL_SETS)
-    ap.add_argument("--factor", type=int, default=2, help="upscaling of frames and masks (default 2)")
+    ap.add_argument("--factor", type=float, default=2, help="upscaling of frames and masks (default 2)")
     ap.add_argument("--scales", nargs="+", default=["own", "auto"], choices=("auto", "own", "trained", "both"))
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--out", help="also append the JSON lines here")
