@@ -448,6 +448,12 @@ def _predict_and_compare(project, cfg: RunAllConfig, run: Stages, checkpoints: d
     jobs = [(v, m) for v in plan["test"] for m in checkpoints]
     main = cfg.model_name(cfg.video_models[0]) if cfg.video_models else cfg.model_name("image")
     jobs += [(v, main) for v in plan["predict"] if v not in plan["test"]]
+    from dvos_core.infer.scales import scale_hint
+
+    shapes = [project.video(v).shape[1:3] for v, _ in jobs]
+    hint = scale_hint(shapes, "gpu" if _gpu(cfg) else "cpu", cfg.scales, "`--scales trained` (scales: trained)")
+    if hint:
+        run.log(f"      {hint}")
     for k, (video, name) in enumerate(jobs):
         predict_video(
             project,

@@ -77,13 +77,13 @@ def test_prediction_records_its_scales_and_predicts_again_at_others(tmp_path):
 
 
 def test_a_cpu_predicting_large_frames_is_told_of_the_trained_scale():
-    from dvos_core.cli.infer_cmds import scale_hint
+    from dvos_core.infer.scales import scale_hint
 
-    hint = scale_hint([(480, 640), (1080, 1920)], "cpu", "auto")
-    assert "1920x1080" in hint and "--scales trained" in hint
-    assert scale_hint([(1080, 1920)], "cpu", "trained") is None  # already the fast way
-    assert scale_hint([(1080, 1920)], "cuda", "auto") is None  # a GPU is fast enough
-    assert scale_hint([(480, 640)], "cpu", "own") is None  # small frames
+    hint = scale_hint([(480, 640), (1080, 1920)], "cpu", "auto", "--scales trained")
+    assert "1920x1080" in hint and "; --scales trained segments them" in hint
+    assert scale_hint([(1080, 1920)], "cpu", "trained", "") is None  # already the fast way
+    assert scale_hint([(1080, 1920)], "cuda", "auto", "") is None  # a GPU is fast enough
+    assert scale_hint([(480, 640)], "cpu", "own", "") is None  # small frames
 
 
 def test_the_device_line_counts_the_threads_the_command_asked_for():

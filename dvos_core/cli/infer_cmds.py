@@ -223,24 +223,9 @@ def _device_line(device: str, precision: str = "auto", threads: int | None = Non
         return describe_device(select_device(distributed.rank_device(device)), precision)
 
 
-LARGE_FRAME_PIXELS = 1_000_000  # frames from about 1280x800 up: a CPU takes seconds per frame at their own scale
-
-
-def scale_hint(shapes, device_type: str, scales: str) -> str | None:
-    """A note for frames large enough that a CPU takes long at their own scale (``shapes``: (H, W) of the videos),
-    unless ``scales`` already avoids it; None otherwise."""
-    big = [s for s in shapes if s[0] * s[1] >= LARGE_FRAME_PIXELS]
-    if device_type != "cpu" or scales == "trained" or not big:
-        return None
-    h, w = max(big, key=lambda s: s[0] * s[1])
-    return (
-        f"note: frames of {w}x{h} px on a CPU take seconds each at their own scale; --scales trained segments them "
-        f"at the scale the model was trained at instead, about 10 times faster (coarser edges)"
-    )
-
-
 def _predict(args) -> int:
     from dvos_core.infer import distributed, predict_video, resolve_checkpoint_path
+    from dvos_core.infer.scales import scale_hint
     from dvos_core.model import select_device
     from dvos_core.store import Project
 
@@ -250,7 +235,7 @@ def _predict(args) -> int:
     ids = _videos(project, args)
     print(f"device: {_device_line(args.device, args.precision, args.threads)}; checkpoint: {ckpt}", file=sys.stderr)
     device_type = select_device(distributed.rank_device(args.device)).type
-    hint = scale_hint([project.video(v).shape[1:3] for v in ids], device_type, args.scales)
+    hint = scale_hint([project.video(v).shape[1:3] for v in ids], device_type, args.scales, "--scales trained")
     if hint:
         print(hint, file=sys.stderr)
     cancel, total = cancel_on_sigint(), 0
