@@ -40,3 +40,19 @@ def check_scales(value: str) -> None:
     """A ValueError naming the choices unless ``value`` is one of :data:`SCALES`."""
     if value not in SCALES:
         raise ValueError(f"scales must be one of {SCALES}, got {value!r}")
+
+
+LARGE_FRAME_PIXELS = 1_000_000  # frames from about 1280x800 up: a CPU takes seconds per frame at their own scale
+
+
+def scale_hint(shapes, device_type: str, scales: str, how: str) -> str | None:
+    """A note for frames large enough that a CPU takes long at their own scale (``shapes``: (H, W) of the videos;
+    ``how``: how to ask for the trained scale, e.g. "--scales trained"), unless ``scales`` already avoids it."""
+    big = [tuple(s) for s in shapes if s[0] * s[1] >= LARGE_FRAME_PIXELS]
+    if device_type != "cpu" or scales == "trained" or not big:
+        return None
+    h, w = max(big, key=lambda s: s[0] * s[1])
+    return (
+        f"note: frames of {w}x{h} px on a CPU take seconds each at their own scale; {how} segments them at the "
+        f"scale the model was trained at instead, about 10 times faster (coarser edges)"
+    )

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from dvos_core.prediction_options import check_scales
+from dvos_core.prediction_options import check_scales, scale_hint
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.threads import runs_with_threads
 
@@ -448,8 +448,6 @@ def _predict_and_compare(project, cfg: RunAllConfig, run: Stages, checkpoints: d
     jobs = [(v, m) for v in plan["test"] for m in checkpoints]
     main = cfg.model_name(cfg.video_models[0]) if cfg.video_models else cfg.model_name("image")
     jobs += [(v, main) for v in plan["predict"] if v not in plan["test"]]
-    from dvos_core.infer.scales import scale_hint
-
     shapes = [project.video(v).shape[1:3] for v, _ in jobs]
     hint = scale_hint(shapes, "gpu" if _gpu(cfg) else "cpu", cfg.scales, "`--scales trained` (scales: trained)")
     if hint:

@@ -56,14 +56,19 @@ class ComputeRows:
         self.update()
         _machine.when_known(lambda info: self.update(), owner=self.widget)
 
+    def device_kind(self) -> str:
+        """ "cpu", "cuda" or "mps": the device the choice runs on ("auto" until the machine probe has answered)."""
+        info = _machine.known()
+        choice = self.device.currentText()
+        return (info["device"] if info and choice == "auto" else choice).split(":")[0]
+
     def update(self) -> None:
         ok, text = _machine.device_line(self.device.currentText(), _machine.known())
         self.device_label.setText(text)
         self.device_label.setStyleSheet("" if ok else "font-weight: bold")
         n = self.threads.value()
-        info = _machine.known()
         choice = self.device.currentText()
-        kind = (info["device"] if info and choice == "auto" else choice).split(":")[0]
+        kind = self.device_kind()
         where = {"cpu": "CPU", "cuda": "GPU", "mps": "Apple GPU"}.get(kind, kind) if ok else f"{choice} unavailable"
         self.widget.title = f"Compute: {where}, {n} thread{'s' if n > 1 else ''}"
         self.widget.set_expanded(self.widget.expanded or not ok)  # an unusable choice is shown, not hidden

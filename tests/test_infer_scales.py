@@ -77,7 +77,7 @@ def test_prediction_records_its_scales_and_predicts_again_at_others(tmp_path):
 
 
 def test_a_cpu_predicting_large_frames_is_told_of_the_trained_scale():
-    from dvos_core.infer.scales import scale_hint
+    from dvos_core.prediction_options import scale_hint
 
     hint = scale_hint([(480, 640), (1080, 1920)], "cpu", "auto", "--scales trained")
     assert "1920x1080" in hint and "; --scales trained segments them" in hint

@@ -240,3 +240,19 @@ def test_predict_step_exports_the_reviewed_models_masks_with_head_counts(
     assert (tmp_path / "out" / "field" / "masks.csv").exists() and not (tmp_path / "out" / "unpredicted").exists()
     text = pr.messages.text()
     assert f"exported {2 * len(gt)} masks of 2 video(s)" in text and "no bad predictions of unpredicted" in text
+
+
+def test_predict_notes_the_trained_scale_for_large_frames_on_a_cpu(make_napari_viewer, tmp_project):
+    tmp_project.add_video_array("small", np.zeros((2, 64, 64, 3), np.uint8), split="test")
+    tmp_project.add_video_array("big", np.zeros((2, 1000, 1100, 3), np.uint8), split="train")
+    viewer = make_napari_viewer()
+    pr = dock(viewer, "Predict")
+    pr.state.set_project(tmp_project)
+    pr.compute.device.setCurrentText("cpu")
+    pr.scope.setCurrentText("test videos")
+    assert pr.scale_note.isHidden()  # 64 px frames: nothing to say
+    pr.scope.setCurrentText("all videos")
+    assert not pr.scale_note.isHidden() and "1100x1000" in pr.scale_note.text()
+    assert "scales: trained" in pr.scale_note.text()
+    pr.compute.scales.setCurrentText("trained")  # already the fast way
+    assert pr.scale_note.isHidden()

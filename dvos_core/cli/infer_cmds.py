@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from dvos_core.cli._common import TerminalProgress, add_project, add_threads, add_wait, cancel_on_sigint
-from dvos_core.prediction_options import AUTO_MAX_ZOOM, PRECISIONS, REFERENCE_MASKS, SCALES
+from dvos_core.prediction_options import AUTO_MAX_ZOOM, PRECISIONS, REFERENCE_MASKS, SCALES, scale_hint
 
 
 def register(sub) -> None:
@@ -225,7 +225,6 @@ def _device_line(device: str, precision: str = "auto", threads: int | None = Non
 
 def _predict(args) -> int:
     from dvos_core.infer import distributed, predict_video, resolve_checkpoint_path
-    from dvos_core.infer.scales import scale_hint
     from dvos_core.model import select_device
     from dvos_core.store import Project
 

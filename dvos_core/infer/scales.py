@@ -20,7 +20,6 @@ from dvos_core.prediction_options import AUTO_MAX_ZOOM, check_scales
 
 DEFAULT_EVAL_CROP = 512  # AugmentConfig.eval_crop's default (checkpoints record only the settings that differ)
 SAME_SCALE = 0.98  # a trained scale this close to 1 is the frame's own
-LARGE_FRAME_PIXELS = 1_000_000  # frames from about 1280x800 up: a CPU takes seconds per frame at their own scale
 
 
 @dataclass(frozen=True)
@@ -100,16 +99,3 @@ def averaged(zooms: tuple[float, ...], height: int, width: int, run) -> np.ndarr
         p = enlarge(run(z), height, width)
         total = p if total is None else total + p
     return total / len(zooms) if len(zooms) > 1 else total
-
-
-def scale_hint(shapes, device_type: str, scales: str, how: str) -> str | None:
-    """A note for frames large enough that a CPU takes long at their own scale (``shapes``: (H, W) of the videos;
-    ``how``: how to ask for the trained scale, e.g. "--scales trained"), unless ``scales`` already avoids it."""
-    big = [tuple(s) for s in shapes if s[0] * s[1] >= LARGE_FRAME_PIXELS]
-    if device_type != "cpu" or scales == "trained" or not big:
-        return None
-    h, w = max(big, key=lambda s: s[0] * s[1])
-    return (
-        f"note: frames of {w}x{h} px on a CPU take seconds each at their own scale; {how} segments them at the "
-        f"scale the model was trained at instead, about 10 times faster (coarser edges)"
-    )

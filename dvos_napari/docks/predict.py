@@ -26,7 +26,7 @@ from qtpy.QtWidgets import (
 from dvos_napari._compute import ComputeRows
 from dvos_napari._layers import refresh_masks, show_predictions
 from dvos_napari._models import checkpoint_kind, model_checkpoints
-from dvos_napari._widgets import DvosDock, button, compact_combo, section
+from dvos_napari._widgets import DvosDock, button, compact_combo, section, wrapped_label
 
 PSEUDO_SCOPES = ("all training videos", "current video")
 SCOPES = ("current video", "test videos", "all videos")
@@ -175,6 +175,9 @@ class PredictDock(DvosDock):
         lay.addWidget(self.pseudo_button)
         lay.addWidget(section("2. Predict videos"))
         lay.addLayout(f)
+        self.scale_note = wrapped_label("")  # large frames on a CPU: the trained scale is much faster
+        self.scale_note.setVisible(False)
+        lay.addWidget(self.scale_note)
         lay.addWidget(self.predict_button)
         lay.addWidget(section("3. Export masks and head counts"))
         self.export_button = button(
@@ -191,6 +194,10 @@ class PredictDock(DvosDock):
         self._models: dict = {}
         self.state.project_changed.connect(lambda *_: self.refresh())
         self.state.store_changed.connect(self.refresh)
+        self.state.video_changed.connect(lambda *_: self._update_scale_note())
+        self.scope.currentTextChanged.connect(lambda *_: self._update_scale_note())
+        self.compute.scales.currentTextChanged.connect(lambda *_: self._update_scale_note())
+        self.compute.device.currentTextChanged.connect(lambda *_: self._update_scale_note())
         self.refresh()
 
     # ---- choices ---------------------------------------------------------------------------------------------
@@ -218,6 +225,19 @@ class PredictDock(DvosDock):
             if text:
                 c.setCurrentText(text)
         self._update_kind()
+        self._update_scale_note()
+
+    def _update_scale_note(self) -> None:
+        """Shown when the videos under 'run on' have large frames and the job would run on a CPU at their scale."""
+        from dvos_core.prediction_options import scale_hint
+
+        try:
+            shapes = [self.state.project.video(v).shape[1:3] for v in self.video_ids(self.scope.currentText())]
+        except Exception:  # no project or video yet: nothing to say
+            shapes = []
+        hint = scale_hint(shapes, self.compute.device_kind(), self.compute.scales.currentText(), "scales: trained")
+        self.scale_note.setText(f"{hint} (Compute section)" if hint else "")
+        self.scale_note.setVisible(bool(hint))
 
     def model_kind(self) -> str | None:
         """Kind (frame, dvos, context) of the chosen model, from its config.yaml; None when unknown."""
