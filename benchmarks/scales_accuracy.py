@@ -54,21 +54,24 @@ def dice(prob: np.ndarray, truth: np.ndarray) -> float:
     return 1.0 if total == 0 else float(2 * (pred & truth).sum() / total)
 
 
-def one(name: str, factor: float, scales: str, workdir: Path, testdata: Path) -> dict:
+def one(name: str, factor: float, scales: str, workdir: Path, testdata: Path, train_extra: dict | None = None) -> dict:
     import accuracy_bench as ab
 
     from dvos_core.infer import predict_array
     from dvos_core.run_all import RunAllConfig, run_all
     from dvos_core.store import Project
 
-    path = workdir / f"{name}_{factor}x_{scales}.dvos"
+    tag = "" if not train_extra else "_" + "_".join(f"{k}" for k in sorted(train_extra))
+    path = workdir / f"{name}_{factor}x_{scales}{tag}.dvos"
     if not path.exists():
         ab.build_project(path, upscaled_set(name, factor, testdata), ab.Settings.quick())
     t0 = time.time()
     train = {"preset": "tiny", "epochs": 2, "max_steps_per_epoch": 25, "batch_size": 4, "device": "cpu"}
+    train.update(train_extra or {})
     res = run_all(path, RunAllConfig.quick(train=train, device="cpu", scales=scales), log=lambda s: None, threads=1)
     table = res.comparison.set_index("model")
-    row = {"set": name, "factor": factor, "scales": scales, "run_s": round(time.time() - t0)}
+    row = {"set": name, "factor": factor, "scales": scales, "train": train_extra or {}}
+    row["run_s"] = round(time.time() - t0)
     row.update({m: round(float(table.loc[m, "dice"]), 4) for m in res.checkpoints})
     video = Project.open(path).video("test")
     frames = video.read_frames(0, video.n_frames)
@@ -88,6 +91,7 @@ def main(argv=None) -> None:
     ap.add_argument("--sets", nargs="+", default=list(ab.ALL_SETS), choices=ab.ALL_SETS)
     ap.add_argument("--factor", type=float, default=2, help="upscaling of frames and masks (default 2)")
     ap.add_argument("--scales", nargs="+", default=["own", "auto"], choices=("auto", "own", "trained", "both"))
+    ap.add_argument("--train", type=json.loads, default=None, help="TrainConfig values over the quick ones (JSON)")
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--out", help="also append the JSON lines here")
     args = ap.parse_args(argv)
@@ -96,7 +100,7 @@ def main(argv=None) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     for name in args.sets:
         for scales in args.scales:
-            line = json.dumps(one(name, args.factor, scales, workdir, testdata))
+            line = json.dumps(one(name, args.factor, scales, workdir, testdata, args.train))
             print(line, flush=True)
             if args.out:
                 with open(args.out, "a") as f:
