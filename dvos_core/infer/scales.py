@@ -18,7 +18,6 @@ import numpy as np
 
 from dvos_core.prediction_options import AUTO_MAX_ZOOM, check_scales
 
-DEFAULT_EVAL_CROP = 512  # AugmentConfig.eval_crop's default (checkpoints record only the settings that differ)
 SAME_SCALE = 0.98  # a trained scale this close to 1 is the frame's own
 
 
@@ -29,7 +28,7 @@ class Scales:
 
     choice: str = "auto"
     size: int | None = None
-    eval_crop: int = DEFAULT_EVAL_CROP
+    eval_crop: int = 512  # AugmentConfig.eval_crop's default
 
     def __post_init__(self):
         check_scales(self.choice)
@@ -43,7 +42,9 @@ class Scales:
         size = train.get("size") or info.get("input_size")
         if isinstance(size, (tuple, list)):
             size = max(size)
-        crop = (train.get("augment") or {}).get("eval_crop") or DEFAULT_EVAL_CROP
+        from dvos_core.data.augment import AugmentConfig  # a checkpoint records only the settings that differ
+
+        crop = (train.get("augment") or {}).get("eval_crop") or AugmentConfig().eval_crop
         return cls(choice, int(size) if size else None, int(crop))
 
     def trained_zoom(self, height: int, width: int) -> float:
