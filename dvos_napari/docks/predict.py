@@ -233,7 +233,7 @@ class PredictDock(DvosDock):
 
         try:
             shapes = [self.state.project.video(v).shape[1:3] for v in self.video_ids(self.scope.currentText())]
-        except Exception:  # no project or video yet: nothing to say
+        except ValueError:  # no project, video or videos of the scope yet (video_ids says so): nothing to say
             shapes = []
         hint = scale_hint(shapes, self.compute.device_kind(), self.compute.scales.currentText(), "scales: trained")
         self.scale_note.setText(f"{hint} (Compute section)" if hint else "")
