@@ -400,6 +400,47 @@ def test_the_mask_corrector_sees_frame_t_and_switches_off_with_the_prior(tmp_pat
         assert torch.equal(loaded.eval()(q, refs, masks, valid, heads=("mask",))["mask"], full["mask"])
 
 
+def test_references_encoded_a_few_at_a_time_give_the_same_answer_and_gradients(monkeypatch):
+    """``ref_chunk`` only changes how many reference frames share an encoder pass; on a CPU the predictor passes
+    the references of a large tile one at a time (faster: a batch's large maps leave the caches)."""
+    from dvos_core.infer import engine
+    from dvos_core.infer.context import ContextPredictor
+
+    model = _fused_model()
+    q, refs, masks, valid = inputs(b=2, t=3)
+    with torch.no_grad():
+        whole = model(q, refs, masks, valid, heads=("mask", "frame"))
+        for chunk in (1, 2, 4):
+            parts = model(q, refs, masks, valid, heads=("mask", "frame"), ref_chunk=chunk)
+            for k in whole:
+                torch.testing.assert_close(parts[k], whole[k], rtol=1e-5, atol=1e-5)
+    model.train()
+    grads = []
+    for chunk in (None, 2):
+        model.zero_grad()
+        model(q, refs, masks, valid, ref_chunk=chunk)["mask"].sum().backward()
+        grads.append(model.encoder.stem.weight.grad.clone())
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-5)
+    model.eval()
+
+    asked = []
+
+    class Spy(torch.nn.Module):  # the model as the predictor calls it
+        tau = model.tau
+
+        def forward(self, *args, **kwargs):
+            asked.append(kwargs.get("ref_chunk"))
+            return model(*args, **kwargs)
+
+    frames = np.random.default_rng(2).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    monkeypatch.setattr(engine, "SINGLE_TILE_PIXELS", 64 * 64)
+    one = ContextPredictor(Spy(), "cpu", tile_size=64).predict(frames[2], [frames[0], frames[1]], [None, None])
+    monkeypatch.setattr(engine, "SINGLE_TILE_PIXELS", 128 * 128)
+    together = ContextPredictor(Spy(), "cpu", tile_size=64).predict(frames[2], [frames[0], frames[1]], [None, None])
+    assert asked == [1, 2]
+    np.testing.assert_allclose(one, together, atol=1e-5)
+
+
 @pytest.mark.parametrize("mode", ["independent", "chained"])
 def test_a_predicted_frame_lends_its_own_mask_alone_or_its_full_prediction(mode):
     from dvos_core.infer.context import ContextPredictor, run_context

@@ -38,6 +38,7 @@ class ContextPredictor:
         references: str = "previous",
         reference_masks: str = "chained",
         scales: Scales | None = None,
+        refs_per_pass: int | None = None,
     ):
         if tile_size < MULTIPLE or tile_size % MULTIPLE:
             raise ValueError(f"tile size must be a positive multiple of {MULTIPLE}, got {tile_size}")
@@ -54,6 +55,9 @@ class ContextPredictor:
         self.aligner = SequenceAligner()
         # the scales each frame is segmented at (default: its own only); the alignment is made once, at its own
         self.scales = scales if scales is not None else Scales("own")
+        # reference frames per encoder pass: None = the device's rule (engine.frames_per_pass: on a CPU, large tiles'
+        # one at a time); a number = that many (the benchmark compares them)
+        self.refs_per_pass = refs_per_pass
 
     def inputs(self, query, refs, ref_masks, times=None):
         """Model inputs (numpy, unpadded): the references warped onto the query (T, H, W, 3) uint8 and their masks
@@ -102,6 +106,7 @@ class ContextPredictor:
 
     def _tiles(self, query, r8, rm, heads) -> np.ndarray:
         """(len(heads), H, W) probabilities from the query and its warped references and masks, tile by tile."""
+        from dvos_core.infer.engine import frames_per_pass
         from dvos_core.model import to_model_input
 
         h, w = query.shape[:2]
@@ -114,6 +119,10 @@ class ContextPredictor:
         tiles = tile_grid(hp, wp, self.tile_size, self.overlap)
         blender = Blender(len(heads), hp, wp, self.overlap)
         valid = torch.ones(1, n_refs, device=self.device)
+        # on a CPU the references of a large tile are encoded one at a time, as the other models' frames are
+        chunk = self.refs_per_pass or (
+            frames_per_pass(self.device, tiles[0].h * tiles[0].w, n_refs) if n_refs else None
+        )
         for tile in tiles:
             ys, xs = tile.slices
             qt = to_model_input(torch.from_numpy(np.ascontiguousarray(q[ys, xs])).to(self.device))[None]
@@ -123,7 +132,7 @@ class ContextPredictor:
                 mt = torch.from_numpy(np.ascontiguousarray(rm[:, :, ys, xs])).to(self.device)[None]
                 args += [rt, mt, valid]
             with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
-                out = self.model(*args, heads=heads)
+                out = self.model(*args, heads=heads, ref_chunk=chunk)
             logits = torch.cat([out[k] for k in heads], 1)[0]
             blender.add(tile, torch.sigmoid(logits.float()).cpu().numpy(), single=len(tiles) == 1)
         return blender.result(h, w)

@@ -26,6 +26,20 @@ FLIPS = (None, "h", "v", "hv")
 SINGLE_TILE_PIXELS = 128 * 128  # on a CPU, tiles this large (pixels) are encoded and decoded one at a time
 
 
+def frames_per_pass(device: torch.device, tile_pixels: int, n: int) -> int:
+    """How many of ``n`` frames (or windows) of ``tile_pixels`` pixels go through a network at once: on a CPU, large
+    tiles one at a time (their fast convolutions run one image at a time anyway, and the larger maps of a batch leave
+    the caches); on a GPU all of them. Encoding: a video's first step, tau frames, then needs no more memory than the
+    next ones and the kernel choice sees one set of shapes - 3.5 s less over the first six frames of the paper model
+    at 512^2, peak memory 0.3 GB lower. Decoding: the paper model at 512^2, one thread, took 6.2-6.5 s per frame with
+    4 windows at once, 5.3-5.9 s with 2 and 4.2-4.5 s one at a time; 3.5-3.7 against 2.7-3.0 s with 2 threads; the
+    `small` one at 512^2 1.4-1.7 against 1.3 s. The context model's references: 1.2-1.3x faster per frame one at a
+    time (the demo's model, 256^2 and 512^2 tiles, one thread; docs/benchmarks.md)."""
+    if torch.device(device).type == "cpu" and tile_pixels >= SINGLE_TILE_PIXELS:
+        return 1
+    return max(1, int(n))
+
+
 def resolve_checkpoint_path(project, spec) -> Path:
     """A checkpoint path from ``spec``: an existing file, or a model name in the project (``models/<name>/best.pt``)."""
     p = Path(spec)
@@ -317,15 +331,8 @@ class Predictor:
 
     def at_once(self, tile_pixels: int, n: int) -> int:
         """How many of ``n`` tiles (to encode) or windows (to decode) of ``tile_pixels`` pixels go through the network
-        at once: on a CPU, large tiles one at a time (their convolutions run one image at a time anyway, and the
-        larger maps of a batch leave the caches. Encoding: a video's first step, tau frames, then needs no more memory
-        than the next ones and the kernel choice sees one set of shapes - 3.5 s less over the first six frames of the
-        paper model at 512^2, peak memory 0.3 GB lower. Decoding: the paper model at 512^2, one thread, took 6.2-6.5
-        s per frame with 4 windows at once, 5.3-5.9 s with 2 and 4.2-4.5 s one at a time; 3.5-3.7 against 2.7-3.0 s
-        with 2 threads; the `small` one at 512^2 1.4-1.7 against 1.3 s); on a GPU all of them."""
-        if self.device.type == "cpu" and tile_pixels >= SINGLE_TILE_PIXELS:
-            return 1
-        return max(1, int(n))
+        at once (:func:`frames_per_pass`)."""
+        return frames_per_pass(self.device, tile_pixels, n)
 
     def _encode_keys(self, padded: _PaddedFrames, tile, keys: list) -> list:
         ys, xs = tile.slices

@@ -107,6 +107,17 @@ class ContextNet(_UNet):
         diff = torch.where(n > 0, mean - query, torch.zeros_like(query))
         return self.ref_input(torch.cat([diff, (n > 0).to(query.dtype).expand_as(query[:, :1])], 1))
 
+    def _encode_refs(self, frames: torch.Tensor, chunk: int | None) -> list:
+        """The encoder's skips (up to the coarsest fused level) of the (N, 3, H, W) reference frames, ``chunk`` frames
+        per pass (None: all at once). Same values either way (every layer works per frame); on a CPU the large maps
+        of a batch leave the caches, so prediction passes one frame at a time
+        (:func:`dvos_core.infer.engine.frames_per_pass`)."""
+        upto = max(self.fusion_levels)
+        if not chunk or chunk >= frames.shape[0]:
+            return self.encoder(frames, upto=upto)[1]
+        parts = [self.encoder(frames[s : s + chunk], upto=upto)[1] for s in range(0, frames.shape[0], chunk)]
+        return [torch.cat(level) for level in zip(*parts)]
+
     def _sharp_masks(self, ref_masks, per_offset, offsets, scale: int) -> torch.Tensor:
         """The references' full-resolution masks (B, T, 2, H, W) weighted by the attention of the finest fused
         level (B, T, n_offsets, h, w; ``scale`` = H / h): each reference's mask moved by the offset its weight is for
@@ -136,6 +147,7 @@ class ContextNet(_UNet):
         stochastic: bool = False,
         heads=("mask", "frame"),
         alone_query=None,
+        ref_chunk: int | None = None,
     ) -> dict:
         """The heads' outputs (mask logits, cleaned frame); ``heads=("mask",)`` skips the frame head (prediction).
         ``"mask_alone"`` in ``heads`` adds the mask logits of frame t decoded without its references (what the model
@@ -157,7 +169,7 @@ class ContextNet(_UNet):
         full = query.shape[-2:]
         if has_refs:
             b, t = refs.shape[:2]
-            _, ref_skips = self.encoder(refs.flatten(0, 1), upto=max(self.fusion_levels))
+            ref_skips = self._encode_refs(refs.flatten(0, 1), ref_chunk)
             for level in self.fusion_levels:  # finest first
                 f = ref_skips[level]
                 pooled = F.avg_pool2d(ref_masks.flatten(0, 1), 2**level) if level else ref_masks.flatten(0, 1)
