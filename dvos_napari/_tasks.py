@@ -66,27 +66,37 @@ def predict_videos(
     return n
 
 
-def export_predictions(project, video_ids, out_dir, model=None, progress=None, cancel=None) -> dict:
+def export_predictions(
+    project, video_ids, out_dir, model=None, overlay_video=False, progress=None, cancel=None
+) -> dict:
     """``dvos_core.io.export_masks`` of each video's predictions (``model``'s, default each video's most recent set)
     into ``out_dir/<video>/`` (masks and a masks.csv with the heads of every frame), one progress range over all of
-    them; videos without such predictions are skipped. Returns {"written": {video: frames}, "skipped": [video]}."""
+    them; with ``overlay_video`` also ``<video>_overlay.mp4`` there (:func:`dvos_core.io.write_overlay_video`: the
+    video with the outlines and head count of every frame). Videos without such predictions are skipped. Returns
+    {"written": {video: frames}, "skipped": [video], "videos": [overlay video paths]}."""
     from pathlib import Path
 
-    from dvos_core.io import export_masks
+    from dvos_core.io import export_masks, write_overlay_video
     from dvos_core.progress import Steps
 
-    written, skipped = {}, []
+    written, skipped, videos = {}, [], []
     for i, vid in enumerate(video_ids):
         models = project.video(vid).predictions.models()
         if not models or (model is not None and model not in models):
             skipped.append(vid)
             continue
-        sub = Steps(progress, start=i, span=1, total=len(video_ids), prefix=f"{vid}: ")
-        paths = export_masks(
-            project, vid, Path(out_dir) / vid, which="predictions", model=model, progress=sub, cancel=cancel
-        )
+        out = Path(out_dir) / vid
+        parts = 2 if overlay_video else 1  # progress: the masks, then the video
+        sub = Steps(progress, start=parts * i, span=1, total=parts * len(video_ids), prefix=f"{vid}: ")
+        paths = export_masks(project, vid, out, which="predictions", model=model, progress=sub, cancel=cancel)
         written[vid] = len(paths)
-    return {"written": written, "skipped": skipped}
+        if overlay_video:
+            sub = Steps(progress, start=2 * i + 1, span=1, total=2 * len(video_ids), prefix=f"{vid}: ")
+            done = write_overlay_video(
+                project, vid, out / f"{vid}_overlay.mp4", model=model, progress=sub, cancel=cancel
+            )
+            videos.append(done["path"])
+    return {"written": written, "skipped": skipped, "videos": videos}
 
 
 def match_density(project, base, progress=None, cancel=None) -> dict:

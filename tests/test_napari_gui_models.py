@@ -222,6 +222,7 @@ def test_predict_step_exports_the_reviewed_models_masks_with_head_counts(
 ):
     """Export (Predict step): the prediction set under review, for the videos under 'run on', one folder per video
     with masks.csv counting the heads of every frame; a video without that set is said to be skipped."""
+    import cv2
     import pandas as pd
 
     from dvos_core.evaluate.metrics import count_objects
@@ -240,6 +241,12 @@ def test_predict_step_exports_the_reviewed_models_masks_with_head_counts(
     assert (tmp_path / "out" / "field" / "masks.csv").exists() and not (tmp_path / "out" / "unpredicted").exists()
     text = pr.messages.text()
     assert f"exported {2 * len(gt)} masks of 2 video(s)" in text and "no bad predictions of unpredicted" in text
+    pr.export_video.setChecked(True)  # and an overlay video of each, for sharing
+    assert wait_job(qtbot, pr.export(tmp_path / "with_video")) == "ok"
+    cap = cv2.VideoCapture(str(tmp_path / "with_video" / "plot" / "plot_overlay.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == len(gt)
+    assert (tmp_path / "with_video" / "field" / "field_overlay.mp4").exists()
+    assert "2 overlay video(s) beside them" in pr.messages.text()
 
 
 def test_predict_notes_the_trained_scale_for_large_frames_on_a_cpu(make_napari_viewer, tmp_project):

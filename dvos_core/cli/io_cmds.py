@@ -104,6 +104,25 @@ def register(sub) -> None:
     p.set_defaults(func=_export_masks)
 
     p = sub.add_parser(
+        "export-video",
+        help="save a video with its masks drawn on it (mp4/avi), for sharing",
+        description="Write one video as an .mp4 or .avi file with the outlines of its heads drawn on every frame and "
+        "the frame's head count (parts of at least --min-area pixels, as dvos evaluate counts them) in its corner: "
+        "a model's predictions with --predictions (default the most recent set), else the stored masks (painted, "
+        "corrected, pseudo). Frames without a mask say so. The file appears only when it is whole.",
+    )
+    add_project(p)
+    p.add_argument("video_id", metavar="VIDEO_ID", help="the video to write")
+    p.add_argument("out", metavar="OUT", help="the video file to write: a name ending in .mp4 or .avi")
+    p.add_argument("--predictions", action="store_true", help="draw a model's predictions instead of the stored masks")
+    p.add_argument("--model", help="with --predictions: whose predictions (default: the most recent set)")
+    p.add_argument("--fps", type=float, help="frames per second (default: the source video's, else 10)")
+    p.add_argument(
+        "--min-area", type=int, default=16, help="smallest head outlined and counted, in pixels (default 16)"
+    )
+    p.set_defaults(func=_export_video)
+
+    p = sub.add_parser(
         "export-csv",
         help="export frames and masks in the reference DVOS CSV layout",
         description="Write frames and masks as PNG files plus a CSV with columns VID, FID, Image, Mask, Label, the "
@@ -217,6 +236,32 @@ def _export_masks(args) -> int:
         min_area=args.min_area,
     )
     print(f"{args.video_id}: wrote {len(paths)} masks to {args.out_dir}")
+    return 0
+
+
+def _export_video(args) -> int:
+    if args.model and not args.predictions:
+        raise ValueError("--model chooses whose predictions to draw; add --predictions")
+    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
+    from dvos_core.io import write_overlay_video
+    from dvos_core.store import Project
+
+    project = Project.open(args.project, mode="r")
+    done = write_overlay_video(
+        project,
+        args.video_id,
+        args.out,
+        which="predictions" if args.predictions else "labels",
+        model=args.model,
+        fps=args.fps,
+        min_area=args.min_area,
+        progress=TerminalProgress(),
+        cancel=cancel_on_sigint(),
+    )
+    print(
+        f"{args.video_id}: wrote {done['frames']} frames ({done['with_masks']} with {done['masks']}) at "
+        f"{done['fps']:g} fps to {done['path']}"
+    )
     return 0
 
 

@@ -7,6 +7,7 @@ from dvos_core.io.convert import to_rgb8
 from dvos_core.io.csv_layout import export_reference_csv, import_reference_csv
 from dvos_core.io.import_video import import_video
 from dvos_core.io.masks import export_masks, import_masks, read_mask_file
+from dvos_core.io.overlay_video import write_overlay_video
 from dvos_core.io.preprocess import Preprocess
 from dvos_core.io.readers import CV2VideoReader, FolderReader, TiffReader, VideoReader, open_video, read_image
 
@@ -25,4 +26,5 @@ __all__ = [
     "read_image",
     "read_mask_file",
     "to_rgb8",
+    "write_overlay_video",
 ]

@@ -187,6 +187,12 @@ class PredictDock(DvosDock):
             "video's most recent) as images into a folder, one subfolder per video, each with a masks.csv listing the "
             "heads of every frame",
         )
+        self.export_video = QCheckBox("with an overlay video of each (mp4)")
+        self.export_video.setToolTip(
+            "also write <video>_overlay.mp4 into each video's subfolder: the video with the outlines of its predicted "
+            "heads and each frame's head count, for sharing outside napari (dvos export-video)"
+        )
+        lay.addWidget(self.export_video)
         lay.addWidget(self.export_button)
         lay.addStretch(1)
         lay.addWidget(self.job_bar)
@@ -357,6 +363,7 @@ class PredictDock(DvosDock):
             ids,
             str(out_dir),
             model=model,
+            overlay_video=self.export_video.isChecked(),
             label=f"export {model or 'the most recent'} predictions of {len(ids)} video(s)",
             on_result=lambda r: self._exported(r, out_dir, model),
         )
@@ -370,6 +377,8 @@ class PredictDock(DvosDock):
         written, skipped = result["written"], result["skipped"]
         text = f"exported {sum(written.values())} masks of {len(written)} video(s) to {out_dir}"
         text += " (each video's masks.csv lists the heads of every frame)" if written else ""
+        if result.get("videos"):
+            text += f"; {len(result['videos'])} overlay video(s) beside them"
         if skipped:
             text += f"; no {model or 'stored'} predictions of {', '.join(skipped)} (predict them first)"
         self.messages.info(text)

@@ -1,0 +1,158 @@
+"""A video file of a stored video with its masks drawn on it: outlines of the heads and each frame's head count.
+
+For sharing results outside napari (a report, a slide, a colleague without dvos). The masks are a model's predictions
+(default the most recent set) or the stored masks (painted, corrected, pseudo). The file is written beside its final
+name and renamed into place when whole, so a stopped or failed export never leaves a truncated video under that name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from dvos_core.progress import check, report
+
+CODECS = {".mp4": "mp4v", ".avi": "MJPG"}  # what OpenCV's bundled FFmpeg writes everywhere
+DEFAULT_FPS = 10.0  # when the video's source recorded no frame rate (TIFF stacks, frame folders)
+OUTLINE_RGB = (255, 140, 0)  # orange: stands out on green and brown field
+CHUNK = 16  # frames read from the store at a time
+MIN_SIDE = 360  # smaller videos are enlarged (pixels repeated) to at least this short side, so text and outlines read
+
+
+def _masks(project, video, which: str, model: str | None):
+    """(read(a, b) -> (masks (n, H, W) uint8, present (n,) bool), what the masks are, for messages)."""
+    if which == "labels":
+
+        def read(a, b):
+            codes = video.provenance[a:b]
+            return video.read_masks(a, b), codes > 0
+
+        return read, "stored masks"
+    if which != "predictions":
+        raise ValueError(f"which must be 'labels' or 'predictions', got {which!r}")
+    models = video.predictions.models()
+    if model is not None and model not in models:
+        raise ValueError(
+            f"{project.path}: video {video.name!r} has no predictions by {model!r} (its predictions: "
+            f"{models or 'none'}); predict it first: dvos predict {project.path} {model} --videos {video.name}"
+        )
+    if not models:
+        raise ValueError(
+            f"{project.path}: video {video.name!r} has no predictions yet; predict it first (dvos predict "
+            f"{project.path} MODEL --videos {video.name}) or export its stored masks (leave out --predictions)"
+        )
+    chosen = video.predictions[model] if model is not None else video.predictions.latest()
+    masks, _, done = chosen.arrays()
+
+    def read(a, b):
+        return np.asarray(masks[a:b]), np.asarray(done[a:b]) > 0
+
+    return read, f"predictions of {chosen.model!r}"
+
+
+def draw_overlay(frame: np.ndarray, mask: np.ndarray | None, text: str, min_area: int = 16) -> np.ndarray:
+    """``frame`` (H, W, 3) RGB uint8 with the outlines of the mask's heads (parts of at least ``min_area`` pixels
+    outlined; smaller specks left out, as the evaluation's counts leave them out) and ``text`` in its top-left
+    corner. A frame without a mask (None) gets only the text."""
+    import cv2
+
+    out = np.ascontiguousarray(frame[..., :3], dtype=np.uint8).copy()
+    h, w = out.shape[:2]
+    thick = max(1, round(min(h, w) / 400))  # text strokes
+    if mask is not None:
+        _, labels, stats, _ = cv2.connectedComponentsWithStats((np.asarray(mask) > 0).astype(np.uint8), connectivity=8)
+        keep = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= min_area)
+        kept = np.isin(labels, keep[keep > 0]).astype(np.uint8)  # label 0 is the background
+        contours, _ = cv2.findContours(kept, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        cv2.drawContours(out, contours, -1, OUTLINE_RGB, max(2, round(min(h, w) / 250)), lineType=cv2.LINE_AA)
+    scale = max(0.45, min(h, w) / 700)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    pad = max(3, th // 3)
+    x1, y1 = min(w, tw + 2 * pad), min(h, th + base + 2 * pad)
+    out[:y1, :x1] = (out[:y1, :x1] * 0.4).astype(np.uint8)  # a dark band under the text
+    cv2.putText(out, text, (pad, pad + th), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    return out
+
+
+def write_overlay_video(
+    project,
+    video_id: str,
+    path,
+    which: str = "predictions",
+    model: str | None = None,
+    fps: float | None = None,
+    min_area: int = 16,
+    progress=None,
+    cancel=None,
+) -> dict:
+    """Write video ``video_id`` as ``path`` (.mp4 or .avi) with its masks' outlines and each frame's head count
+    (8-connected parts of at least ``min_area`` pixels, as ``dvos evaluate`` counts them).
+
+    ``which='predictions'``: ``model``'s predictions (default the most recent set); ``'labels'``: the stored masks
+    of any provenance. Frames without a mask are written with "no mask". ``fps``: default the source video's frame
+    rate, else 10. Videos with a side under 360 px are enlarged by a whole factor (each pixel repeated) so that
+    the text and outlines can be read. Returns {"path", "frames", "with_masks", "fps", "masks", "size"} (size: the
+    written frames' height and width).
+    """
+    import cv2
+
+    from dvos_core.evaluate.metrics import count_objects
+
+    path = Path(path)
+    codec = CODECS.get(path.suffix.lower())
+    if codec is None:
+        raise ValueError(f"{path}: name the video file .mp4 or .avi (those are what can be written here)")
+    video = project.video(video_id)
+    n = video.n_frames
+    if n == 0:
+        raise ValueError(f"{project.path}: video {video_id!r} has no frames to write")
+    read, what = _masks(project, video, which, model)
+    rate = float(fps or video.attrs.get("fps") or DEFAULT_FPS)
+    if not rate > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    _, h0, w0, _ = video.shape
+    factor = -(-MIN_SIDE // min(h0, w0))  # 1 for videos of MIN_SIDE px and more
+    h, w = h0 * factor, w0 * factor
+    size = (w + w % 2, h + h % 2)  # codecs want even sides: a one-pixel edge is added where a side is odd
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PermissionError(f"{path.parent}: cannot create the output folder ({e.strerror or e})") from e
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*codec), rate, size)
+    if not writer.isOpened():
+        partial.unlink(missing_ok=True)
+        raise PermissionError(f"{path}: cannot write a {path.suffix} video there (folder not writable, or disk full?)")
+    with_masks = 0
+    try:
+        for a in range(0, n, CHUNK):
+            check(cancel)
+            b = min(n, a + CHUNK)
+            frames = video.read_frames(a, b)
+            masks, present = read(a, b)
+            for i, t in enumerate(range(a, b)):
+                frame, mask = frames[i], masks[i] if present[i] else None
+                if factor > 1:
+                    frame = np.repeat(np.repeat(frame, factor, 0), factor, 1)
+                if mask is None:
+                    text = f"{video_id}  frame {t}  no mask"
+                else:
+                    with_masks += 1
+                    text = f"{video_id}  frame {t}  heads {count_objects(mask, min_area=min_area)}"
+                big = None if mask is None or factor == 1 else np.repeat(np.repeat(mask, factor, 0), factor, 1)
+                img = draw_overlay(frame, mask if big is None else big, text, min_area * factor * factor)
+                if size != (w, h):
+                    img = np.pad(img, ((0, size[1] - h), (0, size[0] - w), (0, 0)))
+                writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+            report(progress, b, n, f"{video_id}: writing the overlay video")
+        writer.release()
+        if not partial.exists() or partial.stat().st_size == 0:
+            raise PermissionError(f"{path}: the video could not be written (disk full?)")
+        os.replace(partial, path)
+    except BaseException:
+        writer.release()
+        partial.unlink(missing_ok=True)
+        raise
+    return {"path": str(path), "frames": n, "with_masks": with_masks, "fps": rate, "masks": what, "size": [h, w]}
