@@ -21,6 +21,10 @@ def probability_name(video_id: str) -> str:
     return f"{video_id} probability"
 
 
+def tracks_name(video_id: str) -> str:
+    return f"{video_id} head tracks"
+
+
 def layer_metadata(project_path, video_id: str, role: str) -> dict:
     """What a dvos layer carries: the project, the video and its role (image, masks, predicted, probability)."""
     return {"dvos_project": str(project_path), "dvos_video": video_id, "dvos_role": role}

@@ -263,3 +263,28 @@ def test_predict_notes_the_trained_scale_for_large_frames_on_a_cpu(make_napari_v
     assert "scales: trained" in pr.scale_note.text()
     pr.compute.scales.setCurrentText("trained")  # already the fast way
     assert pr.scale_note.isHidden()
+
+
+def test_predict_step_counts_the_heads_of_the_current_video_and_shows_their_tracks(
+    make_napari_viewer, qtbot, two_models
+):
+    """Count heads (Predict step): the reviewed prediction set's heads followed over the current video, the same
+    count as dvos_core's, shown as a Tracks layer that belongs to that video; another video replaces it."""
+    from dvos_core.evaluate.head_tracks import track_heads
+
+    project, gt, _ = two_models
+    viewer = make_napari_viewer()
+    pr = dock(viewer, "Predict")
+    pr.state.set_project(project)
+    pr.state.select_video("plot")
+    wait_loaded(qtbot, pr.state)
+    pr.state.set_prediction_model("bad")
+    assert wait_job(qtbot, pr.count_heads()) == "ok"
+    want = track_heads(project, "plot", model="bad")
+    layer = viewer.layers["plot head tracks"]
+    assert layer.metadata["dvos_video"] == "plot" and len(np.unique(layer.data[:, 0])) == want.n_heads > 0
+    np.testing.assert_allclose(layer.data, want.napari_tracks())
+    assert f"plot: {want.n_heads} different heads in {len(gt)} frames (predictions of 'bad'" in pr.messages.text()
+    pr.state.select_video("field")
+    wait_loaded(qtbot, pr.state)
+    assert "plot head tracks" not in viewer.layers  # another video's layers give way

@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "train_cmds",
     "model_cmds",
     "infer_cmds",
+    "count_cmd",
     "run_all_cmd",
     "demo_cmd",
 )

@@ -1,6 +1,8 @@
-"""Evaluation: Dice / IoU / boundary F / head counts, frame-weighted summaries, report files and plots."""
+"""Evaluation: Dice / IoU / boundary F / head counts, frame-weighted summaries, report files and plots; heads
+followed from frame to frame (the number of different heads in a video)."""
 
 from dvos_core.evaluate.compare import ModelComparison, compare_models
+from dvos_core.evaluate.head_tracks import HeadTracks, link_heads, track_heads
 from dvos_core.evaluate.metrics import (
     boundary,
     boundary_f,
@@ -15,6 +17,7 @@ from dvos_core.evaluate.summary import EvaluationReport, evaluate, scored_frames
 
 __all__ = [
     "EvaluationReport",
+    "HeadTracks",
     "ModelComparison",
     "boundary",
     "boundary_f",
@@ -25,6 +28,8 @@ __all__ = [
     "evaluate",
     "frame_scores",
     "iou",
+    "link_heads",
     "scored_frames",
+    "track_heads",
     "weighted_overall",
 ]

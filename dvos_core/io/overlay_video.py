@@ -21,8 +21,10 @@ CHUNK = 16  # frames read from the store at a time
 MIN_SIDE = 360  # smaller videos are enlarged (pixels repeated) to at least this short side, so text and outlines read
 
 
-def _masks(project, video, which: str, model: str | None):
-    """(read(a, b) -> (masks (n, H, W) uint8, present (n,) bool), what the masks are, for messages)."""
+def stored_masks(project, video, which: str, model: str | None):
+    """(read(a, b) -> (masks (n, H, W) uint8 of frames a..b-1, present (n,) bool), what the masks are, for
+    messages): ``which='labels'``, the stored masks of any provenance; ``'predictions'``, ``model``'s predictions
+    (default the most recent set; an error naming the fix when the video has none)."""
     if which == "labels":
 
         def read(a, b):
@@ -108,7 +110,7 @@ def write_overlay_video(
     n = video.n_frames
     if n == 0:
         raise ValueError(f"{project.path}: video {video_id!r} has no frames to write")
-    read, what = _masks(project, video, which, model)
+    read, what = stored_masks(project, video, which, model)
     rate = float(fps or video.attrs.get("fps") or DEFAULT_FPS)
     if not rate > 0:
         raise ValueError(f"fps must be positive, got {fps}")

@@ -179,7 +179,7 @@ class PredictDock(DvosDock):
         self.scale_note.setVisible(False)
         lay.addWidget(self.scale_note)
         lay.addWidget(self.predict_button)
-        lay.addWidget(section("3. Export masks and head counts"))
+        lay.addWidget(section("3. Export masks, count heads"))
         self.export_button = button(
             "Export...",
             lambda: self.guard(self._export_dialog),
@@ -194,9 +194,17 @@ class PredictDock(DvosDock):
         )
         lay.addWidget(self.export_video)
         lay.addWidget(self.export_button)
+        self.count_button = button(
+            "Count heads in the current video",
+            lambda: self.guard(self.count_heads),
+            "follow the heads of the current video from frame to frame (the prediction set reviewed, else the most "
+            "recent; the stored masks when it has none) and count the different ones; their tracks are shown as a "
+            "layer (dvos count-heads)",
+        )
+        lay.addWidget(self.count_button)
         lay.addStretch(1)
         lay.addWidget(self.job_bar)
-        self._busy_widgets = [self.predict_button, self.pseudo_button, self.export_button]
+        self._busy_widgets = [self.predict_button, self.pseudo_button, self.export_button, self.count_button]
         self._models: dict = {}
         self.state.project_changed.connect(lambda *_: self.refresh())
         self.state.store_changed.connect(self.refresh)
@@ -366,6 +374,35 @@ class PredictDock(DvosDock):
             overlay_video=self.export_video.isChecked(),
             label=f"export {model or 'the most recent'} predictions of {len(ids)} video(s)",
             on_result=lambda r: self._exported(r, out_dir, model),
+        )
+
+    def count_heads(self):
+        """Count the different heads of the current video (in a child process); show their tracks as a layer."""
+        vid = self.state.require_video().name
+        model = self.state.prediction_model
+        return self.run(
+            "dvos_napari._tasks:count_heads",
+            self.state.require_project(),
+            vid,
+            model=model,
+            label=f"count the heads of {vid}",
+            on_result=lambda r: self._counted(r, vid),
+        )
+
+    def _counted(self, result: dict, vid: str) -> None:
+        from dvos_napari._names import layer_metadata, tracks_name
+
+        s, tracks = result["summary"], result["tracks"]
+        name = tracks_name(vid)
+        if name in self.viewer.layers:
+            self.viewer.layers.remove(name)
+        if len(tracks):
+            md = layer_metadata(self.state.require_project().path, vid, "tracks")
+            self.viewer.add_tracks(tracks, name=name, metadata=md, tail_length=10, blending="translucent")
+        self.messages.info(
+            f"{vid}: {s['heads']} different heads in {s['frames']} frames ({s['masks']}; each seen in at least "
+            f"{s['min_frames']} frames, {s['median_frames_per_head']:g} at the median; {s['heads_per_frame']:g} per "
+            f"frame on average); their tracks are the layer '{name}'"
         )
 
     def _export_dialog(self) -> None:

@@ -1,0 +1,214 @@
+"""Heads followed from frame to frame: how many different heads a video shows, and where each one went.
+
+A per-frame head count counts the same head again in every frame that shows it; a plot filmed by a moving camera
+needs the number of *different* heads. Each frame's heads (8-connected parts of its mask of at least ``min_area``
+pixels, as the evaluation counts them) are linked to the heads of the frames before it: those frames' heads are
+carried onto the current frame by the camera motion (the best of the direct estimate and the identity, as the
+context model aligns its references), and a head takes the track of the carried head it overlaps most (IoU at least
+``min_iou``, each track and head used once, best overlaps first). A head missed for up to ``max_gap`` frames (a gust,
+a leaf, a weak prediction) keeps its track. A head seen in fewer than ``min_frames`` frames is not counted (one-frame
+specks of a prediction). Two heads that touch form one part and so one track while they touch: a limit of counting
+from masks.
+
+The tracks are rows (track, frame, y, x, area): the first four are what napari's Tracks layer reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dvos_core.progress import check, report
+
+COLUMNS = ("track_id", "frame", "y", "x", "area")
+
+
+@dataclass
+class HeadTracks:
+    """Every head of every frame with the track it belongs to; see the module docstring."""
+
+    rows: np.ndarray  # (N, 5) float64: track id, frame, centroid y, centroid x, area in pixels
+    n_frames: int
+    min_frames: int = 2
+    settings: dict = field(default_factory=dict)
+
+    def lengths(self) -> dict[int, int]:
+        """Frames in which each track's head was seen."""
+        ids, counts = np.unique(self.rows[:, 0].astype(np.int64), return_counts=True)
+        return dict(zip(ids.tolist(), counts.tolist()))
+
+    def counted(self) -> list[int]:
+        """The tracks seen in at least ``min_frames`` frames: the heads counted."""
+        return [t for t, n in self.lengths().items() if n >= self.min_frames]
+
+    @property
+    def n_heads(self) -> int:
+        """Different heads in the video (tracks seen in at least ``min_frames`` frames)."""
+        return len(self.counted())
+
+    def per_frame(self) -> np.ndarray:
+        """(n_frames,) heads in each frame (every part of at least ``min_area`` pixels)."""
+        return np.bincount(self.rows[:, 1].astype(np.int64), minlength=self.n_frames)[: self.n_frames]
+
+    def napari_tracks(self, counted_only: bool = True) -> np.ndarray:
+        """(N, 4) [track_id, frame, y, x] sorted by track then frame: the data of a napari Tracks layer."""
+        rows = self.rows
+        if counted_only:
+            rows = rows[np.isin(rows[:, 0].astype(np.int64), self.counted())]
+        order = np.lexsort((rows[:, 1], rows[:, 0]))
+        return rows[order, :4].copy()
+
+    def summary(self) -> dict:
+        per = self.per_frame()
+        lengths = [n for n in self.lengths().values() if n >= self.min_frames]
+        return {
+            "heads": self.n_heads,
+            "frames": self.n_frames,
+            "tracks_all": len(self.lengths()),
+            "heads_per_frame": round(float(per.mean()), 2) if len(per) else 0.0,
+            "median_frames_per_head": float(np.median(lengths)) if lengths else 0.0,
+            **self.settings,
+        }
+
+    def to_csv(self, path) -> Path:
+        """Write the rows of the counted tracks as CSV (track_id, frame, y, x, area) and return the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = self.rows[np.isin(self.rows[:, 0].astype(np.int64), self.counted())]
+        rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+        lines = [",".join(COLUMNS)]
+        lines += [f"{int(t)},{int(f)},{y:.1f},{x:.1f},{int(a)}" for t, f, y, x, a in rows]
+        tmp = path.with_name(f".{path.name}.partial")
+        tmp.write_text("\n".join(lines) + "\n")
+        tmp.replace(path)
+        return path
+
+
+def _heads(mask: np.ndarray, min_area: int):
+    """(label map (H, W) int32 with 0 = background, per-label (area, cy, cx) for labels 1..n) of the mask's parts
+    of at least ``min_area`` pixels, relabelled 1..n."""
+    import cv2
+
+    n, labels, stats, centroids = cv2.connectedComponentsWithStats((mask > 0).astype(np.uint8), connectivity=8)
+    keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= min_area) + 1
+    lut = np.zeros(n, np.int32)
+    lut[keep] = np.arange(1, len(keep) + 1)
+    info = np.column_stack([stats[keep, cv2.CC_STAT_AREA], centroids[keep, 1], centroids[keep, 0]])
+    return lut[labels], info
+
+
+def _overlaps(carried: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(track ids, head labels, shared pixels) of every pair of a carried track and a head that overlap."""
+    both = (carried > 0) & (labels > 0)
+    if not both.any():
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    pairs = np.stack([carried[both].astype(np.int64), labels[both].astype(np.int64)], 1)
+    uniq, counts = np.unique(pairs, axis=0, return_counts=True)
+    return uniq[:, 0], uniq[:, 1], counts
+
+
+def link_heads(
+    frames_and_masks: Iterable[tuple[np.ndarray, np.ndarray | None]],
+    n_frames: int,
+    min_area: int = 16,
+    min_iou: float = 0.2,
+    max_gap: int = 2,
+    min_frames: int = 2,
+    align: Callable | None = None,
+    progress=None,
+    cancel=None,
+) -> HeadTracks:
+    """Follow the heads of ``frames_and_masks`` ((frame (H, W, 3) uint8, mask (H, W) or None) in frame order; a frame
+    without a mask has no heads and breaks no track shorter than ``max_gap``). ``align(prev, cur)`` -> the 2x3
+    matrix carrying frame t-1 onto frame t (default: the camera motion, see the module docstring)."""
+    from dvos_core.motion.align import best_transform
+    from dvos_core.motion.transforms import warp_to
+
+    if not 0 < min_iou <= 1:
+        raise ValueError(f"min_iou must be in (0, 1], got {min_iou}")
+    if max_gap < 0 or min_frames < 1 or min_area < 1:
+        raise ValueError("max_gap must be >= 0, min_frames and min_area >= 1")
+    align = align or (lambda a, b: best_transform(a, b, ()))
+    rows: list[tuple] = []
+    carried = None  # (H, W) float32 track ids of the heads of earlier frames, carried onto the previous frame
+    last_seen: dict[int, int] = {}
+    prev_frame, next_id = None, 1
+    for t, (frame, mask) in enumerate(frames_and_masks):
+        check(cancel)
+        if carried is not None:
+            matrix = align(prev_frame, frame)
+            carried = warp_to(carried, matrix, frame.shape[:2], nearest=True)
+            gone = [k for k, s in last_seen.items() if t - s > max_gap + 1]
+            if gone:
+                carried[np.isin(carried, gone)] = 0
+                for k in gone:
+                    del last_seen[k]
+        else:
+            carried = np.zeros(frame.shape[:2], np.float32)
+        if mask is not None:
+            labels, info = _heads(np.asarray(mask), min_area)
+            tracks, heads, shared = _overlaps(carried, labels)
+            track_area = dict(zip(*np.unique(carried[carried > 0].astype(np.int64), return_counts=True)))
+            iou = shared / (np.array([track_area[k] for k in tracks]) + info[heads - 1, 0] - shared)
+            assigned: dict[int, int] = {}  # head label -> track id
+            used: set[int] = set()
+            for i in np.argsort(-iou, kind="stable"):
+                if iou[i] < min_iou:
+                    break
+                k, h = int(tracks[i]), int(heads[i])
+                if h not in assigned and k not in used:
+                    assigned[h] = k
+                    used.add(k)
+            lut = np.zeros(len(info) + 1, np.float32)
+            for h in range(1, len(info) + 1):
+                if h not in assigned:
+                    assigned[h], next_id = next_id, next_id + 1
+                k = assigned[h]
+                lut[h] = k
+                last_seen[k] = t
+                area, cy, cx = info[h - 1]
+                rows.append((k, t, cy, cx, area))
+            carried[np.isin(carried, list(assigned.values()))] = 0  # their old places give way to the new ones
+            carried = np.where(labels > 0, lut[labels], carried)
+        prev_frame = frame
+        report(progress, t + 1, n_frames, "following heads")
+    data = np.asarray(rows, np.float64).reshape(-1, 5)
+    settings = {"min_area": min_area, "min_iou": min_iou, "max_gap": max_gap, "min_frames": min_frames}
+    return HeadTracks(data, n_frames, min_frames, settings)
+
+
+def track_heads(
+    project,
+    video_id: str,
+    which: str = "predictions",
+    model: str | None = None,
+    min_area: int = 16,
+    min_iou: float = 0.2,
+    max_gap: int = 2,
+    min_frames: int = 2,
+    progress=None,
+    cancel=None,
+) -> HeadTracks:
+    """:func:`link_heads` over a stored video: ``which='predictions'`` follows ``model``'s predicted heads (default
+    the most recent set), ``'labels'`` the stored masks (painted, corrected, pseudo). The result's ``settings`` also
+    name the video and the masks followed."""
+    from dvos_core.io.overlay_video import stored_masks
+
+    video = project.video(video_id)
+    n = video.n_frames
+    read, what = stored_masks(project, video, which, model)
+
+    def pairs():
+        for a in range(0, n, 16):
+            b = min(n, a + 16)
+            frames = video.read_frames(a, b)
+            masks, present = read(a, b)
+            for i in range(b - a):
+                yield frames[i], masks[i] if present[i] else None
+
+    tracks = link_heads(pairs(), n, min_area, min_iou, max_gap, min_frames, progress=progress, cancel=cancel)
+    tracks.settings.update(video=video_id, masks=what)
+    return tracks

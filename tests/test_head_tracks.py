@@ -1,0 +1,89 @@
+"""Heads followed from frame to frame: the number of different heads under a moving camera, gaps, outputs."""
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dvos_core.evaluate.head_tracks import link_heads, track_heads
+
+
+@pytest.fixture(scope="module")
+def nuclei():
+    """stardist's nuclei image and its real annotation (fetched by tests/fetch_testdata.sh); skips when absent."""
+    import tifffile
+
+    root = Path(os.environ.get("DVOS_TESTDATA", ".cache/testdata"))
+    if not (root / "nuclei_mask.tif").exists():
+        pytest.skip(f"real annotated image absent: run tests/fetch_testdata.sh (looked in {root})")
+    img = tifffile.imread(root / "nuclei_image.tif").astype(np.float32)
+    grey = (255 * img / img.max()).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, -1), (tifffile.imread(root / "nuclei_mask.tif") > 0).astype(np.uint8)
+
+
+def _filmed(image, mask, start, step, n, size=160):
+    """A camera moving over the image by ``step`` px per frame: frames, masks and the true number of different
+    parts (8-connected, in the whole image) seen with at least 16 px in at least 2 frames."""
+    _, parts = cv2.connectedComponents(mask, connectivity=8)
+    frames, masks, seen = [], [], {}
+    for t in range(n):
+        y, x = start[0] + step[0] * t, start[1] + step[1] * t
+        frames.append(image[y : y + size, x : x + size])
+        masks.append(mask[y : y + size, x : x + size])
+        ids, counts = np.unique(parts[y : y + size, x : x + size], return_counts=True)
+        for i in ids[(ids > 0) & (counts >= 16)]:
+            seen[i] = seen.get(i, 0) + 1
+    return frames, masks, sum(1 for v in seen.values() if v >= 2)
+
+
+@pytest.mark.parametrize("start,step,n", [((20, 20), (3, 2), 20), ((340, 20), (-2, 5), 20), ((20, 340), (20, -17), 12)])
+def test_different_heads_are_counted_once_under_a_moving_camera(nuclei, start, step, n):
+    frames, masks, truth = _filmed(*nuclei, start, step, n)
+    tracks = link_heads(zip(frames, masks), n)
+    assert abs(tracks.n_heads - truth) <= 1  # a part cut in two by the frame's edge may count twice
+    per_frame = tracks.per_frame()
+    assert per_frame.sum() > 3 * tracks.n_heads  # what summing the per-frame counts would have said
+    assert tracks.summary()["heads"] == tracks.n_heads and len(per_frame) == n
+
+
+def test_a_head_missed_for_a_frame_keeps_its_track_within_max_gap():
+    frames = [np.full((64, 64, 3), 90, np.uint8)] * 7
+    masks = [np.zeros((64, 64), np.uint8) for _ in range(7)]
+    for t, m in enumerate(masks):
+        m[20:30, 10 + 2 * t : 20 + 2 * t] = 1  # one head drifting right
+    masks[3] = None  # a frame without a mask
+    masks[4][:] = 0  # and one where it was missed: two frames without it
+    still = lambda a, b: np.eye(2, 3)  # noqa: E731 - a still camera
+    whole = link_heads(zip(frames, masks), 7, max_gap=2, align=still)
+    assert whole.n_heads == 1 and list(whole.lengths().values()) == [5]
+    split = link_heads(zip(frames, masks), 7, max_gap=1, align=still)
+    assert split.n_heads == 2 and list(split.lengths().values()) == [3, 2]
+    assert link_heads(zip(frames, masks), 7, max_gap=1, min_frames=3, align=still).n_heads == 1
+    with pytest.raises(ValueError, match="min_iou"):
+        link_heads(zip(frames, masks), 7, min_iou=0)
+
+
+def test_tracks_from_the_store_and_the_command_line(tmp_project, tmp_path, capsys):
+    from dvos_core.cli import main
+
+    frames = np.full((5, 48, 64, 3), 90, np.uint8)
+    video = tmp_project.add_video_array("plot", frames)
+    m = np.zeros((48, 64), np.uint8)
+    m[5:15, 5:15] = m[30:40, 40:52] = 1
+    for t in range(5):
+        video.set_mask(t, m, "manual")
+    tracks = track_heads(tmp_project, "plot", which="labels")
+    assert tracks.n_heads == 2 and tracks.settings["masks"] == "stored masks"
+    data = tracks.napari_tracks()
+    assert data.shape == (10, 4) and list(data[:5, 1]) == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="no predictions yet"):
+        track_heads(tmp_project, "plot")
+    out = tmp_path / "t.csv"
+    assert main(["count-heads", str(tmp_project.path), "plot", "--out", str(out)]) == 0
+    assert "plot: 2 different heads in 5 frames (stored masks" in capsys.readouterr().out
+    lines = out.read_text().splitlines()
+    assert lines[0] == "track_id,frame,y,x,area" and len(lines) == 11 and lines[1] == "1,0,9.5,9.5,100"
+    assert main(["count-heads", str(tmp_project.path), "plot", "--model", "x"]) == 2
+    assert "add --predictions" in capsys.readouterr().err
