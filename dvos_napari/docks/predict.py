@@ -7,7 +7,9 @@ model (named after the model unless another name is given), and shown as ``<vide
 it and save the frame as 'corrected' in the Review step) and ``<video> probability`` (Image). A context model offers
 its number of passes (1: causal only; 2: a second pass with references on both sides). "Smooth over time" then
 averages each frame's prediction with its earlier frames', aligned by the camera motion and the local sway, into
-``<set>_smoothed`` (the unsmoothed set is kept; Review compares them).
+``<set>_smoothed`` (the unsmoothed set is kept; Review compares them). Last, export the predicted masks with each
+frame's head count (and, ticked, an overlay video of each), and count the different heads of the current video,
+followed from frame to frame (shown as the Tracks layer ``<video> head tracks``).
 """
 
 from __future__ import annotations
@@ -396,13 +398,13 @@ class PredictDock(DvosDock):
         name = tracks_name(vid)
         if name in self.viewer.layers:
             self.viewer.layers.remove(name)
-        if len(tracks):
+        if len(tracks) and vid == self.state.video_id:  # not over another video chosen meanwhile
             md = layer_metadata(self.state.require_project().path, vid, "tracks")
             self.viewer.add_tracks(tracks, name=name, metadata=md, tail_length=10, blending="translucent")
         self.messages.info(
             f"{vid}: {s['heads']} different heads in {s['frames']} frames ({s['masks']}; each seen in at least "
             f"{s['min_frames']} frames, {s['median_frames_per_head']:g} at the median; {s['heads_per_frame']:g} per "
-            f"frame on average); their tracks are the layer '{name}'"
+            f"frame on average)" + (f"; their tracks are the layer '{name}'" if name in self.viewer.layers else "")
         )
 
     def _export_dialog(self) -> None:
