@@ -87,3 +87,9 @@ def test_tracks_from_the_store_and_the_command_line(tmp_project, tmp_path, capsy
     assert lines[0] == "track_id,frame,y,x,area" and len(lines) == 11 and lines[1] == "1,0,9.5,9.5,100"
     assert main(["count-heads", str(tmp_project.path), "plot", "--model", "x"]) == 2
     assert "add --predictions" in capsys.readouterr().err
+    few = tmp_project.add_video_array("painted", frames)
+    for t in (0, 1):  # two painted frames of five
+        few.set_mask(t, m, "manual")
+    assert main(["count-heads", str(tmp_project.path), "painted"]) == 0
+    assert "2 different heads in 5 frames" in (text := capsys.readouterr().out)
+    assert "only 2 of the 5 frames have a mask, so heads in the others are not counted" in text

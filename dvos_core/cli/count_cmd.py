@@ -32,7 +32,7 @@ def _count_heads(args) -> int:
     if args.model and not args.predictions:
         raise ValueError("--model chooses whose predictions to follow; add --predictions")
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
-    from dvos_core.evaluate.head_tracks import track_heads
+    from dvos_core.evaluate.head_tracks import describe_count, track_heads
     from dvos_core.store import Project
 
     project = Project.open(args.project, mode="r")
@@ -49,11 +49,7 @@ def _count_heads(args) -> int:
         cancel=cancel_on_sigint(),
     )
     s = tracks.summary()
-    print(
-        f"{args.video_id}: {s['heads']} different heads in {s['frames']} frames ({s['masks']}; seen in at least "
-        f"{args.min_frames} frames, each for {s['median_frames_per_head']:g} frames at the median; "
-        f"{s['heads_per_frame']:g} heads per frame on average)"
-    )
+    print(f"{args.video_id}: {describe_count(s)}")
     if args.out:
         print(f"tracks written to {tracks.to_csv(args.out)}")
     return 0

@@ -34,6 +34,7 @@ class HeadTracks:
     n_frames: int
     min_frames: int = 2
     settings: dict = field(default_factory=dict)
+    frames_with_masks: int | None = None  # frames that had a mask (None: every frame)
 
     def lengths(self) -> dict[int, int]:
         """Frames in which each track's head was seen."""
@@ -67,6 +68,7 @@ class HeadTracks:
         return {
             "heads": self.n_heads,
             "frames": self.n_frames,
+            "frames_with_masks": self.n_frames if self.frames_with_masks is None else self.frames_with_masks,
             "tracks_all": len(self.lengths()),
             "heads_per_frame": round(float(per.mean()), 2) if len(per) else 0.0,
             "median_frames_per_head": float(np.median(lengths)) if lengths else 0.0,
@@ -85,6 +87,22 @@ class HeadTracks:
         tmp.write_text("\n".join(lines) + "\n")
         tmp.replace(path)
         return path
+
+
+def describe_count(summary: dict) -> str:
+    """One line for a person: the count, what was followed, and a warning when frames had no mask."""
+    s = summary
+    text = (
+        f"{s['heads']} different heads in {s['frames']} frames ({s['masks']}; each seen in at least "
+        f"{s['min_frames']} frames, {s['median_frames_per_head']:g} at the median; {s['heads_per_frame']:g} per "
+        f"frame on average)"
+    )
+    if s["frames_with_masks"] < s["frames"]:
+        text += (
+            f"; only {s['frames_with_masks']} of the {s['frames']} frames have a mask, so heads in the others are "
+            f"not counted (predict the whole video and count its predictions)"
+        )
+    return text
 
 
 def _heads(mask: np.ndarray, min_area: int):
@@ -135,7 +153,7 @@ def link_heads(
     rows: list[tuple] = []
     carried = None  # (H, W) float32 track ids of the heads of earlier frames, carried onto the previous frame
     last_seen: dict[int, int] = {}
-    prev_frame, next_id = None, 1
+    prev_frame, next_id, with_masks = None, 1, 0
     for t, (frame, mask) in enumerate(frames_and_masks):
         check(cancel)
         if carried is not None:
@@ -149,6 +167,7 @@ def link_heads(
         else:
             carried = np.zeros(frame.shape[:2], np.float32)
         if mask is not None:
+            with_masks += 1
             labels, info = _heads(np.asarray(mask), min_area)
             tracks, heads, shared = _overlaps(carried, labels)
             track_area = dict(zip(*np.unique(carried[carried > 0].astype(np.int64), return_counts=True)))
@@ -177,7 +196,7 @@ def link_heads(
         report(progress, t + 1, n_frames, "following heads")
     data = np.asarray(rows, np.float64).reshape(-1, 5)
     settings = {"min_area": min_area, "min_iou": min_iou, "max_gap": max_gap, "min_frames": min_frames}
-    return HeadTracks(data, n_frames, min_frames, settings)
+    return HeadTracks(data, n_frames, min_frames, settings, with_masks)
 
 
 def track_heads(

@@ -392,6 +392,7 @@ class PredictDock(DvosDock):
         )
 
     def _counted(self, result: dict, vid: str) -> None:
+        from dvos_core.evaluate.head_tracks import describe_count
         from dvos_napari._names import layer_metadata, tracks_name
 
         s, tracks = result["summary"], result["tracks"]
@@ -401,11 +402,8 @@ class PredictDock(DvosDock):
         if len(tracks) and vid == self.state.video_id:  # not over another video chosen meanwhile
             md = layer_metadata(self.state.require_project().path, vid, "tracks")
             self.viewer.add_tracks(tracks, name=name, metadata=md, tail_length=10, blending="translucent")
-        self.messages.info(
-            f"{vid}: {s['heads']} different heads in {s['frames']} frames ({s['masks']}; each seen in at least "
-            f"{s['min_frames']} frames, {s['median_frames_per_head']:g} at the median; {s['heads_per_frame']:g} per "
-            f"frame on average)" + (f"; their tracks are the layer '{name}'" if name in self.viewer.layers else "")
-        )
+        shown = f"; their tracks are the layer '{name}'" if name in self.viewer.layers else ""
+        self.messages.info(f"{vid}: {describe_count(s)}{shown}")
 
     def _export_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Export the predicted masks into a folder")
