@@ -214,20 +214,11 @@ def track_heads(
     """:func:`link_heads` over a stored video: ``which='predictions'`` follows ``model``'s predicted heads (default
     the most recent set), ``'labels'`` the stored masks (painted, corrected, pseudo). The result's ``settings`` also
     name the video and the masks followed."""
-    from dvos_core.io.overlay_video import stored_masks
+    from dvos_core.io.mask_source import frames_and_masks, stored_masks
 
     video = project.video(video_id)
-    n = video.n_frames
     read, what = stored_masks(project, video, which, model)
-
-    def pairs():
-        for a in range(0, n, 16):
-            b = min(n, a + 16)
-            frames = video.read_frames(a, b)
-            masks, present = read(a, b)
-            for i in range(b - a):
-                yield frames[i], masks[i] if present[i] else None
-
-    tracks = link_heads(pairs(), n, min_area, min_iou, max_gap, min_frames, progress=progress, cancel=cancel)
+    pairs = ((frame, mask) for _, frame, mask in frames_and_masks(video, read))
+    tracks = link_heads(pairs, video.n_frames, min_area, min_iou, max_gap, min_frames, progress=progress, cancel=cancel)
     tracks.settings.update(video=video_id, masks=what)
     return tracks

@@ -176,13 +176,9 @@ def export_masks(
         frames = np.flatnonzero(video.provenance)
         codes = video.provenance
     else:
-        models = video.predictions.models()
-        if model is not None and model not in models:
-            raise ValueError(
-                f"{project.path}: video {video_id!r} has no predictions by {model!r} (its predictions: "
-                f"{models or 'none'}); predict it first: dvos predict {project.path} {model} --videos {video_id}"
-            )
-        chosen = video.predictions[model] if model is not None else video.predictions.latest()
+        from dvos_core.io.mask_source import prediction_set
+
+        chosen = prediction_set(project, video, model)
         frames, codes, model = chosen.frames(), None, chosen.model
     from dvos_core.evaluate.metrics import count_objects
 

@@ -12,46 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from dvos_core.io.mask_source import frames_and_masks, stored_masks
 from dvos_core.progress import check, report
 
 CODECS = {".mp4": "mp4v", ".avi": "MJPG"}  # what OpenCV's bundled FFmpeg writes everywhere
 DEFAULT_FPS = 10.0  # when the video's source recorded no frame rate (TIFF stacks, frame folders)
 OUTLINE_RGB = (255, 140, 0)  # orange: stands out on green and brown field
-CHUNK = 16  # frames read from the store at a time
 MIN_SIDE = 360  # smaller videos are enlarged (pixels repeated) to at least this short side, so text and outlines read
-
-
-def stored_masks(project, video, which: str, model: str | None):
-    """(read(a, b) -> (masks (n, H, W) uint8 of frames a..b-1, present (n,) bool), what the masks are, for
-    messages): ``which='labels'``, the stored masks of any provenance; ``'predictions'``, ``model``'s predictions
-    (default the most recent set; an error naming the fix when the video has none)."""
-    if which == "labels":
-
-        def read(a, b):
-            codes = video.provenance[a:b]
-            return video.read_masks(a, b), codes > 0
-
-        return read, "stored masks"
-    if which != "predictions":
-        raise ValueError(f"which must be 'labels' or 'predictions', got {which!r}")
-    models = video.predictions.models()
-    if model is not None and model not in models:
-        raise ValueError(
-            f"{project.path}: video {video.name!r} has no predictions by {model!r} (its predictions: "
-            f"{models or 'none'}); predict it first: dvos predict {project.path} {model} --videos {video.name}"
-        )
-    if not models:
-        raise ValueError(
-            f"{project.path}: video {video.name!r} has no predictions yet; predict it first (dvos predict "
-            f"{project.path} MODEL --videos {video.name}) or export its stored masks (leave out --predictions)"
-        )
-    chosen = video.predictions[model] if model is not None else video.predictions.latest()
-    masks, _, done = chosen.arrays()
-
-    def read(a, b):
-        return np.asarray(masks[a:b]), np.asarray(done[a:b]) > 0
-
-    return read, f"predictions of {chosen.model!r}"
 
 
 def draw_overlay(frame: np.ndarray, mask: np.ndarray | None, text: str, min_area: int = 16) -> np.ndarray:
@@ -129,26 +96,21 @@ def write_overlay_video(
         raise PermissionError(f"{path}: cannot write a {path.suffix} video there (folder not writable, or disk full?)")
     with_masks = 0
     try:
-        for a in range(0, n, CHUNK):
+        for t, frame, mask in frames_and_masks(video, read):
             check(cancel)
-            b = min(n, a + CHUNK)
-            frames = video.read_frames(a, b)
-            masks, present = read(a, b)
-            for i, t in enumerate(range(a, b)):
-                frame, mask = frames[i], masks[i] if present[i] else None
-                if factor > 1:
-                    frame = np.repeat(np.repeat(frame, factor, 0), factor, 1)
-                if mask is None:
-                    text = f"{video_id}  frame {t}  no mask"
-                else:
-                    with_masks += 1
-                    text = f"{video_id}  frame {t}  heads {count_objects(mask, min_area=min_area)}"
-                big = None if mask is None or factor == 1 else np.repeat(np.repeat(mask, factor, 0), factor, 1)
-                img = draw_overlay(frame, mask if big is None else big, text, min_area * factor * factor)
-                if size != (w, h):
-                    img = np.pad(img, ((0, size[1] - h), (0, size[0] - w), (0, 0)))
-                writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-            report(progress, b, n, f"{video_id}: writing the overlay video")
+            if mask is None:
+                text = f"{video_id}  frame {t}  no mask"
+            else:
+                with_masks += 1
+                text = f"{video_id}  frame {t}  heads {count_objects(mask, min_area=min_area)}"
+            if factor > 1:
+                frame = np.repeat(np.repeat(frame, factor, 0), factor, 1)
+                mask = None if mask is None else np.repeat(np.repeat(mask, factor, 0), factor, 1)
+            img = draw_overlay(frame, mask, text, min_area * factor * factor)
+            if size != (w, h):
+                img = np.pad(img, ((0, size[1] - h), (0, size[0] - w), (0, 0)))
+            writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+            report(progress, t + 1, n, f"{video_id}: writing the overlay video")
         writer.release()
         if not partial.exists() or partial.stat().st_size == 0:
             raise PermissionError(f"{path}: the video could not be written (disk full?)")

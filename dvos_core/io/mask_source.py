@@ -1,0 +1,60 @@
+"""Which masks of a stored video a tool reads - a model's predictions or the stored labels - and the video's frames
+with them, a few at a time (the overlay video and the head counter share this)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+CHUNK = 16  # frames read from the store at a time
+
+
+def prediction_set(project, video, model: str | None):
+    """``model``'s prediction set of ``video`` (default the most recent; a set that does not exist yet when the video
+    has none); a model that has not predicted the video is an error that lists those that have."""
+    models = video.predictions.models()
+    if model is not None and model not in models:
+        raise ValueError(
+            f"{project.path}: video {video.name!r} has no predictions by {model!r} (its predictions: "
+            f"{models or 'none'}); predict it first: dvos predict {project.path} {model} --videos {video.name}"
+        )
+    return video.predictions[model] if model is not None else video.predictions.latest()
+
+
+def stored_masks(project, video, which: str, model: str | None):
+    """(read(a, b) -> (masks (n, H, W) uint8 of frames a..b-1, present (n,) bool), what the masks are, for
+    messages): ``which='labels'``, the stored masks of any provenance; ``'predictions'``, ``model``'s predictions
+    (default the most recent set; an error naming the fix when the video has none)."""
+    if which == "labels":
+
+        def read(a, b):
+            codes = video.provenance[a:b]
+            return video.read_masks(a, b), codes > 0
+
+        return read, "stored masks"
+    if which != "predictions":
+        raise ValueError(f"which must be 'labels' or 'predictions', got {which!r}")
+    chosen = prediction_set(project, video, model)
+    if not chosen.exists():
+        raise ValueError(
+            f"{project.path}: video {video.name!r} has no predictions yet; predict it first (dvos predict "
+            f"{project.path} MODEL --videos {video.name}) or use its stored masks (leave out --predictions)"
+        )
+    masks, _, done = chosen.arrays()
+
+    def read(a, b):
+        return np.asarray(masks[a:b]), np.asarray(done[a:b]) > 0
+
+    return read, f"predictions of {chosen.model!r}"
+
+
+def frames_and_masks(video, read) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    """(t, frame, mask or None) for every frame of ``video`` in order, ``read`` from :func:`stored_masks`."""
+    n = video.n_frames
+    for a in range(0, n, CHUNK):
+        b = min(n, a + CHUNK)
+        frames = video.read_frames(a, b)
+        masks, present = read(a, b)
+        for i in range(b - a):
+            yield a + i, frames[i], masks[i] if present[i] else None
