@@ -188,3 +188,11 @@ def add_threads(p) -> None:
         help="CPU threads per process (default: $DVOS_THREADS, else the free cores shared among the worker "
         "processes; on a shared machine use 1)",
     )
+
+
+def masks_choice(args, verb: str) -> str:
+    """'predictions' or 'labels' from a command's --predictions / --model (``--model`` alone is an error: it chooses
+    whose predictions to ``verb``)."""
+    if args.model and not args.predictions:
+        raise ValueError(f"--model chooses whose predictions to {verb}; add --predictions")
+    return "predictions" if args.predictions else "labels"

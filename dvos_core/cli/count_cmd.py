@@ -29,9 +29,7 @@ def register(sub) -> None:
 
 
 def _count_heads(args) -> int:
-    if args.model and not args.predictions:
-        raise ValueError("--model chooses whose predictions to follow; add --predictions")
-    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
+    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint, masks_choice
     from dvos_core.evaluate.head_tracks import describe_count, track_heads
     from dvos_core.store import Project
 
@@ -39,7 +37,7 @@ def _count_heads(args) -> int:
     tracks = track_heads(
         project,
         args.video_id,
-        which="predictions" if args.predictions else "labels",
+        which=masks_choice(args, "follow"),
         model=args.model,
         min_area=args.min_area,
         min_iou=args.min_iou,

@@ -218,9 +218,7 @@ def _import_masks(args) -> int:
 
 
 def _export_masks(args) -> int:
-    if args.model and not args.predictions:
-        raise ValueError("--model chooses whose predictions to export; add --predictions")
-    from dvos_core.cli._common import TerminalProgress
+    from dvos_core.cli._common import TerminalProgress, masks_choice
     from dvos_core.io import export_masks
     from dvos_core.store import Project
 
@@ -230,7 +228,7 @@ def _export_masks(args) -> int:
         args.video_id,
         args.out_dir,
         fmt=args.fmt,
-        which="predictions" if args.predictions else "labels",
+        which=masks_choice(args, "export"),
         progress=TerminalProgress(),
         model=args.model,
         min_area=args.min_area,
@@ -240,9 +238,7 @@ def _export_masks(args) -> int:
 
 
 def _export_video(args) -> int:
-    if args.model and not args.predictions:
-        raise ValueError("--model chooses whose predictions to draw; add --predictions")
-    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
+    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint, masks_choice
     from dvos_core.io import write_overlay_video
     from dvos_core.store import Project
 
@@ -251,7 +247,7 @@ def _export_video(args) -> int:
         project,
         args.video_id,
         args.out,
-        which="predictions" if args.predictions else "labels",
+        which=masks_choice(args, "draw"),
         model=args.model,
         fps=args.fps,
         min_area=args.min_area,
