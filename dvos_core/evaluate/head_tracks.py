@@ -140,8 +140,9 @@ def link_heads(
     cancel=None,
 ) -> HeadTracks:
     """Follow the heads of ``frames_and_masks`` ((frame (H, W, 3) uint8, mask (H, W) or None) in frame order; a frame
-    without a mask has no heads and breaks no track shorter than ``max_gap``). ``align(prev, cur)`` -> the 2x3
-    matrix carrying frame t-1 onto frame t (default: the camera motion, see the module docstring)."""
+    without a mask shows no heads, and a head seen again within ``max_gap`` frames keeps its track). ``n_frames``:
+    how many pairs there are (for the progress). ``align(prev, cur)`` -> the 2x3 matrix carrying frame t-1 onto
+    frame t (default: the camera motion, see the module docstring)."""
     from dvos_core.motion.align import best_transform
     from dvos_core.motion.transforms import warp_to
 
