@@ -3,6 +3,7 @@ one line plus a hint to rerun with --debug."""
 
 import argparse
 
+import numpy as np
 import pytest
 
 from dvos_core.cli import main
@@ -90,3 +91,17 @@ def test_value_error_and_cancel_stay_one_line(capsys):
     assert len(_lines(err)) == 1 and "cancelled" in err and "Traceback" not in err
     assert run_command(_args(_cancelled, debug=True)) == 130
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_name_the_project_does_not_hold_is_a_user_error(tmp_project, capsys):
+    """A video (model, clip, set, object) the store does not hold: one line that lists what it has - no 'unexpected
+    error type' hint - and still a KeyError for code that looks things up."""
+    from dvos_core.store import NotInStoreError
+
+    tmp_project.add_video_array("plot", np.zeros((2, 32, 32, 3), np.uint8))
+    assert main(["export-masks", str(tmp_project.path), "plots", str(tmp_project.path.parent / "out")]) == 2
+    err = capsys.readouterr().err
+    assert _lines(err) == [f"dvos export-masks: error: {tmp_project.path}: no video 'plots'; videos are ['plot']"]
+    with pytest.raises(KeyError, match="no video 'x'") as caught:
+        tmp_project.video("x")
+    assert isinstance(caught.value, NotInStoreError) and str(caught.value).startswith(str(tmp_project.path))

@@ -30,7 +30,7 @@ import zarr
 from dvos_core.store import arrays
 from dvos_core.store import object_index as oix
 from dvos_core.store.lock import store_write
-from dvos_core.store.schema import StoreError
+from dvos_core.store.schema import NotInStoreError, StoreError
 
 KINDS = ("head", "fake")
 CHUNK_BYTES = 1 << 20
@@ -195,7 +195,7 @@ class ObjectBank:
             return False, None
         row = oix.find(arr, info, int(object_id), first)
         if row is None:
-            raise KeyError(f"{self.path}: no object with id {object_id}")
+            raise NotInStoreError(f"{self.path}: no object with id {object_id}")
         return True, row
 
     def get(self, object_id: int) -> np.ndarray:
@@ -207,7 +207,7 @@ class ObjectBank:
         for r in self._rows():
             if r["id"] == object_id:
                 return self._read(r)
-        raise KeyError(f"{self.path}: no object with id {object_id}")
+        raise NotInStoreError(f"{self.path}: no object with id {object_id}")
 
     def record(self, object_id: int) -> dict:
         """The table row (record) of one object, decoded alone through the id index."""
@@ -218,7 +218,7 @@ class ObjectBank:
         for r in self._rows():
             if r["id"] == object_id:
                 return r
-        raise KeyError(f"{self.path}: no object with id {object_id}")
+        raise NotInStoreError(f"{self.path}: no object with id {object_id}")
 
     def frames_with(self, kind: str = "head") -> set[tuple[str, int]]:
         """The (video, frame) pairs that objects of ``kind`` were extracted from, read from the id index's columns

@@ -16,7 +16,14 @@ from dvos_core.store.fsops import discard, io_step
 from dvos_core.store.lock import WriterLock, writer_lock
 from dvos_core.store.migrate import MIGRATIONS
 from dvos_core.store.objects import ObjectBank
-from dvos_core.store.schema import SCHEMA_VERSION, STORE_FORMAT, SchemaVersionError, StoreError, check_id
+from dvos_core.store.schema import (
+    SCHEMA_VERSION,
+    STORE_FORMAT,
+    NotInStoreError,
+    SchemaVersionError,
+    StoreError,
+    check_id,
+)
 from dvos_core.store.sequence import Background, Video
 from dvos_core.store.synthetic import SyntheticSet
 
@@ -194,7 +201,7 @@ class Project:
 
     def video(self, video_id: str) -> Video:
         if not _valid(video_id) or video_id not in self.root["videos"]:
-            raise KeyError(f"{self.path}: no video {video_id!r}; videos are {self.video_ids()}")
+            raise NotInStoreError(f"{self.path}: no video {video_id!r}; videos are {self.video_ids()}")
         return Video(self.root["videos"][video_id], video_id, str(self.path))
 
     def videos(self, split: str | None = None, include_incomplete: bool = False) -> list[Video]:
@@ -243,7 +250,7 @@ class Project:
 
     def background(self, bg_id: str) -> Background:
         if not _valid(bg_id) or bg_id not in self.root["backgrounds"]:
-            raise KeyError(f"{self.path}: no background clip {bg_id!r}; have {self.background_ids()}")
+            raise NotInStoreError(f"{self.path}: no background clip {bg_id!r}; have {self.background_ids()}")
         return Background(self.root["backgrounds"][bg_id], bg_id, str(self.path))
 
     def delete_background(self, bg_id: str, wait: bool | float | None = None) -> None:
@@ -266,7 +273,7 @@ class Project:
 
     def synthetic(self, name: str) -> SyntheticSet:
         if not _valid(name) or name not in self.root["synthetic"]:
-            raise KeyError(f"{self.path}: no synthetic set {name!r}; have {self.synthetic_ids()}")
+            raise NotInStoreError(f"{self.path}: no synthetic set {name!r}; have {self.synthetic_ids()}")
         return SyntheticSet(self.root["synthetic"][name], name, str(self.path))
 
     def create_synthetic(
@@ -336,7 +343,7 @@ class Project:
                     "model": lambda: sorted(p.name for p in (self.path / folder).iterdir() if p.is_dir()),
                     "report": self.report_names,
                 }[kind]()
-                raise KeyError(f"{self.path}: no {what} {name!r}; have {names}")
+                raise NotInStoreError(f"{self.path}: no {what} {name!r}; have {names}")
             with io_step(target, f"deleting {what} {name!r}"):
                 discard(target, self.path)
 

@@ -42,6 +42,14 @@ class StoreError(ValueError):
     A ``ValueError``: like every other bad-input error of dvos, it is one family (``except ValueError``)."""
 
 
+class NotInStoreError(StoreError, KeyError):
+    """The store holds no video, background clip, synthetic set, model, report or object of that name; the message
+    lists what it has. A ``KeyError`` too (a lookup that failed), and a user error like every ``StoreError``."""
+
+    def __str__(self) -> str:  # the message as written (a KeyError would show it quoted)
+        return str(self.args[0]) if self.args else ""
+
+
 class SchemaVersionError(StoreError):
     """The store was written with another schema version."""
 
