@@ -68,6 +68,8 @@ def test_labels_and_predictions_make_whole_videos(tmp_project, video, tmp_path):
     assert len(frames) == 7 and _orange(frames[4]).sum() > 100 and _orange(frames[2]).sum() == 0
     with pytest.raises(ValueError, match=r"no predictions by 'dvos' \(its predictions: \['image'\]\)"):
         write_overlay_video(tmp_project, "plot", tmp_path / "q.mp4", model="dvos")
+    with pytest.raises(ValueError, match="fps must be positive, got 0"):
+        write_overlay_video(tmp_project, "plot", tmp_path / "q.mp4", which="labels", fps=0)
     with pytest.raises(ValueError, match=r"\.mp4 or \.avi"):
         write_overlay_video(tmp_project, "plot", tmp_path / "q.gif", which="labels")
     assert not (tmp_path / "p.mp4").exists() and not (tmp_path / "q.mp4").exists()

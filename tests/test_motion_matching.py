@@ -163,6 +163,8 @@ def test_cli_match_and_compare_motion(fast_video, tmp_path, capsys):
     assert main(["synth", "--match-motion", str(tmp_path / "plot.tif"), "--write-config", str(cfg_file)]) == 0
     assert main(["synth", path, "--match-motion", "nosuch"]) == 2
     assert "nosuch" in capsys.readouterr().err
+    assert main(["synth", path, "--name", "none", "--clips", "0"]) == 2  # not "give --clips N": it was given
+    assert "--clips must be at least 1, got 0" in capsys.readouterr().err
 
 
 def test_local_motion_beyond_head_sway_keeps_the_configured_sway_and_says_why(slow_video):

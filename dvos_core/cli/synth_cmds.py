@@ -150,6 +150,8 @@ def _synth(args) -> int:
             f"{100 * masks.mean():.1f}% head pixels)"
         )
         return 0
+    if args.clips is not None and args.clips < 1:
+        raise ValueError(f"--clips must be at least 1, got {args.clips}")
     if not args.name or not args.clips:
         raise ValueError("give --name NAME and --clips N to make a synthetic set (or --preview FILE to look first)")
     from dvos_core.synth.generate import generate

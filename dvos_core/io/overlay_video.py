@@ -78,9 +78,9 @@ def write_overlay_video(
     if n == 0:
         raise ValueError(f"{project.path}: video {video_id!r} has no frames to write")
     read, what = stored_masks(project, video, which, model)
-    rate = float(fps or video.attrs.get("fps") or DEFAULT_FPS)
-    if not rate > 0:
+    if fps is not None and not float(fps) > 0:
         raise ValueError(f"fps must be positive, got {fps}")
+    rate = float(fps or video.attrs.get("fps") or DEFAULT_FPS)
     _, h0, w0, _ = video.shape
     factor = -(-MIN_SIDE // min(h0, w0))  # 1 for videos of MIN_SIDE px and more
     h, w = h0 * factor, w0 * factor
