@@ -61,8 +61,24 @@ def test_a_head_missed_for_a_frame_keeps_its_track_within_max_gap():
     split = link_heads(zip(frames, masks), 7, max_gap=1, align=still)
     assert split.n_heads == 2 and list(split.lengths().values()) == [3, 2]
     assert link_heads(zip(frames, masks), 7, max_gap=1, min_frames=3, align=still).n_heads == 1
-    with pytest.raises(ValueError, match="min_iou"):
-        link_heads(zip(frames, masks), 7, min_iou=0)
+    with pytest.raises(ValueError, match="min_overlap"):
+        link_heads(zip(frames, masks), 7, min_overlap=0)
+
+
+def test_a_thin_head_swaying_by_most_of_its_width_keeps_its_track():
+    """A head 6 px wide moving 5 px sideways per frame shares 1 px column with its last place (IoU 0.09): the grown
+    last place and the overlap over the smaller region keep it one track; without growing it breaks into many."""
+    frames = [np.full((64, 96, 3), 90, np.uint8)] * 8
+    masks = []
+    for t in range(8):
+        m = np.zeros((64, 96), np.uint8)
+        x = 10 + 5 * t if t < 5 else 30 - 5 * (t - 4)  # out and back, as in a gust
+        m[20:40, x : x + 6] = 1
+        masks.append(m)
+    still = lambda a, b: np.eye(2, 3)  # noqa: E731
+    kept = link_heads(zip(frames, masks), 8, align=still)
+    assert kept.n_heads == 1 and list(kept.lengths().values()) == [8]
+    assert len(link_heads(zip(frames, masks), 8, align=still, grow_px=0, min_overlap=0.5).lengths()) > 4
 
 
 def test_tracks_from_the_store_and_the_command_line(tmp_project, tmp_path, capsys):

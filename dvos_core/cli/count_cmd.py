@@ -24,7 +24,15 @@ def register(sub) -> None:
     p.add_argument("--min-area", type=int, default=16, help="smallest head, in pixels (default 16)")
     p.add_argument("--min-frames", type=int, default=2, help="frames a head must be seen in to count (default 2)")
     p.add_argument("--max-gap", type=int, default=2, help="frames a head may be missed and keep its track (default 2)")
-    p.add_argument("--min-iou", type=float, default=0.2, help="overlap that links a head to a track (default 0.2)")
+    p.add_argument(
+        "--min-overlap",
+        type=float,
+        default=0.2,
+        help="shared pixels over the smaller of a head and a track's last place that link them (default 0.2)",
+    )
+    p.add_argument(
+        "--grow-px", type=int, default=2, help="the tracks' last places are grown by this many pixels (default 2)"
+    )
     p.set_defaults(func=_count_heads)
 
 
@@ -40,9 +48,10 @@ def _count_heads(args) -> int:
         which=masks_choice(args, "follow"),
         model=args.model,
         min_area=args.min_area,
-        min_iou=args.min_iou,
+        min_overlap=args.min_overlap,
         max_gap=args.max_gap,
         min_frames=args.min_frames,
+        grow_px=args.grow_px,
         progress=TerminalProgress(),
         cancel=cancel_on_sigint(),
     )

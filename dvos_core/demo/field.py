@@ -76,8 +76,10 @@ def _head_sprite(rng, length, width, palette):
     return np.clip(img, 0, 255), mask
 
 
-def render_field(spec: FieldSpec | None = None, seed: int = 0):
-    """Render a clip: returns (frames uint8 (T,H,W,3), masks uint8 (T,H,W) {0,1})."""
+def render_field(spec: FieldSpec | None = None, seed: int = 0, with_ids: bool = False):
+    """Render a clip: returns (frames uint8 (T,H,W,3), masks uint8 (T,H,W) {0,1}); ``with_ids`` adds which head each
+    head pixel shows (int32 (T,H,W), 0 = none; the same head keeps its number in every frame), for measuring how
+    heads are followed. The frames and masks do not depend on ``with_ids``."""
     import cv2
 
     spec = spec or FieldSpec()
@@ -109,12 +111,14 @@ def render_field(spec: FieldSpec | None = None, seed: int = 0):
         heads.sort(key=lambda d: d["depth"])
     frames = np.zeros((T, H, W, 3), np.uint8)
     masks = np.zeros((T, H, W), np.uint8)
+    ids = np.zeros((T, H, W), np.int32) if with_ids else None
     light = 1.0 + 0.05 * np.sin(np.linspace(0, 2 * np.pi, T) + rng.uniform(0, 6))
     for t in range(T):
         world = canopy.copy()
         wmask = np.zeros((world_h, world_w), np.uint8)
+        wid = np.zeros((world_h, world_w), np.int32) if with_ids else None
         wind = np.sin(2 * np.pi * t / spec.wind_period)
-        for hd in heads:
+        for number, hd in enumerate(heads, 1):
             sway = hd["amp"] * np.sin(2 * np.pi * t / spec.wind_period + hd["phase"] * 0.3) + 0.5 * hd["amp"] * wind
             ang = hd["angle"] + 4.0 * sway / max(hd["amp"], 1e-6) * 0.5
             hh, ww = hd["mask"].shape
@@ -138,6 +142,8 @@ def render_field(spec: FieldSpec | None = None, seed: int = 0):
             region = world[ys:ye, xs:xe]
             region[sub_m] = sub_t[sub_m]
             wmask[ys:ye, xs:xe][sub_m] = 1
+            if with_ids:
+                wid[ys:ye, xs:xe][sub_m] = number
         off = pad + cam_dir * spec.camera_px_per_frame * (t - T / 2)
         oy, ox = int(round(off[0])), int(round(off[1]))
         img = world[oy : oy + H, ox : ox + W] * light[t]
@@ -145,7 +151,9 @@ def render_field(spec: FieldSpec | None = None, seed: int = 0):
         img = img + rng.normal(0, spec.noise, img.shape)
         frames[t] = np.clip(img, 0, 255).astype(np.uint8)
         masks[t] = wmask[oy : oy + H, ox : ox + W]
-    return frames, masks
+        if with_ids:
+            ids[t] = wid[oy : oy + H, ox : ox + W]
+    return (frames, masks, ids) if with_ids else (frames, masks)
 
 
 def demo_videos(size: int = 160, seed: int = 7) -> dict:

@@ -4,8 +4,10 @@ A per-frame head count counts the same head again in every frame that shows it; 
 needs the number of *different* heads. Each frame's heads (8-connected parts of its mask of at least ``min_area``
 pixels, as the evaluation counts them) are linked to the heads of the frames before it: those frames' heads are
 carried onto the current frame by the camera motion (the best of the direct estimate and the identity, as the
-context model aligns its references), and a head takes the track of the carried head it overlaps most (IoU at least
-``min_iou``, each track and head used once, best overlaps first). A head missed for up to ``max_gap`` frames (a gust,
+context model aligns its references), grown by ``grow_px`` pixels into the background around them, and a head takes
+the track of the carried head it overlaps most (shared pixels over the smaller of the two at least ``min_overlap``,
+each track and head used once, best overlaps first): a thin head that sways by more than half its width between
+frames still overlaps its carried self. A head missed for up to ``max_gap`` frames (a gust,
 a leaf, a weak prediction) keeps its track. A head seen in fewer than ``min_frames`` frames is not counted (one-frame
 specks of a prediction). Two heads that touch form one part and so one track while they touch: a limit of counting
 from masks.
@@ -132,9 +134,10 @@ def link_heads(
     frames_and_masks: Iterable[tuple[np.ndarray, np.ndarray | None]],
     n_frames: int,
     min_area: int = 16,
-    min_iou: float = 0.2,
+    min_overlap: float = 0.2,
     max_gap: int = 2,
     min_frames: int = 2,
+    grow_px: int = 2,
     align: Callable | None = None,
     progress=None,
     cancel=None,
@@ -143,13 +146,16 @@ def link_heads(
     without a mask shows no heads, and a head seen again within ``max_gap`` frames keeps its track). ``n_frames``:
     how many pairs there are (for the progress). ``align(prev, cur)`` -> the 2x3 matrix carrying frame t-1 onto
     frame t (default: the camera motion, see the module docstring)."""
+    import cv2
+
     from dvos_core.motion.align import best_transform
     from dvos_core.motion.transforms import warp_to
 
-    if not 0 < min_iou <= 1:
-        raise ValueError(f"min_iou must be in (0, 1], got {min_iou}")
-    if max_gap < 0 or min_frames < 1 or min_area < 1:
-        raise ValueError("max_gap must be >= 0, min_frames and min_area >= 1")
+    if not 0 < min_overlap <= 1:
+        raise ValueError(f"min_overlap must be in (0, 1], got {min_overlap}")
+    if max_gap < 0 or grow_px < 0 or min_frames < 1 or min_area < 1:
+        raise ValueError("max_gap and grow_px must be >= 0, min_frames and min_area >= 1")
+    grow = np.ones((2 * grow_px + 1, 2 * grow_px + 1), np.uint8) if grow_px else None
     align = align or (lambda a, b: best_transform(a, b, ()))
     rows: list[tuple] = []
     carried = None  # (H, W) float32 track ids of the heads of earlier frames, carried onto the previous frame
@@ -170,13 +176,15 @@ def link_heads(
         if mask is not None:
             with_masks += 1
             labels, info = _heads(np.asarray(mask), min_area)
-            tracks, heads, shared = _overlaps(carried, labels)
-            track_area = dict(zip(*np.unique(carried[carried > 0].astype(np.int64), return_counts=True)))
-            iou = shared / (np.array([track_area[k] for k in tracks]) + info[heads - 1, 0] - shared)
+            # the carried heads grown into the background around them (never over another carried head)
+            probe = carried if grow is None else np.where(carried > 0, carried, cv2.dilate(carried, grow))
+            tracks, heads, shared = _overlaps(probe, labels)
+            track_area = dict(zip(*np.unique(probe[probe > 0].astype(np.int64), return_counts=True)))
+            overlap = shared / np.minimum(np.array([track_area[k] for k in tracks]), info[heads - 1, 0])
             assigned: dict[int, int] = {}  # head label -> track id
             used: set[int] = set()
-            for i in np.argsort(-iou, kind="stable"):
-                if iou[i] < min_iou:
+            for i in np.argsort(-overlap, kind="stable"):
+                if overlap[i] < min_overlap:
                     break
                 k, h = int(tracks[i]), int(heads[i])
                 if h not in assigned and k not in used:
@@ -196,7 +204,13 @@ def link_heads(
         prev_frame = frame
         report(progress, t + 1, n_frames, "following heads")
     data = np.asarray(rows, np.float64).reshape(-1, 5)
-    settings = {"min_area": min_area, "min_iou": min_iou, "max_gap": max_gap, "min_frames": min_frames}
+    settings = {
+        "min_area": min_area,
+        "min_overlap": min_overlap,
+        "max_gap": max_gap,
+        "min_frames": min_frames,
+        "grow_px": grow_px,
+    }
     return HeadTracks(data, n_frames, min_frames, settings, with_masks)
 
 
@@ -206,9 +220,10 @@ def track_heads(
     which: str = "predictions",
     model: str | None = None,
     min_area: int = 16,
-    min_iou: float = 0.2,
+    min_overlap: float = 0.2,
     max_gap: int = 2,
     min_frames: int = 2,
+    grow_px: int = 2,
     progress=None,
     cancel=None,
 ) -> HeadTracks:
@@ -220,6 +235,8 @@ def track_heads(
     video = project.video(video_id)
     read, what = stored_masks(project, video, which, model)
     pairs = ((frame, mask) for _, frame, mask in frames_and_masks(video, read))
-    tracks = link_heads(pairs, video.n_frames, min_area, min_iou, max_gap, min_frames, progress=progress, cancel=cancel)
+    tracks = link_heads(
+        pairs, video.n_frames, min_area, min_overlap, max_gap, min_frames, grow_px, progress=progress, cancel=cancel
+    )
     tracks.settings.update(video=video_id, masks=what)
     return tracks
