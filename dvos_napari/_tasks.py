@@ -100,14 +100,15 @@ def export_predictions(
 
 
 def count_heads(project, video_id, model=None, progress=None, cancel=None) -> dict:
-    """:func:`dvos_core.evaluate.head_tracks.track_heads` on one video: ``model``'s predictions (default the most
-    recent set), or the stored masks when the video has no predictions. Returns {"summary": ..., "tracks": (N, 4)
-    [track_id, frame, y, x] of the counted heads} (plain data for the Predict step's Tracks layer)."""
+    """:func:`dvos_core.evaluate.head_tracks.track_heads` on one video: ``model``'s predictions where it predicted
+    the video, else the most recent set; the stored masks when the video has no predictions. Returns {"summary":
+    ..., "tracks": (N, 4) [track_id, frame, y, x] of the counted heads} (plain data for the Predict step's Tracks
+    layer)."""
     from dvos_core.evaluate.head_tracks import track_heads
 
     models = project.video(video_id).predictions.models()
-    which = "predictions" if models and (model is None or model in models) else "labels"
-    model = model if which == "predictions" else None
+    which = "predictions" if models else "labels"
+    model = model if model in models else None  # the set reviewed where it predicted this video, else the latest
     tracks = track_heads(project, video_id, which=which, model=model, progress=progress, cancel=cancel)
     return {"summary": tracks.summary(), "tracks": tracks.napari_tracks()}
 

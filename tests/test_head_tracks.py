@@ -53,16 +53,36 @@ def test_a_head_missed_for_a_frame_keeps_its_track_within_max_gap():
     masks = [np.zeros((64, 64), np.uint8) for _ in range(7)]
     for t, m in enumerate(masks):
         m[20:30, 10 + 2 * t : 20 + 2 * t] = 1  # one head drifting right
-    masks[3] = None  # a frame without a mask
-    masks[4][:] = 0  # and one where it was missed: two frames without it
+    masks[3] = None  # a frame without a mask: no evidence either way, not part of a gap
+    masks[4][:] = 0  # a frame where it was missed: a gap of one
     still = lambda a, b: np.eye(2, 3)  # noqa: E731 - a still camera
-    whole = link_heads(zip(frames, masks), 7, max_gap=2, align=still)
+    whole = link_heads(zip(frames, masks), 7, max_gap=1, align=still)
     assert whole.n_heads == 1 and list(whole.lengths().values()) == [5]
-    split = link_heads(zip(frames, masks), 7, max_gap=1, align=still)
+    split = link_heads(zip(frames, masks), 7, max_gap=0, align=still)
     assert split.n_heads == 2 and list(split.lengths().values()) == [3, 2]
-    assert link_heads(zip(frames, masks), 7, max_gap=1, min_frames=3, align=still).n_heads == 1
+    assert link_heads(zip(frames, masks), 7, max_gap=0, min_frames=3, align=still).n_heads == 1
+    s = whole.summary()
+    assert s["frames"] == 7 and s["frames_with_masks"] == 6 and s["heads_per_frame"] == round(5 / 6, 2)
     with pytest.raises(ValueError, match="min_overlap"):
         link_heads(zip(frames, masks), 7, min_overlap=0)
+
+
+def test_painted_frames_far_apart_still_link_and_the_count_says_what_it_saw():
+    """Stored masks on every fifth frame: the heads are carried across the frames without a mask."""
+    from dvos_core.evaluate.head_tracks import describe_count
+
+    frames = [np.full((48, 64, 3), 90, np.uint8)] * 15
+    masks = [None] * 15
+    for t in range(0, 15, 5):
+        masks[t] = np.zeros((48, 64), np.uint8)
+        masks[t][5:15, 5:15] = masks[t][30:40, 40:52] = 1
+    still = lambda a, b: np.eye(2, 3)  # noqa: E731
+    tracks = link_heads(zip(frames, masks), 15, align=still)
+    assert tracks.n_heads == 2 and tracks.summary()["heads_per_frame"] == 2.0
+    text = describe_count(tracks.summary())
+    assert text.startswith("2 different heads in 15 frames") and "only 3 of the 15 frames have a mask" in text
+    one = link_heads(zip(frames[:1], masks[:1]), 1, align=still)
+    assert one.n_heads == 0 and "fewer than the 2 a head must be seen in" in describe_count(one.summary())
 
 
 def test_a_thin_head_swaying_by_most_of_its_width_keeps_its_track():
@@ -92,10 +112,18 @@ def test_tracks_from_the_store_and_the_command_line(tmp_project, tmp_path, capsy
         video.set_mask(t, m, "manual")
     tracks = track_heads(tmp_project, "plot", which="labels")
     assert tracks.n_heads == 2 and tracks.settings["masks"] == "stored masks"
-    data = tracks.napari_tracks()
-    assert data.shape == (10, 4) and list(data[:5, 1]) == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="no predictions yet"):
         track_heads(tmp_project, "plot")
+    from dvos_napari._tasks import count_heads  # the Predict step's job: no predictions yet -> the stored masks
+
+    assert count_heads(tmp_project, "plot", model="image")["summary"]["masks"] == "stored masks"
+    video.predictions["image"].start({"kind": "test"}, None)
+    video.predictions["image"].set(2, m.astype(np.float32))
+    # a set the video has: followed; one it lacks (reviewed elsewhere): its most recent set instead
+    assert count_heads(tmp_project, "plot", model="image")["summary"]["masks"] == "predictions of 'image'"
+    assert count_heads(tmp_project, "plot", model="other")["summary"]["masks"] == "predictions of 'image'"
+    data = tracks.napari_tracks()
+    assert data.shape == (10, 4) and list(data[:5, 1]) == [0, 1, 2, 3, 4]
     out = tmp_path / "t.csv"
     assert main(["count-heads", str(tmp_project.path), "plot", "--out", str(out)]) == 0
     assert "plot: 2 different heads in 5 frames (stored masks" in capsys.readouterr().out
@@ -108,4 +136,4 @@ def test_tracks_from_the_store_and_the_command_line(tmp_project, tmp_path, capsy
         few.set_mask(t, m, "manual")
     assert main(["count-heads", str(tmp_project.path), "painted"]) == 0
     assert "2 different heads in 5 frames" in (text := capsys.readouterr().out)
-    assert "only 2 of the 5 frames have a mask, so heads in the others are not counted" in text
+    assert "only 2 of the 5 frames have a mask, so heads that show only in the others are not counted" in text

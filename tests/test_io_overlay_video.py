@@ -102,3 +102,14 @@ def test_the_command_line_writes_it(tmp_project, video, tmp_path, capsys):
     assert len(_read_all(out)) == 7
     assert main(["export-video", str(tmp_project.path), "plot", str(out), "--model", "image"]) == 2
     assert "add --predictions" in capsys.readouterr().err
+
+
+def test_odd_and_thin_videos_come_out_at_the_size_said(tmp_project, tmp_path):
+    """Odd sides get a one-pixel edge (the size returned is the size written); a thin strip is enlarged only up to
+    a long side the codec takes."""
+    tmp_project.add_video_array("odd", np.full((3, 361, 363, 3), 40, np.uint8))
+    done = write_overlay_video(tmp_project, "odd", tmp_path / "o.mp4", which="labels")
+    assert done["size"] == [362, 364] and _read_all(tmp_path / "o.mp4")[0].shape == (362, 364, 3)
+    tmp_project.add_video_array("strip", np.full((2, 7, 200, 3), 40, np.uint8))
+    done = write_overlay_video(tmp_project, "strip", tmp_path / "s.mp4", which="labels")
+    assert done["size"] == [140, 4000] and len(_read_all(tmp_path / "s.mp4")) == 2

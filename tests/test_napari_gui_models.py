@@ -288,3 +288,5 @@ def test_predict_step_counts_the_heads_of_the_current_video_and_shows_their_trac
     pr.state.select_video("field")
     wait_loaded(qtbot, pr.state)
     assert "plot head tracks" not in viewer.layers  # another video's layers give way
+    pr._counted({"summary": want.summary() | {"masks": "x"}, "tracks": want.napari_tracks()}, "plot")  # a late result
+    assert "plot head tracks" not in viewer.layers and "their tracks" not in pr.messages.text().splitlines()[-1]

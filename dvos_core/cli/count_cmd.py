@@ -11,8 +11,8 @@ def register(sub) -> None:
         help="count the different heads of a video (heads followed from frame to frame)",
         description="A per-frame head count counts a head again in every frame that shows it. This follows each "
         "head from frame to frame (carried by the camera motion, matched by overlap; a head missed for up to "
-        "--max-gap frames keeps its track) and counts the different heads seen in at least --min-frames frames: "
-        "a model's predicted heads with --predictions (default the most recent set), else the stored masks. "
+        "--max-gap frames with a mask keeps its track) and counts the different heads seen in at least --min-frames "
+        "frames: a model's predicted heads with --predictions (default the most recent set), else the stored masks. "
         "--out writes every counted head's position in every frame as CSV (track_id, frame, y, x, area; napari's "
         "Tracks layer reads the first four). Heads that touch count as one while they touch.",
     )

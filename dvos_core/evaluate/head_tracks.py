@@ -8,7 +8,8 @@ context model aligns its references), grown by ``grow_px`` pixels into the backg
 the track of the carried head it overlaps most (shared pixels over the smaller of the two at least ``min_overlap``,
 each track and head used once, best overlaps first): a thin head that sways by more than half its width between
 frames still overlaps its carried self. A head missed for up to ``max_gap`` frames (a gust,
-a leaf, a weak prediction) keeps its track. A head seen in fewer than ``min_frames`` frames is not counted (one-frame
+a leaf, a weak prediction) keeps its track; frames without a mask (stored masks of a few painted frames) do not
+count towards that gap. A head seen in fewer than ``min_frames`` frames is not counted (one-frame
 specks of a prediction). Two heads that touch form one part and so one track while they touch: a limit of counting
 from masks.
 
@@ -36,7 +37,11 @@ class HeadTracks:
     n_frames: int
     min_frames: int = 2
     settings: dict = field(default_factory=dict)
-    frames_with_masks: int | None = None  # frames that had a mask (None: every frame)
+    masked: np.ndarray | None = None  # (n_frames,) bool: the frames that had a mask (None: every frame)
+
+    @property
+    def frames_with_masks(self) -> int:
+        return self.n_frames if self.masked is None else int(np.count_nonzero(self.masked))
 
     def lengths(self) -> dict[int, int]:
         """Frames in which each track's head was seen."""
@@ -65,12 +70,12 @@ class HeadTracks:
         return rows[order, :4].copy()
 
     def summary(self) -> dict:
-        per = self.per_frame()
+        per = self.per_frame() if self.masked is None else self.per_frame()[self.masked]  # frames with a mask
         lengths = [n for n in self.lengths().values() if n >= self.min_frames]
         return {
             "heads": self.n_heads,
             "frames": self.n_frames,
-            "frames_with_masks": self.n_frames if self.frames_with_masks is None else self.frames_with_masks,
+            "frames_with_masks": self.frames_with_masks,
             "tracks_all": len(self.lengths()),
             "heads_per_frame": round(float(per.mean()), 2) if len(per) else 0.0,
             "median_frames_per_head": float(np.median(lengths)) if lengths else 0.0,
@@ -95,14 +100,19 @@ def describe_count(summary: dict) -> str:
     """One line for a person: the count, what was followed, and a warning when frames had no mask."""
     s = summary
     text = (
-        f"{s['heads']} different heads in {s['frames']} frames ({s['masks']}; each seen in at least "
+        f"{s['heads']} different heads in {s['frames']} frames ({s.get('masks', 'masks')}; each seen in at least "
         f"{s['min_frames']} frames, {s['median_frames_per_head']:g} at the median; {s['heads_per_frame']:g} per "
-        f"frame on average)"
+        f"frame with a mask on average)"
     )
-    if s["frames_with_masks"] < s["frames"]:
+    if s["frames_with_masks"] < s["min_frames"]:
         text += (
-            f"; only {s['frames_with_masks']} of the {s['frames']} frames have a mask, so heads in the others are "
-            f"not counted (predict the whole video and count its predictions)"
+            f"; {s['frames_with_masks']} of the {s['frames']} frames have a mask, fewer than the {s['min_frames']} "
+            f"a head must be seen in to count: predict the whole video and count its predictions"
+        )
+    elif s["frames_with_masks"] < s["frames"]:
+        text += (
+            f"; only {s['frames_with_masks']} of the {s['frames']} frames have a mask, so heads that show only in the "
+            f"others are not counted (predict the whole video and count its predictions)"
         )
     return text
 
@@ -143,9 +153,10 @@ def link_heads(
     cancel=None,
 ) -> HeadTracks:
     """Follow the heads of ``frames_and_masks`` ((frame (H, W, 3) uint8, mask (H, W) or None) in frame order; a frame
-    without a mask shows no heads, and a head seen again within ``max_gap`` frames keeps its track). ``n_frames``:
-    how many pairs there are (for the progress). ``align(prev, cur)`` -> the 2x3 matrix carrying frame t-1 onto
-    frame t (default: the camera motion, see the module docstring)."""
+    without a mask shows no heads and does not count towards a gap: a head seen again within ``max_gap`` frames
+    with a mask keeps its track). ``n_frames``: how many pairs there are, for the progress only. ``align(prev,
+    cur)`` -> the 2x3 matrix carrying frame t-1 onto frame t (default: the camera motion, see the module docstring;
+    not measured while nothing is carried)."""
     import cv2
 
     from dvos_core.motion.align import best_transform
@@ -159,22 +170,24 @@ def link_heads(
     align = align or (lambda a, b: best_transform(a, b, ()))
     rows: list[tuple] = []
     carried = None  # (H, W) float32 track ids of the heads of earlier frames, carried onto the previous frame
-    last_seen: dict[int, int] = {}
-    prev_frame, next_id, with_masks = None, 1, 0
+    last_seen: dict[int, int] = {}  # track -> the number of the last frame with a mask that showed it
+    masked: list[bool] = []
+    prev_frame, next_id, seen_masks = None, 1, 0
     for t, (frame, mask) in enumerate(frames_and_masks):
         check(cancel)
-        if carried is not None:
-            matrix = align(prev_frame, frame)
-            carried = warp_to(carried, matrix, frame.shape[:2], nearest=True)
-            gone = [k for k, s in last_seen.items() if t - s > max_gap + 1]
+        masked.append(mask is not None)
+        if carried is not None and last_seen:
+            carried = warp_to(carried, align(prev_frame, frame), frame.shape[:2], nearest=True)
+        else:  # nothing to carry (the first frame, or every track gone): no motion to measure
+            carried = np.zeros(frame.shape[:2], np.float32)
+        if mask is not None:
+            # a gap is counted in frames with a mask: a frame without one says nothing about where a head went
+            seen_masks += 1
+            gone = [k for k, s in last_seen.items() if seen_masks - s > max_gap + 1]
             if gone:
                 carried[np.isin(carried, gone)] = 0
                 for k in gone:
                     del last_seen[k]
-        else:
-            carried = np.zeros(frame.shape[:2], np.float32)
-        if mask is not None:
-            with_masks += 1
             labels, info = _heads(np.asarray(mask), min_area)
             # the carried heads grown into the background around them (never over another carried head)
             probe = carried if grow is None else np.where(carried > 0, carried, cv2.dilate(carried, grow))
@@ -196,7 +209,7 @@ def link_heads(
                     assigned[h], next_id = next_id, next_id + 1
                 k = assigned[h]
                 lut[h] = k
-                last_seen[k] = t
+                last_seen[k] = seen_masks
                 area, cy, cx = info[h - 1]
                 rows.append((k, t, cy, cx, area))
             carried[np.isin(carried, list(assigned.values()))] = 0  # their old places give way to the new ones
@@ -211,7 +224,7 @@ def link_heads(
         "min_frames": min_frames,
         "grow_px": grow_px,
     }
-    return HeadTracks(data, n_frames, min_frames, settings, with_masks)
+    return HeadTracks(data, len(masked), min_frames, settings, np.asarray(masked, bool))
 
 
 def track_heads(

@@ -19,6 +19,7 @@ CODECS = {".mp4": "mp4v", ".avi": "MJPG"}  # what OpenCV's bundled FFmpeg writes
 DEFAULT_FPS = 10.0  # when the video's source recorded no frame rate (TIFF stacks, frame folders)
 OUTLINE_RGB = (255, 140, 0)  # orange: stands out on green and brown field
 MIN_SIDE = 360  # smaller videos are enlarged (pixels repeated) to at least this short side, so text and outlines read
+MAX_SIDE = 4096  # ... but never beyond this long side (what MPEG-4 Part 2 takes)
 
 
 def draw_overlay(frame: np.ndarray, mask: np.ndarray | None, text: str, min_area: int = 16) -> np.ndarray:
@@ -61,9 +62,9 @@ def write_overlay_video(
 
     ``which='predictions'``: ``model``'s predictions (default the most recent set); ``'labels'``: the stored masks
     of any provenance. Frames without a mask are written with "no mask". ``fps``: default the source video's frame
-    rate, else 10. Videos with a side under 360 px are enlarged by a whole factor (each pixel repeated) so that
-    the text and outlines can be read. Returns {"path", "frames", "with_masks", "fps", "masks", "size"} (size: the
-    written frames' height and width).
+    rate, else 10. Videos with a side under 360 px are enlarged by a whole factor (each pixel repeated; the long
+    side at most 4096 px) so that the text and outlines can be read. Returns {"path", "frames", "with_masks",
+    "fps", "masks", "size"} (size: the written frames' height and width).
     """
     import cv2
 
@@ -82,7 +83,7 @@ def write_overlay_video(
         raise ValueError(f"fps must be positive, got {fps}")
     rate = float(fps or video.attrs.get("fps") or DEFAULT_FPS)
     _, h0, w0, _ = video.shape
-    factor = -(-MIN_SIDE // min(h0, w0))  # 1 for videos of MIN_SIDE px and more
+    factor = max(1, min(-(-MIN_SIDE // min(h0, w0)), MAX_SIDE // max(h0, w0)))  # 1 from MIN_SIDE px
     h, w = h0 * factor, w0 * factor
     size = (w + w % 2, h + h % 2)  # codecs want even sides: a one-pixel edge is added where a side is odd
     try:
@@ -93,7 +94,10 @@ def write_overlay_video(
     writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*codec), rate, size)
     if not writer.isOpened():
         partial.unlink(missing_ok=True)
-        raise PermissionError(f"{path}: cannot write a {path.suffix} video there (folder not writable, or disk full?)")
+        raise PermissionError(
+            f"{path}: cannot write a {size[0]}x{size[1]} {path.suffix} video there (folder not writable, disk full, "
+            f"or frames too large for the codec: try .avi)"
+        )
     with_masks = 0
     try:
         for t, frame, mask in frames_and_masks(video, read):
@@ -112,11 +116,26 @@ def write_overlay_video(
             writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
             report(progress, t + 1, n, f"{video_id}: writing the overlay video")
         writer.release()
-        if not partial.exists() or partial.stat().st_size == 0:
-            raise PermissionError(f"{path}: the video could not be written (disk full?)")
+        written = _frame_count(partial)
+        if written != n:  # the writer fails silently (a full disk, a codec limit): check what the file holds
+            raise PermissionError(f"{path}: the video could not be written whole ({written} of {n} frames; disk full?)")
         os.replace(partial, path)
     except BaseException:
         writer.release()
         partial.unlink(missing_ok=True)
         raise
-    return {"path": str(path), "frames": n, "with_masks": with_masks, "fps": rate, "masks": what, "size": [h, w]}
+    out = {"path": str(path), "frames": n, "with_masks": with_masks, "fps": rate, "masks": what}
+    return {**out, "size": [size[1], size[0]]}
+
+
+def _frame_count(path: Path) -> int:
+    """Frames a written video file holds (0 when it cannot be read)."""
+    import cv2
+
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    cap = cv2.VideoCapture(str(path))
+    try:
+        return int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+    finally:
+        cap.release()
