@@ -154,9 +154,9 @@ def link_heads(
 ) -> HeadTracks:
     """Follow the heads of ``frames_and_masks`` ((frame (H, W, 3) uint8, mask (H, W) or None) in frame order; a frame
     without a mask shows no heads and does not count towards a gap: a head seen again within ``max_gap`` frames
-    with a mask keeps its track). ``n_frames``: how many pairs there are, for the progress only. ``align(prev,
-    cur)`` -> the 2x3 matrix carrying frame t-1 onto frame t (default: the camera motion, see the module docstring;
-    not measured while nothing is carried)."""
+    with a mask keeps its track). ``n_frames``: how many pairs there are, for the progress only.
+    ``align(prev, cur)`` -> the 2x3 matrix carrying frame t-1 onto frame t (default: the camera motion, see the
+    module docstring; not measured while nothing is carried)."""
     import cv2
 
     from dvos_core.motion.align import best_transform
