@@ -138,6 +138,8 @@ class RunAllResult:
     report: object = None  # EvaluationReport of the first video model on the test videos (None without them)
     comparison: object = None  # pandas DataFrame: every model and baseline side by side (None without test videos)
     timings: dict = field(default_factory=dict)
+    heads: dict = field(default_factory=dict)  # video -> different heads in the main model's predictions (count-heads)
+    heads_model: str = ""  # whose predictions ``heads`` counts
 
 
 class Stages:
@@ -440,7 +442,7 @@ def _video_model(project, cfg: RunAllConfig, run: Stages, kind: str, image_ckpt,
 
 
 def _predict_and_compare(project, cfg: RunAllConfig, run: Stages, checkpoints: dict, plan: dict) -> RunAllResult:
-    from dvos_core.evaluate import compare_models, evaluate
+    from dvos_core.evaluate import compare_models, evaluate, track_heads
     from dvos_core.infer import predict_video
 
     sub = run.stage("predict the test videos with every model")
@@ -474,7 +476,9 @@ def _predict_and_compare(project, cfg: RunAllConfig, run: Stages, checkpoints: d
         ).table
     else:
         run.log("      no test video with painted masks: nothing to score (`dvos split PROJECT test VIDEO`)")
+    predicted = sorted({v for v, _ in jobs})
+    # the number an agronomist wants from each predicted video: its different heads, each counted once
+    heads = {v: track_heads(project, v, model=main, cancel=run.cancel).n_heads for v in predicted}
     run.lap("evaluate")
     run.done()
-    predicted = sorted({v for v, _ in jobs})
-    return RunAllResult(project.path, checkpoints, predicted, rep, comparison, dict(run.timings))
+    return RunAllResult(project.path, checkpoints, predicted, rep, comparison, dict(run.timings), heads, main)

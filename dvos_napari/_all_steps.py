@@ -165,6 +165,8 @@ class AllStepsBox(QWidget):
             text += f"; Dice on the test videos: {scores} (Review step: worst frames first)"
         elif result.predicted:
             text += f"; predicted {', '.join(result.predicted)}"
+        if getattr(result, "heads", None):
+            text += f"; different heads: {', '.join(f'{v} {n}' for v, n in result.heads.items())}"
         self.job_bar.messages.info(text)
 
     def _on_finished(self, status: str) -> None:

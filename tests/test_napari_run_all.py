@@ -50,6 +50,7 @@ def test_every_step_at_once_from_the_train_step(make_napari_viewer, qtbot, demo_
     assert set(box.result.checkpoints) == {"gui_image", "gui_context"}
     text = box.job_bar.messages.text()
     assert "Dice on the test videos" in text and "gui_context" in text
+    assert f"different heads: field_test {box.result.heads['field_test']}" in text
     assert changed  # the other steps re-read the store
     assert any(line.startswith("[8/8]") for line in box.log_lines)
     assert any("gui_context" in tr.init_from.itemText(i) for i in range(tr.init_from.count()))  # Train lists it

@@ -48,6 +48,11 @@ def test_whole_run_scores_every_model_and_a_second_run_keeps_everything(project)
     assert {"image", "context", "previous_true_mask"} <= set(table.index)
     assert res.report.overall["dice"] == pytest.approx(table.loc["context", "dice"], abs=1e-6)
     assert res.predicted == ["field_test"]
+    # and the different heads of what it predicted, counted from the video model's masks
+    from dvos_core.evaluate import track_heads
+
+    assert res.heads_model == "context" and res.heads == {"field_test": track_heads(p, "field_test").n_heads}
+    assert res.heads["field_test"] > 0
     assert "run-all" in p.report_names() and "run-all-comparison" in p.report_names()
     stages = [ln for ln in lines if ln.startswith("[")]
     assert len(stages) == 8 and stages[-1].startswith("[8/8]")

@@ -15,7 +15,8 @@ def register(sub) -> None:
         "painted frames, make background clips (from --bare-video, else inpainted from the painted frames), "
         "synthetic clips as crowded as the painted frames and moving like the training videos, the image model, "
         "pseudo-labels of the training videos, both phases of the video model, predictions of the test videos "
-        "(and --predict ones) and, where test videos hold painted masks, a table of every model side by side. "
+        "(and --predict ones), where test videos hold painted masks a table of every model side by side, and the "
+        "number of different heads in each predicted video (as dvos count-heads counts them). "
         "Training settings suit the machine (the paper's on a GPU, the demo's on a CPU); --config changes any of "
         "them. Running it again continues a stopped run: every finished stage is kept.",
     )
@@ -115,5 +116,8 @@ def _run_all(args) -> int:
         print(res.comparison.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     print(f"models: {', '.join(f'{k} ({v})' for k, v in res.checkpoints.items())}")
     print(f"predicted: {', '.join(res.predicted) or 'nothing (no test video; --predict VIDEO)'}")
+    if res.heads:
+        counts = ", ".join(f"{v} {n}" for v, n in res.heads.items())
+        print(f"different heads ({res.heads_model}'s predictions, each head counted once; dvos count-heads): {counts}")
     print(f"open it with `napari {res.project}` (Review step: worst frames first, correct, train again)")
     return 0
