@@ -91,7 +91,7 @@ def export_predictions(
         paths = export_masks(project, vid, out, which="predictions", model=model, progress=sub, cancel=cancel)
         written[vid] = len(paths)
         if overlay_video:
-            sub = Steps(progress, start=2 * i + 1, span=1, total=2 * len(video_ids), prefix=f"{vid}: ")
+            sub = Steps(progress, start=parts * i + 1, span=1, total=parts * len(video_ids), prefix=f"{vid}: ")
             done = write_overlay_video(
                 project, vid, out / f"{vid}_overlay.mp4", model=model, progress=sub, cancel=cancel
             )

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dvos_core.evaluate.metrics import head_parts
 from dvos_core.progress import check, report
 
 COLUMNS = ("track_id", "frame", "y", "x", "area")
@@ -61,16 +62,21 @@ class HeadTracks:
         """(n_frames,) heads in each frame (every part of at least ``min_area`` pixels)."""
         return np.bincount(self.rows[:, 1].astype(np.int64), minlength=self.n_frames)[: self.n_frames]
 
-    def napari_tracks(self, counted_only: bool = True) -> np.ndarray:
-        """(N, 4) [track_id, frame, y, x] sorted by track then frame: the data of a napari Tracks layer."""
+    def _sorted_rows(self, counted_only: bool = True) -> np.ndarray:
+        """The rows (of the counted tracks only, by default) sorted by track, then frame."""
         rows = self.rows
         if counted_only:
             rows = rows[np.isin(rows[:, 0].astype(np.int64), self.counted())]
-        order = np.lexsort((rows[:, 1], rows[:, 0]))
-        return rows[order, :4].copy()
+        return rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+
+    def napari_tracks(self, counted_only: bool = True) -> np.ndarray:
+        """(N, 4) [track_id, frame, y, x] sorted by track then frame: the data of a napari Tracks layer."""
+        return self._sorted_rows(counted_only)[:, :4].copy()
 
     def summary(self) -> dict:
-        per = self.per_frame() if self.masked is None else self.per_frame()[self.masked]  # frames with a mask
+        per = self.per_frame()
+        if self.masked is not None:
+            per = per[self.masked]  # frames with a mask
         lengths = [n for n in self.lengths().values() if n >= self.min_frames]
         return {
             "heads": self.n_heads,
@@ -86,10 +92,8 @@ class HeadTracks:
         """Write the rows of the counted tracks as CSV (track_id, frame, y, x, area) and return the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        rows = self.rows[np.isin(self.rows[:, 0].astype(np.int64), self.counted())]
-        rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
         lines = [",".join(COLUMNS)]
-        lines += [f"{int(t)},{int(f)},{y:.1f},{x:.1f},{int(a)}" for t, f, y, x, a in rows]
+        lines += [f"{int(t)},{int(f)},{y:.1f},{x:.1f},{int(a)}" for t, f, y, x, a in self._sorted_rows()]
         tmp = path.with_name(f".{path.name}.partial")
         tmp.write_text("\n".join(lines) + "\n")
         tmp.replace(path)
@@ -115,19 +119,6 @@ def describe_count(summary: dict) -> str:
             f"others are not counted (predict the whole video and count its predictions)"
         )
     return text
-
-
-def _heads(mask: np.ndarray, min_area: int):
-    """(label map (H, W) int32 with 0 = background, per-label (area, cy, cx) for labels 1..n) of the mask's parts
-    of at least ``min_area`` pixels, relabelled 1..n."""
-    import cv2
-
-    n, labels, stats, centroids = cv2.connectedComponentsWithStats((mask > 0).astype(np.uint8), connectivity=8)
-    keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= min_area) + 1
-    lut = np.zeros(n, np.int32)
-    lut[keep] = np.arange(1, len(keep) + 1)
-    info = np.column_stack([stats[keep, cv2.CC_STAT_AREA], centroids[keep, 1], centroids[keep, 0]])
-    return lut[labels], info
 
 
 def _overlaps(carried: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -188,7 +179,7 @@ def link_heads(
                 carried[np.isin(carried, gone)] = 0
                 for k in gone:
                     del last_seen[k]
-            labels, info = _heads(np.asarray(mask), min_area)
+            labels, info = head_parts(mask, min_area)
             # the carried heads grown into the background around them (never over another carried head)
             probe = carried if grow is None else np.where(carried > 0, carried, cv2.dilate(carried, grow))
             tracks, heads, shared = _overlaps(probe, labels)

@@ -115,6 +115,20 @@ def count_objects(mask, min_area: int = 1, connectivity: int = 8) -> int:
     return int(np.count_nonzero(areas >= min_area))
 
 
+def head_parts(mask, min_area: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The heads of a mask as :func:`count_objects` counts them (8-connected parts of at least ``min_area``
+    pixels): a label map (H, W) int32 numbering them 1..n (0 = background and smaller specks) and their (n, 3)
+    [area, centroid y, centroid x]."""
+    import cv2
+
+    n, labels, stats, centroids = cv2.connectedComponentsWithStats((np.asarray(mask) > 0).astype(np.uint8), 8)
+    keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= min_area) + 1
+    lut = np.zeros(n, np.int32)
+    lut[keep] = np.arange(1, len(keep) + 1)
+    info = np.column_stack([stats[keep, cv2.CC_STAT_AREA], centroids[keep, 1], centroids[keep, 0]])
+    return lut[labels], info
+
+
 def weighted_overall(per_video_values: Sequence[float], frame_counts: Sequence[float]) -> float:
     """Average of per-video scores weighted by their frame counts (= mean over all scored frames).
 

@@ -33,8 +33,9 @@ def frames_per_pass(device: torch.device, tile_pixels: int, n: int) -> int:
     next ones and the kernel choice sees one set of shapes - 3.5 s less over the first six frames of the paper model
     at 512^2, peak memory 0.3 GB lower. Decoding: the paper model at 512^2, one thread, took 6.2-6.5 s per frame with
     4 windows at once, 5.3-5.9 s with 2 and 4.2-4.5 s one at a time; 3.5-3.7 against 2.7-3.0 s with 2 threads; the
-    `small` one at 512^2 1.4-1.7 against 1.3 s. The context model's references: 1.2-1.3x faster per frame one at a
-    time (the demo's model, 256^2 and 512^2 tiles, one thread; docs/benchmarks.md)."""
+    `small` one at 512^2 1.4-1.7 against 1.3 s. The context model's references one at a time: its network call
+    1.2-1.3x faster (the demo's model, 256^2 and 512^2 tiles, one thread), prediction 1.01-1.12x per frame end to
+    end (docs/benchmarks.md)."""
     if torch.device(device).type == "cpu" and tile_pixels >= SINGLE_TILE_PIXELS:
         return 1
     return max(1, int(n))

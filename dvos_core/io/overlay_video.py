@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dvos_core.evaluate.metrics import head_parts
 from dvos_core.io.mask_source import frames_and_masks, stored_masks
 from dvos_core.progress import check, report
 
@@ -24,18 +25,17 @@ MAX_SIDE = 4096  # ... but never beyond this long side (what MPEG-4 Part 2 takes
 
 def draw_overlay(frame: np.ndarray, mask: np.ndarray | None, text: str, min_area: int = 16) -> np.ndarray:
     """``frame`` (H, W, 3) RGB uint8 with the outlines of the mask's heads (parts of at least ``min_area`` pixels
-    outlined; smaller specks left out, as the evaluation's counts leave them out) and ``text`` in its top-left
-    corner. A frame without a mask (None) gets only the text."""
+    outlined; smaller specks left out, as the evaluation's counts leave them out; ``min_area`` 1: every part, for a
+    mask already reduced to its heads) and ``text`` in its top-left corner. A frame without a mask (None) gets only
+    the text."""
     import cv2
 
     out = np.ascontiguousarray(frame[..., :3], dtype=np.uint8).copy()
     h, w = out.shape[:2]
     thick = max(1, round(min(h, w) / 400))  # text strokes
     if mask is not None:
-        _, labels, stats, _ = cv2.connectedComponentsWithStats((np.asarray(mask) > 0).astype(np.uint8), connectivity=8)
-        keep = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= min_area)
-        kept = np.isin(labels, keep[keep > 0]).astype(np.uint8)  # label 0 is the background
-        contours, _ = cv2.findContours(kept, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        kept = np.asarray(mask) > 0 if min_area <= 1 else head_parts(mask, min_area)[0] > 0
+        contours, _ = cv2.findContours(kept.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
         cv2.drawContours(out, contours, -1, OUTLINE_RGB, max(2, round(min(h, w) / 250)), lineType=cv2.LINE_AA)
     scale = max(0.45, min(h, w) / 700)
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
@@ -67,8 +67,6 @@ def write_overlay_video(
     "fps", "masks", "size"} (size: the written frames' height and width).
     """
     import cv2
-
-    from dvos_core.evaluate.metrics import count_objects
 
     path = Path(path)
     codec = CODECS.get(path.suffix.lower())
@@ -102,15 +100,18 @@ def write_overlay_video(
     try:
         for t, frame, mask in frames_and_masks(video, read):
             check(cancel)
+            heads = None  # the mask reduced to its heads: counted and outlined from the same parts
             if mask is None:
                 text = f"{video_id}  frame {t}  no mask"
             else:
                 with_masks += 1
-                text = f"{video_id}  frame {t}  heads {count_objects(mask, min_area=min_area)}"
+                labels, info = head_parts(mask, min_area)
+                heads = labels > 0
+                text = f"{video_id}  frame {t}  heads {len(info)}"
             if factor > 1:
                 frame = np.repeat(np.repeat(frame, factor, 0), factor, 1)
-                mask = None if mask is None else np.repeat(np.repeat(mask, factor, 0), factor, 1)
-            img = draw_overlay(frame, mask, text, min_area * factor * factor)
+                heads = None if heads is None else np.repeat(np.repeat(heads, factor, 0), factor, 1)
+            img = draw_overlay(frame, heads, text, min_area=1)
             if size != (w, h):
                 img = np.pad(img, ((0, size[1] - h), (0, size[0] - w), (0, 0)))
             writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
