@@ -16,7 +16,7 @@ REWRITES: list[tuple[str, str]] = [
     (r"use --device cpu or auto", "choose the device 'cpu' or 'auto'"),
     (r"pass --no-resume \(resume=False\) to start over, or choose another --name", "give the run another model name"),
     (r"pass --no-resume to start over", "give the run another model name"),
-    (r"`dvos train --kind frame`", "the Train step with 'what to train' set to the image model"),
+    (r"`dvos train --phase image`", "the Train step with 'what to train' set to the image model"),
     (r"`dvos train`", "the Train step"),
     (r"run `dvos predict`", "run Predict (Predict step)"),
     (r"`dvos predict`", "the Predict step"),

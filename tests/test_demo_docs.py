@@ -73,4 +73,11 @@ def test_tutorial_commands_match_the_demo(demo_dir):
         want = cfg.train_config(phase, init_from=got.init_from)
         assert got == want, phase
     assert re.search(r"models/image/best\.pt", trains["synthetic"].init_from)
-    assert re.search(r"models/dvos_synthetic/best\.pt", trains["real"].init_from)
+    assert re.search(r"models/context_synthetic/best\.pt", trains["real"].init_from)
+    # the later steps use the model the real phase trained, as the demo does (a context model needs no image model)
+    real = trains["real"].name
+    assert build_config(trains["real"]).video_model == "context" == cfg.video_models[0]
+    predict = by_name["predict"][0]
+    assert predict.checkpoint == real and predict.image_model is None
+    assert by_name["smooth"][0].model == real
+    assert by_name["count-heads"][0].model == real and by_name["export-video"][0].model == real

@@ -114,7 +114,7 @@ def test_core_messages_become_panel_words():
             "choose the device 'cpu' or 'auto'"
         ),
         "pseudo-labelling needs an image (frame) model; x.pt is a 'dvos' model. Train one with "
-        "`dvos train --kind frame`": "the Train step",
+        "`dvos train --phase image`": "the Train step",
         "models/a: holds an unfinished run with different settings (lr); pass --no-resume (resume=False) to start "
         "over, or choose another --name": "give the run another model name",
         "the clip is 40 frames long, shorter than the clip length 60; use a longer video or a shorter --clip-length": (

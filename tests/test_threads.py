@@ -94,6 +94,10 @@ def test_runs_with_threads_applies_the_argument():
         ["synth", "p.dvos"],
         ["extract-objects", "p.dvos"],
         ["extract-backgrounds", "p.dvos", "bare.mp4"],
+        ["smooth", "p.dvos", "model"],
+        ["count-heads", "p.dvos", "video"],
+        ["export-video", "p.dvos", "video", "v.mp4"],
+        ["run-all", "p.dvos"],
         ["demo"],
     ],
 )

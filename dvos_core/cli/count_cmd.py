@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dvos_core.cli._common import add_project
+from dvos_core.cli._common import add_project, add_threads
 
 
 def register(sub) -> None:
@@ -33,6 +33,7 @@ def register(sub) -> None:
     p.add_argument(
         "--grow-px", type=int, default=2, help="the tracks' last places are grown by this many pixels (default 2)"
     )
+    add_threads(p)
     p.set_defaults(func=_count_heads)
 
 
@@ -54,6 +55,7 @@ def _count_heads(args) -> int:
         grow_px=args.grow_px,
         progress=TerminalProgress(),
         cancel=cancel_on_sigint(),
+        threads=args.threads,
     )
     s = tracks.summary()
     print(f"{args.video_id}: {describe_count(s)}")

@@ -87,6 +87,7 @@ def register(sub) -> None:
         "with each other (a gust, a cloud, a gain jump), as far as they do; the others are kept as they are",
     )
     add_wait(p)
+    add_threads(p)
     p.set_defaults(func=_smooth)
 
     p = sub.add_parser(
@@ -287,6 +288,7 @@ def _smooth(args) -> int:
             cancel=cancel,
             follow_sway=not args.camera_only,
             only_outliers=args.only_outliers,
+            threads=args.threads,
         )
     name = args.name or smoothed_name(args.model)
     print(f"smoothed {total} frames in {len(ids)} video(s) into {name!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from dvos_core.cli._common import add_preprocess, add_project, add_wait, preprocess_from_args
+from dvos_core.cli._common import add_preprocess, add_project, add_threads, add_wait, preprocess_from_args
 
 
 def _tag(text: str):
@@ -120,6 +120,7 @@ def register(sub) -> None:
     p.add_argument(
         "--min-area", type=int, default=16, help="smallest head outlined and counted, in pixels (default 16)"
     )
+    add_threads(p)
     p.set_defaults(func=_export_video)
 
     p = sub.add_parser(
@@ -253,6 +254,7 @@ def _export_video(args) -> int:
         min_area=args.min_area,
         progress=TerminalProgress(),
         cancel=cancel_on_sigint(),
+        threads=args.threads,
     )
     print(
         f"{args.video_id}: wrote {done['frames']} frames ({done['with_masks']} with {done['masks']}) at "

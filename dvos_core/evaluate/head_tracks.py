@@ -26,6 +26,7 @@ import numpy as np
 
 from dvos_core.evaluate.metrics import head_parts
 from dvos_core.progress import check, report
+from dvos_core.threads import runs_with_threads
 
 COLUMNS = ("track_id", "frame", "y", "x", "area")
 
@@ -218,6 +219,7 @@ def link_heads(
     return HeadTracks(data, len(masked), min_frames, settings, np.asarray(masked, bool))
 
 
+@runs_with_threads(torch=False)
 def track_heads(
     project,
     video_id: str,
@@ -230,10 +232,12 @@ def track_heads(
     grow_px: int = 2,
     progress=None,
     cancel=None,
+    threads: int | None = None,
 ) -> HeadTracks:
     """:func:`link_heads` over a stored video: ``which='predictions'`` follows ``model``'s predicted heads (default
     the most recent set), ``'labels'`` the stored masks (painted, corrected, pseudo). The result's ``settings`` also
-    name the video and the masks followed."""
+    name the video and the masks followed. ``threads``: OpenCV threads for the camera motion (see
+    :mod:`dvos_core.threads`)."""
     from dvos_core.io.mask_source import frames_and_masks, stored_masks
 
     video = project.video(video_id)

@@ -35,7 +35,7 @@ def _predictors(
         if image.kind != "frame":
             raise ValueError(
                 f"image_checkpoint {_name(image_checkpoint)} holds a {image.kind!r} model; the first "
-                f"frames need a frame (image) model, e.g. one trained with `dvos train --kind frame`"
+                f"frames need a frame (image) model, e.g. one trained with `dvos train --phase image`"
             )
     return main, image
 

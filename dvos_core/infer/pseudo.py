@@ -216,7 +216,7 @@ def _labelling_predictor(checkpoint, device, tile_size, overlap, precision="auto
         raise ValueError(
             f"pseudo-labelling needs an image (frame) model or a context-aware video model; {_name(checkpoint)} is "
             f"a {predictor.kind!r} model (it never sees the frame it would label). Train an image model with "
-            "`dvos train --kind frame`"
+            "`dvos train --phase image`"
         )
     return predictor
 

@@ -27,6 +27,7 @@ from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
 from dvos_core.motion.sway import follow, sway_flow
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.threads import runs_with_threads
 
 SUFFIX = "_smoothed"
 
@@ -140,6 +141,7 @@ def smooth_array(
     return out
 
 
+@runs_with_threads(torch=False)
 def smooth_predictions(
     project,
     video_id: str,
@@ -153,12 +155,14 @@ def smooth_predictions(
     cancel: CancelToken | None = None,
     follow_sway: bool = True,
     only_outliers: bool = False,
+    threads: int | None = None,
 ) -> int:
     """Smooth the stored predictions ``model`` of one video into the prediction set ``name`` (default
     ``<model>_smoothed``); returns the number of frames written. ``follow_sway=False`` aligns by the camera motion
     only; ``only_outliers`` smooths only the frames worse than their neighbours (see :func:`smooth_stream`).
     ``threshold``: for the stored masks (default: the source's). Each frame is committed as it is written; an
-    interrupted run resumes, unless the source predictions changed since (then it starts again)."""
+    interrupted run resumes, unless the source predictions changed since (then it starts again). ``threads``:
+    OpenCV threads for the motion estimates and the flow (see :mod:`dvos_core.threads`)."""
     before, after = _check_window(before, after)
     video = project.video(video_id)
     source = video.predictions[model]

@@ -15,6 +15,7 @@ import numpy as np
 from dvos_core.evaluate.metrics import head_parts
 from dvos_core.io.mask_source import frames_and_masks, stored_masks
 from dvos_core.progress import check, report
+from dvos_core.threads import runs_with_threads
 
 CODECS = {".mp4": "mp4v", ".avi": "MJPG"}  # what OpenCV's bundled FFmpeg writes everywhere
 DEFAULT_FPS = 10.0  # when the video's source recorded no frame rate (TIFF stacks, frame folders)
@@ -46,6 +47,7 @@ def draw_overlay(frame: np.ndarray, mask: np.ndarray | None, text: str, min_area
     return out
 
 
+@runs_with_threads(torch=False)
 def write_overlay_video(
     project,
     video_id: str,
@@ -56,6 +58,7 @@ def write_overlay_video(
     min_area: int = 16,
     progress=None,
     cancel=None,
+    threads: int | None = None,
 ) -> dict:
     """Write video ``video_id`` as ``path`` (.mp4 or .avi) with its masks' outlines and each frame's head count
     (8-connected parts of at least ``min_area`` pixels, as ``dvos evaluate`` counts them).
@@ -64,7 +67,8 @@ def write_overlay_video(
     of any provenance. Frames without a mask are written with "no mask". ``fps``: default the source video's frame
     rate, else 10. Videos with a side under 360 px are enlarged by a whole factor (each pixel repeated; the long
     side at most 4096 px) so that the text and outlines can be read. Returns {"path", "frames", "with_masks",
-    "fps", "masks", "size"} (size: the written frames' height and width).
+    "fps", "masks", "size"} (size: the written frames' height and width). ``threads``: OpenCV threads for decoding,
+    drawing and encoding (see :mod:`dvos_core.threads`).
     """
     import cv2
 
