@@ -9,7 +9,8 @@ def register(sub) -> None:
         help="run the whole DVOS loop on built-in sample clips (CPU, a few minutes)",
         description="Build a small project from built-in procedural wheat-field clips (3 painted seed frames, a "
         "bare-field clip, an unlabelled field video and a test video with ground truth), then run "
-        "extraction, synthesis, image-model training, pseudo-labelling, two-phase DVOS training, "
+        "extraction, synthesis, image-model training, pseudo-labelling, two-phase video-model training (the "
+        "context-aware model unless --video-model says otherwise), "
         "prediction and evaluation, and print the per-video Dice table.",
     )
     p.add_argument(
