@@ -137,3 +137,23 @@ def test_cli_smooths_every_video_that_has_the_predictions(clip, tmp_path, capsys
     assert dvos(["smooth", str(p.path), "image", "--only-outliers"]) == 0
     assert p.video("b").predictions["image_smoothed"].attrs["only_outliers"] is True
     assert dvos(["smooth", str(p.path), "none"]) != 0
+
+
+def test_frames_too_small_for_optical_flow_are_smoothed_by_the_camera_alone():
+    """OpenCV's DIS flow crashes the whole process on frames 8-15 px high: such frames are not followed along the
+    sway (run in a child process, so a crash fails this test instead of the test run)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from dvos_core.infer import smooth_array\n"
+        "rng = np.random.default_rng(0)\n"
+        "frames = rng.integers(0, 255, (5, 8, 64, 3), dtype=np.uint8)\n"
+        "p = rng.random((5, 8, 64), dtype=np.float32)\n"
+        "out = smooth_array(p, frames)\n"
+        "assert out.shape == p.shape and np.isfinite(out).all()\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stderr[-2000:])

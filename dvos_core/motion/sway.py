@@ -20,6 +20,9 @@ import numpy as np
 
 CONSISTENT_PX = 1.0  # forward-backward disagreement (px) up to which the flow is trusted
 GATE_BLUR = 2.0  # sigma (px) that softens the trusted region's edges
+# OpenCV's DIS flow fails on frames under 16 px on a side (an error, or a crash of the whole process at 8-15 px
+# high); below this the sway is not followed (no flow: the camera alignment alone), as no head sways visibly there
+MIN_FLOW_SIDE = 32
 
 
 def flow_image(frame: np.ndarray) -> np.ndarray:
@@ -49,12 +52,15 @@ def sway_flow(current: np.ndarray, neighbour: np.ndarray, cover: np.ndarray | No
 
     ``current``, ``neighbour``: uint8 frames (RGB or grey) of the same shape, the neighbour already warped onto
     frame t; ``cover``: (H, W), > 0.5 where the warped neighbour holds real pixels (elsewhere frame t's own pixels
-    stand in for it, before both are made :func:`flow_image` s; None = everywhere)."""
+    stand in for it, before both are made :func:`flow_image` s; None = everywhere). Frames under
+    :data:`MIN_FLOW_SIDE` px on a side get no flow (zero)."""
     if current.shape != neighbour.shape:
         raise ValueError(f"sway flow needs frames of one shape, got {current.shape} and {neighbour.shape}")
     if cover is not None:
         inside = np.asarray(cover) > 0.5
         neighbour = np.where(inside if neighbour.ndim == 2 else inside[..., None], neighbour, current)
+    if min(current.shape[:2]) < MIN_FLOW_SIDE:
+        return np.zeros((*current.shape[:2], 2), np.float32)
     a, b = flow_image(current), flow_image(neighbour)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     forward = dis.calc(a, b, None)
