@@ -131,6 +131,12 @@ def test_tracks_from_the_store_and_the_command_line(tmp_project, tmp_path, capsy
     assert lines[0] == "track_id,frame,y,x,area" and len(lines) == 11 and lines[1] == "1,0,9.5,9.5,100"
     assert main(["count-heads", str(tmp_project.path), "plot", "--model", "x"]) == 2
     assert "add --predictions" in capsys.readouterr().err
+    meta = (tmp_project.path / "zarr.json").read_bytes()  # the tracks never go into the project (its metadata)
+    assert main(["count-heads", str(tmp_project.path), "plot", "--out", str(tmp_project.path / "zarr.json")]) == 2
+    assert "lies inside the project folder" in capsys.readouterr().err
+    assert (tmp_project.path / "zarr.json").read_bytes() == meta
+    assert main(["count-heads", str(tmp_project.path), "plot", "--out", str(tmp_path)]) == 2
+    assert "is a folder; give a file name" in capsys.readouterr().err
     few = tmp_project.add_video_array("painted", frames)
     for t in (0, 1):  # two painted frames of five
         few.set_mask(t, m, "manual")

@@ -239,3 +239,10 @@ def test_tiff_planar_and_single_channel_stacks_read_exactly(tmp_path, shape, kw)
         for k in range(len(r)):
             want = frames[k] if frames.shape[-1] == 3 else np.repeat(frames[k].reshape(32, 32, 1), 3, axis=2)
             assert np.array_equal(r[k], want)
+
+
+@pytest.mark.parametrize("fps", [0, -5, float("nan"), float("inf")])
+def test_a_frame_rate_that_is_no_rate_is_refused_before_anything_is_written(tmp_project, video_avi, fps):
+    with pytest.raises(ValueError, match="fps must be a positive number of frames per second"):
+        import_video(tmp_project, video_avi, "plot", fps=fps)
+    assert tmp_project.video_ids() == []

@@ -92,6 +92,25 @@ def test_export_a_chosen_models_predictions_with_head_counts(tmp_project, video,
     assert "add --predictions" in capsys.readouterr().err
 
 
+def test_exports_refuse_a_video_without_predictions_and_the_project_folder(tmp_project, video, tmp_path):
+    """A video never predicted is an error, not an empty export; nothing is written into the project folder."""
+    with pytest.raises(ValueError, match="'plot1' has no predictions yet; predict it first"):
+        export_masks(tmp_project, "plot1", tmp_path / "none", which="predictions")
+    assert not (tmp_path / "none").exists()
+    video.set_mask(2, _blob_masks(1)[0], "manual")
+    listing = sorted(p.relative_to(tmp_project.path) for p in tmp_project.path.rglob("*"))
+    with pytest.raises(ValueError, match="lies inside the project folder"):
+        export_masks(tmp_project, "plot1", tmp_project.path / "videos")
+    with pytest.raises(ValueError, match="lies inside the project folder"):
+        export_reference_csv(tmp_project, tmp_project.path / "csv")
+    assert sorted(p.relative_to(tmp_project.path) for p in tmp_project.path.rglob("*")) == listing
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        export_masks(tmp_project, "plot1", tmp_path / "a_file")
+    with pytest.raises(ValueError, match="min_area must be at least 1"):
+        export_masks(tmp_project, "plot1", tmp_path / "m", min_area=-5)
+
+
 def test_reference_csv_round_trip(tmp_project, video, tmp_path):
     masks = _blob_masks(12)
     for t in list(range(7)) + [9, 10]:  # run 0..6 -> one 5-frame clip (5,6 left over); run 9..10 too short

@@ -68,8 +68,9 @@ def test_labels_and_predictions_make_whole_videos(tmp_project, video, tmp_path):
     assert len(frames) == 7 and _orange(frames[4]).sum() > 100 and _orange(frames[2]).sum() == 0
     with pytest.raises(ValueError, match=r"no predictions by 'dvos' \(its predictions: \['image'\]\)"):
         write_overlay_video(tmp_project, "plot", tmp_path / "q.mp4", model="dvos")
-    with pytest.raises(ValueError, match="fps must be positive, got 0"):
-        write_overlay_video(tmp_project, "plot", tmp_path / "q.mp4", which="labels", fps=0)
+    for fps in (0, -5, float("inf"), float("nan"), 1e-6, 1e5):  # inf hung the writer, the rest failed late
+        with pytest.raises(ValueError, match="fps must be between 0.01 and 1000 frames per second"):
+            write_overlay_video(tmp_project, "plot", tmp_path / "q.mp4", which="labels", fps=fps)
     with pytest.raises(ValueError, match=r"\.mp4 or \.avi"):
         write_overlay_video(tmp_project, "plot", tmp_path / "q.gif", which="labels")
     assert not (tmp_path / "p.mp4").exists() and not (tmp_path / "q.mp4").exists()
@@ -113,3 +114,34 @@ def test_odd_and_thin_videos_come_out_at_the_size_said(tmp_project, tmp_path):
     tmp_project.add_video_array("strip", np.full((2, 7, 200, 3), 40, np.uint8))
     done = write_overlay_video(tmp_project, "strip", tmp_path / "s.mp4", which="labels")
     assert done["size"] == [140, 4000] and len(_read_all(tmp_path / "s.mp4")) == 2
+
+
+def test_never_written_into_the_project_over_footage_or_onto_a_folder(tmp_project, tmp_path):
+    """An export path inside the project (its metadata), equal to a video's source footage, or naming a folder is
+    refused before any work; a recorded frame rate the writers cannot take falls back to 10."""
+    from dvos_core.io import import_video
+
+    source = tmp_path / "plot.avi"
+    writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"MJPG"), 5, (64, 48))
+    for i in range(4):
+        writer.write(np.full((48, 64, 3), 40 + 10 * i, np.uint8))
+    writer.release()
+    import_video(tmp_project, source, "plot")
+    before = source.read_bytes()
+    meta = tmp_project.path / "zarr.json"
+    kept = meta.read_bytes()
+    with pytest.raises(ValueError, match="lies inside the project folder"):
+        write_overlay_video(tmp_project, "plot", meta.with_suffix(".mp4"), which="labels")
+    with pytest.raises(ValueError, match="is the file video 'plot' was imported from"):
+        write_overlay_video(tmp_project, "plot", source, which="labels")
+    (tmp_path / "dir.mp4").mkdir()
+    with pytest.raises(ValueError, match="is a folder; give a file name"):
+        write_overlay_video(tmp_project, "plot", tmp_path / "dir.mp4", which="labels")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(PermissionError, match="cannot create the output folder, .*file is a file"):
+        write_overlay_video(tmp_project, "plot", tmp_path / "file" / "v.mp4", which="labels")
+    assert source.read_bytes() == before and meta.read_bytes() == kept
+    assert not list(tmp_project.path.glob("*.mp4"))
+    tmp_project.video("plot").update_attrs(fps=-5.0)  # e.g. a bad --fps recorded before it was checked
+    done = write_overlay_video(tmp_project, "plot", tmp_path / "ok.mp4", which="labels")
+    assert done["fps"] == 10.0 and len(_read_all(tmp_path / "ok.mp4")) == 4

@@ -119,6 +119,16 @@ def test_stored_predictions_are_smoothed_into_their_own_set_and_resumed(clip, tm
     assert smooth_predictions(p, "clip", "image", before=1, after=1) == len(frames)
     with pytest.raises(ValueError, match="another name"):
         smooth_predictions(p, "clip", "image", name="image")
+    # another model's set, or a set smoothed from another source, is never replaced
+    video.predictions["other"].start({"kind": "frame", "threshold": 0.5, "checkpoint": "other.pt"}, "ck2")
+    video.predictions["other"].set_many(range(len(probs)), probs[::-1].copy())
+    kept = video.predictions["other"].arrays()[1][:].copy()
+    with pytest.raises(ValueError, match="already has the prediction set 'other' \\(predicted by other.pt\\)"):
+        smooth_predictions(p, "clip", "image", name="other")
+    with pytest.raises(ValueError, match="'image_smoothed' \\(smoothed from 'image'"):
+        smooth_predictions(p, "clip", "other", name="image_smoothed")
+    assert np.array_equal(video.predictions["other"].arrays()[1][:], kept)
+    assert video.predictions["image_smoothed"].attrs["source"] == "image"
 
 
 def test_cli_smooths_every_video_that_has_the_predictions(clip, tmp_path, capsys):

@@ -40,9 +40,11 @@ def register(sub) -> None:
 def _count_heads(args) -> int:
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint, masks_choice
     from dvos_core.evaluate.head_tracks import describe_count, track_heads
+    from dvos_core.io.output_paths import check_output_file
     from dvos_core.store import Project
 
     project = Project.open(args.project, mode="r")
+    out = check_output_file(args.out, project) if args.out else None  # before the work
     tracks = track_heads(
         project,
         args.video_id,
@@ -59,6 +61,6 @@ def _count_heads(args) -> int:
     )
     s = tracks.summary()
     print(f"{args.video_id}: {describe_count(s)}")
-    if args.out:
-        print(f"tracks written to {tracks.to_csv(args.out)}")
+    if out is not None:
+        print(f"tracks written to {tracks.to_csv(out)}")
     return 0

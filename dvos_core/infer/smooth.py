@@ -175,6 +175,15 @@ def smooth_predictions(
     name = name or smoothed_name(model)
     if name == model:
         raise ValueError(f"the smoothed predictions need another name than their source {model!r}")
+    if name in video.predictions.models():
+        held = video.predictions[name].attrs
+        if held.get("kind") != "smoothed" or held.get("source") != model:
+            made = f"smoothed from {held.get('source')!r}" if held.get("kind") == "smoothed" else "predicted"
+            raise ValueError(
+                f"video {video_id!r} already has the prediction set {name!r} ({made} by "
+                f"{held.get('checkpoint')}); smoothing {model!r} into it would replace it: choose another name "
+                f"(default {smoothed_name(model)!r})"
+            )
     src = source.attrs
     threshold = float(src.get("threshold", 0.5) if threshold is None else threshold)
     if not 0.0 < threshold < 1.0:

@@ -54,7 +54,9 @@ def export_reference_csv(
 
     if clip_length is not None and clip_length < 1:
         raise ValueError(f"clip_length must be >= 1 or None, got {clip_length}")
-    out = Path(out_dir)
+    from dvos_core.io.output_paths import check_output_folder
+
+    out = check_output_folder(out_dir, project)
     try:
         (out / "frames").mkdir(parents=True, exist_ok=True)
         (out / "masks").mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from contextlib import closing
 from pathlib import Path
 
@@ -73,6 +74,8 @@ def import_video(
     path = Path(path)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if fps is not None and not (math.isfinite(float(fps)) and float(fps) > 0):
+        raise ValueError(f"fps must be a positive number of frames per second, got {fps}")
     pre = preprocess or Preprocess()
     video_id = video_id or safe_id(path.stem if path.is_file() else path.name)
     if video_id in project.video_ids():

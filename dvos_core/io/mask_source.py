@@ -11,15 +11,21 @@ CHUNK = 16  # frames read from the store at a time
 
 
 def prediction_set(project, video, model: str | None):
-    """``model``'s prediction set of ``video`` (default the most recent; a set that does not exist yet when the video
-    has none); a model that has not predicted the video is an error that lists those that have."""
+    """``model``'s prediction set of ``video`` (default the most recent); a video without predictions, or a model
+    that has not predicted it, is an error naming the fix (and the sets it has)."""
     models = video.predictions.models()
     if model is not None and model not in models:
         raise ValueError(
             f"{project.path}: video {video.name!r} has no predictions by {model!r} (its predictions: "
             f"{models or 'none'}); predict it first: dvos predict {project.path} {model} --videos {video.name}"
         )
-    return video.predictions[model] if model is not None else video.predictions.latest()
+    chosen = video.predictions[model] if model is not None else video.predictions.latest()
+    if not chosen.exists():
+        raise ValueError(
+            f"{project.path}: video {video.name!r} has no predictions yet; predict it first (dvos predict "
+            f"{project.path} MODEL --videos {video.name}) or use its stored masks (leave out --predictions)"
+        )
+    return chosen
 
 
 def stored_masks(project, video, which: str, model: str | None):
@@ -36,11 +42,6 @@ def stored_masks(project, video, which: str, model: str | None):
     if which != "predictions":
         raise ValueError(f"which must be 'labels' or 'predictions', got {which!r}")
     chosen = prediction_set(project, video, model)
-    if not chosen.exists():
-        raise ValueError(
-            f"{project.path}: video {video.name!r} has no predictions yet; predict it first (dvos predict "
-            f"{project.path} MODEL --videos {video.name}) or use its stored masks (leave out --predictions)"
-        )
     masks, _, done = chosen.arrays()
 
     def read(a, b):

@@ -154,7 +154,8 @@ def export_masks(
     ``which='labels'`` exports every frame with a mask (any provenance); ``which='predictions'`` exports a model's
     thresholded predictions: ``model``'s, default the most recent set. ``masks.csv`` lists frame, file, provenance,
     the model (predictions), the heads in the mask (8-connected parts of at least ``min_area`` pixels, as the
-    evaluation counts them) and its head pixels. ``fmt``: 'png' or 'tif'. Returns the written paths.
+    evaluation counts them) and its head pixels. ``fmt``: 'png' or 'tif'. ``out_dir`` may not lie inside the project
+    folder. Returns the written paths.
     """
     import cv2
     import tifffile
@@ -166,12 +167,12 @@ def export_masks(
         raise ValueError(f"mask format must be 'png' or 'tif', got {fmt!r}")
     if which not in ("labels", "predictions"):
         raise ValueError(f"which must be 'labels' or 'predictions', got {which!r}")
+    if int(min_area) < 1:
+        raise ValueError(f"min_area must be at least 1 pixel, got {min_area}")
+    from dvos_core.io.output_paths import check_output_folder
+
+    out = check_output_folder(out_dir, project)
     video = project.video(video_id)
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise PermissionError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
     if which == "labels":
         frames = np.flatnonzero(video.provenance)
         codes = video.provenance
@@ -180,6 +181,10 @@ def export_masks(
 
         chosen = prediction_set(project, video, model)
         frames, codes, model = chosen.frames(), None, chosen.model
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PermissionError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
     from dvos_core.evaluate.metrics import count_objects
 
     paths, rows = [], []

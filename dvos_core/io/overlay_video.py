@@ -14,6 +14,7 @@ import numpy as np
 
 from dvos_core.evaluate.metrics import head_parts
 from dvos_core.io.mask_source import frames_and_masks, stored_masks
+from dvos_core.io.output_paths import FPS_RANGE, check_fps, check_output_file
 from dvos_core.progress import check, report
 from dvos_core.threads import runs_with_threads
 
@@ -65,25 +66,27 @@ def write_overlay_video(
 
     ``which='predictions'``: ``model``'s predictions (default the most recent set); ``'labels'``: the stored masks
     of any provenance. Frames without a mask are written with "no mask". ``fps``: default the source video's frame
-    rate, else 10. Videos with a side under 360 px are enlarged by a whole factor (each pixel repeated; the long
-    side at most 4096 px) so that the text and outlines can be read. Returns {"path", "frames", "with_masks",
-    "fps", "masks", "size"} (size: the written frames' height and width). ``threads``: OpenCV threads for decoding,
-    drawing and encoding (see :mod:`dvos_core.threads`).
+    rate (when the writers take it: 0.01-1000), else 10. ``path`` may not lie inside the project folder or be the
+    file a video was imported from. Videos with a side under 360 px are enlarged by a whole factor (each pixel
+    repeated; the long side at most 4096 px) so that the text and outlines can be read. Returns {"path", "frames",
+    "with_masks", "fps", "masks", "size"} (size: the written frames' height and width). ``threads``: OpenCV threads
+    for decoding, drawing and encoding (see :mod:`dvos_core.threads`).
     """
     import cv2
 
-    path = Path(path)
-    codec = CODECS.get(path.suffix.lower())
+    codec = CODECS.get(Path(path).suffix.lower())
     if codec is None:
         raise ValueError(f"{path}: name the video file .mp4 or .avi (those are what can be written here)")
+    if int(min_area) < 1:
+        raise ValueError(f"min_area must be at least 1 pixel, got {min_area}")
+    rate = None if fps is None else check_fps(fps)
+    path = check_output_file(path, project)
     video = project.video(video_id)
     n = video.n_frames
     if n == 0:
         raise ValueError(f"{project.path}: video {video_id!r} has no frames to write")
     read, what = stored_masks(project, video, which, model)
-    if fps is not None and not float(fps) > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
-    rate = float(fps or video.attrs.get("fps") or DEFAULT_FPS)
+    rate = rate or _stored_fps(video.attrs.get("fps"))
     _, h0, w0, _ = video.shape
     factor = max(1, min(-(-MIN_SIDE // min(h0, w0)), MAX_SIDE // max(h0, w0)))  # 1 from MIN_SIDE px
     h, w = h0 * factor, w0 * factor
@@ -144,3 +147,12 @@ def _frame_count(path: Path) -> int:
         return int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
     finally:
         cap.release()
+
+
+def _stored_fps(fps) -> float:
+    """The video's recorded frame rate where the writers take it (:data:`FPS_RANGE`), else :data:`DEFAULT_FPS`."""
+    try:
+        rate = float(fps)
+    except (TypeError, ValueError):
+        return DEFAULT_FPS
+    return rate if FPS_RANGE[0] <= rate <= FPS_RANGE[1] else DEFAULT_FPS

@@ -1,0 +1,94 @@
+"""Checks of where an export writes, made before any work: never inside the project, never over a video's footage.
+
+An export names its file or folder freely (``dvos export-video``, ``count-heads --out``, ``export-masks``,
+``export-csv``). A path inside the project folder would write past the store's writer lock and could replace its
+metadata (``zarr.json``), and a path equal to the file a video was imported from would replace the user's original
+footage; both are refused with the reason, as are a file name that is an existing folder and a folder whose parent
+is a file.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+FPS_RANGE = (0.01, 1000.0)  # frame rates the video writers accept (mp4v fails above 65535, MJPG under 1)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _check_not_in_project(path: Path, project) -> None:
+    if project is None:
+        return
+    root = Path(project.path).resolve()
+    if _inside(path, root):
+        raise ValueError(
+            f"{path}: lies inside the project folder {root}; writing there could damage the store: choose a path "
+            f"outside it"
+        )
+
+
+def _check_parent(path: Path) -> None:
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise PermissionError(
+                    f"{path}: cannot create the output folder, {parent} is a file: choose another path"
+                )
+            return
+
+
+def _sources(project) -> dict:
+    """{resolved source file: video id} of the project's videos imported from a file."""
+    found = {}
+    for vid in project.video_ids():
+        try:
+            source = project.video(vid).attrs.get("source")
+        except Exception:  # an unreadable video's metadata is reported by the commands that read it
+            continue
+        if isinstance(source, str) and source:
+            found[Path(source).resolve()] = vid
+    return found
+
+
+def check_output_file(path, project=None) -> Path:
+    """``path`` as an absolute Path, after checking it can be written as a new or replaced file: not inside the
+    project folder, not a video's source footage, not an existing folder, its folder creatable."""
+    path = Path(path).expanduser().resolve()
+    _check_not_in_project(path, project)
+    if project is not None:
+        vid = _sources(project).get(path)
+        if vid is not None:
+            raise ValueError(
+                f"{path}: is the file video {vid!r} was imported from; writing it would replace your original "
+                f"footage: choose another file name"
+            )
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; give a file name")
+    _check_parent(path)
+    return path
+
+
+def check_output_folder(path, project=None) -> Path:
+    """``path`` as an absolute Path, after checking a folder can be created or written there: not inside the
+    project folder, not an existing file, its parent creatable."""
+    path = Path(path).expanduser().resolve()
+    _check_not_in_project(path, project)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: is a file, not a folder; give a folder to write into")
+    _check_parent(path)
+    return path
+
+
+def check_fps(fps, what: str = "fps") -> float:
+    """A frame rate the video writers accept (:data:`FPS_RANGE`), as a float."""
+    try:
+        rate = float(fps)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number of frames per second, got {fps!r}") from None
+    low, high = FPS_RANGE
+    if not math.isfinite(rate) or not low <= rate <= high:
+        raise ValueError(f"{what} must be between {low:g} and {high:g} frames per second, got {fps!r}")
+    return rate
