@@ -72,6 +72,11 @@ def test_compare_models_scores_models_and_baselines_with_instability(project, ca
     assert "previous_true_mask" in out and "unsteady" in out
     with pytest.raises(ValueError, match="no predictions of"):
         compare_models(p, ["nope"], split="test", save=False)
+    # no ground truth to score against: an error naming the fix, not a report of NaN
+    reports = sorted(x.name for x in (p.path / "reports").iterdir())
+    with pytest.raises(ValueError, match=r"nothing to score: .*provenance \['predicted'\].*--gt"):
+        compare_models(p, ["perfect", "shuffled"], split="test", gt_provenances=("predicted",), name="empty")
+    assert sorted(x.name for x in (p.path / "reports").iterdir()) == reports
 
 
 def test_schema_2_predictions_move_to_a_named_set(project):

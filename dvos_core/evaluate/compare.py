@@ -160,6 +160,12 @@ def compare_models(
                 ]
             s, n = _instability(masks, motion)
             unsteady[m] = (unsteady[m][0] + s, unsteady[m][1] + n)
+    if not any(rows[m] for m in models):
+        raise ValueError(
+            f"{project.path}: nothing to score: no predicted frame of {ids} has a ground-truth mask with provenance "
+            f"{list(gt_provenances)}; paint or correct some frames, import masks (`dvos import-masks`), or choose "
+            f"which masks count as the truth (--gt)"
+        )
     floor = unsteady["ground_truth"]
     table = pd.DataFrame([_row(m, rows[m], unsteady[m]) for m in (*models, *BASELINES)], columns=COLUMNS)
     frames_df = pd.DataFrame(
