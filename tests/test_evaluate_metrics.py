@@ -94,6 +94,10 @@ def test_boundary_hand_example():
     assert prec == pytest.approx(36 / 40)
     empty = np.zeros_like(gt)
     assert boundary_f(empty, empty) == 1.0 and boundary_f(empty, gt) == 0.0
+    full = np.ones_like(gt)  # no boundary either, but the opposite of an empty frame
+    assert boundary_f(full, empty) == 0.0 and boundary_f(empty, full) == 0.0 and boundary_f(full, full) == 1.0
+    with pytest.raises(ValueError, match="tolerance must be >= 0"):
+        boundary_f(gt, gt, tolerance=-1)
 
 
 def test_count_objects_connectivity_and_area():

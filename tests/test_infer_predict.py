@@ -203,6 +203,9 @@ def test_bad_checkpoints(tmp_path, project):
     assert project.video("v").predicted_frames().size == 0
     with pytest.raises(ValueError, match="tile size"):
         predict_video(project, "v", (LastFrameProbe(3), {}), device="cpu", tile_size=100)
+    for tile in (0, -32):  # 0 was taken for "automatic" without a word
+        with pytest.raises(ValueError, match=r"tile size must be a positive multiple of 32 \(or None: automatic\)"):
+            predict_video(project, "v", (LastFrameProbe(3), {}), device="cpu", tile_size=tile)
 
 
 def test_wrong_preset_and_bare_state_dict_checkpoints(tmp_path, project):

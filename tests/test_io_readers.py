@@ -118,6 +118,10 @@ def test_preprocess_paper_and_custom():
     assert Preprocess(height=48).output_size(96, 160) == (48, 80)
     with pytest.raises(ValueError, match="cannot centre-crop 1024x1024"):
         pre.output_size(1080, 800)  # portrait: narrower than the crop after resizing
+    # a resize to an absurd height is refused up front (it failed allocating 30 GB in OpenCV mid-import)
+    with pytest.raises(ValueError, match=r"makes them 100000x177778, more than 16384 px a side"):
+        Preprocess(height=100000).output_size(1080, 1920)
+    assert Preprocess(height=4320).output_size(1080, 1920) == (4320, 7680)
 
 
 def test_short_video_and_single_frame(tmp_path, sequential_frames):

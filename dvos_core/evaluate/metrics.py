@@ -71,16 +71,19 @@ def boundary(mask) -> np.ndarray:
 def boundary_precision_recall(pred, gt, tolerance: float = 2.0) -> tuple[float, float]:
     """Boundary precision (predicted boundary pixels within ``tolerance`` px of the true boundary) and recall.
 
-    Distances are Euclidean, from a distance transform. Both boundaries empty: (1, 1); one empty: 0 for the
-    side that has pixels to match and 1 for the empty side (nothing to miss).
+    Distances are Euclidean, from a distance transform. Both boundaries empty: (1, 1) when the masks agree (both
+    empty, or both full), (0, 0) when one is empty and the other full; one empty: 0 for the side that has pixels to
+    match and 1 for the empty side (nothing to miss). ``tolerance`` must be >= 0.
     """
     from scipy import ndimage
 
+    if not tolerance >= 0:
+        raise ValueError(f"the boundary tolerance must be >= 0 pixels, got {tolerance}")
     p, g = _pair(pred, gt)
     bp, bg = boundary(p), boundary(g)
     n_p, n_g = int(bp.sum()), int(bg.sum())
     if n_p == 0 and n_g == 0:
-        return 1.0, 1.0
+        return (1.0, 1.0) if bool(p.any()) == bool(g.any()) else (0.0, 0.0)
     if n_p == 0:
         return 1.0, 0.0
     if n_g == 0:

@@ -175,6 +175,10 @@ class Predictor:
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.kind = self.info.get("kind", getattr(model, "kind", "dvos"))
         self.tau = int(getattr(model, "tau", 0) or 0) if self.kind == "dvos" else 0
+        if tile_size is not None and int(tile_size) < 1:
+            raise ValueError(
+                f"tile size must be a positive multiple of {MULTIPLE} (or None: automatic), got {tile_size}"
+            )
         tile = int(tile_size) if tile_size else default_tile_size(self.info)
         if not tile_size:  # automatic tile size: keep the overlap sensible for small models
             overlap = min(int(overlap), tile // 4)

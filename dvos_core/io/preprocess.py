@@ -8,6 +8,8 @@ import numpy as np
 
 from dvos_core.config_io import coerce_fields
 
+MAX_RESIZED_SIDE = 16384  # a resize may not make frames larger than this (px a side)
+
 
 @dataclass(frozen=True)
 class Preprocess:
@@ -45,9 +47,16 @@ class Preprocess:
         return d
 
     def resized_size(self, h: int, w: int) -> tuple[int, int]:
+        """(height, width) after the resize; ValueError if it would make a side larger than :data:`MAX_RESIZED_SIDE`."""
         if self.height is None or self.height == h:
             return int(h), int(w)
-        return int(self.height), max(1, int(round(w * self.height / h)))
+        rh, rw = int(self.height), max(1, int(round(w * self.height / h)))
+        if max(rh, rw) > MAX_RESIZED_SIDE:
+            raise ValueError(
+                f"resizing {h}x{w} frames to height {self.height} makes them {rh}x{rw}, more than "
+                f"{MAX_RESIZED_SIDE} px a side; choose a smaller resize height"
+            )
+        return rh, rw
 
     def output_size(self, h: int, w: int) -> tuple[int, int]:
         """(height, width) of the output for an (h, w) input; ValueError if the crop does not fit."""
