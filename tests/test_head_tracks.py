@@ -143,3 +143,10 @@ def test_tracks_from_the_store_and_the_command_line(tmp_project, tmp_path, capsy
     assert main(["count-heads", str(tmp_project.path), "painted"]) == 0
     assert "2 different heads in 5 frames" in (text := capsys.readouterr().out)
     assert "only 2 of the 5 frames have a mask, so heads that show only in the others are not counted" in text
+    # a video whose every frame has a mask but fewer frames than --min-frames: the fix is the setting
+    assert main(["count-heads", str(tmp_project.path), "plot", "--min-frames", "9"]) == 0
+    text = capsys.readouterr().out
+    assert "0 different heads" in text and "5 of the 5 frames have a mask, fewer than the 9" in text
+    assert "lower --min-frames" in text and "predict the whole video" not in text
+    assert main(["count-heads", str(tmp_project.path), "plot", "--grow-px", "100000"]) == 2  # was a MemoryError
+    assert "grow_px must be at most 64" in capsys.readouterr().err

@@ -29,6 +29,7 @@ from dvos_core.progress import check, report
 from dvos_core.threads import runs_with_threads
 
 COLUMNS = ("track_id", "frame", "y", "x", "area")
+MAX_GROW_PX = 64  # the tracks' last places are grown by at most this much (a larger reach links unrelated heads)
 
 
 @dataclass
@@ -110,9 +111,14 @@ def describe_count(summary: dict) -> str:
         f"frame with a mask on average)"
     )
     if s["frames_with_masks"] < s["min_frames"]:
+        fix = (
+            "lower --min-frames (min_frames)"
+            if s["frames_with_masks"] == s["frames"]
+            else "predict the whole video and count its predictions"
+        )
         text += (
             f"; {s['frames_with_masks']} of the {s['frames']} frames have a mask, fewer than the {s['min_frames']} "
-            f"a head must be seen in to count: predict the whole video and count its predictions"
+            f"a head must be seen in to count: {fix}"
         )
     elif s["frames_with_masks"] < s["frames"]:
         text += (
@@ -158,6 +164,8 @@ def link_heads(
         raise ValueError(f"min_overlap must be in (0, 1], got {min_overlap}")
     if max_gap < 0 or grow_px < 0 or min_frames < 1 or min_area < 1:
         raise ValueError("max_gap and grow_px must be >= 0, min_frames and min_area >= 1")
+    if grow_px > MAX_GROW_PX:
+        raise ValueError(f"grow_px must be at most {MAX_GROW_PX} (a head's reach into its surroundings), got {grow_px}")
     grow = np.ones((2 * grow_px + 1, 2 * grow_px + 1), np.uint8) if grow_px else None
     align = align or (lambda a, b: best_transform(a, b, ()))
     rows: list[tuple] = []
