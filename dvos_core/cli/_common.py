@@ -87,7 +87,7 @@ def run_command(args) -> int:
     """
     debug = debug_enabled(args)
     try:
-        with _wait_option(args):
+        with _wait_option(args), _plain_warnings(args.command, debug):
             rc = args.func(args)
         return int(rc or 0)
     except Cancelled:
@@ -127,6 +127,23 @@ def add_wait(parser) -> None:
         help="if another dvos process is writing this project, wait for it to finish instead of stopping "
         "with an error that names it",
     )
+
+
+@contextlib.contextmanager
+def _plain_warnings(command: str, debug: bool):
+    """Print a warning raised during the command as one line, ``dvos COMMAND: warning: ...`` (a video left out of an
+    evaluation, frames too few for a clip...), not Python's file:line form; ``--debug`` keeps that form."""
+    if debug:
+        yield
+        return
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"dvos {command}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 @contextlib.contextmanager

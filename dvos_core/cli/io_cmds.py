@@ -171,7 +171,9 @@ def _add_video(args) -> int:
     project = Project.open(args.project)
     pre = preprocess_from_args(args)
     ids = [args.id or safe_id(Path(f).stem if Path(f).is_file() else Path(f).name) for f in args.files]
-    existing = {i for i in project.video_ids() if project.video(i).import_complete}  # leftovers get replaced
+    held = set(project.video_ids())
+    # finished videos of these ids are taken (a leftover of a killed import gets replaced; a damaged one is named)
+    existing = {i for i in ids if i in held and project.video(i).import_complete}
     taken = sorted({i for i in ids if ids.count(i) > 1 or i in existing})
     if taken:
         raise ValueError(

@@ -180,4 +180,6 @@ def _info(args) -> int:
     print("synthetic: " + (", ".join(sets) or "none"))
     print(f"models: {', '.join(s['models']) or 'none'}")
     print(f"reports: {', '.join(s['reports']) or 'none'}")
+    for message in s.get("unreadable", []):  # a damaged video, clip or set: the file and the fix
+        print(f"unreadable: {message}")
     return 0

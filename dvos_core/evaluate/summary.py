@@ -62,12 +62,23 @@ class EvaluationReport:
 
 
 def _video_ids(project, video_ids, split) -> list[str]:
+    """The videos to score: ``video_ids`` (each must exist and be a finished import), else the finished videos of
+    ``split`` (leftovers of interrupted imports in it are left out, with a warning naming them)."""
     if video_ids:
         ids = list(video_ids)
         for v in ids:
-            project.video(v)  # raises a KeyError naming the known videos
+            project.video(v).require_complete()  # a KeyError naming the known videos, or the interrupted import
         return ids
     ids = [v.name for v in project.videos(split)]
+    left_out = [v.name for v in project.videos(split, include_incomplete=True) if not v.import_complete]
+    if left_out:
+        import warnings
+
+        warnings.warn(
+            f"{project.path}: left out the interrupted import(s) {left_out} of split {split!r} (only part of their "
+            f"frames were written; `dvos info {project.path}` lists them)",
+            stacklevel=3,
+        )
     if not ids:
         raise ValueError(
             f"{project.path}: no videos with split {split!r}; assign one with "
@@ -143,12 +154,11 @@ def evaluate(
     for vid, frames in plan.items():
         video = project.video(vid)
         preds = video.predictions[model] if model else video.predictions.latest()
-        pred_masks = preds.arrays()[0]
         codes = video.provenance
         for t in frames:
             check(cancel)
-            gt = video.group["masks"][int(t)]
-            scores = frame_scores(pred_masks[int(t)], gt, tolerance, min_area)
+            gt = video.read_masks(int(t), int(t) + 1)[0]
+            scores = frame_scores(preds.read("masks", int(t)), gt, tolerance, min_area)
             rows.append(
                 {
                     "video": vid,

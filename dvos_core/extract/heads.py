@@ -20,11 +20,23 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
 
     labels = labels or {}
     if video_ids is None:
-        video_ids = sorted(set(project.video_ids()) | {v for v, _ in labels})
+        named = {v for v, _ in labels}  # label maps name their videos: those are not left out
+        video_ids = sorted(set(project.video_ids()) | named)
         video_ids = [vid for vid in video_ids if project.video(vid).split != "test"]
+        left_out = [vid for vid in video_ids if not project.video(vid).import_complete and vid not in named]
+        painted = [vid for vid in left_out if len(project.video(vid).labelled_frames((MANUAL, CORRECTED)))]
+        if painted:  # the others have no frame to extract from anyway
+            import warnings
+
+            warnings.warn(
+                f"{project.path}: left out the painted frames of the interrupted import(s) {painted} (only part "
+                f"of their frames were written; `dvos info {project.path}` lists them)",
+                stacklevel=3,
+            )
+        video_ids = [vid for vid in video_ids if vid not in left_out]
     plan = []
     for vid in video_ids:
-        video = project.video(vid)
+        video = project.video(vid).require_complete()
         if video.split == "test":
             raise ValueError(
                 f"{project.path}: video {vid!r} is a test video; heads cut from its ground truth would "

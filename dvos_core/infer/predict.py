@@ -144,7 +144,7 @@ def predict_video(
     :class:`~dvos_core.infer.engine.Predictor`). ``scales``: the scales each frame is segmented at, averaged
     ("auto", "own", "trained", "both"; see :mod:`dvos_core.infer.scales`).
     """
-    video = project.video(video_id)
+    video = project.video(video_id).require_complete()
     n = video.n_frames
     if n == 0:
         raise ValueError(f"video {video_id!r} has no frames; add frames before predicting")

@@ -171,7 +171,7 @@ def pseudo_label(
         raise ValueError(f"n_passes must be >= 1, got {n_passes}")
     if quality_threshold is not None and not 0.0 <= quality_threshold <= 1.0:
         raise ValueError(f"quality_threshold must be in [0, 1], got {quality_threshold}")
-    videos = [project.video(v) for v in video_ids]
+    videos = [project.video(v).require_complete() for v in video_ids]
     from dvos_core.store.schema import PSEUDO
 
     for v in videos:  # test videos take manual ground truth only: refuse before any work

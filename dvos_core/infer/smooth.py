@@ -164,7 +164,7 @@ def smooth_predictions(
     interrupted run resumes, unless the source predictions changed since (then it starts again). ``threads``:
     OpenCV threads for the motion estimates and the flow (see :mod:`dvos_core.threads`)."""
     before, after = _check_window(before, after)
-    video = project.video(video_id)
+    video = project.video(video_id).require_complete()
     source = video.predictions[model]
     predicted = source.frames()
     if not len(predicted):

@@ -31,7 +31,9 @@ def prediction_set(project, video, model: str | None):
 def stored_masks(project, video, which: str, model: str | None):
     """(read(a, b) -> (masks (n, H, W) uint8 of frames a..b-1, present (n,) bool), what the masks are, for
     messages): ``which='labels'``, the stored masks of any provenance; ``'predictions'``, ``model``'s predictions
-    (default the most recent set; an error naming the fix when the video has none)."""
+    (default the most recent set; an error naming the fix when the video has none). The leftover of an interrupted
+    import is refused (:meth:`~dvos_core.store.Video.require_complete`); a damaged file is named in the error."""
+    video.require_complete()
     if which == "labels":
 
         def read(a, b):
@@ -42,10 +44,10 @@ def stored_masks(project, video, which: str, model: str | None):
     if which != "predictions":
         raise ValueError(f"which must be 'labels' or 'predictions', got {which!r}")
     chosen = prediction_set(project, video, model)
-    masks, _, done = chosen.arrays()
+    chosen.arrays()  # grown to the video's length
 
     def read(a, b):
-        return np.asarray(masks[a:b]), np.asarray(done[a:b]) > 0
+        return np.asarray(chosen.read("masks", slice(a, b))), np.asarray(chosen.read("done", slice(a, b))) > 0
 
     return read, f"predictions of {chosen.model!r}"
 

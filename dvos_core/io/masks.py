@@ -116,7 +116,7 @@ def import_masks(
     from dvos_core.progress import check, report
     from dvos_core.store.arrays import as_uint8_mask
 
-    video = project.video(video_id)
+    video = project.video(video_id).require_complete()
     video.check_label_write(provenance)
     n, h, w, _ = video.shape
     items = _mask_sources(Path(source), frames)

@@ -123,3 +123,69 @@ def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False) -
         f"{name} has values {shown}{'...' if values.size > 8 else ''}; expected a binary mask (0/1 or "
         f"0/255). For an instance label map pass allow_labels=True (--labels on the command line)"
     )
+
+
+MAX_NAMED = 5  # damaged chunk files named in one message
+
+
+def _rows(rows, n: int) -> list[int]:
+    """The row indices (along axis 0) a read of ``rows`` (an int, a slice or a sequence of ints) covers."""
+    if isinstance(rows, slice):
+        return list(range(*rows.indices(n)))
+    if isinstance(rows, (int, np.integer)):
+        return [int(rows) + n if int(rows) < 0 else int(rows)]
+    return [int(r) for r in np.asarray(rows, np.int64).ravel()]
+
+
+def damaged_chunks(arr: zarr.Array, rows) -> list[tuple[int, int, str]]:
+    """(first row, last row, file) of each chunk holding ``rows`` that cannot be decoded (at most ``MAX_NAMED``).
+
+    Reads each chunk of those rows alone (only after a read failed), so a message can name the files to restore."""
+    from pathlib import Path
+
+    n, step = arr.shape[0], max(1, arr.chunks[0])
+    bad = []
+    for c in sorted({r // step for r in _rows(rows, n) if 0 <= r < n}):
+        lo, hi = c * step, min(n, (c + 1) * step)
+        try:
+            arr[lo:hi]
+        except Exception:  # any decode failure marks the chunk
+            key = arr.metadata.encode_chunk_key((c,) + (0,) * (arr.ndim - 1))
+            root = getattr(arr.store, "root", None)
+            where = Path(str(root)) / arr.path / key if root is not None else Path(arr.path) / key
+            bad.append((lo, hi - 1, str(where)))
+            if len(bad) >= MAX_NAMED:
+                break
+    return bad
+
+
+def read(arr: zarr.Array, rows, owner: str, what: str, fix: str):
+    """``arr[rows]`` (``rows``: an int, a slice, or a sequence of row indices read as an orthogonal selection); a
+    chunk that cannot be decoded (a truncated or overwritten file) becomes a
+    :class:`~dvos_core.store.schema.DamagedStoreError` naming ``owner`` (e.g. "P: video 'v'"), ``what`` is read,
+    the frames and the damaged file(s), and ``fix``. Range errors and OS errors pass through unchanged."""
+    try:
+        if isinstance(rows, (int, np.integer, slice)):
+            return arr[rows]
+        return arr.get_orthogonal_selection(np.asarray(rows, np.int64))
+    except (OSError, IndexError):
+        raise
+    except Exception as e:  # Blosc/Zarr raise RuntimeError, ValueError, TypeError... on a bad chunk
+        raise damaged_error(arr, rows, owner, what, fix, e) from e
+
+
+def damaged_error(arr: zarr.Array, rows, owner: str, what: str, fix: str, error: BaseException):
+    """The :class:`~dvos_core.store.schema.DamagedStoreError` for a failed read of ``arr[rows]`` (see :func:`read`)."""
+    from dvos_core.store.schema import DamagedStoreError
+
+    reason = f"{error} ({type(error).__name__})" if str(error) else type(error).__name__
+    bad = damaged_chunks(arr, rows)
+    if not bad:
+        return DamagedStoreError(f"{owner}: its {what} cannot be read ({reason}); {fix}")
+    spans = ", ".join(f"frame {a}" if a == b else f"frames {a}-{b}" for a, b, _ in bad)
+    files = ", ".join(f for _, _, f in bad) + (" (and maybe more)" if len(bad) >= MAX_NAMED else "")
+    one = len(bad) == 1
+    return DamagedStoreError(
+        f"{owner}: the {what} of {spans} cannot be read ({reason}); the file{'' if one else 's'} {files} "
+        f"{'is' if one else 'are'} damaged. {fix}"
+    )

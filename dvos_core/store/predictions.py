@@ -32,6 +32,20 @@ class ModelPredictions:
     def _path(self) -> str:
         return f"{GROUP}/{self.model}"
 
+    def read(self, key: str, rows):
+        """``key`` (one of ``masks``, ``probability``, ``done``) of frames ``rows`` (an int, a slice or a sequence of
+        frame indices); a damaged file is a :class:`~dvos_core.store.schema.DamagedStoreError` naming it."""
+        from dvos_core.store import arrays
+
+        v = self.video
+        what = {"masks": "predicted mask", "probability": "predicted probability", "done": "prediction flag"}[key]
+        p = v.path or "PROJECT"
+        fix = (
+            f"Restore that file from a backup of the project, or predict the video again (`dvos predict {p} "
+            f"{self.model} --videos {v.name} --no-resume`)"
+        )
+        return arrays.read(v._array(f"{self._path}/{key}"), rows, v._owner, f"{what} by {self.model!r}", fix)
+
     def exists(self) -> bool:
         g = self.video.group
         return GROUP in g and self.model in g[GROUP] and "done" in g[self._path]
@@ -107,19 +121,20 @@ class ModelPredictions:
         arrs = self.arrays()
         if arrs is None:
             return np.zeros(0, np.int64)
-        return np.flatnonzero(arrs[2][: self.video.n_frames])
+        return np.flatnonzero(self.read("done", slice(0, self.video.n_frames)))
 
     def get(self, t: int):
         """(mask, probability) of frame t, or None if not predicted."""
         self.video._check_t(t)
         arrs = self.arrays()
-        if arrs is None or not arrs[2][t]:
+        if arrs is None or not self.read("done", t):
             return None
-        return arrs[0][t], arrs[1][t].astype(np.float32)
+        return self.read("masks", t), self.read("probability", t).astype(np.float32)
 
     def masks(self, frames) -> np.ndarray:
         """Predicted masks of ``frames`` (uint8 (n, H, W)); frames must be predicted."""
-        return self.arrays()[0].get_orthogonal_selection(np.asarray(frames, np.int64))
+        self.arrays()
+        return self.read("masks", np.asarray(frames, np.int64))
 
 
 class Predictions:

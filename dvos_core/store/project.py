@@ -19,6 +19,7 @@ from dvos_core.store.objects import ObjectBank
 from dvos_core.store.schema import (
     SCHEMA_VERSION,
     STORE_FORMAT,
+    DamagedStoreError,
     NotInStoreError,
     SchemaVersionError,
     StoreError,
@@ -200,9 +201,30 @@ class Project:
         return _member_ids(self.root["videos"])
 
     def video(self, video_id: str) -> Video:
-        if not _valid(video_id) or video_id not in self.root["videos"]:
+        """The video ``video_id``, finished or not (commands that use its frames or masks then call
+        :meth:`Video.require_complete`); a corrupt metadata file of it is a :class:`DamagedStoreError` naming it."""
+        g = self._member("video", video_id)
+        if g is None:
             raise NotInStoreError(f"{self.path}: no video {video_id!r}; videos are {self.video_ids()}")
-        return Video(self.root["videos"][video_id], video_id, str(self.path))
+        return Video(g, video_id, str(self.path))
+
+    def _member(self, kind: str, name: str) -> zarr.Group | None:
+        """The group of video/background/synthetic ``name``, or None when there is none. Its ``zarr.json`` is read
+        here: when it cannot be (truncated, overwritten), a :class:`DamagedStoreError` names the file and the fix,
+        and the project's other members stay usable."""
+        folder, what = KINDS[kind]
+        if not _valid(name):
+            return None
+        try:
+            return self.root[folder][name]
+        except KeyError:
+            return None
+        except Exception as e:  # json/Zarr errors of a corrupt metadata file
+            meta = self.path / folder / name / "zarr.json"
+            raise DamagedStoreError(
+                f"{meta}: unreadable metadata of {what} {name!r} ({e}); restore the file from a backup of the "
+                f"project, or delete the {what} (`dvos delete {self.path} {kind} {name} --yes`) and make it again"
+            ) from e
 
     def videos(self, split: str | None = None, include_incomplete: bool = False) -> list[Video]:
         """Finished videos (of ``split``); unfinished imports only with ``include_incomplete``."""
@@ -215,6 +237,7 @@ class Project:
         ``import_complete=False`` marks it as an import in progress until ``video.mark_complete()`` (what
         :func:`~dvos_core.io.import_video` does); a leftover of a killed import of the same id is replaced."""
         check_id(video_id, "video id")
+        self._member("video", video_id)  # a damaged one of that id: named, not a Zarr error
         attrs.setdefault("split", "unassigned")
         attrs.setdefault("tags", {})
         with self.writing(operation=f"create video {video_id}"):
@@ -249,9 +272,10 @@ class Project:
         return ids if include_incomplete else [b for b in ids if self.background(b).complete]
 
     def background(self, bg_id: str) -> Background:
-        if not _valid(bg_id) or bg_id not in self.root["backgrounds"]:
+        g = self._member("background", bg_id)
+        if g is None:
             raise NotInStoreError(f"{self.path}: no background clip {bg_id!r}; have {self.background_ids()}")
-        return Background(self.root["backgrounds"][bg_id], bg_id, str(self.path))
+        return Background(g, bg_id, str(self.path))
 
     def delete_background(self, bg_id: str, wait: bool | float | None = None) -> None:
         self.delete("background", bg_id, wait)
@@ -259,6 +283,7 @@ class Project:
     def create_background(self, bg_id: str, height: int, width: int, **attrs) -> Background:
         """Create an empty background clip (``import_complete=False`` until ``mark_complete()``, as for videos)."""
         check_id(bg_id, "background id")
+        self._member("background", bg_id)
         with self.writing(operation=f"create background {bg_id}"):
             return Background.create(self.root["backgrounds"], bg_id, height, width, attrs, str(self.path))
 
@@ -272,14 +297,16 @@ class Project:
         return _member_ids(self.root["synthetic"])
 
     def synthetic(self, name: str) -> SyntheticSet:
-        if not _valid(name) or name not in self.root["synthetic"]:
+        g = self._member("synthetic", name)
+        if g is None:
             raise NotInStoreError(f"{self.path}: no synthetic set {name!r}; have {self.synthetic_ids()}")
-        return SyntheticSet(self.root["synthetic"][name], name, str(self.path))
+        return SyntheticSet(g, name, str(self.path))
 
     def create_synthetic(
         self, name: str, n_clips: int, n_frames: int, height: int, width: int, **attrs
     ) -> SyntheticSet:
         check_id(name, "synthetic set name")
+        self._member("synthetic", name)
         with self.writing(operation=f"create synthetic set {name}"):
             return SyntheticSet.create(
                 self.root["synthetic"], name, n_clips, n_frames, height, width, attrs, str(self.path)
@@ -349,35 +376,59 @@ class Project:
 
     # ---- summary ------------------------------------------------------------------------------------------------
     def summary(self) -> dict:
-        """Plain-dict overview used by `dvos info` and the Project dock."""
-        vids = []
-        for v in self.videos(include_incomplete=True):
-            a = v.attrs
-            vids.append(
-                {
-                    "id": v.name,
-                    "frames": v.n_frames,
-                    "size": [a.get("height", 0), a.get("width", 0)],
-                    "split": v.split,
-                    "complete": v.import_complete,
-                    "fps": a.get("fps"),
-                    "source": a.get("source"),
-                    "tags": v.tags,
-                    "provenance": {k: c for k, c in v.provenance_counts().items() if c and k != "none"},
-                    "predicted_by": v.predictions.models(),  # models with predictions of it, oldest first
-                }
-            )
+        """Plain-dict overview used by `dvos info` and the Project dock.
+
+        A video, background clip or synthetic set whose files cannot be read (a corrupt ``zarr.json`` or chunk) is
+        still listed, with the message naming the file and the fix: the video's row holds ``unreadable`` (its other
+        fields are placeholders: 0 frames, split "unreadable"), and ``unreadable`` lists every such message."""
+        vids, bgs, bgs_interrupted, sets, unreadable = [], {}, [], {}, []
+        for vid in self.video_ids():
+            try:
+                vids.append(_video_summary(self.video(vid)))
+            except DamagedStoreError as e:
+                unreadable.append(str(e))
+                vids.append(
+                    {
+                        "id": vid,
+                        "frames": 0,
+                        "size": [0, 0],
+                        "split": "unreadable",
+                        "complete": True,  # not known; ``unreadable`` says what is wrong
+                        "fps": None,
+                        "source": None,
+                        "tags": {},
+                        "provenance": {},
+                        "predicted_by": [],
+                        "unreadable": str(e),
+                    }
+                )
+        for b in _member_ids(self.root["backgrounds"]):
+            try:
+                clip = self.background(b)
+                if clip.complete:
+                    bgs[b] = clip.n_frames
+                else:
+                    bgs_interrupted.append(b)
+            except DamagedStoreError as e:
+                unreadable.append(str(e))
+        for name in self.synthetic_ids():
+            try:
+                sets[name] = _set_summary(self.synthetic(name))
+            except DamagedStoreError as e:
+                unreadable.append(str(e))
+                sets[name] = {"clips_done": 0, "clips": 0, "unreadable": str(e)}
         ob = self.objects
         return {
             "path": str(self.path),
             "schema_version": self.attrs.get("schema_version"),
             "videos": vids,
             "objects": {"head": ob.count("head"), "fake": ob.count("fake")},
-            "backgrounds": {b: self.background(b).n_frames for b in self.background_ids()},
-            "backgrounds_interrupted": sorted(set(self.background_ids(True)) - set(self.background_ids())),
-            "synthetic": {s: _set_summary(self.synthetic(s)) for s in self.synthetic_ids()},
+            "backgrounds": bgs,
+            "backgrounds_interrupted": bgs_interrupted,
+            "synthetic": sets,
             "models": self.model_names(),
             "reports": self.report_names(),
+            "unreadable": unreadable,
         }
 
 
@@ -410,8 +461,46 @@ def _valid(name: str) -> bool:
 
 
 def _member_ids(group: zarr.Group) -> list[str]:
-    """Child groups that are dvos objects (valid ids); anything else in the folder is not listed."""
-    return sorted(k for k in group.group_keys() if _valid(k))
+    """Child groups that are dvos objects (valid ids); anything else in the folder is not listed.
+
+    Read from the folder (each child's ``zarr.json``), not through Zarr, which fails on the first corrupt one: a
+    child whose ``zarr.json`` cannot be parsed is listed (and named as damaged when it is opened)."""
+    root = getattr(group.store, "root", None)
+    if root is None:
+        return sorted(k for k in group.group_keys() if _valid(k))
+    folder = Path(str(root)) / group.path
+    try:
+        entries = sorted(folder.iterdir())
+    except FileNotFoundError:
+        return []
+    return [d.name for d in entries if _valid(d.name) and _is_group(d / "zarr.json")]
+
+
+def _is_group(meta: Path) -> bool:
+    """Whether ``meta`` is the ``zarr.json`` of a group (or of something that cannot be read, hence not known not
+    to be one)."""
+    if not meta.is_file():
+        return False
+    try:
+        return json.loads(meta.read_text()).get("node_type") != "array"
+    except (OSError, ValueError, AttributeError):
+        return True
+
+
+def _video_summary(v: Video) -> dict:
+    a = v.attrs
+    return {
+        "id": v.name,
+        "frames": v.n_frames,
+        "size": [a.get("height", 0), a.get("width", 0)],
+        "split": v.split,
+        "complete": v.import_complete,
+        "fps": a.get("fps"),
+        "source": a.get("source"),
+        "tags": v.tags,
+        "provenance": {k: c for k, c in v.provenance_counts().items() if c and k != "none"},
+        "predicted_by": v.predictions.models(),  # models with predictions of it, oldest first
+    }
 
 
 def _refuse_symlink(parent: Path, d: Path) -> None:

@@ -54,6 +54,17 @@ class SchemaVersionError(StoreError):
     """The store was written with another schema version."""
 
 
+class InterruptedImportError(StoreError):
+    """The video is the leftover of an import that was killed (``import_complete`` False): it holds only the frames
+    written before the kill. Commands that use a video's frames, masks or predictions refuse it; the message names
+    the fix (add the video again under its id, which replaces it, or delete it)."""
+
+
+class DamagedStoreError(StoreError):
+    """A file of the store cannot be read back (a truncated or overwritten chunk, a corrupt ``zarr.json``); the
+    message names the file and the fix (restore it from a backup, or delete the item and make it again)."""
+
+
 class StoreWriteError(StoreError, OSError):
     """Writing a file of (or exported from) the store failed at the operating-system level (disk full, permission,
     ...); the message names the file and the step, ``errno`` is the system's."""

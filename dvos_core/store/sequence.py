@@ -29,6 +29,8 @@ from dvos_core.store.schema import (
     PROVENANCE_NAMES,
     PROVENANCE_RANK,
     SPLITS,
+    DamagedStoreError,
+    InterruptedImportError,
     StoreError,
     provenance_code,
 )
@@ -144,6 +146,39 @@ class FrameSequence:
         if self.group.read_only:
             raise StoreError(f"{self.where}: the project was opened read-only; open it with mode='r+' to {step}")
 
+    # ---- reading (a damaged file named in the error) -----------------------------------------------------------
+    @property
+    def _owner(self) -> str:
+        """'<project>: video 'v'' for messages."""
+        return f"{self.path}: {self.kind} {self.name!r}" if self.path else f"{self.kind} {self.name!r}"
+
+    def _damage_fix(self) -> str:
+        project = self.path or "PROJECT"
+        return (
+            f"Restore that file from a backup of the project, or delete the {self.kind} (`dvos delete {project} "
+            f"{self.kind} {self.name} --yes`; everything stored with it goes too) and add it again"
+        )
+
+    def _array(self, key: str) -> zarr.Array:
+        """The array ``key`` of this sequence (e.g. ``masks``, ``predictions/m/done``); a corrupt ``zarr.json`` of
+        it is a :class:`~dvos_core.store.schema.DamagedStoreError` naming the file."""
+        try:
+            return self.group[key]
+        except KeyError:
+            raise
+        except Exception as e:  # json/Zarr errors of a corrupt metadata file
+            meta = Path(str(getattr(self.group.store, "root", ""))) / self.group.path / key / "zarr.json"
+            raise DamagedStoreError(
+                f"{meta}: unreadable metadata of the {key!r} array of {self.kind} {self.name!r} ({e}). "
+                f"{self._damage_fix()}"
+            ) from e
+
+    def _read(self, key: str, rows, what: str):
+        """``self.group[key][rows]``; a chunk that cannot be decoded is a
+        :class:`~dvos_core.store.schema.DamagedStoreError` naming the frames and the file (see
+        :func:`~dvos_core.store.arrays.read`)."""
+        return arrays.read(self._array(key), rows, self._owner, what, self._damage_fix())
+
     # ---- properties ------------------------------------------------------------------------------------------
     @property
     def attrs(self) -> dict:
@@ -188,7 +223,7 @@ class FrameSequence:
         stop = n if stop is None else stop
         if not (0 <= start <= stop <= n):
             raise IndexError(f"{self.path}: frames [{start}, {stop}) out of range; {self.name!r} has {n} frames")
-        return self.frames[start:stop]
+        return self._read("frames", slice(start, stop), "image")
 
     def append_frames(
         self,
@@ -263,6 +298,7 @@ class Video(FrameSequence):
         holding masks a model made (pseudo, predicted) or corrections of them cannot become a test video."""
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        self.require_complete()
         with self._write(f"setting split {split!r}"):
             if split == "test":
                 counts = {k: n for k, n in self.provenance_counts().items() if n and k not in ("none", "manual")}
@@ -280,6 +316,33 @@ class Video(FrameSequence):
     def import_complete(self) -> bool:
         """False for a video being imported, or the leftover of a killed import or creation (see :attr:`complete`)."""
         return self.complete
+
+    def require_complete(self) -> Video:
+        """This video, once its import finished; the leftover of a killed import raises
+        :class:`~dvos_core.store.schema.InterruptedImportError` naming the fix (add it again, or delete it).
+
+        The one check of every command that uses a video's frames, masks or predictions (importing masks,
+        prediction, pseudo-labels, smoothing, evaluation, head extraction, overlay videos, head counts, setting the
+        split), so none of them works on half a video, and none writes masks that would stop the leftover from
+        being replaced. Not called by the importers (they fill a video before marking it complete), nor by
+        ``dvos info``, ``dvos delete`` or ``dvos export-masks`` (which saves the masks of an older leftover)."""
+        self.refresh()
+        if self.complete:
+            return self
+        p, n, name = self.path or "PROJECT", self.n_frames, self.name
+        masked = int(np.count_nonzero(self.provenance)) if "provenance" in self.group else 0
+        delete = f"`dvos delete {p} video {name} --yes`"
+        if not masked:
+            raise InterruptedImportError(
+                f"{p}: video {name!r} is an interrupted import ({n} of its frames were written); run "
+                f"`dvos add-video {p} FILE --id {name}` again to replace it, or delete it ({delete}). If its "
+                f"import is still running, wait for it to finish"
+            )
+        raise InterruptedImportError(
+            f"{p}: video {name!r} is an interrupted import ({n} of its frames were written) that holds masks of "
+            f"{masked} frame(s); keep them with `dvos export-masks {p} {name} DIR`, delete it ({delete}), add the "
+            f"video again (`dvos add-video {p} FILE --id {name}`) and import them (`dvos import-masks {p} {name} DIR`)"
+        )
 
     def _replaceable(self) -> bool:
         return "provenance" not in self.group or not self.provenance.any()
@@ -299,7 +362,7 @@ class Video(FrameSequence):
     def provenance(self) -> np.ndarray:
         """Per-frame provenance codes of the committed frames (0 = no mask)."""
         n = self.n_frames
-        return self.group["provenance"][:n] if n else np.zeros(0, np.uint8)
+        return self._read("provenance", slice(0, n), "mask provenance") if n else np.zeros(0, np.uint8)
 
     def provenance_counts(self) -> dict:
         codes = self.provenance
@@ -313,15 +376,15 @@ class Video(FrameSequence):
     def mask(self, t: int) -> np.ndarray | None:
         """The mask of frame t (H,W) uint8 {0,1}, or None when the frame has no mask."""
         self._check_t(t)
-        if self.group["provenance"][t] == NONE:
+        if self._read("provenance", t, "mask provenance") == NONE:
             return None
-        return self.group["masks"][t]
+        return self._read("masks", t, "mask")
 
     def read_masks(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Masks of frames [start, stop) (frames without a mask read as zeros; check ``provenance``)."""
         stop = self.n_frames if stop is None else stop
         self._check_t(start, stop)
-        return self.group["masks"][start:stop]
+        return self._read("masks", slice(start, stop), "mask")
 
     def set_mask(
         self,
@@ -345,7 +408,7 @@ class Video(FrameSequence):
         m = arrays.as_uint8_mask(mask, self.shape[1:3], name=f"mask for {self.name}[{t}]", allow_labels=allow_labels)
         with self._write(f"writing the mask of frame {t}"):
             self.check_label_write(code, f"frame {t}")
-            old = int(self.group["provenance"][t])
+            old = int(self._read("provenance", t, "mask provenance"))
             if not overwrite and PROVENANCE_RANK[old] > PROVENANCE_RANK[code]:
                 return False
             self.group["masks"][t] = m
@@ -388,7 +451,7 @@ class Video(FrameSequence):
     @property
     def quality(self) -> np.ndarray:
         n = self.n_frames
-        return self.group["quality"][:n] if n else np.zeros(0, np.float32)
+        return self._read("quality", slice(0, n), "quality score") if n else np.zeros(0, np.float32)
 
     def set_quality(self, t: int, value: float) -> None:
         self._check_t(t)
