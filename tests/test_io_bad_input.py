@@ -117,6 +117,13 @@ def test_mask_wrong_shape_and_values(tmp_project, tmp_path):
     with pytest.raises(ValueError, match="mask_000001.png.*--labels"):
         import_masks(tmp_project, "v", d)
     assert import_masks(tmp_project, "v", d, allow_labels=True, provenance="manual", overwrite=True) == [0, 1]
+    import tifffile
+
+    tifffile.imwrite(d / "mask_000001.tif", np.array([[-1, 0] * 4] * 6, np.int16))  # no label map either
+    (d / "mask_000001.png").unlink()
+    with pytest.raises(ValueError, match=r"mask_000001.tif.*label map holds whole numbers 0 and up") as e:
+        import_masks(tmp_project, "v", d, allow_labels=True, overwrite=True)
+    assert "--labels" not in str(e.value)  # it was given
 
 
 def test_mask_frame_out_of_range_and_missing(tmp_project, tmp_path):

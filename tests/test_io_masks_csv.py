@@ -53,7 +53,8 @@ def test_human_masks_protected_from_model_masks(tmp_project, video, tmp_path):
     video.set_mask(5, human, "manual")
     cv2.imwrite(str(tmp_path / "p_000005.png"), np.ones((24, 32), np.uint8) * 255)
     cv2.imwrite(str(tmp_path / "p_000006.png"), np.ones((24, 32), np.uint8) * 255)
-    assert import_masks(tmp_project, "plot1", tmp_path, provenance="pseudo") == [6]
+    with pytest.warns(UserWarning, match=r"plot1: 1 frame\(s\) kept the masks they had \(frames 5\).*--overwrite"):
+        assert import_masks(tmp_project, "plot1", tmp_path, provenance="pseudo") == [6]
     assert np.array_equal(video.mask(5), human)
     assert import_masks(tmp_project, "plot1", tmp_path, provenance="pseudo", overwrite=True) == [5, 6]
     assert video.mask(5).all()

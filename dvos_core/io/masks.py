@@ -22,7 +22,7 @@ def frame_number(name: str) -> int:
     if not m:
         raise ValueError(
             f"{name}: cannot tell which frame this mask belongs to (no number in the name); name the "
-            f"files like mask_000012.png or pass the frame indices explicitly"
+            f"files like mask_000012.png (or, from Python, pass the frame indices: import_masks(..., frames=[...]))"
         )
     return int(m.group(1))
 
@@ -135,6 +135,16 @@ def import_masks(
         if video.set_mask(t, load(), provenance, overwrite=overwrite, allow_labels=allow_labels):
             written.append(t)
         report(progress, i + 1, len(items), f"{video_id}: masks")
+    kept = sorted(set(seen) - set(written))
+    if kept:
+        import warnings
+
+        shown = ", ".join(map(str, kept[:10])) + (" ..." if len(kept) > 10 else "")
+        warnings.warn(
+            f"{video_id}: {len(kept)} frame(s) kept the masks they had (frames {shown}): masks painted or corrected "
+            f"by a person are not replaced by {provenance} ones; pass overwrite=True (--overwrite) to replace them",
+            stacklevel=2,
+        )
     return written
 
 

@@ -119,6 +119,11 @@ def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False) -
     if allow_labels and np.issubdtype(m.dtype, np.integer) and values.min() >= 0:
         return (m > 0).astype(np.uint8)
     shown = values[:8].tolist()
+    if allow_labels:  # asked for a label map, but this is not one
+        raise ValueError(
+            f"{name} has values {shown}{'...' if values.size > 8 else ''}; an instance label map holds whole numbers "
+            f"0 and up (0 = background, one number per head), and a binary mask 0/1 or 0/255"
+        )
     raise ValueError(
         f"{name} has values {shown}{'...' if values.size > 8 else ''}; expected a binary mask (0/1 or "
         f"0/255). For an instance label map pass allow_labels=True (--labels on the command line)"
