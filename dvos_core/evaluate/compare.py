@@ -139,7 +139,7 @@ def compare_models(
         sets = {m: video.predictions[m] for m in models}
         frames_of = {m: np.intersect1d(s.frames(), labelled) for m, s in sets.items()}
         motion = _pair_motion(video, labelled, cancel)
-        gt = {int(t): video.group["masks"][int(t)] for t in labelled}
+        gt = {int(t): video.read_masks(int(t), int(t) + 1)[0] for t in labelled}
         step += 1
         report(progress, step, total, f"{video.name}: ground truth and camera motion")
         predicted = {

@@ -86,7 +86,7 @@ def save_worst_overlays(report, project, folder: Path, k: int, cancel: CancelTok
         video = project.video(r.video)
         t = int(r.frame)
         pred = video.predictions.arrays()[0][t]
-        img = overlay(video.frame(t), pred, video.group["masks"][t])
+        img = overlay(video.frame(t), pred, video.read_masks(t, t + 1)[0])
         path = folder / f"{rank:02d}_{r.video}_f{t:06d}_dice{r.dice:.3f}.png"
         if not cv2.imwrite(str(path), img[..., ::-1]):
             raise OSError(f"cannot write {path}")

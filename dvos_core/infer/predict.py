@@ -268,7 +268,7 @@ def reference_labels(video):
     codes = video.provenance
 
     def known(t: int):
-        return video.group["masks"][t] if int(codes[t]) in (MANUAL, CORRECTED, PSEUDO) else None
+        return video.read_masks(t, t + 1)[0] if int(codes[t]) in (MANUAL, CORRECTED, PSEUDO) else None
 
     return known
 

@@ -277,7 +277,7 @@ def _label_in_order(predictor: Predictor, video, targets, threshold, overwrite, 
         for k in queue:
             if k == t:
                 return
-            push((k, video.group["masks"][k], float("nan"), status[k], frame(k)))
+            push((k, video.read_masks(k, k + 1)[0], float("nan"), status[k], frame(k)))
 
     def sink(t, prob, alone):
         stored_until(t)
@@ -328,7 +328,7 @@ class _BatchLabeller:
         return [
             (t, *results[t], "predict", held[t])
             if t in results
-            else (t, self.video.group["masks"][t], float("nan"), status[t], held[t])
+            else (t, self.video.read_masks(t, t + 1)[0], float("nan"), status[t], held[t])
             for t in targets
         ]
 

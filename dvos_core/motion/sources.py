@@ -43,7 +43,7 @@ def _mask_getter(frames, masks, n):
         if masks != "labels" or not hasattr(frames, "labelled_frames"):
             raise ValueError('masks="labels" needs a stored video (its labelled masks are ignored)')
         labelled = set(frames.labelled_frames().tolist())
-        return lambda t: frames.group["masks"][t] if t in labelled else None
+        return lambda t: frames.read_masks(t, t + 1)[0] if t in labelled else None
     if hasattr(masks, "shape") and hasattr(masks, "__getitem__"):
         if n is not None and int(masks.shape[0]) != n:
             raise ValueError(f"masks has {masks.shape[0]} frames, the video {n}")
