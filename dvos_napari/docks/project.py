@@ -260,7 +260,8 @@ class ProjectDock(DvosDock):
             for c, val in enumerate(vals):
                 item = QTableWidgetItem(str(val))
                 item.setToolTip(
-                    f"{v['id']}: {v['size'][0]}x{v['size'][1]} px, {v['frames']} frames, "
+                    v.get("unreadable")  # a damaged video: which file, and how to repair it
+                    or f"{v['id']}: {v['size'][0]}x{v['size'][1]} px, {v['frames']} frames, "
                     f"source {v.get('source') or '?'}"
                 )
                 self.table.setItem(r, c, item)
