@@ -28,6 +28,11 @@ REWRITES: list[tuple[str, str]] = [
     (r"`dvos extract-backgrounds`", "the Extract step"),
     (r"`dvos split`", "'set split' in the Project step"),
     (r"`dvos add-video`", "'Add a video' in the Project step"),
+    (
+        r"run `dvos add-video [^`]*--id ([\w.-]+)` again to replace it",
+        r"add the video again under the id '\1' ('Add a video' in the Project step) to replace it",
+    ),
+    (r"`dvos delete [^`]* video [^`]*`", "Delete... in the Project step"),
     (r"assign one with 'set split' in the Project step or pass video ids \(--videos\)", "set one in the Project step"),
     (r"or leave it out \(--videos\)", "or choose other videos"),
     (r"\s*\(--videos\)", ""),

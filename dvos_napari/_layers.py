@@ -187,6 +187,14 @@ def _place(viewer, role: str, video, state, make, extra: dict | None = None):
     return add(data, name=name, metadata=md, **kwargs), True
 
 
+def remove_video_layers(viewer, vid: str) -> int:
+    """Remove every layer showing video ``vid`` (its frames, masks, predictions, tracks); returns how many."""
+    gone = [layer for layer in list(viewer.layers) if _video_of(layer) == vid]
+    for layer in gone:
+        viewer.layers.remove(layer)
+    return len(gone)
+
+
 def _drop_other_videos(viewer, vid: str, state) -> None:
     """Remove leftover layers of other saved videos (and the empty-project placeholder)."""
     for layer in list(viewer.layers):

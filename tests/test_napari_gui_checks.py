@@ -239,6 +239,44 @@ def test_the_unsaved_count_follows_painting(make_napari_viewer, qtbot, tmp_path)
     assert "1 painted frame(s) not saved yet" in ann.info.text()
 
 
+def test_a_video_is_deleted_from_the_project_step_after_asking(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """Delete... asks first (what goes, unsaved paint included), then removes the video's layers and the video;
+    the other videos stay."""
+    from qtpy.QtWidgets import QMessageBox
+
+    from dvos_core.store import Project
+
+    p = Project.create(tmp_path / "d.dvos")
+    keep = p.add_video_array("keep", np.zeros((4, 32, 32, 3), np.uint8), split="train")
+    plot = p.add_video_array("plot", np.zeros((6, 32, 32, 3), np.uint8), split="train")
+    plot.set_mask(1, np.eye(32, dtype=np.uint8), "manual")
+    viewer = make_napari_viewer()
+    proj = dock(viewer, "Project")
+    proj.state.set_project(p)
+    proj.state.select_video("plot")
+    wait_loaded(qtbot, proj.state)
+    viewer.layers["plot masks"].paint((3, 10, 10), 1)  # painted, not saved
+    asked = []
+
+    def question(parent, title, text, *args):
+        asked.append(text)
+        return answers.pop(0)
+
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+    monkeypatch.setattr(QMessageBox, "question", question)
+    proj.table.selectRow([proj._row_id(r) for r in range(proj.table.rowCount())].index("plot"))
+    proj._delete_dialog()  # answered No: nothing happens
+    assert "plot" in p.video_ids() and "plot masks" in viewer.layers
+    text = asked[0]
+    assert "Delete video 'plot'" in text and "6 frames, masks (1 manual)" in text and "no undo" in text
+    assert "1 painted frame(s) not saved yet are lost too" in text
+    proj._delete_dialog()  # Yes
+    assert p.video_ids() == ["keep"] and not (p.path / "videos" / "plot").exists()
+    assert not any((layer.metadata or {}).get("dvos_video") == "plot" for layer in viewer.layers)
+    assert proj.state.video_id is None and "plot" not in proj.state.dirty
+    assert proj.table.rowCount() == 1 and keep.n_frames == 4
+
+
 def test_annotate_keys_are_unbound_when_the_dock_is_removed(make_napari_viewer, tmp_path):
     viewer = make_napari_viewer()
     dock_widget, _ann = viewer.window.add_plugin_dock_widget("dvos-napari", "Annotate")

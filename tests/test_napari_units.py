@@ -115,6 +115,11 @@ def test_core_messages_become_panel_words():
         ),
         "pseudo-labelling needs an image (frame) model; x.pt is a 'dvos' model. Train one with "
         "`dvos train --phase image`": "the Train step",
+        "p.dvos: video 'half' is an interrupted import (6 of its frames were written); run `dvos add-video p.dvos "
+        "FILE --id half` again to replace it, or delete it (`dvos delete p.dvos video half --yes`)": (
+            "add the video again under the id 'half' ('Add a video' in the Project step) to replace it, or delete it "
+            "(Delete... in the Project step)"
+        ),
         "models/a: holds an unfinished run with different settings (lr); pass --no-resume (resume=False) to start "
         "over, or choose another --name": "give the run another model name",
         "the clip is 40 frames long, shorter than the clip length 60; use a longer video or a shorter --clip-length": (

@@ -13,6 +13,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLineEdit,
+    QMessageBox,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -46,6 +47,24 @@ def add_layer_frames(project, video_id, frames, rgb, name, split, tags, progress
     )
     video.append_frames((f[..., :3] for f in frames), n_total=len(frames), progress=progress, cancel=cancel)
     return video
+
+
+def delete_question(project, video_id: str, unsaved: int = 0) -> str:
+    """What deleting ``video_id`` loses, as the question to confirm it."""
+    try:
+        video = project.video(video_id)
+        counts = {k: n for k, n in video.provenance_counts().items() if n and k != "none"}
+        sets = video.predictions.models()
+        held = f"its {video.n_frames} frames"
+        held += ", masks (" + ", ".join(f"{n} {k}" for k, n in counts.items()) + ")" if counts else ""
+        held += f", predictions of {', '.join(sets)}" if sets else ""
+    except Exception:  # a damaged video can be deleted too
+        held = "what is stored of it (its files cannot all be read)"
+    lost = f" The {unsaved} painted frame(s) not saved yet are lost too." if unsaved else ""
+    return (
+        f"Delete video {video_id!r} from the project for good? {held[0].upper() + held[1:]} go with it; the file it "
+        f"was imported from stays where it is. There is no undo.{lost}"
+    )
 
 
 class ProjectDock(DvosDock):
@@ -101,6 +120,14 @@ class ProjectDock(DvosDock):
         split_row.addWidget(self.row_split, 1)
         split_row.addWidget(
             button("Set split", lambda: self.guard(self._apply_split), "give the selected video this split")
+        )
+        split_row.addWidget(
+            button(
+                "Delete...",
+                lambda: self.guard(self._delete_dialog),
+                "delete the selected video from the project, with its masks and predictions (asks first; the file "
+                "it was imported from stays)",
+            )
         )
         self.summary_label = wrapped_label("")
 
@@ -181,6 +208,22 @@ class ProjectDock(DvosDock):
         self.state.require_project().video(video_id).set_split(split)
         self.state.notify_store_changed()
 
+    def delete_video(self, video_id: str) -> None:
+        """Delete a video from the project (``Project.delete``, as ``dvos delete P video ID --yes``): its layers
+        leave the viewer first (they read the store), then the video with its masks and predictions goes."""
+        from dvos_napari._layers import remove_video_layers
+
+        project = self.state.require_project()
+        if video_id not in project.video_ids():
+            raise ValueError(f"no video {video_id!r} in the project")
+        if self.state.viewer is not None:
+            remove_video_layers(self.state.viewer, video_id)
+        self.state.dirty.pop(video_id, None)
+        if self.state.video_id == video_id:
+            self.state.select_video(None, show=False)
+        project.delete("video", video_id)
+        self.state.notify_store_changed()
+
     # ---- dialogs -------------------------------------------------------------------------------------------
     def _new_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "New dvos project (a folder)", "field.dvos")
@@ -232,6 +275,13 @@ class ProjectDock(DvosDock):
 
     def _apply_split(self) -> None:
         self.set_split(self._selected_id(), self.row_split.currentText())
+
+    def _delete_dialog(self) -> None:
+        vid = self._selected_id()
+        text = delete_question(self.state.require_project(), vid, len(self.state.dirty.get(vid, ())))
+        answer = QMessageBox.question(self, "Delete a video", text)
+        if answer == QMessageBox.StandardButton.Yes:
+            self.delete_video(vid)
 
     def _highlight_current(self) -> None:
         for r in range(self.table.rowCount()):
