@@ -275,6 +275,11 @@ def test_a_video_is_deleted_from_the_project_step_after_asking(make_napari_viewe
     assert not any((layer.metadata or {}).get("dvos_video") == "plot" for layer in viewer.layers)
     assert proj.state.video_id is None and "plot" not in proj.state.dirty
     assert proj.table.rowCount() == 1 and keep.n_frames == 4
+    half = p.create_video("half", 32, 32, import_complete=False)  # the leftover of a killed import
+    half.append_frames(iter(np.zeros((2, 32, 32, 3), np.uint8)), n_total=4)
+    proj.refresh()
+    row = [proj._row_id(r) for r in range(proj.table.rowCount())].index("half")
+    assert proj.table.item(row, 3).text().startswith("interrupted import")
 
 
 def test_annotate_keys_are_unbound_when_the_dock_is_removed(make_napari_viewer, tmp_path):

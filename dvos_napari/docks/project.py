@@ -300,6 +300,8 @@ class ProjectDock(DvosDock):
         self.table.setRowCount(len(s["videos"]))
         for r, v in enumerate(s["videos"]):
             masks = ", ".join(f"{v['provenance'][k]} {k}" for k in PROVENANCE_COLUMNS if v["provenance"].get(k))
+            if not v["complete"]:  # the leftover of a killed import: no step uses it
+                masks = "interrupted import: add it again under this id, or Delete..."
             vals = [
                 v["id"],
                 v["frames"],
