@@ -105,3 +105,33 @@ def test_a_name_the_project_does_not_hold_is_a_user_error(tmp_project, capsys):
     with pytest.raises(KeyError, match="no video 'x'") as caught:
         tmp_project.video("x")
     assert isinstance(caught.value, NotInStoreError) and str(caught.value).startswith(str(tmp_project.path))
+
+
+def test_sigterm_cancels_like_ctrl_c_and_the_handlers_are_put_back():
+    """SIGTERM (timeout, docker stop, a batch scheduler) stops a command at its next safe point, as Ctrl+C does,
+    instead of killing it mid-step; after the command the process's own handlers are back."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import signal, sys, time, types\n"
+        "from dvos_core.cli._common import cancel_on_sigint, run_command\n"
+        "from dvos_core.progress import check\n"
+        "def work(args):\n"
+        "    token = cancel_on_sigint()\n"
+        "    print('ready', flush=True)\n"
+        "    while True:\n"
+        "        check(token)\n"
+        "        time.sleep(0.02)\n"
+        "rc = run_command(types.SimpleNamespace(func=work, command='probe', debug=False))\n"
+        "print('rc', rc, signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, flush=True)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "ready"
+    time.sleep(0.1)
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=60)
+    assert out.strip() == "rc 130 True", (out, err)
+    assert "cancelling on SIGTERM" in err and "everything committed before the cancel is kept" in err

@@ -45,16 +45,22 @@ class TerminalProgress:
 
 
 def cancel_on_sigint() -> CancelToken:
-    """A cancel token set by the first Ctrl+C (the second one kills the process as usual)."""
+    """A cancel token set by the first Ctrl+C or SIGTERM (what ``timeout``, ``docker stop`` and batch schedulers
+    send before they kill): the command stops at its next safe point and keeps what it committed (a training run
+    saves its checkpoint). A second one of either ends the process as usual."""
     token = CancelToken()
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
 
-    def handler(_signum, _frame):
-        sys.stderr.write("\ncancelling (press Ctrl+C again to abort immediately)...\n")
+    def handler(signum, _frame):
+        what = "Ctrl+C" if signum == signal.SIGINT else "SIGTERM"
+        sys.stderr.write(f"\ncancelling on {what} (send it again to stop at once)...\n")
         token.cancel()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig, default in defaults.items():
+            signal.signal(sig, default)
 
     try:
-        signal.signal(signal.SIGINT, handler)
+        for sig in defaults:
+            signal.signal(sig, handler)
     except ValueError:  # not in the main thread
         pass
     return token
@@ -87,7 +93,7 @@ def run_command(args) -> int:
     """
     debug = debug_enabled(args)
     try:
-        with _wait_option(args), _plain_warnings(args.command, debug):
+        with _wait_option(args), _plain_warnings(args.command, debug), _signals_restored():
             rc = args.func(args)
         return int(rc or 0)
     except Cancelled:
@@ -127,6 +133,24 @@ def add_wait(parser) -> None:
         help="if another dvos process is writing this project, wait for it to finish instead of stopping "
         "with an error that names it",
     )
+
+
+@contextlib.contextmanager
+def _signals_restored():
+    """Put back the Ctrl+C and SIGTERM handlers a command's :func:`cancel_on_sigint` replaced (for callers that run
+    several commands in one process, e.g. tests and scripts)."""
+    try:
+        saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:
+        saved = {}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            try:
+                signal.signal(sig, handler)
+            except (ValueError, TypeError):  # not the main thread, or a handler not set from Python
+                pass
 
 
 @contextlib.contextmanager
