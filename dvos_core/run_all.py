@@ -199,6 +199,9 @@ def run_all(
 
 def run_stages(project, cfg: RunAllConfig, run: Stages, train_configs: Callable | None = None) -> RunAllResult:
     """The stages of :func:`run_all` on an open project, counted by ``run`` (which may hold earlier stages)."""
+    from dvos_core.model.device import select_device
+
+    select_device(cfg.device)  # an unknown or absent device is named before any step runs
     plan = check_project(project, cfg)
     configs = train_configs or machine_train_configs(cfg)
     for phase in PHASES:  # a bad training setting stops the run now, not after an hour of work

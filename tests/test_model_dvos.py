@@ -155,3 +155,7 @@ def test_device_selection():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             select_device("cuda")
+    with pytest.raises(ValueError, match=r"unknown device 'gpu'; use auto, cpu, cuda, cuda:N"):  # was a RuntimeError
+        select_device("gpu")
+    with pytest.raises(ValueError, match=r"device 'meta' is not one dvos runs on"):
+        select_device("meta")

@@ -181,6 +181,8 @@ def test_cli_config_file_and_options(tmp_path, capsys, project):
     (tmp_path / "bad.yaml").write_text("clips: 3\n")
     assert main(["run-all", str(project.path), "--config", str(tmp_path / "bad.yaml")]) == 2
     assert "unknown run-all settings ['clips']" in capsys.readouterr().err
+    assert main(["run-all", str(project.path), "--device", "gpu"]) == 2  # before any step: nothing written
+    assert "unknown device 'gpu'" in capsys.readouterr().err and project.model_names() == []
     for t in (0, 2, 4):
         project.video("seed").clear_mask(t)
     assert main(["run-all", str(project.path)]) == 2

@@ -20,7 +20,12 @@ def select_device(name: str = "auto") -> torch.device:
         if mps is not None and mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except RuntimeError:  # torch's message lists every device type it knows
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N (a GPU's number) or mps") from None
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {name!r} is not one dvos runs on; use auto, cpu, cuda, cuda:N or mps")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device {name!r} requested but CUDA is not available in this torch build; use --device cpu or auto"
