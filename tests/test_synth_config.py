@@ -26,6 +26,14 @@ def test_bad_parameters_are_named():
         SynthConfig(edge_feather_px=-1)
     with pytest.raises(ValueError, match="periods"):
         SynthConfig(sway_period=(1, 3))
+    # sizes that ran for minutes or asked for 100 GB are refused up front
+    with pytest.raises(ValueError, match=r"object_scale=\(50.0, 60.0\) pastes objects up to 60 times"):
+        SynthConfig(object_scale=(50, 60))
+    with pytest.raises(ValueError, match="n_fakes=.*at most 5000 per frame"):
+        SynthConfig(n_fakes=(10, 100000))
+    with pytest.raises(ValueError, match=r"camera_speed=1e\+06 px/frame moves more than a whole 512x512 frame"):
+        SynthConfig(camera_speed=1e6)
+    assert SynthConfig(camera_speed=25.0, height=128, width=128).camera_speed == 25.0  # fast footage is fine
     with pytest.raises(FileNotFoundError, match="write-config"):
         SynthConfig.from_yaml("/nonexistent/synth.yaml")
 

@@ -15,6 +15,8 @@ from typing import Any
 from dvos_core.config_io import coerce_fields, dataclass_from_dict, load_config
 
 MAX_FEATHER = 2.5  # px; wider soft edges would blur heads into the field
+MAX_OBJECT_SCALE = 4.0  # pasted objects at most this many times their cut size
+MAX_OBJECTS = 5000  # heads (and fakes) per frame at most
 
 
 def _default(f) -> Any:
@@ -127,6 +129,14 @@ class SynthConfig:
             raise ValueError("SynthConfig: motion periods must be >= 2 frames (shorter is flicker, not motion)")
         if self.object_scale[0] <= 0:
             raise ValueError("SynthConfig.object_scale must be positive, e.g. (0.85, 1.15)")
+        if self.object_scale[1] > MAX_OBJECT_SCALE:
+            raise ValueError(
+                f"SynthConfig.object_scale={self.object_scale} pastes objects up to {self.object_scale[1]:g} times "
+                f"their cut size; at most {MAX_OBJECT_SCALE:g}, e.g. (0.85, 1.15)"
+            )
+        for name in ("n_heads", "n_fakes"):
+            if getattr(self, name)[1] > MAX_OBJECTS:
+                raise ValueError(f"SynthConfig.{name}={getattr(self, name)}: at most {MAX_OBJECTS} per frame")
         if not 0 <= self.fake_on_top_prob <= 1 or not 0 <= self.wind_coherence <= 1:
             raise ValueError("SynthConfig.fake_on_top_prob and wind_coherence must lie in [0, 1]")
         if self.placement_tries < 1:
@@ -149,6 +159,14 @@ class SynthConfig:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"SynthConfig.{name} must be >= 0, got {getattr(self, name)}")
+        limit = max(self.height, self.width)  # consecutive frames must overlap
+        for name in ("camera_speed", "drift_speed"):
+            if getattr(self, name) > limit:
+                raise ValueError(
+                    f"SynthConfig.{name}={getattr(self, name):g} px/frame moves more than a whole "
+                    f"{self.height}x{self.width} frame between frames; at most {limit:g} (the footage's own motion: "
+                    f"dvos synth --match-motion)"
+                )
         if self.camera_zoom >= 0.5 or self.scale_jitter >= 0.5:
             raise ValueError("SynthConfig.camera_zoom and scale_jitter must be < 0.5 (fractions)")
         if self.edge_feather_px > MAX_FEATHER:
