@@ -116,6 +116,13 @@ def test_resume_with_other_settings_is_refused(proj, reference):
         generate(proj, "ref", 3, CFG.replace(n_frames=5), seed=5, backend="serial")
     with pytest.raises(StoreError, match="different seed"):
         generate(proj, "ref", 3, CFG, seed=6, backend="serial")
+    # a split nothing trains on is refused (training skipped such a set silently); asked again, the split changes
+    with pytest.raises(ValueError, match=r"split must be one of \('train', 'val', 'test'\)"):
+        generate(proj, "ref", 3, CFG, seed=5, backend="serial", split="validation")
+    before = proj.synthetic("ref").read_clip(0)
+    assert generate(proj, "ref", 3, CFG, seed=5, backend="serial", split="val").split == "val"
+    assert proj.synthetic("ref").split == "val"
+    assert all(np.array_equal(a, b) for a, b in zip(before, proj.synthetic("ref").read_clip(0)))  # data kept
 
 
 def test_missing_inputs_are_clear_errors(tmp_path):

@@ -40,7 +40,13 @@ def register(sub) -> None:
         "pip install 'dvos-napari[dask]')",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same clips")
-    p.add_argument("--split", default="train", help="split recorded on the set (default train)")
+    p.add_argument(
+        "--split",
+        default="train",
+        choices=("train", "val", "test"),
+        help="what the set is for: train (default), val (checks the training) or test (never trained on); given "
+        "again for an existing set, it changes its split",
+    )
     p.add_argument("--config", help="YAML file with synthesis parameters (see --write-config)")
     p.add_argument(
         "--preview",

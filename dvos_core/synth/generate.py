@@ -19,6 +19,7 @@ from dvos_core.synth.config import SynthConfig
 from dvos_core.threads import resolve_threads, using_threads
 
 BACKENDS = ("serial", "process", "dask")
+SET_SPLITS = ("train", "val", "test")  # what a synthetic set can be used for
 
 
 def clip_seed(seed: int, i: int) -> int:
@@ -169,6 +170,8 @@ def open_or_create_set(project, name: str, n_clips: int, cfg: SynthConfig, seed:
                 f"{project.path}: the objects or background clips changed since synthetic set {name!r} "
                 f"was started, so resuming would mix two datasets; use another --name"
             )
+        if s.split != split:  # the data does not depend on it: the set takes the split asked for
+            s.set_split(split)
         return s
     return project.create_synthetic(
         name,
@@ -214,6 +217,11 @@ def generate(
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if int(n_clips) < 1:
         raise ValueError(f"n_clips must be >= 1, got {n_clips}")
+    if split not in SET_SPLITS:
+        raise ValueError(
+            f"split must be one of {SET_SPLITS} (train: the video model learns from it, val: checks its training, "
+            f"test: never trained on), got {split!r}"
+        )
     cfg = config if config is not None else SynthConfig()
     cfg.validate()
     if project.objects.count("head") == 0:
