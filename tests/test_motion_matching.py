@@ -67,6 +67,11 @@ def test_moving_background_clips_are_flagged(fast_video, tmp_project):
     assert "background clips move" in w and "--motion none" in w
 
 
+def test_videos_of_one_frame_say_so_and_how_to_go_on(slow_video):
+    with pytest.raises(ValueError, match=r"no frame pairs .*\['one'\] hold one frame each.*--no-match-motion"):
+        match_motion({"one": slow_video[:1]}, n_model_clips=2)
+
+
 def test_slow_footage_agrees_with_the_defaults(slow_video):
     rep = check_config_motion({"slow": slow_video}, SynthConfig(n_frames=15))
     assert rep["warnings"] == [] and not any(r["far"] for r in rep["rows"])

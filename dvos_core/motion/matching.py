@@ -119,8 +119,9 @@ def overrides_from_motion(measured: dict, base) -> dict:
     pan = measured.get("pan_px") or {}
     if pan.get("max") is None:
         raise ValueError(
-            "no camera motion could be measured (every frame pair was unreliable: too little texture?); "
-            "set the camera_* synthesis parameters by hand"
+            "no camera motion could be measured (every frame pair was unreliable: too little texture?); set the "
+            "camera_* synthesis parameters by hand (dvos synth --config), or leave out --match-motion (dvos run-all: "
+            "--no-match-motion)"
         )
     lo, med, hi = pan["min"], pan["median"], pan["max"]
     if hi - lo < 0.3 * med:  # one speed (e.g. a single video): keep some variety around it
@@ -356,6 +357,11 @@ def match_motion(
         progress=progress,
         cancel=cancel,
     )
+    if motions and all(len(gm.pairs) == 0 for gm in motions.values()):
+        raise ValueError(
+            f"no frame pairs to measure the camera motion from: {sorted(motions)} hold one frame each; match the "
+            f"motion to videos of two frames or more, or leave out --match-motion (dvos run-all: --no-match-motion)"
+        )
     measured = {
         "videos": {name: summarise(gm, base.n_frames) for name, gm in motions.items()},
         "all": summarise(list(motions.values()), base.n_frames),
