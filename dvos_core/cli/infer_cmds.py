@@ -327,8 +327,10 @@ def _pseudo(args) -> int:
     )
     for vid, g in df.groupby("video", sort=False):
         counts = g["status"].value_counts().to_dict()
+        scored = g["quality"].dropna()  # frames kept as they were (painted, protected) have no quality
+        quality = f"mean quality {scored.mean():.3f}" if len(scored) else "no frame labelled"
         print(
-            f"{vid:<24} mean quality {g['quality'].mean():.3f}  "
+            f"{vid:<24} {quality}  "
             + ", ".join(f"{k} {n}" for k, n in counts.items())
             + (f", below threshold {int(g['below_threshold'].sum())}" if args.quality_threshold is not None else "")
         )
