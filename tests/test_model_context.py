@@ -301,6 +301,33 @@ def _fused_model():
     return model
 
 
+def test_a_stopped_prediction_resumes_to_the_same_masks_as_one_run(tmp_path):
+    """Frames predicted before a stop lend their stored masks to the next frames, as they do in one run (they
+    were lent no mask after a resume, and the masks of the frames after it changed)."""
+    from dvos_core.infer import predict_video
+    from dvos_core.progress import Cancelled, CancelToken
+
+    project = make_toy_project(tmp_path / "r.dvos", n_clips=1, n_frames=4, size=64, n_videos=1, video_frames=8)
+    vid = project.video_ids()[0]
+    project.video(vid).set_split("test")  # no stored label stands in for a reference
+    ckpt = save_checkpoint(project.model_dir("ctx", create=True) / "best.pt", _fused_model())
+    assert predict_video(project, vid, ckpt, device="cpu", name="whole") == 8
+    token = CancelToken()
+
+    def progress(done, total, message):
+        if "frame 3" in message:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        predict_video(project, vid, ckpt, device="cpu", name="stopped", progress=progress, cancel=token)
+    sets = project.video(vid).predictions
+    left = 8 - len(sets["stopped"].frames())
+    assert 0 < left < 8
+    assert predict_video(project, vid, ckpt, device="cpu", name="stopped") == left
+    whole, stopped = sets["whole"].arrays()[1][:], sets["stopped"].arrays()[1][:]
+    assert np.array_equal(whole, stopped)
+
+
 def test_the_references_pixels_reach_frame_ts_stem_and_travel_with_the_checkpoint(tmp_path):
     model = _fused_model()
     q, refs, masks, valid = inputs(seed=8)

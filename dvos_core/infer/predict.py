@@ -305,12 +305,19 @@ def _predict_context(
     masks, done = preds.arrays()[0], preds.arrays()[2]
     flags = done[:n] if resume else np.zeros(n, np.uint8)
     todo = [t for t in targets if flags[t] < 1]
+    # frames of this run predicted before it was stopped lend their stored masks to the next ones, as they would
+    # have in one go (chained: the stored mask is the prediction >= threshold); independent masks are not stored
+    earlier = {t for t in targets if flags[t] >= 1} if reference_masks == "chained" else set()
+
+    def lend(k):
+        return masks[k] if k in earlier else (known(k) if known else None)
+
     run_context(
         ctx,
         video.read_frames,
         todo,
         lambda t, p: preds.set(t, p, threshold, done_value=1),
-        known,
+        lend,
         threshold,
         Steps(progress, 0, 1, passes),
         cancel,
