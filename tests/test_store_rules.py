@@ -73,9 +73,15 @@ def test_a_video_with_model_masks_cannot_become_a_test_video(tmp_project, capsys
     with pytest.raises(StoreError, match="cannot make 'v' a test video: it holds 1 pseudo mask"):
         v.set_split("test")
     assert main(["split", str(tmp_project.path), "test", "v"]) == 2
-    assert "1 pseudo mask" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "1 pseudo mask" in err and f"`dvos clear-masks {tmp_project.path} v --provenance pseudo --yes`" in err
     assert tmp_project.video("v").split == "train"
-    assert v.clear_masks(["pseudo"]) == 1
+    v.set_mask(2, np.ones((32, 40), np.uint8), "manual")
+    assert main(["clear-masks", str(tmp_project.path), "v", "--provenance", "pseudo"]) == 0  # says what, clears nothing
+    assert "would clear 1 pseudo mask(s); add --yes" in capsys.readouterr().out and v.mask(1) is not None
+    assert main(["clear-masks", str(tmp_project.path), "v", "--provenance", "pseudo", "--yes"]) == 0
+    assert "cleared 1 mask(s)" in capsys.readouterr().out
+    assert v.mask(1) is None and v.mask(2) is not None  # the painted one stays
     assert main(["split", str(tmp_project.path), "test", "v"]) == 0
     assert tmp_project.video("v").split == "test"
 

@@ -84,6 +84,26 @@ def register(sub) -> None:
     p.set_defaults(func=_import_masks)
 
     p = sub.add_parser(
+        "clear-masks",
+        help="remove a video's masks of the given provenances (e.g. pseudo-labels)",
+        description="Remove the masks of a video that have the given provenances, e.g. the pseudo-labels before "
+        "making it a test video, or predicted masks copied into the labels. Frames keep their images; masks of "
+        "other provenances stay. Without --yes it only says what would be cleared.",
+    )
+    add_project(p)
+    p.add_argument("video_id", metavar="VIDEO_ID", help="the video whose masks to clear (see `dvos info`)")
+    p.add_argument(
+        "--provenance",
+        nargs="+",
+        required=True,
+        choices=("manual", "corrected", "pseudo", "predicted", "synthetic"),
+        help="which masks to clear (one or more)",
+    )
+    p.add_argument("--yes", action="store_true", help="really clear them")
+    add_wait(p)
+    p.set_defaults(func=_clear_masks)
+
+    p = sub.add_parser(
         "export-masks",
         help="save a video's masks as image files",
         description="Write the masks of one video as one image per frame (0 = background, 255 = head), named "
@@ -217,6 +237,21 @@ def _import_masks(args) -> int:
         cancel=cancel_on_sigint(),
     )
     print(f"{args.video_id}: wrote {len(written)} {args.provenance} masks")
+    return 0
+
+
+def _clear_masks(args) -> int:
+    from dvos_core.store import Project
+
+    project = Project.open(args.project)
+    video = project.video(args.video_id)
+    counts = video.provenance_counts()
+    listed = ", ".join(f"{counts.get(k, 0)} {k}" for k in args.provenance)
+    if not args.yes:
+        print(f"{args.video_id}: would clear {listed} mask(s); add --yes to clear them (there is no undo)")
+        return 0
+    n = video.clear_masks(args.provenance)
+    print(f"{args.video_id}: cleared {n} mask(s) ({listed})")
     return 0
 
 

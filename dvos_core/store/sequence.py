@@ -304,10 +304,13 @@ class Video(FrameSequence):
                 counts = {k: n for k, n in self.provenance_counts().items() if n and k not in ("none", "manual")}
                 if counts:
                     listed = ", ".join(f"{n} {k}" for k, n in counts.items())
+                    kinds = " ".join(counts)
+                    clear = f"dvos clear-masks {self.path or 'PROJECT'} {self.name} --provenance {kinds} --yes"
                     raise StoreError(
                         f"{self.where}: cannot make {self.name!r} a test video: it holds {listed} mask(s), and a "
                         f"test video is scored against its masks, so they must all be manual ground truth. Clear "
-                        f"them first (Video.clear_masks({list(counts)})) or keep it as a train/val video"
+                        f"them first (`{clear}`; Python: video.clear_masks({list(counts)})) or keep it as a "
+                        f"train/val video"
                     )
             self.refresh()
             self.group.attrs["split"] = split
