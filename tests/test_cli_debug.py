@@ -135,3 +135,18 @@ def test_sigterm_cancels_like_ctrl_c_and_the_handlers_are_put_back():
     out, err = child.communicate(timeout=60)
     assert out.strip() == "rc 130 True", (out, err)
     assert "cancelling on SIGTERM" in err and "everything committed before the cancel is kept" in err
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(tmp_path):
+    """`dvos info P | head`: the reader leaving early is not the command's error (it said 'Broken pipe')."""
+    import subprocess
+    import sys
+
+    from dvos_core.store import Project
+
+    Project.create(tmp_path / "p.dvos")
+    cmd = [sys.executable, "-m", "dvos_core.cli", "info", str(tmp_path / "p.dvos")]
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 0 and err == "", err

@@ -95,6 +95,7 @@ def run_command(args) -> int:
     try:
         with _wait_option(args), _plain_warnings(args.command, debug), _signals_restored():
             rc = args.func(args)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
         return int(rc or 0)
     except Cancelled:
         _traceback_if(debug)
@@ -104,6 +105,12 @@ def run_command(args) -> int:
         _traceback_if(debug)
         print("dvos: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of the output went away (dvos info | head): nothing to report
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        except (OSError, ValueError):
+            pass
+        return 0
     except Exception as e:
         _traceback_if(debug)
         if isinstance(e, user_error_types()):
