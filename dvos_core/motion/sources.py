@@ -61,7 +61,10 @@ def pair_runs(n: int, max_pairs: int | None, run_length: int) -> list[tuple[int,
     if max_pairs is None or max_pairs >= n - 1:
         return [(0, n)]
     if max_pairs < 1 or run_length < 1:
-        raise ValueError(f"max_pairs and run_length must be >= 1, got {max_pairs} and {run_length}")
+        raise ValueError(
+            f"the frame pairs measured per video (--motion-pairs, max_pairs) and the run length must be >= 1, got "
+            f"{max_pairs} and {run_length}"
+        )
     run = min(run_length, max_pairs)
     k = max(1, -(-max_pairs // run))
     starts = np.linspace(0, n - 1 - run, k).round().astype(int)
