@@ -7,6 +7,25 @@ import argparse
 from dvos_core.cli._common import add_preprocess, add_project, add_threads, add_wait, preprocess_from_args
 from dvos_core.object_format import HALO_PX
 
+# extract-backgrounds options that apply to only one of its two modes (for the checks in _extract_backgrounds)
+ANNOTATED_ONLY = {
+    "videos": "--videos",
+    "frames": "--frames",
+    "dilate": "--dilate",
+    "inpaint": "--inpaint",
+    "motion": "--motion",
+    "camera_speed": "--camera-speed",
+    "config": "--config",
+    "seed": "--seed",
+}
+BARE_FIELD_ONLY = {
+    "start": "--start",
+    "stride": "--stride",
+    "paper_preprocess": "--paper-preprocess",
+    "height": "--height",
+    "crop": "--crop",
+}
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -27,7 +46,8 @@ def register(sub) -> None:
         nargs="+",
         type=int,
         metavar="T",
-        help="only these frame numbers (default: every frame with a painted/corrected mask)",
+        help="only these frame numbers, of every video chosen (default: every frame with a painted/corrected "
+        "mask); a frame number past the end of a video is an error",
     )
     p.add_argument("--min-area", type=int, default=50, help="smallest head kept, in pixels (default 50)")
     p.add_argument("--max-area", type=int, help="largest head kept, in pixels (default: no limit)")
@@ -42,7 +62,12 @@ def register(sub) -> None:
         f"the head really has (default {HALO_PX}; 0 = the head alone)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed for where fake textures are taken (default 0)")
-    p.add_argument("--replace", action="store_true", help="delete all previously extracted objects first")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="start the object bank afresh: every object extracted before (of any video) is deleted once the new "
+        "extraction has finished; if it fails or is stopped, the old objects are kept",
+    )
     add_wait(p)
     add_threads(p)
     p.set_defaults(func=_extract_objects)
@@ -68,7 +93,7 @@ def register(sub) -> None:
         type=int,
         help="at most this many clips (default: as many as fit; with --from-annotated one per annotated frame)",
     )
-    p.add_argument("--start", type=int, default=0, help="first frame to use (default 0)")
+    p.add_argument("--start", type=int, help="first frame to use (default 0)")
     p.add_argument("--stride", type=int, help="frames between clip starts (default: the clip length, no overlap)")
     p.add_argument("--prefix", help="clip names are PREFIX_000, PREFIX_001, ... (default: SOURCE name + _bg)")
     add_preprocess(p, "clips")
@@ -79,27 +104,42 @@ def register(sub) -> None:
         help="inpaint the painted heads out of annotated frames and make one clip per frame",
     )
     a.add_argument("--videos", nargs="+", metavar="ID", help="only these videos (default: all but the test videos)")
-    a.add_argument("--frames", nargs="+", type=int, metavar="T", help="only these frames (default: every painted one)")
-    a.add_argument("--dilate", type=int, default=6, help="grow the heads by this many pixels first (default 6)")
+    a.add_argument(
+        "--frames",
+        nargs="+",
+        type=int,
+        metavar="T",
+        help="only these frames, of every video chosen (default: every painted one); a frame number past the end "
+        "of a video is an error",
+    )
+    a.add_argument(
+        "--dilate",
+        type=int,
+        help="grow the heads by this many pixels first (default 6, at most 256); a frame they then cover "
+        "whole is skipped with a warning",
+    )
     a.add_argument(
         "--inpaint",
         choices=("texture", "telea", "ns"),
-        default="texture",
         help="fill: 'texture' (smooth fill plus field detail from a head-free spot, default), or OpenCV's "
         "'telea' / 'ns' smooth fills",
     )
     a.add_argument(
         "--motion",
         choices=("auto", "measured", "default", "none"),
-        default="auto",
         help="camera motion of the clips: 'measured' (the video's own, around the frame), 'default' (a "
         "synthetic camera, see --camera-speed / --config), 'none' (a still), 'auto' (measured when the "
         "video has more than one frame; default)",
     )
     a.add_argument("--camera-speed", type=float, help="pan speed in px/frame for --motion default (default 1.5)")
     a.add_argument("--config", help="synthesis YAML whose camera_* settings drive --motion default")
-    a.add_argument("--replace", action="store_true", help="make clips again for frames that already have one")
-    a.add_argument("--seed", type=int, default=0, help="random seed for the fill and the synthetic camera")
+    a.add_argument(
+        "--replace",
+        action="store_true",
+        help="make clips again for frames that already have one; their old clips are deleted once the new ones "
+        "are all made",
+    )
+    a.add_argument("--seed", type=int, help="random seed for the fill and the synthetic camera (default 0)")
     add_wait(p)
     add_threads(p)
     p.set_defaults(func=_extract_backgrounds)
@@ -142,7 +182,24 @@ def _extract_backgrounds(args) -> int:
     from dvos_core.store import Project
 
     if args.from_annotated:
+        given = [
+            opt
+            for key, opt in BARE_FIELD_ONLY.items()
+            if getattr(args, key) is not None and getattr(args, key) is not False
+        ]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} apply only to clips cut from a bare-field SOURCE, not to --from-annotated "
+                f"(its clips keep the painted frames' size and take no start frame); leave {', '.join(given)} out"
+            )
         return _backgrounds_from_annotated(args)
+    given = [opt for key, opt in ANNOTATED_ONLY.items() if getattr(args, key) is not None]
+    given += ["--replace"] if args.replace else []
+    if given:
+        raise ValueError(
+            f"{', '.join(given)} apply only to --from-annotated (clips inpainted from painted frames); add "
+            f"--from-annotated, or leave {', '.join(given)} out to cut clips from SOURCE"
+        )
     if not args.source:
         raise ValueError("give SOURCE (a bare-field video) or --from-annotated to inpaint annotated frames")
     project = Project.open(args.project)
@@ -151,7 +208,7 @@ def _extract_backgrounds(args) -> int:
         args.source,
         clip_length=args.clip_length,
         n_clips=args.clips,
-        start=args.start,
+        start=0 if args.start is None else args.start,
         stride=args.stride,
         bg_prefix=args.prefix,
         preprocess=preprocess_from_args(args),
@@ -181,13 +238,13 @@ def _backgrounds_from_annotated(args) -> int:
         frames=args.frames,
         clip_length=args.clip_length,
         n_clips=args.clips,
-        dilate_px=args.dilate,
-        method=args.inpaint,
-        motion=args.motion,
+        dilate_px=6 if args.dilate is None else args.dilate,
+        method=args.inpaint or "texture",
+        motion=args.motion or "auto",
         camera=camera,
         bg_prefix=args.prefix,
         replace=args.replace,
-        seed=args.seed,
+        seed=0 if args.seed is None else args.seed,
         progress=TerminalProgress(),
         cancel=cancel_on_sigint(),
     )

@@ -126,12 +126,27 @@ def _delete(args) -> int:
     project = Project.open(args.project)
     if not args.yes:
         folder = project.path / KINDS[args.kind][0] / args.name
-        state = "exists" if folder.exists() or folder.is_symlink() else "does not exist"
-        print(f"would delete {args.kind} {args.name!r} ({folder}, {state}); run again with --yes to delete it")
+        exists = folder.exists() or folder.is_symlink()
+        made = _made_from(project.derived_from(args.name)) if args.kind == "video" and exists else ""
+        print(
+            f"would delete {args.kind} {args.name!r} ({folder}, {'exists' if exists else 'does not exist'})"
+            f"{made and ', with ' + made}; run again with --yes to delete it"
+        )
         return 1
-    project.delete(args.kind, args.name)
-    print(f"deleted {args.kind} {args.name!r} from {project.path}")
+    made = _made_from(project.delete(args.kind, args.name) or {})
+    print(f"deleted {args.kind} {args.name!r} from {project.path}{made and ', with ' + made}")
     return 0
+
+
+def _made_from(made: dict) -> str:
+    """'the 52 heads and 520 fakes cut from it and the background clip seed_inp_000 inpainted from it', or ''."""
+    parts = []
+    if made.get("heads") or made.get("fakes"):
+        parts.append(f"the {made.get('heads', 0)} heads and {made.get('fakes', 0)} fakes cut from it")
+    clips = made.get("backgrounds") or []
+    if clips:
+        parts.append(f"the background clip{'s' if len(clips) > 1 else ''} {', '.join(clips)} inpainted from it")
+    return " and ".join(parts)
 
 
 def _migrate(args) -> int:

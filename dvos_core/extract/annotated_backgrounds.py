@@ -20,33 +20,47 @@ import itertools
 
 import numpy as np
 
-from dvos_core.extract.inpaint import inpaint_heads
+from dvos_core.extract._checks import check_int, check_seed, frames_in_range, same_video, video_token
+from dvos_core.extract.inpaint import METHODS, head_hole, inpaint_heads
 from dvos_core.motion.transforms import invert, to3x3, warp_to
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
+from dvos_core.store.lock import writes_store
 
 MOTIONS = ("auto", "measured", "default", "none")
 ORIGIN = "inpainted"
+
+
+MAX_DILATE = 256  # px: --dilate beyond this is refused (OpenCV's kernel grows with its square)
 
 
 def _plan(project, video_ids, frames) -> list[tuple[str, int]]:
     from dvos_core.store.schema import CORRECTED, MANUAL
 
     if video_ids is None:
-        video_ids = [v for v in project.video_ids() if project.video(v).split != "test"]
-    plan = []
+        video_ids = [
+            v for v in project.video_ids() if project.video(v).split != "test" and project.video(v).import_complete
+        ]
+    videos = []
     for vid in video_ids:
-        video = project.video(vid)
+        video = project.video(vid).require_complete()
         if video.split == "test":
             raise ValueError(
                 f"{project.path}: video {vid!r} is a test video; backgrounds made from its frames would leak "
-                f"its field into training. Leave it out, or change its split"
+                f"its field into training. Leave it out, or change its split (`dvos split {project.path} train "
+                f"{vid}`)"
             )
+        videos.append(video)
+    frames_in_range(project, videos, frames)
+    plan = []
+    for video in videos:
+        vid = video.name
         ts = video.labelled_frames((MANUAL, CORRECTED)).tolist() if frames is None else sorted({int(t) for t in frames})
         for t in ts:
-            if not 0 <= t < len(video):
-                raise IndexError(f"{project.path}: frame {t} out of range; video {vid!r} has {len(video)} frames")
             if video.mask(t) is None:
-                raise ValueError(f"video {vid!r} frame {t} has no mask; paint its heads first or leave it out")
+                raise ValueError(
+                    f"video {vid!r} frame {t} has no mask; paint its heads first, or leave it out of --frames (or "
+                    f"choose the videos with --videos)"
+                )
             plan.append((vid, int(t)))
     if not plan:
         raise ValueError(
@@ -129,15 +143,45 @@ def _shifts(path: np.ndarray, shape) -> np.ndarray:
     return np.array([np.hypot(d["dx"], d["dy"]) for d in out])
 
 
-def _done_frames(project) -> set:
-    out = set()
+def _done_clips(project, tokens: dict) -> dict:
+    """{(video, frame): [clip ids]} of the finished clips inpainted from frames of the videos of ``tokens`` (video id:
+    its :func:`~dvos_core.extract._checks.video_token`); a clip of another video once added under that id is not
+    counted."""
+    out: dict = {}
     for b in project.background_ids():
         a = project.background(b).attrs
-        if a.get("origin") == ORIGIN:
-            out.add((a.get("source"), a.get("frame")))
+        vid = a.get("source")
+        if a.get("origin") == ORIGIN and vid in tokens and same_video(a.get("video_created"), tokens[vid]):
+            out.setdefault((vid, a.get("frame")), []).append(b)
     return out
 
 
+def _usable(project, todo: list, dilate_px: int) -> list:
+    """The frames of ``todo`` that leave some field to fill from once their heads grow by ``dilate_px``; the others
+    are skipped with a warning naming them, and when none is left a ValueError names them and the options."""
+    import warnings
+
+    keep, full = [], []
+    for vid, t in todo:
+        if head_hole(project.video(vid).mask(t), dilate_px).all():
+            full.append(f"{vid!r} frame {t}")
+            warnings.warn(
+                f"{project.path}: video {vid!r} frame {t} skipped: its painted heads, grown by --dilate "
+                f"{dilate_px} px, cover the whole frame, so no field is left to fill them from",
+                stacklevel=3,
+            )
+        else:
+            keep.append((vid, t))
+    if full and not keep:
+        raise ValueError(
+            f"{project.path}: no background clip can be made: the painted heads (grown by --dilate {dilate_px} px) "
+            f"cover the whole of {', '.join(full)}; lower --dilate, or choose frames with some bare field (--frames, "
+            f"--videos)"
+        )
+    return keep
+
+
+@writes_store
 def backgrounds_from_annotated(
     project,
     video_ids=None,
@@ -156,68 +200,135 @@ def backgrounds_from_annotated(
 ):
     """Make one background clip of ``clip_length`` frames per annotated frame (see the module docstring).
 
-    ``video_ids``: default all but test videos; ``frames``: frame numbers (default: every frame with a painted or
-    corrected mask). ``n_clips``: at most this many new clips, from annotated frames spread evenly over the ones
-    still to do (default: one per annotated frame). ``camera``: SynthConfig or dict of camera_* settings for
-    ``motion="default"``. Frames that already gave a clip are skipped unless ``replace`` (which adds new clips;
-    delete old ones in the Backgrounds store). Ids are ``<prefix>_000``, ... (prefix: video id + '_inp'). Each clip
-    is committed whole; on cancel or error the unfinished clip is removed. Returns the new
-    :class:`~dvos_core.store.Background` clips; each records its source video, frame, inpainting method, dilation
-    and motion in its attributes.
+    ``video_ids``: default all but test videos (naming a test video is an error); ``frames``: frame numbers, for
+    every video chosen (default: every frame with a painted or corrected mask). ``n_clips``: at most this many new
+    clips, from annotated frames spread evenly over the ones still to do (default: one per annotated frame).
+    ``dilate_px``: 0 to :data:`MAX_DILATE`. A frame whose grown heads cover it whole is skipped with a warning (an
+    error when no frame is left). ``camera``: SynthConfig or dict of camera_* settings for ``motion="default"``.
+    Frames that already gave a clip (of the same video: clips record its ``created`` attribute as
+    ``video_created``) are skipped unless ``replace``: then their new clips are made first and the old clips of
+    those frames are deleted once all the new ones are in (on an error or a cancel the new clips are removed and
+    the old ones kept). Ids are ``<prefix>_000``, ... (prefix: video id + '_inp'). Each clip is committed whole;
+    on cancel or error the unfinished clip is removed. Every option is checked before anything is written.
+    Returns the new :class:`~dvos_core.store.Background` clips; each records its source video, frame, inpainting
+    method, dilation and motion in its attributes.
     """
     from dvos_core.extract.backgrounds import _free_ids
     from dvos_core.store import safe_id
 
     if motion not in MOTIONS:
-        raise ValueError(f"motion must be one of {MOTIONS}, got {motion!r}")
-    if clip_length < 1:
-        raise ValueError(f"clip_length must be >= 1, got {clip_length}")
-    if n_clips is not None and n_clips < 1:
-        raise ValueError(f"n_clips must be >= 1 (or None: one clip per annotated frame), got {n_clips}")
+        raise ValueError(f"--motion must be one of {', '.join(MOTIONS)}, got {motion!r}")
+    if method not in METHODS:
+        raise ValueError(f"--inpaint must be one of {', '.join(METHODS)}, got {method!r}")
+    clip_length = check_int(clip_length, "--clip-length", 1, "frames per clip")
+    if n_clips is not None:
+        n_clips = check_int(n_clips, "--clips", 1, "leave it out for one clip per annotated frame")
+    dilate_px = check_int(dilate_px, "--dilate", 0, "0 fills the painted pixels alone")
+    if dilate_px > MAX_DILATE:
+        raise ValueError(
+            f"--dilate must be at most {MAX_DILATE} px, got {dilate_px}; it grows each head by a few pixels to "
+            f"cover its soft edge (default 6)"
+        )
+    seed = check_seed(seed)
     plan = _plan(project, video_ids, frames)
-    done = set() if replace else _done_frames(project)
-    todo = [(v, t) for v, t in plan if (v, t) not in done]
+    tokens = {vid: video_token(project.video(vid)) for vid in {v for v, _ in plan}}
+    done = _done_clips(project, tokens)
+    todo = plan if replace else [p for p in plan if p not in done]
+    todo = _usable(project, todo, dilate_px)
     if n_clips is not None and n_clips < len(todo):
         todo = [todo[int(k)] for k in np.linspace(0, len(todo) - 1, n_clips).round()]
+    old = [b for p in todo for b in done.get(p, [])] if replace else []
     total = len(todo) * (clip_length + 1)
     clips = []
-    for i, (vid, t) in enumerate(todo):
-        check(cancel)
-        video = project.video(vid)
-        h, w = video.shape[1:3]
-        still, info = inpaint_heads(video.frame(t), video.mask(t), dilate_px, method, seed=seed + i)
-        kind = motion if motion != "auto" else ("measured" if len(video) > 1 else "default")
-        if kind == "measured":
-            path = measured_path(video, t, clip_length, cancel)
-        elif kind == "default":
-            path = synthetic_path(h, w, clip_length, camera, seed=[int(seed), i])
-        else:
-            path = np.tile(np.eye(2, 3), (clip_length, 1, 1))
-        report(progress, i * (clip_length + 1) + 1, total, f"{vid}[{t}]: heads inpainted")
-        shifts = _shifts(path, (h, w))
-        bg_id = _free_ids(project, bg_prefix or f"{safe_id(vid)}_inp", 1)[0]
-        bg = project.create_background(
-            bg_id,
-            h,
-            w,
-            source=vid,
-            frame=int(t),
-            origin=ORIGIN,
-            inpaint={"method": method, "dilate_px": int(dilate_px), **info},
-            motion={"kind": kind, "median_shift_px": float(np.median(shifts)) if shifts.size else 0.0},
-            fps=video.attrs.get("fps"),
-        )
-        try:
-            bg.append_frames(
-                clip_frames(still, path),
-                n_total=clip_length,
-                batch=8,
-                cancel=cancel,
-                progress=Steps(progress, i * (clip_length + 1) + 1, clip_length, total, f"{bg_id}: "),
+    try:
+        for i, (vid, t) in enumerate(todo):
+            check(cancel)
+            clips.append(
+                _make_clip(
+                    project,
+                    vid,
+                    t,
+                    i,
+                    tokens[vid],
+                    clip_length,
+                    dilate_px,
+                    method,
+                    motion,
+                    camera,
+                    bg_prefix or f"{safe_id(vid)}_inp",
+                    seed,
+                    progress,
+                    cancel,
+                    total,
+                    _free_ids,
+                )
             )
-        except BaseException:
-            project.delete_background(bg_id)
-            raise
-        clips.append(bg)
+    except BaseException:
+        if replace:  # all or nothing: the old clips stay, the new ones go
+            for bg in clips:
+                project.delete_background(bg.name)
+        raise
+    for b in old:  # replaced: the new clips of those frames are all in
+        project.delete_background(b)
     report(progress, total, total, f"{len(clips)} background clips from annotated frames")
     return clips
+
+
+def _make_clip(
+    project,
+    vid,
+    t,
+    i,
+    token,
+    clip_length,
+    dilate_px,
+    method,
+    motion,
+    camera,
+    prefix,
+    seed,
+    progress,
+    cancel,
+    total,
+    free_ids,
+):
+    """One clip: frame ``t`` of ``vid`` with its heads inpainted, filmed along the camera path."""
+    video = project.video(vid)
+    h, w = video.shape[1:3]
+    still, info = inpaint_heads(video.frame(t), video.mask(t), dilate_px, method, seed=seed + i)
+    kind = motion if motion != "auto" else ("measured" if len(video) > 1 else "default")
+    if kind == "measured":
+        path = measured_path(video, t, clip_length, cancel)
+    elif kind == "default":
+        path = synthetic_path(h, w, clip_length, camera, seed=[int(seed), i])
+    else:
+        path = np.tile(np.eye(2, 3), (clip_length, 1, 1))
+    report(progress, i * (clip_length + 1) + 1, total, f"{vid}[{t}]: heads inpainted")
+    shifts = _shifts(path, (h, w))
+    bg_id = free_ids(project, prefix, 1)[0]
+    bg = project.create_background(
+        bg_id,
+        h,
+        w,
+        source=vid,
+        frame=int(t),
+        video_created=token,
+        origin=ORIGIN,
+        inpaint={"method": method, "dilate_px": int(dilate_px), **info},
+        motion={"kind": kind, "median_shift_px": float(np.median(shifts)) if shifts.size else 0.0},
+        fps=video.attrs.get("fps"),
+        import_complete=False,  # until its last frame is in: a killed run leaves no clip that looks finished
+    )
+    try:
+        bg.append_frames(
+            clip_frames(still, path),
+            n_total=clip_length,
+            batch=8,
+            cancel=cancel,
+            progress=Steps(progress, i * (clip_length + 1) + 1, clip_length, total, f"{bg_id}: "),
+        )
+        bg.mark_complete()
+    except BaseException:
+        project.delete_background(bg_id)
+        raise
+    return bg

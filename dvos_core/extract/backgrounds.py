@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dvos_core.extract._checks import check_int
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.threads import runs_with_threads
@@ -18,20 +19,18 @@ def clip_starts(
     where: str = "",
 ) -> list[int]:
     """First frames of the clips: start, start+stride, ... while a whole clip fits (at most ``n_clips``)."""
-    if clip_length < 1:
-        raise ValueError(f"clip_length must be >= 1, got {clip_length}")
-    stride = clip_length if stride is None else int(stride)
-    if stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
-    if start < 0 or n_frames - start < clip_length:
+    clip_length = check_int(clip_length, "--clip-length", 1, "frames per clip")
+    stride = clip_length if stride is None else check_int(stride, "--stride", 1, "frames between clip starts")
+    start = check_int(start, "--start", 0, "frames are numbered from 0")
+    if n_clips is not None:
+        n_clips = check_int(n_clips, "--clips", 1, "leave it out for as many clips as fit")
+    if n_frames - start < clip_length:
         raise ValueError(
             f"{where}: {max(0, n_frames - start)} frames from frame {start} on, fewer than one clip of "
             f"{clip_length}; use a longer video or a shorter --clip-length"
         )
     starts = list(range(int(start), n_frames - clip_length + 1, stride))
     if n_clips is not None:
-        if n_clips < 1:
-            raise ValueError(f"n_clips must be >= 1, got {n_clips}")
         starts = starts[:n_clips]
     return starts
 
@@ -66,10 +65,10 @@ def extract_backgrounds(
     ``source``: a video id of the project, or a path to a bare-field video file / TIFF / image folder (decoded
     directly). ``preprocess`` (resize / centre crop) applies to the frames of either kind of source. Clips start at
     ``start`` and every ``stride`` frames (default: back to back), at most ``n_clips``. Ids are ``<prefix>_000``,
-    ``<prefix>_001``, ... (prefix: the video id or file stem + '_bg'), skipping ids in use. Each clip is committed
-    whole; on cancel or error the unfinished clip is removed and the finished ones are kept. Returns the new
-    :class:`~dvos_core.store.Background` clips. ``threads``: OpenCV threads for decoding and resizing (see
-    :mod:`dvos_core.threads`).
+    ``<prefix>_001``, ... (prefix: the video id or file stem + '_bg'), skipping ids in use. A test video is refused
+    (test frames never feed training). Each clip is committed whole; on cancel or error the unfinished clip is
+    removed and the finished ones are kept. Returns the new :class:`~dvos_core.store.Background` clips.
+    ``threads``: OpenCV threads for decoding and resizing (see :mod:`dvos_core.threads`).
     """
     from dvos_core.io.preprocess import Preprocess
     from dvos_core.io.readers import open_video
@@ -78,7 +77,13 @@ def extract_backgrounds(
     pre = preprocess or Preprocess()
     reader = None
     if isinstance(source, str) and source in project.video_ids():
-        video = project.video(source)
+        video = project.video(source).require_complete()
+        if video.split == "test":
+            raise ValueError(
+                f"{project.path}: video {source!r} is a test video; background clips cut from it would leak its "
+                f"field into training (test frames never feed training). Use a train/unassigned video of bare "
+                f"field, or change its split (`dvos split {project.path} train {source}`)"
+            )
         n, h0, w0 = len(video), video.shape[1], video.shape[2]
         fps, where, name = video.attrs.get("fps"), f"video {source!r}", source
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from dvos_core.extract._checks import check_int, check_seed, frames_in_range, same_video, video_token
 from dvos_core.extract.components import frame_objects, instance_labels
 from dvos_core.extract.fakes import make_fake_heads
 from dvos_core.object_format import HALO_PX, OBJECT_ALPHA_MIN
@@ -34,7 +35,7 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
                 stacklevel=3,
             )
         video_ids = [vid for vid in video_ids if vid not in left_out]
-    plan = []
+    videos = []
     for vid in video_ids:
         video = project.video(vid).require_complete()
         if video.split == "test":
@@ -42,6 +43,11 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
                 f"{project.path}: video {vid!r} is a test video; heads cut from its ground truth would "
                 f"leak into training. Leave it out, or change its split (`dvos split {project.path} train {vid}`)"
             )
+        videos.append(video)
+    frames_in_range(project, videos, frames)
+    plan = []
+    for video in videos:
+        vid = video.name
         if frames is None:
             ts = set(video.labelled_frames((MANUAL, CORRECTED)).tolist())
             ts |= {int(t) for v, t in labels if v == vid}
@@ -50,15 +56,26 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
         else:
             ts = {int(t) for t in frames}
         for t in sorted(ts):
-            if not 0 <= t < len(video):
-                raise IndexError(f"{project.path}: frame {t} out of range; video {vid!r} has {len(video)} frames")
             if (vid, t) not in labels and video.mask(t) is None:
                 raise ValueError(
                     f"video {vid!r} frame {t} has no mask; paint it (or import masks) before extracting "
-                    f"heads, or leave it out of the frame list"
+                    f"heads, or leave it out of --frames (or choose the videos with --videos)"
                 )
+            if (vid, t) in labels:
+                _check_labels(video, t, labels[(vid, t)])
             plan.append((vid, t))
     return plan
+
+
+def _check_labels(video, t: int, lab) -> None:
+    lab = np.asarray(lab)
+    if lab.shape != video.shape[1:3]:
+        raise ValueError(f"label map for {video.name}[{t}] has shape {lab.shape}, expected {video.shape[1:3]}")
+    if not np.issubdtype(lab.dtype, np.integer) or (lab.size and lab.min() < 0):
+        raise ValueError(
+            f"label map for {video.name}[{t}] must hold non-negative integers (0 = background, one id per "
+            f"head), got dtype {lab.dtype}"
+        )
 
 
 def _label_map(project, vid: str, t: int, labels) -> np.ndarray:
@@ -66,13 +83,7 @@ def _label_map(project, vid: str, t: int, labels) -> np.ndarray:
     if (vid, t) not in labels:
         return instance_labels(video.mask(t))[0]
     lab = np.asarray(labels[(vid, t)])
-    if lab.shape != video.shape[1:3]:
-        raise ValueError(f"label map for {vid}[{t}] has shape {lab.shape}, expected {video.shape[1:3]}")
-    if not np.issubdtype(lab.dtype, np.integer) or (lab.size and lab.min() < 0):
-        raise ValueError(
-            f"label map for {vid}[{t}] must hold non-negative integers (0 = background, one id per "
-            f"head), got dtype {lab.dtype}"
-        )
+    _check_labels(video, t, lab)
     return lab.astype(np.int32)
 
 
@@ -109,19 +120,32 @@ def extract_heads(
     its own surroundings alike: synthesis pastes the ring with the object, as the edge it really has, and never
     labels it (0 = the objects alone).
 
-    Frames already extracted are skipped unless ``replace`` (which first clears the whole object bank). Objects are
-    committed frame by frame, so a cancel keeps the frames finished so far. Returns a DataFrame of the rows added;
-    its ``attrs`` hold the counts (frames, heads, fakes, too_small, too_large, fakes_failed, skipped_frames).
-    ``threads``: OpenCV threads (see :mod:`dvos_core.threads`).
+    Frames already extracted are skipped unless ``replace``: then every object already in the bank (of any video)
+    is deleted, but only once the new extraction has finished and cut at least one head; on an error or a cancel
+    the new objects are removed again and the old bank is kept whole. A frame counts as extracted only for the same
+    video: objects record the video's ``created`` attribute (``video_created``), so a video added under the id of a
+    deleted one is extracted afresh. Without ``replace``, objects are committed frame by frame, so a cancel keeps
+    the frames finished so far. Every option is checked before anything is written. Returns a DataFrame of the rows
+    added; its ``attrs`` hold the counts (frames, heads, fakes, too_small, too_large, fakes_failed,
+    skipped_frames). ``threads``: OpenCV threads (see :mod:`dvos_core.threads`).
     """
     import pandas as pd
 
-    if min_area < 1:
-        raise ValueError(f"min_area must be >= 1 pixel, got {min_area}")
-    if fakes_per_head < 0:
-        raise ValueError(f"fakes_per_head must be >= 0, got {fakes_per_head}")
-    if halo_px < 0:
-        raise ValueError(f"halo_px must be >= 0 (0 = the head alone), got {halo_px}")
+    min_area = check_int(min_area, "--min-area", 1, "the smallest head kept, in pixels")
+    if max_area is not None:
+        max_area = check_int(max_area, "--max-area", 1, "the largest head kept, in pixels (leave it out: no limit)")
+        if max_area < min_area:
+            raise ValueError(
+                f"--max-area {max_area} is below --min-area {min_area}: every head would be skipped; give a "
+                f"--max-area of at least {min_area}, or leave it out (no limit)"
+            )
+    fakes_per_head = check_int(fakes_per_head, "--fakes-per-head", 0, "0 makes no fakes")
+    halo_px = check_int(halo_px, "--halo-px", 0, "0 cuts the head alone")
+    seed = check_seed(seed)
+    margin = check_int(margin, "margin", 0)
+    max_tries = check_int(max_tries, "max_tries", 1)
+    if not 0.0 <= float(max_overlap) <= 1.0:
+        raise ValueError(f"max_overlap must be between 0 and 1 (a share of the fake's area), got {max_overlap}")
     labels = dict(labels or {})
     plan = _plan(project, video_ids, frames, labels)
     bank = project.objects
@@ -134,12 +158,81 @@ def extract_heads(
         "fakes_failed": 0,
         "skipped_frames": 0,
     }
+    tokens = {vid: video_token(project.video(vid)) for vid in {v for v, _ in plan}}
+    had = len(bank)
     if replace:
-        bank.clear()
-    else:
-        done = bank.frames_with("head") if len(bank) else set()  # from the id index: no table decode
+        if not plan and had:
+            raise ValueError(
+                f"{project.path}: --replace found no painted frames to extract from, so the {len(bank)} objects "
+                f"in the bank were kept; paint (or import masks of) some frames first"
+            )
+        first_new = int(bank.group.attrs.get("next_id", 0))  # ids are handed out increasing
+    elif len(bank):
+        done = bank.frames_with("head")  # from the id index: no table decode
+        again = [p for p in plan if p in done]
+        if again:  # the same video, not another one added since under a deleted video's id
+            latest = bank.latest_records(again)
+            done = {p for p in again if p in latest and same_video(latest[p].get("video_created"), tokens[p[0]])}
         stats["skipped_frames"] = sum(p in done for p in plan)
         plan = [p for p in plan if p not in done]
+    try:
+        added = _extract(
+            project,
+            plan,
+            labels,
+            tokens,
+            stats,
+            seed,
+            min_area,
+            max_area,
+            fakes_per_head,
+            halo_px,
+            margin,
+            max_overlap,
+            max_tries,
+            progress,
+            cancel,
+        )
+        if replace and had and not stats["heads"]:
+            raise ValueError(
+                f"{project.path}: --replace cut no heads from the {stats['frames']} painted frames "
+                f"({stats['too_small']} blobs under --min-area {min_area} px, {stats['too_large']} over --max-area), "
+                f"so the {bank.count('head')} heads already in the bank were kept; lower --min-area (or raise "
+                f"--max-area)"
+            )
+    except BaseException:
+        if replace:  # all or nothing: the old bank stays as it was
+            bank.remove(lambda r: int(r["id"]) >= first_new, "removing the objects of a failed --replace")
+        raise
+    if replace:
+        bank.remove(lambda r: int(r["id"]) < first_new, "removing the objects replaced by --replace")
+    out = pd.concat(added, ignore_index=True) if added else pd.DataFrame()
+    out.attrs.update(stats)
+    return out
+
+
+def _extract(
+    project,
+    plan,
+    labels,
+    tokens,
+    stats,
+    seed,
+    min_area,
+    max_area,
+    fakes_per_head,
+    halo_px,
+    margin,
+    max_overlap,
+    max_tries,
+    progress,
+    cancel,
+) -> list:
+    """Cut the heads and fakes of ``plan``'s frames into the bank (committed frame by frame); counts go to
+    ``stats``. Returns the DataFrames of the rows added."""
+    import pandas as pd
+
+    bank = project.objects
     rng = np.random.default_rng(seed)
     added = []
     report(progress, 0, len(plan), "extracting heads")
@@ -153,9 +246,10 @@ def extract_heads(
         stats["too_small"] += small
         stats["too_large"] += large
         stats["frames"] += 1
+        made_by = {"video": vid, "frame": t, "video_created": tokens[vid]}
         if objs:
             heads = pd.DataFrame.from_records(
-                bank.append((rgba, {"kind": "head", "video": vid, "frame": t, **rec}) for rgba, rec in objs)
+                bank.append((rgba, {"kind": "head", **made_by, **rec}) for rgba, rec in objs)
             )
             added.append(heads)
             stats["heads"] += len(heads)
@@ -178,8 +272,7 @@ def extract_heads(
                         f,
                         {
                             "kind": "fake",
-                            "video": vid,
-                            "frame": t,
+                            **made_by,
                             "source": int(head_id),
                             "touches_border": False,
                             **shape,
@@ -193,6 +286,4 @@ def extract_heads(
                 added.append(made_fakes)
                 stats["fakes"] += len(made_fakes)
         report(progress, i + 1, len(plan), f"{vid}[{t}]: {stats['heads']} heads, {stats['fakes']} fakes")
-    out = pd.concat(added, ignore_index=True) if added else pd.DataFrame()
-    out.attrs.update(stats)
-    return out
+    return added

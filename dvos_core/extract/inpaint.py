@@ -64,7 +64,9 @@ def inpaint_heads(
     if not hole.any():
         return f.copy(), info
     if hole.all():
-        raise ValueError("the heads (grown by dilate_px) cover the whole frame; nothing is left to fill from")
+        raise ValueError(
+            f"the heads (grown by --dilate {dilate_px} px) cover the whole frame; nothing is left to fill from"
+        )
     flags = cv2.INPAINT_NS if method == "ns" else cv2.INPAINT_TELEA
     out = cv2.inpaint(np.ascontiguousarray(f), hole.astype(np.uint8), radius, flags)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)

@@ -22,7 +22,7 @@ the size of the bank.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import zarr
@@ -338,9 +338,74 @@ class ObjectBank:
             self._clear(kind)
 
     def _clear(self, kind: str | None) -> None:
-        kept = [] if kind is None else [r for r in self._rows() if r["kind"] != kind]
+        self._keep([] if kind is None else [r for r in self._rows() if r["kind"] != kind])
+
+    def remove(self, drop: Callable[[dict], bool], step: str = "removing objects") -> dict:
+        """Drop the committed objects whose record ``drop(record)`` is true (say, those cut from one video); returns
+        the counts removed per kind. Crash safe like :meth:`clear` (one commit; a kill before it leaves the old
+        bank). ``next_id`` is kept, so ids are never handed out twice; the pixels of dropped objects are left
+        unreferenced."""
+        with self._write(step):
+            a = self._fresh_attrs()
+            rows = self._rows()
+            kept = [r for r in rows if not drop(r)]
+            gone = _counts(r for r in rows if drop(r))
+            if len(kept) < len(rows):
+                self._keep(kept, next_id=int(a.get("next_id", 0)))
+            return gone
+
+    def video_counts(self, video_id: str) -> dict:
+        """Objects per kind cut from video ``video_id`` (from the id index's columns when usable)."""
+        info = self._index()
+        if info is None:
+            return _counts(r for r in self._rows() if r.get("video") == video_id)
+        counts = dict.fromkeys(KINDS, 0)
+        start, stop = int(info["start"]), int(info["stop"])
+        if video_id not in info["videos"] or stop <= start:
+            return counts
+        cols = self.group[oix.NAME][start:stop]
+        mine = cols[cols[:, oix.VIDEO] == info["videos"].index(video_id)]
+        for kind, code in oix.KIND_CODES.items():
+            counts[kind] = int((mine[:, oix.KIND] == code).sum())
+        return counts
+
+    def latest_records(self, pairs: Iterable[tuple[str, int]], kind: str = "head") -> dict:
+        """{(video, frame): the record of the newest object of ``kind`` cut from that frame} for those of ``pairs``
+        that have one. Reads only those records through the id index (the table is decoded only without one)."""
+        pairs = {(str(v), int(t)) for v, t in pairs}
+        info = self._index()
+        if info is None:
+            return {
+                (r["video"], int(r["frame"])): r
+                for r in self._rows()
+                if r.get("kind") == kind and (r.get("video"), r.get("frame")) in pairs
+            }
+        start, stop = int(info["start"]), int(info["stop"])
+        if stop <= start or not pairs:
+            return {}
+        cols = self.group[oix.NAME][start:stop]
+        videos = info["videos"]
+        last: dict = {}
+        for row in cols[cols[:, oix.KIND] == oix.KIND_CODES.get(kind, -2)]:
+            v, t = int(row[oix.VIDEO]), int(row[oix.FRAME])
+            if v >= 0 and t >= 0 and (videos[v], t) in pairs:
+                last[(videos[v], t)] = row  # rows are in id order: the last one is the newest
+        if not last:
+            return {}
+        lo = min(int(r[oix.REC_POS]) for r in last.values())
+        hi = max(int(r[oix.REC_POS] + r[oix.REC_LEN]) for r in last.values())
+        raw = self.group["records"][lo:hi].tobytes()
+        return {
+            p: decode_records(raw[int(r[oix.REC_POS]) - lo : int(r[oix.REC_POS] + r[oix.REC_LEN]) - lo])[0]
+            for p, r in last.items()
+        }
+
+    def _keep(self, kept: list[dict], next_id: int | None = None) -> None:
+        """Commit ``kept`` (committed records, in order) as the whole bank (the caller holds the write)."""
         if not kept:
             empty = records_commit([], 0, 0)
+            if next_id is not None:
+                empty["next_id"] = int(next_id)
             self.group.attrs.update({**empty, **oix.commit(0, 0, [], empty)})
             return
         start, end = self._range()
@@ -349,6 +414,8 @@ class ObjectBank:
         pos = 0 if size <= start else end
         new_end = write_lines(self.group, lines, pos)
         commit = records_commit(kept, pos, new_end)
+        if next_id is not None:
+            commit["next_id"] = max(int(next_id), commit["next_id"])
         info = oix.valid(self.group, self.group.attrs)  # the kept index rows, like the records, clear of its rows
         ipos = 0 if info is None or len(kept) <= int(info["start"]) else int(info["stop"])
         videos: list[str] = []

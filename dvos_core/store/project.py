@@ -12,7 +12,7 @@ from pathlib import Path
 import zarr
 
 from dvos_core.progress import CancelToken, ProgressFn
-from dvos_core.store.fsops import discard, io_step
+from dvos_core.store.fsops import TRASH, discard, io_step, settle_writes
 from dvos_core.store.lock import WriterLock, writer_lock
 from dvos_core.store.migrate import MIGRATIONS
 from dvos_core.store.objects import ObjectBank
@@ -261,8 +261,9 @@ class Project:
                 raise
         return v
 
-    def delete_video(self, video_id: str, wait: bool | float | None = None) -> None:
-        self.delete("video", video_id, wait)
+    def delete_video(self, video_id: str, wait: bool | float | None = None) -> dict:
+        """Delete a video with the objects and inpainted clips made from it (see :meth:`delete`)."""
+        return self.delete("video", video_id, wait)
 
     # ---- backgrounds ------------------------------------------------------------------------------------------
     def background_ids(self, include_incomplete: bool = False) -> list[str]:
@@ -352,10 +353,30 @@ class Project:
         return sorted(p.name for p in d.iterdir() if p.is_dir() and _valid(p.name)) if d.is_dir() else []
 
     # ---- deleting -----------------------------------------------------------------------------------------------
-    def delete(self, kind: str, name: str, wait: bool | float | None = None) -> None:
+    def derived_from(self, video_id: str) -> dict:
+        """What was made from video ``video_id`` and goes with it when it is deleted: ``heads`` and ``fakes`` (counts
+        of the objects cut from it) and ``backgrounds`` (ids of the clips inpainted from its painted frames, by
+        ``extract-backgrounds --from-annotated``; clips cut from a bare-field video are kept)."""
+        counts = self.objects.video_counts(video_id)
+        clips = []
+        for b in self.background_ids(include_incomplete=True):
+            try:
+                a = self.background(b).attrs
+            except StoreError:  # a damaged clip's metadata: it says nothing of where it came from
+                continue
+            if a.get("origin") == "inpainted" and a.get("source") == video_id:
+                clips.append(b)
+        return {"heads": counts.get("head", 0), "fakes": counts.get("fake", 0), "backgrounds": clips}
+
+    def delete(self, kind: str, name: str, wait: bool | float | None = None) -> dict | None:
         """Delete a video, background clip, synthetic set, model or report (``kind``: one of :data:`KINDS`), all
         or nothing: the folder is first renamed into ``.trash`` (one step), then removed. Works on leftovers of
-        killed or failed runs too (half-created sets, models without a checkpoint). Holds the writer lock."""
+        killed or failed runs too (half-created sets, models without a checkpoint). Holds the writer lock.
+
+        A video takes with it what was made from it (:meth:`derived_from`, returned): the objects cut from it and
+        the background clips inpainted from it, so a video later added under its id starts clean. Its folder and
+        those clips are renamed into ``.trash`` first, then the objects are dropped (one commit of the object
+        bank); if that fails, the folders are moved back and nothing has changed."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
         folder, what = KINDS[kind]
@@ -371,8 +392,40 @@ class Project:
                     "report": self.report_names,
                 }[kind]()
                 raise NotInStoreError(f"{self.path}: no {what} {name!r}; have {names}")
+            if kind == "video":
+                return self._delete_video(name, target)
             with io_step(target, f"deleting {what} {name!r}"):
                 discard(target, self.path)
+        return None
+
+    def _delete_video(self, name: str, target: Path) -> dict:
+        """The video folder, its inpainted clips and its objects, all or nothing (the caller holds the lock)."""
+        made = self.derived_from(name)
+        paths = [self.path / "backgrounds" / b for b in made["backgrounds"]] + [target]
+        trash, moved = self.path / TRASH, []
+        with io_step(target, f"deleting video {name!r}", "Nothing was deleted."):
+            settle_writes()
+            trash.mkdir(exist_ok=True)
+            try:
+                for p in paths:
+                    dest = trash / f"{p.name}-{uuid.uuid4().hex[:12]}"
+                    os.rename(p, dest)
+                    moved.append((p, dest))
+                if made["heads"] or made["fakes"]:
+                    self.objects.remove(
+                        lambda r: r.get("video") == name, f"removing the objects cut from video {name!r}"
+                    )
+            except BaseException:
+                for p, dest in reversed(moved):  # put every folder back: nothing was deleted
+                    _quietly(lambda p=p, dest=dest: os.rename(dest, p))
+                raise
+        for _, dest in moved:
+            if dest.is_symlink():
+                _quietly(dest.unlink)
+            else:
+                shutil.rmtree(dest, ignore_errors=True)
+        _quietly(trash.rmdir)
+        return made
 
     # ---- summary ------------------------------------------------------------------------------------------------
     def summary(self) -> dict:

@@ -60,6 +60,11 @@ def delete_question(project, video_id: str, unsaved: int = 0) -> str:
         held += f", predictions of {', '.join(sets)}" if sets else ""
     except Exception:  # a damaged video can be deleted too
         held = "what is stored of it (its files cannot all be read)"
+    made = project.derived_from(video_id)
+    if made["heads"] or made["fakes"]:
+        held += f", the {made['heads']} heads and {made['fakes']} fakes cut from it"
+    if made["backgrounds"]:
+        held += f", the {len(made['backgrounds'])} background clip(s) inpainted from it"
     lost = f" The {unsaved} painted frame(s) not saved yet are lost too." if unsaved else ""
     return (
         f"Delete video {video_id!r} from the project for good? {held[0].upper() + held[1:]} go with it; the file it "

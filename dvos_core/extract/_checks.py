@@ -1,0 +1,53 @@
+"""Checks shared by the extraction functions: done before any work, and worded with the command-line options."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+
+def check_int(value, option: str, low: int, fix: str = "") -> int:
+    """``value`` as an int >= ``low``; else a ValueError naming the option (``--seed``) and the fix."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{option} must be a whole number, got {value!r}")
+    if value < low:
+        raise ValueError(f"{option} must be >= {low}, got {value}" + (f"; {fix}" if fix else ""))
+    return int(value)
+
+
+def check_seed(seed) -> int:
+    return check_int(seed, "--seed", 0, "use 0 or a positive number")
+
+
+def frames_in_range(project, videos: list, frames) -> None:
+    """``frames`` (a list for every video, a {video id: frames} dict, or None = the painted frames) all lie inside
+    their videos; else one ValueError naming each video whose frame count they exceed."""
+    if frames is None:
+        return
+    bad = []
+    for video in videos:
+        ts = frames.get(video.name, []) if isinstance(frames, Mapping) else frames
+        out = sorted({int(t) for t in ts if not 0 <= int(t) < len(video)})
+        if out:
+            bad.append(f"{', '.join(map(str, out))} of video {video.name!r} ({len(video)} frames, 0..{len(video) - 1})")
+    if bad:
+        every = "" if isinstance(frames, Mapping) else " (--frames applies to every video chosen)"
+        raise ValueError(
+            f"{project.path}: --frames out of range{every}: {'; '.join(bad)}. Give frame numbers from 0 to the "
+            f"video's frame count - 1, or choose the videos with --videos"
+        )
+
+
+def video_token(video) -> str | None:
+    """What tells this video from another one later added under the same id: its ``created`` attribute. Objects
+    and inpainted clips record it (``video_created``), so a video that reuses a deleted video's id is not taken for
+    one already extracted."""
+    token = video.attrs.get("created")
+    return str(token) if token is not None else None
+
+
+def same_video(recorded, token) -> bool:
+    """Whether something derived from a video recorded ``recorded`` (None: made before the token was recorded, so
+    taken as the same video) matches the video's current ``token``."""
+    return recorded is None or token is None or recorded == token
