@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -28,12 +29,22 @@ def register(sub) -> None:
         help="video model: 'adjacent' reproduces the reference; 'tau_mean' is dvos's default layout "
         "(use only to fine-tune from)",
     )
-    p.add_argument("--input-size", type=int, help="training / inference crop size to record (default: preset's)")
+    p.add_argument(
+        "--input-size",
+        type=int,
+        help="training / inference crop size to record: a multiple of 32 up to 2048 (default: preset's)",
+    )
     where = p.add_mutually_exclusive_group()
     where.add_argument("--out", help="output checkpoint file (default: SOURCE stem + '_dvos.pt' beside it)")
     where.add_argument("--project", help="write into this project as models/NAME/best.pt")
     p.add_argument("--name", help="model name with --project (default: SOURCE stem)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output file; with --project, replace the whole model folder models/NAME: the "
+        "new best.pt is written first, then the old run's last.pt, config.yaml and metrics.json are removed (so "
+        "`dvos train --name NAME` starts over from nothing instead of resuming the old run)",
+    )
     p.set_defaults(func=_import)
 
 
@@ -42,15 +53,54 @@ def _import(args) -> int:
     from dvos_core.store.schema import safe_id
 
     src = Path(args.source)
-    if args.project:
-        from dvos_core.store import Project
+    if args.input_size is not None:
+        from dvos_core.train.config import check_size
 
-        project = Project.open(args.project)
-        out = project.model_dir(args.name or safe_id(src.stem), create=True) / "best.pt"
-    else:
+        check_size(args.input_size, "--input-size")  # before a model folder is touched
+    if not args.project:
         out = Path(args.out) if args.out else src.with_name(src.stem + "_dvos.pt")
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} already exists; pass --overwrite to replace it, or choose another --out/--name")
-    path = import_reference_weights(src, out, args.kind, args.preset, args.reduction, args.input_size)
-    print(f"wrote {path}")
+        if out.exists() and not args.overwrite:
+            raise FileExistsError(f"{out} already exists; pass --overwrite to replace it, or choose another --out")
+        path = import_reference_weights(src, out, args.kind, args.preset, args.reduction, args.input_size)
+        print(f"wrote {path}")
+        return 0
+    from dvos_core.store import Project
+
+    project = Project.open(args.project)
+    name = args.name or safe_id(src.stem)
+    folder = project.model_dir(name)  # checks the name
+    old = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    if old and not args.overwrite:
+        raise FileExistsError(
+            f"{folder} already holds a model ({', '.join(old)}); pass --overwrite to replace it whole, or choose "
+            f"another --name"
+        )
+    folder = project.model_dir(name, create=True)
+    staged = folder / f".best.pt.import.{os.getpid()}"
+    try:
+        import_reference_weights(src, staged, args.kind, args.preset, args.reduction, args.input_size)
+        replace_model_folder(folder, staged)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        if not old and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # the folder this import made
+        raise
+    note = f" (replaced the old model: removed {', '.join(n for n in old if n != 'best.pt')})" if len(old) > 1 else ""
+    print(f"wrote {folder / 'best.pt'}{note}")
     return 0
+
+
+def replace_model_folder(folder: Path, staged: Path) -> None:
+    """Make ``staged`` (a checkpoint written inside ``folder``) the folder's only model: everything else in it - the
+    old run's last.pt (which `dvos train` would resume from), config.yaml, metrics.json - is removed first, then
+    ``staged`` becomes best.pt. A stop in between leaves the old best.pt alone: a whole model either way."""
+    import shutil
+
+    for p in sorted(folder.iterdir()):
+        if p == staged or p.name == "best.pt":
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+    os.replace(staged, folder / "best.pt")

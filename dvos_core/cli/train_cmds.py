@@ -24,7 +24,12 @@ def register(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("project", nargs="?", help="path of the project store (.dvos folder)")
-    p.add_argument("--print-config", action="store_true", help="print a commented default YAML config and exit")
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print, as commented YAML, the config the other options build (defaults, --recipe or --config, then "
+        "the options) and exit",
+    )
     base = p.add_mutually_exclusive_group()
     base.add_argument("--config", help="YAML file with training settings (command-line options override it)")
     base.add_argument(
@@ -43,7 +48,7 @@ def register(sub) -> None:
     )
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="clips per step and per process")
-    p.add_argument("--size", type=int, help="training crop size (multiple of 32)")
+    p.add_argument("--size", type=int, help="training crop size (a multiple of 32 up to 2048)")
     p.add_argument("--lr", type=float, help="AdamW learning rate (the cosine schedule then ends at a tenth of it)")
     p.add_argument("--eta-min", type=float, help="final learning rate of the cosine schedule")
     p.add_argument("--init-from", help="checkpoint to start from (frame model for 'synthetic', DVOS for 'real')")
@@ -59,7 +64,9 @@ def register(sub) -> None:
         type=int,
         help="DataLoader worker processes (default: automatic, none on a CPU, up to 4 on a GPU)",
     )
-    p.add_argument("--max-steps-per-epoch", type=int, help="cap on steps per epoch (quick runs)")
+    p.add_argument(
+        "--max-steps-per-epoch", type=int, help="cap on steps per epoch (quick runs; 0 = no cap, as null in a config)"
+    )
     p.add_argument(
         "--pseudo-quality-min",
         type=float,
@@ -137,9 +144,7 @@ def _train(args) -> int:
     import json
 
     if args.print_config:
-        from dvos_core.train import TrainConfig
-
-        sys.stdout.write(TrainConfig().to_yaml(comments=True))
+        sys.stdout.write(build_config(args).to_yaml(comments=True))
         return 0
     if not args.project:
         raise ValueError("give the project path: dvos train PROJECT --phase synthetic --name NAME")
@@ -166,6 +171,8 @@ def _train(args) -> int:
                 ),
                 file=sys.stderr,
             )
+        elif e["type"] == "done" and e.get("note"):
+            print(e["note"], file=sys.stderr)
         elif e["type"] == "epoch":
             dice = "-" if e["val_dice"] is None else f"{e['val_dice']:.4f}"
             vl = "-" if e["val_loss"] is None else f"{e['val_loss']:.4f}"

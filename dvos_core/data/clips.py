@@ -218,7 +218,7 @@ def split_samples(
             + (
                 "generate synthetic clips first (`dvos synth`)"
                 if phase == "synthetic"
-                else "label or pseudo-label some frames first, or check --video-ids / provenances"
+                else "label or pseudo-label some frames first, or check the training config's video_ids and provenances"
             )
         )
     if not val and val_fraction > 0:

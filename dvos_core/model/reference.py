@@ -240,6 +240,10 @@ def import_reference_weights(
 ) -> Path:
     """Convert the reference checkpoint ``src`` into the dvos checkpoint ``out`` (which predict, train
     ``--init-from`` and the docks accept). Returns ``out``."""
+    if input_size is not None:
+        from dvos_core.train.config import check_size
+
+        check_size(input_size, "--input-size (input_size)")  # before the checkpoint is read
     state = load_reference_state_dict(src)
     try:
         model, config = convert_state_dict(state, kind, preset, reduction)

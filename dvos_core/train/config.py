@@ -26,6 +26,9 @@ ANCHOR_WEIGHT = 10.0  # the context model's anchor loss (measured in docs/benchm
 IMAGE_LR_SCALE = {"context": 0.3, "dvos": 1.0}
 # share of the image phase's draws given to real labelled frames beside synthetic clips (docs/benchmarks.md, Accuracy)
 REAL_SHARE = 0.3
+# the largest training size: the paper trains at 384 px on crops of 256-768 px; a size far above it only exhausts the
+# memory (a batch of 8 at 100000 px asks for over 100 GB)
+MAX_SIZE = 2048
 RECIPES = Path(__file__).resolve().parent / "recipes"
 
 
@@ -43,6 +46,16 @@ def doc(text: str) -> dict:
 def field_docs(cls) -> dict[str, str]:
     """{field name: one-line help} of a dataclass config whose fields carry ``metadata["doc"]``."""
     return {f.name: f.metadata.get("doc", "") for f in dataclasses.fields(cls)}
+
+
+def check_size(size: int, what: str = "size") -> int:
+    """``size`` when it is a usable training / input size in pixels (a positive multiple of 32, at most
+    ``MAX_SIZE``); else a ValueError naming ``what``."""
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0 or size % 32 or size > MAX_SIZE:
+        raise ValueError(
+            f"{what} must be a multiple of 32 between 32 and {MAX_SIZE} pixels, got {size!r} (the paper trains at 384)"
+        )
+    return size
 
 
 def cosine_floor(lr: float) -> float:
@@ -82,8 +95,8 @@ class TrainConfig:
     size: int | None = field(
         default=None,
         metadata=doc(
-            "training size in pixels (multiple of 32; null = the preset's input size, 384 for paper); crops of "
-            "256-768 px are resized to it"
+            f"training size in pixels (a multiple of 32 up to {MAX_SIZE}; null = the input size of the preset or of "
+            "init_from's model, 384 for paper); crops of 256-768 px are resized to it"
         ),
     )
     video_model: str = field(
@@ -113,7 +126,8 @@ class TrainConfig:
         metadata=doc("sampling weight of a clip by its query mask's provenance"),
     )
     pseudo_quality_min: float | None = field(
-        default=None, metadata=doc("drop pseudo-labelled frames whose quality score is below this (null = keep all)")
+        default=None,
+        metadata=doc("drop pseudo-labelled frames whose quality score (0-1) is below this (null = keep all)"),
     )
     real_share: float | None = field(
         default=REAL_SHARE,
@@ -154,10 +168,14 @@ class TrainConfig:
         ),
     )
     samples_per_epoch: int | None = field(
-        default=None, metadata=doc("clips drawn per epoch (null = the number of training samples)")
+        default=None, metadata=doc("clips drawn per epoch, at least 1 (null = the number of training samples)")
     )
     max_steps_per_epoch: int | None = field(
-        default=None, metadata=doc("cap on optimizer steps per epoch (null = no cap)")
+        default=None,
+        metadata=doc(
+            "cap on optimizer steps per epoch (null or 0 = no cap, as `dvos train --max-steps-per-epoch 0`; "
+            "0 is stored as null)"
+        ),
     )
     val_fraction: float = field(
         default=0.1, metadata=doc("fraction of training sources held out when no val-split data exists")
@@ -206,11 +224,28 @@ class TrainConfig:
             raise ValueError(f"phase must be one of {PHASES}, got {self.phase!r}")
         if self.video_model not in VIDEO_MODELS:
             raise ValueError(f"video_model must be one of {VIDEO_MODELS}, got {self.video_model!r}")
-        if self.size is not None and (self.size % 32 or self.size <= 0):
-            raise ValueError(f"size must be a positive multiple of 32, got {self.size}")
+        if self.size is not None:
+            check_size(self.size, "size (--size)")
         for name in ("epochs", "batch_size", "tau", "delta"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.samples_per_epoch is not None and self.samples_per_epoch < 1:
+            raise ValueError(
+                f"samples_per_epoch must be at least 1 (or null for the number of training samples), got "
+                f"{self.samples_per_epoch}"
+            )
+        if self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 0:
+            raise ValueError(
+                f"max_steps_per_epoch (--max-steps-per-epoch) must be at least 1, or 0 / null for no cap; got "
+                f"{self.max_steps_per_epoch}"
+            )
+        if self.max_steps_per_epoch == 0:  # no cap, as on the command line: recorded as null (one spelling)
+            self.max_steps_per_epoch = None
+        if self.pseudo_quality_min is not None and not 0 <= self.pseudo_quality_min <= 1:
+            raise ValueError(
+                f"pseudo_quality_min (--pseudo-quality-min) is a quality score between 0 and 1 (or null to keep "
+                f"every pseudo-label), got {self.pseudo_quality_min}"
+            )
         if self.num_workers is not None and self.num_workers < 0:
             raise ValueError(f"num_workers must be >= 0 (or null for automatic), got {self.num_workers}")
         if not 0 <= self.val_fraction < 1:
@@ -345,6 +380,11 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path) -> TrainConfig:
+        if Path(path).is_dir():
+            raise ValueError(
+                f"{path}: is a folder, not a YAML file; give the training config file (write one with "
+                f"`dvos train --print-config`)"
+            )
         return load_config(cls, path, "training config", "write one with `dvos train --print-config`")
 
     def to_yaml(self, path=None, comments: bool = False) -> str:

@@ -121,10 +121,12 @@ class EpochEvent(TrainEvent):
 
 @dataclass(frozen=True)
 class DoneEvent(TrainEvent):
-    """The run finished; ``best`` is the path of ``best.pt``."""
+    """The run finished; ``best`` is the path of ``best.pt``; ``note`` says why nothing was trained, when so (a
+    resumed run that already had the epochs asked)."""
 
     type: ClassVar[EventType] = EventType.DONE
     best: str
+    note: str = ""
 
 
 @dataclass(frozen=True)

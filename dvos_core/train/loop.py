@@ -3,6 +3,7 @@
 Files in ``project.model_dir(name)``: ``best.pt`` (best validation Dice, or the last epoch: see
 :meth:`~dvos_core.train.config.TrainConfig.selection`), ``last.pt`` (end of the last epoch or the
 moment of a cancel, with optimizer / scheduler / RNG state for an exact resume), ``metrics.json``, ``config.yaml``.
+A run that fails before it commits a checkpoint removes the folder again when it held no files before it began.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +34,7 @@ from dvos_core.model.transfer import image_parameter_names
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, report
 from dvos_core.threads import loader_worker_init
 from dvos_core.train import distributed
-from dvos_core.train.config import TrainConfig
+from dvos_core.train.config import MAX_SIZE, TrainConfig, check_size
 from dvos_core.train.events import BatchEvent, CancelledEvent, DoneEvent, EpochEvent, StartEvent, TrainEvent
 from dvos_core.train.interrupt import cancel_points
 from dvos_core.train.losses import dvos_loss, frame_dice
@@ -40,6 +42,9 @@ from dvos_core.train.losses import dvos_loss, frame_dice
 # Settings that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = {"num_workers", "device", "epochs"}
 ANCHOR_HEADS = ("mask", "frame", "mask_alone")  # the context model's outputs when its anchor loss is on
+CHECKPOINT_FILES = ("best.pt", "last.pt")
+# what a run writes into its model folder before its first checkpoint (removed again when it fails before one)
+EARLY_FILES = ("config.yaml", "metrics.json", ".metrics.json.tmp")
 
 
 def train(
@@ -68,14 +73,35 @@ def train(
     if not isinstance(project, Project):
         project = Project.open(project, mode="r")
     config.validate()
+    folder = project.model_dir(name)  # checks the name; the run creates the folder
+    had_files = folder.is_dir() and any(folder.iterdir())
     workers = loader_workers(config.num_workers, select_device(config.device).type, local_processes())
     config = config.replace(num_workers=workers)  # the run records the number it used
-    with using_threads(threads, workers=local_processes() * (1 + workers)):
-        dist_info = distributed.setup(config.device)
-        try:
-            return _Run(project, config, name, dist_info, progress, cancel, on_event).run(resume)
-        finally:
-            distributed.cleanup(dist_info)
+    try:
+        with using_threads(threads, workers=local_processes() * (1 + workers)):
+            dist_info = distributed.setup(config.device)
+            try:
+                return _Run(project, config, name, dist_info, progress, cancel, on_event).run(resume)
+            finally:
+                distributed.cleanup(dist_info)
+    except BaseException:
+        if not had_files and int(os.environ.get("RANK", "0")) == 0:
+            _remove_unfinished(folder)
+        raise
+
+
+def _remove_unfinished(folder: Path) -> None:
+    """Remove the model folder of a run that failed before it committed a checkpoint (only what such a run writes;
+    a folder holding anything else is left as it is)."""
+    try:
+        if not folder.is_dir() or any((folder / c).exists() for c in CHECKPOINT_FILES):
+            return
+        for f in EARLY_FILES:
+            if (folder / f).is_file():
+                (folder / f).unlink()
+        folder.rmdir()  # fails, harmlessly, when something else is in it
+    except OSError:
+        pass
 
 
 def _rng_state(device: torch.device) -> dict:
@@ -101,7 +127,11 @@ class _Run:
         self.use_amp = bool(config.amp) and use_bf16(self.device, config.precision)
         self.out = project.model_dir(name, create=True)
         self.last_path, self.best_path = self.out / "last.pt", self.out / "best.pt"
-        self.size = config.size or self._model_input_size()
+        if config.size:
+            self.size = config.size
+        else:  # the model's own input size: one set by `model: {input_size}` or recorded in init_from's checkpoint
+            where = f"{config.init_from}: its model's input size" if config.init_from else "model.input_size"
+            self.size = check_size(self._model_input_size(), f"{where} (or set size / --size, up to {MAX_SIZE})")
         self._run_loader = None  # the training loader, made once per run (see _train_loader)
 
     def _model_input_size(self) -> int:
@@ -188,6 +218,8 @@ class _Run:
 
     def _check_resumable(self, saved: dict, finished: bool = False) -> None:
         now = self.cfg.to_dict()
+        if saved.get("max_steps_per_epoch") == 0:  # recorded before 0 (no cap) was stored as null
+            saved = {**saved, "max_steps_per_epoch": None}
         diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
         if diff:
             hint = ""
@@ -202,20 +234,23 @@ class _Run:
     # ---- data ----------------------------------------------------------------------------------------------------
     def _data(self, resumed: dict | None = None):
         cfg = self.cfg
-        train_s, val_s = split_samples(
-            self.project,
-            cfg.tau,
-            cfg.delta,
-            cfg.phase,
-            cfg.synthetic_sets,
-            cfg.video_ids,
-            cfg.provenances,
-            cfg.provenance_weights,
-            cfg.pseudo_quality_min,
-            cfg.val_fraction,
-            cfg.seed,
-            cfg.real_share,
-        )
+        try:
+            train_s, val_s = split_samples(
+                self.project,
+                cfg.tau,
+                cfg.delta,
+                cfg.phase,
+                cfg.synthetic_sets,
+                cfg.video_ids,
+                cfg.provenances,
+                cfg.provenance_weights,
+                cfg.pseudo_quality_min,
+                cfg.val_fraction,
+                cfg.seed,
+                cfg.real_share,
+            )
+        except ValueError as e:
+            raise self._no_training_samples() or e from None
         self.train_index = ClipIndex(train_s, cfg.tau, cfg.delta)
         self.val_index = ClipIndex(val_s, cfg.tau, cfg.delta)
         aug = self._matched_degradation(cfg.augment_config(), resumed)
@@ -233,6 +268,11 @@ class _Run:
         )
         steps = math.ceil(self.sampler.per_rank / cfg.batch_size)
         self.steps_per_epoch = min(steps, cfg.max_steps_per_epoch or steps)
+        if self.steps_per_epoch < 1:  # the config refuses what leads here; never save an untrained model as trained
+            raise ValueError(
+                f"{self.out}: an epoch would have no training step ({len(self.train_index)} training samples, "
+                f"samples_per_epoch {cfg.samples_per_epoch}, max_steps_per_epoch {cfg.max_steps_per_epoch})"
+            )
         val = self.val_index.summary()
         self.select_by, why = cfg.selection(val["provenance"])
         self.data_summary = {
@@ -242,6 +282,43 @@ class _Run:
             "selection": {"by": self.select_by, "why": why},
             "project": str(Path(self.project.path).resolve()),
         }
+
+    def _no_training_samples(self) -> ValueError | None:
+        """Why a real-video phase found no training sample when its labelled frames are all in val videos (they only
+        validate): a ValueError saying so and how to fix it; None when that is not the case."""
+        cfg = self.cfg
+        if cfg.phase == "synthetic":
+            return None
+        from dvos_core.data.clips import _collect, _weights_by_code
+
+        try:
+            weights = _weights_by_code(cfg.provenance_weights)
+            found = _collect(
+                self.project,
+                cfg.phase,
+                cfg.synthetic_sets,
+                cfg.video_ids,
+                cfg.provenances,
+                weights,
+                cfg.pseudo_quality_min,
+            )
+        except (ValueError, KeyError, OSError):
+            return None
+        val = {k: v for k, v in found["val"].items() if v and v[0].kind == "video"}
+        if found["train"] or not val:
+            return None
+        from collections import Counter
+
+        from dvos_core.store.schema import PROVENANCE_NAMES
+
+        counts = Counter(PROVENANCE_NAMES.get(s.provenance, "?") for v in val.values() for s in v)
+        n, ids = sum(counts.values()), sorted(val)
+        kinds = ", ".join(f"{c} {k}" for k, c in sorted(counts.items()))
+        return ValueError(
+            f"{self.project.path}: no training samples for phase {cfg.phase!r}: the {n} labelled frame(s) ({kinds}) "
+            f"are all in val videos ({', '.join(ids)}), which only validate; make one a training video "
+            f"(`dvos split {self.project.path} train {ids[0]}`) or paint frames of a training video"
+        )
 
     def _matched_degradation(self, aug, resumed: dict | None = None):
         """``aug`` with the context model's share of degraded queries set from the project's footage when the
@@ -290,9 +367,17 @@ class _Run:
         return self._run_loader
 
     # ---- checkpoints ---------------------------------------------------------------------------------------------
+    def _write_config(self) -> None:
+        """Write config.yaml, once, just before this run's first checkpoint: a run that fails before it leaves the
+        folder's files (an earlier run's, with --no-resume) as they were."""
+        if self.dist.is_main and not self._config_written:
+            self.cfg.to_yaml(self.out / "config.yaml", comments=True)
+            self._config_written = True
+
     def _save_last(self, epoch: int, step: int, running: tuple) -> None:
         if not self.dist.is_main:
             return
+        self._write_config()
         state = {
             "epoch": epoch,
             "step": step,
@@ -338,6 +423,12 @@ class _Run:
     def run(self, resume: bool) -> Path:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
+        if resume and self.best_path.exists() and not self.last_path.exists():
+            raise ValueError(
+                f"{self.out}: holds a model with no training state to resume (best.pt only, e.g. imported weights), "
+                f"which a new run would replace; train from it under another name (--init-from {self.best_path} "
+                f"--name OTHER), or pass --no-resume (resume=False) to replace it"
+            )
         payload = read_checkpoint(self.last_path) if resume and self.last_path.exists() else None
         self._data(payload)
         self.history, self.best_score, self.best_epoch, self.global_step = [], None, None, 0
@@ -349,6 +440,8 @@ class _Run:
                 raise ValueError(f"{self.last_path}: has no training state; pass --no-resume to start over")
             saved = info.get("train_config", {})
             self._check_resumable(saved, finished=int(state["epoch"]) >= int(saved.get("epochs") or 0) > 0)
+            if int(state["epoch"]) >= cfg.epochs:  # nothing left to train: the run and its config.yaml stay as they are
+                return self._nothing_to_do(int(state["epoch"]), int(saved.get("epochs") or state["epoch"]))
             self.model = build_model(ModelConfig.from_dict(payload["config"]), payload["kind"])
             self.model.load_state_dict(payload["state_dict"])
             self.init_note = info.get("init")
@@ -375,8 +468,7 @@ class _Run:
             if getattr(self.sched, "T_max", cfg.epochs) != cfg.epochs:  # epochs were extended: keep the position,
                 self.sched.T_max = cfg.epochs  # stretch the cosine (the scaled schedule reads cfg.epochs itself)
             _set_rng_state(state["rng"], self.device)
-        if self.dist.is_main:
-            cfg.to_yaml(self.out / "config.yaml", comments=True)
+        self._config_written = False  # config.yaml is written with this run's first checkpoint (_write_config)
 
         net = self.model
         if cfg.compile and self.device.type == "cuda":
@@ -402,9 +494,6 @@ class _Run:
                 matched_degraded_queries=self.degraded_queries["share"] if self.degraded_queries else None,
             )
         )
-        if start_epoch >= cfg.epochs and self.best_path.exists():
-            self.emit(DoneEvent(best=str(self.best_path)))
-            return self.best_path
         # stop inside a step (not under DDP: every rank must stop at the same collective)
         try:
             with cancel_points(self.model, None if self.dist.enabled else self.cancel):
@@ -416,6 +505,24 @@ class _Run:
             self._run_loader = None  # its worker processes end with it (also on a stop or an error)
         distributed.barrier()
         self.emit(DoneEvent(best=str(self.best_path)))
+        return self.best_path
+
+    def _nothing_to_do(self, done: int, planned: int) -> Path:
+        """A resumed run that already has ``done`` epochs (of the ``planned`` it was started with), at least as many as
+        asked: nothing is trained or written; a done event says so."""
+        asked = self.cfg.epochs
+        if not self.best_path.exists():
+            raise ValueError(
+                f"{self.out}: its last.pt is at epoch {done} but it has no best.pt; pass --no-resume (resume=False) to "
+                f"start over, or choose another --name"
+            )
+        more = f", more than the {asked} asked" if done > asked else ""
+        left = "" if done >= planned else f" (of the {planned} it was started with)"
+        note = (
+            f"{self.out}: the run already has {done} epoch(s){left}{more}; nothing to do (its files are unchanged; "
+            f"give a higher --epochs to train it further, or --no-resume to start over)"
+        )
+        self.emit(DoneEvent(best=str(self.best_path), note=note))
         return self.best_path
 
     def _clean_view_anchor(self) -> bool:
@@ -462,10 +569,7 @@ class _Run:
                     out = self.net(*inputs, **anchor_inputs)
                 loss, parts = dvos_loss(out, mask, target, weights, anchor_flags)
                 if not torch.isfinite(loss):
-                    raise FloatingPointError(
-                        f"loss became {float(loss)} at epoch {epoch + 1} step {step + 1}; lower "
-                        f"the learning rate or check the data"
-                    )
+                    raise self._diverged(f"the training loss became {float(loss.detach())} at step {step + 1}", epoch)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
             except Cancelled:  # from a cancel point inside this step: drop the step, a resume redoes it exactly
@@ -489,6 +593,7 @@ class _Run:
             val = self._validate()
         except Cancelled:  # the epoch's steps are done: resume goes straight to its validation
             self._stop(epoch, self.steps_per_epoch, (loss_sum, n))
+        self._check_finite(epoch, train_loss, val)
         self.sched.step()  # every rank steps its scheduler: learning rates stay identical
         score = val["val_dice"] if val["val_dice"] is not None else -train_loss
         improved = self.select_by == "last" or self.best_score is None or score > self.best_score
@@ -504,6 +609,7 @@ class _Run:
         if improved:
             self.best_score, self.best_epoch = score, epoch + 1
             if self.dist.is_main:
+                self._write_config()
                 save_checkpoint(
                     self.best_path,
                     self.model,
@@ -527,6 +633,26 @@ class _Run:
                 best=improved,
             )
         )
+
+    def _diverged(self, what: str, epoch: int) -> FloatingPointError:
+        """The error that stops a run whose loss or weights stopped being finite numbers (nothing of this epoch is
+        saved: best.pt and last.pt keep the epochs before it)."""
+        kept = f"best.pt keeps epoch {self.best_epoch}" if self.best_epoch is not None else "this run saved no best.pt"
+        return FloatingPointError(
+            f"{what} in epoch {epoch + 1}: the training diverged, most likely because the learning rate is too high "
+            f"(lr {self.cfg.lr:g}); lower it (--lr, default 1e-4) or check the data; {kept}"
+        )
+
+    def _check_finite(self, epoch: int, train_loss: float, val: dict) -> None:
+        """Stop (before anything of the epoch is saved) when its training or validation loss, its validation Dice or
+        the weights are not finite: such an epoch must never become best.pt."""
+        values = [("training loss", train_loss), ("validation loss", val["val_loss"])]
+        values.append(("validation Dice", val["val_dice"]))
+        bad = [(k, v) for k, v in values if v is not None and not math.isfinite(v)]
+        if bad:
+            raise self._diverged(f"the {bad[0][0]} became {bad[0][1]}", epoch)
+        if not bool(torch.stack([torch.isfinite(p).all() for p in self.model.parameters()]).all()):  # same on ranks
+            raise self._diverged("the weights became inf/nan", epoch)
 
     @torch.no_grad()
     def _validate(self) -> dict:
