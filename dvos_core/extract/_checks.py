@@ -51,3 +51,15 @@ def same_video(recorded, token) -> bool:
     """Whether something derived from a video recorded ``recorded`` (None: made before the token was recorded, so
     taken as the same video) matches the video's current ``token``."""
     return recorded is None or token is None or recorded == token
+
+
+def training_video(project, video_id: str, made: str):
+    """Video ``video_id`` to extract ``made`` (e.g. "heads cut from its masks") from: a finished import, never a
+    test video (what is made from it feeds training); else an error naming the fix."""
+    video = project.video(video_id).require_complete()
+    if video.split == "test":
+        raise ValueError(
+            f"{project.path}: video {video_id!r} is a test video; {made} would leak it into training (test frames "
+            f"never feed training). Leave it out, or change its split (`dvos split {project.path} train {video_id}`)"
+        )
+    return video

@@ -20,7 +20,14 @@ import itertools
 
 import numpy as np
 
-from dvos_core.extract._checks import check_int, check_seed, frames_in_range, same_video, video_token
+from dvos_core.extract._checks import (
+    check_int,
+    check_seed,
+    frames_in_range,
+    same_video,
+    training_video,
+    video_token,
+)
 from dvos_core.extract.inpaint import METHODS, head_hole, inpaint_heads
 from dvos_core.motion.transforms import invert, to3x3, warp_to
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
@@ -42,14 +49,7 @@ def _plan(project, video_ids, frames) -> list[tuple[str, int]]:
         ]
     videos = []
     for vid in video_ids:
-        video = project.video(vid).require_complete()
-        if video.split == "test":
-            raise ValueError(
-                f"{project.path}: video {vid!r} is a test video; backgrounds made from its frames would leak "
-                f"its field into training. Leave it out, or change its split (`dvos split {project.path} train "
-                f"{vid}`)"
-            )
-        videos.append(video)
+        videos.append(training_video(project, vid, "backgrounds inpainted from its frames"))
     frames_in_range(project, videos, frames)
     plan = []
     for video in videos:

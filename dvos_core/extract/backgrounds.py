@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dvos_core.extract._checks import check_int
+from dvos_core.extract._checks import check_int, training_video
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.threads import runs_with_threads
@@ -77,13 +77,7 @@ def extract_backgrounds(
     pre = preprocess or Preprocess()
     reader = None
     if isinstance(source, str) and source in project.video_ids():
-        video = project.video(source).require_complete()
-        if video.split == "test":
-            raise ValueError(
-                f"{project.path}: video {source!r} is a test video; background clips cut from it would leak its "
-                f"field into training (test frames never feed training). Use a train/unassigned video of bare "
-                f"field, or change its split (`dvos split {project.path} train {source}`)"
-            )
+        video = training_video(project, source, "background clips cut from it")
         n, h0, w0 = len(video), video.shape[1], video.shape[2]
         fps, where, name = video.attrs.get("fps"), f"video {source!r}", source
 

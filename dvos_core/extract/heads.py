@@ -6,7 +6,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from dvos_core.extract._checks import check_int, check_seed, frames_in_range, same_video, video_token
+from dvos_core.extract._checks import (
+    check_int,
+    check_seed,
+    frames_in_range,
+    same_video,
+    training_video,
+    video_token,
+)
 from dvos_core.extract.components import frame_objects, instance_labels
 from dvos_core.extract.fakes import make_fake_heads
 from dvos_core.object_format import HALO_PX, OBJECT_ALPHA_MIN
@@ -37,13 +44,7 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
         video_ids = [vid for vid in video_ids if vid not in left_out]
     videos = []
     for vid in video_ids:
-        video = project.video(vid).require_complete()
-        if video.split == "test":
-            raise ValueError(
-                f"{project.path}: video {vid!r} is a test video; heads cut from its ground truth would "
-                f"leak into training. Leave it out, or change its split (`dvos split {project.path} train {vid}`)"
-            )
-        videos.append(video)
+        videos.append(training_video(project, vid, "heads cut from its ground truth"))
     frames_in_range(project, videos, frames)
     plan = []
     for video in videos:
