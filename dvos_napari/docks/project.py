@@ -126,13 +126,11 @@ class ProjectDock(DvosDock):
         split_row.addWidget(
             button("Set split", lambda: self.guard(self._apply_split), "give the selected video this split")
         )
-        split_row.addWidget(
-            button(
-                "Delete...",
-                lambda: self.guard(self._delete_dialog),
-                "delete the selected video from the project, with its masks and predictions (asks first; the file "
-                "it was imported from stays)",
-            )
+        self.delete_button = button(
+            "Delete...",
+            lambda: self.guard(self._delete_dialog),
+            "delete the selected video from the project, with its masks and predictions (asks first; the file "
+            "it was imported from stays)",
         )
         self.summary_label = wrapped_label("")
 
@@ -145,6 +143,10 @@ class ProjectDock(DvosDock):
         lay.addWidget(section("Videos"))
         lay.addWidget(self.table, 1)
         lay.addLayout(split_row)
+        delete_row = QHBoxLayout()
+        delete_row.addStretch(1)
+        delete_row.addWidget(self.delete_button)
+        lay.addLayout(delete_row)
         lay.addWidget(self.summary_label)
         lay.addWidget(self.job_bar)
         self._busy_widgets = [self.add_file_button, self.add_folder_button, self.add_layer_button]
