@@ -86,8 +86,14 @@ class AllStepsBox(QWidget):
         self.backgrounds.addItem(INPAINTED)
         project = self.state.project
         if project is not None:
+            from dvos_core.store import StoreError
+
             for vid in project.video_ids():
-                if project.video(vid).attrs.get("split") in ("unassigned", None):
+                try:
+                    split = project.video(vid).attrs.get("split")
+                except StoreError:  # a damaged video: the Project step says which file and how to repair it
+                    continue
+                if split in ("unassigned", None):
                     self.backgrounds.addItem(vid)
         self.backgrounds.setCurrentIndex(max(0, self.backgrounds.findText(keep)))
         keep = self.synthetic.currentText()

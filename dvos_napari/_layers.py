@@ -137,7 +137,7 @@ def load_masks(layer, video, source: str, state, skip=(), model: str | None = No
 
     buf = layer.data
     layer.editable = False
-    key = state.begin_loading(f"{video.name} {source}")
+    key = state.begin_loading(f"{video.name} {source} #{id(buf)}")  # one key per read: a stale read ends its own
 
     def done(*_):
         try:

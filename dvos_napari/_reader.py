@@ -74,6 +74,17 @@ def video_layers(project, video_id: str):
     ]
 
 
+def _usable(project, video_id: str) -> bool:
+    """Whether a video can be shown: its files read and its import finished (the Project step lists the others and
+    says how to repair or replace them)."""
+    from dvos_core.store import StoreError
+
+    try:
+        return project.video(video_id).import_complete
+    except StoreError:
+        return False
+
+
 def read_project(path):
     """A dvos project: its first video (lazy frames + masks). The Project dock lists and opens the others."""
     if isinstance(path, (list, tuple)):
@@ -81,7 +92,7 @@ def read_project(path):
     from dvos_core.store import Project
 
     project = Project.open(path)
-    ids = project.video_ids()
+    ids = [v for v in project.video_ids() if _usable(project, v)]  # damaged videos and killed imports left out
     if not ids:
         # An empty project still opens (the state adopts it from this placeholder's metadata).
         data = np.zeros((1, 8, 8), np.uint8)

@@ -282,6 +282,67 @@ def test_a_video_is_deleted_from_the_project_step_after_asking(make_napari_viewe
     assert proj.table.item(row, 3).text().startswith("interrupted import")
 
 
+def test_switching_back_while_masks_load_never_saves_a_blank_over_them(
+    make_napari_viewer, qtbot, tmp_path, monkeypatch
+):
+    """a -> b -> a quickly: the first read of a's masks ended and cleared 'loading' while the second was still
+    running, and Save frame then stored an empty mask over a painted one. Each read now ends only its own key."""
+    import time
+
+    from dvos_core.store import Project
+    from dvos_napari import _layers
+
+    p = Project.create(tmp_path / "s.dvos")
+    a = p.add_video_array("a", np.zeros((5, 32, 32, 3), np.uint8), split="train")
+    eye = np.eye(32, dtype=np.uint8)
+    a.set_mask(1, eye, "manual")
+    p.add_video_array("b", np.zeros((5, 32, 32, 3), np.uint8), split="train").set_mask(2, eye, "manual")
+    viewer = make_napari_viewer()
+    ann = dock(viewer, "Annotate")
+    ann.state.set_project(p)
+    original, calls = _layers.fill_buffer, []
+
+    def slow_fill(*args, **kw):
+        calls.append(1)
+        time.sleep(0.3 if len(calls) < 3 else 2.0)  # the third read (a again) is the slow one
+        return original(*args, **kw)
+
+    monkeypatch.setattr(_layers, "fill_buffer", slow_fill)
+    for vid in ("a", "b", "a"):
+        ann.state.select_video(vid)
+    qtbot.wait(800)  # the first two reads are done, the third is not
+    assert ann.state.loading  # still reading
+    viewer.dims.set_current_step(0, 1)
+    ann.guard(ann.save_frame, 1)  # refused while reading
+    assert "still being read" in ann.status.text() and np.array_equal(a.mask(1), eye)
+    wait_loaded(qtbot, ann.state)
+    assert np.array_equal(viewer.layers["a masks"].data[1], eye) and viewer.layers["a masks"].editable
+
+
+def test_a_damaged_or_interrupted_video_neither_breaks_the_panel_nor_is_shown(make_napari_viewer, qtbot, tmp_path):
+    """A video whose metadata cannot be read: the reader opens the project on a readable video and every step
+    opens (the Train step's every-step box read each video's split); the leftover of a killed import is not shown
+    (work painted into it would go when it is replaced)."""
+    from dvos_core.store import Project
+
+    p = Project.create(tmp_path / "d.dvos")
+    p.add_video_array("good", np.zeros((3, 32, 32, 3), np.uint8), split="train")
+    p.add_video_array("bad", np.zeros((3, 32, 32, 3), np.uint8), split="train")
+    half = p.create_video("half", 32, 32, import_complete=False)
+    half.append_frames(iter(np.zeros((2, 32, 32, 3), np.uint8)), n_total=4)
+    (p.path / "videos" / "bad" / "zarr.json").write_text('{"broken')
+    viewer = make_napari_viewer()
+    panel = dock(viewer, PANEL)
+    viewer.open(str(p.path), plugin="dvos-napari")
+    state = panel.state if hasattr(panel, "state") else dock(viewer, "Project").state
+    assert state.project is not None and state.video_id == "good"
+    for name in ("Train", "Predict", "Review", "Project"):
+        panel.step_buttons[name].click()
+    proj = dock(viewer, "Project")
+    proj.guard(proj.select_video, "half")
+    assert "interrupted import" in proj.status.text() and "half" not in viewer.layers and state.video_id == "good"
+
+
 def test_annotate_keys_are_unbound_when_the_dock_is_removed(make_napari_viewer, tmp_path):
     viewer = make_napari_viewer()
     dock_widget, _ann = viewer.window.add_plugin_dock_widget("dvos-napari", "Annotate")
