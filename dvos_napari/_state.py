@@ -91,12 +91,13 @@ class DvosState:
     # ---- video -----------------------------------------------------------------------------------------------
     def select_video(self, video_id: str | None, show: bool = True) -> None:
         """Make ``video_id`` current and (by default) show its frames, masks and predictions as layers."""
+        video = None
         if show and video_id is not None and self.viewer is not None:
             # the leftover of a killed import is not shown: work painted into it would go when it is replaced
             video = self.require_project().video(video_id).require_complete()
-            self.video_id = video_id
-            _layers.show_video(self.viewer, video, self)
         self.video_id = video_id
+        if video is not None:
+            _layers.show_video(self.viewer, video, self)
         self.video_changed.emit(video_id)
 
     def set_prediction_model(self, name: str | None) -> None:

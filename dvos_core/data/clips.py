@@ -213,18 +213,36 @@ def split_samples(
     by_split = _collect(project, phase, synthetic_sets, video_ids, provenances, weights, pseudo_quality_min)
     train, val = by_split["train"], by_split["val"]
     if not train:
-        raise ValueError(
-            f"{project.path}: no training samples for phase {phase!r}; "
-            + (
-                "generate synthetic clips first (`dvos synth`)"
-                if phase == "synthetic"
-                else "label or pseudo-label some frames first, or check the training config's video_ids and provenances"
-            )
-        )
+        raise _no_training_samples(project, phase, val)
     if not val and val_fraction > 0:
         _hold_out(train, val, val_fraction, seed)
     flat = lambda d: [s for k in sorted(d) for s in d[k]]  # noqa: E731
     return with_real_share(flat(train), real_share), flat(val)
+
+
+def _no_training_samples(project, phase: str, val: dict) -> ValueError:
+    """The error of a phase with no training sample, with its likely fix: synthetic clips to generate, labelled
+    frames that all lie in val videos (they only validate), or frames to label."""
+    where = f"{project.path}: no training samples for phase {phase!r}"
+    if phase == "synthetic":
+        return ValueError(f"{where}; generate synthetic clips first (`dvos synth`)")
+    videos = {k: v for k, v in val.items() if v and v[0].kind == "video"}
+    if videos:
+        from collections import Counter
+
+        from dvos_core.store.schema import PROVENANCE_NAMES
+
+        counts = Counter(PROVENANCE_NAMES.get(s.provenance, "?") for v in videos.values() for s in v)
+        n, ids = sum(counts.values()), sorted(videos)
+        kinds = ", ".join(f"{c} {k}" for k, c in sorted(counts.items()))
+        return ValueError(
+            f"{where}: the {n} labelled frame(s) ({kinds}) are all in val videos ({', '.join(ids)}), which only "
+            f"validate; make one a training video (`dvos split {project.path} train {ids[0]}`) or paint frames of a "
+            f"training video"
+        )
+    return ValueError(
+        f"{where}; label or pseudo-label some frames first, or check the training config's video_ids and provenances"
+    )
 
 
 def _hold_out(train: dict, val: dict, fraction: float, seed: int) -> None:

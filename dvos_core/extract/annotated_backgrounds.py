@@ -32,9 +32,10 @@ from dvos_core.extract.inpaint import METHODS, head_hole, inpaint_heads
 from dvos_core.motion.transforms import invert, to3x3, warp_to
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.store.lock import writes_store
+from dvos_core.store.schema import INPAINTED
 
 MOTIONS = ("auto", "measured", "default", "none")
-ORIGIN = "inpainted"
+ORIGIN = INPAINTED  # the origin attribute of the clips made here
 
 
 MAX_DILATE = 256  # px: --dilate beyond this is refused (OpenCV's kernel grows with its square)
@@ -148,10 +149,9 @@ def _done_clips(project, tokens: dict) -> dict:
     its :func:`~dvos_core.extract._checks.video_token`); a clip of another video once added under that id is not
     counted."""
     out: dict = {}
-    for b in project.background_ids():
-        a = project.background(b).attrs
+    for b, a in project.inpainted_clips().items():
         vid = a.get("source")
-        if a.get("origin") == ORIGIN and vid in tokens and same_video(a.get("video_created"), tokens[vid]):
+        if vid in tokens and same_video(a.get("video_created"), tokens[vid]):
             out.setdefault((vid, a.get("frame")), []).append(b)
     return out
 
@@ -213,7 +213,6 @@ def backgrounds_from_annotated(
     Returns the new :class:`~dvos_core.store.Background` clips; each records its source video, frame, inpainting
     method, dilation and motion in its attributes.
     """
-    from dvos_core.extract.backgrounds import _free_ids
     from dvos_core.store import safe_id
 
     if motion not in MOTIONS:
@@ -260,7 +259,6 @@ def backgrounds_from_annotated(
                     progress,
                     cancel,
                     total,
-                    _free_ids,
                 )
             )
     except BaseException:
@@ -290,7 +288,6 @@ def _make_clip(
     progress,
     cancel,
     total,
-    free_ids,
 ):
     """One clip: frame ``t`` of ``vid`` with its heads inpainted, filmed along the camera path."""
     video = project.video(vid)
@@ -305,7 +302,9 @@ def _make_clip(
         path = np.tile(np.eye(2, 3), (clip_length, 1, 1))
     report(progress, i * (clip_length + 1) + 1, total, f"{vid}[{t}]: heads inpainted")
     shifts = _shifts(path, (h, w))
-    bg_id = free_ids(project, prefix, 1)[0]
+    from dvos_core.extract.backgrounds import _free_ids
+
+    bg_id = _free_ids(project, prefix, 1)[0]
     bg = project.create_background(
         bg_id,
         h,

@@ -14,7 +14,7 @@ import numpy as np
 
 from dvos_core.evaluate.metrics import head_parts
 from dvos_core.io.mask_source import frames_and_masks, stored_masks
-from dvos_core.io.output_paths import FPS_RANGE, check_fps, check_output_file
+from dvos_core.io.output_paths import check_fps, check_output_file
 from dvos_core.progress import check, report
 from dvos_core.threads import runs_with_threads
 
@@ -150,9 +150,8 @@ def _frame_count(path: Path) -> int:
 
 
 def _stored_fps(fps) -> float:
-    """The video's recorded frame rate where the writers take it (:data:`FPS_RANGE`), else :data:`DEFAULT_FPS`."""
+    """The video's recorded frame rate where the writers take it (:func:`check_fps`), else :data:`DEFAULT_FPS`."""
     try:
-        rate = float(fps)
-    except (TypeError, ValueError):
+        return check_fps(fps)
+    except ValueError:
         return DEFAULT_FPS
-    return rate if FPS_RANGE[0] <= rate <= FPS_RANGE[1] else DEFAULT_FPS

@@ -17,6 +17,7 @@ from dvos_core.store.lock import WriterLock, writer_lock
 from dvos_core.store.migrate import MIGRATIONS
 from dvos_core.store.objects import ObjectBank
 from dvos_core.store.schema import (
+    INPAINTED,
     SCHEMA_VERSION,
     STORE_FORMAT,
     DamagedStoreError,
@@ -358,15 +359,23 @@ class Project:
         of the objects cut from it) and ``backgrounds`` (ids of the clips inpainted from its painted frames, by
         ``extract-backgrounds --from-annotated``; clips cut from a bare-field video are kept)."""
         counts = self.objects.video_counts(video_id)
-        clips = []
+        clips = [b for b, a in self.inpainted_clips(include_incomplete=True).items() if a.get("source") == video_id]
+        return {"heads": counts.get("head", 0), "fakes": counts.get("fake", 0), "backgrounds": clips}
+
+    def inpainted_clips(self, include_incomplete: bool = False) -> dict:
+        """{clip id: attrs} of the background clips inpainted from painted frames (``extract-backgrounds
+        --from-annotated``; their attrs name the source video and frame); finished ones unless
+        ``include_incomplete``. A clip whose metadata cannot be read is left out: it says nothing of its origin."""
+        out = {}
         for b in self.background_ids(include_incomplete=True):
             try:
-                a = self.background(b).attrs
-            except StoreError:  # a damaged clip's metadata: it says nothing of where it came from
+                clip = self.background(b)
+                a, finished = clip.attrs, clip.complete
+            except StoreError:
                 continue
-            if a.get("origin") == "inpainted" and a.get("source") == video_id:
-                clips.append(b)
-        return {"heads": counts.get("head", 0), "fakes": counts.get("fake", 0), "backgrounds": clips}
+            if a.get("origin") == INPAINTED and (finished or include_incomplete):
+                out[b] = a
+        return out
 
     def delete(self, kind: str, name: str, wait: bool | float | None = None) -> dict | None:
         """Delete a video, background clip, synthetic set, model or report (``kind``: one of :data:`KINDS`), all

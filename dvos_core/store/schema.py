@@ -26,6 +26,7 @@ PROVENANCE_RANK = {NONE: 0, PREDICTED: 1, PSEUDO: 2, SYNTHETIC: 3, MANUAL: 4, CO
 LABEL_PROVENANCES = (MANUAL, PSEUDO, CORRECTED, SYNTHETIC)
 
 SPLITS = ("train", "val", "test", "unassigned")
+INPAINTED = "inpainted"  # the origin attribute of background clips inpainted from painted frames
 
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 # Names an id may not take: Zarr's metadata files (v3 and v2) and device names Windows will not create as folders.

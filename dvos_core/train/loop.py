@@ -234,23 +234,20 @@ class _Run:
     # ---- data ----------------------------------------------------------------------------------------------------
     def _data(self, resumed: dict | None = None):
         cfg = self.cfg
-        try:
-            train_s, val_s = split_samples(
-                self.project,
-                cfg.tau,
-                cfg.delta,
-                cfg.phase,
-                cfg.synthetic_sets,
-                cfg.video_ids,
-                cfg.provenances,
-                cfg.provenance_weights,
-                cfg.pseudo_quality_min,
-                cfg.val_fraction,
-                cfg.seed,
-                cfg.real_share,
-            )
-        except ValueError as e:
-            raise self._no_training_samples() or e from None
+        train_s, val_s = split_samples(
+            self.project,
+            cfg.tau,
+            cfg.delta,
+            cfg.phase,
+            cfg.synthetic_sets,
+            cfg.video_ids,
+            cfg.provenances,
+            cfg.provenance_weights,
+            cfg.pseudo_quality_min,
+            cfg.val_fraction,
+            cfg.seed,
+            cfg.real_share,
+        )
         self.train_index = ClipIndex(train_s, cfg.tau, cfg.delta)
         self.val_index = ClipIndex(val_s, cfg.tau, cfg.delta)
         aug = self._matched_degradation(cfg.augment_config(), resumed)
@@ -282,43 +279,6 @@ class _Run:
             "selection": {"by": self.select_by, "why": why},
             "project": str(Path(self.project.path).resolve()),
         }
-
-    def _no_training_samples(self) -> ValueError | None:
-        """Why a real-video phase found no training sample when its labelled frames are all in val videos (they only
-        validate): a ValueError saying so and how to fix it; None when that is not the case."""
-        cfg = self.cfg
-        if cfg.phase == "synthetic":
-            return None
-        from dvos_core.data.clips import _collect, _weights_by_code
-
-        try:
-            weights = _weights_by_code(cfg.provenance_weights)
-            found = _collect(
-                self.project,
-                cfg.phase,
-                cfg.synthetic_sets,
-                cfg.video_ids,
-                cfg.provenances,
-                weights,
-                cfg.pseudo_quality_min,
-            )
-        except (ValueError, KeyError, OSError):
-            return None
-        val = {k: v for k, v in found["val"].items() if v and v[0].kind == "video"}
-        if found["train"] or not val:
-            return None
-        from collections import Counter
-
-        from dvos_core.store.schema import PROVENANCE_NAMES
-
-        counts = Counter(PROVENANCE_NAMES.get(s.provenance, "?") for v in val.values() for s in v)
-        n, ids = sum(counts.values()), sorted(val)
-        kinds = ", ".join(f"{c} {k}" for k, c in sorted(counts.items()))
-        return ValueError(
-            f"{self.project.path}: no training samples for phase {cfg.phase!r}: the {n} labelled frame(s) ({kinds}) "
-            f"are all in val videos ({', '.join(ids)}), which only validate; make one a training video "
-            f"(`dvos split {self.project.path} train {ids[0]}`) or paint frames of a training video"
-        )
 
     def _matched_degradation(self, aug, resumed: dict | None = None):
         """``aug`` with the context model's share of degraded queries set from the project's footage when the
