@@ -363,8 +363,8 @@ class Project:
         return {"heads": counts.get("head", 0), "fakes": counts.get("fake", 0), "backgrounds": clips}
 
     def inpainted_clips(self, include_incomplete: bool = False) -> dict:
-        """{clip id: attrs} of the background clips inpainted from painted frames (``extract-backgrounds
-        --from-annotated``; their attrs name the source video and frame); finished ones unless
+        """{clip id: attrs} of the background clips inpainted from painted frames (by
+        ``extract-backgrounds --from-annotated``; their attrs name the source video and frame); finished ones unless
         ``include_incomplete``. A clip whose metadata cannot be read is left out: it says nothing of its origin."""
         out = {}
         for b in self.background_ids(include_incomplete=True):
