@@ -51,7 +51,11 @@ def register(sub) -> None:
     p.add_argument("--start", type=int, default=0, help="first frame to import (default 0)")
     p.add_argument("--stop", type=int, help="import up to (not including) this frame (default: to the end)")
     p.add_argument("--step", type=int, default=1, help="keep every STEP-th frame (default 1: all frames)")
-    p.add_argument("--fps", type=float, help="frame rate to record (needed for image folders and TIFFs)")
+    p.add_argument(
+        "--fps",
+        type=float,
+        help="frame rate to record, 0.01 to 1000 (default: the video file's; image folders and TIFFs have none)",
+    )
     add_wait(p)
     p.set_defaults(func=_add_video)
 
@@ -60,9 +64,10 @@ def register(sub) -> None:
         help="load head masks painted in another program",
         description="Load masks for a video already in the project: a folder with one PNG/TIFF per frame (the frame "
         "number is the last number in the file name, e.g. plot1_000042.png -> frame 42) or one "
-        "multi-page TIFF (page k -> frame k). Masks must have the frame's size with 0 = background and "
-        "1 or 255 = wheat head. All files are checked before anything is written. Masks you painted "
-        "yourself are never replaced by model output unless --overwrite.",
+        "multi-page TIFF (page k -> frame k). Frame numbers count the frames stored in the project (0 = the first "
+        "frame imported, whatever --start/--step the video was added with). Masks must have the frame's size "
+        "with 0 = background and 1 or 255 = wheat head. All files are checked before anything is written. "
+        "Masks you painted yourself are never replaced by model output unless --overwrite.",
     )
     add_project(p)
     p.add_argument("video_id", metavar="VIDEO_ID", help="the video the masks belong to (see `dvos info`)")
@@ -193,12 +198,18 @@ def _add_video(args) -> int:
     ids = [args.id or safe_id(Path(f).stem if Path(f).is_file() else Path(f).name) for f in args.files]
     held = set(project.video_ids())
     # finished videos of these ids are taken (a leftover of a killed import gets replaced; a damaged one is named)
-    existing = {i for i in ids if i in held and project.video(i).import_complete}
-    taken = sorted({i for i in ids if ids.count(i) > 1 or i in existing})
-    if taken:
+    existing = sorted({i for i in ids if i in held and project.video(i).import_complete})
+    if existing:
+        first = existing[0]
         raise ValueError(
-            f"video id(s) {taken} already in {project.path} or used twice in this command; rename the "
-            f"files or add them one at a time with --id"
+            f"video id(s) {existing} already in {project.path}; import under another name with --id (one FILE at "
+            f"a time), or delete the old video first (`dvos delete {project.path} video {first} --yes`)"
+        )
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise ValueError(
+            f"the FILEs give the video id(s) {twice} more than once (same name without extension); add them one "
+            f"at a time with --id"
         )
     cancel = cancel_on_sigint()
     for f, vid in zip(args.files, ids):

@@ -141,14 +141,24 @@ def _read_rows(csv_path: Path):
 
 
 def _video_groups(project, csv_path: Path, df, id_prefix: str) -> list[tuple[str, str, object]]:
-    """[(video id, VID, rows ordered by FID)]; ids that exist already or repeat are an error."""
+    """[(video id, VID, rows ordered by FID)]; ids of finished videos or that repeat are an error (the leftover of
+    a killed import is replaced: :func:`import_reference_csv`)."""
     from dvos_core.store import safe_id
 
     groups = [(str(vid), g.sort_values("FID")) for vid, g in df.groupby("VID", sort=False)]
     ids = [safe_id(f"{id_prefix}{vid}") for vid, _ in groups]
-    clash = sorted(set(ids) & set(project.video_ids())) or sorted({i for i in ids if ids.count(i) > 1})
+    held = set(project.video_ids())
+    clash = sorted(i for i in set(ids) & held if project.video(i).import_complete)
+    clash = clash or sorted({i for i in ids if ids.count(i) > 1})
     if clash:
         raise ValueError(f"{csv_path}: video id(s) {clash} already exist or repeat; pass id_prefix (--prefix)")
+    for i in sorted(set(ids) & held):  # an interrupted import: replaced unless it has masks
+        v = project.video(i)
+        if "provenance" in v.group and v.provenance.any():
+            raise ValueError(
+                f"{csv_path}: video {i!r} is an interrupted import that already has masks; import under other "
+                f"ids (--prefix) or delete it (`dvos delete {project.path} video {i} --yes`)"
+            )
     return [(vid_id, vid, g) for vid_id, (vid, g) in zip(ids, groups)]
 
 
@@ -204,6 +214,10 @@ def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str 
     csv_path = Path(csv_path)
     df = _read_rows(csv_path)
     plan = _video_groups(project, csv_path, df, id_prefix)
+    held = set(project.video_ids())
+    for vid_id, _vid, _g in plan:  # leftovers of a killed import (checked by _video_groups) are replaced
+        if vid_id in held:
+            project.delete_video(vid_id)
     created, done = [], 0
     try:
         for vid_id, vid, g in plan:

@@ -6,6 +6,7 @@ import math
 from contextlib import closing
 from pathlib import Path
 
+from dvos_core.io.output_paths import check_fps
 from dvos_core.io.prefetch import prefetch
 from dvos_core.io.preprocess import Preprocess
 from dvos_core.io.readers import open_video
@@ -74,8 +75,10 @@ def import_video(
     path = Path(path)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    if fps is not None and not (math.isfinite(float(fps)) and float(fps) > 0):
-        raise ValueError(f"fps must be a positive number of frames per second, got {fps}")
+    if fps is not None:
+        if not (math.isfinite(float(fps)) and float(fps) > 0):
+            raise ValueError(f"fps must be a positive number of frames per second, got {fps}")
+        fps = check_fps(fps)  # the range the video writers take (an overlay video would ignore another rate)
     pre = preprocess or Preprocess()
     video_id = video_id or safe_id(path.stem if path.is_file() else path.name)
     if video_id in project.video_ids():

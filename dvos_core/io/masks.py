@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dvos_core.io.readers import TIFF_SUFFIXES, natural_key, tiff_frames
+from dvos_core.io.readers import TIFF_SUFFIXES, image_files, tiff_frames
 from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
 
@@ -44,15 +44,35 @@ def read_mask_file(path) -> np.ndarray:
                 a = np.array(im)
         except (UnidentifiedImageError, OSError) as e:
             raise ValueError(f"{path}: cannot decode this mask image ({e})") from e
+    return gray_mask(a, path)
+
+
+def gray_mask(a: np.ndarray, where) -> np.ndarray:
+    """A mask image as one channel: an RGB(A) image whose three colour channels agree (a grey mask saved in colour)
+    gives that channel; other colour images are an error naming ``where``."""
+    a = np.asarray(a)
     if a.ndim == 3 and a.shape[2] in (3, 4):
         rgb = a[..., :3]
         if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
             raise ValueError(
-                f"{path}: colour mask image; save masks as single-channel images (0 = background, "
+                f"{where}: colour mask image; save masks as single-channel images (0 = background, "
                 f"1 or 255 = wheat head, or one integer per head with --labels)"
             )
         a = rgb[..., 0]
     return a
+
+
+def _planar_colour_stack(tf, source) -> None:
+    """Refuse a TIFF holding one image of 3 or 4 colour planes: that is how tifffile saves a stack of 3 or 4 masks
+    unless told otherwise, and reading it as one colour mask would drop frames."""
+    series = tf.series
+    if len(series) == 1 and series[0].axes[:1] == "S" and series[0].shape[0] in (3, 4) and len(tf.pages) == 1:
+        n = series[0].shape[0]
+        raise ValueError(
+            f"{source}: holds one image of {n} colour planes (axes {series[0].axes}, shape {tuple(series[0].shape)}), "
+            f"not {n} masks; save a stack of masks as grayscale pages (tifffile.imwrite(path, masks, "
+            f"photometric='minisblack')) or as one PNG per frame"
+        )
 
 
 def _mask_sources(source: Path, frames: Sequence[int] | None):
@@ -60,10 +80,7 @@ def _mask_sources(source: Path, frames: Sequence[int] | None):
     if not source.exists():
         raise FileNotFoundError(f"{source}: no such mask file or folder")
     if source.is_dir():
-        files = sorted(
-            (p for p in source.iterdir() if p.is_file() and p.suffix.lower() in MASK_SUFFIXES),
-            key=lambda p: natural_key(p.name),
-        )
+        files = image_files(source, MASK_SUFFIXES)
         if not files:
             raise ValueError(f"{source}: folder has no mask images ({', '.join(MASK_SUFFIXES)})")
         if frames is not None:
@@ -81,8 +98,13 @@ def _mask_sources(source: Path, frames: Sequence[int] | None):
         except Exception as e:
             raise ValueError(f"{source}: cannot read this TIFF ({type(e).__name__}: {e})") from e
         with tf:
+            _planar_colour_stack(tf, source)
             n, read = tiff_frames(tf, source)
-            stack = [read(k) for k in range(n)]
+            stack = [gray_mask(read(k), f"{source} page {k}") for k in range(n)]
+        if frames is None and len(stack) == 1 and _TRAILING_NUMBER.search(source.stem):
+            # one mask in one file: its frame is the number in its name, as for a PNG (export-masks --format tif
+            # writes <video>_<frame>.tif)
+            return [(frame_number(str(source)), (lambda: stack[0]), str(source))]
         idx = list(range(len(stack))) if frames is None else [int(t) for t in frames]
         if len(idx) != len(stack):
             raise ValueError(f"{source}: {len(stack)} mask pages but {len(idx)} frame indices given")
@@ -91,6 +113,19 @@ def _mask_sources(source: Path, frames: Sequence[int] | None):
         t = int(frames[0]) if frames else frame_number(str(source))
         return [(t, (lambda: read_mask_file(source)), str(source))]
     raise ValueError(f"{source}: unsupported mask source; give a folder of PNG/TIFF masks or a multi-page TIFF")
+
+
+def _numbering_note(video) -> str:
+    """For a video imported with --start/--step: mask frame numbers count its stored frames, not the source's."""
+    sf = video.attrs.get("source_frames") or {}
+    start, step = int(sf.get("start") or 0), int(sf.get("step") or 1)
+    if start == 0 and step == 1:
+        return ""
+    return (
+        f". Mask frame numbers count the frames stored in the project: this video was imported from source frames "
+        f"{start}, {start + step}, ... (--start {start} --step {step}), so source frame s is stored frame "
+        f"(s - {start}) / {step}; renumber the masks"
+    )
 
 
 @writes_store
@@ -108,10 +143,11 @@ def import_masks(
     """Write masks from ``source`` into video ``video_id``; returns the frame indices written.
 
     ``source``: a folder of PNG/TIFF masks (frame index = trailing number of the file name, or ``frames``), a
-    multi-page TIFF (page k -> frame k, or ``frames[k]``) or one mask file. All masks are read and checked before
-    anything is written, so a bad file leaves the store untouched. Human masks (manual/corrected) already in the
-    store are not replaced by lower-ranked ones unless ``overwrite``; those frames are skipped. A test video takes
-    manual masks only. Holds the project's writer lock.
+    multi-page TIFF (page k -> frame k, or ``frames[k]``) or one mask file (a one-page TIFF too: its frame is the
+    trailing number of its name, else 0). Frame numbers count the video's stored frames, not those of its source
+    file. All masks are read and checked before anything is written, so a bad file leaves the store untouched.
+    Human masks (manual/corrected) already in the store are not replaced by lower-ranked ones unless ``overwrite``;
+    those frames are skipped. A test video takes manual masks only. Holds the project's writer lock.
     """
     from dvos_core.progress import check, report
     from dvos_core.store.arrays import as_uint8_mask
@@ -124,7 +160,10 @@ def import_masks(
     for t, load, desc in items:  # validation pass: nothing is written if any file is bad
         check(cancel)
         if not 0 <= t < n:
-            raise ValueError(f"{desc}: frame {t} is out of range; video {video_id!r} has {n} frames (0..{n - 1})")
+            raise ValueError(
+                f"{desc}: frame {t} is out of range; video {video_id!r} has {n} frames (0..{n - 1})"
+                + _numbering_note(video)
+            )
         if t in seen:
             raise ValueError(f"{desc} and {seen[t]} both give the mask of frame {t}")
         seen[t] = desc
@@ -221,4 +260,23 @@ def export_masks(
         report(progress, i + 1, len(frames), f"{video_id}: exporting masks")
     with io_step(out / "masks.csv", "writing the list of exported masks"):
         (out / "masks.csv").write_text("frame,file,provenance,model,heads,head_pixels\n" + "".join(rows))
+    _warn_stale(out, video_id, fmt, paths)
     return paths
+
+
+def _warn_stale(out: Path, video_id: str, fmt: str, written: list[Path]) -> None:
+    """Warn about mask files of ``video_id`` in ``out`` that this export did not write (an earlier export of frames
+    that have no mask now): importing the folder again would bring those masks back."""
+    pattern = re.compile(re.escape(video_id) + r"_(\d{6})\." + re.escape(fmt))
+    names = {p.name for p in written}
+    stale = sorted(q.name for q in out.iterdir() if pattern.fullmatch(q.name) and q.name not in names)
+    if stale:
+        import warnings
+
+        shown = ", ".join(stale[:5]) + (" ..." if len(stale) > 5 else "")
+        warnings.warn(
+            f"{out}: {len(stale)} mask file(s) of {video_id!r} from an earlier export are not in this one (their "
+            f"frames have no mask now): {shown}; masks.csv lists only this export. Delete those files before "
+            f"importing the folder again, or export into an empty folder",
+            stacklevel=3,
+        )

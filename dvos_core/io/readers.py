@@ -31,8 +31,22 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
 def natural_key(name: str):
-    """Sort key so that 'f2.png' comes before 'f10.png'."""
-    return [int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", name)]
+    """Sort key so that 'f2.png' comes before 'f10.png' (names that tie, 'f1.png' and 'f01.png', in name order)."""
+    return [int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", name)], name
+
+
+def is_hidden(path) -> bool:
+    """Whether ``path`` names a hidden file (a name starting with '.'): macOS leaves '._frame_001.png' resource
+    forks and '.DS_Store' beside copied files, which are no frames or masks."""
+    return Path(path).name.startswith(".")
+
+
+def image_files(folder, suffixes) -> list[Path]:
+    """The files of ``folder`` with one of ``suffixes`` (any case), hidden files left out, in natural name order."""
+    return sorted(
+        (p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in suffixes and not is_hidden(p)),
+        key=lambda p: natural_key(p.name),
+    )
 
 
 class VideoReader:
@@ -368,6 +382,21 @@ def tiff_frames(tf, path) -> tuple[int, Callable[[int], np.ndarray]]:
     return n, read
 
 
+DIM_16BIT = 4095  # a 16-bit first frame no brighter than this (12 bits) comes out almost black
+
+
+def warn_dim_16bit(raw: np.ndarray, path) -> None:
+    """Warn when 16-bit frames use only the low bits (10- or 12-bit camera data): 16-bit is scaled by 255/65535
+    (:func:`~dvos_core.io.convert.to_rgb8`), so such frames would be stored almost black."""
+    if raw.dtype == np.uint16 and raw.size and int(raw.max()) <= DIM_16BIT:
+        warnings.warn(
+            f"{path}: 16-bit frames whose first frame is at most {int(raw.max())} of 65535 (10- or 12-bit "
+            f"camera data?): dvos scales 16-bit by 255/65535, so they are stored almost black. Scale them to "
+            f"the full 16-bit range (or convert them to 8-bit) before importing",
+            stacklevel=3,
+        )
+
+
 class TiffReader(VideoReader):
     """A multi-page TIFF (one frame per page, read lazily) or a single (T, H, W[, C]) TIFF stack."""
 
@@ -381,7 +410,9 @@ class TiffReader(VideoReader):
             raise ValueError(f"{self.path}: cannot read this TIFF ({type(e).__name__}: {e})") from e
         try:
             self._n, self._read = tiff_frames(self._tf, self.path)
-            first = to_rgb8(self._read(0), f"{self.path} page 0")
+            raw = self._read(0)
+            first = to_rgb8(raw, f"{self.path} page 0")
+            warn_dim_16bit(raw, self.path)
         except BaseException:
             self._tf.close()
             raise
@@ -411,9 +442,18 @@ def read_image(path) -> np.ndarray:
         import tifffile
 
         try:
-            return tifffile.imread(str(path))
+            tf = tifffile.TiffFile(str(path))
         except Exception as e:
             raise ValueError(f"{path}: cannot read this TIFF ({type(e).__name__}: {e})") from e
+        with tf:
+            n, read = tiff_frames(tf, path)  # planar colour and (H, W, 1) come out as (H, W[, C])
+            if n != 1:
+                raise ValueError(
+                    f"{path}: this TIFF holds {n} frames where one image is expected; save one image per file, "
+                    f"or give the multi-page TIFF as a file of its own (dvos add-video PROJECT FILE, dvos "
+                    f"import-masks PROJECT VIDEO FILE)"
+                )
+            return read(0)
     import cv2
 
     a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
@@ -431,14 +471,13 @@ class FolderReader(VideoReader):
 
     def __init__(self, path, fps: float | None = None):
         self.path = Path(path)
-        self.files = sorted(
-            (p for p in self.path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
-            key=lambda p: natural_key(p.name),
-        )
+        self.files = image_files(self.path, IMAGE_SUFFIXES)
         self._n = len(self.files)
         if self._n == 0:
             raise ValueError(f"{self.path}: folder has no images ({', '.join(IMAGE_SUFFIXES)})")
-        first = self._get(0)
+        raw = read_image(self.files[0])
+        warn_dim_16bit(raw, self.files[0])
+        first = to_rgb8(raw, str(self.files[0]))
         self.height, self.width = first.shape[:2]
         self.fps = fps
 
