@@ -161,3 +161,24 @@ def test_export_into_a_folder_of_an_earlier_export_names_the_files_it_did_not_wr
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         export_masks(tmp_project, "plot1", tmp_path / "fresh")
+
+
+def test_jpeg_masks_are_refused_saying_why(tmp_project, tmp_path):
+    tmp_project.add_video_array("plot1", np.zeros((4,) + HW + (3,), np.uint8))
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "plot1_000001.jpg"), _blob())
+    with pytest.raises(ValueError, match=r"1 JPEG file\(s\) \(plot1_000001\.jpg, \.\.\.\) .*lossy"):
+        import_masks(tmp_project, "plot1", folder)
+    with pytest.raises(ValueError, match=r"plot1_000001\.jpg: JPEG masks are not read: .*PNG or TIFF"):
+        import_masks(tmp_project, "plot1", folder / "plot1_000001.jpg")
+    assert not tmp_project.video("plot1").provenance.any()
+
+
+def test_a_tag_without_a_key_is_refused(tmp_project, video_avi, capsys):
+    from dvos_core.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["add-video", str(tmp_project.path), str(video_avi), "--tag", "=Arina"])
+    assert "has no key" in capsys.readouterr().err
+    assert tmp_project.video_ids() == []

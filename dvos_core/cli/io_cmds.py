@@ -11,6 +11,8 @@ def _tag(text: str):
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"tag {text!r} must look like key=value, e.g. variety=Arina")
     k, v = text.split("=", 1)
+    if not k.strip():
+        raise argparse.ArgumentTypeError(f"tag {text!r} has no key; it must look like key=value, e.g. variety=Arina")
     return k.strip(), v.strip()
 
 

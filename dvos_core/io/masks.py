@@ -13,6 +13,7 @@ from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
 
 MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")
+_JPEG_WHY = "JPEG's lossy compression blurs a mask's edges into grey values; save masks as PNG or TIFF"
 _TRAILING_NUMBER = re.compile(r"(\d+)\D*$")
 
 
@@ -82,7 +83,11 @@ def _mask_sources(source: Path, frames: Sequence[int] | None):
     if source.is_dir():
         files = image_files(source, MASK_SUFFIXES)
         if not files:
-            raise ValueError(f"{source}: folder has no mask images ({', '.join(MASK_SUFFIXES)})")
+            lossy = [p.name for p in image_files(source, (".jpg", ".jpeg"))]
+            why = (
+                f"; its {len(lossy)} JPEG file(s) ({lossy[0]}, ...) are not read as masks: {_JPEG_WHY}" if lossy else ""
+            )
+            raise ValueError(f"{source}: folder has no mask images ({', '.join(MASK_SUFFIXES)}){why}")
         if frames is not None:
             if len(frames) != len(files):
                 raise ValueError(f"{source}: {len(files)} mask files but {len(frames)} frame indices given")
@@ -112,6 +117,8 @@ def _mask_sources(source: Path, frames: Sequence[int] | None):
     if source.suffix.lower() in MASK_SUFFIXES:
         t = int(frames[0]) if frames else frame_number(str(source))
         return [(t, (lambda: read_mask_file(source)), str(source))]
+    if source.suffix.lower() in (".jpg", ".jpeg"):
+        raise ValueError(f"{source}: JPEG masks are not read: {_JPEG_WHY}")
     raise ValueError(f"{source}: unsupported mask source; give a folder of PNG/TIFF masks or a multi-page TIFF")
 
 
