@@ -14,6 +14,7 @@ so a long video costs disk pages, not RAM.
 from __future__ import annotations
 
 import tempfile
+import weakref
 
 import numpy as np
 
@@ -29,6 +30,8 @@ from dvos_napari._names import (
 
 MEMMAP_BYTES = 256 * 1024 * 1024
 ROLES = ("image", "masks", "predicted", "probability")
+# frames painted in a ``<video> predicted`` layer (corrections) and not saved yet, per layer object
+_CORRECTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _empty_buffer(shape) -> np.ndarray:
@@ -80,6 +83,40 @@ def find_layer(viewer, name: str):
     return viewer.layers[name] if name in viewer.layers else None  # noqa: SIM401 - LayerList has no .get
 
 
+def unsaved_corrections(viewer, video_id: str) -> list[int]:
+    """Frames of ``<video> predicted`` painted (corrected) and not saved yet, sorted."""
+    layer = find_layer(viewer, predicted_name(video_id))
+    return sorted(_CORRECTIONS.get(layer, ())) if layer is not None else []
+
+
+def mark_corrections_saved(viewer, video_id: str, frames=None) -> None:
+    """Forget the unsaved corrections of ``frames`` of ``video_id`` (all of them when None): saved or discarded."""
+    layer = find_layer(viewer, predicted_name(video_id))
+    if layer is None or layer not in _CORRECTIONS:
+        return
+    if frames is None:
+        del _CORRECTIONS[layer]
+    else:
+        _CORRECTIONS[layer].difference_update(int(t) for t in frames)
+
+
+def has_unsaved(viewer, state, video_id: str) -> bool:
+    """Whether ``video_id`` has painted masks or corrected predictions that are not saved yet."""
+    return bool(state.dirty.get(video_id)) or bool(unsaved_corrections(viewer, video_id))
+
+
+def check_frame(video, t: int) -> int:
+    """``t`` when it is a frame of ``video``; else a ValueError naming the video's frames and the fix."""
+    t, n = int(t), video.n_frames
+    if not 0 <= t < n:
+        raise ValueError(
+            f"frame {t} is past the end of video {video.name!r}, which has {n} frames (0-{n - 1}): move the frame "
+            f"slider back to 0-{n - 1} (it reaches further while the layers of a longer video with unsaved paint "
+            f"are open)"
+        )
+    return t
+
+
 def _role(layer) -> str | None:
     return (layer.metadata or {}).get("dvos_role")
 
@@ -103,7 +140,9 @@ def set_axis_labels(viewer) -> None:
 
 
 def track_paint(layer, state) -> None:
-    """Record painted frames of ``layer`` in ``state`` (so 'save all painted frames' and the unsaved count know them).
+    """Record painted frames of ``layer``: of a masks layer in ``state.dirty`` (so 'save all painted frames' and the
+    unsaved count know them), of a predicted layer as its unsaved corrections (:func:`unsaved_corrections`), so
+    neither is lost to a video or model switch.
 
     The video is read from the layer's metadata at each stroke, so a re-used layer reports to its current video.
     """
@@ -123,6 +162,9 @@ def track_paint(layer, state) -> None:
         vid = _video_of(layer)
         if vid and _role(layer) == "masks":
             state.mark_dirty(vid, frames)
+        elif vid and _role(layer) == "predicted":
+            _CORRECTIONS.setdefault(layer, set()).update(frames)
+            state.dirty_changed.emit(vid)
 
     layer.events.paint.connect(on_paint)
     state.tracked_layers.add(layer)
@@ -160,7 +202,7 @@ def _spare(viewer, role: str, keep: str, state):
     """A layer of ``role`` that shows another video with nothing unsaved: it can be re-used for video ``keep``."""
     for layer in viewer.layers:
         vid = _video_of(layer)
-        if _role(layer) == role and vid and vid != keep and not state.dirty.get(vid):
+        if _role(layer) == role and vid and vid != keep and not has_unsaved(viewer, state, vid):
             return layer
     return None
 
@@ -200,7 +242,7 @@ def _drop_other_videos(viewer, vid: str, state) -> None:
     for layer in list(viewer.layers):
         other = _video_of(layer)
         placeholder = _role(layer) == "placeholder"
-        if placeholder or (other and other != vid and not state.dirty.get(other)):
+        if placeholder or (other and other != vid and not has_unsaved(viewer, state, other)):
             viewer.layers.remove(layer)
 
 
@@ -251,7 +293,11 @@ def shown_model(viewer, video_id: str) -> str | None:
 def show_predictions(viewer, video, state, replace: bool = True) -> bool:
     """Add (or refresh) the predicted-mask Labels and probability Image layers of the prediction set chosen in
     ``state`` (``state.prediction_model``, None: the most recent); False when that set predicted nothing here (the
-    layers of another set are then removed, so no one corrects the wrong model's masks)."""
+    layers of another set are then removed, so no one corrects the wrong model's masks). A predicted layer holding
+    unsaved corrections is kept as it is (True): they are saved with Review's Save correction, or discarded there
+    first, never dropped here."""
+    if unsaved_corrections(viewer, video.name):
+        return True
     preds = prediction_set(video, getattr(state, "prediction_model", None))
     arrs = preds.arrays()
     if arrs is None or len(preds.frames()) == 0:
@@ -289,5 +335,6 @@ def show_predictions(viewer, video, state, replace: bool = True) -> bool:
     )
     if not new_pred:
         pred_layer.data = _empty_buffer((n, h, w))
+    track_paint(pred_layer, state)
     load_masks(pred_layer, video, "predicted", state, model=preds.model)
     return True

@@ -48,6 +48,7 @@ class DvosState:
         self.workers: list = []  # their worker threads (kept referenced while they run)
         self._after_loading: list = []
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        self.close_guard = None  # installed by the first dvos dock shown (dvos_napari._close_guard)
         for layer in list(viewer.layers):
             self._adopt_layer(layer)
 

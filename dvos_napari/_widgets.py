@@ -24,6 +24,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from dvos_napari._close_guard import guard_close
 from dvos_napari._errors import UserMessage, user_message
 from dvos_napari._state import get_state
 from dvos_napari._warmup import warm_up
@@ -246,6 +247,11 @@ class DvosDock(QScrollArea):
         self.body.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setWidget(self.body)
         self.setMinimumWidth(260)
+
+    def showEvent(self, event) -> None:
+        """Once shown inside napari's main window, closing that window over unsaved paint asks first."""
+        guard_close(self.state, self)
+        super().showEvent(event)
 
     @property
     def messages(self) -> MessageBox:

@@ -10,7 +10,7 @@ import numpy as np
 from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSpinBox, QVBoxLayout
 
-from dvos_napari._layers import find_layer, time_axis
+from dvos_napari._layers import check_frame, find_layer, time_axis
 from dvos_napari._names import masks_name
 from dvos_napari._widgets import DvosDock, button, button_grid, wrapped_label
 from dvos_napari._writer import save_frames
@@ -144,7 +144,7 @@ class AnnotateDock(DvosDock):
     def save_frame(self, t: int | None = None) -> bool:
         """Save the masks layer's frame t (default: current) into the project."""
         video, layer = self.masks_layer()
-        t = self.state.current_frame() if t is None else int(t)
+        t = check_frame(video, self.state.current_frame() if t is None else t)
         saved = save_frames(video, layer.data, [t])
         self._after_save(video.name, saved)
         return bool(saved)
@@ -159,7 +159,7 @@ class AnnotateDock(DvosDock):
 
     def clear_frame(self, t: int | None = None) -> None:
         video, layer = self.masks_layer()
-        t = self.state.current_frame() if t is None else int(t)
+        t = check_frame(video, self.state.current_frame() if t is None else t)
         layer.data[t] = 0
         layer.refresh()
         video.clear_mask(t)

@@ -26,7 +26,7 @@ from qtpy.QtWidgets import (
 )
 
 from dvos_napari._compute import ComputeRows
-from dvos_napari._layers import refresh_masks, show_predictions
+from dvos_napari._layers import refresh_masks, show_predictions, shown_model, unsaved_corrections
 from dvos_napari._models import checkpoint_kind, model_checkpoints
 from dvos_napari._widgets import DvosDock, button, compact_combo, section, wrapped_label
 
@@ -430,6 +430,14 @@ class PredictDock(DvosDock):
         )
         self.state.set_prediction_model(name)  # show (and review) what was just predicted
         self._show_current(predictions=True)
+        vid = self.state.video_id
+        kept = unsaved_corrections(self.viewer, vid) if vid else []
+        if kept and shown_model(self.viewer, vid) != name:  # the layer keeps them: say why it shows another model
+            self.messages.info(
+                f"predicted {n} frames as {name!r}; '{vid} predicted' still shows {shown_model(self.viewer, vid)!r} "
+                f"with your unsaved corrections of frames {kept}: save them in Review (Save correction), then "
+                f"{name!r} is shown"
+            )
         self.state.notify_store_changed()
 
     def _pseudo_labelled(self, table) -> None:

@@ -16,13 +16,24 @@ from qtpy.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
 )
 
-from dvos_napari._layers import find_layer, prediction_set, refresh_masks, show_predictions, shown_model, time_axis
+from dvos_napari._layers import (
+    check_frame,
+    find_layer,
+    mark_corrections_saved,
+    prediction_set,
+    refresh_masks,
+    show_predictions,
+    shown_model,
+    time_axis,
+    unsaved_corrections,
+)
 from dvos_napari._names import predicted_name
 from dvos_napari._plots import PlotCanvas
 from dvos_napari._widgets import DvosDock, button, compact_combo, section, wrapped_label
@@ -222,7 +233,54 @@ class ReviewDock(DvosDock):
     def _model_chosen(self, text: str) -> None:
         if self._refreshing or not text:
             return
-        self.guard(self.choose_model, None if text == MOST_RECENT else text)
+        name = None if text == MOST_RECENT else text
+        if name != self.state.prediction_model and not self._discard_corrections_for(name):
+            self._refreshing = True  # keep the model whose masks hold the unsaved corrections
+            try:
+                self.model.setCurrentText(self.state.prediction_model or MOST_RECENT)
+            finally:
+                self._refreshing = False
+            return
+        self.guard(self.choose_model, name)
+
+    def pending_corrections(self, name: str | None) -> dict[str, tuple[str | None, list[int]]]:
+        """{video: (model shown, frames)} of the open predicted layers whose unsaved corrections showing model
+        ``name`` (None: the most recent) would replace."""
+        p, out = self.state.project, {}
+        for vid in [] if p is None else p.video_ids():
+            frames = unsaved_corrections(self.viewer, vid)
+            if not frames:
+                continue
+            shown = shown_model(self.viewer, vid)
+            try:
+                target = prediction_set(p.video(vid), name).model
+            except (KeyError, ValueError, OSError):
+                target = None
+            if target != shown:
+                out[vid] = (shown, frames)
+        return out
+
+    def _discard_corrections_for(self, name: str | None) -> bool:
+        """Ask before showing model ``name`` throws away unsaved corrections; True to go on (they are discarded)."""
+        pending = self.pending_corrections(name)
+        if not pending:
+            return True
+        listed = "; ".join(
+            f"{vid} frame{'s' if len(f) > 1 else ''} {', '.join(map(str, f))} (masks of {shown})"
+            for vid, (shown, f) in pending.items()
+        )
+        answer = QMessageBox.question(
+            self,
+            "Unsaved corrections",
+            f"Corrections not saved yet: {listed}. Showing {name or 'the most recent model'} replaces them.\n\n"
+            f"Discard them? (No: keep them; go to the frame and press Save correction first.)",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            self.fix_info.setText(f"kept the unsaved corrections of {listed}; press Save correction on each frame")
+            return False
+        for vid in pending:
+            mark_corrections_saved(self.viewer, vid)
+        return True
 
     # ---- actions ---------------------------------------------------------------------------------------------
     def evaluate(self):
@@ -301,22 +359,42 @@ class ReviewDock(DvosDock):
             layer = find_layer(self.viewer, predicted_name(video.name))
         if self.state.loading:
             raise ValueError("the predictions are still being read into the layer; try again in a moment")
+        t = check_frame(video, self.state.current_frame() if frame is None else frame)
         shown, chosen = shown_model(self.viewer, video.name), prediction_set(video, self.state.prediction_model).model
-        if shown != chosen:  # e.g. another model predicted meanwhile: never save a mask of the wrong model
+        # another model predicted meanwhile: never save a mask of the wrong model, unless this frame holds the
+        # user's own correction of the masks shown (what they saw and fixed; the layer kept them for this)
+        if shown != chosen and t not in unsaved_corrections(self.viewer, video.name):
             show_predictions(self.viewer, video, self.state)
+            pending = unsaved_corrections(self.viewer, video.name)
             raise ValueError(
-                f"the predicted layer of {video.name} showed the masks of {shown!r}, not of the chosen model "
-                f"{chosen!r}; it now shows {chosen!r}: paint your fix again and save"
+                f"the predicted layer of {video.name} shows the masks of {shown!r}, not of the chosen model {chosen!r}"
+                + (
+                    f", because it holds your unsaved corrections of frames {pending}: save those first (Save "
+                    f"correction on each), then {chosen!r} is shown"
+                    if pending
+                    else f"; it now shows {chosen!r}: paint your fix again and save"
+                )
             )
-        t = self.state.current_frame() if frame is None else int(frame)
+        painted = t in unsaved_corrections(self.viewer, video.name)
+        predicted_frames = {int(f) for f in prediction_set(video, shown).frames()}
+        if not painted and t not in predicted_frames:  # an empty layer frame is no prediction to accept
+            raise ValueError(
+                f"frame {t} of {video.name} was not predicted by {shown!r} (it holds {len(predicted_frames)} of "
+                f"{video.n_frames} frames, e.g. after a cancelled run) and nothing was painted there: predict the "
+                f"video again (Predict step), or paint the frame's heads first"
+            )
         saved = save_frames(video, layer.data, [t], edited_prediction=True)
         if saved:
+            mark_corrections_saved(self.viewer, video.name, saved)
             refresh_masks(self.viewer, video, self.state, saved)
             self.fix_info.setText(
-                f"frame {t} of {video.name} ({chosen}'s prediction, fixed) saved as 'corrected'; the next training "
+                f"frame {t} of {video.name} ({shown}'s prediction, fixed) saved as 'corrected'; the next training "
                 f"run on your labelled videos uses it"
             )
             show_info(f"saved corrected mask of {video.name} frame {t}")
+            if shown != chosen and not unsaved_corrections(self.viewer, video.name):
+                show_predictions(self.viewer, video, self.state)  # all saved: now show the chosen model's masks
+                self.fix_info.setText(f"{self.fix_info.text()}; the predicted layer now shows {chosen}'s masks")
             self.state.notify_store_changed()
         return bool(saved)
 

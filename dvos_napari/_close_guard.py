@@ -1,0 +1,88 @@
+"""Ask before the user closes the napari window over unsaved paint or corrections.
+
+A filter on the viewer's main window catches the close that the user starts (the window's close button, the window
+manager, a system quit: Qt marks those events spontaneous) and, when masks painted in Annotate or corrections painted
+in Review are not saved yet, asks whether to close anyway; No keeps the window and the paint. A close from code
+(``viewer.close()``, scripts and tests) is not asked about: it has already torn the viewer down.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from qtpy.QtCore import QEvent, QObject
+from qtpy.QtWidgets import QMainWindow, QMessageBox
+
+from dvos_napari import _layers
+
+
+def unsaved_work(viewer, state) -> list[str]:
+    """One line per video with unsaved work: its painted mask frames and its corrected prediction frames."""
+    project = state.project
+    if project is None or viewer is None:
+        return []
+    lines = []
+    try:
+        ids = project.video_ids()
+    except Exception:  # a project deleted or damaged under us: name what the state knows
+        ids = sorted(state.dirty)
+    for vid in ids:
+        painted = sorted(state.dirty.get(vid, ()))
+        corrected = _layers.unsaved_corrections(viewer, vid)
+        parts = []
+        if painted:
+            parts.append(f"painted mask frame{'s' if len(painted) > 1 else ''} {_frames(painted)}")
+        if corrected:
+            parts.append(f"corrected frame{'s' if len(corrected) > 1 else ''} {_frames(corrected)}")
+        if parts:
+            lines.append(f"{vid}: {' and '.join(parts)}")
+    return lines
+
+
+def _frames(frames: list[int], most: int = 8) -> str:
+    shown = ", ".join(map(str, frames[:most]))
+    return shown + (f" ... ({len(frames)} in all)" if len(frames) > most else "")
+
+
+def close_anyway(parent, lines: list[str]) -> bool:
+    """Ask whether to close with ``lines`` of unsaved work; True to close (the work is lost)."""
+    answer = QMessageBox.question(
+        parent,
+        "Unsaved dvos work",
+        "Not saved to the project yet:\n  " + "\n  ".join(lines) + "\n\nClose anyway and lose it? (No: keep the "
+        "window; save with Annotate's Save all painted frames and Review's Save correction.)",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
+class CloseGuard(QObject):
+    """Event filter of the viewer's main window: a user's close over unsaved work asks first."""
+
+    def __init__(self, window, state):
+        super().__init__(window)
+        self._state = weakref.ref(state)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() != QEvent.Type.Close or not event.spontaneous():
+            return False
+        state = self._state()
+        lines = unsaved_work(state.viewer, state) if state is not None else []
+        if lines and not close_anyway(obj, lines):
+            event.ignore()
+            return True  # the window stays, and so does the paint
+        return False
+
+
+def guard_close(state, widget) -> CloseGuard | None:
+    """Install the close guard of ``state`` (once) on the main window that holds ``widget``, a dvos dock being shown
+    (found through Qt's parents, not napari's private window attributes); None while it sits in no main window."""
+    if getattr(state, "close_guard", None) is not None:
+        return state.close_guard
+    window = widget.window()
+    if not isinstance(window, QMainWindow):
+        return None
+    state.close_guard = CloseGuard(window, state)
+    window.installEventFilter(state.close_guard)
+    return state.close_guard
