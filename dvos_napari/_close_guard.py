@@ -44,17 +44,25 @@ def _frames(frames: list[int], most: int = 8) -> str:
     return shown + (f" ... ({len(frames)} in all)" if len(frames) > most else "")
 
 
-def close_anyway(parent, lines: list[str]) -> bool:
-    """Ask whether to close with ``lines`` of unsaved work; True to close (the work is lost)."""
+def close_anyway(parent, lines: list[str], doing: str = "Close anyway") -> bool:
+    """Ask whether to go on (``doing``: "Close anyway", ...) with ``lines`` of unsaved work; True to go on (the
+    work is lost)."""
     answer = QMessageBox.question(
         parent,
         "Unsaved dvos work",
-        "Not saved to the project yet:\n  " + "\n  ".join(lines) + "\n\nClose anyway and lose it? (No: keep the "
-        "window; save with Annotate's Save all painted frames and Review's Save correction.)",
+        "Not saved to the project yet:\n  " + "\n  ".join(lines) + f"\n\n{doing} and lose it? (No: keep it; save "
+        "with Annotate's Save all painted frames and Review's Save correction.)",
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         QMessageBox.StandardButton.No,
     )
     return answer == QMessageBox.StandardButton.Yes
+
+
+def may_leave_project(parent, viewer, state, doing: str) -> bool:
+    """True when the open project has no unsaved work, or the user agrees to lose it (``doing`` names the action,
+    e.g. "Open another project anyway")."""
+    lines = unsaved_work(viewer, state)
+    return not lines or close_anyway(parent, lines, doing)
 
 
 class CloseGuard(QObject):

@@ -201,3 +201,28 @@ def test_closing_the_window_over_unsaved_work_asks_and_no_keeps_it(make_napari_v
     programmatic = QCloseEvent()  # a close from code (viewer.close(), scripts, tests) is never asked about
     monkeypatch.setattr(_close_guard, "close_anyway", lambda parent, lines: pytest.fail("asked"))
     assert rv.state.close_guard.eventFilter(window, programmatic) is False
+
+
+def test_opening_another_project_over_unsaved_paint_asks_first(make_napari_viewer, qtbot, predicted, monkeypatch):
+    from dvos_napari import _close_guard
+    from dvos_napari.docks import project as project_dock
+
+    project, _gt = predicted
+    viewer = make_napari_viewer()
+    pd = dock(viewer, "Project")
+    pd.state.set_project(project)
+    pd.state.mark_dirty("a", [4])
+    asked, dialogs = [], []
+    monkeypatch.setattr(_close_guard, "close_anyway", lambda parent, lines, doing: asked.append(doing) or False)
+    monkeypatch.setattr(
+        project_dock.QFileDialog, "getExistingDirectory", lambda *a, **k: dialogs.append(a) or str(project.path)
+    )
+    pd._open_dialog()
+    assert asked == ["Open another project anyway"] and dialogs == []  # No: nothing opened, the paint stays
+    assert pd.state.dirty == {"a": {4}}
+    pd._new_dialog()
+    assert asked[-1] == "Start a new project anyway" and pd.state.dirty == {"a": {4}}
+
+    monkeypatch.setattr(_close_guard, "close_anyway", lambda parent, lines, doing: True)
+    pd._open_dialog()  # Yes: the folder dialog opens
+    assert len(dialogs) == 1

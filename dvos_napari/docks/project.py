@@ -20,6 +20,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
+from dvos_napari._close_guard import may_leave_project
 from dvos_napari._widgets import DvosDock, button, button_grid, compact_combo, section, wrapped_label
 
 SPLITS = ("train", "val", "test", "unassigned")
@@ -233,11 +234,15 @@ class ProjectDock(DvosDock):
 
     # ---- dialogs -------------------------------------------------------------------------------------------
     def _new_dialog(self) -> None:
+        if not may_leave_project(self, self.viewer, self.state, "Start a new project anyway"):
+            return
         path, _ = QFileDialog.getSaveFileName(self, "New dvos project (a folder)", "field.dvos")
         if path:
             self.guard(self.create_project, path if path.endswith(".dvos") else path + ".dvos")
 
     def _open_dialog(self) -> None:
+        if not may_leave_project(self, self.viewer, self.state, "Open another project anyway"):
+            return
         path = QFileDialog.getExistingDirectory(self, "Open a dvos project folder")
         if path:
             self.guard(self.open_project, path)
