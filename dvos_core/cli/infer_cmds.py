@@ -23,7 +23,12 @@ def register(sub) -> None:
     add_project(p)
     p.add_argument("checkpoint", help="a model name in the project (models/NAME/best.pt) or a checkpoint path")
     _add_video_selection(p, default_split=None)
-    p.add_argument("--image-model", metavar="CKPT", help="frame model (name or path) for the first tau frames")
+    p.add_argument(
+        "--image-model",
+        metavar="CKPT",
+        help="frame model (name or path) for the first tau frames of the paper's dvos model (other models predict "
+        "every frame themselves and do not use it)",
+    )
     _add_runtime(p)
     p.add_argument("--threshold", type=float, default=0.5, help="probability threshold for the stored masks")
     p.add_argument("--no-resume", action="store_true", help="predict again frames that are already predicted")
@@ -136,7 +141,9 @@ def register(sub) -> None:
         description="Compare stored predictions with ground-truth masks (manual, corrected and "
         "pseudo by default) per frame, per video and overall (weighted by frames); "
         "writes CSV tables, overall.json, plots and worst-frame overlays to "
-        "PROJECT/reports/NAME.",
+        "PROJECT/reports/NAME. When several models predicted the videos (or with --models) it compares them "
+        "side by side instead (comparison.csv, comparison.json, frames.csv; no plots or overlays): pass --model "
+        "NAME for the full report of one of them.",
     )
     add_project(p)
     _add_video_selection(p, default_split="test")
@@ -148,6 +155,12 @@ def register(sub) -> None:
         help="compare these models' predictions side by side in one table (Dice, IoU, boundary F, count error, "
         "temporal instability, with previous-true-mask and all-foreground baselines); 'all' = every model that "
         "predicted the videos. Default: the one most recently predicted, or all when several did",
+    )
+    p.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="score this model's predictions only, with the full report (per-video table, plots, worst-frame "
+        "overlays), even when other models predicted the videos too",
     )
     p.add_argument(
         "--gt", nargs="+", default=["manual", "corrected", "pseudo"], help="mask provenances that count as ground truth"
@@ -205,13 +218,35 @@ def _add_runtime(p) -> None:
 
 
 def _videos(project, args) -> list[str]:
+    from dvos_core.store.schema import SPLITS
+
     if args.videos:
         return list(args.videos)
+    if args.split is not None and args.split not in SPLITS:
+        raise ValueError(f"unknown split {args.split!r} (--split): use one of {', '.join(SPLITS)}")
     ids = [v.name for v in project.videos(args.split)]
     if not ids:
-        where = f"with split {args.split!r}" if args.split else "in the project"
-        raise ValueError(f"no videos {where}; pass --videos or assign splits")
+        if not args.split:
+            raise ValueError(f"{project.path}: no videos in the project; add one with `dvos add-video`")
+        raise ValueError(
+            f"{project.path}: no videos with split {args.split!r}; assign one with "
+            f"`dvos split {project.path} {args.split} VIDEO_ID` or pass video ids (--videos)"
+        )
     return ids
+
+
+def _check_runtime(args) -> None:
+    """Refuse tile settings that cannot run, naming the options (before a model is loaded)."""
+    tile, overlap = args.tile_size, args.overlap
+    if overlap < 0:
+        raise ValueError(f"--overlap must be >= 0 pixels, got {overlap}")
+    if tile is not None and (tile < 32 or tile % 32):
+        raise ValueError(f"--tile-size must be a positive multiple of 32 (e.g. 128, 256), got {tile}")
+    if tile is not None and overlap >= tile:
+        raise ValueError(
+            f"--overlap {overlap} must be smaller than --tile-size {tile} (the overlap's default is 64); pass e.g. "
+            f"--overlap {tile // 4}"
+        )
 
 
 def _device_line(device: str, precision: str = "auto", threads: int | None = None) -> str:
@@ -230,9 +265,19 @@ def _predict(args) -> int:
     from dvos_core.store import Project
 
     project = Project.open(args.project)
+    _check_runtime(args)
     ckpt = resolve_checkpoint_path(project, args.checkpoint)
     image = resolve_checkpoint_path(project, args.image_model) if args.image_model else None
     ids = _videos(project, args)
+    if args.as_labels:  # refuse before any video is predicted, not after the ones before a test video
+        tests = [v for v in ids if project.video(v).split == "test"]
+        if tests:
+            raise ValueError(
+                f"--as-labels: {tests} {'is a test video' if len(tests) == 1 else 'are test videos'}, whose masks "
+                f"are the ground truth they are scored against (manual masks only); leave "
+                f"{'it' if len(tests) == 1 else 'them'} out (--videos, or --split train / --split val) or predict "
+                f"without --as-labels"
+            )
     print(f"device: {_device_line(args.device, args.precision, args.threads)}; checkpoint: {ckpt}", file=sys.stderr)
     device_type = select_device(distributed.rank_device(args.device)).type
     hint = scale_hint([project.video(v).shape[1:3] for v in ids], device_type, args.scales, "--scales trained")
@@ -300,6 +345,7 @@ def _pseudo(args) -> int:
     from dvos_core.store import Project
 
     project = Project.open(args.project)
+    _check_runtime(args)
     ckpt = resolve_checkpoint_path(project, args.checkpoint)
     blend = [str(resolve_checkpoint_path(project, c)) for c in args.blend_with]
     ids = _videos(project, args)
@@ -343,8 +389,10 @@ def _evaluate(args) -> int:
     from dvos_core.store import Project
 
     project = Project.open(args.project)
+    if args.model and args.models:
+        raise ValueError("pass either --model (one model's full report) or --models (a comparison), not both")
     models = args.models
-    if not models:  # several models predicted these videos: compare them all
+    if not models and not args.model:  # several models predicted these videos: compare them all
         ids = _video_ids(project, args.videos, args.split)
         found = {m for v in ids for m in project.video(v).predictions.models()}
         models = ["all"] if len(found) > 1 else None
@@ -373,6 +421,7 @@ def _evaluate(args) -> int:
         gt_provenances=args.gt,
         tolerance=args.tolerance,
         min_area=args.min_area,
+        model=args.model,
         plots=not args.no_plots,
         progress=TerminalProgress(),
         cancel=cancel_on_sigint(),

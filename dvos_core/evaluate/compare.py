@@ -124,7 +124,7 @@ def compare_models(
     ids = _video_ids(project, video_ids, split)
     videos = [project.video(v) for v in ids]
     available = sorted({m for v in videos for m in v.predictions.models()})
-    models = list(models) if models else available
+    models = list(dict.fromkeys(models)) if models else available  # a model named twice is scored once
     if not models:
         raise ValueError(f"{project.path}: no predictions for {ids}; run `dvos predict` first")
     missing = [m for m in models if m not in available]

@@ -76,16 +76,21 @@ def plot_frames(frames_df, path: Path) -> None:
 
 
 def save_worst_overlays(report, project, folder: Path, k: int, cancel: CancelToken | None = None) -> list:
-    """Save overlays of the ``k`` lowest-Dice frames as ``worst/<rank>_<video>_f<frame>_dice<d>.png``."""
+    """Save overlays of the ``k`` lowest-Dice frames as ``worst/<rank>_<video>_f<frame>_dice<d>.png``, each with the
+    masks of the prediction set that was scored (``report.overall["prediction_sets"]``; else the video's most
+    recent set)."""
     import cv2
 
     folder.mkdir(parents=True, exist_ok=True)
     files = []
+    sets = report.overall.get("prediction_sets") or {}
     for rank, r in enumerate(report.worst(k).itertuples(), 1):
         check(cancel)
         video = project.video(r.video)
         t = int(r.frame)
-        pred = video.predictions.arrays()[0][t]
+        name = sets.get(r.video)
+        preds = video.predictions[name] if name else video.predictions.latest()
+        pred = preds.read("masks", t)
         img = overlay(video.frame(t), pred, video.read_masks(t, t + 1)[0])
         path = folder / f"{rank:02d}_{r.video}_f{t:06d}_dice{r.dice:.3f}.png"
         if not cv2.imwrite(str(path), img[..., ::-1]):

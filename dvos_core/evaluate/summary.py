@@ -69,6 +69,12 @@ def _video_ids(project, video_ids, split) -> list[str]:
         for v in ids:
             project.video(v).require_complete()  # a KeyError naming the known videos, or the interrupted import
         return ids
+    from dvos_core.store.schema import SPLITS
+
+    if split is not None and split not in SPLITS:  # else the advice below names a split `dvos split` refuses
+        raise ValueError(
+            f"unknown split {split!r} (--split): use one of {', '.join(SPLITS)}, or pass video ids (--videos)"
+        )
     ids = [v.name for v in project.videos(split)]
     left_out = [v.name for v in project.videos(split, include_incomplete=True) if not v.import_complete]
     if left_out:
@@ -92,6 +98,13 @@ def scored_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES, mode
     mask; clear errors when either is missing."""
     predicted = (video.predictions[model] if model else video.predictions.latest()).frames()
     if predicted.size == 0:
+        sets = video.predictions.models()
+        if model and sets:
+            raise ValueError(
+                f"video {video.name!r} has no predictions of {model!r} (it has predictions of {sets}); predict it "
+                f"with that model (`dvos predict {video.path or 'PROJECT'} {model} --videos {video.name}`), choose "
+                f"another model, or leave the video out (--videos)"
+            )
         raise ValueError(
             f"video {video.name!r} has no predictions; run `dvos predict` (or dvos_core.infer."
             f"predict_video) on it first"
@@ -151,9 +164,11 @@ def evaluate(
         plan[vid] = scored_frames(project.video(vid), gt_provenances, model)
     total = int(sum(len(f) for f in plan.values()))
     rows, done = [], 0
+    sets = {}  # video -> the prediction set scored (recorded, and what the worst-frame overlays draw)
     for vid, frames in plan.items():
         video = project.video(vid)
         preds = video.predictions[model] if model else video.predictions.latest()
+        sets[vid] = preds.model
         codes = video.provenance
         for t in frames:
             check(cancel)
@@ -174,7 +189,13 @@ def evaluate(
     videos_df = summarise_videos(frames_df)
     overall = summarise_overall(frames_df, videos_df)
     overall.update(
-        {"tolerance_px": tolerance, "min_area_px": min_area, "gt_provenances": list(gt_provenances), "videos": ids}
+        {
+            "tolerance_px": tolerance,
+            "min_area_px": min_area,
+            "gt_provenances": list(gt_provenances),
+            "videos": ids,
+            "prediction_sets": sets,
+        }
     )
     rep = EvaluationReport(frames_df, videos_df, overall)
     if save:

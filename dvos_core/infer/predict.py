@@ -191,10 +191,24 @@ def predict_video(
             if main.kind == "context":  # predictions made with other reference masks are made again
                 info["reference_masks"] = reference_masks
                 run_key += "" if reference_masks == "chained" else f"/{reference_masks}"  # sets made before: chained
-            fingerprint = _fingerprint(checkpoint, image_checkpoint, threshold)
+            # only the paper's model uses an image model (first frames): another model's set does not depend on it
+            fingerprint = _fingerprint(checkpoint, image_checkpoint if image is not None else None, threshold)
+            before, had = preds.attrs, len(preds.frames())
             same = preds.start(info, None if fingerprint is None else fingerprint + run_key)
+            if not same and had:  # say what went: the set's frames came from another checkpoint or settings
+                import warnings
+
+                made_by = before.get("source") or before.get("checkpoint") or "an unknown checkpoint"
+                if made_by == info["checkpoint"]:
+                    made_by = f"an earlier version of {made_by}, or with other settings"
+                warnings.warn(
+                    f"{video_id}: the {had} frames of prediction set {preds.model!r} (made by {made_by}) are replaced "
+                    f"by this run's; pass another name (--name) to keep both sets",
+                    stacklevel=2,
+                )
             if not same and len(preds.frames()) == 0 and progress is not None:
-                report(progress, 0, len(targets), f"{video_id}: predicting with {preds.model!r}")
+                steps = len(targets) * (passes if main.kind == "context" else 1)  # a context model's passes count
+                report(progress, 0, steps, f"{video_id}: predicting with {preds.model!r}")
         distributed.barrier(size)
         known = reference_labels(video) if use_labels else None
         if main.kind == "context" and size > 1:
@@ -305,6 +319,8 @@ def _predict_context(
     masks, done = preds.arrays()[0], preds.arrays()[2]
     flags = done[:n] if resume else np.zeros(n, np.uint8)
     todo = [t for t in targets if flags[t] < 1]
+    # progress in frames (each pass one share of len(targets) units), not in whole passes: the bar moves per frame
+    unit = max(1, len(targets))
     # frames of this run predicted before it was stopped lend their stored masks to the next ones, as they would
     # have in one go (chained: the stored mask is the prediction >= threshold); independent masks are not stored
     earlier = {t for t in targets if flags[t] >= 1} if reference_masks == "chained" else set()
@@ -319,7 +335,7 @@ def _predict_context(
         lambda t, p: preds.set(t, p, threshold, done_value=1),
         lend,
         threshold,
-        Steps(progress, 0, 1, passes),
+        Steps(progress, 0, unit, unit * passes),
         cancel,
         label,
     )
@@ -339,7 +355,7 @@ def _predict_context(
         first_pass,
         lambda t, p: preds.set(t, p, threshold, done_value=2),
         threshold,
-        Steps(progress, 1, 1, passes),
+        Steps(progress, unit, unit, unit * passes),
         cancel,
         label,
     )

@@ -148,8 +148,9 @@ def pseudo_label(
     (manual, corrected) and synthetic masks are never replaced (status "protected"); existing pseudo masks are kept
     (status "kept") unless ``overwrite``. Frames with quality below ``quality_threshold`` are flagged
     (``below_threshold``): they keep their mask and the trainer skips them via ``pseudo_quality_min``; with
-    ``drop_below`` their mask is cleared instead (status "dropped", quality still recorded). ``threads``: CPU
-    threads (see :mod:`dvos_core.threads`); ``precision``: see :func:`~dvos_core.infer.predict.predict_video`.
+    ``drop_below`` (which needs ``quality_threshold``) their mask is cleared instead (status "dropped", quality still
+    recorded). ``threads``: CPU threads (see :mod:`dvos_core.threads`); ``precision``: see
+    :func:`~dvos_core.infer.predict.predict_video`.
 
     With a context model's checkpoint the frames are labelled in order, each from its tau earlier frames, whose
     masks are this run's labels, or the stored label of a frame it does not relabel (a painted frame always lends
@@ -171,6 +172,11 @@ def pseudo_label(
         raise ValueError(f"n_passes must be >= 1, got {n_passes}")
     if quality_threshold is not None and not 0.0 <= quality_threshold <= 1.0:
         raise ValueError(f"quality_threshold must be in [0, 1], got {quality_threshold}")
+    if drop_below and quality_threshold is None:  # would clear nothing, silently
+        raise ValueError(
+            "drop_below (--drop-below) clears the masks of frames below the quality threshold, and none was given: "
+            "pass quality_threshold (--quality-threshold Q, e.g. 0.5)"
+        )
     videos = [project.video(v).require_complete() for v in video_ids]
     from dvos_core.store.schema import PSEUDO
 
