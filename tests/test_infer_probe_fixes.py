@@ -142,3 +142,17 @@ def test_replacing_a_set_from_another_checkpoint_says_so(cli_project):
     assert predict_video(p, "a", first, device="cpu") == 3
     with pytest.warns(UserWarning, match=r"3 frames of prediction set 'img' \(made by .*best\.pt\) are replaced"):
         assert predict_video(p, "a", other, device="cpu") == 3  # models/img/last.pt: the same set name
+
+
+def test_a_model_with_only_last_pt_and_a_damaged_checkpoint_name_the_file_to_use(tmp_path):
+    from dvos_core.infer.engine import resolve_checkpoint_path
+    from dvos_core.model import CheckpointError, read_checkpoint
+
+    p = Project.create(tmp_path / "c.dvos")
+    folder = p.model_dir("half", create=True)
+    save_checkpoint(folder / "last.pt", build_model("tiny", "frame"))
+    with pytest.raises(FileNotFoundError, match=r"no best.pt yet .* pass .*half/last\.pt"):
+        resolve_checkpoint_path(p, "half")
+    (folder / "best.pt").write_bytes(b"truncated")
+    with pytest.raises(CheckpointError, match=r"best\.pt: cannot read checkpoint .* use .*half/last\.pt$"):
+        read_checkpoint(folder / "best.pt")

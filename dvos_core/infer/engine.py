@@ -54,6 +54,13 @@ def resolve_checkpoint_path(project, spec) -> Path:
         if cand is not None and cand.exists():
             return cand
         known = project.model_names()
+        last = None if cand is None else cand.with_name("last.pt")
+        if last is not None and last.is_file():  # a run stopped before its first validation: no best.pt yet
+            raise FileNotFoundError(
+                f"checkpoint {spec!r}: model {spec!r} has no best.pt yet (its training has not saved one: stopped "
+                f"before a validation chose one, or its loss diverged), only last.pt: pass {last}, or train it "
+                f"further (`dvos train` with the same --name resumes it)"
+            )
         raise FileNotFoundError(
             f"checkpoint {spec!r}: no such file, and no model {spec!r} with best.pt in "
             f"{project.path / 'models'} (models there: {known or 'none'}); train one with "

@@ -132,9 +132,11 @@ def read_checkpoint(path) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt, truncated, or a pickle with code in it
+        others = [str(q) for q in (path.with_name("best.pt"), path.with_name("last.pt")) if q != path and q.is_file()]
+        use = f"use {' or '.join(others)}" if others else "use another checkpoint, or train the model again"
         raise CheckpointError(
             f"{path}: cannot read checkpoint ({type(e).__name__}: {_short(e)}); the file is "
-            f"corrupt or not a dvos checkpoint - use another file (e.g. last.pt / best.pt)"
+            f"corrupt or not a dvos checkpoint - {use}"
         ) from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         hint = "pass a best.pt / last.pt written by `dvos train`"
