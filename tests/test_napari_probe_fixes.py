@@ -226,3 +226,33 @@ def test_opening_another_project_over_unsaved_paint_asks_first(make_napari_viewe
     monkeypatch.setattr(_close_guard, "close_anyway", lambda parent, lines, doing: True)
     pd._open_dialog()  # Yes: the folder dialog opens
     assert len(dialogs) == 1
+
+
+def test_clear_frame_asks_before_it_removes_a_saved_mask(make_napari_viewer, qtbot, predicted, monkeypatch):
+    from dvos_napari.docks import annotate
+
+    project, gt = predicted
+    video = project.video("a")
+    video.set_mask(1, gt[1], "manual")
+    viewer = make_napari_viewer()
+    an = dock(viewer, "Annotate")
+    an.state.set_project(project)
+    an.state.select_video("a")
+    wait_loaded(qtbot, an.state)
+    asked = []
+    monkeypatch.setattr(
+        annotate.QMessageBox, "question", lambda *a: asked.append(a[2]) or annotate.QMessageBox.StandardButton.No
+    )
+    viewer.dims.set_current_step(0, 1)
+    an._clear_dialog()  # No: the saved manual mask stays
+    assert len(asked) == 1 and "saved manual mask" in asked[0] and "no undo" in asked[0]
+    assert video.provenance[1] != 0 and np.array_equal(video.mask(1) > 0, gt[1] > 0)
+
+    viewer.dims.set_current_step(0, 2)  # nothing saved on frame 2: cleared without a question
+    an._clear_dialog()
+    assert len(asked) == 1
+
+    monkeypatch.setattr(annotate.QMessageBox, "question", lambda *a: annotate.QMessageBox.StandardButton.Yes)
+    viewer.dims.set_current_step(0, 1)
+    an._clear_dialog()
+    assert video.provenance[1] == 0

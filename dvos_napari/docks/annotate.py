@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from qtpy.QtCore import QEvent
-from qtpy.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSpinBox, QVBoxLayout
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox, QSpinBox, QVBoxLayout
 
 from dvos_napari._layers import check_frame, find_layer, time_axis
 from dvos_napari._names import masks_name
@@ -21,6 +21,22 @@ def spread_frames(n_frames: int, k: int) -> list[int]:
     if n_frames <= 0 or k <= 0:
         return []
     return sorted({int(round(x)) for x in np.linspace(0, n_frames - 1, min(k, n_frames))})
+
+
+def clear_question(video, t: int) -> str | None:
+    """What clearing frame ``t`` of ``video`` removes from the project, as a question; None when no mask is saved
+    there (only the layer's paint goes)."""
+    from dvos_core.store.schema import NONE, PROVENANCE_NAMES
+
+    code = int(video.provenance[t])
+    if code == NONE:
+        return None
+    kind = PROVENANCE_NAMES.get(code, "saved")
+    test_note = " It is ground truth of a test video: its scores change." if video.split == "test" else ""
+    return (
+        f"Frame {t} of {video.name} holds a saved {kind} mask. Clear frame removes it from the project, and there "
+        f"is no undo.{test_note}\n\nClear it?"
+    )
 
 
 class AnnotateDock(DvosDock):
@@ -60,8 +76,8 @@ class AnnotateDock(DvosDock):
             ),
             button(
                 "Clear frame",
-                lambda: self.guard(self.clear_frame),
-                "erase this frame's mask in the layer and in the project",
+                lambda: self.guard(self._clear_dialog),
+                "erase this frame's mask in the layer and in the project (asks first when a mask is saved there)",
             ),
         )
         self.info = wrapped_label("")
@@ -156,6 +172,14 @@ class AnnotateDock(DvosDock):
         saved = save_frames(video, layer.data, frames)
         self._after_save(video.name, saved)
         return saved
+
+    def _clear_dialog(self) -> None:
+        """Clear frame's button: asks first when the project holds a mask for the frame (there is no undo)."""
+        video, _layer = self.masks_layer()
+        t = check_frame(video, self.state.current_frame())
+        text = clear_question(video, t)
+        if text is None or QMessageBox.question(self, "Clear a saved mask", text) == QMessageBox.StandardButton.Yes:
+            self.clear_frame(t)
 
     def clear_frame(self, t: int | None = None) -> None:
         video, layer = self.masks_layer()
