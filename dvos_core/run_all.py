@@ -1,8 +1,8 @@
 """`dvos run-all`: the whole method on a project's own videos, from painted frames to scored predictions.
 
 cut heads and fake heads from the painted frames, make background clips (from bare-field videos, else inpainted
-from the painted frames) -> synthetic clips as crowded as the painted frames and moving like the footage -> the
-image model -> pseudo-labels of the training videos -> both phases of each video model -> predictions of the test
+from the painted frames) -> synthetic clips at least as crowded as the painted frames and moving like the footage ->
+the image model -> pseudo-labels of the training videos -> both phases of each video model -> predictions of the test
 videos (and any others asked for) -> a comparison table where test videos hold painted ground truth.
 
 Every stage keeps what an earlier run of the same name finished (heads of frames already cut, background clips,
@@ -27,6 +27,7 @@ PHASES = ("image", "synthetic", "real")
 # synthetic clips per set and frames per clip where the config leaves them open: a CPU gets the demo's budget
 CPU_SYNTH, GPU_SYNTH = (48, 12), (200, 24)
 MAX_SYNTH_SIDE = 512  # synthetic frames are at most this side (and never larger than the background clips)
+_OPEN = {"synth_clips", "synth_frames", "synth_size", "background_clip_length"}  # None: a default
 
 
 @dataclass
@@ -44,7 +45,7 @@ class RunAllConfig:
     synth_heads: tuple = (8, 30)  # heads per synthetic frame before match_density raises them (never lowers)
     synth_fakes: tuple = (3, 12)
     synthetic_set: str | None = None  # train on this existing synthetic set instead of making the run's own
-    match_density: bool = True  # as crowded as the painted frames (dvos synth --match-density)
+    match_density: bool = True  # at least as crowded as the painted frames (dvos synth --match-density)
     match_motion: bool = True  # camera and sway measured on the training videos (dvos synth --match-motion)
     pseudo_passes: int = 2
     scales: str = "auto"  # the scales pseudo-labelling and prediction segment each frame at (dvos predict --scales)
@@ -54,7 +55,7 @@ class RunAllConfig:
     synthetic: dict = field(default_factory=dict)
     real: dict = field(default_factory=dict)
     predict: list = field(default_factory=list)  # videos to predict besides the test videos
-    report: str = "run-all"  # name of the evaluation report ("<report>-comparison": the side-by-side table)
+    report: str = "run-all"  # evaluation report (v2_run-all under --name v2; "...-comparison": the side-by-side table)
     seed: int = 0
     device: str = "auto"
     workers: int = 1  # synthesis processes
@@ -62,7 +63,28 @@ class RunAllConfig:
     def __post_init__(self):
         from dvos_core.config_io import coerce_fields
 
+        if self.relabel is False:  # YAML reads an unquoted `relabel: off` as false
+            self.relabel = "off"
         coerce_fields(self)
+        # values no stage could use: refused now, not after an hour of training (as the later stage would)
+        for key, low in (
+            ("synth_clips", 1),
+            ("synth_frames", 1),
+            ("synth_size", 16),
+            ("background_clip_length", 1),
+            ("fakes_per_head", 0),
+            ("pseudo_passes", 1),
+            ("workers", 1),
+        ):
+            value = getattr(self, key)
+            if value is not None and value < low:
+                option = {"synth_clips": " (--clips)", "synth_frames": " (--frames)"}.get(key, "")
+                open_ = " (or leave it out, null in a file: suited to the machine)" if key in _OPEN else ""
+                raise ValueError(f"RunAllConfig.{key}{option} must be at least {low}{open_}, got {value}")
+        for key in ("synth_heads", "synth_fakes"):
+            low, high = getattr(self, key)
+            if not 0 <= low <= high:
+                raise ValueError(f"RunAllConfig.{key} must be [low, high] with 0 <= low <= high, got {[low, high]}")
         self.video_models = list(self.video_models)
         bad = [m for m in self.video_models if m not in VIDEO_MODELS]
         if bad:
@@ -102,6 +124,11 @@ class RunAllConfig:
     def model_name(self, what: str) -> str:
         """The stored name of ``what`` ("image", "context", "context_synthetic", "synthetic", ...) in this run."""
         return f"{self.name}_{what}" if self.name else what
+
+    def report_name(self) -> str:
+        """The name of the run's evaluation report: ``report`` under the run's name ("v2_run-all"), so that a run
+        under another name keeps the earlier run's report ("<report_name>-comparison": the side-by-side table)."""
+        return self.model_name(self.report)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -240,9 +267,15 @@ def check_project(project, cfg: RunAllConfig) -> dict:
     split = {v: project.video(v).attrs.get("split") for v in ids}
     painted = [v for v in ids if split[v] != "test" and len(project.video(v).labelled_frames((MANUAL, CORRECTED)))]
     if not painted:
+        in_test = [v for v in ids if split[v] == "test" and len(project.video(v).labelled_frames((MANUAL, CORRECTED)))]
+        where = (
+            f" (the painted frames of {', '.join(in_test)} only score the models: a test video never trains)"
+            if in_test
+            else ""
+        )
         raise ValueError(
-            f"{project.path}: no painted frames outside the test videos; paint the heads of a few frames (napari's "
-            f"Annotate step) or load masks with `dvos import-masks`, then run again"
+            f"{project.path}: no painted frames outside the test videos{where}; paint the heads of a few frames of a "
+            f"training video (napari's Annotate step) or load masks with `dvos import-masks`, then run again"
         )
     train = [v for v in ids if split[v] == "train" and v not in cfg.bare_videos]
     if not train:
@@ -325,6 +358,12 @@ def _synth_shape(cfg: RunAllConfig) -> tuple[int, int]:
     return (cfg.synth_clips or clips, cfg.synth_frames or frames)
 
 
+def _log_lines(run: Stages, text: str) -> None:
+    """A table (several lines) in the log, each line indented under its stage."""
+    for line in str(text).splitlines():
+        run.log(f"      {line}")
+
+
 def _synthesize(project, cfg: RunAllConfig, run: Stages, plan: dict) -> str:
     """The run's synthetic set (resumed when a stopped run made part of it); returns its name."""
     from dvos_core.synth import SynthConfig, generate
@@ -338,7 +377,14 @@ def _synthesize(project, cfg: RunAllConfig, run: Stages, plan: dict) -> str:
     name = cfg.model_name("synthetic")
     n_clips, n_frames = _synth_shape(cfg)
     if name in project.synthetic_ids():  # resume with the settings it was started with (measured once)
-        synth = SynthConfig.from_dict(project.synthetic(name).attrs.get("config"))
+        sset = project.synthetic(name)
+        done = len(sset.done())
+        if done == n_clips and sset.n_clips == n_clips:
+            # finished: kept as it is (objects cut since, e.g. by a run under another name, do not matter)
+            run.log(f"      synthetic set {name!r} is complete: its {done} clips kept")
+            run.lap("synthesize")
+            return name
+        synth = SynthConfig.from_dict(sset.attrs.get("config"))
         run.log(f"      synthetic set {name!r} exists: continued with its own settings")
     else:
         side = cfg.synth_size or min(
@@ -350,13 +396,13 @@ def _synthesize(project, cfg: RunAllConfig, run: Stages, plan: dict) -> str:
             from dvos_core.synth.density import match_density
 
             dense = match_density(project, plan["painted"], synth, seed=cfg.seed, progress=share, cancel=run.cancel)
-            run.log(f"      {dense.table()}")
+            _log_lines(run, dense.table())
             synth = dense.config
         if cfg.match_motion:
             from dvos_core.motion import match_motion
 
             moved = match_motion(project, plan["train"], synth, cancel=run.cancel)
-            run.log(f"      {moved.table()}")
+            _log_lines(run, moved.table())
             for w in moved.warnings_after:  # what matching could not fix
                 run.log(f"      note: {w}")
             synth = moved.config
@@ -380,10 +426,11 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
     """Label the training videos with this run's image model: frames it labelled before (a stopped run) are kept,
     labels another model made (an earlier run) are replaced; painted and corrected frames are never touched."""
     from dvos_core.infer import pseudo_label
+    from dvos_core.model.checkpoint import same_checkpoint
 
-    ours = {str(image)} | {str(project.model_dir(cfg.model_name(f"{k}_synthetic")) / "best.pt") for k in VIDEO_MODELS}
+    ours = [image] + [project.model_dir(cfg.model_name(f"{k}_synthetic")) / "best.pt" for k in VIDEO_MODELS]
     made_by = {v: (project.video(v).attrs.get("pseudo_label") or {}).get("checkpoint") for v in videos}
-    keep = [v for v in videos if made_by[v] in ours]
+    keep = [v for v in videos if any(same_checkpoint(made_by[v], c) for c in ours)]
     redo = [v for v in videos if v not in keep]
     replaced = [v for v in redo if made_by[v]]
     if replaced:
@@ -404,12 +451,18 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
 
 
 def _train(project, config, name: str, set_name: str | None, progress, run: Stages):
-    """One training run on the run's own synthetic set (``set_name``; None: no synthetic clips)."""
-    from dvos_core.train import train
+    """One training run on the run's own synthetic set (``set_name``; None: no synthetic clips). An earlier run of
+    the same name is continued (or kept when finished); one with other settings is refused in run-all's terms."""
+    from dvos_core.train import ResumeRefused, train
 
     if config.phase != "real":
         config = config.replace(synthetic_sets=[set_name])
-    return train(project, config, name, progress=progress, cancel=run.cancel)
+    try:
+        return train(project, config, name, progress=progress, cancel=run.cancel)
+    except ResumeRefused as e:  # its advice names `dvos train`'s --no-resume, which run-all does not have
+        raise ValueError(
+            f"{e.reason}; choose another --name to start afresh (run-all keeps the runs of its name)"
+        ) from None
 
 
 def _video_model(project, cfg: RunAllConfig, run: Stages, kind: str, image_ckpt, set_name: str, plan, configs):
@@ -473,12 +526,12 @@ def _predict_and_compare(project, cfg: RunAllConfig, run: Stages, checkpoints: d
     rep = comparison = None
     scored = [v for v in plan["test"] if project.video(v).provenance_counts()["manual"]]
     if scored:
-        rep = evaluate(project, video_ids=scored, name=cfg.report, model=main, progress=sub, cancel=run.cancel)
+        rep = evaluate(project, video_ids=scored, name=cfg.report_name(), model=main, progress=sub, cancel=run.cancel)
         comparison = compare_models(
-            project, list(checkpoints), video_ids=scored, name=f"{cfg.report}-comparison", cancel=run.cancel
+            project, list(checkpoints), video_ids=scored, name=f"{cfg.report_name()}-comparison", cancel=run.cancel
         ).table
     else:
-        run.log("      no test video with painted masks: nothing to score (`dvos split PROJECT test VIDEO`)")
+        run.log(f"      no test video with painted masks: nothing to score (`dvos split {project.path} test VIDEO`)")
     predicted = sorted({v for v, _ in jobs})
     # the number an agronomist wants from each predicted video: its different heads, each counted once
     heads = {v: track_heads(project, v, model=main, cancel=run.cancel).n_heads for v in predicted}

@@ -47,8 +47,9 @@ class AllStepsBox(QWidget):
         )
         self.synthetic = compact_combo(
             [OWN_SET],
-            "the synthetic clips to train on: new ones made for this run (as crowded as your painted frames, moving "
-            "like your videos), or a set the project already holds (faster; make new ones after painting more frames)",
+            "the synthetic clips to train on: new ones made for this run (at least as crowded as your painted frames, "
+            "moving like your videos), or a set the project already holds (faster; make new ones after painting more "
+            "frames)",
         )
         self.name = QLineEdit()
         self.name.setPlaceholderText("none: models image, context, ...")

@@ -13,8 +13,8 @@ def register(sub) -> None:
         "video model, predictions, scores",
         description="From painted frames to scored predictions in one command: cut heads and fake heads from the "
         "painted frames, make background clips (from --bare-video, else inpainted from the painted frames), "
-        "synthetic clips as crowded as the painted frames and moving like the training videos, the image model, "
-        "pseudo-labels of the training videos, both phases of the video model, predictions of the test videos "
+        "synthetic clips at least as crowded as the painted frames and moving like the training videos, the image "
+        "model, pseudo-labels of the training videos, both phases of the video model, predictions of the test videos "
         "(and --predict ones), where test videos hold painted masks a table of every model side by side, and the "
         "number of different heads in each predicted video (as dvos count-heads counts them). "
         "Training settings suit the machine (the paper's on a GPU, the demo's on a CPU); --config changes any of "

@@ -28,6 +28,7 @@ from dvos_core.model import (
     select_device,
     unwrap,
 )
+from dvos_core.model.checkpoint import same_checkpoint
 from dvos_core.model.device import use_bf16
 from dvos_core.model.presets import ModelConfig, get_config
 from dvos_core.model.transfer import image_parameter_names
@@ -41,6 +42,18 @@ from dvos_core.train.losses import dvos_loss, frame_dice
 
 # Settings that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = {"num_workers", "device", "epochs"}
+START_AFRESH = "pass --no-resume (resume=False) to start over, or choose another --name"
+
+
+class ResumeRefused(ValueError):
+    """A model folder holds a run that this one cannot continue: ``reason`` says why, ``advice`` (the message's
+    end) how to start afresh in `dvos train`'s terms; callers with other options (run-all) give their own."""
+
+    def __init__(self, reason: str, advice: str = START_AFRESH):
+        super().__init__(f"{reason}; {advice}")
+        self.reason, self.advice = reason, advice
+
+
 ANCHOR_HEADS = ("mask", "frame", "mask_alone")  # the context model's outputs when its anchor loss is on
 CHECKPOINT_FILES = ("best.pt", "last.pt")
 # what a run writes into its model folder before its first checkpoint (removed again when it fails before one)
@@ -221,15 +234,14 @@ class _Run:
         if saved.get("max_steps_per_epoch") == 0:  # recorded before 0 (no cap) was stored as null
             saved = {**saved, "max_steps_per_epoch": None}
         diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
+        if "init_from" in diff and same_checkpoint(saved.get("init_from"), now.get("init_from")):
+            diff.remove("init_from")  # the same file, spelt from another folder (or the project was moved)
         if diff:
             hint = ""
             if "real_share" in diff and "real_share" not in saved:
                 hint = " (it began before real_share existed: --real-share off, real_share: null, resumes it as it was)"
             which = "a finished" if finished else "an unfinished"
-            raise ValueError(
-                f"{self.out}: holds {which} run with different settings ({', '.join(diff)}){hint}; "
-                f"pass --no-resume (resume=False) to start over, or choose another --name"
-            )
+            raise ResumeRefused(f"{self.out}: holds {which} run with different settings ({', '.join(diff)}){hint}")
 
     # ---- data ----------------------------------------------------------------------------------------------------
     def _data(self, resumed: dict | None = None):
@@ -384,10 +396,11 @@ class _Run:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
         if resume and self.best_path.exists() and not self.last_path.exists():
-            raise ValueError(
+            raise ResumeRefused(
                 f"{self.out}: holds a model with no training state to resume (best.pt only, e.g. imported weights), "
-                f"which a new run would replace; train from it under another name (--init-from {self.best_path} "
-                f"--name OTHER), or pass --no-resume (resume=False) to replace it"
+                f"which a new run would replace",
+                f"train from it under another name (--init-from {self.best_path} --name OTHER), or pass --no-resume "
+                f"(resume=False) to replace it",
             )
         payload = read_checkpoint(self.last_path) if resume and self.last_path.exists() else None
         self._data(payload)
@@ -397,7 +410,7 @@ class _Run:
             info = payload.get("info", {})
             state = info.get("train_state")
             if state is None:
-                raise ValueError(f"{self.last_path}: has no training state; pass --no-resume to start over")
+                raise ResumeRefused(f"{self.last_path}: has no training state")
             saved = info.get("train_config", {})
             self._check_resumable(saved, finished=int(state["epoch"]) >= int(saved.get("epochs") or 0) > 0)
             if int(state["epoch"]) >= cfg.epochs:  # nothing left to train: the run and its config.yaml stay as they are
@@ -417,11 +430,10 @@ class _Run:
         if state is not None:
             saved_groups = len(state["optimizer"]["param_groups"])
             if saved_groups != len(self.opt.param_groups):
-                raise ValueError(
+                raise ResumeRefused(
                     f"{self.last_path}: holds an unfinished run whose optimizer had {saved_groups} learning-rate "
                     f"group(s), not {len(self.opt.param_groups)}; resume it with the image_lr_scale it was started "
-                    f"with (1 for a run started before the setting existed), or pass --no-resume (resume=False) to "
-                    f"start over"
+                    f"with (1 for a run started before the setting existed)"
                 )
             self.opt.load_state_dict(state["optimizer"])
             self.sched.load_state_dict(state["scheduler"])
@@ -472,10 +484,7 @@ class _Run:
         asked: nothing is trained or written; a done event says so."""
         asked = self.cfg.epochs
         if not self.best_path.exists():
-            raise ValueError(
-                f"{self.out}: its last.pt is at epoch {done} but it has no best.pt; pass --no-resume (resume=False) to "
-                f"start over, or choose another --name"
-            )
+            raise ResumeRefused(f"{self.out}: its last.pt is at epoch {done} but it has no best.pt")
         more = f", more than the {asked} asked" if done > asked else ""
         left = "" if done >= planned else f" (of the {planned} it was started with)"
         note = (

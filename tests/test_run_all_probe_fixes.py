@@ -1,0 +1,100 @@
+"""`dvos run-all` as a field user meets it: settings no stage could use refused at once, a run continued from another
+folder or after a run under another name, each run's own report, advice in run-all's own options."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dvos_core.cli import main
+from dvos_core.demo.pipeline import build_demo_project
+from dvos_core.run_all import RunAllConfig, run_all
+from dvos_core.store import Project
+
+TINY = {"preset": "tiny", "epochs": 1, "max_steps_per_epoch": 2, "batch_size": 2, "size": 64, "device": "cpu"}
+
+
+def tiny_config(**kw) -> RunAllConfig:
+    return RunAllConfig(
+        **{"synth_clips": 3, "synth_frames": 6, "train": dict(TINY), "pseudo_passes": 1, "device": "cpu", **kw}
+    )
+
+
+@pytest.fixture
+def project(tmp_path):
+    """The demo's sample clips at 96 px: painted frames in 'seed' (val), 'field_train' (train, unlabelled),
+    'field_test' (test, every frame painted) and 'bare_field' (unassigned)."""
+    return build_demo_project(tmp_path / "p.dvos", size=96)
+
+
+def _mtimes(p: Project) -> dict:
+    return {m: (p.model_dir(m) / "best.pt").stat().st_mtime_ns for m in p.model_names()}
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        ({"pseudo_passes": 0}, "pseudo_passes"),
+        ({"synth_clips": 0}, "synth_clips"),
+        ({"synth_frames": -2}, "synth_frames"),
+        ({"synth_size": 8}, "synth_size"),
+        ({"fakes_per_head": -1}, "fakes_per_head"),
+        ({"synth_heads": [30, 8]}, "synth_heads"),
+    ],
+)
+def test_settings_no_stage_could_use_are_refused_when_read(change, key):
+    # before: pseudo_passes 0 failed after the image model had trained, a negative clip count after the extraction
+    with pytest.raises(ValueError, match=rf"RunAllConfig\.{key}"):
+        RunAllConfig(**change)
+
+
+def test_the_cli_refuses_a_bad_clip_count_naming_its_option_before_writing(project, capsys):
+    assert main(["run-all", str(project.path), "--quick", "--clips", "0"]) == 2
+    assert "--clips" in capsys.readouterr().err
+    p = Project.open(project.path)
+    assert len(p.objects) == 0 and not p.background_ids() and not p.model_names()
+
+
+def test_an_unquoted_relabel_off_in_a_config_file_is_off(tmp_path):
+    text = RunAllConfig().to_yaml().replace("relabel: 'off'", "relabel: off")  # as a user types it
+    assert "relabel: off\n" in text and yaml.safe_load(text)["relabel"] is False
+    (tmp_path / "run.yaml").write_text(text)
+    assert RunAllConfig.from_yaml(tmp_path / "run.yaml").relabel == "off"
+
+
+def test_painted_frames_only_in_a_test_video_are_named(project):
+    for t in (0, 2, 4):
+        project.video("seed").clear_mask(t)
+    with pytest.raises(ValueError, match=r"painted frames of field_test only score the models"):
+        run_all(project.path, tiny_config(), log=lambda s: None)
+
+
+def test_a_run_continues_from_another_folder_after_a_run_under_another_name(project, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    lines = []
+    run_all(Path(project.path.name), tiny_config(), log=lines.append)  # a relative path, as typed in a shell
+    assert all(ln.startswith(("[", "      ")) for ln in lines), "every table line sits under its stage"
+    p = Project.open(project.path)
+    before = _mtimes(p)
+    # other training settings: refused in run-all's words (it has no --no-resume)
+    with pytest.raises(ValueError, match="another --name") as e:
+        run_all(Path(project.path.name), tiny_config(train={**TINY, "lr": 1e-3}), log=lambda s: None)
+    assert "--no-resume" not in str(e.value)
+    # a corrected frame of the training video, then a run under another name on the first run's clips: it cuts the
+    # corrected frame's heads (the objects change) and keeps the first run's report beside its own
+    video = p.video("field_train")
+    mask = p.video("field_test").mask(0)
+    video.set_mask(1, mask, provenance="corrected")
+    heads = p.objects.count("head")
+    run_all(Path(project.path.name), tiny_config(name="v2", synthetic_set="synthetic"), log=lambda s: None)
+    p = Project.open(project.path)
+    assert p.objects.count("head") > heads
+    assert {"run-all", "run-all-comparison", "v2_run-all", "v2_run-all-comparison"} <= set(p.report_names())
+    # the first run again, from another folder with the project's full path: its finished set and models are kept
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    lines = []
+    res = run_all(project.path, tiny_config(), log=lines.append)
+    assert any("'synthetic' is complete" in ln for ln in lines)
+    after = _mtimes(Project.open(project.path))
+    assert {m: after[m] for m in before} == before and set(res.checkpoints) == {"image", "context"}

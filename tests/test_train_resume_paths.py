@@ -1,0 +1,70 @@
+"""Resuming a run whose starting checkpoint is spelt another way (from another working folder, or after the project
+was moved) continues it; a run with other settings is refused with a ResumeRefused naming them."""
+
+import shutil
+
+import pytest
+import torch
+
+from dvos_core.data.toy import make_toy_project
+from dvos_core.model import build_model, save_checkpoint
+from dvos_core.model.checkpoint import same_checkpoint
+from dvos_core.train import ResumeRefused, TrainConfig, train
+
+torch.set_num_threads(1)
+
+
+def _config(init_from, **kw):
+    base = {
+        "phase": "synthetic",
+        "preset": "tiny",
+        "epochs": 1,
+        "batch_size": 2,
+        "size": 64,
+        "max_steps_per_epoch": 1,
+        "seed": 3,
+        "num_workers": 0,
+        "init_from": str(init_from),
+    }
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_same_checkpoint_spelt_two_ways(tmp_path, monkeypatch):
+    f = tmp_path / "p.dvos" / "models" / "image" / "best.pt"
+    f.parent.mkdir(parents=True)
+    f.write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    assert same_checkpoint("p.dvos/models/image/best.pt", f)
+    assert same_checkpoint("/gone/old.dvos/models/image/best.pt", f)  # the project moved since
+    assert not same_checkpoint("/gone/old.dvos/models/other/best.pt", f)
+    assert not same_checkpoint("/gone/a/b/best.pt", "/gone/c/b/best.pt")  # not a project's model
+    assert not same_checkpoint(None, f)
+
+
+def test_a_run_started_from_another_folder_is_continued_not_refused(tmp_path, monkeypatch):
+    project = make_toy_project(tmp_path / "toy.dvos", n_clips=4, n_frames=6, size=64, n_videos=1, video_frames=8)
+    start = project.model_dir("image", create=True) / "best.pt"
+    save_checkpoint(start, build_model("tiny", "frame"), kind="frame", input_size=64)
+    monkeypatch.chdir(tmp_path)
+    best = train(project, _config("toy.dvos/models/image/best.pt"), "ctx", resume=False)
+    before = best.read_bytes()
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the same checkpoint, spelt from here
+    events = []
+    assert train(project, _config(start), "ctx", on_event=events.append) == best
+    assert events[-1]["type"] == "done" and "nothing to do" in events[-1]["note"]
+    assert best.read_bytes() == before
+
+    moved = shutil.move(str(tmp_path / "toy.dvos"), str(tmp_path / "moved.dvos"))  # the project moved
+    from dvos_core.store import Project
+
+    project = Project.open(moved)
+    again = train(project, _config(project.model_dir("image") / "best.pt", epochs=2), "ctx")
+    assert again.exists()
+
+    with pytest.raises(ResumeRefused, match=r"different settings \(lr\); pass --no-resume") as e:
+        train(project, _config(project.model_dir("image") / "best.pt", epochs=2, lr=0.5), "ctx")
+    assert e.value.reason.endswith("different settings (lr)")
