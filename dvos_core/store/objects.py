@@ -34,6 +34,14 @@ from dvos_core.store.schema import NotInStoreError, StoreError
 
 KINDS = ("head", "fake")
 CHUNK_BYTES = 1 << 20
+# the table's columns when the bank is empty (so ``table()["kind"]`` works before the first extraction)
+TABLE_COLUMNS = ("id", "kind", "video", "frame", "y", "x", "h", "w", "area", "offset", "mean_r", "mean_g", "mean_b")
+
+
+def _check_kind(kind) -> None:
+    """A kind of object is "head" or "fake": any other word (say "heads") found nothing and read as an empty bank."""
+    if kind not in KINDS:
+        raise ValueError(f"object kind must be one of {KINDS}, got {kind!r}")
 
 
 def _json_default(v):
@@ -101,11 +109,31 @@ def records_commit(rows: list[dict], start: int, end: int) -> dict:
     }
 
 
+def _crop(rgba) -> np.ndarray:
+    """An object's crop as contiguous (h, w, 4) uint8. Whole numbers 0..255 of another integer type are taken as
+    they are; floats and other values are refused (a crop of floats in [0, 1] was cast to zeros: invisible heads)."""
+    a = np.asarray(rgba)
+    if a.ndim != 3 or a.shape[2] != 4 or min(a.shape[:2]) < 1:
+        raise ValueError(f"object crop must be (h, w, 4) uint8 RGBA, got {a.shape}")
+    whole = np.issubdtype(a.dtype, np.integer) and not (a.size and (a.min() < 0 or a.max() > 255))
+    if a.dtype != np.uint8 and not whole:
+        raise ValueError(
+            f"object crop must be (h, w, 4) uint8 RGBA (values 0-255), got dtype {a.dtype}"
+            + (f" with values {a.min()}..{a.max()}" if a.size and np.issubdtype(a.dtype, np.number) else "")
+            + "; scale it to 0-255 and convert it (np.uint8) first"
+        )
+    return np.ascontiguousarray(a, dtype=np.uint8)
+
+
 class ObjectBank:
     """Heads and fake heads extracted from annotated frames."""
 
     def __init__(self, group: zarr.Group, path: str = ""):
         self.group, self.path = group, path
+
+    def __repr__(self) -> str:
+        where = f" of {self.path!r}" if self.path else ""
+        return f"ObjectBank({self.count('head')} heads, {self.count('fake')} fakes{where})"
 
     def _write(self, step: str):
         if self.group.read_only:
@@ -151,14 +179,17 @@ class ObjectBank:
         area, offset, mean_r, mean_g, mean_b, source, ...)."""
         import pandas as pd
 
-        return pd.DataFrame.from_records(self._rows())
+        rows = self._rows()
+        return pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=list(TABLE_COLUMNS))
 
     def __len__(self) -> int:
         return int(self.group.attrs.get("n_objects", 0))
 
     def count(self, kind: str | None = None) -> int:
+        """Objects in the bank, or of one kind ("head" or "fake")."""
         if kind is None:
             return len(self)
+        _check_kind(kind)
         return int(self.group.attrs.get("counts", {}).get(kind, 0))
 
     def _index(self) -> dict | None:
@@ -223,6 +254,7 @@ class ObjectBank:
     def frames_with(self, kind: str = "head") -> set[tuple[str, int]]:
         """The (video, frame) pairs that objects of ``kind`` were extracted from, read from the id index's columns
         (the table is decoded only when the store has no usable index)."""
+        _check_kind(kind)
         info = self._index()
         if info is None:
             return {
@@ -242,7 +274,10 @@ class ObjectBank:
         return {(videos[int(v)], int(f)) for v, f in pairs}
 
     def load(self, kind: str | None = None) -> list[tuple[np.ndarray, dict]]:
-        """All objects (optionally of one kind) as (rgba, record) pairs, read with one pass over the pixels."""
+        """All objects (optionally of one kind, "head" or "fake") as (rgba, record) pairs, read with one pass over
+        the pixels."""
+        if kind is not None:
+            _check_kind(kind)
         rows = [r for r in self._rows() if kind is None or r["kind"] == kind]
         if not rows:
             return []
@@ -279,9 +314,7 @@ class ObjectBank:
         counts = {**dict.fromkeys(KINDS, 0), **a.get("counts", {})}
         chunks, new_rows = [], []
         for rgba, rec in items:
-            rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
-            if rgba.ndim != 3 or rgba.shape[2] != 4 or min(rgba.shape[:2]) < 1:
-                raise ValueError(f"object crop must be (h, w, 4) uint8 RGBA, got {rgba.shape}")
+            rgba = _crop(rgba)
             if rec.get("kind") not in KINDS:
                 raise ValueError(f"object kind must be one of {KINDS}, got {rec.get('kind')!r}")
             row = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()}
@@ -333,6 +366,8 @@ class ObjectBank:
 
         The kept records are written where they cannot touch the committed range (at the start of ``records`` if
         they fit before it, else after its end) and only then committed, so a kill in between leaves the old bank."""
+        if kind is not None:
+            _check_kind(kind)
         with self._write("clearing objects" if kind is None else f"clearing the {kind} objects"):
             self._fresh_attrs()
             self._clear(kind)
@@ -372,6 +407,7 @@ class ObjectBank:
     def latest_records(self, pairs: Iterable[tuple[str, int]], kind: str = "head") -> dict:
         """{(video, frame): the record of the newest object of ``kind`` cut from that frame} for those of ``pairs``
         that have one. Reads only those records through the id index (the table is decoded only without one)."""
+        _check_kind(kind)
         pairs = {(str(v), int(t)) for v, t in pairs}
         info = self._index()
         if info is None:

@@ -16,7 +16,7 @@ import uuid
 import numpy as np
 
 from dvos_core.store import arrays
-from dvos_core.store.schema import check_id
+from dvos_core.store.schema import NotInStoreError, check_id
 
 GROUP = "predictions"
 KEYS = ("masks", "probability", "done")
@@ -28,9 +28,24 @@ class ModelPredictions:
     def __init__(self, video, model: str):
         self.video, self.model = video, check_id(model, "model name")
 
+    def __repr__(self) -> str:
+        state = f"{len(self.frames())} of {self.video.n_frames} frames predicted" if self.exists() else "no set yet"
+        return f"ModelPredictions({self.model!r} of {self.video.kind} {self.video.name!r}: {state})"
+
     @property
     def _path(self) -> str:
         return f"{GROUP}/{self.model}"
+
+    def _require(self) -> None:
+        """:class:`~dvos_core.store.schema.NotInStoreError` naming the sets there are, when this one does not exist
+        (Zarr's own error was ``KeyError: 'predictions/NAME/masks'``)."""
+        if not self.exists():
+            v = self.video
+            raise NotInStoreError(
+                f"{v.path or 'PROJECT'}: video {v.name!r} has no predictions of {self.model!r}; it has predictions "
+                f"of {Predictions(v).models()} (make them with `dvos predict {v.path or 'PROJECT'} {self.model} "
+                f"--videos {v.name}`, or dvos_core.infer.predict_video)"
+            )
 
     def read(self, key: str, rows):
         """``key`` (one of ``masks``, ``probability``, ``done``) of frames ``rows`` (an int, a slice or a sequence of
@@ -38,6 +53,9 @@ class ModelPredictions:
         from dvos_core.store import arrays
 
         v = self.video
+        if key not in KEYS:
+            raise ValueError(f"key must be one of {KEYS}, got {key!r}")
+        self._require()
         what = {"masks": "predicted mask", "probability": "predicted probability", "done": "prediction flag"}[key]
         p = v.path or "PROJECT"
         fix = (
@@ -96,8 +114,17 @@ class ModelPredictions:
         p = np.asarray(probabilities, dtype=np.float32)
         if p.shape != (len(ts), *v.shape[1:3]):
             raise ValueError(f"probabilities for {v.name} have shape {p.shape}, expected {(len(ts), *v.shape[1:3])}")
+        if not ts:
+            return
         for t in ts:
             v._check_t(t)
+        lo, hi = float(np.min(p)), float(np.max(p))  # NaN propagates into both
+        if not (lo >= 0.0 and hi <= 1.0):
+            bad = "NaN" if np.isnan(lo) or np.isnan(hi) else f"values from {lo:g} to {hi:g}"
+            raise ValueError(
+                f"probabilities for {v.name} frames {ts[0]}..{ts[-1]} hold {bad}; a probability map is a number in "
+                f"[0, 1] per pixel (a 0/255 image: divide by 255 first). Nothing was written"
+            )
         pm, pp, done = self.arrays(create=True)
         with v._write(f"writing the predictions of frames {ts[0]}..{ts[-1]}"):
             if ts == list(range(ts[0], ts[-1] + 1)):
@@ -132,9 +159,24 @@ class ModelPredictions:
         return self.read("masks", t), self.read("probability", t).astype(np.float32)
 
     def masks(self, frames) -> np.ndarray:
-        """Predicted masks of ``frames`` (uint8 (n, H, W)); frames must be predicted."""
+        """Predicted masks of ``frames`` (uint8 (n, H, W)); frames must be predicted (see :meth:`frames`): a frame
+        that is not raises ``ValueError`` naming it (its row would be zeros, or a mask left by an earlier
+        checkpoint)."""
+        self._require()
+        if np.isscalar(frames):
+            frames = [frames]
+        idx = np.asarray(frames if isinstance(frames, np.ndarray) else list(frames), np.int64).reshape(-1)
+        for t in idx:
+            self.video._check_t(int(t))
         self.arrays()
-        return self.read("masks", np.asarray(frames, np.int64))
+        missing = idx[self.read("done", idx) == 0] if len(idx) else idx
+        if len(missing):
+            shown = ", ".join(str(int(t)) for t in missing[:8]) + (" ..." if len(missing) > 8 else "")
+            raise ValueError(
+                f"{self.video.path or 'PROJECT'}: video {self.video.name!r}: {len(missing)} of the frames asked for "
+                f"are not predicted by {self.model!r} (frames {shown}); .frames() lists the predicted ones"
+            )
+        return self.read("masks", idx)
 
 
 class Predictions:
@@ -164,11 +206,18 @@ class Predictions:
         names = self.models()
         return self[names[-1] if names else "default"]
 
+    def __repr__(self) -> str:
+        return f"Predictions({self.video.kind} {self.video.name!r}: {self.models()})"
+
     def delete(self, model: str) -> None:
+        """Delete the predictions of ``model`` for this video; a set that is not there is a
+        :class:`~dvos_core.store.schema.NotInStoreError` listing the sets there are."""
+        check_id(model, "model name")
         g = self.video.group
-        if GROUP in g and model in g[GROUP]:
-            with self.video._write(f"deleting the predictions of {model!r}"):
-                del g[GROUP][model]
+        if not (GROUP in g and model in g[GROUP]):
+            ModelPredictions(self.video, model)._require()
+        with self.video._write(f"deleting the predictions of {model!r}"):
+            del g[GROUP][model]
 
     # the most recent set, for callers that do not name a model
     def arrays(self, create: bool = False):

@@ -26,7 +26,7 @@ from dvos_core.store.schema import (
     StoreError,
     check_id,
 )
-from dvos_core.store.sequence import Background, Video
+from dvos_core.store.sequence import Background, Video, json_safe
 from dvos_core.store.synthetic import SyntheticSet
 
 _GROUPS = ("videos", "objects", "backgrounds", "synthetic")
@@ -38,6 +38,7 @@ KINDS = {
     "model": ("models", "model"),
     "report": ("reports", "report"),
 }
+OPEN_MODES = ("r", "r+")
 CHECKPOINTS = ("best.pt", "last.pt")  # a models/<name> folder is a model once one of these is committed
 # Migrations from schema N to N+1 ({N: callable(project_path, progress)}) live in dvos_core.store.migrate.
 
@@ -53,8 +54,23 @@ def _root_attrs(path: Path) -> dict:
     except (OSError, ValueError) as e:
         raise StoreError(f"{meta}: unreadable project metadata ({e}); restore it from a backup") from e
     if attrs.get("format") != STORE_FORMAT:
-        raise StoreError(f"{path} is a Zarr store but not a dvos project (format={attrs.get('format')!r})")
+        inside = next((p for p in path.resolve().parents if _is_project(p)), None)
+        hint = f"; it is a folder inside the dvos project {inside}: open that" if inside else ""
+        raise StoreError(f"{path} is a Zarr store but not a dvos project (format={attrs.get('format')!r}){hint}")
     return attrs
+
+
+def _is_project(path: Path) -> bool:
+    try:
+        return json.loads((path / "zarr.json").read_text()).get("attributes", {}).get("format") == STORE_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _project_path(path) -> Path:
+    """``path`` as a Path, ``~`` expanded (the shell does that for the command line; Python does not, and
+    ``Project.create("~/field.dvos")`` made a folder named ``~`` in the working folder)."""
+    return Path(path).expanduser()
 
 
 def _migratable(version) -> bool:
@@ -96,8 +112,8 @@ class Project:
     def create(cls, path, overwrite: bool = False, wait: bool | float | None = None) -> Project:
         """Create an empty project at ``path``, all or nothing: it is built in a hidden sibling folder and renamed
         into place when finished. ``overwrite`` replaces an existing dvos project (never any other folder), once no
-        other process is writing it (``wait`` as in :meth:`writing`)."""
-        path = Path(path)
+        other process is writing it (``wait`` as in :meth:`writing`). A leading ``~`` is your home folder."""
+        path = _project_path(path)
         replacing = path.exists() and (not path.is_dir() or any(path.iterdir()))
         if replacing:
             if not overwrite:
@@ -141,8 +157,14 @@ class Project:
 
     @classmethod
     def open(cls, path, mode: str = "r+") -> Project:
-        """Open an existing project; ``mode='r'`` for read-only use."""
-        path = Path(path)
+        """Open an existing project; ``mode='r'`` for read-only use, ``'r+'`` (default) to read and write. A leading
+        ``~`` is your home folder. To make a new project use :meth:`create`."""
+        if mode not in OPEN_MODES:
+            raise ValueError(
+                f"mode must be 'r' (read only) or 'r+' (read and write), got {mode!r}; to make a new project use "
+                f"Project.create(path) (overwrite=True replaces an existing one)"
+            )
+        path = _project_path(path)
         attrs = _root_attrs(path)
         if attrs.get("schema_version") != SCHEMA_VERSION:
             raise _version_error(path, attrs)
@@ -157,7 +179,7 @@ class Project:
         (nothing is changed then). A store of an unknown or newer schema raises ``SchemaVersionError``. Each step
         sets ``schema_version`` last, so a killed migration leaves the store at its last finished step; run it again.
         """
-        path = Path(path)
+        path = _project_path(path)
         attrs = _root_attrs(path)
         version = attrs.get("schema_version")
         if version == SCHEMA_VERSION:
@@ -238,9 +260,8 @@ class Project:
         ``import_complete=False`` marks it as an import in progress until ``video.mark_complete()`` (what
         :func:`~dvos_core.io.import_video` does); a leftover of a killed import of the same id is replaced."""
         check_id(video_id, "video id")
+        attrs = _video_attrs(video_id, height, width, attrs)
         self._member("video", video_id)  # a damaged one of that id: named, not a Zarr error
-        attrs.setdefault("split", "unassigned")
-        attrs.setdefault("tags", {})
         with self.writing(operation=f"create video {video_id}"):
             return Video.create(self.root["videos"], video_id, height, width, attrs, str(self.path))
 
@@ -252,6 +273,8 @@ class Project:
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
             raise ValueError(f"frames must be a non-empty (T,H,W,3) uint8 array, got {frames.shape} {frames.dtype}")
+        check_id(video_id, "video id")
+        _video_attrs(video_id, frames.shape[1], frames.shape[2], dict(attrs))  # bad attrs refused before any write
         with self.writing(operation=f"add video {video_id}"):
             v = self.create_video(video_id, frames.shape[1], frames.shape[2], import_complete=False, **attrs)
             try:
@@ -285,6 +308,8 @@ class Project:
     def create_background(self, bg_id: str, height: int, width: int, **attrs) -> Background:
         """Create an empty background clip (``import_complete=False`` until ``mark_complete()``, as for videos)."""
         check_id(bg_id, "background id")
+        _check_size(f"background clip {bg_id!r}", height, width)
+        attrs = json_safe(attrs, f"background clip {bg_id!r}")
         self._member("background", bg_id)
         with self.writing(operation=f"create background {bg_id}"):
             return Background.create(self.root["backgrounds"], bg_id, height, width, attrs, str(self.path))
@@ -492,6 +517,45 @@ class Project:
             "reports": self.report_names(),
             "unreadable": unreadable,
         }
+
+
+def _check_size(what: str, height, width) -> None:
+    try:
+        ok = int(height) == height and int(width) == width and int(height) > 0 and int(width) > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{what}: height and width must be whole numbers of pixels above 0, got {height!r}x{width!r}")
+
+
+def _video_attrs(video_id: str, height, width, attrs: dict) -> dict:
+    """The attributes of a new video, checked before anything is written: ``split`` one of the splits (a video of
+    an unknown split, say "training", was silently left out of training), ``tags`` a dict (any other value made
+    ``dvos info`` and ``Project.summary()`` fail for the whole project), ``fps`` a positive number, every value
+    JSON-safe (numpy numbers become plain ones)."""
+    import math
+
+    from dvos_core.store.schema import SPLITS
+
+    what = f"video {video_id!r}"
+    _check_size(what, height, width)
+    attrs = dict(attrs)
+    attrs.setdefault("split", "unassigned")
+    attrs.setdefault("tags", {})
+    if attrs["split"] not in SPLITS:
+        raise ValueError(f"{what}: split must be one of {', '.join(SPLITS)}, got {attrs['split']!r}")
+    if not isinstance(attrs["tags"], dict):
+        raise ValueError(f"{what}: tags must be a dict such as {{'growth_stage': 'flowering'}}, got {attrs['tags']!r}")
+    fps = attrs.get("fps")
+    if fps is not None:
+        try:
+            good = math.isfinite(float(fps)) and float(fps) > 0 and not isinstance(fps, bool)
+        except (TypeError, ValueError):
+            good = False
+        if not good:
+            raise ValueError(f"{what}: fps must be a positive number of frames per second (or None), got {fps!r}")
+        attrs["fps"] = float(fps)
+    return json_safe(attrs, what)
 
 
 def _build_empty(build: Path) -> None:

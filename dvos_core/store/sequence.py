@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import json
+import math
+import operator
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -31,9 +34,45 @@ from dvos_core.store.schema import (
     SPLITS,
     DamagedStoreError,
     InterruptedImportError,
+    NotInStoreError,
     StoreError,
     provenance_code,
 )
+
+
+def json_safe(value, what: str = "attributes"):
+    """``value`` with numpy numbers and arrays turned into plain Python ones (tags such as
+    ``plot=np.int64(3)`` come straight from pandas); anything else JSON cannot hold raises ``ValueError`` naming
+    it, before anything is written (Zarr stores attributes as JSON)."""
+
+    def plain(v, key):
+        if isinstance(v, np.generic):
+            return v.item()
+        if isinstance(v, np.ndarray):
+            return v.tolist()
+        if isinstance(v, dict):
+            return {str(k): plain(x, f"{key}.{k}" if key else str(k)) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x, key) for x in v]
+        if v is None or isinstance(v, (str, bool, int, float)):
+            return v
+        raise ValueError(
+            f"{what}: {key or 'the value'} = {v!r} ({type(v).__name__}) cannot be stored; use text, numbers, "
+            f"True/False, None, lists or dicts of them"
+        )
+
+    out = plain(value, "")
+    json.dumps(out)  # what Zarr will do; plain values always pass
+    return out
+
+
+def _index(t, what: str = "frame") -> int:
+    """``t`` as a Python int; a float or anything else that is not a whole-number index is refused by name (a
+    float reached Zarr and failed there with 'integer arrays in an orthogonal selection ...')."""
+    try:
+        return operator.index(t)
+    except TypeError:
+        raise TypeError(f"{what} index must be a whole number (int), got {t!r} ({type(t).__name__})") from None
 
 
 def _check_frame(frame: np.ndarray, hw, where: str) -> np.ndarray:
@@ -58,6 +97,14 @@ class FrameSequence:
 
     def __init__(self, group: zarr.Group, name: str, path: str):
         self.group, self.name, self.path = group, name, path
+
+    def __repr__(self) -> str:
+        a = self.group.attrs
+        size = f"{a.get('height', '?')}x{a.get('width', '?')}"
+        extra = f", split={a.get('split')!r}" if "split" in a else ""
+        extra += "" if self.complete else ", interrupted import"
+        where = f", project={self.path!r}" if self.path else ""
+        return f"{type(self).__name__}({self.name!r}, {self.n_frames} frames of {size}{extra}{where})"
 
     # ---- creation ---------------------------------------------------------------------------------------------
     @classmethod
@@ -165,6 +212,7 @@ class FrameSequence:
         try:
             return self.group[key]
         except KeyError:
+            self._require_present()
             raise
         except Exception as e:  # json/Zarr errors of a corrupt metadata file
             meta = Path(str(getattr(self.group.store, "root", ""))) / self.group.path / key / "zarr.json"
@@ -188,9 +236,30 @@ class FrameSequence:
 
     def refresh(self) -> None:
         """Reload this handle's metadata (Zarr caches attributes per handle)."""
+        self._require_present()
         self.group = zarr.open_group(
             store=self.group.store, path=self.group.path, mode="r" if self.group.read_only else "r+"
         )
+
+    def _require_present(self) -> None:
+        """Raise :class:`~dvos_core.store.schema.NotInStoreError` when this sequence's folder is gone (deleted by
+        another handle or process while this handle was kept): Zarr only says ``KeyError: 'frames'`` then."""
+        root = getattr(self.group.store, "root", None)
+        if root is None or (Path(str(root)) / self.group.path / "zarr.json").is_file():
+            return
+        raise NotInStoreError(
+            f"{self.path or 'PROJECT'}: {self.kind} {self.name!r} is no longer in the project (it was deleted after "
+            f"this handle was opened); open the project again to see what it holds"
+        )
+
+    def _fresh_count(self, t: int) -> int:
+        """The committed frame count; re-read from disk when ``t`` lies past this handle's count, since another
+        handle or process may have appended frames since it was opened (a handle's attributes are cached)."""
+        n = self.n_frames
+        if t >= n:
+            self.refresh()
+            n = self.n_frames
+        return n
 
     @property
     def n_frames(self) -> int:
@@ -210,20 +279,43 @@ class FrameSequence:
         return self.group["frames"]
 
     def update_attrs(self, **kw) -> None:
+        kw = json_safe(kw, f"{self.where}: attributes")
         with self._write("updating its attributes"):
             self.refresh()  # merge into the attributes on disk, not into this handle's cached copy
             self.group.attrs.update(kw)
 
     # ---- frames ----------------------------------------------------------------------------------------------
     def frame(self, t: int) -> np.ndarray:
-        return self.read_frames(t, t + 1)[0]
+        """The image of frame ``t`` (H,W,3) uint8; ``t`` counts from 0 (negative indices are refused)."""
+        t = _index(t)
+        self._check_range(t)
+        return self._read("frames", slice(t, t + 1), "image")[0]
 
     def read_frames(self, start: int = 0, stop: int | None = None) -> np.ndarray:
-        n = self.n_frames
-        stop = n if stop is None else stop
-        if not (0 <= start <= stop <= n):
-            raise IndexError(f"{self.path}: frames [{start}, {stop}) out of range; {self.name!r} has {n} frames")
+        """Frames ``[start, stop)`` as (n,H,W,3) uint8 (default: every committed frame)."""
+        start = _index(start, "start")
+        stop = self.n_frames if stop is None else _index(stop, "stop")
+        self._check_range(start, stop)
         return self._read("frames", slice(start, stop), "image")
+
+    def _check_range(self, t: int, stop: int | None = None) -> None:
+        """IndexError naming the frames asked for and the frames there are, unless ``t`` (or ``[t, stop)``) is
+        within the committed frames (re-read from disk before refusing, see :meth:`_fresh_count`)."""
+        t = _index(t)
+        n = self._fresh_count(max(t, -1 if stop is None else _index(stop, "stop") - 1))
+        if stop is None:
+            if 0 <= t < n:
+                return
+            asked = f"frame {t}"
+        else:
+            if 0 <= t <= stop <= n:
+                return
+            asked = f"frames [{t}, {stop})"
+        valid = f"0-{n - 1}" if n else "none"
+        neg = " (negative indices are not taken: count from 0)" if t < 0 else ""
+        raise IndexError(
+            f"{self.path}: {asked} out of range{neg}; {self.kind} {self.name!r} has {n} frames (valid: {valid})"
+        )
 
     def append_frames(
         self,
@@ -355,9 +447,12 @@ class Video(FrameSequence):
         return dict(self.group.attrs.get("tags", {}))
 
     def set_tags(self, **tags) -> None:
+        """Add or change tags (``video.set_tags(growth_stage="flowering")``); values are text, numbers, True/False,
+        None, or lists and dicts of them (numpy numbers are taken as plain ones)."""
+        tags = json_safe(tags, f"{self.where}: tags")  # checked before the handle or the disk is touched
         with self._write("setting its tags"):
             t = dict(self.attrs.get("tags", {}))
-            t.update(dict(tags.items()))
+            t.update(tags)
             self.group.attrs["tags"] = t
 
     # ---- masks -----------------------------------------------------------------------------------------------
@@ -372,12 +467,14 @@ class Video(FrameSequence):
         return {name: int((codes == code).sum()) for code, name in PROVENANCE_NAMES.items()}
 
     def labelled_frames(self, provenances=LABEL_PROVENANCES) -> np.ndarray:
-        """Indices of frames whose mask provenance is in ``provenances``."""
-        codes = [provenance_code(p) for p in provenances]
+        """Indices of frames whose mask provenance is in ``provenances`` (names or codes; one name alone, e.g.
+        ``"manual"``, works too)."""
+        codes = [provenance_code(p) for p in _provenance_list(provenances)]
         return np.flatnonzero(np.isin(self.provenance, codes))
 
     def mask(self, t: int) -> np.ndarray | None:
         """The mask of frame t (H,W) uint8 {0,1}, or None when the frame has no mask."""
+        t = _index(t)
         self._check_t(t)
         if self._read("provenance", t, "mask provenance") == NONE:
             return None
@@ -385,7 +482,8 @@ class Video(FrameSequence):
 
     def read_masks(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Masks of frames [start, stop) (frames without a mask read as zeros; check ``provenance``)."""
-        stop = self.n_frames if stop is None else stop
+        start = _index(start, "start")
+        stop = self.n_frames if stop is None else _index(stop, "stop")
         self._check_t(start, stop)
         return self._read("masks", slice(start, stop), "mask")
 
@@ -404,10 +502,15 @@ class Video(FrameSequence):
         takes manual masks only (see :meth:`check_label_write`). The provenance code is written after the mask data:
         it is the commit.
         """
+        t = _index(t)
         self._check_t(t)
+        if provenance is None:
+            raise ValueError("provenance is None; name one: 'manual' (painted), 'corrected', 'pseudo', 'predicted'")
         code = provenance_code(provenance)
         if code == NONE:
             raise ValueError("use clear_mask() to remove a mask")
+        if quality is not None:
+            quality = _quality(quality, f"{self.where} frame {t}")
         m = arrays.as_uint8_mask(mask, self.shape[1:3], name=f"mask for {self.name}[{t}]", allow_labels=allow_labels)
         with self._write(f"writing the mask of frame {t}"):
             self.check_label_write(code, f"frame {t}")
@@ -437,15 +540,18 @@ class Video(FrameSequence):
         )
 
     def clear_mask(self, t: int) -> None:
+        t = _index(t)
         self._check_t(t)
         with self._write(f"clearing the mask of frame {t}"):
             self.group["provenance"][t] = NONE
 
     def clear_masks(self, provenances=None) -> int:
-        """Clear every mask (or those of the given provenances); returns how many frames were cleared."""
+        """Clear every mask (or those of the given provenances, e.g. ``["pseudo"]`` or ``"pseudo"``); returns how
+        many frames were cleared."""
+        wanted = None if provenances is None else [provenance_code(p) for p in _provenance_list(provenances)]
         with self._write("clearing masks"):
             codes = self.provenance
-            sel = codes != NONE if provenances is None else np.isin(codes, [provenance_code(p) for p in provenances])
+            sel = codes != NONE if wanted is None else np.isin(codes, wanted)
             if sel.any():
                 prov = self.group["provenance"]
                 prov[: len(codes)] = np.where(sel, NONE, codes).astype(np.uint8)
@@ -457,7 +563,10 @@ class Video(FrameSequence):
         return self._read("quality", slice(0, n), "quality score") if n else np.zeros(0, np.float32)
 
     def set_quality(self, t: int, value: float) -> None:
+        """Set the quality score of frame t's mask: a number in [0, 1] (higher is better), or NaN for unknown."""
+        t = _index(t)
         self._check_t(t)
+        value = _quality(value, f"{self.where} frame {t}")
         with self._write(f"writing the quality of frame {t}"):
             self.group["quality"][t] = float(value)
 
@@ -486,12 +595,25 @@ class Video(FrameSequence):
         return self.predictions.get(t)
 
     def _check_t(self, t: int, stop: int | None = None) -> None:
-        n = self.n_frames
-        if stop is None:
-            if not (0 <= int(t) < n):
-                raise IndexError(f"{self.path}: frame {t} out of range; {self.name!r} has {n} frames")
-        elif not (0 <= int(t) <= int(stop) <= n):
-            raise IndexError(f"{self.path}: frames [{t}, {stop}) out of range; {self.name!r} has {n} frames")
+        self._check_range(t, stop)
+
+
+def _provenance_list(provenances) -> list:
+    """``provenances`` as a list; one name alone (``"pseudo"``) is one provenance, not its letters."""
+    if isinstance(provenances, (str, int, np.integer)):
+        return [provenances]
+    return list(provenances)
+
+
+def _quality(value, where: str) -> float:
+    """A mask's quality score: a number in [0, 1], or NaN (unknown)."""
+    try:
+        q = float(value)
+    except (TypeError, ValueError):
+        q = None
+    if q is None or not (math.isnan(q) or 0.0 <= q <= 1.0):
+        raise ValueError(f"{where}: quality must be a number in [0, 1] (or NaN for unknown), got {value!r}")
+    return q
 
 
 class Background(FrameSequence):
