@@ -233,3 +233,25 @@ def test_the_package_docstring_names_entry_points_that_exist():
             for attr in parts[i:]:
                 obj = getattr(obj, attr)
             break
+
+
+def test_a_probability_map_as_a_mask_is_told_to_threshold(tmp_path):
+    p = Project.create(tmp_path / "f.dvos")
+    v = p.add_video_array("v", np.zeros((2, 8, 8, 3), np.uint8))
+    prob = np.full((8, 8), 0.7, np.float32)
+    with pytest.raises(ValueError, match=r"fractions .*threshold it first"):
+        v.set_mask(0, prob, "manual")
+    v.set_mask(0, (prob >= 0.5), "manual")  # what the message says works
+    assert v.mask(0).all()
+
+
+def test_a_synthetic_set_and_a_wrong_train_config_read_plainly(tmp_path):
+    from dvos_core.data.toy import make_toy_project
+    from dvos_core.train import train
+
+    p = make_toy_project(tmp_path / "t.dvos", n_clips=2, n_frames=3, size=32, n_videos=1, video_frames=3)
+    name = p.synthetic_ids()[0]
+    text = repr(p.synthetic(name))
+    assert text.startswith(f"SyntheticSet({name!r}, 2 of 2 clips done, 3 frames of 32x32")
+    with pytest.raises(TypeError, match="config must be a TrainConfig"):
+        train(p, None, "m")

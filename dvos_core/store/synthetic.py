@@ -93,6 +93,12 @@ class SyntheticSet:
     def where(self) -> str:
         return f"{self.path}/{self.group.path}" if self.path else self.name
 
+    def __repr__(self) -> str:
+        a = self.group.attrs
+        size = f"{a.get('height', '?')}x{a.get('width', '?')}"
+        state = "half-created" if self.half_created else f"{len(self.done())} of {self.n_clips} clips done"
+        return f"SyntheticSet({self.name!r}, {state}, {a.get('n_frames', '?')} frames of {size}, split={self.split!r})"
+
     @property
     def attrs(self) -> dict:
         return dict(self.group.attrs)

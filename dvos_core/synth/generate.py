@@ -56,7 +56,8 @@ def usable_backgrounds(project, cfg: SynthConfig) -> list:
     if not ok:
         raise ValueError(
             f"{project.path}: no background clip is at least {cfg.height}x{cfg.width} px with frames "
-            f"(have {', '.join(sizes)}); use a smaller --size or set allow_upscale: true"
+            f"(have {', '.join(sizes)}); use a smaller --size (SynthConfig(height=, width=) from Python) or set "
+            f"allow_upscale: true"
         )
     return ok
 

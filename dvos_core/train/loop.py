@@ -85,6 +85,11 @@ def train(
 
     if not isinstance(project, Project):
         project = Project.open(project, mode="r")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(
+            f"config must be a TrainConfig (e.g. TrainConfig(phase='image', preset='tiny'), or TrainConfig.from_yaml"
+            f"(path)), got {type(config).__name__}"
+        )
     config.validate()
     folder = project.model_dir(name)  # checks the name; the run creates the folder
     had_files = folder.is_dir() and any(folder.iterdir())
