@@ -426,15 +426,26 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
     """Label the training videos with this run's image model: frames it labelled before (a stopped run) are kept,
     labels another model made (an earlier run) are replaced; painted and corrected frames are never touched."""
     from dvos_core.infer import pseudo_label
-    from dvos_core.model.checkpoint import same_checkpoint
+    from dvos_core.model.checkpoint import file_fingerprint, same_checkpoint
 
     ours = [image] + [project.model_dir(cfg.model_name(f"{k}_synthetic")) / "best.pt" for k in VIDEO_MODELS]
-    made_by = {v: (project.video(v).attrs.get("pseudo_label") or {}).get("checkpoint") for v in videos}
-    keep = [v for v in videos if any(same_checkpoint(made_by[v], c) for c in ours)]
+    records = {v: project.video(v).attrs.get("pseudo_label") or {} for v in videos}
+
+    def made_by_ours(record) -> bool:  # by one of this run's checkpoints as the file is now (not an earlier version)
+        made, sha = record.get("checkpoint"), record.get("checkpoint_sha256")
+        return any(
+            same_checkpoint(made, c) and (sha is None or not Path(c).is_file() or file_fingerprint(c) == sha)
+            for c in ours
+        )
+
+    keep = [v for v in videos if made_by_ours(records[v])]
     redo = [v for v in videos if v not in keep]
-    replaced = [v for v in redo if made_by[v]]
+    replaced = [v for v in redo if records[v].get("checkpoint")]
     if replaced:
-        run.log(f"      the labels another model made of {', '.join(replaced)}: replaced (painted frames kept)")
+        run.log(
+            f"      the labels another model (or an earlier version of this run's) made of {', '.join(replaced)}: "
+            f"replaced (painted frames kept)"
+        )
     for i, (group, overwrite) in enumerate(((keep, False), (redo, True))):
         if group:
             pseudo_label(

@@ -68,3 +68,44 @@ def test_a_run_started_from_another_folder_is_continued_not_refused(tmp_path, mo
     with pytest.raises(ResumeRefused, match=r"different settings \(lr\); pass --no-resume") as e:
         train(project, _config(project.model_dir("image") / "best.pt", epochs=2, lr=0.5), "ctx")
     assert e.value.reason.endswith("different settings (lr)")
+
+
+def test_a_run_whose_starting_checkpoint_was_trained_again_is_not_continued(tmp_path):
+    project = make_toy_project(tmp_path / "toy.dvos", n_clips=4, n_frames=6, size=64, n_videos=1, video_frames=8)
+    start = project.model_dir("image", create=True) / "best.pt"
+    torch.manual_seed(0)
+    save_checkpoint(start, build_model("tiny", "frame"), kind="frame", input_size=64)
+    train(project, _config(start), "ctx", resume=False)
+    assert train(project, _config(start), "ctx").exists()  # unchanged: kept (nothing to do)
+
+    torch.manual_seed(1)  # the image model trained again under the same name: other weights
+    save_checkpoint(start, build_model("tiny", "frame"), kind="frame", input_size=64)
+    with pytest.raises(ResumeRefused, match=r"started from .*best\.pt as that file was then; it has changed since"):
+        train(project, _config(start), "ctx")
+
+
+def test_run_all_relabels_videos_labelled_by_an_earlier_version_of_its_image_model(tmp_path):
+    from types import SimpleNamespace
+
+    from dvos_core.progress import CancelToken
+    from dvos_core.run_all import RunAllConfig, _pseudo_label
+
+    project = make_toy_project(tmp_path / "toy.dvos", n_clips=2, n_frames=4, size=64, n_videos=1, video_frames=6)
+    vid = project.video_ids()[0]
+    image = project.model_dir("image", create=True) / "best.pt"
+    torch.manual_seed(0)
+    save_checkpoint(image, build_model("tiny", "frame"), kind="frame", input_size=64)
+    logs = []
+    run = SimpleNamespace(log=logs.append, cancel=CancelToken())
+    cfg = RunAllConfig(device="cpu", pseudo_passes=1)
+    _pseudo_label(project, cfg, run, [vid], image, None)
+    record = project.video(vid).attrs["pseudo_label"]
+    assert record["checkpoint_sha256"] and not any("replaced" in line for line in logs)
+
+    _pseudo_label(project, cfg, run, [vid], image, None)  # the same file: its labels are kept
+    assert not any("replaced" in line for line in logs)
+    torch.manual_seed(1)
+    save_checkpoint(image, build_model("tiny", "frame"), kind="frame", input_size=64)  # trained again
+    _pseudo_label(project, cfg, run, [vid], image, None)
+    assert any("earlier version of this run's" in line and vid in line for line in logs)
+    assert project.video(vid).attrs["pseudo_label"]["checkpoint_sha256"] != record["checkpoint_sha256"]

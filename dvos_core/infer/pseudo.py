@@ -340,9 +340,16 @@ class _BatchLabeller:
 
 
 def _record_run(video, checkpoint, predictor: Predictor, n_passes, quality_threshold, drop_below, blend_with=None):
+    from pathlib import Path
+
+    from dvos_core.model.checkpoint import file_fingerprint
+
+    is_file = isinstance(checkpoint, (str, Path)) and Path(checkpoint).is_file()
     video.update_attrs(
         pseudo_label={
             "checkpoint": _name(checkpoint),
+            # what the file held (a model trained again under the same name differs): run-all relabels then
+            "checkpoint_sha256": file_fingerprint(checkpoint) if is_file else None,
             "blend_with": [_name(c) for c in blend_with or ()],
             "n_passes": n_passes,
             "uncertainty_from": "models" if blend_with else _uncertainty_source(predictor),

@@ -28,7 +28,7 @@ from dvos_core.model import (
     select_device,
     unwrap,
 )
-from dvos_core.model.checkpoint import same_checkpoint
+from dvos_core.model.checkpoint import file_fingerprint, same_checkpoint
 from dvos_core.model.device import use_bf16
 from dvos_core.model.presets import ModelConfig, get_config
 from dvos_core.model.transfer import image_parameter_names
@@ -209,7 +209,20 @@ class _Run:
             state = {k: v for k, v in payload["state_dict"].items() if k in own}
             model.load_state_dict(state, strict=True)
             note = {"init_from": str(cfg.init_from), "loaded": len(state), "missing": []}
+        note["sha256"] = file_fingerprint(cfg.init_from)  # what the file held: a resume checks it is unchanged
         return model, note
+
+    def _check_same_start(self, init: dict | None, finished: bool) -> None:
+        """Refuse to continue (or keep) a run whose starting checkpoint has changed since it began (trained again
+        under the same name): its weights came from other weights than ``init_from`` holds now."""
+        recorded, src = (init or {}).get("sha256"), self.cfg.init_from
+        if not recorded or not src or not Path(src).is_file() or file_fingerprint(src) == recorded:
+            return
+        which = "a finished" if finished else "an unfinished"
+        raise ResumeRefused(
+            f"{self.out}: holds {which} run started from {src} as that file was then; it has changed since (trained "
+            f"again?), so this run's weights come from another model than the one it names"
+        )
 
     def _optimizer(self):
         """AdamW and its cosine schedule over the epochs. A video model's parts inherited from the image model
@@ -417,7 +430,9 @@ class _Run:
             if state is None:
                 raise ResumeRefused(f"{self.last_path}: has no training state")
             saved = info.get("train_config", {})
-            self._check_resumable(saved, finished=int(state["epoch"]) >= int(saved.get("epochs") or 0) > 0)
+            finished = int(state["epoch"]) >= int(saved.get("epochs") or 0) > 0
+            self._check_resumable(saved, finished=finished)
+            self._check_same_start(info.get("init"), finished)
             if int(state["epoch"]) >= cfg.epochs:  # nothing left to train: the run and its config.yaml stay as they are
                 return self._nothing_to_do(int(state["epoch"]), int(saved.get("epochs") or state["epoch"]))
             self.model = build_model(ModelConfig.from_dict(payload["config"]), payload["kind"])
