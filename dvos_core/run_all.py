@@ -288,9 +288,29 @@ def check_project(project, cfg: RunAllConfig) -> dict:
             f"{project.path}: no synthetic set {cfg.synthetic_set!r} (its sets: {project.synthetic_ids()}); leave "
             f"it out to make the run's own"
         )
+    _check_own_set(project, cfg)
     test = [v for v in ids if split[v] == "test"]
     predict = [*test, *(v for v in cfg.predict if v not in test)]
     return {"painted": painted, "train": train, "test": test, "predict": predict}
+
+
+def _check_own_set(project, cfg: RunAllConfig) -> None:
+    """Refuse, before anything is written, a run that would make its own synthetic set under the name of a set it
+    cannot continue: one of that name ("synthetic" for an unnamed run, also the Synthesize step's default name)
+    with another number of clips, or an unfinished one with another seed. The run would cut heads and backgrounds
+    first and fail there."""
+    name = cfg.model_name("synthetic")
+    if cfg.synthetic_set or name not in project.synthetic_ids():
+        return
+    sset = project.synthetic(name)
+    n_clips, done = _synth_shape(cfg)[0], len(sset.done())
+    if sset.n_clips == n_clips and (done == n_clips or sset.attrs.get("seed") == cfg.seed):
+        return  # complete (kept) or a stopped run's own set (continued)
+    raise ValueError(
+        f"{project.path}: holds a synthetic set {name!r} ({done} of {sset.n_clips} clips; made by `dvos synth`, or "
+        f"by a run with other settings) that this run cannot continue (it makes {n_clips} clips under that name): "
+        f"train on it (--synthetic-set {name}), or give the run a name (--name) so that it makes a set of its own"
+    )
 
 
 def machine_train_configs(cfg: RunAllConfig) -> Callable:

@@ -27,6 +27,10 @@ REWRITES: list[tuple[str, str]] = [
     (r"`dvos extract-objects`", "the Extract step"),
     (r"`dvos extract-backgrounds`", "the Extract step"),
     (r"`dvos split`", "'set split' in the Project step"),
+    (r"`dvos split [^`]*`", "'set split' in the Project step"),
+    (r"\(--synthetic-set [^)]*\)", "(choose it under 'synthetic clips')"),
+    (r"give the run a name \(--name\)", "give a run name"),
+    (r"--min-area", "'smallest head (px)'"),
     (r"`dvos add-video`", "'Add a video' in the Project step"),
     (
         r"run `dvos add-video [^`]*--id ([\w.-]+)` again to replace it",

@@ -125,6 +125,14 @@ def test_core_messages_become_panel_words():
         "the clip is 40 frames long, shorter than the clip length 60; use a longer video or a shorter --clip-length": (
             "a shorter clip length"
         ),
+        "no training samples: make one a training video (`dvos split p.dvos train plot1`)": (
+            "('set split' in the Project step)"
+        ),
+        "p.dvos: holds a synthetic set 'synthetic' (2 of 2 clips) that this run cannot continue: train on it "
+        "(--synthetic-set synthetic), or give the run a name (--name) so that it makes a set of its own": (
+            "train on it (choose it under 'synthetic clips'), or give a run name so that"
+        ),
+        "--replace cut no heads (3 blobs under --min-area 16 px)": "under 'smallest head (px)' 16 px",
     }
     for raw, expected in cases.items():
         text = plain_words(raw)

@@ -98,3 +98,15 @@ def test_a_run_continues_from_another_folder_after_a_run_under_another_name(proj
     assert any("'synthetic' is complete" in ln for ln in lines)
     after = _mtimes(Project.open(project.path))
     assert {m: after[m] for m in before} == before and set(res.checkpoints) == {"image", "context"}
+
+
+def test_a_synthetic_set_the_run_cannot_continue_is_refused_before_anything_is_written(project):
+    from dvos_core.run_all import check_project
+
+    project.create_synthetic("synthetic", 2, 4, 32, 32)  # made by `dvos synth` (or the Synthesize step) before
+    heads = project.objects.count("head")
+    with pytest.raises(ValueError, match=r"synthetic set 'synthetic' .*\(--synthetic-set synthetic\).*\(--name\)"):
+        check_project(project, tiny_config())
+    assert project.objects.count("head") == heads
+    check_project(project, tiny_config(name="v2"))  # a set of its own name: no clash
+    check_project(project, tiny_config(synthetic_set="synthetic"))  # trained on: fine

@@ -43,8 +43,7 @@ def usable_backgrounds(project, cfg: SynthConfig) -> list:
     ids = project.background_ids()
     if not ids:
         raise ValueError(
-            f"{project.path}: no background clips; extract bare-field clips first "
-            f"(dvos extract-backgrounds, or the Backgrounds dock)"
+            f"{project.path}: no background clips; extract bare-field clips first (`dvos extract-backgrounds`)"
         )
     ok, sizes = [], []
     for b in ids:
@@ -228,7 +227,7 @@ def generate(
     if project.objects.count("head") == 0:
         raise ValueError(
             f"{project.path}: no real heads in the object bank; paint a few frames and extract heads "
-            f"first (dvos extract-objects, or the Objects dock)"
+            f"first (`dvos extract-objects`)"
         )
     sset = open_or_create_set(project, name, int(n_clips), cfg, int(seed), split)
     done = set(sset.done().tolist())

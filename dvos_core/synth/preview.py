@@ -39,8 +39,7 @@ def preview(
     heads = [rgba for rgba, _ in project.objects.load("head")]
     if not heads:
         raise ValueError(
-            f"{project.path}: no real heads in the object bank; extract heads first "
-            f"(dvos extract-objects, or the Objects dock)"
+            f"{project.path}: no real heads in the object bank; extract heads first (`dvos extract-objects`)"
         )
     fakes = [rgba for rgba, _ in project.objects.load("fake")]
     ids = usable_backgrounds(project, cfg)

@@ -23,6 +23,7 @@ DEFAULTS = {
     "bg_mode": 0,
     "motion": "auto",
     "dilate": 6,
+    "bg_replace": False,
 }
 BG_MODES = ("a bare-field video", "annotated frames (inpaint the heads)")
 MOTIONS = {  # the core's motion choices, as the step shows them
@@ -112,6 +113,14 @@ class ExtractDock(DvosDock):
         g.addRow("clips", self.n_clips)
         g.addRow("camera motion", self.motion)
         g.addRow("grow heads by (px)", self.dilate)
+        self.bg_replace = QCheckBox("make the clips of frames done before again")
+        self.bg_replace.setToolTip(
+            "ticked: annotated frames that already gave a clip get a new one with these settings, and their old "
+            "clips are deleted once the new ones are made (a failed or cancelled run keeps them); else those frames "
+            "are skipped"
+        )
+        self.bg_replace.setChecked(DEFAULTS["bg_replace"])
+        g.addRow(self.bg_replace)
         self.bg_form = g
         self.bg_mode.currentIndexChanged.connect(lambda *_: self._update_bg_mode())
         self.bg_button = button(
@@ -156,6 +165,7 @@ class ExtractDock(DvosDock):
         self.bg_form.setRowVisible(self.bg_source, not annotated)
         self.bg_form.setRowVisible(self.motion, annotated)
         self.bg_form.setRowVisible(self.dilate, annotated)
+        self.bg_form.setRowVisible(self.bg_replace, annotated)
         self.n_clips.setSpecialValueText("one per frame" if annotated else "as many as fit")
         self.n_clips.setToolTip(
             "at most this many clips, one per annotated frame, from frames spread over the training videos "
@@ -176,6 +186,7 @@ class ExtractDock(DvosDock):
         self.bg_mode.setCurrentIndex(DEFAULTS["bg_mode"])
         self.motion.setCurrentIndex(self.motion.findData(DEFAULTS["motion"]))
         self.dilate.setValue(DEFAULTS["dilate"])
+        self.bg_replace.setChecked(DEFAULTS["bg_replace"])
 
     # ---- actions ---------------------------------------------------------------------------------------------
     def extract_heads(self):
@@ -209,12 +220,17 @@ class ExtractDock(DvosDock):
                 n_clips=self.n_clips.value() or None,
                 motion=self.motion.currentData(),
                 dilate_px=self.dilate.value(),
+                replace=self.bg_replace.isChecked(),
                 label="backgrounds from annotated frames",
                 on_result=self._inpainted,
             )
         source = self.bg_source.currentText()
         if not source:
             raise ValueError("add a video of bare field (no heads) to the project first (Project step)")
+        before = 0
+        for b in project.background_ids():
+            attrs = project.background(b).attrs
+            before += attrs.get("source") == source and attrs.get("origin") != "inpainted"
         return self.run(
             "dvos_core.extract:extract_backgrounds",
             project,
@@ -222,8 +238,24 @@ class ExtractDock(DvosDock):
             clip_length=self.clip_length.value(),
             n_clips=self.n_clips.value() or None,
             label="extract backgrounds",
-            on_result=lambda _: self.state.notify_store_changed(),
+            on_result=lambda clips: self._cut(clips, source, before),
         )
+
+    def _cut(self, clips, source: str, before: int) -> None:
+        """Say how many clips were cut, and when the video had given clips before (their frames are now twice in
+        the bank: the synthetic clips then show that field more often)."""
+        from napari.utils.notifications import show_info
+
+        n = len(clips or [])
+        text = f"cut {n} background clip(s) from '{source}'"
+        if before:
+            text += (
+                f"; it had given {before} clip(s) before, so its frames are in the bank more than once (the "
+                f"synthetic clips will show them more often)"
+            )
+        show_info(text)
+        self.messages.info(text)
+        self.state.notify_store_changed()
 
     def _inpainted(self, clips) -> None:
         from napari.utils.notifications import show_info
@@ -234,8 +266,13 @@ class ExtractDock(DvosDock):
                 + ", ".join(f"{c.attrs['source']} frame {c.attrs['frame']}" for c in clips[:6])
                 + (" ..." if len(clips) > 6 else "")
             )
+        elif self.bg_replace.isChecked():
+            text = "no clips made: no annotated frame could be used (see the warnings)"
         else:
-            text = "no new clips: every annotated frame already has one (paint more frames for more clips)"
+            text = (
+                "no new clips: every annotated frame already has one (paint more frames for more clips, or tick "
+                "'make the clips of frames done before again' to make them again with these settings)"
+            )
         show_info(text)
         self.messages.info(text)
         self.state.notify_store_changed()
@@ -244,7 +281,24 @@ class ExtractDock(DvosDock):
         from napari.utils.notifications import show_info
 
         n = len(table) if table is not None else 0
-        show_info(f"extracted {n} objects")
+        counts = dict(getattr(table, "attrs", None) or {})
+        skipped = int(counts.get("skipped_frames") or 0)
+        if n == 0 and skipped:
+            text = (
+                f"no new objects: the {skipped} painted frame(s) were extracted before; tick 'replace objects "
+                f"extracted before' (Advanced settings) to cut them again from the current masks"
+            )
+        else:
+            text = f"extracted {n} objects"
+            if "heads" in counts:
+                text += f" ({counts['heads']} heads, {counts['fakes']} fakes) from {counts.get('frames', 0)} frame(s)"
+            small = int(counts.get("too_small") or 0)
+            if small:
+                text += f"; {small} painted blob(s) smaller than 'smallest head (px)' were left out"
+            if skipped:
+                text += f"; {skipped} frame(s) extracted before were skipped"
+        show_info(text)
+        self.messages.info(text)
         self.state.notify_store_changed()
 
     # ---- display ---------------------------------------------------------------------------------------------

@@ -47,6 +47,21 @@ SYNTH_VIEWS = {
 }
 
 
+PANEL_WORDS = [  # the synthesis core's hints for the command line, as this step says them
+    (r"dvos synth --match-motion", "the 'Match the motion of my videos' button"),
+    (r"\s*\(allow_sparser / --allow-sparser matches them anyway\)", ""),
+]
+
+
+def in_panel_words(text: str) -> str:
+    """A synthesis message with its command-line hints replaced by this step's buttons (or dropped)."""
+    import re
+
+    for pattern, repl in PANEL_WORDS:
+        text = re.sub(pattern, repl, text)
+    return text
+
+
 def _spin(lo: int, hi: int, value: int, tip: str, step: int = 1) -> QSpinBox:
     w = QSpinBox()
     w.setRange(lo, hi)
@@ -132,7 +147,41 @@ class SynthesizeDock(DvosDock):
     def config(self):
         if self.form is None:
             raise ImportError("dvos_core.synth is not installed")
-        return self.form.value()
+        try:
+            return self.form.value()
+        except ValueError as e:
+            raise ValueError(in_panel_words(str(e))) from e
+
+    def check_inputs(self, project, size: tuple[int, int] | None = None, backgrounds: bool = True) -> None:
+        """Say in the panel's words what is missing before a job starts (the core names commands and docks of its
+        own): extracted heads, background clips, and one clip as large as the clips to render (``size``: (height,
+        width) of the preview; default the form's clip size) unless 'upscale small backgrounds' is ticked."""
+        if project.objects.count("head") == 0:
+            raise ValueError(
+                "the project has no extracted heads yet: click 'Extract heads' in the Extract step first (it cuts "
+                "them out of the saved masks of your painted frames)"
+            )
+        if not backgrounds:
+            return
+        ids = project.background_ids()
+        if not ids:
+            raise ValueError(
+                "the project has no background clips yet: click 'Extract backgrounds' in the Extract step first "
+                "(from a video of bare field, or from your annotated frames with their heads inpainted)"
+            )
+        values = self.form.values()
+        if values.get("allow_upscale"):
+            return
+        h, w = size or (values["height"], values["width"])
+        sizes = [project.background(b).shape[1:3] for b in ids]
+        if any(bh >= h and bw >= w for bh, bw in sizes):
+            return
+        largest = max(sizes, key=lambda s: min(s))
+        what = "'preview size'" if size else "'clip height' and 'clip width'"
+        raise ValueError(
+            f"no background clip is {h}x{w} px or larger (the largest is {largest[0]}x{largest[1]} px): lower "
+            f"{what} to fit it, or tick 'upscale small backgrounds' (Advanced settings, Clip; it blurs the field)"
+        )
 
     def threads(self) -> int | None:
         from dvos_core.machine import default_threads
@@ -141,6 +190,7 @@ class SynthesizeDock(DvosDock):
 
     def match_density(self):
         """Measure the painted frames' head cover in a child process and set the heads per frame from it."""
+        self.check_inputs(self.state.require_project(), backgrounds=False)
         return self._match(
             "match_density", "match density", "density matched to your painted frames", "warnings", "note"
         )
@@ -160,7 +210,7 @@ class SynthesizeDock(DvosDock):
             self.motion_table.setPlainText(result["table"])
             self.motion_table.show()
             changed = ", ".join(self.form.labels.get(k, k) for k in result["overrides"]) or "nothing"
-            left = [self.form.in_labels(w) for w in result.get(notes) or []]
+            left = [in_panel_words(self.form.in_labels(w)) for w in result.get(notes) or []]
             self.messages.info(f"{done}: changed {changed}" + (f"; {notes_title}: {'; '.join(left)}" if left else ""))
 
         return self.run(
@@ -169,10 +219,13 @@ class SynthesizeDock(DvosDock):
 
     def preview(self):
         project = self.state.require_project()
+        config = self.config()
+        size = self.preview_size.value()
+        self.check_inputs(project, (size, size))
         return self.run(
             "dvos_core.synth:preview",
             project,
-            config=self.config(),
+            config=config,
             seed=self.seed.value(),
             n_frames=self.preview_frames.value(),
             size=self.preview_size.value(),
@@ -185,12 +238,14 @@ class SynthesizeDock(DvosDock):
         name = self.set_name.text().strip()
         if not name:
             raise ValueError("give the synthetic set a name")
+        config = self.config()
+        self.check_inputs(project)
         return self.run(
             "dvos_core.synth:generate",
             project,
             name,
             self.n_clips.value(),
-            config=self.config(),
+            config=config,
             seed=self.seed.value(),
             workers=self.workers.value(),
             label=f"generate {name}",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QEvent, QTimer
 from qtpy.QtWidgets import QCheckBox, QFormLayout, QLineEdit, QProgressBar, QPushButton, QVBoxLayout
 
 from dvos_napari import _machine
@@ -212,6 +212,7 @@ class TrainDock(DvosDock):
 
         self.all_steps = AllStepsBox(self.state, self.threads)
         self.all_steps.busy.connect(lambda on: self.start_button.setDisabled(on))
+        self.all_steps.busy.connect(lambda on: on and self._watch_ancestors())
         self.all_steps_section = Collapsible("Every step at once (run-all)", self.all_steps)
 
         lay = QVBoxLayout(self.body)
@@ -227,6 +228,7 @@ class TrainDock(DvosDock):
         lay.addWidget(self.job_bar)
 
         self.process = None  # the running Job (a child process)
+        self._watched: list = []  # the widgets around this step whose removal from the window stops its jobs
         self.model_name: str | None = None
         self.events: list = []
         self._losses: list[tuple[float, float]] = []
@@ -373,6 +375,7 @@ class TrainDock(DvosDock):
             return None
         self.process = job
         job.finished.connect(self._on_finished)
+        self._watch_ancestors()
         self.messages.info(f"starting {self.model_name}...")
         self.start_button.setText("Stop")
         self._draw()
@@ -451,8 +454,19 @@ class TrainDock(DvosDock):
         from napari.utils.notifications import show_info
 
         kept = self._kept_text()
-        self._final = f"stopped at epoch {e.epoch}, step {e.step}: {kept}; start again with the same name to resume"
+        self._final = f"stopped at epoch {e.epoch}, step {e.step}: {kept}; {self._resume_text()}"
         show_info("training stopped")
+
+    def _resume_text(self) -> str:
+        """How to resume the stopped run; an automatic name is written into 'model name', so Start resumes it (an
+        empty name would start a new model under a new automatic name)."""
+        if not self.model_name:
+            return "start again with the same name to resume"
+        if not self.name.text().strip():
+            self.name.setText(self.model_name)
+        if self.name.text().strip() == self.model_name:
+            return f"'model name' holds '{self.model_name}': press Start training to resume it"
+        return f"start again with the model name '{self.model_name}' to resume"
 
     def _on_error(self, e) -> None:
         self._final = f"error: {e.message}"
@@ -470,9 +484,12 @@ class TrainDock(DvosDock):
         if status == "killed" and self._killed:
             self._final = (
                 f"stopped: the training process did not stop within {self.stop_grace_s:g} s and was ended; "
-                f"{self._kept_text()}"
+                f"{self._kept_text()}; {self._resume_text()}"
             )
             show_info("training stopped (process ended)")
+        if self.batch_bar.maximum() == 0:  # still busy (no step reported: it failed or had nothing to do)
+            self.batch_bar.setRange(0, 1)
+            self.batch_bar.setValue(0)
         if self._final and status != "error":
             self.messages.info(self._final)
         self.start_button.setText("Start training")
@@ -502,8 +519,49 @@ class TrainDock(DvosDock):
         self.plot.draw()
 
     def closeEvent(self, event) -> None:
-        if self.running:
-            self.process.cancel()
-        if self.all_steps.running:
-            self.all_steps.job.cancel()
+        self._stop_all()
         super().closeEvent(event)
+
+    def _stop_all(self, why: str = "") -> None:
+        """Stop training (the run keeps its last.pt and resumes under its name) and run-all (finished stages kept)."""
+        from napari.utils.notifications import show_info
+
+        stopped = []
+        if self.running:
+            self.stop()
+            stopped.append(f"training '{self.model_name}' (start it again under that name to resume)")
+        if self.all_steps.running:
+            self.all_steps.job_bar.cancel()
+            stopped.append("'Run every step' (its finished stages are kept)")
+        if stopped and why:
+            show_info(f"{why}: stopped {' and '.join(stopped)}")
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._watch_ancestors()
+
+    def _watch_ancestors(self) -> None:
+        """Watch the widgets around this step (a panel holding it): napari closes a dock by taking its widget out of
+        the window."""
+        w = self.parentWidget()
+        while w is not None and not w.isWindow():
+            if w not in self._watched:
+                self._watched.append(w)
+                w.installEventFilter(self)
+            w = w.parentWidget()
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.ParentChange and obj.parent() is None:
+            self._dock_closed()
+        return super().eventFilter(obj, event)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ParentChange and self.parent() is None:
+            self._dock_closed()
+        return super().event(event)
+
+    def _dock_closed(self) -> None:
+        """The dock (or the panel) holding this step was closed: a job left running could be neither seen nor
+        stopped, and a second one started from a new dock would write the project beside it - stop them."""
+        if getattr(self, "_watched", None) is not None:  # not while the step is being built
+            self._stop_all("the Train step was closed")
