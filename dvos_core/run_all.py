@@ -451,21 +451,21 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
     ours = [image] + [project.model_dir(cfg.model_name(f"{k}_synthetic")) / "best.pt" for k in VIDEO_MODELS]
     records = {v: project.video(v).attrs.get("pseudo_label") or {} for v in videos}
 
-    def made_by_ours(record) -> bool:  # by one of this run's checkpoints as the file is now (not an earlier version)
+    def by_ours(record, as_now: bool) -> bool:  # by one of this run's checkpoints (``as_now``: as the file is now)
         made, sha = record.get("checkpoint"), record.get("checkpoint_sha256")
         return any(
-            same_checkpoint(made, c) and (sha is None or not Path(c).is_file() or file_fingerprint(c) == sha)
+            same_checkpoint(made, c)
+            and (not as_now or sha is None or not Path(c).is_file() or file_fingerprint(c) == sha)
             for c in ours
         )
 
-    keep = [v for v in videos if made_by_ours(records[v])]
+    keep = [v for v in videos if by_ours(records[v], as_now=True)]
     redo = [v for v in videos if v not in keep]
-    replaced = [v for v in redo if records[v].get("checkpoint")]
-    if replaced:
-        run.log(
-            f"      the labels another model (or an earlier version of this run's) made of {', '.join(replaced)}: "
-            f"replaced (painted frames kept)"
-        )
+    older = [v for v in redo if by_ours(records[v], as_now=False)]
+    other = [v for v in redo if records[v].get("checkpoint") and v not in older]
+    for which, replaced in (("another model", other), ("an earlier version of this run's model", older)):
+        if replaced:
+            run.log(f"      the labels {which} made of {', '.join(replaced)}: replaced (painted frames kept)")
     for i, (group, overwrite) in enumerate(((keep, False), (redo, True))):
         if group:
             pseudo_label(

@@ -107,5 +107,5 @@ def test_run_all_relabels_videos_labelled_by_an_earlier_version_of_its_image_mod
     torch.manual_seed(1)
     save_checkpoint(image, build_model("tiny", "frame"), kind="frame", input_size=64)  # trained again
     _pseudo_label(project, cfg, run, [vid], image, None)
-    assert any("earlier version of this run's" in line and vid in line for line in logs)
+    assert any("an earlier version of this run's model made of" in line and vid in line for line in logs)
     assert project.video(vid).attrs["pseudo_label"]["checkpoint_sha256"] != record["checkpoint_sha256"]

@@ -388,7 +388,7 @@ DIM_16BIT = 4095  # a 16-bit first frame no brighter than this (12 bits) comes o
 def warn_dim_16bit(raw: np.ndarray, path) -> None:
     """Warn when 16-bit frames use only the low bits (10- or 12-bit camera data): 16-bit is scaled by 255/65535
     (:func:`~dvos_core.io.convert.to_rgb8`), so such frames would be stored almost black."""
-    if raw.dtype == np.uint16 and raw.size and int(raw.max()) <= DIM_16BIT:
+    if raw.dtype == np.uint16 and raw.size and 0 < int(raw.max()) <= DIM_16BIT:  # (an all-black frame is black)
         warnings.warn(
             f"{path}: 16-bit frames whose first frame is at most {int(raw.max())} of 65535 (10- or 12-bit "
             f"camera data?): dvos scales 16-bit by 255/65535, so they are stored almost black. Scale them to "
