@@ -200,3 +200,29 @@ def test_cutting_a_bare_video_again_says_its_frames_are_now_twice_in_the_bank(ma
     assert "cut 2 background clip(s) from 'bare'" in ext.messages.text() and "before" not in ext.messages.text()
     wait_job(qtbot, ext.extract_backgrounds())
     assert "it had given 2 clip(s) before" in ext.messages.text()
+
+
+def test_the_train_step_starts_on_what_the_project_trains_next(make_napari_viewer, painted):
+    from dvos_core.store import Project
+    from dvos_core.train import TrainConfig
+
+    def add_model(name, **cfg):
+        d = painted.model_dir(name, create=True)
+        (d / "best.pt").write_bytes(b"weights")  # the step lists models by their best.pt and config.yaml
+        TrainConfig(**cfg).to_yaml(d / "config.yaml")
+
+    viewer = make_napari_viewer()
+    tr = _train_dock(viewer, painted)
+    assert tr.config().phase == "image" and tr.init_from.currentText() == "(none)"  # a new project: the image model
+    add_model("img", phase="image")
+    tr.state.set_project(Project.open(painted.path))
+    assert tr.config().phase == "synthetic" and tr.init_from.currentText() == "img"
+    add_model("ctx_syn", phase="synthetic", video_model="context")
+    tr.state.set_project(Project.open(painted.path))
+    cfg = tr.config()
+    assert (cfg.phase, cfg.video_model, tr.init_from.currentText()) == ("real", "context", "ctx_syn")
+
+    tr.form.widgets["phase"].activated.emit(0)  # the user picks what to train: kept from then on
+    tr.form.set_values({"phase": "image"})
+    tr.state.set_project(Project.open(painted.path))
+    assert tr.config().phase == "image"

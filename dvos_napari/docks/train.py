@@ -247,8 +247,35 @@ class TrainDock(DvosDock):
         self._draw()
         self.state.project_changed.connect(lambda *_: self.refresh())
         self.state.store_changed.connect(self.refresh)
+        self._phase_chosen = False  # the user picked what to train (or where to start from): never changed for them
+        self.form.widgets["phase"].activated.connect(lambda *_: setattr(self, "_phase_chosen", True))
+        self.init_from.activated.connect(lambda *_: setattr(self, "_phase_chosen", True))
+        self.state.project_changed.connect(lambda *_: self.next_phase())
         self.refresh()
+        self.next_phase()
         _machine.when_known(self._machine_known, owner=self)
+
+    def next_phase(self) -> str | None:
+        """Set the form to what this project trains next, unless the user chose already: the image model first,
+        then the video model's synthetic phase from the newest image model, then its real phase from the newest
+        synthetic-phase model. Returns the phase set (None: left as it was)."""
+        project = self.state.project
+        if self._phase_chosen or project is None or self.running:
+            return None
+        models = list(model_checkpoints(project).values())  # newest last
+        by_phase = {e.phase: e for e in models if e.phase}  # the newest of each phase
+        if "image" not in by_phase:
+            phase, start = "image", None
+        elif "synthetic" not in by_phase:
+            phase, start = "synthetic", by_phase["image"]
+        else:
+            phase, start = "real", by_phase["synthetic"]
+        values = {"phase": phase}
+        if start is not None and start.video_model and phase == "real":
+            values["video_model"] = start.video_model  # the second phase continues the first phase's model
+        self.form.set_values(values)
+        self.init_from.setCurrentText(start.name if start is not None else NO_INIT)
+        return phase
 
     # ---- settings --------------------------------------------------------------------------------------------
     @property
