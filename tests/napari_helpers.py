@@ -9,6 +9,12 @@ import numpy as np
 PANEL = "dvos workflow"
 
 
+def prediction_set(video, name, masks) -> None:
+    """Store ``masks`` as the prediction set ``name`` of ``video`` (probabilities 0/1)."""
+    video.predictions[name].start({"kind": "test"}, None)
+    video.predictions[name].set_many(range(len(masks)), np.asarray(masks, np.float32))
+
+
 def dock(viewer, name):
     return viewer.window.add_plugin_dock_widget("dvos-napari", name)[1]
 

@@ -8,18 +8,13 @@ import os
 
 import numpy as np
 import pytest
-from napari_helpers import dock, tiny_clip, wait_job, wait_loaded
+from napari_helpers import dock, prediction_set, tiny_clip, wait_job, wait_loaded
 
 pytest.importorskip("napari")
 pytestmark = [
     pytest.mark.gui,
     pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
 ]
-
-
-def _prediction_set(video, name, masks) -> None:
-    video.predictions[name].start({"kind": "test"}, None)
-    video.predictions[name].set_many(range(len(masks)), np.asarray(masks, np.float32))
 
 
 @pytest.fixture
@@ -34,8 +29,8 @@ def two_models(tmp_project):
         if split == "test":
             for t in range(len(gt)):
                 v.set_mask(t, gt[t], "manual")
-        _prediction_set(v, "bad", bad)
-        _prediction_set(v, "good", gt)
+        prediction_set(v, "bad", bad)
+        prediction_set(v, "good", gt)
     return tmp_project, gt, bad
 
 
@@ -95,7 +90,7 @@ def test_review_compares_models_and_picks_the_one_shown_corrected_and_evaluated(
     assert project.video("field").provenance_counts()["corrected"] == 1
 
     # a model that did not predict the current video: its layers go, so no other model's masks get corrected
-    _prediction_set(project.video("plot"), "only_plot", gt)
+    prediction_set(project.video("plot"), "only_plot", gt)
     state.notify_store_changed()
     rv.model.setCurrentText("only_plot")
     assert "field predicted" not in viewer.layers and "field probability" not in viewer.layers
@@ -118,7 +113,7 @@ def _tiny_model(project, name, kind, config, **info):
     TrainConfig(**config).to_yaml(d / "config.yaml")
 
 
-def test_predict_offers_passes_for_a_context_model_and_names_the_prediction_set(make_napari_viewer, qtbot, tmp_project):
+def test_predict_offers_passes_for_a_context_model_and_names_theprediction_set(make_napari_viewer, qtbot, tmp_project):
     frames, _ = tiny_clip(6)
     video = tmp_project.add_video_array("v", frames, split="train")
     _tiny_model(tmp_project, "img", "frame", {"phase": "image"})

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pytest
-from napari_helpers import dock, tiny_clip, wait_loaded
+from napari_helpers import dock, prediction_set, tiny_clip, wait_loaded
 
 pytest.importorskip("napari")
 pytestmark = [
@@ -17,17 +17,12 @@ pytestmark = [
 ]
 
 
-def _prediction_set(video, name, masks) -> None:
-    video.predictions[name].start({"kind": "test"}, None)
-    video.predictions[name].set_many(range(len(masks)), np.asarray(masks, np.float32))
-
-
 @pytest.fixture
 def predicted(tmp_project):
     """Two training videos 'a' and 'b', both predicted by 'm' (the true masks)."""
     frames, gt = tiny_clip(6, seed=9)
     for vid in ("a", "b"):
-        _prediction_set(tmp_project.add_video_array(vid, frames, split="train"), "m", gt)
+        prediction_set(tmp_project.add_video_array(vid, frames, split="train"), "m", gt)
     return tmp_project, gt
 
 
@@ -74,7 +69,7 @@ def test_switching_the_model_asks_before_it_discards_unsaved_corrections(
     from dvos_napari.docks.review import MOST_RECENT
 
     project, gt = predicted
-    _prediction_set(project.video("a"), "other", np.zeros_like(gt))
+    prediction_set(project.video("a"), "other", np.zeros_like(gt))
     viewer = make_napari_viewer()
     rv = dock(viewer, "Review")
     rv.state.set_project(project)
@@ -106,7 +101,7 @@ def test_a_finished_prediction_keeps_unsaved_corrections_until_they_are_saved(ma
     rv = dock(viewer, "Review")
     rv.state.set_project(project)
     painted = _correct(qtbot, viewer, rv, "a", 1)
-    _prediction_set(project.video("a"), "new", np.zeros_like(gt))  # what a Predict job stores, then reports
+    prediction_set(project.video("a"), "new", np.zeros_like(gt))  # what a Predict job stores, then reports
     pr._predicted(6, "new")
     wait_loaded(qtbot, rv.state)
     layer = viewer.layers["a predicted"]
@@ -125,7 +120,7 @@ def test_a_finished_prediction_keeps_unsaved_corrections_until_they_are_saved(ma
 def test_a_frame_past_the_end_of_the_video_is_refused_in_words(make_napari_viewer, qtbot, tmp_project):
     tmp_project.add_video_array("long", np.zeros((12, 32, 32, 3), np.uint8), split="train")
     short = tmp_project.add_video_array("short", np.zeros((4, 32, 32, 3), np.uint8), split="train")
-    _prediction_set(short, "m", np.zeros((4, 32, 32), np.float32))
+    prediction_set(short, "m", np.zeros((4, 32, 32), np.float32))
     viewer = make_napari_viewer()
     ann = dock(viewer, "Annotate")
     rv = dock(viewer, "Review")

@@ -5,30 +5,18 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_run_all import TINY, _mtimes, tiny_config
 
 from dvos_core.cli import main
 from dvos_core.demo.pipeline import build_demo_project
 from dvos_core.run_all import RunAllConfig, run_all
 from dvos_core.store import Project
 
-TINY = {"preset": "tiny", "epochs": 1, "max_steps_per_epoch": 2, "batch_size": 2, "size": 64, "device": "cpu"}
-
-
-def tiny_config(**kw) -> RunAllConfig:
-    return RunAllConfig(
-        **{"synth_clips": 3, "synth_frames": 6, "train": dict(TINY), "pseudo_passes": 1, "device": "cpu", **kw}
-    )
-
 
 @pytest.fixture
 def project(tmp_path):
-    """The demo's sample clips at 96 px: painted frames in 'seed' (val), 'field_train' (train, unlabelled),
-    'field_test' (test, every frame painted) and 'bare_field' (unassigned)."""
+    """The demo's sample clips at 96 px (as in test_run_all)."""
     return build_demo_project(tmp_path / "p.dvos", size=96)
-
-
-def _mtimes(p: Project) -> dict:
-    return {m: (p.model_dir(m) / "best.pt").stat().st_mtime_ns for m in p.model_names()}
 
 
 @pytest.mark.parametrize(
