@@ -58,33 +58,47 @@ def _runs(frames: np.ndarray) -> list[np.ndarray]:
     return np.split(frames, cuts)
 
 
+class _FrameRun:
+    """Frames ``[start, stop)`` of a stored video, read one at a time when indexed (a long run is never loaded
+    whole: 3000 frames of 1080p are 18 GB)."""
+
+    def __init__(self, video, start: int, stop: int):
+        self.video, self.start = video, int(start)
+        self.shape = (int(stop) - self.start, *video.shape[1:])
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        return self.video.frame(self.start + int(k))
+
+
 def _pair_motion(video, frames: np.ndarray, cancel) -> dict:
-    """{t: matrix t-1 -> t} for every consecutive pair inside ``frames`` (measured once, shared by the models)."""
+    """{t: matrix t-1 -> t} for every consecutive pair inside ``frames`` (measured once, shared by the models;
+    the frames are read one at a time)."""
     from dvos_core.motion import estimate_global_motion
 
     out = {}
     for run in _runs(frames):
         if len(run) < 2:
             continue
-        gm = estimate_global_motion(video.read_frames(int(run[0]), int(run[-1]) + 1), cancel=cancel)
+        gm = estimate_global_motion(_FrameRun(video, run[0], run[-1] + 1), cancel=cancel)
         for k, m in enumerate(gm.matrices):
             out[int(run[0]) + k + 1] = np.asarray(m)
     return out
 
 
-def _instability(masks: dict, motion: dict) -> tuple[float, int]:
-    """(sum of 1 - aligned IoU over consecutive pairs, number of pairs) for {t: mask}."""
-    from dvos_core.motion import instability_per_pair
+class _Unsteady:
+    """Running sum of 1 - aligned IoU over the consecutive frames one entry (a model, a baseline, the truth) has,
+    fed frame by frame in order: only the previous mask is held."""
 
-    total, n = 0.0, 0
-    ts = np.array(sorted(masks))
-    for run in _runs(ts):
-        if len(run) < 2:
-            continue
-        mats = np.stack([motion[int(t)] for t in run[1:]])
-        v = instability_per_pair([masks[int(t)] for t in run], matrices=mats)
-        total, n = total + float(v.sum()), n + len(v)
-    return total, n
+    def __init__(self):
+        self.total, self.n, self.prev_t, self.prev = 0.0, 0, None, None
+
+    def add(self, t: int, mask: np.ndarray, motion: dict) -> None:
+        from dvos_core.motion import instability_per_pair
+
+        if self.prev_t == t - 1:
+            v = instability_per_pair([self.prev, mask], matrices=motion[t][None])
+            self.total, self.n = self.total + float(v.sum()), self.n + len(v)
+        self.prev_t, self.prev = t, mask
 
 
 def _row(name: str, rows: list, unsteady: tuple) -> dict:
@@ -133,33 +147,34 @@ def compare_models(
     entries = (*models, *BASELINES, "ground_truth")
     rows: dict = {m: [] for m in entries}
     unsteady: dict = dict.fromkeys(entries, (0.0, 0))
-    total, step = len(videos) * (len(models) + 1), 0
-    for video in videos:
-        labelled = video.labelled_frames(gt_provenances)
+    labelled_of = [video.labelled_frames(gt_provenances) for video in videos]
+    total, step = sum(1 + len(f) for f in labelled_of), 0  # a step per video (the motion), then one per frame
+    for video, labelled in zip(videos, labelled_of):
+        # streamed frame by frame: memory holds one frame's masks per entry (and the previous one), not the video
         sets = {m: video.predictions[m] for m in models}
-        frames_of = {m: np.intersect1d(s.frames(), labelled) for m, s in sets.items()}
+        predicted_frames = {m: set(np.intersect1d(s.frames(), labelled).tolist()) for m, s in sets.items()}
         motion = _pair_motion(video, labelled, cancel)
-        gt = {int(t): video.read_masks(int(t), int(t) + 1)[0] for t in labelled}
         step += 1
         report(progress, step, total, f"{video.name}: ground truth and camera motion")
-        predicted = {
-            "previous_true_mask": {t: gt[t - 1] for t in gt if t - 1 in gt},
-            "all_foreground": {t: np.ones_like(m) for t, m in gt.items()},
-            "ground_truth": gt,
-        }
-        for m, frames in frames_of.items():
+        acc = {m: _Unsteady() for m in entries}
+        prev_gt, prev_t = None, None
+        for t in (int(x) for x in labelled):
             check(cancel)
-            predicted[m] = dict(zip((int(t) for t in frames), sets[m].masks(frames))) if len(frames) else {}
+            gt = video.read_masks(t, t + 1)[0]
+            masks = {m: sets[m].masks([t])[0] for m in models if t in predicted_frames[m]}
+            if prev_t == t - 1:
+                masks["previous_true_mask"] = prev_gt
+            masks["all_foreground"] = np.ones_like(gt)
+            for m, p in masks.items():
+                rows[m].append({"video": video.name, "frame": t, **frame_scores(p, gt, tolerance, min_area)})
+            masks["ground_truth"] = gt
+            for m, p in masks.items():
+                acc[m].add(t, p, motion)
+            prev_gt, prev_t = gt, t
             step += 1
-            report(progress, step, total, f"{video.name}: {m}")
-        for m, masks in predicted.items():
-            if m != "ground_truth":
-                rows[m] += [
-                    {"video": video.name, "frame": t, **frame_scores(p, gt[t], tolerance, min_area)}
-                    for t, p in masks.items()
-                ]
-            s, n = _instability(masks, motion)
-            unsteady[m] = (unsteady[m][0] + s, unsteady[m][1] + n)
+            report(progress, step, total, f"{video.name}: frame {t}")
+        for m in entries:
+            unsteady[m] = (unsteady[m][0] + acc[m].total, unsteady[m][1] + acc[m].n)
     if not any(rows[m] for m in models):
         raise ValueError(
             f"{project.path}: nothing to score: no predicted frame of {ids} has a ground-truth mask with provenance "
