@@ -53,6 +53,9 @@ REWRITES: list[tuple[str, str]] = [
     (r"`dvos [^`]*`", "the matching step of the dvos panel"),
     (r"dvos_core\.[\w.]+", "dvos"),
 ]
+_BUSY = re.compile(  # dvos_core.store.lock's StoreBusyError
+    r"^(?P<root>.+?) is being written by (?P<who>.+?)(?P<waited> after waiting [\d.]+ s)?\. Let it finish"
+)
 _TYPE_PREFIX = re.compile(r"^\s*(?:[A-Za-z_][\w.]*(?:Error|Exception|Cancelled|Exit)):\s*")
 # exception types that mean a bug or an unexpected state rather than bad input
 _INTERNAL = {"AttributeError", "TypeError", "AssertionError", "NameError", "UnboundLocalError", "ZeroDivisionError"}
@@ -88,7 +91,15 @@ def user_message(error, details: str = "", error_type: str = "") -> UserMessage:
         error_type = getattr(error, "error_type", "") or error_type
     else:
         raw = str(error)
-    text = plain_words(raw)
+    busy = _BUSY.match(raw)
+    # the writer lock's holder as it recorded itself (a command line, not a step of this panel), and a fix the
+    # panel has (it has no 'wait' setting)
+    text = (
+        f"{busy['root']} is being written by {busy['who']}{busy['waited'] or ''}. Wait until it finishes (or stop "
+        f"it), then try again; what you painted stays unsaved in its layer, nothing is lost"
+        if busy
+        else plain_words(raw)
+    )
     low = raw.lower()
     if "out of memory" in low or error_type == "MemoryError":
         text = f"the computer ran out of memory ({text}); lower the batch size or the crop/preview size and try again"

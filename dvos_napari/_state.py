@@ -38,6 +38,7 @@ class DvosState:
     def __init__(self, viewer):
         self._viewer_ref = weakref.ref(viewer)
         self.project = None
+        self.store_stamp = None  # read_store_stamp() at the last refresh: check_store() sees other programs' writes
         self.video_id: str | None = None
         self.prediction_model: str | None = None  # None: each video's most recent prediction set
         # frames painted in the masks layer but not yet saved, per video id
@@ -59,6 +60,7 @@ class DvosState:
     # ---- project -------------------------------------------------------------------------------------------
     def set_project(self, project) -> None:
         self.project = project
+        self.store_stamp = self.read_store_stamp()
         self.video_id = None
         self.prediction_model = None
         self.dirty.clear()
@@ -85,8 +87,15 @@ class DvosState:
     def require_video(self):
         """The current video (``project.video``), or a ValueError naming the fix."""
         p = self.require_project()
-        if self.video_id is None or self.video_id not in p.video_ids():
+        if self.video_id is None:
             raise ValueError("no video selected: pick one in the Project step first (double-click it)")
+        if self.video_id not in p.video_ids():
+            raise ValueError(
+                f"video {self.video_id!r} is no longer in the project {p.path}: another program deleted it (e.g. "
+                f"`dvos delete {p.path} video {self.video_id}`) after it was shown here, so nothing can be saved "
+                f"into it. Its layers still show what was read; to keep painted frames, save the masks layer as "
+                f"image files (File > Save Selected Layers), then pick another video in the Project step"
+            )
         return p.video(self.video_id)
 
     # ---- video -----------------------------------------------------------------------------------------------
@@ -118,7 +127,39 @@ class DvosState:
         return int(v.dims.current_step[-3]) if v is not None and v.dims.ndim >= 3 else 0
 
     def notify_store_changed(self) -> None:
+        self.store_stamp = self.read_store_stamp()
         self.store_changed.emit()
+
+    def read_store_stamp(self):
+        """A cheap mark of the project's last write by any process (None without a project): the project folder's
+        modification time, which changes whenever a writer takes or gives back the writer lock (its holder record
+        ``.dvos-writer.json`` is created and removed), and whether a writer holds it now."""
+        import os
+
+        if self.project is None:
+            return None
+        root = str(self.project.path)
+        try:
+            return (os.stat(root).st_mtime_ns, os.path.exists(os.path.join(root, ".dvos-writer.json")))
+        except OSError:
+            return None
+
+    def check_store(self) -> bool:
+        """Emit ``store_changed`` when another program (e.g. the ``dvos`` command line) wrote the project since the
+        last look, once it has finished writing; True when it did."""
+        stamp = self.read_store_stamp()
+        if stamp is None or stamp == self.store_stamp:
+            return False
+        if stamp[1] and not self._writer_is_us():  # still writing: look again once it is done
+            return False
+        self.store_stamp = stamp
+        self.store_changed.emit()
+        return True
+
+    def _writer_is_us(self) -> bool:
+        from dvos_core.store.lock import writer_lock
+
+        return self.project is not None and writer_lock(self.project.path).held
 
     # ---- unsaved paint -----------------------------------------------------------------------------------------
     def mark_dirty(self, video_id: str, frames) -> None:

@@ -77,12 +77,43 @@ def _video_id(meta: dict, project) -> str:
     return vid
 
 
+def _painted_in_viewer(path, vid: str, name: str, predicted: bool) -> set[int] | None:
+    """The frames of layer ``name`` painted (not saved yet) in the current napari viewer, when that viewer tracks
+    the layer for this project's video ``vid``; None when no viewer does (a layer from elsewhere, or a script).
+
+    Another program (``dvos clear-masks``, ``import-masks``, ``pseudo-label``) may have written the video since the
+    layer was read: its other frames then differ from the store without anyone having painted them, and writing them
+    would put the old masks back (as human labels)."""
+    import os
+
+    try:
+        import napari
+    except ImportError:
+        return None
+    from dvos_napari import _layers
+    from dvos_napari._state import _STATES
+
+    viewer = napari.current_viewer()
+    state = _STATES.get(viewer) if viewer is not None else None
+    if state is None or state.project is None:
+        return None
+    if os.path.realpath(str(state.project.path)) != os.path.realpath(str(path)):
+        return None
+    layer = _layers.find_layer(viewer, name)
+    if layer is None or _layers._video_of(layer) != vid or not any(x is layer for x in state.tracked_layers):
+        return None
+    if predicted:
+        return set(_layers.unsaved_corrections(viewer, vid))
+    return set(state.dirty.get(vid, ()))
+
+
 def write_labels(path: str, data, meta: dict) -> list[str]:
     """npe2 writer: save a ``<video> masks`` / ``<video> predicted`` Labels layer into the dvos project at ``path``.
 
     Only non-empty frames that differ from the store are written (an empty frame is read as 'not annotated'); for a
     predicted layer only the frames edited away from the stored prediction of the set it shows (its ``dvos_model``
-    metadata, else the most recent set), as 'corrected'.
+    metadata, else the most recent set), as 'corrected'. A layer a dvos viewer tracks writes only its painted
+    frames among those, so what another program wrote meanwhile is not overwritten with what the layer read before.
     """
     from dvos_core.store import Project
 
@@ -98,5 +129,29 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
     edited_prediction = md.get("dvos_role") == "predicted" or str(meta.get("name", "")).endswith(" predicted")
     source = "predicted" if edited_prediction else "masks"
     changed = changed_frames(video, data, source, md.get("dvos_model"))
-    save_frames(video, data, changed, edited_prediction=edited_prediction)
+    painted = _painted_in_viewer(path, vid, str(meta.get("name", "")), edited_prediction)
+    if painted is not None:  # only what was painted here: other differences are another program's newer writes
+        changed = [t for t in changed if t in painted]
+    saved = save_frames(video, data, changed, edited_prediction=edited_prediction)
+    if painted is not None:
+        _forget_saved(vid, saved, edited_prediction)
     return [str(Path(path))]
+
+
+def _forget_saved(vid: str, saved: list[int], predicted: bool) -> None:
+    """The viewer's unsaved-paint records no longer hold the frames just saved."""
+    import napari
+
+    from dvos_napari import _layers
+    from dvos_napari._state import _STATES
+
+    viewer = napari.current_viewer()
+    state = _STATES.get(viewer) if viewer is not None else None
+    if state is None:
+        return
+    if predicted:
+        _layers.mark_corrections_saved(viewer, vid, saved)
+        state.dirty_changed.emit(vid)
+    else:
+        state.mark_saved(vid, saved)
+    state.notify_store_changed()

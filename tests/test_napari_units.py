@@ -138,6 +138,13 @@ def test_core_messages_become_panel_words():
         text = plain_words(raw)
         assert expected in text, text
         assert "--" not in text and "`" not in text and "dvos_core" not in text and "Error:" not in text, text
+    busy = user_message(
+        "p.dvos is being written by process 12 on vm (`dvos predict p.dvos m1 --videos a`, predict_video, since "
+        "10:00). Let it finish, then run this again, or queue behind it with --wait (Python: wait=True); reading "
+        "the project is not blocked"
+    ).text
+    assert busy.startswith("p.dvos is being written by process 12 on vm (`dvos predict p.dvos m1 --videos a`")
+    assert "then try again" in busy and "wait" not in busy.replace("Wait until", "") and "panel" not in busy
     msg = user_message(KeyError("no video 'x'; videos are ['a']"))
     assert msg.text == "no video 'x'; videos are ['a']" and msg.details.startswith("KeyError")
     assert "please report it" in user_message(TypeError("bad operand")).text

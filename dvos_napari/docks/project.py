@@ -30,6 +30,7 @@ SPLIT_HELP = (
 )
 PROVENANCE_COLUMNS = ("manual", "corrected", "pseudo", "predicted")
 COLUMNS = ("video", "frames", "split", "masks", "tags")
+WATCH_MS = 2000  # how often the Project step looks for writes by other programs
 
 
 def add_layer_frames(project, video_id, frames, rgb, name, split, tags, progress=None, cancel=None):
@@ -155,7 +156,39 @@ class ProjectDock(DvosDock):
         self.state.project_changed.connect(lambda *_: self.refresh())
         self.state.store_changed.connect(self.refresh)
         self.state.video_changed.connect(lambda *_: self._highlight_current())
+        self._gone_warned: str | None = None
         self.refresh()
+        # another program (the dvos command line) may write the project while it is open here: look every few
+        # seconds (a stat of the project folder) and refresh the steps once it has finished writing
+        from qtpy.QtCore import QTimer
+
+        self.watch_timer = QTimer(self)
+        self.watch_timer.setInterval(WATCH_MS)
+        self.watch_timer.timeout.connect(self.check_store)
+        self.watch_timer.start()
+
+    def check_store(self) -> bool:
+        """Refresh the steps when another program wrote the project (True when it did); warn once when it deleted
+        the video shown here."""
+        try:
+            changed = self.state.check_store()
+        except Exception:  # a vanished or unreadable folder: the next action reports it in words
+            return False
+        vid, p = self.state.video_id, self.state.project
+        if changed and vid is not None and p is not None and self._gone_warned != vid:
+            try:
+                gone = vid not in p.video_ids()
+            except Exception:
+                gone = False
+            if gone:
+                from napari.utils.notifications import show_warning
+
+                self._gone_warned = vid
+                show_warning(
+                    f"dvos: video {vid!r} was deleted from the project by another program; its layers stay open "
+                    f"but nothing can be saved into it (save the masks layer as files to keep painted frames)"
+                )
+        return changed
 
     # ---- actions (also called by tests and scripts) --------------------------------------------------------
     def create_project(self, path, overwrite: bool = False):
