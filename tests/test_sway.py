@@ -60,3 +60,25 @@ def test_flow_to_an_unrelated_picture_is_not_trusted():
 def test_sway_flow_refuses_images_of_two_shapes():
     with pytest.raises(ValueError, match="one shape"):
         sway_flow(np.zeros((32, 32), np.uint8), np.zeros((32, 40), np.uint8))
+
+
+def test_a_large_frame_gets_its_flow_from_a_shrunk_copy_in_its_own_pixels(monkeypatch):
+    from dvos_core.motion import sway
+
+    cur, nb, m_cur, m_nb = swaying_pair()
+    big = [cv2.resize(x, (1920, 1080), interpolation=cv2.INTER_LINEAR) for x in (cur, nb)]
+    m_big = [cv2.resize(m, (1920, 1080), interpolation=cv2.INTER_NEAREST) for m in (m_cur, m_nb)]
+    sizes = []
+    calc = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+
+    class Spy:  # records the size the flow is computed at
+        def calc(self, a, b, flow):
+            sizes.append(a.shape)
+            return calc.calc(a, b, flow)
+
+    monkeypatch.setattr(sway.cv2, "DISOpticalFlow_create", lambda preset: Spy())
+    flow = sway_flow(*big)
+    assert flow.shape == (1080, 1920, 2) and sizes == [(540, 960)] * 2  # shrunk to MAX_FLOW_SIDE
+    moved = follow(m_big[1].astype(np.float32), flow, border="constant")
+    assert iou(m_big[1], m_big[0]) < 0.45
+    assert iou(moved, m_big[0]) > 0.6  # the flow is in the frame's own pixels (the discs sway by 75 px here)
