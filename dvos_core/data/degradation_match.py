@@ -90,18 +90,5 @@ def project_footage(project) -> list:
     for vid in project.video_ids():
         video = project.video(vid)
         if video.split != "test" and video.n_frames >= 2:
-            out.append(_Frames(video))
+            out.append(video.frame_run())  # read one frame at a time
     return out
-
-
-class _Frames:
-    """A stored video indexable by frame (reads one frame at a time)."""
-
-    def __init__(self, video):
-        self.video = video
-
-    def __len__(self) -> int:
-        return self.video.n_frames
-
-    def __getitem__(self, t: int) -> np.ndarray:
-        return self.video.read_frames(int(t), int(t) + 1)[0]

@@ -58,18 +58,6 @@ def _runs(frames: np.ndarray) -> list[np.ndarray]:
     return np.split(frames, cuts)
 
 
-class _FrameRun:
-    """Frames ``[start, stop)`` of a stored video, read one at a time when indexed (a long run is never loaded
-    whole: 3000 frames of 1080p are 18 GB)."""
-
-    def __init__(self, video, start: int, stop: int):
-        self.video, self.start = video, int(start)
-        self.shape = (int(stop) - self.start, *video.shape[1:])
-
-    def __getitem__(self, k: int) -> np.ndarray:
-        return self.video.frame(self.start + int(k))
-
-
 def _pair_motion(video, frames: np.ndarray, cancel) -> dict:
     """{t: matrix t-1 -> t} for every consecutive pair inside ``frames`` (measured once, shared by the models;
     the frames are read one at a time)."""
@@ -79,7 +67,7 @@ def _pair_motion(video, frames: np.ndarray, cancel) -> dict:
     for run in _runs(frames):
         if len(run) < 2:
             continue
-        gm = estimate_global_motion(_FrameRun(video, run[0], run[-1] + 1), cancel=cancel)
+        gm = estimate_global_motion(video.frame_run(int(run[0]), int(run[-1]) + 1), cancel=cancel)
         for k, m in enumerate(gm.matrices):
             out[int(run[0]) + k + 1] = np.asarray(m)
     return out

@@ -82,8 +82,9 @@ def measured_path(video, t0: int, n_frames: int, cancel: CancelToken | None = No
         raise ValueError(f"video {video.name!r} has one frame: no camera motion to measure; use motion='default'")
     start = min(int(t0), max(0, n - n_frames))
     stop = min(n, start + n_frames)
-    window = _Window(video, start, stop)
-    pairs = estimate_global_motion(window, window.masks(), cancel=cancel).matrices
+    pairs = estimate_global_motion(
+        video.frame_run(start, stop), _window_masks(video, start, stop), cancel=cancel
+    ).matrices
     j0 = int(t0) - start
     path = np.empty((n_frames, 3, 3))
     path[j0] = np.eye(3)
@@ -94,22 +95,13 @@ def measured_path(video, t0: int, n_frames: int, cancel: CancelToken | None = No
     return path[:, :2]
 
 
-class _Window:
-    """Frames [start, stop) of a stored video as a frame source, with its labelled masks to ignore."""
-
-    def __init__(self, video, start: int, stop: int):
-        self.video, self.start, self.stop = video, start, stop
-        self.shape = (stop - start, *video.shape[1:])
-
-    def __getitem__(self, k):
-        return self.video.frame(self.start + int(k))
-
-    def masks(self):
-        out = []
-        for t in range(self.start, self.stop):
-            m = self.video.mask(t)
-            out.append(np.zeros(self.shape[1:3], np.uint8) if m is None else m)
-        return out
+def _window_masks(video, start: int, stop: int) -> list:
+    """The labelled masks of frames ``[start, stop)`` (zeros where a frame has none): what motion estimation ignores."""
+    out = []
+    for t in range(start, stop):
+        m = video.mask(t)
+        out.append(np.zeros(video.shape[1:3], np.uint8) if m is None else m)
+    return out
 
 
 def synthetic_path(height: int, width: int, n_frames: int, camera=None, seed=0) -> np.ndarray:
