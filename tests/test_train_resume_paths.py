@@ -109,3 +109,21 @@ def test_run_all_relabels_videos_labelled_by_an_earlier_version_of_its_image_mod
     _pseudo_label(project, cfg, run, [vid], image, None)
     assert any("an earlier version of this run's model made of" in line and vid in line for line in logs)
     assert project.video(vid).attrs["pseudo_label"]["checkpoint_sha256"] != record["checkpoint_sha256"]
+
+
+def test_a_checkpoint_file_is_hashed_once_per_version(tmp_path, monkeypatch):
+    import hashlib
+    import os
+
+    from dvos_core.model import checkpoint
+
+    f = tmp_path / "best.pt"
+    f.write_bytes(b"a" * 4096)
+    calls = []
+    real = hashlib.sha256
+    monkeypatch.setattr(checkpoint.hashlib, "sha256", lambda *a: calls.append(1) or real(*a))
+    first = checkpoint.file_fingerprint(f)
+    assert checkpoint.file_fingerprint(tmp_path / "." / "best.pt") == first and len(calls) == 1  # asked again: cached
+    f.write_bytes(b"b" * 4096)  # trained again: same size, other bytes, a later modification time
+    os.utime(f, ns=(os.stat(f).st_atime_ns, os.stat(f).st_mtime_ns + 1_000_000))
+    assert checkpoint.file_fingerprint(f) == real(b"b" * 4096).hexdigest() != first and len(calls) == 2
