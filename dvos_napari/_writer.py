@@ -77,13 +77,13 @@ def _video_id(meta: dict, project) -> str:
     return vid
 
 
-def _painted_in_viewer(path, vid: str, name: str, predicted: bool) -> set[int] | None:
-    """The frames of layer ``name`` painted (not saved yet) in the current napari viewer, when that viewer tracks
-    the layer for this project's video ``vid``; None when no viewer does (a layer from elsewhere, or a script).
+def _tracking_viewer(path, vid: str, name: str):
+    """(viewer, its dvos state) of the current napari viewer when it shows this project and tracks the paint of layer
+    ``name`` for video ``vid``; None when no viewer does (a layer from elsewhere, or a script).
 
-    Another program (``dvos clear-masks``, ``import-masks``, ``pseudo-label``) may have written the video since the
-    layer was read: its other frames then differ from the store without anyone having painted them, and writing them
-    would put the old masks back (as human labels)."""
+    Such a layer is saved by its painted frames only: another program (``dvos clear-masks``, ``import-masks``,
+    ``pseudo-label``) may have written the video since the layer was read, so its other frames differ from the store
+    without anyone having painted them, and writing them would put the old masks back (as human labels)."""
     import os
 
     try:
@@ -102,9 +102,7 @@ def _painted_in_viewer(path, vid: str, name: str, predicted: bool) -> set[int] |
     layer = _layers.find_layer(viewer, name)
     if layer is None or _layers._video_of(layer) != vid or not any(x is layer for x in state.tracked_layers):
         return None
-    if predicted:
-        return set(_layers.unsaved_corrections(viewer, vid))
-    return set(state.dirty.get(vid, ()))
+    return viewer, state
 
 
 def write_labels(path: str, data, meta: dict) -> list[str]:
@@ -129,29 +127,19 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
     edited_prediction = md.get("dvos_role") == "predicted" or str(meta.get("name", "")).endswith(" predicted")
     source = "predicted" if edited_prediction else "masks"
     changed = changed_frames(video, data, source, md.get("dvos_model"))
-    painted = _painted_in_viewer(path, vid, str(meta.get("name", "")), edited_prediction)
-    if painted is not None:  # only what was painted here: other differences are another program's newer writes
-        changed = [t for t in changed if t in painted]
+    tracking = _tracking_viewer(path, vid, str(meta.get("name", "")))
+    if tracking is not None:  # only what was painted here: other differences are another program's newer writes
+        from dvos_napari import _layers
+
+        viewer, state = tracking
+        painted = _layers.unsaved_corrections(viewer, vid) if edited_prediction else state.dirty.get(vid, ())
+        changed = [t for t in changed if t in set(painted)]
     saved = save_frames(video, data, changed, edited_prediction=edited_prediction)
-    if painted is not None:
-        _forget_saved(vid, saved, edited_prediction)
+    if tracking is not None:  # the viewer's unsaved-paint records no longer hold the frames just saved
+        if edited_prediction:
+            _layers.mark_corrections_saved(viewer, vid, saved)
+            state.dirty_changed.emit(vid)
+        else:
+            state.mark_saved(vid, saved)
+        state.notify_store_changed()
     return [str(Path(path))]
-
-
-def _forget_saved(vid: str, saved: list[int], predicted: bool) -> None:
-    """The viewer's unsaved-paint records no longer hold the frames just saved."""
-    import napari
-
-    from dvos_napari import _layers
-    from dvos_napari._state import _STATES
-
-    viewer = napari.current_viewer()
-    state = _STATES.get(viewer) if viewer is not None else None
-    if state is None:
-        return
-    if predicted:
-        _layers.mark_corrections_saved(viewer, vid, saved)
-        state.dirty_changed.emit(vid)
-    else:
-        state.mark_saved(vid, saved)
-    state.notify_store_changed()
