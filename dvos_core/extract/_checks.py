@@ -63,3 +63,11 @@ def training_video(project, video_id: str, made: str):
             f"never feed training). Leave it out, or change its split (`dvos split {project.path} train {video_id}`)"
         )
     return video
+
+
+def training_videos(project, video_ids, made: str, frames=None) -> list:
+    """:func:`training_video` for each of ``video_ids``, with ``frames`` checked against them
+    (:func:`frames_in_range`)."""
+    videos = [training_video(project, vid, made) for vid in video_ids]
+    frames_in_range(project, videos, frames)
+    return videos

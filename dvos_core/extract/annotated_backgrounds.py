@@ -23,9 +23,8 @@ import numpy as np
 from dvos_core.extract._checks import (
     check_int,
     check_seed,
-    frames_in_range,
     same_video,
-    training_video,
+    training_videos,
     video_token,
 )
 from dvos_core.extract.inpaint import METHODS, head_hole, inpaint_heads
@@ -48,10 +47,7 @@ def _plan(project, video_ids, frames) -> list[tuple[str, int]]:
         video_ids = [
             v for v in project.video_ids() if project.video(v).split != "test" and project.video(v).import_complete
         ]
-    videos = []
-    for vid in video_ids:
-        videos.append(training_video(project, vid, "backgrounds inpainted from its frames"))
-    frames_in_range(project, videos, frames)
+    videos = training_videos(project, video_ids, "backgrounds inpainted from its frames", frames)
     plan = []
     for video in videos:
         vid = video.name

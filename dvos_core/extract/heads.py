@@ -9,9 +9,8 @@ import numpy as np
 from dvos_core.extract._checks import (
     check_int,
     check_seed,
-    frames_in_range,
     same_video,
-    training_video,
+    training_videos,
     video_token,
 )
 from dvos_core.extract.components import frame_objects, instance_labels
@@ -42,10 +41,7 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
                 stacklevel=3,
             )
         video_ids = [vid for vid in video_ids if vid not in left_out]
-    videos = []
-    for vid in video_ids:
-        videos.append(training_video(project, vid, "heads cut from its ground truth"))
-    frames_in_range(project, videos, frames)
+    videos = training_videos(project, video_ids, "heads cut from its ground truth", frames)
     plan = []
     for video in videos:
         vid = video.name
