@@ -160,3 +160,44 @@ def test_mask_tiff_written_page_by_page(tmp_project, video, tmp_path):
             w.write(m * 255)
     assert import_masks(tmp_project, "plot1", tmp_path / "pages.tif") == [0, 1, 2, 3]
     assert all(np.array_equal(video.mask(t), masks[t]) for t in range(4))
+
+
+def test_masks_csv_lists_every_video_exported_into_a_folder(tmp_project, video, tmp_path):
+    """Two videos exported one after the other into one folder: masks.csv lists both (it used to list the last);
+    exporting a video again replaces its own rows only, and a list from before the video column is read."""
+    masks = _blob_masks(12)
+    video.set_mask(2, masks[2], "manual")
+    other = tmp_project.add_video_array("plot2", video.read_frames())
+    other.set_mask(5, masks[5], "manual")
+    other.set_mask(6, masks[6], "pseudo")
+    out = tmp_path / "out"
+    export_masks(tmp_project, "plot1", out)
+    export_masks(tmp_project, "plot2", out)
+    listing = pd.read_csv(out / "masks.csv")
+    assert list(listing.columns[:3]) == ["video", "frame", "file"]
+    assert list(zip(listing["video"], listing["frame"])) == [("plot1", 2), ("plot2", 5), ("plot2", 6)]
+    other.clear_masks(["pseudo"])
+    with pytest.warns(UserWarning, match="plot2_000006.png"):
+        export_masks(tmp_project, "plot2", out)
+    listing = pd.read_csv(out / "masks.csv")
+    assert list(zip(listing["video"], listing["frame"])) == [("plot1", 2), ("plot2", 5)]
+    # a list written before the video column: other videos' rows kept, the video read from the file name
+    (out / "masks.csv").write_text(
+        "frame,file,provenance,model,heads,head_pixels\n2,plot1_000002.png,manual,,3,40\n9,gone_000009.png,manual,,1,5\n"
+    )
+    (out / "plot2_000006.png").unlink()
+    export_masks(tmp_project, "plot2", out)
+    listing = pd.read_csv(out / "masks.csv")
+    assert list(zip(listing["video"], listing["frame"])) == [("plot1", 2), ("plot2", 5)]
+    assert listing["head_pixels"].iloc[0] == 40  # the old row as it was (gone_000009.png has no file: dropped)
+
+
+def test_foreign_masks_csv_is_refused_before_writing(tmp_project, video, tmp_path):
+    video.set_mask(2, _blob_masks(3)[2], "manual")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "masks.csv").write_text("id,area\n1,2\n")
+    with pytest.raises(ValueError, match=r"masks.csv: this file is not a list of masks exported by dvos"):
+        export_masks(tmp_project, "plot1", out)
+    assert (out / "masks.csv").read_text() == "id,area\n1,2\n"
+    assert not list(out.glob("*.png"))

@@ -220,10 +220,11 @@ def export_masks(
     """Write the masks of a video as one image per frame (values 0/255) named ``<video>_<frame:06d>.<fmt>``.
 
     ``which='labels'`` exports every frame with a mask (any provenance); ``which='predictions'`` exports a model's
-    thresholded predictions: ``model``'s, default the most recent set. ``masks.csv`` lists frame, file, provenance,
-    the model (predictions), the heads in the mask (8-connected parts of at least ``min_area`` pixels, as the
-    evaluation counts them) and its head pixels. ``fmt``: 'png' or 'tif'. ``out_dir`` may not lie inside the project
-    folder. TIFFs are deflate-compressed (lossless). Returns the written paths.
+    thresholded predictions: ``model``'s, default the most recent set. ``masks.csv`` lists video, frame, file,
+    provenance, the model (predictions), the heads in the mask (8-connected parts of at least ``min_area`` pixels, as
+    the evaluation counts them) and its head pixels; the rows of other videos exported into the same folder stay in
+    it (see :func:`_other_videos_rows`). ``fmt``: 'png' or 'tif'. ``out_dir`` may not lie inside the project folder.
+    TIFFs are deflate-compressed (lossless). Returns the written paths.
     """
     import cv2
     import tifffile
@@ -253,6 +254,7 @@ def export_masks(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise PermissionError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
+    others = _other_videos_rows(out, video_id)  # read (and refused if foreign) before any mask is written
     from dvos_core.evaluate.metrics import count_objects
 
     paths, rows = [], []
@@ -277,12 +279,65 @@ def export_masks(
                 tifffile.imwrite(str(p), img, compression="zlib")
         paths.append(p)
         heads = count_objects(img, min_area=min_area)
-        rows.append(f"{int(t)},{p.name},{prov},{model or ''},{heads},{int(np.count_nonzero(img))}\n")
+        rows.append([video_id, str(int(t)), p.name, prov, model or "", str(heads), str(int(np.count_nonzero(img)))])
         report(progress, i + 1, len(frames), f"{video_id}: exporting masks")
-    with io_step(out / "masks.csv", "writing the list of exported masks"):
-        (out / "masks.csv").write_text("frame,file,provenance,model,heads,head_pixels\n" + "".join(rows))
+    _write_listing(out / "masks.csv", others + rows)
     _warn_stale(out, video_id, fmt, paths)
     return paths
+
+
+LISTING_COLUMNS = ("video", "frame", "file", "provenance", "model", "heads", "head_pixels")
+_EXPORTED_NAME = re.compile(r"(.+)_(\d{6})\.(?:png|tif|tiff)")
+
+
+def _other_videos_rows(out: Path, video_id: str) -> list[list[str]]:
+    """The rows of an existing ``out/masks.csv`` that belong to other videos and whose mask files are still there, so
+    that exporting several videos into one folder, one after another, lists all of them. Lists written before the
+    ``video`` column existed are read too (the video taken from each file's name). A ``masks.csv`` that dvos did not
+    write is refused, before anything is written, rather than overwritten."""
+    import csv
+
+    listing = out / "masks.csv"
+    if not listing.is_file():
+        return []
+    try:
+        with open(listing, newline="") as f:
+            table = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{listing}: cannot read the existing list of exported masks ({e}); move it away") from e
+    header, body = (table[0], table[1:]) if table else ([], [])
+    if header == list(LISTING_COLUMNS):
+        rows = [r for r in body if len(r) == len(header)]
+    elif header == list(LISTING_COLUMNS[1:]):  # before the video column: the video is in the file name
+        rows = []
+        for r in body:
+            m = _EXPORTED_NAME.fullmatch(r[1]) if len(r) == len(header) else None
+            if m:
+                rows.append([m.group(1), *r])
+    else:
+        raise ValueError(
+            f"{listing}: this file is not a list of masks exported by dvos (its columns are {', '.join(header[:8])}); "
+            f"move it away or export into another folder"
+        )
+    return [r for r in rows if r[0] != video_id and (out / r[2]).is_file()]
+
+
+def _write_listing(path: Path, rows: list[list[str]]) -> None:
+    """Write ``masks.csv`` whole (rows sorted by video, then frame) through a temporary file, so a failed write
+    leaves the earlier list in place."""
+    import csv
+    import io
+    import os
+
+    rows = sorted(rows, key=lambda r: (r[0], int(r[1])))
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(LISTING_COLUMNS)
+    writer.writerows(rows)
+    tmp = path.with_name(path.name + ".tmp")
+    with io_step(path, "writing the list of exported masks"):
+        tmp.write_text(text.getvalue())
+        os.replace(tmp, path)
 
 
 def _warn_stale(out: Path, video_id: str, fmt: str, written: list[Path]) -> None:
@@ -297,7 +352,7 @@ def _warn_stale(out: Path, video_id: str, fmt: str, written: list[Path]) -> None
         shown = ", ".join(stale[:5]) + (" ..." if len(stale) > 5 else "")
         warnings.warn(
             f"{out}: {len(stale)} mask file(s) of {video_id!r} from an earlier export are not in this one (their "
-            f"frames have no mask now): {shown}; masks.csv lists only this export. Delete those files before "
+            f"frames have no mask now): {shown}; masks.csv does not list them. Delete those files before "
             f"importing the folder again, or export into an empty folder",
             stacklevel=3,
         )
