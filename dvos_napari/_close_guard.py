@@ -2,12 +2,16 @@
 
 A filter on the viewer's main window catches the close that the user starts (the window's close button, the window
 manager, a system quit: Qt marks those events spontaneous) and, when masks painted in Annotate or corrections painted
-in Review are not saved yet, asks whether to close anyway; No keeps the window and the paint. A close from code
-(``viewer.close()``, scripts and tests) is not asked about: it has already torn the viewer down.
+in Review are not saved yet, asks whether to close anyway; No keeps the window and the paint. napari's File > Close
+Window and Exit (Ctrl+W, Ctrl+Q) close the window from code (not spontaneous); they call the window's
+``close(quit_app, confirm_need=True)``, which the guard wraps to ask the same question first. A close from code
+(``viewer.close()``, scripts and tests: ``confirm_need`` false) is not asked about: it has already torn the viewer
+down.
 """
 
 from __future__ import annotations
 
+import inspect
 import weakref
 
 from qtpy.QtCore import QEvent, QObject
@@ -83,6 +87,31 @@ class CloseGuard(QObject):
         return False
 
 
+def _ask_on_menu_close(window, state) -> bool:
+    """Wrap ``window.close`` when it is napari's ``close(quit_app, confirm_need)``: its Close Window and Exit
+    actions (Ctrl+W, Ctrl+Q) pass ``confirm_need=True``; such a close over unsaved work asks first. Returns whether
+    it wrapped (another napari may close otherwise; the event filter still guards the user's own closes)."""
+    close = window.close
+    try:
+        if "confirm_need" not in inspect.signature(close).parameters:
+            return False
+    except (TypeError, ValueError):
+        return False
+    state_ref = weakref.ref(state)
+
+    def close_asking_first(*args, **kwargs):
+        confirm = kwargs.get("confirm_need", args[1] if len(args) > 1 else False)
+        state = state_ref()
+        if confirm and state is not None:
+            lines = unsaved_work(state.viewer, state)
+            if lines and not close_anyway(window, lines):
+                return False  # the window stays, and so does the paint
+        return close(*args, **kwargs)
+
+    window.close = close_asking_first
+    return True
+
+
 def guard_close(state, widget) -> CloseGuard | None:
     """Install the close guard of ``state`` (once) on the main window that holds ``widget``, a dvos dock being shown
     (found through Qt's parents, not napari's private window attributes); None while it sits in no main window."""
@@ -93,4 +122,5 @@ def guard_close(state, widget) -> CloseGuard | None:
         return None
     state.close_guard = CloseGuard(window, state)
     window.installEventFilter(state.close_guard)
+    _ask_on_menu_close(window, state)
     return state.close_guard

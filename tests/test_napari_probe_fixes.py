@@ -251,3 +251,28 @@ def test_clear_frame_asks_before_it_removes_a_saved_mask(make_napari_viewer, qtb
     viewer.dims.set_current_step(0, 1)
     an._clear_dialog()
     assert video.provenance[1] == 0
+
+
+def test_ctrl_w_and_ctrl_q_over_unsaved_work_ask_first(make_napari_viewer, qtbot, predicted, monkeypatch):
+    """napari's File > Close Window / Exit (Ctrl+W / Ctrl+Q) close the window from code, which the event filter lets
+    pass: they ask first now; No keeps the window and the paint, and ``viewer.close()`` from code never asks."""
+    from napari._app_model import get_app_model
+
+    from dvos_napari import _close_guard
+
+    project, _gt = predicted
+    viewer = make_napari_viewer(show=True)
+    rv = dock(viewer, "Review")
+    rv.state.set_project(project)
+    qtbot.waitUntil(lambda: rv.state.close_guard is not None)
+    window = rv.window()
+    asked = []
+    monkeypatch.setattr(_close_guard, "close_anyway", lambda parent, lines: asked.append(lines) or False)
+    rv.state.mark_dirty("b", [1, 3])
+    get_app_model().commands.execute_command("napari.window.file.quit_dialog").result()  # Ctrl+Q
+    assert asked == [["b: painted mask frames 1, 3"]] and window.isVisible()
+    window.close(False, True)  # Ctrl+W's call when the main window is the active one
+    assert len(asked) == 2 and window.isVisible()
+    monkeypatch.setattr(_close_guard, "close_anyway", lambda parent, lines: pytest.fail("asked"))
+    viewer.close()  # a close from code: not asked
+    assert not window.isVisible()
