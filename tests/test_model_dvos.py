@@ -159,3 +159,32 @@ def test_device_selection():
         select_device("gpu")
     with pytest.raises(ValueError, match=r"device 'meta' is not one dvos runs on"):
         select_device("meta")
+
+
+@pytest.mark.skipif(not shutil.which("git"), reason="needs git")
+def test_code_commit_only_for_a_tracked_source(tmp_path):
+    """dvos installed (not editable) into a virtual environment inside the user's own repository: the user's HEAD is
+    not dvos's commit. Only a source file the checkout tracks gives its commit."""
+    import subprocess
+
+    from dvos_core.model.checkpoint import code_commit
+
+    def git(*args):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True, capture_output=True
+        )
+
+    git("init", "-q")
+    (tmp_path / "notes.txt").write_text("user's project")
+    git("add", "notes.txt")
+    git("commit", "-qm", "user")
+    installed = tmp_path / ".venv" / "site-packages" / "dvos_core" / "model" / "checkpoint.py"
+    installed.parent.mkdir(parents=True)
+    installed.write_text("# an installed copy")
+    assert code_commit(installed) is None
+    tracked = tmp_path / "checkpoint.py"
+    tracked.write_text("# a checkout")
+    git("add", "checkpoint.py")
+    git("commit", "-qm", "dvos")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    assert code_commit(tracked) == head

@@ -56,16 +56,22 @@ def _model_kind(model) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def code_commit():
-    """The git commit of the dvos source tree when it runs from a checkout, else None (read-only ``rev-parse``)."""
+def code_commit(source=None):
+    """The git commit of the dvos source tree when it runs from a checkout, else None (read-only git calls).
+    ``source`` (default this file) must be tracked by that checkout: dvos installed from a wheel into a virtual
+    environment inside the user's own git repository is not the user's commit."""
+    source = Path(source or __file__).resolve()
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=source.parent, capture_output=True, text=True, timeout=5)
+
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5
-        )
+        tracked = git("ls-files", "--error-unmatch", source.name)
+        out = git("rev-parse", "HEAD") if tracked.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and len(commit) == 40 else None
+    commit = out.stdout.strip() if out is not None else ""
+    return commit if out is not None and out.returncode == 0 and len(commit) == 40 else None
 
 
 def file_fingerprint(path) -> str:
