@@ -31,9 +31,24 @@ def open_project_in_napari(path, step: str | None = None):
     napari.run()
 
 
+def missing_gui() -> str | None:
+    """What to install when napari or a Qt binding is missing (the ``napari`` extra), else None."""
+    import importlib.util
+
+    missing = [m for m in ("napari", "qtpy") if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    return (
+        f"{' and '.join(missing)} not installed: the dvos panel needs the napari extra; install it with "
+        f'pip install "dvos-napari[napari]" (in a clone of dvos: pip install -e ".[napari]")'
+    )
+
+
 if __name__ == "__main__":  # python -m dvos_napari.launch PROJECT  (what `dvos demo --napari` runs)
     import sys
 
     if len(sys.argv) != 2:
         sys.exit("usage: python -m dvos_napari.launch PROJECT.dvos")
+    if (why := missing_gui()) is not None:
+        sys.exit(f"dvos: {why}")
     open_project_in_napari(sys.argv[1])

@@ -26,3 +26,17 @@ def test_show_project_adds_the_panel_and_a_test_video(make_napari_viewer, tmp_pa
     assert "test_clip" in [layer.name for layer in viewer.layers]
     assert type(panel).__name__ == "DvosPanel" and panel.current == "Review"
     assert len(viewer.window.dock_widgets) == 1  # one panel, not a column of docks
+
+
+def test_launcher_without_napari_names_the_extra(monkeypatch):
+    """`python -m dvos_napari.launch` (what `dvos demo --napari` runs) on an install without the napari extra says
+    what to install instead of a ModuleNotFoundError."""
+    import importlib.util
+
+    from dvos_napari.launch import missing_gui
+
+    assert missing_gui() is None  # the test environment has the extra
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "napari" else real(name, *a))
+    why = missing_gui()
+    assert why.startswith("napari not installed") and 'pip install "dvos-napari[napari]"' in why
