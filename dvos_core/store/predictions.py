@@ -82,7 +82,7 @@ class ModelPredictions:
             with v._write(f"creating the prediction arrays of {self.model!r}"):
                 sub = g.require_group(GROUP).require_group(self.model)
                 arrays.create(sub, "probability", (n, h, w), "float16", chunks=(1, h, w))
-                arrays.create(sub, "masks", (n, h, w), "uint8", chunks=(1, h, w))
+                arrays.create(sub, "masks", (n, h, w), "uint8", chunks=(1, h, w), compressors=arrays.mask_codecs())
                 arrays.create(sub, "done", (n,), "uint8", chunks=(4096,))
         sub = g[self._path]
         if any(sub[key].shape[0] < v.n_frames for key in KEYS):

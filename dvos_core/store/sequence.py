@@ -397,7 +397,9 @@ class Video(FrameSequence):
 
     @staticmethod
     def _create_extra(g: zarr.Group, height: int, width: int) -> None:
-        arrays.create(g, "masks", (0, height, width), "uint8", chunks=(1, height, width))
+        arrays.create(
+            g, "masks", (0, height, width), "uint8", chunks=(1, height, width), compressors=arrays.mask_codecs()
+        )
         arrays.create(g, "provenance", (0,), "uint8", chunks=(4096,))
         arrays.create(g, "quality", (0,), "float32", chunks=(4096,), fill_value=float("nan"))
 

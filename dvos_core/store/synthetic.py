@@ -62,7 +62,9 @@ class SyntheticSet:
                 g = parent.create_group(name, attributes=meta)
                 shape = (n_clips, n_frames, height, width)
                 arrays.create(g, "frames", (*shape, 3), "uint8", chunks=(1, 1, height, width, 3))
-                arrays.create(g, "masks", shape, "uint8", chunks=(1, 1, height, width))
+                arrays.create(
+                    g, "masks", shape, "uint8", chunks=(1, 1, height, width), compressors=arrays.mask_codecs()
+                )
                 arrays.create(g, "done", (n_clips,), "uint8", chunks=(1,))
                 g.attrs["created"] = True
         except BaseException:
