@@ -7,8 +7,10 @@ store: the frames are lazy, and a Labels layer starts empty and read-only while 
 masks into it (:func:`load_masks`); it becomes editable when they are all in. Switching videos re-uses the layers of
 the previous (saved) video instead of removing them (removing a layer costs napari a garbage collection).
 
-Mask buffers are in-memory uint8 (T,H,W) arrays; above :data:`MEMMAP_BYTES` they are memory-mapped temporary files,
-so a long video costs disk pages, not RAM.
+Mask buffers are in-memory uint8 (T,H,W) arrays; above :data:`MEMMAP_BYTES` they are memory-mapped temporary files in
+the temporary folder (``TMPDIR``), so a long video costs disk pages, not RAM (unless that folder is a RAM disk, tmpfs).
+A mask read's worker thread holds its buffer only while it runs (napari keeps every worker it ran), so the buffers of
+a video left are freed.
 """
 
 from __future__ import annotations
@@ -171,26 +173,36 @@ def track_paint(layer, state) -> None:
 
 
 def load_masks(layer, video, source: str, state, skip=(), model: str | None = None) -> None:
-    """Copy the stored masks into ``layer.data`` in a worker thread; the layer is read-only until they are in."""
+    """Copy the stored masks into ``layer.data`` in a worker thread; the layer is read-only until they are in.
+
+    napari keeps every worker it ran in its window's task list, with the worker's arguments and callbacks: the worker
+    here holds the buffer and the layer only until it is done, so a video left frees them (else each visit to a long
+    video would leave its full-length mask buffers behind)."""
     frames, _ = _stored(video, source, model)
     if len(frames) == 0:
         return
     from napari.qt.threading import create_worker
 
-    buf = layer.data
+    held = {"buf": layer.data, "layer": layer}
     layer.editable = False
-    key = state.begin_loading(f"{video.name} {source} #{id(buf)}")  # one key per read: a stale read ends its own
+    key = state.begin_loading(f"{video.name} {source} #{id(layer.data)}")  # one key per read: a stale read ends its own
+    skip = tuple(skip)
+
+    def fill() -> int:
+        buf = held.get("buf")
+        return 0 if buf is None else fill_buffer(buf, video, source, skip, model)
 
     def done(*_):
+        buf, shown = held.pop("buf", None), held.pop("layer", None)
         try:
-            if layer.data is buf:  # still showing this buffer (not switched to another video meanwhile)
-                layer.editable = True
-                layer.refresh()
+            if shown is not None and shown.data is buf:  # still showing this buffer (not switched to another video)
+                shown.editable = True
+                shown.refresh()
         except RuntimeError:  # the viewer was closed meanwhile
             pass
         state.end_loading(key)
 
-    worker = create_worker(fill_buffer, buf, video, source, tuple(skip), model, _start_thread=False)
+    worker = create_worker(fill, _start_thread=False)
     worker.finished.connect(done)
     worker.errored.connect(lambda e: state.report_error(f"could not read the masks of {video.name}", e))
     state.workers.append(worker)
@@ -255,7 +267,7 @@ def show_video(viewer, video, state) -> None:
         "image",
         video,
         state,
-        lambda: (LazyFrames.from_zarr(video.frames, video.n_frames), {"rgb": True}),
+        lambda: (LazyFrames.from_zarr(video.frames, video.n_frames, name=f"video {vid!r}"), {"rgb": True}),
     )
     masks, new_masks = _place(viewer, "masks", video, state, lambda: (_empty_buffer((n, h, w)), {"opacity": 0.5}))
     if new_masks:
@@ -310,7 +322,9 @@ def show_predictions(viewer, video, state, replace: bool = True) -> bool:
         return True
     n, h, w, _ = video.shape
     extra = {"dvos_model": preds.model}
-    prob = LazyFrames.from_zarr(arrs[1], video.n_frames, dtype=np.float32)
+    prob = LazyFrames.from_zarr(
+        arrs[1], video.n_frames, dtype=np.float32, name=f"the probabilities of video {video.name!r} by {preds.model!r}"
+    )
     prob_layer, new_prob = _place(
         viewer,
         "probability",

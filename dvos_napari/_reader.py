@@ -44,7 +44,7 @@ def read_video(path):
     from dvos_core.io import open_video
 
     reader = open_video(path)
-    data = LazyFrames.from_reader(reader)
+    data = LazyFrames.from_reader(reader, name=f"video file {str(path)!r}")
     meta = {
         "name": Path(path).stem,
         "rgb": True,
@@ -58,7 +58,7 @@ def video_layers(project, video_id: str):
     from dvos_napari._layers import mask_buffer
 
     v = project.video(video_id)
-    frames = LazyFrames.from_zarr(v.frames, v.n_frames)
+    frames = LazyFrames.from_zarr(v.frames, v.n_frames, name=f"video {video_id!r}")
     masks = mask_buffer(v)
     return [
         (
