@@ -43,15 +43,17 @@ def _stored(video, t: int, source: str, model: str | None = None):
     return video.mask(t)
 
 
-def changed_frames(video, data, source: str = "masks", model: str | None = None) -> list[int]:
+def changed_frames(video, data, source: str = "masks", model: str | None = None, frames=None) -> list[int]:
     """Frames whose non-empty mask in ``data`` differs from what the store holds for the layer it came from.
 
     ``source='masks'`` compares with the label masks, ``'predicted'`` with the stored predictions of ``model`` (the
     set the layer shows), so saving a predicted layer writes only the frames a person edited, never the untouched
-    predictions.
+    predictions. ``frames``: compare only these (default every frame; each comparison reads a stored mask).
     """
     out = []
-    for t in range(video.n_frames):
+    for t in (
+        range(video.n_frames) if frames is None else sorted(int(f) for f in frames if 0 <= int(f) < video.n_frames)
+    ):
         d = np.asarray(data[t])
         if not d.any():
             continue
@@ -126,14 +128,15 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
     md = meta.get("metadata") or {}
     edited_prediction = md.get("dvos_role") == "predicted" or str(meta.get("name", "")).endswith(" predicted")
     source = "predicted" if edited_prediction else "masks"
-    changed = changed_frames(video, data, source, md.get("dvos_model"))
     tracking = _tracking_viewer(path, vid, str(meta.get("name", "")))
+    painted = None
     if tracking is not None:  # only what was painted here: other differences are another program's newer writes
         from dvos_napari import _layers
 
         viewer, state = tracking
         painted = _layers.unsaved_corrections(viewer, vid) if edited_prediction else state.dirty.get(vid, ())
-        changed = [t for t in changed if t in set(painted)]
+    # a tracked layer compares its painted frames only (a 600-frame video's comparison read every stored mask)
+    changed = changed_frames(video, data, source, md.get("dvos_model"), frames=painted)
     saved = save_frames(video, data, changed, edited_prediction=edited_prediction)
     if tracking is not None:  # the viewer's unsaved-paint records no longer hold the frames just saved
         if edited_prediction:

@@ -60,6 +60,25 @@ def test_file_save_of_a_stale_layer_keeps_what_another_program_wrote(make_napari
     assert not prj.state.dirty.get("plot1")
 
 
+def test_file_save_of_a_tracked_layer_reads_only_its_painted_frames(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """File > Save of a layer the panel tracks compares only the painted frames with the store (it read the stored
+    mask of every frame first: seconds on a long video) and writes them."""
+    from dvos_core.store import Project
+    from dvos_napari import _writer
+
+    path, masks = _project(tmp_path)
+    viewer, prj = _shown(make_napari_viewer, qtbot, path)
+    layer = viewer.layers["plot1 masks"]
+    reads = []
+    real = _writer._stored
+    monkeypatch.setattr(_writer, "_stored", lambda video, t, *a, **k: reads.append(t) or real(video, t, *a, **k))
+    layer.data[3] = masks[3]
+    prj.state.mark_dirty("plot1", [3])
+    _writer.write_labels(path, layer.data, {"name": layer.name, "metadata": layer.metadata})
+    assert reads == [3]
+    np.testing.assert_array_equal(Project.open(path).video("plot1").mask(3) > 0, masks[3] > 0)
+
+
 def test_saving_into_a_video_another_program_deleted_says_so(make_napari_viewer, qtbot, tmp_path):
     from dvos_core.store import Project
 

@@ -124,3 +124,33 @@ def test_reading_many_frames_holds_them_once():
     assert lazy[5:9][:, 0, 0, 0].tolist() == [5, 6, 7, 8] and lazy[[3, 1]][:, 0, 0, 0].tolist() == [3, 1]
     assert lazy[7:3].shape == (0, *shape) and lazy[::20, :2].shape == (3, 2, 50, 3)
     assert peak < 1.3 * out.nbytes, (peak, out.nbytes)
+
+
+def test_adding_a_lazy_layer_as_a_video_reads_one_frame_at_a_time(tmp_path):
+    """The Project step's "add layer" of a video opened with File > Open (a lazy layer) stored it through
+    ``np.asarray``: the whole video in memory at once (3.7 GB for 600 HD frames). Frames are read one by one now, and
+    a grey float layer is still made RGB uint8."""
+    from dvos_core.store import Project
+    from dvos_napari._lazy import LazyFrames
+    from dvos_napari.docks.project import add_layer_frames
+
+    rng = np.random.default_rng(1)
+    clip = rng.integers(0, 255, (7, 12, 16, 3), dtype=np.uint8)
+    asked = []
+
+    def get(t):
+        asked.append(t)
+        return clip[t]
+
+    class NeverWhole(LazyFrames):
+        def __array__(self, dtype=None, copy=None):
+            pytest.fail("the whole video was read at once")
+
+    lazy = NeverWhole(get, 7, (12, 16, 3), np.uint8)
+    p = Project.create(tmp_path / "p.dvos")
+    video = add_layer_frames(p, "v", lazy, True, "v", "train", {})
+    np.testing.assert_array_equal(video.read_frames(), clip)
+    assert sorted(set(asked)) == list(range(7))
+    grey = rng.random((3, 12, 16)).astype(np.float32)
+    g = add_layer_frames(p, "g", grey, False, "g", "train", {})
+    assert g.read_frames().dtype == np.uint8 and g.read_frames().shape == (3, 12, 16, 3)

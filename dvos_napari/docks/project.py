@@ -34,20 +34,24 @@ WATCH_MS = 2000  # how often the Project step looks for writes by other programs
 
 
 def add_layer_frames(project, video_id, frames, rgb, name, split, tags, progress=None, cancel=None):
-    """Store the frames of an image layer (T,H,W,3 or T,H,W) as a new video (runs in a worker thread)."""
-    frames = np.asarray(frames)
-    if frames.ndim == 3 and not rgb:
-        frames = np.repeat(frames[..., None], 3, axis=-1)
-    if frames.ndim != 4 or frames.shape[-1] not in (3, 4):
-        raise ValueError(f"layer {name!r} has shape {frames.shape}; a video is time x height x width x RGB")
-    if frames.dtype != np.uint8:
-        from dvos_core.io import to_rgb8
+    """Store the frames of an image layer (T,H,W,3 or T,H,W) as a new video (runs in a worker thread), one frame at a
+    time: a lazy layer (a video opened with File > Open) is never read whole into memory."""
+    if not hasattr(frames, "shape") or not hasattr(frames, "__getitem__"):
+        frames = np.asarray(frames)
+    shape = tuple(int(s) for s in frames.shape)
+    grey = len(shape) == 3 and not rgb
+    if not grey and (len(shape) != 4 or shape[-1] not in (3, 4)):
+        raise ValueError(f"layer {name!r} has shape {shape}; a video is time x height x width x RGB")
+    from dvos_core.io import to_rgb8
 
-        frames = np.stack([to_rgb8(f, where=name) for f in frames])
-    video = project.create_video(
-        video_id, frames.shape[1], frames.shape[2], source=f"napari layer {name}", split=split, tags=tags
-    )
-    video.append_frames((f[..., :3] for f in frames), n_total=len(frames), progress=progress, cancel=cancel)
+    def frame(t: int) -> np.ndarray:
+        f = np.asarray(frames[t])
+        if grey:
+            f = np.repeat(f[..., None], 3, axis=-1)
+        return (f if f.dtype == np.uint8 else to_rgb8(f, where=name))[..., :3]
+
+    video = project.create_video(video_id, shape[1], shape[2], source=f"napari layer {name}", split=split, tags=tags)
+    video.append_frames((frame(t) for t in range(shape[0])), n_total=shape[0], progress=progress, cancel=cancel)
     return video
 
 
