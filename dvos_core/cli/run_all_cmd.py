@@ -94,14 +94,19 @@ def config_from_args(args):
     if args.no_match_motion:
         changes["match_motion"] = False
     train = dict(cfg.train)
+    phases = {phase: dict(getattr(cfg, phase)) for phase in ("image", "synthetic", "real")}
     for opt, key in (("preset", "preset"), ("epochs", "epochs"), ("steps_per_epoch", "max_steps_per_epoch")):
         if getattr(args, opt) is not None:
             train[key] = getattr(args, opt)
-    return replace(cfg, train=train, **changes)  # replace() checks the values as RunAllConfig() does
+            # the option is for every phase: it goes over a phase's own value (--quick's image epochs, the
+            # image/synthetic/real sections of a --config file)
+            for values in phases.values():
+                values.pop(key, None)
+    return replace(cfg, train=train, **phases, **changes)  # replace() checks the values as RunAllConfig() does
 
 
 def _run_all(args) -> int:
-    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
+    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint, napari_command
     from dvos_core.run_all import run_all
 
     cfg = config_from_args(args)
@@ -119,5 +124,5 @@ def _run_all(args) -> int:
     if res.heads:
         counts = ", ".join(f"{v} {n}" for v, n in res.heads.items())
         print(f"different heads ({res.heads_model}'s predictions, each head counted once; dvos count-heads): {counts}")
-    print(f"open it with `napari {res.project}` (Review step: worst frames first, correct, train again)")
+    print(f"open it with `{napari_command(res.project)}` (Review step: worst frames first, correct, train again)")
     return 0
