@@ -130,6 +130,12 @@ def _synth(args) -> int:
         changes.update(height=args.size, width=args.size)
     cfg = cfg.replace(**changes) if changes else cfg
     progress, cancel = TerminalProgress(), cancel_on_sigint()
+    renders = args.project and not args.write_config and (args.preview or (args.name and args.clips))
+    if renders and (motion_videos or args.match_density is not None):
+        from dvos_core.store import Project
+        from dvos_core.synth.generate import usable_backgrounds
+
+        usable_backgrounds(Project.open(args.project, mode="r"), cfg)  # before the measuring, not after it
     if args.match_density is not None:
         cfg = _density_step(args, cfg, progress, cancel)
     if motion_videos or args.match_density is not None:
@@ -284,7 +290,7 @@ def _warn_motion(project_path, cfg) -> None:
         ids = [v.name for v in project.videos() if v.split != "test" and v.n_frames > 1][:4]
         if not ids:
             return
-        rep = check_config_motion(project, cfg, ids, max_pairs=40)
+        rep = check_config_motion(project, cfg, ids, max_pairs=40, head_sway=False)  # quick: camera motion only
     except Exception as e:  # a failed check must not stop the synthesis
         print(f"dvos synth: note: could not compare the motion with the videos ({e})", file=sys.stderr)
         return

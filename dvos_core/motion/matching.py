@@ -366,8 +366,7 @@ def match_motion(
         "videos": {name: summarise(gm, base.n_frames) for name, gm in motions.items()},
         "all": summarise(list(motions.values()), base.n_frames),
     }
-    painted = [src for _, src in resolve_sources(project_or_videos, video_ids) if hasattr(src, "labelled_frames")]
-    measured["all"]["head_sway_px"] = measure_head_sway(painted, cancel=cancel) if painted else None
+    measured["all"]["head_sway_px"] = painted_head_sway(project_or_videos, video_ids, cancel)
     overrides = overrides_from_motion(measured["all"], base)
     config = base.replace(**overrides)
     before = config_motion(base, n_model_clips, seed)
@@ -456,12 +455,26 @@ def _moving_backgrounds(project, measured: dict, cancel=None) -> list:
     ]
 
 
-def check_config_motion(project_or_videos, config, video_ids=None, *, max_pairs: int | None = 300, **kw) -> dict:
+def painted_head_sway(project_or_videos, video_ids, cancel=None) -> float | None:
+    """The painted heads' sway in the stored videos among ``video_ids`` (:func:`measure_head_sway`); None when none
+    of them holds painted frames (videos given as arrays or files have none)."""
+    painted = [src for _, src in resolve_sources(project_or_videos, video_ids) if hasattr(src, "labelled_frames")]
+    return measure_head_sway(painted, cancel=cancel) if painted else None
+
+
+def check_config_motion(
+    project_or_videos, config, video_ids=None, *, max_pairs: int | None = 300, head_sway: bool = True, **kw
+) -> dict:
     """Compare a config's motion with the footage without changing it: {"rows", "warnings", "measured",
-    "synthetic"} (warnings are empty when they agree)."""
+    "synthetic"} (warnings are empty when they agree). ``head_sway``: also follow the painted heads of stored videos
+    to compare their sway, as :func:`match_motion` measures it (False: camera motion only, quicker)."""
     video_ids = _default_ids(project_or_videos, video_ids)
     motions = measure_videos(project_or_videos, video_ids, max_pairs=max_pairs, run_length=config.n_frames, **kw)
     measured = summarise(list(motions.values()), config.n_frames)
+    if head_sway:
+        sway = painted_head_sway(project_or_videos, video_ids, kw.get("cancel"))
+        if sway is not None:
+            measured["head_sway_px"] = sway
     synthetic = config_motion(config)
     rows, warnings = compare_motion(measured, synthetic, config)
     return {"rows": rows, "warnings": warnings, "measured": measured, "synthetic": synthetic}
