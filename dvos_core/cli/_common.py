@@ -12,6 +12,14 @@ import traceback
 from dvos_core.progress import Cancelled, CancelToken
 
 
+def napari_command(path) -> str:
+    """The command line that opens a project in napari: ``napari PATH --plugin dvos-napari``. Without ``--plugin``
+    napari finds two readers for a folder (its own and dvos's) and asks which one to use first."""
+    import shlex
+
+    return f"napari {shlex.quote(str(path))} --plugin dvos-napari"
+
+
 class TerminalProgress:
     """A progress callback that draws a one-line bar on stderr (plain lines when stderr is not a terminal)."""
 

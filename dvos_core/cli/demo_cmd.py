@@ -52,7 +52,7 @@ def register(sub) -> None:
 def _demo(args) -> int:
     from dataclasses import replace
 
-    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
+    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint, napari_command
     from dvos_core.demo.pipeline import DemoConfig, run_demo
 
     models = ["context", "dvos"] if args.video_model == "both" else [args.video_model]
@@ -71,14 +71,14 @@ def _demo(args) -> int:
         synth_yaml, train_yaml = cfg.write_configs(args.out)
         print(
             f"built {p.path}: videos {', '.join(p.video_ids())}; the demo's settings are in {synth_yaml} and "
-            f"{train_yaml}. Open it with `napari {p.path}`"
+            f"{train_yaml}. Open it with `{napari_command(p.path)}`"
         )
         if args.napari:
             return _open_in_napari(p.path)
         return 0
     res = run_demo(args.out, cfg, progress=TerminalProgress(), cancel=cancel_on_sigint(), threads=args.threads)
     print(format_result(res))
-    print(f"project: {res.project}  (open it with `napari {res.project}`)")
+    print(f"project: {res.project}  (open it with `{napari_command(res.project)}`)")
     if args.napari:
         return _open_in_napari(res.project)
     return 0
@@ -122,10 +122,12 @@ def _open_in_napari(path) -> int:
     import subprocess
     import sys
 
+    from dvos_core.cli._common import napari_command
+
     if importlib.util.find_spec("napari") is None:
         print(
-            f"dvos: napari is not installed; install it with pip install -e '.[napari]' in the dvos folder, then "
-            f"run `napari {path}`",
+            f'dvos: napari is not installed; install the napari extra with pip install "dvos-napari[napari]" (in a '
+            f'clone of dvos: pip install -e ".[napari]"), then run `{napari_command(path)}`',
             file=sys.stderr,
         )
         return 2
