@@ -20,7 +20,17 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("dvos_core", "dvos_napari")
-SOURCE = ("pyproject.toml", "README.md", "MANIFEST.in", "napari.yaml", *PACKAGES, "tests", "docs", "benchmarks")
+SOURCE = (
+    "LICENSE",
+    "pyproject.toml",
+    "README.md",
+    "MANIFEST.in",
+    "napari.yaml",
+    *PACKAGES,
+    "tests",
+    "docs",
+    "benchmarks",
+)
 JUNK = shutil.ignore_patterns("__pycache__", "*.py[cod]", "*.egg-info", ".pytest_cache")
 
 try:
@@ -156,14 +166,16 @@ def test_the_wheel_metadata_has_one_version_and_keeps_napari_optional(built):
     meta = email.message_from_string(_dist_info(built["wheel"], "METADATA"))
     assert meta["Name"] == "dvos-napari"
     assert meta["Version"] == dvos_core.__version__ == dvos_napari.__version__
-    assert meta["License-Expression"]
+    assert meta["License-Expression"] == "BSD-3-Clause"
+    # the licence text travels with the wheel (BSD-3-Clause asks binary redistributions to carry the notice)
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in built["wheel"].namelist())
     gui = [r for r in meta.get_all("Requires-Dist") if re.match(r"(napari|qtpy|pyqt|pyside|psygnal)\b", r, re.I)]
     assert gui and all("extra ==" in r for r in gui), gui  # `pip install dvos-napari` pulls in no Qt
 
 
 def test_the_sdist_holds_what_its_tests_and_docs_need(built):
     names = built["sdist"]
-    need = {"pyproject.toml", "README.md", "napari.yaml"}
+    need = {"pyproject.toml", "README.md", "napari.yaml", "LICENSE"}
     need |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").iterdir() if p.suffix in (".py", ".sh")}
     need |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "benchmarks").glob("*.py")}
     need |= set(re.findall(r"\]\((docs/[^)#\s]+)", (ROOT / "README.md").read_text()))
