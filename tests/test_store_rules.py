@@ -105,6 +105,15 @@ def test_ids_are_checked_exactly(tmp_project, bad):
     assert check_id(safe_id(bad)) == safe_id(bad)  # a derived id is always valid
 
 
+def test_ids_from_accented_file_names_keep_their_letters():
+    """A French or German file name gives a readable id ('Parcelle_t_2026' before), and always a valid one."""
+    assert safe_id("Parcelle été 2026") == "Parcelle_ete_2026"
+    assert safe_id("Weizen Ähre") == "Weizen_Ahre"
+    assert safe_id("麦田") == "video"  # nothing to keep: the default
+    for text in ("Parcelle été 2026", "Ångström-Feld", "ﬁeld", "e\u0301t\u00e9"):
+        assert check_id(safe_id(text)) == safe_id(text)
+
+
 def test_delete_every_kind_with_confirmation(tmp_project, capsys):
     p = tmp_project
     p.add_video_array("v", _frames(2))

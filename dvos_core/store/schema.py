@@ -101,7 +101,12 @@ def check_id(name: str, what: str = "id") -> str:
 
 
 def safe_id(text: str) -> str:
-    """Turn a file stem into a valid id (used when ids are derived from file names)."""
+    """Turn a file stem into a valid id (used when ids are derived from file names). Accented letters lose their
+    accents ('Parcelle été' -> 'Parcelle_ete'); other characters outside letters, digits, '_', '.' and '-' become
+    '_'."""
+    import unicodedata
+
+    text = "".join(c for c in unicodedata.normalize("NFKD", str(text)) if not unicodedata.combining(c))
     s = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-") or "video"
     if not s[0].isalnum():
         s = "v" + s
