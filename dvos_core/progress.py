@@ -66,3 +66,49 @@ class Steps:
         frac = done / total if total else 1.0
         msg = f"{self.prefix}{message}" if self.prefix else message
         report(self.progress, self.start + round(frac * self.span), self.total, msg)
+
+
+class TimeLeft:
+    """How long a job still needs, from its progress reports: the average rate since the first report of the current
+    range (a new ``total``, or ``done`` going backwards, e.g. the next stage of a command, starts the measure again).
+
+    ``update(done, total)`` returns the seconds left, or None until ``min_elapsed`` seconds of progress were seen (a
+    job's first steps are often slow: loading, warm-up). A resumed training run starts at its saved step: the rate
+    counts only the steps made since.
+    """
+
+    def __init__(self, min_elapsed: float = 5.0, clock: Callable[[], float] | None = None):
+        import time
+
+        self.min_elapsed = float(min_elapsed)
+        self._clock = clock or time.monotonic
+        self._start: tuple[float, int, int] | None = None  # (time, done, total) of the range's first report
+        self._last_done = 0
+
+    def update(self, done: int, total: int) -> float | None:
+        now, done, total = self._clock(), int(done), int(total)
+        if total <= 0:
+            self._start = None
+            return None
+        if self._start is None or self._start[2] != total or done < self._last_done:
+            self._start = (now, done, total)
+        self._last_done = done
+        t0, d0, _ = self._start
+        elapsed, made = now - t0, done - d0
+        if elapsed < self.min_elapsed or made <= 0:
+            return None
+        return max(0.0, (total - done) * elapsed / made)
+
+
+def duration_words(seconds: float) -> str:
+    """'40 s', '3 min', '1 h 05 min' (rounded up: a bar never says less time than it measured)."""
+    s = max(0, int(-(-float(seconds) // 1)))
+    if s < 60:
+        return f"{max(s, 1)} s"
+    m = -(-s // 60)
+    return f"{m} min" if m < 60 else f"{m // 60} h {m % 60:02d} min"
+
+
+def time_left_words(seconds: float | None) -> str:
+    """'about 3 min left', or '' when not known yet."""
+    return "" if seconds is None else f"about {duration_words(seconds)} left"

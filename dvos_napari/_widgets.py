@@ -24,6 +24,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from dvos_core.progress import TimeLeft, time_left_words
 from dvos_napari._close_guard import guard_close
 from dvos_napari._errors import UserMessage, user_message
 from dvos_napari._state import get_state
@@ -144,6 +145,7 @@ class JobBar(QWidget):
         lay.addLayout(row)
         lay.addWidget(self.messages)
         self.job: Job | None = None
+        self._time_left = TimeLeft()
         self._said = ""  # the last message the bar wrote itself
         self.cancel_button.clicked.connect(self.cancel)
 
@@ -153,6 +155,8 @@ class JobBar(QWidget):
 
     def attach(self, job: Job) -> None:
         self.job = job
+        self._time_left = TimeLeft()
+        self.bar.setFormat("%p%")
         self.bar.setRange(0, 0)  # busy until the first progress report
         self._say(f"{job.label}: starting...")
         self.cancel_button.setEnabled(True)
@@ -169,10 +173,13 @@ class JobBar(QWidget):
         if total > 0:
             self.bar.setRange(0, total)
             self.bar.setValue(min(done, total))
+        left = self._time_left.update(done, total)  # the bar says how long is left once it can tell
+        self.bar.setFormat(f"%p% - {time_left_words(left)}" if left is not None and done < total else "%p%")
         if msg and self.show_progress_text:
             self._say(f"{self.job.label}: {msg}" if self.job else msg)
 
     def _on_finished(self, status: str) -> None:
+        self.bar.setFormat("%p%")
         self.bar.setRange(0, 1)
         self.bar.setValue(1 if status == "ok" else 0)
         label = self.job.label if self.job else "job"

@@ -9,7 +9,7 @@ import sys
 import time
 import traceback
 
-from dvos_core.progress import Cancelled, CancelToken
+from dvos_core.progress import Cancelled, CancelToken, TimeLeft, time_left_words
 
 
 def napari_command(path) -> str:
@@ -29,9 +29,11 @@ class TerminalProgress:
         self._last = 0.0
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self._last_msg = None
+        self._time_left = TimeLeft()
 
     def __call__(self, done: int, total: int, message: str = "") -> None:
         now = time.monotonic()
+        left = self._time_left.update(done, total)
         final = total and done >= total
         if not final and now - self._last < self.min_interval:
             return
@@ -39,7 +41,8 @@ class TerminalProgress:
         if total:
             frac = min(1.0, done / total)
             bar = "#" * int(frac * self.width)
-            line = f"[{bar:<{self.width}}] {done}/{total} {message}"
+            when = f" ({time_left_words(left)})" if left is not None and not final and self._tty else ""
+            line = f"[{bar:<{self.width}}] {done}/{total}{when} {message}"
         else:
             line = f"{done} {message}"
         if self._tty:

@@ -1,0 +1,76 @@
+"""How long a job still needs: the estimate behind the command line's bar and the panel's progress bar."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+
+from dvos_core.progress import TimeLeft, duration_words, time_left_words
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_time_left_from_the_rate_since_the_range_began():
+    clock = Clock()
+    est = TimeLeft(min_elapsed=5, clock=clock)
+    assert est.update(40, 100) is None  # a resumed run: its first report starts the measure
+    clock.now += 4
+    assert est.update(44, 100) is None  # under 5 s of progress: not yet
+    clock.now += 6
+    assert est.update(50, 100) == pytest.approx(50 * 10 / 10)  # 10 steps in 10 s, 50 left
+    clock.now += 1
+    assert est.update(2, 8) is None  # a new range (the next stage): measured again
+    clock.now += 10
+    assert est.update(6, 8) == pytest.approx(2 * 10 / 4)
+    assert est.update(0, 0) is None
+
+
+def test_words():
+    assert duration_words(0.2) == "1 s" and duration_words(59.2) == "1 min" and duration_words(42) == "42 s"
+    assert duration_words(61) == "2 min" and duration_words(3600 + 5 * 60) == "1 h 05 min"
+    assert time_left_words(None) == "" and time_left_words(150) == "about 3 min left"
+
+
+def test_terminal_bar_says_the_time_left():
+    from dvos_core.cli._common import TerminalProgress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    clock = Clock()
+    out = Tty()
+    bar = TerminalProgress(stream=out, min_interval=0)
+    bar._time_left = TimeLeft(min_elapsed=5, clock=clock)
+    bar(0, 10, "training")
+    clock.now += 20
+    bar(4, 10, "training")
+    assert "4/10 (about 30 s left) training" in out.getvalue()
+    bar(10, 10, "training")
+    assert out.getvalue().rstrip().endswith("10/10 training")
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run")
+def test_panel_bar_says_the_time_left(qtbot):
+    pytest.importorskip("napari")
+    from dvos_napari._widgets import JobBar
+
+    clock = Clock()
+    jb = JobBar()
+    qtbot.addWidget(jb)
+    jb._time_left = TimeLeft(min_elapsed=5, clock=clock)
+    jb._on_progress(0, 100, "")
+    assert jb.bar.format() == "%p%"
+    clock.now += 60
+    jb._on_progress(20, 100, "")
+    assert jb.bar.format() == "%p% - about 4 min left"
+    jb._on_finished("ok")
+    assert jb.bar.format() == "%p%"
