@@ -74,3 +74,23 @@ def test_panel_bar_says_the_time_left(qtbot):
     assert jb.bar.format() == "%p% - about 4 min left"
     jb._on_finished("ok")
     assert jb.bar.format() == "%p%"
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run")
+def test_train_step_says_how_long_the_run_still_needs(make_napari_viewer):
+    """The Train step hides the job bar: its epoch bar says the time left, over the steps of the whole run."""
+    pytest.importorskip("napari")
+    from napari_helpers import dock
+
+    from dvos_core.train.events import BatchEvent, StartEvent
+
+    viewer = make_napari_viewer()
+    tr = dock(viewer, "Train")
+    tr._on_event(StartEvent(total_epochs=3, steps_per_epoch=10, device="cpu", start_epoch=2, params=5))
+    clock = Clock()
+    tr._time_left = TimeLeft(min_elapsed=5, clock=clock)
+    tr._on_event(BatchEvent(epoch=2, step=1, loss=0.5))
+    assert tr.epoch_bar.format() == "epoch %v / %m"
+    clock.now += 40  # 4 steps in 40 s; 15 of the run's 30 steps left after step 5 of epoch 2
+    tr._on_event(BatchEvent(epoch=2, step=5, loss=0.4))
+    assert tr.epoch_bar.format() == "epoch %v / %m - about 3 min left"

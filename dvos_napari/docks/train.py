@@ -10,6 +10,7 @@ import datetime as _dt
 from qtpy.QtCore import QEvent, QTimer
 from qtpy.QtWidgets import QCheckBox, QFormLayout, QLineEdit, QProgressBar, QPushButton, QVBoxLayout
 
+from dvos_core.progress import TimeLeft, time_left_words
 from dvos_napari import _machine
 from dvos_napari._compute import ComputeRows
 from dvos_napari._forms import ConfigForm, FieldView
@@ -143,6 +144,9 @@ def _recipes() -> list[str]:
     return list(config.list_recipes()) if hasattr(config, "list_recipes") else []
 
 
+EPOCH_FORMAT = "epoch %v / %m"
+
+
 class TrainDock(DvosDock):
     """Start/Stop training; the plot shows the training loss per batch and the validation Dice per epoch."""
 
@@ -198,7 +202,8 @@ class TrainDock(DvosDock):
         self.start_button.setToolTip("train in the background; the button turns into Stop")
         self.start_button.clicked.connect(lambda *_: self.guard(self.toggle))
         self.epoch_bar = QProgressBar()
-        self.epoch_bar.setFormat("epoch %v / %m")
+        self.epoch_bar.setFormat(EPOCH_FORMAT)
+        self._time_left = TimeLeft()
         self.batch_bar = QProgressBar()
         self.batch_bar.setFormat("step %v / %m")
         self.plot = PlotCanvas(napari_viewer, min_height=220)
@@ -444,6 +449,8 @@ class TrainDock(DvosDock):
 
     def _on_start(self, e) -> None:
         self._steps_per_epoch = max(1, int(e.steps_per_epoch))
+        self._time_left = TimeLeft()  # the epoch bar says how long the run still needs, once it can tell
+        self.epoch_bar.setFormat(EPOCH_FORMAT)
         self.epoch_bar.setRange(0, int(e.total_epochs))
         self.epoch_bar.setValue(e.start_epoch - 1)
         self.batch_bar.setRange(0, self._steps_per_epoch)
@@ -458,6 +465,9 @@ class TrainDock(DvosDock):
     def _on_batch(self, e) -> None:  # epoch and step count from 1 (step = batches done in this epoch)
         self.batch_bar.setValue(min(e.step, self.batch_bar.maximum()))
         self.epoch_bar.setValue(min(e.epoch - 1, self.epoch_bar.maximum()))
+        total = self.epoch_bar.maximum() * self._steps_per_epoch  # steps of the whole run (validation counts as time)
+        left = self._time_left.update((e.epoch - 1) * self._steps_per_epoch + e.step, total)
+        self.epoch_bar.setFormat(EPOCH_FORMAT + (f" - {time_left_words(left)}" if left is not None else ""))
         self._losses.append((e.epoch - 1 + e.step / self._steps_per_epoch, float(e.loss)))
         self.messages.info(f"epoch {e.epoch}, step {e.step}/{self._steps_per_epoch}: loss {e.loss:.4f}")
 
@@ -508,6 +518,7 @@ class TrainDock(DvosDock):
         from napari.utils.notifications import show_info
 
         self._kill_timer.stop()
+        self.epoch_bar.setFormat(EPOCH_FORMAT)
         if status == "killed" and self._killed:
             self._final = (
                 f"stopped: the training process did not stop within {self.stop_grace_s:g} s and was ended; "
