@@ -94,3 +94,29 @@ def test_split_takes_the_split_before_or_after_the_videos(tmp_path, capsys):
     assert "name one of train, val, test, unassigned" in err and "dvos split PROJECT test plot1" in err
     assert main(["split", str(path), "test", "nope"]) == 2
     assert [Project.open(path).video(v).split for v in ("plot1", "plot2")] == ["train", "train"]
+
+
+def test_delete_a_models_predictions(tmp_path, capsys):
+    """`dvos delete P predictions MODEL`: a model's prediction sets go from every video (or --videos), whole; the
+    other models' sets stay; without --yes nothing is deleted; unknown models and videos are refused first."""
+    path = tmp_path / "field.dvos"
+    p = Project.create(path)
+    for vid in ("plot1", "plot2"):
+        v = p.add_video_array(vid, np.zeros((3, 16, 16, 3), np.uint8))
+        for model in ("old", "new"):
+            v.predictions[model].start({"kind": "test"}, None)
+            v.predictions[model].set_many(range(3), np.full((3, 16, 16), 0.8, np.float32))
+    models = lambda: {v: Project.open(path).video(v).predictions.models() for v in ("plot1", "plot2")}  # noqa: E731
+    assert main(["delete", str(path), "predictions", "old"]) == 1  # without --yes: only says what would go
+    assert "from 2 video(s): plot1, plot2" in capsys.readouterr().out
+    assert models() == {"plot1": ["old", "new"], "plot2": ["old", "new"]}
+    assert main(["delete", str(path), "predictions", "old", "--videos", "plot2", "--yes"]) == 0
+    assert models() == {"plot1": ["old", "new"], "plot2": ["new"]}
+    assert main(["delete", str(path), "predictions", "old", "--videos", "plot1", "nope", "--yes"]) == 2
+    assert "no video 'nope'" in capsys.readouterr().err and models()["plot1"] == ["old", "new"]
+    assert main(["delete", str(path), "predictions", "old", "--yes"]) == 0
+    assert models() == {"plot1": ["new"], "plot2": ["new"]}
+    assert not (path / ".trash").exists()  # each set went through the trash, which is empty again
+    assert main(["delete", str(path), "predictions", "old", "--yes"]) == 2
+    assert "no video holds predictions of 'old'; predictions there are of ['new']" in capsys.readouterr().err
+    np.testing.assert_allclose(Project.open(path).video("plot2").predictions["new"].get(2)[1], 0.8, atol=1e-3)

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pytest
-from napari_helpers import dock, prediction_set, tiny_clip, wait_loaded
+from napari_helpers import dock, prediction_set, tiny_clip, wait_job, wait_loaded
 
 pytest.importorskip("napari")
 pytestmark = [
@@ -276,3 +276,33 @@ def test_ctrl_w_and_ctrl_q_over_unsaved_work_ask_first(make_napari_viewer, qtbot
     monkeypatch.setattr(_close_guard, "close_anyway", lambda parent, lines: pytest.fail("asked"))
     viewer.close()  # a close from code: not asked
     assert not window.isVisible()
+
+
+def test_review_deletes_the_ticked_models_predictions(make_napari_viewer, qtbot, predicted, monkeypatch):
+    """Review's "Delete ticked predictions...": asks, refuses over unsaved corrections of them, removes their layers,
+    deletes the sets from every video and shows the next set; the other model's predictions stay."""
+    from qtpy.QtWidgets import QMessageBox
+
+    from dvos_napari._layers import mark_corrections_saved
+
+    project, gt = predicted
+    for vid in ("a", "b"):
+        prediction_set(project.video(vid), "n", gt)
+    viewer = make_napari_viewer()
+    rv = dock(viewer, "Review")
+    rv.state.set_project(project)
+    rv.choose_model("m")
+    _correct(qtbot, viewer, rv, "a", 2)
+    rv.set_ticked(["m"])
+    with pytest.raises(ValueError, match="unsaved corrections of these predictions in a"):
+        rv.delete_predictions()
+    mark_corrections_saved(viewer, "a")
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.No)
+    assert rv.delete_predictions() is None and "m: 2 video(s) (a, b)" in asked[0]
+    assert project.video("a").predictions.models() == ["m", "n"]  # No: nothing deleted
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    wait_job(qtbot, rv.delete_predictions())
+    assert [project.video(v).predictions.models() for v in ("a", "b")] == [["n"], ["n"]]
+    assert rv.state.prediction_model is None and "deleted the predictions of m (2 video(s))" in rv.compare_info.text()
+    qtbot.waitUntil(lambda: (viewer.layers["a predicted"].metadata or {}).get("dvos_model") == "n")

@@ -67,16 +67,21 @@ def register(sub) -> None:
 
     p = sub.add_parser(
         "delete",
-        help="delete a video, background clip, synthetic set, model or report",
+        help="delete a video, background clip, synthetic set, model, report or a model's predictions",
         description="Delete one item from the project, for good (there is no undo: back the folder up if "
         "unsure). Also removes leftovers of runs that failed or were killed (an interrupted import or "
-        "synthetic set, a model folder without a checkpoint). Without --yes it only says what would be "
-        "deleted.",
-        epilog="example: dvos delete field.dvos synthetic synth_v1 --yes",
+        "synthetic set, a model folder without a checkpoint). `predictions MODEL` deletes that model's "
+        "predictions from every video (or --videos), keeping the model and its reports: prediction sets of "
+        "long videos take much of a project's disk. Without --yes it only says what would be deleted.",
+        epilog="examples: dvos delete field.dvos synthetic synth_v1 --yes; "
+        "dvos delete field.dvos predictions ctx_old --videos plot2 --yes",
     )
     add_project(p)
-    p.add_argument("kind", choices=DELETE_KINDS, help="what to delete")
-    p.add_argument("name", metavar="NAME", help="its id or name (see `dvos info`)")
+    p.add_argument("kind", choices=(*DELETE_KINDS, "predictions"), help="what to delete")
+    p.add_argument("name", metavar="NAME", help="its id or name (see `dvos info`); for predictions, the model's")
+    p.add_argument(
+        "--videos", nargs="+", metavar="VIDEO", help="predictions only: delete them from these videos (default: all)"
+    )
     p.add_argument("--yes", action="store_true", help="really delete it")
     add_wait(p)
     p.set_defaults(func=_delete)
@@ -124,6 +129,10 @@ def _delete(args) -> int:
     from dvos_core.store.project import KINDS
 
     project = Project.open(args.project)
+    if args.kind == "predictions":
+        return _delete_predictions(project, args)
+    if args.videos:
+        raise ValueError(f"--videos is for `dvos delete {args.project} predictions MODEL`, not for a {args.kind}")
     if not args.yes:
         folder = project.path / KINDS[args.kind][0] / args.name
         exists = folder.exists() or folder.is_symlink()
@@ -135,6 +144,25 @@ def _delete(args) -> int:
         return 1
     made = _made_from(project.delete(args.kind, args.name) or {})
     print(f"deleted {args.kind} {args.name!r} from {project.path}{made and ', with ' + made}")
+    return 0
+
+
+def _delete_predictions(project, args) -> int:
+    """``dvos delete P predictions MODEL [--videos ...]``: what would go (without --yes), or delete it."""
+    ids = args.videos or project.video_ids()
+    videos = [project.video(v) for v in ids]  # unknown ids refused first
+    having = [v.name for v in videos if args.name in v.predictions.models()]
+    if not args.yes:
+        if not having:
+            print(f"no video of {ids} has predictions of {args.name!r}; nothing to delete")
+            return 1
+        print(
+            f"would delete the predictions of {args.name!r} from {len(having)} video(s): {', '.join(having)} (the "
+            f"model and its reports stay); run again with --yes to delete them"
+        )
+        return 1
+    gone = project.delete_predictions(args.name, args.videos, wait=args.wait)
+    print(f"deleted the predictions of {args.name!r} from {', '.join(gone)} ({project.path})")
     return 0
 
 

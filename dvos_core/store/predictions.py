@@ -217,7 +217,15 @@ class Predictions:
         if not (GROUP in g and model in g[GROUP]):
             ModelPredictions(self.video, model)._require()
         with self.video._write(f"deleting the predictions of {model!r}"):
-            del g[GROUP][model]
+            root = getattr(g.store, "root", None)
+            if root is not None and self.video.path:  # whole or gone: renamed into the trash first, then removed
+                from pathlib import Path
+
+                from dvos_core.store.fsops import discard
+
+                discard(Path(str(root)) / g.path / GROUP / model, self.video.path)
+            else:
+                del g[GROUP][model]
 
     # the most recent set, for callers that do not name a model
     def arrays(self, create: bool = False):

@@ -132,6 +132,12 @@ class ReviewDock(DvosDock):
             lambda: self.guard(self.compare),
             "score the ticked models on the chosen videos side by side, with two baselines",
         )
+        self.delete_button = button(
+            "Delete ticked predictions...",
+            lambda: self.guard(self.delete_predictions),
+            "delete the ticked models' predictions from every video to free disk space (asks first; the models, "
+            "their reports and the corrections saved from them stay; dvos delete PROJECT predictions MODEL)",
+        )
         self.compare_table = _table([c for c, _ in COMPARE_COLUMNS], min_rows=4)
         header = self.compare_table.horizontalHeader()
         for c, (_, tip) in enumerate(COMPARE_COLUMNS):
@@ -158,11 +164,14 @@ class ReviewDock(DvosDock):
         lay.addWidget(self.fix_info)
         lay.addWidget(section("Compare models"))
         lay.addWidget(self.compare_list)
-        lay.addWidget(self.compare_button)
+        compare_row = QHBoxLayout()
+        compare_row.addWidget(self.compare_button, 1)
+        compare_row.addWidget(self.delete_button)
+        lay.addLayout(compare_row)
         lay.addWidget(self.compare_table)
         lay.addWidget(self.compare_info)
         lay.addWidget(self.job_bar)
-        self._busy_widgets = [self.evaluate_button, self.compare_button]
+        self._busy_widgets = [self.evaluate_button, self.compare_button, self.delete_button]
         self.report = None
         self._refreshing = False
         self._empty_plot()
@@ -315,6 +324,61 @@ class ReviewDock(DvosDock):
             label=f"compare {len(models)} model(s)",
             on_result=self._show_comparison,
         )
+
+    def delete_predictions(self, models=None, ask: bool = True):
+        """Delete the predictions of ``models`` (default: the ticked ones) from every video, in a worker thread, after
+        asking (``Project.delete_predictions``, as ``dvos delete PROJECT predictions MODEL --yes``). Their layers
+        leave the viewer first (they read the store); unsaved corrections of them must be saved or discarded first."""
+        project = self.state.require_project()
+        models = list(models if models is not None else self.ticked_models())
+        if not models:
+            raise ValueError("tick the models whose predictions to delete in the list above")
+        videos = {m: [v.name for v in project.videos() if m in v.predictions.models()] for m in models}
+        unknown = [m for m, vids in videos.items() if not vids]
+        if unknown:
+            raise ValueError(f"no video has predictions of {', '.join(unknown)}")
+        held = [
+            v
+            for v in project.video_ids()
+            if unsaved_corrections(self.viewer, v) and shown_model(self.viewer, v) in models
+        ]
+        if held:
+            raise ValueError(
+                f"unsaved corrections of these predictions in {', '.join(held)}: save them (Save correction) or "
+                f"discard them first"
+            )
+        if ask:
+            lines = [
+                f"{m}: {len(v)} video(s) ({', '.join(v[:4])}{' ...' if len(v) > 4 else ''})" for m, v in videos.items()
+            ]
+            answer = QMessageBox.question(
+                self,
+                "Delete predictions",
+                "Delete these predictions for good?\n  " + "\n  ".join(lines) + "\n\nThe models, their reports and "
+                "the corrections saved from them stay; predict again to get the masks back.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
+        for layer in [ly for ly in self.viewer.layers if (ly.metadata or {}).get("dvos_model") in models]:
+            self.viewer.layers.remove(layer)
+        return self.run(
+            _delete_prediction_sets,
+            project,
+            models,
+            label=f"delete the predictions of {', '.join(models)}",
+            on_result=self._deleted,
+            process=False,
+        )
+
+    def _deleted(self, gone: dict) -> None:
+        if self.state.prediction_model in gone:
+            self.state.set_prediction_model(None)
+        self.compare_info.setText(
+            "deleted the predictions of " + "; ".join(f"{m} ({len(v)} video(s))" for m, v in gone.items())
+        )
+        self.state.notify_store_changed()
 
     def jump_to(self, video_id: str, frame: int) -> None:
         """Show ``video_id`` (with its predictions) at ``frame``, its predicted masks selected in paint mode."""
@@ -504,3 +568,15 @@ class ReviewDock(DvosDock):
 def _num(value, digits: int) -> str:
     """A score as text; NaN (nothing to score) as a dash."""
     return "-" if value != value else f"{value:.{digits}f}"
+
+
+def _delete_prediction_sets(project, models, progress=None, cancel=None) -> dict:
+    """{model: videos its predictions were deleted from} (a worker thread: deleting many chunk files takes time)."""
+    from dvos_core.progress import check, report
+
+    gone = {}
+    for i, m in enumerate(models):
+        check(cancel)
+        gone[m] = project.delete_predictions(m)
+        report(progress, i + 1, len(models), f"deleted the predictions of {m}")
+    return gone
