@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from qtpy.QtCore import Qt
+from qtpy.QtCore import QEvent, Qt
 from qtpy.QtGui import QImage, QPixmap
 from qtpy.QtWidgets import (
     QComboBox,
@@ -259,6 +259,28 @@ class DvosDock(QScrollArea):
         """Once shown inside napari's main window, closing that window over unsaved paint asks first."""
         guard_close(self.state, self)
         super().showEvent(event)
+
+    # ---- keys --------------------------------------------------------------------------------------------------
+    def bind_keys(self, actions: dict) -> None:
+        """Bind viewer keys (napari names: "n", "Shift-S") to this step's actions, each run through :meth:`guard`;
+        they are unbound again when the step is removed from the window (a key another tool rebound since is left
+        to it)."""
+        self._keys = {key: (lambda _viewer, act=act: self.guard(act)) for key, act in actions.items()}
+        for key, func in self._keys.items():
+            self.viewer.bind_key(key, func, overwrite=True)
+
+    def _unbind_keys(self) -> None:
+        for key, func in self._keys.items():
+            current = self.viewer.bind_key(key, None)  # removes whatever is bound there and returns it
+            if current is not None and current is not func:
+                self.viewer.bind_key(key, current)  # another widget rebound the key since: leave theirs
+        self._keys = {}
+
+    def event(self, event) -> bool:
+        """napari removes a dock by taking its widget out of the window (parent None): drop our keys then."""
+        if event.type() == QEvent.Type.ParentChange and self.parent() is None and getattr(self, "_keys", None):
+            self._unbind_keys()
+        return super().event(event)
 
     @property
     def messages(self) -> MessageBox:

@@ -306,3 +306,38 @@ def test_review_deletes_the_ticked_models_predictions(make_napari_viewer, qtbot,
     assert [project.video(v).predictions.models() for v in ("a", "b")] == [["n"], ["n"]]
     assert rv.state.prediction_model is None and "deleted the predictions of m (2 video(s))" in rv.compare_info.text()
     qtbot.waitUntil(lambda: (viewer.layers["a predicted"].metadata or {}).get("dvos_model") == "n")
+
+
+def test_review_keys_walk_the_worst_frames_and_save_a_correction(make_napari_viewer, qtbot, predicted):
+    """W / Shift-W go to the next / previous worst frame listed (its predicted mask ready to paint), C saves the
+    correction: the correcting loop without the mouse."""
+    from qtpy.QtWidgets import QTableWidgetItem
+
+    from dvos_core.store.schema import CORRECTED
+
+    project, _gt = predicted
+    viewer = make_napari_viewer()
+    rv = dock(viewer, "Review")
+    rv.state.set_project(project)
+    with pytest.raises(ValueError, match="no worst frames listed yet"):
+        rv.next_worst()
+    rows = [("b", 3), ("a", 1), ("a", 5)]
+    rv.worst_table.setRowCount(len(rows))
+    for r, (vid, t) in enumerate(rows):
+        for c, val in enumerate((vid, t, "0.5")):
+            rv.worst_table.setItem(r, c, QTableWidgetItem(str(val)))
+    keys = {str(k): f for k, f in viewer.keymap.items()}
+    assert {"W", "Shift+W", "C"} <= set(keys)
+    keys["W"](viewer)  # the first worst frame
+    wait_loaded(qtbot, rv.state)
+    assert (rv.state.video_id, rv.state.current_frame(), rv.worst_table.currentRow()) == ("b", 3, 0)
+    keys["W"](viewer)
+    wait_loaded(qtbot, rv.state)
+    assert (rv.state.video_id, rv.state.current_frame()) == ("a", 1)
+    layer = viewer.layers["a predicted"]
+    assert viewer.layers.selection.active is layer and layer.mode == "paint"
+    layer.paint((1, 30, 30), 1)
+    keys["C"](viewer)
+    assert project.video("a").provenance[1] == CORRECTED
+    assert rv.next_worst() == 2 and rv.next_worst() == 2  # stays on the last
+    assert rv.next_worst(-1) == 1

@@ -7,7 +7,6 @@ napari's Labels tools (P paint, E erase, F fill, [ ] brush size, Ctrl+Z undo).
 from __future__ import annotations
 
 import numpy as np
-from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox, QSpinBox, QVBoxLayout
 
 from dvos_napari._layers import check_frame, find_layer, time_axis
@@ -91,35 +90,11 @@ class AnnotateDock(DvosDock):
         lay.addWidget(self.job_bar)
         self.job_bar.bar.hide()
         self.job_bar.cancel_button.hide()
-        self._bind_keys()
+        self.bind_keys({"n": self.next_seed, "s": self.save_frame, "Shift-S": self.save_all})
         self.state.video_changed.connect(lambda *_: self._on_video())
         self.state.store_changed.connect(self._update_info)
         self.state.dirty_changed.connect(lambda *_: self._update_info())
         self._on_video()
-
-    # ---- keys --------------------------------------------------------------------------------------------------
-    def _bind_keys(self) -> None:
-        """Bind N / S / Shift-S on the viewer (unbound again when the step is removed from the window)."""
-        self._keys = {
-            "n": lambda _viewer: self.guard(self.next_seed),
-            "s": lambda _viewer: self.guard(self.save_frame),
-            "Shift-S": lambda _viewer: self.guard(self.save_all),
-        }
-        for key, func in self._keys.items():
-            self.viewer.bind_key(key, func, overwrite=True)
-
-    def _unbind_keys(self) -> None:
-        for key, func in self._keys.items():
-            current = self.viewer.bind_key(key, None)  # removes whatever is bound there and returns it
-            if current is not None and current is not func:
-                self.viewer.bind_key(key, current)  # another widget rebound the key since: leave theirs
-        self._keys = {}
-
-    def event(self, event) -> bool:
-        """napari removes a dock by taking its widget out of the window (parent None): drop our keys then."""
-        if event.type() == QEvent.Type.ParentChange and self.parent() is None and getattr(self, "_keys", None):
-            self._unbind_keys()
-        return super().event(event)
 
     # ---- actions -----------------------------------------------------------------------------------------------
     def masks_layer(self):

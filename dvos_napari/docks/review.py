@@ -114,12 +114,12 @@ class ReviewDock(DvosDock):
         self.n_worst.setToolTip("how many of the worst frames to list")
         self.n_worst.valueChanged.connect(lambda *_: self._fill_worst())
         worst_row = QHBoxLayout()
-        worst_row.addWidget(wrapped_label("worst frames (click one to fix it):"), 1)
+        worst_row.addWidget(wrapped_label("worst frames (click one to fix it; W: the next, Shift-W: back):"), 1)
         worst_row.addWidget(self.n_worst)
         self.worst_table = _table(("video", "frame", "Dice"), min_rows=4)
         self.worst_table.cellClicked.connect(lambda r, c: self.guard(self._jump_row, r))
         self.save_button = button(
-            "Save correction",
+            "Save correction (C)",
             lambda: self.guard(self.save_correction),
             "store the edited predicted mask of this frame as a 'corrected' label",
         )
@@ -172,6 +172,7 @@ class ReviewDock(DvosDock):
         lay.addWidget(self.compare_info)
         lay.addWidget(self.job_bar)
         self._busy_widgets = [self.evaluate_button, self.compare_button, self.delete_button]
+        self.bind_keys({"w": self.next_worst, "Shift-W": lambda: self.next_worst(-1), "c": self.save_correction})
         self.report = None
         self._refreshing = False
         self._empty_plot()
@@ -528,6 +529,18 @@ class ReviewDock(DvosDock):
         for r, row in enumerate(w.itertuples()):
             for c, val in enumerate((row.video, int(row.frame), f"{row.dice:.3f}")):
                 self.worst_table.setItem(r, c, QTableWidgetItem(str(val)))
+
+    def next_worst(self, step: int = 1) -> int:
+        """Go to the next (``step`` 1) or previous (-1) of the worst frames listed, from the one chosen last (the
+        first when none is); its row is selected and its predicted mask is ready to paint. Returns the row."""
+        n = self.worst_table.rowCount()
+        if n == 0:
+            raise ValueError("no worst frames listed yet: predict the test videos, then press Evaluate")
+        row = self.worst_table.currentRow()
+        row = 0 if row < 0 else min(n - 1, max(0, row + step))
+        self.worst_table.setCurrentCell(row, 0)
+        self._jump_row(row)
+        return row
 
     def _jump_row(self, row: int) -> None:
         self.jump_to(self.worst_table.item(row, 0).text(), int(self.worst_table.item(row, 1).text()))
