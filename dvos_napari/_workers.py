@@ -178,6 +178,9 @@ class Job(QObject):
         if self._pbar is not None:
             self._pbar.close()
             self._pbar = None
+        # napari keeps every worker it ran (its window's task list), and with it this job: drop what the call was
+        # given (a layer's frames, a project handle) so that it can be freed
+        self.func, self.args, self.kwargs = None, (), {}
         status = outcome.status
         if not alive(self.owner):  # nobody to show the result to
             self.status = status

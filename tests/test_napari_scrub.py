@@ -154,3 +154,29 @@ def test_adding_a_lazy_layer_as_a_video_reads_one_frame_at_a_time(tmp_path):
     grey = rng.random((3, 12, 16)).astype(np.float32)
     g = add_layer_frames(p, "g", grey, False, "g", "train", {})
     assert g.read_frames().dtype == np.uint8 and g.read_frames().shape == (3, 12, 16, 3)
+
+
+@pytest.mark.gui
+@needs_display
+def test_a_finished_job_frees_what_it_was_given(make_napari_viewer, qtbot, tmp_path):
+    """napari keeps every worker it ran, and with a thread job its arguments: after "add layer" the layer's frames
+    (a whole video, for an in-memory layer) stayed pinned after the layer was deleted."""
+    from napari_helpers import dock, wait_job
+
+    from dvos_core.store import Project
+
+    viewer = make_napari_viewer()
+    prj = dock(viewer, "Project")
+    prj.state.set_project(Project.create(tmp_path / "p.dvos"))
+    frames = np.random.default_rng(0).integers(0, 255, (4, 24, 32, 3), dtype=np.uint8)
+    layer = viewer.add_image(frames, name="clip", rgb=True)
+    held = weakref.ref(layer.data)
+    del frames
+    job = prj.add_layer(layer, split="train")
+    wait_job(qtbot, job)
+    viewer.layers.remove(layer)
+    del layer
+    qtbot.wait(50)
+    gc.collect()
+    assert held() is None
+    assert prj.state.project.video("clip").n_frames == 4
