@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno as _errno
 import functools
 import inspect
 import json
@@ -27,8 +28,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dvos_core.store.fsops import sweep
-from dvos_core.store.schema import StoreError
+from dvos_core.store.fsops import _FIXES, describe_os_error, sweep
+from dvos_core.store.schema import StoreError, StoreWriteError
 
 LOCK_NAME = ".dvos-writer.lock"
 HOLDER_NAME = ".dvos-writer.json"
@@ -65,6 +66,37 @@ def _alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True
     return True
+
+
+# errno values of a file system that has no working file locks: NFS without its lock service (ENOLCK), some FUSE
+# and SMB mounts (EOPNOTSUPP, EINVAL). filelock itself falls back to a lock file where flock is missing (ENOSYS).
+_NO_LOCKS = {_errno.ENOLCK, _errno.EOPNOTSUPP, _errno.ENOTSUP, _errno.EINVAL, _errno.ENOSYS}
+_READ_ONLY_STILL_WORKS = "Reading it still works (dvos info, dvos export-masks, napari)"
+
+
+def lock_error(root: Path, lock_path: Path, e: OSError) -> StoreWriteError:
+    """The error for a writer lock that could not be taken because of ``e`` (not because another process holds it):
+    it names the project, why and the fix; nothing has been written."""
+    code = e.errno
+    if code == _errno.EROFS:
+        why = "the project is on a read-only file system"
+        fix = f"{_READ_ONLY_STILL_WORKS}; to change it, copy the folder to a writable disk and work on the copy"
+    elif code in (_errno.EACCES, _errno.EPERM):
+        why = "you have no permission to write the project folder"
+        fix = f"{_READ_ONLY_STILL_WORKS}; to change it, ask its owner for write access, or copy it to a folder of yours"
+    elif code in _NO_LOCKS:
+        why = f"its file system does not support file locks ({e.strerror or e}; a network share such as NFS?)"
+        fix = (
+            "dvos needs them to keep two processes from writing the project at once: copy the project to a local "
+            "disk, or have file locking enabled on the share (NFS: the lock service, mounted without nolock)"
+        )
+    else:
+        why = describe_os_error(e).split(": ")[0]
+        fix = _FIXES.get(code, "check that the folder is still reachable, then run it again")
+        fix = fix[0].upper() + fix[1:]
+    return StoreWriteError(
+        f"{root}: cannot take the writer lock {lock_path.name}: {why}. Nothing was written. {fix}", code
+    )
 
 
 def _is_other_rank() -> bool:
@@ -124,10 +156,7 @@ class WriterLock:
         except filelock.Timeout:
             return False
         except OSError as e:
-            raise StoreError(
-                f"{self.root}: cannot create the writer lock {self.lock_path.name} ({e.strerror or e}); the project "
-                f"folder is not writable (open it read-only to look at it)"
-            ) from e
+            raise lock_error(self.root, self.lock_path, e) from e
         self._since = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
         record = {
             "pid": os.getpid(),

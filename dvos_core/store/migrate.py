@@ -59,24 +59,37 @@ def migrate_2_to_3(path, progress: ProgressFn | None = None) -> None:
     """Schema 2 -> 3: each video's single prediction set (``pred_masks``, ``pred_probability``, ``pred_done``)
     moves to ``predictions/<model>/`` (``masks``, ``probability``, ``done``), named after the checkpoint that made
     it, so several models' predictions can sit side by side. Array folders are renamed on disk (no pixel is
-    rewritten); ``done`` moves last, so a rerun after a kill finishes the move."""
+    rewritten). The set's settings are written first and ``done`` moves last, so a rerun after a kill finishes the
+    move, and a set that was moved by a dvos that wrote its settings last and was killed in between gets them."""
     root = zarr.open_group(str(Path(path)), mode="r+")
     videos = root.get("videos")
     ids = list(videos.group_keys()) if videos is not None else []
+    moves = (("pred_masks", "masks"), ("pred_probability", "probability"), ("pred_done", "done"))
     for i, vid in enumerate(ids):
         report(progress, i, len(ids), f"moving the predictions of {vid}")
         g = videos[vid]
         folder = Path(path) / "videos" / vid
-        if not (folder / "pred_done").exists() and not (folder / "pred_masks").exists():
-            continue
         info = dict(g.attrs.get("prediction") or {})
         name = model_name_of(info.get("checkpoint"))
+        dest = folder / "predictions" / name
+        to_move = [(old, new) for old, new in moves if (folder / old).exists() and not (dest / new).exists()]
+        if not to_move and not (info and (dest / "done").exists() and not _has_attrs(dest)):
+            continue
         target = g.require_group("predictions").require_group(name)
-        for old, new in (("pred_masks", "masks"), ("pred_probability", "probability"), ("pred_done", "done")):
-            if (folder / old).exists() and not (folder / "predictions" / name / new).exists():
-                (folder / old).rename(folder / "predictions" / name / new)
-        target.attrs.update({**info, "fingerprint": None, "migrated_from_schema": 2})
+        target.attrs.update({**info, "fingerprint": None, "migrated_from_schema": 2})  # the settings first
+        for old, new in to_move:
+            (folder / old).rename(dest / new)
     _set_version(root, 3)
+
+
+def _has_attrs(group_folder: Path) -> bool:
+    """Whether the group in ``group_folder`` has attributes (a moved prediction set without them lost its settings)."""
+    import json
+
+    try:
+        return bool(json.loads((group_folder / "zarr.json").read_text()).get("attributes"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 # {N: callable(project_path, progress)} converting schema N to N+1.

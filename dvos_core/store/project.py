@@ -445,8 +445,7 @@ class Project:
             there = sorted({m for v in videos for m in v.predictions.models()})
             where = "no video" if video_ids is None else f"none of the videos {', '.join(ids)}"
             raise NotInStoreError(
-                f"{self.path}: {where} holds predictions of {model!r}; predictions there are of "
-                f"{there or 'no model'}"
+                f"{self.path}: {where} holds predictions of {model!r}; predictions there are of {there or 'no model'}"
             )
         with self.writing(wait, f"delete the predictions of {model}"):
             for v in having:
