@@ -40,6 +40,12 @@ def test_same_checkpoint_spelt_two_ways(tmp_path, monkeypatch):
     assert not same_checkpoint("/gone/old.dvos/models/other/best.pt", f)
     assert not same_checkpoint("/gone/a/b/best.pt", "/gone/c/b/best.pt")  # not a project's model
     assert not same_checkpoint(None, f)
+    copy = tmp_path / "copy of p.dvos" / "models" / "image" / "best.pt"  # a colleague's copy, the original still here
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(b"x")
+    assert same_checkpoint(f, copy)
+    copy.write_bytes(b"y")  # trained again in the copy: another checkpoint
+    assert not same_checkpoint(f, copy)
 
 
 def test_a_run_started_from_another_folder_is_continued_not_refused(tmp_path, monkeypatch):
