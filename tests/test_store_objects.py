@@ -174,8 +174,15 @@ def test_migrate_refuses_unknown_or_newer_schema(tmp_path, capsys):
     root = zarr.open_group(str(p.path), mode="r+")
     root.attrs["schema_version"] = 99
     meta = (p.path / "zarr.json").read_text()
-    with pytest.raises(SchemaVersionError, match=f"schema 99.*reads schema {SCHEMA_VERSION} only"):
+    with pytest.raises(SchemaVersionError, match=f"schema 99, written by a newer dvos.*reads schema {SCHEMA_VERSION}"):
         Project.migrate(p.path)
+    with pytest.raises(SchemaVersionError, match="Upgrade dvos"):
+        Project.open(p.path)
+    root.attrs["schema_version"] = "x"  # no dvos ever wrote this: damaged
+    with pytest.raises(SchemaVersionError, match="root zarr.json may be damaged"):
+        Project.open(p.path)
+    root.attrs["schema_version"] = 99
+    meta = (p.path / "zarr.json").read_text()
     assert main(["migrate", str(p.path)]) == 2
     assert "schema 99" in capsys.readouterr().err
     assert (p.path / "zarr.json").read_text() == meta

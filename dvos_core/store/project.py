@@ -89,10 +89,18 @@ def _version_error(path: Path, attrs: dict) -> SchemaVersionError:
             f"{path} uses store schema {version}; this dvos uses {SCHEMA_VERSION}. "
             f"Run `dvos migrate {path}` (back the folder up first)"
         )
+    from dvos_core import __version__
+
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        return SchemaVersionError(
+            f"{path} uses store schema {version}, written by a newer dvos ({attrs.get('dvos_version', '?')}); this "
+            f"is dvos {__version__}, which reads schema {SCHEMA_VERSION}. Upgrade dvos to open it (pip install "
+            f'--upgrade "dvos-napari[napari]"); the project is unchanged'
+        )
     return SchemaVersionError(
-        f"{path} uses store schema {version!r} (written by dvos {attrs.get('dvos_version', '?')}); this dvos "
-        f"reads schema {SCHEMA_VERSION} only. Open it with the dvos version that wrote it, or export its "
-        f"videos and masks and import them into a new project"
+        f"{path} has no store schema dvos knows ({version!r}, written by dvos {attrs.get('dvos_version', '?')}; "
+        f"this dvos reads schema {SCHEMA_VERSION}): its root zarr.json may be damaged. Restore the folder from a "
+        f"backup, or open it with the dvos version that wrote it"
     )
 
 
