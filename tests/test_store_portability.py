@@ -144,3 +144,29 @@ def test_migrate_repairs_a_set_moved_without_its_settings(tmp_path):
     assert Project.migrate(path) == [2, 3]
     attrs = Project.open(path).video("clip").predictions["ctx"].attrs
     assert attrs["kind"] == "context" and attrs["migrated_from_schema"] == 2
+
+
+def test_evaluate_on_a_project_it_cannot_write_fails_before_scoring(tmp_path, monkeypatch):
+    """`dvos evaluate` (and a comparison) writes its report at the end: where the project cannot be written it used
+    to score every frame first (minutes on a big project) and then fail; it fails before the first frame now."""
+    import filelock
+
+    from dvos_core.evaluate import compare_models, evaluate
+    from dvos_core.evaluate import summary as summary_module
+    from dvos_core.store import StoreError, lock
+
+    p = Project.create(tmp_path / "ro.dvos")
+    v = p.add_video_array("v", np.zeros((2, 8, 8, 3), np.uint8), split="test")
+    v.set_mask(0, np.ones((8, 8), np.uint8), "manual")
+    v.set_prediction(0, np.ones((8, 8), np.float32))
+    scored = []
+    real = summary_module.frame_scores
+    monkeypatch.setattr(summary_module, "frame_scores", lambda *a, **k: scored.append(1) or real(*a, **k))
+    monkeypatch.setattr(filelock, "FileLock", _fake_lock(errno.EROFS))
+    monkeypatch.setattr(lock, "_LOCKS", {})
+    with pytest.raises(StoreError, match="read-only file system"):
+        evaluate(p, split="test", plots=False)
+    assert scored == []
+    with pytest.raises(StoreError, match="read-only file system"):
+        compare_models(p, split="test")
+    assert len(evaluate(p, split="test", save=False).frames) == 1  # scoring alone needs no lock

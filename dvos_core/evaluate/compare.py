@@ -132,6 +132,8 @@ def compare_models(
     missing = [m for m in models if m not in available]
     if missing:
         raise ValueError(f"no predictions of {missing} for videos {ids}; models with predictions: {available}")
+    if save:
+        project.check_writable("compare models")  # before scoring every frame, not after
     entries = (*models, *BASELINES, "ground_truth")
     rows: dict = {m: [] for m in entries}
     unsteady: dict = dict.fromkeys(entries, (0.0, 0))

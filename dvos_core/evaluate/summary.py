@@ -159,6 +159,8 @@ def evaluate(
     if which != "predictions":
         raise ValueError(f"which={which!r}: only 'predictions' (stored pred_masks) can be evaluated")
     ids = _video_ids(project, video_ids, split)
+    if save:
+        project.check_writable("evaluate")  # before scoring every frame, not after
     plan = {}
     for vid in ids:
         plan[vid] = scored_frames(project.video(vid), gt_provenances, model)

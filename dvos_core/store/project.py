@@ -218,6 +218,13 @@ class Project:
             raise StoreError(f"{self.path}: the project was opened read-only; open it with mode='r+' to write")
         return self.lock.hold(wait, operation, cancel)
 
+    def check_writable(self, operation: str = "write") -> None:
+        """Take and give back the writer lock at once, so that long work that writes only at its end (scoring
+        every frame, then the report) fails first, not last, where the project cannot be written (a read-only disk,
+        no permission, another writer: the same errors as :meth:`writing`)."""
+        with self.writing(operation=operation):
+            pass
+
     # ---- info -----------------------------------------------------------------------------------------------------
     @property
     def attrs(self) -> dict:
