@@ -133,3 +133,32 @@ def test_a_checkpoint_file_is_hashed_once_per_version(tmp_path, monkeypatch):
     f.write_bytes(b"b" * 4096)  # trained again: same size, other bytes, a later modification time
     os.utime(f, ns=(os.stat(f).st_atime_ns, os.stat(f).st_mtime_ns + 1_000_000))
     assert checkpoint.file_fingerprint(f) == real(b"b" * 4096).hexdigest() != first and len(calls) == 2
+
+
+def test_config_yaml_names_the_projects_own_checkpoint_so_a_copy_starts_from_its_own(tmp_path, monkeypatch):
+    """config.yaml records a starting checkpoint of the project as models/NAME/FILE: training from that file in a
+    copy of the project (the original still there) starts from the copy's model, not the original's."""
+    import yaml
+
+    project = make_toy_project(tmp_path / "toy.dvos", n_clips=4, n_frames=6, size=64, n_videos=1, video_frames=8)
+    start = project.model_dir("image", create=True) / "best.pt"
+    save_checkpoint(start, build_model("tiny", "frame"), kind="frame", input_size=64)
+    train(project, _config(start), "ctx", resume=False)
+    recorded = yaml.safe_load((project.model_dir("ctx") / "config.yaml").read_text())["init_from"]
+    assert recorded == "models/image/best.pt"
+
+    from dvos_core.store import Project
+
+    shutil.copytree(project.path, tmp_path / "copy.dvos")
+    copy = Project.open(tmp_path / "copy.dvos")
+    save_checkpoint(copy.model_dir("image") / "best.pt", build_model("tiny", "frame"), kind="frame", input_size=64)
+    monkeypatch.chdir(tmp_path)  # the project-relative path is the project's wherever the command runs
+    cfg = TrainConfig.from_yaml(copy.model_dir("ctx") / "config.yaml")
+    events = []
+    train(copy, cfg, "ctx2", on_event=events.append, resume=False)
+    note = yaml.safe_load((copy.model_dir("ctx2") / "config.yaml").read_text())["init_from"]
+    assert note == "models/image/best.pt"
+    from dvos_core.model.checkpoint import read_checkpoint
+
+    init = read_checkpoint(copy.model_dir("ctx2") / "last.pt")["info"]["init"]
+    assert init["init_from"] == str(copy.path / "models" / "image" / "best.pt")  # the copy's own, not the original's

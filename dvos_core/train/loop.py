@@ -91,6 +91,7 @@ def train(
             f"(path)), got {type(config).__name__}"
         )
     config.validate()
+    config = config.replace(init_from=_in_project(project, config.init_from))
     folder = project.model_dir(name)  # checks the name; the run creates the folder
     had_files = folder.is_dir() and any(folder.iterdir())
     workers = loader_workers(config.num_workers, select_device(config.device).type, local_processes())
@@ -361,7 +362,10 @@ class _Run:
         """Write config.yaml, once, just before this run's first checkpoint: a run that fails before it leaves the
         folder's files (an earlier run's, with --no-resume) as they were."""
         if self.dist.is_main and not self._config_written:
-            self.cfg.to_yaml(self.out / "config.yaml", comments=True)
+            # a checkpoint of this project as models/NAME/FILE: the file still starts the run from the project's own
+            # model once the project is moved or copied (an absolute path would name the original's)
+            init = _project_relative(self.project, self.cfg.init_from)
+            self.cfg.replace(init_from=init).to_yaml(self.out / "config.yaml", comments=True)
             self._config_written = True
 
     def _save_last(self, epoch: int, step: int, running: tuple) -> None:
@@ -668,6 +672,28 @@ class _Run:
         loss_sum, dice_sum, frames = distributed.all_reduce_sum([loss_sum, dice_sum, frames], self.device)
         model.train()
         return {"val_loss": loss_sum / max(frames, 1), "val_dice": dice_sum / max(frames, 1), "val_frames": int(frames)}
+
+
+def _in_project(project, init_from):
+    """``init_from`` as a path to open: ``models/NAME/FILE`` (how config.yaml records a checkpoint of the project)
+    is the project's own, wherever the command runs from; any other path is left as given."""
+    if not init_from:
+        return init_from
+    p = Path(init_from)
+    if not p.is_absolute() and p.parts[:1] == ("models",) and (project.path / p).is_file():
+        return str(project.path / p)
+    return init_from
+
+
+def _project_relative(project, init_from):
+    """``init_from`` as config.yaml records it: ``models/NAME/FILE`` when it is a checkpoint inside the project."""
+    if not init_from:
+        return init_from
+    try:
+        rel = Path(init_from).resolve().relative_to(Path(project.path).resolve())
+    except ValueError:
+        return init_from
+    return rel.as_posix() if rel.parts[:1] == ("models",) else init_from
 
 
 def _check_same_parts(model, state: dict, init_from, overrides: dict) -> None:
