@@ -7,10 +7,14 @@ manager or call ``close()``.
 Frame exactness for compressed video (OpenCV/FFmpeg): reading forward decodes sequentially, so frame k is the k-th
 decoded frame. A jump (backwards, or more than ``forward_window`` frames ahead) seeks with ``CAP_PROP_POS_FRAMES``
 only if seeking was verified on this file: on the first jump the reader decodes the first frames sequentially,
-seeks to several of them out of order and compares checksums. Each later seek is also checked against the position
-FFmpeg reports. If either check fails the reader warns once and falls back to decoding from the start (slow but
-exact). The frame count is the container's count after checking that its last frame decodes; otherwise (truncated or
-damaged files, or containers without a count) frames are counted by decoding, with a warning when the header lied.
+lists the presentation time of every frame (from the file's packets, without decoding them), then seeks to several
+of the first frames out of order and compares checksums. Frames evenly spaced in time: each later seek is checked
+against the position FFmpeg reports. Otherwise (variable frame rate: phones drop frames in dim light) FFmpeg, which
+seeks by time, may land a few frames off; the reader looks up the time of the frame it landed on and decodes forward
+to the right frame, or seeks again earlier. If a check fails the reader warns once and falls back to decoding from the
+start (slow but exact). The frame count is the container's count after checking that its last frame decodes;
+otherwise (truncated or damaged files, or containers without a count) frames are counted by decoding, with a
+warning when the header lied.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ import numpy as np
 from dvos_core.io.convert import to_rgb8
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
+TIME_TOLERANCE_MS = 0.5  # a seek landed on a frame when FFmpeg reports its time to within this (frames 4+ ms apart)
 TIFF_SUFFIXES = (".tif", ".tiff")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+UNREAD_PHOTO_SUFFIXES = (".heic", ".heif", ".webp", ".dng", ".avif")  # phone formats dvos does not read
 
 
 def natural_key(name: str):
@@ -107,6 +113,14 @@ class VideoReader:
         return f"{type(self).__name__}({str(self.path)!r}, frames={len(self)}, size={self.height}x{self.width})"
 
 
+def reencode_command(path) -> str:
+    """The ffmpeg command that re-encodes video ``path`` to an H.264 .mp4 any OpenCV reads (8-bit, every frame kept
+    at its own time, rotation applied)."""
+    path = Path(path)
+    out = path.with_name(f"{path.stem}_h264.mp4")
+    return f'ffmpeg -i "{path}" -map 0:v:0 -c:v libx264 -pix_fmt yuv420p -crf 18 "{out}"'
+
+
 class CV2VideoReader(VideoReader):
     """Video files through OpenCV's FFmpeg backend (see the module docstring for how exactness is kept).
 
@@ -124,6 +138,7 @@ class CV2VideoReader(VideoReader):
         if seek not in ("auto", "never"):
             raise ValueError(f"seek must be 'auto' or 'never', got {seek!r}")
         self._seek_ok: bool | None = False if seek == "never" else None
+        self._times: np.ndarray | None = None  # presentation time (ms) of each frame, listed on the first seek
         self._cap = None
         self._open()
         cap = self._cap
@@ -147,9 +162,13 @@ class CV2VideoReader(VideoReader):
         cap = self._cv2.VideoCapture(str(self.path), self._cv2.CAP_FFMPEG)
         if not cap.isOpened():
             cap.release()
+            if self.path.stat().st_size == 0:
+                raise ValueError(f"{self.path}: the file is empty (0 bytes); copy it again from the camera")
             raise ValueError(
-                f"{self.path}: cannot open this video (corrupt or truncated file, or a codec FFmpeg in "
-                f"OpenCV does not support); re-export it as .mp4 (H.264) or as a folder of PNGs"
+                f"{self.path}: cannot open this video: OpenCV's FFmpeg finds no video it can decode in it (a "
+                f"corrupt or truncated file, e.g. a recording cut off by a flat battery or a full card; a file "
+                f"with sound only; or a codec it does not support). If it plays elsewhere, re-encode it to "
+                f"H.264: {reencode_command(self.path)} (or export it as a folder of PNGs)"
             )
         self._cap, self._pos = cap, 0  # _pos: index of the frame the next read() returns
 
@@ -202,23 +221,99 @@ class CV2VideoReader(VideoReader):
             return self._last[1].copy()
         if not (self._pos <= k <= self._pos + self.forward_window):
             self._jump(k)
+            if self._last is not None and self._last[0] == k:  # the seek landed on k and decoded it
+                return self._last[1].copy()
         self._skip(k - self._pos)
         frame = self._read_next()
         self._last = (k, frame)
         return frame.copy()
 
     def _jump(self, k: int) -> None:
-        """Position the decoder so that the next read returns frame k."""
+        """Position the decoder so that the next read returns frame k (or decode frame k into ``_last``)."""
         if self._seek_ok is None:
             self._seek_ok = self._verify_seeking()
-        if self._seek_ok:
+        if self._seek_ok and self._times is None:  # constant frame rate: FFmpeg's frame numbers are exact
             self._cap.set(self._cv2.CAP_PROP_POS_FRAMES, k)
             if int(round(self._cap.get(self._cv2.CAP_PROP_POS_FRAMES))) == k:
                 self._pos = k
                 return
             self._disable_seeking(f"seeking to frame {k} landed elsewhere")
+        elif self._seek_ok:
+            if self._seek_by_time(k):
+                return
+            self._disable_seeking(f"seeking to frame {k} landed elsewhere")
         if k < self._pos:
             self._open()
+
+    def _seek_by_time(self, k: int) -> bool:
+        """Variable frame rate: FFmpeg seeks by time, so it may land a few frames off. Find where it landed from
+        the frame times and seek again earlier if it went past k; False when that fails."""
+        cv2, target = self._cv2, k
+        for _ in range(4):
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, target)
+            if not self._cap.grab():  # FFmpeg's frame numbers of the last frames may pass the end: aim earlier
+                if target == 0:
+                    return False
+                target = max(0, target - 16)
+                continue
+            j = self._frame_at(self._cap.get(cv2.CAP_PROP_POS_MSEC))
+            if j is None:
+                return False
+            if j <= k:  # on k, or before it: the caller decodes forward from j + 1
+                self._pos = j + 1
+                if j == k:
+                    ok, bgr = self._cap.retrieve()
+                    if not ok or bgr is None:
+                        return False
+                    self._last = (k, self._to_rgb(bgr))
+                return True
+            if target == 0:
+                return False
+            target = max(0, target - (j - k) - 1)  # landed after k: aim that much earlier
+        return False
+
+    def _frame_at(self, msec: float) -> int | None:
+        """Index of the frame shown at ``msec`` (from the frame times), None when no frame is there."""
+        ts = self._times
+        if ts is None or not np.isfinite(msec):
+            return None
+        j = int(np.searchsorted(ts, msec))
+        for i in (j - 1, j):
+            if 0 <= i < len(ts) and abs(ts[i] - msec) <= TIME_TOLERANCE_MS:
+                return i
+        return None
+
+    def _list_times(self, raw: bool) -> np.ndarray | None:
+        """Times (ms) FFmpeg reports for the frames, in order: from the packets without decoding (``raw``, sorted
+        into display order) or by decoding every frame. None when OpenCV cannot do it."""
+        cv2 = self._cv2
+        cap = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        try:
+            if not cap.isOpened() or (raw and not cap.set(cv2.CAP_PROP_FORMAT, -1)):
+                return None
+            ts = []
+            while len(ts) <= len(self) and cap.grab():
+                ts.append(cap.get(cv2.CAP_PROP_POS_MSEC))
+        finally:
+            cap.release()
+        return np.sort(np.asarray(ts, float)) if raw else np.asarray(ts, float)
+
+    def _frame_times(self, first: list[float]) -> tuple[bool, np.ndarray | None]:
+        """(seeking usable, frame times). Frames evenly spaced in time (constant frame rate): (True, None), seeking
+        by frame number is exact. Otherwise the time of every frame, from the packets when they agree with
+        ``first`` (the times of the first frames, decoded), else by decoding them all; (False, None) when the
+        times are not distinct and increasing."""
+        n = len(self)
+        ts = self._list_times(raw=True)
+        if ts is not None and len(ts) >= n:
+            gaps = np.diff(ts[:n])
+            if not len(gaps) or np.ptp(gaps) <= 2 * TIME_TOLERANCE_MS:
+                return True, None
+        if ts is None or len(ts) != n or not np.allclose(ts[: len(first)], first, rtol=0, atol=TIME_TOLERANCE_MS):
+            ts = self._list_times(raw=False)
+        if ts is None or len(ts) != n or not np.all(np.diff(ts) > 2 * TIME_TOLERANCE_MS):
+            return False, None
+        return True, ts
 
     def _disable_seeking(self, why: str) -> None:
         self._seek_ok = False
@@ -230,27 +325,30 @@ class CV2VideoReader(VideoReader):
         self._open()
 
     def _verify_seeking(self) -> bool:
-        """Decode the first frames sequentially, then seek to some of them out of order and compare checksums."""
+        """Decode the first frames sequentially, list the frame times, then seek to some of the first frames out of
+        order (by frame number, or by time in variable-frame-rate video) and compare checksums."""
         cv2 = self._cv2
         m = min(len(self), self.probe_frames)
         if m < 3:
             return False
         self._open()
-        sums = []
+        sums, times = [], []
         for _ in range(m):
             ok, bgr = self._cap.read()
             if not ok:
                 self._open()
                 return False
             sums.append(zlib.crc32(bgr.tobytes()))
+            times.append(self._cap.get(cv2.CAP_PROP_POS_MSEC))
+        self._open()
+        good, self._times = self._frame_times(times)
         targets = sorted({m - 1, (2 * m) // 3, m // 2, m // 3, 1, m - 2}, reverse=True)
-        good = True
-        for t in targets:
-            self._cap.set(cv2.CAP_PROP_POS_FRAMES, t)
-            ok, bgr = self._cap.read()
-            if not ok or zlib.crc32(bgr.tobytes()) != sums[t]:
+        for t in targets if good else ():
+            bgr = self._probe_seek(t)
+            if bgr is None or zlib.crc32(bgr.tobytes()) != sums[t]:
                 good = False
                 break
+        self._last = None
         self._open()
         if not good:
             self._seek_ok = False
@@ -260,6 +358,25 @@ class CV2VideoReader(VideoReader):
                 stacklevel=4,
             )
         return good
+
+    def _probe_seek(self, t: int) -> np.ndarray | None:
+        """Frame t (BGR, as decoded) reached by seeking the way :meth:`_jump` will; None when that fails."""
+        cv2 = self._cv2
+        if self._times is None:
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, t)
+            ok, bgr = self._cap.read()
+            return bgr if ok else None
+        self._last = None
+        if not self._seek_by_time(t):
+            return None
+        if self._last is None:  # landed before t: decode forward
+            for _ in range(t - self._pos):
+                if not self._cap.grab():
+                    return None
+            ok, bgr = self._cap.read()
+            return bgr if ok else None
+        ok, bgr = self._cap.retrieve()  # _seek_by_time decoded t already: the same decoded picture, as BGR
+        return bgr if ok else None
 
     @property
     def seek_verified(self) -> bool | None:
@@ -456,14 +573,42 @@ def read_image(path) -> np.ndarray:
             return read(0)
     import cv2
 
-    a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # (keeps alpha and 16 bits, but ignores EXIF orientation)
     if a is None:
         raise ValueError(f"{path}: cannot decode this image (corrupt file or unsupported format)")
     if a.ndim == 3 and a.shape[2] == 3:
         a = a[..., ::-1]
     elif a.ndim == 3 and a.shape[2] == 4:
         a = a[..., [2, 1, 0, 3]]
+    if path.suffix.lower() in EXIF_SUFFIXES:
+        a = orient(a, exif_orientation(path))
     return np.ascontiguousarray(a)
+
+
+EXIF_SUFFIXES = (".jpg", ".jpeg")  # photos whose EXIF orientation tag is applied (read from the header; PNG's eXIf
+# chunk is left alone: Pillow decodes a whole PNG to look for it, and phones write photos as JPEG)
+
+
+def exif_orientation(path) -> int:
+    """The EXIF orientation tag (0x0112) of a JPEG file, 1 to 8; 1 (as stored) when it has none."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            o = int(im.getexif().get(0x0112, 1))
+    except Exception:  # no or unreadable EXIF: the pixels as stored
+        return 1
+    return o if 1 <= o <= 8 else 1
+
+
+def orient(a: np.ndarray, orientation: int) -> np.ndarray:
+    """Pixels ``a`` (H, W[, C]) as displayed under EXIF ``orientation``: phones store a portrait photo as landscape
+    pixels plus this tag (6: turn 90 degrees clockwise), and photo viewers show it upright."""
+    if orientation in (5, 6, 7, 8):
+        a = np.swapaxes(a, 0, 1)  # transpose, then flip:
+    flip_rows = orientation in (3, 4, 7, 8)
+    flip_cols = orientation in (2, 3, 6, 7)
+    return a[:: -1 if flip_rows else 1, :: -1 if flip_cols else 1]
 
 
 class FolderReader(VideoReader):
@@ -474,19 +619,61 @@ class FolderReader(VideoReader):
         self.files = image_files(self.path, IMAGE_SUFFIXES)
         self._n = len(self.files)
         if self._n == 0:
-            raise ValueError(f"{self.path}: folder has no images ({', '.join(IMAGE_SUFFIXES)})")
+            other = sorted(
+                {
+                    f.suffix
+                    for f in self.path.iterdir()
+                    if f.suffix.lower() in UNREAD_PHOTO_SUFFIXES and not is_hidden(f)
+                }
+            )
+            hint = (
+                f"; it holds {' / '.join(other)} files, which dvos does not read: convert them to JPEG or PNG "
+                f"first (e.g. export them as JPEG from the phone or photo app)"
+                if other
+                else ""
+            )
+            raise ValueError(f"{self.path}: folder has no images ({', '.join(IMAGE_SUFFIXES)}){hint}")
         raw = read_image(self.files[0])
         warn_dim_16bit(raw, self.files[0])
         first = to_rgb8(raw, str(self.files[0]))
         self.height, self.width = first.shape[:2]
         self.fps = fps
+        self._check_photo_sizes()
+
+    def _check_photo_sizes(self) -> None:
+        """Name every JPEG/PNG whose size (upright, from its header) differs from the first frame's, before any
+        frame is imported: a folder of phone photos often mixes portrait and landscape shots."""
+        from PIL import Image
+
+        wrong = []
+        for f in self.files[1:]:
+            if f.suffix.lower() not in (*EXIF_SUFFIXES, ".png"):
+                continue
+            try:
+                with Image.open(f) as im:  # the header only
+                    w, h = im.size
+                    o = int(im.getexif().get(0x0112, 1)) if f.suffix.lower() in EXIF_SUFFIXES else 1
+            except Exception:  # unreadable header: the frame's own read reports it
+                continue
+            size = (w, h) if o in (5, 6, 7, 8) else (h, w)
+            if size != (self.height, self.width):
+                wrong.append(f"{f.name} {size}")
+        if wrong:
+            shown = ", ".join(wrong[:10]) + (f" and {len(wrong) - 10} more" if len(wrong) > 10 else "")
+            raise ValueError(
+                f"{self.path}: {shown} {'differs' if len(wrong) == 1 else f'({len(wrong)} images) differ'} in size "
+                f"(height, width) from the first image {self.files[0].name} ({self.height}, {self.width}). All "
+                f"frames must have one size: move such images out of the folder (e.g. the portrait photos into a "
+                f"folder of their own), or resize them to match"
+            )
 
     def _get(self, k: int) -> np.ndarray:
         f = to_rgb8(read_image(self.files[k]), str(self.files[k]))
         if k and f.shape[:2] != (self.height, self.width):
             raise ValueError(
                 f"{self.files[k]}: size {f.shape[:2]} differs from the first image "
-                f"{self.files[0].name} ({self.height}, {self.width}); all frames must have one size"
+                f"{self.files[0].name} ({self.height}, {self.width}); all frames must have one size: move this image "
+                f"out of the folder, or resize it to match"
             )
         return f
 
