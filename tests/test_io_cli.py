@@ -135,3 +135,19 @@ def test_resize_options_shared_by_import_and_backgrounds(project_path, video_mp4
         assert "--paper-preprocess already crops to 1024x1024; drop --crop" in capsys.readouterr().err
     assert "pp" not in Project.open(project_path).video_ids()
     assert not [b for b in Project.open(project_path).background_ids() if b.startswith("pp")]
+
+
+def test_add_video_of_several_files_goes_on_past_a_broken_one(project_path, video_avi, tmp_path, capsys):
+    """Twenty field videos and one broken: the others are added, the broken one is named with its error and in a
+    summary, and the exit code says something failed."""
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 100)
+    assert (
+        main(["add-video", project_path, str(broken), str(video_avi), str(tmp_path / "gone.avi"), "--stop", "3"]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "broken.mp4: cannot open this video" in err and "gone.avi" in err
+    assert "added 1 of 3 videos; not added (errors above): " in err
+    assert Project.open(project_path).video_ids() == ["field_plot"]
+    assert main(["add-video", project_path, str(broken)]) == 2  # one file: its error, as before
+    assert "added" not in capsys.readouterr().err

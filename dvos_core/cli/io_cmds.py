@@ -213,23 +213,44 @@ def _add_video(args) -> int:
             f"the FILEs give the video id(s) {twice} more than once (same name without extension); add them one "
             f"at a time with --id"
         )
+    import sys
+
+    from dvos_core.store import StoreError
+
     cancel = cancel_on_sigint()
+    failed = []
     for f, vid in zip(args.files, ids):
-        v = import_video(
-            project,
-            f,
-            video_id=vid,
-            preprocess=pre,
-            split=args.split,
-            tags=dict(args.tag),
-            start=args.start,
-            stop=args.stop,
-            step=args.step,
-            fps=args.fps,
-            progress=TerminalProgress(),
-            cancel=cancel,
-        )
+        try:
+            v = import_video(
+                project,
+                f,
+                video_id=vid,
+                preprocess=pre,
+                split=args.split,
+                tags=dict(args.tag),
+                start=args.start,
+                stop=args.stop,
+                step=args.step,
+                fps=args.fps,
+                progress=TerminalProgress(),
+                cancel=cancel,
+            )
+        except StoreError:  # the project itself (busy, read-only, damaged): the next files would fail the same way
+            raise
+        except (ValueError, OSError) as e:  # this file: say so and go on with the others
+            if len(args.files) == 1:
+                raise
+            print(f"dvos add-video: error: {e}", file=sys.stderr)
+            failed.append(str(f))
+            continue
         print(f"added {v.name}: {len(v)} frames, {v.shape[1]}x{v.shape[2]} pixels, split={v.split}")
+    if failed:
+        print(
+            f"dvos add-video: added {len(args.files) - len(failed)} of {len(args.files)} videos; not added (errors "
+            f"above): {', '.join(failed)}. Fix them and add just those again",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 
