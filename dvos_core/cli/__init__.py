@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import textwrap
 
 # Each module defines register(subparsers) adding its subcommands; each subcommand sets `func(args) -> int`.
 COMMAND_MODULES = (
@@ -20,6 +21,56 @@ COMMAND_MODULES = (
     "demo_cmd",
 )
 DEBUG_HELP = "on an error, print the full Python traceback (same as the environment variable DVOS_DEBUG=1)"
+# The same concept reads the same in every command that takes it.
+DEVICE_HELP = "where the model runs: auto (a CUDA GPU, else MPS, else the CPU), cpu, cuda, cuda:N or mps"
+SPLIT_WORDS = "train, val, test or unassigned"
+
+
+def default_words(default) -> str | None:
+    """How a parser default reads in help, or None when there is nothing to state (no value, a flag's False)."""
+    if default is None or default is False or default is argparse.SUPPRESS or default in ("", [], ()):
+        return None
+    if isinstance(default, (list, tuple)):
+        return " ".join(str(x) for x in default)
+    return str(default)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """The help layout of every `dvos` command: descriptions and epilogs wrap to the terminal width but keep their
+    line breaks and indents (one example per line), words are never split at a hyphen (``--min-area`` stays
+    whole), and an option whose help does not say its default gets ``(default: X)`` from the parser's default."""
+
+    def _fill_text(self, text, width, indent):
+        out = []
+        for line in text.splitlines():
+            body = line.lstrip()
+            pad = indent + line[: len(line) - len(body)]
+            body = self._whitespace_matcher.sub(" ", body).strip()
+            if not body:
+                out.append("")
+                continue
+            out.append(
+                textwrap.fill(
+                    body,
+                    width,
+                    initial_indent=pad,
+                    subsequent_indent=pad + ("    " if line != body else ""),
+                    break_on_hyphens=False,
+                    break_long_words=False,
+                )
+            )
+        return "\n".join(out)
+
+    def _split_lines(self, text, width):
+        text = self._whitespace_matcher.sub(" ", text).strip()
+        return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        words = default_words(action.default)
+        if not action.option_strings or words is None or "default" in text.lower():
+            return text
+        return f"{text} (default: {words.replace('%', '%%')})".lstrip()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         "dvos new -> add-video -> (paint seed frames in napari) -> extract-objects / extract-backgrounds "
         "-> synth -> train -> predict -> evaluate, or all of it at once with `dvos run-all`. Run `dvos demo` to see "
         "the whole loop on sample data.",
+        formatter_class=HelpFormatter,
     )
     from dvos_core import __version__
 
@@ -38,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         importlib.import_module(f"dvos_core.cli.{name}").register(sub)
     for command_parser in sub.choices.values():  # `dvos COMMAND ... --debug` works too
+        command_parser.formatter_class = HelpFormatter
         command_parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
 

@@ -9,6 +9,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "count-heads",
         help="count the different heads of a video (heads followed from frame to frame)",
+        epilog="example: dvos count-heads field.dvos plot3 --predictions --model context --out plot3_tracks.csv",
         description="A per-frame head count counts a head again in every frame that shows it. This follows each "
         "head from frame to frame (carried by the camera motion, matched by overlap; a head missed for up to "
         "--max-gap frames with a mask keeps its track) and counts the different heads seen in at least --min-frames "

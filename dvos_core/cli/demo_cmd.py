@@ -7,6 +7,8 @@ def register(sub) -> None:
     p = sub.add_parser(
         "demo",
         help="run the whole DVOS loop on built-in sample clips (CPU, a few minutes)",
+        epilog="examples:\n  dvos demo --quick --out dvos_demo\n"
+        "  dvos demo --project-only --out my_demo   (then follow docs/tutorial.md)",
         description="Build a small project from built-in procedural wheat-field clips (3 painted seed frames, a "
         "bare-field clip, an unlabelled field video and a test video with ground truth), then run "
         "extraction, synthesis, image-model training, pseudo-labelling, two-phase video-model training (the "
@@ -21,7 +23,9 @@ def register(sub) -> None:
     p.add_argument(
         "--quick", action="store_true", help="shortened run with the tiny preset (a few minutes on 2 CPU cores)"
     )
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:1, mps")
+    from dvos_core.cli import DEVICE_HELP
+
+    p.add_argument("--device", default="auto", help=f"{DEVICE_HELP} (default auto)")
     p.add_argument(
         "--num-workers",
         type=int,

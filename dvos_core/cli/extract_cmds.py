@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 from dvos_core.cli._common import add_preprocess, add_project, add_threads, add_wait, preprocess_from_args
 from dvos_core.object_format import HALO_PX
 
@@ -83,7 +81,6 @@ def register(sub) -> None:
         "filmed by the video's own measured camera motion (--motion).",
         epilog="examples:\n  dvos extract-backgrounds field.dvos bare_plot.mp4 --clips 20\n"
         "  dvos extract-backgrounds field.dvos --from-annotated --clip-length 60",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_project(p)
     p.add_argument("source", metavar="SOURCE", nargs="?", help="video id in the project, or path of a bare-field video")

@@ -13,6 +13,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "predict",
         help="predict masks for whole videos with a trained model",
+        epilog="example: dvos predict field.dvos context --split test",
         description="Predict every frame of the chosen videos with a trained model. A context model segments "
         "frame t itself with its earlier frames (fewer at the start) as references; the paper's DVOS model predicts "
         "frame t from frames t-tau..t-1 only, the first tau frames by --image-model if given, else from frame 0 "
@@ -30,7 +31,9 @@ def register(sub) -> None:
         "every frame themselves and do not use it)",
     )
     _add_runtime(p)
-    p.add_argument("--threshold", type=float, default=0.5, help="probability threshold for the stored masks")
+    p.add_argument(
+        "--threshold", type=float, default=0.5, help="probability threshold for the stored masks (default 0.5)"
+    )
     p.add_argument("--no-resume", action="store_true", help="predict again frames that are already predicted")
     p.add_argument(
         "--name",
@@ -66,6 +69,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "smooth",
         help="smooth a model's stored predictions over time (steadier masks)",
+        epilog="example: dvos smooth field.dvos context --before 4 --only-outliers",
         description="Average each predicted frame's probability with those of its neighbouring frames, aligned by "
         "the camera motion and then along the local motion left (heads swaying on their own), and store the result "
         "as a new prediction set (default MODEL_smoothed) beside the original, which is kept. Compare both with "
@@ -98,6 +102,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "pseudo-label",
         help="label real videos frame by frame with an image model (or relabel them with a context model)",
+        epilog="example: dvos pseudo-label field.dvos image --split train --quality-threshold 0.5",
         description="Run an image (frame) model on every frame and store the masks with provenance "
         "'pseudo' and a quality score in [0,1] = (1 - uncertainty) * (1 - flicker). "
         "Manual and corrected masks are never replaced. A context-aware video model (e.g. the first, synthetic "
@@ -138,6 +143,8 @@ def register(sub) -> None:
     p = sub.add_parser(
         "evaluate",
         help="score predictions against ground truth (Dice, IoU, boundary F, counts)",
+        epilog="examples:\n  dvos evaluate field.dvos --split test --model context\n"
+        "  dvos evaluate field.dvos --models all --name compare1",
         description="Compare stored predictions with ground-truth masks (manual, corrected and "
         "pseudo by default) per frame, per video and overall (weighted by frames); "
         "writes CSV tables, overall.json, plots and worst-frame overlays to "
@@ -163,11 +170,15 @@ def register(sub) -> None:
         "overlays), even when other models predicted the videos too",
     )
     p.add_argument(
-        "--gt", nargs="+", default=["manual", "corrected", "pseudo"], help="mask provenances that count as ground truth"
+        "--gt",
+        nargs="+",
+        default=["manual", "corrected", "pseudo"],
+        metavar="PROVENANCE",
+        help="mask provenances that count as ground truth",
     )
     p.add_argument("--tolerance", type=float, default=2.0, help="boundary F tolerance in pixels (default 2)")
-    p.add_argument("--min-area", type=int, default=16, help="smallest component counted as a head (pixels)")
-    p.add_argument("--worst", type=int, default=8, help="number of worst-frame overlays to save")
+    p.add_argument("--min-area", type=int, default=16, help="smallest head counted, in pixels (default 16)")
+    p.add_argument("--worst", type=int, default=8, help="number of worst-frame overlays to save (default 8)")
     p.add_argument("--no-plots", action="store_true", help="write the tables only")
     add_wait(p)
     add_threads(p)
@@ -175,16 +186,20 @@ def register(sub) -> None:
 
 
 def _add_video_selection(p, default_split) -> None:
+    from dvos_core.cli import SPLIT_WORDS
+
     p.add_argument("--videos", nargs="+", metavar="ID", help="video ids (default: all videos of --split)")
     p.add_argument(
         "--split",
         default=default_split,
-        help=f"use the videos of this split (default: {default_split or 'all videos'})",
+        help=f"use the videos of this split: {SPLIT_WORDS} (default: {default_split or 'all videos'})",
     )
 
 
 def _add_runtime(p) -> None:
-    p.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:1 ...")
+    from dvos_core.cli import DEVICE_HELP
+
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument(
         "--batch-size",
         type=int,

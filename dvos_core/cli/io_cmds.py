@@ -64,6 +64,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "import-masks",
         help="load head masks painted in another program",
+        epilog="example: dvos import-masks field.dvos plot1 plot1_masks/",
         description="Load masks for a video already in the project: a folder with one PNG/TIFF per frame (the frame "
         "number is the last number in the file name, e.g. plot1_000042.png -> frame 42) or one "
         "multi-page TIFF (page k -> frame k). Frame numbers count the frames stored in the project (0 = the first "
@@ -93,6 +94,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "clear-masks",
         help="remove a video's masks of the given provenances (e.g. pseudo-labels)",
+        epilog="example: dvos clear-masks field.dvos plot3 --provenance pseudo predicted --yes",
         description="Remove the masks of a video that have the given provenances, e.g. the pseudo-labels before "
         "making it a test video, or predicted masks copied into the labels. Frames keep their images; masks of "
         "other provenances stay. Without --yes it only says what would be cleared.",
@@ -104,7 +106,8 @@ def register(sub) -> None:
         nargs="+",
         required=True,
         choices=("manual", "corrected", "pseudo", "predicted", "synthetic"),
-        help="which masks to clear (one or more)",
+        metavar="PROVENANCE",
+        help="which masks to clear, one or more of: manual, corrected, pseudo, predicted, synthetic",
     )
     p.add_argument("--yes", action="store_true", help="really clear them")
     add_wait(p)
@@ -113,6 +116,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "export-masks",
         help="save a video's masks as image files",
+        epilog="example: dvos export-masks field.dvos plot3 plot3_masks/ --predictions --model context",
         description="Write the masks of one video as one image per frame (0 = background, 255 = head), named "
         "<video>_<frame>.png, plus masks.csv listing frame, file, who made each mask (the model, for predictions), "
         "its heads (parts of at least --min-area pixels) and head pixels.",
@@ -133,6 +137,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "export-video",
         help="save a video with its masks drawn on it (mp4/avi), for sharing",
+        epilog="example: dvos export-video field.dvos plot3 plot3_heads.mp4 --predictions",
         description="Write one video as an .mp4 or .avi file with the outlines of its heads drawn on every frame and "
         "the frame's head count (parts of at least --min-area pixels, as dvos evaluate counts them) in its corner: "
         "a model's predictions with --predictions (default the most recent set), else the stored masks (painted, "
@@ -153,6 +158,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "export-csv",
         help="export frames and masks in the reference DVOS CSV layout",
+        epilog="example: dvos export-csv field.dvos dvos_csv/ --videos plot1 plot2 --clip-length 5",
         description="Write frames and masks as PNG files plus a CSV with columns VID, FID, Image, Mask, Label, the "
         "layout read by the original DVOS training code. Runs of consecutive masked frames are cut into "
         "clips of --clip-length frames (one VID per clip, Label 1 on the clip's last frame).",
@@ -169,6 +175,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "import-csv",
         help="import frames and masks listed in a reference DVOS CSV",
+        epilog="example: dvos import-csv field.dvos dvos_csv/dataset.csv --prefix ref_",
         description="Read a CSV with columns VID, FID, Image, Mask, Label (the original DVOS layout): every VID "
         "becomes one video, frames ordered by FID, with masks where the Mask column is filled. Relative "
         "paths are taken from the CSV's folder.",
@@ -303,7 +310,7 @@ def _clear_masks(args) -> int:
     listed = ", ".join(f"{counts.get(k, 0)} {k}" for k in args.provenance)
     if not args.yes:
         print(f"{args.video_id}: would clear {listed} mask(s); add --yes to clear them (there is no undo)")
-        return 0
+        return 1  # a dry run: nothing done (as `dvos delete` without --yes)
     n = video.clear_masks(args.provenance)
     print(f"{args.video_id}: cleared {n} mask(s) ({listed})")
     return 0

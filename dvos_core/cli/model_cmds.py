@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
@@ -11,11 +10,11 @@ def register(sub) -> None:
     p = sub.add_parser(
         "import-weights",
         help="convert a reference DVOS state_dict into a dvos checkpoint",
+        epilog="example: dvos import-weights weights/ckpt_best.tar --kind video --project field.dvos --name paper",
         description="Convert weights trained by the authors' DVOS code (a bare state_dict such as "
         "weights/ckpt_best.tar, with or without module./_orig_mod. prefixes) into a dvos checkpoint that "
         "`dvos predict`, `dvos train --init-from` and the napari panel accept. With --reduction adjacent (the "
         "default) the video model computes exactly what the reference computes.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("source", help="the reference checkpoint file")
     p.add_argument("--kind", choices=("video", "image"), required=True, help="video (DVOS UNet) or image model")
@@ -26,8 +25,8 @@ def register(sub) -> None:
         "--reduction",
         choices=("adjacent", "tau_mean"),
         default="adjacent",
-        help="video model: 'adjacent' reproduces the reference; 'tau_mean' is dvos's default layout "
-        "(use only to fine-tune from)",
+        help="video model: 'adjacent' (default) reproduces the reference; 'tau_mean' is the layout dvos's own "
+        "models use (use only to fine-tune from)",
     )
     p.add_argument(
         "--input-size",

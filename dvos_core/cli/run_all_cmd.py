@@ -11,6 +11,8 @@ def register(sub) -> None:
         "run-all",
         help="run every stage on your project: heads, backgrounds, synthetic clips, image model, pseudo-labels, "
         "video model, predictions, scores",
+        epilog="examples:\n  dvos run-all field.dvos --quick\n"
+        "  dvos run-all --print-config > run.yaml   (edit it, then: dvos run-all field.dvos --config run.yaml)",
         description="From painted frames to scored predictions in one command: cut heads and fake heads from the "
         "painted frames, make background clips (from --bare-video, else inpainted from the painted frames), "
         "synthetic clips at least as crowded as the painted frames and moving like the training videos, the image "
@@ -49,7 +51,14 @@ def register(sub) -> None:
     p.add_argument("--frames", type=int, help="frames per synthetic clip (default: 12 on a CPU, 24 on a GPU)")
     p.add_argument("--preset", help="model size of every phase: paper | small | tiny (default: the machine's)")
     p.add_argument("--epochs", type=int, help="epochs of every training phase (default: the machine's)")
-    p.add_argument("--steps-per-epoch", type=int, help="cap on the steps of each epoch (quick runs)")
+    p.add_argument(  # --max-steps-per-epoch: `dvos train`'s name for the same cap
+        "--steps-per-epoch",
+        "--max-steps-per-epoch",
+        dest="steps_per_epoch",
+        type=int,
+        metavar="N",
+        help="cap on the steps of each epoch (quick runs; default: no cap)",
+    )
     p.add_argument("--no-match-motion", action="store_true", help="keep the synthesis engine's default motion")
     p.add_argument(
         "--scales",
@@ -57,7 +66,9 @@ def register(sub) -> None:
         help="the scales pseudo-labels and predictions segment each frame at (default auto; see dvos predict --help)",
     )
     p.add_argument("--seed", type=int, help="random seed of every stage (default 0)")
-    p.add_argument("--device", help="auto (GPU when present), cpu, cuda, cuda:1, mps")
+    from dvos_core.cli import DEVICE_HELP
+
+    p.add_argument("--device", help=f"{DEVICE_HELP} (default auto)")
     add_threads(p)
     add_wait(p)
     p.set_defaults(func=_run_all)

@@ -80,7 +80,7 @@ def register(sub) -> None:
     p.add_argument("kind", choices=(*DELETE_KINDS, "predictions"), help="what to delete")
     p.add_argument("name", metavar="NAME", help="its id or name (see `dvos info`); for predictions, the model's")
     p.add_argument(
-        "--videos", nargs="+", metavar="VIDEO", help="predictions only: delete them from these videos (default: all)"
+        "--videos", nargs="+", metavar="ID", help="predictions only: delete them from these videos (default: all)"
     )
     p.add_argument("--yes", action="store_true", help="really delete it")
     add_wait(p)

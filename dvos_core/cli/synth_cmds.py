@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 from dvos_core.cli._common import add_wait
 
 
@@ -18,7 +16,6 @@ def register(sub) -> None:
         epilog="examples:\n  dvos synth field.dvos --preview check.png\n"
         "  dvos synth field.dvos --name synth1 --clips 600 --workers 4\n"
         "  dvos synth --write-config synth.yaml   (edit it, then pass --config synth.yaml)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("project", nargs="?", help="path of the project store (a folder ending in .dvos)")
     p.add_argument("--name", help="name of the synthetic set to create or resume, e.g. synth1")
@@ -31,7 +28,13 @@ def register(sub) -> None:
         help="clip width and height in pixels (default 512, or the config file's); background clips "
         "must be at least this large",
     )
-    p.add_argument("--workers", type=int, default=1, help="processes to run in parallel (about one per CPU core)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes to run in parallel (about one per CPU core; default 1)",
+    )
     p.add_argument(
         "--backend",
         choices=("process", "serial", "dask"),
@@ -39,7 +42,7 @@ def register(sub) -> None:
         help="'process' (this machine), 'serial', or 'dask' (a running Dask cluster; needs "
         "pip install 'dvos-napari[dask]')",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same clips")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same clips (default 0)")
     p.add_argument(
         "--split",
         default="train",

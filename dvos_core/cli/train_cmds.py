@@ -9,19 +9,38 @@ import sys
 from dvos_core.cli._common import add_wait
 from dvos_core.prediction_options import PRECISIONS
 
+# TrainConfig's defaults, stated in the help (importing TrainConfig here would load torch for every `dvos` call);
+# tests/test_cli_consistency.py checks them against TrainConfig().
+TRAIN_DEFAULTS = {
+    "phase": "synthetic",
+    "preset": "small",
+    "video_model": "dvos",
+    "epochs": 15,
+    "batch_size": 8,
+    "lr": 1e-4,
+    "eta_min": 1e-5,
+    "device": "auto",
+    "precision": "auto",
+}
+
 
 def register(sub) -> None:
+    d = TRAIN_DEFAULTS
     p = sub.add_parser(
         "train",
         help="train a model (image | synthetic | real phase)",
+        epilog="examples:\n  dvos train field.dvos --phase image --name image --preset small --epochs 10\n"
+        "  dvos train field.dvos --phase synthetic --video-model context --name context "
+        "--init-from field.dvos/models/image/best.pt\n"
+        "  dvos train field.dvos --phase image --print-config > train.yaml   (edit it, then pass --config train.yaml)",
         description="Train a model on the project's data. Phases: 'image' trains the frame model used for "
         "pseudo-labels; 'synthetic' trains a video model (--video-model: the paper's dvos, or context) on "
         "synthetic clips (init from an image model with --init-from); 'real' fine-tunes it on pseudo-labelled "
         "and corrected real clips. Checkpoints go "
         "to PROJECT/models/NAME (best.pt, last.pt, metrics.json, config.yaml). An interrupted run resumes "
         "where it stopped when started again with the same name. Multi-GPU / multi-node: launch with "
-        "`torchrun --nproc_per_node N -m dvos_core.cli train ...`.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "`torchrun --nproc_per_node N -m dvos_core.cli train ...`. An option left out takes its value from "
+        "--config or --recipe, else the built-in default; --print-config shows every value the run would use.",
     )
     p.add_argument("project", nargs="?", help="path of the project store (.dvos folder)")
     p.add_argument(
@@ -37,35 +56,60 @@ def register(sub) -> None:
         help="a shipped recipe for the phase, e.g. 'paper' (the paper's schedule, 384 px, "
         "batch 16/32 and augmentation set; options override it)",
     )
-    p.add_argument("--phase", choices=("image", "synthetic", "real"), help="what to train (default from config)")
+    p.add_argument("--phase", choices=("image", "synthetic", "real"), help=f"what to train (default {d['phase']})")
     p.add_argument("--name", help="model name (folder under PROJECT/models); default: the phase")
-    p.add_argument("--preset", help="model preset: paper | small | tiny")
+    p.add_argument("--preset", help=f"model preset: paper | small | tiny (default {d['preset']})")
     p.add_argument(
         "--video-model",
         choices=("dvos", "context"),
         help="synthetic/real phases: 'dvos' is the paper's model (earlier frames only); 'context' segments frame t "
-        "with its aligned earlier frames and their masks (start it from an image model)",
+        f"with its aligned earlier frames and their masks (start it from an image model); default {d['video_model']}",
     )
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="clips per step and per process")
-    p.add_argument("--size", type=int, help="training crop size (a multiple of 32 up to 2048)")
-    p.add_argument("--lr", type=float, help="AdamW learning rate (the cosine schedule then ends at a tenth of it)")
-    p.add_argument("--eta-min", type=float, help="final learning rate of the cosine schedule")
-    p.add_argument("--init-from", help="checkpoint to start from (frame model for 'synthetic', DVOS for 'real')")
-    p.add_argument("--device", help="auto | cuda | cuda:N | mps | cpu")
+    p.add_argument(
+        "--epochs", type=int, help=f"number of epochs (the cosine schedule spans them; default {d['epochs']})"
+    )
+    p.add_argument("--batch-size", type=int, help=f"clips per step and per process (default {d['batch_size']})")
+    p.add_argument(
+        "--size",
+        type=int,
+        help="training size in pixels, a multiple of 32 up to 2048 (default: the input size of the preset or of "
+        "--init-from's model)",
+    )
+    p.add_argument(
+        "--lr",
+        type=float,
+        help=f"AdamW learning rate (default {d['lr']:g}; the cosine schedule then ends at a tenth of it)",
+    )
+    p.add_argument(
+        "--eta-min",
+        type=float,
+        help=f"final learning rate of the cosine schedule (default {d['eta_min']:g}, or a tenth of --lr)",
+    )
+    p.add_argument(
+        "--init-from",
+        help="checkpoint to start from: a file, e.g. PROJECT/models/image/best.pt, or a model name of the project "
+        "(image: its best.pt); an image model for 'synthetic', the synthetic phase's model for 'real'",
+    )
+    from dvos_core.cli import DEVICE_HELP
+
+    p.add_argument("--device", help=f"{DEVICE_HELP} (default {d['device']})")
     p.add_argument(
         "--precision",
         choices=PRECISIONS,
-        help="number format: auto (bf16 on CUDA GPUs that have it, else fp32), fp32, or bf16 (also on a CPU with "
-        "native bfloat16, AVX512-BF16 or AMX: faster steps there)",
+        help=f"number format: auto (bf16 on CUDA GPUs that have it, else fp32), fp32, or bf16 (also on a CPU with "
+        f"native bfloat16, AVX512-BF16 or AMX: faster steps there); default {d['precision']}",
     )
     p.add_argument(
         "--num-workers",
         type=int,
+        metavar="N",
         help="DataLoader worker processes (default: automatic, none on a CPU, up to 4 on a GPU)",
     )
     p.add_argument(
-        "--max-steps-per-epoch", type=int, help="cap on steps per epoch (quick runs; 0 = no cap, as null in a config)"
+        "--max-steps-per-epoch",
+        type=int,
+        metavar="N",
+        help="cap on steps per epoch (quick runs; 0 = no cap, as null in a config; default: no cap)",
     )
     p.add_argument(
         "--pseudo-quality-min",
