@@ -77,7 +77,7 @@ def test_a_video_with_model_masks_cannot_become_a_test_video(tmp_project, capsys
     assert "1 pseudo mask" in err and f"`dvos clear-masks {tmp_project.path} v --provenance pseudo --yes`" in err
     assert tmp_project.video("v").split == "train"
     v.set_mask(2, np.ones((32, 40), np.uint8), "manual")
-    assert main(["clear-masks", str(tmp_project.path), "v", "--provenance", "pseudo"]) == 0  # says what, clears nothing
+    assert main(["clear-masks", str(tmp_project.path), "v", "--provenance", "pseudo"]) == 1  # says what, clears nothing
     assert "would clear 1 pseudo mask(s); add --yes" in capsys.readouterr().out and v.mask(1) is not None
     assert main(["clear-masks", str(tmp_project.path), "v", "--provenance", "pseudo", "--yes"]) == 0
     assert "cleared 1 mask(s)" in capsys.readouterr().out

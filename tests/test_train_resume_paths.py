@@ -162,3 +162,20 @@ def test_config_yaml_names_the_projects_own_checkpoint_so_a_copy_starts_from_its
 
     init = read_checkpoint(copy.model_dir("ctx2") / "last.pt")["info"]["init"]
     assert init["init_from"] == str(copy.path / "models" / "image" / "best.pt")  # the copy's own, not the original's
+
+
+def test_init_from_a_model_name(tmp_path, monkeypatch):
+    """`dvos train --init-from image` starts from that model's best.pt, as `dvos predict P image` reads it; an unknown
+    name lists the project's models."""
+    project = make_toy_project(tmp_path / "toy.dvos", n_clips=4, n_frames=6, size=64, n_videos=1, video_frames=8)
+    save_checkpoint(
+        project.model_dir("image", create=True) / "best.pt", build_model("tiny", "frame"), kind="frame", input_size=64
+    )
+    monkeypatch.chdir(tmp_path)
+    train(project, _config("image"), "ctx", resume=False)
+    from dvos_core.model.checkpoint import read_checkpoint
+
+    init = read_checkpoint(project.model_dir("ctx") / "last.pt")["info"]["init"]
+    assert init["init_from"] == str(project.path / "models" / "image" / "best.pt")
+    with pytest.raises(FileNotFoundError, match=r"no model 'imgae' with best.pt .*models there: \['ctx', 'image'\]"):
+        train(project, _config("imgae"), "ctx2", resume=False)

@@ -676,12 +676,17 @@ class _Run:
 
 def _in_project(project, init_from):
     """``init_from`` as a path to open: ``models/NAME/FILE`` (how config.yaml records a checkpoint of the project)
-    is the project's own, wherever the command runs from; any other path is left as given."""
+    is the project's own, wherever the command runs from; a bare model name (``image``) is that model's best.pt, as
+    ``dvos predict`` reads it; any other path is left as given."""
     if not init_from:
         return init_from
     p = Path(init_from)
     if not p.is_absolute() and p.parts[:1] == ("models",) and (project.path / p).is_file():
         return str(project.path / p)
+    if not p.exists() and len(p.parts) == 1 and not p.suffix:
+        from dvos_core.infer.engine import resolve_checkpoint_path
+
+        return str(resolve_checkpoint_path(project, str(init_from)))  # a clear error naming the models there
     return init_from
 
 
