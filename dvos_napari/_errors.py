@@ -11,6 +11,8 @@ from dataclasses import dataclass
 # (pattern, replacement): specific phrases first, then the generic command and option rules
 REWRITES: list[tuple[str, str]] = [
     (r"\s*\(or dvos_core\.[\w.]+\)", ""),
+    # Project.create on an existing project (New... in the Project step never replaces one)
+    (r"or pass overwrite=True(?: \(--overwrite\))? to replace it", "or give the new project another name"),
     (r"\s*\(see dvos_core\.[\w.]+\)", ""),
     (r"\s*\(--labels on the command line\)", ""),
     (r"use --device cpu or auto", "choose the device 'cpu' or 'auto'"),
@@ -37,6 +39,20 @@ REWRITES: list[tuple[str, str]] = [
         r"add the video again under the id '\1' ('Add a video' in the Project step) to replace it",
     ),
     (r"`dvos delete [^`]* video [^`]*`", "Delete... in the Project step"),
+    # commands named without backticks, in brackets: "add a video first (dvos add-video)"
+    (r"\(dvos add-video\)", "('Add a video' in the Project step)"),
+    (r"\(dvos extract-objects\)", "(Extract heads in the Extract step)"),
+    (r"\(dvos extract-backgrounds\)", "(Extract backgrounds in the Extract step)"),
+    (r"\(dvos delete\)", "(Delete... in the Project step)"),
+    # the training data of a phase (dvos_core.data.clips): the Train step's words for the phase and the fix
+    (r"no training samples for phase 'image'", "nothing to train the image model on"),
+    (r"no training samples for phase 'synthetic'", "nothing to train the video model on synthetic clips"),
+    (r"no training samples for phase 'real'", "nothing to train the video model on your videos"),
+    (
+        r"label or pseudo-label some frames first, or check the training config's video_ids and provenances",
+        "paint and save a few frames of a training video first (Annotate step), or pseudo-label its frames "
+        "(Predict step)",
+    ),
     (r"assign one with 'set split' in the Project step or pass video ids \(--videos\)", "set one in the Project step"),
     (r"or leave it out \(--videos\)", "or choose other videos"),
     (r"\s*\(--videos\)", ""),

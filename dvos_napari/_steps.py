@@ -48,8 +48,19 @@ def workflow_status(project) -> dict[str, StepStatus]:
     full_sets = [name for name, st in sets.items() if st["clips"] and st["clips_done"] >= st["clips"]]
     predicted = _predicted_frames(project)
     return {
-        "Project": StepStatus(bool(videos), f"{len(videos)} video(s)"),
-        "Annotate": StepStatus(human > 0, f"{human} frame(s) painted or corrected"),
+        "Project": StepStatus(
+            bool(videos),
+            f"{len(videos)} video(s)"
+            if videos
+            else "no video yet: add one under 'Add a video' (From file..., From folder... or From selected layer)",
+        ),
+        "Annotate": StepStatus(
+            human > 0,
+            f"{human} frame(s) painted or corrected"
+            if human
+            else "no frame painted yet: double-click a video in the Project step, then paint the heads of a few "
+            "frames and save them",
+        ),
         "Extract": StepStatus(heads > 0 and bgs > 0, f"{heads} heads, {fakes} fakes, {bgs} background clip(s)"),
         "Synthesize": StepStatus(bool(full_sets), f"synthetic sets: {', '.join(sets) or 'none'}"),
         "Train": StepStatus(bool(s["models"]), f"models: {', '.join(s['models']) or 'none'}"),

@@ -92,7 +92,7 @@ class DvosPanel(QWidget):
                 self.step(name)
         self._style_buttons()
         napari_viewer.events.theme.connect(lambda *_: self._style_buttons())
-        self.state.project_changed.connect(lambda *_: self.refresh_status())
+        self.state.project_changed.connect(lambda *_: self._project_changed())
         self.state.store_changed.connect(self.refresh_status)
         self.refresh_status()
         self.go(self.suggested_step())
@@ -146,6 +146,15 @@ class DvosPanel(QWidget):
         return _next_step(self.status) if self.status else STEPS[0]
 
     # ---- status ----------------------------------------------------------------------------------------------
+    def _project_changed(self) -> None:
+        """Another project is open: the steps' messages about the last one ("no dvos project is open", its errors)
+        no longer hold; a step running a job keeps its progress line."""
+        for page in self.pages.values():
+            job = getattr(page, "job", None)
+            if hasattr(page, "messages") and not (job is not None and job.running):
+                page.messages.clear()
+        self.refresh_status()
+
     def refresh_status(self) -> None:
         try:
             self.status = workflow_status(self.state.project)
@@ -176,5 +185,6 @@ class DvosPanel(QWidget):
             return
         state = "done" if st.done else "not done yet"
         suggested = self.suggested_step()
-        hint = "" if suggested == self.current or st.done is False else f"; next suggested step: {suggested}"
+        # the step to do next whenever it is another one: after a done step, and before a step that needs it
+        hint = "" if suggested == self.current else f"; next to do: step {STEPS.index(suggested) + 1}, {suggested}"
         self.note.setText(f"{state}: {st.note}{hint}")

@@ -342,6 +342,7 @@ class PredictDock(DvosDock):
         )
 
     def pseudo_label(self):
+        self.state.require_project()  # no project is the first thing to fix (before "choose the labelling model")
         checkpoint = self.checkpoint_path(self.image_model, "labelling model")
         blend = [] if self.blend_with.currentText() in ("", NO_IMAGE_MODEL) else [self.checkpoint_path(self.blend_with)]
         ids = self.video_ids(self.pseudo_scope.currentText())
@@ -406,6 +407,7 @@ class PredictDock(DvosDock):
         self.messages.info(f"{vid}: {describe_count(s)}{shown}")
 
     def _export_dialog(self) -> None:
+        self.video_ids(self.scope.currentText())  # no project or no such video: say so before asking for a folder
         path = QFileDialog.getExistingDirectory(self, "Export the predicted masks into a folder")
         if path:
             self.export(path)

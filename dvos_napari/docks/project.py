@@ -157,7 +157,7 @@ class ProjectDock(DvosDock):
         lay.addWidget(self.job_bar)
         self._busy_widgets = [self.add_file_button, self.add_folder_button, self.add_layer_button]
 
-        self.state.project_changed.connect(lambda *_: self.refresh())
+        self.state.project_changed.connect(lambda *_: self._project_changed())
         self.state.store_changed.connect(self.refresh)
         self.state.video_changed.connect(lambda *_: self._highlight_current())
         self._gone_warned: str | None = None
@@ -228,10 +228,22 @@ class ProjectDock(DvosDock):
 
         from dvos_core.store import safe_id
 
-        project = self.state.require_project()
+        project = self._require_project()
         layer = layer or self.viewer.layers.selection.active
         if not isinstance(layer, Image):
-            raise ValueError("select an image layer (a video: time x height x width x RGB) in the layer list first")
+            images = [  # image layers not yet in the project (a project video's layer carries its video id)
+                x.name for x in self.viewer.layers if isinstance(x, Image) and not (x.metadata or {}).get("dvos_video")
+            ]
+            what = f"the selected layer {layer.name!r} is not a video; " if layer is not None else ""
+            if not images:
+                raise ValueError(
+                    f"{what}no video is open in napari to store: use From file... above, or open one first "
+                    f"(File > Open, or the demo clip: File > Open Sample > dvos)"
+                )
+            raise ValueError(
+                f"{what}click the image layer to store ({', '.join(repr(n) for n in images)}) in the layer list "
+                f"first (a video: time x height x width x RGB), then click From selected layer again"
+            )
         return self.run(
             add_layer_frames,
             project,
@@ -285,6 +297,8 @@ class ProjectDock(DvosDock):
             self.guard(self.open_project, path)
 
     def _add_file_dialog(self) -> None:
+        if self.guard(self._require_project) is None:  # say so before the user looks for a file, not after
+            return
         path, _ = QFileDialog.getOpenFileName(
             self, "Add a video", "", "Videos (*.mp4 *.avi *.mov *.mkv *.m4v *.tif *.tiff);;All files (*)"
         )
@@ -292,11 +306,22 @@ class ProjectDock(DvosDock):
             self.guard(self.add_video, path)
 
     def _add_folder_dialog(self) -> None:
+        if self.guard(self._require_project) is None:
+            return
         path = QFileDialog.getExistingDirectory(self, "Add a video: a folder of images, one per frame")
         if path:
             self.guard(self.add_video, path)
 
     # ---- helpers -------------------------------------------------------------------------------------------
+    def _require_project(self):
+        """The open project, or an error saying which button of this step makes one."""
+        if self.state.project is None:
+            raise ValueError(
+                "no project is open yet: click New... above to create one (or Open... to continue one), then add "
+                "your video"
+            )
+        return self.state.project
+
     def _tags(self) -> dict:
         out = {}
         for part in self.tags_edit.text().split():
@@ -305,6 +330,11 @@ class ProjectDock(DvosDock):
             k, v = part.split("=", 1)
             out[k] = v
         return out
+
+    def _project_changed(self) -> None:
+        if self.job is None or not self.job.running:  # "no project is open" and the last project's errors are past
+            self.messages.clear()
+        self.refresh()
 
     def _imported(self, video) -> None:
         self.state.notify_store_changed()
@@ -341,8 +371,12 @@ class ProjectDock(DvosDock):
         p = self.state.project
         self.table.setRowCount(0)
         if p is None:
-            self.path_label.setText("no project open: New... or Open... (or drop a .dvos folder on napari)")
+            self.path_label.setText(
+                "no project open. Start here: New... creates a project folder (e.g. field.dvos) for your videos and "
+                "masks; Open... continues one (or drop a .dvos folder on napari)"
+            )
             self.summary_label.setText("")
+            self.table.resizeColumnsToContents()  # the column names fit without a sideways scroll bar
             return
         s = p.summary()
         self.path_label.setText(f"project: {s['path']}")

@@ -197,6 +197,11 @@ class SynthesizeDock(DvosDock):
 
     def match_motion(self):
         """Measure the footage's motion in a child process and set the motion settings from it."""
+        if not self.state.require_project().video_ids():  # said at once, not by a job that fails
+            raise ValueError(
+                "the project has no video to measure yet: add your field videos first ('Add a video' in the Project "
+                "step), then match their motion"
+            )
         return self._match(
             "match_motion", "match motion", "motion matched to your videos", "warnings_after", "still different"
         )
