@@ -182,3 +182,41 @@ def test_the_project_dock_on_its_own_forgets_no_project_once_one_is_open(make_na
     assert "no project" in w.messages.text()
     w.create_project(tmp_path / "a.dvos")
     assert w.messages.text() == ""
+
+
+@pytest.mark.gui
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run")
+def test_start_training_with_nothing_to_train_on_says_what_to_label_without_a_job(make_napari_viewer, tmp_path):
+    """Start training on a project with a video but no painted frame: the Train step says what to paint, at once,
+    instead of starting a training process that fails."""
+    from dvos_core.store import Project
+
+    frames, masks = tiny_clip(6)
+    p = Project.create(tmp_path / "e.dvos")
+    p.add_video_array("plot", frames, split="train")
+    viewer = make_napari_viewer()
+    tr = dock(viewer, "Train")
+    tr.state.set_project(p)
+    assert tr.guard(tr.start, phase="image") is None and tr.process is None
+    text = tr.status.text()
+    assert "nothing to train the image model on" in text and "Annotate step" in text
+    p.video("plot").set_mask(2, masks[2], "manual")  # one painted frame: the check passes (the run is not started)
+    from dvos_core.data.clips import config_samples
+
+    assert config_samples(p, tr.config(phase="image"))[0]
+
+
+@pytest.mark.gui
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run")
+def test_evaluate_with_no_test_video_says_so_without_a_job(make_napari_viewer, tmp_path):
+    from dvos_core.store import Project
+
+    frames, _ = tiny_clip(4)
+    p = Project.create(tmp_path / "e.dvos")
+    p.add_video_array("plot", frames, split="train")
+    viewer = make_napari_viewer()
+    rv = dock(viewer, "Review")
+    rv.state.set_project(p)
+    rv.scope.setCurrentText("test")
+    assert rv.guard(rv.evaluate) is None and rv.job is None
+    assert "no videos with split 'test'; set one in the Project step" in rv.status.text()

@@ -220,6 +220,25 @@ def split_samples(
     return with_real_share(flat(train), real_share), flat(val)
 
 
+def config_samples(project, cfg):
+    """:func:`split_samples` with a training config's settings (a :class:`~dvos_core.train.TrainConfig`): the samples
+    a run of ``cfg`` trains and validates on, or the ValueError saying what to label first."""
+    return split_samples(
+        project,
+        cfg.tau,
+        cfg.delta,
+        cfg.phase,
+        cfg.synthetic_sets,
+        cfg.video_ids,
+        cfg.provenances,
+        cfg.provenance_weights,
+        cfg.pseudo_quality_min,
+        cfg.val_fraction,
+        cfg.seed,
+        cfg.real_share,
+    )
+
+
 def _no_training_samples(project, phase: str, val: dict) -> ValueError:
     """The error of a phase with no training sample, with its likely fix: synthetic clips to generate, labelled
     frames that all lie in val videos (they only validate), or frames to label."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from dvos_core.data import ClipDataset, ClipIndex, ClipSampler, EvalSampler, split_samples
+from dvos_core.data import ClipDataset, ClipIndex, ClipSampler, EvalSampler, config_samples
 from dvos_core.model import (
     build_model,
     describe_device,
@@ -265,20 +265,7 @@ class _Run:
     # ---- data ----------------------------------------------------------------------------------------------------
     def _data(self, resumed: dict | None = None):
         cfg = self.cfg
-        train_s, val_s = split_samples(
-            self.project,
-            cfg.tau,
-            cfg.delta,
-            cfg.phase,
-            cfg.synthetic_sets,
-            cfg.video_ids,
-            cfg.provenances,
-            cfg.provenance_weights,
-            cfg.pseudo_quality_min,
-            cfg.val_fraction,
-            cfg.seed,
-            cfg.real_share,
-        )
+        train_s, val_s = config_samples(self.project, cfg)
         self.train_index = ClipIndex(train_s, cfg.tau, cfg.delta)
         self.val_index = ClipIndex(val_s, cfg.tau, cfg.delta)
         aug = self._matched_degradation(cfg.augment_config(), resumed)

@@ -298,6 +298,9 @@ class ReviewDock(DvosDock):
         scope = self.scope.currentText()
         ids = [self.state.require_video().name] if scope == "current video" else None
         model = self.state.prediction_model
+        from dvos_core.evaluate.summary import _video_ids
+
+        _video_ids(project, ids, scope if ids is None else "test")  # no such videos: said now, not by a failed job
         return self.run(
             "dvos_core.evaluate:evaluate",
             project,

@@ -385,6 +385,9 @@ class TrainDock(DvosDock):
             raise ValueError("a training run is already going; press Stop first")
         project = self.state.require_project()
         cfg = self.config(**overrides)
+        from dvos_core.data.clips import config_samples
+
+        config_samples(project, cfg)  # nothing to train on: say what to label now, not from a child process
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.model_name = self.name.text().strip() or f"{cfg.phase}-{stamp}"
         self.events, self._losses, self._dice = [], [], []
