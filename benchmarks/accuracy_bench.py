@@ -67,7 +67,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, machine
-from accuracy_data import hard_hits, load_scenes, make_set, seen_before
+from accuracy_data import THIRD_SETS, hard_hits, load_scenes, load_zurich, make_set, seen_before
 
 from dvos_core.object_format import HALO_PX  # no imports: cheap
 
@@ -75,7 +75,7 @@ SETS = [f"{s}-{v}-{d}" for s in ("nuclei", "conifer") for v in ("slow", "fast") 
 # where one frame is not enough: degraded plus leaves that hide the same objects for several frames (not in the
 # default run; name them with --sets)
 OCCLUDED_SETS = [f"{s}-{v}-occluded" for s in ("nuclei", "conifer") for v in ("slow", "fast")]
-ALL_SETS = SETS + OCCLUDED_SETS  # a set's place here seeds its footage
+ALL_SETS = SETS + OCCLUDED_SETS + THIRD_SETS  # a set's place here seeds its footage (new sets go last)
 MODELS = (
     "image",
     "image_ft",
@@ -740,6 +740,8 @@ def main(argv=None) -> int:
             real_steps=round(s.real_steps * k),
         )
     scenes = load_scenes(args.testdata)
+    if any(n.startswith("zurich-") for n in args.sets):  # fetched on request: bash tests/fetch_testdata.sh --zurich
+        scenes.update(load_zurich(args.testdata))
     out_dir = Path(args.workdir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []

