@@ -184,16 +184,22 @@ def test_the_project_dock_on_its_own_forgets_no_project_once_one_is_open(make_na
     assert w.messages.text() == ""
 
 
+def _one_training_video(tmp_path, n: int):
+    """(a project holding one training video 'plot' of ``n`` frames and no mask, the clip's true masks)."""
+    from dvos_core.store import Project
+
+    frames, masks = tiny_clip(n)
+    p = Project.create(tmp_path / "e.dvos")
+    p.add_video_array("plot", frames, split="train")
+    return p, masks
+
+
 @pytest.mark.gui
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run")
 def test_start_training_with_nothing_to_train_on_says_what_to_label_without_a_job(make_napari_viewer, tmp_path):
     """Start training on a project with a video but no painted frame: the Train step says what to paint, at once,
     instead of starting a training process that fails."""
-    from dvos_core.store import Project
-
-    frames, masks = tiny_clip(6)
-    p = Project.create(tmp_path / "e.dvos")
-    p.add_video_array("plot", frames, split="train")
+    p, masks = _one_training_video(tmp_path, 6)
     viewer = make_napari_viewer()
     tr = dock(viewer, "Train")
     tr.state.set_project(p)
@@ -209,11 +215,7 @@ def test_start_training_with_nothing_to_train_on_says_what_to_label_without_a_jo
 @pytest.mark.gui
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run")
 def test_evaluate_with_no_test_video_says_so_without_a_job(make_napari_viewer, tmp_path):
-    from dvos_core.store import Project
-
-    frames, _ = tiny_clip(4)
-    p = Project.create(tmp_path / "e.dvos")
-    p.add_video_array("plot", frames, split="train")
+    p, _ = _one_training_video(tmp_path, 4)
     viewer = make_napari_viewer()
     rv = dock(viewer, "Review")
     rv.state.set_project(p)
