@@ -60,13 +60,13 @@ def test_a_stopped_run_with_an_automatic_name_resumes_from_start(make_napari_vie
     assert painted.model_names() == [first]
 
 
-def test_the_step_bar_stops_spinning_after_a_failed_start(make_napari_viewer, qtbot, tmp_project):
-    frames, _ = tiny_clip(6)
-    tmp_project.add_video_array("plot", frames, split="train")  # nothing painted: nothing to train on
+def test_the_step_bar_stops_spinning_after_a_failed_start(make_napari_viewer, qtbot, painted, tmp_path):
+    junk = tmp_path / "junk.pt"  # a starting checkpoint that only the training process finds unreadable
+    junk.write_bytes(b"not a checkpoint")
     viewer = make_napari_viewer()
-    tr = _train_dock(viewer, tmp_project)
+    tr = _train_dock(viewer, painted)
     tr.form.set_values({**TINY, "epochs": 1})
-    job = tr.start(device="cpu", amp=False)
+    job = tr.start(device="cpu", amp=False, init_from=str(junk))
     assert tr.batch_bar.maximum() == 0  # busy until the first report
     assert _ended(qtbot, job) == "error"
     qtbot.waitUntil(lambda: tr.start_button.text() == "Start training", timeout=10_000)
