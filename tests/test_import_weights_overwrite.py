@@ -74,3 +74,23 @@ def test_input_size_must_be_a_positive_multiple_of_32(size, fake_import, tmp_pat
     assert rc == 2 and not out.exists()
     err = capsys.readouterr().err
     assert "--input-size must be a multiple of 32" in err and "unexpected" not in err
+
+
+def test_import_into_a_project_holds_its_writer_lock(trained, monkeypatch, tmp_path):
+    """The import writes models/NAME: it holds the project's writer lock meanwhile, so a `dvos train --name NAME` or a
+    second import started at the same time stops with an error naming it instead of writing the same folder."""
+    from dvos_core.model import reference
+    from dvos_core.store.lock import writer_lock
+
+    p, _d = trained
+    seen = []
+
+    def fake(src, out, kind="video", preset="paper", reduction="adjacent", input_size=None):
+        lock = writer_lock(p.path)
+        seen.append((lock.held, (lock.holder() or {}).get("operation")))
+        return save_checkpoint(out, build_model("tiny", "dvos"), imported_from=str(src))
+
+    monkeypatch.setattr(reference, "import_reference_weights", fake)
+    assert _import(p, tmp_path / "ref.tar", "--overwrite") == 0
+    assert seen == [(True, "import-weights ow")]
+    assert not writer_lock(p.path).held

@@ -44,6 +44,9 @@ def register(sub) -> None:
         "new best.pt is written first, then the old run's last.pt, config.yaml and metrics.json are removed (so "
         "`dvos train --name NAME` starts over from nothing instead of resuming the old run)",
     )
+    from dvos_core.cli._common import add_wait
+
+    add_wait(p)
     p.set_defaults(func=_import)
 
 
@@ -68,22 +71,24 @@ def _import(args) -> int:
     project = Project.open(args.project)
     name = args.name or safe_id(src.stem)
     folder = project.model_dir(name)  # checks the name
-    old = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-    if old and not args.overwrite:
-        raise FileExistsError(
-            f"{folder} already holds a model ({', '.join(old)}); pass --overwrite to replace it whole, or choose "
-            f"another --name"
-        )
-    folder = project.model_dir(name, create=True)
-    staged = folder / f".best.pt.import.{os.getpid()}"
-    try:
-        import_reference_weights(src, staged, args.kind, args.preset, args.reduction, args.input_size)
-        replace_model_folder(folder, staged)
-    except BaseException:
-        staged.unlink(missing_ok=True)
-        if not old and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()  # the folder this import made
-        raise
+    # the writer lock for the whole import: a `dvos train --name NAME` started meanwhile cannot write the same folder
+    with project.writing(operation=f"import-weights {name}"):
+        old = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+        if old and not args.overwrite:
+            raise FileExistsError(
+                f"{folder} already holds a model ({', '.join(old)}); pass --overwrite to replace it whole, or "
+                f"choose another --name"
+            )
+        folder = project.model_dir(name, create=True)
+        staged = folder / f".best.pt.import.{os.getpid()}"
+        try:
+            import_reference_weights(src, staged, args.kind, args.preset, args.reduction, args.input_size)
+            replace_model_folder(folder, staged)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            if not old and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()  # the folder this import made
+            raise
     note = f" (replaced the old model: removed {', '.join(n for n in old if n != 'best.pt')})" if len(old) > 1 else ""
     print(f"wrote {folder / 'best.pt'}{note}")
     return 0
