@@ -150,8 +150,7 @@ def _delete(args) -> int:
 def _delete_predictions(project, args) -> int:
     """``dvos delete P predictions MODEL [--videos ...]``: what would go (without --yes), or delete it."""
     ids = args.videos or project.video_ids()
-    videos = [project.video(v) for v in ids]  # unknown ids refused first
-    having = [v.name for v in videos if args.name in v.predictions.models()]
+    having = project.predicted_by(args.name, ids)  # unknown ids refused first
     if not args.yes:
         if not having:
             print(f"no video of {ids} has predictions of {args.name!r}; nothing to delete")

@@ -452,20 +452,26 @@ class Project:
         the videos they were deleted from. Each set goes whole (renamed into ``.trash`` first). The model itself,
         its checkpoints and the reports that scored its predictions stay. A model no video (of ``video_ids``) has
         predictions of is a :class:`NotInStoreError` naming the models that have."""
-        check_id(model, "model name")
-        ids = self.video_ids() if video_ids is None else [str(v) for v in video_ids]
-        videos = [self.video(v) for v in ids]  # an unknown video id is refused before anything is deleted
-        having = [v for v in videos if model in v.predictions.models()]
+        having = self.predicted_by(model, video_ids)
         if not having:
-            there = sorted({m for v in videos for m in v.predictions.models()})
+            ids = self.video_ids() if video_ids is None else [str(v) for v in video_ids]
+            there = sorted({m for v in ids for m in self.video(v).predictions.models()})
             where = "no video" if video_ids is None else f"none of the videos {', '.join(ids)}"
             raise NotInStoreError(
                 f"{self.path}: {where} holds predictions of {model!r}; predictions there are of {there or 'no model'}"
             )
         with self.writing(wait, f"delete the predictions of {model}"):
-            for v in having:
-                v.predictions.delete(model)
-        return [v.name for v in having]
+            for vid in having:
+                self.video(vid).predictions.delete(model)
+        return having
+
+    def predicted_by(self, model: str, video_ids=None) -> list[str]:
+        """The videos (of ``video_ids``, default all) that hold predictions of ``model``; an unknown video id is a
+        :class:`NotInStoreError`."""
+        check_id(model, "model name")
+        ids = self.video_ids() if video_ids is None else [str(v) for v in video_ids]
+        videos = [self.video(v) for v in ids]  # every id checked first
+        return [v.name for v in videos if model in v.predictions.models()]
 
     def _delete_video(self, name: str, target: Path) -> dict:
         """The video folder, its inpainted clips and its objects, all or nothing (the caller holds the lock)."""

@@ -337,7 +337,7 @@ class ReviewDock(DvosDock):
         models = list(models if models is not None else self.ticked_models())
         if not models:
             raise ValueError("tick the models whose predictions to delete in the list above")
-        videos = {m: [v.name for v in project.videos() if m in v.predictions.models()] for m in models}
+        videos = {m: project.predicted_by(m) for m in models}
         unknown = [m for m, vids in videos.items() if not vids]
         if unknown:
             raise ValueError(f"no video has predictions of {', '.join(unknown)}")
