@@ -286,6 +286,12 @@ class DvosDock(QScrollArea):
     def messages(self) -> MessageBox:
         return self.job_bar.messages
 
+    def forget_messages(self) -> None:
+        """Clear the step's message line (another project is open: "no dvos project is open" and the last project's
+        errors no longer hold), unless a job of this step is running and reports there."""
+        if self.job is None or not self.job.running:
+            self.messages.clear()
+
     @property
     def status(self) -> QLabel:
         """The step's message line (what happened last)."""

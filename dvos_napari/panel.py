@@ -150,9 +150,8 @@ class DvosPanel(QWidget):
         """Another project is open: the steps' messages about the last one ("no dvos project is open", its errors)
         no longer hold; a step running a job keeps its progress line."""
         for page in self.pages.values():
-            job = getattr(page, "job", None)
-            if hasattr(page, "messages") and not (job is not None and job.running):
-                page.messages.clear()
+            if hasattr(page, "forget_messages"):
+                page.forget_messages()
         self.refresh_status()
 
     def refresh_status(self) -> None:

@@ -332,8 +332,7 @@ class ProjectDock(DvosDock):
         return out
 
     def _project_changed(self) -> None:
-        if self.job is None or not self.job.running:  # "no project is open" and the last project's errors are past
-            self.messages.clear()
+        self.forget_messages()  # also when this step is a dock of its own, outside the panel
         self.refresh()
 
     def _imported(self, video) -> None:
