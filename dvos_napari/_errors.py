@@ -33,6 +33,9 @@ REWRITES: list[tuple[str, str]] = [
     (r"\(--synthetic-set [^)]*\)", "(choose it under 'synthetic clips')"),
     (r"give the run a name \(--name\)", "give a run name"),
     (r"--min-area", "'smallest head (px)'"),
+    # the synthesis core's hints (Synthesize step)
+    (r"dvos synth --match-motion", "the 'Match the motion of my videos' button"),
+    (r"\s*\(allow_sparser / --allow-sparser matches them anyway\)", ""),
     (r"`dvos add-video`", "'Add a video' in the Project step"),
     (
         r"run `dvos add-video [^`]*--id ([\w.-]+)` again to replace it",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qtpy.QtWidgets import QFormLayout, QLineEdit, QPlainTextEdit, QSpinBox, QVBoxLayout
 
+from dvos_napari._errors import plain_words
 from dvos_napari._forms import ConfigForm, FieldView
 from dvos_napari._names import AXIS_LABELS
 from dvos_napari._widgets import DvosDock, button, section, wrapped_label
@@ -45,21 +46,6 @@ SYNTH_VIEWS = {
     "fake_colour": FieldView("fake colour spread", "share", "Appearance", maximum=1, step=0.02),
     "edge_feather_px": FieldView("edge softness", "px", "Appearance", maximum=2.5, step=0.1),
 }
-
-
-PANEL_WORDS = [  # the synthesis core's hints for the command line, as this step says them
-    (r"dvos synth --match-motion", "the 'Match the motion of my videos' button"),
-    (r"\s*\(allow_sparser / --allow-sparser matches them anyway\)", ""),
-]
-
-
-def in_panel_words(text: str) -> str:
-    """A synthesis message with its command-line hints replaced by this step's buttons (or dropped)."""
-    import re
-
-    for pattern, repl in PANEL_WORDS:
-        text = re.sub(pattern, repl, text)
-    return text
 
 
 def _spin(lo: int, hi: int, value: int, tip: str, step: int = 1) -> QSpinBox:
@@ -147,10 +133,7 @@ class SynthesizeDock(DvosDock):
     def config(self):
         if self.form is None:
             raise ImportError("dvos_core.synth is not installed")
-        try:
-            return self.form.value()
-        except ValueError as e:
-            raise ValueError(in_panel_words(str(e))) from e
+        return self.form.value()  # its errors reach the user through guard's plain_words (dvos_napari._errors)
 
     def check_inputs(self, project, size: tuple[int, int] | None = None, backgrounds: bool = True) -> None:
         """Say in the panel's words what is missing before a job starts (the core names commands and docks of its
@@ -215,7 +198,7 @@ class SynthesizeDock(DvosDock):
             self.motion_table.setPlainText(result["table"])
             self.motion_table.show()
             changed = ", ".join(self.form.labels.get(k, k) for k in result["overrides"]) or "nothing"
-            left = [in_panel_words(self.form.in_labels(w)) for w in result.get(notes) or []]
+            left = [plain_words(self.form.in_labels(w)) for w in result.get(notes) or []]
             self.messages.info(f"{done}: changed {changed}" + (f"; {notes_title}: {'; '.join(left)}" if left else ""))
 
         return self.run(
