@@ -127,3 +127,15 @@ def sweep(root) -> None:
                 p.unlink(missing_ok=True)
             else:
                 shutil.rmtree(p, ignore_errors=True)
+
+
+def group_attrs(folder) -> dict:
+    """The attributes of the Zarr group in ``folder``, read straight from its ``zarr.json`` (no Zarr open); {} when
+    it has none or the file is missing or unreadable."""
+    import json
+
+    try:
+        attrs = json.loads((Path(folder) / "zarr.json").read_text()).get("attributes")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return attrs if isinstance(attrs, dict) else {}

@@ -13,6 +13,7 @@ from pathlib import Path
 import zarr
 
 from dvos_core.progress import ProgressFn, report
+from dvos_core.store.fsops import group_attrs
 from dvos_core.store.objects import records_commit, write_records
 
 
@@ -73,23 +74,13 @@ def migrate_2_to_3(path, progress: ProgressFn | None = None) -> None:
         name = model_name_of(info.get("checkpoint"))
         dest = folder / "predictions" / name
         to_move = [(old, new) for old, new in moves if (folder / old).exists() and not (dest / new).exists()]
-        if not to_move and not (info and (dest / "done").exists() and not _has_attrs(dest)):
+        if not to_move and not (info and (dest / "done").exists() and not group_attrs(dest)):
             continue
         target = g.require_group("predictions").require_group(name)
         target.attrs.update({**info, "fingerprint": None, "migrated_from_schema": 2})  # the settings first
         for old, new in to_move:
             (folder / old).rename(dest / new)
     _set_version(root, 3)
-
-
-def _has_attrs(group_folder: Path) -> bool:
-    """Whether the group in ``group_folder`` has attributes (a moved prediction set without them lost its settings)."""
-    import json
-
-    try:
-        return bool(json.loads((group_folder / "zarr.json").read_text()).get("attributes"))
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 # {N: callable(project_path, progress)} converting schema N to N+1.

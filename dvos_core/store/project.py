@@ -12,7 +12,7 @@ from pathlib import Path
 import zarr
 
 from dvos_core.progress import CancelToken, ProgressFn
-from dvos_core.store.fsops import TRASH, discard, io_step, settle_writes
+from dvos_core.store.fsops import TRASH, discard, group_attrs, io_step, settle_writes
 from dvos_core.store.lock import WriterLock, writer_lock
 from dvos_core.store.migrate import MIGRATIONS
 from dvos_core.store.objects import ObjectBank
@@ -61,10 +61,7 @@ def _root_attrs(path: Path) -> dict:
 
 
 def _is_project(path: Path) -> bool:
-    try:
-        return json.loads((path / "zarr.json").read_text()).get("attributes", {}).get("format") == STORE_FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
+    return group_attrs(path).get("format") == STORE_FORMAT
 
 
 def _project_path(path) -> Path:
