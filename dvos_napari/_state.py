@@ -136,11 +136,13 @@ class DvosState:
         ``.dvos-writer.json`` is created and removed), and whether a writer holds it now."""
         import os
 
+        from dvos_core.store.lock import HOLDER_NAME
+
         if self.project is None:
             return None
         root = str(self.project.path)
         try:
-            return (os.stat(root).st_mtime_ns, os.path.exists(os.path.join(root, ".dvos-writer.json")))
+            return (os.stat(root).st_mtime_ns, os.path.exists(os.path.join(root, HOLDER_NAME)))
         except OSError:
             return None
 
