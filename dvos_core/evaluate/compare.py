@@ -121,8 +121,9 @@ def compare_models(
     """
     import pandas as pd
 
-    from dvos_core.evaluate.summary import _video_ids
+    from dvos_core.evaluate.summary import _video_ids, check_settings
 
+    gt_provenances = check_settings(gt_provenances, tolerance)  # before any frame is read
     ids = _video_ids(project, video_ids, split)
     videos = [project.video(v) for v in ids]
     available = sorted({m for v in videos for m in v.predictions.models()})
@@ -132,6 +133,13 @@ def compare_models(
     missing = [m for m in models if m not in available]
     if missing:
         raise ValueError(f"no predictions of {missing} for videos {ids}; models with predictions: {available}")
+    clash = [m for m in models if m in (*BASELINES, "ground_truth")]
+    if clash:  # its row would be the baseline's (or the truth's) masks, not the model's
+        raise ValueError(
+            f"the prediction set(s) {clash} have the name of a row the comparison adds itself; score them alone "
+            f"(`dvos evaluate PROJECT --model {clash[0]}`), or predict again under another name (`dvos predict "
+            f"PROJECT CKPT --name NAME`) and delete the old set (`dvos delete PROJECT predictions {clash[0]}`)"
+        )
     if save:
         project.check_writable("compare models")  # before scoring every frame, not after
     entries = (*models, *BASELINES, "ground_truth")

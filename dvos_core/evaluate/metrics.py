@@ -6,7 +6,8 @@ Conventions (see docs/evaluation.md):
   ``Dice = (2|P∩G| + 1) / (|P| + |G| + 1)`` and ``IoU = (|P∩G| + 1) / (|P∪G| + 1)``. An empty prediction on an
   empty frame therefore scores 1, and the smoothing is negligible on frames with thousands of foreground pixels.
   ``smooth=0`` gives the plain definitions (empty vs empty is then defined as 1).
-* Any non-zero value is foreground.
+* Any non-zero value is foreground. A float array holding values strictly between 0 and 1 (a probability map) or
+  NaN is refused: threshold it first (``prob >= 0.5``, as ``dvos predict`` stores its masks).
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ def _binary(mask, name: str) -> np.ndarray:
     m = np.asarray(mask)
     if m.ndim != 2:
         raise ValueError(f"{name} must be a 2-D (H, W) mask, got shape {m.shape}")
+    if m.dtype.kind in "fc":  # a probability map would silently count every faint pixel as foreground
+        finite = np.isfinite(m)
+        if not finite.all():
+            raise ValueError(f"{name} holds NaN or infinite values; a mask is 0 (background) or 1 (foreground)")
+        if np.any((m > 0) & (m < 1)):
+            raise ValueError(
+                f"{name} holds values between 0 and 1 (a probability map?); a mask is 0 (background) or non-zero "
+                f"(foreground): threshold it first, e.g. `{name} >= 0.5` (the masks `dvos predict` stores)"
+            )
     return m != 0
 
 
@@ -68,6 +78,16 @@ def boundary(mask) -> np.ndarray:
     return m & ~eroded
 
 
+def check_tolerance(tolerance) -> None:
+    """Refuse a boundary tolerance that is not a number >= 0 (pixels), naming the option."""
+    try:
+        ok = float(tolerance) >= 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"the boundary tolerance must be >= 0 pixels (--tolerance, tolerance=), got {tolerance!r}")
+
+
 def boundary_precision_recall(pred, gt, tolerance: float = 2.0) -> tuple[float, float]:
     """Boundary precision (predicted boundary pixels within ``tolerance`` px of the true boundary) and recall.
 
@@ -77,8 +97,7 @@ def boundary_precision_recall(pred, gt, tolerance: float = 2.0) -> tuple[float, 
     """
     from scipy import ndimage
 
-    if not tolerance >= 0:
-        raise ValueError(f"the boundary tolerance must be >= 0 pixels, got {tolerance}")
+    check_tolerance(tolerance)
     p, g = _pair(pred, gt)
     bp, bg = boundary(p), boundary(g)
     n_p, n_g = int(bp.sum()), int(bg.sum())
@@ -124,7 +143,8 @@ def head_parts(mask, min_area: int = 1) -> tuple[np.ndarray, np.ndarray]:
     [area, centroid y, centroid x]."""
     import cv2
 
-    n, labels, stats, centroids = cv2.connectedComponentsWithStats((np.asarray(mask) > 0).astype(np.uint8), 8)
+    m = _binary(mask, "mask")  # the same foreground as count_objects (any non-zero value)
+    n, labels, stats, centroids = cv2.connectedComponentsWithStats(m.astype(np.uint8), 8)
     keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= min_area) + 1
     lut = np.zeros(n, np.int32)
     lut[keep] = np.arange(1, len(keep) + 1)

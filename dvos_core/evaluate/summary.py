@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dvos_core.evaluate.metrics import frame_scores, weighted_overall
+from dvos_core.evaluate.metrics import check_tolerance, frame_scores, weighted_overall
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.threads import runs_with_threads
 
@@ -61,11 +61,27 @@ class EvaluationReport:
         return "\n".join(lines)
 
 
+def check_settings(gt_provenances, tolerance) -> list:
+    """The ground-truth provenances as a list of names, checked before any frame is scored (with the tolerance):
+    ``none`` is refused, since frames without a mask read as empty masks and would be scored as empty truth."""
+    from dvos_core.store.schema import NONE, PROVENANCE_NAMES, provenance_code
+
+    check_tolerance(tolerance)
+    names = [gt_provenances] if isinstance(gt_provenances, (str, int)) else list(gt_provenances)
+    codes = [provenance_code(p) for p in names]  # an unknown name: a ValueError listing the known ones
+    if NONE in codes:
+        raise ValueError(
+            "provenance 'none' (--gt) marks frames without a mask: they read as empty masks and are not ground "
+            "truth; use manual, corrected, pseudo, synthetic or predicted"
+        )
+    return [PROVENANCE_NAMES[c] for c in codes]
+
+
 def _video_ids(project, video_ids, split) -> list[str]:
     """The videos to score: ``video_ids`` (each must exist and be a finished import), else the finished videos of
     ``split`` (leftovers of interrupted imports in it are left out, with a warning naming them)."""
     if video_ids:
-        ids = list(video_ids)
+        ids = list(dict.fromkeys(video_ids))  # a video named twice is scored once (else it would weigh double)
         for v in ids:
             project.video(v).require_complete()  # a KeyError naming the known videos, or the interrupted import
         return ids
@@ -113,7 +129,8 @@ def scored_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES, mode
     if labelled.size == 0:
         raise ValueError(
             f"video {video.name!r} has no ground-truth masks with provenance {list(gt_provenances)}; "
-            f"paint or import masks, or pseudo-label it, or leave it out (--videos)"
+            f"paint or import masks, or pseudo-label it, choose which masks count as the truth (--gt), or leave it "
+            f"out (--videos)"
         )
     both = np.intersect1d(predicted, labelled)
     if both.size == 0:
@@ -145,8 +162,9 @@ def evaluate(
     """Score stored predictions against ground truth for the chosen videos and save a report.
 
     Ground truth: frames whose mask provenance is in ``gt_provenances``; prediction: the masks of ``model`` (a
-    prediction set, default each video's most recent one; :func:`~dvos_core.evaluate.compare.compare_models`
-    scores several side by side). Per frame: Dice, IoU (+1 smoothing), boundary F at ``tolerance`` px, head counts
+    prediction set; default each video's most recent one, refused when that is not the same model in every video;
+    :func:`~dvos_core.evaluate.compare.compare_models` scores several side by side).
+    Per frame: Dice, IoU (+1 smoothing), boundary F at ``tolerance`` px, head counts
     (connected components of at least ``min_area`` px). Overall scores are frame-weighted (the paper's "All" column).
     With ``save``, writes frames.csv, videos.csv, overall.json, plots and worst-frame overlays to
     ``project.report_dir(name)`` (name defaults to ``eval-<timestamp>``). ``threads``: OpenCV threads for the
@@ -158,12 +176,22 @@ def evaluate(
 
     if which != "predictions":
         raise ValueError(f"which={which!r}: only 'predictions' (stored pred_masks) can be evaluated")
+    gt_provenances = check_settings(gt_provenances, tolerance)
     ids = _video_ids(project, video_ids, split)
     if save:
         project.check_writable("evaluate")  # before scoring every frame, not after
     plan = {}
     for vid in ids:
         plan[vid] = scored_frames(project.video(vid), gt_provenances, model)
+    if model is None:  # each video's most recent set: one overall score must not mix several models
+        latest = {vid: project.video(vid).predictions.latest().model for vid in ids}
+        if len(set(latest.values())) > 1:
+            which_set = ", ".join(f"{v}: {m}" for v, m in latest.items())
+            raise ValueError(
+                f"the videos were last predicted by different models ({which_set}); one overall score would mix "
+                f"them: name the model to score (--model NAME, model=) or compare the models side by side "
+                f"(--models all, compare_models)"
+            )
     total = int(sum(len(f) for f in plan.values()))
     rows, done = [], 0
     sets = {}  # video -> the prediction set scored (recorded, and what the worst-frame overlays draw)
