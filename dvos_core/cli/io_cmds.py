@@ -88,6 +88,14 @@ def register(sub) -> None:
         help="the masks are instance label maps (one number per head); every non-zero value is a head",
     )
     p.add_argument("--overwrite", action="store_true", help="replace masks already in the project, even manual ones")
+    p.add_argument(
+        "--numbering",
+        choices=("stored", "source"),
+        help="what the numbers in the mask file names count: stored (the project's frames, 0 = the first frame "
+        "imported; what export-masks writes) or source (the numbers of the video's image files or source frames, "
+        "e.g. masks named like frames numbered from 1). Default stored; a video added from a folder whose file "
+        "numbers differ from its stored ones asks which",
+    )
     add_wait(p)
     p.set_defaults(func=_import_masks)
 
@@ -277,6 +285,7 @@ def _import_masks(args) -> int:
             overwrite=args.overwrite,
             progress=TerminalProgress(),
             cancel=cancel_on_sigint(),
+            numbering=args.numbering,
         )
     except ValueError as e:
         raise ValueError(f"{e}{_resized_hint(project, args.video_id, str(e))}") from None

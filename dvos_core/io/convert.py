@@ -41,6 +41,10 @@ def to_rgb8(frame, where: str = "") -> np.ndarray:
             raise ValueError(f"{name}: float image contains NaN or infinite values")
         lo, hi = float(a.min()), float(a.max())
         if lo < 0.0 or hi > 1.0:
-            raise ValueError(f"{name}: float image has values {lo:.3g}..{hi:.3g}; expected the range [0, 1]")
+            raise ValueError(
+                f"{name}: float image has values {lo:.3g}..{hi:.3g}; dvos reads float frames in the range [0, 1] "
+                f"(0 = black, 1 = white). Scale them into that range (e.g. divide by their maximum) or save them as "
+                f"8- or 16-bit images first"
+            )
         return np.round(a * 255.0).astype(np.uint8)
     raise ValueError(f"{name}: unsupported pixel type {a.dtype}; expected uint8, uint16 or float in [0, 1]")

@@ -7,7 +7,8 @@ on the last frame of each clip (the query frame). ``clip_length=None`` exports w
 to the CSV's folder unless ``absolute_paths``.
 
 Import reads such a CSV back: one video per VID (frames ordered by FID), masks where the Mask cell is filled
-(binarised with > 0, as the reference does).
+(binarised with > 0, as the reference does; JPEG masks at 128, with a warning: their compression turns the
+background around each head into values 1..20 that > 0 would count as head).
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def _video_groups(project, csv_path: Path, df, id_prefix: str) -> list[tuple[str
     return [(vid_id, vid, g) for vid_id, (vid, g) in zip(ids, groups)]
 
 
-def _import_group(project, csv_path: Path, vid_id: str, vid: str, g, provenance, cancel):
+def _import_group(project, csv_path: Path, vid_id: str, vid: str, g, provenance, cancel, jpeg_masks: list):
     """One VID as a new video: frames in FID order, then its masks, then the commit (``mark_complete``)."""
     from dvos_core.io.convert import to_rgb8
     from dvos_core.io.masks import read_mask_file
@@ -196,9 +197,24 @@ def _import_group(project, csv_path: Path, vid_id: str, vid: str, g, provenance,
         m = np.asarray(read_mask_file(p))
         if m.shape != first.shape[:2]:
             raise ValueError(f"{p}: mask size {m.shape} differs from its frame {first.shape[:2]}")
-        video.set_mask(t, m > 0, provenance)
+        lossy = Path(p).suffix.lower() in (".jpg", ".jpeg")
+        if lossy:
+            jpeg_masks.append(str(p))
+        video.set_mask(t, m > (127 if lossy else 0), provenance)
     video.mark_complete()
     return video
+
+
+def _warn_jpeg_masks(csv_path: Path, jpeg_masks: list[str]) -> None:
+    if jpeg_masks:
+        import warnings
+
+        warnings.warn(
+            f"{csv_path}: {len(jpeg_masks)} mask(s) are JPEG files (first: {jpeg_masks[0]}); JPEG compression turns "
+            f"a mask's edges and background into grey values, so they were binarised at 128 (not > 0). Masks saved "
+            f"as PNG are exact",
+            stacklevel=3,
+        )
 
 
 @writes_store
@@ -218,13 +234,14 @@ def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str 
     for vid_id, _vid, _g in plan:  # leftovers of a killed import (checked by _video_groups) are replaced
         if vid_id in held:
             project.delete_video(vid_id)
-    created, done = [], 0
+    created, done, jpeg_masks = [], 0, []
     try:
         for vid_id, vid, g in plan:
             created.append(vid_id)
-            _import_group(project, csv_path, vid_id, vid, g, provenance, cancel)
+            _import_group(project, csv_path, vid_id, vid, g, provenance, cancel, jpeg_masks)
             done += len(g)
             report(progress, done, len(df), f"imported {vid_id}")
+        _warn_jpeg_masks(csv_path, jpeg_masks)
         return [project.video(i) for i in created]
     except BaseException:
         for vid_id in created:

@@ -89,6 +89,7 @@ def import_video(
         batch = int(batch) if batch else frames_per_batch(h, w)
         src_fps = reader.fps
         out_fps = fps if fps is not None else (src_fps / step if src_fps else None)
+        numbered = _file_number_runs(reader, idx, path)
         video = project.create_video(  # all or nothing itself: a failed creation leaves nothing
             video_id,
             h,
@@ -101,6 +102,7 @@ def import_video(
             split=split,
             tags=dict(tags or {}),
             import_complete=False,
+            **({"source_file_numbers": numbered} if numbered else {}),
         )
         report(progress, 0, len(idx), f"{video_id}: importing {len(idx)} frames")
 
@@ -127,6 +129,56 @@ def import_video(
         _delete_quietly(project, video_id)
         raise
     return video
+
+
+def _file_number_runs(reader, idx: range, path) -> list[list[int]] | None:
+    """For a folder of images whose file numbers differ from the stored frame numbers (files numbered from 1, as
+    ``ffmpeg -i in.mp4 %06d.png`` writes them, gaps, or --start/--step): the file number of every stored frame as
+    runs ``[first stored frame, its file number, frames, number step]``, stored as the video's
+    ``source_file_numbers`` (:func:`dvos_core.io.masks.import_masks` uses it to place masks named like the frame
+    files), and a warning that says how the files were numbered. None when they agree (or a name has no number)."""
+    import warnings
+
+    from dvos_core.io.readers import FolderReader, file_numbers
+
+    if not isinstance(reader, FolderReader):
+        return None
+    numbers = file_numbers(reader.files)
+    if numbers is None:
+        return None
+    picked = [numbers[i] for i in idx]
+    if picked == list(range(len(picked))) or len(set(picked)) != len(picked):  # (repeated numbers: no numbering)
+        return None
+    runs: list[list[int]] = []
+    for t, num in enumerate(picked):
+        if runs:
+            t0, n0, count, d = runs[-1]
+            if count == 1 and num != n0:
+                runs[-1] = [t0, n0, 2, num - n0]
+                continue
+            if num == n0 + count * d:
+                runs[-1][2] += 1
+                continue
+        runs.append([t, num, 1, 1])
+    n = len(picked)
+    first, last = reader.files[idx[0]].name, reader.files[idx[-1]].name
+    gaps = " with gaps" if len(runs) > 1 else ""
+    kept = len(runs) <= MAX_NUMBER_RUNS  # (names such as timestamps number nothing: not kept)
+    warnings.warn(
+        f"{path}: the image files are numbered {picked[0]}..{picked[-1]}{gaps}, but dvos numbers the stored frames "
+        f"0..{n - 1} in name order (stored frame 0 is {first}, frame {n - 1} is {last}). Masks are matched to frames "
+        f"by those stored numbers"
+        + (
+            "; masks named after these files go in with `dvos import-masks ... --numbering source`"
+            if kept
+            else "; number masks that way"
+        ),
+        stacklevel=3,
+    )
+    return runs if kept else None
+
+
+MAX_NUMBER_RUNS = 512  # file numbers kept as at most this many runs (regular numbering with a few gaps)
 
 
 def _drop_interrupted_import(project, video_id: str) -> None:

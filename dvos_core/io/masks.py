@@ -51,17 +51,31 @@ def read_mask_file(path) -> np.ndarray:
 
 def gray_mask(a: np.ndarray, where) -> np.ndarray:
     """A mask image as one channel: an RGB(A) image whose three colour channels agree (a grey mask saved in colour)
-    gives that channel; other colour images are an error naming ``where``."""
+    gives that channel; other colour images are an error naming ``where``.
+
+    Transparency (RGBA, or grey + alpha): fully transparent pixels are background, whatever colour they hide (paint
+    programs keep white or black under them); when the visible pixels are all 0 (black strokes on a transparent
+    layer), the alpha channel itself is the mask. A wholly transparent image is empty, unless its grey values vary
+    (a mask written into the colour channels, alpha left 0): then they are the mask."""
     a = np.asarray(a)
-    if a.ndim == 3 and a.shape[2] in (3, 4):
-        rgb = a[..., :3]
+    alpha = None
+    if a.ndim == 3 and a.shape[2] in (2, 4):
+        alpha, a = a[..., -1], a[..., :-1]
+    if a.ndim == 3 and a.shape[2] == 3:
+        rgb = a
         if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
             raise ValueError(
                 f"{where}: colour mask image; save masks as single-channel images (0 = background, "
                 f"1 or 255 = wheat head, or one integer per head with --labels)"
             )
-        a = rgb[..., 0]
-    return a
+    if a.ndim == 3:
+        a = a[..., 0]
+    if alpha is None or (alpha.min() == alpha.max() and (alpha.any() or a.min() < a.max())):
+        return a  # opaque, or an alpha channel left empty by a program that wrote the mask into the grey values
+    if not alpha.any():  # a transparent empty layer (white or black under it): no heads
+        return np.zeros_like(a)
+    a = np.where(alpha > 0, a, 0).astype(a.dtype)
+    return a if a.any() else alpha  # black paint: its opacity marks the heads
 
 
 def _planar_colour_stack(tf, source) -> None:
@@ -136,7 +150,8 @@ def _numbering_note(video) -> str:
     return (
         f". Mask frame numbers count the frames stored in the project: this video was imported from source frames "
         f"{start}, {start + step}, ... (--start {start} --step {step}), so source frame s is stored frame "
-        f"(s - {start}) / {step}; renumber the masks"
+        f"(s - {start}) / {step}; renumber the masks, or give --numbering source (numbering='source') to place "
+        f"them by source frame"
     )
 
 
@@ -151,6 +166,7 @@ def import_masks(
     overwrite: bool = False,
     progress=None,
     cancel=None,
+    numbering: str | None = None,
 ) -> list[int]:
     """Write masks from ``source`` into video ``video_id``; returns the frame indices written.
 
@@ -160,12 +176,85 @@ def import_masks(
     file. All masks are read and checked before anything is written, so a bad file leaves the store untouched.
     Human masks (manual/corrected) already in the store are not replaced by lower-ranked ones unless ``overwrite``;
     those frames are skipped. A test video takes manual masks only. Holds the project's writer lock.
+
+    ``numbering`` says what the numbers in mask file names count: ``'stored'``, the video's stored frames;
+    ``'source'``, the numbers of its source files or frames (a folder of images numbered from 1 or with gaps, or a
+    video added with --start/--step: mask ``000001.png`` goes to the frame read from ``000001.png``). ``None``:
+    stored, except that a video added from a folder whose file numbers differ from its stored numbers is an error
+    naming both choices when the masks are not ``<video>_<frame>`` files written by :func:`export_masks`.
     """
+    if numbering not in (None, "stored", "source"):
+        raise ValueError(f"numbering must be 'stored' or 'source', got {numbering!r}")
     video = project.video(video_id).require_complete()
     video.check_label_write(provenance)
     with ExitStack() as files:  # a multi-page TIFF stays open and is read page by page, twice
         items = _mask_sources(Path(source), frames, files)
+        if frames is None and _numbered_by_name(Path(source), items):
+            items = _renumber(video, items, numbering, Path(source))
         return _check_and_write(video, items, provenance, allow_labels, overwrite, progress, cancel)
+
+
+def _numbered_by_name(source: Path, items) -> bool:
+    """Whether the frames of ``items`` (from :func:`_mask_sources`) come from numbers in file names: a folder, a
+    mask file, a one-page TIFF with a number in its name; not the pages of a TIFF stack."""
+    if source.is_dir() or source.suffix.lower() not in TIFF_SUFFIXES:
+        return True
+    return len(items) == 1 and items[0][2] == str(source)  # (pages are described as "<file> page <k>")
+
+
+def source_numbers(video) -> dict[int, int]:
+    """{source number: stored frame} of ``video``: the file numbers of a folder of images (its
+    ``source_file_numbers`` runs), else source frame start + t*step (its ``source_frames``)."""
+    runs = video.attrs.get("source_file_numbers")
+    if runs:
+        return {int(n0) + k * int(d): int(t0) + k for t0, n0, count, d in runs for k in range(int(count))}
+    sf = video.attrs.get("source_frames") or {}
+    start, step = int(sf.get("start") or 0), int(sf.get("step") or 1)
+    return {start + t * step: t for t in range(len(video))}
+
+
+def _renumber(video, items, numbering: str | None, source: Path):
+    """``items`` with their frame numbers read as ``numbering`` says (see :func:`import_masks`)."""
+    if numbering == "stored":
+        return items
+    if numbering == "source":
+        to_stored = source_numbers(video)
+        out = []
+        for t, load, desc in items:
+            if t not in to_stored:
+                shown = sorted(to_stored)
+                raise ValueError(
+                    f"{desc}: no frame of video {video.name!r} was read from a source file or frame numbered {t} "
+                    f"(its source numbers: {shown[0]}..{shown[-1]}); with --numbering source, masks are named "
+                    f"like the frame files they belong to"
+                )
+            out.append((to_stored[t], load, desc))
+        return out
+    runs = video.attrs.get("source_file_numbers")
+    if not runs:
+        return items
+    exported = [
+        m for _t, _load, desc in items if (m := _EXPORTED_NAME.fullmatch(Path(desc).name)) and m.group(1) == video.name
+    ]
+    if len(exported) == len(items):  # written by export-masks: stored numbers
+        return items
+    to_stored = source_numbers(video)
+    if not all(t in to_stored for t, _load, _desc in items):  # a number no file has: stored numbers
+        return items
+    moved = [(t, desc) for t, _load, desc in items if to_stored[t] != t]
+    if not moved:
+        return items
+    t, desc = moved[0]
+    as_stored = f"stored frame {t}" if 0 <= t < len(video) else f"frame {t}, past the video's end"
+    first = min(to_stored)
+    raise ValueError(
+        f"{source}: which frames do these masks belong to? Video {video.name!r} was added from a folder whose image "
+        f"files are numbered {first}..{max(to_stored)}, while its stored frames are numbered 0..{len(video) - 1} "
+        f"(the file numbered {first} is stored frame {to_stored[first]}). {Path(desc).name} would go to {as_stored}; "
+        f"counted as a file number, to stored frame {to_stored[t]}. Say which: --numbering source (masks named like "
+        f"the frame files) or --numbering stored (masks numbered 0..{len(video) - 1}, as export-masks writes them); "
+        f"from Python, numbering='source' or 'stored'"
+    )
 
 
 def _check_and_write(video, items, provenance, allow_labels, overwrite, progress, cancel) -> list[int]:

@@ -406,7 +406,8 @@ def tiff_layout(shape, axes: str, path) -> tuple[int, tuple, bool]:
     """(frame count, frame shape (H, W) or (H, W, C), planar) of a TIFF series of ``shape`` with tifffile ``axes``
     (e.g. 'QYX', 'TYXS', 'SYX', 'QSYX').
 
-    Y and X give the frame size. A sample axis ('S', or a trailing axis of length 1) gives the channels, 1, 3 or 4;
+    Y and X give the frame size. A sample axis ('S', a trailing axis of length 1, or a channel axis 'C' of 3 or 4
+    just before Y, as ImageJ writes a (T, C, H, W) colour stack) gives the channels, 1, 3 or 4;
     ``planar`` when it comes before Y. At most one other axis longer than 1 counts frames, and it must come first.
     Anything else raises a ValueError naming ``path``, the shape and the axes: never a silent misreading.
     """
@@ -421,6 +422,8 @@ def tiff_layout(shape, axes: str, path) -> tuple[int, tuple, bool]:
     s_pos = axes.find("S")
     if s_pos < 0 and x == len(shape) - 2 and shape[-1] == 1:
         s_pos = len(shape) - 1  # (..., H, W, 1): one channel
+    if s_pos < 0 and y > 0 and axes[y - 1] == "C" and shape[y - 1] in (3, 4):
+        s_pos = y - 1  # an ImageJ colour stack (T, C, H, W) of 3 or 4 channels: planar colour
     c = shape[s_pos] if s_pos >= 0 else 1
     if c not in CHANNELS:
         raise _shape_error(path, shape, axes, f"has {c} channels")
@@ -499,19 +502,44 @@ def tiff_frames(tf, path) -> tuple[int, Callable[[int], np.ndarray]]:
     return n, read
 
 
-DIM_16BIT = 4095  # a 16-bit first frame no brighter than this (12 bits) comes out almost black
+DIM_16BIT = 16383  # a 16-bit first frame no brighter than this (14 bits) comes out at most a quarter bright
 
 
 def warn_dim_16bit(raw: np.ndarray, path) -> None:
-    """Warn when 16-bit frames use only the low bits (10- or 12-bit camera data): 16-bit is scaled by 255/65535
-    (:func:`~dvos_core.io.convert.to_rgb8`), so such frames would be stored almost black."""
-    if raw.dtype == np.uint16 and raw.size and 0 < int(raw.max()) <= DIM_16BIT:  # (an all-black frame is black)
+    """Warn when 16-bit frames use only the low bits (10-, 12- or 14-bit camera data): 16-bit is scaled by
+    255/65535 (:func:`~dvos_core.io.convert.to_rgb8`), so such frames would be stored dark (at most 64 of 255).
+    The first frame's 99.9th percentile decides, so a few hot or saturated pixels do not hide a dark frame."""
+    if raw.dtype != np.uint16 or not raw.size:
+        return
+    level = int(np.percentile(raw, 99.9))
+    if 0 < level <= DIM_16BIT:  # (an all-black frame is black)
+        top = (level * 255 + 32767) // 65535
+        hot = int(raw.max()) > level
         warnings.warn(
-            f"{path}: 16-bit frames whose first frame is at most {int(raw.max())} of 65535 (10- or 12-bit "
-            f"camera data?): dvos scales 16-bit by 255/65535, so they are stored almost black. Scale them to "
-            f"the full 16-bit range (or convert them to 8-bit) before importing",
+            f"{path}: 16-bit frames whose first frame is at most {level} of 65535"
+            f"{' (but for a few hot or saturated pixels)' if hot else ''} (10-, 12- or 14-bit camera data?): dvos "
+            f"scales 16-bit by 255/65535, so they are stored dark or almost black (brightest pixels {top} of 255). "
+            f"Scale them to the full 16-bit range (or convert them to 8-bit) before importing",
             stacklevel=3,
         )
+
+
+def _warn_planes_or_frames(tf, n: int, path) -> None:
+    """Say how a TIFF of one image of 3 or 4 planes (axes SYX) is read: as one colour frame. ``tifffile.imwrite``
+    writes a stack of 3 or 4 grayscale frames exactly so (as of 2026), so the file alone cannot tell them apart."""
+    series = tf.series
+    if n != 1 or len(series) != 1 or len(tf.pages) != 1 or series[0].axes[:1] != "S":
+        return
+    c = int(series[0].shape[0])
+    if c not in (3, 4):
+        return
+    warnings.warn(
+        f"{path}: holds one image of {c} planes (shape {tuple(series[0].shape)}), read as one colour frame "
+        f"(planes red, green, blue{', alpha dropped' if c == 4 else ''}). If it holds {c} grayscale frames (that is "
+        f"how tifffile.imwrite saves a stack of {c} frames unless told otherwise), save them again with "
+        f"tifffile.imwrite(path, frames, photometric='minisblack') and add that file instead",
+        stacklevel=3,
+    )
 
 
 class TiffReader(VideoReader):
@@ -527,6 +555,7 @@ class TiffReader(VideoReader):
             raise ValueError(f"{self.path}: cannot read this TIFF ({type(e).__name__}: {e})") from e
         try:
             self._n, self._read = tiff_frames(self._tf, self.path)
+            _warn_planes_or_frames(self._tf, self._n, self.path)
             raw = self._read(0)
             first = to_rgb8(raw, f"{self.path} page 0")
             warn_dim_16bit(raw, self.path)
@@ -611,6 +640,37 @@ def orient(a: np.ndarray, orientation: int) -> np.ndarray:
     return a[:: -1 if flip_rows else 1, :: -1 if flip_cols else 1]
 
 
+def _refuse_same_stems(folder: Path, files: list[Path]) -> None:
+    """Refuse a folder where one frame is saved twice under different extensions (frame_001.png and frame_001.jpg):
+    read in name order, every such frame would come twice."""
+    by_stem: dict[str, list[str]] = {}
+    for f in files:
+        by_stem.setdefault(f.stem.lower(), []).append(f.name)
+    twice = [names for names in by_stem.values() if len(names) > 1]
+    if twice:
+        shown = "; ".join(" and ".join(names) for names in twice[:5]) + (
+            f"; and {len(twice) - 5} more" if len(twice) > 5 else ""
+        )
+        raise ValueError(
+            f"{folder}: {len(twice)} frame(s) are saved twice under different extensions ({shown}); each would be "
+            f"imported twice. Keep one file per frame (e.g. move the .jpg copies out of the folder)"
+        )
+
+
+_TRAILING_NUMBER = re.compile(r"(\d+)\D*$")
+
+
+def file_numbers(files) -> list[int] | None:
+    """The last number in each file's stem ('frame_0012.png' -> 12), or None if a name has none."""
+    out = []
+    for f in files:
+        m = _TRAILING_NUMBER.search(Path(f).stem)
+        if not m:
+            return None
+        out.append(int(m.group(1)))
+    return out
+
+
 class FolderReader(VideoReader):
     """A folder of images (PNG/JPG/TIFF/BMP), one frame per file, in natural name order (f2 before f10)."""
 
@@ -633,6 +693,7 @@ class FolderReader(VideoReader):
                 else ""
             )
             raise ValueError(f"{self.path}: folder has no images ({', '.join(IMAGE_SUFFIXES)}){hint}")
+        _refuse_same_stems(self.path, self.files)
         raw = read_image(self.files[0])
         warn_dim_16bit(raw, self.files[0])
         first = to_rgb8(raw, str(self.files[0]))

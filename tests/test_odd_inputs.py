@@ -1,0 +1,189 @@
+"""Unusual but legitimate footage and masks: small TIFF stacks, scientific cameras, frame folders numbered from 1 or
+saved twice, masks with transparency."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from dvos_core.io import import_masks, import_video, open_video
+from dvos_core.io.masks import read_mask_file
+
+HW = (40, 50)
+
+
+def _blob(t: int = 0) -> np.ndarray:
+    m = np.zeros(HW, np.uint8)
+    m[5 : 12 + 3 * t, 8:20] = 255
+    return m
+
+
+def _folder(path, numbers, ext=".png"):
+    path.mkdir()
+    for k, n in enumerate(numbers):
+        cv2.imwrite(str(path / f"{n:06d}{ext}"), np.full(HW + (3,), 40 * k + 20, np.uint8))
+    return path
+
+
+@pytest.mark.parametrize("n", [3, 4])
+def test_a_small_tiff_stack_saved_by_tifffile_says_it_is_read_as_one_colour_frame(tmp_path, n):
+    # tifffile.imwrite(path, frames) with 3 or 4 frames writes one planar colour page: read as one frame, say so
+    frames = np.stack([np.full(HW, 10000 * (k + 1), np.uint16) for k in range(n)])
+    tifffile.imwrite(tmp_path / "stack.tif", frames)
+    with pytest.warns(UserWarning, match=rf"stack\.tif: holds one image of {n} planes.*photometric='minisblack'"):
+        r = open_video(tmp_path / "stack.tif")
+    with r:
+        assert len(r) == 1
+    tifffile.imwrite(tmp_path / "grey.tif", frames, photometric="minisblack")  # the fix the warning gives
+    with open_video(tmp_path / "grey.tif") as r:
+        assert len(r) == n
+
+
+def test_14bit_camera_frames_warn_that_they_are_stored_dark(tmp_path):
+    tifffile.imwrite(tmp_path / "cam14.tif", np.full((5,) + HW, 16000, np.uint16), photometric="minisblack")
+    with (
+        pytest.warns(UserWarning, match=r"cam14\.tif: 16-bit .*14-bit.*brightest pixels 62 of 255"),
+        open_video(tmp_path / "cam14.tif") as r,
+    ):
+        assert r[0].max() == 62
+
+
+def test_float_frames_outside_0_1_say_how_to_scale_them(tmp_path):
+    tifffile.imwrite(tmp_path / "f.tif", np.full((5,) + HW, 4000.0, np.float32), photometric="minisblack")
+    with pytest.raises(ValueError, match=r"f\.tif page 0: float image has values 4e\+03.*divide by their maximum"):
+        open_video(tmp_path / "f.tif")
+
+
+def test_a_frame_folder_holding_each_frame_as_png_and_jpg_is_refused(tmp_project, tmp_path):
+    folder = _folder(tmp_path / "frames", range(3))
+    for n in range(3):
+        cv2.imwrite(str(folder / f"{n:06d}.jpg"), np.zeros(HW + (3,), np.uint8))
+    with pytest.raises(ValueError, match=r"frames: 3 frame\(s\) are saved twice.*000000\.jpg and 000000\.png"):
+        import_video(tmp_project, folder)
+    assert tmp_project.video_ids() == []
+
+
+def test_masks_named_like_frame_files_numbered_from_1_are_not_shifted_by_one(tmp_project, tmp_path):
+    # ffmpeg -i in.mp4 %06d.png numbers frames from 1; masks painted elsewhere take the frames' names
+    folder = _folder(tmp_path / "frames", range(1, 6))
+    with pytest.warns(UserWarning, match=r"numbered 1\.\.5.*stored frame 0 is 000001\.png.*--numbering source"):
+        video = import_video(tmp_project, folder, "plot")
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for n in (1, 4):
+        cv2.imwrite(str(masks / f"{n:06d}.png"), _blob(n))
+    with pytest.raises(ValueError, match=r"000001\.png would go to stored frame 1.*to stored frame 0.*--numbering"):
+        import_masks(tmp_project, "plot", masks)
+    assert not video.provenance.any()  # nothing written while it is unclear
+    assert import_masks(tmp_project, "plot", masks, numbering="source") == [0, 3]
+    assert np.array_equal(video.mask(0), _blob(1) // 255) and np.array_equal(video.mask(3), _blob(4) // 255)
+    # masks exported by dvos carry stored numbers and go back where they came from, without asking
+    from dvos_core.io import export_masks
+
+    export_masks(tmp_project, "plot", tmp_path / "out")
+    assert import_masks(tmp_project, "plot", tmp_path / "out", overwrite=True) == [0, 3]
+    # stored numbering, when asked for
+    assert import_masks(tmp_project, "plot", masks, numbering="stored", overwrite=True) == [1, 4]
+
+
+def test_a_frame_folder_with_a_numbering_gap_places_masks_by_file_number(tmp_project, tmp_path):
+    folder = _folder(tmp_path / "frames", [0, 1, 2, 5, 6])  # frames 3 and 4 were never exported
+    with pytest.warns(UserWarning, match=r"numbered 0\.\.6 with gaps"):
+        video = import_video(tmp_project, folder, "plot")
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    cv2.imwrite(str(masks / "mask_000005.png"), _blob())
+    with pytest.raises(ValueError, match=r"mask_000005\.png would go to frame 5, past the video's end"):
+        import_masks(tmp_project, "plot", masks)
+    assert import_masks(tmp_project, "plot", masks, numbering="source") == [3]
+    cv2.imwrite(str(masks / "mask_000003.png"), _blob())  # no file has number 3
+    with pytest.raises(ValueError, match=r"mask_000003\.png: no frame of video 'plot' was read from .* numbered 3"):
+        import_masks(tmp_project, "plot", masks, numbering="source", overwrite=True)
+    assert video.provenance_counts()["manual"] == 1
+
+
+def test_source_numbering_follows_start_and_step_of_a_video_file(tmp_project, video_avi, tmp_path):
+    video = import_video(tmp_project, video_avi, "plot", start=10, step=5)
+    h, w = video.shape[1:3]
+    cv2.imwrite(str(tmp_path / "plot_000015.png"), np.pad(np.full((4, 4), 255, np.uint8), ((0, h - 4), (0, w - 4))))
+    with pytest.raises(ValueError, match=r"frame 15 is out of range.*--numbering source"):
+        import_masks(tmp_project, "plot", tmp_path / "plot_000015.png")
+    assert import_masks(tmp_project, "plot", tmp_path / "plot_000015.png", numbering="source") == [1]
+
+
+def test_cli_import_masks_takes_numbering(tmp_project, tmp_path, capsys):
+    from dvos_core.cli import main
+
+    folder = _folder(tmp_path / "frames", range(1, 4))
+    assert main(["add-video", str(tmp_project.path), str(folder), "--id", "plot"]) == 0
+    assert "--numbering source" in capsys.readouterr().err
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    cv2.imwrite(str(masks / "000003.png"), _blob())
+    assert main(["import-masks", str(tmp_project.path), "plot", str(masks)]) != 0
+    assert "--numbering source" in capsys.readouterr().err
+    assert main(["import-masks", str(tmp_project.path), "plot", str(masks), "--numbering", "source"]) == 0
+    assert tmp_project.video("plot").provenance[2] > 0
+
+
+def test_masks_with_transparency_are_read_as_painted(tmp_path):
+    m = _blob()
+    white_under_clear = np.dstack([np.full(HW, 255, np.uint8)] * 3 + [m])  # white paint, white under the clear part
+    black_strokes = np.dstack([np.zeros(HW, np.uint8)] * 3 + [m])  # black strokes on a transparent layer
+    Image.fromarray(white_under_clear, "RGBA").save(tmp_path / "a_000000.png")
+    Image.fromarray(black_strokes, "RGBA").save(tmp_path / "b_000000.png")
+    Image.fromarray(np.dstack([m, m]), "LA").save(tmp_path / "c_000000.png")  # grey + alpha
+    Image.fromarray(np.dstack([m] * 3 + [np.full(HW, 255, np.uint8)]), "RGBA").save(tmp_path / "d_000000.png")
+    for name in ("a", "b", "c", "d"):
+        assert np.array_equal(read_mask_file(tmp_path / f"{name}_000000.png") > 0, m > 0), name
+
+
+def test_an_imagej_colour_stack_t_c_h_w_is_read_as_colour_frames(tmp_path):
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 255, (4, 3) + HW, dtype=np.uint8)  # ImageJ keeps colour as a C axis before Y: TCYX
+    tifffile.imwrite(tmp_path / "ij.tif", a, imagej=True, metadata={"axes": "TCYX"})
+    with open_video(tmp_path / "ij.tif") as r:
+        assert len(r) == 4 and (r.height, r.width) == HW
+        assert all(np.array_equal(r[k], np.moveaxis(a[k], 0, -1)) for k in (3, 0, 2))
+
+
+def test_jpeg_masks_in_a_reference_csv_are_not_grown_by_compression_noise(tmp_project, tmp_path):
+    from dvos_core.io import import_reference_csv
+
+    m = np.zeros(HW, np.uint8)
+    cv2.ellipse(m, (25, 20), (12, 7), 30, 0, 360, 255, -1)
+    cv2.imwrite(str(tmp_path / "f0.png"), np.full(HW + (3,), 90, np.uint8))
+    cv2.imwrite(str(tmp_path / "m0.jpg"), m, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    (tmp_path / "ref.csv").write_text("VID,FID,Image,Mask,Label\nclip,0,f0.png,m0.jpg,1\n")
+    with pytest.warns(UserWarning, match=r"ref\.csv: 1 mask\(s\) are JPEG files .*m0\.jpg.*binarised at 128"):
+        (video,) = import_reference_csv(tmp_project, tmp_path / "ref.csv")
+    assert abs(int(video.mask(0).sum()) - int((m > 0).sum())) <= 5  # > 0 would add ~25% of grey fringe
+
+
+def test_a_wholly_transparent_mask_is_empty_unless_the_mask_is_in_its_grey_values(tmp_path):
+    m = _blob()
+    clear = np.zeros(HW, np.uint8)
+    Image.fromarray(np.dstack([np.full(HW, 255, np.uint8)] * 3 + [clear]), "RGBA").save(tmp_path / "e_000000.png")
+    Image.fromarray(np.dstack([m] * 3 + [clear]), "RGBA").save(tmp_path / "f_000000.png")  # alpha never filled in
+    assert not read_mask_file(tmp_path / "e_000000.png").any()
+    assert np.array_equal(read_mask_file(tmp_path / "f_000000.png") > 0, m > 0)
+
+
+def test_a_dark_16bit_frame_with_a_few_hot_pixels_still_warns(tmp_path):
+    frame = np.full((100, 120), 2000, np.uint16)
+    frame[3, 4] = frame[10, 11] = 65535  # hot pixels of a scientific camera
+    tifffile.imwrite(tmp_path / "hot.tif", np.stack([frame] * 5), photometric="minisblack")
+    with pytest.warns(UserWarning, match=r"hot\.tif: 16-bit frames .*at most 2000 of 65535 \(but for a few hot"):
+        open_video(tmp_path / "hot.tif").close()
+
+
+def test_a_mask_stack_with_a_number_in_its_name_keeps_page_numbers(tmp_project, tmp_path):
+    folder = _folder(tmp_path / "frames", range(1, 4))
+    with pytest.warns(UserWarning, match="numbered 1..3"):
+        video = import_video(tmp_project, folder, "plot")
+    tifffile.imwrite(tmp_path / "masks_2023.tif", np.stack([_blob(t) for t in range(3)]), photometric="minisblack")
+    assert import_masks(tmp_project, "plot", tmp_path / "masks_2023.tif") == [0, 1, 2]  # page k -> frame k
+    assert np.array_equal(video.mask(2), _blob(2) // 255)
