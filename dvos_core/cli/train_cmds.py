@@ -21,6 +21,7 @@ TRAIN_DEFAULTS = {
     "eta_min": 1e-5,
     "device": "auto",
     "precision": "auto",
+    "seed": 123,
 }
 
 
@@ -106,6 +107,12 @@ def register(sub) -> None:
         help="DataLoader worker processes (default: automatic, none on a CPU, up to 4 on a GPU)",
     )
     p.add_argument(
+        "--seed",
+        type=int,
+        help=f"random seed of the model's start, the sampling and the augmentation (default {d['seed']}); the same "
+        "seed and settings on the same machine train the same model again (recorded in the model's config.yaml)",
+    )
+    p.add_argument(
         "--max-steps-per-epoch",
         type=int,
         metavar="N",
@@ -179,6 +186,7 @@ def build_config(args):
         max_steps_per_epoch=args.max_steps_per_epoch,
         pseudo_quality_min=args.pseudo_quality_min,
         select_by=args.select_by,
+        seed=getattr(args, "seed", None),
     )
     share = args.real_share
     return cfg if share is None else dataclasses.replace(cfg, real_share=None if share == "off" else share)
@@ -217,6 +225,12 @@ def _train(args) -> int:
             )
         elif e["type"] == "done" and e.get("note"):
             print(e["note"], file=sys.stderr)
+        elif e["type"] == "cancelled":
+            print(
+                f"stopped in epoch {e['epoch']} after step {e['step']}; {e['last']} holds the run: the same command "
+                f"continues it from there (--no-resume starts over)",
+                file=sys.stderr,
+            )
         elif e["type"] == "epoch":
             dice = "-" if e["val_dice"] is None else f"{e['val_dice']:.4f}"
             vl = "-" if e["val_loss"] is None else f"{e['val_loss']:.4f}"

@@ -97,6 +97,11 @@ class ClipDataset(Dataset):
             self._arrays[key] = (g["frames"], g["masks"], g["provenance"] if s.kind == "video" else None)
         return self._arrays[key]
 
+    def query_has_foreground(self, s: Sample) -> bool:
+        """Whether the query mask of ``s`` marks any pixel (reads that one mask, no frame)."""
+        _, masks_arr, _ = self._handles(s)
+        return bool(np.asarray(masks_arr[s.t] if s.kind == "video" else masks_arr[s.clip, s.t]).any())
+
     def read_clip(self, s: Sample):
         """uint8 frames (tau+1, H, W, 3) (references then query) and the query mask (H, W) {0, 1}."""
         frames, masks, _ = self.read_clip_masks(s, query_only=True)

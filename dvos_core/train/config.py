@@ -228,7 +228,8 @@ class TrainConfig:
             check_size(self.size, "size (--size)")
         for name in ("epochs", "batch_size", "tau", "delta"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                option = f" (--{name.replace('_', '-')})" if name in ("epochs", "batch_size") else ""
+                raise ValueError(f"{name}{option} must be >= 1, got {getattr(self, name)}")
         if self.samples_per_epoch is not None and self.samples_per_epoch < 1:
             raise ValueError(
                 f"samples_per_epoch must be at least 1 (or null for the number of training samples), got "
@@ -264,7 +265,9 @@ class TrainConfig:
         if self.image_lr_scale is not None and not 0 < self.image_lr_scale <= 1:
             raise ValueError(f"image_lr_scale must be in (0, 1], got {self.image_lr_scale}")
         if self.lr <= 0 or self.eta_min < 0:
-            raise ValueError(f"need lr > 0 and eta_min >= 0, got lr={self.lr}, eta_min={self.eta_min}")
+            raise ValueError(
+                f"need lr (--lr) > 0 and eta_min (--eta-min) >= 0, got lr={self.lr}, eta_min={self.eta_min}"
+            )
         unknown = set(self.augment) - {f.name for f in dataclasses.fields(AugmentConfig)}
         if unknown:
             raise ValueError(f"unknown augment keys {sorted(unknown)}; see dvos_core.data.AugmentConfig")

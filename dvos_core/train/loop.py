@@ -8,10 +8,13 @@ A run that fails before it commits a checkpoint removes the folder again when it
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import socket
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,9 +36,10 @@ from dvos_core.model.device import use_bf16
 from dvos_core.model.presets import ModelConfig, get_config
 from dvos_core.model.transfer import image_parameter_names
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, report
+from dvos_core.store.schema import StoreError
 from dvos_core.threads import loader_worker_init
 from dvos_core.train import distributed
-from dvos_core.train.config import MAX_SIZE, TrainConfig, check_size
+from dvos_core.train.config import MAX_SIZE, TrainConfig, check_size, cosine_floor
 from dvos_core.train.events import BatchEvent, CancelledEvent, DoneEvent, EpochEvent, StartEvent, TrainEvent
 from dvos_core.train.interrupt import cancel_points
 from dvos_core.train.losses import dvos_loss, frame_dice
@@ -58,6 +62,17 @@ ANCHOR_HEADS = ("mask", "frame", "mask_alone")  # the context model's outputs wh
 CHECKPOINT_FILES = ("best.pt", "last.pt")
 # what a run writes into its model folder before its first checkpoint (removed again when it fails before one)
 EARLY_FILES = ("config.yaml", "metrics.json", ".metrics.json.tmp")
+# the lock a run holds on its model folder (one training per model at a time) and its holder's record; both go when
+# the run ends (a killed run's are left: the OS has dropped its lock, so the next run takes it)
+TRAIN_LOCK, TRAIN_HOLDER = ".training.lock", ".training.json"
+LOCK_FILES = (TRAIN_LOCK, TRAIN_HOLDER)
+# a training loss this many times its first step's (or 1, when that is below 1) means the run diverged: finite but
+# exploded losses (a learning rate of 1 or 10) otherwise train on and save a model that predicts nothing
+DIVERGED_FACTOR = 100.0
+
+
+class TrainingBusy(StoreError):
+    """Another training of the same model is running (its folder's training lock is held): nothing was changed."""
 
 
 def train(
@@ -93,20 +108,70 @@ def train(
     config.validate()
     config = config.replace(init_from=_in_project(project, config.init_from))
     folder = project.model_dir(name)  # checks the name; the run creates the folder
-    had_files = folder.is_dir() and any(folder.iterdir())
+    had_files = folder.is_dir() and any(p.name not in LOCK_FILES for p in folder.iterdir())
     workers = loader_workers(config.num_workers, select_device(config.device).type, local_processes())
     config = config.replace(num_workers=workers)  # the run records the number it used
     try:
-        with using_threads(threads, workers=local_processes() * (1 + workers)):
+        with _training_lock(project, name), using_threads(threads, workers=local_processes() * (1 + workers)):
             dist_info = distributed.setup(config.device)
             try:
                 return _Run(project, config, name, dist_info, progress, cancel, on_event).run(resume)
             finally:
                 distributed.cleanup(dist_info)
+    except TrainingBusy:  # the folder is the other run's: left as it is
+        raise
     except BaseException:
         if not had_files and int(os.environ.get("RANK", "0")) == 0:
             _remove_unfinished(folder)
         raise
+
+
+@contextlib.contextmanager
+def _training_lock(project, name: str):
+    """Hold the training lock of model ``name`` (an OS file lock in its folder, dropped when the process dies) for
+    the run: a second training of the same model, in another process or this one, stops at once with
+    :class:`TrainingBusy` naming the first, instead of both writing best.pt, last.pt and metrics.json in turn (each
+    then reporting the other's model as its own). Under torchrun rank 0 holds it for the job."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield
+        return
+    import filelock
+
+    folder = project.model_dir(name, create=True)
+    lock_path, holder_path = folder / TRAIN_LOCK, folder / TRAIN_HOLDER
+    lock = filelock.FileLock(str(lock_path), thread_local=False, is_singleton=False)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise TrainingBusy(
+            f"{folder}: model '{name}' is being trained by {_describe_holder(holder_path)}; let it finish (or stop "
+            f"it), then run this again to continue it, or choose another --name"
+        ) from None
+    except OSError:  # a file system without locks: train unlocked, as the store's writer lock would have said
+        yield
+        return
+    try:
+        record = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:200],
+        }
+        with contextlib.suppress(OSError):  # the record only improves the message
+            holder_path.write_text(json.dumps({**record, "since": time.strftime("%Y-%m-%d %H:%M:%S")}))
+        yield
+    finally:
+        for p in (holder_path, lock_path):  # the lock file too: a finished run leaves only its model's files
+            with contextlib.suppress(OSError):
+                p.unlink()
+        lock.release()
+
+
+def _describe_holder(holder_path: Path) -> str:
+    try:
+        info = json.loads(holder_path.read_text())
+        return f"process {info['pid']} on {info['host']} (`{info['command']}`, since {info['since']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
 
 
 def _remove_unfinished(folder: Path) -> None:
@@ -248,6 +313,18 @@ class _Run:
 
         return opt, torch.optim.lr_scheduler.LambdaLR(opt, cosine)
 
+    def _stretch_cosine(self, epochs: int) -> None:
+        """Fit the resumed cosine schedule to ``epochs`` from the epoch it has reached: each group's rate becomes the
+        new curve's at that epoch. CosineAnnealingLR steps from the rate it holds, so a new T_max alone leaves a
+        finished run's rate at eta_min for every added epoch (the context model's scaled schedule, computed from the
+        epoch, already follows the new curve)."""
+        sched = self.sched
+        sched.T_max = epochs
+        cosine = (1 + math.cos(math.pi * sched.last_epoch / epochs)) / 2
+        for group, base in zip(self.opt.param_groups, sched.base_lrs):
+            group["lr"] = sched.eta_min + (base - sched.eta_min) * cosine
+        sched._last_lr = [group["lr"] for group in self.opt.param_groups]
+
     def _check_resumable(self, saved: dict, finished: bool = False) -> None:
         now = self.cfg.to_dict()
         if saved.get("max_steps_per_epoch") == 0:  # recorded before 0 (no cap) was stored as null
@@ -281,6 +358,7 @@ class _Run:
             rank=self.dist.rank,
             world_size=self.dist.world_size,
         )
+        self._check_some_foreground()
         steps = math.ceil(self.sampler.per_rank / cfg.batch_size)
         self.steps_per_epoch = min(steps, cfg.max_steps_per_epoch or steps)
         if self.steps_per_epoch < 1:  # the config refuses what leads here; never save an untrained model as trained
@@ -297,6 +375,34 @@ class _Run:
             "selection": {"by": self.select_by, "why": why},
             "project": str(Path(self.project.path).resolve()),
         }
+
+    def _check_some_foreground(self) -> None:
+        """Refuse training labels that are all empty (no head in any of them): the model would learn to predict
+        nothing, whatever it is trained for. Reads the masks until the first that holds a head."""
+        samples = self.train_index.samples
+        if any(self.train_ds.query_has_foreground(s) for s in samples):
+            return
+        from collections import Counter
+
+        from dvos_core.store.schema import PROVENANCE_NAMES
+
+        counts = Counter(PROVENANCE_NAMES.get(s.provenance, "?") for s in samples)
+        kinds = ", ".join(f"{c} {k}" for k, c in sorted(counts.items()))
+        videos = sorted({s.source for s in samples if s.kind == "video"})
+        sets = sorted({s.source for s in samples if s.kind == "synthetic"})
+        where = "; ".join(
+            w
+            for w in (
+                f"videos {', '.join(videos)}" if videos else "",
+                f"synthetic sets {', '.join(sets)}" if sets else "",
+            )
+            if w
+        )
+        raise ValueError(
+            f"{self.project.path}: every one of the {len(samples)} training label(s) ({kinds}; {where}) is empty - no "
+            f"pixel marked as a wheat head - so a model would only learn to predict nothing; paint the heads on some "
+            f"frames (a mask marks a head with 1 or 255), or check that the masks were imported to the right video"
+        )
 
     def _matched_degradation(self, aug, resumed: dict | None = None):
         """``aug`` with the context model's share of degraded queries set from the project's footage when the
@@ -370,6 +476,7 @@ class _Run:
             "best_score": self.best_score,
             "best_epoch": self.best_epoch,
             "finished": epoch >= self.cfg.epochs,
+            "loss_ref": self.loss_ref,  # the first step's loss: the bound of a diverged loss (_check_step_loss)
         }
         save_checkpoint(
             self.last_path,
@@ -403,6 +510,12 @@ class _Run:
     # ---- main --------------------------------------------------------------------------------------------------
     def run(self, resume: bool) -> Path:
         cfg = self.cfg
+        if cfg.eta_min > cfg.lr and not (resume and self.last_path.exists()):  # a run begun so is left to resume
+            raise ValueError(
+                f"eta_min (--eta-min, {cfg.eta_min:g}) is above lr (--lr, {cfg.lr:g}): the cosine schedule would raise "
+                f"the learning rate over the run instead of lowering it; set eta_min to at most lr (a tenth of it, "
+                f"{cosine_floor(cfg.lr):g}, is the usual floor, which --lr alone sets)"
+            )
         torch.manual_seed(cfg.seed)
         if resume and self.best_path.exists() and not self.last_path.exists():
             raise ResumeRefused(
@@ -411,9 +524,10 @@ class _Run:
                 f"train from it under another name (--init-from {self.best_path} --name OTHER), or pass --no-resume "
                 f"(resume=False) to replace it",
             )
-        payload = read_checkpoint(self.last_path) if resume and self.last_path.exists() else None
+        payload = self._read_last() if resume and self.last_path.exists() else None
         self._data(payload)
         self.history, self.best_score, self.best_epoch, self.global_step = [], None, None, 0
+        self.loss_ref = None  # the loss of the run's first step (_check_step_loss)
         start_epoch, start_step, running, state = 0, 0, (0.0, 0), None
         if payload is not None:
             info = payload.get("info", {})
@@ -434,6 +548,7 @@ class _Run:
             running = tuple(state["running"])
             self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
             self.global_step = int(state["global_step"])
+            self.loss_ref = state.get("loss_ref")  # None in runs saved before it was recorded: this run's first step
         else:
             self.model, self.init_note = self._fresh_model()
         self.model.to(self.device)
@@ -448,8 +563,8 @@ class _Run:
                 )
             self.opt.load_state_dict(state["optimizer"])
             self.sched.load_state_dict(state["scheduler"])
-            if getattr(self.sched, "T_max", cfg.epochs) != cfg.epochs:  # epochs were extended: keep the position,
-                self.sched.T_max = cfg.epochs  # stretch the cosine (the scaled schedule reads cfg.epochs itself)
+            if getattr(self.sched, "T_max", cfg.epochs) != cfg.epochs:  # epochs were changed: keep the position,
+                self._stretch_cosine(cfg.epochs)  # stretch the cosine (the scaled schedule reads cfg.epochs itself)
             _set_rng_state(state["rng"], self.device)
         self._config_written = False  # config.yaml is written with this run's first checkpoint (_write_config)
 
@@ -489,6 +604,28 @@ class _Run:
         distributed.barrier()
         self.emit(DoneEvent(best=str(self.best_path)))
         return self.best_path
+
+    def _read_last(self) -> dict:
+        """The run's last.pt, to resume from; a file that cannot be read (truncated, damaged) is refused with what
+        can be done, not resumed from nor replaced."""
+        from dvos_core.model.checkpoint import CheckpointError
+
+        try:
+            return read_checkpoint(self.last_path)
+        except CheckpointError as e:
+            why = e.__cause__ if e.__cause__ is not None else e
+            reason = (
+                f"{self.last_path}: the training state of this unfinished run cannot be read ({type(why).__name__}: "
+                f"{(str(why).splitlines() or ['damaged file'])[0].split('. ')[0][:160]}), so it cannot be resumed"
+            )
+            if not self.best_path.is_file():
+                raise ResumeRefused(reason) from e
+            raise ResumeRefused(
+                reason,
+                f"start it over with --no-resume (resume=False; its best.pt is replaced once the new run saves an "
+                f"epoch), or keep {self.best_path} and train on from it under another name (--init-from "
+                f"{self.best_path} --name OTHER)",
+            ) from e
 
     def _nothing_to_do(self, done: int, planned: int) -> Path:
         """A resumed run that already has ``done`` epochs (of the ``planned`` it was started with), at least as many as
@@ -548,8 +685,7 @@ class _Run:
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
                     out = self.net(*inputs, **anchor_inputs)
                 loss, parts = dvos_loss(out, mask, target, weights, anchor_flags)
-                if not torch.isfinite(loss):
-                    raise self._diverged(f"the training loss became {float(loss.detach())} at step {step + 1}", epoch)
+                self._check_step_loss(parts["loss"], step, epoch)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
             except Cancelled:  # from a cancel point inside this step: drop the step, a resume redoes it exactly
@@ -614,13 +750,34 @@ class _Run:
             )
         )
 
-    def _diverged(self, what: str, epoch: int) -> FloatingPointError:
-        """The error that stops a run whose loss or weights stopped being finite numbers (nothing of this epoch is
-        saved: best.pt and last.pt keep the epochs before it)."""
+    def _check_step_loss(self, value: float, step: int, epoch: int) -> None:
+        """Stop (before the step changes the weights) when the loss is not a finite number or has exploded: over
+        ``DIVERGED_FACTOR`` times the run's first step's (at least 1). The first step's loss is recorded in last.pt, so
+        a resumed run holds to the same bound; under DDP it is the ranks' mean and the bound is checked on each epoch's
+        mean loss (every rank alike, see :meth:`_check_finite`), not per step."""
+        if not math.isfinite(value):
+            raise self._diverged(f"the training loss became {value} at step {step + 1}", epoch)
+        if self.loss_ref is None:
+            if self.dist.enabled:
+                total, ranks = distributed.all_reduce_sum([value, 1.0], self.device)
+                value = total / ranks
+            self.loss_ref = value
+        elif not self.dist.enabled:
+            self._check_not_exploded(value, f"at step {step + 1}", epoch)
+
+    def _check_not_exploded(self, value: float, where: str, epoch: int) -> None:
+        bound = DIVERGED_FACTOR * max(self.loss_ref or 0.0, 1.0)
+        if value > bound:
+            why = f"over {DIVERGED_FACTOR:g} times the {self.loss_ref:.4g} of the run's first step"
+            raise self._diverged(f"the training loss became {value:.4g} {where}", epoch, why)
+
+    def _diverged(self, what: str, epoch: int, why: str = "") -> FloatingPointError:
+        """The error that stops a run whose loss or weights stopped being finite numbers, or whose loss exploded
+        (nothing of this epoch is saved: best.pt and last.pt keep the epochs before it)."""
         kept = f"best.pt keeps epoch {self.best_epoch}" if self.best_epoch is not None else "this run saved no best.pt"
         return FloatingPointError(
-            f"{what} in epoch {epoch + 1}: the training diverged, most likely because the learning rate is too high "
-            f"(lr {self.cfg.lr:g}); lower it (--lr, default 1e-4) or check the data; {kept}"
+            f"{what} in epoch {epoch + 1}{f' ({why})' if why else ''}: the training diverged, most likely because the "
+            f"learning rate is too high (lr {self.cfg.lr:g}); lower it (--lr, default 1e-4) or check the data; {kept}"
         )
 
     def _check_finite(self, epoch: int, train_loss: float, val: dict) -> None:
@@ -631,6 +788,8 @@ class _Run:
         bad = [(k, v) for k, v in values if v is not None and not math.isfinite(v)]
         if bad:
             raise self._diverged(f"the {bad[0][0]} became {bad[0][1]}", epoch)
+        if self.loss_ref is not None:  # the mean of the epoch's steps: the same on every rank
+            self._check_not_exploded(train_loss, "on average", epoch)
         if not bool(torch.stack([torch.isfinite(p).all() for p in self.model.parameters()]).all()):  # same on ranks
             raise self._diverged("the weights became inf/nan", epoch)
 
