@@ -21,6 +21,10 @@ def configure_zarr() -> None:
     (dvos_core.threads). Takes effect if called before Zarr's pool starts (this module runs it on import)."""
     if zarr.config.get("threading.max_workers", None) is None:
         zarr.config.set({"threading.max_workers": ZARR_WORKERS})
+    # Every chunk written is kept, even one equal to the fill value (an empty mask, a black frame): Zarr's default
+    # skips those, so a chunk file that was deleted (by a sync tool, a person) would read as an empty mask or a black
+    # frame. With every chunk on disk, arrays marked ``EVERY_CHUNK`` (see ``create``) can tell a missing file apart.
+    zarr.config.set({"array.write_empty_chunks": True})
 
 
 configure_zarr()
@@ -47,10 +51,14 @@ def mask_codecs():
     return [ZstdCodec(level=MASK_ZSTD_LEVEL)]
 
 
+EVERY_CHUNK = "dvos_every_chunk_written"  # array attr: each written row has its chunk file (see missing_chunks)
+
+
 def create(group: zarr.Group, name: str, shape, dtype, chunks=None, fill_value=0, compressors=None) -> zarr.Array:
     """Create (or replace) an array; per-frame chunks by default for (T, ...) arrays; ``compressors`` default to
     :func:`image_codecs` (the mask arrays pass :func:`mask_codecs`). Existing arrays keep the codec recorded in their
-    own metadata, so stores written before keep working."""
+    own metadata, so stores written before keep working. The array is marked ``EVERY_CHUNK``: dvos writes every
+    chunk (see :func:`configure_zarr`), so a committed row without its chunk file is a deleted file, not zeros."""
     shape = tuple(int(s) for s in shape)
     if chunks is None:
         chunks = (1,) + shape[1:] if len(shape) > 1 else (max(1, min(4096, shape[0] or 1)),)
@@ -61,6 +69,7 @@ def create(group: zarr.Group, name: str, shape, dtype, chunks=None, fill_value=0
         chunks=tuple(int(c) for c in chunks),
         compressors=image_codecs() if compressors is None else compressors,
         fill_value=fill_value,
+        attributes={EVERY_CHUNK: True},
         overwrite=True,
     )
 
@@ -156,7 +165,7 @@ def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False) -
 MAX_NAMED = 5  # damaged chunk files named in one message
 
 
-def _rows(rows, n: int) -> list[int]:
+def row_indices(rows, n: int) -> list[int]:
     """The row indices (along axis 0) a read of ``rows`` (an int, a slice or a sequence of ints) covers."""
     if isinstance(rows, slice):
         return list(range(*rows.indices(n)))
@@ -169,29 +178,98 @@ def damaged_chunks(arr: zarr.Array, rows) -> list[tuple[int, int, str]]:
     """(first row, last row, file) of each chunk holding ``rows`` that cannot be decoded (at most ``MAX_NAMED``).
 
     Reads each chunk of those rows alone (only after a read failed), so a message can name the files to restore."""
-    from pathlib import Path
-
     n, step = arr.shape[0], max(1, arr.chunks[0])
     bad = []
-    for c in sorted({r // step for r in _rows(rows, n) if 0 <= r < n}):
+    for c in sorted({r // step for r in row_indices(rows, n) if 0 <= r < n}):
         lo, hi = c * step, min(n, (c + 1) * step)
         try:
             arr[lo:hi]
         except Exception:  # any decode failure marks the chunk
-            key = arr.metadata.encode_chunk_key((c,) + (0,) * (arr.ndim - 1))
-            root = getattr(arr.store, "root", None)
-            where = Path(str(root)) / arr.path / key if root is not None else Path(arr.path) / key
-            bad.append((lo, hi - 1, str(where)))
+            bad.append((lo, hi - 1, _chunk_file(arr, c)))
             if len(bad) >= MAX_NAMED:
                 break
     return bad
 
 
-def read(arr: zarr.Array, rows, owner: str, what: str, fix: str):
+def _chunk_file(arr: zarr.Array, c: int) -> str:
+    """The file of chunk ``c`` (along axis 0) of ``arr``, for messages."""
+    from pathlib import Path
+
+    key = arr.metadata.encode_chunk_key((c,) + (0,) * (arr.ndim - 1))
+    root = getattr(arr.store, "root", None)
+    return str(Path(str(root)) / arr.path / key if root is not None else Path(arr.path) / key)
+
+
+def _metadata_file(arr: zarr.Array) -> str:
+    """The ``zarr.json`` of ``arr``, for messages."""
+    from pathlib import Path
+
+    root = getattr(arr.store, "root", None)
+    return str(Path(str(root)) / arr.path / "zarr.json" if root is not None else Path(arr.path) / "zarr.json")
+
+
+def missing_chunks(arr: zarr.Array, rows) -> list[tuple[int, int, str]]:
+    """(first row, last row, file) of each chunk holding ``rows`` whose file is not on disk (at most ``MAX_NAMED``).
+
+    Only for arrays marked ``EVERY_CHUNK`` in a folder store: there each written row has its chunk file, so a
+    missing one was deleted (Zarr would read it as the fill value: zeros). Older arrays skipped chunks equal to the
+    fill value (an empty mask), so a missing chunk there may be one: they are not checked."""
+    from pathlib import Path
+
+    if not arr.attrs.get(EVERY_CHUNK) or getattr(arr.store, "root", None) is None:
+        return []
+    n, step = arr.shape[0], max(1, arr.chunks[0])
+    gone = []
+    for c in sorted({r // step for r in row_indices(rows, n) if 0 <= r < n}):
+        f = _chunk_file(arr, c)
+        if not Path(f).is_file():
+            gone.append((c * step, min(n, (c + 1) * step) - 1, f))
+            if len(gone) >= MAX_NAMED:
+                break
+    return gone
+
+
+def _spans(bad) -> str:
+    return ", ".join(f"frame {a}" if a == b else f"frames {a}-{b}" for a, b, _ in bad)
+
+
+def require_chunks(arr: zarr.Array, rows, owner: str, what: str, fix: str) -> None:
+    """A :class:`~dvos_core.store.schema.DamagedStoreError` naming the files when a chunk of ``rows`` (rows that
+    were written: committed frames, painted masks, predicted frames) is missing (see :func:`missing_chunks`)."""
+    from dvos_core.store.schema import DamagedStoreError
+
+    gone = missing_chunks(arr, rows)
+    if not gone:
+        return
+    files = ", ".join(f for _, _, f in gone) + (" (and maybe more)" if len(gone) >= MAX_NAMED else "")
+    one = len(gone) == 1
+    raise DamagedStoreError(
+        f"{owner}: the {what} of {_spans(gone)} cannot be read: the file{'' if one else 's'} {files} "
+        f"{'is' if one else 'are'} missing (deleted, or not yet copied by a sync tool). {fix}"
+    )
+
+
+def read(arr: zarr.Array, rows, owner: str, what: str, fix: str, present=None):
     """``arr[rows]`` (``rows``: an int, a slice, or a sequence of row indices read as an orthogonal selection); a
     chunk that cannot be decoded (a truncated or overwritten file) becomes a
     :class:`~dvos_core.store.schema.DamagedStoreError` naming ``owner`` (e.g. "P: video 'v'"), ``what`` is read,
-    the frames and the damaged file(s), and ``fix``. Range errors and OS errors pass through unchanged."""
+    the frames and the damaged file(s), and ``fix``; so does a row past the array's end (its ``zarr.json`` holds
+    fewer rows than were committed), and a chunk file missing among the rows ``present`` (rows that were written:
+    ``True`` for all of ``rows``; see :func:`require_chunks`). OS errors pass through unchanged."""
+    from dvos_core.store.schema import DamagedStoreError
+
+    n = arr.shape[0]
+    wanted = row_indices(rows, max(n, rows.stop or 0) if isinstance(rows, slice) and (rows.stop or 0) >= 0 else n)
+    beyond = [r for r in wanted if r >= n]
+    if beyond:
+        meta = _metadata_file(arr)
+        raise DamagedStoreError(
+            f"{owner}: the {what} of frame {beyond[0]} cannot be read: {meta} says the array holds only "
+            f"{arr.shape[0]} rows (that file, or the frame count of what it belongs to, was edited or replaced by an "
+            f"older copy). {fix}"
+        )
+    if present is not None and present is not False:
+        require_chunks(arr, rows if present is True else present, owner, what, fix)
     try:
         if isinstance(rows, (int, np.integer, slice)):
             return arr[rows]
@@ -210,7 +288,7 @@ def damaged_error(arr: zarr.Array, rows, owner: str, what: str, fix: str, error:
     bad = damaged_chunks(arr, rows)
     if not bad:
         return DamagedStoreError(f"{owner}: its {what} cannot be read ({reason}); {fix}")
-    spans = ", ".join(f"frame {a}" if a == b else f"frames {a}-{b}" for a, b, _ in bad)
+    spans = _spans(bad)
     files = ", ".join(f for _, _, f in bad) + (" (and maybe more)" if len(bad) >= MAX_NAMED else "")
     one = len(bad) == 1
     return DamagedStoreError(

@@ -30,7 +30,7 @@ import zarr
 from dvos_core.store import arrays
 from dvos_core.store import object_index as oix
 from dvos_core.store.lock import store_write
-from dvos_core.store.schema import NotInStoreError, StoreError
+from dvos_core.store.schema import DamagedStoreError, NotInStoreError, StoreError
 
 KINDS = ("head", "fake")
 CHUNK_BYTES = 1 << 20
@@ -155,7 +155,76 @@ class ObjectBank:
         empty = records_commit([], 0, 0)
         group.attrs.update({"n_bytes": 0, **empty, **oix.commit(0, 0, [], empty)})
 
-    # ---- reading ------------------------------------------------------------------------------------------------
+    # ---- reading (a damaged file named in the error) -------------------------------------------------------------
+    def _fix(self) -> str:
+        p = self.path or "PROJECT"
+        return (
+            f"Restore it from a backup of the project, or empty the object bank (Python: "
+            f"`Project.open({p!r}).objects.clear()`) and cut the objects again (`dvos extract-objects {p}`)"
+        )
+
+    def _array(self, name: str) -> zarr.Array:
+        """The array ``name`` (pixels, records, index); a missing or corrupt ``zarr.json`` is a
+        :class:`~dvos_core.store.schema.DamagedStoreError` naming it."""
+        from pathlib import Path
+
+        meta = Path(str(getattr(self.group.store, "root", ""))) / self.group.path / name / "zarr.json"
+        try:
+            return self.group[name]
+        except KeyError:
+            raise DamagedStoreError(
+                f"{meta}: the metadata file of the object bank's {name!r} array is missing. {self._fix()}"
+            ) from None
+        except Exception as e:  # json/Zarr errors of a corrupt metadata file
+            raise DamagedStoreError(
+                f"{meta}: unreadable metadata of the object bank's {name!r} array ({e}). {self._fix()}"
+            ) from e
+
+    def _span(self, name: str, lo: int, hi: int, arr=None) -> np.ndarray:
+        """``name[lo:hi]`` (committed bytes or index rows); a chunk that is missing or cannot be decoded, or a range
+        past the array's end, is a :class:`~dvos_core.store.schema.DamagedStoreError` naming the file(s)."""
+        arr = self._array(name) if arr is None else arr
+        what = f"the object bank's {name!r} array"
+        if hi > arr.shape[0]:
+            raise DamagedStoreError(
+                f"{self.path}: {what} holds {arr.shape[0]} rows, but the bank's commit (objects/zarr.json) uses "
+                f"{hi}: one of the two files was edited or replaced by an older copy. {self._fix()}"
+            )
+        if hi <= lo:
+            return arr[lo:lo]
+        gone = arrays.missing_chunks(arr, slice(lo, hi))
+        if gone:
+            files = ", ".join(f for _, _, f in gone)
+            raise DamagedStoreError(f"{self.path}: {what} cannot be read: {files} missing. {self._fix()}")
+        try:
+            return arr[lo:hi]
+        except OSError:
+            raise
+        except Exception as e:  # Blosc/Zarr errors of a damaged chunk
+            files = ", ".join(f for _, _, f in arrays.damaged_chunks(arr, slice(lo, hi))) or "one of its chunk files"
+            raise DamagedStoreError(f"{self.path}: {what} cannot be read ({e}); {files} damaged. {self._fix()}") from e
+
+    def _decode(self, raw: bytes) -> list[dict]:
+        """Records from committed bytes; bytes that are not JSON lines (overwritten chunks, a commit pointing past
+        the records written) are a :class:`~dvos_core.store.schema.DamagedStoreError`."""
+        try:
+            return decode_records(raw)
+        except ValueError as e:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise DamagedStoreError(
+                f"{self.path}: the object table (objects/records) does not hold the records its commit "
+                f"(objects/zarr.json) names ({e}): one of them was damaged or edited. {self._fix()}"
+            ) from e
+
+    def _n_bytes(self) -> int:
+        """The committed pixel bytes (``n_bytes``); missing from a bank that holds objects is damage, named."""
+        n = self.group.attrs.get("n_bytes")
+        if isinstance(n, int) and not isinstance(n, bool) and n >= 0:
+            return n
+        raise DamagedStoreError(
+            f"{self.path}: the object bank's commit (objects/zarr.json) has no valid n_bytes ({n!r}): the file was "
+            f"edited or damaged. {self._fix()}"
+        )
+
     def _range(self) -> tuple[int, int]:
         a = self.group.attrs
         return int(a.get("records_start", 0)), int(a.get("records_bytes", 0))
@@ -165,7 +234,7 @@ class ObjectBank:
         start, end = self._range()
         if end <= start:
             return []
-        rows = decode_records(self.group["records"][start:end].tobytes())
+        rows = self._decode(self._span("records", start, end).tobytes())
         n = int(self.group.attrs.get("n_objects", len(rows)))
         if len(rows) != n:
             raise StoreError(
@@ -209,22 +278,44 @@ class ObjectBank:
         if isinstance(info, dict) and oix.matches(info, attrs):
             try:
                 arr = self.group[oix.NAME]
-            except KeyError:
+            except Exception:  # missing or unreadable metadata: the index is only a shortcut, decode the table
                 info = None
         else:
             info = None
-        first = (
-            int(arr[int(info["start"]), oix.ID]) if arr is not None and int(info["stop"]) > int(info["start"]) else 0
-        )
+        first = 0
+        if arr is not None and int(info["stop"]) > int(info["start"]):
+            try:  # a damaged index (missing or undecodable chunk) is not used: the table says the same
+                if int(info["stop"]) > arr.shape[0] or arrays.missing_chunks(arr, slice(info["start"], info["stop"])):
+                    raise ValueError("index rows missing")
+                first = int(arr[int(info["start"]), oix.ID])
+            except Exception:
+                info, arr = None, None
         self._ix = (key, info, arr, first)
         return self._ix[1:]
+
+    def _drop_index(self) -> None:
+        """Stop using this handle's index for the current commit (a chunk of it cannot be decoded)."""
+        key = getattr(self, "_ix", (None,))[0]
+        self._ix = (key, None, None, 0)
+
+    def _index_cols(self, info: dict):
+        """The committed index rows, or None when they cannot be read (then the table is decoded instead)."""
+        try:
+            return self._span(oix.NAME, int(info["start"]), int(info["stop"]))
+        except DamagedStoreError:
+            self._drop_index()
+            return None
 
     def _index_row(self, object_id: int):
         """(found, row): the index row of ``object_id`` when the index is usable, (False, None) when it is not."""
         info, arr, first = self._index_handle()
         if info is None:
             return False, None
-        row = oix.find(arr, info, int(object_id), first)
+        try:
+            row = oix.find(arr, info, int(object_id), first)
+        except Exception:  # an index chunk that cannot be decoded: look it up in the table instead
+            self._drop_index()
+            return False, None
         if row is None:
             raise NotInStoreError(f"{self.path}: no object with id {object_id}")
         return True, row
@@ -245,7 +336,7 @@ class ObjectBank:
         found, row = self._index_row(object_id)
         if found:
             pos, n = int(row[oix.REC_POS]), int(row[oix.REC_LEN])
-            return decode_records(self.group["records"][pos : pos + n].tobytes())[0]
+            return self._decode(self._span("records", pos, pos + n).tobytes())[0]
         for r in self._rows():
             if r["id"] == object_id:
                 return r
@@ -265,7 +356,9 @@ class ObjectBank:
         start, stop = int(info["start"]), int(info["stop"])
         if stop <= start:
             return set()
-        cols = self.group[oix.NAME][start:stop]
+        cols = self._index_cols(info)
+        if cols is None:
+            return self.frames_with(kind)
         sel = (
             (cols[:, oix.KIND] == oix.KIND_CODES.get(kind, -2)) & (cols[:, oix.VIDEO] >= 0) & (cols[:, oix.FRAME] >= 0)
         )
@@ -281,7 +374,7 @@ class ObjectBank:
         rows = [r for r in self._rows() if kind is None or r["kind"] == kind]
         if not rows:
             return []
-        flat = self.group["pixels"][: int(self.group.attrs["n_bytes"])]
+        flat = self._span("pixels", 0, self._n_bytes())
         return [
             (flat[r["offset"] : r["offset"] + r["h"] * r["w"] * 4].reshape(r["h"], r["w"], 4), dict(r)) for r in rows
         ]
@@ -289,8 +382,9 @@ class ObjectBank:
     def _read(self, r: dict) -> np.ndarray:
         cached = getattr(self, "_pixels", None)
         if cached is None or cached[0] is not self.group:
-            cached = self._pixels = (self.group, self.group["pixels"])
-        return cached[1][r["offset"] : r["offset"] + r["h"] * r["w"] * 4].reshape(r["h"], r["w"], 4)
+            cached = self._pixels = (self.group, self._array("pixels"))
+        lo = int(r["offset"])
+        return self._span("pixels", lo, lo + r["h"] * r["w"] * 4, cached[1]).reshape(r["h"], r["w"], 4)
 
     # ---- writing ------------------------------------------------------------------------------------------------
     def add(self, items: Iterable[tuple[np.ndarray, dict]]) -> int:
@@ -308,7 +402,8 @@ class ObjectBank:
 
     def _append(self, items: list) -> list[dict]:
         a = self._fresh_attrs()
-        start_bytes = n_bytes = int(a.get("n_bytes", 0))
+        # the pixels' end: never guessed as 0 for a bank that holds objects (the new crops would overwrite theirs)
+        start_bytes = n_bytes = self._n_bytes() if int(a.get("n_objects", 0) or 0) else int(a.get("n_bytes", 0) or 0)
         rec_start, rec_end = int(a.get("records_start", 0)), int(a.get("records_bytes", 0))
         next_id = int(a.get("next_id", 0))
         counts = {**dict.fromkeys(KINDS, 0), **a.get("counts", {})}
@@ -339,7 +434,7 @@ class ObjectBank:
             "counts": counts,
             "next_id": next_id,
         }
-        info = oix.valid(self.group, a)
+        info = oix.valid(self.group, a) if self._index() is not None else None  # a damaged index is rebuilt
         if info is not None:  # append the new rows after the committed ones
             videos = list(info["videos"])
             rows = oix.rows_for(new_rows, [len(x) for x in lines], rec_end, videos)
@@ -359,7 +454,7 @@ class ObjectBank:
         """The committed records as raw JSON lines ('\\n' included)."""
         if end <= start:
             return []
-        return [ln + b"\n" for ln in self.group["records"][start:end].tobytes().split(b"\n") if ln]
+        return [ln + b"\n" for ln in self._span("records", start, end).tobytes().split(b"\n") if ln]
 
     def clear(self, kind: str | None = None) -> None:
         """Drop objects (all, or one kind); pixels of dropped objects are left unreferenced.
@@ -398,7 +493,9 @@ class ObjectBank:
         start, stop = int(info["start"]), int(info["stop"])
         if video_id not in info["videos"] or stop <= start:
             return counts
-        cols = self.group[oix.NAME][start:stop]
+        cols = self._index_cols(info)
+        if cols is None:
+            return self.video_counts(video_id)
         mine = cols[cols[:, oix.VIDEO] == info["videos"].index(video_id)]
         for kind, code in oix.KIND_CODES.items():
             counts[kind] = int((mine[:, oix.KIND] == code).sum())
@@ -419,7 +516,9 @@ class ObjectBank:
         start, stop = int(info["start"]), int(info["stop"])
         if stop <= start or not pairs:
             return {}
-        cols = self.group[oix.NAME][start:stop]
+        cols = self._index_cols(info)
+        if cols is None:
+            return self.latest_records(pairs, kind)
         videos = info["videos"]
         last: dict = {}
         for row in cols[cols[:, oix.KIND] == oix.KIND_CODES.get(kind, -2)]:
@@ -430,9 +529,9 @@ class ObjectBank:
             return {}
         lo = min(int(r[oix.REC_POS]) for r in last.values())
         hi = max(int(r[oix.REC_POS] + r[oix.REC_LEN]) for r in last.values())
-        raw = self.group["records"][lo:hi].tobytes()
+        raw = self._span("records", lo, hi).tobytes()
         return {
-            p: decode_records(raw[int(r[oix.REC_POS]) - lo : int(r[oix.REC_POS] + r[oix.REC_LEN]) - lo])[0]
+            p: self._decode(raw[int(r[oix.REC_POS]) - lo : int(r[oix.REC_POS] + r[oix.REC_LEN]) - lo])[0]
             for p, r in last.items()
         }
 

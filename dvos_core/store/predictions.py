@@ -57,20 +57,27 @@ class ModelPredictions:
             raise ValueError(f"key must be one of {KEYS}, got {key!r}")
         self._require()
         what = {"masks": "predicted mask", "probability": "predicted probability", "done": "prediction flag"}[key]
-        p = v.path or "PROJECT"
-        fix = (
-            f"Restore that file from a backup of the project, or predict the video again (`dvos predict {p} "
-            f"{self.model} --videos {v.name} --no-resume`)"
+        fix = self._meta_fix() if key == "done" else self._fix()  # predicting again reads the flags first
+        present = True  # every flag was written when the set was started
+        if key != "done":  # a predicted frame's mask and probability were written: their files must be there
+            done = np.atleast_1d(self.read("done", rows))
+            frames = arrays.row_indices(rows, v._array(f"{self._path}/done", self._meta_fix()).shape[0])
+            present = [t for t, d in zip(frames, done) if d]
+        return arrays.read(
+            v._array(f"{self._path}/{key}", self._meta_fix()), rows, v._owner, f"{what} by {self.model!r}", fix, present
         )
-        return arrays.read(v._array(f"{self._path}/{key}"), rows, v._owner, f"{what} by {self.model!r}", fix)
 
     def exists(self) -> bool:
-        g = self.video.group
-        return GROUP in g and self.model in g[GROUP] and "done" in g[self._path]
+        """Whether the set is there (its ``done`` array, created last, exists); a set or ``predictions`` folder
+        whose ``zarr.json`` is missing or cannot be read is a :class:`~dvos_core.store.schema.DamagedStoreError`
+        naming it."""
+        sub = _open(self.video, self._path, self.model)
+        folder = _folder(self.video, f"{self._path}/done")
+        return sub is not None and (folder.is_dir() if folder is not None else "done" in sub)
 
     @property
     def attrs(self) -> dict:
-        return dict(self.video.group[self._path].attrs) if self.exists() else {}
+        return dict(_open(self.video, self._path, self.model).attrs) if self.exists() else {}
 
     def arrays(self, create: bool = False):
         """(masks, probability, done) arrays, created on demand; None when absent."""
@@ -84,12 +91,30 @@ class ModelPredictions:
                 arrays.create(sub, "probability", (n, h, w), "float16", chunks=(1, h, w))
                 arrays.create(sub, "masks", (n, h, w), "uint8", chunks=(1, h, w), compressors=arrays.mask_codecs())
                 arrays.create(sub, "done", (n,), "uint8", chunks=(4096,))
-        sub = g[self._path]
-        if any(sub[key].shape[0] < v.n_frames for key in KEYS):
-            with v._write("growing the prediction arrays"):
-                for key in KEYS:
-                    arrays.ensure_length(sub[key], v.n_frames)
-        return sub["masks"], sub["probability"], sub["done"]
+        arrs = {key: v._array(f"{self._path}/{key}", self._meta_fix()) for key in KEYS}  # a damaged zarr.json named
+        if any(a.shape[0] < v.n_frames for a in arrs.values()):
+            with v._write("grow the prediction arrays"):
+                for a in arrs.values():
+                    arrays.ensure_length(a, v.n_frames)
+        return arrs["masks"], arrs["probability"], arrs["done"]
+
+    def _fix(self) -> str:
+        """The fix for a damaged chunk: predicting again rewrites every chunk."""
+        v = self.video
+        p = v.path or "PROJECT"
+        return (
+            f"Restore that file from a backup of the project, or predict the video again (`dvos predict {p} "
+            f"{self.model} --videos {v.name} --no-resume`)"
+        )
+
+    def _meta_fix(self) -> str:
+        """The fix for a damaged ``zarr.json`` of the set's arrays (predicting again cannot open them)."""
+        v = self.video
+        p = v.path or "PROJECT"
+        return (
+            f"Restore that file from a backup of the project, or delete these predictions (`dvos delete {p} "
+            f"predictions {self.model} --videos {v.name} --yes`) and predict the video again"
+        )
 
     def start(self, info: dict, fingerprint: str | None) -> bool:
         """Record who predicts (``info`` + ``fingerprint``) before writing; returns True when earlier frames of the
@@ -195,10 +220,10 @@ class Predictions:
 
     def models(self) -> list[str]:
         """Names of the models with predictions for this video, oldest first."""
-        g = self.video.group
-        if GROUP not in g:
+        sub = _open(self.video, GROUP)
+        if sub is None:
             return []
-        sets = [ModelPredictions(self.video, name) for name in g[GROUP].group_keys()]
+        sets = [ModelPredictions(self.video, name) for name in _set_names(self.video, sub)]
         sets = [s for s in sets if s.exists()]
         return [s.model for s in sorted(sets, key=lambda s: (str(s.attrs.get("date", "")), s.model))]
 
@@ -214,7 +239,8 @@ class Predictions:
         :class:`~dvos_core.store.schema.NotInStoreError` listing the sets there are."""
         check_id(model, "model name")
         g = self.video.group
-        if not (GROUP in g and model in g[GROUP]):
+        folder = _folder(self.video, f"{GROUP}/{model}")
+        if not (folder.is_dir() if folder is not None else GROUP in g and model in g[GROUP]):
             ModelPredictions(self.video, model)._require()
         with self.video._write(f"deleting the predictions of {model!r}"):
             root = getattr(g.store, "root", None)
@@ -239,3 +265,68 @@ class Predictions:
 
     def get(self, t: int):
         return self.latest().get(t)
+
+
+def _folder(video, sub: str):
+    """The folder of ``sub`` (a path inside the video's group) on disk, or None for a store without folders."""
+    root = getattr(video.group.store, "root", None)
+    if root is None:
+        return None
+    from pathlib import Path
+
+    return Path(str(root)) / video.group.path / sub
+
+
+def _open(video, sub: str, model: str | None = None):
+    """The group ``sub`` (``predictions`` or ``predictions/<model>``) of ``video``, or None when it is not there. A
+    ``zarr.json`` of it that is missing (while its folder holds data) or cannot be read is a
+    :class:`~dvos_core.store.schema.DamagedStoreError` naming the file and the fix (Zarr's own errors named
+    neither, and ``dvos info`` failed for the whole project)."""
+    from dvos_core.store.schema import DamagedStoreError
+
+    folder = _folder(video, sub)
+    p = video.path or "PROJECT"
+    if model is None:
+        what = f"the predictions folder of video {video.name!r}"
+        fix = (
+            'that file holds no data of its own: restore it from a backup of the project, or write {"zarr_format": 3, '
+            '"node_type": "group", "attributes": {}} into it'
+        )
+    else:
+        what = f"the predictions of {model!r} for video {video.name!r}"
+        fix = (
+            f"restore it from a backup of the project, or delete these predictions (`dvos delete {p} predictions "
+            f"{model} --videos {video.name} --yes`) and predict the video again"
+        )
+    if folder is not None and not (folder / "zarr.json").is_file():
+        if folder.is_dir() and any(folder.iterdir()):
+            raise DamagedStoreError(f"{folder / 'zarr.json'}: the metadata file of {what} is missing; {fix}")
+        return None
+    try:
+        g = video.group[sub]
+    except KeyError:
+        return None
+    except Exception as e:  # json/Zarr errors of a corrupt metadata file
+        where = folder / "zarr.json" if folder is not None else f"{sub}/zarr.json"
+        raise DamagedStoreError(f"{where}: unreadable metadata of {what} ({e}); {fix}") from e
+    if not hasattr(g, "group_keys"):
+        raise DamagedStoreError(f"{folder}: {what} is not a folder of arrays; {fix}")
+    return g
+
+
+def _set_names(video, sub) -> list[str]:
+    """The names of the sets in the ``predictions`` group ``sub``: its sub-folders with a valid model name (read
+    from the folder, so one set's corrupt ``zarr.json`` is named when that set is opened instead of failing the
+    listing)."""
+    folder = _folder(video, GROUP)
+    if folder is None:
+        return list(sub.group_keys())
+    names = []
+    for d in sorted(folder.iterdir()):
+        try:
+            check_id(d.name, "model name")
+        except ValueError:
+            continue  # a foreign folder or file ("img (conflicted copy)", .DS_Store): not a set
+        if d.is_dir():
+            names.append(d.name)
+    return names

@@ -47,6 +47,11 @@ def _root_attrs(path: Path) -> dict:
     """The root attrs of a dvos project, read straight from its zarr.json (no Zarr open, no version check)."""
     meta = path / "zarr.json"
     if not meta.exists():
+        if all((path / g / "zarr.json").is_file() for g in ("videos", "objects")):
+            raise DamagedStoreError(
+                f"{meta} is missing (deleted, or not yet copied by a sync tool): the folder holds a dvos project's "
+                f"videos and objects, but not the file that makes it a project. Restore that file from a backup"
+            )
         hint = "create it with `dvos new PATH`" if not path.exists() else "it is not a dvos project folder"
         raise StoreError(f"{path}: no dvos project here ({hint})")
     try:
@@ -233,7 +238,7 @@ class Project:
     # ---- videos ---------------------------------------------------------------------------------------------------
     def video_ids(self) -> list[str]:
         """Every video, including unfinished imports (``Video.import_complete`` False)."""
-        return _member_ids(self.root["videos"])
+        return _member_ids(self._group("videos"))
 
     def video(self, video_id: str) -> Video:
         """The video ``video_id``, finished or not (commands that use its frames or masks then call
@@ -243,6 +248,32 @@ class Project:
             raise NotInStoreError(f"{self.path}: no video {video_id!r}; videos are {self.video_ids()}")
         return Video(g, video_id, str(self.path))
 
+    def _group(self, folder: str) -> zarr.Group:
+        """The top-level group ``folder`` (videos, backgrounds, objects, synthetic); a ``zarr.json`` of it that is
+        missing or cannot be read is a :class:`DamagedStoreError` naming the file and the fix (Zarr's errors named
+        neither: ``dvos info`` printed "videos (KeyError)")."""
+        meta = self.path / folder / "zarr.json"
+        if folder == "objects":
+            fix = (
+                "it holds the object bank's commit (how many heads and fakes are stored): restore it from a backup "
+                "of the project"
+            )
+        else:
+            fix = (
+                'that file holds no data of its own: restore it from a backup of the project, or write {"zarr_format": '
+                '3, "node_type": "group", "attributes": {}} into it'
+            )
+        try:
+            g = self.root[folder]
+        except KeyError:
+            gone = "is missing" if (self.path / folder).is_dir() else "and its folder are missing"
+            raise DamagedStoreError(f"{meta} {gone} (deleted, or not yet copied by a sync tool); {fix}") from None
+        except Exception as e:  # json/Zarr errors of a corrupt metadata file
+            raise DamagedStoreError(f"{meta}: unreadable project metadata ({e}); {fix}") from e
+        if not isinstance(g, zarr.Group):
+            raise DamagedStoreError(f"{meta}: {folder} is not a group of the project; {fix}")
+        return g
+
     def _member(self, kind: str, name: str) -> zarr.Group | None:
         """The group of video/background/synthetic ``name``, or None when there is none. Its ``zarr.json`` is read
         here: when it cannot be (truncated, overwritten), a :class:`DamagedStoreError` names the file and the fix,
@@ -250,12 +281,19 @@ class Project:
         folder, what = KINDS[kind]
         if not _valid(name):
             return None
+        parent = self._group(folder)
+        meta = self.path / folder / name / "zarr.json"
+        if _orphaned(meta.parent):
+            raise DamagedStoreError(
+                f"{meta}: the metadata file of {what} {name!r} is missing (deleted, or not yet copied by a sync tool), "
+                f"so its data in {meta.parent} cannot be used; restore the file from a backup of the project, or "
+                f"delete the {what} (`dvos delete {self.path} {kind} {name} --yes`) and make it again"
+            )
         try:
-            return self.root[folder][name]
+            return parent[name]
         except KeyError:
             return None
         except Exception as e:  # json/Zarr errors of a corrupt metadata file
-            meta = self.path / folder / name / "zarr.json"
             raise DamagedStoreError(
                 f"{meta}: unreadable metadata of {what} {name!r} ({e}); restore the file from a backup of the "
                 f"project, or delete the {what} (`dvos delete {self.path} {kind} {name} --yes`) and make it again"
@@ -275,7 +313,7 @@ class Project:
         attrs = _video_attrs(video_id, height, width, attrs)
         self._member("video", video_id)  # a damaged one of that id: named, not a Zarr error
         with self.writing(operation=f"create video {video_id}"):
-            return Video.create(self.root["videos"], video_id, height, width, attrs, str(self.path))
+            return Video.create(self._group("videos"), video_id, height, width, attrs, str(self.path))
 
     def add_video_array(self, video_id: str, frames, progress=None, cancel=None, **attrs) -> Video:
         """Create a video from a (T,H,W,3) uint8 array (or a sequence of frames), all or nothing: on any error or
@@ -305,7 +343,7 @@ class Project:
     def background_ids(self, include_incomplete: bool = False) -> list[str]:
         """Finished background clips (synthesis uses these); leftovers of killed cuts only with
         ``include_incomplete`` (they are replaced when the same id is cut again, or deleted with ``delete``)."""
-        ids = _member_ids(self.root["backgrounds"])
+        ids = _member_ids(self._group("backgrounds"))
         return ids if include_incomplete else [b for b in ids if self.background(b).complete]
 
     def background(self, bg_id: str) -> Background:
@@ -324,16 +362,16 @@ class Project:
         attrs = json_safe(attrs, f"background clip {bg_id!r}")
         self._member("background", bg_id)
         with self.writing(operation=f"create background {bg_id}"):
-            return Background.create(self.root["backgrounds"], bg_id, height, width, attrs, str(self.path))
+            return Background.create(self._group("backgrounds"), bg_id, height, width, attrs, str(self.path))
 
     # ---- objects ----------------------------------------------------------------------------------------------
     @property
     def objects(self) -> ObjectBank:
-        return ObjectBank(self.root["objects"], str(self.path))
+        return ObjectBank(self._group("objects"), str(self.path))
 
     # ---- synthetic ----------------------------------------------------------------------------------------------
     def synthetic_ids(self) -> list[str]:
-        return _member_ids(self.root["synthetic"])
+        return _member_ids(self._group("synthetic"))
 
     def synthetic(self, name: str) -> SyntheticSet:
         g = self._member("synthetic", name)
@@ -348,7 +386,7 @@ class Project:
         self._member("synthetic", name)
         with self.writing(operation=f"create synthetic set {name}"):
             return SyntheticSet.create(
-                self.root["synthetic"], name, n_clips, n_frames, height, width, attrs, str(self.path)
+                self._group("synthetic"), name, n_clips, n_frames, height, width, attrs, str(self.path)
             )
 
     def delete_synthetic(self, name: str, wait: bool | float | None = None) -> None:
@@ -468,7 +506,7 @@ class Project:
         check_id(model, "model name")
         ids = self.video_ids() if video_ids is None else [str(v) for v in video_ids]
         videos = [self.video(v) for v in ids]  # every id checked first
-        return [v.name for v in videos if model in v.predictions.models()]
+        return [v.name for v in videos if _holds_set(v, model)]
 
     def _delete_video(self, name: str, target: Path) -> dict:
         """The video folder, its inpainted clips and its objects, all or nothing (the caller holds the lock)."""
@@ -507,7 +545,15 @@ class Project:
         still listed, with the message naming the file and the fix: the video's row holds ``unreadable`` (its other
         fields are placeholders: 0 frames, split "unreadable"), and ``unreadable`` lists every such message."""
         vids, bgs, bgs_interrupted, sets, unreadable = [], {}, [], {}, []
-        for vid in self.video_ids():
+
+        def listed(ids):
+            try:
+                return ids()
+            except DamagedStoreError as e:  # a damaged videos/, backgrounds/ or synthetic/ folder: named, not fatal
+                unreadable.append(str(e))
+                return []
+
+        for vid in listed(self.video_ids):
             try:
                 vids.append(_video_summary(self.video(vid)))
             except DamagedStoreError as e:
@@ -527,7 +573,7 @@ class Project:
                         "unreadable": str(e),
                     }
                 )
-        for b in _member_ids(self.root["backgrounds"]):
+        for b in listed(lambda: _member_ids(self._group("backgrounds"))):
             try:
                 clip = self.background(b)
                 if clip.complete:
@@ -536,18 +582,23 @@ class Project:
                     bgs_interrupted.append(b)
             except DamagedStoreError as e:
                 unreadable.append(str(e))
-        for name in self.synthetic_ids():
+        for name in listed(self.synthetic_ids):
             try:
                 sets[name] = _set_summary(self.synthetic(name))
             except DamagedStoreError as e:
                 unreadable.append(str(e))
                 sets[name] = {"clips_done": 0, "clips": 0, "unreadable": str(e)}
-        ob = self.objects
+        try:
+            ob = self.objects
+            objects = {"head": ob.count("head"), "fake": ob.count("fake")}
+        except DamagedStoreError as e:
+            unreadable.append(str(e))
+            objects = {"head": 0, "fake": 0}
         return {
             "path": str(self.path),
             "schema_version": self.attrs.get("schema_version"),
             "videos": vids,
-            "objects": {"head": ob.count("head"), "fake": ob.count("fake")},
+            "objects": objects,
             "backgrounds": bgs,
             "backgrounds_interrupted": bgs_interrupted,
             "synthetic": sets,
@@ -637,7 +688,13 @@ def _member_ids(group: zarr.Group) -> list[str]:
         entries = sorted(folder.iterdir())
     except FileNotFoundError:
         return []
-    return [d.name for d in entries if _valid(d.name) and _is_group(d / "zarr.json")]
+    return [d.name for d in entries if _valid(d.name) and (_is_group(d / "zarr.json") or _orphaned(d))]
+
+
+def _orphaned(folder: Path) -> bool:
+    """Whether ``folder`` holds a video, clip or set whose own ``zarr.json`` is gone (its ``frames`` array is still
+    there): listed, and named as damaged when opened, instead of vanishing from the project without a word."""
+    return not (folder / "zarr.json").is_file() and (folder / "frames" / "zarr.json").is_file()
 
 
 def _is_group(meta: Path) -> bool:
@@ -665,6 +722,15 @@ def _video_summary(v: Video) -> dict:
         "provenance": {k: c for k, c in v.provenance_counts().items() if c and k != "none"},
         "predicted_by": v.predictions.models(),  # models with predictions of it, oldest first
     }
+
+
+def _holds_set(v: Video, model: str) -> bool:
+    """Whether video ``v`` holds predictions of ``model``; a set whose metadata is damaged counts (so that
+    ``dvos delete PROJECT predictions MODEL`` can remove it, as its error message says)."""
+    try:
+        return v.predictions[model].exists()
+    except DamagedStoreError:
+        return True
 
 
 def _refuse_symlink(parent: Path, d: Path) -> None:

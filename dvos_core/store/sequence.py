@@ -90,6 +90,18 @@ def _check_frame(frame: np.ndarray, hw, where: str) -> np.ndarray:
     return f
 
 
+# What each array of a sequence must be: name -> (data type, dimensions after the frame axis: 3 = (H, W, 3),
+# 2 = (H, W), 0 = one value per frame). Checked when the array is opened for reading (``FrameSequence._array``).
+ARRAY_LAYOUT = {
+    "frames": ("uint8", 3),
+    "masks": ("uint8", 2),
+    "probability": ("float16", 2),
+    "provenance": ("uint8", 0),
+    "quality": ("float32", 0),
+    "done": ("uint8", 0),
+}
+
+
 class FrameRun:
     """Frames ``[start, stop)`` of a stored sequence, read one at a time when indexed (3000 frames of 1080p are
     18 GB: a run is never loaded whole); ``shape`` and ``len`` as for an array of them."""
@@ -222,26 +234,68 @@ class FrameSequence:
             f"{self.kind} {self.name} --yes`; everything stored with it goes too) and add it again"
         )
 
-    def _array(self, key: str) -> zarr.Array:
-        """The array ``key`` of this sequence (e.g. ``masks``, ``predictions/m/done``); a corrupt ``zarr.json`` of
-        it is a :class:`~dvos_core.store.schema.DamagedStoreError` naming the file."""
+    def _array(self, key: str, fix: str | None = None) -> zarr.Array:
+        """The array ``key`` of this sequence (e.g. ``masks``, ``predictions/m/done``); a corrupt or missing
+        ``zarr.json`` of it, or one whose data type or frame size is not the sequence's (a file edited or replaced),
+        is a :class:`~dvos_core.store.schema.DamagedStoreError` naming the file and ``fix`` (default: restore it, or
+        delete and add the sequence again)."""
+        meta = Path(str(getattr(self.group.store, "root", ""))) / self.group.path / key / "zarr.json"
+        fix = fix or self._damage_fix()
         try:
-            return self.group[key]
+            arr = self.group[key]
         except KeyError:
             self._require_present()
-            raise
-        except Exception as e:  # json/Zarr errors of a corrupt metadata file
-            meta = Path(str(getattr(self.group.store, "root", ""))) / self.group.path / key / "zarr.json"
             raise DamagedStoreError(
-                f"{meta}: unreadable metadata of the {key!r} array of {self.kind} {self.name!r} ({e}). "
-                f"{self._damage_fix()}"
+                f"{meta}: the metadata file of the {key!r} array of {self.kind} {self.name!r} is missing (deleted, "
+                f"or not yet copied by a sync tool), so its data cannot be read. {fix}"
+            ) from None
+        except Exception as e:  # json/Zarr errors of a corrupt metadata file
+            raise DamagedStoreError(
+                f"{meta}: unreadable metadata of the {key!r} array of {self.kind} {self.name!r} ({e}). {fix}"
             ) from e
+        self._check_layout(key, arr, meta, fix)
+        return arr
 
-    def _read(self, key: str, rows, what: str):
-        """``self.group[key][rows]``; a chunk that cannot be decoded is a
-        :class:`~dvos_core.store.schema.DamagedStoreError` naming the frames and the file (see
-        :func:`~dvos_core.store.arrays.read`)."""
-        return arrays.read(self._array(key), rows, self._owner, what, self._damage_fix())
+    def _meta(self) -> Path:
+        """This sequence's own ``zarr.json``, for messages."""
+        return Path(str(getattr(self.group.store, "root", ""))) / self.group.path / "zarr.json"
+
+    def _check_layout(self, key: str, arr, meta, fix: str) -> None:
+        if not isinstance(arr, zarr.Array):
+            raise DamagedStoreError(f"{meta}: {key!r} of {self.kind} {self.name!r} is not an array. {fix}")
+        layout = ARRAY_LAYOUT.get(key.rsplit("/", 1)[-1])
+        if layout is None:
+            return
+        a = self.group.attrs
+        dtype, dims = layout
+        try:
+            want = ((int(a["height"]), int(a["width"])) + ((3,) if dims == 3 else ()))[:dims]
+        except (KeyError, TypeError, ValueError):
+            want = tuple(arr.shape[1:])  # the size is not known: only the data type is checked
+        if str(arr.dtype) != dtype or tuple(arr.shape[1:]) != want:
+            raise DamagedStoreError(
+                f"{meta}: the {key!r} array of {self.kind} {self.name!r} is recorded as {arr.dtype} "
+                f"{tuple(arr.shape[1:])} per frame, but the {self.kind} holds {dtype} {want}: "
+                + (
+                    "the file was changed or replaced by another one"
+                    if str(arr.dtype) != dtype
+                    else f"that file, or the height and width in {self._meta()}, was edited or replaced by another one"
+                )
+                + f". {fix}"
+            )
+
+    def _read(self, key: str, rows, what: str, present=None):
+        """``self.group[key][rows]``; a chunk that cannot be decoded, or a missing chunk among the rows ``present``
+        (rows that were written, see :func:`~dvos_core.store.arrays.read`), is a
+        :class:`~dvos_core.store.schema.DamagedStoreError` naming the frames and the file."""
+        fix = self._damage_fix()
+        if key == "masks":  # a mask chunk holds one whole frame: writing that mask again replaces the file
+            p = self.path or "PROJECT"
+            fix += (
+                f". A damaged mask can also be painted again in napari, or imported again (`dvos import-masks {p} "
+                f"{self.name} DIR --overwrite`)"
+            )
+        return arrays.read(self._array(key), rows, self._owner, what, fix, present)
 
     # ---- properties ------------------------------------------------------------------------------------------
     @property
@@ -279,7 +333,29 @@ class FrameSequence:
 
     @property
     def n_frames(self) -> int:
-        return int(self.group.attrs.get("committed_frames", 0))
+        """The committed frame count (the ``committed_frames`` attr); a value that is missing from a finished
+        sequence's attributes, or is not a whole number >= 0, is a :class:`DamagedStoreError` naming the file (read
+        as 0 it hid every frame, mask and prediction)."""
+        a = self.group.attrs
+        n = a.get("committed_frames")
+        if n is None and not ("kind" in a and "height" in a):  # a leftover of a killed creation: nothing committed
+            return 0
+        try:
+            good = n is not None and not isinstance(n, bool) and int(n) == n and int(n) >= 0
+        except (TypeError, ValueError):
+            good = False
+        if good:
+            return int(n)
+        meta = self._meta()
+        try:
+            rows = f" (its frames array holds {self.group['frames'].shape[0]})"
+        except Exception:  # only a hint
+            rows = ""
+        raise DamagedStoreError(
+            f"{meta}: {self.kind} {self.name!r} has no valid frame count (committed_frames = {n!r}): the file was "
+            f"edited or damaged. Restore it from a backup of the project, or set committed_frames to the number of "
+            f"frames it holds{rows}"
+        )
 
     def __len__(self) -> int:
         return self.n_frames
@@ -310,14 +386,14 @@ class FrameSequence:
         """The image of frame ``t`` (H,W,3) uint8; ``t`` counts from 0 (negative indices are refused)."""
         t = _index(t)
         self._check_range(t)
-        return self._read("frames", slice(t, t + 1), "image")[0]
+        return self._read("frames", slice(t, t + 1), "image", present=True)[0]
 
     def read_frames(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Frames ``[start, stop)`` as (n,H,W,3) uint8 (default: every committed frame)."""
         start = _index(start, "start")
         stop = self.n_frames if stop is None else _index(stop, "stop")
         self._check_range(start, stop)
-        return self._read("frames", slice(start, stop), "image")
+        return self._read("frames", slice(start, stop), "image", present=True)
 
     def _check_range(self, t: int, stop: int | None = None) -> None:
         """IndexError naming the frames asked for and the frames there are, unless ``t`` (or ``[t, stop)``) is
@@ -385,8 +461,12 @@ class FrameSequence:
             for arr in grown.values():
                 arrays.reserve(arr, t1)
             grown["frames"][t0:t1] = np.stack(buf)
+            self._new_rows(grown, t0, t1)
             self.group.attrs["committed_frames"] = t1  # the commit: after the data
         return len(buf)
+
+    def _new_rows(self, grown: dict, t0: int, t1: int) -> None:
+        """Write the per-frame rows of new frames ``[t0, t1)`` other than their images (before the commit)."""
 
 
 class Video(FrameSequence):
@@ -402,6 +482,11 @@ class Video(FrameSequence):
         )
         arrays.create(g, "provenance", (0,), "uint8", chunks=(4096,))
         arrays.create(g, "quality", (0,), "float32", chunks=(4096,), fill_value=float("nan"))
+
+    def _new_rows(self, grown: dict, t0: int, t1: int) -> None:
+        """New frames have no mask: their provenance rows are written as 0, so that every committed frame's
+        provenance chunk is on disk and a deleted one is named instead of reading as "no masks"."""
+        grown["provenance"][t0:t1] = NONE
 
     # ---- metadata ----------------------------------------------------------------------------------------------
     @property
@@ -467,7 +552,15 @@ class Video(FrameSequence):
 
     @property
     def tags(self) -> dict:
-        return dict(self.group.attrs.get("tags", {}))
+        """The video's tags; tags that are not a dict (an edited ``zarr.json``) are a :class:`DamagedStoreError`
+        naming the file (``dict()`` of them failed with a bare Python error in ``dvos info``)."""
+        tags = self.group.attrs.get("tags", {})
+        if isinstance(tags, dict):
+            return dict(tags)
+        raise DamagedStoreError(
+            f"{self._meta()}: the tags of video {self.name!r} are {tags!r}, not a set of KEY: VALUE pairs: the file "
+            f'was edited or damaged. Restore it from a backup of the project, or set "tags" to {{}} in it'
+        )
 
     def set_tags(self, **tags) -> None:
         """Add or change tags (``video.set_tags(growth_stage="flowering")``); values are text, numbers, True/False,
@@ -483,7 +576,7 @@ class Video(FrameSequence):
     def provenance(self) -> np.ndarray:
         """Per-frame provenance codes of the committed frames (0 = no mask)."""
         n = self.n_frames
-        return self._read("provenance", slice(0, n), "mask provenance") if n else np.zeros(0, np.uint8)
+        return self._read("provenance", slice(0, n), "mask provenance", present=True) if n else np.zeros(0, np.uint8)
 
     def provenance_counts(self) -> dict:
         codes = self.provenance
@@ -499,16 +592,17 @@ class Video(FrameSequence):
         """The mask of frame t (H,W) uint8 {0,1}, or None when the frame has no mask."""
         t = _index(t)
         self._check_t(t)
-        if self._read("provenance", t, "mask provenance") == NONE:
+        if self._read("provenance", t, "mask provenance", present=True) == NONE:
             return None
-        return self._read("masks", t, "mask")
+        return self._read("masks", t, "mask", present=True)
 
     def read_masks(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Masks of frames [start, stop) (frames without a mask read as zeros; check ``provenance``)."""
         start = _index(start, "start")
         stop = self.n_frames if stop is None else _index(stop, "stop")
         self._check_t(start, stop)
-        return self._read("masks", slice(start, stop), "mask")
+        painted = start + np.flatnonzero(self._read("provenance", slice(start, stop), "mask provenance", present=True))
+        return self._read("masks", slice(start, stop), "mask", present=painted)
 
     def set_mask(
         self,
@@ -537,7 +631,7 @@ class Video(FrameSequence):
         m = arrays.as_uint8_mask(mask, self.shape[1:3], name=f"mask for {self.name}[{t}]", allow_labels=allow_labels)
         with self._write(f"writing the mask of frame {t}"):
             self.check_label_write(code, f"frame {t}")
-            old = int(self._read("provenance", t, "mask provenance"))
+            old = int(self._read("provenance", t, "mask provenance", present=True))
             if not overwrite and PROVENANCE_RANK[old] > PROVENANCE_RANK[code]:
                 return False
             self.group["masks"][t] = m

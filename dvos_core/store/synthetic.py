@@ -19,7 +19,7 @@ import zarr
 from dvos_core.store import arrays
 from dvos_core.store.fsops import discard, io_step
 from dvos_core.store.lock import store_write
-from dvos_core.store.schema import StoreError
+from dvos_core.store.schema import DamagedStoreError, StoreError
 
 
 class SyntheticSet:
@@ -107,11 +107,48 @@ class SyntheticSet:
 
     @property
     def n_clips(self) -> int:
-        return int(self.group.attrs["n_clips"])
+        return self._count("n_clips")
 
     @property
     def n_frames(self) -> int:
-        return int(self.group.attrs["n_frames"])
+        return self._count("n_frames")
+
+    def _count(self, key: str) -> int:
+        """A whole-number setting of the set; missing or not a number is a :class:`DamagedStoreError` naming the
+        file (it was a bare ``KeyError: 'n_clips'`` in ``dvos info``)."""
+        n = self.group.attrs.get(key)
+        if isinstance(n, int) and not isinstance(n, bool) and n >= 0:
+            return n
+        raise DamagedStoreError(
+            f"{self._meta()}: synthetic set {self.name!r} has no valid {key} ({n!r}): the file was edited or "
+            f"damaged. {self._fix()}"
+        )
+
+    def _meta(self, key: str = "") -> Path:
+        return Path(str(getattr(self.group.store, "root", ""))) / self.group.path / key / "zarr.json"
+
+    def _fix(self) -> str:
+        return (
+            f"Restore it from a backup of the project, or delete the set (`dvos delete {self.path or 'PROJECT'} "
+            f"synthetic {self.name} --yes`) and make it again"
+        )
+
+    def _read(self, key: str, rows, what: str, present=None):
+        """``key[rows]`` with a damaged or missing file named (see :func:`~dvos_core.store.arrays.read`)."""
+        try:
+            arr = self.group[key]
+        except KeyError:
+            raise DamagedStoreError(
+                f"{self._meta(key)}: the metadata file of the {key!r} array of synthetic set {self.name!r} is "
+                f"missing. {self._fix()}"
+            ) from None
+        except Exception as e:  # json/Zarr errors of a corrupt metadata file
+            raise DamagedStoreError(
+                f"{self._meta(key)}: unreadable metadata of the {key!r} array of synthetic set {self.name!r} ({e}). "
+                f"{self._fix()}"
+            ) from e
+        owner = f"{self.path}: synthetic set {self.name!r}" if self.path else f"synthetic set {self.name!r}"
+        return arrays.read(arr, rows, owner, what, self._fix(), present)
 
     @property
     def split(self) -> str:
@@ -129,7 +166,7 @@ class SyntheticSet:
         """Indices of completed clips (none in a half-created set)."""
         if "done" not in self.group:
             return np.zeros(0, np.int64)
-        return np.flatnonzero(self.group["done"][:])
+        return np.flatnonzero(self._read("done", slice(None), "clip flags"))
 
     def write_clip(self, i: int, frames: np.ndarray, masks: np.ndarray) -> None:
         """Write clip i (frames (T,H,W,3) uint8, masks (T,H,W) {0,1}) then mark it done."""
@@ -143,7 +180,35 @@ class SyntheticSet:
 
     def read_clip(self, i: int, start: int = 0, stop: int | None = None):
         """(frames, masks) of a completed clip, frames [start, stop)."""
-        if not self.group["done"][i]:
+        if not self._read("done", int(i), f"flag of clip {i}"):
             raise IndexError(f"{self.path}: synthetic clip {self.name}[{i}] is not generated yet")
         stop = self.n_frames if stop is None else stop
-        return self.group["frames"][i, start:stop], self.group["masks"][i, start:stop]
+        return self._clip("frames", int(i), start, stop), self._clip("masks", int(i), start, stop)
+
+    def _clip(self, key: str, i: int, start: int, stop: int) -> np.ndarray:
+        """Frames ``[start, stop)`` of done clip ``i`` of ``key``: its chunks (one per frame) were all written, so a
+        missing one is named instead of read as zeros, and one that cannot be decoded is named too."""
+        self._read(key, slice(0, 0), key)  # a missing or corrupt zarr.json named
+        arr = self.group[key]
+        owner = f"{self.path}: synthetic set {self.name!r}" if self.path else f"synthetic set {self.name!r}"
+        what = f"{key} of clip {i}"
+        gone = []
+        if arr.attrs.get(arrays.EVERY_CHUNK) and getattr(arr.store, "root", None) is not None:
+            for t in range(*slice(start, stop).indices(arr.shape[1])):
+                key_t = arr.metadata.encode_chunk_key((i, t) + (0,) * (arr.ndim - 2))
+                f = Path(str(arr.store.root)) / arr.path / key_t
+                if not f.is_file():
+                    gone.append(str(f))
+        if gone:
+            raise DamagedStoreError(
+                f"{owner}: the {what} cannot be read: {', '.join(gone[:5])} missing (deleted, or not yet copied by a "
+                f"sync tool). {self._fix()}"
+            )
+        try:
+            return arr[i, start:stop]
+        except OSError:
+            raise
+        except Exception as e:  # Blosc/Zarr errors of a damaged chunk
+            raise DamagedStoreError(
+                f"{owner}: the {what} cannot be read ({e}): a file of it is damaged. {self._fix()}"
+            ) from e
