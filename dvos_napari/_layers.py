@@ -85,15 +85,33 @@ def find_layer(viewer, name: str):
     return viewer.layers[name] if name in viewer.layers else None  # noqa: SIM401 - LayerList has no .get
 
 
+LAYER_NAMES = {"image": image_name, "masks": masks_name, "predicted": predicted_name, "probability": probability_name}
+
+
+def video_layer_of(layer, video_id: str, role: str) -> bool:
+    """Whether ``layer`` is the ``role`` layer of video ``video_id`` (by its metadata, whatever its name)."""
+    md = getattr(layer, "metadata", None) or {}
+    return md.get("dvos_video") == video_id and md.get("dvos_role") == role
+
+
+def video_layer(viewer, video_id: str, role: str):
+    """The ``role`` layer (image, masks, predicted, probability) of video ``video_id``: the one named by the
+    convention (``<video> masks``, ...), else one the user renamed (found by its metadata); None when there is none."""
+    layer = find_layer(viewer, LAYER_NAMES[role](video_id))
+    if layer is not None and (video_layer_of(layer, video_id, role) or not (layer.metadata or {}).get("dvos_role")):
+        return layer
+    return next((x for x in viewer.layers if video_layer_of(x, video_id, role)), layer)
+
+
 def unsaved_corrections(viewer, video_id: str) -> list[int]:
     """Frames of ``<video> predicted`` painted (corrected) and not saved yet, sorted."""
-    layer = find_layer(viewer, predicted_name(video_id))
+    layer = video_layer(viewer, video_id, "predicted")
     return sorted(_CORRECTIONS.get(layer, ())) if layer is not None else []
 
 
 def mark_corrections_saved(viewer, video_id: str, frames=None) -> None:
     """Forget the unsaved corrections of ``frames`` of ``video_id`` (all of them when None): saved or discarded."""
-    layer = find_layer(viewer, predicted_name(video_id))
+    layer = video_layer(viewer, video_id, "predicted")
     if layer is None or layer not in _CORRECTIONS:
         return
     if frames is None:
@@ -222,10 +240,9 @@ def _spare(viewer, role: str, keep: str, state):
 def _place(viewer, role: str, video, state, make, extra: dict | None = None):
     """The layer of ``role`` for ``video``: the existing one, a re-used spare one, or a new one from ``make()``
     (``extra``: more metadata, e.g. the prediction set a predicted layer shows)."""
-    names = {"image": image_name, "masks": masks_name, "predicted": predicted_name, "probability": probability_name}
-    name = names[role](video.name)
+    name = LAYER_NAMES[role](video.name)
     md = {**layer_metadata(video.path, video.name, role), **(extra or {})}
-    layer = find_layer(viewer, name)
+    layer = video_layer(viewer, video.name, role)  # a layer the user renamed is still this video's
     if layer is not None:
         if extra:
             layer.metadata = {**(layer.metadata or {}), **extra}
@@ -284,7 +301,7 @@ def show_video(viewer, video, state) -> None:
 def refresh_masks(viewer, video, state, frames=None) -> None:
     """Re-read label masks from the store into the masks layer: only ``frames`` (at once), or all stored frames but
     the unsaved painted ones (in the background)."""
-    layer = find_layer(viewer, masks_name(video.name))
+    layer = video_layer(viewer, video.name, "masks")
     if layer is None:
         return
     if frames is None:
@@ -298,7 +315,7 @@ def refresh_masks(viewer, video, state, frames=None) -> None:
 
 def shown_model(viewer, video_id: str) -> str | None:
     """The prediction set the ``<video> predicted`` layer shows (None when there is no such layer)."""
-    layer = find_layer(viewer, predicted_name(video_id))
+    layer = video_layer(viewer, video_id, "predicted")
     return None if layer is None else (layer.metadata or {}).get("dvos_model")
 
 
@@ -313,8 +330,8 @@ def show_predictions(viewer, video, state, replace: bool = True) -> bool:
     preds = prediction_set(video, getattr(state, "prediction_model", None))
     arrs = preds.arrays()
     if arrs is None or len(preds.frames()) == 0:
-        for name in (predicted_name(video.name), probability_name(video.name)):
-            layer = find_layer(viewer, name)
+        for role in ("predicted", "probability"):
+            layer = video_layer(viewer, video.name, role)
             if layer is not None:
                 viewer.layers.remove(layer)
         return False

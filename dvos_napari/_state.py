@@ -49,6 +49,7 @@ class DvosState:
         self.workers: list = []  # their worker threads (kept referenced while they run)
         self._after_loading: list = []
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        viewer.layers.events.removed.connect(self._on_layer_removed)
         self.close_guard = None  # installed by the first dvos dock shown (dvos_napari._close_guard)
         for layer in list(viewer.layers):
             self._adopt_layer(layer)
@@ -203,6 +204,21 @@ class DvosState:
     # ---- layers opened by the reader ---------------------------------------------------------------------------
     def _on_layer_inserted(self, event) -> None:
         self._adopt_layer(event.value)
+
+    def _on_layer_removed(self, event) -> None:
+        """A masks layer taken out of the viewer takes its unsaved paint with it: its frames are no longer "painted
+        but not saved" (else Save all painted frames would store the re-read layer's frames, empty where the paint
+        was, as the user's masks)."""
+        layer = event.value
+        md = getattr(layer, "metadata", None) or {}
+        vid = md.get("dvos_video")
+        if md.get("dvos_role") != "masks" or not vid or not self.dirty.get(vid):
+            return
+        viewer = self.viewer
+        others = [] if viewer is None else [x for x in viewer.layers if _layers.video_layer_of(x, vid, "masks")]
+        if not others:
+            self.dirty.pop(vid, None)
+            self.dirty_changed.emit(vid)
 
     def _adopt_layer(self, layer) -> None:
         """A layer from our reader carries ``dvos_project``/``dvos_video`` metadata: open that project."""

@@ -3,6 +3,7 @@ collapsible section, the object gallery and a plot that follows napari's theme."
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import numpy as np
@@ -247,6 +248,10 @@ class DvosDock(QScrollArea):
         self.job: Job | None = None
         self.job_bar = JobBar()
         self._busy_widgets: list[QWidget] = []
+        self._listening: list[tuple] = []  # (signal, slot) of the shared state: dropped while the step is closed
+        self._key_actions: dict = {}
+        self._keys: dict = {}
+        self.is_open = True  # False once napari took the step (its dock, or the panel holding it) out of the window
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -260,11 +265,72 @@ class DvosDock(QScrollArea):
         guard_close(self.state, self)
         super().showEvent(event)
 
+    # ---- open and closed -----------------------------------------------------------------------------------------
+    def listen(self, signal, slot) -> None:
+        """Connect ``slot`` to a signal of the shared state or the viewer while the step is open: a closed step (its
+        dock closed, or the panel holding it) no longer reacts, so a step closed and opened again from the Plugins
+        menu does not do its work twice (or report its errors twice)."""
+        self._listening.append((signal, slot))
+        if self.is_open:
+            signal.connect(slot)
+
+    def event(self, event) -> bool:
+        """napari removes a dock by taking its widget out of the window (parent None): the step closes then (and
+        opens again when put back)."""
+        if event.type() == QEvent.Type.ParentChange and hasattr(self, "is_open"):  # not while being built
+            if self.parent() is None:
+                self.step_closed()
+            else:
+                self.step_reopened()
+        return super().event(event)
+
+    def step_closed(self) -> None:
+        """The step left the window: unbind its keys, stop listening to the shared state, stop its job (what it
+        finished is kept: nobody could see or cancel it any more, and a step opened again would run beside it)."""
+        if not self.is_open:
+            return
+        self.is_open = False
+        if self._keys:
+            self._unbind_keys()
+        for signal, slot in self._listening:
+            with contextlib.suppress(Exception):  # already gone with its emitter
+                signal.disconnect(slot)
+        self.on_closed()
+        self.stop_job_on_close()
+
+    def step_reopened(self) -> None:
+        """The same step was put back into a window: listen and bind its keys again, and catch up on what changed."""
+        if self.is_open:
+            return
+        self.is_open = True
+        for signal, slot in self._listening:
+            signal.connect(slot)
+        if self._key_actions:
+            self.bind_keys(self._key_actions)
+        self.on_reopened()
+        for signal, slot in self._listening:  # the refreshers: what the project holds may have changed meanwhile
+            if signal is self.state.store_changed:
+                slot()
+
+    def on_closed(self) -> None:
+        """Hook: stop what the step runs by itself (timers)."""
+
+    def on_reopened(self) -> None:
+        """Hook: start again what :meth:`on_closed` stopped."""
+
+    def stop_job_on_close(self) -> None:
+        from napari.utils.notifications import show_info
+
+        if self.job is not None and self.job.running:
+            self.job.cancel()
+            name = type(self).__name__.removesuffix("Dock")
+            show_info(f"the {name} step was closed: stopped {self.job.label} (what it finished is kept)")
+
     # ---- keys --------------------------------------------------------------------------------------------------
     def bind_keys(self, actions: dict) -> None:
         """Bind viewer keys (napari names: "n", "Shift-S") to this step's actions, each run through :meth:`guard`;
-        they are unbound again when the step is removed from the window (a key another tool rebound since is left
-        to it)."""
+        they are unbound again when the step is closed (a key another tool rebound since is left to it)."""
+        self._key_actions = dict(actions)
         self._keys = {key: (lambda _viewer, act=act: self.guard(act)) for key, act in actions.items()}
         for key, func in self._keys.items():
             self.viewer.bind_key(key, func, overwrite=True)
@@ -275,12 +341,6 @@ class DvosDock(QScrollArea):
             if current is not None and current is not func:
                 self.viewer.bind_key(key, current)  # another widget rebound the key since: leave theirs
         self._keys = {}
-
-    def event(self, event) -> bool:
-        """napari removes a dock by taking its widget out of the window (parent None): drop our keys then."""
-        if event.type() == QEvent.Type.ParentChange and self.parent() is None and getattr(self, "_keys", None):
-            self._unbind_keys()
-        return super().event(event)
 
     @property
     def messages(self) -> MessageBox:
@@ -313,12 +373,35 @@ class DvosDock(QScrollArea):
             show_warning(f"{self.job.label} is still running; wait for it or press Cancel")
             return None
         threads = (self.threads() or default_threads()) if process else None
+        if on_result is not None and self.state.project is not None:
+            on_result = self._in_this_project(on_result, str(self.state.project.path), label)
         job = Job(func, *args, label=label, on_result=on_result, process=process, threads=threads, owner=self, **kwargs)
         self.job = job
         self.job_bar.attach(job)
         job.finished.connect(self._job_finished)
         self._set_busy(True)
         return job.start()
+
+    def _in_this_project(self, on_result: Callable, where: str, label: str) -> Callable:
+        """``on_result`` of a job started on the project at ``where``; once another project is open (or none), the
+        result is not shown over that one (its layers, its video, its chosen model): the step says where it went."""
+        import os
+
+        def shown_where_it_belongs(result):
+            now = self.state.project
+            if now is not None and os.path.realpath(str(now.path)) == os.path.realpath(where):
+                return on_result(result)
+            from napari.utils.notifications import show_info
+
+            text = (
+                f"{label}: finished on the project {where}, which is no longer open here, so its result is not "
+                f"shown over this one; what it wrote is kept (open that project again in the Project step to see it)"
+            )
+            self.messages.info(text)
+            show_info(text)
+            return None
+
+        return shown_where_it_belongs
 
     def _job_finished(self, status: str) -> None:
         self._set_busy(False)

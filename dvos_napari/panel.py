@@ -9,9 +9,10 @@ step imports torch) are built when first shown; torch itself is imported in the 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 
-from qtpy.QtCore import QSize, Qt
+from qtpy.QtCore import QEvent, QSize, Qt
 from qtpy.QtWidgets import QGridLayout, QHBoxLayout, QSizePolicy, QStackedWidget, QToolButton, QVBoxLayout, QWidget
 
 from dvos_napari._state import get_state
@@ -91,11 +92,36 @@ class DvosPanel(QWidget):
             if name not in BUILT_LATER:
                 self.step(name)
         self._style_buttons()
-        napari_viewer.events.theme.connect(lambda *_: self._style_buttons())
-        self.state.project_changed.connect(lambda *_: self._project_changed())
-        self.state.store_changed.connect(self.refresh_status)
+        self._listening = [
+            (napari_viewer.events.theme, lambda *_: self._style_buttons()),
+            (self.state.project_changed, lambda *_: self._project_changed()),
+            (self.state.store_changed, self.refresh_status),
+        ]
+        for signal, slot in self._listening:
+            signal.connect(slot)
+        self.is_open = True
         self.refresh_status()
         self.go(self.suggested_step())
+
+    def event(self, event) -> bool:
+        """napari closes the panel's dock by taking the panel out of the window (parent None): its steps close with
+        it (keys unbound, no more reactions to the project, their jobs stopped), and open again if it is put back."""
+        if event.type() == QEvent.Type.ParentChange and hasattr(self, "is_open"):
+            closing = self.parent() is None
+            if closing == self.is_open:
+                self.is_open = not closing
+                for signal, slot in self._listening:
+                    if closing:
+                        with contextlib.suppress(Exception):
+                            signal.disconnect(slot)
+                    else:
+                        signal.connect(slot)
+                for page in self.pages.values():
+                    if hasattr(page, "step_closed"):
+                        page.step_closed() if closing else page.step_reopened()
+                if not closing:
+                    self.refresh_status()
+        return super().event(event)
 
     def sizeHint(self) -> QSize:
         return QSize(380, 700)

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox, QSpinBox, QVBoxLayout
 
-from dvos_napari._layers import check_frame, find_layer, time_axis
-from dvos_napari._names import masks_name
+from dvos_napari._layers import check_frame, time_axis, video_layer
 from dvos_napari._widgets import DvosDock, button, button_grid, wrapped_label
 from dvos_napari._writer import save_frames
 
@@ -91,18 +90,18 @@ class AnnotateDock(DvosDock):
         self.job_bar.bar.hide()
         self.job_bar.cancel_button.hide()
         self.bind_keys({"n": self.next_seed, "s": self.save_frame, "Shift-S": self.save_all})
-        self.state.video_changed.connect(lambda *_: self._on_video())
-        self.state.store_changed.connect(self._update_info)
-        self.state.dirty_changed.connect(lambda *_: self._update_info())
+        self.listen(self.state.video_changed, lambda *_: self._on_video())
+        self.listen(self.state.store_changed, self._update_info)
+        self.listen(self.state.dirty_changed, lambda *_: self._update_info())
         self._on_video()
 
     # ---- actions -----------------------------------------------------------------------------------------------
     def masks_layer(self):
         video = self.state.require_video()
-        layer = find_layer(self.viewer, masks_name(video.name))
+        layer = video_layer(self.viewer, video.name, "masks")  # also when the user renamed it
         if layer is None:
             self.state.select_video(video.name)
-            layer = find_layer(self.viewer, masks_name(video.name))
+            layer = video_layer(self.viewer, video.name, "masks")
         if self.state.loading:
             raise ValueError("the saved masks are still being read into the layer; try again in a moment")
         return video, layer

@@ -151,8 +151,8 @@ class ExtractDock(DvosDock):
         lay.addWidget(self.job_bar)
         self._busy_widgets = [self.heads_button, self.bg_button]
         self._update_bg_mode()
-        self.state.project_changed.connect(lambda *_: self.refresh())
-        self.state.store_changed.connect(self.refresh)
+        self.listen(self.state.project_changed, lambda *_: self.refresh())
+        self.listen(self.state.store_changed, self.refresh)
         self.refresh()
 
     @property
@@ -213,6 +213,7 @@ class ExtractDock(DvosDock):
     def extract_backgrounds(self):
         project = self.state.require_project()
         if self.from_annotated:
+            replace = self.bg_replace.isChecked()  # what the job does, whatever the box says when it ends
             return self.run(
                 "dvos_core.extract:backgrounds_from_annotated",
                 project,
@@ -220,9 +221,9 @@ class ExtractDock(DvosDock):
                 n_clips=self.n_clips.value() or None,
                 motion=self.motion.currentData(),
                 dilate_px=self.dilate.value(),
-                replace=self.bg_replace.isChecked(),
+                replace=replace,
                 label="backgrounds from annotated frames",
-                on_result=self._inpainted,
+                on_result=lambda clips: self._inpainted(clips, replace),
             )
         source = self.bg_source.currentText()
         if not source:
@@ -257,7 +258,7 @@ class ExtractDock(DvosDock):
         self.messages.info(text)
         self.state.notify_store_changed()
 
-    def _inpainted(self, clips) -> None:
+    def _inpainted(self, clips, replace: bool) -> None:
         from napari.utils.notifications import show_info
 
         if clips:
@@ -266,7 +267,7 @@ class ExtractDock(DvosDock):
                 + ", ".join(f"{c.attrs['source']} frame {c.attrs['frame']}" for c in clips[:6])
                 + (" ..." if len(clips) > 6 else "")
             )
-        elif self.bg_replace.isChecked():
+        elif replace:
             text = "no clips made: no annotated frame could be used (see the warnings)"
         else:
             text = (

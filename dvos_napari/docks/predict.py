@@ -208,9 +208,9 @@ class PredictDock(DvosDock):
         lay.addWidget(self.job_bar)
         self._busy_widgets = [self.predict_button, self.pseudo_button, self.export_button, self.count_button]
         self._models: dict = {}
-        self.state.project_changed.connect(lambda *_: self.refresh())
-        self.state.store_changed.connect(self.refresh)
-        self.state.video_changed.connect(lambda *_: self._update_scale_note())
+        self.listen(self.state.project_changed, lambda *_: self.refresh())
+        self.listen(self.state.store_changed, self.refresh)
+        self.listen(self.state.video_changed, lambda *_: self._update_scale_note())
         self.scope.currentTextChanged.connect(lambda *_: self._update_scale_note())
         self.compute.scales.currentTextChanged.connect(lambda *_: self._update_scale_note())
         self.compute.device.currentTextChanged.connect(lambda *_: self._update_scale_note())

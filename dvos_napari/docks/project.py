@@ -157,9 +157,9 @@ class ProjectDock(DvosDock):
         lay.addWidget(self.job_bar)
         self._busy_widgets = [self.add_file_button, self.add_folder_button, self.add_layer_button]
 
-        self.state.project_changed.connect(lambda *_: self._project_changed())
-        self.state.store_changed.connect(self.refresh)
-        self.state.video_changed.connect(lambda *_: self._highlight_current())
+        self.listen(self.state.project_changed, lambda *_: self._project_changed())
+        self.listen(self.state.store_changed, self.refresh)
+        self.listen(self.state.video_changed, lambda *_: self._highlight_current())
         self._gone_warned: str | None = None
         self.refresh()
         # another program (the dvos command line) may write the project while it is open here: look every few
@@ -169,6 +169,12 @@ class ProjectDock(DvosDock):
         self.watch_timer = QTimer(self)
         self.watch_timer.setInterval(WATCH_MS)
         self.watch_timer.timeout.connect(self.check_store)
+        self.watch_timer.start()
+
+    def on_closed(self) -> None:
+        self.watch_timer.stop()  # a closed step looks no more (the one opened again looks)
+
+    def on_reopened(self) -> None:
         self.watch_timer.start()
 
     def check_store(self) -> bool:
@@ -273,12 +279,15 @@ class ProjectDock(DvosDock):
         project = self.state.require_project()
         if video_id not in project.video_ids():
             raise ValueError(f"no video {video_id!r} in the project")
-        if self.state.viewer is not None:
-            remove_video_layers(self.state.viewer, video_id)
-        self.state.dirty.pop(video_id, None)
-        if self.state.video_id == video_id:
-            self.state.select_video(None, show=False)
-        project.delete("video", video_id)
+        # the writer lock first: while another program writes the project, the delete is refused before the
+        # layers (and their unsaved paint) go, not after
+        with project.writing(operation=f"delete video {video_id}"):
+            if self.state.viewer is not None:
+                remove_video_layers(self.state.viewer, video_id)
+            self.state.dirty.pop(video_id, None)
+            if self.state.video_id == video_id:
+                self.state.select_video(None, show=False)
+            project.delete("video", video_id)
         self.state.notify_store_changed()
 
     # ---- dialogs -------------------------------------------------------------------------------------------

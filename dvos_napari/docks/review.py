@@ -25,7 +25,6 @@ from qtpy.QtWidgets import (
 
 from dvos_napari._layers import (
     check_frame,
-    find_layer,
     mark_corrections_saved,
     prediction_set,
     refresh_masks,
@@ -33,8 +32,8 @@ from dvos_napari._layers import (
     shown_model,
     time_axis,
     unsaved_corrections,
+    video_layer,
 )
-from dvos_napari._names import predicted_name
 from dvos_napari._plots import PlotCanvas
 from dvos_napari._widgets import DvosDock, button, compact_combo, section, wrapped_label
 from dvos_napari._writer import save_frames
@@ -176,9 +175,9 @@ class ReviewDock(DvosDock):
         self.report = None
         self._refreshing = False
         self._empty_plot()
-        self.state.project_changed.connect(lambda *_: self.refresh_models())
-        self.state.store_changed.connect(self.refresh_models)
-        self.state.model_changed.connect(lambda *_: self.refresh_models())
+        self.listen(self.state.project_changed, lambda *_: self.refresh_models())
+        self.listen(self.state.store_changed, self.refresh_models)
+        self.listen(self.state.model_changed, lambda *_: self.refresh_models())
         self.refresh_models()
 
     # ---- models ----------------------------------------------------------------------------------------------
@@ -386,10 +385,10 @@ class ReviewDock(DvosDock):
 
     def jump_to(self, video_id: str, frame: int) -> None:
         """Show ``video_id`` (with its predictions) at ``frame``, its predicted masks selected in paint mode."""
-        if self.state.video_id != video_id or find_layer(self.viewer, predicted_name(video_id)) is None:
+        if self.state.video_id != video_id or video_layer(self.viewer, video_id, "predicted") is None:
             self.state.select_video(video_id)
         self.viewer.dims.set_current_step(time_axis(self.viewer), int(frame))
-        layer = find_layer(self.viewer, predicted_name(video_id))
+        layer = video_layer(self.viewer, video_id, "predicted")
         if layer is None:
             model = self.state.prediction_model or "any model"
             self.fix_info.setText(f"{video_id} has no predictions of {model}; predict it first (Predict step)")
@@ -415,7 +414,7 @@ class ReviewDock(DvosDock):
 
         video = self.state.require_video()
         video.check_label_write("corrected", "saving a correction")  # test videos take manual ground truth only
-        layer = find_layer(self.viewer, predicted_name(video.name))
+        layer = video_layer(self.viewer, video.name, "predicted")
         if layer is None:
             if not show_predictions(self.viewer, video, self.state):
                 model = self.state.prediction_model
@@ -424,7 +423,7 @@ class ReviewDock(DvosDock):
                     + (f" of {model!r} to correct; choose another model here, or" if model else " to correct;")
                     + " run Predict first"
                 )
-            layer = find_layer(self.viewer, predicted_name(video.name))
+            layer = video_layer(self.viewer, video.name, "predicted")
         if self.state.loading:
             raise ValueError("the predictions are still being read into the layer; try again in a moment")
         t = check_frame(video, self.state.current_frame() if frame is None else frame)

@@ -250,12 +250,12 @@ class TrainDock(DvosDock):
         self._handlers = self._event_handlers()
         self._busy_widgets = [self.form, self.ref_pixels]
         self._draw()
-        self.state.project_changed.connect(lambda *_: self.refresh())
-        self.state.store_changed.connect(self.refresh)
+        self.listen(self.state.project_changed, lambda *_: self.refresh())
+        self.listen(self.state.store_changed, self.refresh)
         self._phase_chosen = False  # the user picked what to train (or where to start from): never changed for them
         self.form.widgets["phase"].activated.connect(lambda *_: setattr(self, "_phase_chosen", True))
         self.init_from.activated.connect(lambda *_: setattr(self, "_phase_chosen", True))
-        self.state.project_changed.connect(lambda *_: self.next_phase())
+        self.listen(self.state.project_changed, lambda *_: self.next_phase())
         self.refresh()
         self.next_phase()
         _machine.when_known(self._machine_known, owner=self)
@@ -390,6 +390,7 @@ class TrainDock(DvosDock):
         config_samples(project, cfg)  # nothing to train on: say what to label now, not from a child process
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.model_name = self.name.text().strip() or f"{cfg.phase}-{stamp}"
+        self._run_project = project  # where the model goes, whichever project is open when it stops
         self.events, self._losses, self._dice = [], [], []
         self._killed, self._final = False, ""
         self.epoch_bar.setRange(0, max(1, int(cfg.epochs)))
@@ -504,17 +505,22 @@ class TrainDock(DvosDock):
             return "start again with the same name to resume"
         if not self.name.text().strip():
             self.name.setText(self.model_name)
+        run, now = getattr(self, "_run_project", None), self.state.project
+        first = (
+            "" if run is None or (now is not None and str(now.path) == str(run.path)) else f"open {run.path} again, "
+        )
         if self.name.text().strip() == self.model_name:
-            return f"'model name' holds '{self.model_name}': press Start training to resume it"
-        return f"start again with the model name '{self.model_name}' to resume"
+            return f"'model name' holds '{self.model_name}': {first}press Start training to resume it"
+        return f"{first}start again with the model name '{self.model_name}' to resume"
 
     def _on_error(self, e) -> None:
         self._final = f"error: {e.message}"
 
     def _kept_text(self) -> str:
-        p = self.state.project
+        p = getattr(self, "_run_project", None) or self.state.project
         if p is not None and self.model_name and (p.model_dir(self.model_name) / "best.pt").exists():
-            return f"model '{self.model_name}' keeps its best weights so far"
+            elsewhere = self.state.project is None or str(self.state.project.path) != str(p.path)
+            return f"model '{self.model_name}' keeps its best weights so far" + (f" (in {p.path})" if elsewhere else "")
         return "no epoch finished yet, so there is no model to use"
 
     def _on_finished(self, status: str) -> None:
@@ -600,6 +606,9 @@ class TrainDock(DvosDock):
         if event.type() == QEvent.Type.ParentChange and self.parent() is None:
             self._dock_closed()
         return super().event(event)
+
+    def stop_job_on_close(self) -> None:
+        """Training and run-all are stopped by :meth:`_dock_closed` (with its own words)."""
 
     def _dock_closed(self) -> None:
         """The dock (or the panel) holding this step was closed: a job left running could be neither seen nor
