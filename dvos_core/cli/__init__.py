@@ -96,13 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 1
-    from dvos_core.cli._common import run_command
-
+    try:  # Ctrl+C while the parser is built (imports) or the help prints: a word, not a traceback
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 1
+        from dvos_core.cli._common import run_command
+    except KeyboardInterrupt:
+        print("dvos: interrupted", file=sys.stderr)
+        return 130
     return run_command(args)
 
 
