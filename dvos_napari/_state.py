@@ -153,11 +153,18 @@ class DvosState:
         stamp = self.read_store_stamp()
         if stamp is None or stamp == self.store_stamp:
             return False
-        if stamp[1] and not self._writer_is_us():  # still writing: look again once it is done
+        if stamp[1] and not self._writer_is_us() and self._someone_writes():  # look again once it is done
             return False
         self.store_stamp = stamp
         self.store_changed.emit()
         return True
+
+    def _someone_writes(self) -> bool:
+        """Whether the writer lock's holder record belongs to a running process (a killed writer leaves its record
+        behind: waiting for it to finish would stop the panel from ever showing the project's changes)."""
+        from dvos_core.store.lock import writer_lock
+
+        return self.project is not None and writer_lock(self.project.path).writing()
 
     def _writer_is_us(self) -> bool:
         from dvos_core.store.lock import writer_lock

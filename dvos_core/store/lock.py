@@ -132,6 +132,16 @@ class WriterLock:
             return None
         return info if isinstance(info, dict) else None
 
+    def writing(self) -> bool:
+        """Whether a holder's record says some process is writing now: False without a record, and for the record
+        of a process of this machine that no longer runs (killed mid-write, it could not remove its record)."""
+        if not self.holder_path.exists():
+            return False
+        info = self.holder()
+        if info and info.get("host") == socket.gethostname() and isinstance(info.get("pid"), int):
+            return _alive(info["pid"])
+        return True  # a record being written, or a process of another machine: taken as writing
+
     def describe_holder(self) -> str:
         info = self.holder()
         if not info:
