@@ -58,6 +58,12 @@ REWRITES: list[tuple[str, str]] = [
     ),
     (r"assign one with 'set split' in the Project step or pass video ids \(--videos\)", "set one in the Project step"),
     (r"or leave it out \(--videos\)", "or choose other videos"),
+    # evaluate() of each video's most recent predictions when they are not one model's (Review step)
+    (
+        r"name the model to score \(--model NAME, model=\) or compare the models side by side \(--models all, "
+        r"compare_models\)",
+        "choose the model to score in the Review step's 'model:' list, or press Compare models",
+    ),
     (r"\s*\(--videos\)", ""),
     (r"\s*\(--overwrite\)", ""),
     (r"\(--id\)", ""),

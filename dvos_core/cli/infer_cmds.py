@@ -407,6 +407,11 @@ def _evaluate(args) -> int:
     if args.model and args.models:
         raise ValueError("pass either --model (one model's full report) or --models (a comparison), not both")
     models = args.models
+    if models and "all" in models and len(models) > 1:
+        raise ValueError(
+            f"--models {' '.join(models)}: 'all' means every model with predictions on these videos; give it alone "
+            f"(--models all) or name the models without it"
+        )
     if not models and not args.model:  # several models predicted these videos: compare them all
         ids = _video_ids(project, args.videos, args.split)
         found = {m for v in ids for m in project.video(v).predictions.models()}

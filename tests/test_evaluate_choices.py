@@ -1,0 +1,42 @@
+"""Choosing what to score: ``--models all`` with other names is refused; the panel's words for "these videos were
+last predicted by different models" name the Review step's controls, not command-line options."""
+
+import numpy as np
+import pytest
+
+from dvos_core.cli import main as dvos
+from dvos_core.evaluate import evaluate
+from dvos_core.store import Project
+
+
+@pytest.fixture
+def two_models(tmp_path):
+    p = Project.create(tmp_path / "field.dvos")
+    masks = np.zeros((3, 16, 16), np.uint8)
+    masks[:, 4:9, 4:9] = 1
+    for vid, model in (("a", "first"), ("b", "second")):
+        v = p.add_video_array(vid, np.zeros((3, 16, 16, 3), np.uint8), split="test")
+        for t in range(3):
+            v.set_mask(t, masks[t], "manual")
+        v.predictions[model].start({"kind": "test"}, None)
+        v.predictions[model].set_many(range(3), masks.astype(np.float32))
+    return p
+
+
+def test_all_with_other_model_names_is_refused(two_models, capsys):
+    assert dvos(["evaluate", str(two_models.path), "--models", "all", "first", "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert "'all' means every model" in err and "--models all" in err
+    assert dvos(["evaluate", str(two_models.path), "--models", "all"]) == 0  # alone it still compares them all
+
+
+def test_the_panel_words_for_mixed_models_name_the_review_controls(two_models):
+    pytest.importorskip("qtpy")
+    from dvos_napari._errors import plain_words
+
+    with pytest.raises(ValueError) as e:
+        evaluate(two_models, save=False)
+    text = plain_words(str(e.value))
+    assert "a: first, b: second" in text
+    assert "--model" not in text and "compare_models" not in text
+    assert "'model:' list" in text and "Compare models" in text
