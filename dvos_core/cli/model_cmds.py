@@ -71,24 +71,30 @@ def _import(args) -> int:
     project = Project.open(args.project)
     name = args.name or safe_id(src.stem)
     folder = project.model_dir(name)  # checks the name
-    # the writer lock for the whole import: a `dvos train --name NAME` started meanwhile cannot write the same folder
-    with project.writing(operation=f"import-weights {name}"):
-        old = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-        if old and not args.overwrite:
-            raise FileExistsError(
-                f"{folder} already holds a model ({', '.join(old)}); pass --overwrite to replace it whole, or "
-                f"choose another --name"
-            )
-        folder = project.model_dir(name, create=True)
-        staged = folder / f".best.pt.import.{os.getpid()}"
-        try:
-            import_reference_weights(src, staged, args.kind, args.preset, args.reduction, args.input_size)
-            replace_model_folder(folder, staged)
-        except BaseException:
-            staged.unlink(missing_ok=True)
-            if not old and folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()  # the folder this import made
-            raise
+    # the writer lock for the whole import, and the model's training lock: a `dvos train --name NAME` running or
+    # started meanwhile cannot write the same folder
+    from dvos_core.train.loop import LOCK_FILES, training_lock
+
+    made = not folder.is_dir()
+    try:
+        with project.writing(operation=f"import-weights {name}"), training_lock(project, name):
+            old = sorted(p.name for p in folder.iterdir() if p.name not in LOCK_FILES)
+            if old and not args.overwrite:
+                raise FileExistsError(
+                    f"{folder} already holds a model ({', '.join(old)}); pass --overwrite to replace it whole, or "
+                    f"choose another --name"
+                )
+            staged = folder / f".best.pt.import.{os.getpid()}"
+            try:
+                import_reference_weights(src, staged, args.kind, args.preset, args.reduction, args.input_size)
+                replace_model_folder(folder, staged)
+            except BaseException:
+                staged.unlink(missing_ok=True)
+                raise
+    except BaseException:
+        if made and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # the folder this import made
+        raise
     note = f" (replaced the old model: removed {', '.join(n for n in old if n != 'best.pt')})" if len(old) > 1 else ""
     print(f"wrote {folder / 'best.pt'}{note}")
     return 0
@@ -100,8 +106,10 @@ def replace_model_folder(folder: Path, staged: Path) -> None:
     ``staged`` becomes best.pt. A stop in between leaves the old best.pt alone: a whole model either way."""
     import shutil
 
+    from dvos_core.train.loop import LOCK_FILES
+
     for p in sorted(folder.iterdir()):
-        if p == staged or p.name == "best.pt":
+        if p == staged or p.name == "best.pt" or p.name in LOCK_FILES:  # (a training lock held by the caller)
             continue
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)

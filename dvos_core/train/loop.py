@@ -112,7 +112,7 @@ def train(
     workers = loader_workers(config.num_workers, select_device(config.device).type, local_processes())
     config = config.replace(num_workers=workers)  # the run records the number it used
     try:
-        with _training_lock(project, name), using_threads(threads, workers=local_processes() * (1 + workers)):
+        with training_lock(project, name), using_threads(threads, workers=local_processes() * (1 + workers)):
             dist_info = distributed.setup(config.device)
             try:
                 return _Run(project, config, name, dist_info, progress, cancel, on_event).run(resume)
@@ -127,7 +127,7 @@ def train(
 
 
 @contextlib.contextmanager
-def _training_lock(project, name: str):
+def training_lock(project, name: str):
     """Hold the training lock of model ``name`` (an OS file lock in its folder, dropped when the process dies) for
     the run: a second training of the same model, in another process or this one, stops at once with
     :class:`TrainingBusy` naming the first, instead of both writing best.pt, last.pt and metrics.json in turn (each

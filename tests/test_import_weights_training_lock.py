@@ -1,0 +1,45 @@
+"""`dvos import-weights --project P --name NAME` and a training run of NAME: the import is refused while the run
+holds the model's training lock, and the lock files a killed run leaves behind are not "a model"."""
+
+import pytest
+import torch
+
+from dvos_core.cli import main
+from dvos_core.model import build_model, save_checkpoint
+from dvos_core.store import Project
+from dvos_core.train.loop import TRAIN_HOLDER, TRAIN_LOCK, training_lock
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def fake_import(monkeypatch):
+    from dvos_core.model import reference
+
+    def fake(src, out, kind="video", preset="paper", reduction="adjacent", input_size=None):
+        return save_checkpoint(out, build_model("tiny", "dvos"), imported_from=str(src))
+
+    monkeypatch.setattr(reference, "import_reference_weights", fake)
+
+
+def _import(p, tmp_path):
+    src = str(tmp_path / "ref.tar")
+    return main(["import-weights", src, "--kind", "video", "--project", str(p.path), "--name", "m"])
+
+
+def test_a_killed_runs_lock_files_are_not_a_model(fake_import, tmp_path, capsys):
+    p = Project.create(tmp_path / "p.dvos")
+    d = p.model_dir("m", create=True)
+    (d / TRAIN_LOCK).write_text("")  # left by a training killed before its first checkpoint
+    (d / TRAIN_HOLDER).write_text('{"pid": 1, "host": "x", "command": "dvos train", "since": "then"}')
+    assert _import(p, tmp_path) == 0, capsys.readouterr().err
+    assert sorted(x.name for x in d.iterdir()) == ["best.pt"]
+
+
+def test_import_into_a_model_being_trained_is_refused(fake_import, tmp_path, capsys):
+    p = Project.create(tmp_path / "p.dvos")
+    with training_lock(p, "m"):  # a training run of model m
+        assert _import(p, tmp_path) == 2
+        assert "is being trained" in capsys.readouterr().err
+        assert not (p.model_dir("m") / "best.pt").exists()
+    assert _import(p, tmp_path) == 0  # once it has finished
