@@ -10,11 +10,13 @@ Where to start (each step is also a ``dvos`` command and a step of the napari pa
 - ``dvos_core.io.import_video(project, path)`` adds a video file; ``dvos_core.io.import_masks`` painted masks;
   ``Project.add_video_array(id, frames)`` a (T,H,W,3) uint8 array (docs/io.md).
 - ``dvos_core.extract.extract_heads(project)`` and ``dvos_core.extract.extract_backgrounds(project, source)``.
-- ``dvos_core.synth.generate(project, name, n_clips, config)`` with a ``dvos_core.synth.SynthConfig``
-  (docs/synthesis.md).
+- ``dvos_core.synth.generate(project, name, n_clips, config)`` with a ``dvos_core.synth.SynthConfig`` (or a dict
+  of its fields; docs/synthesis.md).
 - ``dvos_core.train.train(project, dvos_core.train.TrainConfig(...), name)`` (docs/training.md,
   docs/video_model.md).
-- ``dvos_core.infer.pseudo_label`` and ``dvos_core.infer.predict_video(project, video_id, checkpoint)``.
+- ``dvos_core.infer.pseudo_label(project, video_ids, checkpoint)`` and
+  ``dvos_core.infer.predict_video(project, video_id, checkpoint)``: ``checkpoint`` is a model's name in the project
+  (``"image"``: its ``models/image/best.pt``, as on the command line) or a checkpoint path.
 - ``dvos_core.evaluate.evaluate(project)`` and ``dvos_core.evaluate.compare_models(project)``
   (docs/evaluation.md).
 - ``dvos_core.run_all.run_all`` runs every step; ``dvos_core.demo.pipeline.run_demo`` the demo on sample clips.

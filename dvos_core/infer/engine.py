@@ -69,15 +69,33 @@ def resolve_checkpoint_path(project, spec) -> Path:
     raise FileNotFoundError(f"checkpoint {spec}: no such file; pass the path of a .pt file written by `dvos train`")
 
 
+def _bare_name(spec) -> bool:
+    """Whether ``spec`` reads as a model's name rather than a file: a string with no folder in it, no such file."""
+    return isinstance(spec, str) and bool(spec) and "/" not in spec and "\\" not in spec and not Path(spec).exists()
+
+
+def checkpoint_in(project, spec):
+    """``spec`` as :func:`~dvos_core.infer.predict.predict_video` and :func:`~dvos_core.infer.pseudo.pseudo_label`
+    take it: the name of a model of ``project`` is its ``best.pt`` (as on the command line, see
+    :func:`resolve_checkpoint_path`); a path, a ``(model, info)`` pair or a model is returned as it is."""
+    return resolve_checkpoint_path(project, spec) if project is not None and _bare_name(spec) else spec
+
+
 def load_model(checkpoint, device="auto"):
     """(model, info, device) from a path, a ``(model, info)`` pair or a bare model; the model is in eval mode."""
-    from dvos_core.model import load_checkpoint, select_device
+    from dvos_core.model import CheckpointError, load_checkpoint, select_device
 
     dev = select_device(device) if isinstance(device, str) else torch.device(device)
     if isinstance(checkpoint, (tuple, list)):
         model, info = checkpoint
     elif isinstance(checkpoint, torch.nn.Module):
         model, info = checkpoint, {}
+    elif _bare_name(checkpoint):  # a model's name means nothing without its project
+        raise CheckpointError(
+            f"{checkpoint}: no checkpoint file here; a model's name is known only within its project: pass its "
+            f"file, project.model_dir({checkpoint!r}) / 'best.pt', or give the name with the project "
+            "(dvos_core.infer.predict_video, pseudo_label)"
+        )
     else:
         model, info = load_checkpoint(checkpoint, dev)
     info = dict(info or {})

@@ -14,7 +14,7 @@ import numpy as np
 
 from dvos_core.infer import distributed
 from dvos_core.infer.allocator import reuse_freed_memory
-from dvos_core.infer.engine import Predictor, load_model
+from dvos_core.infer.engine import Predictor, checkpoint_in, load_model
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
@@ -125,7 +125,8 @@ def predict_video(
     """Predict frames of a stored video into its prediction set ``name`` (default: the checkpoint's model name,
     see :func:`prediction_name`); each model's predictions are kept apart.
 
-    ``checkpoint``: a path or a ``(model, info)`` pair. Returns the number of frames predicted (by this process).
+    ``checkpoint`` (and ``image_checkpoint``): a path, the name of a model of ``project`` (its ``best.pt``) or a
+    ``(model, info)`` pair. Returns the number of frames predicted (by this process).
     Each frame is committed (``done``) right after its batch, so a cancel or crash keeps finished frames and
     ``resume=True`` continues where it stopped - with the same checkpoint only: a set made by another checkpoint
     file (a model retrained under the same name) is predicted again from scratch. Under ``torchrun`` the frames are
@@ -145,6 +146,8 @@ def predict_video(
     ("auto", "own", "trained", "both"; see :mod:`dvos_core.infer.scales`).
     """
     video = project.video(video_id).require_complete()
+    checkpoint = checkpoint_in(project, checkpoint)
+    image_checkpoint = checkpoint_in(project, image_checkpoint)
     n = video.n_frames
     if n == 0:
         raise ValueError(f"video {video_id!r} has no frames; add frames before predicting")
@@ -374,9 +377,17 @@ def predictions_to_labels(
 
     Only frames that are predicted (of ``frames``, default all) and whose mask has no higher rank (none or predicted)
     are written: pseudo, synthetic and human masks are kept. Training reads "predicted" masks only when asked
-    (``provenances``). Returns the number of masks written.
+    (``provenances``). Returns the number of masks written. A named ``model`` without predictions of this video is
+    a :class:`~dvos_core.store.NotInStoreError` naming the sets it has.
     """
     preds = video.predictions[model] if model else video.predictions.latest()
+    if model and not preds.exists():  # a misspelt name wrote nothing and said nothing
+        from dvos_core.store import NotInStoreError
+
+        raise NotInStoreError(
+            f"{video.path or 'PROJECT'}: video {video.name!r} has no predictions of {model!r}; it has predictions of "
+            f"{video.predictions.models()} (make them with predict_video, or `dvos predict`)"
+        )
     arrs = preds.arrays()
     if arrs is None:
         return 0

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from dvos_core.infer.allocator import reuse_freed_memory
-from dvos_core.infer.engine import FLIPS, Predictor, load_model
+from dvos_core.infer.engine import FLIPS, Predictor, checkpoint_in, load_model
 from dvos_core.infer.predict import _name
 from dvos_core.infer.quality import camera_motion, flicker, quality_score, uncertainty
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
@@ -142,7 +143,8 @@ def pseudo_label(
     scales: str = "auto",
 ):
     """Label every frame (or ``frames``) of the videos with the image model - or a context model, see below;
-    returns a per-frame DataFrame.
+    returns a per-frame DataFrame. ``checkpoint`` (and each of ``blend_with``): a path, the name of a model of
+    ``project`` (its ``best.pt``) or a ``(model, info)`` pair.
 
     Masks are written with provenance "pseudo" and their quality (see :mod:`dvos_core.infer.quality`). Human masks
     (manual, corrected) and synthetic masks are never replaced (status "protected"); existing pseudo masks are kept
@@ -178,6 +180,10 @@ def pseudo_label(
             "pass quality_threshold (--quality-threshold Q, e.g. 0.5)"
         )
     videos = [project.video(v).require_complete() for v in video_ids]
+    checkpoint = checkpoint_in(project, checkpoint)
+    if isinstance(blend_with, (str, Path)) or hasattr(blend_with, "forward"):  # one model, not its letters
+        blend_with = [blend_with]
+    blend_with = [checkpoint_in(project, c) for c in blend_with or ()]
     from dvos_core.store.schema import PSEUDO
 
     for v in videos:  # test videos take manual ground truth only: refuse before any work
@@ -340,8 +346,6 @@ class _BatchLabeller:
 
 
 def _record_run(video, checkpoint, predictor: Predictor, n_passes, quality_threshold, drop_below, blend_with=None):
-    from pathlib import Path
-
     from dvos_core.model.checkpoint import file_fingerprint
 
     is_file = isinstance(checkpoint, (str, Path)) and Path(checkpoint).is_file()

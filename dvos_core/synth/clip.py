@@ -17,7 +17,7 @@ import numpy as np
 
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.synth import motion, render
-from dvos_core.synth.config import MAX_FEATHER, SynthConfig
+from dvos_core.synth.config import MAX_FEATHER, SynthConfig, synth_config
 
 _GRID = 8  # occupancy-grid cell (world px) used to spread real heads at placement
 
@@ -292,8 +292,7 @@ def simulate_clip(
     ``is_real`` per label, per-frame ``heads_visible`` counts and the background frame indices. The same seed gives
     bit-identical output.
     """
-    cfg = config if config is not None else SynthConfig()
-    cfg.validate()
+    cfg = synth_config(config)  # a dict of its fields too
     heads = [render.as_rgba(h, "heads") for h in heads]
     fakes = [render.as_rgba(f, "fakes") for f in fakes]
     if not heads:

@@ -215,3 +215,19 @@ class SynthConfig:
     def describe() -> dict:
         """{field name: one-line description} for help texts and GUIs."""
         return {f.name: f.metadata.get("doc", "") for f in fields(SynthConfig)}
+
+
+def synth_config(config) -> SynthConfig:
+    """``config`` as a validated :class:`SynthConfig`: None is the defaults, a dict (e.g. read from a YAML file
+    written by `dvos synth --write-config`) is read with :meth:`SynthConfig.from_dict`."""
+    if config is None:
+        config = SynthConfig()
+    elif isinstance(config, dict):
+        config = SynthConfig.from_dict(config)
+    elif not isinstance(config, SynthConfig):
+        raise TypeError(
+            f"config must be a SynthConfig (or a dict of its fields, or None for the defaults), got "
+            f"{type(config).__name__}"
+        )
+    config.validate()
+    return config

@@ -88,34 +88,77 @@ def _with_heads(cfg: SynthConfig, n: float, fake_ratio: float) -> SynthConfig:
     return cfg.replace(n_heads=(k, k), n_fakes=(_fakes(k, fake_ratio),) * 2)
 
 
-def synthetic_coverage(heads, fakes, cfg: SynthConfig, n_clips: int = _PROBE_CLIPS, seed: int = 0) -> float:
+def synthetic_coverage(
+    heads, fakes, cfg: SynthConfig, n_clips: int = _PROBE_CLIPS, seed: int = 0, cancel: CancelToken | None = None
+) -> float:
     """Mean share of head pixels in the first frame of ``n_clips`` clips drawn from ``cfg`` (masks only matter: the
-    background is blank)."""
+    background is blank). ``cancel`` is checked before each clip."""
     from dvos_core.synth.clip import simulate_clip
 
     one = cfg.replace(n_frames=1, allow_upscale=True)
     blank = np.zeros((1, 16, 16, 3), np.uint8)
-    return float(
-        np.mean([simulate_clip(heads, fakes, blank, one, seed=[seed, 61, i])[1].mean() for i in range(n_clips)])
-    )
+    cover = []
+    for i in range(n_clips):
+        check(cancel)
+        cover.append(simulate_clip(heads, fakes, blank, one, seed=[seed, 61, i])[1].mean())
+    return float(np.mean(cover))
 
 
-def heads_for_coverage(heads, fakes, cfg: SynthConfig, target: float, fake_ratio: float, seed: int = 0) -> float:
-    """The number of heads per frame whose clips cover ``target`` of the frame (fakes at ``fake_ratio`` per head)."""
+def heads_for_coverage(
+    heads,
+    fakes,
+    cfg: SynthConfig,
+    target: float,
+    fake_ratio: float,
+    seed: int = 0,
+    cancel: CancelToken | None = None,
+    seen: dict | None = None,
+) -> float:
+    """The number of heads per frame whose clips cover ``target`` of the frame (fakes at ``fake_ratio`` per head).
+
+    Where more heads cover less (many large fakes on top hiding them, heads about as large as the frame), a
+    proportional step goes the wrong way, towards thousands of heads per frame, each step rendering slower than the
+    last: after a step that lands clearly further off, the count is halved (or doubled) from the closest count
+    measured instead, as long as that comes closer. ``seen``: {heads per frame: coverage} measured before with the
+    same settings and seed (filled in): the steps start from the count closest to ``target`` among them, so that
+    the second end of a range starts where the first one ended."""
     if not 0 < target < 1:
         raise ValueError(f"target coverage must lie in (0, 1), got {target}")
     goal = -math.log(1 - min(target, 0.98))
     n = float(np.mean(cfg.n_heads)) or 1.0
+    if seen:  # start from the count measured closest to the target (the other end of the range)
+        n = float(min(seen, key=lambda k: abs(seen[k] - target)))
+    best, walk = None, None  # (how far off, heads) of the closest count measured; the walk's factor once needed
     for _ in range(6):  # fixed-point steps on -log(1 - coverage) ~ proportional to n
-        c = synthetic_coverage(heads, fakes, _with_heads(cfg, n, fake_ratio), seed=seed)
-        if c <= 0:
-            n *= 4
+        key = max(1, int(round(n)))  # the count _with_heads renders
+        c = None if seen is None else seen.get(key)
+        if c is None:
+            c = synthetic_coverage(heads, fakes, _with_heads(cfg, n, fake_ratio), seed=seed, cancel=cancel)
+            if seen is not None:
+                seen[key] = c
+        if c <= 0 and walk is None:
+            n = min(n * 4, _MAX_HEADS)
             continue
-        ratio = goal / -math.log(1 - min(c, 0.98))
-        n = min(max(1.0, n * ratio), _MAX_HEADS)
-        if abs(ratio - 1) < 0.03:
-            break
-    return n
+        ratio = goal / -math.log1p(-min(c, 0.98)) if c > 0 else 4.0
+        off = abs(math.log(ratio))
+        if walk is None and (best is None or off <= best[0] + 0.1):  # proportional steps
+            if best is None or off < best[0]:
+                best = (off, n)
+            n = min(max(1.0, n * min(ratio, 4.0)), _MAX_HEADS)  # at most 4x per step, as when nothing is covered
+            if abs(ratio - 1) < 0.03:
+                break
+            continue
+        if walk is None:  # the step landed clearly further off: walk from the closest count, the other way
+            walk, n = (0.5 if n > best[1] else 2.0), best[1]
+        elif off < best[0]:
+            best = (off, n)
+        else:  # the walk stopped coming closer
+            return best[1]
+        step = min(max(1.0, n * walk), _MAX_HEADS)
+        if step == n:
+            return best[1]
+        n = step
+    return n if walk is None else best[1]
 
 
 def match_density(
@@ -163,12 +206,12 @@ def match_density(
         )
         hi = min(hi, 0.9)
         lo = min(lo, hi)
-    ends = []
+    ends, seen = [], {}
     for i, target in enumerate((lo, hi)):
         check(cancel)
-        ends.append(heads_for_coverage(heads, fakes, base, target, fake_ratio, seed=seed))
+        ends.append(heads_for_coverage(heads, fakes, base, target, fake_ratio, seed=seed, cancel=cancel, seen=seen))
         report(progress, i + 1, 3, f"density: heads per frame for {100 * target:.1f} % head pixels")
-    n_heads = (max(1, round(ends[0])), max(1, round(ends[1])))
+    n_heads = tuple(sorted(max(1, round(n)) for n in ends))  # where more heads cover less, the ends may swap
     if not allow_sparser and (n_heads[0] < base.n_heads[0] or n_heads[1] < base.n_heads[1]):
         warnings.append(
             f"the painted frames are sparser than n_heads {tuple(base.n_heads)} (they match {n_heads}); kept the "
@@ -180,8 +223,10 @@ def match_density(
         n_fakes = tuple(base.n_fakes)
     config = base.replace(n_heads=n_heads, n_fakes=n_fakes)
     synthetic = {
-        "low": round(synthetic_coverage(heads, fakes, _with_heads(config, n_heads[0], fake_ratio), seed=seed + 1), 4),
-        "high": round(synthetic_coverage(heads, fakes, _with_heads(config, n_heads[1], fake_ratio), seed=seed + 1), 4),
+        key: round(
+            synthetic_coverage(heads, fakes, _with_heads(config, n, fake_ratio), seed=seed + 1, cancel=cancel), 4
+        )
+        for key, n in (("low", n_heads[0]), ("high", n_heads[1]))
     }
     report(progress, 3, 3, "density matched")
     overrides = {k: v for k, v in (("n_heads", n_heads), ("n_fakes", n_fakes)) if tuple(getattr(base, k)) != v}

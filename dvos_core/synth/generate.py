@@ -15,7 +15,7 @@ import numpy as np
 
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
-from dvos_core.synth.config import SynthConfig
+from dvos_core.synth.config import SynthConfig, synth_config
 from dvos_core.threads import resolve_threads, using_threads
 
 BACKENDS = ("serial", "process", "dask")
@@ -38,8 +38,9 @@ class _Committed:
         return self.arr[key]
 
 
-def usable_backgrounds(project, cfg: SynthConfig) -> list:
-    """Background clips that can feed clips of ``cfg``'s size; a clear error when there are none."""
+def usable_backgrounds(project, cfg: SynthConfig, size_option: str = "SynthConfig(height=, width=)") -> list:
+    """Background clips that can feed clips of ``cfg``'s size; a clear error when there are none, naming
+    ``size_option`` as the Python way to ask for a smaller size."""
     ids = project.background_ids()
     if not ids:
         raise ValueError(
@@ -55,10 +56,24 @@ def usable_backgrounds(project, cfg: SynthConfig) -> list:
     if not ok:
         raise ValueError(
             f"{project.path}: no background clip is at least {cfg.height}x{cfg.width} px with frames "
-            f"(have {', '.join(sizes)}); use a smaller --size (SynthConfig(height=, width=) from Python) or set "
+            f"(have {', '.join(sizes)}); use a smaller --size ({size_option} from Python) or set "
             f"allow_upscale: true"
         )
     return ok
+
+
+def _whole(value, what: str) -> int:
+    """``value`` as a whole number (a numpy integer or a string of digits too); ValueError naming ``what`` for
+    1.5, True or "two" (1.5 clips were one clip without a word)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, np.integer, np.floating)):
+        raise ValueError(f"{what} must be a whole number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{what} must be a whole number, got {value!r}") from None
+    if not number.is_integer():
+        raise ValueError(f"{what} must be a whole number, got {value!r}")
+    return int(number)
 
 
 def _inputs_fingerprint(project, backgrounds: list) -> dict:
@@ -206,8 +221,9 @@ def generate(
     backend: "serial" (this process), "process" (a pool of ``workers`` processes on this machine) or "dask" (the
     active ``distributed`` client if there is one, else Dask's local process scheduler; the project folder must be
     on storage that every worker can write). Re-running with the same name, config and seed only renders clips
-    that are not done yet. Returns the SyntheticSet. ``threads``: OpenCV threads per process (default: the cores
-    shared among the ``workers``; see :mod:`dvos_core.threads`).
+    that are not done yet. Returns the SyntheticSet. ``config``: a :class:`SynthConfig`, a dict of its fields or
+    None (the defaults). ``threads``: OpenCV threads per process (default: the cores shared among the ``workers``;
+    see :mod:`dvos_core.threads`).
     """
     from dvos_core.store import Project
 
@@ -215,15 +231,15 @@ def generate(
         project = Project.open(project)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if int(n_clips) < 1:
+    n_clips = _whole(n_clips, "n_clips")
+    if n_clips < 1:
         raise ValueError(f"n_clips must be >= 1, got {n_clips}")
     if split not in SET_SPLITS:
         raise ValueError(
             f"split must be one of {SET_SPLITS} (train: the video model learns from it, val: checks its training, "
             f"test: never trained on), got {split!r}"
         )
-    cfg = config if config is not None else SynthConfig()
-    cfg.validate()
+    cfg = synth_config(config)
     if project.objects.count("head") == 0:
         raise ValueError(
             f"{project.path}: no real heads in the object bank; paint a few frames and extract heads "

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
-from dvos_core.synth.config import SynthConfig
+from dvos_core.synth.config import SynthConfig, synth_config
 
 PREVIEW_SUFFIXES = (".mp4", ".avi", ".png", ".jpg", ".jpeg")
 
@@ -21,7 +21,9 @@ def preview(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ):
-    """Render one ``n_frames`` x ``size``² clip with ``config`` (other fields as set there) -> (frames, masks).
+    """Render one ``n_frames`` x ``size``² clip with ``config`` (other fields as set there; a dict of its fields
+    too) -> (frames, masks). ``size`` (default 512) replaces the config's height and width: at most the side of
+    the project's largest background clip, unless the config sets ``allow_upscale``.
 
     ``project`` is a Project or its path. The background clip is picked with ``seed``; only the window the camera
     sees is read from the store.
@@ -32,9 +34,7 @@ def preview(
 
     if not isinstance(project, Project):
         project = Project.open(project, mode="r")
-    cfg = (config if config is not None else SynthConfig()).replace(
-        n_frames=int(n_frames), height=int(size), width=int(size)
-    )
+    cfg = synth_config(config).replace(n_frames=int(n_frames), height=int(size), width=int(size))
     report(progress, 0, n_frames + 1, "loading objects")
     heads = [rgba for rgba, _ in project.objects.load("head")]
     if not heads:
@@ -42,7 +42,7 @@ def preview(
             f"{project.path}: no real heads in the object bank; extract heads first (`dvos extract-objects`)"
         )
     fakes = [rgba for rgba, _ in project.objects.load("fake")]
-    ids = usable_backgrounds(project, cfg)
+    ids = usable_backgrounds(project, cfg, "preview(size=)")  # size, not the config's height and width
     check(cancel)
     rng = np.random.default_rng([int(seed), 1])
     bg = project.background(ids[int(rng.integers(len(ids)))])
