@@ -127,6 +127,8 @@ def compare_models(
     ids = _video_ids(project, video_ids, split)
     videos = [project.video(v) for v in ids]
     available = sorted({m for v in videos for m in v.predictions.models()})
+    if isinstance(models, str):  # one model's name, not its letters
+        models = [models]
     models = list(dict.fromkeys(models)) if models else available  # a model named twice is scored once
     if not models:
         raise ValueError(f"{project.path}: no predictions for {ids}; run `dvos predict` first")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -185,6 +186,12 @@ def import_masks(
     """
     if numbering not in (None, "stored", "source"):
         raise ValueError(f"numbering must be 'stored' or 'source', got {numbering!r}")
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(
+            f"import_masks reads mask files: source must be a file or folder path, got {type(source).__name__}; "
+            f"write masks held in memory with project.video({video_id!r}).set_mask(t, mask, provenance), one frame "
+            f"at a time"
+        )
     video = project.video(video_id).require_complete()
     video.check_label_write(provenance)
     with ExitStack() as files:  # a multi-page TIFF stays open and is read page by page, twice
