@@ -136,14 +136,25 @@ def _delete(args) -> int:
     if not args.yes:
         folder = project.path / KINDS[args.kind][0] / args.name
         exists = folder.exists() or folder.is_symlink()
-        made = _made_from(project.derived_from(args.name)) if args.kind == "video" and exists else ""
+        made = _made_from(project.derived_from(args.name)) if args.kind == "video" else ""
+        if not exists and made:  # a delete killed after its folder went: what was made from it is left
+            print(
+                f"video {args.name!r} is gone ({folder} does not exist), but what was made from it is still in the "
+                f"project: {made}; run again with --yes to delete it"
+            )
+            return 1
         print(
             f"would delete {args.kind} {args.name!r} ({folder}, {'exists' if exists else 'does not exist'})"
             f"{made and ', with ' + made}; run again with --yes to delete it"
         )
         return 1
+    folder = project.path / KINDS[args.kind][0] / args.name
+    gone = args.kind == "video" and not (folder.exists() or folder.is_symlink())
     made = _made_from(project.delete(args.kind, args.name) or {})
-    print(f"deleted {args.kind} {args.name!r} from {project.path}{made and ', with ' + made}")
+    if gone:  # only leftovers of an earlier delete were there
+        print(f"deleted what was left of video {args.name!r} in {project.path}: {made}")
+    else:
+        print(f"deleted {args.kind} {args.name!r} from {project.path}{made and ', with ' + made}")
     return 0
 
 
@@ -176,6 +187,40 @@ def _made_from(made: dict) -> str:
     return " and ".join(parts)
 
 
+def _q(word) -> str:
+    """``word`` quoted for a shell command line, where it needs it."""
+    import shlex
+
+    return shlex.quote(str(word))
+
+
+def _unfinished_note(project: str, video: str, model: str, d: dict) -> str:
+    """What an unfinished prediction set is and the command that finishes it (``dvos predict`` resumes)."""
+    head = (
+        f"{model}: only {d['done']}/{d['frames']} frames predicted (unfinished: interrupted, or run on some frames "
+        f"only)"
+    )
+    ckpt = d.get("checkpoint")
+    if not ckpt or str(ckpt).startswith("<"):  # made from Python with a model in memory
+        return f"{head}; predict the video again with the model that made it to finish it"
+    ckpt = _model_of(project, str(ckpt))
+    name = "" if ckpt == model else f" --name {_q(model)}"
+    return f"{head}; finish it with `dvos predict {_q(project)} {_q(ckpt)} --videos {_q(video)}{name}` (it resumes)"
+
+
+def _model_of(project: str, checkpoint: str) -> str:
+    """The model name for ``PROJECT/models/NAME/best.pt`` (what ``dvos predict PROJECT NAME`` uses), else the
+    checkpoint as recorded."""
+    from pathlib import Path
+
+    p = Path(checkpoint)
+    try:
+        inside = p.name == "best.pt" and p.parent.parent.resolve() == (Path(project) / "models").resolve()
+    except OSError:
+        inside = False
+    return p.parent.name if inside else checkpoint
+
+
 def _migrate(args) -> int:
     from dvos_core.store import SCHEMA_VERSION, Project
 
@@ -205,9 +250,17 @@ def _info(args) -> int:
         )
         if v["predicted_by"]:
             print(f"  {'':<20} predicted by {', '.join(v['predicted_by'])}")
+            for m, d in (v.get("predictions_unfinished") or {}).items():  # a predict stopped half-way: say so
+                print(f"  {'':<20} {_unfinished_note(s['path'], v['id'], m, d)}")
         if not v["complete"]:
             print(f"  {'':<20} interrupted import: add the video again to replace it")
     print(f"objects: {s['objects']['head']} heads, {s['objects']['fake']} fakes")
+    for vid, counts in (s.get("orphaned_objects") or {}).items():
+        print(
+            f"  {counts.get('head', 0)} heads and {counts.get('fake', 0)} fakes were cut from video {vid!r}, which "
+            f"is no longer in the project (a delete stopped half-way, or its folder was removed by hand): remove "
+            f"them with `dvos delete {_q(s['path'])} video {vid} --yes`"
+        )
     print("backgrounds: " + (", ".join(f"{k} ({n} frames)" for k, n in s["backgrounds"].items()) or "none"))
     if s["backgrounds_interrupted"]:
         print(
@@ -224,4 +277,15 @@ def _info(args) -> int:
     print(f"reports: {', '.join(s['reports']) or 'none'}")
     for message in s.get("unreadable", []):  # a damaged video, clip or set: the file and the fix
         print(f"unreadable: {message}")
+    for folder in s.get("hidden_leftovers", []):  # left beside the project by a `dvos new` that was stopped
+        if ".replaced-" in folder:
+            what = (
+                f"holds the project that `dvos new {_q(s['path'])} --overwrite` replaced (stopped before deleting it)"
+            )
+        else:
+            what = f"is the unfinished build of a `dvos new {_q(s['path'])}` that was stopped"
+        print(
+            f"leftover: {folder} {what}; it is not part of the project: delete it (`rm -rf {_q(folder)}`) once you "
+            f"know you do not need it"
+        )
     return 0

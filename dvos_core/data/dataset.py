@@ -89,18 +89,46 @@ class ClipDataset(Dataset):
 
     def _handles(self, s: Sample):
         """The source's (frames, masks, provenance) arrays, opened once per process (provenance None for synthetic
-        sets, which have none)."""
+        sets, which have none); a missing or corrupt ``zarr.json`` of one is a ``DamagedStoreError`` naming it."""
         src = self._source(s)
         key = (s.kind, s.source)
         if key not in self._arrays:
-            g = src.group
-            self._arrays[key] = (g["frames"], g["masks"], g["provenance"] if s.kind == "video" else None)
+            if s.kind == "video":
+                self._arrays[key] = tuple(src._array(k) for k in ("frames", "masks", "provenance"))
+            else:
+                for k in ("frames", "masks"):
+                    src._read(k, slice(0, 0), k)  # a missing or corrupt zarr.json named
+                self._arrays[key] = (src.group["frames"], src.group["masks"], None)
         return self._arrays[key]
+
+    def _span(self, s: Sample, arr, lo: int, hi: int, what: str, present) -> np.ndarray:
+        """Rows ``lo:hi`` of ``arr`` (of clip ``s.clip`` for a synthetic set) in one read. The chunk files of the rows
+        ``present`` (rows that were written) are checked first (one ``stat`` each): a deleted one would read as a
+        black frame or an empty mask and train on it. A missing or undecodable chunk is a ``DamagedStoreError``
+        naming the file and the fix (not a raw Blosc error)."""
+        from dvos_core.store import arrays
+
+        src = self._source(s)
+        if s.kind == "video":
+            lead, owner, fix = (), src._owner, src._damage_fix()
+        else:
+            lead, fix = (int(s.clip),), src._fix()
+            owner = f"{src.path}: synthetic set {src.name!r}" if src.path else f"synthetic set {src.name!r}"
+            what = f"{what} of clip {s.clip}"
+        if len(present):
+            arrays.require_chunks(arr, present, owner, what, fix, lead)
+        try:
+            return arr[lead + (slice(lo, hi),)]
+        except OSError:
+            raise
+        except Exception as e:  # Blosc/Zarr raise RuntimeError, ValueError... on a damaged chunk
+            raise arrays.damaged_error(arr, slice(lo, hi), owner, what, fix, e, lead) from e
 
     def query_has_foreground(self, s: Sample) -> bool:
         """Whether the query mask of ``s`` marks any pixel (reads that one mask, no frame)."""
         _, masks_arr, _ = self._handles(s)
-        return bool(np.asarray(masks_arr[s.t] if s.kind == "video" else masks_arr[s.clip, s.t]).any())
+        present = [s.t] if s.kind != "video" or s.provenance else []  # a painted query's mask chunk was written
+        return bool(np.asarray(self._span(s, masks_arr, s.t, s.t + 1, "mask", present)).any())
 
     def read_clip(self, s: Sample):
         """uint8 frames (tau+1, H, W, 3) (references then query) and the query mask (H, W) {0, 1}."""
@@ -135,15 +163,15 @@ class ClipDataset(Dataset):
         times, inside = times if times is not None else self._times(s)
         mask_times = times[-1:] if query_only else times
         lo, hi = min(times), max(times) + 1  # one read of the span covering the clip, then pick its frames
+        frames = self._span(s, frames_arr, lo, hi, "image", times)[np.asarray(times) - lo]
         if s.kind == "video":
-            frames = frames_arr[lo:hi][np.asarray(times) - lo]
-            masks = masks_arr[lo:hi][np.asarray(mask_times) - lo]
-            prov = prov_arr[lo:hi]
+            prov = self._span(s, prov_arr, lo, hi, "mask provenance", range(lo, hi))
             known = [1 if prov[t - lo] else 0 for t in mask_times]
+            painted = [t for t, k in zip(mask_times, known) if k]
         else:
-            frames = frames_arr[s.clip, lo:hi][np.asarray(times) - lo]
-            masks = masks_arr[s.clip, lo:hi][np.asarray(mask_times) - lo]
             known = [1] * len(mask_times)
+            painted = mask_times
+        masks = self._span(s, masks_arr, lo, hi, "mask", painted)[np.asarray(mask_times) - lo]
         known = [k if ok else -1 for k, ok in zip(known, inside[-len(mask_times) :])]
         return frames, (np.asarray(masks) > 0).astype(np.uint8), np.asarray(known, np.int8)
 

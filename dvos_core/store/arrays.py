@@ -124,8 +124,8 @@ def trim(arr: zarr.Array, n: int) -> bool:
 def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False) -> np.ndarray:
     """Validate a mask and return it as binary uint8 {0,1}.
 
-    Accepts bool, {0,1} or {0,255} integer masks; other values are rejected unless ``allow_labels`` (instance label
-    maps), in which case every non-zero label is foreground.
+    Accepts bool, {0,1}, {0,255} or {0,65535} (a 16-bit binary image) masks; other values are rejected unless
+    ``allow_labels`` (instance label maps), in which case every non-zero label is foreground.
     """
     m = np.asarray(mask)
     if m.ndim == 3 and m.shape[-1] == 1:
@@ -141,7 +141,7 @@ def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False) -
     values = np.unique(m)
     if values.size <= 2 and set(values.tolist()) <= {0, 1}:
         return m.astype(np.uint8)
-    if values.size <= 2 and set(values.tolist()) <= {0, 255}:
+    if values.size <= 2 and (set(values.tolist()) <= {0, 255} or set(values.tolist()) <= {0, 65535}):
         return (m > 0).astype(np.uint8)
     if allow_labels and np.issubdtype(m.dtype, np.integer) and values.min() >= 0:
         return (m > 0).astype(np.uint8)
@@ -154,11 +154,11 @@ def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False) -
     if allow_labels:  # asked for a label map, but this is not one
         raise ValueError(
             f"{name} has values {shown}{'...' if values.size > 8 else ''}; an instance label map holds whole numbers "
-            f"0 and up (0 = background, one number per head), and a binary mask 0/1 or 0/255"
+            f"0 and up (0 = background, one number per head), and a binary mask 0/1, 0/255 or 0/65535"
         )
     raise ValueError(
-        f"{name} has values {shown}{'...' if values.size > 8 else ''}; expected a binary mask (0/1 or "
-        f"0/255). For an instance label map pass allow_labels=True (--labels on the command line)"
+        f"{name} has values {shown}{'...' if values.size > 8 else ''}; expected a binary mask (0/1, 0/255 "
+        f"or 0/65535). For an instance label map pass allow_labels=True (--labels on the command line)"
     )
 
 
@@ -174,28 +174,31 @@ def row_indices(rows, n: int) -> list[int]:
     return [int(r) for r in np.asarray(rows, np.int64).ravel()]
 
 
-def damaged_chunks(arr: zarr.Array, rows) -> list[tuple[int, int, str]]:
+def damaged_chunks(arr: zarr.Array, rows, lead: tuple = ()) -> list[tuple[int, int, str]]:
     """(first row, last row, file) of each chunk holding ``rows`` that cannot be decoded (at most ``MAX_NAMED``).
 
-    Reads each chunk of those rows alone (only after a read failed), so a message can name the files to restore."""
-    n, step = arr.shape[0], max(1, arr.chunks[0])
+    Reads each chunk of those rows alone (only after a read failed), so a message can name the files to restore.
+    ``lead``: fixed indices of the leading axes (a synthetic clip's number), ``rows`` then run along the next axis."""
+    axis = len(lead)
+    n, step = arr.shape[axis], max(1, arr.chunks[axis])
     bad = []
     for c in sorted({r // step for r in row_indices(rows, n) if 0 <= r < n}):
         lo, hi = c * step, min(n, (c + 1) * step)
         try:
-            arr[lo:hi]
+            arr[tuple(lead) + (slice(lo, hi),)]
         except Exception:  # any decode failure marks the chunk
-            bad.append((lo, hi - 1, _chunk_file(arr, c)))
+            bad.append((lo, hi - 1, _chunk_file(arr, c, lead)))
             if len(bad) >= MAX_NAMED:
                 break
     return bad
 
 
-def _chunk_file(arr: zarr.Array, c: int) -> str:
-    """The file of chunk ``c`` (along axis 0) of ``arr``, for messages."""
+def _chunk_file(arr: zarr.Array, c: int, lead: tuple = ()) -> str:
+    """The file of chunk ``c`` (along axis ``len(lead)``, the leading axes at the indices ``lead``) of ``arr``."""
     from pathlib import Path
 
-    key = arr.metadata.encode_chunk_key((c,) + (0,) * (arr.ndim - 1))
+    first = tuple(int(i) // max(1, k) for i, k in zip(lead, arr.chunks))
+    key = arr.metadata.encode_chunk_key(first + (c,) + (0,) * (arr.ndim - 1 - len(first)))
     root = getattr(arr.store, "root", None)
     return str(Path(str(root)) / arr.path / key if root is not None else Path(arr.path) / key)
 
@@ -208,20 +211,22 @@ def _metadata_file(arr: zarr.Array) -> str:
     return str(Path(str(root)) / arr.path / "zarr.json" if root is not None else Path(arr.path) / "zarr.json")
 
 
-def missing_chunks(arr: zarr.Array, rows) -> list[tuple[int, int, str]]:
+def missing_chunks(arr: zarr.Array, rows, lead: tuple = ()) -> list[tuple[int, int, str]]:
     """(first row, last row, file) of each chunk holding ``rows`` whose file is not on disk (at most ``MAX_NAMED``).
 
     Only for arrays marked ``EVERY_CHUNK`` in a folder store: there each written row has its chunk file, so a
     missing one was deleted (Zarr would read it as the fill value: zeros). Older arrays skipped chunks equal to the
-    fill value (an empty mask), so a missing chunk there may be one: they are not checked."""
+    fill value (an empty mask), so a missing chunk there may be one: they are not checked. ``lead`` as in
+    :func:`damaged_chunks`. One ``stat`` per chunk, no read."""
     from pathlib import Path
 
     if not arr.attrs.get(EVERY_CHUNK) or getattr(arr.store, "root", None) is None:
         return []
-    n, step = arr.shape[0], max(1, arr.chunks[0])
+    axis = len(lead)
+    n, step = arr.shape[axis], max(1, arr.chunks[axis])
     gone = []
     for c in sorted({r // step for r in row_indices(rows, n) if 0 <= r < n}):
-        f = _chunk_file(arr, c)
+        f = _chunk_file(arr, c, lead)
         if not Path(f).is_file():
             gone.append((c * step, min(n, (c + 1) * step) - 1, f))
             if len(gone) >= MAX_NAMED:
@@ -233,12 +238,12 @@ def _spans(bad) -> str:
     return ", ".join(f"frame {a}" if a == b else f"frames {a}-{b}" for a, b, _ in bad)
 
 
-def require_chunks(arr: zarr.Array, rows, owner: str, what: str, fix: str) -> None:
+def require_chunks(arr: zarr.Array, rows, owner: str, what: str, fix: str, lead: tuple = ()) -> None:
     """A :class:`~dvos_core.store.schema.DamagedStoreError` naming the files when a chunk of ``rows`` (rows that
     were written: committed frames, painted masks, predicted frames) is missing (see :func:`missing_chunks`)."""
     from dvos_core.store.schema import DamagedStoreError
 
-    gone = missing_chunks(arr, rows)
+    gone = missing_chunks(arr, rows, lead)
     if not gone:
         return
     files = ", ".join(f for _, _, f in gone) + (" (and maybe more)" if len(gone) >= MAX_NAMED else "")
@@ -280,12 +285,13 @@ def read(arr: zarr.Array, rows, owner: str, what: str, fix: str, present=None):
         raise damaged_error(arr, rows, owner, what, fix, e) from e
 
 
-def damaged_error(arr: zarr.Array, rows, owner: str, what: str, fix: str, error: BaseException):
-    """The :class:`~dvos_core.store.schema.DamagedStoreError` for a failed read of ``arr[rows]`` (see :func:`read`)."""
+def damaged_error(arr: zarr.Array, rows, owner: str, what: str, fix: str, error: BaseException, lead: tuple = ()):
+    """The :class:`~dvos_core.store.schema.DamagedStoreError` for a failed read of ``arr[rows]`` (see :func:`read`;
+    ``lead`` as in :func:`damaged_chunks`)."""
     from dvos_core.store.schema import DamagedStoreError
 
     reason = f"{error} ({type(error).__name__})" if str(error) else type(error).__name__
-    bad = damaged_chunks(arr, rows)
+    bad = damaged_chunks(arr, rows, lead)
     if not bad:
         return DamagedStoreError(f"{owner}: its {what} cannot be read ({reason}); {fix}")
     spans = _spans(bad)

@@ -52,6 +52,10 @@ def _root_attrs(path: Path) -> dict:
                 f"{meta} is missing (deleted, or not yet copied by a sync tool): the folder holds a dvos project's "
                 f"videos and objects, but not the file that makes it a project. Restore that file from a backup"
             )
+        replaced, creating = _hidden_builds(path)
+        kept = [r for r in replaced if _is_project(r)]
+        if kept and not (path.is_dir() and any(path.iterdir())):
+            raise StoreError(_interrupted_overwrite(path, kept, creating))
         hint = "create it with `dvos new PATH`" if not path.exists() else "it is not a dvos project folder"
         raise StoreError(f"{path}: no dvos project here ({hint})")
     try:
@@ -67,6 +71,70 @@ def _root_attrs(path: Path) -> dict:
 
 def _is_project(path: Path) -> bool:
     return group_attrs(path).get("format") == STORE_FORMAT
+
+
+REPLACED, CREATING = "replaced", "creating"  # hidden siblings of a project being created: .NAME.creating-*, ...
+STALE_BUILD_S = 600  # an unfinished .NAME.creating-* this old is a leftover, not a build in progress
+
+
+def _hidden_builds(path: Path) -> tuple[list[Path], list[Path]]:
+    """(``.NAME.replaced-*``, ``.NAME.creating-*``) folders beside the project folder ``path``, newest first: what a
+    :meth:`Project.create` that was killed left behind (the old project it was replacing, its new build)."""
+    out: dict = {REPLACED: [], CREATING: []}
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return [], []
+    for e in entries:
+        for kind in out:
+            if e.name.startswith(f".{path.name}.{kind}-") and e.is_dir(follow_symlinks=False):
+                out[kind].append(Path(e.path))
+
+    def age(p: Path) -> float:
+        try:
+            return -p.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    return sorted(out[REPLACED], key=age), sorted(out[CREATING], key=age)
+
+
+def _interrupted_overwrite(
+    path: Path, kept: list[Path], creating: list[Path], head: str = "no dvos project here"
+) -> str:
+    """The message for a project folder that is gone while a ``.NAME.replaced-*`` beside it holds a whole project."""
+    from shlex import quote
+
+    more = f" (older copies: {', '.join(str(p) for p in kept[1:])})" if len(kept) > 1 else ""
+    new = " ".join(quote(str(p)) for p in creating)
+    new = f". The new empty project it was building is not needed: `rm -rf {new}`" if creating else ""
+    return (
+        f"{path}: {head}, but {kept[0]} holds the project a `dvos new --overwrite` was replacing when it "
+        f"was stopped{more}. Restore it with `mv {quote(str(kept[0]))} {quote(str(path))}`; or, to start again with "
+        f"an empty project, run `dvos new {quote(str(path))} --overwrite` (Python: Project.create(path, "
+        f"overwrite=True)), which deletes the old one{new}"
+    )
+
+
+def _sweep_builds(path: Path, overwrite: bool) -> None:
+    """After ``path`` was created: delete what killed creations of it left beside it. A ``.replaced-*`` folder goes
+    only when it is not a whole project or the new one was made with ``overwrite`` (create refuses otherwise); a
+    ``.creating-*`` build once finished (only its rename was left) or older than ``STALE_BUILD_S``."""
+    import time
+
+    if not _is_project(path):
+        return
+    replaced, creating = _hidden_builds(path)
+    for p in replaced:
+        if overwrite or not _is_project(p):
+            shutil.rmtree(p, ignore_errors=True)
+    for p in creating:
+        try:
+            old = time.time() - p.stat().st_mtime > STALE_BUILD_S
+        except OSError:
+            continue
+        if old or _is_project(p):
+            shutil.rmtree(p, ignore_errors=True)
 
 
 def _project_path(path) -> Path:
@@ -125,6 +193,10 @@ class Project:
         other process is writing it (``wait`` as in :meth:`writing`). A leading ``~`` is your home folder."""
         path = _project_path(path)
         replacing = path.exists() and (not path.is_dir() or any(path.iterdir()))
+        if not replacing and not overwrite:
+            kept = [r for r in _hidden_builds(path)[0] if _is_project(r)]
+            if kept:  # the only copy of a project whose replacement was stopped half-way: never deleted unasked
+                raise StoreError(_interrupted_overwrite(path, kept, [], "not created"))
         if replacing:
             if not overwrite:
                 raise StoreError(
@@ -163,6 +235,7 @@ class Project:
         finally:
             if build.exists():
                 shutil.rmtree(build, ignore_errors=True)
+        _sweep_builds(path, overwrite)
         return cls.open(path)
 
     @classmethod
@@ -458,9 +531,11 @@ class Project:
         killed or failed runs too (half-created sets, models without a checkpoint). Holds the writer lock.
 
         A video takes with it what was made from it (:meth:`derived_from`, returned): the objects cut from it and
-        the background clips inpainted from it, so a video later added under its id starts clean. Its folder and
-        those clips are renamed into ``.trash`` first, then the objects are dropped (one commit of the object
-        bank); if that fails, the folders are moved back and nothing has changed."""
+        the background clips inpainted from it, so a video later added under its id starts clean. The objects go
+        first (one commit of the object bank), then those clips, then the video's folder (each renamed into
+        ``.trash``): a delete killed half-way leaves the video, and running it again finishes the job. On an
+        error the folders are moved back and the bank's commit restored: nothing has changed. Objects or clips
+        left of a video whose folder is gone already (:meth:`orphaned_objects`) are removed too."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
         folder, what = KINDS[kind]
@@ -468,6 +543,8 @@ class Project:
         target = self.path / folder / name
         with self.writing(wait, f"delete {kind} {name}"):
             if not (target.is_dir() or target.is_symlink()):
+                if kind == "video" and _leftovers(self.derived_from(name)):  # its folder went, the rest stayed
+                    return self._delete_video(name, None)
                 names = {
                     "video": self.video_ids,
                     "background": lambda: self.background_ids(True),
@@ -508,26 +585,36 @@ class Project:
         videos = [self.video(v) for v in ids]  # every id checked first
         return [v.name for v in videos if _holds_set(v, model)]
 
-    def _delete_video(self, name: str, target: Path) -> dict:
-        """The video folder, its inpainted clips and its objects, all or nothing (the caller holds the lock)."""
+    def _delete_video(self, name: str, target: Path | None) -> dict:
+        """The video's objects, its inpainted clips, then its folder (the caller holds the lock); ``target`` None:
+        the folder is gone already (a delete killed before): only what was made from it is left to remove.
+
+        The steps go in that order so that a kill between them leaves the video in place and a rerun of the delete
+        finishes the job (its folder went first before, and a kill then left its objects in the bank for good). An
+        error (a full disk, no permission) puts the clips, the folder and the bank's old commit back: nothing has
+        changed then."""
         made = self.derived_from(name)
-        paths = [self.path / "backgrounds" / b for b in made["backgrounds"]] + [target]
-        trash, moved = self.path / TRASH, []
-        with io_step(target, f"deleting video {name!r}", "Nothing was deleted."):
+        clips = [self.path / "backgrounds" / b for b in made["backgrounds"]]
+        paths = clips + ([] if target is None else [target])
+        trash, moved, bank, old_commit = self.path / TRASH, [], None, None
+        with io_step(target or self.path, f"deleting video {name!r}", "Nothing was deleted."):
             settle_writes()
-            trash.mkdir(exist_ok=True)
             try:
+                if made["heads"] or made["fakes"]:
+                    bank = self.objects
+                    old_commit = bank._fresh_attrs()
+                    bank.remove(lambda r: r.get("video") == name, f"removing the objects cut from video {name!r}")
+                if paths:
+                    trash.mkdir(exist_ok=True)
                 for p in paths:
                     dest = trash / f"{p.name}-{uuid.uuid4().hex[:12]}"
                     os.rename(p, dest)
                     moved.append((p, dest))
-                if made["heads"] or made["fakes"]:
-                    self.objects.remove(
-                        lambda r: r.get("video") == name, f"removing the objects cut from video {name!r}"
-                    )
             except BaseException:
                 for p, dest in reversed(moved):  # put every folder back: nothing was deleted
                     _quietly(lambda p=p, dest=dest: os.rename(dest, p))
+                if old_commit is not None and bank is not None:  # the old records and index rows are untouched
+                    _quietly(lambda: bank.group.attrs.put(old_commit))
                 raise
         for _, dest in moved:
             if dest.is_symlink():
@@ -536,6 +623,24 @@ class Project:
                 shutil.rmtree(dest, ignore_errors=True)
         _quietly(trash.rmdir)
         return made
+
+    def orphaned_objects(self) -> dict:
+        """{video id: {"head": n, "fake": m}} of objects cut from videos the project no longer holds (left by a
+        delete that was killed, in a dvos before 2026-12, or a video folder removed by hand); running
+        ``dvos delete PROJECT video ID --yes`` removes them. Read from the bank's id index when it is usable."""
+        ob = self.objects
+        info = ob._index()
+        have = set(self.video_ids())
+        if info is not None:
+            candidates = [v for v in info["videos"] if v not in have]
+        else:
+            candidates = sorted({str(r.get("video")) for r in ob._rows() if r.get("video") not in have})
+        out = {}
+        for v in candidates:
+            counts = ob.video_counts(v)
+            if any(counts.values()):
+                out[v] = {k: int(n) for k, n in counts.items()}
+        return out
 
     # ---- summary ------------------------------------------------------------------------------------------------
     def summary(self) -> dict:
@@ -591,20 +696,23 @@ class Project:
         try:
             ob = self.objects
             objects = {"head": ob.count("head"), "fake": ob.count("fake")}
+            orphans = self.orphaned_objects() if objects["head"] or objects["fake"] else {}
         except DamagedStoreError as e:
             unreadable.append(str(e))
-            objects = {"head": 0, "fake": 0}
+            objects, orphans = {"head": 0, "fake": 0}, {}
         return {
             "path": str(self.path),
             "schema_version": self.attrs.get("schema_version"),
             "videos": vids,
             "objects": objects,
+            "orphaned_objects": orphans,
             "backgrounds": bgs,
             "backgrounds_interrupted": bgs_interrupted,
             "synthetic": sets,
             "models": self.model_names(),
             "reports": self.report_names(),
             "unreadable": unreadable,
+            "hidden_leftovers": [str(p) for group in _hidden_builds(self.path) for p in group],
         }
 
 
@@ -721,7 +829,31 @@ def _video_summary(v: Video) -> dict:
         "tags": v.tags,
         "provenance": {k: c for k, c in v.provenance_counts().items() if c and k != "none"},
         "predicted_by": v.predictions.models(),  # models with predictions of it, oldest first
+        "predictions_unfinished": _unfinished_sets(v),
     }
+
+
+def _unfinished_sets(v: Video) -> dict:
+    """{set name: {"done", "frames", "checkpoint"}} of the prediction sets of ``v`` that do not cover every frame (a
+    ``dvos predict`` stopped or killed half-way, or run on some frames only): ``done`` frames of ``frames`` are
+    finished (by every pass the set was made with). A set whose flags cannot be read is left out here; it is named
+    when it is used."""
+    import numpy as np
+
+    out = {}
+    n = v.n_frames
+    for model in v.predictions.models():
+        mp = v.predictions[model]
+        try:
+            a = mp.attrs
+            passes = a.get("passes", 1)
+            passes = passes if isinstance(passes, int) and not isinstance(passes, bool) and passes > 0 else 1
+            done = int((np.asarray(mp.read("done", slice(0, n))) >= passes).sum()) if n else 0
+        except (StoreError, ValueError):
+            continue
+        if done < n:
+            out[model] = {"done": done, "frames": n, "checkpoint": a.get("checkpoint")}
+    return out
 
 
 def _holds_set(v: Video, model: str) -> bool:
@@ -747,6 +879,11 @@ def _set_summary(s: SyntheticSet) -> dict:
     if s.half_created:
         return {"clips_done": 0, "clips": int(s.attrs.get("n_clips", 0)), "interrupted": True}
     return {"clips_done": int(len(s.done())), "clips": s.n_clips}
+
+
+def _leftovers(made: dict) -> bool:
+    """Whether :meth:`Project.derived_from` found anything."""
+    return bool(made.get("heads") or made.get("fakes") or made.get("backgrounds"))
 
 
 def _quietly(fn) -> None:
