@@ -40,3 +40,15 @@ def test_the_panel_words_for_mixed_models_name_the_review_controls(two_models):
     assert "a: first, b: second" in text
     assert "--model" not in text and "compare_models" not in text
     assert "'model:' list" in text and "Compare models" in text
+
+
+def test_a_set_covering_fewer_ground_truth_frames_is_flagged(two_models, tmp_path):
+    from dvos_core.evaluate import compare_models
+
+    v = two_models.video("a")
+    v.predictions["half"].start({"kind": "test"}, None)  # a predict stopped after one frame
+    v.predictions["half"].set_many([0], np.ones((1, 16, 16), np.float32))
+    with pytest.warns(UserWarning, match=r"half was scored on fewer ground-truth frames than there are \(1 of 3 in "):
+        cmp = compare_models(two_models, ["first", "half"], video_ids=["a"], save=False)
+    assert cmp.info["partial"] == {"half": {"a": [1, 3]}}
+    assert cmp.table.set_index("model").loc["half", "n_frames"] == 1

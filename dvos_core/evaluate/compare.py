@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -148,11 +149,16 @@ def compare_models(
     rows: dict = {m: [] for m in entries}
     unsteady: dict = dict.fromkeys(entries, (0.0, 0))
     labelled_of = [video.labelled_frames(gt_provenances) for video in videos]
+    partial: dict = {}  # model -> {video: [frames scored, ground-truth frames]} where it predicted fewer
     total, step = sum(1 + len(f) for f in labelled_of), 0  # a step per video (the motion), then one per frame
     for video, labelled in zip(videos, labelled_of):
         # streamed frame by frame: memory holds one frame's masks per entry (and the previous one), not the video
         sets = {m: video.predictions[m] for m in models}
         predicted_frames = {m: set(np.intersect1d(s.frames(), labelled).tolist()) for m, s in sets.items()}
+        has = set(video.predictions.models())
+        for m in models:  # a set stopped half-way is scored on fewer frames than the others: say so
+            if m in has and len(predicted_frames[m]) < len(labelled):
+                partial.setdefault(m, {})[video.name] = [len(predicted_frames[m]), len(labelled)]
         motion = _pair_motion(video, labelled, cancel)
         step += 1
         report(progress, step, total, f"{video.name}: ground truth and camera motion")
@@ -181,6 +187,14 @@ def compare_models(
             f"{list(gt_provenances)}; paint or correct some frames, import masks (`dvos import-masks`), or choose "
             f"which masks count as the truth (--gt)"
         )
+    for m, where in partial.items():
+        counts = ", ".join(f"{k} of {n} in video {v!r}" for v, (k, n) in where.items())
+        warnings.warn(
+            f"{m} was scored on fewer ground-truth frames than there are ({counts}): its predictions do not cover "
+            f"them (a `dvos predict` stopped half-way, or run on some frames only), so its row is not comparable "
+            f"with the others'; `dvos info {project.path}` names the command that finishes an unfinished set",
+            stacklevel=2,
+        )
     floor = unsteady["ground_truth"]
     table = pd.DataFrame([_row(m, rows[m], unsteady[m]) for m in (*models, *BASELINES)], columns=COLUMNS)
     frames_df = pd.DataFrame(
@@ -194,6 +208,7 @@ def compare_models(
         "tolerance_px": tolerance,
         "min_area_px": min_area,
         "gt_provenances": list(gt_provenances),
+        "partial": partial,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     result = ModelComparison(table, frames_df, info)
