@@ -152,14 +152,16 @@ class ModelPredictions:
             )
         pm, pp, done = self.arrays(create=True)
         with v._write(f"writing the predictions of frames {ts[0]}..{ts[-1]}"):
+            # the mask is the stored (float16) probability thresholded, so re-thresholding what is stored gives it
+            p16 = p.astype(np.float16)
             if ts == list(range(ts[0], ts[-1] + 1)):
                 sl = slice(ts[0], ts[-1] + 1)
-                pp[sl] = p.astype(np.float16)
-                pm[sl] = (p >= threshold).astype(np.uint8)
+                pp[sl] = p16
+                pm[sl] = (p16 >= threshold).astype(np.uint8)
                 done[sl] = done_value
             else:
-                for t, q in zip(ts, p):
-                    pp[t] = q.astype(np.float16)
+                for t, q in zip(ts, p16):
+                    pp[t] = q
                     pm[t] = (q >= threshold).astype(np.uint8)
                 for t in ts:
                     done[t] = done_value
@@ -217,6 +219,16 @@ class Predictions:
 
     def __getitem__(self, model: str) -> ModelPredictions:
         return ModelPredictions(self.video, model)
+
+    def __iter__(self):
+        """The names of the models with predictions (as :meth:`models`): ``for model in video.predictions``."""
+        return iter(self.models())
+
+    def __contains__(self, model) -> bool:
+        return model in self.models()
+
+    def __len__(self) -> int:
+        return len(self.models())
 
     def models(self) -> list[str]:
         """Names of the models with predictions for this video, oldest first."""
