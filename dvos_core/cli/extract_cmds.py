@@ -64,7 +64,7 @@ def register(sub) -> None:
         "--replace",
         action="store_true",
         help="start the object bank afresh: every object extracted before (of any video) is deleted once the new "
-        "extraction has finished; if it fails or is stopped, the old objects are kept",
+        "extraction has finished; if it fails, is stopped or is killed, the old objects are kept",
     )
     add_wait(p)
     add_threads(p)
@@ -213,7 +213,19 @@ def _extract_backgrounds(args) -> int:
         cancel=cancel_on_sigint(),
         threads=args.threads,
     )
-    print(f"added {len(clips)} background clips of {args.clip_length} frames: {', '.join(c.name for c in clips)}")
+    kept = getattr(clips, "kept", [])
+    if clips or not kept:
+        print(
+            f"added {len(clips)} background clip{'s' if len(clips) != 1 else ''} of {args.clip_length} frames: "
+            f"{', '.join(c.name for c in clips)}"
+        )
+    if kept:
+        print(
+            f"{'no new clips: ' if not clips else ''}{len(kept)} clip{'s' if len(kept) != 1 else ''} of "
+            f"{args.source} with these settings {'were' if len(kept) != 1 else 'was'} cut before and kept, not cut "
+            f"again ({', '.join(kept)}); to cut them anew, delete them first (`dvos delete {args.project} "
+            f"background ID --yes`), or choose other frames (--start, --stride)"
+        )
     return 0
 
 

@@ -20,6 +20,16 @@ def check_seed(seed) -> int:
     return check_int(seed, "--seed", 0, "use 0 or a positive number")
 
 
+def frame_seed(seed: int, video_id: str, t: int, use: int = 0) -> list[int]:
+    """The random seed of what is made from frame ``t`` of ``video_id`` (``use`` tells its uses apart: 0 the
+    inpainting fill or the fake heads, 1 the synthetic camera): derived from the run's ``seed``, the video and the
+    frame alone, so a frame gives the same result whichever frames the run makes (a run resumed after a stop or a
+    kill, ``--frames``, ``--clips``)."""
+    import zlib
+
+    return [int(seed), zlib.crc32(str(video_id).encode("utf-8")), int(t), int(use)]
+
+
 def frames_in_range(project, videos: list, frames) -> None:
     """``frames`` (a list for every video, a {video id: frames} dict, or None = the painted frames) all lie inside
     their videos; else one ValueError naming each video whose frame count they exceed."""

@@ -23,6 +23,7 @@ import numpy as np
 from dvos_core.extract._checks import (
     check_int,
     check_seed,
+    frame_seed,
     same_video,
     training_videos,
     video_token,
@@ -194,10 +195,14 @@ def backgrounds_from_annotated(
     ``dilate_px``: 0 to :data:`MAX_DILATE`. A frame whose grown heads cover it whole is skipped with a warning (an
     error when no frame is left). ``camera``: SynthConfig or dict of camera_* settings for ``motion="default"``.
     Frames that already gave a clip (of the same video: clips record its ``created`` attribute as
-    ``video_created``) are skipped unless ``replace``: then their new clips are made first and the old clips of
-    those frames are deleted once all the new ones are in (on an error or a cancel the new clips are removed and
-    the old ones kept). Ids are ``<prefix>_000``, ... (prefix: video id + '_inp'). Each clip is committed whole;
-    on cancel or error the unfinished clip is removed. Every option is checked before anything is written.
+    ``video_created``) are skipped unless ``replace``: then their new clips are made first, unfinished (ignored
+    like the leftover of a killed cut), and only once all of them are in is each frame's old clip deleted and its new
+    one marked finished (on an error or a cancel the new clips are removed and the old ones kept; a kill leaves the
+    old clips, or, while the swap runs, at most one frame without a clip, which a plain rerun makes). The fill and
+    the synthetic camera of a clip are seeded from ``seed``, the video and the frame
+    (:func:`~dvos_core.extract._checks.frame_seed`), so a run resumed after a stop makes the clips an uninterrupted
+    run makes. Ids are ``<prefix>_000``, ... (prefix: video id + '_inp'). Each clip is committed whole; on cancel
+    or error the unfinished clip is removed. Every option is checked before anything is written.
     Returns the new :class:`~dvos_core.store.Background` clips; each records its source video, frame, inpainting
     method, dilation and motion in its attributes.
     """
@@ -224,9 +229,8 @@ def backgrounds_from_annotated(
     todo = _usable(project, todo, dilate_px)
     if n_clips is not None and n_clips < len(todo):
         todo = [todo[int(k)] for k in np.linspace(0, len(todo) - 1, n_clips).round()]
-    old = [b for p in todo for b in done.get(p, [])] if replace else []
     total = len(todo) * (clip_length + 1)
-    clips = []
+    clips, taken = [], set()
     try:
         for i, (vid, t) in enumerate(todo):
             check(cancel)
@@ -247,15 +251,24 @@ def backgrounds_from_annotated(
                     progress,
                     cancel,
                     total,
+                    finish=not replace,
+                    taken=taken,
                 )
             )
+            taken.add(clips[-1].name)
     except BaseException:
         if replace:  # all or nothing: the old clips stay, the new ones go
             for bg in clips:
                 project.delete_background(bg.name)
         raise
-    for b in old:  # replaced: the new clips of those frames are all in
-        project.delete_background(b)
+    if replace:
+        # the new clips were left unfinished (ignored like the leftover of a killed cut), so a kill before this
+        # point keeps the old clips alone; now each frame's old clips go, then its new clip is marked finished (a
+        # kill in between leaves that frame without a clip, made again by a plain rerun, never with two)
+        for bg, p in zip(clips, todo):
+            for b in done.get(p, []):
+                project.delete_background(b)
+            bg.mark_complete()
     report(progress, total, total, f"{len(clips)} background clips from annotated frames")
     return clips
 
@@ -276,23 +289,27 @@ def _make_clip(
     progress,
     cancel,
     total,
+    finish: bool = True,
+    taken: set | None = None,
 ):
-    """One clip: frame ``t`` of ``vid`` with its heads inpainted, filmed along the camera path."""
+    """One clip: frame ``t`` of ``vid`` with its heads inpainted, filmed along the camera path. ``finish``: mark it
+    finished (else the caller does, see ``replace``); ``taken``: ids of this run's unfinished clips, not reused."""
     video = project.video(vid)
     h, w = video.shape[1:3]
-    still, info = inpaint_heads(video.frame(t), video.mask(t), dilate_px, method, seed=seed + i)
+    fill_seed = int(np.random.SeedSequence(frame_seed(seed, vid, t)).generate_state(1)[0])
+    still, info = inpaint_heads(video.frame(t), video.mask(t), dilate_px, method, seed=fill_seed)
     kind = motion if motion != "auto" else ("measured" if len(video) > 1 else "default")
     if kind == "measured":
         path = measured_path(video, t, clip_length, cancel)
     elif kind == "default":
-        path = synthetic_path(h, w, clip_length, camera, seed=[int(seed), i])
+        path = synthetic_path(h, w, clip_length, camera, seed=frame_seed(seed, vid, t, 1))
     else:
         path = np.tile(np.eye(2, 3), (clip_length, 1, 1))
     report(progress, i * (clip_length + 1) + 1, total, f"{vid}[{t}]: heads inpainted")
     shifts = _shifts(path, (h, w))
     from dvos_core.extract.backgrounds import _free_ids
 
-    bg_id = _free_ids(project, prefix, 1)[0]
+    bg_id = _free_ids(project, prefix, 1, taken)[0]
     bg = project.create_background(
         bg_id,
         h,
@@ -314,7 +331,8 @@ def _make_clip(
             cancel=cancel,
             progress=Steps(progress, i * (clip_length + 1) + 1, clip_length, total, f"{bg_id}: "),
         )
-        bg.mark_complete()
+        if finish:
+            bg.mark_complete()
     except BaseException:
         project.delete_background(bg_id)
         raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dvos_core.extract._checks import check_int, training_video
+from dvos_core.extract._checks import check_int, training_video, video_token
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.threads import runs_with_threads
@@ -35,14 +35,54 @@ def clip_starts(
     return starts
 
 
-def _free_ids(project, prefix: str, n: int) -> list[str]:
-    used, ids, k = set(project.background_ids()), [], 0
+def _free_ids(project, prefix: str, n: int, taken=()) -> list[str]:
+    """``n`` ids ``<prefix>_000``, ... not used by a finished clip nor in ``taken`` (the leftover of a killed cut
+    may be reused: creating the clip replaces it)."""
+    used, ids, k = set(project.background_ids()) | set(taken), [], 0
     while len(ids) < n:
         name = f"{prefix}_{k:03d}"
         if name not in used:
             ids.append(name)
         k += 1
     return ids
+
+
+class CutClips(list):
+    """The new :class:`~dvos_core.store.Background` clips of :func:`extract_backgrounds`; ``kept`` holds the ids of
+    the finished clips cut before from the same source, start, length and preprocessing, which were not cut
+    again."""
+
+    def __init__(self, clips=(), kept=()):
+        super().__init__(clips)
+        self.kept = list(kept)
+
+
+def _cut_before(project, source: str, token, n_frames: int, clip_length: int, pre: dict) -> dict:
+    """{start frame: clip id} of the finished clips cut before from ``source`` (its ``source`` attr) with
+    ``clip_length`` frames and preprocessing ``pre``; for a video of the project, only clips of that same video
+    (its ``created`` token), for a file only clips of a file with ``n_frames`` frames."""
+    import json
+
+    from dvos_core.extract._checks import same_video
+    from dvos_core.store.schema import INPAINTED, StoreError
+
+    pre = json.loads(json.dumps(pre))  # as stored (tuples become lists)
+    out: dict = {}
+    for b in project.background_ids():
+        try:
+            clip = project.background(b)
+            a = dict(clip.attrs)
+            n = len(clip)
+        except (StoreError, KeyError, TypeError, ValueError):  # an unreadable clip says nothing of its settings
+            continue
+        if a.get("origin") == INPAINTED or a.get("source") != source or a.get("preprocessing") != pre:
+            continue
+        if n != clip_length or not same_video(a.get("video_created"), token):
+            continue
+        if a.get("source_frames") not in (None, n_frames) or not isinstance(a.get("start"), int):
+            continue
+        out.setdefault(int(a["start"]), b)
+    return out
 
 
 @writes_store
@@ -67,7 +107,10 @@ def extract_backgrounds(
     ``start`` and every ``stride`` frames (default: back to back), at most ``n_clips``. Ids are ``<prefix>_000``,
     ``<prefix>_001``, ... (prefix: the video id or file stem + '_bg'), skipping ids in use. A test video is refused
     (test frames never feed training). Each clip is committed whole; on cancel or error the unfinished clip is
-    removed and the finished ones are kept. Returns the new :class:`~dvos_core.store.Background` clips.
+    removed and the finished ones are kept. A start frame that already gave a finished clip of the same source,
+    length and preprocessing (say, before a run was stopped or killed) is not cut again: rerunning the same command
+    cuts only the clips still missing, whatever their prefix. Returns the new :class:`~dvos_core.store.Background`
+    clips as a list whose ``kept`` attribute names the clips cut before and skipped.
     ``threads``: OpenCV threads for decoding and resizing (see :mod:`dvos_core.threads`).
     """
     from dvos_core.io.preprocess import Preprocess
@@ -75,11 +118,12 @@ def extract_backgrounds(
     from dvos_core.store import safe_id
 
     pre = preprocess or Preprocess()
-    reader = None
+    reader, token = None, None
     if isinstance(source, str) and source in project.video_ids():
         video = training_video(project, source, "background clips cut from it")
         n, h0, w0 = len(video), video.shape[1], video.shape[2]
         fps, where, name = video.attrs.get("fps"), f"video {source!r}", source
+        token = video_token(video)
 
         def read(t):
             return video.frame(t)
@@ -95,8 +139,12 @@ def extract_backgrounds(
     try:
         starts = clip_starts(n, clip_length, n_clips, start, stride, where)
         h, w = pre.output_size(h0, w0)
+        recorded = str(Path(source).resolve()) if reader else source
+        before = _cut_before(project, recorded, token, n, clip_length, pre.to_dict())
+        kept = [before[s] for s in starts if s in before]
+        starts = [s for s in starts if s not in before]
         ids = _free_ids(project, bg_prefix or f"{safe_id(name)}_bg", len(starts))
-        clips = []
+        clips = CutClips(kept=kept)
         total = len(starts) * clip_length
         for i, (bg_id, s) in enumerate(zip(ids, starts)):
             check(cancel)
@@ -104,10 +152,12 @@ def extract_backgrounds(
                 bg_id,
                 h,
                 w,
-                source=str(Path(source).resolve()) if reader else source,
+                source=recorded,
                 start=int(s),
                 fps=fps,
                 preprocessing=pre.to_dict(),
+                **({"video_created": token} if token is not None else {}),
+                **({} if reader is None else {"source_frames": int(n)}),
                 import_complete=False,  # until its last frame is in: a killed cut is not a clip
             )
             try:

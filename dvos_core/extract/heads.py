@@ -9,6 +9,7 @@ import numpy as np
 from dvos_core.extract._checks import (
     check_int,
     check_seed,
+    frame_seed,
     same_video,
     training_videos,
     video_token,
@@ -110,19 +111,22 @@ def extract_heads(
     label map given as ``labels[(video id, frame)]``. Components smaller than ``min_area`` (or larger than
     ``max_area``) pixels are dropped and counted. Each head is stored as an RGBA crop (bounding box + ``margin``
     pixels; alpha 255 on the head, RGB zero and alpha 0 outside it) with its statistics; fakes have kind 'fake' and
-    ``source`` = the id of the real head whose silhouette they use. ``halo_px`` > 0 keeps a ring of that many pixels
+    ``source`` = the id of the real head whose silhouette they use; where their textures are taken from is drawn
+    from ``seed``, the video and the frame, so a frame gives the same fakes whichever frames the run extracts (say,
+    a run resumed after a stop or a kill). ``halo_px`` > 0 keeps a ring of that many pixels
     of the frame around each head (alpha 1..127, fading outwards; never another head's pixels), and each fake keeps
     its own surroundings alike: synthesis pastes the ring with the object, as the edge it really has, and never
     labels it (0 = the objects alone).
 
     Frames already extracted are skipped unless ``replace``: then every object already in the bank (of any video)
-    is deleted, but only once the new extraction has finished and cut at least one head; on an error or a cancel
-    the new objects are removed again and the old bank is kept whole. A frame counts as extracted only for the same
-    video: objects record the video's ``created`` attribute (``video_created``), so a video added under the id of a
-    deleted one is extracted afresh. Without ``replace``, objects are committed frame by frame, so a cancel keeps
-    the frames finished so far. Every option is checked before anything is written. Returns a DataFrame of the rows
-    added; its ``attrs`` hold the counts (frames, heads, fakes, too_small, too_large, fakes_failed,
-    skipped_frames). ``threads``: OpenCV threads (see :mod:`dvos_core.threads`).
+    is deleted, but only once the new extraction has finished and cut at least one head: the new objects are
+    written past the committed bank and committed in one step at the end, so on an error, a cancel or a kill (power
+    cut) the old bank is kept whole and none of the new objects is counted. A frame counts as extracted only for
+    the same video: objects record the video's ``created`` attribute (``video_created``), so a video added under the
+    id of a deleted one is extracted afresh. Without ``replace``, objects are committed frame by frame, so a cancel
+    or a kill keeps the frames finished so far. Every option is checked before anything is written. Returns a
+    DataFrame of the rows added; its ``attrs`` hold the counts (frames, heads, fakes, too_small, too_large,
+    fakes_failed, skipped_frames). ``threads``: OpenCV threads (see :mod:`dvos_core.threads`).
     """
     import pandas as pd
 
@@ -161,7 +165,6 @@ def extract_heads(
                 f"{project.path}: --replace found no painted frames to extract from, so the {len(bank)} objects "
                 f"in the bank were kept; paint (or import masks of) some frames first"
             )
-        first_new = int(bank.group.attrs.get("next_id", 0))  # ids are handed out increasing
     elif len(bank):
         done = bank.frames_with("head")  # from the id index: no table decode
         again = [p for p in plan if p in done]
@@ -170,37 +173,35 @@ def extract_heads(
             done = {p for p in again if p in latest and same_video(latest[p].get("video_created"), tokens[p[0]])}
         stats["skipped_frames"] = sum(p in done for p in plan)
         plan = [p for p in plan if p not in done]
-    try:
-        added = _extract(
-            project,
-            plan,
-            labels,
-            tokens,
-            stats,
-            seed,
-            min_area,
-            max_area,
-            fakes_per_head,
-            halo_px,
-            margin,
-            max_overlap,
-            max_tries,
-            progress,
-            cancel,
-        )
-        if replace and had and not stats["heads"]:
-            raise ValueError(
-                f"{project.path}: --replace cut no heads from the {stats['frames']} painted frames "
-                f"({stats['too_small']} blobs under --min-area {min_area} px, {stats['too_large']} over --max-area), "
-                f"so the {bank.count('head')} heads already in the bank were kept; lower --min-area (or raise "
-                f"--max-area)"
-            )
-    except BaseException:
-        if replace:  # all or nothing: the old bank stays as it was
-            bank.remove(lambda r: int(r["id"]) >= first_new, "removing the objects of a failed --replace")
-        raise
-    if replace:
-        bank.remove(lambda r: int(r["id"]) < first_new, "removing the objects replaced by --replace")
+    run = (
+        plan,
+        labels,
+        tokens,
+        stats,
+        seed,
+        min_area,
+        max_area,
+        fakes_per_head,
+        halo_px,
+        margin,
+        max_overlap,
+        max_tries,
+        progress,
+        cancel,
+    )
+    if not replace:  # committed frame by frame: a cancel or a kill keeps the frames finished
+        added = _extract(project, bank, *run)
+    else:  # all or nothing: the new bank is committed once, at the end; until then the old one stays as it was
+        with bank.rebuild("replacing the object bank (--replace)") as new:
+            added = _extract(project, new, *run)
+            if had and not stats["heads"]:
+                raise ValueError(
+                    f"{project.path}: --replace cut no heads from the {stats['frames']} painted frames "
+                    f"({stats['too_small']} blobs under --min-area {min_area} px, {stats['too_large']} over "
+                    f"--max-area), so the {bank.count('head')} heads already in the bank were kept; lower --min-area "
+                    f"(or raise --max-area)"
+                )
+            new.commit()
     out = pd.concat(added, ignore_index=True) if added else pd.DataFrame()
     out.attrs.update(stats)
     return out
@@ -208,6 +209,7 @@ def extract_heads(
 
 def _extract(
     project,
+    bank,
     plan,
     labels,
     tokens,
@@ -223,12 +225,11 @@ def _extract(
     progress,
     cancel,
 ) -> list:
-    """Cut the heads and fakes of ``plan``'s frames into the bank (committed frame by frame); counts go to
-    ``stats``. Returns the DataFrames of the rows added."""
+    """Cut the heads and fakes of ``plan``'s frames into ``bank`` (the project's object bank, committed frame by
+    frame, or a :class:`~dvos_core.store.objects.BankRebuild`); counts go to ``stats``. Returns the DataFrames of
+    the rows added."""
     import pandas as pd
 
-    bank = project.objects
-    rng = np.random.default_rng(seed)
     added = []
     report(progress, 0, len(plan), "extracting heads")
     for i, (vid, t) in enumerate(plan):
@@ -249,6 +250,7 @@ def _extract(
             added.append(heads)
             stats["heads"] += len(heads)
             fakes, heads_mask = [], lab > 0
+            rng = np.random.default_rng(frame_seed(seed, vid, t))  # per frame: a resumed run makes the same fakes
             for (rgba, rec), head_id in zip(objs, heads["id"].tolist()):
                 made, failed = make_fake_heads(
                     frame,

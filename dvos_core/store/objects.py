@@ -16,7 +16,8 @@ Every write holds the project's writer lock (so two extractions never interleave
 then records) and then commits all attrs in one ``attrs.update``/``put``
 (one atomic ``zarr.json`` write). Bytes past the committed ranges are leftovers of a killed write: readers ignore
 them and the next ``add`` overwrites them. ``add`` writes only the new objects' bytes, so its cost does not grow with
-the size of the bank.
+the size of the bank. ``rebuild`` (``extract-objects --replace``) writes a whole new bank past the committed ranges
+and commits it in one attrs write, so a kill before that commit leaves the old bank as it was.
 """
 
 from __future__ import annotations
@@ -400,13 +401,14 @@ class ObjectBank:
         with self._write(f"adding {len(items)} objects"):
             return self._append(items)
 
-    def _append(self, items: list) -> list[dict]:
-        a = self._fresh_attrs()
-        # the pixels' end: never guessed as 0 for a bank that holds objects (the new crops would overwrite theirs)
-        start_bytes = n_bytes = self._n_bytes() if int(a.get("n_objects", 0) or 0) else int(a.get("n_bytes", 0) or 0)
-        rec_start, rec_end = int(a.get("records_start", 0)), int(a.get("records_bytes", 0))
-        next_id = int(a.get("next_id", 0))
-        counts = {**dict.fromkeys(KINDS, 0), **a.get("counts", {})}
+    def _pixel_end(self, a: dict) -> int:
+        """The committed pixels' end: never guessed as 0 for a bank that holds objects (new crops would overwrite
+        theirs)."""
+        return self._n_bytes() if int(a.get("n_objects", 0) or 0) else int(a.get("n_bytes", 0) or 0)
+
+    def _stage(self, items: list, next_id: int, n_bytes: int, rec_pos: int) -> tuple[list[dict], list[bytes]]:
+        """Write the crops of ``items`` from pixel byte ``n_bytes`` and their records from byte ``rec_pos`` (data
+        only, no commit), with ids from ``next_id``; returns the new records and their encoded lines."""
         chunks, new_rows = [], []
         for rgba, rec in items:
             rgba = _crop(rgba)
@@ -416,23 +418,36 @@ class ObjectBank:
             row.update(id=next_id, offset=n_bytes, h=int(rgba.shape[0]), w=int(rgba.shape[1]))
             next_id += 1
             n_bytes += rgba.size
-            counts[row["kind"]] += 1
             chunks.append(rgba.ravel())
             new_rows.append(row)
         if not new_rows:
-            return []
+            return [], []
         pix = self.group["pixels"]
+        start = new_rows[0]["offset"]
         arrays.reserve(pix, n_bytes)
-        pix[start_bytes:n_bytes] = np.concatenate(chunks)
+        pix[start:n_bytes] = np.concatenate(chunks)
         lines = encode_lines(new_rows)
-        new_end = write_lines(self.group, lines, rec_end)
+        write_lines(self.group, lines, rec_pos)
+        return new_rows, lines
+
+    def _append(self, items: list) -> list[dict]:
+        a = self._fresh_attrs()
+        n_bytes = self._pixel_end(a)
+        rec_start, rec_end = int(a.get("records_start", 0)), int(a.get("records_bytes", 0))
+        new_rows, lines = self._stage(items, int(a.get("next_id", 0)), n_bytes, rec_end)
+        if not new_rows:
+            return []
+        last = new_rows[-1]
+        counts = {**dict.fromkeys(KINDS, 0), **a.get("counts", {})}
+        for kind, n in _counts(new_rows).items():
+            counts[kind] = counts.get(kind, 0) + n
         bank = {
-            "n_bytes": n_bytes,
+            "n_bytes": int(last["offset"]) + int(last["h"]) * int(last["w"]) * 4,
             "records_start": rec_start,
-            "records_bytes": new_end,
+            "records_bytes": rec_end + sum(len(x) for x in lines),
             "n_objects": int(a.get("n_objects", 0)) + len(new_rows),
             "counts": counts,
-            "next_id": next_id,
+            "next_id": int(last["id"]) + 1,
         }
         info = oix.valid(self.group, a) if self._index() is not None else None  # a damaged index is rebuilt
         if info is not None:  # append the new rows after the committed ones
@@ -449,6 +464,14 @@ class ObjectBank:
             bank.update(oix.commit(0, oix.write(self.group, rows, 0), videos, bank))
         self.group.attrs.update(bank)  # the commit, after the data (pixels, records, index)
         return new_rows
+
+    def rebuild(self, step: str = "replacing the object bank") -> BankRebuild:
+        """A new bank that replaces the whole committed one in a single commit (``extract-objects --replace``):
+        ``with bank.rebuild() as new: new.append(items); ...; new.commit()``. Until :meth:`BankRebuild.commit` the
+        new objects are written past the committed data, where readers never look, so an error, a cancel or a
+        kill before it leaves the old bank exactly as it was (the next write overwrites the leftover). Holds the
+        writer lock from ``with`` to its end. Ids go on from the old bank's (never handed out twice)."""
+        return BankRebuild(self, step)
 
     def _committed_lines(self, start: int, end: int) -> list[bytes]:
         """The committed records as raw JSON lines ('\\n' included)."""
@@ -556,3 +579,62 @@ class ObjectBank:
         videos: list[str] = []
         stop = oix.write(self.group, oix.rows_for(kept, [len(x) for x in lines], pos, videos), ipos)
         self.group.attrs.update({**commit, **oix.commit(ipos, stop, videos, commit)})
+
+
+class BankRebuild:
+    """A whole new object bank staged past the committed one and committed in one attrs write (see
+    :meth:`ObjectBank.rebuild`)."""
+
+    def __init__(self, bank: ObjectBank, step: str):
+        self.bank, self.step = bank, step
+        self._held = None
+        self.rows: list[dict] = []
+
+    def __enter__(self) -> BankRebuild:
+        self._held = self.bank._write(self.step)
+        self._held.__enter__()
+        try:
+            a = self.bank._fresh_attrs()
+            self._pix = self.bank._pixel_end(a)
+            self._rec0 = self._rec = int(a.get("records_bytes", 0))
+            self._next_id = int(a.get("next_id", 0))
+            info = oix.valid(self.bank.group, a)
+            self._ix0 = self._ix = int(info["stop"]) if info is not None else 0  # clear of the committed rows
+            self._videos: list[str] = []
+            self._committed = False
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.__exit__(*exc)
+
+    def append(self, items: Iterable[tuple[np.ndarray, dict]]) -> list[dict]:
+        """Write objects into the new bank (not committed yet); returns their records (with ``id``, ``offset``,
+        ``h``, ``w``), like :meth:`ObjectBank.append`."""
+        if self._held is None or self._committed:
+            raise RuntimeError("BankRebuild.append: use it inside `with bank.rebuild() as new:`, before commit()")
+        new_rows, lines = self.bank._stage(list(items), self._next_id, self._pix, self._rec)
+        if not new_rows:
+            return []
+        last = new_rows[-1]
+        self._pix = int(last["offset"]) + int(last["h"]) * int(last["w"]) * 4
+        self._next_id = int(last["id"]) + 1
+        idx = oix.rows_for(new_rows, [len(x) for x in lines], self._rec, self._videos)
+        self._ix = oix.write(self.bank.group, idx, self._ix)
+        self._rec += sum(len(x) for x in lines)
+        self.rows.extend(new_rows)
+        return new_rows
+
+    def commit(self) -> None:
+        """Make the objects appended so far the whole bank (one atomic attrs write); the old objects are gone."""
+        if self._held is None or self._committed:
+            raise RuntimeError("BankRebuild.commit: use it once, inside `with bank.rebuild() as new:`")
+        bank = {"n_bytes": self._pix, **records_commit(self.rows, self._rec0, self._rec)}
+        bank["next_id"] = max(bank["next_id"], self._next_id)
+        bank.update(oix.commit(self._ix0, self._ix, self._videos, bank))
+        self.bank.group.attrs.update(bank)
+        self._committed = True
