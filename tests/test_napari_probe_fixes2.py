@@ -188,7 +188,9 @@ def test_inpainted_backgrounds_can_be_made_again_with_new_settings(make_napari_v
     assert not ext.bg_form.isRowVisible(ext.bg_replace)
 
 
-def test_cutting_a_bare_video_again_says_its_frames_are_now_twice_in_the_bank(make_napari_viewer, qtbot, tmp_project):
+def test_cutting_a_bare_video_again_keeps_its_clips_or_says_its_frames_are_twice_in_the_bank(
+    make_napari_viewer, qtbot, tmp_project
+):
     bare, _ = tiny_clip(8, seed=5, heads=False)
     tmp_project.add_video_array("bare", bare, split="unassigned")
     viewer = make_napari_viewer()
@@ -198,8 +200,12 @@ def test_cutting_a_bare_video_again_says_its_frames_are_now_twice_in_the_bank(ma
     ext.clip_length.setValue(4)
     wait_job(qtbot, ext.extract_backgrounds())
     assert "cut 2 background clip(s) from 'bare'" in ext.messages.text() and "before" not in ext.messages.text()
+    wait_job(qtbot, ext.extract_backgrounds())  # the same settings: the clips are kept, not cut twice
+    assert "no new clips from 'bare'; 2 clip(s) cut before with these settings were kept" in ext.messages.text()
+    assert len(tmp_project.background_ids()) == 2
+    ext.clip_length.setValue(3)  # other settings: new clips, and the frames are in the bank twice
     wait_job(qtbot, ext.extract_backgrounds())
-    assert "it had given 2 clip(s) before" in ext.messages.text()
+    assert "it had given 2 clip(s) with other settings before" in ext.messages.text()
 
 
 def test_the_train_step_starts_on_what_the_project_trains_next(make_napari_viewer, painted):

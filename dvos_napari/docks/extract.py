@@ -243,16 +243,23 @@ class ExtractDock(DvosDock):
         )
 
     def _cut(self, clips, source: str, before: int) -> None:
-        """Say how many clips were cut, and when the video had given clips before (their frames are now twice in
-        the bank: the synthetic clips then show that field more often)."""
+        """Say how many clips were cut; which clips cut before with the same settings were kept instead of cut
+        again; and when the video had given clips with other settings (its frames are then twice in the bank: the
+        synthetic clips show that field more often)."""
         from napari.utils.notifications import show_info
 
-        n = len(clips or [])
-        text = f"cut {n} background clip(s) from '{source}'"
-        if before:
+        n, kept = len(clips or []), list(getattr(clips, "kept", None) or [])
+        text = f"cut {n} background clip(s) from '{source}'" if n or not kept else f"no new clips from '{source}'"
+        if kept:
             text += (
-                f"; it had given {before} clip(s) before, so its frames are in the bank more than once (the "
-                f"synthetic clips will show them more often)"
+                f"; {len(kept)} clip(s) cut before with these settings were kept, not cut again (to cut them anew, "
+                f"delete them first in the Project step)"
+            )
+        other = before - len(kept)
+        if n and other > 0:
+            text += (
+                f"; it had given {other} clip(s) with other settings before, so its frames are in the bank more "
+                f"than once (the synthetic clips will show them more often)"
             )
         show_info(text)
         self.messages.info(text)
