@@ -1,5 +1,5 @@
-"""`dvos new`, `dvos info`, `dvos migrate`, `dvos split`, `dvos delete` (and `dvos add-video`, see io_cmds) — project
-store commands."""
+"""`dvos new`, `dvos info`, `dvos check`, `dvos migrate`, `dvos split`, `dvos delete` (and `dvos add-video`, see
+io_cmds) — project store commands."""
 
 from __future__ import annotations
 
@@ -34,6 +34,21 @@ def register(sub) -> None:
     add_project(p)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=_info)
+
+    p = sub.add_parser(
+        "check",
+        help="read the whole project once and list what is damaged or unfinished",
+        description="Read every committed frame, painted mask, prediction, background clip, synthetic clip, "
+        "object and model checkpoint of a project, and list each part that cannot be read (a damaged or "
+        "missing file, named with the fix) or that a stopped command left unfinished (with the command "
+        "that finishes it). Only reads: nothing is changed. Exit status 0 when nothing is found, 1 when "
+        "something is. Worth running after copying or syncing a project, or before a long training run.",
+        epilog="example: dvos check field.dvos",
+    )
+    add_project(p)
+    p.add_argument("--no-models", action="store_true", help="do not read the models' checkpoints")
+    p.add_argument("--json", action="store_true", help="print the findings as machine-readable JSON")
+    p.set_defaults(func=_check)
 
     p = sub.add_parser(
         "migrate",
@@ -230,6 +245,28 @@ def _migrate(args) -> int:
     else:
         print(f"migrated {args.project}: store schema {' -> '.join(str(v) for v in steps)}")
     return 0
+
+
+def _check(args) -> int:
+    from dataclasses import asdict
+
+    from dvos_core.cli._common import cancel_on_sigint
+    from dvos_core.store import Project
+    from dvos_core.store.check import check_project
+
+    project = Project.open(args.project, mode="r")
+    found = check_project(project, models=not args.no_models, progress=TerminalProgress(), cancel=cancel_on_sigint())
+    if args.json:
+        print(json.dumps([asdict(f) for f in found], indent=2))
+        return 1 if found else 0
+    for f in found:
+        print(f"{f.kind}: {f.where}: {f.message}")
+    damaged = sum(f.kind == "damaged" for f in found)
+    if not found:
+        print(f"{project.path}: every stored part reads, and no step was left unfinished")
+    else:
+        print(f"{project.path}: {damaged} damaged, {len(found) - damaged} unfinished (above)")
+    return 1 if found else 0
 
 
 def _info(args) -> int:

@@ -1,0 +1,173 @@
+"""Read a whole project once and list what cannot be read or was left unfinished (``dvos check``).
+
+Everyday commands read only what they need, so a damaged chunk of a frame nobody looked at for weeks (a sync tool's
+half-copied file, a failing disk) stays hidden until a training run or an export meets it. :func:`check_project`
+reads every committed frame, painted mask, prediction, background clip, synthetic clip, object and checkpoint, and
+returns one :class:`Finding` per problem, each naming the file and the fix (the messages of
+:class:`~dvos_core.store.schema.DamagedStoreError`). It only reads: nothing is repaired or written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.store.schema import StoreError
+
+BATCH = 16  # frames read at a time (one chunk per frame: memory stays at a few frames of the largest video)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: ``kind`` is ``"damaged"`` (data cannot be read) or ``"unfinished"`` (a step stopped half-way:
+    everything stored reads, but the step should be finished or undone); ``where`` names the part of the project."""
+
+    kind: str
+    where: str
+    message: str
+
+
+def _unfinished(summary: dict, project_path: str) -> list[Finding]:
+    """The half-finished steps :meth:`Project.summary` already lists."""
+    out = []
+    for v in summary["videos"]:
+        if not v["complete"]:
+            out.append(
+                Finding("unfinished", f"video {v['id']}", "interrupted import: add the video again to replace it")
+            )
+        for model, d in (v.get("predictions_unfinished") or {}).items():
+            out.append(
+                Finding(
+                    "unfinished",
+                    f"video {v['id']}, predictions {model}",
+                    f"only {d['done']}/{d['frames']} frames predicted: run the same `dvos predict` again to finish "
+                    f"it (it resumes), or delete the set (`dvos delete {project_path} predictions {model} --videos "
+                    f"{v['id']}`)",
+                )
+            )
+    for vid, counts in (summary.get("orphaned_objects") or {}).items():
+        out.append(
+            Finding(
+                "unfinished",
+                "objects",
+                f"{counts.get('head', 0)} heads and {counts.get('fake', 0)} fakes were cut from video {vid!r}, which "
+                f"is no longer in the project: remove them with `dvos delete {project_path} video {vid} --yes`",
+            )
+        )
+    for b in summary.get("backgrounds_interrupted") or []:
+        out.append(
+            Finding(
+                "unfinished",
+                f"background {b}",
+                "interrupted clip: run the same `dvos extract-backgrounds` again, or delete it "
+                f"(`dvos delete {project_path} background {b} --yes`)",
+            )
+        )
+    for name, s in (summary.get("synthetic") or {}).items():
+        if "unreadable" not in s and s.get("clips_done", 0) < s.get("clips", 0):
+            out.append(
+                Finding(
+                    "unfinished",
+                    f"synthetic set {name}",
+                    f"{s['clips_done']}/{s['clips']} clips made: run the same `dvos synth` again to finish it",
+                )
+            )
+    for p in summary.get("hidden_leftovers") or []:
+        out.append(Finding("unfinished", "beside the project", f"leftover of an interrupted `dvos new`: {p}"))
+    return out
+
+
+def _batches(n: int) -> Iterator[tuple[int, int]]:
+    for lo in range(0, n, BATCH):
+        yield lo, min(n, lo + BATCH)
+
+
+def _video_reads(video) -> Iterator[tuple[str, Callable[[], object]]]:
+    """(what, read) for every stored part of ``video``: frames, painted masks, each prediction set."""
+    import numpy as np
+
+    n = video.n_frames
+    for lo, hi in _batches(n):
+        yield f"frames {lo}-{hi - 1}", lambda lo=lo, hi=hi: video.read_frames(lo, hi)
+    labelled = [int(t) for t in np.flatnonzero(video.provenance[:n])]
+    for k in range(0, len(labelled), BATCH):
+        ts = labelled[k : k + BATCH]
+        yield f"masks of frames {ts[0]}-{ts[-1]}", lambda ts=ts: [video.mask(t) for t in ts]
+    for model in video.predictions.models():
+        s = video.predictions[model]
+        done = [int(t) for t in s.frames()]
+        for k in range(0, len(done), BATCH):
+            ts = done[k : k + BATCH]
+            yield (
+                f"predictions {model}, frames {ts[0]}-{ts[-1]}",
+                lambda s=s, ts=ts: (s.masks(ts), s.read("probability", ts)),
+            )
+
+
+def _clip_reads(project) -> Iterator[tuple[str, Callable[[], object]]]:
+    """(what, read) for the background clips, the synthetic sets' finished clips and the object bank."""
+    import numpy as np
+
+    for b in project.background_ids():
+        clip = project.background(b)
+        for lo, hi in _batches(clip.n_frames):
+            yield f"background {b}, frames {lo}-{hi - 1}", lambda clip=clip, lo=lo, hi=hi: clip.read_frames(lo, hi)
+    for name in project.synthetic_ids():
+        sset = project.synthetic(name)
+        for i in np.flatnonzero(sset.done):
+            yield f"synthetic set {name}, clip {int(i)}", lambda sset=sset, i=int(i): sset.read_clip(i)
+    yield "objects", lambda: project.objects.load()
+
+
+def _model_reads(project) -> Iterator[tuple[str, Callable[[], object]]]:
+    from dvos_core.model.checkpoint import read_checkpoint
+    from dvos_core.store.project import CHECKPOINTS
+
+    for name in project.model_names():
+        for f in CHECKPOINTS:
+            path = project.model_dir(name) / f
+            if path.is_file():
+                yield f"model {name}, {f}", lambda path=path: read_checkpoint(path)
+
+
+def check_project(
+    project, models: bool = True, progress: ProgressFn | None = None, cancel: CancelToken | None = None
+) -> list[Finding]:
+    """Every problem of ``project`` (see the module docstring), damaged parts first; an empty list means every
+    stored chunk decoded and no step was left half-way. ``models``: also read each model's checkpoints."""
+    summary = project.summary()
+    found = [Finding("damaged", "project", m) for m in summary["unreadable"]]
+    unfinished = _unfinished(summary, str(project.path))
+    readable = [v["id"] for v in summary["videos"] if "unreadable" not in v and v["complete"]]
+
+    def parts():
+        for vid in readable:
+            video = project.video(vid)
+            yield from ((f"video {vid}, {what}", read) for what, read in _video_reads(video))
+        yield from _clip_reads(project)
+        if models:
+            yield from _model_reads(project)
+
+    reads = list(_safe(parts(), found))
+    for k, (where, read) in enumerate(reads):
+        check(cancel)
+        report(progress, k, len(reads), f"reading {where}")
+        try:
+            read()
+        except (StoreError, OSError, ValueError) as e:  # CheckpointError is a ValueError
+            found.append(Finding("damaged", where, str(e)))
+    report(progress, len(reads), len(reads), "done")
+    return found + unfinished
+
+
+def _safe(parts: Iterator, found: list) -> Iterator:
+    """``parts`` with an error met while listing them (a damaged clip's metadata, say) recorded in ``found``."""
+    while True:
+        try:
+            yield next(parts)
+        except StopIteration:
+            return
+        except (StoreError, OSError, ValueError) as e:
+            found.append(Finding("damaged", "project", str(e)))
+            return

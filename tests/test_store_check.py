@@ -1,0 +1,75 @@
+"""`dvos check` / ``check_project``: reads every stored part once, names what is damaged (the file and the fix) or
+left unfinished (the command that finishes it), and changes nothing."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from dvos_core.cli import main as dvos
+from dvos_core.model import build_model, save_checkpoint
+from dvos_core.store import Project
+from dvos_core.store.check import check_project
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = Project.create(tmp_path / "field.dvos")
+    rng = np.random.default_rng(0)
+    v = p.add_video_array("plot", rng.integers(0, 255, (6, 16, 16, 3), dtype=np.uint8), split="train")
+    mask = np.zeros((16, 16), np.uint8)
+    mask[4:9, 4:9] = 1
+    for t in (1, 4):
+        v.set_mask(t, mask, "manual")
+    v.predictions["img"].start({"kind": "test"}, None)
+    v.predictions["img"].set_many(range(6), np.full((6, 16, 16), 0.7, np.float32))
+    save_checkpoint(p.model_dir("img", create=True) / "best.pt", build_model("tiny", "frame"), phase="image")
+    return p
+
+
+def _chunk(p, *parts):
+    return p.path.joinpath("videos", "plot", *parts)
+
+
+def _hashes(root):
+    return {str(f): hashlib.md5(f.read_bytes()).hexdigest() for f in sorted(root.rglob("*")) if f.is_file()}
+
+
+def test_a_sound_project_has_no_findings(project, capsys):
+    assert check_project(project) == []
+    assert dvos(["check", str(project.path)]) == 0
+    assert "every stored part reads" in capsys.readouterr().out
+
+
+def test_damaged_parts_are_named_with_their_files_and_nothing_changes(project, capsys):
+    frame3 = _chunk(project, "frames", "c", "3", "0", "0", "0")
+    mask4 = _chunk(project, "masks", "c", "4", "0", "0")
+    frame3.write_bytes(b"garbage")  # a half-copied chunk
+    mask4.unlink()  # a painted mask's file deleted by a sync tool
+    ckpt = project.model_dir("img") / "best.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:100])  # a truncated checkpoint
+    before = _hashes(project.path)
+    found = check_project(Project.open(project.path, mode="r"))
+    assert all(f.kind == "damaged" for f in found)
+    text = "\n".join(f"{f.where}: {f.message}" for f in found)
+    assert str(frame3) in text and "video plot, frames 0-5" in text
+    assert str(mask4) in text and "masks of frames 1-4" in text
+    assert "model img, best.pt" in text
+    assert dvos(["check", str(project.path), "--json"]) == 1
+    assert len(json.loads(capsys.readouterr().out)) == len(found) == 3
+    assert _hashes(project.path) == before  # only read
+
+
+def test_a_prediction_set_stopped_half_way_is_unfinished(project, capsys):
+    v = project.video("plot")
+    v.predictions["ctx"].start({"kind": "test"}, None)
+    v.predictions["ctx"].set_many([0, 1], np.zeros((2, 16, 16), np.float32))
+    found = check_project(project, models=False)
+    assert [(f.kind, f.where) for f in found] == [("unfinished", "video plot, predictions ctx")]
+    assert "only 2/6 frames predicted" in found[0].message
+    assert dvos(["check", str(project.path), "--no-models"]) == 1
+    assert "0 damaged, 1 unfinished" in capsys.readouterr().out
