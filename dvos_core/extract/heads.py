@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -173,22 +174,17 @@ def extract_heads(
             done = {p for p in again if p in latest and same_video(latest[p].get("video_created"), tokens[p[0]])}
         stats["skipped_frames"] = sum(p in done for p in plan)
         plan = [p for p in plan if p not in done]
-    run = (
-        plan,
-        labels,
-        tokens,
-        stats,
-        seed,
-        min_area,
-        max_area,
-        fakes_per_head,
-        halo_px,
-        margin,
-        max_overlap,
-        max_tries,
-        progress,
-        cancel,
+    opts = SimpleNamespace(
+        seed=seed,
+        min_area=min_area,
+        max_area=max_area,
+        fakes_per_head=fakes_per_head,
+        halo_px=halo_px,
+        margin=margin,
+        max_overlap=max_overlap,
+        max_tries=max_tries,
     )
+    run = (plan, labels, tokens, stats, opts, progress, cancel)
     if not replace:  # committed frame by frame: a cancel or a kill keeps the frames finished
         added = _extract(project, bank, *run)
     else:  # all or nothing: the new bank is committed once, at the end; until then the old one stays as it was
@@ -207,27 +203,10 @@ def extract_heads(
     return out
 
 
-def _extract(
-    project,
-    bank,
-    plan,
-    labels,
-    tokens,
-    stats,
-    seed,
-    min_area,
-    max_area,
-    fakes_per_head,
-    halo_px,
-    margin,
-    max_overlap,
-    max_tries,
-    progress,
-    cancel,
-) -> list:
+def _extract(project, bank, plan, labels, tokens, stats, opts, progress, cancel) -> list:
     """Cut the heads and fakes of ``plan``'s frames into ``bank`` (the project's object bank, committed frame by
     frame, or a :class:`~dvos_core.store.objects.BankRebuild`); counts go to ``stats``. Returns the DataFrames of
-    the rows added."""
+    the rows added. ``opts``: the extraction settings (seed, areas, margin, halo, fakes per head, overlap, tries)."""
     import pandas as pd
 
     added = []
@@ -237,7 +216,7 @@ def _extract(
         frame = project.video(vid).frame(t)
         lab = _label_map(project, vid, t, labels)
         objs, small, large = frame_objects(
-            frame, lab, min_area=min_area, max_area=max_area, margin=margin, halo_px=halo_px
+            frame, lab, min_area=opts.min_area, max_area=opts.max_area, margin=opts.margin, halo_px=opts.halo_px
         )
         stats["too_small"] += small
         stats["too_large"] += large
@@ -250,17 +229,17 @@ def _extract(
             added.append(heads)
             stats["heads"] += len(heads)
             fakes, heads_mask = [], lab > 0
-            rng = np.random.default_rng(frame_seed(seed, vid, t))  # per frame: a resumed run makes the same fakes
+            rng = np.random.default_rng(frame_seed(opts.seed, vid, t))  # per frame: a resumed run makes the same fakes
             for (rgba, rec), head_id in zip(objs, heads["id"].tolist()):
                 made, failed = make_fake_heads(
                     frame,
                     heads_mask,
                     rgba[..., 3] >= OBJECT_ALPHA_MIN,  # the object, not its halo
-                    fakes_per_head,
+                    opts.fakes_per_head,
                     rng,
-                    max_overlap=max_overlap,
-                    max_tries=max_tries,
-                    halo_px=halo_px,
+                    max_overlap=opts.max_overlap,
+                    max_tries=opts.max_tries,
+                    halo_px=opts.halo_px,
                 )
                 stats["fakes_failed"] += failed
                 shape = {k: rec[k] for k in ("eccentricity", "aspect")}
