@@ -203,6 +203,34 @@ def _chunk_file(arr: zarr.Array, c: int, lead: tuple = ()) -> str:
     return str(Path(str(root)) / arr.path / key if root is not None else Path(arr.path) / key)
 
 
+def member_metadata(group: zarr.Group, key: str = ""):
+    """The ``zarr.json`` path of ``group``'s member ``key`` (of the group itself for ``""``), for messages."""
+    from pathlib import Path
+
+    return Path(str(getattr(group.store, "root", ""))) / group.path / key / "zarr.json"
+
+
+def open_member(group: zarr.Group, key: str, what: str, fix: str, on_missing=None):
+    """``group[key]``; a missing or unreadable ``zarr.json`` of it becomes a
+    :class:`~dvos_core.store.schema.DamagedStoreError` naming the file, ``what`` it holds (e.g. "the 'masks' array
+    of video 'v'") and ``fix``. ``on_missing`` is called first when the file is missing (it may raise its own,
+    more telling error: say, the whole folder is gone)."""
+    from dvos_core.store.schema import DamagedStoreError
+
+    meta = member_metadata(group, key)
+    try:
+        return group[key]
+    except KeyError:
+        if on_missing is not None:
+            on_missing()
+        raise DamagedStoreError(
+            f"{meta}: the metadata file of {what} is missing (deleted, or not yet copied by a sync tool), so its "
+            f"data cannot be read. {fix}"
+        ) from None
+    except Exception as e:  # json/Zarr errors of a corrupt metadata file
+        raise DamagedStoreError(f"{meta}: unreadable metadata of {what} ({e}). {fix}") from e
+
+
 def _metadata_file(arr: zarr.Array) -> str:
     """The ``zarr.json`` of ``arr``, for messages."""
     from pathlib import Path

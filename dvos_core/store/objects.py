@@ -167,19 +167,7 @@ class ObjectBank:
     def _array(self, name: str) -> zarr.Array:
         """The array ``name`` (pixels, records, index); a missing or corrupt ``zarr.json`` is a
         :class:`~dvos_core.store.schema.DamagedStoreError` naming it."""
-        from pathlib import Path
-
-        meta = Path(str(getattr(self.group.store, "root", ""))) / self.group.path / name / "zarr.json"
-        try:
-            return self.group[name]
-        except KeyError:
-            raise DamagedStoreError(
-                f"{meta}: the metadata file of the object bank's {name!r} array is missing. {self._fix()}"
-            ) from None
-        except Exception as e:  # json/Zarr errors of a corrupt metadata file
-            raise DamagedStoreError(
-                f"{meta}: unreadable metadata of the object bank's {name!r} array ({e}). {self._fix()}"
-            ) from e
+        return arrays.open_member(self.group, name, f"the object bank's {name!r} array", self._fix())
 
     def _span(self, name: str, lo: int, hi: int, arr=None) -> np.ndarray:
         """``name[lo:hi]`` (committed bytes or index rows); a chunk that is missing or cannot be decoded, or a range

@@ -239,26 +239,15 @@ class FrameSequence:
         ``zarr.json`` of it, or one whose data type or frame size is not the sequence's (a file edited or replaced),
         is a :class:`~dvos_core.store.schema.DamagedStoreError` naming the file and ``fix`` (default: restore it, or
         delete and add the sequence again)."""
-        meta = Path(str(getattr(self.group.store, "root", ""))) / self.group.path / key / "zarr.json"
         fix = fix or self._damage_fix()
-        try:
-            arr = self.group[key]
-        except KeyError:
-            self._require_present()
-            raise DamagedStoreError(
-                f"{meta}: the metadata file of the {key!r} array of {self.kind} {self.name!r} is missing (deleted, "
-                f"or not yet copied by a sync tool), so its data cannot be read. {fix}"
-            ) from None
-        except Exception as e:  # json/Zarr errors of a corrupt metadata file
-            raise DamagedStoreError(
-                f"{meta}: unreadable metadata of the {key!r} array of {self.kind} {self.name!r} ({e}). {fix}"
-            ) from e
-        self._check_layout(key, arr, meta, fix)
+        what = f"the {key!r} array of {self.kind} {self.name!r}"
+        arr = arrays.open_member(self.group, key, what, fix, on_missing=self._require_present)
+        self._check_layout(key, arr, arrays.member_metadata(self.group, key), fix)
         return arr
 
     def _meta(self) -> Path:
         """This sequence's own ``zarr.json``, for messages."""
-        return Path(str(getattr(self.group.store, "root", ""))) / self.group.path / "zarr.json"
+        return arrays.member_metadata(self.group)
 
     def _check_layout(self, key: str, arr, meta, fix: str) -> None:
         if not isinstance(arr, zarr.Array):

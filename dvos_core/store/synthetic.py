@@ -125,7 +125,7 @@ class SyntheticSet:
         )
 
     def _meta(self, key: str = "") -> Path:
-        return Path(str(getattr(self.group.store, "root", ""))) / self.group.path / key / "zarr.json"
+        return arrays.member_metadata(self.group, key)
 
     def _fix(self) -> str:
         return (
@@ -135,18 +135,7 @@ class SyntheticSet:
 
     def _read(self, key: str, rows, what: str, present=None):
         """``key[rows]`` with a damaged or missing file named (see :func:`~dvos_core.store.arrays.read`)."""
-        try:
-            arr = self.group[key]
-        except KeyError:
-            raise DamagedStoreError(
-                f"{self._meta(key)}: the metadata file of the {key!r} array of synthetic set {self.name!r} is "
-                f"missing. {self._fix()}"
-            ) from None
-        except Exception as e:  # json/Zarr errors of a corrupt metadata file
-            raise DamagedStoreError(
-                f"{self._meta(key)}: unreadable metadata of the {key!r} array of synthetic set {self.name!r} ({e}). "
-                f"{self._fix()}"
-            ) from e
+        arr = arrays.open_member(self.group, key, f"the {key!r} array of synthetic set {self.name!r}", self._fix())
         owner = f"{self.path}: synthetic set {self.name!r}" if self.path else f"synthetic set {self.name!r}"
         return arrays.read(arr, rows, owner, what, self._fix(), present)
 
