@@ -121,6 +121,7 @@ def save_checkpoint(path, model, **info) -> Path:
 
     ``info`` always gets ``dvos_version``, ``code_commit`` (git commit or None), ``input_size`` and ``preset``."""
     from dvos_core import __version__
+    from dvos_core.store.fsops import durable_replace
 
     model = unwrap(model)
     path = Path(path)
@@ -142,7 +143,7 @@ def save_checkpoint(path, model, **info) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
+        durable_replace(tmp, path)  # hours of training: a power cut must not leave an empty best.pt
     finally:
         if tmp.exists():
             tmp.unlink()

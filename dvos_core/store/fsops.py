@@ -34,6 +34,26 @@ _FIXES = {
 }
 
 
+def durable_replace(tmp, path) -> None:
+    """``os.replace(tmp, path)`` that survives a power cut: ``tmp``'s bytes are flushed to the disk first and the
+    rename after it (the folder's entry), so after a crash ``path`` holds the old file or the whole new one, never
+    an empty or partial file (a rename alone is atomic against a killed process, not against a lost page cache).
+    Flushing the folder is skipped where the system cannot (Windows)."""
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def describe_os_error(e: OSError) -> str:
     """'the disk is full (no space left on device): /path/file' for an OSError."""
     reason = _REASONS.get(e.errno) or e.strerror or str(e) or type(e).__name__
