@@ -31,7 +31,7 @@ def unsaved_work(viewer, state) -> list[str]:
     except Exception:  # a project deleted or damaged under us: name what the state knows
         ids = sorted(state.dirty)
     for vid in ids:
-        painted = sorted(state.dirty.get(vid, ()))
+        painted = [t for t in sorted(state.dirty.get(vid, ())) if _differs_from_stored(viewer, project, vid, t)]
         corrected = _layers.unsaved_corrections(viewer, vid)
         parts = []
         if painted:
@@ -41,6 +41,20 @@ def unsaved_work(viewer, state) -> list[str]:
         if parts:
             lines.append(f"{vid}: {' and '.join(parts)}")
     return lines
+
+
+def _differs_from_stored(viewer, project, vid: str, t: int) -> bool:
+    """Whether painted frame ``t`` of ``vid`` still differs from what the project holds: paint undone (Ctrl+Z) or
+    painted back to the stored mask is nothing to save. When in doubt (no layer, a read error), it differs."""
+    import numpy as np
+
+    layer = _layers.video_layer(viewer, vid, "masks")
+    try:
+        frame = np.asarray(layer.data[t]) != 0
+        stored = project.video(vid).mask(t)
+    except Exception:  # no layer, a frame past its end, a damaged or deleted video: keep it listed
+        return True
+    return bool(frame.any()) if stored is None else not np.array_equal(frame, np.asarray(stored) != 0)
 
 
 def _frames(frames: list[int], most: int = 8) -> str:
