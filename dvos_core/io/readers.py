@@ -36,6 +36,21 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 UNREAD_PHOTO_SUFFIXES = (".heic", ".heif", ".webp", ".dng", ".avif")  # phone formats dvos does not read
 
 
+def quiet_opencv_video():
+    """OpenCV, with FFmpeg's and OpenCV's own log lines about a damaged or odd video file kept off the terminal
+    (``moov atom not found``, ``can't be used to capture by name``): dvos's own error names the file and the fix.
+    A level the user set (``OPENCV_FFMPEG_LOGLEVEL``, ``OPENCV_LOG_LEVEL``) or ``DVOS_DEBUG=1`` keeps the lines."""
+    import os
+
+    import cv2
+
+    if not os.environ.get("DVOS_DEBUG"):
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET, read when OpenCV first opens a video
+        if "OPENCV_LOG_LEVEL" not in os.environ:
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    return cv2
+
+
 def natural_key(name: str):
     """Sort key so that 'f2.png' comes before 'f10.png' (names that tie, 'f1.png' and 'f01.png', in name order)."""
     return [int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", name)], name
@@ -131,9 +146,7 @@ class CV2VideoReader(VideoReader):
     probe_frames = 64  # frames decoded to verify seeking
 
     def __init__(self, path, seek: str = "auto"):
-        import cv2
-
-        self._cv2 = cv2
+        self._cv2 = cv2 = quiet_opencv_video()
         self.path = Path(path)
         if seek not in ("auto", "never"):
             raise ValueError(f"seek must be 'auto' or 'never', got {seek!r}")

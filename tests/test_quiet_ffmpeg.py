@@ -1,0 +1,38 @@
+"""A damaged video file gets dvos's one-line error, without FFmpeg's and OpenCV's own log lines around it (unless
+the user asks for them with DVOS_DEBUG=1)."""
+
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+
+
+def _truncated_mp4(tmp_path):
+    path = tmp_path / "cut.mp4"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for k in range(20):
+        w.write(np.full((48, 64, 3), k * 10, np.uint8))
+    w.release()
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])  # a recording cut off: no moov atom
+    return path
+
+
+def _add(tmp_path, video, **env):
+    subprocess.run([sys.executable, "-m", "dvos_core.cli", "new", str(tmp_path / "p.dvos")], check=True)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCV_", "DVOS_DEBUG"))}
+    cmd = [sys.executable, "-m", "dvos_core.cli", "add-video", str(tmp_path / "p.dvos"), str(video)]
+    return subprocess.run(cmd, capture_output=True, text=True, env={**clean, **env})
+
+
+def test_a_damaged_video_gets_one_error_without_ffmpegs_log_lines(tmp_path):
+    r = _add(tmp_path, _truncated_mp4(tmp_path))
+    assert r.returncode == 2
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "cannot open this video" in lines[0], r.stderr
+
+
+def test_dvos_debug_keeps_them(tmp_path):
+    r = _add(tmp_path, _truncated_mp4(tmp_path), DVOS_DEBUG="1")
+    assert r.returncode == 2 and "moov atom not found" in r.stderr
