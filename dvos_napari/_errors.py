@@ -8,9 +8,28 @@ import re
 import traceback as _traceback
 from dataclasses import dataclass
 
+# commands the panel has no button for, and Python code: kept as written (to type in a terminal or a Python
+# console) instead of being sent to "the matching step", which does not exist
+KEEP: list[str] = [
+    r"`dvos delete [^`]* (?:background|synthetic|model|report) [^ `]+(?: --yes)?`",
+    r"`dvos delete [^`]* predictions [^`]*--videos [^`]*`",  # the Review step deletes a model's from every video
+    r"(?<=is no longer in the project: remove them with )`dvos delete [^`]*`",  # a video the table no longer lists
+    r"`dvos (?:import-masks|export-masks|migrate)\b[^`]*`",
+    r"`Project\.[^`]*`",
+]
+_KEPT = "\x00{}\x00"
 # (pattern, replacement): specific phrases first, then the generic command and option rules
 REWRITES: list[tuple[str, str]] = [
     (r"\s*\(or dvos_core\.[\w.]+\)", ""),
+    # dvos check's findings (Check project... in the Project step): finish a step the way it was started
+    (r"run the same `dvos predict` again", "run Predict again with the same model (Predict step)"),
+    (r"run the same `dvos extract-backgrounds` again", "run Extract backgrounds again (Extract step)"),
+    (r"run the same `dvos synth` again", "run Generate again with the same set name (Synthesize step)"),
+    (r"an interrupted `dvos new`", "an interrupted New... (Project step)"),
+    (r"painted again in napari", "painted again (Annotate step)"),
+    (r"`dvos delete [^`]* predictions [^`]*`", "Delete ticked predictions... in the Review step"),
+    (r"`dvos predict [^`]*`", "the Predict step"),
+    (r"`dvos extract-objects (?!--replace)[^`]*`", "Extract heads in the Extract step"),
     # Project.create on an existing project (New... in the Project step never replaces one)
     (r"or pass overwrite=True(?: \(--overwrite\))? to replace it", "or give the new project another name"),
     (r"\s*\(see dvos_core\.[\w.]+\)", ""),
@@ -98,8 +117,17 @@ def plain_words(message: str) -> str:
     """A core message rewritten with the panel's names for commands and options, without Python type prefixes."""
     text = _TYPE_PREFIX.sub("", str(message))
     text = re.sub(r"^\s*\w*Error:\s*", "", text)
+    kept: list[str] = []
+
+    def keep(m: re.Match) -> str:
+        kept.append(f"{m.group(0)} in a terminal" if m.group(0).startswith("`dvos") else m.group(0))
+        return _KEPT.format(len(kept) - 1)
+
+    for pattern in KEEP:
+        text = re.sub(pattern, keep, text)
     for pattern, repl in REWRITES:
         text = re.sub(pattern, repl, text)
+    text = re.sub(_KEPT.format(r"(\d+)"), lambda m: kept[int(m.group(1))], text)
     return re.sub(r"\s{2,}", " ", text).strip()
 
 

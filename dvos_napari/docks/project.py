@@ -1,5 +1,5 @@
 """Project step: create/open a project store, add videos, list videos with split, tags and masks, pick the one to
-work on."""
+work on, and check that every stored part of the project reads (``dvos check``)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ from pathlib import Path
 import numpy as np
 from qtpy.QtWidgets import (
     QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLineEdit,
     QMessageBox,
+    QPlainTextEdit,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -21,6 +24,7 @@ from qtpy.QtWidgets import (
 )
 
 from dvos_napari._close_guard import may_leave_project
+from dvos_napari._errors import UserMessage, plain_words
 from dvos_napari._widgets import DvosDock, button, button_grid, compact_combo, section, wrapped_label
 
 SPLITS = ("train", "val", "test", "unassigned")
@@ -31,6 +35,21 @@ SPLIT_HELP = (
 PROVENANCE_COLUMNS = ("manual", "corrected", "pseudo", "predicted")
 COLUMNS = ("video", "frames", "split", "masks", "tags")
 WATCH_MS = 2000  # how often the Project step looks for writes by other programs
+CHECK_HELP = (
+    "read every stored frame, painted mask, prediction, background clip, synthetic clip, object and model once, and "
+    "list what cannot be read (the file and the fix) or was left unfinished (how to finish it); only reads, nothing "
+    "is changed (dvos check)"
+)
+CHECK_TITLE = "dvos: project check"
+
+
+def check_report(where: str, found) -> str:
+    """The findings of :func:`~dvos_core.store.check.check_project` on the project at ``where``, in the panel's words
+    (one paragraph each: what, where, and the fix)."""
+    damaged = sum(f.kind == "damaged" for f in found)
+    head = f"{where}: {damaged} damaged, {len(found) - damaged} unfinished"
+    parts = [f"{f.kind.upper()}: {f.where}\n{plain_words(f.message)}" for f in found]
+    return "\n\n".join([head, *parts])
 
 
 def add_layer_frames(project, video_id, frames, rgb, name, split, tags, progress=None, cancel=None):
@@ -86,6 +105,10 @@ class ProjectDock(DvosDock):
         self.path_label = wrapped_label("no project open")
         self.new_button = button("New...", self._new_dialog, "create an empty project folder (name it e.g. field.dvos)")
         self.open_button = button("Open...", self._open_dialog, "open an existing project folder (*.dvos)")
+        self.check_button = button("Check project...", lambda: self.guard(self.check_project), CHECK_HELP)
+        self.check_window: QDialog | None = None  # the findings of the last check, made when first needed
+        self.check_text: QPlainTextEdit | None = None
+        self.check_findings: list | None = None  # of the last check that finished
 
         form = QFormLayout()
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
@@ -143,6 +166,10 @@ class ProjectDock(DvosDock):
         lay = QVBoxLayout(self.body)
         lay.addWidget(self.path_label)
         lay.addLayout(button_grid(self.new_button, self.open_button))
+        check_row = QHBoxLayout()
+        check_row.addWidget(self.check_button)
+        check_row.addStretch(1)
+        lay.addLayout(check_row)
         lay.addWidget(section("Add a video"))
         lay.addLayout(form)
         lay.addLayout(button_grid(self.add_file_button, self.add_folder_button, self.add_layer_button))
@@ -155,7 +182,7 @@ class ProjectDock(DvosDock):
         lay.addLayout(delete_row)
         lay.addWidget(self.summary_label)
         lay.addWidget(self.job_bar)
-        self._busy_widgets = [self.add_file_button, self.add_folder_button, self.add_layer_button]
+        self._busy_widgets = [self.add_file_button, self.add_folder_button, self.add_layer_button, self.check_button]
 
         self.listen(self.state.project_changed, lambda *_: self._project_changed())
         self.listen(self.state.store_changed, self.refresh)
@@ -264,6 +291,20 @@ class ProjectDock(DvosDock):
             process=False,
         )
 
+    def check_project(self, models: bool = True):
+        """Read the whole open project once in a child process (``check_project``, as ``dvos check``): progress and
+        Cancel in the step's job bar; the findings are listed in a window when it ends. Returns the Job."""
+        from dvos_core.store import Project
+
+        where = str(self._require_project().path)
+        readonly = Project.open(where, mode="r")  # the check only reads
+        job = self.run(  # notify=False: _checked says how it ended (a cancelled check kept nothing: it only reads)
+            "dvos_core.store.check:check_project", readonly, models=models, label="check project", notify=False
+        )
+        if job is not None:  # shown even when another project was opened meanwhile: the findings name their project
+            job.finished.connect(lambda status, job=job: self._checked(where, status, job.result))
+        return job
+
     def select_video(self, video_id: str) -> None:
         self.state.select_video(video_id)
 
@@ -343,6 +384,52 @@ class ProjectDock(DvosDock):
     def _project_changed(self) -> None:
         self.forget_messages()  # also when this step is a dock of its own, outside the panel
         self.refresh()
+
+    def _checked(self, where: str, status: str, found) -> None:
+        from napari.utils.notifications import show_info, show_warning
+
+        if status == "cancelled":
+            text = f"check project: cancelled before it read everything; {where} was not changed (a check only reads)"
+            self.messages.info(text)
+            show_info(f"dvos: {text}")
+            return
+        if status != "ok":
+            return  # the job bar said what went wrong
+        self.check_findings = list(found)
+        if not found:
+            text = f"check project: every stored part of {where} reads, and no step was left unfinished"
+            self.messages.info(text)
+            show_info(f"dvos: {text}")
+            if self.check_window is not None:
+                self.check_window.hide()  # an earlier list no longer holds
+            return
+        damaged = sum(f.kind == "damaged" for f in found)
+        text = (
+            f"check project: {where}: {damaged} damaged, {len(found) - damaged} unfinished; each one with what to do "
+            f"is listed in the window '{CHECK_TITLE}' (Check project... reads the project again)"
+        )
+        raw = "\n".join(f"{f.kind}: {f.where}: {f.message}" for f in found)  # as `dvos check` prints them
+        self.messages.error(UserMessage(text, raw))
+        show_warning(f"dvos: {text}")
+        self._show_check_window(check_report(where, found))
+
+    def _show_check_window(self, report: str) -> None:
+        """The findings in a window of their own (not modal: the project stays usable while they are fixed)."""
+        if self.check_window is None:
+            self.check_window = QDialog(self)
+            self.check_window.setWindowTitle(CHECK_TITLE)
+            self.check_window.setModal(False)
+            self.check_text = QPlainTextEdit()
+            self.check_text.setReadOnly(True)
+            buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+            buttons.rejected.connect(self.check_window.hide)
+            lay = QVBoxLayout(self.check_window)
+            lay.addWidget(self.check_text)
+            lay.addWidget(buttons)
+            self.check_window.resize(640, 420)
+        self.check_text.setPlainText(report)
+        self.check_window.show()
+        self.check_window.raise_()
 
     def _imported(self, video) -> None:
         self.state.notify_store_changed()
