@@ -73,3 +73,19 @@ def test_a_prediction_set_stopped_half_way_is_unfinished(project, capsys):
     assert "only 2/6 frames predicted" in found[0].message
     assert dvos(["check", str(project.path), "--no-models"]) == 1
     assert "0 damaged, 1 unfinished" in capsys.readouterr().out
+
+
+def test_a_stopped_new_leaves_a_leftover_that_check_names_with_its_fix(project):
+    build = project.path.parent / f".{project.path.name}.creating-0123456789ab"
+    Project.create(build)  # the unfinished build of a `dvos new` that was stopped
+    found = check_project(project, models=False)
+    assert [(f.kind, f.where) for f in found] == [("unfinished", "beside the project")]
+    assert str(build) in found[0].message and f"rm -rf {build}" in found[0].message
+
+
+def test_two_damaged_frames_read_as_one_sentence(project):
+    for t in (2, 3):
+        _chunk(project, "frames", "c", str(t), "0", "0", "0").write_bytes(b"garbage")
+    (found,) = check_project(project, models=False)
+    assert "the image of frames 2, 3 cannot be read" in found.message
+    assert "are damaged. Restore those files" in found.message

@@ -271,6 +271,7 @@ def _check(args) -> int:
 
 def _info(args) -> int:
     from dvos_core.store import Project
+    from dvos_core.store.project import leftover_note
 
     s = Project.open(args.project, mode="r").summary()
     if args.json:
@@ -315,14 +316,5 @@ def _info(args) -> int:
     for message in s.get("unreadable", []):  # a damaged video, clip or set: the file and the fix
         print(f"unreadable: {message}")
     for folder in s.get("hidden_leftovers", []):  # left beside the project by a `dvos new` that was stopped
-        if ".replaced-" in folder:
-            what = (
-                f"holds the project that `dvos new {_q(s['path'])} --overwrite` replaced (stopped before deleting it)"
-            )
-        else:
-            what = f"is the unfinished build of a `dvos new {_q(s['path'])}` that was stopped"
-        print(
-            f"leftover: {folder} {what}; it is not part of the project: delete it (`rm -rf {_q(folder)}`) once you "
-            f"know you do not need it"
-        )
+        print(f"leftover: {leftover_note(s['path'], folder)}")
     return 0

@@ -263,7 +263,14 @@ def missing_chunks(arr: zarr.Array, rows, lead: tuple = ()) -> list[tuple[int, i
 
 
 def _spans(bad) -> str:
-    return ", ".join(f"frame {a}" if a == b else f"frames {a}-{b}" for a, b, _ in bad)
+    """'frame 3', 'frames 2, 5' or 'frames 0-3, 8' for the (first, last, file) rows of ``bad``."""
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b, _ in bad]
+    return ("frame " if parts == [str(bad[0][0])] else "frames ") + ", ".join(parts)
+
+
+def _fix_for(fix: str, n_files: int) -> str:
+    """``fix`` worded for ``n_files`` files (the fixes say "that file")."""
+    return fix if n_files == 1 else fix.replace("Restore that file", "Restore those files")
 
 
 def require_chunks(arr: zarr.Array, rows, owner: str, what: str, fix: str, lead: tuple = ()) -> None:
@@ -278,7 +285,7 @@ def require_chunks(arr: zarr.Array, rows, owner: str, what: str, fix: str, lead:
     one = len(gone) == 1
     raise DamagedStoreError(
         f"{owner}: the {what} of {_spans(gone)} cannot be read: the file{'' if one else 's'} {files} "
-        f"{'is' if one else 'are'} missing (deleted, or not yet copied by a sync tool). {fix}"
+        f"{'is' if one else 'are'} missing (deleted, or not yet copied by a sync tool). {_fix_for(fix, len(gone))}"
     )
 
 
@@ -327,5 +334,5 @@ def damaged_error(arr: zarr.Array, rows, owner: str, what: str, fix: str, error:
     one = len(bad) == 1
     return DamagedStoreError(
         f"{owner}: the {what} of {spans} cannot be read ({reason}); the file{'' if one else 's'} {files} "
-        f"{'is' if one else 'are'} damaged. {fix}"
+        f"{'is' if one else 'are'} damaged. {_fix_for(fix, len(bad))}"
     )

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.store.project import leftover_note
 from dvos_core.store.schema import StoreError
 
 BATCH = 16  # frames read at a time (one chunk per frame: memory stays at a few frames of the largest video)
@@ -74,7 +75,7 @@ def _unfinished(summary: dict, project_path: str) -> list[Finding]:
                 )
             )
     for p in summary.get("hidden_leftovers") or []:
-        out.append(Finding("unfinished", "beside the project", f"leftover of an interrupted `dvos new`: {p}"))
+        out.append(Finding("unfinished", "beside the project", leftover_note(project_path, p)))
     return out
 
 

@@ -99,6 +99,21 @@ def _hidden_builds(path: Path) -> tuple[list[Path], list[Path]]:
     return sorted(out[REPLACED], key=age), sorted(out[CREATING], key=age)
 
 
+def leftover_note(project_path, folder) -> str:
+    """What a hidden folder left beside the project by a stopped ``dvos new`` is, and what to do with it."""
+    import shlex
+
+    q = shlex.quote(str(project_path))
+    if f".{REPLACED}-" in Path(folder).name:
+        what = f"holds the project that `dvos new {q} --overwrite` replaced (stopped before deleting it)"
+    else:
+        what = f"is the unfinished build of a `dvos new {q}` that was stopped"
+    return (
+        f"{folder} {what}; it is not part of the project: delete it (`rm -rf {shlex.quote(str(folder))}`) once you "
+        f"know you do not need it"
+    )
+
+
 def _interrupted_overwrite(
     path: Path, kept: list[Path], creating: list[Path], head: str = "no dvos project here"
 ) -> str:
