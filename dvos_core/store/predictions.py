@@ -152,16 +152,17 @@ class ModelPredictions:
             )
         pm, pp, done = self.arrays(create=True)
         with v._write(f"writing the predictions of frames {ts[0]}..{ts[-1]}"):
-            # the mask is the stored (float16) probability thresholded, so re-thresholding what is stored gives it
-            p16 = p.astype(np.float16)
+            # the mask is the float32 probability thresholded, as the prediction run lends it to the next frames (a
+            # resumed run reads it back, so it must be the same mask); the stored float16 probability can round a
+            # value just under the threshold up to it
             if ts == list(range(ts[0], ts[-1] + 1)):
                 sl = slice(ts[0], ts[-1] + 1)
-                pp[sl] = p16
-                pm[sl] = (p16 >= threshold).astype(np.uint8)
+                pp[sl] = p.astype(np.float16)
+                pm[sl] = (p >= threshold).astype(np.uint8)
                 done[sl] = done_value
             else:
-                for t, q in zip(ts, p16):
-                    pp[t] = q
+                for t, q in zip(ts, p):
+                    pp[t] = q.astype(np.float16)
                     pm[t] = (q >= threshold).astype(np.uint8)
                 for t in ts:
                     done[t] = done_value
