@@ -89,3 +89,18 @@ def test_two_damaged_frames_read_as_one_sentence(project):
     (found,) = check_project(project, models=False)
     assert "the image of frames 2, 3 cannot be read" in found.message
     assert "are damaged. Restore those files" in found.message
+
+
+def test_every_finished_synthetic_clip_is_read_and_unfinished_ones_are_not(project):
+    sset = project.create_synthetic("s1", n_clips=4, n_frames=2, height=16, width=16)
+    for i in (0, 2):  # clips 1 and 3 not made yet (a synth stopped half-way)
+        sset.write_clip(i, np.zeros((2, 16, 16, 3), np.uint8), np.zeros((2, 16, 16), np.uint8))
+    found = check_project(project, models=False)
+    assert [(f.kind, f.where) for f in found] == [("unfinished", "synthetic set s1")]
+    assert "2/4 clips made" in found[0].message
+    frames_dir = project.path / "synthetic" / "s1" / "frames" / "c" / "2"
+    for f in frames_dir.rglob("*"):
+        if f.is_file():
+            f.write_bytes(b"garbage")  # clip 2 damaged: read and named
+    found = check_project(project, models=False)
+    assert (found[0].kind, found[0].where) == ("damaged", "synthetic set s1, clip 2")

@@ -108,15 +108,13 @@ def _video_reads(video) -> Iterator[tuple[str, Callable[[], object]]]:
 
 def _clip_reads(project) -> Iterator[tuple[str, Callable[[], object]]]:
     """(what, read) for the background clips, the synthetic sets' finished clips and the object bank."""
-    import numpy as np
-
     for b in project.background_ids():
         clip = project.background(b)
         for lo, hi in _batches(clip.n_frames):
             yield f"background {b}, frames {lo}-{hi - 1}", lambda clip=clip, lo=lo, hi=hi: clip.read_frames(lo, hi)
     for name in project.synthetic_ids():
         sset = project.synthetic(name)
-        for i in np.flatnonzero(sset.done):
+        for i in sset.done():  # the indices of the finished clips
             yield f"synthetic set {name}, clip {int(i)}", lambda sset=sset, i=int(i): sset.read_clip(i)
     yield "objects", lambda: project.objects.load()
 
