@@ -209,33 +209,6 @@ def _q(word) -> str:
     return shlex.quote(str(word))
 
 
-def _unfinished_note(project: str, video: str, model: str, d: dict) -> str:
-    """What an unfinished prediction set is and the command that finishes it (``dvos predict`` resumes)."""
-    head = (
-        f"{model}: only {d['done']}/{d['frames']} frames predicted (unfinished: interrupted, or run on some frames "
-        f"only)"
-    )
-    ckpt = d.get("checkpoint")
-    if not ckpt or str(ckpt).startswith("<"):  # made from Python with a model in memory
-        return f"{head}; predict the video again with the model that made it to finish it"
-    ckpt = _model_of(project, str(ckpt))
-    name = "" if ckpt == model else f" --name {_q(model)}"
-    return f"{head}; finish it with `dvos predict {_q(project)} {_q(ckpt)} --videos {_q(video)}{name}` (it resumes)"
-
-
-def _model_of(project: str, checkpoint: str) -> str:
-    """The model name for ``PROJECT/models/NAME/best.pt`` (what ``dvos predict PROJECT NAME`` uses), else the
-    checkpoint as recorded."""
-    from pathlib import Path
-
-    p = Path(checkpoint)
-    try:
-        inside = p.name == "best.pt" and p.parent.parent.resolve() == (Path(project) / "models").resolve()
-    except OSError:
-        inside = False
-    return p.parent.name if inside else checkpoint
-
-
 def _migrate(args) -> int:
     from dvos_core.store import SCHEMA_VERSION, Project
 
@@ -271,7 +244,7 @@ def _check(args) -> int:
 
 def _info(args) -> int:
     from dvos_core.store import Project
-    from dvos_core.store.project import leftover_note
+    from dvos_core.store.project import leftover_note, unfinished_note
 
     s = Project.open(args.project, mode="r").summary()
     if args.json:
@@ -289,7 +262,7 @@ def _info(args) -> int:
         if v["predicted_by"]:
             print(f"  {'':<20} predicted by {', '.join(v['predicted_by'])}")
             for m, d in (v.get("predictions_unfinished") or {}).items():  # a predict stopped half-way: say so
-                print(f"  {'':<20} {_unfinished_note(s['path'], v['id'], m, d)}")
+                print(f"  {'':<20} {unfinished_note(s['path'], v['id'], m, d)}")
         if not v["complete"]:
             print(f"  {'':<20} interrupted import: add the video again to replace it")
     print(f"objects: {s['objects']['head']} heads, {s['objects']['fake']} fakes")

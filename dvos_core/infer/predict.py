@@ -171,6 +171,13 @@ def predict_video(
             _check_context_settings(passes, reference_masks)  # before start() can clear a stored set
         targets = _targets(n, frames, video_id)
         preds = video.predictions[prediction_name(checkpoint, name)]
+        held = preds.attrs if preds.exists() else {}
+        if held.get("kind") == "smoothed":  # its frames are another set's smoothed: a model would overwrite them
+            raise ValueError(
+                f"{video_id}: prediction set {preds.model!r} holds the predictions of {held.get('source')!r} smoothed "
+                f"over time (`dvos smooth`), not a model's; predict under another name (--name), or finish the "
+                f"smoothing (`dvos smooth PROJECT {held.get('source')} --name {preds.model}`: it resumes)"
+            )
         if rank == 0:
             first = ("image model" if image is not None else "clamped window (frame 0 repeated)") if main.tau else "-"
             if main.kind == "context":

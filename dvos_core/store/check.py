@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from dvos_core.progress import CancelToken, ProgressFn, check, report
-from dvos_core.store.project import leftover_note
+from dvos_core.store.project import leftover_note, unfinished_note
 from dvos_core.store.schema import StoreError
 
 BATCH = 16  # frames read at a time (one chunk per frame: memory stays at a few frames of the largest video)
@@ -38,15 +38,8 @@ def _unfinished(summary: dict, project_path: str) -> list[Finding]:
                 Finding("unfinished", f"video {v['id']}", "interrupted import: add the video again to replace it")
             )
         for model, d in (v.get("predictions_unfinished") or {}).items():
-            out.append(
-                Finding(
-                    "unfinished",
-                    f"video {v['id']}, predictions {model}",
-                    f"only {d['done']}/{d['frames']} frames predicted: run the same `dvos predict` again to finish "
-                    f"it (it resumes), or delete the set (`dvos delete {project_path} predictions {model} --videos "
-                    f"{v['id']}`)",
-                )
-            )
+            note = unfinished_note(project_path, v["id"], model, d)
+            out.append(Finding("unfinished", f"video {v['id']}, predictions {model}", note.split(": ", 1)[1]))
     for vid, counts in (summary.get("orphaned_objects") or {}).items():
         out.append(
             Finding(

@@ -868,7 +868,51 @@ def _unfinished_sets(v: Video) -> dict:
             continue
         if done < n:
             out[model] = {"done": done, "frames": n, "checkpoint": a.get("checkpoint")}
+            if a.get("kind") == "smoothed":  # made by `dvos smooth`, not by a model: finished by smoothing again
+                keys = ("source", "before", "after", "follow_sway", "only_outliers", "threshold")
+                out[model].update({"kind": "smoothed", **{k: a.get(k) for k in keys}})
     return out
+
+
+def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
+    """What an unfinished prediction set (``d``: an entry of the summary's ``predictions_unfinished``) is and the
+    command that finishes it: ``dvos predict`` with the checkpoint that made it, or ``dvos smooth`` with the
+    settings that made a smoothed set (both resume)."""
+    import shlex
+
+    q = shlex.quote
+    head = (
+        f"{model}: only {d['done']}/{d['frames']} frames predicted (unfinished: interrupted, or run on some frames "
+        f"only)"
+    )
+    if d.get("kind") == "smoothed" and d.get("source"):
+        opts = f" --before {d.get('before', 4)} --after {d.get('after', 0)}"
+        opts += " --camera-only" if d.get("follow_sway") is False else ""
+        opts += " --only-outliers" if d.get("only_outliers") else ""
+        opts += f" --threshold {d['threshold']:g}" if isinstance(d.get("threshold"), (int, float)) else ""
+        return (
+            f"{head}; finish it with `dvos smooth {q(str(project_path))} {q(d['source'])} --videos {q(video)} "
+            f"--name {q(model)}{opts}` (it resumes)"
+        )
+    ckpt = d.get("checkpoint")
+    if not ckpt or str(ckpt).startswith("<"):  # made from Python with a model in memory
+        return f"{head}; predict the video again with the model that made it to finish it"
+    ckpt = _model_of(project_path, str(ckpt))
+    name = "" if ckpt == model else f" --name {q(model)}"
+    return (
+        f"{head}; finish it with `dvos predict {q(str(project_path))} {q(ckpt)} --videos {q(video)}{name}` (it resumes)"
+    )
+
+
+def _model_of(project_path, checkpoint: str) -> str:
+    """The model name for ``PROJECT/models/NAME/best.pt`` (what ``dvos predict PROJECT NAME`` uses), else the
+    checkpoint as recorded."""
+    p = Path(checkpoint)
+    try:
+        inside = p.name == "best.pt" and p.parent.parent.resolve() == (Path(project_path) / "models").resolve()
+    except OSError:
+        inside = False
+    return p.parent.name if inside else checkpoint
 
 
 def _holds_set(v: Video, model: str) -> bool:
