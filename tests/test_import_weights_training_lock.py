@@ -43,3 +43,11 @@ def test_import_into_a_model_being_trained_is_refused(fake_import, tmp_path, cap
         assert "is being trained" in capsys.readouterr().err
         assert not (p.model_dir("m") / "best.pt").exists()
     assert _import(p, tmp_path) == 0  # once it has finished
+
+
+def test_a_killed_imports_staged_checkpoint_is_not_a_model_and_goes(fake_import, tmp_path, capsys):
+    p = Project.create(tmp_path / "p.dvos")
+    d = p.model_dir("m", create=True)
+    (d / ".best.pt.import.4242").write_bytes(b"half a checkpoint")  # an import killed before its rename
+    assert _import(p, tmp_path) == 0, capsys.readouterr().err
+    assert sorted(x.name for x in d.iterdir()) == ["best.pt"]

@@ -78,13 +78,15 @@ def _import(args) -> int:
     made = not folder.is_dir()
     try:
         with project.writing(operation=f"import-weights {name}"), training_lock(project, name):
+            for p in folder.glob(f"{STAGED}*"):  # a killed import's staged checkpoint (we hold both locks now)
+                p.unlink(missing_ok=True)
             old = sorted(p.name for p in folder.iterdir() if p.name not in LOCK_FILES)
             if old and not args.overwrite:
                 raise FileExistsError(
                     f"{folder} already holds a model ({', '.join(old)}); pass --overwrite to replace it whole, or "
                     f"choose another --name"
                 )
-            staged = folder / f".best.pt.import.{os.getpid()}"
+            staged = folder / f"{STAGED}{os.getpid()}"
             try:
                 import_reference_weights(src, staged, args.kind, args.preset, args.reduction, args.input_size)
                 replace_model_folder(folder, staged)
@@ -98,6 +100,9 @@ def _import(args) -> int:
     note = f" (replaced the old model: removed {', '.join(n for n in old if n != 'best.pt')})" if len(old) > 1 else ""
     print(f"wrote {folder / 'best.pt'}{note}")
     return 0
+
+
+STAGED = ".best.pt.import."  # the checkpoint an import writes in the model folder before it becomes best.pt
 
 
 def replace_model_folder(folder: Path, staged: Path) -> None:
