@@ -14,6 +14,7 @@ background around each head into values 1..20 that > 0 would count as head).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -97,8 +98,13 @@ def export_reference_csv(
             fid += 1
             report(progress, fid, total, "exporting frames and masks")
     csv_path = out / csv_name
+    tmp = csv_path.with_name(f".{csv_path.name}.{os.getpid()}.tmp")  # a kill leaves the old CSV, not half of one
     with io_step(csv_path, "writing the CSV"):
-        pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(csv_path, index=False)
+        try:
+            pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(tmp, index=False)
+            os.replace(tmp, csv_path)
+        finally:
+            tmp.unlink(missing_ok=True)
     if skipped:
         import warnings
 

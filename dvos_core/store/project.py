@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -581,6 +582,9 @@ class Project:
         predictions of is a :class:`NotInStoreError` naming the models that have."""
         having = self.predicted_by(model, video_ids)
         if not having:
+            if self.mode != "r" and (self.path / TRASH).is_dir():  # a delete killed after its move: finish it
+                with contextlib.suppress(StoreError), self.writing(False, "clearing the trash"):
+                    pass  # taking the writer lock sweeps the trash
             ids = self.video_ids() if video_ids is None else [str(v) for v in video_ids]
             there = sorted({m for v in ids for m in self.video(v).predictions.models()})
             where = "no video" if video_ids is None else f"none of the videos {', '.join(ids)}"
