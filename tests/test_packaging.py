@@ -144,7 +144,7 @@ def test_the_wheel_holds_every_file_the_packages_load_at_run_time(built):
 def test_the_wheel_declares_the_command_and_a_napari_manifest_whose_commands_resolve(built):
     wheel = built["wheel"]
     entry_points = _dist_info(wheel, "entry_points.txt")
-    assert re.search(r"^dvos = dvos_core\.cli:main$", entry_points, flags=re.MULTILINE)
+    assert re.search(r"^dvos = dvos_core\.cli:entry$", entry_points, flags=re.MULTILINE)
     manifest_ref = re.search(r"\[napari\.manifest\]\n[\w-]+ = ([\w.]+):(\S+)", entry_points)
     assert manifest_ref, entry_points
     package, filename = manifest_ref.groups()

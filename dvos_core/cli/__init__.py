@@ -109,5 +109,16 @@ def main(argv=None) -> int:
     return run_command(args)
 
 
+def entry() -> int:
+    """The ``dvos`` console command: :func:`main`, then Ctrl+C ignored while Python shuts down (the command has
+    finished and printed its result; an interrupt in the interpreter's exit would print a traceback after it, or
+    turn a success into exit status -2)."""
+    rc = main()
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return rc
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(entry())

@@ -1,5 +1,5 @@
 import sys
 
-from dvos_core.cli import main
+from dvos_core.cli import entry
 
-sys.exit(main())
+sys.exit(entry())
