@@ -143,8 +143,13 @@ def test_import_csv_replaces_the_leftover_of_a_killed_import(tmp_project, tmp_pa
     tmp_project.create_video("clip", *HW, import_complete=False)  # what a killed import leaves
     (video,) = import_reference_csv(tmp_project, tmp_path / "d.csv")
     assert video.import_complete and len(video) == 3 and video.mask(0).any()
-    with pytest.raises(ValueError, match=r"\['clip'\] already exist"):  # a finished video is never replaced
-        import_reference_csv(tmp_project, tmp_path / "d.csv")
+    before = video.read_frames()
+    with pytest.warns(UserWarning, match=r"made from this CSV before are kept, not imported again \(clip\)"):
+        (again,) = import_reference_csv(tmp_project, tmp_path / "d.csv")  # a finished video is never replaced
+    assert np.array_equal(again.read_frames(), before) and again.attrs["created"] == video.attrs["created"]
+    (tmp_path / "e.csv").write_text((tmp_path / "d.csv").read_text())  # another CSV with the same VID: refused
+    with pytest.raises(ValueError, match=r"\['clip'\] already exist"):
+        import_reference_csv(tmp_project, tmp_path / "e.csv")
 
 
 def test_export_into_a_folder_of_an_earlier_export_names_the_files_it_did_not_write(tmp_project, tmp_path):

@@ -47,3 +47,37 @@ def test_a_csv_export_stopped_while_writing_the_csv_keeps_the_old_one(project, t
         export_reference_csv(project, out, clip_length=2)
     assert csv.read_bytes() == old
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_rerun_of_a_killed_csv_import_keeps_the_finished_videos_and_finishes_the_rest(project, tmp_path, monkeypatch):
+    import warnings
+
+    from dvos_core.io.csv_layout import _import_group, _read_rows, _video_groups, import_reference_csv
+    from dvos_core.store.sequence import FrameSequence
+
+    csv = export_reference_csv(project, tmp_path / "export", clip_length=3)  # two clips: two videos
+    target = Project.create(tmp_path / "target.dvos")
+    plan, _, ids = _video_groups(target, csv, _read_rows(csv), "")
+    assert len(ids) == 2
+    _import_group(target, csv, *plan[0], "manual", None, [])  # the first video finished
+    with monkeypatch.context() as m:  # the second: frames and masks written, killed before its commit
+        m.setattr(FrameSequence, "mark_complete", lambda self: None)
+        _import_group(target, csv, *plan[1], "manual", None, [])
+    first_created = target.video(ids[0]).attrs["created"]
+    assert not target.video(ids[1]).import_complete and target.video(ids[1]).provenance.any()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        videos = import_reference_csv(target, csv)  # the same command again
+    assert [v.name for v in videos] == ids and all(v.import_complete for v in videos)
+    assert target.video(ids[0]).attrs["created"] == first_created  # kept, not imported again
+    assert any("kept, not imported again" in str(w.message) for w in caught)
+    assert all(v.provenance_counts()["manual"] == 3 for v in videos)
+
+
+def test_check_names_import_csv_for_the_leftover_of_a_killed_csv_import(project, tmp_path):
+    from dvos_core.store.check import check_project
+
+    csv = tmp_path / "d.csv"
+    project.create_video("clip", 16, 16, source=str(csv.resolve()), source_vid="clip", import_complete=False)
+    found = [f for f in check_project(project, models=False) if f.where == "video clip"]
+    assert len(found) == 1 and f"dvos import-csv {project.path} {csv.resolve()}" in found[0].message

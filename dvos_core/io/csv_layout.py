@@ -147,26 +147,46 @@ def _read_rows(csv_path: Path):
     return df
 
 
-def _video_groups(project, csv_path: Path, df, id_prefix: str) -> list[tuple[str, str, object]]:
-    """[(video id, VID, rows ordered by FID)]; ids of finished videos or that repeat are an error (the leftover of
-    a killed import is replaced: :func:`import_reference_csv`)."""
+def _video_groups(project, csv_path: Path, df, id_prefix: str) -> tuple[list, list[str], list[str]]:
+    """([(video id, VID, rows ordered by FID)] to import, [ids kept], [every id, in the CSV's order]).
+
+    A VID whose video this CSV already made whole (same CSV, VID and frame count: a rerun after a stop) is kept, not
+    imported again; other ids of finished videos, or ids that repeat, are an error; the leftover of a killed import
+    is replaced (:func:`import_reference_csv`)."""
     from dvos_core.store import safe_id
 
     groups = [(str(vid), g.sort_values("FID")) for vid, g in df.groupby("VID", sort=False)]
     ids = [safe_id(f"{id_prefix}{vid}") for vid, _ in groups]
     held = set(project.video_ids())
-    clash = sorted(i for i in set(ids) & held if project.video(i).import_complete)
+    source = str(csv_path.resolve())
+
+    def from_here(i: str, vid: str) -> bool:
+        a = project.video(i).attrs
+        return a.get("source") == source and str(a.get("source_vid")) == vid
+
+    kept = [
+        i
+        for i, (vid, g) in zip(ids, groups)
+        if i in held and project.video(i).import_complete and from_here(i, vid) and len(project.video(i)) == len(g)
+    ]
+    clash = sorted(i for i in set(ids) & held if i not in kept and project.video(i).import_complete)
     clash = clash or sorted({i for i in ids if ids.count(i) > 1})
     if clash:
-        raise ValueError(f"{csv_path}: video id(s) {clash} already exist or repeat; pass id_prefix (--prefix)")
-    for i in sorted(set(ids) & held):  # an interrupted import: replaced unless it has masks
-        v = project.video(i)
-        if "provenance" in v.group and v.provenance.any():
+        raise ValueError(
+            f"{csv_path}: video id(s) {clash} already exist or repeat; import under other ids with a prefix "
+            f"(--prefix; Python: id_prefix=)"
+        )
+    plan = [(i, vid, g) for i, (vid, g) in zip(ids, groups) if i not in kept]
+    for i, vid, _g in plan:
+        if i not in held:
+            continue
+        v = project.video(i)  # an interrupted import: replaced, unless masks were painted on it since
+        if not from_here(i, vid) and "provenance" in v.group and v.provenance.any():
             raise ValueError(
                 f"{csv_path}: video {i!r} is an interrupted import that already has masks; import under other "
                 f"ids (--prefix) or delete it (`dvos delete {project.path} video {i} --yes`)"
             )
-    return [(vid_id, vid, g) for vid_id, (vid, g) in zip(ids, groups)]
+    return plan, kept, ids
 
 
 def _import_group(project, csv_path: Path, vid_id: str, vid: str, g, provenance, cancel, jpeg_masks: list):
@@ -229,13 +249,23 @@ def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str 
 
     Relative paths are resolved against the CSV's folder. Every file is checked to exist before anything is
     written; if an import fails midway the videos created by this call are deleted again (a killed import leaves
-    videos marked incomplete, replaced by the next import). Holds the project's writer lock.
+    videos marked incomplete, replaced by the next import, which keeps the videos this CSV already made whole, with
+    a warning: a rerun after a stop finishes the import). Returns the CSV's videos, kept and new. Holds the
+    project's writer lock.
     """
     from dvos_core.progress import report
 
     csv_path = Path(csv_path)
     df = _read_rows(csv_path)
-    plan = _video_groups(project, csv_path, df, id_prefix)
+    plan, kept, ids = _video_groups(project, csv_path, df, id_prefix)
+    if kept:
+        import warnings
+
+        warnings.warn(
+            f"{csv_path}: {len(kept)} video(s) made from this CSV before are kept, not imported again "
+            f"({', '.join(kept)}); to import them anew, delete them first",
+            stacklevel=2,
+        )
     held = set(project.video_ids())
     for vid_id, _vid, _g in plan:  # leftovers of a killed import (checked by _video_groups) are replaced
         if vid_id in held:
@@ -248,7 +278,7 @@ def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str 
             done += len(g)
             report(progress, done, len(df), f"imported {vid_id}")
         _warn_jpeg_masks(csv_path, jpeg_masks)
-        return [project.video(i) for i in created]
+        return [project.video(i) for i in ids]  # kept and new, in the CSV's order
     except BaseException:
         for vid_id in created:
             with contextlib.suppress(Exception):

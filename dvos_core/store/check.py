@@ -34,9 +34,14 @@ def _unfinished(summary: dict, project_path: str) -> list[Finding]:
     out = []
     for v in summary["videos"]:
         if not v["complete"]:
-            out.append(
-                Finding("unfinished", f"video {v['id']}", "interrupted import: add the video again to replace it")
+            src = str(v.get("source") or "")
+            again = (
+                f"run the same `dvos import-csv {project_path} {src}` again (it keeps the videos it finished and "
+                f"replaces this one)"
+                if src.lower().endswith(".csv")
+                else "add the video again to replace it"
             )
+            out.append(Finding("unfinished", f"video {v['id']}", f"interrupted import: {again}"))
         for model, d in (v.get("predictions_unfinished") or {}).items():
             note = unfinished_note(project_path, v["id"], model, d)
             out.append(Finding("unfinished", f"video {v['id']}, predictions {model}", note.split(": ", 1)[1]))
