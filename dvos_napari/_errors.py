@@ -23,6 +23,15 @@ REWRITES: list[tuple[str, str]] = [
     (r"\s*\(or dvos_core\.[\w.]+\)", ""),
     # dvos check's findings (Check project... in the Project step): finish a step the way it was started
     (r"run the same `dvos predict` again", "run Predict again with the same model (Predict step)"),
+    (
+        r"finish it with `dvos predict [^`]*` \(it resumes\)",
+        "finish it: run Predict again with the same model and set name (Predict step; it resumes)",
+    ),
+    (
+        r"run the command that made it again to finish it \(`dvos synth`, or `dvos run-all`, or Generate in the "
+        r"Synthesize step: each resumes\)",
+        "run Generate again with the same set name (Synthesize step) to finish it",
+    ),
     (r"run the same `dvos extract-backgrounds` again", "run Extract backgrounds again (Extract step)"),
     (r"run the same `dvos synth` again", "run Generate again with the same set name (Synthesize step)"),
     (r"an interrupted `dvos new`", "an interrupted New... (Project step)"),

@@ -102,7 +102,7 @@ def test_unfinished_steps_read_in_panel_words(tmp_project):
     v.predictions["ctx"].set_many([0, 1], np.zeros((2, 16, 16), np.float32))
     report = check_report(str(tmp_project.path), check_project(tmp_project, models=False))
     assert "UNFINISHED: video plot, predictions ctx" in report
-    assert "run Predict again with the same model (Predict step) to finish it" in report
+    assert "predict the video again with the model that made it to finish it" in report
     assert "the same the Predict step" not in report
     # deleting one video's predictions is a command-line job (the Review step deletes them from every video)
     assert f"`dvos delete {tmp_project.path} predictions ctx --videos plot` in a terminal" in report
@@ -120,6 +120,12 @@ def test_commands_without_a_panel_button_are_kept_and_others_get_their_step():
         "3/5 clips made: run the same `dvos synth` again to finish it": (
             "run Generate again with the same set name (Synthesize step) to finish it"
         ),
+        "3/5 clips made: run the command that made it again to finish it (`dvos synth`, or `dvos run-all`, or "
+        "Generate in the Synthesize step: each resumes)": (
+            "run Generate again with the same set name (Synthesize step) to finish it"
+        ),
+        "p3: only 4/32 frames predicted (unfinished); finish it with `dvos predict p.dvos img --videos v --name p3` "
+        "(it resumes)": ("finish it: run Predict again with the same model and set name (Predict step; it resumes)"),
         "2 heads and 0 fakes were cut from video 'gone', which is no longer in the project: remove them with "
         "`dvos delete p.dvos video gone --yes`": "remove them with `dvos delete p.dvos video gone --yes` in a terminal",
         "p.dvos uses store schema 1. Run `dvos migrate p.dvos` (back the folder up first)": (

@@ -43,8 +43,9 @@ def _unfinished(summary: dict, project_path: str) -> list[Finding]:
             )
             out.append(Finding("unfinished", f"video {v['id']}", f"interrupted import: {again}"))
         for model, d in (v.get("predictions_unfinished") or {}).items():
-            note = unfinished_note(project_path, v["id"], model, d)
-            out.append(Finding("unfinished", f"video {v['id']}, predictions {model}", note.split(": ", 1)[1]))
+            note = unfinished_note(project_path, v["id"], model, d).split(": ", 1)[1]
+            note += f", or delete the set (`dvos delete {project_path} predictions {model} --videos {v['id']}`)"
+            out.append(Finding("unfinished", f"video {v['id']}, predictions {model}", note))
     for vid, counts in (summary.get("orphaned_objects") or {}).items():
         out.append(
             Finding(
@@ -69,7 +70,8 @@ def _unfinished(summary: dict, project_path: str) -> list[Finding]:
                 Finding(
                     "unfinished",
                     f"synthetic set {name}",
-                    f"{s['clips_done']}/{s['clips']} clips made: run the same `dvos synth` again to finish it",
+                    f"{s['clips_done']}/{s['clips']} clips made: run the command that made it again to finish "
+                    f"it (`dvos synth`, or `dvos run-all`, or Generate in the Synthesize step: each resumes)",
                 )
             )
     for p in summary.get("hidden_leftovers") or []:
