@@ -49,5 +49,7 @@ def test_a_killed_imports_staged_checkpoint_is_not_a_model_and_goes(fake_import,
     p = Project.create(tmp_path / "p.dvos")
     d = p.model_dir("m", create=True)
     (d / ".best.pt.import.4242").write_bytes(b"half a checkpoint")  # an import killed before its rename
+    (d / "..best.pt.import.4242.4242.tmp").write_bytes(b"half")  # ... or while its checkpoint was being written
+    (d / ".last.pt.99.tmp").write_bytes(b"half")  # a training killed while saving
     assert _import(p, tmp_path) == 0, capsys.readouterr().err
     assert sorted(x.name for x in d.iterdir()) == ["best.pt"]

@@ -78,8 +78,9 @@ def _import(args) -> int:
     made = not folder.is_dir()
     try:
         with project.writing(operation=f"import-weights {name}"), training_lock(project, name):
-            for p in folder.glob(f"{STAGED}*"):  # a killed import's staged checkpoint (we hold both locks now)
-                p.unlink(missing_ok=True)
+            for p in folder.iterdir():  # a killed import's or training's half-written files (both locks are ours)
+                if p.is_file() and p.name.startswith(".") and (STAGED in p.name or p.name.endswith(".tmp")):
+                    p.unlink(missing_ok=True)
             old = sorted(p.name for p in folder.iterdir() if p.name not in LOCK_FILES)
             if old and not args.overwrite:
                 raise FileExistsError(
