@@ -235,6 +235,33 @@ def section(title: str) -> QLabel:
     return lab
 
 
+class Listening:
+    """The (signal, slot) pairs a widget of the panel listens to while it is open: connected when added (if open),
+    dropped when it closes and connected again when it opens (a closed step or panel no longer reacts)."""
+
+    def __init__(self):
+        self.pairs: list[tuple] = []
+        self.open = True
+
+    def add(self, signal, slot) -> None:
+        self.pairs.append((signal, slot))
+        if self.open:
+            signal.connect(slot)
+
+    def set_open(self, open_: bool) -> bool:
+        """Connect (``open_``) or drop every pair; False when it was so already."""
+        if open_ == self.open:
+            return False
+        self.open = open_
+        for signal, slot in self.pairs:
+            if open_:
+                signal.connect(slot)
+            else:
+                with contextlib.suppress(Exception):  # already gone with its emitter
+                    signal.disconnect(slot)
+        return True
+
+
 class DvosDock(QScrollArea):
     """Base of every dvos step: scrolls vertically (never sideways), holds the viewer and its shared state, and runs
     one job at a time. Subclasses lay out ``self.body``. The same widget is a step page of the dvos panel and a
@@ -248,7 +275,7 @@ class DvosDock(QScrollArea):
         self.job: Job | None = None
         self.job_bar = JobBar()
         self._busy_widgets: list[QWidget] = []
-        self._listening: list[tuple] = []  # (signal, slot) of the shared state: dropped while the step is closed
+        self._listening = Listening()  # signals of the shared state and the viewer: dropped while the step is closed
         self._key_actions: dict = {}
         self._keys: dict = {}
         self.is_open = True  # False once napari took the step (its dock, or the panel holding it) out of the window
@@ -270,9 +297,7 @@ class DvosDock(QScrollArea):
         """Connect ``slot`` to a signal of the shared state or the viewer while the step is open: a closed step (its
         dock closed, or the panel holding it) no longer reacts, so a step closed and opened again from the Plugins
         menu does not do its work twice (or report its errors twice)."""
-        self._listening.append((signal, slot))
-        if self.is_open:
-            signal.connect(slot)
+        self._listening.add(signal, slot)
 
     def event(self, event) -> bool:
         """napari removes a dock by taking its widget out of the window (parent None): the step closes then (and
@@ -292,9 +317,7 @@ class DvosDock(QScrollArea):
         self.is_open = False
         if self._keys:
             self._unbind_keys()
-        for signal, slot in self._listening:
-            with contextlib.suppress(Exception):  # already gone with its emitter
-                signal.disconnect(slot)
+        self._listening.set_open(False)
         self.on_closed()
         self.stop_job_on_close()
 
@@ -303,12 +326,11 @@ class DvosDock(QScrollArea):
         if self.is_open:
             return
         self.is_open = True
-        for signal, slot in self._listening:
-            signal.connect(slot)
+        self._listening.set_open(True)
         if self._key_actions:
             self.bind_keys(self._key_actions)
         self.on_reopened()
-        for signal, slot in self._listening:  # the refreshers: what the project holds may have changed meanwhile
+        for signal, slot in self._listening.pairs:  # the refreshers: what the project holds may have changed meanwhile
             if signal is self.state.store_changed:
                 slot()
 

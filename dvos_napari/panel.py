@@ -9,7 +9,6 @@ step imports torch) are built when first shown; torch itself is imported in the 
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 
 from qtpy.QtCore import QEvent, QSize, Qt
@@ -19,7 +18,7 @@ from dvos_napari._state import get_state
 from dvos_napari._steps import STEPS, SUMMARIES, workflow_status
 from dvos_napari._steps import next_step as _next_step
 from dvos_napari._warmup import warm_up
-from dvos_napari._widgets import button, wrapped_label
+from dvos_napari._widgets import Listening, button, wrapped_label
 
 STEP_WIDGETS = {
     "Project": "dvos_napari.docks.project:ProjectDock",
@@ -92,13 +91,10 @@ class DvosPanel(QWidget):
             if name not in BUILT_LATER:
                 self.step(name)
         self._style_buttons()
-        self._listening = [
-            (napari_viewer.events.theme, lambda *_: self._style_buttons()),
-            (self.state.project_changed, lambda *_: self._project_changed()),
-            (self.state.store_changed, self.refresh_status),
-        ]
-        for signal, slot in self._listening:
-            signal.connect(slot)
+        self._listening = Listening()
+        self._listening.add(napari_viewer.events.theme, lambda *_: self._style_buttons())
+        self._listening.add(self.state.project_changed, lambda *_: self._project_changed())
+        self._listening.add(self.state.store_changed, self.refresh_status)
         self.is_open = True
         self.refresh_status()
         self.go(self.suggested_step())
@@ -108,14 +104,8 @@ class DvosPanel(QWidget):
         it (keys unbound, no more reactions to the project, their jobs stopped), and open again if it is put back."""
         if event.type() == QEvent.Type.ParentChange and hasattr(self, "is_open"):
             closing = self.parent() is None
-            if closing == self.is_open:
+            if self._listening.set_open(not closing):
                 self.is_open = not closing
-                for signal, slot in self._listening:
-                    if closing:
-                        with contextlib.suppress(Exception):
-                            signal.disconnect(slot)
-                    else:
-                        signal.connect(slot)
                 for page in self.pages.values():
                     if hasattr(page, "step_closed"):
                         page.step_closed() if closing else page.step_reopened()
