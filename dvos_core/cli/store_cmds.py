@@ -225,7 +225,7 @@ def _check(args) -> int:
 
     from dvos_core.cli._common import cancel_on_sigint
     from dvos_core.store import Project
-    from dvos_core.store.check import check_project
+    from dvos_core.store.check import check_project, tally
 
     project = Project.open(args.project, mode="r")
     found = check_project(project, models=not args.no_models, progress=TerminalProgress(), cancel=cancel_on_sigint())
@@ -233,12 +233,11 @@ def _check(args) -> int:
         print(json.dumps([asdict(f) for f in found], indent=2))
         return 1 if found else 0
     for f in found:
-        print(f"{f.kind}: {f.where}: {f.message}")
-    damaged = sum(f.kind == "damaged" for f in found)
+        print(f.line())
     if not found:
         print(f"{project.path}: every stored part reads, and no step was left unfinished")
     else:
-        print(f"{project.path}: {damaged} damaged, {len(found) - damaged} unfinished (above)")
+        print(f"{project.path}: {tally(found)} (above)")
     return 1 if found else 0
 
 

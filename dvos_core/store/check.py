@@ -28,6 +28,16 @@ class Finding:
     where: str
     message: str
 
+    def line(self) -> str:
+        """The finding as ``dvos check`` prints it: ``kind: where: message``."""
+        return f"{self.kind}: {self.where}: {self.message}"
+
+
+def tally(found: list[Finding]) -> str:
+    """ "N damaged, M unfinished" of ``found``."""
+    damaged = sum(f.kind == "damaged" for f in found)
+    return f"{damaged} damaged, {len(found) - damaged} unfinished"
+
 
 def _unfinished(summary: dict, project_path: str) -> list[Finding]:
     """The half-finished steps :meth:`Project.summary` already lists."""

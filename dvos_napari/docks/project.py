@@ -46,8 +46,9 @@ CHECK_TITLE = "dvos: project check"
 def check_report(where: str, found) -> str:
     """The findings of :func:`~dvos_core.store.check.check_project` on the project at ``where``, in the panel's words
     (one paragraph each: what, where, and the fix)."""
-    damaged = sum(f.kind == "damaged" for f in found)
-    head = f"{where}: {damaged} damaged, {len(found) - damaged} unfinished"
+    from dvos_core.store.check import tally
+
+    head = f"{where}: {tally(found)}"
     parts = [f"{f.kind.upper()}: {f.where}\n{plain_words(f.message)}" for f in found]
     return "\n\n".join([head, *parts])
 
@@ -403,12 +404,13 @@ class ProjectDock(DvosDock):
             if self.check_window is not None:
                 self.check_window.hide()  # an earlier list no longer holds
             return
-        damaged = sum(f.kind == "damaged" for f in found)
+        from dvos_core.store.check import tally
+
         text = (
-            f"check project: {where}: {damaged} damaged, {len(found) - damaged} unfinished; each one with what to do "
+            f"check project: {where}: {tally(found)}; each one with what to do "
             f"is listed in the window '{CHECK_TITLE}' (Check project... reads the project again)"
         )
-        raw = "\n".join(f"{f.kind}: {f.where}: {f.message}" for f in found)  # as `dvos check` prints them
+        raw = "\n".join(f.line() for f in found)  # as `dvos check` prints them
         self.messages.error(UserMessage(text, raw))
         show_warning(f"dvos: {text}")
         self._show_check_window(check_report(where, found))
