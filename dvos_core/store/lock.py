@@ -58,6 +58,51 @@ def _command() -> str:
     return text[:200] or "python"
 
 
+def process_record(operation: str = "") -> dict:
+    """What a lock holder records about itself: pid, host, command, operation and since when."""
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "command": _command(),
+        "operation": operation,
+        "since": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+def write_record(path: Path, record: dict) -> None:
+    """Write a holder's ``record`` to ``path`` whole (a temporary file, then a rename); a failure is ignored: the
+    record only improves messages, and a full disk must not stop the lock."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def read_record(path: Path) -> dict | None:
+    """The holder's record at ``path``, or None when there is none or it cannot be read."""
+    try:
+        info = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def describe_record(info: dict | None) -> str:
+    """A lock holder in words, from its record (``process 123 on host (`dvos train ...`, since ...)``)."""
+    if not info:
+        return "another process (it has not recorded its name yet)"
+    if info.get("host") == socket.gethostname() and isinstance(info.get("pid"), int) and not _alive(info["pid"]):
+        return "another process (it has just taken over from a finished one)"
+    op = f", {info['operation']}" if info.get("operation") else ""
+    return (
+        f"process {info.get('pid')} on {info.get('host')} (`{info.get('command', '?')}`{op}, "
+        f"since {info.get('since', '?')})"
+    )
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -126,11 +171,7 @@ class WriterLock:
 
     def holder(self) -> dict | None:
         """The holder's record (pid, host, command, operation, since), or None when unknown."""
-        try:
-            info = json.loads(self.holder_path.read_text())
-        except (OSError, ValueError):
-            return None
-        return info if isinstance(info, dict) else None
+        return read_record(self.holder_path)
 
     def writing(self) -> bool:
         """Whether a holder's record says some process is writing now: False without a record, and for the record
@@ -143,16 +184,7 @@ class WriterLock:
         return True  # a record being written, or a process of another machine: taken as writing
 
     def describe_holder(self) -> str:
-        info = self.holder()
-        if not info:
-            return "another process (it has not recorded its name yet)"
-        if info.get("host") == socket.gethostname() and isinstance(info.get("pid"), int) and not _alive(info["pid"]):
-            return "another process (it has just taken over from a finished one)"
-        op = f", {info['operation']}" if info.get("operation") else ""
-        return (
-            f"process {info.get('pid')} on {info.get('host')} (`{info.get('command', '?')}`{op}, "
-            f"since {info.get('since', '?')})"
-        )
+        return describe_record(self.holder())
 
     # ---- acquire / release -------------------------------------------------------------------------------------
     def _try(self, operation: str) -> bool:
@@ -167,21 +199,9 @@ class WriterLock:
             return False
         except OSError as e:
             raise lock_error(self.root, self.lock_path, e) from e
-        self._since = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
-        record = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "command": _command(),
-            "operation": operation,
-            "since": self._since,
-        }
-        tmp = self.holder_path.with_name(f"{HOLDER_NAME}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text(json.dumps(record))
-            os.replace(tmp, self.holder_path)
-        except OSError:  # the record only improves messages; a full disk must not stop the lock
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        record = process_record(operation)
+        self._since = record["since"]
+        write_record(self.holder_path, record)
         return True
 
     def acquire(self, wait: bool | float | None = None, operation: str = "", cancel=None) -> None:

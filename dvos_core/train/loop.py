@@ -13,8 +13,6 @@ import dataclasses
 import json
 import math
 import os
-import socket
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -137,6 +135,8 @@ def training_lock(project, name: str):
         return
     import filelock
 
+    from dvos_core.store.lock import describe_record, process_record, read_record, write_record
+
     folder = project.model_dir(name, create=True)
     lock_path, holder_path = folder / TRAIN_LOCK, folder / TRAIN_HOLDER
     lock = filelock.FileLock(str(lock_path), thread_local=False, is_singleton=False)
@@ -144,34 +144,20 @@ def training_lock(project, name: str):
         lock.acquire(timeout=0)
     except filelock.Timeout:
         raise TrainingBusy(
-            f"{folder}: model '{name}' is being trained by {_describe_holder(holder_path)}; let it finish (or stop "
-            f"it), then run this again to continue it, or choose another --name"
+            f"{folder}: model '{name}' is being trained by {describe_record(read_record(holder_path))}; let it "
+            f"finish (or stop it), then run this again to continue it, or choose another --name"
         ) from None
     except OSError:  # a file system without locks: train unlocked, as the store's writer lock would have said
         yield
         return
     try:
-        record = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:200],
-        }
-        with contextlib.suppress(OSError):  # the record only improves the message
-            holder_path.write_text(json.dumps({**record, "since": time.strftime("%Y-%m-%d %H:%M:%S")}))
+        write_record(holder_path, process_record(f"train {name}"))  # names this run in a second one's error
         yield
     finally:
         for p in (holder_path, lock_path):  # the lock file too: a finished run leaves only its model's files
             with contextlib.suppress(OSError):
                 p.unlink()
         lock.release()
-
-
-def _describe_holder(holder_path: Path) -> str:
-    try:
-        info = json.loads(holder_path.read_text())
-        return f"process {info['pid']} on {info['host']} (`{info['command']}`, since {info['since']})"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "another process"
 
 
 def _remove_unfinished(folder: Path) -> None:
