@@ -25,6 +25,9 @@ def test_quick_demo_learns(tmp_path):
     assert list(res.videos["video"]) == ["field_test"]
     text = format_result(res)
     assert "field_test" in text and f"{res.videos['dice'].iloc[0]:.3f}" in text
+    # the absolute head-count error is named as such, not as the comparison table's relative count_error
+    miscounted = f"heads miscounted per frame {res.overall['mean_count_error']:.2f}"
+    assert "mean_count_error" not in text and miscounted in text
     p = Project.open(res.project)
     assert {"image", "context_synthetic", "context"} <= set(p.model_names())
     assert p.video("field_train").provenance_counts()["pseudo"] > 0

@@ -94,10 +94,10 @@ def format_result(res) -> str:
 
     cols = [c for c in ("video", "n_frames", "dice", "iou", "boundary_f") if c in res.videos.columns]
     overall = ", ".join(
-        f"{k} {res.overall[k]:.3f}"
-        for k in ("dice", "iou", "boundary_f", "mean_count_error")
-        if isinstance(res.overall.get(k), float)
+        f"{k} {res.overall[k]:.3f}" for k in ("dice", "iou", "boundary_f") if isinstance(res.overall.get(k), float)
     )
+    if isinstance(res.overall.get("mean_count_error"), float):  # absolute, not the table's relative count_error
+        overall += f", heads miscounted per frame {res.overall['mean_count_error']:.2f}"
     lines = []
     if res.comparison is not None:
         lines += [
