@@ -8,8 +8,10 @@ Format history: 1 (dvos 0.1) put the attention blocks' bias on the second tempor
 conv, as the reference code does; 3 moves a context model's full-resolution reference masks by the offsets its
 finest lookup matched. Older files are migrated when read (format 1: ``attention_bias="temporal"``; a format-2
 context model: ``mask_prior_offsets=False``), so the model built from them computes exactly what was trained (see
-:func:`migrate_payload`). Weights trained by the authors' code are bare state_dicts: convert them with
-``dvos import-weights`` (:func:`dvos_core.model.reference.import_reference_weights`).
+:func:`migrate_payload`). Model settings added since format 3 are left out of a file where they are off
+(:data:`LATER_CONFIG_DEFAULTS`), so a dvos of the same format released before them still reads it. Weights
+trained by the authors' code are bare state_dicts: convert them with ``dvos import-weights``
+(:func:`dvos_core.model.reference.import_reference_weights`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ from dvos_core.model.presets import ModelConfig
 
 FORMAT = "dvos-checkpoint"
 FORMAT_VERSION = 3
+# Model settings added since format 3 came out, with the value that builds the model as it was before them. A
+# checkpoint leaves them out at that value, so a dvos of the same format released before them still reads it (it
+# refused the whole file over a key it did not know); they are read back as that value.
+LATER_CONFIG_DEFAULTS = {"prior_refine": False, "input_fusion": False}
 
 
 class CheckpointError(ValueError):
@@ -136,7 +142,7 @@ def save_checkpoint(path, model, **info) -> Path:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "kind": _model_kind(model),
-        "config": model.config.to_dict(),
+        "config": _portable_config(model.config.to_dict()),
         "state_dict": state,
         "info": info,
     }
@@ -148,6 +154,12 @@ def save_checkpoint(path, model, **info) -> Path:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def _portable_config(config: dict) -> dict:
+    """``config`` without the settings of :data:`LATER_CONFIG_DEFAULTS` that hold the value they are read back as."""
+    later = LATER_CONFIG_DEFAULTS
+    return {k: v for k, v in config.items() if not (k in later and type(v) is type(later[k]) and v == later[k])}
 
 
 def _short(error: Exception, limit: int = 200) -> str:
@@ -201,7 +213,10 @@ def migrate_payload(payload: dict) -> dict:
     1 -> 2: the attention bias layout of format 1 is kept by ``config.attention_bias = "temporal"`` (the weights
     have a bias on the second temporal Linear and none on the dilated conv); the unused ``extra`` field goes.
     2 -> 3: a context model keeps the mask prior it was trained with (``config.mask_prior_offsets = False``).
+    Any format: training settings added since the run was saved get the values it trained with
+    (:func:`_old_train_settings`), so ``dvos train --resume`` continues it instead of refusing settings it never had.
     """
+    payload = _with_old_train_settings(payload)
     version = payload.get("format_version", 0)
     if version == FORMAT_VERSION:
         return payload
@@ -217,6 +232,47 @@ def migrate_payload(payload: dict) -> dict:
     payload["format_version"] = FORMAT_VERSION
     payload["migrated_from"] = version
     return payload
+
+
+def _old_train_settings(kind, saved: dict) -> dict:
+    """The training settings added since the first dvos, as a run saved before each existed trained: what
+    ``info.train_config`` lacks in a checkpoint of an older dvos (all of its formats). A resumed run compares its
+    settings with these, so an old run continues where the settings behave as it began, and is refused (naming the
+    setting) where they do not. A setting that has no effect on the run's model gets today's default.
+
+    ``real_share`` is left out: read as null it already is what those runs did (the trainer names it with its fix).
+    """
+    from dvos_core.train.config import ANCHOR_VIEW, ANCHOR_WEIGHT
+
+    context = kind == "context"
+    # a context run saved before anchor_weight had no anchor loss; one saved before anchor_view anchored its queries
+    anchor = saved.get("anchor_weight", 0.0) if context else ANCHOR_WEIGHT
+    anchor = anchor if isinstance(anchor, (int, float)) else 0.0
+    old = {
+        "video_model": kind if context else "dvos",  # the only video model then; an image run does not read it
+        # one learning rate for the whole model (null: 1 for dvos and the image model, 0.3 for the context model)
+        "image_lr_scale": 1.0 if context else None,
+        "anchor_weight": anchor,
+        "anchor_view": "query" if context and anchor > 0 else ANCHOR_VIEW,
+        "frame_anchor_weight": 0.0,
+        # best.pt was the best validation Dice: what "auto" chooses for a run that starts from no checkpoint
+        "select_by": "val" if saved.get("init_from") else "auto",
+        "precision": "auto",  # bf16 on CUDA GPUs that have it, else float32
+    }
+    return {k: v for k, v in old.items() if k not in saved}
+
+
+def _with_old_train_settings(payload: dict) -> dict:
+    """``payload`` with its ``info.train_config`` completed by :func:`_old_train_settings` (a copy; the same dict when
+    nothing is missing)."""
+    info = payload.get("info")
+    saved = info.get("train_config") if isinstance(info, dict) else None
+    if not isinstance(saved, dict):
+        return payload
+    missing = _old_train_settings(payload.get("kind"), saved)
+    if not missing:
+        return payload
+    return {**payload, "info": {**info, "train_config": {**saved, **missing}}}
 
 
 def load_checkpoint(path, device="cpu"):

@@ -62,13 +62,12 @@ def migrate_2_to_3(path, progress: ProgressFn | None = None) -> None:
     it, so several models' predictions can sit side by side. Array folders are renamed on disk (no pixel is
     rewritten). The set's settings are written first and ``done`` moves last, so a rerun after a kill finishes the
     move, and a set that was moved by a dvos that wrote its settings last and was killed in between gets them."""
-    root = zarr.open_group(str(Path(path)), mode="r+")
-    videos = root.get("videos")
-    ids = list(videos.group_keys()) if videos is not None else []
     moves = (("pred_masks", "masks"), ("pred_probability", "probability"), ("pred_done", "done"))
+    ids = _videos_to_move(path, [old for old, _ in moves])  # checked whole before anything is written
+    root = zarr.open_group(str(Path(path)), mode="r+")
     for i, vid in enumerate(ids):
         report(progress, i, len(ids), f"moving the predictions of {vid}")
-        g = videos[vid]
+        g = zarr.open_group(str(Path(path) / "videos" / vid), mode="r+")
         folder = Path(path) / "videos" / vid
         info = dict(g.attrs.get("prediction") or {})
         name = model_name_of(info.get("checkpoint"))
@@ -81,6 +80,47 @@ def migrate_2_to_3(path, progress: ProgressFn | None = None) -> None:
         for old, new in to_move:
             (folder / old).rename(dest / new)
     _set_version(root, 3)
+
+
+def _group_meta_problem(folder: Path) -> str | None:
+    """Why ``folder/zarr.json`` is not a readable Zarr group's metadata, or None when it is."""
+    import json
+
+    meta = folder / "zarr.json"
+    try:
+        node = json.loads(meta.read_text()).get("node_type")
+    except FileNotFoundError:
+        return "is missing (deleted, or not yet copied by a sync tool)"
+    except (OSError, ValueError, AttributeError) as e:
+        return f"cannot be read ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'damaged'})"
+    return None if node == "group" else f"is not a Zarr group's metadata (node_type {node!r})"
+
+
+def _videos_to_move(path, old_names) -> list[str]:
+    """The video folders of a schema-2 store, read from the disk (sorted). A folder holding a prediction set to move
+    whose ``zarr.json`` (or that of ``videos/``) is missing or damaged stops the migration before anything is
+    written: migrated without it, its predictions would be left behind at the old place, unread for good."""
+    import shlex
+
+    from dvos_core.store.schema import DamagedStoreError, check_id
+
+    def is_video(f: Path) -> bool:  # foreign folders (a sync tool's "vidA (conflicted copy)", a trash) are no videos
+        try:
+            return f.is_dir() and bool(check_id(f.name))
+        except ValueError:
+            return False
+
+    videos = Path(path) / "videos"
+    folders = sorted(f for f in videos.iterdir() if is_video(f)) if videos.is_dir() else []
+    holding = [f for f in folders if any((f / old).is_dir() for old in old_names)]
+    damaged = [(f, why) for f in ([videos] if holding else []) + holding if (why := _group_meta_problem(f))]
+    if damaged:
+        what = "; ".join(f"{f / 'zarr.json'} {why}" for f, why in damaged)
+        raise DamagedStoreError(
+            f"{what}: the predictions stored under it cannot be moved to store schema 3. Restore the file from a "
+            f"backup and run `dvos migrate {shlex.quote(str(path))}` again; nothing was changed"
+        )
+    return [f.name for f in folders if not _group_meta_problem(f)]
 
 
 # {N: callable(project_path, progress)} converting schema N to N+1.

@@ -1,0 +1,224 @@
+"""What an older dvos made, opened by this one: old training runs continue, a schema-2 store with a damaged video
+folder is not half migrated, and a checkpoint of this dvos stays readable by an older dvos of the same format.
+
+The old layouts and checkpoint dicts are written here directly (no old code needed)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import zarr
+
+from dvos_core.data.toy import make_toy_project
+from dvos_core.model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from dvos_core.model.factory import build_model
+from dvos_core.store import Project
+from dvos_core.store.schema import DamagedStoreError
+from dvos_core.train import TrainConfig, train
+
+torch.set_num_threads(1)
+
+# The training settings a run saved before each of them existed lacks (dvos of 2026-11-23 lacked them all).
+ADDED_SINCE = (
+    "video_model",
+    "image_lr_scale",
+    "anchor_weight",
+    "anchor_view",
+    "frame_anchor_weight",
+    "select_by",
+    "precision",
+    "real_share",
+)
+
+
+def _config(**kw) -> TrainConfig:
+    base = {"preset": "tiny", "epochs": 1, "batch_size": 2, "size": 64, "max_steps_per_epoch": 1, "seed": 3}
+    return TrainConfig(**{**base, "num_workers": 0, **kw})
+
+
+def _as_if_old(path, drop=ADDED_SINCE) -> None:
+    """Rewrite the checkpoint at ``path`` as an older dvos saved it: without the training settings added since."""
+    payload = torch.load(path, weights_only=True)
+    for key in drop:
+        payload["info"]["train_config"].pop(key, None)
+    torch.save(payload, path)
+
+
+def test_an_image_run_of_an_older_dvos_continues(tmp_path):
+    """An image model trained for 1 epoch by an older dvos, continued for a second (`dvos train --resume`): it was
+    refused over settings the user never set and the old run never had (anchor_view, select_by, ...), whatever
+    was passed."""
+    project = make_toy_project(tmp_path / "t.dvos", n_clips=3, n_frames=4, size=64, n_videos=0, seed=1)
+    cfg = _config(phase="image", real_share=None)  # an old run drew by provenance weight alone
+    train(project, cfg, "img", resume=False)
+    last = project.model_dir("img") / "last.pt"
+    _as_if_old(last)
+    train(project, cfg.replace(epochs=2), "img", resume=True)
+    payload = read_checkpoint(last)
+    assert payload["info"]["train_state"]["epoch"] == 2
+    assert payload["info"]["train_config"]["epochs"] == 2
+
+
+def test_a_context_run_of_an_older_dvos_continues_as_it_began(tmp_path):
+    """A context model run saved before the anchor loss and the inherited parts' learning rate existed: it had no
+    anchor and one learning rate. Continued with today's defaults (anchor 10, two rates) it is refused, naming both;
+    continued with anchor_weight 0 and image_lr_scale 1 it resumes. image_lr_scale 1 was refused as another
+    setting, and image_lr_scale null by the optimizer (two rate groups, not one): such a run could not go on."""
+    project = make_toy_project(tmp_path / "c.dvos", n_clips=3, n_frames=8, size=64, n_videos=0, seed=1)
+    old = _config(phase="synthetic", video_model="context", anchor_weight=0.0, image_lr_scale=1.0, real_share=None)
+    train(project, old, "ctx", resume=False)
+    last = project.model_dir("ctx") / "last.pt"
+    _as_if_old(last, [k for k in ADDED_SINCE if k != "video_model"])  # the context model came with video_model
+    both = r"anchor_weight: 0\.0 when it began, now 10\.0, image_lr_scale: 1\.0 when it began, now None"
+    with pytest.raises(ValueError, match=rf"different settings \({both}\)"):
+        train(project, _config(phase="synthetic", video_model="context", real_share=None, epochs=2), "ctx")
+    train(project, old.replace(epochs=2), "ctx", resume=True)
+    assert read_checkpoint(last)["info"]["train_state"]["epoch"] == 2
+
+
+def test_an_old_checkpoint_reads_with_the_settings_it_trained_with(tmp_path):
+    """The settings a run of an older dvos lacks are read as what it trained with: no anchor loss, the queries
+    anchored (a context run with an anchor but no anchor_view), one learning rate, the best validation epoch for
+    a run from a checkpoint; settings a model does not use read as today's defaults. The file is not changed."""
+    defaults = TrainConfig().to_dict()
+    got = {}
+    for kind, extra in (("frame", {}), ("dvos", {"init_from": "a.pt"}), ("context", {}), ("context", {"a": 1})):
+        path = tmp_path / f"{kind}{len(extra)}.pt"
+        train_config = {"epochs": 1, **({"anchor_weight": 10.0} if "a" in extra else {})}
+        train_config.update({k: v for k, v in extra.items() if k != "a"})
+        save_checkpoint(path, build_model("tiny", kind), train_config=train_config)
+        before = path.read_bytes()
+        got[(kind, bool(extra))] = read_checkpoint(path)["info"]["train_config"]
+        assert path.read_bytes() == before
+    frame, dvos = got[("frame", False)], got[("dvos", True)]
+    no_anchor, anchored = got[("context", False)], got[("context", True)]
+    for key in ("anchor_weight", "anchor_view", "video_model", "precision", "frame_anchor_weight", "select_by"):
+        assert frame[key] == defaults[key], key  # nothing an image run without those settings did differently
+    assert frame["image_lr_scale"] is None and "real_share" not in frame
+    assert dvos["select_by"] == "val" and dvos["anchor_weight"] == defaults["anchor_weight"]
+    assert no_anchor["anchor_weight"] == 0.0 and no_anchor["image_lr_scale"] == 1.0
+    assert no_anchor["anchor_view"] == defaults["anchor_view"]  # no anchor: the view is not read
+    assert anchored["anchor_weight"] == 10.0 and anchored["anchor_view"] == "query"
+    # a setting the run saved is never replaced
+    save_checkpoint(tmp_path / "new.pt", build_model("tiny", "context"), train_config=defaults)
+    assert read_checkpoint(tmp_path / "new.pt")["info"]["train_config"] == defaults
+
+
+def _schema_2_store(path):
+    """Two videos in the schema 2 layout (one prediction set per video: pred_masks, pred_probability, pred_done and
+    the checkpoint in the video's ``prediction`` attr)."""
+    p = Project.create(path)
+    masks = np.zeros((3, 8, 8), np.uint8)
+    masks[:, 2:5, 2:5] = 1
+    for vid in ("a", "b"):
+        p.add_video_array(vid, np.zeros((3, 8, 8, 3), np.uint8), split="test")
+        g = zarr.open_group(str(path / "videos" / vid), mode="r+")
+        for key, arr in (("pred_probability", masks.astype(np.float16)), ("pred_masks", masks)):
+            g.create_array(key, shape=arr.shape, dtype=arr.dtype)[:] = arr
+        g.create_array("pred_done", shape=(3,), dtype="uint8")[:] = 1
+        g.attrs["prediction"] = {"checkpoint": f"/old/p.dvos/models/m{vid}/best.pt", "kind": "dvos"}
+    zarr.open_group(str(path), mode="r+").attrs["schema_version"] = 2
+    return masks
+
+
+def _listing(path):
+    return {str(f.relative_to(path)): f.read_bytes() for f in sorted(path.rglob("*")) if f.is_file()}
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_a_video_whose_zarr_json_is_damaged_stops_the_migration_untouched(tmp_path, damage, capsys):
+    """A schema-2 store where one video's ``zarr.json`` is gone (a sync tool) or cut short: the migration said
+    'migrated 2 -> 3' and left that video's predictions at the old place for good (no later migration moves them),
+    or failed with a bare JSON error naming no file. It now names the file, changes nothing, and migrates once the
+    file is back."""
+    from dvos_core.cli import main
+
+    path = tmp_path / "old.dvos"
+    masks = _schema_2_store(path)
+    meta = path / "videos" / "a" / "zarr.json"
+    good = meta.read_bytes()
+    if damage == "missing":
+        meta.unlink()
+    else:
+        meta.write_bytes(good[: len(good) // 2])
+    before = _listing(path)
+    assert main(["migrate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(meta) in err and "Restore the file from a backup" in err and "nothing was changed" in err
+    assert "Traceback" not in err
+    assert _listing(path) == before
+    with pytest.raises(DamagedStoreError):
+        Project.migrate(path)
+    meta.write_bytes(good)
+    assert Project.migrate(path) == [2, 3]
+    p = Project.open(path)
+    for vid in ("a", "b"):
+        preds = p.video(vid).predictions
+        assert preds.models() == [f"m{vid}"]
+        assert np.array_equal(preds[f"m{vid}"].masks(range(3)), masks)
+    assert not (path / "videos" / "a" / "pred_masks").exists()
+
+
+def test_a_foreign_folder_in_videos_does_not_stop_the_migration(tmp_path):
+    """Folders that are no video (a sync tool's conflicted copy, not a valid id) are left alone, as before."""
+    path = tmp_path / "old.dvos"
+    _schema_2_store(path)
+    (path / "videos" / "a (conflicted copy)" / "pred_masks").mkdir(parents=True)
+    assert Project.migrate(path) == [2, 3]
+    assert Project.open(path).video("b").predictions.models() == ["mb"]
+
+
+# The model settings a dvos of checkpoint format 3 knew when the format came out (2026-12-01): it refuses a file
+# whose config has any other key ("unknown model config keys ... written by an incompatible dvos version").
+FORMAT_3_KEYS = {
+    "name",
+    "widths",
+    "latent",
+    "tau",
+    "res_blocks",
+    "stem_blocks",
+    "groups",
+    "stem",
+    "head_width",
+    "head_out",
+    "dropout",
+    "temporal_reduction",
+    "attention_bias",
+    "skip_diffusion",
+    "beta_a",
+    "beta_b",
+    "beta_step",
+    "diffusion_steps",
+    "beta_start",
+    "beta_end",
+    "input_size",
+    "fusion_levels",
+    "fusion_radius",
+    "fusion_dim",
+    "mask_prior_offsets",
+}
+
+
+@pytest.mark.parametrize("kind", ["frame", "dvos", "context"])
+def test_a_checkpoint_without_the_later_options_is_read_by_an_older_dvos_of_its_format(tmp_path, kind):
+    """A model trained today without the options added since format 3 came out (prior_refine, input_fusion) is
+    saved with only the settings an older dvos of format 3 knows, so it predicts there too (it refused the file);
+    read back here it is the same model."""
+    model = build_model("tiny", kind)
+    path = save_checkpoint(tmp_path / "m.pt", model)
+    payload = torch.load(path, weights_only=True)
+    assert payload["format_version"] == 3 and set(payload["config"]) <= FORMAT_3_KEYS
+    back, info = load_checkpoint(path)
+    assert back.config == model.config and info["config"] == model.config.to_dict()
+    for key, value in model.state_dict().items():
+        assert torch.equal(back.state_dict()[key], value)
+
+
+def test_a_checkpoint_using_a_later_option_keeps_it(tmp_path):
+    model = build_model("tiny", "context", input_fusion=True)
+    path = save_checkpoint(tmp_path / "m.pt", model)
+    assert json.loads(json.dumps(torch.load(path, weights_only=True)["config"]))["input_fusion"] is True
+    assert load_checkpoint(path)[0].config.input_fusion is True
