@@ -62,7 +62,8 @@ def test_whole_run_scores_every_model_and_a_second_run_keeps_everything(project)
     p = Project.open(project.path)
     assert _mtimes(p) == before and p.synthetic("synthetic").done().tolist() == clips
     # other training settings under the same name: refused, saying how to keep both
-    with pytest.raises(ValueError, match=r"holds a finished run with different settings \(eta_min, lr\).*--name"):
+    changed = r"holds a finished run with different settings \(eta_min: .* when it began, now .*, lr: .* now 0\.001\)"
+    with pytest.raises(ValueError, match=changed + ".*--name"):
         run_all(project.path, tiny_config(train={**TINY, "lr": 1e-3}), log=lambda s: None)
     assert _mtimes(Project.open(project.path)) == before
 

@@ -71,9 +71,10 @@ def test_a_run_started_from_another_folder_is_continued_not_refused(tmp_path, mo
     again = train(project, _config(project.model_dir("image") / "best.pt", epochs=2), "ctx")
     assert again.exists()
 
-    with pytest.raises(ResumeRefused, match=r"different settings \(lr\); pass --no-resume") as e:
+    changed = r"different settings \(lr: 0\.0001 when it began, now 0\.5\); pass --no-resume"
+    with pytest.raises(ResumeRefused, match=changed) as e:
         train(project, _config(project.model_dir("image") / "best.pt", epochs=2, lr=0.5), "ctx")
-    assert e.value.reason.endswith("different settings (lr)")
+    assert e.value.reason.endswith("different settings (lr: 0.0001 when it began, now 0.5)")
 
 
 def test_a_run_whose_starting_checkpoint_was_trained_again_is_not_continued(tmp_path):

@@ -47,6 +47,12 @@ RESUMABLE_CHANGES = {"num_workers", "device", "epochs"}
 START_AFRESH = "pass --no-resume (resume=False) to start over, or choose another --name"
 
 
+def _short(value, width: int = 40) -> str:
+    """A setting's value for a message: its repr, cut to ``width`` characters."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 class ResumeRefused(ValueError):
     """A model folder holds a run that this one cannot continue: ``reason`` says why, ``advice`` (the message's
     end) how to start afresh in `dvos train`'s terms; callers with other options (run-all) give their own."""
@@ -323,7 +329,8 @@ class _Run:
             if "real_share" in diff and "real_share" not in saved:
                 hint = " (it began before real_share existed: --real-share off, real_share: null, resumes it as it was)"
             which = "a finished" if finished else "an unfinished"
-            raise ResumeRefused(f"{self.out}: holds {which} run with different settings ({', '.join(diff)}){hint}")
+            changes = ", ".join(f"{k}: {_short(saved.get(k))} when it began, now {_short(now.get(k))}" for k in diff)
+            raise ResumeRefused(f"{self.out}: holds {which} run with different settings ({changes}){hint}")
 
     # ---- data ----------------------------------------------------------------------------------------------------
     def _data(self, resumed: dict | None = None):
