@@ -90,10 +90,41 @@ def test_info_shows_an_unfinished_prediction_set_and_how_to_finish_it(tmp_path):
     full.set_many(range(8), np.zeros((8, 32, 32)))
     part.set_many(range(3), np.zeros((3, 32, 32)))  # a run killed after 3 frames
     row = p.summary()["videos"][0]
-    assert row["predictions_unfinished"] == {"part": {"done": 3, "frames": 8, "checkpoint": part.attrs["checkpoint"]}}
+    assert list(row["predictions_unfinished"]) == ["part"]
+    unfinished = row["predictions_unfinished"]["part"]
+    assert {k: unfinished[k] for k in ("done", "frames", "checkpoint")} == {
+        "done": 3,
+        "frames": 8,
+        "checkpoint": part.attrs["checkpoint"],
+    }
     out = dvos("info", p.path).stdout
     assert "part: only 3/8 frames predicted (unfinished" in out and "full:" not in out, out
     assert f"`dvos predict {p.path} image --videos v --name part`" in out, out
+
+
+def test_the_command_that_finishes_a_set_repeats_the_settings_it_was_made_with(tmp_path):
+    """Without them the command predicted the set again with other settings (its finished frames replaced): the
+    paper's model's image model, a threshold, two passes and independent reference masks are all part of a set."""
+    from dvos_core.store.project import unfinished_note
+
+    p = Project.create(tmp_path / "p.dvos")
+    v = p.add_video_array("v", np.zeros((8, 32, 32, 3), np.uint8))
+    models = p.path / "models"
+    made = {
+        "ctx": {"checkpoint": str(models / "ctx" / "best.pt"), "passes": 2, "reference_masks": "independent"},
+        "paper": {"checkpoint": str(models / "dvos" / "best.pt"), "image_checkpoint": str(models / "img" / "best.pt")},
+        "plain": {"checkpoint": str(models / "plain" / "best.pt"), "threshold": 0.4, "reference_masks": "chained"},
+    }
+    for name, info in made.items():
+        v.predictions[name].start({"passes": 1, "threshold": 0.5, **info}, "f")
+        v.predictions[name].set_many(range(2), np.zeros((2, 32, 32)), done_value=info.get("passes", 1))
+    row = p.summary()["videos"][0]["predictions_unfinished"]
+    notes = {name: unfinished_note(p.path, "v", name, row[name]) for name in made}
+    assert notes["ctx"].endswith(
+        f"`dvos predict {p.path} ctx --videos v --passes 2 --reference-masks independent` (it resumes)"
+    )
+    assert f"`dvos predict {p.path} dvos --videos v --name paper --image-model img`" in notes["paper"]
+    assert f"`dvos predict {p.path} plain --videos v --threshold 0.4`" in notes["plain"]
 
 
 # ---- 3. `dvos new --overwrite` killed between its two renames ------------------------------------------------------

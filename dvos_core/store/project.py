@@ -875,6 +875,9 @@ def _unfinished_sets(v: Video) -> dict:
             if a.get("kind") == "smoothed":  # made by `dvos smooth`, not by a model: finished by smoothing again
                 keys = ("source", "before", "after", "follow_sway", "only_outliers", "threshold")
                 out[model].update({"kind": "smoothed", **{k: a.get(k) for k in keys}})
+            else:  # the settings `dvos predict` must be given again to resume the set rather than replace it
+                keys = ("image_checkpoint", "threshold", "passes", "reference_masks")
+                out[model].update({k: a.get(k) for k in keys})
     return out
 
 
@@ -902,10 +905,16 @@ def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
     if not ckpt or str(ckpt).startswith("<"):  # made from Python with a model in memory
         return f"{head}; predict the video again with the model that made it to finish it"
     ckpt = _model_of(project_path, str(ckpt))
-    name = "" if ckpt == model else f" --name {q(model)}"
-    return (
-        f"{head}; finish it with `dvos predict {q(str(project_path))} {q(ckpt)} --videos {q(video)}{name}` (it resumes)"
-    )
+    opts = "" if ckpt == model else f" --name {q(model)}"
+    image = d.get("image_checkpoint")
+    if image and not str(image).startswith("<"):  # the paper's model's first frames
+        opts += f" --image-model {q(_model_of(project_path, str(image)))}"
+    threshold = d.get("threshold")
+    opts += f" --threshold {threshold:g}" if isinstance(threshold, (int, float)) and threshold != 0.5 else ""
+    opts += " --passes 2" if d.get("passes") == 2 else ""
+    opts += f" --reference-masks {q(d['reference_masks'])}" if d.get("reference_masks") not in (None, "chained") else ""
+    command = f"dvos predict {q(str(project_path))} {q(ckpt)} --videos {q(video)}{opts}"
+    return f"{head}; finish it with `{command}` (it resumes)"
 
 
 def _model_of(project_path, checkpoint: str) -> str:
