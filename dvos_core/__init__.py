@@ -26,7 +26,7 @@ Long jobs take ``progress`` (called as ``progress(done, total, message)``) and `
 committed; see :mod:`dvos_core.progress`).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from dvos_core.progress import Cancelled, CancelToken
 

@@ -96,7 +96,7 @@ def test_schema_2_predictions_move_to_a_named_set(project):
     zarr.open_group(str(path), mode="r+").attrs["schema_version"] = 2
     with pytest.raises(SchemaVersionError, match="dvos migrate"):
         Project.open(path)
-    assert Project.migrate(path) == [2, 3]
+    assert Project.migrate(path) == [2, 3, 4]
     video = Project.open(path).video("clip")
     assert video.predictions.models() == ["dvos"]
     assert np.array_equal(video.predictions["dvos"].masks(range(8)), masks)

@@ -142,7 +142,7 @@ def test_migrate_v1_store(tmp_path, capsys):
     assert main(["migrate", str(path)]) == 0
     assert "1 -> 2" in capsys.readouterr().out
     p = Project.open(path)
-    assert p.attrs["schema_version"] == SCHEMA_VERSION == 3
+    assert p.attrs["schema_version"] == SCHEMA_VERSION == 4
     assert "table" not in p.objects.group.attrs
     assert p.objects.table().equals(table) and p.objects.count("fake") == 1 and len(p.objects) == 3
     for (a, ra), (b, rb) in zip(loaded, p.objects.load()):
@@ -153,7 +153,7 @@ def test_migrate_v1_store(tmp_path, capsys):
 
     meta = (path / "zarr.json").read_text()
     assert main(["migrate", str(path)]) == 0  # already current: says so, changes nothing
-    assert "already uses store schema 3" in capsys.readouterr().out
+    assert "already uses store schema 4" in capsys.readouterr().out
     assert (path / "zarr.json").read_text() == meta
 
 
@@ -165,7 +165,7 @@ def test_migrate_is_safe_to_rerun_after_a_kill(tmp_path):
     migrate_1_to_2(path)
     root = zarr.open_group(str(path), mode="r+")
     root.attrs["schema_version"] = 1  # as if killed before the version write
-    assert Project.migrate(path) == [1, 2, 3]
+    assert Project.migrate(path) == [1, 2, 3, 4]
     assert Project.open(path).objects.table().equals(table)
 
 
@@ -279,3 +279,31 @@ def test_killed_index_write_leaves_the_committed_bank(tmp_project, monkeypatch):
         bank.get(14)
     bank.add([_obj(78)])
     assert bank.record(14)["frame"] == 78 and len(bank) == 15
+
+
+def test_a_schema_3_store_moves_to_4_with_nothing_but_its_version_changed(tmp_path, capsys):
+    """Schema 4 keeps a dvos of schema 3 out: that dvos deleted the chunk file of each all-zero mask it wrote, which
+    this dvos reads as a damaged store in arrays whose every chunk is written."""
+    from dvos_core import __version__
+    from dvos_core.store.arrays import EVERY_CHUNK
+
+    path = tmp_path / "three.dvos"
+    p = Project.create(path)
+    v = p.add_video_array("v", np.full((3, 16, 16, 3), 7, np.uint8))
+    v.set_mask(1, np.eye(16, dtype=np.uint8), "manual")
+    zarr.open_group(str(path), mode="r+").attrs["schema_version"] = 3  # as a dvos of schema 3 leaves it
+    chunks = sorted(str(f.relative_to(path)) for f in path.rglob("c/*") if f.is_file())
+    with pytest.raises(SchemaVersionError, match="uses store schema 3; this dvos uses 4. Run `dvos migrate"):
+        Project.open(path)
+    assert main(["migrate", str(path)]) == 0 and "3 -> 4" in capsys.readouterr().out
+    p = Project.open(path)
+    assert p.attrs["schema_version"] == 4 and p.attrs["dvos_version"] == __version__
+    assert sorted(str(f.relative_to(path)) for f in path.rglob("c/*") if f.is_file()) == chunks  # no pixel rewritten
+    v = p.video("v")
+    assert np.array_equal(v.read_masks()[1], np.eye(16, dtype=np.uint8)) and v.read_frames().max() == 7
+    assert zarr.open_array(str(path / "videos" / "v" / "masks")).attrs[EVERY_CHUNK]
+    # a store of a newer schema written by a dvos of the same version number does not name the number twice
+    zarr.open_group(str(path), mode="r+").attrs["schema_version"] = 5
+    with pytest.raises(SchemaVersionError) as e:
+        Project.open(path)
+    assert "written by a newer dvos; this is dvos" in str(e.value)

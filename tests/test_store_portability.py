@@ -122,7 +122,7 @@ def test_migrate_2_to_3_killed_after_the_move_keeps_the_sets_settings(tmp_path, 
         Project.migrate(path)
     monkeypatch.setattr(Path, "rename", real)
     assert json.loads((path / "zarr.json").read_text())["attributes"]["schema_version"] == 2
-    assert Project.migrate(path) == [2, 3]
+    assert Project.migrate(path) == [2, 3, 4]
     preds = Project.open(path).video("clip").predictions
     assert preds.models() == ["ctx"]
     attrs = preds["ctx"].attrs
@@ -141,7 +141,7 @@ def test_migrate_repairs_a_set_moved_without_its_settings(tmp_path):
     folder = path / "videos" / "clip"
     for old, new in (("pred_masks", "masks"), ("pred_probability", "probability"), ("pred_done", "done")):
         (folder / old).rename(folder / "predictions" / "ctx" / new)
-    assert Project.migrate(path) == [2, 3]
+    assert Project.migrate(path) == [2, 3, 4]
     attrs = Project.open(path).video("clip").predictions["ctx"].attrs
     assert attrs["kind"] == "context" and attrs["migrated_from_schema"] == 2
 

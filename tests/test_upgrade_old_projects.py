@@ -153,7 +153,7 @@ def test_a_video_whose_zarr_json_is_damaged_stops_the_migration_untouched(tmp_pa
     with pytest.raises(DamagedStoreError):
         Project.migrate(path)
     meta.write_bytes(good)
-    assert Project.migrate(path) == [2, 3]
+    assert Project.migrate(path) == [2, 3, 4]
     p = Project.open(path)
     for vid in ("a", "b"):
         preds = p.video(vid).predictions
@@ -167,7 +167,7 @@ def test_a_foreign_folder_in_videos_does_not_stop_the_migration(tmp_path):
     path = tmp_path / "old.dvos"
     _schema_2_store(path)
     (path / "videos" / "a (conflicted copy)" / "pred_masks").mkdir(parents=True)
-    assert Project.migrate(path) == [2, 3]
+    assert Project.migrate(path) == [2, 3, 4]
     assert Project.open(path).video("b").predictions.models() == ["mb"]
 
 

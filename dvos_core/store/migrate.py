@@ -82,6 +82,15 @@ def migrate_2_to_3(path, progress: ProgressFn | None = None) -> None:
     _set_version(root, 3)
 
 
+def migrate_3_to_4(path, progress: ProgressFn | None = None) -> None:
+    """Schema 3 -> 4: nothing on disk changes but the version. Schema 4 stores hold arrays marked
+    ``dvos_every_chunk_written`` (a missing chunk file there is damage, not an empty frame); a dvos of schema 3
+    deleted the chunk file of every all-zero mask or probability it wrote, so it must not write into them, and the
+    new version makes it refuse the store. Arrays written before keep reading missing chunks as zeros."""
+    report(progress, 0, 1, "schema 3 -> 4")
+    _set_version(zarr.open_group(str(Path(path)), mode="r+"), 4)
+
+
 def _group_meta_problem(folder: Path) -> str | None:
     """Why ``folder/zarr.json`` is not a readable Zarr group's metadata, or None when it is."""
     import json
@@ -124,4 +133,4 @@ def _videos_to_move(path, old_names) -> list[str]:
 
 
 # {N: callable(project_path, progress)} converting schema N to N+1.
-MIGRATIONS: dict[int, Callable] = {1: migrate_1_to_2, 2: migrate_2_to_3}
+MIGRATIONS: dict[int, Callable] = {1: migrate_1_to_2, 2: migrate_2_to_3, 3: migrate_3_to_4}

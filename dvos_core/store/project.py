@@ -178,10 +178,12 @@ def _version_error(path: Path, attrs: dict) -> SchemaVersionError:
     from dvos_core import __version__
 
     if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        wrote = attrs.get("dvos_version")
+        wrote = f" ({wrote})" if isinstance(wrote, str) and wrote != __version__ else ""  # one number says nothing
         return SchemaVersionError(
-            f"{path} uses store schema {version}, written by a newer dvos ({attrs.get('dvos_version', '?')}); this "
-            f"is dvos {__version__}, which reads schema {SCHEMA_VERSION}. Upgrade dvos to open it (pip install "
-            f'--upgrade "dvos-napari[napari]"); the project is unchanged'
+            f"{path} uses store schema {version}, written by a newer dvos{wrote}; this is dvos {__version__}, "
+            f"which reads schema {SCHEMA_VERSION}. Upgrade dvos to open it (pip install --upgrade "
+            f'"dvos-napari[napari]"); the project is unchanged'
         )
     return SchemaVersionError(
         f"{path} has no store schema dvos knows ({version!r}, written by dvos {attrs.get('dvos_version', '?')}; "

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-# 2: objects table as append-only JSON lines (objects/records); 3: predictions per model (predictions/<model>/).
+# 2: objects table as append-only JSON lines (objects/records); 3: predictions per model (predictions/<model>/);
+# 4: every chunk of a new array is written (an older dvos deleted all-zero chunk files, which reads as damage now).
 # `dvos migrate` converts older stores.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STORE_FORMAT = "dvos-project"
 
 # Per-frame mask provenance codes (uint8).
