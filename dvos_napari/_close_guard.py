@@ -6,7 +6,7 @@ in Review are not saved yet, asks whether to close anyway; No keeps the window a
 Window and Exit (Ctrl+W, Ctrl+Q) close the window from code (not spontaneous); they call the window's
 ``close(quit_app, confirm_need=True)``, which the guard wraps to ask the same question first. A close from code
 (``viewer.close()``, scripts and tests: ``confirm_need`` false) is not asked about: it has already torn the viewer
-down.
+down. Once the window closes, however it was closed, the jobs of its dvos steps are stopped (:func:`stop_steps`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import inspect
 import weakref
 
-from qtpy.QtCore import QEvent, QObject
-from qtpy.QtWidgets import QMainWindow, QMessageBox
+from qtpy.QtCore import QEvent, QObject, QTimer
+from qtpy.QtWidgets import QMainWindow, QMessageBox, QWidget
 
 from dvos_napari import _layers
 
@@ -84,21 +84,50 @@ def may_leave_project(parent, viewer, state, doing: str) -> bool:
 
 
 class CloseGuard(QObject):
-    """Event filter of the viewer's main window: a user's close over unsaved work asks first."""
+    """Event filter of the viewer's main window: a user's close over unsaved work asks first; once the window does
+    close (however it was closed), the jobs of its dvos steps are stopped."""
 
     def __init__(self, window, state):
         super().__init__(window)
         self._state = weakref.ref(state)
+        self._closing = False  # a close is under way: the window's hide that follows it stops the steps' jobs
 
     def eventFilter(self, obj, event) -> bool:
-        if event.type() != QEvent.Type.Close or not event.spontaneous():
+        kind = event.type()
+        if kind == QEvent.Type.Hide and self._closing:
+            # Qt hides a window right after its close was accepted, while its widgets still exist
+            self._closing = False
+            stop_steps(obj)
             return False
-        state = self._state()
-        lines = unsaved_work(state.viewer, state) if state is not None else []
-        if lines and not close_anyway(obj, lines):
-            event.ignore()
-            return True  # the window stays, and so does the paint
+        if kind != QEvent.Type.Close:
+            return False
+        if event.spontaneous():
+            state = self._state()
+            lines = unsaved_work(state.viewer, state) if state is not None else []
+            if lines and not close_anyway(obj, lines):
+                event.ignore()
+                return True  # the window stays, and so does the paint
+        # napari may still keep the window (it asks about its own tasks): no hide follows then, and the next turn of
+        # the event loop forgets this close
+        self._closing = True
+        QTimer.singleShot(0, self._close_kept)
         return False
+
+    def _close_kept(self) -> None:
+        self._closing = False
+
+
+def stop_steps(window) -> None:
+    """The napari window ``window`` closed: stop the jobs of every dvos step in it (a training or prediction left
+    running would go on writing the project with nothing left to show or stop it; what they finished is kept)."""
+    for step in window.findChildren(QWidget):  # the steps (DvosDock) by what they do: _widgets imports this module
+        stop = getattr(step, "window_closed", None)
+        if not callable(stop):
+            continue
+        try:
+            stop()
+        except RuntimeError:  # a part of the step already deleted
+            continue
 
 
 def _ask_on_menu_close(window, state) -> bool:

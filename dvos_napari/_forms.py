@@ -44,7 +44,7 @@ OTHER_GROUP = "Other settings"
 class FieldView:
     """How one config field is shown. ``group`` "" = basic (always visible); ``none_text`` names the value None of an
     optional number (shown at the bottom of its range); ``choices`` are values or (value, text) pairs, or a callable
-    returning them."""
+    returning them; ``help`` replaces the core's one-line help in the tooltip."""
 
     label: str = ""
     unit: str = ""
@@ -55,6 +55,7 @@ class FieldView:
     none_text: str = ""
     choices: Any = None
     hidden: bool = False
+    help: str = ""  # the tooltip's text in the panel's words, instead of the core's (written for the command line)
 
 
 class NumberBox(QDoubleSpinBox):
@@ -298,14 +299,26 @@ class ConfigForm(QWidget):
         return w
 
     def _tooltip(self, name: str, f, view: FieldView) -> str:
-        doc = f.metadata.get("doc", "") if f.metadata else ""
+        doc = view.help or self.plain(f.metadata.get("doc", "") if f.metadata else "", view)
         default = self.defaults.get(name)
         shown = view.none_text if default is None and view.none_text else default
         parts = [doc[:1].upper() + doc[1:] if doc else (view.label or name.replace("_", " ")).capitalize()]
         if view.unit:
             parts.append(f"Unit: {view.unit}.")
+        if _base_type(f) in ("int", "float", "range"):  # what the box accepts
+            lo = view.minimum if view.minimum is not None else 0
+            parts.append(f"From {lo:g} to {view.maximum:g}." if view.maximum is not None else f"At least {lo:g}.")
         parts.append(f"Default: {shown}.")
         return "\n".join(parts)
+
+    def plain(self, doc: str, view: FieldView) -> str:
+        """The core's help of a field in the form's words: "null" (the config file's empty value) is the box's own
+        word for it, and a config name (``camera_speed_min``) is the label of its row."""
+        doc = re.sub(r"\bnull\b", f"'{view.none_text}'" if view.none_text else "empty", doc)
+        named = {n: v.label for n, v in self.views.items() if "_" in n and v.label and n in self.fields}
+        for n in sorted(named, key=len, reverse=True):
+            doc = re.sub(rf"\b{n}\b", f"'{named[n]}'", doc)
+        return doc
 
     # ---- values ----------------------------------------------------------------------------------------------
     def values(self) -> dict:

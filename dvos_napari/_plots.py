@@ -47,6 +47,7 @@ class PlotCanvas(QWidget):
         self.canvas.setMinimumHeight(min_height)
         self.axes = [self.figure.add_subplot(1, n_axes, i + 1) for i in range(n_axes)]
         self.colors = theme_colors(viewer)
+        self.redraw = None  # the owner's function that draws the plot from its data (called when the theme changes)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.canvas)
@@ -55,9 +56,14 @@ class PlotCanvas(QWidget):
             viewer.events.theme.connect(self._on_theme)
 
     def _on_theme(self, event=None) -> None:
+        """The viewer's theme changed: the owner's ``redraw`` draws its lines and labels again in the new colours (a
+        light theme's darkened lines are dim on a dark background); without one, the axes are restyled."""
         self.colors = theme_colors(self.viewer)
         self.restyle()
-        self.draw()
+        if self.redraw is not None:
+            self.redraw()
+        else:
+            self.draw()
 
     def restyle(self) -> None:
         self.figure.set_facecolor(self.colors["background"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import weakref
 from pathlib import Path
 
+import numpy as np
 from psygnal import Signal
 
 from dvos_napari import _layers
@@ -45,6 +46,7 @@ class DvosState:
         self.dirty: dict[str, set[int]] = {}
         # masks layers whose paint events feed ``dirty``
         self.tracked_layers: weakref.WeakSet = weakref.WeakSet()
+        self._provenance_seen: dict = {}  # video id -> its provenance when its saved masks were last read again
         self.loading: set[str] = set()  # mask reads in progress
         self.workers: list = []  # their worker threads (kept referenced while they run)
         self._after_loading: list = []
@@ -65,6 +67,7 @@ class DvosState:
         self.video_id = None
         self.prediction_model = None
         self.dirty.clear()
+        self._provenance_seen.clear()
         self.project_changed.emit(project)
 
     def open_project(self, path) -> object:
@@ -148,8 +151,9 @@ class DvosState:
             return None
 
     def check_store(self) -> bool:
-        """Emit ``store_changed`` when another program (e.g. the ``dvos`` command line) wrote the project since the
-        last look, once it has finished writing; True when it did."""
+        """Emit ``store_changed`` (and read the current video's saved masks into its layer again) when another
+        program (e.g. the ``dvos`` command line) wrote the project since the last look, once it has finished writing;
+        True when it did."""
         stamp = self.read_store_stamp()
         if stamp is None or stamp == self.store_stamp:
             return False
@@ -157,7 +161,35 @@ class DvosState:
             return False
         self.store_stamp = stamp
         self.store_changed.emit()
+        self._reread_stored_masks()
         return True
+
+    def _reread_stored_masks(self) -> None:
+        """Another program (or another napari window on this project) wrote it: read the current video's stored
+        masks into its masks layer again, all but the frames painted here and not saved. Else the layer would show
+        an older mask (or none) where one is now saved, and painting that frame and saving it would replace the
+        saved mask by the stale one plus the new strokes."""
+        from dvos_core.store.schema import CORRECTED, MANUAL
+
+        viewer, project, vid = self.viewer, self.project, self.video_id
+        if viewer is None or project is None or vid is None or self.loading:
+            return
+        layer = _layers.video_layer(viewer, vid, "masks")
+        if layer is None:
+            return
+        try:
+            video = project.video(vid).require_complete()
+            provenance = np.asarray(video.provenance[: video.n_frames])
+        except Exception:  # deleted or damaged meanwhile: the Project step says so
+            return
+        # the frames whose kind of mask changed since the last look, and the painted and corrected ones (few; saved
+        # again over themselves): a long pseudo-labelled video is not read again whole at every write
+        before = self._provenance_seen.get(vid)
+        self._provenance_seen[vid] = provenance
+        changed = provenance != before if before is not None and before.shape == provenance.shape else provenance > 0
+        wanted = changed | np.isin(provenance, (MANUAL, CORRECTED))
+        skip = set(np.flatnonzero(~wanted).tolist()) | set(self.dirty.get(vid, ()))
+        _layers.load_masks(layer, video, "masks", self, skip=sorted(skip))
 
     def _someone_writes(self) -> bool:
         """Whether the writer lock's holder record belongs to a running process (a killed writer leaves its record

@@ -15,6 +15,7 @@ from qtpy.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -61,6 +62,13 @@ def button(text: str, slot: Callable, tooltip: str = "") -> QPushButton:
     b.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
     b.setMinimumWidth(40)
     return b
+
+
+def on_enter(box: QWidget, slot: Callable) -> None:
+    """Enter (Return) pressed in ``box`` - a line edit, or a spin box's text - calls ``slot()``: the action of the
+    button beside it. Leaving the box does not."""
+    edit = box if isinstance(box, QLineEdit) else box.findChild(QLineEdit)
+    edit.returnPressed.connect(lambda *_: slot())
 
 
 def button_grid(*buttons: QWidget, columns: int = 2) -> QGridLayout:
@@ -208,6 +216,7 @@ class Collapsible(QWidget):
         self.toggle_button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.toggle_button.setStyleSheet("QToolButton { border: none; font-weight: bold; text-align: left; }")
         self.toggle_button.toggled.connect(self.set_expanded)
+        self.toggle_button.setToolTip("click to show or hide this section")
         self.content = content
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -333,6 +342,11 @@ class DvosDock(QScrollArea):
         for signal, slot in self._listening.pairs:  # the refreshers: what the project holds may have changed meanwhile
             if signal is self.state.store_changed:
                 slot()
+
+    def window_closed(self) -> None:
+        """The napari window holding the step was closed (:mod:`dvos_napari._close_guard`): stop its job as when its
+        dock is closed; nothing could show or stop it any more, and another napari may still run."""
+        self.step_closed()
 
     def on_closed(self) -> None:
         """Hook: stop what the step runs by itself (timers)."""

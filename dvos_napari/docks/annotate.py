@@ -10,7 +10,7 @@ import numpy as np
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox, QSpinBox, QVBoxLayout
 
 from dvos_napari._layers import check_frame, time_axis, video_layer
-from dvos_napari._widgets import DvosDock, button, button_grid, wrapped_label
+from dvos_napari._widgets import DvosDock, button, button_grid, on_enter, wrapped_label
 from dvos_napari._writer import save_frames
 
 
@@ -46,7 +46,10 @@ class AnnotateDock(DvosDock):
         self.n_seeds = QSpinBox()
         self.n_seeds.setRange(1, 200)
         self.n_seeds.setValue(5)
-        self.n_seeds.setToolTip("how many frames to paint: spread evenly over the video (5-10 is a good start)")
+        self.n_seeds.setToolTip(
+            "how many frames to paint: spread evenly over the video (5-10 is a good start; Enter: Suggest)"
+        )
+        on_enter(self.n_seeds, lambda: self.guard(self.suggest_seeds))
         seed_row = QHBoxLayout()
         seed_row.addWidget(QLabel("seed frames:"))
         seed_row.addWidget(self.n_seeds)
@@ -55,7 +58,11 @@ class AnnotateDock(DvosDock):
         )
         self.seed_list = QListWidget()
         self.seed_list.itemClicked.connect(lambda item: self.goto(int(item.data(256))))
-        self.seed_list.setToolTip("click a frame to jump to it; a tick means it already has a saved mask")
+        self.seed_list.itemActivated.connect(lambda item: self.goto(int(item.data(256))))  # Enter on the keyboard
+        self.seed_list.setToolTip(
+            "click a frame (or pick it with the arrow keys and press Enter) to jump to it; a tick means it already has "
+            "a saved mask"
+        )
         self.seed_list.setMinimumHeight(110)
         self.seeds: list[int] = []
 

@@ -19,9 +19,22 @@ SYNTH_VIEWS = {
     "width": FieldView("clip width", "px", minimum=16, maximum=8192, step=32),
     "n_heads": FieldView("heads per frame", "count", maximum=100000),
     "camera_speed": FieldView("camera speed", "px per frame", maximum=1000, step=0.5),
-    "camera_speed_min": FieldView("slowest camera speed", "px per frame", "Camera motion", maximum=1000, step=0.5),
+    "camera_speed_min": FieldView(
+        "slowest camera speed",
+        "px per frame",
+        "Camera motion",
+        maximum=1000,
+        step=0.5,
+        help="Slowest steady pan speed in px/frame; above 0, each clip's pan speed is drawn between this and 'camera "
+        "speed', in a random direction, instead of per axis ('Match the motion of my videos' sets both)",
+    ),
     # advanced
-    "allow_upscale": FieldView("upscale small backgrounds", group="Clip"),
+    "allow_upscale": FieldView(
+        "upscale small backgrounds",
+        group="Clip",
+        help="A background clip smaller than the clip size is enlarged instead of stopping with an error (enlarging "
+        "blurs the background relative to the heads)",
+    ),
     "n_fakes": FieldView("fake heads per frame", "count", group="Heads and fakes", maximum=100000),
     "fake_on_top_prob": FieldView("fakes in front of heads", "share 0-1", "Heads and fakes", maximum=1, step=0.05),
     "placement_tries": FieldView("placement tries", "per object", "Heads and fakes", minimum=1, maximum=1000),

@@ -85,14 +85,45 @@ def _anchor_view_choices():
 
 TRAIN_VIEWS = {
     # basic: always visible
-    "phase": FieldView("what to train", choices=_phase_choices),
-    "preset": FieldView("model size"),
+    "phase": FieldView(
+        "what to train",
+        choices=_phase_choices,
+        help="Image: the image model, frame by frame | synthetic: the video model's first phase, on synthetic clips | "
+        "real: its second phase, on your videos (painted, corrected and pseudo-labelled frames)",
+    ),
+    "preset": FieldView(
+        "model size",
+        help="How big a model to train: paper (92.7M weights, for a GPU) | small (2.3M, for a CPU) | tiny (for "
+        "tests); a model trained from another ('start from') keeps that model's size",
+    ),
     "epochs": FieldView("epochs", "passes", minimum=1, maximum=100000),
     "batch_size": FieldView("clips per step", "clips", minimum=1, maximum=1024),
-    "size": FieldView("crop size", "px", minimum=32, maximum=4096, step=32, none_text="the model's own"),
-    "video_model": FieldView("video model", choices=_video_model_choices),
+    "size": FieldView(
+        "crop size",
+        "px",
+        minimum=32,
+        maximum=4096,
+        step=32,
+        none_text="the model's own",
+        help="Training size in pixels (a multiple of 32 up to 2048; 'the model's own': that of the model size, or of "
+        "the model it starts from, 384 for paper); crops of 256-768 px are resized to it",
+    ),
+    "video_model": FieldView(
+        "video model",
+        choices=_video_model_choices,
+        help="The video model of the synthetic and real phases: DVOS (the paper's: it sees the earlier frames, never "
+        "the frame itself) | context-aware (the frame plus its aligned earlier frames and their masks; it starts as "
+        "the image model)",
+    ),
     "lr": FieldView("learning rate", minimum=1e-8, maximum=1.0),
-    "max_steps_per_epoch": FieldView("steps per epoch", "steps", minimum=1, maximum=10**7, none_text="all data"),
+    "max_steps_per_epoch": FieldView(
+        "steps per epoch",
+        "steps",
+        minimum=1,
+        maximum=10**7,
+        none_text="all data",
+        help="At most this many training steps per epoch ('all data': every clip of the epoch, no cap)",
+    ),
     # advanced
     "weight_decay": FieldView("weight decay", group="Schedule", maximum=1.0),
     "eta_min": FieldView("final learning rate", group="Schedule", maximum=1.0),
@@ -104,7 +135,12 @@ TRAIN_VIEWS = {
     "anchor_weight": FieldView("anchor to the query (context model)", group="Video model", maximum=1000),
     "anchor_view": FieldView("anchor held to", group="Video model", choices=_anchor_view_choices),
     "frame_anchor_weight": FieldView(
-        "clean-view anchor (image model, degraded inputs)", group="Loss weights", maximum=1000
+        "clean-view anchor (image model, degraded inputs)",
+        group="Loss weights",
+        maximum=1000,
+        help="Image model trained on degraded frames (a recipe that degrades them): its mask on a degraded frame is "
+        "held to its mask on the same frame undegraded, with this weight (like the context model's anchor held to "
+        "the frame before degradation; one more pass of the model per step; 0 = off)",
     ),
     "image_lr_scale": FieldView(
         "rate of the image model's parts",
@@ -114,6 +150,9 @@ TRAIN_VIEWS = {
         maximum=1.0,
         step=0.05,
         none_text="automatic (context 0.3, dvos 1)",
+        help="Video models: the learning rate of the parts taken over from the image model, as a share of the "
+        "learning rate (and of the final learning rate); their new parts train at the full rate (1 = one rate; "
+        "automatic: 0.3 for the context model, 1 for DVOS, as in the paper)",
     ),
     "val_fraction": FieldView("validation share", "share 0-1", "Data", maximum=0.95, step=0.05),
     "select_by": FieldView("best.pt is", group="Data", choices=_select_by_choices),
@@ -123,16 +162,31 @@ TRAIN_VIEWS = {
     "pseudo_quality_min": FieldView(
         "minimum pseudo-label quality", "0-1", "Data", maximum=1.0, step=0.05, none_text="keep all"
     ),
-    "num_workers": FieldView("data loader processes", group="Data", maximum=64, none_text="automatic"),
+    "num_workers": FieldView(
+        "data loader processes",
+        group="Data",
+        maximum=64,
+        none_text="automatic",
+        help="Processes that prepare the training clips beside the training ('automatic': none on a CPU, where they "
+        "would take cores from the training itself; on a GPU up to 4, one core kept per training process)",
+    ),
     "mask_weight": FieldView("mask loss", group="Loss weights", maximum=1000),
     "frame_weight": FieldView("frame reconstruction loss", group="Loss weights", maximum=1000),
     "bce_weight": FieldView("cross-entropy (in mask loss)", group="Loss weights", maximum=1000),
     "dice_weight": FieldView("soft Dice (in mask loss)", group="Loss weights", maximum=1000),
     "mse_weight": FieldView("squared error (in frame loss)", group="Loss weights", maximum=1000),
     "ssim_weight": FieldView("1 - SSIM (in frame loss)", group="Loss weights", maximum=1000),
-    "amp": FieldView("bf16 on the GPU", group="Speed"),
+    "amp": FieldView(
+        "bf16 on the GPU",
+        group="Speed",
+        help="Compute in bf16 on a CUDA GPU: faster, less memory (no effect on a CPU); unticked: float32",
+    ),
     "precision": FieldView("number format (with bf16 on)", group="Speed", choices=_precision_choices),
-    "compile": FieldView("compile the model (GPU)", group="Speed"),
+    "compile": FieldView(
+        "compile the model (GPU)",
+        group="Speed",
+        help="Compile the model before training (CUDA GPUs only): a slower start, then faster steps",
+    ),
     "device": FieldView(hidden=True),  # the Compute rows
     "init_from": FieldView(hidden=True),  # 'start from'
 }
@@ -182,10 +236,10 @@ class TrainDock(DvosDock):
             extra.addRow("load a recipe", self.recipe)
         self.ref_pixels = QCheckBox("read earlier frames' pixels too")
         self.ref_pixels.setToolTip(
-            "for gusty footage - context model started from an image model: add the aligned earlier frames' pixels to "
-            "frame t's first layer (model: {input_fusion: true}). Helps frames hit by a gust, noise or flicker "
-            "between good neighbours; costs footage whose heads sway a lot on their own. A model continued from a "
-            "context checkpoint keeps what it was trained with: leave this as that phase had it."
+            "for gusty footage - context model started from an image model: the model also reads the pixels of the "
+            "aligned earlier frames, beside the frame itself, from its first layer on. Helps frames hit by a gust, "
+            "noise or flicker between good neighbours; costs footage whose heads sway a lot on their own. A model "
+            "continued from a context checkpoint keeps what it was trained with: leave this as that phase had it."
         )
         extra.addRow("", self.ref_pixels)
         for key in ("phase", "video_model"):
@@ -207,6 +261,7 @@ class TrainDock(DvosDock):
         self.batch_bar = QProgressBar()
         self.batch_bar.setFormat("step %v / %m")
         self.plot = PlotCanvas(napari_viewer, min_height=220)
+        self.plot.redraw = self._draw  # lines and axis labels in the colours of a new theme
         self.ax_loss = self.plot.axes[0]
         self.ax_dice = self.ax_loss.twinx()
         self.job_bar.bar.hide()
@@ -609,6 +664,11 @@ class TrainDock(DvosDock):
 
     def stop_job_on_close(self) -> None:
         """Training and run-all are stopped by :meth:`_dock_closed` (with its own words)."""
+
+    def window_closed(self) -> None:
+        """The napari window was closed: stop training and run-all (the run resumes under its name)."""
+        self._stop_all("the napari window was closed")
+        super().window_closed()
 
     def _dock_closed(self) -> None:
         """The dock (or the panel) holding this step was closed: a job left running could be neither seen nor
