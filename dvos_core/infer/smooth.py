@@ -25,7 +25,7 @@ from dvos_core.infer.frame_window import FrameWindow
 from dvos_core.infer.outlier_gate import band_image, outlier_weight
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
-from dvos_core.motion.sway import follow, sway_flow
+from dvos_core.motion.sway import MIN_FLOW_SIDE, flow_input, follow, sway_flow
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.threads import runs_with_threads
 
@@ -92,12 +92,14 @@ def smooth_stream(
             bands = {k: bands[k] if k in bands else band_image(frames[k]) for k in [*near, t]}
             weight = outlier_weight(bands[t], [bands[k] for k in near], mats, shape)
         if near and weight > 0:
+            # frame t's side of every neighbour's flow, made once (frames too small for a flow get none)
+            current = flow_input(frames[t]) if follow_sway and min(shape) >= MIN_FLOW_SIDE else None
             for k, mat in zip(near, mats):
                 inside = valid_region(mat, shape, shape).astype(np.float32)
                 moved = warp_to(np.asarray(probs[k], np.float32), mat, shape, nearest=False)
                 if follow_sway:  # then along the heads' own sway
                     aligned = warp_to(frames[k], mat, shape, nearest=False)
-                    moved = follow(moved, sway_flow(frames[t], aligned, inside))
+                    moved = follow(moved, sway_flow(frames[t], aligned, inside, current))
                 total += inside * moved
                 votes += inside
         aligner.forget(set(span))

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from dvos_core.motion.global_motion import MotionParams, estimate_pair
+from dvos_core.motion.global_motion import MotionParams, _estimate, _Prepared
 from dvos_core.motion.transforms import IDENTITY, compose, rescale, valid_region, warp_to
 
 NCC_SIDE = 192  # the agreement is measured on frames at most this large
@@ -40,11 +40,10 @@ def ncc(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
 
 
-def agreement(ref: np.ndarray, query: np.ndarray, matrix) -> float:
+def agreement(ref: np.ndarray, query: np.ndarray, matrix, small: tuple | None = None) -> float:
     """Normalised cross-correlation of ``ref`` warped by ``matrix`` with ``query`` over their overlap, in [-1, 1]
-    (-1 when the overlap is below MIN_OVERLAP)."""
-    r, f = _small_grey(ref)
-    q, _ = _small_grey(query)
+    (-1 when the overlap is below MIN_OVERLAP). ``small``: the two frames' :func:`_small_grey`, when already made."""
+    (r, f), (q, _) = small if small is not None else (_small_grey(ref), _small_grey(query))
     m = rescale(matrix, 1.0 / f) if f > 1 else np.asarray(matrix, np.float64)[:2]
     cover = valid_region(m, r.shape, q.shape)
     if cover.mean() < MIN_OVERLAP:
@@ -52,13 +51,27 @@ def agreement(ref: np.ndarray, query: np.ndarray, matrix) -> float:
     return ncc(warp_to(r, m, q.shape)[cover], q[cover])
 
 
-def best_transform(ref, query, candidates: Sequence, params: MotionParams | None = None) -> np.ndarray:
-    """The best of ``candidates`` (2x3 matrices ref -> query), the direct estimate and the identity."""
-    direct = estimate_pair(ref, query, params=params)
+class _Analysis:
+    """What the alignment measures on one frame, made once however many pairs the frame is part of: the frame
+    prepared for the motion estimate (its corners and the rest, see :class:`~dvos_core.motion.global_motion._Prepared`)
+    and its small grey copy for the agreement."""
+
+    def __init__(self, frame: np.ndarray, params: MotionParams):
+        self.frame, self.prepared, self.small = frame, _Prepared(frame, None, params), _small_grey(frame)
+
+
+def best_transform(
+    ref, query, candidates: Sequence, params: MotionParams | None = None, analysis: tuple | None = None
+) -> np.ndarray:
+    """The best of ``candidates`` (2x3 matrices ref -> query), the direct estimate and the identity.
+    ``analysis``: the two frames' :class:`_Analysis` (made with ``params``), when already made."""
+    params = params or MotionParams()
+    a, b = analysis if analysis is not None else (_Analysis(ref, params), _Analysis(query, params))
+    direct = _estimate(a.prepared, b.prepared, params)
     options = [IDENTITY[:2].copy(), *[np.asarray(c, np.float64)[:2] for c in candidates]]
     if direct.ok:
         options.append(direct.matrix)
-    scores = [agreement(ref, query, m) for m in options]
+    scores = [agreement(ref, query, m, (a.small, b.small)) for m in options]
     return options[int(np.argmax(scores))]
 
 
@@ -68,17 +81,30 @@ class SequenceAligner:
     one 2x3 matrix per reference (reference -> current)."""
 
     def __init__(self, params: MotionParams | None = None):
-        self.params = params
+        self.params = params or MotionParams()
         self._pairs: dict = {}  # (id of frame j, id of frame j+1) -> matrix j -> j+1
+        # id of a frame -> its _Analysis, for the frames of the last call: a frame of the next call that is the very
+        # same array (a sliding window's) is not analysed again
+        self._frames: dict = {}
+
+    def _analysis(self, key, frame) -> _Analysis:
+        held = self._frames.get(key)
+        if held is None or held.frame is not frame:
+            held = self._frames[key] = _Analysis(frame, self.params)
+        return held
 
     def pair(self, key, a, b) -> np.ndarray:
         if key not in self._pairs:
-            self._pairs[key] = best_transform(a, b, (), self.params)
+            self._pairs[key] = best_transform(a, b, (), self.params, self._both(key, a, b))
         return self._pairs[key]
 
+    def _both(self, key, a, b) -> tuple:
+        return self._analysis(key[0], a), self._analysis(key[1], b)
+
     def forget(self, keep) -> None:
-        """Drop cached pairs whose first frame is not in ``keep``."""
+        """Drop cached pairs whose first frame is not in ``keep`` (and the analysis of frames not in it)."""
         self._pairs = {k: v for k, v in self._pairs.items() if k[0] in keep}
+        self._frames = {k: v for k, v in self._frames.items() if k in keep}
 
     def align(self, frames: Sequence[np.ndarray], keys: Sequence | None = None, times: Sequence | None = None):
         """One 2x3 matrix per earlier entry of ``frames`` (reference -> the last entry, the current frame).
@@ -100,5 +126,7 @@ class SequenceAligner:
                 if j == len(side) - 1:  # the reference next to the current frame: its own best estimate
                     out[i] = steps[-1]
                 else:
-                    out[i] = best_transform(frames[i], frames[-1], [compose(*steps[j:])], self.params)
+                    both = self._both((keys[i], keys[n]), frames[i], frames[-1])
+                    out[i] = best_transform(frames[i], frames[-1], [compose(*steps[j:])], self.params, both)
+        self._frames = {k: self._frames[k] for k in keys if k in self._frames}  # one window's frames at most
         return out

@@ -20,6 +20,7 @@ field rather than the objects being judged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -75,7 +76,11 @@ class PairMotion:
 
 
 class _Prepared:
-    """A frame reduced for analysis: grey image, allowed-pixel mask and the resize factor."""
+    """A frame reduced for analysis: grey image, allowed-pixel mask and the resize factor. What is derived from it
+    (smoothed copy, texture test, exposure, corners) is computed once, so one prepared frame can serve every pair it
+    is part of (:class:`dvos_core.motion.align.SequenceAligner` keeps them for the frames of a window)."""
+
+    _corner_cache = None  # (params, corners): the corners of the last params asked for
 
     def __init__(self, frame, exclude, params: MotionParams):
         g = grey_uint8(frame)
@@ -127,6 +132,13 @@ class _Prepared:
             self._textured = edges.size > 64 and float(edges.mean()) >= params.min_textured_share
         return self._textured
 
+    def corners(self, params: MotionParams) -> np.ndarray:
+        """:func:`_corners` of this frame, computed once per settings (never changed by their users)."""
+        held = self._corner_cache
+        if held is None or held[0] != params:
+            held = self._corner_cache = (params, _corners(self, params))
+        return held[1]
+
 
 def _corners(prep: _Prepared, params: MotionParams) -> np.ndarray:
     """Up to n_features corners spread over grid x grid cells, (N, 1, 2) float32."""
@@ -156,10 +168,16 @@ def _corners(prep: _Prepared, params: MotionParams) -> np.ndarray:
     return np.concatenate(pts).astype(np.float32).reshape(-1, 1, 2)
 
 
+@lru_cache(maxsize=2)
+def _hanning(shape: tuple) -> np.ndarray:
+    """The Hann window of an (H, W) image (made once per size, at most 640 px; phase correlation only reads it)."""
+    return cv2.createHanningWindow(shape[::-1], cv2.CV_32F)
+
+
 def _phase_shift(a: _Prepared, b: _Prepared, params: MotionParams):
     """(dx, dy) of b relative to a from phase correlation, or None when the peak is weak."""
     sa, sb = a.smooth(), b.smooth()
-    win = cv2.createHanningWindow(sa.shape[::-1], cv2.CV_32F)
+    win = _hanning(tuple(sa.shape))
     (dx, dy), response = cv2.phaseCorrelate(sa.copy(), sb.copy(), win)  # it may window its inputs in place
     if not np.isfinite(response) or response < params.min_phase_response:
         return None
@@ -185,7 +203,7 @@ def _relit(a: _Prepared, b: _Prepared) -> bool:
 def _track(a: _Prepared, b: _Prepared, guess, params: MotionParams, grey_b=None):
     """Matched points (p0, p1) that pass the forward-backward check and lie on allowed pixels of both frames;
     ``grey_b``: frame b's grey copy to track on (default ``b.grey``)."""
-    p0 = _corners(a, params)
+    p0 = a.corners(params)
     if len(p0) < params.min_inliers:
         return None
     lk = {"winSize": _LK_WIN, "maxLevel": _LK_LEVELS, "criteria": _LK_STOP, "flags": cv2.OPTFLOW_USE_INITIAL_FLOW}

@@ -37,6 +37,18 @@ def flow_image(frame: np.ndarray) -> np.ndarray:
     return np.clip(g * (110.0 / (g.mean() + 1e-6)), 0, 255).astype(np.uint8)
 
 
+def flow_input(frame: np.ndarray) -> np.ndarray:
+    """The image a frame's sway flow is computed on: its :func:`flow_image`, shrunk to :data:`MAX_FLOW_SIDE` px when
+    longer (what :func:`sway_flow` makes of either frame; pass frame t's as ``current_input`` to make it once)."""
+    a = flow_image(frame)
+    h, w = frame.shape[:2]
+    f = min(1.0, MAX_FLOW_SIDE / max(h, w))
+    if f < 1.0:
+        small = (max(MIN_FLOW_SIDE, round(w * f)), max(MIN_FLOW_SIDE, round(h * f)))
+        a = cv2.resize(a, small, interpolation=cv2.INTER_AREA)
+    return a
+
+
 def _grid(shape) -> tuple[np.ndarray, np.ndarray]:
     ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
     return xs, ys
@@ -52,14 +64,17 @@ def follow(values: np.ndarray, flow: np.ndarray, border: str = "replicate") -> n
     )
 
 
-def sway_flow(current: np.ndarray, neighbour: np.ndarray, cover: np.ndarray | None = None) -> np.ndarray:
+def sway_flow(
+    current: np.ndarray, neighbour: np.ndarray, cover: np.ndarray | None = None, current_input: np.ndarray | None = None
+) -> np.ndarray:
     """Flow (H, W, 2) float32 from frame t to its camera-aligned neighbour, zero where it is not consistent.
 
     ``current``, ``neighbour``: uint8 frames (RGB or grey) of the same shape, the neighbour already warped onto
     frame t; ``cover``: (H, W), > 0.5 where the warped neighbour holds real pixels (elsewhere frame t's own pixels
     stand in for it, before both are made :func:`flow_image` s; None = everywhere). Frames under
     :data:`MIN_FLOW_SIDE` px on a side get no flow (zero); frames longer than :data:`MAX_FLOW_SIDE` px get it
-    computed on a copy shrunk to that size, scaled back up."""
+    computed on a copy shrunk to that size, scaled back up. ``current_input``: :func:`flow_input` of ``current``,
+    when already made (frame t's serves all its neighbours)."""
     if current.shape != neighbour.shape:
         raise ValueError(f"sway flow needs frames of one shape, got {current.shape} and {neighbour.shape}")
     if cover is not None:
@@ -68,16 +83,16 @@ def sway_flow(current: np.ndarray, neighbour: np.ndarray, cover: np.ndarray | No
     h, w = current.shape[:2]
     if min(h, w) < MIN_FLOW_SIDE:
         return np.zeros((h, w, 2), np.float32)
-    a, b = flow_image(current), flow_image(neighbour)
-    f = min(1.0, MAX_FLOW_SIDE / max(h, w))
-    if f < 1.0:  # computed on a shrunk copy (in its own pixels), then scaled back to the frame's
-        small = (max(MIN_FLOW_SIDE, round(w * f)), max(MIN_FLOW_SIDE, round(h * f)))
-        a, b = (cv2.resize(x, small, interpolation=cv2.INTER_AREA) for x in (a, b))
+    # on frames longer than MAX_FLOW_SIDE computed on shrunk copies (in their own pixels), then scaled back
+    a = flow_input(current) if current_input is None else current_input
+    b = flow_input(neighbour)
     fy, fx = a.shape[0] / h, a.shape[1] / w
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     forward = dis.calc(a, b, None)
     backward = dis.calc(b, a, None)
-    disagreement = np.linalg.norm(forward + follow(backward, forward), axis=-1)
+    gap = forward + follow(backward, forward)
+    # np.linalg.norm(gap, axis=-1)'s very operations, without its slow reduction over an axis of two
+    disagreement = np.sqrt(gap[..., 0] * gap[..., 0] + gap[..., 1] * gap[..., 1])
     # the same tolerance and softening in frame pixels, whatever the size the flow was computed at
     trust = cv2.GaussianBlur((disagreement < CONSISTENT_PX * fx).astype(np.float32), (0, 0), GATE_BLUR * fx)
     flow = forward * trust[..., None]
