@@ -296,6 +296,16 @@ class Project:
                 steps.append(v + 1)
         return steps
 
+    @classmethod
+    def outdated(cls, path) -> int | None:
+        """The older store schema of the project at ``path`` when :meth:`migrate` can upgrade it, else None (a
+        current project, or anything that is not a project dvos can migrate: :meth:`open` says what it is)."""
+        try:
+            version = _root_attrs(_project_path(path)).get("schema_version")
+        except (StoreError, OSError):
+            return None
+        return version if _migratable(version) else None
+
     # ---- writer lock --------------------------------------------------------------------------------------------
     @property
     def lock(self) -> WriterLock:
@@ -881,6 +891,14 @@ def _unfinished_sets(v: Video) -> dict:
                 keys = ("image_checkpoint", "threshold", "passes", "reference_masks")
                 out[model].update({k: a.get(k) for k in keys})
     return out
+
+
+def migrate_project(path, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> list[int]:
+    """:meth:`Project.migrate` as a job (the napari panel's upgrade): ``cancel`` is looked at before it starts only,
+    since a step once begun must run to its end."""
+    if cancel is not None:
+        cancel.check()
+    return Project.migrate(path, progress)
 
 
 def unfinished_note(project_path, video: str, model: str, d: dict) -> str:

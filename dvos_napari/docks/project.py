@@ -235,6 +235,38 @@ class ProjectDock(DvosDock):
     def open_project(self, path):
         return self.state.open_project(path)
 
+    def open_or_upgrade(self, path, ask=None):
+        """Open the project at ``path``; one written by an older dvos is first upgraded in place (``dvos migrate``)
+        in a job of this step when ``ask(path, old_schema)`` (default: a question to the user) agrees, and opened
+        when that finishes. Returns the project, the upgrade's Job, or None when the user said no."""
+        from dvos_core.store import SCHEMA_VERSION, Project
+        from dvos_core.store.project import migrate_project
+
+        old = Project.outdated(path)
+        if old is None:
+            return self.open_project(path)
+        if not (ask or self._ask_upgrade)(path, old):
+            self.messages.info(
+                f"{path} was not opened: it was made by an older dvos (store schema {old}, this dvos uses "
+                f"{SCHEMA_VERSION}); open it again to upgrade it, or run `dvos migrate {path}` in a terminal"
+            )
+            return None
+        job = self.run(migrate_project, str(path), label="upgrade the project", process=False)
+        if job is not None:
+            job.finished.connect(lambda status: status == "ok" and self.guard(self.open_project, path))
+        return job
+
+    def _ask_upgrade(self, path, old: int) -> bool:
+        from dvos_core.store import SCHEMA_VERSION
+
+        text = (
+            f"{path} was made by an older dvos (store schema {old}); this dvos uses schema {SCHEMA_VERSION}.\n\n"
+            "Upgrade it in place now? It takes a moment and keeps every frame, mask, model and prediction. An older "
+            "dvos cannot open it afterwards: if another computer still uses one, back the folder up first."
+        )
+        answer = QMessageBox.question(self, "Upgrade the project", text)
+        return answer == QMessageBox.StandardButton.Yes
+
     def add_video(self, path, video_id=None, split=None, tags=None):
         """Import a video file in a child process; shows it when done. Returns the Job."""
         from dvos_core.io import Preprocess
@@ -345,7 +377,7 @@ class ProjectDock(DvosDock):
             return
         path = QFileDialog.getExistingDirectory(self, "Open a dvos project folder")
         if path:
-            self.guard(self.open_project, path)
+            self.guard(self.open_or_upgrade, path)
 
     def _add_file_dialog(self) -> None:
         if self.guard(self._require_project) is None:  # say so before the user looks for a file, not after
