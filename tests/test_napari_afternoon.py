@@ -215,3 +215,21 @@ def test_a_mask_saved_in_another_window_is_shown_before_this_one_paints_over_it(
     assert pa.state.check_store()  # and A, whose frame 0 was saved already (a painted frame saved over again)
     wait_loaded(qtbot, pa.state)
     assert (np.asarray(mask_a.data[0]) != 0).sum() == 104
+
+
+def test_the_review_plot_draws_its_curves_again_in_a_new_themes_colours(make_napari_viewer):
+    from types import SimpleNamespace
+
+    import pandas as pd
+    from matplotlib.colors import to_hex
+
+    viewer = make_napari_viewer()
+    rv = dock(viewer, PANEL).step("Review")
+    frames = pd.DataFrame({"video": ["a"] * 3 + ["b"] * 3, "frame": [0, 1, 2] * 2, "dice": [0.9, 0.8, 0.7] * 2})
+    rv.report = SimpleNamespace(frames=frames)
+    rv._plot_frames("b")
+    for theme in ("light", "dark"):
+        viewer.theme = theme
+        lines = rv.plot.axes[0].get_lines()
+        assert [to_hex(ln.get_color()) for ln in lines] == [rv.plot.series(0), rv.plot.series(1)], theme
+        assert lines[1].get_linewidth() == 2  # still the highlighted video

@@ -135,7 +135,7 @@ class ReviewDock(DvosDock):
             "Delete ticked predictions...",
             lambda: self.guard(self.delete_predictions),
             "delete the ticked models' predictions from every video to free disk space (asks first; the models, "
-            "their reports and the corrections saved from them stay; dvos delete PROJECT predictions MODEL)",
+            "their reports and the corrections saved from them stay)",
         )
         self.compare_table = _table([c for c, _ in COMPARE_COLUMNS], min_rows=4)
         header = self.compare_table.horizontalHeader()
@@ -174,6 +174,8 @@ class ReviewDock(DvosDock):
         self.bind_keys({"w": self.next_worst, "Shift-W": lambda: self.next_worst(-1), "c": self.save_correction})
         self.report = None
         self._refreshing = False
+        self._highlight = None  # the video whose curve is highlighted
+        self.plot.redraw = lambda: self._plot_frames(self._highlight) if self.report is not None else self._empty_plot()
         self._empty_plot()
         self.listen(self.state.project_changed, lambda *_: self.refresh_models())
         self.listen(self.state.store_changed, self.refresh_models)
@@ -557,6 +559,7 @@ class ReviewDock(DvosDock):
         self.plot.draw()
 
     def _plot_frames(self, highlight) -> None:
+        self._highlight = highlight  # drawn again in a new theme's colours (the plot's redraw)
         if self.report is None:
             return
         self._empty_plot()
