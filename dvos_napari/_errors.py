@@ -25,7 +25,7 @@ REWRITES: list[tuple[str, str]] = [
     (r"run the same `dvos predict` again", "run Predict again with the same model (Predict step)"),
     (
         r"finish it with `dvos predict [^`]*` \(it resumes\)",
-        "finish it: run Predict again with the same model, set name and settings (Predict step; it resumes)",
+        "finish it: run Predict again with the same model, set name and options (Predict step; it resumes)",
     ),
     (
         r"run the command that made it again to finish it \(`dvos synth`, or `dvos run-all`, or Generate in the "

@@ -126,7 +126,7 @@ def test_commands_without_a_panel_button_are_kept_and_others_get_their_step():
         ),
         "p3: only 4/32 frames predicted (unfinished); finish it with `dvos predict p.dvos img --videos v --name p3` "
         "(it resumes)": (
-            "finish it: run Predict again with the same model, set name and settings (Predict step; it resumes)"
+            "finish it: run Predict again with the same model, set name and options (Predict step; it resumes)"
         ),
         "2 heads and 0 fakes were cut from video 'gone', which is no longer in the project: remove them with "
         "`dvos delete p.dvos video gone --yes`": "remove them with `dvos delete p.dvos video gone --yes` in a terminal",
