@@ -71,3 +71,13 @@ def test_no_dock_imports_another_dock():
     docks = {m for m in graph if m.startswith("dvos_napari.docks.")}
     assert docks
     assert {(m, d) for m in docks for d in graph[m] if d in docks} == set()
+
+
+def test_smoothing_does_not_load_torch():
+    """`dvos smooth` works on stored probabilities with numpy and OpenCV: loading torch cost it about a second."""
+    import subprocess
+    import sys
+
+    code = "import sys, dvos_core.infer.smooth, dvos_core.cli.infer_cmds; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

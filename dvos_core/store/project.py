@@ -12,7 +12,7 @@ from pathlib import Path
 
 import zarr
 
-from dvos_core.progress import CancelToken, ProgressFn
+from dvos_core.progress import CancelToken, ProgressFn, report
 from dvos_core.store.fsops import TRASH, discard, group_attrs, io_step, settle_writes
 from dvos_core.store.lock import WriterLock, writer_lock
 from dvos_core.store.migrate import MIGRATIONS
@@ -294,6 +294,7 @@ class Project:
             for v in range(version, SCHEMA_VERSION):
                 MIGRATIONS[v](path, progress)
                 steps.append(v + 1)
+        report(progress, 1, 1, f"store schema {SCHEMA_VERSION}")  # the bar ends (its line is closed)
         return steps
 
     @classmethod
