@@ -52,3 +52,12 @@ def test_a_set_covering_fewer_ground_truth_frames_is_flagged(two_models, tmp_pat
         cmp = compare_models(two_models, ["first", "half"], video_ids=["a"], save=False)
     assert cmp.info["partial"] == {"half": {"a": [1, 3]}}
     assert cmp.table.set_index("model").loc["half", "n_frames"] == 1
+
+
+def test_a_negative_number_of_worst_frames_is_refused_before_anything_is_written(two_models, capsys):
+    """`--worst -1` exited 0 and quietly wrote no overlays."""
+    args = ["evaluate", str(two_models.path), "--model", "first", "--videos", "a", "--name", "neg"]
+    assert dvos([*args, "--worst", "-1"]) == 2
+    assert "--worst) must be 0 or more (0: no worst-frame overlays), got -1" in capsys.readouterr().err
+    assert "neg" not in two_models.report_names()
+    assert dvos([*args, "--worst", "0"]) == 0 and not (two_models.report_dir("neg") / "worst").exists()

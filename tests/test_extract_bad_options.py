@@ -126,7 +126,7 @@ def test_bare_field_options_refuse_test_videos_and_negative_start(tmp_project, c
     with pytest.raises(ValueError, match="--start must be >= 0, got -5"):
         extract_backgrounds(tmp_project, bare.name, clip_length=2, start=-5)
     p = ["extract-backgrounds", str(tmp_project.path), "bare", "--clip-length", "2"]
-    assert main([*p, "--seed", "3"]) == 2 and "--seed apply only to --from-annotated" in _err(capsys)
+    assert main([*p, "--seed", "3"]) == 2 and "--seed applies only to --from-annotated" in _err(capsys)
     assert tmp_project.background_ids() == []
     _painted(tmp_project, "painted_test", split="test")
     with pytest.raises(ValueError, match="no annotated frames"):  # the painted test video is left out

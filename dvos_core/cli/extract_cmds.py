@@ -186,7 +186,8 @@ def _extract_backgrounds(args) -> int:
         ]
         if given:
             raise ValueError(
-                f"{', '.join(given)} apply only to clips cut from a bare-field SOURCE, not to --from-annotated "
+                f"{', '.join(given)} {'apply' if len(given) > 1 else 'applies'} only to clips cut from a bare-field "
+                f"SOURCE, not to --from-annotated "
                 f"(its clips keep the painted frames' size and take no start frame); leave {', '.join(given)} out"
             )
         return _backgrounds_from_annotated(args)
@@ -194,7 +195,8 @@ def _extract_backgrounds(args) -> int:
     given += ["--replace"] if args.replace else []
     if given:
         raise ValueError(
-            f"{', '.join(given)} apply only to --from-annotated (clips inpainted from painted frames); add "
+            f"{', '.join(given)} {'apply' if len(given) > 1 else 'applies'} only to --from-annotated (clips inpainted "
+            f"from painted frames); add "
             f"--from-annotated, or leave {', '.join(given)} out to cut clips from SOURCE"
         )
     if not args.source:

@@ -170,12 +170,16 @@ def evaluate(
     ``project.report_dir(name)`` (name defaults to ``eval-<timestamp>``). ``threads``: OpenCV threads for the
     overlays (see :mod:`dvos_core.threads`).
     """
+    import numbers
+
     import pandas as pd
 
     from dvos_core.store.schema import PROVENANCE_NAMES
 
     if which != "predictions":
         raise ValueError(f"which={which!r}: only 'predictions' (stored pred_masks) can be evaluated")
+    if isinstance(worst_k, bool) or not isinstance(worst_k, numbers.Integral) or worst_k < 0:
+        raise ValueError(f"worst_k (--worst) must be 0 or more (0: no worst-frame overlays), got {worst_k!r}")
     gt_provenances = check_settings(gt_provenances, tolerance)
     ids = _video_ids(project, video_ids, split)
     if save:
