@@ -1,5 +1,6 @@
 """The machine at hand: its compute device and CPUs, and training settings that suit it (no torch import here
-except in :func:`machine_info`): a GPU gets the paper's settings, a CPU the ones the demo uses.
+except in :func:`machine_info`): a GPU gets the paper's model (256 px crops, batch 8, 20 epochs; the paper's own
+recipe is ``--recipe paper``), a CPU the settings the demo uses.
 
 ``machine_info()`` describes the compute device and the CPU; ``suggested_settings(info)`` returns ``TrainConfig``
 field values for it (with a one-line reason); ``default_threads()`` is the CPU thread count a background job should
@@ -47,7 +48,8 @@ def suggested_settings(info: dict, phase: str = "image") -> tuple[dict, str]:
     """(TrainConfig field values, why) for a machine described by :func:`machine_info` and a training ``phase``
     ("image", "synthetic" or "real": on a CPU the video phases take smaller batches)."""
     if info.get("gpu"):
-        return dict(GPU_SETTINGS), f"a GPU ({info.get('description', 'GPU')}): the paper's model and settings"
+        gpu = info.get("description", "GPU")
+        return dict(GPU_SETTINGS), f"a GPU ({gpu}): the paper's model, 256 px crops, batch 8, 20 epochs"
     settings = dict(CPU_SETTINGS)
     why = f"no GPU, {info.get('cpus', '?')} CPU cores: the small model, 128 px crops and short epochs (like the demo)"
     if phase != "image":

@@ -37,8 +37,9 @@ class AllStepsBox(QWidget):
         self.video_model = compact_combo(list(VIDEO_MODEL_CHOICES), "which video model to train after the image model")
         self.length = compact_combo(
             LENGTHS,
-            "how long to train: the settings suggested for this computer (the paper's on a GPU, the demo's on a "
-            "CPU), or a quick look with a tiny model (a few minutes on a CPU; its models are named quick_...)",
+            "how long to train: the settings suggested for this computer (the paper's model on a GPU, the demo's "
+            "settings on a CPU), or a quick look with a tiny model (a few minutes on a CPU; its models are named "
+            "quick_...)",
         )
         self.backgrounds = compact_combo(
             [INPAINTED],

@@ -19,7 +19,8 @@ def register(sub) -> None:
         "model, pseudo-labels of the training videos, both phases of the video model, predictions of the test videos "
         "(and --predict ones), where test videos hold painted masks a table of every model side by side, and the "
         "number of different heads in each predicted video (as dvos count-heads counts them). "
-        "Training settings suit the machine (the paper's on a GPU, the demo's on a CPU); --config changes any of "
+        "Training settings suit the machine (the paper's model on a GPU, the demo's settings on a CPU); --config "
+        "changes any of "
         "them. Running it again continues a stopped run: every finished stage is kept.",
     )
     p.add_argument("project", nargs="?", help="path of the project store (a folder ending in .dvos)")
