@@ -69,7 +69,8 @@ def register(sub) -> None:
         "number is the last number in the file name, e.g. plot1_000042.png -> frame 42) or one "
         "multi-page TIFF (page k -> frame k). Frame numbers count the frames stored in the project (0 = the first "
         "frame imported, whatever --start/--step the video was added with). Masks must have the frame's size "
-        "with 0 = background and 1 or 255 = wheat head. All files are checked before anything is written. "
+        "with 0 = background and 1 or 255 = wheat head (colour masks: see --class and --labels). All files are "
+        "checked before anything is written. "
         "Masks you painted yourself are never replaced by model output unless --overwrite.",
     )
     add_project(p)
@@ -85,9 +86,18 @@ def register(sub) -> None:
     p.add_argument(
         "--labels",
         action="store_true",
-        help="the masks are instance label maps (one number per head); every non-zero value is a head",
+        help="the masks are instance label maps (one number per head, or one colour per head on black, as CVAT's "
+        "SegmentationObject folder); every non-zero value (non-black colour) is a head",
     )
     p.add_argument("--overwrite", action="store_true", help="replace masks already in the project, even manual ones")
+    p.add_argument(
+        "--class",
+        dest="label_class",
+        metavar="NAME",
+        help="colour masks from CVAT (Segmentation mask 1.1 export, read by the labelmap.txt beside their folder): "
+        "the class that is the wheat heads, when labelmap.txt lists several (default: its only class besides "
+        "background)",
+    )
     p.add_argument(
         "--numbering",
         choices=("stored", "source"),
@@ -286,6 +296,7 @@ def _import_masks(args) -> int:
             progress=TerminalProgress(),
             cancel=cancel_on_sigint(),
             numbering=args.numbering,
+            label_class=args.label_class,
         )
     except ValueError as e:
         raise ValueError(f"{e}{_resized_hint(project, args.video_id, str(e))}") from None

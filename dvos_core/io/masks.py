@@ -30,8 +30,10 @@ def frame_number(name: str) -> int:
     return int(m.group(1))
 
 
-def read_mask_file(path) -> np.ndarray:
-    """Read a mask image keeping its values (palette PNGs give palette indices, not colours)."""
+def read_mask_file(path, allow_labels: bool = False, label_class: str | None = None) -> np.ndarray:
+    """Read a mask image keeping its values (palette PNGs give palette indices, not colours, unless the two disagree
+    on which pixels are background: then it is an error, see :func:`_palette_indices`). Colour masks are read by
+    the CVAT ``labelmap.txt`` beside them, or as one head per colour with ``allow_labels`` (see :func:`gray_mask`)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: mask file not found")
@@ -44,15 +46,133 @@ def read_mask_file(path) -> np.ndarray:
 
         try:
             with Image.open(path) as im:
-                a = np.array(im)
+                if im.mode == "P" and _labelmap(path.parent) is not None:  # a CVAT export: colours name the classes
+                    im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+                a = _palette_indices(im, path) if im.mode == "P" else np.array(im)
         except (UnidentifiedImageError, OSError) as e:
             raise ValueError(f"{path}: cannot decode this mask image ({e})") from e
-    return gray_mask(a, path)
+    return gray_mask(a, path, allow_labels=allow_labels, label_class=label_class, folder=path.parent)
 
 
-def gray_mask(a: np.ndarray, where) -> np.ndarray:
+def _palette_indices(im, path) -> np.ndarray:
+    """The palette indices of a palette ("P") image, when they agree with its colours on which pixels are background
+    (index 0 and black, or transparent, alike); otherwise an error naming ``path``: a paint program or a PNG optimiser
+    that put white (or a colour) at index 0 would give a mask whose heads and background are swapped."""
+    idx = np.array(im)
+    pal = np.array(im.getpalette() or [], np.uint8).reshape(-1, 3)
+    used = np.unique(idx)
+    if not used.size or int(used.max()) >= len(pal):
+        return idx
+    seen = pal[used].any(axis=1)  # as shown: not black
+    clear = im.info.get("transparency")
+    if isinstance(clear, int):
+        seen &= used != clear
+    elif isinstance(clear, bytes):
+        alpha = np.frombuffer(clear, np.uint8)
+        seen &= ~((used < alpha.size) & (alpha[np.minimum(used, alpha.size - 1)] == 0))
+    if np.array_equal(seen, used > 0):
+        return idx
+    shown = ", ".join(f"{int(i)} = {_rgb(pal[i])}" for i in used[:6])
+    raise ValueError(
+        f"{path}: palette image whose indices and colours disagree on which pixels are background (index 0 is "
+        f"background, black is background; its palette: {shown}), so its heads could come out swapped with the "
+        f"background; save it as a greyscale PNG with black (0) background and white (255) heads"
+    )
+
+
+def _rgb(c) -> str:
+    return f"({int(c[0])},{int(c[1])},{int(c[2])})"
+
+
+def _labelmap(folder: Path) -> tuple[Path, dict[int, str]] | None:
+    """(path, {colour code r<<16|g<<8|b: class name}) of the CVAT ``labelmap.txt`` ("Segmentation mask 1.1" export:
+    ``name:r,g,b:parts:actions`` lines) in ``folder`` or its parent, or None."""
+    for d in (folder, folder.parent):
+        f = d / "labelmap.txt"
+        if not f.is_file():
+            continue
+        classes = {}
+        try:
+            lines = f.read_text(errors="replace").splitlines()
+        except OSError as e:
+            raise ValueError(f"{f}: cannot read this label map ({e.strerror or e})") from e
+        for n, line in enumerate(lines, 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            parts = line.split(":")
+            try:
+                r, g, b = (int(v) for v in parts[1].split(","))
+                if not all(0 <= v <= 255 for v in (r, g, b)):
+                    raise ValueError
+            except (IndexError, ValueError):
+                raise ValueError(
+                    f"{f} line {n}: {line.strip()!r} is not a CVAT label map line (name:r,g,b:parts:actions); "
+                    f"fix or remove the file"
+                ) from None
+            classes[(r << 16) | (g << 8) | b] = parts[0].strip()
+        return f, classes
+    return None
+
+
+def _colour_mask(rgb: np.ndarray, where, allow_labels: bool, label_class: str | None, folder) -> np.ndarray:
+    """A colour mask (its channels differ) as one channel, black being background: the pixels of one class of the
+    CVAT ``labelmap.txt`` in ``folder`` or its parent (``label_class``, or its only class besides background), or,
+    with ``allow_labels``, one label per colour (an instance mask such as CVAT's SegmentationObject). Otherwise an
+    error naming ``where``, the colours and the fix."""
+    code = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    colours, inverse = np.unique(code, return_inverse=True)
+    inverse = inverse.reshape(code.shape)
+
+    def name(c) -> str:
+        return _rgb(((int(c) >> 16) & 255, (int(c) >> 8) & 255, int(c) & 255))
+
+    found = ", ".join(name(c) for c in colours[:6]) + (", ..." if colours.size > 6 else "")
+    lm = _labelmap(Path(folder)) if folder is not None else None
+    if lm is None or (allow_labels and label_class is None):
+        if allow_labels and label_class is None:  # one head per colour, black = background
+            return (inverse + (0 if colours[0] == 0 else 1)).astype(np.uint32)
+        raise ValueError(
+            f"{where}: colour mask image (colours {found}); save masks as single-channel images (0 = background, "
+            f"1 or 255 = wheat head, or one integer per head with --labels). A colour instance mask (one colour per "
+            f"head on black, as CVAT's SegmentationObject folder) is read with --labels; class masks exported by "
+            f"CVAT (Segmentation mask 1.1) are read by the labelmap.txt of that export: keep it beside their folder"
+        )
+    lm_path, classes = lm
+    unknown = [c for c in colours if int(c) not in classes and c != 0]
+    if unknown:
+        raise ValueError(
+            f"{where}: colour(s) {', '.join(name(c) for c in unknown[:6])} are not classes of {lm_path}; an instance "
+            f"mask (one colour per head, as CVAT's SegmentationObject folder) is read with --labels"
+        )
+    named = {v: k for k, v in classes.items()}
+    if label_class is not None:
+        if label_class not in named:
+            raise ValueError(
+                f"{where}: {lm_path} has no class {label_class!r}; its classes: {', '.join(named)} (--class NAME)"
+            )
+        head = named[label_class]
+        if head == 0:
+            raise ValueError(
+                f"{where}: --class {label_class} is the background (black) of {lm_path}; name the heads' class"
+            )
+    else:
+        heads = [k for k, v in classes.items() if k != 0 and v.lower() != "background"]
+        if len(heads) != 1:
+            raise ValueError(
+                f"{where}: {lm_path} lists {len(heads)} classes besides the background "
+                f"({', '.join(classes[k] for k in heads) or 'none'}); say which class is the wheat heads with "
+                f"--class NAME (Python: label_class='NAME')"
+            )
+        head = heads[0]
+    return (code == head).astype(np.uint8)
+
+
+def gray_mask(
+    a: np.ndarray, where, allow_labels: bool = False, label_class: str | None = None, folder=None
+) -> np.ndarray:
     """A mask image as one channel: an RGB(A) image whose three colour channels agree (a grey mask saved in colour)
-    gives that channel; other colour images are an error naming ``where``.
+    gives that channel; other colour images are read by :func:`_colour_mask` (a CVAT ``labelmap.txt`` in ``folder``
+    or its parent, or one label per colour with ``allow_labels``), else an error naming ``where``.
 
     Transparency (RGBA, or grey + alpha): fully transparent pixels are background, whatever colour they hide (paint
     programs keep white or black under them); when the visible pixels are all 0 (black strokes on a transparent
@@ -65,10 +185,7 @@ def gray_mask(a: np.ndarray, where) -> np.ndarray:
     if a.ndim == 3 and a.shape[2] == 3:
         rgb = a
         if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
-            raise ValueError(
-                f"{where}: colour mask image; save masks as single-channel images (0 = background, "
-                f"1 or 255 = wheat head, or one integer per head with --labels)"
-            )
+            a = _colour_mask(rgb, where, allow_labels, label_class, folder)
     if a.ndim == 3:
         a = a[..., 0]
     if alpha is None or (alpha.min() == alpha.max() and (alpha.any() or a.min() < a.max())):
@@ -92,9 +209,33 @@ def _planar_colour_stack(tf, source) -> None:
         )
 
 
-def _mask_sources(source: Path, frames: Sequence[int] | None, files: ExitStack):
+def _imagej_channel_pages(tf):
+    """(3 or 4, read(k)) for an ImageJ stack of 3 or 4 grey pages on a channel axis (axes CYX): what
+    ``tifffile.imwrite(path, masks, imagej=True)`` writes for 3 or 4 masks (any other count is read page by page
+    as frames too). Videos read such a file as one colour frame; a mask is never in colour. Else None."""
+    series = tf.series
+    if len(series) != 1 or series[0].axes != "CYX" or series[0].shape[0] not in (3, 4):
+        return None
+    pages = list(tf.pages)
+    if len(pages) != series[0].shape[0] or any(getattr(pg, "samplesperpixel", 1) != 1 for pg in pages):
+        return None
+    return len(pages), (lambda k: pages[k].asarray())
+
+
+def _mask_sources(
+    source: Path,
+    frames: Sequence[int] | None,
+    files: ExitStack,
+    allow_labels: bool = False,
+    label_class: str | None = None,
+):
     """[(frame index, loader, description)] for a folder of mask files or a multi-page TIFF. A TIFF stays open (in
-    ``files``) and each loader reads its page when called: a stack of thousands of masks is never held whole."""
+    ``files``) and each loader reads its page when called: a stack of thousands of masks is never held whole.
+    ``allow_labels`` and ``label_class`` say how colour masks are read (:func:`gray_mask`)."""
+
+    def read(path):
+        return read_mask_file(path, allow_labels=allow_labels, label_class=label_class)
+
     if not source.exists():
         raise FileNotFoundError(f"{source}: no such mask file or folder")
     if source.is_dir():
@@ -111,7 +252,7 @@ def _mask_sources(source: Path, frames: Sequence[int] | None, files: ExitStack):
             idx = [int(t) for t in frames]
         else:
             idx = [frame_number(str(p)) for p in files_in]
-        return [(t, (lambda p=p: read_mask_file(p)), str(p)) for t, p in zip(idx, files_in)]
+        return [(t, (lambda p=p: read(p)), str(p)) for t, p in zip(idx, files_in)]
     if source.suffix.lower() in TIFF_SUFFIXES:
         import tifffile
 
@@ -121,10 +262,16 @@ def _mask_sources(source: Path, frames: Sequence[int] | None, files: ExitStack):
             raise ValueError(f"{source}: cannot read this TIFF ({type(e).__name__}: {e})") from e
         files.enter_context(tf)
         _planar_colour_stack(tf, source)
-        n, read = tiff_frames(tf, source)
+        n, read_page = _imagej_channel_pages(tf) or tiff_frames(tf, source)
 
         def page(k):
-            return gray_mask(read(k), f"{source} page {k}")
+            return gray_mask(
+                read_page(k),
+                f"{source} page {k}",
+                allow_labels=allow_labels,
+                label_class=label_class,
+                folder=source.parent,
+            )
 
         if frames is None and n == 1 and _TRAILING_NUMBER.search(source.stem):
             # one mask in one file: its frame is the number in its name, as for a PNG (export-masks --format tif
@@ -136,7 +283,7 @@ def _mask_sources(source: Path, frames: Sequence[int] | None, files: ExitStack):
         return [(t, (lambda k=k: page(k)), f"{source} page {k}") for k, t in enumerate(idx)]
     if source.suffix.lower() in MASK_SUFFIXES:
         t = int(frames[0]) if frames else frame_number(str(source))
-        return [(t, (lambda: read_mask_file(source)), str(source))]
+        return [(t, (lambda: read(source)), str(source))]
     if source.suffix.lower() in (".jpg", ".jpeg"):
         raise ValueError(f"{source}: JPEG masks are not read: {_JPEG_WHY}")
     raise ValueError(f"{source}: unsupported mask source; give a folder of PNG/TIFF masks or a multi-page TIFF")
@@ -168,6 +315,7 @@ def import_masks(
     progress=None,
     cancel=None,
     numbering: str | None = None,
+    label_class: str | None = None,
 ) -> list[int]:
     """Write masks from ``source`` into video ``video_id``; returns the frame indices written.
 
@@ -183,6 +331,11 @@ def import_masks(
     video added with --start/--step: mask ``000001.png`` goes to the frame read from ``000001.png``). ``None``:
     stored, except that a video added from a folder whose file numbers differ from its stored numbers is an error
     naming both choices when the masks are not ``<video>_<frame>`` files written by :func:`export_masks`.
+
+    Colour masks (black background) are read by the CVAT ``labelmap.txt`` in their folder or its parent (CVAT's
+    "Segmentation mask 1.1" export: ``SegmentationClass/`` beside ``labelmap.txt``): the pixels of its one class
+    besides the background, or of ``label_class`` when it lists several. With ``allow_labels`` (and no
+    ``label_class``) every colour is one head, as in CVAT's ``SegmentationObject/`` instance masks.
     """
     if numbering not in (None, "stored", "source"):
         raise ValueError(f"numbering must be 'stored' or 'source', got {numbering!r}")
@@ -194,8 +347,16 @@ def import_masks(
         )
     video = project.video(video_id).require_complete()
     video.check_label_write(provenance)
+    if label_class is not None:
+        where = Path(source) if Path(source).is_dir() else Path(source).parent
+        if _labelmap(where) is None:
+            raise ValueError(
+                f"{source}: --class {label_class} (label_class) picks a class of the labelmap.txt of a CVAT "
+                f"'Segmentation mask 1.1' export, and there is none in {where} or its parent; import the "
+                f"SegmentationClass folder of that export, with its labelmap.txt beside it"
+            )
     with ExitStack() as files:  # a multi-page TIFF stays open and is read page by page, twice
-        items = _mask_sources(Path(source), frames, files)
+        items = _mask_sources(Path(source), frames, files, allow_labels=allow_labels, label_class=label_class)
         if frames is None and _numbered_by_name(Path(source), items):
             items = _renumber(video, items, numbering, Path(source))
         return _check_and_write(video, items, provenance, allow_labels, overwrite, progress, cancel)
@@ -264,6 +425,19 @@ def _renumber(video, items, numbering: str | None, source: Path):
     )
 
 
+def _from_one_note(items, n: int) -> str:
+    """For masks numbered 1..n (as ffmpeg's ``%06d.png``, Label Studio or a person counting from 1 number frames)
+    of an ``n``-frame video: dvos counts frames from 0."""
+    numbers = [t for t, _load, _desc in items]
+    if min(numbers) < 1 or max(numbers) != n:
+        return ""
+    return (
+        f". The masks are numbered {min(numbers)}..{n}, as if counted from 1, while dvos counts a video's frames "
+        f"from 0: renumber them (mask 1 is frame 0), or, for a video added from a folder of frames numbered from 1, "
+        f"give --numbering source (numbering='source') to name masks like the frame files"
+    )
+
+
 def _check_and_write(video, items, provenance, allow_labels, overwrite, progress, cancel) -> list[int]:
     """import_masks' two passes: check every mask of ``items``, then write them (nothing written if one is bad)."""
     from dvos_core.progress import check, report
@@ -277,10 +451,19 @@ def _check_and_write(video, items, provenance, allow_labels, overwrite, progress
         if not 0 <= t < n:
             raise ValueError(
                 f"{desc}: frame {t} is out of range; video {video_id!r} has {n} frames (0..{n - 1})"
-                + _numbering_note(video)
+                + (_numbering_note(video) or _from_one_note(items, n))
             )
         if t in seen:
-            raise ValueError(f"{desc} and {seen[t]} both give the mask of frame {t}")
+            named = " page " not in desc and " page " not in seen[t]
+            raise ValueError(
+                f"{desc} and {seen[t]} both give the mask of frame {t}"
+                + (
+                    f": a mask's frame is the last number in its file name (here {t} in both); rename the files so "
+                    f"that each name ends with its own frame number, e.g. mask_000012.png"
+                    if named
+                    else ""
+                )
+            )
         seen[t] = desc
         as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels)
     written = []
