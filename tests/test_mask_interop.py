@@ -151,3 +151,21 @@ def test_label_studio_names_clash_with_a_fix(tmp_project, video, tmp_path):
         Image.fromarray(_truth()[0][t] * 255).save(tmp_path / f"task-{t + 1}-annotation-{t + 1}-by-1-tag-Head-0.png")
     with pytest.raises(ValueError, match=r"both give the mask of frame 0: a mask's frame is the last number.*rename"):
         import_masks(tmp_project, "v", tmp_path)
+
+
+def test_masks_painted_black_on_white_are_named_as_likely_inverted(tmp_project, video, tmp_path):
+    """A mask of black heads on white (GIMP, Paint) reads as its inverse and no value tells: it is written as it is,
+    with a warning naming the file; masks of ordinary coverage import without one."""
+    truth = _truth()[0][1]
+    folder = tmp_path / "inverted"
+    folder.mkdir()
+    Image.fromarray(np.where(truth > 0, 0, 255).astype(np.uint8)).save(folder / "m_000001.png")
+    Image.fromarray((truth * 255).astype(np.uint8)).save(folder / "m_000002.png")
+    inverted = r"1 of 2 masks mark more than half of their frame as heads \(e\.g\. .*m_000001"
+    with pytest.warns(UserWarning, match=inverted):
+        assert import_masks(tmp_project, "v", folder) == [1, 2]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        import_masks(tmp_project, "v", folder / "m_000002.png", frames=[0])

@@ -438,6 +438,24 @@ def _from_one_note(items, n: int) -> str:
     )
 
 
+# a mask whose heads cover more than this share of its frame is most likely inverted (black heads painted on white)
+MOSTLY_HEADS = 0.5
+
+
+def _warn_inverted(video_id: str, mostly_heads: list, n_files: int) -> None:
+    """Warn about masks that call most of their frame heads: a mask painted black on white reads as its inverse, and
+    no value tells the two apart (they are written as they are)."""
+    import warnings
+
+    desc, share = max(mostly_heads, key=lambda x: x[1])
+    warnings.warn(
+        f"{video_id}: {len(mostly_heads)} of {n_files} masks mark more than half of their frame as heads (e.g. {desc}: "
+        f"{share:.0%}): if they show the heads black on a white background they are inverted; heads must be the "
+        f"white (non-zero) pixels. Invert such files and import them again with --overwrite",
+        stacklevel=4,
+    )
+
+
 def _check_and_write(video, items, provenance, allow_labels, overwrite, progress, cancel) -> list[int]:
     """import_masks' two passes: check every mask of ``items``, then write them (nothing written if one is bad)."""
     from dvos_core.progress import check, report
@@ -446,6 +464,7 @@ def _check_and_write(video, items, provenance, allow_labels, overwrite, progress
     video_id = video.name
     n, h, w, _ = video.shape
     seen = {}
+    mostly_heads = []  # (file, share of its pixels that are heads) above MOSTLY_HEADS
     for t, load, desc in items:  # validation pass: nothing is written if any file is bad
         check(cancel)
         if not 0 <= t < n:
@@ -465,7 +484,11 @@ def _check_and_write(video, items, provenance, allow_labels, overwrite, progress
                 )
             )
         seen[t] = desc
-        as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels)
+        share = float(as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels).mean())
+        if share > MOSTLY_HEADS:
+            mostly_heads.append((desc, share))
+    if mostly_heads:
+        _warn_inverted(video_id, mostly_heads, len(items))
     written = []
     for i, (t, load, _desc) in enumerate(sorted(items, key=lambda x: x[0])):
         check(cancel)
