@@ -605,8 +605,10 @@ class Video(FrameSequence):
         """Write the mask of frame t; returns False (and writes nothing) if a higher-ranked mask is protected.
 
         Human masks (manual, corrected) are only replaced by other human masks unless ``overwrite``. A test video
-        takes manual masks only (see :meth:`check_label_write`). The provenance code is written after the mask data:
-        it is the commit.
+        takes manual masks only (see :meth:`check_label_write`). ``quality``: the new mask's score (see
+        :meth:`set_quality`); without one the frame's score becomes unknown (NaN), since a score held from before
+        described the mask replaced (a pseudo-label scored 0.1 and then imported again would stay filtered by the
+        trainer's ``pseudo_quality_min``). The provenance code is written after the mask data: it is the commit.
         """
         t = _index(t)
         self._check_t(t)
@@ -626,8 +628,20 @@ class Video(FrameSequence):
             self.group["masks"][t] = m
             if quality is not None:
                 self.group["quality"][t] = float(quality)
+            else:
+                self._forget_quality(t)
             self.group["provenance"][t] = code
         return True
+
+    def _forget_quality(self, t: int) -> None:
+        """Set frame t's quality score to unknown (NaN) when it holds one (of a mask being replaced). A damaged
+        quality chunk is left as it is: the mask is still saved, and reading the scores names that file."""
+        try:
+            if math.isnan(float(self._read("quality", t, "quality score"))):
+                return
+            self.group["quality"][t] = float("nan")
+        except DamagedStoreError:
+            pass
 
     def check_label_write(self, provenance, what: str = "") -> None:
         """Raise StoreError unless masks of ``provenance`` may be written into this video's labels.

@@ -1,0 +1,73 @@
+"""The correction loop: corrected masks enter the trainer's samples as human labels, survive relabelling, and a mask
+written over another never keeps the replaced mask's quality score."""
+
+import numpy as np
+import torch
+from stub_models import BrightIsHead
+
+from dvos_core.data import split_samples
+from dvos_core.infer import pseudo_label
+from dvos_core.store import Project
+
+torch.set_num_threads(1)
+
+H, W = 32, 40
+
+
+def _project(tmp_path, n=8):
+    frames = np.full((n, H, W, 3), 30, np.uint8)
+    for t in range(n):
+        frames[t, 4 + t : 12 + t, 6:16] = 230
+    p = Project.create(tmp_path / "loop.dvos")
+    return p, p.add_video_array("v", frames, split="train")
+
+
+def _mask(y0=2):
+    m = np.zeros((H, W), np.uint8)
+    m[y0 : y0 + 6, 20:30] = 1
+    return m
+
+
+def test_a_mask_written_without_a_score_does_not_keep_the_score_of_the_mask_it_replaced(tmp_path):
+    p, v = _project(tmp_path)
+    v.set_mask(1, _mask(), "pseudo", quality=0.1)  # a poor pseudo-label
+    v.set_mask(2, _mask(), "pseudo", quality=0.1)
+    v.set_mask(3, _mask(), "pseudo", quality=0.9)
+    # frame 1 replaced by a pseudo mask from elsewhere (import-masks --provenance pseudo), frame 2 corrected by a
+    # person: neither new mask has a score, so the old one (of the mask replaced) must not stick to it
+    assert v.set_mask(1, _mask(5), "pseudo", overwrite=True)
+    assert v.set_mask(2, _mask(5), "corrected", overwrite=True)
+    assert np.isnan(v.quality[1]) and np.isnan(v.quality[2])
+    train, _ = split_samples(p, 2, 1, "real", pseudo_quality_min=0.5, val_fraction=0)
+    assert {s.t for s in train} == {1, 2, 3}  # frame 1 is no longer filtered by the replaced mask's 0.1
+    # a score given with the mask is kept; a refused write (a pseudo mask over a correction) changes nothing
+    v.set_mask(4, _mask(), "pseudo", quality=0.7)
+    assert v.quality[4] == np.float32(0.7)
+    v.set_quality(2, 0.8)
+    assert not v.set_mask(2, _mask(), "pseudo", quality=0.2)
+    assert v.quality[2] == np.float32(0.8) and v.provenance[2] == 4
+
+
+def test_corrections_are_trained_on_as_human_labels_and_survive_relabelling(tmp_path):
+    p, v = _project(tmp_path)
+    pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1)
+    fixed = _mask(9)
+    assert v.set_mask(5, fixed, "corrected", overwrite=True)  # what napari's Save correction writes
+    df = pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1, overwrite=True)
+    assert df.set_index("frame").loc[5, "status"] == "protected"
+    assert np.array_equal(v.mask(5), fixed) and v.provenance[5] == 4
+    train, _ = split_samples(p, 2, 1, "real", val_fraction=0)
+    weights = {s.t: (s.provenance, s.weight) for s in train}
+    assert weights[5] == (4, 3.0) and weights[4] == (2, 1.0)  # corrected: weighted as painted frames
+
+
+def test_a_correction_is_saved_even_when_the_quality_scores_file_is_damaged(tmp_path):
+    _, v = _project(tmp_path)
+    v.set_mask(1, _mask(), "pseudo", quality=0.3)
+    chunks = [f for f in (tmp_path / "loop.dvos" / "videos" / "v" / "quality").rglob("*") if f.is_file()]
+    chunks = [f for f in chunks if f.name != "zarr.json"]
+    assert chunks
+    for f in chunks:
+        f.write_bytes(b"not a chunk")
+    assert v.set_mask(1, _mask(7), "corrected", overwrite=True)  # the person's work is kept
+    assert np.array_equal(v.mask(1), _mask(7)) and v.provenance[1] == 4
