@@ -2,6 +2,7 @@
 written over another never keeps the replaced mask's quality score."""
 
 import numpy as np
+import pytest
 import torch
 from stub_models import BrightIsHead
 
@@ -71,3 +72,59 @@ def test_a_correction_is_saved_even_when_the_quality_scores_file_is_damaged(tmp_
         f.write_bytes(b"not a chunk")
     assert v.set_mask(1, _mask(7), "corrected", overwrite=True)  # the person's work is kept
     assert np.array_equal(v.mask(1), _mask(7)) and v.provenance[1] == 4
+
+
+def _project_with_labels(tmp_path):
+    """A training video with a pseudo-label on frames 0-2, a correction on frame 3 and a painted frame 4."""
+    from dvos_core.store import Project
+
+    p = Project.create(tmp_path / "rt.dvos")
+    v = p.add_video_array("plot", np.zeros((6, 16, 16, 3), np.uint8), split="train")
+    for t, kind in enumerate(("pseudo", "pseudo", "pseudo", "corrected", "manual")):
+        m = np.zeros((16, 16), np.uint8)
+        m[t : t + 5, 2:9] = 1
+        v.set_mask(t, m, kind)
+    return p, v
+
+
+def test_an_export_and_import_keeps_what_made_each_mask(tmp_path, capsys):
+    """Exported masks imported again all became 'manual': pseudo-labels counted as painted truth (and the video
+    could then become a test video of pseudo-labels). masks.csv says what made each; --provenance still decides."""
+    from dvos_core.cli import main
+
+    p, v = _project_with_labels(tmp_path)
+    before = v.provenance_counts()
+    out = tmp_path / "out"
+    assert main(["export-masks", str(p.path), "plot", str(out)]) == 0
+    v.clear_masks(["pseudo", "corrected", "manual"])
+    assert main(["import-masks", str(p.path), "plot", str(out)]) == 0
+    assert "wrote 5 masks (1 corrected, 1 manual, 3 pseudo)" in capsys.readouterr().out
+    assert p.video("plot").provenance_counts() == before
+    v.clear_masks(["pseudo", "corrected", "manual"])
+    assert main(["import-masks", str(p.path), "plot", str(out), "--provenance", "manual"]) == 0
+    assert p.video("plot").provenance_counts()["manual"] == 5  # said outright: as asked
+
+
+def test_importing_masks_again_keeps_a_correction_unless_told_to_replace_it(tmp_path):
+    """import-masks replaced a corrected (or painted) mask with a different one and said nothing: human masks rank
+    alike, so the store's rule let one replace the other. Identical masks are no change; --overwrite replaces."""
+    from PIL import Image
+
+    from dvos_core.io import import_masks
+
+    p, v = _project_with_labels(tmp_path)
+    corrected, painted = v.mask(3).copy(), v.mask(4).copy()
+    src = tmp_path / "again"
+    src.mkdir()
+    other = np.zeros((16, 16), np.uint8)
+    other[10:14, 10:14] = 255
+    for t in (2, 3):
+        Image.fromarray(other).save(src / f"m_{t:06d}.png")
+    Image.fromarray(painted * 255).save(src / "m_000004.png")  # the same mask again
+    with pytest.warns(UserWarning, match=r"1 frame\(s\) kept the masks they had \(frames 3\).*--overwrite"):
+        assert import_masks(p, "plot", src) == [2, 4]
+    v = p.video("plot")
+    assert np.array_equal(v.mask(3), corrected) and v.provenance[3] == 4  # the correction stands
+    assert np.array_equal(v.mask(2), other > 0) and v.provenance[2] == 1  # the pseudo-label was replaced
+    assert import_masks(p, "plot", src, overwrite=True) == [2, 3, 4]
+    assert np.array_equal(p.video("plot").mask(3), other > 0)

@@ -78,10 +78,10 @@ def register(sub) -> None:
     p.add_argument("source", metavar="SOURCE", help="folder of mask images or a multi-page TIFF")
     p.add_argument(
         "--provenance",
-        default="manual",
         choices=("manual", "corrected", "pseudo", "predicted"),
-        help="who made these masks: manual (painted by a person, default), corrected (a model's mask "
-        "fixed by a person), pseudo or predicted (model output)",
+        help="who made these masks: manual (painted by a person), corrected (a model's mask fixed by a person), "
+        "pseudo or predicted (model output); default: what the masks.csv of dvos export-masks in SOURCE lists "
+        "for each file, else manual",
     )
     p.add_argument(
         "--labels",
@@ -300,7 +300,14 @@ def _import_masks(args) -> int:
         )
     except ValueError as e:
         raise ValueError(f"{e}{_resized_hint(project, args.video_id, str(e))}") from None
-    print(f"{args.video_id}: wrote {len(written)} {args.provenance} masks")
+    from collections import Counter
+
+    from dvos_core.store.schema import PROVENANCE_NAMES
+
+    codes = project.video(args.video_id).provenance
+    kinds = Counter(PROVENANCE_NAMES[int(codes[t])] for t in written)
+    shown = ", ".join(f"{c} {k}" for k, c in sorted(kinds.items()))
+    print(f"{args.video_id}: wrote {len(written)} masks" + (f" ({shown})" if shown else ""))
     return 0
 
 

@@ -309,7 +309,7 @@ def import_masks(
     video_id: str,
     source,
     frames: Sequence[int] | None = None,
-    provenance="manual",
+    provenance=None,
     allow_labels: bool = False,
     overwrite: bool = False,
     progress=None,
@@ -346,7 +346,8 @@ def import_masks(
             f"at a time"
         )
     video = project.video(video_id).require_complete()
-    video.check_label_write(provenance)
+    if provenance is not None:
+        video.check_label_write(provenance)
     if label_class is not None:
         where = Path(source) if Path(source).is_dir() else Path(source).parent
         if _labelmap(where) is None:
@@ -359,7 +360,36 @@ def import_masks(
         items = _mask_sources(Path(source), frames, files, allow_labels=allow_labels, label_class=label_class)
         if frames is None and _numbered_by_name(Path(source), items):
             items = _renumber(video, items, numbering, Path(source))
-        return _check_and_write(video, items, provenance, allow_labels, overwrite, progress, cancel)
+        kinds = _provenances(video, Path(source), items, provenance)
+        return _check_and_write(video, items, kinds, allow_labels, overwrite, progress, cancel)
+
+
+def _provenances(video, source: Path, items, provenance) -> dict[int, str]:
+    """{frame: provenance} of ``items``: ``provenance`` for all of them when given; else the provenance the
+    ``masks.csv`` that :func:`export_masks` wrote beside them lists for each file (an export and import keeps
+    pseudo-labels, corrections and predictions what they were), and 'manual' for files it does not list."""
+    listed = {} if provenance is not None else _listed_provenances(source)
+    kinds = {t: listed.get(Path(desc).name, provenance or "manual") for t, _load, desc in items}
+    for kind in sorted(set(kinds.values())):
+        video.check_label_write(kind)
+    return kinds
+
+
+def _listed_provenances(source: Path) -> dict[str, str]:
+    """{mask file name: provenance} from the ``masks.csv`` export-masks wrote in ``source`` (a folder), else {}."""
+    import csv
+
+    from dvos_core.store.schema import PROVENANCE
+
+    listing = source / "masks.csv" if source.is_dir() else None
+    if listing is None or not listing.is_file():
+        return {}
+    try:
+        with open(listing, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+    return {r["file"]: r["provenance"] for r in rows if r.get("file") and r.get("provenance") in PROVENANCE}
 
 
 def _numbered_by_name(source: Path, items) -> bool:
@@ -456,10 +486,13 @@ def _warn_inverted(video_id: str, mostly_heads: list, n_files: int) -> None:
     )
 
 
-def _check_and_write(video, items, provenance, allow_labels, overwrite, progress, cancel) -> list[int]:
-    """import_masks' two passes: check every mask of ``items``, then write them (nothing written if one is bad)."""
+def _check_and_write(video, items, kinds: dict, allow_labels, overwrite, progress, cancel) -> list[int]:
+    """import_masks' two passes: check every mask of ``items``, then write them (nothing written if one is bad) with
+    the provenance ``kinds`` gives each frame. Without ``overwrite`` a mask painted or corrected by a person is kept
+    where the imported one differs from it (a re-import must not replace a correction in silence)."""
     from dvos_core.progress import check, report
     from dvos_core.store.arrays import as_uint8_mask
+    from dvos_core.store.schema import CORRECTED, MANUAL
 
     video_id = video.name
     n, h, w, _ = video.shape
@@ -490,9 +523,13 @@ def _check_and_write(video, items, provenance, allow_labels, overwrite, progress
     if mostly_heads:
         _warn_inverted(video_id, mostly_heads, len(items))
     written = []
-    for i, (t, load, _desc) in enumerate(sorted(items, key=lambda x: x[0])):
+    human = set(np.flatnonzero(np.isin(video.provenance[:n], (MANUAL, CORRECTED))).tolist()) if not overwrite else ()
+    for i, (t, load, desc) in enumerate(sorted(items, key=lambda x: x[0])):
         check(cancel)
-        if video.set_mask(t, load(), provenance, overwrite=overwrite, allow_labels=allow_labels):
+        mask = as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels)
+        if t in human and not np.array_equal(video.mask(t) > 0, mask > 0):
+            pass  # a person's mask, and the imported one differs: kept (listed below)
+        elif video.set_mask(t, mask, kinds[t], overwrite=overwrite):
             written.append(t)
         report(progress, i + 1, len(items), f"{video_id}: masks")
     kept = sorted(set(seen) - set(written))
@@ -502,7 +539,7 @@ def _check_and_write(video, items, provenance, allow_labels, overwrite, progress
         shown = ", ".join(map(str, kept[:10])) + (" ..." if len(kept) > 10 else "")
         warnings.warn(
             f"{video_id}: {len(kept)} frame(s) kept the masks they had (frames {shown}): masks painted or corrected "
-            f"by a person are not replaced by {provenance} ones; pass overwrite=True (--overwrite) to replace them",
+            f"by a person are not replaced by other masks; pass overwrite=True (--overwrite) to replace them",
             stacklevel=3,
         )
     return written
