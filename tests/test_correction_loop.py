@@ -128,3 +128,27 @@ def test_importing_masks_again_keeps_a_correction_unless_told_to_replace_it(tmp_
     assert np.array_equal(v.mask(2), other > 0) and v.provenance[2] == 1  # the pseudo-label was replaced
     assert import_masks(p, "plot", src, overwrite=True) == [2, 3, 4]
     assert np.array_equal(p.video("plot").mask(3), other > 0)
+
+
+def test_training_again_under_the_same_name_says_which_new_labels_it_does_not_use(tmp_path):
+    """After new corrections, `dvos train` (or run-all) again under the model's name kept the model and said only
+    'nothing to do': the corrections looked used. The note now counts them and names the way to train on them."""
+    from dvos_core.data.toy import make_toy_project
+    from dvos_core.train import TrainConfig, train
+
+    project = make_toy_project(tmp_path / "toy.dvos", n_clips=2, n_frames=6, size=64, n_videos=1, video_frames=8)
+    vid = project.video_ids()[0]
+    cfg = TrainConfig(phase="image", preset="tiny", epochs=1, batch_size=2, size=64, max_steps_per_epoch=1, seed=1)
+    train(project, cfg, "img", resume=False)
+    events = []
+    train(project, cfg, "img", on_event=events.append)
+    assert "nothing to do" in events[-1]["note"] and "painted or corrected since" not in events[-1]["note"]
+    video = project.video(vid)
+    t = int(np.flatnonzero(~np.isin(video.provenance, (1, 4)))[0])  # a frame no person has painted yet
+    mask = np.zeros(video.shape[1:3], np.uint8)
+    mask[10:20, 10:20] = 1
+    video.set_mask(t, mask, "corrected", overwrite=True)
+    events = []
+    train(project, cfg, "img", on_event=events.append)
+    assert "1 frame(s) were painted or corrected since it trained" in events[-1]["note"], events[-1]["note"]
+    assert "--name NEW" in events[-1]["note"]

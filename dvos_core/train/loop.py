@@ -47,6 +47,13 @@ RESUMABLE_CHANGES = {"num_workers", "device", "epochs"}
 START_AFRESH = "pass --no-resume (resume=False) to start over, or choose another --name"
 
 
+def _human_labels(data: dict | None) -> int:
+    """The painted and corrected frames a run's data summary counts (training and validation samples)."""
+    parts = [(data or {}).get(split) for split in ("train", "val")]
+    counts = [part.get("provenance") or {} for part in parts if isinstance(part, dict)]
+    return sum(int(c.get(kind, 0)) for c in counts for kind in ("manual", "corrected"))
+
+
 def _short(value, width: int = 40) -> str:
     """A setting's value for a message: its repr, cut to ``width`` characters."""
     text = repr(value)
@@ -532,7 +539,9 @@ class _Run:
             self._check_resumable(saved, finished=finished)
             self._check_same_start(info.get("init"), finished)
             if int(state["epoch"]) >= cfg.epochs:  # nothing left to train: the run and its config.yaml stay as they are
-                return self._nothing_to_do(int(state["epoch"]), int(saved.get("epochs") or state["epoch"]))
+                return self._nothing_to_do(
+                    int(state["epoch"]), int(saved.get("epochs") or state["epoch"]), info.get("data")
+                )
             self.model = build_model(ModelConfig.from_dict(payload["config"]), payload["kind"])
             self.model.load_state_dict(payload["state_dict"])
             self.init_note = info.get("init")
@@ -620,9 +629,10 @@ class _Run:
                 f"{self.best_path} --name OTHER)",
             ) from e
 
-    def _nothing_to_do(self, done: int, planned: int) -> Path:
+    def _nothing_to_do(self, done: int, planned: int, trained_on: dict | None = None) -> Path:
         """A resumed run that already has ``done`` epochs (of the ``planned`` it was started with), at least as many as
-        asked: nothing is trained or written; a done event says so."""
+        asked: nothing is trained or written; a done event says so, and says when frames were painted or corrected
+        since the run read its data (``trained_on``: its saved data summary), which it does not learn from."""
         asked = self.cfg.epochs
         if not self.best_path.exists():
             raise ResumeRefused(f"{self.out}: its last.pt is at epoch {done} but it has no best.pt")
@@ -632,6 +642,12 @@ class _Run:
             f"{self.out}: the run already has {done} epoch(s){left}{more}; nothing to do (its files are unchanged; "
             f"give a higher --epochs to train it further, or --no-resume to start over)"
         )
+        new = _human_labels(self.data_summary) - _human_labels(trained_on)
+        if trained_on and new > 0:
+            note += (
+                f"; {new} frame(s) were painted or corrected since it trained, which it has not learnt from: train "
+                f"under a new --name (e.g. --init-from {self.best_path} --name NEW) to use them"
+            )
         self.emit(DoneEvent(best=str(self.best_path), note=note))
         return self.best_path
 
