@@ -488,8 +488,22 @@ def _train(project, config, name: str, set_name: str | None, progress, run: Stag
 
     if config.phase != "real":
         config = config.replace(synthetic_sets=[set_name])
+
+    def on_event(event) -> None:  # a kept model that has not learnt from frames painted or corrected since: say so
+        import re
+
+        from dvos_core.train.events import DoneEvent
+
+        note = event.note if isinstance(event, DoneEvent) else None
+        new = re.search(r"(\d+) frame\(s\) were painted or corrected since it trained", note or "")
+        if new:
+            run.log(
+                f"      note: model {name!r} was kept; {new.group(0)}, which it has not learnt from: run-all keeps "
+                f"the models of its --name, so give another --name to train on them"
+            )
+
     try:
-        return train(project, config, name, progress=progress, cancel=run.cancel)
+        return train(project, config, name, progress=progress, cancel=run.cancel, on_event=on_event)
     except ResumeRefused as e:  # its advice names `dvos train`'s --no-resume, which run-all does not have
         raise ValueError(
             f"{e.reason}; choose another --name to start afresh (run-all keeps the runs of its name)"

@@ -66,6 +66,16 @@ def test_whole_run_scores_every_model_and_a_second_run_keeps_everything(project)
     with pytest.raises(ValueError, match=changed + ".*--name"):
         run_all(project.path, tiny_config(train={**TINY, "lr": 1e-3}), log=lambda s: None)
     assert _mtimes(Project.open(project.path)) == before
+    # a frame corrected since: the kept models did not learn from it, and the run says so (it trained nothing)
+    train_video = Project.open(project.path).video("field_train")
+    train_video.set_mask(0, train_video.mask(0), "corrected")
+    again = []
+    run_all(project.path, tiny_config(), log=again.append)
+    kept = [ln for ln in again if "were painted or corrected since it trained" in ln]
+    assert any("model 'context' was kept; 1 frame(s)" in ln and "give another --name" in ln for ln in kept), "\n".join(
+        again
+    )
+    assert _mtimes(Project.open(project.path)) == before
 
 
 def test_a_second_run_relabels_with_its_own_image_model_and_can_reuse_a_synthetic_set(project):
