@@ -1,6 +1,6 @@
 """A video's model predictions, one set per model, stored beside (never in) its label masks.
 
-Schema 3: ``videos/<id>/predictions/<model>/`` holds ``probability`` float16 (T,H,W), ``masks`` uint8 (T,H,W)
+From schema 3: ``videos/<id>/predictions/<model>/`` holds ``probability`` float16 (T,H,W), ``masks`` uint8 (T,H,W)
 (probability >= threshold) and ``done`` uint8 (T,), the per-frame commit written after the data (the number of the
 prediction pass that finished the frame: 1, or 2 for a context model's refinement). Its attributes
 record what made it: ``checkpoint`` (path), ``fingerprint`` (SHA-256 of the checkpoint file), ``kind``,
