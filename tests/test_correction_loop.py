@@ -152,3 +152,39 @@ def test_training_again_under_the_same_name_says_which_new_labels_it_does_not_us
     train(project, cfg, "img", on_event=events.append)
     assert "1 frame(s) were painted or corrected since it trained" in events[-1]["note"], events[-1]["note"]
     assert "--name NEW" in events[-1]["note"]
+
+
+def test_exported_masks_fixed_in_another_program_come_back_as_corrections(tmp_path, capsys):
+    """A pseudo-label exported, fixed in a paint program and imported came back as 'pseudo' (the next pseudo-label
+    --overwrite replaced the fix); a changed file is a correction now, an unchanged one keeps what it was."""
+    from PIL import Image
+
+    from dvos_core.cli import main
+
+    p, v = _project_with_labels(tmp_path)
+    out = tmp_path / "out"
+    assert main(["export-masks", str(p.path), "plot", str(out)]) == 0
+    fixed = np.array(Image.open(out / "plot_000001.png"))
+    fixed[12:15, 12:15] = 255  # a head the model missed, painted in
+    Image.fromarray(fixed).save(out / "plot_000001.png")
+    v.clear_masks(["pseudo", "corrected", "manual"])
+    assert main(["import-masks", str(p.path), "plot", str(out)]) == 0
+    assert "wrote 5 masks (2 corrected, 1 manual, 2 pseudo)" in capsys.readouterr().out
+    assert p.video("plot").provenance[1] == 4 and p.video("plot").provenance[0] == 2
+
+
+def test_masks_listed_as_pseudo_are_refused_by_a_test_video_naming_the_list_and_the_fix(tmp_path, capsys):
+    from dvos_core.cli import main
+
+    p, _v = _project_with_labels(tmp_path)
+    p.add_video_array("held", np.zeros((6, 16, 16, 3), np.uint8), split="test")
+    out = tmp_path / "out"
+    assert main(["export-masks", str(p.path), "plot", str(out)]) == 0
+    for f in out.glob("plot_*.png"):
+        f.rename(out / f.name.replace("plot_", "held_"))
+    listing = out / "masks.csv"
+    listing.write_text(listing.read_text().replace("plot_", "held_"))
+    assert main(["import-masks", str(p.path), "held", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(listing) in err and "--provenance manual" in err
+    assert main(["import-masks", str(p.path), "held", str(out), "--provenance", "manual"]) == 0

@@ -169,3 +169,14 @@ def test_masks_painted_black_on_white_are_named_as_likely_inverted(tmp_project, 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         import_masks(tmp_project, "v", folder / "m_000002.png", frames=[0])
+
+
+def test_a_class_mask_read_with_labels_is_refused_rather_than_taking_every_class_as_heads(tmp_project, video, tmp_path):
+    classes = [("background", (0, 0, 0)), ("head", HEAD), ("leaf", LEAF)]
+    heads = _cvat_export(tmp_path / "export", classes, leaves_too=True)
+    with pytest.raises(ValueError, match=r"classes head, leaf of .*labelmap.txt: a class mask.*--class NAME"):
+        import_masks(tmp_project, "v", tmp_path / "export" / "SegmentationClass", allow_labels=True)
+    assert video.mask(0) is None
+    # the instance folder of the same export (colours that are no class) is still read with --labels
+    assert import_masks(tmp_project, "v", tmp_path / "export" / "SegmentationObject", allow_labels=True) == [0, 1, 2]
+    assert np.array_equal(_masks(video), heads)

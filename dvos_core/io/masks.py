@@ -130,6 +130,15 @@ def _colour_mask(rgb: np.ndarray, where, allow_labels: bool, label_class: str | 
     lm = _labelmap(Path(folder)) if folder is not None else None
     if lm is None or (allow_labels and label_class is None):
         if allow_labels and label_class is None:  # one head per colour, black = background
+            if lm is not None:  # a class mask of that export read as instances would make every class heads
+                classes = lm[1]
+                shown = sorted(classes[int(c)] for c in colours if int(c) in classes and c != 0)
+                if len(shown) > 1 and all(int(c) in classes or c == 0 for c in colours):
+                    raise ValueError(
+                        f"{where}: its colours are the classes {', '.join(shown)} of {lm[0]}: a class mask, whose "
+                        f"classes --labels would all take for heads; give --class NAME (label_class=) for the heads' "
+                        f"class, or import the SegmentationObject folder of that export with --labels"
+                    )
             return (inverse + (0 if colours[0] == 0 else 1)).astype(np.uint32)
         raise ValueError(
             f"{where}: colour mask image (colours {found}); save masks as single-channel images (0 = background, "
@@ -360,23 +369,43 @@ def import_masks(
         items = _mask_sources(Path(source), frames, files, allow_labels=allow_labels, label_class=label_class)
         if frames is None and _numbered_by_name(Path(source), items):
             items = _renumber(video, items, numbering, Path(source))
-        kinds = _provenances(video, Path(source), items, provenance)
+        kinds = _provenances(video, Path(source), items, provenance, allow_labels)
         return _check_and_write(video, items, kinds, allow_labels, overwrite, progress, cancel)
 
 
-def _provenances(video, source: Path, items, provenance) -> dict[int, str]:
-    """{frame: provenance} of ``items``: ``provenance`` for all of them when given; else the provenance the
-    ``masks.csv`` that :func:`export_masks` wrote beside them lists for each file (an export and import keeps
-    pseudo-labels, corrections and predictions what they were), and 'manual' for files it does not list."""
+def _provenances(video, source: Path, items, provenance, allow_labels: bool) -> dict[int, str]:
+    """{frame: provenance} of ``items``: ``provenance`` for all of them when given; else, for a file the
+    ``masks.csv`` that :func:`export_masks` wrote beside them lists, the provenance it lists when the file still
+    holds the head pixels it was exported with (an export and import keeps pseudo-labels and predictions what they
+    were), 'corrected' when a person changed it since (fixed in another program), and 'manual' for other files."""
+    from dvos_core.store.arrays import as_uint8_mask
+
     listed = {} if provenance is not None else _listed_provenances(source)
-    kinds = {t: listed.get(Path(desc).name, provenance or "manual") for t, _load, desc in items}
+    kinds = {}
+    h, w = video.shape[1:3]
+    for t, load, desc in items:
+        kind, pixels = listed.get(Path(desc).name, (provenance or "manual", None))
+        if pixels is not None and kind not in ("manual", "corrected"):
+            now = int(np.count_nonzero(as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels)))
+            kind = kind if now == pixels else "corrected"
+        kinds[t] = kind
     for kind in sorted(set(kinds.values())):
-        video.check_label_write(kind)
+        try:
+            video.check_label_write(kind)
+        except ValueError as e:
+            if provenance is not None or not listed:
+                raise
+            raise ValueError(
+                f"{e} ({kind!r}: what {source / 'masks.csv'} lists for these masks, or 'corrected' for one changed "
+                f"since it was exported; masks a person checked go into a test video with --provenance manual, "
+                f"provenance='manual')"
+            ) from None
     return kinds
 
 
-def _listed_provenances(source: Path) -> dict[str, str]:
-    """{mask file name: provenance} from the ``masks.csv`` export-masks wrote in ``source`` (a folder), else {}."""
+def _listed_provenances(source: Path) -> dict[str, tuple[str, int | None]]:
+    """{mask file name: (provenance, head pixels)} from the ``masks.csv`` export-masks wrote in ``source`` (a
+    folder), else {}."""
     import csv
 
     from dvos_core.store.schema import PROVENANCE
@@ -389,7 +418,13 @@ def _listed_provenances(source: Path) -> dict[str, str]:
             rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error):
         return {}
-    return {r["file"]: r["provenance"] for r in rows if r.get("file") and r.get("provenance") in PROVENANCE}
+
+    def pixels(row) -> int | None:
+        text = (row.get("head_pixels") or "").strip()
+        return int(text) if text.isdigit() else None  # a list written before the column: nothing to compare
+
+    listed = [r for r in rows if r.get("file") and r.get("provenance") in PROVENANCE]
+    return {r["file"]: (r["provenance"], pixels(r)) for r in listed}
 
 
 def _numbered_by_name(source: Path, items) -> bool:
