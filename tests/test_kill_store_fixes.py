@@ -114,6 +114,7 @@ def test_the_command_that_finishes_a_set_repeats_the_settings_it_was_made_with(t
         "ctx": {"checkpoint": str(models / "ctx" / "best.pt"), "passes": 2, "reference_masks": "independent"},
         "paper": {"checkpoint": str(models / "dvos" / "best.pt"), "image_checkpoint": str(models / "img" / "best.pt")},
         "plain": {"checkpoint": str(models / "plain" / "best.pt"), "threshold": 0.4, "reference_masks": "chained"},
+        "zoomed": {"checkpoint": str(models / "plain" / "best.pt"), "scales": "own", "zooms": [1.0, 0.4]},
     }
     for name, info in made.items():
         v.predictions[name].start({"passes": 1, "threshold": 0.5, **info}, "f")
@@ -125,6 +126,7 @@ def test_the_command_that_finishes_a_set_repeats_the_settings_it_was_made_with(t
     )
     assert f"`dvos predict {p.path} dvos --videos v --name paper --image-model img`" in notes["paper"]
     assert f"`dvos predict {p.path} plain --videos v --threshold 0.4`" in notes["plain"]
+    assert f"`dvos predict {p.path} plain --videos v --name zoomed --scales own`" in notes["zoomed"]
 
 
 # ---- 3. `dvos new --overwrite` killed between its two renames ------------------------------------------------------

@@ -194,6 +194,7 @@ def predict_video(
                 "passes": passes if main.kind == "context" else 1,
                 "precision": main.number_format,
                 "zooms": list(main.scales.zooms(*video.shape[1:3])),
+                "scales": scales,  # the option that chose them (repeated by the command that finishes the set)
             }
             run_key = f"/{info['passes']}"
             if info["zooms"] != [1.0]:  # sets made at another scale are made again (sets made before: own scale)

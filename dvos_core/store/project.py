@@ -889,7 +889,7 @@ def _unfinished_sets(v: Video) -> dict:
                 keys = ("source", "before", "after", "follow_sway", "only_outliers", "threshold")
                 out[model].update({"kind": "smoothed", **{k: a.get(k) for k in keys}})
             else:  # the settings `dvos predict` must be given again to resume the set rather than replace it
-                keys = ("image_checkpoint", "threshold", "passes", "reference_masks")
+                keys = ("image_checkpoint", "threshold", "passes", "reference_masks", "scales")
                 out[model].update({k: a.get(k) for k in keys})
     return out
 
@@ -934,6 +934,8 @@ def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
     opts += f" --threshold {threshold:g}" if isinstance(threshold, (int, float)) and threshold != 0.5 else ""
     opts += " --passes 2" if d.get("passes") == 2 else ""
     opts += f" --reference-masks {q(d['reference_masks'])}" if d.get("reference_masks") not in (None, "chained") else ""
+    scales = d.get("scales")  # recorded from 0.2.0 (a set made before at other scales is predicted again)
+    opts += f" --scales {q(scales)}" if isinstance(scales, str) and scales != "auto" else ""
     command = f"dvos predict {q(str(project_path))} {q(ckpt)} --videos {q(video)}{opts}"
     return f"{head}; finish it with `{command}` (it resumes)"
 
