@@ -307,3 +307,29 @@ def test_a_schema_3_store_moves_to_4_with_nothing_but_its_version_changed(tmp_pa
     with pytest.raises(SchemaVersionError) as e:
         Project.open(path)
     assert "written by a newer dvos; this is dvos" in str(e.value)
+
+
+def test_a_migration_finished_by_another_process_while_this_one_waited_is_not_run_again(tmp_path, monkeypatch):
+    """The version was read before the writer lock: two upgrades (two napari windows, or --wait) ran the steps twice."""
+    import contextlib
+
+    from dvos_core.store import project as project_module
+
+    path = Project.create(tmp_path / "p.dvos").path
+    zarr.open_group(str(path), mode="r+").attrs["schema_version"] = 3
+    real = project_module.writer_lock
+
+    class OtherFinishesFirst:
+        def __init__(self, where):
+            self.lock = real(where)
+
+        @contextlib.contextmanager
+        def hold(self, *a, **kw):
+            zarr.open_group(str(path), mode="r+").attrs["schema_version"] = SCHEMA_VERSION  # the other one's work
+            with self.lock.hold(*a, **kw):
+                yield
+
+    ran = []
+    monkeypatch.setattr(project_module, "writer_lock", OtherFinishesFirst)
+    monkeypatch.setitem(project_module.MIGRATIONS, 3, lambda *a: ran.append(a))
+    assert Project.migrate(path) == [] and ran == []

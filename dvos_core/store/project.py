@@ -289,8 +289,14 @@ class Project:
             raise _version_error(path, attrs)
         if not os.access(path / "zarr.json", os.W_OK):
             raise StoreError(f"{path}: the project is not writable; migrate a writable copy")
-        steps = [version]
         with writer_lock(path).hold(wait, "migrate"), io_step(path, f"migrating from schema {version}"):
+            # again under the lock: another migration (another window, or a waited-for process) may have run
+            version = _root_attrs(path).get("schema_version")
+            if version == SCHEMA_VERSION:
+                return []
+            if not _migratable(version):
+                raise _version_error(path, _root_attrs(path))
+            steps = [version]
             for v in range(version, SCHEMA_VERSION):
                 MIGRATIONS[v](path, progress)
                 steps.append(v + 1)
