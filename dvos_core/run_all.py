@@ -490,16 +490,13 @@ def _train(project, config, name: str, set_name: str | None, progress, run: Stag
         config = config.replace(synthetic_sets=[set_name])
 
     def on_event(event) -> None:  # a kept model that has not learnt from frames painted or corrected since: say so
-        import re
-
         from dvos_core.train.events import DoneEvent
 
-        note = event.note if isinstance(event, DoneEvent) else None
-        new = re.search(r"(\d+) frame\(s\) were painted or corrected since it trained", note or "")
-        if new:
+        if isinstance(event, DoneEvent) and event.new_labels > 0:
             run.log(
-                f"      note: model {name!r} was kept; {new.group(0)}, which it has not learnt from: run-all keeps "
-                f"the models of its --name, so give another --name to train on them"
+                f"      note: model {name!r} was kept; {event.new_labels} frame(s) were painted or corrected since it "
+                f"trained, which it has not learnt from: run-all keeps the models of its --name, so give another "
+                f"--name to train on them"
             )
 
     try:
