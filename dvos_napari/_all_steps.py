@@ -90,11 +90,16 @@ class AllStepsBox(QWidget):
         if project is not None:
             from dvos_core.store import StoreError
 
-            for vid in project.video_ids():
-                try:
-                    split = project.video(vid).attrs.get("split")
-                except StoreError:  # a damaged video: the Project step says which file and how to repair it
-                    continue
+            try:  # the summary's rows, read again only for the videos that changed (a damaged one: "unreadable")
+                splits = [(v["id"], v["split"]) for v in self.state.summary()["videos"]]
+            except StoreError:
+                splits = []
+                for vid in project.video_ids():
+                    try:
+                        splits.append((vid, project.video(vid).attrs.get("split")))
+                    except StoreError:  # a damaged video: the Project step says which file and how to repair it
+                        continue
+            for vid, split in splits:
                 if split in ("unassigned", None):
                     self.backgrounds.addItem(vid)
         self.backgrounds.setCurrentIndex(max(0, self.backgrounds.findText(keep)))

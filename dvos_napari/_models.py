@@ -24,14 +24,38 @@ class ModelEntry:
         return "frame" if self.is_image_model else (self.video_model or "dvos")
 
 
+_CONFIGS: dict = {}  # config.yaml path -> (its stat, what it holds): the pickers of a dozen models parse none again
+
+
 def _config(model_dir) -> dict:
+    """The model's ``config.yaml`` as a dict ({} when unreadable); parsed again only when the file changed (parsing
+    one takes ~10 ms, and the Train and Predict steps list every model at each change of the store)."""
+    import os
+    import time
+
     import yaml
 
+    from dvos_napari._summary import SETTLE_S
+
+    path = str(model_dir / "config.yaml")
+    try:
+        st = os.stat(path)
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+    except OSError:
+        key = None
+    held = _CONFIGS.get(path)
+    if key is not None and held is not None and held[0] == key:
+        return dict(held[1])
     try:
         data = yaml.safe_load((model_dir / "config.yaml").read_text()) or {}
     except (OSError, ValueError, yaml.YAMLError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    if key is not None and key[0] < time.time_ns() - int(SETTLE_S * 1e9):  # a file changed just now may change again
+        _CONFIGS[path] = (key, data)  # within the same time stamp
+    else:
+        _CONFIGS.pop(path, None)
+    return dict(data)
 
 
 def checkpoint_kind(path) -> str | None:
@@ -47,12 +71,17 @@ def checkpoint_kind(path) -> str | None:
 
 
 def model_checkpoints(project) -> dict[str, ModelEntry]:
-    """{model name: entry} of the project's models that have a best.pt (newest last, as the store sorts them)."""
-    out = {}
+    """{model name: entry} of the project's models that have a best.pt, newest last (by the time its best.pt was
+    written; the store lists them by name): the steps offer them newest first, so the model just trained is the one
+    chosen by default, not the one whose name comes last in the alphabet."""
+    found = []
     for name in project.model_names():
         d = project.model_dir(name)
         ck = d / "best.pt"
-        if ck.exists():
-            cfg = _config(d)
-            out[name] = ModelEntry(name, str(ck), cfg.get("phase"), cfg.get("video_model"))
-    return out
+        try:
+            written = ck.stat().st_mtime_ns
+        except OSError:
+            continue
+        cfg = _config(d)
+        found.append((written, name, ModelEntry(name, str(ck), cfg.get("phase"), cfg.get("video_model"))))
+    return {name: entry for _, name, entry in sorted(found, key=lambda x: x[:2])}

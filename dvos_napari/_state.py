@@ -38,7 +38,10 @@ class DvosState:
 
     def __init__(self, viewer):
         self._viewer_ref = weakref.ref(viewer)
+        from dvos_napari._summary import SummaryCache
+
         self.project = None
+        self.summaries = SummaryCache()  # the project's summary, each video read again only when its files changed
         self.store_stamp = None  # read_store_stamp() at the last refresh: check_store() sees other programs' writes
         self.video_id: str | None = None
         self.prediction_model: str | None = None  # None: each video's most recent prediction set
@@ -68,7 +71,8 @@ class DvosState:
         self.prediction_model = None
         self.dirty.clear()
         self._provenance_seen.clear()
-        self.project_changed.emit(project)
+        with self.summaries.one_look():
+            self.project_changed.emit(project)
 
     def open_project(self, path) -> object:
         from dvos_core.store import Project
@@ -81,6 +85,11 @@ class DvosState:
 
         self.set_project(Project.create(path, overwrite=overwrite))
         return self.project
+
+    def summary(self) -> dict:
+        """``project.summary()`` of the open project, reading again only the videos whose files changed since the
+        last look (a refresh of every step at each store change reads little on a project of many videos)."""
+        return self.summaries.summary(self.require_project())
 
     def require_project(self):
         """The open project, or a ValueError telling the user to open one."""
@@ -132,7 +141,8 @@ class DvosState:
 
     def notify_store_changed(self) -> None:
         self.store_stamp = self.read_store_stamp()
-        self.store_changed.emit()
+        with self.summaries.one_look():
+            self.store_changed.emit()
 
     def read_store_stamp(self):
         """A cheap mark of the project's last write by any process (None without a project): the project folder's
@@ -160,7 +170,8 @@ class DvosState:
         if stamp[1] and not self._writer_is_us() and self._someone_writes():  # look again once it is done
             return False
         self.store_stamp = stamp
-        self.store_changed.emit()
+        with self.summaries.one_look():
+            self.store_changed.emit()
         self._reread_stored_masks()
         return True
 

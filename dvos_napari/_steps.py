@@ -35,18 +35,25 @@ def _predicted_frames(project) -> int:
     return n
 
 
-def workflow_status(project) -> dict[str, StepStatus]:
-    """Done / not done and a one-line note for every step of the loop."""
+def workflow_status(project, cache=None) -> dict[str, StepStatus]:
+    """Done / not done and a one-line note for every step of the loop; ``cache`` (a
+    :class:`~dvos_napari._summary.SummaryCache`) reads again only the videos that changed since its last look."""
     if project is None:
         return {s: StepStatus(False, "open or create a project first") for s in STEPS}
-    s = project.summary()
+    if cache is None:
+        s = project.summary()
+        predicted = _predicted_frames(project)
+    else:
+        per_video: dict = {}
+        s = cache.summary(project, per_video)
+        complete = {v["id"] for v in s["videos"] if v["complete"]}  # as project.videos(): finished imports only
+        predicted = sum(n for vid, n in per_video.items() if vid in complete)
     videos = s["videos"]
     human = sum(v["provenance"].get("manual", 0) + v["provenance"].get("corrected", 0) for v in videos)
     pseudo = sum(v["provenance"].get("pseudo", 0) for v in videos)
     heads, fakes, bgs = s["objects"]["head"], s["objects"]["fake"], len(s["backgrounds"])
     sets = s["synthetic"]
     full_sets = [name for name, st in sets.items() if st["clips"] and st["clips_done"] >= st["clips"]]
-    predicted = _predicted_frames(project)
     return {
         "Project": StepStatus(
             bool(videos),

@@ -172,7 +172,7 @@ class DvosPanel(QWidget):
 
     def refresh_status(self) -> None:
         try:
-            self.status = workflow_status(self.state.project)
+            self.status = workflow_status(self.state.project, self.state.summaries)
         except Exception as e:  # a damaged store must not break the panel: show it, keep the last status
             self.note.setText(f"could not read the project: {e}")
             return

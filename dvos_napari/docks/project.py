@@ -507,7 +507,7 @@ class ProjectDock(DvosDock):
             self.summary_label.setText("")
             self.table.resizeColumnsToContents()  # the column names fit without a sideways scroll bar
             return
-        s = p.summary()
+        s = self.state.summary()
         self.path_label.setText(f"project: {s['path']}")
         self.table.setRowCount(len(s["videos"]))
         for r, v in enumerate(s["videos"]):

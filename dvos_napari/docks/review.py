@@ -187,6 +187,14 @@ class ReviewDock(DvosDock):
         """Names of the prediction sets of the project's videos (each video's oldest first, in video order)."""
         p = self.state.project
         out: list[str] = []
+        try:  # the summary's rows: read again only for the videos whose files changed
+            rows = [] if p is None else self.state.summary()["videos"]
+        except Exception:  # read each video below, skipping those that cannot be read
+            rows = None
+        if rows is not None:
+            for row in rows:
+                out += [m for m in row.get("predicted_by", ()) if m not in out]
+            return out
         for vid in [] if p is None else p.video_ids():
             try:
                 names = p.video(vid).predictions.models()

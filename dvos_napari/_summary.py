@@ -1,0 +1,201 @@
+"""The project's summary as the steps show it (``Project.summary()``), without reading every video's arrays again
+at every refresh.
+
+On a project that has grown for a season (tens of videos, a few prediction sets each) ``Project.summary()`` reads
+each video's mask provenance and each prediction set's flags: hundreds of small reads, a second or more, and every
+step refreshes when the store changes (the Project step's table, the panel's step ticks), so napari froze each time
+one mask was saved, here or by the ``dvos`` command line. :class:`SummaryCache` keeps each video's row with the
+signature of the files it was read from (the video's ``zarr.json``, its provenance array, its prediction sets'
+metadata and flags: their modification times, sizes and inodes) and reads again only the videos whose files
+changed. A file changed in the last :data:`SETTLE_S` seconds is not trusted (its next change could keep the same
+time stamp): its video is read again until it settles, so a quick second write is never missed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import time
+from pathlib import Path
+
+SETTLE_S = 2.0
+
+
+def _stat(path: str, out: list) -> int | None:
+    """Append ``path``'s (mtime, size, inode) to ``out`` (None when it is not there); returns its mtime."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        out.append((path, None))
+        return None
+    out.append((path, st.st_mtime_ns, st.st_size, st.st_ino))
+    return st.st_mtime_ns
+
+
+def _tree(folder: str, out: list) -> list[int]:
+    """The stats of ``folder`` and of everything under it (small folders: a provenance array, a set's flags)."""
+    times = [_stat(folder, out)]
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return times
+    for e in entries:
+        if e.is_dir(follow_symlinks=False):
+            times += _tree(e.path, out)
+        else:
+            times.append(_stat(e.path, out))
+    return times
+
+
+def video_signature(project, video_id: str) -> tuple[tuple | None, bool]:
+    """(what the video's summary row is read from, as file stats; whether they settled): not settled when a file
+    changed in the last :data:`SETTLE_S` seconds (its next change may keep its time stamp); None when the video is
+    not a folder."""
+    root = Path(str(project.path)) / "videos" / video_id
+    if not root.is_dir():
+        return None, False
+    out: list = []
+    times = [_stat(str(root), out), _stat(str(root / "zarr.json"), out)]
+    times += _tree(str(root / "provenance"), out)
+    preds = root / "predictions"
+    times += [_stat(str(preds), out), _stat(str(preds / "zarr.json"), out)]
+    try:
+        sets = sorted(e.path for e in os.scandir(preds) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        sets = []
+    for s in sets:
+        times += [_stat(s, out), _stat(os.path.join(s, "zarr.json"), out)]
+        times += _tree(os.path.join(s, "done"), out)
+    newest = max((t for t in times if t is not None), default=0)
+    return tuple(out), newest <= time.time_ns() - int(SETTLE_S * 1e9)
+
+
+class SummaryCache:
+    """``Project.summary()`` of one project, each video's row (and its predicted frame count) kept while its files
+    are unchanged."""
+
+    def __init__(self):
+        self.project = None
+        self.rows: dict[str, tuple] = {}  # video id -> (signature, summary row, predicted frames)
+        self.look: dict | None = None  # during one look (:meth:`one_look`): the rows read in it, settled or not
+        self.reads = 0  # videos read (not taken from the cache), for tests
+
+    @contextlib.contextmanager
+    def one_look(self):
+        """Every step refreshing after one change of the store: a video written just now (its files not settled) is
+        read once for all of them, not once per step. A write after the look is seen by the next one: the writer
+        changes the store's stamp, and the look it starts reads the video again (a look started inside another one,
+        by a step that wrote and said so, reads it again too)."""
+        outer, self.look = self.look, {}
+        try:
+            yield
+        finally:
+            self.look = None if outer is None else {}  # the outer look reads again what the inner one saw written
+
+    def _video(self, project, vid: str):
+        """(row, predicted frames) of video ``vid``: from the cache while its files are unchanged."""
+        from dvos_core.store.project import _video_summary
+
+        sig, settled = video_signature(project, vid)  # before reading: a write meanwhile changes it for next time
+        for held in (self.rows.get(vid) if settled else None, None if self.look is None else self.look.get(vid)):
+            if sig is not None and held is not None and held[0] == sig:
+                return held[1], held[2]
+        self.reads += 1
+        v = project.video(vid)
+        row = _video_summary(v)
+        try:  # the frames of its most recent prediction set (``video.predicted_frames()``, listing the sets once)
+            latest = row["predicted_by"]
+            predicted = len(v.predictions[latest[-1]].frames()) if latest else 0
+        except (KeyError, ValueError, OSError):
+            predicted = 0
+        if sig is not None and settled:
+            self.rows[vid] = (sig, row, predicted)
+        else:
+            self.rows.pop(vid, None)
+        if sig is not None and self.look is not None:
+            self.look[vid] = (sig, row, predicted)
+        return row, predicted
+
+    def summary(self, project, predicted: dict | None = None) -> dict:
+        """As ``project.summary()``; ``predicted`` (a dict) receives {video id: predicted frames} of the readable
+        videos."""
+        from dvos_core.store.project import _hidden_builds, _member_ids, _set_summary
+        from dvos_core.store.schema import DamagedStoreError
+
+        if project is not self.project:
+            self.project, self.rows = project, {}
+            self.look = None if self.look is None else {}
+        vids, bgs, bgs_interrupted, sets, unreadable = [], {}, [], {}, []
+
+        def listed(ids):
+            try:
+                return ids()
+            except DamagedStoreError as e:
+                unreadable.append(str(e))
+                return []
+
+        ids = listed(project.video_ids)
+        for vid in ids:
+            try:
+                row, n = self._video(project, vid)
+            except DamagedStoreError as e:
+                self.rows.pop(vid, None)
+                unreadable.append(str(e))
+                vids.append(
+                    {
+                        "id": vid,
+                        "frames": 0,
+                        "size": [0, 0],
+                        "split": "unreadable",
+                        "complete": True,
+                        "fps": None,
+                        "source": None,
+                        "tags": {},
+                        "provenance": {},
+                        "predicted_by": [],
+                        "unreadable": str(e),
+                    }
+                )
+                continue
+            vids.append(copy.deepcopy(row))
+            if predicted is not None:
+                predicted[vid] = n
+        for gone in set(self.rows) - set(ids):
+            del self.rows[gone]
+        for b in listed(lambda: _member_ids(project._group("backgrounds"))):
+            try:
+                clip = project.background(b)
+                if clip.complete:
+                    bgs[b] = clip.n_frames
+                else:
+                    bgs_interrupted.append(b)
+            except DamagedStoreError as e:
+                unreadable.append(str(e))
+        for name in listed(project.synthetic_ids):
+            try:
+                sets[name] = _set_summary(project.synthetic(name))
+            except DamagedStoreError as e:
+                unreadable.append(str(e))
+                sets[name] = {"clips_done": 0, "clips": 0, "unreadable": str(e)}
+        try:
+            ob = project.objects
+            objects = {"head": ob.count("head"), "fake": ob.count("fake")}
+            orphans = project.orphaned_objects() if objects["head"] or objects["fake"] else {}
+        except DamagedStoreError as e:
+            unreadable.append(str(e))
+            objects, orphans = {"head": 0, "fake": 0}, {}
+        return {
+            "path": str(project.path),
+            "schema_version": project.attrs.get("schema_version"),
+            "videos": vids,
+            "objects": objects,
+            "orphaned_objects": orphans,
+            "backgrounds": bgs,
+            "backgrounds_interrupted": bgs_interrupted,
+            "synthetic": sets,
+            "models": project.model_names(),
+            "reports": project.report_names(),
+            "unreadable": unreadable,
+            "hidden_leftovers": [str(p) for group in _hidden_builds(project.path) for p in group],
+        }
