@@ -59,6 +59,32 @@ def _stored(video, source: str, model: str | None = None):
     return (preds.frames(), arrs[0]) if arrs is not None else ([], None)
 
 
+def mask_file_stamps(video) -> dict[int, tuple] | None:
+    """{frame: (mtime, size, inode) of the file holding its label mask} (one chunk file per frame, ``masks/c/T/0/0``);
+    None when the masks are not stored one frame per file (then nothing tells which frames changed)."""
+    import os
+    from pathlib import Path
+
+    arr = video.group["masks"]
+    if tuple(arr.chunks[1:]) != tuple(arr.shape[1:]) or arr.chunks[0] != 1:
+        return None
+    root = Path(str(video.path)) / "videos" / video.name / "masks" / "c"  # video.path: the project's folder
+    stamps = {}
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return {}
+    for e in entries:
+        if not e.name.isdigit():
+            continue
+        try:
+            st = os.stat(os.path.join(e.path, "0", "0"))
+        except OSError:
+            continue
+        stamps[int(e.name)] = (st.st_mtime_ns, st.st_size, st.st_ino)
+    return stamps
+
+
 def fill_buffer(buf: np.ndarray, video, source: str = "masks", skip=(), model: str | None = None) -> int:
     """Copy the stored masks of ``source`` (of prediction set ``model`` for 'predicted') into ``buf`` (frames in
     ``skip`` are left alone); returns the count."""

@@ -49,7 +49,8 @@ class DvosState:
         self.dirty: dict[str, set[int]] = {}
         # masks layers whose paint events feed ``dirty``
         self.tracked_layers: weakref.WeakSet = weakref.WeakSet()
-        self._provenance_seen: dict = {}  # video id -> its provenance when its saved masks were last read again
+        # video id -> (its provenance, its masks' per-frame file stamps) when its saved masks were last read again
+        self._masks_seen: dict = {}
         self.loading: set[str] = set()  # mask reads in progress
         self.workers: list = []  # their worker threads (kept referenced while they run)
         self._after_loading: list = []
@@ -70,7 +71,7 @@ class DvosState:
         self.video_id = None
         self.prediction_model = None
         self.dirty.clear()
-        self._provenance_seen.clear()
+        self._masks_seen.clear()
         with self.summaries.one_look():
             self.project_changed.emit(project)
 
@@ -179,11 +180,14 @@ class DvosState:
         """Another program (or another napari window on this project) wrote it: read the current video's stored
         masks into its masks layer again, all but the frames painted here and not saved. Else the layer would show
         an older mask (or none) where one is now saved, and painting that frame and saving it would replace the
-        saved mask by the stale one plus the new strokes."""
-        from dvos_core.store.schema import CORRECTED, MANUAL
-
+        saved mask by the stale one plus the new strokes. Only frames whose mask file or provenance changed since
+        the last look are read (a long video is not read whole at every write); while masks are being read, this
+        waits for them to finish."""
+        if self.loading:  # a read under way would not show this write: look again when it is done
+            self.after_loading(self._reread_stored_masks)
+            return
         viewer, project, vid = self.viewer, self.project, self.video_id
-        if viewer is None or project is None or vid is None or self.loading:
+        if viewer is None or project is None or vid is None:
             return
         layer = _layers.video_layer(viewer, vid, "masks")
         if layer is None:
@@ -193,13 +197,21 @@ class DvosState:
             provenance = np.asarray(video.provenance[: video.n_frames])
         except Exception:  # deleted or damaged meanwhile: the Project step says so
             return
-        # the frames whose kind of mask changed since the last look, and the painted and corrected ones (few; saved
-        # again over themselves): a long pseudo-labelled video is not read again whole at every write
-        before = self._provenance_seen.get(vid)
-        self._provenance_seen[vid] = provenance
-        changed = provenance != before if before is not None and before.shape == provenance.shape else provenance > 0
-        wanted = changed | np.isin(provenance, (MANUAL, CORRECTED))
-        skip = set(np.flatnonzero(~wanted).tolist()) | set(self.dirty.get(vid, ()))
+        stamps = _layers.mask_file_stamps(video)
+        before = self._masks_seen.get(vid)
+        self._masks_seen[vid] = (provenance, stamps)
+        n = len(provenance)
+        if before is None or before[0].shape != provenance.shape or stamps is None or before[1] is None:
+            changed = np.ones(n, bool)  # nothing to compare with: every frame
+        else:
+            changed = provenance != before[0]
+            changed |= np.array([stamps.get(t) != before[1].get(t) for t in range(n)], bool)
+        dirty = self.dirty.get(vid, set())
+        cleared = [t for t in np.flatnonzero(changed & (provenance == 0)).tolist() if t not in dirty]
+        if cleared and layer.editable:  # masks removed by the other program: the layer shows none there either
+            layer.data[cleared] = 0
+            layer.refresh()
+        skip = set(np.flatnonzero(~changed).tolist()) | set(dirty)
         _layers.load_masks(layer, video, "masks", self, skip=sorted(skip))
 
     def _someone_writes(self) -> bool:

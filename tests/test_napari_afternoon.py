@@ -233,3 +233,48 @@ def test_the_review_plot_draws_its_curves_again_in_a_new_themes_colours(make_nap
         lines = rv.plot.axes[0].get_lines()
         assert [to_hex(ln.get_color()) for ln in lines] == [rv.plot.series(0), rv.plot.series(1)], theme
         assert lines[1].get_linewidth() == 2  # still the highlighted video
+
+
+def _write_outside(path, t: int, box: tuple, kind: str = "pseudo") -> None:
+    """Another program writes frame ``t``'s mask (a square ``box`` = (y0, y1, x0, x1)) of video 'plot'."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\nfrom dvos_core.store import Project\n"
+        f"v = Project.open({str(path)!r}).video('plot')\nm = np.zeros((64, 64), np.uint8)\n"
+        f"m[{box[0]}:{box[1]}, {box[2]}:{box[3]}] = 1\n"
+        + (f"v.set_mask({t}, m, {kind!r})" if kind else f"v.clear_mask({t})")
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_mask_rewritten_elsewhere_with_the_same_provenance_or_cleared_is_shown(make_napari_viewer, qtbot, tmp_path):
+    """Only frames whose kind of mask changed were read again: a pseudo-label rewritten by the command line (still
+    'pseudo') kept its old pixels in the layer, and painting there and saving put the stale mask back."""
+    import numpy as np
+
+    from dvos_core.store import Project
+    from dvos_napari._layers import video_layer
+
+    p = Project.create(tmp_path / "p.dvos")
+    rng = np.random.default_rng(0)
+    v = p.add_video_array("plot", rng.integers(0, 256, (4, 64, 64, 3), dtype=np.uint8), split="train")
+    old = np.zeros((64, 64), np.uint8)
+    old[5:15, 5:15] = 1
+    for t in range(4):
+        v.set_mask(t, old, "pseudo")
+    viewer = make_napari_viewer()
+    panel = dock(viewer, PANEL)
+    panel.state.open_project(p.path)
+    panel.state.select_video("plot")
+    wait_loaded(qtbot, panel.state)
+    layer = video_layer(viewer, "plot", "masks")
+    for t, box, kind in ((3, (5, 15, 5, 15), "pseudo"), (1, (30, 50, 30, 50), "pseudo"), (2, (0, 1, 0, 1), None)):
+        time.sleep(0.05)
+        _write_outside(p.path, t, box, kind)
+        assert panel.state.check_store()
+        wait_loaded(qtbot, panel.state)
+        stored = p.video("plot").mask(t)
+        want = np.zeros((64, 64), np.uint8) if stored is None else stored
+        assert np.array_equal(np.asarray(layer.data[t]) != 0, want != 0), (t, kind)
