@@ -93,8 +93,9 @@ TRAIN_VIEWS = {
     ),
     "preset": FieldView(
         "model size",
-        help="How big a model to train: paper (92.7M weights, for a GPU) | small (2.3M, for a CPU) | tiny (for "
-        "tests); a model trained from another ('start from') keeps that model's size",
+        help="How big a model to train: paper (the paper's sizes, for a GPU: its video model has 92.7M weights) | "
+        "small (about 40x fewer, for a CPU) | tiny (for tests); a model trained from another ('start from') keeps "
+        "that model's size",
     ),
     "epochs": FieldView("epochs", "passes", minimum=1, maximum=100000),
     "batch_size": FieldView("clips per step", "clips", minimum=1, maximum=1024),
