@@ -856,6 +856,7 @@ def _is_group(meta: Path) -> bool:
 
 def _video_summary(v: Video) -> dict:
     a = v.attrs
+    models = v.predictions.models()
     return {
         "id": v.name,
         "frames": v.n_frames,
@@ -866,12 +867,12 @@ def _video_summary(v: Video) -> dict:
         "source": a.get("source"),
         "tags": v.tags,
         "provenance": {k: c for k, c in v.provenance_counts().items() if c and k != "none"},
-        "predicted_by": v.predictions.models(),  # models with predictions of it, oldest first
-        "predictions_unfinished": _unfinished_sets(v),
+        "predicted_by": models,  # models with predictions of it, oldest first
+        "predictions_unfinished": _unfinished_sets(v, models),
     }
 
 
-def _unfinished_sets(v: Video) -> dict:
+def _unfinished_sets(v: Video, models: list[str]) -> dict:
     """{set name: {"done", "frames", "checkpoint"}} of the prediction sets of ``v`` that do not cover every frame (a
     ``dvos predict`` stopped or killed half-way, or run on some frames only): ``done`` frames of ``frames`` are
     finished (by every pass the set was made with). A set whose flags cannot be read is left out here; it is named
@@ -880,7 +881,7 @@ def _unfinished_sets(v: Video) -> dict:
 
     out = {}
     n = v.n_frames
-    for model in v.predictions.models():
+    for model in models:  # the video's sets (Predictions.models(), read once by the caller)
         mp = v.predictions[model]
         try:
             a = mp.attrs
