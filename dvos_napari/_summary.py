@@ -120,82 +120,24 @@ class SummaryCache:
     def summary(self, project, predicted: dict | None = None) -> dict:
         """As ``project.summary()``; ``predicted`` (a dict) receives {video id: predicted frames} of the readable
         videos."""
-        from dvos_core.store.project import _hidden_builds, _member_ids, _set_summary
         from dvos_core.store.schema import DamagedStoreError
 
         if project is not self.project:
             self.project, self.rows = project, {}
             self.look = None if self.look is None else {}
-        vids, bgs, bgs_interrupted, sets, unreadable = [], {}, [], {}, []
+        counts = {}
 
-        def listed(ids):
+        def row(vid: str) -> dict:
             try:
-                return ids()
-            except DamagedStoreError as e:
-                unreadable.append(str(e))
-                return []
-
-        ids = listed(project.video_ids)
-        for vid in ids:
-            try:
-                row, n = self._video(project, vid)
-            except DamagedStoreError as e:
+                held, counts[vid] = self._video(project, vid)
+            except DamagedStoreError:
                 self.rows.pop(vid, None)
-                unreadable.append(str(e))
-                vids.append(
-                    {
-                        "id": vid,
-                        "frames": 0,
-                        "size": [0, 0],
-                        "split": "unreadable",
-                        "complete": True,
-                        "fps": None,
-                        "source": None,
-                        "tags": {},
-                        "provenance": {},
-                        "predicted_by": [],
-                        "unreadable": str(e),
-                    }
-                )
-                continue
-            vids.append(copy.deepcopy(row))
-            if predicted is not None:
-                predicted[vid] = n
-        for gone in set(self.rows) - set(ids):
+                raise
+            return copy.deepcopy(held)  # the caller may change its rows
+
+        out = project.summary(video_row=row)
+        for gone in set(self.rows) - {v["id"] for v in out["videos"]}:
             del self.rows[gone]
-        for b in listed(lambda: _member_ids(project._group("backgrounds"))):
-            try:
-                clip = project.background(b)
-                if clip.complete:
-                    bgs[b] = clip.n_frames
-                else:
-                    bgs_interrupted.append(b)
-            except DamagedStoreError as e:
-                unreadable.append(str(e))
-        for name in listed(project.synthetic_ids):
-            try:
-                sets[name] = _set_summary(project.synthetic(name))
-            except DamagedStoreError as e:
-                unreadable.append(str(e))
-                sets[name] = {"clips_done": 0, "clips": 0, "unreadable": str(e)}
-        try:
-            ob = project.objects
-            objects = {"head": ob.count("head"), "fake": ob.count("fake")}
-            orphans = project.orphaned_objects() if objects["head"] or objects["fake"] else {}
-        except DamagedStoreError as e:
-            unreadable.append(str(e))
-            objects, orphans = {"head": 0, "fake": 0}, {}
-        return {
-            "path": str(project.path),
-            "schema_version": project.attrs.get("schema_version"),
-            "videos": vids,
-            "objects": objects,
-            "orphaned_objects": orphans,
-            "backgrounds": bgs,
-            "backgrounds_interrupted": bgs_interrupted,
-            "synthetic": sets,
-            "models": project.model_names(),
-            "reports": project.report_names(),
-            "unreadable": unreadable,
-            "hidden_leftovers": [str(p) for group in _hidden_builds(project.path) for p in group],
-        }
+        if predicted is not None:
+            predicted.update(counts)
+        return out

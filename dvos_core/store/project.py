@@ -681,12 +681,14 @@ class Project:
         return out
 
     # ---- summary ------------------------------------------------------------------------------------------------
-    def summary(self) -> dict:
+    def summary(self, video_row=None) -> dict:
         """Plain-dict overview used by `dvos info` and the Project dock.
 
         A video, background clip or synthetic set whose files cannot be read (a corrupt ``zarr.json`` or chunk) is
         still listed, with the message naming the file and the fix: the video's row holds ``unreadable`` (its other
-        fields are placeholders: 0 frames, split "unreadable"), and ``unreadable`` lists every such message."""
+        fields are placeholders: 0 frames, split "unreadable"), and ``unreadable`` lists every such message.
+        ``video_row(video_id)`` gives a video's row (default: read from the store; the napari panel keeps rows of
+        videos whose files did not change)."""
         vids, bgs, bgs_interrupted, sets, unreadable = [], {}, [], {}, []
 
         def listed(ids):
@@ -696,9 +698,10 @@ class Project:
                 unreadable.append(str(e))
                 return []
 
+        row = video_row or (lambda vid: _video_summary(self.video(vid)))
         for vid in listed(self.video_ids):
             try:
-                vids.append(_video_summary(self.video(vid)))
+                vids.append(row(vid))
             except DamagedStoreError as e:
                 unreadable.append(str(e))
                 vids.append(
