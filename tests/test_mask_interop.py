@@ -180,3 +180,24 @@ def test_a_class_mask_read_with_labels_is_refused_rather_than_taking_every_class
     # the instance folder of the same export (colours that are no class) is still read with --labels
     assert import_masks(tmp_project, "v", tmp_path / "export" / "SegmentationObject", allow_labels=True) == [0, 1, 2]
     assert np.array_equal(_masks(video), heads)
+
+
+def test_masks_counted_from_one_go_in_with_first_number(tmp_project, video, tmp_path):
+    """Seed masks named like ffmpeg's frames (000001.png is the first frame) whose last frame is not painted landed
+    one frame late without a word; --first-number 1 places them, and the error for 1..n names it."""
+    heads = _truth()[0]
+    for t in (0, 1):  # the first two frames painted, the last not
+        Image.fromarray(heads[t] * 255).save(tmp_path / f"{t + 1:06d}.png")
+    project = str(tmp_project.path)
+    assert main(["import-masks", project, "v", str(tmp_path), "--first-number", "1"]) == 0
+    assert np.array_equal(video.mask(0), heads[0]) and np.array_equal(video.mask(1), heads[1])
+    assert video.mask(2) is None
+    Image.fromarray(heads[2] * 255).save(tmp_path / "000003.png")
+    for t in range(T):
+        video.clear_mask(t)
+    with pytest.raises(ValueError, match=r"counted from 1.*--first-number 1"):
+        import_masks(tmp_project, "v", tmp_path)
+    with pytest.raises(ValueError, match=r"000001.png: its number 1 is below --first-number 2"):
+        import_masks(tmp_project, "v", tmp_path, first_number=2)
+    with pytest.raises(ValueError, match=r"--first-number .* and --numbering source"):
+        import_masks(tmp_project, "v", tmp_path, first_number=1, numbering="source")

@@ -106,6 +106,14 @@ def register(sub) -> None:
         "e.g. masks named like frames numbered from 1). Default stored; a video added from a folder whose file "
         "numbers differ from its stored ones asks which",
     )
+    p.add_argument(
+        "--first-number",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the number the video's first frame's mask carries in the file names (default 0; 1 for masks named "
+        "like frames that ffmpeg wrote as %%06d.png, or counted from 1 by hand)",
+    )
     add_wait(p)
     p.set_defaults(func=_import_masks)
 
@@ -297,6 +305,7 @@ def _import_masks(args) -> int:
             cancel=cancel_on_sigint(),
             numbering=args.numbering,
             label_class=args.label_class,
+            first_number=args.first_number,
         )
     except ValueError as e:
         raise ValueError(f"{e}{_resized_hint(project, args.video_id, str(e))}") from None

@@ -325,6 +325,7 @@ def import_masks(
     cancel=None,
     numbering: str | None = None,
     label_class: str | None = None,
+    first_number: int = 0,
 ) -> list[int]:
     """Write masks from ``source`` into video ``video_id``; returns the frame indices written.
 
@@ -368,7 +369,15 @@ def import_masks(
     with ExitStack() as files:  # a multi-page TIFF stays open and is read page by page, twice
         items = _mask_sources(Path(source), frames, files, allow_labels=allow_labels, label_class=label_class)
         if frames is None and _numbered_by_name(Path(source), items):
-            items = _renumber(video, items, numbering, Path(source))
+            if first_number:
+                items = _shift(items, first_number, numbering)
+            else:
+                items = _renumber(video, items, numbering, Path(source))
+        elif first_number:
+            raise ValueError(
+                f"{source}: --first-number (first_number) counts the numbers in mask file names; these masks take "
+                f"their frames from {'frames=' if frames is not None else 'the pages of the file'}: leave it out"
+            )
         kinds = _provenances(video, Path(source), items, provenance, allow_labels)
         return _check_and_write(video, items, kinds, allow_labels, overwrite, progress, cancel)
 
@@ -490,6 +499,25 @@ def _renumber(video, items, numbering: str | None, source: Path):
     )
 
 
+def _shift(items, first_number: int, numbering: str | None):
+    """``items`` with ``first_number`` (the number the video's first frame's mask carries) taken off each number."""
+    if isinstance(first_number, bool) or not isinstance(first_number, int) or first_number < 0:
+        raise ValueError(f"first_number (--first-number) must be a whole number, 0 or more, got {first_number!r}")
+    if numbering == "source":
+        raise ValueError(
+            "--first-number (first_number) and --numbering source both say what mask numbers count; give one"
+        )
+    out = []
+    for t, load, desc in items:
+        if t < first_number:
+            raise ValueError(
+                f"{desc}: its number {t} is below --first-number {first_number}, the number of the first frame's "
+                f"mask; check the number, or give the first frame's"
+            )
+        out.append((t - first_number, load, desc))
+    return out
+
+
 def _from_one_note(items, n: int) -> str:
     """For masks numbered 1..n (as ffmpeg's ``%06d.png``, Label Studio or a person counting from 1 number frames)
     of an ``n``-frame video: dvos counts frames from 0."""
@@ -498,8 +526,8 @@ def _from_one_note(items, n: int) -> str:
         return ""
     return (
         f". The masks are numbered {min(numbers)}..{n}, as if counted from 1, while dvos counts a video's frames "
-        f"from 0: renumber them (mask 1 is frame 0), or, for a video added from a folder of frames numbered from 1, "
-        f"give --numbering source (numbering='source') to name masks like the frame files"
+        f"from 0: give --first-number 1 (first_number=1; mask 1 is frame 0), or, for a video added from a folder of "
+        f"frames numbered from 1, --numbering source (numbering='source') to name masks like the frame files"
     )
 
 
