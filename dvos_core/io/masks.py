@@ -378,35 +378,31 @@ def import_masks(
                 f"{source}: --first-number (first_number) counts the numbers in mask file names; these masks take "
                 f"their frames from {'frames=' if frames is not None else 'the pages of the file'}: leave it out"
             )
-        kinds = _provenances(video, Path(source), items, provenance, allow_labels)
-        return _check_and_write(video, items, kinds, allow_labels, overwrite, progress, cancel)
+        listed = {} if provenance is not None else _listed_provenances(Path(source))
+        planned = {t: listed.get(Path(desc).name, (provenance or "manual", None)) for t, _load, desc in items}
+        listing = Path(source) / "masks.csv" if listed else None
+        return _check_and_write(video, items, planned, listing, allow_labels, overwrite, progress, cancel)
 
 
-def _provenances(video, source: Path, items, provenance, allow_labels: bool) -> dict[int, str]:
-    """{frame: provenance} of ``items``: ``provenance`` for all of them when given; else, for a file the
-    ``masks.csv`` that :func:`export_masks` wrote beside them lists, the provenance it lists when the file still
-    holds the head pixels it was exported with (an export and import keeps pseudo-labels and predictions what they
-    were), 'corrected' when a person changed it since (fixed in another program), and 'manual' for other files."""
-    from dvos_core.store.arrays import as_uint8_mask
-
-    listed = {} if provenance is not None else _listed_provenances(source)
+def _provenances(video, planned: dict, pixels: dict, listing: Path | None) -> dict[int, str]:
+    """{frame: provenance}: ``planned`` gives each frame's (provenance, head pixels it was exported with or None);
+    a mask listed by the ``masks.csv`` of :func:`export_masks` (``listing``) keeps what it lists while it holds the
+    head pixels it was exported with (an export and import keeps pseudo-labels and predictions what they were), and
+    is 'corrected' when a person changed it since (fixed in another program; ``pixels``: its head pixels now).
+    Checked against what the video takes (a test video: manual masks only)."""
     kinds = {}
-    h, w = video.shape[1:3]
-    for t, load, desc in items:
-        kind, pixels = listed.get(Path(desc).name, (provenance or "manual", None))
-        if pixels is not None and kind not in ("manual", "corrected"):
-            now = int(np.count_nonzero(as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels)))
-            kind = kind if now == pixels else "corrected"
-        kinds[t] = kind
+    for t, (kind, exported) in planned.items():
+        changed = exported is not None and kind not in ("manual", "corrected") and pixels[t] != exported
+        kinds[t] = "corrected" if changed else kind
     for kind in sorted(set(kinds.values())):
         try:
             video.check_label_write(kind)
         except ValueError as e:
-            if provenance is not None or not listed:
+            if listing is None:
                 raise
             raise ValueError(
-                f"{e} ({kind!r}: what {source / 'masks.csv'} lists for these masks, or 'corrected' for one changed "
-                f"since it was exported; masks a person checked go into a test video with --provenance manual, "
+                f"{e} ({kind!r}: what {listing} lists for these masks, or 'corrected' for one changed since it was "
+                f"exported; masks a person checked go into a test video with --provenance manual, "
                 f"provenance='manual')"
             ) from None
     return kinds
@@ -549,10 +545,11 @@ def _warn_inverted(video_id: str, mostly_heads: list, n_files: int) -> None:
     )
 
 
-def _check_and_write(video, items, kinds: dict, allow_labels, overwrite, progress, cancel) -> list[int]:
+def _check_and_write(video, items, planned: dict, listing, allow_labels, overwrite, progress, cancel) -> list[int]:
     """import_masks' two passes: check every mask of ``items``, then write them (nothing written if one is bad) with
-    the provenance ``kinds`` gives each frame. Without ``overwrite`` a mask painted or corrected by a person is kept
-    where the imported one differs from it (a re-import must not replace a correction in silence)."""
+    the provenance :func:`_provenances` gives each frame from ``planned`` and ``listing``. Without ``overwrite`` a
+    mask painted or corrected by a person is kept where the imported one differs from it (a re-import must not
+    replace a correction in silence)."""
     from dvos_core.progress import check, report
     from dvos_core.store.arrays import as_uint8_mask
     from dvos_core.store.schema import CORRECTED, MANUAL
@@ -560,6 +557,7 @@ def _check_and_write(video, items, kinds: dict, allow_labels, overwrite, progres
     video_id = video.name
     n, h, w, _ = video.shape
     seen = {}
+    pixels = {}  # frame -> the head pixels of its mask
     mostly_heads = []  # (file, share of its pixels that are heads) above MOSTLY_HEADS
     for t, load, desc in items:  # validation pass: nothing is written if any file is bad
         check(cancel)
@@ -580,9 +578,10 @@ def _check_and_write(video, items, kinds: dict, allow_labels, overwrite, progres
                 )
             )
         seen[t] = desc
-        share = float(as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels).mean())
-        if share > MOSTLY_HEADS:
-            mostly_heads.append((desc, share))
+        pixels[t] = int(np.count_nonzero(as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels)))
+        if pixels[t] > MOSTLY_HEADS * h * w:
+            mostly_heads.append((desc, pixels[t] / (h * w)))
+    kinds = _provenances(video, planned, pixels, listing)
     if mostly_heads:
         _warn_inverted(video_id, mostly_heads, len(items))
     written = []
