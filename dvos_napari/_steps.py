@@ -25,29 +25,18 @@ class StepStatus:
     note: str
 
 
-def _predicted_frames(project) -> int:
-    n = 0
-    for v in project.videos():
-        try:
-            n += len(v.predicted_frames())
-        except (KeyError, ValueError, OSError):
-            continue
-    return n
-
-
 def workflow_status(project, cache=None) -> dict[str, StepStatus]:
     """Done / not done and a one-line note for every step of the loop; ``cache`` (a
-    :class:`~dvos_napari._summary.SummaryCache`) reads again only the videos that changed since its last look."""
+    :class:`~dvos_napari._summary.SummaryCache`, default a fresh one) reads again only the videos that changed since
+    its last look."""
     if project is None:
         return {s: StepStatus(False, "open or create a project first") for s in STEPS}
-    if cache is None:
-        s = project.summary()
-        predicted = _predicted_frames(project)
-    else:
-        per_video: dict = {}
-        s = cache.summary(project, per_video)
-        complete = {v["id"] for v in s["videos"] if v["complete"]}  # as project.videos(): finished imports only
-        predicted = sum(n for vid, n in per_video.items() if vid in complete)
+    from dvos_napari._summary import SummaryCache
+
+    per_video: dict = {}
+    s = (cache or SummaryCache()).summary(project, per_video)
+    complete = {v["id"] for v in s["videos"] if v["complete"]}  # as project.videos(): finished imports only
+    predicted = sum(n for vid, n in per_video.items() if vid in complete)
     videos = s["videos"]
     human = sum(v["provenance"].get("manual", 0) + v["provenance"].get("corrected", 0) for v in videos)
     pseudo = sum(v["provenance"].get("pseudo", 0) for v in videos)
