@@ -60,10 +60,13 @@ def _stored(video, source: str, model: str | None = None):
 
 
 def mask_file_stamps(video) -> dict[int, tuple] | None:
-    """{frame: (mtime, size, inode) of the file holding its label mask} (one chunk file per frame, ``masks/c/T/0/0``);
-    None when the masks are not stored one frame per file (then nothing tells which frames changed)."""
+    """{frame: :func:`~dvos_napari._summary.file_stamp` of the file holding its label mask} (one chunk file per frame,
+    ``masks/c/T/0/0``); None when the masks are not stored one frame per file (then nothing tells which frames
+    changed)."""
     import os
     from pathlib import Path
+
+    from dvos_napari._summary import file_stamp
 
     arr = video.group["masks"]
     if tuple(arr.chunks[1:]) != tuple(arr.shape[1:]) or arr.chunks[0] != 1:
@@ -75,13 +78,9 @@ def mask_file_stamps(video) -> dict[int, tuple] | None:
     except OSError:
         return {}
     for e in entries:
-        if not e.name.isdigit():
-            continue
-        try:
-            st = os.stat(os.path.join(e.path, "0", "0"))
-        except OSError:
-            continue
-        stamps[int(e.name)] = (st.st_mtime_ns, st.st_size, st.st_ino)
+        stamp = file_stamp(os.path.join(e.path, "0", "0")) if e.name.isdigit() else None
+        if stamp is not None:
+            stamps[int(e.name)] = stamp
     return stamps
 
 

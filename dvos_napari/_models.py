@@ -30,19 +30,12 @@ _CONFIGS: dict = {}  # config.yaml path -> (its stat, what it holds): the picker
 def _config(model_dir) -> dict:
     """The model's ``config.yaml`` as a dict ({} when unreadable); parsed again only when the file changed (parsing
     one takes ~10 ms, and the Train and Predict steps list every model at each change of the store)."""
-    import os
-    import time
-
     import yaml
 
-    from dvos_napari._summary import SETTLE_S
+    from dvos_napari._summary import file_stamp, settled
 
     path = str(model_dir / "config.yaml")
-    try:
-        st = os.stat(path)
-        key = (st.st_mtime_ns, st.st_size, st.st_ino)
-    except OSError:
-        key = None
+    key = file_stamp(path)
     held = _CONFIGS.get(path)
     if key is not None and held is not None and held[0] == key:
         return dict(held[1])
@@ -51,8 +44,8 @@ def _config(model_dir) -> dict:
     except (OSError, ValueError, yaml.YAMLError):
         data = {}
     data = data if isinstance(data, dict) else {}
-    if key is not None and key[0] < time.time_ns() - int(SETTLE_S * 1e9):  # a file changed just now may change again
-        _CONFIGS[path] = (key, data)  # within the same time stamp
+    if key is not None and settled(key[0]):
+        _CONFIGS[path] = (key, data)
     else:
         _CONFIGS.pop(path, None)
     return dict(data)

@@ -22,15 +22,26 @@ from pathlib import Path
 SETTLE_S = 2.0
 
 
-def _stat(path: str, out: list) -> int | None:
-    """Append ``path``'s (mtime, size, inode) to ``out`` (None when it is not there); returns its mtime."""
+def file_stamp(path) -> tuple | None:
+    """(mtime, size, inode) of ``path``, None when it is not there: what tells that a file changed."""
     try:
         st = os.stat(path)
     except OSError:
-        out.append((path, None))
         return None
-    out.append((path, st.st_mtime_ns, st.st_size, st.st_ino))
-    return st.st_mtime_ns
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+def settled(mtime_ns: int) -> bool:
+    """Whether a file changed at ``mtime_ns`` is older than :data:`SETTLE_S` (a file changed just now may change
+    again within the same time stamp, so a stamp taken now cannot be trusted to tell)."""
+    return mtime_ns <= time.time_ns() - int(SETTLE_S * 1e9)
+
+
+def _stat(path: str, out: list) -> int | None:
+    """Append ``path``'s :func:`file_stamp` to ``out``; returns its mtime (None when it is not there)."""
+    stamp = file_stamp(path)
+    out.append((path, *stamp) if stamp else (path, None))
+    return stamp[0] if stamp else None
 
 
 def _tree(folder: str, out: list) -> list[int]:
@@ -67,8 +78,7 @@ def video_signature(project, video_id: str) -> tuple[tuple | None, bool]:
     for s in sets:
         times += [_stat(s, out), _stat(os.path.join(s, "zarr.json"), out)]
         times += _tree(os.path.join(s, "done"), out)
-    newest = max((t for t in times if t is not None), default=0)
-    return tuple(out), newest <= time.time_ns() - int(SETTLE_S * 1e9)
+    return tuple(out), settled(max((t for t in times if t is not None), default=0))
 
 
 class SummaryCache:
