@@ -642,13 +642,13 @@ class _Run:
             f"{self.out}: the run already has {done} epoch(s){left}{more}; nothing to do (its files are unchanged; "
             f"give a higher --epochs to train it further, or --no-resume to start over)"
         )
-        new = _human_labels(self.data_summary) - _human_labels(trained_on)
-        if trained_on and new > 0:
+        new = max(_human_labels(self.data_summary) - _human_labels(trained_on), 0) if trained_on else 0
+        if new:
             note += (
                 f"; {new} frame(s) were painted or corrected since it trained, which it has not learnt from: train "
                 f"under a new --name (e.g. --init-from {self.best_path} --name NEW) to use them"
             )
-        self.emit(DoneEvent(best=str(self.best_path), note=note, new_labels=max(new, 0) if trained_on else 0))
+        self.emit(DoneEvent(best=str(self.best_path), note=note, new_labels=new))
         return self.best_path
 
     def _clean_view_anchor(self) -> bool:
