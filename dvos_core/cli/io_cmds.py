@@ -66,16 +66,20 @@ def register(sub) -> None:
         help="load head masks painted in another program",
         epilog="example: dvos import-masks field.dvos plot1 plot1_masks/",
         description="Load masks for a video already in the project: a folder with one PNG/TIFF per frame (the frame "
-        "number is the last number in the file name, e.g. plot1_000042.png -> frame 42) or one "
-        "multi-page TIFF (page k -> frame k). Frame numbers count the frames stored in the project (0 = the first "
-        "frame imported, whatever --start/--step the video was added with). Masks must have the frame's size "
-        "with 0 = background and 1 or 255 = wheat head (colour masks: see --class and --labels). All files are "
-        "checked before anything is written. "
+        "number is the last number in the file name, e.g. plot1_000042.png -> frame 42), one multi-page TIFF "
+        "(page k -> frame k) or a COCO JSON file (instance annotations as CVAT, Label Studio, Roboflow or "
+        "makesense export them: polygons or RLE; each listed image goes to the frame numbered last in its "
+        "file_name, and an image without annotations is an empty mask). Frame numbers count the frames stored in "
+        "the project (0 = the first frame imported, whatever --start/--step the video was added with). Masks must "
+        "have the frame's size with 0 = background and 1 or 255 = wheat head (colour masks: see --class and "
+        "--labels). All files are checked before anything is written. "
         "Masks you painted yourself are never replaced by model output unless --overwrite.",
     )
     add_project(p)
     p.add_argument("video_id", metavar="VIDEO_ID", help="the video the masks belong to (see `dvos info`)")
-    p.add_argument("source", metavar="SOURCE", help="folder of mask images or a multi-page TIFF")
+    p.add_argument(
+        "source", metavar="SOURCE", help="folder of mask images, a multi-page TIFF or a COCO JSON file (.json)"
+    )
     p.add_argument(
         "--provenance",
         choices=("manual", "corrected", "pseudo", "predicted"),
@@ -96,7 +100,7 @@ def register(sub) -> None:
         metavar="NAME",
         help="colour masks from CVAT (Segmentation mask 1.1 export, read by the labelmap.txt beside their folder): "
         "the class that is the wheat heads, when labelmap.txt lists several (default: its only class besides "
-        "background)",
+        "background); for a COCO file, the heads' category (default: its only category besides background)",
     )
     p.add_argument(
         "--numbering",
@@ -145,12 +149,19 @@ def register(sub) -> None:
         epilog="example: dvos export-masks field.dvos plot3 plot3_masks/ --predictions --model context",
         description="Write the masks of one video as one image per frame (0 = background, 255 = head), named "
         "<video>_<frame>.png, plus masks.csv listing frame, file, who made each mask (the model, for predictions), "
-        "its heads (parts of at least --min-area pixels) and head pixels.",
+        "its heads (parts of at least --min-area pixels) and head pixels. --format coco writes one COCO JSON file, "
+        "<video>_coco.json, instead: one annotation per head (8-connected part), for annotation tools.",
     )
     add_project(p)
     p.add_argument("video_id", metavar="VIDEO_ID", help="the video whose masks to export")
     p.add_argument("out_dir", metavar="OUT_DIR", help="folder to write into (created if missing)")
-    p.add_argument("--format", dest="fmt", default="png", choices=("png", "tif"), help="image format (default png)")
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        default="png",
+        choices=("png", "tif", "coco"),
+        help="png or tif images (default png), or coco: one COCO JSON file of polygons (RLE for a head with a hole)",
+    )
     p.add_argument(
         "--predictions", action="store_true", help="export the model's predicted masks instead of the annotation masks"
     )
@@ -368,7 +379,10 @@ def _export_masks(args) -> int:
         model=args.model,
         min_area=args.min_area,
     )
-    print(f"{args.video_id}: wrote {len(paths)} masks to {args.out_dir}")
+    if args.fmt == "coco":
+        print(f"{args.video_id}: wrote the masks as COCO annotations to {paths[0]}")
+    else:
+        print(f"{args.video_id}: wrote {len(paths)} masks to {args.out_dir}")
     return 0
 
 

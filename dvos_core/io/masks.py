@@ -330,9 +330,10 @@ def import_masks(
     """Write masks from ``source`` into video ``video_id``; returns the frame indices written.
 
     ``source``: a folder of PNG/TIFF masks (frame index = trailing number of the file name, or ``frames``), a
-    multi-page TIFF (page k -> frame k, or ``frames[k]``) or one mask file (a one-page TIFF too: its frame is the
-    trailing number of its name, else 0). Frame numbers count the video's stored frames, not those of its source
-    file. All masks are read and checked before anything is written, so a bad file leaves the store untouched.
+    multi-page TIFF (page k -> frame k, or ``frames[k]``), one mask file (a one-page TIFF too: its frame is the
+    trailing number of its name, else 0) or a COCO JSON file (see :func:`_coco_sources`). Frame numbers count the
+    video's stored frames, not those of its source file. All masks are read and checked before anything is
+    written, so a bad file leaves the store untouched.
     Human masks (manual/corrected) already in the store are not replaced by lower-ranked ones unless ``overwrite``;
     those frames are skipped. A test video takes manual masks only. Holds the project's writer lock.
 
@@ -345,7 +346,8 @@ def import_masks(
     Colour masks (black background) are read by the CVAT ``labelmap.txt`` in their folder or its parent (CVAT's
     "Segmentation mask 1.1" export: ``SegmentationClass/`` beside ``labelmap.txt``): the pixels of its one class
     besides the background, or of ``label_class`` when it lists several. With ``allow_labels`` (and no
-    ``label_class``) every colour is one head, as in CVAT's ``SegmentationObject/`` instance masks.
+    ``label_class``) every colour is one head, as in CVAT's ``SegmentationObject/`` instance masks. For a COCO
+    file, ``label_class`` names the heads' category.
     """
     if numbering not in (None, "stored", "source"):
         raise ValueError(f"numbering must be 'stored' or 'source', got {numbering!r}")
@@ -358,7 +360,8 @@ def import_masks(
     video = project.video(video_id).require_complete()
     if provenance is not None:
         video.check_label_write(provenance)
-    if label_class is not None:
+    coco = Path(source).suffix.lower() == ".json" and not Path(source).is_dir()
+    if label_class is not None and not coco:
         where = Path(source) if Path(source).is_dir() else Path(source).parent
         if _labelmap(where) is None:
             raise ValueError(
@@ -367,21 +370,81 @@ def import_masks(
                 f"SegmentationClass folder of that export, with its labelmap.txt beside it"
             )
     with ExitStack() as files:  # a multi-page TIFF stays open and is read page by page, twice
-        items = _mask_sources(Path(source), frames, files, allow_labels=allow_labels, label_class=label_class)
+        if coco:
+            items, names, listed = _coco_sources(Path(source), video, frames, label_class)
+            listing = Path(source)
+        else:
+            items = _mask_sources(Path(source), frames, files, allow_labels=allow_labels, label_class=label_class)
+            names = {desc: Path(desc).name for _t, _load, desc in items}
+            listed = _listed_provenances(Path(source)) if provenance is None else {}
+            listing = Path(source) / "masks.csv"
         if frames is None and _numbered_by_name(Path(source), items):
             if first_number:
                 items = _shift(items, first_number, numbering)
             else:
-                items = _renumber(video, items, numbering, Path(source))
+                items = _renumber(video, items, numbering, Path(source), names)
         elif first_number:
             raise ValueError(
                 f"{source}: --first-number (first_number) counts the numbers in mask file names; these masks take "
                 f"their frames from {'frames=' if frames is not None else 'the pages of the file'}: leave it out"
             )
-        listed = {} if provenance is not None else _listed_provenances(Path(source))
-        planned = {t: listed.get(Path(desc).name, (provenance or "manual", None)) for t, _load, desc in items}
-        listing = Path(source) / "masks.csv" if listed else None
-        return _check_and_write(video, items, planned, listing, allow_labels, overwrite, progress, cancel)
+        listed = listed if provenance is None else {}
+        planned = {t: listed.get(names[desc], (provenance or "manual", None)) for t, _load, desc in items}
+        return _check_and_write(
+            video, items, planned, listing if listed else None, allow_labels, overwrite, progress, cancel
+        )
+
+
+def _coco_sources(source: Path, video, frames: Sequence[int] | None, label_class: str | None):
+    """(items, {description: file name}, {file name: (provenance, head pixels)}) of the COCO file ``source`` for
+    ``video``: one item per listed image (:mod:`dvos_core.io.coco`), its mask the union of its annotations of the
+    heads' category (an image with none is an empty mask: a frame looked at that has no heads), its frame the last
+    number of its ``file_name`` as for mask files (or ``frames[k]`` for the k-th image). Images of another size than
+    the frames are refused. The provenances are those :func:`export_masks` wrote into each image's ``dvos`` entry."""
+    import warnings
+
+    from dvos_core.io.coco import read_coco
+    from dvos_core.store.schema import PROVENANCE
+
+    _n, h, w, _ = video.shape
+    heads = read_coco(source, label_class=label_class)
+    if not heads.images:
+        raise ValueError(f"{source}: lists no images, so there are no masks to import")
+    heads.check_size(h, w, video.name)
+    if frames is not None and len(frames) != len(heads.images):
+        raise ValueError(f"{source}: {len(heads.images)} images but {len(frames)} frame indices given")
+    items, names, listed = [], {}, {}
+    for img in heads.images:
+        desc = img.describe(source)
+        if frames is not None:
+            t = int(frames[img.index])
+        elif _TRAILING_NUMBER.search(Path(img.base_name).stem):
+            t = frame_number(img.base_name)
+        else:
+            raise ValueError(
+                f"{desc}: cannot tell which frame image {img.id} belongs to: a COCO image goes to the frame numbered "
+                f"last in its file_name (frame_000012.png -> frame 12), and {img.file_name!r} has no number; annotate "
+                f"frames named with their numbers (or, from Python, pass the frame indices: import_masks(..., "
+                f"frames=[...]), one per image in the file's order)"
+            )
+        items.append((t, (lambda img=img: heads.mask(img)), desc))
+        names[desc] = img.base_name
+        kind, pixels = img.extras.get("provenance"), img.extras.get("head_pixels")
+        if kind in PROVENANCE and kind != "none":
+            listed[img.base_name] = (kind, int(pixels) if _whole_number(pixels) else None)
+    empty = [img for img in heads.images if img.id not in heads.annotated]
+    if len(empty) > len(heads.images) - len(empty):
+        warnings.warn(
+            f"{source}: {len(empty)} of its {len(heads.images)} images have no annotation (e.g. {empty[0].file_name}); "
+            f"their frames get empty masks, which say these frames have no heads. If nobody annotated them (an "
+            f"export that lists every frame of a task), take them out of its 'images' list before importing",
+            stacklevel=4,
+        )
+    return items, names, listed
+
+
+def _whole_number(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
 def _provenances(video, planned: dict, pixels: dict, listing: Path | None) -> dict[int, str]:
@@ -451,8 +514,9 @@ def source_numbers(video) -> dict[int, int]:
     return {start + t * step: t for t in range(len(video))}
 
 
-def _renumber(video, items, numbering: str | None, source: Path):
-    """``items`` with their frame numbers read as ``numbering`` says (see :func:`import_masks`)."""
+def _renumber(video, items, numbering: str | None, source: Path, names: dict):
+    """``items`` with their frame numbers read as ``numbering`` says (see :func:`import_masks`); ``names``: the file
+    name of each item's description."""
     if numbering == "stored":
         return items
     if numbering == "source":
@@ -472,7 +536,7 @@ def _renumber(video, items, numbering: str | None, source: Path):
     if not runs:
         return items
     exported = [
-        m for _t, _load, desc in items if (m := _EXPORTED_NAME.fullmatch(Path(desc).name)) and m.group(1) == video.name
+        m for _t, _load, desc in items if (m := _EXPORTED_NAME.fullmatch(names[desc])) and m.group(1) == video.name
     ]
     if len(exported) == len(items):  # written by export-masks: stored numbers
         return items
@@ -488,7 +552,7 @@ def _renumber(video, items, numbering: str | None, source: Path):
     raise ValueError(
         f"{source}: which frames do these masks belong to? Video {video.name!r} was added from a folder whose image "
         f"files are numbered {first}..{max(to_stored)}, while its stored frames are numbered 0..{len(video) - 1} "
-        f"(the file numbered {first} is stored frame {to_stored[first]}). {Path(desc).name} would go to {as_stored}; "
+        f"(the file numbered {first} is stored frame {to_stored[first]}). {names[desc]} would go to {as_stored}; "
         f"counted as a file number, to stored frame {to_stored[t]}. Say which: --numbering source (masks named like "
         f"the frame files) or --numbering stored (masks numbered 0..{len(video) - 1}, as export-masks writes them); "
         f"from Python, numbering='source' or 'stored'"
@@ -626,6 +690,8 @@ def export_masks(
     the evaluation counts them) and its head pixels; the rows of other videos exported into the same folder stay in
     it (see :func:`_other_videos_rows`). ``fmt``: 'png' or 'tif'. ``out_dir`` may not lie inside the project folder.
     TIFFs are deflate-compressed (lossless). Returns the written paths.
+
+    ``fmt='coco'`` writes one COCO JSON file instead, ``<video>_coco.json`` (see :func:`_export_coco`).
     """
     import cv2
     import tifffile
@@ -633,8 +699,8 @@ def export_masks(
     from dvos_core.progress import check, report
     from dvos_core.store.schema import PROVENANCE_NAMES
 
-    if fmt not in ("png", "tif", "tiff"):
-        raise ValueError(f"mask format must be 'png' or 'tif', got {fmt!r}")
+    if fmt not in ("png", "tif", "tiff", "coco"):
+        raise ValueError(f"mask format must be 'png', 'tif' or 'coco', got {fmt!r}")
     if which not in ("labels", "predictions"):
         raise ValueError(f"which must be 'labels' or 'predictions', got {which!r}")
     if int(min_area) < 1:
@@ -655,6 +721,10 @@ def export_masks(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise PermissionError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
+    if fmt == "coco":
+        get = (lambda t: video.mask(t)) if which == "labels" else (lambda t: chosen.get(t)[0])
+        kinds = (lambda t: PROVENANCE_NAMES[int(codes[t])]) if which == "labels" else (lambda t: "predicted")
+        return [_export_coco(out / f"{video_id}_coco.json", video, frames, get, kinds, model, progress, cancel)]
     others = _other_videos_rows(out, video_id)  # read (and refused if foreign) before any mask is written
     from dvos_core.evaluate.metrics import count_objects
 
@@ -685,6 +755,42 @@ def export_masks(
     _write_listing(out / "masks.csv", others + rows)
     _warn_stale(out, video_id, fmt, paths)
     return paths
+
+
+def _export_coco(path: Path, video, frames, get, kinds, model, progress, cancel) -> Path:
+    """Write the masks ``get(t)`` of ``frames`` as COCO instance annotations (one per head, polygons where they give
+    back its pixels exactly, else RLE: :func:`dvos_core.io.coco.head_annotations`), one image per frame named
+    ``<video>_<frame:06d>.png`` (so :func:`import_masks` puts it back on its stored frame), a frame without heads as
+    an image without annotations. Each image's ``dvos`` entry holds the frame, its provenance (``kinds(t)``), the model
+    and its head pixels, read back by :func:`import_masks`. A file of that name that dvos did not write is refused."""
+    from dvos_core.io import coco
+    from dvos_core.progress import check, report
+
+    if path.exists() and not coco.is_dvos_export(path):
+        raise ValueError(f"{path}: this file is not a COCO export of dvos; move it away or export into another folder")
+    _n, h, w, _ = video.shape
+    images, annotations = [], []
+    for i, t in enumerate(int(t) for t in frames):
+        check(cancel)
+        m = np.asarray(get(t)) > 0
+        extras = {"video": video.name, "frame": t, "provenance": kinds(t), "head_pixels": int(np.count_nonzero(m))}
+        if model:
+            extras["model"] = model
+        image_id = i + 1
+        name = f"{video.name}_{t:06d}.png"
+        images.append({"id": image_id, "file_name": name, "width": w, "height": h, coco.EXPORT_MARK: extras})
+        for ann in coco.head_annotations(m):
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": 1, **ann})
+        report(progress, i + 1, len(frames), f"{video.name}: exporting masks")
+    doc = {
+        "info": {"description": f"masks of video {video.name}", coco.EXPORT_MARK: {"video": video.name}},
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": 1, "name": coco.CATEGORY, "supercategory": ""}],
+    }
+    coco.write_json(path, doc)
+    return path
 
 
 LISTING_COLUMNS = ("video", "frame", "file", "provenance", "model", "heads", "head_pixels")
