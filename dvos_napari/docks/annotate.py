@@ -1,4 +1,6 @@
-"""Annotate step: pick seed frames, paint wheat heads on the masks layer, save them (provenance 'manual').
+"""Annotate step: pick seed frames, paint wheat heads on the masks layer, save them (provenance 'manual'); import
+masks painted in another program (a folder of mask images, a multi-page TIFF or a COCO JSON file) and export the
+saved ones.
 
 Keys (in the viewer): N next seed frame, S save this frame, Shift-S save all painted frames. Painting itself uses
 napari's Labels tools (P paint, E erase, F fill, [ ] brush size, Ctrl+Z undo).
@@ -7,11 +9,46 @@ napari's Labels tools (P paint, E erase, F fill, [ ] brush size, Ctrl+Z undo).
 from __future__ import annotations
 
 import numpy as np
-from qtpy.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox, QSpinBox, QVBoxLayout
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
+from dvos_napari import _mask_files as mf
 from dvos_napari._layers import check_frame, time_axis, video_layer
-from dvos_napari._widgets import DvosDock, button, button_grid, on_enter, wrapped_label
+from dvos_napari._widgets import (
+    Collapsible,
+    DvosDock,
+    button,
+    button_grid,
+    compact_combo,
+    on_enter,
+    section,
+    wrapped_label,
+)
 from dvos_napari._writer import save_frames
+
+PROVENANCE_CHOICES = {  # what the "made by" box offers: text -> import_masks' provenance
+    "as masks.csv lists, else a person": None,
+    "a person (manual)": "manual",
+    "a person's correction": "corrected",
+    "pseudo-labels": "pseudo",
+    "a model (predicted)": "predicted",
+}
+EXPORT_FORMATS = {"PNG files": "png", "TIFF files": "tif", "COCO JSON": "coco"}
 
 
 def spread_frames(n_frames: int, k: int) -> list[int]:
@@ -86,6 +123,7 @@ class AnnotateDock(DvosDock):
             ),
         )
         self.info = wrapped_label("")
+        files_row = self._mask_file_widgets()
 
         lay = QVBoxLayout(self.body)
         lay.addWidget(self.video_label)
@@ -93,9 +131,12 @@ class AnnotateDock(DvosDock):
         lay.addWidget(self.seed_list, 1)
         lay.addLayout(buttons)
         lay.addWidget(self.info)
+        lay.addWidget(section("Mask files"))
+        lay.addLayout(files_row)
+        lay.addWidget(self.file_options)
         lay.addWidget(self.job_bar)
-        self.job_bar.bar.hide()
-        self.job_bar.cancel_button.hide()
+        self._show_job_bar(False)  # painting runs no job: the bar shows while masks are imported or exported
+        self._busy_widgets = [self.import_button, self.export_button]
         self.bind_keys({"n": self.next_seed, "s": self.save_frame, "Shift-S": self.save_all})
         self.listen(self.state.video_changed, lambda *_: self._on_video())
         self.listen(self.state.store_changed, self._update_info)
@@ -170,6 +211,206 @@ class AnnotateDock(DvosDock):
         video.clear_mask(t)
         self.state.mark_saved(video.name, [t])
         self.state.notify_store_changed()
+
+    # ---- mask files ------------------------------------------------------------------------------------------------
+    def _mask_file_widgets(self) -> QHBoxLayout:
+        """The Import masks... and Export masks... buttons (returned as a row) and the collapsed options section."""
+        self.import_button = QPushButton("Import masks...")
+        self.import_button.setToolTip(
+            "load masks painted in another program into this video: a folder of mask images (one per frame, the "
+            "frame number last in each name), a multi-page TIFF or a COCO JSON file (CVAT, Label Studio, Roboflow)"
+        )
+        menu = QMenu(self.import_button)
+        for text, folder in (("Folder of mask images...", True), ("TIFF stack or COCO JSON file...", False)):
+            action = menu.addAction(text)
+            action.triggered.connect(lambda *_, folder=folder: self.guard(self._import_dialog, folder=folder))
+        self.import_button.setMenu(menu)
+        self.import_button.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.export_button = button(
+            "Export masks...",
+            lambda: self.guard(self._export_dialog),
+            "write this video's saved masks into a folder, as 'export as' in Mask file options says (PNG files "
+            "with a masks.csv, TIFF files, or one COCO JSON file for annotation programs)",
+        )
+        self.label_class = QLineEdit()
+        self.label_class.setPlaceholderText("its only class")
+        self.label_class.setToolTip(
+            "the class (CVAT colour masks with a labelmap.txt) or category (COCO file) that is the wheat heads, when "
+            "the file lists several; empty: its only one besides the background"
+        )
+        self.allow_labels = QCheckBox(mf.LABELS)
+        self.allow_labels.setToolTip(
+            "the masks are instance masks: one number or one colour per head on black (CVAT's SegmentationObject); "
+            "every head is taken"
+        )
+        self.overwrite = QCheckBox(mf.OVERWRITE)
+        self.overwrite.setToolTip(
+            "replace masks saved in the project, even those painted or corrected by a person (otherwise such a "
+            "frame keeps its mask where the imported one differs)"
+        )
+        self.first_number = QSpinBox()
+        self.first_number.setRange(0, 10**6)
+        self.first_number.setToolTip(
+            "the number the first frame's mask carries in the file names: 0, or 1 for masks counted from 1 (frames "
+            "that ffmpeg wrote as %06d.png)"
+        )
+        self.numbering = compact_combo(
+            mf.NUMBERING_CHOICES.values(),
+            "what the numbers in mask file names count: the project's frames (0 = the first stored frame, as Export "
+            "masks... writes them) or the numbers of the frame files the video was added from; 'ask when unclear' "
+            "stops with a question when they differ",
+        )
+        self.made_by = compact_combo(
+            PROVENANCE_CHOICES,
+            "who made the imported masks; by default what the masks.csv (or COCO file) that dvos exported lists for "
+            "each, else a person",
+        )
+        self.export_format = compact_combo(
+            EXPORT_FORMATS,
+            "PNG files (0/255) with a masks.csv, TIFF files, or one COCO JSON file of polygons for annotation "
+            "programs (CVAT, Label Studio)",
+        )
+        box = QWidget()
+        form = QFormLayout(box)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.addRow(mf.CLASS, self.label_class)
+        form.addRow(self.allow_labels)
+        form.addRow(self.overwrite)
+        form.addRow(mf.FIRST, self.first_number)
+        form.addRow(mf.NUMBERING, self.numbering)
+        form.addRow(mf.MADE_BY, self.made_by)
+        form.addRow("export as", self.export_format)
+        self.file_options = Collapsible(mf.OPTIONS, box)
+        row = QHBoxLayout()
+        row.addWidget(self.import_button)
+        row.addWidget(self.export_button)
+        return row
+
+    def import_options(self) -> dict:
+        """The import_masks options the Mask file options section holds."""
+        numbering = list(mf.NUMBERING_CHOICES)[self.numbering.currentIndex()]
+        return {
+            "label_class": self.label_class.text().strip() or None,
+            "allow_labels": self.allow_labels.isChecked(),
+            "overwrite": self.overwrite.isChecked(),
+            "first_number": self.first_number.value(),
+            "numbering": numbering,
+            "provenance": PROVENANCE_CHOICES[self.made_by.currentText()],
+        }
+
+    def import_masks(self, source):
+        """Import the masks in ``source`` (a folder, a TIFF or a COCO JSON file) into the current video, in a child
+        process (progress and Cancel in the step's bar); the masks layer shows them when it ends. Returns the Job."""
+        from pathlib import Path
+
+        video = self.state.require_video()
+        painted = sorted(self.state.dirty.get(video.name, ()))
+        if painted:
+            shown = ", ".join(map(str, painted[:8])) + (" ..." if len(painted) > 8 else "")
+            raise ValueError(
+                f"frames {shown} of {video.name} are painted but not saved: save them (Save all painted) or clear "
+                f"them before importing masks, so that neither hides the other"
+            )
+        job = self.run(
+            "dvos_napari._mask_files:import_mask_files",
+            self.state.require_project(),
+            video.name,
+            str(source),
+            label=f"import masks from {Path(source).name}",
+            on_result=self._imported,
+            **self.import_options(),
+        )
+        return job
+
+    def export_masks(self, out_dir, fmt: str | None = None):
+        """Export the current video's saved masks into the folder ``out_dir`` (``fmt``: png, tif or coco; default
+        the 'export as' box) in a child process. Returns the Job."""
+        video = self.state.require_video()
+        if not np.asarray(video.provenance[: video.n_frames]).any():
+            raise ValueError(f"{video.name} has no saved mask to export yet: paint frames and save them first")
+        fmt = fmt or EXPORT_FORMATS[self.export_format.currentText()]
+        return self.run(
+            "dvos_napari._mask_files:export_mask_files",
+            self.state.require_project(),
+            video.name,
+            str(out_dir),
+            fmt=fmt,
+            label=f"export the masks of {video.name}",
+            on_result=self._exported,
+        )
+
+    def _import_dialog(self, folder: bool) -> None:
+        self.state.require_video()  # say so before the user looks for files
+        if folder:
+            path = QFileDialog.getExistingDirectory(self, "Import masks: a folder of mask images, one per frame")
+        else:
+            path, _ = QFileDialog.getOpenFileName(
+                self,
+                "Import masks: a multi-page TIFF or a COCO JSON file",
+                "",
+                "Mask files (*.json *.tif *.tiff);;COCO JSON (*.json);;TIFF stacks (*.tif *.tiff);;All files (*)",
+            )
+        if path:
+            self.import_masks(path)
+
+    def _export_dialog(self) -> None:
+        video = self.state.require_video()
+        path = QFileDialog.getExistingDirectory(self, f"Export the saved masks of {video.name} into a folder")
+        if path:
+            self.export_masks(path)
+
+    def _imported(self, result: dict) -> None:
+        from napari.utils.notifications import show_info, show_warning
+
+        vid, written = result["video"], result["written"]
+        if vid == self.state.video_id:
+            self.state._reread_stored_masks()  # the masks layer shows what was written (unsaved paint kept)
+        self.state.notify_store_changed()
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(result["kinds"].items()))
+        shown = ", ".join(map(str, written[:10])) + (" ..." if len(written) > 10 else "")
+        text = (
+            f"imported {len(written)} mask(s) into {vid} ({kinds}): frame(s) {shown}"
+            if written
+            else f"imported no masks into {vid}"
+        )
+        self._say(text, result["warnings"])
+        show_info(text)
+        for w in result["warnings"]:
+            show_warning(f"dvos: {self._words(w)}")
+
+    def _exported(self, result: dict) -> None:
+        import os
+
+        from napari.utils.notifications import show_info, show_warning
+
+        paths = result["paths"]
+        if len(paths) == 1 and paths[0].endswith(".json"):
+            text = f"exported the masks of {result['frames']} frame(s) of {result['video']} to {paths[0]}"
+        else:
+            folder = os.path.dirname(paths[0]) if paths else "the folder"
+            text = f"exported {len(paths)} mask(s) of {result['video']} to {folder} (listed in its masks.csv)"
+        self._say(text, result["warnings"])
+        show_info(text)
+        for w in result["warnings"]:
+            show_warning(f"dvos: {self._words(w)}")
+
+    @staticmethod
+    def _words(text: str) -> str:
+        from dvos_napari._errors import plain_words
+
+        return plain_words(text)
+
+    def _say(self, text: str, warnings: list[str]) -> None:
+        self.messages.info(" ".join([text + ("." if warnings else ""), *(f"Note: {self._words(w)}" for w in warnings)]))
+
+    def _show_job_bar(self, on: bool) -> None:
+        self.job_bar.bar.setVisible(on)
+        self.job_bar.cancel_button.setVisible(on)
+
+    def _set_busy(self, busy: bool) -> None:
+        super()._set_busy(busy)
+        self._show_job_bar(busy)
 
     # ---- display -----------------------------------------------------------------------------------------------
     def _after_save(self, video_id: str, saved: list[int]) -> None:

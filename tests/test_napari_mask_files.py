@@ -1,0 +1,225 @@
+"""The Annotate step's doors to import-masks and export-masks: Import masks... (a folder, a TIFF stack or a COCO
+JSON file) and Export masks..., run as jobs with progress and Cancel; the masks layer shows what was imported, and
+the core's errors and warnings come in the step's words."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+from napari_helpers import dock, wait_job, wait_loaded
+
+pytest.importorskip("napari")
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
+]
+T, H, W = 8, 24, 32
+
+
+@pytest.fixture
+def annotate(make_napari_viewer, qtbot, tmp_project):
+    tmp_project.add_video_array("plot", np.zeros((T, H, W, 3), np.uint8), split="train")
+    viewer = make_napari_viewer()
+    ann = dock(viewer, "Annotate")
+    ann.state.set_project(tmp_project)
+    ann.state.select_video("plot")
+    wait_loaded(qtbot, ann.state)
+    return ann
+
+
+def _coco(path, frames_boxes, w=W, h=H):
+    """A COCO file with one image per (frame, box) and a polygon per box (x0, y0, x1, y1; pixel edges)."""
+    images, anns = [], []
+    for k, (t, b) in enumerate(frames_boxes, 1):
+        images.append({"id": k, "file_name": f"frame_{t:06d}.jpg", "width": w, "height": h})
+        if b is not None:
+            x0, y0, x1, y1 = b
+            seg = [[x0, y0, x1, y0, x1, y1, x0, y1]]
+            anns.append({"id": k, "image_id": k, "category_id": 1, "segmentation": seg, "iscrowd": 0})
+    path.write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "head"}]}))
+    return path
+
+
+def test_a_coco_file_imported_shows_in_the_masks_layer(annotate, qtbot, tmp_project, tmp_path):
+    ann, video = annotate, tmp_project.video("plot")
+    layer = ann.viewer.layers["plot masks"]
+    video.set_mask(6, np.ones((H, W), np.uint8), "manual")  # saved by another program since the layer was read
+    path = _coco(tmp_path / "heads.json", [(2, (3, 4, 10, 9)), (5, None)])
+    assert not ann.job_bar.cancel_button.isVisibleTo(ann)
+    job = ann.import_masks(path)
+    assert ann.job_bar.cancel_button.isVisibleTo(ann) and not ann.import_button.isEnabled()
+    wait_job(qtbot, job)
+    wait_loaded(qtbot, ann.state)
+    assert np.flatnonzero(video.provenance[:]).tolist() == [2, 5, 6]
+    want = np.zeros((H, W), np.uint8)
+    want[4:9, 3:10] = 1
+    assert np.array_equal(video.mask(2), want) and video.mask(5).sum() == 0
+    assert np.array_equal(layer.data[2] > 0, want > 0) and layer.data[6].all()  # the layer shows the store
+    assert "imported 2 mask(s) into plot (2 manual): frame(s) 2, 5" in ann.messages.text()
+    assert "3 manual" in ann.info.text()
+    assert not ann.job_bar.cancel_button.isVisibleTo(ann) and ann.import_button.isEnabled()
+
+
+def test_errors_and_warnings_name_the_steps_options(annotate, qtbot, tmp_project, tmp_path):
+    from PIL import Image
+
+    ann, video = annotate, tmp_project.video("plot")
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    for n in (1, T):  # counted from 1, as ffmpeg's %06d.png frames: the last one is past the video's end
+        m = np.zeros((H, W), np.uint8)
+        m[2:6, 2:6] = 255
+        Image.fromarray(m).save(folder / f"{n:06d}.png")
+    job = ann.import_masks(folder)
+    qtbot.waitUntil(lambda: job.status is not None, timeout=60_000)
+    assert job.status == "error"
+    text = ann.messages.text()
+    assert "'first mask number' 1 (Mask file options)" in text, text
+    assert "--" not in text and "setting" not in text and "=" not in text, text
+    assert not video.provenance[:].any()
+    ann.first_number.setValue(1)
+    wait_job(qtbot, ann.import_masks(folder))
+    assert np.flatnonzero(video.provenance[:]).tolist() == [0, T - 1]
+    # the same masks again, different: a person's masks are kept, with a note saying how to replace them
+    for n in (1, T):
+        Image.fromarray(np.full((H, W), 255, np.uint8)).save(folder / f"{n:06d}.png")
+    wait_job(qtbot, ann.import_masks(folder))
+    text = ann.messages.text()
+    assert "imported no masks into plot" in text and "kept the masks they had" in text, text
+    assert "tick 'replace saved masks' (Mask file options)" in text and "--" not in text and "setting" not in text
+    assert video.mask(0).sum() == 16
+    ann.overwrite.setChecked(True)
+    wait_job(qtbot, ann.import_masks(folder))
+    assert video.mask(0).all() and "inverted" in ann.messages.text()  # the whole frame marked: a note says so
+    # several COCO categories: the class box picks one
+    ann.first_number.setValue(0)
+    doc = json.loads(_coco(tmp_path / "c.json", [(3, (0, 0, 4, 4))]).read_text())
+    doc["categories"].append({"id": 2, "name": "leaf"})
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    job = ann.import_masks(tmp_path / "c.json")
+    qtbot.waitUntil(lambda: job.status is not None, timeout=60_000)
+    assert job.status == "error" and "'class of the heads' (Mask file options)" in ann.messages.text()
+    ann.label_class.setText("head")
+    wait_job(qtbot, ann.import_masks(tmp_path / "c.json"))
+    assert video.mask(3).sum() == 16
+
+
+def test_unsaved_paint_is_not_hidden_by_an_import(annotate, qtbot, tmp_project, tmp_path):
+    ann, video = annotate, tmp_project.video("plot")
+    layer = ann.viewer.layers["plot masks"]
+    layer.paint((2, 10, 10), 1)
+    path = _coco(tmp_path / "a.json", [(2, (0, 0, 4, 4))])
+    assert ann.guard(ann.import_masks, path) is None
+    assert "frames 2 of plot are painted but not saved" in ann.messages.text()
+    assert ann.job is None and not video.provenance[:].any()
+    assert ann.save_all() == [2]
+    wait_job(qtbot, ann.import_masks(path))  # saved now: a person's mask, kept where the import differs
+    assert video.mask(2)[10, 10] == 1 and video.mask(2)[0, 0] == 0
+    assert "kept the masks they had (frames 2)" in ann.messages.text()
+
+
+def test_export_png_and_coco_and_import_back(annotate, qtbot, tmp_project, tmp_path):
+    ann, video = annotate, tmp_project.video("plot")
+    assert ann.guard(ann.export_masks, tmp_path / "none") is None
+    assert "no saved mask to export" in ann.messages.text()
+    m = np.zeros((H, W), np.uint8)
+    cv2.circle(m, (12, 10), 6, 1, -1)
+    video.set_mask(1, m, "manual")
+    video.set_mask(4, m[::-1].copy(), "pseudo")
+    wait_job(qtbot, ann.export_masks(tmp_path / "png"))
+    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == ["masks.csv", "plot_000001.png", "plot_000004.png"]
+    assert "exported 2 mask(s) of plot" in ann.messages.text()
+    ann.export_format.setCurrentText("COCO JSON")
+    wait_job(qtbot, ann.export_masks(tmp_path / "coco"))
+    path = tmp_path / "coco" / "plot_coco.json"
+    assert f"exported the masks of 2 frame(s) of plot to {path}" in ann.messages.text()
+    video.clear_masks()
+    wait_job(qtbot, ann.import_masks(path))
+    wait_loaded(qtbot, ann.state)
+    assert np.array_equal(video.mask(1), m) and np.array_equal(video.mask(4), m[::-1])
+    assert video.provenance_counts()["pseudo"] == 1  # what the export wrote down
+    assert np.array_equal(ann.viewer.layers["plot masks"].data[4], m[::-1])
+
+
+def test_cancel_stops_an_import_before_it_writes(annotate, qtbot, tmp_project, tmp_path):
+    import tifffile
+
+    ann, video = annotate, tmp_project.video("plot")
+    many = tmp_project.add_video_array("long", np.zeros((400, H, W, 3), np.uint8), split="train")
+    ann.state.select_video("long")
+    wait_loaded(qtbot, ann.state)
+    stack = np.zeros((400, H, W), np.uint8)
+    stack[:, 2:8, 2:8] = 255
+    tifffile.imwrite(tmp_path / "stack.tif", stack)
+    job = ann.import_masks(tmp_path / "stack.tif")
+    ann.job_bar.cancel_button.click()
+    qtbot.waitUntil(lambda: job.status is not None, timeout=60_000)
+    assert job.status == "cancelled" and "cancelled" in ann.messages.text()
+    assert np.count_nonzero(many.provenance[:]) < 400 and not video.provenance[:].any()
+
+
+def test_the_import_menu_asks_for_a_file_or_a_folder(annotate, qtbot, tmp_project, tmp_path, monkeypatch):
+    from dvos_napari.docks import annotate as module
+
+    ann, video = annotate, tmp_project.video("plot")
+    path = _coco(tmp_path / "a.json", [(3, (0, 0, 2, 2))])
+    asked = []
+    monkeypatch.setattr(module.QFileDialog, "getOpenFileName", lambda *a: (asked.append(a[1]) or str(path), ""))
+    monkeypatch.setattr(module.QFileDialog, "getExistingDirectory", lambda *a: asked.append(a[1]) or "")
+    folder_action, file_action = ann.import_button.menu().actions()
+    folder_action.trigger()  # a folder asked for, none chosen: nothing runs
+    assert ann.job is None
+    file_action.trigger()
+    assert "COCO JSON" in asked[-1] and "folder of mask images" in asked[0]
+    wait_job(qtbot, ann.job)
+    assert video.mask(3).sum() == 4
+
+
+def test_the_mask_file_options_have_tips_and_start_collapsed(annotate):
+    ann = annotate
+    assert not ann.file_options.expanded
+    assert [a.text() for a in ann.import_button.menu().actions()] == [
+        "Folder of mask images...",
+        "TIFF stack or COCO JSON file...",
+    ]
+    assert ann.import_options() == {
+        "label_class": None,
+        "allow_labels": False,
+        "overwrite": False,
+        "first_number": 0,
+        "numbering": None,
+        "provenance": None,
+    }
+    ann.numbering.setCurrentIndex(2)
+    ann.made_by.setCurrentIndex(2)
+    assert ann.import_options()["numbering"] == "source" and ann.import_options()["provenance"] == "corrected"
+
+
+def test_panel_words_leave_no_command_line_option():
+    from dvos_napari._errors import plain_words
+    from dvos_napari._mask_files import panel_words
+
+    core = [
+        "x.json: lists 2 categories besides the background (head, leaf); say which category is the wheat heads with "
+        "--class NAME (Python: label_class='NAME')",
+        "f.png: give --class NAME (label_class=) for the heads' class, or import the SegmentationObject folder of "
+        "that export with --labels",
+        "m: --class stem (label_class) picks a class of the labelmap.txt",
+        "give --first-number 1 (first_number=1; mask 1 is frame 0), or, for a video added from a folder of frames "
+        "numbered from 1, --numbering source (numbering='source') to name masks like the frame files",
+        "Say which: --numbering source (masks named like the frame files) or --numbering stored (masks numbered "
+        "0..9, as export-masks writes them); from Python, numbering='source' or 'stored'",
+        "first_number (--first-number) must be a whole number, 0 or more, got -1",
+        "m: 3 frame(s) kept the masks they had: pass overwrite=True (--overwrite) to replace them",
+        "expected a binary mask. For an instance label map pass allow_labels=True (--labels on the command line)",
+        "source frames 10, 15, ... (--start 10 --step 5), so source frame s is stored frame (s - 10) / 5",
+        "masks a person checked go into a test video with --provenance manual, provenance='manual')",
+        "f.png: cannot tell which frame (or, from Python, pass the frame indices: import_masks(..., frames=[...]))",
+    ]
+    for text in core:
+        said = plain_words(panel_words(text))
+        assert "--" not in said and "setting" not in said and "=" not in said and "Python" not in said, said
