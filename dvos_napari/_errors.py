@@ -101,8 +101,9 @@ REWRITES: list[tuple[str, str]] = [
     (r"a shorter --clip-length", "a shorter clip length"),
     (r"a smaller --size", "a smaller size"),
     (r"Project\.open", "Open... in the Project step"),
-    (r"overwrite=True", "another folder"),
-    (r"--([a-z][a-z0-9-]*)", r"the '\1' setting"),
+    (r"\s*\(Python: Project\.create\(path, overwrite=True\)\)", ""),
+    (r"pass overwrite=True to replace them", "tick 'replace saved masks' to replace them"),
+    (r"--([a-z][a-z0-9-]*)", r"the '\1' option"),
     (r"`dvos [^`]*`", "the matching step of the dvos panel"),
     (r"dvos_core\.[\w.]+", "dvos"),
 ]

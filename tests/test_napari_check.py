@@ -152,3 +152,21 @@ def test_commands_without_a_panel_button_are_kept_and_others_get_their_step():
         text = plain_words(raw)
         assert expected in text, text
         assert "matching step" not in text and "setting" not in text, text
+
+
+def test_options_and_python_arguments_read_as_panel_words():
+    """A command-line option the rules do not know reads as an option (never a "setting"), and the Python
+    arguments of the core's hints do not turn into nonsense ("pass another folder")."""
+    from dvos_napari._errors import plain_words
+
+    text = plain_words("a sway of 40 px is too large for --max-sway; lower it")
+    assert "the 'max-sway' option" in text and "setting" not in text, text
+    text = plain_words(
+        "plot: 2 frame(s) kept the masks they had (frames 3, 4): masks painted or corrected by a person are not "
+        "replaced by other masks; pass overwrite=True (--overwrite) to replace them"
+    )
+    assert "tick 'replace saved masks' to replace them" in text and "another folder" not in text, text
+    text = plain_words(
+        "run `dvos new p.dvos --overwrite` (Python: Project.create(path, overwrite=True)), which deletes the old one"
+    )
+    assert "another folder" not in text and "Python" not in text, text
