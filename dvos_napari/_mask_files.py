@@ -9,6 +9,7 @@ import re
 OPTIONS = "Mask file options"  # the title of the step's section that holds these options
 CLASS, LABELS, OVERWRITE = "class of the heads", "one head per colour or number", "replace saved masks"
 FIRST, NUMBERING, MADE_BY = "first mask number", "numbers in file names", "made by"
+EMPTY = "store images without heads as empty masks"
 NUMBERING_CHOICES = {None: "ask when unclear", "stored": "project frames", "source": "frame files"}
 
 # (pattern, replacement), in order: Python's spelling of an option first (dropped: the panel has its own), then
@@ -16,13 +17,15 @@ NUMBERING_CHOICES = {None: "ask when unclear", "stored": "project frames", "sour
 WORDS: list[tuple[str, str]] = [
     (r"\s*\(or, from Python, pass the frame indices: import_masks\(\.\.\., frames=\[\.\.\.\]\)[^()]*\)", ""),
     (r"; from Python, numbering='source' or 'stored'", ""),
-    (r"\s*\((?:Python: )?(?:label_class|first_number|numbering|allow_labels)\b[^()]*\)", ""),
+    (r"\s*\((?:Python: )?(?:label_class|first_number|numbering|allow_labels|empty_images)\b[^()]*\)", ""),
     (r"first_number \(--first-number\)", f"'{FIRST}'"),
     (r"pass overwrite=True \(--overwrite\)", f"tick '{OVERWRITE}' ({OPTIONS})"),
     (r"pass allow_labels=True \(--labels on the command line\)", f"tick '{LABELS}' ({OPTIONS})"),
     (r"--class NAME", f"'{CLASS}' ({OPTIONS})"),
     (r"--class ([^\s,;:()]+)", rf"'{CLASS}' \1"),
     (r"--labels", f"'{LABELS}' ({OPTIONS})"),
+    (r"give --empty-images to store them as frames without heads", f"tick '{EMPTY}' ({OPTIONS}) and import again"),
+    (r"--empty-images", f"'{EMPTY}' ({OPTIONS})"),
     (r"--overwrite", f"'{OVERWRITE}' ({OPTIONS})"),
     (r"--first-number (\d+)", rf"'{FIRST}' \1 ({OPTIONS})"),
     (r"--first-number", f"'{FIRST}' ({OPTIONS})"),
@@ -70,6 +73,7 @@ def import_mask_files(
     first_number=0,
     numbering=None,
     provenance=None,
+    empty_images=False,
     progress=None,
     cancel=None,
 ) -> dict:
@@ -93,6 +97,7 @@ def import_mask_files(
         numbering=numbering,
         label_class=label_class,
         first_number=first_number,
+        empty_images=empty_images,
     )
     codes = project.video(video_id).provenance
     kinds = Counter(PROVENANCE_NAMES[int(codes[t])] for t in written)

@@ -1,5 +1,6 @@
 """COCO instance annotations ("COCO 1.0" JSON of CVAT, Label Studio, Roboflow, makesense) as masks: polygons, RLE
-(compressed and not), categories, file-name mapping, empty images, errors, and export-masks --format coco.
+(compressed and not), categories, file-name mapping, images without annotations (left out unless asked for or
+exported by dvos), errors, and export-masks --format coco.
 
 The RLE references here are written straight from the COCO format's description (column-major runs starting with
 background; compressed counts as 5-bit groups, '0' + group, 0x20 = more follows, 0x10 of the last group = negative,
@@ -206,9 +207,9 @@ def test_a_video_added_from_frames_numbered_from_1_asks_which_numbering(tmp_proj
     doc = coco([image(1, "000001.png"), image(2, "000003.png")], [ann(1, 1, [[0, 0, 2, 0, 2, 2, 0, 2]])])
     path = write(tmp_path / "a.json", doc)
     with pytest.raises(ValueError, match=r"000001\.png would go to stored frame 1.*--numbering source"):
-        import_masks(tmp_project, "plot", path)
+        import_masks(tmp_project, "plot", path, empty_images=True)
     assert not video.provenance.any()
-    assert import_masks(tmp_project, "plot", path, numbering="source") == [0, 2]
+    assert import_masks(tmp_project, "plot", path, numbering="source", empty_images=True) == [0, 2]
     assert video.mask(0).sum() == 4 and video.mask(2).sum() == 0
 
 
@@ -237,18 +238,60 @@ def test_categories_the_only_one_besides_background_or_the_class_asked_for(tmp_p
     assert np.array_equal(video.mask(1), box(0, 4, 0, 4))
 
 
-def test_images_without_annotations_are_empty_masks_and_unlisted_frames_are_untouched(tmp_project, video, tmp_path):
-    video.set_mask(5, box(0, 3, 0, 3), "manual")
+def _listing_every_frame():
+    """A CVAT-like export: every frame of a task listed, heads drawn on frame 0 only, a leaf (another category) on
+    frame 2; frames 1, 3, 4 and 5 nobody annotated."""
+    cats = [{"id": 1, "name": "head"}, {"id": 2, "name": "leaf"}]
+    images = [image(k + 1, f"frame_{k:06d}.png") for k in range(T)]
+    anns = [ann(1, 1, [[0, 0, 4, 0, 4, 4, 0, 4]]), ann(2, 3, [[10, 10, 20, 10, 20, 12, 10, 12]], category=2)]
+    return coco(images, anns, cats)
+
+
+def test_images_without_annotations_are_left_out_and_named(tmp_project, video, tmp_path, capsys):
     video.set_mask(3, box(0, 3, 0, 3), "pseudo")
-    doc = coco(
-        [image(1, "f_000000.png"), image(2, "f_000002.png"), image(3, "f_000003.png")],
-        [ann(1, 1, [[0, 0, 4, 0, 4, 4, 0, 4]])],
-    )
-    with pytest.warns(UserWarning, match=r"2 of its 3 images have no annotation \(e\.g\. f_000002\.png\).*empty"):
-        assert import_masks(tmp_project, "v", write(tmp_path / "a.json", doc)) == [0, 2, 3]
-    assert video.mask(2).sum() == 0 and video.mask(3).sum() == 0  # looked at: no heads there
-    assert video.provenance_counts()["manual"] == 4  # frames 0, 2, 3, and 5 kept
-    assert np.array_equal(video.mask(5), box(0, 3, 0, 3)) and video.mask(1) is None and video.mask(4) is None
+    video.set_mask(5, box(0, 3, 0, 3), "manual")
+    path = write(tmp_path / "a.json", _listing_every_frame())
+    with pytest.warns(UserWarning) as said:
+        assert import_masks(tmp_project, "v", path, label_class="head") == [0, 2]
+    (note,) = [str(w.message) for w in said]  # said once
+    assert str(path) in note and "left out 4 of its 6 images, which have no annotation" in note, note
+    assert "(frame_000001.png, frame_000003.png, frame_000004.png, ...)" in note and "--empty-images" in note, note
+    assert video.mask(0).sum() == 16 and video.mask(2).sum() == 0  # a leaf drawn there: looked at, no heads
+    assert video.mask(1) is None and video.mask(4) is None  # nobody looked at them: no mask
+    assert video.provenance_counts()["pseudo"] == 1 and video.mask(3).sum() == 9  # untouched
+    assert np.array_equal(video.mask(5), box(0, 3, 0, 3))
+    # the command line prints the note once, as a warning line
+    assert main(["import-masks", str(tmp_project.path), "v", str(path), "--class", "head"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("left out 4 of its 6 images") == 1 and "--empty-images" in err, err
+
+
+def test_empty_images_are_stored_as_frames_without_heads_when_asked(tmp_project, video, tmp_path, capsys):
+    video.set_mask(3, box(0, 3, 0, 3), "pseudo")
+    video.set_mask(5, box(0, 3, 0, 3), "manual")
+    path = write(tmp_path / "a.json", _listing_every_frame())
+    with pytest.warns(UserWarning) as said:
+        assert import_masks(tmp_project, "v", path, label_class="head", empty_images=True) == [0, 1, 2, 3, 4]
+    assert [str(w.message).split(":")[1] for w in said] == [" 1 frame(s) kept the masks they had (frames 5)"]
+    assert all(video.mask(t).sum() == 0 for t in (1, 2, 3, 4)) and video.mask(0).sum() == 16
+    assert video.provenance_counts()["manual"] == 6 and video.mask(5).sum() == 9  # a person's mask kept
+    video.clear_masks()
+    assert main(["import-masks", str(tmp_project.path), "v", str(path), "--class", "head", "--empty-images"]) == 0
+    assert "wrote 6 masks (6 manual)" in capsys.readouterr().out  # every listed frame
+    assert np.flatnonzero(video.provenance[:]).tolist() == list(range(T)) and video.mask(5).sum() == 0
+
+
+def test_a_file_whose_images_are_all_left_out_is_an_error(tmp_project, video, tmp_path, capsys):
+    doc = coco([image(k, f"frame_{k:06d}.png") for k in range(1, 6)], [])
+    path = write(tmp_path / "none.json", doc)
+    with pytest.raises(ValueError, match=r"none\.json: none of its 5 images has an annotation \(frame_000001\.png, "):
+        import_masks(tmp_project, "v", path)
+    assert not video.provenance.any()
+    assert main(["import-masks", str(tmp_project.path), "v", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert "nothing to import" in err and "--empty-images" in err, err
+    assert import_masks(tmp_project, "v", path, empty_images=True) == [1, 2, 3, 4, 5]
+    assert all(video.mask(t).sum() == 0 for t in range(1, 6))
 
 
 def test_a_persons_mask_is_kept_unless_overwrite(tmp_project, video, tmp_path):
@@ -348,7 +391,10 @@ def test_export_coco_and_import_it_back(tmp_project, video, tmp_path, capsys):
 
     other = Project.create(tmp_path / "other.dvos")
     copy = other.add_video_array("v", np.zeros((T, H, W, 3), np.uint8))
-    assert import_masks(other, "v", path) == [0, 2, 3, 4]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the exported empty frame 3 is not left out, nor named in a note
+        assert import_masks(other, "v", path) == [0, 2, 3, 4]
+    assert copy.mask(3).sum() == 0 and copy.provenance[3] == video.provenance[3]
     for t in (0, 2, 3, 4):
         assert np.array_equal(copy.mask(t), video.mask(t)), t
     assert np.array_equal(copy.provenance[:], video.provenance[:])

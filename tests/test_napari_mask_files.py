@@ -54,14 +54,42 @@ def test_a_coco_file_imported_shows_in_the_masks_layer(annotate, qtbot, tmp_proj
     assert ann.job_bar.cancel_button.isVisibleTo(ann) and not ann.import_button.isEnabled()
     wait_job(qtbot, job)
     wait_loaded(qtbot, ann.state)
-    assert np.flatnonzero(video.provenance[:]).tolist() == [2, 5, 6]
+    assert np.flatnonzero(video.provenance[:]).tolist() == [2, 6]  # frame 5, without annotations, left out
     want = np.zeros((H, W), np.uint8)
     want[4:9, 3:10] = 1
-    assert np.array_equal(video.mask(2), want) and video.mask(5).sum() == 0
+    assert np.array_equal(video.mask(2), want) and video.mask(5) is None
     assert np.array_equal(layer.data[2] > 0, want > 0) and layer.data[6].all()  # the layer shows the store
-    assert "imported 2 mask(s) into plot (2 manual): frame(s) 2, 5" in ann.messages.text()
-    assert "3 manual" in ann.info.text()
+    text = ann.messages.text()
+    assert "imported 1 mask(s) into plot (1 manual): frame(s) 2" in text, text
+    assert "left out 1 of its 2 images, which have no annotation (frame_000005.jpg)" in text, text
+    assert "tick 'store images without heads as empty masks' (Mask file options)" in text, text
+    assert "--" not in text and "setting" not in text and "Python" not in text, text
+    assert "2 manual" in ann.info.text()
     assert not ann.job_bar.cancel_button.isVisibleTo(ann) and ann.import_button.isEnabled()
+
+
+def test_the_empty_images_tick_box_stores_images_without_annotations(annotate, qtbot, tmp_project, tmp_path):
+    ann, video = annotate, tmp_project.video("plot")
+    path = _coco(tmp_path / "task.json", [(1, (0, 0, 4, 4)), (3, None), (4, None)])
+    assert ann.empty_images.text() == "store images without heads as empty masks"
+    assert ann.empty_images.toolTip() and "setting" not in ann.empty_images.toolTip()
+    ann.empty_images.setChecked(True)
+    wait_job(qtbot, ann.import_masks(path))
+    wait_loaded(qtbot, ann.state)
+    assert np.flatnonzero(video.provenance[:]).tolist() == [1, 3, 4]
+    assert video.mask(3).sum() == 0 and video.mask(4).sum() == 0 and video.mask(1).sum() == 16
+    text = ann.messages.text()
+    assert "imported 3 mask(s) into plot (3 manual): frame(s) 1, 3, 4" in text and "left out" not in text, text
+    # a file of images without annotations only: an error unless the box is ticked
+    video.clear_masks()
+    ann.empty_images.setChecked(False)
+    empty = _coco(tmp_path / "empty.json", [(2, None), (5, None)])
+    job = ann.import_masks(empty)
+    qtbot.waitUntil(lambda: job.status is not None, timeout=60_000)
+    text = ann.messages.text()
+    assert job.status == "error" and "none of its 2 images has an annotation" in text, text
+    assert "tick 'store images without heads as empty masks' (Mask file options)" in text and "--" not in text
+    assert not video.provenance[:].any()
 
 
 def test_errors_and_warnings_name_the_steps_options(annotate, qtbot, tmp_project, tmp_path):
@@ -193,6 +221,7 @@ def test_the_mask_file_options_have_tips_and_start_collapsed(annotate):
         "first_number": 0,
         "numbering": None,
         "provenance": None,
+        "empty_images": False,
     }
     ann.numbering.setCurrentIndex(2)
     ann.made_by.setCurrentIndex(2)
@@ -219,6 +248,8 @@ def test_panel_words_leave_no_command_line_option():
         "source frames 10, 15, ... (--start 10 --step 5), so source frame s is stored frame (s - 10) / 5",
         "masks a person checked go into a test video with --provenance manual, provenance='manual')",
         "f.png: cannot tell which frame (or, from Python, pass the frame indices: import_masks(..., frames=[...]))",
+        "a.json: none of its 5 images has an annotation. If someone looked at these frames and found no heads, give "
+        "--empty-images (Python: empty_images=True) to store them as frames without heads",
     ]
     for text in core:
         said = plain_words(panel_words(text))

@@ -66,14 +66,14 @@ def register(sub) -> None:
         help="load head masks painted in another program",
         epilog="example: dvos import-masks field.dvos plot1 plot1_masks/",
         description="Load masks for a video already in the project: a folder with one PNG/TIFF per frame (the frame "
-        "number is the last number in the file name, e.g. plot1_000042.png -> frame 42), one multi-page TIFF "
-        "(page k -> frame k) or a COCO JSON file (instance annotations as CVAT, Label Studio, Roboflow or "
-        "makesense export them: polygons or RLE; each listed image goes to the frame numbered last in its "
-        "file_name, and an image without annotations is an empty mask). Frame numbers count the frames stored in "
-        "the project (0 = the first frame imported, whatever --start/--step the video was added with). Masks must "
-        "have the frame's size with 0 = background and 1 or 255 = wheat head (colour masks: see --class and "
-        "--labels). All files are checked before anything is written. "
-        "Masks you painted yourself are never replaced by model output unless --overwrite.",
+        "number is the last number in the file name, e.g. plot1_000042.png -> frame 42), one multi-page TIFF (page k "
+        "-> frame k) or a COCO JSON file (instance annotations as CVAT, Label Studio, Roboflow or makesense export "
+        "them: polygons or RLE; each listed image goes to the frame numbered last in its file_name; an image without "
+        "annotations is left out, see --empty-images). Frame numbers count the frames stored in the project (0 = the "
+        "first frame imported, whatever --start/--step the video was added with). Masks must have the frame's size "
+        "with 0 = background and 1 or 255 = wheat head (colour masks: see --class and --labels). All files are "
+        "checked before anything is written. Masks you painted yourself are never replaced by model output unless "
+        "--overwrite.",
     )
     add_project(p)
     p.add_argument("video_id", metavar="VIDEO_ID", help="the video the masks belong to (see `dvos info`)")
@@ -117,6 +117,13 @@ def register(sub) -> None:
         metavar="N",
         help="the number the video's first frame's mask carries in the file names (default 0; 1 for masks named "
         "like frames that ffmpeg wrote as %%06d.png, or counted from 1 by hand)",
+    )
+    p.add_argument(
+        "--empty-images",
+        action="store_true",
+        help="for a COCO file: store its images without annotations as frames with no heads (empty masks). "
+        "Without it they are left out, with a note naming them: exports that list every frame of a task (as "
+        "CVAT's do) list frames nobody annotated. Images exported by dvos always come back",
     )
     add_wait(p)
     p.set_defaults(func=_import_masks)
@@ -317,6 +324,7 @@ def _import_masks(args) -> int:
             numbering=args.numbering,
             label_class=args.label_class,
             first_number=args.first_number,
+            empty_images=args.empty_images,
         )
     except ValueError as e:
         raise ValueError(f"{e}{_resized_hint(project, args.video_id, str(e))}") from None

@@ -326,6 +326,7 @@ def import_masks(
     numbering: str | None = None,
     label_class: str | None = None,
     first_number: int = 0,
+    empty_images: bool = False,
 ) -> list[int]:
     """Write masks from ``source`` into video ``video_id``; returns the frame indices written.
 
@@ -347,7 +348,8 @@ def import_masks(
     "Segmentation mask 1.1" export: ``SegmentationClass/`` beside ``labelmap.txt``): the pixels of its one class
     besides the background, or of ``label_class`` when it lists several. With ``allow_labels`` (and no
     ``label_class``) every colour is one head, as in CVAT's ``SegmentationObject/`` instance masks. For a COCO
-    file, ``label_class`` names the heads' category.
+    file, ``label_class`` names the heads' category, and ``empty_images`` stores its images without annotations as
+    frames without heads (by default they are left out: see :func:`_coco_sources`).
     """
     if numbering not in (None, "stored", "source"):
         raise ValueError(f"numbering must be 'stored' or 'source', got {numbering!r}")
@@ -371,7 +373,7 @@ def import_masks(
             )
     with ExitStack() as files:  # a multi-page TIFF stays open and is read page by page, twice
         if coco:
-            items, names, listed = _coco_sources(Path(source), video, frames, label_class)
+            items, names, listed = _coco_sources(Path(source), video, frames, label_class, empty_images)
             listing = Path(source)
         else:
             items = _mask_sources(Path(source), frames, files, allow_labels=allow_labels, label_class=label_class)
@@ -395,12 +397,18 @@ def import_masks(
         )
 
 
-def _coco_sources(source: Path, video, frames: Sequence[int] | None, label_class: str | None):
+def _coco_sources(
+    source: Path, video, frames: Sequence[int] | None, label_class: str | None, empty_images: bool = False
+):
     """(items, {description: file name}, {file name: (provenance, head pixels)}) of the COCO file ``source`` for
     ``video``: one item per listed image (:mod:`dvos_core.io.coco`), its mask the union of its annotations of the
-    heads' category (an image with none is an empty mask: a frame looked at that has no heads), its frame the last
-    number of its ``file_name`` as for mask files (or ``frames[k]`` for the k-th image). Images of another size than
-    the frames are refused. The provenances are those :func:`export_masks` wrote into each image's ``dvos`` entry."""
+    heads' category, its frame the last number of its ``file_name`` as for mask files (or ``frames[k]`` for the k-th
+    image). Images of another size than the frames are refused. The provenances are those :func:`export_masks` wrote
+    into each image's ``dvos`` entry.
+
+    An image without any annotation is left out (with one warning naming them), unless ``empty_images`` or it holds
+    the ``dvos`` entry of an export of dvos: exports that list every frame of a task (CVAT's) list frames nobody
+    annotated, and an empty mask would say they have no heads. A file whose images are all left out is an error."""
     import warnings
 
     from dvos_core.io.coco import read_coco
@@ -413,8 +421,11 @@ def _coco_sources(source: Path, video, frames: Sequence[int] | None, label_class
     heads.check_size(h, w, video.name)
     if frames is not None and len(frames) != len(heads.images):
         raise ValueError(f"{source}: {len(heads.images)} images but {len(frames)} frame indices given")
-    items, names, listed = [], {}, {}
+    items, names, listed, left_out = [], {}, {}, []
     for img in heads.images:
+        if img.id not in heads.annotated and not img.extras and not empty_images:
+            left_out.append(img.file_name)
+            continue
         desc = img.describe(source)
         if frames is not None:
             t = int(frames[img.index])
@@ -432,12 +443,22 @@ def _coco_sources(source: Path, video, frames: Sequence[int] | None, label_class
         kind, pixels = img.extras.get("provenance"), img.extras.get("head_pixels")
         if kind in PROVENANCE and kind != "none":
             listed[img.base_name] = (kind, int(pixels) if _whole_number(pixels) else None)
-    empty = [img for img in heads.images if img.id not in heads.annotated]
-    if len(empty) > len(heads.images) - len(empty):
+    if left_out:
+        shown = ", ".join(left_out[:3]) + (", ..." if len(left_out) > 3 else "")
+        fix = (
+            "If someone looked at these frames and found no heads, give --empty-images (Python: "
+            "empty_images=True) to store them as frames without heads"
+        )
+        if not items:
+            raise ValueError(
+                f"{source}: none of its {len(left_out)} images has an annotation ({shown}), so there is nothing to "
+                f"import: images without annotations are left out, since exports that list every frame of a task "
+                f"(as CVAT's do) list frames nobody annotated. {fix}"
+            )
         warnings.warn(
-            f"{source}: {len(empty)} of its {len(heads.images)} images have no annotation (e.g. {empty[0].file_name}); "
-            f"their frames get empty masks, which say these frames have no heads. If nobody annotated them (an "
-            f"export that lists every frame of a task), take them out of its 'images' list before importing",
+            f"{source}: left out {len(left_out)} of its {len(heads.images)} images, which have no annotation "
+            f"({shown}): exports that list every frame of a task (as CVAT's do) list frames nobody annotated, and an "
+            f"empty mask would say a frame has no heads. {fix}",
             stacklevel=4,
         )
     return items, names, listed

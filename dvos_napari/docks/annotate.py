@@ -248,6 +248,12 @@ class AnnotateDock(DvosDock):
             "replace masks saved in the project, even those painted or corrected by a person (otherwise such a "
             "frame keeps its mask where the imported one differs)"
         )
+        self.empty_images = QCheckBox(mf.EMPTY)
+        self.empty_images.setToolTip(
+            "COCO file: an image with no annotation becomes a saved mask without heads. Leave it off for an export "
+            "that lists every frame of a task (CVAT's): frames nobody annotated are then left out, not saved as "
+            "frames without heads"
+        )
         self.first_number = QSpinBox()
         self.first_number.setRange(0, 10**6)
         self.first_number.setToolTip(
@@ -277,6 +283,7 @@ class AnnotateDock(DvosDock):
         form.addRow(mf.CLASS, self.label_class)
         form.addRow(self.allow_labels)
         form.addRow(self.overwrite)
+        form.addRow(self.empty_images)
         form.addRow(mf.FIRST, self.first_number)
         form.addRow(mf.NUMBERING, self.numbering)
         form.addRow(mf.MADE_BY, self.made_by)
@@ -297,6 +304,7 @@ class AnnotateDock(DvosDock):
             "first_number": self.first_number.value(),
             "numbering": numbering,
             "provenance": PROVENANCE_CHOICES[self.made_by.currentText()],
+            "empty_images": self.empty_images.isChecked(),
         }
 
     def import_masks(self, source):
