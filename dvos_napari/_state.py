@@ -173,10 +173,10 @@ class DvosState:
         self.store_stamp = stamp
         with self.summaries.one_look():
             self.store_changed.emit()
-        self._reread_stored_masks()
+        self.reread_stored_masks()
         return True
 
-    def _reread_stored_masks(self) -> None:
+    def reread_stored_masks(self) -> None:
         """Another program (or another napari window on this project) wrote it: read the current video's stored
         masks into its masks layer again, all but the frames painted here and not saved. Else the layer would show
         an older mask (or none) where one is now saved, and painting that frame and saving it would replace the
@@ -184,7 +184,7 @@ class DvosState:
         the last look are read (a long video is not read whole at every write); while masks are being read, this
         waits for them to finish."""
         if self.loading:  # a read under way would not show this write: look again when it is done
-            self.after_loading(self._reread_stored_masks)
+            self.after_loading(self.reread_stored_masks)
             return
         viewer, project, vid = self.viewer, self.project, self.video_id
         if viewer is None or project is None or vid is None:

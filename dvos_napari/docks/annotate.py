@@ -373,7 +373,7 @@ class AnnotateDock(DvosDock):
 
         vid, written = result["video"], result["written"]
         if vid == self.state.video_id:
-            self.state._reread_stored_masks()  # the masks layer shows what was written (unsaved paint kept)
+            self.state.reread_stored_masks()  # the masks layer shows what was written (unsaved paint kept)
         self.state.notify_store_changed()
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(result["kinds"].items()))
         shown = ", ".join(map(str, written[:10])) + (" ..." if len(written) > 10 else "")
