@@ -10,6 +10,13 @@ about 50 toy heads per view (dvos_core.synth.toy) filmed by a known camera panni
 1 degree of roll and 1 % of zoom per frame. Single-threaded (OpenCV threads = 1). "degraded": the camera's error on
 the same clip degraded like the accuracy benchmark's footage, with and without the estimator's exposure-matched
 second try.
+
+    python benchmarks/motion_bench.py --context-passes [--sizes 160] [--frames 40] [--preset small] [--repeats 2]
+
+times a context model's two passes (``dvos predict --passes 2``) over the toy clip instead, in one process: the
+second pass taking the first pass's motion estimates ("shared", the product) and estimating them again
+("separate", as before), alternately; with the estimate counts, the time spent aligning and whether the two
+give the same probabilities bit for bit.
 """
 
 from __future__ import annotations
@@ -96,6 +103,81 @@ def bench(size: int, pairs: int) -> dict:
     return out
 
 
+def context_passes(size: int, n_frames: int, preset: str, repeats: int) -> dict:
+    """A context model's first and second pass over the toy clip, with the second pass sharing the first pass's
+    motion estimates and without (alternately, ``repeats`` times each); medians per pass."""
+    import statistics
+    from unittest import mock
+
+    import cv2
+    import numpy as np
+    import torch
+
+    import dvos_core.motion.align as align
+    from dvos_core.infer.context import ContextPredictor, refine_context, run_context
+    from dvos_core.infer.tiling import round_up
+    from dvos_core.model import build_model
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    frames, _ = _clip(size, n_frames)
+    torch.manual_seed(0)
+    model = build_model(preset, "context").eval()
+    tally = {"estimates": 0, "align_s": 0.0, "align_cpu_s": 0.0}
+    real_estimate, real_align = align.estimate_prepared, align.SequenceAligner.align
+
+    def counted(a, b, params):
+        tally["estimates"] += 1
+        return real_estimate(a, b, params)
+
+    def timed(self, *args, **kwargs):
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            return real_align(self, *args, **kwargs)
+        finally:
+            tally["align_s"] += time.perf_counter() - t0
+            tally["align_cpu_s"] += time.process_time() - c0
+
+    def timed_pass(run) -> dict:
+        tally.update(estimates=0, align_s=0.0, align_cpu_s=0.0)
+        t0, c0 = time.perf_counter(), time.process_time()
+        run()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        return {"wall_s": wall, "cpu_s": cpu, **tally}
+
+    def once(shared: bool) -> tuple[dict, dict]:
+        ctx = ContextPredictor(model, "cpu", tile_size=round_up(size))
+        first, second = {}, {}
+        read = lambda a, b: frames[a:b]  # noqa: E731
+        hold = align.SequenceAligner.hold if shared else (lambda self, length: None)
+        with mock.patch.object(align.SequenceAligner, "hold", hold):
+            one = timed_pass(lambda: run_context(ctx, read, range(n_frames), first.__setitem__))
+            two = timed_pass(
+                lambda: refine_context(ctx, read, n_frames, range(n_frames), first.get, second.__setitem__)
+            )
+        return {"pass1": one, "pass2": two}, second
+
+    runs: dict = {"shared": [], "separate": []}
+    probs: dict = {}
+    with (
+        mock.patch.object(align, "estimate_prepared", counted),
+        mock.patch.object(align.SequenceAligner, "align", timed),
+    ):
+        for rep in range(repeats):
+            for mode in ("separate", "shared") if rep % 2 == 0 else ("shared", "separate"):
+                r, probs[mode] = once(mode == "shared")
+                runs[mode].append(r)
+    out: dict = {"size": size, "frames": n_frames, "preset": preset, "repeats": repeats}
+    for mode, rs in runs.items():
+        out[mode] = {
+            p: {k: round(statistics.median(r[p][k] for r in rs), 3) for k in rs[0][p]} for p in ("pass1", "pass2")
+        }
+    out["pass2_wall_ratio"] = round(out["separate"]["pass2"]["wall_s"] / out["shared"]["pass2"]["wall_s"], 3)
+    out["pass2_cpu_ratio"] = round(out["separate"]["pass2"]["cpu_s"] / out["shared"]["pass2"]["cpu_s"], 3)
+    out["identical"] = all(np.array_equal(probs["shared"][t], probs["separate"][t]) for t in range(n_frames))
+    return out
+
+
 def _shift_error(gm, truth, shape):
     """(the true pair motions decomposed, per-pair error of the estimated centre shift in px)."""
     import numpy as np
@@ -146,13 +228,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=30)
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
+    ap.add_argument("--context-passes", action="store_true", help="time a context model's two passes instead")
+    ap.add_argument("--frames", type=int, default=40, help="frames of the clip (--context-passes)")
+    ap.add_argument("--preset", default="small", help="model size preset (--context-passes)")
+    ap.add_argument("--repeats", type=int, default=2, help="runs of each way (--context-passes)")
     ap.add_argument("--out")
     args = ap.parse_args()
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    if args.context_passes:
+        results = [context_passes(s, args.frames, args.preset, args.repeats) for s in args.sizes]
+    else:
+        results = [bench(s, args.pairs) for s in args.sizes]
     emit(
         {
             "machine": machine(),
-            "loadavg": Path("/proc/loadavg").read_text().split()[:3],
-            "results": [bench(s, args.pairs) for s in args.sizes],
+            "loadavg": load,
+            "loadavg_after": Path("/proc/loadavg").read_text().split()[:3],
+            "results": results,
         },
         args.out,
     )

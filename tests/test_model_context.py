@@ -222,7 +222,9 @@ class _Recorder:
 
     def __init__(self, tau=4):
         self.tau, self.calls = tau, []
-        self.aligner = type("A", (), {"forget": lambda self, keep: None})()
+        from dvos_core.motion.align import SequenceAligner
+
+        self.aligner = SequenceAligner()  # never asked to align: predict() is a stand-in
 
     def predict(self, query, refs, masks, times=None):
         self.calls.append((list(times), [m is not None for m in masks]))

@@ -42,6 +42,12 @@ class PlainAligner:
     def forget(self, keep):
         pass
 
+    def hold(self, length):
+        pass
+
+    def reset(self):
+        pass
+
     def align(self, frames, keys=None, times=None):
         n = len(frames) - 1
         times = list(range(n + 1)) if times is None else list(times)
@@ -101,13 +107,13 @@ def test_frames_that_are_new_arrays_are_analysed_again(clip):
 
 
 def test_corners_are_found_once_and_are_a_fresh_search(clip):
-    from dvos_core.motion.global_motion import MotionParams, _corners, _Prepared
+    from dvos_core.motion.global_motion import MotionParams, PreparedFrame, _corners
 
     params = MotionParams()
-    prep = _Prepared(clip[0][2], None, params)
+    prep = PreparedFrame(clip[0][2], None, params)
     first = prep.corners(params)
     assert prep.corners(params) is first  # kept
-    assert np.array_equal(first, _corners(_Prepared(clip[0][2], None, params), params))
+    assert np.array_equal(first, _corners(PreparedFrame(clip[0][2], None, params), params))
     other = MotionParams(n_features=64)
     assert np.array_equal(prep.corners(other), _corners(prep, other))  # other settings: searched again
 

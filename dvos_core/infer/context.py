@@ -143,6 +143,11 @@ def default_tile(info: dict) -> int:
     return round_up(int(size) * 2)
 
 
+def _half(tau: int) -> int:
+    """How many frames the second pass looks at on each side of a frame."""
+    return max(1, tau // 2)
+
+
 def _binary(m, threshold):
     return None if m is None else (np.asarray(m, np.float32) >= threshold).astype(np.float32)
 
@@ -158,6 +163,7 @@ def run_context(
     cancel: CancelToken | None = None,
     label: str = "",
     with_alone: bool = False,
+    refine_next: bool = True,
 ) -> int:
     """Predict ``targets`` in order, each from its tau earlier frames; ``sink(t, probability)`` after each frame
     (``with_alone``: ``sink(t, probability, probability from the frame alone)``, both from one encoder pass). A
@@ -167,8 +173,14 @@ def run_context(
     A reference's mask is this run's prediction of it when there is one - the prediction made with its own
     references, or with the predictor's ``reference_masks="independent"`` the prediction of that frame alone - else
     ``known_mask(t)`` (a stored label the caller allows, or None = unknown). Holds at most tau + 1 frames and masks.
+    ``refine_next``: keep the motion estimates that :func:`refine_context` with this predictor asks for again (two
+    2x3 matrices a frame with tau 4), so the second pass does not estimate them twice.
     """
     tau = predictor.tau
+    predictor.aligner.reset()  # a new first pass: other frames may come under the same frame numbers
+    if refine_next and predictor.references == "previous":
+        # the second pass's paths before frame t, t-half -> ... -> t, are this pass's too
+        predictor.aligner.hold(_half(tau) + 1)
     targets = sorted({int(t) for t in targets})
     window = FrameWindow(read)
     predicted: dict[int, np.ndarray] = {}
@@ -210,18 +222,24 @@ def refine_context(
     label: str = "",
 ) -> int:
     """The second pass: each target again, now with references on both sides - the tau/2 frames before and the
-    tau/2 after (fewer at the ends of the video) - and their first-pass masks (``first_pass(t)``)."""
-    half = max(1, predictor.tau // 2)
+    tau/2 after (fewer at the ends of the video) - and their first-pass masks (``first_pass(t)``). Motion estimates
+    the first pass (:func:`run_context`) made with this predictor are reused: ``read`` must give the same frames."""
+    half = _half(predictor.tau)
     targets = sorted({int(t) for t in targets})
     window = FrameWindow(read)
+    aligner = predictor.aligner
+    aligner.hold(0)
     report(progress, 0, len(targets), f"{label}refining {len(targets)} frames with both neighbours")
-    for done, t in enumerate(targets, 1):
-        check(cancel)
-        refs = [k for k in range(t - half, t + half + 1) if k != t and 0 <= k < n_frames]
-        frames = window.get([*refs, t])
-        masks = [_binary(first_pass(k), threshold) for k in refs]
-        prob = predictor.predict(frames[t], [frames[k] for k in refs], masks, times=[*refs, t])
-        predictor.aligner.forget(set(range(t - half, t + half + 1)))
-        sink(t, prob)
-        report(progress, done, len(targets), f"{label}frame {t}")
+    try:
+        for done, t in enumerate(targets, 1):
+            check(cancel)
+            refs = [k for k in range(t - half, t + half + 1) if k != t and 0 <= k < n_frames]
+            frames = window.get([*refs, t])
+            masks = [_binary(first_pass(k), threshold) for k in refs]
+            prob = predictor.predict(frames[t], [frames[k] for k in refs], masks, times=[*refs, t])
+            aligner.forget(set(range(t - half, t + half + 1)))
+            sink(t, prob)
+            report(progress, done, len(targets), f"{label}frame {t}")
+    finally:
+        aligner.reset()  # what the first pass held and this one did not ask for (a part of the video) goes too
     return len(targets)

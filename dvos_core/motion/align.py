@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from dvos_core.motion.global_motion import MotionParams, _estimate, _Prepared
+from dvos_core.motion.global_motion import MotionParams, PreparedFrame, estimate_prepared
 from dvos_core.motion.transforms import IDENTITY, compose, rescale, valid_region, warp_to
 
 NCC_SIDE = 192  # the agreement is measured on frames at most this large
@@ -53,11 +53,11 @@ def agreement(ref: np.ndarray, query: np.ndarray, matrix, small: tuple | None = 
 
 class _Analysis:
     """What the alignment measures on one frame, made once however many pairs the frame is part of: the frame
-    prepared for the motion estimate (its corners and the rest, see :class:`~dvos_core.motion.global_motion._Prepared`)
-    and its small grey copy for the agreement."""
+    prepared for the motion estimate (its corners and the rest, see
+    :class:`~dvos_core.motion.global_motion.PreparedFrame`) and its small grey copy for the agreement."""
 
     def __init__(self, frame: np.ndarray, params: MotionParams):
-        self.frame, self.prepared, self.small = frame, _Prepared(frame, None, params), _small_grey(frame)
+        self.frame, self.prepared, self.small = frame, PreparedFrame(frame, None, params), _small_grey(frame)
 
 
 def best_transform(
@@ -67,7 +67,7 @@ def best_transform(
     ``analysis``: the two frames' :class:`_Analysis` (made with ``params``), when already made."""
     params = params or MotionParams()
     a, b = analysis if analysis is not None else (_Analysis(ref, params), _Analysis(query, params))
-    direct = _estimate(a.prepared, b.prepared, params)
+    direct = estimate_prepared(a.prepared, b.prepared, params)
     options = [IDENTITY[:2].copy(), *[np.asarray(c, np.float64)[:2] for c in candidates]]
     if direct.ok:
         options.append(direct.matrix)
@@ -78,7 +78,11 @@ def best_transform(
 class SequenceAligner:
     """Transforms from reference frames onto the current one, keeping the pair estimates of a video so each new
     frame adds about one pair. ``align(frames, keys, times)``: the references, then the current frame last; returns
-    one 2x3 matrix per reference (reference -> current)."""
+    one 2x3 matrix per reference (reference -> current).
+
+    A transform is named by its path: the keys of the reference, of the frames its chain runs through and of the
+    current frame. After ``hold(n)`` the transforms of paths of at most n frames are also kept past :meth:`forget`
+    for a later pass over the same frames under the same keys (each is handed out once more, then dropped)."""
 
     def __init__(self, params: MotionParams | None = None):
         self.params = params or MotionParams()
@@ -86,6 +90,16 @@ class SequenceAligner:
         # id of a frame -> its _Analysis, for the frames of the last call: a frame of the next call that is the very
         # same array (a sliding window's) is not analysed again
         self._frames: dict = {}
+        self._held: dict = {}  # path -> matrix, kept for a later pass (see hold)
+        self._hold = 0
+
+    def hold(self, length: int) -> None:
+        """Keep the transforms made from now on over paths of at most ``length`` frames for a later pass (0: none)."""
+        self._hold = int(length)
+
+    def reset(self) -> None:
+        """Drop everything kept, held transforms included (other frames may come under the same keys)."""
+        self._pairs, self._frames, self._held = {}, {}, {}
 
     def _analysis(self, key, frame) -> _Analysis:
         held = self._frames.get(key)
@@ -93,16 +107,27 @@ class SequenceAligner:
             held = self._frames[key] = _Analysis(frame, self.params)
         return held
 
+    def _made(self, path: tuple, make) -> np.ndarray:
+        """The transform of ``path``: held from an earlier pass (handed out once), else ``make()`` (held when short
+        enough)."""
+        m = self._held.pop(path, None)
+        if m is None:
+            m = make()
+            if len(path) <= self._hold:
+                self._held[path] = m
+        return m
+
     def pair(self, key, a, b) -> np.ndarray:
         if key not in self._pairs:
-            self._pairs[key] = best_transform(a, b, (), self.params, self._both(key, a, b))
+            self._pairs[key] = self._made(key, lambda: best_transform(a, b, (), self.params, self._both(key, a, b)))
         return self._pairs[key]
 
     def _both(self, key, a, b) -> tuple:
         return self._analysis(key[0], a), self._analysis(key[1], b)
 
     def forget(self, keep) -> None:
-        """Drop cached pairs whose first frame is not in ``keep`` (and the analysis of frames not in it)."""
+        """Drop cached pairs whose first frame is not in ``keep`` (and the analysis of frames not in it); the held
+        transforms stay."""
         self._pairs = {k: v for k, v in self._pairs.items() if k[0] in keep}
         self._frames = {k: v for k, v in self._frames.items() if k in keep}
 
@@ -125,8 +150,12 @@ class SequenceAligner:
             for j, i in enumerate(side):
                 if j == len(side) - 1:  # the reference next to the current frame: its own best estimate
                     out[i] = steps[-1]
-                else:
+                    continue
+
+                def direct(i=i, j=j, steps=steps):
                     both = self._both((keys[i], keys[n]), frames[i], frames[-1])
-                    out[i] = best_transform(frames[i], frames[-1], [compose(*steps[j:])], self.params, both)
+                    return best_transform(frames[i], frames[-1], [compose(*steps[j:])], self.params, both)
+
+                out[i] = self._made(tuple(keys[k] for k in seq[j:]), direct)
         self._frames = {k: self._frames[k] for k in keys if k in self._frames}  # one window's frames at most
         return out

@@ -75,10 +75,11 @@ class PairMotion:
         return self.method != "none"
 
 
-class _Prepared:
-    """A frame reduced for analysis: grey image, allowed-pixel mask and the resize factor. What is derived from it
-    (smoothed copy, texture test, exposure, corners) is computed once, so one prepared frame can serve every pair it
-    is part of (:class:`dvos_core.motion.align.SequenceAligner` keeps them for the frames of a window)."""
+class PreparedFrame:
+    """A frame reduced for the motion estimate (:func:`estimate_prepared`): grey image, allowed-pixel mask (from
+    ``exclude``, non-zero = ignore) and the resize factor. What is derived from it (smoothed copy, texture test,
+    exposure, corners) is computed once, so one prepared frame can serve every pair it is part of
+    (:class:`dvos_core.motion.align.SequenceAligner` keeps them for the frames of a window)."""
 
     _corner_cache = None  # (params, corners): the corners of the last params asked for
 
@@ -140,7 +141,7 @@ class _Prepared:
         return held[1]
 
 
-def _corners(prep: _Prepared, params: MotionParams) -> np.ndarray:
+def _corners(prep: PreparedFrame, params: MotionParams) -> np.ndarray:
     """Up to n_features corners spread over grid x grid cells, (N, 1, 2) float32."""
     g = prep.grey
     h, w = g.shape
@@ -174,7 +175,7 @@ def _hanning(shape: tuple) -> np.ndarray:
     return cv2.createHanningWindow(shape[::-1], cv2.CV_32F)
 
 
-def _phase_shift(a: _Prepared, b: _Prepared, params: MotionParams):
+def _phase_shift(a: PreparedFrame, b: PreparedFrame, params: MotionParams):
     """(dx, dy) of b relative to a from phase correlation, or None when the peak is weak."""
     sa, sb = a.smooth(), b.smooth()
     win = _hanning(tuple(sa.shape))
@@ -184,7 +185,7 @@ def _phase_shift(a: _Prepared, b: _Prepared, params: MotionParams):
     return float(dx), float(dy)
 
 
-def _exposure_matched(a: _Prepared, b: _Prepared) -> np.ndarray | None:
+def _exposure_matched(a: PreparedFrame, b: PreparedFrame) -> np.ndarray | None:
     """Frame b's grey copy with the brightness and contrast of frame a (whole frames), or None when they already
     agree. For frames whose exposure differs (flicker, a passing cloud): the corner tracker assumes a point keeps its
     grey level from frame to frame. Whole-frame statistics also move with the view, so this is a second try only."""
@@ -194,13 +195,13 @@ def _exposure_matched(a: _Prepared, b: _Prepared) -> np.ndarray | None:
     return np.clip((b.grey.astype(np.float32) - mb) * (sa / sb) + ma, 0, 255).astype(np.uint8)
 
 
-def _relit(a: _Prepared, b: _Prepared) -> bool:
+def _relit(a: PreparedFrame, b: PreparedFrame) -> bool:
     """Whether the two frames' exposure differs clearly (more than the view's own change usually makes)."""
     (ma, sa), (mb, sb) = a.exposure, b.exposure
     return abs(ma - mb) > _RELIT[1] or (min(sa, sb) > 1 and abs(sa / sb - 1) > _RELIT[0])
 
 
-def _track(a: _Prepared, b: _Prepared, guess, params: MotionParams, grey_b=None):
+def _track(a: PreparedFrame, b: PreparedFrame, guess, params: MotionParams, grey_b=None):
     """Matched points (p0, p1) that pass the forward-backward check and lie on allowed pixels of both frames;
     ``grey_b``: frame b's grey copy to track on (default ``b.grey``)."""
     p0 = a.corners(params)
@@ -227,7 +228,7 @@ def _track(a: _Prepared, b: _Prepared, guess, params: MotionParams, grey_b=None)
     return p0.reshape(-1, 2)[good], q[good]
 
 
-def _fit(a: _Prepared, b: _Prepared, guess, params: MotionParams, grey_b=None):
+def _fit(a: PreparedFrame, b: PreparedFrame, guess, params: MotionParams, grey_b=None):
     tracked = _track(a, b, guess, params, grey_b)
     if tracked is None or len(tracked[0]) < params.min_inliers:
         return None
@@ -243,7 +244,7 @@ def _fit(a: _Prepared, b: _Prepared, guess, params: MotionParams, grey_b=None):
     return m, n_in
 
 
-def _from_features(a: _Prepared, b: _Prepared, guess, params: MotionParams, grey_b=None):
+def _from_features(a: PreparedFrame, b: PreparedFrame, guess, params: MotionParams, grey_b=None):
     """Track, fit; when the fit turns or zooms noticeably, warp frame a by it and fit the small rest again (the
     tracker's windows only translate, so a turn biases the first fit slightly)."""
     found = _fit(a, b, guess, params, grey_b)
@@ -253,7 +254,7 @@ def _from_features(a: _Prepared, b: _Prepared, guess, params: MotionParams, grey
     d = decompose(m, (0.0, 0.0))
     if abs(d["rotation_deg"]) < 0.25 and abs(d["scale"] - 1) < 0.003:
         return m, n_in
-    warped = _Prepared.__new__(_Prepared)
+    warped = PreparedFrame.__new__(PreparedFrame)
     warped.full_shape, warped.factor, warped._smooth, warped._textured = a.full_shape, a.factor, None, None
     warped._exposure = None
     size = a.grey.shape[::-1]
@@ -271,7 +272,7 @@ def _from_features(a: _Prepared, b: _Prepared, guess, params: MotionParams, grey
     return (to3x3(rest[0]) @ to3x3(m))[:2], rest[1]
 
 
-def _from_ecc(a: _Prepared, b: _Prepared, guess, params: MotionParams):
+def _from_ecc(a: PreparedFrame, b: PreparedFrame, guess, params: MotionParams):
     """Euclidean ECC (rotation + shift) on the smoothed frames."""
     warp = np.eye(2, 3, dtype=np.float32)
     if guess is not None:
@@ -302,10 +303,11 @@ def estimate_pair(prev, cur, exclude_prev=None, exclude_cur=None, params: Motion
     heads. Always returns a PairMotion; ``method == "none"`` (identity) when nothing reliable was found.
     """
     params = params or MotionParams()
-    return _estimate(_Prepared(prev, exclude_prev, params), _Prepared(cur, exclude_cur, params), params)
+    return estimate_prepared(PreparedFrame(prev, exclude_prev, params), PreparedFrame(cur, exclude_cur, params), params)
 
 
-def _estimate(a: _Prepared, b: _Prepared, params: MotionParams) -> PairMotion:
+def estimate_prepared(a: PreparedFrame, b: PreparedFrame, params: MotionParams) -> PairMotion:
+    """:func:`estimate_pair` of two frames already prepared with ``params`` (each can serve many pairs)."""
     if a.full_shape != b.full_shape:
         raise ValueError(f"consecutive frames differ in size: {a.full_shape} then {b.full_shape}")
     m, method, n_in = None, "none", 0
@@ -415,11 +417,11 @@ def estimate_global_motion(
     shape = prev = prev_frame = None
     for done, total, t, frame, mask, first in frame_runs(frames, masks, max_pairs, run_length):
         check(cancel)
-        cur = _Prepared(frame, mask, params)
+        cur = PreparedFrame(frame, mask, params)
         if shape is None:
             shape = np.asarray(frame).shape[:2]
         if not first:
-            pm = _estimate(prev, cur, params)
+            pm = estimate_prepared(prev, cur, params)
             pairs.append(t - 1)
             motions.append(pm)
             if resid is not None:
