@@ -16,8 +16,15 @@ gradient with noise), a prediction set on its first half and label masks on ever
 - ``save_frame_s``: one painted frame saved with the Annotate step;
 - ``rss_mb``/``peak_rss_mb``, ``rss_anon_mb``/``rss_file_mb`` (memory-mapped mask pages count as file pages).
 
+With ``--open-videos N`` it measures instead the Project step's Open... on a project of N small videos (a
+season: each with a painted frame and, all but the last, two prediction sets): ``open_longest_block_ms``, the
+longest time napari's main thread did not run its event loop (a 5 ms timer's longest gap) from the click until the
+video table is filled, and ``open_table_filled_s``; ``repaint_block_ms``: the same for one label changed (napari
+repainting its window: the floor of any block).
+
 Needs a display: run under ``xvfb-run -a -s "-screen 0 1280x1024x24"``. Example (a 2-minute run on 2 cores):
     xvfb-run -a -s "-screen 0 1280x1024x24" python benchmarks/napari_bench.py --frames 600 --size 1080x1920
+    xvfb-run -a -s "-screen 0 1280x1024x24" python benchmarks/napari_bench.py --open-videos 40
 """
 
 from __future__ import annotations
@@ -64,6 +71,78 @@ def build(path: Path, n: int, h: int, w: int) -> Path:
     for t in range(0, n, 50):
         v.set_mask(t, (np.asarray(v.frames[t])[..., 2] > 128).astype(np.uint8), "manual", overwrite=True)
     return path
+
+
+def build_season(path: Path, n: int, frames: int = 20, sets=("img", "ctx")) -> Path:
+    """A project of ``n`` videos (``frames`` 32x32 frames, a painted frame each, all but the last predicted by
+    ``sets``), its files dated a minute ago (as a project opened the next day)."""
+    from dvos_core.store import Project
+
+    p = Project.create(path, overwrite=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        v = p.add_video_array(f"plot{i}", rng.integers(0, 255, (frames, 32, 32, 3), dtype=np.uint8), split="train")
+        v.set_mask(0, np.ones((32, 32), np.uint8), "manual")
+        for name in sets if i < n - 1 else ():
+            ps = v.predictions[name]
+            ps.start({"kind": "bench"}, None)
+            ps.set_many(range(frames), np.zeros((frames, 32, 32), np.float32))
+    then = time.time() - 60
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            os.utime(os.path.join(dirpath, name), (then, then))
+    os.utime(path, (then, then))
+    return path
+
+
+def run_open(project: Path, n: int) -> dict:
+    """The Project step's Open... of ``project`` (``n`` videos) in the dvos panel, the folder picked in the dialog."""
+    import napari
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication, QFileDialog
+
+    viewer = napari.Viewer(show=True)
+    app = QApplication.instance()
+    _, panel = viewer.window.add_plugin_dock_widget("dvos-napari", "dvos workflow")
+    page = panel.step("Project")
+    QFileDialog.getExistingDirectory = staticmethod(lambda *a, **k: str(project))
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    end = time.perf_counter() + 1.0
+    while time.perf_counter() < end:  # napari settles
+        app.processEvents()
+        time.sleep(0.002)
+    t = time.perf_counter()  # a change that repaints the window (the floor of any block here)
+    page.path_label.setText("a step's message changed")
+    while time.perf_counter() < t + 0.3:
+        app.processEvents()
+        time.sleep(0.002)
+    repaint = np.diff([t] + [x for x in ticks if x > t]) * 1000
+    t0 = time.perf_counter()
+    QTimer.singleShot(0, page._open_dialog)
+    while page.table.rowCount() != n or page.state.project is None:
+        app.processEvents()
+        time.sleep(0.002)
+        if time.perf_counter() - t0 > 300:
+            raise SystemExit("the project did not open in 5 minutes")
+    filled = time.perf_counter() - t0
+    end = time.perf_counter() + 0.2
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.002)
+    timer.stop()
+    gaps = np.diff([t0] + [t for t in ticks if t > t0]) * 1000
+    viewer.close()
+    return {
+        "repaint_block_ms": round(float(repaint.max()), 1),
+        "open_videos": n,
+        "open_longest_block_ms": round(float(gaps.max()), 1),
+        "open_blocks_over_100ms": int((gaps > 100).sum()),
+        "open_table_filled_s": round(filled, 3),
+    }
 
 
 def _mem() -> dict:
@@ -197,10 +276,29 @@ def main(argv=None) -> dict:
     ap.add_argument(
         "--skip-3d", action="store_true", help="leave out the 3D button (without the guard it reads the whole video)"
     )
+    ap.add_argument("--open-videos", type=int, help="measure the Project step's Open... of N videos instead")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args(argv)
     if not os.environ.get("DISPLAY"):
         raise SystemExit('napari_bench needs a display: run it under xvfb-run -a -s "-screen 0 1280x1024x24"')
+    if args.open_videos:
+        tmp = Path(tempfile.mkdtemp(prefix="napari_bench-", dir=args.workdir))
+        load_start = load_average()
+        try:
+            t = time.perf_counter()
+            project = build_season(tmp / "season.dvos", args.open_videos)
+            result = {
+                "benchmark": "napari_bench",
+                "build_s": round(time.perf_counter() - t, 1),
+                **run_open(project, args.open_videos),
+                "load_average_start": load_start,
+                "load_average_end": load_average(),
+                "machine": machine(),
+            }
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        emit(result, args.out)
+        return result
     h, w = (int(x) for x in args.size.lower().split("x"))
     tmp = None
     project = args.project

@@ -89,6 +89,7 @@ class SummaryCache:
         self.project = None
         self.rows: dict[str, tuple] = {}  # video id -> (signature, summary row, predicted frames)
         self.look: dict | None = None  # during one look (:meth:`one_look`): the rows read in it, settled or not
+        self.whole: tuple | None = None  # during one look: (project, its summary, predicted frames) once read
         self.reads = 0  # videos read (not taken from the cache), for tests
 
     @contextlib.contextmanager
@@ -96,12 +97,14 @@ class SummaryCache:
         """Every step refreshing after one change of the store: a video written just now (its files not settled) is
         read once for all of them, not once per step. A write after the look is seen by the next one: the writer
         changes the store's stamp, and the look it starts reads the video again (a look started inside another one,
-        by a step that wrote and said so, reads it again too)."""
-        outer, self.look = self.look, {}
+        by a step that wrote and said so, reads it again too). The whole summary is read once per look: the steps
+        after the first take it as it was (no file looked at again)."""
+        outer, self.look, self.whole = self.look, {}, None
         try:
             yield
         finally:
             self.look = None if outer is None else {}  # the outer look reads again what the inner one saw written
+            self.whole = None
 
     def _video(self, project, vid: str):
         """(row, predicted frames) of video ``vid``: from the cache while its files are unchanged."""
@@ -127,22 +130,33 @@ class SummaryCache:
             self.look[vid] = (sig, row, predicted)
         return row, predicted
 
-    def summary(self, project, predicted: dict | None = None) -> dict:
+    def summary(self, project, predicted: dict | None = None, progress=None, cancel=None) -> dict:
         """As ``project.summary()``; ``predicted`` (a dict) receives {video id: predicted frames} of the readable
-        videos."""
+        videos; ``progress(done, total, message)`` hears of each video read, ``cancel`` (a CancelToken) stops it."""
+        from dvos_core.progress import check, report
         from dvos_core.store.schema import DamagedStoreError
 
         if project is not self.project:
-            self.project, self.rows = project, {}
+            self.project, self.rows, self.whole = project, {}, None
             self.look = None if self.look is None else {}
-        counts = {}
+        if self.look is not None and self.whole is not None:  # read already in this look
+            out, counts = copy.deepcopy(self.whole[1]), self.whole[2]
+            if predicted is not None:
+                predicted.update(counts)
+            return out
+        counts, seen = {}, []
+        total = len(project.video_ids()) if progress is not None else 0
 
         def row(vid: str) -> dict:
+            check(cancel)
             try:
                 held, counts[vid] = self._video(project, vid)
             except DamagedStoreError:
                 self.rows.pop(vid, None)
                 raise
+            finally:
+                seen.append(vid)
+                report(progress, len(seen), total, f"read {len(seen)} of {total} videos")
             return copy.deepcopy(held)  # the caller may change its rows
 
         out = project.summary(video_row=row)
@@ -150,4 +164,20 @@ class SummaryCache:
             del self.rows[gone]
         if predicted is not None:
             predicted.update(counts)
+        if self.look is not None:
+            self.whole = (project, copy.deepcopy(out), counts)
         return out
+
+    def adopt(self, other: SummaryCache) -> None:
+        """Take the rows that ``other`` read (in a worker thread, :func:`read_summary`) of its project: the next
+        summary of that project reads again only the videos changed since (and those not settled then)."""
+        self.project, self.rows, self.whole = other.project, dict(other.rows), None
+        self.look = None if self.look is None else {}
+
+
+def read_summary(project, progress=None, cancel=None) -> SummaryCache:
+    """A new :class:`SummaryCache` holding every video's row of ``project`` (run in a worker thread when a project
+    is opened; the main thread adopts it with :meth:`SummaryCache.adopt`, then shows the project without reading it)."""
+    cache = SummaryCache()
+    cache.summary(project, progress=progress, cancel=cancel)
+    return cache

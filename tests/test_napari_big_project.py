@@ -193,3 +193,48 @@ def test_train_starts_the_video_model_from_the_newest_image_model(make_napari_vi
     train = panel.step("Train")
     assert train.form.values()["phase"] == "synthetic"
     assert train.init_from.currentText() == "image_v10"
+
+
+def test_one_look_reads_the_summary_once_for_every_step(tmp_project, monkeypatch):
+    """Every step refreshing after one change takes the summary read by the first (no file looked at again); a
+    look started inside it (a step that wrote) reads again."""
+    import dvos_napari._summary as summary
+
+    project = _season(tmp_project, n_videos=3)
+    _age(project.path)
+    looked = _Counter(summary.video_signature)
+    monkeypatch.setattr(summary, "video_signature", looked)
+    cache = summary.SummaryCache()
+    with cache.one_look():
+        first, counts = cache.summary(project), {}
+        first["videos"][0]["split"] = "changed by its caller"
+        assert cache.summary(project, counts) == project.summary() and looked.calls == 3
+        assert counts == {"plot0": 5, "plot1": 5, "plot2": 0}
+        project.video("plot1").set_split("val")  # written, and said so: a look of its own
+        with cache.one_look():
+            assert cache.summary(project)["videos"][1]["split"] == "val" and looked.calls == 6
+        assert cache.summary(project)["videos"][1]["split"] == "val" and looked.calls == 9
+    cache.summary(project)
+    cache.summary(project)
+    assert looked.calls == 15  # outside a look every summary looks at the files
+
+
+def test_a_summary_read_in_a_worker_thread_is_adopted_without_reading_again(tmp_project):
+    import threading
+
+    from dvos_napari._summary import SummaryCache, read_summary
+
+    project = _season(tmp_project, n_videos=3)
+    _age(project.path)
+    project.video("plot0").set_mask(1, np.ones((32, 32), np.uint8), "manual")  # plot0 written just now
+    read, steps = {}, []
+    worker = threading.Thread(
+        target=lambda: read.update(cache=read_summary(project, progress=lambda *a: steps.append(a[:2])))
+    )
+    worker.start()
+    worker.join()
+    assert steps == [(1, 3), (2, 3), (3, 3)] and read["cache"].reads == 3
+    cache = SummaryCache()
+    cache.adopt(read["cache"])
+    assert cache.summary(project) == project.summary()
+    assert cache.reads == 1  # plot0 only: its files had not settled, so its row read then is not trusted

@@ -3,9 +3,12 @@ work on, and check that every stored part of the project reads (``dvos check``).
 
 from __future__ import annotations
 
+import re
+import weakref
 from pathlib import Path
 
 import numpy as np
+from qtpy.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -18,14 +21,18 @@ from qtpy.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QSpinBox,
+    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
     QVBoxLayout,
 )
 
+from dvos_napari import _close_guard
 from dvos_napari._close_guard import may_leave_project
 from dvos_napari._errors import UserMessage, plain_words
 from dvos_napari._widgets import DvosDock, button, button_grid, compact_combo, section, wrapped_label
+from dvos_napari._workers import alive
 
 SPLITS = ("train", "val", "test", "unassigned")
 SPLIT_HELP = (
@@ -41,6 +48,48 @@ CHECK_HELP = (
     "is changed (dvos check)"
 )
 CHECK_TITLE = "dvos: project check"
+ID_ROLE = Qt.ItemDataRole.UserRole  # a row's video id (column 0)
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # what a cell sorts by when its column's header is clicked
+FILTER_HELP = (
+    "show only the videos whose row holds every word typed here: part of a name, a split (train, val, test, "
+    "unassigned) or a tag (site=Avignon); empty shows them all"
+)
+_OPENING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # state -> the Job reading the project to open
+
+
+def natural_key(text: str) -> str:
+    """``text`` as it sorts for a person: case ignored, numbers by value (plot2 before plot10)."""
+    return re.sub(r"\d+", lambda m: m.group().zfill(20), str(text).casefold())
+
+
+class VideoCell(QTableWidgetItem):
+    """A cell of the video table that sorts by its ``SORT_ROLE`` value (numbers as numbers), else by its text."""
+
+    def __lt__(self, other) -> bool:
+        a, b = self.data(SORT_ROLE), other.data(SORT_ROLE)
+        if a is None or b is None or type(a) is not type(b):
+            return super().__lt__(other)
+        return a < b
+
+
+class VideoTable(QTableWidget):
+    """The Project step's video table: Enter (Return) shows the selected video, as a double-click does."""
+
+    enter_pressed = Signal()
+
+    def selectionCommand(self, index, event=None):
+        """A row selected by the program (no click or key behind it) replaces the selection, whatever keys are
+        held (Ctrl would add it to the selection, or take it out)."""
+        if event is None:
+            return QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        return super().selectionCommand(index, event)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.selectionModel().hasSelection():
+            event.accept()
+            self.enter_pressed.emit()
+            return
+        super().keyPressEvent(event)
 
 
 def check_report(where: str, found) -> str:
@@ -137,25 +186,51 @@ class ProjectDock(DvosDock):
             "store the selected image layer (time x height x width x RGB) as a video",
         )
 
-        self.table = QTableWidget(0, len(COLUMNS))
+        self.table = VideoTable(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # Set split: all at once
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().setVisible(False)
         self.table.setMinimumHeight(130)
         self.table.cellDoubleClicked.connect(lambda r, c: self.guard(self.select_video, self._row_id(r)))
-        self.table.setToolTip("double-click a video to show it")
+        self.table.enter_pressed.connect(lambda: self.guard(self._show_selected))
+        self.table.setToolTip(
+            "double-click a video (or select it and press Enter) to show it; click a column's name to sort by it; "
+            "the video shown is in bold"
+        )
+        header = self.table.horizontalHeader()
+        header.setSortIndicator(0, Qt.SortOrder.AscendingOrder)  # by name (plot2 before plot10) until clicked
+        self.table.setSortingEnabled(True)
+        self.table.model().layoutChanged.connect(self._scroll_to_selected)  # sorted: keep the selection in view
+        self.reading_label = wrapped_label("")  # in place of the table while an opened project's videos are read
+        self.reading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.table_area = QStackedWidget()
+        self.table_area.addWidget(self.table)
+        self.table_area.addWidget(self.reading_label)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("filter: name, split or tag")
+        self.filter_edit.setToolTip(FILTER_HELP)
+        self.filter_edit.setClearButtonEnabled(True)
+        for b in self.filter_edit.findChildren(QToolButton):  # the clear button
+            b.setToolTip("clear the filter: list every video")
+        self.filter_edit.textChanged.connect(lambda *_: self._apply_filter())
+        self.shown_label = wrapped_label("")
+        self._reading = None  # the Job reading the videos of the project being opened from this step
 
         self.row_split = compact_combo(SPLITS, SPLIT_HELP)
-        split_row = QHBoxLayout()
-        split_row.addWidget(button("Show video", lambda: self.guard(self._show_selected), "show the selected video"))
-        split_row.addWidget(self.row_split, 1)
-        split_row.addWidget(
-            button("Set split", lambda: self.guard(self._apply_split), "give the selected video this split")
+        self.show_button = button("Show video", lambda: self.guard(self._show_selected), "show the selected video")
+        self.split_button = button(
+            "Set split",
+            lambda: self.guard(self._apply_split),
+            "give the selected videos this split (Ctrl- or Shift-click rows to select several)",
         )
+        split_row = QHBoxLayout()
+        split_row.addWidget(self.show_button)
+        split_row.addWidget(self.row_split, 1)
+        split_row.addWidget(self.split_button)
         self.delete_button = button(
             "Delete...",
             lambda: self.guard(self._delete_dialog),
@@ -175,7 +250,11 @@ class ProjectDock(DvosDock):
         lay.addLayout(form)
         lay.addLayout(button_grid(self.add_file_button, self.add_folder_button, self.add_layer_button))
         lay.addWidget(section("Videos"))
-        lay.addWidget(self.table, 1)
+        filter_row = QHBoxLayout()
+        filter_row.addWidget(self.filter_edit, 1)
+        filter_row.addWidget(self.shown_label)
+        lay.addLayout(filter_row)
+        lay.addWidget(self.table_area, 1)
         lay.addLayout(split_row)
         delete_row = QHBoxLayout()
         delete_row.addStretch(1)
@@ -184,6 +263,15 @@ class ProjectDock(DvosDock):
         lay.addWidget(self.summary_label)
         lay.addWidget(self.job_bar)
         self._busy_widgets = [self.add_file_button, self.add_folder_button, self.add_layer_button, self.check_button]
+        # what acts on the open project: off while another project's videos are read (it replaces this one)
+        self._open_project_widgets = [
+            *self._busy_widgets,
+            self.show_button,
+            self.row_split,
+            self.split_button,
+            self.delete_button,
+            self.filter_edit,
+        ]
 
         self.listen(self.state.project_changed, lambda *_: self._project_changed())
         self.listen(self.state.store_changed, self.refresh)
@@ -201,6 +289,8 @@ class ProjectDock(DvosDock):
 
     def on_closed(self) -> None:
         self.watch_timer.stop()  # a closed step looks no more (the one opened again looks)
+        if self._reading is not None and _OPENING.get(self.state) is self._reading:
+            self._drop_opening()  # nobody would see the project it opens
 
     def on_reopened(self) -> None:
         self.watch_timer.start()
@@ -232,19 +322,40 @@ class ProjectDock(DvosDock):
     def create_project(self, path, overwrite: bool = False):
         return self.state.create_project(path, overwrite=overwrite)
 
-    def open_project(self, path):
-        return self.state.open_project(path)
+    def open_project(self, path, wait: bool = True):
+        """Open the project at ``path`` and return it. With ``wait=False`` (the Open... button) its videos are read
+        in a worker thread first, the table saying so meanwhile, and the project is shown once they are read: the
+        window does not freeze on a project of many videos. Returns that Job then."""
+        if wait:
+            self._drop_opening()
+            return self.state.open_project(path)
+        from dvos_core.store import Project
+        from dvos_napari._summary import read_summary
+        from dvos_napari._workers import Job
 
-    def open_or_upgrade(self, path, ask=None):
-        """Open the project at ``path``; one written by an older dvos is first upgraded in place (``dvos migrate``)
-        in a job of this step when ``ask(path, old_schema)`` (default: a question to the user) agrees, and opened
-        when that finishes. Returns the project, the upgrade's Job, or None when the user said no."""
+        project = Project.open(path)  # a folder that is no project is said at once
+        n = len(project.video_ids())
+        self._drop_opening()  # an earlier Open still reading: this one replaces it
+        name = Path(str(project.path)).name
+        job = Job(read_summary, project, label=f"open {name}", process=False, notify=False, owner=self)
+        job.unsaved = _close_guard.unsaved_work(self.viewer, self.state)  # what the user agreed to lose, if anything
+        _OPENING[self.state] = job
+        self._show_reading(job, project.path, n)
+        job.progressed.connect(lambda done, total, _msg, job=job: self._reading_progress(job, done, total))
+        job.finished.connect(lambda status, job=job: self._opened(job, status))
+        return job.start()
+
+    def open_or_upgrade(self, path, ask=None, wait: bool = True):
+        """Open the project at ``path`` (``wait``: see :meth:`open_project`); one written by an older dvos is first
+        upgraded in place (``dvos migrate``) in a job of this step when ``ask(path, old_schema)`` (default: a
+        question to the user) agrees, and opened when that finishes. Returns what :meth:`open_project` returns, the
+        upgrade's Job, or None when the user said no."""
         from dvos_core.store import SCHEMA_VERSION, Project
         from dvos_core.store.project import migrate_project
 
         old = Project.outdated(path)
         if old is None:
-            return self.open_project(path)
+            return self.open_project(path, wait=wait)
         if not (ask or self._ask_upgrade)(path, old):
             self.messages.info(
                 f"{path} was not opened: it was made by an older dvos (store schema {old}, this dvos uses "
@@ -253,7 +364,7 @@ class ProjectDock(DvosDock):
             return None
         job = self.run(migrate_project, str(path), label="upgrade the project", process=False)
         if job is not None:
-            job.finished.connect(lambda status: status == "ok" and self.guard(self.open_project, path))
+            job.finished.connect(lambda status: status == "ok" and self.guard(self.open_project, path, wait=wait))
         return job
 
     def _ask_upgrade(self, path, old: int) -> bool:
@@ -377,7 +488,7 @@ class ProjectDock(DvosDock):
             return
         path = QFileDialog.getExistingDirectory(self, "Open a dvos project folder")
         if path:
-            self.guard(self.open_or_upgrade, path)
+            self.guard(self.open_or_upgrade, path, wait=False)
 
     def _add_file_dialog(self) -> None:
         if self.guard(self._require_project) is None:  # say so before the user looks for a file, not after
@@ -415,8 +526,64 @@ class ProjectDock(DvosDock):
         return out
 
     def _project_changed(self) -> None:
+        self._drop_opening()  # another project was opened or created meanwhile: an earlier Open must not replace it
         self.forget_messages()  # also when this step is a dock of its own, outside the panel
         self.refresh()
+
+    # ---- opening a project in the background -------------------------------------------------------------
+    def _drop_opening(self) -> None:
+        """Cancel the Open whose videos are being read (from any Project step of this viewer): it is not shown."""
+        job = _OPENING.pop(self.state, None)
+        if job is not None and job.running:
+            job.cancel()
+
+    def _show_reading(self, job, path, n: int) -> None:
+        self._reading = job
+        self.path_label.setText(f"opening {path}: reading its {n} video(s)...")
+        self.reading_label.setText(f"reading {n} video(s)...")
+        self.table_area.setCurrentWidget(self.reading_label)
+        self.shown_label.setText("")
+        for w in self._open_project_widgets:
+            w.setEnabled(False)
+
+    def _reading_progress(self, job, done: int, total: int) -> None:
+        if alive(self) and job is self._reading:  # (a job reports on after its step was deleted)
+            self.reading_label.setText(f"reading {total} video(s)... {done} read")
+
+    def _opened(self, job, status: str) -> None:
+        """The videos of an opened project were read (or not): show it, unless another Open, New... or a project
+        opened elsewhere came after it, or it failed."""
+        current = _OPENING.get(self.state) is job
+        if current:
+            del _OPENING[self.state]
+        if job is self._reading:
+            self._reading = None
+            self.table_area.setCurrentWidget(self.table)
+            for w in self._open_project_widgets:
+                w.setEnabled(True)
+            self._set_busy(self.job is not None and self.job.running)
+        project = job.result.project if current and status == "ok" else None
+        if project is not None and self._may_leave(job.unsaved, project.path):
+            self.state.summaries.adopt(job.result)  # the project's steps read its summary from here
+            self.state.set_project(project)  # refreshes every step, this table too
+            return
+        if current and status == "error" and job.message is not None:
+            text = f"could not open the project: {job.message.text}"  # the notification said it too
+            self.messages.error(UserMessage(text, job.message.details))
+        if self._reading is None:
+            self.refresh()  # back to the project still open
+
+    def _set_busy(self, busy: bool) -> None:
+        super()._set_busy(busy or self._reading is not None)
+
+    def _may_leave(self, agreed: list[str], path) -> bool:
+        """Whether the project read in the background may replace the open one: frames painted while it was read
+        are asked about again (what was unsaved when Open... was clicked, the user agreed to lose then)."""
+        new = [line for line in _close_guard.unsaved_work(self.viewer, self.state) if line not in agreed]
+        if not new or _close_guard.close_anyway(self, new, f"Open {path} anyway"):
+            return True
+        self.messages.info(f"{path} was not opened: you kept what you painted while it was read (Open... again)")
+        return False
 
     def _checked(self, where: str, status: str, found) -> None:
         from napari.utils.notifications import show_info, show_warning
@@ -470,69 +637,169 @@ class ProjectDock(DvosDock):
         self.state.select_video(video.name)
 
     def _row_id(self, row: int) -> str:
-        return self.table.item(row, 0).text()
+        item = self.table.item(row, 0)
+        vid = item.data(ID_ROLE)
+        return item.text() if vid is None else vid
 
-    def _selected_id(self) -> str:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
+    def _row_of(self, video_id) -> int | None:
+        return next((r for r in range(self.table.rowCount()) if self._row_id(r) == video_id), None)
+
+    def _selected_ids(self) -> list[str]:
+        return [self._row_id(i.row()) for i in self.table.selectionModel().selectedRows()]
+
+    def _selected_id(self, one: str = "") -> str:
+        """The selected video (the row clicked last of several, or with ``one``, the action, an error saying to
+        select one)."""
+        ids = self._selected_ids()
+        if not ids:
             raise ValueError("select a video in the table first")
-        return self._row_id(rows[0].row())
+        if one and len(ids) > 1:
+            raise ValueError(f"{len(ids)} videos are selected: click just the one to {one}")
+        current = self.table.currentRow()
+        return self._row_id(current) if current >= 0 and self._row_id(current) in ids else ids[0]
 
     def _show_selected(self) -> None:
         self.select_video(self._selected_id())
 
     def _apply_split(self) -> None:
-        self.set_split(self._selected_id(), self.row_split.currentText())
+        ids = self._selected_ids()
+        if not ids:
+            raise ValueError("select a video in the table first")
+        project, split = self.state.require_project(), self.row_split.currentText()
+        for vid in ids:
+            project.video(vid).set_split(split)
+        self.state.notify_store_changed()
 
     def _delete_dialog(self) -> None:
-        vid = self._selected_id()
+        vid = self._selected_id(one="delete")
         text = delete_question(self.state.require_project(), vid, len(self.state.dirty.get(vid, ())))
         answer = QMessageBox.question(self, "Delete a video", text)
         if answer == QMessageBox.StandardButton.Yes:
             self.delete_video(vid)
 
     def _highlight_current(self) -> None:
-        for r in range(self.table.rowCount()):
-            if self.table.item(r, 0).text() == self.state.video_id:
-                self.table.selectRow(r)
+        """The video shown: in bold, and selected."""
+        self._mark_current()
+        r = self._row_of(self.state.video_id)
+        if r is not None:
+            self.table.selectRow(r)
+
+    def _mark_current(self) -> None:
+        """The video shown in bold (the others not)."""
+        table = self.table
+        table.setSortingEnabled(False)  # a changed cell would be sorted again on its own
+        try:
+            for r in range(table.rowCount()):
+                bold = self._row_id(r) == self.state.video_id
+                for c in range(table.columnCount()):
+                    item = table.item(r, c)
+                    if item is not None and item.font().bold() != bold:
+                        font = item.font()
+                        font.setBold(bold)
+                        item.setFont(font)
+        finally:
+            table.setSortingEnabled(True)
+
+    def _select_rows(self, rows: list[int]) -> None:
+        model, chosen = self.table.model(), QItemSelection()
+        for r in rows:
+            chosen.select(model.index(r, 0), model.index(r, self.table.columnCount() - 1))
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        self.table.selectionModel().select(chosen, flags)
+
+    def _scroll_to_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            self.table.scrollTo(rows[0])
+
+    def _apply_filter(self) -> None:
+        """Hide the rows that do not hold every word of the filter box; say how many are shown."""
+        words = self.filter_edit.text().casefold().split()
+        table, shown = self.table, 0
+        for r in range(table.rowCount()):
+            text = " ".join(table.item(r, c).text() for c in range(table.columnCount())).casefold()
+            hide = not all(w in text for w in words)
+            table.setRowHidden(r, hide)
+            shown += not hide
+            if hide and table.item(r, 0).isSelected():  # a hidden video is not what Set split or Delete acts on
+                table.selectionModel().select(
+                    table.model().index(r, 0),
+                    QItemSelectionModel.SelectionFlag.Deselect | QItemSelectionModel.SelectionFlag.Rows,
+                )
+        n = table.rowCount()
+        self.shown_label.setText(f"{shown} of {n} shown" if words and n else "")
 
     def refresh(self) -> None:
+        if self._reading is not None:
+            return  # another project is being opened: its table comes when its videos are read
         p = self.state.project
-        self.table.setRowCount(0)
-        if p is None:
-            self.path_label.setText(
-                "no project open. Start here: New... creates a project folder (e.g. field.dvos) for your videos and "
-                "masks; Open... continues one (or drop a .dvos folder on napari)"
-            )
-            self.summary_label.setText("")
-            self.table.resizeColumnsToContents()  # the column names fit without a sideways scroll bar
-            return
-        s = self.state.summary()
-        self.path_label.setText(f"project: {s['path']}")
-        self.table.setRowCount(len(s["videos"]))
-        for r, v in enumerate(s["videos"]):
-            masks = ", ".join(f"{v['provenance'][k]} {k}" for k in PROVENANCE_COLUMNS if v["provenance"].get(k))
-            if not v["complete"]:  # the leftover of a killed import: no step uses it
-                masks = "interrupted import: add it again under this id, or Delete..."
-            vals = [
-                v["id"],
-                v["frames"],
-                v["split"],
-                masks or "none",
-                " ".join(f"{k}={val}" for k, val in v["tags"].items()),
-            ]
-            for c, val in enumerate(vals):
-                item = QTableWidgetItem(str(val))
-                item.setToolTip(
-                    v.get("unreadable")  # a damaged video: which file, and how to repair it
-                    or f"{v['id']}: {v['size'][0]}x{v['size'][1]} px, {v['frames']} frames, "
-                    f"source {v.get('source') or '?'}"
+        table = self.table
+        keep = self._selected_ids()  # the same videos stay selected, and the table where it was scrolled
+        current = self._row_id(table.currentRow()) if table.currentRow() >= 0 else None
+        scrolled = table.verticalScrollBar().value()
+        table.setSortingEnabled(False)  # rows are filled in place, then sorted once by the header's column
+        try:
+            table.setRowCount(0)
+            if p is None:
+                self.path_label.setText(
+                    "no project open. Start here: New... creates a project folder (e.g. field.dvos) for your videos "
+                    "and masks; Open... continues one (or drop a .dvos folder on napari)"
                 )
-                self.table.setItem(r, c, item)
-        self.table.resizeColumnsToContents()
+                self.summary_label.setText("")
+                self.shown_label.setText("")
+                table.resizeColumnsToContents()  # the column names fit without a sideways scroll bar
+                return
+            s = self.state.summary()
+            self.path_label.setText(f"project: {s['path']}")
+            table.setRowCount(len(s["videos"]))
+            for r, v in enumerate(s["videos"]):
+                self._fill_row(r, v)
+        finally:
+            table.setSortingEnabled(True)
+        table.resizeColumnsToContents()
         self.summary_label.setText(
             f"{s['objects']['head']} heads, {s['objects']['fake']} fakes extracted; {len(s['backgrounds'])} "
             f"background clips; synthetic sets: {', '.join(s['synthetic']) or 'none'}; "
             f"models: {', '.join(s['models']) or 'none'}"
         )
-        self._highlight_current()
+        self._apply_filter()
+        self._mark_current()
+        rows = [r for r in map(self._row_of, keep) if r is not None and not table.isRowHidden(r)]
+        if rows:
+            self._select_rows(rows)
+            if (r := self._row_of(current)) in rows:  # the row clicked last: the one Show video shows
+                table.selectionModel().setCurrentIndex(
+                    table.model().index(r, 0), QItemSelectionModel.SelectionFlag.NoUpdate
+                )
+        else:
+            r = self._row_of(self.state.video_id)
+            if r is not None and not table.isRowHidden(r):
+                table.selectRow(r)
+        table.verticalScrollBar().setValue(scrolled)
+
+    def _fill_row(self, r: int, v: dict) -> None:
+        """Row ``r`` of the table: video ``v`` (a row of the project's summary)."""
+        counts = v["provenance"]
+        masks = ", ".join(f"{counts[k]} {k}" for k in PROVENANCE_COLUMNS if counts.get(k))
+        masked = sum(n for n in counts.values() if isinstance(n, int))
+        if not v["complete"]:  # the leftover of a killed import: no step uses it
+            masks, masked = "interrupted import: add it again under this id, or Delete...", -1
+        tags = " ".join(f"{k}={val}" for k, val in v["tags"].items())
+        split = v["split"]
+        cells = [
+            (v["id"], natural_key(v["id"])),
+            (v["frames"], int(v["frames"] or 0)),
+            (split, SPLITS.index(split) if split in SPLITS else len(SPLITS)),
+            (masks or "none", masked),
+            (tags, natural_key(tags)),
+        ]
+        tip = v.get("unreadable") or (  # a damaged video: which file, and how to repair it
+            f"{v['id']}: {v['size'][0]}x{v['size'][1]} px, {v['frames']} frames, source {v.get('source') or '?'}"
+        )
+        for c, (text, key) in enumerate(cells):
+            item = VideoCell(str(text))
+            item.setData(SORT_ROLE, key)
+            item.setToolTip(tip)
+            if c == 0:
+                item.setData(ID_ROLE, v["id"])
+            self.table.setItem(r, c, item)
