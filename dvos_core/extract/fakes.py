@@ -11,6 +11,17 @@ import numpy as np
 from dvos_core.extract.components import colour_stats, halo_weights, rgba_crop
 
 
+def heads_integral(heads_mask: np.ndarray) -> np.ndarray:
+    """Summed-area table ((H + 1, W + 1) int64) of a frame's heads mask: the head pixels of any window in four
+    look-ups, a cheap test that skips the overlap count where a window holds no head. Made once per frame: made
+    per head it was a pass over the whole frame for each of a field frame's hundreds of heads."""
+    heads = np.asarray(heads_mask) > 0
+    out = np.zeros((heads.shape[0] + 1, heads.shape[1] + 1), np.int64)
+    np.cumsum(heads, axis=0, out=out[1:, 1:])
+    np.cumsum(out[1:, 1:], axis=1, out=out[1:, 1:])
+    return out
+
+
 def make_fake_heads(
     frame: np.ndarray,
     heads_mask: np.ndarray,
@@ -20,14 +31,16 @@ def make_fake_heads(
     max_overlap: float = 0.1,
     max_tries: int = 200,
     halo_px: int = 0,
+    integral: np.ndarray | None = None,
 ):
     """Up to ``n`` fakes shaped like ``silhouette`` (bool (h, w)), textured from ``frame`` where the silhouette
     overlaps the frame's heads (``heads_mask``) by less than ``max_overlap`` of the silhouette's area.
 
     ``halo_px`` > 0: each fake keeps a ring of its own surroundings, as the real heads do (see
     ``components.rgba_crop``; never head pixels), so that a cut edge does not tell a fake from a head.
-    Tries at most ``max_tries`` random positions per fake. Returns (list of (rgba, record with y, x, overlap and
-    colour stats), number of fakes given up on).
+    Tries at most ``max_tries`` random positions per fake. ``integral``: :func:`heads_integral` of ``heads_mask``,
+    made once per frame by a caller that makes the fakes of many heads (else made here, a pass over the whole frame).
+    Returns (list of (rgba, record with y, x, overlap and colour stats), number of fakes given up on).
     """
     sil = np.asarray(silhouette, dtype=bool)
     sh, sw = sil.shape
@@ -35,9 +48,12 @@ def make_fake_heads(
     area = int(sil.sum())
     if area == 0 or sh > H or sw > W:
         return [], int(n)
-    heads = np.asarray(heads_mask) > 0
-    # Integral image of the heads mask: a cheap upper bound rejects windows that are mostly head.
-    integral = np.pad(heads.cumsum(0).cumsum(1), ((1, 0), (1, 0))).astype(np.int64)
+    heads = np.asarray(heads_mask)
+    heads = heads if heads.dtype == bool else heads > 0
+    if integral is None:
+        integral = heads_integral(heads)
+    elif integral.shape != (H + 1, W + 1):
+        raise ValueError(f"integral must be heads_integral(heads_mask), shape {(H + 1, W + 1)}, got {integral.shape}")
     ring = halo_weights(sil.astype(np.int32), 1, halo_px) if halo_px > 0 else None
     fakes, failed = [], 0
     for _ in range(int(n)):

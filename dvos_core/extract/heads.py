@@ -16,7 +16,7 @@ from dvos_core.extract._checks import (
     video_token,
 )
 from dvos_core.extract.components import frame_objects, instance_labels
-from dvos_core.extract.fakes import make_fake_heads
+from dvos_core.extract.fakes import heads_integral, make_fake_heads
 from dvos_core.object_format import HALO_PX, OBJECT_ALPHA_MIN
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
@@ -229,6 +229,7 @@ def _extract(project, bank, plan, labels, tokens, stats, opts, progress, cancel)
             added.append(heads)
             stats["heads"] += len(heads)
             fakes, heads_mask = [], lab > 0
+            integral = heads_integral(heads_mask) if opts.fakes_per_head else None  # once per frame, not per head
             rng = np.random.default_rng(frame_seed(opts.seed, vid, t))  # per frame: a resumed run makes the same fakes
             for (rgba, rec), head_id in zip(objs, heads["id"].tolist()):
                 made, failed = make_fake_heads(
@@ -240,6 +241,7 @@ def _extract(project, bank, plan, labels, tokens, stats, opts, progress, cancel)
                     max_overlap=opts.max_overlap,
                     max_tries=opts.max_tries,
                     halo_px=opts.halo_px,
+                    integral=integral,
                 )
                 stats["fakes_failed"] += failed
                 shape = {k: rec[k] for k in ("eccentricity", "aspect")}
