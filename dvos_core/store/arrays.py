@@ -174,6 +174,18 @@ def row_indices(rows, n: int) -> list[int]:
     return [int(r) for r in np.asarray(rows, np.int64).ravel()]
 
 
+def chunks_of(rows, n: int, step: int) -> list[int]:
+    """The numbers of the chunks (of ``step`` rows along an axis of ``n``) that ``rows`` touch, sorted. A slice
+    becomes a range of chunks without listing its rows: the object bank's pixels are one row per byte (millions of
+    rows), and listing them took seconds per read of the bank."""
+    step = max(1, int(step))
+    if isinstance(rows, slice):
+        start, stop, stride = rows.indices(n)
+        if stride == 1:
+            return list(range(start // step, (stop - 1) // step + 1)) if stop > start else []
+    return sorted({r // step for r in row_indices(rows, n) if 0 <= r < n})
+
+
 def damaged_chunks(arr: zarr.Array, rows, lead: tuple = ()) -> list[tuple[int, int, str]]:
     """(first row, last row, file) of each chunk holding ``rows`` that cannot be decoded (at most ``MAX_NAMED``).
 
@@ -182,7 +194,7 @@ def damaged_chunks(arr: zarr.Array, rows, lead: tuple = ()) -> list[tuple[int, i
     axis = len(lead)
     n, step = arr.shape[axis], max(1, arr.chunks[axis])
     bad = []
-    for c in sorted({r // step for r in row_indices(rows, n) if 0 <= r < n}):
+    for c in chunks_of(rows, n, step):
         lo, hi = c * step, min(n, (c + 1) * step)
         try:
             arr[tuple(lead) + (slice(lo, hi),)]
@@ -253,7 +265,7 @@ def missing_chunks(arr: zarr.Array, rows, lead: tuple = ()) -> list[tuple[int, i
     axis = len(lead)
     n, step = arr.shape[axis], max(1, arr.chunks[axis])
     gone = []
-    for c in sorted({r // step for r in row_indices(rows, n) if 0 <= r < n}):
+    for c in chunks_of(rows, n, step):
         f = _chunk_file(arr, c, lead)
         if not Path(f).is_file():
             gone.append((c * step, min(n, (c + 1) * step) - 1, f))
