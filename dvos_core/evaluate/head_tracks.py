@@ -129,13 +129,24 @@ def describe_count(summary: dict) -> str:
 
 
 def _overlaps(carried: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(track ids, head labels, shared pixels) of every pair of a carried track and a head that overlap."""
+    """(track ids, head labels, shared pixels) of every pair of a carried track and a head that overlap, in
+    (track, head) order. Each pair is one integer (track * (largest label + 1) + head): a 1-D sort, where sorting
+    the pairs as rows took 0.15 s per 720p frame."""
     both = (carried > 0) & (labels > 0)
     if not both.any():
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    pairs = np.stack([carried[both].astype(np.int64), labels[both].astype(np.int64)], 1)
-    uniq, counts = np.unique(pairs, axis=0, return_counts=True)
-    return uniq[:, 0], uniq[:, 1], counts
+    heads = labels[both].astype(np.int64)
+    span = int(heads.max()) + 1
+    keys, counts = np.unique(carried[both].astype(np.int64) * span + heads, return_counts=True)
+    return keys // span, keys % span, counts
+
+
+def _of_tracks(carried: np.ndarray, ids, n_ids: int) -> np.ndarray:
+    """Bool (H, W): the pixels of ``carried`` (track ids, 0 = none, all below ``n_ids``) that hold one of ``ids``;
+    a look-up table instead of ``np.isin``, which sorts the whole frame."""
+    table = np.zeros(n_ids, bool)
+    table[np.asarray(list(ids), np.int64)] = True
+    return table[carried.astype(np.int64)]
 
 
 def link_heads(
@@ -185,15 +196,15 @@ def link_heads(
             seen_masks += 1
             gone = [k for k, s in last_seen.items() if seen_masks - s > max_gap + 1]
             if gone:
-                carried[np.isin(carried, gone)] = 0
+                carried[_of_tracks(carried, gone, next_id)] = 0
                 for k in gone:
                     del last_seen[k]
             labels, info = head_parts(mask, min_area)
             # the carried heads grown into the background around them (never over another carried head)
             probe = carried if grow is None else np.where(carried > 0, carried, cv2.dilate(carried, grow))
             tracks, heads, shared = _overlaps(probe, labels)
-            track_area = dict(zip(*np.unique(probe[probe > 0].astype(np.int64), return_counts=True)))
-            overlap = shared / np.minimum(np.array([track_area[k] for k in tracks]), info[heads - 1, 0])
+            track_area = np.bincount(probe[probe > 0].astype(np.int64), minlength=next_id)
+            overlap = shared / np.minimum(track_area[tracks], info[heads - 1, 0])
             assigned: dict[int, int] = {}  # head label -> track id
             used: set[int] = set()
             for i in np.argsort(-overlap, kind="stable"):
@@ -212,10 +223,10 @@ def link_heads(
                 last_seen[k] = seen_masks
                 area, cy, cx = info[h - 1]
                 rows.append((k, t, cy, cx, area))
-            carried[np.isin(carried, list(assigned.values()))] = 0  # their old places give way to the new ones
+            carried[_of_tracks(carried, assigned.values(), next_id)] = 0  # their old places give way to the new ones
             carried = np.where(labels > 0, lut[labels], carried)
         prev_frame = frame
-        report(progress, t + 1, n_frames, "following heads")
+        report(progress, t + 1, n_frames, f"following heads: frame {t + 1}/{n_frames}")
     data = np.asarray(rows, np.float64).reshape(-1, 5)
     settings = {
         "min_area": min_area,
