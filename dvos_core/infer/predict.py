@@ -71,6 +71,8 @@ def run_schedule(
         raise ValueError("a context model predicts frame by frame: use predict_video or predict_array")
     tau = main.tau
     step = main.chunk_size(batch_size, shape)
+    if tau == 0 and shape is not None:  # an image model: frame by frame where a CPU takes them one at a time anyway
+        step = frames_per_step(main, shape, step)
     batches = plan_batches(targets, tau, step, image_first=image is not None)
     cache = cache if cache is not None else FrameCache(reader)
     features = {"video": FeatureCache(), "image": FeatureCache()}
@@ -85,6 +87,17 @@ def run_schedule(
             done += len(batch.targets)
             report(progress, done, total, f"{label}frame {batch.targets[-1]}")
     return done
+
+
+def frames_per_step(predictor: Predictor, shape, batch_size: int) -> int:
+    """Frames an image model segments per step: ``batch_size``, or 1 where the network takes them one at a time
+    anyway (tiles of large frames on a CPU, see :meth:`Predictor.at_once`): then progress, a cancel and the writes
+    come frame by frame, not every ``batch_size`` frames (32 s apart for 720p frames on one CPU core)."""
+    from dvos_core.infer.scales import zoomed_shape
+
+    h, w = zoomed_shape(*shape, max(predictor.scales.zooms(*shape)))
+    tile = predictor.tiles(h, w)[2][0]
+    return batch_size if predictor.at_once(tile.h * tile.w, batch_size) > 1 else 1
 
 
 def _targets(n: int, frames, name: str) -> list[int]:

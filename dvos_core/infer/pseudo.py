@@ -14,7 +14,7 @@ import numpy as np
 
 from dvos_core.infer.allocator import reuse_freed_memory
 from dvos_core.infer.engine import FLIPS, Predictor, checkpoint_in, load_model
-from dvos_core.infer.predict import _name
+from dvos_core.infer.predict import _name, frames_per_step
 from dvos_core.infer.quality import camera_motion, flicker, quality_score, uncertainty
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.motion.transforms import invert
@@ -25,15 +25,26 @@ from dvos_core.threads import using_threads
 COLUMNS = ["video", "frame", "quality", "flicker", "uncertainty", "written", "status", "below_threshold"]
 
 
-def _passes(predictor: Predictor, frames: dict, todo: list, features: FeatureCache, n_passes: int) -> np.ndarray:
+def _passes(
+    predictor: Predictor,
+    frames: dict,
+    todo: list,
+    features: FeatureCache,
+    n_passes: int,
+    cancel: CancelToken | None = None,
+    after_pass=None,
+) -> np.ndarray:
     """(K, B, H, W) probabilities of frames ``todo``: pass 0 deterministic, then stochastic forwards (reusing the
     frames' encoder features), or flip test-time augmentation when the model has no stochastic path (no
     ``stochastic`` argument, or one that changes nothing: detected on the first batch and remembered on the
-    predictor)."""
+    predictor). ``cancel`` is checked tile by tile; ``after_pass()`` is called after each pass."""
     windows = [[t] for t in todo]
 
     def run(stochastic=False, flip=None):
-        return predictor.predict_windows(frames, windows, features, stochastic=stochastic, flip=flip)
+        out = predictor.predict_windows(frames, windows, features, stochastic=stochastic, flip=flip, cancel=cancel)
+        if after_pass is not None:
+            after_pass()
+        return out
 
     out = [run()]
     for k in range(1, n_passes):
@@ -205,9 +216,17 @@ def pseudo_label(
                         done += len(targets)
                     else:
                         labeller = _BatchLabeller([predictor, *others], video, n_passes, threshold, overwrite)
-                        for batch in plan_batches(targets, 0, batch_size, image_first=True):
+                        step = frames_per_step(predictor, video.shape[1:3], batch_size)
+                        for batch in plan_batches(targets, 0, step, image_first=True):
                             check(cancel)
-                            for item in labeller.label(batch.targets):
+                            where = f"{video.name}: frame{_span(batch.targets)}"
+                            at = done  # the passes of a batch say how far it got: the bar stays at its start
+
+                            def after(k, n, where=where, at=at):
+                                if k < n:  # the batch's last pass is reported with its frames
+                                    report(progress, at, total, f"{where} pass {k}/{n}")
+
+                            for item in labeller.label(batch.targets, cancel, after):
                                 fin.push(item)
                             done += len(batch.targets)
                             report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
@@ -215,6 +234,11 @@ def pseudo_label(
                     fin.flush()
                 _record_run(video, checkpoint, predictor, n_passes, quality_threshold, drop_below, blend_with)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _span(targets) -> str:
+    """The frames of a batch, for a progress message: ' 7' (one frame) or 's 4-7'."""
+    return f" {targets[0]}" if len(targets) == 1 else f"s {targets[0]}-{targets[-1]}"
 
 
 def _predictor(checkpoint, device, tile_size, overlap, precision, scales) -> Predictor:
@@ -325,13 +349,24 @@ class _BatchLabeller:
     def status(self, t: int) -> str:
         return _status(self.codes, t, self.overwrite)
 
-    def label(self, targets) -> list[tuple]:
+    def label(self, targets, cancel: CancelToken | None = None, after_pass=None) -> list[tuple]:
+        """``after_pass(k, n)``: called after pass k of the n passes of every model (k from 1)."""
         status = {t: self.status(t) for t in targets}
         todo = [t for t in targets if status[t] == "predict"]
         results = {}
         held = self.frames.fetch(targets)  # every frame: the finaliser aligns neighbours by their camera motion
         if todo:
-            runs = [_passes(p, held, todo, f, self.n_passes) for p, f in zip(self.predictors, self.features)]
+            n, made = self.n_passes * len(self.predictors), []
+
+            def counted():
+                made.append(1)
+                if after_pass is not None:
+                    after_pass(len(made), n)
+
+            runs = [
+                _passes(p, held, todo, f, self.n_passes, cancel, counted)
+                for p, f in zip(self.predictors, self.features)
+            ]
             # one model: its passes; several: one vote each (the mean of its passes)
             votes = runs[0] if len(runs) == 1 else np.stack([r.mean(0) for r in runs])
             for i, t in enumerate(todo):

@@ -1,0 +1,83 @@
+"""Pseudo-labelling and prediction of large frames on a CPU: progress and a cancel come frame by frame (and tile by
+tile), not once per batch of frames that each take seconds."""
+
+import numpy as np
+import pytest
+import torch
+
+from dvos_core.infer import engine, pseudo_label
+from dvos_core.model import build_model
+from dvos_core.progress import Cancelled, CancelToken
+from dvos_core.store import Project
+
+torch.set_num_threads(1)
+
+
+def _project(tmp_path, n=3, size=150):
+    p = Project.create(tmp_path / "big.dvos")
+    rng = np.random.default_rng(0)
+    p.add_video_array("v", rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8))
+    return p
+
+
+def _tiled_model():
+    """A tiny image model whose automatic tile is 128 px: a 150 px frame is 4 tiles, each taken alone on a CPU."""
+    torch.manual_seed(0)
+    return build_model("tiny", "frame"), {"input_size": 64}
+
+
+def test_pseudo_label_of_tiled_frames_reports_each_frame_and_pass(tmp_path):
+    p = _project(tmp_path)
+    seen = []
+    df = pseudo_label(
+        p, "v", _tiled_model(), device="cpu", n_passes=2, batch_size=4, scales="own",
+        progress=lambda d, t, m: seen.append((d, t, m)),
+    )  # fmt: skip
+    assert df["status"].tolist() == ["written"] * 3
+    expected = []
+    for t in range(3):
+        expected += [(t, 3, f"v: frame {t} pass 1/2"), (t + 1, 3, f"v: frame {t}")]
+    assert seen == expected
+
+
+def test_pseudo_label_of_small_frames_keeps_its_batches(tmp_path):
+    p = _project(tmp_path, n=5, size=40)  # one 64 px tile: a CPU takes several at once, batches pay
+    seen = []
+    pseudo_label(
+        p, "v", _tiled_model(), device="cpu", n_passes=2, batch_size=4, scales="own",
+        progress=lambda d, t, m: seen.append((d, t, m)),
+    )  # fmt: skip
+    assert seen == [
+        (0, 5, "v: frames 0-3 pass 1/2"),
+        (4, 5, "v: frame 3"),
+        (4, 5, "v: frame 4 pass 1/2"),
+        (5, 5, "v: frame 4"),
+    ]
+
+
+def test_a_cancel_stops_pseudo_labelling_within_the_frame(tmp_path, monkeypatch):
+    p = _project(tmp_path)
+    token, decoded = CancelToken(), []
+    decode = engine.Predictor._decode
+
+    def counting(self, windows, stochastic):
+        decoded.append(len(windows))
+        token.cancel()  # the user clicks Stop while the first tile is decoded
+        return decode(self, windows, stochastic)
+
+    monkeypatch.setattr(engine.Predictor, "_decode", counting)
+    with pytest.raises(Cancelled):
+        pseudo_label(p, "v", _tiled_model(), device="cpu", n_passes=2, batch_size=4, scales="own", cancel=token)
+    assert decoded == [1]  # the next tile is not started (it was every tile of every pass of the batch)
+    assert p.video("v").provenance_counts()["pseudo"] == 0
+
+
+def test_predicting_tiled_frames_with_an_image_model_reports_each_frame(tmp_path):
+    from dvos_core.infer import predict_video
+
+    p = _project(tmp_path)
+    seen = []
+    predict_video(p, "v", _tiled_model(), device="cpu", scales="own", progress=lambda d, t, m: seen.append((d, t, m)))
+    frames = [(d, t, m) for d, t, m in seen if ": frame " in m]
+    assert frames == [(1, 3, "v: frame 0"), (2, 3, "v: frame 1"), (3, 3, "v: frame 2")]  # it was one step of 3
+    assert p.video("v").predictions["in_memory"].frames().tolist() == [0, 1, 2]
