@@ -178,6 +178,7 @@ class Stages:
         self.timings: dict = {}
         self.threads = threads  # CPU threads of the steps that take them
         self.t0 = self.start = time.perf_counter()
+        self.notes: set = set()  # notes logged once per run (see note_once)
 
     def stage(self, name: str) -> Steps:
         check(self.cancel)
@@ -190,8 +191,20 @@ class Stages:
         self.timings[key] = round(time.perf_counter() - self.t0, 2)
         self.t0 = time.perf_counter()
 
+    def note_once(self, text: str | None) -> None:
+        """Log ``text`` (indented under its stage) unless this run logged it before; None logs nothing."""
+        if text and text not in self.notes:
+            self.notes.add(text)
+            self.log(f"      {text}")
+
     def done(self) -> None:
         report(self.progress, self.n, self.n, "done")
+
+
+def print_flushed(text: str) -> None:
+    """``print`` and flush: stdout sent to a file is block-buffered, so with ``> run.log 2>&1`` the stage lines
+    came in clumps of kilobytes, long after the progress lines (stderr) of their stages."""
+    print(text, flush=True)
 
 
 def stage_count(config: RunAllConfig) -> int:
@@ -205,7 +218,7 @@ def run_all(
     config: RunAllConfig | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = None,
     threads: int | None = None,
     train_configs: Callable | None = None,
 ) -> RunAllResult:
@@ -213,14 +226,15 @@ def run_all(
 
     ``train_configs(phase, init_from, video_model)``: the TrainConfig of a phase (default: the machine's suggested
     settings, see :func:`dvos_core.machine.suggested_settings`, updated by ``config.train`` and the phase's dict).
-    ``threads``: CPU threads of every step (see :mod:`dvos_core.threads`). Raises ValueError naming what to paint,
-    split or name before anything is written when the project cannot run.
+    ``threads``: CPU threads of every step (see :mod:`dvos_core.threads`). ``log``: where the stage lines go
+    (default :func:`print_flushed`). Raises ValueError naming what to paint, split or name before anything is
+    written when the project cannot run.
     """
     from dvos_core.store import Project
 
     cfg = config or RunAllConfig()
     project = project if isinstance(project, Project) else Project.open(project)
-    run = Stages(stage_count(cfg), progress, cancel, log, threads)
+    run = Stages(stage_count(cfg), progress, cancel, log or print_flushed, threads)
     return run_stages(project, cfg, run, train_configs)
 
 
@@ -243,6 +257,7 @@ def run_stages(project, cfg: RunAllConfig, run: Stages, train_configs: Callable 
     image = _train(project, configs("image", None, "context"), cfg.model_name("image"), set_name, sub, run)
     run.lap("train_image")
     sub = run.stage("pseudo-label the training videos with the image model")
+    run.note_once(_scale_note(project, cfg, plan["train"]))  # said before the first stage that segments frames
     _pseudo_label(project, cfg, run, plan["train"], image, sub)
     run.lap("pseudo_label")
     checkpoints = {cfg.model_name("image"): image}
@@ -539,6 +554,13 @@ def _video_model(project, cfg: RunAllConfig, run: Stages, kind: str, image_ckpt,
     return p2
 
 
+def _scale_note(project, cfg: RunAllConfig, videos) -> str | None:
+    """The note for ``videos`` whose frames a CPU segments slowly at their own scale (see
+    :func:`~dvos_core.prediction_options.scale_hint`), or None."""
+    shapes = [project.video(v).shape[1:3] for v in videos]
+    return scale_hint(shapes, "gpu" if _gpu(cfg) else "cpu", cfg.scales, "`--scales trained` (scales: trained)")
+
+
 def _predict_and_compare(project, cfg: RunAllConfig, run: Stages, checkpoints: dict, plan: dict) -> RunAllResult:
     from dvos_core.evaluate import compare_models, evaluate, track_heads
     from dvos_core.infer import predict_video
@@ -548,10 +570,7 @@ def _predict_and_compare(project, cfg: RunAllConfig, run: Stages, checkpoints: d
     jobs = [(v, m) for v in plan["test"] for m in checkpoints]
     main = cfg.model_name(cfg.video_models[0]) if cfg.video_models else cfg.model_name("image")
     jobs += [(v, main) for v in plan["predict"] if v not in plan["test"]]
-    shapes = [project.video(v).shape[1:3] for v, _ in jobs]
-    hint = scale_hint(shapes, "gpu" if _gpu(cfg) else "cpu", cfg.scales, "`--scales trained` (scales: trained)")
-    if hint:
-        run.log(f"      {hint}")
+    run.note_once(_scale_note(project, cfg, [v for v, _ in jobs]))
     for k, (video, name) in enumerate(jobs):
         predict_video(
             project,
@@ -568,15 +587,20 @@ def _predict_and_compare(project, cfg: RunAllConfig, run: Stages, checkpoints: d
     rep = comparison = None
     scored = [v for v in plan["test"] if project.video(v).provenance_counts()["manual"]]
     if scored:
-        rep = evaluate(project, video_ids=scored, name=cfg.report_name(), model=main, progress=sub, cancel=run.cancel)
+        half = Steps(sub, 0, 1, 2)  # the first half of the stage; counting the heads the second
+        rep = evaluate(project, video_ids=scored, name=cfg.report_name(), model=main, progress=half, cancel=run.cancel)
         comparison = compare_models(
             project, list(checkpoints), video_ids=scored, name=f"{cfg.report_name()}-comparison", cancel=run.cancel
         ).table
     else:
         run.log(f"      no test video with painted masks: nothing to score (`dvos split {project.path} test VIDEO`)")
     predicted = sorted({v for v, _ in jobs})
-    # the number an agronomist wants from each predicted video: its different heads, each counted once
-    heads = {v: track_heads(project, v, model=main, cancel=run.cancel).n_heads for v in predicted}
+    # the number an agronomist wants from each predicted video: its different heads, each counted once (with
+    # progress frame by frame: a long 1080p video takes a while)
+    heads, n = {}, len(predicted)
+    for k, v in enumerate(predicted):  # the second half of the stage, after the scores
+        count = Steps(sub, n + k, 1, 2 * n, prefix=f"{v}: counting different heads, ")
+        heads[v] = track_heads(project, v, model=main, progress=count, cancel=run.cancel).n_heads
     run.lap("evaluate")
     run.done()
     return RunAllResult(project.path, checkpoints, predicted, rep, comparison, dict(run.timings), heads, main)

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from dvos_core.motion.head_sway import MANUAL, painted_frames
-from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.synth.config import SynthConfig
 
 SPREAD = 0.15  # with one density (e.g. a single painted frame), clips cover +-15 % around it
@@ -113,6 +113,7 @@ def heads_for_coverage(
     seed: int = 0,
     cancel: CancelToken | None = None,
     seen: dict | None = None,
+    progress: ProgressFn | None = None,
 ) -> float:
     """The number of heads per frame whose clips cover ``target`` of the frame (fakes at ``fake_ratio`` per head).
 
@@ -121,7 +122,8 @@ def heads_for_coverage(
     last: after a step that lands clearly further off, the count is halved (or doubled) from the closest count
     measured instead, as long as that comes closer. ``seen``: {heads per frame: coverage} measured before with the
     same settings and seed (filled in): the steps start from the count closest to ``target`` among them, so that
-    the second end of a range starts where the first one ended."""
+    the second end of a range starts where the first one ended. ``progress`` hears of each count measured (each
+    renders a few clips: seconds on large frames), as (step, 6)."""
     if not 0 < target < 1:
         raise ValueError(f"target coverage must lie in (0, 1), got {target}")
     goal = -math.log(1 - min(target, 0.98))
@@ -129,13 +131,14 @@ def heads_for_coverage(
     if seen:  # start from the count measured closest to the target (the other end of the range)
         n = float(min(seen, key=lambda k: abs(seen[k] - target)))
     best, walk = None, None  # (how far off, heads) of the closest count measured; the walk's factor once needed
-    for _ in range(6):  # fixed-point steps on -log(1 - coverage) ~ proportional to n
+    for step_no in range(6):  # fixed-point steps on -log(1 - coverage) ~ proportional to n
         key = max(1, int(round(n)))  # the count _with_heads renders
         c = None if seen is None else seen.get(key)
         if c is None:
             c = synthetic_coverage(heads, fakes, _with_heads(cfg, n, fake_ratio), seed=seed, cancel=cancel)
             if seen is not None:
                 seen[key] = c
+            report(progress, step_no + 1, 6, f"{key} heads per frame cover {100 * c:.1f} %")
         if c <= 0 and walk is None:
             n = min(n * 4, _MAX_HEADS)
             continue
@@ -209,7 +212,11 @@ def match_density(
     ends, seen = [], {}
     for i, target in enumerate((lo, hi)):
         check(cancel)
-        ends.append(heads_for_coverage(heads, fakes, base, target, fake_ratio, seed=seed, cancel=cancel, seen=seen))
+        steps = Steps(progress, i, 1, 3, prefix=f"density, aiming at {100 * target:.1f} % head pixels: ")
+        n = heads_for_coverage(
+            heads, fakes, base, target, fake_ratio, seed=seed, cancel=cancel, seen=seen, progress=steps
+        )
+        ends.append(n)  # each count measured was reported in this end's third of the bar
         report(progress, i + 1, 3, f"density: heads per frame for {100 * target:.1f} % head pixels")
     n_heads = tuple(sorted(max(1, round(n)) for n in ends))  # where more heads cover less, the ends may swap
     if not allow_sparser and (n_heads[0] < base.n_heads[0] or n_heads[1] < base.n_heads[1]):
@@ -222,6 +229,7 @@ def match_density(
     if n_heads == tuple(base.n_heads):
         n_fakes = tuple(base.n_fakes)
     config = base.replace(n_heads=n_heads, n_fakes=n_fakes)
+    report(progress, 2, 3, f"density: measuring clips of {n_heads[0]}-{n_heads[1]} heads per frame")
     synthetic = {
         key: round(
             synthetic_coverage(heads, fakes, _with_heads(config, n, fake_ratio), seed=seed + 1, cancel=cancel), 4

@@ -677,6 +677,10 @@ class _Run:
         loss_sum, n = running
         lr = self.opt.param_groups[-1]["lr"]  # the full rate (the last group: new blocks)
         step = start_step
+        if start_step < self.steps_per_epoch:  # a word before the epoch's first step (on a CPU the first batch and
+            # step took 10-20 s with nothing shown after the stage's heading)
+            first = f"epoch {epoch + 1}/{cfg.epochs}: step {step + 1}/{self.steps_per_epoch} under way"
+            report(self.progress, self.global_step, total_steps, first)
         batches = iter(self._train_loader()) if start_step < self.steps_per_epoch else iter(())
         while step < self.steps_per_epoch:
             if self._cancel_requested():
@@ -715,6 +719,7 @@ class _Run:
         tl = distributed.all_reduce_sum([loss_sum, n], self.device)
         train_loss = tl[0] / max(tl[1], 1)
         try:
+            self.epoch_now = epoch  # what _validate's progress names
             val = self._validate()
         except Cancelled:  # the epoch's steps are done: resume goes straight to its validation
             self._stop(epoch, self.steps_per_epoch, (loss_sum, n))
@@ -804,6 +809,8 @@ class _Run:
 
     @torch.no_grad()
     def _validate(self) -> dict:
+        """Loss and Dice on the validation samples, with progress batch by batch (on a CPU a phase's validation took
+        up to a minute after its last step, with nothing shown)."""
         if len(self.val_index) == 0:
             return {"val_loss": None, "val_dice": None, "val_frames": 0}
         model = unwrap(self.net)
@@ -812,7 +819,15 @@ class _Run:
         loader = self._loader(self.val_ds, sampler)
         weights = self.cfg.loss_weights()
         loss_sum = dice_sum = frames = 0.0
-        for batch in loader:
+        n_batches, total_steps = len(loader), self.cfg.epochs * self.steps_per_epoch
+        epoch = getattr(self, "epoch_now", 0)
+        for k, batch in enumerate(loader):
+            report(
+                self.progress,
+                self.global_step,
+                total_steps,
+                f"epoch {epoch + 1}/{self.cfg.epochs} validating: batch {k + 1}/{n_batches}",
+            )
             if self.cancel is not None and not self.dist.enabled:  # ranks hold unequal shares: no collective here
                 self.cancel.check()
             inputs = model.batch_inputs(batch, self.device)
