@@ -42,7 +42,7 @@ def check_scales(value: str) -> None:
         raise ValueError(f"scales must be one of {SCALES}, got {value!r}")
 
 
-LARGE_FRAME_PIXELS = 1_000_000  # frames from about 1280x800 up: a CPU takes seconds per frame at their own scale
+LARGE_FRAME_PIXELS = 900_000  # frames from 1280x720 up: a CPU takes seconds per frame at their own scale (720p: 7 s)
 
 
 def scale_hint(shapes, device_type: str, scales: str, how: str) -> str | None:

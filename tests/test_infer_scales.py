@@ -84,6 +84,7 @@ def test_a_cpu_predicting_large_frames_is_told_of_the_trained_scale():
     assert scale_hint([(1080, 1920)], "cpu", "trained", "") is None  # already the fast way
     assert scale_hint([(1080, 1920)], "cuda", "auto", "") is None  # a GPU is fast enough
     assert scale_hint([(480, 640)], "cpu", "own", "") is None  # small frames
+    assert "1280x720" in scale_hint([(720, 1280)], "cpu", "auto", "")  # 720p: about 7 s a frame at its own scale
 
 
 def test_the_device_line_counts_the_threads_the_command_asked_for():

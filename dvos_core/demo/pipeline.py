@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.progress import CancelToken, ProgressFn
-from dvos_core.run_all import RELABEL
+from dvos_core.run_all import RELABEL, print_flushed
 from dvos_core.run_all import VIDEO_MODELS as VIDEO_MODEL_NAMES
 from dvos_core.threads import runs_with_threads
 
@@ -195,7 +195,7 @@ def run_demo(
     config: DemoConfig | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = print_flushed,
     threads: int | None = None,
 ) -> DemoResult:
     """Run the whole loop into ``out_dir/demo.dvos`` and return the scores of the held-out test clip: the first video
