@@ -139,3 +139,19 @@ def test_a_stored_video_refined_with_shared_estimates_keeps_the_same_predictions
     for i in range(3):  # masks, probabilities, done
         assert np.array_equal(sets["shared"].arrays()[i][:], sets["alone"].arrays()[i][:])
     assert len(made) - n_shared == 2 * len(frames) - 3
+
+
+def test_frames_in_memory_and_a_stored_video_are_refined_alike(tmp_project, model):
+    """``predict_array`` and ``predict_video`` with ``passes=2`` give the same masks: in both the second pass's
+    frame t reads the refined masks of the frames before it (the store holds them by then) and the first-pass
+    masks of the frames after it."""
+    from dvos_core.infer import predict_array, predict_video
+    from dvos_core.model import save_checkpoint
+
+    frames = _clip(11)
+    tmp_project.add_video_array("v", frames, split="test")
+    ckpt = save_checkpoint(tmp_project.model_dir("ctx", create=True) / "best.pt", model)
+    predict_video(tmp_project, "v", ckpt, device="cpu", passes=2, name="stored")
+    stored = tmp_project.video("v").predictions["stored"].arrays()[0][:]
+    probs = predict_array(ckpt, frames, device="cpu", passes=2)
+    assert np.array_equal((probs >= 0.5).astype(np.uint8), stored)

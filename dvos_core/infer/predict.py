@@ -525,7 +525,8 @@ def predict_array(
 def _context_array(
     main, frames, targets, sink, passes, progress, cancel, references="previous", reference_masks="chained"
 ) -> None:
-    """A context model's passes over frames held in memory (the second pass reads the first pass's maps)."""
+    """A context model's passes over frames held in memory: the second pass reads the latest map of each
+    neighbour (refined before frame t, first pass after it), as :func:`_predict_context` reads the store."""
     from dvos_core.infer.context import ContextPredictor, refine_context, run_context
 
     ctx = ContextPredictor(
@@ -537,8 +538,12 @@ def _context_array(
         first[t] = p
         sink(t, p)
 
+    def refined(t, p):
+        first[t] = p  # the frames after t lend its refined mask, as a stored video's (read from the store) do
+        sink(t, p)
+
     run_context(ctx, lambda a, b: frames[a:b], targets, keep, progress=progress, cancel=cancel)
     if passes == 2:
         refine_context(
-            ctx, lambda a, b: frames[a:b], len(frames), targets, first.get, sink, progress=progress, cancel=cancel
+            ctx, lambda a, b: frames[a:b], len(frames), targets, first.get, refined, progress=progress, cancel=cancel
         )

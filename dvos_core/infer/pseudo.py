@@ -325,7 +325,9 @@ def _label_in_order(predictor: Predictor, video, targets, threshold, overwrite, 
 
     todo = [t for t in targets if status[t] == "predict"]
     label = f"{video.name}: "
-    run_context(ctx, video.read_frames, todo, sink, reference_labels(video), threshold, progress, cancel, label, True)
+    run_context(
+        ctx, video.read_frames, todo, sink, reference_labels(video), threshold, progress, cancel, label, True, False
+    )  # one pass: nothing held for a second
     stored_until(None)
 
 
