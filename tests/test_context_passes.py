@@ -155,3 +155,21 @@ def test_frames_in_memory_and_a_stored_video_are_refined_alike(tmp_project, mode
     stored = tmp_project.video("v").predictions["stored"].arrays()[0][:]
     probs = predict_array(ckpt, frames, device="cpu", passes=2)
     assert np.array_equal((probs >= 0.5).astype(np.uint8), stored)
+
+
+def test_one_pass_holds_no_estimates_for_a_second(tmp_project, model, monkeypatch):
+    """Only a run that goes on to a second pass keeps motion estimates for it (``predict_video``, ``predict_array``)."""
+    from dvos_core.infer import predict_array, predict_video
+    from dvos_core.model import save_checkpoint
+
+    held = []
+    real = align.SequenceAligner.hold
+    monkeypatch.setattr(align.SequenceAligner, "hold", lambda self, n: held.append(n) or real(self, n))
+    frames = _clip(12, n=5)
+    tmp_project.add_video_array("v", frames, split="test")
+    ckpt = save_checkpoint(tmp_project.model_dir("ctx", create=True) / "best.pt", model)
+    predict_video(tmp_project, "v", ckpt, device="cpu", passes=1)
+    predict_array(ckpt, frames, device="cpu", passes=1)
+    assert not [n for n in held if n > 0]
+    predict_array(ckpt, frames, device="cpu", passes=2)
+    assert [n for n in held if n > 0]

@@ -362,6 +362,7 @@ def _predict_context(
         Steps(progress, 0, unit, unit * passes),
         cancel,
         label,
+        refine_next=passes == 2,
     )
     if passes == 1:
         return len(todo)
@@ -542,7 +543,7 @@ def _context_array(
         first[t] = p  # the frames after t lend its refined mask, as a stored video's (read from the store) do
         sink(t, p)
 
-    run_context(ctx, lambda a, b: frames[a:b], targets, keep, progress=progress, cancel=cancel)
+    run_context(ctx, lambda a, b: frames[a:b], targets, keep, progress=progress, cancel=cancel, refine_next=passes == 2)
     if passes == 2:
         refine_context(
             ctx, lambda a, b: frames[a:b], len(frames), targets, first.get, refined, progress=progress, cancel=cancel
