@@ -120,3 +120,21 @@ def test_delete_a_models_predictions(tmp_path, capsys):
     assert main(["delete", str(path), "predictions", "old", "--yes"]) == 2
     assert "no video holds predictions of 'old'; predictions there are of ['new']" in capsys.readouterr().err
     np.testing.assert_allclose(Project.open(path).video("plot2").predictions["new"].get(2)[1], 0.8, atol=1e-3)
+
+
+def test_split_of_several_videos_changes_none_when_one_is_refused(tmp_path, capsys):
+    """`dvos split P test a b` where b holds pseudo-labels (a test video's masks are its ground truth): b is refused,
+    and a stays as it was instead of becoming a test video on its own."""
+    path = tmp_path / "field.dvos"
+    p = Project.create(path)
+    for vid in ("a", "b"):
+        p.add_video_array(vid, np.zeros((3, 32, 32, 3), np.uint8), split="train")
+    p.video("a").set_mask(0, np.ones((32, 32), np.uint8), "manual")
+    p.video("b").set_mask(0, np.ones((32, 32), np.uint8), "pseudo")
+    assert main(["split", str(path), "test", "a", "b"]) == 2
+    assert "cannot make 'b' a test video" in capsys.readouterr().err
+    assert [Project.open(path).video(v).split for v in ("a", "b")] == ["train", "train"]
+    with pytest.raises(Exception, match="cannot make 'b' a test video"):
+        Project.open(path).video("b").check_split("test")
+    Project.open(path).video("a").check_split("test")  # a may be: checking changes nothing
+    assert Project.open(path).video("a").split == "train"

@@ -133,6 +133,8 @@ def _split(args) -> int:
     project = Project.open(args.project)
     videos = [project.video(v) for v in args.videos]  # every id checked before anything changes
     with project.writing(operation="split"):
+        for v in videos:  # one refused leaves every video as it was
+            v.check_split(args.split)
         for v in videos:
             v.set_split(args.split)
     print(f"split={args.split}: {', '.join(args.videos)}")

@@ -485,24 +485,37 @@ class Video(FrameSequence):
     def set_split(self, split: str) -> None:
         """Set the video's use (train, val, test, unassigned). A test video's masks are its ground truth, so a video
         holding masks a model made (pseudo, predicted) or corrections of them cannot become a test video."""
+        self._check_split_name(split)
+        with self._write(f"setting split {split!r}"):
+            self._check_test_masks(split)
+            self.refresh()
+            self.group.attrs["split"] = split
+
+    def check_split(self, split: str) -> None:
+        """Raise what :meth:`set_split` would raise, changing nothing: check every video of a group before setting
+        any, so that one refused leaves them all as they were."""
+        self._check_split_name(split)
+        self._check_test_masks(split)
+
+    def _check_split_name(self, split: str) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self.require_complete()
-        with self._write(f"setting split {split!r}"):
-            if split == "test":
-                counts = {k: n for k, n in self.provenance_counts().items() if n and k not in ("none", "manual")}
-                if counts:
-                    listed = ", ".join(f"{n} {k}" for k, n in counts.items())
-                    kinds = " ".join(counts)
-                    clear = f"dvos clear-masks {self.path or 'PROJECT'} {self.name} --provenance {kinds} --yes"
-                    raise StoreError(
-                        f"{self.where}: cannot make {self.name!r} a test video: it holds {listed} mask(s), and a "
-                        f"test video is scored against its masks, so they must all be manual ground truth. Clear "
-                        f"them first (`{clear}`; Python: video.clear_masks({list(counts)})) or keep it as a "
-                        f"train/val video"
-                    )
-            self.refresh()
-            self.group.attrs["split"] = split
+
+    def _check_test_masks(self, split: str) -> None:
+        if split != "test":
+            return
+        counts = {k: n for k, n in self.provenance_counts().items() if n and k not in ("none", "manual")}
+        if counts:
+            listed = ", ".join(f"{n} {k}" for k, n in counts.items())
+            kinds = " ".join(counts)
+            clear = f"dvos clear-masks {self.path or 'PROJECT'} {self.name} --provenance {kinds} --yes"
+            raise StoreError(
+                f"{self.where}: cannot make {self.name!r} a test video: it holds {listed} mask(s), and a "
+                f"test video is scored against its masks, so they must all be manual ground truth. Clear "
+                f"them first (`{clear}`; Python: video.clear_masks({list(counts)})) or keep it as a "
+                f"train/val video"
+            )
 
     @property
     def import_complete(self) -> bool:
