@@ -21,6 +21,9 @@ blobs for timing, not a segmentation benchmark). Parts:
   (new) against rows sorted by ``np.unique(axis=0)`` and ``np.isin`` over the whole frame (old); same tracks.
 * ``bank``: reading the object bank cut from ``--bank-frames`` frames (heads, then fakes, as synthesis and
   density matching do): chunk checks over a range of chunks (new) against every byte's row listed (old).
+* ``context-sample``: a context-model training clip (4 references, 128 px, the default augmentation), its
+  references' alignment cached (the same both ways): only the window its crop reads warped, converted and sampled
+  (new) against whole frames (old); ``--context-samples`` seeds a round, rounds alternate; the largest difference.
 """
 
 from __future__ import annotations
@@ -271,6 +274,52 @@ def bench_bank(frames, masks, n: int, fakes_per_head: int, rounds: int) -> dict:
     return out
 
 
+def bench_context_sample(frames, masks, samples: int, rounds: int) -> dict:
+    """Seconds per context training clip (warp, float conversion, crop) the old way and the new way."""
+    import torch
+
+    from dvos_core.data.augment import spatial_train
+    from dvos_core.data.clips import ClipIndex
+    from dvos_core.data.context_sample import warp_references
+    from dvos_core.data.dataset import ClipDataset
+    from dvos_core.data.distort import distort
+    from dvos_core.store import Project
+
+    def old(ds, s, g):  # before: whole frames warped, converted and cropped
+        times = ds._times(s, g)
+        f, m, _ = ds.read_clip_masks(s, times=times)
+        f, m, cover = warp_references(f, m, ds._alignment(s, times[0], f))
+        x = torch.from_numpy(f).permute(0, 3, 1, 2).float().div_(255.0)
+        m = torch.from_numpy(np.stack([m, cover], 1)).float()
+        return distort(*spatial_train(x, m, ds.size, ds.augment, g), g, ds.augment.distort_p)
+
+    def new(ds, s, g):
+        return ds._context_clip(s, g)[:2]
+
+    n = min(len(frames), 9)
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Project.create(Path(tmp) / "b.dvos")
+        project.create_synthetic("s", 1, n, *frames.shape[1:3]).write_clip(0, frames[:n], masks[:n])
+        idx = ClipIndex.from_project(project, 4, 1, "synthetic", val_fraction=0)
+        ds = ClipDataset(project.path, idx, 128, train=True, kind="context")
+        for k in range(len(idx)):  # the alignment of every clip either way may draw, cached before timing
+            for seed in range(samples):
+                old(ds, idx[k], torch.Generator().manual_seed(seed))
+        out: dict = {"old_s": [], "new_s": [], "max_abs_diff": 0.0, "mask_pixels_differing": 0}
+        for r in range(rounds):
+            for way in (old, new) if r % 2 == 0 else (new, old):
+                t0 = time.perf_counter()
+                for seed in range(samples):
+                    way(ds, idx[seed % len(idx)], torch.Generator().manual_seed(seed))
+                out["old_s" if way is old else "new_s"].append(round((time.perf_counter() - t0) / samples, 4))
+        for seed in range(samples):
+            s = idx[seed % len(idx)]
+            (xa, ma), (xb, mb) = (w(ds, s, torch.Generator().manual_seed(seed)) for w in (old, new))
+            out["max_abs_diff"] = max(out["max_abs_diff"], float((xa - xb).abs().max()))
+            out["mask_pixels_differing"] += int((ma != mb).sum())
+    return out
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
@@ -282,13 +331,14 @@ def main(argv=None) -> dict:
     ap.add_argument("--infer-frames", type=int, default=4, help="frames pseudo-labelled and predicted (default 4)")
     ap.add_argument("--count-frames", type=int, default=30, help="frames whose heads are counted (default 30)")
     ap.add_argument("--bank-frames", type=int, default=4, help="painted frames cut into the bank read (default 4)")
-    ap.add_argument("--parts", nargs="+", default=["fakes", "progress", "scales", "count", "bank"])
+    ap.add_argument("--context-samples", type=int, default=12, help="context clips a round (default 12)")
+    ap.add_argument("--parts", nargs="+", default=["fakes", "progress", "scales", "count", "bank", "context-sample"])
     ap.add_argument("--out")
     args = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
-    n = max(args.infer_frames, args.count_frames, args.bank_frames, 1)
+    n = max(args.infer_frames, args.count_frames, args.bank_frames, 9 if "context-sample" in args.parts else 1)
     frames, masks = footage(args.video, n, args.height, args.width, args.heads)
     result = {
         "footage": {"size": [args.height, args.width], "heads_per_frame": args.heads, "frames": n},
@@ -304,6 +354,8 @@ def main(argv=None) -> dict:
         result["count"] = bench_count(frames, masks, args.count_frames, args.rounds)
     if "bank" in args.parts:
         result["bank"] = bench_bank(frames, masks, args.bank_frames, args.fakes_per_head, args.rounds)
+    if "context-sample" in args.parts:
+        result["context_sample"] = bench_context_sample(frames, masks, args.context_samples, args.rounds)
     result.update(load_average_end=load_average(), peak_rss_mb=peak_rss_mb(), machine=machine())
     emit(result, args.out)
     return result

@@ -97,25 +97,35 @@ def _pick_crop(h, w, mask_query, cfg: AugmentConfig, g):
     return cy, cx, ch, cw
 
 
-def _affine_sample(frames, masks, cy, cx, ch, cw, angle, flip_x, flip_y, size):
-    """One grid_sample for the whole clip: crop centred (cy, cx) of ch x cw, rotated, flipped, resized to size."""
-    _, _, h, w = frames.shape
+def _geometry(h, w, cy, cx, ch, cw, angle, flip_x, flip_y, size, dtype=torch.float32):
+    """The pre-shrink factor (1: none), the shrunk frame's (h, w) and the affine ``theta`` (normalised output ->
+    normalised input coordinates of the shrunk frame) of a crop centred (cy, cx) of ch x cw, rotated and flipped."""
     # antialias: pre-shrink by an integer factor when the crop is much larger than the output
     factor = int(min(ch, cw) // (size * 1.5))
     if factor >= 2:
-        frames = F.avg_pool2d(frames, factor, ceil_mode=True)
-        masks = F.avg_pool2d(masks, factor, ceil_mode=True)
-        h2, w2 = frames.shape[-2:]
+        h2, w2 = -(-h // factor), -(-w // factor)  # avg_pool2d with ceil_mode
         sy, sx = h2 / h, w2 / w
         cy, cx, ch, cw, h, w = cy * sy, cx * sx, ch * sy, cw * sx, h2, w2
+    else:
+        factor = 1
     # output normalised coords (u, v) in [-1, 1] -> input normalised coords
     cos, sin = math.cos(angle), math.sin(angle)
     ax, ay = (cw / w) * (-1 if flip_x else 1), (ch / h) * (-1 if flip_y else 1)
     # rotate in pixel space (aspect-correct): x_in = cx + R [ax*u*w/2, ay*v*h/2]
     theta = torch.tensor(
         [[cos * ax, -sin * ay * h / w, (2 * cx / w) - 1], [sin * ax * w / h, cos * ay, (2 * cy / h) - 1]],
-        dtype=frames.dtype,
+        dtype=dtype,
     )
+    return factor, h, w, theta
+
+
+def _affine_sample(frames, masks, cy, cx, ch, cw, angle, flip_x, flip_y, size):
+    """One grid_sample for the whole clip: crop centred (cy, cx) of ch x cw, rotated, flipped, resized to size."""
+    _, _, h, w = frames.shape
+    factor, h, w, theta = _geometry(h, w, cy, cx, ch, cw, angle, flip_x, flip_y, size, frames.dtype)
+    if factor >= 2:
+        frames = F.avg_pool2d(frames, factor, ceil_mode=True)
+        masks = F.avg_pool2d(masks, factor, ceil_mode=True)
     grid = F.affine_grid(
         theta[None].expand(frames.shape[0], 2, 3), [frames.shape[0], 3, size, size], align_corners=False
     )
@@ -124,21 +134,81 @@ def _affine_sample(frames, masks, cy, cx, ch, cw, angle, flip_x, flip_y, size):
     return out_f, (out_m > 0.5).to(frames.dtype)
 
 
-def spatial_train(frames, masks, size: int, cfg: AugmentConfig, g, query_index: int = -1):
-    """The same random crop/rotation/flips for every frame and mask of a clip, resized to ``size`` x ``size``."""
-    _, _, h, w = frames.shape
-    cy, cx, ch, cw = _pick_crop(h, w, masks[query_index, 0], cfg, g)
+def _reflect(p, n: int):
+    """Pixel coordinates as ``grid_sample`` reflects and clips them onto a side of ``n`` pixels (no corner
+    alignment)."""
+    p = (p + 0.5).abs()
+    flips = torch.floor(p / n)
+    extra = torch.fmod(p, n)
+    return torch.where(flips % 2 == 0, extra, n - extra).sub(0.5).clamp(0, n - 1)
+
+
+def _source_pixels(h, w, params, size):
+    """The pre-shrink factor and the (size, size) pixel coordinates (x, y) of the shrunk frame that the crop
+    ``params`` samples, reflected at its edges as ``grid_sample`` does."""
+    factor, h2, w2, theta = _geometry(h, w, *params, size)
+    grid = F.affine_grid(theta[None], [1, 1, size, size], align_corners=False)[0]
+    ix = _reflect(((grid[..., 0] + 1) * w2 - 1) / 2, w2)
+    iy = _reflect(((grid[..., 1] + 1) * h2 - 1) / 2, h2)
+    return factor, ix, iy
+
+
+def source_window(h: int, w: int, params, size: int) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1): the part of (h, w) frames that the crop ``params`` (see :func:`draw_spatial`) reads, with a
+    pixel to spare and its start on the pre-shrink grid."""
+    factor, ix, iy = _source_pixels(h, w, params, size)
+
+    def span(p, n):
+        lo, hi = int(torch.floor(p.min())) - 1, int(torch.floor(p.max())) + 3  # bilinear reads floor(p) and floor(p)+1
+        return max(0, lo) * factor, min(n, hi * factor)
+
+    return (*span(iy, h), *span(ix, w))
+
+
+def sample_window(frames, masks, window, frame_shape, params, size: int):
+    """:func:`spatial_train`'s (or :func:`spatial_eval`'s) crop ``params`` of whole (h, w) ``frame_shape`` frames,
+    taken from their part ``window`` (:func:`source_window`) alone: the same pixels within float rounding."""
+    y0, _, x0, _ = window
+    h, w = frame_shape
+    factor, ix, iy = _source_pixels(h, w, params, size)
+    if factor >= 2:  # the window starts on the pre-shrink grid: its blocks are the whole frame's
+        frames = F.avg_pool2d(frames, factor, ceil_mode=True)
+        masks = F.avg_pool2d(masks, factor, ceil_mode=True)
+    hw, ww = frames.shape[-2:]
+    gx = (2 * (ix - x0 // factor) + 1) / ww - 1
+    gy = (2 * (iy - y0 // factor) + 1) / hw - 1
+    grid = torch.stack([gx, gy], -1).to(frames.dtype)[None].expand(frames.shape[0], size, size, 2)
+    out_f = F.grid_sample(frames, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    out_m = F.grid_sample(masks, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out_f, (out_m > 0.5).to(frames.dtype)
+
+
+def draw_spatial(h: int, w: int, mask_query, cfg: AugmentConfig, g) -> tuple:
+    """:func:`spatial_train`'s random crop, rotation and flips of (h, w) frames: (cy, cx, ch, cw, angle, flip_x,
+    flip_y)."""
+    cy, cx, ch, cw = _pick_crop(h, w, mask_query, cfg, g)
     angle = math.radians(float(_u(g, 1, -cfg.rotate_deg, cfg.rotate_deg))) if float(_u(g, 1)) < cfg.rotate_p else 0.0
     flip_x = float(_u(g, 1)) < cfg.hflip
     flip_y = float(_u(g, 1)) < cfg.vflip
-    return _affine_sample(frames, masks, cy, cx, ch, cw, angle, flip_x, flip_y, size)
+    return cy, cx, ch, cw, angle, flip_x, flip_y
+
+
+def eval_spatial(h: int, w: int, crop: int) -> tuple:
+    """:func:`spatial_eval`'s crop of (h, w) frames, as :func:`draw_spatial` gives it."""
+    side = min(crop, h, w)
+    return h / 2, w / 2, side, side, 0.0, False, False
+
+
+def spatial_train(frames, masks, size: int, cfg: AugmentConfig, g, query_index: int = -1):
+    """The same random crop/rotation/flips for every frame and mask of a clip, resized to ``size`` x ``size``."""
+    _, _, h, w = frames.shape
+    return _affine_sample(frames, masks, *draw_spatial(h, w, masks[query_index, 0], cfg, g), size)
 
 
 def spatial_eval(frames, masks, size: int, crop: int):
     """Centre square crop of side min(crop, H, W), resized to ``size``."""
     _, _, h, w = frames.shape
-    side = min(crop, h, w)
-    return _affine_sample(frames, masks, h / 2, w / 2, side, side, 0.0, False, False, size)
+    return _affine_sample(frames, masks, *eval_spatial(h, w, crop), size)
 
 
 # ---- pixel (per frame) ----------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from dvos_core.config_io import check_shares, coerce_fields
 from dvos_core.data.degrade import DegradeConfig, composite, degrade, shift_layer
-from dvos_core.motion import valid_region, warp_to
+from dvos_core.motion import compose, valid_region, warp_to
 
 
 @dataclass
@@ -94,19 +94,30 @@ def perturb_mask(m: torch.Tensor, g) -> torch.Tensor:
     return m
 
 
-def warp_references(frames: np.ndarray, masks: np.ndarray, matrices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def warp_references(
+    frames: np.ndarray, masks: np.ndarray, matrices, window=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Warp every reference (all but the last frame) onto the last frame's coordinates.
 
     ``frames`` (n, H, W, 3) uint8, ``masks`` (n, H, W), ``matrices`` one 2x3 per reference (reference -> last frame).
     Returns the warped frames (reflected beyond the reference's edges), the warped masks and the coverage (1 where
-    the warped reference holds real pixels); the last frame is passed through with full coverage."""
-    shape = frames.shape[1:3]
-    out_f, out_m = frames.copy(), masks.copy()
-    cover = np.ones(masks.shape, np.uint8)
+    the warped reference holds real pixels); the last frame is passed through with full coverage. ``window``: (y0,
+    y1, x0, x1), only that part of the last frame's coordinates is made (the same pixels, but for the fixed-point
+    rounding of the warp's source positions: a 1/1024 px difference now and then)."""
+    h, w = frames.shape[1:3]
+    y0, y1, x0, x1 = (0, h, 0, w) if window is None else (int(v) for v in window)
+    shape = (y1 - y0, x1 - x0)
+    out_f, out_m = frames[:, y0:y1, x0:x1].copy(), masks[:, y0:y1, x0:x1].copy()
+    cover = np.ones(out_m.shape, np.uint8)
+    # the coverage is eroded by a pixel (valid_region): made a pixel beyond the window so its edges erode as whole
+    # frames' do
+    cy0, cy1, cx0, cx1 = max(0, y0 - 1), min(h, y1 + 1), max(0, x0 - 1), min(w, x1 + 1)
     for i, m in enumerate(matrices):
-        out_f[i] = warp_to(frames[i], m, shape, border="reflect")
-        out_m[i] = warp_to(masks[i], m, shape)
-        cover[i] = valid_region(m, shape, shape)
+        moved = compose(m, [[1, 0, -x0], [0, 1, -y0]])
+        out_f[i] = warp_to(frames[i], moved, shape, border="reflect")
+        out_m[i] = warp_to(masks[i], moved, shape)
+        wide = valid_region(compose(m, [[1, 0, -cx0], [0, 1, -cy0]]), (h, w), (cy1 - cy0, cx1 - cx0))
+        cover[i] = wide[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
     return out_f, out_m, cover
 
 

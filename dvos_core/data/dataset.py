@@ -16,7 +16,18 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from dvos_core.data.augment import AugmentConfig, blur, colour, patch_diffusion, spatial_eval, spatial_train
+from dvos_core.data.augment import (
+    AugmentConfig,
+    blur,
+    colour,
+    draw_spatial,
+    eval_spatial,
+    patch_diffusion,
+    sample_window,
+    source_window,
+    spatial_eval,
+    spatial_train,
+)
 from dvos_core.data.clips import ClipIndex, Sample
 from dvos_core.data.context_sample import context_sample, warp_references
 from dvos_core.data.degrade import degrade
@@ -241,22 +252,39 @@ class ClipDataset(Dataset):
             self._aligned[key] = self._aligner.align(list(frames), keys=[(s.key, t) for t in times], times=times)
         return self._aligned[key]
 
+    def _context_clip(self, s: Sample, g) -> tuple:
+        """The clip of a context item, its references warped onto the query and the whole clip cropped as one:
+        frames (T+1, 3, S, S) in [0, 1], masks and coverage (T+1, 2, S, S), (frame times, inside flags), known.
+
+        The crop is drawn first; only the part of the frames it reads (its window) is warped, converted and sampled,
+        so the cost does not grow with the frame size (the same crop as of whole frames, see
+        :func:`~dvos_core.data.augment.sample_window`)."""
+        times = self._times(s, g)
+        frames, masks, known = self.read_clip_masks(s, times=times)
+        matrices = self._alignment(s, times[0], frames)
+        cfg = self.augment
+        h, w = frames.shape[1:3]
+        if self.train:  # the query is not warped: its own mask places the crop
+            params = draw_spatial(h, w, torch.from_numpy(masks[-1]).float(), cfg, g)
+        else:
+            params = eval_spatial(h, w, cfg.eval_crop)
+        window = source_window(h, w, params, self.size)
+        frames, masks, cover = warp_references(frames, masks, matrices, window)
+        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
+        m = torch.from_numpy(np.stack([masks, cover], 1)).float()
+        x, m = sample_window(x, m, window, (h, w), params, self.size)
+        if self.train:
+            x, m = distort(x, m, g, cfg.distort_p)
+        return x, m, times, known
+
     def _context_item(self, s: Sample, aug_seed: int) -> dict:
         """A context-model item: every frame's mask is read, the references are warped onto the query, the clip is
-        cropped as one, then see :func:`~dvos_core.data.context_sample.context_sample`."""
+        cropped as one (:meth:`_context_clip`), then see :func:`~dvos_core.data.context_sample.context_sample`."""
         # validation items (plain indices) have a fixed seed: the same reference masks every epoch; they see the
         # frames as prediction does (no degradation, no emptied slot), as the image model's validation does
         g = torch.Generator().manual_seed(int(aug_seed) & 0x7FFF_FFFF_FFFF_FFFF)
-        times = self._times(s, g)
-        frames, masks, known = self.read_clip_masks(s, times=times)
-        frames, masks, cover = warp_references(frames, masks, self._alignment(s, times[0], frames))
-        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255.0)
-        m = torch.from_numpy(np.stack([masks, cover], 1)).float()
+        x, m, times, known = self._context_clip(s, g)
         cfg = self.augment
-        if self.train:
-            x, m = distort(*spatial_train(x, m, self.size, cfg, g), g, cfg.distort_p)
-        else:
-            x, m = spatial_eval(x, m, self.size, cfg.eval_crop)
         steps = [times[0][-1] - r for r in times[0][:-1]]  # each reference's distance from the query, in frames
         sampling = cfg.context if self.train else cfg.context.for_validation()
         parts = context_sample(x, m, torch.from_numpy(known), sampling, g, steps=steps)
