@@ -10,6 +10,7 @@ OPTIONS = "Mask file options"  # the title of the step's section that holds thes
 CLASS, LABELS, OVERWRITE = "class of the heads", "one head per colour or number", "replace saved masks"
 FIRST, NUMBERING, MADE_BY = "first mask number", "numbers in file names", "made by"
 EMPTY = "store images without heads as empty masks"
+FILE_ITEM = "TIFF stack or COCO JSON file..."  # the Import masks... menu's item for one file
 NUMBERING_CHOICES = {None: "ask when unclear", "stored": "project frames", "source": "frame files"}
 
 # (pattern, replacement), in order: Python's spelling of an option first (dropped: the panel has its own), then
@@ -17,7 +18,8 @@ NUMBERING_CHOICES = {None: "ask when unclear", "stored": "project frames", "sour
 WORDS: list[tuple[str, str]] = [
     (r"\s*\(or, from Python, pass the frame indices: import_masks\(\.\.\., frames=\[\.\.\.\]\)[^()]*\)", ""),
     (r"; from Python, numbering='source' or 'stored'", ""),
-    (r"\s*\((?:Python: )?(?:label_class|first_number|numbering|allow_labels|empty_images)\b[^()]*\)", ""),
+    (r"\s*\((?:Python: )?(?:label_class|first_number|numbering|allow_labels|empty_images|provenance)\b[^()]*\)", ""),
+    (r"a COCO file: import that file", "a COCO file: import that file (Import masks..., " + FILE_ITEM + ")"),
     (r"first_number \(--first-number\)", f"'{FIRST}'"),
     (r"pass overwrite=True \(--overwrite\)", f"tick '{OVERWRITE}' ({OPTIONS})"),
     (r"pass allow_labels=True \(--labels on the command line\)", f"tick '{LABELS}' ({OPTIONS})"),
@@ -79,10 +81,8 @@ def import_mask_files(
 ) -> dict:
     """:func:`dvos_core.io.import_masks`: {"video", "written" (frames), "kinds" ({provenance: frames written}),
     "warnings"}."""
-    from collections import Counter
-
     from dvos_core.io import import_masks
-    from dvos_core.store.schema import PROVENANCE_NAMES
+    from dvos_core.io.masks import written_kinds
 
     written, said = _run(
         import_masks,
@@ -99,9 +99,8 @@ def import_mask_files(
         first_number=first_number,
         empty_images=empty_images,
     )
-    codes = project.video(video_id).provenance
-    kinds = Counter(PROVENANCE_NAMES[int(codes[t])] for t in written)
-    return {"video": video_id, "written": list(written), "kinds": dict(kinds), "warnings": said}
+    kinds = written_kinds(project.video(video_id), written)
+    return {"video": video_id, "written": list(written), "kinds": kinds, "warnings": said}
 
 
 def export_mask_files(project, video_id: str, out_dir: str, fmt: str = "png", progress=None, cancel=None) -> dict:

@@ -341,7 +341,9 @@ def test_bad_files_are_errors_naming_the_file_and_the_fix(tmp_project, video, tm
         import_masks(tmp_project, "v", tmp_path / "missing.json")
 
 
-def test_the_command_line_says_what_to_do_for_a_resized_video(tmp_project, tmp_path, capsys):
+def test_every_door_says_what_to_do_for_a_resized_video(tmp_project, tmp_path, capsys):
+    """import_masks itself says a video was resized when it was added (COCO file and mask files alike), so Python,
+    the command line (once, not twice) and napari (tests/test_napari_mask_files.py) give one message."""
     from dvos_core.io import Preprocess
 
     frames = tmp_path / "frames"
@@ -349,10 +351,64 @@ def test_the_command_line_says_what_to_do_for_a_resized_video(tmp_project, tmp_p
     for n in range(3):
         cv2.imwrite(str(frames / f"{n:06d}.png"), np.full((40, 60, 3), 40 * n, np.uint8))
     import_video(tmp_project, frames, "small", preprocess=Preprocess(height=20))
-    path = write(tmp_path / "a.json", coco([image(1, "000001.png", w=60, h=40)], []))
-    assert main(["import-masks", str(tmp_project.path), "small", str(path)]) != 0
-    err = capsys.readouterr().err
-    assert "60x40 pixels, but video 'small' stores 30x20 frames" in err and "was resized when it was added" in err
+    import_video(tmp_project, frames, "plain")
+    path = write(tmp_path / "a.json", coco([image(1, "000001.png", w=60, h=40)], [ann(1, 1, [[0, 0, 4, 0, 4, 4]])]))
+    pngs = tmp_path / "masks"
+    pngs.mkdir()
+    cv2.imwrite(str(pngs / "small_000001.png"), np.zeros((40, 60), np.uint8))
+    hint = "small was resized when it was added (height 20 px), so its masks must have the size of its stored frames"
+    delete = f"`dvos delete {tmp_project.path} video small --yes`"
+    for source, said in ((path, "60x40 pixels, but video 'small' stores 30x20 frames"), (pngs, "to match the frames")):
+        with pytest.raises(ValueError) as e:
+            import_masks(tmp_project, "small", source)
+        assert said in str(e.value) and hint in str(e.value) and delete in str(e.value), str(e.value)
+        assert main(["import-masks", str(tmp_project.path), "small", str(source)]) != 0
+        err = capsys.readouterr().err
+        assert err.count("was resized when it was added") == 1 and said in err, err
+    assert not tmp_project.video("small").provenance.any()
+    plain = write(tmp_path / "b.json", coco([image(1, "000001.png", w=30, h=20)], [ann(1, 1, [[0, 0, 4, 0, 4, 4]])]))
+    with pytest.raises(ValueError, match="stores 60x40 frames") as e:  # a video not resized: no such note
+        import_masks(tmp_project, "plain", plain)
+    assert "resized" not in str(e.value)
+
+
+def test_model_masks_coming_back_as_manual_from_an_annotation_program_are_named(tmp_project, video, tmp_path):
+    """A COCO file without dvos entries (re-exported by CVAT or Label Studio) over pseudo-labels or predictions:
+    saved manual, with one warning naming --provenance corrected; a file exported by dvos keeps its provenances."""
+    for t in (1, 2):
+        video.set_mask(t, box(0, 3, 0, 3), "pseudo")
+    video.set_mask(4, box(0, 3, 0, 3), "predicted")
+    square = [[0, 0, 4, 0, 4, 4, 0, 4]]
+    images = [image(k, f"frame_{t:06d}.png") for k, t in enumerate((1, 3, 4), 1)]
+    path = write(tmp_path / "cvat.json", coco(images, [ann(k, k, square) for k in (1, 2, 3)]))
+    with pytest.warns(UserWarning) as said:
+        assert import_masks(tmp_project, "v", path) == [1, 3, 4]
+    (note,) = [str(w.message) for w in said]
+    assert str(path) in note and "2 frame(s) of v (frames 1, 4)" in note and "saved as manual" in note, note
+    assert "--provenance corrected" in note, note
+    assert video.provenance_counts()["manual"] == 3 and video.provenance_counts()["pseudo"] == 1  # frame 2 untouched
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said what made them: no note
+        assert import_masks(tmp_project, "v", path, provenance="corrected") == [1, 3, 4]  # the same masks
+    assert video.provenance_counts()["corrected"] == 3 and video.provenance_counts()["manual"] == 0
+    # a file dvos exported keeps its provenances: no note
+    video.set_mask(2, box(0, 5, 0, 5), "pseudo")
+    (exported,) = export_masks(tmp_project, "v", tmp_path / "out", fmt="coco")
+    video.set_mask(2, box(0, 3, 0, 3), "pseudo", overwrite=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert 2 in import_masks(tmp_project, "v", exported)
+    assert video.provenance[2] == 2 and video.mask(2).sum() == 25  # pseudo, as exported
+
+
+def test_written_kinds_counts_the_frames_by_provenance(tmp_project, video):
+    from dvos_core.io.masks import written_kinds
+
+    video.set_mask(0, box(0, 3, 0, 3), "manual")
+    video.set_mask(2, box(0, 3, 0, 3), "pseudo")
+    video.set_mask(3, box(0, 3, 0, 3), "pseudo")
+    assert written_kinds(video, [0, 2, 3]) == {"manual": 1, "pseudo": 2}
+    assert written_kinds(video, [2]) == {"pseudo": 1} and written_kinds(video, []) == {}
 
 
 # ---- export ------------------------------------------------------------------------------------------------------

@@ -151,3 +151,19 @@ def test_add_video_of_several_files_goes_on_past_a_broken_one(project_path, vide
     assert Project.open(project_path).video_ids() == ["field_plot"]
     assert main(["add-video", project_path, str(broken)]) == 2  # one file: its error, as before
     assert "added" not in capsys.readouterr().err
+
+
+def test_import_masks_counts_what_it_wrote_by_provenance(project_path, video_avi, tmp_path, capsys):
+    """The summary line counts the written masks by what made them (masks.csv of an export keeps pseudo-labels)."""
+    main(["add-video", project_path, str(video_avi), "--id", "v", "--stop", "5"])
+    v = Project.open(project_path).video("v")
+    m = np.zeros((96, 160), np.uint8)
+    m[:5] = 1
+    v.set_mask(1, m, "manual")
+    v.set_mask(2, m, "pseudo")
+    v.set_mask(3, m[::-1].copy(), "pseudo")
+    assert main(["export-masks", project_path, "v", str(tmp_path / "out")]) == 0
+    assert main(["clear-masks", project_path, "v", "--provenance", "manual", "pseudo", "--yes"]) == 0
+    capsys.readouterr()
+    assert main(["import-masks", project_path, "v", str(tmp_path / "out")]) == 0
+    assert "v: wrote 3 masks (1 manual, 2 pseudo)" in capsys.readouterr().out

@@ -201,3 +201,35 @@ def test_masks_counted_from_one_go_in_with_first_number(tmp_project, video, tmp_
         import_masks(tmp_project, "v", tmp_path, first_number=2)
     with pytest.raises(ValueError, match=r"--first-number .* and --numbering source"):
         import_masks(tmp_project, "v", tmp_path, first_number=1, numbering="source")
+
+
+def test_a_folder_holding_a_coco_file_names_it(tmp_project, video, tmp_path, capsys):
+    """An unzipped CVAT "COCO 1.0" export (images/ and annotations/instances_default.json) picked as a folder of
+    mask images: the error names the COCO file to import instead; the file itself goes in."""
+    import json
+
+    export = tmp_path / "cvat"
+    (export / "annotations").mkdir(parents=True)
+    (export / "images").mkdir()
+    Image.fromarray(np.zeros((H, W, 3), np.uint8)).save(export / "images" / "frame_000001.jpg")
+    doc = {
+        "images": [{"id": 1, "file_name": "frame_000001.jpg", "width": W, "height": H}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 4, 0, 4, 4, 0, 4]]}],
+        "categories": [{"id": 1, "name": "head"}],
+    }
+    coco = export / "annotations" / "instances_default.json"
+    coco.write_text(json.dumps(doc))
+    fix = f"it holds {coco}, a COCO file: import that file"
+    with pytest.raises(ValueError, match="folder has no mask images") as e:
+        import_masks(tmp_project, "v", export)
+    assert fix in str(e.value), str(e.value)
+    with pytest.raises(ValueError) as e:  # the annotations folder itself
+        import_masks(tmp_project, "v", export / "annotations")
+    assert fix in str(e.value), str(e.value)
+    assert main(["import-masks", str(tmp_project.path), "v", str(export)]) == 2
+    assert fix in capsys.readouterr().err
+    with pytest.raises(ValueError) as e:  # a folder of JPEG frames only: no COCO file to name
+        import_masks(tmp_project, "v", export / "images")
+    assert "COCO" not in str(e.value) and "JPEG" in str(e.value), str(e.value)
+    assert not video.provenance.any()
+    assert import_masks(tmp_project, "v", coco) == [1] and video.mask(1).sum() == 16

@@ -173,21 +173,76 @@ def test_export_png_and_coco_and_import_back(annotate, qtbot, tmp_project, tmp_p
     assert np.array_equal(ann.viewer.layers["plot masks"].data[4], m[::-1])
 
 
-def test_cancel_stops_an_import_before_it_writes(annotate, qtbot, tmp_project, tmp_path):
+def test_cancel_stops_an_import_part_way_and_the_layer_shows_what_it_wrote(annotate, qtbot, tmp_project, tmp_path):
+    """Cancelled while writing: the frames written are kept, and the masks layer shows them (the step is opened alone,
+    so no Project step watches the store for it)."""
     import tifffile
 
-    ann, video = annotate, tmp_project.video("plot")
-    many = tmp_project.add_video_array("long", np.zeros((400, H, W, 3), np.uint8), split="train")
+    n = 1000  # about 5 ms a frame: the cancel comes while it writes
+    ann = annotate
+    video = tmp_project.add_video_array("long", np.zeros((n, H, W, 3), np.uint8), split="train")
     ann.state.select_video("long")
     wait_loaded(qtbot, ann.state)
-    stack = np.zeros((400, H, W), np.uint8)
+    layer = ann.viewer.layers["long masks"]
+    stack = np.zeros((n, H, W), np.uint8)
     stack[:, 2:8, 2:8] = 255
     tifffile.imwrite(tmp_path / "stack.tif", stack)
     job = ann.import_masks(tmp_path / "stack.tif")
+    done = []
+    job.progressed.connect(lambda d, total, msg: done.append(d))
+    qtbot.waitUntil(lambda: bool(done), timeout=60_000)  # progress is reported from the first frame written
     ann.job_bar.cancel_button.click()
     qtbot.waitUntil(lambda: job.status is not None, timeout=60_000)
     assert job.status == "cancelled" and "cancelled" in ann.messages.text()
-    assert np.count_nonzero(many.provenance[:]) < 400 and not video.provenance[:].any()
+    written = np.flatnonzero(video.provenance[:])
+    assert 0 < len(written) < n
+    wait_loaded(qtbot, ann.state)
+    for t in written:
+        assert np.array_equal(layer.data[t] > 0, video.mask(t) > 0), t
+    assert not np.asarray(layer.data)[np.setdiff1d(np.arange(n), written)].any()
+
+
+def _failed(qtbot, ann, source) -> str:
+    job = ann.import_masks(source)
+    qtbot.waitUntil(lambda: job.status is not None, timeout=60_000)
+    assert job.status == "error"
+    return ann.messages.text()
+
+
+def test_the_panel_says_what_the_core_says_in_its_words(annotate, qtbot, tmp_project, tmp_path):
+    """The resized-video note, the COCO file in a folder of masks and the note on model masks made manual come from
+    the core (as on the command line), in the step's words."""
+    from dvos_core.io import Preprocess, import_video
+
+    ann, video = annotate, tmp_project.video("plot")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for n in range(3):
+        cv2.imwrite(str(frames / f"{n:06d}.png"), np.full((2 * H, 2 * W, 3), 40 * n, np.uint8))
+    import_video(tmp_project, frames, "small", preprocess=Preprocess(height=H))
+    ann.state.select_video("small")
+    wait_loaded(qtbot, ann.state)
+    text = _failed(qtbot, ann, _coco(tmp_path / "big.json", [(1, (0, 0, 4, 4))], w=2 * W, h=2 * H))
+    assert "small was resized when it was added (height 24 px)" in text, text
+    assert "Delete... in the Project step" in text and "--" not in text and "`" not in text, text
+    assert not tmp_project.video("small").provenance.any()
+    ann.state.select_video("plot")
+    wait_loaded(qtbot, ann.state)
+    export = tmp_path / "cvat"
+    (export / "annotations").mkdir(parents=True)
+    json_file = _coco(export / "annotations" / "instances_default.json", [(2, (0, 0, 4, 4))])
+    text = _failed(qtbot, ann, export)
+    fix = f"it holds {json_file}, a COCO file: import that file (Import masks..., TIFF stack or COCO JSON file...)"
+    assert fix in text, text
+    video.set_mask(2, np.ones((H, W), np.uint8), "pseudo")  # a pseudo-label reviewed in CVAT, exported back
+    wait_job(qtbot, ann.import_masks(json_file))
+    text = ann.messages.text()
+    assert "saved as manual" in text and "'made by': corrected (Mask file options)" in text, text
+    assert "--" not in text and "=" not in text and "setting" not in text, text
+    assert video.provenance_counts()["manual"] == 1
+    ann.made_by.setCurrentText("a person's correction")
+    wait_job(qtbot, ann.import_masks(json_file))
+    assert video.provenance_counts()["corrected"] == 1 and "saved as manual" not in ann.messages.text()
 
 
 def test_the_import_menu_asks_for_a_file_or_a_folder(annotate, qtbot, tmp_project, tmp_path, monkeypatch):

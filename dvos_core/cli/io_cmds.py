@@ -311,49 +311,26 @@ def _import_masks(args) -> int:
     from dvos_core.store import Project
 
     project = Project.open(args.project)
-    try:
-        written = import_masks(
-            project,
-            args.video_id,
-            args.source,
-            provenance=args.provenance,
-            allow_labels=args.labels,
-            overwrite=args.overwrite,
-            progress=TerminalProgress(),
-            cancel=cancel_on_sigint(),
-            numbering=args.numbering,
-            label_class=args.label_class,
-            first_number=args.first_number,
-            empty_images=args.empty_images,
-        )
-    except ValueError as e:
-        raise ValueError(f"{e}{_resized_hint(project, args.video_id, str(e))}") from None
-    from collections import Counter
+    written = import_masks(
+        project,
+        args.video_id,
+        args.source,
+        provenance=args.provenance,
+        allow_labels=args.labels,
+        overwrite=args.overwrite,
+        progress=TerminalProgress(),
+        cancel=cancel_on_sigint(),
+        numbering=args.numbering,
+        label_class=args.label_class,
+        first_number=args.first_number,
+        empty_images=args.empty_images,
+    )
+    from dvos_core.io.masks import written_kinds
 
-    from dvos_core.store.schema import PROVENANCE_NAMES
-
-    codes = project.video(args.video_id).provenance
-    kinds = Counter(PROVENANCE_NAMES[int(codes[t])] for t in written)
+    kinds = written_kinds(project.video(args.video_id), written)
     shown = ", ".join(f"{c} {k}" for k, c in sorted(kinds.items()))
     print(f"{args.video_id}: wrote {len(written)} masks" + (f" ({shown})" if shown else ""))
     return 0
-
-
-def _resized_hint(project, video_id: str, message: str) -> str:
-    """What to do when masks of the wrong size meet a video that was resized when it was added (e.g. with
-    --paper-preprocess, masks painted on the original footage); "" otherwise."""
-    if "to match the frames" not in message:
-        return ""
-    pre = project.video(video_id).attrs.get("preprocessing") or {}
-    if not (pre.get("height") or pre.get("crop")):
-        return ""
-    how = [f"height {pre['height']} px"] if pre.get("height") else []
-    how += [f"central {pre['crop'][0]}x{pre['crop'][1]} crop"] if pre.get("crop") else []
-    return (
-        f"; {video_id} was resized when it was added ({', '.join(how)}), so its masks must have the size of its "
-        f"stored frames: resize and crop them the same way, paint them in napari, or add the video again without "
-        f"resizing (`dvos delete {project.path} video {video_id} --yes`, then `dvos add-video`)"
-    )
 
 
 def _clear_masks(args) -> int:

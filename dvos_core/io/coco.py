@@ -60,14 +60,15 @@ class CocoHeads:
     annotations: dict = field(default_factory=dict)  # image id -> [annotation] of the heads' category
     annotated: set = field(default_factory=set)  # ids of the images with annotations of any category
 
-    def check_size(self, height: int, width: int, video_id: str) -> None:
-        """Refuse images whose size differs from the video's frames, naming the first one."""
+    def check_size(self, height: int, width: int, video_id: str, note: str = "") -> None:
+        """Refuse images whose size differs from the video's frames, naming the first one; ``note`` ends the
+        message (what to do for a video resized when it was added)."""
         for img in self.images:
             if (img.height, img.width) != (height, width):
                 raise ValueError(
                     f"{self.path}: image {img.id} ({img.file_name}) is {img.width}x{img.height} pixels, but video "
                     f"{video_id!r} stores {width}x{height} frames; annotations must be drawn on frames of the stored "
-                    f"size to match the frames: annotate the frames as the project holds them"
+                    f"size: annotate the frames as the project holds them{note}"
                 )
 
     def mask(self, img: CocoImage) -> np.ndarray:

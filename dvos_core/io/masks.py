@@ -254,7 +254,7 @@ def _mask_sources(
             why = (
                 f"; its {len(lossy)} JPEG file(s) ({lossy[0]}, ...) are not read as masks: {_JPEG_WHY}" if lossy else ""
             )
-            raise ValueError(f"{source}: folder has no mask images ({', '.join(MASK_SUFFIXES)}){why}")
+            raise ValueError(f"{source}: folder has no mask images ({', '.join(MASK_SUFFIXES)}){why}{_coco_in(source)}")
         if frames is not None:
             if len(frames) != len(files_in):
                 raise ValueError(f"{source}: {len(files_in)} mask files but {len(frames)} frame indices given")
@@ -296,6 +296,32 @@ def _mask_sources(
     if source.suffix.lower() in (".jpg", ".jpeg"):
         raise ValueError(f"{source}: JPEG masks are not read: {_JPEG_WHY}")
     raise ValueError(f"{source}: unsupported mask source; give a folder of PNG/TIFF masks or a multi-page TIFF")
+
+
+def _coco_in(folder: Path) -> str:
+    """For a folder without mask images: the COCO files in it or in its ``annotations/`` subfolder (an unzipped CVAT
+    export: ``annotations/instances_default.json``), as a note; "" when there are none."""
+    found = [p for d in (folder, folder / "annotations") if d.is_dir() for p in sorted(d.glob("*.json"))]
+    found = [p for p in found if not p.name.startswith(".")]
+    if not found:
+        return ""
+    more = f" (and {len(found) - 1} other .json file(s))" if len(found) > 1 else ""
+    return f"; it holds {found[0]}{more}, a COCO file: import that file"
+
+
+def _resized_note(project, video) -> str:
+    """For masks of another size than the frames of a video resized when it was added (``--paper-preprocess``,
+    ``--height``, ``--crop``; masks painted on the original footage): what to do; "" for a video not resized."""
+    pre = video.attrs.get("preprocessing") or {}
+    if not (pre.get("height") or pre.get("crop")):
+        return ""
+    how = [f"height {pre['height']} px"] if pre.get("height") else []
+    how += [f"central {pre['crop'][0]}x{pre['crop'][1]} crop"] if pre.get("crop") else []
+    return (
+        f"; {video.name} was resized when it was added ({', '.join(how)}), so its masks must have the size of its "
+        f"stored frames: resize and crop them the same way, paint them in napari, or add the video again without "
+        f"resizing (`dvos delete {project.path} video {video.name} --yes`, then `dvos add-video`)"
+    )
 
 
 def _numbering_note(video) -> str:
@@ -371,9 +397,10 @@ def import_masks(
                 f"'Segmentation mask 1.1' export, and there is none in {where} or its parent; import the "
                 f"SegmentationClass folder of that export, with its labelmap.txt beside it"
             )
+    size_note = _resized_note(project, video)
     with ExitStack() as files:  # a multi-page TIFF stays open and is read page by page, twice
         if coco:
-            items, names, listed = _coco_sources(Path(source), video, frames, label_class, empty_images)
+            items, names, listed = _coco_sources(Path(source), video, frames, label_class, empty_images, size_note)
             listing = Path(source)
         else:
             items = _mask_sources(Path(source), frames, files, allow_labels=allow_labels, label_class=label_class)
@@ -392,19 +419,36 @@ def import_masks(
             )
         listed = listed if provenance is None else {}
         planned = {t: listed.get(names[desc], (provenance or "manual", None)) for t, _load, desc in items}
+        # a COCO file's images without a dvos entry: manual by default, though an annotation program's export of
+        # reviewed pseudo-labels drops that entry (see _warn_now_manual)
+        unlisted = {t for t, _load, desc in items if names[desc] not in listed} if coco and provenance is None else ()
         return _check_and_write(
-            video, items, planned, listing if listed else None, allow_labels, overwrite, progress, cancel
+            video,
+            items,
+            planned,
+            listing if listed else None,
+            allow_labels,
+            overwrite,
+            progress,
+            cancel,
+            size_note=size_note,
+            unlisted=(Path(source), unlisted) if unlisted else None,
         )
 
 
 def _coco_sources(
-    source: Path, video, frames: Sequence[int] | None, label_class: str | None, empty_images: bool = False
+    source: Path,
+    video,
+    frames: Sequence[int] | None,
+    label_class: str | None,
+    empty_images: bool = False,
+    size_note: str = "",
 ):
     """(items, {description: file name}, {file name: (provenance, head pixels)}) of the COCO file ``source`` for
     ``video``: one item per listed image (:mod:`dvos_core.io.coco`), its mask the union of its annotations of the
     heads' category, its frame the last number of its ``file_name`` as for mask files (or ``frames[k]`` for the k-th
-    image). Images of another size than the frames are refused. The provenances are those :func:`export_masks` wrote
-    into each image's ``dvos`` entry.
+    image). Images of another size than the frames are refused (``size_note``: :func:`_resized_note`). The provenances
+    are those :func:`export_masks` wrote into each image's ``dvos`` entry.
 
     An image without any annotation is left out (with one warning naming them), unless ``empty_images`` or it holds
     the ``dvos`` entry of an export of dvos: exports that list every frame of a task (CVAT's) list frames nobody
@@ -418,7 +462,7 @@ def _coco_sources(
     heads = read_coco(source, label_class=label_class)
     if not heads.images:
         raise ValueError(f"{source}: lists no images, so there are no masks to import")
-    heads.check_size(h, w, video.name)
+    heads.check_size(h, w, video.name, size_note)
     if frames is not None and len(frames) != len(heads.images):
         raise ValueError(f"{source}: {len(heads.images)} images but {len(frames)} frame indices given")
     items, names, listed, left_out = [], {}, {}, []
@@ -630,11 +674,14 @@ def _warn_inverted(video_id: str, mostly_heads: list, n_files: int) -> None:
     )
 
 
-def _check_and_write(video, items, planned: dict, listing, allow_labels, overwrite, progress, cancel) -> list[int]:
+def _check_and_write(
+    video, items, planned: dict, listing, allow_labels, overwrite, progress, cancel, size_note="", unlisted=None
+) -> list[int]:
     """import_masks' two passes: check every mask of ``items``, then write them (nothing written if one is bad) with
     the provenance :func:`_provenances` gives each frame from ``planned`` and ``listing``. Without ``overwrite`` a
     mask painted or corrected by a person is kept where the imported one differs from it (a re-import must not
-    replace a correction in silence)."""
+    replace a correction in silence). ``size_note`` ends the error of a mask of the wrong size; ``unlisted``:
+    (COCO file, its frames made manual by default), see :func:`_warn_now_manual`."""
     from dvos_core.progress import check, report
     from dvos_core.store.arrays import as_uint8_mask
     from dvos_core.store.schema import CORRECTED, MANUAL
@@ -663,14 +710,22 @@ def _check_and_write(video, items, planned: dict, listing, allow_labels, overwri
                 )
             )
         seen[t] = desc
-        pixels[t] = int(np.count_nonzero(as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels)))
+        m = load()
+        shape = tuple(np.shape(m))
+        shape = shape[:2] if shape[2:] == (1,) else shape
+        if shape != (h, w):
+            raise ValueError(
+                f"{desc} has shape {shape}, expected {(h, w)} (height, width) to match the frames{size_note}"
+            )
+        pixels[t] = int(np.count_nonzero(as_uint8_mask(m, (h, w), name=desc, allow_labels=allow_labels)))
         if pixels[t] > MOSTLY_HEADS * h * w:
             mostly_heads.append((desc, pixels[t] / (h * w)))
     kinds = _provenances(video, planned, pixels, listing)
     if mostly_heads:
         _warn_inverted(video_id, mostly_heads, len(items))
     written = []
-    human = set(np.flatnonzero(np.isin(video.provenance[:n], (MANUAL, CORRECTED))).tolist()) if not overwrite else ()
+    before = np.asarray(video.provenance[:n])
+    human = set(np.flatnonzero(np.isin(before, (MANUAL, CORRECTED))).tolist()) if not overwrite else ()
     for i, (t, load, desc) in enumerate(sorted(items, key=lambda x: x[0])):
         check(cancel)
         mask = as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels)
@@ -689,7 +744,42 @@ def _check_and_write(video, items, planned: dict, listing, allow_labels, overwri
             f"by a person are not replaced by other masks; pass overwrite=True (--overwrite) to replace them",
             stacklevel=3,
         )
+    if unlisted is not None:
+        _warn_now_manual(video.name, unlisted, [t for t in written if kinds[t] == "manual" and pixels[t]], before)
     return written
+
+
+def _warn_now_manual(video_id: str, unlisted: tuple[Path, set], manual: list[int], before: np.ndarray) -> None:
+    """Warn once when masks of a COCO file without ``dvos`` entries (``unlisted``: the file and those images'
+    frames) replaced pseudo-labels or predictions as manual masks (``manual``: the frames written manual, with heads;
+    ``before``: the provenances before): CVAT or Label Studio drop the entries dvos exports, so reviewed model masks
+    would come back as ground truth."""
+    import warnings
+
+    from dvos_core.store.schema import PREDICTED, PSEUDO
+
+    source, frames = unlisted
+    were_model = [t for t in manual if t in frames and before[t] in (PSEUDO, PREDICTED)]
+    if not were_model:
+        return
+    shown = ", ".join(map(str, were_model[:10])) + (" ..." if len(were_model) > 10 else "")
+    warnings.warn(
+        f"{source}: the pseudo-labels or predictions of {len(were_model)} frame(s) of {video_id} (frames {shown}) "
+        f"are now this file's masks, saved as manual (ground truth): its images have no dvos entry saying a model "
+        f"made them (annotation programs leave it out of their exports). If these are model masks someone reviewed, "
+        f"import the file again with --provenance corrected (provenance='corrected')",
+        stacklevel=4,
+    )
+
+
+def written_kinds(video, frames) -> dict[str, int]:
+    """{provenance name: how many of ``frames`` (e.g. those :func:`import_masks` wrote) hold a mask of it}."""
+    from collections import Counter
+
+    from dvos_core.store.schema import PROVENANCE_NAMES
+
+    codes = np.asarray(video.provenance)
+    return dict(Counter(PROVENANCE_NAMES[int(codes[t])] for t in frames))
 
 
 def export_masks(

@@ -221,7 +221,7 @@ class AnnotateDock(DvosDock):
             "frame number last in each name), a multi-page TIFF or a COCO JSON file (CVAT, Label Studio, Roboflow)"
         )
         menu = QMenu(self.import_button)
-        for text, folder in (("Folder of mask images...", True), ("TIFF stack or COCO JSON file...", False)):
+        for text, folder in (("Folder of mask images...", True), (mf.FILE_ITEM, False)):
             action = menu.addAction(text)
             action.triggered.connect(lambda *_, folder=folder: self.guard(self._import_dialog, folder=folder))
         self.import_button.setMenu(menu)
@@ -309,7 +309,8 @@ class AnnotateDock(DvosDock):
 
     def import_masks(self, source):
         """Import the masks in ``source`` (a folder, a TIFF or a COCO JSON file) into the current video, in a child
-        process (progress and Cancel in the step's bar); the masks layer shows them when it ends. Returns the Job."""
+        process (progress and Cancel in the step's bar); the masks layer shows what it wrote however it ends (a
+        cancelled or failed import keeps the frames it wrote). Returns the Job."""
         from pathlib import Path
 
         video = self.state.require_video()
@@ -329,7 +330,19 @@ class AnnotateDock(DvosDock):
             on_result=self._imported,
             **self.import_options(),
         )
+        if job is not None:
+            project = self.state.project
+            job.finished.connect(lambda _status: self._import_ended(job, project, video.name))
         return job
+
+    def _import_ended(self, job, project, video_id: str) -> None:
+        """After an import that gave no result (cancelled, failed, ended): read the masks it wrote into the layer,
+        so that painting such a frame and saving it does not replace the imported mask by a stale one."""
+        if job.result is not None or self.state.project is not project:  # shown by _imported, or another project
+            return
+        if video_id == self.state.video_id:
+            self.state.reread_stored_masks()
+        self.state.notify_store_changed()
 
     def export_masks(self, out_dir, fmt: str | None = None):
         """Export the current video's saved masks into the folder ``out_dir`` (``fmt``: png, tif or coco; default
