@@ -335,3 +335,23 @@ def test_paint_made_while_another_project_is_read_is_asked_about_before_it_goes(
     gate.set()
     qtbot.waitUntil(lambda: str(page.state.project.path) == str(first.path), timeout=10_000)
     assert len(asked) == 2
+
+
+def test_set_split_of_several_videos_changes_none_when_one_is_refused(page, tmp_path):
+    """Making plot2 and plot10 (pseudo masks) test videos: plot10 is refused, and plot2, set first, stays as it was
+    instead of becoming a test video on its own while the table still showed the old splits."""
+    season = _project(tmp_path / "season.dvos", SEASON)
+    season.video("plot10").set_mask(20, np.ones((16, 16), np.uint8), "pseudo")
+    _age(season.path)
+    page.open_project(season.path)
+    page.table.clearSelection()
+    for vid in ("plot2", "plot10"):
+        page.table.selectionModel().select(
+            page.table.model().index(_ids(page).index(vid), 0),
+            page.table.selectionModel().SelectionFlag.Select | page.table.selectionModel().SelectionFlag.Rows,
+        )
+    assert sorted(page._selected_ids()) == ["plot10", "plot2"]
+    page.row_split.setCurrentText("test")
+    with pytest.raises(Exception, match="cannot make 'plot10' a test video"):
+        page._apply_split()
+    assert {v: season.video(v).split for v in ("plot2", "plot10")} == {"plot2": "train", "plot10": "val"}

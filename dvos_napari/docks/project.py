@@ -666,9 +666,14 @@ class ProjectDock(DvosDock):
         if not ids:
             raise ValueError("select a video in the table first")
         project, split = self.state.require_project(), self.row_split.currentText()
-        for vid in ids:
-            project.video(vid).set_split(split)
-        self.state.notify_store_changed()
+        videos = [project.video(vid) for vid in ids]
+        for video in videos:  # one refused (say pseudo masks for a test video) leaves every selected one as it was
+            video.check_split(split)
+        try:
+            for video in videos:
+                video.set_split(split)
+        finally:
+            self.state.notify_store_changed()
 
     def _delete_dialog(self) -> None:
         vid = self._selected_id(one="delete")
