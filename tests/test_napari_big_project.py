@@ -12,19 +12,12 @@ import numpy as np
 import pytest
 
 pytest.importorskip("napari")
+from napari_helpers import age_files as _age
+
 pytestmark = [
     pytest.mark.gui,
     pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
 ]
-
-
-def _age(root, seconds: float = 30.0) -> None:
-    """Make every file and folder of the project look written ``seconds`` ago (settled, as after a while)."""
-    then = time.time() - seconds
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            os.utime(os.path.join(dirpath, name), (then, then))
-    os.utime(root, (then, then))
 
 
 def _season(project, n_videos: int = 4, sets=("img", "ctx")):

@@ -7,25 +7,17 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import numpy as np
 import pytest
 
 pytest.importorskip("napari")
+from napari_helpers import age_files as _age
+
 pytestmark = [
     pytest.mark.gui,
     pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
 ]
-
-
-def _age(root, seconds: float = 30.0) -> None:
-    """Every file of the project written ``seconds`` ago (settled: the summary cache keeps its rows)."""
-    then = time.time() - seconds
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            os.utime(os.path.join(dirpath, name), (then, then))
-    os.utime(root, (then, then))
 
 
 def _project(path, videos: dict):
