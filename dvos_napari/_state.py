@@ -22,8 +22,9 @@ class DvosState:
 
     Signals: ``project_changed(project_or_None)``, ``video_changed(video_id_or_None)``, ``store_changed()`` (masks,
     objects, models or predictions were written; tables should refresh), ``dirty_changed(video_id)`` (frames were
-    painted or saved), ``loading_changed(busy)`` (stored masks are being read into a layer) and
-    ``model_changed(name_or_None)`` (another prediction set was chosen).
+    painted or saved), ``loading_changed(busy)`` (stored masks are being read into a layer),
+    ``model_changed(name_or_None)`` (another prediction set was chosen) and ``opening_changed(opening)`` (an
+    :class:`Opening` began, or ended: its ``outcome`` is set then).
 
     ``prediction_model`` names the prediction set (model) whose masks are shown as ``<video> predicted``, corrected
     and evaluated; None means each video's most recent one.
@@ -35,12 +36,14 @@ class DvosState:
     dirty_changed = Signal(object)
     loading_changed = Signal(bool)
     model_changed = Signal(object)
+    opening_changed = Signal(object)
 
     def __init__(self, viewer):
         self._viewer_ref = weakref.ref(viewer)
         from dvos_napari._summary import SummaryCache
 
         self.project = None
+        self.opening: Opening | None = None  # the project being opened in the background (open_project_later)
         self.summaries = SummaryCache()  # the project's summary, each video read again only when its files changed
         self.store_stamp = None  # read_store_stamp() at the last refresh: check_store() sees other programs' writes
         self.video_id: str | None = None
@@ -66,6 +69,9 @@ class DvosState:
 
     # ---- project -------------------------------------------------------------------------------------------
     def set_project(self, project) -> None:
+        """Show ``project`` (None: none) in every step; a project being opened in the background is cancelled: its
+        read, when it ends, must not replace this one."""
+        dropped = self._take_opening()
         self.project = project
         self.store_stamp = self.read_store_stamp()
         self.video_id = None
@@ -74,12 +80,133 @@ class DvosState:
         self._masks_seen.clear()
         with self.summaries.one_look():
             self.project_changed.emit(project)
+        if dropped is not None:
+            self.opening_changed.emit(dropped)
 
     def open_project(self, path) -> object:
+        """Open the project at ``path`` now (its videos read on this thread): for scripts and tests."""
         from dvos_core.store import Project
 
         self.set_project(Project.open(path))
         return self.project
+
+    # ---- opening a project in the background ------------------------------------------------------------------
+    def open_project_later(self, path, agreed=(), owner=None, then=None) -> Opening:
+        """Open the project at ``path`` without freezing napari: its videos are read in a worker thread, then it
+        replaces the open project. Another open, a project set meanwhile (New...) or :meth:`cancel_opening` cancels
+        it (a read that ends anyway is not shown). Unsaved work not in ``agreed`` (lines of ``unsaved_work`` the user
+        already agreed to lose) is asked about before the switch; a failed read keeps the open project and says why.
+        ``owner``: the step that asked (parent of the question); ``then(project)`` runs once it is shown. A folder
+        that is no project raises at once. Returns the :class:`Opening` (``.job``: its Job)."""
+        from dvos_core.store import Project
+        from dvos_napari._summary import read_summary
+        from dvos_napari._workers import Job
+
+        project = Project.open(path)
+        opening = Opening(project, agreed, owner, then)
+        label = f"open {Path(opening.path).name}"
+        # activity=False: the Project step shows how far the read is; a bar in napari's activity dock costs 0.03-0.3 s
+        opening.job = Job(read_summary, project, label=label, process=False, notify=False, activity=False, owner=owner)
+        opening.job.finished.connect(lambda status, o=opening: self._opened(o, status))
+        dropped, self.opening = self._take_opening(), opening
+        if dropped is not None:
+            self.opening_changed.emit(dropped)
+        self.opening_changed.emit(opening)
+        opening.job.start()
+        return opening
+
+    def cancel_opening(self) -> bool:
+        """Cancel the project being opened in the background (True when there was one): it is not shown."""
+        dropped = self._take_opening()
+        if dropped is not None:
+            self.opening_changed.emit(dropped)
+        return dropped is not None
+
+    def _take_opening(self) -> Opening | None:
+        """The opening under way, cancelled (its outcome set, its layers editable again), or None; the caller says
+        that it ended (``opening_changed``) once the state has moved on."""
+        opening, self.opening = self.opening, None
+        if opening is None:
+            return None
+        opening.job.cancel()
+        opening.outcome = "cancelled"
+        self._release_layers(opening)
+        return opening
+
+    def _opened(self, opening: Opening, status: str) -> None:
+        """The videos of ``opening`` were read (or not): show its project, unless something came after it, the
+        user keeps the unsaved work, or the read failed."""
+        from dvos_napari._errors import UserMessage
+        from dvos_napari._workers import alive
+
+        if self.opening is not opening:  # cancelled: another project came after it
+            return
+        owner = opening.owner
+        if self.viewer is None or (owner is not None and not (alive(owner) and getattr(owner, "is_open", True))):
+            self.cancel_opening()  # nobody would see it
+            return
+        if status == "ok" and not self._may_switch(opening):
+            if self.opening is not opening:  # replaced while the user was asked
+                return
+            opening.outcome = "kept"
+            opening.message = UserMessage(
+                f"{opening.path} was not opened: you kept the work not saved yet (save it, then open the project again)"
+            )
+            if owner is None:  # no step to say it (a dropped folder)
+                from napari.utils.notifications import show_info
+
+                show_info(f"dvos: {opening.message.text}")
+        elif status == "ok":
+            self.opening = None
+            opening.outcome = "opened"
+            self.summaries.adopt(opening.job.result)  # the steps read its summary from here, not again
+            self.set_project(opening.project)
+            self._release_layers(opening, adopt=True)
+            if opening.then is not None:
+                try:
+                    opening.then(opening.project)
+                except Exception as e:
+                    self.report_error(f"opened {opening.path}, but", e)
+            self.opening_changed.emit(opening)
+            return
+        else:  # failed (the job's notification said why), or cancelled through its job
+            opening.outcome = "failed" if status == "error" else "cancelled"
+            opening.message = opening.job.message
+        self.opening = None
+        self._release_layers(opening)
+        self.opening_changed.emit(opening)
+
+    def _may_switch(self, opening: Opening) -> bool:
+        """Whether the project read may replace the open one: unsaved work the user did not agree to lose when the
+        open began (painted while it was read, or any for a dropped folder) is asked about first."""
+        from dvos_napari._close_guard import close_anyway, unsaved_work
+
+        new = [line for line in unsaved_work(self.viewer, self) if line not in opening.agreed]
+        return not new or close_anyway(self._question_parent(opening), new, f"Open {opening.path} anyway")
+
+    def _question_parent(self, opening: Opening):
+        """The step that asked for ``opening``, else the napari window (through the close guard), else None."""
+        from dvos_napari._workers import alive
+
+        for candidate in (opening.owner, self.close_guard):
+            if candidate is not None and alive(candidate):
+                return candidate if candidate is opening.owner else candidate.parent()
+        return None
+
+    def _release_layers(self, opening: Opening, adopt: bool = False) -> None:
+        """The layers dropped with ``opening``'s project, still in the viewer, are editable again; with ``adopt``
+        (it opened) their paint is tracked and their video becomes the current one."""
+        layers, opening.layers = opening.layers, []
+        viewer = self.viewer
+        if viewer is None:
+            return
+        for layer, editable in layers:
+            if not any(x is layer for x in viewer.layers):
+                continue
+            if editable is not None:
+                layer.editable = editable
+            if adopt:
+                self._adopt_layer(layer)
 
     def create_project(self, path, overwrite: bool = False) -> object:
         from dvos_core.store import Project
@@ -270,8 +397,13 @@ class DvosState:
     def _on_layer_removed(self, event) -> None:
         """A masks layer taken out of the viewer takes its unsaved paint with it: its frames are no longer "painted
         but not saved" (else Save all painted frames would store the re-read layer's frames, empty where the paint
-        was, as the user's masks)."""
+        was, as the user's masks). A dropped project whose layers all left before it opened is not opened."""
         layer = event.value
+        opening = self.opening
+        if opening is not None and any(x is layer for x, _ in opening.layers):
+            opening.layers = [(x, e) for x, e in opening.layers if x is not layer]
+            if not opening.layers:  # every layer dropped with it was closed (or its window): it is not opened
+                self.cancel_opening()
         md = getattr(layer, "metadata", None) or {}
         vid = md.get("dvos_video")
         if md.get("dvos_role") != "masks" or not vid or not self.dirty.get(vid):
@@ -291,18 +423,47 @@ class DvosState:
         path = md.get("dvos_project")
         if not path:
             return
-        if self.project is None or Path(self.project.path).resolve() != Path(path).resolve():
-            try:
-                self.open_project(path)
-            except Exception as e:
-                self.report_error(f"cannot open project {path}", e)
-                return
+        if not _same(self.project, path):  # a dropped project folder: opened in the background
+            opening = self.opening
+            if opening is None or not _same(opening.project, path):
+                try:
+                    opening = self.open_project_later(path)
+                except Exception as e:
+                    self.report_error(f"cannot open project {path}", e)
+                    return
+            # read-only until its project is open (its paint could not be tracked before), then adopted again
+            editable = layer.editable if md.get("dvos_role") == "masks" else None
+            opening.layers.append((layer, editable))
+            if editable:
+                layer.editable = False
+            return
         if md.get("dvos_role") == "masks":
             _layers.track_paint(layer, self)
         vid = md.get("dvos_video")
         if vid and md.get("dvos_role") == "image" and vid != self.video_id:
             self.video_id = vid
             self.video_changed.emit(vid)
+
+
+def _same(project, path) -> bool:
+    """Whether ``project`` (or None) is the project at ``path``."""
+    return project is not None and Path(project.path).resolve() == Path(path).resolve()
+
+
+class Opening:
+    """A project being opened in the background (:meth:`DvosState.open_project_later`)."""
+
+    def __init__(self, project, agreed=(), owner=None, then=None):
+        self.project = project
+        self.path = str(project.path)
+        self.n = len(project.video_ids())
+        self.agreed = list(agreed)  # lines of unsaved work the user agreed to lose when the open began
+        self.owner = owner  # the step that asked for it, or None
+        self.then = then
+        self.job = None  # the Job reading its summary (a SummaryCache, adopted by the state)
+        self.layers: list = []  # (layer, editable before or None) dropped with it, waiting for it to open
+        self.outcome: str | None = None  # then 'opened', 'cancelled', 'failed' or 'kept' (the user kept unsaved work)
+        self.message = None  # a UserMessage: why it failed, or that the unsaved work was kept
 
 
 def get_state(viewer) -> DvosState:

@@ -3,9 +3,10 @@
 :class:`Job` runs ``func(*args, progress=..., cancel=..., **kwargs)`` either in a child process (the default, a
 :class:`dvos_core.jobs.JobProcess`: the heavy work and its GIL stay out of napari, so the event loop never stutters)
 or, for work on data that only this process holds (an image layer), in a napari worker thread. A main-thread
-``QTimer`` collects the child's messages: progress goes to a ``napari.utils.progress`` bar (the activity dock) and
-the ``progressed`` signal, events to ``on_event``, the result to ``on_result``. Layers are only touched on the main
-thread. Errors become notifications in the user's words (:mod:`dvos_napari._errors`).
+``QTimer`` collects the child's messages: progress goes to a ``napari.utils.progress`` bar (the activity dock; not
+for a job made with ``activity=False``) and the ``progressed`` signal, events to ``on_event``, the result to
+``on_result``. Layers are only touched on the main thread. Errors become notifications in the user's words
+(:mod:`dvos_napari._errors`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Job(QObject):
         threads: int | None = None,
         notify: bool = True,
         owner=None,
+        activity: bool = True,
         **kwargs,
     ):
         super().__init__()
@@ -60,6 +62,9 @@ class Job(QObject):
         self.label, self.on_result, self.on_event, self.notify = label, on_result, on_event, notify
         self.events, self.process, self.threads = events, process, threads
         self.owner = owner  # the widget whose callbacks these are: skipped once it is deleted
+        # False: no bar in napari's activity dock, for a short job whose progress its step shows (making a bar costs
+        # napari's main thread 0.03-0.3 s: it handles the pending events then)
+        self.activity = activity
         self.status: str | None = None  # None while running
         self.result = None
         self.error: BaseException | None = None
@@ -84,9 +89,10 @@ class Job(QObject):
 
             self.worker = create_worker(self._run_in_thread, _start_thread=False)
             self.worker.start()
-        from napari.utils import progress
+        if self.activity:
+            from napari.utils import progress
 
-        self._pbar = progress(total=0, desc=f"{self.label}: starting")  # busy in the activity dock until a report
+            self._pbar = progress(total=0, desc=f"{self.label}: starting")  # busy in the activity dock until a report
         self._timer.start()
         return self
 
@@ -159,6 +165,9 @@ class Job(QObject):
             self._finish(outcome)
 
     def _show_progress(self, p: Progress) -> None:
+        if not self.activity:
+            self.progressed.emit(p.done, p.total, p.message)
+            return
         from napari.utils import progress
 
         if self._pbar is None:

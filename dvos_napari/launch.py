@@ -5,21 +5,28 @@ from __future__ import annotations
 PANEL = "dvos workflow"
 
 
-def show_project(viewer, path, step: str | None = None):
-    """Open the project in ``viewer``, add the dvos panel and show a test video (else the first video).
+def show_project(viewer, path, step: str | None = None, wait: bool = False):
+    """Add the dvos panel to ``viewer`` and open the project in it: its videos are read in a worker thread (the
+    window does not freeze; ``wait=True``: at once, on this thread), then a test video (else the first) is shown.
 
     ``step`` picks the panel's page (default: the first step not done yet). Returns the panel.
     """
     from dvos_napari._state import get_state
 
     state = get_state(viewer)
-    project = state.open_project(path)
     _, panel = viewer.window.add_plugin_dock_widget("dvos-napari", PANEL)
-    videos = project.videos(split="test") or project.videos()
-    if videos:
-        state.select_video(videos[0].name)
-    if step:
-        panel.go(step)
+
+    def shown(_project) -> None:
+        rows = [v for v in state.summary()["videos"] if v.get("complete") and not v.get("unreadable")]  # read already
+        first = next((v for v in rows if v["split"] == "test"), rows[0] if rows else None)
+        if first is not None:
+            state.select_video(first["id"])
+        panel.go(step or panel.suggested_step())
+
+    if wait:
+        shown(state.open_project(path))
+    else:
+        state.open_project_later(path, then=shown)
     return panel
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import numpy as np
@@ -18,6 +19,31 @@ def age_files(root, seconds: float = 30.0) -> None:
         for name in dirnames + filenames:
             os.utime(os.path.join(dirpath, name), (then, then))
     os.utime(root, (then, then))
+
+
+def hold_project_reads(monkeypatch) -> threading.Event:
+    """Hold every background read of a project until ``.set()`` on the returned event (a cancel ends a read held);
+    its ``readers`` list says, for each video read, whether it was read on the main thread."""
+    import dvos_napari._summary as summary
+    from dvos_core.progress import check
+    from dvos_core.store import project as core
+
+    event, readers = threading.Event(), []
+    real, video_summary = summary.read_summary, core._video_summary
+
+    def held(project, progress=None, cancel=None):
+        while not event.wait(0.01):
+            check(cancel)
+        return real(project, progress=progress, cancel=cancel)
+
+    def counted(v):
+        readers.append(threading.current_thread() is threading.main_thread())
+        return video_summary(v)
+
+    monkeypatch.setattr(summary, "read_summary", held)
+    monkeypatch.setattr(core, "_video_summary", counted)
+    event.readers = readers
+    return event
 
 
 def prediction_set(video, name, masks) -> None:

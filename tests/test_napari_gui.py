@@ -50,7 +50,7 @@ def test_the_panel_and_every_dock_open_from_the_manifest_and_share_one_state(mak
     assert panel.step_buttons["Project"].text().startswith("→")  # the next thing to do: add a video
 
 
-def test_sample_data_and_reader_open_a_project(make_napari_viewer, tmp_path):
+def test_sample_data_and_reader_open_a_project(make_napari_viewer, qtbot, tmp_path):
     from dvos_core.store import Project
     from dvos_napari._state import get_state
 
@@ -67,6 +67,7 @@ def test_sample_data_and_reader_open_a_project(make_napari_viewer, tmp_path):
     assert type(viewer.layers["plot1"].data).__name__ == "LazyFrames"
     np.testing.assert_array_equal(viewer.layers["plot1 masks"].data[2], masks[2])
     state = get_state(viewer)
+    qtbot.waitUntil(lambda: state.project is not None, timeout=10_000)  # a dropped project is read in a worker
     assert state.project is not None and state.video_id == "plot1"
     assert viewer.dims.axis_labels[-3] == "frame"  # the time slider is labelled
 

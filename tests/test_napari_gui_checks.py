@@ -335,7 +335,8 @@ def test_a_damaged_or_interrupted_video_neither_breaks_the_panel_nor_is_shown(ma
     panel = dock(viewer, PANEL)
     viewer.open(str(p.path), plugin="dvos-napari")
     state = panel.state if hasattr(panel, "state") else dock(viewer, "Project").state
-    assert state.project is not None and state.video_id == "good"
+    qtbot.waitUntil(lambda: state.project is not None, timeout=10_000)  # a dropped project is read in a worker
+    assert state.video_id == "good"
     for name in ("Train", "Predict", "Review", "Project"):
         panel.step_buttons[name].click()
     proj = dock(viewer, "Project")

@@ -42,27 +42,10 @@ SEASON = {  # names, frame and mask counts whose text order is not their order
 
 @pytest.fixture
 def gate(monkeypatch):
-    """Holds every project read of an Open until ``gate.set()``; records the threads that read videos."""
-    import dvos_napari._summary as summary
-    from dvos_core.progress import check
-    from dvos_core.store import project as core
+    """Holds every background read of a project until ``gate.set()``; ``gate.readers``: the threads that read videos."""
+    from napari_helpers import hold_project_reads
 
-    event, readers = threading.Event(), []
-    real, video_summary = summary.read_summary, core._video_summary
-
-    def held(project, progress=None, cancel=None):
-        while not event.wait(0.01):
-            check(cancel)
-        return real(project, progress=progress, cancel=cancel)
-
-    def counted(v):
-        readers.append(threading.current_thread() is threading.main_thread())
-        return video_summary(v)
-
-    monkeypatch.setattr(summary, "read_summary", held)
-    monkeypatch.setattr(core, "_video_summary", counted)
-    event.readers = readers
-    return event
+    return hold_project_reads(monkeypatch)
 
 
 def _open_with_dialog(page, monkeypatch, path) -> None:

@@ -4,7 +4,6 @@ work on, and check that every stored part of the project reads (``dvos check``).
 from __future__ import annotations
 
 import re
-import weakref
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +53,6 @@ FILTER_HELP = (
     "show only the videos whose row holds every word typed here: part of a name, a split (train, val, test, "
     "unassigned) or a tag (site=Avignon); empty shows them all"
 )
-_OPENING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # state -> the Job reading the project to open
 
 
 def natural_key(text: str) -> str:
@@ -218,7 +216,7 @@ class ProjectDock(DvosDock):
             b.setToolTip("clear the filter: list every video")
         self.filter_edit.textChanged.connect(lambda *_: self._apply_filter())
         self.shown_label = wrapped_label("")
-        self._reading = None  # the Job reading the videos of the project being opened from this step
+        self._reading = None  # the project being opened (state.opening) while this step shows that it is read
 
         self.row_split = compact_combo(SPLITS, SPLIT_HELP)
         self.show_button = button("Show video", lambda: self.guard(self._show_selected), "show the selected video")
@@ -274,6 +272,7 @@ class ProjectDock(DvosDock):
         ]
 
         self.listen(self.state.project_changed, lambda *_: self._project_changed())
+        self.listen(self.state.opening_changed, self._opening_changed)
         self.listen(self.state.store_changed, self.refresh)
         self.listen(self.state.video_changed, lambda *_: self._highlight_current())
         self._gone_warned: str | None = None
@@ -289,8 +288,12 @@ class ProjectDock(DvosDock):
 
     def on_closed(self) -> None:
         self.watch_timer.stop()  # a closed step looks no more (the one opened again looks)
-        if self._reading is not None and _OPENING.get(self.state) is self._reading:
-            self._drop_opening()  # nobody would see the project it opens
+        if self.state.opening is not None and self.state.opening.owner is self:
+            self.state.cancel_opening()  # nobody would see the project it opens
+
+    def window_closed(self) -> None:
+        super().window_closed()  # first: this step stops listening, so the cancel below reaches none of its widgets
+        self.state.cancel_opening()  # the window closed: nobody would see a project opened in it (even a dropped one)
 
     def on_reopened(self) -> None:
         self.watch_timer.start()
@@ -324,26 +327,13 @@ class ProjectDock(DvosDock):
 
     def open_project(self, path, wait: bool = True):
         """Open the project at ``path`` and return it. With ``wait=False`` (the Open... button) its videos are read
-        in a worker thread first, the table saying so meanwhile, and the project is shown once they are read: the
-        window does not freeze on a project of many videos. Returns that Job then."""
+        in a worker thread first, the table saying so meanwhile, and the project is shown once they are read
+        (:meth:`DvosState.open_project_later`): the window does not freeze on a project of many videos. Returns
+        that Job then."""
         if wait:
-            self._drop_opening()
             return self.state.open_project(path)
-        from dvos_core.store import Project
-        from dvos_napari._summary import read_summary
-        from dvos_napari._workers import Job
-
-        project = Project.open(path)  # a folder that is no project is said at once
-        n = len(project.video_ids())
-        self._drop_opening()  # an earlier Open still reading: this one replaces it
-        name = Path(str(project.path)).name
-        job = Job(read_summary, project, label=f"open {name}", process=False, notify=False, owner=self)
-        job.unsaved = _close_guard.unsaved_work(self.viewer, self.state)  # what the user agreed to lose, if anything
-        _OPENING[self.state] = job
-        self._show_reading(job, project.path, n)
-        job.progressed.connect(lambda done, total, _msg, job=job: self._reading_progress(job, done, total))
-        job.finished.connect(lambda status, job=job: self._opened(job, status))
-        return job.start()
+        agreed = _close_guard.unsaved_work(self.viewer, self.state)  # Open... asked about it before the dialog
+        return self.state.open_project_later(path, agreed=agreed, owner=self).job
 
     def open_or_upgrade(self, path, ask=None, wait: bool = True):
         """Open the project at ``path`` (``wait``: see :meth:`open_project`); one written by an older dvos is first
@@ -526,64 +516,51 @@ class ProjectDock(DvosDock):
         return out
 
     def _project_changed(self) -> None:
-        self._drop_opening()  # another project was opened or created meanwhile: an earlier Open must not replace it
         self.forget_messages()  # also when this step is a dock of its own, outside the panel
         self.refresh()
 
-    # ---- opening a project in the background -------------------------------------------------------------
-    def _drop_opening(self) -> None:
-        """Cancel the Open whose videos are being read (from any Project step of this viewer): it is not shown."""
-        job = _OPENING.pop(self.state, None)
-        if job is not None and job.running:
-            job.cancel()
+    # ---- a project opened in the background (Open..., a dropped folder, the launcher) ---------------------------
+    def _opening_changed(self, opening) -> None:
+        """A project began to be opened (the table says that its videos are read), or ended (shown, kept out, or
+        failed: say why)."""
+        if not (alive(self) and alive(self.table_area)):  # (its window was closed)
+            return
+        if opening.outcome is None:
+            self._show_reading(opening)
+            return
+        if opening.outcome == "failed" and opening.message is not None:
+            text = f"could not open the project: {opening.message.text}"  # the notification said it too
+            self.messages.error(UserMessage(text, opening.message.details))
+        elif opening.outcome == "kept":
+            self.messages.info(opening.message.text)
+        if self._reading is not None:
+            self.refresh()  # back to the project open now (or on to the next one being read)
 
-    def _show_reading(self, job, path, n: int) -> None:
-        self._reading = job
-        self.path_label.setText(f"opening {path}: reading its {n} video(s)...")
-        self.reading_label.setText(f"reading {n} video(s)...")
+    def _show_reading(self, opening) -> None:
+        if opening is self._reading:
+            return
+        self._reading = opening
+        opening.job.progressed.connect(lambda done, total, _m, o=opening: self._reading_progress(o, done, total))
+        self.path_label.setText(f"opening {opening.path}: reading its {opening.n} video(s)...")
+        self.reading_label.setText(f"reading {opening.n} video(s)...")
         self.table_area.setCurrentWidget(self.reading_label)
         self.shown_label.setText("")
         for w in self._open_project_widgets:
             w.setEnabled(False)
 
-    def _reading_progress(self, job, done: int, total: int) -> None:
-        if alive(self) and job is self._reading:  # (a job reports on after its step was deleted)
-            self.reading_label.setText(f"reading {total} video(s)... {done} read")
+    def _end_reading(self) -> None:
+        self._reading = None
+        self.table_area.setCurrentWidget(self.table)
+        for w in self._open_project_widgets:
+            w.setEnabled(True)
+        self._set_busy(self.job is not None and self.job.running)
 
-    def _opened(self, job, status: str) -> None:
-        """The videos of an opened project were read (or not): show it, unless another Open, New... or a project
-        opened elsewhere came after it, or it failed."""
-        current = _OPENING.get(self.state) is job
-        if current:
-            del _OPENING[self.state]
-        if job is self._reading:
-            self._reading = None
-            self.table_area.setCurrentWidget(self.table)
-            for w in self._open_project_widgets:
-                w.setEnabled(True)
-            self._set_busy(self.job is not None and self.job.running)
-        project = job.result.project if current and status == "ok" else None
-        if project is not None and self._may_leave(job.unsaved, project.path):
-            self.state.summaries.adopt(job.result)  # the project's steps read its summary from here
-            self.state.set_project(project)  # refreshes every step, this table too
-            return
-        if current and status == "error" and job.message is not None:
-            text = f"could not open the project: {job.message.text}"  # the notification said it too
-            self.messages.error(UserMessage(text, job.message.details))
-        if self._reading is None:
-            self.refresh()  # back to the project still open
+    def _reading_progress(self, opening, done: int, total: int) -> None:
+        if alive(self) and opening is self._reading:  # (a job reports on after its step was deleted)
+            self.reading_label.setText(f"reading {total} video(s)... {done} read")
 
     def _set_busy(self, busy: bool) -> None:
         super()._set_busy(busy or self._reading is not None)
-
-    def _may_leave(self, agreed: list[str], path) -> bool:
-        """Whether the project read in the background may replace the open one: frames painted while it was read
-        are asked about again (what was unsaved when Open... was clicked, the user agreed to lose then)."""
-        new = [line for line in _close_guard.unsaved_work(self.viewer, self.state) if line not in agreed]
-        if not new or _close_guard.close_anyway(self, new, f"Open {path} anyway"):
-            return True
-        self.messages.info(f"{path} was not opened: you kept what you painted while it was read (Open... again)")
-        return False
 
     def _checked(self, where: str, status: str, found) -> None:
         from napari.utils.notifications import show_info, show_warning
@@ -735,8 +712,11 @@ class ProjectDock(DvosDock):
         self.shown_label.setText(f"{shown} of {n} shown" if words and n else "")
 
     def refresh(self) -> None:
+        if self.state.opening is not None:  # another project is being opened: its table comes when it is read
+            self._show_reading(self.state.opening)
+            return
         if self._reading is not None:
-            return  # another project is being opened: its table comes when its videos are read
+            self._end_reading()
         p = self.state.project
         table = self.table
         keep = self._selected_ids()  # the same videos stay selected, and the table where it was scrolled
