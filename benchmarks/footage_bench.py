@@ -130,7 +130,7 @@ def bench_progress(frames, n: int, rounds: int) -> dict:
     model = (build_model("small", "frame"), {"input_size": 128})
     real, real_passes = predict.frames_per_step, pseudo._passes
 
-    def old_passes(predictor, frames, todo, features, n_passes, cancel=None, after_pass=None):
+    def old_passes(predictor, frames, todo, features, n_passes, cancel=None, after_pass=None, on_tile=None):
         return real_passes(predictor, frames, todo, features, n_passes)  # no cancel inside, no word between passes
 
     out: dict = {}

@@ -35,8 +35,12 @@ def test_pseudo_label_of_tiled_frames_reports_each_frame_and_pass(tmp_path):
     )  # fmt: skip
     assert df["status"].tolist() == ["written"] * 3
     expected = []
-    for t in range(3):
-        expected += [(t, 3, f"v: frame {t} pass 1/2"), (t + 1, 3, f"v: frame {t}")]
+    for t in range(3):  # each pass of a frame says how far through its 4 tiles it is (half a minute each at 1080p)
+        expected += [(t, 3, f"v: frame {t} pass 1/2, tile {j}/4") for j in range(1, 5)]
+        expected += [(t, 3, f"v: frame {t} pass 1/2")]
+        # (frame 0's stochastic pass changed nothing, this tiny model having none: it ran again flipped)
+        expected += [(t, 3, f"v: frame {t} pass 2/2, tile {j}/4") for j in range(1, 5)] * (2 if t == 0 else 1)
+        expected += [(t + 1, 3, f"v: frame {t}")]
     assert seen == expected
 
 
@@ -79,5 +83,26 @@ def test_predicting_tiled_frames_with_an_image_model_reports_each_frame(tmp_path
     seen = []
     predict_video(p, "v", _tiled_model(), device="cpu", scales="own", progress=lambda d, t, m: seen.append((d, t, m)))
     frames = [(d, t, m) for d, t, m in seen if ": frame " in m]
-    assert frames == [(1, 3, "v: frame 0"), (2, 3, "v: frame 1"), (3, 3, "v: frame 2")]  # it was one step of 3
+    expected = []
+    for t in range(3):  # it was one step of 3 frames, silent until all were done
+        expected += [(t, 3, f"v: frame {t}, tile {j}/4") for j in range(1, 5)] + [(t + 1, 3, f"v: frame {t}")]
+    assert frames == expected
     assert p.video("v").predictions["in_memory"].frames().tolist() == [0, 1, 2]
+
+
+def test_the_context_model_reports_the_tiles_of_each_pass_of_a_large_frame():
+    from dvos_core.infer.context import ContextPredictor, refine_context, run_context
+
+    torch.manual_seed(0)
+    frames = np.random.default_rng(1).integers(0, 256, (3, 96, 96, 3), dtype=np.uint8)
+    ctx = ContextPredictor(build_model("tiny", "context").eval(), "cpu", tile_size=64)  # 96 px: 4 tiles of 64
+    first, seen = {}, []
+    said = lambda d, t, m: seen.append((d, t, m))  # noqa: E731
+    run_context(ctx, lambda a, b: frames[a:b], range(3), first.__setitem__, progress=said, label="v: ")
+    expected = [(0, 3, "v: predicting 3 frames")]
+    for t in range(3):
+        expected += [(t, 3, f"v: frame {t}, tile {j}/4") for j in range(1, 5)] + [(t + 1, 3, f"v: frame {t}")]
+    assert seen == expected
+    seen.clear()
+    refine_context(ctx, lambda a, b: frames[a:b], 3, [1], first.get, lambda t, p: None, progress=said)
+    assert seen[1:-1] == [(0, 1, f"frame 1, tile {j}/4") for j in range(1, 5)]

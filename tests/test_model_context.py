@@ -226,7 +226,7 @@ class _Recorder:
 
         self.aligner = SequenceAligner()  # never asked to align: predict() is a stand-in
 
-    def predict(self, query, refs, masks, times=None):
+    def predict(self, query, refs, masks, times=None, on_tile=None):
         self.calls.append((list(times), [m is not None for m in masks]))
         return np.full(query.shape[:2], 0.9, np.float32)
 
@@ -479,9 +479,9 @@ def test_a_predicted_frame_lends_its_own_mask_alone_or_its_full_prediction(mode)
     given = []  # the reference masks each frame received
 
     class Spy(ContextPredictor):
-        def _predict(self, query, refs, ref_masks, times, heads):
+        def _predict(self, query, refs, ref_masks, times, heads, on_tile=None):
             given.append([None if m is None else m.copy() for m in ref_masks])
-            return super()._predict(query, refs, ref_masks, times, heads)
+            return super()._predict(query, refs, ref_masks, times, heads, on_tile)
 
     spy = Spy(model, "cpu", tile_size=64, reference_masks=mode)
     out = {}

@@ -18,7 +18,7 @@ import torch
 
 from dvos_core.infer.frame_window import FrameWindow
 from dvos_core.infer.scales import Scales, averaged, shrink
-from dvos_core.infer.tiling import MULTIPLE, Blender, pad_amounts, reflect_pad, round_up, tile_grid
+from dvos_core.infer.tiling import MULTIPLE, Blender, pad_amounts, reflect_pad, round_up, tile_done, tile_grid
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
 from dvos_core.prediction_options import check_reference_masks
@@ -76,17 +76,20 @@ class ContextPredictor:
                 out_masks[i, 1] = known
         return out_refs, out_masks
 
-    def predict(self, query: np.ndarray, refs: Sequence[np.ndarray], ref_masks: Sequence, times=None) -> np.ndarray:
+    def predict(
+        self, query: np.ndarray, refs: Sequence[np.ndarray], ref_masks: Sequence, times=None, on_tile=None
+    ) -> np.ndarray:
         """Probability (H, W) float32 of the query frame given its references and their masks; ``times``: the frame
-        numbers of the references and the query (for chaining motion estimates and reusing them across frames)."""
-        return self._predict(query, refs, ref_masks, times, ("mask",))[0]
+        numbers of the references and the query (for chaining motion estimates and reusing them across frames);
+        ``on_tile(done, total)``: after each tile of a frame cut into several."""
+        return self._predict(query, refs, ref_masks, times, ("mask",), on_tile)[0]
 
-    def predict_with_alone(self, query, refs, ref_masks, times=None) -> tuple[np.ndarray, np.ndarray]:
+    def predict_with_alone(self, query, refs, ref_masks, times=None, on_tile=None) -> tuple[np.ndarray, np.ndarray]:
         """(probability as :meth:`predict`, probability from the query frame alone): one encoder pass for both."""
-        both = self._predict(query, refs, ref_masks, times, ("mask", "mask_alone"))
+        both = self._predict(query, refs, ref_masks, times, ("mask", "mask_alone"), on_tile)
         return both[0], both[1]
 
-    def _predict(self, query, refs, ref_masks, times, heads) -> np.ndarray:
+    def _predict(self, query, refs, ref_masks, times, heads, on_tile=None) -> np.ndarray:
         """(len(heads), H, W) probabilities of the query frame from the model's mask heads ``heads``."""
         refs = list(refs)[-self.tau :] if self.tau else []
         ref_masks = list(ref_masks)[-len(refs) :] if refs else []
@@ -99,12 +102,12 @@ class ContextPredictor:
 
         def at(z: float) -> np.ndarray:
             if z == 1:
-                return self._tiles(query, r8, rm, heads)
-            return self._tiles(shrink(query, z), shrink(r8, z), shrink(rm, z, frames=False), heads)
+                return self._tiles(query, r8, rm, heads, on_tile)
+            return self._tiles(shrink(query, z), shrink(r8, z), shrink(rm, z, frames=False), heads, on_tile)
 
         return averaged(self.scales.zooms(h, w), h, w, at)
 
-    def _tiles(self, query, r8, rm, heads) -> np.ndarray:
+    def _tiles(self, query, r8, rm, heads, on_tile=None) -> np.ndarray:
         """(len(heads), H, W) probabilities from the query and its warped references and masks, tile by tile."""
         from dvos_core.infer.engine import frames_per_pass
         from dvos_core.model import to_model_input
@@ -123,7 +126,7 @@ class ContextPredictor:
         chunk = self.refs_per_pass or (
             frames_per_pass(self.device, tiles[0].h * tiles[0].w, n_refs) if n_refs else None
         )
-        for tile in tiles:
+        for j, tile in enumerate(tiles):
             ys, xs = tile.slices
             qt = to_model_input(torch.from_numpy(np.ascontiguousarray(q[ys, xs])).to(self.device))[None]
             args = [qt]
@@ -135,6 +138,7 @@ class ContextPredictor:
                 out = self.model(*args, heads=heads, ref_chunk=chunk)
             logits = torch.cat([out[k] for k in heads], 1)[0]
             blender.add(tile, torch.sigmoid(logits.float()).cpu().numpy(), single=len(tiles) == 1)
+            tile_done(on_tile, j + 1, len(tiles))
         return blender.result(h, w)
 
 
@@ -146,6 +150,13 @@ def default_tile(info: dict) -> int:
 def _half(tau: int) -> int:
     """How many frames the second pass looks at on each side of a frame."""
     return max(1, tau // 2)
+
+
+def _tiles_said(progress, done: int, targets, label: str, t: int):
+    """An ``on_tile`` that reports the tiles of frame t (the ``done``-th of ``targets``) with the run's progress."""
+    if progress is None:
+        return None
+    return lambda j, m: report(progress, done - 1, len(targets), f"{label}frame {t}, tile {j}/{m}")
 
 
 def _binary(m, threshold):
@@ -194,7 +205,7 @@ def run_context(
         masks = [
             _binary(predicted[k] if k in predicted else known_mask(k) if known_mask else None, threshold) for k in refs
         ]
-        args = (frames[t], [frames[k] for k in refs], masks, wanted)
+        args = (frames[t], [frames[k] for k in refs], masks, wanted, _tiles_said(progress, done, targets, label, t))
         independent = predictor.reference_masks == "independent" and predictor.references == "previous"
         if independent or with_alone:
             prob, alone = predictor.predict_with_alone(*args)
@@ -236,7 +247,8 @@ def refine_context(
             refs = [k for k in range(t - half, t + half + 1) if k != t and 0 <= k < n_frames]
             frames = window.get([*refs, t])
             masks = [_binary(first_pass(k), threshold) for k in refs]
-            prob = predictor.predict(frames[t], [frames[k] for k in refs], masks, times=[*refs, t])
+            said = _tiles_said(progress, done, targets, label, t)
+            prob = predictor.predict(frames[t], [frames[k] for k in refs], masks, times=[*refs, t], on_tile=said)
             aligner.forget(set(range(t - half, t + half + 1)))
             sink(t, prob)
             report(progress, done, len(targets), f"{label}frame {t}")

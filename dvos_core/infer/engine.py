@@ -18,7 +18,16 @@ import torch
 
 from dvos_core.infer.fastconv import fast_cpu_copy
 from dvos_core.infer.scales import Scales, averaged, shrink, zoomed_shape
-from dvos_core.infer.tiling import MULTIPLE, Blender, pad_amounts, reflect_pad, round_up, tile_grid
+from dvos_core.infer.tiling import (
+    MULTIPLE,
+    Blender,
+    TileFn,
+    pad_amounts,
+    reflect_pad,
+    round_up,
+    tile_done,
+    tile_grid,
+)
 from dvos_core.infer.window import Batch, FeatureCache, FrameCache
 from dvos_core.progress import CancelToken, check
 
@@ -296,18 +305,20 @@ class Predictor:
         features: FeatureCache | None = None,
         batch_size: int | None = None,
         cancel: CancelToken | None = None,
+        on_tile: TileFn | None = None,
     ) -> np.ndarray:
         """Probabilities (len(batch.targets), H, W) for a scheduled batch, reading its frames through ``frames``.
 
         With a cached model, ``features`` (one per video and predictor) keeps each frame tile's encoding for the next
         batches and ``batch_size`` caps the windows decoded at once; without, this is one plain forward per window.
+        ``on_tile``: see :meth:`predict_windows`.
         """
         tau = 0 if batch.mode == "image" else self.tau
         if not self.cached:
             return self.predict(frames.batch_input(batch, tau))
         sources = batch.sources(tau)
         held = frames.fetch(i for s in sources for i in s)
-        return self.predict_windows(held, sources, features, batch_size=batch_size, cancel=cancel)
+        return self.predict_windows(held, sources, features, batch_size=batch_size, cancel=cancel, on_tile=on_tile)
 
     def predict_windows(
         self,
@@ -318,13 +329,16 @@ class Predictor:
         flip: str | None = None,
         batch_size: int | None = None,
         cancel: CancelToken | None = None,
+        on_tile: TileFn | None = None,
     ) -> np.ndarray:
         """Probabilities (len(windows), H, W): ``frames[i]`` is a uint8 (H, W, 3) frame and each window lists the ids
         of its frames, oldest first (tau ids for a DVOS model, one for a frame model).
 
         Tile by tile, each (frame, tile) is encoded once through ``features`` (a new cache when None) and at most
         ``batch_size`` windows are decoded at once (:meth:`at_once`: on a CPU, those of large tiles one at a
-        time). Encoding is deterministic, so stochastic passes reuse it.
+        time). Encoding is deterministic, so stochastic passes reuse it. ``on_tile(done, total)`` is called after
+        each tile of a frame cut into several (counted per scale): a pass over a large frame can take half a minute
+        on a CPU, and a progress bar should move meanwhile.
         """
         if not self.cached:
             x = np.stack([np.stack([frames[i] for i in w]) if self.kind == "dvos" else frames[w[0]] for w in windows])
@@ -335,12 +349,12 @@ class Predictor:
         def at(z: float) -> np.ndarray:
             held = frames if z == 1 else _ShrunkFrames(frames, z)
             shape = (h, w) if z == 1 else zoomed_shape(h, w, z)
-            args = (windows, features.at_zoom(z), stochastic, flip, batch_size, cancel)
+            args = (windows, features.at_zoom(z), stochastic, flip, batch_size, cancel, on_tile)
             return self._predict_windows_at(held, shape, *args)
 
         return averaged(self.scales.zooms(h, w), h, w, at)
 
-    def _predict_windows_at(self, frames, shape, windows, features, stochastic, flip, batch_size, cancel):
+    def _predict_windows_at(self, frames, shape, windows, features, stochastic, flip, batch_size, cancel, on_tile):
         """:meth:`predict_windows` at one scale: ``frames`` (id -> frame) already at it, of ``shape`` (H, W)."""
         h, w = shape
         ph, pw, tiles = self.tiles(h, w)
@@ -357,6 +371,7 @@ class Predictor:
                 d = self.at_once(tile.h * tile.w, len(held))
                 probs = np.concatenate([self._decode(held[k : k + d], stochastic) for k in range(0, len(held), d)])
                 blender.add(tile, probs, single=len(tiles) == 1, rows=slice(s, s + len(sub)))
+            tile_done(on_tile, j + 1, len(tiles))
         return np.ascontiguousarray(_flip_maps(blender.result(h, w), flip))
 
     def at_once(self, tile_pixels: int, n: int) -> int:

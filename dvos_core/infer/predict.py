@@ -82,11 +82,21 @@ def run_schedule(
         for batch in batches:
             check(cancel)
             predictor = image if (batch.mode == "image" and tau > 0) else main
-            probs = predictor.predict_batch(batch, cache, features[batch.mode], batch_size, cancel)
+            where = f"{label}{frames_text(batch.targets)}"
+
+            def tiled(j, m, where=where, at=done):  # a pass over a large frame takes half a minute on a CPU
+                report(progress, at, total, f"{where}, tile {j}/{m}")
+
+            probs = predictor.predict_batch(batch, cache, features[batch.mode], batch_size, cancel, tiled)
             sink(batch.targets, probs)
             done += len(batch.targets)
             report(progress, done, total, f"{label}frame {batch.targets[-1]}")
     return done
+
+
+def frames_text(targets) -> str:
+    """The frames of a step, for a progress message: 'frame 7' or 'frames 4-7'."""
+    return f"frame {targets[0]}" if len(targets) == 1 else f"frames {targets[0]}-{targets[-1]}"
 
 
 def frames_per_step(predictor: Predictor, shape, batch_size: int) -> int:

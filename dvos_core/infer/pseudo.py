@@ -14,7 +14,7 @@ import numpy as np
 
 from dvos_core.infer.allocator import reuse_freed_memory
 from dvos_core.infer.engine import FLIPS, Predictor, checkpoint_in, load_model
-from dvos_core.infer.predict import _name, frames_per_step
+from dvos_core.infer.predict import _name, frames_per_step, frames_text
 from dvos_core.infer.quality import camera_motion, flicker, quality_score, uncertainty
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.motion.transforms import invert
@@ -33,15 +33,19 @@ def _passes(
     n_passes: int,
     cancel: CancelToken | None = None,
     after_pass=None,
+    on_tile=None,
 ) -> np.ndarray:
     """(K, B, H, W) probabilities of frames ``todo``: pass 0 deterministic, then stochastic forwards (reusing the
     frames' encoder features), or flip test-time augmentation when the model has no stochastic path (no
     ``stochastic`` argument, or one that changes nothing: detected on the first batch and remembered on the
-    predictor). ``cancel`` is checked tile by tile; ``after_pass()`` is called after each pass."""
+    predictor). ``cancel`` is checked tile by tile; ``after_pass()`` is called after each pass, ``on_tile(done,
+    total)`` after each tile of a pass over frames cut into several."""
     windows = [[t] for t in todo]
 
     def run(stochastic=False, flip=None):
-        out = predictor.predict_windows(frames, windows, features, stochastic=stochastic, flip=flip, cancel=cancel)
+        out = predictor.predict_windows(
+            frames, windows, features, stochastic=stochastic, flip=flip, cancel=cancel, on_tile=on_tile
+        )
         if after_pass is not None:
             after_pass()
         return out
@@ -219,14 +223,17 @@ def pseudo_label(
                         step = frames_per_step(predictor, video.shape[1:3], batch_size)
                         for batch in plan_batches(targets, 0, step, image_first=True):
                             check(cancel)
-                            where = f"{video.name}: frame{_span(batch.targets)}"
+                            where = f"{video.name}: {frames_text(batch.targets)}"
                             at = done  # the passes of a batch say how far it got: the bar stays at its start
 
                             def after(k, n, where=where, at=at):
                                 if k < n:  # the batch's last pass is reported with its frames
                                     report(progress, at, total, f"{where} pass {k}/{n}")
 
-                            for item in labeller.label(batch.targets, cancel, after):
+                            def tiles(k, n, j, m, where=where, at=at):  # a large frame's pass is half a minute
+                                report(progress, at, total, f"{where} pass {k}/{n}, tile {j}/{m}")
+
+                            for item in labeller.label(batch.targets, cancel, after, tiles):
                                 fin.push(item)
                             done += len(batch.targets)
                             report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
@@ -234,11 +241,6 @@ def pseudo_label(
                     fin.flush()
                 _record_run(video, checkpoint, predictor, n_passes, quality_threshold, drop_below, blend_with)
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def _span(targets) -> str:
-    """The frames of a batch, for a progress message: ' 7' (one frame) or 's 4-7'."""
-    return f" {targets[0]}" if len(targets) == 1 else f"s {targets[0]}-{targets[-1]}"
 
 
 def _predictor(checkpoint, device, tile_size, overlap, precision, scales) -> Predictor:
@@ -351,8 +353,9 @@ class _BatchLabeller:
     def status(self, t: int) -> str:
         return _status(self.codes, t, self.overwrite)
 
-    def label(self, targets, cancel: CancelToken | None = None, after_pass=None) -> list[tuple]:
-        """``after_pass(k, n)``: called after pass k of the n passes of every model (k from 1)."""
+    def label(self, targets, cancel: CancelToken | None = None, after_pass=None, on_tile=None) -> list[tuple]:
+        """``after_pass(k, n)``: called after pass k of the n passes of every model (k from 1); ``on_tile(k, n,
+        done, total)``: after each tile of pass k, on frames cut into several tiles."""
         status = {t: self.status(t) for t in targets}
         todo = [t for t in targets if status[t] == "predict"]
         results = {}
@@ -365,8 +368,12 @@ class _BatchLabeller:
                 if after_pass is not None:
                     after_pass(len(made), n)
 
+            def tiled(done, total):  # (a stochastic pass that changed nothing is run again flipped: same number)
+                on_tile(min(len(made) + 1, n), n, done, total)
+
+            tile_fn = tiled if on_tile is not None else None
             runs = [
-                _passes(p, held, todo, f, self.n_passes, cancel, counted)
+                _passes(p, held, todo, f, self.n_passes, cancel, counted, tile_fn)
                 for p, f in zip(self.predictors, self.features)
             ]
             # one model: its passes; several: one vote each (the mean of its passes)

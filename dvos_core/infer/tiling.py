@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 MULTIPLE = 32
+
+
+TileFn = Callable[[int, int], None]  # on_tile(done, total): a tile of a frame cut into several was segmented
+
+
+def tile_done(on_tile: TileFn | None, done: int, total: int) -> None:
+    """Tell ``on_tile`` that ``done`` of ``total`` tiles are segmented (not for a frame that is one tile)."""
+    if on_tile is not None and total > 1:
+        on_tile(done, total)
 
 
 def round_up(n: int, multiple: int = MULTIPLE) -> int:
