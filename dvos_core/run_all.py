@@ -180,12 +180,17 @@ class Stages:
         self.t0 = self.start = time.perf_counter()
         self.notes: set = set()  # notes logged once per run (see note_once)
 
+    UNITS = 1000  # progress units per stage: a bar moves within a stage, not once per stage
+
     def stage(self, name: str) -> Steps:
+        """Start the next stage: its log line, and the progress callback of its work (a share of the run's bar; its
+        messages say which stage they are from, ``[4/8] name: ...``)."""
         check(self.cancel)
         self.i += 1
-        report(self.progress, self.i - 1, self.n, name)
-        self.log(f"[{self.i}/{self.n}] {name}  ({time.perf_counter() - self.start:.0f} s in)")
-        return Steps(self.progress, self.i - 1, 1, self.n, prefix=f"{name}: ")
+        u, where = self.UNITS, f"[{self.i}/{self.n}] {name}"
+        report(self.progress, (self.i - 1) * u, self.n * u, where)
+        self.log(f"{where}  ({time.perf_counter() - self.start:.0f} s in)")
+        return Steps(self.progress, (self.i - 1) * u, u, self.n * u, prefix=f"{where}: ")
 
     def lap(self, key: str) -> None:
         self.timings[key] = round(time.perf_counter() - self.t0, 2)
@@ -198,7 +203,7 @@ class Stages:
             self.log(f"      {text}")
 
     def done(self) -> None:
-        report(self.progress, self.n, self.n, "done")
+        report(self.progress, self.n * self.UNITS, self.n * self.UNITS, "done")
 
 
 def print_flushed(text: str) -> None:

@@ -28,8 +28,8 @@ def test_scale_note_before_pseudo_labelling_and_head_counting_progress(project, 
     n = project.video("field_test").n_frames
     counting = [(d, m) for d, t, m in seen if "counting different heads" in m]
     assert [m.rsplit(" ", 1)[1] for _, m in counting] == [f"{k}/{n}" for k in range(1, n + 1)]
-    assert all(m.startswith("evaluate on the test videos: field_test: counting") for _, m in counting)
-    assert [d for d, _ in counting] == sorted(d for d, _ in counting) and counting[-1][0] == 8  # the stage's end
+    assert all(m.startswith("[8/8] evaluate on the test videos: field_test: counting") for _, m in counting)
+    assert [d for d, _ in counting] == sorted(d for d, _ in counting) and counting[-1][0] == 8000  # the stage's end
 
 
 def test_stage_lines_are_flushed_as_they_are_logged(project, monkeypatch):

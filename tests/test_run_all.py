@@ -102,7 +102,7 @@ def test_a_stopped_run_continues_where_it_stopped(project):
 
     def progress(done, total, message):
         seen.append(message)
-        if message.startswith("pseudo-label"):  # the image model is trained: stop here
+        if "] pseudo-label" in message:  # the image model is trained: stop here
             token.cancel()
 
     with pytest.raises(Cancelled):

@@ -58,6 +58,26 @@ def test_terminal_bar_says_the_time_left():
     assert out.getvalue().rstrip().endswith("10/10 training")
 
 
+def test_piped_stage_progress_names_the_stage_running_and_moves_within_it():
+    """`dvos run-all > run.log`: a progress line under the stage line "[4/8] ..." said "3/8" (stages done) and
+    stood still through the stage; now it says how far the whole run is and which stage it is in."""
+    from dvos_core.cli._common import TerminalProgress
+    from dvos_core.run_all import Stages
+
+    out, lines = io.StringIO(), []
+    run = Stages(8, TerminalProgress(stream=out, min_interval=0, percent=True), None, lines.append)
+    for name in ("a", "b", "c"):
+        run.stage(name)
+    work = run.stage("pseudo-label")
+    work(1, 4, "frame 0")
+    work(2, 4, "frame 1")
+    shown = out.getvalue().splitlines()
+    assert lines[-1].startswith("[4/8] pseudo-label")
+    assert shown[-2].endswith("] 40% [4/8] pseudo-label: frame 0")  # 3 stages and a quarter of the fourth
+    assert shown[-1].endswith("] 43% [4/8] pseudo-label: frame 1")
+    assert not any("] 3/8 " in line for line in shown)  # the count of stages done is not shown
+
+
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run")
 def test_panel_bar_says_the_time_left(qtbot):
     pytest.importorskip("napari")

@@ -21,11 +21,13 @@ def napari_command(path) -> str:
 
 
 class TerminalProgress:
-    """A progress callback that draws a one-line bar on stderr (plain lines when stderr is not a terminal)."""
+    """A progress callback that draws a one-line bar on stderr (plain lines when stderr is not a terminal), with
+    ``done/total`` beside it, or with ``percent`` the share done (for a run of stages, whose units count nothing a
+    user would count)."""
 
-    def __init__(self, stream=None, width: int = 30, min_interval: float = 0.2):
+    def __init__(self, stream=None, width: int = 30, min_interval: float = 0.2, percent: bool = False):
         self.stream = stream or sys.stderr
-        self.width, self.min_interval = width, min_interval
+        self.width, self.min_interval, self.percent = width, min_interval, percent
         self._last = 0.0
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self._last_msg = None
@@ -42,7 +44,8 @@ class TerminalProgress:
             frac = min(1.0, done / total)
             bar = "#" * int(frac * self.width)
             when = f" ({time_left_words(left)})" if left is not None and not final and self._tty else ""
-            line = f"[{bar:<{self.width}}] {done}/{total}{when} {message}"
+            count = f"{int(100 * frac)}%" if self.percent else f"{done}/{total}"
+            line = f"[{bar:<{self.width}}] {count}{when} {message}"
         else:
             line = f"{done} {message}"
         if self._tty:

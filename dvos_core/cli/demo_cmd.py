@@ -80,7 +80,9 @@ def _demo(args) -> int:
         if args.napari:
             return _open_in_napari(p.path)
         return 0
-    res = run_demo(args.out, cfg, progress=TerminalProgress(), cancel=cancel_on_sigint(), threads=args.threads)
+    res = run_demo(
+        args.out, cfg, progress=TerminalProgress(percent=True), cancel=cancel_on_sigint(), threads=args.threads
+    )
     print(format_result(res))
     print(f"project: {res.project}  (open it with `{napari_command(res.project)}`)")
     if args.napari:

@@ -127,7 +127,9 @@ def _run_all(args) -> int:
         return 0
     if not args.project:
         raise ValueError("give the project path: dvos run-all PROJECT")
-    res = run_all(args.project, cfg, progress=TerminalProgress(), cancel=cancel_on_sigint(), threads=args.threads)
+    res = run_all(
+        args.project, cfg, progress=TerminalProgress(percent=True), cancel=cancel_on_sigint(), threads=args.threads
+    )
     if res.comparison is not None:
         print("\nevery model on the test videos (frame-weighted; instability: lower is steadier):")
         print(res.comparison.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
