@@ -233,3 +233,27 @@ def test_a_folder_holding_a_coco_file_names_it(tmp_project, video, tmp_path, cap
     assert "COCO" not in str(e.value) and "JPEG" in str(e.value), str(e.value)
     assert not video.provenance.any()
     assert import_masks(tmp_project, "v", coco) == [1] and video.mask(1).sum() == 16
+
+
+def test_float_colour_masks_read_as_their_colours_or_name_the_file(tmp_project, video, tmp_path):
+    """A float TIFF whose channels differ (found by the fuzz suite) failed with numpy's TypeError: whole values 0-255
+    are the colours they say (here an instance mask read with --labels); other values name the file and the fix."""
+    import tifffile
+
+    heads = _truth()[0]
+    d = tmp_path / "masks"
+    d.mkdir()
+    for t in range(T):
+        rgb = np.zeros((H, W, 3), np.float32)
+        rgb[heads[t] > 0] = (128.0, 0.0, 0.0)
+        tifffile.imwrite(d / f"m_{t:03d}.tif", rgb, photometric="rgb")
+    assert import_masks(tmp_project, "v", d, allow_labels=True) == [0, 1, 2]
+    assert np.array_equal(_masks(video), heads)
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    rgb = np.zeros((H, W, 3), np.float32)
+    rgb[heads[0] > 0] = (0.5, 0.0, 1.0)
+    tifffile.imwrite(odd / "m_000.tif", rgb, photometric="rgb")
+    with pytest.raises(ValueError, match=r"m_000.tif: a colour image of float32 values .*8-bit colours"):
+        import_masks(tmp_project, "v", odd, allow_labels=True, overwrite=True)
+    assert np.array_equal(_masks(video), heads)  # what was imported stays

@@ -114,11 +114,29 @@ def _labelmap(folder: Path) -> tuple[Path, dict[int, str]] | None:
     return None
 
 
+def _colour_bytes(rgb: np.ndarray, where) -> np.ndarray:
+    """The colours of a colour mask as uint8: its values must be whole numbers 0-255 (a float or 16-bit colour image
+    holding other values is no colour mask a program writes); else an error naming ``where`` and the fix."""
+    if rgb.dtype == np.uint8:
+        return rgb
+    if rgb.dtype == bool:
+        return rgb.astype(np.uint8)
+    whole = np.issubdtype(rgb.dtype, np.integer) or bool(np.all(np.isfinite(rgb)) and np.all(rgb == np.round(rgb)))
+    if not whole or (rgb.size and (rgb.min() < 0 or rgb.max() > 255)):
+        raise ValueError(
+            f"{where}: a colour image of {rgb.dtype} values (from {rgb.min()} to {rgb.max()}), not a mask; save masks "
+            f"as single-channel images (0 = background, 1 or 255 = wheat head, or one integer per head with --labels), "
+            f"or colour masks with 8-bit colours"
+        )
+    return rgb.astype(np.uint8)
+
+
 def _colour_mask(rgb: np.ndarray, where, allow_labels: bool, label_class: str | None, folder) -> np.ndarray:
     """A colour mask (its channels differ) as one channel, black being background: the pixels of one class of the
     CVAT ``labelmap.txt`` in ``folder`` or its parent (``label_class``, or its only class besides background), or,
     with ``allow_labels``, one label per colour (an instance mask such as CVAT's SegmentationObject). Otherwise an
     error naming ``where``, the colours and the fix."""
+    rgb = _colour_bytes(rgb, where)
     code = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
     colours, inverse = np.unique(code, return_inverse=True)
     inverse = inverse.reshape(code.shape)
