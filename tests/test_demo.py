@@ -10,8 +10,15 @@ from dvos_core.store import Project
 
 @pytest.mark.slow
 def test_quick_demo_learns(tmp_path):
+    """Every stage of `dvos demo --quick`, at a fifth of its training and smaller clips (34 s instead of 160 s; it
+    scored 0.867 against 0.39 for painting every pixel): both models learn well above the baselines."""
+    import dataclasses
+
+    cfg = dataclasses.replace(
+        DemoConfig.quick(), size=128, synth_clips=6, image_epochs=2, synth_epochs=1, real_epochs=1, steps_per_epoch=10
+    )
     seen, lines = [], []
-    res = run_demo(tmp_path, DemoConfig.quick(), progress=lambda d, t, m: seen.append((d, t)), log=lines.append)
+    res = run_demo(tmp_path, cfg, progress=lambda d, t, m: seen.append((d, t)), log=lines.append)
     assert seen[-1][0] == seen[-1][1]  # progress reached the end
     assert all(d <= t for d, t in seen)
     stages = [ln.split("]")[0].strip("[").split("/") for ln in lines if ln.startswith("[")]
