@@ -13,7 +13,7 @@ blobs for timing, not a segmentation benchmark). Parts:
 * ``progress``: the longest wait between two progress messages, and how long a cancel takes to stop, while an
   untrained ``small`` image model pseudo-labels (2 passes) and predicts ``--infer-frames`` frames at their own
   scale: steps of 4 frames checking a cancel between steps (old) against the new frame-by-frame steps, a word
-  after each pass and a cancel checked tile by tile (same work: the same frames and passes).
+  after each pass and after each tile, and a cancel checked tile by tile (same work: the same frames and passes).
 * ``scales``: one pass of that model over a frame at its own scale and at the trained scale (``--scales
   trained``), wall and CPU seconds, alternating.
 * ``count``: ``dvos count-heads`` (the end of ``dvos run-all``) over ``--count-frames`` painted frames, seconds per
@@ -121,14 +121,14 @@ def bench_progress(frames, n: int, rounds: int) -> dict:
     """Longest silence and cancel delay of pseudo-labelling / predicting ``n`` frames in steps of 4 or of 1."""
     import torch
 
-    from dvos_core.infer import predict, predict_video, pseudo, pseudo_label
+    from dvos_core.infer import engine, predict, predict_video, pseudo, pseudo_label
     from dvos_core.model import build_model
     from dvos_core.progress import Cancelled, CancelToken
     from dvos_core.store import Project
 
     torch.manual_seed(0)
     model = (build_model("small", "frame"), {"input_size": 128})
-    real, real_passes = predict.frames_per_step, pseudo._passes
+    real, real_passes, real_tile_done = predict.frames_per_step, pseudo._passes, engine.tile_done
 
     def old_passes(predictor, frames, todo, features, n_passes, cancel=None, after_pass=None, on_tile=None):
         return real_passes(predictor, frames, todo, features, n_passes)  # no cancel inside, no word between passes
@@ -142,6 +142,7 @@ def bench_progress(frames, n: int, rounds: int) -> dict:
                 step = (lambda pr, shape, b: b) if way == "old" else real  # old: every step 4 frames
                 pseudo.frames_per_step = predict.frames_per_step = step
                 pseudo._passes = old_passes if way == "old" else real_passes
+                engine.tile_done = (lambda *a: None) if way == "old" else real_tile_done  # old: no word per tile
                 try:
                     gaps = _Gaps()
                     pseudo_label(p, "v", model, device="cpu", n_passes=2, scales="own", overwrite=True, progress=gaps)
@@ -175,6 +176,7 @@ def bench_progress(frames, n: int, rounds: int) -> dict:
                 finally:
                     pseudo.frames_per_step = predict.frames_per_step = real
                     pseudo._passes = real_passes
+                    engine.tile_done = real_tile_done
     return out
 
 
