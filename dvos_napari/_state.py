@@ -108,6 +108,10 @@ class DvosState:
         # activity=False: the Project step shows how far the read is; a bar in napari's activity dock costs 0.03-0.3 s
         opening.job = Job(read_summary, project, label=label, process=False, notify=False, activity=False, owner=owner)
         opening.job.finished.connect(lambda status, o=opening: self._opened(o, status))
+        if self.opening is not None and _same(self.opening.project, opening.path):
+            # the same project again (Open... on a folder still read since it was dropped): its dropped layers wait
+            # for this read instead, to be tracked once it opens
+            opening.layers, self.opening.layers = self.opening.layers, []
         dropped, self.opening = self._take_opening(), opening
         if dropped is not None:
             self.opening_changed.emit(dropped)
@@ -145,9 +149,11 @@ class DvosState:
         if self.viewer is None or (owner is not None and not (alive(owner) and getattr(owner, "is_open", True))):
             self.cancel_opening()  # nobody would see it
             return
-        if status == "ok" and not self._may_switch(opening):
-            if self.opening is not opening:  # replaced while the user was asked
+        if status == "ok":
+            may = self._may_switch(opening)  # (the question runs an event loop: anything may happen meanwhile)
+            if self.opening is not opening:  # replaced or cancelled while the user was asked: that one is said
                 return
+        if status == "ok" and not may:
             opening.outcome = "kept"
             opening.message = UserMessage(
                 f"{opening.path} was not opened: you kept the work not saved yet (save it, then open the project again)"
@@ -402,8 +408,8 @@ class DvosState:
         opening = self.opening
         if opening is not None and any(x is layer for x, _ in opening.layers):
             opening.layers = [(x, e) for x, e in opening.layers if x is not layer]
-            if not opening.layers:  # every layer dropped with it was closed (or its window): it is not opened
-                self.cancel_opening()
+            if not opening.layers and opening.owner is None:  # a dropped project whose layers were all closed
+                self.cancel_opening()  # (or its window): it is not opened; an Open... the user asked for goes on
         md = getattr(layer, "metadata", None) or {}
         vid = md.get("dvos_video")
         if md.get("dvos_role") != "masks" or not vid or not self.dirty.get(vid):

@@ -256,3 +256,58 @@ def test_a_short_job_can_leave_the_activity_dock_alone(qtbot, monkeypatch):
         assert job.status == "ok" and job.result == 30
         assert heard and heard[-1] == (3, 3)
         assert len(made) >= bars and (bars or not made)
+
+
+def test_open_of_a_project_still_read_since_it_was_dropped_tracks_its_dropped_layers(panel, qtbot, tmp_path, gate):
+    """Open... on the folder whose drop is still being read: the dropped layers wait for the new read and are
+    tracked once it opens (they came back editable but untracked: their paint was never saved nor asked about)."""
+    state, page, viewer = panel.state, panel.step("Project"), panel.viewer
+    season = _project(tmp_path / "season.dvos")
+    _drop(viewer, season.path)
+    masks = _masks(viewer, season.path)
+    page.open_project(season.path, wait=False)
+    gate.set()
+    qtbot.waitUntil(lambda: state.project is not None and state.opening is None, timeout=10_000)
+    assert masks.editable and state.video_id == masks.metadata["dvos_video"]
+    masks.paint((2, 8, 8), 1)
+    assert state.dirty.get(state.video_id)
+
+
+def test_closing_the_dropped_layers_leaves_an_open_the_user_asked_for(panel, qtbot, tmp_path, gate):
+    state, page, viewer = panel.state, panel.step("Project"), panel.viewer
+    season = _project(tmp_path / "season.dvos")
+    job = page.open_project(season.path, wait=False)
+    _drop(viewer, season.path)  # its layers join the Open... under way
+    viewer.layers.clear()
+    gate.set()
+    qtbot.waitUntil(lambda: job.status is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: state.project is not None, timeout=10_000)
+    assert str(state.project.path) == str(season.path)
+
+
+def test_an_open_begun_while_the_user_is_asked_wins_over_the_one_asking(panel, qtbot, tmp_path, monkeypatch):
+    """The unsaved-work question runs an event loop: an open begun meanwhile replaces the one asking, even when the
+    answer is yes (the older project was shown, and the newer read lost with its layers)."""
+    from napari_helpers import wait_loaded
+
+    import dvos_napari._close_guard as guard
+
+    state, page, viewer = panel.state, panel.step("Project"), panel.viewer
+    first, second = _project(tmp_path / "first.dvos"), _project(tmp_path / "second.dvos", ("x",))
+    third = _project(tmp_path / "third.dvos", ("y",))
+    page.open_project(first.path)
+    page.select_video("b")
+    wait_loaded(qtbot, state)
+    viewer.layers["b masks"].paint((3, 8, 8), 1)
+    later = {}
+
+    def asked(parent, lines, doing):
+        later["opening"] = state.open_project_later(third.path, agreed=lines)
+        return True
+
+    monkeypatch.setattr(guard, "close_anyway", asked)
+    asking = state.open_project_later(second.path)
+    qtbot.waitUntil(lambda: asking.outcome is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: later["opening"].outcome is not None, timeout=10_000)
+    assert asking.outcome == "cancelled" and later["opening"].outcome == "opened"
+    assert str(state.project.path) == str(third.path) and state.opening is None
