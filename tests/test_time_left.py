@@ -58,6 +58,27 @@ def test_terminal_bar_says_the_time_left():
     assert out.getvalue().rstrip().endswith("10/10 training")
 
 
+def test_a_long_message_on_a_terminal_keeps_its_end(monkeypatch):
+    """On a terminal the line was cut at 150 characters: with a stage name and the time left, the frame, pass and
+    tile at the end of a pseudo-labelling message were lost. It fits the terminal, losing the message's middle."""
+    import shutil
+
+    from dvos_core.cli._common import TerminalProgress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda fallback=None: os.terminal_size((100, 24)))
+    out = Tty()
+    bar = TerminalProgress(stream=out, min_interval=0, percent=True)
+    stage = "[4/8] pseudo-label the training videos with the image model: field_train_plot_12: frames 4-7"
+    bar(3250, 8000, f"{stage} pass 1/3, tile 3/12")
+    line = out.getvalue().lstrip("\r")
+    assert len(line) == 99 and line.rstrip().endswith("frames 4-7 pass 1/3, tile 3/12") and "..." in line
+    assert line.startswith("[############                  ] 40% [4/8] pseudo-label")
+
+
 def test_piped_stage_progress_names_the_stage_running_and_moves_within_it():
     """`dvos run-all > run.log`: a progress line under the stage line "[4/8] ..." said "3/8" (stages done) and
     stood still through the stage; now it says how far the whole run is and which stage it is in."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import time
@@ -18,6 +19,18 @@ def napari_command(path) -> str:
     import shlex
 
     return f"napari {shlex.quote(str(path))} --plugin dvos-napari"
+
+
+def fit_line(head: str, message: str, width: int) -> str:
+    """``head + message`` in at most ``width`` characters: the message loses its middle, not its end (where a
+    progress message says which frame, pass and tile it is at)."""
+    room = width - len(head)
+    if len(message) <= room:
+        return head + message
+    if room < 12:
+        return (head + message)[:width]
+    keep_end = (room - 3) * 2 // 3
+    return head + message[: room - 3 - keep_end] + "..." + message[-keep_end:]
 
 
 class TerminalProgress:
@@ -45,11 +58,13 @@ class TerminalProgress:
             bar = "#" * int(frac * self.width)
             when = f" ({time_left_words(left)})" if left is not None and not final and self._tty else ""
             count = f"{int(100 * frac)}%" if self.percent else f"{done}/{total}"
-            line = f"[{bar:<{self.width}}] {count}{when} {message}"
+            head = f"[{bar:<{self.width}}] {count}{when} "
         else:
-            line = f"{done} {message}"
+            head = f"{done} "
+        line = head + message
         if self._tty:
-            self.stream.write("\r" + line[:150].ljust(150))
+            cols = max(40, shutil.get_terminal_size((150, 24)).columns - 1)  # one line: \r redraws it
+            self.stream.write("\r" + fit_line(head, message, cols).ljust(cols))
             if final:
                 self.stream.write("\n")
         elif line != self._last_msg:
