@@ -25,9 +25,8 @@ def test_mosaics_and_scores_per_tile_size(tmp_path):
     save_checkpoint(p.model_dir("image", create=True) / "best.pt", build_model("tiny", "frame"), kind="frame")
     out = bench.main([str(p.path), "--tiles", "160", "128", "--out", str(tmp_path / "t.json")])
     auto, big = out["image_tile128"], out["image_tile160"]  # tiny's 64 px input: automatic tile 128
-    assert (
-        auto["automatic"] and not big["automatic"]
-    )  # (128 asked again: the automatic row stays) and auto["tiles_per_frame"] > big["tiles_per_frame"] == 1
+    assert auto["automatic"] and not big["automatic"]  # (128 asked again: the automatic row stays)
+    assert auto["tiles_per_frame"] > big["tiles_per_frame"] == 1
     assert 0 <= auto["dice"] <= 1 and 0 <= big["dice"] <= 1
     save_checkpoint(p.model_dir("ctx", create=True) / "best.pt", build_model("tiny", "context"), kind="context")
     with pytest.raises(SystemExit, match="ctx: not an image model"):
