@@ -106,3 +106,26 @@ def test_the_context_model_reports_the_tiles_of_each_pass_of_a_large_frame():
     seen.clear()
     refine_context(ctx, lambda a, b: frames[a:b], 3, [1], first.get, lambda t, p: None, progress=said)
     assert seen[1:-1] == [(0, 1, f"frame 1, tile {j}/4") for j in range(1, 5)]
+
+
+def test_tiles_are_counted_over_every_scale_of_a_frame(tmp_path):
+    """With its own scale and the trained one (``--scales both``) a frame's tiles count as one run: 'tile 5/5'
+    across a 4-tile and a 1-tile scale, not '4/4' then nothing (or '1/1'); both models."""
+    from dvos_core.infer.context import ContextPredictor, run_context
+    from dvos_core.infer.engine import Predictor
+    from dvos_core.infer.scales import Scales
+    from dvos_core.infer.window import FeatureCache
+
+    model, info = _tiled_model()
+    frame = np.random.default_rng(2).integers(0, 256, (150, 150, 3), dtype=np.uint8)
+    pr = Predictor(model, info, "cpu", scales="both")
+    assert len(pr.scales.zooms(150, 150)) == 2
+    seen = []
+    pr.predict_windows({0: frame}, [[0]], FeatureCache(), on_tile=lambda j, m: seen.append((j, m)))
+    assert seen == [(j, 5) for j in range(1, 6)]  # 4 tiles of 128 at 150 px, 1 at the trained scale (64/150)
+
+    ctx = ContextPredictor(build_model("tiny", "context").eval(), "cpu", tile_size=64, scales=Scales("both", 64))
+    frames = np.random.default_rng(1).integers(0, 256, (2, 96, 96, 3), dtype=np.uint8)
+    said = []
+    run_context(ctx, lambda a, b: frames[a:b], [0, 1], lambda t, p: None, progress=lambda d, t, m: said.append(m))
+    assert [m for m in said if m.startswith("frame 1,")] == [f"frame 1, tile {j}/5" for j in range(1, 6)]

@@ -17,8 +17,17 @@ import numpy as np
 import torch
 
 from dvos_core.infer.frame_window import FrameWindow
-from dvos_core.infer.scales import Scales, averaged, shrink
-from dvos_core.infer.tiling import MULTIPLE, Blender, pad_amounts, reflect_pad, round_up, tile_done, tile_grid
+from dvos_core.infer.scales import Scales, averaged, shrink, zoomed_shape
+from dvos_core.infer.tiling import (
+    MULTIPLE,
+    Blender,
+    pad_amounts,
+    per_scale,
+    reflect_pad,
+    round_up,
+    tile_done,
+    tile_grid,
+)
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
 from dvos_core.prediction_options import check_reference_masks
@@ -100,12 +109,21 @@ class ContextPredictor:
             times = list(times)[-(len(refs) + 1) :]
         r8, rm = self.inputs(query, refs, ref_masks, times)
 
+        zooms = self.scales.zooms(h, w)
+        counts = [self.tile_count(*((h, w) if z == 1 else zoomed_shape(h, w, z))) for z in zooms]
+        said = dict(zip(zooms, per_scale(on_tile, counts)))
+
         def at(z: float) -> np.ndarray:
             if z == 1:
-                return self._tiles(query, r8, rm, heads, on_tile)
-            return self._tiles(shrink(query, z), shrink(r8, z), shrink(rm, z, frames=False), heads, on_tile)
+                return self._tiles(query, r8, rm, heads, said[z])
+            return self._tiles(shrink(query, z), shrink(r8, z), shrink(rm, z, frames=False), heads, said[z])
 
-        return averaged(self.scales.zooms(h, w), h, w, at)
+        return averaged(zooms, h, w, at)
+
+    def tile_count(self, height: int, width: int) -> int:
+        """How many tiles a height x width frame is cut into."""
+        ph, pw = pad_amounts(height, width)
+        return len(tile_grid(height + ph, width + pw, self.tile_size, self.overlap))
 
     def _tiles(self, query, r8, rm, heads, on_tile=None) -> np.ndarray:
         """(len(heads), H, W) probabilities from the query and its warped references and masks, tile by tile."""

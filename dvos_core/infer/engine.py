@@ -23,6 +23,7 @@ from dvos_core.infer.tiling import (
     Blender,
     TileFn,
     pad_amounts,
+    per_scale,
     reflect_pad,
     round_up,
     tile_done,
@@ -337,22 +338,24 @@ class Predictor:
         Tile by tile, each (frame, tile) is encoded once through ``features`` (a new cache when None) and at most
         ``batch_size`` windows are decoded at once (:meth:`at_once`: on a CPU, those of large tiles one at a
         time). Encoding is deterministic, so stochastic passes reuse it. ``on_tile(done, total)`` is called after
-        each tile of a frame cut into several (counted per scale): a pass over a large frame can take half a minute
-        on a CPU, and a progress bar should move meanwhile.
+        each tile of a frame cut into several (counted over its scales): a pass over a large frame can take half a
+        minute on a CPU, and a progress bar should move meanwhile.
         """
         if not self.cached:
             x = np.stack([np.stack([frames[i] for i in w]) if self.kind == "dvos" else frames[w[0]] for w in windows])
             return self.predict(x, stochastic, flip)
         features = features if features is not None else FeatureCache()
         h, w = next(iter(frames.values())).shape[:2]
+        zooms = self.scales.zooms(h, w)
+        shapes = {z: (h, w) if z == 1 else zoomed_shape(h, w, z) for z in zooms}
+        said = dict(zip(zooms, per_scale(on_tile, [len(self.tiles(*shapes[z])[2]) for z in zooms])))
 
         def at(z: float) -> np.ndarray:
             held = frames if z == 1 else _ShrunkFrames(frames, z)
-            shape = (h, w) if z == 1 else zoomed_shape(h, w, z)
-            args = (windows, features.at_zoom(z), stochastic, flip, batch_size, cancel, on_tile)
-            return self._predict_windows_at(held, shape, *args)
+            args = (windows, features.at_zoom(z), stochastic, flip, batch_size, cancel, said[z])
+            return self._predict_windows_at(held, shapes[z], *args)
 
-        return averaged(self.scales.zooms(h, w), h, w, at)
+        return averaged(zooms, h, w, at)
 
     def _predict_windows_at(self, frames, shape, windows, features, stochastic, flip, batch_size, cancel, on_tile):
         """:meth:`predict_windows` at one scale: ``frames`` (id -> frame) already at it, of ``shape`` (H, W)."""

@@ -15,9 +15,20 @@ TileFn = Callable[[int, int], None]  # on_tile(done, total): a tile of a frame c
 
 
 def tile_done(on_tile: TileFn | None, done: int, total: int) -> None:
-    """Tell ``on_tile`` that ``done`` of ``total`` tiles are segmented (not for a frame that is one tile)."""
-    if on_tile is not None and total > 1:
+    """Tell ``on_tile`` (if any) that ``done`` of ``total`` tiles are segmented."""
+    if on_tile is not None:
         on_tile(done, total)
+
+
+def per_scale(on_tile: TileFn | None, counts: list[int]) -> list[TileFn | None]:
+    """One ``on_tile`` for each scale a frame is segmented at (``counts``: its tiles at each), counting the tiles of
+    every scale as one run (``tile 7/8`` across a 6-tile and a 2-tile scale, not ``6/6`` then ``1/2``); Nones for a
+    frame that is one tile in all (nothing to say between its start and end)."""
+    total = sum(counts)
+    if on_tile is None or total <= 1:
+        return [None] * len(counts)
+    starts = list(itertools.accumulate([0, *counts[:-1]]))
+    return [lambda j, _m, b=b: on_tile(b + j, total) for b in starts]
 
 
 def round_up(n: int, multiple: int = MULTIPLE) -> int:
