@@ -336,8 +336,8 @@ def test_pseudo_labelled_validation_keeps_the_last_epoch(tmp_path, monkeypatch):
     image = train(project, tiny_config(phase="image", epochs=1, max_steps_per_epoch=2), "img", resume=False)
     validate = loop._Run._validate
 
-    def falling(self):  # the real validation, its Dice then lowered epoch by epoch
-        out = validate(self)
+    def falling(self, epoch):  # the real validation, its Dice then lowered epoch by epoch
+        out = validate(self, epoch)
         falling.calls += 1
         return {**out, "val_dice": 0.9 - 0.1 * falling.calls}
 

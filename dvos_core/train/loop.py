@@ -719,8 +719,7 @@ class _Run:
         tl = distributed.all_reduce_sum([loss_sum, n], self.device)
         train_loss = tl[0] / max(tl[1], 1)
         try:
-            self.epoch_now = epoch  # what _validate's progress names
-            val = self._validate()
+            val = self._validate(epoch)
         except Cancelled:  # the epoch's steps are done: resume goes straight to its validation
             self._stop(epoch, self.steps_per_epoch, (loss_sum, n))
         self._check_finite(epoch, train_loss, val)
@@ -808,9 +807,9 @@ class _Run:
             raise self._diverged("the weights became inf/nan", epoch)
 
     @torch.no_grad()
-    def _validate(self) -> dict:
-        """Loss and Dice on the validation samples, with progress batch by batch (on a CPU a phase's validation took
-        up to a minute after its last step, with nothing shown)."""
+    def _validate(self, epoch: int) -> dict:
+        """Loss and Dice on the validation samples after ``epoch`` (0-based), with progress batch by batch (on a CPU
+        a phase's validation took up to a minute after its last step, with nothing shown)."""
         if len(self.val_index) == 0:
             return {"val_loss": None, "val_dice": None, "val_frames": 0}
         model = unwrap(self.net)
@@ -820,7 +819,6 @@ class _Run:
         weights = self.cfg.loss_weights()
         loss_sum = dice_sum = frames = 0.0
         n_batches, total_steps = len(loader), self.cfg.epochs * self.steps_per_epoch
-        epoch = getattr(self, "epoch_now", 0)
         for k, batch in enumerate(loader):
             report(
                 self.progress,
