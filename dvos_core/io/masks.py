@@ -728,14 +728,8 @@ def _check_and_write(
                 )
             )
         seen[t] = desc
-        m = load()
-        shape = tuple(np.shape(m))
-        shape = shape[:2] if shape[2:] == (1,) else shape
-        if shape != (h, w):
-            raise ValueError(
-                f"{desc} has shape {shape}, expected {(h, w)} (height, width) to match the frames{size_note}"
-            )
-        pixels[t] = int(np.count_nonzero(as_uint8_mask(m, (h, w), name=desc, allow_labels=allow_labels)))
+        mask = as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels, size_note=size_note)
+        pixels[t] = int(np.count_nonzero(mask))
         if pixels[t] > MOSTLY_HEADS * h * w:
             mostly_heads.append((desc, pixels[t] / (h * w)))
     kinds = _provenances(video, planned, pixels, listing)

@@ -121,17 +121,20 @@ def trim(arr: zarr.Array, n: int) -> bool:
     return True
 
 
-def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False) -> np.ndarray:
+def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False, size_note: str = "") -> np.ndarray:
     """Validate a mask and return it as binary uint8 {0,1}.
 
     Accepts bool, {0,1}, {0,255} or {0,65535} (a 16-bit binary image) masks; other values are rejected unless
-    ``allow_labels`` (instance label maps), in which case every non-zero label is foreground.
+    ``allow_labels`` (instance label maps), in which case every non-zero label is foreground. ``size_note`` ends the
+    error of a mask of another shape (what to do about it).
     """
     m = np.asarray(mask)
     if m.ndim == 3 and m.shape[-1] == 1:
         m = m[..., 0]
     if m.shape != tuple(shape):
-        raise ValueError(f"{name} has shape {m.shape}, expected {tuple(shape)} (height, width) to match the frames")
+        raise ValueError(
+            f"{name} has shape {m.shape}, expected {tuple(shape)} (height, width) to match the frames{size_note}"
+        )
     if m.dtype == bool:
         return m.astype(np.uint8)
     if not (np.issubdtype(m.dtype, np.integer) or np.issubdtype(m.dtype, np.floating)):
