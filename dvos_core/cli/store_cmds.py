@@ -130,13 +130,7 @@ def _split(args) -> int:
     from dvos_core.store import Project
 
     args.split, args.videos = _split_words(args.split, args.videos)
-    project = Project.open(args.project)
-    videos = [project.video(v) for v in args.videos]  # every id checked before anything changes
-    with project.writing(operation="split"):
-        for v in videos:  # one refused leaves every video as it was
-            v.check_split(args.split)
-        for v in videos:
-            v.set_split(args.split)
+    Project.open(args.project).set_split(args.videos, args.split)  # one refused leaves every video as it was
     print(f"split={args.split}: {', '.join(args.videos)}")
     return 0
 

@@ -356,6 +356,16 @@ class Project:
             raise NotInStoreError(f"{self.path}: no video {video_id!r}; videos are {self.video_ids()}")
         return Video(g, video_id, str(self.path))
 
+    def set_split(self, video_ids, split: str) -> None:
+        """Set the split of every video of ``video_ids`` (:meth:`Video.set_split`), each checked first: one refused
+        (say a video holding pseudo-labels made a test video) leaves them all as they were."""
+        videos = [self.video(v) for v in video_ids]  # every id found before anything changes
+        with self.writing(operation="split"):
+            for v in videos:
+                v.check_split(split)
+            for v in videos:
+                v.set_split(split)
+
     def _group(self, folder: str) -> zarr.Group:
         """The top-level group ``folder`` (videos, backgrounds, objects, synthetic); a ``zarr.json`` of it that is
         missing or cannot be read is a :class:`DamagedStoreError` naming the file and the fix (Zarr's errors named

@@ -643,12 +643,8 @@ class ProjectDock(DvosDock):
         if not ids:
             raise ValueError("select a video in the table first")
         project, split = self.state.require_project(), self.row_split.currentText()
-        videos = [project.video(vid) for vid in ids]
-        for video in videos:  # one refused (say pseudo masks for a test video) leaves every selected one as it was
-            video.check_split(split)
-        try:
-            for video in videos:
-                video.set_split(split)
+        try:  # one refused (say pseudo masks for a test video) leaves every selected one as it was
+            project.set_split(ids, split)
         finally:
             self.state.notify_store_changed()
 
