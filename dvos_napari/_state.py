@@ -78,10 +78,23 @@ class DvosState:
         self.prediction_model = None
         self.dirty.clear()
         self._masks_seen.clear()
+        self._drop_layers_of_other_projects(project)
         with self.summaries.one_look():
             self.project_changed.emit(project)
         if dropped is not None:
             self.opening_changed.emit(dropped)
+
+    def _drop_layers_of_other_projects(self, project) -> None:
+        """Remove the layers another project's videos are shown in (their unsaved work was asked about before the
+        switch): two projects often hold videos of the same name, and such a layer would be taken for the new
+        project's - its frames and masks shown, and saved, as the new project's."""
+        viewer = self.viewer
+        if viewer is None:
+            return
+        for layer in list(viewer.layers):
+            path = (getattr(layer, "metadata", None) or {}).get("dvos_project")
+            if path and not _same(project, path):
+                viewer.layers.remove(layer)
 
     def open_project(self, path) -> object:
         """Open the project at ``path`` now (its videos read on this thread): for scripts and tests."""

@@ -39,7 +39,7 @@ from dvos_napari._widgets import (
     section,
     wrapped_label,
 )
-from dvos_napari._writer import save_frames
+from dvos_napari._writer import differs_from_label, save_frames
 
 PROVENANCE_CHOICES = {  # what the "made by" box offers: text -> import_masks' provenance
     "as masks.csv lists, else a person": None,
@@ -180,19 +180,27 @@ class AnnotateDock(DvosDock):
         layer.mode = "paint"
 
     def save_frame(self, t: int | None = None) -> bool:
-        """Save the masks layer's frame t (default: current) into the project."""
+        """Save the masks layer's frame t (default: current) into the project when it differs from the stored mask,
+        or when it shows a model's mask (pseudo-label, prediction) as it is: then it is accepted as 'corrected'. An
+        empty frame with no stored mask, or one as stored, is nothing to save (a frame is not saved unpainted)."""
+        from dvos_core.store.schema import PREDICTED, PSEUDO
+
         video, layer = self.masks_layer()
         t = check_frame(video, self.state.current_frame() if t is None else t)
-        saved = save_frames(video, layer.data, [t])
-        self._after_save(video.name, saved)
+        accept = int(video.provenance[t]) in (PSEUDO, PREDICTED)
+        frames = [t] if accept or differs_from_label(video, layer.data, t) else []
+        saved = save_frames(video, layer.data, frames)
+        self._after_save(video.name, saved, unchanged=[t] if not frames else ())
         return bool(saved)
 
     def save_all(self) -> list[int]:
-        """Save every frame painted since the last save."""
+        """Save every frame painted since the last save that differs from what the project holds (paint undone, or
+        painted back to the stored mask, is nothing to save)."""
         video, layer = self.masks_layer()
-        frames = sorted(self.state.dirty.get(video.name, set()))
-        saved = save_frames(video, layer.data, frames)
-        self._after_save(video.name, saved)
+        painted = sorted(self.state.dirty.get(video.name, set()))
+        changed = [t for t in painted if differs_from_label(video, layer.data, t)]
+        saved = save_frames(video, layer.data, changed)
+        self._after_save(video.name, saved, unchanged=[t for t in painted if t not in changed])
         return saved
 
     def _clear_dialog(self) -> None:
@@ -434,14 +442,20 @@ class AnnotateDock(DvosDock):
         self._show_job_bar(busy)
 
     # ---- display -----------------------------------------------------------------------------------------------
-    def _after_save(self, video_id: str, saved: list[int]) -> None:
+    def _after_save(self, video_id: str, saved: list[int], unchanged=()) -> None:
+        """Forget the saved frames and the ``unchanged`` ones (as the project holds them) as unsaved paint."""
         from napari.utils.notifications import show_info
 
-        self.state.mark_saved(video_id, saved)
+        self.state.mark_saved(video_id, [*saved, *unchanged])
         if saved:
             show_info(
                 f"saved mask{'s' if len(saved) > 1 else ''} of frame{'s' if len(saved) > 1 else ''} "
                 f"{', '.join(map(str, saved))} of {video_id}"
+            )
+        elif unchanged:
+            show_info(
+                f"nothing to save: frame{'s' if len(unchanged) > 1 else ''} {', '.join(map(str, unchanged))} of "
+                f"{video_id} {'are' if len(unchanged) > 1 else 'is'} as the project holds (no mask: nothing painted)"
             )
         self.state.notify_store_changed()
 

@@ -23,6 +23,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
+from dvos_core.store.schema import MANUAL
 from dvos_napari._layers import (
     check_frame,
     mark_corrections_saved,
@@ -119,7 +120,7 @@ class ReviewDock(DvosDock):
         self.worst_table.cellClicked.connect(lambda r, c: self.guard(self._jump_row, r))
         self.save_button = button(
             "Save correction (C)",
-            lambda: self.guard(self.save_correction),
+            lambda: self.guard(self.save_correction_asking),
             "store the edited predicted mask of this frame as a 'corrected' label",
         )
         self.fix_info = wrapped_label("")
@@ -171,7 +172,7 @@ class ReviewDock(DvosDock):
         lay.addWidget(self.compare_info)
         lay.addWidget(self.job_bar)
         self._busy_widgets = [self.evaluate_button, self.compare_button, self.delete_button]
-        self.bind_keys({"w": self.next_worst, "Shift-W": lambda: self.next_worst(-1), "c": self.save_correction})
+        self.bind_keys({"w": self.next_worst, "Shift-W": lambda: self.next_worst(-1), "c": self.save_correction_asking})
         self.report = None
         self._refreshing = False
         self._highlight = None  # the video whose curve is highlighted
@@ -418,8 +419,30 @@ class ReviewDock(DvosDock):
                 f"{shown_model(self.viewer, video_id)}, then press Save correction"
             )
 
-    def save_correction(self, frame: int | None = None) -> bool:
-        """Save the current frame of ``<video> predicted`` as a 'corrected' mask of the video."""
+    def save_correction_asking(self) -> bool:
+        """Save correction's button and key: as :meth:`save_correction`, asking first when the frame holds a mask
+        a person painted (it would be replaced)."""
+        video = self.state.require_video()
+        t = check_frame(video, self.state.current_frame())
+        if int(video.provenance[t]) != MANUAL:
+            return self.save_correction(t)
+        answer = QMessageBox.question(
+            self,
+            "Replace a painted mask",
+            f"Frame {t} of {video.name} holds a mask painted by a person (its ground truth). Replace it with the "
+            f"predicted mask as you fixed it here?\n\n(No: keep the painted mask; to change it, edit it in the "
+            f"Annotate step.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            self.fix_info.setText(f"kept the painted mask of frame {t} of {video.name}; nothing saved")
+            return False
+        return self.save_correction(t, replace_painted=True)
+
+    def save_correction(self, frame: int | None = None, replace_painted: bool = False) -> bool:
+        """Save the current frame of ``<video> predicted`` as a 'corrected' mask of the video. A frame holding a
+        mask a person painted ('manual') is refused unless ``replace_painted``."""
         from napari.utils.notifications import show_info
 
         video = self.state.require_video()
@@ -437,6 +460,12 @@ class ReviewDock(DvosDock):
         if self.state.loading:
             raise ValueError("the predictions are still being read into the layer; try again in a moment")
         t = check_frame(video, self.state.current_frame() if frame is None else frame)
+        if int(video.provenance[t]) == MANUAL and not replace_painted:
+            raise ValueError(
+                f"frame {t} of {video.name} holds a mask painted by a person (its ground truth): Save correction "
+                f"would replace it; edit the painted mask in the Annotate step instead, or confirm the replacement "
+                f"(the button and the C key ask)"
+            )
         shown, chosen = shown_model(self.viewer, video.name), prediction_set(video, self.state.prediction_model).model
         # another model predicted meanwhile: never save a mask of the wrong model, unless this frame holds the
         # user's own correction of the masks shown (what they saw and fixed; the layer kept them for this)

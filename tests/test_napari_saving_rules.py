@@ -1,0 +1,130 @@
+"""What the panel saves, and where: another project's layers are never taken for the open project's (two projects
+often hold videos of the same name); Save frame and Save all painted store only frames that differ from what the
+project holds; Save correction asks before replacing a mask a person painted."""
+
+import os
+
+import numpy as np
+import pytest
+from napari_helpers import dock, prediction_set, tiny_clip, wait_loaded
+
+pytest.importorskip("napari")
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
+]
+
+
+def _project(path, frames, masks=None):
+    from dvos_core.store import Project
+
+    project = Project.create(path)
+    v = project.add_video_array("plot", frames, split="train")
+    for t, m in (masks or {}).items():
+        v.set_mask(t, m, "manual")
+    return project
+
+
+@pytest.mark.parametrize("how", ["open", "new"])
+def test_another_projects_layers_are_not_taken_for_the_open_projects(make_napari_viewer, qtbot, tmp_path, how):
+    from dvos_core.store import Project
+
+    frames_a, masks_a = tiny_clip(6, seed=3)
+    a = _project(tmp_path / "a.dvos", frames_a, {2: masks_a[2]})
+    frames_b, _ = tiny_clip(6, seed=5)
+    if how == "open":
+        b = _project(tmp_path / "b.dvos", frames_b)  # the same video id, nothing painted
+    viewer = make_napari_viewer()
+    ann = dock(viewer, "Annotate")
+    state = ann.state
+    state.set_project(a)
+    state.select_video("plot")
+    wait_loaded(qtbot, state)
+    assert viewer.layers["plot masks"].data[2].any()
+    if how == "open":
+        state.set_project(Project.open(b.path))
+    else:
+        state.set_project(Project.create(tmp_path / "c.dvos"))
+        state.project.add_video_array("plot", frames_b, split="train")
+    assert not any((x.metadata or {}).get("dvos_project") == str(a.path) for x in viewer.layers)
+    state.select_video("plot")
+    wait_loaded(qtbot, state)
+    layer = viewer.layers["plot masks"]
+    assert layer.metadata["dvos_project"] == str(state.project.path)
+    assert not layer.data[2].any()  # the new project's (empty) masks, not the other project's
+    assert np.array_equal(np.asarray(viewer.layers["plot"].data[0]), frames_b[0])
+    viewer.dims.set_current_step(0, 2)
+    assert not ann.save_frame(2)  # nothing painted here: nothing saved
+    assert state.project.video("plot").mask(2) is None
+    assert a.video("plot").mask(2).any()  # the first project keeps its mask
+
+
+def test_save_stores_only_frames_that_differ_from_the_project(make_napari_viewer, qtbot, tmp_project):
+    from dvos_core.store.schema import CORRECTED, MANUAL, NONE
+
+    frames, masks = tiny_clip(6)
+    v = tmp_project.add_video_array("plot", frames, split="train")
+    v.set_mask(3, masks[3], "manual")
+    v.set_mask(4, masks[4], "pseudo")
+    viewer = make_napari_viewer()
+    ann = dock(viewer, "Annotate")
+    state = ann.state
+    state.set_project(tmp_project)
+    state.select_video("plot")
+    wait_loaded(qtbot, state)
+    layer = viewer.layers["plot masks"]
+    layer.paint((1, 30, 30), 1)
+    layer.undo()  # painted, then undone: as the project holds it
+    layer.paint((2, 30, 30), 1)
+    layer.paint((3, 5, 5), 1)
+    assert ann.save_all() == [2, 3]  # frame 1 is not saved as an empty painted mask
+    assert v.provenance[1] == NONE and v.provenance[2] == MANUAL
+    assert state.dirty.get("plot", set()) == set()
+    assert not ann.save_frame(0)  # never painted, no mask: nothing saved
+    assert v.provenance[0] == NONE
+    assert not ann.save_frame(3)  # as saved
+    assert ann.save_frame(4)  # a pseudo-label as it is: accepted
+    assert v.provenance[4] == CORRECTED
+
+
+def test_save_correction_asks_before_replacing_a_painted_mask(make_napari_viewer, qtbot, tmp_project, monkeypatch):
+    from qtpy.QtWidgets import QMessageBox
+
+    from dvos_core.store.schema import CORRECTED, MANUAL
+
+    frames, masks = tiny_clip(6)
+    v = tmp_project.add_video_array("plot", frames, split="val")
+    v.set_mask(2, masks[2], "manual")
+    pred = np.zeros_like(masks)
+    pred[:, 10:30, 10:30] = 1
+    prediction_set(v, "m", pred)
+    viewer = make_napari_viewer()
+    rv = dock(viewer, "Review")
+    state = rv.state
+    state.set_project(tmp_project)
+    state.select_video("plot")
+    wait_loaded(qtbot, state)
+    viewer.dims.set_current_step(0, 2)
+    painted = v.mask(2).copy()
+    with pytest.raises(ValueError, match="painted by a person"):
+        rv.save_correction()
+    answers = []
+
+    def answer(reply):
+        def ask(*args, **kwargs):
+            answers.append(args[2])
+            return reply
+
+        return ask
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    assert not rv.save_correction_asking()
+    assert "painted by a person" in answers[-1]
+    assert v.provenance[2] == MANUAL and np.array_equal(v.mask(2), painted)
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    assert rv.save_correction_asking()
+    assert v.provenance[2] == CORRECTED and np.array_equal(v.mask(2) > 0, pred[2] > 0)
+    n = len(answers)
+    viewer.dims.set_current_step(0, 4)
+    assert rv.save_correction_asking()  # no painted mask there: saved without a question
+    assert len(answers) == n and v.provenance[4] == CORRECTED
