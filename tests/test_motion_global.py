@@ -96,6 +96,18 @@ def test_excluded_pixels_are_not_used():
     assert np.abs(gm.dx - 6.0).max() < 0.5 and np.abs(gm.dy).max() < 0.5
 
 
+def test_masks_over_most_of_the_frame_do_not_hide_the_camera():
+    """Masks that leave too little of the frame (dense heads, a rough model's pseudo-labels over 3/4 of it) are not
+    applied: the camera is still measured, where excluding them left nothing to measure."""
+    frames, _, _ = camera_clip(texture("gravel"), [(4.0, -3.0, 0.0, 1.0)] * 3, size=(128, 128))
+    masks = np.zeros(frames.shape[:3], np.uint8)
+    masks[:, ::9, :] = 1  # stripes every 9 px: with the exclusion margin nothing is left between them
+    masks[:, :, ::9] = 1
+    gm = estimate_global_motion(frames, masks)
+    assert gm.method == ["features"] * 3
+    assert np.abs(gm.dx - 4.0).max() < 0.5 and np.abs(gm.dy + 3.0).max() < 0.5
+
+
 def test_flat_frames_give_identity_not_the_objects_motion():
     f = np.full((3, 64, 80, 3), 30, np.uint8)
     for t, y in enumerate((10, 22, 34)):

@@ -51,6 +51,10 @@ class MotionParams:
     min_ecc: float = 0.6  # ECC correlation needed to accept its transform
     min_gradient: float = 1.5  # grey levels per px for a pixel to count as textured
     min_textured_share: float = 0.05  # share of usable pixels that must be textured to estimate anything
+    # an exclusion mask that leaves less of the frame than this (after its margin) is not applied: masks that
+    # cover most of a frame (dense heads, or a rough model's pseudo-labels) would leave nothing to measure, and
+    # the corners' consensus copes with the heads' own motion
+    min_allowed_share: float = 0.3
     max_rotation_deg: float = 15.0  # larger turns between two frames are treated as failures
 
 
@@ -77,7 +81,8 @@ class PairMotion:
 
 class PreparedFrame:
     """A frame reduced for the motion estimate (:func:`estimate_prepared`): grey image, allowed-pixel mask (from
-    ``exclude``, non-zero = ignore) and the resize factor. What is derived from it (smoothed copy, texture test,
+    ``exclude``, non-zero = ignore; not applied when it leaves less than ``min_allowed_share`` of the frame) and the
+    resize factor. What is derived from it (smoothed copy, texture test,
     exposure, corners) is computed once, so one prepared frame can serve every pair it is part of
     (:class:`dvos_core.motion.align.SequenceAligner` keeps them for the frames of a window)."""
 
@@ -102,7 +107,8 @@ class PreparedFrame:
                 ex = cv2.resize(ex, g.shape[::-1], interpolation=cv2.INTER_NEAREST)
             k = 2 * params.exclude_margin_px + 1
             ex = cv2.dilate(ex, np.ones((k, k), np.uint8))
-            self.allowed = ex == 0
+            allowed = ex == 0
+            self.allowed = allowed if allowed.mean() >= params.min_allowed_share else None
         self._smooth = self._textured = self._exposure = None
 
     @property
