@@ -52,9 +52,10 @@ def frames_per_pass(device: torch.device, tile_pixels: int, n: int) -> int:
 
 
 def resolve_checkpoint_path(project, spec) -> Path:
-    """A checkpoint path from ``spec``: an existing file, or a model name in the project (``models/<name>/best.pt``)."""
+    """A checkpoint path from ``spec``: an existing file, or a model name in the project (``models/<name>/best.pt``;
+    a folder of that name where the command runs, e.g. masks exported there, does not hide the model)."""
     p = Path(spec)
-    if p.exists():
+    if p.is_file():
         return p
     if project is not None and isinstance(spec, str) and "/" not in spec and "\\" not in spec:
         try:
@@ -76,12 +77,14 @@ def resolve_checkpoint_path(project, spec) -> Path:
             f"{project.path / 'models'} (models there: {known or 'none'}); train one with "
             f"`dvos train` or pass a checkpoint path"
         )
-    raise FileNotFoundError(f"checkpoint {spec}: no such file; pass the path of a .pt file written by `dvos train`")
+    what = "a folder, not a checkpoint file" if p.is_dir() else "no such file"
+    raise FileNotFoundError(f"checkpoint {spec}: {what}; pass the path of a .pt file written by `dvos train`")
 
 
 def _bare_name(spec) -> bool:
-    """Whether ``spec`` reads as a model's name rather than a file: a string with no folder in it, no such file."""
-    return isinstance(spec, str) and bool(spec) and "/" not in spec and "\\" not in spec and not Path(spec).exists()
+    """Whether ``spec`` reads as a model's name rather than a file: a string with no folder in it, no such file (a
+    folder of that name is no checkpoint)."""
+    return isinstance(spec, str) and bool(spec) and "/" not in spec and "\\" not in spec and not Path(spec).is_file()
 
 
 def checkpoint_in(project, spec):

@@ -851,7 +851,7 @@ def _in_project(project, init_from):
     p = Path(init_from)
     if not p.is_absolute() and p.parts[:1] == ("models",) and (project.path / p).is_file():
         return str(project.path / p)
-    if not p.exists() and len(p.parts) == 1 and not p.suffix:
+    if not p.is_file() and len(p.parts) == 1 and not p.suffix:  # a folder of that name hides no model
         from dvos_core.infer.engine import resolve_checkpoint_path
 
         return str(resolve_checkpoint_path(project, str(init_from)))  # a clear error naming the models there
