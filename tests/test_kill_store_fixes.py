@@ -227,3 +227,29 @@ def test_a_16_bit_binary_mask_is_accepted():
     assert out.dtype == np.uint8 and out.sum() == 4 and out[1, 2] == 1
     with pytest.raises(ValueError, match="allow_labels"):
         as_uint8_mask(np.array([[0, 3], [65535, 0]], np.uint16), (2, 2))
+
+
+def test_the_finishing_command_names_the_model_however_its_path_was_recorded(tmp_path, monkeypatch):
+    """A checkpoint is recorded as typed: relative to the folder the command ran in, or (in a copy of the project)
+    the original's. The command that finishes the set names this project's model either way, and keeps a path
+    that is another project's model of the same name (other bytes)."""
+    import shutil
+
+    from dvos_core.store.project import unfinished_note
+
+    p = Project.create(tmp_path / "p.dvos")
+    p.add_video_array("v", np.zeros((8, 32, 32, 3), np.uint8))
+    (p.model_dir("image", create=True) / "best.pt").write_bytes(b"weights")
+    shutil.copytree(p.path, tmp_path / "copy.dvos")
+    other = Project.create(tmp_path / "other.dvos")
+    (other.model_dir("image", create=True) / "best.pt").write_bytes(b"other weights")
+    copy = Project.open(tmp_path / "copy.dvos")
+    monkeypatch.chdir(tmp_path / "other.dvos")  # run from elsewhere: the relative paths are not found from here
+    cases = {
+        "p.dvos/models/image/best.pt": (p, "image"),  # typed relative, not found from here
+        str(p.path / "models" / "image" / "best.pt"): (copy, "image"),  # the original's, same bytes
+        str(other.path / "models" / "image" / "best.pt"): (copy, str(other.path / "models" / "image" / "best.pt")),
+    }
+    for recorded, (project, expected) in cases.items():
+        note = unfinished_note(project.path, "v", "image", {"done": 2, "frames": 8, "checkpoint": recorded})
+        assert f"`dvos predict {project.path} {expected} --videos v" in note, (recorded, note)

@@ -961,14 +961,39 @@ def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
 
 
 def _model_of(project_path, checkpoint: str) -> str:
-    """The model name for ``PROJECT/models/NAME/best.pt`` (what ``dvos predict PROJECT NAME`` uses), else the
-    checkpoint as recorded."""
+    """The model name for a recorded ``.../models/NAME/best.pt`` that is this project's model NAME (what ``dvos
+    predict PROJECT NAME`` uses), else the checkpoint as recorded. The path was recorded as typed: relative to the
+    folder the command ran in, or the original's path in a copy of the project; it is this project's model when it
+    is not found from here, or is the same file, or holds the same bytes."""
     p = Path(checkpoint)
+    if p.name != "best.pt" or len(p.parts) < 3 or p.parts[-3] != "models":
+        return checkpoint
+    own = Path(project_path) / "models" / p.parent.name / "best.pt"
     try:
-        inside = p.name == "best.pt" and p.parent.parent.resolve() == (Path(project_path) / "models").resolve()
+        if p.parent.parent.resolve() == own.parent.parent.resolve():
+            return p.parent.name
+        if not own.is_file():
+            return checkpoint
+        if p.is_file() and p.resolve() != own.resolve() and not _same_bytes(p, own):
+            return checkpoint  # another project's model of the same name
     except OSError:
-        inside = False
-    return p.parent.name if inside else checkpoint
+        return checkpoint
+    return p.parent.name
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    import hashlib
+
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    digests = []
+    for f in (a, b):
+        h = hashlib.sha256()
+        with open(f, "rb") as fh:
+            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                h.update(block)
+        digests.append(h.digest())
+    return digests[0] == digests[1]
 
 
 def _holds_set(v: Video, model: str) -> bool:
