@@ -54,6 +54,15 @@ def test_a_set_covering_fewer_ground_truth_frames_is_flagged(two_models, tmp_pat
     assert cmp.table.set_index("model").loc["half", "n_frames"] == 1
 
 
+def test_a_model_with_no_predictions_in_one_of_the_videos_is_flagged(two_models):
+    """Its row was scored on the other videos only, beside rows scored on all of them, without a word."""
+    from dvos_core.evaluate import compare_models
+
+    with pytest.warns(UserWarning, match=r"first was scored on fewer .* \(0 of 3 in video 'b'.*none in 'b'"):
+        cmp = compare_models(two_models, ["first", "second"], video_ids=["a", "b"], save=False)
+    assert cmp.info["partial"] == {"first": {"b": [0, 3]}, "second": {"a": [0, 3]}}
+
+
 def test_a_negative_number_of_worst_frames_is_refused_before_anything_is_written(two_models, capsys):
     """`--worst -1` exited 0 and quietly wrote no overlays."""
     args = ["evaluate", str(two_models.path), "--model", "first", "--videos", "a", "--name", "neg"]

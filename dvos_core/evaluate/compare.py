@@ -155,9 +155,8 @@ def compare_models(
         # streamed frame by frame: memory holds one frame's masks per entry (and the previous one), not the video
         sets = {m: video.predictions[m] for m in models}
         predicted_frames = {m: set(np.intersect1d(s.frames(), labelled).tolist()) for m, s in sets.items()}
-        has = set(video.predictions.models())
-        for m in models:  # a set stopped half-way is scored on fewer frames than the others: say so
-            if m in has and len(predicted_frames[m]) < len(labelled):
+        for m in models:  # a set stopped half-way, or none in this video: fewer frames scored than the others
+            if len(predicted_frames[m]) < len(labelled):
                 partial.setdefault(m, {})[video.name] = [len(predicted_frames[m]), len(labelled)]
         motion = _pair_motion(video, labelled, cancel)
         step += 1
@@ -189,10 +188,19 @@ def compare_models(
         )
     for m, where in partial.items():
         counts = ", ".join(f"{k} of {n} in video {v!r}" for v, (k, n) in where.items())
+        unpredicted = [v for v, (k, _n) in where.items() if k == 0]
         warnings.warn(
             f"{m} was scored on fewer ground-truth frames than there are ({counts}): its predictions do not cover "
-            f"them (a `dvos predict` stopped half-way, or run on some frames only), so its row is not comparable "
-            f"with the others'; `dvos info {project.path}` names the command that finishes an unfinished set",
+            f"them (a `dvos predict` stopped half-way, or run on some frames only"
+            + (f"; none in {', '.join(map(repr, unpredicted))}" if unpredicted else "")
+            + f"), so its row is not comparable with the others'; `dvos info {project.path}` names the command "
+            f"that finishes an unfinished set"
+            + (
+                f"; predict {', '.join(unpredicted)} with the model that made it (`dvos predict --videos`) to "
+                f"score it on every video"
+                if unpredicted
+                else ""
+            ),
             stacklevel=2,
         )
     floor = unsteady["ground_truth"]
