@@ -167,6 +167,10 @@ def test_a_context_model_option_is_trained_kept_by_the_next_phase_and_not_change
         ValueError, match=r"fusions: 0 tensor\(s\) it lacks, 0 it has beyond them, [1-9][0-9]* of another shape"
     ):
         train(project, tiny_config(**video, phase="real", init_from=str(p1), model={"fusion_dim": 8}), "px4")
+    # the video model left out (the paper's, by default) with a context checkpoint: the fix is --video-model context
+    paper = {**video, "video_model": "dvos"}
+    with pytest.raises(ValueError, match=r"'context' model cannot initialise a 'dvos' model; .*--video-model context"):
+        train(project, tiny_config(**paper, phase="real", init_from=str(p1)), "px5")
 
 
 def test_the_share_of_degraded_queries_is_matched_to_the_footage_unless_the_config_fixes_it(project):

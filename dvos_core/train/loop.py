@@ -266,8 +266,9 @@ class _Run:
             note = {"init_from": str(cfg.init_from), "loaded": r["loaded"], "missing": len(r["missing"])}
         elif kind != "frame":
             raise ValueError(
-                f"{cfg.init_from}: a {src_kind!r} model cannot initialise a {kind!r} model; start from an image "
-                f"model (--phase image) or a {kind!r} checkpoint"
+                f"{cfg.init_from}: a {src_kind!r} model cannot initialise a {kind!r} model; to go on training the "
+                f"{src_kind!r} model, pass --video-model {src_kind} (video_model: {src_kind}); to train a {kind!r} "
+                f"model, start from an image model (--phase image) or a {kind!r} checkpoint"
             )
         else:  # a video checkpoint initialising an image model: its encoder/decoder/heads keys fit
             own = model.state_dict()
