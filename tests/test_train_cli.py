@@ -50,6 +50,26 @@ def test_cli_tiny_run(tmp_path, capsys):
     assert "best checkpoint" in capsys.readouterr().out
 
 
+def test_a_preset_that_init_from_overrides_is_said_and_not_recorded(tmp_path, capsys):
+    """--preset with --init-from trained the checkpoint's model in silence, and config.yaml named the ignored
+    preset."""
+    import torch
+
+    torch.set_num_threads(1)
+    p = make_toy_project(tmp_path / "p.dvos", n_clips=3, n_frames=6, size=64, n_videos=0)
+    cfg = tmp_path / "c.yaml"
+    TrainConfig(preset="tiny", size=64, batch_size=2, max_steps_per_epoch=1, epochs=1).to_yaml(cfg)
+    base = ["train", str(p.path), "--config", str(cfg), "--phase", "synthetic", "--device", "cpu"]
+    assert main([*base, "--name", "first"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--name", "second", "--preset", "small", "--init-from", "first"]) == 0
+    err = capsys.readouterr().err
+    assert "--preset small is not used: the model is the one --init-from holds (preset tiny)" in err
+    assert yaml.safe_load((p.path / "models" / "second" / "config.yaml").read_text())["preset"] == "tiny"
+    assert main([*base, "--name", "third", "--preset", "tiny", "--init-from", "first"]) == 0
+    assert "is not used" not in capsys.readouterr().err
+
+
 def test_cli_options_override_the_yaml_config(tmp_path):
     from dvos_core.cli import build_parser
     from dvos_core.cli.train_cmds import build_config

@@ -223,6 +223,12 @@ def _train(args) -> int:
                 ),
                 file=sys.stderr,
             )
+            if args.preset and args.init_from and e.get("preset") and e["preset"] != args.preset:
+                print(
+                    f"note: --preset {args.preset} is not used: the model is the one --init-from holds (preset "
+                    f"{e['preset']}); to train a {args.preset} model, start from a checkpoint of that preset",
+                    file=sys.stderr,
+                )
         elif e["type"] == "done" and e.get("note"):
             print(e["note"], file=sys.stderr)
         elif e["type"] == "cancelled":

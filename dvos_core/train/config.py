@@ -76,7 +76,8 @@ class TrainConfig:
     preset: str = field(
         default="small",
         metadata=doc(
-            "model preset: paper (92.7M, GPU) | small (2.3M, CPU) | tiny (tests); ignored when init_from fixes it"
+            "model preset: paper (92.7M, GPU) | small (2.3M, CPU) | tiny (tests); with init_from the checkpoint's "
+            "(the run's config.yaml records it; dvos train says when a --preset given is not used)"
         ),
     )
     epochs: int = field(default=15, metadata=doc("number of epochs (cosine schedule spans them)"))

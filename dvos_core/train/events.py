@@ -93,6 +93,8 @@ class StartEvent(TrainEvent):
     # the context model's share of degraded training queries when the trainer matched it to the footage (None: the
     # config fixed it, or another model)
     matched_degraded_queries: float | None = None
+    # the preset of the model trained: the config's, or that of the init_from checkpoint, which fixes the model
+    preset: str = ""
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from dvos_core.model import (
 )
 from dvos_core.model.checkpoint import file_fingerprint, same_checkpoint
 from dvos_core.model.device import use_bf16
-from dvos_core.model.presets import ModelConfig, get_config
+from dvos_core.model.presets import ModelConfig, get_config, list_presets
 from dvos_core.model.transfer import image_parameter_names
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, report
 from dvos_core.store.schema import StoreError
@@ -245,6 +245,10 @@ class _Run:
         raise Cancelled(f"training cancelled at epoch {epoch + 1}, step {step}; resume with the same name")
 
     # ---- model ---------------------------------------------------------------------------------------------------
+    def _model_preset(self) -> str:
+        """The preset name of the model trained (a checkpoint's own when the run started from one)."""
+        return str(getattr(self.model, "module", self.model).config.name)
+
     def _fresh_model(self):
         cfg, kind = self.cfg, self.cfg.kind
         overrides = dict(cfg.model)
@@ -459,7 +463,10 @@ class _Run:
             # a checkpoint of this project as models/NAME/FILE: the file still starts the run from the project's own
             # model once the project is moved or copied (an absolute path would name the original's)
             init = _project_relative(self.project, self.cfg.init_from)
-            self.cfg.replace(init_from=init).to_yaml(self.out / "config.yaml", comments=True)
+            # the preset of a model started from a checkpoint is the checkpoint's (the config's is not used)
+            used = self._model_preset() if self.cfg.init_from else None
+            preset = used if used in list_presets() else self.cfg.preset
+            self.cfg.replace(init_from=init, preset=preset).to_yaml(self.out / "config.yaml", comments=True)
             self._config_written = True
 
     def _save_last(self, epoch: int, step: int, running: tuple) -> None:
@@ -593,6 +600,7 @@ class _Run:
                 amp_bf16=self.use_amp,
                 params=sum(p.numel() for p in self.model.parameters()),
                 matched_degraded_queries=self.degraded_queries["share"] if self.degraded_queries else None,
+                preset=self._model_preset(),
             )
         )
         # stop inside a step (not under DDP: every rank must stop at the same collective)
