@@ -177,3 +177,19 @@ def test_a_folder_named_like_a_model_does_not_hide_it(tmp_path, monkeypatch):
         resolve_checkpoint_path(p, "other")
     with pytest.raises(FileNotFoundError, match="a folder, not a checkpoint file"):
         resolve_checkpoint_path(None, "other")
+
+
+def test_options_of_another_kind_of_model_are_said_not_used(tmp_path):
+    """`dvos predict P image --passes 2 --reference-masks independent --image-model ctx` ran the image model as
+    usual and said nothing of the three options."""
+    import warnings
+
+    p = Project.create(tmp_path / "o.dvos")
+    p.add_video_array("v", np.random.default_rng(0).integers(0, 255, (3, 32, 32, 3), np.uint8))
+    best = p.model_dir("image", create=True) / "best.pt"
+    save_checkpoint(best, build_model("tiny", "frame"))
+    with pytest.warns(UserWarning, match=r"'frame' model: passes=2 .*reference_masks='independent'.*image_checkpoint"):
+        predict_video(p, "v", "image", passes=2, reference_masks="independent", image_checkpoint=best, name="a")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        predict_video(p, "v", "image", name="b")  # the defaults: nothing to say

@@ -192,6 +192,7 @@ def predict_video(
         )
         if main.kind == "context":
             _check_context_settings(passes, reference_masks)  # before start() can clear a stored set
+        _warn_unused_options(main.kind, passes, reference_masks, image_checkpoint, checkpoint)
         targets = _targets(n, frames, video_id)
         preds = video.predictions[prediction_name(checkpoint, name)]
         held = preds.attrs if preds.exists() else {}
@@ -286,6 +287,24 @@ def prediction_name(checkpoint, name: str | None = None) -> str:
     if isinstance(checkpoint, (tuple, list)) or hasattr(checkpoint, "forward"):
         return "in_memory"
     return model_name_of(checkpoint)
+
+
+def _warn_unused_options(kind: str, passes, reference_masks, image_checkpoint, checkpoint) -> None:
+    """Say which options given do not apply to a ``kind`` model (they were ignored in silence)."""
+    import warnings
+
+    unused = []
+    if kind != "context" and passes != 1:
+        unused.append(f"passes={passes} (--passes)")
+    if kind != "context" and reference_masks not in (None, "chained"):
+        unused.append(f"reference_masks={reference_masks!r} (--reference-masks)")
+    if kind != "dvos" and image_checkpoint is not None:
+        unused.append("image_checkpoint (--image-model: the paper's model's first frames)")
+    if unused:
+        warnings.warn(
+            f"{_name(checkpoint)} is a {kind!r} model: {', '.join(unused)} do not apply to it and are not used",
+            stacklevel=3,
+        )
 
 
 def _fingerprint(checkpoint, image_checkpoint, threshold) -> str | None:
