@@ -48,3 +48,20 @@ def test_cancel_removes_only_the_unfinished_clip(tmp_project, video_mp4):
         extract_backgrounds(tmp_project, str(video_mp4), clip_length=20, progress=progress, cancel=token)
     ids = tmp_project.background_ids()
     assert ids == ["field_plot_bg_000"] and len(tmp_project.background(ids[0])) == 20
+
+
+def test_a_video_with_labelled_heads_is_said_to_teach_them_as_background(tmp_project):
+    """Cutting clips from a training video with painted and pseudo-labelled heads went by without a word."""
+    import warnings
+
+    v = tmp_project.add_video_array("plot", np.zeros((6, 32, 32, 3), np.uint8), split="train")
+    bare = tmp_project.add_video_array("bare", np.zeros((6, 32, 32, 3), np.uint8), split="train")
+    mask = np.zeros((32, 32), np.uint8)
+    mask[8:16, 8:16] = 1
+    v.set_mask(1, mask, "manual")
+    v.set_mask(2, mask, "pseudo")
+    with pytest.warns(UserWarning, match=r"'plot' has heads labelled \(1 manual, 1 pseudo masks\).*--from-annotated"):
+        extract_backgrounds(tmp_project, "plot", clip_length=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(extract_backgrounds(tmp_project, bare.name, clip_length=3)) == 2

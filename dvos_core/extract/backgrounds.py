@@ -85,6 +85,21 @@ def _cut_before(project, source: str, token, n_frames: int, clip_length: int, pr
     return out
 
 
+def _warn_if_heads(video) -> None:
+    """Clips are bare field: a video whose masks show heads would teach the models that heads are background."""
+    import warnings
+
+    counts = {k: c for k, c in video.provenance_counts().items() if c and k in ("manual", "corrected", "pseudo")}
+    if counts:
+        held = ", ".join(f"{c} {k}" for k, c in counts.items())
+        warnings.warn(
+            f"video {video.name!r} has heads labelled ({held} masks): its clips are used as bare field, so every head "
+            f"in them is taught as background; cut clips from footage without heads, or inpaint the heads out of "
+            f"the labelled frames instead (--from-annotated)",
+            stacklevel=3,
+        )
+
+
 @writes_store
 @runs_with_threads(torch=False)
 def extract_backgrounds(
@@ -121,6 +136,7 @@ def extract_backgrounds(
     reader, token = None, None
     if isinstance(source, str) and source in project.video_ids():
         video = training_video(project, source, "background clips cut from it")
+        _warn_if_heads(video)
         n, h0, w0 = len(video), video.shape[1], video.shape[2]
         fps, where, name = video.attrs.get("fps"), f"video {source!r}", source
         token = video_token(video)
