@@ -228,8 +228,13 @@ class PredictDock(DvosDock):
         self.blend_with.addItem(NO_IMAGE_MODEL)
         p = self.state.project
         self._models = {}
+        fresh: list = []  # models that appeared since the last look at this project: the newest is chosen
         if p is not None:
             models = self._models = model_checkpoints(p)
+            seen = getattr(self, "_seen_models", None)
+            if seen is not None and seen[0] == str(p.path):
+                fresh = [n for n in models if n not in seen[1]]
+            self._seen_models = (str(p.path), set(models))
             image = [n for n, m in models.items() if m.is_image_model]
             video = [n for n, m in models.items() if not m.is_image_model]
             self.checkpoint.addItems(list(reversed(video)) + list(reversed(image)))
@@ -238,7 +243,12 @@ class PredictDock(DvosDock):
             context = [n for n in video if models[n].kind == "context"]  # can relabel for their second phase
             self.image_model.addItems(list(reversed(image)) + list(reversed(context)))
         for c, text in keep.items():
-            if text:
+            # the model to predict with and the labelling model move to a model just trained (listed newest first);
+            # the optional ones (blend, the paper model's image model) stay as the user chose
+            newest = [c.itemText(i) for i in range(c.count()) if c.itemText(i) in fresh]
+            if newest and c in (self.checkpoint, self.image_model):
+                c.setCurrentText(newest[0])
+            elif text:
                 c.setCurrentText(text)
         self._update_kind()
         self._update_scale_note()

@@ -1,0 +1,42 @@
+"""The Predict step moves its model and its labelling model to a model just trained (listed, but left unchosen,
+before), and keeps a choice the user made when nothing new arrived; the optional blend stays off."""
+
+import os
+import time
+
+import pytest
+from napari_helpers import dock
+
+pytest.importorskip("napari")
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
+]
+
+
+def _model(project, name, phase="image"):
+    d = project.model_dir(name, create=True)
+    (d / "config.yaml").write_text(f"phase: {phase}\n")
+    (d / "best.pt").write_bytes(b"weights")
+    later = time.time() + len(project.model_names())  # newest last, whatever the clock's resolution
+    os.utime(d / "best.pt", (later, later))
+
+
+def test_a_model_just_trained_is_chosen(make_napari_viewer, tmp_project):
+    import numpy as np
+
+    tmp_project.add_video_array("plot", np.zeros((4, 32, 32, 3), np.uint8), split="train")
+    _model(tmp_project, "image")
+    viewer = make_napari_viewer()
+    pr = dock(viewer, "Predict")
+    pr.state.set_project(tmp_project)
+    assert pr.image_model.currentText() == "image" and pr.checkpoint.currentText() == "image"
+    blend = pr.blend_with.currentText()
+    _model(tmp_project, "image_v2")  # a training run ends
+    pr.state.notify_store_changed()
+    pr.refresh()
+    assert pr.image_model.currentText() == "image_v2" and pr.checkpoint.currentText() == "image_v2"
+    assert pr.blend_with.currentText() == blend  # an option the user turns on, not a model to follow
+    pr.image_model.setCurrentText("image")  # the user goes back to the older one
+    pr.refresh()
+    assert pr.image_model.currentText() == "image"
