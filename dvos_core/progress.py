@@ -57,6 +57,8 @@ class Steps:
     """Helper for nested progress: maps a sub-job's (done, total) onto a slice of the parent's range.
 
     >>> sub = Steps(progress, start=10, span=20, total=100)  # sub-job covers 10..30 of 100
+
+    ``prefix`` goes before each message (not before one that already starts with it).
     """
 
     def __init__(self, progress: ProgressFn | None, start: int, span: int, total: int, prefix: str = ""):
@@ -64,7 +66,8 @@ class Steps:
 
     def __call__(self, done: int, total: int, message: str = "") -> None:
         frac = done / total if total else 1.0
-        msg = f"{self.prefix}{message}" if self.prefix else message
+        # a message that already starts with the prefix (the video's name, say) does not get it twice
+        msg = f"{self.prefix}{message}" if self.prefix and not message.startswith(self.prefix) else message
         report(self.progress, self.start + round(frac * self.span), self.total, msg)
 
 

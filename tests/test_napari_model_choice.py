@@ -40,3 +40,24 @@ def test_a_model_just_trained_is_chosen(make_napari_viewer, tmp_project):
     pr.image_model.setCurrentText("image")  # the user goes back to the older one
     pr.refresh()
     assert pr.image_model.currentText() == "image"
+
+
+def test_the_pseudo_label_summary_says_why_frames_were_not_labelled():
+    """A run that skipped every frame (they had pseudo-labels) said "pseudo-labelled 0 frames; frames with human
+    masks were left alone"."""
+    import pandas as pd
+
+    from dvos_core.infer.pseudo import COLUMNS
+    from dvos_napari.docks.predict import pseudo_label_summary
+
+    rows = [("v", t, 0.9, 0, 0, False, "kept", False) for t in range(3)] + [
+        ("v", 3, 1, 0, 0, False, "protected", False)
+    ]
+    text = pseudo_label_summary(pd.DataFrame(rows, columns=COLUMNS))
+    assert text.startswith("pseudo-labelled 0 frames; 3 kept the pseudo-label they had (tick 'relabel")
+    assert text.endswith("; 1 with human masks left alone")
+    rows = [("v", 0, 0.2, 0, 0, True, "predict", True), ("v", 1, 0.9, 0, 0, True, "predict", False)]
+    assert (
+        pseudo_label_summary(pd.DataFrame(rows, columns=COLUMNS))
+        == "pseudo-labelled 2 frames (1 below the minimum quality)"
+    )

@@ -135,3 +135,15 @@ def test_train_step_says_how_long_the_run_still_needs(make_napari_viewer):
     clock.now += 40  # 4 steps in 40 s; 15 of the run's 30 steps left after step 5 of epoch 2
     tr._on_event(BatchEvent(epoch=2, step=5, loss=0.4))
     assert tr.epoch_bar.format() == "epoch %v / %m - about 3 min left"
+
+
+def test_a_prefix_is_not_said_twice():
+    """The panel's prediction prefixed each video's messages with its name, and the core's messages start with it:
+    "field_train: field_train: frame 7"."""
+    from dvos_core.progress import Steps
+
+    said = []
+    sub = Steps(lambda d, t, m: said.append(m), start=0, span=10, total=20, prefix="plot: ")
+    sub(1, 2, "plot: frame 7")
+    sub(2, 2, "frame 8")
+    assert said == ["plot: frame 7", "plot: frame 8"]

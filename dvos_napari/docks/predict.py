@@ -455,13 +455,7 @@ class PredictDock(DvosDock):
     def _pseudo_labelled(self, table) -> None:
         from napari.utils.notifications import show_info
 
-        written = int(table["written"].sum()) if table is not None and "written" in table else 0
-        flagged = int(table["below_threshold"].sum()) if table is not None and "below_threshold" in table else 0
-        text = (
-            f"pseudo-labelled {written} frames"
-            + (f" ({flagged} below the minimum quality)" if flagged else "")
-            + "; frames with human masks were left alone"
-        )
+        text = pseudo_label_summary(table)
         show_info(text)
         self.messages.info(text)
         self._show_current(predictions=False)
@@ -481,3 +475,22 @@ class PredictDock(DvosDock):
             show_predictions(self.viewer, video, self.state)
         else:
             refresh_masks(self.viewer, video, self.state)
+
+
+def pseudo_label_summary(table) -> str:
+    """What a pseudo-labelling run did, from its per-frame table: frames labelled, those below the minimum quality,
+    those that kept their pseudo-label (the relabel box unticked) and those with human masks left alone."""
+
+    def count(column, value=None) -> int:
+        if table is None or column not in table:
+            return 0
+        return int((table[column] == value).sum() if value is not None else table[column].sum())
+
+    written, flagged = count("written"), count("below_threshold")
+    kept, protected = count("status", "kept"), count("status", "protected")
+    return (
+        f"pseudo-labelled {written} frames"
+        + (f" ({flagged} below the minimum quality)" if flagged else "")
+        + (f"; {kept} kept the pseudo-label they had (tick 'relabel frames...' to label them again)" if kept else "")
+        + (f"; {protected} with human masks left alone" if protected else "")
+    )
