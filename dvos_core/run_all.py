@@ -479,11 +479,19 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
             for c in ours
         )
 
-    keep = [v for v in videos if by_ours(records[v], as_now=True)]
+    def stopped_relabel(record) -> bool:  # its frames not reached still hold another model's labels
+        return record.get("complete") is False and bool(record.get("overwrite"))
+
+    keep = [v for v in videos if by_ours(records[v], as_now=True) and not stopped_relabel(records[v])]
     redo = [v for v in videos if v not in keep]
-    older = [v for v in redo if by_ours(records[v], as_now=False)]
-    other = [v for v in redo if records[v].get("checkpoint") and v not in older]
-    for which, replaced in (("another model", other), ("an earlier version of this run's model", older)):
+    stopped = [v for v in redo if stopped_relabel(records[v]) and by_ours(records[v], as_now=True)]
+    older = [v for v in redo if v not in stopped and by_ours(records[v], as_now=False)]
+    other = [v for v in redo if records[v].get("checkpoint") and v not in older and v not in stopped]
+    for which, replaced in (
+        ("another model", other),
+        ("an earlier version of this run's model", older),
+        ("this run's model, stopped while it replaced older ones,", stopped),
+    ):
         if replaced:
             run.log(f"      the labels {which} made of {', '.join(replaced)}: replaced (painted frames kept)")
     for i, (group, overwrite) in enumerate(((keep, False), (redo, True))):

@@ -114,6 +114,68 @@ def test_cancel_keeps_finished_frames_and_progress_counts(tmp_path):
     assert df["status"].tolist() == ["kept"] * 4 + ["written"] * 4
 
 
+def test_a_stopped_relabelling_is_recorded_as_such(tmp_path):
+    """A relabelling cancelled part-way left a mix of two models' labels under a record naming the earlier run as
+    finished; a run keeping labels then kept the mix without a word, and run-all took it for its own finished run."""
+    import warnings
+
+    from dvos_core.progress import Cancelled, CancelToken
+
+    p = Project.create(tmp_path / "r.dvos")
+    p.add_video_array("v", _video(n=8))
+    pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1, batch_size=4)
+    record = p.video("v").attrs["pseudo_label"]
+    assert record["complete"] is True and record["overwrite"] is False
+    token = CancelToken()
+
+    def progress(done, total, msg):
+        if done >= 4:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        pseudo_label(
+            p, "v", (BrightIsHead(), {}), n_passes=1, batch_size=4, overwrite=True, progress=progress, cancel=token
+        )
+    record = p.video("v").attrs["pseudo_label"]
+    assert record["complete"] is False and record["overwrite"] is True
+    with pytest.warns(UserWarning, match=r"v: the last pseudo-labelling .* was stopped, so its labels are a mix"):
+        pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1, batch_size=4)
+    pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1, batch_size=4, overwrite=True)
+    assert p.video("v").attrs["pseudo_label"]["complete"] is True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1, batch_size=4)
+
+
+def test_run_all_relabels_what_its_own_stopped_relabelling_left_mixed(tmp_path, monkeypatch):
+    import dvos_core.infer as infer
+    from dvos_core.model import save_checkpoint
+    from dvos_core.run_all import RunAllConfig, _pseudo_label
+
+    p = Project.create(tmp_path / "a.dvos")
+    for vid in ("mixed", "mine", "fresh"):
+        p.add_video_array(vid, _video(n=4))
+    image = p.model_dir("image", create=True) / "best.pt"
+    save_checkpoint(image, build_model("tiny", "frame"))
+    common = {"checkpoint": str(image), "checkpoint_sha256": None}
+    p.video("mixed").update_attrs(pseudo_label={**common, "complete": False, "overwrite": True})
+    p.video("mine").update_attrs(pseudo_label={**common, "complete": False, "overwrite": False})
+    calls, lines = [], []
+    monkeypatch.setattr(
+        infer, "pseudo_label", lambda project, group, ckpt, **kw: calls.append((group, kw["overwrite"]))
+    )
+
+    class Run:
+        cancel = None
+
+        def log(self, text):
+            lines.append(text)
+
+    _pseudo_label(p, RunAllConfig(), Run(), ["mixed", "mine", "fresh"], image, None)
+    assert calls == [(["mine"], False), (["mixed", "fresh"], True)]
+    assert any("stopped while it replaced older ones, made of mixed: replaced" in ln for ln in lines), lines
+
+
 def test_tiny_framenet_and_wrong_kind(tmp_path):
     p = Project.create(tmp_path / "t.dvos")
     p.add_video_array("v", _video(n=3, h=70, w=40))

@@ -212,6 +212,9 @@ def pseudo_label(
         with reuse_freed_memory(predictor.device.type == "cpu"):
             for video, targets in plans:
                 fin = _Finaliser(video, quality_threshold, drop_below, rows)
+                _warn_if_stopped_relabel(video, overwrite)
+                record = (checkpoint, predictor, n_passes, quality_threshold, drop_below, blend_with, overwrite)
+                _record_run(video, *record, complete=False)  # until it ends: its labels may be a mix with older ones
                 try:
                     if predictor.kind == "context":
                         share = Steps(progress, done, len(targets), total)  # this video's slice of the run
@@ -239,7 +242,7 @@ def pseudo_label(
                             report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
                 finally:  # a cancel or error still writes the finished frame held back for its flicker
                     fin.flush()
-                _record_run(video, checkpoint, predictor, n_passes, quality_threshold, drop_below, blend_with)
+                _record_run(video, *record, complete=True)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -389,13 +392,42 @@ class _BatchLabeller:
         ]
 
 
-def _record_run(video, checkpoint, predictor: Predictor, n_passes, quality_threshold, drop_below, blend_with=None):
+def _warn_if_stopped_relabel(video, overwrite: bool) -> None:
+    """A relabelling (overwrite) that was stopped left the frames it did not reach with the earlier labels; a run
+    that keeps existing labels would keep that mix: say so."""
+    import warnings
+
+    last = video.attrs.get("pseudo_label") or {}
+    if not overwrite and last.get("complete") is False and last.get("overwrite"):
+        warnings.warn(
+            f"{video.name}: the last pseudo-labelling (by {last.get('checkpoint')}, relabelling every frame) was "
+            f"stopped, so its labels are a mix of that model's and the earlier ones; relabel with overwrite "
+            f"(--overwrite, the step's 'relabel frames...' box) to label every frame with one model",
+            stacklevel=3,
+        )
+
+
+def _record_run(
+    video,
+    checkpoint,
+    predictor: Predictor,
+    n_passes,
+    quality_threshold,
+    drop_below,
+    blend_with=None,
+    overwrite=False,
+    complete=True,
+):
+    """Record in the video's ``pseudo_label`` attribute the run labelling it: written (``complete`` False) before
+    its first label, and again (True) when it ends, so a stopped run is never taken for a finished one."""
     from dvos_core.model.checkpoint import file_fingerprint
 
     is_file = isinstance(checkpoint, (str, Path)) and Path(checkpoint).is_file()
     video.update_attrs(
         pseudo_label={
             "checkpoint": _name(checkpoint),
+            "complete": complete,  # False: stopped (or running), some frames not reached
+            "overwrite": bool(overwrite),  # it replaced existing pseudo-labels
             # what the file held (a model trained again under the same name differs): run-all relabels then
             "checkpoint_sha256": file_fingerprint(checkpoint) if is_file else None,
             "blend_with": [_name(c) for c in blend_with or ()],
