@@ -38,7 +38,15 @@ def workflow_status(project, cache=None) -> dict[str, StepStatus]:
     complete = {v["id"] for v in s["videos"] if v["complete"]}  # as project.videos(): finished imports only
     predicted = sum(n for vid, n in per_video.items() if vid in complete)
     videos = s["videos"]
-    human = sum(v["provenance"].get("manual", 0) + v["provenance"].get("corrected", 0) for v in videos)
+
+    def human_of(v) -> int:
+        return v["provenance"].get("manual", 0) + v["provenance"].get("corrected", 0)
+
+    # test videos' masks only score: painting them does not make the loop's next steps possible
+    human = sum(human_of(v) for v in videos if v.get("split") != "test")
+    tested = sum(human_of(v) for v in videos if v.get("split") == "test")
+    usable = [m for m in s["models"] if (project.model_dir(m) / "best.pt").is_file()]  # what Predict can use
+    unfinished = [m for m in s["models"] if m not in usable]
     pseudo = sum(v["provenance"].get("pseudo", 0) for v in videos)
     heads, fakes, bgs = s["objects"]["head"], s["objects"]["fake"], len(s["backgrounds"])
     sets = s["synthetic"]
@@ -52,14 +60,21 @@ def workflow_status(project, cache=None) -> dict[str, StepStatus]:
         ),
         "Annotate": StepStatus(
             human > 0,
-            f"{human} frame(s) painted or corrected"
-            if human
-            else "no frame painted yet: double-click a video in the Project step, then paint the heads of a few "
-            "frames and save them",
+            (
+                f"{human} frame(s) painted or corrected"
+                if human
+                else "no frame of a training video painted yet: double-click one in the Project step, then paint "
+                "the heads of a few frames and save them"
+            )
+            + (f" (and {tested} in test videos, which only score)" if tested else ""),
         ),
         "Extract": StepStatus(heads > 0 and bgs > 0, f"{heads} heads, {fakes} fakes, {bgs} background clip(s)"),
         "Synthesize": StepStatus(bool(full_sets), f"synthetic sets: {', '.join(sets) or 'none'}"),
-        "Train": StepStatus(bool(s["models"]), f"models: {', '.join(s['models']) or 'none'}"),
+        "Train": StepStatus(
+            bool(usable),
+            f"models: {', '.join(usable) or 'none'}"
+            + (f" (stopped before their first checkpoint: {', '.join(unfinished)})" if unfinished else ""),
+        ),
         "Predict": StepStatus(predicted > 0 or pseudo > 0, f"{pseudo} pseudo-labelled, {predicted} predicted frame(s)"),
         "Review": StepStatus(bool(s["reports"]), f"{len(s['reports'])} evaluation(s)"),
     }

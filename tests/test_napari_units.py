@@ -166,6 +166,24 @@ def test_workflow_status_marks_done_steps_and_the_next_one(tmp_project):
     assert next_step(status) == "Extract" and list(status) == list(STEPS)
 
 
+def test_test_videos_masks_and_unfinished_models_do_not_mark_steps_done(tmp_project):
+    """Painted frames of test videos only score, and a run stopped before its first checkpoint left no model to
+    predict with: both marked their step done, and the suggested step jumped past what was still to do."""
+    from dvos_napari._steps import next_step, workflow_status
+
+    v = tmp_project.add_video_array("exam", np.zeros((4, 16, 16, 3), np.uint8), split="test")
+    v.set_mask(1, np.eye(16, dtype=np.uint8), "manual")
+    status = workflow_status(tmp_project)
+    assert not status["Annotate"].done and next_step(status) == "Annotate"
+    assert "(and 1 in test videos, which only score)" in status["Annotate"].note
+    d = tmp_project.model_dir("half", create=True)
+    (d / "last.pt").write_bytes(b"x")
+    status = workflow_status(tmp_project)
+    assert not status["Train"].done and "stopped before their first checkpoint: half" in status["Train"].note
+    (d / "best.pt").write_bytes(b"x")
+    assert workflow_status(tmp_project)["Train"].done
+
+
 def test_saving_a_predicted_layer_compares_with_the_model_it_shows(tmp_project):
     """A layer showing model 'first' (not the most recent set) writes only the frames edited away from 'first'."""
     from dvos_napari._layers import mask_buffer
