@@ -199,7 +199,7 @@ def extract_heads(
                 )
             new.commit()
     out = pd.concat(added, ignore_index=True) if added else pd.DataFrame()
-    out.attrs.update(stats)
+    out.attrs = {**out.attrs, **stats}
     return out
 
 

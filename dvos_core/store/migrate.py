@@ -20,7 +20,7 @@ from dvos_core.store.objects import records_commit, write_records
 def _set_version(root: zarr.Group, version: int) -> None:
     from dvos_core import __version__
 
-    root.attrs.update({"schema_version": version, "dvos_version": __version__})
+    root.update_attributes({"schema_version": version, "dvos_version": __version__})
 
 
 def migrate_1_to_2(path, progress: ProgressFn | None = None) -> None:
@@ -43,7 +43,7 @@ def migrate_1_to_2(path, progress: ProgressFn | None = None) -> None:
         report(progress, len(rows), len(rows), f"converted {len(rows)} objects")
     elif "records_bytes" not in attrs:  # no table at all (never written): start an empty bank
         write_records(g, [], 0)
-        g.attrs.update({"n_bytes": int(attrs.get("n_bytes", 0)), **records_commit([], 0, 0)})
+        g.update_attributes({"n_bytes": int(attrs.get("n_bytes", 0)), **records_commit([], 0, 0)})
     _set_version(root, 2)
 
 
@@ -76,7 +76,7 @@ def migrate_2_to_3(path, progress: ProgressFn | None = None) -> None:
         if not to_move and not (info and (dest / "done").exists() and not group_attrs(dest)):
             continue
         target = g.require_group("predictions").require_group(name)
-        target.attrs.update({**info, "fingerprint": None, "migrated_from_schema": 2})  # the settings first
+        target.update_attributes({**info, "fingerprint": None, "migrated_from_schema": 2})  # the settings first
         for old, new in to_move:
             (folder / old).rename(dest / new)
     _set_version(root, 3)

@@ -13,7 +13,7 @@ Layout (store schema 2, see docs/store.md):
   ``get(id)`` and the frames already extracted are found without decoding the table.
 
 Every write holds the project's writer lock (so two extractions never interleave), puts its data first (pixels,
-then records) and then commits all attrs in one ``attrs.update``/``put``
+then records) and then commits all attrs in one ``update_attributes``/``attrs.put``
 (one atomic ``zarr.json`` write). Bytes past the committed ranges are leftovers of a killed write: readers ignore
 them and the next ``add`` overwrites them. ``add`` writes only the new objects' bytes, so its cost does not grow with
 the size of the bank. ``rebuild`` (``extract-objects --replace``) writes a whole new bank past the committed ranges
@@ -154,7 +154,7 @@ class ObjectBank:
         arrays.create(group, "records", (0,), "uint8", chunks=(CHUNK_BYTES,))
         oix.write(group, np.zeros((0, oix.N_COLUMNS), np.int64), 0)
         empty = records_commit([], 0, 0)
-        group.attrs.update({"n_bytes": 0, **empty, **oix.commit(0, 0, [], empty)})
+        group.update_attributes({"n_bytes": 0, **empty, **oix.commit(0, 0, [], empty)})
 
     # ---- reading (a damaged file named in the error) -------------------------------------------------------------
     def _fix(self) -> str:
@@ -450,7 +450,7 @@ class ObjectBank:
                 decode_records(b"".join(old)) + new_rows, [len(x) for x in old + lines], rec_start, videos
             )
             bank.update(oix.commit(0, oix.write(self.group, rows, 0), videos, bank))
-        self.group.attrs.update(bank)  # the commit, after the data (pixels, records, index)
+        self.group.update_attributes(bank)  # the commit, after the data (pixels, records, index)
         return new_rows
 
     def rebuild(self, step: str = "replacing the object bank") -> BankRebuild:
@@ -552,7 +552,7 @@ class ObjectBank:
             empty = records_commit([], 0, 0)
             if next_id is not None:
                 empty["next_id"] = int(next_id)
-            self.group.attrs.update({**empty, **oix.commit(0, 0, [], empty)})
+            self.group.update_attributes({**empty, **oix.commit(0, 0, [], empty)})
             return
         start, end = self._range()
         lines = encode_lines(kept)
@@ -566,7 +566,7 @@ class ObjectBank:
         ipos = 0 if info is None or len(kept) <= int(info["start"]) else int(info["stop"])
         videos: list[str] = []
         stop = oix.write(self.group, oix.rows_for(kept, [len(x) for x in lines], pos, videos), ipos)
-        self.group.attrs.update({**commit, **oix.commit(ipos, stop, videos, commit)})
+        self.group.update_attributes({**commit, **oix.commit(ipos, stop, videos, commit)})
 
 
 class BankRebuild:
@@ -624,5 +624,5 @@ class BankRebuild:
         bank = {"n_bytes": self._pix, **records_commit(self.rows, self._rec0, self._rec)}
         bank["next_id"] = max(bank["next_id"], self._next_id)
         bank.update(oix.commit(self._ix0, self._ix, self._videos, bank))
-        self.bank.group.attrs.update(bank)
+        self.bank.group.update_attributes(bank)
         self._committed = True

@@ -816,7 +816,7 @@ def _build_empty(build: Path) -> None:
     (build / "reports").mkdir()
     from dvos_core import __version__
 
-    root.attrs.update(
+    root.update_attributes(
         {
             "format": STORE_FORMAT,
             "schema_version": SCHEMA_VERSION,

@@ -363,7 +363,7 @@ class FrameSequence:
         kw = json_safe(kw, f"{self.where}: attributes")
         with self._write("updating its attributes"):
             self.refresh()  # merge into the attributes on disk, not into this handle's cached copy
-            self.group.attrs.update(kw)
+            self.group.update_attributes(kw)
 
     # ---- frames ----------------------------------------------------------------------------------------------
     def frame_run(self, start: int = 0, stop: int | None = None) -> FrameRun:
