@@ -139,6 +139,21 @@ def test_a_kept_handle_of_a_deleted_video_says_so(tmp_path):
     assert p.video_ids() == []  # nothing came back
 
 
+def test_a_kept_handle_of_a_video_deleted_and_added_again_writes_nothing_into_the_new_one(tmp_path):
+    """Its mask went into the new video of the same id, which it never held."""
+    p, v = _project(tmp_path)
+    other = Project.open(p.path)
+    other.delete("video", "v")
+    other.add_video_array("v", np.zeros((5, H, W, 3), np.uint8))
+    with pytest.raises(NotInStoreError, match="video 'v' was deleted and added again after this handle was opened"):
+        v.set_mask(3, np.ones((H, W), bool), "manual")
+    with pytest.raises(NotInStoreError, match="deleted and added again"):
+        _ = v.attrs
+    assert other.video("v").mask(3) is None
+    fresh = Project.open(p.path).video("v")
+    assert fresh.set_mask(3, np.ones((H, W), bool), "manual")  # a handle opened since writes as usual
+
+
 # ---- prediction sets --------------------------------------------------------------------------------------------
 def test_reading_a_prediction_set_that_is_not_there_names_the_sets_there_are(tmp_path):
     _, v = _project(tmp_path)

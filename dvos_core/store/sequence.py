@@ -15,6 +15,8 @@ import datetime as _dt
 import json
 import math
 import operator
+import os
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,7 +25,7 @@ import zarr
 
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store import arrays
-from dvos_core.store.fsops import discard
+from dvos_core.store.fsops import discard, group_attrs
 from dvos_core.store.lock import store_write, writer_lock
 from dvos_core.store.schema import (
     LABEL_PROVENANCES,
@@ -125,6 +127,23 @@ class FrameSequence:
 
     def __init__(self, group: zarr.Group, name: str, path: str):
         self.group, self.name, self.path = group, name, path
+        # the folder this handle opened: one deleted and made again under the same id is another sequence
+        self._folder_id = self._folder_identity()
+
+    def _folder_identity(self) -> tuple | None:
+        """What tells this sequence from one made again under its id: its ``uid`` attribute (written at creation;
+        sequences made before it have none), the time it was created and its folder's inode; None when it has no
+        local folder."""
+        root = getattr(self.group.store, "root", None)
+        if root is None:
+            return None
+        folder = Path(str(root)) / self.group.path
+        try:
+            inode = os.stat(folder).st_ino
+        except OSError:
+            return None
+        a = group_attrs(folder)
+        return (a.get("uid"), a.get("created"), inode)
 
     def __repr__(self) -> str:
         a = self.group.attrs
@@ -157,6 +176,7 @@ class FrameSequence:
             "width": int(width),
             "committed_frames": 0,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "uid": uuid.uuid4().hex,  # tells it from a sequence made again under the same id
             **attrs,
             "import_complete": False,
         }
@@ -220,6 +240,7 @@ class FrameSequence:
     def _check_writable(self, step: str) -> None:
         if self.group.read_only:
             raise StoreError(f"{self.where}: the project was opened read-only; open it with mode='r+' to {step}")
+        self._require_present()  # never write into a sequence deleted, or deleted and made again, since
 
     # ---- reading (a damaged file named in the error) -----------------------------------------------------------
     @property
@@ -304,8 +325,15 @@ class FrameSequence:
         """Raise :class:`~dvos_core.store.schema.NotInStoreError` when this sequence's folder is gone (deleted by
         another handle or process while this handle was kept): Zarr only says ``KeyError: 'frames'`` then."""
         root = getattr(self.group.store, "root", None)
-        if root is None or (Path(str(root)) / self.group.path / "zarr.json").is_file():
+        if root is None:
             return
+        if (Path(str(root)) / self.group.path / "zarr.json").is_file():
+            if self._folder_id is None or self._folder_identity() == self._folder_id:
+                return
+            raise NotInStoreError(
+                f"{self.path or 'PROJECT'}: {self.kind} {self.name!r} was deleted and added again after this handle "
+                f"was opened: it is another {self.kind} now; open the project again to work on it"
+            )
         raise NotInStoreError(
             f"{self.path or 'PROJECT'}: {self.kind} {self.name!r} is no longer in the project (it was deleted after "
             f"this handle was opened); open the project again to see what it holds"
