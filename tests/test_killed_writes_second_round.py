@@ -81,3 +81,47 @@ def test_check_names_import_csv_for_the_leftover_of_a_killed_csv_import(project,
     project.create_video("clip", 16, 16, source=str(csv.resolve()), source_vid="clip", import_complete=False)
     found = [f for f in check_project(project, models=False) if f.where == "video clip"]
     assert len(found) == 1 and f"dvos import-csv {project.path} {csv.resolve()}" in found[0].message
+
+
+def test_a_prediction_set_killed_as_it_was_created_is_no_damage_and_is_predicted_again(project, monkeypatch):
+    """Its ``done`` array was created before its zeros were written: a kill in between left a set whose flags'
+    chunk was missing, which `dvos check` called damage and `dvos predict` could not resume."""
+    import dvos_core.store.predictions as predictions
+    from dvos_core.store.check import check_project
+
+    v = project.video("v")
+    real = predictions.os.rename
+
+    def killed(src, dst):
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(predictions.os, "rename", killed)
+    with pytest.raises(SystemExit):
+        v.predictions["m"].start({"kind": "frame", "checkpoint": "x"}, "f")
+    monkeypatch.setattr(predictions.os, "rename", real)
+    again = Project.open(project.path)
+    assert "m" not in again.video("v").predictions.models() or not again.video("v").predictions["m"].exists()
+    assert not [f for f in check_project(again, models=False) if f.kind == "damaged"]
+    pred = again.video("v").predictions["m"]
+    pred.start({"kind": "frame", "checkpoint": "x"}, "f")  # created again, over the leftover
+    pred.set_many(range(6), np.zeros((6, 16, 16), np.float32))
+    assert pred.frames().tolist() == list(range(6))
+    assert check_project(Project.open(project.path), models=False) == []
+
+
+def test_a_set_killed_before_it_said_whose_it_is_is_taken_over_by_smoothing(project):
+    """`dvos smooth` killed after the set's flags were cleared, before its attributes, could not be run again:
+    "already has the prediction set ... (predicted by None)"; `dvos info` said to predict it again."""
+    from dvos_core.infer import smooth_predictions
+    from dvos_core.store.project import unfinished_note
+
+    v = project.video("v")
+    src = v.predictions["image"]
+    src.start({"kind": "frame", "checkpoint": "image.pt", "threshold": 0.5}, "f")
+    src.set_many(range(6), np.full((6, 16, 16), 0.9, np.float32))
+    v.predictions["image_smoothed"].arrays(create=True)  # killed before start() recorded anything
+    row = Project.open(project.path).summary()["videos"][0]["predictions_unfinished"]
+    note = unfinished_note(project.path, "v", "image_smoothed", row["image_smoothed"])
+    assert "it holds nothing yet: run the command that made it again" in note and "dvos delete" in note
+    assert smooth_predictions(project, "v", "image") == 6
+    assert Project.open(project.path).video("v").predictions["image_smoothed"].attrs["source"] == "image"

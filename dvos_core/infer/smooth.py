@@ -178,8 +178,9 @@ def smooth_predictions(
     if name == model:
         raise ValueError(f"the smoothed predictions need another name than their source {model!r}")
     if name in video.predictions.models():
-        held = video.predictions[name].attrs
-        if held.get("kind") != "smoothed" or held.get("source") != model:
+        target = video.predictions[name]
+        held = target.attrs  # {} and no frame: a run killed as it began, before it said whose the set is: taken
+        if (held or len(target.frames())) and (held.get("kind") != "smoothed" or held.get("source") != model):
             made = f"smoothed from {held.get('source')!r}" if held.get("kind") == "smoothed" else "predicted"
             raise ValueError(
                 f"video {video_id!r} already has the prediction set {name!r} ({made} by "

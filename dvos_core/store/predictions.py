@@ -11,15 +11,19 @@ so they can be compared (``dvos evaluate --models``) and any of them corrected.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import uuid
+from pathlib import Path
 
 import numpy as np
 
 from dvos_core.store import arrays
+from dvos_core.store.fsops import discard
 from dvos_core.store.schema import NotInStoreError, check_id
 
 GROUP = "predictions"
 KEYS = ("masks", "probability", "done")
+STAGED_DONE = "done_staged"  # where a new set's flags are written before they become its "done" (see _create_done)
 
 
 class ModelPredictions:
@@ -90,13 +94,29 @@ class ModelPredictions:
                 sub = g.require_group(GROUP).require_group(self.model)
                 arrays.create(sub, "probability", (n, h, w), "float16", chunks=(1, h, w))
                 arrays.create(sub, "masks", (n, h, w), "uint8", chunks=(1, h, w), compressors=arrays.mask_codecs())
-                arrays.create(sub, "done", (n,), "uint8", chunks=(4096,))
+                self._create_done(sub, n)
         arrs = {key: v._array(f"{self._path}/{key}", self._meta_fix()) for key in KEYS}  # a damaged zarr.json named
         if any(a.shape[0] < v.n_frames for a in arrs.values()):
             with v._write("grow the prediction arrays"):
                 for a in arrs.values():
                     arrays.ensure_length(a, v.n_frames)
         return arrs["masks"], arrs["probability"], arrs["done"]
+
+    def _create_done(self, sub, n: int) -> None:
+        """Create the set's ``done`` flags (the array whose presence makes the set exist) whole: its zeros are
+        written under a staging name and the folder is renamed into place, so a kill never leaves a ``done`` without
+        its chunks (a damaged set that predicting again could not resume)."""
+        folder = _folder(self.video, self._path)
+        if folder is None:  # no folders: created and zeroed in place
+            arrays.create(sub, "done", (n,), "uint8", chunks=(4096,))
+            sub["done"][:] = 0
+            return
+        staged = folder / STAGED_DONE
+        if staged.exists():  # the leftover of a killed creation
+            discard(staged, Path(str(self.video.group.store.root)))
+        arrays.create(sub, STAGED_DONE, (n,), "uint8", chunks=(4096,))
+        sub[STAGED_DONE][:] = 0
+        os.rename(staged, folder / "done")
 
     def _fix(self) -> str:
         """The fix for a damaged chunk: predicting again rewrites every chunk."""

@@ -909,7 +909,7 @@ def _unfinished_sets(v: Video, models: list[str]) -> dict:
                 keys = ("source", "before", "after", "follow_sway", "only_outliers", "threshold")
                 out[model].update({"kind": "smoothed", **{k: a.get(k) for k in keys}})
             else:  # the settings `dvos predict` must be given again to resume the set rather than replace it
-                keys = ("image_checkpoint", "threshold", "passes", "reference_masks", "scales")
+                keys = ("kind", "image_checkpoint", "threshold", "passes", "reference_masks", "scales")
                 out[model].update({k: a.get(k) for k in keys})
     return out
 
@@ -943,6 +943,11 @@ def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
             f"--name {q(model)}{opts}` (it resumes)"
         )
     ckpt = d.get("checkpoint")
+    if not ckpt and not d.get("kind"):  # a run killed as it began, before it recorded what makes the set
+        return (
+            f"{head}; it holds nothing yet: run the command that made it again (it takes the set over), or delete it "
+            f"(`dvos delete {q(str(project_path))} predictions {q(model)} --videos {q(video)} --yes`)"
+        )
     if not ckpt or str(ckpt).startswith("<"):  # made from Python with a model in memory
         return f"{head}; predict the video again with the model that made it to finish it"
     ckpt = _model_of(project_path, str(ckpt))
