@@ -53,3 +53,17 @@ def test_a_killed_imports_staged_checkpoint_is_not_a_model_and_goes(fake_import,
     (d / ".last.pt.99.tmp").write_bytes(b"half")  # a training killed while saving
     assert _import(p, tmp_path) == 0, capsys.readouterr().err
     assert sorted(x.name for x in d.iterdir()) == ["best.pt"]
+
+
+def test_deleting_a_model_being_trained_is_refused(tmp_path, capsys):
+    """`dvos delete P model m --yes` went ahead under a running training, which then died on a missing file."""
+    p = Project.create(tmp_path / "p.dvos")
+    d = p.model_dir("m", create=True)
+    save_checkpoint(d / "last.pt", build_model("tiny", "frame"))
+    with training_lock(p, "m"):
+        assert main(["delete", str(p.path), "model", "m", "--yes"]) == 2
+        err = capsys.readouterr().err
+        assert "model 'm' is being trained by" in err and "stop that training first" in err
+        assert (d / "last.pt").is_file()
+    assert main(["delete", str(p.path), "model", "m", "--yes"]) == 0  # once it has stopped
+    assert not d.exists()

@@ -103,6 +103,29 @@ def describe_record(info: dict | None) -> str:
     )
 
 
+# a model folder's training lock (held by the process training it) and the file naming that process
+TRAIN_LOCK, TRAIN_HOLDER = ".training.lock", ".training.json"
+
+
+def training_holder(folder: Path) -> str | None:
+    """Who trains the model in ``folder`` now (:func:`describe_record` of its holder), or None when no one does (its
+    training lock is free, or the file system has no locks)."""
+    import filelock
+
+    lock_path = Path(folder) / TRAIN_LOCK
+    if not lock_path.is_file():
+        return None
+    lock = filelock.FileLock(str(lock_path), thread_local=False, is_singleton=False)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        return describe_record(read_record(Path(folder) / TRAIN_HOLDER))
+    except OSError:
+        return None
+    lock.release()
+    return None
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -14,7 +14,7 @@ import zarr
 
 from dvos_core.progress import CancelToken, ProgressFn, report
 from dvos_core.store.fsops import TRASH, discard, group_attrs, io_step, settle_writes
-from dvos_core.store.lock import WriterLock, writer_lock
+from dvos_core.store.lock import StoreBusyError, WriterLock, training_holder, writer_lock
 from dvos_core.store.migrate import MIGRATIONS
 from dvos_core.store.objects import ObjectBank
 from dvos_core.store.schema import (
@@ -600,6 +600,11 @@ class Project:
                 raise NotInStoreError(f"{self.path}: no {what} {name!r}; have {names}")
             if kind == "video":
                 return self._delete_video(name, target)
+            if kind == "model" and (holder := training_holder(target)) is not None:
+                raise StoreBusyError(
+                    f"{self.path}: model {name!r} is being trained by {holder}; stop that training first (it saves "
+                    f"last.pt), then delete the model"
+                )
             with io_step(target, f"deleting {what} {name!r}"):
                 discard(target, self.path)
         return None

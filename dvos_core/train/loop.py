@@ -34,6 +34,7 @@ from dvos_core.model.device import use_bf16
 from dvos_core.model.presets import ModelConfig, get_config, list_presets
 from dvos_core.model.transfer import image_parameter_names
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, report
+from dvos_core.store.lock import TRAIN_HOLDER, TRAIN_LOCK
 from dvos_core.store.schema import StoreError
 from dvos_core.threads import loader_worker_init
 from dvos_core.train import distributed
@@ -75,7 +76,6 @@ CHECKPOINT_FILES = ("best.pt", "last.pt")
 EARLY_FILES = ("config.yaml", "metrics.json", ".metrics.json.tmp")
 # the lock a run holds on its model folder (one training per model at a time) and its holder's record; both go when
 # the run ends (a killed run's are left: the OS has dropped its lock, so the next run takes it)
-TRAIN_LOCK, TRAIN_HOLDER = ".training.lock", ".training.json"
 LOCK_FILES = (TRAIN_LOCK, TRAIN_HOLDER)
 # a training loss this many times its first step's (or 1, when that is below 1) means the run diverged: finite but
 # exploded losses (a learning rate of 1 or 10) otherwise train on and save a model that predicts nothing
