@@ -46,11 +46,9 @@ def unsaved_work(viewer, state) -> list[str]:
 def _differs_from_stored(viewer, project, vid: str, t: int) -> bool:
     """Whether painted frame ``t`` of ``vid`` still differs from what the project holds: paint undone (Ctrl+Z) or
     painted back to the stored mask is nothing to save. When in doubt (no layer, a read error), it differs."""
-    from dvos_napari._writer import differs_from_label
-
     layer = _layers.video_layer(viewer, vid, "masks")
     try:
-        return differs_from_label(project.video(vid), layer.data, t)
+        return _layers.differs_from_label(project.video(vid), layer.data, t)
     except Exception:  # no layer, a frame past its end, a damaged or deleted video: keep it listed
         return True
 

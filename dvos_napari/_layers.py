@@ -106,6 +106,14 @@ def mask_buffer(video, source: str = "masks", model: str | None = None) -> np.nd
     return buf
 
 
+def differs_from_label(video, data, t: int) -> bool:
+    """Whether ``data[t]`` differs from the label mask the project holds for frame t (no mask: an empty one), so
+    that paint undone, or painted back to what is stored, is nothing to save."""
+    frame = np.asarray(data[t]) != 0
+    stored = video.mask(t)
+    return bool(frame.any()) if stored is None else not np.array_equal(frame, np.asarray(stored) != 0)
+
+
 def find_layer(viewer, name: str):
     return viewer.layers[name] if name in viewer.layers else None  # noqa: SIM401 - LayerList has no .get
 

@@ -34,14 +34,6 @@ def save_frames(video, data, frames, edited_prediction: bool = False, provenance
     return saved
 
 
-def differs_from_label(video, data, t: int) -> bool:
-    """Whether ``data[t]`` differs from the label mask the project holds for frame t (no mask: an empty one), so
-    that paint undone, or painted back to what is stored, is nothing to save."""
-    frame = np.asarray(data[t]) != 0
-    stored = video.mask(t)
-    return bool(frame.any()) if stored is None else not np.array_equal(frame, np.asarray(stored) != 0)
-
-
 def _stored(video, t: int, source: str, model: str | None = None):
     """The stored mask of frame t from ``source`` ('masks' or 'predicted': of prediction set ``model``, default the
     most recent), or None when there is none."""

@@ -28,7 +28,7 @@ from qtpy.QtWidgets import (
 )
 
 from dvos_napari import _mask_files as mf
-from dvos_napari._layers import check_frame, time_axis, video_layer
+from dvos_napari._layers import check_frame, differs_from_label, time_axis, video_layer
 from dvos_napari._widgets import (
     Collapsible,
     DvosDock,
@@ -39,7 +39,7 @@ from dvos_napari._widgets import (
     section,
     wrapped_label,
 )
-from dvos_napari._writer import differs_from_label, save_frames
+from dvos_napari._writer import save_frames
 
 PROVENANCE_CHOICES = {  # what the "made by" box offers: text -> import_masks' provenance
     "as masks.csv lists, else a person": None,
