@@ -180,3 +180,35 @@ def test_init_from_a_model_name(tmp_path, monkeypatch):
     assert init["init_from"] == str(project.path / "models" / "image" / "best.pt")
     with pytest.raises(FileNotFoundError, match=r"no model 'imgae' with best.pt .*models there: \['ctx', 'image'\]"):
         train(project, _config("imgae"), "ctx2", resume=False)
+
+
+def test_a_run_killed_between_its_two_saves_is_never_mixed_with_an_earlier_run(tmp_path, monkeypatch):
+    """`--no-resume` killed after the new best.pt, before last.pt: the old run's last.pt and metrics.json stayed
+    beside the new best.pt, and resuming continued the old run under the new one's best. last.pt is now saved
+    first, and a resume writes best.pt from it when best.pt is not that epoch of the same run."""
+    from dvos_core.model import read_checkpoint
+    from dvos_core.train import loop
+
+    p = make_toy_project(tmp_path / "p.dvos", n_clips=3, n_frames=6, size=64, n_videos=0)
+    cfg = {k: v for k, v in _config("").to_dict().items() if k != "init_from"}
+    old = TrainConfig(**{**cfg, "lr": 1e-9, "eta_min": 1e-10, "epochs": 2})
+    train(p, old, "m", resume=False)
+    folder = p.model_dir("m")
+    (folder / ".last.pt.4242.tmp").write_bytes(b"half a checkpoint")  # a save killed before
+    new = TrainConfig(**{**cfg, "lr": 1e-2, "eta_min": 1e-3, "epochs": 2})
+    real = loop._Run._save_best
+
+    def killed(self, epoch):
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(loop._Run, "_save_best", killed)
+    with pytest.raises(SystemExit):
+        train(p, new, "m", resume=False)
+    monkeypatch.setattr(loop._Run, "_save_best", real)
+    assert not (folder / ".last.pt.4242.tmp").exists()
+    last = read_checkpoint(folder / "last.pt")["info"]
+    assert last["train_config"]["lr"] == 1e-2 and last["train_state"]["epoch"] == 1
+    train(p, new, "m", resume=True)  # the new run goes on, its best.pt written first from last.pt
+    best, last = (read_checkpoint(folder / f)["info"] for f in ("best.pt", "last.pt"))
+    assert best["train_config"]["lr"] == 1e-2 and best["run_id"] == last["train_state"]["run_id"] is not None
+    assert last["train_state"]["epoch"] == 2

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -124,6 +125,7 @@ def train(
     config = config.replace(num_workers=workers)  # the run records the number it used
     try:
         with training_lock(project, name), using_threads(threads, workers=local_processes() * (1 + workers)):
+            _sweep_killed_saves(folder)
             dist_info = distributed.setup(config.device)
             try:
                 return _Run(project, config, name, dist_info, progress, cancel, on_event).run(resume)
@@ -135,6 +137,16 @@ def train(
         if not had_files and int(os.environ.get("RANK", "0")) == 0:
             _remove_unfinished(folder)
         raise
+
+
+def _sweep_killed_saves(folder: Path) -> None:
+    """Remove the half-written checkpoints (``.best.pt.PID.tmp``, ``.last.pt.PID.tmp``) of a run killed while saving:
+    under the model's training lock no other run is writing them, and each is as large as a checkpoint."""
+    if int(os.environ.get("RANK", "0")) != 0 or not folder.is_dir():
+        return
+    for p in folder.glob(".*.pt.*.tmp"):
+        with contextlib.suppress(OSError):
+            p.unlink()
 
 
 @contextlib.contextmanager
@@ -485,6 +497,7 @@ class _Run:
             "best_epoch": self.best_epoch,
             "finished": epoch >= self.cfg.epochs,
             "loss_ref": self.loss_ref,  # the first step's loss: the bound of a diverged loss (_check_step_loss)
+            "run_id": self.run_id,
         }
         save_checkpoint(
             self.last_path,
@@ -497,6 +510,40 @@ class _Run:
             init=self.init_note,
             train_state=state,
         )
+
+    def _save_best(self, epoch: int) -> None:
+        """Save the model as best.pt, the best of ``epoch`` epochs (its validation in the history's last entry)."""
+        if not self.dist.is_main:
+            return
+        self._write_config()
+        save_checkpoint(
+            self.best_path,
+            self.model,
+            epoch=epoch,
+            metrics=self.history,
+            data=self.data_summary,
+            phase=self.cfg.phase,
+            train_config=self.cfg.to_dict(),
+            init=self.init_note,
+            val_dice=self.history[-1].get("val_dice") if self.history else None,
+            run_id=self.run_id,
+        )
+
+    def _repair_best(self, state: dict) -> None:
+        """On a resume: when the last finished epoch was the best and best.pt is not that epoch of this run (a kill
+        between saving last.pt and best.pt: missing, an earlier epoch's, or an earlier run's after --no-resume),
+        write best.pt from last.pt's model, which is that epoch's."""
+        if not self.dist.is_main or int(state.get("step", 0)) != 0 or state.get("best_epoch") != state.get("epoch"):
+            return
+        from dvos_core.model.checkpoint import CheckpointError, read_checkpoint
+
+        try:
+            held = read_checkpoint(self.best_path).get("info", {})
+        except (FileNotFoundError, CheckpointError):
+            held = {}
+        if held.get("epoch") != state["epoch"] or held.get("run_id") != state.get("run_id"):
+            self._save_best(int(state["epoch"]))
+            self._write_metrics()
 
     def _write_metrics(self) -> None:
         if self.dist.is_main:
@@ -533,6 +580,7 @@ class _Run:
                 f"(resume=False) to replace it",
             )
         payload = self._read_last() if resume and self.last_path.exists() else None
+        self._config_written = False  # config.yaml is written with this run's first checkpoint (_write_config)
         self._data(payload)
         self.history, self.best_score, self.best_epoch, self.global_step = [], None, None, 0
         self.loss_ref = None  # the loss of the run's first step (_check_step_loss)
@@ -546,14 +594,17 @@ class _Run:
             finished = int(state["epoch"]) >= int(saved.get("epochs") or 0) > 0
             self._check_resumable(saved, finished=finished)
             self._check_same_start(info.get("init"), finished)
-            if int(state["epoch"]) >= cfg.epochs:  # nothing left to train: the run and its config.yaml stay as they are
-                return self._nothing_to_do(
-                    int(state["epoch"]), int(saved.get("epochs") or state["epoch"]), info.get("data")
-                )
             self.model = build_model(ModelConfig.from_dict(payload["config"]), payload["kind"])
             self.model.load_state_dict(payload["state_dict"])
             self.init_note = info.get("init")
             self.history = list(info.get("metrics", []))
+            self.best_epoch = state["best_epoch"]
+            self.run_id = state.get("run_id")  # None: a run begun before it was recorded
+            self._repair_best(state)
+            if int(state["epoch"]) >= cfg.epochs:  # nothing left to train: the run and its config.yaml stay as they are
+                return self._nothing_to_do(
+                    int(state["epoch"]), int(saved.get("epochs") or state["epoch"]), info.get("data")
+                )
             start_epoch, start_step = int(state["epoch"]), int(state["step"])
             running = tuple(state["running"])
             self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
@@ -561,6 +612,7 @@ class _Run:
             self.loss_ref = state.get("loss_ref")  # None in runs saved before it was recorded: this run's first step
         else:
             self.model, self.init_note = self._fresh_model()
+            self.run_id = uuid.uuid4().hex  # kept in last.pt and best.pt: tells this run's files from another's
         self.model.to(self.device)
         self.opt, self.sched = self._optimizer()
         if state is not None:
@@ -576,7 +628,6 @@ class _Run:
             if getattr(self.sched, "T_max", cfg.epochs) != cfg.epochs:  # epochs were changed: keep the position,
                 self._stretch_cosine(cfg.epochs)  # stretch the cosine (the scaled schedule reads cfg.epochs itself)
             _set_rng_state(state["rng"], self.device)
-        self._config_written = False  # config.yaml is written with this run's first checkpoint (_write_config)
 
         net = self.model
         if cfg.compile and self.device.type == "cuda":
@@ -746,20 +797,12 @@ class _Run:
         self.history.append(entry)
         if improved:
             self.best_score, self.best_epoch = score, epoch + 1
-            if self.dist.is_main:
-                self._write_config()
-                save_checkpoint(
-                    self.best_path,
-                    self.model,
-                    epoch=epoch + 1,
-                    metrics=self.history,
-                    data=self.data_summary,
-                    phase=self.cfg.phase,
-                    train_config=cfg.to_dict(),
-                    init=self.init_note,
-                    val_dice=val["val_dice"],
-                )
+        # last.pt first: a kill before best.pt is written leaves a last.pt that says this epoch is the best, from
+        # which a resume writes best.pt (_repair_best); the other order left the new best.pt beside the last.pt of
+        # an earlier run (--no-resume), whose resume then mixed the two runs
         self._save_last(epoch + 1, 0, (0.0, 0))
+        if improved:
+            self._save_best(epoch + 1)
         self._write_metrics()
         self.emit(
             EpochEvent(
