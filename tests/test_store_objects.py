@@ -376,3 +376,21 @@ def test_a_migration_finished_by_another_process_while_this_one_waited_is_not_ru
     monkeypatch.setattr(project_module, "writer_lock", OtherFinishesFirst)
     monkeypatch.setitem(project_module.MIGRATIONS, 3, lambda *a: ran.append(a))
     assert Project.migrate(path) == [] and ran == []
+
+
+def test_a_commit_that_disagrees_with_the_table_is_damage_that_check_names(tmp_project, capsys):
+    """A count edited (or left by a killed write of an older dvos) stopped `dvos info` and `dvos check` whole with a
+    plain error; an empty table under counts, and two objects of one id, went unnoticed."""
+    from dvos_core.store.check import check_project
+    from dvos_core.store.schema import DamagedStoreError
+
+    bank = tmp_project.objects
+    _fill(bank, 1, 4)
+    bank.group.update_attributes({"n_objects": 3})
+    with pytest.raises(DamagedStoreError, match=r"holds 4 records but its commit .* says 3"):
+        Project.open(tmp_project.path).objects.table()
+    assert any(f.kind == "damaged" and "says 3" in f.message for f in check_project(tmp_project, models=False))
+    assert main(["info", str(tmp_project.path)]) == 0
+    bank.group.update_attributes({"n_objects": 4, "records_bytes": 0, "records_start": 0})
+    with pytest.raises(DamagedStoreError, match=r"holds 0 records but its commit .* says 4"):
+        Project.open(tmp_project.path).objects.table()

@@ -221,14 +221,19 @@ class ObjectBank:
     def _rows(self) -> list[dict]:
         """Every committed record, in the order added."""
         start, end = self._range()
-        if end <= start:
-            return []
-        rows = self._decode(self._span("records", start, end).tobytes())
-        n = int(self.group.attrs.get("n_objects", len(rows)))
-        if len(rows) != n:
-            raise StoreError(
-                f"{self.path}: the object table holds {len(rows)} records but {n} are committed; the "
-                f"store is damaged, restore it from a backup or re-run `dvos extract-objects --replace`"
+        rows = self._decode(self._span("records", start, end).tobytes()) if end > start else []
+        n = self.group.attrs.get("n_objects", len(rows))
+        if not isinstance(n, int) or len(rows) != n:
+            raise DamagedStoreError(
+                f"{self.path}: the object table holds {len(rows)} records but its commit (objects/zarr.json) says "
+                f"{n!r}: the store is damaged. {self._fix()}"
+            )
+        ids = [r.get("id") for r in rows]
+        if len(set(ids)) != len(ids):
+            twice = sorted({i for i in ids if ids.count(i) > 1})[:5]
+            raise DamagedStoreError(
+                f"{self.path}: the object table holds objects of one id more than once (ids {twice}): the store is "
+                f"damaged. {self._fix()}"
             )
         return rows
 
