@@ -61,3 +61,25 @@ def test_the_pseudo_label_summary_says_why_frames_were_not_labelled():
         pseudo_label_summary(pd.DataFrame(rows, columns=COLUMNS))
         == "pseudo-labelled 2 frames (1 below the minimum quality)"
     )
+
+
+def test_review_says_what_the_project_holds_and_forgets_another_projects_scores(make_napari_viewer, tmp_path):
+    """It said "no evaluation yet" beside a step header counting the project's saved evaluations, and kept showing
+    the scores of the project open before."""
+    import numpy as np
+
+    from dvos_core.store import Project
+
+    a = Project.create(tmp_path / "a.dvos")
+    (a.path / "reports" / "run-all").mkdir(parents=True)
+    b = Project.create(tmp_path / "b.dvos")
+    viewer = make_napari_viewer()
+    rv = dock(viewer, "Review")
+    rv.state.set_project(a)
+    assert rv.overall.text().startswith("1 evaluation(s) saved in the project (reports/: run-all)")
+    rv.videos_table.setRowCount(2)  # scores shown for project a
+    rv.report = object()
+    rv.state.set_project(b)
+    assert rv.report is None and rv.videos_table.rowCount() == 0
+    assert rv.overall.text().startswith("no evaluation yet")
+    assert np.all([rv.worst_table.rowCount() == 0, rv.compare_table.rowCount() == 0])

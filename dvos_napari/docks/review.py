@@ -178,10 +178,11 @@ class ReviewDock(DvosDock):
         self._highlight = None  # the video whose curve is highlighted
         self.plot.redraw = lambda: self._plot_frames(self._highlight) if self.report is not None else self._empty_plot()
         self._empty_plot()
-        self.listen(self.state.project_changed, lambda *_: self.refresh_models())
+        self.listen(self.state.project_changed, lambda *_: self._project_changed())
         self.listen(self.state.store_changed, self.refresh_models)
         self.listen(self.state.model_changed, lambda *_: self.refresh_models())
         self.refresh_models()
+        self.overall.setText(self.no_report_text())
 
     # ---- models ----------------------------------------------------------------------------------------------
     def project_models(self) -> list[str]:
@@ -203,6 +204,28 @@ class ReviewDock(DvosDock):
                 continue
             out += [m for m in names if m not in out]
         return out
+
+    def _project_changed(self) -> None:
+        """Another project: its models listed, and the score line says what it holds (no report of the project
+        before is shown)."""
+        self.report = self.comparison = None
+        self.compare_info.setText("")
+        for table in (self.videos_table, self.worst_table, self.compare_table):
+            table.setRowCount(0)  # the other project's scores
+        self._empty_plot()
+        self.refresh_models()
+        self.overall.setText(self.no_report_text())
+
+    def no_report_text(self) -> str:
+        """The score line before an evaluation is shown here: the project's saved reports counted."""
+        project = self.state.project
+        saved = project.report_names() if project is not None else []
+        if saved:
+            return (
+                f"{len(saved)} evaluation(s) saved in the project (reports/: {', '.join(saved[-3:])}"
+                f"{', ...' if len(saved) > 3 else ''}); press Evaluate to score the chosen model's predictions here"
+            )
+        return "no evaluation yet: predict the test videos (Predict step), then press Evaluate"
 
     def refresh_models(self) -> None:
         """List the project's prediction sets in the model box and the compare list (keeping what was chosen)."""
