@@ -19,9 +19,9 @@ from dvos_napari._plots import PlotCanvas
 from dvos_napari._widgets import Collapsible, DvosDock, compact_combo, wrapped_label
 
 PHASE_TEXT = {
-    "image": "image model (single frames)",
-    "synthetic": "video model on synthetic clips",
-    "real": "video model on your labelled videos",
+    "image": "image model",
+    "synthetic": "video, synthetic clips",
+    "real": "video, your videos",
 }
 NO_INIT = "(none)"
 NO_RECIPE = "(choose)"
@@ -30,8 +30,8 @@ DRAW_INTERVAL_MS = 700  # the plot redraws at most this often (drawing costs the
 
 
 VIDEO_MODEL_TEXT = {
-    "dvos": "DVOS (the paper's: earlier frames only)",
-    "context": "context-aware (the frame and its earlier frames)",
+    "dvos": "DVOS (the paper's)",
+    "context": "context-aware",
 }
 
 
