@@ -201,3 +201,17 @@ def test_foreign_masks_csv_is_refused_before_writing(tmp_project, video, tmp_pat
         export_masks(tmp_project, "plot1", out)
     assert (out / "masks.csv").read_text() == "id,area\n1,2\n"
     assert not list(out.glob("*.png"))
+
+
+def test_reference_csv_leaves_test_videos_out_unless_named(tmp_project, video, tmp_path):
+    """The training CSV held the test videos' ground truth, without a word."""
+    masks = _blob_masks(3)
+    exam = tmp_project.add_video_array("exam", video.read_frames(0, 3), split="test")
+    for t in range(3):
+        video.set_mask(t, masks[t], "manual")
+        exam.set_mask(t, masks[t], "manual")
+    with pytest.warns(UserWarning, match=r"left out the test video\(s\) \['exam'\]"):
+        csv = export_reference_csv(tmp_project, tmp_path / "ref", clip_length=3)
+    assert pd.read_csv(csv)["VID"].unique().tolist() == ["plot1-000000"]
+    csv = export_reference_csv(tmp_project, tmp_path / "all", clip_length=3, video_ids=["plot1", "exam"])
+    assert sorted(pd.read_csv(csv)["VID"].unique()) == ["exam-000000", "plot1-000000"]

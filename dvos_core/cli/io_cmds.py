@@ -209,7 +209,7 @@ def register(sub) -> None:
     )
     add_project(p)
     p.add_argument("out_dir", metavar="OUT_DIR", help="folder to write into (created if missing)")
-    p.add_argument("--videos", nargs="+", metavar="ID", help="only these videos (default: all)")
+    p.add_argument("--videos", nargs="+", metavar="ID", help="only these videos (default: all but the test videos)")
     p.add_argument(
         "--clip-length", type=int, default=5, help="frames per clip (default 5); 0 = whole runs, Label 1 on every frame"
     )

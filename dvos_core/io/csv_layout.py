@@ -47,7 +47,8 @@ def export_reference_csv(
     """Write frames/masks as PNGs under ``out_dir`` and the CSV ``out_dir/csv_name``; returns the CSV path.
 
     Only frames with a mask are exported; masked frames in runs too short for a whole clip are left out with a
-    warning saying how many.
+    warning saying how many. Without ``video_ids`` every video but the test videos (whose masks are the ground truth
+    they are scored against, not training data; a warning names them) is exported.
     """
     import cv2
     import pandas as pd
@@ -64,7 +65,7 @@ def export_reference_csv(
         (out / "masks").mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise PermissionError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
-    ids = list(video_ids) if video_ids else project.video_ids()
+    ids = list(video_ids) if video_ids else _training_ids(project)
     plan = []  # (video, [frame indices of one clip])
     skipped = 0
     for vid in ids:
@@ -284,3 +285,19 @@ def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str 
             with contextlib.suppress(Exception):
                 project.delete_video(vid_id)
         raise
+
+
+def _training_ids(project) -> list[str]:
+    """Every video of ``project`` but its test videos, which a warning names (name them to export them)."""
+    import warnings
+
+    ids, tests = [], []
+    for vid in project.video_ids():
+        (tests if project.video(vid).split == "test" else ids).append(vid)
+    if tests:
+        warnings.warn(
+            f"left out the test video(s) {tests}: their masks are the ground truth they are scored against, not "
+            f"training data; name them (--videos, video_ids) to export them too",
+            stacklevel=3,
+        )
+    return ids
