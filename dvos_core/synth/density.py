@@ -42,11 +42,12 @@ class DensityMatch:
     def table(self) -> str:
         """Measured vs synthetic coverage, one line each."""
         m, s = self.measured["coverage"], self.synthetic
+        lo, hi = sorted((s["low"], s["high"]))  # (more heads can cover less: smaller heads, more overlap)
         return (
             f"head pixels in painted frames: {100 * m['min']:.1f}-{100 * m['max']:.1f} % (median "
             f"{100 * m['median']:.1f} %, {self.measured['frames']} frames, {self.measured['objects']['median']:.0f} "
             f"heads per frame); synthetic clips with n_heads {tuple(self.config.n_heads)}: "
-            f"{100 * s['low']:.1f}-{100 * s['high']:.1f} %"
+            f"{100 * lo:.1f}-{100 * hi:.1f} %"
         )
 
 
