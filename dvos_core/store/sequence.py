@@ -132,8 +132,8 @@ class FrameSequence:
 
     def _folder_identity(self) -> tuple | None:
         """What tells this sequence from one made again under its id: its ``uid`` attribute (written at creation;
-        sequences made before it have none), the time it was created and its folder's inode; None when it has no
-        local folder."""
+        for a sequence made before it, the time it was created) and its folder's inode; None when it has no local
+        folder."""
         root = getattr(self.group.store, "root", None)
         if root is None:
             return None
@@ -143,7 +143,7 @@ class FrameSequence:
         except OSError:
             return None
         a = group_attrs(folder)
-        return (a.get("uid"), a.get("created"), inode)
+        return (a["uid"], inode) if a.get("uid") else (a.get("created"), inode)
 
     def __repr__(self) -> str:
         a = self.group.attrs
@@ -392,6 +392,7 @@ class FrameSequence:
         with self._write("updating its attributes"):
             self.refresh()  # merge into the attributes on disk, not into this handle's cached copy
             self.group.update_attributes(kw)
+            self._folder_id = self._folder_identity()  # (its own change of "created", in a sequence without uid)
 
     # ---- frames ----------------------------------------------------------------------------------------------
     def frame_run(self, start: int = 0, stop: int | None = None) -> FrameRun:
