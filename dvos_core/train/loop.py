@@ -499,25 +499,20 @@ class _Run:
             "loss_ref": self.loss_ref,  # the first step's loss: the bound of a diverged loss (_check_step_loss)
             "run_id": self.run_id,
         }
-        save_checkpoint(
-            self.last_path,
-            self.model,
-            epoch=epoch,
-            metrics=self.history,
-            data=self.data_summary,
-            phase=self.cfg.phase,
-            train_config=self.cfg.to_dict(),
-            init=self.init_note,
-            train_state=state,
-        )
+        self._save(self.last_path, epoch, train_state=state)
 
     def _save_best(self, epoch: int) -> None:
         """Save the model as best.pt, the best of ``epoch`` epochs (its validation in the history's last entry)."""
         if not self.dist.is_main:
             return
         self._write_config()
+        val_dice = self.history[-1].get("val_dice") if self.history else None
+        self._save(self.best_path, epoch, val_dice=val_dice, run_id=self.run_id)
+
+    def _save(self, path: Path, epoch: int, **extra) -> None:
+        """One checkpoint of the run at ``epoch`` with what every one of them records (and ``extra``)."""
         save_checkpoint(
-            self.best_path,
+            path,
             self.model,
             epoch=epoch,
             metrics=self.history,
@@ -525,8 +520,7 @@ class _Run:
             phase=self.cfg.phase,
             train_config=self.cfg.to_dict(),
             init=self.init_note,
-            val_dice=self.history[-1].get("val_dice") if self.history else None,
-            run_id=self.run_id,
+            **extra,
         )
 
     def _repair_best(self, state: dict) -> None:
