@@ -96,9 +96,24 @@ def test_excluded_pixels_are_not_used():
     assert np.abs(gm.dx - 6.0).max() < 0.5 and np.abs(gm.dy).max() < 0.5
 
 
+@pytest.mark.parametrize("side", [120, 130])
+def test_a_large_excluded_window_is_still_excluded(side):
+    """A window over 56 % or 66 % of the frame moving against the camera: excluded, it does not mislead (a rule
+    that dropped masks leaving under 30 % of the frame followed the window's motion at 66 %)."""
+    frames, _, _ = camera_clip(texture("gravel"), [(6.0, 0.0, 0.0, 1.0)] * 3, size=(160, 160))
+    frames, masks = frames.copy(), np.zeros(frames.shape[:3], np.uint8)
+    big = texture("astronaut", 512)
+    lo = (160 - side) // 2
+    for t in range(len(frames)):
+        frames[t, lo : lo + side, lo : lo + side] = big[100 : 100 + side, 100 + 7 * t : 100 + side + 7 * t]
+        masks[t, lo : lo + side, lo : lo + side] = 1
+    gm = estimate_global_motion(frames, masks)
+    assert np.abs(gm.dx - 6.0).max() < 0.5 and np.abs(gm.dy).max() < 0.5
+
+
 def test_masks_over_most_of_the_frame_do_not_hide_the_camera():
-    """Masks that leave too little of the frame (dense heads, a rough model's pseudo-labels over 3/4 of it) are not
-    applied: the camera is still measured, where excluding them left nothing to measure."""
+    """Masks that leave too little of the frame to measure (dense heads, a rough model's pseudo-labels over 3/4 of
+    it): where nothing is found with them, the whole frames are used, and the camera is still measured."""
     frames, _, _ = camera_clip(texture("gravel"), [(4.0, -3.0, 0.0, 1.0)] * 3, size=(128, 128))
     masks = np.zeros(frames.shape[:3], np.uint8)
     masks[:, ::9, :] = 1  # stripes every 9 px: with the exclusion margin nothing is left between them

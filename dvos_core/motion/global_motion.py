@@ -19,6 +19,7 @@ field rather than the objects being judged.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -51,10 +52,6 @@ class MotionParams:
     min_ecc: float = 0.6  # ECC correlation needed to accept its transform
     min_gradient: float = 1.5  # grey levels per px for a pixel to count as textured
     min_textured_share: float = 0.05  # share of usable pixels that must be textured to estimate anything
-    # an exclusion mask that leaves less of the frame than this (after its margin) is not applied: masks that
-    # cover most of a frame (dense heads, or a rough model's pseudo-labels) would leave nothing to measure, and
-    # the corners' consensus copes with the heads' own motion
-    min_allowed_share: float = 0.3
     max_rotation_deg: float = 15.0  # larger turns between two frames are treated as failures
 
 
@@ -81,8 +78,7 @@ class PairMotion:
 
 class PreparedFrame:
     """A frame reduced for the motion estimate (:func:`estimate_prepared`): grey image, allowed-pixel mask (from
-    ``exclude``, non-zero = ignore; not applied when it leaves less than ``min_allowed_share`` of the frame) and the
-    resize factor. What is derived from it (smoothed copy, texture test,
+    ``exclude``, non-zero = ignore) and the resize factor. What is derived from it (smoothed copy, texture test,
     exposure, corners) is computed once, so one prepared frame can serve every pair it is part of
     (:class:`dvos_core.motion.align.SequenceAligner` keeps them for the frames of a window)."""
 
@@ -107,9 +103,20 @@ class PreparedFrame:
                 ex = cv2.resize(ex, g.shape[::-1], interpolation=cv2.INTER_NEAREST)
             k = 2 * params.exclude_margin_px + 1
             ex = cv2.dilate(ex, np.ones((k, k), np.uint8))
-            allowed = ex == 0
-            self.allowed = allowed if allowed.mean() >= params.min_allowed_share else None
+            self.allowed = ex == 0
         self._smooth = self._textured = self._exposure = None
+        self._unmasked = None
+
+    def unmasked(self) -> PreparedFrame:
+        """The same frame with no pixel excluded (its own derived copies, made on demand)."""
+        if self.allowed is None:
+            return self
+        if self._unmasked is None:
+            u = copy.copy(self)
+            u.allowed = u._smooth = u._textured = u._exposure = u._corner_cache = None
+            u._unmasked = u
+            self._unmasked = u
+        return self._unmasked
 
     @property
     def exposure(self) -> tuple[float, float]:
@@ -313,7 +320,17 @@ def estimate_pair(prev, cur, exclude_prev=None, exclude_cur=None, params: Motion
 
 
 def estimate_prepared(a: PreparedFrame, b: PreparedFrame, params: MotionParams) -> PairMotion:
-    """:func:`estimate_pair` of two frames already prepared with ``params`` (each can serve many pairs)."""
+    """:func:`estimate_pair` of two frames already prepared with ``params`` (each can serve many pairs). When
+    nothing is found with pixels excluded, the whole frames are tried: masks over most of a frame (dense heads, a
+    rough model's pseudo-labels) leave too little to measure, and the corners' consensus copes with the heads' own
+    motion."""
+    found = _estimate(a, b, params)
+    if found.method == "none" and (a.allowed is not None or b.allowed is not None):
+        found = _estimate(a.unmasked(), b.unmasked(), params)
+    return found
+
+
+def _estimate(a: PreparedFrame, b: PreparedFrame, params: MotionParams) -> PairMotion:
     if a.full_shape != b.full_shape:
         raise ValueError(f"consecutive frames differ in size: {a.full_shape} then {b.full_shape}")
     m, method, n_in = None, "none", 0
