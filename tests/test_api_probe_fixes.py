@@ -154,6 +154,33 @@ def test_a_kept_handle_of_a_video_deleted_and_added_again_writes_nothing_into_th
     assert fresh.set_mask(3, np.ones((H, W), bool), "manual")  # a handle opened since writes as usual
 
 
+def test_a_video_deleted_and_added_again_while_a_write_waits_for_the_lock_is_not_written(tmp_path, monkeypatch):
+    """The check ran before the writer lock was taken: a write that waited for the lock (another process deleting
+    and adding the video again meanwhile) went into the new video."""
+    import contextlib
+
+    from dvos_core.store import sequence
+
+    p, v = _project(tmp_path)
+    real, once = sequence.store_write, []
+
+    @contextlib.contextmanager
+    def waited(*args, **kwargs):  # the other process works while this one waits for the lock
+        if not once:
+            once.append(True)
+            other = Project.open(p.path)
+            other.delete("video", "v")
+            other.add_video_array("v", np.zeros((5, H, W, 3), np.uint8))
+        with real(*args, **kwargs):
+            yield
+
+    monkeypatch.setattr(sequence, "store_write", waited)
+    with pytest.raises(NotInStoreError, match="deleted and added again"):
+        v.set_mask(0, np.ones((H, W), bool), "manual")
+    monkeypatch.setattr(sequence, "store_write", real)
+    assert Project.open(p.path).video("v").mask(0) is None
+
+
 # ---- prediction sets --------------------------------------------------------------------------------------------
 def test_reading_a_prediction_set_that_is_not_there_names_the_sets_there_are(tmp_path):
     _, v = _project(tmp_path)

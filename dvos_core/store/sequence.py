@@ -227,20 +227,28 @@ class FrameSequence:
         """The sequence's folder, for messages."""
         return f"{self.path}/{self.group.path}" if self.path else self.name
 
+    @contextlib.contextmanager
     def _write(self, step: str, after: str = ""):
-        """The context of one write: read-only check, writer lock, OS errors naming this sequence and ``step``."""
+        """The context of one write: read-only check, writer lock, OS errors naming this sequence and ``step``; under
+        the lock, the sequence must still be the one this handle opened (not deleted, nor deleted and made again
+        while the write waited for the lock)."""
         self._check_writable(step)
-        return store_write(self.path, self.where, step, after)
+        with store_write(self.path, self.where, step, after):
+            self._require_present()
+            yield
 
+    @contextlib.contextmanager
     def _lock(self, step: str):
-        """The writer lock alone (for loops that also read input whose errors are not the store's)."""
+        """The writer lock alone (for loops that also read input whose errors are not the store's); checked like
+        :meth:`_write`."""
         self._check_writable(step)
-        return writer_lock(self.path).hold(operation=step) if self.path else contextlib.nullcontext()
+        with writer_lock(self.path).hold(operation=step) if self.path else contextlib.nullcontext():
+            self._require_present()
+            yield
 
     def _check_writable(self, step: str) -> None:
         if self.group.read_only:
             raise StoreError(f"{self.where}: the project was opened read-only; open it with mode='r+' to {step}")
-        self._require_present()  # never write into a sequence deleted, or deleted and made again, since
 
     # ---- reading (a damaged file named in the error) -----------------------------------------------------------
     @property
