@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dvos_core.store.schema import CORRECTED, PREDICTED, PSEUDO
+from dvos_core.store.schema import CORRECTED, MANUAL, PREDICTED, PSEUDO
 
 
 def provenance_for(video, t: int, edited_prediction: bool = False) -> str:
@@ -112,7 +112,8 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
 
     Only non-empty frames that differ from the store are written (an empty frame is read as 'not annotated'); for a
     predicted layer only the frames edited away from the stored prediction of the set it shows (its ``dvos_model``
-    metadata, else the most recent set), as 'corrected'. A layer a dvos viewer tracks writes only its painted
+    metadata, else the most recent set), as 'corrected', but never over a mask a person painted (left, with a
+    warning). A layer a dvos viewer tracks writes only its painted
     frames among those, so what another program wrote meanwhile is not overwritten with what the layer read before.
     """
     from dvos_core.store import Project
@@ -137,6 +138,17 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
         painted = _layers.unsaved_corrections(viewer, vid) if edited_prediction else state.dirty.get(vid, ())
     # a tracked layer compares its painted frames only (a 600-frame video's comparison read every stored mask)
     changed = changed_frames(video, data, source, md.get("dvos_model"), frames=painted)
+    if edited_prediction:  # a mask a person painted is never replaced by a fixed prediction without a question
+        kept = [t for t in changed if int(video.provenance[t]) == MANUAL]
+        changed = [t for t in changed if t not in kept]
+        if kept:
+            import warnings
+
+            warnings.warn(
+                f"{vid}: frames {kept} hold masks painted by a person, which saving the predicted layer would "
+                f"replace: they were left as they are (Review's Save correction asks, frame by frame)",
+                stacklevel=2,
+            )
     saved = save_frames(video, data, changed, edited_prediction=edited_prediction)
     if tracking is not None:  # the viewer's unsaved-paint records no longer hold the frames just saved
         if edited_prediction:

@@ -128,3 +128,15 @@ def test_save_correction_asks_before_replacing_a_painted_mask(make_napari_viewer
     viewer.dims.set_current_step(0, 4)
     assert rv.save_correction_asking()  # no painted mask there: saved without a question
     assert len(answers) == n and v.provenance[4] == CORRECTED
+    # a test video takes no corrections: refused before any question (Yes then failed)
+    from dvos_core.store.schema import StoreError
+
+    exam = tmp_project.add_video_array("exam", frames, split="test")
+    exam.set_mask(2, masks[2], "manual")
+    prediction_set(exam, "m", pred)
+    state.select_video("exam")
+    wait_loaded(qtbot, state)
+    viewer.dims.set_current_step(0, 2)
+    with pytest.raises(StoreError, match="test video"):
+        rv.save_correction_asking()
+    assert len(answers) == n and exam.provenance[2] == MANUAL

@@ -203,3 +203,11 @@ def test_saving_a_predicted_layer_compares_with_the_model_it_shows(tmp_project):
     write_labels(str(tmp_project.path), layer, meta)
     assert v.provenance.tolist() == [0, 4, 0, 0]  # the untouched frames of 'first' are not labels
     np.testing.assert_array_equal(v.mask(1), layer[1])
+    # a frame a person painted is not replaced by saving the predicted layer (File > Save Selected Layer)
+    painted = np.zeros((16, 16), np.uint8)
+    painted[12:15, 12:15] = 1
+    v.set_mask(2, painted, "manual")
+    layer[2, 0, 0] = 1
+    with pytest.warns(UserWarning, match=r"frames \[2\] hold masks painted by a person"):
+        write_labels(str(tmp_project.path), layer, meta)
+    assert v.provenance[2] == 1 and np.array_equal(v.mask(2), painted)

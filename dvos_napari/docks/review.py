@@ -443,12 +443,11 @@ class ReviewDock(DvosDock):
             )
 
     def save_correction_asking(self) -> bool:
-        """Save correction's button and key: as :meth:`save_correction`, asking first when the frame holds a mask
-        a person painted (it would be replaced)."""
-        video = self.state.require_video()
-        t = check_frame(video, self.state.current_frame())
-        if int(video.provenance[t]) != MANUAL:
-            return self.save_correction(t)
+        """Save correction's button and key: as :meth:`save_correction`, asking first (once every refusal is past)
+        when the frame holds a mask a person painted, which it would replace."""
+        return self.save_correction(replace_painted=self._ask_replace_painted)
+
+    def _ask_replace_painted(self, video, t: int) -> bool:
         answer = QMessageBox.question(
             self,
             "Replace a painted mask",
@@ -461,11 +460,12 @@ class ReviewDock(DvosDock):
         if answer != QMessageBox.StandardButton.Yes:
             self.fix_info.setText(f"kept the painted mask of frame {t} of {video.name}; nothing saved")
             return False
-        return self.save_correction(t, replace_painted=True)
+        return True
 
-    def save_correction(self, frame: int | None = None, replace_painted: bool = False) -> bool:
+    def save_correction(self, frame: int | None = None, replace_painted=False) -> bool:
         """Save the current frame of ``<video> predicted`` as a 'corrected' mask of the video. A frame holding a
-        mask a person painted ('manual') is refused unless ``replace_painted``."""
+        mask a person painted ('manual') is refused unless ``replace_painted`` (True, or a function of (video,
+        frame) asked once the save is otherwise allowed: False keeps the painted mask, and nothing is saved)."""
         from napari.utils.notifications import show_info
 
         video = self.state.require_video()
@@ -483,12 +483,6 @@ class ReviewDock(DvosDock):
         if self.state.loading:
             raise ValueError("the predictions are still being read into the layer; try again in a moment")
         t = check_frame(video, self.state.current_frame() if frame is None else frame)
-        if int(video.provenance[t]) == MANUAL and not replace_painted:
-            raise ValueError(
-                f"frame {t} of {video.name} holds a mask painted by a person (its ground truth): Save correction "
-                f"would replace it; edit the painted mask in the Annotate step instead, or confirm the replacement "
-                f"(the button and the C key ask)"
-            )
         shown, chosen = shown_model(self.viewer, video.name), prediction_set(video, self.state.prediction_model).model
         # another model predicted meanwhile: never save a mask of the wrong model, unless this frame holds the
         # user's own correction of the masks shown (what they saw and fixed; the layer kept them for this)
@@ -512,6 +506,15 @@ class ReviewDock(DvosDock):
                 f"{video.n_frames} frames, e.g. after a cancelled run) and nothing was painted there: predict the "
                 f"video again (Predict step), or paint the frame's heads first"
             )
+        if int(video.provenance[t]) == MANUAL:
+            if not callable(replace_painted) and not replace_painted:
+                raise ValueError(
+                    f"frame {t} of {video.name} holds a mask painted by a person (its ground truth): Save "
+                    f"correction would replace it; edit the painted mask in the Annotate step instead, or confirm "
+                    f"the replacement (the button and the C key ask)"
+                )
+            if callable(replace_painted) and not replace_painted(video, t):
+                return False
         saved = save_frames(video, layer.data, [t], edited_prediction=True)
         if saved:
             mark_corrections_saved(self.viewer, video.name, saved)
