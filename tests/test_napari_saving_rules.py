@@ -59,7 +59,9 @@ def test_another_projects_layers_are_not_taken_for_the_open_projects(make_napari
     assert a.video("plot").mask(2).any()  # the first project keeps its mask
 
 
-def test_save_stores_only_frames_that_differ_from_the_project(make_napari_viewer, qtbot, tmp_project):
+def test_save_stores_only_frames_that_differ_from_the_project(make_napari_viewer, qtbot, tmp_project, monkeypatch):
+    from qtpy.QtWidgets import QMessageBox
+
     from dvos_core.store.schema import CORRECTED, MANUAL, NONE
 
     frames, masks = tiny_clip(6)
@@ -85,6 +87,13 @@ def test_save_stores_only_frames_that_differ_from_the_project(make_napari_viewer
     assert not ann.save_frame(3)  # as saved
     assert ann.save_frame(4)  # a pseudo-label as it is: accepted
     assert v.provenance[4] == CORRECTED
+    # S on a frame with nothing painted asks whether it is a frame without heads
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.No)
+    viewer.dims.set_current_step(0, 0)
+    assert not ann.save_frame_asking() and v.provenance[0] == NONE and "without heads" in asked[-1]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    assert ann.save_frame_asking() and v.provenance[0] == MANUAL and not v.mask(0).any()
 
 
 def test_save_correction_asks_before_replacing_a_painted_mask(make_napari_viewer, qtbot, tmp_project, monkeypatch):

@@ -110,7 +110,11 @@ class AnnotateDock(DvosDock):
                 "select the masks layer in paint mode (label 1 = head); P paint, E erase, F fill, [ ] brush size",
             ),
             button("Next seed (N)", lambda: self.guard(self.next_seed), "jump to the next seed frame"),
-            button("Save frame (S)", lambda: self.guard(self.save_frame), "save this frame's mask into the project"),
+            button(
+                "Save frame (S)",
+                lambda: self.guard(self.save_frame_asking),
+                "save this frame's mask into the project (a frame with nothing painted: asks whether it has no heads)",
+            ),
             button(
                 "Save all painted (Shift-S)",
                 lambda: self.guard(self.save_all),
@@ -137,7 +141,7 @@ class AnnotateDock(DvosDock):
         lay.addWidget(self.job_bar)
         self._show_job_bar(False)  # painting runs no job: the bar shows while masks are imported or exported
         self._busy_widgets = [self.import_button, self.export_button]
-        self.bind_keys({"n": self.next_seed, "s": self.save_frame, "Shift-S": self.save_all})
+        self.bind_keys({"n": self.next_seed, "s": self.save_frame_asking, "Shift-S": self.save_all})
         self.listen(self.state.video_changed, lambda *_: self._on_video())
         self.listen(self.state.store_changed, self._update_info)
         self.listen(self.state.dirty_changed, lambda *_: self._update_info())
@@ -179,16 +183,35 @@ class AnnotateDock(DvosDock):
         layer.selected_label = 1
         layer.mode = "paint"
 
-    def save_frame(self, t: int | None = None) -> bool:
+    def save_frame_asking(self) -> bool:
+        """Save frame's button and key: :meth:`save_frame`, asking first whether a frame with nothing painted (and no
+        stored mask) is a frame without heads, to be saved as such."""
+        video, layer = self.masks_layer()
+        t = check_frame(video, self.state.current_frame())
+        if video.provenance[t] or np.asarray(layer.data[t]).any():
+            return self.save_frame(t)
+        answer = QMessageBox.question(
+            self,
+            "A frame without heads?",
+            f"Nothing is painted on frame {t} of {video.name}. Save it as a frame without heads? (An empty mask is "
+            f"ground truth: 'no heads here'.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return self.save_frame(t, empty=answer == QMessageBox.StandardButton.Yes)
+
+    def save_frame(self, t: int | None = None, empty: bool = False) -> bool:
         """Save the masks layer's frame t (default: current) into the project when it differs from the stored mask,
         or when it shows a model's mask (pseudo-label, prediction) as it is: then it is accepted as 'corrected'. An
-        empty frame with no stored mask, or one as stored, is nothing to save (a frame is not saved unpainted)."""
+        empty frame with no stored mask is saved only with ``empty`` (a frame without heads); one as stored is
+        nothing to save."""
         from dvos_core.store.schema import PREDICTED, PSEUDO
 
         video, layer = self.masks_layer()
         t = check_frame(video, self.state.current_frame() if t is None else t)
         accept = int(video.provenance[t]) in (PSEUDO, PREDICTED)
-        frames = [t] if accept or differs_from_label(video, layer.data, t) else []
+        bare = empty and not video.provenance[t] and not np.asarray(layer.data[t]).any()
+        frames = [t] if accept or bare or differs_from_label(video, layer.data, t) else []
         saved = save_frames(video, layer.data, frames)
         self._after_save(video.name, saved, unchanged=[t] if not frames else ())
         return bool(saved)
