@@ -40,6 +40,14 @@ def test_a_model_just_trained_is_chosen(make_napari_viewer, tmp_project):
     pr.image_model.setCurrentText("image")  # the user goes back to the older one
     pr.refresh()
     assert pr.image_model.currentText() == "image"
+    from dvos_core.train.loop import training_lock
+
+    with training_lock(tmp_project, "image_v3"):  # its first epoch wrote best.pt; it is still training
+        _model(tmp_project, "image_v3")
+        pr.refresh()
+        assert pr.image_model.currentText() == "image"
+    pr.refresh()  # its training ended
+    assert pr.image_model.currentText() == "image_v3"
 
 
 def test_the_pseudo_label_summary_says_why_frames_were_not_labelled():

@@ -14,6 +14,8 @@ followed from frame to frame (shown as the Tracks layer ``<video> head tracks``)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from qtpy.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -231,10 +233,14 @@ class PredictDock(DvosDock):
         fresh: list = []  # models that appeared since the last look at this project: the newest is chosen
         if p is not None:
             models = self._models = model_checkpoints(p)
+            from dvos_core.store.lock import training_holder
+
+            # a model still training (its first epoch wrote best.pt) is not new yet: chosen when its training ends
+            done = {n for n, m in models.items() if training_holder(Path(m.checkpoint).parent) is None}
             seen = getattr(self, "_seen_models", None)
             if seen is not None and seen[0] == str(p.path):
-                fresh = [n for n in models if n not in seen[1]]
-            self._seen_models = (str(p.path), set(models))
+                fresh = [n for n in models if n in done and n not in seen[1]]
+            self._seen_models = (str(p.path), done)
             image = [n for n, m in models.items() if m.is_image_model]
             video = [n for n, m in models.items() if not m.is_image_model]
             self.checkpoint.addItems(list(reversed(video)) + list(reversed(image)))
