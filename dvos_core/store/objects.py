@@ -230,7 +230,9 @@ class ObjectBank:
             )
         ids = [r.get("id") for r in rows]
         if len(set(ids)) != len(ids):
-            twice = sorted({i for i in ids if ids.count(i) > 1})[:5]
+            from collections import Counter
+
+            twice = sorted(i for i, k in Counter(ids).items() if k > 1)[:5]
             raise DamagedStoreError(
                 f"{self.path}: the object table holds objects of one id more than once (ids {twice}): the store is "
                 f"damaged. {self._fix()}"

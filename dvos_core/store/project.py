@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import json
 import os
 import shutil
@@ -992,18 +993,25 @@ def _model_of(project_path, checkpoint: str) -> str:
 
 
 def _same_bytes(a: Path, b: Path) -> bool:
+    """Whether files ``a`` and ``b`` hold the same bytes (each hashed once per version of the file)."""
+    sa, sb = a.stat(), b.stat()
+    if sa.st_size != sb.st_size:
+        return False
+    return _digest(str(a.resolve()), sa.st_ino, sa.st_size, sa.st_mtime_ns) == _digest(
+        str(b.resolve()), sb.st_ino, sb.st_size, sb.st_mtime_ns
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: str, *version) -> bytes:
+    """SHA-256 of ``path`` as it is at ``version`` (inode, size, modification time: the cache key)."""
     import hashlib
 
-    if a.stat().st_size != b.stat().st_size:
-        return False
-    digests = []
-    for f in (a, b):
-        h = hashlib.sha256()
-        with open(f, "rb") as fh:
-            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                h.update(block)
-        digests.append(h.digest())
-    return digests[0] == digests[1]
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.digest()
 
 
 def _holds_set(v: Video, model: str) -> bool:
