@@ -394,3 +394,15 @@ def test_a_commit_that_disagrees_with_the_table_is_damage_that_check_names(tmp_p
     bank.group.update_attributes({"n_objects": 4, "records_bytes": 0, "records_start": 0})
     with pytest.raises(DamagedStoreError, match=r"holds 0 records but its commit .* says 4"):
         Project.open(tmp_project.path).objects.table()
+
+
+def test_a_table_holding_an_id_twice_is_damage(tmp_project, monkeypatch):
+    """Two objects of one id (a commit of an older dvos killed half-way, then an add) went unnoticed."""
+    from dvos_core.store.schema import DamagedStoreError
+
+    bank = tmp_project.objects
+    _fill(bank, 1, 2)
+    first = bank._rows()[0]
+    monkeypatch.setattr(type(bank), "_decode", lambda self, raw: [dict(first), dict(first)])
+    with pytest.raises(DamagedStoreError, match=r"objects of one id more than once \(ids \[0\]\)"):
+        bank.table()
