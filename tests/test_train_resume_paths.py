@@ -212,3 +212,23 @@ def test_a_run_killed_between_its_two_saves_is_never_mixed_with_an_earlier_run(t
     best, last = (read_checkpoint(folder / f)["info"] for f in ("best.pt", "last.pt"))
     assert best["train_config"]["lr"] == 1e-2 and best["run_id"] == last["train_state"]["run_id"] is not None
     assert last["train_state"]["epoch"] == 2
+
+
+def test_a_finished_run_whose_best_pt_was_not_saved_says_it_was_written(tmp_path, monkeypatch):
+    """The resume wrote best.pt from last.pt, then said "nothing to do (its files are unchanged)"."""
+    from dvos_core.train import loop
+
+    p = make_toy_project(tmp_path / "p.dvos", n_clips=3, n_frames=6, size=64, n_videos=0)
+    cfg = TrainConfig(**{k: v for k, v in _config("").to_dict().items() if k != "init_from"})
+    real = loop._Run._save_best
+    monkeypatch.setattr(loop._Run, "_save_best", lambda self, epoch: (_ for _ in ()).throw(SystemExit("killed")))
+    with pytest.raises(SystemExit):
+        train(p, cfg, "m", resume=False)
+    monkeypatch.setattr(loop._Run, "_save_best", real)
+    notes = []
+    train(p, cfg, "m", resume=True, on_event=lambda e: notes.append(e.to_dict().get("note")))
+    assert (p.model_dir("m") / "best.pt").is_file()
+    assert any(n and "best.pt was written from last.pt" in n for n in notes), notes
+    notes.clear()
+    train(p, cfg, "m", resume=True, on_event=lambda e: notes.append(e.to_dict().get("note")))
+    assert any(n and "its files are unchanged" in n for n in notes), notes

@@ -523,12 +523,12 @@ class _Run:
             **extra,
         )
 
-    def _repair_best(self, state: dict) -> None:
+    def _repair_best(self, state: dict) -> bool:
         """On a resume: when the last finished epoch was the best and best.pt is not that epoch of this run (a kill
         between saving last.pt and best.pt: missing, an earlier epoch's, or an earlier run's after --no-resume),
         write best.pt from last.pt's model, which is that epoch's."""
         if not self.dist.is_main or int(state.get("step", 0)) != 0 or state.get("best_epoch") != state.get("epoch"):
-            return
+            return False
         from dvos_core.model.checkpoint import CheckpointError, read_checkpoint
 
         try:
@@ -538,6 +538,8 @@ class _Run:
         if held.get("epoch") != state["epoch"] or held.get("run_id") != state.get("run_id"):
             self._save_best(int(state["epoch"]))
             self._write_metrics()
+            return True
+        return False
 
     def _write_metrics(self) -> None:
         if self.dist.is_main:
@@ -594,7 +596,7 @@ class _Run:
             self.history = list(info.get("metrics", []))
             self.best_epoch = state["best_epoch"]
             self.run_id = state.get("run_id")  # None: a run begun before it was recorded
-            self._repair_best(state)
+            self.repaired = self._repair_best(state)
             if int(state["epoch"]) >= cfg.epochs:  # nothing left to train: the run and its config.yaml stay as they are
                 return self._nothing_to_do(
                     int(state["epoch"]), int(saved.get("epochs") or state["epoch"]), info.get("data")
@@ -692,9 +694,14 @@ class _Run:
             raise ResumeRefused(f"{self.out}: its last.pt is at epoch {done} but it has no best.pt")
         more = f", more than the {asked} asked" if done > asked else ""
         left = "" if done >= planned else f" (of the {planned} it was started with)"
+        files = (
+            "best.pt was written from last.pt, the run having stopped between its two saves; nothing else changed"
+            if getattr(self, "repaired", False)
+            else "its files are unchanged"
+        )
         note = (
-            f"{self.out}: the run already has {done} epoch(s){left}{more}; nothing to do (its files are unchanged; "
-            f"give a higher --epochs to train it further, or --no-resume to start over)"
+            f"{self.out}: the run already has {done} epoch(s){left}{more}; nothing to do ({files}; give a higher "
+            f"--epochs to train it further, or --no-resume to start over)"
         )
         new = max(_human_labels(self.data_summary) - _human_labels(trained_on), 0) if trained_on else 0
         if new:
