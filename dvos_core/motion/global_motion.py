@@ -52,6 +52,10 @@ class MotionParams:
     min_ecc: float = 0.6  # ECC correlation needed to accept its transform
     min_gradient: float = 1.5  # grey levels per px for a pixel to count as textured
     min_textured_share: float = 0.05  # share of usable pixels that must be textured to estimate anything
+    # masks that leave less of a frame than this (after their margin) and leave nothing found: the whole frames are
+    # used (dense heads, a rough model's pseudo-labels); with more left, nothing found stays nothing (a flat field
+    # with a head or two has no camera motion to find: the whole frames would follow the heads)
+    min_allowed_share: float = 0.3
     max_rotation_deg: float = 15.0  # larger turns between two frames are treated as failures
 
 
@@ -106,6 +110,11 @@ class PreparedFrame:
             self.allowed = ex == 0
         self._smooth = self._textured = self._exposure = None
         self._unmasked = None
+
+    @property
+    def allowed_share(self) -> float:
+        """The share of the frame its exclusion mask leaves (1 without one)."""
+        return 1.0 if self.allowed is None else float(self.allowed.mean())
 
     def unmasked(self) -> PreparedFrame:
         """The same frame with no pixel excluded (its own derived copies, made on demand)."""
@@ -321,11 +330,11 @@ def estimate_pair(prev, cur, exclude_prev=None, exclude_cur=None, params: Motion
 
 def estimate_prepared(a: PreparedFrame, b: PreparedFrame, params: MotionParams) -> PairMotion:
     """:func:`estimate_pair` of two frames already prepared with ``params`` (each can serve many pairs). When
-    nothing is found with pixels excluded, the whole frames are tried: masks over most of a frame (dense heads, a
-    rough model's pseudo-labels) leave too little to measure, and the corners' consensus copes with the heads' own
-    motion."""
+    nothing is found with pixels excluded and the masks leave less than ``min_allowed_share`` of a frame, the whole
+    frames are tried: masks over most of a frame (dense heads, a rough model's pseudo-labels) leave too little to
+    measure, and the corners' consensus copes with the heads' own motion."""
     found = _estimate(a, b, params)
-    if found.method == "none" and (a.allowed is not None or b.allowed is not None):
+    if found.method == "none" and min(a.allowed_share, b.allowed_share) < params.min_allowed_share:
         found = _estimate(a.unmasked(), b.unmasked(), params)
     return found
 
