@@ -87,18 +87,9 @@ def file_fingerprint(path) -> str:
     Hashed once per version of the file (its path, inode, size and modification and change times: checkpoints are
     replaced by renaming a new file over them), however many videos or stages ask: a paper-preset checkpoint is
     hundreds of MB."""
-    st = os.stat(path)
-    return _sha256_of(os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    from dvos_core.store.fsops import file_sha256
 
-
-@functools.lru_cache(maxsize=32)
-def _sha256_of(path: str, *version) -> str:
-    """SHA-256 of ``path`` as it is at ``version`` (the cache key: a rewritten file is hashed again)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_sha256(path)
 
 
 def model_fingerprint(model, info: dict | None = None) -> str:

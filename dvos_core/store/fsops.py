@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno as _errno
+import functools
 import os
 import shutil
 import uuid
@@ -159,3 +160,22 @@ def group_attrs(folder) -> dict:
     except (OSError, ValueError, AttributeError):
         return {}
     return attrs if isinstance(attrs, dict) else {}
+
+
+def file_sha256(path) -> str:
+    """SHA-256 (hex) of the file at ``path``, hashed once per version of the file (its real path, inode, size and
+    modification and change times: a file replaced or rewritten is hashed again), however often it is asked: a
+    paper-preset checkpoint is hundreds of MB."""
+    st = os.stat(path)
+    return _sha256_of(os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of(path: str, *version) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import functools
 import json
 import os
 import shutil
@@ -14,7 +13,7 @@ from pathlib import Path
 import zarr
 
 from dvos_core.progress import CancelToken, ProgressFn, report
-from dvos_core.store.fsops import TRASH, discard, group_attrs, io_step, settle_writes
+from dvos_core.store.fsops import TRASH, discard, file_sha256, group_attrs, io_step, settle_writes
 from dvos_core.store.lock import StoreBusyError, WriterLock, training_holder, writer_lock
 from dvos_core.store.migrate import MIGRATIONS
 from dvos_core.store.objects import ObjectBank
@@ -994,24 +993,7 @@ def _model_of(project_path, checkpoint: str) -> str:
 
 def _same_bytes(a: Path, b: Path) -> bool:
     """Whether files ``a`` and ``b`` hold the same bytes (each hashed once per version of the file)."""
-    sa, sb = a.stat(), b.stat()
-    if sa.st_size != sb.st_size:
-        return False
-    return _digest(str(a.resolve()), sa.st_ino, sa.st_size, sa.st_mtime_ns) == _digest(
-        str(b.resolve()), sb.st_ino, sb.st_size, sb.st_mtime_ns
-    )
-
-
-@functools.lru_cache(maxsize=64)
-def _digest(path: str, *version) -> bytes:
-    """SHA-256 of ``path`` as it is at ``version`` (inode, size, modification time: the cache key)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.digest()
+    return a.stat().st_size == b.stat().st_size and file_sha256(a) == file_sha256(b)
 
 
 def _holds_set(v: Video, model: str) -> bool:
