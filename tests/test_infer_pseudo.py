@@ -282,3 +282,12 @@ def test_a_blended_context_label_is_the_mean_and_lends_itself_to_the_next_frames
     assert p.video("v").attrs["pseudo_label"]["blend_with"] == ["<in-memory model>"]
     # the blend changed the labels, and a later frame read the blended masks of its references
     assert any(not np.array_equal(expected[t], own[t]) for t in range(5))
+
+
+def test_an_image_models_extra_passes_are_flipped_from_the_start():
+    """The image model has no skip diffusion: its "stochastic" second pass repeated the first on every video's first
+    batch before the flips took over (a wasted pass); the paper's model does sample it."""
+    from dvos_core.infer.engine import Predictor
+
+    assert not Predictor(build_model("tiny", "frame"), device="cpu").stochastic_capable
+    assert Predictor(build_model("tiny", "dvos"), device="cpu").stochastic_capable

@@ -232,7 +232,9 @@ class Predictor:
         # the fast CPU kernels are float32 kernels: in bf16 the stock (oneDNN) ones run
         fast = self.optimize and self.device.type == "cpu" and not self.amp
         self.net = fast_cpu_copy(model) if fast else model
-        self.stochastic_capable = self.cached or _accepts_stochastic(model)
+        # skip diffusion (stochastic passes) is the paper's model's: the image model's skips are plain, so its
+        # extra passes are flipped copies from the first (a stochastic pass of it would repeat the first)
+        self.stochastic_capable = self.kind != "frame" and (self.cached or _accepts_stochastic(model))
         self.scales = Scales.from_info(self.info, scales)  # the frame's own scale and/or the trained one
 
     @property
