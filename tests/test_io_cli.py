@@ -151,6 +151,13 @@ def test_add_video_of_several_files_goes_on_past_a_broken_one(project_path, vide
     assert Project.open(project_path).video_ids() == ["field_plot"]
     assert main(["add-video", project_path, str(broken)]) == 2  # one file: its error, as before
     assert "added" not in capsys.readouterr().err
+    # an error whose message did not name its file (a crop larger than the frame) is named by the loop
+    import shutil
+
+    other = shutil.copy(video_avi, tmp_path / "other.avi")
+    assert main(["add-video", project_path, str(other), str(broken), "--crop", "4000", "4000"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {other}: cannot centre-crop" in err, err
 
 
 def test_import_masks_counts_what_it_wrote_by_provenance(project_path, video_avi, tmp_path, capsys):

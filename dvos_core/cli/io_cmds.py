@@ -291,7 +291,8 @@ def _add_video(args) -> int:
         except (ValueError, OSError) as e:  # this file: say so and go on with the others
             if len(args.files) == 1:
                 raise
-            print(f"dvos add-video: error: {e}", file=sys.stderr)
+            text = str(e)  # each error names its file (most do already; a size refusal did not)
+            print(f"dvos add-video: error: {text if str(f) in text else f'{f}: {text}'}", file=sys.stderr)
             failed.append(str(f))
             continue
         print(f"added {v.name}: {len(v)} frames, {v.shape[1]}x{v.shape[2]} pixels, split={v.split}")

@@ -121,7 +121,7 @@ def register(sub) -> None:
     p.add_argument(
         "--pseudo-quality-min",
         type=float,
-        help="'real' phase: leave out pseudo-labelled frames whose quality score is below this (0-1)",
+        help="image and real phases: leave out pseudo-labelled frames whose quality score is below this (0-1)",
     )
     p.add_argument(
         "--real-share",
