@@ -20,6 +20,7 @@ import weakref
 
 import numpy as np
 
+from dvos_core.store.schema import NotInStoreError, StoreError
 from dvos_napari._lazy import LazyFrames
 from dvos_napari._names import (
     AXIS_LABELS,
@@ -241,7 +242,14 @@ def load_masks(layer, video, source: str, state, skip=(), model: str | None = No
 
     def fill() -> int:
         buf = held.get("buf")
-        return 0 if buf is None else fill_buffer(buf, video, source, skip, model)
+        try:
+            return 0 if buf is None else fill_buffer(buf, video, source, skip, model)
+        except (KeyError, OSError, StoreError):
+            try:
+                video._require_present()
+            except NotInStoreError:  # deleted meanwhile by another program (the Project step says so): nothing to read
+                return 0
+            raise
 
     def done(*_):
         buf, shown = held.pop("buf", None), held.pop("layer", None)
@@ -253,7 +261,8 @@ def load_masks(layer, video, source: str, state, skip=(), model: str | None = No
             pass
         state.end_loading(key)
 
-    worker = create_worker(fill, _start_thread=False)
+    # _ignore_errors: a failed read is said once, by report_error (napari would also raise it again in the GUI thread)
+    worker = create_worker(fill, _start_thread=False, _ignore_errors=True)
     worker.finished.connect(done)
     worker.errored.connect(lambda e: state.report_error(f"could not read the masks of {video.name}", e))
     state.workers.append(worker)

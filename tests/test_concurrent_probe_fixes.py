@@ -115,3 +115,31 @@ def test_project_step_notices_other_programs_writes_once_they_finish(make_napari
     other.delete("video", "plot1")
     os.utime(path)  # the lock's record coming and going marks the folder; make sure the clock moved
     assert prj.check_store() and "plot1" not in rows()
+
+
+def test_a_video_deleted_while_its_masks_are_read_ends_the_read_quietly(make_napari_viewer, qtbot, tmp_path):
+    """Another program deleted the video while a worker read its masks into the layer: the worker's KeyError was
+    raised again in napari's event loop (an error dialog) beside the Project step's own note of the deletion."""
+    from dvos_core.store import Project
+    from dvos_napari import _layers
+
+    path, _ = _project(tmp_path)
+    viewer, prj = _shown(make_napari_viewer, qtbot, path)
+    state = prj.state
+    real = _layers.fill_buffer
+
+    def deleted_first(*args, **kwargs):  # the other program's delete lands as the worker starts reading
+        Project.open(path).delete("video", "plot1")
+        return real(*args, **kwargs)
+
+    errors = []
+    state.report_error = lambda what, e: errors.append((what, e))
+    video = state.project.video("plot1")
+    layer = viewer.layers["plot1 masks"]
+    _layers.fill_buffer = deleted_first
+    try:
+        _layers.load_masks(layer, video, "masks", state)
+        wait_loaded(qtbot, state)
+    finally:
+        _layers.fill_buffer = real
+    assert errors == [] and layer.editable

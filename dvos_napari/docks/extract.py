@@ -333,7 +333,7 @@ class ExtractDock(DvosDock):
         kind = self.gallery_kind.currentText() or "head"
         self._gallery_request = request = (str(p.path), kind, getattr(self, "_gallery_request", (0, 0, 0))[2] + 1)
         self.gallery_loading = True
-        worker = create_worker(_first_objects, p.objects, kind, GALLERY_MAX, _start_thread=False)
+        worker = create_worker(_first_objects, p.objects, kind, GALLERY_MAX, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda out: self._show_gallery(request, out))
         worker.errored.connect(lambda e: self._show_gallery(request, ([], 0, 0, 0), e))
         self._gallery_worker = worker
