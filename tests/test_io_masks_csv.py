@@ -215,3 +215,18 @@ def test_reference_csv_leaves_test_videos_out_unless_named(tmp_project, video, t
     assert pd.read_csv(csv)["VID"].unique().tolist() == ["plot1-000000"]
     csv = export_reference_csv(tmp_project, tmp_path / "all", clip_length=3, video_ids=["plot1", "exam"])
     assert sorted(pd.read_csv(csv)["VID"].unique()) == ["exam-000000", "plot1-000000"]
+
+
+def test_a_mask_named_with_a_negative_frame_number_is_refused(tmp_project, video, tmp_path):
+    """`m_-3.png` went into frame 3 without a word ('frame-3.png', a dash before the number, stays frame 3)."""
+    import cv2
+
+    folder = tmp_path / "neg"
+    folder.mkdir()
+    mask = _blob_masks(1)[0] * np.uint8(255)
+    cv2.imwrite(str(folder / "m_-3.png"), mask)
+    with pytest.raises(ValueError, match=r"m_-3\.png: its frame number is negative \(-3\)"):
+        import_masks(tmp_project, "plot1", folder)
+    assert video.mask(3) is None
+    (folder / "m_-3.png").rename(folder / "frame-3.png")
+    assert import_masks(tmp_project, "plot1", folder) == [3]

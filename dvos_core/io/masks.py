@@ -27,6 +27,13 @@ def frame_number(name: str) -> int:
             f"{name}: cannot tell which frame this mask belongs to (no number in the name); name the "
             f"files like mask_000012.png (or, from Python, pass the frame indices: import_masks(..., frames=[...]))"
         )
+    stem = Path(name).stem
+    k = m.start()
+    if k >= 1 and stem[k - 1] == "-" and (k == 1 or not stem[k - 2].isalnum()):  # 'mask_-3': a sign, not a dash
+        raise ValueError(
+            f"{name}: its frame number is negative (-{m.group(1)}); frames are numbered from 0: rename the file with "
+            f"the frame it belongs to"
+        )
     return int(m.group(1))
 
 
