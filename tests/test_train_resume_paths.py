@@ -8,7 +8,7 @@ import torch
 
 from dvos_core.data.toy import make_toy_project
 from dvos_core.model import build_model, save_checkpoint
-from dvos_core.model.checkpoint import same_checkpoint
+from dvos_core.store.fsops import same_checkpoint
 from dvos_core.train import ResumeRefused, TrainConfig, train
 
 torch.set_num_threads(1)

@@ -40,22 +40,6 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, unreadable, of another format, or does not fit the model."""
 
 
-def same_checkpoint(a, b) -> bool:
-    """Whether the checkpoint paths ``a`` and ``b`` name the same checkpoint, however spelt: the same file; the same
-    ``models/NAME/FILE`` of a project where one is not found from here (recorded from another working folder, or
-    before its project was moved); or, in a copy of a project whose original is still there, the same
-    ``models/NAME/FILE`` with the same contents."""
-    if not a or not b:
-        return False
-    a, b = Path(a), Path(b)
-    if a == b:
-        return True
-    same_place = len(a.parts) >= 3 and a.parts[-3] == "models" and a.parts[-3:] == b.parts[-3:]
-    if a.exists() and b.exists():
-        return a.resolve() == b.resolve() or (same_place and file_fingerprint(a) == file_fingerprint(b))
-    return same_place
-
-
 def _model_kind(model) -> str:
     kind = getattr(model, "kind", None)
     if kind not in KINDS:

@@ -13,7 +13,7 @@ from pathlib import Path
 import zarr
 
 from dvos_core.progress import CancelToken, ProgressFn, report
-from dvos_core.store.fsops import TRASH, discard, file_sha256, group_attrs, io_step, settle_writes
+from dvos_core.store.fsops import TRASH, discard, group_attrs, io_step, same_checkpoint, settle_writes
 from dvos_core.store.lock import StoreBusyError, WriterLock, training_holder, writer_lock
 from dvos_core.store.migrate import MIGRATIONS
 from dvos_core.store.objects import ObjectBank
@@ -973,27 +973,15 @@ def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
 def _model_of(project_path, checkpoint: str) -> str:
     """The model name for a recorded ``.../models/NAME/best.pt`` that is this project's model NAME (what ``dvos
     predict PROJECT NAME`` uses), else the checkpoint as recorded. The path was recorded as typed: relative to the
-    folder the command ran in, or the original's path in a copy of the project; it is this project's model when it
-    is not found from here, or is the same file, or holds the same bytes."""
+    folder the command ran in, or the original's path in a copy of the project; a model of this project it names
+    is found by :func:`~dvos_core.store.fsops.same_checkpoint`."""
     p = Path(checkpoint)
-    if p.name != "best.pt" or len(p.parts) < 3 or p.parts[-3] != "models":
-        return checkpoint
     own = Path(project_path) / "models" / p.parent.name / "best.pt"
     try:
-        if p.parent.parent.resolve() == own.parent.parent.resolve():
-            return p.parent.name
-        if not own.is_file():
-            return checkpoint
-        if p.is_file() and p.resolve() != own.resolve() and not _same_bytes(p, own):
-            return checkpoint  # another project's model of the same name
+        mine = p.name == "best.pt" and (p.resolve() == own.resolve() or (own.is_file() and same_checkpoint(p, own)))
     except OSError:
-        return checkpoint
-    return p.parent.name
-
-
-def _same_bytes(a: Path, b: Path) -> bool:
-    """Whether files ``a`` and ``b`` hold the same bytes (each hashed once per version of the file)."""
-    return a.stat().st_size == b.stat().st_size and file_sha256(a) == file_sha256(b)
+        mine = False
+    return p.parent.name if mine else checkpoint
 
 
 def _holds_set(v: Video, model: str) -> bool:

@@ -30,11 +30,12 @@ from dvos_core.model import (
     select_device,
     unwrap,
 )
-from dvos_core.model.checkpoint import file_fingerprint, same_checkpoint
+from dvos_core.model.checkpoint import file_fingerprint
 from dvos_core.model.device import use_bf16
 from dvos_core.model.presets import ModelConfig, get_config, list_presets
 from dvos_core.model.transfer import image_parameter_names
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, report
+from dvos_core.store.fsops import same_checkpoint
 from dvos_core.store.lock import TRAIN_HOLDER, TRAIN_LOCK
 from dvos_core.store.schema import StoreError
 from dvos_core.threads import loader_worker_init
