@@ -595,16 +595,15 @@ class _Run:
             self.model.load_state_dict(payload["state_dict"])
             self.init_note = info.get("init")
             self.history = list(info.get("metrics", []))
-            self.best_epoch = state["best_epoch"]
+            self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
             self.run_id = state.get("run_id")  # None: a run begun before it was recorded
-            self.repaired = self._repair_best(state)
+            repaired = self._repair_best(state)
             if int(state["epoch"]) >= cfg.epochs:  # nothing left to train: the run and its config.yaml stay as they are
                 return self._nothing_to_do(
-                    int(state["epoch"]), int(saved.get("epochs") or state["epoch"]), info.get("data")
+                    int(state["epoch"]), int(saved.get("epochs") or state["epoch"]), info.get("data"), repaired
                 )
             start_epoch, start_step = int(state["epoch"]), int(state["step"])
             running = tuple(state["running"])
-            self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
             self.global_step = int(state["global_step"])
             self.loss_ref = state.get("loss_ref")  # None in runs saved before it was recorded: this run's first step
         else:
@@ -686,10 +685,11 @@ class _Run:
                 f"{self.best_path} --name OTHER)",
             ) from e
 
-    def _nothing_to_do(self, done: int, planned: int, trained_on: dict | None = None) -> Path:
+    def _nothing_to_do(self, done: int, planned: int, trained_on: dict | None = None, repaired: bool = False) -> Path:
         """A resumed run that already has ``done`` epochs (of the ``planned`` it was started with), at least as many as
-        asked: nothing is trained or written; a done event says so, and says when frames were painted or corrected
-        since the run read its data (``trained_on``: its saved data summary), which it does not learn from."""
+        asked: nothing is trained or written (``repaired``: but best.pt was just written from last.pt); a done event
+        says so, and says when frames were painted or corrected since the run read its data (``trained_on``: its
+        saved data summary), which it does not learn from."""
         asked = self.cfg.epochs
         if not self.best_path.exists():
             raise ResumeRefused(f"{self.out}: its last.pt is at epoch {done} but it has no best.pt")
@@ -697,7 +697,7 @@ class _Run:
         left = "" if done >= planned else f" (of the {planned} it was started with)"
         files = (
             "best.pt was written from last.pt, the run having stopped between its two saves; nothing else changed"
-            if getattr(self, "repaired", False)
+            if repaired
             else "its files are unchanged"
         )
         note = (
