@@ -17,17 +17,8 @@ import numpy as np
 import torch
 
 from dvos_core.infer.frame_window import FrameWindow
-from dvos_core.infer.scales import Scales, averaged, shrink, zoomed_shape
-from dvos_core.infer.tiling import (
-    MULTIPLE,
-    Blender,
-    pad_amounts,
-    per_scale,
-    reflect_pad,
-    round_up,
-    tile_done,
-    tile_grid,
-)
+from dvos_core.infer.scales import Scales, averaged, reporters_by_scale, shrink
+from dvos_core.infer.tiling import MULTIPLE, Blender, frame_tiles, reflect_pad, round_up, tile_done
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
 from dvos_core.prediction_options import check_reference_masks
@@ -110,8 +101,7 @@ class ContextPredictor:
         r8, rm = self.inputs(query, refs, ref_masks, times)
 
         zooms = self.scales.zooms(h, w)
-        counts = [self.tile_count(*((h, w) if z == 1 else zoomed_shape(h, w, z))) for z in zooms]
-        said = dict(zip(zooms, per_scale(on_tile, counts)))
+        said = reporters_by_scale(on_tile, zooms, h, w, self.tile_count)
 
         def at(z: float) -> np.ndarray:
             if z == 1:
@@ -122,8 +112,7 @@ class ContextPredictor:
 
     def tile_count(self, height: int, width: int) -> int:
         """How many tiles a height x width frame is cut into."""
-        ph, pw = pad_amounts(height, width)
-        return len(tile_grid(height + ph, width + pw, self.tile_size, self.overlap))
+        return len(frame_tiles(height, width, self.tile_size, self.overlap)[2])
 
     def _tiles(self, query, r8, rm, heads, on_tile=None) -> np.ndarray:
         """(len(heads), H, W) probabilities from the query and its warped references and masks, tile by tile."""
@@ -132,12 +121,11 @@ class ContextPredictor:
 
         h, w = query.shape[:2]
         n_refs = len(r8)
-        ph, pw = pad_amounts(h, w)
+        ph, pw, tiles = frame_tiles(h, w, self.tile_size, self.overlap)
         q = reflect_pad(query[None], ph, pw)[0]
         r8 = reflect_pad(r8, ph, pw) if n_refs else r8
         rm = np.pad(rm, ((0, 0), (0, 0), (0, ph), (0, pw)))  # padding is unknown to the masks
         hp, wp = h + ph, w + pw
-        tiles = tile_grid(hp, wp, self.tile_size, self.overlap)
         blender = Blender(len(heads), hp, wp, self.overlap)
         valid = torch.ones(1, n_refs, device=self.device)
         # on a CPU the references of a large tile are encoded one at a time, as the other models' frames are

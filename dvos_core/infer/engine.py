@@ -17,18 +17,8 @@ import numpy as np
 import torch
 
 from dvos_core.infer.fastconv import fast_cpu_copy
-from dvos_core.infer.scales import Scales, averaged, shrink, zoomed_shape
-from dvos_core.infer.tiling import (
-    MULTIPLE,
-    Blender,
-    TileFn,
-    pad_amounts,
-    per_scale,
-    reflect_pad,
-    round_up,
-    tile_done,
-    tile_grid,
-)
+from dvos_core.infer.scales import Scales, averaged, reporters_by_scale, shrink, zoomed_shape
+from dvos_core.infer.tiling import MULTIPLE, Blender, TileFn, frame_tiles, reflect_pad, round_up, tile_done
 from dvos_core.infer.window import Batch, FeatureCache, FrameCache
 from dvos_core.progress import CancelToken, check
 
@@ -245,8 +235,7 @@ class Predictor:
     # ---- scheduling ------------------------------------------------------------------------------------------
     def tiles(self, height: int, width: int):
         """(pad_h, pad_w, tiles) for frames of height x width."""
-        ph, pw = pad_amounts(height, width)
-        return ph, pw, tile_grid(height + ph, width + pw, self.tile_size, self.overlap)
+        return frame_tiles(height, width, self.tile_size, self.overlap)
 
     def chunk_size(self, batch_size: int, shape=None) -> int:
         """Targets per scheduling step. Tiled frames with a cached model go through the video in chunks of at least
@@ -352,13 +341,13 @@ class Predictor:
         features = features if features is not None else FeatureCache()
         h, w = next(iter(frames.values())).shape[:2]
         zooms = self.scales.zooms(h, w)
-        shapes = {z: (h, w) if z == 1 else zoomed_shape(h, w, z) for z in zooms}
-        said = dict(zip(zooms, per_scale(on_tile, [len(self.tiles(*shapes[z])[2]) for z in zooms])))
+        said = reporters_by_scale(on_tile, zooms, h, w, lambda y, x: len(self.tiles(y, x)[2]))
 
         def at(z: float) -> np.ndarray:
             held = frames if z == 1 else _ShrunkFrames(frames, z)
+            shape = (h, w) if z == 1 else zoomed_shape(h, w, z)
             args = (windows, features.at_zoom(z), stochastic, flip, batch_size, cancel, said[z])
-            return self._predict_windows_at(held, shapes[z], *args)
+            return self._predict_windows_at(held, shape, *args)
 
         return averaged(zooms, h, w, at)
 

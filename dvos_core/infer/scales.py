@@ -100,3 +100,13 @@ def averaged(zooms: tuple[float, ...], height: int, width: int, run) -> np.ndarr
         p = enlarge(run(z), height, width)
         total = p if total is None else total + p
     return total / len(zooms) if len(zooms) > 1 else total
+
+
+def reporters_by_scale(on_tile, zooms, height: int, width: int, tiles_of) -> dict:
+    """{zoom: the ``on_tile`` of that scale} for a height x width frame segmented at ``zooms``, the tiles of every
+    scale counted as one run (:func:`~dvos_core.infer.tiling.per_scale`); ``tiles_of(h, w)``: the number of tiles
+    of an h x w frame."""
+    from dvos_core.infer.tiling import per_scale
+
+    counts = [tiles_of(*((height, width) if z == 1 else zoomed_shape(height, width, z))) for z in zooms]
+    return dict(zip(zooms, per_scale(on_tile, counts)))

@@ -87,6 +87,13 @@ def tile_grid(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
     return [Tile(y, x, th, tw) for y in tile_starts(height, tile, overlap) for x in tile_starts(width, tile, overlap)]
 
 
+def frame_tiles(height: int, width: int, tile: int, overlap: int) -> tuple[int, int, list[Tile]]:
+    """(pad_h, pad_w, tiles) of a height x width frame: its padding to multiples of :data:`MULTIPLE`, and the tiles
+    covering it padded."""
+    ph, pw = pad_amounts(height, width)
+    return ph, pw, tile_grid(height + ph, width + pw, tile, overlap)
+
+
 def ramp(length: int, overlap: int) -> np.ndarray:
     """1-D blending weight: raised-cosine ramps of ``overlap`` px at both ends, 1 in between, never exactly 0."""
     w = np.ones(length, np.float32)
