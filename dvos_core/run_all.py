@@ -466,6 +466,7 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
     """Label the training videos with this run's image model: frames it labelled before (a stopped run) are kept,
     labels another model made (an earlier run) are replaced; painted and corrected frames are never touched."""
     from dvos_core.infer import pseudo_label
+    from dvos_core.infer.pseudo import stopped_relabelling
     from dvos_core.model.checkpoint import file_fingerprint
     from dvos_core.store.fsops import same_checkpoint
 
@@ -480,12 +481,9 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
             for c in ours
         )
 
-    def stopped_relabel(record) -> bool:  # its frames not reached still hold another model's labels
-        return record.get("complete") is False and bool(record.get("overwrite"))
-
-    keep = [v for v in videos if by_ours(records[v], as_now=True) and not stopped_relabel(records[v])]
+    keep = [v for v in videos if by_ours(records[v], as_now=True) and not stopped_relabelling(records[v])]
     redo = [v for v in videos if v not in keep]
-    stopped = [v for v in redo if stopped_relabel(records[v]) and by_ours(records[v], as_now=True)]
+    stopped = [v for v in redo if stopped_relabelling(records[v]) and by_ours(records[v], as_now=True)]
     older = [v for v in redo if v not in stopped and by_ours(records[v], as_now=False)]
     other = [v for v in redo if records[v].get("checkpoint") and v not in older and v not in stopped]
     for which, replaced in (

@@ -392,13 +392,18 @@ class _BatchLabeller:
         ]
 
 
+def stopped_relabelling(record: dict) -> bool:
+    """Whether a video's ``pseudo_label`` record is of a relabelling (overwrite) that was stopped: the frames it did
+    not reach still hold the earlier labels, another model's."""
+    return record.get("complete") is False and bool(record.get("overwrite"))
+
+
 def _warn_if_stopped_relabel(video, overwrite: bool) -> None:
-    """A relabelling (overwrite) that was stopped left the frames it did not reach with the earlier labels; a run
-    that keeps existing labels would keep that mix: say so."""
+    """A run that keeps existing labels after a stopped relabelling would keep that mix: say so."""
     import warnings
 
     last = video.attrs.get("pseudo_label") or {}
-    if not overwrite and last.get("complete") is False and last.get("overwrite"):
+    if not overwrite and stopped_relabelling(last):
         warnings.warn(
             f"{video.name}: the last pseudo-labelling (by {last.get('checkpoint')}, relabelling every frame) was "
             f"stopped, so its labels are a mix of that model's and the earlier ones; relabel with overwrite "
