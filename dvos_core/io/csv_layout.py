@@ -59,7 +59,7 @@ def export_reference_csv(
         raise ValueError(f"clip_length must be >= 1 or None, got {clip_length}")
     from dvos_core.io.output_paths import check_output_folder
 
-    out = check_output_folder(out_dir, project)
+    out = check_output_folder(out_dir, project, subfolders=("frames", "masks"))
     try:
         (out / "frames").mkdir(parents=True, exist_ok=True)
         (out / "masks").mkdir(parents=True, exist_ok=True)

@@ -3,8 +3,8 @@
 An export names its file or folder freely (``dvos export-video``, ``count-heads --out``, ``export-masks``,
 ``export-csv``). A path inside the project folder would write past the store's writer lock and could replace its
 metadata (``zarr.json``), and a path equal to the file a video was imported from would replace the user's original
-footage; both are refused with the reason, as are a file name that is an existing folder and a folder whose parent
-is a file.
+footage, as a folder of frames a video was imported from would take files of the same names; all are refused
+with the reason, as are a file name that is an existing folder and a folder whose parent is a file.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def _check_parent(path: Path) -> None:
 
 
 def _sources(project) -> dict:
-    """{resolved source file: video id} of the project's videos imported from a file."""
+    """{resolved source file or folder: video id} of the project's videos imported from a file or a folder."""
     found = {}
     for vid in project.video_ids():
         try:
@@ -71,11 +71,19 @@ def check_output_file(path, project=None) -> Path:
     return path
 
 
-def check_output_folder(path, project=None) -> Path:
+def check_output_folder(path, project=None, subfolders: tuple[str, ...] = ()) -> Path:
     """``path`` as an absolute Path, after checking a folder can be created or written there: not inside the
-    project folder, not an existing file, its parent creatable."""
+    project folder, not a video's source folder of frames (nor one inside the ``subfolders`` the export writes
+    into), not an existing file, its parent creatable."""
     path = Path(path).expanduser().resolve()
     _check_not_in_project(path, project)
+    if project is not None:
+        for source, vid in _sources(project).items():
+            if source == path or any(_inside(source, path / sub) for sub in subfolders):
+                raise ValueError(
+                    f"{path}: holds the frames video {vid!r} was imported from ({source}); writing there would "
+                    f"mix files into (or replace) your original footage: choose another folder"
+                )
     if path.exists() and not path.is_dir():
         raise ValueError(f"{path}: is a file, not a folder; give a folder to write into")
     _check_parent(path)
