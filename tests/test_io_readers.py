@@ -156,3 +156,18 @@ def test_grayscale_and_16bit_png_folders(tmp_path):
         assert r[2].shape == (6, 9, 3) and (r[2] == 20).all()
     with open_video(deep) as r:
         assert r[2].dtype == np.uint8 and (r[2] == round(40000 * 255 / 65535)).all()
+
+
+def test_relative_names_with_a_colon_open_and_write(tmp_path, monkeypatch):
+    """A timestamp file name (``2023-06-14T10:30:00.mp4``) given relative was read by FFmpeg as a protocol
+    (``2023-06-14T10:``) and refused as corrupt; previews written under such a name failed the same way."""
+    from dvos_core.synth.preview import save_preview
+
+    write_video(tmp_path / "2023-06-14T10:30:00.avi", 3, "MJPG")
+    monkeypatch.chdir(tmp_path)
+    with open_video("2023-06-14T10:30:00.avi") as r:
+        assert len(r) == 3 and [decode_frame_code(r[k]) for k in range(3)] == [0, 1, 2]
+    frames = np.full((4, 32, 32, 3), 90, np.uint8)
+    assert save_preview("preview:1.avi", frames, np.zeros((4, 32, 32), np.uint8))
+    with open_video("preview:1.avi") as r:
+        assert len(r) == 4

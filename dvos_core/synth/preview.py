@@ -88,12 +88,15 @@ def save_preview(path, frames: np.ndarray, masks: np.ndarray, fps: int = 10) -> 
     shown plain above its overlay). Returns the path written."""
     import cv2
 
+    from dvos_core.io.readers import ffmpeg_path
+
     p = Path(path)
     ext = check_preview_path(p)
     over = overlay(frames, masks)
     if ext in (".mp4", ".avi"):
         _t, h, w, _ = frames.shape
-        writer = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*("mp4v" if ext == ".mp4" else "MJPG")), fps, (w, h))
+        fourcc = cv2.VideoWriter_fourcc(*("mp4v" if ext == ".mp4" else "MJPG"))
+        writer = cv2.VideoWriter(ffmpeg_path(p), fourcc, fps, (w, h))
         if not writer.isOpened():
             raise OSError(f"cannot write video {p}; try a .png preview instead")
         for f in over:
