@@ -171,3 +171,20 @@ def test_relative_names_with_a_colon_open_and_write(tmp_path, monkeypatch):
     assert save_preview("preview:1.avi", frames, np.zeros((4, 32, 32), np.uint8))
     with open_video("preview:1.avi") as r:
         assert len(r) == 4
+
+
+def test_a_link_to_a_missing_frame_is_named(tmp_path):
+    """A dangling link among a folder's frames was left out without a word (a frame gone from the video)."""
+    import cv2
+
+    src, links = tmp_path / "src", tmp_path / "links"
+    src.mkdir()
+    links.mkdir()
+    for k in range(3):
+        cv2.imwrite(str(src / f"f_{k}.png"), np.full((8, 8, 3), 40 * k, np.uint8))
+        (links / f"f_{k}.png").symlink_to(src / f"f_{k}.png")
+    with open_video(links) as r:
+        assert len(r) == 3
+    (src / "f_2.png").unlink()
+    with pytest.raises(FileNotFoundError, match=r"f_2\.png: is a link to .*missing"):
+        open_video(links)

@@ -19,6 +19,7 @@ warning when the header lied.
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 import zlib
@@ -63,11 +64,16 @@ def is_hidden(path) -> bool:
 
 
 def image_files(folder, suffixes) -> list[Path]:
-    """The files of ``folder`` with one of ``suffixes`` (any case), hidden files left out, in natural name order."""
-    return sorted(
-        (p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in suffixes and not is_hidden(p)),
-        key=lambda p: natural_key(p.name),
-    )
+    """The files of ``folder`` with one of ``suffixes`` (any case), hidden files left out, in natural name order.
+    A link among them whose target is missing is an error naming it (left out, it made a gap in the frames)."""
+    found = [p for p in Path(folder).iterdir() if p.suffix.lower() in suffixes and not is_hidden(p)]
+    for p in found:
+        if p.is_symlink() and not p.exists():
+            raise FileNotFoundError(
+                f"{p}: is a link to {os.readlink(p)}, which is missing; copy the file it named there, or remove "
+                f"the link"
+            )
+    return sorted((p for p in found if p.is_file()), key=lambda p: natural_key(p.name))
 
 
 class VideoReader:
