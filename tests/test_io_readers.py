@@ -188,3 +188,19 @@ def test_a_link_to_a_missing_frame_is_named(tmp_path):
     (src / "f_2.png").unlink()
     with pytest.raises(FileNotFoundError, match=r"f_2\.png: is a link to .*missing"):
         open_video(links)
+
+
+@pytest.mark.parametrize("n", [3, 4])
+def test_imagej_stack_of_3_or_4_grey_frames_is_frames(tmp_path, n):
+    """``tifffile.imwrite(path, frames, imagej=True)`` saves 3 or 4 grey frames on a channel axis (CYX, mode
+    grayscale): they were read as one colour frame (the 4th dropped as alpha) without a word. An ImageJ colour
+    image (mode composite) of the same shape stays one colour frame."""
+    import tifffile
+
+    frames = np.stack([np.full((20, 30), 10 + 60 * k, np.uint8) for k in range(n)])
+    tifffile.imwrite(tmp_path / "grey.tif", frames, imagej=True)
+    with open_video(tmp_path / "grey.tif") as r:
+        assert len(r) == n and all(np.all(r[k] == 10 + 60 * k) for k in range(n))
+    tifffile.imwrite(tmp_path / "colour.tif", frames[:3], imagej=True, metadata={"mode": "composite"})
+    with open_video(tmp_path / "colour.tif") as r:
+        assert len(r) == 1 and r[0][0, 0].tolist() == [10, 70, 130]

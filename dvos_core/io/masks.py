@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dvos_core.io.readers import TIFF_SUFFIXES, image_files, tiff_frames
+from dvos_core.io.readers import TIFF_SUFFIXES, image_files, imagej_channel_stack, tiff_frames
 from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
 
@@ -246,13 +246,11 @@ def _planar_colour_stack(tf, source) -> None:
 def _imagej_channel_pages(tf):
     """(3 or 4, read(k)) for an ImageJ stack of 3 or 4 grey pages on a channel axis (axes CYX): what
     ``tifffile.imwrite(path, masks, imagej=True)`` writes for 3 or 4 masks (any other count is read page by page
-    as frames too). Videos read such a file as one colour frame; a mask is never in colour. Else None."""
-    series = tf.series
-    if len(series) != 1 or series[0].axes != "CYX" or series[0].shape[0] not in (3, 4):
+    as frames too). Videos read such a file as frames too when ImageJ would show it in grey (readers'
+    ``imagej_grey_planes``), else as one colour frame; a mask is never in colour. Else None."""
+    if not imagej_channel_stack(tf):
         return None
     pages = list(tf.pages)
-    if len(pages) != series[0].shape[0] or any(getattr(pg, "samplesperpixel", 1) != 1 for pg in pages):
-        return None
     return len(pages), (lambda k: pages[k].asarray())
 
 

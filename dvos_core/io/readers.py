@@ -475,6 +475,24 @@ def _frame(a: np.ndarray, frame: tuple, planar: bool) -> np.ndarray:
     return a.reshape(frame)
 
 
+def imagej_channel_stack(tf) -> bool:
+    """Whether ``tf`` is an ImageJ stack of 3 or 4 grey pages on a channel axis alone (axes CYX): what
+    ``tifffile.imwrite(path, frames, imagej=True)`` writes for 3 or 4 grayscale frames, and also how ImageJ keeps
+    a 3- or 4-channel colour image."""
+    series = tf.series
+    if len(series) != 1 or series[0].axes != "CYX" or series[0].shape[0] not in (3, 4):
+        return False
+    pages = list(tf.pages)
+    return len(pages) == series[0].shape[0] and all(getattr(pg, "samplesperpixel", 1) == 1 for pg in pages)
+
+
+def imagej_grey_planes(tf) -> bool:
+    """Whether ``tf`` is an :func:`imagej_channel_stack` that ImageJ shows as grayscale images, one by one (its
+    ``mode: grayscale``, as tifffile writes it): frames, not the planes of one colour frame ('composite' or
+    'color' mode)."""
+    return imagej_channel_stack(tf) and (tf.imagej_metadata or {}).get("mode") == "grayscale"
+
+
 def tiff_frames(tf, path) -> tuple[int, Callable[[int], np.ndarray]]:
     """(frame count, get(k) -> raw (H, W[, C]) array of frame k) of an open ``tifffile.TiffFile``.
 
@@ -502,6 +520,8 @@ def tiff_frames(tf, path) -> tuple[int, Callable[[int], np.ndarray]]:
 
     else:
         shape, axes = shapes[0]
+        if imagej_grey_planes(tf):
+            axes = "QYX"  # 3 or 4 grayscale frames, not the planes of one colour frame
         n, frame, planar = tiff_layout(shape, axes, path)
         if len(pages) == n:
 
