@@ -183,6 +183,30 @@ def test_phone_photo_folder_imports_upright(tmp_project, tmp_path):
     assert (frames[:, :15, -10:, 0] > 200).all() and (frames[:, :15, -10:, 1] < 60).all()
 
 
+def test_jpeg_masks_turn_upright_with_their_photos(tmp_project, tmp_path):
+    """A reference CSV's JPEG mask files kept their stored pixels while their JPEG frames were turned upright by
+    the same EXIF tag: a mask of another shape was refused, a square one imported turned against its frame."""
+    import pandas as pd
+
+    from dvos_core.io import import_reference_csv
+
+    a, m = np.full((40, 40, 3), 30, np.uint8), np.zeros((40, 40), np.uint8)
+    a[:10, :12] = 250  # bright in the stored top-left corner, the head painted there
+    m[:10, :12] = 255
+    rows = []
+    for i in range(2):
+        _photo(tmp_path / f"IMG_{i}.jpg", a, 6, quality=100)
+        _photo(tmp_path / f"IMG_{i}_mask.jpg", m, 6, quality=100)
+        rows.append({"VID": "a", "FID": i, "Image": f"IMG_{i}.jpg", "Mask": f"IMG_{i}_mask.jpg", "Label": 1})
+    pd.DataFrame(rows).to_csv(tmp_path / "data.csv", index=False)
+    with pytest.warns(UserWarning, match="JPEG"):
+        import_reference_csv(tmp_project, tmp_path / "data.csv")
+    v = tmp_project.video("a")
+    bright = v.read_frames()[0, ..., 0] > 128
+    head = v.mask(0).astype(bool)
+    assert bright[:12, -10:].all() and (head == bright).mean() > 0.98
+
+
 def test_photo_folder_names_every_wrong_size_before_importing(tmp_path):
     """One landscape shot among portrait ones (same pixels stored, another EXIF orientation) and one of another
     size: named all at once when the folder is opened, not one by one partway through the import."""

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from dvos_core.io.readers import TIFF_SUFFIXES, image_files, imagej_channel_stack, tiff_frames
+from dvos_core.io.readers import (
+    EXIF_SUFFIXES,
+    TIFF_SUFFIXES,
+    exif_orientation,
+    image_files,
+    imagej_channel_stack,
+    orient,
+    tiff_frames,
+)
 from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
 
@@ -58,6 +66,8 @@ def read_mask_file(path, allow_labels: bool = False, label_class: str | None = N
                 a = _palette_indices(im, path) if im.mode == "P" else np.array(im)
         except (UnidentifiedImageError, OSError) as e:
             raise ValueError(f"{path}: cannot decode this mask image ({e})") from e
+        if path.suffix.lower() in EXIF_SUFFIXES:  # upright as its JPEG frame is (readers.orient)
+            a = orient(a, exif_orientation(path))
     return gray_mask(a, path, allow_labels=allow_labels, label_class=label_class, folder=path.parent)
 
 
