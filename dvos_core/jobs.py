@@ -7,6 +7,7 @@ A GUI stays responsive because the work (and its GIL) lives in another process, 
 
 - :class:`Progress` ``(done, total, message)`` from the progress callback (at most every ``PROGRESS_INTERVAL_S``),
 - :class:`Event` for each object given to the callback named by ``events`` (e.g. the trainer's ``on_event``),
+- :class:`Warned` for each ``UserWarning`` it gives (also written to its stderr, as a script's would be),
 - one :class:`Outcome`: status ``ok`` (with the result), ``cancelled``, ``error`` (message, type and traceback) or
   ``killed``.
 
@@ -69,6 +70,15 @@ class Progress:
 @dataclass(frozen=True)
 class Event:
     value: Any
+
+
+@dataclass(frozen=True)
+class Warned:
+    """A warning the job gave (a ``UserWarning`` or a subclass, e.g. footage stored dark, labels of two models
+    mixed): its text and category, for a GUI to show; the child's stderr shows it too, as a script's would."""
+
+    message: str
+    category: str = "UserWarning"
 
 
 @dataclass(frozen=True)
@@ -444,6 +454,21 @@ def _apply_threads(n: int) -> None:
         torch.set_num_threads(max(1, n))
 
 
+def _send_warnings(send) -> None:
+    """Send every ``UserWarning`` the job shows as a :class:`Warned` message, besides writing it to stderr (warnings
+    the job catches itself, with ``catch_warnings(record=True)``, are not shown and not sent)."""
+    import warnings
+
+    shown = warnings.showwarning
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        shown(message, category, filename, lineno, file, line)
+        if issubclass(category, UserWarning):
+            send(Warned(str(message), category.__name__))
+
+    warnings.showwarning = showwarning
+
+
 def _child_main() -> int:
     channel = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout.flush()
@@ -477,6 +502,7 @@ def _child_main() -> int:
             last[0] = now
             send(Progress(int(done), int(total), str(message)))
 
+    _send_warnings(send)
     kwargs = dict(spec["kwargs"])
     if spec.get("progress_arg"):
         kwargs[spec["progress_arg"]] = progress

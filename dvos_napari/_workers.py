@@ -5,8 +5,8 @@
 or, for work on data that only this process holds (an image layer), in a napari worker thread. A main-thread
 ``QTimer`` collects the child's messages: progress goes to a ``napari.utils.progress`` bar (the activity dock; not
 for a job made with ``activity=False``) and the ``progressed`` signal, events to ``on_event``, the result to
-``on_result``. Layers are only touched on the main thread. Errors become notifications in the user's words
-(:mod:`dvos_napari._errors`).
+``on_result``, the child's warnings to napari warnings. Layers are only touched on the main thread. Errors become
+notifications in the user's words (:mod:`dvos_napari._errors`).
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from collections.abc import Callable
 
 from qtpy.QtCore import QObject, QTimer, Signal
 
-from dvos_core.jobs import Event, JobProcess, Outcome, Progress
+from dvos_core.jobs import Event, JobProcess, Outcome, Progress, Warned
 from dvos_core.progress import Cancelled, CancelToken
 from dvos_napari._errors import UserMessage, user_message
 
 POLL_MS = 50
+MAX_WARNINGS = 5  # warnings of one job shown in napari; the rest are in the terminal (the child's stderr)
 
 
 def alive(obj) -> bool:
@@ -69,6 +70,7 @@ class Job(QObject):
         self.result = None
         self.error: BaseException | None = None
         self.message: UserMessage | None = None
+        self.warnings: list[str] = []  # the child's warnings shown (_warned)
         self._pbar = None
         self._child: JobProcess | None = None
         self._token = CancelToken()
@@ -157,12 +159,25 @@ class Job(QObject):
                 last_progress = msg
             elif isinstance(msg, Event) and self.on_event is not None and alive(self.owner):
                 self.on_event(msg.value)
+            elif isinstance(msg, Warned):
+                self._warned(msg.message)
             elif isinstance(msg, Outcome):
                 outcome = msg
         if last_progress is not None:
             self._show_progress(last_progress)
         if outcome is not None:
             self._finish(outcome)
+
+    def _warned(self, text: str) -> None:
+        """Show a warning of the job's child process (in a thread, napari's own hook shows them), at most
+        :data:`MAX_WARNINGS` of them, each text once."""
+        if text in self.warnings or len(self.warnings) >= MAX_WARNINGS:
+            return
+        self.warnings.append(text)
+        from napari.utils.notifications import show_warning
+
+        more = " (further warnings of this job: see the terminal)" if len(self.warnings) == MAX_WARNINGS else ""
+        show_warning(f"{self.label}: {text}{more}")
 
     def _show_progress(self, p: Progress) -> None:
         if not self.activity:

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from dvos_core.jobs import Event, JobError, JobProcess, Outcome, Progress
+from dvos_core.jobs import Event, JobError, JobProcess, Outcome, Progress, Warned
 from dvos_core.progress import Cancelled, CancelToken
 
 
@@ -49,6 +49,19 @@ def fail(progress=None, cancel=None):
 def paint_frame(video, t, progress=None, cancel=None):
     video.set_mask(t, np.eye(video.shape[1], dtype=np.uint8), "manual")
     return video
+
+
+def warn_some(progress=None, cancel=None):
+    import warnings
+
+    warnings.warn("footage stored dark", UserWarning, stacklevel=1)
+    warnings.warn("old option", DeprecationWarning, stacklevel=1)
+    with warnings.catch_warnings(record=True):  # caught by the job itself: neither shown nor sent
+        warnings.simplefilter("always")
+        warnings.warn("handled inside", UserWarning, stacklevel=1)
+    warnings.warn("labels of two models", RuntimeWarning, stacklevel=1)
+    warnings.warn("a subclass", FutureWarning, stacklevel=1)
+    return 1
 
 
 def wait_outcome(job, timeout=60.0) -> list:
@@ -182,3 +195,13 @@ def test_a_warm_spare_child_runs_the_next_job(tmp_project):
     finally:
         jobs.stop_warm()
     assert jobs._warm["spare"] is None
+
+
+def test_the_childs_user_warnings_come_back_as_messages(capfd):
+    """A GUI showed nothing of a job's warnings (they went to the child's stderr only): each UserWarning now also
+    comes back as a Warned message, in order, before the outcome; stderr still shows it."""
+    job = JobProcess(warn_some).start()
+    got = wait_outcome(job)
+    assert job.outcome.ok
+    assert [m for m in got if isinstance(m, Warned)] == [Warned("footage stored dark", "UserWarning")]
+    assert "footage stored dark" in capfd.readouterr().err

@@ -176,8 +176,18 @@ def test_a_dark_16bit_frame_with_a_few_hot_pixels_still_warns(tmp_path):
     frame = np.full((100, 120), 2000, np.uint16)
     frame[3, 4] = frame[10, 11] = 65535  # hot pixels of a scientific camera
     tifffile.imwrite(tmp_path / "hot.tif", np.stack([frame] * 5), photometric="minisblack")
-    with pytest.warns(UserWarning, match=r"hot\.tif: 16-bit frames .*at most 2000 of 65535 \(but for a few hot"):
+    with pytest.warns(UserWarning, match=r"hot\.tif: 16-bit frames no brighter than 2000 of 65535 \(but for a few hot"):
         open_video(tmp_path / "hot.tif").close()
+
+
+def test_dark_16bit_footage_behind_a_black_first_frame_still_warns(tmp_path):
+    """Only the first frame was looked at: a lens-cap first frame hid 12-bit footage stored almost black. Plain
+    12-bit footage is not said to have hot pixels (its maximum is just above its 99.9th percentile)."""
+    g = np.random.default_rng(0).integers(0, 4096, (6, 40, 50)).astype(np.uint16)
+    g[0] = 0
+    tifffile.imwrite(tmp_path / "cap.tif", g, photometric="minisblack")
+    with pytest.warns(UserWarning, match=r"cap\.tif: 16-bit frames no brighter than 40\d\d of 65535 \(10-"):
+        open_video(tmp_path / "cap.tif").close()
 
 
 def test_a_mask_stack_with_a_number_in_its_name_keeps_page_numbers(tmp_project, tmp_path):

@@ -550,18 +550,26 @@ def tiff_frames(tf, path) -> tuple[int, Callable[[int], np.ndarray]]:
 DIM_16BIT = 16383  # a 16-bit first frame no brighter than this (14 bits) comes out at most a quarter bright
 
 
-def warn_dim_16bit(raw: np.ndarray, path) -> None:
+DIM_SAMPLES = 5  # frames, spread over the video, whose brightness decides (the first alone may be a lens cap)
+
+
+def warn_dim_16bit(read: Callable[[int], np.ndarray], n: int, path) -> None:
     """Warn when 16-bit frames use only the low bits (10-, 12- or 14-bit camera data): 16-bit is scaled by
     255/65535 (:func:`~dvos_core.io.convert.to_rgb8`), so such frames would be stored dark (at most 64 of 255).
-    The first frame's 99.9th percentile decides, so a few hot or saturated pixels do not hide a dark frame."""
-    if raw.dtype != np.uint16 or not raw.size:
+    ``read(k)`` gives frame k of ``n`` as stored; the brightest of up to :data:`DIM_SAMPLES` frames spread over
+    them decides (read only when the first is 16-bit), by its 99.9th percentile, so that a black first frame or a
+    few hot or saturated pixels do not hide dark footage."""
+    first = read(0)
+    if first.dtype != np.uint16 or not first.size:
         return
-    level = int(np.percentile(raw, 99.9))
-    if 0 < level <= DIM_16BIT:  # (an all-black frame is black)
+    picks = sorted({int(k) for k in np.linspace(0, n - 1, min(n, DIM_SAMPLES))} - {0})
+    frames = [first, *(read(k) for k in picks)]
+    level = max(int(np.percentile(f, 99.9)) for f in frames)
+    if 0 < level <= DIM_16BIT:  # (an all-black video is black)
         top = (level * 255 + 32767) // 65535
-        hot = int(raw.max()) > level
+        hot = max(int(f.max()) for f in frames) > DIM_16BIT
         warnings.warn(
-            f"{path}: 16-bit frames whose first frame is at most {level} of 65535"
+            f"{path}: 16-bit frames no brighter than {level} of 65535"
             f"{' (but for a few hot or saturated pixels)' if hot else ''} (10-, 12- or 14-bit camera data?): dvos "
             f"scales 16-bit by 255/65535, so they are stored dark or almost black (brightest pixels {top} of 255). "
             f"Scale them to the full 16-bit range (or convert them to 8-bit) before importing",
@@ -601,9 +609,8 @@ class TiffReader(VideoReader):
         try:
             self._n, self._read = tiff_frames(self._tf, self.path)
             _warn_planes_or_frames(self._tf, self._n, self.path)
-            raw = self._read(0)
-            first = to_rgb8(raw, f"{self.path} page 0")
-            warn_dim_16bit(raw, self.path)
+            first = to_rgb8(self._read(0), f"{self.path} page 0")
+            warn_dim_16bit(self._read, self._n, self.path)
         except BaseException:
             self._tf.close()
             raise
@@ -739,9 +746,8 @@ class FolderReader(VideoReader):
             )
             raise ValueError(f"{self.path}: folder has no images ({', '.join(IMAGE_SUFFIXES)}){hint}")
         _refuse_same_stems(self.path, self.files)
-        raw = read_image(self.files[0])
-        warn_dim_16bit(raw, self.files[0])
-        first = to_rgb8(raw, str(self.files[0]))
+        first = to_rgb8(read_image(self.files[0]), str(self.files[0]))
+        warn_dim_16bit(lambda k: read_image(self.files[k]), len(self.files), self.path)
         self.height, self.width = first.shape[:2]
         self.fps = fps
         self._check_photo_sizes()

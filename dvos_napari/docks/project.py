@@ -110,6 +110,9 @@ def add_layer_frames(project, video_id, frames, rgb, name, split, tags, progress
     if not grey and (len(shape) != 4 or shape[-1] not in (3, 4)):
         raise ValueError(f"layer {name!r} has shape {shape}; a video is time x height x width x RGB")
     from dvos_core.io import to_rgb8
+    from dvos_core.io.readers import warn_dim_16bit
+
+    warn_dim_16bit(lambda t: np.asarray(frames[t]), shape[0], f"layer {name!r}")
 
     def frame(t: int) -> np.ndarray:
         f = np.asarray(frames[t])
