@@ -15,15 +15,11 @@ import functools
 import importlib.metadata
 import re
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    tomllib = pytest.importorskip("tomli")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_PARTY = {"dvos_core", "dvos_napari"}

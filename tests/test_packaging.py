@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -32,11 +33,6 @@ SOURCE = (
     "benchmarks",
 )
 JUNK = shutil.ignore_patterns("__pycache__", "*.py[cod]", "*.egg-info", ".pytest_cache")
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    tomllib = pytest.importorskip("tomli")
 
 
 def _version(text: str) -> tuple:

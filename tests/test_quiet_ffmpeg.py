@@ -36,3 +36,16 @@ def test_a_damaged_video_gets_one_error_without_ffmpegs_log_lines(tmp_path):
 def test_dvos_debug_keeps_them(tmp_path):
     r = _add(tmp_path, _truncated_mp4(tmp_path), DVOS_DEBUG="1")
     assert r.returncode == 2 and "moov atom not found" in r.stderr
+
+
+def test_opencv_before_4_13_is_quieted_through_its_own_call(monkeypatch):
+    """``cv2.utils.logging`` came with OpenCV 4.13: on 4.8-4.12 (which the dependency range allows) every video
+    read stopped with an AttributeError; those versions have ``cv2.setLogLevel``."""
+    from dvos_core.io.readers import quiet_opencv_video
+
+    for name in ("OPENCV_LOG_LEVEL", "DVOS_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    set_to = []
+    monkeypatch.setattr(cv2, "utils", type("utils", (), {})(), raising=False)  # no logging module
+    monkeypatch.setattr(cv2, "setLogLevel", set_to.append, raising=False)
+    assert quiet_opencv_video() is cv2 and set_to == [2]

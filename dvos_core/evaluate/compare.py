@@ -217,7 +217,7 @@ def compare_models(
         "min_area_px": min_area,
         "gt_provenances": list(gt_provenances),
         "partial": partial,
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     result = ModelComparison(table, frames_df, info)
     if save:

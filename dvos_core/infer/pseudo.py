@@ -442,7 +442,7 @@ def _record_run(
             "zooms": list(predictor.scales.zooms(*video.shape[1:3])),
             "quality_threshold": quality_threshold,
             "drop_below": drop_below,
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
     )
 

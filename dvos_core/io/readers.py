@@ -48,7 +48,11 @@ def quiet_opencv_video():
     if not os.environ.get("DVOS_DEBUG"):
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET, read when OpenCV first opens a video
         if "OPENCV_LOG_LEVEL" not in os.environ:
-            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+            logging = getattr(getattr(cv2, "utils", None), "logging", None)  # OpenCV 4.13 and later
+            if logging is not None:
+                logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+            elif hasattr(cv2, "setLogLevel"):  # OpenCV 4.12 and earlier
+                cv2.setLogLevel(2)  # LOG_LEVEL_ERROR
     return cv2
 
 

@@ -146,7 +146,7 @@ class ModelPredictions:
             sub = v.group[self._path]
             if not same:
                 sub["done"][:] = 0  # the commit flags first: stale frames never read as this checkpoint's
-            stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+            stamp = _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
             run = uuid.uuid4().hex  # tells two runs apart even within one second (what derived sets key on)
             sub.attrs.put({**info, "fingerprint": fingerprint, "date": stamp, "run": run})
         return same

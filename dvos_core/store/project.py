@@ -826,7 +826,7 @@ def _build_empty(build: Path) -> None:
             "format": STORE_FORMAT,
             "schema_version": SCHEMA_VERSION,
             "dvos_version": __version__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
     )
 

@@ -175,7 +175,7 @@ class FrameSequence:
             "height": int(height),
             "width": int(width),
             "committed_frames": 0,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "uid": uuid.uuid4().hex,  # tells it from a sequence made again under the same id
             **attrs,
             "import_complete": False,

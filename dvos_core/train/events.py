@@ -17,7 +17,7 @@ from enum import Enum
 from typing import Any, ClassVar
 
 
-class EventType(str, Enum):
+class EventType(str, Enum):  # noqa: UP042 (StrEnum would change what str() of a member gives)
     """The kinds of training events (a ``str`` enum: ``EventType.DONE == "done"``)."""
 
     START = "start"
