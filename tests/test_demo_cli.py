@@ -4,6 +4,8 @@ import importlib.util
 import subprocess
 import sys
 
+import pytest
+
 from dvos_core.cli import main
 
 
@@ -19,6 +21,20 @@ def test_demo_napari_runs_the_launcher_on_the_project(tmp_path, monkeypatch, cap
     else:
         assert rc == 0
         assert calls == [[sys.executable, "-m", "dvos_napari.launch", str(project)]]
+
+
+def test_a_missing_napari_is_said_before_the_demo_runs(tmp_path, monkeypatch, capsys):
+    """``dvos demo --napari`` without napari ran the whole demo (minutes) before saying napari is missing."""
+    import dvos_core.demo.pipeline as pipeline
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "napari" else real(name, *a))
+    monkeypatch.setattr(pipeline, "run_demo", lambda *a, **k: pytest.fail("the demo ran"))
+    monkeypatch.setattr(pipeline, "build_demo_project", lambda *a, **k: pytest.fail("the project was built"))
+    for extra in ([], ["--project-only"]):
+        assert main(["demo", "--quick", "--napari", "--out", str(tmp_path), *extra]) == 2
+        assert "napari is not installed" in capsys.readouterr().err
+    assert not (tmp_path / "demo.dvos").exists()
 
 
 def test_the_demo_flushes_its_stage_lines_by_default():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -59,6 +61,8 @@ def _demo(args) -> int:
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint, napari_command
     from dvos_core.demo.pipeline import DemoConfig, run_demo
 
+    if args.napari and _napari_missing(Path(args.out) / "demo.dvos"):  # said before minutes of work, not after
+        return 2
     models = ["context", "dvos"] if args.video_model == "both" else [args.video_model]
     cfg = replace(
         DemoConfig.quick() if args.quick else DemoConfig(),  # replace() checks the options as DemoConfig() does
@@ -67,8 +71,6 @@ def _demo(args) -> int:
         video_models=models,
     )
     if args.project_only:
-        from pathlib import Path
-
         from dvos_core.demo.pipeline import build_demo_project
 
         p = build_demo_project(Path(args.out) / "demo.dvos", size=cfg.size)
@@ -122,19 +124,28 @@ def format_result(res) -> str:
     )
 
 
-def _open_in_napari(path) -> int:
-    """Run the plugin's launcher as its own program (the core never imports the GUI)."""
+def _napari_missing(path) -> bool:
+    """Whether napari is not installed (then said, with how to install it and open ``path`` afterwards)."""
     import importlib.util
-    import subprocess
     import sys
 
     from dvos_core.cli._common import napari_command
 
-    if importlib.util.find_spec("napari") is None:
-        print(
-            f'dvos: napari is not installed; install the napari extra with pip install "dvos-napari[napari]" (in a '
-            f'clone of dvos: pip install -e ".[napari]"), then run `{napari_command(path)}`',
-            file=sys.stderr,
-        )
+    if importlib.util.find_spec("napari") is not None:
+        return False
+    print(
+        f'dvos: napari is not installed; install the napari extra with pip install "dvos-napari[napari]" (in a '
+        f'clone of dvos: pip install -e ".[napari]"), then run `{napari_command(path)}`',
+        file=sys.stderr,
+    )
+    return True
+
+
+def _open_in_napari(path) -> int:
+    """Run the plugin's launcher as its own program (the core never imports the GUI)."""
+    import subprocess
+    import sys
+
+    if _napari_missing(path):
         return 2
     return subprocess.call([sys.executable, "-m", "dvos_napari.launch", str(path)])
