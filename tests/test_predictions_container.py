@@ -13,3 +13,31 @@ def test_predictions_iterate_contain_and_count_model_names(tmp_path):
         v.predictions[m].set(0, np.zeros((8, 8), np.float32))
     assert sorted(v.predictions) == ["ctx", "img"] and len(v.predictions) == 2
     assert "img" in v.predictions and "other" not in v.predictions
+
+
+def test_a_two_pass_set_stopped_in_its_second_pass_counts_only_finished_frames(tmp_path):
+    """Frames of a two-pass set that only the first pass reached hold the first pass's masks: they were read,
+    evaluated and compared as predicted (``dvos check`` alone called the set unfinished)."""
+    import pytest
+
+    from dvos_core.evaluate.compare import compare_models
+    from dvos_core.store.project import _video_summary
+
+    p = Project.create(tmp_path / "p.dvos")
+    v = p.add_video_array("a", np.zeros((5, 8, 8, 3), np.uint8), split="test")
+    for t in range(5):
+        v.set_mask(t, np.eye(8, dtype=np.uint8), "manual")
+    preds = v.predictions["ctx"]
+    preds.start({"kind": "context", "passes": 2}, "fp")
+    for t, done in enumerate((2, 2, 1, 1)):  # frame 4 not reached
+        preds.set(t, np.eye(8, dtype=np.float32), done_value=done)
+    assert preds.passes == 2 and preds.frames().tolist() == [0, 1]
+    assert preds.get(1) is not None and preds.get(2) is None
+    with pytest.raises(ValueError, match="frames 2, 3"):
+        preds.masks([1, 2, 3])
+    assert _video_summary(v)["predictions_unfinished"]["ctx"]["done"] == 2
+    assert compare_models(p, ["ctx"]).info["partial"]
+    one = v.predictions["img"]  # a one-pass set: every frame the pass reached is predicted
+    one.start({"kind": "frame"}, "fp1")
+    one.set(3, np.eye(8, dtype=np.float32))
+    assert one.passes == 1 and one.frames().tolist() == [3]

@@ -47,7 +47,7 @@ def stored_masks(project, video, which: str, model: str | None):
     chosen.arrays()  # grown to the video's length
 
     def read(a, b):
-        return np.asarray(chosen.read("masks", slice(a, b))), np.asarray(chosen.read("done", slice(a, b))) > 0
+        return np.asarray(chosen.read("masks", slice(a, b))), chosen.finished(slice(a, b))
 
     return read, f"predictions of {chosen.model!r}"
 

@@ -191,18 +191,30 @@ class ModelPredictions:
         """Store one frame's probability map (see :meth:`set_many`)."""
         self.set_many([t], np.asarray(probability)[None], threshold, done_value)
 
+    @property
+    def passes(self) -> int:
+        """The prediction passes the set is made with (``passes`` attribute: 2 for a context model's refinement;
+        1 when absent or not a positive whole number)."""
+        n = self.attrs.get("passes", 1)
+        return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
+
+    def finished(self, rows) -> np.ndarray:
+        """Whether each frame of ``rows`` is predicted: finished by every pass of the set (a frame of a two-pass set
+        stopped in its second pass holds the first pass's mask only, which is not what the set predicts)."""
+        return np.asarray(self.read("done", rows)) >= self.passes
+
     def frames(self) -> np.ndarray:
-        """Indices of the predicted frames."""
+        """Indices of the predicted frames (see :meth:`finished`)."""
         arrs = self.arrays()
         if arrs is None:
             return np.zeros(0, np.int64)
-        return np.flatnonzero(self.read("done", slice(0, self.video.n_frames)))
+        return np.flatnonzero(self.finished(slice(0, self.video.n_frames)))
 
     def get(self, t: int):
-        """(mask, probability) of frame t, or None if not predicted."""
+        """(mask, probability) of frame t, or None if not predicted (see :meth:`finished`)."""
         self.video._check_t(t)
         arrs = self.arrays()
-        if arrs is None or not self.read("done", t):
+        if arrs is None or not self.finished(t):
             return None
         return self.read("masks", t), self.read("probability", t).astype(np.float32)
 
@@ -217,7 +229,7 @@ class ModelPredictions:
         for t in idx:
             self.video._check_t(int(t))
         self.arrays()
-        missing = idx[self.read("done", idx) == 0] if len(idx) else idx
+        missing = idx[~self.finished(idx)] if len(idx) else idx
         if len(missing):
             shown = ", ".join(str(int(t)) for t in missing[:8]) + (" ..." if len(missing) > 8 else "")
             raise ValueError(

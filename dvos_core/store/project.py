@@ -895,17 +895,13 @@ def _unfinished_sets(v: Video, models: list[str]) -> dict:
     ``dvos predict`` stopped or killed half-way, or run on some frames only): ``done`` frames of ``frames`` are
     finished (by every pass the set was made with). A set whose flags cannot be read is left out here; it is named
     when it is used."""
-    import numpy as np
-
     out = {}
     n = v.n_frames
     for model in models:  # the video's sets (Predictions.models(), read once by the caller)
         mp = v.predictions[model]
         try:
             a = mp.attrs
-            passes = a.get("passes", 1)
-            passes = passes if isinstance(passes, int) and not isinstance(passes, bool) and passes > 0 else 1
-            done = int((np.asarray(mp.read("done", slice(0, n))) >= passes).sum()) if n else 0
+            done = int(mp.finished(slice(0, n)).sum()) if n else 0
         except (StoreError, ValueError):
             continue
         if done < n:
