@@ -612,7 +612,7 @@ def _predict_and_compare(project, cfg: RunAllConfig, run: Stages, checkpoints: d
     heads, n = {}, len(predicted)
     for k, v in enumerate(predicted):  # the second half of the stage, after the scores
         count = Steps(sub, n + k, 1, 2 * n, prefix=f"{v}: counting different heads, ")
-        heads[v] = track_heads(project, v, model=main, progress=count, cancel=run.cancel).n_heads
+        heads[v] = track_heads(project, v, which="predictions", model=main, progress=count, cancel=run.cancel).n_heads
     run.lap("evaluate")
     run.done()
     return RunAllResult(project.path, checkpoints, predicted, rep, comparison, dict(run.timings), heads, main)

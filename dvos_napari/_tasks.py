@@ -93,7 +93,7 @@ def export_predictions(
         if overlay_video:
             sub = Steps(progress, start=parts * i + 1, span=1, total=parts * len(video_ids), prefix=f"{vid}: ")
             done = write_overlay_video(
-                project, vid, out / f"{vid}_overlay.mp4", model=model, progress=sub, cancel=cancel
+                project, vid, out / f"{vid}_overlay.mp4", which="predictions", model=model, progress=sub, cancel=cancel
             )
             videos.append(done["path"])
     return {"written": written, "skipped": skipped, "videos": videos}

@@ -110,10 +110,10 @@ def test_tracks_from_the_store_and_the_command_line(tmp_project, tmp_path, capsy
     m[5:15, 5:15] = m[30:40, 40:52] = 1
     for t in range(5):
         video.set_mask(t, m, "manual")
-    tracks = track_heads(tmp_project, "plot", which="labels")
+    tracks = track_heads(tmp_project, "plot")  # the stored masks by default, as `dvos count-heads`
     assert tracks.n_heads == 2 and tracks.settings["masks"] == "stored masks"
     with pytest.raises(ValueError, match="no predictions yet"):
-        track_heads(tmp_project, "plot")
+        track_heads(tmp_project, "plot", which="predictions")
     from dvos_napari._tasks import count_heads  # the Predict step's job: no predictions yet -> the stored masks
 
     assert count_heads(tmp_project, "plot", model="image")["summary"]["masks"] == "stored masks"

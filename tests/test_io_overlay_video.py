@@ -50,24 +50,24 @@ def test_labels_and_predictions_make_whole_videos(tmp_project, video, tmp_path):
     m = np.zeros((45, 61), np.uint8)
     m[10:30, 15:40] = 1
     video.set_mask(2, m, "manual")
-    done = write_overlay_video(tmp_project, "plot", tmp_path / "labels.mp4", which="labels")
+    done = write_overlay_video(tmp_project, "plot", tmp_path / "labels.mp4")  # the stored masks, as the command
     assert done["frames"] == 7 and done["with_masks"] == 1 and done["fps"] == 10.0
     assert done["size"] == [360, 488]  # 45 x 61 enlarged 8 times so that its text reads
     frames = _read_all(tmp_path / "labels.mp4")
     assert len(frames) == 7 and frames[0].shape == (360, 488, 3)
     assert _orange(frames[2]).sum() > 200 and _orange(frames[3]).sum() == 0  # only frame 2 has a mask
     with pytest.raises(ValueError, match="has no predictions yet; predict it first"):
-        write_overlay_video(tmp_project, "plot", tmp_path / "p.mp4")
+        write_overlay_video(tmp_project, "plot", tmp_path / "p.mp4", which="predictions")
     p = np.zeros((45, 61), np.float32)
     p[5:20, 5:20] = 0.9
     video.predictions["image"].start({"kind": "test"}, None)
     video.predictions["image"].set(4, p)
-    done = write_overlay_video(tmp_project, "plot", tmp_path / "p.avi", fps=5)
+    done = write_overlay_video(tmp_project, "plot", tmp_path / "p.avi", which="predictions", fps=5)
     assert done["with_masks"] == 1 and done["masks"] == "predictions of 'image'" and done["fps"] == 5
     frames = _read_all(tmp_path / "p.avi")
     assert len(frames) == 7 and _orange(frames[4]).sum() > 100 and _orange(frames[2]).sum() == 0
     with pytest.raises(ValueError, match=r"no predictions by 'dvos' \(its predictions: \['image'\]\)"):
-        write_overlay_video(tmp_project, "plot", tmp_path / "q.mp4", model="dvos")
+        write_overlay_video(tmp_project, "plot", tmp_path / "q.mp4", which="predictions", model="dvos")
     for fps in (0, -5, float("inf"), float("nan"), 1e-6, 1e5):  # inf hung the writer, the rest failed late
         with pytest.raises(ValueError, match="fps must be between 0.01 and 1000 frames per second"):
             write_overlay_video(tmp_project, "plot", tmp_path / "q.mp4", which="labels", fps=fps)

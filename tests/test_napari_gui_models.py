@@ -275,7 +275,7 @@ def test_predict_step_counts_the_heads_of_the_current_video_and_shows_their_trac
     wait_loaded(qtbot, pr.state)
     pr.state.set_prediction_model("bad")
     assert wait_job(qtbot, pr.count_heads()) == "ok"
-    want = track_heads(project, "plot", model="bad")
+    want = track_heads(project, "plot", which="predictions", model="bad")
     layer = viewer.layers["plot head tracks"]
     assert layer.metadata["dvos_video"] == "plot" and len(np.unique(layer.data[:, 0])) == want.n_heads > 0
     np.testing.assert_allclose(layer.data, want.napari_tracks())

@@ -51,7 +51,8 @@ def test_whole_run_scores_every_model_and_a_second_run_keeps_everything(project)
     # and the different heads of what it predicted, counted from the video model's masks
     from dvos_core.evaluate import track_heads
 
-    assert res.heads_model == "context" and res.heads == {"field_test": track_heads(p, "field_test").n_heads}
+    counted = track_heads(p, "field_test", which="predictions").n_heads
+    assert res.heads_model == "context" and res.heads == {"field_test": counted}
     assert res.heads["field_test"] > 0
     assert "run-all" in p.report_names() and "run-all-comparison" in p.report_names()
     stages = [ln for ln in lines if ln.startswith("[")]

@@ -242,7 +242,7 @@ def link_heads(
 def track_heads(
     project,
     video_id: str,
-    which: str = "predictions",
+    which: str = "labels",
     model: str | None = None,
     min_area: int = 16,
     min_overlap: float = 0.2,
@@ -253,8 +253,9 @@ def track_heads(
     cancel=None,
     threads: int | None = None,
 ) -> HeadTracks:
-    """:func:`link_heads` over a stored video: ``which='predictions'`` follows ``model``'s predicted heads (default
-    the most recent set), ``'labels'`` the stored masks (painted, corrected, pseudo). The result's ``settings`` also
+    """:func:`link_heads` over a stored video: ``which='labels'`` (the default, as ``dvos count-heads`` without
+    ``--predictions``) follows the stored masks (painted, corrected, pseudo), ``'predictions'`` ``model``'s
+    predicted heads (default the most recent set). The result's ``settings`` also
     name the video and the masks followed. ``threads``: OpenCV threads for the camera motion (see
     :mod:`dvos_core.threads`)."""
     from dvos_core.io.mask_source import frames_and_masks, stored_masks

@@ -53,7 +53,7 @@ def write_overlay_video(
     project,
     video_id: str,
     path,
-    which: str = "predictions",
+    which: str = "labels",
     model: str | None = None,
     fps: float | None = None,
     min_area: int = 16,
@@ -64,13 +64,14 @@ def write_overlay_video(
     """Write video ``video_id`` as ``path`` (.mp4 or .avi) with its masks' outlines and each frame's head count
     (8-connected parts of at least ``min_area`` pixels, as ``dvos evaluate`` counts them).
 
-    ``which='predictions'``: ``model``'s predictions (default the most recent set); ``'labels'``: the stored masks
-    of any provenance. Frames without a mask are written with "no mask". ``fps``: default the source video's frame
-    rate (when the writers take it: 0.01-1000), else 10. ``path`` may not lie inside the project folder or be the
-    file a video was imported from. Videos with a side under 360 px are enlarged by a whole factor (each pixel
-    repeated; the long side at most 4096 px) so that the text and outlines can be read. Returns {"path", "frames",
-    "with_masks", "fps", "masks", "size"} (size: the written frames' height and width). ``threads``: OpenCV threads
-    for decoding, drawing and encoding (see :mod:`dvos_core.threads`).
+    ``which='labels'`` (the default, as ``dvos export-video`` without ``--predictions``): the stored masks of any
+    provenance; ``'predictions'``: ``model``'s predictions (default the most recent set). Frames without a mask are
+    written with "no mask". ``fps``: default the source video's frame rate (when the writers take it: 0.01-1000),
+    else 10. ``path`` may not lie inside the project folder or be the file a video was imported from. Videos with a
+    side under 360 px are enlarged by a whole factor (each pixel repeated; the long side at most 4096 px) so that
+    the text and outlines can be read. Returns {"path", "frames", "with_masks", "fps", "masks", "size"} (size: the
+    written frames' height and width). ``threads``: OpenCV threads for decoding, drawing and encoding (see
+    :mod:`dvos_core.threads`).
     """
     import cv2
 
