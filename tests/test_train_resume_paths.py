@@ -73,7 +73,7 @@ def test_a_run_started_from_another_folder_is_continued_not_refused(tmp_path, mo
 
     changed = r"different settings \(lr: 0\.0001 when it began, now 0\.5\); pass --no-resume"
     with pytest.raises(ResumeRefused, match=changed) as e:
-        train(project, _config(project.model_dir("image") / "best.pt", epochs=2, lr=0.5), "ctx")
+        train(project, _config(project.model_dir("image") / "best.pt", epochs=2, lr=0.5, eta_min=1e-5), "ctx")
     assert e.value.reason.endswith("different settings (lr: 0.0001 when it began, now 0.5)")
 
 

@@ -92,7 +92,10 @@ class TrainConfig:
         ),
     )
     weight_decay: float = field(default=1e-5, metadata=doc("AdamW weight decay"))
-    eta_min: float = field(default=1e-5, metadata=doc("final learning rate of the cosine schedule"))
+    eta_min: float | None = field(
+        default=None,
+        metadata=doc("final learning rate of the cosine schedule (null = a tenth of lr, 1e-5 at the default lr)"),
+    )
     size: int | None = field(
         default=None,
         metadata=doc(
@@ -221,6 +224,8 @@ class TrainConfig:
 
     def validate(self) -> None:
         coerce_fields(self)  # types and finite numbers, whatever door the values came through (config_io)
+        if self.eta_min is None:  # set here, so that every door ties it to lr alike (Python, YAML, CLI, panel)
+            self.eta_min = cosine_floor(self.lr)
         if self.phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {self.phase!r}")
         if self.video_model not in VIDEO_MODELS:
