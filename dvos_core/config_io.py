@@ -21,6 +21,7 @@ import dataclasses
 import functools
 import math
 import numbers
+import os
 import types
 import typing
 from pathlib import Path
@@ -91,6 +92,8 @@ def _coerce(value, kind, default, name: str):
         except ValueError as e:
             raise ConfigError(f"{name} {e}, got {value!r}") from None
     if kind is str:
+        if isinstance(value, os.PathLike):  # a path given as a Path (init_from=project.model_dir(...) / "best.pt")
+            return os.fspath(value)
         if not isinstance(value, str):
             raise ConfigError(f"{name} must be text, got {value!r}")
         return value

@@ -126,3 +126,15 @@ def test_parse_number():
             parse_number(bad)
     with pytest.raises(ValueError):
         parse_number(2.5, whole=True)
+
+
+def test_a_path_given_as_a_path_object_is_taken_as_text():
+    """``TrainConfig(init_from=project.model_dir("img") / "best.pt")`` (a Path, as the library's own messages write
+    it) was refused: "must be text"."""
+    from pathlib import Path
+
+    from dvos_core.train.config import TrainConfig
+
+    cfg = TrainConfig(phase="synthetic", init_from=Path("models") / "img" / "best.pt")
+    assert cfg.init_from == str(Path("models/img/best.pt")) and isinstance(cfg.init_from, str)
+    assert TrainConfig.from_dict(cfg.to_dict()).init_from == cfg.init_from
