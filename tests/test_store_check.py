@@ -104,3 +104,31 @@ def test_every_finished_synthetic_clip_is_read_and_unfinished_ones_are_not(proje
             f.write_bytes(b"garbage")  # clip 2 damaged: read and named
     found = check_project(project, models=False)
     assert (found[0].kind, found[0].where) == ("damaged", "synthetic set s1, clip 2")
+
+
+def test_a_stopped_training_run_is_unfinished_and_its_command_finishes_it(tmp_path, capsys):
+    """A training run cancelled part-way left last.pt (and no best.pt before its first epoch): `dvos check` said
+    "no step was left unfinished". It names the run and the command that continues it; that command does."""
+    import shlex
+
+    from dvos_core.data.toy import make_toy_project
+    from dvos_core.progress import CancelToken
+    from dvos_core.train import TrainConfig, train
+    from dvos_core.train.events import EpochEvent
+
+    torch.set_num_threads(1)
+    p = make_toy_project(tmp_path / "field plot 3.dvos", n_clips=3, n_frames=6, size=64, n_videos=0)
+    cfg = TrainConfig(
+        phase="synthetic", preset="tiny", epochs=2, batch_size=2, size=64, max_steps_per_epoch=1, num_workers=0
+    )
+    token = CancelToken()
+    with pytest.raises(Exception, match="cancelled"):
+        train(p, cfg, "m", cancel=token, on_event=lambda e: isinstance(e, EpochEvent) and token.cancel())
+    found = [f for f in check_project(p) if f.kind == "unfinished"]
+    assert [f.where for f in found] == ["model m"]
+    assert "training stopped after 1 of 2 epoch(s)" in found[0].message
+    command = found[0].message.split("`")[1]
+    assert command.startswith("dvos train ")
+    assert dvos(shlex.split(command)[1:]) == 0
+    assert not [f for f in check_project(Project.open(p.path)) if f.kind == "unfinished"]
+    capsys.readouterr()

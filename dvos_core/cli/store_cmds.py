@@ -231,7 +231,9 @@ def _check(args) -> int:
     for f in found:
         print(f.line())
     if not found:
-        print(f"{project.path}: every stored part reads, and no step was left unfinished")
+        unread = " (models not read: --no-models; a stopped training run is found by reading them)"
+        unread = unread if args.no_models else ""
+        print(f"{project.path}: every stored part reads, and no step was left unfinished{unread}")
     else:
         print(f"{project.path}: {tally(found)} (above)")
     return 1 if found else 0

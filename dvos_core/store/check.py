@@ -129,15 +129,42 @@ def _clip_reads(project) -> Iterator[tuple[str, Callable[[], object]]]:
     yield "objects", lambda: project.objects.load()
 
 
-def _model_reads(project) -> Iterator[tuple[str, Callable[[], object]]]:
+def _model_reads(project, unfinished: list[Finding]) -> Iterator[tuple[str, Callable[[], object]]]:
+    """Reads of every model's checkpoints; a ``last.pt`` of a training run that stopped before its last epoch adds
+    an unfinished finding to ``unfinished``."""
     from dvos_core.model.checkpoint import read_checkpoint
     from dvos_core.store.project import CHECKPOINTS
+
+    def read_last(path, name):
+        info = read_checkpoint(path).get("info") or {}
+        state = info.get("train_state") or {}
+        if state and not state.get("finished", True):
+            planned = (info.get("train_config") or {}).get("epochs")
+            unfinished.append(Finding("unfinished", f"model {name}", _stopped_training(project, name, state, planned)))
 
     for name in project.model_names():
         for f in CHECKPOINTS:
             path = project.model_dir(name) / f
             if path.is_file():
-                yield f"model {name}, {f}", lambda path=path: read_checkpoint(path)
+                read = (lambda path=path, name=name: read_last(path, name)) if f == "last.pt" else None
+                yield f"model {name}, {f}", read or (lambda path=path: read_checkpoint(path))
+
+
+def _stopped_training(project, name: str, state: dict, planned) -> str:
+    """What a training run stopped part-way left (``state``: its last.pt's train_state; ``planned``: its epochs)
+    and how to finish it."""
+    import shlex
+
+    q = shlex.quote
+    folder = project.model_dir(name)
+    done, step = int(state.get("epoch", 0)), int(state.get("step", 0))
+    where = f"after {done}{f' of {planned}' if planned else ''} epoch(s)" + (f" and {step} step(s)" if step else "")
+    best = "" if (folder / "best.pt").is_file() else " (no best.pt yet: it cannot predict)"
+    return (
+        f"training stopped {where}{best}: continue it with `dvos train {q(str(project.path))} --name {q(name)} "
+        f"--config {q(str(folder / 'config.yaml'))}` (it resumes from last.pt with the settings it was started "
+        f"with), or delete it (`dvos delete {q(str(project.path))} model {q(name)} --yes`)"
+    )
 
 
 def check_project(
@@ -156,7 +183,7 @@ def check_project(
             yield from ((f"video {vid}, {what}", read) for what, read in _video_reads(video))
         yield from _clip_reads(project)
         if models:
-            yield from _model_reads(project)
+            yield from _model_reads(project, unfinished)
 
     reads = list(_safe(parts(), found))
     for k, (where, read) in enumerate(reads):
