@@ -466,9 +466,9 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
     """Label the training videos with this run's image model: frames it labelled before (a stopped run) are kept,
     labels another model made (an earlier run) are replaced; painted and corrected frames are never touched."""
     from dvos_core.infer import pseudo_label
-    from dvos_core.infer.pseudo import stopped_relabelling
     from dvos_core.model.checkpoint import file_fingerprint
     from dvos_core.store.fsops import same_checkpoint
+    from dvos_core.store.project import stopped_relabelling
 
     ours = [image] + [project.model_dir(cfg.model_name(f"{k}_synthetic")) / "best.pt" for k in VIDEO_MODELS]
     records = {v: project.video(v).attrs.get("pseudo_label") or {} for v in videos}

@@ -132,3 +132,42 @@ def test_a_stopped_training_run_is_unfinished_and_its_command_finishes_it(tmp_pa
     assert dvos(shlex.split(command)[1:]) == 0
     assert not [f for f in check_project(Project.open(p.path)) if f.kind == "unfinished"]
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_stopped_pseudo_labelling_is_unfinished_and_its_command_finishes_it(tmp_path, capsys, overwrite):
+    """A pseudo-labelling stopped part-way (a relabelling: two models' labels mixed; a first labelling: frames
+    without labels) was not named by `dvos check`. It is, with the command that finishes it; that command does."""
+    import shlex
+
+    from dvos_core.infer import pseudo_label
+    from dvos_core.progress import Cancelled, CancelToken
+
+    torch.set_num_threads(1)
+    p = Project.create(tmp_path / "p.dvos")
+    p.add_video_array("v", np.random.default_rng(0).integers(0, 255, (8, 32, 32, 3), dtype=np.uint8))
+    model = p.model_dir("img", create=True) / "best.pt"
+    save_checkpoint(model, build_model("tiny", "frame"), phase="image")
+    if overwrite:
+        pseudo_label(p, "v", model, n_passes=1, batch_size=4)
+    token = CancelToken()
+    with pytest.raises(Cancelled):
+        pseudo_label(
+            p,
+            "v",
+            model,
+            n_passes=1,
+            batch_size=4,
+            overwrite=overwrite,
+            cancel=token,
+            progress=lambda done, total, msg: done >= 4 and token.cancel(),
+        )
+    found = [f for f in check_project(p, models=False) if f.kind == "unfinished"]
+    assert [f.where for f in found] == ["video v, pseudo-labels"]
+    assert ("relabel every frame" if overwrite else "before every frame was labelled") in found[0].message
+    command = found[0].message.split("`")[1]
+    capsys.readouterr()
+    assert dvos(["info", str(p.path)]) == 0 and command in capsys.readouterr().out  # info says it too
+    assert dvos(shlex.split(command)[1:]) == 0
+    assert not [f for f in check_project(Project.open(p.path), models=False) if f.kind == "unfinished"]
+    capsys.readouterr()

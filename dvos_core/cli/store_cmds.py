@@ -241,7 +241,7 @@ def _check(args) -> int:
 
 def _info(args) -> int:
     from dvos_core.store import Project
-    from dvos_core.store.project import leftover_note, unfinished_note
+    from dvos_core.store.project import leftover_note, stopped_pseudo_note, unfinished_note
 
     s = Project.open(args.project, mode="r").summary()
     if args.json:
@@ -260,6 +260,8 @@ def _info(args) -> int:
             print(f"  {'':<20} predicted by {', '.join(v['predicted_by'])}")
             for m, d in (v.get("predictions_unfinished") or {}).items():  # a predict stopped half-way: say so
                 print(f"  {'':<20} {unfinished_note(s['path'], v['id'], m, d)}")
+        if v.get("pseudo_label_stopped"):
+            print(f"  {'':<20} {stopped_pseudo_note(s['path'], v['id'], v['pseudo_label_stopped'])}")
         if not v["complete"]:
             print(f"  {'':<20} interrupted import: add the video again to replace it")
     print(f"objects: {s['objects']['head']} heads, {s['objects']['fake']} fakes")

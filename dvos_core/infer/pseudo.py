@@ -20,6 +20,7 @@ from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.motion.transforms import invert
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.store.lock import writes_store
+from dvos_core.store.project import stopped_relabelling
 from dvos_core.threads import using_threads
 
 COLUMNS = ["video", "frame", "quality", "flicker", "uncertainty", "written", "status", "below_threshold"]
@@ -390,12 +391,6 @@ class _BatchLabeller:
             else (t, self.video.read_masks(t, t + 1)[0], float("nan"), status[t], held[t])
             for t in targets
         ]
-
-
-def stopped_relabelling(record: dict) -> bool:
-    """Whether a video's ``pseudo_label`` record is of a relabelling (overwrite) that was stopped: the frames it did
-    not reach still hold the earlier labels, another model's."""
-    return record.get("complete") is False and bool(record.get("overwrite"))
 
 
 def _warn_if_stopped_relabel(video, overwrite: bool) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from dvos_core.progress import CancelToken, ProgressFn, check, report
-from dvos_core.store.project import leftover_note, unfinished_note
+from dvos_core.store.project import leftover_note, stopped_pseudo_note, unfinished_note
 from dvos_core.store.schema import StoreError
 
 BATCH = 16  # frames read at a time (one chunk per frame: memory stays at a few frames of the largest video)
@@ -52,6 +52,15 @@ def _unfinished(summary: dict, project_path: str) -> list[Finding]:
                 else "add the video again to replace it"
             )
             out.append(Finding("unfinished", f"video {v['id']}", f"interrupted import: {again}"))
+        stopped = v.get("pseudo_label_stopped")
+        if stopped:
+            out.append(
+                Finding(
+                    "unfinished",
+                    f"video {v['id']}, pseudo-labels",
+                    stopped_pseudo_note(project_path, v["id"], stopped),
+                )
+            )
         for model, d in (v.get("predictions_unfinished") or {}).items():
             note = unfinished_note(project_path, v["id"], model, d).split(": ", 1)[1]
             note += f", or delete the set (`dvos delete {project_path} predictions {model} --videos {v['id']}`)"

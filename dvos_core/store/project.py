@@ -887,7 +887,22 @@ def _video_summary(v: Video) -> dict:
         "provenance": {k: c for k, c in v.provenance_counts().items() if c and k != "none"},
         "predicted_by": models,  # models with predictions of it, oldest first
         "predictions_unfinished": _unfinished_sets(v, models),
+        "pseudo_label_stopped": _stopped_pseudo_label(a.get("pseudo_label")),
     }
+
+
+def stopped_relabelling(record: dict) -> bool:
+    """Whether a video's ``pseudo_label`` record is of a relabelling (overwrite) that was stopped: the frames it did
+    not reach still hold the earlier labels, another model's."""
+    return record.get("complete") is False and bool(record.get("overwrite"))
+
+
+def _stopped_pseudo_label(record) -> dict | None:
+    """The video's ``pseudo_label`` record when that pseudo-labelling stopped before every frame (or is running):
+    {"checkpoint", "overwrite"}; else None."""
+    if not isinstance(record, dict) or record.get("complete") is not False:
+        return None
+    return {"checkpoint": record.get("checkpoint"), "overwrite": stopped_relabelling(record)}
 
 
 def _unfinished_sets(v: Video, models: list[str]) -> dict:
@@ -921,6 +936,25 @@ def migrate_project(path, progress: ProgressFn | None = None, cancel: CancelToke
     if cancel is not None:
         cancel.check()
     return Project.migrate(path, progress)
+
+
+def stopped_pseudo_note(project_path, video: str, stopped: dict) -> str:
+    """What a stopped pseudo-labelling left (``stopped``: the summary's ``pseudo_label_stopped``) and the command
+    that finishes it."""
+    import shlex
+
+    q = shlex.quote
+    model = stopped.get("checkpoint") or "MODEL"
+    command = f"dvos pseudo-label {q(str(project_path))} {q(str(model))} --videos {q(video)}"
+    if stopped.get("overwrite"):
+        return (
+            f"relabelling by {model} stopped (or is still running): the frames it did not reach hold the earlier "
+            f"labels, another model's; relabel every frame with `{command} --overwrite`"
+        )
+    return (
+        f"pseudo-labelling by {model} stopped (or is still running) before every frame was labelled: finish it with "
+        f"`{command}` (it keeps the labels made)"
+    )
 
 
 def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
