@@ -80,8 +80,10 @@ def check_settings(gt_provenances, tolerance) -> list:
 def _video_ids(project, video_ids, split) -> list[str]:
     """The videos to score: ``video_ids`` (each must exist and be a finished import), else the finished videos of
     ``split`` (leftovers of interrupted imports in it are left out, with a warning naming them)."""
+    from dvos_core.store.schema import id_list
+
     if video_ids:
-        ids = list(dict.fromkeys(video_ids))  # a video named twice is scored once (else it would weigh double)
+        ids = list(dict.fromkeys(id_list(video_ids)))  # a video named twice is scored once (else it would weigh double)
         for v in ids:
             project.video(v).require_complete()  # a KeyError naming the known videos, or the interrupted import
         return ids

@@ -78,6 +78,8 @@ def training_video(project, video_id: str, made: str):
 def training_videos(project, video_ids, made: str, frames=None) -> list:
     """:func:`training_video` for each of ``video_ids``, with ``frames`` checked against them
     (:func:`frames_in_range`)."""
-    videos = [training_video(project, vid, made) for vid in video_ids]
+    from dvos_core.store.schema import id_list
+
+    videos = [training_video(project, vid, made) for vid in id_list(video_ids)]
     frames_in_range(project, videos, frames)
     return videos

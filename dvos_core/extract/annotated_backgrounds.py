@@ -42,8 +42,9 @@ MAX_DILATE = 256  # px: --dilate beyond this is refused (OpenCV's kernel grows w
 
 
 def _plan(project, video_ids, frames) -> list[tuple[str, int]]:
-    from dvos_core.store.schema import CORRECTED, MANUAL
+    from dvos_core.store.schema import CORRECTED, MANUAL, id_list
 
+    video_ids = id_list(video_ids)
     if video_ids is None:
         video_ids = [
             v for v in project.video_ids() if project.video(v).split != "test" and project.video(v).import_complete

@@ -25,9 +25,10 @@ from dvos_core.threads import runs_with_threads
 
 def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
     """(video id, frame) pairs to extract from, in order."""
-    from dvos_core.store.schema import CORRECTED, MANUAL
+    from dvos_core.store.schema import CORRECTED, MANUAL, id_list
 
     labels = labels or {}
+    video_ids = id_list(video_ids)
     if video_ids is None:
         named = {v for v, _ in labels}  # label maps name their videos: those are not left out
         video_ids = sorted(set(project.video_ids()) | named)

@@ -21,6 +21,7 @@ from dvos_core.motion.transforms import invert
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.store.project import stopped_relabelling
+from dvos_core.store.schema import id_list
 from dvos_core.threads import using_threads
 
 COLUMNS = ["video", "frame", "quality", "flicker", "uncertainty", "written", "status", "below_threshold"]
@@ -182,8 +183,7 @@ def pseudo_label(
     """
     import pandas as pd
 
-    if isinstance(video_ids, str):
-        video_ids = [video_ids]
+    video_ids = id_list(video_ids)
     if not video_ids:
         raise ValueError("pseudo_label needs at least one video id")
     if n_passes < 1:

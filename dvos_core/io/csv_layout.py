@@ -22,6 +22,7 @@ import numpy as np
 
 from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
+from dvos_core.store.schema import id_list
 
 COLUMNS = ("VID", "FID", "Image", "Mask", "Label")
 
@@ -65,7 +66,7 @@ def export_reference_csv(
         (out / "masks").mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise PermissionError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
-    ids = list(video_ids) if video_ids else _training_ids(project)
+    ids = id_list(video_ids) if video_ids else _training_ids(project)
     plan = []  # (video, [frame indices of one clip])
     skipped = 0
     for vid in ids:

@@ -416,7 +416,9 @@ def match_motion(
 def _default_ids(source, video_ids):
     """A project's videos to match when none are named: all but the test videos (if that leaves any)."""
     from dvos_core.store import Project
+    from dvos_core.store.schema import id_list
 
+    video_ids = id_list(video_ids)
     if video_ids or not isinstance(source, Project):
         return video_ids
     ids = [v.name for v in source.videos() if v.split != "test" and v.n_frames > 1]

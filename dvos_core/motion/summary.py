@@ -113,10 +113,11 @@ def resolve_sources(project_or_videos, video_ids=None) -> list[tuple[str, object
     """(name, frames source) pairs from a Project (its videos, or ``video_ids``), a mapping name -> source, one
     source, or a list of sources (video files, arrays, stored videos); ids of ``video_ids`` may also be paths."""
     from dvos_core.store import Project
+    from dvos_core.store.schema import id_list
 
     src = project_or_videos
     if isinstance(src, Project):
-        ids = list(video_ids) if video_ids else src.video_ids()
+        ids = id_list(video_ids) if video_ids else src.video_ids()
         out = []
         for v in ids:
             if v in src.video_ids():

@@ -26,6 +26,7 @@ from dvos_core.store.schema import (
     SchemaVersionError,
     StoreError,
     check_id,
+    id_list,
 )
 from dvos_core.store.sequence import Background, Video, json_safe
 from dvos_core.store.synthetic import SyntheticSet
@@ -359,7 +360,7 @@ class Project:
     def set_split(self, video_ids, split: str) -> None:
         """Set the split of every video of ``video_ids`` (:meth:`Video.set_split`), each checked first: one refused
         (say a video holding pseudo-labels made a test video) leaves them all as they were."""
-        videos = [self.video(v) for v in video_ids]  # every id found before anything changes
+        videos = [self.video(v) for v in id_list(video_ids)]  # every id found before anything changes
         with self.writing(operation="split"):
             for v in videos:
                 v.check_split(split)
@@ -619,7 +620,7 @@ class Project:
             if self.mode != "r" and (self.path / TRASH).is_dir():  # a delete killed after its move: finish it
                 with contextlib.suppress(StoreError), self.writing(False, "clearing the trash"):
                     pass  # taking the writer lock sweeps the trash
-            ids = self.video_ids() if video_ids is None else [str(v) for v in video_ids]
+            ids = self.video_ids() if video_ids is None else [str(v) for v in id_list(video_ids)]
             there = sorted({m for v in ids for m in self.video(v).predictions.models()})
             where = "no video" if video_ids is None else f"none of the videos {', '.join(ids)}"
             raise NotInStoreError(
@@ -634,7 +635,7 @@ class Project:
         """The videos (of ``video_ids``, default all) that hold predictions of ``model``; an unknown video id is a
         :class:`NotInStoreError`."""
         check_id(model, "model name")
-        ids = self.video_ids() if video_ids is None else [str(v) for v in video_ids]
+        ids = self.video_ids() if video_ids is None else [str(v) for v in id_list(video_ids)]
         videos = [self.video(v) for v in ids]  # every id checked first
         return [v.name for v in videos if _holds_set(v, model)]
 

@@ -89,6 +89,14 @@ def provenance_code(p) -> int:
     return code
 
 
+def id_list(ids) -> list[str] | None:
+    """``ids`` as a list: one id given as text is a list of that id (a str is a sequence of letters: ``"plot3"``
+    was read as videos 'p', 'l', ...); None stays None."""
+    if ids is None:
+        return None
+    return [ids] if isinstance(ids, str) else list(ids)
+
+
 def check_id(name: str, what: str = "id") -> str:
     """Validate a video/background/set/model/report id: letters, digits, '_', '.', '-' (no slashes, no newline),
     at most 128 characters, starting with a letter or digit, and not a name the store itself uses (``zarr.json``)."""

@@ -183,11 +183,12 @@ def match_density(
     differ). Each end of the range only grows unless ``allow_sparser``: settings more crowded than the footage are
     kept (and the table says so)."""
     from dvos_core.store import Project
+    from dvos_core.store.schema import id_list
 
     if not isinstance(project, Project):
         project = Project.open(project, mode="r")
     base = base or SynthConfig()
-    ids = list(video_ids) if video_ids is not None else [v.name for v in project.videos() if v.split != "test"]
+    ids = id_list(video_ids) if video_ids is not None else [v.name for v in project.videos() if v.split != "test"]
     videos = [project.video(i) for i in ids]
     measured = painted_density(videos, provenances)
     heads = [rgba for rgba, _ in project.objects.load("head")]
