@@ -390,8 +390,9 @@ def import_masks(
     """Write masks from ``source`` into video ``video_id``; returns the frame indices written.
 
     ``source``: a folder of PNG/TIFF masks (frame index = trailing number of the file name, or ``frames``), a
-    multi-page TIFF (page k -> frame k, or ``frames[k]``), one mask file (a one-page TIFF too: its frame is the
-    trailing number of its name, else 0) or a COCO JSON file (see :func:`_coco_sources`). Frame numbers count the
+    multi-page TIFF (page k -> frame k, or ``frames[k]``), one mask file (its frame is ``frames[0]``, else the
+    trailing number of its name, which a PNG must then have; a one-page TIFF without one is frame 0) or a COCO
+    JSON file (see :func:`_coco_sources`). Frame numbers count the
     video's stored frames, not those of its source file. All masks are read and checked before anything is
     written, so a bad file leaves the store untouched.
     Human masks (manual/corrected) already in the store are not replaced by lower-ranked ones unless ``overwrite``;

@@ -138,7 +138,7 @@ class ObjectBank:
 
     def _write(self, step: str):
         if self.group.read_only:
-            raise StoreError(f"{self.path}: the project was opened read-only; open it with mode='r+' to {step}")
+            raise StoreError(f"{self.path}: the project was opened read-only; open it with mode='r+' for {step}")
         where = f"{self.path}/objects" if self.path else "objects"
         return store_write(self.path, where, step, "The objects added before are kept.")
 

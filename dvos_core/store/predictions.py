@@ -97,7 +97,7 @@ class ModelPredictions:
                 self._create_done(sub, n)
         arrs = {key: v._array(f"{self._path}/{key}", self._meta_fix()) for key in KEYS}  # a damaged zarr.json named
         if any(a.shape[0] < v.n_frames for a in arrs.values()):
-            with v._write("grow the prediction arrays"):
+            with v._write("growing the prediction arrays"):
                 for a in arrs.values():
                     arrays.ensure_length(a, v.n_frames)
         return arrs["masks"], arrs["probability"], arrs["done"]

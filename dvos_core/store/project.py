@@ -583,7 +583,8 @@ class Project:
         error the folders are moved back and the bank's commit restored: nothing has changed. Objects or clips
         left of a video whose folder is gone already (:meth:`orphaned_objects`) are removed too."""
         if kind not in KINDS:
-            raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+            also = " (a model's predictions: delete_predictions(model, video_ids))" if kind == "predictions" else ""
+            raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}{also}")
         folder, what = KINDS[kind]
         check_id(name, f"{what} name")
         target = self.path / folder / name

@@ -248,7 +248,7 @@ class FrameSequence:
 
     def _check_writable(self, step: str) -> None:
         if self.group.read_only:
-            raise StoreError(f"{self.where}: the project was opened read-only; open it with mode='r+' to {step}")
+            raise StoreError(f"{self.where}: the project was opened read-only; open it with mode='r+' for {step}")
 
     # ---- reading (a damaged file named in the error) -----------------------------------------------------------
     @property
