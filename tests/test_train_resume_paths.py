@@ -232,3 +232,37 @@ def test_a_finished_run_whose_best_pt_was_not_saved_says_it_was_written(tmp_path
     notes.clear()
     train(p, cfg, "m", resume=True, on_event=lambda e: notes.append(e.to_dict().get("note")))
     assert any(n and "its files are unchanged" in n for n in notes), notes
+
+
+def test_a_resume_on_changed_data_says_so_and_records_it(tmp_path, capsys):
+    """A run stopped, its synthetic clips made again (fewer), then resumed went on with the new data without a word
+    (the CLI's start line as a fresh run's, and torch's own scheduler warning), and its checkpoints described only
+    the new data. It warns, names the change, and keeps it in the checkpoints' data record."""
+    import re
+
+    import numpy as np
+
+    from dvos_core.cli import main
+    from dvos_core.data.toy import toy_clip
+    from dvos_core.model import read_checkpoint
+    from dvos_core.progress import Cancelled, CancelToken
+    from dvos_core.train.events import BatchEvent
+
+    p = make_toy_project(tmp_path / "p.dvos", n_clips=4, n_frames=6, size=64, n_videos=0)
+    cfg = {k: v for k, v in _config("").to_dict().items() if k != "init_from"}
+    run = TrainConfig(**{**cfg, "epochs": 2, "max_steps_per_epoch": 1})  # stopped at its epoch's last step
+    token = CancelToken()
+    with pytest.raises(Cancelled):
+        train(p, run, "m", cancel=token, on_event=lambda e: isinstance(e, BatchEvent) and token.cancel())
+    s = p.create_synthetic("more", 2, 6, 64, 64)  # labels added since: another synthetic set
+    rng = np.random.default_rng(5)
+    for i in range(2):
+        s.write_clip(i, *toy_clip(6, 64, 64, rng))
+    capsys.readouterr()
+    assert main(["train", str(p.path), "--name", "m", "--config", str(p.model_dir("m") / "config.yaml")]) == 0
+    err = capsys.readouterr().err  # the command prints warnings as "dvos train: warning: ..."
+    assert re.search(r"warning: .*the training data changed since the run began \(train samples \d+ -> \d+", err)
+    assert "resuming the stopped run at epoch 1, step 1" in err and "lr_scheduler.step()" not in err
+    data = read_checkpoint(p.model_dir("m") / "best.pt")["info"]["data"]
+    assert data["changed_on_resume"][0]["after_epoch"] == 0
+    assert any("synthetic_sets" in c for c in data["changed_on_resume"][0]["changes"])

@@ -215,7 +215,12 @@ def _train(args) -> int:
             print(
                 f"training {cfg.kind} model '{name}' ({cfg.phase} phase, {e['params']:,} parameters) on "
                 f"{e['device']} x{e['world_size']}: {e['train_samples']} train / {e['val_samples']} val samples, "
-                f"{e['total_epochs']} epochs x {e['steps_per_epoch']} steps (from epoch {e['start_epoch']})"
+                f"{e['total_epochs']} epochs x {e['steps_per_epoch']} steps "
+                + (
+                    f"(resuming the stopped run at epoch {e['start_epoch']}, step {e.get('start_step', 0)})"
+                    if e.get("resumed")
+                    else f"(from epoch {e['start_epoch']})"
+                )
                 + (
                     ""
                     if e.get("matched_degraded_queries") is None

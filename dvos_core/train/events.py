@@ -95,6 +95,8 @@ class StartEvent(TrainEvent):
     matched_degraded_queries: float | None = None
     # the preset of the model trained: the config's, or that of the init_from checkpoint, which fixes the model
     preset: str = ""
+    resumed: bool = False  # a resumed run: it goes on at step start_step of start_epoch (0: the epoch's start)
+    start_step: int = 0
 
 
 @dataclass(frozen=True)

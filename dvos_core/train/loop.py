@@ -15,6 +15,7 @@ import math
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,6 +49,9 @@ from dvos_core.train.losses import dvos_loss, frame_dice
 # Settings that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = {"num_workers", "device", "epochs"}
 START_AFRESH = "pass --no-resume (resume=False) to start over, or choose another --name"
+
+
+DATA_KEYS = ("samples", "provenance", "videos", "synthetic_sets", "synthetic_clips")  # compared on a resume
 
 
 def _human_labels(data: dict | None) -> int:
@@ -394,6 +398,27 @@ class _Run:
             "project": str(Path(self.project.path).resolve()),
         }
 
+    def _note_data_changes(self, before: dict, epoch: int) -> None:
+        """On a resume: warn when the training or validation data differ from those the run began on (a synthetic
+        set made again, labels added or relabelled: the run goes on with the new data, so it no longer equals one
+        never stopped), and keep the change, with earlier ones, in the data summary the checkpoints record."""
+        changes = list(before.get("changed_on_resume") or [])
+        said = []
+        for part in ("train", "val"):
+            was, now = before.get(part) or {}, self.data_summary[part]
+            for key in DATA_KEYS:
+                if key in was and was.get(key) != now.get(key):
+                    said.append(f"{part} {key} {_short(was.get(key))} -> {_short(now.get(key))}")
+        if said:
+            warnings.warn(
+                f"{self.out}: the training data changed since the run began ({'; '.join(said)}); the resumed run "
+                f"goes on with the new data (--no-resume, resume=False, starts over on it)",
+                stacklevel=3,
+            )
+            changes.append({"after_epoch": epoch, "changes": said})
+        if changes:
+            self.data_summary["changed_on_resume"] = changes
+
     def _check_some_foreground(self) -> None:
         """Refuse training labels that are all empty (no head in any of them): the model would learn to predict
         nothing, whatever it is trained for. Reads the masks until the first that holds a head."""
@@ -603,6 +628,7 @@ class _Run:
                     int(state["epoch"]), int(saved.get("epochs") or state["epoch"]), info.get("data"), repaired
                 )
             start_epoch, start_step = int(state["epoch"]), int(state["step"])
+            self._note_data_changes(info.get("data") or {}, start_epoch)
             running = tuple(state["running"])
             self.global_step = int(state["global_step"])
             self.loss_ref = state.get("loss_ref")  # None in runs saved before it was recorded: this run's first step
@@ -648,6 +674,8 @@ class _Run:
                 params=sum(p.numel() for p in self.model.parameters()),
                 matched_degraded_queries=self.degraded_queries["share"] if self.degraded_queries else None,
                 preset=self._model_preset(),
+                resumed=payload is not None,
+                start_step=start_step,
             )
         )
         # stop inside a step (not under DDP: every rank must stop at the same collective)
@@ -785,7 +813,9 @@ class _Run:
         except Cancelled:  # the epoch's steps are done: resume goes straight to its validation
             self._stop(epoch, self.steps_per_epoch, (loss_sum, n))
         self._check_finite(epoch, train_loss, val)
-        self.sched.step()  # every rank steps its scheduler: learning rates stay identical
+        with warnings.catch_warnings():  # a resume at an epoch's last step validates it with no optimizer step here
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
+            self.sched.step()  # every rank steps its scheduler: learning rates stay identical
         score = val["val_dice"] if val["val_dice"] is not None else -train_loss
         improved = self.select_by == "last" or self.best_score is None or score > self.best_score
         entry = {
