@@ -122,7 +122,7 @@ def compare_models(
     """
     import pandas as pd
 
-    from dvos_core.evaluate.summary import _video_ids, check_settings
+    from dvos_core.evaluate.summary import _video_ids, check_settings, warn_outdated
 
     gt_provenances = check_settings(gt_provenances, tolerance)  # before any frame is read
     ids = _video_ids(project, video_ids, split)
@@ -143,6 +143,7 @@ def compare_models(
             f"(`dvos evaluate PROJECT --model {clash[0]}`), or predict again under another name (`dvos predict "
             f"PROJECT CKPT --name NAME`) and delete the old set (`dvos delete PROJECT predictions {clash[0]}`)"
         )
+    warn_outdated(v.predictions[m] for v in videos for m in models if m in v.predictions)
     if save:
         project.check_writable("compare models")  # before scoring every frame, not after
     entries = (*models, *BASELINES, "ground_truth")

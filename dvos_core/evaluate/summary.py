@@ -111,6 +111,26 @@ def _video_ids(project, video_ids, split) -> list[str]:
     return ids
 
 
+def warn_outdated(sets) -> None:
+    """Warn, once per model, when prediction sets about to be scored were made by a checkpoint file that has
+    changed since (``ModelPredictions.outdated``: the model trained again under the same name): their scores are
+    the earlier model's."""
+    import warnings
+
+    found: dict = {}
+    for s in sets:
+        path = s.outdated()
+        if path:
+            found.setdefault((s.model, path), []).append(s.video.name)
+    for (model, path), vids in found.items():
+        warnings.warn(
+            f"the predictions of {model!r} in {', '.join(vids)} were made by an earlier version of {path} (trained "
+            f"again since): they score that earlier model; predict again (`dvos predict PROJECT {model} --videos "
+            f"{' '.join(vids)}`) to score the model as it is",
+            stacklevel=3,
+        )
+
+
 def scored_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES, model: str | None = None) -> np.ndarray:
     """Frames of ``video`` that have both a prediction (of ``model``, default the most recent) and a ground-truth
     mask; clear errors when either is missing."""
@@ -198,6 +218,7 @@ def evaluate(
                 f"them: name the model to score (--model NAME, model=) or compare the models side by side "
                 f"(--models all, compare_models)"
             )
+    warn_outdated(project.video(v).predictions[model] if model else project.video(v).predictions.latest() for v in plan)
     total = int(sum(len(f) for f in plan.values()))
     rows, done = [], 0
     sets = {}  # video -> the prediction set scored (recorded, and what the worst-frame overlays draw)

@@ -203,6 +203,23 @@ class ModelPredictions:
         stopped in its second pass holds the first pass's mask only, which is not what the set predicts)."""
         return np.asarray(self.read("done", rows)) >= self.passes
 
+    def outdated(self) -> str | None:
+        """The checkpoint file that made the set when it has changed since (a model trained again under the same
+        name: its predictions no longer say what it does), else None (the same file, or none to compare with)."""
+        from dvos_core.store.fsops import file_sha256, same_checkpoint
+
+        a = self.attrs
+        made_by, fingerprint = a.get("checkpoint"), a.get("fingerprint")
+        if not isinstance(made_by, str) or not isinstance(fingerprint, str) or a.get("kind") == "smoothed":
+            return None
+        sha = fingerprint.split("/", 1)[0].split("@", 1)[0]  # the checkpoint's part (see infer.predict._fingerprint)
+        root = self.video.path
+        candidates = [Path(made_by)] + ([Path(root) / "models" / self.model / "best.pt"] if root else [])
+        for path in candidates:
+            if path.is_file() and same_checkpoint(made_by, path):
+                return None if file_sha256(path) == sha else str(path)
+        return None
+
     def frames(self) -> np.ndarray:
         """Indices of the predicted frames (see :meth:`finished`)."""
         arrs = self.arrays()
