@@ -60,7 +60,9 @@ def test_closing_the_window_stops_a_training_and_keeps_its_model(make_napari_vie
         qtbot.wait(50)
     assert not job.is_alive() and job.join(5) == 0
     assert (painted.model_dir(tr.model_name) / "last.pt").exists()
-    assert check_project(painted) == []  # every part reads, nothing left half-way
+    found = check_project(painted)  # every part reads; the stopped run is what is left to finish, with its command
+    assert [(f.kind, f.where) for f in found] == [("unfinished", f"model {tr.model_name}")]
+    assert f"--name {tr.model_name} --config" in found[0].message
 
 
 def test_closing_the_window_stops_a_job_in_a_thread(make_napari_viewer, qtbot, painted):
