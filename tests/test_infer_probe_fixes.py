@@ -156,6 +156,10 @@ def test_a_model_with_only_last_pt_and_a_damaged_checkpoint_name_the_file_to_use
     (folder / "best.pt").write_bytes(b"truncated")
     with pytest.raises(CheckpointError, match=r"best\.pt: cannot read checkpoint .* use .*half/last\.pt$"):
         read_checkpoint(folder / "best.pt")
+    (folder / "last.pt").write_bytes(b"junk")  # both damaged: neither error sends the user to the other
+    for name in ("best.pt", "last.pt"):
+        with pytest.raises(CheckpointError, match=r"cannot read checkpoint .* use another checkpoint, or train the"):
+            read_checkpoint(folder / name)
 
 
 def test_a_folder_named_like_a_model_does_not_hide_it(tmp_path, monkeypatch):

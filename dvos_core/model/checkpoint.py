@@ -144,6 +144,14 @@ def _short(error: Exception, limit: int = 200) -> str:
     return first if len(first) <= limit else first[: limit - 3] + "..."
 
 
+def _may_read(path: Path) -> bool:
+    """Whether ``path`` may hold a checkpoint: a file torch could have written (a zip archive), so that a damaged
+    checkpoint's error never points at another damaged one."""
+    import zipfile
+
+    return path.is_file() and zipfile.is_zipfile(path)
+
+
 def read_checkpoint(path) -> dict:
     """The raw checkpoint dict (validated format), without building a model."""
     path = Path(path)
@@ -152,7 +160,7 @@ def read_checkpoint(path) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt, truncated, or a pickle with code in it
-        others = [str(q) for q in (path.with_name("best.pt"), path.with_name("last.pt")) if q != path and q.is_file()]
+        others = [str(q) for q in (path.with_name("best.pt"), path.with_name("last.pt")) if q != path and _may_read(q)]
         use = f"use {' or '.join(others)}" if others else "use another checkpoint, or train the model again"
         raise CheckpointError(
             f"{path}: cannot read checkpoint ({type(e).__name__}: {_short(e)}); the file is "
