@@ -197,3 +197,39 @@ def test_a_mask_stack_with_a_number_in_its_name_keeps_page_numbers(tmp_project, 
     tifffile.imwrite(tmp_path / "masks_2023.tif", np.stack([_blob(t) for t in range(3)]), photometric="minisblack")
     assert import_masks(tmp_project, "plot", tmp_path / "masks_2023.tif") == [0, 1, 2]  # page k -> frame k
     assert np.array_equal(video.mask(2), _blob(2) // 255)
+
+
+def _soft_disc(hw=HW, centre=(20, 25), radius=8.0) -> np.ndarray:
+    """A disc painted by a soft brush: opacity 255 inside, fading to 0 over 3 px at its edge."""
+    yy, xx = np.mgrid[: hw[0], : hw[1]]
+    d = np.hypot(yy - centre[0], xx - centre[1])
+    return (np.clip((radius + 1.5 - d) / 3.0, 0, 1) * 255).round().astype(np.uint8)
+
+
+def test_soft_brush_strokes_count_where_they_are_half_opaque_or_more(tmp_path):
+    """A soft brush's faint edge (alpha 1..127) counted as head: heads came out fatter than painted. White or black
+    paint on a transparent layer now counts where it is at least half opaque, as the object bank reads alpha."""
+    alpha = _soft_disc()
+    half = alpha >= 128
+    assert (alpha > 0).sum() > half.sum() + 20  # the faint edge is a real share of the stroke
+    white = np.dstack([np.full(HW, 255, np.uint8)] * 3 + [alpha])
+    black = np.dstack([np.zeros(HW, np.uint8)] * 3 + [alpha])
+    for name, rgba in (("w_000000.png", white), ("b_000000.png", black)):
+        Image.fromarray(rgba, "RGBA").save(tmp_path / name)
+        assert np.array_equal(read_mask_file(tmp_path / name) > 0, half), name
+
+
+def test_a_grey_anti_aliased_mask_is_refused_with_the_threshold_to_use(tmp_path):
+    """A mask with soft grey edges was refused with advice to pass --labels, which imports every faint edge pixel
+    as a head; the error now says what the grey values are and to threshold them."""
+    from dvos_core.store.arrays import as_uint8_mask
+
+    soft = _soft_disc()
+    with pytest.raises(
+        ValueError, match=r"grey values between 0 and 255 at the edges .* threshold it first \(e\.g\. mask >= 128\)"
+    ):
+        as_uint8_mask(soft, HW, "m.png")
+    labels = np.zeros(HW, np.uint8)  # an instance label map: one number per head, still pointed to --labels
+    labels[2:6, 2:6], labels[10:14, 10:14], labels[20:24, 20:24] = 1, 2, 3
+    with pytest.raises(ValueError, match=r"For an instance label map pass allow_labels=True"):
+        as_uint8_mask(labels, HW, "l.png")

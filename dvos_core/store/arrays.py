@@ -159,6 +159,14 @@ def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False, s
             f"{name} has values {shown}{'...' if values.size > 8 else ''}; an instance label map holds whole numbers "
             f"0 and up (0 = background, one number per head), and a binary mask 0/1, 0/255 or 0/65535"
         )
+    top = 65535 if m.dtype == np.uint16 else 255
+    if values.min() == 0 and values.max() == top and 4 * np.count_nonzero(m == top) >= np.count_nonzero(m):
+        raise ValueError(  # the top value on a good share of the shapes, grey around it: soft edges, not label ids
+            f"{name} has values {shown}{'...' if values.size > 8 else ''}: grey values between 0 and {top} at the "
+            f"edges of its shapes (a soft brush, or a mask resized or saved as JPEG); dvos reads binary masks: "
+            f"threshold it first (e.g. mask >= {(top + 1) // 2}) and save it again (allow_labels, --labels, would "
+            f"count every grey edge pixel as a head)"
+        )
     raise ValueError(
         f"{name} has values {shown}{'...' if values.size > 8 else ''}; expected a binary mask (0/1, 0/255 "
         f"or 0/65535). For an instance label map pass allow_labels=True (--labels on the command line)"
