@@ -204,3 +204,14 @@ def test_imagej_stack_of_3_or_4_grey_frames_is_frames(tmp_path, n):
     tifffile.imwrite(tmp_path / "colour.tif", frames[:3], imagej=True, metadata={"mode": "composite"})
     with open_video(tmp_path / "colour.tif") as r:
         assert len(r) == 1 and r[0][0, 0].tolist() == [10, 70, 130]
+
+
+def test_a_folder_of_frame_folders_names_them(tmp_path):
+    """A plot's folder holding one folder of frames per video was "a folder with no images", nothing more."""
+    import cv2
+
+    for name in ("plot2", "plot10"):
+        (tmp_path / "field" / name).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "field" / name / "f_0.png"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"field: folder has no images .*subfolders plot2, plot10 hold images: each"):
+        open_video(tmp_path / "field")

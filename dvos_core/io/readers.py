@@ -748,6 +748,20 @@ class FolderReader(VideoReader):
                 if other
                 else ""
             )
+            subs = sorted(
+                (
+                    d.name
+                    for d in self.path.iterdir()
+                    if d.is_dir() and not is_hidden(d) and image_files(d, IMAGE_SUFFIXES)
+                ),
+                key=natural_key,
+            )
+            if subs and not other:  # a plot's folder of videos, each a folder of frames
+                shown = ", ".join(subs[:5]) + (", ..." if len(subs) > 5 else "")
+                hint = (
+                    f"; its subfolders {shown} hold images: each is a video of its own (dvos add-video PROJECT "
+                    f"{self.path}/*)"
+                )
             raise ValueError(f"{self.path}: folder has no images ({', '.join(IMAGE_SUFFIXES)}){hint}")
         _refuse_same_stems(self.path, self.files)
         first = to_rgb8(read_image(self.files[0]), str(self.files[0]))
