@@ -174,3 +174,16 @@ def test_import_masks_counts_what_it_wrote_by_provenance(project_path, video_avi
     capsys.readouterr()
     assert main(["import-masks", project_path, "v", str(tmp_path / "out")]) == 0
     assert "v: wrote 3 masks (1 manual, 2 pseudo)" in capsys.readouterr().out
+
+
+def test_an_id_made_up_for_a_name_without_letters_is_said(project_path, video_avi, tmp_path, capsys):
+    """A file named only in another script (``日本 麦.avi``) was added as video 'video' without a word."""
+    import shutil
+
+    named = tmp_path / "日本 麦.avi"
+    shutil.copy(video_avi, named)
+    assert main(["add-video", str(project_path), str(named)]) == 0
+    out = capsys.readouterr().out
+    assert "added video:" in out and "id made up: '日本 麦' has no letter or digit" in out and "--id" in out
+    assert main(["add-video", str(project_path), str(video_avi), "--id", "plot7"]) == 0
+    assert "made up" not in capsys.readouterr().out

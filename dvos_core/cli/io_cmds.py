@@ -295,7 +295,10 @@ def _add_video(args) -> int:
             print(f"dvos add-video: error: {text if str(f) in text else f'{f}: {text}'}", file=sys.stderr)
             failed.append(str(f))
             continue
-        print(f"added {v.name}: {len(v)} frames, {v.shape[1]}x{v.shape[2]} pixels, split={v.split}")
+        name = Path(f).stem if Path(f).is_file() else Path(f).name
+        made_up = "" if args.id or v.name != "video" or name == "video" else f" (id made up: {name!r} has no letter "
+        made_up += "or digit an id can keep; choose one with --id)" if made_up else ""
+        print(f"added {v.name}: {len(v)} frames, {v.shape[1]}x{v.shape[2]} pixels, split={v.split}{made_up}")
     if failed:
         print(
             f"dvos add-video: added {len(args.files) - len(failed)} of {len(args.files)} videos; not added (errors "
