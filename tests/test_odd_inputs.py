@@ -217,6 +217,10 @@ def test_soft_brush_strokes_count_where_they_are_half_opaque_or_more(tmp_path):
     for name, rgba in (("w_000000.png", white), ("b_000000.png", black)):
         Image.fromarray(rgba, "RGBA").save(tmp_path / name)
         assert np.array_equal(read_mask_file(tmp_path / name) > 0, half), name
+    faint = np.dstack([np.zeros(HW, np.uint8)] * 3 + [(alpha * (100 / 255)).round().astype(np.uint8)])
+    Image.fromarray(faint, "RGBA").save(tmp_path / "f_000000.png")  # a brush at 40% opacity: its core, not nothing
+    assert np.array_equal(read_mask_file(tmp_path / "f_000000.png") > 0, 2 * faint[..., 3].astype(int) >= 100)
+    assert (read_mask_file(tmp_path / "f_000000.png") > 0).sum() == pytest.approx(half.sum(), abs=30)
 
 
 def test_a_grey_anti_aliased_mask_is_refused_with_the_threshold_to_use(tmp_path):

@@ -218,10 +218,10 @@ def gray_mask(
     gives that channel; other colour images are read by :func:`_colour_mask` (a CVAT ``labelmap.txt`` in ``folder``
     or its parent, or one label per colour with ``allow_labels``), else an error naming ``where``.
 
-    Transparency (RGBA, or grey + alpha): pixels more than half transparent (alpha under 128: a soft brush's fading
-    edge, or nothing painted) are background, whatever colour they hide (paint programs keep white or black under
-    them); when the visible pixels are all 0 (black strokes on a transparent layer), the alpha channel itself is the
-    mask, at the same threshold. A wholly transparent image is empty, unless its grey values vary
+    Transparency (RGBA, or grey + alpha): pixels less than half as opaque as the most opaque paint in the image (a
+    soft brush's fading edge, or nothing painted) are background, whatever colour they hide (paint programs keep
+    white or black under them); when the visible pixels are all 0 (black strokes on a transparent layer), the alpha
+    channel itself is the mask, at the same threshold. A wholly transparent image is empty, unless its grey values vary
     (a mask written into the colour channels, alpha left 0): then they are the mask."""
     a = np.asarray(a)
     alpha = None
@@ -237,7 +237,7 @@ def gray_mask(
         return a  # opaque, or an alpha channel left empty by a program that wrote the mask into the grey values
     if not alpha.any():  # a transparent empty layer (white or black under it): no heads
         return np.zeros_like(a)
-    visible = alpha >= (128 if alpha.dtype == np.uint8 else 32768)  # half opaque or more (8- or 16-bit alpha)
+    visible = 2 * alpha.astype(np.int64) >= int(alpha.max())  # at least half the opacity of the strongest paint
     a = np.where(visible, a, 0).astype(a.dtype)
     return a if a.any() else visible.astype(np.uint8)  # black paint: its opacity marks the heads
 
