@@ -242,7 +242,7 @@ def link_heads(
 def track_heads(
     project,
     video_id: str,
-    which: str = "labels",
+    which: str | None = None,
     model: str | None = None,
     min_area: int = 16,
     min_overlap: float = 0.2,
@@ -253,15 +253,15 @@ def track_heads(
     cancel=None,
     threads: int | None = None,
 ) -> HeadTracks:
-    """:func:`link_heads` over a stored video: ``which='labels'`` (the default, as ``dvos count-heads`` without
-    ``--predictions``) follows the stored masks (painted, corrected, pseudo), ``'predictions'`` ``model``'s
-    predicted heads (default the most recent set). The result's ``settings`` also
-    name the video and the masks followed. ``threads``: OpenCV threads for the camera motion (see
+    """:func:`link_heads` over a stored video: ``which='labels'`` follows the stored masks (painted, corrected, pseudo),
+    ``'predictions'`` ``model``'s predicted heads (default the most recent set); by default the predictions when a
+    ``model`` is named, else the stored masks (as ``dvos count-heads [--predictions --model]``). The result's
+    ``settings`` also name the video and the masks followed. ``threads``: OpenCV threads for the camera motion (see
     :mod:`dvos_core.threads`)."""
-    from dvos_core.io.mask_source import frames_and_masks, stored_masks
+    from dvos_core.io.mask_source import frames_and_masks, masks_of, stored_masks
 
     video = project.video(video_id)
-    read, what = stored_masks(project, video, which, model)
+    read, what = stored_masks(project, video, masks_of(which, model), model)
     pairs = ((frame, mask) for _, frame, mask in frames_and_masks(video, read))
     tracks = link_heads(
         pairs, video.n_frames, min_area, min_overlap, max_gap, min_frames, grow_px, progress=progress, cancel=cancel

@@ -28,6 +28,19 @@ def prediction_set(project, video, model: str | None):
     return chosen
 
 
+def masks_of(which: str | None, model: str | None) -> str:
+    """``which`` masks a function reads: as given, else 'predictions' when a ``model`` is named (its masks are
+    predictions) and 'labels' when not (the stored masks, as the commands without ``--predictions``). A ``model``
+    with ``which='labels'`` is an error: it would be left unused."""
+    if which is None:
+        return "predictions" if model else "labels"
+    if which == "labels" and model:
+        raise ValueError(
+            f"model={model!r} names a prediction set, which which='labels' (the stored masks) does not read"
+        )
+    return which
+
+
 def stored_masks(project, video, which: str, model: str | None):
     """(read(a, b) -> (masks (n, H, W) uint8 of frames a..b-1, present (n,) bool), what the masks are, for
     messages): ``which='labels'``, the stored masks of any provenance; ``'predictions'``, ``model``'s predictions

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.evaluate.metrics import head_parts
-from dvos_core.io.mask_source import frames_and_masks, stored_masks
+from dvos_core.io.mask_source import frames_and_masks, masks_of, stored_masks
 from dvos_core.io.output_paths import check_fps, check_output_file
 from dvos_core.progress import check, report
 from dvos_core.threads import runs_with_threads
@@ -53,7 +53,7 @@ def write_overlay_video(
     project,
     video_id: str,
     path,
-    which: str = "labels",
+    which: str | None = None,
     model: str | None = None,
     fps: float | None = None,
     min_area: int = 16,
@@ -64,8 +64,9 @@ def write_overlay_video(
     """Write video ``video_id`` as ``path`` (.mp4 or .avi) with its masks' outlines and each frame's head count
     (8-connected parts of at least ``min_area`` pixels, as ``dvos evaluate`` counts them).
 
-    ``which='labels'`` (the default, as ``dvos export-video`` without ``--predictions``): the stored masks of any
-    provenance; ``'predictions'``: ``model``'s predictions (default the most recent set). Frames without a mask are
+    ``which='labels'``: the stored masks of any provenance; ``'predictions'``: ``model``'s predictions (default the
+    most recent set); by default the predictions when a ``model`` is named, else the stored masks (as ``dvos
+    export-video [--predictions --model]``). Frames without a mask are
     written with "no mask". ``fps``: default the source video's frame rate (when the writers take it: 0.01-1000),
     else 10. ``path`` may not lie inside the project folder or be the file a video was imported from. Videos with a
     side under 360 px are enlarged by a whole factor (each pixel repeated; the long side at most 4096 px) so that
@@ -81,6 +82,7 @@ def write_overlay_video(
     if int(min_area) < 1:
         raise ValueError(f"min_area must be at least 1 pixel, got {min_area}")
     rate = None if fps is None else check_fps(fps)
+    which = masks_of(which, model)
     path = check_output_file(path, project)
     video = project.video(video_id)
     n = video.n_frames
