@@ -49,3 +49,20 @@ def test_export_csv_over_footage_below_its_folder_is_refused(tmp_project, tmp_pa
     assert {p.name: p.read_bytes() for p in (out / "frames" / "plotA-000000").iterdir()} == before
     assert not (out / "dataset.csv").exists()
     assert export_reference_csv(tmp_project, tmp_path / "elsewhere", clip_length=3).exists()
+
+
+def test_export_csv_over_the_csv_a_video_came_from_is_refused(tmp_project, tmp_path):
+    """A video imported from a reference CSV records the CSV as its source: exporting into that CSV's folder
+    replaced it."""
+    from dvos_core.io.csv_layout import import_reference_csv
+    from dvos_core.store import Project
+
+    src = Project.create(tmp_path / "first.dvos")
+    src.add_video_array("plotA", np.full((3, 32, 48, 3), 90, np.uint8))
+    _with_mask(src, "plotA")
+    csv = export_reference_csv(src, tmp_path / "shared", clip_length=3)
+    before = csv.read_bytes()
+    import_reference_csv(tmp_project, csv)
+    with pytest.raises(ValueError, match="dataset.csv: is the file video .* was imported from"):
+        export_reference_csv(tmp_project, tmp_path / "shared", clip_length=3)
+    assert csv.read_bytes() == before

@@ -58,9 +58,10 @@ def export_reference_csv(
 
     if clip_length is not None and clip_length < 1:
         raise ValueError(f"clip_length must be >= 1 or None, got {clip_length}")
-    from dvos_core.io.output_paths import check_output_folder
+    from dvos_core.io.output_paths import check_output_file, check_output_folder
 
     out = check_output_folder(out_dir, project, subfolders=("frames", "masks"))
+    check_output_file(out / csv_name, project)  # not the CSV a video was imported from
     try:
         (out / "frames").mkdir(parents=True, exist_ok=True)
         (out / "masks").mkdir(parents=True, exist_ok=True)
