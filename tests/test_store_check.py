@@ -158,6 +158,7 @@ def test_a_stopped_pseudo_labelling_is_unfinished_and_its_command_finishes_it(tm
             model,
             n_passes=1,
             batch_size=4,
+            quality_threshold=0.2,
             overwrite=overwrite,
             cancel=token,
             progress=lambda done, total, msg: done >= 4 and token.cancel(),
@@ -166,6 +167,7 @@ def test_a_stopped_pseudo_labelling_is_unfinished_and_its_command_finishes_it(tm
     assert [f.where for f in found] == ["video v, pseudo-labels"]
     assert ("relabel every frame" if overwrite else "before every frame was labelled") in found[0].message
     command = found[0].message.split("`")[1]
+    assert command.endswith("--passes 1 --quality-threshold 0.2" + (" --overwrite" if overwrite else ""))  # as run
     capsys.readouterr()
     assert dvos(["info", str(p.path)]) == 0 and command in capsys.readouterr().out  # info says it too
     assert dvos(shlex.split(command)[1:]) == 0

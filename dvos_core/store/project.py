@@ -901,10 +901,20 @@ def stopped_relabelling(record: dict) -> bool:
 
 def _stopped_pseudo_label(record) -> dict | None:
     """The video's ``pseudo_label`` record when that pseudo-labelling stopped before every frame (or is running):
-    {"checkpoint", "overwrite"}; else None."""
+    {"checkpoint", "overwrite", "options"} (the command line options it ran with); else None."""
     if not isinstance(record, dict) or record.get("complete") is not False:
         return None
-    return {"checkpoint": record.get("checkpoint"), "overwrite": stopped_relabelling(record)}
+    import shlex
+
+    opts = ""
+    if record.get("uncertainty_from") != "query alone" and record.get("n_passes") not in (None, 4):  # 4: default
+        opts += f" --passes {record['n_passes']}"
+    if isinstance(record.get("quality_threshold"), (int, float)):
+        opts += f" --quality-threshold {record['quality_threshold']:g}"
+    opts += " --drop-below" if record.get("drop_below") else ""
+    blend = [str(b) for b in record.get("blend_with") or ()]
+    opts += (" --blend-with " + " ".join(shlex.quote(b) for b in blend)) if blend else ""
+    return {"checkpoint": record.get("checkpoint"), "overwrite": stopped_relabelling(record), "options": opts}
 
 
 def _unfinished_sets(v: Video, models: list[str]) -> dict:
@@ -947,7 +957,8 @@ def stopped_pseudo_note(project_path, video: str, stopped: dict) -> str:
 
     q = shlex.quote
     model = stopped.get("checkpoint") or "MODEL"
-    command = f"dvos pseudo-label {q(str(project_path))} {q(str(model))} --videos {q(video)}"
+    opts = stopped.get("options", "")
+    command = f"dvos pseudo-label {q(str(project_path))} {q(str(model))} --videos {q(video)}{opts}"
     if stopped.get("overwrite"):
         return (
             f"relabelling by {model} stopped (or is still running): the frames it did not reach hold the earlier "
