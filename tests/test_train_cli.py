@@ -86,14 +86,21 @@ def test_cli_options_override_the_yaml_config(tmp_path):
     assert args.epochs is args.preset is args.eta_min is None and args.resume is True
     got = build_config(args)
     assert (got.preset, got.lr, got.pseudo_quality_min) == ("tiny", 3e-4, 0.6)
-    assert got.eta_min == pytest.approx(3e-5)  # a new rate brings its cosine floor along (a tenth, as 1e-4 -> 1e-5)
+    assert got.final_lr() == pytest.approx(3e-5)  # a new rate brings its cosine floor along (a tenth, as 1e-4 -> 1e-5)
     kept = build_config(build_parser().parse_args(["train", "p.dvos", "--config", str(cfg)]))
-    assert (kept.lr, kept.eta_min, kept.pseudo_quality_min) == (5e-4, pytest.approx(5e-5), 0.2)
-    # every door ties the floor to the rate alike: Python and a config file giving lr alone (they kept 1e-5)
-    assert TrainConfig(lr=2e-3).eta_min == pytest.approx(2e-4) and TrainConfig(lr=2e-3, eta_min=0).eta_min == 0
+    assert (kept.lr, kept.final_lr(), kept.pseudo_quality_min) == (5e-4, pytest.approx(5e-5), 0.2)
+    # every door ties the floor to the rate alike: Python, replace() and a config file giving lr alone (they kept
+    # 1e-5), the config template too (eta_min: null)
+    assert TrainConfig(lr=2e-3).final_lr() == pytest.approx(2e-4) and TrainConfig(lr=2e-3, eta_min=0).final_lr() == 0
+    assert TrainConfig().replace(lr=2e-3).final_lr() == pytest.approx(2e-4)
     (tmp_path / "lr.yaml").write_text("lr: 0.002\n")
-    assert TrainConfig.from_yaml(tmp_path / "lr.yaml").eta_min == pytest.approx(2e-4)
-    assert TrainConfig().eta_min == pytest.approx(1e-5)
+    assert TrainConfig.from_yaml(tmp_path / "lr.yaml").final_lr() == pytest.approx(2e-4)
+    TrainConfig().to_yaml(tmp_path / "template.yaml")
+    edited = (tmp_path / "template.yaml").read_text().replace("lr: 0.0001\n", "lr: 0.002\n", 1)
+    assert "eta_min: null" in edited and "lr: 0.002" in edited
+    (tmp_path / "template.yaml").write_text(edited)
+    assert TrainConfig.from_yaml(tmp_path / "template.yaml").final_lr() == pytest.approx(2e-4)
+    assert TrainConfig().final_lr() == pytest.approx(1e-5)
     both = build_config(build_parser().parse_args(["train", "p.dvos", "--lr", "1e-3", "--eta-min", "0"]))
     assert (both.lr, both.eta_min) == (1e-3, 0.0)
     assert kept.select_by == "auto"

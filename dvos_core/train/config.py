@@ -224,8 +224,6 @@ class TrainConfig:
 
     def validate(self) -> None:
         coerce_fields(self)  # types and finite numbers, whatever door the values came through (config_io)
-        if self.eta_min is None:  # set here, so that every door ties it to lr alike (Python, YAML, CLI, panel)
-            self.eta_min = cosine_floor(self.lr)
         if self.phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {self.phase!r}")
         if self.video_model not in VIDEO_MODELS:
@@ -270,7 +268,7 @@ class TrainConfig:
         check_real_share(self.real_share)
         if self.image_lr_scale is not None and not 0 < self.image_lr_scale <= 1:
             raise ValueError(f"image_lr_scale must be in (0, 1], got {self.image_lr_scale}")
-        if self.lr <= 0 or self.eta_min < 0:
+        if self.lr <= 0 or (self.eta_min is not None and self.eta_min < 0):
             raise ValueError(
                 f"need lr (--lr) > 0 and eta_min (--eta-min) >= 0, got lr={self.lr}, eta_min={self.eta_min}"
             )
@@ -360,8 +358,13 @@ class TrainConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def with_lr(self, lr: float, eta_min: float | None = None) -> TrainConfig:
-        """A copy with learning rate ``lr`` and cosine floor ``eta_min`` (default ``cosine_floor(lr)``)."""
-        return dataclasses.replace(self, lr=lr, eta_min=cosine_floor(lr) if eta_min is None else eta_min)
+        """A copy with learning rate ``lr`` and cosine floor ``eta_min`` (default None: a tenth of ``lr``)."""
+        return dataclasses.replace(self, lr=lr, eta_min=eta_min)
+
+    def final_lr(self) -> float:
+        """The cosine schedule's final learning rate: ``eta_min``, or a tenth of ``lr`` where it is None (left unset,
+        whatever door the config came through: Python, a config file, ``replace``, the command line)."""
+        return cosine_floor(self.lr) if self.eta_min is None else self.eta_min
 
     # ---- recipes ----------------------------------------------------------------------------------------------
     @classmethod

@@ -54,6 +54,14 @@ START_AFRESH = "pass --no-resume (resume=False) to start over, or choose another
 DATA_KEYS = ("samples", "provenance", "videos", "synthetic_sets", "synthetic_clips")  # compared on a resume
 
 
+def _resolved_floor(config: dict) -> dict:
+    """A saved or current training config (a dict) with ``eta_min`` as the rate it gives: a tenth of ``lr`` where
+    unset, so that a run begun with it spelt out or left unset compares alike."""
+    if config.get("eta_min") is None and isinstance(config.get("lr"), (int, float)):
+        return {**config, "eta_min": cosine_floor(config["lr"])}
+    return config
+
+
 def _human_labels(data: dict | None) -> int:
     """The painted and corrected frames a run's data summary counts (training and validation samples)."""
     parts = [(data or {}).get(split) for split in ("train", "val")]
@@ -319,7 +327,7 @@ class _Run:
         scale = cfg.inherited_lr_scale()
         if scale == 1:
             opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-            return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.eta_min)
+            return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.final_lr())
         inherited = image_parameter_names(self.model)
         named = list(self.model.named_parameters())
         groups = [
@@ -327,7 +335,7 @@ class _Run:
             {"params": [p for n, p in named if n not in inherited], "lr": cfg.lr},
         ]
         opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        floor = cfg.eta_min / cfg.lr
+        floor = cfg.final_lr() / cfg.lr
 
         def cosine(epoch: int) -> float:  # CosineAnnealingLR's curve, as a factor of each group's own rate
             return floor + (1 - floor) * (1 + math.cos(math.pi * epoch / cfg.epochs)) / 2
@@ -348,6 +356,7 @@ class _Run:
 
     def _check_resumable(self, saved: dict, finished: bool = False) -> None:
         now = self.cfg.to_dict()
+        saved, now = _resolved_floor(saved), _resolved_floor(now)  # eta_min unset: compared as the rate it gives
         if saved.get("max_steps_per_epoch") == 0:  # recorded before 0 (no cap) was stored as null
             saved = {**saved, "max_steps_per_epoch": None}
         diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
@@ -587,7 +596,7 @@ class _Run:
     # ---- main --------------------------------------------------------------------------------------------------
     def run(self, resume: bool) -> Path:
         cfg = self.cfg
-        if cfg.eta_min > cfg.lr and not (resume and self.last_path.exists()):  # a run begun so is left to resume
+        if cfg.final_lr() > cfg.lr and not (resume and self.last_path.exists()):  # a run begun so is left to resume
             raise ValueError(
                 f"eta_min (--eta-min, {cfg.eta_min:g}) is above lr (--lr, {cfg.lr:g}): the cosine schedule would raise "
                 f"the learning rate over the run instead of lowering it; set eta_min to at most lr (a tenth of it, "
