@@ -266,3 +266,28 @@ def test_a_resume_on_changed_data_says_so_and_records_it(tmp_path, capsys):
     data = read_checkpoint(p.model_dir("m") / "best.pt")["info"]["data"]
     assert data["changed_on_resume"][0]["after_epoch"] == 0
     assert any("synthetic_sets" in c for c in data["changed_on_resume"][0]["changes"])
+
+
+def test_a_resume_after_its_synthetic_set_was_made_again_says_so(tmp_path):
+    """The same set deleted and made again with as many clips (other clips, same counts) went unnoticed."""
+    import numpy as np
+
+    from dvos_core.data.toy import toy_clip
+    from dvos_core.progress import Cancelled, CancelToken
+    from dvos_core.train.events import BatchEvent
+
+    p = make_toy_project(tmp_path / "p.dvos", n_clips=4, n_frames=6, size=64, n_videos=0)
+    cfg = {k: v for k, v in _config("").to_dict().items() if k != "init_from"}
+    run = TrainConfig(**{**cfg, "epochs": 2, "max_steps_per_epoch": 2})
+    token = CancelToken()
+    with pytest.raises(Cancelled):
+        train(p, run, "m", cancel=token, on_event=lambda e: isinstance(e, BatchEvent) and token.cancel())
+    p.delete("synthetic", "toy", wait=False)
+    s = p.create_synthetic("toy", 4, 6, 64, 64)
+    rng = np.random.default_rng(9)
+    for i in range(4):
+        s.write_clip(i, *toy_clip(6, 64, 64, rng))
+    with pytest.warns(
+        UserWarning, match=r"the training data changed since the run began \(synthetic set toy made again\)"
+    ):
+        train(p, run, "m")

@@ -11,6 +11,7 @@ while their parent holds the project's writer lock, so it does not take the lock
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,7 @@ class SyntheticSet:
             "width": int(width),
             **(attrs or {}),
             "created": False,
+            "uid": uuid.uuid4().hex,  # tells it from a set made again under the same name (a resumed training asks)
         }
         where = f"{path}/{parent.path}/{name}" if path else name
         try:

@@ -405,7 +405,21 @@ class _Run:
             "val": val,
             "selection": {"by": self.select_by, "why": why},
             "project": str(Path(self.project.path).resolve()),
+            "versions": self._source_versions(),
         }
+
+    def _source_versions(self) -> dict:
+        """What tells a source trained on from the same one made again: each synthetic set's ``uid`` and the date
+        of each video's pseudo-labelling (where its pseudo-labels are trained on)."""
+        out = {}
+        summaries = (self.train_index.summary(), self.val_index.summary())
+        for name in sorted({s for part in summaries for s in part["synthetic_sets"]}):
+            out[f"synthetic set {name}"] = self.project.synthetic(name).attrs.get("uid")
+        if any(part["provenance"].get("pseudo") for part in summaries):
+            for vid in sorted({v for part in summaries for v in part["videos"]}):
+                record = self.project.video(vid).attrs.get("pseudo_label") or {}
+                out[f"pseudo-labels of {vid}"] = record.get("date")
+        return out
 
     def _note_data_changes(self, before: dict, epoch: int) -> None:
         """On a resume: warn when the training or validation data differ from those the run began on (a synthetic
@@ -418,6 +432,8 @@ class _Run:
             for key in DATA_KEYS:
                 if key in was and was.get(key) != now.get(key):
                     said.append(f"{part} {key} {_short(was.get(key))} -> {_short(now.get(key))}")
+        was, now = before.get("versions") or {}, self.data_summary["versions"]
+        said += [f"{key} made again" for key in sorted(set(was) & set(now)) if was[key] != now[key]]
         if said:
             warnings.warn(
                 f"{self.out}: the training data changed since the run began ({'; '.join(said)}); the resumed run "
