@@ -167,3 +167,26 @@ def test_frames_too_small_for_optical_flow_are_smoothed_by_the_camera_alone():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stderr[-2000:])
+
+
+def test_a_two_pass_set_lends_only_its_finished_frames(clip, tmp_path):
+    """A frame a two-pass set's second pass did not reach holds the first pass's map: it was smoothed into its
+    neighbours as if it were the set's. Its neighbours now come out as with that frame not predicted at all."""
+    frames, masks = clip
+    probs = noisy(masks)
+    smoothed = []
+    for case, frame2_pass in (("first_pass_only", 1), ("not_predicted", 0)):
+        p = Project.create(tmp_path / f"{case}.dvos")
+        video = p.add_video_array("clip", frames, split="test")
+        preds = video.predictions["ctx"]
+        preds.start({"kind": "context", "threshold": 0.5, "passes": 2}, "ck")
+        for t in range(len(probs)):
+            if t != 2:
+                preds.set(t, probs[t], done_value=2)
+        if frame2_pass:
+            preds.set(2, np.full(probs.shape[1:], 0.95, np.float32), done_value=frame2_pass)
+        smooth_predictions(p, "clip", "ctx", before=1, after=1)
+        out = video.predictions["ctx_smoothed"]
+        assert 2 not in out.frames().tolist()
+        smoothed.append(out.arrays()[1][[1, 3]].astype(np.float32))
+    np.testing.assert_array_equal(smoothed[0], smoothed[1])

@@ -212,8 +212,8 @@ def smooth_predictions(
     if resume and same:
         finished = dest.arrays()[2][: video.n_frames]
         targets = [t for t in targets if not finished[t]]
-    _, prob, flags = source.arrays()
-    flags = np.asarray(flags[: video.n_frames])
+    prob = source.arrays()[1]
+    flags = source.finished(slice(0, video.n_frames))  # a two-pass set's first-pass-only frames are not its own
 
     def probability(k):
         return prob[k].astype(np.float32) if flags[k] else None
