@@ -33,6 +33,9 @@ def test_each_python_door_takes_one_id_as_text(project):
     assert compare_models(project, ["img"], video_ids="field_test").info["videos"] == ["field_test"]
     assert [name for name, _ in resolve_sources(project, "seed")] == ["seed"]
     assert project.predicted_by("img", "seed") == ["seed"]
+    from dvos_core.data.clips import ClipIndex
+
+    assert ClipIndex.from_project(project, tau=2, phase="real", video_ids="seed").summary()["videos"] == ["seed"]
     project.set_split("seed", "val")
     assert project.video("seed").split == "val"
     assert project.delete_predictions("img", "seed") == ["seed"] and project.predicted_by("img") == ["field_test"]

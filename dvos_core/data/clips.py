@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dvos_core.store.schema import PROVENANCE_NAMES, PSEUDO, SYNTHETIC, provenance_code
+from dvos_core.store.schema import PROVENANCE_NAMES, PSEUDO, SYNTHETIC, id_list, provenance_code
 
 PHASES = ("image", "synthetic", "real")
 DEFAULT_PROVENANCE_WEIGHTS = {"manual": 3.0, "corrected": 3.0, "pseudo": 1.0, "synthetic": 1.0, "predicted": 0.5}
@@ -154,12 +154,10 @@ def _collect(project, phase, synthetic_sets, video_ids, provenances, weights, qu
         raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
     by_split: dict = {"train": {}, "val": {}}
     use_videos = phase in ("real", "image")
-    if phase == "synthetic":
-        sets = project.synthetic_ids() if synthetic_sets is None else list(synthetic_sets)
-    elif phase == "real":
-        sets = list(synthetic_sets or [])
+    if phase == "real":
+        sets = id_list(synthetic_sets) or []
     else:
-        sets = project.synthetic_ids() if synthetic_sets is None else list(synthetic_sets)
+        sets = project.synthetic_ids() if synthetic_sets is None else id_list(synthetic_sets)
     for name in sets:
         s = project.synthetic(name)
         split = s.split if s.split in ("train", "val") else None
@@ -170,7 +168,7 @@ def _collect(project, phase, synthetic_sets, video_ids, provenances, weights, qu
             key = f"{name}/{int(clip)}"
             by_split[split][key] = [Sample("synthetic", name, int(clip), t, SYNTHETIC, w) for t in range(s.n_frames)]
     if use_videos:
-        ids = project.video_ids() if video_ids is None else list(video_ids)
+        ids = project.video_ids() if video_ids is None else id_list(video_ids)
         provs = PHASE_PROVENANCES[phase] if provenances is None else tuple(provenances)
         codes = [provenance_code(p) for p in provs]
         for vid in ids:

@@ -90,8 +90,8 @@ def provenance_code(p) -> int:
 
 
 def id_list(ids) -> list[str] | None:
-    """``ids`` as a list: one id given as text is a list of that id (a str is a sequence of letters: ``"plot3"``
-    was read as videos 'p', 'l', ...); None stays None."""
+    """``ids`` (of videos, sets, ...) as a list: one id given as text is a list of that id (a str is a sequence of
+    letters: ``"plot3"`` was read as videos 'p', 'l', ...); None stays None."""
     if ids is None:
         return None
     return [ids] if isinstance(ids, str) else list(ids)
