@@ -187,3 +187,6 @@ def test_an_id_made_up_for_a_name_without_letters_is_said(project_path, video_av
     assert "added video:" in out and "id made up: '日本 麦' has no letter or digit" in out and "--id" in out
     assert main(["add-video", str(project_path), str(video_avi), "--id", "plot7"]) == 0
     assert "made up" not in capsys.readouterr().out
+    from dvos_core.store.schema import id_made_up
+
+    assert id_made_up("日本 麦") and not id_made_up("vídeo") and not id_made_up("_video_")  # 'video' kept, not made up

@@ -243,6 +243,7 @@ def _add_video(args) -> int:
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
     from dvos_core.io import import_video
     from dvos_core.store import Project, safe_id
+    from dvos_core.store.schema import id_made_up
 
     if args.id and len(args.files) > 1:
         raise ValueError("--id can only be used with a single FILE")
@@ -296,7 +297,7 @@ def _add_video(args) -> int:
             failed.append(str(f))
             continue
         name = Path(f).stem if Path(f).is_file() else Path(f).name
-        made_up = "" if args.id or v.name != "video" or name == "video" else f" (id made up: {name!r} has no letter "
+        made_up = "" if args.id or not id_made_up(name) else f" (id made up: {name!r} has no letter "
         made_up += "or digit an id can keep; choose one with --id)" if made_up else ""
         print(f"added {v.name}: {len(v)} frames, {v.shape[1]}x{v.shape[2]} pixels, split={v.split}{made_up}")
     if failed:

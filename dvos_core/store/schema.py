@@ -109,14 +109,25 @@ def check_id(name: str, what: str = "id") -> str:
     return name
 
 
+def _id_text(text: str) -> str:
+    """What an id keeps of ``text``: its letters (accents dropped), digits, '_', '.' and '-' (other runs become '_'),
+    without '_', '.' or '-' at its ends; empty when nothing is left."""
+    import unicodedata
+
+    text = "".join(c for c in unicodedata.normalize("NFKD", str(text)) if not unicodedata.combining(c))
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-")
+
+
+def id_made_up(text: str) -> bool:
+    """Whether :func:`safe_id` has to make the id up (``'video'``): ``text`` keeps no letter or digit."""
+    return not _id_text(text)
+
+
 def safe_id(text: str) -> str:
     """Turn a file stem into a valid id (used when ids are derived from file names). Accented letters lose their
     accents ('Parcelle été' -> 'Parcelle_ete'); other characters outside letters, digits, '_', '.' and '-' become
     '_'."""
-    import unicodedata
-
-    text = "".join(c for c in unicodedata.normalize("NFKD", str(text)) if not unicodedata.combining(c))
-    s = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-") or "video"
+    s = _id_text(text) or "video"
     if not s[0].isalnum():
         s = "v" + s
     s = s[:128]
