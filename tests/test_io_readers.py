@@ -168,8 +168,8 @@ def test_relative_names_with_a_colon_open_and_write(tmp_path, monkeypatch):
     with open_video("2023-06-14T10:30:00.avi") as r:
         assert len(r) == 3 and [decode_frame_code(r[k]) for k in range(3)] == [0, 1, 2]
     frames = np.full((4, 32, 32, 3), 90, np.uint8)
-    assert save_preview("preview:1.avi", frames, np.zeros((4, 32, 32), np.uint8))
-    with open_video("preview:1.avi") as r:
+    assert save_preview("preview:1.mp4", frames, np.zeros((4, 32, 32), np.uint8))  # FFmpeg's writer (the .avi's
+    with open_video("preview:1.mp4") as r:  # is OpenCV's own, which took the name as it was)
         assert len(r) == 4
 
 

@@ -168,11 +168,15 @@ def _stopped_training(project, name: str, state: dict, planned) -> str:
     folder = project.model_dir(name)
     done, step = int(state.get("epoch", 0)), int(state.get("step", 0))
     where = f"after {done}{f' of {planned}' if planned else ''} epoch(s)" + (f" and {step} step(s)" if step else "")
-    best = "" if (folder / "best.pt").is_file() else " (no best.pt yet: it cannot predict)"
+    keep = (
+        "; or keep it as it is: best.pt, its best epoch so far, predicts"
+        if (folder / "best.pt").is_file()
+        else " (no best.pt yet: it cannot predict)"
+    )
     return (
-        f"training stopped {where}{best}: continue it with `dvos train {q(str(project.path))} --name {q(name)} "
-        f"--config {q(str(folder / 'config.yaml'))}` (it resumes from last.pt with the settings it was started "
-        f"with), or delete it (`dvos delete {q(str(project.path))} model {q(name)} --yes`)"
+        f"training stopped {where} (or is still running): continue it with `dvos train {q(str(project.path))} "
+        f"--name {q(name)} --config {q(str(folder / 'config.yaml'))}` (it resumes from last.pt with the settings it "
+        f"was started with), or delete it (`dvos delete {q(str(project.path))} model {q(name)} --yes`){keep}"
     )
 
 
