@@ -222,3 +222,32 @@ def test_a_checkpoint_using_a_later_option_keeps_it(tmp_path):
     path = save_checkpoint(tmp_path / "m.pt", model)
     assert json.loads(json.dumps(torch.load(path, weights_only=True)["config"]))["input_fusion"] is True
     assert load_checkpoint(path)[0].config.input_fusion is True
+
+
+def test_an_empty_mask_an_older_schema_3_build_left_without_its_file_reads_after_migrating(tmp_path):
+    """The last schema-3 builds marked their arrays 'every chunk written'; an earlier schema-3 build writing into
+    them (the same project on two machines) deleted the chunk of an empty painted mask ("no heads here"), which
+    read as damage after `dvos migrate` to schema 4 and blocked extraction and export, with a fix naming a backup
+    no one had. Migrating to 4 now keeps every schema-3 array reading missing chunks as zeros."""
+    from dvos_core.store.arrays import EVERY_CHUNK
+    from dvos_core.store.check import check_project
+    from dvos_core.store.migrate import _set_version
+
+    p = Project.create(tmp_path / "p.dvos")
+    v = p.add_video_array("seed", np.full((4, 16, 16, 3), 90, np.uint8))
+    m = np.zeros((16, 16), np.uint8)
+    m[2:6, 2:6] = 1
+    v.set_mask(0, m, "manual")
+    v.set_mask(1, np.zeros((16, 16), np.uint8), "manual")  # painted: no heads here
+    chunk = p.path / "videos" / "seed" / "masks" / "c" / "1" / "0" / "0"
+    assert chunk.is_file()
+    chunk.unlink()  # what the earlier build did with an all-zero chunk
+    _set_version(zarr.open_group(str(p.path), mode="r+"), 3)
+    assert Project.migrate(p.path) == [3, 4]
+    p = Project.open(p.path)
+    assert check_project(p) == []
+    v = p.video("seed")
+    assert not v.mask(1).any() and v.provenance[1] == 1 and np.array_equal(v.mask(0), m)
+    assert EVERY_CHUNK not in zarr.open_array(str(p.path / "videos" / "seed" / "masks")).attrs
+    new = p.add_video_array("after", np.zeros((2, 16, 16, 3), np.uint8))  # arrays made by schema 4 are marked
+    assert zarr.open_array(str(p.path / "videos" / new.name / "masks")).attrs.get(EVERY_CHUNK) is True

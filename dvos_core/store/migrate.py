@@ -83,11 +83,24 @@ def migrate_2_to_3(path, progress: ProgressFn | None = None) -> None:
 
 
 def migrate_3_to_4(path, progress: ProgressFn | None = None) -> None:
-    """Schema 3 -> 4: nothing on disk changes but the version. Schema 4 stores hold arrays marked
-    ``dvos_every_chunk_written`` (a missing chunk file there is damage, not an empty frame); a dvos of schema 3
+    """Schema 3 -> 4: the version, and no array of the store kept as ``dvos_every_chunk_written``. Schema 4 stores
+    mark the arrays they create so (a missing chunk file there is damage, not an empty frame); a dvos of schema 3
     deleted the chunk file of every all-zero mask or probability it wrote, so it must not write into them, and the
-    new version makes it refuse the store. Arrays written before keep reading missing chunks as zeros."""
-    report(progress, 0, 1, "schema 3 -> 4")
+    new version makes it refuse the store. The last builds of schema 3 marked their arrays too, and an earlier
+    build writing into one of them (the same project on two machines) left an empty painted mask without its
+    file, which would read as damage: every array of a schema-3 store reads missing chunks as zeros, as it did.
+    Each array's attributes are one write, the version last: a rerun after a kill finishes."""
+    from dvos_core.store.arrays import EVERY_CHUNK
+
+    metas = sorted(Path(path).rglob("zarr.json"))
+    for k, meta in enumerate(metas):
+        report(progress, k, len(metas) + 1, "schema 3 -> 4")
+        if meta.parent == Path(path) or EVERY_CHUNK not in meta.read_text():
+            continue
+        node = zarr.open(str(meta.parent), mode="r+")
+        if isinstance(node, zarr.Array) and EVERY_CHUNK in node.attrs:
+            node.attrs.put({key: v for key, v in node.attrs.items() if key != EVERY_CHUNK})
+    report(progress, len(metas), len(metas) + 1, "schema 3 -> 4")
     _set_version(zarr.open_group(str(Path(path)), mode="r+"), 4)
 
 
