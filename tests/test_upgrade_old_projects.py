@@ -251,3 +251,35 @@ def test_an_empty_mask_an_older_schema_3_build_left_without_its_file_reads_after
     assert EVERY_CHUNK not in zarr.open_array(str(p.path / "videos" / "seed" / "masks")).attrs
     new = p.add_video_array("after", np.zeros((2, 16, 16, 3), np.uint8))  # arrays made by schema 4 are marked
     assert zarr.open_array(str(p.path / "videos" / new.name / "masks")).attrs.get(EVERY_CHUNK) is True
+
+
+def test_the_command_check_gives_for_an_older_stopped_run_continues_it(tmp_path, capsys):
+    """A run stopped by a dvos from before real_share existed: `dvos check`'s command to continue it was refused
+    ("real_share: None when it began, now 0.3"); it now carries --real-share off, and continues the run."""
+    import shlex
+
+    from dvos_core.cli import main
+    from dvos_core.progress import CancelToken
+    from dvos_core.store.check import check_project
+    from dvos_core.train.events import EpochEvent
+
+    p = make_toy_project(tmp_path / "p.dvos", n_clips=3, n_frames=6, size=64, n_videos=0)
+    token = CancelToken()
+    with pytest.raises(Exception, match="cancelled"):
+        train(
+            p,
+            _config(epochs=3, real_share=None),
+            "old",
+            cancel=token,
+            on_event=lambda e: isinstance(e, EpochEvent) and token.cancel(),
+        )
+    folder = p.model_dir("old")
+    _as_if_old(folder / "last.pt", drop=("real_share",))
+    yaml_file = folder / "config.yaml"
+    yaml_file.write_text("\n".join(x for x in yaml_file.read_text().splitlines() if not x.startswith("real_share")))
+    found = [f for f in check_project(p) if f.where == "model old"]
+    command = found[0].message.split("`")[1]
+    assert command.endswith("--real-share off")
+    capsys.readouterr()
+    assert main(shlex.split(command)[1:]) == 0
+    assert read_checkpoint(folder / "last.pt")["info"]["train_state"]["epoch"] == 3

@@ -148,8 +148,8 @@ def _model_reads(project, unfinished: list[Finding]) -> Iterator[tuple[str, Call
         info = read_checkpoint(path).get("info") or {}
         state = info.get("train_state") or {}
         if state and not state.get("finished", True):
-            planned = (info.get("train_config") or {}).get("epochs")
-            unfinished.append(Finding("unfinished", f"model {name}", _stopped_training(project, name, state, planned)))
+            saved = info.get("train_config") or {}
+            unfinished.append(Finding("unfinished", f"model {name}", _stopped_training(project, name, state, saved)))
 
     for name in project.model_names():
         for f in CHECKPOINTS:
@@ -159,14 +159,15 @@ def _model_reads(project, unfinished: list[Finding]) -> Iterator[tuple[str, Call
                 yield f"model {name}, {f}", read or (lambda path=path: read_checkpoint(path))
 
 
-def _stopped_training(project, name: str, state: dict, planned) -> str:
-    """What a training run stopped part-way left (``state``: its last.pt's train_state; ``planned``: its epochs)
-    and how to finish it."""
+def _stopped_training(project, name: str, state: dict, saved: dict) -> str:
+    """What a training run stopped part-way left (``state``: its last.pt's train_state; ``saved``: its training
+    config) and how to finish it."""
     import shlex
 
     q = shlex.quote
     folder = project.model_dir(name)
-    done, step = int(state.get("epoch", 0)), int(state.get("step", 0))
+    done, step, planned = int(state.get("epoch", 0)), int(state.get("step", 0)), saved.get("epochs")
+    older = " --real-share off" if saved and "real_share" not in saved else ""  # begun before the setting existed
     where = f"after {done}{f' of {planned}' if planned else ''} epoch(s)" + (f" and {step} step(s)" if step else "")
     keep = (
         "; or keep it as it is: best.pt, its best epoch so far, predicts"
@@ -175,8 +176,9 @@ def _stopped_training(project, name: str, state: dict, planned) -> str:
     )
     return (
         f"training stopped {where} (or is still running): continue it with `dvos train {q(str(project.path))} "
-        f"--name {q(name)} --config {q(str(folder / 'config.yaml'))}` (it resumes from last.pt with the settings it "
-        f"was started with), or delete it (`dvos delete {q(str(project.path))} model {q(name)} --yes`){keep}"
+        f"--name {q(name)} --config {q(str(folder / 'config.yaml'))}{older}` (it resumes from last.pt with the "
+        f"settings it was started with), or delete it (`dvos delete {q(str(project.path))} model {q(name)} "
+        f"--yes`){keep}"
     )
 
 
