@@ -366,6 +366,18 @@ class Project:
                 v.check_split(split)
             for v in videos:
                 v.set_split(split)
+        cut = {v.name: self.objects.video_counts(v.name) for v in videos} if split == "test" else {}
+        cut = {vid: c for vid, c in cut.items() if c.get("head") or c.get("fake")}
+        if cut:
+            import warnings
+
+            listed = ", ".join(f"{vid} ({c.get('head', 0)} heads, {c.get('fake', 0)} fakes)" for vid, c in cut.items())
+            warnings.warn(
+                f"{self.path}: objects were cut from the new test video(s) {listed}: "
+                f"synthesis leaves them out (its masks are now ground truth); `dvos extract-objects {self.path} "
+                f"--replace` cuts the bank again from the training videos only",
+                stacklevel=2,
+            )
 
     def _group(self, folder: str) -> zarr.Group:
         """The top-level group ``folder`` (videos, backgrounds, objects, synthetic); a ``zarr.json`` of it that is

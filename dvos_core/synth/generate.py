@@ -15,6 +15,7 @@ import numpy as np
 
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
+from dvos_core.synth.bank import training_objects
 from dvos_core.synth.config import SynthConfig, synth_config
 from dvos_core.threads import resolve_threads, using_threads
 
@@ -98,8 +99,8 @@ class _Context:
         self.cfg = SynthConfig.from_dict(a["config"])
         self.seed = int(a["seed"])
         self.backgrounds = list(a["inputs"]["backgrounds"])
-        self.heads = [rgba for rgba, _ in self.project.objects.load("head")]
-        self.fakes = [rgba for rgba, _ in self.project.objects.load("fake")]
+        self.heads = training_objects(self.project, "head")
+        self.fakes = training_objects(self.project, "fake")
 
     def make(self, i: int, cancel: CancelToken | None = None) -> None:
         from dvos_core.synth.clip import simulate_clip
@@ -246,6 +247,12 @@ def generate(
             f"first (`dvos extract-objects`)"
         )
     sset = open_or_create_set(project, name, int(n_clips), cfg, int(seed), split)
+    if not training_objects(project, "head", say=True):
+        raise ValueError(
+            f"{project.path}: every head of the object bank was cut from a test video; cut heads from training "
+            f"videos (`dvos extract-objects {project.path} --replace`)"
+        )
+    training_objects(project, "fake", say=True)
     done = set(sset.done().tolist())
     todo = [i for i in range(int(n_clips)) if i not in done]
     total = int(n_clips)

@@ -446,7 +446,7 @@ class ProjectDock(DvosDock):
         self.state.select_video(video_id)
 
     def set_split(self, video_id: str, split: str) -> None:
-        self.state.require_project().video(video_id).set_split(split)
+        self.state.require_project().set_split([video_id], split)  # (warns of objects cut from a new test video)
         self.state.notify_store_changed()
 
     def delete_video(self, video_id: str) -> None:
