@@ -283,3 +283,18 @@ def test_the_command_check_gives_for_an_older_stopped_run_continues_it(tmp_path,
     capsys.readouterr()
     assert main(shlex.split(command)[1:]) == 0
     assert read_checkpoint(folder / "last.pt")["info"]["train_state"]["epoch"] == 3
+
+
+def test_a_part_predicted_set_moved_from_schema_2_is_not_said_to_resume(tmp_path):
+    """A set moved by the migration records no checkpoint fingerprint: `dvos predict` predicts it whole again, so
+    the note finishing it must not promise a resume."""
+    from dvos_core.store.project import _unfinished_sets, unfinished_note
+
+    path = tmp_path / "two.dvos"
+    _schema_2_store(path)
+    zarr.open_group(str(path / "videos" / "a"), mode="r+")["pred_done"][2] = 0  # a predict stopped there
+    Project.migrate(path)
+    v = Project.open(path).video("a")
+    d = _unfinished_sets(v, v.predictions.models())["ma"]
+    note = unfinished_note(path, "a", "ma", d)
+    assert "(it resumes)" not in note and "every frame is predicted again" in note

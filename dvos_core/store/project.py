@@ -950,7 +950,7 @@ def _unfinished_sets(v: Video, models: list[str]) -> dict:
                 out[model].update({"kind": "smoothed", **{k: a.get(k) for k in keys}})
             else:  # the settings `dvos predict` must be given again to resume the set rather than replace it
                 keys = ("kind", "image_checkpoint", "threshold", "passes", "reference_masks", "scales")
-                out[model].update({k: a.get(k) for k in keys})
+                out[model].update({k: a.get(k) for k in keys}, resumable=a.get("fingerprint") is not None)
     return out
 
 
@@ -1022,6 +1022,8 @@ def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
     scales = d.get("scales")  # recorded from 0.2.0 (a set made before at other scales is predicted again)
     opts += f" --scales {q(scales)}" if isinstance(scales, str) and scales != "auto" else ""
     command = f"dvos predict {q(str(project_path))} {q(ckpt)} --videos {q(video)}{opts}"
+    if d.get("resumable") is False:  # moved from a schema-2 store: what made it was not fingerprinted
+        return f"{head}; finish it with `{command}` (a set from an older store: every frame is predicted again)"
     return f"{head}; finish it with `{command}` (it resumes)"
 
 
