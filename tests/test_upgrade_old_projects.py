@@ -298,3 +298,22 @@ def test_a_part_predicted_set_moved_from_schema_2_is_not_said_to_resume(tmp_path
     d = _unfinished_sets(v, v.predictions.models())["ma"]
     note = unfinished_note(path, "a", "ma", d)
     assert "(it resumes)" not in note and "every frame is predicted again" in note
+
+
+def test_arrays_both_moved_and_written_again_at_the_old_place_stop_the_migration(tmp_path):
+    """A migration killed after moving a video's predicted masks, then an older dvos predicting again into the
+    half-moved store: finishing the migration left the newer arrays at the old place, read by nothing, and the
+    older set scored under the model's name. It now stops, naming both, with nothing changed."""
+    path = tmp_path / "two.dvos"
+    masks = _schema_2_store(path)
+    g = zarr.open_group(str(path / "videos" / "a"), mode="r+")
+    target = g.require_group("predictions").require_group("ma")
+    (path / "videos" / "a" / "pred_masks").rename(path / "videos" / "a" / "predictions" / "ma" / "masks")  # killed here
+    assert target is not None
+    g.create_array("pred_masks", shape=masks.shape, dtype=masks.dtype)[:] = 1 - masks  # the older dvos predicts again
+    before = _listing(path)
+    with pytest.raises(
+        ValueError, match=r"both at their old place and already moved \(.*a/pred_masks and .*ma/masks\)"
+    ):
+        Project.migrate(path)
+    assert _listing(path) == before

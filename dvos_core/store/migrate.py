@@ -64,6 +64,7 @@ def migrate_2_to_3(path, progress: ProgressFn | None = None) -> None:
     move, and a set that was moved by a dvos that wrote its settings last and was killed in between gets them."""
     moves = (("pred_masks", "masks"), ("pred_probability", "probability"), ("pred_done", "done"))
     ids = _videos_to_move(path, [old for old, _ in moves])  # checked whole before anything is written
+    _refuse_written_twice(path, ids, moves)
     root = zarr.open_group(str(Path(path)), mode="r+")
     for i, vid in enumerate(ids):
         report(progress, i, len(ids), f"moving the predictions of {vid}")
@@ -80,6 +81,28 @@ def migrate_2_to_3(path, progress: ProgressFn | None = None) -> None:
         for old, new in to_move:
             (folder / old).rename(dest / new)
     _set_version(root, 3)
+
+
+def _refuse_written_twice(path, ids: list[str], moves) -> None:
+    """Stop before anything is written when a prediction array is both at its schema-2 place and already moved: a
+    migration was killed part-way and an older dvos then predicted again into the half-moved store. Which of the
+    two to keep is the user's choice (moving either over the other would lose it, or mix two runs in one set)."""
+    import shlex
+
+    both = []
+    for vid in ids:
+        folder = Path(path) / "videos" / vid
+        info = dict(zarr.open_group(str(folder), mode="r").attrs.get("prediction") or {})
+        dest = folder / "predictions" / model_name_of(info.get("checkpoint"))
+        both += [(folder / old, dest / new) for old, new in moves if (folder / old).exists() and (dest / new).exists()]
+    if both:
+        listed = "; ".join(f"{old} and {new}" for old, new in both)
+        raise ValueError(
+            f"{path}: prediction arrays are both at their old place and already moved ({listed}): a migration "
+            f"was stopped part-way and an older dvos then predicted into the store. Nothing was changed. Keep one of "
+            f"each pair (the old place holds the newer predictions): delete the other folder, then run `dvos "
+            f"migrate {shlex.quote(str(path))}` again"
+        )
 
 
 def migrate_3_to_4(path, progress: ProgressFn | None = None) -> None:
