@@ -18,7 +18,7 @@ TRAIN_DEFAULTS = {
     "epochs": 15,
     "batch_size": 8,
     "lr": 1e-4,
-    "eta_min": 1e-5,
+    "eta_min": None,  # a tenth of lr
     "device": "auto",
     "precision": "auto",
     "seed": 123,
@@ -84,7 +84,7 @@ def register(sub) -> None:
     p.add_argument(
         "--eta-min",
         type=float,
-        help=f"final learning rate of the cosine schedule (default {d['eta_min']:g}, or a tenth of --lr)",
+        help=f"final learning rate of the cosine schedule (default a tenth of --lr: {d['lr'] / 10:g})",
     )
     p.add_argument(
         "--init-from",

@@ -65,8 +65,8 @@ def write_overlay_video(
     (8-connected parts of at least ``min_area`` pixels, as ``dvos evaluate`` counts them).
 
     ``which='labels'``: the stored masks of any provenance; ``'predictions'``: ``model``'s predictions (default the
-    most recent set); by default the predictions when a ``model`` is named, else the stored masks (as ``dvos
-    export-video [--predictions --model]``). Frames without a mask are
+    most recent set); by default the predictions when a ``model`` is named, else the stored masks (as the command
+    ``dvos export-video`` with and without ``--predictions --model``). Frames without a mask are
     written with "no mask". ``fps``: default the source video's frame rate (when the writers take it: 0.01-1000),
     else 10. ``path`` may not lie inside the project folder or be the file a video was imported from. Videos with a
     side under 360 px are enlarged by a whole factor (each pixel repeated; the long side at most 4096 px) so that
