@@ -230,3 +230,32 @@ def test_a_mask_named_with_a_negative_frame_number_is_refused(tmp_project, video
     assert video.mask(3) is None
     (folder / "m_-3.png").rename(folder / "frame-3.png")
     assert import_masks(tmp_project, "plot1", folder) == [3]
+
+
+def test_masks_csv_names_each_stored_frames_source_frame(tmp_project, tmp_path):
+    """masks.csv counted stored frames only: a video added with --start/--step gave no way back to the footage's
+    frames. Its source_frame column does; a list written before the column keeps its rows (empty there)."""
+    import cv2
+
+    from dvos_core.io import import_video
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k in range(12):
+        cv2.imwrite(str(folder / f"f_{k}.png"), np.full((24, 32, 3), 10 * k, np.uint8))
+    video = import_video(tmp_project, folder, "plot1", start=2, step=3)  # source frames 2, 5, 8, 11
+    m = np.zeros((24, 32), np.uint8)
+    m[4:10, 4:10] = m[14:20, 20:28] = 1
+    m[0, 31] = 1  # a one-pixel part: in head_pixels, not in heads
+    video.set_mask(2, m, "manual")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "masks.csv").write_text(  # a list of before the source_frame column, of another video
+        "video,frame,file,provenance,model,heads,head_pixels\nplot0,1,plot0_000001.png,manual,,1,9\n"
+    )
+    cv2.imwrite(str(out / "plot0_000001.png"), np.zeros((24, 32), np.uint8))
+    export_masks(tmp_project, "plot1", out, min_area=16)
+    listing = pd.read_csv(out / "masks.csv")
+    row = listing[listing["video"] == "plot1"].iloc[0]
+    assert (row["frame"], row["source_frame"], row["heads"], row["head_pixels"]) == (2, 8, 2, 36 + 48 + 1)
+    assert listing[listing["video"] == "plot0"]["source_frame"].isna().all()

@@ -156,8 +156,9 @@ def register(sub) -> None:
         epilog="example: dvos export-masks field.dvos plot3 plot3_masks/ --predictions --model context",
         description="Write the masks of one video as one image per frame (0 = background, 255 = head), named "
         "<video>_<frame>.png, plus masks.csv listing frame, file, who made each mask (the model, for predictions), "
-        "its heads (parts of at least --min-area pixels) and head pixels. --format coco writes one COCO JSON file, "
-        "<video>_coco.json, instead: one annotation per head (8-connected part), for annotation tools.",
+        "its heads (parts of at least --min-area pixels), its pixels and the source frame it came from. --format "
+        "coco writes one COCO JSON file, <video>_coco.json, instead: one annotation per 8-connected part (of any "
+        "size), for annotation tools.",
     )
     add_project(p)
     p.add_argument("video_id", metavar="VIDEO_ID", help="the video whose masks to export")

@@ -124,7 +124,7 @@ def compare_models(
 
     from dvos_core.evaluate.summary import _video_ids, check_settings, warn_outdated
 
-    gt_provenances = check_settings(gt_provenances, tolerance)  # before any frame is read
+    gt_provenances = check_settings(gt_provenances, tolerance, min_area)  # before any frame is read
     ids = _video_ids(project, video_ids, split)
     videos = [project.video(v) for v in ids]
     available = sorted({m for v in videos for m in v.predictions.models()})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,12 +62,15 @@ class EvaluationReport:
         return "\n".join(lines)
 
 
-def check_settings(gt_provenances, tolerance) -> list:
-    """The ground-truth provenances as a list of names, checked before any frame is scored (with the tolerance):
-    ``none`` is refused, since frames without a mask read as empty masks and would be scored as empty truth."""
+def check_settings(gt_provenances, tolerance, min_area: int = 16) -> list:
+    """The ground-truth provenances as a list of names, checked before any frame is scored (with the tolerance and
+    ``min_area``): ``none`` is refused, since frames without a mask read as empty masks and would be scored as empty
+    truth."""
     from dvos_core.store.schema import NONE, PROVENANCE_NAMES, provenance_code
 
     check_tolerance(tolerance)
+    if isinstance(min_area, bool) or not isinstance(min_area, numbers.Integral) or min_area < 1:
+        raise ValueError(f"min_area (--min-area) must be a whole number of at least 1 pixel, got {min_area!r}")
     names = [gt_provenances] if isinstance(gt_provenances, (str, int)) else list(gt_provenances)
     codes = [provenance_code(p) for p in names]  # an unknown name: a ValueError listing the known ones
     if NONE in codes:
@@ -192,7 +196,6 @@ def evaluate(
     ``project.report_dir(name)`` (name defaults to ``eval-<timestamp>``). ``threads``: OpenCV threads for the
     overlays (see :mod:`dvos_core.threads`).
     """
-    import numbers
 
     import pandas as pd
 
@@ -202,13 +205,26 @@ def evaluate(
         raise ValueError(f"which={which!r}: only 'predictions' (stored pred_masks) can be evaluated")
     if isinstance(worst_k, bool) or not isinstance(worst_k, numbers.Integral) or worst_k < 0:
         raise ValueError(f"worst_k (--worst) must be 0 or more (0: no worst-frame overlays), got {worst_k!r}")
-    gt_provenances = check_settings(gt_provenances, tolerance)
+    gt_provenances = check_settings(gt_provenances, tolerance, min_area)
     ids = _video_ids(project, video_ids, split)
     if save:
         project.check_writable("evaluate")  # before scoring every frame, not after
-    plan = {}
+    plan, partial = {}, {}
     for vid in ids:
         plan[vid] = scored_frames(project.video(vid), gt_provenances, model)
+        labelled = len(project.video(vid).labelled_frames(gt_provenances))
+        if len(plan[vid]) < labelled:  # ground-truth frames without a prediction: left out of the score
+            partial[vid] = [len(plan[vid]), labelled]
+    if partial:
+        import warnings
+
+        counts = ", ".join(f"{k} of {n} in video {v!r}" for v, (k, n) in partial.items())
+        warnings.warn(
+            f"scored on fewer ground-truth frames than there are ({counts}): the predictions do not cover them (a "
+            f"`dvos predict` stopped half-way, or run on some frames only), so the score says nothing of those "
+            f"frames; `dvos info {project.path}` names the command that finishes an unfinished set",
+            stacklevel=3,
+        )
     if model is None:  # each video's most recent set: one overall score must not mix several models
         latest = {vid: project.video(vid).predictions.latest().model for vid in ids}
         if len(set(latest.values())) > 1:
@@ -252,6 +268,7 @@ def evaluate(
             "gt_provenances": list(gt_provenances),
             "videos": ids,
             "prediction_sets": sets,
+            "partial": partial,  # {video: [frames scored, ground-truth frames]} where predictions cover fewer
         }
     )
     rep = EvaluationReport(frames_df, videos_df, overall)

@@ -870,6 +870,7 @@ def export_masks(
     from dvos_core.evaluate.metrics import count_objects
 
     paths, rows = [], []
+    source_of = {t: s for s, t in source_numbers(video).items()}
     for i, t in enumerate(frames):
         check(cancel)
         if which == "labels":
@@ -891,7 +892,8 @@ def export_masks(
                 tifffile.imwrite(str(p), img, compression="zlib")
         paths.append(p)
         heads = count_objects(img, min_area=min_area)
-        rows.append([video_id, str(int(t)), p.name, prov, model or "", str(heads), str(int(np.count_nonzero(img)))])
+        pixels, source = str(int(np.count_nonzero(img))), str(source_of.get(int(t), ""))
+        rows.append([video_id, str(int(t)), p.name, prov, model or "", str(heads), pixels, source])
         report(progress, i + 1, len(frames), f"{video_id}: exporting masks")
     _write_listing(out / "masks.csv", others + rows)
     _warn_stale(out, video_id, fmt, paths)
@@ -934,7 +936,9 @@ def _export_coco(path: Path, video, frames, get, kinds, model, progress, cancel)
     return path
 
 
-LISTING_COLUMNS = ("video", "frame", "file", "provenance", "model", "heads", "head_pixels")
+# head_pixels: every mask pixel (parts under min_area too, which "heads" leaves out); source_frame: the frame (or the
+# file number of a folder of images) of the source footage that stored frame ``frame`` came from
+LISTING_COLUMNS = ("video", "frame", "file", "provenance", "model", "heads", "head_pixels", "source_frame")
 _EXPORTED_NAME = re.compile(r"(.+)_(\d{6})\.(?:png|tif|tiff)")
 
 
@@ -956,12 +960,14 @@ def _other_videos_rows(out: Path, video_id: str) -> list[list[str]]:
     header, body = (table[0], table[1:]) if table else ([], [])
     if header == list(LISTING_COLUMNS):
         rows = [r for r in body if len(r) == len(header)]
-    elif header == list(LISTING_COLUMNS[1:]):  # before the video column: the video is in the file name
+    elif header == list(LISTING_COLUMNS[:-1]):  # before the source_frame column
+        rows = [[*r, ""] for r in body if len(r) == len(header)]
+    elif header == list(LISTING_COLUMNS[1:-1]):  # before the video column: the video is in the file name
         rows = []
         for r in body:
             m = _EXPORTED_NAME.fullmatch(r[1]) if len(r) == len(header) else None
             if m:
-                rows.append([m.group(1), *r])
+                rows.append([m.group(1), *r, ""])
     else:
         raise ValueError(
             f"{listing}: this file is not a list of masks exported by dvos (its columns are {', '.join(header[:8])}); "

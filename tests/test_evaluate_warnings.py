@@ -1,5 +1,5 @@
-"""Scoring predictions made by a model file trained again since (same name) says so: the scores were shown under
-the model's name as if they were the new model's."""
+"""What a score does not cover is said: predictions made by a model file trained again since (same name), or
+covering only part of the ground truth; settings that mean nothing (min_area under 1) are refused."""
 
 import warnings
 
@@ -39,3 +39,24 @@ def test_predictions_of_an_earlier_version_of_the_model_are_said_to_be(tmp_path)
     assert v.predictions["m"].outdated() == str(best)
     predict_video(p, "plot", best, device="cpu")  # predicted again: the set is the model's as it is
     assert v.predictions["m"].outdated() is None
+
+
+def test_a_model_scored_on_part_of_the_ground_truth_is_said_to_be(tmp_path):
+    """`dvos evaluate --model m` on a set covering 2 of 4 painted frames scored those 2 (Dice 1.0) without a word,
+    where compare_models warned; a min_area under 1 was accepted and recorded."""
+    p = Project.create(tmp_path / "p.dvos")
+    v = p.add_video_array("v", np.zeros((4, 32, 32, 3), np.uint8), split="test")
+    g = np.zeros((32, 32), np.uint8)
+    g[8:20, 8:20] = 1
+    for t in range(4):
+        v.set_mask(t, g, "manual")
+    v.predictions["m"].start({"checkpoint": "x", "kind": "frame"}, "fp")
+    v.predictions["m"].set_many([0, 1], np.repeat(g[None].astype(np.float32), 2, 0))
+    with pytest.warns(UserWarning, match=r"scored on fewer ground-truth frames than there are \(2 of 4 in video 'v'\)"):
+        rep = evaluate(p, "v", model="m")
+    assert rep.overall["partial"] == {"v": [2, 4]} and rep.overall["n_frames"] == 2
+    for bad in (0, -3):
+        with pytest.raises(ValueError, match="min_area .* at least 1 pixel"):
+            evaluate(p, "v", model="m", min_area=bad)
+        with pytest.raises(ValueError, match="min_area .* at least 1 pixel"):
+            compare_models(p, ["m"], video_ids=["v"], min_area=bad)
