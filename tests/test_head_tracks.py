@@ -81,6 +81,9 @@ def test_painted_frames_far_apart_still_link_and_the_count_says_what_it_saw():
     assert tracks.n_heads == 2 and tracks.summary()["heads_per_frame"] == 2.0
     text = describe_count(tracks.summary())
     assert text.startswith("2 different heads in 15 frames") and "only 3 of the 15 frames have a mask" in text
+    assert "predict the whole video and count its predictions" in text  # stored masks: predict the video
+    partial = describe_count({**tracks.summary(), "masks": "predictions of 'context'"})
+    assert "finish the prediction of the whole video" in partial  # predictions already: finish the set
     one = link_heads(zip(frames[:1], masks[:1]), 1, align=still)
     assert one.n_heads == 0 and "fewer than the 2 a head must be seen in" in describe_count(one.summary())
 

@@ -110,12 +110,14 @@ def describe_count(summary: dict) -> str:
         f"{s['min_frames']} frames, {s['median_frames_per_head']:g} at the median; {s['heads_per_frame']:g} per "
         f"frame with a mask on average)"
     )
+    predicted = str(s.get("masks", "")).startswith("predictions")
+    whole = (
+        "finish the prediction of the whole video (`dvos info` names the command)"
+        if predicted
+        else "predict the whole video and count its predictions"
+    )
     if s["frames_with_masks"] < s["min_frames"]:
-        fix = (
-            "lower --min-frames (min_frames)"
-            if s["frames_with_masks"] == s["frames"]
-            else "predict the whole video and count its predictions"
-        )
+        fix = "lower --min-frames (min_frames)" if s["frames_with_masks"] == s["frames"] else whole
         text += (
             f"; {s['frames_with_masks']} of the {s['frames']} frames have a mask, fewer than the {s['min_frames']} "
             f"a head must be seen in to count: {fix}"
@@ -123,7 +125,7 @@ def describe_count(summary: dict) -> str:
     elif s["frames_with_masks"] < s["frames"]:
         text += (
             f"; only {s['frames_with_masks']} of the {s['frames']} frames have a mask, so heads that show only in the "
-            f"others are not counted (predict the whole video and count its predictions)"
+            f"others are not counted ({whole})"
         )
     return text
 
