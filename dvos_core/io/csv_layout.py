@@ -13,6 +13,7 @@ background around each head into values 1..20 that > 0 would count as head).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 from collections.abc import Sequence
@@ -173,7 +174,7 @@ def _video_groups(project, csv_path: Path, df, id_prefix: str) -> tuple[list, li
         if i in held and project.video(i).import_complete and from_here(i, vid) and len(project.video(i)) == len(g)
     ]
     clash = sorted(i for i in set(ids) & held if i not in kept and project.video(i).import_complete)
-    clash = clash or sorted({i for i in ids if ids.count(i) > 1})
+    clash = clash or sorted(i for i, n in collections.Counter(ids).items() if n > 1)  # (ids.count: quadratic)
     if clash:
         raise ValueError(
             f"{csv_path}: video id(s) {clash} already exist or repeat; import under other ids with a prefix "

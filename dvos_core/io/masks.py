@@ -64,7 +64,7 @@ def read_mask_file(path, allow_labels: bool = False, label_class: str | None = N
                 if im.mode == "P" and _labelmap(path.parent) is not None:  # a CVAT export: colours name the classes
                     im = im.convert("RGBA" if "transparency" in im.info else "RGB")
                 a = _palette_indices(im, path) if im.mode == "P" else np.array(im)
-        except (UnidentifiedImageError, OSError) as e:
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:  # (the last: a PNG "bomb")
             raise ValueError(f"{path}: cannot decode this mask image ({e})") from e
         if path.suffix.lower() in EXIF_SUFFIXES:  # upright as its JPEG frame is (readers.orient)
             a = orient(a, exif_orientation(path))

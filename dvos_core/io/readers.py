@@ -635,6 +635,15 @@ class TiffReader(VideoReader):
         self._tf.close()
 
 
+def _jpeg_complete(path: Path) -> bool:
+    """Whether a JPEG file holds its end-of-image marker near its end (a truncated copy lacks it; OpenCV decodes
+    what is there and fills the rest grey, without an error)."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - 1024))
+        return b"\xff\xd9" in f.read()
+
+
 def read_image(path) -> np.ndarray:
     """Read one image file (PNG/JPG/BMP through OpenCV, TIFF through tifffile) in its own dtype, RGB order."""
     path = Path(path)
@@ -658,9 +667,17 @@ def read_image(path) -> np.ndarray:
             return read(0)
     import cv2
 
-    a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # (keeps alpha and 16 bits, but ignores EXIF orientation)
+    try:
+        a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # (keeps alpha and 16 bits, but ignores EXIF orientation)
+    except cv2.error as e:  # e.g. more pixels than OpenCV decodes (CV_IO_MAX_IMAGE_PIXELS)
+        raise ValueError(f"{path}: cannot decode this image ({str(e).strip().splitlines()[-1]})") from None
     if a is None:
         raise ValueError(f"{path}: cannot decode this image (corrupt file or unsupported format)")
+    if path.suffix.lower() in EXIF_SUFFIXES and not _jpeg_complete(path):
+        raise ValueError(
+            f"{path}: the JPEG file is cut short (no end-of-image marker: an interrupted copy?); its missing rows "
+            f"would be stored grey: copy it again"
+        )
     if a.ndim == 3 and a.shape[2] == 3:
         a = a[..., ::-1]
     elif a.ndim == 3 and a.shape[2] == 4:
@@ -815,6 +832,8 @@ def open_video(path, **kwargs) -> VideoReader:
         raise FileNotFoundError(f"{path}: no such file or folder")
     if path.is_dir():
         return FolderReader(path, **kwargs)
+    if not path.is_file():  # a FIFO (FFmpeg waited for a writer for ever) or a device (read as "0 bytes")
+        raise ValueError(f"{path}: is not a regular file (a pipe or a device?); give a video file, a TIFF or a folder")
     suffix = path.suffix.lower()
     if suffix in VIDEO_SUFFIXES:
         return CV2VideoReader(path, **kwargs)

@@ -154,6 +154,8 @@ def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False, s
             f"{name} holds fractions ({shown}{'...' if values.size > 8 else ''}), like a probability map; threshold "
             f"it first (e.g. prob >= 0.5) to get a binary mask"
         )
+    if allow_labels and np.issubdtype(m.dtype, np.floating) and values.min() >= 0:
+        return (m > 0).astype(np.uint8)  # whole numbers stored as floats (ImageJ, scikit-image): a label map too
     if allow_labels:  # asked for a label map, but this is not one
         raise ValueError(
             f"{name} has values {shown}{'...' if values.size > 8 else ''}; an instance label map holds whole numbers "
