@@ -489,3 +489,15 @@ def test_export_predictions_as_coco(tmp_project, video, tmp_path):
     assert len(doc["images"]) == T and {i["dvos"]["model"] for i in doc["images"]} == {"ctx"}
     assert {i["dvos"]["provenance"] for i in doc["images"]} == {"predicted"}
     assert [a["area"] for a in doc["annotations"]] == [48] * T
+
+
+def test_annotations_that_cover_no_pixel_are_refused_not_stored_as_no_heads(tmp_project, video, tmp_path):
+    """Coordinates scaled to 0-1 (or outside the image) covered no pixel: the frame was stored as a person's
+    "no heads here" although heads were annotated on it."""
+    scaled = [[x, y, x + 0.08, y, x + 0.08, y + 0.1, x, y + 0.1] for x, y in ((0.1, 0.1), (0.5, 0.4))]
+    far = [[300, 300, 310, 300, 310, 310, 300, 310]]
+    for name, segs in (("scaled", scaled), ("outside", far)):
+        doc = coco([image(1, "v_000002.png")], [ann(k + 1, 1, [s]) for k, s in enumerate(segs)])
+        with pytest.raises(ValueError, match=r"image 1 \(v_000002\.png\) has \d head annotation\(s\), but none covers"):
+            import_masks(tmp_project, "v", write(tmp_path / f"{name}.json", doc))
+        assert not video.provenance.any()

@@ -90,6 +90,13 @@ class CocoHeads:
                 polygons.extend(seg)
         if polygons:
             out |= fill_polygons(polygons, img.height, img.width)
+        n = len(self.annotations.get(img.id, ()))
+        if n and not out.any():  # stored, it would be a person's "no heads here"
+            raise ValueError(
+                f"{self.path}: image {img.id} ({img.file_name}) has {n} head annotation(s), but none covers a pixel of "
+                f"its {img.width}x{img.height} frame (coordinates scaled to 0-1, or outside the image?); fix the "
+                f"file's coordinates (pixels of the stored frame) and import it again"
+            )
         return out
 
 
