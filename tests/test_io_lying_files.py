@@ -66,3 +66,26 @@ def test_a_label_map_stored_as_floats_is_read_as_labels():
     with pytest.raises(ValueError, match="For an instance label map pass allow_labels=True"):
         as_uint8_mask(a, a.shape, "m.tif")
     assert np.array_equal(as_uint8_mask(a, a.shape, "m.tif", allow_labels=True), (a > 0).astype(np.uint8))
+
+
+def test_very_large_frames_are_written_few_at_a_time_and_too_large_ones_refused_first(
+    tmp_project, tmp_path, monkeypatch
+):
+    """A 12000x12000 video took 16-24 frames in memory (batches of at least 8, and as many decoded ahead: 5 GB) and
+    frames over 2 GiB failed at their first write with the codec's message, naming no file."""
+    import importlib
+
+    from dvos_core.io import import_video
+
+    module = importlib.import_module("dvos_core.io.import_video")  # (the package's name is the function's)
+
+    assert module.frames_per_batch(1080, 1920) == 8 and module.frames_per_batch(64, 64) == 64  # as before
+    assert module.frames_per_batch(12000, 12000) == 1  # 432 MB a frame: one at a time
+    w = cv2.VideoWriter(str(tmp_path / "v.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 5, (64, 48))
+    for _ in range(3):
+        w.write(np.zeros((48, 64, 3), np.uint8))
+    w.release()
+    monkeypatch.setattr(module, "FRAME_MAX_BYTES", 48 * 64 * 3 - 1)  # as if its frames were over 2 GiB
+    with pytest.raises(ValueError, match=r"v\.avi: its frames of 64x48 pixels are too large to store .* --height"):
+        import_video(tmp_project, tmp_path / "v.avi")
+    assert tmp_project.video_ids() == []

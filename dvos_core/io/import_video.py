@@ -28,13 +28,17 @@ def frame_indices(n: int, start: int = 0, stop: int | None = None, step: int = 1
 
 BATCH_BYTES = 16 << 20  # the default batch of frames written and committed together holds about this much
 BATCH_FRAMES = (8, 64)  # ... and this many frames at least / at most
+BATCH_MAX_BYTES = 256 << 20  # ... but never more than this (fewer than 8 frames of very large frames, down to 1)
+FRAME_MAX_BYTES = (1 << 31) - 1  # one stored frame is one chunk, and the store's codec takes at most this much
 
 
 def frames_per_batch(height: int, width: int) -> int:
     """Frames of ``height`` x ``width`` RGB written and committed together by default: about ``BATCH_BYTES`` of
-    them, within ``BATCH_FRAMES``."""
+    them, within ``BATCH_FRAMES``, and for very large frames as few as keep the batch under ``BATCH_MAX_BYTES``."""
     lo, hi = BATCH_FRAMES
-    return int(min(hi, max(lo, BATCH_BYTES // max(1, int(height) * int(width) * 3))))
+    size = max(1, int(height) * int(width) * 3)
+    lo = max(1, min(lo, BATCH_MAX_BYTES // size))
+    return int(min(hi, max(lo, BATCH_BYTES // size)))
 
 
 @writes_store
@@ -66,8 +70,10 @@ def import_video(
     import of the same id elsewhere cannot delete a running one: it fails naming this process, or waits
     (``wait=True``, ``dvos add-video --wait``).
 
-    ``batch``: frames written and committed together; by default as many as fit in about 16 MB (8 to 64 frames,
-    :func:`frames_per_batch`), so small frames cost few metadata writes and large ones bounded memory.
+    ``batch``: frames written and committed together; by default as many as fit in about 16 MB (8 to 64 frames, fewer
+    for frames so large that 8 would pass 256 MB: :func:`frames_per_batch`), so small frames cost few metadata writes
+    and large ones bounded memory. Frames of more than 2 GiB as RGB (one frame is one chunk) are refused before any is
+    decoded.
     """
     from dvos_core.store import safe_id
     from dvos_core.store.schema import SPLITS
@@ -86,6 +92,11 @@ def import_video(
     with open_video(path) as reader:
         idx = frame_indices(len(reader), start, stop, step, where=str(path))
         h, w = pre.output_size(reader.height, reader.width)
+        if h * w * 3 > FRAME_MAX_BYTES:  # refused before a frame is decoded (one frame is one chunk of the store)
+            raise ValueError(
+                f"{path}: its frames of {w}x{h} pixels are too large to store ({h * w * 3 / 2**30:.1f} GiB each as "
+                f"RGB; at most 2 GiB); add it resized (--height, e.g. --height 2048) or cropped (--crop)"
+            )
         batch = int(batch) if batch else frames_per_batch(h, w)
         src_fps = reader.fps
         out_fps = fps if fps is not None else (src_fps / step if src_fps else None)
