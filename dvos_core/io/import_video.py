@@ -72,8 +72,8 @@ def import_video(
 
     ``batch``: frames written and committed together; by default as many as fit in about 16 MB (8 to 64 frames, fewer
     for frames so large that 8 would pass 256 MB: :func:`frames_per_batch`), so small frames cost few metadata writes
-    and large ones bounded memory. Frames of more than 2 GiB as RGB (one frame is one chunk) are refused before any is
-    decoded.
+    and large ones bounded memory. Frames of more than 2 GiB as RGB (one frame is one chunk) are refused when the
+    video is opened, before anything is written.
     """
     from dvos_core.store import safe_id
     from dvos_core.store.schema import SPLITS
@@ -92,7 +92,7 @@ def import_video(
     with open_video(path) as reader:
         idx = frame_indices(len(reader), start, stop, step, where=str(path))
         h, w = pre.output_size(reader.height, reader.width)
-        if h * w * 3 > FRAME_MAX_BYTES:  # refused before a frame is decoded (one frame is one chunk of the store)
+        if h * w * 3 > FRAME_MAX_BYTES:  # refused before anything is written (one frame is one chunk of the store)
             raise ValueError(
                 f"{path}: its frames of {w}x{h} pixels are too large to store ({h * w * 3 / 2**30:.1f} GiB each as "
                 f"RGB; at most 2 GiB); add it resized (--height, e.g. --height 2048) or cropped (--crop)"
