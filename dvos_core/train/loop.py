@@ -397,22 +397,21 @@ class _Run:
                 f"{self.out}: an epoch would have no training step ({len(self.train_index)} training samples, "
                 f"samples_per_epoch {cfg.samples_per_epoch}, max_steps_per_epoch {cfg.max_steps_per_epoch})"
             )
-        val = self.val_index.summary()
+        train, val = self.train_index.summary(), self.val_index.summary()
         self.select_by, why = cfg.selection(val["provenance"])
         self.data_summary = {
             **({"degraded_queries": self.degraded_queries} if self.degraded_queries else {}),
-            "train": self.train_index.summary(),
+            "train": train,
             "val": val,
             "selection": {"by": self.select_by, "why": why},
             "project": str(Path(self.project.path).resolve()),
-            "versions": self._source_versions(),
+            "versions": self._source_versions(train, val),
         }
 
-    def _source_versions(self) -> dict:
-        """What tells a source trained on from the same one made again: each synthetic set's ``uid`` and the date
-        of each video's pseudo-labelling (where its pseudo-labels are trained on)."""
+    def _source_versions(self, *summaries: dict) -> dict:
+        """What tells a source trained on (in the data ``summaries``) from the same one made again: each synthetic
+        set's ``uid`` and the date of each video's pseudo-labelling (where its pseudo-labels are trained on)."""
         out = {}
-        summaries = (self.train_index.summary(), self.val_index.summary())
         for name in sorted({s for part in summaries for s in part["synthetic_sets"]}):
             out[f"synthetic set {name}"] = self.project.synthetic(name).attrs.get("uid")
         if any(part["provenance"].get("pseudo") for part in summaries):
