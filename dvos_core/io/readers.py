@@ -557,13 +557,13 @@ DIM_16BIT = 16383  # a 16-bit first frame no brighter than this (14 bits) comes 
 DIM_SAMPLES = 5  # frames, spread over the video, whose brightness decides (the first alone may be a lens cap)
 
 
-def warn_dim_16bit(read: Callable[[int], np.ndarray], n: int, path) -> None:
+def warn_dim_16bit(first: np.ndarray, read: Callable[[int], np.ndarray], n: int, path) -> None:
     """Warn when 16-bit frames use only the low bits (10-, 12- or 14-bit camera data): 16-bit is scaled by
     255/65535 (:func:`~dvos_core.io.convert.to_rgb8`), so such frames would be stored dark (at most 64 of 255).
-    ``read(k)`` gives frame k of ``n`` as stored; the brightest of up to :data:`DIM_SAMPLES` frames spread over
-    them decides (read only when the first is 16-bit), by its 99.9th percentile, so that a black first frame or a
-    few hot or saturated pixels do not hide dark footage."""
-    first = read(0)
+    ``first`` is frame 0 as stored (read already by the caller) and ``read(k)`` gives frame k of ``n``; the brightest
+    of up to :data:`DIM_SAMPLES` frames spread over them decides (the others read only when the first is 16-bit), by
+    its 99.9th percentile, so that a black first frame or a few hot or saturated pixels do not hide dark footage."""
+    first = np.asarray(first)
     if first.dtype != np.uint16 or not first.size:
         return
     picks = sorted({int(k) for k in np.linspace(0, n - 1, min(n, DIM_SAMPLES))} - {0})
@@ -613,8 +613,9 @@ class TiffReader(VideoReader):
         try:
             self._n, self._read = tiff_frames(self._tf, self.path)
             _warn_planes_or_frames(self._tf, self._n, self.path)
-            first = to_rgb8(self._read(0), f"{self.path} page 0")
-            warn_dim_16bit(self._read, self._n, self.path)
+            raw = self._read(0)
+            first = to_rgb8(raw, f"{self.path} page 0")
+            warn_dim_16bit(raw, self._read, self._n, self.path)
         except BaseException:
             self._tf.close()
             raise
@@ -781,8 +782,9 @@ class FolderReader(VideoReader):
                 )
             raise ValueError(f"{self.path}: folder has no images ({', '.join(IMAGE_SUFFIXES)}){hint}")
         _refuse_same_stems(self.path, self.files)
-        first = to_rgb8(read_image(self.files[0]), str(self.files[0]))
-        warn_dim_16bit(lambda k: read_image(self.files[k]), len(self.files), self.path)
+        raw = read_image(self.files[0])
+        first = to_rgb8(raw, str(self.files[0]))
+        warn_dim_16bit(raw, lambda k: read_image(self.files[k]), len(self.files), self.path)
         self.height, self.width = first.shape[:2]
         self.fps = fps
         self._check_photo_sizes()

@@ -112,7 +112,7 @@ def add_layer_frames(project, video_id, frames, rgb, name, split, tags, progress
     from dvos_core.io import to_rgb8
     from dvos_core.io.readers import warn_dim_16bit
 
-    warn_dim_16bit(lambda t: np.asarray(frames[t]), shape[0], f"layer {name!r}")
+    warn_dim_16bit(frames[0], lambda t: np.asarray(frames[t]), shape[0], f"layer {name!r}")
 
     def frame(t: int) -> np.ndarray:
         f = np.asarray(frames[t])
