@@ -17,18 +17,30 @@ def test_video_ids(project) -> set[str]:
     return {v.name for v in project.videos(include_incomplete=True) if v.split == "test"}
 
 
-def training_objects(project, kind: str, say: bool = False) -> list[np.ndarray]:
-    """The RGBA crops of ``kind`` ("head" or "fake") in the bank, but for those cut from a test video; ``say``:
-    warn how many were left out, and how to take them out of the bank."""
+def training_objects(project, kind: str) -> list[np.ndarray]:
+    """The RGBA crops of ``kind`` ("head" or "fake") in the bank, but for those cut from a test video."""
     tests = test_video_ids(project)
-    items = project.objects.load(kind)
-    kept = [rgba for rgba, record in items if record.get("video") not in tests]
-    if say and len(kept) < len(items):
-        videos = sorted({record.get("video") for _, record in items if record.get("video") in tests})
+    return [rgba for rgba, record in project.objects.load(kind) if record.get("video") not in tests]
+
+
+def check_training_objects(project) -> None:
+    """Warn, per kind, how many objects of the bank are left out of synthesis for having been cut from a test
+    video, and how to take them out of the bank; refuse a bank whose every head is such. From the bank's counts
+    per video: no crop is read."""
+    counts = {vid: project.objects.video_counts(vid) for vid in sorted(test_video_ids(project))}
+    for kind in ("head", "fake"):
+        videos = [vid for vid, c in counts.items() if c.get(kind)]
+        n = sum(counts[vid][kind] for vid in videos)
+        if not n:
+            continue
+        if kind == "head" and n >= project.objects.count("head"):
+            raise ValueError(
+                f"{project.path}: every head of the object bank was cut from a test video; cut heads from training "
+                f"videos (`dvos extract-objects {project.path} --replace`)"
+            )
         warnings.warn(
-            f"{project.path}: {len(items) - len(kept)} {kind}s of the object bank were cut from test video(s) "
-            f"{', '.join(videos)}, whose masks are their ground truth: they are left out of the synthetic clips "
-            f"(`dvos extract-objects {project.path} --replace` cuts the bank again from the training videos only)",
+            f"{project.path}: {n} {kind}s of the object bank were cut from test video(s) {', '.join(videos)}, whose "
+            f"masks are their ground truth: they are left out of the synthetic clips (`dvos extract-objects "
+            f"{project.path} --replace` cuts the bank again from the training videos only)",
             stacklevel=3,
         )
-    return kept

@@ -15,7 +15,7 @@ import numpy as np
 
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
-from dvos_core.synth.bank import training_objects
+from dvos_core.synth.bank import check_training_objects, training_objects
 from dvos_core.synth.config import SynthConfig, synth_config
 from dvos_core.threads import resolve_threads, using_threads
 
@@ -246,13 +246,8 @@ def generate(
             f"{project.path}: no real heads in the object bank; paint a few frames and extract heads "
             f"first (`dvos extract-objects`)"
         )
+    check_training_objects(project)  # before the set is made: a bank of test-video heads only makes none
     sset = open_or_create_set(project, name, int(n_clips), cfg, int(seed), split)
-    if not training_objects(project, "head", say=True):
-        raise ValueError(
-            f"{project.path}: every head of the object bank was cut from a test video; cut heads from training "
-            f"videos (`dvos extract-objects {project.path} --replace`)"
-        )
-    training_objects(project, "fake", say=True)
     done = set(sset.done().tolist())
     todo = [i for i in range(int(n_clips)) if i not in done]
     total = int(n_clips)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
-from dvos_core.synth.bank import training_objects
+from dvos_core.synth.bank import check_training_objects, training_objects
 from dvos_core.synth.config import SynthConfig, synth_config
 
 PREVIEW_SUFFIXES = (".mp4", ".avi", ".png", ".jpg", ".jpeg")
@@ -37,12 +37,13 @@ def preview(
         project = Project.open(project, mode="r")
     cfg = synth_config(config).replace(n_frames=int(n_frames), height=int(size), width=int(size))
     report(progress, 0, n_frames + 1, "loading objects")
-    heads = training_objects(project, "head", say=True)
+    check_training_objects(project)
+    heads = training_objects(project, "head")
     if not heads:
         raise ValueError(
             f"{project.path}: no real heads in the object bank; extract heads first (`dvos extract-objects`)"
         )
-    fakes = training_objects(project, "fake", say=True)
+    fakes = training_objects(project, "fake")
     ids = usable_backgrounds(project, cfg, "preview(size=)")  # size, not the config's height and width
     check(cancel)
     rng = np.random.default_rng([int(seed), 1])
