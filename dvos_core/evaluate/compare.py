@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -122,7 +121,7 @@ def compare_models(
     """
     import pandas as pd
 
-    from dvos_core.evaluate.summary import _video_ids, check_settings, warn_outdated
+    from dvos_core.evaluate.summary import _video_ids, check_settings, warn_outdated, warn_partial
 
     gt_provenances = check_settings(gt_provenances, tolerance, min_area)  # before any frame is read
     ids = _video_ids(project, video_ids, split)
@@ -188,22 +187,7 @@ def compare_models(
             f"which masks count as the truth (--gt)"
         )
     for m, where in partial.items():
-        counts = ", ".join(f"{k} of {n} in video {v!r}" for v, (k, n) in where.items())
-        unpredicted = [v for v, (k, _n) in where.items() if k == 0]
-        warnings.warn(
-            f"{m} was scored on fewer ground-truth frames than there are ({counts}): its predictions do not cover "
-            f"them (a `dvos predict` stopped half-way, or run on some frames only"
-            + (f"; none in {', '.join(map(repr, unpredicted))}" if unpredicted else "")
-            + f"), so its row is not comparable with the others'; `dvos info {project.path}` names the command "
-            f"that finishes an unfinished set"
-            + (
-                f"; predict {', '.join(unpredicted)} with the model that made it (`dvos predict --videos`) to "
-                f"score it on every video"
-                if unpredicted
-                else ""
-            ),
-            stacklevel=2,
-        )
+        warn_partial(m, where, project.path, compared=True)
     floor = unsteady["ground_truth"]
     table = pd.DataFrame([_row(m, rows[m], unsteady[m]) for m in (*models, *BASELINES)], columns=COLUMNS)
     frames_df = pd.DataFrame(

@@ -115,6 +115,30 @@ def _video_ids(project, video_ids, split) -> list[str]:
     return ids
 
 
+def warn_partial(name: str, where: dict, project_path, compared: bool = False, stacklevel: int = 2) -> None:
+    """Warn that ``name`` (a model, or the predictions scored) was scored on fewer ground-truth frames than there
+    are: ``where`` is {video: [frames scored, ground-truth frames]}; ``compared``: its row sits beside others'."""
+    import warnings
+
+    counts = ", ".join(f"{k} of {n} in video {v!r}" for v, (k, n) in where.items())
+    unpredicted = [v for v, (k, _n) in where.items() if k == 0]
+    warnings.warn(
+        f"{name} was scored on fewer ground-truth frames than there are ({counts}): its predictions do not cover "
+        f"them (a `dvos predict` stopped half-way, or run on some frames only"
+        + (f"; none in {', '.join(map(repr, unpredicted))}" if unpredicted else "")
+        + ")"
+        + (", so its row is not comparable with the others'" if compared else ", so its score says nothing of them")
+        + f"; `dvos info {project_path}` names the command that finishes an unfinished set"
+        + (
+            f"; predict {', '.join(unpredicted)} with the model that made it (`dvos predict --videos`) to "
+            f"score it on every video"
+            if unpredicted
+            else ""
+        ),
+        stacklevel=stacklevel + 1,
+    )
+
+
 def warn_outdated(sets) -> None:
     """Warn, once per model, when prediction sets about to be scored were made by a checkpoint file that has
     changed since (``ModelPredictions.outdated``: the model trained again under the same name): their scores are
@@ -216,15 +240,7 @@ def evaluate(
         if len(plan[vid]) < labelled:  # ground-truth frames without a prediction: left out of the score
             partial[vid] = [len(plan[vid]), labelled]
     if partial:
-        import warnings
-
-        counts = ", ".join(f"{k} of {n} in video {v!r}" for v, (k, n) in partial.items())
-        warnings.warn(
-            f"scored on fewer ground-truth frames than there are ({counts}): the predictions do not cover them (a "
-            f"`dvos predict` stopped half-way, or run on some frames only), so the score says nothing of those "
-            f"frames; `dvos info {project.path}` names the command that finishes an unfinished set",
-            stacklevel=3,
-        )
+        warn_partial(repr(model) if model else "the latest predictions", partial, project.path, stacklevel=3)
     if model is None:  # each video's most recent set: one overall score must not mix several models
         latest = {vid: project.video(vid).predictions.latest().model for vid in ids}
         if len(set(latest.values())) > 1:
