@@ -239,10 +239,10 @@ def register(sub) -> None:
 
 
 def _add_video(args) -> int:
-    from pathlib import Path
 
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
     from dvos_core.io import import_video
+    from dvos_core.io.import_video import source_name
     from dvos_core.store import Project, safe_id
     from dvos_core.store.schema import id_made_up
 
@@ -250,7 +250,8 @@ def _add_video(args) -> int:
         raise ValueError("--id can only be used with a single FILE")
     project = Project.open(args.project)
     pre = preprocess_from_args(args)
-    ids = [args.id or safe_id(Path(f).stem if Path(f).is_file() else Path(f).name) for f in args.files]
+    names = [source_name(f) for f in args.files]
+    ids = [args.id or safe_id(name) for name in names]
     held = set(project.video_ids())
     # finished videos of these ids are taken (a leftover of a killed import gets replaced; a damaged one is named)
     existing = sorted({i for i in ids if i in held and project.video(i).import_complete})
@@ -272,7 +273,7 @@ def _add_video(args) -> int:
 
     cancel = cancel_on_sigint()
     failed = []
-    for f, vid in zip(args.files, ids):
+    for f, vid, name in zip(args.files, ids, names):
         try:
             v = import_video(
                 project,
@@ -297,9 +298,11 @@ def _add_video(args) -> int:
             print(f"dvos add-video: error: {text if str(f) in text else f'{f}: {text}'}", file=sys.stderr)
             failed.append(str(f))
             continue
-        name = Path(f).stem if Path(f).is_file() else Path(f).name
-        made_up = "" if args.id or not id_made_up(name) else f" (id made up: {name!r} has no letter "
-        made_up += "or digit an id can keep; choose one with --id)" if made_up else ""
+        made_up = (
+            f" (id made up: {name!r} has no letter or digit an id can keep; choose one with --id)"
+            if not args.id and id_made_up(name)
+            else ""
+        )
         print(f"added {v.name}: {len(v)} frames, {v.shape[1]}x{v.shape[2]} pixels, split={v.split}{made_up}")
     if failed:
         print(

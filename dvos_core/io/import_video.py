@@ -32,6 +32,13 @@ BATCH_MAX_BYTES = 256 << 20  # ... but never more than this (fewer than 8 frames
 FRAME_MAX_BYTES = (1 << 31) - 1  # one stored frame is one chunk, and the store's codec takes at most this much
 
 
+def source_name(path) -> str:
+    """The name a video's id is made from (:func:`~dvos_core.store.schema.safe_id`): a file's name without its
+    extension, a folder's name."""
+    path = Path(path)
+    return path.stem if path.is_file() else path.name
+
+
 def frames_per_batch(height: int, width: int) -> int:
     """Frames of ``height`` x ``width`` RGB written and committed together by default: about ``BATCH_BYTES`` of
     them, within ``BATCH_FRAMES``, and for very large frames as few as keep the batch under ``BATCH_MAX_BYTES``."""
@@ -86,7 +93,7 @@ def import_video(
             raise ValueError(f"fps must be a positive number of frames per second, got {fps}")
         fps = check_fps(fps)  # the range the video writers take (an overlay video would ignore another rate)
     pre = preprocess or Preprocess()
-    video_id = video_id or safe_id(path.stem if path.is_file() else path.name)
+    video_id = video_id or safe_id(source_name(path))
     if video_id in project.video_ids():
         _drop_interrupted_import(project, video_id)
     with open_video(path) as reader:
