@@ -13,6 +13,7 @@ import numpy as np
 from dvos_core.evaluate.metrics import check_tolerance, frame_scores, weighted_overall
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.threads import runs_with_threads
+from dvos_core.user_warnings import warn_user
 
 DEFAULT_GT_PROVENANCES = ("manual", "corrected", "pseudo")
 FRAME_COLUMNS = [
@@ -100,12 +101,9 @@ def _video_ids(project, video_ids, split) -> list[str]:
     ids = [v.name for v in project.videos(split)]
     left_out = [v.name for v in project.videos(split, include_incomplete=True) if not v.import_complete]
     if left_out:
-        import warnings
-
-        warnings.warn(
+        warn_user(
             f"{project.path}: left out the interrupted import(s) {left_out} of split {split!r} (only part of their "
             f"frames were written; `dvos info {project.path}` lists them)",
-            stacklevel=3,
         )
     if not ids:
         raise ValueError(
@@ -115,14 +113,13 @@ def _video_ids(project, video_ids, split) -> list[str]:
     return ids
 
 
-def warn_partial(name: str, where: dict, project_path, compared: bool = False, stacklevel: int = 2) -> None:
+def warn_partial(name: str, where: dict, project_path, compared: bool = False) -> None:
     """Warn that ``name`` (a model, or the predictions scored) was scored on fewer ground-truth frames than there
     are: ``where`` is {video: [frames scored, ground-truth frames]}; ``compared``: its row sits beside others'."""
-    import warnings
 
     counts = ", ".join(f"{k} of {n} in video {v!r}" for v, (k, n) in where.items())
     unpredicted = [v for v, (k, _n) in where.items() if k == 0]
-    warnings.warn(
+    warn_user(
         f"{name} was scored on fewer ground-truth frames than there are ({counts}): its predictions do not cover "
         f"them (a `dvos predict` stopped half-way, or run on some frames only"
         + (f"; none in {', '.join(map(repr, unpredicted))}" if unpredicted else "")
@@ -135,7 +132,6 @@ def warn_partial(name: str, where: dict, project_path, compared: bool = False, s
             if unpredicted
             else ""
         ),
-        stacklevel=stacklevel + 1,
     )
 
 
@@ -143,7 +139,6 @@ def warn_outdated(sets) -> None:
     """Warn, once per model, when prediction sets about to be scored were made by a checkpoint file that has
     changed since (``ModelPredictions.outdated``: the model trained again under the same name): their scores are
     the earlier model's."""
-    import warnings
 
     found: dict = {}
     for s in sets:
@@ -151,11 +146,10 @@ def warn_outdated(sets) -> None:
         if path:
             found.setdefault((s.model, path), []).append(s.video.name)
     for (model, path), vids in found.items():
-        warnings.warn(
+        warn_user(
             f"the predictions of {model!r} in {', '.join(vids)} were made by an earlier version of {path} (trained "
             f"again since): they score that earlier model; predict again (`dvos predict PROJECT {model} --videos "
             f"{' '.join(vids)}`) to score the model as it is",
-            stacklevel=3,
         )
 
 
@@ -240,7 +234,7 @@ def evaluate(
         if len(plan[vid]) < labelled:  # ground-truth frames without a prediction: left out of the score
             partial[vid] = [len(plan[vid]), labelled]
     if partial:
-        warn_partial(repr(model) if model else "the latest predictions", partial, project.path, stacklevel=3)
+        warn_partial(repr(model) if model else "the latest predictions", partial, project.path)
     if model is None:  # each video's most recent set: one overall score must not mix several models
         latest = {vid: project.video(vid).predictions.latest().model for vid in ids}
         if len(set(latest.values())) > 1:

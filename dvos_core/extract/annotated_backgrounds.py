@@ -33,6 +33,7 @@ from dvos_core.motion.transforms import invert, to3x3, warp_to
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.store.schema import INPAINTED
+from dvos_core.user_warnings import warn_user
 
 MOTIONS = ("auto", "measured", "default", "none")
 ORIGIN = INPAINTED  # the origin attribute of the clips made here
@@ -149,16 +150,14 @@ def _done_clips(project, tokens: dict) -> dict:
 def _usable(project, todo: list, dilate_px: int) -> list:
     """The frames of ``todo`` that leave some field to fill from once their heads grow by ``dilate_px``; the others
     are skipped with a warning naming them, and when none is left a ValueError names them and the options."""
-    import warnings
 
     keep, full = [], []
     for vid, t in todo:
         if head_hole(project.video(vid).mask(t), dilate_px).all():
             full.append(f"{vid!r} frame {t}")
-            warnings.warn(
+            warn_user(
                 f"{project.path}: video {vid!r} frame {t} skipped: its painted heads, grown by --dilate "
                 f"{dilate_px} px, cover the whole frame, so no field is left to fill them from",
-                stacklevel=3,
             )
         else:
             keep.append((vid, t))

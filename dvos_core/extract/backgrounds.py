@@ -8,6 +8,7 @@ from dvos_core.extract._checks import check_int, training_video, video_token
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.threads import runs_with_threads
+from dvos_core.user_warnings import warn_user
 
 
 def clip_starts(
@@ -87,16 +88,14 @@ def _cut_before(project, source: str, token, n_frames: int, clip_length: int, pr
 
 def _warn_if_heads(video) -> None:
     """Clips are bare field: a video whose masks show heads would teach the models that heads are background."""
-    import warnings
 
     counts = {k: c for k, c in video.provenance_counts().items() if c and k in ("manual", "corrected", "pseudo")}
     if counts:
         held = ", ".join(f"{c} {k}" for k, c in counts.items())
-        warnings.warn(
+        warn_user(
             f"video {video.name!r} has heads labelled ({held} masks): its clips are used as bare field, so every head "
             f"in them is taught as background; cut clips from footage without heads, or inpaint the heads out of "
             f"the labelled frames instead (--from-annotated)",
-            stacklevel=3,
         )
 
 

@@ -21,6 +21,7 @@ from dvos_core.object_format import HALO_PX, OBJECT_ALPHA_MIN
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.threads import runs_with_threads
+from dvos_core.user_warnings import warn_user
 
 
 def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
@@ -36,12 +37,9 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
         left_out = [vid for vid in video_ids if not project.video(vid).import_complete and vid not in named]
         painted = [vid for vid in left_out if len(project.video(vid).labelled_frames((MANUAL, CORRECTED)))]
         if painted:  # the others have no frame to extract from anyway
-            import warnings
-
-            warnings.warn(
+            warn_user(
                 f"{project.path}: left out the painted frames of the interrupted import(s) {painted} (only part "
                 f"of their frames were written; `dvos info {project.path}` lists them)",
-                stacklevel=3,
             )
         video_ids = [vid for vid in video_ids if vid not in left_out]
     videos = training_videos(project, video_ids, "heads cut from its ground truth", frames)

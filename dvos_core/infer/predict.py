@@ -19,6 +19,7 @@ from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.threads import local_processes, using_threads
+from dvos_core.user_warnings import warn_user
 
 
 def _predictors(
@@ -231,15 +232,12 @@ def predict_video(
             before, had = preds.attrs, len(preds.frames())
             same = preds.start(info, None if fingerprint is None else fingerprint + run_key)
             if not same and had:  # say what went: the set's frames came from another checkpoint or settings
-                import warnings
-
                 made_by = before.get("source") or before.get("checkpoint") or "an unknown checkpoint"
                 if made_by == info["checkpoint"]:
                     made_by = f"an earlier version of {made_by}, or with other settings"
-                warnings.warn(
+                warn_user(
                     f"{video_id}: the {had} frames of prediction set {preds.model!r} (made by {made_by}) are replaced "
                     f"by this run's; pass another name (--name) to keep both sets",
-                    stacklevel=2,
                 )
             if not same and len(preds.frames()) == 0 and progress is not None:
                 steps = len(targets) * (passes if main.kind == "context" else 1)  # a context model's passes count
@@ -291,7 +289,6 @@ def prediction_name(checkpoint, name: str | None = None) -> str:
 
 def _warn_unused_options(kind: str, passes, reference_masks, image_checkpoint, checkpoint) -> None:
     """Say which options given do not apply to a ``kind`` model (they were ignored in silence)."""
-    import warnings
 
     unused = []
     if kind != "context" and passes != 1:
@@ -301,9 +298,8 @@ def _warn_unused_options(kind: str, passes, reference_masks, image_checkpoint, c
     if kind != "dvos" and image_checkpoint is not None:
         unused.append("image_checkpoint (--image-model: the paper's model's first frames)")
     if unused:
-        warnings.warn(
+        warn_user(
             f"{_name(checkpoint)} is a {kind!r} model: {', '.join(unused)} do not apply to it and are not used",
-            stacklevel=3,
         )
 
 

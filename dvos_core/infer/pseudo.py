@@ -23,6 +23,7 @@ from dvos_core.store.lock import writes_store
 from dvos_core.store.project import stopped_relabelling
 from dvos_core.store.schema import id_list
 from dvos_core.threads import using_threads
+from dvos_core.user_warnings import warn_user
 
 COLUMNS = ["video", "frame", "quality", "flicker", "uncertainty", "written", "status", "below_threshold"]
 
@@ -395,15 +396,13 @@ class _BatchLabeller:
 
 def _warn_if_stopped_relabel(video, overwrite: bool) -> None:
     """A run that keeps existing labels after a stopped relabelling would keep that mix: say so."""
-    import warnings
 
     last = video.attrs.get("pseudo_label") or {}
     if not overwrite and stopped_relabelling(last):
-        warnings.warn(
+        warn_user(
             f"{video.name}: the last pseudo-labelling (by {last.get('checkpoint')}, relabelling every frame) was "
             f"stopped, so its labels are a mix of that model's and the earlier ones; relabel with overwrite "
             f"(--overwrite, the step's 'relabel frames...' box) to label every frame with one model",
-            stacklevel=3,
         )
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
 from dvos_core.store.schema import id_list
+from dvos_core.user_warnings import warn_user
 
 COLUMNS = ("VID", "FID", "Image", "Mask", "Label")
 
@@ -110,12 +111,9 @@ def export_reference_csv(
         finally:
             tmp.unlink(missing_ok=True)
     if skipped:
-        import warnings
-
-        warnings.warn(
+        warn_user(
             f"{skipped} masked frame(s) were not exported: they do not fill a whole clip of {clip_length} "
             f"consecutive masked frames",
-            stacklevel=2,
         )
     return csv_path
 
@@ -237,13 +235,10 @@ def _import_group(project, csv_path: Path, vid_id: str, vid: str, g, provenance,
 
 def _warn_jpeg_masks(csv_path: Path, jpeg_masks: list[str]) -> None:
     if jpeg_masks:
-        import warnings
-
-        warnings.warn(
+        warn_user(
             f"{csv_path}: {len(jpeg_masks)} mask(s) are JPEG files (first: {jpeg_masks[0]}); JPEG compression turns "
             f"a mask's edges and background into grey values, so they were binarised at 128 (not > 0). Masks saved "
             f"as PNG are exact",
-            stacklevel=3,
         )
 
 
@@ -263,12 +258,9 @@ def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str 
     df = _read_rows(csv_path)
     plan, kept, ids = _video_groups(project, csv_path, df, id_prefix)
     if kept:
-        import warnings
-
-        warnings.warn(
+        warn_user(
             f"{csv_path}: {len(kept)} video(s) made from this CSV before are kept, not imported again "
             f"({', '.join(kept)}); to import them anew, delete them first",
-            stacklevel=2,
         )
     held = set(project.video_ids())
     for vid_id, _vid, _g in plan:  # leftovers of a killed import (checked by _video_groups) are replaced
@@ -292,15 +284,13 @@ def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str 
 
 def _training_ids(project) -> list[str]:
     """Every video of ``project`` but its test videos, which a warning names (name them to export them)."""
-    import warnings
 
     ids, tests = [], []
     for vid in project.video_ids():
         (tests if project.video(vid).split == "test" else ids).append(vid)
     if tests:
-        warnings.warn(
+        warn_user(
             f"left out the test video(s) {tests}: their masks are the ground truth they are scored against, not "
             f"training data; name them (--videos, video_ids) to export them too",
-            stacklevel=3,
         )
     return ids

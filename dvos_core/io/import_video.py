@@ -12,6 +12,7 @@ from dvos_core.io.preprocess import Preprocess
 from dvos_core.io.readers import open_video
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
+from dvos_core.user_warnings import warn_user
 
 
 def frame_indices(n: int, start: int = 0, stop: int | None = None, step: int = 1, where: str = "") -> range:
@@ -155,7 +156,6 @@ def _file_number_runs(reader, idx: range, path) -> list[list[int]] | None:
     runs ``[first stored frame, its file number, frames, number step]``, stored as the video's
     ``source_file_numbers`` (:func:`dvos_core.io.masks.import_masks` uses it to place masks named like the frame
     files), and a warning that says how the files were numbered. None when they agree (or a name has no number)."""
-    import warnings
 
     from dvos_core.io.readers import FolderReader, file_numbers
 
@@ -182,7 +182,7 @@ def _file_number_runs(reader, idx: range, path) -> list[list[int]] | None:
     first, last = reader.files[idx[0]].name, reader.files[idx[-1]].name
     gaps = " with gaps" if len(runs) > 1 else ""
     kept = len(runs) <= MAX_NUMBER_RUNS  # (names such as timestamps number nothing: not kept)
-    warnings.warn(
+    warn_user(
         f"{path}: the image files are numbered {picked[0]}..{picked[-1]}{gaps}, but dvos numbers the stored frames "
         f"0..{n - 1} in name order (stored frame 0 is {first}, frame {n - 1} is {last}). Masks are matched to frames "
         f"by those stored numbers"
@@ -191,7 +191,6 @@ def _file_number_runs(reader, idx: range, path) -> list[list[int]] | None:
             if kept
             else "; number masks that way"
         ),
-        stacklevel=3,
     )
     return runs if kept else None
 

@@ -21,6 +21,7 @@ from dvos_core.io.readers import (
 )
 from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
+from dvos_core.user_warnings import warn_user
 
 MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")
 _JPEG_WHY = "JPEG's lossy compression blurs a mask's edges into grey values; save masks as PNG or TIFF"
@@ -489,7 +490,6 @@ def _coco_sources(
     An image without any annotation is left out (with one warning naming them), unless ``empty_images`` or it holds
     the ``dvos`` entry of an export of dvos: exports that list every frame of a task (CVAT's) list frames nobody
     annotated, and an empty mask would say they have no heads. A file whose images are all left out is an error."""
-    import warnings
 
     from dvos_core.io.coco import read_coco
     from dvos_core.store.schema import PROVENANCE
@@ -535,11 +535,10 @@ def _coco_sources(
                 f"import: images without annotations are left out, since exports that list every frame of a task "
                 f"(as CVAT's do) list frames nobody annotated. {fix}"
             )
-        warnings.warn(
+        warn_user(
             f"{source}: left out {len(left_out)} of its {len(heads.images)} images, which have no annotation "
             f"({shown}): exports that list every frame of a task (as CVAT's do) list frames nobody annotated, and an "
             f"empty mask would say a frame has no heads. {fix}",
-            stacklevel=4,
         )
     return items, names, listed
 
@@ -699,14 +698,12 @@ MOSTLY_HEADS = 0.5
 def _warn_inverted(video_id: str, mostly_heads: list, n_files: int) -> None:
     """Warn about masks that call most of their frame heads: a mask painted black on white reads as its inverse, and
     no value tells the two apart (they are written as they are)."""
-    import warnings
 
     desc, share = max(mostly_heads, key=lambda x: x[1])
-    warnings.warn(
+    warn_user(
         f"{video_id}: {len(mostly_heads)} of {n_files} masks mark more than half of their frame as heads (e.g. {desc}: "
         f"{share:.0%}): if they show the heads black on a white background they are inverted; heads must be the "
         f"white (non-zero) pixels. Invert such files and import them again with --overwrite",
-        stacklevel=4,
     )
 
 
@@ -766,13 +763,10 @@ def _check_and_write(
         report(progress, i + 1, len(items), f"{video_id}: masks")
     kept = sorted(set(seen) - set(written))
     if kept:
-        import warnings
-
         shown = ", ".join(map(str, kept[:10])) + (" ..." if len(kept) > 10 else "")
-        warnings.warn(
+        warn_user(
             f"{video_id}: {len(kept)} frame(s) kept the masks they had (frames {shown}): masks painted or corrected "
             f"by a person are not replaced by other masks; pass overwrite=True (--overwrite) to replace them",
-            stacklevel=3,
         )
     if unlisted is not None:
         _warn_now_manual(video.name, unlisted, [t for t in written if kinds[t] == "manual" and pixels[t]], before)
@@ -784,7 +778,6 @@ def _warn_now_manual(video_id: str, unlisted: tuple[Path, set], manual: list[int
     frames) replaced pseudo-labels or predictions as manual masks (``manual``: the frames written manual, with heads;
     ``before``: the provenances before): CVAT or Label Studio drop the entries dvos exports, so reviewed model masks
     would come back as ground truth."""
-    import warnings
 
     from dvos_core.store.schema import PREDICTED, PSEUDO
 
@@ -793,12 +786,11 @@ def _warn_now_manual(video_id: str, unlisted: tuple[Path, set], manual: list[int
     if not were_model:
         return
     shown = ", ".join(map(str, were_model[:10])) + (" ..." if len(were_model) > 10 else "")
-    warnings.warn(
+    warn_user(
         f"{source}: the pseudo-labels or predictions of {len(were_model)} frame(s) of {video_id} (frames {shown}) "
         f"are now this file's masks, saved as manual (ground truth): its images have no dvos entry saying a model "
         f"made them (annotation programs leave it out of their exports). If these are model masks someone reviewed, "
         f"import the file again with --provenance corrected (provenance='corrected')",
-        stacklevel=4,
     )
 
 
@@ -1001,12 +993,9 @@ def _warn_stale(out: Path, video_id: str, fmt: str, written: list[Path]) -> None
     names = {p.name for p in written}
     stale = sorted(q.name for q in out.iterdir() if pattern.fullmatch(q.name) and q.name not in names)
     if stale:
-        import warnings
-
         shown = ", ".join(stale[:5]) + (" ..." if len(stale) > 5 else "")
-        warnings.warn(
+        warn_user(
             f"{out}: {len(stale)} mask file(s) of {video_id!r} from an earlier export are not in this one (their "
             f"frames have no mask now): {shown}; masks.csv does not list them. Delete those files before "
             f"importing the folder again, or export into an empty folder",
-            stacklevel=3,
         )

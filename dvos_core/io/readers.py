@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.io.convert import to_rgb8
+from dvos_core.user_warnings import warn_user
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
 TIME_TOLERANCE_MS = 0.5  # a seek landed on a frame when FFmpeg reports its time to within this (frames 4+ ms apart)
@@ -237,10 +237,9 @@ class CV2VideoReader(VideoReader):
             n += 1
         self._open()
         if n_header > 0 and n != n_header:
-            warnings.warn(
+            warn_user(
                 f"{self.path}: the file header says {n_header} frames but {n} can be decoded (truncated or "
                 f"damaged file?); reading the {n} decodable frames",
-                stacklevel=3,
             )
         return n
 
@@ -346,10 +345,9 @@ class CV2VideoReader(VideoReader):
 
     def _disable_seeking(self, why: str) -> None:
         self._seek_ok = False
-        warnings.warn(
+        warn_user(
             f"{self.path}: {why}; random access falls back to decoding from the start (exact but slow). "
             f"Re-encode the video with regular keyframes for fast random access",
-            stacklevel=4,
         )
         self._open()
 
@@ -381,10 +379,9 @@ class CV2VideoReader(VideoReader):
         self._open()
         if not good:
             self._seek_ok = False
-            warnings.warn(
+            warn_user(
                 f"{self.path}: seeking in this file is not frame-exact; random access decodes from the "
                 f"start instead (exact but slow)",
-                stacklevel=4,
             )
         return good
 
@@ -572,12 +569,11 @@ def warn_dim_16bit(first: np.ndarray, read: Callable[[int], np.ndarray], n: int,
     if 0 < level <= DIM_16BIT:  # (an all-black video is black)
         top = (level * 255 + 32767) // 65535
         hot = max(int(f.max()) for f in frames) > DIM_16BIT
-        warnings.warn(
+        warn_user(
             f"{path}: 16-bit frames no brighter than {level} of 65535"
             f"{' (but for a few hot or saturated pixels)' if hot else ''} (10-, 12- or 14-bit camera data?): dvos "
             f"scales 16-bit by 255/65535, so they are stored dark or almost black (brightest pixels {top} of 255). "
             f"Scale them to the full 16-bit range (or convert them to 8-bit) before importing",
-            stacklevel=3,
         )
 
 
@@ -590,12 +586,11 @@ def _warn_planes_or_frames(tf, n: int, path) -> None:
     c = int(series[0].shape[0])
     if c not in (3, 4):
         return
-    warnings.warn(
+    warn_user(
         f"{path}: holds one image of {c} planes (shape {tuple(series[0].shape)}), read as one colour frame "
         f"(planes red, green, blue{', alpha dropped' if c == 4 else ''}). If it holds {c} grayscale frames (that is "
         f"how tifffile.imwrite saves a stack of {c} frames unless told otherwise), save them again with "
         f"tifffile.imwrite(path, frames, photometric='minisblack') and add that file instead",
-        stacklevel=3,
     )
 
 

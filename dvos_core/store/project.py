@@ -30,6 +30,7 @@ from dvos_core.store.schema import (
 )
 from dvos_core.store.sequence import Background, Video, json_safe
 from dvos_core.store.synthetic import SyntheticSet
+from dvos_core.user_warnings import warn_user
 
 _GROUPS = ("videos", "objects", "backgrounds", "synthetic")
 # What `Project.delete` removes: kind -> (folder of the store, what the name is called in messages)
@@ -369,14 +370,11 @@ class Project:
         cut = {v.name: self.objects.video_counts(v.name) for v in videos} if split == "test" else {}
         cut = {vid: c for vid, c in cut.items() if c.get("head") or c.get("fake")}
         if cut:
-            import warnings
-
             listed = ", ".join(f"{vid} ({c.get('head', 0)} heads, {c.get('fake', 0)} fakes)" for vid, c in cut.items())
-            warnings.warn(
+            warn_user(
                 f"{self.path}: objects were cut from the new test video(s) {listed}: "
                 f"synthesis leaves them out (its masks are now ground truth); `dvos extract-objects {self.path} "
                 f"--replace` cuts the bank again from the training videos only",
-                stacklevel=2,
             )
 
     def _group(self, folder: str) -> zarr.Group:

@@ -7,9 +7,9 @@ heads: cut by an older dvos, or cut before the video was made a test video. Synt
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
+
+from dvos_core.user_warnings import warn_user
 
 
 def test_video_ids(project) -> set[str]:
@@ -38,9 +38,8 @@ def check_training_objects(project) -> None:
                 f"{project.path}: every head of the object bank was cut from a test video; cut heads from training "
                 f"videos (`dvos extract-objects {project.path} --replace`)"
             )
-        warnings.warn(
+        warn_user(
             f"{project.path}: {n} {kind}s of the object bank were cut from test video(s) {', '.join(videos)}, whose "
             f"masks are their ground truth: they are left out of the synthetic clips (`dvos extract-objects "
             f"{project.path} --replace` cuts the bank again from the training videos only)",
-            stacklevel=3,
         )

@@ -45,6 +45,7 @@ from dvos_core.train.config import MAX_SIZE, TrainConfig, check_size, cosine_flo
 from dvos_core.train.events import BatchEvent, CancelledEvent, DoneEvent, EpochEvent, StartEvent, TrainEvent
 from dvos_core.train.interrupt import cancel_points
 from dvos_core.train.losses import dvos_loss, frame_dice
+from dvos_core.user_warnings import warn_user
 
 # Settings that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = {"num_workers", "device", "epochs"}
@@ -434,10 +435,9 @@ class _Run:
         was, now = before.get("versions") or {}, self.data_summary["versions"]
         said += [f"{key} made again" for key in sorted(set(was) & set(now)) if was[key] != now[key]]
         if said:
-            warnings.warn(
+            warn_user(
                 f"{self.out}: the training data changed since the run began ({'; '.join(said)}); the resumed run "
                 f"goes on with the new data (--no-resume, resume=False, starts over on it)",
-                stacklevel=3,
             )
             changes.append({"after_epoch": epoch, "changes": said})
         if changes:

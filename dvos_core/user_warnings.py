@@ -1,0 +1,25 @@
+"""Warnings that point at the caller's line: the first frame outside ``dvos_core`` (what Python 3.12's
+``skip_file_prefixes`` does), so a warning raised deep in the core, or under a decorator such as
+:func:`dvos_core.store.lock.writes_store`, names the notebook cell or script line that called dvos."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _inside_package(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(_PACKAGE)
+
+
+def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn(message, category)`` located at the nearest caller outside ``dvos_core`` (the outermost dvos
+    frame when every frame is dvos's, as under the ``dvos`` command)."""
+    level, frame = 2, sys._getframe(1)
+    while frame.f_back is not None and _inside_package(frame.f_code.co_filename):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
