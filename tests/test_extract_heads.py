@@ -171,7 +171,8 @@ def test_coins_real_image():
 
 def test_sample_frames():
     assert sample_frames(10, interval=3).tolist() == [0, 3, 6, 9]
-    assert sample_frames(10, n=5).tolist() == [0, 2, 4, 6, 8]
+    assert sample_frames(10, n=5).tolist() == [0, 2, 4, 7, 9]  # 0, 2.25, 4.5, 6.75, 9: first and last included
+    assert sample_frames(10, n=1).tolist() == [0]
     a, b = sample_frames(100, n=7, seed=4), sample_frames(100, n=7, seed=4)
     assert np.array_equal(a, b) and len(np.unique(a)) == 7 and np.all(np.diff(a) > 0)
     assert sample_frames(4).tolist() == [0, 1, 2, 3]

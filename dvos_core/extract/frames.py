@@ -10,8 +10,8 @@ def sample_frames(
 ) -> np.ndarray:
     """Sorted frame indices out of ``n_frames``.
 
-    ``interval=k``: every k-th frame (0, k, 2k, ...). ``n``: n frames, evenly spread when ``seed`` is None, else drawn
-    at random without replacement (reproducible for a given seed). Neither: all frames. Not both.
+    ``interval=k``: every k-th frame (0, k, 2k, ...). ``n``: n frames, evenly spread (the first and the last frame
+    included when n > 1) when ``seed`` is None, else drawn at random without replacement (reproducible for a given seed). Neither: all frames. Not both.
     """
     n_frames = int(n_frames)
     if n_frames < 0:
@@ -30,6 +30,6 @@ def sample_frames(
     if seed is None:
         if n == 0:
             return np.zeros(0, np.int64)
-        return np.unique(np.floor(np.arange(n) * (n_frames / n)).astype(np.int64))
+        return np.unique(np.round(np.linspace(0, n_frames - 1, n)).astype(np.int64))
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n_frames, size=n, replace=False)).astype(np.int64)

@@ -51,13 +51,6 @@ PROVENANCE_CHOICES = {  # what the "made by" box offers: text -> import_masks' p
 EXPORT_FORMATS = {"PNG files": "png", "TIFF files": "tif", "COCO JSON": "coco"}
 
 
-def spread_frames(n_frames: int, k: int) -> list[int]:
-    """k frames spread evenly over a video (first and last included when k > 1)."""
-    if n_frames <= 0 or k <= 0:
-        return []
-    return sorted({int(round(x)) for x in np.linspace(0, n_frames - 1, min(k, n_frames))})
-
-
 def clear_question(video, t: int) -> str | None:
     """What clearing frame ``t`` of ``video`` removes from the project, as a question; None when no mask is saved
     there (only the layer's paint goes)."""
@@ -160,7 +153,10 @@ class AnnotateDock(DvosDock):
 
     def suggest_seeds(self, k: int | None = None) -> list[int]:
         video = self.state.require_video()
-        self.seeds = spread_frames(video.n_frames, k or self.n_seeds.value())
+        from dvos_core.extract import sample_frames
+
+        n = video.n_frames
+        self.seeds = sample_frames(n, n=min(k or self.n_seeds.value(), n)).tolist()
         self._fill_list()
         return self.seeds
 
