@@ -32,7 +32,6 @@ from dvos_napari._names import (
 )
 
 MEMMAP_BYTES = 256 * 1024 * 1024
-ROLES = ("image", "masks", "predicted", "probability")
 # frames painted in a ``<video> predicted`` layer (corrections) and not saved yet, per layer object
 _CORRECTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 

@@ -117,7 +117,7 @@ class SummaryCache:
         self.reads += 1
         v = project.video(vid)
         row = _video_summary(v)
-        try:  # the frames of its most recent prediction set (``video.predicted_frames()``, listing the sets once)
+        try:  # the frames of its most recent prediction set (``video.predictions.frames()``, listing the sets once)
             latest = row["predicted_by"]
             predicted = len(v.predictions[latest[-1]].frames()) if latest else 0
         except (KeyError, ValueError, OSError):

@@ -28,7 +28,7 @@ def project(tmp_path):
         gt, pred = _squares(n), _squares(n, shift=shift)
         for t in range(n):
             v.set_mask(t, gt[t], "manual" if t % 2 == 0 else "pseudo")
-            v.set_prediction(t, pred[t].astype(np.float32) * 0.9)
+            v.predictions.set(t, pred[t].astype(np.float32) * 0.9)
     return p
 
 
@@ -78,7 +78,7 @@ def test_clear_errors(project, tmp_path):
     v = project.add_video_array("c", np.zeros((2, 40, 48, 3), np.uint8), split="test")
     with pytest.raises(ValueError, match="'c' has no predictions"):
         evaluate(project, save=False)
-    v.set_prediction(0, np.zeros((40, 48), np.float32))
+    v.predictions.set(0, np.zeros((40, 48), np.float32))
     with pytest.raises(ValueError, match="'c' has no ground-truth"):
         evaluate(project, save=False)
     with pytest.raises(ValueError, match="no videos with split 'train'.*`dvos split .*e.dvos train VIDEO_ID`"):

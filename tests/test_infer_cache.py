@@ -129,15 +129,15 @@ def test_set_predictions_writes_a_batch_then_commits(tmp_path):
     p = Project.create(tmp_path / "w.dvos")
     v = p.add_video_array("v", _frames(8, 20, 24))
     probs = np.random.default_rng(2).random((4, 20, 24)).astype(np.float32)
-    v.set_predictions([1, 2, 3, 6], probs, threshold=0.4)
-    assert v.predicted_frames().tolist() == [1, 2, 3, 6]
-    mask, prob = v.prediction(6)
+    v.predictions.latest().set_many([1, 2, 3, 6], probs, threshold=0.4)
+    assert v.predictions.frames().tolist() == [1, 2, 3, 6]
+    mask, prob = v.predictions.get(6)
     assert np.allclose(prob, probs[3], atol=1e-3) and np.array_equal(mask, (probs[3] >= 0.4).astype(np.uint8))
     with pytest.raises(ValueError, match="shape"):
-        v.set_predictions([0], probs)
+        v.predictions.latest().set_many([0], probs)
     with pytest.raises(IndexError, match="out of range"):
-        v.set_predictions([7, 8], probs[:2])
-    assert v.predicted_frames().tolist() == [1, 2, 3, 6]  # nothing written by the failed calls
+        v.predictions.latest().set_many([7, 8], probs[:2])
+    assert v.predictions.frames().tolist() == [1, 2, 3, 6]  # nothing written by the failed calls
 
 
 def test_predict_video_optimized_matches_plain(tmp_path):
@@ -146,9 +146,9 @@ def test_predict_video_optimized_matches_plain(tmp_path):
     torch.manual_seed(2)
     model = (build_model("tiny", "dvos").eval(), {})
     predict_video(p, "v", model, device="cpu", batch_size=2, optimize=False)
-    plain = np.stack([p.video("v").prediction(t)[1] for t in range(9)])
+    plain = np.stack([p.video("v").predictions.get(t)[1] for t in range(9)])
     predict_video(p, "v", model, device="cpu", batch_size=2, resume=False, threads=1)
-    fast = np.stack([p.video("v").prediction(t)[1] for t in range(9)])
+    fast = np.stack([p.video("v").predictions.get(t)[1] for t in range(9)])
     assert np.abs(plain - fast).max() < 1e-3  # float16 storage; the float32 maps agree within 1e-5 (above)
 
 

@@ -33,7 +33,7 @@ def test_cli_predict_pseudo_evaluate(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "device: CPU" in err
     v = Project.open(path).video("v")
-    assert len(v.predicted_frames()) == 6
+    assert len(v.predictions.frames()) == 6
     counts = v.provenance_counts()
     assert counts["pseudo"] == 6 and counts["predicted"] == 0  # --as-labels never replaces pseudo labels
     assert main(["evaluate", str(path), "--split", "val", "--name", "r", "--worst", "2"]) == 0

@@ -93,7 +93,7 @@ def test_cli_precision_flag(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(device_mod, "cpu_native_bf16", lambda: False)
     assert main(["predict", str(path), "vid", "--device", "cpu", "--precision", "bf16"]) == 2
     assert "neither AVX512-BF16 nor AMX" in capsys.readouterr().err
-    assert len(Project.open(path).video("v").predicted_frames()) == 0  # refused before anything was written
+    assert len(Project.open(path).video("v").predictions.frames()) == 0  # refused before anything was written
     monkeypatch.setattr(device_mod, "cpu_native_bf16", lambda: True)
     assert main(["predict", str(path), "vid", "--device", "cpu", "--precision", "bf16"]) == 0
     assert ", bf16); checkpoint" in capsys.readouterr().err

@@ -78,7 +78,7 @@ def test_dvos_window_never_sees_frame_t_and_image_model_covers_first_frames(proj
     assert n == 12
     v = project.video("v")
     for t in range(12):
-        prob = v.prediction(t)[1]
+        prob = v.predictions.get(t)[1]
         if t < 3:  # image model on frame t itself
             assert prob.mean() == pytest.approx(_expected(10 * t, -1.0), abs=2e-3)
         else:  # DVOS: newest input frame is t-1
@@ -93,7 +93,7 @@ def test_clamped_window_without_image_model_and_predict_array_agree(project):
     assert arr[0].mean() == pytest.approx(_expected(0), abs=2e-3)  # frame 0 repeated
     assert arr[2].mean() == pytest.approx(_expected(10), abs=2e-3)
     predict_video(project, "v", (LastFrameProbe(3), {}), device="cpu", batch_size=2)
-    stored = np.stack([project.video("v").prediction(t)[1] for t in range(12)])
+    stored = np.stack([project.video("v").predictions.get(t)[1] for t in range(12)])
     assert np.allclose(stored, arr, atol=1e-3)  # float16 storage
 
 
@@ -118,7 +118,7 @@ def test_streaming_reads_a_bounded_window(tmp_path, monkeypatch):
     assert caches[0].max_resident <= tau + batch - 1
     assert max(calls) <= tau + batch
     assert sum(calls) <= n  # every frame read at most once
-    assert len(p.video("long").predicted_frames()) == n
+    assert len(p.video("long").predictions.frames()) == n
 
 
 def _peak_traced_bytes(tmp_path, n, hw=256):
@@ -155,7 +155,7 @@ def test_resume_and_cancel(project):
     with pytest.raises(Cancelled):
         predict_video(project, "v", model, device="cpu", batch_size=4, progress=progress, cancel=token)
     v = project.video("v")
-    assert v.predicted_frames().tolist() == [0, 1, 2, 3]  # the finished batch is committed
+    assert v.predictions.frames().tolist() == [0, 1, 2, 3]  # the finished batch is committed
     assert predict_video(project, "v", model, device="cpu", batch_size=4) == 8
     assert predict_video(project, "v", model, device="cpu") == 0
     assert predict_video(project, "v", model, device="cpu", resume=False, frames=[5, 6]) == 2
@@ -174,8 +174,8 @@ def test_as_labels_writes_provenance_predicted_and_keeps_higher_ranks(project):
     assert codes[6:] == ["none"] * 6  # frames not asked for stay unlabelled
     assert np.array_equal(v.mask(2), painted) and np.array_equal(v.mask(3), painted)
     for t in (0, 1, 4, 5):
-        assert np.array_equal(v.mask(t), v.prediction(t)[0])
-    assert v.prediction(5)[1].dtype == np.float32  # the probabilities are kept alongside
+        assert np.array_equal(v.mask(t), v.predictions.get(t)[0])
+    assert v.predictions.get(5)[1].dtype == np.float32  # the probabilities are kept alongside
 
 
 def test_tiny_dvos_model_on_odd_sized_tiled_frames(tmp_path):
@@ -185,7 +185,7 @@ def test_tiny_dvos_model_on_odd_sized_tiled_frames(tmp_path):
     model = build_model("tiny", "dvos").eval()
     n = predict_video(p, "odd", (model, {"input_size": 32}), device="cpu", batch_size=2, overlap=16)
     assert n == 6
-    pm, prob = p.video("odd").prediction(5)
+    pm, prob = p.video("odd").predictions.get(5)
     assert prob.shape == (70, 100) and np.isfinite(prob).all() and set(np.unique(pm)) <= {0, 1}
 
 
@@ -200,7 +200,7 @@ def test_bad_checkpoints(tmp_path, project):
     dvos_ckpt = save_checkpoint(tmp_path / "dvos.pt", build_model("tiny", "dvos"))
     with pytest.raises(ValueError, match="frame"):  # a DVOS checkpoint given as the image model
         predict_video(project, "v", str(dvos_ckpt), image_checkpoint=str(dvos_ckpt), device="cpu")
-    assert project.video("v").predicted_frames().size == 0
+    assert project.video("v").predictions.frames().size == 0
     with pytest.raises(ValueError, match="tile size"):
         predict_video(project, "v", (LastFrameProbe(3), {}), device="cpu", tile_size=100)
     for tile in (0, -32):  # 0 was taken for "automatic" without a word
@@ -221,7 +221,7 @@ def test_wrong_preset_and_bare_state_dict_checkpoints(tmp_path, project):
     with pytest.raises(CheckpointError, match="bare.pt: not a dvos checkpoint"):
         predict_video(project, "v", str(tmp_path / "bare.pt"), device="cpu")
     v = project.video("v")
-    assert v.prediction_arrays() is None and "prediction" not in v.attrs  # nothing written on failure
+    assert v.predictions.arrays() is None and "prediction" not in v.attrs  # nothing written on failure
 
 
 def test_bf16_autocast_only_where_cuda_supports_it(monkeypatch):

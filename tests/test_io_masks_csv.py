@@ -63,7 +63,7 @@ def test_human_masks_protected_from_model_masks(tmp_project, video, tmp_path):
 def test_export_predictions(tmp_project, video, tmp_path):
     p = np.zeros((24, 32), np.float32)
     p[3:9, 4:10] = 0.9
-    video.set_prediction(4, p)
+    video.predictions.set(4, p)
     paths = export_masks(tmp_project, "plot1", tmp_path / "pred", which="predictions")
     assert [x.name for x in paths] == ["plot1_000004.png"]
     assert import_masks(tmp_project, "plot1", tmp_path / "pred") == [4]

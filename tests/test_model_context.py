@@ -7,7 +7,7 @@ import torch
 
 from dvos_core.data import ClipDataset, ClipIndex
 from dvos_core.data.context_sample import ContextConfig, context_sample, perturb_mask, warp_references
-from dvos_core.data.degrade import DegradeConfig, degrade, occlude
+from dvos_core.data.degrade import DegradeConfig, composite, degrade, occluder
 from dvos_core.data.toy import make_toy_project
 from dvos_core.model import build_model, init_from_frame_model, load_checkpoint, save_checkpoint
 
@@ -120,8 +120,10 @@ def test_degradations_and_perturbed_masks():
     y = degrade(x, g, DegradeConfig(blur_p=1, noise_p=1, exposure_p=1, occlude_p=1))
     assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1 and not torch.allclose(x, y)
     flat = torch.full((3, 64, 64), 0.5)
-    covered = (occlude(torch.rand(3, 64, 64), torch.Generator().manual_seed(1), (0.2, 0.2)) - flat).abs()
-    assert covered.shape == flat.shape
+    alpha, texture = occluder(flat, torch.Generator().manual_seed(1), (0.2, 0.2))
+    seen = composite(flat, (alpha, texture))
+    assert 0.15 < float((alpha > 0.5).float().mean()) < 0.25  # about the share asked for is covered
+    assert torch.equal(seen[:, alpha == 0], flat[:, alpha == 0])  # and nothing else changes
     m = torch.zeros(1, 40, 40)
     m[:, 10:20, 10:20] = 1
     p = perturb_mask(m.clone(), torch.Generator().manual_seed(2))
@@ -187,7 +189,7 @@ def test_dataset_items_and_frame_by_frame_prediction(tmp_path):
     probs = predict_array(ckpt, video.read_frames(), device="cpu")
     assert probs.shape == (8, 64, 64) and np.isfinite(probs).all()  # every frame, frame 0 included
     assert predict_video(project, vid, ckpt, device="cpu") == 8
-    assert video.predicted_frames().tolist() == list(range(8))
+    assert video.predictions.frames().tolist() == list(range(8))
     video.set_mask(2, np.ones((64, 64), np.uint8), "manual")
     assert reference_labels(video)(2) is not None and reference_labels(video)(5) is None
     video.set_split("test")

@@ -199,7 +199,7 @@ def test_full_loop_through_the_panel(make_napari_viewer, qtbot, tmp_path):
     pr.checkpoint.setCurrentText("img")
     meter.run(qtbot, "predict", pr.predict)
     wait_loaded(qtbot, state)
-    assert len(project.video("plot1").predicted_frames()) == 12
+    assert len(project.video("plot1").predictions.frames()) == 12
     assert "plot1 predicted" in viewer.layers and "plot1 probability" in viewer.layers
     assert panel.status["Predict"].done
 

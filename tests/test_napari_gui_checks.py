@@ -470,7 +470,7 @@ def test_plots_follow_the_theme_and_have_a_useful_size(make_napari_viewer, qtbot
 def test_jump_to_a_worst_frame_selects_the_predicted_layer_in_paint_mode(make_napari_viewer, qtbot, tmp_project):
     # a training video: predictions of test videos are not corrected (their masks are the ground truth)
     v = tmp_project.add_video_array("plot", np.zeros((6, 16, 16, 3), np.uint8), split="train")
-    pred_masks, _, pred_done = v.prediction_arrays(create=True)
+    pred_masks, _, pred_done = v.predictions.arrays(create=True)
     for t in range(6):
         pred_masks[t, 2:5, 2:5] = 1
         pred_done[t] = 1

@@ -62,7 +62,7 @@ def test_saving_a_predicted_layer_writes_only_the_edited_frames(tmp_project):
     from dvos_napari._writer import write_labels
 
     v = tmp_project.add_video_array("plot", np.zeros((6, 16, 16, 3), np.uint8))
-    pred_masks, pred_prob, pred_done = v.prediction_arrays(create=True)
+    pred_masks, pred_prob, pred_done = v.predictions.arrays(create=True)
     for t in range(5):  # frames 0-4 predicted (mask, probability, done flag, as predict writes them), frame 5 not
         pred_masks[t, 2:5, 2:5] = 1
         pred_prob[t] = pred_masks[t]

@@ -39,7 +39,7 @@ def test_new_store_arrays_use_the_documented_codecs(tmp_project):
     """docs/store.md "Codecs": masks Zstandard level 1; frames, probabilities and the rest Blosc lz4 + bitshuffle."""
     v = tmp_project.create_video("v", 6, 5)
     v.append_frames(_frames(3))
-    v.set_prediction(0, np.full((6, 5), 0.7, np.float32))
+    v.predictions.set(0, np.full((6, 5), 0.7, np.float32))
     g, model = v.group, v.predictions.models()[0]
     for key in ("frames", "provenance", f"predictions/{model}/probability", f"predictions/{model}/done"):
         assert _same(_codec(g[key]), OLD), key
@@ -55,7 +55,7 @@ def _video_written_with(project: Project, codec, monkeypatch):
         v = project.create_video("v", 6, 5)
         v.append_frames(_frames(4))
         v.set_mask(1, np.eye(6, 5, dtype=np.uint8), provenance="manual")
-        v.set_prediction(2, np.full((6, 5), 0.25, np.float32))
+        v.predictions.set(2, np.full((6, 5), 0.25, np.float32))
     return v
 
 
@@ -74,7 +74,7 @@ def test_arrays_written_with_another_codec_are_read_and_appended_as_they_are(tmp
         assert np.array_equal(v.mask(1), np.eye(6, 5, dtype=np.uint8))
         v.set_mask(72, np.ones((6, 5), np.uint8), provenance="manual")
         assert np.array_equal(v.mask(72), np.ones((6, 5), np.uint8))
-        _, probability = v.prediction(2)
+        _, probability = v.predictions.get(2)
         assert np.allclose(probability, 0.25, atol=1e-3)
         for key in ("frames", "masks", "provenance"):  # each array keeps the codec it was written with
             arr = zarr.open_group(str(p.path), mode="r")["videos/v"][key]

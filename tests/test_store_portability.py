@@ -69,7 +69,7 @@ def test_read_only_project_says_reading_works_and_how_to_change_it(tmp_path, mon
     p = Project.create(tmp_path / "ro.dvos")
     v = p.add_video_array("v", np.zeros((2, 8, 8, 3), np.uint8), split="test")
     v.set_mask(0, np.ones((8, 8), np.uint8), "manual")
-    v.set_prediction(0, np.ones((8, 8), np.float32))
+    v.predictions.set(0, np.ones((8, 8), np.float32))
     before = _listing(p.path)
     monkeypatch.setattr(filelock, "FileLock", _fake_lock(code))
     from dvos_core.store import lock
@@ -158,7 +158,7 @@ def test_evaluate_on_a_project_it_cannot_write_fails_before_scoring(tmp_path, mo
     p = Project.create(tmp_path / "ro.dvos")
     v = p.add_video_array("v", np.zeros((2, 8, 8, 3), np.uint8), split="test")
     v.set_mask(0, np.ones((8, 8), np.uint8), "manual")
-    v.set_prediction(0, np.ones((8, 8), np.float32))
+    v.predictions.set(0, np.ones((8, 8), np.float32))
     scored = []
     real = summary_module.frame_scores
     monkeypatch.setattr(summary_module, "frame_scores", lambda *a, **k: scored.append(1) or real(*a, **k))

@@ -91,8 +91,8 @@ def test_human_masks_protected(tmp_project):
         assert not v.set_mask(0, np.ones((8, 10)), prov)
         assert not v.set_mask(1, np.ones((8, 10)), prov)
     assert np.array_equal(v.mask(0), human) and v.provenance.tolist()[:2] == [1, 4]
-    v.set_prediction(0, np.ones((8, 10), np.float32))  # predictions live beside the labels
-    assert np.array_equal(v.mask(0), human) and v.prediction(0)[0].all()
+    v.predictions.set(0, np.ones((8, 10), np.float32))  # predictions live beside the labels
+    assert np.array_equal(v.mask(0), human) and v.predictions.get(0)[0].all()
     assert v.set_mask(0, np.ones((8, 10)), "corrected")  # a person may replace a person's mask
     assert v.set_mask(1, np.zeros((8, 10)), "pseudo", overwrite=True)
 

@@ -110,11 +110,6 @@ def shift_layer(layer: tuple, dy: int, dx: int) -> tuple:
     return a, t
 
 
-def occlude(x, g, share: tuple = (0.05, 0.3)):
-    """``x`` behind leaf-like occluders covering about ``share`` of it (see :func:`occluder`)."""
-    return composite(x, occluder(x, g, share))
-
-
 def degrade(x, g, cfg: DegradeConfig, with_occluder: bool = False):
     """Apply each degradation of ``cfg`` with its probability (occluders first, then blur, exposure, noise).
     ``with_occluder``: return ``(frame, layer)``, ``layer`` the occluders' (alpha, texture) or None (none drawn),

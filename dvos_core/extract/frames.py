@@ -11,7 +11,8 @@ def sample_frames(
     """Sorted frame indices out of ``n_frames``.
 
     ``interval=k``: every k-th frame (0, k, 2k, ...). ``n``: n frames, evenly spread (the first and the last frame
-    included when n > 1) when ``seed`` is None, else drawn at random without replacement (reproducible for a given seed). Neither: all frames. Not both.
+    included when n > 1) when ``seed`` is None, else drawn at random without replacement (reproducible for a given
+    seed). Neither: all frames. Not both.
     """
     n_frames = int(n_frames)
     if n_frames < 0:

@@ -18,7 +18,7 @@ import torch
 
 from dvos_core.infer.frame_window import FrameWindow
 from dvos_core.infer.scales import Scales, averaged, reporters_by_scale, shrink
-from dvos_core.infer.tiling import MULTIPLE, Blender, frame_tiles, reflect_pad, round_up, tile_done
+from dvos_core.infer.tiling import MULTIPLE, Blender, frame_tiles, reflect_pad, tile_done
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
 from dvos_core.prediction_options import check_reference_masks
@@ -146,11 +146,6 @@ class ContextPredictor:
             blender.add(tile, torch.sigmoid(logits.float()).cpu().numpy(), single=len(tiles) == 1)
             tile_done(on_tile, j + 1, len(tiles))
         return blender.result(h, w)
-
-
-def default_tile(info: dict) -> int:
-    size = info.get("input_size") or 256
-    return round_up(int(size) * 2)
 
 
 def _half(tau: int) -> int:

@@ -79,14 +79,6 @@ def decompose(matrix, centre) -> dict:
     }
 
 
-def max_displacement(matrix, shape) -> float:
-    """Largest displacement (px) of any pixel of an (H, W) frame under ``matrix`` (reached at a corner)."""
-    h, w = shape[:2]
-    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], np.float64)
-    moved = corners @ to3x3(matrix)[:2].T
-    return float(np.hypot(*(moved - corners[:, :2]).T).max())
-
-
 def rescale(matrix, factor: float) -> np.ndarray:
     """A matrix estimated on frames resized by ``factor`` (cv2.resize pixel-centre convention) expressed in the
     original frames' coordinates."""

@@ -62,11 +62,6 @@ def encode_lines(rows: Iterable[dict]) -> list[bytes]:
     ]
 
 
-def encode_records(rows: Iterable[dict]) -> bytes:
-    """Records as JSON lines, back to back (see :func:`encode_lines`)."""
-    return b"".join(encode_lines(rows))
-
-
 def decode_records(raw: bytes) -> list[dict]:
     lines = [ln for ln in raw.split(b"\n") if ln]
     if not lines:

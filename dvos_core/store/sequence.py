@@ -748,22 +748,6 @@ class Video(FrameSequence):
 
         return Predictions(self)
 
-    # The four methods below are the older spelling of ``video.predictions.*``, kept while callers move over.
-    def prediction_arrays(self, create: bool = False):
-        return self.predictions.arrays(create)
-
-    def set_prediction(self, t: int, probability: np.ndarray, threshold: float = 0.5) -> None:
-        self.predictions.set(t, probability, threshold)
-
-    def set_predictions(self, ts, probabilities, threshold: float = 0.5) -> None:
-        self.predictions.latest().set_many(ts, probabilities, threshold)
-
-    def predicted_frames(self) -> np.ndarray:
-        return self.predictions.frames()
-
-    def prediction(self, t: int):
-        return self.predictions.get(t)
-
     def _check_t(self, t: int, stop: int | None = None) -> None:
         self._check_range(t, stop)
 
