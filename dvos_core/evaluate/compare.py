@@ -50,26 +50,19 @@ class ModelComparison:
         return str(models.sort_values(by, ascending=False).iloc[0]["model"])
 
 
-def _runs(frames: np.ndarray) -> list[np.ndarray]:
-    """Consecutive runs of sorted frame numbers."""
-    if not len(frames):
-        return []
-    cuts = np.flatnonzero(np.diff(frames) != 1) + 1
-    return np.split(frames, cuts)
-
-
 def _pair_motion(video, frames: np.ndarray, cancel) -> dict:
     """{t: matrix t-1 -> t} for every consecutive pair inside ``frames`` (measured once, shared by the models;
     the frames are read one at a time)."""
     from dvos_core.motion import estimate_global_motion
+    from dvos_core.runs import contiguous_runs
 
     out = {}
-    for run in _runs(frames):
-        if len(run) < 2:
+    for start, stop in contiguous_runs(frames):
+        if stop - start < 2:
             continue
-        gm = estimate_global_motion(video.frame_run(int(run[0]), int(run[-1]) + 1), cancel=cancel)
+        gm = estimate_global_motion(video.frame_run(start, stop), cancel=cancel)
         for k, m in enumerate(gm.matrices):
-            out[int(run[0]) + k + 1] = np.asarray(m)
+            out[start + k + 1] = np.asarray(m)
     return out
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dvos_core.runs import contiguous_runs
+
 
 def window_sources(t: int, tau: int) -> list[int]:
     """Frames that feed the prediction of frame ``t``.
@@ -62,17 +64,6 @@ def plan_batches(targets: Iterable[int], tau: int, batch_size: int, image_first:
     if current:
         batches.append(Batch(mode, tuple(current)))
     return batches
-
-
-def contiguous_runs(indices: Sequence[int]) -> list[tuple[int, int]]:
-    """[start, stop) runs of consecutive integers in sorted ``indices``."""
-    runs: list[tuple[int, int]] = []
-    for i in sorted({int(i) for i in indices}):
-        if runs and runs[-1][1] == i:
-            runs[-1] = (runs[-1][0], i + 1)
-        else:
-            runs.append((i, i + 1))
-    return runs
 
 
 class FrameCache:

@@ -21,20 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from dvos_core.runs import contiguous_runs
 from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
 from dvos_core.store.schema import id_list
 from dvos_core.user_warnings import warn_user
 
 COLUMNS = ("VID", "FID", "Image", "Mask", "Label")
-
-
-def _runs(frames: np.ndarray) -> list[np.ndarray]:
-    """Split sorted frame indices into runs of consecutive frames."""
-    if frames.size == 0:
-        return []
-    cuts = np.flatnonzero(np.diff(frames) != 1) + 1
-    return np.split(frames, cuts)
 
 
 def export_reference_csv(
@@ -74,7 +67,8 @@ def export_reference_csv(
     skipped = 0
     for vid in ids:
         v = project.video(vid)
-        for run in _runs(np.flatnonzero(v.provenance)):
+        for start, stop in contiguous_runs(np.flatnonzero(v.provenance)):
+            run = np.arange(start, stop)
             if clip_length is None:
                 plan.append((v, run))
                 continue
