@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from dvos_core.config_io import check_shares, coerce_fields
-from dvos_core.data.pixel_ops import convolve, motion_kernel
+from dvos_core.data.pixel_ops import convolve, motion_kernel, rand_uniform
 
 
 @dataclass
@@ -39,26 +39,22 @@ class DegradeConfig:
         return asdict(self)
 
 
-def _rand(g, lo=0.0, hi=1.0) -> float:
-    return float(torch.rand(1, generator=g)) * (hi - lo) + lo
-
-
 def motion_blur(x, g, length: tuple = (3, 15)):
     """A straight streak of a random length and direction (wind, hand shake)."""
-    k = int(round(_rand(g, length[0], length[1])))
+    k = int(round(rand_uniform(g, length[0], length[1])))
     k = max(3, k + (k + 1) % 2)  # odd
-    return convolve(x, motion_kernel(k, _rand(g, 0, math.pi)))
+    return convolve(x, motion_kernel(k, rand_uniform(g, 0, math.pi)))
 
 
 def noise(x, g, sigma: tuple = (0.02, 0.12)):
-    s = _rand(g, *sigma)
+    s = rand_uniform(g, *sigma)
     return (x + s * torch.randn(x.shape, generator=g, dtype=x.dtype)).clamp(0, 1)
 
 
 def exposure(x, g, gain: tuple = (0.45, 1.7)):
     """A global gain with a mild gamma and colour cast (auto-exposure and white-balance jumps)."""
-    a = _rand(g, *gain)
-    gamma = _rand(g, 0.8, 1.25)
+    a = rand_uniform(g, *gain)
+    gamma = rand_uniform(g, 0.8, 1.25)
     cast = 1 + 0.08 * (torch.rand(3, 1, 1, generator=g, dtype=x.dtype) * 2 - 1)
     return (x.clamp(1e-6, 1).pow(gamma) * a * cast).clamp(0, 1)
 
@@ -66,10 +62,10 @@ def exposure(x, g, gain: tuple = (0.45, 1.7)):
 def _blob(h, w, g, dtype):
     """A soft elongated ellipse (a leaf or a stem) at a random place and angle: (H, W) alpha in [0, 1]."""
     ys, xs = torch.meshgrid(torch.arange(h, dtype=dtype), torch.arange(w, dtype=dtype), indexing="ij")
-    cy, cx = _rand(g, 0, h), _rand(g, 0, w)
-    length = _rand(g, 0.15, 0.6) * max(h, w)
-    width = _rand(g, 0.03, 0.15) * min(h, w)
-    ang = _rand(g, 0, math.pi)
+    cy, cx = rand_uniform(g, 0, h), rand_uniform(g, 0, w)
+    length = rand_uniform(g, 0.15, 0.6) * max(h, w)
+    width = rand_uniform(g, 0.03, 0.15) * min(h, w)
+    ang = rand_uniform(g, 0, math.pi)
     u = (xs - cx) * math.cos(ang) + (ys - cy) * math.sin(ang)
     v = -(xs - cx) * math.sin(ang) + (ys - cy) * math.cos(ang)
     r = (u / (length / 2)) ** 2 + (v / (width / 2)) ** 2
@@ -81,14 +77,14 @@ def occluder(x, g, share: tuple = (0.05, 0.3)) -> tuple[torch.Tensor, torch.Tens
     texture (3, H, W), a shifted, darkened copy of the frame itself (so they look like field clutter, not like a
     colour the model could learn to skip)."""
     _, h, w = x.shape
-    target = _rand(g, *share)
+    target = rand_uniform(g, *share)
     alpha = torch.zeros(h, w, dtype=x.dtype)
     for _ in range(12):
-        alpha = torch.maximum(alpha, _blob(h, w, g, x.dtype) * _rand(g, 0.7, 1.0))
+        alpha = torch.maximum(alpha, _blob(h, w, g, x.dtype) * rand_uniform(g, 0.7, 1.0))
         if float((alpha > 0.5).float().mean()) >= target:
             break
-    dy, dx = int(_rand(g, -h / 2, h / 2)), int(_rand(g, -w / 2, w / 2))
-    texture = torch.roll(x, (dy, dx), (1, 2)) * _rand(g, 0.5, 0.9)
+    dy, dx = int(rand_uniform(g, -h / 2, h / 2)), int(rand_uniform(g, -w / 2, w / 2))
+    texture = torch.roll(x, (dy, dx), (1, 2)) * rand_uniform(g, 0.5, 0.9)
     return alpha, F.avg_pool2d(texture[None], 3, 1, 1)[0]
 
 
@@ -115,13 +111,13 @@ def degrade(x, g, cfg: DegradeConfig, with_occluder: bool = False):
     ``with_occluder``: return ``(frame, layer)``, ``layer`` the occluders' (alpha, texture) or None (none drawn),
     so the same occluders can be laid over neighbouring frames (:func:`shift_layer`, :func:`composite`)."""
     layer = None
-    if _rand(g) < cfg.occlude_p:
+    if rand_uniform(g) < cfg.occlude_p:
         layer = occluder(x, g, cfg.occlude_share)
         x = composite(x, layer)
-    if _rand(g) < cfg.blur_p:
+    if rand_uniform(g) < cfg.blur_p:
         x = motion_blur(x, g, cfg.blur_px)
-    if _rand(g) < cfg.exposure_p:
+    if rand_uniform(g) < cfg.exposure_p:
         x = exposure(x, g, cfg.exposure_gain)
-    if _rand(g) < cfg.noise_p:
+    if rand_uniform(g) < cfg.noise_p:
         x = noise(x, g, cfg.noise_sigma)
     return (x, layer) if with_occluder else x

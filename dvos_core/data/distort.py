@@ -9,11 +9,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from dvos_core.data.pixel_ops import rand_uniform
+
 DISTORT_OPS = ("elastic", "grid", "emboss")
-
-
-def _rand(g, lo=0.0, hi=1.0) -> float:
-    return float(torch.rand(1, generator=g)) * (hi - lo) + lo
 
 
 def _smooth(field: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -51,7 +49,7 @@ def elastic(frames, masks, g, alpha: float = 1.0, sigma: float = 20.0):
 
 def _grid_axis(length: int, steps: int, limit: float, g, dtype) -> torch.Tensor:
     """Piecewise-linear remap of one axis: ``steps`` cells whose widths are scaled by 1 + U(-limit, limit)."""
-    scales = torch.tensor([1 + _rand(g, -limit, limit) for _ in range(steps)], dtype=dtype)
+    scales = torch.tensor([1 + rand_uniform(g, -limit, limit) for _ in range(steps)], dtype=dtype)
     edges = torch.cat([torch.zeros(1, dtype=dtype), torch.cumsum(scales, 0)])
     edges = edges / edges[-1] * (length - 1)
     uniform = torch.linspace(0, length - 1, steps + 1, dtype=dtype)
@@ -71,7 +69,7 @@ def grid_distortion(frames, masks, g, steps: int = 5, limit: float = 0.3):
 
 def emboss(frames, g):
     """Emboss (alpha 0.2-0.5, strength 0.2-0.7) blended over every frame; masks are unchanged."""
-    alpha, strength = _rand(g, 0.2, 0.5), _rand(g, 0.2, 0.7)
+    alpha, strength = rand_uniform(g, 0.2, 0.5), rand_uniform(g, 0.2, 0.7)
     identity = torch.tensor([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=frames.dtype)
     relief = torch.tensor([[-1 - strength, -strength, 0], [-strength, 1, strength], [0, strength, 1 + strength]])
     k = (1 - alpha) * identity + alpha * relief.to(frames.dtype)
@@ -82,7 +80,7 @@ def emboss(frames, g):
 
 def distort(frames, masks, g, p: float):
     """With probability ``p``, one of elastic / grid distortion / emboss for the whole clip."""
-    if p <= 0 or _rand(g) >= p:
+    if p <= 0 or rand_uniform(g) >= p:
         return frames, masks
     op = DISTORT_OPS[int(torch.randint(len(DISTORT_OPS), (1,), generator=g))]
     if op == "elastic":

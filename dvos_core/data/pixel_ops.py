@@ -24,7 +24,8 @@ BLUR_OPS = ("gaussian", "box", "glass", "motion", "median")
 _SEPIA = torch.tensor([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]])
 
 
-def _rand(g, lo=0.0, hi=1.0) -> float:
+def rand_uniform(g, lo=0.0, hi=1.0) -> float:
+    """One number drawn uniformly from [lo, hi) with the torch generator ``g``."""
     return float(torch.rand(1, generator=g)) * (hi - lo) + lo
 
 
@@ -68,7 +69,7 @@ def _box(x, k: int):
 
 def sharpen(x, g):
     """Unsharp masking with a strength of 0.2-0.5 (the reference's Sharpen alpha range)."""
-    alpha = _rand(g, 0.2, 0.5)
+    alpha = rand_uniform(g, 0.2, 0.5)
     return (x + alpha * (x - _box(x, 3))).clamp(0, 1)
 
 
@@ -103,7 +104,7 @@ def clahe(x, g):
     """Contrast-limited adaptive histogram equalisation (8x8 tiles) of the lightness channel (OpenCV)."""
     import cv2
 
-    limit = _rand(g, 1.0, 5.0)
+    limit = rand_uniform(g, 1.0, 5.0)
     rgb = (x.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8)
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
     lab[..., 0] = cv2.createCLAHE(clipLimit=limit, tileGridSize=(8, 8)).apply(np.ascontiguousarray(lab[..., 0]))
@@ -114,11 +115,11 @@ def clahe(x, g):
 def tone(x, g):
     op = TONE_OPS[_choice(g, len(TONE_OPS))]
     if op == "gamma":
-        return x.clamp(1e-6, 1).pow(_rand(g, 0.8, 1.2))
+        return x.clamp(1e-6, 1).pow(rand_uniform(g, 0.8, 1.2))
     if op == "equalize":
         return equalize(x)
     if op == "brightness_contrast":
-        b, c = _rand(g, -0.2, 0.2), _rand(g, -0.1, 0.1)
+        b, c = rand_uniform(g, -0.2, 0.2), rand_uniform(g, -0.1, 0.1)
         return (x * (1 + c) + b).clamp(0, 1)
     return clahe(x, g)
 
@@ -173,7 +174,7 @@ def blur_one(x, g, kinds=BLUR_OPS, max_kernel: int = 7):
     if op == "box":
         return _box(x, k)
     if op == "motion":
-        return convolve(x, motion_kernel(k, _rand(g, 0, math.pi)))
+        return convolve(x, motion_kernel(k, rand_uniform(g, 0, math.pi)))
     if op == "median":
         return median(x, k)
     return glass(x, g)
@@ -186,5 +187,5 @@ def per_frame(x: torch.Tensor, g, p: float, op) -> torch.Tensor:
         return x
     out = []
     for f in x:
-        out.append(op(f, g) if _rand(g) < p else f)
+        out.append(op(f, g) if rand_uniform(g) < p else f)
     return torch.stack(out)
