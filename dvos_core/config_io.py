@@ -57,7 +57,8 @@ def parse_number(value, whole: bool = False):
     return value
 
 
-def _default(f: dataclasses.Field):
+def field_default(f: dataclasses.Field):
+    """A dataclass field's default value, given directly or by a factory; None when it has neither."""
     if f.default is not dataclasses.MISSING:
         return f.default
     if f.default_factory is not dataclasses.MISSING:
@@ -161,7 +162,7 @@ def coerce_fields(obj) -> None:
         if f.name not in hints:
             continue
         value = getattr(obj, f.name)
-        new = _coerce(value, hints[f.name], _default(f), f"{cls.__name__}.{f.name}")
+        new = _coerce(value, hints[f.name], field_default(f), f"{cls.__name__}.{f.name}")
         if new is not value:
             object.__setattr__(obj, f.name, new)
 

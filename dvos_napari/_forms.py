@@ -35,6 +35,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from dvos_core.config_io import field_default
 from dvos_napari._widgets import Collapsible, button, compact_combo, section, wrapped_label
 
 OTHER_GROUP = "Other settings"
@@ -87,21 +88,13 @@ class NumberBox(QDoubleSpinBox):
             return QValidator.State.Intermediate, text, pos
 
 
-def _default(f) -> Any:
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    return None
-
-
 def _optional(f) -> bool:
-    return "None" in str(f.type) or _default(f) is None
+    return "None" in str(f.type) or field_default(f) is None
 
 
 def _base_type(f) -> str:
     """'bool', 'int', 'float', 'str', 'range' (a (low, high) pair) or '' (not editable in a form)."""
-    d = _default(f)
+    d = field_default(f)
     text = str(f.type)
     if isinstance(d, bool) or text.startswith("bool"):
         return "bool"
@@ -151,7 +144,7 @@ class ConfigForm(QWidget):
         self.cls = config_cls
         self.views = dict(views or {})
         self.fields = {f.name: f for f in dataclasses.fields(config_cls)}
-        self.defaults = {name: _default(f) for name, f in self.fields.items()}
+        self.defaults = {name: field_default(f) for name, f in self.fields.items()}
         self.defaults.update(defaults or {})
         self.widgets: dict[str, QWidget] = {}
         self.extra: dict = {}  # values of fields without a widget (lists, dicts), e.g. from a recipe
@@ -245,7 +238,7 @@ class ConfigForm(QWidget):
         elif kind in ("int", "float"):
             w, get, set_ = self._spin(f, view, kind == "int", optional)
         elif kind == "range":
-            is_int = all(isinstance(x, int) for x in _default(f))
+            is_int = all(isinstance(x, int) for x in field_default(f))
             lo_w, lo_get, lo_set = self._spin(f, view, is_int, False)
             hi_w, hi_get, hi_set = self._spin(f, view, is_int, False)
             w = QWidget()

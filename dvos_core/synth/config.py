@@ -19,11 +19,6 @@ MAX_OBJECT_SCALE = 4.0  # pasted objects at most this many times their cut size
 MAX_OBJECTS = 5000  # heads (and fakes) per frame at most
 
 
-def _default(f) -> Any:
-    """A field's default value (whether given directly or by a factory)."""
-    return f.default_factory() if f.default is dataclasses.MISSING else f.default
-
-
 def _doc(default: Any, doc: str):
     """A dataclass field with a default and a one-line description (kept in the field metadata)."""
     if isinstance(default, (list, dict)):
