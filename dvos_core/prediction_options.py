@@ -1,6 +1,13 @@
 """Choices of prediction settings (and of the number format, which training shares) that the CLI and the napari docks
 offer, importable without torch (the core checks values against the same tuples)."""
 
+# Defaults shared by the core functions, the commands and the notes that rebuild a command to finish a stopped run
+# (dvos_core.store.notes): a rebuilt command leaves out an option at its default.
+THRESHOLD = 0.5  # probability above which a predicted pixel is head in the stored masks
+PSEUDO_PASSES = 4  # an image model's forward passes per frame when pseudo-labelling (their spread: the uncertainty)
+SMOOTH_BEFORE = 4  # earlier frames in a smoothing window
+SMOOTH_AFTER = 0  # later frames in a smoothing window
+
 # Where a context model's predicted frame gets the reference mask it lends the frames after it: "chained" (default)
 # - the model's prediction of that frame, made with its own references (a head hidden for several frames can be
 # carried through); "independent" - its prediction of that frame alone, decoded in the same pass (its mistakes are

@@ -105,7 +105,7 @@ def test_info_shows_an_unfinished_prediction_set_and_how_to_finish_it(tmp_path):
 def test_the_command_that_finishes_a_set_repeats_the_settings_it_was_made_with(tmp_path):
     """Without them the command predicted the set again with other settings (its finished frames replaced): the
     paper's model's image model, a threshold, two passes and independent reference masks are all part of a set."""
-    from dvos_core.store.project import unfinished_note
+    from dvos_core.store.notes import unfinished_note
 
     p = Project.create(tmp_path / "p.dvos")
     v = p.add_video_array("v", np.zeros((8, 32, 32, 3), np.uint8))
@@ -235,7 +235,7 @@ def test_the_finishing_command_names_the_model_however_its_path_was_recorded(tmp
     that is another project's model of the same name (other bytes)."""
     import shutil
 
-    from dvos_core.store.project import unfinished_note
+    from dvos_core.store.notes import unfinished_note
 
     p = Project.create(tmp_path / "p.dvos")
     p.add_video_array("v", np.zeros((8, 32, 32, 3), np.uint8))

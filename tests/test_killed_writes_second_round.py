@@ -113,7 +113,7 @@ def test_a_set_killed_before_it_said_whose_it_is_is_taken_over_by_smoothing(proj
     """`dvos smooth` killed after the set's flags were cleared, before its attributes, could not be run again:
     "already has the prediction set ... (predicted by None)"; `dvos info` said to predict it again."""
     from dvos_core.infer import smooth_predictions
-    from dvos_core.store.project import unfinished_note
+    from dvos_core.store.notes import unfinished_note
 
     v = project.video("v")
     src = v.predictions["image"]

@@ -288,7 +288,8 @@ def test_the_command_check_gives_for_an_older_stopped_run_continues_it(tmp_path,
 def test_a_part_predicted_set_moved_from_schema_2_is_not_said_to_resume(tmp_path):
     """A set moved by the migration records no checkpoint fingerprint: `dvos predict` predicts it whole again, so
     the note finishing it must not promise a resume."""
-    from dvos_core.store.project import _unfinished_sets, unfinished_note
+    from dvos_core.store.notes import unfinished_note
+    from dvos_core.store.project import _unfinished_sets
 
     path = tmp_path / "two.dvos"
     _schema_2_store(path)

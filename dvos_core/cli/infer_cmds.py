@@ -6,7 +6,17 @@ from __future__ import annotations
 import sys
 
 from dvos_core.cli._common import TerminalProgress, add_project, add_threads, add_wait, cancel_on_sigint
-from dvos_core.prediction_options import AUTO_MAX_ZOOM, PRECISIONS, REFERENCE_MASKS, SCALES, scale_hint
+from dvos_core.prediction_options import (
+    AUTO_MAX_ZOOM,
+    PRECISIONS,
+    PSEUDO_PASSES,
+    REFERENCE_MASKS,
+    SCALES,
+    SMOOTH_AFTER,
+    SMOOTH_BEFORE,
+    THRESHOLD,
+    scale_hint,
+)
 
 
 def register(sub) -> None:
@@ -32,7 +42,10 @@ def register(sub) -> None:
     )
     _add_runtime(p)
     p.add_argument(
-        "--threshold", type=float, default=0.5, help="probability threshold for the stored masks (default 0.5)"
+        "--threshold",
+        type=float,
+        default=THRESHOLD,
+        help=f"probability threshold for the stored masks (default {THRESHOLD:g})",
     )
     p.add_argument("--no-resume", action="store_true", help="predict again frames that are already predicted")
     p.add_argument(
@@ -78,8 +91,12 @@ def register(sub) -> None:
     add_project(p)
     p.add_argument("model", help="the prediction set to smooth (the model name used by `dvos predict`)")
     _add_video_selection(p, default_split=None)
-    p.add_argument("--before", type=int, default=4, help="earlier frames in the window (default 4)")
-    p.add_argument("--after", type=int, default=0, help="later frames in the window (default 0)")
+    p.add_argument(
+        "--before", type=int, default=SMOOTH_BEFORE, help=f"earlier frames in the window (default {SMOOTH_BEFORE})"
+    )
+    p.add_argument(
+        "--after", type=int, default=SMOOTH_AFTER, help=f"later frames in the window (default {SMOOTH_AFTER})"
+    )
     p.add_argument("--name", help="store the result as this prediction set (default MODEL_smoothed)")
     p.add_argument("--threshold", type=float, help="probability threshold for the masks (default: the source's)")
     p.add_argument("--no-resume", action="store_true", help="smooth again frames that are already smoothed")
@@ -116,8 +133,8 @@ def register(sub) -> None:
     p.add_argument(
         "--passes",
         type=int,
-        default=4,
-        help="an image model's forward passes for the uncertainty (default 4; a context model runs one)",
+        default=PSEUDO_PASSES,
+        help=f"an image model's forward passes for the uncertainty (default {PSEUDO_PASSES}; a context model runs one)",
     )
     p.add_argument(
         "--quality-threshold",

@@ -241,7 +241,7 @@ def _check(args) -> int:
 
 def _info(args) -> int:
     from dvos_core.store import Project
-    from dvos_core.store.project import leftover_note, stopped_pseudo_note, unfinished_note
+    from dvos_core.store.notes import leftover_note, stopped_pseudo_note, unfinished_note
 
     s = Project.open(args.project, mode="r").summary()
     if args.json:

@@ -21,7 +21,7 @@ from dvos_core.infer.scales import Scales, averaged, reporters_by_scale, shrink
 from dvos_core.infer.tiling import MULTIPLE, Blender, frame_tiles, reflect_pad, tile_done
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
-from dvos_core.prediction_options import check_reference_masks
+from dvos_core.prediction_options import THRESHOLD, check_reference_masks
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 
 
@@ -170,7 +170,7 @@ def run_context(
     targets: Sequence[int],
     sink: Callable[[int, np.ndarray], None],
     known_mask: Callable[[int], np.ndarray | None] | None = None,
-    threshold: float = 0.5,
+    threshold: float = THRESHOLD,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     label: str = "",
@@ -228,7 +228,7 @@ def refine_context(
     targets: Sequence[int],
     first_pass: Callable[[int], np.ndarray | None],
     sink: Callable[[int, np.ndarray], None],
-    threshold: float = 0.5,
+    threshold: float = THRESHOLD,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     label: str = "",

@@ -16,6 +16,7 @@ from dvos_core.infer import distributed
 from dvos_core.infer.allocator import reuse_freed_memory
 from dvos_core.infer.engine import Predictor, checkpoint_in, load_model
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
+from dvos_core.prediction_options import THRESHOLD
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.threads import local_processes, using_threads
@@ -133,7 +134,7 @@ def predict_video(
     overlap: int = 64,
     frames: Sequence[int] | None = None,
     resume: bool = True,
-    threshold: float = 0.5,
+    threshold: float = THRESHOLD,
     as_labels: bool = False,
     use_labels: bool = True,
     name: str | None = None,

@@ -18,6 +18,7 @@ from dvos_core.infer.predict import _name, frames_per_step, frames_text
 from dvos_core.infer.quality import camera_motion, flicker, quality_score, uncertainty
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.motion.transforms import invert
+from dvos_core.prediction_options import PSEUDO_PASSES, THRESHOLD
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.store.project import stopped_relabelling
@@ -144,7 +145,7 @@ def pseudo_label(
     video_ids,
     checkpoint,
     device="auto",
-    n_passes: int = 4,
+    n_passes: int = PSEUDO_PASSES,
     quality_threshold: float | None = None,
     frames: Sequence[int] | None = None,
     overwrite: bool = False,
@@ -152,7 +153,7 @@ def pseudo_label(
     batch_size: int = 4,
     tile_size: int | None = None,
     overlap: int = 64,
-    threshold: float = 0.5,
+    threshold: float = THRESHOLD,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     threads: int | None = None,

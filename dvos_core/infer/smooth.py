@@ -26,6 +26,7 @@ from dvos_core.infer.outlier_gate import band_image, outlier_weight
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
 from dvos_core.motion.sway import MIN_FLOW_SIDE, flow_input, follow, sway_flow
+from dvos_core.prediction_options import SMOOTH_AFTER, SMOOTH_BEFORE
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.threads import runs_with_threads
 
@@ -50,8 +51,8 @@ def smooth_stream(
     read_frames: Callable[[int, int], np.ndarray],
     probability: Callable[[int], np.ndarray | None],
     sink: Callable[[int, np.ndarray], None],
-    before: int = 4,
-    after: int = 0,
+    before: int = SMOOTH_BEFORE,
+    after: int = SMOOTH_AFTER,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     label: str = "",
@@ -113,8 +114,8 @@ def smooth_stream(
 def smooth_array(
     probabilities: np.ndarray,
     frames: np.ndarray,
-    before: int = 4,
-    after: int = 0,
+    before: int = SMOOTH_BEFORE,
+    after: int = SMOOTH_AFTER,
     follow_sway: bool = True,
     only_outliers: bool = False,
 ) -> np.ndarray:
@@ -148,8 +149,8 @@ def smooth_predictions(
     project,
     video_id: str,
     model: str,
-    before: int = 4,
-    after: int = 0,
+    before: int = SMOOTH_BEFORE,
+    after: int = SMOOTH_AFTER,
     name: str | None = None,
     threshold: float | None = None,
     resume: bool = True,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from dvos_core.progress import CancelToken, ProgressFn, check, report
-from dvos_core.store.project import leftover_note, stopped_pseudo_note, unfinished_note
+from dvos_core.store.notes import leftover_note, stopped_pseudo_note, stopped_training_note, unfinished_note
 from dvos_core.store.schema import StoreError
 
 BATCH = 16  # frames read at a time (one chunk per frame: memory stays at a few frames of the largest video)
@@ -149,7 +149,9 @@ def _model_reads(project, unfinished: list[Finding]) -> Iterator[tuple[str, Call
         state = info.get("train_state") or {}
         if state and not state.get("finished", True):
             saved = info.get("train_config") or {}
-            unfinished.append(Finding("unfinished", f"model {name}", _stopped_training(project, name, state, saved)))
+            unfinished.append(
+                Finding("unfinished", f"model {name}", stopped_training_note(project, name, state, saved))
+            )
 
     for name in project.model_names():
         for f in CHECKPOINTS:
@@ -157,29 +159,6 @@ def _model_reads(project, unfinished: list[Finding]) -> Iterator[tuple[str, Call
             if path.is_file():
                 read = (lambda path=path, name=name: read_last(path, name)) if f == "last.pt" else None
                 yield f"model {name}, {f}", read or (lambda path=path: read_checkpoint(path))
-
-
-def _stopped_training(project, name: str, state: dict, saved: dict) -> str:
-    """What a training run stopped part-way left (``state``: its last.pt's train_state; ``saved``: its training
-    config) and how to finish it."""
-    import shlex
-
-    q = shlex.quote
-    folder = project.model_dir(name)
-    done, step, planned = int(state.get("epoch", 0)), int(state.get("step", 0)), saved.get("epochs")
-    older = " --real-share off" if saved and "real_share" not in saved else ""  # begun before the setting existed
-    where = f"after {done}{f' of {planned}' if planned else ''} epoch(s)" + (f" and {step} step(s)" if step else "")
-    keep = (
-        "; or keep it as it is: best.pt, its best epoch so far, predicts"
-        if (folder / "best.pt").is_file()
-        else " (no best.pt yet: it cannot predict)"
-    )
-    return (
-        f"training stopped {where} (or is still running): continue it with `dvos train {q(str(project.path))} "
-        f"--name {q(name)} --config {q(str(folder / 'config.yaml'))}{older}` (it resumes from last.pt with the "
-        f"settings it was started with), or delete it (`dvos delete {q(str(project.path))} model {q(name)} "
-        f"--yes`){keep}"
-    )
 
 
 def check_project(

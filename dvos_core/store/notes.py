@@ -1,0 +1,132 @@
+"""What a step that stopped part-way left in a project, and the command that finishes it (or the way to clear it):
+the notes ``dvos info``, ``dvos check`` and the napari panel show. A rebuilt command gives the options the step ran
+with, leaving out those at their defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dvos_core.prediction_options import REFERENCE_MASKS, SMOOTH_AFTER, SMOOTH_BEFORE, THRESHOLD
+from dvos_core.store.fsops import same_checkpoint
+from dvos_core.store.project import REPLACED
+
+
+def leftover_note(project_path, folder) -> str:
+    """What a hidden folder left beside the project by a stopped ``dvos new`` is, and what to do with it."""
+    import shlex
+
+    q = shlex.quote(str(project_path))
+    if f".{REPLACED}-" in Path(folder).name:
+        what = f"holds the project that `dvos new {q} --overwrite` replaced (stopped before deleting it)"
+    else:
+        what = f"is the unfinished build of a `dvos new {q}` that was stopped"
+    return (
+        f"{folder} {what}; it is not part of the project: delete it (`rm -rf {shlex.quote(str(folder))}`) once you "
+        f"know you do not need it"
+    )
+
+
+def stopped_pseudo_note(project_path, video: str, stopped: dict) -> str:
+    """What a stopped pseudo-labelling left (``stopped``: the summary's ``pseudo_label_stopped``) and the command
+    that finishes it."""
+    import shlex
+
+    q = shlex.quote
+    model = stopped.get("checkpoint") or "MODEL"
+    opts = stopped.get("options", "")
+    command = f"dvos pseudo-label {q(str(project_path))} {q(str(model))} --videos {q(video)}{opts}"
+    if stopped.get("overwrite"):
+        return (
+            f"relabelling by {model} stopped (or is still running): the frames it did not reach hold the earlier "
+            f"labels, another model's; relabel every frame with `{command} --overwrite`"
+        )
+    return (
+        f"pseudo-labelling by {model} stopped (or is still running) before every frame was labelled: finish it with "
+        f"`{command}` (it keeps the labels made)"
+    )
+
+
+def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
+    """What an unfinished prediction set (``d``: an entry of the summary's ``predictions_unfinished``) is and the
+    command that finishes it: ``dvos predict`` with the checkpoint that made it, or ``dvos smooth`` with the
+    settings that made a smoothed set (both resume)."""
+    import shlex
+
+    q = shlex.quote
+    head = (
+        f"{model}: only {d['done']}/{d['frames']} frames predicted (unfinished: interrupted, or run on some frames "
+        f"only)"
+    )
+    if d.get("kind") == "smoothed" and d.get("source"):
+        opts = f" --before {d.get('before', SMOOTH_BEFORE)} --after {d.get('after', SMOOTH_AFTER)}"
+        opts += " --camera-only" if d.get("follow_sway") is False else ""
+        opts += " --only-outliers" if d.get("only_outliers") else ""
+        opts += f" --threshold {d['threshold']:g}" if isinstance(d.get("threshold"), (int, float)) else ""
+        return (
+            f"{head}; finish it with `dvos smooth {q(str(project_path))} {q(d['source'])} --videos {q(video)} "
+            f"--name {q(model)}{opts}` (it resumes)"
+        )
+    ckpt = d.get("checkpoint")
+    if not ckpt and not d.get("kind"):  # a run killed as it began, before it recorded what makes the set
+        return (
+            f"{head}; it holds nothing yet: run the command that made it again (it takes the set over), or delete it "
+            f"(`dvos delete {q(str(project_path))} predictions {q(model)} --videos {q(video)} --yes`)"
+        )
+    if not ckpt or str(ckpt).startswith("<"):  # made from Python with a model in memory
+        return f"{head}; predict the video again with the model that made it to finish it"
+    ckpt = _model_of(project_path, str(ckpt))
+    opts = "" if ckpt == model else f" --name {q(model)}"
+    image = d.get("image_checkpoint")
+    if image and not str(image).startswith("<"):  # the paper's model's first frames
+        opts += f" --image-model {q(_model_of(project_path, str(image)))}"
+    threshold = d.get("threshold")
+    opts += f" --threshold {threshold:g}" if isinstance(threshold, (int, float)) and threshold != THRESHOLD else ""
+    opts += " --passes 2" if d.get("passes") == 2 else ""
+    opts += (
+        f" --reference-masks {q(d['reference_masks'])}"
+        if d.get("reference_masks") not in (None, REFERENCE_MASKS[0])
+        else ""
+    )
+    scales = d.get("scales")  # recorded from 0.2.0 (a set made before at other scales is predicted again)
+    opts += f" --scales {q(scales)}" if isinstance(scales, str) and scales != "auto" else ""
+    command = f"dvos predict {q(str(project_path))} {q(ckpt)} --videos {q(video)}{opts}"
+    if d.get("resumable") is False:  # moved from a schema-2 store: what made it was not fingerprinted
+        return f"{head}; finish it with `{command}` (a set from an older store: every frame is predicted again)"
+    return f"{head}; finish it with `{command}` (it resumes)"
+
+
+def _model_of(project_path, checkpoint: str) -> str:
+    """The model name for a recorded ``.../models/NAME/best.pt`` that is this project's model NAME (what ``dvos
+    predict PROJECT NAME`` uses), else the checkpoint as recorded. The path was recorded as typed: relative to the
+    folder the command ran in, or the original's path in a copy of the project; a model of this project it names
+    is found by :func:`~dvos_core.store.fsops.same_checkpoint`."""
+    p = Path(checkpoint)
+    own = Path(project_path) / "models" / p.parent.name / "best.pt"
+    try:
+        mine = p.name == "best.pt" and (p.resolve() == own.resolve() or (own.is_file() and same_checkpoint(p, own)))
+    except OSError:
+        mine = False
+    return p.parent.name if mine else checkpoint
+
+
+def stopped_training_note(project, name: str, state: dict, saved: dict) -> str:
+    """What a training run stopped part-way left (``state``: its last.pt's train_state; ``saved``: its training
+    config) and how to finish it."""
+    import shlex
+
+    q = shlex.quote
+    folder = project.model_dir(name)
+    done, step, planned = int(state.get("epoch", 0)), int(state.get("step", 0)), saved.get("epochs")
+    older = " --real-share off" if saved and "real_share" not in saved else ""  # begun before the setting existed
+    where = f"after {done}{f' of {planned}' if planned else ''} epoch(s)" + (f" and {step} step(s)" if step else "")
+    keep = (
+        "; or keep it as it is: best.pt, its best epoch so far, predicts"
+        if (folder / "best.pt").is_file()
+        else " (no best.pt yet: it cannot predict)"
+    )
+    return (
+        f"training stopped {where} (or is still running): continue it with `dvos train {q(str(project.path))} "
+        f"--name {q(name)} --config {q(str(folder / 'config.yaml'))}{older}` (it resumes from last.pt with the "
+        f"settings it was started with), or delete it (`dvos delete {q(str(project.path))} model {q(name)} "
+        f"--yes`){keep}"
+    )
