@@ -528,16 +528,11 @@ class Project:
             p.name for p in d.iterdir() if p.is_dir() and _valid(p.name) and any((p / c).is_file() for c in CHECKPOINTS)
         )
 
-    def report_dir(self, name: str, create: bool = False) -> Path:
-        """``reports/<name>``. Reports are written by :func:`~dvos_core.evaluate.report.save_report`, which builds
-        a report in a staging folder and moves it into place whole; ``create`` only makes the empty folder."""
+    def report_dir(self, name: str) -> Path:
+        """``reports/<name>`` (not created: reports are written by :func:`~dvos_core.evaluate.report.save_report`,
+        which builds a report in a staging folder and moves it into place whole)."""
         check_id(name, "report name")
-        d = self.path / "reports" / name
-        if create:
-            with self.writing(operation=f"create report {name}"), io_step(d, "creating the report folder"):
-                _refuse_symlink(self.path / "reports", d)
-                d.mkdir(parents=True, exist_ok=True)
-        return d
+        return self.path / "reports" / name
 
     def report_names(self) -> list[str]:
         d = self.path / "reports"
