@@ -118,6 +118,7 @@ def test_streaming_reads_a_bounded_window(tmp_path, monkeypatch):
     assert caches[0].max_resident <= tau + batch - 1
     assert max(calls) <= tau + batch
     assert sum(calls) <= n  # every frame read at most once
+    assert caches[0].frames_read == sum(calls)  # the cache counts what it read
     assert len(p.video("long").predictions.frames()) == n
 
 

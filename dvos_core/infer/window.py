@@ -70,8 +70,8 @@ class FrameCache:
     """Holds only the frames the current batch needs, reading missing ones in contiguous runs.
 
     ``reader(start, stop)`` returns frames [start, stop) as an (n, H, W, 3) array. For consecutive DVOS batches the
-    cache holds at most ``tau + batch_size - 1`` frames, whatever the video length. ``max_resident`` and
-    ``frames_read`` record what happened (used by the memory-bound test).
+    cache holds at most ``tau + batch_size - 1`` frames, whatever the video length. ``max_resident`` (the most frames
+    held at once) and ``frames_read`` (frames read in all) record what happened.
     """
 
     def __init__(self, reader: Callable[[int, int], np.ndarray]):
