@@ -197,3 +197,40 @@ def test_options_of_another_kind_of_model_are_said_not_used(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         predict_video(p, "v", "image", name="b")  # the defaults: nothing to say
+
+
+def _flip_inside_largest_tensor(path) -> None:
+    """Invert 64 bytes in the middle of the largest tensor of a torch checkpoint (bits a disk or a copy flipped):
+    the archive's structure stays whole, only the entry's CRC-32 no longer matches."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        big = max((i for i in z.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
+    raw = bytearray(path.read_bytes())
+    name_len, extra_len = struct.unpack("<HH", raw[big.header_offset + 26 : big.header_offset + 30])
+    start = big.header_offset + 30 + name_len + extra_len + big.file_size // 2
+    raw[start : start + 64] = bytes(b ^ 0xFF for b in raw[start : start + 64])
+    path.write_bytes(bytes(raw))
+
+
+def test_a_checkpoint_with_flipped_bits_in_its_weights_is_refused_and_checked(tmp_path):
+    """torch.load does not verify the archive's checksums: damaged weights loaded and predicted without a word."""
+    from dvos_core.model import CheckpointError, read_checkpoint
+    from dvos_core.store.check import check_project
+
+    p = Project.create(tmp_path / "c.dvos")
+    folder = p.model_dir("image", create=True)
+    for name in ("best.pt", "last.pt"):
+        save_checkpoint(folder / name, build_model("tiny", "frame"))
+    assert check_project(p) == []
+    _flip_inside_largest_tensor(folder / "best.pt")
+    with pytest.raises(
+        CheckpointError, match=r"best\.pt: cannot read checkpoint .*do not match their checksum.* use .*last\.pt"
+    ):
+        read_checkpoint(folder / "best.pt")
+    found = check_project(p)
+    assert [(f.kind, f.where) for f in found] == [("damaged", "model image, best.pt")]
+    _flip_inside_largest_tensor(folder / "last.pt")  # both damaged: neither error points at the other
+    with pytest.raises(CheckpointError, match=r"use another checkpoint, or train the model again"):
+        read_checkpoint(folder / "best.pt")

@@ -145,11 +145,26 @@ def _short(error: Exception, limit: int = 200) -> str:
 
 
 def _may_read(path: Path) -> bool:
-    """Whether ``path`` may hold a checkpoint: a file torch could have written (a zip archive), so that a damaged
-    checkpoint's error never points at another damaged one."""
+    """Whether ``path`` may hold a checkpoint: a file torch could have written (a zip archive) whose entries match
+    their checksums, so that a damaged checkpoint's error never points at another damaged one."""
     import zipfile
 
-    return path.is_file() and zipfile.is_zipfile(path)
+    try:
+        return path.is_file() and zipfile.is_zipfile(path) and _damaged_entry(path) is None
+    except Exception:  # an archive that cannot be read
+        return False
+
+
+def _damaged_entry(path: Path) -> str | None:
+    """The first entry of the checkpoint archive whose bytes do not match the CRC-32 the archive holds for it, else
+    None. ``torch.load`` does not check them: a disk or a copy that flipped bits inside a weight tensor loaded
+    without a word, and the model predicted with the damaged weights."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):  # torch's legacy format: torch.load judges it
+        return None
+    with zipfile.ZipFile(path) as archive:
+        return archive.testzip()
 
 
 def read_checkpoint(path) -> dict:
@@ -158,8 +173,11 @@ def read_checkpoint(path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint file here; train one with `dvos train` or check the path")
     try:
+        damaged = _damaged_entry(path)
+        if damaged is not None:
+            raise ValueError(f"the bytes of {damaged} do not match their checksum")
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # corrupt, truncated, or a pickle with code in it
+    except Exception as e:  # corrupt, truncated, bits flipped, or a pickle with code in it
         others = [str(q) for q in (path.with_name("best.pt"), path.with_name("last.pt")) if q != path and _may_read(q)]
         use = f"use {' or '.join(others)}" if others else "use another checkpoint, or train the model again"
         raise CheckpointError(
