@@ -139,17 +139,21 @@ def warn_outdated(sets) -> None:
     """Warn, once per model, when prediction sets about to be scored were made by a checkpoint file that has
     changed since (``ModelPredictions.outdated``: the model trained again under the same name): their scores are
     the earlier model's."""
+    from dvos_core.store.notes import checkpoint_argument
 
     found: dict = {}
     for s in sets:
         path = s.outdated()
         if path:
-            found.setdefault((s.model, path), []).append(s.video.name)
-    for (model, path), vids in found.items():
+            found.setdefault((s.model, path), []).append(s)
+    for (model, path), held in found.items():
+        a, vids = held[0].attrs, " ".join(s.video.name for s in held)
+        ckpt = checkpoint_argument(held[0].video.path, a["checkpoint"], a.get("checkpoint_in_project"))
+        named = "" if ckpt == model else f" --name {model}"
         warn_user(
-            f"the predictions of {model!r} in {', '.join(vids)} were made by an earlier version of {path} (trained "
-            f"again since): they score that earlier model; predict again (`dvos predict PROJECT {model} --videos "
-            f"{' '.join(vids)}`) to score the model as it is",
+            f"the predictions of {model!r} in {', '.join(s.video.name for s in held)} were made by an earlier version "
+            f"of {path} (trained again since): they score that earlier model; predict again (`dvos predict PROJECT "
+            f"{ckpt} --videos {vids}{named}`) to score the model as it is",
         )
 
 

@@ -43,11 +43,27 @@ def _predictors(
 
 
 def _name(checkpoint) -> str:
-    return (
-        str(checkpoint)
-        if not isinstance(checkpoint, (tuple, list)) and not hasattr(checkpoint, "forward")
-        else "<in-memory model>"
-    )
+    """How a prediction set or a pseudo-labelling record names its checkpoint: the file's absolute path (a path as
+    typed was relative to the folder the command ran in, and named nothing from another), or "<in-memory model>"."""
+    import os
+
+    if isinstance(checkpoint, (tuple, list)) or hasattr(checkpoint, "forward"):
+        return "<in-memory model>"
+    return os.path.abspath(checkpoint)
+
+
+def in_project(checkpoint, root) -> bool | None:
+    """Whether the checkpoint file lies in the project folder ``root`` (one of its models, which moves with it: a
+    record of another project's file must never be taken for this project's model of the same name); None for a
+    model in memory or no project."""
+    from pathlib import Path
+
+    if root is None or isinstance(checkpoint, (tuple, list)) or hasattr(checkpoint, "forward"):
+        return None
+    try:
+        return Path(checkpoint).resolve().is_relative_to(Path(root).resolve())
+    except OSError:
+        return False
 
 
 def run_schedule(
@@ -210,6 +226,7 @@ def predict_video(
                 first = "fewer references"
             info = {
                 "checkpoint": _name(checkpoint),
+                "checkpoint_in_project": in_project(checkpoint, project.path),
                 "image_checkpoint": None if image is None else _name(image_checkpoint),
                 "kind": main.kind,
                 "tau": main.tau,

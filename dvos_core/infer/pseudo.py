@@ -14,7 +14,7 @@ import numpy as np
 
 from dvos_core.infer.allocator import reuse_freed_memory
 from dvos_core.infer.engine import FLIPS, Predictor, checkpoint_in, load_model
-from dvos_core.infer.predict import _name, frames_per_step, frames_text
+from dvos_core.infer.predict import _name, frames_per_step, frames_text, in_project
 from dvos_core.infer.quality import camera_motion, flicker, quality_score, uncertainty
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.motion.transforms import invert
@@ -426,6 +426,7 @@ def _record_run(
     video.update_attrs(
         pseudo_label={
             "checkpoint": _name(checkpoint),
+            "checkpoint_in_project": in_project(checkpoint, video.path),
             "complete": complete,  # False: stopped (or running), some frames not reached
             "overwrite": bool(overwrite),  # it replaced existing pseudo-labels
             # what the file held (a model trained again under the same name differs): run-all relabels then

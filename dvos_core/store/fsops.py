@@ -181,6 +181,15 @@ def _sha256_of(path: str, *version) -> str:
     return h.hexdigest()
 
 
+def own_model_file(root, recorded) -> Path | None:
+    """The file of project ``root`` that a record of one of its own models (``.../models/NAME/FILE``, recorded
+    where the project was then) names now, wherever the project has moved; None when the record names no model."""
+    p = Path(str(recorded))
+    if root is None or len(p.parts) < 3 or p.parts[-3] != "models":
+        return None
+    return Path(root) / "models" / p.parts[-2] / p.parts[-1]
+
+
 def same_checkpoint(a, b) -> bool:
     """Whether the checkpoint paths ``a`` and ``b`` name the same checkpoint, however spelt: the same file; the same
     ``models/NAME/FILE`` of a project where one is not found from here (recorded from another working folder, or

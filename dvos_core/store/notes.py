@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dvos_core.prediction_options import REFERENCE_MASKS, SMOOTH_AFTER, SMOOTH_BEFORE, THRESHOLD
-from dvos_core.store.fsops import same_checkpoint
+from dvos_core.store.fsops import own_model_file, same_checkpoint
 from dvos_core.store.project import REPLACED
 
 
@@ -32,7 +32,8 @@ def stopped_pseudo_note(project_path, video: str, stopped: dict) -> str:
     import shlex
 
     q = shlex.quote
-    model = stopped.get("checkpoint") or "MODEL"
+    made_by = stopped.get("checkpoint")
+    model = checkpoint_argument(project_path, made_by, stopped.get("checkpoint_in_project")) if made_by else "MODEL"
     opts = stopped.get("options", "")
     command = f"dvos pseudo-label {q(str(project_path))} {q(str(model))} --videos {q(video)}{opts}"
     if stopped.get("overwrite"):
@@ -74,11 +75,11 @@ def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
         )
     if not ckpt or str(ckpt).startswith("<"):  # made from Python with a model in memory
         return f"{head}; predict the video again with the model that made it to finish it"
-    ckpt = _model_of(project_path, str(ckpt))
+    ckpt = checkpoint_argument(project_path, str(ckpt), d.get("checkpoint_in_project"))
     opts = "" if ckpt == model else f" --name {q(model)}"
     image = d.get("image_checkpoint")
     if image and not str(image).startswith("<"):  # the paper's model's first frames
-        opts += f" --image-model {q(_model_of(project_path, str(image)))}"
+        opts += f" --image-model {q(checkpoint_argument(project_path, str(image)))}"
     threshold = d.get("threshold")
     opts += f" --threshold {threshold:g}" if isinstance(threshold, (int, float)) and threshold != THRESHOLD else ""
     opts += " --passes 2" if d.get("passes") == 2 else ""
@@ -95,12 +96,18 @@ def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
     return f"{head}; finish it with `{command}` (it resumes)"
 
 
-def _model_of(project_path, checkpoint: str) -> str:
-    """The model name for a recorded ``.../models/NAME/best.pt`` that is this project's model NAME (what ``dvos
-    predict PROJECT NAME`` uses), else the checkpoint as recorded. The path was recorded as typed: relative to the
-    folder the command ran in, or the original's path in a copy of the project; a model of this project it names
-    is found by :func:`~dvos_core.store.fsops.same_checkpoint`."""
+def checkpoint_argument(project_path, checkpoint: str, inside: bool | None = None) -> str:
+    """How a command given to the user names a recorded checkpoint: this project's model NAME for its
+    ``models/NAME/best.pt`` (what ``dvos predict PROJECT NAME`` uses, wherever the project has moved), else the path
+    as recorded. ``inside``: the record's ``checkpoint_in_project``; a record without it (an older dvos) holds the
+    path as typed, relative to the folder the command ran in or the original's path in a copy of the project, and a
+    model of this project it names is found by :func:`~dvos_core.store.fsops.same_checkpoint`."""
     p = Path(checkpoint)
+    if inside is not None:
+        own = own_model_file(project_path, checkpoint) if inside else None
+        if own is None:
+            return checkpoint
+        return own.parent.name if own.name == "best.pt" else str(own)
     own = Path(project_path) / "models" / p.parent.name / "best.pt"
     try:
         mine = p.name == "best.pt" and (p.resolve() == own.resolve() or (own.is_file() and same_checkpoint(p, own)))

@@ -206,16 +206,21 @@ class ModelPredictions:
     def outdated(self) -> str | None:
         """The checkpoint file that made the set when it has changed since (a model trained again under the same
         name: its predictions no longer say what it does), else None (the same file, or none to compare with)."""
-        from dvos_core.store.fsops import file_sha256, same_checkpoint
+        from dvos_core.store.fsops import file_sha256, own_model_file, same_checkpoint
 
         a = self.attrs
         made_by, fingerprint = a.get("checkpoint"), a.get("fingerprint")
         if not isinstance(made_by, str) or not isinstance(fingerprint, str) or a.get("kind") == "smoothed":
             return None
         sha = fingerprint.split("/", 1)[0].split("@", 1)[0]  # the checkpoint's part (see infer.predict._fingerprint)
-        root = self.video.path
+        root, inside = self.video.path, a.get("checkpoint_in_project")
+        if inside is not None:  # recorded since dvos says where the file lies: no guessing by name
+            path = own_model_file(root, made_by) if inside else Path(made_by)
+            if path is None or not path.is_file():  # gone (another project's model deleted or moved): unknown
+                return None
+            return None if file_sha256(path) == sha else str(path)
         candidates = [Path(made_by)] + ([Path(root) / "models" / self.model / "best.pt"] if root else [])
-        for path in candidates:
+        for path in candidates:  # an older record: the path as typed, from the folder the command ran in
             if path.is_file() and same_checkpoint(made_by, path):
                 return None if file_sha256(path) == sha else str(path)
         return None

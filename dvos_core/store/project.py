@@ -905,7 +905,12 @@ def _stopped_pseudo_label(record) -> dict | None:
     opts += " --drop-below" if record.get("drop_below") else ""
     blend = [str(b) for b in record.get("blend_with") or ()]
     opts += (" --blend-with " + " ".join(shlex.quote(b) for b in blend)) if blend else ""
-    return {"checkpoint": record.get("checkpoint"), "overwrite": stopped_relabelling(record), "options": opts}
+    return {
+        "checkpoint": record.get("checkpoint"),
+        "checkpoint_in_project": record.get("checkpoint_in_project"),
+        "overwrite": stopped_relabelling(record),
+        "options": opts,
+    }
 
 
 def _unfinished_sets(v: Video, models: list[str]) -> dict:
@@ -923,7 +928,12 @@ def _unfinished_sets(v: Video, models: list[str]) -> dict:
         except (StoreError, ValueError):
             continue
         if done < n:
-            out[model] = {"done": done, "frames": n, "checkpoint": a.get("checkpoint")}
+            out[model] = {
+                "done": done,
+                "frames": n,
+                "checkpoint": a.get("checkpoint"),
+                "checkpoint_in_project": a.get("checkpoint_in_project"),
+            }
             if a.get("kind") == "smoothed":  # made by `dvos smooth`, not by a model: finished by smoothing again
                 keys = ("source", "before", "after", "follow_sway", "only_outliers", "threshold")
                 out[model].update({"kind": "smoothed", **{k: a.get(k) for k in keys}})

@@ -1,0 +1,80 @@
+"""Predictions made in project B by a model of project A (last season's) record the file's absolute path and that
+it lies outside B: from any working folder, and after A moves, B's own model of the same name is never taken for it
+(the 'earlier version' warning, the command that finishes a stopped set)."""
+
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from dvos_core.evaluate import evaluate
+from dvos_core.infer import predict_video
+from dvos_core.model import build_model, save_checkpoint
+from dvos_core.store import Project
+from dvos_core.store.notes import unfinished_note
+from dvos_core.store.project import _unfinished_sets
+
+
+def _project(path) -> Project:
+    p = Project.create(path)
+    v = p.add_video_array("plot", np.random.default_rng(0).integers(0, 255, (4, 32, 32, 3), np.uint8), split="test")
+    m = np.zeros((32, 32), np.uint8)
+    m[5:15, 5:15] = 1
+    for t in range(4):
+        v.set_mask(t, m, "manual")
+    return p
+
+
+def _model(p: Project, name: str, seed: int):
+    torch.manual_seed(seed)
+    best = p.model_dir(name, create=True) / "best.pt"
+    save_checkpoint(best, build_model("tiny", "frame"), phase="image")
+    return best
+
+
+def test_a_model_of_another_project_is_recorded_as_such(tmp_path, monkeypatch):
+    a, b = _project(tmp_path / "a" / "field.dvos"), _project(tmp_path / "b" / "field.dvos")
+    _model(a, "img", 0)
+    monkeypatch.chdir(tmp_path)  # the paths typed are relative to this folder
+    predict_video(b, "plot", "a/field.dvos/models/img/best.pt", device="cpu", frames=[0, 1])
+    attrs = b.video("plot").predictions["img"].attrs
+    assert attrs["checkpoint"] == str(tmp_path / "a/field.dvos/models/img/best.pt")
+    assert attrs["checkpoint_in_project"] is False
+    own = _model(b, "img", 1)  # B trains a model of the same name
+    predict_video(b, "plot", "b/field.dvos/models/img/best.pt", device="cpu", name="own", frames=[0])
+    assert b.video("plot").predictions["own"].attrs["checkpoint_in_project"] is True
+
+    monkeypatch.chdir(tmp_path / "b")  # another working folder: A's file is still found, and is unchanged
+    assert b.video("plot").predictions["img"].outdated() is None
+    _model(a, "img", 2)  # A's model trained again: the warning names A's file, not B's model
+    assert b.video("plot").predictions["img"].outdated() == str(tmp_path / "a/field.dvos/models/img/best.pt")
+
+    shutil.move(tmp_path / "a", tmp_path / "a_2025")  # A archived: nothing to compare with, B's img is not blamed
+    set_b = Project.open(tmp_path / "b/field.dvos").video("plot").predictions["img"]
+    assert set_b.outdated() is None and own.is_file()
+    d = _unfinished_sets(set_b.video, ["img"])["img"]
+    note = unfinished_note(tmp_path / "b/field.dvos", "plot", "img", d)
+    assert f"dvos predict {tmp_path / 'b/field.dvos'} {tmp_path / 'a/field.dvos/models/img/best.pt'}" in note
+    assert " --name img" in note  # the set keeps its name, whatever the file's name gives
+
+
+def test_a_model_of_the_project_is_followed_when_the_project_moves(tmp_path, monkeypatch):
+    b = _project(tmp_path / "b.dvos")
+    best = _model(b, "img", 0)
+    predict_video(b, "plot", best, device="cpu", frames=[0, 1])
+    _model(b, "img", 1)  # trained again
+    shutil.move(tmp_path / "b.dvos", tmp_path / "moved.dvos")
+    monkeypatch.chdir(tmp_path)
+    moved = Project.open(tmp_path / "moved.dvos")
+    s = moved.video("plot").predictions["img"]
+    assert s.outdated() == str(tmp_path / "moved.dvos/models/img/best.pt")
+    with pytest.warns(UserWarning, match=r"predict again \(`dvos predict PROJECT img --videos plot`\)"):
+        evaluate(moved, "plot", model="img")
+    note = unfinished_note(moved.path, "plot", "img", _unfinished_sets(s.video, ["img"])["img"])
+    assert f"dvos predict {moved.path} img --videos plot" in note
+    predict_video(moved, "plot", "moved.dvos/models/img/best.pt", device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        evaluate(moved, "plot", model="img")
