@@ -139,6 +139,8 @@ def warn_outdated(sets) -> None:
     """Warn, once per model, when prediction sets about to be scored were made by a checkpoint file that has
     changed since (``ModelPredictions.outdated``: the model trained again under the same name): their scores are
     the earlier model's."""
+    import shlex
+
     from dvos_core.store.notes import checkpoint_argument
 
     found: dict = {}
@@ -149,7 +151,8 @@ def warn_outdated(sets) -> None:
     for (model, path), held in found.items():
         a, vids = held[0].attrs, " ".join(s.video.name for s in held)
         ckpt = checkpoint_argument(held[0].video.path, a["checkpoint"], a.get("checkpoint_in_project"))
-        named = "" if ckpt == model else f" --name {model}"
+        named = "" if ckpt == model else f" --name {shlex.quote(model)}"
+        ckpt = shlex.quote(ckpt)
         warn_user(
             f"the predictions of {model!r} in {', '.join(s.video.name for s in held)} were made by an earlier version "
             f"of {path} (trained again since): they score that earlier model; predict again (`dvos predict PROJECT "
