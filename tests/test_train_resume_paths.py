@@ -1,6 +1,7 @@
 """Resuming a run whose starting checkpoint is spelt another way (from another working folder, or after the project
 was moved) continues it; a run with other settings is refused with a ResumeRefused naming them."""
 
+import dataclasses
 import shutil
 
 import pytest
@@ -291,3 +292,40 @@ def test_a_resume_after_its_synthetic_set_was_made_again_says_so(tmp_path):
         UserWarning, match=r"the training data changed since the run began \(synthetic set toy made again\)"
     ):
         train(p, run, "m")
+
+
+def test_a_run_started_from_another_projects_model_continues_from_a_copy_of_that_file(tmp_path):
+    """Last season's project archived (moved): the run fine-tuned from its model continues when given a copy of the
+    file (known by its bytes), and a run given no starting checkpoint says which one it began from."""
+    from dvos_core.store import Project
+
+    last_season = Project.create(tmp_path / "2025.dvos")
+    start = last_season.model_dir("image", create=True) / "best.pt"
+    save_checkpoint(start, build_model("tiny", "frame"), kind="frame", input_size=64)
+    project = make_toy_project(tmp_path / "toy.dvos", n_clips=4, n_frames=6, size=64, n_videos=1, video_frames=8)
+    train(project, _config(start), "ft", resume=False)
+    copy = tmp_path / "image_2025.pt"
+    shutil.copy(start, copy)
+    shutil.move(str(tmp_path / "2025.dvos"), str(tmp_path / "archive.dvos"))
+    with pytest.raises(
+        ResumeRefused,
+        match=r"init_from: .* when it began, now None\) .*give --init-from .*2025\.dvos/models/image/best\.pt again, "
+        r"or a copy of that file: it is known",
+    ):
+        train(project, dataclasses.replace(_config(start, epochs=2), init_from=None), "ft")
+    assert train(project, _config(copy, epochs=2), "ft").exists()  # continued, not refused
+    torch.manual_seed(5)
+    save_checkpoint(copy, build_model("tiny", "frame"), kind="frame", input_size=64)  # other bytes: another model
+    with pytest.raises(
+        ResumeRefused, match=r"started from .*image_2025\.pt as that file was then; it has changed since"
+    ):
+        train(project, _config(copy, epochs=3), "ft")
+
+
+def test_continuing_a_dvos_model_with_another_tau_names_tau(tmp_path):
+    project = make_toy_project(tmp_path / "toy.dvos", n_clips=4, n_frames=8, size=64, n_videos=1, video_frames=8)
+    start = project.model_dir("image", create=True) / "best.pt"
+    save_checkpoint(start, build_model("tiny", "frame"), kind="frame", input_size=64)
+    video = train(project, _config(start, tau=2), "dvos2", resume=False)
+    with pytest.raises(ValueError, match=r"settings that differ from its model's: tau 3 \(its model: 2\)"):
+        train(project, _config(video, tau=3, phase="real"), "dvos3", resume=False)

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import math
 import os
+import shlex
 import time
 import uuid
 import warnings
@@ -288,7 +289,10 @@ class _Run:
         mcfg = ModelConfig.from_dict(payload["config"]).replace(**overrides)
         model = build_model(mcfg, kind)
         if src_kind == kind:
-            _check_same_parts(model, payload["state_dict"], cfg.init_from, cfg.model)
+            theirs = ModelConfig.from_dict(payload["config"]).to_dict()
+            differ = {k: (theirs[k], v) for k, v in overrides.items() if k in theirs and theirs[k] != v}
+            differ.pop("input_size", None)  # a training size: no tensor depends on it
+            _check_same_parts(model, payload["state_dict"], cfg.init_from, differ)
             model.load_state_dict(payload["state_dict"], strict=True)
             note = {"init_from": str(cfg.init_from), "loaded": len(payload["state_dict"]), "missing": []}
         elif src_kind == "frame":  # the paper's partial pretraining (and the context model's starting point)
@@ -355,18 +359,30 @@ class _Run:
             group["lr"] = sched.eta_min + (base - sched.eta_min) * cosine
         sched._last_lr = [group["lr"] for group in self.opt.param_groups]
 
-    def _check_resumable(self, saved: dict, finished: bool = False) -> None:
+    def _check_resumable(self, saved: dict, finished: bool = False, init: dict | None = None) -> None:
+        """Refuse to continue a run whose settings differ from those it began with (``saved``), but for those a
+        resume may change; ``init``: the run's record of the checkpoint it started from (its bytes' SHA-256)."""
         now = self.cfg.to_dict()
         saved, now = _resolved_floor(saved), _resolved_floor(now)  # eta_min unset: compared as the rate it gives
         if saved.get("max_steps_per_epoch") == 0:  # recorded before 0 (no cap) was stored as null
             saved = {**saved, "max_steps_per_epoch": None}
         diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
-        if "init_from" in diff and same_checkpoint(saved.get("init_from"), now.get("init_from")):
-            diff.remove("init_from")  # the same file, spelt from another folder (or the project was moved)
+        if "init_from" in diff and (
+            same_checkpoint(saved.get("init_from"), now.get("init_from"))
+            or _same_bytes(now.get("init_from"), (init or {}).get("sha256"))
+        ):  # the same file spelt from another folder, the project moved, or a copy (last season's project archived)
+            diff.remove("init_from")
         if diff:
             hint = ""
+            if "init_from" in diff and saved.get("init_from") and not now.get("init_from"):
+                hint = (
+                    f" (a run continues from its last.pt, but names the checkpoint it began from: give --init-from "
+                    f"{shlex.quote(str(saved['init_from']))} again, or a copy of that file: it is known by its bytes)"
+                )
             if "real_share" in diff and "real_share" not in saved:
-                hint = " (it began before real_share existed: --real-share off, real_share: null, resumes it as it was)"
+                hint += (
+                    " (it began before real_share existed: --real-share off, real_share: null, resumes it as it was)"
+                )
             which = "a finished" if finished else "an unfinished"
             changes = ", ".join(f"{k}: {_short(saved.get(k))} when it began, now {_short(now.get(k))}" for k in diff)
             raise ResumeRefused(f"{self.out}: holds {which} run with different settings ({changes}){hint}")
@@ -638,7 +654,7 @@ class _Run:
                 raise ResumeRefused(f"{self.last_path}: has no training state")
             saved = info.get("train_config", {})
             finished = int(state["epoch"]) >= int(saved.get("epochs") or 0) > 0
-            self._check_resumable(saved, finished=finished)
+            self._check_resumable(saved, finished=finished, init=info.get("init"))
             self._check_same_start(info.get("init"), finished)
             self.model = build_model(ModelConfig.from_dict(payload["config"]), payload["kind"])
             self.model.load_state_dict(payload["state_dict"])
@@ -977,10 +993,16 @@ def _project_relative(project, init_from):
     return rel.as_posix() if rel.parts[:1] == ("models",) else init_from
 
 
-def _check_same_parts(model, state: dict, init_from, overrides: dict) -> None:
+def _same_bytes(path, sha256: str | None) -> bool:
+    """Whether the file ``path`` holds the bytes whose SHA-256 a run recorded of its starting checkpoint."""
+    return bool(path and sha256 and Path(path).is_file() and file_fingerprint(path) == sha256)
+
+
+def _check_same_parts(model, state: dict, init_from, differ: dict) -> None:
     """A model continued from a checkpoint of its own kind must have the same tensors, of the same shapes: a ``model``
-    setting that adds or removes a part (``input_fusion``, ``prior_refine``, ...) or resizes one (``fusion_dim``, ...)
-    cannot change between phases. Raises a ValueError naming the parts and the fix instead of torch's load error."""
+    setting that adds or removes a part (``input_fusion``, ``prior_refine``, ...) or resizes one (``fusion_dim``,
+    ``tau``, ...) cannot change between phases. Raises a ValueError naming the parts, the settings that differ from
+    the checkpoint's (``differ``: {setting: (the checkpoint's, this run's)}) and the fix, not torch's load error."""
     own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     saved = {k: tuple(v.shape) for k, v in state.items()}
     missing, extra = sorted(own.keys() - saved.keys()), sorted(saved.keys() - own.keys())
@@ -990,6 +1012,12 @@ def _check_same_parts(model, state: dict, init_from, overrides: dict) -> None:
         raise ValueError(
             f"{init_from}: its model has other parts than these settings build ({', '.join(parts)}: "
             f"{len(missing)} tensor(s) it lacks, {len(extra)} it has beyond them, {len(resized)} of another shape; "
-            f"model settings now {overrides or {}}); continue it with the model settings it was trained with (see its "
-            f"config.yaml), or start from an image model to train a model with the new ones"
+            + (
+                "settings that differ from its model's: "
+                + ", ".join(f"{k} {_short(now)} (its model: {_short(was)})" for k, (was, now) in differ.items())
+                if differ
+                else "no model setting differs from its model's"
+            )
+            + "); continue it with the model settings it was trained with (see its config.yaml), or start from an "
+            "image model to train a model with the new ones"
         )
