@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dvos_core.io.image_files import write_image
 from dvos_core.progress import CancelToken, check
 from dvos_core.store.lock import writes_store
 from dvos_core.store.schema import StoreError
@@ -79,7 +80,6 @@ def save_worst_overlays(report, project, folder: Path, k: int, cancel: CancelTok
     """Save overlays of the ``k`` lowest-Dice frames as ``worst/<rank>_<video>_f<frame>_dice<d>.png``, each with the
     masks of the prediction set that was scored (``report.overall["prediction_sets"]``; else the video's most
     recent set)."""
-    import cv2
 
     folder.mkdir(parents=True, exist_ok=True)
     files = []
@@ -93,8 +93,7 @@ def save_worst_overlays(report, project, folder: Path, k: int, cancel: CancelTok
         pred = preds.read("masks", t)
         img = overlay(video.frame(t), pred, video.read_masks(t, t + 1)[0])
         path = folder / f"{rank:02d}_{r.video}_f{t:06d}_dice{r.dice:.3f}.png"
-        if not cv2.imwrite(str(path), img[..., ::-1]):
-            raise OSError(f"cannot write {path}")
+        write_image(path, img[..., ::-1], "writing an image of the worst frames")
         files.append(path)
     return files
 

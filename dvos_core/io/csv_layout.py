@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dvos_core.io.image_files import write_image
 from dvos_core.runs import contiguous_runs
 from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
@@ -46,7 +47,6 @@ def export_reference_csv(
     warning saying how many. Without ``video_ids`` every video but the test videos (whose masks are the ground truth
     they are scored against, not training data; a warning names them) is exported.
     """
-    import cv2
     import pandas as pd
 
     from dvos_core.progress import check, report
@@ -86,10 +86,8 @@ def export_reference_csv(
             mask_p = out / "masks" / clip_id / f"{v.name}_{t:06d}.png"
             img_p.parent.mkdir(parents=True, exist_ok=True)
             mask_p.parent.mkdir(parents=True, exist_ok=True)
-            if not cv2.imwrite(str(img_p), v.frame(t)[..., ::-1]) or not cv2.imwrite(
-                str(mask_p), v.mask(t) * np.uint8(255)
-            ):
-                raise PermissionError(f"{img_p}: cannot write (folder not writable, or the disk full?)")
+            write_image(img_p, v.frame(t)[..., ::-1], f"exporting frame {t} of {v.name}")
+            write_image(mask_p, v.mask(t) * np.uint8(255), f"exporting the mask of frame {t} of {v.name}")
             last = j == len(clip) - 1
             label = 1 if (clip_length is None or last) else 0
             ref = (lambda p: str(p.resolve())) if absolute_paths else (lambda p: str(p.relative_to(out)))

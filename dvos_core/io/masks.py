@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dvos_core.io.image_files import write_image
 from dvos_core.io.readers import (
     EXIF_SUFFIXES,
     TIFF_SUFFIXES,
@@ -826,7 +827,6 @@ def export_masks(
 
     ``fmt='coco'`` writes one COCO JSON file instead, ``<video>_coco.json`` (see :func:`_export_coco`).
     """
-    import cv2
     import tifffile
 
     from dvos_core.progress import check, report
@@ -874,9 +874,7 @@ def export_masks(
         p = out / f"{video_id}_{int(t):06d}.{fmt}"
         img = (np.asarray(m) > 0).astype(np.uint8) * 255
         if fmt == "png":
-            ok = cv2.imwrite(str(p), img)
-            if not ok:
-                raise PermissionError(f"{p}: cannot write the mask file (folder not writable, or the disk full?)")
+            write_image(p, img, f"exporting the mask of frame {int(t)}")
         else:
             with io_step(p, f"exporting the mask of frame {int(t)}"):
                 # deflate (lossless, read by every TIFF reader): a 0/255 mask shrinks ~50x, as PNG does; uncompressed,
@@ -982,8 +980,12 @@ def _write_listing(path: Path, rows: list[list[str]]) -> None:
     writer.writerows(rows)
     tmp = path.with_name(path.name + ".tmp")
     with io_step(path, "writing the list of exported masks"):
-        tmp.write_text(text.getvalue())
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(text.getvalue())
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a full disk left it, empty or cut short
+            raise
 
 
 def _warn_stale(out: Path, video_id: str, fmt: str, written: list[Path]) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.evaluate.metrics import head_parts
+from dvos_core.io.image_files import opencv_name
 from dvos_core.io.mask_source import frames_and_masks, masks_of, stored_masks
 from dvos_core.io.output_paths import check_fps, check_output_file
 from dvos_core.progress import check, report
@@ -99,7 +100,7 @@ def write_overlay_video(
     except OSError as e:
         raise PermissionError(f"{path.parent}: cannot create the output folder ({e.strerror or e})") from e
     partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*codec), rate, size)
+    writer = cv2.VideoWriter(opencv_name(partial), cv2.VideoWriter_fourcc(*codec), rate, size)
     if not writer.isOpened():
         partial.unlink(missing_ok=True)
         raise PermissionError(
@@ -145,7 +146,7 @@ def _frame_count(path: Path) -> int:
 
     if not path.exists() or path.stat().st_size == 0:
         return 0
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(opencv_name(path))
     try:
         return int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
     finally:

@@ -139,9 +139,12 @@ class VideoReader:
 
 
 def ffmpeg_path(path) -> str:
-    """``path`` as FFmpeg must be given it: absolute, so that a relative name with a colon (a timestamp such as
-    ``2023-06-14T10:30:00.mp4``) is not read as a protocol (``2023-06-14T10:``) and refused as corrupt."""
-    return str(Path(path).absolute())
+    """``path`` as FFmpeg must be given it (see :func:`~dvos_core.io.image_files.opencv_name`): absolute, so that a
+    relative name with a colon (a timestamp such as ``2023-06-14T10:30:00.mp4``) is not read as a protocol
+    (``2023-06-14T10:``) and refused as corrupt, and UTF-8 text, where OpenCV crashed on other bytes."""
+    from dvos_core.io.image_files import opencv_name
+
+    return opencv_name(path)
 
 
 def reencode_command(path) -> str:
@@ -663,17 +666,19 @@ def read_image(path) -> np.ndarray:
             return read(0)
     import cv2
 
+    from dvos_core.io.image_files import decode_image
+
     try:
-        a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # (keeps alpha and 16 bits, but ignores EXIF orientation)
+        a = decode_image(path, cv2.IMREAD_UNCHANGED)  # (keeps alpha and 16 bits, but ignores EXIF orientation)
     except cv2.error as e:  # e.g. more pixels than OpenCV decodes (CV_IO_MAX_IMAGE_PIXELS)
         raise ValueError(f"{path}: cannot decode this image ({str(e).strip().splitlines()[-1]})") from None
-    if a is None:
-        raise ValueError(f"{path}: cannot decode this image (corrupt file or unsupported format)")
     if path.suffix.lower() in EXIF_SUFFIXES and not _jpeg_complete(path):
         raise ValueError(
             f"{path}: the JPEG file is cut short (no end-of-image marker: an interrupted copy?); its missing rows "
             f"would be stored grey: copy it again"
         )
+    if a is None:
+        raise ValueError(f"{path}: cannot decode this image (corrupt file or unsupported format)")
     if a.ndim == 3 and a.shape[2] == 3:
         a = a[..., ::-1]
     elif a.ndim == 3 and a.shape[2] == 4:

@@ -90,6 +90,7 @@ def save_preview(path, frames: np.ndarray, masks: np.ndarray, fps: int = 10) -> 
     shown plain above its overlay). Returns the path written."""
     import cv2
 
+    from dvos_core.io.image_files import write_image
     from dvos_core.io.readers import ffmpeg_path
 
     p = Path(path)
@@ -107,6 +108,5 @@ def save_preview(path, frames: np.ndarray, masks: np.ndarray, fps: int = 10) -> 
     else:
         idx = np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)
         grid = np.concatenate([np.concatenate([frames[i], over[i]], axis=0) for i in idx], axis=1)
-        if not cv2.imwrite(str(p), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):
-            raise OSError(f"cannot write image {p}; check the folder exists and is writable")
+        write_image(p, cv2.cvtColor(grid, cv2.COLOR_RGB2BGR), "writing the preview")
     return str(p)

@@ -1,0 +1,67 @@
+"""File names that are not UTF-8 text (copied from an older Windows computer or a camera card) and full disks:
+OpenCV crashed the process on such a name and wrote empty images to a full disk without a word."""
+
+import os
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from dvos_core.io import import_video
+from dvos_core.io.image_files import decode_image, opencv_name, write_image
+from dvos_core.io.masks import export_masks
+from dvos_core.store.schema import StoreError
+
+LATIN1 = os.fsdecode(b"vid\xe9o")  # 'vidéo' in Latin-1: not UTF-8, held by Python as a surrogate escape
+
+
+def test_a_video_whose_name_is_not_utf8_is_refused_with_the_fix(tmp_project, video_avi, tmp_path):
+    odd = tmp_path / f"{LATIN1}.avi"
+    shutil.copy(video_avi, odd)
+    with pytest.raises(ValueError, match=r"vid\\xe9o\.avi: the name holds bytes that are not UTF-8 text.*rename"):
+        import_video(tmp_project, odd, "plot")
+    assert tmp_project.video_ids() == []
+    with pytest.raises(ValueError, match="not UTF-8 text"):
+        opencv_name(tmp_path / LATIN1 / "out.mp4")  # an output video in such a folder too
+
+
+def test_images_of_any_name_are_read_and_written(tmp_project, tmp_path):
+    folder = tmp_path / LATIN1
+    folder.mkdir()
+    frames = np.random.default_rng(0).integers(0, 255, (3, 16, 20, 3), np.uint8)
+    for t, f in enumerate(frames):
+        write_image(folder / f"{LATIN1}_{t}.png", f[..., ::-1], "writing a test frame")
+    assert np.array_equal(decode_image(folder / f"{LATIN1}_1.png", cv2.IMREAD_COLOR)[..., ::-1], frames[1])
+    video = import_video(tmp_project, folder, "plot")  # a folder of frames
+    assert np.array_equal(video.read_frames(), frames)
+    mask = np.zeros((16, 20), np.uint8)
+    mask[2:8, 3:9] = 1
+    video.set_mask(1, mask, "manual")
+    written = export_masks(tmp_project, "plot", tmp_path / LATIN1 / "masks")
+    assert [p.name for p in written] == ["plot_000001.png"]
+    assert np.array_equal(decode_image(written[0], cv2.IMREAD_GRAYSCALE) > 0, mask > 0)
+
+
+def test_an_image_written_to_a_full_disk_fails_by_name_and_leaves_nothing(tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    full = tmp_path / "mask.png"
+    full.symlink_to("/dev/full")  # every write there fails with ENOSPC, as on a full disk
+    with pytest.raises(StoreError, match=r"mask\.png: exporting a mask failed: .*disk is full"):
+        write_image(full, np.zeros((8, 8), np.uint8), "exporting a mask")
+    assert full.is_symlink() and os.path.exists("/dev/full")  # a link or a device is never removed
+
+
+def test_the_list_of_exported_masks_leaves_no_temporary_file_on_a_full_disk(tmp_path):
+    from dvos_core.io.masks import _write_listing
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    (tmp_path / "masks.csv").write_text("earlier list\n")
+    (tmp_path / "masks.csv.tmp").symlink_to("/dev/full")  # its write fails as on a full disk
+    with pytest.raises(StoreError, match=r"masks\.csv: writing the list of exported masks failed: .*disk is full"):
+        _write_listing(tmp_path / "masks.csv", [["v", "1", "v_000001.png"]])
+    assert (tmp_path / "masks.csv").read_text() == "earlier list\n"
+    assert not (tmp_path / "masks.csv.tmp").is_symlink()  # the link is removed, /dev/full untouched
+    assert os.path.exists("/dev/full")
