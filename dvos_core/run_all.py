@@ -51,7 +51,8 @@ class RunAllConfig:
     scales: str = "auto"  # the scales pseudo-labelling and prediction segment each frame at (dvos predict --scales)
     relabel: str = "off"  # before a context model's second phase: off | first_phase | blend (see DemoConfig)
     train: dict = field(default_factory=dict)  # TrainConfig values for every phase (over the machine's defaults)
-    image: dict = field(default_factory=dict)  # ... for one phase only
+    image: dict = field(default_factory=dict)  # ... for one phase only (image: {init_from: CKPT}, --init-from: the
+    # image model starts from that image model, e.g. last season's; the video phases start from the run's own)
     synthetic: dict = field(default_factory=dict)
     real: dict = field(default_factory=dict)
     predict: list = field(default_factory=list)  # videos to predict besides the test videos
@@ -94,6 +95,52 @@ class RunAllConfig:
             raise ValueError(f"RunAllConfig.relabel: unknown {self.relabel!r}; choose from {list(RELABEL)}")
         if self.name and not self.name.replace("-", "_").isidentifier():
             raise ValueError(f"RunAllConfig.name: {self.name!r} must be letters, digits, '_' or '-'")
+        self._check_train_sections()
+
+    def _check_train_sections(self) -> None:
+        """Refuse TrainConfig values of the ``train`` / ``image`` / ``synthetic`` / ``real`` sections that run-all sets
+        itself (each phase's ``phase``, the video model, where a video phase starts from): taken silently, they were
+        overwritten, and the model trained was not the one asked for."""
+        for section in ("train", *PHASES):
+            values = getattr(self, section)
+            if not isinstance(values, dict):
+                raise ValueError(f"RunAllConfig.{section} must be a mapping of training settings, got {values!r}")
+            key = f"RunAllConfig.{section}"
+            if "phase" in values and values["phase"] != section:
+                raise ValueError(
+                    f"{key}.phase ({values['phase']!r}): run-all sets each phase itself - it trains image, synthetic "
+                    f"and real in turn, each with the settings of its own section (image:, synthetic:, real:; "
+                    f"train: for all three); leave phase out"
+                )
+            if "video_model" in values and [values["video_model"]] != self.video_models:
+                raise ValueError(
+                    f"{key}.video_model ({values['video_model']!r}): the video models run-all trains are set by "
+                    f"video_models (--video-model), now {self.video_models}; set it there and leave video_model out "
+                    f"of {section}:"
+                )
+            if values.get("init_from") is not None and section != "image":
+                why = (
+                    "it would start every phase from it"
+                    if section == "train"
+                    else "run-all starts the synthetic phase from the image model it has just trained, and the real "
+                    "phase from its synthetic phase's model"
+                )
+                phase = "synthetic" if section == "train" else section
+                raise ValueError(
+                    f"{key}.init_from ({values['init_from']!r}): {why}; to start from another model, give it for the "
+                    f"image phase (image: {{init_from: CKPT}}, or --init-from CKPT: an image model, e.g. last "
+                    f"season's), or train that phase yourself: dvos train PROJECT --phase {phase} --init-from CKPT"
+                )
+
+    def starting_from(self, checkpoint) -> RunAllConfig:
+        """These settings with the image model starting from ``checkpoint`` (an image model: a file, or a model name
+        of the project; None: from scratch), as `dvos run-all --init-from` and the Train step's run-all box set it."""
+        from dataclasses import replace
+
+        image = {k: v for k, v in self.image.items() if k != "init_from"}
+        if checkpoint is not None:
+            image["init_from"] = str(checkpoint)
+        return replace(self, image=image)
 
     @classmethod
     def quick(cls, **changes) -> RunAllConfig:
@@ -249,17 +296,18 @@ def run_stages(project, cfg: RunAllConfig, run: Stages, train_configs: Callable 
 
     select_device(cfg.device)  # an unknown or absent device is named before any step runs
     plan = check_project(project, cfg)
+    start = plan["start"]
     configs = train_configs or machine_train_configs(cfg)
     for phase in PHASES:  # a bad training setting stops the run now, not after an hour of work
         for kind in cfg.video_models if phase != "image" else ["context"]:
             try:
-                configs(phase, None, kind).validate()
+                configs(phase, start if phase == "image" else None, kind).validate()
             except ValueError as e:
                 raise ValueError(f"run-all settings, {phase} phase: {e}") from None
     _extract(project, cfg, run, plan)
     set_name = _synthesize(project, cfg, run, plan)
     sub = run.stage("train the image model (frame by frame)")
-    image = _train(project, configs("image", None, "context"), cfg.model_name("image"), set_name, sub, run)
+    image = _train(project, configs("image", start, "context"), cfg.model_name("image"), set_name, sub, run)
     run.lap("train_image")
     sub = run.stage("pseudo-label the training videos with the image model")
     run.note_once(_scale_note(project, cfg, plan["train"]))  # said before the first stage that segments frames
@@ -274,7 +322,8 @@ def run_stages(project, cfg: RunAllConfig, run: Stages, train_configs: Callable 
 def check_project(project, cfg: RunAllConfig) -> dict:
     """What the run works from, checked before anything is written: {"painted": videos with painted frames (not
     test), "train": training videos (pseudo-labels, second phase), "test": test videos, "predict": videos to
-    predict}. Raises ValueError saying what to do when a part is missing."""
+    predict, "start": the checkpoint the image model starts from (:func:`starting_checkpoint`), or None}. Raises
+    ValueError saying what to do when a part is missing."""
     from dvos_core.store import CORRECTED, MANUAL
 
     ids = project.video_ids()
@@ -311,7 +360,43 @@ def check_project(project, cfg: RunAllConfig) -> dict:
     _check_own_set(project, cfg)
     test = [v for v in ids if split[v] == "test"]
     predict = [*test, *(v for v in cfg.predict if v not in test)]
-    return {"painted": painted, "train": train, "test": test, "predict": predict}
+    start = starting_checkpoint(project, cfg)
+    return {"painted": painted, "train": train, "test": test, "predict": predict, "start": start}
+
+
+def starting_checkpoint(project, cfg: RunAllConfig) -> Path | None:
+    """The checkpoint the run's image model starts from (``image: {init_from}``, ``--init-from``), checked as `dvos
+    train --init-from` checks it, before anything is written: a file, ``models/NAME/FILE`` of the project or a model
+    name of it (its best.pt), holding an image model that is not the one this run trains. None: from scratch."""
+    from dvos_core.infer.engine import resolve_checkpoint_path
+    from dvos_core.model.checkpoint import read_checkpoint
+
+    spec = cfg.image.get("init_from")
+    if spec is None:
+        return None
+    where = "RunAllConfig.image.init_from (--init-from)"
+    p = Path(str(spec))
+    if not p.is_absolute() and p.parts[:1] == ("models",) and (project.path / p).is_file():
+        p = project.path / p  # as a model's config.yaml records a checkpoint of its project
+    try:
+        path = resolve_checkpoint_path(project, str(p))
+        kind = read_checkpoint(path).get("kind")
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{where}: {e}") from None
+    if kind != "frame":
+        raise ValueError(
+            f"{where}: {path} holds a {kind!r} video model; the run's image model starts from an image model (one "
+            f"trained in the image phase, e.g. last season's models/image/best.pt); its video models then start "
+            f"from the image model it trains"
+        )
+    own = project.model_dir(cfg.model_name("image")) / "best.pt"
+    if own.is_file() and own.resolve() == Path(path).resolve():
+        raise ValueError(
+            f"{where}: {path} is the image model this run trains ({cfg.model_name('image')!r}), which it cannot "
+            f"start from; give the run a name (--name) so that it trains a model of its own, or copy the model under "
+            f"another name first (dvos import-weights {path} --project {project.path} --name NAME)"
+        )
+    return Path(path)
 
 
 def _check_own_set(project, cfg: RunAllConfig) -> None:
@@ -334,7 +419,8 @@ def _check_own_set(project, cfg: RunAllConfig) -> None:
 
 
 def machine_train_configs(cfg: RunAllConfig) -> Callable:
-    """``(phase, init_from, video_model) -> TrainConfig`` from the machine's suggested settings and ``cfg``."""
+    """``(phase, init_from, video_model) -> TrainConfig`` from the machine's suggested settings and ``cfg``
+    (``init_from`` None: the phase section's own, which only the image phase may have)."""
     from dvos_core.machine import machine_info, suggested_settings
     from dvos_core.train.config import TrainConfig, cosine_floor
 
@@ -345,7 +431,9 @@ def machine_train_configs(cfg: RunAllConfig) -> Callable:
         values.update(cfg.train)
         values.update(getattr(cfg, phase))
         values.setdefault("eta_min", cosine_floor(values["lr"]))
-        values.update(phase=phase, video_model=video_model, init_from=None if init_from is None else str(init_from))
+        values.update(phase=phase, video_model=video_model)  # (a section's own: refused by RunAllConfig)
+        if init_from is not None:  # where run-all starts the phase (else the image section's init_from, if any)
+            values["init_from"] = str(init_from)
         return TrainConfig.from_dict(values)
 
     return make

@@ -11,6 +11,7 @@ from dvos_napari._workers import Job
 
 INPAINTED = "inpainted from the painted frames"
 OWN_SET = "make the run's own"
+NEW_MODEL = "nothing (a new model)"
 LENGTHS = ("suited to this computer", "a quick look (minutes, rough)")
 VIDEO_MODEL_CHOICES = {
     "context-aware (recommended)": ["context"],
@@ -52,6 +53,12 @@ class AllStepsBox(QWidget):
             "moving like your videos), or a set the project already holds (faster; make new ones after painting more "
             "frames)",
         )
+        self.start_from = compact_combo(
+            [NEW_MODEL],
+            "what the image model starts from: a new model, or an image model of the project (e.g. last season's, "
+            "copied in with `dvos import-weights OLD.dvos/models/image/best.pt --project THIS.dvos --name NAME`) "
+            "fine-tuned on this project's frames; the video models start from the image model the run trains",
+        )
         self.name = QLineEdit()
         self.name.setPlaceholderText("none: models image, context, ...")
         self.name.setToolTip("a prefix for everything this run makes, to keep an earlier run's models beside it")
@@ -65,6 +72,7 @@ class AllStepsBox(QWidget):
         form.addRow("video model", self.video_model)
         form.addRow("backgrounds", self.backgrounds)
         form.addRow("synthetic clips", self.synthetic)
+        form.addRow("image model from", self.start_from)
         form.addRow("run name", self.name)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 0, 0, 0)
@@ -109,6 +117,16 @@ class AllStepsBox(QWidget):
         if project is not None:
             self.synthetic.addItems(project.synthetic_ids())
         self.synthetic.setCurrentIndex(max(0, self.synthetic.findText(keep)))
+        keep = self.start_from.currentText()
+        self.start_from.clear()
+        self.start_from.addItem(NEW_MODEL)
+        if project is not None:
+            from dvos_napari._models import model_checkpoints
+
+            # image models, newest first (a model of unknown kind too: the run names what it holds if not one)
+            models = reversed(model_checkpoints(project).values())
+            self.start_from.addItems([m.name for m in models if m.kind in ("frame", None)])
+        self.start_from.setCurrentIndex(max(0, self.start_from.findText(keep)))
 
     def config(self, **overrides):
         """The :class:`RunAllConfig` of the box (``overrides``: any other of its fields, e.g. ``train``)."""
@@ -122,7 +140,9 @@ class AllStepsBox(QWidget):
             "bare_videos": [] if bare == INPAINTED else [bare],
             "synthetic_set": None if self.synthetic.currentText() == OWN_SET else self.synthetic.currentText(),
         }
-        return (RunAllConfig.quick if quick else RunAllConfig)(**{**values, **overrides})
+        cfg = (RunAllConfig.quick if quick else RunAllConfig)(**{**values, **overrides})
+        start = self.start_from.currentText()
+        return cfg if start in ("", NEW_MODEL) else cfg.starting_from(start)  # as `dvos run-all --init-from NAME`
 
     def toggle(self) -> None:
         if self.running:

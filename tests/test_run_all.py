@@ -173,6 +173,7 @@ def test_check_project_plans_from_the_splits(project):
         "train": ["field_train"],
         "test": ["field_test"],
         "predict": ["field_test", "bare_field"],
+        "start": None,
     }
 
 

@@ -48,6 +48,13 @@ def register(sub) -> None:
     p.add_argument(
         "--synthetic-set", metavar="NAME", help="train on this existing synthetic set instead of making the run's own"
     )
+    p.add_argument(
+        "--init-from",
+        metavar="CKPT",
+        help="start the image model from this image model instead of from scratch (e.g. last season's: "
+        "OTHER.dvos/models/image/best.pt, or a model name of the project: its best.pt); the video models start from "
+        "the image model the run trains (image: {init_from: CKPT} in --config)",
+    )
     p.add_argument("--clips", type=int, help="synthetic clips (default: 48 on a CPU, 200 on a GPU)")
     p.add_argument("--frames", type=int, help="frames per synthetic clip (default: 12 on a CPU, 24 on a GPU)")
     p.add_argument("--preset", help="model size of every phase: paper | small | tiny (default: the machine's)")
@@ -82,7 +89,17 @@ def config_from_args(args):
     from dvos_core.run_all import RunAllConfig
 
     if args.config:
-        cfg = RunAllConfig.from_yaml(args.config)
+        from dvos_core.config_io import load_config
+
+        # --video-model over the file's video_models before the file's sections are checked against it
+        models = None if args.video_model is None else _video_models(args.video_model)
+        cfg = load_config(
+            RunAllConfig,
+            args.config,
+            "run-all settings",
+            "write one with `dvos run-all --print-config`",
+            from_dict=lambda d: RunAllConfig.from_dict(d if models is None else {**d, "video_models": models}),
+        )
         if args.quick:
             raise ValueError("--quick sets the run's settings itself; leave out --config (or put them in the file)")
     else:
@@ -102,7 +119,7 @@ def config_from_args(args):
         if getattr(args, opt) is not None:
             changes[key] = getattr(args, opt)
     if args.video_model is not None:
-        changes["video_models"] = ["context", "dvos"] if args.video_model == "both" else [args.video_model]
+        changes["video_models"] = _video_models(args.video_model)
     if args.no_match_motion:
         changes["match_motion"] = False
     train = dict(cfg.train)
@@ -114,7 +131,16 @@ def config_from_args(args):
             # image/synthetic/real sections of a --config file)
             for values in phases.values():
                 values.pop(key, None)
-    return replace(cfg, train=train, **phases, **changes)  # replace() checks the values as RunAllConfig() does
+    try:  # replace() checks the values as RunAllConfig() does
+        cfg = replace(cfg, train=train, **phases, **changes)
+    except ValueError as e:
+        raise ValueError(f"{args.config}: {e}" if args.config else str(e)) from None
+    return cfg if args.init_from is None else cfg.starting_from(args.init_from)
+
+
+def _video_models(option: str) -> list:
+    """``--video-model``'s choice as RunAllConfig.video_models."""
+    return ["context", "dvos"] if option == "both" else [option]
 
 
 def _run_all(args) -> int:
