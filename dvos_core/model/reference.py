@@ -225,7 +225,10 @@ def load_reference_state_dict(path) -> dict:
     except Exception as e:  # corrupt, or a pickle that needs code
         raise CheckpointError(f"{path}: cannot read it as a torch state_dict ({type(e).__name__})") from e
     if isinstance(payload, dict) and payload.get("format") == "dvos-checkpoint":
-        raise CheckpointError(f"{path}: already a dvos checkpoint; use it directly (no import needed)")
+        raise CheckpointError(
+            f"{path}: already a dvos checkpoint: use it directly (no conversion needed), or copy it into a project "
+            f"by leaving out --kind: dvos import-weights {path} --project PROJECT --name NAME"
+        )
     for key in ("state_dict", "model"):
         if isinstance(payload, dict) and isinstance(payload.get(key), dict):
             payload = payload[key]
