@@ -65,3 +65,18 @@ def test_the_list_of_exported_masks_leaves_no_temporary_file_on_a_full_disk(tmp_
     assert (tmp_path / "masks.csv").read_text() == "earlier list\n"
     assert not (tmp_path / "masks.csv.tmp").is_symlink()  # the link is removed, /dev/full untouched
     assert os.path.exists("/dev/full")
+
+
+def test_a_checkpoint_saved_to_a_full_disk_fails_by_name_and_keeps_the_earlier_one(tmp_path):
+    """torch's own writer failed with '[enforce fail at inline_container.cc] unexpected pos', naming no file."""
+    from dvos_core.model import build_model, read_checkpoint, save_checkpoint
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    best = tmp_path / "best.pt"
+    save_checkpoint(best, build_model("tiny", "frame"), epoch=1)
+    (tmp_path / f".best.pt.{os.getpid()}.tmp").symlink_to("/dev/full")  # the next save's staging file: disk full
+    with pytest.raises(StoreError, match=r"best\.pt: saving the checkpoint failed: .*disk is full.*kept as it was"):
+        save_checkpoint(best, build_model("tiny", "frame"), epoch=2)
+    assert read_checkpoint(best)["info"]["epoch"] == 1
+    assert not (tmp_path / f".best.pt.{os.getpid()}.tmp").is_symlink() and os.path.exists("/dev/full")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import os
 import re
 import subprocess
@@ -102,7 +103,7 @@ def save_checkpoint(path, model, **info) -> Path:
 
     ``info`` always gets ``dvos_version``, ``code_commit`` (git commit or None), ``input_size`` and ``preset``."""
     from dvos_core import __version__
-    from dvos_core.store.fsops import durable_replace
+    from dvos_core.store.fsops import durable_replace, io_step
 
     model = unwrap(model)
     path = Path(path)
@@ -121,10 +122,16 @@ def save_checkpoint(path, model, **info) -> Path:
         "state_dict": state,
         "info": info,
     }
+    # serialised in memory, then written by Python: a full disk is an OSError naming the file and the fix (torch's
+    # own writer failed with "[enforce fail at inline_container.cc] unexpected pos")
+    data = io.BytesIO()
+    torch.save(payload, data)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        torch.save(payload, tmp)
-        durable_replace(tmp, path)  # hours of training: a power cut must not leave an empty best.pt
+        with io_step(path, "saving the checkpoint", "The file it replaces is kept as it was."):
+            with open(tmp, "wb") as f:
+                f.write(data.getbuffer())
+            durable_replace(tmp, path)  # hours of training: a power cut must not leave an empty best.pt
     finally:
         if tmp.exists():
             tmp.unlink()

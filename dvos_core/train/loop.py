@@ -37,7 +37,7 @@ from dvos_core.model.device import use_bf16
 from dvos_core.model.presets import ModelConfig, get_config, list_presets
 from dvos_core.model.transfer import image_parameter_names
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, report
-from dvos_core.store.fsops import same_checkpoint
+from dvos_core.store.fsops import io_step, same_checkpoint
 from dvos_core.store.lock import TRAIN_HOLDER, TRAIN_LOCK
 from dvos_core.store.schema import StoreError
 from dvos_core.threads import loader_worker_init
@@ -544,7 +544,8 @@ class _Run:
             # the preset of a model started from a checkpoint is the checkpoint's (the config's is not used)
             used = self._model_preset() if self.cfg.init_from else None
             preset = used if used in list_presets() else self.cfg.preset
-            self.cfg.replace(init_from=init, preset=preset).to_yaml(self.out / "config.yaml", comments=True)
+            with io_step(self.out / "config.yaml", "writing the training settings"):
+                self.cfg.replace(init_from=init, preset=preset).to_yaml(self.out / "config.yaml", comments=True)
             self._config_written = True
 
     def _save_last(self, epoch: int, step: int, running: tuple) -> None:
@@ -608,20 +609,18 @@ class _Run:
         return False
 
     def _write_metrics(self) -> None:
-        if self.dist.is_main:
-            tmp = self.out / ".metrics.json.tmp"
-            tmp.write_text(
-                json.dumps(
-                    {
-                        "name": self.name,
-                        "phase": self.cfg.phase,
-                        "best_epoch": self.best_epoch,
-                        "selection": self.data_summary["selection"],
-                        "history": self.history,
-                    },
-                    indent=1,
-                )
-            )
+        if not self.dist.is_main:
+            return
+        record = {
+            "name": self.name,
+            "phase": self.cfg.phase,
+            "best_epoch": self.best_epoch,
+            "selection": self.data_summary["selection"],
+            "history": self.history,
+        }
+        tmp = self.out / ".metrics.json.tmp"
+        with io_step(self.out / "metrics.json", "writing the training metrics"):
+            tmp.write_text(json.dumps(record, indent=1))
             tmp.replace(self.out / "metrics.json")
 
     # ---- main --------------------------------------------------------------------------------------------------
