@@ -70,3 +70,21 @@ def test_a_negative_number_of_worst_frames_is_refused_before_anything_is_written
     assert "--worst) must be 0 or more (0: no worst-frame overlays), got -1" in capsys.readouterr().err
     assert "neg" not in two_models.report_names()
     assert dvos([*args, "--worst", "0"]) == 0 and not (two_models.report_dir("neg") / "worst").exists()
+
+
+def test_no_save_prints_the_scores_and_writes_nothing(two_models, capsys, monkeypatch):
+    """A project one may only read (a colleague's, a read-only share) could not be scored: every evaluation wrote a
+    report into it, under the writer lock."""
+    from dvos_core.store.project import Project
+
+    def refuse(*a, **k):
+        raise AssertionError("a --no-save evaluation wrote into the project")
+
+    monkeypatch.setattr(Project, "check_writable", refuse)
+    monkeypatch.setattr("dvos_core.evaluate.report.write_report_folder", refuse)
+    before = two_models.report_names()
+    for chosen in (["--model", "first", "--videos", "a"], ["--models", "first", "second", "--videos", "a", "b"]):
+        assert dvos(["evaluate", str(two_models.path), *chosen, "--no-save"]) == 0
+        out = capsys.readouterr().out
+        assert "1.000" in out and "no report saved (--no-save)" in out
+    assert two_models.report_names() == before

@@ -197,6 +197,11 @@ def register(sub) -> None:
     p.add_argument("--min-area", type=int, default=16, help="smallest head counted, in pixels (default 16)")
     p.add_argument("--worst", type=int, default=8, help="number of worst-frame overlays to save (default 8)")
     p.add_argument("--no-plots", action="store_true", help="write the tables only")
+    p.add_argument(
+        "--no-save",
+        action="store_true",
+        help="print the scores only, writing no report into the project (scores a project you may only read)",
+    )
     add_wait(p)
     add_threads(p)
     p.set_defaults(func=_evaluate)
@@ -443,11 +448,12 @@ def _evaluate(args) -> int:
             gt_provenances=args.gt,
             tolerance=args.tolerance,
             min_area=args.min_area,
+            save=not args.no_save,
             progress=TerminalProgress(),
             cancel=cancel_on_sigint(),
         )
         print(cmp.format_table())
-        print(f"report: {cmp.path}")
+        print(f"report: {cmp.path}" if not args.no_save else "no report saved (--no-save)")
         return 0
     rep = evaluate(
         project,
@@ -460,10 +466,11 @@ def _evaluate(args) -> int:
         min_area=args.min_area,
         model=args.model,
         plots=not args.no_plots,
+        save=not args.no_save,
         progress=TerminalProgress(),
         cancel=cancel_on_sigint(),
         threads=args.threads,
     )
     print(rep.format_table())
-    print(f"report: {rep.path}")
+    print(f"report: {rep.path}" if not args.no_save else "no report saved (--no-save)")
     return 0
