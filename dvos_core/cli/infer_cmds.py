@@ -425,7 +425,7 @@ def _evaluate(args) -> int:
     from dvos_core.evaluate.summary import _video_ids
     from dvos_core.store import Project
 
-    project = Project.open(args.project)
+    project = Project.open(args.project, mode="r" if args.no_save else "r+")
     if args.model and args.models:
         raise ValueError("pass either --model (one model's full report) or --models (a comparison), not both")
     models = args.models
