@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from dvos_core.cli import main as dvos
 from dvos_core.evaluate import evaluate
 from dvos_core.infer import predict_video
 from dvos_core.model import build_model, save_checkpoint
@@ -34,7 +35,7 @@ def _model(p: Project, name: str, seed: int):
     return best
 
 
-def test_a_model_of_another_project_is_recorded_as_such(tmp_path, monkeypatch):
+def test_a_model_of_another_project_is_recorded_as_such(tmp_path, monkeypatch, capsys):
     a, b = _project(tmp_path / "a" / "field.dvos"), _project(tmp_path / "b" / "field.dvos")
     _model(a, "img", 0)
     monkeypatch.chdir(tmp_path)  # the paths typed are relative to this folder
@@ -51,6 +52,12 @@ def test_a_model_of_another_project_is_recorded_as_such(tmp_path, monkeypatch):
     _model(a, "img", 2)  # A's model trained again: the warning names A's file, not B's model
     assert b.video("plot").predictions["img"].outdated() == str(tmp_path / "a/field.dvos/models/img/best.pt")
 
+    info = Project.open(tmp_path / "b/field.dvos").summary()["videos"][0]
+    assert info["predicted_by_other_projects"] == {"img": str(tmp_path / "a/field.dvos/models/img/best.pt")}
+    assert dvos(["info", str(tmp_path / "b/field.dvos")]) == 0
+    said = capsys.readouterr().out
+    assert f"img: made by {tmp_path / 'a/field.dvos/models/img/best.pt'} (a model of another project)" in said
+    assert "own: made by" not in said
     shutil.move(tmp_path / "a", tmp_path / "a_2025")  # A archived: nothing to compare with, B's img is not blamed
     set_b = Project.open(tmp_path / "b/field.dvos").video("plot").predictions["img"]
     assert set_b.outdated() is None and own.is_file()

@@ -258,6 +258,8 @@ def _info(args) -> int:
         )
         if v["predicted_by"]:
             print(f"  {'':<20} predicted by {', '.join(v['predicted_by'])}")
+            for m, ckpt in (v.get("predicted_by_other_projects") or {}).items():  # not one of this project's models
+                print(f"  {'':<20} {m}: made by {ckpt} (a model of another project)")
             for m, d in (v.get("predictions_unfinished") or {}).items():  # a predict stopped half-way: say so
                 print(f"  {'':<20} {unfinished_note(s['path'], v['id'], m, d)}")
         if v.get("pseudo_label_stopped"):

@@ -880,6 +880,7 @@ def _video_summary(v: Video) -> dict:
         "provenance": {k: c for k, c in v.provenance_counts().items() if c and k != "none"},
         "predicted_by": models,  # models with predictions of it, oldest first
         "predictions_unfinished": _unfinished_sets(v, models),
+        "predicted_by_other_projects": _other_projects_models(v, models),
         "pseudo_label_stopped": _stopped_pseudo_label(a.get("pseudo_label")),
     }
 
@@ -911,6 +912,20 @@ def _stopped_pseudo_label(record) -> dict | None:
         "overwrite": stopped_relabelling(record),
         "options": opts,
     }
+
+
+def _other_projects_models(v: Video, models: list[str]) -> dict:
+    """{set name: checkpoint} of the prediction sets of ``v`` made by a model file outside the project (another
+    project's, e.g. last season's): the set's name alone reads like one of this project's models."""
+    out = {}
+    for model in models:
+        try:
+            a = v.predictions[model].attrs
+        except (StoreError, ValueError):
+            continue
+        if a.get("checkpoint_in_project") is False:
+            out[model] = a.get("checkpoint")
+    return out
 
 
 def _unfinished_sets(v: Video, models: list[str]) -> dict:
