@@ -9,13 +9,19 @@ the previous (saved) video instead of removing them (removing a layer costs napa
 
 Mask buffers are in-memory uint8 (T,H,W) arrays; above :data:`MEMMAP_BYTES` they are memory-mapped temporary files in
 the temporary folder (``TMPDIR``), so a long video costs disk pages, not RAM (unless that folder is a RAM disk, tmpfs).
+Their disk space is reserved when they are made (a folder without room gives an error saying so, or an in-memory
+buffer), never met later as a bus error while masks are read or painted.
 A mask read's worker thread holds its buffer only while it runs (napari keeps every worker it ran), so the buffers of
 a video left are freed.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 import tempfile
+import warnings
 import weakref
 
 import numpy as np
@@ -36,13 +42,95 @@ MEMMAP_BYTES = 256 * 1024 * 1024
 _CORRECTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+class NoRoomForMasksError(OSError):
+    """The temporary folder has no room for a video's mask buffer (and the memory is too short to hold it)."""
+
+
+def _gb(nbytes: int) -> str:
+    return f"{nbytes / 1e9:.1f} GB" if nbytes >= 1e9 else f"{nbytes / 1e6:.1f} MB"
+
+
+def _available_memory() -> int:
+    """Bytes of memory the system can still give without swapping (0 when unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def _free_bytes(folder: str) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def _reserve(fd: int, nbytes: int, folder: str) -> bool:
+    """Give the file ``fd`` its ``nbytes`` and reserve them on the disk, so that writing into its memory map later
+    never meets a full disk (a write to a memory-mapped page the disk has no room for kills the process with a bus
+    error, SIGBUS). False when the folder has no room. A file system that cannot reserve space (no
+    ``posix_fallocate``, or it answers EOPNOTSUPP/EINVAL) gets a sparse file when its free space covers it."""
+    try:
+        os.posix_fallocate(fd, 0, nbytes)
+        return True
+    except AttributeError:  # no posix_fallocate here (macOS, Windows)
+        pass
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            return False
+        if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+    free = _free_bytes(folder)
+    if free is not None and free < nbytes:
+        return False
+    os.ftruncate(fd, nbytes)
+    return True
+
+
 def _empty_buffer(shape) -> np.ndarray:
-    if int(np.prod(shape)) <= MEMMAP_BYTES:
+    """A zeroed (T,H,W) uint8 mask buffer: in memory up to :data:`MEMMAP_BYTES`, above it a memory-mapped file in
+    the temporary folder with its disk space reserved up front. A folder without room gives an in-memory buffer
+    when that fits comfortably in the free memory (a warning says so), else a :class:`NoRoomForMasksError` naming
+    the folder, the size and the fix (the caller shows it; nothing is written or changed)."""
+    nbytes = int(np.prod(shape))
+    if nbytes <= MEMMAP_BYTES:
         return np.zeros(shape, np.uint8)
-    f = tempfile.NamedTemporaryFile(prefix="dvos-masks-", suffix=".u8")  # noqa: SIM115 - lives with the buffer
-    buf = np.memmap(f, dtype=np.uint8, mode="w+", shape=shape)
-    buf._dvos_tmpfile = f  # keep the file alive as long as the buffer
-    return buf
+    folder = tempfile.gettempdir()
+    # an unnamed file where the system can (removed at once): nothing is left behind, even by a killed napari
+    f = tempfile.TemporaryFile(prefix="dvos-masks-", suffix=".u8")  # noqa: SIM115 - lives with the buffer
+    try:
+        room = _reserve(f.fileno(), nbytes, folder)
+        if room:
+            buf = np.memmap(f, dtype=np.uint8, mode="r+", shape=shape)
+            buf._dvos_tmpfile = f  # keep the file alive as long as the buffer
+            return buf
+    except BaseException:
+        f.close()
+        raise
+    f.close()
+    free = _free_bytes(folder)
+    have = f"{_gb(free)} free" if free is not None else "its free space unknown"
+    if nbytes * 4 <= _available_memory():
+        warnings.warn(
+            f"dvos: the temporary folder {folder} has no room for the masks of this video ({_gb(nbytes)} needed, "
+            f"{have}), so they are held in memory; to keep them on disk, free space there or start napari with "
+            f"TMPDIR set to a folder on a disk with room",
+            stacklevel=2,
+        )
+        return np.zeros(shape, np.uint8)
+    raise NoRoomForMasksError(
+        f"the temporary folder {folder} has no room for the masks of this video: they need {_gb(nbytes)} and it has "
+        f"{have} (nor is there memory enough to hold them). Free some space there, or close napari and start it "
+        f"again with TMPDIR set to a folder on a disk with room (e.g. TMPDIR=/path/with/room napari); what is "
+        f"saved in the project is untouched"
+    )
 
 
 def prediction_set(video, model: str | None = None):
@@ -320,6 +408,8 @@ def show_video(viewer, video, state) -> None:
     """Show a store video as layers (re-using those of another saved video); masks arrive in the background."""
     vid = video.name
     n, h, w, _ = video.shape
+    # the masks buffer first: a temporary folder without room for it (NoRoomForMasksError) changes no layer
+    buf = _empty_buffer((n, h, w)) if video_layer(viewer, vid, "masks") is None else None
     _image, new_image = _place(
         viewer,
         "image",
@@ -327,11 +417,16 @@ def show_video(viewer, video, state) -> None:
         state,
         lambda: (LazyFrames.from_zarr(video.frames, video.n_frames, name=f"video {vid!r}"), {"rgb": True}),
     )
-    masks, new_masks = _place(viewer, "masks", video, state, lambda: (_empty_buffer((n, h, w)), {"opacity": 0.5}))
+    masks, new_masks = _place(
+        viewer, "masks", video, state, lambda: (_empty_buffer((n, h, w)) if buf is None else buf, {"opacity": 0.5})
+    )
     if new_masks:
         load_masks(masks, video, "masks", state)
     track_paint(masks, state)
-    show_predictions(viewer, video, state, replace=False)
+    try:
+        show_predictions(viewer, video, state, replace=False)
+    except NoRoomForMasksError as e:  # the video and its masks are shown all the same
+        state.report_error(f"could not show the predicted masks of {vid}", e)
     _drop_other_videos(viewer, vid, state)
     set_axis_labels(viewer)
     viewer.layers.selection.active = masks
@@ -379,6 +474,7 @@ def show_predictions(viewer, video, state, replace: bool = True) -> bool:
     if not replace and shown_model(viewer, video.name) == preds.model:
         return True
     n, h, w, _ = video.shape
+    buf = _empty_buffer((n, h, w))  # first: a temporary folder without room for it changes no layer
     extra = {"dvos_model": preds.model}
     prob = LazyFrames.from_zarr(
         arrs[1], video.n_frames, dtype=np.float32, name=f"the probabilities of video {video.name!r} by {preds.model!r}"
@@ -402,11 +498,9 @@ def show_predictions(viewer, video, state, replace: bool = True) -> bool:
     )
     if not new_prob:
         prob_layer.data = prob
-    pred_layer, new_pred = _place(
-        viewer, "predicted", video, state, lambda: (_empty_buffer((n, h, w)), {"opacity": 0.5}), extra
-    )
+    pred_layer, new_pred = _place(viewer, "predicted", video, state, lambda: (buf, {"opacity": 0.5}), extra)
     if not new_pred:
-        pred_layer.data = _empty_buffer((n, h, w))
+        pred_layer.data = buf
     track_paint(pred_layer, state)
     load_masks(pred_layer, video, "predicted", state, model=preds.model)
     return True

@@ -265,9 +265,13 @@ class DvosState:
         if show and video_id is not None and self.viewer is not None:
             # the leftover of a killed import is not shown: work painted into it would go when it is replaced
             video = self.require_project().video(video_id).require_complete()
-        self.video_id = video_id
+        before, self.video_id = self.video_id, video_id
         if video is not None:
-            _layers.show_video(self.viewer, video, self)
+            try:
+                _layers.show_video(self.viewer, video, self)
+            except _layers.NoRoomForMasksError:  # no layer was changed: they still show the video before
+                self.video_id = before
+                raise
         self.video_changed.emit(video_id)
 
     def set_prediction_model(self, name: str | None) -> None:
@@ -276,10 +280,14 @@ class DvosState:
         name = name or None
         if name == self.prediction_model:
             return
-        self.prediction_model = name
+        before, self.prediction_model = self.prediction_model, name
         viewer = self.viewer
         if viewer is not None and self.project is not None and self.video_id in self.project.video_ids():
-            _layers.show_predictions(viewer, self.project.video(self.video_id), self)
+            try:
+                _layers.show_predictions(viewer, self.project.video(self.video_id), self)
+            except _layers.NoRoomForMasksError:  # no layer was changed: they still show the model before
+                self.prediction_model = before
+                raise
         self.model_changed.emit(name)
 
     def current_frame(self) -> int:
