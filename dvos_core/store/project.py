@@ -79,6 +79,52 @@ def _is_project(path: Path) -> bool:
 
 REPLACED, CREATING = "replaced", "creating"  # hidden siblings of a project being created: .NAME.creating-*, ...
 STALE_BUILD_S = 600  # an unfinished .NAME.creating-* this old is a leftover, not a build in progress
+NAME_MAX = 255  # bytes in one file or folder name, where the file system does not say
+_SIBLING_EXTRA = len(f"..{CREATING}-") + 12  # what a hidden sibling's name adds to its stem (its kind: 8 letters)
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name (bytes) of the file system holding ``folder`` (or its nearest existing parent)."""
+    for p in (folder, *folder.parents):
+        try:
+            return int(os.pathconf(p, "PC_NAME_MAX"))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, AttributeError):  # no such query here (Windows) or on this file system
+            break
+    return NAME_MAX
+
+
+def _sibling_stem(path: Path) -> str:
+    """The NAME of the hidden siblings ``.NAME.creating-*`` and ``.NAME.replaced-*`` of the project folder ``path``:
+    its own name, or for a name too long to take 23 more bytes, its start and a hash of it (``.NAME~1a2b3c4d``)."""
+    import hashlib
+
+    raw = os.fsencode(path.name)
+    room = _name_max(path.parent) - _SIBLING_EXTRA
+    if len(raw) <= room:
+        return path.name
+    head = raw[: max(0, room - 9)].decode("utf-8", errors="ignore")  # never half a character
+    return f"{head}~{hashlib.sha256(raw).hexdigest()[:8]}"
+
+
+def _sibling(path: Path, kind: str) -> Path:
+    """A new hidden sibling ``.NAME.<kind>-<12 hex>`` of the project folder ``path`` (``kind``: CREATING, REPLACED)."""
+    return path.parent / f".{_sibling_stem(path)}.{kind}-{uuid.uuid4().hex[:12]}"
+
+
+def _check_name_lengths(path: Path) -> None:
+    """A StoreError naming ``path`` when one of its names is longer than its file system allows (else the OS's bare
+    'File name too long')."""
+    limit = _name_max(path)
+    for part in path.parts:
+        n = len(os.fsencode(part))
+        if n > limit:
+            what = "its name" if part == path.name else f"the folder name {part!r} in it"
+            raise StoreError(
+                f"cannot create a project at {path}: {what} is {n} bytes long, and the file system there allows at "
+                f"most {limit} bytes per file or folder name. Choose a shorter name; nothing was created"
+            )
 
 
 def _hidden_builds(path: Path) -> tuple[list[Path], list[Path]]:
@@ -89,9 +135,10 @@ def _hidden_builds(path: Path) -> tuple[list[Path], list[Path]]:
         entries = list(os.scandir(path.parent))
     except OSError:
         return [], []
+    stem = _sibling_stem(path)
     for e in entries:
         for kind in out:
-            if e.name.startswith(f".{path.name}.{kind}-") and e.is_dir(follow_symlinks=False):
+            if e.name.startswith(f".{stem}.{kind}-") and e.is_dir(follow_symlinks=False):
                 out[kind].append(Path(e.path))
 
     def age(p: Path) -> float:
@@ -198,6 +245,7 @@ class Project:
         into place when finished. ``overwrite`` replaces an existing dvos project (never any other folder), once no
         other process is writing it (``wait`` as in :meth:`writing`). A leading ``~`` is your home folder."""
         path = _project_path(path)
+        _check_name_lengths(path)
         replacing = path.exists() and (not path.is_dir() or any(path.iterdir()))
         if not replacing and not overwrite:
             kept = [r for r in _hidden_builds(path)[0] if _is_project(r)]
@@ -219,7 +267,7 @@ class Project:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot create project at {path}: {e.strerror or e}; choose a writable folder") from e
-        build = path.parent / f".{path.name}.creating-{uuid.uuid4().hex[:12]}"
+        build = _sibling(path, CREATING)
         try:
             with io_step(path, "creating the project", "Nothing was created."):
                 _build_empty(build)
@@ -228,7 +276,7 @@ class Project:
                         path.rmdir()  # an empty folder made for it
                     os.rename(build, path)
             if replacing:
-                old = path.parent / f".{path.name}.replaced-{uuid.uuid4().hex[:12]}"
+                old = _sibling(path, REPLACED)
                 with writer_lock(path).hold(wait, "create --overwrite"):
                     with io_step(path, "replacing the old project", "The old project is unchanged."):
                         os.rename(path, old)
