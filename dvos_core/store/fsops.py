@@ -93,9 +93,10 @@ def settle_writes(timeout: float = 30.0) -> None:
 
 
 @contextlib.contextmanager
-def io_step(where, step: str, after: str = ""):
+def io_step(where, step: str, after: str = "", fixes: dict[int, str] | None = None):
     """Turn an OSError raised inside the block into a :class:`StoreWriteError` naming ``where`` (a file or folder of
-    the store) and ``step`` ('writing frames 8-15'); ``after`` says what state the store is left in."""
+    the store) and ``step`` ('writing frames 8-15'); ``after`` says what state the store is left in; ``fixes``
+    ({errno: fix}) replace the usual fixes where they do not fit the step."""
     try:
         yield
     except StoreError:
@@ -103,7 +104,7 @@ def io_step(where, step: str, after: str = ""):
         raise
     except OSError as e:
         settle_writes()
-        fix = _FIXES.get(e.errno, "")
+        fix = {**_FIXES, **(fixes or {})}.get(e.errno, "")
         tail = " ".join(s for s in (after, fix and fix[0].upper() + fix[1:]) if s)
         raise StoreWriteError(f"{where}: {step} failed: {describe_os_error(e)}. {tail}".strip(), e.errno) from e
 

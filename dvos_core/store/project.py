@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno as _errno
 import json
 import os
 import shutil
@@ -111,6 +112,26 @@ def _sibling_stem(path: Path) -> str:
 def _sibling(path: Path, kind: str) -> Path:
     """A new hidden sibling ``.NAME.<kind>-<12 hex>`` of the project folder ``path`` (``kind``: CREATING, REPLACED)."""
     return path.parent / f".{_sibling_stem(path)}.{kind}-{uuid.uuid4().hex[:12]}"
+
+
+# fixes of an OS error while creating a project (the usual ones speak of a project that exists)
+_CREATE_FIXES = {
+    _errno.EROFS: "choose a folder on a writable disk for the project",
+    _errno.EACCES: "choose a folder you may write to for the project, or check that folder's permissions",
+    _errno.EPERM: "choose a folder you may write to for the project, or check that folder's permissions",
+}
+
+
+@contextlib.contextmanager
+def _named_as(build: Path, folder: Path):
+    """An OS error about the hidden build folder ``build`` (or a file in it) names ``folder`` instead, where the
+    project was to be made: the build is no name the user knows."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is not None and os.fsdecode(e.filename).startswith(str(build)):
+            e.filename = str(folder)
+        raise
 
 
 def _check_name_lengths(path: Path) -> None:
@@ -269,7 +290,10 @@ class Project:
             raise StoreError(f"cannot create project at {path}: {e.strerror or e}; choose a writable folder") from e
         build = _sibling(path, CREATING)
         try:
-            with io_step(path, "creating the project", "Nothing was created."):
+            with (
+                io_step(path, "creating the project", "Nothing was created.", _CREATE_FIXES),
+                _named_as(build, path.parent),
+            ):
                 _build_empty(build)
                 if not replacing:
                     if path.is_dir():
