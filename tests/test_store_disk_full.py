@@ -116,6 +116,16 @@ def test_new_project_on_a_full_disk_leaves_nothing(tmp_path, disk_budget):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_synthetic_clip_on_a_full_disk_says_to_run_it_again_once(tmp_project, disk_budget):
+    s = tmp_project.create_synthetic("set", 2, 3, 16, 20, config={})
+    disk_budget(0)
+    with pytest.raises(StoreWriteError) as e:
+        s.write_clip(0, _frames(3), np.zeros((3, 16, 20), np.uint8))
+    text = str(e.value)
+    assert text.endswith("Clips already done are kept; run it again to resume. Free some disk space first.")
+    assert text.count("run it again") == 1
+
+
 def _mount_tmpfs(path, size="3m") -> bool:
     if sys.platform != "linux" or os.geteuid() != 0 or shutil.which("mount") is None:
         return False

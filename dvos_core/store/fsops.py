@@ -92,6 +92,17 @@ def settle_writes(timeout: float = 30.0) -> None:
         asyncio.run_coroutine_threadsafe(others_done(), loop).result(timeout)
 
 
+_RERUN = ", then run it again"
+
+
+def _tail(after: str, fix: str) -> str:
+    """``after`` (the state the store is left in) and ``fix`` (what to do) as sentences, 'run it again' said once:
+    a step whose ``after`` already says to run it again (to resume) gets only what to do first."""
+    if fix.endswith(_RERUN) and "run it again" in after.lower():
+        fix = f"{fix[: -len(_RERUN)]} first."
+    return " ".join(s for s in (after, fix and fix[0].upper() + fix[1:]) if s)
+
+
 @contextlib.contextmanager
 def io_step(where, step: str, after: str = "", fixes: dict[int, str] | None = None):
     """Turn an OSError raised inside the block into a :class:`StoreWriteError` naming ``where`` (a file or folder of
@@ -105,7 +116,7 @@ def io_step(where, step: str, after: str = "", fixes: dict[int, str] | None = No
     except OSError as e:
         settle_writes()
         fix = {**_FIXES, **(fixes or {})}.get(e.errno, "")
-        tail = " ".join(s for s in (after, fix and fix[0].upper() + fix[1:]) if s)
+        tail = _tail(after, fix)
         raise StoreWriteError(f"{where}: {step} failed: {describe_os_error(e)}. {tail}".strip(), e.errno) from e
 
 
