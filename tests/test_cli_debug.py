@@ -107,9 +107,11 @@ def test_a_name_the_project_does_not_hold_is_a_user_error(tmp_project, capsys):
     assert isinstance(caught.value, NotInStoreError) and str(caught.value).startswith(str(tmp_project.path))
 
 
-def test_sigterm_cancels_like_ctrl_c_and_the_handlers_are_put_back():
+@pytest.mark.parametrize("name, rc, word", [("SIGTERM", 143, "SIGTERM"), ("SIGINT", 130, "Ctrl+C")])
+def test_sigterm_cancels_like_ctrl_c_and_the_handlers_are_put_back(name, rc, word):
     """SIGTERM (timeout, docker stop, a batch scheduler) stops a command at its next safe point, as Ctrl+C does,
-    instead of killing it mid-step; after the command the process's own handlers are back."""
+    instead of killing it mid-step; after the command the process's own handlers are back. The exit code is the
+    shell's for the signal: 143 (128 + SIGTERM), 130 (128 + SIGINT)."""
     import signal
     import subprocess
     import sys
@@ -131,10 +133,10 @@ def test_sigterm_cancels_like_ctrl_c_and_the_handlers_are_put_back():
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "ready"
     time.sleep(0.1)
-    child.send_signal(signal.SIGTERM)
+    child.send_signal(getattr(signal, name))
     out, err = child.communicate(timeout=60)
-    assert out.strip() == "rc 130 True", (out, err)
-    assert "cancelling on SIGTERM" in err and "everything committed before the cancel is kept" in err
+    assert out.strip() == f"rc {rc} True", (out, err)
+    assert f"cancelling on {word}" in err and "everything committed before the cancel is kept" in err
 
 
 def test_output_into_a_closed_pipe_is_not_an_error(tmp_path):

@@ -73,6 +73,11 @@ class TerminalProgress:
         self.stream.flush()
 
 
+# the signal that set the cancel token of the running command (None: none, or the cancel came from elsewhere): a
+# command stopped by SIGTERM exits with 143 (128 + 15), one stopped by Ctrl+C with 130 (128 + 2), as shells do
+_CANCELLED_BY: list[int] = []
+
+
 def cancel_on_sigint() -> CancelToken:
     """A cancel token set by the first Ctrl+C or SIGTERM (what ``timeout``, ``docker stop`` and batch schedulers
     send before they kill): the command stops at its next safe point and keeps what it committed (a training run
@@ -83,6 +88,7 @@ def cancel_on_sigint() -> CancelToken:
     def handler(signum, _frame):
         what = "Ctrl+C" if signum == signal.SIGINT else "SIGTERM"
         sys.stderr.write(f"\ncancelling on {what} (send it again to stop at once)...\n")
+        _CANCELLED_BY[:] = [signum]
         token.cancel()
         for sig, default in defaults.items():
             signal.signal(sig, default)
@@ -118,9 +124,11 @@ def run_command(args) -> int:
 
     Without ``--debug``: a user error (:func:`user_error_types`) is one line; any other exception is one line naming
     its type plus a hint to rerun with ``--debug``. Both exit with 2 (1 stays free for commands that report "nothing
-    done"); cancel and Ctrl+C exit with 130. With ``--debug`` (or ``DVOS_DEBUG=1``) the full traceback comes first.
+    done"); cancel and Ctrl+C exit with 130, a cancel on SIGTERM with 143. With ``--debug`` (or ``DVOS_DEBUG=1``)
+    the full traceback comes first.
     """
     debug = debug_enabled(args)
+    _CANCELLED_BY.clear()
     try:
         with _wait_option(args), _plain_warnings(args.command, debug), _signals_restored():
             rc = args.func(args)
@@ -129,7 +137,7 @@ def run_command(args) -> int:
     except Cancelled:
         _traceback_if(debug)
         print("dvos: cancelled; everything committed before the cancel is kept", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGTERM if _CANCELLED_BY == [signal.SIGTERM] else 130
     except KeyboardInterrupt:
         _traceback_if(debug)
         print("dvos: interrupted", file=sys.stderr)
