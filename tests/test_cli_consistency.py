@@ -130,3 +130,25 @@ def test_cheap_examples_run(demo):
             rename = RENAME.get(name, VIDEOS)
             assert main([rename.get(w, w) for w in shlex.split(example)[1:]]) == 0, example
     assert (demo / "another.dvos").is_dir() and (demo / "dvos_csv" / "dataset.csv").is_file()
+
+
+@pytest.mark.parametrize(
+    "argv, command, extra",
+    [(["evaluate", "P", "img"], "evaluate", "img"), (["count-heads", "P", "v", "--save"], "count-heads", "--save")],
+)
+def test_an_unknown_argument_of_a_subcommand_is_its_error_with_its_usage(capsys, argv, command, extra):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    assert err.startswith(f"usage: dvos {command} ") and err.rstrip().endswith(
+        f"dvos {command}: error: unrecognized arguments: {extra}"
+    )
+    assert "COMMAND ..." not in err
+
+
+def test_an_unknown_top_level_option_keeps_the_top_level_usage(capsys):
+    with pytest.raises(SystemExit):
+        main(["--bogus", "info", "P"])
+    err = capsys.readouterr().err
+    assert err.startswith("usage: dvos [-h]") and "dvos: error: unrecognized arguments: --bogus" in err

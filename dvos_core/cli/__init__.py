@@ -73,6 +73,18 @@ class HelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: {words.replace('%', '%%')})".lstrip()
 
 
+class CommandParser(argparse.ArgumentParser):
+    """The parser of one `dvos` command: an argument it does not know is its error, with its own usage line
+    (``dvos evaluate: error: unrecognized arguments: img``), not the top-level one's (``usage: dvos [-h] ...``) that
+    argparse gives when the extra words come back to the parser of ``dvos``."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dvos",
@@ -86,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"dvos {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     for name in COMMAND_MODULES:
         importlib.import_module(f"dvos_core.cli.{name}").register(sub)
     for command_parser in sub.choices.values():  # `dvos COMMAND ... --debug` works too
