@@ -80,3 +80,28 @@ def test_a_checkpoint_saved_to_a_full_disk_fails_by_name_and_keeps_the_earlier_o
         save_checkpoint(best, build_model("tiny", "frame"), epoch=2)
     assert read_checkpoint(best)["info"]["epoch"] == 1
     assert not (tmp_path / f".best.pt.{os.getpid()}.tmp").is_symlink() and os.path.exists("/dev/full")
+
+
+def test_an_image_that_cannot_be_opened_for_writing_is_left_as_it_was(tmp_path, monkeypatch):
+    """A write-protected file of an earlier export was deleted by the clean-up of the failed write."""
+    import dvos_core.io.image_files as image_files
+
+    old = tmp_path / "v_000002.png"
+    old.write_bytes(b"earlier export")
+
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied", str(old))
+
+    monkeypatch.setattr(image_files, "open", refuse, raising=False)
+    with pytest.raises(StoreError, match=r"v_000002\.png: exporting a mask failed"):
+        write_image(old, np.zeros((8, 8), np.uint8), "exporting a mask")
+    assert old.read_bytes() == b"earlier export"
+
+
+def test_an_empty_image_file_is_named_as_undecodable(tmp_path):
+    (tmp_path / "f.png").write_bytes(b"")
+    assert decode_image(tmp_path / "f.png", cv2.IMREAD_COLOR) is None
+    from dvos_core.io.readers import read_image
+
+    with pytest.raises(ValueError, match=r"f\.png: the file is empty \(0 bytes"):
+        read_image(tmp_path / "f.png")

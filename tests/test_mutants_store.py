@@ -4,6 +4,8 @@ bug would change (written by hand-made mutation testing: each failed with such a
 import numpy as np
 import pytest
 
+from dvos_core.store.schema import PROVENANCE
+
 RANKED = ["predicted", "pseudo", "synthetic", "manual"]  # docs/store.md: predicted 1 < pseudo 2 < synthetic 3 < 4
 
 
@@ -18,7 +20,7 @@ def test_a_lower_ranked_mask_never_replaces_a_higher_ranked_one(tmp_project, low
     first[1:3, 1:3] = 1
     assert v.set_mask(0, first, higher)
     assert v.set_mask(0, np.ones((6, 8)), lower) is False
-    assert np.array_equal(v.mask(0), first) and v.provenance[0] == v.provenance[0]
+    assert np.array_equal(v.mask(0), first) and v.provenance[0] == PROVENANCE[higher]
     assert v.provenance_counts()[higher] == 1
     assert v.set_mask(1, first, lower) and v.set_mask(1, np.ones((6, 8)), higher)  # and the other way it does
     assert v.mask(1).all() and v.provenance_counts()[higher] == 2

@@ -37,7 +37,8 @@ def decode_image(path, flags: int) -> np.ndarray | None:
     it refuses them, e.g. more pixels than it decodes)."""
     import cv2
 
-    return cv2.imdecode(np.fromfile(Path(path), np.uint8), flags)
+    data = np.fromfile(Path(path), np.uint8)
+    return cv2.imdecode(data, flags) if data.size else None  # (OpenCV asserts on an empty buffer)
 
 
 def write_image(path, image: np.ndarray, step: str) -> None:
@@ -51,8 +52,9 @@ def write_image(path, image: np.ndarray, step: str) -> None:
     if not ok:
         raise ValueError(f"{path}: OpenCV cannot write a {path.suffix or 'suffix-less'} image")
     with io_step(path, step):
+        f = open(path, "wb")  # noqa: SIM115 (a file that cannot be opened, write-protected say, is left as it is)
         try:
-            with open(path, "wb") as f:
+            with f:
                 f.write(data.tobytes())
         except OSError:
             if path.is_file() and not path.is_symlink():  # what the write left (never a device or a link's target)

@@ -677,6 +677,8 @@ def read_image(path) -> np.ndarray:
             f"{path}: the JPEG file is cut short (no end-of-image marker: an interrupted copy?); its missing rows "
             f"would be stored grey: copy it again"
         )
+    if a is None and path.stat().st_size == 0:
+        raise ValueError(f"{path}: the file is empty (0 bytes: an interrupted copy?); copy it again")
     if a is None:
         raise ValueError(f"{path}: cannot decode this image (corrupt file or unsupported format)")
     if a.ndim == 3 and a.shape[2] == 3:
