@@ -85,3 +85,20 @@ def test_a_model_of_the_project_is_followed_when_the_project_moves(tmp_path, mon
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         evaluate(moved, "plot", model="img")
+
+
+def test_the_image_model_of_a_stopped_dvos_set_is_named_by_its_file(tmp_path):
+    """The paper's model takes its first frames from --image-model: once the other project holding it was archived,
+    the command that finishes the set named this project's own, different 'image' model."""
+    a, b = _project(tmp_path / "old.dvos"), _project(tmp_path / "new.dvos")
+    image = _model(a, "image", 0)
+    _model(b, "image", 1)
+    video = b.model_dir("vid", create=True) / "best.pt"
+    save_checkpoint(video, build_model("tiny", "dvos", tau=2), phase="synthetic")
+    predict_video(b, "plot", video, image_checkpoint=image, device="cpu", frames=[0, 1])
+    attrs = b.video("plot").predictions["vid"].attrs
+    assert attrs["image_checkpoint"] == str(image) and attrs["image_checkpoint_in_project"] is False
+    shutil.move(tmp_path / "old.dvos", tmp_path / "archive.dvos")
+    d = _unfinished_sets(b.video("plot"), ["vid"])["vid"]
+    note = unfinished_note(b.path, "plot", "vid", d)
+    assert f"dvos predict {b.path} vid --videos plot --image-model {image}" in note

@@ -228,6 +228,7 @@ def predict_video(
                 "checkpoint": _name(checkpoint),
                 "checkpoint_in_project": in_project(checkpoint, project.path),
                 "image_checkpoint": None if image is None else _name(image_checkpoint),
+                "image_checkpoint_in_project": None if image is None else in_project(image_checkpoint, project.path),
                 "kind": main.kind,
                 "tau": main.tau,
                 "first_frames": first,

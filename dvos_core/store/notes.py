@@ -79,7 +79,8 @@ def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
     opts = "" if ckpt == model else f" --name {q(model)}"
     image = d.get("image_checkpoint")
     if image and not str(image).startswith("<"):  # the paper's model's first frames
-        opts += f" --image-model {q(checkpoint_argument(project_path, str(image)))}"
+        first = checkpoint_argument(project_path, str(image), d.get("image_checkpoint_in_project"))
+        opts += f" --image-model {q(first)}"
     threshold = d.get("threshold")
     opts += f" --threshold {threshold:g}" if isinstance(threshold, (int, float)) and threshold != THRESHOLD else ""
     opts += " --passes 2" if d.get("passes") == 2 else ""

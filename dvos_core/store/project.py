@@ -1025,7 +1025,15 @@ def _unfinished_sets(v: Video, models: list[str]) -> dict:
                 keys = ("source", "before", "after", "follow_sway", "only_outliers", "threshold")
                 out[model].update({"kind": "smoothed", **{k: a.get(k) for k in keys}})
             else:  # the settings `dvos predict` must be given again to resume the set rather than replace it
-                keys = ("kind", "image_checkpoint", "threshold", "passes", "reference_masks", "scales")
+                keys = (
+                    "kind",
+                    "image_checkpoint",
+                    "image_checkpoint_in_project",
+                    "threshold",
+                    "passes",
+                    "reference_masks",
+                    "scales",
+                )
                 out[model].update({k: a.get(k) for k in keys}, resumable=a.get("fingerprint") is not None)
     return out
 
