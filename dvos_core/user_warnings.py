@@ -9,6 +9,7 @@ import sys
 import warnings
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_CLI = os.path.join(_PACKAGE, "cli") + os.sep
 
 
 def _inside_package(filename: str) -> bool:
@@ -16,10 +17,14 @@ def _inside_package(filename: str) -> bool:
 
 
 def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
-    """``warnings.warn(message, category)`` located at the nearest caller outside ``dvos_core`` (the outermost dvos
-    frame when every frame is dvos's, as under the ``dvos`` command)."""
+    """``warnings.warn(message, category)`` located at the nearest caller outside ``dvos_core``; under the ``dvos``
+    command (a call through ``dvos_core.cli``), where the caller is the command itself, at the dvos line that warns
+    (shown with ``--debug``; the command prints warnings without a place otherwise)."""
     level, frame = 2, sys._getframe(1)
     while frame.f_back is not None and _inside_package(frame.f_code.co_filename):
+        if os.path.abspath(frame.f_code.co_filename).startswith(_CLI):
+            level = 2
+            break
         frame = frame.f_back
         level += 1
     warnings.warn(message, category, stacklevel=level)

@@ -43,3 +43,20 @@ def _line() -> int:
     import inspect
 
     return inspect.currentframe().f_back.f_lineno
+
+
+def test_under_the_dvos_command_a_warning_names_the_dvos_line_that_warns(tmp_path, capsys):
+    """The command prints warnings without a place; with --debug Python's form names where dvos warned (the first
+    frame outside dvos_core would be the entry script or runpy, which says nothing)."""
+    from dvos_core.cli import main as dvos
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for n in range(1, 4):
+        cv2.imwrite(str(frames / f"{n:06d}.png"), np.full((8, 8, 3), 40 * n, np.uint8))
+    assert dvos(["new", str(tmp_path / "p.dvos")]) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert dvos(["add-video", str(tmp_path / "p.dvos"), str(frames), "--debug"]) == 0
+    numbering = [w for w in caught if "numbered 1..3" in str(w.message)]
+    assert numbering and numbering[0].filename.endswith("import_video.py")
