@@ -88,3 +88,5 @@ def test_no_save_prints_the_scores_and_writes_nothing(two_models, capsys, monkey
         out = capsys.readouterr().out
         assert "1.000" in out and "no report saved (--no-save)" in out
     assert two_models.report_names() == before
+    assert dvos(["evaluate", str(two_models.path), "--model", "first", "--no-save", "--name", "keep"]) == 2
+    assert "--no-save writes no report: leave out --name keep" in capsys.readouterr().err

@@ -200,7 +200,8 @@ def register(sub) -> None:
     p.add_argument(
         "--no-save",
         action="store_true",
-        help="print the scores only, writing no report into the project (scores a project you may only read)",
+        help="print the scores only, writing no report into the project (scores a project you may only read; "
+        "--worst and --no-plots then have nothing to do)",
     )
     add_wait(p)
     add_threads(p)
@@ -425,6 +426,8 @@ def _evaluate(args) -> int:
     from dvos_core.evaluate.summary import _video_ids
     from dvos_core.store import Project
 
+    if args.no_save and args.name:
+        raise ValueError(f"--no-save writes no report: leave out --name {args.name} (or --no-save to save it)")
     project = Project.open(args.project, mode="r" if args.no_save else "r+")
     if args.model and args.models:
         raise ValueError("pass either --model (one model's full report) or --models (a comparison), not both")
