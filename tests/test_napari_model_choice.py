@@ -87,7 +87,14 @@ def test_review_says_what_the_project_holds_and_forgets_another_projects_scores(
     assert rv.overall.text().startswith("1 evaluation(s) saved in the project (reports/: run-all)")
     rv.videos_table.setRowCount(2)  # scores shown for project a
     rv.report = object()
+    rv.plot.axes[0].plot([0, 1], [0.5, 0.9])  # its per-frame curve drawn
+    rv._plotted = True
     rv.state.set_project(b)
     assert rv.report is None and rv.videos_table.rowCount() == 0
     assert rv.overall.text().startswith("no evaluation yet")
     assert np.all([rv.worst_table.rowCount() == 0, rv.compare_table.rowCount() == 0])
+    assert not rv.plot.axes[0].lines  # the curve of project a is gone
+    redrawn = []
+    rv._empty_plot = lambda: redrawn.append(1)
+    rv.state.set_project(a)  # an empty plot is not drawn again (it held the window ~50 ms on each open)
+    assert redrawn == []

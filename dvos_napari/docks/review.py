@@ -212,7 +212,8 @@ class ReviewDock(DvosDock):
         self.compare_info.setText("")
         for table in (self.videos_table, self.worst_table, self.compare_table):
             table.setRowCount(0)  # the other project's scores
-        self._empty_plot()
+        if self._plotted:  # (an empty plot is not drawn again: a redraw held napari's window ~50 ms on each open)
+            self._empty_plot()
         self.refresh_models()
         self.overall.setText(self.no_report_text())
 
@@ -613,6 +614,7 @@ class ReviewDock(DvosDock):
         self.jump_to(self.worst_table.item(row, 0).text(), int(self.worst_table.item(row, 1).text()))
 
     def _empty_plot(self) -> None:
+        self._plotted = False  # (set by _plot_frames once it has drawn a report's curves)
         ax = self.plot.axes[0]
         ax.clear()
         self.plot.style(ax)
@@ -643,6 +645,7 @@ class ReviewDock(DvosDock):
             legend = ax.legend(fontsize=8, loc="lower left", facecolor=self.plot.colors["background"])
             for text in legend.get_texts():
                 text.set_color(self.plot.colors["text"])
+        self._plotted = True
         self.plot.draw()
 
 
