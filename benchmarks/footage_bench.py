@@ -334,7 +334,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--count-frames", type=int, default=30, help="frames whose heads are counted (default 30)")
     ap.add_argument("--bank-frames", type=int, default=4, help="painted frames cut into the bank read (default 4)")
     ap.add_argument("--context-samples", type=int, default=12, help="context clips a round (default 12)")
-    ap.add_argument("--parts", nargs="+", default=["fakes", "progress", "scales", "count", "bank", "context-sample"])
+    parts = ["fakes", "progress", "scales", "count", "bank", "context-sample"]
+    ap.add_argument("--parts", nargs="+", choices=parts, default=parts, help="what to measure (default: all)")
     ap.add_argument("--out")
     args = ap.parse_args(argv)
     import torch
