@@ -64,7 +64,7 @@ def outlier_weight(
     small = current.shape
     images, covers = [], []
     for image, m in zip(neighbours, matrices):
-        m = rescale(m, 1.0 / f) if f > 1 else np.asarray(m, np.float64)[:2]
+        m = rescale(m, f) if f > 1 else np.asarray(m, np.float64)[:2]
         images.append(warp_to(image, m, small, nearest=False))
         covers.append(valid_region(m, image.shape, small))
     images.append(current)

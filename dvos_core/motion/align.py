@@ -44,7 +44,7 @@ def agreement(ref: np.ndarray, query: np.ndarray, matrix, small: tuple | None = 
     """Normalised cross-correlation of ``ref`` warped by ``matrix`` with ``query`` over their overlap, in [-1, 1]
     (-1 when the overlap is below MIN_OVERLAP). ``small``: the two frames' :func:`_small_grey`, when already made."""
     (r, f), (q, _) = small if small is not None else (_small_grey(ref), _small_grey(query))
-    m = rescale(matrix, 1.0 / f) if f > 1 else np.asarray(matrix, np.float64)[:2]
+    m = rescale(matrix, f) if f > 1 else np.asarray(matrix, np.float64)[:2]
     cover = valid_region(m, r.shape, q.shape)
     if cover.mean() < MIN_OVERLAP:
         return -1.0
