@@ -44,7 +44,7 @@ class ContextPredictor:
             raise ValueError(f"tile size must be a positive multiple of {MULTIPLE}, got {tile_size}")
         self.model, self.device = model, torch.device(device)
         self.tau = int(model.tau)
-        self.tile_size, self.overlap = int(tile_size), int(min(overlap, tile_size // 4))
+        self.tile_size, self.overlap = int(tile_size), context_overlap(tile_size, overlap)
         self.amp = bool(amp)
         if references not in ("previous", "query"):
             raise ValueError(f"references must be 'previous' or 'query', got {references!r}")
@@ -146,6 +146,11 @@ class ContextPredictor:
             blender.add(tile, torch.sigmoid(logits.float()).cpu().numpy(), single=len(tiles) == 1)
             tile_done(on_tile, j + 1, len(tiles))
         return blender.result(h, w)
+
+
+def context_overlap(tile_size: int, overlap: int) -> int:
+    """The overlap a context model's tiles use: at most a quarter of the tile (docs/evaluation.md)."""
+    return int(min(overlap, tile_size // 4))
 
 
 def _half(tau: int) -> int:

@@ -14,6 +14,7 @@ import numpy as np
 
 from dvos_core.infer import distributed
 from dvos_core.infer.allocator import reuse_freed_memory
+from dvos_core.infer.context import context_overlap
 from dvos_core.infer.engine import Predictor, checkpoint_in, load_model
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.prediction_options import THRESHOLD
@@ -234,7 +235,7 @@ def predict_video(
                 "first_frames": first,
                 "threshold": float(threshold),
                 "tile_size": main.tile_size,
-                "overlap": main.overlap,
+                "overlap": context_overlap(main.tile_size, main.overlap) if main.kind == "context" else main.overlap,
                 "passes": passes if main.kind == "context" else 1,
                 "precision": main.number_format,
                 "zooms": list(main.scales.zooms(*video.shape[1:3])),
@@ -249,10 +250,16 @@ def predict_video(
             # only the paper's model uses an image model (first frames): another model's set does not depend on it
             fingerprint = _fingerprint(checkpoint, image_checkpoint if image is not None else None, threshold)
             before, had = preds.attrs, len(preds.frames())
-            same = preds.start(info, None if fingerprint is None else fingerprint + run_key)
+            key = None if fingerprint is None else _run_key(fingerprint + run_key, info, before)
+            same = preds.start(info, key)
             if not same and had:  # say what went: the set's frames came from another checkpoint or settings
                 made_by = before.get("source") or before.get("checkpoint") or "an unknown checkpoint"
-                if made_by == info["checkpoint"]:
+                changed = [
+                    f"{k} {before[k]} -> {info[k]}" for k in OUTPUT_SETTINGS if before.get(k) not in (None, info[k])
+                ]
+                if changed:
+                    made_by = f"{made_by} with other settings: {', '.join(changed)}"
+                elif made_by == info["checkpoint"]:
                     made_by = f"an earlier version of {made_by}, or with other settings"
                 warn_user(
                     f"{video_id}: the {had} frames of prediction set {preds.model!r} (made by {made_by}) are replaced "
@@ -320,6 +327,21 @@ def _warn_unused_options(kind: str, passes, reference_masks, image_checkpoint, c
         warn_user(
             f"{_name(checkpoint)} is a {kind!r} model: {', '.join(unused)} do not apply to it and are not used",
         )
+
+
+# settings that change a set's masks besides its checkpoint, threshold, passes, scales and reference masks: a run with
+# other values starts the set over instead of resuming it (its masks would mix two tilings or number formats)
+OUTPUT_SETTINGS = ("tile_size", "overlap", "precision")
+
+
+def _run_key(key: str, info: dict, held: dict) -> str:
+    """The fingerprint a run records (``key``: checkpoint, threshold and run settings) with the tiling and number
+    format it predicts with. A set recorded before these were keyed (its fingerprint ``key`` alone) resumes when it
+    holds the same values."""
+    settings = "".join(f"/{k}={info[k]}" for k in OUTPUT_SETTINGS)
+    if held.get("fingerprint") == key and all(held.get(k) == info[k] for k in OUTPUT_SETTINGS):
+        return key
+    return key + settings
 
 
 def _fingerprint(checkpoint, image_checkpoint, threshold) -> str | None:

@@ -1,0 +1,56 @@
+"""A prediction set resumed with another tiling or number format mixed two runs' masks under the later run's
+settings (and a finished set only had its settings rewritten): such a run now starts the set over, saying why, and a
+context model's set records the overlap its tiles used."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from dvos_core.infer import predict_video
+from dvos_core.model import build_model, save_checkpoint
+from dvos_core.store import Project
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = Project.create(tmp_path / "p.dvos")
+    p.add_video_array("v", np.random.default_rng(0).integers(0, 255, (4, 80, 80, 3), np.uint8))
+    torch.manual_seed(0)
+    save_checkpoint(p.model_dir("img", create=True) / "best.pt", build_model("tiny", "frame"), phase="image")
+    return p
+
+
+def test_another_tile_size_starts_the_set_over(project):
+    ckpt = project.model_dir("img") / "best.pt"
+    assert predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16, frames=[0, 1]) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same settings resume the set without a word
+        assert predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16) == 2
+    said = r"the 4 frames .*with other settings: tile_size 64 -> 96, overlap 16 -> 32\) are replaced"
+    with pytest.warns(UserWarning, match=said):
+        assert predict_video(project, "v", ckpt, device="cpu", tile_size=96, overlap=32) == 4
+    attrs = project.video("v").predictions["img"].attrs
+    assert (attrs["tile_size"], attrs["overlap"]) == (96, 32)
+
+
+def test_a_set_keyed_before_the_tiling_was_resumes_with_the_same_settings(project):
+    ckpt = project.model_dir("img") / "best.pt"
+    predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16, frames=[0, 1])
+    preds = project.video("v").predictions["img"]
+    old = preds.attrs["fingerprint"].split("/tile_size=")[0]  # as an older dvos recorded it
+    sub = preds.video.group[preds._path]
+    sub.attrs.put({**preds.attrs, "fingerprint": old})
+    assert predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16) == 2  # resumed: 2 left
+    assert predict_video(project, "v", ckpt, device="cpu", tile_size=96, overlap=16) == 4  # another tiling: over
+
+
+def test_a_context_set_records_the_overlap_its_tiles_used(project):
+    torch.manual_seed(1)
+    ckpt = project.model_dir("ctx", create=True) / "best.pt"
+    save_checkpoint(ckpt, build_model("tiny", "context", tau=2), phase="synthetic")
+    predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=40, frames=[0])
+    assert project.video("v").predictions["ctx"].attrs["overlap"] == 16  # a quarter of the tile at most
