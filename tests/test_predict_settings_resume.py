@@ -54,3 +54,19 @@ def test_a_context_set_records_the_overlap_its_tiles_used(project):
     save_checkpoint(ckpt, build_model("tiny", "context", tau=2), phase="synthetic")
     predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=40, frames=[0])
     assert project.video("v").predictions["ctx"].attrs["overlap"] == 16  # a quarter of the tile at most
+
+
+@pytest.mark.parametrize("only_outliers", [True, False])
+def test_smoothing_keeps_the_mask_of_a_frame_it_leaves_as_it_was(tmp_path, only_outliers):
+    """A probability just under the threshold is stored as float16 0.5: smoothing a still video thresholded it
+    again and every pixel of the frames it kept became head."""
+    from dvos_core.infer.smooth import smooth_predictions
+
+    p = Project.create(tmp_path / "s.dvos")
+    frame = np.random.default_rng(0).integers(0, 255, (1, 96, 96, 3), np.uint8)
+    v = p.add_video_array("v", np.repeat(frame, 4, 0))  # a still video: nothing to smooth
+    v.predictions["m"].start({"kind": "frame", "threshold": 0.5}, None)
+    v.predictions["m"].set_many(range(4), np.full((4, 96, 96), 0.4999, np.float32), 0.5)
+    assert v.predictions["m"].masks(range(4)).sum() == 0
+    smooth_predictions(p, "v", "m", only_outliers=only_outliers)
+    assert p.video("v").predictions["m_smoothed"].masks(range(4)).sum() == 0

@@ -213,18 +213,25 @@ def smooth_predictions(
     if resume and same:
         finished = dest.arrays()[2][: video.n_frames]
         targets = [t for t in targets if not finished[t]]
-    prob = source.arrays()[1]
+    src_masks, prob = source.arrays()[:2]
     flags = source.finished(slice(0, video.n_frames))  # a two-pass set's first-pass-only frames are not its own
+    same_threshold = threshold == src.get("threshold", 0.5)
 
     def probability(k):
         return prob[k].astype(np.float32) if flags[k] else None
+
+    def store(t, p):
+        """A frame left as it was (an outlier weight of 0, no neighbour) keeps the source's mask: thresholding its
+        stored float16 probability again could turn a pixel just under the threshold into head."""
+        kept = same_threshold and np.array_equal(p, prob[t].astype(np.float32))
+        dest.set_many([t], np.asarray(p)[None], threshold, masks=src_masks[t][None] if kept else None)
 
     return smooth_stream(
         targets,
         video.n_frames,
         video.read_frames,
         probability,
-        lambda t, p: dest.set(t, p, threshold),
+        store,
         before,
         after,
         progress,

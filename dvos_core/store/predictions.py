@@ -151,9 +151,11 @@ class ModelPredictions:
             sub.attrs.put({**info, "fingerprint": fingerprint, "date": stamp, "run": run})
         return same
 
-    def set_many(self, ts, probabilities, threshold: float = 0.5, done_value: int = 1) -> None:
+    def set_many(self, ts, probabilities, threshold: float = 0.5, done_value: int = 1, masks=None) -> None:
         """Store probability maps for frames ``ts`` (and their masks), then mark them predicted (``done_value``: the
-        prediction pass that finished them, 1 or 2): one write per array for a run of consecutive frames."""
+        prediction pass that finished them, 1 or 2): one write per array for a run of consecutive frames. ``masks``:
+        the frames' masks when they are not the probabilities thresholded here (a frame another set lends as it
+        is: its mask was thresholded from the float32 probability, of which the float16 one stored is a rounding)."""
         v = self.video
         ts = [int(t) for t in ts]
         p = np.asarray(probabilities, dtype=np.float32)
@@ -175,15 +177,16 @@ class ModelPredictions:
             # the mask is the float32 probability thresholded, as the prediction run lends it to the next frames (a
             # resumed run reads it back, so it must be the same mask); the stored float16 probability can round a
             # value just under the threshold up to it
+            m = (p >= threshold).astype(np.uint8) if masks is None else (np.asarray(masks) > 0).astype(np.uint8)
             if ts == list(range(ts[0], ts[-1] + 1)):
                 sl = slice(ts[0], ts[-1] + 1)
                 pp[sl] = p.astype(np.float16)
-                pm[sl] = (p >= threshold).astype(np.uint8)
+                pm[sl] = m
                 done[sl] = done_value
             else:
-                for t, q in zip(ts, p):
+                for t, q, mt in zip(ts, p, m):
                     pp[t] = q.astype(np.float16)
-                    pm[t] = (q >= threshold).astype(np.uint8)
+                    pm[t] = mt
                 for t in ts:
                     done[t] = done_value
 
