@@ -212,7 +212,7 @@ class ReviewDock(DvosDock):
         self.compare_info.setText("")
         for table in (self.videos_table, self.worst_table, self.compare_table):
             table.setRowCount(0)  # the other project's scores
-        if self._plotted:  # (an empty plot is not drawn again: a redraw held napari's window ~50 ms on each open)
+        if getattr(self, "_plotted", False):  # (an empty plot is not drawn again: a redraw held the window ~50 ms)
             self._empty_plot()
         self.refresh_models()
         self.overall.setText(self.no_report_text())
