@@ -70,3 +70,34 @@ def test_smoothing_keeps_the_mask_of_a_frame_it_leaves_as_it_was(tmp_path, only_
     assert v.predictions["m"].masks(range(4)).sum() == 0
     smooth_predictions(p, "v", "m", only_outliers=only_outliers)
     assert p.video("v").predictions["m_smoothed"].masks(range(4)).sum() == 0
+
+
+def test_the_command_that_finishes_a_stopped_set_repeats_its_tiling_and_number_format(project, capsys):
+    """It said '(it resumes)' but, without --tile-size/--overlap, the command predicted at the default tiling and
+    started the set over."""
+    import shlex
+
+    from dvos_core.cli import main as dvos
+    from dvos_core.store.notes import unfinished_note
+    from dvos_core.store.project import _unfinished_sets
+
+    ckpt = project.model_dir("img") / "best.pt"
+    predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16, frames=[0, 1])
+    note = unfinished_note(project.path, "v", "img", _unfinished_sets(project.video("v"), ["img"])["img"])
+    command = note.split("finish it with `")[1].split("`")[0]
+    assert "--tile-size 64 --overlap 16 --precision fp32" in command
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # resumed: nothing replaced
+        assert dvos([*shlex.split(command)[1:], "--device", "cpu"]) == 0
+    assert "predicted 2 frames" in capsys.readouterr().out
+
+
+def test_a_set_recorded_before_its_precision_was_resumes(project):
+    ckpt = project.model_dir("img") / "best.pt"
+    predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16, frames=[0, 1])
+    preds = project.video("v").predictions["img"]
+    attrs = dict(preds.attrs)
+    attrs["fingerprint"] = attrs["fingerprint"].split("/tile_size=")[0]  # as dvos recorded it before 2026-12-06
+    del attrs["precision"]  # and before 2026-12-03
+    preds.video.group[preds._path].attrs.put(attrs)
+    assert predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16) == 2  # resumed

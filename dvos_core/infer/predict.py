@@ -337,9 +337,9 @@ OUTPUT_SETTINGS = ("tile_size", "overlap", "precision")
 def _run_key(key: str, info: dict, held: dict) -> str:
     """The fingerprint a run records (``key``: checkpoint, threshold and run settings) with the tiling and number
     format it predicts with. A set recorded before these were keyed (its fingerprint ``key`` alone) resumes when it
-    holds the same values."""
+    holds the same values, or none (``precision`` was recorded from 2026-12-03)."""
     settings = "".join(f"/{k}={info[k]}" for k in OUTPUT_SETTINGS)
-    if held.get("fingerprint") == key and all(held.get(k) == info[k] for k in OUTPUT_SETTINGS):
+    if held.get("fingerprint") == key and all(held.get(k) in (None, info[k]) for k in OUTPUT_SETTINGS):
         return key
     return key + settings
 

@@ -91,6 +91,13 @@ def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
     )
     scales = d.get("scales")  # recorded from 0.2.0 (a set made before at other scales is predicted again)
     opts += f" --scales {q(scales)}" if isinstance(scales, str) and scales != "auto" else ""
+    # another tiling or number format starts the set over: repeated as recorded (a default tile size is the model's,
+    # and "auto" precision resolves by machine, so neither can be left to the defaults of the command given here)
+    for option, key in (("--tile-size", "tile_size"), ("--overlap", "overlap")):
+        value = d.get(key)
+        opts += f" {option} {value}" if isinstance(value, int) and not isinstance(value, bool) else ""
+    precision = d.get("precision")
+    opts += f" --precision {q(precision)}" if precision in ("fp32", "bf16") else ""
     command = f"dvos predict {q(str(project_path))} {q(ckpt)} --videos {q(video)}{opts}"
     if d.get("resumable") is False:  # moved from a schema-2 store: what made it was not fingerprinted
         return f"{head}; finish it with `{command}` (a set from an older store: every frame is predicted again)"

@@ -1033,6 +1033,9 @@ def _unfinished_sets(v: Video, models: list[str]) -> dict:
                     "passes",
                     "reference_masks",
                     "scales",
+                    "tile_size",
+                    "overlap",
+                    "precision",
                 )
                 out[model].update({k: a.get(k) for k in keys}, resumable=a.get("fingerprint") is not None)
     return out
