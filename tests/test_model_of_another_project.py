@@ -15,7 +15,7 @@ from dvos_core.infer import predict_video
 from dvos_core.model import build_model, save_checkpoint
 from dvos_core.store import Project
 from dvos_core.store.notes import unfinished_note
-from dvos_core.store.project import _unfinished_sets
+from dvos_core.store.project import _prediction_sets
 
 
 def _project(path) -> Project:
@@ -61,7 +61,7 @@ def test_a_model_of_another_project_is_recorded_as_such(tmp_path, monkeypatch, c
     shutil.move(tmp_path / "a", tmp_path / "a_2025")  # A archived: nothing to compare with, B's img is not blamed
     set_b = Project.open(tmp_path / "b/field.dvos").video("plot").predictions["img"]
     assert set_b.outdated() is None and own.is_file()
-    d = _unfinished_sets(set_b.video, ["img"])["img"]
+    d = _prediction_sets(set_b.video, ["img"])[0]["img"]
     note = unfinished_note(tmp_path / "b/field.dvos", "plot", "img", d)
     assert f"dvos predict {tmp_path / 'b/field.dvos'} {tmp_path / 'a/field.dvos/models/img/best.pt'}" in note
     assert " --name img" in note  # the set keeps its name, whatever the file's name gives
@@ -79,7 +79,7 @@ def test_a_model_of_the_project_is_followed_when_the_project_moves(tmp_path, mon
     assert s.outdated() == str(tmp_path / "moved.dvos/models/img/best.pt")
     with pytest.warns(UserWarning, match=r"predict again \(`dvos predict PROJECT img --videos plot`\)"):
         evaluate(moved, "plot", model="img")
-    note = unfinished_note(moved.path, "plot", "img", _unfinished_sets(s.video, ["img"])["img"])
+    note = unfinished_note(moved.path, "plot", "img", _prediction_sets(s.video, ["img"])[0]["img"])
     assert f"dvos predict {moved.path} img --videos plot" in note
     predict_video(moved, "plot", "moved.dvos/models/img/best.pt", device="cpu")
     with warnings.catch_warnings():
@@ -99,6 +99,6 @@ def test_the_image_model_of_a_stopped_dvos_set_is_named_by_its_file(tmp_path):
     attrs = b.video("plot").predictions["vid"].attrs
     assert attrs["image_checkpoint"] == str(image) and attrs["image_checkpoint_in_project"] is False
     shutil.move(tmp_path / "old.dvos", tmp_path / "archive.dvos")
-    d = _unfinished_sets(b.video("plot"), ["vid"])["vid"]
+    d = _prediction_sets(b.video("plot"), ["vid"])[0]["vid"]
     note = unfinished_note(b.path, "plot", "vid", d)
     assert f"dvos predict {b.path} vid --videos plot --image-model {image}" in note

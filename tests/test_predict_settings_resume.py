@@ -79,11 +79,11 @@ def test_the_command_that_finishes_a_stopped_set_repeats_its_tiling_and_number_f
 
     from dvos_core.cli import main as dvos
     from dvos_core.store.notes import unfinished_note
-    from dvos_core.store.project import _unfinished_sets
+    from dvos_core.store.project import _prediction_sets
 
     ckpt = project.model_dir("img") / "best.pt"
     predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16, frames=[0, 1])
-    note = unfinished_note(project.path, "v", "img", _unfinished_sets(project.video("v"), ["img"])["img"])
+    note = unfinished_note(project.path, "v", "img", _prediction_sets(project.video("v"), ["img"])[0]["img"])
     command = note.split("finish it with `")[1].split("`")[0]
     assert "--tile-size 64 --overlap 16 --precision fp32" in command
     with warnings.catch_warnings():

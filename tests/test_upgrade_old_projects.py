@@ -289,14 +289,14 @@ def test_a_part_predicted_set_moved_from_schema_2_is_not_said_to_resume(tmp_path
     """A set moved by the migration records no checkpoint fingerprint: `dvos predict` predicts it whole again, so
     the note finishing it must not promise a resume."""
     from dvos_core.store.notes import unfinished_note
-    from dvos_core.store.project import _unfinished_sets
+    from dvos_core.store.project import _prediction_sets
 
     path = tmp_path / "two.dvos"
     _schema_2_store(path)
     zarr.open_group(str(path / "videos" / "a"), mode="r+")["pred_done"][2] = 0  # a predict stopped there
     Project.migrate(path)
     v = Project.open(path).video("a")
-    d = _unfinished_sets(v, v.predictions.models())["ma"]
+    d = _prediction_sets(v, v.predictions.models())[0]["ma"]
     note = unfinished_note(path, "a", "ma", d)
     assert "(it resumes)" not in note and "every frame is predicted again" in note
 

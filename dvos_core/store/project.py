@@ -940,6 +940,7 @@ def _is_group(meta: Path) -> bool:
 def _video_summary(v: Video) -> dict:
     a = v.attrs
     models = v.predictions.models()
+    unfinished, elsewhere = _prediction_sets(v, models)
     return {
         "id": v.name,
         "frames": v.n_frames,
@@ -951,8 +952,8 @@ def _video_summary(v: Video) -> dict:
         "tags": v.tags,
         "provenance": {k: c for k, c in v.provenance_counts().items() if c and k != "none"},
         "predicted_by": models,  # models with predictions of it, oldest first
-        "predictions_unfinished": _unfinished_sets(v, models),
-        "predicted_by_other_projects": _other_projects_models(v, models),
+        "predictions_unfinished": unfinished,
+        "predicted_by_other_projects": elsewhere,
         "pseudo_label_stopped": _stopped_pseudo_label(a.get("pseudo_label")),
     }
 
@@ -986,31 +987,27 @@ def _stopped_pseudo_label(record) -> dict | None:
     }
 
 
-def _other_projects_models(v: Video, models: list[str]) -> dict:
-    """{set name: checkpoint} of the prediction sets of ``v`` made by a model file outside the project (another
-    project's, e.g. last season's): the set's name alone reads like one of this project's models."""
-    out = {}
-    for model in models:
-        try:
-            a = v.predictions[model].attrs
-        except (StoreError, ValueError):
-            continue
-        if a.get("checkpoint_in_project") is False:
-            out[model] = a.get("checkpoint")
-    return out
+def _prediction_sets(v: Video, models: list[str]) -> tuple[dict, dict]:
+    """What the summary says of the prediction sets of ``v`` (each set's attributes read once):
 
+    - {set name: {"done", "frames", "checkpoint", ...}} of the sets that do not cover every frame (a ``dvos predict``
+      stopped or killed half-way, or run on some frames only): ``done`` frames of ``frames`` are finished (by every
+      pass the set was made with);
+    - {set name: checkpoint} of the sets made by a model file outside the project (another project's, e.g. last
+      season's): the set's name alone reads like one of this project's models.
 
-def _unfinished_sets(v: Video, models: list[str]) -> dict:
-    """{set name: {"done", "frames", "checkpoint"}} of the prediction sets of ``v`` that do not cover every frame (a
-    ``dvos predict`` stopped or killed half-way, or run on some frames only): ``done`` frames of ``frames`` are
-    finished (by every pass the set was made with). A set whose flags cannot be read is left out here; it is named
-    when it is used."""
-    out = {}
+    A set whose attributes or flags cannot be read is left out here; it is named when it is used."""
+    out, elsewhere = {}, {}
     n = v.n_frames
     for model in models:  # the video's sets (Predictions.models(), read once by the caller)
         mp = v.predictions[model]
         try:
             a = mp.attrs
+        except (StoreError, ValueError):
+            continue
+        if a.get("checkpoint_in_project") is False:
+            elsewhere[model] = a.get("checkpoint")
+        try:
             done = int(mp.finished(slice(0, n)).sum()) if n else 0
         except (StoreError, ValueError):
             continue
@@ -1038,7 +1035,7 @@ def _unfinished_sets(v: Video, models: list[str]) -> dict:
                     "precision",
                 )
                 out[model].update({k: a.get(k) for k in keys}, resumable=a.get("fingerprint") is not None)
-    return out
+    return out, elsewhere
 
 
 def migrate_project(path, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> list[int]:
