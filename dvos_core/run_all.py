@@ -370,16 +370,14 @@ def starting_checkpoint(project, cfg: RunAllConfig) -> Path | None:
     name of it (its best.pt), holding an image model that is not the one this run trains. None: from scratch."""
     from dvos_core.infer.engine import resolve_checkpoint_path
     from dvos_core.model.checkpoint import read_checkpoint
+    from dvos_core.train.loop import init_checkpoint_path
 
     spec = cfg.image.get("init_from")
     if spec is None:
         return None
     where = "RunAllConfig.image.init_from (--init-from)"
-    p = Path(str(spec))
-    if not p.is_absolute() and p.parts[:1] == ("models",) and (project.path / p).is_file():
-        p = project.path / p  # as a model's config.yaml records a checkpoint of its project
-    try:
-        path = resolve_checkpoint_path(project, str(p))
+    try:  # read as `dvos train --init-from` reads it (models/NAME/FILE of the project, a model name, a file)
+        path = resolve_checkpoint_path(project, init_checkpoint_path(project, str(spec)))
         kind = read_checkpoint(path).get("kind")
     except (OSError, ValueError) as e:
         raise ValueError(f"{where}: {e}") from None

@@ -166,7 +166,7 @@ def test_a_folder_named_like_a_model_does_not_hide_it(tmp_path, monkeypatch):
     """``dvos export-masks ... image`` leaves a folder ``image`` where it ran: the model ``image`` is still found
     there (predict, pseudo-label, --init-from), and a folder that is no model is named as a folder."""
     from dvos_core.infer.engine import checkpoint_in, resolve_checkpoint_path
-    from dvos_core.train.loop import _in_project
+    from dvos_core.train.loop import init_checkpoint_path
 
     p = Project.create(tmp_path / "c.dvos")
     best = p.model_dir("image", create=True) / "best.pt"
@@ -176,7 +176,7 @@ def test_a_folder_named_like_a_model_does_not_hide_it(tmp_path, monkeypatch):
     (tmp_path / "other").mkdir()
     assert resolve_checkpoint_path(p, "image") == best
     assert checkpoint_in(p, "image") == best
-    assert _in_project(p, "image") == str(best)
+    assert init_checkpoint_path(p, "image") == str(best)
     with pytest.raises(FileNotFoundError, match="no model 'other'"):
         resolve_checkpoint_path(p, "other")
     with pytest.raises(FileNotFoundError, match="a folder, not a checkpoint file"):

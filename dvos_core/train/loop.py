@@ -133,7 +133,7 @@ def train(
             f"(path)), got {type(config).__name__}"
         )
     config.validate()
-    config = config.replace(init_from=_in_project(project, config.init_from))
+    config = config.replace(init_from=init_checkpoint_path(project, config.init_from))
     folder = project.model_dir(name)  # checks the name; the run creates the folder
     had_files = folder.is_dir() and any(p.name not in LOCK_FILES for p in folder.iterdir())
     workers = loader_workers(config.num_workers, select_device(config.device).type, local_processes())
@@ -965,7 +965,7 @@ class _Run:
         return {"val_loss": loss_sum / max(frames, 1), "val_dice": dice_sum / max(frames, 1), "val_frames": int(frames)}
 
 
-def _in_project(project, init_from):
+def init_checkpoint_path(project, init_from):
     """``init_from`` as a path to open: ``models/NAME/FILE`` (how config.yaml records a checkpoint of the project)
     is the project's own, wherever the command runs from; a bare model name (``image``) is that model's best.pt, as
     ``dvos predict`` reads it; any other path is left as given."""
