@@ -116,7 +116,6 @@ def _video_ids(project, video_ids, split) -> list[str]:
 def warn_partial(name: str, where: dict, project_path, compared: bool = False) -> None:
     """Warn that ``name`` (a model, or the predictions scored) was scored on fewer ground-truth frames than there
     are: ``where`` is {video: [frames scored, ground-truth frames]}; ``compared``: its row sits beside others'."""
-
     counts = ", ".join(f"{k} of {n} in video {v!r}" for v, (k, n) in where.items())
     unpredicted = [v for v, (k, _n) in where.items() if k == 0]
     warn_user(
@@ -221,7 +220,6 @@ def evaluate(
     ``project.report_dir(name)`` (name defaults to ``eval-<timestamp>``). ``threads``: OpenCV threads for the
     overlays (see :mod:`dvos_core.threads`).
     """
-
     import pandas as pd
 
     from dvos_core.store.schema import PROVENANCE_NAMES

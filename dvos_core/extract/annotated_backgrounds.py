@@ -150,7 +150,6 @@ def _done_clips(project, tokens: dict) -> dict:
 def _usable(project, todo: list, dilate_px: int) -> list:
     """The frames of ``todo`` that leave some field to fill from once their heads grow by ``dilate_px``; the others
     are skipped with a warning naming them, and when none is left a ValueError names them and the options."""
-
     keep, full = [], []
     for vid, t in todo:
         if head_hole(project.video(vid).mask(t), dilate_px).all():

@@ -88,7 +88,6 @@ def _cut_before(project, source: str, token, n_frames: int, clip_length: int, pr
 
 def _warn_if_heads(video) -> None:
     """Clips are bare field: a video whose masks show heads would teach the models that heads are background."""
-
     counts = {k: c for k, c in video.provenance_counts().items() if c and k in ("manual", "corrected", "pseudo")}
     if counts:
         held = ", ".join(f"{c} {k}" for k, c in counts.items())

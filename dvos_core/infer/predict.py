@@ -315,7 +315,6 @@ def prediction_name(checkpoint, name: str | None = None) -> str:
 
 def _warn_unused_options(kind: str, passes, reference_masks, image_checkpoint, checkpoint) -> None:
     """Say which options given do not apply to a ``kind`` model (they were ignored in silence)."""
-
     unused = []
     if kind != "context" and passes != 1:
         unused.append(f"passes={passes} (--passes)")

@@ -397,7 +397,6 @@ class _BatchLabeller:
 
 def _warn_if_stopped_relabel(video, overwrite: bool) -> None:
     """A run that keeps existing labels after a stopped relabelling would keep that mix: say so."""
-
     last = video.attrs.get("pseudo_label") or {}
     if not overwrite and stopped_relabelling(last):
         warn_user(

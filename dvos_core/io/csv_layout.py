@@ -276,7 +276,6 @@ def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str 
 
 def _training_ids(project) -> list[str]:
     """Every video of ``project`` but its test videos, which a warning names (name them to export them)."""
-
     ids, tests = [], []
     for vid in project.video_ids():
         (tests if project.video(vid).split == "test" else ids).append(vid)

@@ -156,7 +156,6 @@ def _file_number_runs(reader, idx: range, path) -> list[list[int]] | None:
     runs ``[first stored frame, its file number, frames, number step]``, stored as the video's
     ``source_file_numbers`` (:func:`dvos_core.io.masks.import_masks` uses it to place masks named like the frame
     files), and a warning that says how the files were numbered. None when they agree (or a name has no number)."""
-
     from dvos_core.io.readers import FolderReader, file_numbers
 
     if not isinstance(reader, FolderReader):

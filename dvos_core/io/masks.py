@@ -491,7 +491,6 @@ def _coco_sources(
     An image without any annotation is left out (with one warning naming them), unless ``empty_images`` or it holds
     the ``dvos`` entry of an export of dvos: exports that list every frame of a task (CVAT's) list frames nobody
     annotated, and an empty mask would say they have no heads. A file whose images are all left out is an error."""
-
     from dvos_core.io.coco import read_coco
     from dvos_core.store.schema import PROVENANCE
 
@@ -699,7 +698,6 @@ MOSTLY_HEADS = 0.5
 def _warn_inverted(video_id: str, mostly_heads: list, n_files: int) -> None:
     """Warn about masks that call most of their frame heads: a mask painted black on white reads as its inverse, and
     no value tells the two apart (they are written as they are)."""
-
     desc, share = max(mostly_heads, key=lambda x: x[1])
     warn_user(
         f"{video_id}: {len(mostly_heads)} of {n_files} masks mark more than half of their frame as heads (e.g. {desc}: "
@@ -779,7 +777,6 @@ def _warn_now_manual(video_id: str, unlisted: tuple[Path, set], manual: list[int
     frames) replaced pseudo-labels or predictions as manual masks (``manual``: the frames written manual, with heads;
     ``before``: the provenances before): CVAT or Label Studio drop the entries dvos exports, so reviewed model masks
     would come back as ground truth."""
-
     from dvos_core.store.schema import PREDICTED, PSEUDO
 
     source, frames = unlisted
