@@ -67,7 +67,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, machine
-from accuracy_data import THIRD_SETS, hard_hits, load_scenes, load_zurich, make_set, seen_before
+from accuracy_data import THIRD_SETS, enlarged, hard_hits, load_scenes, load_zurich, make_set, seen_before
 
 from dvos_core.object_format import HALO_PX  # no imports: cheap
 
@@ -122,7 +122,8 @@ SMOOTHED = {
 
 @dataclass
 class Settings:
-    size: int = 128  # frame side (px)
+    size: int = 128  # frame side (px); the training size
+    upscale: int = 1  # the footage enlarged this many times (frames of size x upscale px; training stays at size)
     n_train: int = 24  # frames of the training video
     n_test: int = 24  # frames of the test video
     seed_frames: tuple = (0, 12)  # painted frames of the training video
@@ -251,7 +252,8 @@ def run_loop(project, s: Settings, log, models=MODELS) -> dict:
 
     extract_heads(project, video_ids=["train"], fakes_per_head=s.fakes_per_head, seed=s.seed, halo_px=s.halo_px)
     backgrounds_from_annotated(project, ["train"], clip_length=s.synth_frames, motion=s.bg_motion, seed=s.seed)
-    base = SynthConfig(n_frames=s.synth_frames, height=s.size, width=s.size, n_heads=(8, 30), n_fakes=(3, 12))
+    side = s.size * s.upscale
+    base = SynthConfig(n_frames=s.synth_frames, height=side, width=side, n_heads=(8, 30), n_fakes=(3, 12))
     if s.match_density:  # as crowded as the painted frames
         from dvos_core.synth.density import match_density
 
@@ -532,6 +534,7 @@ def matched_share(s: Settings, train_frames, log) -> Settings:
 def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, reuse: bool = False) -> dict:
     scene, speed, condition = name.split("-")
     data = make_set(scenes[scene], speed, condition, s.n_train, s.n_test, s.size, seed=s.seed + ALL_SETS.index(name))
+    data = enlarged(data, s.upscale)
     s = matched_share(s, data["train"][0], log)
     t0 = time.perf_counter()
     frames, gt = data["test"]
@@ -630,6 +633,13 @@ def main(argv=None) -> int:
         """(e.g. aw2='{"anchor_weight": 2}'; repeatable)""",
     )
     ap.add_argument("--quick", action="store_true", help="shorter videos and training (a smoke run)")
+    ap.add_argument(
+        "--upscale",
+        type=int,
+        default=1,
+        help="the footage at K times the resolution (frames of 128K px, the same content; models still train at "
+        "128 px): what the code that treats large frames otherwise (motion estimation, alignment) does (default 1)",
+    )
     ap.add_argument("--preset", help="model size preset (default tiny)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -719,10 +729,13 @@ def main(argv=None) -> int:
         loader_workers=args.loader_workers,
         degrade_p=args.degrade_p,
         halo_px=args.halo_px,
+        upscale=args.upscale,
         bg_motion=args.bg_motion,
         match_density=not args.no_match_density,
         variants=tuple(args.variant),
     )
+    if args.upscale < 1:
+        ap.error(f"--upscale must be 1 or more, got {args.upscale}")
     models = [*args.models, *(f"context@{name}" for name, _ in s.variants)]
     for name, extra in s.variants:  # a misspelt setting fails now, not after an hour of training
         from dvos_core.train import TrainConfig

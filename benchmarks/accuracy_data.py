@@ -325,6 +325,27 @@ def make_set(scene: Scene, speed: str, condition: str, n_train: int, n_test: int
     return out
 
 
+def enlarged(data: dict, k: int) -> dict:
+    """A set of :func:`make_set` at ``k`` times its size: the same footage as a camera of ``k`` x the resolution films
+    it (frames and the undegraded frames cubic, masks and the leaves' cover as they were, the camera path into the
+    larger frames' pixels). Real field videos are 720p-4K, the sets 128 px: code that shrinks large frames (motion
+    estimation, alignment) only runs on the enlarged ones."""
+    if k == 1:
+        return data
+
+    def up(a, nearest=False):
+        how = cv2.INTER_NEAREST if nearest else cv2.INTER_CUBIC
+        return np.stack([cv2.resize(x, None, fx=k, fy=k, interpolation=how) for x in a])
+
+    out = {name: (up(data[name][0]), up(data[name][1], nearest=True)) for name in ("train", "test")}
+    if "test_undegraded" in data:
+        frames, cover = data["test_undegraded"]
+        out["test_undegraded"] = (up(frames), up(cover, nearest=True))
+        to_small = np.diag([1.0 / k, 1.0 / k, 1.0])  # larger frame px -> set px, then the set's path
+        out["test_camera"] = [m @ to_small for m in data["test_camera"]]
+    return out
+
+
 def seen_before(masks: np.ndarray, cover: np.ndarray, path: list, within: int) -> float:
     """The share of the object pixels hidden by a leaf (cover > 0.5) in a frame that were in view and not hidden in
     at least one of the ``within`` frames before it (followed along the camera path; the objects' own sway
