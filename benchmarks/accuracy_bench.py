@@ -67,7 +67,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, machine
-from accuracy_data import THIRD_SETS, enlarged, hard_hits, load_scenes, load_zurich, make_set, seen_before
+from accuracy_data import HARD_STREAK_PX, THIRD_SETS, hard_hits, load_scenes, load_zurich, make_set, seen_before
 
 from dvos_core.object_format import HALO_PX  # no imports: cheap
 
@@ -533,8 +533,16 @@ def matched_share(s: Settings, train_frames, log) -> Settings:
 
 def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, reuse: bool = False) -> dict:
     scene, speed, condition = name.split("-")
-    data = make_set(scenes[scene], speed, condition, s.n_train, s.n_test, s.size, seed=s.seed + ALL_SETS.index(name))
-    data = enlarged(data, s.upscale)
+    data = make_set(
+        scenes[scene],
+        speed,
+        condition,
+        s.n_train,
+        s.n_test,
+        s.size,
+        seed=s.seed + ALL_SETS.index(name),
+        upscale=s.upscale,
+    )
     s = matched_share(s, data["train"][0], log)
     t0 = time.perf_counter()
     frames, gt = data["test"]
@@ -561,7 +569,7 @@ def run_set(name: str, scenes: dict, s: Settings, out_dir: Path, models, log, re
         t0 = time.perf_counter()
     probs = model_probs(ck, frames, models, s)
     table = {m: scores(p >= 0.5, gt, frames) for m, p in probs.items()}
-    stressed, hit = hard_hits(frames, seed=s.seed + ALL_SETS.index(name))
+    stressed, hit = hard_hits(frames, seed=s.seed + ALL_SETS.index(name), streak_px=HARD_STREAK_PX * s.upscale)
     for m, p in model_probs(ck, stressed, models, s).items():
         table[m]["hit_dice"] = hit_dice(p >= 0.5, gt, hit)
     if "test_undegraded" in data:
@@ -637,8 +645,8 @@ def main(argv=None) -> int:
         "--upscale",
         type=int,
         default=1,
-        help="the footage at K times the resolution (frames of 128K px, the same content; models still train at "
-        "128 px): what the code that treats large frames otherwise (motion estimation, alignment) does (default 1)",
+        help="film each set at K times the resolution (frames of 128K px, the same view, degraded at that size; "
+        "models still train at 128 px): what code that shrinks large frames (motion estimation) does (default 1)",
     )
     ap.add_argument("--preset", help="model size preset (default tiny)")
     ap.add_argument("--seed", type=int, default=0)

@@ -237,10 +237,13 @@ class _Leaf:
         return a if a.max() > 0 else None
 
 
-def degrade_video(frames: np.ndarray, rng, lingering: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def degrade_video(
+    frames: np.ndarray, rng, lingering: int = 0, blur_scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Wind-gust motion blur, sensor noise, exposure flicker and crossing leaves, each coherent over time;
     ``lingering`` more leaves that stay in view and hide the same objects for several frames (the ``occluded``
-    condition: where one frame is not enough).
+    condition: where one frame is not enough). ``blur_scale``: the motion streaks' length times this (footage
+    filmed at a higher resolution: the same gust smears over more pixels).
 
     Returns the degraded frames and the leaves' cover (n, H, W) float in [0, 1] (the most opaque leaf at each
     pixel), so a benchmark can say how much undoing the degradation could gain."""
@@ -261,7 +264,7 @@ def degrade_video(frames: np.ndarray, rng, lingering: int = 0) -> tuple[np.ndarr
             if a is not None:
                 f = f * (1 - a[..., None]) + (leaf.colour + texture) * a[..., None]
                 cover[t] = np.maximum(cover[t], a)
-        length = int(round(2 + 16 * max(0.0, gust[t] - 0.35)))
+        length = int(round((2 + 16 * max(0.0, gust[t] - 0.35)) * blur_scale))
         if length >= 3:
             f = cv2.filter2D(f, -1, _streak(length | 1, wind + 0.3 * math.sin(t)), borderType=cv2.BORDER_REFLECT)
         f = f * float(np.clip(flick[t], 0.45, 1.7))
@@ -271,6 +274,7 @@ def degrade_video(frames: np.ndarray, rng, lingering: int = 0) -> tuple[np.ndarr
 
 
 HIT_EVERY = 3  # hard_hits: one frame in three
+HARD_STREAK_PX = 17  # hard_hits: the motion streak (px, at the sets' own size)
 
 
 def hard_hits(
@@ -278,7 +282,7 @@ def hard_hits(
     seed: int,
     every: int = HIT_EVERY,
     first: int = 2,
-    streak_px: int = 17,
+    streak_px: int = HARD_STREAK_PX,
     gain: float = 0.45,
     noise: float = 0.12,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -303,10 +307,24 @@ CONDITIONS = ("clean", "degraded", "occluded")
 LINGERING_LEAVES = 4  # the occluded condition's extra leaves
 
 
-def make_set(scene: Scene, speed: str, condition: str, n_train: int, n_test: int, size: int, seed: int) -> dict:
+def enlarge(frames: np.ndarray, masks: np.ndarray, path: list, k: int) -> tuple:
+    """``frames`` (cubic) and ``masks`` (nearest) ``k`` times larger, and the camera ``path`` (frame px -> scene px)
+    from the larger frames' pixels."""
+    big = [cv2.resize(f, None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC) for f in frames]
+    big_masks = [cv2.resize(m, None, fx=k, fy=k, interpolation=cv2.INTER_NEAREST) for m in masks]
+    to_small = np.diag([1.0 / k, 1.0 / k, 1.0])
+    return np.stack(big), np.stack(big_masks), [m @ to_small for m in path]
+
+
+def make_set(
+    scene: Scene, speed: str, condition: str, n_train: int, n_test: int, size: int, seed: int, upscale: int = 1
+) -> dict:
     """{"train": (frames, masks), "test": (frames, masks)} of one benchmark set (``condition``: clean, degraded, or
     occluded: degraded plus lingering leaves); a degraded or occluded set also holds "test_undegraded": (the test
-    frames before degradation, the leaves' cover (n, H, W)) and "test_camera": the test video's camera path."""
+    frames before degradation, the leaves' cover (n, H, W)) and "test_camera": the test video's camera path.
+    ``upscale``: the same footage filmed at ``upscale`` times the resolution (frames of ``size * upscale`` px: the
+    view enlarged, then degraded at that size, its motion streaks as many times longer), as real field videos
+    (720p-4K) are larger than the sets: code that shrinks large frames (motion estimation) runs on them."""
     if condition not in CONDITIONS:
         raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
     degraded = condition != "clean"
@@ -315,34 +333,17 @@ def make_set(scene: Scene, speed: str, condition: str, n_train: int, n_test: int
     out = {}
     for name, half, n in (("train", train_half, n_train), ("test", test_half, n_test)):
         frames, masks, path = render(half, n, size, SPEEDS[speed], rng)
+        if upscale > 1:
+            frames, masks, path = enlarge(frames, masks, path, upscale)
         if degraded:
             undegraded = frames
-            frames, cover = degrade_video(frames, rng, LINGERING_LEAVES if condition == "occluded" else 0)
+            frames, cover = degrade_video(
+                frames, rng, LINGERING_LEAVES if condition == "occluded" else 0, blur_scale=upscale
+            )
             if name == "test":
                 out["test_undegraded"] = (undegraded, cover)
                 out["test_camera"] = path
         out[name] = (frames, masks)
-    return out
-
-
-def enlarged(data: dict, k: int) -> dict:
-    """A set of :func:`make_set` at ``k`` times its size: the same footage as a camera of ``k`` x the resolution films
-    it (frames and the undegraded frames cubic, masks and the leaves' cover as they were, the camera path into the
-    larger frames' pixels). Real field videos are 720p-4K, the sets 128 px: code that shrinks large frames (motion
-    estimation, alignment) only runs on the enlarged ones."""
-    if k == 1:
-        return data
-
-    def up(a, nearest=False):
-        how = cv2.INTER_NEAREST if nearest else cv2.INTER_CUBIC
-        return np.stack([cv2.resize(x, None, fx=k, fy=k, interpolation=how) for x in a])
-
-    out = {name: (up(data[name][0]), up(data[name][1], nearest=True)) for name in ("train", "test")}
-    if "test_undegraded" in data:
-        frames, cover = data["test_undegraded"]
-        out["test_undegraded"] = (up(frames), up(cover, nearest=True))
-        to_small = np.diag([1.0 / k, 1.0 / k, 1.0])  # larger frame px -> set px, then the set's path
-        out["test_camera"] = [m @ to_small for m in data["test_camera"]]
     return out
 
 
