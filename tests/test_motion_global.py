@@ -18,7 +18,7 @@ from dvos_core.motion import (
     valid_region,
     warp_to,
 )
-from dvos_core.motion.transforms import frame_centre
+from dvos_core.motion.transforms import frame_centre, to3x3
 
 # shift, roll and zoom per pair: slow, fast (15-25 px), turning, zooming in and out
 STEPS = [
@@ -211,3 +211,53 @@ def test_a_change_of_exposure_between_frames_does_not_lose_the_camera(gain, offs
     assert pm.method == "features" and pm.inliers > 200
     assert abs(pm.dx - want["dx"]) < 0.1 and abs(pm.dy - want["dy"]) < 0.1
     assert abs(pm.rotation_deg - want["rotation_deg"]) < 0.05
+
+
+def _smeared(frames, length: int, sigma: float, seed: int = 0):
+    """Each frame smeared by a ``length`` px motion streak at its own angle (a gust) with per-pixel sensor noise."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for f in frames:
+        k = np.zeros((length, length), np.float32)
+        a, c = rng.uniform(0, np.pi), (length - 1) / 2
+        for s in np.linspace(-c, c, 4 * length):
+            k[round(c + s * np.sin(a)), round(c + s * np.cos(a))] = 1
+        g = cv2.filter2D(f.astype(np.float32), -1, k / k.sum(), borderType=cv2.BORDER_REFLECT)
+        out.append(np.clip(g + rng.normal(0, sigma, g.shape), 0, 255).astype(np.uint8))
+    return np.stack(out)
+
+
+def test_a_large_smeared_frame_is_found_on_a_smaller_copy():
+    """A 31 px gust streak with sensor noise on 384 px frames defeats the corner tracker's fixed windows at the
+    frames' own size (some pairs found by nothing, others by ECC only); the same pairs on the half-size copies are
+    found by the corners, and the result is given in full-size pixels."""
+    steps = [(3 * dx, 3 * dy, r, s) for dx, dy, r, s in fast_pan(6, seed=1)]  # 45-75 px per frame
+    frames, _, truth = camera_clip(texture("gravel", 2048), steps, size=(384, 384))
+    frames = _smeared(frames, 31, 20)
+    corners = np.array([[0, 0, 1], [383, 0, 1], [0, 383, 1], [383, 383, 1]], float)
+
+    def worst(gm):
+        return max(np.abs(corners @ to3x3(m).T - corners @ to3x3(t).T).max() for m, t in zip(gm.matrices, truth))
+
+    alone = estimate_global_motion(frames, params=MotionParams(coarse_retry=False), residual=False)
+    assert "none" in alone.method and worst(alone) > 30
+    gm = estimate_global_motion(frames, residual=False)
+    assert gm.method == ["features"] * len(steps)
+    assert worst(gm) < 3.0
+
+
+def test_the_coarse_retry_stops_at_copies_of_96_px():
+    from dvos_core.motion.global_motion import COARSE_MIN_SIDE, PreparedFrame
+
+    params = MotionParams()
+    small = PreparedFrame(np.zeros((150, 190, 3), np.uint8), None, params)
+    assert small.coarser() is None  # 95 px would be too small: frames under 192 px are estimated as before
+    big = PreparedFrame(np.zeros((1080, 1920, 3), np.uint8), np.ones((1080, 1920), np.uint8), params)
+    half = big.coarser()
+    assert big.grey.shape == (360, 640) and half.grey.shape == (180, 320) and half.factor == big.factor / 2
+    assert half.allowed.shape == (180, 320) and not half.allowed.any()
+    assert half.coarser().grey.shape == (90, 160) and max(90, 160) // 2 < COARSE_MIN_SIDE
+    assert half.coarser().coarser() is None
+    assert big.coarser() is half  # made once

@@ -11,7 +11,12 @@ Per pair of frames (t-1, t), on grey copies at most ``max_side`` px wide:
 3. RANSAC fits a similarity (``cv2.estimateAffinePartial2D``), so objects that move on their own (swaying heads,
    leaves) are outliers as long as the field dominates;
 4. with too few reliable tracks (low texture) it falls back to ECC on the grey frames, then to the phase-correlation
-   shift alone when that peak is clear, and otherwise reports the identity with method "none".
+   shift alone when that peak is clear, and otherwise reports the identity with method "none";
+5. when the corners gave no fit, steps 1-4 run again on copies half as large, then a quarter (while the copies are
+   at least ``COARSE_MIN_SIDE`` px): a gust's motion streak or sensor noise that defeats the tracker's fixed
+   windows on a large frame is a few pixels on a small copy (on real-sized degraded footage most failed pairs are
+   found there; docs/benchmarks.md "Coarse retry"). A corner fit found there replaces the ECC, phase or "none"
+   result of the larger copy.
 
 Pixels in ``exclude`` masks (e.g. painted or predicted heads, dilated) are never used, so the estimate follows the
 field rather than the objects being judged.
@@ -35,6 +40,7 @@ _LK_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
 _FEW_TRACKS = 3  # a fit from fewer than this many times min_inliers tracks is tried again with exposure matched
 _SAME_EXPOSURE = (0.03, 2.0)  # contrast ratio and mean grey-level change below which frames count as equally lit
 _RELIT = (0.15, 10.0)  # contrast ratio and mean change beyond which both ways are always tried
+COARSE_MIN_SIDE = 96  # the coarse retry's copies are at least this large (longer side, px)
 
 
 @dataclass
@@ -57,6 +63,7 @@ class MotionParams:
     # with a head or two has no camera motion to find: the whole frames would follow the heads)
     min_allowed_share: float = 0.3
     max_rotation_deg: float = 15.0  # larger turns between two frames are treated as failures
+    coarse_retry: bool = True  # without a corner fit, try again on copies half and a quarter as large
 
 
 @dataclass
@@ -87,6 +94,7 @@ class PreparedFrame:
     (:class:`dvos_core.motion.align.SequenceAligner` keeps them for the frames of a window)."""
 
     _corner_cache = None  # (params, corners): the corners of the last params asked for
+    _coarse = None  # the copy half as large (:meth:`coarser`), once made
 
     def __init__(self, frame, exclude, params: MotionParams):
         g = grey_uint8(frame)
@@ -122,7 +130,7 @@ class PreparedFrame:
             return self
         if self._unmasked is None:
             u = copy.copy(self)
-            u.allowed = u._smooth = u._textured = u._exposure = u._corner_cache = None
+            u.allowed = u._smooth = u._textured = u._exposure = u._corner_cache = u._coarse = None
             u._unmasked = u
             self._unmasked = u
         return self._unmasked
@@ -154,6 +162,24 @@ class PreparedFrame:
                 edges = edges[self.allowed]
             self._textured = edges.size > 64 and float(edges.mean()) >= params.min_textured_share
         return self._textured
+
+    def coarser(self) -> PreparedFrame | None:
+        """The same frame prepared half as large (made once), or None when that copy's longer side would be under
+        ``COARSE_MIN_SIDE`` px."""
+        if max(self.grey.shape) // 2 < COARSE_MIN_SIDE:
+            return None
+        if self._coarse is None:
+            c = PreparedFrame.__new__(PreparedFrame)
+            h, w = c.full_shape = self.full_shape
+            c.factor = self.factor / 2
+            size = (max(8, round(w * c.factor)), max(8, round(h * c.factor)))
+            c.grey = cv2.resize(self.grey, size, interpolation=cv2.INTER_AREA)
+            c.allowed = None
+            if self.allowed is not None:
+                c.allowed = cv2.resize(self.allowed.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+            c._smooth = c._textured = c._exposure = c._unmasked = None
+            self._coarse = c
+        return self._coarse
 
     def corners(self, params: MotionParams) -> np.ndarray:
         """:func:`_corners` of this frame, computed once per settings (never changed by their users)."""
@@ -333,9 +359,25 @@ def estimate_prepared(a: PreparedFrame, b: PreparedFrame, params: MotionParams) 
     nothing is found with pixels excluded and the masks leave less than ``min_allowed_share`` of a frame, the whole
     frames are tried: masks over most of a frame (dense heads, a rough model's pseudo-labels) leave too little to
     measure, and the corners' consensus copes with the heads' own motion."""
-    found = _estimate(a, b, params)
+    found = _any_scale(a, b, params)
     if found.method == "none" and min(a.allowed_share, b.allowed_share) < params.min_allowed_share:
-        found = _estimate(a.unmasked(), b.unmasked(), params)
+        found = _any_scale(a.unmasked(), b.unmasked(), params)
+    return found
+
+
+def _any_scale(a: PreparedFrame, b: PreparedFrame, params: MotionParams) -> PairMotion:
+    """:func:`_estimate` at the prepared size, then, while the corners give no fit, on copies half as large each
+    time (:meth:`PreparedFrame.coarser`): the first corner fit found there wins. (Measured on degraded footage:
+    such a fit is closer than the prepared size's ECC, tracking again at the prepared size from it seldom works and
+    is no closer, and a coarse ECC or phase result is no better than "none", so those are not taken.)"""
+    found = _estimate(a, b, params)
+    while found.method != "features" and params.coarse_retry:
+        a, b = a.coarser(), b.coarser()
+        if a is None or b is None:
+            break
+        coarse = _estimate(a, b, params)
+        if coarse.method == "features":
+            return coarse
     return found
 
 
