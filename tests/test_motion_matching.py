@@ -197,3 +197,46 @@ def test_local_motion_beyond_head_sway_keeps_the_configured_sway_and_says_why(sl
     heads = {"heads": 40, "pairs": 4, "p50": 0.5, "p90": 1.0}
     o = overrides_from_motion({**mm.measured["all"], "head_sway_px": heads}, base)
     assert 0 < o["sway_px"] < 0.5 * SWAY_CAP_PX
+
+
+def _swaying(k: int, leaf: bool = False) -> np.ndarray:
+    """12 frames of 128k x 160k px of a still camera over content swaying by a smooth field of 1.5k px; ``leaf``: a
+    48k px square crossing the frame 25k px per frame (the same scene filmed at k times the resolution)."""
+    import cv2
+
+    h, w = 128 * k, 160 * k
+    world = cv2.resize(texture("astronaut", 512)[:400], (w, h), interpolation=cv2.INTER_AREA)
+    patch = cv2.resize(texture("gravel", dark=True)[:48, :48], (48 * k, 48 * k), interpolation=cv2.INTER_NEAREST)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    out = []
+    for t in range(12):
+        dx = 1.5 * k * np.sin(xs / (20 * k) + t * 0.9) * np.cos(ys / (15 * k))
+        dy = 1.5 * k * np.cos(xs / (18 * k) - t * 0.7) * np.sin(ys / (22 * k))
+        f = cv2.remap(world, xs + dx, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        if leaf:
+            x = (25 * k * t) % (w - 48 * k)
+            f[40 * k : 88 * k, x : x + 48 * k] = patch
+        out.append(f)
+    return np.stack(out)
+
+
+def test_sway_limits_scale_with_the_frame_size():
+    """The same footage filmed 4x larger: its flow is 4x as many px, so the sway set from it is about 4x and the
+    limits that decide it (tuned on frames of 128-160 px) grow alike - swaying footage still sets sway_px, footage
+    with an occluder crossing still keeps the configured one. Up to 160 px the limits are the tuned 50 / 15 px."""
+    from dvos_core.motion.matching import FLOW_SWAY_MAX_PX, SWAY_CAP_PX, overrides_from_motion, sway_limits
+
+    assert sway_limits(None) == sway_limits(128) == sway_limits(160) == (SWAY_CAP_PX, FLOW_SWAY_MAX_PX)
+    assert sway_limits(640) == (4 * SWAY_CAP_PX, 4 * FLOW_SWAY_MAX_PX)
+    base = SynthConfig(n_frames=12)
+    small, large = (match_motion({"v": _swaying(k)}, base=base, n_model_clips=4) for k in (1, 4))
+    assert large.measured["all"]["frame_side_px"] == 640 and small.measured["all"]["frame_side_px"] == 160
+    assert 3 < large.overrides["sway_px"] / small.overrides["sway_px"] < 5
+    assert not any("local motion" in w for w in large.warnings_after)
+    for k in (1, 4):
+        windy = match_motion({"v": _swaying(k, leaf=True)}, base=base, n_model_clips=4)
+        assert "sway_px" not in windy.overrides and windy.config.sway_px == base.sway_px
+    # followed heads: the cap grows with the frame too (a 30 px median step is capped at 50 px on 160 px frames)
+    heads = {"heads": 40, "pairs": 4, "p50": 30.0, "p90": 40.0}
+    assert overrides_from_motion({**small.measured["all"], "head_sway_px": heads}, base)["sway_px"] == SWAY_CAP_PX
+    assert overrides_from_motion({**large.measured["all"], "head_sway_px": heads}, base)["sway_px"] > SWAY_CAP_PX

@@ -14,7 +14,9 @@ videos (:mod:`dvos_core.motion.summary`) and sets those ranges so the synthetic 
   motion is removed (:mod:`dvos_core.motion.head_sway`), divided by that of a unit-amplitude sway. Without enough
   painted heads it falls back to the footage's local motion (median over pairs of the p99 residual flow) divided by
   the p90 step of a unit sway; that flow also counts occluders, blur and flicker, so when it would put ``sway_px``
-  beyond :data:`FLOW_SWAY_MAX_PX` the configured ``sway_px`` is kept and matching warns.
+  beyond :data:`FLOW_SWAY_MAX_PX` the configured ``sway_px`` is kept and matching warns. Both that limit and the
+  cap on the heads' sway (:data:`SWAY_CAP_PX`) hold for frames up to :data:`SWAY_REF_SIDE_PX` and grow with the
+  footage's frame size above it (:func:`sway_limits`).
 
 The motion of a config is measured the same way from sampled camera paths (no rendering), and rendered clips can be
 measured with :func:`measure_clips`, so measured and synthetic motion are compared number by number.
@@ -33,10 +35,25 @@ from dvos_core.motion.summary import measure_videos, resolve_sources, summarise
 from dvos_core.motion.transforms import decompose, frame_centre
 from dvos_core.progress import CancelToken, ProgressFn, check
 
-SWAY_CAP_PX = 50.0  # the largest sway amplitude matching sets from followed heads
-# the largest sway amplitude the whole frame's residual flow may set: beyond it the flow has most likely caught
-# something other than heads (a leaf crossing, blur, flicker), so the configured sway_px is kept and matching warns
+SWAY_CAP_PX = 50.0  # the largest sway amplitude matching sets from followed heads (frames up to SWAY_REF_SIDE_PX)
+# the largest sway amplitude the whole frame's residual flow may set (frames up to SWAY_REF_SIDE_PX): beyond it the
+# flow has most likely caught something other than heads (a leaf crossing, blur, flicker), so the configured sway_px
+# is kept and matching warns
 FLOW_SWAY_MAX_PX = 15.0
+# both limits were tuned on the accuracy benchmark's footage, frames of 128-160 px (docs/benchmarks.md, 2026-12-02);
+# motion in px grows with the resolution, so on footage whose longer side exceeds this they grow in proportion
+# (:func:`sway_limits`): the same scene filmed 4x larger sways 4x as many px and is decided alike
+SWAY_REF_SIDE_PX = 160
+
+
+def sway_limits(frame_side) -> tuple[float, float]:
+    """(cap on the sway set from followed heads, largest sway the whole frame's flow may set), in px, for footage
+    whose frames' longer side is ``frame_side`` px: :data:`SWAY_CAP_PX` and :data:`FLOW_SWAY_MAX_PX` up to
+    :data:`SWAY_REF_SIDE_PX`, in proportion to the side above it (None or 0: not known, the unscaled limits)."""
+    k = max(1.0, float(frame_side or 0) / SWAY_REF_SIDE_PX)
+    return SWAY_CAP_PX * k, FLOW_SWAY_MAX_PX * k
+
+
 MATCHED_FIELDS = (
     "camera_period",
     "camera_speed_min",
@@ -144,11 +161,12 @@ def overrides_from_motion(measured: dict, base) -> dict:
     unit50, unit90 = _unit_sway_steps(*base.sway_period, base.wind_coherence, base.n_frames)
     heads = measured.get("head_sway_px")
     resid = measured.get("residual_px")
+    cap, flow_max = sway_limits(measured.get("frame_side_px"))
     if heads and heads.get("p50") is not None:  # followed on the painted heads: their median step
-        out["sway_px"] = round(min(heads["p50"] / unit50, SWAY_CAP_PX), 2)
+        out["sway_px"] = round(min(heads["p50"] / unit50, cap), 2)
     elif resid and resid.get("p99") is not None and np.isfinite(resid["p99"]):
         sway = resid["p99"] / unit90  # the whole frame's flow: an upper bound that occluders and blur inflate
-        if sway <= FLOW_SWAY_MAX_PX:  # beyond it something else moved: keep the configured sway (match_motion warns)
+        if sway <= flow_max:  # beyond it something else moved: keep the configured sway (match_motion warns)
             out["sway_px"] = round(sway, 2)
     return out
 
@@ -394,10 +412,10 @@ def match_motion(
             f"sway_px was kept at {base.sway_px:g} px - paint the heads of a few frames (the sway is then measured on "
             f"them: at least {MIN_HEADS} heads followed to the next frame) or set sway_px by hand"
         )
-    elif heads is not None and overrides.get("sway_px", 0.0) >= SWAY_CAP_PX:
+    elif heads is not None and overrides.get("sway_px", 0.0) >= sway_limits(measured["all"]["frame_side_px"])[0]:
         warnings_after.append(
             f"head sway: the painted heads move {heads['p50']:.1f} px/frame on their own (median of {heads['heads']}); "
-            f"sway_px was capped at {SWAY_CAP_PX:g} px"
+            f"sway_px was capped at {overrides['sway_px']:g} px"
         )
     rendered = None
     if render_project is None and isinstance(project_or_videos, Project):
@@ -493,4 +511,5 @@ __all__ = [
     "measure_clips",
     "overrides_from_motion",
     "render_and_measure",
+    "sway_limits",
 ]

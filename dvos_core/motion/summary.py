@@ -59,14 +59,18 @@ def summarise(motions, window: int = 60) -> dict:
     * ``rotation_deg`` / ``zoom``: |turn| in degrees and |scale - 1| per frame, with their RMS;
     * ``residual_px``: local motion after compensation, medians over pairs of each pair's p50 / p90 / p99 flow
       magnitude (None when not measured);
-    * ``unreliable_share``: share of pairs where no camera motion could be found (left out of the statistics).
+    * ``unreliable_share``: share of pairs where no camera motion could be found (left out of the statistics);
+    * ``frame_side_px``: the longer side of the largest frames (px; what the sway limits of motion matching scale
+      with, :func:`dvos_core.motion.matching.sway_limits`), None without motions.
     """
     if isinstance(motions, GlobalMotion):
         motions = [motions]
     dx, dy, rot, zoom, resid, pans, devs = [], [], [], [], [], [], []
     n_pairs = n_bad = 0
+    side = None
     methods: dict[str, int] = {}
     for gm in motions:
+        side = max(side or 0, int(max(gm.frame_shape[:2])))
         n_pairs += len(gm)
         for m in gm.method:
             methods[m] = methods.get(m, 0) + 1
@@ -100,6 +104,7 @@ def summarise(motions, window: int = 60) -> dict:
         "zoom": _stats(np.abs(np.expm1(zoom))),
         "zoom_rms": _rms(zoom),
         "residual_px": None,
+        "frame_side_px": side,
     }
     if resid:
         r = np.concatenate(resid)
