@@ -240,3 +240,29 @@ def test_sway_limits_scale_with_the_frame_size():
     heads = {"heads": 40, "pairs": 4, "p50": 30.0, "p90": 40.0}
     assert overrides_from_motion({**small.measured["all"], "head_sway_px": heads}, base)["sway_px"] == SWAY_CAP_PX
     assert overrides_from_motion({**large.measured["all"], "head_sway_px": heads}, base)["sway_px"] > SWAY_CAP_PX
+
+
+def test_a_pan_faster_than_the_synthetic_frame_can_show_is_slowed_and_says_how_to_keep_it(fast_video):
+    """Footage panning 15-25 px/frame matched for 16 px synthetic frames (as 1080p footage panning 600 px/frame for
+    run-all's 512 px frames): the px speed cannot carry over, so the pan is slowed to half the frame per frame
+    (consecutive frames still overlap by half) and matching names the measured and the used speed and the fix -
+    not a ValueError that points back at --match-motion."""
+    from dvos_core.motion.matching import fmt, matched_pan, pan_limit
+
+    frames, _ = fast_video
+    base = SynthConfig(n_frames=24, height=16, width=16)
+    mm = match_motion({"fast": frames}, base=base, n_model_clips=4)
+    assert mm.config.camera_speed == pan_limit(base) == 8
+    assert 0 < mm.config.camera_speed_min < mm.config.camera_speed
+    [w] = [w for w in mm.warnings_after if w.startswith("fast pan:")]
+    assert f"up to {fmt(mm.measured['all']['pan_px']['max'])} px/frame" in w and "set to 8 px/frame" in w
+    assert "dvos synth --size" in w and "synth_size:" in w and "clip height and width" in w
+    assert not any("--match-motion" in x or "the footage moves" in x for x in mm.warnings_after)
+    # large enough frames take the footage's own speed, without the warning
+    roomy = match_motion({"fast": frames}, base=base.replace(height=64, width=64), n_model_clips=4)
+    assert roomy.config.camera_speed == round(matched_pan(mm.measured["all"])[1], 2) > 8
+    assert not any(x.startswith("fast pan:") for x in roomy.warnings_after)
+    # set by hand beyond the frame, the error names fixes that work
+    with pytest.raises(ValueError, match="camera_speed=20 px/frame") as e:
+        base.replace(camera_speed=20.0)
+    assert "dvos synth --size" in str(e.value) and "synth_size" in str(e.value)

@@ -44,6 +44,11 @@ FLOW_SWAY_MAX_PX = 15.0
 # motion in px grows with the resolution, so on footage whose longer side exceeds this they grow in proportion
 # (:func:`sway_limits`): the same scene filmed 4x larger sways 4x as many px and is decided alike
 SWAY_REF_SIDE_PX = 160
+# the largest share of the synthetic frame's shorter side the matched pan may cross per frame: the heads are cut at
+# the footage's own pixel size, so its pan speed in px carries over, but consecutive synthetic frames must keep
+# overlapping (by at least half) for the neighbours to show frame t's heads; a faster footage pan is slowed to this
+# and matching warns (a larger synthetic frame shows it as it is)
+MAX_PAN_SHARE = 0.5
 
 
 def sway_limits(frame_side) -> tuple[float, float]:
@@ -131,8 +136,15 @@ def config_motion(cfg, n_clips: int = 64, seed: int = 0) -> dict:
     return out
 
 
-def overrides_from_motion(measured: dict, base) -> dict:
-    """SynthConfig changes that give ``base`` the motion of ``measured`` (a pooled :func:`summarise` result)."""
+def pan_limit(cfg) -> float:
+    """The fastest pan (px/frame) matching sets for synthetic frames of ``cfg``'s size: :data:`MAX_PAN_SHARE` of
+    the shorter side, so that consecutive frames overlap by at least half."""
+    return MAX_PAN_SHARE * min(cfg.height, cfg.width)
+
+
+def matched_pan(measured: dict) -> tuple[float, float]:
+    """(camera_speed_min, camera_speed) of the footage's steady pan (``measured["pan_px"]``), before
+    :func:`overrides_from_motion` slows it to what the synthetic frame can show (:func:`pan_limit`)."""
     pan = measured.get("pan_px") or {}
     if pan.get("max") is None:
         raise ValueError(
@@ -145,6 +157,16 @@ def overrides_from_motion(measured: dict, base) -> dict:
         lo, hi = 0.85 * med, 1.15 * med
     hi = max(hi, 0.1)
     lo = min(max(lo, 0.05), hi)
+    return lo, hi
+
+
+def overrides_from_motion(measured: dict, base) -> dict:
+    """SynthConfig changes that give ``base`` the motion of ``measured`` (a pooled :func:`summarise` result). A pan
+    faster than ``base``'s frame can show (:func:`pan_limit`) is slowed to it, its range scaled alike."""
+    lo, hi = matched_pan(measured)
+    limit = pan_limit(base)
+    if hi > limit:  # the footage's px speed does not fit: keep the range's shape at the speed the frame can show
+        lo, hi = lo * limit / hi, limit
     period = tuple(base.camera_period)
     p = measured.get("wobble_period")
     if p is not None and (measured.get("wobble_px") or 0.0) > 0.2:
@@ -404,6 +426,10 @@ def match_motion(
                 "far_after": ra["far"],
             }
         )
+    hi = matched_pan(measured["all"])[1]
+    if hi > pan_limit(base):  # slowed: says so instead of the camera mismatch, whose advice (match it) made this
+        warnings_after = [w for w in warnings_after if not w.startswith("motion mismatch: the footage moves")]
+        warnings_after.append(fast_pan_warning(measured["all"], base, config))
     heads = measured["all"]["head_sway_px"]
     if heads is None and "sway_px" not in overrides and measured["all"].get("residual_px"):
         warnings_after.append(
@@ -429,6 +455,21 @@ def match_motion(
         for r in rows:
             r["rendered"] = by_name.get(r["quantity"])
     return MotionMatch(measured, base, overrides, config, before, after, rows, warnings, warnings_after, rendered)
+
+
+def fast_pan_warning(measured: dict, base, config) -> str:
+    """What matching says when the footage pans faster than ``base``'s frames can show (:func:`pan_limit`)."""
+    hi = matched_pan(measured)[1]
+    need = int(np.ceil(hi / MAX_PAN_SHARE / 16) * 16)
+    return (
+        f"fast pan: the footage pans up to {fmt(measured['pan_px']['max'])} px/frame (camera_speed {hi:.0f} "
+        f"matched), more than {base.height}x{base.width} px synthetic frames can show with consecutive frames "
+        f"overlapping by half (at most {pan_limit(base):g} px/frame); camera_speed was set to "
+        f"{config.camera_speed:g} px/frame (camera_speed_min {config.camera_speed_min:g}), so the synthetic heads "
+        f"move slower than the footage's. For the footage's own speed make the synthetic frames at least {need} px "
+        f"(dvos synth --size {need}; dvos run-all: synth_size: {need} in its --config file; the Synthesize dock: "
+        f"clip height and width), with background clips at least as large"
+    )
 
 
 def _default_ids(source, video_ids):
@@ -510,6 +551,7 @@ __all__ = [
     "match_motion",
     "measure_clips",
     "overrides_from_motion",
+    "pan_limit",
     "render_and_measure",
     "sway_limits",
 ]
