@@ -190,3 +190,21 @@ def test_an_id_made_up_for_a_name_without_letters_is_said(project_path, video_av
     from dvos_core.store.schema import id_made_up
 
     assert id_made_up("日本 麦") and not id_made_up("vídeo") and not id_made_up("_video_")  # 'video' kept, not made up
+
+
+def test_paper_preprocess_on_a_portrait_video_names_the_options_that_work(project_path, tmp_path, capsys):
+    """The paper's setting (1024 px high, central 1024x1024 square) on frames higher than wide: the error says
+    that the setting expects landscape frames and gives the --height/--crop that cut the same square (the user chose
+    neither crop nor height, so "choose a smaller crop" would not help); those options then import it."""
+    from conftest import write_video
+
+    from dvos_core.io import Preprocess
+
+    tall = write_video(tmp_path / "tall.avi", 2, "MJPG", hw=(96, 54))
+    assert main(["add-video", project_path, str(tall), "--paper-preprocess"]) == 2
+    err = capsys.readouterr().err
+    assert "expects frames wider than high" in err and "--height 1821 --crop 1024 1024" in err, err
+    assert "choose a smaller crop" not in err
+    assert Preprocess(height=1821, crop=(1024, 1024)).output_size(96, 54) == (1024, 1024)
+    assert main(["add-video", project_path, str(tall), "--height", "1821", "--crop", "1024", "1024"]) == 0
+    assert Project.open(project_path).video("tall").shape[1:3] == (1024, 1024)

@@ -65,12 +65,28 @@ class Preprocess:
             return rh, rw
         ch, cw = self.crop
         if ch > rh or cw > rw:
-            raise ValueError(
-                f"cannot centre-crop {ch}x{cw} from a {rh}x{rw} frame (input {h}x{w}"
-                f"{', after resizing' if (rh, rw) != (h, w) else ''}); choose a smaller crop or a "
-                f"larger resize height"
+            where = f"cannot centre-crop {ch}x{cw} from a {rh}x{rw} frame (input {h}x{w}" + (
+                ", after resizing)" if (rh, rw) != (h, w) else ")"
             )
+            if self == Preprocess.paper():  # the user asked for the paper's setting, not for this crop or height
+                raise ValueError(f"{where}: {self.portrait_hint(h, w)}")
+            raise ValueError(f"{where}; choose a smaller crop or a larger resize height")
         return ch, cw
+
+    @staticmethod
+    def portrait_hint(h: int, w: int) -> str:
+        """What to do when the paper's setting meets frames narrower than high (``h`` x ``w``)."""
+        side = Preprocess.paper().crop[1]
+        height = -(-side * h // w)  # the least height that makes the frames ``side`` px wide
+        while Preprocess(height=height).resized_size(h, w)[1] < side:
+            height += 1
+        return (
+            f"the paper's preprocessing (--paper-preprocess: {side} px high, then the central {side}x{side} square) "
+            f"expects frames wider than high, and these are {h} px high and {w} wide. For the same square from "
+            f"them resize them to {side} px wide instead: --height {height} --crop {side} {side} in place of "
+            f"--paper-preprocess (Preprocess(height={height}, crop=({side}, {side}))), or add the video without "
+            f"preprocessing"
+        )
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
