@@ -140,6 +140,21 @@ def test_fallbacks_ecc_and_phase_correlation():
     assert pm.method == "phase" and abs(pm.dx - 7) < 0.5 and abs(pm.dy + 4) < 0.5
 
 
+def test_a_phase_shift_is_taken_only_when_it_lines_the_frames_up():
+    """On degraded footage a clear phase-correlation peak was often a leaf's or the noise's: the shift alone is now
+    taken only when the frames it lines up agree (``min_phase_ncc``). With every other way forced off and any peak
+    trusted, a true shift is taken and two unrelated views are not."""
+    frames, _, _ = camera_clip(texture("coffee"), [(7.0, -4.0, 0.0, 1.0)], size=(160, 192))
+    only_phase = MotionParams(min_inliers=100000, min_ecc=2.0, min_phase_response=-1.0)
+    pm = estimate_pair(frames[0], frames[1], params=only_phase)
+    assert pm.method == "phase" and abs(pm.dx - 7) < 0.5 and abs(pm.dy + 4) < 0.5
+    other, _, _ = camera_clip(texture("astronaut"), [(0.0, 0.0, 0.0, 1.0)], size=(160, 192))
+    pm = estimate_pair(frames[0], other[0], params=only_phase)
+    assert pm.method == "none" and (pm.dx, pm.dy) == (0.0, 0.0)
+    pm = estimate_pair(frames[0], other[0], params=MotionParams(**{**vars(only_phase), "min_phase_ncc": -1.0}))
+    assert pm.method == "phase"  # what it was before: the peak of two unrelated views taken as the camera's motion
+
+
 def test_sources_stream_the_same_result(tmp_project, tmp_path):
     from dvos_core.progress import Cancelled, CancelToken
 

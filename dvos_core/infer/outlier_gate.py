@@ -20,8 +20,7 @@ import cv2
 import numpy as np
 
 from dvos_core.motion import valid_region, warp_to
-from dvos_core.motion.align import ncc
-from dvos_core.motion.transforms import rescale
+from dvos_core.motion.transforms import ncc, rescale
 
 SIDE = 256  # the agreement is measured on frames at most this large
 BAND = (1.0, 3.0)  # difference of Gaussians (sigmas in px at that size): the detail that blur and noise spoil

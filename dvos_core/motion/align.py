@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from dvos_core.motion.global_motion import MotionParams, PreparedFrame, estimate_prepared
-from dvos_core.motion.transforms import IDENTITY, compose, rescale, valid_region, warp_to
+from dvos_core.motion.transforms import IDENTITY, compose, ncc, rescale, valid_region, warp_to
 
 NCC_SIDE = 192  # the agreement is measured on frames at most this large
 MIN_OVERLAP = 0.1  # a candidate that leaves less than this share of frame t covered does not count
@@ -32,12 +32,6 @@ def _small_grey(frame: np.ndarray) -> tuple[np.ndarray, float]:
     if factor > 1:
         g = cv2.resize(g, (round(g.shape[1] / factor), round(g.shape[0] / factor)), interpolation=cv2.INTER_AREA)
     return g.astype(np.float32), factor
-
-
-def ncc(a: np.ndarray, b: np.ndarray) -> float:
-    """Normalised cross-correlation of two equally shaped pixel arrays, in [-1, 1]."""
-    a, b = a - a.mean(), b - b.mean()
-    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
 
 
 def agreement(ref: np.ndarray, query: np.ndarray, matrix, small: tuple | None = None) -> float:

@@ -11,7 +11,8 @@ Per pair of frames (t-1, t), on grey copies at most ``max_side`` px wide:
 3. RANSAC fits a similarity (``cv2.estimateAffinePartial2D``), so objects that move on their own (swaying heads,
    leaves) are outliers as long as the field dominates;
 4. with too few reliable tracks (low texture) it falls back to ECC on the grey frames, then to the phase-correlation
-   shift alone when that peak is clear, and otherwise reports the identity with method "none";
+   shift alone when that peak is clear and the frames it lines up agree (``min_phase_ncc``), and otherwise reports
+   the identity with method "none";
 5. when the corners gave no fit, steps 1-4 run again on copies half as large, then a quarter (while the copies are
    at least ``COARSE_MIN_SIDE`` px): a gust's motion streak or sensor noise that defeats the tracker's fixed
    windows on a large frame is a few pixels on a small copy (on real-sized degraded footage most failed pairs are
@@ -31,7 +32,17 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from dvos_core.motion.transforms import IDENTITY, decompose, frame_centre, grey_uint8, rescale, to3x3
+from dvos_core.motion.transforms import (
+    IDENTITY,
+    decompose,
+    frame_centre,
+    grey_uint8,
+    ncc,
+    rescale,
+    to3x3,
+    valid_region,
+    warp_to,
+)
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 
 METHODS = ("features", "ecc", "phase", "none")
@@ -55,6 +66,10 @@ class MotionParams:
     ransac_px: float = 1.5  # RANSAC reprojection threshold, in analysed px
     exclude_margin_px: int = 4  # exclusion masks are dilated by this much (analysed px)
     min_phase_response: float = 0.08  # a phase-correlation peak weaker than this is not trusted
+    # the phase-correlation shift alone is taken only when it lines the smoothed frames up at least this well
+    # (normalised cross-correlation over their overlap; ECC's own bar): on degraded footage a clear peak was often
+    # a leaf's or the noise's, not the field's (docs/benchmarks.md, "Phase fallback")
+    min_phase_ncc: float = 0.6
     min_ecc: float = 0.6  # ECC correlation needed to accept its transform
     min_gradient: float = 1.5  # grey levels per px for a pixel to count as textured
     min_textured_share: float = 0.05  # share of usable pixels that must be textured to estimate anything
@@ -320,6 +335,16 @@ def _from_features(a: PreparedFrame, b: PreparedFrame, guess, params: MotionPara
     return (to3x3(rest[0]) @ to3x3(m))[:2], rest[1]
 
 
+def _lines_up(a: PreparedFrame, b: PreparedFrame, m: np.ndarray) -> float:
+    """Normalised cross-correlation of frame a's smoothed copy moved by ``m`` (prepared px) with frame b's, over
+    their overlap (-1 when they hardly overlap)."""
+    sa, sb = a.smooth(), b.smooth()
+    cover = valid_region(m, sa.shape, sb.shape)
+    if cover.mean() < 0.1:
+        return -1.0
+    return ncc(warp_to(sa, m, sb.shape)[cover], sb[cover])
+
+
 def _from_ecc(a: PreparedFrame, b: PreparedFrame, guess, params: MotionParams):
     """Euclidean ECC (rotation + shift) on the smoothed frames."""
     warp = np.eye(2, 3, dtype=np.float32)
@@ -402,7 +427,9 @@ def _estimate(a: PreparedFrame, b: PreparedFrame, params: MotionParams) -> PairM
             if m is not None:
                 method = "ecc"
             elif guess is not None:
-                m, method = np.array([[1.0, 0.0, guess[0]], [0.0, 1.0, guess[1]]]), "phase"
+                shift = np.array([[1.0, 0.0, guess[0]], [0.0, 1.0, guess[1]]])
+                if _lines_up(a, b, shift) >= params.min_phase_ncc:
+                    m, method = shift, "phase"
     if m is not None and abs(decompose(m, (0.0, 0.0))["rotation_deg"]) > params.max_rotation_deg:
         m, method, n_in = None, "none", 0
     if m is None:

@@ -79,6 +79,12 @@ def decompose(matrix, centre) -> dict:
     }
 
 
+def ncc(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised cross-correlation of two equally shaped pixel arrays, in [-1, 1]."""
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
+
+
 def rescale(matrix, factor: float) -> np.ndarray:
     """A matrix estimated on frames resized by ``factor`` (cv2.resize pixel-centre convention) expressed in the
     original frames' coordinates."""
