@@ -70,3 +70,27 @@ def test_training_crops_fit_a_wide_frame():
     for seed in range(20):
         cy, _cx, ch, cw, *_ = draw_spatial(100, 400, None, cfg, torch.Generator().manual_seed(seed))
         assert ch <= 100 and cw <= 400 and cy - ch / 2 >= 0 and cy + ch / 2 <= 100
+
+
+def test_patch_diffusion_noise_has_the_schedules_standard_deviation():
+    from dvos_core.data.augment import AugmentConfig, patch_diffusion
+
+    # t = 1 always (t_max 2): a_1 = (1 - 1e-4) (1 - beta_1), beta_1 = 1e-4 + (1e-2 - 1e-4) / 999; noise sqrt(1 - a_1)
+    beta1 = 1e-4 + (1e-2 - 1e-4) / 999
+    a1 = (1 - 1e-4) * (1 - beta1)
+    cfg = AugmentConfig(patch_diffusion_p=1.0, patch_t_max=2)
+    out = patch_diffusion(torch.zeros(2, 3, 64, 64), cfg, torch.Generator().manual_seed(0))
+    assert float(out.std()) == pytest.approx(np.sqrt(1 - a1), rel=0.03)
+    ones = patch_diffusion(torch.ones(1, 3, 64, 64), cfg, torch.Generator().manual_seed(0))
+    assert float(ones.mean()) == pytest.approx(np.sqrt(a1), abs=1e-3)
+
+
+def test_holding_out_whole_sources_always_leaves_one_to_train_on():
+    from types import SimpleNamespace
+
+    from dvos_core.data.clips import _hold_out
+
+    train = {k: [SimpleNamespace(kind="video", t=0)] for k in ("a", "b")}
+    val = {}
+    _hold_out(train, val, 0.8, 0)  # 0.8 of 2 sources rounds to 2: one must stay
+    assert len(train) == 1 and len(val) == 1
