@@ -66,3 +66,19 @@ def fast_pan(n_pairs: int, seed: int = 0, speed=(15, 25)):
         s, a = rng.uniform(*speed), a0 + 0.15 * k
         out.append((s * np.cos(a), s * np.sin(a), rng.uniform(-0.5, 0.5), 1 + rng.uniform(-0.005, 0.005)))
     return out
+
+
+def smeared(frames, length: int, sigma: float, seed: int = 0):
+    """Each frame smeared by a ``length`` px motion streak at its own angle (a gust) with per-pixel sensor noise."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for f in frames:
+        k = np.zeros((length, length), np.float32)
+        a, c = rng.uniform(0, np.pi), (length - 1) / 2
+        for s in np.linspace(-c, c, 4 * length):
+            k[round(c + s * np.sin(a)), round(c + s * np.cos(a))] = 1
+        g = cv2.filter2D(f.astype(np.float32), -1, k / k.sum(), borderType=cv2.BORDER_REFLECT)
+        out.append(np.clip(g + rng.normal(0, sigma, g.shape), 0, 255).astype(np.uint8))
+    return np.stack(out)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("skimage")
-from motion_clips import texture
+from motion_clips import camera_clip, fast_pan, paint_heads, smeared, texture
 
+from dvos_core.motion import MotionParams, estimate_pair
 from dvos_core.motion.head_sway import MIN_HEADS, head_steps, measure_head_sway, painted_pairs
 from dvos_core.motion.local_motion import residual_motion
 
@@ -139,3 +140,16 @@ def test_too_few_painted_heads_give_no_measurement(tmp_project):
     v = tmp_project.add_video_array("sparse", frames, split="train")
     v.set_mask(1, masks[1], "manual")
     assert measure_head_sway(v) is None
+
+
+def test_a_camera_found_only_on_a_smaller_copy_is_not_used_for_sway():
+    """On a smeared 384 px pair the corners fit only on the half-size copy (the coarse retry), pixels off at full
+    size: that error would be read as sway, so the heads' steps are not measured on such a pair."""
+    world, world_mask, _ = paint_heads(texture("gravel", 2048), 400, seed=1)
+    steps = [(3 * dx, 3 * dy, r, s) for dx, dy, r, s in fast_pan(1, seed=1)]
+    frames, masks, _ = camera_clip(world, steps, size=(384, 384), world_mask=world_mask)
+    frames = smeared(frames, 31, 20)
+    full_size = estimate_pair(frames[0], frames[1], exclude_prev=masks[0], params=MotionParams(coarse_retry=False))
+    assert full_size.method != "features"
+    assert estimate_pair(frames[0], frames[1], exclude_prev=masks[0]).method == "features"  # on the smaller copy
+    assert len(head_steps(frames[0], masks[0], frames[1])) == 0

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("skimage")
-from motion_clips import camera_clip, fast_pan, paint_heads, texture
+from motion_clips import camera_clip, fast_pan, paint_heads, smeared, texture
 
 from dvos_core.motion import (
     MotionParams,
@@ -142,7 +142,7 @@ def test_fallbacks_ecc_and_phase_correlation():
 
 def test_a_phase_shift_is_taken_only_when_it_lines_the_frames_up():
     """On degraded footage a clear phase-correlation peak was often a leaf's or the noise's: the shift alone is now
-    taken only when the frames it lines up agree (``min_phase_ncc``). With every other way forced off and any peak
+    taken only when the frames it lines up agree (``min_agreement``). With every other way forced off and any peak
     trusted, a true shift is taken and two unrelated views are not."""
     frames, _, _ = camera_clip(texture("coffee"), [(7.0, -4.0, 0.0, 1.0)], size=(160, 192))
     only_phase = MotionParams(min_inliers=100000, min_ecc=2.0, min_phase_response=-1.0)
@@ -151,7 +151,7 @@ def test_a_phase_shift_is_taken_only_when_it_lines_the_frames_up():
     other, _, _ = camera_clip(texture("astronaut"), [(0.0, 0.0, 0.0, 1.0)], size=(160, 192))
     pm = estimate_pair(frames[0], other[0], params=only_phase)
     assert pm.method == "none" and (pm.dx, pm.dy) == (0.0, 0.0)
-    pm = estimate_pair(frames[0], other[0], params=MotionParams(**{**vars(only_phase), "min_phase_ncc": -1.0}))
+    pm = estimate_pair(frames[0], other[0], params=MotionParams(**{**vars(only_phase), "min_agreement": -1.0}))
     assert pm.method == "phase"  # what it was before: the peak of two unrelated views taken as the camera's motion
 
 
@@ -228,29 +228,13 @@ def test_a_change_of_exposure_between_frames_does_not_lose_the_camera(gain, offs
     assert abs(pm.rotation_deg - want["rotation_deg"]) < 0.05
 
 
-def _smeared(frames, length: int, sigma: float, seed: int = 0):
-    """Each frame smeared by a ``length`` px motion streak at its own angle (a gust) with per-pixel sensor noise."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    out = []
-    for f in frames:
-        k = np.zeros((length, length), np.float32)
-        a, c = rng.uniform(0, np.pi), (length - 1) / 2
-        for s in np.linspace(-c, c, 4 * length):
-            k[round(c + s * np.sin(a)), round(c + s * np.cos(a))] = 1
-        g = cv2.filter2D(f.astype(np.float32), -1, k / k.sum(), borderType=cv2.BORDER_REFLECT)
-        out.append(np.clip(g + rng.normal(0, sigma, g.shape), 0, 255).astype(np.uint8))
-    return np.stack(out)
-
-
 def test_a_large_smeared_frame_is_found_on_a_smaller_copy():
     """A 31 px gust streak with sensor noise on 384 px frames defeats the corner tracker's fixed windows at the
     frames' own size (some pairs found by nothing, others by ECC only); the same pairs on the half-size copies are
     found by the corners, and the result is given in full-size pixels."""
     steps = [(3 * dx, 3 * dy, r, s) for dx, dy, r, s in fast_pan(6, seed=1)]  # 45-75 px per frame
     frames, _, truth = camera_clip(texture("gravel", 2048), steps, size=(384, 384))
-    frames = _smeared(frames, 31, 20)
+    frames = smeared(frames, 31, 20)
     corners = np.array([[0, 0, 1], [383, 0, 1], [0, 383, 1], [383, 383, 1]], float)
 
     def worst(gm):
@@ -259,7 +243,7 @@ def test_a_large_smeared_frame_is_found_on_a_smaller_copy():
     alone = estimate_global_motion(frames, params=MotionParams(coarse_retry=False), residual=False)
     assert "none" in alone.method and worst(alone) > 30
     gm = estimate_global_motion(frames, residual=False)
-    assert gm.method == ["features"] * len(steps)
+    assert "none" not in gm.method and "features" in gm.method  # ECC where it lines the frames up as well
     assert worst(gm) < 3.0
 
 
@@ -276,3 +260,13 @@ def test_the_coarse_retry_stops_at_copies_of_96_px():
     assert half.coarser().grey.shape == (90, 160) and max(90, 160) // 2 < COARSE_MIN_SIDE
     assert half.coarser().coarser() is None
     assert big.coarser() is half  # made once
+
+
+def test_a_chance_fit_on_a_small_copy_of_unrelated_frames_is_not_taken():
+    """Frames with nothing in common (independent noise, 720p): a small copy can give a dozen chance corner tracks
+    that fit a similarity; the coarse retry takes a fit only when it lines the frames up (``min_agreement``)."""
+    frames = np.random.default_rng(0).integers(0, 256, (30, 720, 1280, 3), dtype=np.uint8)
+    pairs = [(10, 11), (15, 16), (22, 23)]  # the pairs of this draw whose 160 px copies fit by chance
+    loose = MotionParams(min_agreement=-1.0)  # what the retry took without the check
+    assert all(estimate_pair(frames[i], frames[j], params=loose).method == "features" for i, j in pairs)
+    assert all(estimate_pair(frames[i], frames[j]).method == "none" for i, j in pairs)

@@ -11,13 +11,14 @@ Per pair of frames (t-1, t), on grey copies at most ``max_side`` px wide:
 3. RANSAC fits a similarity (``cv2.estimateAffinePartial2D``), so objects that move on their own (swaying heads,
    leaves) are outliers as long as the field dominates;
 4. with too few reliable tracks (low texture) it falls back to ECC on the grey frames, then to the phase-correlation
-   shift alone when that peak is clear and the frames it lines up agree (``min_phase_ncc``), and otherwise reports
+   shift alone when that peak is clear and the frames it lines up agree (``min_agreement``), and otherwise reports
    the identity with method "none";
 5. when the corners gave no fit, steps 1-4 run again on copies half as large, then a quarter (while the copies are
    at least ``COARSE_MIN_SIDE`` px): a gust's motion streak or sensor noise that defeats the tracker's fixed
    windows on a large frame is a few pixels on a small copy (on real-sized degraded footage most failed pairs are
-   found there; docs/benchmarks.md "Coarse retry"). A corner fit found there replaces the ECC, phase or "none"
-   result of the larger copy.
+   found there; docs/benchmarks.md "Coarse retry"). A corner fit found there that lines the frames up
+   (``min_agreement``) replaces the ECC, phase or "none" result of the larger copy unless that one lines them up
+   as well.
 
 Pixels in ``exclude`` masks (e.g. painted or predicted heads, dilated) are never used, so the estimate follows the
 field rather than the objects being judged.
@@ -52,6 +53,7 @@ _FEW_TRACKS = 3  # a fit from fewer than this many times min_inliers tracks is t
 _SAME_EXPOSURE = (0.03, 2.0)  # contrast ratio and mean grey-level change below which frames count as equally lit
 _RELIT = (0.15, 10.0)  # contrast ratio and mean change beyond which both ways are always tried
 COARSE_MIN_SIDE = 96  # the coarse retry's copies are at least this large (longer side, px)
+AGREEMENT_SIDE = 192  # fallback results are judged on copies at most this large (per-pixel noise averaged away)
 
 
 @dataclass
@@ -66,10 +68,12 @@ class MotionParams:
     ransac_px: float = 1.5  # RANSAC reprojection threshold, in analysed px
     exclude_margin_px: int = 4  # exclusion masks are dilated by this much (analysed px)
     min_phase_response: float = 0.08  # a phase-correlation peak weaker than this is not trusted
-    # the phase-correlation shift alone is taken only when it lines the smoothed frames up at least this well
-    # (normalised cross-correlation over their overlap; ECC's own bar): on degraded footage a clear peak was often
-    # a leaf's or the noise's, not the field's (docs/benchmarks.md, "Phase fallback")
-    min_phase_ncc: float = 0.6
+    # the phase-correlation shift alone, or a fit on a smaller copy (coarse_retry), is taken only when it lines the
+    # frames up at least this well (normalised cross-correlation of smoothed copies at most AGREEMENT_SIDE px, over
+    # their overlap; ECC's own bar): on degraded footage a clear phase peak was often a leaf's or the noise's, not
+    # the field's (docs/benchmarks.md, "Phase fallback"), and frames with nothing in common can give a few
+    # chance corner tracks on a small copy
+    min_agreement: float = 0.6
     min_ecc: float = 0.6  # ECC correlation needed to accept its transform
     min_gradient: float = 1.5  # grey levels per px for a pixel to count as textured
     min_textured_share: float = 0.05  # share of usable pixels that must be textured to estimate anything
@@ -335,9 +339,13 @@ def _from_features(a: PreparedFrame, b: PreparedFrame, guess, params: MotionPara
     return (to3x3(rest[0]) @ to3x3(m))[:2], rest[1]
 
 
-def _lines_up(a: PreparedFrame, b: PreparedFrame, m: np.ndarray) -> float:
-    """Normalised cross-correlation of frame a's smoothed copy moved by ``m`` (prepared px) with frame b's, over
-    their overlap (-1 when they hardly overlap)."""
+def _agreement(a: PreparedFrame, b: PreparedFrame, matrix) -> float:
+    """How well ``matrix`` (2x3, full-size px) lines the two frames up: the normalised cross-correlation of frame
+    a's smoothed copy moved by it with frame b's, over their overlap (-1 when they hardly overlap), on the copies at
+    most :data:`AGREEMENT_SIDE` px (the prepared frames when they are that small)."""
+    while max(a.grey.shape) > AGREEMENT_SIDE and a.coarser() is not None and b.coarser() is not None:
+        a, b = a.coarser(), b.coarser()
+    m = rescale(matrix, 1.0 / a.factor)
     sa, sb = a.smooth(), b.smooth()
     cover = valid_region(m, sa.shape, sb.shape)
     if cover.mean() < 0.1:
@@ -392,17 +400,24 @@ def estimate_prepared(a: PreparedFrame, b: PreparedFrame, params: MotionParams) 
 
 def _any_scale(a: PreparedFrame, b: PreparedFrame, params: MotionParams) -> PairMotion:
     """:func:`_estimate` at the prepared size, then, while the corners give no fit, on copies half as large each
-    time (:meth:`PreparedFrame.coarser`): the first corner fit found there wins. (Measured on degraded footage:
-    such a fit is closer than the prepared size's ECC, tracking again at the prepared size from it seldom works and
-    is no closer, and a coarse ECC or phase result is no better than "none", so those are not taken.)"""
+    time (:meth:`PreparedFrame.coarser`): the first corner fit found there that lines the frames up
+    (:func:`_agreement` at least ``min_agreement``, and better than the prepared size's ECC or phase result) wins.
+    (Measured on degraded footage: such a fit is mostly closer than the prepared size's ECC; tracking again at the
+    prepared size from it seldom works and is no closer; a coarse ECC or phase result is no better than "none", so
+    those are not taken.)"""
     found = _estimate(a, b, params)
-    while found.method != "features" and params.coarse_retry:
-        a, b = a.coarser(), b.coarser()
-        if a is None or b is None:
-            break
-        coarse = _estimate(a, b, params)
+    if found.method == "features" or not params.coarse_retry:
+        return found
+    ca, cb = a.coarser(), b.coarser()
+    while ca is not None and cb is not None:
+        coarse = _estimate(ca, cb, params)
         if coarse.method == "features":
-            return coarse
+            fit = _agreement(a, b, coarse.matrix)
+            if fit >= params.min_agreement:
+                if found.ok and _agreement(a, b, found.matrix) >= fit:
+                    break  # the finer result lines the frames up as well
+                return coarse
+        ca, cb = ca.coarser(), cb.coarser()
     return found
 
 
@@ -428,7 +443,7 @@ def _estimate(a: PreparedFrame, b: PreparedFrame, params: MotionParams) -> PairM
                 method = "ecc"
             elif guess is not None:
                 shift = np.array([[1.0, 0.0, guess[0]], [0.0, 1.0, guess[1]]])
-                if _lines_up(a, b, shift) >= params.min_phase_ncc:
+                if _agreement(a, b, rescale(shift, a.factor)) >= params.min_agreement:
                     m, method = shift, "phase"
     if m is not None and abs(decompose(m, (0.0, 0.0))["rotation_deg"]) > params.max_rotation_deg:
         m, method, n_in = None, "none", 0

@@ -21,6 +21,8 @@ heads a passing leaf or a camera estimate's error still throws off).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
@@ -73,15 +75,16 @@ def head_steps(
     """Per-head displacement (N, 2) in px (x, y) from ``frame`` (painted with ``mask``, non-zero = head) to
     ``neighbour`` after the camera motion is removed. ``matrix``: the camera motion frame -> neighbour (2x3);
     estimated with the heads left out when None. Returns an empty array when the camera motion cannot be found
-    precisely (:data:`TRUSTED` methods, at least :data:`MIN_INLIERS` tracks, and no more turn or zoom than adjacent
-    frames of field footage show: :data:`MAX_TURN_STEP_DEG`, :data:`MAX_ZOOM_STEP`).
+    precisely (:data:`TRUSTED` methods at the frames' prepared size, not the coarse retry's smaller copies; at least
+    :data:`MIN_INLIERS` tracks; and no more turn or zoom than adjacent frames of field footage show:
+    :data:`MAX_TURN_STEP_DEG`, :data:`MAX_ZOOM_STEP`).
     ``search_px``: how far a head is looked for (default: a quarter of the median head size, 3 to 40 px)."""
     a, b = grey_uint8(frame), grey_uint8(neighbour)
     m = np.asarray(mask) > 0
     if a.shape != b.shape or a.shape != m.shape:
         raise ValueError(f"frame {a.shape}, mask {m.shape} and neighbour {b.shape} must have one size")
-    if matrix is None:
-        pm = estimate_pair(a, b, exclude_prev=m, params=params)
+    if matrix is None:  # at the prepared size only: a fit on a smaller copy is pixels off, read here as sway
+        pm = estimate_pair(a, b, exclude_prev=m, params=replace(params or MotionParams(), coarse_retry=False))
         if pm.method not in TRUSTED or (pm.method == "features" and pm.inliers < MIN_INLIERS):
             return np.zeros((0, 2))
         if abs(pm.rotation_deg) > MAX_TURN_STEP_DEG or abs(pm.scale - 1) > MAX_ZOOM_STEP:
