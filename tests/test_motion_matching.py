@@ -266,3 +266,20 @@ def test_a_pan_faster_than_the_synthetic_frame_can_show_is_slowed_and_says_how_t
     with pytest.raises(ValueError, match="camera_speed=20 px/frame") as e:
         base.replace(camera_speed=20.0)
     assert "dvos synth --size" in str(e.value) and "synth_size" in str(e.value)
+
+
+def test_one_pan_speed_that_fits_is_kept_without_a_fast_pan_warning():
+    """Footage of one pan speed gets a range 0.85-1.15 times it; when the speed itself fits the synthetic frame and
+    only the added 15 % does not, the range is trimmed at the frame's limit and nothing is said (the warning claimed
+    the footage panned faster than the frame shows, and that the heads moved slower than the footage's)."""
+    from dvos_core.motion.matching import overrides_from_motion, pan_limit, pan_too_fast
+
+    base = SynthConfig(height=672, width=672)
+    one_speed = {"pan_px": {"min": 298.0, "median": 298.0, "max": 298.0}}
+    assert pan_limit(base) == 336 and not pan_too_fast(one_speed, base)
+    out = overrides_from_motion(one_speed, base)
+    assert out["camera_speed"] == 336 and out["camera_speed_min"] == round(0.85 * 298, 2)
+    faster = {"pan_px": {"min": 400.0, "median": 400.0, "max": 400.0}}
+    assert pan_too_fast(faster, base)
+    out = overrides_from_motion(faster, base)
+    assert out["camera_speed"] == 336 and out["camera_speed_min"] == round(0.85 * 400 * 336 / (1.15 * 400), 2)

@@ -142,6 +142,12 @@ def pan_limit(cfg) -> float:
     return MAX_PAN_SHARE * min(cfg.height, cfg.width)
 
 
+def pan_too_fast(measured: dict, base) -> bool:
+    """Whether the footage's fastest steady pan (``measured["pan_px"]["max"]``) is more than ``base``'s synthetic
+    frames can show (:func:`pan_limit`): matching then slows it and says so."""
+    return ((measured.get("pan_px") or {}).get("max") or 0.0) > pan_limit(base)
+
+
 def matched_pan(measured: dict) -> tuple[float, float]:
     """(camera_speed_min, camera_speed) of the footage's steady pan (``measured["pan_px"]``), before
     :func:`overrides_from_motion` slows it to what the synthetic frame can show (:func:`pan_limit`)."""
@@ -165,8 +171,10 @@ def overrides_from_motion(measured: dict, base) -> dict:
     faster than ``base``'s frame can show (:func:`pan_limit`) is slowed to it, its range scaled alike."""
     lo, hi = matched_pan(measured)
     limit = pan_limit(base)
-    if hi > limit:  # the footage's px speed does not fit: keep the range's shape at the speed the frame can show
+    if pan_too_fast(measured, base):  # the footage's px speed does not fit: the range's shape at what fits
         lo, hi = lo * limit / hi, limit
+    elif hi > limit:  # only the variety added around one speed goes beyond: trimmed
+        hi = limit
     period = tuple(base.camera_period)
     p = measured.get("wobble_period")
     if p is not None and (measured.get("wobble_px") or 0.0) > 0.2:
@@ -426,8 +434,7 @@ def match_motion(
                 "far_after": ra["far"],
             }
         )
-    hi = matched_pan(measured["all"])[1]
-    if hi > pan_limit(base):  # slowed: says so instead of the camera mismatch, whose advice (match it) made this
+    if pan_too_fast(measured["all"], base):  # slowed: says so instead of the camera mismatch, whose advice made it
         warnings_after = [w for w in warnings_after if not w.startswith("motion mismatch: the footage moves")]
         warnings_after.append(fast_pan_warning(measured["all"], base, config))
     heads = measured["all"]["head_sway_px"]
@@ -552,6 +559,7 @@ __all__ = [
     "measure_clips",
     "overrides_from_motion",
     "pan_limit",
+    "pan_too_fast",
     "render_and_measure",
     "sway_limits",
 ]
