@@ -63,6 +63,13 @@ REWRITES: list[tuple[str, str]] = [
     (r"--min-area", "'smallest head (px)'"),
     # the synthesis core's hints (Synthesize step)
     (r"dvos synth --match-motion", "the 'Match the motion of my videos' button"),
+    # SynthConfig's too-fast camera and motion matching's fast-pan advice (the words before the commands may have
+    # become the form's labels already)
+    (r" \([^()]*: dvos synth --size, dvos run-all's synth_size\)", " ('clip height' and 'clip width')"),
+    (
+        r"\(dvos synth --size (\d+); dvos run-all: synth_size: \d+ in its --config file; the Synthesize dock: [^()]*\)",
+        r"('clip height' and 'clip width' of \1 px or more)",
+    ),
     (r"\s*\(allow_sparser / --allow-sparser matches them anyway\)", ""),
     (r"`dvos add-video`", "'Add a video' in the Project step"),
     (

@@ -232,3 +232,19 @@ def test_the_train_step_starts_on_what_the_project_trains_next(make_napari_viewe
     tr.form.set_values({"phase": "image"})
     tr.state.set_project(Project.open(painted.path))
     assert tr.config().phase == "image"
+
+
+def test_the_fast_pan_advice_names_the_synthesize_steps_fields(make_napari_viewer):
+    """Motion matching's fast-pan warning names the command-line ways to larger synthetic frames; the Synthesize
+    step shows its own fields instead (no 'dvos synth --size', no '--config'), as its match-motion notes do."""
+    from dvos_core.motion.matching import fast_pan_warning
+    from dvos_core.synth import SynthConfig
+    from dvos_napari._errors import plain_words
+
+    syn = dock(make_napari_viewer(), "Synthesize")
+    base = SynthConfig(height=512, width=512)
+    measured = {"pan_px": {"min": 600.0, "median": 600.0, "max": 600.0}}
+    warning = fast_pan_warning(measured, base, base.replace(camera_speed=256.0, camera_speed_min=200.0))
+    text = plain_words(syn.form.in_labels(warning))
+    assert "('clip height' and 'clip width' of 1392 px or more)" in text
+    assert "dvos" not in text and "--" not in text and "option" not in text

@@ -160,8 +160,8 @@ class SynthConfig:
                 raise ValueError(
                     f"SynthConfig.{name}={getattr(self, name):g} px/frame moves more than a whole "
                     f"{self.height}x{self.width} frame between frames; at most {limit:g}: lower {name} or make the "
-                    f"frames larger (height and width; dvos synth --size, dvos run-all's synth_size); --match-motion "
-                    f"sets camera_speed to what the frame can show"
+                    f"frames larger (height and width: dvos synth --size, dvos run-all's synth_size); dvos synth "
+                    f"--match-motion sets camera_speed to what the frame can show"
                 )
         if self.camera_zoom >= 0.5 or self.scale_jitter >= 0.5:
             raise ValueError("SynthConfig.camera_zoom and scale_jitter must be < 0.5 (fractions)")
