@@ -286,10 +286,10 @@ class _Run:
             return build_model(cfg.preset, kind, **overrides), None
         payload = read_checkpoint(cfg.init_from)
         src_kind = payload.get("kind")
-        mcfg = ModelConfig.from_dict(payload["config"]).replace(**overrides)
-        model = build_model(mcfg, kind)
+        saved = ModelConfig.from_dict(payload["config"])  # the checkpoint's model settings
+        model = build_model(saved.replace(**overrides), kind)
         if src_kind == kind:
-            theirs = ModelConfig.from_dict(payload["config"]).to_dict()
+            theirs = saved.to_dict()
             differ = {k: (theirs[k], v) for k, v in overrides.items() if k in theirs and theirs[k] != v}
             differ.pop("input_size", None)  # a training size: no tensor depends on it
             _check_same_parts(model, payload["state_dict"], cfg.init_from, differ)
