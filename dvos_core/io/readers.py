@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.io.convert import to_rgb8
+from dvos_core.io.image_files import opencv_name
 from dvos_core.user_warnings import warn_user
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
@@ -138,19 +139,10 @@ class VideoReader:
         return f"{type(self).__name__}({str(self.path)!r}, frames={len(self)}, size={self.height}x{self.width})"
 
 
-def ffmpeg_path(path) -> str:
-    """``path`` as FFmpeg must be given it (see :func:`~dvos_core.io.image_files.opencv_name`): absolute, so that a
-    relative name with a colon (a timestamp such as ``2023-06-14T10:30:00.mp4``) is not read as a protocol
-    (``2023-06-14T10:``) and refused as corrupt, and UTF-8 text, where OpenCV crashed on other bytes."""
-    from dvos_core.io.image_files import opencv_name
-
-    return opencv_name(path)
-
-
 def reencode_command(path) -> str:
     """The ffmpeg command that re-encodes video ``path`` to an H.264 .mp4 any OpenCV reads (8-bit, every frame kept
     at its own time, rotation applied)."""
-    path = Path(ffmpeg_path(path))
+    path = Path(opencv_name(path))
     out = path.with_name(f"{path.stem}_h264.mp4")
     return f'ffmpeg -i "{path}" -map 0:v:0 -c:v libx264 -pix_fmt yuv420p -crf 18 "{out}"'
 
@@ -191,7 +183,7 @@ class CV2VideoReader(VideoReader):
     def _open(self) -> None:
         if self._cap is not None:
             self._cap.release()
-        cap = self._cv2.VideoCapture(ffmpeg_path(self.path), self._cv2.CAP_FFMPEG)
+        cap = self._cv2.VideoCapture(opencv_name(self.path), self._cv2.CAP_FFMPEG)
         if not cap.isOpened():
             cap.release()
             if self.path.stat().st_size == 0:
@@ -318,7 +310,7 @@ class CV2VideoReader(VideoReader):
         """Times (ms) FFmpeg reports for the frames, in order: from the packets without decoding (``raw``, sorted
         into display order) or by decoding every frame. None when OpenCV cannot do it."""
         cv2 = self._cv2
-        cap = cv2.VideoCapture(ffmpeg_path(self.path), cv2.CAP_FFMPEG)
+        cap = cv2.VideoCapture(opencv_name(self.path), cv2.CAP_FFMPEG)
         try:
             if not cap.isOpened() or (raw and not cap.set(cv2.CAP_PROP_FORMAT, -1)):
                 return None

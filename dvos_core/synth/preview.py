@@ -90,8 +90,7 @@ def save_preview(path, frames: np.ndarray, masks: np.ndarray, fps: int = 10) -> 
     shown plain above its overlay). Returns the path written."""
     import cv2
 
-    from dvos_core.io.image_files import write_image
-    from dvos_core.io.readers import ffmpeg_path
+    from dvos_core.io.image_files import opencv_name, write_image
 
     p = Path(path)
     ext = check_preview_path(p)
@@ -99,7 +98,7 @@ def save_preview(path, frames: np.ndarray, masks: np.ndarray, fps: int = 10) -> 
     if ext in (".mp4", ".avi"):
         _t, h, w, _ = frames.shape
         fourcc = cv2.VideoWriter_fourcc(*("mp4v" if ext == ".mp4" else "MJPG"))
-        writer = cv2.VideoWriter(ffmpeg_path(p), fourcc, fps, (w, h))
+        writer = cv2.VideoWriter(opencv_name(p), fourcc, fps, (w, h))
         if not writer.isOpened():
             raise OSError(f"cannot write video {p}; try a .png preview instead")
         for f in over:
