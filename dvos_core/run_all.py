@@ -304,6 +304,7 @@ def run_stages(project, cfg: RunAllConfig, run: Stages, train_configs: Callable 
                 configs(phase, start if phase == "image" else None, kind).validate()
             except ValueError as e:
                 raise ValueError(f"run-all settings, {phase} phase: {e}") from None
+    _check_models(project, cfg, configs, start)
     _extract(project, cfg, run, plan)
     set_name = _synthesize(project, cfg, run, plan)
     sub = run.stage("train the image model (frame by frame)")
@@ -599,8 +600,7 @@ def _train(project, config, name: str, set_name: str | None, progress, run: Stag
     the same name is continued (or kept when finished); one with other settings is refused in run-all's terms."""
     from dvos_core.train import ResumeRefused, train
 
-    if config.phase != "real":
-        config = config.replace(synthetic_sets=[set_name])
+    config = _on_set(config, set_name)
 
     def on_event(event) -> None:  # a kept model that has not learnt from frames painted or corrected since: say so
         from dvos_core.train.events import DoneEvent
@@ -614,10 +614,37 @@ def _train(project, config, name: str, set_name: str | None, progress, run: Stag
 
     try:
         return train(project, config, name, progress=progress, cancel=run.cancel, on_event=on_event)
-    except ResumeRefused as e:  # its advice names `dvos train`'s --no-resume, which run-all does not have
-        raise ValueError(
-            f"{e.reason}; choose another --name to start afresh (run-all keeps the runs of its name)"
-        ) from None
+    except ResumeRefused as e:
+        raise _refused(e) from None
+
+
+def _refused(e) -> ValueError:
+    """A training refusal in run-all's terms: its advice names `dvos train`'s --no-resume, which run-all lacks."""
+    return ValueError(f"{e.reason}; choose another --name to start afresh (run-all keeps the runs of its name)")
+
+
+def _on_set(config, set_name: str | None):
+    """A phase's training settings on the run's synthetic set (the real phase trains on real clips only)."""
+    return config if config.phase == "real" else config.replace(synthetic_sets=[set_name])
+
+
+def _check_models(project, cfg: RunAllConfig, configs: Callable, start) -> None:
+    """Refuse, before anything is written, a run whose models are held under its names by runs it cannot continue
+    (other settings, no training state, an unreadable last.pt): it would otherwise cut heads and make synthetic
+    clips first and stop at that model's training."""
+    from dvos_core.train.loop import resume_refusal
+
+    set_name = cfg.synthetic_set or cfg.model_name("synthetic")
+    image = project.model_dir(cfg.model_name("image")) / "best.pt"
+    runs = [(cfg.model_name("image"), configs("image", start, "context"))]
+    for kind in cfg.video_models:
+        first = cfg.model_name(f"{kind}_synthetic")
+        runs.append((first, configs("synthetic", image, kind)))
+        runs.append((cfg.model_name(kind), configs("real", project.model_dir(first) / "best.pt", kind)))
+    for name, config in runs:
+        refused = resume_refusal(project, _on_set(config, set_name), name)
+        if refused is not None:
+            raise _refused(refused)
 
 
 def _video_model(project, cfg: RunAllConfig, run: Stages, kind: str, image_ckpt, set_name: str, plan, configs):

@@ -98,3 +98,26 @@ def test_a_synthetic_set_the_run_cannot_continue_is_refused_before_anything_is_w
     assert project.objects.count("head") == heads
     check_project(project, tiny_config(name="v2"))  # a set of its own name: no clash
     check_project(project, tiny_config(synthetic_set="synthetic"))  # trained on: fine
+
+
+@pytest.mark.parametrize("held", ["other settings", "imported weights"])
+def test_a_model_name_held_by_a_run_it_cannot_continue_is_refused_before_anything_is_written(project, held):
+    from dvos_core.model import build_model, save_checkpoint
+    from dvos_core.train import TrainConfig, train
+
+    if held == "other settings":  # `dvos train --name image` (or the Train step) with its own settings, earlier
+        project.set_split(["seed"], "train")  # its painted frames train the model, then validate again
+        train(project, TrainConfig(phase="image", **TINY), "image")
+        project.set_split(["seed"], "val")
+        words = r"models/image: holds a finished run with different settings \(.*synthetic_sets"
+    else:  # a video model's name holding weights without a training state (dvos import-weights)
+        save_checkpoint(project.model_dir("context", create=True) / "best.pt", build_model("tiny", "context"))
+        words = r"models/context: holds a model with no training state"
+    before = Project.open(project.path).model_names()
+    with pytest.raises(ValueError, match=words + ".*choose another --name") as e:
+        run_all(project.path, tiny_config(), log=lambda s: None)
+    assert "--no-resume" not in str(e.value)
+    p = Project.open(project.path)
+    assert len(p.objects) == 0 and not p.background_ids() and not p.synthetic_ids() and p.model_names() == before
+    run_all(project.path, tiny_config(name="v2", video_models=["context"]), log=lambda s: None)  # its own names: runs
+    assert {"v2_image", "v2_context"} <= set(Project.open(project.path).model_names())

@@ -86,6 +86,34 @@ class ResumeRefused(ValueError):
         self.reason, self.advice = reason, advice
 
 
+def settings_refusal(out: Path, cfg: TrainConfig, saved: dict, finished: bool, init: dict | None) -> str | None:
+    """Why a run with ``cfg`` cannot continue the run in ``out`` that began with the settings ``saved`` (those a
+    resume may change aside; ``init``: its record of the checkpoint it started from), or None when it can."""
+    now = cfg.to_dict()
+    saved, now = _resolved_floor(saved), _resolved_floor(now)  # eta_min unset: compared as the rate it gives
+    if saved.get("max_steps_per_epoch") == 0:  # recorded before 0 (no cap) was stored as null
+        saved = {**saved, "max_steps_per_epoch": None}
+    diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
+    if "init_from" in diff and (
+        same_checkpoint(saved.get("init_from"), now.get("init_from"))
+        or _same_bytes(now.get("init_from"), (init or {}).get("sha256"))
+    ):  # the same file spelt from another folder, the project moved, or a copy (last season's project archived)
+        diff.remove("init_from")
+    if not diff:
+        return None
+    hint = ""
+    if "init_from" in diff and saved.get("init_from") and not now.get("init_from"):
+        hint = (
+            f" (a run continues from its last.pt, but names the checkpoint it began from: give --init-from "
+            f"{shlex.quote(str(saved['init_from']))} again, or a copy of that file: it is known by its bytes)"
+        )
+    if "real_share" in diff and "real_share" not in saved:
+        hint += " (it began before real_share existed: --real-share off, real_share: null, resumes it as it was)"
+    which = "a finished" if finished else "an unfinished"
+    changes = ", ".join(f"{k}: {_short(saved.get(k))} when it began, now {_short(now.get(k))}" for k in diff)
+    return f"{out}: holds {which} run with different settings ({changes}){hint}"
+
+
 ANCHOR_HEADS = ("mask", "frame", "mask_alone")  # the context model's outputs when its anchor loss is on
 CHECKPOINT_FILES = ("best.pt", "last.pt")
 # what a run writes into its model folder before its first checkpoint (removed again when it fails before one)
@@ -152,6 +180,65 @@ def train(
         if not had_files and int(os.environ.get("RANK", "0")) == 0:
             _remove_unfinished(folder)
         raise
+
+
+def _finished(state: dict, saved: dict) -> bool:
+    """Whether a saved run (its training state and settings) had trained all the epochs it was started with."""
+    return int(state["epoch"]) >= int(saved.get("epochs") or 0) > 0
+
+
+def _no_training_state(best: Path) -> ResumeRefused:
+    """The refusal for a model folder that holds a best.pt without a last.pt (imported weights, say)."""
+    return ResumeRefused(
+        f"{best.parent}: holds a model with no training state to resume (best.pt only, e.g. imported weights), "
+        f"which a new run would replace",
+        f"train from it under another name (--init-from {best} --name OTHER), or pass --no-resume "
+        f"(resume=False) to replace it",
+    )
+
+
+def read_last_run(last: Path, best: Path) -> dict:
+    """A run's last.pt, to resume from; a file that cannot be read (truncated, damaged) is refused with what can be
+    done (``best``: the run's best.pt, kept then), not resumed from nor replaced."""
+    from dvos_core.model.checkpoint import CheckpointError
+
+    try:
+        return read_checkpoint(last)
+    except CheckpointError as e:
+        why = e.__cause__ if e.__cause__ is not None else e
+        reason = (
+            f"{last}: the training state of this unfinished run cannot be read ({type(why).__name__}: "
+            f"{(str(why).splitlines() or ['damaged file'])[0].split('. ')[0][:160]}), so it cannot be resumed"
+        )
+        if not best.is_file():
+            raise ResumeRefused(reason) from e
+        raise ResumeRefused(
+            reason,
+            f"start it over with --no-resume (resume=False; its best.pt is replaced once the new run saves an "
+            f"epoch), or keep {best} and train on from it under another name (--init-from {best} --name OTHER)",
+        ) from e
+
+
+def resume_refusal(project, config: TrainConfig, name: str) -> ResumeRefused | None:
+    """The refusal :func:`train` (resuming) would meet in model ``name``'s folder, found without training: a model
+    with no training state, an unreadable last.pt, or a run begun with other settings than ``config``. For callers
+    that do other work before they train (run-all), so that they refuse before it; None: the run can go ahead."""
+    folder = project.model_dir(name)
+    best, last = folder / "best.pt", folder / "last.pt"
+    try:
+        if best.exists() and not last.exists():
+            raise _no_training_state(best)
+        if not last.exists():
+            return None
+        info = read_last_run(last, best).get("info", {})
+    except ResumeRefused as e:
+        return e
+    state, saved = info.get("train_state"), info.get("train_config", {})
+    if state is None:
+        return ResumeRefused(f"{last}: has no training state")
+    config = config.replace(init_from=init_checkpoint_path(project, config.init_from))
+    reason = settings_refusal(folder, config, saved, _finished(state, saved), info.get("init"))
+    return ResumeRefused(reason) if reason else None
 
 
 def _sweep_killed_saves(folder: Path) -> None:
@@ -362,30 +449,9 @@ class _Run:
     def _check_resumable(self, saved: dict, finished: bool = False, init: dict | None = None) -> None:
         """Refuse to continue a run whose settings differ from those it began with (``saved``), but for those a
         resume may change; ``init``: the run's record of the checkpoint it started from (its bytes' SHA-256)."""
-        now = self.cfg.to_dict()
-        saved, now = _resolved_floor(saved), _resolved_floor(now)  # eta_min unset: compared as the rate it gives
-        if saved.get("max_steps_per_epoch") == 0:  # recorded before 0 (no cap) was stored as null
-            saved = {**saved, "max_steps_per_epoch": None}
-        diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
-        if "init_from" in diff and (
-            same_checkpoint(saved.get("init_from"), now.get("init_from"))
-            or _same_bytes(now.get("init_from"), (init or {}).get("sha256"))
-        ):  # the same file spelt from another folder, the project moved, or a copy (last season's project archived)
-            diff.remove("init_from")
-        if diff:
-            hint = ""
-            if "init_from" in diff and saved.get("init_from") and not now.get("init_from"):
-                hint = (
-                    f" (a run continues from its last.pt, but names the checkpoint it began from: give --init-from "
-                    f"{shlex.quote(str(saved['init_from']))} again, or a copy of that file: it is known by its bytes)"
-                )
-            if "real_share" in diff and "real_share" not in saved:
-                hint += (
-                    " (it began before real_share existed: --real-share off, real_share: null, resumes it as it was)"
-                )
-            which = "a finished" if finished else "an unfinished"
-            changes = ", ".join(f"{k}: {_short(saved.get(k))} when it began, now {_short(now.get(k))}" for k in diff)
-            raise ResumeRefused(f"{self.out}: holds {which} run with different settings ({changes}){hint}")
+        reason = settings_refusal(self.out, self.cfg, saved, finished, init)
+        if reason:
+            raise ResumeRefused(reason)
 
     # ---- data ----------------------------------------------------------------------------------------------------
     def _data(self, resumed: dict | None = None):
@@ -634,13 +700,8 @@ class _Run:
             )
         torch.manual_seed(cfg.seed)
         if resume and self.best_path.exists() and not self.last_path.exists():
-            raise ResumeRefused(
-                f"{self.out}: holds a model with no training state to resume (best.pt only, e.g. imported weights), "
-                f"which a new run would replace",
-                f"train from it under another name (--init-from {self.best_path} --name OTHER), or pass --no-resume "
-                f"(resume=False) to replace it",
-            )
-        payload = self._read_last() if resume and self.last_path.exists() else None
+            raise _no_training_state(self.best_path)
+        payload = read_last_run(self.last_path, self.best_path) if resume and self.last_path.exists() else None
         self._config_written = False  # config.yaml is written with this run's first checkpoint (_write_config)
         self._data(payload)
         self.history, self.best_score, self.best_epoch, self.global_step = [], None, None, 0
@@ -652,7 +713,7 @@ class _Run:
             if state is None:
                 raise ResumeRefused(f"{self.last_path}: has no training state")
             saved = info.get("train_config", {})
-            finished = int(state["epoch"]) >= int(saved.get("epochs") or 0) > 0
+            finished = _finished(state, saved)
             self._check_resumable(saved, finished=finished, init=info.get("init"))
             self._check_same_start(info.get("init"), finished)
             self.model = build_model(ModelConfig.from_dict(payload["config"]), payload["kind"])
@@ -729,28 +790,6 @@ class _Run:
         distributed.barrier()
         self.emit(DoneEvent(best=str(self.best_path)))
         return self.best_path
-
-    def _read_last(self) -> dict:
-        """The run's last.pt, to resume from; a file that cannot be read (truncated, damaged) is refused with what
-        can be done, not resumed from nor replaced."""
-        from dvos_core.model.checkpoint import CheckpointError
-
-        try:
-            return read_checkpoint(self.last_path)
-        except CheckpointError as e:
-            why = e.__cause__ if e.__cause__ is not None else e
-            reason = (
-                f"{self.last_path}: the training state of this unfinished run cannot be read ({type(why).__name__}: "
-                f"{(str(why).splitlines() or ['damaged file'])[0].split('. ')[0][:160]}), so it cannot be resumed"
-            )
-            if not self.best_path.is_file():
-                raise ResumeRefused(reason) from e
-            raise ResumeRefused(
-                reason,
-                f"start it over with --no-resume (resume=False; its best.pt is replaced once the new run saves an "
-                f"epoch), or keep {self.best_path} and train on from it under another name (--init-from "
-                f"{self.best_path} --name OTHER)",
-            ) from e
 
     def _nothing_to_do(self, done: int, planned: int, trained_on: dict | None = None, repaired: bool = False) -> Path:
         """A resumed run that already has ``done`` epochs (of the ``planned`` it was started with), at least as many as
