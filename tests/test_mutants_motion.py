@@ -129,11 +129,11 @@ def test_references_after_the_current_frame_are_chained_through_the_frames_betwe
 def test_a_sharp_frame_of_a_clean_large_pan_is_no_outlier():
     """The outlier gate compared 512 px frames shrunk to 256 with matrices taken the wrong way into the shrunk pixels:
     a perfectly sharp frame of a clean pan got the worst weight (1.0)."""
-    from dvos_core.infer.outlier_gate import band_image, outlier_weight
+    from dvos_core.infer.outlier_gate import frame_look, outlier_weight
 
     big = _texture(0, 600)[:560]
     frames = [np.ascontiguousarray(big[:512, 6 * t : 6 * t + 512]) for t in range(7)]  # frame t's x = big's x + 6t
     others = [t for t in range(7) if t != 3]
     mats = [np.array([[1.0, 0, 6.0 * (t - 3)], [0, 1.0, 0]]) for t in others]  # neighbour t -> frame 3, exact
-    w = outlier_weight(band_image(frames[3]), [band_image(frames[t]) for t in others], mats, frames[3].shape)
+    w = outlier_weight(frame_look(frames[3]), [frame_look(frames[t]) for t in others], mats, frames[3].shape)
     assert w == pytest.approx(0.0, abs=0.05)

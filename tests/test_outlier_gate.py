@@ -9,7 +9,7 @@ from motion_clips import camera_clip, fast_pan, paint_heads, texture
 from test_smooth import dice, noisy, swaying_clip
 
 from dvos_core.infer import smooth_array, smooth_predictions
-from dvos_core.infer.outlier_gate import band_image, outlier_weight
+from dvos_core.infer.outlier_gate import frame_look, outlier_weight
 from dvos_core.motion.align import SequenceAligner
 from dvos_core.store import Project
 
@@ -38,8 +38,8 @@ def weights(frames, before=4):
     for t in range(len(frames)):
         near = list(range(max(0, t - before), t))
         mats = aligner.align([*(frames[k] for k in near), frames[t]], times=[*near, t]) if near else []
-        bands = [band_image(frames[k]) for k in near]
-        out.append(outlier_weight(band_image(frames[t]), bands, mats, frames.shape[1:3]))
+        looks = [frame_look(frames[k]) for k in near]
+        out.append(outlier_weight(frame_look(frames[t]), looks, mats, frames.shape[1:3]))
     return np.array(out)
 
 
@@ -53,7 +53,7 @@ def test_a_hit_frame_stands_out_and_good_frames_do_not(hit_clip):
     assert w[:2].tolist() == [0.0, 0.0]  # fewer than two neighbours: nothing to compare with
     with pytest.raises(ValueError, match="low < high"):
         outlier_weight(
-            band_image(frames[2]), [band_image(f) for f in frames[:2]], [np.eye(3)[:2]] * 2, (96, 96), 0.9, 0.6
+            frame_look(frames[2]), [frame_look(f) for f in frames[:2]], [np.eye(3)[:2]] * 2, (96, 96), 0.9, 0.6
         )
 
 
@@ -91,3 +91,45 @@ def test_stored_smoothing_records_the_mode_and_redoes_on_a_change(hit_clip, tmp_
     expected = smooth_array(source, stressed, only_outliers=True)
     assert np.abs(out.arrays()[1][:].astype(np.float32) - expected).max() < 2e-3
     assert smooth_predictions(p, "clip", "image", only_outliers=True) == 0  # resumed: nothing left
+
+
+@pytest.fixture(scope="module")
+def large_clip():
+    """A clean 512 px pan (frames over the 256 px the agreement is measured at) and its heads."""
+    world, wmask, _ = paint_heads(texture(size=1400, dark=True), 300, seed=3)
+    frames, _, _ = camera_clip(world, fast_pan(9, seed=4, speed=(6, 12)), size=(512, 512), world_mask=wmask)
+    return frames
+
+
+@pytest.mark.parametrize("sigma", [8, 30])
+def test_a_large_frame_hit_by_sensor_noise_alone_stands_out(large_clip, sigma):
+    """Shrunk to 256 px the noise averages away (weight 0 before the full-resolution fine detail counted)."""
+    rng = np.random.default_rng(sigma)
+    stressed = large_clip.copy()
+    for t in HIT:
+        stressed[t] = np.clip(large_clip[t] + rng.normal(0, sigma, large_clip[t].shape), 0, 255).astype(np.uint8)
+    w = weights(stressed)
+    assert w[list(HIT)].min() > 0.8, w
+    assert np.delete(w, HIT).max() == 0.0, w  # good frames, also with a noisy frame among their neighbours
+
+
+def test_good_large_frames_and_an_exposure_jump_are_no_outliers(large_clip):
+    assert weights(large_clip).max() == 0.0
+    brighter = large_clip.copy()
+    brighter[5] = np.clip(large_clip[5].astype(np.float32) * 1.5, 0, 255).astype(np.uint8)
+    darker = large_clip.copy()
+    darker[5] = (large_clip[5] * 0.5).astype(np.uint8)
+    assert weights(brighter)[5] == 0.0 and weights(darker)[5] == 0.0
+
+
+def test_fine_detail_rises_with_noise_and_falls_with_blur(large_clip):
+    from dvos_core.infer.outlier_gate import fine_detail
+
+    grey = cv2.cvtColor(large_clip[4], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    noisy_grey = grey + np.random.default_rng(0).normal(0, 10, grey.shape).astype(np.float32)
+    blurred = cv2.GaussianBlur(grey, (0, 0), 2.0)
+    assert fine_detail(blurred) < fine_detail(grey) < fine_detail(noisy_grey)
+    assert fine_detail(np.full((64, 64), 90, np.float32)) == 0.0
+    flat_noise = np.random.default_rng(1).normal(0, 10, (256, 256)).astype(np.float32)
+    assert fine_detail(flat_noise) == pytest.approx(10 * np.sqrt(2 / np.pi), rel=0.05)  # E|N(0, 10)|
+    assert frame_look(large_clip[0][:200, :200]).fine is None  # small frames: the band sees the noise itself

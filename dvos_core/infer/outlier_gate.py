@@ -9,12 +9,21 @@ of its agreements with its neighbours, each neighbour's the median of its agreem
 current frame left out, so that it does not pull them down with it); its *outlier weight* is 0 while its score is at
 least ``high`` times the median of the neighbours' scores, 1 at ``low`` times or less, linear in between. Needs at
 least two neighbours (0 otherwise: nothing to compare the neighbours with).
+
+Frames larger than ``SIDE`` are shrunk for that comparison, which averages per-pixel sensor noise away (a 720p frame
+hit by noise of 8-30 grey levels kept weight 0). Their *fine detail* is therefore measured at full resolution too: the
+mean absolute diagonal difference of 2x2 pixel blocks (what noise raises, blur lowers) over the shrunk band's
+spread (so that an exposure change cancels). A frame whose fine detail is ``NOISE_LOW`` times the median of its
+neighbours' or less keeps the weight above, ``NOISE_HIGH`` times or more gets weight 1, linear in between; the larger
+of the two weights counts. Measured (``benchmarks/outlier_gate_bench.py``): good frames of real and enlarged
+footage at most 1.6 times their neighbours', frames with noise of 8 grey levels 3.4-29 times.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -25,20 +34,62 @@ from dvos_core.motion.transforms import ncc, rescale
 SIDE = 256  # the agreement is measured on frames at most this large
 BAND = (1.0, 3.0)  # difference of Gaussians (sigmas in px at that size): the detail that blur and noise spoil
 LOW, HIGH = 0.6, 0.9  # score ratios at which the weight is 1 and 0 (measured in docs/benchmarks.md)
+NOISE_LOW, NOISE_HIGH = 2.0, 4.0  # fine-detail ratios at which the noise weight is 0 and 1 (frames over SIDE px)
 
 
 def _scale(shape) -> float:
     return max(1.0, max(shape[:2]) / SIDE)
 
 
+def _grey(frame: np.ndarray) -> np.ndarray:
+    g = frame if frame.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+    return g.astype(np.float32)
+
+
+def _band(grey: np.ndarray) -> np.ndarray:
+    f = _scale(grey.shape)
+    if f > 1:
+        grey = cv2.resize(grey, (round(grey.shape[1] / f), round(grey.shape[0] / f)), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(grey, (0, 0), BAND[0]) - cv2.GaussianBlur(grey, (0, 0), BAND[1])
+
+
 def band_image(frame: np.ndarray) -> np.ndarray:
     """The band-passed grey image (float32, at most SIDE px) a frame's agreement is measured on."""
-    g = frame if frame.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
-    g = g.astype(np.float32)
-    f = _scale(g.shape)
-    if f > 1:
-        g = cv2.resize(g, (round(g.shape[1] / f), round(g.shape[0] / f)), interpolation=cv2.INTER_AREA)
-    return cv2.GaussianBlur(g, (0, 0), BAND[0]) - cv2.GaussianBlur(g, (0, 0), BAND[1])
+    return _band(_grey(frame))
+
+
+def fine_detail(grey: np.ndarray) -> float:
+    """Mean absolute diagonal difference of the 2x2 pixel blocks of a grey image (float32, full resolution): the
+    finest detail, which per-pixel noise raises and blur lowers."""
+    g = grey[: grey.shape[0] // 2 * 2, : grey.shape[1] // 2 * 2]
+    return float(np.abs(g[0::2, 0::2] - g[0::2, 1::2] - g[1::2, 0::2] + g[1::2, 1::2]).mean() / 2)
+
+
+@dataclass(frozen=True)
+class FrameLook:
+    """What the outlier weight compares of one frame: its :func:`band_image` and, for a frame larger than ``SIDE``
+    px, its full-resolution :func:`fine_detail` over the band's spread (None for smaller frames, whose band sees the
+    noise itself)."""
+
+    band: np.ndarray
+    fine: float | None
+
+
+def frame_look(frame: np.ndarray) -> FrameLook:
+    """The :class:`FrameLook` of an (H, W, 3) or (H, W) frame."""
+    grey = _grey(frame)
+    band = _band(grey)
+    fine = fine_detail(grey) / (float(band.std()) + 1.0) if _scale(grey.shape) > 1 else None
+    return FrameLook(band, fine)
+
+
+def _noise_weight(current: FrameLook, neighbours: Sequence[FrameLook]) -> float:
+    """Weight in [0, 1] for fine detail that jumped above the neighbours' (0 where it cannot be measured)."""
+    fines = [n.fine for n in neighbours]
+    if current.fine is None or any(f is None for f in fines):
+        return 0.0
+    ratio = current.fine / max(float(np.median(fines)), 1e-3)
+    return float(np.clip((ratio - NOISE_LOW) / (NOISE_HIGH - NOISE_LOW), 0.0, 1.0))
 
 
 def _ncc(a: np.ndarray, b: np.ndarray, both: np.ndarray) -> float:
@@ -46,19 +97,27 @@ def _ncc(a: np.ndarray, b: np.ndarray, both: np.ndarray) -> float:
 
 
 def outlier_weight(
-    current: np.ndarray,
-    neighbours: Sequence[np.ndarray],
+    current: FrameLook,
+    neighbours: Sequence[FrameLook],
     matrices: Sequence,
     shape,
     low: float = LOW,
     high: float = HIGH,
 ) -> float:
-    """Outlier weight in [0, 1] of the current frame. ``current``, ``neighbours``: their :func:`band_image`;
+    """Outlier weight in [0, 1] of the current frame. ``current``, ``neighbours``: their :func:`frame_look`;
     ``matrices``: each neighbour -> the current frame, in the full frames' coordinates (``shape``: the full frame)."""
     if not 0.0 <= low < high:
         raise ValueError(f"the outlier weight needs 0 <= low < high, got low={low}, high={high}")
     if len(neighbours) < 2:
         return 0.0
+    return max(
+        _agreement_weight(current.band, [n.band for n in neighbours], matrices, shape, low, high),
+        _noise_weight(current, neighbours),
+    )
+
+
+def _agreement_weight(current, neighbours, matrices, shape, low: float, high: float) -> float:
+    """The weight from the band images' agreement (the module's first measure)."""
     f = _scale(shape)
     small = current.shape
     images, covers = [], []

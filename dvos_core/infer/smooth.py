@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from dvos_core.infer.frame_window import FrameWindow
-from dvos_core.infer.outlier_gate import band_image, outlier_weight
+from dvos_core.infer.outlier_gate import frame_look, outlier_weight
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
 from dvos_core.motion.sway import MIN_FLOW_SIDE, flow_input, follow, sway_flow
@@ -67,7 +67,7 @@ def smooth_stream(
     Returns the number of frames smoothed (targets without a probability are skipped)."""
     before, after = _check_window(before, after)
     targets = sorted({int(t) for t in targets})
-    window, aligner, probs, bands = FrameWindow(read_frames), SequenceAligner(), {}, {}
+    window, aligner, probs, looks = FrameWindow(read_frames), SequenceAligner(), {}, {}
     done = 0
     report(progress, 0, len(targets), f"{label}smoothing {len(targets)} frames")
     for i, t in enumerate(targets, 1):
@@ -90,8 +90,8 @@ def smooth_stream(
         if near:
             mats = aligner.align([*(frames[k] for k in near), frames[t]], times=[*near, t])
         if near and only_outliers:
-            bands = {k: bands[k] if k in bands else band_image(frames[k]) for k in [*near, t]}
-            weight = outlier_weight(bands[t], [bands[k] for k in near], mats, shape)
+            looks = {k: looks[k] if k in looks else frame_look(frames[k]) for k in [*near, t]}
+            weight = outlier_weight(looks[t], [looks[k] for k in near], mats, shape)
         if near and weight > 0:
             # frame t's side of every neighbour's flow, made once (frames too small for a flow get none)
             current = flow_input(frames[t]) if follow_sway and min(shape) >= MIN_FLOW_SIDE else None
