@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from test_persisting_occluders import _only_occluders
 
 from dvos_core.data import distort as D
 from dvos_core.data.context_sample import ContextConfig, _persisting, context_sample
-from dvos_core.data.degrade import DegradeConfig
 from dvos_core.data.pixel_ops import rand_uniform
 from dvos_core.extract import backgrounds_from_annotated
 from dvos_core.extract.inpaint import head_hole
@@ -241,16 +241,7 @@ def test_context_sample_moves_each_references_leaves_by_its_own_distance():
     g = torch.Generator().manual_seed(0)
     frames = torch.rand(1, 3, 64, 64, generator=g).expand(5, 3, 64, 64).clone()
     masks = torch.ones(5, 2, 64, 64)
-    cfg = ContextConfig(
-        degrade_query_p=1.0,
-        degrade_refs_p=0.0,
-        empty_refs_p=0.0,
-        ref_mask_noise_p=0.0,
-        ref_mask_unknown_p=0.0,
-        persist_occluders_p=1.0,
-        occluder_drift=(0.05, 0.05),
-        degrade=DegradeConfig(blur_p=0, noise_p=0, exposure_p=0, occlude_p=1.0, occlude_share=(0.2, 0.3)),
-    )
+    cfg = _only_occluders(persist_occluders_p=1.0, occluder_drift=(0.05, 0.05))
     s = context_sample(frames, masks, torch.ones(5), cfg, torch.Generator().manual_seed(3), steps=[2, 1, -1, -2])
     refs = s["refs"]
     assert torch.equal(refs[0], refs[3]) and torch.equal(refs[1], refs[2])
