@@ -39,7 +39,8 @@ def install_model(
 ) -> InstalledModel:
     """Make model ``name`` of ``project`` (a Project) the checkpoint ``write(path)`` writes at ``path`` (a staged file
     in the model folder), with ``extras`` ({file name: text}) beside it. A folder holding a model is refused unless
-    ``overwrite``, which replaces it whole; the folder an import made is removed again when it fails."""
+    ``overwrite``, which replaces it whole; the folder an import made is removed again when it fails. ``write`` may
+    return the SHA-256 (a str) of what it wrote, when it has checked it already; otherwise best.pt is hashed."""
     from dvos_core.train.loop import LOCK_FILES, training_lock
 
     folder = project.model_dir(name)  # checks the name
@@ -59,7 +60,7 @@ def install_model(
             staged = folder / f"{STAGED}{os.getpid()}"
             beside = {n: folder / f".{n}.import.{os.getpid()}" for n in extras}
             try:
-                write(staged)
+                written = write(staged)
                 for n, text in extras.items():
                     beside[n].write_text(text, encoding="utf-8")
                 replace_model_folder(folder, staged, beside)
@@ -75,7 +76,8 @@ def install_model(
 
     best = folder / "best.pt"
     removed = [n for n in old if n != "best.pt" and n not in extras]
-    return InstalledModel(best, removed, sorted(extras), file_fingerprint(best))
+    sha = written if isinstance(written, str) else file_fingerprint(best)
+    return InstalledModel(best, removed, sorted(extras), sha)
 
 
 def replace_model_folder(folder: Path, staged: Path, extras: dict | None = None) -> None:
@@ -158,6 +160,7 @@ def copy_model(project, source, name: str | None = None, overwrite: bool = False
             raise CheckpointError(
                 f"{src}: changed while it was copied (still training?); copy it again when it is done"
             )
+        return sha  # checked: install_model need not hash best.pt again
 
     done = install_model(project, name, write, overwrite, operation=f"import-weights {name} (copy)", extras=extras)
     done.kind = kind
