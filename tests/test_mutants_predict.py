@@ -67,6 +67,29 @@ def test_a_resumed_context_run_predicts_only_the_missing_frames_from_the_stored_
         np.testing.assert_array_equal(m, stored[k])
 
 
+def test_frames_a_call_before_predicted_lend_their_stored_masks_to_a_call_on_the_next_frames(
+    tmp_project, context_ckpt, calls
+):
+    """Predicting frames 0-2, then frames 3-4 in a second call, gives frames 3 and 4 the references one call over the
+    whole video gives them (their masks were unknown: only frames of the call's own targets lent theirs)."""
+    from dvos_core.infer import predict_video
+
+    _video(tmp_project)
+    predict_video(tmp_project, "v", context_ckpt, device="cpu", frames=[0, 1, 2])
+    stored = tmp_project.video("v").predictions["ctx"].arrays()[0][:3].astype(np.float32)
+    calls.clear()
+    assert predict_video(tmp_project, "v", context_ckpt, device="cpu", frames=[3, 4]) == 2
+    assert [c[0] for c in calls] == [3, 4]
+    _, refs, masks = calls[0]
+    assert refs[-3:] == [0, 1, 2]
+    for k, m in zip(refs[-3:], masks[-3:]):
+        assert m is not None
+        np.testing.assert_array_equal(m, stored[k])
+    calls.clear()
+    predict_video(tmp_project, "v", context_ckpt, device="cpu", frames=[3], resume=False)  # a fresh run: none lent
+    assert all(m is None for m in calls[0][2])
+
+
 def test_context_reference_labels_come_from_human_and_pseudo_masks_never_from_a_test_video(tmp_project):
     from dvos_core.infer.predict import reference_labels
 

@@ -410,9 +410,11 @@ def _predict_context(
     todo = [t for t in targets if flags[t] < 1]
     # progress in frames (each pass one share of len(targets) units), not in whole passes: the bar moves per frame
     unit = max(1, len(targets))
-    # frames of this run predicted before it was stopped lend their stored masks to the next ones, as they would
-    # have in one go (chained: the stored mask is the prediction >= threshold); independent masks are not stored
-    earlier = {t for t in targets if flags[t] >= 1} if reference_masks == "chained" else set()
+    # frames this set holds already (a run stopped before, or an earlier call on other frames of the video: the
+    # set is this checkpoint's with these settings, else start() emptied it) lend their stored masks to the next
+    # ones, as they would have in one go (chained: the stored mask is the prediction >= threshold); independent
+    # masks are not stored
+    earlier = set(np.flatnonzero(flags >= 1).tolist()) if reference_masks == "chained" else set()
 
     def lend(k):
         return masks[k] if k in earlier else (known(k) if known else None)
