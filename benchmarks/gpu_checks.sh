@@ -7,7 +7,8 @@
 #   model      model_bench.py on cuda (reference way vs dvos's Predictor, 512^2 and 1024^2, one training step);
 #   predict    predict_bench.py on cuda (today's plain path vs the optimised path, end to end);
 #   demo       `dvos demo --device cuda`, timed (DEMO_TIMEOUT, default 240 s);
-#   accuracy   accuracy_bench.py on cuda for the four degraded sets, in parallel, with STEPS_SCALE x the training.
+#   accuracy   accuracy_bench.py on cuda for the four degraded sets (ACC_SETS), in parallel, with STEPS_SCALE x the
+#              training, filmed at UPSCALE x the sets' 128 px (default 1; 3: real-sized footage, 384 px).
 # A demo that reaches its timeout first dumps the Python stacks of its process and of its data-loader workers into
 # its log (faulthandler on SIGUSR1), so a stall shows where it is. Everything lands in $OUT (default ./gpu_results):
 # checks.log, model_bench.json, predict_bench.json, demo_quick.log, demo_quick_w0.log, demo.log and accuracy.json
@@ -16,6 +17,8 @@
 #
 #     OUT=gpu_results bash benchmarks/gpu_checks.sh
 #     CHECKS="tests demo_quick" bash benchmarks/gpu_checks.sh
+#     CHECKS="accuracy" STEPS_SCALE=5 UPSCALE=3 ACC_SETS="nuclei-fast-degraded conifer-fast-degraded" bash benchmarks/gpu_checks.sh
+#         (issue 16's open question: do the context model's references count on real-sized footage with more training)
 set -u
 OUT=${OUT:-gpu_results}
 DEADLINE_S=${DEADLINE_S:-570}
@@ -26,7 +29,8 @@ DEVICE=${DEVICE:-cuda}  # cpu: try the script on a machine without a GPU
 CHECKS=${CHECKS:-"tests demo_quick demo_quick_w0 model predict demo accuracy"}
 PY=${PY:-python3}
 TESTDATA=${DVOS_TESTDATA:-.cache/testdata}
-DEGRADED_SETS="nuclei-slow-degraded nuclei-fast-degraded conifer-slow-degraded conifer-fast-degraded"
+DEGRADED_SETS=${ACC_SETS:-"nuclei-slow-degraded nuclei-fast-degraded conifer-slow-degraded conifer-fast-degraded"}
+UPSCALE=${UPSCALE:-1}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 start=$(date +%s)
@@ -91,11 +95,12 @@ for check in $CHECKS; do
         ;;
     accuracy)
         budget=$(($(left) - 15))
-        log "accuracy_bench ($DEVICE, steps x$STEPS_SCALE, four degraded sets in parallel, ${budget} s left)"
+        log "accuracy_bench ($DEVICE, steps x$STEPS_SCALE, upscale x$UPSCALE, $DEGRADED_SETS in parallel, ${budget} s left)"
         if [ "$budget" -gt 60 ]; then
             for set in $DEGRADED_SETS; do
                 timeout "$budget" $PY benchmarks/accuracy_bench.py --device $DEVICE --loader-workers 3 \
-                    --steps-scale "$STEPS_SCALE" --sets "$set" --models image image_ft context context_query_only \
+                    --steps-scale "$STEPS_SCALE" --upscale "$UPSCALE" --sets "$set" \
+                    --models image image_ft context context_query_only \
                     --testdata "$TESTDATA" --workdir /tmp/acc_gpu --out "$OUT/acc_$set.json" >/dev/null 2>"/tmp/acc_$set.log" &
             done
             wait
