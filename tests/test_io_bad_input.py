@@ -108,7 +108,7 @@ def test_mask_wrong_shape_and_values(tmp_project, tmp_path):
     v, m = _video_with_manual_mask(tmp_project)
     d = tmp_path / "masks"
     d.mkdir()
-    cv2.imwrite(str(d / "mask_000000.png"), np.zeros((6, 8), np.uint8))
+    cv2.imwrite(str(d / "mask_000000.png"), np.pad(np.full((2, 2), 255, np.uint8), ((1, 3), (1, 5))))
     cv2.imwrite(str(d / "mask_000001.png"), np.zeros((5, 8), np.uint8))  # wrong shape
     with pytest.raises(ValueError, match="mask_000001.png.*shape"):
         import_masks(tmp_project, "v", d)

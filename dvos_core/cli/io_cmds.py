@@ -69,7 +69,7 @@ def register(sub) -> None:
         "number is the last number in the file name, e.g. plot1_000042.png -> frame 42), one multi-page TIFF (page k "
         "-> frame k) or a COCO JSON file (instance annotations as CVAT, Label Studio, Roboflow or makesense export "
         "them: polygons or RLE; each listed image goes to the frame numbered last in its file_name; an image without "
-        "annotations is left out, see --empty-images). Frame numbers count the frames stored in the project (0 = the "
+        "annotations, like an empty mask file, is left out, see --empty-images). Frame numbers count the frames stored in the project (0 = the "
         "first frame imported, whatever --start/--step the video was added with). Masks must have the frame's size "
         "with 0 = background and 1 or 255 = wheat head (colour masks: see --class and --labels). All files are "
         "checked before anything is written. Masks you painted yourself are never replaced by model output unless "
@@ -121,9 +121,10 @@ def register(sub) -> None:
     p.add_argument(
         "--empty-images",
         action="store_true",
-        help="for a COCO file: store its images without annotations as frames with no heads (empty masks). "
-        "Without it they are left out, with a note naming them: exports that list every frame of a task (as "
-        "CVAT's do) list frames nobody annotated. Images exported by dvos always come back",
+        help="store empty mask files (or TIFF pages), and a COCO file's images without annotations, as frames with "
+        "no heads (empty masks). Without it they are left out, with a note naming them: a mask for every frame (a "
+        "labels layer saved whole, an export of every frame of a task, as CVAT's) holds blank ones where nobody "
+        "painted. Masks exported by dvos always come back",
     )
     add_wait(p)
     p.set_defaults(func=_import_masks)

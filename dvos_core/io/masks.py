@@ -413,7 +413,11 @@ def import_masks(
     besides the background, or of ``label_class`` when it lists several. With ``allow_labels`` (and no
     ``label_class``) every colour is one head, as in CVAT's ``SegmentationObject/`` instance masks. For a COCO
     file, ``label_class`` names the heads' category, and ``empty_images`` stores its images without annotations as
-    frames without heads (by default they are left out: see :func:`_coco_sources`).
+    frames without heads (by default they are left out: see :func:`_coco_sources`). Likewise an empty mask file (or
+    TIFF page) is left out, with a warning naming them, unless ``empty_images`` or the folder's ``masks.csv`` of
+    :func:`export_masks` lists it: a file or page for every frame (a whole labels layer saved, an annotation tool's
+    export) holds blank ones where nobody painted, and an empty mask says "no heads here" (manual truth for
+    training, and a background clip inpainted from it). Masks that are all empty are an error naming the fix.
     """
     if numbering not in (None, "stored", "source"):
         raise ValueError(f"numbering must be 'stored' or 'source', got {numbering!r}")
@@ -456,6 +460,9 @@ def import_masks(
                 f"their frames from {'frames=' if frames is not None else 'the pages of the file'}: leave it out"
             )
         listed = listed if provenance is None else {}
+        # blank mask files may be left out (not a COCO file's images: _coco_sources chose those; not those an export
+        # of dvos lists, which come back as they were)
+        droppable = set() if coco or empty_images else {desc for _t, _load, desc in items if names[desc] not in listed}
         planned = {t: listed.get(names[desc], (provenance or "manual", None)) for t, _load, desc in items}
         # a COCO file's images without a dvos entry: manual by default, though an annotation program's export of
         # reviewed pseudo-labels drops that entry (see _warn_now_manual)
@@ -471,6 +478,7 @@ def import_masks(
             cancel,
             size_note=size_note,
             unlisted=(Path(source), unlisted) if unlisted else None,
+            droppable=(Path(source), droppable),
         )
 
 
@@ -525,10 +533,7 @@ def _coco_sources(
             listed[img.base_name] = (kind, int(pixels) if _whole_number(pixels) else None)
     if left_out:
         shown = ", ".join(left_out[:3]) + (", ..." if len(left_out) > 3 else "")
-        fix = (
-            "If someone looked at these frames and found no heads, give --empty-images (Python: "
-            "empty_images=True) to store them as frames without heads"
-        )
+        fix = EMPTY_FIX
         if not items:
             raise ValueError(
                 f"{source}: none of its {len(left_out)} images has an annotation ({shown}), so there is nothing to "
@@ -707,13 +712,24 @@ def _warn_inverted(video_id: str, mostly_heads: list, n_files: int) -> None:
 
 
 def _check_and_write(
-    video, items, planned: dict, listing, allow_labels, overwrite, progress, cancel, size_note="", unlisted=None
+    video,
+    items,
+    planned: dict,
+    listing,
+    allow_labels,
+    overwrite,
+    progress,
+    cancel,
+    size_note="",
+    unlisted=None,
+    droppable=None,
 ) -> list[int]:
     """import_masks' two passes: check every mask of ``items``, then write them (nothing written if one is bad) with
     the provenance :func:`_provenances` gives each frame from ``planned`` and ``listing``. Without ``overwrite`` a
     mask painted or corrected by a person is kept where the imported one differs from it (a re-import must not
     replace a correction in silence). ``size_note`` ends the error of a mask of the wrong size; ``unlisted``:
-    (COCO file, its frames made manual by default), see :func:`_warn_now_manual`."""
+    (COCO file, its frames made manual by default), see :func:`_warn_now_manual`; ``droppable``: (source, the
+    descriptions of the items left out when their mask is empty), see :func:`_without_empty`."""
     from dvos_core.progress import check, report
     from dvos_core.store.arrays import as_uint8_mask
     from dvos_core.store.schema import CORRECTED, MANUAL
@@ -746,6 +762,9 @@ def _check_and_write(
         pixels[t] = int(np.count_nonzero(mask))
         if pixels[t] > MOSTLY_HEADS * h * w:
             mostly_heads.append((desc, pixels[t] / (h * w)))
+    if droppable is not None:
+        items = _without_empty(video.name, items, pixels, *droppable)
+        planned = {t: planned[t] for t, _load, _desc in items}
     kinds = _provenances(video, planned, pixels, listing)
     if mostly_heads:
         _warn_inverted(video_id, mostly_heads, len(items))
@@ -770,6 +789,37 @@ def _check_and_write(
     if unlisted is not None:
         _warn_now_manual(video.name, unlisted, [t for t in written if kinds[t] == "manual" and pixels[t]], before)
     return written
+
+
+EMPTY_FIX = (
+    "If someone looked at these frames and found no heads, give --empty-images (Python: empty_images=True) to store "
+    "them as frames without heads"
+)
+
+
+def _without_empty(video_id: str, items: list, pixels: dict, source: Path, droppable: set) -> list:
+    """``items`` without the empty masks among ``droppable`` (their descriptions), with one warning naming them; an
+    error when nothing is left. A mask file for every frame holds blank ones where nobody painted, and an empty mask
+    would say "no heads here"."""
+    empty = [desc for t, _load, desc in items if desc in droppable and pixels[t] == 0]
+    if not empty:
+        return items
+    shown = ", ".join(Path(d).name for d in empty[:3])  # a file's name, or "stack.tif page 3"
+    shown += ", ..." if len(empty) > 3 else ""
+    why = (
+        "a mask for every frame (a whole labels layer saved, an annotation tool's export) holds blank ones where "
+        "nobody painted, and an empty mask would say a frame has no heads"
+    )
+    if len(empty) == len(items):
+        raise ValueError(
+            f"{source}: all {len(empty)} of its masks are empty ({shown}), so there is nothing to import: empty "
+            f"masks are left out, since {why}. {EMPTY_FIX}"
+        )
+    warn_user(
+        f"{video_id}: left out {len(empty)} of the {len(items)} masks of {source}, which are empty ({shown}): "
+        f"{why}. {EMPTY_FIX}",
+    )
+    return [item for item in items if item[2] not in set(empty)]
 
 
 def _warn_now_manual(video_id: str, unlisted: tuple[Path, set], manual: list[int], before: np.ndarray) -> None:

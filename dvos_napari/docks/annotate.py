@@ -277,9 +277,9 @@ class AnnotateDock(DvosDock):
         )
         self.empty_images = QCheckBox(mf.EMPTY)
         self.empty_images.setToolTip(
-            "COCO file: an image with no annotation becomes a saved mask without heads. Leave it off for an export "
-            "that lists every frame of a task (CVAT's): frames nobody annotated are then left out, not saved as "
-            "frames without heads"
+            "an empty mask file or TIFF page, or a COCO image with no annotation, becomes a saved mask without heads. "
+            "Leave it off for masks of every frame (a labels layer saved whole, CVAT's export of a task): frames "
+            "nobody painted are then left out, not saved as frames without heads"
         )
         self.first_number = QSpinBox()
         self.first_number.setRange(0, 10**6)

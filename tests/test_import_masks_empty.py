@@ -1,0 +1,60 @@
+"""Empty mask files are left out of an import unless asked for: a file or page for every frame (a whole labels layer
+saved, an annotation tool's export) holds blank ones where nobody painted, and an empty mask says "no heads here"
+(manual truth for training, and a background clip inpainted from it)."""
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+
+from dvos_core.cli import main
+from dvos_core.io import export_masks, import_masks
+
+
+@pytest.fixture
+def video(tmp_project):
+    rng = np.random.default_rng(0)
+    return tmp_project.add_video_array("plot", rng.integers(0, 256, (6, 24, 32, 3), dtype=np.uint8), split="train")
+
+
+def _stack(painted=(0, 4), n=6):
+    masks = np.zeros((n, 24, 32), np.uint8)
+    for t in painted:
+        masks[t, 5 + t : 12 + t, 8:16] = 255
+    return masks
+
+
+def test_blank_pages_of_a_mask_stack_are_left_out_with_a_warning(tmp_project, video, tmp_path):
+    tifffile.imwrite(tmp_path / "stack.tif", _stack())
+    with pytest.warns(UserWarning, match=r"left out 4 of the 6 masks .*empty \(stack.tif page 1, .*--empty-images"):
+        assert import_masks(tmp_project, "plot", tmp_path / "stack.tif") == [0, 4]
+    assert video.provenance_counts().get("manual") == 2
+    assert video.mask(1) is None and video.mask(0).any()
+
+
+def test_empty_images_stores_blank_masks_as_frames_without_heads(tmp_project, video, tmp_path):
+    tifffile.imwrite(tmp_path / "stack.tif", _stack())
+    assert import_masks(tmp_project, "plot", tmp_path / "stack.tif", empty_images=True) == list(range(6))
+    assert video.mask(1) is not None and not video.mask(1).any()  # a frame someone found without heads
+
+
+def test_a_folder_of_only_blank_masks_is_refused_naming_the_fix(tmp_project, video, tmp_path):
+    (tmp_path / "m").mkdir()
+    for t in (0, 1):
+        cv2.imwrite(str(tmp_path / "m" / f"plot_{t:06d}.png"), np.zeros((24, 32), np.uint8))
+    with pytest.raises(ValueError, match=r"all 2 of its masks are empty .*give --empty-images"):
+        import_masks(tmp_project, "plot", tmp_path / "m")
+    assert video.provenance_counts().get("manual", 0) == 0
+    assert main(["import-masks", str(tmp_project.path), "plot", str(tmp_path / "m"), "--empty-images"]) == 0
+    assert video.provenance_counts().get("manual") == 2
+
+
+def test_an_exported_empty_mask_comes_back(tmp_project, video, tmp_path):
+    """An export lists every mask it wrote (masks.csv): a frame painted as having no heads is one of them."""
+    masks = _stack(painted=(2,))
+    video.set_mask(2, masks[2], "manual")
+    video.set_mask(3, masks[3], "manual")  # empty: looked at, no heads
+    export_masks(tmp_project, "plot", tmp_path / "out")
+    other = tmp_project.add_video_array("copy", video.read_frames())
+    assert import_masks(tmp_project, "copy", tmp_path / "out") == [2, 3]
+    assert other.mask(3) is not None and not other.mask(3).any()
