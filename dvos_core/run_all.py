@@ -445,7 +445,8 @@ def _gpu(cfg: RunAllConfig) -> bool:
 
 
 def _extract(project, cfg: RunAllConfig, run: Stages, plan: dict) -> None:
-    """Heads and fake heads of the painted frames not cut yet; background clips unless the project has some."""
+    """Heads and fake heads of the painted frames not cut yet; background clips: those of the bare-field videos
+    named, else the project's bare-field clips, else clips inpainted from the painted frames (those without one)."""
     from dvos_core.extract import extract_backgrounds, extract_heads
     from dvos_core.extract.annotated_backgrounds import backgrounds_from_annotated
 
@@ -464,19 +465,29 @@ def _extract(project, cfg: RunAllConfig, run: Stages, plan: dict) -> None:
         f"holds {bank.count('head')} heads, {bank.count('fake')} fakes"
     )
     clip_length = cfg.background_clip_length or _synth_shape(cfg)[1]
-    if project.background_ids():
-        run.log(f"      background clips: the project's {len(project.background_ids())} kept")
-    elif cfg.bare_videos:
-        for v in cfg.bare_videos:
-            extract_backgrounds(project, v, clip_length=clip_length, cancel=run.cancel)
-        run.log(f"      {len(project.background_ids())} background clips from {', '.join(cfg.bare_videos)}")
-    else:
+    held = project.background_ids()
+    inpainted = [b for b in held if "inpaint" in project.background(b).attrs]
+    if cfg.bare_videos:  # cut (the clips a run cut before are kept, not cut again)
+        cut = [extract_backgrounds(project, v, clip_length=clip_length, cancel=run.cancel) for v in cfg.bare_videos]
+        new, kept = sum(len(c) for c in cut), sum(len(c.kept) for c in cut)
+        also = len(project.background_ids()) - new - kept
+        run.log(
+            f"      {new} background clips cut from {', '.join(cfg.bare_videos)} now, {kept} cut before"
+            + (f"; the synthetic clips draw from these and the project's {also} other clips" if also else "")
+        )
+    elif held and len(inpainted) < len(held):  # bare-field clips the project holds (extract-backgrounds, --bare-video)
+        run.log(f"      background clips: the project's {len(held)} kept")
+    else:  # inpainted from the painted frames: those painted since the clips were made get theirs too
         # still clips when the synthetic camera is matched to the footage (else camera motion would count twice)
         motion = "none" if cfg.match_motion else "auto"
         made = backgrounds_from_annotated(
             project, plan["painted"], clip_length=clip_length, motion=motion, seed=cfg.seed, cancel=run.cancel
         )
-        run.log(f"      {len(made)} background clips inpainted from the painted frames (no bare-field video named)")
+        run.log(
+            f"      {len(made)} background clips inpainted from the painted frames"
+            + (f" now, {len(held)} made before" if held else "")
+            + " (no bare-field video named)"
+        )
     run.lap("extract")
 
 

@@ -3,6 +3,7 @@ folder or after a run under another name, each run's own report, advice in run-a
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from test_run_all import TINY, _mtimes, tiny_config
@@ -121,3 +122,40 @@ def test_a_model_name_held_by_a_run_it_cannot_continue_is_refused_before_anythin
     assert len(p.objects) == 0 and not p.background_ids() and not p.synthetic_ids() and p.model_names() == before
     run_all(project.path, tiny_config(name="v2", video_models=["context"]), log=lambda s: None)  # its own names: runs
     assert {"v2_image", "v2_context"} <= set(Project.open(project.path).model_names())
+
+
+def _extract_stage(project, cfg) -> list:
+    """run-all's extraction stage alone (heads, fakes, background clips); returns its log lines."""
+    from dvos_core.run_all import Stages, _extract, check_project
+
+    lines = []
+    _extract(project, cfg, Stages(1, None, None, lines.append), check_project(project, cfg))
+    return lines
+
+
+def test_a_bare_field_video_named_after_an_earlier_run_is_cut_and_new_painted_frames_get_their_clips(project):
+    """A second run with --bare-video used the first run's inpainted clips without a word, and frames painted since
+    the inpainted clips were made got none."""
+    _extract_stage(project, tiny_config())
+    first = Project.open(project.path).background_ids()
+    assert first and all("inpaint" in project.background(b).attrs for b in first)
+    video = project.video("field_train")  # a frame painted since
+    video.set_mask(2, project.video("field_test").mask(2), "manual")
+    lines = _extract_stage(project, tiny_config(name="v2"))
+    p = Project.open(project.path)
+    topped = [b for b in p.background_ids() if b not in first]
+    assert len(topped) == 1 and p.background(topped[0]).attrs["frame"] == 2
+    assert any("1 background clips inpainted from the painted frames now" in ln for ln in lines), lines
+    video.set_mask(3, np.ones_like(video.mask(2)), "manual")  # heads everywhere: no field to fill from
+    with pytest.warns(UserWarning, match="frame 3 skipped"):  # the clips made before stay: no error
+        _extract_stage(project, tiny_config(name="v2"))
+    lines = _extract_stage(project, tiny_config(name="v3", bare_videos=["bare_field"]))
+    bare = [b for b in Project.open(project.path).background_ids() if b.startswith("bare_field")]
+    assert bare and all(project.background(b).attrs["source"] == "bare_field" for b in bare)
+    assert any(f"{len(bare)} background clips cut from bare_field now" in ln for ln in lines), lines
+    again = _extract_stage(project, tiny_config(name="v3", bare_videos=["bare_field"]))  # a rerun cuts nothing
+    assert any(f"0 background clips cut from bare_field now, {len(bare)} cut before" in ln for ln in again), again
+    # the project now holds bare-field clips: a run without --bare-video keeps the clips, inpaints nothing
+    count = len(Project.open(project.path).background_ids())
+    assert any("the project's" in ln and "kept" in ln for ln in _extract_stage(project, tiny_config(name="v4")))
+    assert len(Project.open(project.path).background_ids()) == count

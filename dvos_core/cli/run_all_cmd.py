@@ -42,7 +42,8 @@ def register(sub) -> None:
         "--bare-video",
         nargs="+",
         metavar="VIDEO",
-        help="project videos (ids) of bare field to cut background clips from (add a file with dvos add-video)",
+        help="project videos (ids) of bare field to cut background clips from (add a file with dvos add-video); "
+        "the synthetic clips draw from these and any other clips the project holds",
     )
     p.add_argument("--predict", nargs="+", metavar="VIDEO", help="videos to predict besides the test videos")
     p.add_argument(

@@ -147,9 +147,10 @@ def _done_clips(project, tokens: dict) -> dict:
     return out
 
 
-def _usable(project, todo: list, dilate_px: int) -> list:
+def _usable(project, todo: list, dilate_px: int, made_before: bool = False) -> list:
     """The frames of ``todo`` that leave some field to fill from once their heads grow by ``dilate_px``; the others
-    are skipped with a warning naming them, and when none is left a ValueError names them and the options."""
+    are skipped with a warning naming them, and when none is left a ValueError names them and the options (unless
+    ``made_before``: other frames gave their clips before, so the project has some)."""
     keep, full = [], []
     for vid, t in todo:
         if head_hole(project.video(vid).mask(t), dilate_px).all():
@@ -160,7 +161,7 @@ def _usable(project, todo: list, dilate_px: int) -> list:
             )
         else:
             keep.append((vid, t))
-    if full and not keep:
+    if full and not keep and not made_before:
         raise ValueError(
             f"{project.path}: no background clip can be made: the painted heads (grown by --dilate {dilate_px} px) "
             f"cover the whole of {', '.join(full)}; lower --dilate, or choose frames with some bare field (--frames, "
@@ -225,7 +226,7 @@ def backgrounds_from_annotated(
     tokens = {vid: video_token(project.video(vid)) for vid in {v for v, _ in plan}}
     done = _done_clips(project, tokens)
     todo = plan if replace else [p for p in plan if p not in done]
-    todo = _usable(project, todo, dilate_px)
+    todo = _usable(project, todo, dilate_px, made_before=bool(done) and not replace)
     if n_clips is not None and n_clips < len(todo):
         todo = [todo[int(k)] for k in np.linspace(0, len(todo) - 1, n_clips).round()]
     total = len(todo) * (clip_length + 1)
