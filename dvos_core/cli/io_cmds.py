@@ -69,8 +69,9 @@ def register(sub) -> None:
         "number is the last number in the file name, e.g. plot1_000042.png -> frame 42), one multi-page TIFF (page k "
         "-> frame k) or a COCO JSON file (instance annotations as CVAT, Label Studio, Roboflow or makesense export "
         "them: polygons or RLE; each listed image goes to the frame numbered last in its file_name; an image without "
-        "annotations, like an empty mask file, is left out, see --empty-images). Frame numbers count the frames stored in the project (0 = the "
-        "first frame imported, whatever --start/--step the video was added with). Masks must have the frame's size "
+        "annotations, like an empty mask file, is left out, see --empty-images). Frame numbers count the frames "
+        "stored in the project (0 = the first frame imported, whatever --start/--step the video was added with). "
+        "Masks must have the frame's size "
         "with 0 = background and 1 or 255 = wheat head (colour masks: see --class and --labels). All files are "
         "checked before anything is written. Masks you painted yourself are never replaced by model output unless "
         "--overwrite.",

@@ -193,7 +193,8 @@ def backgrounds_from_annotated(
     every video chosen (default: every frame with a painted or corrected mask). ``n_clips``: at most this many new
     clips, from annotated frames spread evenly over the ones still to do (default: one per annotated frame).
     ``dilate_px``: 0 to :data:`MAX_DILATE`. A frame whose grown heads cover it whole is skipped with a warning (an
-    error when no frame is left and none gave a clip before). ``camera``: SynthConfig or dict of camera_* settings for ``motion="default"``.
+    error when no frame is left and none gave a clip before). ``camera``: SynthConfig or dict of camera_* settings
+    for ``motion="default"``.
     Frames that already gave a clip (of the same video: clips record its ``created`` attribute as
     ``video_created``) are skipped unless ``replace``: then their new clips are made first, unfinished (ignored
     like the leftover of a killed cut), and only once all of them are in is each frame's old clip deleted and its new
