@@ -58,3 +58,15 @@ def test_an_exported_empty_mask_comes_back(tmp_project, video, tmp_path):
     other = tmp_project.add_video_array("copy", video.read_frames())
     assert import_masks(tmp_project, "copy", tmp_path / "out") == [2, 3]
     assert other.mask(3) is not None and not other.mask(3).any()
+
+
+@pytest.mark.parametrize("source, said", [("/fields/plot.mp4", True), ("/fields/plot_frames", False)])
+def test_masks_cut_at_an_odd_size_name_the_encoders_even_size(tmp_project, tmp_path, source, said):
+    """An mp4 of 65x47 footage stores 64x46 frames: masks cut from the footage are a pixel too large either way."""
+    tmp_project.add_video_array("odd", np.zeros((2, 46, 64, 3), np.uint8), source=source)
+    mask = np.zeros((47, 65), np.uint8)
+    mask[10:20, 10:20] = 255
+    cv2.imwrite(str(tmp_path / "odd_000000.png"), mask)
+    with pytest.raises(ValueError, match=r"odd_000000.png has shape \(47, 65\)") as e:
+        import_masks(tmp_project, "odd", tmp_path / "odd_000000.png")
+    assert ("cut the masks' last row and column (mask[:46, :64])" in str(e.value)) is said, str(e.value)

@@ -361,6 +361,24 @@ def _resized_note(project, video) -> str:
     )
 
 
+def _odd_size_note(video, mask_shape) -> str:
+    """For a mask one pixel taller and/or wider than the frames of a video added from a video file: such files store
+    even sizes (an odd side loses its last row or column), so masks cut at the footage's own odd size do not fit."""
+    from dvos_core.io.readers import VIDEO_SUFFIXES
+
+    h, w = video.shape[1:3]
+    over = (int(mask_shape[0]) - h, int(mask_shape[1]) - w) if len(mask_shape) == 2 else (0, 0)
+    source = str(video.attrs.get("source") or "")
+    if over not in ((1, 0), (0, 1), (1, 1)) or not source.lower().endswith(VIDEO_SUFFIXES):
+        return ""
+    return (
+        f"; {video.name} came from a video file, whose encoder stores an even height and width (footage of "
+        f"{h + over[0]}x{w + over[1]} px keeps {h}x{w}): cut the masks' last {'row' if over[0] else ''}"
+        f"{' and ' if over[0] and over[1] else ''}{'column' if over[1] else ''} (mask[:{h}, :{w}]), or add the footage "
+        f"as an image folder or a TIFF, which keep every pixel"
+    )
+
+
 def _numbering_note(video) -> str:
     """For a video imported with --start/--step: mask frame numbers count its stored frames, not the source's."""
     sf = video.attrs.get("source_frames") or {}
@@ -758,7 +776,9 @@ def _check_and_write(
                 )
             )
         seen[t] = desc
-        mask = as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels, size_note=size_note)
+        raw = load()
+        note = size_note + _odd_size_note(video, np.shape(raw)[:2])
+        mask = as_uint8_mask(raw, (h, w), name=desc, allow_labels=allow_labels, size_note=note)
         pixels[t] = int(np.count_nonzero(mask))
         if pixels[t] > MOSTLY_HEADS * h * w:
             mostly_heads.append((desc, pixels[t] / (h * w)))
