@@ -1,6 +1,7 @@
-"""Empty mask files are left out of an import unless asked for: a file or page for every frame (a whole labels layer
-saved, an annotation tool's export) holds blank ones where nobody painted, and an empty mask says "no heads here"
-(manual truth for training, and a background clip inpainted from it)."""
+"""Mask imports as a field user met them: empty mask files are left out unless asked for (a file or page for every
+frame - a whole labels layer saved, an annotation tool's export - holds blank ones where nobody painted, and an empty
+mask says "no heads here": manual truth for training, and a background clip inpainted from it); masks cut at an odd
+size for an mp4 that stored an even one say why they do not fit."""
 
 import cv2
 import numpy as np
