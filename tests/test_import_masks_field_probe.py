@@ -71,3 +71,35 @@ def test_masks_cut_at_an_odd_size_name_the_encoders_even_size(tmp_project, tmp_p
     with pytest.raises(ValueError, match=r"odd_000000.png has shape \(47, 65\)") as e:
         import_masks(tmp_project, "odd", tmp_path / "odd_000000.png")
     assert ("cut the masks' last row and column (mask[:46, :64])" in str(e.value)) is said, str(e.value)
+
+
+@pytest.mark.parametrize("fmt", ["png", "coco"])
+def test_a_head_moved_in_another_program_comes_back_as_a_correction(tmp_project, video, tmp_path, fmt):
+    """The same head pixel count after the edit read as 'unchanged': the fix stayed a pseudo-label (or was kept out
+    as a prediction), and pseudo-labelling again replaced it."""
+    masks = _stack(painted=(0, 4))
+    for t in (0, 4):
+        video.set_mask(t, masks[t], "pseudo")
+    export_masks(tmp_project, "plot", tmp_path / "out", fmt=fmt)
+    fixed = np.roll(masks[4], 3, axis=1)  # the head moved 3 px: as many head pixels
+    assert np.count_nonzero(fixed) == np.count_nonzero(masks[4])
+    if fmt == "png":
+        cv2.imwrite(str(tmp_path / "out" / "plot_000004.png"), fixed)
+        source = tmp_path / "out"
+    else:
+        import json
+
+        from dvos_core.io.coco import head_annotations
+
+        doc = json.loads((tmp_path / "out" / "plot_coco.json").read_text())
+        image = next(i for i in doc["images"] if i["dvos"]["frame"] == 4)
+        doc["annotations"] = [a for a in doc["annotations"] if a["image_id"] != image["id"]]
+        for k, ann in enumerate(head_annotations(fixed > 0)):
+            doc["annotations"].append({"id": 1000 + k, "image_id": image["id"], "category_id": 1, **ann})
+        source = tmp_path / "out" / "plot_coco.json"
+        source.write_text(json.dumps(doc))
+    other = tmp_project.add_video_array("copy", video.read_frames(), split="train")
+    assert import_masks(tmp_project, "copy", source) == [0, 4]
+    counts = other.provenance_counts()
+    assert (counts["pseudo"], counts["corrected"], counts["manual"]) == (1, 1, 0)
+    assert np.array_equal(other.mask(4) > 0, fixed > 0)

@@ -481,7 +481,7 @@ def import_masks(
         # blank mask files may be left out (not a COCO file's images: _coco_sources chose those; not those an export
         # of dvos lists, which come back as they were)
         droppable = set() if coco or empty_images else {desc for _t, _load, desc in items if names[desc] not in listed}
-        planned = {t: listed.get(names[desc], (provenance or "manual", None)) for t, _load, desc in items}
+        planned = {t: listed.get(names[desc], (provenance or "manual", None, None)) for t, _load, desc in items}
         # a COCO file's images without a dvos entry: manual by default, though an annotation program's export of
         # reviewed pseudo-labels drops that entry (see _warn_now_manual)
         unlisted = {t for t, _load, desc in items if names[desc] not in listed} if coco and provenance is None else ()
@@ -548,7 +548,12 @@ def _coco_sources(
         names[desc] = img.base_name
         kind, pixels = img.extras.get("provenance"), img.extras.get("head_pixels")
         if kind in PROVENANCE and kind != "none":
-            listed[img.base_name] = (kind, int(pixels) if _whole_number(pixels) else None)
+            digest = img.extras.get("mask_digest")
+            listed[img.base_name] = (
+                kind,
+                int(pixels) if _whole_number(pixels) else None,
+                digest if isinstance(digest, str) else None,
+            )
     if left_out:
         shown = ", ".join(left_out[:3]) + (", ..." if len(left_out) > 3 else "")
         fix = EMPTY_FIX
@@ -570,16 +575,20 @@ def _whole_number(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
-def _provenances(video, planned: dict, pixels: dict, listing: Path | None) -> dict[int, str]:
-    """{frame: provenance}: ``planned`` gives each frame's (provenance, head pixels it was exported with or None);
-    a mask listed by the ``masks.csv`` of :func:`export_masks` (``listing``) keeps what it lists while it holds the
-    head pixels it was exported with (an export and import keeps pseudo-labels and predictions what they were), and
-    is 'corrected' when a person changed it since (fixed in another program; ``pixels``: its head pixels now).
+def _provenances(video, planned: dict, pixels: dict, listing: Path | None, digests: dict | None = None) -> dict:
+    """{frame: provenance}: ``planned`` gives each frame's (provenance, head pixels it was exported with or None,
+    its :func:`mask_digest` then or None); a mask listed by the ``masks.csv`` of :func:`export_masks` (``listing``)
+    keeps what it lists while it is the mask it was exported as (an export and import keeps pseudo-labels and
+    predictions what they were), and is 'corrected' when a person changed it since (fixed in another program:
+    ``digests``, the masks' digests now, or where an export listed none, ``pixels``, their head pixels now).
     Checked against what the video takes (a test video: manual masks only)."""
     kinds = {}
-    for t, (kind, exported) in planned.items():
-        changed = exported is not None and kind not in ("manual", "corrected") and pixels[t] != exported
-        kinds[t] = "corrected" if changed else kind
+    for t, (kind, exported, digest) in planned.items():
+        if digest is not None and digests is not None:
+            changed = digests[t] != digest  # a head moved keeps its pixel count
+        else:
+            changed = exported is not None and pixels[t] != exported
+        kinds[t] = "corrected" if changed and kind not in ("manual", "corrected") else kind
     for kind in sorted(set(kinds.values())):
         try:
             video.check_label_write(kind)
@@ -594,9 +603,9 @@ def _provenances(video, planned: dict, pixels: dict, listing: Path | None) -> di
     return kinds
 
 
-def _listed_provenances(source: Path) -> dict[str, tuple[str, int | None]]:
-    """{mask file name: (provenance, head pixels)} from the ``masks.csv`` export-masks wrote in ``source`` (a
-    folder), else {}."""
+def _listed_provenances(source: Path) -> dict[str, tuple[str, int | None, str | None]]:
+    """{mask file name: (provenance, head pixels, mask digest)} from the ``masks.csv`` export-masks wrote in
+    ``source`` (a folder), else {}."""
     import csv
 
     from dvos_core.store.schema import PROVENANCE
@@ -615,7 +624,7 @@ def _listed_provenances(source: Path) -> dict[str, tuple[str, int | None]]:
         return int(text) if text.isdigit() else None  # a list written before the column: nothing to compare
 
     listed = [r for r in rows if r.get("file") and r.get("provenance") in PROVENANCE]
-    return {r["file"]: (r["provenance"], pixels(r)) for r in listed}
+    return {r["file"]: (r["provenance"], pixels(r), (r.get("mask_digest") or "").strip() or None) for r in listed}
 
 
 def _numbered_by_name(source: Path, items) -> bool:
@@ -756,6 +765,7 @@ def _check_and_write(
     n, h, w, _ = video.shape
     seen = {}
     pixels = {}  # frame -> the head pixels of its mask
+    digests = {}  # frame -> its mask_digest
     mostly_heads = []  # (file, share of its pixels that are heads) above MOSTLY_HEADS
     for t, load, desc in items:  # validation pass: nothing is written if any file is bad
         check(cancel)
@@ -779,13 +789,13 @@ def _check_and_write(
         raw = load()
         note = size_note + _odd_size_note(video, np.shape(raw)[:2])
         mask = as_uint8_mask(raw, (h, w), name=desc, allow_labels=allow_labels, size_note=note)
-        pixels[t] = int(np.count_nonzero(mask))
+        pixels[t], digests[t] = int(np.count_nonzero(mask)), mask_digest(mask)
         if pixels[t] > MOSTLY_HEADS * h * w:
             mostly_heads.append((desc, pixels[t] / (h * w)))
     if droppable is not None:
         items = _without_empty(video.name, items, pixels, *droppable)
         planned = {t: planned[t] for t, _load, _desc in items}
-    kinds = _provenances(video, planned, pixels, listing)
+    kinds = _provenances(video, planned, pixels, listing, digests)
     if mostly_heads:
         _warn_inverted(video_id, mostly_heads, len(items))
     written = []
@@ -950,7 +960,7 @@ def export_masks(
         paths.append(p)
         heads = count_objects(img, min_area=min_area)
         pixels, source = str(int(np.count_nonzero(img))), str(source_of.get(int(t), ""))
-        rows.append([video_id, str(int(t)), p.name, prov, model or "", str(heads), pixels, source])
+        rows.append([video_id, str(int(t)), p.name, prov, model or "", str(heads), pixels, source, mask_digest(img)])
         report(progress, i + 1, len(frames), f"{video_id}: exporting masks")
     _write_listing(out / "masks.csv", others + rows)
     _warn_stale(out, video_id, fmt, paths)
@@ -974,6 +984,7 @@ def _export_coco(path: Path, video, frames, get, kinds, model, progress, cancel)
         check(cancel)
         m = np.asarray(get(t)) > 0
         extras = {"video": video.name, "frame": t, "provenance": kinds(t), "head_pixels": int(np.count_nonzero(m))}
+        extras["mask_digest"] = mask_digest(m)
         if model:
             extras["model"] = model
         image_id = i + 1
@@ -994,8 +1005,30 @@ def _export_coco(path: Path, video, frames, get, kinds, model, progress, cancel)
 
 
 # head_pixels: every mask pixel (parts under min_area too, which "heads" leaves out); source_frame: the frame (or the
-# file number of a folder of images) of the source footage that stored frame ``frame`` came from
-LISTING_COLUMNS = ("video", "frame", "file", "provenance", "model", "heads", "head_pixels", "source_frame")
+# file number of a folder of images) of the source footage that stored frame ``frame`` came from; mask_digest: which
+# pixels are heads (mask_digest), so that a head moved in another program is seen as a correction
+LISTING_COLUMNS = (
+    "video",
+    "frame",
+    "file",
+    "provenance",
+    "model",
+    "heads",
+    "head_pixels",
+    "source_frame",
+    "mask_digest",
+)
+
+
+def mask_digest(mask) -> str:
+    """A short fingerprint of which pixels of ``mask`` are heads (non-zero) and of its size: two masks share it only
+    when they are the same mask (a head moved keeps the head pixel count, not the digest)."""
+    import hashlib
+
+    m = np.asarray(mask) > 0
+    return hashlib.sha1(np.array(m.shape, np.int64).tobytes() + np.packbits(m).tobytes()).hexdigest()[:16]
+
+
 _EXPORTED_NAME = re.compile(r"(.+)_(\d{6})\.(?:png|tif|tiff)")
 
 
@@ -1017,14 +1050,16 @@ def _other_videos_rows(out: Path, video_id: str) -> list[list[str]]:
     header, body = (table[0], table[1:]) if table else ([], [])
     if header == list(LISTING_COLUMNS):
         rows = [r for r in body if len(r) == len(header)]
-    elif header == list(LISTING_COLUMNS[:-1]):  # before the source_frame column
+    elif header == list(LISTING_COLUMNS[:-1]):  # before the mask_digest column
         rows = [[*r, ""] for r in body if len(r) == len(header)]
-    elif header == list(LISTING_COLUMNS[1:-1]):  # before the video column: the video is in the file name
+    elif header == list(LISTING_COLUMNS[:-2]):  # before the source_frame column
+        rows = [[*r, "", ""] for r in body if len(r) == len(header)]
+    elif header == list(LISTING_COLUMNS[1:-2]):  # before the video column: the video is in the file name
         rows = []
         for r in body:
             m = _EXPORTED_NAME.fullmatch(r[1]) if len(r) == len(header) else None
             if m:
-                rows.append([m.group(1), *r, ""])
+                rows.append([m.group(1), *r, "", ""])
     else:
         raise ValueError(
             f"{listing}: this file is not a list of masks exported by dvos (its columns are {', '.join(header[:8])}); "
