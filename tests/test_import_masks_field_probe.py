@@ -27,8 +27,11 @@ def _stack(painted=(0, 4), n=6):
 
 def test_blank_pages_of_a_mask_stack_are_left_out_with_a_warning(tmp_project, video, tmp_path):
     tifffile.imwrite(tmp_path / "stack.tif", _stack())
-    with pytest.warns(UserWarning, match=r"left out 4 of the 6 masks .*empty \(stack.tif page 1, .*--empty-images"):
+    with pytest.warns(UserWarning) as said:
         assert import_masks(tmp_project, "plot", tmp_path / "stack.tif") == [0, 4]
+    assert [str(w.message) for w in said if "left out 4 of the 6 masks" in str(w.message)], [w.message for w in said]
+    assert "stack.tif page 1" in str(said[0].message) and "--empty-images" in str(said[0].message)
+    assert not [w for w in said if "kept" in str(w.message)]  # the blank ones are not frames "kept" from before
     assert video.provenance_counts().get("manual") == 2
     assert video.mask(1) is None and video.mask(0).any()
 
@@ -103,3 +106,25 @@ def test_a_head_moved_in_another_program_comes_back_as_a_correction(tmp_project,
     counts = other.provenance_counts()
     assert (counts["pseudo"], counts["corrected"], counts["manual"]) == (1, 1, 0)
     assert np.array_equal(other.mask(4) > 0, fixed > 0)
+
+
+def test_predictions_brought_back_over_pseudo_labels_say_why_they_were_kept(tmp_project, video, tmp_path):
+    """Exported predictions, one fixed, imported back: the fix is a correction, and the untouched ones leave the
+    pseudo-labels as they are - said as such, not as 'masks painted by a person' with advice to --overwrite (which
+    made every pseudo-label a prediction, leaving training one sample)."""
+    masks = _stack(painted=(0, 2, 4))
+    for t in (0, 2, 4):
+        video.set_mask(t, masks[t], "pseudo")
+    preds = video.predictions["image"]
+    preds.start({"kind": "frame", "threshold": 0.5}, "ck1")
+    preds.set_many([0, 2, 4], masks[[0, 2, 4]].astype(np.float32) / 255)
+    export_masks(tmp_project, "plot", tmp_path / "out", which="predictions", model="image")
+    fixed = masks[2].copy()
+    fixed[0:3, 0:3] = 255  # a missed head added
+    cv2.imwrite(str(tmp_path / "out" / "plot_000002.png"), fixed)
+    with pytest.warns(
+        UserWarning, match=r"2 frame\(s\) kept their pseudo masks \(frames 0, 4\): an imported predicted"
+    ):
+        assert import_masks(tmp_project, "plot", tmp_path / "out") == [2]
+    counts = video.provenance_counts()
+    assert (counts["pseudo"], counts["corrected"], counts["predicted"]) == (2, 1, 0)

@@ -809,16 +809,43 @@ def _check_and_write(
         elif video.set_mask(t, mask, kinds[t], overwrite=overwrite):
             written.append(t)
         report(progress, i + 1, len(items), f"{video_id}: masks")
-    kept = sorted(set(seen) - set(written))
+    kept = sorted({t for t, _load, _desc in items} - set(written))  # (empty masks left out are not "kept")
     if kept:
-        shown = ", ".join(map(str, kept[:10])) + (" ..." if len(kept) > 10 else "")
-        warn_user(
-            f"{video_id}: {len(kept)} frame(s) kept the masks they had (frames {shown}): masks painted or corrected "
-            f"by a person are not replaced by other masks; pass overwrite=True (--overwrite) to replace them",
-        )
+        _warn_kept(video_id, [t for t in kept if t in human], "human")
+        _warn_kept(video_id, [t for t in kept if t not in human], _code_names(before, kept, human, kinds))
     if unlisted is not None:
         _warn_now_manual(video.name, unlisted, [t for t in written if kinds[t] == "manual" and pixels[t]], before)
     return written
+
+
+def _code_names(before: np.ndarray, kept: list, human, kinds: dict) -> tuple[str, str]:
+    """(what the kept frames not painted by a person held, what the import brought) in words, e.g. ('pseudo-label',
+    'predicted')."""
+    from dvos_core.store.schema import PROVENANCE_NAMES
+
+    held = sorted({PROVENANCE_NAMES[int(before[t])] for t in kept if t not in human})
+    brought = sorted({kinds[t] for t in kept if t not in human})
+    return "/".join(held), "/".join(brought)
+
+
+def _warn_kept(video_id: str, frames: list, why) -> None:
+    """The warning for imported masks not written: ``why`` "human" (a person's mask, and the imported one differs),
+    else (the provenance the frames held, the one imported) where the held one ranks higher."""
+    if not frames:
+        return
+    shown = ", ".join(map(str, frames[:10])) + (" ..." if len(frames) > 10 else "")
+    if why == "human":
+        warn_user(
+            f"{video_id}: {len(frames)} frame(s) kept the masks they had (frames {shown}): masks painted or corrected "
+            f"by a person are not replaced by other masks; pass overwrite=True (--overwrite) to replace them",
+        )
+        return
+    held, brought = why
+    warn_user(
+        f"{video_id}: {len(frames)} frame(s) kept their {held} masks (frames {shown}): an imported {brought} mask "
+        f"ranks below them, so it does not replace them. Nothing to do unless you meant to replace them: pass "
+        f"overwrite=True (--overwrite) to make them {brought} masks (training reads those only when asked)",
+    )
 
 
 EMPTY_FIX = (
