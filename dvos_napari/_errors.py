@@ -38,6 +38,7 @@ REWRITES: list[tuple[str, str]] = [
     (r"painted again in napari", "painted again (Annotate step)"),
     (r"`dvos delete [^`]* predictions [^`]*`", "Delete ticked predictions... in the Review step"),
     (r"`dvos predict [^`]*`", "the Predict step"),
+    (r"smooth again \(`dvos smooth [^`]*`\)", "predict with 'smooth over time' again (Predict step)"),
     (r"`dvos extract-objects (?!--replace)[^`]*`", "Extract heads in the Extract step"),
     # Project.create on an existing project (New... in the Project step never replaces one)
     (r"or pass overwrite=True(?: \(--overwrite\))? to replace it", "or give the new project another name"),

@@ -1,6 +1,8 @@
 """Temporal smoothing: a frame's misses are voted down by its motion-aligned neighbours; stored predictions are
 smoothed into a new set (the source untouched), resumed, and redone when the source changes."""
 
+import warnings
+
 import cv2
 import numpy as np
 import pytest
@@ -190,3 +192,31 @@ def test_a_two_pass_set_lends_only_its_finished_frames(clip, tmp_path):
         assert 2 not in out.frames().tolist()
         smoothed.append(out.arrays()[1][[1, 3]].astype(np.float32))
     np.testing.assert_array_equal(smoothed[0], smoothed[1])
+
+
+def test_evaluating_a_smoothed_set_whose_source_was_predicted_again_warns(tmp_path):
+    """A model predicted again after its set was smoothed: evaluate scored the old predictions smoothed beside the
+    new ones without a word (the table suggested smoothing gained 0.7 Dice)."""
+    from dvos_core.evaluate import compare_models
+
+    frames, masks = swaying_clip()
+    p = Project.create(tmp_path / "s.dvos")
+    video = p.add_video_array("clip", frames, split="test")
+    for t in range(len(masks)):
+        video.set_mask(t, masks[t], "manual")
+    video.predictions["image"].start({"kind": "frame", "threshold": 0.5}, "ck1")
+    video.predictions["image"].set_many(range(len(masks)), noisy(masks))
+    smooth_predictions(p, "clip", "image")
+    assert video.predictions["image_smoothed"].stale_source() is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to say yet
+        compare_models(p, ["image", "image_smoothed"], save=False)
+    video.predictions["image"].start({"kind": "frame", "threshold": 0.5}, "ck2")  # predicted again, by another model
+    video.predictions["image"].set_many(range(len(masks)), np.zeros_like(noisy(masks)))
+    assert "'image' was predicted again" in video.predictions["image_smoothed"].stale_source()
+    with pytest.warns(UserWarning, match=r"smoothed predictions 'image_smoothed' in clip no longer match.*dvos smooth"):
+        compare_models(p, ["image", "image_smoothed"], save=False)
+    smooth_predictions(p, "clip", "image")  # smoothed again: in step
+    assert video.predictions["image_smoothed"].stale_source() is None
+    video.predictions.delete("image")
+    assert "deleted" in video.predictions["image_smoothed"].stale_source()

@@ -143,10 +143,20 @@ def warn_outdated(sets) -> None:
     from dvos_core.store.notes import checkpoint_argument
 
     found: dict = {}
+    stale: dict = {}
     for s in sets:
         path = s.outdated()
         if path:
             found.setdefault((s.model, path), []).append(s)
+        why = s.stale_source()
+        if why:
+            stale.setdefault((s.model, s.attrs.get("source"), why), []).append(s.video.name)
+    for (model, source, why), vids in stale.items():
+        warn_user(
+            f"the smoothed predictions {model!r} in {', '.join(vids)} no longer match their source: {why}, so they "
+            f"score an earlier set smoothed; smooth again (`dvos smooth PROJECT {source} --name {model} --videos "
+            f"{' '.join(vids)}`) to score the current one",
+        )
     for (model, path), held in found.items():
         a, vids = held[0].attrs, " ".join(s.video.name for s in held)
         ckpt = checkpoint_argument(held[0].video.path, a["checkpoint"], a.get("checkpoint_in_project"))

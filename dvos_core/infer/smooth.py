@@ -202,11 +202,10 @@ def smooth_predictions(
         "only_outliers": bool(only_outliers),
         "threshold": threshold,
     }
-    # the source's own fingerprint and run (its start date in stores written before runs had ids): predicting the
-    # source again invalidates what was smoothed
-    run = src.get("run") or src.get("date")
+    # the source's own fingerprint and run (ModelPredictions.stamp): predicting the source again invalidates what
+    # was smoothed
     mode = f"{before},{after},{bool(follow_sway)}" + (",outliers" if only_outliers else "")
-    fingerprint = f"{src.get('fingerprint')}|{run}|smooth {mode}@{threshold}"
+    fingerprint = f"{source.stamp()}|smooth {mode}@{threshold}"
     dest = video.predictions[name]
     same = dest.start(info, fingerprint)
     targets = [int(t) for t in predicted]

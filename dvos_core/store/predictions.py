@@ -228,6 +228,27 @@ class ModelPredictions:
                 return None if file_sha256(path) == sha else str(path)
         return None
 
+    def stamp(self) -> str:
+        """What this set's predictions are: its fingerprint and run (its start date in stores written before runs had
+        ids). A set made from it (smoothed) records it, and is out of date once the set is made again."""
+        a = self.attrs
+        return f"{a.get('fingerprint')}|{a.get('run') or a.get('date')}"
+
+    def stale_source(self) -> str | None:
+        """For a smoothed set: why its source set no longer holds what was smoothed (predicted again, or made by a
+        checkpoint trained again since), else None; None for any other set."""
+        a = self.attrs
+        source = a.get("source")
+        if a.get("kind") != "smoothed" or not isinstance(source, str) or not isinstance(a.get("fingerprint"), str):
+            return None
+        if source not in self.video.predictions:
+            return f"its source set {source!r} was deleted since"
+        src = self.video.predictions[source]
+        if not a["fingerprint"].startswith(src.stamp() + "|"):
+            return f"{source!r} was predicted again since it was smoothed"
+        made_by = src.outdated()
+        return f"{source!r} was made by an earlier version of {made_by} (trained again since)" if made_by else None
+
     def frames(self) -> np.ndarray:
         """Indices of the predicted frames (see :meth:`finished`)."""
         arrs = self.arrays()
