@@ -37,6 +37,23 @@ def test_another_tile_size_starts_the_set_over(project):
     assert (attrs["tile_size"], attrs["overlap"]) == (96, 32)
 
 
+def test_a_replaced_set_names_a_new_threshold_and_a_model_trained_again(project):
+    """Only the threshold changed: the warning said "an earlier version of ... or with other settings"; a model
+    trained again at another size: it named the tiling only."""
+    ckpt = project.model_dir("img") / "best.pt"
+    predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16)
+    with pytest.warns(UserWarning, match=r"with other settings: threshold 0.5 -> 0.3\) are replaced"):
+        predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16, threshold=0.3)
+    torch.manual_seed(5)
+    save_checkpoint(ckpt, build_model("tiny", "frame"), phase="image")  # trained again under the same name
+    with pytest.warns(UserWarning, match=r"made by an earlier version of .*best.pt \(trained again since\)\)"):
+        predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16, threshold=0.3)
+    with pytest.warns(UserWarning, match=r"tile_size 64 -> 96.*; and the checkpoint file has changed since"):
+        torch.manual_seed(6)
+        save_checkpoint(ckpt, build_model("tiny", "frame"), phase="image")
+        predict_video(project, "v", ckpt, device="cpu", tile_size=96, overlap=16, threshold=0.3)
+
+
 def test_a_set_keyed_before_the_tiling_was_resumes_with_the_same_settings(project):
     ckpt = project.model_dir("img") / "best.pt"
     predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16, frames=[0, 1])

@@ -255,10 +255,17 @@ def predict_video(
             if not same and had:  # say what went: the set's frames came from another checkpoint or settings
                 made_by = before.get("source") or before.get("checkpoint") or "an unknown checkpoint"
                 changed = [
-                    f"{k} {before[k]} -> {info[k]}" for k in OUTPUT_SETTINGS if before.get(k) not in (None, info[k])
+                    f"{k} {before[k]} -> {info[k]}"
+                    for k in NAMED_SETTINGS
+                    if k in info and before.get(k) not in (None, info[k])
                 ]
+                old_ckpt = _checkpoint_part(before.get("fingerprint"))  # the same file, with other contents:
+                retrained = made_by == info["checkpoint"] and old_ckpt not in (None, _checkpoint_part(fingerprint))
                 if changed:
                     made_by = f"{made_by} with other settings: {', '.join(changed)}"
+                    made_by += "; and the checkpoint file has changed since (trained again)" if retrained else ""
+                elif retrained:
+                    made_by = f"an earlier version of {made_by} (trained again since)"
                 elif made_by == info["checkpoint"]:
                     made_by = f"an earlier version of {made_by}, or with other settings"
                 warn_user(
@@ -331,6 +338,13 @@ def _warn_unused_options(kind: str, passes, reference_masks, image_checkpoint, c
 # settings that change a set's masks besides its checkpoint, threshold, passes, scales and reference masks: a run with
 # other values starts the set over instead of resuming it (its masks would mix two tilings or number formats)
 OUTPUT_SETTINGS = ("tile_size", "overlap", "precision")
+# the settings a replaced set's warning names when they differ (the others are part of the fingerprint itself)
+NAMED_SETTINGS = ("threshold", *OUTPUT_SETTINGS, "passes", "zooms", "reference_masks")
+
+
+def _checkpoint_part(fingerprint) -> str | None:
+    """The checkpoint files' part of a set's fingerprint (see :func:`_fingerprint`), or None."""
+    return fingerprint.split("/", 1)[0].split("@", 1)[0] if isinstance(fingerprint, str) and fingerprint else None
 
 
 def _run_key(key: str, info: dict, held: dict) -> str:
