@@ -150,7 +150,7 @@ def _done_clips(project, tokens: dict) -> dict:
 def _usable(project, todo: list, dilate_px: int, made_before: bool = False) -> list:
     """The frames of ``todo`` that leave some field to fill from once their heads grow by ``dilate_px``; the others
     are skipped with a warning naming them, and when none is left a ValueError names them and the options (unless
-    ``made_before``: other frames gave their clips before, so the project has some)."""
+    ``made_before``: other frames asked for gave their clips before, so there are some)."""
     keep, full = [], []
     for vid, t in todo:
         if head_hole(project.video(vid).mask(t), dilate_px).all():
@@ -193,8 +193,8 @@ def backgrounds_from_annotated(
     every video chosen (default: every frame with a painted or corrected mask). ``n_clips``: at most this many new
     clips, from annotated frames spread evenly over the ones still to do (default: one per annotated frame).
     ``dilate_px``: 0 to :data:`MAX_DILATE`. A frame whose grown heads cover it whole is skipped with a warning (an
-    error when no frame is left and none gave a clip before). ``camera``: SynthConfig or dict of camera_* settings
-    for ``motion="default"``.
+    error when no frame is left and none of those asked for gave a clip before). ``camera``: SynthConfig or dict of
+    camera_* settings for ``motion="default"``.
     Frames that already gave a clip (of the same video: clips record its ``created`` attribute as
     ``video_created``) are skipped unless ``replace``: then their new clips are made first, unfinished (ignored
     like the leftover of a killed cut), and only once all of them are in is each frame's old clip deleted and its new
@@ -227,7 +227,7 @@ def backgrounds_from_annotated(
     tokens = {vid: video_token(project.video(vid)) for vid in {v for v, _ in plan}}
     done = _done_clips(project, tokens)
     todo = plan if replace else [p for p in plan if p not in done]
-    todo = _usable(project, todo, dilate_px, made_before=bool(done) and not replace)
+    todo = _usable(project, todo, dilate_px, made_before=not replace and any(p in done for p in plan))
     if n_clips is not None and n_clips < len(todo):
         todo = [todo[int(k)] for k in np.linspace(0, len(todo) - 1, n_clips).round()]
     total = len(todo) * (clip_length + 1)
