@@ -220,3 +220,26 @@ def test_evaluating_a_smoothed_set_whose_source_was_predicted_again_warns(tmp_pa
     assert video.predictions["image_smoothed"].stale_source() is None
     video.predictions.delete("image")
     assert "deleted" in video.predictions["image_smoothed"].stale_source()
+
+
+def test_smoothing_says_when_it_makes_a_set_again_and_when_its_source_is_a_retrained_models(tmp_path):
+    """Another mode replaced the smoothed set without a word; a retrained model's old predictions were smoothed
+    without the warning evaluate gives for them."""
+    from dvos_core.infer import predict_video
+    from dvos_core.model import build_model, save_checkpoint
+
+    frames, _ = swaying_clip()
+    p = Project.create(tmp_path / "s.dvos")
+    p.add_video_array("clip", frames)
+    ckpt = save_checkpoint(p.model_dir("image", create=True) / "best.pt", build_model("tiny", "frame"))
+    predict_video(p, "clip", ckpt, device="cpu")
+    smooth_predictions(p, "clip", "image")
+    with pytest.warns(
+        UserWarning,
+        match=r"the \d+ smoothed frames of 'image_smoothed' are made again \(other "
+        r"settings: only_outliers False -> True\)",
+    ):
+        smooth_predictions(p, "clip", "image", only_outliers=True)
+    save_checkpoint(ckpt, build_model("tiny", "frame"))  # trained again under the same name, not predicted again
+    with pytest.warns(UserWarning, match=r"predictions of 'image' were made by an earlier version of .*best.pt"):
+        smooth_predictions(p, "clip", "image", only_outliers=True)

@@ -29,8 +29,10 @@ from dvos_core.motion.sway import MIN_FLOW_SIDE, flow_input, follow, sway_flow
 from dvos_core.prediction_options import SMOOTH_AFTER, SMOOTH_BEFORE
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.threads import runs_with_threads
+from dvos_core.user_warnings import warn_user
 
 SUFFIX = "_smoothed"
+MODE_KEYS = ("before", "after", "follow_sway", "only_outliers", "threshold")  # named when a set is made again
 
 
 def smoothed_name(model: str) -> str:
@@ -206,8 +208,19 @@ def smooth_predictions(
     # was smoothed
     mode = f"{before},{after},{bool(follow_sway)}" + (",outliers" if only_outliers else "")
     fingerprint = f"{source.stamp()}|smooth {mode}@{threshold}"
+    made_by = source.outdated()
+    if made_by:
+        warn_user(
+            f"{video_id}: the predictions of {model!r} were made by an earlier version of {made_by} (trained again "
+            f"since), so {name!r} smooths that earlier model's masks; predict again first to smooth the model as it is",
+        )
     dest = video.predictions[name]
+    held, had = dest.attrs, len(dest.frames())
     same = dest.start(info, fingerprint)
+    if not same and had:
+        changed = [f"{k} {held[k]} -> {info[k]}" for k in MODE_KEYS if held.get(k) not in (None, info[k])]
+        why = f"other settings: {', '.join(changed)}" if changed else f"{model!r} predicted again since"
+        warn_user(f"{video_id}: the {had} smoothed frames of {name!r} are made again ({why})")
     targets = [int(t) for t in predicted]
     if resume and same:
         finished = dest.arrays()[2][: video.n_frames]
