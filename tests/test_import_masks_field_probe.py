@@ -128,3 +128,21 @@ def test_predictions_brought_back_over_pseudo_labels_say_why_they_were_kept(tmp_
         assert import_masks(tmp_project, "plot", tmp_path / "out") == [2]
     counts = video.provenance_counts()
     assert (counts["pseudo"], counts["corrected"], counts["predicted"]) == (2, 1, 0)
+
+
+def test_exporting_a_retrained_models_old_predictions_warns(tmp_project, video, tmp_path):
+    """evaluate warned that a model trained again under its name had not predicted since; export-masks, count-heads
+    and the overlay video read the old masks without a word."""
+    import torch
+
+    from dvos_core.infer import predict_video
+    from dvos_core.model import build_model, save_checkpoint
+
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(tmp_project.model_dir("image", create=True) / "best.pt", build_model("tiny", "frame"))
+    predict_video(tmp_project, "plot", ckpt, device="cpu")
+    export_masks(tmp_project, "plot", tmp_path / "a", which="predictions", model="image")  # in step: no warning
+    torch.manual_seed(1)
+    save_checkpoint(ckpt, build_model("tiny", "frame"))  # trained again, not predicted again
+    with pytest.warns(UserWarning, match=r"predictions of 'image' were made by an earlier version .*dvos predict"):
+        export_masks(tmp_project, "plot", tmp_path / "b", which="predictions", model="image")

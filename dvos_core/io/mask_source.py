@@ -12,7 +12,8 @@ CHUNK = 16  # frames read from the store at a time
 
 def prediction_set(project, video, model: str | None):
     """``model``'s prediction set of ``video`` (default the most recent); a video without predictions, or a model
-    that has not predicted it, is an error naming the fix (and the sets it has)."""
+    that has not predicted it, is an error naming the fix (and the sets it has). A set made by a checkpoint trained
+    again since is read with a warning saying so (its masks are the earlier model's)."""
     models = video.predictions.models()
     if model is not None and model not in models:
         raise ValueError(
@@ -24,6 +25,15 @@ def prediction_set(project, video, model: str | None):
         raise ValueError(
             f"{project.path}: video {video.name!r} has no predictions yet; predict it first (dvos predict "
             f"{project.path} MODEL --videos {video.name}) or use its stored masks (leave out --predictions)"
+        )
+    made_by = chosen.outdated()
+    if made_by:
+        from dvos_core.user_warnings import warn_user
+
+        warn_user(
+            f"{video.name}: the predictions of {chosen.model!r} were made by an earlier version of {made_by} (trained "
+            f"again since), so what is read from them is that earlier model's; predict again first (`dvos predict "
+            f"{project.path} {chosen.model} --videos {video.name}`) to use the model as it is",
         )
     return chosen
 
