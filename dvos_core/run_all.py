@@ -502,6 +502,11 @@ def _log_lines(run: Stages, text: str) -> None:
         run.log(f"      {line}")
 
 
+def _set_name(cfg: RunAllConfig) -> str:
+    """The synthetic set the run trains on: the one it was given, else its own."""
+    return cfg.synthetic_set or cfg.model_name("synthetic")
+
+
 def _synthesize(project, cfg: RunAllConfig, run: Stages, plan: dict) -> str:
     """The run's synthetic set (resumed when a stopped run made part of it); returns its name."""
     from dvos_core.synth import SynthConfig, generate
@@ -645,7 +650,7 @@ def _check_models(project, cfg: RunAllConfig, configs: Callable, start) -> None:
     clips first and stop at that model's training."""
     from dvos_core.train.loop import resume_refusal
 
-    set_name = cfg.synthetic_set or cfg.model_name("synthetic")
+    set_name = _set_name(cfg)
     image = project.model_dir(cfg.model_name("image")) / "best.pt"
     runs = [(cfg.model_name("image"), configs("image", start, "context"))]
     for kind in cfg.video_models:

@@ -20,6 +20,7 @@ from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.prediction_options import THRESHOLD
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
+from dvos_core.store.predictions import checkpoint_sha
 from dvos_core.threads import local_processes, using_threads
 from dvos_core.user_warnings import warn_user
 
@@ -259,8 +260,8 @@ def predict_video(
                     for k in NAMED_SETTINGS
                     if k in info and before.get(k) not in (None, info[k])
                 ]
-                old_ckpt = _checkpoint_part(before.get("fingerprint"))  # the same file, with other contents:
-                retrained = made_by == info["checkpoint"] and old_ckpt not in (None, _checkpoint_part(fingerprint))
+                old_ckpt = checkpoint_sha(before.get("fingerprint"))  # the same file, with other contents:
+                retrained = made_by == info["checkpoint"] and old_ckpt not in (None, checkpoint_sha(fingerprint))
                 if changed:
                     made_by = f"{made_by} with other settings: {', '.join(changed)}"
                     made_by += "; and the checkpoint file has changed since (trained again)" if retrained else ""
@@ -340,11 +341,6 @@ def _warn_unused_options(kind: str, passes, reference_masks, image_checkpoint, c
 OUTPUT_SETTINGS = ("tile_size", "overlap", "precision")
 # the settings a replaced set's warning names when they differ (the others are part of the fingerprint itself)
 NAMED_SETTINGS = ("threshold", *OUTPUT_SETTINGS, "passes", "zooms", "reference_masks")
-
-
-def _checkpoint_part(fingerprint) -> str | None:
-    """The checkpoint files' part of a set's fingerprint (see :func:`_fingerprint`), or None."""
-    return fingerprint.split("/", 1)[0].split("@", 1)[0] if isinstance(fingerprint, str) and fingerprint else None
 
 
 def _run_key(key: str, info: dict, held: dict) -> str:

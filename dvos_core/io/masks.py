@@ -811,20 +811,20 @@ def _check_and_write(
         report(progress, i + 1, len(items), f"{video_id}: masks")
     kept = sorted({t for t, _load, _desc in items} - set(written))  # (empty masks left out are not "kept")
     if kept:
+        outranked = [t for t in kept if t not in human]
         _warn_kept(video_id, [t for t in kept if t in human], "human")
-        _warn_kept(video_id, [t for t in kept if t not in human], _code_names(before, kept, human, kinds))
+        _warn_kept(video_id, outranked, _code_names(before, outranked, kinds))
     if unlisted is not None:
         _warn_now_manual(video.name, unlisted, [t for t in written if kinds[t] == "manual" and pixels[t]], before)
     return written
 
 
-def _code_names(before: np.ndarray, kept: list, human, kinds: dict) -> tuple[str, str]:
-    """(what the kept frames not painted by a person held, what the import brought) in words, e.g. ('pseudo-label',
-    'predicted')."""
+def _code_names(before: np.ndarray, frames: list, kinds: dict) -> tuple[str, str]:
+    """(the provenances ``frames`` held before the import, those it brought), e.g. ('pseudo', 'predicted')."""
     from dvos_core.store.schema import PROVENANCE_NAMES
 
-    held = sorted({PROVENANCE_NAMES[int(before[t])] for t in kept if t not in human})
-    brought = sorted({kinds[t] for t in kept if t not in human})
+    held = sorted({PROVENANCE_NAMES[int(before[t])] for t in frames})
+    brought = sorted({kinds[t] for t in frames})
     return "/".join(held), "/".join(brought)
 
 
@@ -858,10 +858,11 @@ def _without_empty(video_id: str, items: list, pixels: dict, source: Path, dropp
     """``items`` without the empty masks among ``droppable`` (their descriptions), with one warning naming them; an
     error when nothing is left. A mask file for every frame holds blank ones where nobody painted, and an empty mask
     would say "no heads here"."""
-    empty = [desc for t, _load, desc in items if desc in droppable and pixels[t] == 0]
+    empty = {desc for t, _load, desc in items if desc in droppable and pixels[t] == 0}
     if not empty:
         return items
-    shown = ", ".join(Path(d).name for d in empty[:3])  # a file's name, or "stack.tif page 3"
+    first = [desc for _t, _load, desc in items if desc in empty][:3]  # in the order of the items
+    shown = ", ".join(Path(d).name for d in first)  # a file's name, or "stack.tif page 3"
     shown += ", ..." if len(empty) > 3 else ""
     why = (
         "a mask for every frame (a whole labels layer saved, an annotation tool's export) holds blank ones where "
@@ -876,7 +877,7 @@ def _without_empty(video_id: str, items: list, pixels: dict, source: Path, dropp
         f"{video_id}: left out {len(empty)} of the {len(items)} masks of {source}, which are empty ({shown}): "
         f"{why}. {EMPTY_FIX}",
     )
-    return [item for item in items if item[2] not in set(empty)]
+    return [item for item in items if item[2] not in empty]
 
 
 def _warn_now_manual(video_id: str, unlisted: tuple[Path, set], manual: list[int], before: np.ndarray) -> None:

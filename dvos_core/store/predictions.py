@@ -26,6 +26,12 @@ KEYS = ("masks", "probability", "done")
 STAGED_DONE = "done_staged"  # where a new set's flags are written before they become its "done" (see _create_done)
 
 
+def checkpoint_sha(fingerprint) -> str | None:
+    """The SHA-256 of the checkpoint file a set's ``fingerprint`` starts with (see infer.predict._fingerprint), or
+    None for a set without one."""
+    return fingerprint.split("/", 1)[0].split("@", 1)[0] if isinstance(fingerprint, str) and fingerprint else None
+
+
 class ModelPredictions:
     """The predictions of one model for one video (``video.predictions[model]``)."""
 
@@ -215,7 +221,7 @@ class ModelPredictions:
         made_by, fingerprint = a.get("checkpoint"), a.get("fingerprint")
         if not isinstance(made_by, str) or not isinstance(fingerprint, str) or a.get("kind") == "smoothed":
             return None
-        sha = fingerprint.split("/", 1)[0].split("@", 1)[0]  # the checkpoint's part (see infer.predict._fingerprint)
+        sha = checkpoint_sha(fingerprint)
         root, inside = self.video.path, a.get("checkpoint_in_project")
         if inside is not None:  # recorded since dvos says where the file lies: no guessing by name
             path = own_model_file(root, made_by) if inside else Path(made_by)
