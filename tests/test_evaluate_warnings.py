@@ -60,3 +60,28 @@ def test_a_model_scored_on_part_of_the_ground_truth_is_said_to_be(tmp_path):
             evaluate(p, "v", model="m", min_area=bad)
         with pytest.raises(ValueError, match="min_area .* at least 1 pixel"):
             compare_models(p, ["m"], video_ids=["v"], min_area=bad)
+
+
+def test_info_names_out_of_date_prediction_sets_and_the_command_that_makes_them_again(tmp_path, capsys):
+    """`dvos info` listed a set made by a model trained again since, and a smoothed set whose source was predicted
+    again, as if they held what their names stand for."""
+    from dvos_core.cli import main
+    from dvos_core.infer import smooth_predictions
+
+    torch.manual_seed(0)
+    p = Project.create(tmp_path / "p.dvos")
+    p.add_video_array("plot", np.random.default_rng(0).integers(0, 255, (3, 32, 32, 3), dtype=np.uint8))
+    best = save_checkpoint(p.model_dir("m", create=True) / "best.pt", build_model("tiny", "frame"), phase="image")
+    predict_video(p, "plot", best, device="cpu", threshold=0.4)
+    smooth_predictions(p, "plot", "m")
+    assert main(["info", str(p.path)]) == 0
+    assert "trained again" not in capsys.readouterr().out  # in step: nothing to say
+    save_checkpoint(best, build_model("tiny", "frame"), phase="image")  # trained again, not predicted again
+    assert main(["info", str(p.path)]) == 0
+    out = capsys.readouterr().out
+    assert f"m: made by an earlier version of {best} (trained again since)" in out
+    assert f"make it again with `dvos predict {p.path} m --videos plot --threshold 0.4 " in out
+    assert f"m_smoothed: 'm' was made by an earlier version of {best}" in out
+    assert f"`dvos smooth {p.path} m --videos plot --name m_smoothed" in out
+    summary = Project.open(p.path).summary()["videos"][0]["predictions_outdated"]
+    assert sorted(summary) == ["m", "m_smoothed"]

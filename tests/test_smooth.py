@@ -241,5 +241,9 @@ def test_smoothing_says_when_it_makes_a_set_again_and_when_its_source_is_a_retra
     ):
         smooth_predictions(p, "clip", "image", only_outliers=True)
     save_checkpoint(ckpt, build_model("tiny", "frame"))  # trained again under the same name, not predicted again
-    with pytest.warns(UserWarning, match=r"predictions of 'image' were made by an earlier version of .*best.pt"):
+    with pytest.warns(
+        UserWarning,
+        match=r"predictions of 'image' in clip were made by an earlier version of .*best.pt.*"
+        r"predict again \(`dvos predict .*s.dvos image --videos clip .*`\) first",
+    ):
         smooth_predictions(p, "clip", "image", only_outliers=True)

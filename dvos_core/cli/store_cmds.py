@@ -241,7 +241,7 @@ def _check(args) -> int:
 
 def _info(args) -> int:
     from dvos_core.store import Project
-    from dvos_core.store.notes import leftover_note, stopped_pseudo_note, unfinished_note
+    from dvos_core.store.notes import leftover_note, outdated_note, stopped_pseudo_note, unfinished_note
 
     s = Project.open(args.project, mode="r").summary()
     if args.json:
@@ -262,6 +262,8 @@ def _info(args) -> int:
                 print(f"  {'':<20} {m}: made by {ckpt} (a model of another project)")
             for m, d in (v.get("predictions_unfinished") or {}).items():  # a predict stopped half-way: say so
                 print(f"  {'':<20} {unfinished_note(s['path'], v['id'], m, d)}")
+            for m, d in (v.get("predictions_outdated") or {}).items():  # trained again, or its source made again
+                print(f"  {'':<20} {outdated_note(s['path'], v['id'], m, d)}")
         if v.get("pseudo_label_stopped"):
             print(f"  {'':<20} {stopped_pseudo_note(s['path'], v['id'], v['pseudo_label_stopped'])}")
         if not v["complete"]:

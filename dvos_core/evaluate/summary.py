@@ -135,38 +135,23 @@ def warn_partial(name: str, where: dict, project_path, compared: bool = False) -
 
 
 def warn_outdated(sets) -> None:
-    """Warn, once per model, when prediction sets about to be scored were made by a checkpoint file that has
-    changed since (``ModelPredictions.outdated``: the model trained again under the same name): their scores are
-    the earlier model's."""
-    import shlex
-
-    from dvos_core.store.notes import checkpoint_argument
+    """Warn, once per set name and reason, when prediction sets about to be scored are out of date: made by a
+    checkpoint file that has changed since (the model trained again under the same name), or smoothed from a set
+    made again since (``store.project.outdated_reason``): their scores are of what was there before."""
+    from dvos_core.store.notes import outdated_warning
+    from dvos_core.store.project import outdated_reason, set_record
 
     found: dict = {}
-    stale: dict = {}
     for s in sets:
-        path = s.outdated()
-        if path:
-            found.setdefault((s.model, path), []).append(s)
-        why = s.stale_source()
+        why = outdated_reason(s)
         if why:
-            stale.setdefault((s.model, s.attrs.get("source"), why), []).append(s.video.name)
-    for (model, source, why), vids in stale.items():
-        warn_user(
-            f"the smoothed predictions {model!r} in {', '.join(vids)} no longer match their source: {why}, so they "
-            f"score an earlier set smoothed; smooth again (`dvos smooth PROJECT {source} --name {model} --videos "
-            f"{' '.join(vids)}`) to score the current one",
-        )
-    for (model, path), held in found.items():
-        a, vids = held[0].attrs, " ".join(s.video.name for s in held)
-        ckpt = checkpoint_argument(held[0].video.path, a["checkpoint"], a.get("checkpoint_in_project"))
-        named = "" if ckpt == model else f" --name {shlex.quote(model)}"
-        ckpt = shlex.quote(ckpt)
-        warn_user(
-            f"the predictions of {model!r} in {', '.join(s.video.name for s in held)} were made by an earlier version "
-            f"of {path} (trained again since): they score that earlier model; predict again (`dvos predict PROJECT "
-            f"{ckpt} --videos {vids}{named}`) to score the model as it is",
-        )
+            found.setdefault((s.model, why), []).append(s)
+    for (model, why), held in found.items():
+        d = {**set_record(held[0].attrs), "why": why}
+        smoothed = d.get("kind") == "smoothed"
+        effect = "they score an earlier set smoothed" if smoothed else "they score that earlier model"
+        aim = "to score the current one" if smoothed else "to score the model as it is"
+        warn_user(outdated_warning(held[0].video.path, model, d, [s.video.name for s in held], effect, aim))
 
 
 def scored_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES, model: str | None = None) -> np.ndarray:

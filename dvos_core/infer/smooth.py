@@ -208,12 +208,15 @@ def smooth_predictions(
     # was smoothed
     mode = f"{before},{after},{bool(follow_sway)}" + (",outliers" if only_outliers else "")
     fingerprint = f"{source.stamp()}|smooth {mode}@{threshold}"
-    made_by = source.outdated()
-    if made_by:
-        warn_user(
-            f"{video_id}: the predictions of {model!r} were made by an earlier version of {made_by} (trained again "
-            f"since), so {name!r} smooths that earlier model's masks; predict again first to smooth the model as it is",
-        )
+    from dvos_core.store.notes import outdated_warning
+    from dvos_core.store.project import outdated_reason, set_record
+
+    why = outdated_reason(source)
+    if why:
+        d = {**set_record(source.attrs), "why": why}
+        effect = f"{name!r} smooths masks that are out of date"
+        aim = "first to smooth what it is now"
+        warn_user(outdated_warning(video.path, model, d, [video_id], effect, aim))
     dest = video.predictions[name]
     held, had = dest.attrs, len(dest.frames())
     same = dest.start(info, fingerprint)

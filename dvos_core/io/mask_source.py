@@ -13,7 +13,8 @@ CHUNK = 16  # frames read from the store at a time
 def prediction_set(project, video, model: str | None):
     """``model``'s prediction set of ``video`` (default the most recent); a video without predictions, or a model
     that has not predicted it, is an error naming the fix (and the sets it has). A set made by a checkpoint trained
-    again since is read with a warning saying so (its masks are the earlier model's)."""
+    again since (or, smoothed, from a set made again since) is read with a warning saying so and how to make it
+    again."""
     models = video.predictions.models()
     if model is not None and model not in models:
         raise ValueError(
@@ -26,15 +27,16 @@ def prediction_set(project, video, model: str | None):
             f"{project.path}: video {video.name!r} has no predictions yet; predict it first (dvos predict "
             f"{project.path} MODEL --videos {video.name}) or use its stored masks (leave out --predictions)"
         )
-    made_by = chosen.outdated()
-    if made_by:
+    from dvos_core.store.project import outdated_reason, set_record
+
+    why = outdated_reason(chosen)
+    if why:
+        from dvos_core.store.notes import outdated_warning
         from dvos_core.user_warnings import warn_user
 
-        warn_user(
-            f"{video.name}: the predictions of {chosen.model!r} were made by an earlier version of {made_by} (trained "
-            f"again since), so what is read from them is that earlier model's; predict again first (`dvos predict "
-            f"{project.path} {chosen.model} --videos {video.name}`) to use the model as it is",
-        )
+        d = {**set_record(chosen.attrs), "why": why}
+        effect = "what is read from them is out of date"
+        warn_user(outdated_warning(project.path, chosen.model, d, [video.name], effect, "first to use what it is now"))
     return chosen
 
 

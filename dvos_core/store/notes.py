@@ -58,23 +58,61 @@ def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
         f"{model}: only {d['done']}/{d['frames']} frames predicted (unfinished: interrupted, or run on some frames "
         f"only)"
     )
-    if d.get("kind") == "smoothed" and d.get("source"):
-        opts = f" --before {d.get('before', SMOOTH_BEFORE)} --after {d.get('after', SMOOTH_AFTER)}"
-        opts += " --camera-only" if d.get("follow_sway") is False else ""
-        opts += " --only-outliers" if d.get("only_outliers") else ""
-        opts += f" --threshold {d['threshold']:g}" if isinstance(d.get("threshold"), (int, float)) else ""
-        return (
-            f"{head}; finish it with `dvos smooth {q(str(project_path))} {q(d['source'])} --videos {q(video)} "
-            f"--name {q(model)}{opts}` (it resumes)"
-        )
-    ckpt = d.get("checkpoint")
-    if not ckpt and not d.get("kind"):  # a run killed as it began, before it recorded what makes the set
+    if d.get("kind") != "smoothed" and not d.get("checkpoint") and not d.get("kind"):
+        # a run killed as it began, before it recorded what makes the set
         return (
             f"{head}; it holds nothing yet: run the command that made it again (it takes the set over), or delete it "
             f"(`dvos delete {q(str(project_path))} predictions {q(model)} --videos {q(video)} --yes`)"
         )
-    if not ckpt or str(ckpt).startswith("<"):  # made from Python with a model in memory
+    command = set_command(project_path, [video], model, d)
+    if command is None:  # made from Python with a model in memory
         return f"{head}; predict the video again with the model that made it to finish it"
+    if d.get("kind") != "smoothed" and d.get("resumable") is False:  # from a schema-2 store: not fingerprinted
+        return f"{head}; finish it with `{command}` (a set from an older store: every frame is predicted again)"
+    return f"{head}; finish it with `{command}` (it resumes)"
+
+
+def outdated_note(project_path, video: str, model: str, d: dict) -> str:
+    """What an out-of-date prediction set (``d``: an entry of the summary's ``predictions_outdated``) holds and the
+    command that makes it again."""
+    command = set_command(project_path, [video], model, d)
+    redo = f"make it again with `{command}`" if command else "predict the video again with the model as it is"
+    return f"{model}: {d['why']}, so its masks are not what it stands for now; {redo}"
+
+
+def outdated_warning(project_path, model: str, d: dict, videos: list, effect: str, aim: str) -> str:
+    """The warning for prediction set(s) ``model`` of ``videos`` out of date (``d``: its ``set_record`` plus
+    ``why``, see ``store.project.outdated_reason``): what it means for the caller (``effect``) and the command that
+    makes it again, ``aim`` said after it (e.g. "to score the model as it is")."""
+    command = set_command(project_path, videos, model, d)
+    vids = ", ".join(videos)
+    if d.get("kind") == "smoothed":
+        redo = f"smooth again (`{command}`)" if command else "smooth again"
+        head = f"the smoothed predictions {model!r} in {vids} no longer match their source"
+        return f"{head}: {d['why']}, so {effect}; {redo} {aim}"
+    redo = f"predict again (`{command}`)" if command else "predict again with the model as it is"
+    return f"the predictions of {model!r} in {vids} were {d['why']}: {effect}; {redo} {aim}"
+
+
+def set_command(project_path, videos: list, model: str, d: dict) -> str | None:
+    """The command that makes prediction set ``model`` of ``videos`` again with the settings ``d`` records
+    (``store.project.set_record``): ``dvos smooth`` for a smoothed set, else ``dvos predict`` with the checkpoint
+    that made it (None when that was a model in memory, or is not recorded)."""
+    import shlex
+
+    q = shlex.quote
+    vids = " ".join(q(v) for v in videos)
+    if d.get("kind") == "smoothed":
+        if not d.get("source"):
+            return None
+        opts = f" --before {d.get('before', SMOOTH_BEFORE)} --after {d.get('after', SMOOTH_AFTER)}"
+        opts += " --camera-only" if d.get("follow_sway") is False else ""
+        opts += " --only-outliers" if d.get("only_outliers") else ""
+        opts += f" --threshold {d['threshold']:g}" if isinstance(d.get("threshold"), (int, float)) else ""
+        return f"dvos smooth {q(str(project_path))} {q(d['source'])} --videos {vids} --name {q(model)}{opts}"
+    ckpt = d.get("checkpoint")
+    if not ckpt or str(ckpt).startswith("<"):
+        return None
     ckpt = checkpoint_argument(project_path, str(ckpt), d.get("checkpoint_in_project"))
     opts = "" if ckpt == model else f" --name {q(model)}"
     image = d.get("image_checkpoint")
@@ -98,10 +136,7 @@ def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
         opts += f" {option} {value}" if isinstance(value, int) and not isinstance(value, bool) else ""
     precision = d.get("precision")
     opts += f" --precision {q(precision)}" if precision in ("fp32", "bf16") else ""
-    command = f"dvos predict {q(str(project_path))} {q(ckpt)} --videos {q(video)}{opts}"
-    if d.get("resumable") is False:  # moved from a schema-2 store: what made it was not fingerprinted
-        return f"{head}; finish it with `{command}` (a set from an older store: every frame is predicted again)"
-    return f"{head}; finish it with `{command}` (it resumes)"
+    return f"dvos predict {q(str(project_path))} {q(ckpt)} --videos {vids}{opts}"
 
 
 def checkpoint_argument(project_path, checkpoint: str, inside: bool | None = None) -> str:

@@ -940,7 +940,7 @@ def _is_group(meta: Path) -> bool:
 def _video_summary(v: Video) -> dict:
     a = v.attrs
     models = v.predictions.models()
-    unfinished, elsewhere = _prediction_sets(v, models)
+    unfinished, elsewhere, outdated = _prediction_sets(v, models)
     return {
         "id": v.name,
         "frames": v.n_frames,
@@ -954,6 +954,7 @@ def _video_summary(v: Video) -> dict:
         "predicted_by": models,  # models with predictions of it, oldest first
         "predictions_unfinished": unfinished,
         "predicted_by_other_projects": elsewhere,
+        "predictions_outdated": outdated,
         "pseudo_label_stopped": _stopped_pseudo_label(a.get("pseudo_label")),
     }
 
@@ -987,17 +988,19 @@ def _stopped_pseudo_label(record) -> dict | None:
     }
 
 
-def _prediction_sets(v: Video, models: list[str]) -> tuple[dict, dict]:
+def _prediction_sets(v: Video, models: list[str]) -> tuple[dict, dict, dict]:
     """What the summary says of the prediction sets of ``v`` (each set's attributes read once):
 
     - {set name: {"done", "frames", "checkpoint", ...}} of the sets that do not cover every frame (a ``dvos predict``
       stopped or killed half-way, or run on some frames only): ``done`` frames of ``frames`` are finished (by every
       pass the set was made with);
     - {set name: checkpoint} of the sets made by a model file outside the project (another project's, e.g. last
-      season's): the set's name alone reads like one of this project's models.
+      season's): the set's name alone reads like one of this project's models;
+    - {set name: {"why", "checkpoint", ...}} of the sets out of date: made by a checkpoint trained again since, or
+      smoothed from a set made again since (``why``; the rest as for an unfinished set, to rebuild the command).
 
     A set whose attributes or flags cannot be read is left out here; it is named when it is used."""
-    out, elsewhere = {}, {}
+    out, elsewhere, outdated = {}, {}, {}
     n = v.n_frames
     for model in models:  # the video's sets (Predictions.models(), read once by the caller)
         mp = v.predictions[model]
@@ -1007,35 +1010,51 @@ def _prediction_sets(v: Video, models: list[str]) -> tuple[dict, dict]:
             continue
         if a.get("checkpoint_in_project") is False:
             elsewhere[model] = a.get("checkpoint")
+        why = outdated_reason(mp)
+        if why:
+            outdated[model] = {"why": why, **set_record(a)}
         try:
             done = int(mp.finished(slice(0, n)).sum()) if n else 0
         except (StoreError, ValueError):
             continue
         if done < n:
-            out[model] = {
-                "done": done,
-                "frames": n,
-                "checkpoint": a.get("checkpoint"),
-                "checkpoint_in_project": a.get("checkpoint_in_project"),
-            }
-            if a.get("kind") == "smoothed":  # made by `dvos smooth`, not by a model: finished by smoothing again
-                keys = ("source", "before", "after", "follow_sway", "only_outliers", "threshold")
-                out[model].update({"kind": "smoothed", **{k: a.get(k) for k in keys}})
-            else:  # the settings `dvos predict` must be given again to resume the set rather than replace it
-                keys = (
-                    "kind",
-                    "image_checkpoint",
-                    "image_checkpoint_in_project",
-                    "threshold",
-                    "passes",
-                    "reference_masks",
-                    "scales",
-                    "tile_size",
-                    "overlap",
-                    "precision",
-                )
-                out[model].update({k: a.get(k) for k in keys}, resumable=a.get("fingerprint") is not None)
-    return out, elsewhere
+            out[model] = {"done": done, "frames": n, **set_record(a)}
+    return out, elsewhere, outdated
+
+
+SMOOTH_KEYS = ("source", "before", "after", "follow_sway", "only_outliers", "threshold")
+# the settings `dvos predict` must be given again to resume a set rather than replace it
+PREDICT_KEYS = (
+    "kind",
+    "image_checkpoint",
+    "image_checkpoint_in_project",
+    "threshold",
+    "passes",
+    "reference_masks",
+    "scales",
+    "tile_size",
+    "overlap",
+    "precision",
+)
+
+
+def set_record(a: dict) -> dict:
+    """What a prediction set's attributes ``a`` say of how it was made: the checkpoint, and the settings of the
+    ``dvos smooth`` (a smoothed set) or ``dvos predict`` that makes it again (``store.notes.set_command``)."""
+    out = {"checkpoint": a.get("checkpoint"), "checkpoint_in_project": a.get("checkpoint_in_project")}
+    if a.get("kind") == "smoothed":  # made by `dvos smooth`, not by a model
+        return {**out, "kind": "smoothed", **{k: a.get(k) for k in SMOOTH_KEYS}}
+    return {**out, **{k: a.get(k) for k in PREDICT_KEYS}, "resumable": a.get("fingerprint") is not None}
+
+
+def outdated_reason(mp) -> str | None:
+    """Why prediction set ``mp`` no longer says what made it, or None: its checkpoint file was trained again since
+    (``ModelPredictions.outdated``), or, smoothed, its source set changed since (``stale_source``)."""
+    try:
+        made_by = mp.outdated()
+        return f"made by an earlier version of {made_by} (trained again since)" if made_by else mp.stale_source()
+    except (StoreError, ValueError, OSError):
+        return None
 
 
 def migrate_project(path, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> list[int]:
