@@ -168,7 +168,15 @@ def test_as_labels_writes_provenance_predicted_and_keeps_higher_ranks(project):
     painted[:5] = 1
     v.set_mask(2, painted, "manual")
     v.set_mask(3, painted, "pseudo", quality=0.9)
-    predict_video(project, "v", (LastFrameProbe(3), {}), device="cpu", frames=range(6), as_labels=True)
+    said = []
+    progress = lambda done, total, message="": said.append(message)  # noqa: E731
+    predict_video(
+        project, "v", (LastFrameProbe(3), {}), device="cpu", frames=range(6), as_labels=True, progress=progress
+    )
+    # the last word: what was copied and what was not (`dvos predict --as-labels` printed only the frames predicted)
+    assert said[-1] == "v: 4 of 6 predicted masks copied into labels; 2 kept their own mask (painted, corrected, " + (
+        "pseudo or synthetic)"
+    )
     v = project.video("v")
     codes = [PROVENANCE_NAMES[int(c)] for c in v.provenance]
     assert codes[:6] == ["predicted", "predicted", "manual", "pseudo", "predicted", "predicted"]

@@ -498,6 +498,10 @@ def predictions_to_labels(
         check(cancel)
         written += bool(video.set_mask(int(t), arrs[0][int(t)], "predicted"))
         report(progress, i + 1, len(todo), f"{video.name}: predicted mask {int(t)} -> labels")
+    if len(todo):  # the last word says what was copied, and what was not (a mask that outranks a prediction)
+        kept = f"; {len(todo) - written} kept their own mask (painted, corrected, pseudo or synthetic)"
+        said = f"{video.name}: {written} of {len(todo)} predicted masks copied into labels"
+        report(progress, len(todo), len(todo), said + (kept if written < len(todo) else ""))
     return written
 
 
