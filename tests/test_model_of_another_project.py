@@ -103,3 +103,19 @@ def test_the_image_model_of_a_stopped_dvos_set_is_named_by_its_file(tmp_path):
     d = _prediction_sets(b.video("plot"), ["vid"])[0]["vid"]
     note = unfinished_note(b.path, "plot", "vid", d)
     assert f"dvos predict {b.path} vid --videos plot --image-model {image}" in note
+
+
+def test_replacing_a_set_in_a_copied_project_names_the_copys_model(tmp_path):
+    """A project copied (cp -r), its model trained again in the copy and predicted again: the warning that the set
+    is replaced named the original project's file, and missed that the copy's model had been trained again."""
+    a = _project(tmp_path / "a.dvos")
+    _model(a, "img", 0)
+    predict_video(a, "plot", a.path / "models/img/best.pt", device="cpu")
+    shutil.copytree(tmp_path / "a.dvos", tmp_path / "b.dvos")
+    b = Project.open(tmp_path / "b.dvos")
+    best = _model(b, "img", 1)  # trained again in the copy
+    with pytest.warns(UserWarning, match="are replaced by this run's") as caught:
+        predict_video(b, "plot", best, device="cpu")
+    said = [str(w.message) for w in caught if "are replaced" in str(w.message)]
+    assert f"made by an earlier version of {best} (trained again since)" in said[0]
+    assert str(tmp_path / "a.dvos") not in said[0]

@@ -9,6 +9,7 @@ every frame from itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -254,20 +255,21 @@ def predict_video(
             key = None if fingerprint is None else _run_key(fingerprint + run_key, info, before)
             same = preds.start(info, key)
             if not same and had:  # say what went: the set's frames came from another checkpoint or settings
-                made_by = before.get("source") or before.get("checkpoint") or "an unknown checkpoint"
+                made_by = before.get("source") or _recorded_file(project.path, before) or "an unknown checkpoint"
                 changed = [
                     f"{k} {before[k]} -> {info[k]}"
                     for k in NAMED_SETTINGS
                     if k in info and before.get(k) not in (None, info[k])
                 ]
                 old_ckpt = checkpoint_sha(before.get("fingerprint"))  # the same file, with other contents:
-                retrained = made_by == info["checkpoint"] and old_ckpt not in (None, checkpoint_sha(fingerprint))
+                this_file = _same_file(made_by, info["checkpoint"])
+                retrained = this_file and old_ckpt not in (None, checkpoint_sha(fingerprint))
                 if changed:
                     made_by = f"{made_by} with other settings: {', '.join(changed)}"
                     made_by += "; and the checkpoint file has changed since (trained again)" if retrained else ""
                 elif retrained:
                     made_by = f"an earlier version of {made_by} (trained again since)"
-                elif made_by == info["checkpoint"]:
+                elif this_file:
                     made_by = f"an earlier version of {made_by}, or with other settings"
                 warn_user(
                     f"{video_id}: the {had} frames of prediction set {preds.model!r} (made by {made_by}) are replaced "
@@ -307,6 +309,24 @@ def predict_video(
         if as_labels and rank == 0:
             predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel, model=preds.model)
         return done
+
+
+def _recorded_file(root, attrs: dict) -> str | None:
+    """The checkpoint a prediction set's ``attrs`` record, as a path from here: one of the project's own models is
+    named in the project as it is now (a copied or moved project recorded it where the original lay)."""
+    from dvos_core.store.fsops import own_model_file
+
+    recorded = attrs.get("checkpoint")
+    own = own_model_file(root, recorded) if recorded and attrs.get("checkpoint_in_project") else None
+    return str(own) if own is not None else recorded
+
+
+def _same_file(a, b) -> bool:
+    """Whether paths ``a`` and ``b`` name one file (however spelt)."""
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except (OSError, TypeError, ValueError):
+        return False
 
 
 def prediction_name(checkpoint, name: str | None = None) -> str:
