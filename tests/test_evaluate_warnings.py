@@ -85,3 +85,26 @@ def test_info_names_out_of_date_prediction_sets_and_the_command_that_makes_them_
     assert f"`dvos smooth {p.path} m --videos plot --name m_smoothed" in out
     summary = Project.open(p.path).summary()["videos"][0]["predictions_outdated"]
     assert sorted(summary) == ["m", "m_smoothed"]
+
+
+def test_training_a_model_again_names_the_predictions_its_earlier_version_made(tmp_path):
+    """`dvos train --no-resume` under a model's name ended without a word about the prediction sets the earlier
+    model had made (they kept its name but no longer said what it does)."""
+    from dvos_core.data.toy import make_toy_project
+    from dvos_core.train import TrainConfig, train
+
+    p = make_toy_project(tmp_path / "toy.dvos", n_clips=2, n_frames=4, size=64, video_frames=6)
+    cfg = TrainConfig(phase="image", preset="tiny", epochs=1, batch_size=2, size=64, max_steps_per_epoch=1)
+    notes = []
+    on_event = lambda e: notes.append(e.note) if e["type"] == "done" else None  # noqa: E731
+    best = train(p, cfg, "img", resume=False, on_event=on_event)
+    assert notes == [""]  # nothing predicted yet: nothing to say
+    vid = p.video_ids()[0]
+    predict_video(p, vid, best, device="cpu", threshold=0.4)
+    other = tmp_path / "other.pt"
+    other.write_bytes(best.read_bytes())
+    predict_video(p, vid, other, device="cpu", name="kept")  # made by another file
+    train(p, TrainConfig(**{**cfg.to_dict(), "seed": 5}), "img", resume=False, on_event=on_event)
+    assert f"made by the earlier version of {best}" in notes[-1]
+    assert f"'img' in {vid} (`dvos predict {p.path} img --videos {vid} --threshold 0.4" in notes[-1]
+    assert "'kept'" not in notes[-1]

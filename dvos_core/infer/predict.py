@@ -21,7 +21,7 @@ from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.prediction_options import THRESHOLD
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
-from dvos_core.store.predictions import checkpoint_sha
+from dvos_core.store.predictions import checkpoint_sha, recorded_checkpoint
 from dvos_core.threads import local_processes, using_threads
 from dvos_core.user_warnings import warn_user
 
@@ -255,7 +255,7 @@ def predict_video(
             key = None if fingerprint is None else _run_key(fingerprint + run_key, info, before)
             same = preds.start(info, key)
             if not same and had:  # say what went: the set's frames came from another checkpoint or settings
-                made_by = before.get("source") or _recorded_file(project.path, before) or "an unknown checkpoint"
+                made_by = before.get("source") or recorded_checkpoint(project.path, before) or "an unknown checkpoint"
                 changed = [
                     f"{k} {before[k]} -> {info[k]}"
                     for k in NAMED_SETTINGS
@@ -309,16 +309,6 @@ def predict_video(
         if as_labels and rank == 0:
             predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel, model=preds.model)
         return done
-
-
-def _recorded_file(root, attrs: dict) -> str | None:
-    """The checkpoint a prediction set's ``attrs`` record, as a path from here: one of the project's own models is
-    named in the project as it is now (a copied or moved project recorded it where the original lay)."""
-    from dvos_core.store.fsops import own_model_file
-
-    recorded = attrs.get("checkpoint")
-    own = own_model_file(root, recorded) if recorded and attrs.get("checkpoint_in_project") else None
-    return str(own) if own is not None else recorded
 
 
 def _same_file(a, b) -> bool:

@@ -94,6 +94,39 @@ def outdated_warning(project_path, model: str, d: dict, videos: list, effect: st
     return f"the predictions of {model!r} in {vids} were {d['why']}: {effect}; {redo} {aim}"
 
 
+def retrained_note(project, model_file) -> str:
+    """After ``model_file`` (a checkpoint of ``project``) was trained again: its prediction sets that now hold the
+    earlier version's masks, and the commands that make them again ("" when none)."""
+    from dvos_core.store.predictions import recorded_checkpoint
+    from dvos_core.store.project import outdated_reason, set_record
+
+    target = Path(model_file).resolve()
+    held: dict = {}  # set name -> (its record, [videos])
+    for vid in project.video_ids():
+        video = project.video(vid)
+        for name in video.predictions.models():
+            try:
+                a = video.predictions[name].attrs
+                recorded = recorded_checkpoint(project.path, a)
+                if a.get("kind") == "smoothed" or not recorded or Path(recorded).resolve() != target:
+                    continue
+            except (OSError, ValueError):
+                continue
+            why = outdated_reason(video.predictions[name])
+            if why:
+                held.setdefault(name, ({**set_record(a), "why": why}, []))[1].append(vid)
+    parts = []
+    for name, (d, videos) in held.items():
+        command = set_command(project.path, videos, name, d)
+        parts.append(f"{name!r} in {', '.join(videos)}" + (f" (`{command}`)" if command else ""))
+    if not parts:
+        return ""
+    return (
+        f"these predictions were made by the earlier version of {model_file} and now say what that model did, not "
+        f"this one: {'; '.join(parts)}; predict them again to use the model as it is"
+    )
+
+
 def set_command(project_path, videos: list, model: str, d: dict) -> str | None:
     """The command that makes prediction set ``model`` of ``videos`` again with the settings ``d`` records
     (``store.project.set_record``): ``dvos smooth`` for a smoothed set, else ``dvos predict`` with the checkpoint

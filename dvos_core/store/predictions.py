@@ -32,6 +32,17 @@ def checkpoint_sha(fingerprint) -> str | None:
     return fingerprint.split("/", 1)[0].split("@", 1)[0] if isinstance(fingerprint, str) and fingerprint else None
 
 
+def recorded_checkpoint(root, attrs: dict) -> str | None:
+    """The checkpoint a prediction set's ``attrs`` record, as a path from here: one of the project's own models
+    (``checkpoint_in_project``) is named in project ``root`` as it is now (a copied or moved project recorded it
+    where the original lay); another file as recorded."""
+    from dvos_core.store.fsops import own_model_file
+
+    recorded = attrs.get("checkpoint")
+    own = own_model_file(root, recorded) if recorded and attrs.get("checkpoint_in_project") else None
+    return str(own) if own is not None else recorded
+
+
 class ModelPredictions:
     """The predictions of one model for one video (``video.predictions[model]``)."""
 

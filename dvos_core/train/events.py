@@ -126,8 +126,9 @@ class EpochEvent(TrainEvent):
 @dataclass(frozen=True)
 class DoneEvent(TrainEvent):
     """The run finished; ``best`` is the path of ``best.pt``; ``note`` says why nothing was trained, when so (a
-    resumed run that already had the epochs asked), and ``new_labels`` counts the frames painted or corrected since
-    such a run read its data (which it has not learnt from)."""
+    resumed run that already had the epochs asked), or which prediction sets an earlier version of the model made
+    (out of date now), and ``new_labels`` counts the frames painted or corrected since such a run read its data
+    (which it has not learnt from)."""
 
     type: ClassVar[EventType] = EventType.DONE
     best: str

@@ -788,8 +788,17 @@ class _Run:
         finally:
             self._run_loader = None  # its worker processes end with it (also on a stop or an error)
         distributed.barrier()
-        self.emit(DoneEvent(best=str(self.best_path)))
+        self.emit(DoneEvent(best=str(self.best_path), note=self._retrained_note()))
         return self.best_path
+
+    def _retrained_note(self) -> str:
+        """Which prediction sets an earlier version of this run's best.pt made (they no longer say what the model
+        does), with the commands that make them again; "" when none (or not the main process)."""
+        if not self.dist.is_main:
+            return ""
+        from dvos_core.store.notes import retrained_note
+
+        return retrained_note(self.project, self.best_path)
 
     def _nothing_to_do(self, done: int, planned: int, trained_on: dict | None = None, repaired: bool = False) -> Path:
         """A resumed run that already has ``done`` epochs (of the ``planned`` it was started with), at least as many as

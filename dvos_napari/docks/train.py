@@ -544,7 +544,13 @@ class TrainDock(DvosDock):
     def _on_done(self, e) -> None:
         from napari.utils.notifications import show_info
 
-        self._final = f"finished: model '{self.model_name}' saved; use it in the Predict step"
+        from dvos_napari._errors import plain_words
+
+        # the core's last word, when it has one: why nothing was trained, or which predictions are now out of date
+        note = plain_words(e.note) if e.note else ""
+        self._final = f"finished: model '{self.model_name}'" + (
+            f": {note}" if note else " saved; use it in the Predict step"
+        )
         show_info(f"training finished: model '{self.model_name}'")
 
     def _on_cancelled(self, e) -> None:
