@@ -47,6 +47,12 @@ REWRITES: list[tuple[str, str]] = [
     (r"use --device cpu or auto", "choose the device 'cpu' or 'auto'"),
     (r"pass --no-resume \(resume=False\) to start over, or choose another --name", "give the run another model name"),
     (r"pass --no-resume to start over", "give the run another model name"),
+    # a finished run started again (Train step: the core's done note)
+    (
+        r"give a higher --epochs to train it further, or --no-resume to start over",
+        "raise 'epochs' to train it further, or give the run another model name to start over",
+    ),
+    (r"train under a new --name \(e\.g\. --init-from [^)]*\) to use them", "train a new model from it to use them"),
     (r"`dvos train --phase image`", "the Train step with 'what to train' set to the image model"),
     (r"`dvos train`", "the Train step"),
     (r"run `dvos predict`", "run Predict (Predict step)"),

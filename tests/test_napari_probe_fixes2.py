@@ -248,3 +248,17 @@ def test_the_fast_pan_advice_names_the_synthesize_steps_fields(make_napari_viewe
     text = plain_words(syn.form.in_labels(warning))
     assert "('clip height' and 'clip width' of 1392 px or more)" in text
     assert "dvos" not in text and "--" not in text and "option" not in text
+
+
+def test_starting_a_finished_run_again_says_there_is_nothing_to_do(make_napari_viewer, qtbot, painted):
+    """The Train step dropped the core's last word: a finished run started again under its name trained nothing,
+    and the step said "finished: model saved" as if it had."""
+    viewer = make_napari_viewer()
+    tr = _train_dock(viewer, painted)
+    tr.form.set_values({**TINY, "epochs": 1, "max_steps_per_epoch": 1})
+    tr.name.setText("img")
+    assert _ended(qtbot, tr.start(device="cpu", amp=False)) == "ok"
+    assert "saved; use it in the Predict step" in tr.status.text()
+    assert _ended(qtbot, tr.start(device="cpu", amp=False)) == "ok"
+    said = tr.status.text()
+    assert "nothing to do" in said and "raise 'epochs' to train it further" in said and "--" not in said
