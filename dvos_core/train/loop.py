@@ -224,21 +224,37 @@ def resume_refusal(project, config: TrainConfig, name: str) -> ResumeRefused | N
     with no training state, an unreadable last.pt, or a run begun with other settings than ``config``. For callers
     that do other work before they train (run-all), so that they refuse before it; None: the run can go ahead."""
     folder = project.model_dir(name)
-    best, last = folder / "best.pt", folder / "last.pt"
     try:
-        if best.exists() and not last.exists():
-            raise _no_training_state(best)
-        if not last.exists():
-            return None
-        info = read_last_run(last, best).get("info", {})
+        payload = last_run(folder / "best.pt", folder / "last.pt")
+        if payload is not None:
+            config = config.replace(init_from=init_checkpoint_path(project, config.init_from))
+            refuse_other_settings(folder, config, payload["info"])
     except ResumeRefused as e:
         return e
-    state, saved = info.get("train_state"), info.get("train_config", {})
-    if state is None:
-        return ResumeRefused(f"{last}: has no training state")
-    config = config.replace(init_from=init_checkpoint_path(project, config.init_from))
-    reason = settings_refusal(folder, config, saved, _finished(state, saved), info.get("init"))
-    return ResumeRefused(reason) if reason else None
+    return None
+
+
+def last_run(best: Path, last: Path) -> dict | None:
+    """The training state to resume a model's run from (its ``last``.pt, read), or None when there is no run to
+    resume; refused (:class:`ResumeRefused`): a model with a ``best``.pt and no training state, an unreadable last.pt,
+    a last.pt without a training state."""
+    if best.exists() and not last.exists():
+        raise _no_training_state(best)
+    if not last.exists():
+        return None
+    payload = read_last_run(last, best)
+    if payload.get("info", {}).get("train_state") is None:
+        raise ResumeRefused(f"{last}: has no training state")
+    return payload
+
+
+def refuse_other_settings(out: Path, config: TrainConfig, info: dict) -> None:
+    """Refuse (:class:`ResumeRefused`) to continue the run whose last.pt holds ``info`` with ``config``'s settings
+    where they differ from those it began with, but for those a resume may change (:func:`settings_refusal`)."""
+    state, saved = info["train_state"], info.get("train_config", {})
+    reason = settings_refusal(out, config, saved, _finished(state, saved), info.get("init"))
+    if reason:
+        raise ResumeRefused(reason)
 
 
 def _sweep_killed_saves(folder: Path) -> None:
@@ -445,13 +461,6 @@ class _Run:
         for group, base in zip(self.opt.param_groups, sched.base_lrs):
             group["lr"] = sched.eta_min + (base - sched.eta_min) * cosine
         sched._last_lr = [group["lr"] for group in self.opt.param_groups]
-
-    def _check_resumable(self, saved: dict, finished: bool = False, init: dict | None = None) -> None:
-        """Refuse to continue a run whose settings differ from those it began with (``saved``), but for those a
-        resume may change; ``init``: the run's record of the checkpoint it started from (its bytes' SHA-256)."""
-        reason = settings_refusal(self.out, self.cfg, saved, finished, init)
-        if reason:
-            raise ResumeRefused(reason)
 
     # ---- data ----------------------------------------------------------------------------------------------------
     def _data(self, resumed: dict | None = None):
@@ -699,22 +708,17 @@ class _Run:
                 f"{cosine_floor(cfg.lr):g}, is the usual floor, which --lr alone sets)"
             )
         torch.manual_seed(cfg.seed)
-        if resume and self.best_path.exists() and not self.last_path.exists():
-            raise _no_training_state(self.best_path)
-        payload = read_last_run(self.last_path, self.best_path) if resume and self.last_path.exists() else None
+        payload = last_run(self.best_path, self.last_path) if resume else None
         self._config_written = False  # config.yaml is written with this run's first checkpoint (_write_config)
         self._data(payload)
         self.history, self.best_score, self.best_epoch, self.global_step = [], None, None, 0
         self.loss_ref = None  # the loss of the run's first step (_check_step_loss)
         start_epoch, start_step, running, state = 0, 0, (0.0, 0), None
         if payload is not None:
-            info = payload.get("info", {})
-            state = info.get("train_state")
-            if state is None:
-                raise ResumeRefused(f"{self.last_path}: has no training state")
-            saved = info.get("train_config", {})
+            info = payload["info"]
+            state, saved = info["train_state"], info.get("train_config", {})
             finished = _finished(state, saved)
-            self._check_resumable(saved, finished=finished, init=info.get("init"))
+            refuse_other_settings(self.out, cfg, info)
             self._check_same_start(info.get("init"), finished)
             self.model = build_model(ModelConfig.from_dict(payload["config"]), payload["kind"])
             self.model.load_state_dict(payload["state_dict"])
