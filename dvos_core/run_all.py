@@ -618,15 +618,24 @@ def _train(project, config, name: str, set_name: str | None, progress, run: Stag
 
     config = _on_set(config, set_name)
 
-    def on_event(event) -> None:  # a kept model that has not learnt from frames painted or corrected since: say so
+    def on_event(event) -> None:  # what the trainer's last word means for run-all (whose models keep their --name)
         from dvos_core.train.events import DoneEvent
 
-        if isinstance(event, DoneEvent) and event.new_labels > 0:
-            run.log(
-                f"      note: model {name!r} was kept; {event.new_labels} frame(s) were painted or corrected since it "
-                f"trained, which it has not learnt from: run-all keeps the models of its --name, so give another "
-                f"--name to train on them"
+        if not isinstance(event, DoneEvent):
+            return
+        if event.kept:
+            new = (
+                f"; {event.new_labels} frame(s) were painted or corrected since it trained, which it has not learnt "
+                f"from"
+                if event.new_labels > 0
+                else ""
             )
+            run.log(
+                f"      note: model {name!r} was kept as it was: it already has the epochs asked, so nothing was "
+                f"trained{new}; give a higher --epochs to train it further, or another --name to train a new one"
+            )
+        elif event.note:
+            run.log(f"      note: {event.note}")
 
     try:
         return train(project, config, name, progress=progress, cancel=run.cancel, on_event=on_event)

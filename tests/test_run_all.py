@@ -59,7 +59,9 @@ def test_whole_run_scores_every_model_and_a_second_run_keeps_everything(project)
     assert len(stages) == 8 and stages[-1].startswith("[8/8]")
     # again: every stage finds its work done and keeps it (no model retrained, no clip redrawn)
     before, clips = _mtimes(p), p.synthetic("synthetic").done().tolist()
-    run_all(project.path, tiny_config(), log=lambda s: None)
+    said = []  # and says so (a run asking no more epochs, or fewer, than the models have said nothing)
+    run_all(project.path, tiny_config(), log=said.append)
+    assert any("model 'image' was kept as it was: it already has the epochs asked" in ln for ln in said), said
     p = Project.open(project.path)
     assert _mtimes(p) == before and p.synthetic("synthetic").done().tolist() == clips
     # other training settings under the same name: refused, saying how to keep both
@@ -73,9 +75,9 @@ def test_whole_run_scores_every_model_and_a_second_run_keeps_everything(project)
     again = []
     run_all(project.path, tiny_config(), log=again.append)
     kept = [ln for ln in again if "were painted or corrected since it trained" in ln]
-    assert any("model 'context' was kept; 1 frame(s)" in ln and "give another --name" in ln for ln in kept), "\n".join(
-        again
-    )
+    assert any(
+        "model 'context' was kept as it was" in ln and "1 frame(s)" in ln and "another --name" in ln for ln in kept
+    ), "\n".join(again)
     assert _mtimes(Project.open(project.path)) == before
 
 

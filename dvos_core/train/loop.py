@@ -829,7 +829,7 @@ class _Run:
                 f"; {new} frame(s) were painted or corrected since it trained, which it has not learnt from: train "
                 f"under a new --name (e.g. --init-from {self.best_path} --name NEW) to use them"
             )
-        self.emit(DoneEvent(best=str(self.best_path), note=note, new_labels=new))
+        self.emit(DoneEvent(best=str(self.best_path), note=note, new_labels=new, kept=True))
         return self.best_path
 
     def _clean_view_anchor(self) -> bool:
