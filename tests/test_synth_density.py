@@ -87,6 +87,18 @@ def test_by_default_density_is_only_raised(tmp_project, tmp_path):
     assert m.config.n_heads[0] > 2 and m.warnings == []
 
 
+def test_a_range_raised_at_one_end_keeps_the_other_and_its_fakes(tmp_project):
+    """Painted frames between the ends of the settings' range: the low end was raised, the high end kept - and the
+    warning called the painted frames sparser than the settings, while the fakes' high end fell below the setting
+    (rebuilt from the heads-to-fakes ratio)."""
+    painted = painted_project(tmp_project, [discs(6, 14, 0), discs(7, 14, 1)])
+    wide = BASE.replace(n_heads=(1, 60), n_fakes=(0, 40))
+    m = match_density(painted, base=wide)
+    assert m.config.n_heads[0] > 1 and m.config.n_heads[1] == 60  # the low end raised, the high end kept
+    assert m.config.n_fakes[1] >= 40
+    assert len(m.warnings) == 1 and "at the high end; kept the settings' high end 60" in m.warnings[0], m.warnings
+
+
 def test_match_density_needs_painted_frames_and_heads(tmp_project):
     frames = np.full((3, 64, 64, 3), 90, np.uint8)
     tmp_project.add_video_array("bare", frames, split="train")
