@@ -11,6 +11,7 @@ class ModelEntry:
     checkpoint: str  # path of best.pt
     phase: str | None  # the training phase recorded in its config.yaml (None if unreadable)
     video_model: str | None = None  # the video model of a synthetic/real phase (dvos, context), from config.yaml
+    unfinished: bool = False  # a run stopped before the epochs it was started with (Start under its name resumes it)
 
     @property
     def is_image_model(self) -> bool:
@@ -51,6 +52,26 @@ def _config(model_dir) -> dict:
     return dict(data)
 
 
+def epochs_done(model_dir) -> int:
+    """The epochs a run in ``model_dir`` has finished, from its ``metrics.json`` (0 when unreadable)."""
+    import json
+
+    try:
+        history = json.loads((model_dir / "metrics.json").read_text()).get("history") or []
+        return int(history[-1]["epoch"]) if history else 0
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return 0
+
+
+def _stopped_early(model_dir, cfg: dict) -> bool:
+    """Whether the run in ``model_dir`` (its config.yaml: ``cfg``) stopped before the epochs it was started with and
+    can be resumed (its last.pt is there)."""
+    planned = cfg.get("epochs")
+    if not isinstance(planned, int) or not (model_dir / "last.pt").is_file():
+        return False
+    return epochs_done(model_dir) < planned
+
+
 def checkpoint_kind(path) -> str | None:
     """The kind of the model in checkpoint ``path``, read from the ``config.yaml`` beside it (no torch needed);
     None when there is none."""
@@ -76,5 +97,6 @@ def model_checkpoints(project) -> dict[str, ModelEntry]:
         except OSError:
             continue
         cfg = _config(d)
-        found.append((written, name, ModelEntry(name, str(ck), cfg.get("phase"), cfg.get("video_model"))))
+        entry = ModelEntry(name, str(ck), cfg.get("phase"), cfg.get("video_model"), _stopped_early(d, cfg))
+        found.append((written, name, entry))
     return {name: entry for _, name, entry in sorted(found, key=lambda x: x[:2])}

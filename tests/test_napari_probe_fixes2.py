@@ -262,3 +262,43 @@ def test_starting_a_finished_run_again_says_there_is_nothing_to_do(make_napari_v
     assert _ended(qtbot, tr.start(device="cpu", amp=False)) == "ok"
     said = tr.status.text()
     assert "nothing to do" in said and "raise 'epochs' to train it further" in said and "--" not in said
+
+
+def test_a_run_stopped_in_an_earlier_session_is_offered_for_resuming(make_napari_viewer, qtbot, painted):
+    """Training stopped (napari closed after an epoch), napari opened again: the Train step moved on to the video
+    model's synthetic phase starting from the stopped run, and with the image phase set back, Start was refused
+    ("an unfinished run with different settings: init_from None when it began, now .../A/best.pt")."""
+    viewer = make_napari_viewer()
+    tr = _train_dock(viewer, painted)
+    tr.form.set_values({**TINY, "epochs": 50, "max_steps_per_epoch": 1})
+    tr.name.setText("A")
+    job = tr.start(device="cpu", amp=False)
+    qtbot.waitUntil(lambda: any(e["type"] == "epoch" for e in tr.events), timeout=240_000)
+    tr.stop()
+    assert _ended(qtbot, job) == "cancelled"
+    again = _train_dock(make_napari_viewer(), painted)  # a new session on the same project
+    values = again.form.values()
+    assert again.name.text() == "A" and values["phase"] == "image" and values["epochs"] == 50
+    assert again.init_from.currentText() == "(none)"
+    assert "Start training resumes it" in again.status.text()
+    job = again.start(device="cpu", amp=False)
+    qtbot.waitUntil(lambda: any(e["type"] == "start" for e in again.events), timeout=240_000)
+    assert next(e for e in again.events if e["type"] == "start")["resumed"]
+    again.stop()
+    assert _ended(qtbot, job) == "cancelled"
+
+
+def test_a_run_that_finishes_after_another_project_was_opened_names_its_project(
+    make_napari_viewer, qtbot, painted, tmp_path
+):
+    """It said "use it in the Predict step", where the project open had no such model."""
+    from dvos_core.store import Project
+
+    viewer = make_napari_viewer()
+    tr = _train_dock(viewer, painted)
+    tr.form.set_values({**TINY, "epochs": 1, "max_steps_per_epoch": 1})
+    tr.name.setText("m")
+    job = tr.start(device="cpu", amp=False)
+    tr.state.set_project(Project.create(tmp_path / "other.dvos"))
+    assert _ended(qtbot, job) == "ok"
+    assert f"saved in {painted.path} (open it again to use it)" in tr.status.text()

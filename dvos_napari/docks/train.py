@@ -324,7 +324,10 @@ class TrainDock(DvosDock):
         if self._phase_chosen or project is None or self.running:
             return None
         models = list(model_checkpoints(project).values())  # newest last
-        by_phase = {e.phase: e for e in models if e.phase}  # the newest of each phase
+        stopped = [e for e in models if e.unfinished and e.phase]
+        if stopped and not self.name.text().strip():  # a run stopped part-way (napari closed, say): offer to resume it
+            return self._resume_form(stopped[-1])
+        by_phase = {e.phase: e for e in models if e.phase and not e.unfinished}  # the newest of each phase
         if "image" not in by_phase:
             phase, start = "image", None
         elif "synthetic" not in by_phase:
@@ -337,6 +340,28 @@ class TrainDock(DvosDock):
         self.form.set_values(values)
         self.init_from.setCurrentText(start.name if start is not None else NO_INIT)
         return phase
+
+    def _resume_form(self, run) -> str:
+        """Fill the form with the settings stopped run ``run`` (a ModelEntry) began with and its name, so Start
+        resumes it (a run started again with other settings is refused). Returns its phase."""
+        from dvos_core.store.fsops import own_model_file
+        from dvos_core.train.config import TrainConfig
+        from dvos_napari._models import _config, epochs_done
+
+        folder = self.state.project.model_dir(run.name)
+        saved = _config(folder)
+        values = {k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__ and k != "device"}
+        init = values.pop("init_from", None)
+        self.form.set_values(values)
+        own = own_model_file(self.state.project.path, init) if init else None
+        self.init_from.setCurrentText(own.parent.name if own is not None else NO_INIT)
+        self.ref_pixels.setChecked(bool((saved.get("model") or {}).get("input_fusion")))
+        self.name.setText(run.name)
+        self.messages.info(
+            f"'{run.name}' stopped after epoch {epochs_done(folder)} of {saved.get('epochs')}: the form holds its "
+            f"settings, and Start training resumes it (give another model name to train a new one instead)"
+        )
+        return run.phase
 
     # ---- settings --------------------------------------------------------------------------------------------
     @property
@@ -548,9 +573,13 @@ class TrainDock(DvosDock):
 
         # the core's last word, when it has one: why nothing was trained, or which predictions are now out of date
         note = plain_words(e.note) if e.note else ""
-        self._final = f"finished: model '{self.model_name}'" + (
-            f": {note}" if note else " saved; use it in the Predict step"
+        run, now = getattr(self, "_run_project", None), self.state.project
+        where = (
+            f" in {run.path} (open it again to use it)"
+            if run is not None and (now is None or str(now.path) != str(run.path))
+            else "; use it in the Predict step"
         )
+        self._final = f"finished: model '{self.model_name}'" + (f": {note}" if note else f" saved{where}")
         show_info(f"training finished: model '{self.model_name}'")
 
     def _on_cancelled(self, e) -> None:
