@@ -286,13 +286,15 @@ def track_paint(layer, state) -> None:
     neither is lost to a video or model switch.
 
     The video is read from the layer's metadata at each stroke, so a re-used layer reports to its current video.
+    napari's undo and redo (Ctrl+Z, Ctrl+Shift+Z) change the data without a paint event: they are wrapped on this
+    layer to record the frames of the edit they replay the same way.
     """
     if any(tracked is layer for tracked in state.tracked_layers):
         return
 
-    def on_paint(event=None):
+    def edited(item):
         frames = set()
-        for atom in getattr(event, "value", None) or []:
+        for atom in item or []:
             key = getattr(atom, "slice_key", None)  # mask-based edits (paint, fill, polygon)
             if key is not None and len(key) == 3 and isinstance(key[0], slice):
                 frames.update(range(*key[0].indices(layer.data.shape[0])))
@@ -307,7 +309,22 @@ def track_paint(layer, state) -> None:
             _CORRECTIONS.setdefault(layer, set()).update(frames)
             state.dirty_changed.emit(vid)
 
-    layer.events.paint.connect(on_paint)
+    # napari hands plugins a proxy that warns on private attributes: the history is read from the layer itself
+    raw = getattr(layer, "__wrapped__", layer)
+
+    def replaying(replay, history: str):
+        def wrapped():
+            queue = getattr(raw, history, None)
+            item = queue[-1] if queue else None  # the edit this undo/redo replays
+            replay()
+            if item or queue is None:  # an empty queue: nothing replayed; no queue (another napari): this frame
+                edited(item)
+
+        return wrapped
+
+    layer.events.paint.connect(lambda event: edited(getattr(event, "value", None)))
+    raw.undo = replaying(raw.undo, "_undo_history")  # Ctrl+Z and Ctrl+Shift+Z call these on the layer itself
+    raw.redo = replaying(raw.redo, "_redo_history")
     state.tracked_layers.add(layer)
 
 

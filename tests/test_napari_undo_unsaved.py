@@ -1,11 +1,12 @@
 """Paint undone (Ctrl+Z), or painted back to what the project holds, is not unsaved work: closing napari does not
-ask about it. Paint that still differs is."""
+ask about it. Paint that still differs is, also when undo or redo (Ctrl+Shift+Z) made it differ, which napari does
+without a paint event."""
 
 import os
 
 import numpy as np
 import pytest
-from napari_helpers import dock, tiny_clip, wait_loaded
+from napari_helpers import dock, prediction_set, tiny_clip, wait_loaded
 
 pytest.importorskip("napari")
 pytestmark = [
@@ -37,3 +38,59 @@ def test_undone_paint_is_not_unsaved_work(make_napari_viewer, qtbot, tmp_project
     assert unsaved_work(viewer, state) == []
     layer.paint((2, 30, 30), 1)
     assert unsaved_work(viewer, state) == ["a: painted mask frame 2"]
+
+
+def test_undo_and_redo_after_a_save_are_unsaved_work(make_napari_viewer, qtbot, tmp_project):
+    from dvos_napari._close_guard import unsaved_work
+
+    frames, _masks = tiny_clip(6)
+    v = tmp_project.add_video_array("a", frames, split="train")
+    viewer = make_napari_viewer()
+    ann = dock(viewer, "Annotate")
+    state = ann.state
+    state.set_project(tmp_project)
+    state.select_video("a")
+    wait_loaded(qtbot, state)
+    layer = viewer.layers["a masks"]
+    layer.paint((2, 30, 30), 1)
+    assert ann.save_all() == [2] and v.mask(2).any()
+    layer.undo()  # the saved stroke undone: the project holds it, the layer not
+    assert state.dirty["a"] == {2}
+    assert unsaved_work(viewer, state) == ["a: painted mask frame 2"]
+    assert ann.save_all() == [2] and not v.mask(2).any()
+    layer.paint((4, 30, 30), 1)
+    layer.undo()
+    assert ann.save_all() == [] and unsaved_work(viewer, state) == []  # nothing to save: frame 4 is clean
+    layer.redo()  # the stroke is back on screen, not in the project
+    assert state.dirty["a"] == {4}
+    assert unsaved_work(viewer, state) == ["a: painted mask frame 4"]
+    assert ann.save_all() == [4] and np.array_equal(v.mask(4) != 0, layer.data[4] != 0) and v.mask(4).any()
+    layer.undo()  # the saved stroke of frame 4 undone; then nothing is left to undo, which marks nothing
+    layer.undo()
+    assert state.dirty["a"] == {4} and unsaved_work(viewer, state) == ["a: painted mask frame 4"]
+
+
+def test_undo_and_redo_of_a_saved_correction_are_unsaved(make_napari_viewer, qtbot, tmp_project):
+    from dvos_napari._layers import unsaved_corrections
+
+    frames, masks = tiny_clip(6)
+    v = tmp_project.add_video_array("plot", frames, split="val")
+    pred = np.zeros_like(masks)
+    pred[:, 10:30, 10:30] = 1
+    prediction_set(v, "m", pred)
+    viewer = make_napari_viewer()
+    rv = dock(viewer, "Review")
+    state = rv.state
+    state.set_project(tmp_project)
+    state.select_video("plot")
+    wait_loaded(qtbot, state)
+    layer = viewer.layers["plot predicted"]
+    viewer.dims.set_current_step(0, 1)
+    layer.paint((1, 50, 50), 1)
+    assert unsaved_corrections(viewer, "plot") == [1]
+    assert rv.save_correction() and unsaved_corrections(viewer, "plot") == []
+    layer.undo()  # the saved fix undone on screen: a correction to save (or discard) again
+    assert unsaved_corrections(viewer, "plot") == [1]
+    assert rv.save_correction() and np.array_equal(v.mask(1) != 0, pred[1] != 0)
+    layer.redo()
+    assert unsaved_corrections(viewer, "plot") == [1]
