@@ -103,6 +103,9 @@ class CloseGuard(QObject):
             if lines and not close_anyway(obj, lines):
                 event.ignore()
                 return True  # the window stays, and so does the paint
+        if not obj.isVisible():  # a window never shown (scripts, notebooks) gets no hide: stop its steps' jobs now
+            stop_steps(obj)
+            return False
         # napari may still keep the window (it asks about its own tasks): no hide follows then, and the next turn of
         # the event loop forgets this close
         self._closing = True

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Callable
 
 import numpy as np
-from qtpy.QtCore import QEvent, Qt
+from qtpy.QtCore import QEvent, Qt, QTimer
 from qtpy.QtGui import QImage, QPixmap
 from qtpy.QtWidgets import (
     QComboBox,
@@ -195,7 +195,8 @@ class JobBar(QWidget):
         if status == "error" and self.job is not None and self.job.message is not None:
             self.messages.error(UserMessage(f"{label} failed: {self.job.message.text}", self.job.message.details))
         elif status != "ok" or self.messages.text() == self._said:  # keep what the step wrote about its result
-            words = {"ok": "done", "cancelled": "cancelled (finished parts are kept)", "killed": "ended"}
+            kept = self.job.cancel_keeps if self.job is not None else "finished parts are kept"
+            words = {"ok": "done", "cancelled": f"cancelled ({kept})", "killed": "ended"}
             self._say(f"{label}: {words.get(status, status)}")
         self.cancel_button.setEnabled(False)
 
@@ -316,7 +317,14 @@ class DvosDock(QScrollArea):
                 self.step_closed()
             else:
                 self.step_reopened()
+                # in a window never shown (napari.Viewer(show=False): scripts, notebooks) showEvent never comes:
+                # guard the window once the dock is in it, so closing it still stops the step's jobs
+                QTimer.singleShot(0, self._guard_window)
         return super().event(event)
+
+    def _guard_window(self) -> None:
+        if self.is_open:
+            guard_close(self.state, self)
 
     def step_closed(self) -> None:
         """The step left the window: unbind its keys, stop listening to the shared state, stop its job (what it

@@ -56,9 +56,11 @@ class Job(QObject):
         notify: bool = True,
         owner=None,
         activity: bool = True,
+        cancel_keeps: str = "everything finished before the cancel is kept",
         **kwargs,
     ):
         super().__init__()
+        self.cancel_keeps = cancel_keeps  # what a cancel leaves: an all-or-nothing job keeps nothing
         self.func, self.args, self.kwargs = func, args, kwargs
         self.label, self.on_result, self.on_event, self.notify = label, on_result, on_event, notify
         self.events, self.process, self.threads = events, process, threads
@@ -220,7 +222,7 @@ class Job(QObject):
                     show_error(f"{self.label}: could not show the result: {self.message.text}")
         elif status == "cancelled":
             if self.notify:
-                show_info(f"{self.label}: cancelled; everything finished before the cancel is kept")
+                show_info(f"{self.label}: cancelled; {self.cancel_keeps}")
         elif status == "killed":
             if self.notify:
                 show_info(f"{self.label}: ended before it finished")

@@ -93,6 +93,8 @@ def test_an_import_runs_in_a_child_and_cancel_keeps_the_store_consistent(make_na
     meter.stop()
     assert "cut" not in w.state.project.video_ids()  # an import is all or nothing
     assert w.state.project.video_ids() == ["whole"]
+    # and the step says so (it said "finished parts are kept", where nothing was)
+    assert "cancelled (nothing was added" in w.status.text(), w.status.text()
     assert w.add_file_button.isEnabled()  # the step is usable again
 
 

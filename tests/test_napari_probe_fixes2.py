@@ -302,3 +302,18 @@ def test_a_run_that_finishes_after_another_project_was_opened_names_its_project(
     tr.state.set_project(Project.create(tmp_path / "other.dvos"))
     assert _ended(qtbot, job) == "ok"
     assert f"saved in {painted.path} (open it again to use it)" in tr.status.text()
+
+
+def test_closing_a_viewer_never_shown_stops_its_training(make_napari_viewer, qtbot, painted):
+    """napari.Viewer(show=False) (scripts, notebooks): viewer.close() left the training child running, unstoppable
+    (the window's guard was installed when the step was first shown, which never happened)."""
+    viewer = make_napari_viewer(show=False)
+    tr = _train_dock(viewer, painted)
+    tr.form.set_values({**TINY, "epochs": 5000})
+    job = tr.start(device="cpu", amp=False)
+    qtbot.waitUntil(lambda: any(e["type"] == "batch" for e in tr.events), timeout=240_000)
+    assert not viewer.window._qt_window.isVisible()
+    assert tr.state.close_guard is not None
+    viewer.close()
+    qtbot.waitUntil(lambda: not job.is_alive(), timeout=60_000)
+    assert (painted.model_dir(tr.model_name) / "last.pt").exists()

@@ -390,6 +390,7 @@ class ProjectDock(DvosDock):
             tags=tags,
             label=f"import {Path(path).name}",
             on_result=self._imported,
+            cancel_keeps="nothing was added (a video goes into the project whole or not at all)",
         )
 
     def add_layer(self, layer=None, video_id=None, split=None):
