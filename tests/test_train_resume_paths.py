@@ -229,7 +229,7 @@ def test_a_finished_run_whose_best_pt_was_not_saved_says_it_was_written(tmp_path
     notes = []
     train(p, cfg, "m", resume=True, on_event=lambda e: notes.append(e.to_dict().get("note")))
     assert (p.model_dir("m") / "best.pt").is_file()
-    assert any(n and "best.pt was written from last.pt" in n for n in notes), notes
+    assert any(n and "best.pt or metrics.json was written from last.pt" in n for n in notes), notes
     notes.clear()
     train(p, cfg, "m", resume=True, on_event=lambda e: notes.append(e.to_dict().get("note")))
     assert any(n and "its files are unchanged" in n for n in notes), notes
@@ -329,3 +329,34 @@ def test_continuing_a_dvos_model_with_another_tau_names_tau(tmp_path):
     video = train(project, _config(start, tau=2), "dvos2", resume=False)
     with pytest.raises(ValueError, match=r"settings that differ from its model's: tau 3 \(its model: 2\)"):
         train(project, _config(video, tau=3, phase="real"), "dvos3", resume=False)
+
+
+def test_a_finished_run_killed_before_its_metrics_were_written_writes_them_on_resume(tmp_path, monkeypatch):
+    """Killed between best.pt and metrics.json at its last epoch, the run looked finished: the rerun said "nothing
+    to do (its files are unchanged)" and metrics.json kept naming an earlier epoch as the best."""
+    import json
+
+    from dvos_core.train import loop
+
+    p = make_toy_project(tmp_path / "p.dvos", n_clips=3, n_frames=6, size=64, n_videos=0)
+    cfg = TrainConfig(**{**_config("").to_dict(), "init_from": None, "epochs": 2})
+    real = loop._Run._write_metrics
+
+    def killed_at_the_end(self):
+        if len(self.history) == self.cfg.epochs:
+            raise SystemExit("killed")
+        return real(self)
+
+    monkeypatch.setattr(loop._Run, "_write_metrics", killed_at_the_end)
+    with pytest.raises(SystemExit):
+        train(p, cfg, "m", resume=False)
+    monkeypatch.setattr(loop._Run, "_write_metrics", real)
+    metrics = p.model_dir("m") / "metrics.json"
+    assert [h["epoch"] for h in json.loads(metrics.read_text())["history"]] == [1]
+    notes = []
+    train(p, cfg, "m", resume=True, on_event=lambda e: notes.append(e.to_dict().get("note")))
+    held = json.loads(metrics.read_text())
+    assert [h["epoch"] for h in held["history"]] == [1, 2]
+    best = torch.load(p.model_dir("m") / "best.pt", weights_only=False)["info"]["epoch"]
+    assert held["best_epoch"] == best  # what best.pt holds
+    assert any(n and "metrics.json was written from last.pt" in n for n in notes), notes

@@ -683,6 +683,20 @@ class _Run:
             return True
         return False
 
+    def _repair_metrics(self) -> bool:
+        """On a resume: when metrics.json does not hold the epochs last.pt has (a kill between saving best.pt and
+        writing it, at the end of an epoch; or the file damaged), write it from last.pt's history. Whether it did."""
+        if not self.dist.is_main or not self.history:
+            return False
+        try:
+            held = json.loads((self.out / "metrics.json").read_text())
+            if held.get("history") == self.history and held.get("best_epoch") == self.best_epoch:
+                return False
+        except (OSError, ValueError, AttributeError):
+            pass
+        self._write_metrics()
+        return True
+
     def _write_metrics(self) -> None:
         if not self.dist.is_main:
             return
@@ -727,6 +741,7 @@ class _Run:
             self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
             self.run_id = state.get("run_id")  # None: a run begun before it was recorded
             repaired = self._repair_best(state)
+            repaired = self._repair_metrics() or repaired
             if int(state["epoch"]) >= cfg.epochs:  # nothing left to train: the run and its config.yaml stay as they are
                 return self._nothing_to_do(
                     int(state["epoch"]), int(saved.get("epochs") or state["epoch"]), info.get("data"), repaired
@@ -806,16 +821,17 @@ class _Run:
 
     def _nothing_to_do(self, done: int, planned: int, trained_on: dict | None = None, repaired: bool = False) -> Path:
         """A resumed run that already has ``done`` epochs (of the ``planned`` it was started with), at least as many as
-        asked: nothing is trained or written (``repaired``: but best.pt was just written from last.pt); a done event
-        says so, and says when frames were painted or corrected since the run read its data (``trained_on``: its
-        saved data summary), which it does not learn from."""
+        asked: nothing is trained or written (``repaired``: but best.pt or metrics.json was just written from
+        last.pt); a done event says so, and says when frames were painted or corrected since the run read its data
+        (``trained_on``: its saved data summary), which it does not learn from."""
         asked = self.cfg.epochs
         if not self.best_path.exists():
             raise ResumeRefused(f"{self.out}: its last.pt is at epoch {done} but it has no best.pt")
         more = f", more than the {asked} asked" if done > asked else ""
         left = "" if done >= planned else f" (of the {planned} it was started with)"
         files = (
-            "best.pt was written from last.pt, the run having stopped between its two saves; nothing else changed"
+            "best.pt or metrics.json was written from last.pt, the run having stopped between its saves; nothing "
+            "else changed"
             if repaired
             else "its files are unchanged"
         )
