@@ -52,8 +52,12 @@ def test_pseudo_label_protects_manual_and_writes_quality(tmp_path):
     assert df.loc[4, "quality"] < df.loc[0, "quality"]  # the frame whose head jumps flickers
     assert (df["uncertainty"].dropna() == 0).all()  # flip TTA of a flip-equivariant model agrees
     assert p.video("v").attrs["pseudo_label"]["uncertainty_from"] == "flips"
+    record = p.video("v").attrs["pseudo_label"]
     again = pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1)
     assert (again["status"] != "written").all()  # existing pseudo masks kept unless overwrite
+    # a run that labelled nothing left the record of the run that made the labels (it rewrote it: a new date and
+    # n_passes 1, and a resumed training then warned that the pseudo-labels had been made again)
+    assert p.video("v").attrs["pseudo_label"] == record
 
 
 def test_threshold_flags_or_drops(tmp_path):

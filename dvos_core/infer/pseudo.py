@@ -217,7 +217,14 @@ def pseudo_label(
                 fin = _Finaliser(video, quality_threshold, drop_below, rows)
                 _warn_if_stopped_relabel(video, overwrite)
                 record = (checkpoint, predictor, n_passes, quality_threshold, drop_below, blend_with, overwrite)
-                _record_run(video, *record, complete=False)  # until it ends: its labels may be a mix with older ones
+                # a run that labels no frame (each holds a label it may not replace) leaves the record of the run
+                # that made them, a finished one (a new date would tell a resumed training its pseudo-labels were
+                # made again); a stopped one is finished by it
+                codes, last = video.provenance, video.attrs.get("pseudo_label") or {}
+                stopped = last.get("complete") is False
+                labels = stopped or any(_status(codes, t, overwrite) == "predict" for t in targets)
+                if labels:
+                    _record_run(video, *record, complete=False)  # until it ends: its labels may mix with older ones
                 try:
                     if predictor.kind == "context":
                         share = Steps(progress, done, len(targets), total)  # this video's slice of the run
@@ -245,7 +252,8 @@ def pseudo_label(
                             report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
                 finally:  # a cancel or error still writes the finished frame held back for its flicker
                     fin.flush()
-                _record_run(video, *record, complete=True)
+                if labels:
+                    _record_run(video, *record, complete=True)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -38,8 +38,8 @@ def stopped_pseudo_note(project_path, video: str, stopped: dict) -> str:
     command = f"dvos pseudo-label {q(str(project_path))} {q(str(model))} --videos {q(video)}{opts}"
     if stopped.get("overwrite"):
         return (
-            f"relabelling by {model} stopped (or is still running): the frames it did not reach hold the earlier "
-            f"labels, another model's; relabel every frame with `{command} --overwrite`"
+            f"relabelling by {model} stopped (or is still running): the frames it did not reach keep what they held "
+            f"before it (another model's labels, or none); relabel every frame with `{command} --overwrite`"
         )
     return (
         f"pseudo-labelling by {model} stopped (or is still running) before every frame was labelled: finish it with "

@@ -961,7 +961,7 @@ def _video_summary(v: Video) -> dict:
 
 def stopped_relabelling(record: dict) -> bool:
     """Whether a video's ``pseudo_label`` record is of a relabelling (overwrite) that was stopped: the frames it did
-    not reach still hold the earlier labels, another model's."""
+    not reach still hold what they held before it (another model's labels, or none)."""
     return record.get("complete") is False and bool(record.get("overwrite"))
 
 
