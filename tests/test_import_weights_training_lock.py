@@ -67,3 +67,19 @@ def test_deleting_a_model_being_trained_is_refused(tmp_path, capsys):
         assert (d / "last.pt").is_file()
     assert main(["delete", str(p.path), "model", "m", "--yes"]) == 0  # once it has stopped
     assert not d.exists()
+
+
+def test_deleting_a_synthetic_set_while_a_model_trains_is_refused(tmp_path, capsys):
+    """`dvos delete P synthetic S --yes` went ahead under a training run reading the set, which then stopped calling
+    the set's files missing (damaged) and told the user to restore them from a backup."""
+    from dvos_core.data.toy import make_toy_project
+
+    p = make_toy_project(tmp_path / "p.dvos", n_clips=1, n_frames=4, size=32, n_videos=0)
+    p.model_dir("m", create=True)
+    with training_lock(p, "m"):
+        assert main(["delete", str(p.path), "synthetic", "toy", "--yes"]) == 2
+        err = capsys.readouterr().err
+        assert "model 'm' is being trained by" in err and "may be reading synthetic set 'toy'" in err
+        assert p.synthetic_ids() == ["toy"]
+    assert main(["delete", str(p.path), "synthetic", "toy", "--yes"]) == 0  # once it has stopped
+    assert p.synthetic_ids() == []

@@ -670,9 +670,22 @@ class Project:
                     f"{self.path}: model {name!r} is being trained by {holder}; stop that training first (it saves "
                     f"last.pt), then delete the model"
                 )
+            busy = self._trainings() if kind == "synthetic" else []
+            if busy:  # a training run reads its clips all along (and stopped, as if they were damaged, once deleted)
+                model, holder = busy[0]
+                raise StoreBusyError(
+                    f"{self.path}: model {model!r} is being trained by {holder} and may be reading synthetic set "
+                    f"{name!r}; stop that training first (it saves last.pt), then delete the set"
+                )
             with io_step(target, f"deleting {what} {name!r}"):
                 discard(target, self.path)
         return None
+
+    def _trainings(self) -> list[tuple[str, str]]:
+        """(model name, who) of every training run going on in the project now."""
+        models = self.path / "models"
+        folders = sorted(p for p in models.iterdir() if p.is_dir()) if models.is_dir() else []
+        return [(f.name, holder) for f in folders if (holder := training_holder(f)) is not None]
 
     def delete_predictions(self, model: str, video_ids=None, wait: bool | float | None = None) -> list[str]:
         """Delete the predictions of ``model`` from every video that has them (or from ``video_ids`` only); returns
