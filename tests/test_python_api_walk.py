@@ -148,3 +148,29 @@ def test_density_matching_stops_at_a_cancel_inside_a_measurement(monkeypatch, to
     with pytest.raises(Cancelled):
         match_density(toy, ["painted"], SynthConfig(n_frames=2, height=48, width=48), cancel=token)
     assert len(calls) == 3
+
+
+def test_the_core_functions_take_a_project_or_its_path(tmp_path):
+    """evaluate, compare_models, track_heads, predict_video, smooth_predictions, export_masks and
+    write_overlay_video given a project's path raised AttributeError: 'str' object has no attribute 'video'."""
+    from stub_models import BrightIsHead
+
+    from dvos_core.evaluate import compare_models, evaluate, track_heads
+    from dvos_core.infer import predict_video, smooth_predictions
+    from dvos_core.io import export_masks, write_overlay_video
+
+    p = Project.create(tmp_path / "p.dvos")
+    v = p.add_video_array("v", np.random.default_rng(0).integers(0, 255, (4, 32, 32, 3), np.uint8), split="test")
+    m = np.zeros((32, 32), np.uint8)
+    m[4:12, 4:12] = 1
+    for t in range(4):
+        v.set_mask(t, m, "manual")
+    path = str(p.path)
+    assert predict_video(path, "v", (BrightIsHead(), {}), device="cpu", name="b") == 4
+    assert smooth_predictions(path, "v", "b") == 4
+    assert evaluate(path, "v", model="b").overall["n_frames"] == 4
+    assert "b" in set(compare_models(path, ["b"], save=False).table["model"])
+    assert track_heads(path, "v").n_heads >= 1
+    assert len(export_masks(path, "v", tmp_path / "masks")) >= 4
+    write_overlay_video(path, "v", tmp_path / "overlay.mp4")
+    assert (tmp_path / "overlay.mp4").stat().st_size > 0

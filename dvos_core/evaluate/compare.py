@@ -112,6 +112,9 @@ def compare_models(
     ``save``, writes ``comparison.csv``, ``comparison.json`` and ``frames.csv`` to ``reports/<name>``
     (default ``compare-<timestamp>``).
     """
+    from dvos_core.store import Project
+
+    project = Project.of(project)
     import pandas as pd
 
     from dvos_core.evaluate.summary import _video_ids, check_settings, warn_outdated, warn_partial

@@ -260,6 +260,9 @@ def track_heads(
     ``model`` is named, else the stored masks (as ``dvos count-heads [--predictions --model]``). The result's
     ``settings`` also name the video and the masks followed. ``threads``: OpenCV threads for the camera motion (see
     :mod:`dvos_core.threads`)."""
+    from dvos_core.store import Project
+
+    project = Project.of(project, mode="r")
     from dvos_core.io.mask_source import frames_and_masks, masks_of, stored_masks
 
     video = project.video(video_id)

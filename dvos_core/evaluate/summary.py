@@ -215,6 +215,9 @@ def evaluate(
     ``project.report_dir(name)`` (name defaults to ``eval-<timestamp>``). ``threads``: OpenCV threads for the
     overlays (see :mod:`dvos_core.threads`).
     """
+    from dvos_core.store import Project
+
+    project = Project.of(project)
     import pandas as pd
 
     from dvos_core.store.schema import PROVENANCE_NAMES

@@ -189,6 +189,9 @@ def predict_video(
     :class:`~dvos_core.infer.engine.Predictor`). ``scales``: the scales each frame is segmented at, averaged
     ("auto", "own", "trained", "both"; see :mod:`dvos_core.infer.scales`).
     """
+    from dvos_core.store import Project
+
+    project = Project.of(project)
     video = project.video(video_id).require_complete()
     checkpoint = checkpoint_in(project, checkpoint)
     image_checkpoint = checkpoint_in(project, image_checkpoint)

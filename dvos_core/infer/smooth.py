@@ -168,6 +168,9 @@ def smooth_predictions(
     ``threshold``: for the stored masks (default: the source's). Each frame is committed as it is written; an
     interrupted run resumes, unless the source predictions changed since (then it starts again). ``threads``:
     OpenCV threads for the motion estimates and the flow (see :mod:`dvos_core.threads`)."""
+    from dvos_core.store import Project
+
+    project = Project.of(project)
     before, after = _check_window(before, after)
     video = project.video(video_id).require_complete()
     source = video.predictions[model]

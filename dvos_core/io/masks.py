@@ -932,6 +932,9 @@ def export_masks(
 
     ``fmt='coco'`` writes one COCO JSON file instead, ``<video>_coco.json`` (see :func:`_export_coco`).
     """
+    from dvos_core.store import Project
+
+    project = Project.of(project, mode="r")
     import tifffile
 
     from dvos_core.progress import check, report

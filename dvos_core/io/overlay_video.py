@@ -75,6 +75,9 @@ def write_overlay_video(
     written frames' height and width). ``threads``: OpenCV threads for decoding, drawing and encoding (see
     :mod:`dvos_core.threads`).
     """
+    from dvos_core.store import Project
+
+    project = Project.of(project, mode="r")
     import cv2
 
     codec = CODECS.get(Path(path).suffix.lower())

@@ -317,6 +317,12 @@ class Project:
         return cls.open(path)
 
     @classmethod
+    def of(cls, project, mode: str = "r+") -> Project:
+        """``project`` itself when it is a Project, else the project at that path opened with ``mode``: the core's
+        functions take either."""
+        return project if isinstance(project, cls) else cls.open(project, mode)
+
+    @classmethod
     def open(cls, path, mode: str = "r+") -> Project:
         """Open an existing project; ``mode='r'`` for read-only use, ``'r+'`` (default) to read and write. A leading
         ``~`` is your home folder. To make a new project use :meth:`create`."""

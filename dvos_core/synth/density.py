@@ -186,8 +186,7 @@ def match_density(
     from dvos_core.store import Project
     from dvos_core.store.schema import id_list
 
-    if not isinstance(project, Project):
-        project = Project.open(project, mode="r")
+    project = Project.of(project, mode="r")
     base = base or SynthConfig()
     ids = id_list(video_ids) if video_ids is not None else [v.name for v in project.videos() if v.split != "test"]
     videos = [project.video(i) for i in ids]

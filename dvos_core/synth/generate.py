@@ -228,8 +228,7 @@ def generate(
     """
     from dvos_core.store import Project
 
-    if not isinstance(project, Project):
-        project = Project.open(project)
+    project = Project.of(project)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     n_clips = _whole(n_clips, "n_clips")

@@ -33,8 +33,7 @@ def preview(
     from dvos_core.synth.clip import simulate_clip
     from dvos_core.synth.generate import _Committed, usable_backgrounds
 
-    if not isinstance(project, Project):
-        project = Project.open(project, mode="r")
+    project = Project.of(project, mode="r")
     cfg = synth_config(config).replace(n_frames=int(n_frames), height=int(size), width=int(size))
     report(progress, 0, n_frames + 1, "loading objects")
     check_training_objects(project)

@@ -153,8 +153,7 @@ def train(
     from dvos_core.store import Project
     from dvos_core.threads import loader_workers, local_processes, using_threads
 
-    if not isinstance(project, Project):
-        project = Project.open(project, mode="r")
+    project = Project.of(project, mode="r")
     if not isinstance(config, TrainConfig):
         raise TypeError(
             f"config must be a TrainConfig (e.g. TrainConfig(phase='image', preset='tiny'), or TrainConfig.from_yaml"
