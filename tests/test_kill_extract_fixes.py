@@ -210,3 +210,57 @@ def test_a_resumed_extraction_makes_the_fakes_an_uninterrupted_one_makes(tmp_pat
     q = project("one")  # a frame extracted alone gets the fakes it gets among the others
     extract_heads(q, frames=[PAINTED[-1]], **kw)
     assert [f[2] for f in fakes(q)] == [f[2] for f in fakes(ref) if f[0] == PAINTED[-1]]
+
+
+def test_a_kill_between_a_frames_heads_and_its_fakes_keeps_neither_and_a_rerun_makes_both(tmp_path):
+    # a frame's heads were committed in one append and its fakes in a second: a kill in between left the frame with
+    # heads and no fakes, and every rerun skipped it as extracted (its fakes were never made)
+    kw = {"min_area": 10, "fakes_per_head": 2, "seed": 3}
+
+    def project(name):
+        p = Project.create(tmp_path / f"{name}.dvos")
+        _painted(p)
+        return p
+
+    def objects(proj):
+        return [
+            ({k: v for k, v in rec.items() if k != "video_created"}, rgba.tobytes())
+            for rgba, rec in Project.open(proj.path, "r").objects.load()
+        ]
+
+    ref = project("ref")
+    extract_heads(ref, **kw)
+    per_frame = Counter((r["frame"], r["kind"]) for r, _ in objects(ref))
+    assert all(per_frame[(t, "fake")] for t in PAINTED)
+    p = project("killed")
+    _killed(
+        p,
+        "extract_heads(p, min_area=10, fakes_per_head=2, seed=3)",
+        "dvos_core.extract.heads:make_fake_heads",
+        at=3,  # the first frame's two heads made their fakes; killed making the second frame's first head's fakes
+    )
+    left = Counter((r["frame"], r["kind"]) for r, _ in objects(p))
+    assert set(left) == {(PAINTED[0], "head"), (PAINTED[0], "fake")}  # not the second frame's heads alone
+    rest = extract_heads(Project.open(p.path), **kw)
+    assert rest.attrs["skipped_frames"] == 1 and sorted(set(rest["frame"])) == list(PAINTED[1:])
+    assert objects(p) == objects(ref)  # every frame's fakes, the same objects with the same ids
+
+
+def test_an_append_names_its_own_earlier_objects_by_position(tmp_project):
+    from dvos_core.store.objects import ItemRef
+
+    bank = tmp_project.objects
+    crop = np.full((2, 3, 4), 255, np.uint8)
+    bank.append([(crop, {"kind": "head"})])
+    rows = bank.append([(crop, {"kind": "head"}), (crop, {"kind": "fake", "source": ItemRef(0), "area": 6})])
+    assert [r["id"] for r in rows] == [1, 2] and rows[1]["source"] == 1
+    assert bank.table().set_index("id").loc[2, "source"] == 1
+    for bad in (ItemRef(1), ItemRef(-1)):  # itself, or no object of the append: refused, nothing committed
+        with pytest.raises(ValueError, match="names no earlier object"):
+            bank.append([(crop, {"kind": "head"}), (crop, {"kind": "fake", "source": bad})])
+    assert len(bank) == 3 and bank.count("fake") == 1
+    with bank.rebuild() as new:  # the same in a rebuilt bank (--replace)
+        rows = new.append([(crop, {"kind": "head"}), (crop, {"kind": "fake", "source": ItemRef(0)})])
+        new.commit()
+    assert rows[1]["source"] == rows[0]["id"] == 3
+    assert bank.table()["source"].tolist()[1] == 3

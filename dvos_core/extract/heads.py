@@ -20,6 +20,7 @@ from dvos_core.extract.fakes import heads_integral, make_fake_heads
 from dvos_core.object_format import HALO_PX, OBJECT_ALPHA_MIN
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
+from dvos_core.store.objects import ItemRef
 from dvos_core.threads import runs_with_threads
 from dvos_core.user_warnings import warn_user
 
@@ -123,8 +124,9 @@ def extract_heads(
     written past the committed bank and committed in one step at the end, so on an error, a cancel or a kill (power
     cut) the old bank is kept whole and none of the new objects is counted. A frame counts as extracted only for
     the same video: objects record the video's ``created`` attribute (``video_created``), so a video added under the
-    id of a deleted one is extracted afresh. Without ``replace``, objects are committed frame by frame, so a cancel
-    or a kill keeps the frames finished so far. Every option is checked before anything is written. Returns a
+    id of a deleted one is extracted afresh. Without ``replace``, objects are committed frame by frame (a frame's
+    heads and fakes in one commit, so a frame with heads has its fakes), so a cancel or a kill keeps the frames
+    finished so far. Every option is checked before anything is written. Returns a
     DataFrame of the rows added; its ``attrs`` hold the counts (frames, heads, fakes, too_small, too_large,
     fakes_failed, skipped_frames). ``threads``: OpenCV threads (see :mod:`dvos_core.threads`).
     """
@@ -221,16 +223,11 @@ def _extract(project, bank, plan, labels, tokens, stats, opts, progress, cancel)
         stats["too_large"] += large
         stats["frames"] += 1
         made_by = {"video": vid, "frame": t, "video_created": tokens[vid]}
-        if objs:
-            heads = pd.DataFrame.from_records(
-                bank.append((rgba, {"kind": "head", **made_by, **rec}) for rgba, rec in objs)
-            )
-            added.append(heads)
-            stats["heads"] += len(heads)
+        if objs:  # the frame's heads and fakes in one append, one commit: a kill keeps both or neither
             fakes, heads_mask = [], lab > 0
             integral = heads_integral(heads_mask) if opts.fakes_per_head else None  # once per frame, not per head
             rng = np.random.default_rng(frame_seed(opts.seed, vid, t))  # per frame: a resumed run makes the same fakes
-            for (rgba, rec), head_id in zip(objs, heads["id"].tolist()):
+            for at, (rgba, rec) in enumerate(objs):
                 made, failed = make_fake_heads(
                     frame,
                     heads_mask,
@@ -250,7 +247,7 @@ def _extract(project, bank, plan, labels, tokens, stats, opts, progress, cancel)
                         {
                             "kind": "fake",
                             **made_by,
-                            "source": int(head_id),
+                            "source": ItemRef(at),  # the id its head gets in the append
                             "touches_border": False,
                             **shape,
                             **frec,
@@ -258,8 +255,12 @@ def _extract(project, bank, plan, labels, tokens, stats, opts, progress, cancel)
                     )
                     for f, frec in made
                 )
+            rows = bank.append([(rgba, {"kind": "head", **made_by, **rec}) for rgba, rec in objs] + fakes)
+            heads = pd.DataFrame.from_records(rows[: len(objs)])
+            added.append(heads)
+            stats["heads"] += len(heads)
             if fakes:
-                made_fakes = pd.DataFrame.from_records(bank.append(fakes))
+                made_fakes = pd.DataFrame.from_records(rows[len(objs) :])
                 added.append(made_fakes)
                 stats["fakes"] += len(made_fakes)
         report(progress, i + 1, len(plan), f"{vid}[{t}]: {stats['heads']} heads, {stats['fakes']} fakes")

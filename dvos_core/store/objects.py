@@ -39,6 +39,26 @@ CHUNK_BYTES = 1 << 20
 TABLE_COLUMNS = ("id", "kind", "video", "frame", "y", "x", "h", "w", "area", "offset", "mean_r", "mean_g", "mean_b")
 
 
+class ItemRef:
+    """A record value that names an earlier object of the same :meth:`ObjectBank.append` (its position in the items):
+    the append writes that object's id in its place. So a frame's heads and the fakes made from them (``source`` =
+    the head's id) go in one append, one commit: a kill never leaves the heads without their fakes."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int):
+        self.index = int(index)
+
+    def __repr__(self) -> str:
+        return f"ItemRef({self.index})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ItemRef) and other.index == self.index
+
+    def __hash__(self) -> int:
+        return hash((ItemRef, self.index))
+
+
 def _check_kind(kind) -> None:
     """A kind of object is "head" or "fake": any other word (say "heads") found nothing and read as an empty bank."""
     if kind not in KINDS:
@@ -386,7 +406,9 @@ class ObjectBank:
         """Append objects: ``(rgba (h,w,4) uint8, record dict with at least 'kind')``. Returns their records as
         committed (with ``id``, ``offset``, ``h``, ``w``), so callers need not read them back.
 
-        Writes only the new pixels and records, then commits the attrs (one metadata write)."""
+        A record value may be an :class:`ItemRef` to an earlier object of ``items`` (say a fake's ``source``): it is
+        stored as that object's id. Writes only the new pixels and records, then commits the attrs (one metadata
+        write), so a kill keeps all of ``items`` or none."""
         items = list(items)
         with self._write(f"adding {len(items)} objects"):
             return self._append(items)
@@ -405,6 +427,14 @@ class ObjectBank:
             if rec.get("kind") not in KINDS:
                 raise ValueError(f"object kind must be one of {KINDS}, got {rec.get('kind')!r}")
             row = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()}
+            for k, v in row.items():
+                if isinstance(v, ItemRef):  # an earlier object of this append: its id (the key keeps its place)
+                    if not 0 <= v.index < len(new_rows):
+                        raise ValueError(
+                            f"object record {k!r} = {v!r} names no earlier object of this append (objects 0 to "
+                            f"{len(new_rows) - 1} come before it)"
+                        )
+                    row[k] = new_rows[v.index]["id"]
             row.update(id=next_id, offset=n_bytes, h=int(rgba.shape[0]), w=int(rgba.shape[1]))
             next_id += 1
             n_bytes += rgba.size
