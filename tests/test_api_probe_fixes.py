@@ -128,6 +128,17 @@ def test_a_kept_handle_reaches_frames_another_handle_appended(tmp_path):
     assert other.mask(7).all()
 
 
+def test_a_kept_handle_of_a_moved_project_says_the_project_moved(tmp_path):
+    """A project moved (mv) while `dvos predict` ran: it stopped saying the video had been deleted."""
+    import shutil
+
+    p, v = _project(tmp_path)
+    shutil.move(p.path, tmp_path / "moved.dvos")
+    with pytest.raises(NotInStoreError, match="the project is no longer there \\(moved, renamed or deleted"):
+        v.frame(0)
+    assert Project.open(tmp_path / "moved.dvos").video("v").n_frames == 6  # nothing lost
+
+
 def test_a_kept_handle_of_a_deleted_video_says_so(tmp_path):
     p, v = _project(tmp_path)
     Project.open(p.path).delete("video", "v")

@@ -342,6 +342,11 @@ class FrameSequence:
                 f"{self.path or 'PROJECT'}: {self.kind} {self.name!r} was deleted and added again after this handle "
                 f"was opened: it is another {self.kind} now; open the project again to work on it"
             )
+        if self.path is not None and not Path(str(self.path)).exists():  # the whole project went: moved or renamed
+            raise NotInStoreError(
+                f"{self.path}: the project is no longer there (moved, renamed or deleted while this was running); "
+                f"open it where it is now and run the step again (what was saved before is in it)"
+            )
         raise NotInStoreError(
             f"{self.path or 'PROJECT'}: {self.kind} {self.name!r} is no longer in the project (it was deleted after "
             f"this handle was opened); open the project again to see what it holds"
