@@ -58,8 +58,7 @@ def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
         f"{model}: only {d['done']}/{d['frames']} frames predicted (unfinished: interrupted, or run on some frames "
         f"only)"
     )
-    if d.get("kind") != "smoothed" and not d.get("checkpoint") and not d.get("kind"):
-        # a run killed as it began, before it recorded what makes the set
+    if not d.get("checkpoint") and not d.get("kind"):  # a run killed as it began, before it recorded what makes it
         return (
             f"{head}; it holds nothing yet: run the command that made it again (it takes the set over), or delete it "
             f"(`dvos delete {q(str(project_path))} predictions {q(model)} --videos {q(video)} --yes`)"
