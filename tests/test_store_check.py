@@ -173,3 +173,31 @@ def test_a_stopped_pseudo_labelling_is_unfinished_and_its_command_finishes_it(tm
     assert dvos(shlex.split(command)[1:]) == 0
     assert not [f for f in check_project(Project.open(p.path), models=False) if f.kind == "unfinished"]
     capsys.readouterr()
+
+
+def test_a_deleted_quality_chunk_is_named_and_pseudo_labelling_again_writes_the_scores(tmp_path, capsys):
+    """A pseudo-labelled video whose quality chunk was deleted: `dvos check` names the file (it said every part
+    reads, and training's ``pseudo_quality_min`` kept every pseudo-label as unscored); the command in its message
+    (pseudo-labelling again with --overwrite) writes the scores again."""
+    import shlex
+
+    from dvos_core.infer import pseudo_label
+
+    torch.set_num_threads(1)
+    p = Project.create(tmp_path / "p.dvos")
+    p.add_video_array("v", np.random.default_rng(0).integers(0, 255, (6, 32, 32, 3), dtype=np.uint8))
+    model = p.model_dir("img", create=True) / "best.pt"
+    save_checkpoint(model, build_model("tiny", "frame"), phase="image")
+    pseudo_label(p, "v", model, n_passes=1, batch_size=4)
+    assert np.isfinite(p.video("v").quality).all()
+    chunk = p.path / "videos/v/quality/c/0"
+    chunk.unlink()
+    capsys.readouterr()
+    assert dvos(["check", str(p.path), "--no-models"]) == 1
+    out = capsys.readouterr().out
+    assert f"video v, quality scores: {p.path}: video 'v': the quality score of frames 0-5" in out
+    assert f"{chunk} is missing" in out
+    command = out.split("`dvos pseudo-label ")[1].split("`")[0].replace("MODEL", "img")
+    assert dvos(["pseudo-label", *shlex.split(command), "--passes", "1"]) == 0
+    assert chunk.is_file() and np.isfinite(Project.open(p.path).video("v").quality).all()
+    assert check_project(Project.open(p.path), models=False) == []

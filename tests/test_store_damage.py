@@ -86,6 +86,59 @@ def test_a_video_without_masks_has_its_provenance_file(tmp_path):
         _ = p.video("bare").provenance
 
 
+def test_a_deleted_quality_chunk_is_named_not_read_as_scores_unknown(project):
+    """Pseudo-labels scored 0.05 with their quality chunk deleted read as NaN (unknown), which the trainer's
+    ``pseudo_quality_min`` keeps: the file is named instead, by reads, `dvos check` and training's filter."""
+    from dvos_core.data.clips import split_samples
+    from dvos_core.store.check import check_project
+
+    v = project.video("v")
+    for t in (3, 4):
+        v.set_mask(t, np.eye(16, dtype=np.uint8), "pseudo", quality=0.05)
+    chunk = project.path / "videos/v/quality/c/0"
+    chunk.unlink()
+    with pytest.raises(DamagedStoreError, match="the quality score of frames 0-4 cannot be read") as e:
+        _ = project.video("v").quality
+    assert f"{chunk} is missing" in _msg(e)
+    assert f"dvos pseudo-label {project.path} MODEL --videos v --overwrite" in _msg(e)
+    found = check_project(Project.open(project.path, mode="r"), models=False)
+    assert [(f.kind, f.where) for f in found] == [("damaged", "video v, quality scores")]
+    assert str(chunk) in found[0].message
+    with pytest.raises(DamagedStoreError, match="quality/c/0 is missing"):
+        split_samples(project, 0, 1, "image", synthetic_sets=[], pseudo_quality_min=0.5, val_fraction=0)
+    assert np.isnan(project.video("other").quality).all()  # the other video's scores still read
+
+
+def test_a_video_never_scored_has_its_quality_file(tmp_path):
+    """Every committed frame's quality row is written (NaN, unknown), like its provenance row: a missing quality
+    chunk is damage even in a video nothing was pseudo-labelled in (a score written later goes into that file)."""
+    from dvos_core.store.arrays import EVERY_ROW
+
+    p = Project.create(tmp_path / "p.dvos")
+    v = p.add_video_array("bare", _frames(3))
+    assert v.group["quality"].attrs.get(EVERY_ROW) is True
+    assert np.isnan(v.quality).all() and v.quality.shape == (3,)
+    (p.path / "videos/bare/quality/c/0").unlink()
+    with pytest.raises(DamagedStoreError, match="quality/c/0 is missing"):
+        _ = p.video("bare").quality
+
+
+def test_a_quality_array_of_an_earlier_dvos_reads_a_missing_chunk_as_unknown(project):
+    """A video made before every quality row was written (its quality array not marked ``dvos_every_row_written``)
+    has no quality chunk where nothing was scored: that still reads as unknown, and `dvos check` finds nothing."""
+    from dvos_core.store.arrays import EVERY_ROW
+    from dvos_core.store.check import check_project
+
+    meta = project.path / "videos/v/quality/zarr.json"
+    _edit(meta, lambda m: m["attributes"].pop(EVERY_ROW))
+    (project.path / "videos/v/quality/c/0").unlink()
+    v = Project.open(project.path).video("v")
+    assert np.isnan(v.quality).all() and v.quality.shape == (5,)
+    assert check_project(Project.open(project.path, mode="r"), models=False) == []
+    v.set_mask(4, np.eye(16, dtype=np.uint8), "pseudo", quality=0.25)  # and it is still written as before
+    assert v.quality[4] == 0.25 and np.isnan(v.quality[:4]).all()
+
+
 def test_deleted_prediction_chunks_are_named(project):
     s = project.video("v").predictions["m"]
     (project.path / "videos/v/predictions/m/masks/c/3/0/0").unlink()

@@ -52,13 +52,20 @@ def mask_codecs():
 
 
 EVERY_CHUNK = "dvos_every_chunk_written"  # array attr: each written row has its chunk file (see missing_chunks)
+# Array attr: every committed row was written when its frame was committed (a video's quality scores, NaN until
+# scored), so, with EVERY_CHUNK, a committed row whose chunk file is missing is damage. Arrays without it (a video's
+# quality made before) wrote only the rows that were set: a missing chunk there may never have been written.
+EVERY_ROW = "dvos_every_row_written"
 
 
-def create(group: zarr.Group, name: str, shape, dtype, chunks=None, fill_value=0, compressors=None) -> zarr.Array:
+def create(
+    group: zarr.Group, name: str, shape, dtype, chunks=None, fill_value=0, compressors=None, every_row: bool = False
+) -> zarr.Array:
     """Create (or replace) an array; per-frame chunks by default for (T, ...) arrays; ``compressors`` default to
     :func:`image_codecs` (the mask arrays pass :func:`mask_codecs`). Existing arrays keep the codec recorded in their
     own metadata, so stores written before keep working. The array is marked ``EVERY_CHUNK``: dvos writes every
-    chunk (see :func:`configure_zarr`), so a committed row without its chunk file is a deleted file, not zeros."""
+    chunk (see :func:`configure_zarr`), so a committed row without its chunk file is a deleted file, not zeros.
+    ``every_row``: also mark it ``EVERY_ROW`` (its owner writes every row as its frame is committed)."""
     shape = tuple(int(s) for s in shape)
     if chunks is None:
         chunks = (1,) + shape[1:] if len(shape) > 1 else (max(1, min(4096, shape[0] or 1)),)
@@ -69,7 +76,7 @@ def create(group: zarr.Group, name: str, shape, dtype, chunks=None, fill_value=0
         chunks=tuple(int(c) for c in chunks),
         compressors=image_codecs() if compressors is None else compressors,
         fill_value=fill_value,
-        attributes={EVERY_CHUNK: True},
+        attributes={EVERY_CHUNK: True, **({EVERY_ROW: True} if every_row else {})},
         overwrite=True,
     )
 

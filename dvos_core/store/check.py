@@ -2,8 +2,8 @@
 
 Everyday commands read only what they need, so a damaged chunk of a frame nobody looked at for weeks (a sync tool's
 half-copied file, a failing disk) stays hidden until a training run or an export meets it. :func:`check_project`
-reads every committed frame, painted mask, prediction, background clip, synthetic clip, object and checkpoint, and
-returns one :class:`Finding` per problem, each naming the file and the fix (the messages of
+reads every committed frame, quality score, painted mask, prediction, background clip, synthetic clip, object and
+checkpoint, and returns one :class:`Finding` per problem, each naming the file and the fix (the messages of
 :class:`~dvos_core.store.schema.DamagedStoreError`). It only reads: nothing is repaired or written.
 """
 
@@ -104,12 +104,13 @@ def _batches(n: int) -> Iterator[tuple[int, int]]:
 
 
 def _video_reads(video) -> Iterator[tuple[str, Callable[[], object]]]:
-    """(what, read) for every stored part of ``video``: frames, painted masks, each prediction set."""
+    """(what, read) for every stored part of ``video``: frames, quality scores, painted masks, each prediction set."""
     import numpy as np
 
     n = video.n_frames
     for lo, hi in _batches(n):
         yield f"frames {lo}-{hi - 1}", lambda lo=lo, hi=hi: video.read_frames(lo, hi)
+    yield "quality scores", lambda: video.quality  # one float per frame: read whole
     labelled = [int(t) for t in np.flatnonzero(video.provenance[:n])]
     for k in range(0, len(labelled), BATCH):
         ts = labelled[k : k + BATCH]

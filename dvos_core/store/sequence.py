@@ -304,16 +304,26 @@ class FrameSequence:
 
     def _read(self, key: str, rows, what: str, present=None):
         """``self.group[key][rows]``; a chunk that cannot be decoded, or a missing chunk among the rows ``present``
-        (rows that were written, see :func:`~dvos_core.store.arrays.read`), is a
+        (rows that were written, see :func:`~dvos_core.store.arrays.read`; ``"if every row"``: all of ``rows``
+        where the array is marked ``EVERY_ROW``, none where not), is a
         :class:`~dvos_core.store.schema.DamagedStoreError` naming the frames and the file."""
         fix = self._damage_fix()
+        p = self.path or "PROJECT"
         if key == "masks":  # a mask chunk holds one whole frame: writing that mask again replaces the file
-            p = self.path or "PROJECT"
             fix += (
                 f". A damaged mask can also be painted again in napari, or imported again (`dvos import-masks {p} "
                 f"{self.name} DIR --overwrite`)"
             )
-        return arrays.read(self._array(key), rows, self._owner, what, fix, present)
+        elif key == "quality":  # scores only: pseudo-labelling the video again writes them all
+            fix += (
+                f". The quality scores alone can also be written again by pseudo-labelling the video again, which "
+                f"replaces its pseudo-labels (`dvos pseudo-label {p} MODEL --videos {self.name} --overwrite`; "
+                f"delete a damaged file first)"
+            )
+        arr = self._array(key)
+        if isinstance(present, str) and present == "if every row":  # (``present`` may be an array of rows)
+            present = True if arr.attrs.get(arrays.EVERY_ROW) else None
+        return arrays.read(arr, rows, self._owner, what, fix, present)
 
     # ---- properties ------------------------------------------------------------------------------------------
     @property
@@ -512,12 +522,14 @@ class Video(FrameSequence):
             g, "masks", (0, height, width), "uint8", chunks=(1, height, width), compressors=arrays.mask_codecs()
         )
         arrays.create(g, "provenance", (0,), "uint8", chunks=(4096,))
-        arrays.create(g, "quality", (0,), "float32", chunks=(4096,), fill_value=float("nan"))
+        arrays.create(g, "quality", (0,), "float32", chunks=(4096,), fill_value=float("nan"), every_row=True)
 
     def _new_rows(self, grown: dict, t0: int, t1: int) -> None:
-        """New frames have no mask: their provenance rows are written as 0, so that every committed frame's
-        provenance chunk is on disk and a deleted one is named instead of reading as "no masks"."""
+        """New frames have no mask: their provenance rows are written as 0 and their quality rows as NaN (unknown),
+        so that every committed frame's provenance and quality chunks are on disk and a deleted one is named
+        instead of reading as "no masks" or as scores unknown (which the trainer's ``pseudo_quality_min`` keeps)."""
         grown["provenance"][t0:t1] = NONE
+        grown["quality"][t0:t1] = np.nan
 
     # ---- metadata ----------------------------------------------------------------------------------------------
     @property
@@ -734,8 +746,11 @@ class Video(FrameSequence):
 
     @property
     def quality(self) -> np.ndarray:
+        """Per-frame quality scores of the committed frames' masks (NaN = unknown). A missing chunk file is named
+        in videos whose every quality row is written (``EVERY_ROW``); a video made by an earlier dvos wrote only the
+        rows it scored, so a missing chunk there still reads as unknown."""
         n = self.n_frames
-        return self._read("quality", slice(0, n), "quality score") if n else np.zeros(0, np.float32)
+        return self._read("quality", slice(0, n), "quality score", "if every row") if n else np.zeros(0, np.float32)
 
     def set_quality(self, t: int, value: float) -> None:
         """Set the quality score of frame t's mask: a number in [0, 1] (higher is better), or NaN for unknown."""
