@@ -283,3 +283,17 @@ def test_one_pan_speed_that_fits_is_kept_without_a_fast_pan_warning():
     assert pan_too_fast(faster, base)
     out = overrides_from_motion(faster, base)
     assert out["camera_speed"] == 336 and out["camera_speed_min"] == round(0.85 * 400 * 336 / (1.15 * 400), 2)
+
+
+@pytest.mark.parametrize("kind", ["rotation", "zoom"])
+def test_a_steady_turn_or_zoom_is_matched_at_its_own_strength(kind):
+    """A camera turning 0.5 deg (or zooming 1 %) every frame: the matched clips turned 1.5x as much (rotation and
+    zoom were matched on their RMS, the comparison shows the p90, and a swing's p90 is 1.5x its RMS)."""
+    world, _, _ = paint_heads(texture("astronaut"), 100, seed=2)
+    step = (0.0, 0.0, 0.5, 1.0) if kind == "rotation" else (0.0, 0.0, 0.0, 1.01)
+    frames, _, _ = camera_clip(world, [step] * 15, size=(128, 160))
+    mm = match_motion({"steady": frames}, base=SynthConfig(n_frames=24))
+    row = {"rotation": "rotation per frame, p90", "zoom": "zoom per frame, p90"}[kind]
+    r = next(r for r in mm.rows if r["quantity"] == row)
+    assert r["measured"] > 0.3
+    assert r["after"] == pytest.approx(r["measured"], rel=0.25), mm.table()

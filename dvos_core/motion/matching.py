@@ -72,13 +72,15 @@ _N_SAMPLES = 400  # Monte Carlo draws for the unit-amplitude constants (fixed se
 
 
 @functools.lru_cache(maxsize=64)
-def _unit_steps(period_lo: float, period_hi: float, n_frames: int) -> tuple[float, float]:
-    """(RMS frame-to-frame change, RMS change about each clip's mean change) of a unit-amplitude smooth signal."""
+def _unit_steps(period_lo: float, period_hi: float, n_frames: int) -> tuple[float, float, float]:
+    """(RMS frame-to-frame change, RMS change about each clip's mean change, p90 of the frame-to-frame change's
+    size) of a unit-amplitude smooth signal."""
     from dvos_core.synth.motion import smooth_signal
 
     x = smooth_signal(np.random.default_rng(12345), max(3, n_frames), 1.0, (period_lo, period_hi), size=(_N_SAMPLES,))
     d = np.diff(x, axis=0)
-    return float(np.sqrt(np.mean(d**2))), float(np.sqrt(np.mean((d - d.mean(0)) ** 2)))
+    rms, dev = float(np.sqrt(np.mean(d**2))), float(np.sqrt(np.mean((d - d.mean(0)) ** 2)))
+    return rms, dev, float(np.percentile(np.abs(d), 90))
 
 
 @functools.lru_cache(maxsize=64)
@@ -179,14 +181,18 @@ def overrides_from_motion(measured: dict, base) -> dict:
     p = measured.get("wobble_period")
     if p is not None and (measured.get("wobble_px") or 0.0) > 0.2:
         period = (round(max(2.0, 0.6 * p), 1), round(max(3.0, 1.6 * p), 1))
-    raw, dev = _unit_steps(*period, base.n_frames)
+    _, dev, p90 = _unit_steps(*period, base.n_frames)
+    # rotation and zoom matched on their p90 per-frame change, what the comparison shows: a steady turn's p90 is its
+    # RMS, a swing's about 1.5x it, so matching the RMS made a steady turn 1.5x too strong in the clips
+    rotation = ((measured.get("rotation_deg") or {}).get("p90")) or 0.0
+    zoom = ((measured.get("zoom") or {}).get("p90")) or 0.0
     out = {
         "camera_period": period,
         "camera_speed_min": round(lo, 2),
         "camera_speed": round(max(hi, lo), 2),
         "camera_shake_px": round(min((measured.get("wobble_px") or 0.0) / dev, 500.0), 2),
-        "camera_rotation_deg": round(min((measured.get("rotation_rms_deg") or 0.0) / raw, 45.0), 3),
-        "camera_zoom": round(min((measured.get("zoom_rms") or 0.0) / raw, 0.3), 4),
+        "camera_rotation_deg": round(min(rotation / p90, 45.0), 3),
+        "camera_zoom": round(min(zoom / p90, 0.3), 4),
     }
     unit50, unit90 = _unit_sway_steps(*base.sway_period, base.wind_coherence, base.n_frames)
     heads = measured.get("head_sway_px")
