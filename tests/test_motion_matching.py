@@ -297,3 +297,32 @@ def test_a_steady_turn_or_zoom_is_matched_at_its_own_strength(kind):
     r = next(r for r in mm.rows if r["quantity"] == row)
     assert r["measured"] > 0.3
     assert r["after"] == pytest.approx(r["measured"], rel=0.25), mm.table()
+
+
+def test_unmeasurable_footage_is_not_said_to_match():
+    """`dvos synth --compare-motion flat.mp4`: every footage cell '?', and "the synthesis motion matches the
+    footage (39 frame pairs measured)"."""
+    flat = np.full((12, 96, 128, 3), 128, np.uint8)
+    with pytest.raises(ValueError, match="no camera motion could be measured .*nothing to compare"):
+        check_config_motion({"flat": flat}, SynthConfig(n_frames=12))
+    with pytest.raises(ValueError, match="no frame pairs .*compare the motion with videos of two frames"):
+        check_config_motion({"one": flat[:1]}, SynthConfig(n_frames=12))
+
+
+def test_matching_a_test_videos_motion_warns(slow_video, tmp_project):
+    """Named on purpose, a test video set the synthesis motion (and its painted heads the sway) without a word,
+    where extract-backgrounds --from-annotated refuses test videos and the default list leaves them out."""
+    tmp_project.add_video_array("held", slow_video, split="test")
+    with pytest.warns(UserWarning, match="held: test video.*no longer comes from footage the training never saw"):
+        match_motion(tmp_project, ["held"], base=SynthConfig(n_frames=12))
+
+
+def test_after_matching_a_speed_gap_does_not_advise_matching_again(fast_video, slow_video):
+    """Footage of two speeds (one still, one fast): the gap left after matching told the user to run the
+    --match-motion just run."""
+    frames, _ = fast_video
+    world, _, _ = paint_heads(texture("astronaut"), 100, seed=2)
+    still, _, _ = camera_clip(world, [(0.0, 0.0, 0.0, 1.0)] * 30, size=(128, 160))
+    mm = match_motion({"fast": frames, "still": still}, base=SynthConfig(n_frames=24))
+    gap = [w for w in mm.warnings_after if "motion mismatch: the footage moves" in w]
+    assert gap and "one range of pan speeds cannot follow" in gap[0] and "--match-motion" not in gap[0], gap

@@ -34,6 +34,7 @@ from dvos_core.motion.head_sway import MIN_HEADS, measure_head_sway
 from dvos_core.motion.summary import measure_videos, resolve_sources, summarise
 from dvos_core.motion.transforms import decompose, frame_centre
 from dvos_core.progress import CancelToken, ProgressFn, check
+from dvos_core.user_warnings import warn_user
 
 SWAY_CAP_PX = 50.0  # the largest sway amplitude matching sets from followed heads (frames up to SWAY_REF_SIDE_PX)
 # the largest sway amplitude the whole frame's residual flow may set (frames up to SWAY_REF_SIDE_PX): beyond it the
@@ -253,12 +254,19 @@ def compare_motion(measured: dict, synthetic: dict, cfg=None, label: str = "synt
         speed = (
             "" if cfg is None else f" (camera_speed {cfg.camera_speed:g}, camera_speed_min {cfg.camera_speed_min:g})"
         )
+        pan = f"({fmt((measured.get('pan_px') or {}).get('min'))}-{fmt((measured.get('pan_px') or {}).get('max'))})"
+        fix = (  # after matching, matching again changes nothing: the range cannot take the footage's speeds
+            f"one range of pan speeds cannot follow the footage's spread of speeds (several videos, or a camera that "
+            f"stops and goes); set camera_speed_min / camera_speed by hand within the footage's steady pan {pan}, or "
+            f"match the videos of one speed separately"
+            if label == "matched"
+            else f"match it with `dvos synth PROJECT --match-motion VIDEO...` (or the Synthesize dock) or set "
+            f"camera_speed_min / camera_speed near the footage's steady pan {pan}"
+        )
         warnings.append(
             f"motion mismatch: the footage moves {fmt(shift_m.get('p10'))}-{fmt(shift_m.get('p90'))} px/frame "
             f"(median {fmt(shift_m.get('median'))}) but the {label} clips move {fmt(shift_s.get('p10'))}-"
-            f"{fmt(shift_s.get('p90'))} px/frame{speed}; match it with `dvos synth PROJECT --match-motion VIDEO...` "
-            f"(or the Synthesize dock) or set camera_speed_min / camera_speed near the footage's steady pan "
-            f"({fmt((measured.get('pan_px') or {}).get('min'))}-{fmt((measured.get('pan_px') or {}).get('max'))})"
+            f"{fmt(shift_s.get('p90'))} px/frame{speed}; {fix}"
         )
     for r in rows[3:]:
         if r["far"]:
@@ -411,11 +419,7 @@ def match_motion(
         progress=progress,
         cancel=cancel,
     )
-    if motions and all(len(gm.pairs) == 0 for gm in motions.values()):
-        raise ValueError(
-            f"no frame pairs to measure the camera motion from: {sorted(motions)} hold one frame each; match the "
-            f"motion to videos of two frames or more, or leave out --match-motion (dvos run-all: --no-match-motion)"
-        )
+    _require_pairs(motions, "match the motion to", "--match-motion (dvos run-all: --no-match-motion)")
     measured = {
         "videos": {name: summarise(gm, base.n_frames) for name, gm in motions.items()},
         "all": summarise(list(motions.values()), base.n_frames),
@@ -491,7 +495,16 @@ def _default_ids(source, video_ids):
     from dvos_core.store.schema import id_list
 
     video_ids = id_list(video_ids)
-    if video_ids or not isinstance(source, Project):
+    if not isinstance(source, Project):
+        return video_ids
+    if video_ids:
+        tests = [v for v in video_ids if v in source.video_ids() and source.video(v).split == "test"]
+        if tests:  # named on purpose, perhaps not knowing: the synthetic clips would then be shaped by them
+            warn_user(
+                f"{', '.join(tests)}: test video(s), whose motion (and painted heads' sway) now shapes the synthetic "
+                f"training clips, so the test score no longer comes from footage the training never saw; match the "
+                f"motion to training videos instead (leave the video ids out: every video but the test ones)"
+            )
         return video_ids
     ids = [v.name for v in source.videos() if v.split != "test" and v.n_frames > 1]
     return ids or None
@@ -536,6 +549,15 @@ def painted_head_sway(project_or_videos, video_ids, cancel=None) -> float | None
     return measure_head_sway(painted, cancel=cancel) if painted else None
 
 
+def _require_pairs(motions: dict, doing: str, option: str) -> None:
+    """Refuse footage without a single frame pair (every video one frame long): nothing to measure."""
+    if motions and all(len(gm.pairs) == 0 for gm in motions.values()):
+        raise ValueError(
+            f"no frame pairs to measure the camera motion from: {sorted(motions)} hold one frame each; {doing} "
+            f"videos of two frames or more, or leave out {option}"
+        )
+
+
 def check_config_motion(
     project_or_videos, config, video_ids=None, *, max_pairs: int | None = 300, head_sway: bool = True, **kw
 ) -> dict:
@@ -544,7 +566,14 @@ def check_config_motion(
     to compare their sway, as :func:`match_motion` measures it (False: camera motion only, quicker)."""
     video_ids = _default_ids(project_or_videos, video_ids)
     motions = measure_videos(project_or_videos, video_ids, max_pairs=max_pairs, run_length=config.n_frames, **kw)
+    _require_pairs(motions, "compare the motion with", "--compare-motion")
     measured = summarise(list(motions.values()), config.n_frames)
+    if (measured.get("pan_px") or {}).get("max") is None:  # it said "matches" with nothing measured
+        raise ValueError(
+            "no camera motion could be measured (every frame pair was unreliable: too little texture?), so there is "
+            "nothing to compare the synthesis motion with; compare it with other footage, or leave out "
+            "--compare-motion"
+        )
     if head_sway:
         sway = painted_head_sway(project_or_videos, video_ids, kw.get("cancel"))
         if sway is not None:
