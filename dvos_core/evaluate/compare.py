@@ -112,14 +112,13 @@ def compare_models(
     ``save``, writes ``comparison.csv``, ``comparison.json`` and ``frames.csv`` to ``reports/<name>``
     (default ``compare-<timestamp>``).
     """
-    from dvos_core.store import Project
-
-    project = Project.of(project)
     import pandas as pd
 
     from dvos_core.evaluate.summary import _video_ids, check_settings, warn_outdated, warn_partial
+    from dvos_core.store import Project
 
     gt_provenances = check_settings(gt_provenances, tolerance, min_area)  # before any frame is read
+    project = Project.of(project)
     ids = _video_ids(project, video_ids, split)
     videos = [project.video(v) for v in ids]
     available = sorted({m for v in videos for m in v.predictions.models()})

@@ -260,11 +260,10 @@ def track_heads(
     ``model`` is named, else the stored masks (as ``dvos count-heads [--predictions --model]``). The result's
     ``settings`` also name the video and the masks followed. ``threads``: OpenCV threads for the camera motion (see
     :mod:`dvos_core.threads`)."""
+    from dvos_core.io.mask_source import frames_and_masks, masks_of, stored_masks
     from dvos_core.store import Project
 
     project = Project.of(project, mode="r")
-    from dvos_core.io.mask_source import frames_and_masks, masks_of, stored_masks
-
     video = project.video(video_id)
     read, what = stored_masks(project, video, masks_of(which, model), model)
     pairs = ((frame, mask) for _, frame, mask in frames_and_masks(video, read))

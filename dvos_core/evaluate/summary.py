@@ -215,11 +215,9 @@ def evaluate(
     ``project.report_dir(name)`` (name defaults to ``eval-<timestamp>``). ``threads``: OpenCV threads for the
     overlays (see :mod:`dvos_core.threads`).
     """
-    from dvos_core.store import Project
-
-    project = Project.of(project)
     import pandas as pd
 
+    from dvos_core.store import Project
     from dvos_core.store.schema import PROVENANCE_NAMES
 
     if which != "predictions":
@@ -227,6 +225,7 @@ def evaluate(
     if isinstance(worst_k, bool) or not isinstance(worst_k, numbers.Integral) or worst_k < 0:
         raise ValueError(f"worst_k (--worst) must be 0 or more (0: no worst-frame overlays), got {worst_k!r}")
     gt_provenances = check_settings(gt_provenances, tolerance, min_area)
+    project = Project.of(project)
     ids = _video_ids(project, video_ids, split)
     if save:
         project.check_writable("evaluate")  # before scoring every frame, not after

@@ -170,8 +170,8 @@ def smooth_predictions(
     OpenCV threads for the motion estimates and the flow (see :mod:`dvos_core.threads`)."""
     from dvos_core.store import Project
 
-    project = Project.of(project)
     before, after = _check_window(before, after)
+    project = Project.of(project)
     video = project.video(video_id).require_complete()
     source = video.predictions[model]
     predicted = source.frames()

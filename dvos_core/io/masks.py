@@ -932,12 +932,10 @@ def export_masks(
 
     ``fmt='coco'`` writes one COCO JSON file instead, ``<video>_coco.json`` (see :func:`_export_coco`).
     """
-    from dvos_core.store import Project
-
-    project = Project.of(project, mode="r")
     import tifffile
 
     from dvos_core.progress import check, report
+    from dvos_core.store import Project
     from dvos_core.store.schema import PROVENANCE_NAMES
 
     if fmt not in ("png", "tif", "tiff", "coco"):
@@ -948,6 +946,7 @@ def export_masks(
         raise ValueError(f"min_area must be at least 1 pixel, got {min_area}")
     from dvos_core.io.output_paths import check_output_folder
 
+    project = Project.of(project, mode="r")
     out = check_output_folder(out_dir, project)
     video = project.video(video_id)
     if which == "labels":

@@ -75,10 +75,9 @@ def write_overlay_video(
     written frames' height and width). ``threads``: OpenCV threads for decoding, drawing and encoding (see
     :mod:`dvos_core.threads`).
     """
-    from dvos_core.store import Project
-
-    project = Project.of(project, mode="r")
     import cv2
+
+    from dvos_core.store import Project
 
     codec = CODECS.get(Path(path).suffix.lower())
     if codec is None:
@@ -87,6 +86,7 @@ def write_overlay_video(
         raise ValueError(f"min_area must be at least 1 pixel, got {min_area}")
     rate = None if fps is None else check_fps(fps)
     which = masks_of(which, model)
+    project = Project.of(project, mode="r")
     path = check_output_file(path, project)
     video = project.video(video_id)
     n = video.n_frames
