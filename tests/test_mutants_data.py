@@ -94,3 +94,27 @@ def test_holding_out_whole_sources_always_leaves_one_to_train_on():
     val = {}
     _hold_out(train, val, 0.8, 0)  # 0.8 of 2 sources rounds to 2: one must stay
     assert len(train) == 1 and len(val) == 1
+
+
+def test_a_compound_hit_blurs_dims_and_noises_at_once(monkeypatch):
+    """``compound_p``: a degraded frame hit by blur, exposure and noise together (a gust in poor light), whatever
+    their own shares; off (0, the default) it draws nothing, so every frame is degraded as before the option."""
+    import torch
+
+    import dvos_core.data.degrade as d
+
+    applied = []
+    for name in ("motion_blur", "exposure", "noise"):
+        monkeypatch.setattr(d, name, lambda x, g, *a, name=name: applied.append(name) or x)
+    x = torch.rand(3, 16, 16)
+    alone = {"blur_p": 0.0, "noise_p": 0.0, "exposure_p": 0.0, "occlude_p": 0.0}
+    d.degrade(x, torch.Generator().manual_seed(3), d.DegradeConfig(**alone))
+    assert applied == []
+    d.degrade(x, torch.Generator().manual_seed(3), d.DegradeConfig(**alone, compound_p=1.0))
+    assert applied == ["motion_blur", "exposure", "noise"]
+    g = torch.Generator().manual_seed(7)
+    d.degrade(x, g, d.DegradeConfig(**alone))  # off: its four draws (occluder, blur, exposure, noise) only
+    draws = torch.Generator().manual_seed(7)
+    for _ in range(4):
+        torch.rand(1, generator=draws)
+    assert torch.equal(g.get_state(), draws.get_state())

@@ -30,6 +30,9 @@ class DegradeConfig:
     exposure_gain: tuple = (0.45, 1.7)
     occlude_p: float = 0.4
     occlude_share: tuple = (0.05, 0.3)  # share of the frame covered by occluders
+    # a degraded frame hit by blur, exposure and noise all at once (a gust in poor light: a long exposure at a high
+    # gain), so badly that only its neighbours show its heads
+    compound_p: float = 0.0
 
     def __post_init__(self):
         coerce_fields(self)  # types and finite numbers (dvos_core.config_io)
@@ -114,10 +117,11 @@ def degrade(x, g, cfg: DegradeConfig, with_occluder: bool = False):
     if rand_uniform(g) < cfg.occlude_p:
         layer = occluder(x, g, cfg.occlude_share)
         x = composite(x, layer)
-    if rand_uniform(g) < cfg.blur_p:
+    hard = cfg.compound_p > 0 and rand_uniform(g) < cfg.compound_p  # no draw when off: the same frames as before
+    if rand_uniform(g) < cfg.blur_p or hard:
         x = motion_blur(x, g, cfg.blur_px)
-    if rand_uniform(g) < cfg.exposure_p:
+    if rand_uniform(g) < cfg.exposure_p or hard:
         x = exposure(x, g, cfg.exposure_gain)
-    if rand_uniform(g) < cfg.noise_p:
+    if rand_uniform(g) < cfg.noise_p or hard:
         x = noise(x, g, cfg.noise_sigma)
     return (x, layer) if with_occluder else x
