@@ -749,7 +749,9 @@ def main(argv=None) -> int:
         from dvos_core.train import TrainConfig
 
         try:
-            TrainConfig(phase="real", video_model="context", **context_settings(s, extra))
+            # 'match' becomes a share per set (matched_share): checked here with a share in its place
+            check = s if s.degrade_p != "match" else replace(s, degrade_p=0.5)
+            TrainConfig(phase="real", video_model="context", **context_settings(check, extra))
         except (TypeError, ValueError) as e:
             ap.error(f"--variant {name}: {e}")
     if args.steps_scale != 1.0:
