@@ -15,19 +15,23 @@ pytestmark = [
 ]
 
 
+def _open(make_napari_viewer, qtbot, project, step: str, video: str, role: str):
+    """A viewer with the dvos step ``step`` on ``project``, ``video`` shown: (viewer, step, its ``role`` layer)."""
+    viewer = make_napari_viewer()
+    widget = dock(viewer, step)
+    widget.state.set_project(project)
+    widget.state.select_video(video)
+    wait_loaded(qtbot, widget.state)
+    return viewer, widget, viewer.layers[f"{video} {role}"]
+
+
 def test_undone_paint_is_not_unsaved_work(make_napari_viewer, qtbot, tmp_project):
     from dvos_napari._close_guard import unsaved_work
 
     frames, masks = tiny_clip(6)
-    v = tmp_project.add_video_array("a", frames, split="train")
-    v.set_mask(3, masks[3], "manual")
-    viewer = make_napari_viewer()
-    ann = dock(viewer, "Annotate")
+    tmp_project.add_video_array("a", frames, split="train").set_mask(3, masks[3], "manual")
+    viewer, ann, layer = _open(make_napari_viewer, qtbot, tmp_project, "Annotate", "a", "masks")
     state = ann.state
-    state.set_project(tmp_project)
-    state.select_video("a")
-    wait_loaded(qtbot, state)
-    layer = viewer.layers["a masks"]
     layer.paint((2, 30, 30), 1)  # a frame without a stored mask
     layer.paint((3, 5, 5), 1)  # a frame with one
     assert unsaved_work(viewer, state) == ["a: painted mask frames 2, 3"]
@@ -43,15 +47,9 @@ def test_undone_paint_is_not_unsaved_work(make_napari_viewer, qtbot, tmp_project
 def test_undo_and_redo_after_a_save_are_unsaved_work(make_napari_viewer, qtbot, tmp_project):
     from dvos_napari._close_guard import unsaved_work
 
-    frames, _masks = tiny_clip(6)
-    v = tmp_project.add_video_array("a", frames, split="train")
-    viewer = make_napari_viewer()
-    ann = dock(viewer, "Annotate")
+    v = tmp_project.add_video_array("a", tiny_clip(6)[0], split="train")
+    viewer, ann, layer = _open(make_napari_viewer, qtbot, tmp_project, "Annotate", "a", "masks")
     state = ann.state
-    state.set_project(tmp_project)
-    state.select_video("a")
-    wait_loaded(qtbot, state)
-    layer = viewer.layers["a masks"]
     layer.paint((2, 30, 30), 1)
     assert ann.save_all() == [2] and v.mask(2).any()
     layer.undo()  # the saved stroke undone: the project holds it, the layer not
@@ -78,13 +76,7 @@ def test_undo_and_redo_of_a_saved_correction_are_unsaved(make_napari_viewer, qtb
     pred = np.zeros_like(masks)
     pred[:, 10:30, 10:30] = 1
     prediction_set(v, "m", pred)
-    viewer = make_napari_viewer()
-    rv = dock(viewer, "Review")
-    state = rv.state
-    state.set_project(tmp_project)
-    state.select_video("plot")
-    wait_loaded(qtbot, state)
-    layer = viewer.layers["plot predicted"]
+    viewer, rv, layer = _open(make_napari_viewer, qtbot, tmp_project, "Review", "plot", "predicted")
     viewer.dims.set_current_step(0, 1)
     layer.paint((1, 50, 50), 1)
     assert unsaved_corrections(viewer, "plot") == [1]
