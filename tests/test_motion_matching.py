@@ -326,3 +326,16 @@ def test_after_matching_a_speed_gap_does_not_advise_matching_again(fast_video, s
     mm = match_motion({"fast": frames, "still": still}, base=SynthConfig(n_frames=24))
     gap = [w for w in mm.warnings_after if "motion mismatch: the footage moves" in w]
     assert gap and "one range of pan speeds cannot follow" in gap[0] and "--match-motion" not in gap[0], gap
+
+
+def test_videos_of_very_different_sizes_are_said_to_be_pooled_in_pixels(fast_video):
+    """A 1080p pan matched with 160 px footage set the clips' speed from the large frames' pixels, unsaid."""
+    import cv2
+
+    frames, _ = fast_video
+    big = np.stack([cv2.resize(f, None, fx=3, fy=3, interpolation=cv2.INTER_LINEAR) for f in frames])
+    mm = match_motion({"small": frames, "big": big}, base=SynthConfig(n_frames=24))
+    said = [w for w in mm.warnings_after if w.startswith("frame sizes:")]
+    assert said and "big (480 px) and small (160 px) differ by more than 2x" in said[0], mm.warnings_after
+    alone = match_motion({"small": frames, "again": frames[::-1].copy()}, base=SynthConfig(n_frames=24))
+    assert not any(w.startswith("frame sizes:") for w in alone.warnings_after)

@@ -460,6 +460,7 @@ def match_motion(
             f"head sway: the painted heads move {heads['p50']:.1f} px/frame on their own (median of {heads['heads']}); "
             f"sway_px was capped at {overrides['sway_px']:g} px"
         )
+    warnings_after += _mixed_sizes(measured["videos"])
     rendered = None
     if render_project is None and isinstance(project_or_videos, Project):
         render_project = project_or_videos
@@ -472,6 +473,21 @@ def match_motion(
         for r in rows:
             r["rendered"] = by_name.get(r["quantity"])
     return MotionMatch(measured, base, overrides, config, before, after, rows, warnings, warnings_after, rendered)
+
+
+def _mixed_sizes(videos: dict) -> list[str]:
+    """A warning when the videos matched differ in frame size by more than 2x: their motion is pooled in pixels, so
+    the larger frames' (more px per frame for the same camera) sets the clips' speed."""
+    sides = {name: m.get("frame_side_px") for name, m in videos.items() if m.get("frame_side_px")}
+    if len(sides) < 2 or max(sides.values()) <= 2 * min(sides.values()):
+        return []
+    big, small = max(sides, key=sides.get), min(sides, key=sides.get)
+    return [
+        f"frame sizes: {big} ({sides[big]} px) and {small} ({sides[small]} px) differ by more than 2x, and their "
+        f"motion is pooled in pixels, so the larger frames' sets the synthetic clips' speed (the same camera moves "
+        f"{sides[big] / sides[small]:.0f}x more px across them); match the motion to videos of the size the heads "
+        f"were cut at, or add the large footage again at that size (a smaller height when adding it)"
+    ]
 
 
 def fast_pan_warning(measured: dict, base, config) -> str:
