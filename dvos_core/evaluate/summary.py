@@ -137,17 +137,16 @@ def warn_partial(name: str, where: dict, project_path, compared: bool = False) -
 def warn_outdated(sets) -> None:
     """Warn, once per set name and reason, when prediction sets about to be scored are out of date: made by a
     checkpoint file that has changed since (the model trained again under the same name), or smoothed from a set
-    made again since (``store.project.outdated_reason``): their scores are of what was there before."""
+    made again since (``store.project.outdated_record``): their scores are of what was there before."""
     from dvos_core.store.notes import outdated_warning
-    from dvos_core.store.project import outdated_reason, set_record
+    from dvos_core.store.project import outdated_record
 
     found: dict = {}
     for s in sets:
-        why = outdated_reason(s)
-        if why:
-            found.setdefault((s.model, why), []).append(s)
-    for (model, why), held in found.items():
-        d = {**set_record(held[0].attrs), "why": why}
+        d = outdated_record(s)
+        if d:
+            found.setdefault((s.model, d["why"]), (d, []))[1].append(s)
+    for (model, _why), (d, held) in found.items():
         smoothed = d.get("kind") == "smoothed"
         effect = "they score an earlier set smoothed" if smoothed else "they score that earlier model"
         aim = "to score the current one" if smoothed else "to score the model as it is"

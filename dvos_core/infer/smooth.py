@@ -212,11 +212,10 @@ def smooth_predictions(
     mode = f"{before},{after},{bool(follow_sway)}" + (",outliers" if only_outliers else "")
     fingerprint = f"{source.stamp()}|smooth {mode}@{threshold}"
     from dvos_core.store.notes import outdated_warning
-    from dvos_core.store.project import outdated_reason, set_record
+    from dvos_core.store.project import outdated_record
 
-    why = outdated_reason(source)
-    if why:
-        d = {**set_record(source.attrs), "why": why}
+    d = outdated_record(source)
+    if d:
         effect = f"{name!r} smooths masks that are out of date"
         aim = "first to smooth what it is now"
         warn_user(outdated_warning(video.path, model, d, [video_id], effect, aim))

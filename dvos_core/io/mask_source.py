@@ -27,14 +27,13 @@ def prediction_set(project, video, model: str | None):
             f"{project.path}: video {video.name!r} has no predictions yet; predict it first (dvos predict "
             f"{project.path} MODEL --videos {video.name}) or use its stored masks (leave out --predictions)"
         )
-    from dvos_core.store.project import outdated_reason, set_record
+    from dvos_core.store.project import outdated_record
 
-    why = outdated_reason(chosen)
-    if why:
+    d = outdated_record(chosen)
+    if d:
         from dvos_core.store.notes import outdated_warning
         from dvos_core.user_warnings import warn_user
 
-        d = {**set_record(chosen.attrs), "why": why}
         effect = "what is read from them is out of date"
         warn_user(outdated_warning(project.path, chosen.model, d, [video.name], effect, "first to use what it is now"))
     return chosen

@@ -81,7 +81,7 @@ def outdated_note(project_path, video: str, model: str, d: dict) -> str:
 
 def outdated_warning(project_path, model: str, d: dict, videos: list, effect: str, aim: str) -> str:
     """The warning for prediction set(s) ``model`` of ``videos`` out of date (``d``: its ``set_record`` plus
-    ``why``, see ``store.project.outdated_reason``): what it means for the caller (``effect``) and the command that
+    ``why``, see ``store.project.outdated_record``): what it means for the caller (``effect``) and the command that
     makes it again, ``aim`` said after it (e.g. "to score the model as it is")."""
     command = set_command(project_path, videos, model, d)
     vids = ", ".join(videos)
@@ -97,23 +97,24 @@ def retrained_note(project, model_file) -> str:
     """After ``model_file`` (a checkpoint of ``project``) was trained again: its prediction sets that now hold the
     earlier version's masks, and the commands that make them again ("" when none)."""
     from dvos_core.store.predictions import recorded_checkpoint
-    from dvos_core.store.project import outdated_reason, set_record
+    from dvos_core.store.project import outdated_record
 
     target = Path(model_file).resolve()
     held: dict = {}  # set name -> (its record, [videos])
     for vid in project.video_ids():
         video = project.video(vid)
         for name in video.predictions.models():
+            mp = video.predictions[name]
             try:
-                a = video.predictions[name].attrs
+                a = mp.attrs
                 recorded = recorded_checkpoint(project.path, a)
                 if a.get("kind") == "smoothed" or not recorded or Path(recorded).resolve() != target:
                     continue
             except (OSError, ValueError):
                 continue
-            why = outdated_reason(video.predictions[name])
-            if why:
-                held.setdefault(name, ({**set_record(a), "why": why}, []))[1].append(vid)
+            d = outdated_record(mp, a)
+            if d:
+                held.setdefault(name, (d, []))[1].append(vid)
     parts = []
     for name, (d, videos) in held.items():
         command = set_command(project.path, videos, name, d)

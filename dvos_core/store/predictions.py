@@ -223,12 +223,13 @@ class ModelPredictions:
         stopped in its second pass holds the first pass's mask only, which is not what the set predicts)."""
         return np.asarray(self.read("done", rows)) >= self.passes
 
-    def outdated(self) -> str | None:
+    def outdated(self, attrs: dict | None = None) -> str | None:
         """The checkpoint file that made the set when it has changed since (a model trained again under the same
-        name: its predictions no longer say what it does), else None (the same file, or none to compare with)."""
+        name: its predictions no longer say what it does), else None (the same file, or none to compare with).
+        ``attrs``: the set's attributes, when already read."""
         from dvos_core.store.fsops import file_sha256, own_model_file, same_checkpoint
 
-        a = self.attrs
+        a = self.attrs if attrs is None else attrs
         made_by, fingerprint = a.get("checkpoint"), a.get("fingerprint")
         if not isinstance(made_by, str) or not isinstance(fingerprint, str) or a.get("kind") == "smoothed":
             return None
@@ -251,10 +252,10 @@ class ModelPredictions:
         a = self.attrs
         return f"{a.get('fingerprint')}|{a.get('run') or a.get('date')}"
 
-    def stale_source(self) -> str | None:
+    def stale_source(self, attrs: dict | None = None) -> str | None:
         """For a smoothed set: why its source set no longer holds what was smoothed (predicted again, or made by a
-        checkpoint trained again since), else None; None for any other set."""
-        a = self.attrs
+        checkpoint trained again since), else None; None for any other set. ``attrs``: as for :meth:`outdated`."""
+        a = self.attrs if attrs is None else attrs
         source = a.get("source")
         if a.get("kind") != "smoothed" or not isinstance(source, str) or not isinstance(a.get("fingerprint"), str):
             return None

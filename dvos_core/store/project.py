@@ -1029,9 +1029,9 @@ def _prediction_sets(v: Video, models: list[str]) -> tuple[dict, dict, dict]:
             continue
         if a.get("checkpoint_in_project") is False:
             elsewhere[model] = a.get("checkpoint")
-        why = outdated_reason(mp)
-        if why:
-            outdated[model] = {"why": why, **set_record(a)}
+        stale = outdated_record(mp, a)
+        if stale:
+            outdated[model] = stale
         try:
             done = int(mp.finished(slice(0, n)).sum()) if n else 0
         except (StoreError, ValueError):
@@ -1066,14 +1066,21 @@ def set_record(a: dict) -> dict:
     return {**out, **{k: a.get(k) for k in PREDICT_KEYS}, "resumable": a.get("fingerprint") is not None}
 
 
-def outdated_reason(mp) -> str | None:
-    """Why prediction set ``mp`` no longer says what made it, or None: its checkpoint file was trained again since
-    (``ModelPredictions.outdated``), or, smoothed, its source set changed since (``stale_source``)."""
+def outdated_record(mp, attrs: dict | None = None) -> dict | None:
+    """When prediction set ``mp`` no longer says what made it - its checkpoint file was trained again since
+    (``ModelPredictions.outdated``), or, smoothed, its source set changed since (``stale_source``) - its
+    :func:`set_record` plus ``why`` (for ``store.notes``' notes and warnings), else None. ``attrs``: the set's
+    attributes, when already read (they are read once either way)."""
     try:
-        made_by = mp.outdated()
-        return f"made by an earlier version of {made_by} (trained again since)" if made_by else mp.stale_source()
+        a = mp.attrs if attrs is None else attrs
+        if a.get("kind") == "smoothed":
+            why = mp.stale_source(a)
+        else:
+            made_by = mp.outdated(a)
+            why = f"made by an earlier version of {made_by} (trained again since)" if made_by else None
     except (StoreError, ValueError, OSError):
         return None
+    return {**set_record(a), "why": why} if why else None
 
 
 def migrate_project(path, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> list[int]:
