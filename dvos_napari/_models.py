@@ -11,7 +11,6 @@ class ModelEntry:
     checkpoint: str  # path of best.pt
     phase: str | None  # the training phase recorded in its config.yaml (None if unreadable)
     video_model: str | None = None  # the video model of a synthetic/real phase (dvos, context), from config.yaml
-    unfinished: bool = False  # a run stopped before the epochs it was started with (Start under its name resumes it)
 
     @property
     def is_image_model(self) -> bool:
@@ -63,10 +62,10 @@ def epochs_done(model_dir) -> int:
         return 0
 
 
-def _stopped_early(model_dir, cfg: dict) -> bool:
-    """Whether the run in ``model_dir`` (its config.yaml: ``cfg``) stopped before the epochs it was started with and
-    can be resumed (its last.pt is there)."""
-    planned = cfg.get("epochs")
+def stopped_early(model_dir) -> bool:
+    """Whether the run in ``model_dir`` stopped before the epochs it was started with (its config.yaml's) and can be
+    resumed (its last.pt is there): read on demand, not by every model listing."""
+    planned = _config(model_dir).get("epochs")
     if not isinstance(planned, int) or not (model_dir / "last.pt").is_file():
         return False
     return epochs_done(model_dir) < planned
@@ -97,6 +96,5 @@ def model_checkpoints(project) -> dict[str, ModelEntry]:
         except OSError:
             continue
         cfg = _config(d)
-        entry = ModelEntry(name, str(ck), cfg.get("phase"), cfg.get("video_model"), _stopped_early(d, cfg))
-        found.append((written, name, entry))
+        found.append((written, name, ModelEntry(name, str(ck), cfg.get("phase"), cfg.get("video_model"))))
     return {name: entry for _, name, entry in sorted(found, key=lambda x: x[:2])}

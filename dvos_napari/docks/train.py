@@ -14,7 +14,7 @@ from dvos_core.progress import TimeLeft, time_left_words
 from dvos_napari import _machine
 from dvos_napari._compute import ComputeRows
 from dvos_napari._forms import ConfigForm, FieldView
-from dvos_napari._models import model_checkpoints
+from dvos_napari._models import model_checkpoints, stopped_early
 from dvos_napari._plots import PlotCanvas
 from dvos_napari._widgets import Collapsible, DvosDock, compact_combo, wrapped_label
 
@@ -324,10 +324,10 @@ class TrainDock(DvosDock):
         if self._phase_chosen or project is None or self.running:
             return None
         models = list(model_checkpoints(project).values())  # newest last
-        stopped = [e for e in models if e.unfinished and e.phase]
+        stopped = {e.name for e in models if e.phase and stopped_early(project.model_dir(e.name))}
         if stopped and not self.name.text().strip():  # a run stopped part-way (napari closed, say): offer to resume it
-            return self._resume_form(stopped[-1])
-        by_phase = {e.phase: e for e in models if e.phase and not e.unfinished}  # the newest of each phase
+            return self._resume_form(next(e for e in reversed(models) if e.name in stopped))
+        by_phase = {e.phase: e for e in models if e.phase and e.name not in stopped}  # the newest of each phase
         if "image" not in by_phase:
             phase, start = "image", None
         elif "synthetic" not in by_phase:
