@@ -73,15 +73,14 @@ _N_SAMPLES = 400  # Monte Carlo draws for the unit-amplitude constants (fixed se
 
 
 @functools.lru_cache(maxsize=64)
-def _unit_steps(period_lo: float, period_hi: float, n_frames: int) -> tuple[float, float, float]:
-    """(RMS frame-to-frame change, RMS change about each clip's mean change, p90 of the frame-to-frame change's
-    size) of a unit-amplitude smooth signal."""
+def _unit_steps(period_lo: float, period_hi: float, n_frames: int) -> tuple[float, float]:
+    """(RMS change about each clip's mean frame-to-frame change, p90 of the frame-to-frame change's size) of a
+    unit-amplitude smooth signal."""
     from dvos_core.synth.motion import smooth_signal
 
     x = smooth_signal(np.random.default_rng(12345), max(3, n_frames), 1.0, (period_lo, period_hi), size=(_N_SAMPLES,))
     d = np.diff(x, axis=0)
-    rms, dev = float(np.sqrt(np.mean(d**2))), float(np.sqrt(np.mean((d - d.mean(0)) ** 2)))
-    return rms, dev, float(np.percentile(np.abs(d), 90))
+    return float(np.sqrt(np.mean((d - d.mean(0)) ** 2))), float(np.percentile(np.abs(d), 90))
 
 
 @functools.lru_cache(maxsize=64)
@@ -182,7 +181,7 @@ def overrides_from_motion(measured: dict, base) -> dict:
     p = measured.get("wobble_period")
     if p is not None and (measured.get("wobble_px") or 0.0) > 0.2:
         period = (round(max(2.0, 0.6 * p), 1), round(max(3.0, 1.6 * p), 1))
-    _, dev, p90 = _unit_steps(*period, base.n_frames)
+    dev, p90 = _unit_steps(*period, base.n_frames)
     # rotation and zoom matched on their p90 per-frame change, what the comparison shows: a steady turn's p90 is its
     # RMS, a swing's about 1.5x it, so matching the RMS made a steady turn 1.5x too strong in the clips
     rotation = ((measured.get("rotation_deg") or {}).get("p90")) or 0.0
@@ -514,7 +513,8 @@ def _default_ids(source, video_ids):
     if not isinstance(source, Project):
         return video_ids
     if video_ids:
-        tests = [v for v in video_ids if v in source.video_ids() and source.video(v).split == "test"]
+        held = set(source.video_ids())
+        tests = [v for v in video_ids if v in held and source.video(v).split == "test"]
         if tests:  # named on purpose, perhaps not knowing: the synthetic clips would then be shaped by them
             warn_user(
                 f"{', '.join(tests)}: test video(s), whose motion (and painted heads' sway) now shapes the synthetic "

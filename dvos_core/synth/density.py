@@ -221,13 +221,13 @@ def match_density(
         ends.append(n)  # each count measured was reported in this end's third of the bar
         report(progress, i + 1, 3, f"density: heads per frame for {100 * target:.1f} % head pixels")
     n_heads = tuple(sorted(max(1, round(n)) for n in ends))  # where more heads cover less, the ends may swap
-    lower = [end for end, n, b in zip(("low", "high"), n_heads, base.n_heads) if n < b]
+    lower = [(end, b) for end, n, b in zip(("low", "high"), n_heads, base.n_heads) if n < b]  # (end, setting)
     if lower and not allow_sparser:
-        kept = " and ".join(f"{end} end {b}" for end, n, b in zip(("low", "high"), n_heads, base.n_heads) if n < b)
+        kept = " and ".join(f"{end} end {b}" for end, b in lower)
         warnings.append(
             f"the painted frames match n_heads {n_heads}, sparser than the settings' {tuple(base.n_heads)} at the "
-            f"{' and '.join(lower)} end; kept the settings' {kept}, which teach more per clip (allow_sparser / "
-            f"--allow-sparser matches them anyway)"
+            f"{' and '.join(end for end, _ in lower)} end; kept the settings' {kept}, which teach more per clip "
+            f"(allow_sparser / --allow-sparser matches them anyway)"
         )
         n_heads = (max(n_heads[0], base.n_heads[0]), max(n_heads[1], base.n_heads[1]))
     n_fakes = tuple(_fakes(n, fake_ratio) for n in n_heads)
