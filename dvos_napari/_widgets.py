@@ -31,7 +31,7 @@ from dvos_napari._close_guard import guard_close
 from dvos_napari._errors import UserMessage, user_message
 from dvos_napari._state import get_state
 from dvos_napari._warmup import warm_up
-from dvos_napari._workers import Job
+from dvos_napari._workers import CANCEL_KEEPS, Job
 
 
 def wrapped_label(text: str = "") -> QLabel:
@@ -195,7 +195,7 @@ class JobBar(QWidget):
         if status == "error" and self.job is not None and self.job.message is not None:
             self.messages.error(UserMessage(f"{label} failed: {self.job.message.text}", self.job.message.details))
         elif status != "ok" or self.messages.text() == self._said:  # keep what the step wrote about its result
-            kept = self.job.cancel_keeps if self.job is not None else "finished parts are kept"
+            kept = self.job.cancel_keeps if self.job is not None else CANCEL_KEEPS
             words = {"ok": "done", "cancelled": f"cancelled ({kept})", "killed": "ended"}
             self._say(f"{label}: {words.get(status, status)}")
         self.cancel_button.setEnabled(False)

@@ -36,6 +36,9 @@ def alive(obj) -> bool:
     return True
 
 
+CANCEL_KEEPS = "everything finished before the cancel is kept"  # what a cancelled job leaves, by default
+
+
 class Job(QObject):
     """One long core call. Signals: ``progressed(done, total, message)``, ``finished(status)`` with status 'ok',
     'cancelled', 'error' or 'killed'. After an error, ``message`` is the :class:`UserMessage` shown."""
@@ -56,7 +59,7 @@ class Job(QObject):
         notify: bool = True,
         owner=None,
         activity: bool = True,
-        cancel_keeps: str = "everything finished before the cancel is kept",
+        cancel_keeps: str = CANCEL_KEEPS,
         **kwargs,
     ):
         super().__init__()
