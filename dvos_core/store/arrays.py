@@ -327,7 +327,8 @@ def read(arr: zarr.Array, rows, owner: str, what: str, fix: str, present=None):
     :class:`~dvos_core.store.schema.DamagedStoreError` naming ``owner`` (e.g. "P: video 'v'"), ``what`` is read,
     the frames and the damaged file(s), and ``fix``; so does a row past the array's end (its ``zarr.json`` holds
     fewer rows than were committed), and a chunk file missing among the rows ``present`` (rows that were written:
-    ``True`` for all of ``rows``; see :func:`require_chunks`). OS errors pass through unchanged."""
+    ``True`` for all of ``rows``, the default for an array marked ``EVERY_ROW``; see :func:`require_chunks`). OS
+    errors pass through unchanged."""
     from dvos_core.store.schema import DamagedStoreError
 
     n = arr.shape[0]
@@ -340,6 +341,8 @@ def read(arr: zarr.Array, rows, owner: str, what: str, fix: str, present=None):
             f"{arr.shape[0]} rows (that file, or the frame count of what it belongs to, was edited or replaced by an "
             f"older copy). {fix}"
         )
+    if present is None and arr.attrs.get(EVERY_ROW):  # every committed row was written: each has its chunk file
+        present = True
     if present is not None and present is not False:
         require_chunks(arr, rows if present is True else present, owner, what, fix)
     try:

@@ -304,9 +304,8 @@ class FrameSequence:
 
     def _read(self, key: str, rows, what: str, present=None):
         """``self.group[key][rows]``; a chunk that cannot be decoded, or a missing chunk among the rows ``present``
-        (rows that were written, see :func:`~dvos_core.store.arrays.read`; ``"if every row"``: all of ``rows``
-        where the array is marked ``EVERY_ROW``, none where not), is a
-        :class:`~dvos_core.store.schema.DamagedStoreError` naming the frames and the file."""
+        (rows that were written, see :func:`~dvos_core.store.arrays.read`: all of ``rows`` in an array marked
+        ``EVERY_ROW``), is a :class:`~dvos_core.store.schema.DamagedStoreError` naming the frames and the file."""
         fix = self._damage_fix()
         p = self.path or "PROJECT"
         if key == "masks":  # a mask chunk holds one whole frame: writing that mask again replaces the file
@@ -320,10 +319,7 @@ class FrameSequence:
                 f"replaces its pseudo-labels (`dvos pseudo-label {p} MODEL --videos {self.name} --overwrite`; "
                 f"delete a damaged file first)"
             )
-        arr = self._array(key)
-        if isinstance(present, str) and present == "if every row":  # (``present`` may be an array of rows)
-            present = True if arr.attrs.get(arrays.EVERY_ROW) else None
-        return arrays.read(arr, rows, self._owner, what, fix, present)
+        return arrays.read(self._array(key), rows, self._owner, what, fix, present)
 
     # ---- properties ------------------------------------------------------------------------------------------
     @property
@@ -750,7 +746,7 @@ class Video(FrameSequence):
         in videos whose every quality row is written (``EVERY_ROW``); a video made by an earlier dvos wrote only the
         rows it scored, so a missing chunk there still reads as unknown."""
         n = self.n_frames
-        return self._read("quality", slice(0, n), "quality score", "if every row") if n else np.zeros(0, np.float32)
+        return self._read("quality", slice(0, n), "quality score") if n else np.zeros(0, np.float32)
 
     def set_quality(self, t: int, value: float) -> None:
         """Set the quality score of frame t's mask: a number in [0, 1] (higher is better), or NaN for unknown."""
