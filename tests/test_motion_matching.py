@@ -8,6 +8,8 @@ pytest.importorskip("skimage")
 from motion_clips import camera_clip, fast_pan, paint_heads, texture
 
 from dvos_core.motion import check_config_motion, config_motion, match_motion, measure_clips
+from dvos_core.motion.matching import pixel_scales
+from dvos_core.motion.summary import measure_videos
 from dvos_core.synth import SynthConfig, simulate_clip
 from dvos_core.synth.motion import camera_path
 
@@ -328,14 +330,36 @@ def test_after_matching_a_speed_gap_does_not_advise_matching_again(fast_video, s
     assert gap and "one range of pan speeds cannot follow" in gap[0] and "--match-motion" not in gap[0], gap
 
 
-def test_videos_of_very_different_sizes_are_said_to_be_pooled_in_pixels(fast_video):
-    """A 1080p pan matched with 160 px footage set the clips' speed from the large frames' pixels, unsaid."""
+def test_videos_of_different_sizes_are_pooled_at_one_pixel_size(fast_video):
+    """A 3x larger copy of the same pan was pooled in its own pixels: its 3x px speed set the clips' speed. Now
+    each video's motion is scaled to the reference video's frame size (here the one with the most frame pairs)."""
     import cv2
 
     frames, _ = fast_video
-    big = np.stack([cv2.resize(f, None, fx=3, fy=3, interpolation=cv2.INTER_LINEAR) for f in frames])
-    mm = match_motion({"small": frames, "big": big}, base=SynthConfig(n_frames=24))
-    said = [w for w in mm.warnings_after if w.startswith("frame sizes:")]
-    assert said and "big (480 px) and small (160 px) differ by more than 2x" in said[0], mm.warnings_after
-    alone = match_motion({"small": frames, "again": frames[::-1].copy()}, base=SynthConfig(n_frames=24))
-    assert not any(w.startswith("frame sizes:") for w in alone.warnings_after)
+    big = np.stack([cv2.resize(f, None, fx=3, fy=3, interpolation=cv2.INTER_LINEAR) for f in frames[:16]])
+    base = SynthConfig(n_frames=12)
+    alone = match_motion({"small": frames}, base=base, residual=False)
+    both = match_motion({"small": frames, "big": big}, base=base, residual=False)
+    scale = both.measured["all"]["pixel_scale"]
+    assert scale["video"] == "small" and scale["side"] == 160 and scale["rescaled"] == ["big"], scale
+    assert scale["factors"]["big"] == pytest.approx(1 / 3)
+    assert both.measured["videos"]["big"]["shift_px"]["median"] > 2.5 * alone.measured["all"]["shift_px"]["median"]
+    for key in ("median", "p90"):
+        assert both.measured["all"]["shift_px"][key] == pytest.approx(alone.measured["all"]["shift_px"][key], rel=0.1)
+    assert both.config.camera_speed == pytest.approx(alone.config.camera_speed, rel=0.1)
+    assert "big scaled to the 160 px frames of small" in both.table()
+    assert "pixel_scale" not in alone.measured["all"] and "pixel size" not in alone.table()
+
+
+def test_the_painted_video_sets_the_pixel_size(fast_video, tmp_project):
+    """The heads are cut from the painted video, so its frame size is the one the others are scaled to, even when
+    another video has more frame pairs."""
+    import cv2
+
+    frames, masks = fast_video
+    big = np.stack([cv2.resize(f, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR) for f in frames[:12]])
+    tmp_project.add_video_array("small", frames)
+    v = tmp_project.add_video_array("big", big)
+    v.set_mask(0, cv2.resize(masks[0].astype(np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST) > 0)
+    scale = pixel_scales(tmp_project, None, measure_videos(tmp_project, residual=False, max_pairs=4))
+    assert scale["video"] == "big" and scale["side"] == 320 and scale["factors"]["small"] == pytest.approx(2.0)

@@ -150,13 +150,15 @@ def measure_head_sway(
     *,
     provenances=MANUAL,
     max_frames: int | None = 40,
+    scales: dict | None = None,
     params: MotionParams | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> dict | None:
     """Pooled head steps of stored videos (or one), from their painted frames (``provenances``) to the frames next
     to them: ``{"heads": N, "pairs": P, "p50": px, "p90": px}`` (steps in px per frame), or None when fewer than
-    :data:`MIN_HEADS` heads could be followed (then the sway cannot be measured this way)."""
+    :data:`MIN_HEADS` heads could be followed (then the sway cannot be measured this way). ``scales``: {video name:
+    factor} each video's steps are multiplied by before pooling (videos of different sizes in one pixel size)."""
     videos = [videos] if hasattr(videos, "labelled_frames") else list(videos)
     jobs = [(v, p) for v in videos for p in painted_pairs(v, provenances, max_frames)]
     steps, used = [], 0
@@ -170,7 +172,7 @@ def measure_head_sway(
         if mask is not None and mask.any():
             d = head_steps(frame, mask, v.frame(u), params=params, rng=rng)
             if len(d):
-                steps.append(np.hypot(d[:, 0], d[:, 1]))
+                steps.append(np.hypot(d[:, 0], d[:, 1]) * (scales or {}).get(v.name, 1.0))
                 used += 1
         report(progress, i + 1, len(jobs), f"head sway: {v.name} frame {t}")
     s = np.concatenate(steps) if steps else np.zeros(0)

@@ -31,7 +31,7 @@ import numpy as np
 
 from dvos_core.motion.global_motion import GlobalMotion, MotionParams, estimate_global_motion
 from dvos_core.motion.head_sway import MIN_HEADS, measure_head_sway
-from dvos_core.motion.summary import measure_videos, resolve_sources, summarise
+from dvos_core.motion.summary import measure_videos, rescaled, resolve_sources, summarise
 from dvos_core.motion.transforms import decompose, frame_centre
 from dvos_core.progress import CancelToken, ProgressFn, check
 from dvos_core.user_warnings import warn_user
@@ -359,7 +359,14 @@ class MotionMatch:
             lines.append(cells)
         widths = [max(len(x[i]) for x in [head, *lines]) for i in range(len(head))]
         line = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
-        return "\n".join([*(line.format(*x) for x in [head, *lines]), self.sway_source()])
+        notes = [self.sway_source()]
+        scale = self.measured["all"].get("pixel_scale")
+        if scale:
+            notes.append(
+                f"pixel size: {', '.join(scale['rescaled'])} scaled to the {scale['side']} px frames of "
+                f"{scale['video']} (the heads' size) before pooling"
+            )
+        return "\n".join([*(line.format(*x) for x in [head, *lines]), *notes])
 
     def sway_source(self) -> str:
         """One line: where the matched ``sway_px`` came from."""
@@ -419,11 +426,14 @@ def match_motion(
         cancel=cancel,
     )
     _require_pairs(motions, "match the motion to", "--match-motion (dvos run-all: --no-match-motion)")
+    scales = pixel_scales(project_or_videos, video_ids, motions)
     measured = {
         "videos": {name: summarise(gm, base.n_frames) for name, gm in motions.items()},
-        "all": summarise(list(motions.values()), base.n_frames),
+        "all": summarise([rescaled(gm, scales["factors"][n]) for n, gm in motions.items()], base.n_frames),
     }
-    measured["all"]["head_sway_px"] = painted_head_sway(project_or_videos, video_ids, cancel)
+    if scales["rescaled"]:
+        measured["all"]["pixel_scale"] = scales
+    measured["all"]["head_sway_px"] = painted_head_sway(project_or_videos, video_ids, cancel, scales["factors"])
     overrides = overrides_from_motion(measured["all"], base)
     config = base.replace(**overrides)
     before = config_motion(base, n_model_clips, seed)
@@ -459,7 +469,6 @@ def match_motion(
             f"head sway: the painted heads move {heads['p50']:.1f} px/frame on their own (median of {heads['heads']}); "
             f"sway_px was capped at {overrides['sway_px']:g} px"
         )
-    warnings_after += _mixed_sizes(measured["videos"])
     rendered = None
     if render_project is None and isinstance(project_or_videos, Project):
         render_project = project_or_videos
@@ -474,19 +483,28 @@ def match_motion(
     return MotionMatch(measured, base, overrides, config, before, after, rows, warnings, warnings_after, rendered)
 
 
-def _mixed_sizes(videos: dict) -> list[str]:
-    """A warning when the videos matched differ in frame size by more than 2x: their motion is pooled in pixels, so
-    the larger frames' (more px per frame for the same camera) sets the clips' speed."""
-    sides = {name: m.get("frame_side_px") for name, m in videos.items() if m.get("frame_side_px")}
-    if len(sides) < 2 or max(sides.values()) <= 2 * min(sides.values()):
-        return []
-    big, small = max(sides, key=sides.get), min(sides, key=sides.get)
-    return [
-        f"frame sizes: {big} ({sides[big]} px) and {small} ({sides[small]} px) differ by more than 2x, and their "
-        f"motion is pooled in pixels, so the larger frames' sets the synthetic clips' speed (the same camera moves "
-        f"{sides[big] / sides[small]:.0f}x more px across them); match the motion to videos of the size the heads "
-        f"were cut at, or add the large footage again at that size (a smaller height when adding it)"
-    ]
+def pixel_scales(project_or_videos, video_ids, motions: dict) -> dict:
+    """How videos of different frame sizes are pooled: each one's motion in px is scaled to the frame size of the
+    video the heads are cut from (the stored video with the most painted frames; without painted frames, the video
+    with the most measured frame pairs), since the synthetic clips move heads of that pixel size.
+    ``{"side": px, "video": name, "factors": {name: factor}, "rescaled": [names whose factor is not 1]}``."""
+    sides = {n: int(max(gm.frame_shape[:2])) for n, gm in motions.items()}
+    painted = {
+        n: len(src.labelled_frames())
+        for n, src in resolve_sources(project_or_videos, video_ids)
+        if n in sides and hasattr(src, "labelled_frames")
+    }
+    if any(painted.values()):
+        ref = max(painted, key=painted.get)
+    else:
+        ref = max(motions, key=lambda n: len(motions[n].pairs))
+    factors = {n: sides[ref] / s for n, s in sides.items()}
+    return {
+        "side": sides[ref],
+        "video": ref,
+        "factors": factors,
+        "rescaled": sorted(n for n, f in factors.items() if abs(f - 1.0) > 1e-6),
+    }
 
 
 def fast_pan_warning(measured: dict, base, config) -> str:
@@ -558,11 +576,12 @@ def _moving_backgrounds(project, measured: dict, cancel=None) -> list:
     ]
 
 
-def painted_head_sway(project_or_videos, video_ids, cancel=None) -> float | None:
-    """The painted heads' sway in the stored videos among ``video_ids`` (:func:`measure_head_sway`); None when none
-    of them holds painted frames (videos given as arrays or files have none)."""
+def painted_head_sway(project_or_videos, video_ids, cancel=None, scales: dict | None = None) -> float | None:
+    """The painted heads' sway in the stored videos among ``video_ids`` (:func:`measure_head_sway`, each video's
+    steps times its factor in ``scales``); None when none of them holds painted frames (videos given as arrays or
+    files have none)."""
     painted = [src for _, src in resolve_sources(project_or_videos, video_ids) if hasattr(src, "labelled_frames")]
-    return measure_head_sway(painted, cancel=cancel) if painted else None
+    return measure_head_sway(painted, scales=scales, cancel=cancel) if painted else None
 
 
 def _require_pairs(motions: dict, doing: str, option: str) -> None:
@@ -583,7 +602,10 @@ def check_config_motion(
     video_ids = _default_ids(project_or_videos, video_ids)
     motions = measure_videos(project_or_videos, video_ids, max_pairs=max_pairs, run_length=config.n_frames, **kw)
     _require_pairs(motions, "compare the motion with", "--compare-motion")
-    measured = summarise(list(motions.values()), config.n_frames)
+    scales = pixel_scales(project_or_videos, video_ids, motions)
+    measured = summarise([rescaled(gm, scales["factors"][n]) for n, gm in motions.items()], config.n_frames)
+    if scales["rescaled"]:
+        measured["pixel_scale"] = scales
     if (measured.get("pan_px") or {}).get("max") is None:  # it said "matches" with nothing measured
         raise ValueError(
             "no camera motion could be measured (every frame pair was unreliable: too little texture?), so there is "
@@ -591,7 +613,7 @@ def check_config_motion(
             "--compare-motion"
         )
     if head_sway:
-        sway = painted_head_sway(project_or_videos, video_ids, kw.get("cancel"))
+        sway = painted_head_sway(project_or_videos, video_ids, kw.get("cancel"), scales["factors"])
         if sway is not None:
             measured["head_sway_px"] = sway
     synthetic = config_motion(config)
@@ -611,6 +633,7 @@ __all__ = [
     "overrides_from_motion",
     "pan_limit",
     "pan_too_fast",
+    "pixel_scales",
     "render_and_measure",
     "sway_limits",
 ]

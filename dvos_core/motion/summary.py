@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,24 @@ def summarise(motions, window: int = 60) -> dict:
             med = np.nanmedian(r, axis=0)
             out["residual_px"] = {k: round(float(v), 4) for k, v in zip(("p50", "p90", "p99"), med)}
     return out
+
+
+def rescaled(gm: GlobalMotion, factor: float) -> GlobalMotion:
+    """``gm`` as if its frames were ``factor`` times larger: shifts, translations and residual flow in px scale,
+    turns and zooms do not."""
+    if factor == 1.0:
+        return gm
+    m = gm.matrices.copy()
+    m[:, :, 2] *= factor
+    h, w = gm.frame_shape[:2]
+    return replace(
+        gm,
+        frame_shape=(round(h * factor), round(w * factor), *gm.frame_shape[2:]),
+        matrices=m,
+        dx=gm.dx * factor,
+        dy=gm.dy * factor,
+        residual=None if gm.residual is None else gm.residual * factor,
+    )
 
 
 def resolve_sources(project_or_videos, video_ids=None) -> list[tuple[str, object]]:
