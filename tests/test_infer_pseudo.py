@@ -77,6 +77,23 @@ def test_threshold_flags_or_drops(tmp_path):
     assert v.provenance_counts()["pseudo"] == 6 - len(dropped)
 
 
+def test_relabelling_makes_a_deleted_quality_file_again_and_scores_every_label(tmp_path):
+    """The fix a missing quality file names (pseudo-label --overwrite): each score written into it was refused (one
+    score would have made the file again with every other score unknown), so it makes the file again first."""
+    from dvos_core.store import DamagedStoreError
+
+    p = Project.create(tmp_path / "r.dvos")
+    p.add_video_array("v", _video(jump_at=4))
+    pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1)
+    (p.path / "videos/v/quality/c/0").unlink()
+    with pytest.raises(DamagedStoreError, match="quality/c/0 is missing"):
+        _ = p.video("v").quality
+    with pytest.warns(UserWarning, match="quality scores of frames 0-5 were missing"):
+        df = pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1, overwrite=True)
+    q = p.video("v").quality
+    assert np.isfinite(q).all() and np.allclose(q, df["quality"].to_numpy())
+
+
 def test_flagged_frames_are_left_out_of_training(tmp_path):
     from dvos_core.data.clips import split_samples
 

@@ -109,6 +109,37 @@ def test_a_deleted_quality_chunk_is_named_not_read_as_scores_unknown(project):
     assert np.isnan(project.video("other").quality).all()  # the other video's scores still read
 
 
+def test_a_score_is_not_written_into_a_deleted_quality_chunk(project):
+    """One score written into a deleted quality chunk made the file again with every other frame's score unknown:
+    the damage no longer read as damage, and the lost low scores passed the trainer's filter. The write is refused
+    (nothing written, the mask neither); relabelling with overwrite makes the chunk again and scores every label."""
+    v = project.video("v")
+    for t in (3, 4):
+        v.set_mask(t, np.eye(16, dtype=np.uint8), "pseudo", quality=0.05)
+    chunk = project.path / "videos/v/quality/c/0"
+    chunk.unlink()
+    with pytest.raises(DamagedStoreError, match="quality/c/0 is missing"):
+        v.set_quality(3, 0.9)
+    with pytest.raises(DamagedStoreError, match="quality/c/0 is missing"):
+        v.set_mask(0, np.ones(HW, np.uint8), "pseudo", quality=0.9)
+    assert not chunk.exists() and v.mask(0) is None
+    assert v.reset_missing_quality() == [(0, 4)] and chunk.exists()
+    assert np.isnan(v.quality).all() and v.reset_missing_quality() == []
+    v.set_quality(3, 0.9)
+    assert v.quality[3] == pytest.approx(0.9)
+
+
+def test_a_mask_is_not_cleared_into_a_deleted_provenance_chunk(project):
+    """Clearing one frame's mask wrote a new provenance chunk of zeros: every other frame's mask of that chunk read
+    as no mask from then on, and the damage was gone from sight."""
+    chunk = project.path / "videos/v/provenance/c/0"
+    chunk.unlink()
+    v = project.video("v")
+    with pytest.raises(DamagedStoreError, match="provenance/c/0 is missing"):
+        v.clear_mask(2)
+    assert not chunk.exists()
+
+
 def test_a_video_never_scored_has_its_quality_file(tmp_path):
     """Every committed frame's quality row is written (NaN, unknown), like its provenance row: a missing quality
     chunk is damage even in a video nothing was pseudo-labelled in (a score written later goes into that file)."""

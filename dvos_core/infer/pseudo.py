@@ -225,6 +225,8 @@ def pseudo_label(
                 labels = stopped or any(_status(codes, t, overwrite) == "predict" for t in targets)
                 if labels:
                     _record_run(video, *record, complete=False)  # until it ends: its labels may mix with older ones
+                if labels and overwrite:
+                    _reset_missing_quality(video)
                 try:
                     if predictor.kind == "context":
                         share = Steps(progress, done, len(targets), total)  # this video's slice of the run
@@ -401,6 +403,18 @@ class _BatchLabeller:
             else (t, self.video.read_masks(t, t + 1)[0], float("nan"), status[t], held[t])
             for t in targets
         ]
+
+
+def _reset_missing_quality(video) -> None:
+    """Relabelling every frame scores every pseudo-label again: the rows of a missing quality chunk (a deleted file)
+    are made again as unknown first, so the new scores can be written there (see Video.reset_missing_quality)."""
+    made = video.reset_missing_quality()
+    if made:
+        frames = ", ".join(f"{a}-{b}" for a, b in made)
+        warn_user(
+            f"{video.where}: the quality scores of frames {frames} were missing (a deleted file); they are made "
+            f"again as unknown, and each pseudo-label gets its score again as it is relabelled"
+        )
 
 
 def _warn_if_stopped_relabel(video, overwrite: bool) -> None:

@@ -306,6 +306,10 @@ class FrameSequence:
         """``self.group[key][rows]``; a chunk that cannot be decoded, or a missing chunk among the rows ``present``
         (rows that were written, see :func:`~dvos_core.store.arrays.read`: all of ``rows`` in an array marked
         ``EVERY_ROW``), is a :class:`~dvos_core.store.schema.DamagedStoreError` naming the frames and the file."""
+        return arrays.read(self._array(key), rows, self._owner, what, self._fix_of(key), present)
+
+    def _fix_of(self, key: str) -> str:
+        """What to do about a damaged or missing chunk of the array ``key``."""
         fix = self._damage_fix()
         p = self.path or "PROJECT"
         if key == "masks":  # a mask chunk holds one whole frame: writing that mask again replaces the file
@@ -319,7 +323,16 @@ class FrameSequence:
                 f"replaces its pseudo-labels (`dvos pseudo-label {p} MODEL --videos {self.name} --overwrite`; "
                 f"delete a damaged file first)"
             )
-        return arrays.read(self._array(key), rows, self._owner, what, fix, present)
+        return fix
+
+    def _require_rows(self, key: str, rows, what: str) -> None:
+        """Refuse to write into a missing chunk of ``key`` among committed ``rows`` (a DamagedStoreError naming the
+        file): Zarr would make a new chunk holding the fill value in every other row, so the loss of the others
+        would read as "no mask" or "score unknown" from then on, unsaid. Arrays whose every committed row is
+        written: provenance, and quality marked ``EVERY_ROW``."""
+        arr = self._array(key)
+        if key == "provenance" or arr.attrs.get(arrays.EVERY_ROW):
+            arrays.require_chunks(arr, rows, self._owner, what, self._fix_of(key))
 
     # ---- properties ------------------------------------------------------------------------------------------
     @property
@@ -688,6 +701,8 @@ class Video(FrameSequence):
             old = int(self._read("provenance", t, "mask provenance", present=True))
             if not overwrite and PROVENANCE_RANK[old] > PROVENANCE_RANK[code]:
                 return False
+            if quality is not None:
+                self._require_rows("quality", t, "quality score")
             self.group["masks"][t] = m
             if quality is not None:
                 self.group["quality"][t] = float(quality)
@@ -726,6 +741,7 @@ class Video(FrameSequence):
         t = _index(t)
         self._check_t(t)
         with self._write(f"clearing the mask of frame {t}"):
+            self._require_rows("provenance", t, "mask provenance")
             self.group["provenance"][t] = NONE
 
     def clear_masks(self, provenances=None) -> int:
@@ -754,7 +770,24 @@ class Video(FrameSequence):
         self._check_t(t)
         value = _quality(value, f"{self.where} frame {t}")
         with self._write(f"writing the quality of frame {t}"):
+            self._require_rows("quality", t, "quality score")
             self.group["quality"][t] = float(value)
+
+    def reset_missing_quality(self) -> list[tuple[int, int]]:
+        """Write the rows of every missing quality chunk as unknown (NaN), so that scores can be written there
+        again (pseudo-labelling with overwrite does this before it scores every pseudo-label again); returns the
+        (first, last) frames of each chunk made again. Videos made before every quality row was written
+        (not ``EVERY_ROW``) have nothing to reset."""
+        arr = self._array("quality")
+        if not arr.attrs.get(arrays.EVERY_ROW):
+            return []
+        made = []
+        with self._write("writing the missing quality scores as unknown"):
+            while gone := arrays.missing_chunks(arr, slice(0, arr.shape[0])):
+                for a, b, _ in gone:
+                    arr[a : b + 1] = np.nan
+                    made.append((a, b))
+        return made
 
     # ---- predictions (kept apart from the label masks so ground truth is never overwritten) ----------------------
     @property
