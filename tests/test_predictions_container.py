@@ -41,3 +41,24 @@ def test_a_two_pass_set_stopped_in_its_second_pass_counts_only_finished_frames(t
     one.start({"kind": "frame"}, "fp1")
     one.set(3, np.eye(8, dtype=np.float32))
     assert one.passes == 1 and one.frames().tolist() == [3]
+
+
+def test_a_set_stopped_before_its_first_frame_is_not_the_latest(tmp_path):
+    """A prediction run cancelled before its first frame left an empty set that became "the latest": evaluate
+    without a model said the video had no predictions, and export of the predictions wrote 0 files."""
+    from dvos_core.evaluate import evaluate
+    from dvos_core.io.masks import export_masks
+
+    p = Project.create(tmp_path / "p.dvos")
+    v = p.add_video_array("a", np.zeros((3, 8, 8, 3), np.uint8), split="val")
+    for t in range(3):
+        v.set_mask(t, np.eye(8, dtype=np.uint8), "manual")
+    v.predictions["img"].start({"kind": "image"}, "f1")
+    v.predictions["img"].set_many(range(3), np.eye(8, dtype=np.float32)[None].repeat(3, 0))
+    v.predictions["new"].start({"kind": "image"}, "f2")  # stopped before its first frame
+    assert v.predictions.newest().model == "new" and v.predictions.latest().model == "img"
+    rep = evaluate(p, split="val", name="r", min_area=1)
+    assert rep.overall["prediction_sets"] == {"a": "img"}
+    assert len(export_masks(p, "a", tmp_path / "out", which="predictions")) == 3
+    v.predictions.delete("img")
+    assert v.predictions.latest().model == "new"  # none holds a frame: the newest

@@ -337,6 +337,16 @@ class Predictions:
         return [s.model for s in sorted(sets, key=lambda s: (str(s.attrs.get("date", "")), s.model))]
 
     def latest(self) -> ModelPredictions:
+        """The most recent set that holds a predicted frame (a newer one stopped before its first frame is passed
+        over: it would make "the latest predictions" none); the most recent set when none holds one."""
+        names = self.models()
+        for name in reversed(names):
+            if len(self[name].frames()):
+                return self[name]
+        return self[names[-1] if names else "default"]
+
+    def newest(self) -> ModelPredictions:
+        """The most recent set, predicted frames or not."""
         names = self.models()
         return self[names[-1] if names else "default"]
 
@@ -364,10 +374,10 @@ class Predictions:
 
     # the most recent set, for callers that do not name a model
     def arrays(self, create: bool = False):
-        return self.latest().arrays(create)
+        return self.newest().arrays(create)
 
     def set(self, t: int, probability: np.ndarray, threshold: float = 0.5) -> None:
-        self.latest().set(t, probability, threshold)
+        self.newest().set(t, probability, threshold)
 
     def frames(self) -> np.ndarray:
         return self.latest().frames()
