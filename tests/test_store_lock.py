@@ -211,3 +211,35 @@ def test_ranks_of_a_torchrun_job_write_under_rank_0s_lock(tmp_project):
             assert (r.returncode == 0) == ok, r.stderr
             assert ok or "is being written by process" in r.stderr
     assert len(tmp_project.objects) == 1
+
+
+def test_every_writing_function_takes_the_project_or_its_path(tmp_path):
+    """import_video, import_masks, extract_heads, extract_backgrounds and pseudo_label failed with a raw
+    AttributeError ('str' object has no attribute 'video_ids') on a path, where generate, train and predict took
+    one: the decorator they share now opens it."""
+    import cv2
+    from stub_models import BrightIsHead
+
+    from dvos_core.extract import extract_heads
+    from dvos_core.infer import pseudo_label
+    from dvos_core.io import import_masks, import_video
+    from dvos_core.store import Project
+
+    frames = np.full((4, 32, 40, 3), 30, np.uint8)
+    frames[:, 8:20, 10:22] = 220
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for t, f in enumerate(frames):
+        cv2.imwrite(str(folder / f"f{t:03d}.png"), f)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    m = np.zeros((32, 40), np.uint8)
+    m[8:20, 10:22] = 255
+    cv2.imwrite(str(masks / "v_000000.png"), m)
+    path = str(Project.create(tmp_path / "p.dvos").path)
+    assert import_video(path, folder, video_id="v").name == "v"
+    import_masks(path, "v", masks)
+    assert extract_heads(path, ["v"], fakes_per_head=0).attrs["heads"] == 1
+    pseudo_label(tmp_path / "p.dvos", "v", (BrightIsHead(), {}), device="cpu", n_passes=1)
+    counts = Project.open(path, "r").video("v").provenance_counts()
+    assert (counts["manual"], counts["pseudo"]) == (1, 3)
