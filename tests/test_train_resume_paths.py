@@ -64,6 +64,8 @@ def test_a_run_started_from_another_folder_is_continued_not_refused(tmp_path, mo
     assert train(project, _config(start), "ctx", on_event=events.append) == best
     assert events[-1]["type"] == "done" and "nothing to do" in events[-1]["note"]
     assert best.read_bytes() == before
+    with pytest.warns(UserWarning, match="nothing to do"):  # called from Python without on_event: said all the same
+        assert train(project, _config(start), "ctx") == best
 
     moved = shutil.move(str(tmp_path / "toy.dvos"), str(tmp_path / "moved.dvos"))  # the project moved
     from dvos_core.store import Project

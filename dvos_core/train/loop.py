@@ -357,8 +357,14 @@ class _Run:
 
     # ---- helpers -----------------------------------------------------------------------------------------------
     def emit(self, event: TrainEvent) -> None:
-        if self.dist.is_main and self.on_event is not None:
+        """Hand ``event`` to ``on_event``; without one, a done event's note (nothing trained, or prediction sets
+        now out of date) is a warning, so a caller from Python is told as the CLI and the Train step are."""
+        if not self.dist.is_main:
+            return
+        if self.on_event is not None:
             self.on_event(event)
+        elif isinstance(event, DoneEvent) and event.note:
+            warn_user(event.note)
 
     def _cancel_requested(self) -> bool:
         flag = self.cancel is not None and self.cancel.cancelled
