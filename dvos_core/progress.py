@@ -8,8 +8,10 @@ consistent (only fully written, committed items count).
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -38,6 +40,55 @@ class CancelToken:
     def check(self) -> None:
         if self.cancelled:
             raise Cancelled("cancelled by user")
+
+
+class _EitherSet:
+    """Set when its own flag or the ``outer`` token is (for :func:`interrupt_cancels`)."""
+
+    def __init__(self, outer: CancelToken | None):
+        self.outer, self.own = outer, threading.Event()
+
+    def is_set(self) -> bool:
+        return self.own.is_set() or (self.outer is not None and self.outer.cancelled)
+
+    def set(self) -> None:
+        self.own.set()
+
+
+@contextlib.contextmanager
+def interrupt_cancels(cancel: CancelToken | None, what: str) -> Iterator[CancelToken | None]:
+    """Within: the first Ctrl+C (a notebook's "Interrupt kernel") sets the token it yields - ``cancel``'s or its own
+    - instead of raising wherever the code is, so the job stops at its next safe point and keeps what it committed;
+    the :class:`Cancelled` that follows is raised as ``KeyboardInterrupt`` (``what`` says what was kept). A second
+    one interrupts at once. Only where Python's own handler is in place, in the main thread (the CLI and the GUI
+    set their own): elsewhere ``cancel`` is yielded as it is."""
+    try:
+        own = threading.current_thread() is threading.main_thread()
+        own = own and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    except ValueError:
+        own = False
+    if not own:
+        yield cancel
+        return
+    flag = _EitherSet(cancel)
+    token = CancelToken(flag)
+    interrupted = []
+
+    def handler(_signum, _frame):
+        interrupted.append(True)
+        flag.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield token
+    except Cancelled as e:
+        if interrupted:
+            raise KeyboardInterrupt(f"interrupted; {what}") from e
+        raise
+    finally:
+        if signal.getsignal(signal.SIGINT) is handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def report(progress: ProgressFn | None, done: int, total: int, message: str = "") -> None:

@@ -111,6 +111,31 @@ def test_resume_after_cancel_matches_uninterrupted_run(project, straight):
         train(project, tiny_config(lr=1e-3), "straight", resume=True)
 
 
+def test_an_interrupt_in_a_notebook_stops_like_a_cancel_and_resumes(project, straight):
+    """A notebook's "Interrupt kernel" (SIGINT) raised KeyboardInterrupt wherever the run was: a first epoch lost
+    its folder, a later one went back to its last epoch. Now the first one stops the run at its next safe point, as
+    a cancel does (last.pt at the step), and is raised as KeyboardInterrupt; the resumed run equals a straight one."""
+    import signal
+
+    cfg = tiny_config()
+
+    def interrupt_mid_epoch_two(e):
+        if e["type"] == "batch" and e["epoch"] == 2 and e["step"] == 1:
+            signal.raise_signal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, as in a notebook's cell
+    try:
+        with pytest.raises(KeyboardInterrupt, match="saved its last.pt"):
+            train(project, cfg, "by_interrupt", on_event=interrupt_mid_epoch_two, resume=False)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    state = read_checkpoint(project.model_dir("by_interrupt") / "last.pt")["info"]["train_state"]
+    assert (state["epoch"], state["step"]) == (1, 1)
+    train(project, cfg, "by_interrupt", resume=True)
+    assert_same_state(straight, read_checkpoint(project.model_dir("by_interrupt") / "last.pt"))
+
+
 def test_resume_after_a_crash_matches_uninterrupted_run(project, straight):
     """A run that dies mid-epoch without saving (like a kill) resumes from the last epoch's last.pt."""
     cfg = tiny_config()

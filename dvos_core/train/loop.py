@@ -36,7 +36,7 @@ from dvos_core.model.checkpoint import file_fingerprint
 from dvos_core.model.device import use_bf16
 from dvos_core.model.presets import ModelConfig, get_config, list_presets
 from dvos_core.model.transfer import image_parameter_names
-from dvos_core.progress import Cancelled, CancelToken, ProgressFn, report
+from dvos_core.progress import Cancelled, CancelToken, ProgressFn, interrupt_cancels, report
 from dvos_core.store.fsops import io_step, same_checkpoint
 from dvos_core.store.lock import TRAIN_HOLDER, TRAIN_LOCK
 from dvos_core.store.schema import StoreError
@@ -146,7 +146,10 @@ def train(
     stopped. ``on_event`` receives the typed events of :mod:`dvos_core.train.events`. ``cancel`` is checked before
     each step and, outside DDP, at every convolution of its forward and backward pass (see
     :mod:`dvos_core.train.interrupt`), so a stop never waits for a whole step; on cancel, ``last.pt`` is written (an
-    interrupted step is not counted) and :class:`Cancelled` is raised.
+    interrupted step is not counted) and :class:`Cancelled` is raised. Called from a plain Python session's main
+    thread (a notebook cell, a script), the first Ctrl+C or "Interrupt kernel" stops the run the same way and is
+    then raised as ``KeyboardInterrupt`` (a second one interrupts at once; see
+    :func:`dvos_core.progress.interrupt_cancels`).
     ``threads``: CPU threads per process (see :mod:`dvos_core.threads`; the default shares the cores among
     torchrun ranks and data-loader workers).
     """
@@ -169,8 +172,10 @@ def train(
         with training_lock(project, name), using_threads(threads, workers=local_processes() * (1 + workers)):
             _sweep_killed_saves(folder)
             dist_info = distributed.setup(config.device)
+            kept = f"the run saved its last.pt in {folder}: train again under the same name to resume it"
             try:
-                return _Run(project, config, name, dist_info, progress, cancel, on_event).run(resume)
+                with interrupt_cancels(cancel, kept) as cancel:
+                    return _Run(project, config, name, dist_info, progress, cancel, on_event).run(resume)
             finally:
                 distributed.cleanup(dist_info)
     except TrainingBusy:  # the folder is the other run's: left as it is
