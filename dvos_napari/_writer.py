@@ -44,21 +44,26 @@ def _stored(video, t: int, source: str, model: str | None = None):
 
 
 def changed_frames(video, data, source: str = "masks", model: str | None = None, frames=None) -> list[int]:
-    """Frames whose non-empty mask in ``data`` differs from what the store holds for the layer it came from.
+    """Frames whose mask in ``data`` differs from what the store holds for the layer it came from.
 
-    ``source='masks'`` compares with the label masks, ``'predicted'`` with the stored predictions of ``model`` (the
-    set the layer shows), so saving a predicted layer writes only the frames a person edited, never the untouched
-    predictions. ``frames``: compare only these (default every frame; each comparison reads a stored mask).
+    ``source='masks'`` compares the non-empty frames with the label masks (an empty frame there is one not
+    annotated); ``'predicted'`` compares with the stored predictions of ``model`` (the set the layer shows), so
+    saving a predicted layer writes only the frames a person edited, never the untouched predictions - a predicted
+    frame erased to nothing included (its right answer: no heads). ``frames``: compare only these (default every
+    frame; each comparison reads a stored mask).
     """
     out = []
     for t in (
         range(video.n_frames) if frames is None else sorted(int(f) for f in frames if 0 <= int(f) < video.n_frames)
     ):
         d = np.asarray(data[t])
-        if not d.any():
+        if not d.any() and source != "predicted":
             continue
         stored = _stored(video, t, source, model)
-        if stored is None or not np.array_equal(d > 0, np.asarray(stored) > 0):
+        if stored is None:  # not predicted (or not annotated): painted here if anything is there
+            if d.any():
+                out.append(t)
+        elif not np.array_equal(d > 0, np.asarray(stored) > 0):
             out.append(t)
     return out
 
@@ -110,10 +115,10 @@ def _tracking_viewer(path, vid: str, name: str):
 def write_labels(path: str, data, meta: dict) -> list[str]:
     """npe2 writer: save a ``<video> masks`` / ``<video> predicted`` Labels layer into the dvos project at ``path``.
 
-    Only non-empty frames that differ from the store are written (an empty frame is read as 'not annotated'); for a
-    predicted layer only the frames edited away from the stored prediction of the set it shows (its ``dvos_model``
-    metadata, else the most recent set), as 'corrected', but never over a mask a person painted (left, with a
-    warning). A layer a dvos viewer tracks writes only its painted
+    Of a masks layer, the non-empty frames that differ from the store are written (an empty frame is read as 'not
+    annotated'); of a predicted layer, the frames edited away from the stored prediction of the set it shows (its
+    ``dvos_model`` metadata, else the most recent set; a frame erased to nothing too), as 'corrected', but never
+    over a mask a person painted (left, with a warning). A layer a dvos viewer tracks writes only its painted
     frames among those, so what another program wrote meanwhile is not overwritten with what the layer read before.
     """
     from dvos_core.store import Project

@@ -70,9 +70,11 @@ def test_saving_a_predicted_layer_writes_only_the_edited_frames(tmp_project):
     layer = mask_buffer(v, "predicted")
     layer[3, 8:12, 8:12] = 1  # a person fixes frame 3
     layer[5, 1:4, 1:4] = 1  # and paints the unpredicted frame 5
+    layer[1] = 0  # and erases every head of frame 1 (its right answer: none; the save skipped it, unsaid)
     write_labels(str(tmp_project.path), layer, {"name": "plot predicted", "metadata": {"dvos_role": "predicted"}})
-    assert v.provenance.tolist() == [0, 0, 0, 4, 0, 4]  # untouched predictions are not turned into labels
+    assert v.provenance.tolist() == [0, 4, 0, 4, 0, 4]  # untouched predictions are not turned into labels
     np.testing.assert_array_equal(v.mask(3), layer[3])
+    assert v.mask(1) is not None and not v.mask(1).any()
 
 
 def test_sample_data_needs_no_network(monkeypatch):
