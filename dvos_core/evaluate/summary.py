@@ -234,9 +234,8 @@ def evaluate(
         labelled = len(project.video(vid).labelled_frames(gt_provenances))
         if len(plan[vid]) < labelled:  # ground-truth frames without a prediction: left out of the score
             partial[vid] = [len(plan[vid]), labelled]
-    if partial:
-        warn_partial(repr(model) if model else "the latest predictions", partial, project.path)
-    if model is None:  # each video's most recent set: one overall score must not mix several models
+    if model is None:  # each video's most recent set: one overall score must not mix several models (refused
+        # before the partial sets are warned about: nothing is scored)
         latest = {vid: project.video(vid).predictions.latest().model for vid in ids}
         if len(set(latest.values())) > 1:
             which_set = ", ".join(f"{v}: {m}" for v, m in latest.items())
@@ -245,6 +244,8 @@ def evaluate(
                 f"them: name the model to score (--model NAME, model=) or compare the models side by side "
                 f"(--models all, compare_models)"
             )
+    if partial:
+        warn_partial(repr(model) if model else "the latest predictions", partial, project.path)
     warn_outdated(project.video(v).predictions[model] if model else project.video(v).predictions.latest() for v in plan)
     total = int(sum(len(f) for f in plan.values()))
     rows, done = [], 0
