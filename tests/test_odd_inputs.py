@@ -89,6 +89,46 @@ def test_masks_named_like_frame_files_numbered_from_1_are_not_shifted_by_one(tmp
     assert import_masks(tmp_project, "plot", masks, numbering="stored", overwrite=True) == [1, 4]
 
 
+def test_masks_named_like_ffmpeg_frames_of_the_folder_are_not_taken_for_an_export(tmp_project, tmp_path):
+    """ffmpeg -i plot.mp4 plot/plot_%06d.png names frames <video>_<number>, as export-masks names its masks: a mask
+    painted on plot_000002.png went to stored frame 2 (read from plot_000003.png), unasked. Only a masks.csv of
+    export-masks listing them says they carry stored numbers."""
+    folder = tmp_path / "plot"
+    folder.mkdir()
+    for n in range(1, 6):
+        cv2.imwrite(str(folder / f"plot_{n:06d}.png"), np.full(HW + (3,), 40 * n, np.uint8))
+    with pytest.warns(UserWarning, match="numbered 1..5"):
+        import_video(tmp_project, folder)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    cv2.imwrite(str(masks / "plot_000002.png"), _blob())
+    with pytest.raises(ValueError, match=r"plot_000002\.png would go to stored frame 2.*to stored frame 1"):
+        import_masks(tmp_project, "plot", masks)
+    assert import_masks(tmp_project, "plot", masks, numbering="source") == [1]
+
+
+def test_a_folder_of_two_videos_exports_gives_each_video_its_own_masks(tmp_project, tmp_path):
+    """export-masks of two videos into one folder (their masks.csv lists both): importing it into one of them took
+    the other's masks too (as manual), or failed where their frame numbers met."""
+    from dvos_core.io import export_masks
+
+    frames = np.stack([np.full(HW + (3,), 30 * k, np.uint8) for k in range(4)])
+    a, b = tmp_project.add_video_array("a", frames), tmp_project.add_video_array("b", frames)
+    a.set_mask(0, _blob(0))
+    a.set_mask(3, _blob(1))
+    b.set_mask(1, _blob(2))
+    b.set_mask(3, _blob(0))
+    out = tmp_path / "out"
+    export_masks(tmp_project, "a", out)
+    export_masks(tmp_project, "b", out)
+    tmp_project.add_video_array("c", frames)
+    with pytest.raises(ValueError, match=r"lists the masks export-masks wrote for videos a, b, not for 'c'"):
+        import_masks(tmp_project, "c", out)
+    a.clear_masks()
+    assert import_masks(tmp_project, "a", out) == [0, 3]
+    assert np.array_equal(a.mask(3), _blob(1) // 255)
+
+
 def test_a_frame_folder_with_a_numbering_gap_places_masks_by_file_number(tmp_project, tmp_path):
     folder = _folder(tmp_path / "frames", [0, 1, 2, 5, 6])  # frames 3 and 4 were never exported
     with pytest.warns(UserWarning, match=r"numbered 0\.\.6 with gaps"):

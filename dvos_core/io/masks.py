@@ -462,16 +462,20 @@ def import_masks(
         if coco:
             items, names, listed = _coco_sources(Path(source), video, frames, label_class, empty_images, size_note)
             listing = Path(source)
+            exported = set(listed)  # images with the dvos entry of export-masks
         else:
             items = _mask_sources(Path(source), frames, files, allow_labels=allow_labels, label_class=label_class)
             names = {desc: Path(desc).name for _t, _load, desc in items}
+            exported = set()
+            if frames is None:  # (frames= maps every file of the folder to a frame itself)
+                items, exported = _own_exports(items, names, _listed_videos(Path(source)), video, Path(source))
             listed = _listed_provenances(Path(source)) if provenance is None else {}
             listing = Path(source) / "masks.csv"
         if frames is None and _numbered_by_name(Path(source), items):
             if first_number:
                 items = _shift(items, first_number, numbering)
             else:
-                items = _renumber(video, items, numbering, Path(source), names)
+                items = _renumber(video, items, numbering, Path(source), names, exported)
         elif first_number:
             raise ValueError(
                 f"{source}: --first-number (first_number) counts the numbers in mask file names; these masks take "
@@ -627,6 +631,48 @@ def _listed_provenances(source: Path) -> dict[str, tuple[str, int | None, str | 
     return {r["file"]: (r["provenance"], pixels(r), (r.get("mask_digest") or "").strip() or None) for r in listed}
 
 
+def _listed_videos(source: Path) -> dict[str, str]:
+    """{mask file name: video id} from the ``masks.csv`` export-masks wrote in ``source`` (a folder), else {}; a
+    list written before its ``video`` column gives the video of each file's name."""
+    import csv
+
+    listing = source / "masks.csv" if source.is_dir() else None
+    if listing is None or not listing.is_file():
+        return {}
+    try:
+        with open(listing, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+    out = {}
+    for r in rows:
+        name = (r.get("file") or "").strip()
+        m = _EXPORTED_NAME.fullmatch(name)
+        video = (r.get("video") or "").strip() or (m.group(1) if m else "")
+        if name and video:
+            out[name] = video
+    return out
+
+
+def _own_exports(items, names: dict, videos_of: dict, video, source: Path):
+    """(items, names export-masks wrote for them) of a mask folder whose ``masks.csv`` (``videos_of``: file ->
+    video) may list the exports of several videos (export-masks into one folder, one video after another): only
+    this video's files and the files it does not list are taken. A folder listing one other video alone is taken
+    whole (its masks exported from a video of another id, say in another project); one listing several others but
+    not this one is refused, naming them."""
+    listed = set(videos_of.values())
+    if len(listed) <= 1:
+        return items, set(videos_of)
+    if video.name not in listed:
+        raise ValueError(
+            f"{source}: its masks.csv lists the masks export-masks wrote for videos {', '.join(sorted(listed))}, "
+            f"not for {video.name!r}; to import those of one of them into {video.name!r}, copy its files (named "
+            f"<video>_<frame>) into a folder of their own"
+        )
+    own = [it for it in items if videos_of.get(names[it[2]], video.name) == video.name]
+    return own, {n for n, v in videos_of.items() if v == video.name}
+
+
 def _numbered_by_name(source: Path, items) -> bool:
     """Whether the frames of ``items`` (from :func:`_mask_sources`) come from numbers in file names: a folder, a
     mask file, a one-page TIFF with a number in its name; not the pages of a TIFF stack."""
@@ -646,9 +692,10 @@ def source_numbers(video) -> dict[int, int]:
     return {start + t * step: t for t in range(len(video))}
 
 
-def _renumber(video, items, numbering: str | None, source: Path, names: dict):
+def _renumber(video, items, numbering: str | None, source: Path, names: dict, exported: set):
     """``items`` with their frame numbers read as ``numbering`` says (see :func:`import_masks`); ``names``: the file
-    name of each item's description."""
+    name of each item's description; ``exported``: the names that export-masks wrote (listed by its ``masks.csv``,
+    or a COCO image with its ``dvos`` entry), numbered by stored frame."""
     if numbering == "stored":
         return items
     if numbering == "source":
@@ -667,10 +714,8 @@ def _renumber(video, items, numbering: str | None, source: Path, names: dict):
     runs = video.attrs.get("source_file_numbers")
     if not runs:
         return items
-    exported = [
-        m for _t, _load, desc in items if (m := _EXPORTED_NAME.fullmatch(names[desc])) and m.group(1) == video.name
-    ]
-    if len(exported) == len(items):  # written by export-masks: stored numbers
+    if all(names[desc] in exported for _t, _load, desc in items):  # written by export-masks: stored numbers (a
+        # name alone does not tell: frames extracted as <folder>_000001.png look like its files)
         return items
     to_stored = source_numbers(video)
     if not all(t in to_stored for t, _load, _desc in items):  # a number no file has: stored numbers
