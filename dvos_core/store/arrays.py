@@ -153,14 +153,22 @@ def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False, s
         return m.astype(np.uint8)
     if values.size <= 2 and (set(values.tolist()) <= {0, 255} or set(values.tolist()) <= {0, 65535}):
         return (m > 0).astype(np.uint8)
-    if allow_labels and np.issubdtype(m.dtype, np.integer) and values.min() >= 0:
-        return (m > 0).astype(np.uint8)
     shown = values[:8].tolist()
     if np.issubdtype(m.dtype, np.floating) and not np.all(values == np.round(values)):
         raise ValueError(
             f"{name} holds fractions ({shown}{'...' if values.size > 8 else ''}), like a probability map; threshold "
             f"it first (e.g. prob >= 0.5) to get a binary mask"
         )
+    if allow_labels and values.min() >= 0 and values.size > 2 and _equal_neighbours(m) < SOFT_EDGES_BELOW:
+        raise ValueError(  # no label map of heads has touching pixels that mostly differ: edges shaded grey
+            f"{name} has values {shown}{'...' if values.size > 8 else ''} that differ between most touching pixels: "
+            f"grey values shading the edges of its shapes (a soft brush, or a mask resized or saved as JPEG), not "
+            f"an instance label map, whose heads each hold one number; read as one, every grey edge pixel would be "
+            f"a head. Threshold it first (e.g. mask >= {(int(values.max()) + 1) // 2}), save it again, and import "
+            f"it without allow_labels (--labels)"
+        )
+    if allow_labels and np.issubdtype(m.dtype, np.integer) and values.min() >= 0:
+        return (m > 0).astype(np.uint8)
     if allow_labels and np.issubdtype(m.dtype, np.floating) and values.min() >= 0:
         return (m > 0).astype(np.uint8)  # whole numbers stored as floats (ImageJ, scikit-image): a label map too
     if allow_labels:  # asked for a label map, but this is not one
@@ -169,8 +177,10 @@ def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False, s
             f"0 and up (0 = background, one number per head), and a binary mask 0/1, 0/255 or 0/65535"
         )
     top = 65535 if m.dtype == np.uint16 else 255
-    if values.min() == 0 and values.max() == top and 4 * np.count_nonzero(m == top) >= np.count_nonzero(m):
-        raise ValueError(  # the top value on a good share of the shapes, grey around it: soft edges, not label ids
+    cored = values.max() == top and 4 * np.count_nonzero(m == top) >= np.count_nonzero(m)
+    if values.min() == 0 and (cored or _equal_neighbours(m) < SOFT_EDGES_BELOW):
+        raise ValueError(  # the top value on a good share of the shapes, grey around it, or neighbours that mostly
+            # differ (small heads whose soft edges are most of them): soft edges, not label ids, whose heads are flat
             f"{name} has values {shown}{'...' if values.size > 8 else ''}: grey values between 0 and {top} at the "
             f"edges of its shapes (a soft brush, or a mask resized or saved as JPEG); dvos reads binary masks: "
             f"threshold it first (e.g. mask >= {(top + 1) // 2}) and save it again (allow_labels, --labels, would "
@@ -181,6 +191,22 @@ def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False, s
         f"or 0/65535). For an instance label map pass allow_labels=True (--labels on the command line)"
     )
 
+
+def _equal_neighbours(m: np.ndarray) -> float:
+    """The share of pairs of touching non-zero pixels (side by side or one above the other) that hold the same
+    value: near 1 in a label map (each head one flat id; 0.7 where heads of 3x4 px touch on every side), low where
+    grey values shade the edges (0.05-0.35 for small heads blurred, resized or saved as JPEG)."""
+    same = total = 0
+    for a, b in ((m[:, :-1], m[:, 1:]), (m[:-1], m[1:])):
+        both = (a > 0) & (b > 0)
+        same += int(np.count_nonzero(both & (a == b)))
+        total += int(np.count_nonzero(both))
+    return same / total if total else 1.0
+
+
+# a label map of heads packed edge to edge holds the same number in at least half of its touching pixel pairs (2x2 px
+# heads: 0.5, 3x4: 0.7); masks shaded at the edges by a soft brush, resizing or JPEG: 0.05-0.35
+SOFT_EDGES_BELOW = 0.4
 
 MAX_NAMED = 5  # damaged chunk files named in one message
 
