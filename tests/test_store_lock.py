@@ -216,7 +216,7 @@ def test_ranks_of_a_torchrun_job_write_under_rank_0s_lock(tmp_project):
 def test_every_writing_function_takes_the_project_or_its_path(tmp_path):
     """import_video, import_masks, extract_heads, extract_backgrounds and pseudo_label failed with a raw
     AttributeError ('str' object has no attribute 'video_ids') on a path, where generate, train and predict took
-    one: the decorator they share now opens it."""
+    one: each opens it now, as the others do."""
     import cv2
     from stub_models import BrightIsHead
 

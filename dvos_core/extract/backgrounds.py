@@ -126,6 +126,9 @@ def extract_backgrounds(
     clips as a list whose ``kept`` attribute names the clips cut before and skipped.
     ``threads``: OpenCV threads for decoding and resizing (see :mod:`dvos_core.threads`).
     """
+    from dvos_core.store import Project
+
+    project = Project.of(project)
     from dvos_core.io.preprocess import Preprocess
     from dvos_core.io.readers import open_video
     from dvos_core.store import safe_id

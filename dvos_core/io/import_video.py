@@ -83,6 +83,9 @@ def import_video(
     and large ones bounded memory. Frames of more than 2 GiB as RGB (one frame is one chunk) are refused when the
     video is opened, before anything is written.
     """
+    from dvos_core.store import Project
+
+    project = Project.of(project)
     from dvos_core.store import safe_id
     from dvos_core.store.schema import SPLITS
 

@@ -437,6 +437,9 @@ def import_masks(
     export) holds blank ones where nobody painted, and an empty mask says "no heads here" (manual truth for
     training, and a background clip inpainted from it). Masks that are all empty are an error naming the fix.
     """
+    from dvos_core.store import Project
+
+    project = Project.of(project)
     if numbering not in (None, "stored", "source"):
         raise ValueError(f"numbering must be 'stored' or 'source', got {numbering!r}")
     if not isinstance(source, (str, os.PathLike)):

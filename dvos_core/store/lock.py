@@ -321,8 +321,7 @@ def writes_store(fn):
     """Decorator for core functions that write a project: the call holds the project's writer lock, and gains a
     keyword argument ``wait`` (see :meth:`WriterLock.acquire`). The project is the argument named ``project`` (a
     Project or its path), else the first argument (a store object such as a Video). A ``cancel`` argument of the
-    function also stops the wait. A path given as ``project`` reaches the function as the Project opened there, so
-    every writing function takes either."""
+    function also stops the wait."""
     sig = inspect.signature(fn)
     params = list(sig.parameters.values())
     names = [q.name for q in params]
@@ -336,14 +335,6 @@ def writes_store(fn):
     @functools.wraps(fn)
     def wrapper(*args, wait: bool | float | None = None, **kwargs):
         target = args[index] if len(args) > index else kwargs.get(names[index]) if names else None
-        if "project" in names and isinstance(target, (str, os.PathLike)):  # a path: the function gets the Project
-            from dvos_core.store.project import Project
-
-            target = Project.of(target)
-            if len(args) > index:
-                args = (*args[:index], target, *args[index + 1 :])
-            else:
-                kwargs["project"] = target
         path = _store_path(target)
         if path is None:
             return fn(*args, **kwargs)
