@@ -61,6 +61,17 @@ def test_an_empty_frame_range_is_refused():
     for start, stop in ((5, 5), (5, 4), (10, 12)):
         with pytest.raises(ValueError, match="selects no frames"):
             frame_indices(10, start, stop)
+    with pytest.raises(ValueError, match=r"start \(--start\) must be 0 or more.*got -3"):  # said "selects no frames"
+        frame_indices(10, -3)
+
+
+def test_a_video_added_as_dot_is_named_after_its_folder(tmp_path, monkeypatch):
+    """`cd frames_folder; dvos add-video ../P.dvos .` named the video 'video' (the name of '.' is empty)."""
+    from dvos_core.io.import_video import source_name
+
+    (tmp_path / "plot7").mkdir()
+    monkeypatch.chdir(tmp_path / "plot7")
+    assert source_name(".") == "plot7" and source_name(tmp_path / "plot7") == "plot7"
 
 
 def test_an_implausible_frame_rate_in_a_header_is_not_recorded(tmp_path):

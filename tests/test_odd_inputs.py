@@ -302,3 +302,13 @@ def test_small_heads_with_grey_edges_are_refused_as_such_also_with_labels(tmp_pa
     assert np.array_equal(as_uint8_mask(ids, (120, 160), "l.png", allow_labels=True), (heads > 0).astype(np.uint8))
     packed = np.kron(np.arange(1, 101, dtype=np.uint16).reshape(10, 10), np.ones((2, 2), np.uint16))
     assert as_uint8_mask(packed, (20, 20), "p.png", allow_labels=True).all()  # 2x2 heads edge to edge: a label map
+
+
+def test_exporting_the_masks_of_a_video_without_any_is_an_error(tmp_project, tmp_path):
+    """export-masks of a video with no mask wrote 0 files and an empty masks.csv, exit status 0."""
+    from dvos_core.io import export_masks
+
+    tmp_project.add_video_array("bare", np.zeros((3, *HW, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"video 'bare' has no masks to export.*--predictions"):
+        export_masks(tmp_project, "bare", tmp_path / "out")
+    assert not (tmp_path / "out" / "masks.csv").exists()

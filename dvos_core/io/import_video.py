@@ -20,7 +20,9 @@ def frame_indices(n: int, start: int = 0, stop: int | None = None, step: int = 1
     stop = n if stop is None else int(stop)
     if step < 1:
         raise ValueError(f"step must be >= 1, got {step}")
-    if not 0 <= start < n or stop <= start:
+    if start < 0:
+        raise ValueError(f"{where}: start (--start) must be 0 or more (the first frame is 0), got {start}")
+    if not start < n or stop <= start:
         raise ValueError(
             f"{where}: frame range start={start} stop={stop} selects no frames; the source has {n} frames (0..{n - 1})"
         )
@@ -37,7 +39,7 @@ def source_name(path) -> str:
     """The name a video's id is made from (:func:`~dvos_core.store.schema.safe_id`): a file's name without its
     extension, a folder's name."""
     path = Path(path)
-    return path.stem if path.is_file() else path.name
+    return path.stem if path.is_file() else (path.name or path.resolve().name)  # "." or "..": the folder's own name
 
 
 def frames_per_batch(height: int, width: int) -> int:

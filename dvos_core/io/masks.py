@@ -1000,6 +1000,12 @@ def export_masks(
     if which == "labels":
         frames = np.flatnonzero(video.provenance)
         codes = video.provenance
+        if not len(frames):  # an empty export would look like a finished one (exit status 0, "wrote 0 masks")
+            raise ValueError(
+                f"{project.path}: video {video_id!r} has no masks to export (none painted, imported, pseudo-labelled "
+                f"or corrected); paint or import some first, or export a model's masks (--predictions, "
+                f"which='predictions')"
+            )
     else:
         from dvos_core.io.mask_source import prediction_set
 

@@ -81,6 +81,11 @@ def image_files(folder, suffixes) -> list[Path]:
     return sorted((p for p in found if p.is_file()), key=lambda p: natural_key(p.name))
 
 
+def _frames_before(t: int) -> str:
+    """What to say of the frames before an undecodable frame ``t``: they can be added alone."""
+    return f"; the frames before it can be added alone (dvos add-video --stop {t})" if t else ""
+
+
 class VideoReader:
     """Base class: random access by index plus forward iteration; subclasses implement ``_get(k)``."""
 
@@ -201,7 +206,7 @@ class CV2VideoReader(VideoReader):
         if not ok or bgr is None:
             raise ValueError(
                 f"{self.path}: frame {self._pos} cannot be decoded (file damaged or truncated); "
-                f"it reports {len(self)} frames"
+                f"it reports {len(self)} frames{_frames_before(self._pos)}"
             )
         self._pos += 1
         return self._to_rgb(bgr)
@@ -214,7 +219,10 @@ class CV2VideoReader(VideoReader):
     def _skip(self, n: int) -> None:
         for _ in range(n):
             if not self._cap.grab():
-                raise ValueError(f"{self.path}: frame {self._pos} cannot be decoded (file damaged or truncated)")
+                raise ValueError(
+                    f"{self.path}: frame {self._pos} cannot be decoded (file damaged or truncated)"
+                    f"{_frames_before(self._pos)}"
+                )
             self._pos += 1
 
     def _count_frames(self, n_header: int) -> int:
