@@ -110,7 +110,7 @@ def test_three_masks_saved_as_one_rgb_tiff_are_refused_not_read_as_one(tmp_proje
 def test_masks_past_the_end_of_a_stepped_import_explain_the_numbering(tmp_project, video_avi, tmp_path):
     import_video(tmp_project, video_avi, "plot", start=10, step=5)  # 6 frames: source 10, 15, ..., 35
     cv2.imwrite(str(tmp_path / "plot_000015.png"), np.zeros((48, 64), np.uint8))
-    with pytest.raises(ValueError, match=r"frame 15 is out of range.*--start 10 --step 5.*renumber"):
+    with pytest.raises(ValueError, match=r"which frames.*--start 10 --step 5.*frame 15, past the video's end"):
         import_masks(tmp_project, "plot", tmp_path / "plot_000015.png")
 
 

@@ -149,9 +149,16 @@ def test_source_numbering_follows_start_and_step_of_a_video_file(tmp_project, vi
     video = import_video(tmp_project, video_avi, "plot", start=10, step=5)
     h, w = video.shape[1:3]
     cv2.imwrite(str(tmp_path / "plot_000015.png"), np.pad(np.full((4, 4), 255, np.uint8), ((0, h - 4), (0, w - 4))))
-    with pytest.raises(ValueError, match=r"frame 15 is out of range.*--numbering source"):
+    with pytest.raises(ValueError, match=r"plot_000015\.png would go to frame 15, past.*stored frame 1.*--numbering"):
         import_masks(tmp_project, "plot", tmp_path / "plot_000015.png")
     assert import_masks(tmp_project, "plot", tmp_path / "plot_000015.png", numbering="source") == [1]
+    # a number that is both a source frame and a stored frame: a mask named by source frame went in at the stored
+    # frame of that number, unasked
+    long = import_video(tmp_project, video_avi, "long", start=2, step=1)
+    cv2.imwrite(str(tmp_path / "long_000005.png"), np.pad(np.full((4, 4), 255, np.uint8), ((0, h - 4), (0, w - 4))))
+    with pytest.raises(ValueError, match=r"long_000005\.png would go to stored frame 5.*to stored frame 3"):
+        import_masks(tmp_project, "long", tmp_path / "long_000005.png")
+    assert not long.provenance.any()
 
 
 def test_cli_import_masks_takes_numbering(tmp_project, tmp_path, capsys):

@@ -423,8 +423,9 @@ def import_masks(
     ``numbering`` says what the numbers in mask file names count: ``'stored'``, the video's stored frames;
     ``'source'``, the numbers of its source files or frames (a folder of images numbered from 1 or with gaps, or a
     video added with --start/--step: mask ``000001.png`` goes to the frame read from ``000001.png``). ``None``:
-    stored, except that a video added from a folder whose file numbers differ from its stored numbers is an error
-    naming both choices when the masks are not ``<video>_<frame>`` files written by :func:`export_masks`.
+    stored, except that a video added from a folder whose file numbers differ from its stored numbers (or from a
+    video file with --start/--step) is an error naming both choices when every mask number could be either and the
+    masks are not files that :func:`export_masks` wrote (listed by its ``masks.csv``).
 
     Colour masks (black background) are read by the CVAT ``labelmap.txt`` in their folder or its parent (CVAT's
     "Segmentation mask 1.1" export: ``SegmentationClass/`` beside ``labelmap.txt``): the pixels of its one class
@@ -715,7 +716,9 @@ def _renumber(video, items, numbering: str | None, source: Path, names: dict, ex
             out.append((to_stored[t], load, desc))
         return out
     runs = video.attrs.get("source_file_numbers")
-    if not runs:
+    sf = video.attrs.get("source_frames") or {}
+    start, step = int(sf.get("start") or 0), int(sf.get("step") or 1)
+    if not runs and start == 0 and step == 1:  # stored and source numbers are the same
         return items
     if all(names[desc] in exported for _t, _load, desc in items):  # written by export-masks: stored numbers (a
         # name alone does not tell: frames extracted as <folder>_000001.png look like its files)
@@ -729,13 +732,18 @@ def _renumber(video, items, numbering: str | None, source: Path, names: dict, ex
     t, desc = moved[0]
     as_stored = f"stored frame {t}" if 0 <= t < len(video) else f"frame {t}, past the video's end"
     first = min(to_stored)
+    added = (
+        f"was added from a folder whose image files are numbered {first}..{max(to_stored)}"
+        if runs
+        else f"was added from frames {start}, {start + step}, ... of its source (--start {start} --step {step})"
+    )
+    unit = "a file number" if runs else "a source frame number"
     raise ValueError(
-        f"{source}: which frames do these masks belong to? Video {video.name!r} was added from a folder whose image "
-        f"files are numbered {first}..{max(to_stored)}, while its stored frames are numbered 0..{len(video) - 1} "
-        f"(the file numbered {first} is stored frame {to_stored[first]}). {names[desc]} would go to {as_stored}; "
-        f"counted as a file number, to stored frame {to_stored[t]}. Say which: --numbering source (masks named like "
-        f"the frame files) or --numbering stored (masks numbered 0..{len(video) - 1}, as export-masks writes them); "
-        f"from Python, numbering='source' or 'stored'"
+        f"{source}: which frames do these masks belong to? Video {video.name!r} {added}, while its stored frames are "
+        f"numbered 0..{len(video) - 1} (source number {first} is stored frame {to_stored[first]}). {names[desc]} "
+        f"would go to {as_stored}; counted as {unit}, to stored frame {to_stored[t]}. Say which: --numbering source "
+        f"(masks named like the source's frames) or --numbering stored (masks numbered 0..{len(video) - 1}, as "
+        f"export-masks writes them); from Python, numbering='source' or 'stored'"
     )
 
 
