@@ -259,3 +259,42 @@ def test_masks_csv_names_each_stored_frames_source_frame(tmp_project, tmp_path):
     row = listing[listing["video"] == "plot1"].iloc[0]
     assert (row["frame"], row["source_frame"], row["heads"], row["head_pixels"]) == (2, 8, 2, 36 + 48 + 1)
     assert listing[listing["video"] == "plot0"]["source_frame"].isna().all()
+
+
+def test_export_csv_refuses_a_dataset_csv_it_did_not_write(tmp_project, video, tmp_path):
+    """A user's own dataset.csv was replaced without a word; an earlier export of dvos is still replaced."""
+    for t in range(3):
+        video.set_mask(t, _blob_masks(1)[0], "manual")
+    mine = tmp_path / "mydata" / "dataset.csv"
+    mine.parent.mkdir()
+    mine.write_text("VID,FID,Image,Mask,Label\nfield7,0,frames/field7/0.png,masks/field7/0.png,1\n")
+    with pytest.raises(ValueError, match=r"dataset\.csv: this file is not a CSV exported by dvos .*move it away"):
+        export_reference_csv(tmp_project, tmp_path / "mydata", clip_length=3)
+    assert mine.read_text().startswith("VID,FID,Image,Mask,Label\nfield7,") and not (mine.parent / "frames").exists()
+    for absolute in (False, True, False):  # an earlier export, relative or absolute paths: replaced
+        csv = export_reference_csv(tmp_project, tmp_path / "ours", clip_length=1, absolute_paths=absolute)
+        assert len(pd.read_csv(csv)) == 3
+    video.set_mask(3, _blob_masks(1)[0], "manual")
+    assert len(pd.read_csv(export_reference_csv(tmp_project, tmp_path / "ours", clip_length=2))) == 4
+
+
+def test_export_csv_with_nothing_to_export_is_an_error(tmp_project, video, tmp_path):
+    """No run long enough for a clip wrote a header-only CSV, and exit 0."""
+    with pytest.raises(ValueError, match=r"nothing to export .*\['plot1'\] have no masks"):
+        export_reference_csv(tmp_project, tmp_path / "a")
+    for t in (2, 3, 6):
+        video.set_mask(t, _blob_masks(1)[0], "manual")
+    with pytest.raises(ValueError, match=r"no video of \['plot1'\] has 5 consecutive masked frames \(the longest run"):
+        export_reference_csv(tmp_project, tmp_path / "a", clip_length=5)
+    assert not (tmp_path / "a").exists()
+    video.set_split("test")
+    with pytest.warns(UserWarning, match="left out the test video"), pytest.raises(ValueError, match="no videos to"):
+        export_reference_csv(tmp_project, tmp_path / "a", clip_length=1)
+    assert not (tmp_path / "a").exists()
+
+
+def test_export_csv_clip_length_error_names_the_option(tmp_project, tmp_path, capsys):
+    from dvos_core.cli import main
+
+    assert main(["export-csv", str(tmp_project.path), str(tmp_path / "b"), "--clip-length", "-1"]) == 2
+    assert "--clip-length (clip_length=) must be >= 1" in capsys.readouterr().err

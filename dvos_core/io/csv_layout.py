@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,37 +45,46 @@ def export_reference_csv(
     """Write frames/masks as PNGs under ``out_dir`` and the CSV ``out_dir/csv_name``; returns the CSV path.
 
     Only frames with a mask are exported; masked frames in runs too short for a whole clip are left out with a
-    warning saying how many. Without ``video_ids`` every video but the test videos (whose masks are the ground truth
-    they are scored against, not training data; a warning names them) is exported.
+    warning saying how many, and an export without a single clip is an error saying why (nothing is written). Without
+    ``video_ids`` every video but the test videos (whose masks are the ground truth they are scored against, not
+    training data; a warning names them) is exported. An existing ``csv_name`` that an earlier export did not write
+    is refused, not replaced.
     """
     import pandas as pd
 
     from dvos_core.progress import check, report
 
     if clip_length is not None and clip_length < 1:
-        raise ValueError(f"clip_length must be >= 1 or None, got {clip_length}")
+        raise ValueError(
+            f"--clip-length (clip_length=) must be >= 1, or 0 on the command line (None in Python) to export whole "
+            f"runs; got {clip_length}"
+        )
     from dvos_core.io.output_paths import check_output_file, check_output_folder
 
     out = check_output_folder(out_dir, project, subfolders=("frames", "masks"))
     check_output_file(out / csv_name, project)  # not the CSV a video was imported from
-    try:
-        (out / "frames").mkdir(parents=True, exist_ok=True)
-        (out / "masks").mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise PermissionError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
+    _check_replaceable(out / csv_name)
     ids = id_list(video_ids) if video_ids else _training_ids(project)
     plan = []  # (video, [frame indices of one clip])
-    skipped = 0
+    skipped, longest = 0, 0
     for vid in ids:
         v = project.video(vid)
         for start, stop in contiguous_runs(np.flatnonzero(v.provenance)):
             run = np.arange(start, stop)
+            longest = max(longest, len(run))
             if clip_length is None:
                 plan.append((v, run))
                 continue
             n_full = len(run) // clip_length
             skipped += len(run) - n_full * clip_length
             plan.extend((v, run[i * clip_length : (i + 1) * clip_length]) for i in range(n_full))
+    if not plan:
+        raise ValueError(f"nothing to export to {out / csv_name}: {_why_no_clip(ids, longest, clip_length)}")
+    try:
+        (out / "frames").mkdir(parents=True, exist_ok=True)
+        (out / "masks").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PermissionError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
     rows, fid = [], 0
     total = sum(len(c) for _, c in plan)
     for v, clip in plan:
@@ -108,6 +118,64 @@ def export_reference_csv(
             f"consecutive masked frames",
         )
     return csv_path
+
+
+def _why_no_clip(ids: list[str], longest: int, clip_length: int | None) -> str:
+    """Why no clip of ``clip_length`` masked frames was found in the videos ``ids`` (the longest run: ``longest``)."""
+    if not ids:
+        return "the project has no videos to export (test videos are left out unless named: --videos, video_ids=)"
+    if not longest:
+        return f"the video(s) {ids} have no masks; only masked frames are exported"
+    return (
+        f"no video of {ids} has {clip_length} consecutive masked frames (the longest run has {longest}); use a "
+        f"shorter --clip-length (clip_length=), 0 (None) for whole runs, or mask more consecutive frames"
+    )
+
+
+_EXPORTED_VID = re.compile(r"(.+)-\d{6,}")
+
+
+def _not_exported_by_dvos(csv_path: Path) -> str | None:
+    """None if ``csv_path`` is a CSV :func:`export_reference_csv` wrote (its header, FIDs 0, 1, ..., Labels 0/1, VIDs
+    ``<video>-<frame>`` and the files ``frames/<VID>/<video>_<frame>.png`` / ``masks/...``, relative or absolute);
+    else what tells it apart."""
+    import csv
+
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as f:
+            table = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        return f"cannot be read as such ({e})"
+    if not table or table[0] != list(COLUMNS):
+        return f"its columns are {', '.join(table[0][:8]) if table else 'none'}"
+    for fid, row in enumerate(table[1:]):
+        if not _exported_row(fid, row):
+            return f"its row {fid + 2} does not list the files export-csv writes"
+    return None
+
+
+def _exported_row(fid: int, row: list[str]) -> bool:
+    m = _EXPORTED_VID.fullmatch(row[0]) if len(row) == len(COLUMNS) else None
+    if m is None or row[1] != str(fid) or row[4] not in ("0", "1"):
+        return False
+    name = re.compile(re.escape(m.group(1)) + r"_\d{6,}\.png")
+    for top, cell in (("frames", row[2]), ("masks", row[3])):
+        parts = cell.replace("\\", "/").split("/")
+        absolute = cell.startswith("/") or re.match(r"[A-Za-z]:/", cell.replace("\\", "/")) is not None
+        if not (len(parts) == 3 or absolute) or parts[-3:-1] != [top, row[0]] or not name.fullmatch(parts[-1]):
+            return False
+    return True
+
+
+def _check_replaceable(csv_path: Path) -> None:
+    """Refuse to replace a file ``csv_path`` that is not an earlier CSV of :func:`export_reference_csv`."""
+    if csv_path.exists():
+        why = _not_exported_by_dvos(csv_path)
+        if why:
+            raise ValueError(
+                f"{csv_path}: this file is not a CSV exported by dvos ({why}); move it away or export into another "
+                f"folder"
+            )
 
 
 def _read_rows(csv_path: Path):
