@@ -298,3 +298,43 @@ def test_export_csv_clip_length_error_names_the_option(tmp_project, tmp_path, ca
 
     assert main(["export-csv", str(tmp_project.path), str(tmp_path / "b"), "--clip-length", "-1"]) == 2
     assert "--clip-length (clip_length=) must be >= 1" in capsys.readouterr().err
+
+
+def _png_frames(folder, n, hw=(24, 32)):
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        cv2.imwrite(str(folder / f"{i}.png"), np.full(hw + (3,), 20 * i, np.uint8))
+
+
+@pytest.mark.parametrize(
+    "rows, error",
+    [
+        ("A,0,f/0.png\nA,1,f/1.png\n,2,f/2.png\nA,3,f/3.png\n", r"d\.csv: row 4 has no VID"),
+        ("B,0,f/0.png\nB,1,f/1.png\nB,1,f/2.png\n", r"d\.csv: VID 'B' lists FID 1 more than once \(rows 3, 4\)"),
+        (
+            "C,f9,f/0.png\nC,f10,f/1.png\nC,11,f/2.png\n",
+            r"d\.csv: FID\(s\) 'f9' \(row 2\), 'f10' \(row 3\) are not whole",
+        ),
+        ("", r"d\.csv: lists no frames \(it has only its header row\); nothing to import"),
+    ],
+)
+def test_reference_csv_refuses_malformed_rows_before_writing(tmp_project, tmp_path, rows, error):
+    """A row without a VID was dropped, a repeated FID kept both frames, FIDs f9, f10, f11 were sorted as text."""
+    _png_frames(tmp_path / "f", 4)
+    (tmp_path / "d.csv").write_text("VID,FID,Image\n" + rows)
+    with pytest.raises(ValueError, match=error):
+        import_reference_csv(tmp_project, tmp_path / "d.csv")
+    assert tmp_project.video_ids() == []
+
+
+def test_reference_csv_fids_written_as_text_are_numbers(tmp_project, tmp_path):
+    """FIDs 9, 10, 11 quoted or padded are ordered as numbers; VID 007 keeps its zeros; a gap is warned about."""
+    _png_frames(tmp_path / "f", 4)
+    (tmp_path / "d.csv").write_text('VID,FID,Image\n007,"10",f/1.png\n007, 9 ,f/0.png\n007,11.0,f/2.png\n')
+    (video,) = import_reference_csv(tmp_project, tmp_path / "d.csv")
+    assert video.name == "007" and (video.read_frames()[:, 0, 0, 0] // 20).tolist() == [0, 1, 2]
+    (tmp_path / "e.csv").write_text("VID,FID,Image\nE,0,f/0.png\nE,5,f/1.png\n")
+    with pytest.warns(UserWarning, match=r"e\.csv: the FIDs of VID\(s\) E skip numbers"):
+        import_reference_csv(tmp_project, tmp_path / "e.csv")

@@ -185,12 +185,15 @@ def _read_rows(csv_path: Path):
     if not csv_path.is_file():
         raise FileNotFoundError(f"{csv_path}: CSV file not found")
     try:
-        df = pd.read_csv(csv_path)
+        df = pd.read_csv(csv_path, dtype={"VID": str, "FID": str})  # VID 007 stays 007; FIDs checked below
     except Exception as e:
         raise ValueError(f"{csv_path}: cannot parse as CSV ({e})") from e
     missing = [c for c in ("VID", "FID", "Image") if c not in df.columns]
     if missing:
         raise ValueError(f"{csv_path}: missing column(s) {missing}; expected {list(COLUMNS)}")
+    if df.empty:
+        raise ValueError(f"{csv_path}: lists no frames (it has only its header row); nothing to import")
+    df = _check_ids(csv_path, df)
 
     def resolve(p) -> Path | None:
         if not isinstance(p, str) or not p.strip():
@@ -209,6 +212,56 @@ def _read_rows(csv_path: Path):
     return df
 
 
+def _rows(index) -> str:
+    """Row numbers as the CSV file counts them (its header is row 1), the first ten."""
+    rows = [str(int(i) + 2) for i in index]
+    return ", ".join(rows[:10]) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+
+
+def _whole_number(text) -> int | None:
+    """``text`` (a FID cell) as an int: ``9``, `` 9 ``, ``9.0``; None for anything else (``f9``, ``9.5``, empty)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        pass
+    try:
+        x = float(text)
+    except ValueError:
+        return None
+    return int(x) if x.is_integer() else None
+
+
+def _check_ids(csv_path: Path, df):
+    """``df`` with its FIDs as ints (``_fid``), after checking that every row has a VID and a whole-number FID and
+    that no FID repeats within a VID; else one error naming every problem, before anything is written. A VID whose
+    FIDs skip numbers is imported with its frames one after the other, with a warning."""
+    problems = []
+    no_vid = df.index[df["VID"].isna() | (df["VID"].astype(str).str.strip() == "")]
+    if len(no_vid):
+        problems.append(f"row {_rows(no_vid)} has no VID" if len(no_vid) == 1 else f"rows {_rows(no_vid)} have no VID")
+    fids = df["FID"].map(_whole_number)
+    bad = df.index[fids.isna()]
+    if len(bad):
+        shown = ", ".join(f"{df['FID'][i]!r} (row {int(i) + 2})" for i in bad[:10])
+        problems.append(f"FID(s) {shown} are not whole numbers (FIDs give the order of each VID's frames)")
+    if not problems:
+        df = df.assign(_fid=fids.astype(np.int64))
+        dup = df[df.duplicated(["VID", "_fid"], keep=False)]
+        for (vid, fid), g in list(dup.groupby(["VID", "_fid"], sort=False))[:10]:
+            problems.append(f"VID {vid!r} lists FID {fid} more than once (rows {_rows(g.index)})")
+    if problems:
+        raise ValueError(f"{csv_path}: " + "; ".join(problems) + "; nothing was imported")
+    gaps = [str(vid) for vid, f in df.groupby("VID", sort=False)["_fid"] if f.max() - f.min() + 1 != len(f)]
+    if gaps:
+        warn_user(
+            f"{csv_path}: the FIDs of VID(s) {', '.join(gaps[:10])}{' ...' if len(gaps) > 10 else ''} skip numbers; "
+            f"their frames are stored one after the other, as consecutive frames of one video",
+        )
+    return df
+
+
 def _video_groups(project, csv_path: Path, df, id_prefix: str) -> tuple[list, list[str], list[str]]:
     """([(video id, VID, rows ordered by FID)] to import, [ids kept], [every id, in the CSV's order]).
 
@@ -217,7 +270,7 @@ def _video_groups(project, csv_path: Path, df, id_prefix: str) -> tuple[list, li
     is replaced (:func:`import_reference_csv`)."""
     from dvos_core.store import safe_id
 
-    groups = [(str(vid), g.sort_values("FID")) for vid, g in df.groupby("VID", sort=False)]
+    groups = [(str(vid), g.sort_values("_fid", kind="stable")) for vid, g in df.groupby("VID", sort=False)]
     ids = [safe_id(f"{id_prefix}{vid}") for vid, _ in groups]
     held = set(project.video_ids())
     source = str(csv_path.resolve())
