@@ -338,3 +338,27 @@ def test_reference_csv_fids_written_as_text_are_numbers(tmp_project, tmp_path):
     (tmp_path / "e.csv").write_text("VID,FID,Image\nE,0,f/0.png\nE,5,f/1.png\n")
     with pytest.warns(UserWarning, match=r"e\.csv: the FIDs of VID\(s\) E skip numbers"):
         import_reference_csv(tmp_project, tmp_path / "e.csv")
+
+
+def test_reference_csv_refuses_a_0_1_mask_saved_as_jpeg(tmp_project, tmp_path):
+    """A 0/1 mask saved as JPEG was binarised at 128 into an EMPTY manual mask: ground truth saying 'no heads'."""
+    import cv2
+
+    _png_frames(tmp_path / "f", 2)
+    m = np.zeros((24, 32), np.uint8)
+    m[5:15, 5:20] = 1  # as (mask > 0).astype(np.uint8) gives
+    cv2.imwrite(str(tmp_path / "m0.jpg"), m)
+    cv2.imwrite(str(tmp_path / "m1.jpg"), m * 255)
+    (tmp_path / "a.csv").write_text("VID,FID,Image,Mask,Label\nA,0,f/0.png,m0.jpg,1\n")
+    with pytest.raises(ValueError, match=r"m0\.jpg: this JPEG mask's values .*only [12],.*save the masks as PNG"):
+        import_reference_csv(tmp_project, tmp_path / "a.csv")
+    assert tmp_project.video_ids() == []
+    # the 0/1 mask after a 0/255 one (checked as it is imported): the video made before it is deleted again
+    (tmp_path / "b.csv").write_text("VID,FID,Image,Mask,Label\nA,0,f/0.png,m1.jpg,1\nB,1,f/1.png,m0.jpg,1\n")
+    with pytest.raises(ValueError, match=r"m0\.jpg: this JPEG mask's values go up to only [12]"):
+        import_reference_csv(tmp_project, tmp_path / "b.csv")
+    assert tmp_project.video_ids() == []
+    (tmp_path / "c.csv").write_text("VID,FID,Image,Mask,Label\nA,0,f/0.png,m1.jpg,1\n")
+    with pytest.warns(UserWarning, match="binarised at 128"):  # a 0/255 JPEG: as before
+        (video,) = import_reference_csv(tmp_project, tmp_path / "c.csv")
+    assert abs(int(video.mask(0).sum()) - 150) <= 5

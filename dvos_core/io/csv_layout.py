@@ -6,9 +6,12 @@ on the last frame of each clip (the query frame). ``clip_length=None`` exports w
 (the layout of synthetic sets). Every row has a mask, as the reference loader requires. Paths are written relative
 to the CSV's folder unless ``absolute_paths``.
 
-Import reads such a CSV back: one video per VID (frames ordered by FID), masks where the Mask cell is filled
-(binarised with > 0, as the reference does; JPEG masks at 128, with a warning: their compression turns the
-background around each head into values 1..20 that > 0 would count as head).
+Export refuses to replace a CSV of that name that it did not write, and writes nothing when no clip qualifies.
+
+Import reads such a CSV back: one video per VID (frames ordered by FID, whole numbers, each once within a VID; a row
+without a VID is an error), masks where the Mask cell is filled (binarised with > 0, as the reference does; JPEG
+masks at 128, with a warning: their compression turns the background around each head into values 1..20 that > 0
+would count as head; a JPEG mask whose values stay under 128, a 0/1 mask, is refused rather than made empty).
 """
 
 from __future__ import annotations
@@ -341,9 +344,35 @@ def _import_group(project, csv_path: Path, vid_id: str, vid: str, g, provenance,
         lossy = Path(p).suffix.lower() in (".jpg", ".jpeg")
         if lossy:
             jpeg_masks.append(str(p))
+            _check_jpeg_mask(p, m)
         video.set_mask(t, m > (127 if lossy else 0), provenance)
     video.mark_complete()
     return video
+
+
+def _check_jpeg_mask(path, m: np.ndarray) -> bool:
+    """Whether the JPEG mask ``m`` (read from ``path``) has heads, after refusing one whose values stay under 128 but
+    not at 0: a 0/1 (or label) mask, which binarising at 128 would turn into an empty ground truth."""
+    top = int(m.max()) if m.size else 0
+    if 0 < top < 128:
+        raise ValueError(
+            f"{path}: this JPEG mask's values go up to only {top}, so it is not a 0/255 mask (a 0/1 mask, as "
+            f"(mask > 0).astype(uint8) gives?): JPEG masks are binarised at 128, which would leave it empty, and "
+            f"compression blurs so faint a mask beyond exact recovery; save the masks as PNG (lossless; 0/1 is fine) "
+            f"or as 0/255 JPEGs, then run the import again"
+        )
+    return top > 0
+
+
+def _check_first_jpeg_mask(df) -> None:
+    """Before anything is written: the JPEG masks, in the CSV's order, up to the first with heads pass
+    :func:`_check_jpeg_mask` (a CSV of 0/1 JPEG masks is refused at once; each is checked again on import)."""
+    from dvos_core.io.masks import read_mask_file
+
+    jpegs = (p for p in df["_mask"] if p is not None and Path(p).suffix.lower() in (".jpg", ".jpeg"))
+    for p in jpegs:
+        if _check_jpeg_mask(p, np.asarray(read_mask_file(p))):
+            return
 
 
 def _warn_jpeg_masks(csv_path: Path, jpeg_masks: list[str]) -> None:
@@ -359,10 +388,11 @@ def _warn_jpeg_masks(csv_path: Path, jpeg_masks: list[str]) -> None:
 def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str = "", progress=None, cancel=None):
     """Read a ``VID, FID, Image, Mask, Label`` CSV into new videos (one per VID); returns them.
 
-    Relative paths are resolved against the CSV's folder. Every file is checked to exist before anything is
-    written; if an import fails midway the videos created by this call are deleted again (a killed import leaves
-    videos marked incomplete, replaced by the next import, which keeps the videos this CSV already made whole, with
-    a warning: a rerun after a stop finishes the import). Returns the CSV's videos, kept and new. Holds the
+    Relative paths are resolved against the CSV's folder. Every row's VID and FID (whole numbers, each once within a
+    VID) and every file are checked before anything is written; if an import fails midway (a 0/1 JPEG mask, say)
+    the videos created by this call are deleted again (a killed import leaves videos marked incomplete, replaced by
+    the next import, which keeps the videos this CSV already made whole, with a warning: a rerun after a stop
+    finishes the import). Returns the CSV's videos, kept and new. Holds the
     project's writer lock.
     """
     from dvos_core.progress import report
@@ -370,6 +400,7 @@ def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str 
     csv_path = Path(csv_path)
     df = _read_rows(csv_path)
     plan, kept, ids = _video_groups(project, csv_path, df, id_prefix)
+    _check_first_jpeg_mask(df)
     if kept:
         warn_user(
             f"{csv_path}: {len(kept)} video(s) made from this CSV before are kept, not imported again "
