@@ -37,6 +37,10 @@ def test_napari_reader_offers_what_the_core_reads_and_nothing_else(tmp_path):
         assert get_reader(str(f)) is None, suffix
         with pytest.raises(ValueError, match="unsupported file type"):
             open_video(f)
+    still = tmp_path / "still.png"  # said "unsupported file type '.png'", while a one-page TIFF is read
+    still.write_bytes(b"")
+    with pytest.raises(ValueError, match="a single image, not a video.*into a folder of its own"):
+        open_video(still)
 
 
 def test_cli_help_names_the_same_suffixes(capsys):

@@ -843,6 +843,11 @@ def open_video(path, **kwargs) -> VideoReader:
         return CV2VideoReader(path, **kwargs)
     if suffix in TIFF_SUFFIXES:
         return TiffReader(path)
+    if suffix in IMAGE_SUFFIXES:  # one still: read as a folder of one image
+        raise ValueError(
+            f"{path}: a single image, not a video; to add it (a video of one frame, e.g. a still to paint heads on), "
+            f"put it into a folder of its own and add that folder (a folder of images is read as a video's frames)"
+        )
     raise ValueError(
         f"{path}: unsupported file type {suffix!r}; use a video ({', '.join(VIDEO_SUFFIXES)}), a "
         f"multi-page TIFF, or a folder of PNG/JPG images"
