@@ -611,21 +611,27 @@ def _provenances(video, planned: dict, pixels: dict, listing: Path | None, diges
     return kinds
 
 
-def _listed_provenances(source: Path) -> dict[str, tuple[str, int | None, str | None]]:
-    """{mask file name: (provenance, head pixels, mask digest)} from the ``masks.csv`` export-masks wrote in
-    ``source`` (a folder), else {}."""
+def _listing_rows(source: Path) -> list[dict]:
+    """The rows of the ``masks.csv`` export-masks wrote in ``source`` (a folder) as dicts; [] without one, or when
+    it cannot be read."""
     import csv
-
-    from dvos_core.store.schema import PROVENANCE
 
     listing = source / "masks.csv" if source.is_dir() else None
     if listing is None or not listing.is_file():
-        return {}
+        return []
     try:
         with open(listing, newline="") as f:
-            rows = list(csv.DictReader(f))
+            return list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error):
-        return {}
+        return []
+
+
+def _listed_provenances(source: Path) -> dict[str, tuple[str, int | None, str | None]]:
+    """{mask file name: (provenance, head pixels, mask digest)} from the ``masks.csv`` export-masks wrote in
+    ``source`` (a folder), else {}."""
+    from dvos_core.store.schema import PROVENANCE
+
+    rows = _listing_rows(source)
 
     def pixels(row) -> int | None:
         text = (row.get("head_pixels") or "").strip()
@@ -638,18 +644,8 @@ def _listed_provenances(source: Path) -> dict[str, tuple[str, int | None, str | 
 def _listed_videos(source: Path) -> dict[str, str]:
     """{mask file name: video id} from the ``masks.csv`` export-masks wrote in ``source`` (a folder), else {}; a
     list written before its ``video`` column gives the video of each file's name."""
-    import csv
-
-    listing = source / "masks.csv" if source.is_dir() else None
-    if listing is None or not listing.is_file():
-        return {}
-    try:
-        with open(listing, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return {}
     out = {}
-    for r in rows:
+    for r in _listing_rows(source):
         name = (r.get("file") or "").strip()
         m = _EXPORTED_NAME.fullmatch(name)
         video = (r.get("video") or "").strip() or (m.group(1) if m else "")
