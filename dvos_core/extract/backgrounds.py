@@ -126,12 +126,11 @@ def extract_backgrounds(
     clips as a list whose ``kept`` attribute names the clips cut before and skipped.
     ``threads``: OpenCV threads for decoding and resizing (see :mod:`dvos_core.threads`).
     """
-    from dvos_core.store import Project
-
-    project = Project.of(project)
     from dvos_core.io.preprocess import Preprocess
     from dvos_core.io.readers import open_video
-    from dvos_core.store import safe_id
+    from dvos_core.store import Project, safe_id
+
+    project = Project.of(project)
 
     pre = preprocess or Preprocess()
     reader, token = None, None

@@ -130,10 +130,11 @@ def extract_heads(
     DataFrame of the rows added; its ``attrs`` hold the counts (frames, heads, fakes, too_small, too_large,
     fakes_failed, skipped_frames). ``threads``: OpenCV threads (see :mod:`dvos_core.threads`).
     """
+    import pandas as pd
+
     from dvos_core.store import Project
 
     project = Project.of(project)
-    import pandas as pd
 
     min_area = check_int(min_area, "--min-area", 1, "the smallest head kept, in pixels")
     if max_area is not None:

@@ -183,10 +183,11 @@ def pseudo_label(
     disagree. With a context model the blended label is also the mask the frame lends to the next frames.
     ``scales``: the scales each frame is segmented at (see :func:`~dvos_core.infer.predict.predict_video`).
     """
+    import pandas as pd
+
     from dvos_core.store import Project
 
     project = Project.of(project)
-    import pandas as pd
 
     video_ids = id_list(video_ids)
     if not video_ids:

@@ -85,11 +85,10 @@ def import_video(
     and large ones bounded memory. Frames of more than 2 GiB as RGB (one frame is one chunk) are refused when the
     video is opened, before anything is written.
     """
-    from dvos_core.store import Project
+    from dvos_core.store import Project, safe_id
+    from dvos_core.store.schema import SPLITS
 
     project = Project.of(project)
-    from dvos_core.store import safe_id
-    from dvos_core.store.schema import SPLITS
 
     path = Path(path)
     if split not in SPLITS:
