@@ -207,3 +207,43 @@ def test_cancel_stops_worker_processes_cleanly(proj, reference):
     assert 1 <= len(s.done()) < 8
     generate(proj, "pcancel", 8, CFG, seed=5, backend="serial")
     assert same(read_all(s)[:3], reference)  # clip i depends on (seed, i) only, not on the set size
+
+
+def test_a_set_whose_background_clips_were_cut_again_is_not_resumed(tmp_path):
+    """Clips deleted and cut again under the same ids and lengths, from other frames: the resume mixed two datasets
+    unsaid (only the ids and frame counts were recorded). A set recorded without the clips' uids still resumes."""
+    p = toy_project(tmp_path / "p.dvos", n_heads=5, n_fakes=5, bg_frames=6, bg_size=(110, 120))
+    token = CancelToken()
+
+    def stop_after_first(done, total, msg):
+        if done >= 1:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        generate(p, "mix", 3, CFG, seed=5, backend="serial", progress=stop_after_first, cancel=token)
+    older = dict(p.synthetic("mix").attrs["inputs"])
+    p.delete_background("field")
+    bg = p.create_background("field", 110, 120, source="toy")
+    bg.append_frames(np.full((6, 110, 120, 3), 90, np.uint8))  # the same id and length, other frames
+    with pytest.raises(StoreError, match="background clips changed since synthetic set 'mix'"):
+        generate(p, "mix", 3, CFG, seed=5, backend="serial")
+    del older["background_uids"]  # a set started by an earlier dvos: compared as it was recorded
+    p.synthetic("mix").group.attrs["inputs"] = older
+    assert generate(p, "mix", 3, CFG, seed=5, backend="serial").done().tolist() == [0, 1, 2]
+
+
+def test_background_clips_of_a_test_video_are_left_out_of_synthesis(tmp_path):
+    """Clips inpainted from a video that later became a test video kept feeding every synthetic clip: its frames
+    reached training. Making it a test video names them; synthesis leaves them out."""
+    p = toy_project(tmp_path / "p.dvos", n_heads=5, n_fakes=5, bg_frames=6, bg_size=(110, 120))
+    p.add_video_array("plot", np.zeros((2, 110, 120, 3), np.uint8))
+    bg = p.create_background("plot_inp_000", 110, 120, source="plot", video_created=p.video("plot").attrs["created"])
+    bg.append_frames(np.zeros((6, 110, 120, 3), np.uint8))
+    with pytest.warns(UserWarning, match=r"background clip\(s\) plot_inp_000 were cut or inpainted from the new test"):
+        p.set_split("plot", "test")
+    with pytest.warns(UserWarning, match=r"1 background clip\(s\) \(plot_inp_000\).*test video\(s\) plot"):
+        s = generate(p, "s", 2, CFG, seed=1, backend="serial")
+    assert s.attrs["inputs"]["backgrounds"] == {"field": 6}
+    p.delete_background("field")
+    with pytest.raises(ValueError, match="every background clip was made from a test video"):
+        generate(p, "t", 2, CFG, seed=1, backend="serial")

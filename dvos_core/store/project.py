@@ -431,6 +431,7 @@ class Project:
                 v.check_split(split)
             for v in videos:
                 v.set_split(split)
+        cut_from = {v.name for v in videos}
         cut = {v.name: self.objects.video_counts(v.name) for v in videos} if split == "test" else {}
         cut = {vid: c for vid, c in cut.items() if c.get("head") or c.get("fake")}
         if cut:
@@ -440,6 +441,14 @@ class Project:
                 f"synthesis leaves them out (its masks are now ground truth); `dvos extract-objects {self.path} "
                 f"--replace` cuts the bank again from the training videos only",
             )
+        if split == "test":
+            made = sorted(b for b in self.background_ids() if self.background(b).attrs.get("source") in cut_from)
+            if made:
+                shown = ", ".join(made[:8]) + (" ..." if len(made) > 8 else "")
+                warn_user(
+                    f"{self.path}: background clip(s) {shown} were cut or inpainted from the new test video(s): "
+                    f"synthesis leaves them out (delete them: `dvos delete {self.path} background ID --yes`)",
+                )
 
     def _group(self, folder: str) -> zarr.Group:
         """The top-level group ``folder`` (videos, backgrounds, objects, synthetic); a ``zarr.json`` of it that is

@@ -1,4 +1,4 @@
-"""The object bank's heads and fakes that synthesis may paste: none cut from a test video.
+"""The object bank's heads and fakes, and the background clips, that synthesis may use: none made from a test video.
 
 A test video's painted masks are the ground truth it is scored against; heads cut from them and pasted into training
 clips would leak it into training. ``extract-objects`` never cuts from a test video, but a bank can still hold such
@@ -43,3 +43,30 @@ def check_training_objects(project) -> None:
             f"masks are their ground truth: they are left out of the synthetic clips (`dvos extract-objects "
             f"{project.path} --replace` cuts the bank again from the training videos only)",
         )
+
+
+def test_video_backgrounds(project, ids=None) -> dict[str, str]:
+    """{background clip id: test video} of the clips among ``ids`` (default: all) cut or inpainted from a video that
+    is a test video now (the same video: its ``created`` token, where the clip recorded one)."""
+    from dvos_core.extract._checks import same_video, video_token
+
+    tests = {v.name: v for v in project.videos(include_incomplete=True) if v.split == "test"}
+    if not tests:
+        return {}
+    out = {}
+    for b in project.background_ids() if ids is None else ids:
+        a = project.background(b).attrs
+        vid = a.get("source")
+        if vid in tests and same_video(a.get("video_created"), video_token(tests[vid])):
+            out[b] = vid
+    return out
+
+
+def test_backgrounds_warning(project, clips: dict[str, str], what: str) -> str:
+    """The warning for background clips made from test videos (``clips``: {clip: video}): ``what`` happens to them."""
+    shown = ", ".join(sorted(clips)[:8]) + (" ..." if len(clips) > 8 else "")
+    videos = ", ".join(sorted(set(clips.values())))
+    return (
+        f"{project.path}: {len(clips)} background clip(s) ({shown}) were cut or inpainted from test video(s) {videos}, "
+        f"whose frames never feed training: {what} (delete them: `dvos delete {project.path} background ID --yes`)"
+    )

@@ -15,9 +15,15 @@ import numpy as np
 
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
-from dvos_core.synth.bank import check_training_objects, training_objects
+from dvos_core.synth.bank import (
+    check_training_objects,
+    test_backgrounds_warning,
+    test_video_backgrounds,
+    training_objects,
+)
 from dvos_core.synth.config import SynthConfig, synth_config
 from dvos_core.threads import resolve_threads, using_threads
+from dvos_core.user_warnings import warn_user
 
 BACKENDS = ("serial", "process", "dask")
 SET_SPLITS = ("train", "val", "test")  # what a synthetic set can be used for
@@ -47,6 +53,15 @@ def usable_backgrounds(project, cfg: SynthConfig, size_option: str = "SynthConfi
         raise ValueError(
             f"{project.path}: no background clips; extract bare-field clips first (`dvos extract-backgrounds`)"
         )
+    tested = test_video_backgrounds(project, ids)
+    if tested:
+        warn_user(test_backgrounds_warning(project, tested, "synthesis leaves them out"))
+        ids = [b for b in ids if b not in tested]
+        if not ids:
+            raise ValueError(
+                f"{project.path}: every background clip was made from a test video; cut clips from bare-field "
+                f"footage or training videos (`dvos extract-backgrounds`)"
+            )
     ok, sizes = [], []
     for b in ids:
         bg = project.background(b)
@@ -78,13 +93,26 @@ def _whole(value, what: str) -> int:
 
 
 def _inputs_fingerprint(project, backgrounds: list) -> dict:
+    """What a set's clips are made from: the object bank's counts and size, each background clip's frame count and
+    the uid that tells it from a clip cut again under the same id (``background_uids``)."""
     ob = project.objects
+    clips = {b: project.background(b) for b in backgrounds}
     return {
         "heads": ob.count("head"),
         "fakes": ob.count("fake"),
         "object_bytes": int(ob.group.attrs.get("n_bytes", 0)),
-        "backgrounds": {b: project.background(b).n_frames for b in backgrounds},
+        "backgrounds": {b: bg.n_frames for b, bg in clips.items()},
+        "background_uids": {b: str(bg.attrs.get("uid") or bg.attrs.get("created")) for b, bg in clips.items()},
     }
+
+
+def _same_inputs(recorded: dict | None, now: dict) -> bool:
+    """Whether a set's recorded inputs are ``now``'s; a set started before the clips' uids were recorded is compared
+    without them."""
+    recorded = recorded or {}
+    if "background_uids" not in recorded:
+        now = {k: v for k, v in now.items() if k != "background_uids"}
+    return recorded == now
 
 
 class _Context:
@@ -181,7 +209,7 @@ def open_or_create_set(project, name: str, n_clips: int, cfg: SynthConfig, seed:
                 f"{detail}; "
                 f"resume it with the same settings, choose another --name, or delete it"
             )
-        if a.get("inputs") != inputs:
+        if not _same_inputs(a.get("inputs"), inputs):
             raise StoreError(
                 f"{project.path}: the objects or background clips changed since synthetic set {name!r} "
                 f"was started, so resuming would mix two datasets; use another --name"
