@@ -361,5 +361,12 @@ def test_the_painted_video_sets_the_pixel_size(fast_video, tmp_project):
     tmp_project.add_video_array("small", frames)
     v = tmp_project.add_video_array("big", big)
     v.set_mask(0, cv2.resize(masks[0].astype(np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST) > 0)
-    scale = pixel_scales(tmp_project, None, measure_videos(tmp_project, residual=False, max_pairs=4))
+    motions = measure_videos(tmp_project, residual=False, max_pairs=4)
+    tmp_project.video("small").set_mask(1, masks[1], "pseudo")  # model masks give no heads: not counted as painted
+    tmp_project.video("small").set_mask(2, masks[2], "pseudo")
+    scale = pixel_scales(tmp_project, None, motions)
     assert scale["video"] == "big" and scale["side"] == 320 and scale["factors"]["small"] == pytest.approx(2.0)
+    # the heads in the bank were cut from "small": its size rules, even where only "big" is matched
+    tmp_project.objects.add([(np.full((6, 4, 4), 255, np.uint8), {"kind": "head", "video": "small", "frame": 0})])
+    scale = pixel_scales(tmp_project, ["big"], {"big": motions["big"]})
+    assert scale["video"] == "small" and scale["side"] == 160 and scale["factors"]["big"] == pytest.approx(0.5)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dvos_core.motion.global_motion import GlobalMotion, MotionParams, estimate_global_motion
-from dvos_core.motion.head_sway import MIN_HEADS, measure_head_sway
+from dvos_core.motion.head_sway import MANUAL, MIN_HEADS, measure_head_sway
 from dvos_core.motion.summary import measure_videos, rescaled, resolve_sources, summarise
 from dvos_core.motion.transforms import decompose, frame_centre
 from dvos_core.progress import CancelToken, ProgressFn, check
@@ -485,22 +485,34 @@ def match_motion(
 
 def pixel_scales(project_or_videos, video_ids, motions: dict) -> dict:
     """How videos of different frame sizes are pooled: each one's motion in px is scaled to the frame size of the
-    video the heads are cut from (the stored video with the most painted frames; without painted frames, the video
-    with the most measured frame pairs), since the synthetic clips move heads of that pixel size.
+    video the heads are cut from, since the synthetic clips move heads of that pixel size: in a Project, the video
+    of the most heads in its object bank (matched or not); else the matched video with the most painted frames
+    (manual or corrected masks: model masks give no heads); else the one with the most measured frame pairs.
     ``{"side": px, "video": name, "factors": {name: factor}, "rescaled": [names whose factor is not 1]}``."""
+    from dvos_core.store import Project
+
     sides = {n: int(max(gm.frame_shape[:2])) for n, gm in motions.items()}
-    painted = {
-        n: len(src.labelled_frames())
-        for n, src in resolve_sources(project_or_videos, video_ids)
-        if n in sides and hasattr(src, "labelled_frames")
-    }
-    if any(painted.values()):
-        ref = max(painted, key=painted.get)
-    else:
-        ref = max(motions, key=lambda n: len(motions[n].pairs))
-    factors = {n: sides[ref] / s for n, s in sides.items()}
+    ref, side = None, None
+    if isinstance(project_or_videos, Project):
+        heads = {v: project_or_videos.objects.video_counts(v).get("head", 0) for v in project_or_videos.video_ids()}
+        if any(heads.values()):
+            ref = max(heads, key=heads.get)
+            side = int(max(project_or_videos.video(ref).shape[1:3]))
+    if ref is None:
+        painted = {
+            n: len(src.labelled_frames(MANUAL))
+            for n, src in resolve_sources(project_or_videos, video_ids)
+            if n in sides and hasattr(src, "labelled_frames")
+        }
+        ref = (
+            max(painted, key=painted.get)
+            if any(painted.values())
+            else max(motions, key=lambda n: len(motions[n].pairs))
+        )
+        side = sides[ref]
+    factors = {n: side / s for n, s in sides.items()}
     return {
-        "side": sides[ref],
+        "side": side,
         "video": ref,
         "factors": factors,
         "rescaled": sorted(n for n, f in factors.items() if abs(f - 1.0) > 1e-6),
