@@ -225,9 +225,32 @@ def video_layer(viewer, video_id: str, role: str):
 
 
 def unsaved_corrections(viewer, video_id: str) -> list[int]:
-    """Frames of ``<video> predicted`` painted (corrected) and not saved yet, sorted."""
+    """Frames of ``<video> predicted`` painted (corrected) and not saved yet, sorted; a frame painted back to the
+    prediction it shows (a stroke undone) is nothing to save and is left out."""
     layer = video_layer(viewer, video_id, "predicted")
-    return sorted(_CORRECTIONS.get(layer, ())) if layer is not None else []
+    frames = sorted(_CORRECTIONS.get(layer, ())) if layer is not None else []
+    return [t for t in frames if _differs_from_prediction(viewer, layer, video_id, t)] if frames else []
+
+
+def _differs_from_prediction(viewer, layer, video_id: str, t: int) -> bool:
+    """Whether frame t of the predicted layer differs from what the project holds for it: its correction where the
+    frame holds one (a saved correction undone is unsaved), else the stored prediction the layer shows (its set's
+    mask of t, or nothing where the set did not predict t); when in doubt (no project, a read error), it differs."""
+    from dvos_core.store.schema import CORRECTED
+    from dvos_napari._state import _STATES
+
+    state = _STATES.get(viewer)
+    try:
+        video = state.project.video(video_id)
+        painted = np.asarray(layer.data[int(t)]) > 0
+        if int(video.provenance[int(t)]) == CORRECTED:
+            stored = video.mask(int(t))
+        else:
+            got = video.predictions[(layer.metadata or {})["dvos_model"]].get(int(t))
+            stored = None if got is None else got[0]
+        return painted.any() if stored is None else not np.array_equal(painted, np.asarray(stored) > 0)
+    except Exception:  # no state or project, a set deleted, a damaged file: keep the frame listed
+        return True
 
 
 def mark_corrections_saved(viewer, video_id: str, frames=None) -> None:
@@ -289,7 +312,7 @@ def track_paint(layer, state) -> None:
     napari's undo and redo (Ctrl+Z, Ctrl+Shift+Z) change the data without a paint event: they are wrapped on this
     layer to record the frames of the edit they replay the same way.
     """
-    if any(tracked is layer for tracked in state.tracked_layers):
+    if is_tracked(layer, state):
         return
 
     def edited(item):
@@ -325,7 +348,13 @@ def track_paint(layer, state) -> None:
     layer.events.paint.connect(lambda event: edited(getattr(event, "value", None)))
     raw.undo = replaying(raw.undo, "_undo_history")  # Ctrl+Z and Ctrl+Shift+Z call these on the layer itself
     raw.redo = replaying(raw.redo, "_redo_history")
-    state.tracked_layers.add(layer)
+    state.tracked_layers.add(raw)  # the layer itself, not the proxy a plugin got: the writer is handed the layer
+
+
+def is_tracked(layer, state) -> bool:
+    """Whether :func:`track_paint` follows ``layer`` (the layer itself or napari's proxy of it)."""
+    raw = getattr(layer, "__wrapped__", layer)
+    return any(tracked is raw for tracked in state.tracked_layers)
 
 
 def load_masks(layer, video, source: str, state, skip=(), model: str | None = None) -> None:
@@ -488,11 +517,12 @@ def show_predictions(viewer, video, state, replace: bool = True) -> bool:
             if layer is not None:
                 viewer.layers.remove(layer)
         return False
-    if not replace and shown_model(viewer, video.name) == preds.model:
-        return True
+    shown = video_layer(viewer, video.name, "predicted")
+    if not replace and shown is not None and (shown.metadata or {}).get("dvos_set") == (preds.model, preds.stamp()):
+        return True  # the same set as it was read (a set predicted again under its name is read again)
     n, h, w, _ = video.shape
     buf = _empty_buffer((n, h, w))  # first: a temporary folder without room for it changes no layer
-    extra = {"dvos_model": preds.model}
+    extra = {"dvos_model": preds.model, "dvos_set": (preds.model, preds.stamp())}
     prob = LazyFrames.from_zarr(
         arrs[1], video.n_frames, dtype=np.float32, name=f"the probabilities of video {video.name!r} by {preds.model!r}"
     )

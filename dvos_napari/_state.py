@@ -328,7 +328,26 @@ class DvosState:
         with self.summaries.one_look():
             self.store_changed.emit()
         self.reread_stored_masks()
+        self._reread_predictions()
         return True
+
+    def _reread_predictions(self) -> None:
+        """Another program predicted again the set the current video's predicted layer shows (or a newer set is now
+        the most recent): read it into the layer again, unless the layer holds unsaved corrections (kept, as
+        :func:`~dvos_napari._layers.show_predictions` keeps them). Else the layer showed the old masks, and Save
+        correction stored an old mask as a correction."""
+        viewer, project, vid = self.viewer, self.project, self.video_id
+        if viewer is None or project is None or vid is None or vid not in project.video_ids():
+            return
+        if _layers.video_layer(viewer, vid, "predicted") is None:
+            return
+        if self.loading:
+            self.after_loading(self._reread_predictions)
+            return
+        try:
+            _layers.show_predictions(viewer, project.video(vid), self, replace=False)
+        except _layers.NoRoomForMasksError as e:
+            self.report_error(f"could not show the predicted masks of {vid}", e)
 
     def reread_stored_masks(self) -> None:
         """Another program (or another napari window on this project) wrote it: read the current video's stored

@@ -107,7 +107,7 @@ def _tracking_viewer(path, vid: str, name: str):
     if os.path.realpath(str(state.project.path)) != os.path.realpath(str(path)):
         return None
     layer = _layers.find_layer(viewer, name)
-    if layer is None or _layers._video_of(layer) != vid or not any(x is layer for x in state.tracked_layers):
+    if layer is None or _layers._video_of(layer) != vid or not _layers.is_tracked(layer, state):
         return None
     return viewer, state
 

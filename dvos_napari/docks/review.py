@@ -7,6 +7,7 @@ all-foreground baselines (:func:`dvos_core.evaluate.compare_models`)."""
 
 from __future__ import annotations
 
+import numpy as np
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QFont
 from qtpy.QtWidgets import (
@@ -23,7 +24,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
-from dvos_core.store.schema import MANUAL
+from dvos_core.store.schema import CORRECTED, MANUAL
 from dvos_napari._layers import (
     check_frame,
     mark_corrections_saved,
@@ -124,6 +125,7 @@ class ReviewDock(DvosDock):
             "store the edited predicted mask of this frame as a 'corrected' label",
         )
         self.fix_info = wrapped_label("")
+        self._corrected_here: set[tuple[str, int]] = set()  # (video, frame) corrections Save correction wrote here
 
         self.compare_list = QListWidget()
         self.compare_list.setToolTip("tick the models (prediction sets) to compare; none ticked: all of them")
@@ -438,9 +440,11 @@ class ReviewDock(DvosDock):
             self.viewer.layers.selection.active = layer
             layer.selected_label = 1
             self.state.after_loading(lambda: setattr(layer, "mode", "paint"))  # a read-only layer cannot paint
+            corrected = int(self.state.require_project().video(video_id).provenance[int(frame)]) == CORRECTED
             self.fix_info.setText(
                 f"{video_id} frame {frame}: paint (P) or erase (E) the masks predicted by "
                 f"{shown_model(self.viewer, video_id)}, then press Save correction"
+                + ("; this frame already holds a correction (the masks layer shows it)" if corrected else "")
             )
 
     def save_correction_asking(self) -> bool:
@@ -449,19 +453,34 @@ class ReviewDock(DvosDock):
         return self.save_correction(replace_painted=self._ask_replace_painted)
 
     def _ask_replace_painted(self, video, t: int) -> bool:
+        painted = int(video.provenance[t]) == MANUAL
+        kind = "painted mask" if painted else "earlier correction"
+        held = "a mask painted by a person (its ground truth)" if painted else "your earlier correction"
         answer = QMessageBox.question(
             self,
-            "Replace a painted mask",
-            f"Frame {t} of {video.name} holds a mask painted by a person (its ground truth). Replace it with the "
-            f"predicted mask as you fixed it here?\n\n(No: keep the painted mask; to change it, edit it in the "
-            f"Annotate step.)",
+            f"Replace the {kind}",
+            f"Frame {t} of {video.name} holds {held}. Replace it with the predicted mask as shown here?\n\n(No: keep "
+            f"the {kind}; to change it, edit it in the Annotate step.)",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
         if answer != QMessageBox.StandardButton.Yes:
-            self.fix_info.setText(f"kept the painted mask of frame {t} of {video.name}; nothing saved")
+            self.fix_info.setText(f"kept the {kind} of frame {t} of {video.name}; nothing saved")
             return False
         return True
+
+    def _held_by_a_person(self, video, t: int, layer) -> str:
+        """What a person's mask of frame t that Save correction would replace is ('' for none): a painted mask, or a
+        correction saved before (not by this panel's Save correction of that frame) that the layer's frame does not
+        show - the layer shows the model's masks, so pressing C there would put the model's mask back over it."""
+        held = int(video.provenance[t])
+        if held == MANUAL:
+            return "a mask painted by a person (its ground truth)"
+        if held == CORRECTED and (video.name, t) not in self._corrected_here:
+            stored = video.mask(t)
+            if stored is None or not np.array_equal(np.asarray(layer.data[t]) > 0, np.asarray(stored) > 0):
+                return "a correction saved before, which the predicted layer does not show (it shows the model's mask)"
+        return ""
 
     def save_correction(self, frame: int | None = None, replace_painted=False) -> bool:
         """Save the current frame of ``<video> predicted`` as a 'corrected' mask of the video. A frame holding a
@@ -507,17 +526,19 @@ class ReviewDock(DvosDock):
                 f"{video.n_frames} frames, e.g. after a cancelled run) and nothing was painted there: predict the "
                 f"video again (Predict step), or paint the frame's heads first"
             )
-        if int(video.provenance[t]) == MANUAL:
+        held = self._held_by_a_person(video, t, layer)
+        if held:
             if not callable(replace_painted) and not replace_painted:
                 raise ValueError(
-                    f"frame {t} of {video.name} holds a mask painted by a person (its ground truth): Save "
-                    f"correction would replace it; edit the painted mask in the Annotate step instead, or confirm "
-                    f"the replacement (the button and the C key ask)"
+                    f"frame {t} of {video.name} holds {held}: Save correction would replace it with the predicted "
+                    f"mask shown; edit that mask in the Annotate step instead, or confirm the replacement (the button "
+                    f"and the C key ask)"
                 )
             if callable(replace_painted) and not replace_painted(video, t):
                 return False
         saved = save_frames(video, layer.data, [t], edited_prediction=True)
         if saved:
+            self._corrected_here.update((video.name, int(f)) for f in saved)
             mark_corrections_saved(self.viewer, video.name, saved)
             refresh_masks(self.viewer, video, self.state, saved)
             self.fix_info.setText(

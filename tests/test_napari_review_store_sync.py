@@ -1,0 +1,93 @@
+"""The Review step's predicted layer and the project stay in step (run with xvfb-run): File > Save of a layer the
+panel tracks writes only its painted frames, a set predicted again from a terminal is read again, a correction saved
+before is not replaced by the model's mask unasked, and a stroke undone is nothing to save."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from napari_helpers import dock, prediction_set, tiny_clip, wait_loaded
+
+pytest.importorskip("napari")
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
+]
+
+
+@pytest.fixture
+def field(make_napari_viewer, qtbot, tmp_project):
+    """A training video predicted by 'model' (shifted masks), shown in the Review step."""
+    frames, gt = tiny_clip(6, seed=4)
+    v = tmp_project.add_video_array("field", frames, split="train")
+    shifted = np.roll(gt, 7, axis=2)
+    prediction_set(v, "model", shifted)
+    viewer = make_napari_viewer()
+    rv = dock(viewer, "Review")
+    rv.state.set_project(tmp_project)
+    rv.state.select_video("field")
+    wait_loaded(qtbot, rv.state)
+    return viewer, rv, tmp_project, gt, shifted
+
+
+def test_the_predicted_layer_is_tracked_through_the_proxy_napari_hands_the_panel(field):
+    """The panel tracked napari's proxy of the layer, and the File menu's writer (handed the layer itself) took it
+    for untracked: it compared every frame with the store and wrote frames nobody painted."""
+    from dvos_napari import _layers
+    from dvos_napari._writer import write_labels
+
+    viewer, rv, project, gt, _shifted = field
+    assert _layers.is_tracked(viewer.layers["field predicted"], rv.state)
+    assert _layers.is_tracked(viewer.layers["field masks"], rv.state)
+    prediction_set(project.video("field"), "model", gt)  # predicted again elsewhere, not yet read here
+    layer = viewer.layers["field predicted"]
+    layer.data[1] = 0  # the one frame painted here: every head erased
+    _layers._CORRECTIONS.setdefault(layer, set()).add(1)
+    meta = {"name": layer.name, "metadata": dict(layer.metadata)}
+    write_labels(str(project.path), np.asarray(layer.data), meta)
+    assert project.video("field").labelled_frames().tolist() == [1]  # not every frame that differs from the store
+    assert _layers.unsaved_corrections(viewer, "field") == []
+
+
+def test_a_set_predicted_again_from_a_terminal_is_read_into_the_layer_again(field, qtbot):
+    viewer, rv, project, gt, shifted = field
+    np.testing.assert_array_equal(viewer.layers["field predicted"].data, shifted)
+    prediction_set(project.video("field"), "model", gt)  # `dvos predict ... --name model` again, elsewhere
+    rv.state.store_stamp = None  # as if the look found another program's write
+    rv.state.check_store()
+    wait_loaded(qtbot, rv.state)
+    np.testing.assert_array_equal(viewer.layers["field predicted"].data, gt)
+
+
+def test_a_correction_saved_before_is_not_replaced_by_the_models_mask_unasked(field, qtbot):
+    viewer, rv, project, gt, _shifted = field
+    video = project.video("field")
+    video.set_mask(2, np.zeros_like(gt[2]), "corrected")  # "no heads here", saved in an earlier session
+    rv.jump_to("field", 2)
+    wait_loaded(qtbot, rv.state)
+    assert "already holds a correction" in rv.fix_info.text()
+    with pytest.raises(ValueError, match="holds a correction saved before, which the predicted layer does not show"):
+        rv.save_correction()
+    assert not video.mask(2).any()
+    assert not rv.save_correction(replace_painted=lambda v, t: False)  # asked, and No: kept
+    assert not video.mask(2).any()
+    viewer.layers["field predicted"].data[2] = gt[2]
+    assert rv.save_correction(replace_painted=True)
+    np.testing.assert_array_equal(video.mask(2), gt[2])
+    viewer.layers["field predicted"].data[2] = 0  # fixed again here: its own correction, no question
+    assert rv.save_correction()
+    assert not video.mask(2).any()
+
+
+def test_a_stroke_undone_on_the_predicted_layer_is_nothing_to_save(field):
+    from dvos_napari import _layers
+
+    viewer, _rv, _project, _gt, shifted = field
+    layer = viewer.layers["field predicted"]
+    layer.data[3] = 1  # painted...
+    _layers._CORRECTIONS.setdefault(layer, set()).add(3)
+    assert _layers.unsaved_corrections(viewer, "field") == [3]
+    layer.data[3] = shifted[3]  # ... and undone
+    assert _layers.unsaved_corrections(viewer, "field") == []
