@@ -67,6 +67,8 @@ def make_fake_heads(
                 overlap = float((heads[y : y + sh, x : x + sw] & sil).sum()) / area
             if overlap < max_overlap:
                 patch = frame[y : y + sh, x : x + sw]
+                if overlap > 0:  # the real head pixels it covers are painted over from the field around them
+                    patch = _without_heads(patch, heads[y : y + sh, x : x + sw])
                 rec = {"y": y, "x": x, "area": area, "overlap": overlap}
                 rec.update(colour_stats(patch, sil))
                 halo = None if ring is None else np.where(heads[y : y + sh, x : x + sw], 0, ring)
@@ -75,3 +77,12 @@ def make_fake_heads(
         else:
             failed += 1
     return fakes, failed
+
+
+def _without_heads(patch: np.ndarray, heads: np.ndarray) -> np.ndarray:
+    """``patch`` with its head pixels (``heads``, bool) filled in from the non-head pixels around them (OpenCV's
+    Telea inpainting): a fake that overlaps a real head by a little must not carry that head's pixels into the
+    synthetic clips, where fakes never enter the mask."""
+    import cv2
+
+    return cv2.inpaint(np.ascontiguousarray(patch), heads.astype(np.uint8), 3, cv2.INPAINT_TELEA)
