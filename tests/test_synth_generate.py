@@ -247,3 +247,52 @@ def test_background_clips_of_a_test_video_are_left_out_of_synthesis(tmp_path):
     p.delete_background("field")
     with pytest.raises(ValueError, match="every background clip was made from a test video"):
         generate(p, "t", 2, CFG, seed=1, backend="serial")
+
+
+def test_a_worker_ends_when_its_parent_is_killed(tmp_path):
+    """A generate killed outright (SIGKILL) left its pool's workers rendering clips without the writer lock, then
+    waiting for ever. A worker now ends once its parent is gone."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ready = tmp_path / "ready"
+    worker = (
+        "import os, time\n"
+        "from dvos_core.synth.generate import _exit_with_parent\n"
+        "_exit_with_parent(os.getppid(), 0.1)\n"
+        f"open({str(ready)!r}, 'w').close()\n"
+        "time.sleep(60)\n"
+    )
+    parent = (
+        "import subprocess, sys, time\n"
+        f"w = subprocess.Popen([sys.executable, '-c', {worker!r}])\n"
+        "print(w.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    p = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True, env=env)
+    pid = int(p.stdout.readline())
+    deadline = time.monotonic() + 30
+    while not ready.exists() and time.monotonic() < deadline:  # the worker watches its parent from now on
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    assert ready.exists()
+    p.wait()
+
+    def running() -> bool:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                return "\nState:\tZ" not in f.read()  # a zombie has ended (nobody reaped it yet)
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 20
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = running()
+    if alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive

@@ -8,6 +8,7 @@ the backend or how often the job was interrupted. Each worker writes whole clips
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
@@ -150,12 +151,30 @@ class _Context:
 _WORKER: dict = {}
 
 
-def _worker_init(project_path: str, name: str, event, threads: int = 1) -> None:
+def _worker_init(project_path: str, name: str, event, threads: int = 1, parent: int | None = None) -> None:
     from dvos_core.threads import set_threads
 
     set_threads(threads, torch=False)  # this worker's share of the cores (OpenCV)
     _WORKER.clear()
     _WORKER.update(path=project_path, name=name, cancel=CancelToken(event) if event is not None else None)
+    if parent is not None:
+        _exit_with_parent(parent)
+
+
+def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
+    """End this worker process once its parent (pid ``parent``) is gone: a parent killed outright (SIGKILL, the
+    panel's kill of a job) cannot stop its pool, whose workers went on rendering clips without the writer lock and
+    then waited for ever. A clip stopped half-way is not done, and the next run renders it again."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(interval)
+
+    threading.Thread(target=watch, name="dvos-parent-watch", daemon=True).start()
 
 
 def _worker_clip(i: int) -> int:
@@ -308,7 +327,7 @@ def _run_processes(project, name, todo, n_done, total, workers, progress, cancel
         max_workers=int(workers),
         mp_context=spawn,
         initializer=_worker_init,
-        initargs=(str(Path(project.path).resolve()), name, stop, threads),
+        initargs=(str(Path(project.path).resolve()), name, stop, threads, os.getpid()),
     )
     pending = set()
     try:
