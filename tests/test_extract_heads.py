@@ -210,3 +210,19 @@ def test_test_videos_are_skipped_by_default_and_refused_by_name(tmp_project):
     assert len(extract_heads(tmp_project, fakes_per_head=0)) == 0  # default: every video but the test ones
     v.set_split("train")
     assert len(extract_heads(tmp_project, fakes_per_head=0)) > 0
+
+
+def test_frames_without_videos_leave_out_a_bare_field_video(tmp_project):
+    """--frames applied to every video: a project holding bare-field footage beside the painted video failed with
+    "video 'bare' frame 0 has no mask" unless --videos was given. A video nobody painted is not one it means; named
+    with --videos, it is still refused."""
+    from dvos_core.extract import backgrounds_from_annotated
+
+    _scene(tmp_project)
+    tmp_project.add_video_array("bare", np.zeros((1, 60, 80, 3), np.uint8))  # one frame: --frames 0 only
+    df = extract_heads(tmp_project, frames=[0], min_area=4, fakes_per_head=0)
+    assert set(df["video"]) == {"scene"} and df.attrs["frames"] == 1
+    with pytest.raises(ValueError, match="video 'bare' frame 0 has no mask"):
+        extract_heads(tmp_project, video_ids=["bare"], frames=[0], fakes_per_head=0)
+    clips = backgrounds_from_annotated(tmp_project, frames=[0], clip_length=2, motion="none")
+    assert [b.attrs["source"] for b in clips] == ["scene"]

@@ -45,7 +45,8 @@ def register(sub) -> None:
         type=int,
         metavar="T",
         help="only these frame numbers, of every video chosen (default: every frame with a painted/corrected "
-        "mask); a frame number past the end of a video is an error",
+        "mask; without --videos, videos with no painted frame are left out); a frame number past the end of a "
+        "video is an error",
     )
     p.add_argument("--min-area", type=int, default=50, help="smallest head kept, in pixels (default 50)")
     p.add_argument("--max-area", type=int, help="largest head kept, in pixels (default: no limit)")
@@ -106,8 +107,8 @@ def register(sub) -> None:
         nargs="+",
         type=int,
         metavar="T",
-        help="only these frames, of every video chosen (default: every painted one); a frame number past the end "
-        "of a video is an error",
+        help="only these frames, of every video chosen (default: every painted one; without --videos, videos "
+        "with no painted frame are left out); a frame number past the end of a video is an error",
     )
     a.add_argument(
         "--dilate",

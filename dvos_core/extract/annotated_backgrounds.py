@@ -46,10 +46,14 @@ def _plan(project, video_ids, frames) -> list[tuple[str, int]]:
     from dvos_core.store.schema import CORRECTED, MANUAL, id_list
 
     video_ids = id_list(video_ids)
+    chosen = video_ids is not None
     if video_ids is None:
         video_ids = [
             v for v in project.video_ids() if project.video(v).split != "test" and project.video(v).import_complete
         ]
+    if frames is not None and not chosen:  # --frames without --videos: a video nobody painted (bare field) is not
+        # one it means
+        video_ids = [v for v in video_ids if len(project.video(v).labelled_frames((MANUAL, CORRECTED)))]
     videos = training_videos(project, video_ids, "backgrounds inpainted from its frames", frames)
     plan = []
     for video in videos:

@@ -31,6 +31,7 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
 
     labels = labels or {}
     video_ids = id_list(video_ids)
+    chosen = video_ids is not None
     if video_ids is None:
         named = {v for v, _ in labels}  # label maps name their videos: those are not left out
         video_ids = sorted(set(project.video_ids()) | named)
@@ -43,6 +44,10 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
                 f"of their frames were written; `dvos info {project.path}` lists them)",
             )
         video_ids = [vid for vid in video_ids if vid not in left_out]
+    if frames is not None and not chosen:  # --frames without --videos: a video nobody painted (bare field) is not
+        # one it means
+        named = {v for v, _ in labels}
+        video_ids = [v for v in video_ids if v in named or len(project.video(v).labelled_frames((MANUAL, CORRECTED)))]
     videos = training_videos(project, video_ids, "heads cut from its ground truth", frames)
     plan = []
     for video in videos:
