@@ -116,6 +116,8 @@ def test_resume_with_other_settings_is_refused(proj, reference):
         generate(proj, "ref", 3, CFG.replace(n_frames=5), seed=5, backend="serial")
     with pytest.raises(StoreError, match="different seed"):
         generate(proj, "ref", 3, CFG, seed=6, backend="serial")
+    with pytest.raises(StoreError, match="different n_clips .*a set does not grow.*another set .* new --name"):
+        generate(proj, "ref", 5, CFG, seed=5, backend="serial")
     # a split nothing trains on is refused (training skipped such a set silently); asked again, the split changes
     with pytest.raises(ValueError, match=r"split must be one of \('train', 'val', 'test'\)"):
         generate(proj, "ref", 3, CFG, seed=5, backend="serial", split="validation")

@@ -223,6 +223,11 @@ def open_or_create_set(project, name: str, n_clips: int, cfg: SynthConfig, seed:
             old = a.get("config") or {}
             keys = [k for k, v in cfg.to_dict().items() if old.get(k) != v]
             detail = f" (config differs in {', '.join(keys)})" if keys else ""
+            if diffs == ["n_clips"] and int(n_clips) > int(a.get("n_clips") or 0):
+                detail += (
+                    f" ({a.get('n_clips')} clips: a set does not grow; for more clips make another set with the same "
+                    f"settings under a new --name: training reads every synthetic set unless told which)"
+                )
             raise StoreError(
                 f"{project.path}: synthetic set {name!r} exists with a different {', '.join(diffs)}"
                 f"{detail}; "
