@@ -176,3 +176,16 @@ def test_at_most_n_clips_spread_over_the_annotated_frames(field, tmp_project, ca
     assert sorted(int(tmp_project.background(b).attrs["frame"]) for b in tmp_project.background_ids()) == [0, 2, 4, 8]
     with pytest.raises(ValueError, match="--clips must be >= 1"):
         backgrounds_from_annotated(tmp_project, n_clips=0)
+
+
+def test_a_frame_left_with_little_field_is_warned_about(tmp_project):
+    """A frame whose grown heads cover 99.9 % of it gave a clip filled from about 14 field pixels, unsaid (only a
+    frame covered whole was skipped)."""
+    frames = np.random.default_rng(0).integers(0, 255, (2, 40, 40, 3), dtype=np.uint8)
+    v = tmp_project.add_video_array("dense", frames)
+    m = np.ones((40, 40), np.uint8)
+    m[:2, :4] = 0  # 8 px of field
+    v.set_mask(0, m, "manual")
+    with pytest.warns(UserWarning, match=r"leave only 0\.5 % of the frame as field"):
+        clips = backgrounds_from_annotated(tmp_project, clip_length=2, motion="none", dilate_px=0)
+    assert len(clips) == 1

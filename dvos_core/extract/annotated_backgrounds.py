@@ -40,6 +40,7 @@ ORIGIN = INPAINTED  # the origin attribute of the clips made here
 
 
 MAX_DILATE = 256  # px: --dilate beyond this is refused (OpenCV's kernel grows with its square)
+MIN_FIELD_SHARE = 0.1  # a frame whose grown heads leave less field than this gives a clip filled mostly from little
 
 
 def _plan(project, video_ids, frames) -> list[tuple[str, int]]:
@@ -157,14 +158,22 @@ def _usable(project, todo: list, dilate_px: int, made_before: bool = False) -> l
     ``made_before``: other frames asked for gave their clips before, so there are some)."""
     keep, full = [], []
     for vid, t in todo:
-        if head_hole(project.video(vid).mask(t), dilate_px).all():
+        hole = head_hole(project.video(vid).mask(t), dilate_px)
+        if hole.all():
             full.append(f"{vid!r} frame {t}")
             warn_user(
                 f"{project.path}: video {vid!r} frame {t} skipped: its painted heads, grown by --dilate "
                 f"{dilate_px} px, cover the whole frame, so no field is left to fill them from",
             )
-        else:
-            keep.append((vid, t))
+            continue
+        field = 1.0 - float(hole.mean())
+        if field < MIN_FIELD_SHARE:
+            warn_user(
+                f"{project.path}: video {vid!r} frame {t}: its painted heads, grown by --dilate {dilate_px} px, leave "
+                f"only {100 * field:.1f} % of the frame as field, from which the rest is filled: its clip will be "
+                f"smeared field; lower --dilate, or leave the frame out (--frames)",
+            )
+        keep.append((vid, t))
     if full and not keep and not made_before:
         raise ValueError(
             f"{project.path}: no background clip can be made: the painted heads (grown by --dilate {dilate_px} px) "
