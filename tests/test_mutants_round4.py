@@ -236,13 +236,17 @@ def test_persisting_occluders_drift_in_a_random_direction_further_on_farther_ref
 
 def test_context_sample_moves_each_references_leaves_by_its_own_distance():
     # a still clip: each reference is the query's frame under its own leaves. Catches: the references' steps
-    # ignored (the default T..1 used instead) or signed (a reference after the query at the same distance as one
-    # before it is shifted the same way: steps are distances)
+    # ignored (the default T..1 used instead) or taken as distances (a reference after the query at the same
+    # distance as one before it was shifted the same way, where a drifting leaf lies on the other side)
     g = torch.Generator().manual_seed(0)
     frames = torch.rand(1, 3, 64, 64, generator=g).expand(5, 3, 64, 64).clone()
     masks = torch.ones(5, 2, 64, 64)
     cfg = _only_occluders(persist_occluders_p=1.0, occluder_drift=(0.05, 0.05))
     s = context_sample(frames, masks, torch.ones(5), cfg, torch.Generator().manual_seed(3), steps=[2, 1, -1, -2])
     refs = s["refs"]
-    assert torch.equal(refs[0], refs[3]) and torch.equal(refs[1], refs[2])
+    assert not torch.equal(refs[0], refs[3]) and not torch.equal(refs[1], refs[2])
     assert not torch.equal(refs[0], refs[1]) and not torch.equal(refs[1], s["query"])
+    layer = _point_layer()
+    before, after = _persisting(layer, [2, -2], 64, cfg, torch.Generator().manual_seed(5))
+    (yb, xb), (ya, xa) = _where(before), _where(after)
+    assert abs(yb + ya) <= 1 and abs(xb + xa) <= 1 and math.hypot(yb, xb) > 4  # two frames either side: opposite

@@ -123,7 +123,9 @@ def warp_references(
 
 def _persisting(layer, steps, size, cfg: ContextConfig, g) -> list:
     """The query's occluder layer as each reference sees it: moved by its entry of ``steps`` (frames from the
-    query) times one random drift per frame."""
+    query, positive for a reference before it, negative after it) times one random drift per frame, so a leaf
+    drifting across the view lies on one side of its place in the query on earlier frames and on the other side
+    on later ones."""
     speed = float(torch.empty(1).uniform_(*cfg.occluder_drift, generator=g)) * size
     heading = float(torch.rand(1, generator=g)) * 2 * math.pi
     vy, vx = speed * math.sin(heading), speed * math.cos(heading)
@@ -153,7 +155,7 @@ def context_sample(
     if degraded:
         query, layer = degrade(query, g, cfg.degrade, with_occluder=True)
         if layer is not None and cfg.persist_occluders_p > 0 and _rand(g) < cfg.persist_occluders_p:
-            steps = range(t, 0, -1) if steps is None else [abs(k) for k in steps]
+            steps = range(t, 0, -1) if steps is None else list(steps)  # signed: a later frame sees the leaf on ahead
             layers = _persisting(layer, steps, max(frames.shape[-2:]), cfg, g)
     persisting = any(layer is not None for layer in layers)
     erase = persisting and cfg.erase_hidden_ref_masks_p > 0 and _rand(g) < cfg.erase_hidden_ref_masks_p
