@@ -83,3 +83,20 @@ def test_deleting_a_synthetic_set_while_a_model_trains_is_refused(tmp_path, caps
         assert p.synthetic_ids() == ["toy"]
     assert main(["delete", str(p.path), "synthetic", "toy", "--yes"]) == 0  # once it has stopped
     assert p.synthetic_ids() == []
+
+
+def test_deleting_a_video_while_a_model_trains_is_refused(tmp_path, capsys):
+    """Deleting a video under a training run reading it went ahead; the run then stopped saying a frame file was
+    missing ("restore that file from a backup"), as if the disk were damaged."""
+    import numpy as np
+
+    p = Project.create(tmp_path / "p.dvos")
+    p.add_video_array("plot", np.zeros((2, 8, 8, 3), np.uint8))
+    p.model_dir("m", create=True)
+    with training_lock(p, "m"):
+        assert main(["delete", str(p.path), "video", "plot", "--yes"]) == 2
+        err = capsys.readouterr().err
+        assert "model 'm' is being trained by" in err and "may be reading video 'plot'" in err
+        assert p.video_ids() == ["plot"]
+    assert main(["delete", str(p.path), "video", "plot", "--yes"]) == 0
+    assert p.video_ids() == []

@@ -678,19 +678,19 @@ class Project:
                     "report": self.report_names,
                 }[kind]()
                 raise NotInStoreError(f"{self.path}: no {what} {name!r}; have {names}")
+            busy = self._trainings() if kind in ("video", "synthetic") else []
+            if busy:  # a training run reads its frames or clips all along (and stopped, as if damaged, once deleted)
+                model, holder = busy[0]
+                raise StoreBusyError(
+                    f"{self.path}: model {model!r} is being trained by {holder} and may be reading {what} "
+                    f"{name!r}; stop that training first (it saves last.pt), then delete the {what}"
+                )
             if kind == "video":
                 return self._delete_video(name, target)
             if kind == "model" and (holder := training_holder(target)) is not None:
                 raise StoreBusyError(
                     f"{self.path}: model {name!r} is being trained by {holder}; stop that training first (it saves "
                     f"last.pt), then delete the model"
-                )
-            busy = self._trainings() if kind == "synthetic" else []
-            if busy:  # a training run reads its clips all along (and stopped, as if they were damaged, once deleted)
-                model, holder = busy[0]
-                raise StoreBusyError(
-                    f"{self.path}: model {model!r} is being trained by {holder} and may be reading synthetic set "
-                    f"{name!r}; stop that training first (it saves last.pt), then delete the set"
                 )
             with io_step(target, f"deleting {what} {name!r}"):
                 discard(target, self.path)
