@@ -71,6 +71,7 @@ def test_a_prediction_set_stopped_half_way_is_unfinished(project, capsys):
     found = check_project(project, models=False)
     assert [(f.kind, f.where) for f in found] == [("unfinished", "video plot, predictions ctx")]
     assert "only 2/6 frames predicted" in found[0].message
+    assert f"`dvos delete {project.path} predictions ctx --videos plot --yes`" in found[0].message  # not a dry run
     assert dvos(["check", str(project.path), "--no-models"]) == 1
     assert "0 damaged, 1 unfinished" in capsys.readouterr().out
 
@@ -201,3 +202,42 @@ def test_a_deleted_quality_chunk_is_named_and_pseudo_labelling_again_writes_the_
     assert dvos(["pseudo-label", *shlex.split(command), "--passes", "1"]) == 0
     assert chunk.is_file() and np.isfinite(Project.open(p.path).video("v").quality).all()
     assert check_project(Project.open(p.path), models=False) == []
+
+
+def test_work_of_a_writer_still_running_is_not_only_called_interrupted(project, capsys):
+    """`dvos check` and `dvos info` run while `dvos predict` (or add-video, synth) still writes called its set
+    "stopped" / the import "interrupted", with no word of the process writing now."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    v = project.video("plot")
+    v.predictions["ctx"].start({"kind": "test"}, None)
+    v.predictions["ctx"].set_many([0, 1], np.zeros((2, 16, 16), np.float32))
+    holder = textwrap.dedent("""
+        import sys
+        from dvos_core.store import Project
+        with Project.open(sys.argv[1]).writing(operation="predict"):
+            print("holding", flush=True)
+            sys.stdin.read()
+    """)
+    env = {**os.environ, "PYTHONPATH": os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", holder, str(project.path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+    )
+    try:
+        assert proc.stdout.readline().strip() == b"holding"
+        found = check_project(Project.open(project.path, mode="r"), models=False)
+        assert (
+            len(found) == 1
+            and "or still being made" in found[0].message
+            and "writing the project now" in found[0].message
+        )
+        assert dvos(["info", str(project.path)]) == 0
+        assert "being written now by process" in capsys.readouterr().out
+    finally:
+        proc.stdin.close()
+        proc.wait()
+    found = check_project(Project.open(project.path, mode="r"), models=False)
+    assert "still being made" not in found[0].message

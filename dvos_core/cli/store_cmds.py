@@ -248,6 +248,8 @@ def _info(args) -> int:
         print(json.dumps(s, indent=2))
         return 0
     print(f"project {s['path']} (schema {s['schema_version']})")
+    if s.get("writer"):
+        print(f"being written now by {s['writer']}: what it is making may look unfinished below until it ends")
     print(f"videos: {len(s['videos'])}")
     for v in s["videos"]:
         prov = ", ".join(f"{k} {n}" for k, n in v["provenance"].items()) or "no masks"
@@ -267,7 +269,8 @@ def _info(args) -> int:
         if v.get("pseudo_label_stopped"):
             print(f"  {'':<20} {stopped_pseudo_note(s['path'], v['id'], v['pseudo_label_stopped'])}")
         if not v["complete"]:
-            print(f"  {'':<20} interrupted import: add the video again to replace it")
+            running = " (or an import still running: see the writer above)" if s.get("writer") else ""
+            print(f"  {'':<20} interrupted import{running}: add the video again to replace it")
     print(f"objects: {s['objects']['head']} heads, {s['objects']['fake']} fakes")
     for vid, counts in (s.get("orphaned_objects") or {}).items():
         print(

@@ -63,7 +63,7 @@ def _unfinished(summary: dict, project_path: str) -> list[Finding]:
             )
         for model, d in (v.get("predictions_unfinished") or {}).items():
             note = unfinished_note(project_path, v["id"], model, d).split(": ", 1)[1]
-            note += f", or delete the set (`dvos delete {project_path} predictions {model} --videos {v['id']}`)"
+            note += f", or delete the set (`dvos delete {project_path} predictions {model} --videos {v['id']} --yes`)"
             out.append(Finding("unfinished", f"video {v['id']}, predictions {model}", note))
     for vid, counts in (summary.get("orphaned_objects") or {}).items():
         out.append(
@@ -170,6 +170,9 @@ def check_project(
     summary = project.summary()
     found = [Finding("damaged", "project", m) for m in summary["unreadable"]]
     unfinished = _unfinished(summary, str(project.path))
+    if summary.get("writer"):  # the run may still be going: say so rather than call its work interrupted
+        still = f" (or still being made: {summary['writer']} is writing the project now; look again once it ends)"
+        unfinished = [Finding(f.kind, f.where, f.message + still) for f in unfinished]
     readable = [v["id"] for v in summary["videos"] if "unreadable" not in v and v["complete"]]
 
     def parts():

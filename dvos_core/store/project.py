@@ -862,6 +862,8 @@ class Project:
             "reports": self.report_names(),
             "unreadable": unreadable,
             "hidden_leftovers": [str(p) for group in _hidden_builds(self.path) for p in group],
+            # another process writing now (its holder record), else None: what looks unfinished may be its work
+            "writer": self.lock.describe_holder() if not self.lock.held and self.lock.writing() else None,
         }
 
 
