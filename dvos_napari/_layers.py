@@ -225,23 +225,28 @@ def video_layer(viewer, video_id: str, role: str):
 
 
 def unsaved_corrections(viewer, video_id: str) -> list[int]:
-    """Frames of ``<video> predicted`` painted (corrected) and not saved yet, sorted; a frame painted back to the
-    prediction it shows (a stroke undone) is nothing to save and is left out."""
+    """Frames of ``<video> predicted`` painted (corrected) and not saved yet, sorted; a frame painted back to what
+    the project holds for it (a stroke undone) is nothing to save and is left out."""
     layer = video_layer(viewer, video_id, "predicted")
     frames = sorted(_CORRECTIONS.get(layer, ())) if layer is not None else []
-    return [t for t in frames if _differs_from_prediction(viewer, layer, video_id, t)] if frames else []
-
-
-def _differs_from_prediction(viewer, layer, video_id: str, t: int) -> bool:
-    """Whether frame t of the predicted layer differs from what the project holds for it: its correction where the
-    frame holds one (a saved correction undone is unsaved), else the stored prediction the layer shows (its set's
-    mask of t, or nothing where the set did not predict t); when in doubt (no project, a read error), it differs."""
-    from dvos_core.store.schema import CORRECTED
-    from dvos_napari._state import _STATES
-
-    state = _STATES.get(viewer)
+    if not frames:
+        return []
     try:
-        video = state.project.video(video_id)
+        from dvos_core.store import Project
+
+        video = Project.open((layer.metadata or {})["dvos_project"], mode="r").video(video_id)
+    except Exception:  # no project or video (deleted, damaged): every frame stays listed
+        return frames
+    return [t for t in frames if _differs_from_stored(layer, video, t)]
+
+
+def _differs_from_stored(layer, video, t: int) -> bool:
+    """Whether frame t of the predicted layer differs from what ``video`` holds for it: its correction where the
+    frame holds one (a saved correction undone is unsaved), else the stored prediction the layer shows (its set's
+    mask of t, or nothing where the set did not predict t); when in doubt (a read error), it differs."""
+    from dvos_core.store.schema import CORRECTED
+
+    try:
         painted = np.asarray(layer.data[int(t)]) > 0
         if int(video.provenance[int(t)]) == CORRECTED:
             stored = video.mask(int(t))
@@ -249,7 +254,7 @@ def _differs_from_prediction(viewer, layer, video_id: str, t: int) -> bool:
             got = video.predictions[(layer.metadata or {})["dvos_model"]].get(int(t))
             stored = None if got is None else got[0]
         return painted.any() if stored is None else not np.array_equal(painted, np.asarray(stored) > 0)
-    except Exception:  # no state or project, a set deleted, a damaged file: keep the frame listed
+    except Exception:  # a set deleted, a damaged file: keep the frame listed
         return True
 
 
