@@ -35,3 +35,20 @@ def test_a_video_made_a_test_video_after_extraction_keeps_its_heads_out_of_synth
     assert len(kept) == 6
     recs = [r for _, r in project.objects.load("head")]
     assert sum(r["video"] == "plot1" for r in recs) == 6
+
+
+def test_a_synthetic_set_made_from_a_video_made_a_test_video_later_is_named(project, tmp_path):
+    """A set built from a video's heads kept feeding every training after the video became a test video (its only
+    warning was about future synthesis): the set records the videos its heads came from, and dvos split and
+    training name it."""
+    from dvos_core.data.clips import split_samples
+    from dvos_core.synth import SynthConfig, generate
+
+    bg = project.create_background("field", 64, 64)
+    bg.append_frames(np.full((4, 64, 64, 3), 90, np.uint8))
+    s = generate(project, "syn", 2, SynthConfig(n_frames=2, height=48, width=48, n_heads=(1, 2)), backend="serial")
+    assert s.attrs["inputs"]["head_videos"] == ["plot1", "plot2"]
+    with pytest.warns(UserWarning, match=r"synthetic set\(s\) syn \(heads of plot2\) were made with heads cut from"):
+        project.set_split("plot2", "test")
+    with pytest.warns(UserWarning, match=r"syn \(heads of plot2\).*training on them learns the test ground truth"):
+        split_samples(project, 0, 1, "image", video_ids=[], val_fraction=0)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dvos_core.store.schema import PROVENANCE_NAMES, PSEUDO, SYNTHETIC, id_list, provenance_code
+from dvos_core.user_warnings import warn_user
 
 PHASES = ("image", "synthetic", "real")
 DEFAULT_PROVENANCE_WEIGHTS = {"manual": 3.0, "corrected": 3.0, "pseudo": 1.0, "synthetic": 1.0, "predicted": 0.5}
@@ -148,6 +149,15 @@ def _weights_by_code(provenance_weights) -> dict:
     return out
 
 
+def _warn_sets_from_test_videos(project, sets) -> None:
+    """Warn of synthetic sets among ``sets`` made with heads of videos that are test videos now."""
+    from dvos_core.synth.bank import sets_from_test_videos, sets_from_test_videos_warning
+
+    leaked = sets_from_test_videos(project, sets)
+    if leaked:
+        warn_user(sets_from_test_videos_warning(project, leaked, "training on them learns the test ground truth"))
+
+
 def _collect(project, phase, synthetic_sets, video_ids, provenances, weights, quality_min):
     """{split: {source key: [Sample, ...]}} for the chosen sources."""
     if phase not in PHASES:
@@ -158,6 +168,7 @@ def _collect(project, phase, synthetic_sets, video_ids, provenances, weights, qu
         sets = id_list(synthetic_sets) or []
     else:
         sets = project.synthetic_ids() if synthetic_sets is None else id_list(synthetic_sets)
+    _warn_sets_from_test_videos(project, sets)
     for name in sets:
         s = project.synthetic(name)
         split = s.split if s.split in ("train", "val") else None

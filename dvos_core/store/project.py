@@ -442,6 +442,19 @@ class Project:
                 f"--replace` cuts the bank again from the training videos only",
             )
         if split == "test":
+            fed = {
+                name: sorted(set(heads) & cut_from)
+                for name in self.synthetic_ids()
+                if (heads := (self.synthetic(name).attrs.get("inputs") or {}).get("head_videos"))
+                and set(heads) & cut_from
+            }
+            if fed:
+                listed = "; ".join(f"{name} (heads of {', '.join(v)})" for name, v in fed.items())
+                warn_user(
+                    f"{self.path}: synthetic set(s) {listed} were made with heads cut from the new test video(s): "
+                    f"training on them learns its ground truth; make them again under a new --name (after "
+                    f"`dvos extract-objects {self.path} --replace`) and train from those",
+                )
             made = sorted(b for b in self.background_ids() if self.background(b).attrs.get("source") in cut_from)
             if made:
                 shown = ", ".join(made[:8]) + (" ..." if len(made) > 8 else "")

@@ -70,3 +70,33 @@ def test_backgrounds_warning(project, clips: dict[str, str], what: str) -> str:
         f"{project.path}: {len(clips)} background clip(s) ({shown}) were cut or inpainted from test video(s) {videos}, "
         f"whose frames never feed training: {what} (delete them: `dvos delete {project.path} background ID --yes`)"
     )
+
+
+def head_videos(project) -> list[str]:
+    """The videos (not test videos) whose heads synthesis pastes now: what a synthetic set records it was made
+    from (``inputs["head_videos"]``), so that a video made a test video later can be told apart."""
+    tests = test_video_ids(project)
+    return sorted(v for v in project.video_ids() if v not in tests and project.objects.video_counts(v).get("head"))
+
+
+def sets_from_test_videos(project, names=None) -> dict[str, list[str]]:
+    """{synthetic set: [test videos]} of the sets among ``names`` (default all) made with heads cut from videos that
+    are test videos now (sets made before the videos were recorded cannot tell, and are left out)."""
+    tests = test_video_ids(project)
+    out = {}
+    for name in project.synthetic_ids() if names is None else names:
+        made = (project.synthetic(name).attrs.get("inputs") or {}).get("head_videos") or []
+        hit = sorted(set(made) & tests)
+        if hit:
+            out[name] = hit
+    return out
+
+
+def sets_from_test_videos_warning(project, sets: dict[str, list[str]], what: str) -> str:
+    """The warning for synthetic sets made with heads of (now) test videos: ``what`` is said of them."""
+    listed = "; ".join(f"{name} (heads of {', '.join(v)})" for name, v in sets.items())
+    return (
+        f"{project.path}: synthetic set(s) {listed} were made with heads cut from what are now test videos, whose "
+        f"masks are the ground truth they are scored against: {what}; make the set again under a new --name (after "
+        f"`dvos extract-objects {project.path} --replace`) and train from that"
+    )

@@ -18,6 +18,7 @@ from dvos_core.progress import Cancelled, CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.synth.bank import (
     check_training_objects,
+    head_videos,
     test_backgrounds_warning,
     test_video_backgrounds,
     training_objects,
@@ -104,15 +105,18 @@ def _inputs_fingerprint(project, backgrounds: list) -> dict:
         "object_bytes": int(ob.group.attrs.get("n_bytes", 0)),
         "backgrounds": {b: bg.n_frames for b, bg in clips.items()},
         "background_uids": {b: str(bg.attrs.get("uid") or bg.attrs.get("created")) for b, bg in clips.items()},
+        "head_videos": head_videos(project),  # told apart later, should one of them become a test video
     }
 
 
+LATER_INPUTS = ("background_uids", "head_videos")  # recorded from 2026-12-07: older sets are compared without them
+
+
 def _same_inputs(recorded: dict | None, now: dict) -> bool:
-    """Whether a set's recorded inputs are ``now``'s; a set started before the clips' uids were recorded is compared
-    without them."""
+    """Whether a set's recorded inputs are ``now``'s; a set started before some of them were recorded
+    (:data:`LATER_INPUTS`) is compared without those."""
     recorded = recorded or {}
-    if "background_uids" not in recorded:
-        now = {k: v for k, v in now.items() if k != "background_uids"}
+    now = {k: v for k, v in now.items() if k in recorded or k not in LATER_INPUTS}
     return recorded == now
 
 
