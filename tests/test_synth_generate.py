@@ -298,3 +298,14 @@ def test_a_worker_ends_when_its_parent_is_killed(tmp_path):
     if alive:
         os.kill(pid, signal.SIGKILL)
     assert not alive
+
+
+def test_a_finished_set_asked_for_again_after_its_inputs_changed_is_not_called_a_resume(tmp_path):
+    """`dvos synth` run again on a complete set whose objects changed since said "resuming would mix two datasets",
+    where nothing was left to resume."""
+    p = toy_project(tmp_path / "p.dvos", n_heads=5, n_fakes=5, bg_frames=6, bg_size=(110, 120))
+    finished = generate(p, "done", 1, CFG, seed=5, backend="serial")
+    p.objects.add([(np.full((6, 4, 4), 255, np.uint8), {"kind": "head", "source": "toy"})])
+    with pytest.raises(StoreError, match="synthetic set 'done' is complete, made from the objects"):
+        generate(p, "done", 1, CFG, seed=5, backend="serial")
+    assert finished.done().tolist() == [0]

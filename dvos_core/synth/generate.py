@@ -238,6 +238,12 @@ def open_or_create_set(project, name: str, n_clips: int, cfg: SynthConfig, seed:
                 f"resume it with the same settings, choose another --name, or delete it"
             )
         if not _same_inputs(a.get("inputs"), inputs):
+            if len(s.done()) >= s.n_clips:  # finished: nothing to resume, and nothing is wrong with it
+                raise StoreError(
+                    f"{project.path}: synthetic set {name!r} is complete, made from the objects and background clips "
+                    f"as they were then (they have changed since); to make a set from the current ones use another "
+                    f"--name"
+                )
             raise StoreError(
                 f"{project.path}: the objects or background clips changed since synthetic set {name!r} "
                 f"was started, so resuming would mix two datasets; use another --name"
