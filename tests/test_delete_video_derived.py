@@ -70,3 +70,20 @@ def test_a_video_reusing_a_deleted_id_is_extracted_afresh(tmp_project):
     [clip] = backgrounds_from_annotated(tmp_project, clip_length=2, motion="none")
     assert clip.attrs["video_created"] == "2099-01-01T00:00:00+00:00"
     assert backgrounds_from_annotated(tmp_project, clip_length=2, motion="none") == []
+
+
+def test_deleting_a_model_says_its_predictions_stay(tmp_project, capsys):
+    """`dvos delete P model image --yes` said nothing of the model's prediction sets, which stay (and `dvos info`
+    kept listing "predicted by image")."""
+    from dvos_core.model import build_model, save_checkpoint
+
+    v = tmp_project.add_video_array("plot", np.zeros((2, 8, 8, 3), np.uint8))
+    v.predictions["image"].start({"kind": "test"}, None)
+    v.predictions["image"].set_many([0, 1], np.zeros((2, 8, 8), np.float32))
+    save_checkpoint(tmp_project.model_dir("image", create=True) / "best.pt", build_model("tiny", "frame"))
+    assert main(["delete", str(tmp_project.path), "model", "image"]) == 1
+    assert "the predictions it made of plot stay" in capsys.readouterr().out
+    assert main(["delete", str(tmp_project.path), "model", "image", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "the predictions it made of plot stay" in out and "predictions image --yes" in out
+    assert "image" in tmp_project.video("plot").predictions.models()

@@ -156,7 +156,7 @@ def _delete(args) -> int:
             return 1
         print(
             f"would delete {args.kind} {args.name!r} ({folder}, {'exists' if exists else 'does not exist'})"
-            f"{made and ', with ' + made}; run again with --yes to delete it"
+            f"{made and ', with ' + made}; run again with --yes to delete it{_kept_predictions(project, args)}"
         )
         return 1
     folder = project.path / KINDS[args.kind][0] / args.name
@@ -165,8 +165,25 @@ def _delete(args) -> int:
     if gone:  # only leftovers of an earlier delete were there
         print(f"deleted what was left of video {args.name!r} in {project.path}: {made}")
     else:
-        print(f"deleted {args.kind} {args.name!r} from {project.path}{made and ', with ' + made}")
+        print(
+            f"deleted {args.kind} {args.name!r} from {project.path}{made and ', with ' + made}"
+            f"{_kept_predictions(project, args)}"
+        )
     return 0
+
+
+def _kept_predictions(project, args) -> str:
+    """For a model: '; its predictions of videos ... stay ...' (a model's prediction sets are not deleted with
+    it), else ''."""
+    if args.kind != "model":
+        return ""
+    having = project.predicted_by(args.name)
+    if not having:
+        return ""
+    return (
+        f"; the predictions it made of {', '.join(having)} stay (delete them with `dvos delete {project.path} "
+        f"predictions {args.name} --yes`)"
+    )
 
 
 def _delete_predictions(project, args) -> int:
