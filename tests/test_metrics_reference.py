@@ -290,3 +290,29 @@ def test_a_video_named_twice_is_scored_once(project):
     assert twice.loc["noisy", "n_frames"] == once.loc["noisy", "n_frames"] == 8  # was 13: long weighed double
     assert twice.loc["noisy", "dice"] == once.loc["noisy", "dice"]
     assert evaluate(p, ["short", "short"], model="noisy", save=False).overall["videos"] == ["short"]
+
+
+def test_scoring_a_test_video_the_model_trained_on_warns(tmp_path):
+    """A video made a test video after a model trained on it: `dvos evaluate` scored the model there as if it had
+    never seen it, though its checkpoint lists the video among its training data."""
+    from dvos_core.model import build_model, save_checkpoint
+    from dvos_core.store import Project
+
+    p = Project.create(tmp_path / "p.dvos")
+    v = p.add_video_array("plot", np.zeros((3, 16, 16, 3), np.uint8), split="test")
+    for t in range(3):
+        v.set_mask(t, np.eye(16, dtype=np.uint8), "manual")
+    ck = p.model_dir("m", create=True) / "best.pt"
+    save_checkpoint(ck, build_model("tiny", "frame"), data={"train": {"videos": ["plot"]}})
+    s = v.predictions["m"]
+    s.start({"kind": "image", "checkpoint": str(ck)}, "f")
+    s.set_many(range(3), np.eye(16, dtype=np.float32)[None].repeat(3, 0))
+    with pytest.warns(UserWarning, match=r"'m' was trained on the test video\(s\) plot"):
+        evaluate(p, model="m", save=False)
+    with pytest.warns(UserWarning, match=r"'m' was trained on the test video\(s\) plot"):
+        compare_models(p, ["m"], save=False)
+    save_checkpoint(ck, build_model("tiny", "frame"), data={"train": {"videos": ["other"]}})
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        evaluate(p, model="m", save=False)
+    assert not [w for w in said if "was trained on the test video" in str(w.message)]

@@ -114,7 +114,7 @@ def compare_models(
     """
     import pandas as pd
 
-    from dvos_core.evaluate.summary import _video_ids, check_settings, warn_outdated, warn_partial
+    from dvos_core.evaluate.summary import _video_ids, check_settings, warn_outdated, warn_partial, warn_trained_on
     from dvos_core.store import Project
 
     gt_provenances = check_settings(gt_provenances, tolerance, min_area)  # before any frame is read
@@ -138,6 +138,7 @@ def compare_models(
             f"PROJECT CKPT --name NAME`) and delete the old set (`dvos delete PROJECT predictions {clash[0]}`)"
         )
     warn_outdated(v.predictions[m] for v in videos for m in models if m in v.predictions)
+    warn_trained_on(v.predictions[m] for v in videos for m in models if m in v.predictions)
     if save:
         project.check_writable("compare models")  # before scoring every frame, not after
     entries = (*models, *BASELINES, "ground_truth")

@@ -153,6 +153,37 @@ def warn_outdated(sets) -> None:
         warn_user(outdated_warning(held[0].video.path, model, d, [s.video.name for s in held], effect, aim))
 
 
+def warn_trained_on(sets) -> None:
+    """Warn when a prediction set about to be scored is of a test video the model that made it trained on (its
+    checkpoint's data summary lists the video: it was a training video then): its score is not a test score. The
+    checkpoint of each model is read once; a set whose checkpoint is gone or unreadable is passed over."""
+    from pathlib import Path
+
+    from dvos_core.model.checkpoint import read_checkpoint
+    from dvos_core.store.predictions import recorded_checkpoint
+
+    seen: dict = {}
+    found: dict = {}
+    for s in sets:
+        if s.video.split != "test":
+            continue
+        path = recorded_checkpoint(s.video.path, s.attrs)
+        if path not in seen:
+            try:
+                info = read_checkpoint(path)["info"] if path and Path(path).is_file() else {}
+                seen[path] = set(((info.get("data") or {}).get("train") or {}).get("videos") or [])
+            except Exception:  # a damaged or foreign checkpoint: nothing to tell
+                seen[path] = set()
+        if s.video.name in seen[path]:
+            found.setdefault(s.model, []).append(s.video.name)
+    for model, videos in found.items():
+        warn_user(
+            f"{model!r} was trained on the test video(s) {', '.join(videos)} (its checkpoint's training data lists "
+            f"them: they were training videos then): its score there is not a test score; train it again without "
+            f"them (they are left out of training now that they are test videos) and predict again"
+        )
+
+
 def scored_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES, model: str | None = None) -> np.ndarray:
     """Frames of ``video`` that have both a prediction (of ``model``, default the most recent) and a ground-truth
     mask; clear errors when either is missing."""
@@ -246,7 +277,9 @@ def evaluate(
             )
     if partial:
         warn_partial(repr(model) if model else "the latest predictions", partial, project.path)
-    warn_outdated(project.video(v).predictions[model] if model else project.video(v).predictions.latest() for v in plan)
+    chosen = [project.video(v).predictions[model] if model else project.video(v).predictions.latest() for v in plan]
+    warn_outdated(chosen)
+    warn_trained_on(chosen)
     total = int(sum(len(f) for f in plan.values()))
     rows, done = [], 0
     sets = {}  # video -> the prediction set scored (recorded, and what the worst-frame overlays draw)
