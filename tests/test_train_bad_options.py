@@ -40,6 +40,14 @@ def project(tmp_path_factory):
         ({"size": 48}, "multiple of 32"),
         ({"pseudo_quality_min": 2.0}, "between 0 and 1"),
         ({"pseudo_quality_min": -0.5}, "between 0 and 1"),
+        # these trained a broken model, or crashed at the first step, unsaid
+        ({"grad_clip": -1.0}, r"grad_clip must be > 0, or 0 / null"),
+        ({"mask_weight": -1.0}, "mask_weight must be >= 0"),
+        ({"dice_weight": -0.5}, "dice_weight must be >= 0"),
+        ({"weight_decay": -1.0}, "weight_decay must be >= 0"),
+        ({"mask_weight": 0.0, "frame_weight": 0.0, "phase": "synthetic"}, "nothing would be learnt"),
+        ({"mask_weight": 0.0, "phase": "image"}, "nothing would be learnt"),
+        ({"model": {"dropout": 2.0}}, r"model\.dropout must be in \[0, 1\)"),
     ],
 )
 def test_bad_values_are_refused_in_the_config(setting, match):
@@ -147,3 +155,10 @@ def test_a_folder_with_only_best_pt_is_not_replaced_by_a_new_run(project):
     with pytest.raises(ValueError, match="no training state to resume.*--no-resume"):
         train(project, tiny(), "only")
     assert best.read_bytes() == before
+
+
+def test_without_validation_samples_best_pt_is_said_to_be_chosen_by_training_loss():
+    """metrics.json said "best validation Dice" for a run without a single validation sample."""
+    by, why = TrainConfig().selection({})
+    assert by == "val" and "no validation samples" in why and "lowest training loss" in why
+    assert TrainConfig(select_by="last").selection({})[0] == "last"

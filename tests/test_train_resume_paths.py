@@ -265,7 +265,7 @@ def test_a_resume_on_changed_data_says_so_and_records_it(tmp_path, capsys):
     assert main(["train", str(p.path), "--name", "m", "--config", str(p.model_dir("m") / "config.yaml")]) == 0
     err = capsys.readouterr().err  # the command prints warnings as "dvos train: warning: ..."
     assert re.search(r"warning: .*the training data changed since the run began \(train samples \d+ -> \d+", err)
-    assert "resuming the stopped run at epoch 1, step 1" in err and "lr_scheduler.step()" not in err
+    assert "going on with the run in its folder at epoch 1, step 1" in err and "lr_scheduler.step()" not in err
     data = read_checkpoint(p.model_dir("m") / "best.pt")["info"]["data"]
     assert data["changed_on_resume"][0]["after_epoch"] == 0
     assert any("synthetic_sets" in c for c in data["changed_on_resume"][0]["changes"])
@@ -362,3 +362,18 @@ def test_a_finished_run_killed_before_its_metrics_were_written_writes_them_on_re
     best = torch.load(p.model_dir("m") / "best.pt", weights_only=False)["info"]["epoch"]
     assert held["best_epoch"] == best  # what best.pt holds
     assert any(n and "metrics.json was written from last.pt" in n for n in notes), notes
+
+
+def test_a_runs_own_config_yaml_resumes_it_when_it_started_from_a_checkpoint(tmp_path):
+    """config.yaml records the preset the start checkpoint fixed ('tiny'), the run's own record the preset asked for
+    (the default 'small'): `--config models/NAME/config.yaml` was refused ("preset: 'small' when it began, now
+    'tiny'") though the preset does nothing when a run starts from a checkpoint."""
+    from dvos_core.train.loop import settings_refusal
+
+    start = tmp_path / "img.pt"
+    start.write_bytes(b"x")
+    began = _config(start, preset="small").to_dict()
+    assert settings_refusal(tmp_path, _config(start, preset="tiny"), began, False, None) is None
+    fresh = {**began, "init_from": None}  # no start checkpoint: the preset is the model
+    no_start = _config(start, preset="tiny").replace(init_from=None)
+    assert "preset" in settings_refusal(tmp_path, no_start, fresh, False, None)

@@ -217,7 +217,7 @@ def _train(args) -> int:
                 f"{e['device']} x{e['world_size']}: {e['train_samples']} train / {e['val_samples']} val samples, "
                 f"{e['total_epochs']} epochs x {e['steps_per_epoch']} steps "
                 + (
-                    f"(resuming the stopped run at epoch {e['start_epoch']}, step {e.get('start_step', 0)})"
+                    f"(going on with the run in its folder at epoch {e['start_epoch']}, step {e.get('start_step', 0)})"
                     if e.get("resumed")
                     else f"(from epoch {e['start_epoch']})"
                 )

@@ -63,6 +63,9 @@ def cosine_floor(lr: float) -> float:
     return lr / 10
 
 
+LOSS_WEIGHTS = ("mask_weight", "frame_weight", "bce_weight", "dice_weight", "mse_weight", "ssim_weight")
+
+
 @dataclass
 class TrainConfig:
     """Every setting of a training run; each field's ``metadata["doc"]`` is its one-line help."""
@@ -255,9 +258,16 @@ class TrainConfig:
             raise ValueError(f"num_workers must be >= 0 (or null for automatic), got {self.num_workers}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        for name in ("anchor_weight", "frame_anchor_weight"):
-            if getattr(self, name) < 0:
+        for name in ("anchor_weight", "frame_anchor_weight", *LOSS_WEIGHTS, "weight_decay"):
+            if getattr(self, name) < 0:  # a negative weight trains the model to raise that loss
                 raise ValueError(f"{name} must be >= 0 (0 = off), got {getattr(self, name)}")
+        if self.mask_weight + (0 if self.phase == "image" else self.frame_weight) <= 0:
+            raise ValueError(
+                "mask_weight and frame_weight are both 0 (the image model learns the mask alone: mask_weight): "
+                "nothing would be learnt; give the mask loss a weight above 0"
+            )
+        if self.grad_clip is not None and self.grad_clip < 0:  # a negative bound flips every gradient
+            raise ValueError(f"grad_clip must be > 0, or 0 / null for no clipping, got {self.grad_clip}")
         from dvos_core.prediction_options import check_precision
 
         check_precision(self.precision)
@@ -301,13 +311,18 @@ class TrainConfig:
             get_config(self.preset if self.preset in PRESETS else "small", **self.model)
         except (TypeError, ValueError) as e:
             raise ValueError(f"model overrides {self.model}: {e}") from None
+        dropout = self.model.get("dropout")
+        if dropout is not None and not 0 <= float(dropout) < 1:
+            raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
 
     def selection(self, val_provenance: dict) -> tuple[str, str]:
         """How best.pt is chosen, ``("val" | "last", why)``, given the validation samples' counts per label
         provenance (``ClipIndex.summary()["provenance"]``)."""
+        total = sum(val_provenance.values())
+        if not total and self.select_by != "last":  # nothing to validate on: the lowest training loss chooses
+            return "val", "no validation samples, so best.pt is the epoch of the lowest training loss"
         if self.select_by != "auto":
             return self.select_by, f"select_by: {self.select_by}"
-        total = sum(val_provenance.values())
         human = sum(val_provenance.get(k, 0) for k in HUMAN_MADE)
         if self.init_from and total and not human:
             synthetic = val_provenance.get("synthetic", 0)

@@ -94,6 +94,8 @@ def settings_refusal(out: Path, cfg: TrainConfig, saved: dict, finished: bool, i
     if saved.get("max_steps_per_epoch") == 0:  # recorded before 0 (no cap) was stored as null
         saved = {**saved, "max_steps_per_epoch": None}
     diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
+    if "preset" in diff and saved.get("init_from") and now.get("init_from"):  # the start checkpoint fixes the model:
+        diff.remove("preset")  # its config.yaml records the preset used, the run's own record the one asked for
     if "init_from" in diff and (
         same_checkpoint(saved.get("init_from"), now.get("init_from"))
         or _same_bytes(now.get("init_from"), (init or {}).get("sha256"))
