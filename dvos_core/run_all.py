@@ -632,7 +632,7 @@ def _train(project, config, name: str, set_name: str | None, progress, run: Stag
             )
             run.log(
                 f"      note: model {name!r} was kept as it was: it already has the epochs asked, so nothing was "
-                f"trained{new}; give a higher --epochs to train it further, or another --name to train a new one"
+                f"trained{new}; choose another --name to train a new chain (with more --epochs, or on new labels)"
             )
         elif event.note:
             run.log(f"      note: {event.note}")
@@ -670,6 +670,27 @@ def _check_models(project, cfg: RunAllConfig, configs: Callable, start) -> None:
         refused = resume_refusal(project, _on_set(config, set_name), name)
         if refused is not None:
             raise _refused(refused)
+    downstream = {cfg.model_name("image"): [n for n, _ in runs[1:]]}
+    for kind in cfg.video_models:
+        downstream[cfg.model_name(f"{kind}_synthetic")] = [cfg.model_name(kind)]
+    for name, config in runs:
+        trained_from = [n for n in downstream.get(name, []) if n in project.model_names()]
+        done = _epochs_done(project, name)
+        if trained_from and done is not None and config.epochs > done:
+            raise ValueError(
+                f"model {name!r} has {done} epoch(s) and --epochs {config.epochs} would train it further, but "
+                f"{', '.join(trained_from)} were trained from it as it is, and run-all does not train them again: "
+                f"choose another --name to run the whole chain with more epochs"
+            )
+
+
+def _epochs_done(project, name: str) -> int | None:
+    """The epochs model ``name``'s run has trained (its last.pt), or None without one."""
+    from dvos_core.train.loop import last_run
+
+    folder = project.model_dir(name)
+    payload = last_run(folder / "best.pt", folder / "last.pt")
+    return None if payload is None else int(payload["info"]["train_state"]["epoch"])
 
 
 def _video_model(project, cfg: RunAllConfig, run: Stages, kind: str, image_ckpt, set_name: str, plan, configs):

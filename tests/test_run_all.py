@@ -69,6 +69,13 @@ def test_whole_run_scores_every_model_and_a_second_run_keeps_everything(project)
     with pytest.raises(ValueError, match=changed + ".*--name"):
         run_all(project.path, tiny_config(train={**TINY, "lr": 1e-3}), log=lambda s: None)
     assert _mtimes(Project.open(project.path)) == before
+    # more epochs, as the note advised: the image model would have been trained further (and the training video
+    # relabelled), then its video models refused as trained from the file it was; now refused before anything
+    labels = Project.open(project.path).video("field_train").attrs["pseudo_label"]
+    with pytest.raises(ValueError, match=r"model 'image' has 1 epoch\(s\) and --epochs 2.*context_synthetic.*--name"):
+        run_all(project.path, tiny_config(train={**TINY, "epochs": 2}), log=lambda s: None)
+    assert _mtimes(Project.open(project.path)) == before
+    assert Project.open(project.path).video("field_train").attrs["pseudo_label"] == labels
     # a frame corrected since: the kept models did not learn from it, and the run says so (it trained nothing)
     train_video = Project.open(project.path).video("field_train")
     train_video.set_mask(0, train_video.mask(0), "corrected")
