@@ -105,7 +105,7 @@ def test_unfinished_steps_read_in_panel_words(tmp_project):
     assert "predict the video again with the model that made it to finish it" in report
     assert "the same the Predict step" not in report
     # deleting one video's predictions is a command-line job (the Review step deletes them from every video)
-    assert f"`dvos delete {tmp_project.path} predictions ctx --videos plot` in a terminal" in report
+    assert f"`dvos delete {tmp_project.path} predictions ctx --videos plot --yes` in a terminal" in report
 
 
 def test_commands_without_a_panel_button_are_kept_and_others_get_their_step():
