@@ -431,8 +431,13 @@ class Project:
                 v.check_split(split)
             for v in videos:
                 v.set_split(split)
-        cut_from = {v.name for v in videos}
-        cut = {v.name: self.objects.video_counts(v.name) for v in videos} if split == "test" else {}
+        if split == "test":
+            self._warn_made_from({v.name for v in videos})
+
+    def _warn_made_from(self, cut_from: set) -> None:
+        """Warn of what was made from the videos ``cut_from``, made test videos now: objects of the bank,
+        synthetic sets made with their heads, background clips cut or inpainted from them."""
+        cut = {vid: self.objects.video_counts(vid) for vid in sorted(cut_from)}
         cut = {vid: c for vid, c in cut.items() if c.get("head") or c.get("fake")}
         if cut:
             listed = ", ".join(f"{vid} ({c.get('head', 0)} heads, {c.get('fake', 0)} fakes)" for vid, c in cut.items())
@@ -441,27 +446,25 @@ class Project:
                 f"synthesis leaves them out (its masks are now ground truth); `dvos extract-objects {self.path} "
                 f"--replace` cuts the bank again from the training videos only",
             )
-        if split == "test":
-            fed = {
-                name: sorted(set(heads) & cut_from)
-                for name in self.synthetic_ids()
-                if (heads := (self.synthetic(name).attrs.get("inputs") or {}).get("head_videos"))
-                and set(heads) & cut_from
-            }
-            if fed:
-                listed = "; ".join(f"{name} (heads of {', '.join(v)})" for name, v in fed.items())
-                warn_user(
-                    f"{self.path}: synthetic set(s) {listed} were made with heads cut from the new test video(s): "
-                    f"training on them learns its ground truth; make them again under a new --name (after "
-                    f"`dvos extract-objects {self.path} --replace`) and train from those",
-                )
-            made = sorted(b for b in self.background_ids() if self.background(b).attrs.get("source") in cut_from)
-            if made:
-                shown = ", ".join(made[:8]) + (" ..." if len(made) > 8 else "")
-                warn_user(
-                    f"{self.path}: background clip(s) {shown} were cut or inpainted from the new test video(s): "
-                    f"synthesis leaves them out (delete them: `dvos delete {self.path} background ID --yes`)",
-                )
+        fed = {
+            name: sorted(set(heads) & cut_from)
+            for name in self.synthetic_ids()
+            if (heads := (self.synthetic(name).attrs.get("inputs") or {}).get("head_videos")) and set(heads) & cut_from
+        }
+        if fed:
+            listed = "; ".join(f"{name} (heads of {', '.join(v)})" for name, v in fed.items())
+            warn_user(
+                f"{self.path}: synthetic set(s) {listed} were made with heads cut from the new test video(s): "
+                f"training on them learns its ground truth; make them again under a new --name (after "
+                f"`dvos extract-objects {self.path} --replace`) and train from those",
+            )
+        made = sorted(b for b in self.background_ids() if self.background(b).attrs.get("source") in cut_from)
+        if made:
+            shown = ", ".join(made[:8]) + (" ..." if len(made) > 8 else "")
+            warn_user(
+                f"{self.path}: background clip(s) {shown} were cut or inpainted from the new test video(s): "
+                f"synthesis leaves them out (delete them: `dvos delete {self.path} background ID --yes`)",
+            )
 
     def _group(self, folder: str) -> zarr.Group:
         """The top-level group ``folder`` (videos, backgrounds, objects, synthetic); a ``zarr.json`` of it that is
