@@ -104,6 +104,23 @@ def test_a_thin_head_swaying_by_most_of_its_width_keeps_its_track():
     assert len(link_heads(zip(frames, masks), 8, align=still, grow_px=0, min_overlap=0.5).lengths()) > 4
 
 
+def test_a_speck_beside_a_large_head_does_not_take_its_track():
+    """A speck lying wholly inside a large head's carried place matched it fully (1.0 over the smaller part) and took
+    its track from the head's own continuation (just under 1): the count went up and the track jumped 130 px."""
+    frame = np.zeros((160, 160, 3), np.uint8)
+    masks = []
+    for t in range(4):
+        m = np.zeros((160, 160), np.uint8)
+        m[10:100, 10 + 3 * t : 110 + 3 * t] = 1
+        masks.append(m)
+    masks[0][100:110, 10:110] = 1  # frame 0: the head reaches 10 px lower
+    masks[1][103:109, 50:56] = 1  # frame 1 only: a 36 px speck below it
+    tracks = link_heads(((frame, m) for m in masks), 4, align=lambda a, b: np.float32([[1, 0, 0], [0, 1, 0]]))
+    assert tracks.n_heads == 1
+    big = [r for r in tracks.rows if r[4] > 1000]
+    assert len({r[0] for r in big}) == 1 and len(big) == 4  # the head keeps one track over the four frames
+
+
 def test_tracks_from_the_store_and_the_command_line(tmp_project, tmp_path, capsys):
     from dvos_core.cli import main
 

@@ -207,11 +207,14 @@ def link_heads(
             tracks, heads, shared = _overlaps(probe, labels)
             track_area = np.bincount(probe[probe > 0].astype(np.int64), minlength=next_id)
             overlap = shared / np.minimum(track_area[tracks], info[heads - 1, 0])
+            # pairs that overlap enough, best matched first by IoU: ranked by the overlap above, a speck lying wholly
+            # in a large head's carried place (1.0) took its track from the head's own continuation (just under 1)
+            iou = shared / (track_area[tracks] + info[heads - 1, 0] - shared)
             assigned: dict[int, int] = {}  # head label -> track id
             used: set[int] = set()
-            for i in np.argsort(-overlap, kind="stable"):
+            for i in np.argsort(-iou, kind="stable"):
                 if overlap[i] < min_overlap:
-                    break
+                    continue
                 k, h = int(tracks[i]), int(heads[i])
                 if h not in assigned and k not in used:
                     assigned[h] = k
