@@ -29,6 +29,14 @@ def check_reference_masks(value: str) -> None:
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+def check_batch_size(value) -> int:
+    """``value`` as the number of frames (or tiles) a prediction step takes: a whole number >= 1 (0 or -5 ran as 1
+    on a CPU, unsaid)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"--batch-size (batch_size=) must be a whole number >= 1, got {value!r}")
+    return value
+
+
 def check_precision(value: str) -> None:
     """A ValueError naming the choices unless ``value`` is one of :data:`PRECISIONS`."""
     if value not in PRECISIONS:

@@ -198,3 +198,20 @@ def test_the_overlay_text_sits_on_a_darkened_band():
     out = draw_overlay(frame, None, "t 1")
     assert out[0, 0].tolist() == [100, 100, 100]  # 250 * 0.4 in the band's corner (no text there)
     assert out[-1, -1].tolist() == [250, 250, 250]  # the rest of the frame untouched
+
+
+def test_a_batch_size_below_one_is_refused_by_predict_and_pseudo_label(tmp_path):
+    """`dvos predict --batch-size 0` (or -5) ran as 1 on a CPU without a word."""
+    from stub_models import BrightIsHead
+
+    from dvos_core.infer import predict_video, pseudo_label
+    from dvos_core.store import Project
+
+    p = Project.create(tmp_path / "p.dvos")
+    p.add_video_array("v", np.zeros((2, 16, 16, 3), np.uint8))
+    for bad in (0, -5, 2.0):
+        with pytest.raises(ValueError, match=r"--batch-size \(batch_size=\) must be a whole number >= 1"):
+            predict_video(p, "v", (BrightIsHead(), {}), batch_size=bad)
+        with pytest.raises(ValueError, match=r"--batch-size \(batch_size=\) must be a whole number >= 1"):
+            pseudo_label(p, "v", (BrightIsHead(), {}), batch_size=bad)
+    assert p.video("v").predictions.models() == []

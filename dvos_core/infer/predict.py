@@ -18,7 +18,7 @@ from dvos_core.infer.allocator import reuse_freed_memory
 from dvos_core.infer.context import context_overlap
 from dvos_core.infer.engine import Predictor, checkpoint_in, load_model
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
-from dvos_core.prediction_options import THRESHOLD
+from dvos_core.prediction_options import THRESHOLD, check_batch_size
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.store.predictions import checkpoint_sha, recorded_checkpoint
@@ -200,6 +200,7 @@ def predict_video(
         raise ValueError(f"video {video_id!r} has no frames; add frames before predicting")
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    check_batch_size(batch_size)
     if as_labels:  # test videos take manual ground truth only: refuse before predicting
         video.check_label_write("predicted", "predictions as labels")
     with using_threads(threads, workers=local_processes()):

@@ -18,7 +18,7 @@ from dvos_core.infer.predict import _name, frames_per_step, frames_text, in_proj
 from dvos_core.infer.quality import camera_motion, flicker, quality_score, uncertainty
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.motion.transforms import invert
-from dvos_core.prediction_options import PSEUDO_PASSES, THRESHOLD
+from dvos_core.prediction_options import PSEUDO_PASSES, THRESHOLD, check_batch_size
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.store.project import stopped_relabelling
@@ -189,6 +189,7 @@ def pseudo_label(
 
     project = Project.of(project)
 
+    check_batch_size(batch_size)
     video_ids = id_list(video_ids)
     if not video_ids:
         raise ValueError("pseudo_label needs at least one video id")
