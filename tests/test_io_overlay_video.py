@@ -145,3 +145,21 @@ def test_never_written_into_the_project_over_footage_or_onto_a_folder(tmp_projec
     tmp_project.video("plot").update_attrs(fps=-5.0)  # e.g. a bad --fps recorded before it was checked
     done = write_overlay_video(tmp_project, "plot", tmp_path / "ok.mp4", which="labels")
     assert done["fps"] == 10.0 and len(_read_all(tmp_path / "ok.mp4")) == 4
+
+
+def test_a_cancelled_export_says_no_video_was_written(tmp_project, tmp_path, monkeypatch, capsys):
+    """Ctrl+C during `dvos export-video` said "everything committed before the cancel is kept", where nothing of the
+    video is kept (the partial file is removed)."""
+    import dvos_core.io as dio
+    from dvos_core.cli import main
+
+    tmp_project.add_video_array("plot", np.zeros((2, 16, 16, 3), np.uint8))
+
+    def stopped(*args, **kwargs):
+        raise Cancelled("cancelled by user")
+
+    monkeypatch.setattr(dio, "write_overlay_video", stopped)
+    out = tmp_path / "o.mp4"
+    assert main(["export-video", str(tmp_project.path), "plot", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert f"no video was written to {out}" in err and "committed before the cancel is kept" not in err

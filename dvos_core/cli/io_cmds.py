@@ -385,21 +385,34 @@ def _export_masks(args) -> int:
 def _export_video(args) -> int:
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint, masks_choice
     from dvos_core.io import write_overlay_video
+    from dvos_core.progress import Cancelled
     from dvos_core.store import Project
 
     project = Project.open(args.project, mode="r")
-    done = write_overlay_video(
-        project,
-        args.video_id,
-        args.out,
-        which=masks_choice(args, "draw"),
-        model=args.model,
-        fps=args.fps,
-        min_area=args.min_area,
-        progress=TerminalProgress(),
-        cancel=cancel_on_sigint(),
-        threads=args.threads,
-    )
+    try:
+        done = write_overlay_video(
+            project,
+            args.video_id,
+            args.out,
+            which=masks_choice(args, "draw"),
+            model=args.model,
+            fps=args.fps,
+            min_area=args.min_area,
+            progress=TerminalProgress(),
+            cancel=cancel_on_sigint(),
+            threads=args.threads,
+        )
+    except Cancelled:  # the generic word ("everything committed is kept") would promise a part of the video
+        import signal
+        import sys
+
+        from dvos_core.cli._common import _CANCELLED_BY
+
+        print(
+            f"dvos: cancelled; no video was written to {args.out} (an earlier file of that name is as it was)",
+            file=sys.stderr,
+        )
+        return 128 + signal.SIGTERM if _CANCELLED_BY == [signal.SIGTERM] else 130
     print(
         f"{args.video_id}: wrote {done['frames']} frames ({done['with_masks']} with {done['masks']}) at "
         f"{done['fps']:g} fps to {done['path']}"
