@@ -446,10 +446,10 @@ class Project:
                 f"synthesis leaves them out (its masks are now ground truth); `dvos extract-objects {self.path} "
                 f"--replace` cuts the bank again from the training videos only",
             )
+        from dvos_core.synth.bank import sets_from_test_videos, test_video_backgrounds
+
         fed = {
-            name: sorted(set(heads) & cut_from)
-            for name in self.synthetic_ids()
-            if (heads := (self.synthetic(name).attrs.get("inputs") or {}).get("head_videos")) and set(heads) & cut_from
+            name: hit for name, videos in sets_from_test_videos(self).items() if (hit := sorted(cut_from & set(videos)))
         }
         if fed:
             listed = "; ".join(f"{name} (heads of {', '.join(v)})" for name, v in fed.items())
@@ -458,7 +458,7 @@ class Project:
                 f"training on them learns its ground truth; make them again under a new --name (after "
                 f"`dvos extract-objects {self.path} --replace`) and train from those",
             )
-        made = sorted(b for b in self.background_ids() if self.background(b).attrs.get("source") in cut_from)
+        made = sorted(b for b, vid in test_video_backgrounds(self).items() if vid in cut_from)
         if made:
             shown = ", ".join(made[:8]) + (" ..." if len(made) > 8 else "")
             warn_user(
