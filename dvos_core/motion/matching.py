@@ -426,13 +426,8 @@ def match_motion(
         cancel=cancel,
     )
     _require_pairs(motions, "match the motion to", "--match-motion (dvos run-all: --no-match-motion)")
-    scales = pixel_scales(project_or_videos, video_ids, motions)
-    measured = {
-        "videos": {name: summarise(gm, base.n_frames) for name, gm in motions.items()},
-        "all": summarise([rescaled(gm, scales["factors"][n]) for n, gm in motions.items()], base.n_frames),
-    }
-    if scales["rescaled"]:
-        measured["all"]["pixel_scale"] = scales
+    pooled, scales = _pooled(project_or_videos, video_ids, motions, base.n_frames)
+    measured = {"videos": {name: summarise(gm, base.n_frames) for name, gm in motions.items()}, "all": pooled}
     measured["all"]["head_sway_px"] = painted_head_sway(project_or_videos, video_ids, cancel, scales["factors"])
     overrides = overrides_from_motion(measured["all"], base)
     config = base.replace(**overrides)
@@ -481,6 +476,16 @@ def match_motion(
         for r in rows:
             r["rendered"] = by_name.get(r["quantity"])
     return MotionMatch(measured, base, overrides, config, before, after, rows, warnings, warnings_after, rendered)
+
+
+def _pooled(project_or_videos, video_ids, motions: dict, window: int) -> tuple[dict, dict]:
+    """(statistics of ``motions`` pooled at one pixel size, with ``pixel_scale`` where a video was scaled; the
+    :func:`pixel_scales` used)."""
+    scales = pixel_scales(project_or_videos, video_ids, motions)
+    pooled = summarise([rescaled(gm, scales["factors"][n]) for n, gm in motions.items()], window)
+    if scales["rescaled"]:
+        pooled["pixel_scale"] = scales
+    return pooled, scales
 
 
 def pixel_scales(project_or_videos, video_ids, motions: dict) -> dict:
@@ -614,10 +619,7 @@ def check_config_motion(
     video_ids = _default_ids(project_or_videos, video_ids)
     motions = measure_videos(project_or_videos, video_ids, max_pairs=max_pairs, run_length=config.n_frames, **kw)
     _require_pairs(motions, "compare the motion with", "--compare-motion")
-    scales = pixel_scales(project_or_videos, video_ids, motions)
-    measured = summarise([rescaled(gm, scales["factors"][n]) for n, gm in motions.items()], config.n_frames)
-    if scales["rescaled"]:
-        measured["pixel_scale"] = scales
+    measured, scales = _pooled(project_or_videos, video_ids, motions, config.n_frames)
     if (measured.get("pan_px") or {}).get("max") is None:  # it said "matches" with nothing measured
         raise ValueError(
             "no camera motion could be measured (every frame pair was unreliable: too little texture?), so there is "
