@@ -265,9 +265,11 @@ def evaluate(
         labelled = len(project.video(vid).labelled_frames(gt_provenances))
         if len(plan[vid]) < labelled:  # ground-truth frames without a prediction: left out of the score
             partial[vid] = [len(plan[vid]), labelled]
+    # the set scored in each video: ``model``'s, or the video's most recent (chosen once: each look reads its flags)
+    chosen = {v: project.video(v).predictions[model] if model else project.video(v).predictions.latest() for v in ids}
     if model is None:  # each video's most recent set: one overall score must not mix several models (refused
         # before the partial sets are warned about: nothing is scored)
-        latest = {vid: project.video(vid).predictions.latest().model for vid in ids}
+        latest = {vid: s.model for vid, s in chosen.items()}
         if len(set(latest.values())) > 1:
             which_set = ", ".join(f"{v}: {m}" for v, m in latest.items())
             raise ValueError(
@@ -277,15 +279,14 @@ def evaluate(
             )
     if partial:
         warn_partial(repr(model) if model else "the latest predictions", partial, project.path)
-    chosen = [project.video(v).predictions[model] if model else project.video(v).predictions.latest() for v in plan]
-    warn_outdated(chosen)
-    warn_trained_on(chosen)
+    warn_outdated(chosen[v] for v in plan)
+    warn_trained_on(chosen[v] for v in plan)
     total = int(sum(len(f) for f in plan.values()))
     rows, done = [], 0
     sets = {}  # video -> the prediction set scored (recorded, and what the worst-frame overlays draw)
     for vid, frames in plan.items():
         video = project.video(vid)
-        preds = video.predictions[model] if model else video.predictions.latest()
+        preds = chosen[vid]
         sets[vid] = preds.model
         codes = video.provenance
         for t in frames:
