@@ -656,41 +656,36 @@ def _on_set(config, set_name: str | None):
 def _check_models(project, cfg: RunAllConfig, configs: Callable, start) -> None:
     """Refuse, before anything is written, a run whose models are held under its names by runs it cannot continue
     (other settings, no training state, an unreadable last.pt): it would otherwise cut heads and make synthetic
-    clips first and stop at that model's training."""
-    from dvos_core.train.loop import resume_refusal
+    clips first and stop at that model's training. So is a run that would train a model further (more epochs) that
+    later models of the run were trained from as it is: run-all does not train those again."""
+    from dvos_core.train.loop import ResumeRefused, last_run, resume_refusal
 
     set_name = _set_name(cfg)
     image = project.model_dir(cfg.model_name("image")) / "best.pt"
-    runs = [(cfg.model_name("image"), configs("image", start, "context"))]
+    runs = [(cfg.model_name("image"), configs("image", start, "context"), [])]  # (name, config, trained from it)
     for kind in cfg.video_models:
-        first = cfg.model_name(f"{kind}_synthetic")
-        runs.append((first, configs("synthetic", image, kind)))
-        runs.append((cfg.model_name(kind), configs("real", project.model_dir(first) / "best.pt", kind)))
-    for name, config in runs:
-        refused = resume_refusal(project, _on_set(config, set_name), name)
+        first, second = cfg.model_name(f"{kind}_synthetic"), cfg.model_name(kind)
+        runs[0][2].extend((first, second))
+        runs.append((first, configs("synthetic", image, kind), [second]))
+        runs.append((second, configs("real", project.model_dir(first) / "best.pt", kind), []))
+    models = set(project.model_names())
+    for name, config, later in runs:
+        folder = project.model_dir(name)
+        try:
+            payload = last_run(folder / "best.pt", folder / "last.pt")  # read once for both checks
+        except ResumeRefused as e:
+            raise _refused(e) from None
+        refused = resume_refusal(project, _on_set(config, set_name), name, payload)
         if refused is not None:
             raise _refused(refused)
-    downstream = {cfg.model_name("image"): [n for n, _ in runs[1:]]}
-    for kind in cfg.video_models:
-        downstream[cfg.model_name(f"{kind}_synthetic")] = [cfg.model_name(kind)]
-    for name, config in runs:
-        trained_from = [n for n in downstream.get(name, []) if n in project.model_names()]
-        done = _epochs_done(project, name)
+        trained_from = [n for n in later if n in models]
+        done = None if payload is None else int(payload["info"]["train_state"]["epoch"])
         if trained_from and done is not None and config.epochs > done:
             raise ValueError(
                 f"model {name!r} has {done} epoch(s) and --epochs {config.epochs} would train it further, but "
                 f"{', '.join(trained_from)} were trained from it as it is, and run-all does not train them again: "
                 f"choose another --name to run the whole chain with more epochs"
             )
-
-
-def _epochs_done(project, name: str) -> int | None:
-    """The epochs model ``name``'s run has trained (its last.pt), or None without one."""
-    from dvos_core.train.loop import last_run
-
-    folder = project.model_dir(name)
-    payload = last_run(folder / "best.pt", folder / "last.pt")
-    return None if payload is None else int(payload["info"]["train_state"]["epoch"])
 
 
 def _video_model(project, cfg: RunAllConfig, run: Stages, kind: str, image_ckpt, set_name: str, plan, configs):

@@ -225,13 +225,18 @@ def read_last_run(last: Path, best: Path) -> dict:
         ) from e
 
 
-def resume_refusal(project, config: TrainConfig, name: str) -> ResumeRefused | None:
+_UNREAD = object()
+
+
+def resume_refusal(project, config: TrainConfig, name: str, payload=_UNREAD) -> ResumeRefused | None:
     """The refusal :func:`train` (resuming) would meet in model ``name``'s folder, found without training: a model
     with no training state, an unreadable last.pt, or a run begun with other settings than ``config``. For callers
-    that do other work before they train (run-all), so that they refuse before it; None: the run can go ahead."""
+    that do other work before they train (run-all), so that they refuse before it; None: the run can go ahead.
+    ``payload``: the folder's :func:`last_run`, when the caller has read it already."""
     folder = project.model_dir(name)
     try:
-        payload = last_run(folder / "best.pt", folder / "last.pt")
+        if payload is _UNREAD:
+            payload = last_run(folder / "best.pt", folder / "last.pt")
         if payload is not None:
             config = config.replace(init_from=init_checkpoint_path(project, config.init_from))
             refuse_other_settings(folder, config, payload["info"])
