@@ -75,6 +75,13 @@ def training_video(project, video_id: str, made: str):
     return video
 
 
+def painted_videos(project, video_ids, also=()) -> list[str]:
+    """The videos of ``video_ids`` holding a painted or corrected frame (in their order), and those of ``also``."""
+    from dvos_core.store.schema import CORRECTED, MANUAL
+
+    return [v for v in video_ids if v in also or len(project.video(v).labelled_frames((MANUAL, CORRECTED)))]
+
+
 def training_videos(project, video_ids, made: str, frames=None) -> list:
     """:func:`training_video` for each of ``video_ids``, with ``frames`` checked against them
     (:func:`frames_in_range`)."""

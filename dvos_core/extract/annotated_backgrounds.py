@@ -24,6 +24,7 @@ from dvos_core.extract._checks import (
     check_int,
     check_seed,
     frame_seed,
+    painted_videos,
     same_video,
     training_videos,
     video_token,
@@ -54,7 +55,7 @@ def _plan(project, video_ids, frames) -> list[tuple[str, int]]:
         ]
     if frames is not None and not chosen:  # --frames without --videos: a video nobody painted (bare field) is not
         # one it means
-        video_ids = [v for v in video_ids if len(project.video(v).labelled_frames((MANUAL, CORRECTED)))]
+        video_ids = painted_videos(project, video_ids)
     videos = training_videos(project, video_ids, "backgrounds inpainted from its frames", frames)
     plan = []
     for video in videos:

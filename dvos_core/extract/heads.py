@@ -11,6 +11,7 @@ from dvos_core.extract._checks import (
     check_int,
     check_seed,
     frame_seed,
+    painted_videos,
     same_video,
     training_videos,
     video_token,
@@ -37,7 +38,7 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
         video_ids = sorted(set(project.video_ids()) | named)
         video_ids = [vid for vid in video_ids if project.video(vid).split != "test"]
         left_out = [vid for vid in video_ids if not project.video(vid).import_complete and vid not in named]
-        painted = [vid for vid in left_out if len(project.video(vid).labelled_frames((MANUAL, CORRECTED)))]
+        painted = painted_videos(project, left_out)
         if painted:  # the others have no frame to extract from anyway
             warn_user(
                 f"{project.path}: left out the painted frames of the interrupted import(s) {painted} (only part "
@@ -46,8 +47,7 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
         video_ids = [vid for vid in video_ids if vid not in left_out]
     if frames is not None and not chosen:  # --frames without --videos: a video nobody painted (bare field) is not
         # one it means
-        named = {v for v, _ in labels}
-        video_ids = [v for v in video_ids if v in named or len(project.video(v).labelled_frames((MANUAL, CORRECTED)))]
+        video_ids = painted_videos(project, video_ids, also={v for v, _ in labels})
     videos = training_videos(project, video_ids, "heads cut from its ground truth", frames)
     plan = []
     for video in videos:
