@@ -136,8 +136,7 @@ def run_command(args) -> int:
         return int(rc or 0)
     except Cancelled:
         _traceback_if(debug)
-        print("dvos: cancelled; everything committed before the cancel is kept", file=sys.stderr)
-        return 128 + signal.SIGTERM if _CANCELLED_BY == [signal.SIGTERM] else 130
+        return cancelled_exit("everything committed before the cancel is kept")
     except KeyboardInterrupt:
         _traceback_if(debug)
         print("dvos: interrupted", file=sys.stderr)
@@ -162,6 +161,13 @@ def run_command(args) -> int:
                 file=sys.stderr,
             )
         return 2
+
+
+def cancelled_exit(kept: str) -> int:
+    """Say what a cancelled command kept (``kept``) and give its exit status: 143 for a cancel on SIGTERM, as shells
+    do, else 130 (Ctrl+C, or a cancel from elsewhere)."""
+    print(f"dvos: cancelled; {kept}", file=sys.stderr)
+    return 128 + signal.SIGTERM if _CANCELLED_BY == [signal.SIGTERM] else 130
 
 
 def _traceback_if(debug: bool) -> None:

@@ -383,7 +383,7 @@ def _export_masks(args) -> int:
 
 
 def _export_video(args) -> int:
-    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint, masks_choice
+    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint, cancelled_exit, masks_choice
     from dvos_core.io import write_overlay_video
     from dvos_core.progress import Cancelled
     from dvos_core.store import Project
@@ -403,16 +403,7 @@ def _export_video(args) -> int:
             threads=args.threads,
         )
     except Cancelled:  # the generic word ("everything committed is kept") would promise a part of the video
-        import signal
-        import sys
-
-        from dvos_core.cli._common import _CANCELLED_BY
-
-        print(
-            f"dvos: cancelled; no video was written to {args.out} (an earlier file of that name is as it was)",
-            file=sys.stderr,
-        )
-        return 128 + signal.SIGTERM if _CANCELLED_BY == [signal.SIGTERM] else 130
+        return cancelled_exit(f"no video was written to {args.out} (an earlier file of that name is as it was)")
     print(
         f"{args.video_id}: wrote {done['frames']} frames ({done['with_masks']} with {done['masks']}) at "
         f"{done['fps']:g} fps to {done['path']}"
