@@ -197,10 +197,10 @@ def mask_buffer(video, source: str = "masks", model: str | None = None) -> np.nd
 def differs_from_label(video, data, t: int) -> bool:
     """Whether ``data[t]`` differs from the label mask the project holds for frame t (no mask: an empty one), so
     that paint undone, or painted back to what is stored, is nothing to save."""
-    return _differs(data[t], video.mask(t))
+    return mask_differs(data[t], video.mask(t))
 
 
-def _differs(frame, stored) -> bool:
+def mask_differs(frame, stored) -> bool:
     """Whether mask ``frame`` differs from ``stored`` (None: nothing stored, which an empty frame equals)."""
     frame = np.asarray(frame) != 0
     return bool(frame.any()) if stored is None else not np.array_equal(frame, np.asarray(stored) != 0)
@@ -254,7 +254,7 @@ def _differs_from_stored(layer, video, t: int) -> bool:
         if int(video.provenance[int(t)]) == CORRECTED:
             return differs_from_label(video, layer.data, int(t))
         got = video.predictions[(layer.metadata or {})["dvos_model"]].get(int(t))
-        return _differs(layer.data[int(t)], None if got is None else got[0])
+        return mask_differs(layer.data[int(t)], None if got is None else got[0])
     except Exception:  # a set deleted, a damaged file: keep the frame listed
         return True
 

@@ -52,6 +52,8 @@ def changed_frames(video, data, source: str = "masks", model: str | None = None,
     frame erased to nothing included (its right answer: no heads). ``frames``: compare only these (default every
     frame; each comparison reads a stored mask).
     """
+    from dvos_napari._layers import mask_differs
+
     out = []
     for t in (
         range(video.n_frames) if frames is None else sorted(int(f) for f in frames if 0 <= int(f) < video.n_frames)
@@ -59,11 +61,7 @@ def changed_frames(video, data, source: str = "masks", model: str | None = None,
         d = np.asarray(data[t])
         if not d.any() and source != "predicted":
             continue
-        stored = _stored(video, t, source, model)
-        if stored is None:  # not predicted (or not annotated): painted here if anything is there
-            if d.any():
-                out.append(t)
-        elif not np.array_equal(d > 0, np.asarray(stored) > 0):
+        if mask_differs(d, _stored(video, t, source, model)):  # nothing stored: painted here if anything is there
             out.append(t)
     return out
 

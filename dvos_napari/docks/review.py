@@ -7,7 +7,6 @@ all-foreground baselines (:func:`dvos_core.evaluate.compare_models`)."""
 
 from __future__ import annotations
 
-import numpy as np
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QFont
 from qtpy.QtWidgets import (
@@ -27,6 +26,7 @@ from qtpy.QtWidgets import (
 from dvos_core.store.schema import CORRECTED, MANUAL
 from dvos_napari._layers import (
     check_frame,
+    differs_from_label,
     mark_corrections_saved,
     prediction_set,
     refresh_masks,
@@ -476,10 +476,12 @@ class ReviewDock(DvosDock):
         held = int(video.provenance[t])
         if held == MANUAL:
             return "a mask painted by a person (its ground truth)"
-        if held == CORRECTED and (video.name, t) not in self._corrected_here:
-            stored = video.mask(t)
-            if stored is None or not np.array_equal(np.asarray(layer.data[t]) > 0, np.asarray(stored) > 0):
-                return "a correction saved before, which the predicted layer does not show (it shows the model's mask)"
+        if (
+            held == CORRECTED
+            and (video.name, t) not in self._corrected_here
+            and differs_from_label(video, layer.data, t)
+        ):
+            return "a correction saved before, which the predicted layer does not show (it shows the model's mask)"
         return ""
 
     def save_correction(self, frame: int | None = None, replace_painted=False) -> bool:
