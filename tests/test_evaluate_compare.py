@@ -74,7 +74,7 @@ def test_compare_models_scores_models_and_baselines_with_instability(project, ca
         compare_models(p, ["nope"], split="test", save=False)
     # no ground truth to score against: an error naming the fix, not a report of NaN
     reports = sorted(x.name for x in (p.path / "reports").iterdir())
-    with pytest.raises(ValueError, match=r"nothing to score: .*provenance \['predicted'\].*--gt"):
+    with pytest.raises(ValueError, match=r"'clip' has no ground-truth masks with provenance \['predicted'\].*--gt"):
         compare_models(p, ["perfect", "shuffled"], split="test", gt_provenances=("predicted",), name="empty")
     assert sorted(x.name for x in (p.path / "reports").iterdir()) == reports
 

@@ -276,11 +276,42 @@ def test_a_model_named_like_a_baseline_is_refused_not_replaced_by_it(project):
     p, _, _ = project
     for name in ("long", "short"):
         v = p.video(name)
-        v.predictions["all_foreground"].start({"kind": "test"}, None)  # a perfect model, by an unlucky name
+        # a perfect model, by an unlucky name, in a set an earlier dvos made (start() refuses the name now)
         v.predictions["all_foreground"].set_many(range(v.n_frames), v.read_masks().astype(np.float32))
     with pytest.raises(ValueError, match=r"\['all_foreground'\] have the name of a row the comparison adds"):
         compare_models(p, ["all_foreground", "noisy"], save=False)  # its Dice was the baseline's (0.1, not 1)
     assert evaluate(p, model="all_foreground", save=False).overall["dice"] == 1.0
+
+
+def test_a_set_cannot_take_the_name_of_a_comparison_row(project):
+    """`dvos smooth --name all_foreground` (and predict's --name) were accepted, and every later plain `dvos
+    evaluate` then refused the project's comparison, its message naming the wrong command."""
+    from dvos_core.evaluate.compare import BASELINES
+    from dvos_core.infer.smooth import smooth_predictions
+    from dvos_core.store.predictions import RESERVED_NAMES
+
+    p, _, _ = project
+    assert set(RESERVED_NAMES) == {*BASELINES, "ground_truth"}
+    v = p.video("long")
+    for name in RESERVED_NAMES:
+        with pytest.raises(ValueError, match=rf"cannot be named '{name}'.*choose another name \(--name"):
+            smooth_predictions(p, "long", "noisy", name=name, follow_sway=False)
+        assert name not in v.predictions.models()  # nothing written
+    assert smooth_predictions(p, "long", "noisy", name="noisy_calm", follow_sway=False) == v.n_frames
+
+
+def test_a_video_without_ground_truth_is_refused_by_the_comparison_as_by_evaluate(project):
+    """A test video nobody painted was silently left out of a comparison of models (its table then stood for the
+    other videos only, while comparison.json listed it), where scoring one model refused it."""
+    p, _, _ = project
+    frames = p.video("long").read_frames(0, 3)
+    bare = p.add_video_array("bare", frames, split=p.video("long").split)
+    bare.predictions["noisy"].set_many(range(3), np.zeros((3, *frames.shape[1:3]), np.float32))
+    for call in (lambda: compare_models(p, ["noisy"], save=False), lambda: evaluate(p, model="noisy", save=False)):
+        with pytest.raises(ValueError, match=r"video 'bare' has no ground-truth masks .*leave it out \(--videos\)"):
+            call()
+    kept = compare_models(p, ["noisy"], video_ids=["long", "short"], save=False)
+    assert kept.info["videos"] == ["long", "short"]
 
 
 def test_a_video_named_twice_is_scored_once(project):

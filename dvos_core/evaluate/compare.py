@@ -19,9 +19,10 @@ import numpy as np
 
 from dvos_core.evaluate.metrics import frame_scores
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.store.predictions import RESERVED_NAMES
 
 COLUMNS = ["model", "n_frames", "dice", "iou", "boundary_f", "count_error", "instability"]
-BASELINES = ("previous_true_mask", "all_foreground")
+BASELINES = ("previous_true_mask", "all_foreground")  # with "ground_truth": the names no set may take
 
 
 @dataclass
@@ -114,7 +115,14 @@ def compare_models(
     """
     import pandas as pd
 
-    from dvos_core.evaluate.summary import _video_ids, check_settings, warn_outdated, warn_partial, warn_trained_on
+    from dvos_core.evaluate.summary import (
+        _video_ids,
+        check_settings,
+        ground_truth_frames,
+        warn_outdated,
+        warn_partial,
+        warn_trained_on,
+    )
     from dvos_core.store import Project
 
     gt_provenances = check_settings(gt_provenances, tolerance, min_area)  # before any frame is read
@@ -130,12 +138,13 @@ def compare_models(
     missing = [m for m in models if m not in available]
     if missing:
         raise ValueError(f"no predictions of {missing} for videos {ids}; models with predictions: {available}")
-    clash = [m for m in models if m in (*BASELINES, "ground_truth")]
+    clash = [m for m in models if m in RESERVED_NAMES]  # sets made before dvos refused these names
     if clash:  # its row would be the baseline's (or the truth's) masks, not the model's
         raise ValueError(
             f"the prediction set(s) {clash} have the name of a row the comparison adds itself; score them alone "
-            f"(`dvos evaluate PROJECT --model {clash[0]}`), or predict again under another name (`dvos predict "
-            f"PROJECT CKPT --name NAME`) and delete the old set (`dvos delete PROJECT predictions {clash[0]}`)"
+            f"(`dvos evaluate PROJECT --model {clash[0]}`), or make the set again under another name (`dvos predict "
+            f"PROJECT CKPT --name NAME`; a smoothed set: `dvos smooth PROJECT SOURCE --name NAME`) and delete the old "
+            f"set (`dvos delete PROJECT predictions {clash[0]}`)"
         )
     warn_outdated(v.predictions[m] for v in videos for m in models if m in v.predictions)
     warn_trained_on(v.predictions[m] for v in videos for m in models if m in v.predictions)
@@ -144,7 +153,7 @@ def compare_models(
     entries = (*models, *BASELINES, "ground_truth")
     rows: dict = {m: [] for m in entries}
     unsteady: dict = dict.fromkeys(entries, (0.0, 0))
-    labelled_of = [video.labelled_frames(gt_provenances) for video in videos]
+    labelled_of = [ground_truth_frames(video, gt_provenances) for video in videos]  # a video without: refused
     partial: dict = {}  # model -> {video: [frames scored, ground-truth frames]} where it predicted fewer
     total, step = sum(1 + len(f) for f in labelled_of), 0  # a step per video (the motion), then one per frame
     for video, labelled in zip(videos, labelled_of):

@@ -184,6 +184,19 @@ def warn_trained_on(sets) -> None:
         )
 
 
+def ground_truth_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES) -> np.ndarray:
+    """The frames of ``video`` holding a ground-truth mask (provenance in ``gt_provenances``); a clear error when it
+    has none, so that a video left unpainted is not silently left out of a score."""
+    labelled = video.labelled_frames(gt_provenances)
+    if labelled.size == 0:
+        raise ValueError(
+            f"video {video.name!r} has no ground-truth masks with provenance {list(gt_provenances)}; "
+            f"paint or import masks, or pseudo-label it, choose which masks count as the truth (--gt), or leave it "
+            f"out (--videos)"
+        )
+    return labelled
+
+
 def scored_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES, model: str | None = None) -> np.ndarray:
     """Frames of ``video`` that have both a prediction (of ``model``, default the most recent) and a ground-truth
     mask; clear errors when either is missing."""
@@ -200,13 +213,7 @@ def scored_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES, mode
             f"video {video.name!r} has no predictions; run `dvos predict` (or dvos_core.infer."
             f"predict_video) on it first"
         )
-    labelled = video.labelled_frames(gt_provenances)
-    if labelled.size == 0:
-        raise ValueError(
-            f"video {video.name!r} has no ground-truth masks with provenance {list(gt_provenances)}; "
-            f"paint or import masks, or pseudo-label it, choose which masks count as the truth (--gt), or leave it "
-            f"out (--videos)"
-        )
+    labelled = ground_truth_frames(video, gt_provenances)
     both = np.intersect1d(predicted, labelled)
     if both.size == 0:
         raise ValueError(

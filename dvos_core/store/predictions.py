@@ -24,6 +24,8 @@ from dvos_core.store.schema import NotInStoreError, check_id
 GROUP = "predictions"
 KEYS = ("masks", "probability", "done")
 STAGED_DONE = "done_staged"  # where a new set's flags are written before they become its "done" (see _create_done)
+# the rows a comparison of models adds itself (dvos_core.evaluate.compare): a set of such a name could not be compared
+RESERVED_NAMES = ("previous_true_mask", "all_foreground", "ground_truth")
 
 
 def checkpoint_sha(fingerprint) -> str | None:
@@ -155,7 +157,14 @@ class ModelPredictions:
 
     def start(self, info: dict, fingerprint: str | None) -> bool:
         """Record who predicts (``info`` + ``fingerprint``) before writing; returns True when earlier frames of the
-        same checkpoint may be kept (resume), False when they came from another checkpoint and were cleared."""
+        same checkpoint may be kept (resume), False when they came from another checkpoint and were cleared.
+        Refuses the names a comparison of models gives its own rows (:data:`RESERVED_NAMES`)."""
+        if self.model in RESERVED_NAMES:
+            raise ValueError(
+                f"{self.video.path or 'PROJECT'}: a prediction set cannot be named {self.model!r}: a comparison of "
+                f"models (`dvos evaluate`, Review) adds a row of that name itself; choose another name (--name, or "
+                f"'save predictions as' in the Predict step). Nothing was written"
+            )
         self.arrays(create=True)
         same = fingerprint is not None and self.attrs.get("fingerprint") == fingerprint
         v = self.video
