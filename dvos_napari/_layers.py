@@ -219,13 +219,19 @@ def video_layer_of(layer, video_id: str, role: str) -> bool:
     return md.get("dvos_video") == video_id and md.get("dvos_role") == role
 
 
-def video_layer(viewer, video_id: str, role: str):
+def video_layer(viewer, video_id: str, role: str, tagged: bool = False):
     """The ``role`` layer (image, masks, predicted, probability) of video ``video_id``: the one named by the
-    convention (``<video> masks``, ...), else one the user renamed (found by its metadata); None when there is none."""
+    convention (``<video> masks``, ...), else one the user renamed (both found by their metadata); failing those, a
+    layer of the conventional name without dvos metadata (one the user made), unless ``tagged``; None when there is
+    none. A layer the user opened under the video's name (e.g. its file, before storing it resized) never stands for
+    the stored video's layer of that name."""
     layer = find_layer(viewer, LAYER_NAMES[role](video_id))
-    if layer is not None and (video_layer_of(layer, video_id, role) or not (layer.metadata or {}).get("dvos_role")):
+    if layer is not None and video_layer_of(layer, video_id, role):
         return layer
-    return next((x for x in viewer.layers if video_layer_of(x, video_id, role)), layer)
+    found = next((x for x in viewer.layers if video_layer_of(x, video_id, role)), None)
+    if found is not None or tagged:
+        return found
+    return layer if layer is not None and not (layer.metadata or {}).get("dvos_role") else None
 
 
 def unsaved_corrections(viewer, video_id: str) -> list[int]:
@@ -322,15 +328,7 @@ def track_paint(layer, state) -> None:
         return
 
     def edited(item):
-        frames = set()
-        for atom in item or []:
-            key = getattr(atom, "slice_key", None)  # mask-based edits (paint, fill, polygon)
-            if key is not None and len(key) == 3 and isinstance(key[0], slice):
-                frames.update(range(*key[0].indices(layer.data.shape[0])))
-            elif isinstance(atom, tuple) and len(atom[0]) == 3:  # data_setitem: (indices, old, new)
-                frames.update(int(t) for t in np.unique(np.asarray(atom[0][0])))
-        if not frames:
-            frames = {state.current_frame()}
+        frames = _frames_of_edit(item, layer.data.shape[0]) or {state.current_frame()}
         vid = _video_of(layer)
         if vid and _role(layer) == "masks":
             state.mark_dirty(vid, frames)
@@ -355,6 +353,27 @@ def track_paint(layer, state) -> None:
     raw.undo = replaying(raw.undo, "_undo_history")  # Ctrl+Z and Ctrl+Shift+Z call these on the layer itself
     raw.redo = replaying(raw.redo, "_redo_history")
     state.tracked_layers.add(raw)  # the layer itself, not the proxy a plugin got: the writer is handed the layer
+
+
+def painted_frames(layer) -> set:
+    """The frames of a Labels layer that its undo history says were edited (before dvos tracked the layer: a
+    project dropped on napari and painted before its panel was opened). Read it before the layer is made read-only:
+    napari clears the history then."""
+    raw = getattr(layer, "__wrapped__", layer)
+    n = raw.data.shape[0] if getattr(raw.data, "ndim", 0) >= 3 else 0
+    return set().union(*(_frames_of_edit(item, n) for item in getattr(raw, "_undo_history", None) or ()))
+
+
+def _frames_of_edit(item, n: int) -> set:
+    """The frames one napari Labels history item (a list of edits) changed, of a layer of ``n`` frames."""
+    frames = set()
+    for atom in item or []:
+        key = getattr(atom, "slice_key", None)  # mask-based edits (paint, fill, polygon)
+        if key is not None and len(key) == 3 and isinstance(key[0], slice):
+            frames.update(range(*key[0].indices(n)))
+        elif isinstance(atom, tuple) and len(atom[0]) == 3:  # data_setitem: (indices, old, new)
+            frames.update(int(t) for t in np.unique(np.asarray(atom[0][0])))
+    return frames
 
 
 def is_tracked(layer, state) -> bool:
@@ -423,7 +442,8 @@ def _place(viewer, role: str, video, state, make, extra: dict | None = None):
     (``extra``: more metadata, e.g. the prediction set a predicted layer shows)."""
     name = LAYER_NAMES[role](video.name)
     md = {**layer_metadata(video.path, video.name, role), **(extra or {})}
-    layer = video_layer(viewer, video.name, role)  # a layer the user renamed is still this video's
+    # a layer the user renamed is still this video's; one of the user's own (no dvos metadata) is left as it is
+    layer = video_layer(viewer, video.name, role, tagged=True)
     if layer is not None:
         if extra:
             layer.metadata = {**(layer.metadata or {}), **extra}
@@ -461,7 +481,7 @@ def show_video(viewer, video, state) -> None:
     vid = video.name
     n, h, w, _ = video.shape
     # the masks buffer first: a temporary folder without room for it (NoRoomForMasksError) changes no layer
-    buf = _empty_buffer((n, h, w)) if video_layer(viewer, vid, "masks") is None else None
+    buf = _empty_buffer((n, h, w)) if video_layer(viewer, vid, "masks", tagged=True) is None else None
     _image, new_image = _place(
         viewer,
         "image",

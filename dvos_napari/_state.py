@@ -226,6 +226,11 @@ class DvosState:
                 layer.editable = editable
             if adopt:
                 self._adopt_layer(layer)
+                vid = (layer.metadata or {}).get("dvos_video")
+                for x, frames in opening.painted:  # painted before it was dropped here: Save all stores them
+                    if x is layer and vid and _layers.is_tracked(layer, self):
+                        self.mark_dirty(vid, frames)
+        opening.painted = []
 
     def create_project(self, path, overwrite: bool = False) -> object:
         from dvos_core.store import Project
@@ -481,14 +486,49 @@ class DvosState:
             editable = layer.editable if md.get("dvos_role") == "masks" else None
             opening.layers.append((layer, editable))
             if editable:
+                painted = _layers.painted_frames(layer)  # napari forgets them when the layer becomes read-only
+                if painted:
+                    opening.painted.append((layer, painted))
                 layer.editable = False
+            return
+        vid = md.get("dvos_video")
+        if vid and self._shown_twice(layer, md.get("dvos_role")):
             return
         if md.get("dvos_role") == "masks":
             _layers.track_paint(layer, self)
-        vid = md.get("dvos_video")
         if vid and md.get("dvos_role") == "image" and vid != self.video_id:
             self.video_id = vid
             self.video_changed.emit(vid)
+
+    def _shown_twice(self, layer, role) -> bool:
+        """A layer of the open project's video that another layer already shows (the project dropped on napari
+        again): it leaves the viewer as soon as its insertion ends, so that paint goes to one masks layer - the one
+        Save all and the unsaved count know - and the video's unsaved paint stays. True when it goes."""
+        viewer = self.viewer
+        md = layer.metadata or {}
+        vid = md.get("dvos_video")
+        if viewer is None or role not in ("image", "masks") or self.video_id != vid:
+            return False
+
+        def shown(x) -> bool:  # this project's layer of the video, the one dvos follows (not one left untracked)
+            other = x.metadata or {}
+            same = _layers.video_layer_of(x, vid, role) and _same(self.project, other.get("dvos_project", ""))
+            return same and (role == "image" or _layers.is_tracked(x, self))
+
+        if not any(x is not layer and shown(x) for x in viewer.layers):
+            return False
+        from napari.utils.notifications import show_info
+        from qtpy.QtCore import QTimer
+
+        def drop():
+            if any(x is layer for x in viewer.layers):
+                viewer.layers.remove(layer)
+
+        layer.visible = False
+        QTimer.singleShot(0, drop)
+        if role == "image":
+            show_info(f"dvos: {vid} is already shown (its layers are kept, with any unsaved paint)")
+        return True
 
 
 def _same(project, path) -> bool:
@@ -508,6 +548,7 @@ class Opening:
         self.then = then
         self.job = None  # the Job reading its summary (a SummaryCache, adopted by the state)
         self.layers: list = []  # (layer, editable before or None) dropped with it, waiting for it to open
+        self.painted: list = []  # (masks layer, frames painted in it before it waited): unsaved work once adopted
         self.outcome: str | None = None  # then 'opened', 'cancelled', 'failed' or 'kept' (the user kept unsaved work)
         self.message = None  # a UserMessage: why it failed, or that the unsaved work was kept
 

@@ -149,3 +149,89 @@ def test_save_correction_asks_before_replacing_a_painted_mask(make_napari_viewer
     with pytest.raises(StoreError, match="test video"):
         rv.save_correction_asking()
     assert len(answers) == n and exam.provenance[2] == MANUAL
+
+
+def test_s_asks_before_storing_a_saved_frame_erased_to_nothing(make_napari_viewer, qtbot, tmp_project, monkeypatch):
+    """Erasing every head of a saved mask and pressing S stored the empty mask as manual ground truth unasked."""
+    from qtpy.QtWidgets import QMessageBox
+
+    from dvos_core.store.schema import MANUAL
+
+    frames, masks = tiny_clip(6)
+    v = tmp_project.add_video_array("plot", frames, split="train")
+    v.set_mask(3, masks[3], "manual")
+    viewer = make_napari_viewer()
+    ann = dock(viewer, "Annotate")
+    ann.state.set_project(tmp_project)
+    ann.state.select_video("plot")
+    wait_loaded(qtbot, ann.state)
+    layer = viewer.layers["plot masks"]
+    layer.data[3] = 0  # every head erased
+    viewer.dims.set_current_step(0, 3)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.No)
+    assert not ann.save_frame_asking()
+    assert "Every head of frame 3" in asked[-1] and "manual" in asked[-1]
+    assert np.array_equal(v.mask(3) > 0, masks[3] > 0)  # answered no: the saved mask stays
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    assert ann.save_frame_asking() and v.provenance[3] == MANUAL and not v.mask(3).any()
+    n = len(asked)
+    assert not ann.save_frame_asking() and len(asked) == n  # stored as a frame without heads: nothing to ask
+
+
+def test_paint_on_a_dropped_project_before_the_panel_opened_is_saved(make_napari_viewer, qtbot, tmp_path):
+    """A project dropped on napari, painted, then the panel opened: the paint was never tracked (napari clears a
+    layer's undo history when dvos made it read-only while the project opened), so Save all, File > Save and the
+    close guard all missed it."""
+    from dvos_core.store.schema import MANUAL
+    from dvos_napari._state import get_state
+
+    frames, masks = tiny_clip(6)
+    project = _project(tmp_path / "d.dvos", frames, {1: masks[1]})
+    viewer = make_napari_viewer()
+    viewer.open(str(project.path), plugin="dvos-napari")
+    layer = viewer.layers["plot masks"]
+    layer.selected_label, layer.brush_size = 1, 6
+    layer.paint((4, 20, 20), 1)  # no dvos panel yet
+    ann = dock(viewer, "Annotate")
+    state = get_state(viewer)
+    qtbot.waitUntil(lambda: state.project is not None and not state.loading, timeout=30_000)
+    assert state.dirty.get("plot") == {4}
+    assert ann.save_all() == [4]
+    assert project.video("plot").provenance[4] == MANUAL and project.video("plot").mask(4).any()
+
+
+def test_dropping_the_open_project_again_keeps_one_layer_per_role(make_napari_viewer, qtbot, tmp_project):
+    """The open project dropped again added a second masks layer whose paint Save all read from the first one,
+    found unchanged and forgot."""
+    frames, _ = tiny_clip(6)
+    tmp_project.add_video_array("plot", frames, split="train")
+    viewer = make_napari_viewer()
+    ann = dock(viewer, "Annotate")
+    state = ann.state
+    state.set_project(tmp_project)
+    state.select_video("plot")
+    wait_loaded(qtbot, state)
+    layer = viewer.layers["plot masks"]
+    layer.paint((2, 20, 20), 1)
+    viewer.open(str(tmp_project.path), plugin="dvos-napari")
+    qtbot.waitUntil(lambda: len(viewer.layers) == 2, timeout=10_000)
+    assert [x for x in viewer.layers if (x.metadata or {}).get("dvos_role") == "masks"] == [layer]
+    assert ann.save_all() == [2]
+
+
+def test_a_users_layer_of_the_videos_name_is_not_shown_as_the_stored_video(make_napari_viewer, qtbot, tmp_project):
+    """A video file opened in napari under the name the stored (resized) video takes was shown as that video: the
+    masks were painted over the file's frames, of another size."""
+    frames, _ = tiny_clip(4, size=64)
+    viewer = make_napari_viewer()
+    theirs = viewer.add_image(np.zeros((4, 96, 128, 3), np.uint8), name="plot", rgb=True)  # the file, unresized
+    ann = dock(viewer, "Annotate")
+    state = ann.state
+    state.set_project(tmp_project)
+    tmp_project.add_video_array("plot", frames, split="train")
+    state.select_video("plot")
+    wait_loaded(qtbot, state)
+    shown = [x for x in viewer.layers if (x.metadata or {}).get("dvos_role") == "image"]
+    assert len(shown) == 1 and shown[0] is not theirs and shown[0].data.shape == frames.shape
+    assert theirs.data.shape == (4, 96, 128, 3) and not (theirs.metadata or {}).get("dvos_role")  # left as it was

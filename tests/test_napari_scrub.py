@@ -174,7 +174,9 @@ def test_a_finished_job_frees_what_it_was_given(make_napari_viewer, qtbot, tmp_p
     del frames
     job = prj.add_layer(layer, split="train")
     wait_job(qtbot, job)
-    viewer.layers.remove(layer)
+    # stored under its own name: the layer made way for the stored video's (no two layers named 'clip')
+    assert not any(x is layer for x in viewer.layers)
+    assert [x.name for x in viewer.layers] == ["clip", "clip masks"]
     del layer
     qtbot.wait(50)
     gc.collect()

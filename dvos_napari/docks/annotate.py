@@ -180,20 +180,28 @@ class AnnotateDock(DvosDock):
         layer.mode = "paint"
 
     def save_frame_asking(self) -> bool:
-        """Save frame's button and key: :meth:`save_frame`, asking first whether a frame with nothing painted (and no
-        stored mask) is a frame without heads, to be saved as such."""
+        """Save frame's button and key: :meth:`save_frame`, asking first whether a frame with nothing painted is a
+        frame without heads, to be saved as such - when it has no stored mask, and when every head of its stored
+        mask was erased (answered no, the stored mask stays and the frame stays unsaved)."""
+        from dvos_core.store.schema import PROVENANCE_NAMES
+
         video, layer = self.masks_layer()
         t = check_frame(video, self.state.current_frame())
-        if video.provenance[t] or np.asarray(layer.data[t]).any():
-            return self.save_frame(t)
+        code = int(video.provenance[t])
+        if np.asarray(layer.data[t]).any() or (code and not np.asarray(video.mask(t)).any()):
+            return self.save_frame(t)  # painted, or stored as a frame without heads already
+        what = f"Nothing is painted on frame {t} of {video.name}."
+        if code:
+            what = f"Every head of frame {t} of {video.name} was erased (its stored mask is {PROVENANCE_NAMES[code]})."
         answer = QMessageBox.question(
             self,
             "A frame without heads?",
-            f"Nothing is painted on frame {t} of {video.name}. Save it as a frame without heads? (An empty mask is "
-            f"ground truth: 'no heads here'.)",
+            f"{what} Save it as a frame without heads? (An empty mask is ground truth: 'no heads here'.)",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
+        if code and answer != QMessageBox.StandardButton.Yes:
+            return False  # the stored mask stays; the erased frame stays unsaved
         return self.save_frame(t, empty=answer == QMessageBox.StandardButton.Yes)
 
     def save_frame(self, t: int | None = None, empty: bool = False) -> bool:

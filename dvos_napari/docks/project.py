@@ -4,6 +4,7 @@ work on, and check that every stored part of the project reads (``dvos check``).
 from __future__ import annotations
 
 import re
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -415,6 +416,7 @@ class ProjectDock(DvosDock):
                 f"{what}click the image layer to store ({', '.join(repr(n) for n in images)}) in the layer list "
                 f"first (a video: time x height x width x RGB), then click From selected layer again"
             )
+        source = weakref.ref(layer)  # weakly: napari keeps a finished job's callbacks, which must not pin a video
         return self.run(
             add_layer_frames,
             project,
@@ -425,7 +427,7 @@ class ProjectDock(DvosDock):
             split or self.split_combo.currentText(),
             self._tags(),
             label=f"add layer {layer.name}",
-            on_result=self._imported,
+            on_result=lambda video: self._imported(video, source=source()),
             process=False,
         )
 
@@ -613,7 +615,21 @@ class ProjectDock(DvosDock):
         self.check_window.show()
         self.check_window.raise_()
 
-    def _imported(self, video) -> None:
+    def _imported(self, video, source=None) -> None:
+        """A video was stored: show it. The layer it was stored from (From selected layer), when it has the name the
+        stored video's layer takes, leaves the viewer: the stored frames (resized, or in RGB) are shown in its place,
+        rather than beside a copy of the same name."""
+        from dvos_napari._names import image_name
+
+        viewer = self.state.viewer
+        if (
+            source is not None
+            and viewer is not None
+            and any(x is source for x in viewer.layers)
+            and source.name == image_name(video.name)
+            and not (source.metadata or {}).get("dvos_role")
+        ):
+            viewer.layers.remove(source)
         self.state.notify_store_changed()
         self.state.select_video(video.name)
 
