@@ -289,6 +289,32 @@ def _bank(project):
     return project.objects
 
 
+@pytest.mark.parametrize("how", ["clear", "rebuild"])
+def test_a_bank_with_a_damaged_chunk_is_refilled_by_the_repairs_named(project, how):
+    """`dvos check` names a damaged chunk of the object bank with the fix "empty the bank (objects.clear()) and cut
+    the objects again", and `extract-objects --replace` replaces the bank: both failed on the damaged chunk
+    (the next write started inside it, so Zarr read it to write around), leaving an empty bank or none."""
+    from dvos_core.store.check import check_project
+
+    bank = _bank(project)
+    for name in ("pixels", "records"):
+        (project.path / f"objects/{name}/c/0").write_bytes(b"\0" * 40)
+    with pytest.raises(DamagedStoreError):
+        bank.load()
+    crop = np.arange(64, dtype=np.uint8).reshape(4, 4, 4)
+    new = [(crop, {"kind": "head", "video": "v", "frame": 1})] * 2
+    if how == "clear":
+        bank.clear()
+        bank.add(new)
+    else:
+        with bank.rebuild() as fresh:
+            fresh.append(new)
+            fresh.commit()
+    bank = project.objects
+    assert [r["frame"] for _, r in bank.load()] == [1, 1] and all((c == crop).all() for c, _ in bank.load())
+    assert not check_project(project)
+
+
 def test_damaged_object_table_is_named(project):
     _bank(project)
     chunk = project.path / "objects/records/c/0"

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import numpy as np
 import zarr
 
 from dvos_core.store import arrays
 from dvos_core.store import object_index as oix
+from dvos_core.store.fsops import discard
 from dvos_core.store.lock import store_write
 from dvos_core.store.schema import DamagedStoreError, NotInStoreError, StoreError
 
@@ -385,9 +387,13 @@ class ObjectBank:
         rows = [r for r in self._rows() if kind is None or r["kind"] == kind]
         if not rows:
             return []
-        flat = self._span("pixels", 0, self._n_bytes())
+        # the span the objects lie in: pixels before it are a replaced bank's, no longer read (nor damage there)
+        lo = min(int(r["offset"]) for r in rows)
+        hi = max(int(r["offset"]) + r["h"] * r["w"] * 4 for r in rows)
+        flat = self._span("pixels", lo, hi)
         return [
-            (flat[r["offset"] : r["offset"] + r["h"] * r["w"] * 4].reshape(r["h"], r["w"], 4), dict(r)) for r in rows
+            (flat[r["offset"] - lo : r["offset"] - lo + r["h"] * r["w"] * 4].reshape(r["h"], r["w"], 4), dict(r))
+            for r in rows
         ]
 
     def _read(self, r: dict) -> np.ndarray:
@@ -581,10 +587,11 @@ class ObjectBank:
     def _keep(self, kept: list[dict], next_id: int | None = None) -> None:
         """Commit ``kept`` (committed records, in order) as the whole bank (the caller holds the write)."""
         if not kept:
-            empty = records_commit([], 0, 0)
+            empty = {**records_commit([], 0, 0), "n_bytes": 0}
             if next_id is not None:
                 empty["next_id"] = int(next_id)
             self.group.update_attributes({**empty, **oix.commit(0, 0, [], empty)})
+            self._drop_chunks()
             return
         start, end = self._range()
         lines = encode_lines(kept)
@@ -599,6 +606,17 @@ class ObjectBank:
         videos: list[str] = []
         stop = oix.write(self.group, oix.rows_for(kept, [len(x) for x in lines], pos, videos), ipos)
         self.group.update_attributes({**commit, **oix.commit(ipos, stop, videos, commit)})
+
+    def _drop_chunks(self) -> None:
+        """The chunk files of an emptied bank's arrays (after its empty commit): the next add starts afresh rather
+        than rewriting the chunk its first byte falls in - which it could not, were that chunk damaged (emptying the
+        bank is the repair `dvos check` names for a damaged chunk of it)."""
+        root = getattr(self.group.store, "root", None)
+        if root is None:
+            return
+        for key in ("pixels", "records", oix.NAME):
+            if key in self.group:
+                discard(Path(str(root)) / self.group[key].path / "c", root)
 
 
 class BankRebuild:
@@ -615,17 +633,25 @@ class BankRebuild:
         self._held.__enter__()
         try:
             a = self.bank._fresh_attrs()
-            self._pix = self.bank._pixel_end(a)
-            self._rec0 = self._rec = int(a.get("records_bytes", 0))
+            # each array's new part starts at a chunk of its own, clear of the committed rows: no chunk of the old
+            # bank is read and written again (a damaged one - what a rebuild is for - could not be)
+            self._pix = self._boundary("pixels", self.bank._pixel_end(a))
+            self._rec0 = self._rec = self._boundary("records", int(a.get("records_bytes", 0)))
             self._next_id = int(a.get("next_id", 0))
             info = oix.valid(self.bank.group, a)
-            self._ix0 = self._ix = int(info["stop"]) if info is not None else 0  # clear of the committed rows
+            self._ix0 = self._ix = self._boundary(oix.NAME, int(info["stop"]) if info is not None else 0)
             self._videos: list[str] = []
             self._committed = False
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
+
+    def _boundary(self, key: str, pos: int) -> int:
+        """``pos`` rounded up to the start of a chunk of array ``key`` of the bank (``pos`` when it has none yet)."""
+        group = self.bank.group
+        step = int(group[key].chunks[0]) if key in group else 1
+        return -(-int(pos) // step) * step
 
     def __exit__(self, *exc) -> None:
         held, self._held = self._held, None
