@@ -147,3 +147,15 @@ def test_a_prefix_is_not_said_twice():
     sub(1, 2, "plot: frame 7")
     sub(2, 2, "frame 8")
     assert said == ["plot: frame 7", "plot: frame 8"]
+
+
+def test_a_count_without_a_total_shows_no_zero_before_a_message_that_counts_itself():
+    """`dvos extract-backgrounds P --from-annotated` with nothing left to do printed "0 0 background clips from
+    annotated frames": the bar's count of nothing in front of a message holding its own count."""
+    from dvos_core.cli._common import TerminalProgress
+
+    out = io.StringIO()
+    bar = TerminalProgress(stream=out, min_interval=0)
+    bar(0, 0, "0 background clips from annotated frames")
+    bar(3, 0, "frames read")
+    assert out.getvalue().splitlines() == ["0 background clips from annotated frames", "3 frames read"]

@@ -59,8 +59,8 @@ class TerminalProgress:
             when = f" ({time_left_words(left)})" if left is not None and not final and self._tty else ""
             count = f"{int(100 * frac)}%" if self.percent else f"{done}/{total}"
             head = f"[{bar:<{self.width}}] {count}{when} "
-        else:
-            head = f"{done} "
+        else:  # no total: a count alone (none when nothing is counted: a step with nothing to do says so itself)
+            head = f"{done} " if done else ""
         line = head + message
         if self._tty:
             cols = max(40, shutil.get_terminal_size((150, 24)).columns - 1)  # one line: \r redraws it
