@@ -235,3 +235,36 @@ def test_a_users_layer_of_the_videos_name_is_not_shown_as_the_stored_video(make_
     shown = [x for x in viewer.layers if (x.metadata or {}).get("dvos_role") == "image"]
     assert len(shown) == 1 and shown[0] is not theirs and shown[0].data.shape == frames.shape
     assert theirs.data.shape == (4, 96, 128, 3) and not (theirs.metadata or {}).get("dvos_role")  # left as it was
+
+
+def test_a_second_video_of_the_same_file_name_is_stored_under_an_id_the_user_picks(
+    make_napari_viewer, qtbot, tmp_project, tmp_path, monkeypatch
+):
+    """Cameras name their files alike in every plot folder (GOPR0001.MP4): the Project step refused the second one
+    ("pick another id") and had no field for an id."""
+    from conftest import write_video
+    from napari_helpers import wait_job
+    from qtpy.QtWidgets import QFileDialog, QInputDialog
+
+    for plot in ("plotA", "plotB"):
+        (tmp_path / plot).mkdir()
+        write_video(tmp_path / plot / "GOPR0001.avi", 4, "MJPG")
+    viewer = make_napari_viewer()
+    prj = dock(viewer, "Project")
+    prj.state.set_project(tmp_project)
+    asked, jobs = [], []
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: asked.append((a[2], k["text"])) or ("", False))
+    monkeypatch.setattr(prj, "run", lambda *a, **k: jobs.append(type(prj).run(prj, *a, **k)) or jobs[-1])
+    for plot in ("plotA", "plotB"):
+        chosen = str(tmp_path / plot / "GOPR0001.avi")
+        monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, chosen=chosen, **k: (chosen, ""))
+        prj._add_file_dialog()
+        if jobs:
+            wait_job(qtbot, jobs.pop())
+    assert tmp_project.video_ids() == ["GOPR0001"]  # the second one: asked, cancelled, nothing added
+    question = "A video 'GOPR0001' is already in the project. Store GOPR0001.avi under the id:"
+    assert asked == [(question, "plotB_GOPR0001")]
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (k["text"], True))
+    prj._add_file_dialog()
+    wait_job(qtbot, jobs.pop())
+    assert sorted(tmp_project.video_ids()) == ["GOPR0001", "plotB_GOPR0001"]

@@ -493,14 +493,57 @@ class ProjectDock(DvosDock):
             self, "Add a video", "", "Videos (*.mp4 *.avi *.mov *.mkv *.m4v *.tif *.tiff);;All files (*)"
         )
         if path:
-            self.guard(self.add_video, path)
+            self._add_chosen(path)
 
     def _add_folder_dialog(self) -> None:
         if self.guard(self._require_project) is None:
             return
         path = QFileDialog.getExistingDirectory(self, "Add a video: a folder of images, one per frame")
         if path:
-            self.guard(self.add_video, path)
+            self._add_chosen(path)
+
+    def _add_chosen(self, path) -> None:
+        """Add the video at ``path``; when its name is already a video's id (cameras name their files alike in
+        every plot folder), ask which id to store it under first."""
+        video_id = self.guard(self._free_id, path)
+        if video_id:
+            self.guard(self.add_video, path, video_id=video_id)
+
+    def _free_id(self, path) -> str | None:
+        """The id a video at ``path`` is stored under: its name, or, when a video of that id is in the project, the
+        one the user types (a free one suggested: the parent folder's name before it); None when cancelled."""
+        from qtpy.QtWidgets import QInputDialog
+
+        from dvos_core.io.import_video import source_name
+        from dvos_core.store import safe_id
+        from dvos_core.store.schema import check_id
+
+        taken = set(self.state.require_project().video_ids())
+        name = safe_id(source_name(path))
+        if name not in taken:
+            return name
+        parent = Path(path).resolve().parent.name
+        base = safe_id(f"{parent}_{name}") if parent else f"{name}_2"
+        suggest, k = base, 2
+        while suggest in taken:
+            suggest, k = f"{base}_{k}", k + 1
+        while True:
+            text, ok = QInputDialog.getText(
+                self,
+                "Store under another id",
+                f"A video {name!r} is already in the project. Store {Path(path).name} under the id:",
+                text=suggest,
+            )
+            if not ok or not text.strip():
+                return None
+            try:
+                chosen = check_id(text.strip(), "video id")
+            except ValueError as e:
+                QMessageBox.warning(self, "Not a video id", str(e))
+                continue
+            if chosen not in taken:
+                return chosen
+            QMessageBox.warning(self, "Id taken", f"a video {chosen!r} is already in the project; choose another id")
 
     # ---- helpers -------------------------------------------------------------------------------------------
     def _require_project(self):
