@@ -1,4 +1,5 @@
-"""napari reader: video files (lazy, frame by frame) and dvos project stores (first video + its masks)."""
+"""napari reader: video files and folders of frames (lazy, frame by frame) and dvos project stores (first video + its
+masks)."""
 
 from __future__ import annotations
 
@@ -30,11 +31,23 @@ def get_reader(path):
             return None
         path = path[0]
     p = Path(str(path).rstrip("/"))
-    if p.is_dir() and is_project(p):
-        return read_project
+    if p.is_dir():
+        if is_project(p):
+            return read_project
+        return read_video if _holds_frames(p) else None  # a folder of frames, read as dvos stores it
     if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file():
         return read_video
     return None
+
+
+def _holds_frames(folder: Path) -> bool:
+    """Whether ``folder`` holds images dvos reads as a video's frames (as ``dvos add-video`` does)."""
+    from dvos_core.io.readers import IMAGE_SUFFIXES, image_files
+
+    try:
+        return bool(image_files(folder, IMAGE_SUFFIXES))
+    except (OSError, ValueError):
+        return False
 
 
 def read_video(path):

@@ -93,14 +93,27 @@ def test_sample_data_needs_no_network(monkeypatch):
     assert 0 < masks.mean() < 0.6  # heads are present but do not fill the frame
 
 
-def test_reader_hook_claims_projects_and_videos_only(tmp_project, video_avi, tmp_path):
+def test_reader_hook_claims_projects_videos_and_frame_folders_only(tmp_project, video_avi, tmp_path):
+    """A folder of frames dropped on napari was offered to dvos (the manifest accepts folders) and then refused."""
+    import cv2
+
     from dvos_napari._reader import get_reader, read_project, read_video
 
     assert get_reader(str(tmp_project.path)) is read_project
     assert get_reader(str(video_avi)) is read_video
     (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "notes.txt").write_text("no frames")
     assert get_reader(str(tmp_path / "plain")) is None
     assert get_reader(str(tmp_path / "x.png")) is None
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for k in (1, 2, 10):  # natural order: 1, 2, 10
+        cv2.imwrite(str(frames / f"IMG {k}.png"), np.full((8, 12, 3), 20 * k, np.uint8))
+    assert get_reader(str(frames)) is read_video
+    ((data, meta, kind),) = read_video(str(frames))
+    assert (
+        kind == "image" and data.shape == (3, 8, 12, 3) and [int(data[t][0, 0, 0]) for t in range(3)] == [20, 40, 200]
+    )
     ((data, meta, kind),) = read_video(str(video_avi))
     assert kind == "image" and meta["rgb"] and data.shape[0] == 40 and data.shape[-1] == 3
     assert type(data).__name__ == "LazyFrames"
