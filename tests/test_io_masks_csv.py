@@ -362,3 +362,20 @@ def test_reference_csv_refuses_a_0_1_mask_saved_as_jpeg(tmp_project, tmp_path):
     with pytest.warns(UserWarning, match="binarised at 128"):  # a 0/255 JPEG: as before
         (video,) = import_reference_csv(tmp_project, tmp_path / "c.csv")
     assert abs(int(video.mask(0).sum()) - 150) <= 5
+
+
+@pytest.mark.parametrize("fmt", ["png", "coco"])
+def test_export_keeps_every_readable_mask_of_a_damaged_video(tmp_project, video, tmp_path, fmt):
+    """A damaged mask chunk made export-masks stop at that frame, so the masks after it could not be saved before
+    the video was repaired (its fix: delete the video and add it again)."""
+    masks = _blob_masks(12)
+    for t in (2, 5, 9):
+        video.set_mask(t, masks[t], "manual")
+    (tmp_project.path / "videos/plot1/masks/c/5/0/0").write_bytes(b"\0" * 7)
+    with pytest.warns(
+        UserWarning, match=r"plot1: the masks of 1 frame\(s\) could not be read .*\(frames 5\).*masks/c/5"
+    ):
+        written = export_masks(tmp_project, "plot1", tmp_path / "out", fmt=fmt)
+    other = tmp_project.add_video_array("copy", video.read_frames())
+    assert import_masks(tmp_project, "copy", written[0] if fmt == "coco" else tmp_path / "out") == [2, 9]
+    assert all(np.array_equal(other.mask(t), masks[t]) for t in (2, 9))

@@ -22,6 +22,7 @@ from dvos_core.io.readers import (
 )
 from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
+from dvos_core.store.schema import DamagedStoreError
 from dvos_core.user_warnings import warn_user
 
 MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")
@@ -1019,10 +1020,21 @@ def export_masks(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise PermissionError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
+    read = (lambda t: video.mask(t)) if which == "labels" else (lambda t: chosen.get(t)[0])
+    damaged: list = []  # (frame, message) of masks that cannot be read: every other mask is still exported
+
+    def get(t: int):
+        try:
+            return read(t)
+        except DamagedStoreError as e:
+            damaged.append((t, str(e)))
+            return None
+
     if fmt == "coco":
-        get = (lambda t: video.mask(t)) if which == "labels" else (lambda t: chosen.get(t)[0])
         kinds = (lambda t: PROVENANCE_NAMES[int(codes[t])]) if which == "labels" else (lambda t: "predicted")
-        return [_export_coco(out / f"{video_id}_coco.json", video, frames, get, kinds, model, progress, cancel)]
+        written = _export_coco(out / f"{video_id}_coco.json", video, frames, get, kinds, model, progress, cancel)
+        _warn_damaged(video, damaged)
+        return [written]
     others = _other_videos_rows(out, video_id)  # read (and refused if foreign) before any mask is written
     from dvos_core.evaluate.metrics import count_objects
 
@@ -1030,12 +1042,10 @@ def export_masks(
     source_of = {t: s for s, t in source_numbers(video).items()}
     for i, t in enumerate(frames):
         check(cancel)
-        if which == "labels":
-            m = video.mask(int(t))
-            prov = PROVENANCE_NAMES[int(codes[t])]
-        else:
-            m = chosen.get(int(t))[0]
-            prov = "predicted"
+        m = get(int(t))
+        if m is None:  # damaged: named at the end
+            continue
+        prov = PROVENANCE_NAMES[int(codes[t])] if which == "labels" else "predicted"
         p = out / f"{video_id}_{int(t):06d}.{fmt}"
         img = (np.asarray(m) > 0).astype(np.uint8) * 255
         if fmt == "png":
@@ -1052,7 +1062,20 @@ def export_masks(
         report(progress, i + 1, len(frames), f"{video_id}: exporting masks")
     _write_listing(out / "masks.csv", others + rows)
     _warn_stale(out, video_id, fmt, paths)
+    _warn_damaged(video, damaged)
     return paths
+
+
+def _warn_damaged(video, damaged: list) -> None:
+    """Name the frames whose mask could not be read (a damaged or missing chunk): the export holds every other one,
+    so a damaged video's readable masks can be kept before it is repaired or added again."""
+    if not damaged:
+        return
+    frames = ", ".join(str(t) for t, _ in damaged[:20]) + (" ..." if len(damaged) > 20 else "")
+    warn_user(
+        f"{video.name}: the masks of {len(damaged)} frame(s) could not be read and were not exported (frames "
+        f"{frames}); every other mask was. First: {damaged[0][1]}"
+    )
 
 
 def _export_coco(path: Path, video, frames, get, kinds, model, progress, cancel) -> Path:
@@ -1070,7 +1093,10 @@ def _export_coco(path: Path, video, frames, get, kinds, model, progress, cancel)
     images, annotations = [], []
     for i, t in enumerate(int(t) for t in frames):
         check(cancel)
-        m = np.asarray(get(t)) > 0
+        got = get(t)
+        if got is None:  # a mask that cannot be read (``get`` says so): left out
+            continue
+        m = np.asarray(got) > 0
         extras = {"video": video.name, "frame": t, "provenance": kinds(t), "head_pixels": int(np.count_nonzero(m))}
         extras["mask_digest"] = mask_digest(m)
         if model:
