@@ -34,7 +34,7 @@ def register(sub) -> None:
         "heads: the same outlines filled with leaves or soil from elsewhere in the frame. Synthetic "
         "training clips are built from these. Blobs smaller than --min-area pixels (noise, bits of "
         "heads at the border) are skipped and counted. Frames already extracted are skipped unless "
-        "--replace.",
+        "repainted since (then their objects are cut again) or --replace.",
         epilog="example: dvos extract-objects field.dvos --min-area 80 --fakes-per-head 5",
     )
     add_project(p)
@@ -64,8 +64,10 @@ def register(sub) -> None:
     p.add_argument(
         "--replace",
         action="store_true",
-        help="start the object bank afresh: every object extracted before (of any video) is deleted once the new "
-        "extraction has finished; if it fails, is stopped or is killed, the old objects are kept",
+        help="cut every frame again, also the unchanged ones (say, with another --min-area): the objects extracted "
+        "before are deleted once the new extraction has finished - with --videos only those videos' (with --frames "
+        "too: those frames'), the other videos' objects are kept; without --videos every object in the bank; if it "
+        "fails, is stopped or is killed, the old objects are kept",
     )
     add_wait(p)
     add_threads(p)
@@ -134,8 +136,8 @@ def register(sub) -> None:
     a.add_argument(
         "--replace",
         action="store_true",
-        help="make clips again for frames that already have one; their old clips are deleted once the new ones "
-        "are all made",
+        help="make clips again for frames that already have one, also unchanged ones (a frame repainted since "
+        "its clip was made gets a new clip without it); their old clips are deleted once the new ones are all made",
     )
     a.add_argument("--seed", type=int, help="random seed for the fill and the synthetic camera (default 0)")
     add_wait(p)
@@ -169,7 +171,12 @@ def _extract_objects(args) -> int:
         f"under {args.min_area} px"
         + (f", {s['too_large']} over {args.max_area} px" if args.max_area else "")
         + (f"; {s['fakes_failed']} fakes found no head-free spot" if s["fakes_failed"] else "")
-        + (f"; {s['skipped_frames']} frames already extracted (use --replace)" if s["skipped_frames"] else "")
+        + (f"; {s['recut_frames']} repainted frames cut again" if s.get("recut_frames") else "")
+        + (
+            f"; {s['skipped_frames']} frames extracted before and unchanged, skipped (--replace cuts them again)"
+            if s["skipped_frames"]
+            else ""
+        )
     )
     return 0
 
@@ -261,7 +268,10 @@ def _backgrounds_from_annotated(args) -> int:
         cancel=cancel_on_sigint(),
     )
     if not clips:
-        print("no new clips: every annotated frame already has one (use --replace to make them again)")
+        print(
+            "no new clips: every annotated frame already has one, of its mask as painted now (use --replace to "
+            "make them again)"
+        )
         return 0
     for c in clips:
         a = c.attrs
@@ -270,4 +280,11 @@ def _backgrounds_from_annotated(args) -> int:
             f"{a['motion']['kind']} motion ({a['motion']['median_shift_px']:.1f} px/frame)"
         )
     print(f"added {len(clips)} background clip{'s' if len(clips) != 1 else ''} of {args.clip_length} frames")
+    remade = getattr(clips, "remade", {})
+    if remade:
+        old = sorted(b for ids in remade.values() for b in ids)
+        print(
+            f"{len(remade)} of them made again for frames repainted since their clips were made (the old clips "
+            f"{', '.join(old)} deleted)"
+        )
     return 0

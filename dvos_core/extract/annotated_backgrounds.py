@@ -29,6 +29,7 @@ from dvos_core.extract._checks import (
     training_videos,
     video_token,
 )
+from dvos_core.extract.fingerprint import mask_sha, repainted
 from dvos_core.extract.inpaint import METHODS, head_hole, inpaint_heads
 from dvos_core.motion.transforms import invert, to3x3, warp_to
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
@@ -141,16 +142,34 @@ def _shifts(path: np.ndarray, shape) -> np.ndarray:
     return np.array([np.hypot(d["dx"], d["dy"]) for d in out])
 
 
-def _done_clips(project, tokens: dict) -> dict:
+class InpaintedClips(list):
+    """The new :class:`~dvos_core.store.Background` clips of :func:`backgrounds_from_annotated`; ``remade`` maps the
+    id of each clip made again for a frame repainted since its clip was made to the ids of the old clips it
+    replaced."""
+
+    def __init__(self, clips=(), remade=None):
+        super().__init__(clips)
+        self.remade = dict(remade or {})
+
+
+def _done_clips(project, tokens: dict, frames=()) -> tuple[dict, set]:
     """{(video, frame): [clip ids]} of the finished clips inpainted from frames of the videos of ``tokens`` (video id:
-    its :func:`~dvos_core.extract._checks.video_token`); a clip of another video once added under that id is not
-    counted."""
+    its :func:`~dvos_core.extract._checks.video_token`; a clip of another video once added under that id is not
+    counted), and those of ``frames`` repainted since their clip was made (the clip's ``mask_sha`` differs from
+    the mask's; a clip without one, made by an older dvos, counts as unchanged)."""
     out: dict = {}
+    shas: dict = {}
     for b, a in project.inpainted_clips().items():
         vid = a.get("source")
         if vid in tokens and same_video(a.get("video_created"), tokens[vid]):
             out.setdefault((vid, a.get("frame")), []).append(b)
-    return out
+            if a.get("mask_sha") is not None and (vid, a.get("frame")) in frames:
+                shas.setdefault((vid, a.get("frame")), set()).add(a["mask_sha"])
+    stale = set()
+    for (vid, t), recorded in shas.items():
+        if any(repainted(sha, project.video(vid), t) for sha in recorded):
+            stale.add((vid, t))
+    return out, stale
 
 
 def _usable(project, todo: list, dilate_px: int, made_before: bool = False) -> list:
@@ -209,8 +228,13 @@ def backgrounds_from_annotated(
     ``dilate_px``: 0 to :data:`MAX_DILATE`. A frame whose grown heads cover it whole is skipped with a warning (an
     error when no frame is left and none of those asked for gave a clip before). ``camera``: SynthConfig or dict of
     camera_* settings for ``motion="default"``.
-    Frames that already gave a clip (of the same video: clips record its ``created`` attribute as
-    ``video_created``) are skipped unless ``replace``: then their new clips are made first, unfinished (ignored
+    Each clip records the fingerprint of the mask it was inpainted from (``mask_sha``, see
+    :mod:`dvos_core.extract.fingerprint`). Frames that already gave a clip (of the same video: clips record its
+    ``created`` attribute as ``video_created``) are skipped unless repainted since (their mask's fingerprint differs
+    from the clip's; a clip without one counts as unchanged): such a frame's clip is made again, unfinished, and
+    only then is its old clip deleted and the new one marked finished (a kill in between leaves the frame without a
+    clip, which a plain rerun makes; ``remade`` of the list returned names them), or ``replace``: then their new
+    clips are made first, unfinished (ignored
     like the leftover of a killed cut), and only once all of them are in is each frame's old clip deleted and its new
     one marked finished (on an error or a cancel the new clips are removed and the old ones kept; a kill leaves the
     old clips, or, while the swap runs, at most one frame without a clip, which a plain rerun makes). The fill and
@@ -218,8 +242,8 @@ def backgrounds_from_annotated(
     (:func:`~dvos_core.extract._checks.frame_seed`), so a run resumed after a stop makes the clips an uninterrupted
     run makes. Ids are ``<prefix>_000``, ... (prefix: video id + '_inp'). Each clip is committed whole; on cancel
     or error the unfinished clip is removed. Every option is checked before anything is written.
-    Returns the new :class:`~dvos_core.store.Background` clips; each records its source video, frame, inpainting
-    method, dilation and motion in its attributes.
+    Returns the new :class:`~dvos_core.store.Background` clips (an :class:`InpaintedClips` list); each records its
+    source video, frame, the fingerprint of its mask, inpainting method, dilation and motion in its attributes.
     """
     from dvos_core.store import safe_id
 
@@ -239,16 +263,17 @@ def backgrounds_from_annotated(
     seed = check_seed(seed)
     plan = _plan(project, video_ids, frames)
     tokens = {vid: video_token(project.video(vid)) for vid in {v for v, _ in plan}}
-    done = _done_clips(project, tokens)
-    todo = plan if replace else [p for p in plan if p not in done]
+    done, stale = _done_clips(project, tokens, () if replace else set(plan))
+    todo = plan if replace else [p for p in plan if p not in done or p in stale]
     todo = _usable(project, todo, dilate_px, made_before=not replace and any(p in done for p in plan))
     if n_clips is not None and n_clips < len(todo):
         todo = [todo[int(k)] for k in np.linspace(0, len(todo) - 1, n_clips).round()]
     total = len(todo) * (clip_length + 1)
-    clips, taken = [], set()
+    clips, taken, remade = [], set(), {}
     try:
         for i, (vid, t) in enumerate(todo):
             check(cancel)
+            again = (vid, t) in stale  # repainted: its new clip takes the old one's place once it is whole
             clips.append(
                 _make_clip(
                     project,
@@ -266,11 +291,16 @@ def backgrounds_from_annotated(
                     progress,
                     cancel,
                     total,
-                    finish=not replace,
+                    finish=not (replace or again),
                     taken=taken,
                 )
             )
             taken.add(clips[-1].name)
+            if again:  # a kill from here until the new clip is marked finished leaves the frame without a clip
+                for b in done[(vid, t)]:
+                    project.delete_background(b)
+                clips[-1].mark_complete()
+                remade[clips[-1].name] = list(done[(vid, t)])
     except BaseException:
         if replace:  # all or nothing: the old clips stay, the new ones go
             for bg in clips:
@@ -285,7 +315,7 @@ def backgrounds_from_annotated(
                 project.delete_background(b)
             bg.mark_complete()
     report(progress, total, total, f"{len(clips)} background clips from annotated frames")
-    return clips
+    return InpaintedClips(clips, remade)
 
 
 def _make_clip(
@@ -312,7 +342,8 @@ def _make_clip(
     video = project.video(vid)
     h, w = video.shape[1:3]
     fill_seed = int(np.random.SeedSequence(frame_seed(seed, vid, t)).generate_state(1)[0])
-    still, info = inpaint_heads(video.frame(t), video.mask(t), dilate_px, method, seed=fill_seed)
+    mask = video.mask(t)
+    still, info = inpaint_heads(video.frame(t), mask, dilate_px, method, seed=fill_seed)
     kind = motion if motion != "auto" else ("measured" if len(video) > 1 else "default")
     if kind == "measured":
         path = measured_path(video, t, clip_length, cancel)
@@ -332,6 +363,7 @@ def _make_clip(
         source=vid,
         frame=int(t),
         video_created=token,
+        mask_sha=mask_sha(mask),
         origin=ORIGIN,
         inpaint={"method": method, "dilate_px": int(dilate_px), **info},
         motion={"kind": kind, "median_shift_px": float(np.median(shifts)) if shifts.size else 0.0},

@@ -18,6 +18,7 @@ from dvos_core.extract._checks import (
 )
 from dvos_core.extract.components import frame_objects, instance_labels
 from dvos_core.extract.fakes import heads_integral, make_fake_heads
+from dvos_core.extract.fingerprint import mask_sha, repainted
 from dvos_core.object_format import HALO_PX, OBJECT_ALPHA_MIN
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
@@ -82,11 +83,27 @@ def _check_labels(video, t: int, lab) -> None:
         )
 
 
-def _label_map(project, vid: str, t: int, labels) -> np.ndarray:
-    video = project.video(vid)
+def _label_map(project, vid: str, t: int, labels) -> tuple[np.ndarray, str | None]:
+    """The frame's instance labels, and the fingerprint of the stored mask they come from (None for a label map
+    given in ``labels``)."""
     if (vid, t) not in labels:
-        return instance_labels(video.mask(t))[0]
-    return np.asarray(labels[(vid, t)]).astype(np.int32)  # checked by _plan
+        mask = project.video(vid).mask(t)
+        return instance_labels(mask)[0], mask_sha(mask)
+    return np.asarray(labels[(vid, t)]).astype(np.int32), None  # checked by _plan
+
+
+def _replaced(project, video_ids, frames, plan):
+    """What ``replace`` deletes: None for the whole bank (no ``video_ids`` given), else a test of a record: cut from
+    one of ``video_ids`` (with ``frames`` given, from one of the planned frames of them)."""
+    from dvos_core.store.schema import id_list
+
+    chosen = id_list(video_ids)
+    if chosen is None:
+        return None
+    chosen, planned = set(chosen), set(plan)
+    if frames is None:
+        return lambda r: r.get("video") in chosen
+    return lambda r: (r.get("video"), r.get("frame")) in planned
 
 
 @writes_store
@@ -124,16 +141,24 @@ def extract_heads(
     its own surroundings alike: synthesis pastes the ring with the object, as the edge it really has, and never
     labels it (0 = the objects alone).
 
-    Frames already extracted are skipped unless ``replace``: then every object already in the bank (of any video)
-    is deleted, but only once the new extraction has finished and cut at least one head: the new objects are
-    written past the committed bank and committed in one step at the end, so on an error, a cancel or a kill (power
-    cut) the old bank is kept whole and none of the new objects is counted. A frame counts as extracted only for
-    the same video: objects record the video's ``created`` attribute (``video_created``), so a video added under the
-    id of a deleted one is extracted afresh. Without ``replace``, objects are committed frame by frame (a frame's
-    heads and fakes in one commit, so a frame with heads has its fakes), so a cancel or a kill keeps the frames
-    finished so far. Every option is checked before anything is written. Returns a
+    Each object records the fingerprint of the mask it was cut from (``mask_sha``, see
+    :mod:`dvos_core.extract.fingerprint`; none for a frame cut from a label map of ``labels``). Frames already
+    extracted are skipped unless repainted since (their mask's fingerprint differs from the one their objects
+    record; objects without one, cut by an older dvos, count as unchanged): a repainted frame's objects are removed
+    and the frame is cut again (counted as ``recut_frames``; a kill between the two leaves the frame unextracted,
+    so a rerun cuts it). A frame counts as extracted only for the same video: objects record the video's
+    ``created`` attribute (``video_created``), so a video added under the id of a deleted one is extracted afresh.
+    Without ``replace``, objects are committed frame by frame (a frame's heads and fakes in one commit, so a frame
+    with heads has its fakes), so a cancel or a kill keeps the frames finished so far.
+
+    ``replace`` cuts every planned frame again and deletes the objects cut before: those of ``video_ids`` when they
+    are given (with ``frames`` too: of those frames of them; the other videos' objects are kept as they are, ids and
+    pixels), else every object in the bank (of any video). The old objects go only once the new extraction has
+    finished and cut at least one head: the new objects are written past the committed bank and committed in one
+    step at the end, so on an error, a cancel or a kill (power cut) the old bank is kept whole and none of the new
+    objects is counted. Every option is checked before anything is written. Returns a
     DataFrame of the rows added; its ``attrs`` hold the counts (frames, heads, fakes, too_small, too_large,
-    fakes_failed, skipped_frames). ``threads``: OpenCV threads (see :mod:`dvos_core.threads`).
+    fakes_failed, skipped_frames, recut_frames). ``threads``: OpenCV threads (see :mod:`dvos_core.threads`).
     """
     import pandas as pd
 
@@ -167,9 +192,12 @@ def extract_heads(
         "too_large": 0,
         "fakes_failed": 0,
         "skipped_frames": 0,
+        "recut_frames": 0,
     }
     tokens = {vid: video_token(project.video(vid)) for vid in {v for v, _ in plan}}
     had = len(bank)
+    replaced = _replaced(project, video_ids, frames, plan) if replace else None
+    stale: set = set()
     if replace:
         if not plan and had:
             raise ValueError(
@@ -182,7 +210,10 @@ def extract_heads(
         if again:  # the same video, not another one added since under a deleted video's id
             latest = bank.latest_records(again)
             done = {p for p in again if p in latest and same_video(latest[p].get("video_created"), tokens[p[0]])}
+            stale = {p for p in done if repainted(latest[p].get("mask_sha"), project.video(p[0]), p[1])}
+            done -= stale
         stats["skipped_frames"] = sum(p in done for p in plan)
+        stats["recut_frames"] = len(stale)
         plan = [p for p in plan if p not in done]
     opts = SimpleNamespace(
         seed=seed,
@@ -196,9 +227,18 @@ def extract_heads(
     )
     run = (plan, labels, tokens, stats, opts, progress, cancel)
     if not replace:  # committed frame by frame: a cancel or a kill keeps the frames finished
+        if stale:  # their objects go first (one commit); a kill before they are cut again leaves them unextracted
+            check(cancel)
+            bank.remove(
+                lambda r: (r.get("video"), r.get("frame")) in stale,
+                f"removing the objects of {len(stale)} repainted frame(s) to cut them again",
+            )
         added = _extract(project, bank, *run)
     else:  # all or nothing: the new bank is committed once, at the end; until then the old one stays as it was
-        with bank.rebuild("replacing the object bank (--replace)") as new:
+        step = "replacing the object bank (--replace)" if replaced is None else "replacing objects (--replace)"
+        with bank.rebuild(step) as new:
+            if replaced is not None and had:  # the objects not asked for stay as they are (ids, records, pixels)
+                new.keep_where(lambda r: not replaced(r))
             added = _extract(project, new, *run)
             if had and not stats["heads"]:
                 raise ValueError(
@@ -224,14 +264,14 @@ def _extract(project, bank, plan, labels, tokens, stats, opts, progress, cancel)
     for i, (vid, t) in enumerate(plan):
         check(cancel)
         frame = project.video(vid).frame(t)
-        lab = _label_map(project, vid, t, labels)
+        lab, sha = _label_map(project, vid, t, labels)
         objs, small, large = frame_objects(
             frame, lab, min_area=opts.min_area, max_area=opts.max_area, margin=opts.margin, halo_px=opts.halo_px
         )
         stats["too_small"] += small
         stats["too_large"] += large
         stats["frames"] += 1
-        made_by = {"video": vid, "frame": t, "video_created": tokens[vid]}
+        made_by = {"video": vid, "frame": t, "video_created": tokens[vid], **({"mask_sha": sha} if sha else {})}
         if objs:  # the frame's heads and fakes in one append, one commit: a kill keeps both or neither
             fakes, heads_mask = [], lab > 0
             integral = heads_integral(heads_mask) if opts.fakes_per_head else None  # once per frame, not per head

@@ -17,7 +17,8 @@ then records) and then commits all attrs in one ``update_attributes``/``attrs.pu
 (one atomic ``zarr.json`` write). Bytes past the committed ranges are leftovers of a killed write: readers ignore
 them and the next ``add`` overwrites them. ``add`` writes only the new objects' bytes, so its cost does not grow with
 the size of the bank. ``rebuild`` (``extract-objects --replace``) writes a whole new bank past the committed ranges
-and commits it in one attrs write, so a kill before that commit leaves the old bank as it was.
+(the records of the objects it keeps, say other videos', written again there; their pixels stay where they are) and
+commits it in one attrs write, so a kill before that commit leaves the old bank as it was.
 """
 
 from __future__ import annotations
@@ -496,7 +497,9 @@ class ObjectBank:
         ``with bank.rebuild() as new: new.append(items); ...; new.commit()``. Until :meth:`BankRebuild.commit` the
         new objects are written past the committed data, where readers never look, so an error, a cancel or a
         kill before it leaves the old bank exactly as it was (the next write overwrites the leftover). Holds the
-        writer lock from ``with`` to its end. Ids go on from the old bank's (never handed out twice)."""
+        writer lock from ``with`` to its end. Ids go on from the old bank's (never handed out twice).
+        :meth:`BankRebuild.keep` carries old objects into the new bank as they are (``--replace --videos``: the
+        other videos')."""
         return BankRebuild(self, step)
 
     def _committed_lines(self, start: int, end: int) -> list[bytes]:
@@ -635,7 +638,8 @@ class BankRebuild:
             a = self.bank._fresh_attrs()
             # each array's new part starts at a chunk of its own, clear of the committed rows: no chunk of the old
             # bank is read and written again (a damaged one - what a rebuild is for - could not be)
-            self._pix = self._boundary("pixels", self.bank._pixel_end(a))
+            self._pix_end = self.bank._pixel_end(a)  # where the committed pixels end (kept objects' lie before)
+            self._pix0 = self._pix = self._boundary("pixels", self._pix_end)
             self._rec0 = self._rec = self._boundary("records", int(a.get("records_bytes", 0)))
             self._next_id = int(a.get("next_id", 0))
             info = oix.valid(self.bank.group, a)
@@ -658,6 +662,39 @@ class BankRebuild:
         if held is not None:
             held.__exit__(*exc)
 
+    def keep(self, rows: list[dict]) -> None:
+        """Carry committed objects (``rows``: their records, as the old bank holds them, in its order) into the new
+        bank unchanged: same ids, same records, their pixels left where they are (the new objects' pixels start
+        past the committed ones, so none of theirs is overwritten). Call it before :meth:`append` (ids go on
+        increasing down the bank). ``extract-objects --replace --videos`` keeps the other videos' objects so."""
+        if self._held is None or self._committed or self._pix != self._pix0:
+            raise RuntimeError(
+                "BankRebuild.keep: use it inside `with bank.rebuild() as new:`, before append() and commit()"
+            )
+        rows = [dict(r) for r in rows]
+        if not rows:
+            return
+        ids = [int(r["id"]) for r in rows]
+        last = max((int(r["id"]) for r in self.rows), default=-1)
+        if ids != sorted(set(ids)) or ids[0] <= last or ids[-1] >= self._next_id:
+            raise ValueError("BankRebuild.keep: rows must be committed objects of the bank, in id order, given once")
+        if any(int(r["offset"]) + int(r["h"]) * int(r["w"]) * 4 > self._pix_end for r in rows):
+            raise ValueError("BankRebuild.keep: rows must be committed objects of the bank (their pixels lie past it)")
+        lines = encode_lines(rows)
+        end = write_lines(self.bank.group, lines, self._rec)
+        idx = oix.rows_for(rows, [len(x) for x in lines], self._rec, self._videos)
+        self._ix = oix.write(self.bank.group, idx, self._ix)
+        self._rec = end
+        self.rows.extend(rows)
+
+    def keep_where(self, test: Callable[[dict], bool]) -> int:
+        """:meth:`keep` the committed objects whose record ``test(record)`` is true; returns how many."""
+        if self._held is None:
+            raise RuntimeError("BankRebuild.keep_where: use it inside `with bank.rebuild() as new:`")
+        rows = [r for r in self.bank._rows() if test(r)]
+        self.keep(rows)
+        return len(rows)
+
     def append(self, items: Iterable[tuple[np.ndarray, dict]]) -> list[dict]:
         """Write objects into the new bank (not committed yet); returns their records (with ``id``, ``offset``,
         ``h``, ``w``), like :meth:`ObjectBank.append`."""
@@ -676,10 +713,13 @@ class BankRebuild:
         return new_rows
 
     def commit(self) -> None:
-        """Make the objects appended so far the whole bank (one atomic attrs write); the old objects are gone."""
+        """Make the objects kept and appended so far the whole bank (one atomic attrs write); the other old objects
+        are gone."""
         if self._held is None or self._committed:
             raise RuntimeError("BankRebuild.commit: use it once, inside `with bank.rebuild() as new:`")
-        bank = {"n_bytes": self._pix, **records_commit(self.rows, self._rec0, self._rec)}
+        # the pixels' end: the new objects', else (only kept ones) the committed end, which holds theirs
+        pix = self._pix if self._pix > self._pix0 or not self.rows else self._pix_end
+        bank = {"n_bytes": pix, **records_commit(self.rows, self._rec0, self._rec)}
         bank["next_id"] = max(bank["next_id"], self._next_id)
         bank.update(oix.commit(self._ix0, self._ix, self._videos, bank))
         self.bank.group.update_attributes(bank)

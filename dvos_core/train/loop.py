@@ -71,6 +71,38 @@ def _human_labels(data: dict | None) -> int:
     return sum(int(c.get(kind, 0)) for c in counts for kind in ("manual", "corrected"))
 
 
+def _human_masks(project, *indexes) -> dict:
+    """{video id: {frame (a string): fingerprint of its mask}} of the painted and corrected frames the video samples
+    of ``indexes`` (ClipIndex) query: what tells a frame repainted since a run read its data (the run's data
+    summary records it as ``human_masks``)."""
+    from dvos_core.extract.fingerprint import frame_sha
+    from dvos_core.store.schema import CORRECTED, MANUAL
+
+    out: dict = {}
+    for index in indexes:
+        for s in index.samples:
+            if s.kind == "video" and s.provenance in (MANUAL, CORRECTED):
+                out.setdefault(s.source, {})[str(int(s.t))] = frame_sha(project.video(s.source), s.t)
+    return out
+
+
+def _new_human_labels(now: dict, trained_on: dict) -> tuple[int, int]:
+    """(frames painted or corrected since a run read its data ``trained_on``, of which repainted): from the masks'
+    fingerprints both data summaries record (``human_masks``), else (a run saved before they were recorded) the
+    difference of the counts, which misses a frame repainted."""
+    was, masks = trained_on.get("human_masks"), now.get("human_masks")
+    if not isinstance(was, dict) or not isinstance(masks, dict):
+        return max(_human_labels(now) - _human_labels(trained_on), 0), 0
+    new = repainted = 0
+    for vid, frames in masks.items():
+        before = was.get(vid) or {}
+        for t, sha in frames.items():
+            if before.get(t) != sha:
+                new += 1
+                repainted += t in before
+    return new, repainted
+
+
 def _short(value, width: int = 40) -> str:
     """A setting's value for a message: its repr, cut to ``width`` characters."""
     text = repr(value)
@@ -515,6 +547,7 @@ class _Run:
             "selection": {"by": self.select_by, "why": why},
             "project": str(Path(self.project.path).resolve()),
             "versions": self._source_versions(train, val),
+            "human_masks": _human_masks(self.project, self.train_index, self.val_index),
         }
 
     def _source_versions(self, *summaries: dict) -> dict:
@@ -856,11 +889,12 @@ class _Run:
             f"{self.out}: the run already has {done} epoch(s){left}{more}; nothing to do ({files}; give a higher "
             f"--epochs to train it further, or --no-resume to start over)"
         )
-        new = max(_human_labels(self.data_summary) - _human_labels(trained_on), 0) if trained_on else 0
+        new, repainted = _new_human_labels(self.data_summary, trained_on) if trained_on else (0, 0)
         if new:
+            again = f" ({repainted} of them repainted)" if repainted else ""
             note += (
-                f"; {new} frame(s) were painted or corrected since it trained, which it has not learnt from: train "
-                f"under a new --name (e.g. --init-from {self.best_path} --name NEW) to use them"
+                f"; {new} frame(s) were painted or corrected since it trained{again}, which it has not learnt from: "
+                f"train under a new --name (e.g. --init-from {self.best_path} --name NEW) to use them"
             )
         self.emit(DoneEvent(best=str(self.best_path), note=note, new_labels=new, kept=True))
         return self.best_path
