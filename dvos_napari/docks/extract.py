@@ -16,7 +16,7 @@ DEFAULTS = {
     "fakes": 10,
     "halo": HALO_PX,
     "seed": 0,
-    "replace": True,
+    "replace": False,  # as the command line's --replace: new and repainted frames are cut without it
     "all_videos": True,
     "clip_length": 60,
     "clips": 0,
@@ -72,7 +72,12 @@ class ExtractDock(DvosDock):
         )
         self.seed = _spin(0, 2**31 - 1, DEFAULTS["seed"], "random seed of the fake-head placement ")
         self.replace = QCheckBox("replace objects extracted before")
-        self.replace.setToolTip("ticked: the bank is rebuilt from the current masks; else new objects are added")
+        self.replace.setToolTip(
+            "unticked: frames not cut yet and frames repainted since are cut, the rest kept; ticked: every painted "
+            "frame of the videos extracted (all training videos, or only the current one) is cut again, also "
+            "unchanged ones (say, after changing the settings), and their old objects are deleted once it is done; "
+            "the other videos' objects are kept"
+        )
         self.replace.setChecked(DEFAULTS["replace"])
         af.addRow("edge kept around heads (px)", self.halo)
         af.addRow("random seed", self.seed)
