@@ -116,7 +116,9 @@ def test_a_repainted_frame_is_cut_again_and_an_unchanged_one_skipped(tmp_project
     assert len(again) == 0 and again.attrs["recut_frames"] == 0 and again.attrs["skipped_frames"] == 4
 
 
-def test_objects_without_a_mask_fingerprint_count_as_unchanged(tmp_project):
+def test_objects_without_a_mask_fingerprint_count_as_unchanged(tmp_project, capsys):
+    from dvos_core.cli import main
+
     p = _two_videos(tmp_project, frames=1)
     extract_heads(p, video_ids=["a"], min_area=4, fakes_per_head=0)
     bank = p.objects
@@ -129,6 +131,15 @@ def test_objects_without_a_mask_fingerprint_count_as_unchanged(tmp_project):
     p.video("a").set_mask(0, _mask((48, 64), [(20, 10, 10, 10)]), "manual")
     again = extract_heads(p, video_ids=["a"], min_area=4, fakes_per_head=0)
     assert len(again) == 0 and again.attrs["skipped_frames"] == 1 and again.attrs["recut_frames"] == 0
+    assert again.attrs["unfingerprinted_frames"] == 1
+    assert main(["extract-objects", str(p.path), "--videos", "a", "--min-area", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "1 of the frames skipped were cut before dvos recorded the mask" in out
+    assert f"dvos extract-objects {p.path} --replace --videos a" in out and "and unchanged" not in out
+    lab = _mask((48, 64), [(2, 2, 4, 4)]).astype(np.int32)  # a frame cut from a label map: known, not unfingerprinted
+    extract_heads(p, video_ids=["b"], labels={("b", 0): lab}, min_area=4, fakes_per_head=0)
+    later = extract_heads(p, video_ids=["b"], labels={("b", 0): lab}, min_area=4, fakes_per_head=0)
+    assert later.attrs["skipped_frames"] == 1 and later.attrs["unfingerprinted_frames"] == 0
 
 
 def test_a_kill_between_removing_and_cutting_a_repainted_frame_leaves_it_for_the_rerun(tmp_project, monkeypatch):

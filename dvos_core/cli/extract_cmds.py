@@ -166,6 +166,7 @@ def _extract_objects(args) -> int:
         threads=args.threads,
     )
     s = df.attrs
+    old = s.get("unfingerprinted_frames")
     print(
         f"{s['heads']} heads and {s['fakes']} fakes from {s['frames']} frames; skipped {s['too_small']} blobs "
         f"under {args.min_area} px"
@@ -173,11 +174,18 @@ def _extract_objects(args) -> int:
         + (f"; {s['fakes_failed']} fakes found no head-free spot" if s["fakes_failed"] else "")
         + (f"; {s['recut_frames']} repainted frames cut again" if s.get("recut_frames") else "")
         + (
-            f"; {s['skipped_frames']} frames extracted before and unchanged, skipped (--replace cuts them again)"
+            f"; {s['skipped_frames']} frames extracted before{'' if old else ' and unchanged'}, skipped (--replace "
+            f"cuts them again)"
             if s["skipped_frames"]
             else ""
         )
     )
+    if old:
+        print(
+            f"{old} of the frames skipped were cut before dvos recorded the mask they were cut from, so a repaint of "
+            f"them is not seen; to cut them from their masks as painted now: dvos extract-objects {args.project} "
+            f"--replace{' --videos ' + ' '.join(args.videos) if args.videos else ''}"
+        )
     return 0
 
 

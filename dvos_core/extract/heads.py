@@ -142,7 +142,7 @@ def extract_heads(
     labels it (0 = the objects alone).
 
     Each object records the fingerprint of the mask it was cut from (``mask_sha``, see
-    :mod:`dvos_core.extract.fingerprint`; none for a frame cut from a label map of ``labels``). Frames already
+    :mod:`dvos_core.extract.fingerprint`; None for a frame cut from a label map of ``labels``). Frames already
     extracted are skipped unless repainted since (their mask's fingerprint differs from the one their objects
     record; objects without one, cut by an older dvos, count as unchanged): a repainted frame's objects are removed
     and the frame is cut again (counted as ``recut_frames``; a kill between the two leaves the frame unextracted,
@@ -158,7 +158,8 @@ def extract_heads(
     step at the end, so on an error, a cancel or a kill (power cut) the old bank is kept whole and none of the new
     objects is counted. Every option is checked before anything is written. Returns a
     DataFrame of the rows added; its ``attrs`` hold the counts (frames, heads, fakes, too_small, too_large,
-    fakes_failed, skipped_frames, recut_frames). ``threads``: OpenCV threads (see :mod:`dvos_core.threads`).
+    fakes_failed, skipped_frames, recut_frames, and unfingerprinted_frames: the skipped frames whose objects record
+    no fingerprint, whose repaint cannot be seen). ``threads``: OpenCV threads (see :mod:`dvos_core.threads`).
     """
     import pandas as pd
 
@@ -193,6 +194,7 @@ def extract_heads(
         "fakes_failed": 0,
         "skipped_frames": 0,
         "recut_frames": 0,
+        "unfingerprinted_frames": 0,
     }
     tokens = {vid: video_token(project.video(vid)) for vid in {v for v, _ in plan}}
     had = len(bank)
@@ -212,6 +214,7 @@ def extract_heads(
             done = {p for p in again if p in latest and same_video(latest[p].get("video_created"), tokens[p[0]])}
             stale = {p for p in done if repainted(latest[p].get("mask_sha"), project.video(p[0]), p[1])}
             done -= stale
+            stats["unfingerprinted_frames"] = sum("mask_sha" not in latest[p] for p in done)  # label maps: None
         stats["skipped_frames"] = sum(p in done for p in plan)
         stats["recut_frames"] = len(stale)
         plan = [p for p in plan if p not in done]
@@ -271,7 +274,7 @@ def _extract(project, bank, plan, labels, tokens, stats, opts, progress, cancel)
         stats["too_small"] += small
         stats["too_large"] += large
         stats["frames"] += 1
-        made_by = {"video": vid, "frame": t, "video_created": tokens[vid], **({"mask_sha": sha} if sha else {})}
+        made_by = {"video": vid, "frame": t, "video_created": tokens[vid], "mask_sha": sha}  # None: a label map
         if objs:  # the frame's heads and fakes in one append, one commit: a kill keeps both or neither
             fakes, heads_mask = [], lab > 0
             integral = heads_integral(heads_mask) if opts.fakes_per_head else None  # once per frame, not per head
