@@ -411,14 +411,16 @@ class _BatchLabeller:
 
 
 def _reset_missing_quality(video) -> None:
-    """Relabelling every frame scores every pseudo-label again: the rows of a missing quality chunk (a deleted file)
-    are made again as unknown first, so the new scores can be written there (see Video.reset_missing_quality)."""
+    """Relabelling every frame scores every pseudo-label again: the rows of a quality chunk that is missing (a deleted
+    file) or cannot be decoded (a damaged one) are made again as unknown first, so the new scores can be written
+    there (see Video.reset_missing_quality)."""
     made = video.reset_missing_quality()
     if made:
         frames = ", ".join(f"{a}-{b}" for a, b in made)
         warn_user(
-            f"{video.where}: the quality scores of frames {frames} were missing (a deleted file); they are made "
-            f"again as unknown, and each pseudo-label gets its score again as it is relabelled"
+            f"{video.where}: the quality scores of frames {frames} were missing or could not be read (a deleted or "
+            f"damaged file); they are made again as unknown, and each pseudo-label gets its score again as it is "
+            f"relabelled"
         )
 
 

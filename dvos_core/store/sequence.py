@@ -320,8 +320,8 @@ class FrameSequence:
         elif key == "quality":  # scores only: pseudo-labelling the video again writes them all
             fix += (
                 f". The quality scores alone can also be written again by pseudo-labelling the video again, which "
-                f"replaces its pseudo-labels (`dvos pseudo-label {p} MODEL --videos {self.name} --overwrite`; "
-                f"delete a damaged file first)"
+                f"replaces its pseudo-labels (`dvos pseudo-label {p} MODEL --videos {self.name} --overwrite`: the "
+                f"scores of a missing or damaged file are made again as unknown first)"
             )
         return fix
 
@@ -329,10 +329,13 @@ class FrameSequence:
         """Refuse to write into a missing chunk of ``key`` among committed ``rows`` (a DamagedStoreError naming the
         file): Zarr would make a new chunk holding the fill value in every other row, so the loss of the others
         would read as "no mask" or "score unknown" from then on, unsaid. Arrays whose every committed row is
-        written: provenance, and quality marked ``EVERY_ROW``."""
+        written: provenance, and quality marked ``EVERY_ROW``. A chunk of ``rows`` that cannot be decoded is refused
+        the same way in any array (Zarr reads it to write one row and failed with a bare codec error)."""
         arr = self._array(key)
         if key == "provenance" or arr.attrs.get(arrays.EVERY_ROW):
             arrays.require_chunks(arr, rows, self._owner, what, self._fix_of(key))
+        # a chunk that cannot be decoded: Zarr reads it to write one row of it and fails with a bare codec error
+        arrays.read(arr, rows, self._owner, what, self._fix_of(key))
 
     # ---- properties ------------------------------------------------------------------------------------------
     @property
@@ -774,20 +777,23 @@ class Video(FrameSequence):
             self.group["quality"][t] = float(value)
 
     def reset_missing_quality(self) -> list[tuple[int, int]]:
-        """Write the rows of every missing quality chunk as unknown (NaN), so that scores can be written there
-        again (pseudo-labelling with overwrite does this before it scores every pseudo-label again); returns the
-        (first, last) frames of each chunk made again. Videos made before every quality row was written
-        (not ``EVERY_ROW``) have nothing to reset."""
+        """Write the rows of every lost quality chunk, missing (a deleted file) or that cannot be decoded (a truncated
+        or overwritten one), as unknown (NaN), so that scores can be written there again (pseudo-labelling with
+        overwrite does this before it scores every pseudo-label again); returns the (first, last) frames of each chunk
+        made again. Missing chunks are only told apart in videos whose every quality row was written
+        (``EVERY_ROW``): in a video made before, a missing chunk may never have been written and reads as unknown."""
         arr = self._array("quality")
-        if not arr.attrs.get(arrays.EVERY_ROW):
-            return []
+        n = arr.shape[0]
         made = []
-        with self._write("writing the missing quality scores as unknown"):
-            while gone := arrays.missing_chunks(arr, slice(0, arr.shape[0])):
-                for a, b, _ in gone:
+        with self._write("writing the lost quality scores as unknown"):
+            # each round writes whole chunks (nothing of a damaged one is read) and finds at most MAX_NAMED more
+            while lost := arrays.damaged_chunks(arr, slice(0, n)) + (
+                arrays.missing_chunks(arr, slice(0, n)) if arr.attrs.get(arrays.EVERY_ROW) else []
+            ):
+                for a, b, _ in lost:
                     arr[a : b + 1] = np.nan
                     made.append((a, b))
-        return made
+        return sorted(made)
 
     # ---- predictions (kept apart from the label masks so ground truth is never overwritten) ----------------------
     @property
