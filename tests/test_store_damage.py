@@ -271,7 +271,8 @@ def test_damaged_prediction_set_metadata_is_named_and_can_be_deleted(project):
     meta.write_text(meta.read_text()[:30])
     v = project.video("v")
     with pytest.raises(DamagedStoreError, match="predictions/m/zarr.json: unreadable metadata"):
-        v.predictions.models()
+        v.predictions["m"].frames()
+    assert v.predictions.models() == [] and "predictions/m/zarr.json" in v.predictions.damaged()["m"]
     assert any("predictions/m/zarr.json" in m for m in project.summary()["unreadable"])
     assert project.delete_predictions("m") == ["v"]  # the fix it names
     assert project.video("v").predictions.models() == []

@@ -1,6 +1,8 @@
 """Damaged stores, second round: repairs that dvos names work on undecodable files too, one damaged part hides no
 other in ``dvos check`` and ``dvos info``, and a note or a resumed run does not misreport what it met."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -54,3 +56,94 @@ def test_relabelling_makes_an_undecodable_quality_chunk_again(project):
     written = df["status"].to_numpy() == "written"
     assert written.any() and np.isfinite(q[written]).all()
     assert project.video("v").reset_missing_quality() == []
+
+
+def _edit(path, fn):
+    meta = json.loads(path.read_text())
+    fn(meta)
+    path.write_text(json.dumps(meta))
+
+
+def _project_with_parts(tmp_path):
+    """The fixture's project with a background clip and a synthetic set of one finished clip."""
+    from dvos_core.store import Project
+
+    p = Project.create(tmp_path / "parts.dvos")
+    for name, seed in (("v", 0), ("other", 1)):
+        v = p.add_video_array(name, _frames(5, seed))
+        for t in (1, 2, 3):
+            v.set_mask(t, np.eye(16, dtype=np.uint8))
+    p.video("v").predictions["m"].start({"kind": "image"}, "f")
+    p.video("v").predictions["m"].set_many(range(5), np.full((5, *HW), 0.8, np.float32))
+    bg = p.create_background("bg", *HW)
+    bg.append_frames(_frames(3, 2))
+    bg.mark_complete()
+    s = p.create_synthetic("syn", n_clips=1, n_frames=2, height=HW[0], width=HW[1])
+    s.write_clip(0, _frames(2, 3), np.zeros((2, *HW), np.uint8))
+    return p
+
+
+def test_check_reports_every_damaged_part_not_only_the_first(tmp_path):
+    """`dvos check` stopped listing the project at the first part it could not list (a prediction set's edited
+    ``done`` zarr.json): the other videos' frames, the backgrounds, the synthetic clips were never read. Every damaged
+    part is reported; so is every damaged mask of a batch (the batch's reads stopped at the first)."""
+    from dvos_core.store.check import check_project
+
+    p = _project_with_parts(tmp_path)
+    _edit(p.path / "videos/v/predictions/m/done/zarr.json", lambda m: m.update(data_type="int16"))
+    (p.path / "videos/other/frames/c/3/0/0/0").unlink()
+    (p.path / "backgrounds/bg/frames/c/1/0/0/0").unlink()
+    next((p.path / "synthetic/syn/masks/c").rglob("*/0/0/0")).unlink()
+    for t in (1, 3):
+        _truncate(p.path / f"videos/v/masks/c/{t}/0/0", 10)
+    found = check_project(Project.open(p.path, mode="r"), models=False)
+    where = sorted(f.where for f in found)
+    assert where == [
+        "background bg, frames 0-2",
+        "synthetic set syn, clip 0",
+        "video other, frames 0-4",
+        "video v, masks of frames 1-3",
+        "video v, predictions m",
+    ], [f.line() for f in found]
+    masks = next(f.message for f in found if "masks" in f.where)
+    assert "masks/c/1/0/0" in masks and "masks/c/3/0/0" in masks
+    assert all(f.kind == "damaged" for f in found)
+
+
+def test_a_damaged_prediction_set_leaves_its_video_readable(project, capsys):
+    """One prediction set's corrupt zarr.json made its whole video unreadable in `dvos info` (0 frames, split
+    "unreadable") and `dvos check` skipped its frames. The video reads; the set is named as damaged with its fix,
+    which works; a smoothed set made from it is not called stale by a source "deleted since"."""
+    from dvos_core.cli import main
+    from dvos_core.store.check import check_project
+
+    meta = project.path / "videos/v/predictions/m/zarr.json"
+    meta.write_text('{"zarr_format": 3, "node_type": "group", "attributes": {"checkpoint": \n')
+    (project.path / "videos/v/frames/c/4/0/0/0").unlink()
+    s = project.summary()
+    row = next(r for r in s["videos"] if r["id"] == "v")
+    assert row["frames"] == 5 and row["split"] != "unreadable" and "unreadable" not in row
+    fix = f"dvos delete {project.path} predictions m --videos v --yes"
+    assert len(s["unreadable"]) == 1 and fix in s["unreadable"][0]
+    found = check_project(Project.open(project.path, mode="r"), models=False)
+    assert sorted(f.where for f in found) == ["video v, frames 0-4", "video v, predictions m"]
+    assert main(["info", str(project.path)]) == 0
+    out = capsys.readouterr().out
+    assert "5 frames" in out and f"unreadable: {meta}" in out
+    assert main(["delete", str(project.path), "predictions", "m", "--videos", "v", "--yes"]) == 0
+    assert project.summary()["unreadable"] == []
+
+
+def test_info_counts_objects_when_the_videos_folder_file_is_gone(project, capsys):
+    """A missing videos/zarr.json made `dvos info` show "objects: 0 heads, 0 fakes" (the search for objects of
+    deleted videos failed in the same step as the counts) and named that file twice."""
+    from dvos_core.cli import main
+
+    project.objects.add([(np.full((4, 4, 4), 200, np.uint8), {"kind": "head", "video": "v", "frame": 2})] * 3)
+    (project.path / "videos/zarr.json").unlink()
+    s = project.summary()
+    assert s["objects"] == {"head": 3, "fake": 0}
+    assert len(s["unreadable"]) == 1 and "videos/zarr.json" in s["unreadable"][0]
+    assert main(["info", str(project.path)]) == 0
+    out = capsys.readouterr().out
+    assert "objects: 3 heads, 0 fakes" in out and out.count("videos/zarr.json") == 1

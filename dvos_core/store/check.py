@@ -103,39 +103,81 @@ def _batches(n: int) -> Iterator[tuple[int, int]]:
         yield lo, min(n, lo + BATCH)
 
 
-def _video_reads(video) -> Iterator[tuple[str, Callable[[], object]]]:
-    """(what, read) for every stored part of ``video``: frames, quality scores, painted masks, each prediction set."""
-    import numpy as np
+Reads = Iterator[tuple[str, Callable[[], object]]]
 
-    n = video.n_frames
-    for lo, hi in _batches(n):
-        yield f"frames {lo}-{hi - 1}", lambda lo=lo, hi=hi: video.read_frames(lo, hi)
-    yield "quality scores", lambda: video.quality  # one float per frame: read whole
-    labelled = [int(t) for t in np.flatnonzero(video.provenance[:n])]
-    for k in range(0, len(labelled), BATCH):
-        ts = labelled[k : k + BATCH]
-        yield f"masks of frames {ts[0]}-{ts[-1]}", lambda ts=ts: [video.mask(t) for t in ts]
-    for model in video.predictions.models():
+
+def _guarded(where: str, section: Callable[[], Reads], found: list[Finding]) -> Reads:
+    """The reads ``section()`` lists; an error met while listing them (a damaged file read to list them: a set's
+    flags, a video's provenance, a clip's metadata) is recorded in ``found`` under ``where``, and the listing of the
+    other parts goes on: one damaged part never hides the others."""
+    try:
+        yield from section()
+    except (StoreError, OSError, ValueError) as e:  # CheckpointError is a ValueError
+        if all(f.message != str(e) for f in found):  # a damaged clip's metadata is named by the summary already
+            found.append(Finding("damaged", where, str(e)))
+
+
+def _video_reads(video, where: str, found: list[Finding]) -> Reads:
+    """(what, read) for every stored part of ``video``: frames, quality scores, painted masks, each prediction set;
+    an error met while listing a part is recorded in ``found`` (see :func:`_guarded`)."""
+
+    def frames():
+        for lo, hi in _batches(video.n_frames):
+            yield f"{where}, frames {lo}-{hi - 1}", lambda lo=lo, hi=hi: video.read_frames(lo, hi)
+        yield f"{where}, quality scores", lambda: video.quality  # one float per frame: read whole
+
+    def masks():
+        import numpy as np
+
+        labelled = [int(t) for t in np.flatnonzero(video.provenance[: video.n_frames])]
+        for k in range(0, len(labelled), BATCH):
+            ts = labelled[k : k + BATCH]
+            # read together, the batch's damaged mask files are all named in one message (as frames' are)
+            yield f"{where}, masks of frames {ts[0]}-{ts[-1]}", lambda ts=ts: video._read("masks", ts, "mask", ts)
+
+    def prediction_set(model):
         s = video.predictions[model]
         done = [int(t) for t in s.frames()]
         for k in range(0, len(done), BATCH):
             ts = done[k : k + BATCH]
             yield (
-                f"predictions {model}, frames {ts[0]}-{ts[-1]}",
+                f"{where}, predictions {model}, frames {ts[0]}-{ts[-1]}",
                 lambda s=s, ts=ts: (s.masks(ts), s.read("probability", ts)),
             )
 
+    def predictions():
+        for model in video.predictions.models():  # a set whose own zarr.json is damaged: named by the summary
+            yield from _guarded(f"{where}, predictions {model}", lambda model=model: prediction_set(model), found)
 
-def _clip_reads(project) -> Iterator[tuple[str, Callable[[], object]]]:
-    """(what, read) for the background clips, the synthetic sets' finished clips and the object bank."""
-    for b in project.background_ids():
+    yield from _guarded(where, frames, found)
+    yield from _guarded(f"{where}, masks", masks, found)
+    yield from _guarded(f"{where}, predictions", predictions, found)
+
+
+def _clip_reads(project, found: list[Finding]) -> Reads:
+    """(what, read) for the background clips, the synthetic sets' finished clips and the object bank; an error met
+    while listing a part is recorded in ``found`` (see :func:`_guarded`)."""
+
+    def background(b):
         clip = project.background(b)
         for lo, hi in _batches(clip.n_frames):
-            yield f"background {b}, frames {lo}-{hi - 1}", lambda clip=clip, lo=lo, hi=hi: clip.read_frames(lo, hi)
-    for name in project.synthetic_ids():
+            yield f"background {b}, frames {lo}-{hi - 1}", lambda lo=lo, hi=hi: clip.read_frames(lo, hi)
+
+    def backgrounds():
+        for b in project.background_ids():
+            yield from _guarded(f"background {b}", lambda b=b: background(b), found)
+
+    def synthetic_set(name):
         sset = project.synthetic(name)
         for i in sset.done():  # the indices of the finished clips
-            yield f"synthetic set {name}, clip {int(i)}", lambda sset=sset, i=int(i): sset.read_clip(i)
+            yield f"synthetic set {name}, clip {int(i)}", lambda i=int(i): sset.read_clip(i)
+
+    def synthetic():
+        for name in project.synthetic_ids():
+            yield from _guarded(f"synthetic set {name}", lambda name=name: synthetic_set(name), found)
+
+    yield from _guarded("backgrounds", backgrounds, found)
+    yield from _guarded("synthetic sets", synthetic, found)
     yield "objects", lambda: project.objects.load()
 
 
@@ -168,7 +210,10 @@ def check_project(
     """Every problem of ``project`` (see the module docstring), damaged parts first; an empty list means every
     stored chunk decoded and no step was left half-way. ``models``: also read each model's checkpoints."""
     summary = project.summary()
-    found = [Finding("damaged", "project", m) for m in summary["unreadable"]]
+    sets = {}  # the message of a prediction set whose own zarr.json is damaged -> that set
+    for v in summary["videos"]:
+        sets.update({m: f"video {v['id']}, predictions {name}" for name, m in v.get("predictions_damaged", {}).items()})
+    found = [Finding("damaged", sets.get(m, "project"), m) for m in summary["unreadable"]]
     unfinished = _unfinished(summary, str(project.path))
     if summary.get("writer"):  # the run may still be going: say so rather than call its work interrupted
         still = f" (or still being made: {summary['writer']} is writing the project now; look again once it ends)"
@@ -177,13 +222,14 @@ def check_project(
 
     def parts():
         for vid in readable:
-            video = project.video(vid)
-            yield from ((f"video {vid}, {what}", read) for what, read in _video_reads(video))
-        yield from _clip_reads(project)
+            yield from _guarded(
+                f"video {vid}", lambda vid=vid: _video_reads(project.video(vid), f"video {vid}", found), found
+            )
+        yield from _clip_reads(project, found)
         if models:
-            yield from _model_reads(project, unfinished)
+            yield from _guarded("models", lambda: _model_reads(project, unfinished), found)
 
-    reads = list(_safe(parts(), found))
+    reads = list(parts())
     for k, (where, read) in enumerate(reads):
         check(cancel)
         report(progress, k, len(reads), f"reading {where}")
@@ -193,15 +239,3 @@ def check_project(
             found.append(Finding("damaged", where, str(e)))
     report(progress, len(reads), len(reads), "done")
     return found + unfinished
-
-
-def _safe(parts: Iterator, found: list) -> Iterator:
-    """``parts`` with an error met while listing them (a damaged clip's metadata, say) recorded in ``found``."""
-    while True:
-        try:
-            yield next(parts)
-        except StopIteration:
-            return
-        except (StoreError, OSError, ValueError) as e:
-            found.append(Finding("damaged", "project", str(e)))
-            return

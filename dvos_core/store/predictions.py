@@ -268,9 +268,9 @@ class ModelPredictions:
         source = a.get("source")
         if a.get("kind") != "smoothed" or not isinstance(source, str) or not isinstance(a.get("fingerprint"), str):
             return None
-        if source not in self.video.predictions:
-            return f"its source set {source!r} was deleted since"
         src = self.video.predictions[source]
+        if not src.exists():  # (a source whose own zarr.json is damaged raises: that damage is named where it is)
+            return f"its source set {source!r} was deleted since"
         if not a["fingerprint"].startswith(src.stamp() + "|"):
             return f"{source!r} was predicted again since it was smoothed"
         made_by = src.outdated()
@@ -337,13 +337,34 @@ class Predictions:
         return len(self.models())
 
     def models(self) -> list[str]:
-        """Names of the models with predictions for this video, oldest first."""
+        """Names of the models with predictions for this video, oldest first. A set whose own ``zarr.json`` cannot
+        be read is left out (:meth:`damaged` names it and the fix), so that one damaged set does not make the video's
+        other sets, or the video, unreadable; a damaged ``zarr.json`` of the ``predictions`` folder itself is a
+        :class:`~dvos_core.store.schema.DamagedStoreError`."""
+        return self._scan()[0]
+
+    def damaged(self) -> dict[str, str]:
+        """{set name: the error naming its file and the fix} of the sets whose own ``zarr.json`` is missing or cannot
+        be read (left out of :meth:`models`); ``dvos delete PROJECT predictions NAME --videos ID --yes`` removes
+        one."""
+        return self._scan()[1]
+
+    def _scan(self) -> tuple[list[str], dict[str, str]]:
+        """(:meth:`models`, :meth:`damaged`)."""
+        from dvos_core.store.schema import DamagedStoreError
+
         sub = _open(self.video, GROUP)
         if sub is None:
-            return []
-        sets = [ModelPredictions(self.video, name) for name in _set_names(self.video, sub)]
-        sets = [s for s in sets if s.exists()]
-        return [s.model for s in sorted(sets, key=lambda s: (str(s.attrs.get("date", "")), s.model))]
+            return [], {}
+        sets, damaged = [], {}
+        for name in _set_names(self.video, sub):
+            s = ModelPredictions(self.video, name)
+            try:
+                if s.exists():
+                    sets.append((str(s.attrs.get("date", "")), name))
+            except DamagedStoreError as e:
+                damaged[name] = str(e)
+        return [name for _, name in sorted(sets)], damaged
 
     def latest(self) -> ModelPredictions:
         """The most recent set that holds a predicted frame (a newer one stopped before its first frame is passed

@@ -826,6 +826,7 @@ class Project:
         for vid in listed(self.video_ids):
             try:
                 vids.append(row(vid))
+                unreadable.extend((vids[-1].get("predictions_damaged") or {}).values())  # a set: the video reads
             except DamagedStoreError as e:
                 unreadable.append(str(e))
                 vids.append(
@@ -858,13 +859,16 @@ class Project:
             except DamagedStoreError as e:
                 unreadable.append(str(e))
                 sets[name] = {"clips_done": 0, "clips": 0, "unreadable": str(e)}
+        objects, orphans = {"head": 0, "fake": 0}, {}
         try:
             ob = self.objects
             objects = {"head": ob.count("head"), "fake": ob.count("fake")}
+            # which videos are gone needs the list of videos: a damaged videos/zarr.json (named above) leaves it
+            # unknown, while the counts still read
             orphans = self.orphaned_objects() if objects["head"] or objects["fake"] else {}
         except DamagedStoreError as e:
-            unreadable.append(str(e))
-            objects, orphans = {"head": 0, "fake": 0}, {}
+            if str(e) not in unreadable:  # each damaged file named once
+                unreadable.append(str(e))
         return {
             "path": str(self.path),
             "schema_version": self.attrs.get("schema_version"),
@@ -985,7 +989,7 @@ def _is_group(meta: Path) -> bool:
 
 def _video_summary(v: Video) -> dict:
     a = v.attrs
-    models = v.predictions.models()
+    models, damaged = v.predictions._scan()
     unfinished, elsewhere, outdated = _prediction_sets(v, models)
     return {
         "id": v.name,
@@ -1001,6 +1005,8 @@ def _video_summary(v: Video) -> dict:
         "predictions_unfinished": unfinished,
         "predicted_by_other_projects": elsewhere,
         "predictions_outdated": outdated,
+        # {set name: the error naming its file and the fix} of sets whose own zarr.json cannot be read
+        "predictions_damaged": damaged,
         "pseudo_label_stopped": _stopped_pseudo_label(a.get("pseudo_label")),
     }
 
