@@ -147,3 +147,32 @@ def test_info_counts_objects_when_the_videos_folder_file_is_gone(project, capsys
     assert main(["info", str(project.path)]) == 0
     out = capsys.readouterr().out
     assert "objects: 3 heads, 0 fakes" in out and out.count("videos/zarr.json") == 1
+
+
+def test_a_damaged_unrelated_set_gives_no_note_after_training_and_never_fails_it(tmp_path, monkeypatch):
+    """`dvos train` exited 2 after it had saved the model: the note on the prediction sets an earlier version of it
+    made read a damaged, unrelated set. The note passes over what cannot be read, and the run never fails on it."""
+    from dvos_core.data.toy import make_toy_project
+    from dvos_core.store import notes
+    from dvos_core.train import TrainConfig, train
+
+    p = make_toy_project(tmp_path / "toy.dvos", n_clips=4, n_frames=6, size=64, n_videos=2, video_frames=8)
+    vids = p.video_ids()
+    s = p.video(vids[0]).predictions["m"]
+    s.start({"kind": "image"}, "f")
+    (p.path / f"videos/{vids[0]}/predictions/zarr.json").write_text('{"zarr_format": 3, "node_')
+    meta = p.path / f"videos/{vids[1]}/zarr.json"
+    kept = meta.read_text()
+    meta.write_text("{")
+    assert notes.retrained_note(p, p.path / "models/ctx/best.pt") == ""
+    meta.write_text(kept)  # (training reads the videos)
+
+    def broken(*a, **k):
+        raise DamagedStoreError("a damaged file")
+
+    monkeypatch.setattr(notes, "retrained_note", broken)
+    cfg = TrainConfig(
+        phase="synthetic", preset="tiny", epochs=1, batch_size=2, size=64, max_steps_per_epoch=1, num_workers=0
+    )
+    best = train(p, cfg, "ctx", resume=False)
+    assert best.is_file()

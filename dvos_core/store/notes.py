@@ -9,6 +9,7 @@ from pathlib import Path
 from dvos_core.prediction_options import REFERENCE_MASKS, SMOOTH_AFTER, SMOOTH_BEFORE, THRESHOLD
 from dvos_core.store.fsops import own_model_file, same_checkpoint
 from dvos_core.store.project import REPLACED
+from dvos_core.store.schema import StoreError
 
 
 def leftover_note(project_path, folder) -> str:
@@ -95,22 +96,32 @@ def outdated_warning(project_path, model: str, d: dict, videos: list, effect: st
 
 def retrained_note(project, model_file) -> str:
     """After ``model_file`` (a checkpoint of ``project``) was trained again: its prediction sets that now hold the
-    earlier version's masks, and the commands that make them again ("" when none)."""
+    earlier version's masks, and the commands that make them again ("" when none). A video or set that cannot be
+    read is passed over (a note; ``dvos info`` and ``dvos check`` name the damage)."""
     from dvos_core.store.predictions import recorded_checkpoint
     from dvos_core.store.project import outdated_record
 
+    def sets(vid):
+        try:
+            video = project.video(vid)
+            return [(name, video.predictions[name]) for name in video.predictions.models()]
+        except (StoreError, OSError, ValueError):  # a damaged video or predictions folder
+            return []
+
     target = Path(model_file).resolve()
     held: dict = {}  # set name -> (its record, [videos])
-    for vid in project.video_ids():
-        video = project.video(vid)
-        for name in video.predictions.models():
-            mp = video.predictions[name]
+    try:
+        ids = project.video_ids()
+    except (StoreError, OSError, ValueError):  # a damaged videos/zarr.json
+        ids = []
+    for vid in ids:
+        for name, mp in sets(vid):
             try:
                 a = mp.attrs
                 recorded = recorded_checkpoint(project.path, a)
                 if a.get("kind") == "smoothed" or not recorded or Path(recorded).resolve() != target:
                     continue
-            except (OSError, ValueError):
+            except (StoreError, OSError, ValueError):
                 continue
             d = outdated_record(mp, a)
             if d:

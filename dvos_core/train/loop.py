@@ -862,12 +862,18 @@ class _Run:
 
     def _retrained_note(self) -> str:
         """Which prediction sets an earlier version of this run's best.pt made (they no longer say what the model
-        does), with the commands that make them again; "" when none (or not the main process)."""
+        does), with the commands that make them again; "" when none (or not the main process). The model is saved
+        by then: a project that cannot be read for this note (a damaged file: ``dvos check`` names it) gives no note
+        and never fails the run."""
         if not self.dist.is_main:
             return ""
         from dvos_core.store.notes import retrained_note
+        from dvos_core.store.schema import StoreError
 
-        return retrained_note(self.project, self.best_path)
+        try:
+            return retrained_note(self.project, self.best_path)
+        except (StoreError, OSError, ValueError):
+            return ""
 
     def _nothing_to_do(self, done: int, planned: int, trained_on: dict | None = None, repaired: bool = False) -> Path:
         """A resumed run that already has ``done`` epochs (of the ``planned`` it was started with), at least as many as
