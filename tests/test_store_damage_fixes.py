@@ -176,3 +176,30 @@ def test_a_damaged_unrelated_set_gives_no_note_after_training_and_never_fails_it
     )
     best = train(p, cfg, "ctx", resume=False)
     assert best.is_file()
+
+
+def test_a_resumed_prediction_that_writes_nothing_leaves_its_smoothed_set_current(tmp_path):
+    """A `dvos predict` that resumed a finished set and predicted no frame gave the set a new run id, so its
+    smoothed set was called out of date ("predicted again since") though nothing changed. The id changes when the run
+    writes a frame; a resumed run killed after writing one still flags the smoothed set."""
+    from dvos_core.infer import predict_video, smooth_predictions
+    from dvos_core.model import build_model, save_checkpoint
+
+    p = Project.create(tmp_path / "s.dvos")
+    p.add_video_array("clip", np.random.default_rng(0).integers(0, 255, (4, 32, 32, 3), dtype=np.uint8))
+    ckpt = save_checkpoint(p.model_dir("image", create=True) / "best.pt", build_model("tiny", "frame"))
+    assert predict_video(p, "clip", ckpt, device="cpu") == 4
+    smooth_predictions(p, "clip", "image")
+    preds = p.video("clip").predictions
+    stamp = preds["image"].stamp()
+    assert predict_video(p, "clip", ckpt, device="cpu") == 0  # resumed: every frame already there
+    assert preds["image"].stamp() == stamp and preds["image_smoothed"].stale_source() is None
+    src = preds["image"]
+    a = src.attrs
+    assert src.start({k: v for k, v in a.items() if k not in ("fingerprint", "date")}, a["fingerprint"])  # resumed
+    src.set_many([2], np.zeros((1, 32, 32), np.float32))  # one frame written, then the run is killed
+    assert src.stamp() != stamp
+    assert "'image' was predicted again" in preds["image_smoothed"].stale_source()
+    stamp = src.stamp()
+    src.set_many([3], np.zeros((1, 32, 32), np.float32))  # the same run's next frame: one run, one id
+    assert src.stamp() == stamp

@@ -26,6 +26,12 @@ KEYS = ("masks", "probability", "done")
 STAGED_DONE = "done_staged"  # where a new set's flags are written before they become its "done" (see _create_done)
 # the rows a comparison of models adds itself (dvos_core.evaluate.compare): a set of such a name could not be compared
 RESERVED_NAMES = ("previous_true_mask", "all_foreground", "ground_truth")
+RENEW_RUN = "run_renewed_at_first_write"  # set attr: a resumed run gives the set a new run id when it writes a frame
+
+
+def _new_run() -> str:
+    """A new run id: tells two runs apart even within one second (what derived sets key on)."""
+    return uuid.uuid4().hex
 
 
 def checkpoint_sha(fingerprint) -> str | None:
@@ -158,7 +164,12 @@ class ModelPredictions:
     def start(self, info: dict, fingerprint: str | None) -> bool:
         """Record who predicts (``info`` + ``fingerprint``) before writing; returns True when earlier frames of the
         same checkpoint may be kept (resume), False when they came from another checkpoint and were cleared.
-        Refuses the names a comparison of models gives its own rows (:data:`RESERVED_NAMES`)."""
+        Refuses the names a comparison of models gives its own rows (:data:`RESERVED_NAMES`).
+
+        The set's ``run`` id (part of :meth:`stamp`, which a smoothed set made from it records) changes when what the
+        set holds changes: here when its frames are cleared; for a resumed set, at the first frame the run writes
+        (:meth:`set_many`), so a resumed run that predicts nothing leaves the sets made from it current, and one
+        killed after it wrote a frame leaves them flagged."""
         if self.model in RESERVED_NAMES:
             raise ValueError(
                 f"{self.video.path or 'PROJECT'}: a prediction set cannot be named {self.model!r}: a comparison of "
@@ -173,9 +184,21 @@ class ModelPredictions:
             if not same:
                 sub["done"][:] = 0  # the commit flags first: stale frames never read as this checkpoint's
             stamp = _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
-            run = uuid.uuid4().hex  # tells two runs apart even within one second (what derived sets key on)
-            sub.attrs.put({**info, "fingerprint": fingerprint, "date": stamp, "run": run})
+            old = dict(sub.attrs)
+            if same:  # the frames kept: the run id it had (its date in a set made before runs had ids) until a write
+                run = {"run": old.get("run") or old.get("date") or _new_run(), RENEW_RUN: True}
+            else:
+                run = {"run": _new_run()}
+            sub.attrs.put({**info, "fingerprint": fingerprint, "date": stamp, **run})
         return same
+
+    def _renew_run(self) -> None:
+        """Give the set a new ``run`` id when a resumed run writes its first frame (see :meth:`start`); the caller
+        holds the writer lock and writes the frame after this."""
+        sub = self.video.group[self._path]
+        a = dict(sub.attrs)
+        if a.pop(RENEW_RUN, False):
+            sub.attrs.put({**a, "run": _new_run()})
 
     def set_many(self, ts, probabilities, threshold: float = 0.5, done_value: int = 1, masks=None) -> None:
         """Store probability maps for frames ``ts`` (and their masks), then mark them predicted (``done_value``: the
@@ -200,6 +223,7 @@ class ModelPredictions:
             )
         pm, pp, done = self.arrays(create=True)
         with v._write(f"writing the predictions of frames {ts[0]}..{ts[-1]}"):
+            self._renew_run()  # before the frames: a run killed after writing one has changed the set's stamp
             # the mask is the float32 probability thresholded, as the prediction run lends it to the next frames (a
             # resumed run reads it back, so it must be the same mask); the stored float16 probability can round a
             # value just under the threshold up to it
