@@ -203,3 +203,28 @@ def test_a_resumed_prediction_that_writes_nothing_leaves_its_smoothed_set_curren
     stamp = src.stamp()
     src.set_many([3], np.zeros((1, 32, 32), np.float32))  # the same run's next frame: one run, one id
     assert src.stamp() == stamp
+
+
+def test_a_damaged_inpainted_clip_names_the_command_that_makes_it_again(tmp_path, capsys):
+    """A damaged clip inpainted from a painted frame said "delete the background and add it again", which no command
+    does for such a clip; it names `dvos extract-backgrounds --from-annotated ... --replace` for its frame, which
+    makes it again."""
+    from dvos_core.cli import main
+    from dvos_core.extract import backgrounds_from_annotated
+    from dvos_core.store.check import check_project
+
+    p = Project.create(tmp_path / "bg.dvos")
+    v = p.add_video_array("plot", np.random.default_rng(0).integers(60, 120, (6, 48, 48, 3), dtype=np.uint8))
+    m = np.zeros((48, 48), np.uint8)
+    m[10:16, 10:16] = 1
+    v.set_mask(2, m)
+    (clip,) = backgrounds_from_annotated(p, clip_length=3, dilate_px=2, method="telea", motion="none")
+    (p.path / f"backgrounds/{clip.name}/frames/c/1/0/0/0").unlink()
+    (found,) = check_project(Project.open(p.path, mode="r"), models=False)
+    command = (
+        f"dvos extract-backgrounds {p.path} --from-annotated --videos plot --frames 2 --clip-length 3 --inpaint telea "
+        f"--dilate 2 --motion none --replace"
+    )
+    assert command in found.message, found.message
+    assert main(command.split()[1:]) == 0
+    assert check_project(Project.open(p.path, mode="r"), models=False) == []

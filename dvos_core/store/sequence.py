@@ -829,3 +829,30 @@ class Background(FrameSequence):
     """A bare-field background clip (consecutive frames, no heads)."""
 
     kind = "background"
+
+    def _damage_fix(self) -> str:
+        """A clip inpainted from a painted frame (``dvos extract-backgrounds --from-annotated``) is made again by that
+        command for that frame; any other clip is restored, or deleted and cut again."""
+        a = self.group.attrs
+        source, frame = a.get("source"), a.get("frame")
+        if a.get("origin") != "inpainted" or not isinstance(source, str) or not isinstance(frame, int):
+            return super()._damage_fix()
+        p = self.path or "PROJECT"
+        opts = ""
+        n = a.get("committed_frames")
+        if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            opts += f" --clip-length {n}"
+        inpaint = a.get("inpaint") if isinstance(a.get("inpaint"), dict) else {}
+        if inpaint.get("method") in ("telea", "ns"):
+            opts += f" --inpaint {inpaint['method']}"
+        if isinstance(inpaint.get("dilate_px"), int) and inpaint["dilate_px"] != 6:
+            opts += f" --dilate {inpaint['dilate_px']}"
+        motion = a.get("motion") if isinstance(a.get("motion"), dict) else {}
+        if motion.get("kind") in ("default", "none"):
+            opts += f" --motion {motion['kind']}"
+        return (
+            f"Restore that file from a backup of the project, or make the clip again from the painted frame it was "
+            f"inpainted from (`dvos extract-backgrounds {p} --from-annotated --videos {source} --frames {frame}{opts} "
+            f"--replace`: the damaged clip is deleted once the new one is made), or delete it (`dvos delete {p} "
+            f"background {self.name} --yes`)"
+        )
