@@ -130,3 +130,28 @@ def test_a_model_is_not_copied_over_itself(old):
     with pytest.raises(ValueError, match="is model 'image2' of this project itself"):
         copy_model(a, d, overwrite=True)
     assert (d / "last.pt").is_file()
+
+
+@pytest.mark.parametrize("edit", ["kind", "weights"])
+def test_a_checkpoint_that_cannot_be_loaded_is_refused_and_named_by_check(old, new, edit):
+    """import-weights copied a checkpoint whose kind or weights were edited (only its format entry was read), named
+    the made-up kind as a --video-model in its success line, and `dvos check` said every stored part reads; only the
+    first prediction failed."""
+    from dvos_core.model.checkpoint import CheckpointError
+    from dvos_core.store.check import check_project
+
+    _, d = old
+    payload = torch.load(d / "best.pt", weights_only=False)
+    if edit == "kind":
+        payload["kind"] = "hologram"
+    else:
+        key = next(k for k, v in payload["state_dict"].items() if v.ndim == 4)
+        payload["state_dict"][key] = payload["state_dict"][key][:1]
+    bad = d.parent / "edited.pt"
+    torch.save(payload, bad)
+    with pytest.raises(CheckpointError, match=r"edited\.pt: (invalid model description|weights do not fit)"):
+        copy_model(new.path, bad, name="edited")
+    assert not new.model_dir("edited").exists()
+    shutil.copy(bad, new.model_dir("planted", create=True) / "best.pt")  # put there by hand
+    found = [f for f in check_project(new) if f.where == "model planted, best.pt"]
+    assert len(found) == 1 and found[0].kind == "damaged"

@@ -117,7 +117,7 @@ def copy_model(project, source, name: str | None = None, overwrite: bool = False
     is refused unless ``overwrite`` (replaced whole)."""
     import shutil
 
-    from dvos_core.model.checkpoint import CheckpointError, file_fingerprint, read_checkpoint
+    from dvos_core.model.checkpoint import CheckpointError, file_fingerprint, load_checkpoint
     from dvos_core.store import Project
     from dvos_core.store.fsops import durable_replace
     from dvos_core.store.schema import safe_id
@@ -133,7 +133,9 @@ def copy_model(project, source, name: str | None = None, overwrite: bool = False
             )
             raise CheckpointError(f"{src}: no best.pt in this model folder{last}")
         src = src / "best.pt"
-    kind = read_checkpoint(src).get("kind", "")  # a dvos checkpoint (reference weights: the error says how to convert)
+    # a dvos checkpoint that builds and loads (reference weights: the error says how to convert; a file whose model
+    # or weights were edited is refused here, not by the first prediction)
+    kind = load_checkpoint(src)[1]["kind"]
     run_folder = src.name == "best.pt"
     if name is None:
         name = src.parent.name if src.name in ("best.pt", "last.pt") else safe_id(src.stem)

@@ -184,11 +184,14 @@ def _clip_reads(project, found: list[Finding]) -> Reads:
 def _model_reads(project, unfinished: list[Finding]) -> Iterator[tuple[str, Callable[[], object]]]:
     """Reads of every model's checkpoints; a ``last.pt`` of a training run that stopped before its last epoch adds
     an unfinished finding to ``unfinished``."""
-    from dvos_core.model.checkpoint import read_checkpoint
+    from dvos_core.model.checkpoint import load_checkpoint
     from dvos_core.store.project import CHECKPOINTS
 
+    def load(path) -> dict:  # the model built and its weights loaded: a file that reads but cannot predict is named
+        return load_checkpoint(path)[1]
+
     def read_last(path, name):
-        info = read_checkpoint(path).get("info") or {}
+        info = load(path)
         state = info.get("train_state") or {}
         if state and not state.get("finished", True):
             saved = info.get("train_config") or {}
@@ -201,7 +204,7 @@ def _model_reads(project, unfinished: list[Finding]) -> Iterator[tuple[str, Call
             path = project.model_dir(name) / f
             if path.is_file():
                 read = (lambda path=path, name=name: read_last(path, name)) if f == "last.pt" else None
-                yield f"model {name}, {f}", read or (lambda path=path: read_checkpoint(path))
+                yield f"model {name}, {f}", read or (lambda path=path: load(path))
 
 
 def check_project(
