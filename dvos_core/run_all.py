@@ -308,7 +308,15 @@ def run_stages(project, cfg: RunAllConfig, run: Stages, train_configs: Callable 
     _extract(project, cfg, run, plan)
     set_name = _synthesize(project, cfg, run, plan)
     sub = run.stage("train the image model (frame by frame)")
-    image = _train(project, configs("image", start, "context"), cfg.model_name("image"), set_name, sub, run)
+    image = _train(
+        project,
+        configs("image", start, "context"),
+        cfg.model_name("image"),
+        set_name,
+        sub,
+        run,
+        _phase_videos(project, plan, "image"),
+    )
     run.lap("train_image")
     sub = run.stage("pseudo-label the training videos with the image model")
     run.note_once(_scale_note(project, cfg, plan["train"]))  # said before the first stage that segments frames
@@ -409,12 +417,62 @@ def _check_own_set(project, cfg: RunAllConfig) -> None:
     sset = project.synthetic(name)
     n_clips, done = _synth_shape(cfg)[0], len(sset.done())
     if sset.n_clips == n_clips and (done == n_clips or sset.attrs.get("seed") == cfg.seed):
-        return  # complete (kept) or a stopped run's own set (continued)
+        differ = _set_differences(project, cfg, sset)
+        if not differ:
+            return  # complete (kept) or a stopped run's own set (continued)
+        state = "complete" if done == n_clips else f"{done} of {n_clips} clips made"
+        raise ValueError(
+            f"{project.path}: synthetic set {name!r} ({state}) was made with other settings than this run's "
+            f"({'; '.join(differ)}), and a run keeps the set of its name as it is (and the models trained on it), "
+            f"so these settings would have no effect: give the run a new name (--name NAME) to make a set and models "
+            f"with them, or run with the set's settings"
+        )
     raise ValueError(
         f"{project.path}: holds a synthetic set {name!r} ({done} of {sset.n_clips} clips; made by `dvos synth`, or "
         f"by a run with other settings) that this run cannot continue (it makes {n_clips} clips under that name): "
         f"train on it (--synthetic-set {name}), or give the run a name (--name) so that it makes a set of its own"
     )
+
+
+def _motion_matched(config: dict) -> bool | None:
+    """Whether a synthetic set's ``config`` has its motion matched to footage: run-all leaves the motion settings
+    at the engine's defaults otherwise (None: a config that cannot be read)."""
+    from dvos_core.motion.matching import MATCHED_FIELDS
+    from dvos_core.synth import SynthConfig
+
+    try:
+        made = SynthConfig.from_dict(config)
+    except (TypeError, ValueError):
+        return None
+    default = SynthConfig()
+    return any(getattr(made, k) != getattr(default, k) for k in MATCHED_FIELDS)
+
+
+def _set_differences(project, cfg: RunAllConfig, sset) -> list[str]:
+    """What this run's settings would make differently from the run's own synthetic set ``sset`` (made by an
+    earlier run of the name), each with the option that gives the set's: frames per clip, frame size, matched
+    motion, bare-field videos whose clips it was not made from."""
+    made = sset.attrs.get("config") or {}
+    out = []
+    n_frames = _synth_shape(cfg)[1]
+    if sset.n_frames != n_frames:
+        out.append(f"{sset.n_frames} frames per clip, now {n_frames} (--frames {sset.n_frames} as then)")
+    size = (made.get("height"), made.get("width"))
+    if cfg.synth_size is not None and size != (cfg.synth_size, cfg.synth_size):
+        out.append(f"{size[0]}x{size[1]} px frames, now {cfg.synth_size} px (synth_size: {size[0]} as then)")
+    matched = _motion_matched(made)
+    if matched is not None and matched != cfg.match_motion:
+        out.append(
+            "its motion was matched to the training videos, now not (leave out --no-match-motion)"
+            if matched
+            else "it moves as the synthesis engine's default, now matched to the training videos (--no-match-motion)"
+        )
+    used = set((sset.attrs.get("inputs") or {}).get("backgrounds") or ())
+    held = set(project.background_ids())
+    for video in cfg.bare_videos:
+        if not any(project.background(b).attrs.get("source") == video for b in used & held):
+            out.append(f"it has no background clip of the bare-field video {video} (leave out --bare-video {video})")
+    return out
 
 
 def machine_train_configs(cfg: RunAllConfig) -> Callable:
@@ -471,10 +529,10 @@ def _extract(project, cfg: RunAllConfig, run: Stages, plan: dict) -> None:
         cut = [extract_backgrounds(project, v, clip_length=clip_length, cancel=run.cancel) for v in cfg.bare_videos]
         new, kept = sum(len(c) for c in cut), sum(len(c.kept) for c in cut)
         also = len(project.background_ids()) - new - kept
-        run.log(
-            f"      {new} background clips cut from {', '.join(cfg.bare_videos)} now, {kept} cut before"
-            + (f"; the synthetic clips draw from these and the project's {also} other clips" if also else "")
-        )
+        draw = f"; the synthetic clips draw from these and the project's {also} other clips" if also else ""
+        if _set_kept(project, cfg):  # made before: it keeps the clips it was made from
+            draw = f"; the synthetic set {_set_name(cfg)!r} is kept as it was made"
+        run.log(f"      {new} background clips cut from {', '.join(cfg.bare_videos)} now, {kept} cut before{draw}")
     elif held and len(inpainted) < len(held):  # bare-field clips the project holds (extract-backgrounds, --bare-video)
         run.log(f"      background clips: the project's {len(held)} kept")
     else:  # inpainted from the painted frames: those painted since the clips were made get theirs too
@@ -502,6 +560,15 @@ def _log_lines(run: Stages, text: str) -> None:
         run.log(f"      {line}")
 
 
+def _set_kept(project, cfg: RunAllConfig) -> bool:
+    """Whether the run trains on a synthetic set made before (one it was given, or its own set, complete)."""
+    name = _set_name(cfg)
+    if cfg.synthetic_set or name not in project.synthetic_ids():
+        return bool(cfg.synthetic_set)
+    sset = project.synthetic(name)
+    return len(sset.done()) >= sset.n_clips
+
+
 def _set_name(cfg: RunAllConfig) -> str:
     """The synthetic set the run trains on: the one it was given, else its own."""
     return cfg.synthetic_set or cfg.model_name("synthetic")
@@ -523,8 +590,9 @@ def _synthesize(project, cfg: RunAllConfig, run: Stages, plan: dict) -> str:
         sset = project.synthetic(name)
         done = len(sset.done())
         if done == n_clips and sset.n_clips == n_clips:
-            # finished: kept as it is (objects cut since, e.g. by a run under another name, do not matter)
+            # finished: kept as it is (its settings are this run's: _check_own_set), without what was cut since
             run.log(f"      synthetic set {name!r} is complete: its {done} clips kept")
+            run.note_once(_objects_since(project, sset, name))
             run.lap("synthesize")
             return name
         synth = SynthConfig.from_dict(sset.attrs.get("config"))
@@ -565,6 +633,26 @@ def _synthesize(project, cfg: RunAllConfig, run: Stages, plan: dict) -> str:
     return name
 
 
+def _objects_since(project, sset, name: str) -> str | None:
+    """The note for a kept synthetic set ``sset`` made from fewer heads, or from fewer videos' heads, than the
+    project holds now (frames painted since): neither the set nor the models trained on it include them."""
+    from dvos_core.synth.bank import head_videos
+
+    made = sset.attrs.get("inputs") or {}
+    if "heads" not in made:
+        return None
+    more = project.objects.count("head") - int(made["heads"])
+    videos = [v for v in head_videos(project) if "head_videos" in made and v not in made["head_videos"]]
+    if more <= 0 and not videos:
+        return None
+    what = f"{more} head(s) cut since it was made" if more > 0 else "heads cut since it was made"
+    what += f" (of {', '.join(videos)})" if videos else " (frames painted since)"
+    return (
+        f"note: the kept set {name!r}, and the models this run keeps, do not include the {what}; give the run a new "
+        f"name (--name NAME) to make a set and models that do"
+    )
+
+
 def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, progress) -> None:
     """Label the training videos with this run's image model: frames it labelled before (a stopped run) are kept,
     labels another model made (an earlier run) are replaced; painted and corrected frames are never touched."""
@@ -589,13 +677,14 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
     stopped = [v for v in redo if stopped_relabelling(records[v]) and by_ours(records[v], as_now=True)]
     older = [v for v in redo if v not in stopped and by_ours(records[v], as_now=False)]
     other = [v for v in redo if records[v].get("checkpoint") and v not in older and v not in stopped]
-    for which, replaced in (
-        ("another model", other),
-        ("an earlier version of this run's model", older),
-        ("this run's model, stopped while it replaced older ones,", stopped),
-    ):
+    for which, replaced in (("another model", other), ("an earlier version of this run's model", older)):
         if replaced:
             run.log(f"      the labels {which} made of {', '.join(replaced)}: replaced (painted frames kept)")
+    if stopped:  # a stopped labelling (the first, or one replacing older labels): every frame labelled anew
+        run.log(
+            f"      the labelling of {', '.join(stopped)} by this run's model stopped part-way: every frame is "
+            f"labelled again (painted frames kept)"
+        )
     for i, (group, overwrite) in enumerate(((keep, False), (redo, True))):
         if group:
             pseudo_label(
@@ -611,16 +700,20 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
             )
 
 
-def _train(project, config, name: str, set_name: str | None, progress, run: Stages):
+def _train(project, config, name: str, set_name: str | None, progress, run: Stages, videos=()):
     """One training run on the run's own synthetic set (``set_name``; None: no synthetic clips). An earlier run of
-    the same name is continued (or kept when finished); one with other settings is refused in run-all's terms."""
+    the same name is continued (or kept when finished); one with other settings is refused in run-all's terms.
+    ``videos``: the project's videos the phase trains on now (a kept model that never saw some of them says so)."""
     from dvos_core.train import ResumeRefused, train
 
     config = _on_set(config, set_name)
 
-    def on_event(event) -> None:  # what the trainer's last word means for run-all (whose models keep their --name)
-        from dvos_core.train.events import DoneEvent
+    def on_event(event) -> None:  # what the trainer's words mean for run-all (whose models keep their --name)
+        from dvos_core.train.events import DoneEvent, StartEvent
 
+        if isinstance(event, StartEvent) and event.resumed:  # a stopped run's last.pt: said, not silently taken
+            step = f", step {event.start_step}" if event.start_step else ""
+            run.log(f"      resuming {name!r} from epoch {event.start_epoch}{step} of {event.total_epochs}")
         if not isinstance(event, DoneEvent):
             return
         if event.kept:
@@ -630,9 +723,13 @@ def _train(project, config, name: str, set_name: str | None, progress, run: Stag
                 if event.new_labels > 0
                 else ""
             )
+            unseen = _unseen_videos(event.best, videos)
+            if unseen:
+                new += f"; it never saw {', '.join(unseen)} (added to the training videos since it trained)"
             run.log(
                 f"      note: model {name!r} was kept as it was: it already has the epochs asked, so nothing was "
-                f"trained{new}; choose another --name to train a new chain (with more --epochs, or on new labels)"
+                f"trained{new}; choose another --name to train a new chain (with more --epochs, or on new labels "
+                f"and videos)"
             )
         elif event.note:
             run.log(f"      note: {event.note}")
@@ -641,6 +738,31 @@ def _train(project, config, name: str, set_name: str | None, progress, run: Stag
         return train(project, config, name, progress=progress, cancel=run.cancel, on_event=on_event)
     except ResumeRefused as e:
         raise _refused(e) from None
+
+
+def _phase_videos(project, plan: dict, phase: str) -> list:
+    """The project's videos a phase trains or validates on now: the train and val videos with painted frames (the
+    image phase), and the training videos besides (the real phase, on their pseudo-labels)."""
+    painted = [v for v in plan["painted"] if project.video(v).attrs.get("split") in ("train", "val")]
+    return painted if phase == "image" else [*plan["train"], *(v for v in painted if v not in plan["train"])]
+
+
+def _unseen_videos(best, videos) -> list:
+    """Those of ``videos`` that the model whose best checkpoint is ``best`` never trained nor validated on (its
+    recorded data summary); none when it records none."""
+    from dvos_core.model.checkpoint import read_checkpoint
+
+    if not videos:
+        return []
+    try:
+        data = (read_checkpoint(best).get("info") or {}).get("data") or {}
+    except (OSError, ValueError):
+        return []
+    parts = [data.get(part) for part in ("train", "val")]
+    seen = {v for part in parts if isinstance(part, dict) for v in part.get("videos") or ()}
+    if not any(isinstance(part, dict) and "videos" in part for part in parts):
+        return []
+    return [v for v in videos if v not in seen]
 
 
 def _refused(e) -> ValueError:
@@ -656,8 +778,9 @@ def _on_set(config, set_name: str | None):
 def _check_models(project, cfg: RunAllConfig, configs: Callable, start) -> None:
     """Refuse, before anything is written, a run whose models are held under its names by runs it cannot continue
     (other settings, no training state, an unreadable last.pt): it would otherwise cut heads and make synthetic
-    clips first and stop at that model's training. So is a run that would train a model further (more epochs) that
-    later models of the run were trained from as it is: run-all does not train those again."""
+    clips first and stop at that model's training. So is a run that would train a model further (more epochs), or
+    again (it was deleted), that later models of the run were trained from as it was: run-all does not train those
+    again, and refuses to keep them once the model they started from changed."""
     from dvos_core.train.loop import ResumeRefused, last_run, resume_refusal
 
     set_name = _set_name(cfg)
@@ -668,23 +791,35 @@ def _check_models(project, cfg: RunAllConfig, configs: Callable, start) -> None:
         runs[0][2].extend((first, second))
         runs.append((first, configs("synthetic", image, kind), [second]))
         runs.append((second, configs("real", project.model_dir(first) / "best.pt", kind), []))
-    models = set(project.model_names())
-    for name, config, later in runs:
+    payloads = {}  # each model's training run (None: none yet, to be trained), read once for both checks
+    for name, config, _ in runs:
         folder = project.model_dir(name)
         try:
-            payload = last_run(folder / "best.pt", folder / "last.pt")  # read once for both checks
+            payloads[name] = last_run(folder / "best.pt", folder / "last.pt")
         except ResumeRefused as e:
             raise _refused(e) from None
-        refused = resume_refusal(project, _on_set(config, set_name), name, payload)
+        refused = resume_refusal(project, _on_set(config, set_name), name, payloads[name])
         if refused is not None:
             raise _refused(refused)
-        trained_from = [n for n in later if n in models]
+    for name, config, later in runs:  # then the chain: a model to be trained (again, further) under later ones
+        payload = payloads[name]
+        trained_from = [n for n in later if payloads[n] is not None]
         done = None if payload is None else int(payload["info"]["train_state"]["epoch"])
         if trained_from and done is not None and config.epochs > done:
             raise ValueError(
                 f"model {name!r} has {done} epoch(s) and --epochs {config.epochs} would train it further, but "
                 f"{', '.join(trained_from)} were trained from it as it is, and run-all does not train them again: "
                 f"choose another --name to run the whole chain with more epochs"
+            )
+        if trained_from and done is None:  # deleted: trained afresh by this run
+            import shlex
+
+            deletes = "; ".join(f"dvos delete {shlex.quote(str(project.path))} model {n} --yes" for n in trained_from)
+            raise ValueError(
+                f"model {name!r} is missing (deleted?), so this run would train it again, but "
+                f"{', '.join(trained_from)} were trained from the model it was and would no longer match it (run-all "
+                f"would refuse them only after training it): delete them too to train the chain again ({deletes}), "
+                f"or choose another --name for a new chain"
             )
 
 
@@ -715,7 +850,8 @@ def _video_model(project, cfg: RunAllConfig, run: Stages, kind: str, image_ckpt,
         )
         run.lap(f"relabel_{kind}")
         sub = Steps(sub, 100, 900, 1000)
-    p2 = _train(project, configs("real", p1, kind), cfg.model_name(kind), None, sub, run)
+    videos = _phase_videos(project, plan, "real")
+    p2 = _train(project, configs("real", p1, kind), cfg.model_name(kind), None, sub, run, videos)
     run.lap(f"train_{kind}_real")
     return p2
 

@@ -194,7 +194,9 @@ def test_run_all_relabels_what_its_own_stopped_relabelling_left_mixed(tmp_path, 
 
     _pseudo_label(p, RunAllConfig(), Run(), ["mixed", "mine", "fresh"], image, None)
     assert calls == [(["mine"], False), (["mixed", "fresh"], True)]
-    assert any("stopped while it replaced older ones, made of mixed: replaced" in ln for ln in lines), lines
+    # said as what happened (a first labelling stopped has no older labels to replace)
+    assert any("the labelling of mixed by this run's model stopped part-way: every frame" in ln for ln in lines), lines
+    assert not any("replaced" in ln for ln in lines), lines
 
 
 def test_tiny_framenet_and_wrong_kind(tmp_path):

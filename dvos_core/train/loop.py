@@ -133,8 +133,20 @@ def settings_refusal(out: Path, cfg: TrainConfig, saved: dict, finished: bool, i
         or _same_bytes(now.get("init_from"), (init or {}).get("sha256"))
     ):  # the same file spelt from another folder, the project moved, or a copy (last season's project archived)
         diff.remove("init_from")
-    if not diff:
+    retrained = ""
+    if "init_from" in diff and _trained_again(saved.get("init_from"), now.get("init_from"), (init or {}).get("sha256")):
+        # the same model of the project (models/NAME/FILE, the project copied or moved): its bytes are what differ
+        diff.remove("init_from")
+        start = Path(now["init_from"])
+        retrained = (
+            f"it started from model {start.parent.name!r} ({start}), which has been trained again since (its "
+            f"{start.name} holds other weights than the run began from)"
+        )
+    if not diff and not retrained:
         return None
+    which = "a finished" if finished else "an unfinished"
+    if not diff:
+        return f"{out}: holds {which} run that {retrained}"
     hint = ""
     if "init_from" in diff and saved.get("init_from") and not now.get("init_from"):
         hint = (
@@ -143,9 +155,9 @@ def settings_refusal(out: Path, cfg: TrainConfig, saved: dict, finished: bool, i
         )
     if "real_share" in diff and "real_share" not in saved:
         hint += " (it began before real_share existed: --real-share off, real_share: null, resumes it as it was)"
-    which = "a finished" if finished else "an unfinished"
     changes = ", ".join(f"{k}: {_short(saved.get(k))} when it began, now {_short(now.get(k))}" for k in diff)
-    return f"{out}: holds {which} run with different settings ({changes}){hint}"
+    also = f"; and {retrained}" if retrained else ""
+    return f"{out}: holds {which} run with different settings ({changes}){hint}{also}"
 
 
 ANCHOR_HEADS = ("mask", "frame", "mask_alone")  # the context model's outputs when its anchor loss is on
@@ -1115,6 +1127,15 @@ def _project_relative(project, init_from):
     except ValueError:
         return init_from
     return rel.as_posix() if rel.parts[:1] == ("models",) else init_from
+
+
+def _trained_again(saved, now, sha256: str | None) -> bool:
+    """Whether the checkpoints ``saved`` and ``now`` are the same file of a project, ``models/NAME/FILE`` (the project
+    copied or moved since), whose bytes are no longer those a run recorded (``sha256``) it began from."""
+    if not saved or not now or not sha256 or not Path(now).is_file():
+        return False
+    a, b = Path(saved).parts, Path(now).parts
+    return len(a) >= 3 and a[-3] == "models" and a[-3:] == b[-3:] and not _same_bytes(now, sha256)
 
 
 def _same_bytes(path, sha256: str | None) -> bool:
