@@ -31,7 +31,16 @@ def show_project(viewer, path, step: str | None = None, wait: bool = False):
 
 
 def open_project_in_napari(path, step: str | None = None):
-    """Create a napari window showing the project and run the event loop until it is closed."""
+    """Create a napari window showing the project and run the event loop until it is closed. Without a display
+    (:func:`~dvos_core.cli.demo_cmd.missing_display`) it exits with status 2 and one line saying where the project
+    is and how to open it, before Qt starts (which would abort the program)."""
+    import sys
+
+    from dvos_core.cli.demo_cmd import missing_display
+
+    if (why := missing_display(path)) is not None:
+        print(why, file=sys.stderr)
+        sys.exit(2)
     import napari
 
     show_project(napari.Viewer(title=f"dvos: {path}"), path, step)

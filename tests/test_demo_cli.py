@@ -12,6 +12,7 @@ from dvos_core.cli import main
 def test_demo_napari_runs_the_launcher_on_the_project(tmp_path, monkeypatch, capsys):
     calls = []
     monkeypatch.setattr(subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.setenv("DISPLAY", ":99")  # a display to open on (without one: tests/test_demo_out.py)
     rc = main(["demo", "--project-only", "--napari", "--out", str(tmp_path)])
     project = tmp_path / "demo.dvos"
     assert (project / "zarr.json").exists()

@@ -20,7 +20,8 @@ def register(sub) -> None:
     p.add_argument(
         "--out",
         default="dvos_demo",
-        help="output folder (default: ./dvos_demo); a demo project already in it is replaced",
+        help="output folder (default: ./dvos_demo); an earlier demo project in it (OUT/demo.dvos) is replaced, any "
+        "other project there never is",
     )
     p.add_argument(
         "--quick", action="store_true", help="shortened run with the tiny preset (a few minutes on 2 CPU cores)"
@@ -71,13 +72,15 @@ def _demo(args) -> int:
         video_models=models,
     )
     if args.project_only:
-        from dvos_core.demo.pipeline import build_demo_project
+        from dvos_core.demo.pipeline import build_demo_project, demo_project_path
 
-        p = build_demo_project(Path(args.out) / "demo.dvos", size=cfg.size)
+        path, replacing = demo_project_path(args.out)  # refused before anything is written
+        p = build_demo_project(path, size=cfg.size)
         synth_yaml, train_yaml = cfg.write_configs(args.out)
         print(
-            f"built {p.path}: videos {', '.join(p.video_ids())}; the demo's settings are in {synth_yaml} and "
-            f"{train_yaml}. Open it with `{napari_command(p.path)}`"
+            f"built {p.path}{' (the earlier demo project there replaced)' if replacing else ''}: videos "
+            f"{', '.join(p.video_ids())}; the demo's settings are in {synth_yaml} and {train_yaml}. Open it with "
+            f"`{napari_command(p.path)}`"
         )
         if args.napari:
             return _open_in_napari(p.path)
@@ -141,11 +144,34 @@ def _napari_missing(path) -> bool:
     return True
 
 
+def missing_display(path) -> str | None:
+    """Why napari cannot open a window here, with where the project ``path`` is and how to open it elsewhere: on
+    Linux, neither DISPLAY nor WAYLAND_DISPLAY set (Qt would abort the program) and no display-less Qt platform
+    chosen (QT_QPA_PLATFORM offscreen, ...); None where a window can open."""
+    import os
+    import sys
+
+    from dvos_core.cli._common import napari_command
+
+    if not sys.platform.startswith("linux") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    platform = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0]
+    if platform and platform not in ("xcb", "wayland"):  # offscreen, vnc, eglfs, ...: Qt needs no display then
+        return None
+    return (
+        f"dvos: no display to open napari on (DISPLAY is not set); the project is at {path}: open it with "
+        f"`{napari_command(path)}` on a machine with a display (or run it under xvfb-run)"
+    )
+
+
 def _open_in_napari(path) -> int:
     """Run the plugin's launcher as its own program (the core never imports the GUI)."""
     import subprocess
     import sys
 
     if _napari_missing(path):
+        return 2
+    if (why := missing_display(path)) is not None:  # said here: Qt would abort the launcher without a word
+        print(why, file=sys.stderr)
         return 2
     return subprocess.call([sys.executable, "-m", "dvos_napari.launch", str(path)])

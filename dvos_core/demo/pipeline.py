@@ -160,12 +160,66 @@ class DemoResult:
     timings: dict = field(default_factory=dict)
 
 
+DEMO_VIDEOS = ("seed", "bare_field", "field_train", "field_test")  # what a demo project holds, all of source
+DEMO_SOURCE = "dvos demo"  # "dvos demo..." (and nothing else: a video added to it makes it a project of the user's)
+
+
+def is_demo_project(path) -> bool:
+    """Whether the dvos project at ``path`` is one the demo built (its videos are the demo's sample clips, and only
+    those), which the demo may replace; a user's own project never is."""
+    from dvos_core.store import Project
+
+    try:
+        videos = Project.open(path).videos()
+    except (OSError, ValueError):
+        return False
+    return sorted(v.name for v in videos) == sorted(DEMO_VIDEOS) and all(
+        str(v.attrs.get("source") or "").startswith(DEMO_SOURCE) for v in videos
+    )
+
+
+def demo_project_path(out_dir) -> tuple[Path, bool]:
+    """Where the demo builds its project: ``out_dir/demo.dvos``, and whether that replaces an earlier demo project.
+    Refused (ValueError, before anything is written): ``out_dir`` a file, or a folder in a dvos project (the demo
+    would write a project into a project's store), and a ``demo.dvos`` there that is not a demo project (a user's
+    own project, or any other folder or file: never replaced)."""
+    from dvos_core.store.fsops import group_attrs
+    from dvos_core.store.schema import STORE_FORMAT
+
+    out = Path(out_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: is a file; give the demo a folder to build its project in (dvos demo --out DIR)")
+    here = out.resolve()
+    store = next((p for p in (here, *here.parents) if group_attrs(p).get("format") == STORE_FORMAT), None)
+    if store is not None:
+        raise ValueError(
+            f"{out}: is inside the dvos project {store}, where no other project belongs; give the demo a folder "
+            f"outside any project (dvos demo --out DIR)"
+        )
+    path = out / "demo.dvos"
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        return path, False
+    if not is_demo_project(path):
+        raise ValueError(
+            f"{path}: holds something other than a demo project (a project of your own, or another folder or file), "
+            f"which the demo never replaces; give it another folder (dvos demo --out DIR), or move {path} away"
+        )
+    return path, True
+
+
 def build_demo_project(path, size: int = 160, seed: int = 7, overwrite: bool = True, clips: dict | None = None):
     """Create a project holding the sample clips: seed frames with 3 painted masks (split val), a bare-field video,
-    an unlabelled training video and a test video with ground-truth masks. ``clips``: ``demo_videos(size, seed)``."""
+    an unlabelled training video and a test video with ground-truth masks. ``clips``: ``demo_videos(size, seed)``.
+    ``overwrite`` replaces an earlier demo project at ``path``, never another project (ValueError)."""
     from dvos_core.demo.field import demo_videos
     from dvos_core.store import Project
 
+    path = Path(path).expanduser()
+    if overwrite and path.exists() and not is_demo_project(path) and (not path.is_dir() or any(path.iterdir())):
+        raise ValueError(
+            f"{path}: holds something other than a demo project (a project of your own, or another folder or file), "
+            f"which the demo never replaces; build it elsewhere, or move {path} away"
+        )
     clips = clips if clips is not None else demo_videos(size=size, seed=seed)
     p = Project.create(path, overwrite=overwrite)
     f, m = clips["seed"]
@@ -208,13 +262,15 @@ def run_demo(
     from dvos_core.run_all import Stages, run_stages, stage_count
 
     cfg = config or DemoConfig()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    path, replacing = demo_project_path(out_dir)  # refused before anything is written
+    path.parent.mkdir(parents=True, exist_ok=True)
     settings = cfg.run_all_config()
     run = Stages(1 + stage_count(settings), progress, cancel, log, threads)
     run.stage("build the sample project")
+    if replacing:
+        run.log(f"      the earlier demo project {path} is replaced")
     clips = demo_videos(size=cfg.size)
-    project = build_demo_project(out / "demo.dvos", size=cfg.size, clips=clips)
+    project = build_demo_project(path, size=cfg.size, clips=clips)
     run.lap("build")
     done = run_stages(
         project,
