@@ -805,10 +805,11 @@ def _check_models(project, cfg: RunAllConfig, configs: Callable, start) -> None:
         payload = payloads[name]
         trained_from = [n for n in later if payloads[n] is not None]
         done = None if payload is None else int(payload["info"]["train_state"]["epoch"])
+        were = "was" if len(trained_from) == 1 else "were"
         if trained_from and done is not None and config.epochs > done:
             raise ValueError(
                 f"model {name!r} has {done} epoch(s) and --epochs {config.epochs} would train it further, but "
-                f"{', '.join(trained_from)} were trained from it as it is, and run-all does not train them again: "
+                f"{', '.join(trained_from)} {were} trained from it as it is, and run-all does not train them again: "
                 f"choose another --name to run the whole chain with more epochs"
             )
         if trained_from and done is None:  # deleted: trained afresh by this run
@@ -817,7 +818,7 @@ def _check_models(project, cfg: RunAllConfig, configs: Callable, start) -> None:
             deletes = "; ".join(f"dvos delete {shlex.quote(str(project.path))} model {n} --yes" for n in trained_from)
             raise ValueError(
                 f"model {name!r} is missing (deleted?), so this run would train it again, but "
-                f"{', '.join(trained_from)} were trained from the model it was and would no longer match it (run-all "
+                f"{', '.join(trained_from)} {were} trained from the model it was and would no longer match it (run-all "
                 f"would refuse them only after training it): delete them too to train the chain again ({deletes}), "
                 f"or choose another --name for a new chain"
             )

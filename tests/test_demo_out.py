@@ -55,7 +55,8 @@ def test_out_a_file_or_inside_a_project_store_is_refused(tmp_path, capsys):
     store = Project.create(tmp_path / "field.dvos").path
     for out in (store, store / "models"):
         assert _demo(out) != 0
-        assert f"is inside the dvos project {store}" in capsys.readouterr().err
+        where = "is the" if out == store else "is inside the"
+        assert f"{out}: {where} dvos project {store}" in capsys.readouterr().err
     assert not (store / "demo.dvos").exists() and not (store / "models" / "demo.dvos").exists()
 
 

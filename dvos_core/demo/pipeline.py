@@ -193,8 +193,8 @@ def demo_project_path(out_dir) -> tuple[Path, bool]:
     store = next((p for p in (here, *here.parents) if group_attrs(p).get("format") == STORE_FORMAT), None)
     if store is not None:
         raise ValueError(
-            f"{out}: is inside the dvos project {store}, where no other project belongs; give the demo a folder "
-            f"outside any project (dvos demo --out DIR)"
+            f"{out}: is {'' if store == here else 'inside '}the dvos project {store}, where no other project belongs; "
+            f"give the demo a folder outside any project (dvos demo --out DIR)"
         )
     path = out / "demo.dvos"
     if not path.exists() or (path.is_dir() and not any(path.iterdir())):
