@@ -12,6 +12,7 @@ notifications in the user's words (:mod:`dvos_napari._errors`).
 from __future__ import annotations
 
 import queue
+import threading
 import traceback
 from collections.abc import Callable
 
@@ -113,6 +114,21 @@ class Job(QObject):
         """End a child process at once (only for a child that does not stop; threads cannot be killed)."""
         if self._child is not None:
             self._child.kill()
+
+    def end_unwatched(self, grace_s: float) -> None:
+        """Nobody is left to watch this job (its napari window closed, with the step's timers): in a thread, wait
+        for its child to exit after a cancel and reap it, ending it when it is still alive ``grace_s`` seconds on
+        (a child that never stops would go on writing the project; one never waited for stays a zombie)."""
+        child = self._child
+        if child is None:
+            return
+
+        def reap() -> None:
+            if child.join(grace_s) is None:
+                child.kill()
+                child.join()
+
+        threading.Thread(target=reap, name="dvos-job-reap", daemon=True).start()
 
     @property
     def running(self) -> bool:

@@ -702,8 +702,13 @@ class TrainDock(DvosDock):
         """Training and run-all are stopped by :meth:`_dock_closed` (with its own words)."""
 
     def window_closed(self) -> None:
-        """The napari window was closed: stop training and run-all (the run resumes under its name)."""
+        """The napari window was closed: stop training and run-all (the run resumes under its name). The step's
+        kill timer goes with the window: the children are waited for (and ended after :attr:`stop_grace_s`)
+        outside Qt."""
         self._stop_all("the napari window was closed")
+        for job in (self.process, self.all_steps.job):
+            if job is not None:
+                job.end_unwatched(self.stop_grace_s)
         super().window_closed()
 
     def _dock_closed(self) -> None:
