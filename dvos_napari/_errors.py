@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import traceback as _traceback
+import weakref
 from dataclasses import dataclass
 
 # commands the panel has no button for, and Python code: kept as written (to type in a terminal or a Python
@@ -124,6 +125,30 @@ REWRITES: list[tuple[str, str]] = [
 _BUSY = re.compile(  # dvos_core.store.lock's StoreBusyError
     r"^(?P<root>.+?) is being written by (?P<who>.+?)(?P<waited> after waiting [\d.]+ s)?\. Let it finish"
 )
+# the holder as dvos_core.store.lock.describe_record words it; a job of a dvos step records `dvos-job TARGET`
+_HOLDER = re.compile(
+    r"^process (?P<pid>\d+) on (?P<host>\S+) \(`(?P<command>[^`]*)`(?:, [^()]*?)?, since (?P<since>[^()]*)\)$"
+)
+STEP_CHILDREN: weakref.WeakSet = weakref.WeakSet()  # the jobs (dvos_napari._workers.Job) run in a child process here
+# what the steps' jobs that write the project do, by their child's target (dvos_core.jobs names the child's command
+# line `dvos-job TARGET`, and the lock records that command line)
+STEP_JOBS: dict[str, str] = {
+    "dvos_core.synth:generate": "the Synthesize step's Generate",
+    "dvos_napari._tasks:generate_checked": "the Synthesize step's Generate",
+    "dvos_core.extract:extract_heads": "the Extract step's Extract heads",
+    "dvos_napari._tasks:extract_painted_heads": "the Extract step's Extract heads",
+    "dvos_core.extract:extract_backgrounds": "the Extract step's Extract backgrounds",
+    "dvos_napari._tasks:extract_backgrounds_counted": "the Extract step's Extract backgrounds",
+    "dvos_core.extract:backgrounds_from_annotated": "the Extract step's Extract backgrounds",
+    "dvos_core.train.subprocess:run_training": "the Train step's training",
+    "dvos_core.run_all:run_all": "the Train step's 'Run every step'",
+    "dvos_napari._tasks:predict_videos": "the Predict step's Predict",
+    "dvos_core.infer:pseudo_label": "the Predict step's Pseudo-label",
+    "dvos_core.io:import_video": "the Project step's 'Add a video'",
+    "dvos_napari._mask_files:import_mask_files": "the Annotate step's mask import",
+    "dvos_core.evaluate:evaluate": "the Review step's Evaluate",
+    "dvos_core.evaluate:compare_models": "the Review step's Compare models",
+}
 _TYPE_PREFIX = re.compile(r"^\s*(?:[A-Za-z_][\w.]*(?:Error|Exception|Cancelled|Exit)):\s*")
 # exception types that mean a bug or an unexpected state rather than bad input
 _INTERNAL = {"AttributeError", "TypeError", "AssertionError", "NameError", "UnboundLocalError", "ZeroDivisionError"}
@@ -169,14 +194,7 @@ def user_message(error, details: str = "", error_type: str = "") -> UserMessage:
     else:
         raw = str(error)
     busy = _BUSY.match(raw)
-    # the writer lock's holder as it recorded itself (a command line, not a step of this panel), and a fix the
-    # panel has (it has no 'wait' setting)
-    text = (
-        f"{busy['root']} is being written by {busy['who']}{busy['waited'] or ''}. Wait until it finishes (or stop "
-        f"it), then try again; what you painted stays unsaved in its layer, nothing is lost"
-        if busy
-        else plain_words(raw)
-    )
+    text = _busy_text(busy, _saving_paint(error)) if busy else plain_words(raw)
     low = raw.lower()
     if "out of memory" in low or error_type == "MemoryError":
         text = f"the computer ran out of memory ({text}); lower the batch size or the crop/preview size and try again"
@@ -188,3 +206,47 @@ def user_message(error, details: str = "", error_type: str = "") -> UserMessage:
         text = f"dvos hit an unexpected problem: {text} (please report it with the details below)"
     tech = f"{error_type}: {raw}" if error_type else raw
     return UserMessage(text, f"{tech}\n\n{details}".strip() if details else tech)
+
+
+def _busy_text(busy: re.Match, paint: bool) -> str:
+    """The writer lock's refusal in the panel's words: the step whose job holds the lock (its child's command line
+    means nothing to the user), else the holder as it recorded itself; the fix the panel has (it has no 'wait'
+    setting); with ``paint`` (a save of painted frames was refused), that the paint is still in its layer."""
+    root, waited = busy["root"], busy["waited"] or ""
+    step = _holding_step(busy["who"])
+    if step is not None:
+        text = f"{step} is writing {root}{waited}: wait until it finishes (or cancel it), then try again"
+    else:
+        text = f"{root} is being written by {busy['who']}{waited}. Wait until it finishes (or stop it), then try again"
+    return text + ("; what you painted stays unsaved in its layer, nothing is lost" if paint else "")
+
+
+def _holding_step(who: str) -> str | None:
+    """The dvos step whose job holds the writer lock (described as ``who``): "the Synthesize step's Generate", or
+    "... of another napari window (process ...)" when it is no child of this napari; None for another holder (a
+    command in a terminal, a script)."""
+    import socket
+
+    m = _HOLDER.match(who)
+    if m is None:
+        return None
+    command = m["command"].split()
+    step = STEP_JOBS.get(command[1]) if len(command) == 2 and command[0] == "dvos-job" else None
+    if step is None:
+        return None
+    ours = {job.pid for job in list(STEP_CHILDREN) if job.is_alive()}
+    if m["host"] == socket.gethostname() and int(m["pid"]) in ours:
+        return step
+    return f"{step} of another napari window (process {m['pid']} on {m['host']}, since {m['since']})"
+
+
+def _saving_paint(error) -> bool:
+    """Whether ``error`` was raised while saving painted frames (the one writer of a layer's paint,
+    :func:`dvos_napari._writer.save_frames`, is on its traceback): the paint is then still unsaved in its layer."""
+    tb = getattr(error, "__traceback__", None)
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "save_frames" and code.co_filename.replace("\\", "/").endswith("dvos_napari/_writer.py"):
+            return True
+        tb = tb.tb_next
+    return False

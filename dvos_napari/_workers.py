@@ -20,7 +20,7 @@ from qtpy.QtCore import QObject, QTimer, Signal
 
 from dvos_core.jobs import Event, JobProcess, Outcome, Progress, Warned
 from dvos_core.progress import Cancelled, CancelToken
-from dvos_napari._errors import UserMessage, user_message
+from dvos_napari._errors import STEP_CHILDREN, UserMessage, user_message
 
 POLL_MS = 50
 MAX_WARNINGS = 5  # warnings of one job shown in napari; the rest are in the terminal (the child's stderr)
@@ -92,6 +92,7 @@ class Job(QObject):
             self._child = JobProcess(
                 self.func, *self.args, events=self.events, threads=self.threads, **self.kwargs
             ).start()
+            STEP_CHILDREN.add(self)  # a writer-lock message naming it names its step
         else:
             from napari.qt.threading import create_worker
 
