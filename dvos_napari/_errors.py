@@ -113,6 +113,7 @@ REWRITES: list[tuple[str, str]] = [
     (r"\(--size\)", ""),
     (r"\(--prefix\)", ""),
     (r"choose another --name", "choose another name"),
+    (r"under a new --name", "under a new 'set name'"),  # a synthetic set made again (the Synthesize step's field)
     (r"a shorter --clip-length", "a shorter clip length"),
     (r"a smaller --size", "a smaller size"),
     (r"Project\.open", "Open... in the Project step"),

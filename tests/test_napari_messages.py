@@ -63,3 +63,31 @@ def test_a_busy_project_names_the_step_whose_job_writes_it_and_no_paint_unless_p
     ).text
     assert terminal.startswith("p.dvos is being written by process 12 on vm (`dvos predict p.dvos m1`"), terminal
     assert "painted" not in terminal, terminal
+
+
+def test_messages_name_no_option_the_panel_lacks(tmp_path):
+    from napari_helpers import tiny_clip
+
+    from dvos_core.extract import extract_heads
+    from dvos_core.store import Project
+    from dvos_napari._errors import plain_words
+
+    frames, gt = tiny_clip(4)
+    p = Project.create(tmp_path / "p.dvos")
+    v = p.add_video_array("plot", frames, split="train")
+    v.set_mask(1, gt[1], "manual")
+    extract_heads(p, fakes_per_head=0)
+    with pytest.raises(ValueError) as caught:  # the Extract step's Extract heads: no max-area field
+        extract_heads(p, fakes_per_head=0, min_area=10**6, replace=True)
+    text = plain_words(str(caught.value))
+    assert "cut no heads" in text and "'smallest head (px)'" in text and "max-area" not in text, text
+    with pytest.raises(ValueError, match=r"over --max-area 1000000 px.*\(or raise --max-area\)"):  # given: named
+        extract_heads(p, fakes_per_head=0, min_area=10**6, max_area=10**6, replace=True)
+
+    # the Synthesize step's Generate into an existing set, asked for more clips: its field is 'set name'
+    text = plain_words(
+        "p.dvos: synthetic set 's' exists with a different n_clips (2 clips: a set does not grow; for more clips make "
+        "another set with the same settings under a new --name: training reads every synthetic set unless told "
+        "which); resume it with the same settings, choose another --name, or delete it"
+    )
+    assert "under a new 'set name'" in text and "the 'name' option" not in text and "--" not in text, text

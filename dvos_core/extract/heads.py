@@ -244,11 +244,13 @@ def extract_heads(
                 new.keep_where(lambda r: not replaced(r))
             added = _extract(project, new, *run)
             if had and not stats["heads"]:
+                # --max-area named only where it was given (the napari step has no such field)
+                large = "" if max_area is None else f", {stats['too_large']} over --max-area {max_area} px"
                 raise ValueError(
                     f"{project.path}: --replace cut no heads from the {stats['frames']} painted frames "
-                    f"({stats['too_small']} blobs under --min-area {min_area} px, {stats['too_large']} over "
-                    f"--max-area), so the {bank.count('head')} heads already in the bank were kept; lower --min-area "
-                    f"(or raise --max-area)"
+                    f"({stats['too_small']} blobs under --min-area {min_area} px{large}), so the "
+                    f"{bank.count('head')} heads already in the bank were kept; lower --min-area"
+                    + ("" if max_area is None else " (or raise --max-area)")
                 )
             new.commit()
     out = pd.concat(added, ignore_index=True) if added else pd.DataFrame()
