@@ -131,3 +131,78 @@ def match_motion(project, base, progress=None, cancel=None) -> dict:
     out = m.to_dict()
     out["table"] = m.table()
     return out
+
+
+def extract_painted_heads(project, video_ids=None, progress=None, cancel=None, threads=None, **options):
+    """``dvos_core.extract.extract_heads`` of the Extract step: ``video_ids`` None is every video but the test ones.
+    Heads are cut from painted and corrected frames only: when the videos have none (pseudo-labels only, or no
+    masks), says so in the step's words instead of extracting nothing. Checked here, in the job, not on napari's
+    main thread (it reads every video's mask provenance)."""
+    from dvos_core.extract import extract_heads
+
+    ids = video_ids if video_ids is not None else [v.name for v in project.videos() if v.split != "test"]
+    counts = [project.video(vid).provenance_counts() for vid in ids]
+    if not any(c.get("manual") or c.get("corrected") for c in counts):
+        where = f"video '{ids[0]}' has no" if video_ids is not None and len(ids) == 1 else "no training video has any"
+        pseudo = " (pseudo-labels are not cut into heads)" if any(c.get("pseudo") for c in counts) else ""
+        raise ValueError(
+            f"{where} painted or corrected frames{pseudo}: paint and save some frames (Annotate step) or correct "
+            f"predicted ones (Review step), then extract the heads again"
+        )
+    return extract_heads(project, video_ids=video_ids, progress=progress, cancel=cancel, threads=threads, **options)
+
+
+def extract_backgrounds_counted(project, source, progress=None, cancel=None, threads=None, **options):
+    """``dvos_core.extract.extract_backgrounds`` of the Extract step; the clips it returns also tell, as ``before``,
+    how many clips ``source`` had given before (not inpainted ones): counted here, in the job, not on napari's main
+    thread (it reads every background clip)."""
+    from dvos_core.extract import extract_backgrounds
+    from dvos_core.store.schema import INPAINTED
+
+    before = 0
+    for b in project.background_ids():
+        attrs = project.background(b).attrs
+        before += attrs.get("source") == source and attrs.get("origin") != INPAINTED
+    clips = extract_backgrounds(project, source, progress=progress, cancel=cancel, threads=threads, **options)
+    clips.before = before
+    return clips
+
+
+def check_backgrounds(project, size=None, what: str = "'clip height' and 'clip width'") -> None:
+    """The Synthesize step's check of the background clips before it renders, in its words (the core names commands
+    of its own): there is one, and (with ``size``, the (height, width) to render, unless 'upscale small
+    backgrounds' is ticked) one as large as ``size`` (``what``: the step's fields that set it). Run in the job: it
+    opens every clip."""
+    ids = project.background_ids()
+    if not ids:
+        raise ValueError(
+            "the project has no background clips yet: click 'Extract backgrounds' in the Extract step first "
+            "(from a video of bare field, or from your annotated frames with their heads inpainted)"
+        )
+    if size is None:
+        return
+    h, w = size
+    sizes = [project.background(b).shape[1:3] for b in ids]
+    if any(bh >= h and bw >= w for bh, bw in sizes):
+        return
+    largest = max(sizes, key=lambda s: min(s))
+    raise ValueError(
+        f"no background clip is {h}x{w} px or larger (the largest is {largest[0]}x{largest[1]} px): lower "
+        f"{what} to fit it, or tick 'upscale small backgrounds' (Advanced settings, Clip; it blurs the field)"
+    )
+
+
+def synth_preview(project, fit=None, what="", progress=None, cancel=None, **options):
+    """``dvos_core.synth.preview`` of the Synthesize step after :func:`check_backgrounds` (``fit``: its size)."""
+    from dvos_core.synth import preview
+
+    check_backgrounds(project, fit, what)
+    return preview(project, progress=progress, cancel=cancel, **options)
+
+
+def generate_checked(project, name, n_clips, fit=None, what="", progress=None, cancel=None, threads=None, **options):
+    """``dvos_core.synth.generate`` of the Synthesize step after :func:`check_backgrounds` (``fit``: its size)."""
+    from dvos_core.synth import generate
+
+    check_backgrounds(project, fit, what)
+    return generate(project, name, n_clips, progress=progress, cancel=cancel, threads=threads, **options)

@@ -196,20 +196,21 @@ def _one_training_video(tmp_path, n: int):
 
 @pytest.mark.gui
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run")
-def test_start_training_with_nothing_to_train_on_says_what_to_label_without_a_job(make_napari_viewer, tmp_path):
-    """Start training on a project with a video but no painted frame: the Train step says what to paint, at once,
-    instead of starting a training process that fails."""
-    p, masks = _one_training_video(tmp_path, 6)
+def test_start_training_with_nothing_to_train_on_says_what_to_label_and_leaves_no_model(
+    make_napari_viewer, qtbot, tmp_path
+):
+    """Start training on a project with a video but no painted frame: the Train step says what to paint (the training
+    process says it before it makes the model's folder: reading every video's samples on napari's main thread
+    froze it on a big project)."""
+    p, _ = _one_training_video(tmp_path, 6)
     viewer = make_napari_viewer()
     tr = dock(viewer, "Train")
     tr.state.set_project(p)
-    assert tr.guard(tr.start, phase="image") is None and tr.process is None
+    job = tr.guard(tr.start, phase="image", preset="tiny", device="cpu")
+    qtbot.waitUntil(lambda: job.status is not None, timeout=120_000)
     text = tr.status.text()
-    assert "nothing to train the image model on" in text and "Annotate step" in text
-    p.video("plot").set_mask(2, masks[2], "manual")  # one painted frame: the check passes (the run is not started)
-    from dvos_core.data.clips import config_samples
-
-    assert config_samples(p, tr.config(phase="image"))[0]
+    assert job.status == "error" and "nothing to train the image model on" in text and "Annotate step" in text, text
+    assert p.model_names() == [] and not any((p.path / "models").iterdir())
 
 
 @pytest.mark.gui

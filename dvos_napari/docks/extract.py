@@ -196,14 +196,10 @@ class ExtractDock(DvosDock):
     # ---- actions ---------------------------------------------------------------------------------------------
     def extract_heads(self):
         project = self.state.require_project()
-        if self.all_videos.isChecked():
-            ids = [v.name for v in project.videos() if v.split != "test" and len(v.labelled_frames())]
-            if not ids:
-                raise ValueError("no training video has saved masks yet: paint and save seed frames first (Annotate)")
-        else:
-            ids = [self.state.require_video().name]  # the core refuses test videos
+        # None: every video but the test ones; the job says when none has painted or corrected frames
+        ids = None if self.all_videos.isChecked() else [self.state.require_video().name]  # the core refuses test videos
         return self.run(
-            "dvos_core.extract:extract_heads",
+            "dvos_napari._tasks:extract_painted_heads",
             project,
             video_ids=ids,
             min_area=self.min_area.value(),
@@ -233,21 +229,23 @@ class ExtractDock(DvosDock):
         source = self.bg_source.currentText()
         if not source:
             raise ValueError("add a video of bare field (no heads) to the project first (Project step)")
-        before = 0
-        for b in project.background_ids():
-            attrs = project.background(b).attrs
-            before += attrs.get("source") == source and attrs.get("origin") != "inpainted"
-        return self.run(
-            "dvos_core.extract:extract_backgrounds",
+        if source not in project.video_ids():  # deleted meanwhile (from a terminal, say): the list shows it no more
+            self.refresh()
+            raise ValueError(
+                f"the video '{source}' is no longer in the project (it was deleted): choose another bare-field video, "
+                f"or add it again ('Add a video' in the Project step)"
+            )
+        return self.run(  # the job counts the clips the video gave before (it reads every clip)
+            "dvos_napari._tasks:extract_backgrounds_counted",
             project,
             source,
             clip_length=self.clip_length.value(),
             n_clips=self.n_clips.value() or None,
             label="extract backgrounds",
-            on_result=lambda clips: self._cut(clips, source, before),
+            on_result=lambda clips: self._cut(clips, source),
         )
 
-    def _cut(self, clips, source: str, before: int) -> None:
+    def _cut(self, clips, source: str) -> None:
         """Say how many clips were cut; which clips cut before with the same settings were kept instead of cut
         again; and when the video had given clips with other settings (its frames are then twice in the bank: the
         synthetic clips show that field more often)."""
@@ -260,7 +258,7 @@ class ExtractDock(DvosDock):
                 f"; {len(kept)} clip(s) cut before with these settings were kept, not cut again (to cut them anew, "
                 f"delete them first in the Project step)"
             )
-        other = before - len(kept)
+        other = int(getattr(clips, "before", 0) or 0) - len(kept)
         if n and other > 0:
             text += (
                 f"; it had given {other} clip(s) with other settings before, so its frames are in the bank more "
@@ -338,23 +336,22 @@ class ExtractDock(DvosDock):
         kind = self.gallery_kind.currentText() or "head"
         self._gallery_request = request = (str(p.path), kind, getattr(self, "_gallery_request", (0, 0, 0))[2] + 1)
         self.gallery_loading = True
-        worker = create_worker(_first_objects, p.objects, kind, GALLERY_MAX, _start_thread=False, _ignore_errors=True)
+        worker = create_worker(_first_objects, p, kind, GALLERY_MAX, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda out: self._show_gallery(request, out))
-        worker.errored.connect(lambda e: self._show_gallery(request, ([], 0, 0, 0), e))
+        worker.errored.connect(lambda e: self._show_gallery(request, ([], 0, 0, 0, 0), e))
         self._gallery_worker = worker
         worker.start()
 
     def _show_gallery(self, request, out, error=None) -> None:
         if not alive(self) or request != self._gallery_request:
             return  # closed meanwhile, or a newer refresh is on its way
-        items, heads, fakes, n_kind = out
+        items, heads, fakes, n_kind, clips = out
         self.gallery.set_items(
             [rgba for rgba, _ in items],
             [f"#{r['id']} {r.get('video', '')} frame {r.get('frame', '')} area {r.get('area', '')}" for _, r in items],
         )
-        p = self.state.project
         self.counts.setText(
-            f"{heads} heads, {fakes} fakes, {len(p.background_ids()) if p is not None else 0} background clips"
+            f"{heads} heads, {fakes} fakes, {clips} background clips"
             + (f" (showing {GALLERY_MAX})" if n_kind > GALLERY_MAX else "")
         )
         if error is not None:
@@ -362,6 +359,8 @@ class ExtractDock(DvosDock):
         self.gallery_loading = False
 
 
-def _first_objects(bank, kind: str, n: int):
-    """(first n (rgba, record) pairs of ``kind``, heads, fakes, count of ``kind``) of an object bank."""
-    return bank.load(kind)[:n], bank.count("head"), bank.count("fake"), bank.count(kind)
+def _first_objects(project, kind: str, n: int):
+    """(first n (rgba, record) pairs of ``kind``, heads, fakes, count of ``kind``, background clips) of a project (read
+    in a worker thread: listing the finished clips opens every one of them)."""
+    bank = project.objects
+    return bank.load(kind)[:n], bank.count("head"), bank.count("fake"), bank.count(kind), len(project.background_ids())

@@ -148,36 +148,25 @@ class SynthesizeDock(DvosDock):
             raise ImportError("dvos_core.synth is not installed")
         return self.form.value()  # its errors reach the user through guard's plain_words (dvos_napari._errors)
 
-    def check_inputs(self, project, size: tuple[int, int] | None = None, backgrounds: bool = True) -> None:
+    def check_inputs(self, project) -> None:
         """Say in the panel's words what is missing before a job starts (the core names commands and docks of its
-        own): extracted heads, background clips, and one clip as large as the clips to render (``size``: (height,
-        width) of the preview; default the form's clip size) unless 'upscale small backgrounds' is ticked."""
+        own): extracted heads. The background clips (one as large as the clips to render) are checked by the job
+        (:func:`dvos_napari._tasks.check_backgrounds`: it opens every clip, too slow for napari's main thread)."""
         if project.objects.count("head") == 0:
             raise ValueError(
                 "the project has no extracted heads yet: click 'Extract heads' in the Extract step first (it cuts "
                 "them out of the saved masks of your painted frames)"
             )
-        if not backgrounds:
-            return
-        ids = project.background_ids()
-        if not ids:
-            raise ValueError(
-                "the project has no background clips yet: click 'Extract backgrounds' in the Extract step first "
-                "(from a video of bare field, or from your annotated frames with their heads inpainted)"
-            )
+
+    def _fit(self, size: tuple[int, int] | None = None) -> dict:
+        """What the job checks the background clips against: the (height, width) to render (``size``, the
+        preview's; default the form's clip size) and the fields that set it; no size when 'upscale small
+        backgrounds' is ticked."""
         values = self.form.values()
         if values.get("allow_upscale"):
-            return
-        h, w = size or (values["height"], values["width"])
-        sizes = [project.background(b).shape[1:3] for b in ids]
-        if any(bh >= h and bw >= w for bh, bw in sizes):
-            return
-        largest = max(sizes, key=lambda s: min(s))
+            return {"fit": None}
         what = "'preview size'" if size else "'clip height' and 'clip width'"
-        raise ValueError(
-            f"no background clip is {h}x{w} px or larger (the largest is {largest[0]}x{largest[1]} px): lower "
-            f"{what} to fit it, or tick 'upscale small backgrounds' (Advanced settings, Clip; it blurs the field)"
-        )
+        return {"fit": size or (values["height"], values["width"]), "what": what}
 
     def threads(self) -> int | None:
         from dvos_core.machine import default_threads
@@ -186,7 +175,7 @@ class SynthesizeDock(DvosDock):
 
     def match_density(self):
         """Measure the painted frames' head cover in a child process and set the heads per frame from it."""
-        self.check_inputs(self.state.require_project(), backgrounds=False)
+        self.check_inputs(self.state.require_project())
         return self._match(
             "match_density", "match density", "density matched to your painted frames", "warnings", "note"
         )
@@ -222,10 +211,11 @@ class SynthesizeDock(DvosDock):
         project = self.state.require_project()
         config = self.config()
         size = self.preview_size.value()
-        self.check_inputs(project, (size, size))
+        self.check_inputs(project)
         return self.run(
-            "dvos_core.synth:preview",
+            "dvos_napari._tasks:synth_preview",
             project,
+            **self._fit((size, size)),
             config=config,
             seed=self.seed.value(),
             n_frames=self.preview_frames.value(),
@@ -242,10 +232,11 @@ class SynthesizeDock(DvosDock):
         config = self.config()
         self.check_inputs(project)
         return self.run(
-            "dvos_core.synth:generate",
+            "dvos_napari._tasks:generate_checked",
             project,
             name,
             self.n_clips.value(),
+            **self._fit(),
             config=config,
             seed=self.seed.value(),
             workers=self.workers.value(),

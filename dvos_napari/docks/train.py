@@ -311,6 +311,12 @@ class TrainDock(DvosDock):
         self._phase_chosen = False  # the user picked what to train (or where to start from): never changed for them
         self.form.widgets["phase"].activated.connect(lambda *_: setattr(self, "_phase_chosen", True))
         self.init_from.activated.connect(lambda *_: setattr(self, "_phase_chosen", True))
+        # a stopped run's name the step wrote into 'model name' (so that Start resumes it), and what that run trains
+        self._filled_name: tuple[str, tuple] | None = None
+        for key in ("phase", "video_model", "preset"):
+            self.form.widgets[key].activated.connect(lambda *_: self._other_model_chosen())
+        self.init_from.activated.connect(lambda *_: self._other_model_chosen())
+        self.ref_pixels.clicked.connect(lambda *_: self._other_model_chosen())
         self.listen(self.state.project_changed, lambda *_: self.next_phase())
         self.refresh()
         self.next_phase()
@@ -357,11 +363,43 @@ class TrainDock(DvosDock):
         self.init_from.setCurrentText(own.parent.name if own is not None else NO_INIT)
         self.ref_pixels.setChecked(bool((saved.get("model") or {}).get("input_fusion")))
         self.name.setText(run.name)
+        self._filled_name = (run.name, self._model_choice())
         self.messages.info(
             f"'{run.name}' stopped after epoch {epochs_done(folder)} of {saved.get('epochs')}: the form holds its "
             f"settings, and Start training resumes it (give another model name to train a new one instead)"
         )
         return run.phase
+
+    def _model_choice(self) -> tuple:
+        """What the form trains: the phase, the video model, the model size, 'start from' and the earlier frames'
+        pixels (a stopped run resumes only with the same)."""
+        values = self.form.values()
+        return (
+            values.get("phase"),
+            values.get("video_model"),
+            values.get("preset"),
+            self.init_from.currentText(),
+            self.ref_pixels.isChecked() and self._context_phase(),
+        )
+
+    def _other_model_chosen(self) -> None:
+        """The user chose another model to train than the stopped run whose name the step wrote into 'model name':
+        that run cannot resume with it (Start would be refused), so the name is automatic again and Start trains a
+        new model. The name is left alone when the user typed it, or when the choice is the run's own again."""
+        if self._filled_name is None:
+            return
+        name, choice = self._filled_name
+        if self.name.text().strip() != name:
+            self._filled_name = None  # the user changed the name: theirs
+            return
+        if self._model_choice() == choice:
+            return
+        self._filled_name = None
+        self.name.clear()
+        self.messages.info(
+            f"'model name' is automatic again: these settings train a new model (the stopped '{name}' resumes with "
+            f"its own settings and name)"
+        )
 
     # ---- settings --------------------------------------------------------------------------------------------
     @property
@@ -434,7 +472,14 @@ class TrainDock(DvosDock):
         if init not in ("", NO_INIT):
             from dvos_core.infer import resolve_checkpoint_path
 
-            values["init_from"] = str(resolve_checkpoint_path(self.state.require_project(), init))
+            project = self.state.require_project()
+            if not (project.model_dir(init) / "best.pt").is_file():  # deleted meanwhile (from a terminal, say)
+                self.refresh()
+                raise ValueError(
+                    f"the model '{init}' is no longer in the project (it was deleted): choose another model under "
+                    f"'start from', or '{NO_INIT}' to train from scratch"
+                )
+            values["init_from"] = str(resolve_checkpoint_path(project, init))
         if self.ref_pixels.isChecked() and self._context_phase():
             values["model"] = {**self.form.extra.get("model", {}), "input_fusion": True}
         values.update(overrides)
@@ -465,12 +510,12 @@ class TrainDock(DvosDock):
         if self.running:
             raise ValueError("a training run is already going; press Stop first")
         project = self.state.require_project()
+        # nothing to train on is said by the child (reading every video's samples here would stall napari), before it
+        # makes the model's folder
         cfg = self.config(**overrides)
-        from dvos_core.data.clips import config_samples
-
-        config_samples(project, cfg)  # nothing to train on: say what to label now, not from a child process
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.model_name = self.name.text().strip() or f"{cfg.phase}-{stamp}"
+        self._run_choice = self._model_choice()  # what this run trains ('start from' stays open while it runs)
         self._run_project = project  # where the model goes, whichever project is open when it stops
         self.events, self._losses, self._dice = [], [], []
         self._killed, self._final = False, ""
@@ -596,6 +641,7 @@ class TrainDock(DvosDock):
             return "start again with the same name to resume"
         if not self.name.text().strip():
             self.name.setText(self.model_name)
+            self._filled_name = (self.model_name, getattr(self, "_run_choice", None) or self._model_choice())
         run, now = getattr(self, "_run_project", None), self.state.project
         first = (
             "" if run is None or (now is not None and str(now.path) == str(run.path)) else f"open {run.path} again, "
