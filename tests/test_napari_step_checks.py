@@ -6,7 +6,7 @@ import os
 import time
 
 import pytest
-from napari_helpers import PANEL, dock, tiny_clip
+from napari_helpers import PANEL, dock, tiny_clip, wait_job
 
 pytest.importorskip("napari")
 pytestmark = [
@@ -222,3 +222,28 @@ def test_backgrounds_too_small_for_the_clips_are_said_by_the_job_in_the_steps_wo
     job = syn.guard(syn.preview)
     qtbot.waitUntil(lambda: job.status is not None, timeout=60_000)
     assert "lower 'preview size' to fit it" in syn.messages.text(), syn.messages.text()
+
+
+def test_the_preview_window_follows_the_main_window(make_napari_viewer, qtbot, tmp_path):
+    """A main viewer never shown (a script's) gets a preview window never shown; closing the main window closes the
+    preview's too (it outlived it)."""
+    from dvos_core.extract import extract_backgrounds, extract_heads
+
+    p = _project(tmp_path / "p.dvos", bare=True)
+    extract_heads(p, fakes_per_head=0)
+    extract_backgrounds(p, "bare", clip_length=2)
+    viewer = make_napari_viewer()
+    syn = dock(viewer, "Synthesize")
+    syn.state.set_project(p)
+    syn.preview_frames.setValue(2)
+    syn.preview_size.setValue(32)
+    assert not viewer.window._qt_window.isVisible()
+    job = syn.guard(syn.preview)
+    wait_job(qtbot, job)
+    preview = syn.preview_viewer
+    assert preview is not None and "synthetic preview" in preview.layers
+    assert not preview.window._qt_window.isVisible()
+    wait_job(qtbot, syn.guard(syn.preview))
+    assert syn.preview_viewer is preview  # the same (hidden) window again, not one more
+    viewer.close()
+    qtbot.waitUntil(lambda: syn.preview_viewer is None, timeout=10_000)

@@ -245,17 +245,24 @@ class SynthesizeDock(DvosDock):
         )
 
     # ---- the preview window ----------------------------------------------------------------------------------
+    def _main_shown(self) -> bool:
+        """Whether the napari window holding this step is on screen (a viewer made with show=False, for a script or a
+        notebook, is not: the preview window follows it)."""
+        window = self.window()
+        return window is not self and window.isVisible()
+
     def _preview_window(self):
-        """The preview's own viewer (made again if the user closed it), so the video in this one stays in view."""
+        """The preview's own viewer (made again if the user closed it), so the video in this one stays in view; shown
+        only when the main window is."""
         import napari
 
-        v = self.preview_viewer
+        v, shown = self.preview_viewer, self._main_shown()
         try:
-            alive = v is not None and v.window._qt_window.isVisible()
+            alive = v is not None and (v.window._qt_window.isVisible() or not shown)
         except (AttributeError, RuntimeError):
             alive = False
         if not alive:
-            v = self.preview_viewer = napari.Viewer(title="dvos: synthetic preview")
+            v = self.preview_viewer = napari.Viewer(title="dvos: synthetic preview", show=shown)
         return v
 
     def _show_preview(self, result) -> None:
@@ -269,6 +276,12 @@ class SynthesizeDock(DvosDock):
         v.dims.axis_labels = AXIS_LABELS
         v.reset_view()
         self.messages.info(f"preview of {len(frames)} frames shown in the 'dvos: synthetic preview' window")
+
+    def window_closed(self) -> None:
+        """The main napari window closed: the preview window goes with it (it would outlive it, with nothing to
+        make it again)."""
+        self.close_preview()
+        super().window_closed()
 
     def close_preview(self) -> None:
         if self.preview_viewer is not None:
