@@ -88,6 +88,7 @@ class SummaryCache:
     def __init__(self):
         self.project = None
         self.rows: dict[str, tuple] = {}  # video id -> (signature, summary row, predicted frames)
+        self.clips: dict[str, tuple] = {}  # background clip id -> (its zarr.json's stamp, (complete, frames))
         self.look: dict | None = None  # during one look (:meth:`one_look`): the rows read in it, settled or not
         self.whole: tuple | None = None  # during one look: (project, its summary, predicted frames) once read
         self.reads = 0  # videos read (not taken from the cache), for tests
@@ -130,6 +131,21 @@ class SummaryCache:
             self.look[vid] = (sig, row, predicted)
         return row, predicted
 
+    def _clip(self, project, clip_id: str) -> tuple[bool, int]:
+        """(complete, frames) of background clip ``clip_id``: from the cache while its ``zarr.json`` (where both are
+        recorded) is unchanged and settled - a season's hundreds of clips are not opened again at every refresh."""
+        from dvos_core.store.project import background_summary
+
+        meta = Path(str(project.path)) / "backgrounds" / clip_id / "zarr.json"
+        stamp = file_stamp(meta)
+        held = self.clips.get(clip_id)
+        if stamp is not None and held is not None and held[0] == stamp:
+            return held[1]
+        row = background_summary(project.background(clip_id))
+        if stamp is not None and settled(stamp[0]):
+            self.clips[clip_id] = (stamp, row)
+        return row
+
     def summary(self, project, predicted: dict | None = None, progress=None, cancel=None) -> dict:
         """As ``project.summary()``; ``predicted`` (a dict) receives {video id: predicted frames} of the readable
         videos; ``progress(done, total, message)`` hears of each video read, ``cancel`` (a CancelToken) stops it."""
@@ -137,7 +153,7 @@ class SummaryCache:
         from dvos_core.store.schema import DamagedStoreError
 
         if project is not self.project:
-            self.project, self.rows, self.whole = project, {}, None
+            self.project, self.rows, self.clips, self.whole = project, {}, {}, None
             self.look = None if self.look is None else {}
         if self.look is not None and self.whole is not None:  # read already in this look
             out, counts = copy.deepcopy(self.whole[1]), self.whole[2]
@@ -159,9 +175,11 @@ class SummaryCache:
                 report(progress, len(seen), total, f"read {len(seen)} of {total} videos")
             return copy.deepcopy(held)  # the caller may change its rows
 
-        out = project.summary(video_row=row)
+        out = project.summary(video_row=row, background_row=lambda b: self._clip(project, b))
         for gone in set(self.rows) - {v["id"] for v in out["videos"]}:
             del self.rows[gone]
+        for gone in set(self.clips) - set(out["backgrounds"]) - set(out.get("backgrounds_interrupted") or ()):
+            del self.clips[gone]
         if predicted is not None:
             predicted.update(counts)
         if self.look is not None:
@@ -171,7 +189,7 @@ class SummaryCache:
     def adopt(self, other: SummaryCache) -> None:
         """Take the rows that ``other`` read (in a worker thread, :func:`read_summary`) of its project: the next
         summary of that project reads again only the videos changed since (and those not settled then)."""
-        self.project, self.rows, self.whole = other.project, dict(other.rows), None
+        self.project, self.rows, self.clips, self.whole = other.project, dict(other.rows), dict(other.clips), None
         self.look = None if self.look is None else {}
 
 

@@ -805,14 +805,15 @@ class Project:
         return out
 
     # ---- summary ------------------------------------------------------------------------------------------------
-    def summary(self, video_row=None) -> dict:
+    def summary(self, video_row=None, background_row=None) -> dict:
         """Plain-dict overview used by `dvos info` and the Project dock.
 
         A video, background clip or synthetic set whose files cannot be read (a corrupt ``zarr.json`` or chunk) is
         still listed, with the message naming the file and the fix: the video's row holds ``unreadable`` (its other
         fields are placeholders: 0 frames, split "unreadable"), and ``unreadable`` lists every such message.
         ``video_row(video_id)`` gives a video's row (default: read from the store; the napari panel keeps rows of
-        videos whose files did not change)."""
+        videos whose files did not change); ``background_row(clip_id)`` likewise a background clip's ``(complete,
+        frames)`` (default: :func:`background_summary`)."""
         vids, bgs, bgs_interrupted, sets, unreadable = [], {}, [], {}, []
 
         def listed(ids):
@@ -844,11 +845,12 @@ class Project:
                         "unreadable": str(e),
                     }
                 )
+        clip_row = background_row or (lambda b: background_summary(self.background(b)))
         for b in listed(lambda: _member_ids(self._group("backgrounds"))):
             try:
-                clip = self.background(b)
-                if clip.complete:
-                    bgs[b] = clip.n_frames
+                complete, n = clip_row(b)
+                if complete:
+                    bgs[b] = n
                 else:
                     bgs_interrupted.append(b)
             except DamagedStoreError as e:
@@ -985,6 +987,13 @@ def _is_group(meta: Path) -> bool:
         return json.loads(meta.read_text()).get("node_type") != "array"
     except (OSError, ValueError, AttributeError):
         return True
+
+
+def background_summary(clip) -> tuple[bool, int]:
+    """(whether background ``clip`` is whole - not the leftover of a killed cut -, its frames): its row of
+    :meth:`Project.summary`, read from its ``zarr.json``."""
+    complete = clip.complete
+    return complete, clip.n_frames if complete else 0
 
 
 def _video_summary(v: Video) -> dict:
