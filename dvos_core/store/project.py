@@ -812,8 +812,8 @@ class Project:
         still listed, with the message naming the file and the fix: the video's row holds ``unreadable`` (its other
         fields are placeholders: 0 frames, split "unreadable"), and ``unreadable`` lists every such message.
         ``video_row(video_id)`` gives a video's row (default: read from the store; the napari panel keeps rows of
-        videos whose files did not change); ``background_row(clip_id)`` likewise a background clip's ``(complete,
-        frames)`` (default: :func:`background_summary`)."""
+        videos whose files did not change); ``background_row(clip_id)`` likewise a background clip's row, whether
+        it is whole and its frames (default: :func:`background_summary`)."""
         vids, bgs, bgs_interrupted, sets, unreadable = [], {}, [], {}, []
 
         def listed(ids):
