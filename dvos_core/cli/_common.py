@@ -84,8 +84,11 @@ def cancel_on_sigint() -> CancelToken:
     saves its checkpoint). A second one of either ends the process as usual."""
     token = CancelToken()
     defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    owner = os.getpid()
 
     def handler(signum, _frame):
+        if os.getpid() != owner:  # a forked data-loader worker (Ctrl+C reaches it too): the command's process stops
+            return
         what = "Ctrl+C" if signum == signal.SIGINT else "SIGTERM"
         sys.stderr.write(f"\ncancelling on {what} (send it again to stop at once)...\n")
         _CANCELLED_BY[:] = [signum]
