@@ -667,7 +667,7 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
     def by_ours(record, as_now: bool) -> bool:  # by one of this run's checkpoints (``as_now``: as the file is now)
         made, sha = record.get("checkpoint"), record.get("checkpoint_sha256")
         return any(
-            same_checkpoint(made, c)
+            same_checkpoint(made, c, record.get("checkpoint_in_project"))  # another project's file: never ours
             and (not as_now or sha is None or not Path(c).is_file() or file_fingerprint(c) == sha)
             for c in ours
         )

@@ -166,6 +166,7 @@ def test_a_folder_named_like_a_model_does_not_hide_it(tmp_path, monkeypatch):
     """``dvos export-masks ... image`` leaves a folder ``image`` where it ran: the model ``image`` is still found
     there (predict, pseudo-label, --init-from), and a folder that is no model is named as a folder."""
     from dvos_core.infer.engine import checkpoint_in, resolve_checkpoint_path
+    from dvos_core.model import CheckpointError
     from dvos_core.train.loop import init_checkpoint_path
 
     p = Project.create(tmp_path / "c.dvos")
@@ -179,7 +180,7 @@ def test_a_folder_named_like_a_model_does_not_hide_it(tmp_path, monkeypatch):
     assert init_checkpoint_path(p, "image") == str(best)
     with pytest.raises(FileNotFoundError, match="no model 'other'"):
         resolve_checkpoint_path(p, "other")
-    with pytest.raises(FileNotFoundError, match="a folder, not a checkpoint file"):
+    with pytest.raises(CheckpointError, match="a folder, not a checkpoint file"):
         resolve_checkpoint_path(None, "other")
 
 

@@ -258,7 +258,13 @@ def _check(args) -> int:
 
 def _info(args) -> int:
     from dvos_core.store import Project
-    from dvos_core.store.notes import leftover_note, outdated_note, stopped_pseudo_note, unfinished_note
+    from dvos_core.store.notes import (
+        leftover_note,
+        misnamed_model_note,
+        outdated_note,
+        stopped_pseudo_note,
+        unfinished_note,
+    )
 
     s = Project.open(args.project, mode="r").summary()
     if args.json:
@@ -308,6 +314,8 @@ def _info(args) -> int:
     ]
     print("synthetic: " + (", ".join(sets) or "none"))
     print(f"models: {', '.join(s['models']) or 'none'}")
+    for folder in s.get("misnamed_models", []):  # a checkpoint in a folder whose name no command takes
+        print(f"  {misnamed_model_note(folder)}")
     print(f"reports: {', '.join(s['reports']) or 'none'}")
     for message in s.get("unreadable", []):  # a damaged video, clip or set: the file and the fix
         print(f"unreadable: {message}")

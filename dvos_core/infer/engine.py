@@ -55,6 +55,10 @@ def resolve_checkpoint_path(project, spec) -> Path:
         if cand is not None and cand.exists():
             return cand
         known = project.model_names()
+        if cand is None and str(project.path / "models" / spec) in project.misnamed_models():
+            from dvos_core.store.notes import misnamed_model_note
+
+            raise FileNotFoundError(f"checkpoint {spec!r}: {misnamed_model_note(project.path / 'models' / spec)}")
         last = None if cand is None else cand.with_name("last.pt")
         if last is not None and last.is_file():  # a run stopped before its first validation: no best.pt yet
             raise FileNotFoundError(
@@ -67,8 +71,11 @@ def resolve_checkpoint_path(project, spec) -> Path:
             f"{project.path / 'models'} (models there: {known or 'none'}); train one with "
             f"`dvos train` or pass a checkpoint path"
         )
-    what = "a folder, not a checkpoint file" if p.is_dir() else "no such file"
-    raise FileNotFoundError(f"checkpoint {spec}: {what}; pass the path of a .pt file written by `dvos train`")
+    if p.is_dir():  # a model folder: its best.pt (another folder is refused saying what it is)
+        from dvos_core.model.checkpoint import folder_checkpoint
+
+        return folder_checkpoint(p)
+    raise FileNotFoundError(f"checkpoint {spec}: no such file; pass the path of a .pt file written by `dvos train`")
 
 
 def _bare_name(spec) -> bool:
@@ -79,9 +86,10 @@ def _bare_name(spec) -> bool:
 
 def checkpoint_in(project, spec):
     """``spec`` as :func:`~dvos_core.infer.predict.predict_video` and :func:`~dvos_core.infer.pseudo.pseudo_label`
-    take it: the name of a model of ``project`` is its ``best.pt`` (as on the command line, see
-    :func:`resolve_checkpoint_path`); a path, a ``(model, info)`` pair or a model is returned as it is."""
-    return resolve_checkpoint_path(project, spec) if project is not None and _bare_name(spec) else spec
+    take it: the name of a model of ``project`` is its ``best.pt``, and so is a model folder's (as on the command
+    line, see :func:`resolve_checkpoint_path`); a file, a ``(model, info)`` pair or a model is returned as it is."""
+    folder = isinstance(spec, (str, Path)) and Path(spec).is_dir() and not _bare_name(spec)
+    return resolve_checkpoint_path(project, spec) if (project is not None and _bare_name(spec)) or folder else spec
 
 
 def load_model(checkpoint, device="auto"):

@@ -20,6 +20,7 @@ from dvos_core.infer.engine import Predictor, checkpoint_in, load_model
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.prediction_options import THRESHOLD, check_batch_size
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.store.fsops import in_project
 from dvos_core.store.lock import writes_store
 from dvos_core.store.predictions import checkpoint_sha, recorded_checkpoint
 from dvos_core.threads import local_processes, using_threads
@@ -53,20 +54,6 @@ def _name(checkpoint) -> str:
     if isinstance(checkpoint, (tuple, list)) or hasattr(checkpoint, "forward"):
         return "<in-memory model>"
     return os.path.abspath(checkpoint)
-
-
-def in_project(checkpoint, root) -> bool | None:
-    """Whether the checkpoint file lies in the project folder ``root`` (one of its models, which moves with it: a
-    record of another project's file must never be taken for this project's model of the same name); None for a
-    model in memory or no project."""
-    from pathlib import Path
-
-    if root is None or isinstance(checkpoint, (tuple, list)) or hasattr(checkpoint, "forward"):
-        return None
-    try:
-        return Path(checkpoint).resolve().is_relative_to(Path(root).resolve())
-    except OSError:
-        return False
 
 
 def run_schedule(

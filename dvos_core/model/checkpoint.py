@@ -174,9 +174,53 @@ def _damaged_entry(path: Path) -> str | None:
         return archive.testzip()
 
 
+def _project_models(project: Path) -> list[str]:
+    """The models of the dvos project folder ``project`` that have a best.pt (what may be given for a checkpoint)."""
+    d = project / "models"
+    return sorted(m.name for m in d.iterdir() if (m / "best.pt").is_file()) if d.is_dir() else []
+
+
+def folder_checkpoint(folder) -> Path:
+    """The checkpoint a folder given in place of one names: a model folder's best.pt (as `dvos import-weights` takes
+    it). Any other folder is refused (:class:`CheckpointError`) saying what it is: a dvos project or its models
+    folder (with its models to pick from), a model folder with only a last.pt (a run stopped before it chose a best),
+    or a folder with no checkpoint."""
+    from dvos_core.store.fsops import group_attrs
+    from dvos_core.store.schema import STORE_FORMAT
+
+    folder = Path(folder)
+    if (folder / "best.pt").is_file():
+        return folder / "best.pt"
+    project = None
+    if group_attrs(folder).get("format") == STORE_FORMAT:
+        project = folder
+    elif folder.name == "models" and group_attrs(folder.parent).get("format") == STORE_FORMAT:
+        project = folder.parent
+    if project is not None:
+        models = _project_models(project)
+        which = "a dvos project" if project == folder else f"the models folder of the dvos project {project}"
+        pick = (
+            f"give one of its models: {', '.join(str(project / 'models' / m) for m in models)}"
+            if models
+            else "it has no trained model (no models/NAME/best.pt) yet"
+        )
+        raise CheckpointError(f"{folder}: {which}, not a model; {pick}")
+    if (folder / "last.pt").is_file():
+        raise CheckpointError(
+            f"{folder}: no best.pt in this model folder, only last.pt (a run stopped before it chose one): pass "
+            f"{folder / 'last.pt'}, or train it further"
+        )
+    raise CheckpointError(
+        f"{folder}: a folder, not a checkpoint file, and no model folder (no best.pt in it); pass a model folder "
+        f"(PROJECT/models/NAME) or the path of a .pt file written by `dvos train`"
+    )
+
+
 def read_checkpoint(path) -> dict:
     """The raw checkpoint dict (validated format), without building a model."""
     path = Path(path)
+    if path.is_dir():  # a model folder: its best.pt (any other folder is refused saying what it is)
+        path = folder_checkpoint(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint file here; train one with `dvos train` or check the path")
     try:

@@ -117,22 +117,15 @@ def copy_model(project, source, name: str | None = None, overwrite: bool = False
     is refused unless ``overwrite`` (replaced whole)."""
     import shutil
 
-    from dvos_core.model.checkpoint import CheckpointError, file_fingerprint, load_checkpoint
+    from dvos_core.model.checkpoint import CheckpointError, file_fingerprint, folder_checkpoint, load_checkpoint
     from dvos_core.store import Project
     from dvos_core.store.fsops import durable_replace
     from dvos_core.store.schema import safe_id
 
     project = project if isinstance(project, Project) else Project.open(project)
     src = Path(source)
-    if src.is_dir():
-        if not (src / "best.pt").is_file():
-            last = (
-                " (only last.pt: a run stopped before it chose one; pass that file)"
-                if (src / "last.pt").is_file()
-                else ""
-            )
-            raise CheckpointError(f"{src}: no best.pt in this model folder{last}")
-        src = src / "best.pt"
+    if src.is_dir():  # a model folder: its best.pt (a project or its models folder: its models are listed)
+        src = folder_checkpoint(src)
     # a dvos checkpoint that builds and loads (reference weights: the error says how to convert; a file whose model
     # or weights were edited is refused here, not by the first prediction)
     kind = load_checkpoint(src)[1]["kind"]

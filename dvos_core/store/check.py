@@ -11,9 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from dvos_core.progress import CancelToken, ProgressFn, check, report
-from dvos_core.store.notes import leftover_note, stopped_pseudo_note, stopped_training_note, unfinished_note
+from dvos_core.store.notes import (
+    leftover_note,
+    misnamed_model_note,
+    stopped_pseudo_note,
+    stopped_training_note,
+    unfinished_note,
+)
 from dvos_core.store.schema import StoreError
 
 BATCH = 16  # frames read at a time (one chunk per frame: memory stays at a few frames of the largest video)
@@ -95,6 +102,8 @@ def _unfinished(summary: dict, project_path: str) -> list[Finding]:
             )
     for p in summary.get("hidden_leftovers") or []:
         out.append(Finding("unfinished", "beside the project", leftover_note(project_path, p)))
+    for p in summary.get("misnamed_models") or []:
+        out.append(Finding("unfinished", f"model folder {Path(p).name!r}", misnamed_model_note(p)))  # to rename
     return out
 
 

@@ -193,26 +193,69 @@ def _sha256_of(path: str, *version) -> str:
     return h.hexdigest()
 
 
-def own_model_file(root, recorded) -> Path | None:
-    """The file of project ``root`` that a record of one of its own models (``.../models/NAME/FILE``, recorded
-    where the project was then) names now, wherever the project has moved; None when the record names no model."""
-    p = Path(str(recorded))
-    if root is None or len(p.parts) < 3 or p.parts[-3] != "models":
+def in_project(checkpoint, root) -> bool | None:
+    """Whether the checkpoint file lies in the project folder ``root`` (one of its models, which moves with it: a
+    record of another project's file must never be taken for this project's model of the same name); None for a
+    model in memory or no project."""
+    if root is None or isinstance(checkpoint, (tuple, list)) or hasattr(checkpoint, "forward"):
         return None
+    try:
+        return Path(checkpoint).resolve().is_relative_to(Path(root).resolve())
+    except OSError:
+        return False
+
+
+def _model_place(p: Path) -> bool:
+    """Whether path ``p`` ends in a project's ``models/NAME/FILE``."""
+    return len(p.parts) >= 3 and p.parts[-3] == "models"
+
+
+def _spelt_in_project(p: Path) -> bool:
+    """Whether ``p`` is spelt ``models/NAME/FILE``, relative to its project (how config.yaml records its own)."""
+    return not p.is_absolute() and len(p.parts) == 3 and _model_place(p)
+
+
+def own_model_file(root, recorded, inside: bool | None = None) -> Path | None:
+    """The file of project ``root`` that a record of one of its own models names now, wherever the project has moved;
+    None when the record names no model of this project. ``inside``: whether the record says the file lay in the
+    project (``checkpoint_in_project``): True maps its ``.../models/NAME/FILE`` (recorded where the project was then)
+    to the project as it is now, False is another project's file; unknown (None), only a record spelt
+    ``models/NAME/FILE`` relative to the project, or a path into the project as it is, names one of its models (an
+    absolute path into another folder is another project's, even when that file is gone)."""
+    if root is None or not recorded or inside is False:
+        return None
+    p = Path(str(recorded))
+    if not _model_place(p):
+        return None
+    if inside is None and not _spelt_in_project(p):
+        try:
+            rel = Path(os.path.abspath(p)).resolve().relative_to(Path(root).resolve())
+        except (ValueError, OSError):
+            return None
+        if len(rel.parts) != 3 or rel.parts[0] != "models":
+            return None
     return Path(root) / "models" / p.parts[-2] / p.parts[-1]
 
 
-def same_checkpoint(a, b) -> bool:
-    """Whether the checkpoint paths ``a`` and ``b`` name the same checkpoint, however spelt: the same file; the same
-    ``models/NAME/FILE`` of a project where one is not found from here (recorded from another working folder, or
-    before its project was moved); or, in a copy of a project whose original is still there, the same
-    ``models/NAME/FILE`` with the same contents."""
+def same_checkpoint(a, b, inside: bool | None = None, root=None) -> bool:
+    """Whether the checkpoint ``a`` (as a record holds it) and the file ``b`` (a path from here) name the same
+    checkpoint, however spelt: the same file; in a copy of a project whose original is still there, the same
+    ``models/NAME/FILE`` with the same contents; or, ``a`` not found from here (recorded from another working folder,
+    or before its project was moved), the same ``models/NAME/FILE`` of the project when ``a`` was one of its own.
+    ``inside``: whether the record says ``a`` lay in the project then (False: another project's file, which is never
+    taken for this project's model of the same name once it has gone; None: a record that does not say, of which a
+    ``models/NAME/FILE`` is taken for the project's). ``root``: the project ``b`` must then lie in, when known; a
+    record spelt ``models/NAME/FILE`` (relative to the project) is read in it."""
     if not a or not b:
         return False
     a, b = Path(a), Path(b)
+    if root is not None and _spelt_in_project(a):
+        a = Path(root) / a
     if a == b:
         return True
-    same_place = len(a.parts) >= 3 and a.parts[-3] == "models" and a.parts[-3:] == b.parts[-3:]
+    same_place = _model_place(a) and a.parts[-3:] == b.parts[-3:]
     if a.exists() and b.exists():
         return a.resolve() == b.resolve() or (same_place and file_sha256(a) == file_sha256(b))
-    return same_place
+    if not same_place or inside is False:
+        return False
+    return root is None or bool(in_project(b, root))

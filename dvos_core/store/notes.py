@@ -12,6 +12,21 @@ from dvos_core.store.project import REPLACED
 from dvos_core.store.schema import StoreError
 
 
+def misnamed_model_note(folder) -> str:
+    """What a folder under ``models/`` holding a checkpoint under a name dvos cannot use is, and how to rename it."""
+    import shlex
+
+    from dvos_core.store.schema import safe_id
+
+    folder = Path(folder)
+    better = folder.with_name(safe_id(folder.name))
+    return (
+        f"{folder} holds a checkpoint, but {folder.name!r} is no model name dvos can use (letters, digits, '_', '.', "
+        f"'-', starting with a letter or digit), so no command sees it: rename the folder, e.g. "
+        f"`mv {shlex.quote(str(folder))} {shlex.quote(str(better))}`"
+    )
+
+
 def leftover_note(project_path, folder) -> str:
     """What a hidden folder left beside the project by a stopped ``dvos new`` is, and what to do with it."""
     import shlex
@@ -191,7 +206,7 @@ def checkpoint_argument(project_path, checkpoint: str, inside: bool | None = Non
     model of this project it names is found by :func:`~dvos_core.store.fsops.same_checkpoint`."""
     p = Path(checkpoint)
     if inside is not None:
-        own = own_model_file(project_path, checkpoint) if inside else None
+        own = own_model_file(project_path, checkpoint, True) if inside else None
         if own is None:
             return checkpoint
         return own.parent.name if own.name == "best.pt" else str(own)

@@ -47,7 +47,7 @@ def recorded_checkpoint(root, attrs: dict) -> str | None:
     from dvos_core.store.fsops import own_model_file
 
     recorded = attrs.get("checkpoint")
-    own = own_model_file(root, recorded) if recorded and attrs.get("checkpoint_in_project") else None
+    own = own_model_file(root, recorded, True) if recorded and attrs.get("checkpoint_in_project") else None
     return str(own) if own is not None else recorded
 
 
@@ -269,7 +269,7 @@ class ModelPredictions:
         sha = checkpoint_sha(fingerprint)
         root, inside = self.video.path, a.get("checkpoint_in_project")
         if inside is not None:  # recorded since dvos says where the file lies: no guessing by name
-            path = own_model_file(root, made_by) if inside else Path(made_by)
+            path = own_model_file(root, made_by, True) if inside else Path(made_by)
             if path is None or not path.is_file():  # gone (another project's model deleted or moved): unknown
                 return None
             return None if file_sha256(path) == sha else str(path)

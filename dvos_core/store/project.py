@@ -631,6 +631,19 @@ class Project:
             p.name for p in d.iterdir() if p.is_dir() and _valid(p.name) and any((p / c).is_file() for c in CHECKPOINTS)
         )
 
+    def misnamed_models(self) -> list[str]:
+        """Folders under ``models/`` that hold a checkpoint but whose name is no valid model name (one with a
+        space, copied in by hand): not models to dvos until renamed (:func:`~dvos_core.store.notes.misnamed_model_note`
+        says how)."""
+        d = self.path / "models"
+        if not d.is_dir():
+            return []
+        return sorted(
+            str(p)
+            for p in d.iterdir()
+            if p.is_dir() and not _valid(p.name) and any((p / c).is_file() for c in CHECKPOINTS)
+        )
+
     def report_dir(self, name: str) -> Path:
         """``reports/<name>`` (not created: reports are written by :func:`~dvos_core.evaluate.report.save_report`,
         which builds a report in a staging folder and moves it into place whole)."""
@@ -881,6 +894,7 @@ class Project:
             "backgrounds_interrupted": bgs_interrupted,
             "synthetic": sets,
             "models": self.model_names(),
+            "misnamed_models": self.misnamed_models(),  # holding a checkpoint, but not a name dvos can use
             "reports": self.report_names(),
             "unreadable": unreadable,
             "hidden_leftovers": [str(p) for group in _hidden_builds(self.path) for p in group],

@@ -34,10 +34,10 @@ from dvos_core.model import (
 )
 from dvos_core.model.checkpoint import file_fingerprint
 from dvos_core.model.device import use_bf16
-from dvos_core.model.presets import ModelConfig, get_config, list_presets
+from dvos_core.model.presets import ModelConfig, get_config
 from dvos_core.model.transfer import image_parameter_names
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, interrupt_cancels, report
-from dvos_core.store.fsops import io_step, same_checkpoint
+from dvos_core.store.fsops import in_project, io_step, same_checkpoint
 from dvos_core.store.lock import TRAIN_HOLDER, TRAIN_LOCK
 from dvos_core.store.schema import StoreError
 from dvos_core.threads import loader_worker_init
@@ -118,23 +118,31 @@ class ResumeRefused(ValueError):
         self.reason, self.advice = reason, advice
 
 
-def settings_refusal(out: Path, cfg: TrainConfig, saved: dict, finished: bool, init: dict | None) -> str | None:
+def settings_refusal(
+    out: Path, cfg: TrainConfig, saved: dict, finished: bool, init: dict | None, data: dict | None = None
+) -> str | None:
     """Why a run with ``cfg`` cannot continue the run in ``out`` that began with the settings ``saved`` (those a
-    resume may change aside; ``init``: its record of the checkpoint it started from), or None when it can."""
+    resume may change aside; ``init``: its record of the checkpoint it started from; ``data``: its data summary,
+    which names the project where it ran), or None when it can."""
     now = cfg.to_dict()
+    floor_unset = saved.get("eta_min") is None and now.get("eta_min") is None  # it follows lr: lr is what changed
+    own = began_in_project(saved.get("init_from"), init, data)  # None: the record does not tell
+    root = Path(out).parent.parent if Path(out).parent.name == "models" else None  # the project of the run
     saved, now = _resolved_floor(saved), _resolved_floor(now)  # eta_min unset: compared as the rate it gives
     if saved.get("max_steps_per_epoch") == 0:  # recorded before 0 (no cap) was stored as null
         saved = {**saved, "max_steps_per_epoch": None}
     diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
+    if floor_unset and "eta_min" in diff:
+        diff.remove("eta_min")
     if "preset" in diff and saved.get("init_from") and now.get("init_from"):  # the start checkpoint fixes the model:
         diff.remove("preset")  # its config.yaml records the preset used, the run's own record the one asked for
     if "init_from" in diff and (
-        same_checkpoint(saved.get("init_from"), now.get("init_from"))
+        same_checkpoint(saved.get("init_from"), now.get("init_from"), own, root)
         or _same_bytes(now.get("init_from"), (init or {}).get("sha256"))
     ):  # the same file spelt from another folder, the project moved, or a copy (last season's project archived)
         diff.remove("init_from")
     retrained = ""
-    if "init_from" in diff and _trained_again(saved.get("init_from"), now.get("init_from"), (init or {}).get("sha256")):
+    if "init_from" in diff and _trained_again(saved.get("init_from"), now.get("init_from"), init, own):
         # the same model of the project (models/NAME/FILE, the project copied or moved): its bytes are what differ
         diff.remove("init_from")
         start = Path(now["init_from"])
@@ -148,10 +156,19 @@ def settings_refusal(out: Path, cfg: TrainConfig, saved: dict, finished: bool, i
     if not diff:
         return f"{out}: holds {which} run that {retrained}"
     hint = ""
+    began, typed = saved.get("init_from"), ""
+    if began and not Path(began).is_absolute():  # recorded by an older dvos as typed, from its working folder
+        typed = " (as typed then, from the folder the run was started in)"
     if "init_from" in diff and saved.get("init_from") and not now.get("init_from"):
         hint = (
             f" (a run continues from its last.pt, but names the checkpoint it began from: give --init-from "
-            f"{shlex.quote(str(saved['init_from']))} again, or a copy of that file: it is known by its bytes)"
+            f"{shlex.quote(str(saved['init_from']))} again{typed}, or a copy of that file: it is known by its bytes)"
+        )
+    elif "init_from" in diff and saved.get("init_from") and not Path(saved["init_from"]).exists():
+        which = "another project's model, " if own is False else ""
+        hint = (
+            f" (it began from {which}{began}{typed}, which is not there now (moved or deleted?): give --init-from "
+            f"where that file lies now, or a copy of it: it is known by its bytes)"
         )
     if "real_share" in diff and "real_share" not in saved:
         hint += " (it began before real_share existed: --real-share off, real_share: null, resumes it as it was)"
@@ -307,7 +324,7 @@ def refuse_other_settings(out: Path, config: TrainConfig, info: dict) -> None:
     """Refuse (:class:`ResumeRefused`) to continue the run whose last.pt holds ``info`` with ``config``'s settings
     where they differ from those it began with, but for those a resume may change (:func:`settings_refusal`)."""
     state, saved = info["train_state"], info.get("train_config", {})
-    reason = settings_refusal(out, config, saved, _finished(state, saved), info.get("init"))
+    reason = settings_refusal(out, config, saved, _finished(state, saved), info.get("init"), info.get("data"))
     if reason:
         raise ResumeRefused(reason)
 
@@ -474,6 +491,8 @@ class _Run:
             model.load_state_dict(state, strict=True)
             note = {"init_from": str(cfg.init_from), "loaded": len(state), "missing": []}
         note["sha256"] = file_fingerprint(cfg.init_from)  # what the file held: a resume checks it is unchanged
+        # one of this project's own models, or another's (never taken for this project's model of the same name)
+        note["in_project"] = bool(in_project(cfg.init_from, self.project.path))
         return model, note
 
     def _check_same_start(self, init: dict | None, finished: bool) -> None:
@@ -680,7 +699,7 @@ class _Run:
             init = _project_relative(self.project, self.cfg.init_from)
             # the preset of a model started from a checkpoint is the checkpoint's (the config's is not used)
             used = self._model_preset() if self.cfg.init_from else None
-            preset = used if used in list_presets() else self.cfg.preset
+            preset = used or self.cfg.preset  # one not among the presets too (the start model's own, not --preset's)
             with io_step(self.out / "config.yaml", "writing the training settings"):
                 self.cfg.replace(init_from=init, preset=preset).to_yaml(self.out / "config.yaml", comments=True)
             self._config_written = True
@@ -1103,23 +1122,27 @@ class _Run:
 
 
 def init_checkpoint_path(project, init_from):
-    """``init_from`` as a path to open: ``models/NAME/FILE`` (how config.yaml records a checkpoint of the project)
-    is the project's own, wherever the command runs from; a bare model name (``image``) is that model's best.pt, as
-    ``dvos predict`` reads it; any other path is left as given."""
+    """``init_from`` as an absolute path to open (and to record: a path relative to the folder a run was started in
+    names nothing from another): ``models/NAME/FILE`` (how config.yaml records a checkpoint of the project) is the
+    project's own, wherever the command runs from; a bare model name (``image``) is that model's best.pt, as
+    ``dvos predict`` reads it; a model folder is its best.pt (:func:`~dvos_core.model.checkpoint.folder_checkpoint`);
+    any other path is made absolute from the working folder."""
     if not init_from:
         return init_from
     p = Path(init_from)
     if not p.is_absolute() and p.parts[:1] == ("models",) and (project.path / p).is_file():
         return str(project.path / p)
-    if not p.is_file() and len(p.parts) == 1 and not p.suffix:  # a folder of that name hides no model
+    if (not p.is_file() and len(p.parts) == 1 and not p.suffix) or p.is_dir():  # a model's name, or a model folder
         from dvos_core.infer.engine import resolve_checkpoint_path
 
-        return str(resolve_checkpoint_path(project, str(init_from)))  # a clear error naming the models there
-    return init_from
+        # a clear error naming the models there (or what a folder given is: a project, its models folder)
+        return os.path.abspath(resolve_checkpoint_path(project, str(init_from)))
+    return os.path.abspath(init_from)
 
 
 def _project_relative(project, init_from):
-    """``init_from`` as config.yaml records it: ``models/NAME/FILE`` when it is a checkpoint inside the project."""
+    """``init_from`` as config.yaml records it: ``models/NAME/FILE`` when it is a checkpoint inside the project, else
+    as given (absolute: see :func:`init_checkpoint_path`)."""
     if not init_from:
         return init_from
     try:
@@ -1129,13 +1152,39 @@ def _project_relative(project, init_from):
     return rel.as_posix() if rel.parts[:1] == ("models",) else init_from
 
 
-def _trained_again(saved, now, sha256: str | None) -> bool:
+def _trained_again(saved, now, init: dict | None, own: bool | None) -> bool:
     """Whether the checkpoints ``saved`` and ``now`` are the same file of a project, ``models/NAME/FILE`` (the project
-    copied or moved since), whose bytes are no longer those a run recorded (``sha256``) it began from."""
-    if not saved or not now or not sha256 or not Path(now).is_file():
+    copied or moved since), whose bytes are no longer those a run recorded (``init``'s sha256) it began from.
+    ``own``: whether ``saved`` was a model of the run's own project (False: another project's, never this one's model
+    of the same name; None: a record that does not tell)."""
+    sha256 = (init or {}).get("sha256")
+    if not saved or not now or not sha256 or not Path(now).is_file() or own is False:
         return False
     a, b = Path(saved).parts, Path(now).parts
     return len(a) >= 3 and a[-3] == "models" and a[-3:] == b[-3:] and not _same_bytes(now, sha256)
+
+
+def began_in_project(init_from, init: dict | None, data: dict | None) -> bool | None:
+    """Whether a run's starting checkpoint ``init_from`` (as its train_config records it) was a model of the project
+    it ran in: its ``init`` record says so (``in_project``); for a run recorded before that, its path lies in the
+    project its ``data`` summary names (where the project was then), or is spelt from a folder above it; None when
+    the records do not tell."""
+    if not init_from:
+        return None
+    if isinstance((init or {}).get("in_project"), bool):
+        return init["in_project"]
+    project = (data or {}).get("project")
+    p = Path(str(init_from))
+    if not isinstance(project, str) or not project:
+        return None
+    if len(p.parts) < 3 or p.parts[-3] != "models":
+        return False
+    head = p.parents[2]  # the project folder, as spelt
+    if p.is_absolute():
+        return os.path.normpath(head) == os.path.normpath(project) or head.resolve() == Path(project).resolve()
+    if ".." in head.parts:
+        return None
+    return not head.parts or Path(project).parts[-len(head.parts) :] == head.parts
 
 
 def _same_bytes(path, sha256: str | None) -> bool:
