@@ -72,7 +72,7 @@ def test_relabel_runs_the_first_phase_over_the_field_video_before_the_second(mon
         infer, "pseudo_label", lambda *a, **kw: calls.append(("label", a[1], a[2], kw["overwrite"], kw["blend_with"]))
     )
     run = run_all.Stages(9, None, None, lambda s: None)
-    plan = {"train": ["field_train"]}
+    plan = {"train": ["field_train"], "painted": []}  # (no painted video: the stub project is never read)
 
     def video_model(cfg):
         configs = lambda phase, init, kind: None  # noqa: E731 - the stub _train ignores it
