@@ -1,4 +1,5 @@
-"""The project's trained models as the steps list them: name, checkpoint path and kind (image or video model)."""
+"""The project's trained models as the steps list them: name, checkpoint path and kind (image or video model), from
+the model's config.yaml, or from the checkpoint's header for a model without one (imported, or copied in)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,28 @@ class ModelEntry:
     checkpoint: str  # path of best.pt
     phase: str | None  # the training phase recorded in its config.yaml (None if unreadable)
     video_model: str | None = None  # the video model of a synthetic/real phase (dvos, context), from config.yaml
+    # the kind the checkpoint itself holds (frame, dvos, context), read from it when config.yaml names no phase: a
+    # model imported with `dvos import-weights` or a best.pt copied in has no config.yaml
+    held_kind: str | None = None
 
     @property
     def is_image_model(self) -> bool:
-        return self.phase == "image"
+        return self.phase == "image" or (self.phase is None and self.held_kind == "frame")
 
     @property
     def kind(self) -> str | None:
-        """The model kind as the core names it (frame, dvos, context); None when config.yaml is unreadable."""
+        """The model kind as the core names it (frame, dvos, context); None when neither config.yaml nor the
+        checkpoint tells."""
         if self.phase is None:
-            return None
+            return self.held_kind
         return "frame" if self.is_image_model else (self.video_model or "dvos")
+
+    @property
+    def trained_as(self) -> str | None:
+        """The phase this model stands for when the Train step proposes what to train next: config.yaml's, or
+        "image" for an image model without one (imported); None for a video model without one (its phase is
+        unknown)."""
+        return self.phase or ("image" if self.is_image_model else None)
 
 
 _CONFIGS: dict = {}  # config.yaml path -> (its stat, what it holds): the pickers of a dozen models parse none again
@@ -71,16 +83,89 @@ def stopped_early(model_dir) -> bool:
     return epochs_done(model_dir) < planned
 
 
+MODEL_KINDS = ("frame", "dvos", "context")  # dvos_core.model.factory.KINDS, whose module imports torch
+_HELD: dict = {}  # checkpoint path -> (its stat, the kind it holds): read once per version of the file
+
+
+class _Opaque:
+    """What the header reader makes of anything in a checkpoint's pickle but plain containers (tensors, storages):
+    it is never built, so no code of the file runs and no tensor is read."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        pass
+
+
+def _header_kind(path: str) -> str | None:
+    """The ``kind`` a dvos checkpoint records, read from its pickle alone (a few kB, whatever the model's size):
+    tensors, storages and any other object are left unbuilt, and torch is not imported. None when the file is no
+    dvos checkpoint torch wrote as a zip archive."""
+    import pickle
+    import zipfile
+
+    class Header(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) == ("collections", "OrderedDict"):
+                import collections
+
+                return collections.OrderedDict
+            return _Opaque
+
+        def persistent_load(self, pid):
+            return None
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entry = next((n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
+            if entry is None:
+                return None
+            with archive.open(entry) as f:
+                payload = Header(f).load()
+    except Exception:  # not a zip archive, a damaged one, or a pickle of something else: the kind is unknown
+        return None
+    if not isinstance(payload, dict) or payload.get("format") != "dvos-checkpoint":
+        return None
+    kind = payload.get("kind")
+    return kind if kind in MODEL_KINDS else None
+
+
+def held_kind(path) -> str | None:
+    """The kind (frame, dvos, context) checkpoint ``path`` holds, from its header (:func:`_header_kind`); read again
+    only when the file changed, so the steps' lists read none of a dozen models again at each refresh."""
+    from dvos_napari._summary import file_stamp, settled
+
+    path = str(path)
+    key = file_stamp(path)
+    if key is None:
+        return None
+    held = _HELD.get(path)
+    if held is not None and held[0] == key:
+        return held[1]
+    kind = _header_kind(path)
+    if settled(key[0]):
+        _HELD[path] = (key, kind)
+    else:
+        _HELD.pop(path, None)
+    return kind
+
+
+def _entry(name: str, checkpoint, cfg: dict) -> ModelEntry:
+    """The model ``name`` whose checkpoint is ``checkpoint`` and config.yaml ``cfg``: its kind read from the
+    checkpoint when ``cfg`` names no phase."""
+    phase = cfg.get("phase")
+    return ModelEntry(
+        name, str(checkpoint), phase, cfg.get("video_model"), None if phase is not None else held_kind(checkpoint)
+    )
+
+
 def checkpoint_kind(path) -> str | None:
-    """The kind of the model in checkpoint ``path``, read from the ``config.yaml`` beside it (no torch needed);
-    None when there is none."""
+    """The kind of the model in checkpoint ``path``, read from the ``config.yaml`` beside it (no torch needed), else
+    from the checkpoint's header; None when neither tells."""
     from pathlib import Path
 
-    cfg = _config(Path(path).parent)
-    phase = cfg.get("phase")
-    if phase is None:
-        return None
-    return ModelEntry("", str(path), phase, cfg.get("video_model")).kind
+    return _entry("", path, _config(Path(path).parent)).kind
 
 
 def model_checkpoints(project) -> dict[str, ModelEntry]:
@@ -95,6 +180,5 @@ def model_checkpoints(project) -> dict[str, ModelEntry]:
             written = ck.stat().st_mtime_ns
         except OSError:
             continue
-        cfg = _config(d)
-        found.append((written, name, ModelEntry(name, str(ck), cfg.get("phase"), cfg.get("video_model"))))
+        found.append((written, name, _entry(name, ck, _config(d))))
     return {name: entry for _, name, entry in sorted(found, key=lambda x: x[:2])}

@@ -272,7 +272,8 @@ class PredictDock(DvosDock):
         self.scale_note.setVisible(bool(hint))
 
     def model_kind(self) -> str | None:
-        """Kind (frame, dvos, context) of the chosen model, from its config.yaml; None when unknown."""
+        """Kind (frame, dvos, context) of the chosen model, from its config.yaml or its checkpoint's header; None when
+        unknown."""
         text = self.checkpoint.currentText().strip()
         if not text:
             return None

@@ -333,7 +333,8 @@ class TrainDock(DvosDock):
         stopped = {e.name for e in models if e.phase and stopped_early(project.model_dir(e.name))}
         if stopped and not self.name.text().strip():  # a run stopped part-way (napari closed, say): offer to resume it
             return self._resume_form(next(e for e in reversed(models) if e.name in stopped))
-        by_phase = {e.phase: e for e in models if e.phase and e.name not in stopped}  # the newest of each phase
+        # the newest of each phase (an imported image model, without config.yaml, stands for the image phase)
+        by_phase = {e.trained_as: e for e in models if e.trained_as and e.name not in stopped}
         if "image" not in by_phase:
             phase, start = "image", None
         elif "synthetic" not in by_phase:
