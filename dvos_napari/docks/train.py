@@ -193,6 +193,22 @@ TRAIN_VIEWS = {
 }
 
 
+def _in_project(root, recorded) -> bool:
+    """Whether a run's record ``recorded`` of its starting checkpoint names a model of the project at ``root``: the
+    ``models/NAME/FILE`` config.yaml writes for one, or a path inside the project (recorded before that); a model of
+    the same name in another project (``.../season1/field.dvos/models/image/best.pt``) is not."""
+    from pathlib import Path
+
+    p = Path(str(recorded))
+    if not p.is_absolute():
+        return p.parts[:1] == ("models",)
+    try:
+        p.resolve().relative_to(Path(root).resolve() / "models")
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def _recipes() -> list[str]:
     from dvos_core.train import config
 
@@ -313,6 +329,9 @@ class TrainDock(DvosDock):
         self.init_from.activated.connect(lambda *_: setattr(self, "_phase_chosen", True))
         # a stopped run's name the step wrote into 'model name' (so that Start resumes it), and what that run trains
         self._filled_name: tuple[str, tuple] | None = None
+        # (project path, checkpoint path) of a stopped run that started from a checkpoint outside the project: listed
+        # under 'start from' as its path, so that Start resumes that run
+        self._init_path: tuple[str, str] | None = None
         for key in ("phase", "video_model", "preset"):
             self.form.widgets[key].activated.connect(lambda *_: self._other_model_chosen())
         self.init_from.activated.connect(lambda *_: self._other_model_chosen())
@@ -341,6 +360,9 @@ class TrainDock(DvosDock):
             phase, start = "synthetic", by_phase["image"]
         else:
             phase, start = "real", by_phase["synthetic"]
+        if self._init_path is not None:  # a stopped run's starting checkpoint, resumed or given up: listed no more
+            self._init_path = None
+            self.refresh()
         values = {"phase": phase}
         if start is not None and start.video_model and phase == "real":
             values["video_model"] = start.video_model  # the second phase continues the first phase's model
@@ -355,13 +377,18 @@ class TrainDock(DvosDock):
         from dvos_core.train.config import TrainConfig
         from dvos_napari._models import _config, epochs_done
 
-        folder = self.state.project.model_dir(run.name)
+        project = self.state.project
+        folder = project.model_dir(run.name)
         saved = _config(folder)
         values = {k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__ and k != "device"}
         init = values.pop("init_from", None)
+        if values.get("eta_min") is None:  # left unset (automatic): the form's 'final learning rate' follows lr
+            values["eta_min"] = self._cosine_floor(values.get("lr", self.form.values()["lr"]))
         self.form.set_values(values)
-        own = own_model_file(self.state.project.path, init) if init else None
-        self.init_from.setCurrentText(own.parent.name if own is not None else NO_INIT)
+        own = own_model_file(project.path, init) if init and _in_project(project.path, init) else None
+        self._init_path = (str(project.path), str(init)) if init and own is None else None
+        self.refresh()  # a checkpoint outside the project is listed under 'start from' as its path
+        self.init_from.setCurrentText(own.parent.name if own is not None else (str(init) if init else NO_INIT))
         self.ref_pixels.setChecked(bool((saved.get("model") or {}).get("input_fusion")))
         self.name.setText(run.name)
         self._filled_name = (run.name, self._model_choice())
@@ -463,6 +490,9 @@ class TrainDock(DvosDock):
         self.init_from.addItem(NO_INIT)
         if self.state.project is not None:
             self.init_from.addItems(list(reversed(model_checkpoints(self.state.project))))
+            held = self._init_path
+            if held is not None and held[0] == str(self.state.project.path):
+                self.init_from.addItem(held[1], held[1])  # its data: the path, given to the run as it is
         if current:
             self.init_from.setCurrentText(current)
 
@@ -470,7 +500,9 @@ class TrainDock(DvosDock):
         """A ``TrainConfig`` from the form; ``overrides`` set any other TrainConfig field (e.g. preset='tiny')."""
         init = self.init_from.currentText()
         values = {"device": self.device.currentText()}
-        if init not in ("", NO_INIT):
+        if self.init_from.currentData():  # a stopped run's starting checkpoint outside the project: its path
+            values["init_from"] = self.init_from.currentData()
+        elif init not in ("", NO_INIT):
             from dvos_core.infer import resolve_checkpoint_path
 
             project = self.state.require_project()
