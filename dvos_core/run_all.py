@@ -518,9 +518,16 @@ def _extract(project, cfg: RunAllConfig, run: Stages, plan: dict) -> None:
         cancel=run.cancel,
     )
     bank = project.objects
+    recut = heads.attrs.get("recut_frames", 0)
     run.log(
-        f"      {heads.attrs.get('heads', 0)} heads and {heads.attrs.get('fakes', 0)} fakes cut now; the project "
-        f"holds {bank.count('head')} heads, {bank.count('fake')} fakes"
+        f"      {heads.attrs.get('heads', 0)} heads and {heads.attrs.get('fakes', 0)} fakes cut now"
+        + (
+            f" (from {heads.attrs.get('frames', 0)} frame(s), {recut} of them repainted since they were cut before: "
+            f"cut again from their new masks)"
+            if recut
+            else ""
+        )
+        + f"; the project holds {bank.count('head')} heads, {bank.count('fake')} fakes"
     )
     clip_length = cfg.background_clip_length or _synth_shape(cfg)[1]
     held = project.background_ids()

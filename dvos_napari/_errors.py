@@ -9,19 +9,27 @@ import traceback as _traceback
 import weakref
 from dataclasses import dataclass
 
+from dvos_napari import _mask_files as _mf
+
 # commands the panel has no button for, and Python code: kept as written (to type in a terminal or a Python
 # console) instead of being sent to "the matching step", which does not exist
 KEEP: list[str] = [
     r"`dvos delete [^`]* (?:background|synthetic|model|report) [^ `]+(?: --yes)?`",
     r"`dvos delete [^`]* predictions [^`]*--videos [^`]*`",  # the Review step deletes a model's from every video
     r"(?<=is no longer in the project: remove them with )`dvos delete [^`]*`",  # a video the table no longer lists
-    r"`dvos (?:import-masks|export-masks|migrate)\b[^`]*`",
+    r"`dvos (?:import-masks(?! \.\.\. --numbering source`)|export-masks|migrate)\b[^`]*`",
     r"`Project\.[^`]*`",
 ]
 _KEPT = "\x00{}\x00"
 # (pattern, replacement): specific phrases first, then the generic command and option rules
 REWRITES: list[tuple[str, str]] = [
     (r"\s*\(or dvos_core\.[\w.]+\)", ""),
+    # an image folder added with odd file numbers (the Project step): the Annotate step imports masks named so
+    (
+        r"`dvos import-masks \.\.\. --numbering source`",
+        f"Import masks... in the Annotate step, with '{_mf.NUMBERING}' set to '{_mf.NUMBERING_CHOICES['source']}' "
+        f"({_mf.OPTIONS})",
+    ),
     # dvos check's findings (Check project... in the Project step): finish a step the way it was started
     (r"run the same `dvos predict` again", "run Predict again with the same model (Predict step)"),
     (

@@ -127,8 +127,9 @@ class EpochEvent(TrainEvent):
 class DoneEvent(TrainEvent):
     """The run finished; ``best`` is the path of ``best.pt``; ``note`` says why nothing was trained, when so (a
     resumed run that already had the epochs asked), or which prediction sets an earlier version of the model made
-    (out of date now), and ``new_labels`` counts the frames painted or corrected since such a run read its data
-    (which it has not learnt from); ``kept``: nothing was trained (the run already had the epochs asked)."""
+    (out of date now), and ``new_labels`` counts the frames painted or corrected since such a run read its data,
+    frames repainted since included (which it has not learnt from as they are now); ``kept``: nothing was trained
+    (the run already had the epochs asked)."""
 
     type: ClassVar[EventType] = EventType.DONE
     best: str

@@ -289,16 +289,22 @@ class ExtractDock(DvosDock):
         self.state.notify_store_changed()
 
     def _extracted(self, table) -> None:
+        """Say what Extract heads cut: the objects, the frames repainted since they were cut (cut again from their
+        new masks), the frames cut before and unchanged (skipped), and those of them cut before dvos recorded the
+        mask they were cut from (a repaint of them cannot be seen: 'replace' cuts them from their masks now)."""
         from napari.utils.notifications import show_info
 
         n = len(table) if table is not None else 0
         counts = dict(getattr(table, "attrs", None) or {})
         skipped = int(counts.get("skipped_frames") or 0)
-        if n == 0 and skipped:
-            text = (
-                f"no new objects: the {skipped} painted frame(s) were extracted before; tick 'replace objects "
-                f"extracted before' (Advanced settings) to cut them again from the current masks"
-            )
+        recut = int(counts.get("recut_frames") or 0)
+        old = int(counts.get("unfingerprinted_frames") or 0)
+        replace = f"tick '{self.replace.text()}' (Advanced settings)"
+        unchanged = "" if old else " and not repainted since"
+        if n == 0 and skipped and not recut:
+            text = f"no new objects: the {skipped} painted frame(s) were extracted before{unchanged}"
+            if not old:
+                text += f"; {replace} to cut them again"
         else:
             text = f"extracted {n} objects"
             if "heads" in counts:
@@ -306,8 +312,15 @@ class ExtractDock(DvosDock):
             small = int(counts.get("too_small") or 0)
             if small:
                 text += f"; {small} painted blob(s) smaller than 'smallest head (px)' were left out"
+            if recut:
+                text += f"; {recut} frame(s) repainted since they were extracted were cut again from their new masks"
             if skipped:
-                text += f"; {skipped} frame(s) extracted before were skipped"
+                text += f"; {skipped} frame(s) extracted before{unchanged} were skipped"
+        if old:
+            text += (
+                f"; {old} of the frames skipped were extracted before dvos recorded the masks they were cut from, so "
+                f"a repaint of them is not seen: {replace} to cut them from their masks as painted now"
+            )
         show_info(text)
         self.messages.info(text)
         self.state.notify_store_changed()
