@@ -219,19 +219,15 @@ def video_layer_of(layer, video_id: str, role: str) -> bool:
     return md.get("dvos_video") == video_id and md.get("dvos_role") == role
 
 
-def video_layer(viewer, video_id: str, role: str, tagged: bool = False):
-    """The ``role`` layer (image, masks, predicted, probability) of video ``video_id``: the one named by the
-    convention (``<video> masks``, ...), else one the user renamed (both found by their metadata); failing those, a
-    layer of the conventional name without dvos metadata (one the user made), unless ``tagged``; None when there is
-    none. A layer the user opened under the video's name (e.g. its file, before storing it resized) never stands for
-    the stored video's layer of that name."""
+def video_layer(viewer, video_id: str, role: str):
+    """The ``role`` layer (image, masks, predicted, probability) of video ``video_id``, found by the dvos metadata
+    it carries: the one named by the convention (``<video> masks``, ...), else one the user renamed; None when there
+    is none. A layer of the user's own that happens to have such a name (a video file opened under the video's name,
+    a labels layer named ``plot masks``) is never taken for it: dvos neither shows, saves, refreshes nor removes it."""
     layer = find_layer(viewer, LAYER_NAMES[role](video_id))
     if layer is not None and video_layer_of(layer, video_id, role):
         return layer
-    found = next((x for x in viewer.layers if video_layer_of(x, video_id, role)), None)
-    if found is not None or tagged:
-        return found
-    return layer if layer is not None and not (layer.metadata or {}).get("dvos_role") else None
+    return next((x for x in viewer.layers if video_layer_of(x, video_id, role)), None)
 
 
 def unsaved_corrections(viewer, video_id: str) -> list[int]:
@@ -443,7 +439,7 @@ def _place(viewer, role: str, video, state, make, extra: dict | None = None):
     name = LAYER_NAMES[role](video.name)
     md = {**layer_metadata(video.path, video.name, role), **(extra or {})}
     # a layer the user renamed is still this video's; one of the user's own (no dvos metadata) is left as it is
-    layer = video_layer(viewer, video.name, role, tagged=True)
+    layer = video_layer(viewer, video.name, role)
     if layer is not None:
         if extra:
             layer.metadata = {**(layer.metadata or {}), **extra}
@@ -481,7 +477,7 @@ def show_video(viewer, video, state) -> None:
     vid = video.name
     n, h, w, _ = video.shape
     # the masks buffer first: a temporary folder without room for it (NoRoomForMasksError) changes no layer
-    buf = _empty_buffer((n, h, w)) if video_layer(viewer, vid, "masks", tagged=True) is None else None
+    buf = _empty_buffer((n, h, w)) if video_layer(viewer, vid, "masks") is None else None
     _image, new_image = _place(
         viewer,
         "image",

@@ -268,3 +268,47 @@ def test_a_second_video_of_the_same_file_name_is_stored_under_an_id_the_user_pic
     prj._add_file_dialog()
     wait_job(qtbot, jobs.pop())
     assert sorted(tmp_project.video_ids()) == ["GOPR0001", "plotB_GOPR0001"]
+
+
+def test_a_users_own_layers_named_like_dvos_layers_are_never_removed_written_or_saved(
+    make_napari_viewer, qtbot, tmp_project
+):
+    """A user's labels layers named 'plot predicted' / 'plot masks' (no dvos metadata) were taken for the video's:
+    removed with their data when a video without predictions was shown, overwritten with the stored masks after a
+    correction or another program's write, and saved into the project as manual ground truth by Save frame."""
+    from napari_helpers import prediction_set
+
+    from dvos_core.store.schema import CORRECTED, NONE
+
+    frames, truth = tiny_clip(6, seed=4)
+    mine = np.full((6, 64, 64), 3, np.uint8)
+    v = tmp_project.add_video_array("plot", frames, split="train")
+    viewer = make_napari_viewer()
+    for name in ("plot predicted", "plot probability", "plot masks"):
+        viewer.add_labels(mine.copy(), name=name)
+    rv, ann = dock(viewer, "Review"), dock(viewer, "Annotate")
+    state = rv.state
+    state.set_project(tmp_project)
+    state.select_video("plot")  # no predictions yet: nothing of the user's goes
+    wait_loaded(qtbot, state)
+    assert all(n in viewer.layers for n in ("plot predicted", "plot probability", "plot masks"))
+    prediction_set(v, "m1", truth)
+    state.set_prediction_model("m1")
+    wait_loaded(qtbot, state)
+    ours = [x for x in viewer.layers if (x.metadata or {}).get("dvos_role") == "masks"]
+    assert len(ours) == 1 and ours[0] is not viewer.layers["plot masks"]
+    viewer.layers.remove(ours[0])  # the user closes dvos's masks layer and keeps their own
+    viewer.dims.set_current_step(0, 2)
+    predicted = next(x for x in viewer.layers if (x.metadata or {}).get("dvos_role") == "predicted")
+    predicted.paint((2, 10, 10), 1)
+    rv.save_correction()
+    assert v.provenance[2] == CORRECTED
+    state.reread_stored_masks()  # as after another program's write
+    for name in ("plot predicted", "plot probability", "plot masks"):
+        assert (viewer.layers[name].data == 3).all(), name  # untouched
+    viewer.dims.set_current_step(0, 1)
+    try:
+        ann.save_frame()  # its masks layer is dvos's own again (shown anew), never the user's
+    except ValueError as e:
+        assert "still being read" in str(e)
+    assert v.provenance[1] == NONE

@@ -28,7 +28,7 @@ from qtpy.QtWidgets import (
 )
 
 from dvos_napari._compute import ComputeRows
-from dvos_napari._layers import refresh_masks, show_predictions, shown_model, unsaved_corrections
+from dvos_napari._layers import refresh_masks, show_predictions, shown_model, unsaved_corrections, video_layer_of
 from dvos_napari._models import checkpoint_kind, model_checkpoints
 from dvos_napari._widgets import DvosDock, button, compact_combo, section, wrapped_label
 
@@ -414,13 +414,15 @@ class PredictDock(DvosDock):
         from dvos_napari._names import layer_metadata, tracks_name
 
         s, tracks = result["summary"], result["tracks"]
-        name = tracks_name(vid)
-        if name in self.viewer.layers:
-            self.viewer.layers.remove(name)
+        for old in [x for x in self.viewer.layers if video_layer_of(x, vid, "tracks")]:  # dvos's own, not a user's
+            self.viewer.layers.remove(old)
+        layer = None
         if len(tracks) and vid == self.state.video_id:  # not over another video chosen meanwhile
             md = layer_metadata(self.state.require_project().path, vid, "tracks")
-            self.viewer.add_tracks(tracks, name=name, metadata=md, tail_length=10, blending="translucent")
-        shown = f"; their tracks are the layer '{name}'" if name in self.viewer.layers else ""
+            layer = self.viewer.add_tracks(
+                tracks, name=tracks_name(vid), metadata=md, tail_length=10, blending="translucent"
+            )
+        shown = f"; their tracks are the layer '{layer.name}'" if layer is not None else ""
         self.messages.info(f"{vid}: {describe_count(s)}{shown}")
 
     def _export_dialog(self) -> None:
