@@ -161,3 +161,15 @@ def test_only_lr_changed_names_lr_and_an_unknown_preset_is_recorded(tmp_path):
     save_checkpoint(ckpt, build_model(custom, "frame"), kind="frame", input_size=64)
     train(project, _config(ckpt, preset="small"), "ft", resume=False)
     assert yaml.safe_load((project.model_dir("ft") / "config.yaml").read_text())["preset"] == "custom"
+
+
+def test_two_start_paths_are_named_whole_in_a_refusal(tmp_path):
+    """Paths with a long common beginning (/home/u/projects/...) read the same cut to 40 characters: "init_from:
+    '/tmp/.../wheat_field_trials_l... when it began, now '/tmp/.../wheat_field_trials_l..."."""
+    deep = tmp_path / ("wheat_field_trials_long_folder_name" * 2)
+    a, b = deep / "s2025.dvos" / "img.pt", deep / "s2026.dvos" / "img.pt"
+    for f in (a, b):
+        f.parent.mkdir(parents=True)
+        f.write_bytes(f.parent.name.encode())
+    why = settings_refusal(tmp_path, _config(b), _config(a).to_dict(), False, None)
+    assert f"init_from: {str(a)!r} when it began, now {str(b)!r}" in why

@@ -103,6 +103,11 @@ def _new_human_labels(now: dict, trained_on: dict) -> tuple[int, int]:
     return new, repainted
 
 
+def _setting(key: str, value) -> str:
+    """A setting's value for a refusal: a path whole (two paths cut short can read the same), the others short."""
+    return repr(value) if key == "init_from" else _short(value)
+
+
 def _short(value, width: int = 40) -> str:
     """A setting's value for a message: its repr, cut to ``width`` characters."""
     text = repr(value)
@@ -172,7 +177,7 @@ def settings_refusal(
         )
     if "real_share" in diff and "real_share" not in saved:
         hint += " (it began before real_share existed: --real-share off, real_share: null, resumes it as it was)"
-    changes = ", ".join(f"{k}: {_short(saved.get(k))} when it began, now {_short(now.get(k))}" for k in diff)
+    changes = ", ".join(f"{k}: {_setting(k, saved.get(k))} when it began, now {_setting(k, now.get(k))}" for k in diff)
     also = f"; and {retrained}" if retrained else ""
     return f"{out}: holds {which} run with different settings ({changes}){hint}{also}"
 
