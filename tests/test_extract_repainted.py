@@ -213,3 +213,27 @@ def test_training_again_counts_a_repainted_frame_as_new(tmp_path):
     train(project, cfg, "img", on_event=events.append)
     note = events[-1]["note"]
     assert "1 frame(s) were painted or corrected since it trained (1 of them repainted)" in note, note
+
+
+def test_the_objects_of_a_frame_cleared_since_it_was_cut_are_removed(tmp_project, capsys):
+    """A frame painted by mistake, cut, then cleared (Clear frame, `dvos clear-masks`) kept its heads and fakes in
+    the bank for ever: synthesis pasted heads from a mask the user withdrew, and no command said so."""
+    from dvos_core.cli import main
+
+    project = _two_videos(tmp_project)
+    extract_heads(project, min_area=4, fakes_per_head=1)
+    assert {(r["video"], r["frame"]) for r in project.objects.table().to_dict("records")} == {
+        ("a", 0),
+        ("a", 1),
+        ("b", 0),
+        ("b", 1),
+    }
+    b_before = _objects(project, "b")
+    project.video("a").clear_mask(1)
+    assert main(["extract-objects", str(project.path), "--min-area", "4", "--fakes-per-head", "1"]) == 0
+    assert "the objects of 1 frames painted before and cleared since removed" in capsys.readouterr().out
+    rows = project.objects.table().to_dict("records")
+    assert {(r["video"], r["frame"]) for r in rows} == {("a", 0), ("b", 0), ("b", 1)}
+    _same(b_before, _objects(project, "b"))  # the other video's objects as they were
+    assert extract_heads(project, video_ids=["b"], min_area=4, fakes_per_head=1).attrs["withdrawn_frames"] == 0
+    assert not check_project(project)

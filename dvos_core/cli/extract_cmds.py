@@ -174,6 +174,11 @@ def _extract_objects(args) -> int:
         + (f"; {s['fakes_failed']} fakes found no head-free spot" if s["fakes_failed"] else "")
         + (f"; {s['recut_frames']} repainted frames cut again" if s.get("recut_frames") else "")
         + (
+            f"; the objects of {s['withdrawn_frames']} frames painted before and cleared since removed"
+            if s.get("withdrawn_frames")
+            else ""
+        )
+        + (
             f"; {s['skipped_frames']} frames extracted before{'' if old else ' and unchanged'}, skipped (--replace "
             f"cuts them again)"
             if s["skipped_frames"]

@@ -72,6 +72,42 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
     return plan
 
 
+def _withdrawn(project, bank, video_ids, frames, plan) -> set:
+    """The frames (video id, frame) of the videos (and ``frames``) a run looks at whose heads are in the bank, cut
+    from a stored mask that is no longer a painted or corrected one (the frame cleared since, or its mask replaced by
+    a pseudo-label): their objects must go, as a repainted frame's do. Objects cut before dvos recorded their mask
+    (no ``mask_sha``), from a label map (None) or from an earlier video of the same id are left alone."""
+    from dvos_core.store.schema import CORRECTED, MANUAL, id_list
+
+    chosen = id_list(video_ids)
+    planned = set(plan)
+
+    def asked(vid: str, t: int) -> bool:
+        if chosen is not None and vid not in chosen:
+            return False
+        if frames is None:
+            return True
+        wanted = frames.get(vid, []) if isinstance(frames, Mapping) else frames
+        return t in {int(x) for x in wanted}
+
+    cut = [p for p in bank.frames_with("head") if p not in planned and asked(*p)]
+    if not cut:
+        return set()
+    latest, videos, out, present = bank.latest_records(cut), {}, set(), set(project.video_ids())
+    for vid, t in cut:
+        rec = latest.get((vid, t)) or {}
+        if not rec.get("mask_sha") or vid not in present:  # a deleted video's objects: `dvos info` names them
+            continue
+        if vid not in videos:
+            videos[vid] = project.video(vid)
+        video = videos[vid]
+        if video.split == "test" or not same_video(rec.get("video_created"), video_token(video)):
+            continue
+        if t >= video.n_frames or int(video.provenance[t]) not in (MANUAL, CORRECTED):
+            out.add((vid, t))
+    return out
+
+
 def _check_labels(video, t: int, lab) -> None:
     lab = np.asarray(lab)
     if lab.shape != video.shape[1:3]:
@@ -195,6 +231,7 @@ def extract_heads(
         "skipped_frames": 0,
         "recut_frames": 0,
         "unfingerprinted_frames": 0,
+        "withdrawn_frames": 0,
     }
     tokens = {vid: video_token(project.video(vid)) for vid in {v for v, _ in plan}}
     had = len(bank)
@@ -217,6 +254,9 @@ def extract_heads(
             stats["unfingerprinted_frames"] = sum("mask_sha" not in latest[p] for p in done)  # label maps: None
         stats["skipped_frames"] = sum(p in done for p in plan)
         stats["recut_frames"] = len(stale)
+        withdrawn = _withdrawn(project, bank, video_ids, frames, plan)
+        stats["withdrawn_frames"] = len(withdrawn)
+        stale |= withdrawn  # their objects go too, and nothing is cut from them
         plan = [p for p in plan if p not in done]
     opts = SimpleNamespace(
         seed=seed,
@@ -234,7 +274,7 @@ def extract_heads(
             check(cancel)
             bank.remove(
                 lambda r: (r.get("video"), r.get("frame")) in stale,
-                f"removing the objects of {len(stale)} repainted frame(s) to cut them again",
+                f"removing the objects of {len(stale)} repainted or cleared frame(s)",
             )
         added = _extract(project, bank, *run)
     else:  # all or nothing: the new bank is committed once, at the end; until then the old one stays as it was

@@ -314,6 +314,9 @@ class ExtractDock(DvosDock):
                 text += f"; {small} painted blob(s) smaller than 'smallest head (px)' were left out"
             if recut:
                 text += f"; {recut} frame(s) repainted since they were extracted were cut again from their new masks"
+            withdrawn = int(counts.get("withdrawn_frames") or 0)
+            if withdrawn:
+                text += f"; the objects of {withdrawn} frame(s) cleared since they were extracted were removed"
             if skipped:
                 text += f"; {skipped} frame(s) extracted before{unchanged} were skipped"
         if old:
