@@ -309,3 +309,26 @@ def test_a_finished_set_asked_for_again_after_its_inputs_changed_is_not_called_a
     with pytest.raises(StoreError, match="synthetic set 'done' is complete, made from the objects"):
         generate(p, "done", 1, CFG, seed=5, backend="serial")
     assert finished.done().tolist() == [0]
+
+
+def test_a_set_whose_clips_show_no_head_is_named(proj, monkeypatch):
+    """`dvos synth --size 128` on a bank of large fakes wrote a set whose every mask was empty and reported "4/4
+    clips"; only training said, later, that every label was empty."""
+    import importlib
+    import warnings
+
+    clip = importlib.import_module("dvos_core.synth.clip")  # where generate takes simulate_clip from, at each clip
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        generate(proj, "heads_shown", 2, CFG, seed=1, backend="serial")
+    assert not [w for w in seen if "shows a head pixel" in str(w.message)]
+    real = clip.simulate_clip
+
+    def covered(*args, **kwargs):  # the heads hidden under the fakes drawn over them
+        frames, masks = real(*args, **kwargs)
+        return frames, np.zeros_like(masks)
+
+    monkeypatch.setattr(clip, "simulate_clip", covered)
+    with pytest.warns(UserWarning, match=r"'covered': none of its 2 clips shows a head pixel.*80x80 px.*--preview"):
+        generate(proj, "covered", 2, CFG, seed=1, backend="serial")

@@ -323,7 +323,24 @@ def generate(
         _run_processes(project, name, todo, len(done), total, workers, progress, cancel, per_worker)
     else:
         _run_dask(project, name, todo, len(done), total, workers, progress, cancel)
+    _warn_no_heads(sset, cfg)
     return sset
+
+
+def _warn_no_heads(sset, cfg: SynthConfig) -> None:
+    """Warn when no finished clip of the set shows a head pixel (a set that teaches a model only background): the
+    heads and fakes drawn per view can cover each other on small views (``n_heads``/``n_fakes`` are counts, not
+    densities), which the training run would find only as labels that are all empty."""
+    done = sset.done()
+    if not len(done) or any(sset._clip("masks", int(i), 0, sset.n_frames).any() for i in done):
+        return
+    warn_user(
+        f"synthetic set {sset.name!r}: none of its {len(done)} clips shows a head pixel (every mask is empty), so "
+        f"training on it would learn background only; at {cfg.height}x{cfg.width} px the {cfg.n_heads} heads and "
+        f"{cfg.n_fakes} fake heads per view cover each other: make the set again (`dvos delete PROJECT synthetic "
+        f"{sset.name} --yes`) with a larger --size, fewer fake heads (n_fakes in a --config file), or the painted "
+        f"frames' density (--match-density), and look at --preview first"
+    )
 
 
 def _run_serial(project, name, todo, n_done, total, progress, cancel) -> None:
