@@ -237,3 +237,21 @@ def test_the_objects_of_a_frame_cleared_since_it_was_cut_are_removed(tmp_project
     _same(b_before, _objects(project, "b"))  # the other video's objects as they were
     assert extract_heads(project, video_ids=["b"], min_area=4, fakes_per_head=1).attrs["withdrawn_frames"] == 0
     assert not check_project(project)
+
+
+def test_a_frame_repainted_to_cover_everything_loses_its_old_clip(tmp_project, capsys):
+    """A frame repainted so that its heads cover the whole frame is skipped (no field to fill from); its clip, made
+    from the old mask (field around the old heads, where the new mask marks heads), was kept for synthesis, and the
+    command said "every annotated frame already has one, of its mask as painted now"."""
+    from dvos_core.cli import main
+
+    p = _two_videos(tmp_project, frames=2)
+    first = backgrounds_from_annotated(p, ["a"], clip_length=2, motion="none")
+    old = {int(c.attrs["frame"]): c.name for c in first}
+    p.video("a").set_mask(1, np.ones((48, 64), np.uint8), "manual")
+    args = ["extract-backgrounds", str(p.path), "--from-annotated", "--videos", "a", "--clip-length", "2"]
+    assert main([*args, "--motion", "none"]) == 0
+    said = capsys.readouterr()
+    assert "1 old clip(s) of repainted frames deleted" in said.out
+    assert f"clip(s) {old[1]} of video 'a' frame 1 were deleted" in " ".join(said.err.split())
+    assert sorted(p.inpainted_clips()) == [old[0]]

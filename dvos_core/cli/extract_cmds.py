@@ -281,8 +281,11 @@ def _backgrounds_from_annotated(args) -> int:
         cancel=cancel_on_sigint(),
     )
     if not clips:
+        dropped = getattr(clips, "dropped", [])
         print(
-            "no new clips: every annotated frame already has one, of its mask as painted now (use --replace to "
+            f"no new clips; {len(dropped)} old clip(s) of repainted frames deleted (named above)"
+            if dropped
+            else "no new clips: every annotated frame already has one, of its mask as painted now (use --replace to "
             "make them again)"
         )
         return 0

@@ -145,11 +145,13 @@ def _shifts(path: np.ndarray, shape) -> np.ndarray:
 class InpaintedClips(list):
     """The new :class:`~dvos_core.store.Background` clips of :func:`backgrounds_from_annotated`; ``remade`` maps the
     id of each clip made again for a frame repainted since its clip was made to the ids of the old clips it
-    replaced."""
+    replaced; ``dropped`` lists the old clips deleted, not made again, of frames repainted so that no field is left
+    to make a clip from."""
 
-    def __init__(self, clips=(), remade=None):
+    def __init__(self, clips=(), remade=None, dropped=()):
         super().__init__(clips)
         self.remade = dict(remade or {})
+        self.dropped = list(dropped)
 
 
 def _done_clips(project, tokens: dict, frames=()) -> tuple[dict, set]:
@@ -266,6 +268,7 @@ def backgrounds_from_annotated(
     done, stale = _done_clips(project, tokens, () if replace else set(plan))
     todo = plan if replace else [p for p in plan if p not in done or p in stale]
     todo = _usable(project, todo, dilate_px, made_before=not replace and any(p in done for p in plan))
+    dropped = _drop_unusable_stale(project, stale - set(todo), done, dilate_px)
     if n_clips is not None and n_clips < len(todo):
         todo = [todo[int(k)] for k in np.linspace(0, len(todo) - 1, n_clips).round()]
     total = len(todo) * (clip_length + 1)
@@ -315,7 +318,26 @@ def backgrounds_from_annotated(
                 project.delete_background(b)
             bg.mark_complete()
     report(progress, total, total, f"{len(clips)} background clips from annotated frames")
-    return InpaintedClips(clips, remade)
+    return InpaintedClips(clips, remade, dropped)
+
+
+def _drop_unusable_stale(project, frames, done: dict, dilate_px: int) -> list:
+    """Delete the clips of ``frames``: repainted since their clip was made, whose mask as painted now leaves no
+    field to make one from (skipped with a warning). The old clip shows the field around the old heads - heads the
+    new mask may mark among it - so it must not feed synthesis; returns the ids deleted."""
+    gone = []
+    for vid, t in sorted(frames):
+        ids = list(done.get((vid, t), []))
+        for b in ids:
+            project.delete_background(b)
+        if ids:
+            gone += ids
+            warn_user(
+                f"{project.path}: the background clip(s) {', '.join(ids)} of video {vid!r} frame {t} were deleted: "
+                f"made from the mask painted before, and the mask as painted now (grown by --dilate {dilate_px} px) "
+                f"leaves no field to make a new one from"
+            )
+    return gone
 
 
 def _make_clip(
