@@ -29,7 +29,7 @@ from dvos_core.extract._checks import (
     training_videos,
     video_token,
 )
-from dvos_core.extract.fingerprint import mask_sha, repainted
+from dvos_core.extract.fingerprint import frame_sha, mask_sha
 from dvos_core.extract.inpaint import METHODS, head_hole, inpaint_heads
 from dvos_core.motion.transforms import invert, to3x3, warp_to
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
@@ -167,10 +167,7 @@ def _done_clips(project, tokens: dict, frames=()) -> tuple[dict, set]:
             out.setdefault((vid, a.get("frame")), []).append(b)
             if a.get("mask_sha") is not None and (vid, a.get("frame")) in frames:
                 shas.setdefault((vid, a.get("frame")), set()).add(a["mask_sha"])
-    stale = set()
-    for (vid, t), recorded in shas.items():
-        if any(repainted(sha, project.video(vid), t) for sha in recorded):
-            stale.add((vid, t))
+    stale = {(vid, t) for (vid, t), recorded in shas.items() if recorded != {frame_sha(project.video(vid), t)}}
     return out, stale
 
 

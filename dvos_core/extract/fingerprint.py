@@ -7,20 +7,14 @@ were made from; a frame whose mask now gives another fingerprint was repainted (
 
 from __future__ import annotations
 
-import hashlib
-
-import numpy as np
-
-SHA_CHARS = 16  # 64 bits of SHA-256: a repaint is never taken for the mask it replaced
-
 
 def mask_sha(mask) -> str:
-    """The fingerprint of a stored mask (an (H, W) array of 0/1, as :meth:`~dvos_core.store.sequence.Video.mask` reads
-    it): a short SHA-256 of its shape and bytes."""
-    m = np.ascontiguousarray(np.asarray(mask) > 0, dtype=np.uint8)
-    h = hashlib.sha256(repr(m.shape).encode())
-    h.update(m.tobytes())
-    return h.hexdigest()[:SHA_CHARS]
+    """The fingerprint of a stored mask (an (H, W) array, any non-zero pixel a head): which pixels are heads and the
+    mask's size, the same fingerprint ``dvos export-masks`` records of each mask it writes
+    (:func:`dvos_core.io.masks.mask_digest`)."""
+    from dvos_core.io.masks import mask_digest
+
+    return mask_digest(mask)
 
 
 def frame_sha(video, t: int) -> str | None:

@@ -81,14 +81,17 @@ def _withdrawn(project, bank, video_ids, frames, plan) -> set:
 
     chosen = id_list(video_ids)
     planned = set(plan)
+    if isinstance(frames, Mapping):
+        wanted = {vid: {int(x) for x in ts} for vid, ts in frames.items()}
+    else:
+        every = None if frames is None else {int(x) for x in frames}
 
     def asked(vid: str, t: int) -> bool:
         if chosen is not None and vid not in chosen:
             return False
         if frames is None:
             return True
-        wanted = frames.get(vid, []) if isinstance(frames, Mapping) else frames
-        return t in {int(x) for x in wanted}
+        return t in (wanted.get(vid, ()) if isinstance(frames, Mapping) else every)
 
     cut = [p for p in bank.frames_with("head") if p not in planned and asked(*p)]
     if not cut:

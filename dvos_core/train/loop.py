@@ -79,10 +79,15 @@ def _human_masks(project, *indexes) -> dict:
     from dvos_core.store.schema import CORRECTED, MANUAL
 
     out: dict = {}
+    videos: dict = {}  # each video opened once, each frame's mask read once
     for index in indexes:
         for s in index.samples:
             if s.kind == "video" and s.provenance in (MANUAL, CORRECTED):
-                out.setdefault(s.source, {})[str(int(s.t))] = frame_sha(project.video(s.source), s.t)
+                frames = out.setdefault(s.source, {})
+                if str(int(s.t)) not in frames:
+                    if s.source not in videos:
+                        videos[s.source] = project.video(s.source)
+                    frames[str(int(s.t))] = frame_sha(videos[s.source], s.t)
     return out
 
 
