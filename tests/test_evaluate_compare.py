@@ -6,6 +6,7 @@ import pytest
 import torch
 import zarr
 from motion_clips import camera_clip, fast_pan, paint_heads, texture
+from old_stores import as_older_schema
 
 from dvos_core.cli import main as dvos
 from dvos_core.evaluate import compare_models
@@ -93,7 +94,7 @@ def test_schema_2_predictions_move_to_a_named_set(project):
         )
         a[:] = arr if arr is not None else np.ones(8, np.uint8)
     g.attrs["prediction"] = {"checkpoint": str(path / "models" / "dvos" / "best.pt"), "kind": "dvos"}
-    zarr.open_group(str(path), mode="r+").attrs["schema_version"] = 2
+    as_older_schema(path, 2)
     with pytest.raises(SchemaVersionError, match="dvos migrate"):
         Project.open(path)
     assert Project.migrate(path) == [2, 3, 4]

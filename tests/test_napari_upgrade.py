@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pytest
-import zarr
+from old_stores import as_older_schema
 
 pytest.importorskip("napari")
 pytestmark = [
@@ -25,7 +25,7 @@ def schema_3(tmp_path):
     p = Project.create(tmp_path / "old.dvos")
     v = p.add_video_array("plot", np.full((4, 24, 24, 3), 9, np.uint8), split="train")
     v.set_mask(2, np.eye(24, dtype=np.uint8), "manual")
-    zarr.open_group(str(p.path), mode="r+").attrs["schema_version"] = 3
+    as_older_schema(p.path, 3)
     return p.path
 
 

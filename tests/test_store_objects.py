@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import zarr
 import zarr.core.attributes
+from old_stores import as_older_schema
 
 from dvos_core.cli import main
 from dvos_core.store import SCHEMA_VERSION, Project, SchemaVersionError
@@ -171,8 +172,7 @@ def _make_v1(path):
     rows = [json.loads(line) for line in raw.tobytes().decode().splitlines()]
     del g["records"]
     g.attrs.put({"table": rows, "n_bytes": int(g.attrs["n_bytes"])})
-    root = zarr.open_group(str(path), mode="r+")
-    root.attrs["schema_version"] = 1
+    as_older_schema(path, 1)
     return table, loaded
 
 
@@ -335,7 +335,7 @@ def test_a_schema_3_store_moves_to_4_with_no_pixel_rewritten(tmp_path, capsys):
     p = Project.create(path)
     v = p.add_video_array("v", np.full((3, 16, 16, 3), 7, np.uint8))
     v.set_mask(1, np.eye(16, dtype=np.uint8), "manual")
-    zarr.open_group(str(path), mode="r+").attrs["schema_version"] = 3  # as a dvos of schema 3 leaves it
+    as_older_schema(path, 3)  # as a dvos of schema 3 leaves it
     chunks = sorted(str(f.relative_to(path)) for f in path.rglob("c/*") if f.is_file())
     with pytest.raises(SchemaVersionError, match="uses store schema 3; this dvos uses 4. Run `dvos migrate"):
         Project.open(path)
@@ -353,6 +353,35 @@ def test_a_schema_3_store_moves_to_4_with_no_pixel_rewritten(tmp_path, capsys):
     assert "written by a newer dvos; this is dvos" in str(e.value)
 
 
+@pytest.mark.parametrize("said", [3, 1])
+def test_a_current_store_whose_version_was_lowered_is_not_migrated(tmp_path, capsys, said):
+    """A schema-4 store whose root ``schema_version`` was lowered (by hand, or by a tool that mislabels stores) was
+    migrated as the old store it said it was: the 3 -> 4 step stripped the 'every chunk written' mark from every
+    array, so deleted chunk files read as empty masks from then on. Opening or migrating it now refuses, naming the
+    store and the fix, and changes no byte; with the version set back it opens and checks clean."""
+    from dvos_core.store.arrays import EVERY_CHUNK
+    from dvos_core.store.check import check_project
+
+    path = tmp_path / "four.dvos"
+    p = Project.create(path)
+    v = p.add_video_array("v", np.full((3, 16, 16, 3), 7, np.uint8))
+    v.set_mask(1, np.eye(16, dtype=np.uint8), "manual")
+    zarr.open_group(str(path), mode="r+").attrs["schema_version"] = said
+    before = {str(f.relative_to(path)): f.read_bytes() for f in sorted(path.rglob("*")) if f.is_file()}
+    for attempt in (lambda: Project.open(path), lambda: Project.migrate(path)):
+        with pytest.raises(SchemaVersionError) as e:
+            attempt()
+        msg = str(e.value)
+        assert f"{path} says store schema {said}" in msg and "videos/v/zarr.json (uid)" in msg
+        assert f'set "schema_version" back to 4 in {path / "zarr.json"}' in msg and f"`dvos check {path}`" in msg
+    assert Project.outdated(path) is None  # the napari panel offers no upgrade
+    assert main(["migrate", str(path)]) == 2 and "Nothing was changed" in capsys.readouterr().err
+    assert {str(f.relative_to(path)): f.read_bytes() for f in sorted(path.rglob("*")) if f.is_file()} == before
+    zarr.open_group(str(path), mode="r+").attrs["schema_version"] = 4
+    assert check_project(Project.open(path)) == []
+    assert zarr.open_array(str(path / "videos" / "v" / "masks")).attrs.get(EVERY_CHUNK) is True
+
+
 def test_a_migration_finished_by_another_process_while_this_one_waited_is_not_run_again(tmp_path, monkeypatch):
     """The version was read before the writer lock: two upgrades (two napari windows, or --wait) ran the steps twice."""
     import contextlib
@@ -360,7 +389,7 @@ def test_a_migration_finished_by_another_process_while_this_one_waited_is_not_ru
     from dvos_core.store import project as project_module
 
     path = Project.create(tmp_path / "p.dvos").path
-    zarr.open_group(str(path), mode="r+").attrs["schema_version"] = 3
+    as_older_schema(path, 3)
     real = project_module.writer_lock
 
     class OtherFinishesFirst:

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import zarr
+from old_stores import as_older_schema
 
 from dvos_core.cli import main
 from dvos_core.store import Project
@@ -95,7 +96,7 @@ def _schema_2_store(path):
         g.create_array(key, shape=arr.shape, dtype=arr.dtype)[:] = arr
     g.create_array("pred_done", shape=(3,), dtype="uint8")[:] = 1
     g.attrs["prediction"] = {"checkpoint": "/elsewhere/old.dvos/models/ctx/best.pt", "kind": "context"}
-    zarr.open_group(str(path), mode="r+").attrs["schema_version"] = 2
+    as_older_schema(path, 2)
     return masks
 
 

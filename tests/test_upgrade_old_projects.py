@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import zarr
+from old_stores import as_older_schema
 
 from dvos_core.data.toy import make_toy_project
 from dvos_core.model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
@@ -120,7 +121,7 @@ def _schema_2_store(path):
             g.create_array(key, shape=arr.shape, dtype=arr.dtype)[:] = arr
         g.create_array("pred_done", shape=(3,), dtype="uint8")[:] = 1
         g.attrs["prediction"] = {"checkpoint": f"/old/p.dvos/models/m{vid}/best.pt", "kind": "dvos"}
-    zarr.open_group(str(path), mode="r+").attrs["schema_version"] = 2
+    as_older_schema(path, 2)
     return masks
 
 
@@ -231,7 +232,6 @@ def test_an_empty_mask_an_older_schema_3_build_left_without_its_file_reads_after
     no one had. Migrating to 4 now keeps every schema-3 array reading missing chunks as zeros."""
     from dvos_core.store.arrays import EVERY_CHUNK
     from dvos_core.store.check import check_project
-    from dvos_core.store.migrate import _set_version
 
     p = Project.create(tmp_path / "p.dvos")
     v = p.add_video_array("seed", np.full((4, 16, 16, 3), 90, np.uint8))
@@ -242,7 +242,7 @@ def test_an_empty_mask_an_older_schema_3_build_left_without_its_file_reads_after
     chunk = p.path / "videos" / "seed" / "masks" / "c" / "1" / "0" / "0"
     assert chunk.is_file()
     chunk.unlink()  # what the earlier build did with an all-zero chunk
-    _set_version(zarr.open_group(str(p.path), mode="r+"), 3)
+    as_older_schema(p.path, 3)
     assert Project.migrate(p.path) == [3, 4]
     p = Project.open(p.path)
     assert check_project(p) == []

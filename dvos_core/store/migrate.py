@@ -127,6 +127,39 @@ def migrate_3_to_4(path, progress: ProgressFn | None = None) -> None:
     _set_version(zarr.open_group(str(Path(path)), mode="r+"), 4)
 
 
+def newer_schema_parts(path, limit: int = 3) -> list[str]:
+    """Parts of the store at ``path`` (relative paths of their ``zarr.json``, at most ``limit``) that only a dvos of
+    schema 4 or later writes: the ``uid`` of a video, background clip or synthetic set, and a video's quality array
+    marked ``dvos_every_row_written``. No dvos of an older schema wrote them, and no migration does, so a store whose
+    root says an older schema but holds them had its ``schema_version`` changed (by hand or by another tool):
+    migrating it would strip the marks of arrays whose every chunk is written. Reads a few small files per video."""
+    import json
+
+    from dvos_core.store.arrays import EVERY_ROW
+
+    def attrs(meta: Path) -> dict:
+        try:
+            a = json.loads(meta.read_text()).get("attributes")
+        except (OSError, ValueError, AttributeError):
+            return {}
+        return a if isinstance(a, dict) else {}
+
+    found: list[str] = []
+    root = Path(path)
+    for kind in ("videos", "backgrounds", "synthetic"):
+        folder = root / kind
+        for member in sorted(folder.iterdir()) if folder.is_dir() else []:
+            metas = [(member / "zarr.json", "uid")]
+            if kind == "videos":
+                metas.append((member / "quality" / "zarr.json", EVERY_ROW))
+            for meta, key in metas:
+                if key in attrs(meta):
+                    found.append(f"{meta.relative_to(root).as_posix()} ({key})")
+                    if len(found) >= limit:
+                        return found
+    return found
+
+
 def _group_meta_problem(folder: Path) -> str | None:
     """Why ``folder/zarr.json`` is not a readable Zarr group's metadata, or None when it is."""
     import json

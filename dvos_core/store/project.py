@@ -17,7 +17,7 @@ from dvos_core.prediction_options import PSEUDO_PASSES
 from dvos_core.progress import CancelToken, ProgressFn, report
 from dvos_core.store.fsops import TRASH, discard, group_attrs, io_step, settle_writes
 from dvos_core.store.lock import StoreBusyError, WriterLock, training_holder, writer_lock
-from dvos_core.store.migrate import MIGRATIONS
+from dvos_core.store.migrate import MIGRATIONS, newer_schema_parts
 from dvos_core.store.objects import ObjectBank
 from dvos_core.store.schema import (
     INPAINTED,
@@ -224,9 +224,29 @@ def _migratable(version) -> bool:
     )
 
 
+def _mislabelled(path: Path, version) -> SchemaVersionError | None:
+    """The error for a store whose root says the older schema ``version`` but that holds parts only a dvos of
+    schema 4 or later writes (see :func:`~dvos_core.store.migrate.newer_schema_parts`), else None: migrating it would
+    rewrite a current store as an old one."""
+    parts = newer_schema_parts(path)
+    if not parts:
+        return None
+    from shlex import quote
+
+    return SchemaVersionError(
+        f"{path} says store schema {version} in {path / 'zarr.json'}, but it holds parts only a dvos of schema 4 or "
+        f"later writes ({'; '.join(parts)}): its schema_version was changed by hand or by another tool, and "
+        f'migrating it would strip marks this dvos relies on. Nothing was changed: set "schema_version" back to '
+        f"{SCHEMA_VERSION} in {path / 'zarr.json'}, then run `dvos check {quote(str(path))}`"
+    )
+
+
 def _version_error(path: Path, attrs: dict) -> SchemaVersionError:
     version = attrs.get("schema_version")
     if _migratable(version):
+        mislabelled = _mislabelled(path, version)
+        if mislabelled is not None:
+            return mislabelled
         return SchemaVersionError(
             f"{path} uses store schema {version}; this dvos uses {SCHEMA_VERSION}. "
             f"Run `dvos migrate {path}` (back the folder up first)"
@@ -343,7 +363,8 @@ class Project:
         """Upgrade a project in place to this dvos's schema (``dvos migrate PATH``; back the folder up first).
 
         Returns the schema versions it went through (e.g. ``[1, 2]``), or ``[]`` when the store is already current
-        (nothing is changed then). A store of an unknown or newer schema raises ``SchemaVersionError``. Each step
+        (nothing is changed then). A store of an unknown or newer schema raises ``SchemaVersionError``, and so does
+        one whose root says an older schema but that holds parts only schema 4 writes (nothing is changed). Each step
         sets ``schema_version`` last, so a killed migration leaves the store at its last finished step; run it again.
         """
         path = _project_path(path)
@@ -351,7 +372,7 @@ class Project:
         version = attrs.get("schema_version")
         if version == SCHEMA_VERSION:
             return []
-        if not _migratable(version):
+        if not _migratable(version) or _mislabelled(path, version):
             raise _version_error(path, attrs)
         if not os.access(path / "zarr.json", os.W_OK):
             raise StoreError(f"{path}: the project is not writable; migrate a writable copy")
@@ -360,7 +381,7 @@ class Project:
             version = _root_attrs(path).get("schema_version")
             if version == SCHEMA_VERSION:
                 return []
-            if not _migratable(version):
+            if not _migratable(version) or _mislabelled(path, version):
                 raise _version_error(path, _root_attrs(path))
             steps = [version]
             for v in range(version, SCHEMA_VERSION):
@@ -377,7 +398,7 @@ class Project:
             version = _root_attrs(_project_path(path)).get("schema_version")
         except (StoreError, OSError):
             return None
-        return version if _migratable(version) else None
+        return version if _migratable(version) and not _mislabelled(_project_path(path), version) else None
 
     # ---- writer lock --------------------------------------------------------------------------------------------
     @property
