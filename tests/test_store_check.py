@@ -241,3 +241,30 @@ def test_work_of_a_writer_still_running_is_not_only_called_interrupted(project, 
         proc.wait()
     found = check_project(Project.open(project.path, mode="r"), models=False)
     assert "still being made" not in found[0].message
+
+
+@pytest.mark.parametrize("count", [3, 9, 0])
+def test_an_edited_frame_count_is_named_with_the_count_the_arrays_hold(project, capsys, count):
+    """A finished video's (or background clip's) ``committed_frames`` edited below the frames written hid them from
+    every command and check said every stored part reads; edited above them, check named the provenance array with
+    a fix of restoring or deleting the video. Both are now damage naming the count to set back (losing no frame)."""
+    import zarr
+
+    bg = project.create_background("bare", 16, 16)
+    bg.append_frames(np.full((4, 16, 16, 3), 50, np.uint8))
+    bg.update_attrs(import_complete=True)
+    assert check_project(Project.open(project.path, mode="r"), models=False) == []
+    for kind, name, rows in (("videos", "plot", 6), ("backgrounds", "bare", 4)):
+        meta = project.path / kind / name / "zarr.json"
+        zarr.open_group(str(project.path / kind / name), mode="r+").attrs["committed_frames"] = count
+        before = _hashes(project.path)
+        found = check_project(Project.open(project.path, mode="r"), models=False)
+        assert [f.where for f in found] == [f"{kind[:-1]} {name}"], found
+        hidden = f"frames {count}-{rows - 1} were written" if count < rows else f"frames {rows}-{count - 1} were never"
+        assert found[0].kind == "damaged" and str(meta) in found[0].message and hidden in found[0].message
+        assert f"Set committed_frames back to {rows} in that file" in found[0].message
+        assert dvos(["check", str(project.path), "--no-models"]) == 1
+        assert "set committed_frames back" in capsys.readouterr().out.lower()
+        assert _hashes(project.path) == before  # only read
+        zarr.open_group(str(project.path / kind / name), mode="r+").attrs["committed_frames"] = rows
+        assert check_project(Project.open(project.path, mode="r"), models=False) == []

@@ -107,6 +107,38 @@ def _unfinished(summary: dict, project_path: str) -> list[Finding]:
     return out
 
 
+@dataclass(frozen=True)
+class _Miscount:
+    where: str
+    message: str
+    unreadable: str | None  # the summary's message of the video the count made unreadable
+
+
+def _count_findings(project, summary: dict) -> list[_Miscount]:
+    """A finding for each finished video and background clip whose ``committed_frames`` was edited away from the
+    frames it holds (see :meth:`~dvos_core.store.sequence.FrameSequence.count_damage`)."""
+    out = []
+    for kind, ids, rows in (
+        ("video", [v["id"] for v in summary["videos"]], {v["id"]: v for v in summary["videos"]}),
+        ("background", _listed(project.background_ids), {}),
+    ):
+        for name in ids:
+            try:
+                why = (project.video if kind == "video" else project.background)(name).count_damage()
+            except (StoreError, OSError, ValueError):  # a damaged zarr.json: named by the summary
+                continue
+            if why:
+                out.append(_Miscount(f"{kind} {name}", why, rows.get(name, {}).get("unreadable")))
+    return out
+
+
+def _listed(ids: Callable[[], list[str]]) -> list[str]:
+    try:
+        return ids()
+    except (StoreError, OSError):  # a damaged backgrounds/ folder: named by the summary
+        return []
+
+
 def _batches(n: int) -> Iterator[tuple[int, int]]:
     for lo in range(0, n, BATCH):
         yield lo, min(n, lo + BATCH)
@@ -163,9 +195,10 @@ def _video_reads(video, where: str, found: list[Finding]) -> Reads:
     yield from _guarded(f"{where}, predictions", predictions, found)
 
 
-def _clip_reads(project, found: list[Finding]) -> Reads:
+def _clip_reads(project, found: list[Finding], skip: set[str] = frozenset()) -> Reads:
     """(what, read) for the background clips, the synthetic sets' finished clips and the object bank; an error met
-    while listing a part is recorded in ``found`` (see :func:`_guarded`)."""
+    while listing a part is recorded in ``found`` (see :func:`_guarded`). Clips named in ``skip`` (``background B``)
+    are not read."""
 
     def background(b):
         clip = project.background(b)
@@ -173,7 +206,7 @@ def _clip_reads(project, found: list[Finding]) -> Reads:
             yield f"background {b}, frames {lo}-{hi - 1}", lambda lo=lo, hi=hi: clip.read_frames(lo, hi)
 
     def backgrounds():
-        for b in project.background_ids():
+        for b in (b for b in project.background_ids() if f"background {b}" not in skip):
             yield from _guarded(f"background {b}", lambda b=b: background(b), found)
 
     def synthetic_set(name):
@@ -230,14 +263,21 @@ def check_project(
     if summary.get("writer"):  # the run may still be going: say so rather than call its work interrupted
         still = f" (or still being made: {summary['writer']} is writing the project now; look again once it ends)"
         unfinished = [Finding(f.kind, f.where, f.message + still) for f in unfinished]
-    readable = [v["id"] for v in summary["videos"] if "unreadable" not in v and v["complete"]]
+    miscounted = _count_findings(project, summary)
+    for f in miscounted:  # what a raised count made unreadable is named by the count's finding (its fix loses no frame)
+        found = [g for g in found if g.message != f.unreadable]
+    found += [Finding("damaged", f.where, f.message) for f in miscounted]
+    skip = {f.where for f in miscounted}  # read again once the count is set back
+    readable = [
+        v["id"] for v in summary["videos"] if "unreadable" not in v and v["complete"] and f"video {v['id']}" not in skip
+    ]
 
     def parts():
         for vid in readable:
             yield from _guarded(
                 f"video {vid}", lambda vid=vid: _video_reads(project.video(vid), f"video {vid}", found), found
             )
-        yield from _clip_reads(project, found)
+        yield from _clip_reads(project, found, skip)
         if models:
             yield from _guarded("models", lambda: _model_reads(project, unfinished), found)
 

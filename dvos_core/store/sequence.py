@@ -409,6 +409,34 @@ class FrameSequence:
             f"frames it holds{rows}"
         )
 
+    def count_damage(self) -> str | None:
+        """Why the ``committed_frames`` of this finished sequence disagrees with the frames it holds (None when it
+        agrees, or cannot be judged: another check names a damaged file). A finished sequence's arrays hold exactly
+        its committed frames (the append trims them), so a count below the ``frames`` array's rows whose last frame's
+        chunk file is on disk hides written frames, and a count above them (no chunk file past them) names frames
+        never written: the attribute was edited. Either way the fix is the rows the arrays hold. Two ``stat``s."""
+        if not self.complete:
+            return None  # an import still running (or stopped) holds spare rows past its count
+        try:
+            n, rows = self.n_frames, int(self.group["frames"].shape[0])
+            frames = self.group["frames"]
+            on_disk = [Path(arrays._chunk_file(frames, t)).is_file() for t in (rows - 1, rows) if t >= 0]
+        except Exception:  # a damaged zarr.json: named where it is read
+            return None
+        last_written, past_written = (on_disk if rows else [True, *on_disk])[:2]
+        if n == rows or (n < rows and not last_written) or (n > rows and past_written):
+            return None
+        if n < rows:
+            what = f"frames {n}-{rows - 1} were written and are hidden from every command"
+        else:
+            what = f"frames {rows}-{n - 1} were never written"
+        p = self.path or "PROJECT"
+        return (
+            f"{self._meta()}: {self.kind} {self.name!r} says committed_frames = {n}, but its arrays hold {rows} frames "
+            f"({what}): the file was edited. Set committed_frames back to {rows} in that file (no frame is lost), then "
+            f"run `dvos check {p}` again"
+        )
+
     def __len__(self) -> int:
         return self.n_frames
 
