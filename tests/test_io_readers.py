@@ -2,11 +2,12 @@
 
 import warnings
 
+import cv2
 import numpy as np
 import pytest
 from conftest import coded_frame, decode_frame_code, write_video
 
-from dvos_core.io import Preprocess, open_video, to_rgb8
+from dvos_core.io import Preprocess, open_video, read_image, to_rgb8
 
 
 @pytest.mark.parametrize("fixture", ["video_mp4", "video_avi"])
@@ -215,3 +216,42 @@ def test_a_folder_of_frame_folders_names_them(tmp_path):
         cv2.imwrite(str(tmp_path / "field" / name / "f_0.png"), np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(ValueError, match=r"field: folder has no images .*subfolders plot2, plot10 hold images: each"):
         open_video(tmp_path / "field")
+
+
+def test_lzw_tiffs_as_opencv_and_gimp_write_them_are_read(tmp_path):
+    """LZW is OpenCV's and GIMP's default .tif compression; tifffile needs imagecodecs for it (a dependency), and
+    without it a stack, a mask file and a frame folder were refused as 'truncated or damaged'."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (40, 50, 3), np.uint8) for _ in range(3)]
+    path = tmp_path / "lzw.tif"
+    assert cv2.imwritemulti(str(path), [f[..., ::-1] for f in frames])  # BGR on disk order for OpenCV
+    import tifffile
+
+    assert tifffile.TiffFile(str(path)).pages[0].compression == 5  # LZW, as written
+    with open_video(path) as reader:
+        assert len(reader) == 3
+        for k in range(3):
+            np.testing.assert_array_equal(reader[k], frames[k])
+    np.testing.assert_array_equal(read_image(_single(tmp_path, frames[0])), frames[0])
+
+
+def _single(folder, frame):
+    path = folder / "one.tif"
+    assert cv2.imwrite(str(path), frame[..., ::-1])
+    return path
+
+
+def test_a_codec_tifffile_lacks_is_named_with_the_package_to_install(tmp_path, monkeypatch):
+    """Without imagecodecs tifffile says "<COMPRESSION.LZW: 5> requires the 'imagecodecs' package": the message
+    names the package to install, not a damaged file."""
+    import tifffile
+
+    path = tmp_path / "s.tif"
+    tifffile.imwrite(path, np.zeros((2, 8, 8), np.uint8))
+
+    def lacks(self, *a, **k):
+        raise ValueError("<COMPRESSION.LZW: 5> requires the 'imagecodecs' package")
+
+    monkeypatch.setattr(tifffile.TiffPage, "asarray", lacks)
+    with pytest.raises(ValueError, match=r"s\.tif page 0: .*pip install imagecodecs"), open_video(path) as reader:
+        reader[0]

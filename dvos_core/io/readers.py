@@ -502,8 +502,14 @@ def tiff_frames(tf, path) -> tuple[int, Callable[[int], np.ndarray]]:
 
     The file's shape comes from its tifffile series (see :func:`tiff_layout`): one page per frame is read lazily,
     a stack stored in one page (contiguous ImageJ files) is read once on first use. Files written page by page
-    (one series per page) give one frame per page. Errors are ValueErrors naming ``path`` (and the page).
+    (one series per page) give one frame per page. Errors are ValueErrors naming ``path`` (and the page); a page
+    compressed with a codec tifffile cannot decode alone (LZW, JPEG, zstd... need ``imagecodecs``, a dependency)
+    names that package, not a damaged file.
     """
+    try:
+        import imagecodecs  # noqa: F401  tifffile decodes LZW (OpenCV's and GIMP's default), JPEG, zstd... with it
+    except ImportError:  # a broken install: the pages that need it say so when read
+        pass
     try:
         pages = list(tf.pages)
         series = list(tf.series)
@@ -544,6 +550,11 @@ def tiff_frames(tf, path) -> tuple[int, Callable[[int], np.ndarray]]:
         try:
             return get(k)
         except Exception as e:
+            if "imagecodecs" in str(e):  # tifffile: "<COMPRESSION.LZW: 5> requires the 'imagecodecs' package"
+                raise ValueError(
+                    f"{path} page {k}: its compression needs the imagecodecs package, which this Python lacks "
+                    f"({e}); install it (`pip install imagecodecs`) and try again"
+                ) from e
             raise ValueError(
                 f"{path} page {k}: cannot be read ({type(e).__name__}: {e}); the file may be truncated or damaged"
             ) from e
