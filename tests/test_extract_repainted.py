@@ -252,6 +252,47 @@ def test_a_frame_repainted_to_cover_everything_loses_its_old_clip(tmp_project, c
     args = ["extract-backgrounds", str(p.path), "--from-annotated", "--videos", "a", "--clip-length", "2"]
     assert main([*args, "--motion", "none"]) == 0
     said = capsys.readouterr()
-    assert "1 old clip(s) of repainted frames deleted" in said.out
+    assert "1 old clip(s) of repainted or cleared frames deleted" in said.out
     assert f"clip(s) {old[1]} of video 'a' frame 1 were deleted" in " ".join(said.err.split())
     assert sorted(p.inpainted_clips()) == [old[0]]
+
+
+def test_a_frame_cleared_since_its_clip_was_made_loses_its_clip(tmp_project, capsys):
+    """A painted frame cleared after its inpainted clip was made kept that clip for ever (only its objects went):
+    synthesis drew field around heads the user withdrew. The next run deletes it, naming it, and keeps the clips of
+    the other frames, of the other video and the bare-field clips."""
+    from dvos_core.cli import main
+
+    p = _two_videos(tmp_project, frames=3)
+    first = backgrounds_from_annotated(p, clip_length=2, motion="none")
+    old = {(c.attrs["source"], int(c.attrs["frame"])): c.name for c in first}
+    bare = p.create_background("bare_bg_000", 48, 64, source="field.mp4")
+    bare.append_frames(iter(np.zeros((2, 48, 64, 3), np.uint8)), n_total=2)
+    bare.mark_complete()
+    p.video("a").clear_mask(1)
+    # --frames of other frames leaves it alone
+    assert len(backgrounds_from_annotated(p, frames=[0, 2], clip_length=2, motion="none")) == 0
+    assert old[("a", 1)] in p.inpainted_clips()
+    args = ["extract-backgrounds", str(p.path), "--from-annotated", "--clip-length", "2", "--motion", "none"]
+    assert main(args) == 0
+    said = capsys.readouterr()
+    assert "no new clips; 1 old clip(s) of repainted or cleared frames deleted" in said.out
+    assert f"clip(s) {old[('a', 1)]} of video 'a' frame 1 were deleted" in " ".join(said.err.split())
+    assert sorted(p.inpainted_clips()) == sorted(b for k, b in old.items() if k != ("a", 1))
+    assert "bare_bg_000" in p.background_ids()
+    # every painted frame cleared: the clips go, not an error that there is nothing to make clips from
+    for t in (0, 2):
+        p.video("a").clear_mask(t)
+    gone = backgrounds_from_annotated(p, ["a"], clip_length=2, motion="none")
+    assert len(gone) == 0 and sorted(gone.dropped) == [old[("a", 0)], old[("a", 2)]]
+    assert sorted(p.inpainted_clips()) == sorted(b for k, b in old.items() if k[0] == "b")
+    with pytest.raises(ValueError, match="no annotated frames"):
+        backgrounds_from_annotated(p, ["a"], clip_length=2, motion="none")
+    # a painted frame whose mask is replaced by a pseudo-label loses its clip too; a clip made (--frames) from the
+    # pseudo-label it holds is kept
+    p.video("b").set_mask(0, _mask((48, 64), [(1, 1, 4, 4)]), "pseudo", overwrite=True)
+    assert backgrounds_from_annotated(p, ["b"], clip_length=2, motion="none").dropped == [old[("b", 0)]]
+    made = backgrounds_from_annotated(p, ["b"], frames=[0], clip_length=2, motion="none")
+    assert len(made) == 1
+    assert backgrounds_from_annotated(p, ["b"], clip_length=2, motion="none").dropped == []
+    assert made[0].name in p.inpainted_clips()

@@ -280,10 +280,10 @@ def _backgrounds_from_annotated(args) -> int:
         progress=TerminalProgress(),
         cancel=cancel_on_sigint(),
     )
+    dropped = getattr(clips, "dropped", [])
     if not clips:
-        dropped = getattr(clips, "dropped", [])
         print(
-            f"no new clips; {len(dropped)} old clip(s) of repainted frames deleted (named above)"
+            f"no new clips; {len(dropped)} old clip(s) of repainted or cleared frames deleted (named above)"
             if dropped
             else "no new clips: every annotated frame already has one, of its mask as painted now (use --replace to "
             "make them again)"
@@ -296,6 +296,8 @@ def _backgrounds_from_annotated(args) -> int:
             f"{a['motion']['kind']} motion ({a['motion']['median_shift_px']:.1f} px/frame)"
         )
     print(f"added {len(clips)} background clip{'s' if len(clips) != 1 else ''} of {args.clip_length} frames")
+    if dropped:
+        print(f"{len(dropped)} old clip(s) of repainted or cleared frames deleted (named above)")
     remade = getattr(clips, "remade", {})
     if remade:
         old = sorted(b for ids in remade.values() for b in ids)

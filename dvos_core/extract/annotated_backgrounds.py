@@ -69,12 +69,14 @@ def _plan(project, video_ids, frames) -> list[tuple[str, int]]:
                     f"choose the videos with --videos)"
                 )
             plan.append((vid, int(t)))
-    if not plan:
-        raise ValueError(
-            f"{project.path}: no annotated frames (painted or corrected masks) to make backgrounds from; paint "
-            f"the heads of a few frames first"
-        )
     return plan
+
+
+def _nothing_to_do(project) -> ValueError:
+    return ValueError(
+        f"{project.path}: no annotated frames (painted or corrected masks) to make backgrounds from; paint "
+        f"the heads of a few frames first"
+    )
 
 
 def measured_path(video, t0: int, n_frames: int, cancel: CancelToken | None = None) -> np.ndarray:
@@ -145,8 +147,8 @@ def _shifts(path: np.ndarray, shape) -> np.ndarray:
 class InpaintedClips(list):
     """The new :class:`~dvos_core.store.Background` clips of :func:`backgrounds_from_annotated`; ``remade`` maps the
     id of each clip made again for a frame repainted since its clip was made to the ids of the old clips it
-    replaced; ``dropped`` lists the old clips deleted, not made again, of frames repainted so that no field is left
-    to make a clip from."""
+    replaced; ``dropped`` lists the old clips deleted, not made again: of frames repainted so that no field is left
+    to make a clip from, and of frames cleared since (no longer painted, see ``_withdrawn_clips``)."""
 
     def __init__(self, clips=(), remade=None, dropped=()):
         super().__init__(clips)
@@ -226,7 +228,9 @@ def backgrounds_from_annotated(
     clips, from annotated frames spread evenly over the ones still to do (default: one per annotated frame).
     ``dilate_px``: 0 to :data:`MAX_DILATE`. A frame whose grown heads cover it whole is skipped with a warning (an
     error when no frame is left and none of those asked for gave a clip before). ``camera``: SynthConfig or dict of
-    camera_* settings for ``motion="default"``.
+    camera_* settings for ``motion="default"``. The clips of frames painted before and cleared since (of the videos
+    and ``frames`` the run looks at) are deleted with a warning naming them (``dropped`` of the list returned); when
+    every painted frame was cleared, that is all a run does (no error that there is nothing to make clips from).
     Each clip records the fingerprint of the mask it was inpainted from (``mask_sha``, see
     :mod:`dvos_core.extract.fingerprint`). Frames that already gave a clip (of the same video: clips record its
     ``created`` attribute as ``video_created``) are skipped unless repainted since (their mask's fingerprint differs
@@ -261,11 +265,15 @@ def backgrounds_from_annotated(
         )
     seed = check_seed(seed)
     plan = _plan(project, video_ids, frames)
+    withdrawn = _withdrawn_clips(project, video_ids, frames, plan)
+    if not plan and not withdrawn:
+        raise _nothing_to_do(project)
     tokens = {vid: video_token(project.video(vid)) for vid in {v for v, _ in plan}}
     done, stale = _done_clips(project, tokens, () if replace else set(plan))
     todo = plan if replace else [p for p in plan if p not in done or p in stale]
     todo = _usable(project, todo, dilate_px, made_before=not replace and any(p in done for p in plan))
-    dropped = _drop_unusable_stale(project, stale - set(todo), done, dilate_px)
+    dropped = _drop_withdrawn(project, withdrawn)
+    dropped += _drop_unusable_stale(project, stale - set(todo), done, dilate_px)
     if n_clips is not None and n_clips < len(todo):
         todo = [todo[int(k)] for k in np.linspace(0, len(todo) - 1, n_clips).round()]
     total = len(todo) * (clip_length + 1)
@@ -316,6 +324,60 @@ def backgrounds_from_annotated(
             bg.mark_complete()
     report(progress, total, total, f"{len(clips)} background clips from annotated frames")
     return InpaintedClips(clips, remade, dropped)
+
+
+def _withdrawn_clips(project, video_ids, frames, plan) -> dict:
+    """{(video, frame): [clip ids]} of the finished clips inpainted from frames of the videos (and ``frames``) a run
+    looks at that are no longer painted or corrected: the frame was cleared since (no mask, or a frame past the
+    video's end), or its mask was replaced by another one, not painted (a pseudo-label whose fingerprint differs from
+    the clip's ``mask_sha``). The clip shows the field around heads the user withdrew, so it must not feed synthesis,
+    as the frame's objects must not (:func:`dvos_core.extract.heads._withdrawn`). A clip made (by ``--frames``) from
+    the pseudo-label the frame still holds, or without a fingerprint from a frame that still holds a mask, is kept;
+    so are the clips of test videos, of unfinished imports, of another video once under that id, of frames the run
+    does not look at, and of bare-field videos (not inpainted)."""
+    from dvos_core.store.schema import CORRECTED, MANUAL, id_list
+
+    chosen = id_list(video_ids)
+    present = set(project.video_ids())
+    wanted = None if frames is None else {int(t) for t in frames}
+    planned, videos, out = set(plan), {}, {}
+    for b, a in sorted(project.inpainted_clips().items()):
+        vid, t = a.get("source"), a.get("frame")
+        if vid not in present or (chosen is not None and vid not in chosen) or t is None:
+            continue
+        t = int(t)
+        if (vid, t) in planned or (wanted is not None and t not in wanted):
+            continue  # a planned frame's clip is made again when repainted (_done_clips)
+        if vid not in videos:
+            videos[vid] = project.video(vid)
+        video = videos[vid]
+        if (
+            video.split == "test"
+            or not video.import_complete
+            or not same_video(a.get("video_created"), video_token(video))
+        ):
+            continue
+        if t < video.n_frames and int(video.provenance[t]) in (MANUAL, CORRECTED):
+            continue
+        now = frame_sha(video, t) if t < video.n_frames else None
+        if now is None or (a.get("mask_sha") is not None and a["mask_sha"] != now):
+            out.setdefault((vid, t), []).append(b)
+    return out
+
+
+def _drop_withdrawn(project, withdrawn: dict) -> list:
+    """Delete the clips of :func:`_withdrawn_clips`, each frame's with a warning naming them; returns their ids."""
+    gone = []
+    for (vid, t), ids in sorted(withdrawn.items()):
+        for b in ids:
+            project.delete_background(b)
+        gone += ids
+        warn_user(
+            f"{project.path}: the background clip(s) {', '.join(ids)} of video {vid!r} frame {t} were deleted: "
+            f"inpainted from the mask painted before, and the frame was cleared since (or its mask replaced by a "
+            f"pseudo-label), so they no longer feed synthesis"
+        )
+    return gone
 
 
 def _drop_unusable_stale(project, frames, done: dict, dilate_px: int) -> list:
