@@ -172,10 +172,12 @@ def test_a_repainted_frame_gets_its_inpainted_clip_made_again(tmp_project, capsy
     p.video("a").set_mask(1, _mask((48, 64), [(20, 10, 10, 10)]), "manual")
     args = ["extract-backgrounds", str(p.path), "--from-annotated", "--videos", "a", "--clip-length", "2"]
     assert main([*args, "--motion", "none"]) == 0
-    assert f"1 of them made again for frames repainted since their clips were made (the old clips {old[1]}" in (
-        capsys.readouterr().out
-    )
     clips = p.inpainted_clips()
+    now = next(b for b, a in clips.items() if a["frame"] == 1)
+    assert (
+        f"1 of them made again for frames repainted since their clips were made (their old clips deleted): video 'a' "
+        f"frame 1 (now {now})" in capsys.readouterr().out
+    )
     assert sorted(int(a["frame"]) for a in clips.values()) == [0, 1, 2]  # one clip per frame, still
     assert old[1] not in clips and old[0] in clips and old[2] in clips
     assert len(backgrounds_from_annotated(p, ["a"], clip_length=2, motion="none")) == 0
@@ -296,3 +298,27 @@ def test_a_frame_cleared_since_its_clip_was_made_loses_its_clip(tmp_project, cap
     assert len(made) == 1
     assert backgrounds_from_annotated(p, ["b"], clip_length=2, motion="none").dropped == []
     assert made[0].name in p.inpainted_clips()
+
+
+def test_the_remade_clips_are_named_by_their_frames_and_the_ids_they_have_now(tmp_project, capsys):
+    """The message of clips made again listed the old clips' ids as deleted, but a remade clip takes the first free
+    id, which may be one just deleted (frame 1's new clip took frame 0's old id): the user read that frame 0's clip
+    was gone and could not tell which frames were remade. It names each remade clip's video and frame and its id
+    as stored now."""
+    import re
+
+    from dvos_core.cli import main
+
+    p = _two_videos(tmp_project, frames=3)
+    first = backgrounds_from_annotated(p, ["a"], clip_length=2, motion="none")
+    old = {int(c.attrs["frame"]): c.name for c in first}
+    for t in (0, 1):
+        p.video("a").set_mask(t, _mask((48, 64), [(20, 10 + 5 * t, 10, 10)]), "manual")
+    args = ["extract-backgrounds", str(p.path), "--from-annotated", "--videos", "a", "--clip-length", "2"]
+    assert main([*args, "--motion", "none"]) == 0
+    out = capsys.readouterr().out
+    clips = p.inpainted_clips()
+    assert old[0] in clips and clips[old[0]]["frame"] == 1  # the slot freed by frame 0's old clip, reused
+    said = re.findall(r"video 'a' frame (\d+) \(now (\w+)\)", out)
+    assert "2 of them made again" in out and sorted(int(t) for t, _ in said) == [0, 1]
+    assert all(clips[b]["frame"] == int(t) and clips[b]["source"] == "a" for t, b in said)

@@ -299,10 +299,11 @@ def _backgrounds_from_annotated(args) -> int:
     if dropped:
         print(f"{len(dropped)} old clip(s) of repainted or cleared frames deleted (named above)")
     remade = getattr(clips, "remade", {})
-    if remade:
-        old = sorted(b for ids in remade.values() for b in ids)
+    if remade:  # named by frame and the id each clip has now: a new clip may take the id an old one left free
+        again = [c for c in clips if c.name in remade]
         print(
-            f"{len(remade)} of them made again for frames repainted since their clips were made (the old clips "
-            f"{', '.join(old)} deleted)"
+            f"{len(again)} of them made again for frames repainted since their clips were made (their old clips "
+            f"deleted): "
+            + ", ".join(f"video {c.attrs['source']!r} frame {c.attrs['frame']} (now {c.name})" for c in again)
         )
     return 0

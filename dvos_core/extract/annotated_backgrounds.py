@@ -147,8 +147,9 @@ def _shifts(path: np.ndarray, shape) -> np.ndarray:
 class InpaintedClips(list):
     """The new :class:`~dvos_core.store.Background` clips of :func:`backgrounds_from_annotated`; ``remade`` maps the
     id of each clip made again for a frame repainted since its clip was made to the ids of the old clips it
-    replaced; ``dropped`` lists the old clips deleted, not made again: of frames repainted so that no field is left
-    to make a clip from, and of frames cleared since (no longer painted, see ``_withdrawn_clips``)."""
+    replaced (deleted; a later clip of the run may take such an id, so name a remade clip by its frame);
+    ``dropped`` lists the old clips deleted, not made again: of frames repainted so that no field is left to make a
+    clip from, and of frames cleared since (no longer painted, see ``_withdrawn_clips``)."""
 
     def __init__(self, clips=(), remade=None, dropped=()):
         super().__init__(clips)
