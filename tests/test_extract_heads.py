@@ -226,3 +226,46 @@ def test_frames_without_videos_leave_out_a_bare_field_video(tmp_project):
         extract_heads(tmp_project, video_ids=["bare"], frames=[0], fakes_per_head=0)
     clips = backgrounds_from_annotated(tmp_project, frames=[0], clip_length=2, motion="none")
     assert [b.attrs["source"] for b in clips] == ["scene"]
+
+
+def _legacy_bank(project):
+    """The bank as a dvos from before fake heads left it: heads whose records say nothing of fakes, no fake."""
+    bank = project.objects
+    old = [
+        (px, {k: x for k, x in r.items() if k not in ("id", "offset", "h", "w", "fakes_per_head")})
+        for px, r in bank.load()
+    ]
+    with bank.rebuild() as new:
+        new.append(old)
+        new.commit()
+
+
+def test_a_bank_of_heads_cut_before_fakes_is_named_and_one_that_made_none_is_not(tmp_project, capsys):
+    """A bank whose heads were cut before dvos made fake heads has no fakes and no record that any were tried:
+    synthesis ran without negatives unsaid. It is named (synthesis, extract-objects) with the fix; a bank whose
+    extraction asked for fakes and found no spot for any, or asked for none, is not."""
+    import warnings
+
+    from dvos_core.cli import main
+    from dvos_core.synth.bank import check_training_objects
+
+    def said(project):
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            check_training_objects(project)
+        return [str(w.message) for w in got if "no fake heads" in str(w.message)]
+
+    _scene(tmp_project)
+    extract_heads(tmp_project, min_area=4, fakes_per_head=3, max_overlap=0.0, max_tries=1)  # asked, none made
+    assert tmp_project.objects.count("head") == 3 and tmp_project.objects.count("fake") == 0
+    assert said(tmp_project) == []
+    extract_heads(tmp_project, min_area=4, fakes_per_head=0, replace=True)  # none wanted
+    assert said(tmp_project) == []
+    _legacy_bank(tmp_project)
+    [warning] = said(tmp_project)
+    assert "3 of its heads were cut with no record of fakes" in warning
+    assert f"dvos extract-objects {tmp_project.path} --replace" in warning and "--fakes-per-head 0" in warning
+    assert main(["extract-objects", str(tmp_project.path), "--min-area", "4"]) == 0  # the frame is skipped
+    assert "3 of its heads were cut with no record of fakes" in capsys.readouterr().out
+    extract_heads(tmp_project, min_area=4, replace=True)  # the fix: heads cut again, with their fakes
+    assert tmp_project.objects.count("fake") and said(tmp_project) == []

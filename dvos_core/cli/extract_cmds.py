@@ -148,6 +148,7 @@ def register(sub) -> None:
 def _extract_objects(args) -> int:
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
     from dvos_core.extract import extract_heads
+    from dvos_core.extract.fakes import no_fakes_warning
     from dvos_core.store import Project
 
     project = Project.open(args.project)
@@ -185,6 +186,9 @@ def _extract_objects(args) -> int:
             else ""
         )
     )
+    legacy = no_fakes_warning(project)
+    if legacy:  # skipped frames are not cut again: their heads stay without fakes
+        print(legacy)
     if old:
         print(
             f"{old} of the frames skipped were cut before dvos recorded the mask they were cut from, so a repaint of "

@@ -10,6 +10,36 @@ import numpy as np
 
 from dvos_core.extract.components import colour_stats, halo_weights, rgba_crop
 
+FAKES_ASKED = "fakes_per_head"  # in each head's record: the fakes asked of it (0: none wanted), made or not
+
+
+def heads_without_fakes_made(bank) -> int:
+    """How many heads of ``bank`` record nothing of fakes (no ``fakes_per_head``: cut before dvos made fake heads,
+    or by a dvos that did not record it) when the bank holds no fake at all: a bank that gives synthesis no
+    negatives unsaid. 0 when the bank holds a fake or no head, or when every head records the fakes asked of it (an
+    extraction that asked for fakes and found no head-free spot for any, or asked for none, is not such a bank).
+    Reads the records only when the bank's counts hold heads and no fakes."""
+    if not bank.count("head") or bank.count("fake"):
+        return 0
+    table = bank.table()
+    heads = table[table["kind"] == "head"]
+    return len(heads) if FAKES_ASKED not in heads else int(heads[FAKES_ASKED].isna().sum())
+
+
+def no_fakes_warning(project) -> str | None:
+    """The warning for a bank of :func:`heads_without_fakes_made` (None when there is nothing to say): it names the
+    fix, cutting the heads again with their fakes."""
+    n = heads_without_fakes_made(project.objects)
+    if not n:
+        return None
+    return (
+        f"{project.path}: the object bank holds no fake heads, and {n} of its heads were cut with no record of fakes "
+        f"(cut before dvos made fake heads): the synthetic clips get no negatives, the look-alikes that teach the "
+        f"network that a head's shape alone is not a head; cut the heads again with their fakes: `dvos "
+        f"extract-objects {project.path} --replace` (the Extract step: tick 'replace objects extracted before'), or "
+        f"add `--fakes-per-head 0` to go without fakes on purpose"
+    )
+
 
 def heads_integral(heads_mask: np.ndarray) -> np.ndarray:
     """Summed-area table ((H + 1, W + 1) int64) of a frame's heads mask: the head pixels of any window in four

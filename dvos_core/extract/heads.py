@@ -17,7 +17,7 @@ from dvos_core.extract._checks import (
     video_token,
 )
 from dvos_core.extract.components import frame_objects, instance_labels
-from dvos_core.extract.fakes import heads_integral, make_fake_heads
+from dvos_core.extract.fakes import FAKES_ASKED, heads_integral, make_fake_heads
 from dvos_core.extract.fingerprint import mask_sha, repainted
 from dvos_core.object_format import HALO_PX, OBJECT_ALPHA_MIN
 from dvos_core.progress import CancelToken, ProgressFn, check, report
@@ -352,7 +352,8 @@ def _extract(project, bank, plan, labels, tokens, stats, opts, progress, cancel)
                     )
                     for f, frec in made
                 )
-            rows = bank.append([(rgba, {"kind": "head", **made_by, **rec}) for rgba, rec in objs] + fakes)
+            asked = {FAKES_ASKED: opts.fakes_per_head}  # that fakes were tried (or not wanted), even if none was made
+            rows = bank.append([(rgba, {"kind": "head", **made_by, **asked, **rec}) for rgba, rec in objs] + fakes)
             heads = pd.DataFrame.from_records(rows[: len(objs)])
             added.append(heads)
             stats["heads"] += len(heads)

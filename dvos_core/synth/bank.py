@@ -26,7 +26,13 @@ def training_objects(project, kind: str) -> list[np.ndarray]:
 def check_training_objects(project) -> None:
     """Warn, per kind, how many objects of the bank are left out of synthesis for having been cut from a test
     video, and how to take them out of the bank; refuse a bank whose every head is such. From the bank's counts
-    per video: no crop is read."""
+    per video: no crop is read. A bank of heads without fakes and without a record that fakes were made for them
+    (cut before dvos made fakes: :func:`~dvos_core.extract.fakes.no_fakes_warning`) is named with the fix."""
+    from dvos_core.extract.fakes import no_fakes_warning
+
+    legacy = no_fakes_warning(project)
+    if legacy:
+        warn_user(legacy)
     counts = {vid: project.objects.video_counts(vid) for vid in sorted(test_video_ids(project))}
     for kind in ("head", "fake"):
         videos = [vid for vid, c in counts.items() if c.get(kind)]
