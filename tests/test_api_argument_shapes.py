@@ -30,3 +30,17 @@ def test_compare_models_takes_one_models_name(project):
 def test_import_masks_with_an_array_names_set_mask(project):
     with pytest.raises(TypeError, match=r"set_mask\(t, mask, provenance\)"):
         import_masks(project, "a", np.zeros((3, 16, 16), np.uint8))
+
+
+@pytest.mark.parametrize("shape", [(2, 16, 19), (1, 16, 16), (16, 16)])
+def test_prediction_masks_of_another_shape_are_refused_before_any_write(project, shape):
+    """``set_many(masks=...)`` checked the probabilities' shape only: wider masks were cropped unsaid, fewer frames
+    failed inside zarr, one mask for two frames with an IndexError, each after the probabilities were written."""
+    v = Project.open(project.path, mode="r+").video("a")
+    s = v.predictions["other"]
+    s.start({"kind": "test"}, None)
+    with pytest.raises(ValueError, match=r"masks for a have shape .*expected \(2, 16, 16\).*Nothing was written"):
+        s.set_many([0, 1], np.full((2, 16, 16), 0.75, np.float32), masks=np.ones(shape, np.uint8))
+    assert len(s.frames()) == 0
+    arrays = s.arrays()
+    assert arrays is None or not np.any(arrays[1][:2])  # no probability written either

@@ -214,6 +214,11 @@ class ModelPredictions:
             return
         for t in ts:
             v._check_t(t)
+        if masks is not None and np.shape(masks) != p.shape:
+            raise ValueError(
+                f"masks for {v.name} have shape {np.shape(masks)}, expected {p.shape} (one per frame, the size of its "
+                "probability map). Nothing was written"
+            )
         lo, hi = float(np.min(p)), float(np.max(p))  # NaN propagates into both
         if not (lo >= 0.0 and hi <= 1.0):
             bad = "NaN" if np.isnan(lo) or np.isnan(hi) else f"values from {lo:g} to {hi:g}"
