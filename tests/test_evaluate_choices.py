@@ -90,3 +90,18 @@ def test_no_save_prints_the_scores_and_writes_nothing(two_models, capsys, monkey
     assert two_models.report_names() == before
     assert dvos(["evaluate", str(two_models.path), "--model", "first", "--no-save", "--name", "keep"]) == 2
     assert "--no-save writes no report: leave out --name keep" in capsys.readouterr().err
+
+
+def test_reports_saved_without_a_name_in_one_second_keep_each_others(two_models, monkeypatch):
+    """The default name is the time to the second: a loop over models evaluated in one second wrote every report
+    into one folder, the last replacing the others unsaid (the first call's returned path then held another model)."""
+    from dvos_core.evaluate import report
+
+    monkeypatch.setattr(report, "_timestamp", lambda: "20261207-081151")
+    for model, vid in (("first", "a"), ("second", "b"), ("first", "a")):
+        evaluate(two_models, video_ids=[vid], model=model, plots=False)
+    assert two_models.report_names() == ["eval-20261207-081151", "eval-20261207-081151-2", "eval-20261207-081151-3"]
+    from dvos_core.evaluate import compare_models
+
+    paths = [compare_models(two_models, ["first", "second"]).path for _ in range(2)]
+    assert [p.name for p in paths] == ["compare-20261207-081151", "compare-20261207-081151-2"]

@@ -211,7 +211,9 @@ def compare_models(
     }
     result = ModelComparison(table, frames_df, info)
     if save:
-        result.path = _save(project, result, name or "compare-" + _dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+        from dvos_core.evaluate.report import dated_report_name
+
+        result.path = _save(project, result, name or dated_report_name(project, "compare"))
     return result
 
 

@@ -130,6 +130,23 @@ def write_report_folder(project, name: str, write) -> tuple[Path, list]:
     return final, [final / f.relative_to(stage) for f in files]
 
 
+def _timestamp() -> str:
+    import datetime as _dt
+
+    return _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def dated_report_name(project, prefix: str) -> str:
+    """``<prefix>-<YYYYmmdd-HHMMSS>`` for a report saved without a name, with ``-2``, ``-3``... when a report of
+    that name exists (two evaluations in one second, e.g. a loop over models, replaced each other unsaid)."""
+    base = f"{prefix}-{_timestamp()}"
+    name, k = base, 1
+    while project.report_dir(name).exists():
+        k += 1
+        name = f"{base}-{k}"
+    return name
+
+
 def save_report(
     report, project, name: str, worst_k: int = 8, plots: bool = True, cancel: CancelToken | None = None, wait=None
 ) -> Path:

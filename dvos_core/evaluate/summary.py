@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -326,9 +325,9 @@ def evaluate(
     )
     rep = EvaluationReport(frames_df, videos_df, overall)
     if save:
-        from dvos_core.evaluate.report import save_report
+        from dvos_core.evaluate.report import dated_report_name, save_report
 
-        name = name or "eval-" + _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        name = name or dated_report_name(project, "eval")
         save_report(rep, project, name, worst_k=worst_k, plots=plots, cancel=cancel)
     return rep
 
