@@ -891,6 +891,7 @@ def _predict_and_compare(project, cfg: RunAllConfig, run: Stages, checkpoints: d
             scales=cfg.scales,
             progress=Steps(sub, k, 1, len(jobs)),
             cancel=run.cancel,
+            replace=True,  # the run's models, trained again or with other settings: their sets are made again
         )
     run.lap("predict")
     sub = run.stage("evaluate on the test videos")

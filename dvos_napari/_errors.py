@@ -127,6 +127,12 @@ REWRITES: list[tuple[str, str]] = [
     (r"Project\.open", "Open... in the Project step"),
     (r"\s*\(Python: Project\.create\(path, overwrite=True\)\)", ""),
     (r"pass overwrite=True to replace them", "tick 'replace saved masks' to replace them"),
+    # a prediction set made by another checkpoint or with other settings (dvos_core.infer.PredictionSetReplaced)
+    (
+        r"pass --replace \(replace=True\) to replace them, or another name \(--name\) to keep both sets",
+        "press Predict again and answer Yes to replace them, or type another name under 'save predictions as' to "
+        "keep both sets",
+    ),
     (r"--([a-z][a-z0-9-]*)", r"the '\1' option"),
     (r"`dvos [^`]*`", "the matching step of the dvos panel"),
     (r"dvos_core\.[\w.]+", "dvos"),

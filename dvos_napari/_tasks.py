@@ -19,14 +19,18 @@ def predict_videos(
     cancel=None,
     precision="auto",
     scales="auto",
-) -> int:
+    replace=False,
+) -> int | dict:
     """Run ``dvos_core.infer.predict_video`` on each video in turn, with one progress range over all of them
     (``name``: the prediction set, default the model's name; ``passes`` and ``reference_masks``: a context model's
     settings, default the core's; ``precision``, ``scales``: see ``predict_video``); with ``smooth_before`` > 0,
     then smooth each video's predictions over that many earlier frames into ``<name>_smoothed``
     (``dvos_core.infer.smooth_predictions``; ``smooth_only_outliers``: only the frames worse than their
-    neighbours)."""
-    from dvos_core.infer import predict_video, prediction_name, smooth_predictions
+    neighbours). Returns the number of frames predicted. Without ``replace``, first asks
+    ``dvos_core.infer.replaced_sets`` whether a video's set holds frames made by another checkpoint or with other
+    settings: then nothing is predicted and the result is ``{"replace": {video: {"frames": n, "made_by": text}}}``
+    (the step asks whether to replace them, and runs again with ``replace=True`` when told yes)."""
+    from dvos_core.infer import predict_video, prediction_name, replaced_sets, smooth_predictions
     from dvos_core.progress import Steps
 
     total = 1000 * len(video_ids)
@@ -34,22 +38,17 @@ def predict_videos(
     extra = {} if passes is None else {"passes": int(passes)}
     if reference_masks is not None:
         extra["reference_masks"] = reference_masks
+    settings = {"image_checkpoint": image_checkpoint, "device": device, "name": name, "precision": precision}
+    settings.update(scales=scales, **extra)
+    if not replace:
+        found = replaced_sets(project, video_ids, checkpoint, **settings)
+        if found:
+            return {"replace": {v: {"frames": e.frames, "made_by": e.made_by} for v, e in found.items()}}
     for i, vid in enumerate(video_ids):
         span = 800 if smooth_before else 1000
         sub = Steps(progress, start=1000 * i, span=span, total=total, prefix=f"{vid}: ")
         n += predict_video(
-            project,
-            vid,
-            checkpoint,
-            image_checkpoint=image_checkpoint,
-            device=device,
-            batch_size=batch_size,
-            name=name,
-            progress=sub,
-            cancel=cancel,
-            precision=precision,
-            scales=scales,
-            **extra,
+            project, vid, checkpoint, batch_size=batch_size, progress=sub, cancel=cancel, replace=replace, **settings
         )
         if smooth_before:
             sub = Steps(progress, start=1000 * i + 800, span=200, total=total, prefix=f"{vid}: ")

@@ -45,7 +45,7 @@ def test_each_model_keeps_its_own_predictions_and_resumes_only_its_own_checkpoin
     assert np.array_equal(video.predictions["image"].arrays()[1][:], first)  # untouched
     assert video.predictions["ctx"].attrs["kind"] == "context" and video.predictions["ctx"].attrs["fingerprint"]
     checkpoint(p, "ctx", "context", 2)  # retrained under the same name: a new file
-    assert predict_video(p, "clip", b, device="cpu") == 8  # predicted again, not resumed
+    assert predict_video(p, "clip", b, device="cpu", replace=True) == 8  # predicted again, not resumed
     assert predict_video(p, "clip", b, device="cpu", frames=[0, 1], name="ctx_again") == 2
     assert video.predictions["ctx_again"].frames().tolist() == [0, 1]
 

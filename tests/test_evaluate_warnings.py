@@ -37,7 +37,7 @@ def test_predictions_of_an_earlier_version_of_the_model_are_said_to_be(tmp_path)
     with pytest.warns(UserWarning, match=r"made by an earlier version"):
         compare_models(p, ["m"], video_ids=["plot"])
     assert v.predictions["m"].outdated() == str(best)
-    predict_video(p, "plot", best, device="cpu")  # predicted again: the set is the model's as it is
+    predict_video(p, "plot", best, device="cpu", replace=True)  # predicted again: the set is the model's as it is
     assert v.predictions["m"].outdated() is None
 
 

@@ -140,8 +140,10 @@ def test_replacing_a_set_from_another_checkpoint_says_so(cli_project):
     first = str(p.model_dir("img") / "best.pt")
     other = str(save_checkpoint(p.model_dir("img") / "last.pt", build_model("tiny", "frame")))
     assert predict_video(p, "a", first, device="cpu") == 3
+    with pytest.raises(ValueError, match=r"'img' holds 3 predicted frames made by .*best\.pt; .* pass --replace"):
+        predict_video(p, "a", other, device="cpu")  # models/img/last.pt: the same set name, kept
     with pytest.warns(UserWarning, match=r"3 frames of prediction set 'img' \(made by .*best\.pt\) are replaced"):
-        assert predict_video(p, "a", other, device="cpu") == 3  # models/img/last.pt: the same set name
+        assert predict_video(p, "a", other, device="cpu", replace=True) == 3
 
 
 def test_a_model_with_only_last_pt_and_a_damaged_checkpoint_name_the_file_to_use(tmp_path):

@@ -64,7 +64,7 @@ def test_prediction_records_its_scales_and_predicts_again_at_others(tmp_path):
     preds = p.video("v").predictions["ctx"]
     assert preds.attrs["zooms"] == [1.0]
     own = preds.arrays()[1][:].astype(np.float32)
-    assert predict_video(p, "v", ckpt, device="cpu") == 4  # auto: both scales here, so every frame again
+    assert predict_video(p, "v", ckpt, device="cpu", replace=True) == 4  # auto: both scales here: every frame again
     assert preds.attrs["zooms"] == [1.0, 0.5]
     assert np.abs(preds.arrays()[1][:].astype(np.float32) - own).max() > 1e-3
     assert predict_video(p, "v", ckpt, device="cpu", scales="both") == 0  # the same scales: resumed, nothing to do

@@ -509,7 +509,9 @@ def test_predictions_made_with_other_reference_masks_are_made_again(tmp_path):
     assert predict_video(project, vid, ckpt, device="cpu") == 6
     assert preds.attrs["reference_masks"] == "chained"
     assert predict_video(project, vid, ckpt, device="cpu") == 0  # same run: nothing left to do
-    assert predict_video(project, vid, ckpt, device="cpu", reference_masks="independent") == 6
+    with pytest.raises(ValueError, match="reference_masks chained -> independent.* pass --replace"):
+        predict_video(project, vid, ckpt, device="cpu", reference_masks="independent")  # the set is kept
+    assert predict_video(project, vid, ckpt, device="cpu", reference_masks="independent", replace=True) == 6
     assert preds.attrs["reference_masks"] == "independent"
     assert predict_video(project, vid, ckpt, device="cpu", reference_masks="independent") == 0
     for bad in ({"reference_masks": "own"}, {"passes": 3}):  # refused before the stored set is touched

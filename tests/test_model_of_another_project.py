@@ -82,7 +82,7 @@ def test_a_model_of_the_project_is_followed_when_the_project_moves(tmp_path, mon
     assert any(f"predict again (`dvos predict {moved.path} img --videos plot " in str(w.message) for w in caught)
     note = unfinished_note(moved.path, "plot", "img", _prediction_sets(s.video, ["img"])[0]["img"])
     assert f"dvos predict {moved.path} img --videos plot" in note
-    predict_video(moved, "plot", "moved.dvos/models/img/best.pt", device="cpu")
+    predict_video(moved, "plot", "moved.dvos/models/img/best.pt", device="cpu", replace=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         evaluate(moved, "plot", model="img")
@@ -115,7 +115,7 @@ def test_replacing_a_set_in_a_copied_project_names_the_copys_model(tmp_path):
     b = Project.open(tmp_path / "b.dvos")
     best = _model(b, "img", 1)  # trained again in the copy
     with pytest.warns(UserWarning, match="are replaced by this run's") as caught:
-        predict_video(b, "plot", best, device="cpu")
+        predict_video(b, "plot", best, device="cpu", replace=True)
     said = [str(w.message) for w in caught if "are replaced" in str(w.message)]
     assert f"made by an earlier version of {best} (trained again since)" in said[0]
     assert str(tmp_path / "a.dvos") not in said[0]

@@ -32,7 +32,7 @@ def test_another_tile_size_starts_the_set_over(project):
         assert predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16) == 2
     said = r"the 4 frames .*with other settings: tile_size 64 -> 96, overlap 16 -> 32\) are replaced"
     with pytest.warns(UserWarning, match=said):
-        assert predict_video(project, "v", ckpt, device="cpu", tile_size=96, overlap=32) == 4
+        assert predict_video(project, "v", ckpt, device="cpu", tile_size=96, overlap=32, replace=True) == 4
     attrs = project.video("v").predictions["img"].attrs
     assert (attrs["tile_size"], attrs["overlap"]) == (96, 32)
 
@@ -43,15 +43,15 @@ def test_a_replaced_set_names_a_new_threshold_and_a_model_trained_again(project)
     ckpt = project.model_dir("img") / "best.pt"
     predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16)
     with pytest.warns(UserWarning, match=r"with other settings: threshold 0.5 -> 0.3\) are replaced"):
-        predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16, threshold=0.3)
+        predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16, threshold=0.3, replace=True)
     torch.manual_seed(5)
     save_checkpoint(ckpt, build_model("tiny", "frame"), phase="image")  # trained again under the same name
     with pytest.warns(UserWarning, match=r"made by an earlier version of .*best.pt \(trained again since\)\)"):
-        predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16, threshold=0.3)
+        predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16, threshold=0.3, replace=True)
     with pytest.warns(UserWarning, match=r"tile_size 64 -> 96.*; and the checkpoint file has changed since"):
         torch.manual_seed(6)
         save_checkpoint(ckpt, build_model("tiny", "frame"), phase="image")
-        predict_video(project, "v", ckpt, device="cpu", tile_size=96, overlap=16, threshold=0.3)
+        predict_video(project, "v", ckpt, device="cpu", tile_size=96, overlap=16, threshold=0.3, replace=True)
 
 
 def test_a_set_keyed_before_the_tiling_was_resumes_with_the_same_settings(project):
@@ -62,7 +62,7 @@ def test_a_set_keyed_before_the_tiling_was_resumes_with_the_same_settings(projec
     sub = preds.video.group[preds._path]
     sub.attrs.put({**preds.attrs, "fingerprint": old})
     assert predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=16) == 2  # resumed: 2 left
-    assert predict_video(project, "v", ckpt, device="cpu", tile_size=96, overlap=16) == 4  # another tiling: over
+    assert predict_video(project, "v", ckpt, device="cpu", tile_size=96, overlap=16, replace=True) == 4  # over
 
 
 def test_a_context_set_records_the_overlap_its_tiles_used(project):

@@ -29,7 +29,9 @@ def register(sub) -> None:
         "frame t from frames t-tau..t-1 only, the first tau frames by --image-model if given, else from frame 0 "
         "repeated; an image model segments each frame alone. Large frames are tiled. Results go to the "
         "store's prediction arrays (ground-truth masks are never touched); an interrupted "
-        "run resumes where it stopped. Under torchrun the frames are split across GPUs.",
+        "run resumes where it stopped. A set made by another checkpoint (or the model trained again) or with other "
+        "settings is replaced only with --replace (else nothing is predicted). Under torchrun the frames are split "
+        "across GPUs.",
     )
     add_project(p)
     p.add_argument("checkpoint", help="a model name in the project (models/NAME/best.pt) or a checkpoint path")
@@ -48,6 +50,13 @@ def register(sub) -> None:
         help=f"probability threshold for the stored masks (default {THRESHOLD:g})",
     )
     p.add_argument("--no-resume", action="store_true", help="predict again frames that are already predicted")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace a prediction set made by another checkpoint (or the model trained again since) or with other "
+        "settings (threshold, tiling, precision, scales, passes, reference masks); without it such a set is kept "
+        "and nothing is predicted",
+    )
     p.add_argument(
         "--name",
         help="store the predictions as this prediction set (default: the model's name); each video keeps one set "
@@ -298,7 +307,8 @@ def _device_line(device: str, precision: str = "auto", threads: int | None = Non
 
 
 def _predict(args) -> int:
-    from dvos_core.infer import distributed, predict_video, resolve_checkpoint_path
+    from dvos_core.infer import distributed, predict_video, replaced_sets, resolve_checkpoint_path
+    from dvos_core.infer.predict import refuse_replacing
     from dvos_core.model import select_device
     from dvos_core.store import Project
 
@@ -321,28 +331,34 @@ def _predict(args) -> int:
     hint = scale_hint([project.video(v).shape[1:3] for v in ids], device_type, args.scales, "--scales trained")
     if hint:
         print(hint, file=sys.stderr)
+    settings = {
+        "image_checkpoint": None if image is None else str(image),
+        "device": args.device,
+        "tile_size": args.tile_size,
+        "overlap": args.overlap,
+        "threshold": args.threshold,
+        "name": args.name,
+        "passes": args.passes,
+        "reference_masks": args.reference_masks,
+        "threads": args.threads,
+        "precision": args.precision,
+        "scales": args.scales,
+    }
+    if not args.replace:  # refuse before any video is predicted, not after the ones before
+        refuse_replacing(replaced_sets(project, ids, str(ckpt), **settings))
     cancel, total = cancel_on_sigint(), 0
     for vid in ids:
         total += predict_video(
             project,
             vid,
             str(ckpt),
-            image_checkpoint=None if image is None else str(image),
-            device=args.device,
             batch_size=args.batch_size,
-            tile_size=args.tile_size,
-            overlap=args.overlap,
             resume=not args.no_resume,
-            threshold=args.threshold,
             as_labels=args.as_labels,
-            name=args.name,
-            passes=args.passes,
-            reference_masks=args.reference_masks,
             progress=TerminalProgress(),
             cancel=cancel,
-            threads=args.threads,
-            precision=args.precision,
-            scales=args.scales,
+            replace=args.replace,
+            **settings,
         )
     print(f"predicted {total} frames in {len(ids)} video(s)")
     return 0

@@ -15,6 +15,8 @@ _WHERE = {
     "predict_video": "predict",
     "prediction_name": "predict",
     "predictions_to_labels": "predict",
+    "PredictionSetReplaced": "predict",
+    "replaced_sets": "predict",
     "pseudo_label": "pseudo",
     "flicker": "quality",
     "quality_score": "quality",

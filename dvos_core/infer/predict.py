@@ -152,6 +152,7 @@ def predict_video(
     reference_masks: str = "chained",
     precision: str = "auto",
     scales: str = "auto",
+    replace: bool = False,
 ) -> int:
     """Predict frames of a stored video into its prediction set ``name`` (default: the checkpoint's model name,
     see :func:`prediction_name`); each model's predictions are kept apart.
@@ -159,9 +160,12 @@ def predict_video(
     ``checkpoint`` (and ``image_checkpoint``): a path, the name of a model of ``project`` (its ``best.pt``) or a
     ``(model, info)`` pair. Returns the number of frames predicted (by this process).
     Each frame is committed (``done``) right after its batch, so a cancel or crash keeps finished frames and
-    ``resume=True`` continues where it stopped - with the same checkpoint only: a set made by another checkpoint
-    file (a model retrained under the same name) is predicted again from scratch. Under ``torchrun`` the frames are
-    split across ranks. With ``as_labels`` the predicted masks are then also copied into ``masks`` (see
+    ``resume=True`` continues where it stopped - with the same checkpoint and settings only. A set that holds frames
+    made by another checkpoint file (a model retrained under the same name) or with other settings (threshold,
+    tiling, number format, scales, passes, reference masks) is predicted again from scratch only with
+    ``replace=True``; else :class:`PredictionSetReplaced` is raised before anything is written (see
+    :func:`replaced_sets`, which asks the same of several videos before any is predicted). Under ``torchrun``
+    the frames are split across ranks. With ``as_labels`` the predicted masks are then also copied into ``masks`` (see
     :func:`predictions_to_labels`). A context model takes the stored labels (painted, corrected, pseudo) of its
     reference frames where it has not predicted them itself, when ``use_labels`` - except in test videos, whose
     labels are the ground truth; with ``passes=2`` (default 1) it then predicts every frame again with
@@ -214,58 +218,19 @@ def predict_video(
                 f"over time (`dvos smooth`), not a model's; predict under another name (--name), or finish the "
                 f"smoothing (`dvos smooth PROJECT {held.get('source')} --name {preds.model}`: it resumes)"
             )
+        info, fingerprint, key = _run_record(
+            project, preds, checkpoint, image_checkpoint, main, image, threshold, passes, reference_masks, scales
+        )
+        replacing = _replacing(project, preds, info, fingerprint, key)  # every rank: all refuse, none waits
+        if replacing is not None and not replace:
+            raise PredictionSetReplaced(video_id, preds.model, *replacing)
         if rank == 0:
-            first = ("image model" if image is not None else "clamped window (frame 0 repeated)") if main.tau else "-"
-            if main.kind == "context":
-                first = "fewer references"
-            info = {
-                "checkpoint": _name(checkpoint),
-                "checkpoint_in_project": in_project(checkpoint, project.path),
-                "image_checkpoint": None if image is None else _name(image_checkpoint),
-                "image_checkpoint_in_project": None if image is None else in_project(image_checkpoint, project.path),
-                "kind": main.kind,
-                "tau": main.tau,
-                "first_frames": first,
-                "threshold": float(threshold),
-                "tile_size": main.tile_size,
-                "overlap": context_overlap(main.tile_size, main.overlap) if main.kind == "context" else main.overlap,
-                "passes": passes if main.kind == "context" else 1,
-                "precision": main.number_format,
-                "zooms": list(main.scales.zooms(*video.shape[1:3])),
-                "scales": scales,  # the option that chose them (repeated by the command that finishes the set)
-            }
-            run_key = f"/{info['passes']}"
-            if info["zooms"] != [1.0]:  # sets made at another scale are made again (sets made before: own scale)
-                run_key += f"/zooms={info['zooms']}"
-            if main.kind == "context":  # predictions made with other reference masks are made again
-                info["reference_masks"] = reference_masks
-                run_key += "" if reference_masks == "chained" else f"/{reference_masks}"  # sets made before: chained
-            # only the paper's model uses an image model (first frames): another model's set does not depend on it
-            fingerprint = _fingerprint(checkpoint, image_checkpoint if image is not None else None, threshold)
-            before, had = preds.attrs, len(preds.frames())
-            key = None if fingerprint is None else _run_key(fingerprint + run_key, info, before)
-            same = preds.start(info, key)
-            if not same and had:  # say what went: the set's frames came from another checkpoint or settings
-                made_by = before.get("source") or recorded_checkpoint(project.path, before) or "an unknown checkpoint"
-                changed = [
-                    f"{k} {before[k]} -> {info[k]}"
-                    for k in NAMED_SETTINGS
-                    if k in info and before.get(k) not in (None, info[k])
-                ]
-                old_ckpt = checkpoint_sha(before.get("fingerprint"))  # the same file, with other contents:
-                this_file = _same_file(made_by, info["checkpoint"])
-                retrained = this_file and old_ckpt not in (None, checkpoint_sha(fingerprint))
-                if changed:
-                    made_by = f"{made_by} with other settings: {', '.join(changed)}"
-                    made_by += "; and the checkpoint file has changed since (trained again)" if retrained else ""
-                elif retrained:
-                    made_by = f"an earlier version of {made_by} (trained again since)"
-                elif this_file:
-                    made_by = f"an earlier version of {made_by}, or with other settings"
+            if replacing is not None:  # say what went: the set's frames came from another checkpoint or settings
                 warn_user(
-                    f"{video_id}: the {had} frames of prediction set {preds.model!r} (made by {made_by}) are replaced "
-                    f"by this run's; pass another name (--name) to keep both sets",
+                    f"{video_id}: the {replacing[0]} frames of prediction set {preds.model!r} (made by "
+                    f"{replacing[1]}) are replaced by this run's; pass another name (--name) to keep both sets",
                 )
+            same = preds.start(info, key)
             if not same and len(preds.frames()) == 0 and progress is not None:
                 steps = len(targets) * (passes if main.kind == "context" else 1)  # a context model's passes count
                 report(progress, 0, steps, f"{video_id}: predicting with {preds.model!r}")
@@ -300,6 +265,153 @@ def predict_video(
         if as_labels and rank == 0:
             predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel, model=preds.model)
         return done
+
+
+class PredictionSetReplaced(ValueError):
+    """Predicting would replace a prediction set's frames made by another checkpoint or with other settings, and the
+    caller did not pass ``replace=True``: ``video``, ``model`` (the set), ``frames`` (how many it holds) and
+    ``made_by`` (what made them: the checkpoint, and the settings that differ)."""
+
+    def __init__(self, video: str, model: str, frames: int, made_by: str):
+        super().__init__(
+            f"{video}: prediction set {model!r} holds {frames} predicted frames made by {made_by}; this run would "
+            f"replace them, so nothing was written: pass --replace (replace=True) to replace them, or another name "
+            f"(--name) to keep both sets"
+        )
+        self.video, self.model, self.frames, self.made_by = video, model, frames, made_by
+
+    def __reduce__(self):  # pickled whole (a job's child process sends it back)
+        return type(self), (self.video, self.model, self.frames, self.made_by)
+
+
+def _run_record(project, preds, checkpoint, image_checkpoint, main, image, threshold, passes, reference_masks, scales):
+    """What a run records in the set it predicts (``info``), the fingerprint of its checkpoints and threshold, and
+    the key a set must hold to be resumed by it (its fingerprint with the settings that change the masks)."""
+    first = ("image model" if image is not None else "clamped window (frame 0 repeated)") if main.tau else "-"
+    if main.kind == "context":
+        first = "fewer references"
+    info = {
+        "checkpoint": _name(checkpoint),
+        "checkpoint_in_project": in_project(checkpoint, project.path),
+        "image_checkpoint": None if image is None else _name(image_checkpoint),
+        "image_checkpoint_in_project": None if image is None else in_project(image_checkpoint, project.path),
+        "kind": main.kind,
+        "tau": main.tau,
+        "first_frames": first,
+        "threshold": float(threshold),
+        "tile_size": main.tile_size,
+        "overlap": context_overlap(main.tile_size, main.overlap) if main.kind == "context" else main.overlap,
+        "passes": passes if main.kind == "context" else 1,
+        "precision": main.number_format,
+        "zooms": list(main.scales.zooms(*preds.video.shape[1:3])),
+        "scales": scales,  # the option that chose them (repeated by the command that finishes the set)
+    }
+    run_key = f"/{info['passes']}"
+    if info["zooms"] != [1.0]:  # sets made at another scale are made again (sets made before: own scale)
+        run_key += f"/zooms={info['zooms']}"
+    if main.kind == "context":  # predictions made with other reference masks are made again
+        info["reference_masks"] = reference_masks
+        run_key += "" if reference_masks == "chained" else f"/{reference_masks}"  # sets made before: chained
+    # only the paper's model uses an image model (first frames): another model's set does not depend on it
+    fingerprint = _fingerprint(checkpoint, image_checkpoint if image is not None else None, threshold)
+    key = None if fingerprint is None else _run_key(fingerprint + run_key, info, preds.attrs)
+    return info, fingerprint, key
+
+
+def _replacing(project, preds, info: dict, fingerprint, key) -> tuple[int, str] | None:
+    """(frames, what made them) when a run recording ``info`` and ``key`` would clear frames ``preds`` holds (made
+    by another checkpoint or with other settings: :meth:`~dvos_core.store.predictions.ModelPredictions.start`
+    resumes a set of the same key only); None when it resumes the set, or the set holds no frame."""
+    if not preds.exists():
+        return None
+    before = preds.attrs
+    if key is not None and before.get("fingerprint") == key:
+        return None
+    had = int(np.count_nonzero(np.asarray(preds.arrays()[2][: preds.video.n_frames])))  # a pass's frames count too
+    if not had:
+        return None
+    made_by = before.get("source") or recorded_checkpoint(project.path, before) or "an unknown checkpoint"
+    changed = [
+        f"{k} {before[k]} -> {info[k]}" for k in NAMED_SETTINGS if k in info and before.get(k) not in (None, info[k])
+    ]
+    old_ckpt = checkpoint_sha(before.get("fingerprint"))  # the same file, with other contents:
+    this_file = _same_file(made_by, info["checkpoint"])
+    retrained = this_file and old_ckpt not in (None, checkpoint_sha(fingerprint))
+    if changed:
+        made_by = f"{made_by} with other settings: {', '.join(changed)}"
+        made_by += "; and the checkpoint file has changed since (trained again)" if retrained else ""
+    elif retrained:
+        made_by = f"an earlier version of {made_by} (trained again since)"
+    elif this_file:
+        made_by = f"an earlier version of {made_by}, or with other settings"
+    return had, made_by
+
+
+def replaced_sets(
+    project,
+    video_ids: Sequence[str],
+    checkpoint,
+    image_checkpoint=None,
+    device="auto",
+    tile_size: int | None = None,
+    overlap: int = 64,
+    threshold: float = THRESHOLD,
+    name: str | None = None,
+    passes: int = 1,
+    reference_masks: str = "chained",
+    precision: str = "auto",
+    scales: str = "auto",
+    optimize: bool = True,
+    threads: int | None = None,
+) -> dict[str, PredictionSetReplaced]:
+    """The videos of ``video_ids`` whose prediction set :func:`predict_video` with these arguments would refuse to
+    replace without ``replace=True`` (frames made by another checkpoint or with other settings), each with its
+    :class:`PredictionSetReplaced`; empty when every set is new, empty or resumed. Loads the model(s) once and writes
+    nothing: `dvos predict` and the Predict step ask it of all their videos before they predict any."""
+    from dvos_core.store import Project
+
+    project = Project.of(project)
+    checkpoint = checkpoint_in(project, checkpoint)
+    image_checkpoint = checkpoint_in(project, image_checkpoint)
+    sets = [project.video(v).predictions[prediction_name(checkpoint, name)] for v in video_ids]
+    if not any(p.exists() for p in sets):  # nothing to replace: no model to load
+        return {}
+    with using_threads(threads, workers=local_processes()):
+        main, image = _predictors(
+            checkpoint,
+            image_checkpoint,
+            distributed.rank_device(device),
+            tile_size,
+            overlap,
+            optimize,
+            precision,
+            scales,
+        )
+        out = {}
+        for vid, preds in zip(video_ids, sets, strict=True):
+            if not preds.exists() or preds.attrs.get("kind") == "smoothed":  # (predict_video refuses a smoothed set)
+                continue
+            record = _run_record(
+                project, preds, checkpoint, image_checkpoint, main, image, threshold, passes, reference_masks, scales
+            )
+            replacing = _replacing(project, preds, *record)
+            if replacing is not None:
+                out[vid] = PredictionSetReplaced(vid, preds.model, *replacing)
+        return out
+
+
+def refuse_replacing(found: dict[str, PredictionSetReplaced]) -> None:
+    """Raise what :func:`replaced_sets` found, in one message naming every video (nothing when it found none)."""
+    if len(found) == 1:
+        raise next(iter(found.values()))
+    if found:
+        model = next(iter(found.values())).model
+        sets = "; ".join(f"{v}: {e.frames} frames made by {e.made_by}" for v, e in found.items())
+        raise ValueError(
+            f"{len(found)} videos hold a prediction set {model!r} made by another checkpoint or with other settings "
+            f"({sets}); this run would replace them, so nothing was predicted: pass --replace (replace=True) to "
+            f"replace them, or another name (--name) to keep both sets"
+        )
 
 
 def _same_file(a, b) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -23,6 +24,7 @@ from qtpy.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
+    QMessageBox,
     QSpinBox,
     QVBoxLayout,
 )
@@ -335,28 +337,68 @@ class PredictDock(DvosDock):
         context = self.model_kind() == "context"
         passes = self.context_passes.value() if context else None
         reference_masks = self.reference_masks.currentText() if context else None
+        before = self.smooth.value()
+        args = (self.state.require_project(), ids, checkpoint)
+        kwargs = {
+            "image_checkpoint": image_ck,
+            "device": self.device.currentText(),
+            "batch_size": self.batch.value(),
+            "name": name,
+            "passes": passes,
+            "reference_masks": reference_masks,
+            "precision": self.compute.precision.currentText(),
+            "scales": self.compute.scales.currentText(),
+            "smooth_before": before,
+            "smooth_only_outliers": self.smooth_outliers.isChecked(),
+        }
+        return self._start_predict(args, kwargs, name)
+
+    def _start_predict(self, args: tuple, kwargs: dict, name: str, replace: bool = False):
+        """Predict (in a child process) with the arguments ``predict`` read from the panel; without ``replace``, a
+        set that predicting would replace is asked about first (:meth:`_predict_result`)."""
         from dvos_core.infer.smooth import smoothed_name
 
-        before = self.smooth.value()
+        before = kwargs["smooth_before"]
         shown = smoothed_name(name) if before else name
         return self.run(
             "dvos_napari._tasks:predict_videos",
-            self.state.require_project(),
-            ids,
-            checkpoint,
-            image_checkpoint=image_ck,
-            device=self.device.currentText(),
-            batch_size=self.batch.value(),
-            name=name,
-            passes=passes,
-            reference_masks=reference_masks,
-            precision=self.compute.precision.currentText(),
-            scales=self.compute.scales.currentText(),
-            smooth_before=before,
-            smooth_only_outliers=self.smooth_outliers.isChecked(),
-            label=f"predict {len(ids)} video(s) as {name}" + (", then smooth them" if before else ""),
-            on_result=lambda n: self._predicted(n, shown),
+            *args,
+            replace=replace,
+            **kwargs,
+            label=f"predict {len(args[1])} video(s) as {name}" + (", then smooth them" if before else ""),
+            on_result=lambda r: self._predict_result(r, shown, args, kwargs, name),
         )
+
+    def _predict_result(self, result, shown: str, args: tuple, kwargs: dict, name: str) -> None:
+        """The frames predicted are shown; a set the run would replace (nothing was predicted) is asked about: Yes
+        predicts again, replacing it; No keeps it."""
+        if not isinstance(result, dict):
+            return self._predicted(result, shown)
+        found = result["replace"]
+        if self._ask_replace(found, name):  # started once this job has finished (it is still running here)
+            QTimer.singleShot(0, lambda: self.guard(self._start_predict, args, kwargs, name, replace=True))
+            return None
+        text = (
+            f"nothing predicted: the prediction set {name!r} of {', '.join(found)} is kept as it was; to keep it and "
+            f"predict with these settings too, type another name under 'save predictions as'"
+        )
+        self.messages.info(text)
+        return None
+
+    def _ask_replace(self, found: dict, name: str) -> bool:
+        """Whether to replace the prediction set ``name`` of the videos ``found`` (frames made by another checkpoint
+        or with other settings, see ``dvos_core.infer.replaced_sets``): Yes replaces, No (the default) keeps it."""
+        made = "; ".join(f"{v}: {f['frames']} frames made by {f['made_by']}" for v, f in found.items())
+        answer = QMessageBox.question(
+            self,
+            "Replace the predictions?",
+            f"The prediction set {name!r} already holds predictions made by another model or with other settings "
+            f"({made}). Replace them with this run's? (No keeps them: type another name under 'save predictions "
+            f"as' to keep both.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def pseudo_label(self):
         self.state.require_project()  # no project is the first thing to fix (before "choose the labelling model")

@@ -1,0 +1,75 @@
+"""The Predict step, predicting again into a set made by a model trained since (or with other settings), replaced
+its frames at once: it now asks first (Yes replaces them, No keeps them and predicts nothing). Run with xvfb-run."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from napari_helpers import dock, tiny_clip, wait_job
+
+pytest.importorskip("napari")
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
+]
+
+
+def _save_model(project, seed: int) -> None:
+    import torch
+
+    from dvos_core.model import build_model, save_checkpoint
+    from dvos_core.train.config import TrainConfig
+
+    torch.manual_seed(seed)
+    d = project.model_dir("img", create=True)
+    save_checkpoint(d / "best.pt", build_model("tiny", "frame"), phase="image")
+    TrainConfig(phase="image").to_yaml(d / "config.yaml")
+
+
+def test_predicting_again_with_a_model_trained_since_asks_before_replacing(
+    make_napari_viewer, qtbot, tmp_project, monkeypatch
+):
+    from qtpy.QtWidgets import QMessageBox
+
+    frames, _ = tiny_clip(4)
+    video = tmp_project.add_video_array("v", frames, split="train")
+    _save_model(tmp_project, 0)
+    pr = dock(make_napari_viewer(), "Predict")
+    pr.state.set_project(tmp_project)
+    pr.state.select_video("v")
+    pr.device.setCurrentText("cpu")
+    pr.checkpoint.setCurrentText("img")
+    asked, answers = [], []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: asked.append(a[2]) or answers.pop(0))
+    wait_job(qtbot, pr.predict())
+    assert asked == [] and video.predictions["img"].frames().tolist() == [0, 1, 2, 3]  # a new set: not asked
+    wait_job(qtbot, pr.predict())  # the same model and settings: resumed, not asked
+    assert asked == []
+    made = video.predictions["img"].attrs["fingerprint"]
+
+    _save_model(tmp_project, 1)  # trained again
+    answers.append(QMessageBox.StandardButton.No)
+    wait_job(qtbot, pr.predict())
+    assert len(asked) == 1 and "'img'" in asked[0] and "v: 4 frames made by an earlier version of" in asked[0]
+    assert video.predictions["img"].attrs["fingerprint"] == made  # kept
+    assert "nothing predicted: the prediction set 'img' of v is kept as it was" in pr.messages.text()
+
+    answers.append(QMessageBox.StandardButton.Yes)
+    first = pr.predict()
+    wait_job(qtbot, first)
+    qtbot.waitUntil(lambda: pr.job is not first and pr.job.status is not None, timeout=120_000)  # predicted again
+    assert pr.job.status == "ok" and len(asked) == 2
+    assert video.predictions["img"].attrs["fingerprint"] != made
+    assert video.predictions["img"].frames().tolist() == [0, 1, 2, 3] and pr.state.prediction_model == "img"
+
+
+def test_a_refusal_that_reaches_the_step_names_its_answer_not_an_option():
+    """Should the core refuse in the step after all (a set changed between the question and the run), the message
+    names the step's way out, not the command's --replace."""
+    from dvos_core.infer import PredictionSetReplaced
+    from dvos_napari._errors import user_message
+
+    text = user_message(PredictionSetReplaced("v", "img", 4, "m.pt with other settings: threshold 0.5 -> 0.3")).text
+    assert "answer Yes to replace them, or type another name under 'save predictions as'" in text
+    assert "--" not in text and "replace=True" not in text
