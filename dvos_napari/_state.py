@@ -501,18 +501,19 @@ class DvosState:
             self.video_changed.emit(vid)
 
     def _shown_twice(self, layer, role) -> bool:
-        """A layer of the open project's video that another layer already shows (the project dropped on napari
-        again): it leaves the viewer as soon as its insertion ends, so that paint goes to one masks layer - the one
-        Save all and the unsaved count know - and the video's unsaved paint stays. True when it goes."""
+        """A layer of the open project dropped on napari again while the current video already has a layer of its
+        role: it leaves the viewer as soon as its insertion ends, so that paint goes to one masks layer - the one
+        Save all and the unsaved count know - and the video's unsaved paint stays; the layer of another video (the
+        reader's is the project's first video) leaves too, and the current video stays shown. True when it goes."""
         viewer = self.viewer
         md = layer.metadata or {}
-        vid = md.get("dvos_video")
-        if viewer is None or role not in ("image", "masks") or self.video_id != vid:
+        vid, current = md.get("dvos_video"), self.video_id
+        if viewer is None or role not in ("image", "masks") or current is None:
             return False
 
-        def shown(x) -> bool:  # this project's layer of the video, the one dvos follows (not one left untracked)
+        def shown(x) -> bool:  # this project's layer of the current video, the one dvos follows (not one untracked)
             other = x.metadata or {}
-            same = _layers.video_layer_of(x, vid, role) and _same(self.project, other.get("dvos_project", ""))
+            same = _layers.video_layer_of(x, current, role) and _same(self.project, other.get("dvos_project", ""))
             return same and (role == "image" or _layers.is_tracked(x, self))
 
         if not any(x is not layer and shown(x) for x in viewer.layers):
@@ -526,8 +527,10 @@ class DvosState:
 
         layer.visible = False
         QTimer.singleShot(0, drop)
-        if role == "image":
+        if role == "image" and vid == current:
             show_info(f"dvos: {vid} is already shown (its layers are kept, with any unsaved paint)")
+        elif role == "image":
+            show_info(f"dvos: the project is already open and {current} stays shown; pick {vid} in the Project step")
         return True
 
 

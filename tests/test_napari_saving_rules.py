@@ -220,6 +220,30 @@ def test_dropping_the_open_project_again_keeps_one_layer_per_role(make_napari_vi
     assert ann.save_all() == [2]
 
 
+def test_dropping_the_open_project_again_keeps_the_video_shown(make_napari_viewer, qtbot, tmp_project):
+    """The open project dropped again while its second video was shown: the reader's layers (its first video) made
+    that video the current one, beside the shown video's layers. They leave now; the shown video stays current."""
+    frames, _ = tiny_clip(6)
+    for vid in ("first", "second"):
+        tmp_project.add_video_array(vid, frames, split="train")
+    viewer = make_napari_viewer()
+    ann = dock(viewer, "Annotate")
+    state = ann.state
+    state.set_project(tmp_project)
+    state.select_video("second")
+    wait_loaded(qtbot, state)
+    layers = list(viewer.layers)
+    layer = viewer.layers["second masks"]
+    layer.paint((2, 20, 20), 1)
+    switched = []
+    state.video_changed.connect(switched.append)
+    viewer.open(str(tmp_project.path), plugin="dvos-napari")
+    qtbot.waitUntil(lambda: len(viewer.layers) == len(layers), timeout=10_000)
+    qtbot.wait(50)
+    assert list(viewer.layers) == layers and state.video_id == "second" and switched == []
+    assert ann.save_all() == [2] and tmp_project.video("second").mask(2).any()
+
+
 def test_a_users_layer_of_the_videos_name_is_not_shown_as_the_stored_video(make_napari_viewer, qtbot, tmp_project):
     """A video file opened in napari under the name the stored (resized) video takes was shown as that video: the
     masks were painted over the file's frames, of another size."""
