@@ -332,3 +332,38 @@ def test_a_set_whose_clips_show_no_head_is_named(proj, monkeypatch):
     monkeypatch.setattr(clip, "simulate_clip", covered)
     with pytest.warns(UserWarning, match=r"'covered': none of its 2 clips shows a head pixel.*80x80 px.*--preview"):
         generate(proj, "covered", 2, CFG, seed=1, backend="serial")
+
+
+def test_a_worker_of_a_cancelled_run_ends_its_queued_clips_before_loading_the_bank(tmp_path):
+    """Cancel with workers took up to 19 s under load: each queued clip's worker loaded the project's object bank
+    first and only then looked at the stop event."""
+    import importlib
+    import multiprocessing as mp
+
+    gen = importlib.import_module("dvos_core.synth.generate")  # the module (the package exports its function)
+
+    stop = mp.get_context("spawn").Event()
+    stop.set()
+    gen._worker_init(str(tmp_path / "no-such.dvos"), "s", stop)  # no project there: loading it would fail otherwise
+    try:
+        with pytest.raises(Cancelled):
+            gen._worker_clip(0)
+        assert "ctx" not in gen._WORKER
+    finally:
+        gen._WORKER.clear()
+
+
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        ({"workers": 0}, r"workers must be at least 1.*got 0"),
+        ({"workers": -1}, r"workers must be at least 1.*got -1"),
+        ({"seed": "abc"}, r"seed must be a whole number, got 'abc'"),
+        ({"seed": 1.5}, r"seed must be a whole number"),
+    ],
+)
+def test_workers_below_one_and_seeds_that_are_not_numbers_are_refused_before_a_set_is_made(proj, kw, match):
+    """workers=0 or -1 rendered in one process unsaid; seed='abc' failed with int()'s bare message."""
+    with pytest.raises(ValueError, match=match):
+        generate(proj, "badargs", 1, CFG, backend="process", **kw)
+    assert "badargs" not in proj.synthetic_ids()

@@ -182,6 +182,7 @@ def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
 
 
 def _worker_clip(i: int) -> int:
+    check(_WORKER.get("cancel"))  # a cancelled run's queued clips end here, before loading the bank (seconds each)
     if "ctx" not in _WORKER:
         _WORKER["ctx"] = _Context(_WORKER["path"], _WORKER["name"])
     _WORKER["ctx"].make(i, _WORKER.get("cancel"))
@@ -296,6 +297,9 @@ def generate(
     n_clips = _whole(n_clips, "n_clips")
     if n_clips < 1:
         raise ValueError(f"n_clips must be >= 1, got {n_clips}")
+    seed, workers = _whole(seed, "seed"), _whole(workers, "workers")
+    if workers < 1:  # 0 and -1 ran one process unsaid (-1 is joblib's "every core", which dvos does not mean)
+        raise ValueError(f"workers must be at least 1 (1: render in this process), got {workers}")
     if split not in SET_SPLITS:
         raise ValueError(
             f"split must be one of {SET_SPLITS} (train: the video model learns from it, val: checks its training, "
