@@ -756,20 +756,11 @@ def _phase_videos(project, plan: dict, phase: str) -> list:
 
 def _unseen_videos(best, videos) -> list:
     """Those of ``videos`` that the model whose best checkpoint is ``best`` never trained nor validated on (its
-    recorded data summary); none when it records none."""
-    from dvos_core.model.checkpoint import read_checkpoint
+    recorded data summary, read from the checkpoint's header: no weight is loaded); none when it records none."""
+    from dvos_core.checkpoint_header import checkpoint_data_videos
 
-    if not videos:
-        return []
-    try:
-        data = (read_checkpoint(best).get("info") or {}).get("data") or {}
-    except (OSError, ValueError):
-        return []
-    parts = [data.get(part) for part in ("train", "val")]
-    seen = {v for part in parts if isinstance(part, dict) for v in part.get("videos") or ()}
-    if not any(isinstance(part, dict) and "videos" in part for part in parts):
-        return []
-    return [v for v in videos if v not in seen]
+    seen = checkpoint_data_videos(best, ("train", "val")) if videos else None
+    return [] if seen is None else [v for v in videos if v not in seen]
 
 
 def _refused(e) -> ValueError:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dvos_core.checkpoint_header import read_checkpoint_header
+
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -87,47 +89,12 @@ MODEL_KINDS = ("frame", "dvos", "context")  # dvos_core.model.factory.KINDS, who
 _HELD: dict = {}  # checkpoint path -> (its stat, the kind it holds): read once per version of the file
 
 
-class _Opaque:
-    """What the header reader makes of anything in a checkpoint's pickle but plain containers (tensors, storages):
-    it is never built, so no code of the file runs and no tensor is read."""
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def __setstate__(self, state):
-        pass
-
-
 def _header_kind(path: str) -> str | None:
-    """The ``kind`` a dvos checkpoint records, read from its pickle alone (a few kB, whatever the model's size):
-    tensors, storages and any other object are left unbuilt, and torch is not imported. None when the file is no
-    dvos checkpoint torch wrote as a zip archive."""
-    import pickle
-    import zipfile
-
-    class Header(pickle.Unpickler):
-        def find_class(self, module, name):
-            if (module, name) == ("collections", "OrderedDict"):
-                import collections
-
-                return collections.OrderedDict
-            return _Opaque
-
-        def persistent_load(self, pid):
-            return None
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            entry = next((n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
-            if entry is None:
-                return None
-            with archive.open(entry) as f:
-                payload = Header(f).load()
-    except Exception:  # not a zip archive, a damaged one, or a pickle of something else: the kind is unknown
-        return None
-    if not isinstance(payload, dict) or payload.get("format") != "dvos-checkpoint":
-        return None
-    kind = payload.get("kind")
+    """The ``kind`` a dvos checkpoint records, from its header alone (:func:`read_checkpoint_header`: a few kB
+    whatever the model's size, no tensor read and torch not imported); None when the file is no dvos checkpoint or
+    records a kind dvos does not know."""
+    header = read_checkpoint_header(path)
+    kind = header.get("kind") if header else None
     return kind if kind in MODEL_KINDS else None
 
 

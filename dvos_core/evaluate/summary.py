@@ -155,10 +155,9 @@ def warn_outdated(sets) -> None:
 def warn_trained_on(sets) -> None:
     """Warn when a prediction set about to be scored is of a test video the model that made it trained on (its
     checkpoint's data summary lists the video: it was a training video then): its score is not a test score. The
-    checkpoint of each model is read once; a set whose checkpoint is gone or unreadable is passed over."""
-    from pathlib import Path
-
-    from dvos_core.model.checkpoint import read_checkpoint
+    header of each model's checkpoint is read once (no weight is loaded); a set whose checkpoint is gone or is no
+    dvos checkpoint is passed over."""
+    from dvos_core.checkpoint_header import checkpoint_data_videos
     from dvos_core.store.predictions import recorded_checkpoint
 
     seen: dict = {}
@@ -168,11 +167,7 @@ def warn_trained_on(sets) -> None:
             continue
         path = recorded_checkpoint(s.video.path, s.attrs)
         if path not in seen:
-            try:
-                info = read_checkpoint(path)["info"] if path and Path(path).is_file() else {}
-                seen[path] = set(((info.get("data") or {}).get("train") or {}).get("videos") or [])
-            except Exception:  # a damaged or foreign checkpoint: nothing to tell
-                seen[path] = set()
+            seen[path] = (checkpoint_data_videos(path, ("train",)) if path else None) or set()
         if s.video.name in seen[path]:
             found.setdefault(s.model, []).append(s.video.name)
     for model, videos in found.items():

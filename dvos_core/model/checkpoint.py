@@ -11,7 +11,8 @@ context model: ``mask_prior_offsets=False``), so the model built from them compu
 :func:`migrate_payload`). Model settings added since format 3 are left out of a file where they are off
 (:data:`LATER_CONFIG_DEFAULTS`), so a dvos of the same format released before them still reads it. Weights
 trained by the authors' code are bare state_dicts: convert them with ``dvos import-weights``
-(:func:`dvos_core.model.reference.import_reference_weights`).
+(:func:`dvos_core.model.reference.import_reference_weights`). A checkpoint's header alone (kind, config and info,
+no tensor) is read without torch by :func:`dvos_core.checkpoint_header.read_checkpoint_header`.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from pathlib import Path
 
 import torch
 
+from dvos_core.checkpoint_header import FORMAT
 from dvos_core.model.factory import KINDS, build_model
 from dvos_core.model.presets import ModelConfig
 
-FORMAT = "dvos-checkpoint"
 FORMAT_VERSION = 3
 # Model settings added since format 3 came out, with the value that builds the model as it was before them. A
 # checkpoint leaves them out at that value, so a dvos of the same format released before them still reads it (it
