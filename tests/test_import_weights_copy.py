@@ -155,3 +155,27 @@ def test_a_checkpoint_that_cannot_be_loaded_is_refused_and_named_by_check(old, n
     shutil.copy(bad, new.model_dir("planted", create=True) / "best.pt")  # put there by hand
     found = [f for f in check_project(new) if f.where == "model planted, best.pt"]
     assert len(found) == 1 and found[0].kind == "damaged"
+
+
+def test_a_model_whose_training_was_stopped_is_copied_with_a_warning_saying_how_far_it_got(old, new, capsys):
+    """A run stopped before its last epoch was copied without a word: the new project took it for a finished model."""
+    a, d = old
+    state = {"epoch": 3, "step": 5, "finished": False}
+    save_checkpoint(d / "last.pt", build_model("tiny", "frame"), train_state=state, train_config={"epochs": 10})
+    assert main(["import-weights", str(d / "best.pt"), "--project", str(new.path), "--name", "copy"]) == 0
+    said = capsys.readouterr()
+    err = " ".join(said.err.split())
+    assert "warning:" in err and str(d.resolve()) in err and "unfinished" in err
+    assert "stopped after 3 of 10 epoch(s) and 5 step(s)" in err
+    assert f"dvos train {a.path.resolve()} --name image2 --config" in err and "--overwrite" in err
+    assert (new.model_dir("copy") / "best.pt").read_bytes() == (d / "best.pt").read_bytes()  # still imported
+    with pytest.warns(UserWarning, match=r"'again' is a copy of last.pt, the state it stopped in"):
+        done = copy_model(new, d / "last.pt", "again")
+    assert done.unfinished == "after 3 of 10 epoch(s) and 5 step(s)"
+
+    # a finished run, and one of a dvos before the flag that trained all its epochs: no warning
+    for state in ({"epoch": 10, "step": 0, "finished": True}, {"epoch": 10, "step": 0}):
+        save_checkpoint(d / "last.pt", build_model("tiny", "frame"), train_state=state, train_config={"epochs": 10})
+        done = copy_model(new, d, "done", overwrite=True)
+        assert done.unfinished == ""
+    assert "warning" not in capsys.readouterr().err

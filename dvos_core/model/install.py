@@ -27,6 +27,9 @@ class InstalledModel:
     copied: list = field(default_factory=list)  # files copied beside best.pt (a copied model's config.yaml, ...)
     sha256: str = ""  # of best.pt: what predictions made with it record
     kind: str = ""  # frame (an image model), dvos or context (a video model); "" where not read
+    # how far the training run of a copied model got when it was stopped before its last epoch ("after 3 of 10
+    # epoch(s)"; :func:`dvos_core.store.notes.training_progress`); "" for a finished run or one that records none
+    unfinished: str = ""
 
 
 def install_model(
@@ -114,7 +117,9 @@ def copy_model(project, source, name: str | None = None, overwrite: bool = False
     gets a first line saying where it was copied from, and a starting checkpoint it names inside the old project is
     named by its full path). A last.pt is not copied: `dvos train --name NAME` would resume another project's run;
     fine-tune the copy under a new name instead. ``name`` defaults to the source's model name. A model of that name
-    is refused unless ``overwrite`` (replaced whole)."""
+    is refused unless ``overwrite`` (replaced whole). A model whose training run stopped before its last epoch
+    (:func:`unfinished_run`) is copied with a warning saying how far it got and how to finish it
+    (``InstalledModel.unfinished``)."""
     import shutil
 
     from dvos_core.model.checkpoint import CheckpointError, file_fingerprint, folder_checkpoint, load_checkpoint
@@ -157,9 +162,61 @@ def copy_model(project, source, name: str | None = None, overwrite: bool = False
             )
         return sha  # checked: install_model need not hash best.pt again
 
+    stopped = unfinished_run(src)
     done = install_model(project, name, write, overwrite, operation=f"import-weights {name} (copy)", extras=extras)
     done.kind = kind
+    if stopped is not None:
+        from dvos_core.user_warnings import warn_user
+
+        done.unfinished = stopped[0]
+        warn_user(_unfinished_message(src, name, *stopped))
     return done
+
+
+def unfinished_run(checkpoint) -> tuple[str, str] | None:
+    """How far the training run of ``checkpoint`` got, when it stopped before its last epoch: ``(progress, last)``
+    with ``progress`` as "after 3 of 10 epoch(s) and 40 step(s)" and ``last`` the last.pt that says so; None for a
+    finished run, or a checkpoint that records no training state (imported weights). A best.pt is judged by the
+    last.pt beside it (the run's training state), a last.pt by itself; only their headers are read."""
+    from dvos_core.checkpoint_header import read_checkpoint_header
+    from dvos_core.store.notes import training_progress
+
+    checkpoint = Path(checkpoint)
+    last = checkpoint if checkpoint.name != "best.pt" else checkpoint.with_name("last.pt")
+    info = (read_checkpoint_header(last) or {}).get("info")
+    state = info.get("train_state") if isinstance(info, dict) else None
+    if not isinstance(state, dict) or not isinstance(state.get("epoch"), int):
+        return None
+    saved = info.get("train_config") if isinstance(info.get("train_config"), dict) else {}
+    planned = saved.get("epochs")
+    finished = state.get("finished")
+    if finished is None:  # a last.pt of a dvos before the flag: all the epochs it was started with
+        finished = isinstance(planned, int) and 0 < planned <= state["epoch"]
+    return None if finished else (training_progress(state, saved), str(last))
+
+
+def _unfinished_message(src: Path, name: str, progress: str, last: str) -> str:
+    """The warning of a copied model whose training run was stopped before its last epoch, with how to finish it."""
+    import shlex
+
+    from dvos_core.store.fsops import group_attrs
+    from dvos_core.store.schema import STORE_FORMAT
+
+    folder = src.resolve().parent
+    home = folder.parent.parent
+    if folder.parent.name == "models" and group_attrs(home).get("format") == STORE_FORMAT:
+        q = shlex.quote
+        finish = (
+            f"finish it in its project (`dvos train {q(str(home))} --name {q(folder.name)} --config "
+            f"{q(str(folder / 'config.yaml'))}`) and copy it again with --overwrite"
+        )
+    else:
+        finish = "finish its training and copy it again with --overwrite"
+    what = "its best epoch so far" if src.name == "best.pt" else f"{src.name}, the state it stopped in"
+    return (
+        f"{folder}: its training run is unfinished (stopped {progress}; {Path(last).name} says so): model {name!r} "
+        f"is a copy of {what}; {finish}, or keep it as it is"
+    )
 
 
 def _copied_config(text: str, src: Path, sha: str) -> str:

@@ -218,6 +218,13 @@ def checkpoint_argument(project_path, checkpoint: str, inside: bool | None = Non
     return p.parent.name if mine else checkpoint
 
 
+def training_progress(state: dict, saved: dict) -> str:
+    """How far a training run got (``state``: its last.pt's train_state; ``saved``: its training config), as
+    "after 3 of 10 epoch(s) and 40 step(s)"."""
+    done, step, planned = int(state.get("epoch", 0)), int(state.get("step", 0)), (saved or {}).get("epochs")
+    return f"after {done}{f' of {planned}' if planned else ''} epoch(s)" + (f" and {step} step(s)" if step else "")
+
+
 def stopped_training_note(project, name: str, state: dict, saved: dict) -> str:
     """What a training run stopped part-way left (``state``: its last.pt's train_state; ``saved``: its training
     config) and how to finish it."""
@@ -225,9 +232,8 @@ def stopped_training_note(project, name: str, state: dict, saved: dict) -> str:
 
     q = shlex.quote
     folder = project.model_dir(name)
-    done, step, planned = int(state.get("epoch", 0)), int(state.get("step", 0)), saved.get("epochs")
     older = " --real-share off" if saved and "real_share" not in saved else ""  # begun before the setting existed
-    where = f"after {done}{f' of {planned}' if planned else ''} epoch(s)" + (f" and {step} step(s)" if step else "")
+    where = training_progress(state, saved)
     keep = (
         "; or keep it as it is: best.pt, its best epoch so far, predicts"
         if (folder / "best.pt").is_file()
