@@ -135,6 +135,40 @@ def test_a_stopped_training_run_is_unfinished_and_its_command_finishes_it(tmp_pa
     capsys.readouterr()
 
 
+def test_the_command_that_finishes_a_stopped_run_whose_start_model_moved_gives_its_new_place(tmp_path, capsys):
+    """The start model of a stopped run moved since it began: `dvos check` gave the --config command, whose
+    config.yaml names the old place, and that command was refused. It says so and asks for --init-from the new
+    place; given it, the command finishes the run."""
+    import shlex
+
+    from dvos_core.data.toy import make_toy_project
+    from dvos_core.progress import CancelToken
+    from dvos_core.train import TrainConfig, train
+    from dvos_core.train.events import EpochEvent
+
+    torch.set_num_threads(1)
+    p = make_toy_project(tmp_path / "p.dvos", n_clips=3, n_frames=6, size=64, n_videos=0)
+    start = tmp_path / "start.pt"
+    save_checkpoint(start, build_model("tiny", "frame"), kind="frame", input_size=64)
+    cfg = TrainConfig(
+        phase="synthetic", preset="tiny", epochs=2, batch_size=2, size=64, max_steps_per_epoch=1, num_workers=0,
+        init_from=str(start),
+    )  # fmt: skip
+    token = CancelToken()
+    with pytest.raises(Exception, match="cancelled"):
+        train(p, cfg, "m", cancel=token, on_event=lambda e: isinstance(e, EpochEvent) and token.cancel())
+    assert "NEW_PLACE" not in next(f for f in check_project(p) if f.kind == "unfinished").message
+    (tmp_path / "kept").mkdir()
+    moved = start.rename(tmp_path / "kept" / "start.pt")
+    message = next(f for f in check_project(p) if f.kind == "unfinished").message
+    assert f"it began from {start}, which is not there now (moved or deleted?)" in message
+    command = message.split("`")[1]
+    assert command.endswith(" --init-from NEW_PLACE")
+    assert dvos(shlex.split(command.replace("NEW_PLACE", str(moved)))[1:]) == 0
+    assert not [f for f in check_project(Project.open(p.path)) if f.kind == "unfinished"]
+    capsys.readouterr()
+
+
 @pytest.mark.parametrize("overwrite", [False, True])
 def test_a_stopped_pseudo_labelling_is_unfinished_and_its_command_finishes_it(tmp_path, capsys, overwrite):
     """A pseudo-labelling stopped part-way (a relabelling: two models' labels mixed; a first labelling: frames

@@ -311,8 +311,9 @@ def test_a_run_started_from_another_projects_model_continues_from_a_copy_of_that
     shutil.move(str(tmp_path / "2025.dvos"), str(tmp_path / "archive.dvos"))
     with pytest.raises(
         ResumeRefused,
-        match=r"init_from: .* when it began, now None\) .*give --init-from .*2025\.dvos/models/image/best\.pt again, "
-        r"or a copy of that file: it is known",
+        match=r"init_from: .* when it began, now None\) .*names the checkpoint it began from, .*2025\.dvos/models/"
+        r"image/best\.pt, which is not there now \(moved or deleted\?\): give --init-from where that file lies now, "
+        r"or a copy of it: it is known",
     ):
         train(project, dataclasses.replace(_config(start, epochs=2), init_from=None), "ft")
     assert train(project, _config(copy, epochs=2), "ft").exists()  # continued, not refused
@@ -377,3 +378,27 @@ def test_a_runs_own_config_yaml_resumes_it_when_it_started_from_a_checkpoint(tmp
     fresh = {**began, "init_from": None}  # no start checkpoint: the preset is the model
     no_start = _config(start, preset="tiny").replace(init_from=None)
     assert "preset" in settings_refusal(tmp_path, no_start, fresh, False, None)
+
+
+def test_the_hint_to_give_the_start_model_again_names_it_only_where_it_lies_now(tmp_path):
+    """A run refused for want of --init-from was told to give its start file again even once that file was moved or
+    deleted: the command it named was refused in turn."""
+    from dvos_core.train.loop import settings_refusal
+
+    root = tmp_path / "p.dvos"
+    start = root / "models" / "image" / "best.pt"
+    start.parent.mkdir(parents=True)
+    start.write_bytes(b"x")
+    out, now = root / "models" / "ft", dataclasses.replace(_config(start), init_from=None)
+
+    def hint(began, init=None):
+        return settings_refusal(out, now, _config(began).to_dict(), False, init)
+
+    assert f"give --init-from {start} again, or a copy of that file" in hint(start)
+    # the project moved since the run began: its own model, where it lies now
+    moved = hint(tmp_path / "old.dvos" / "models" / "image" / "best.pt", {"in_project": True})
+    assert f"give --init-from {start} (where that file lies now), or a copy" in moved
+    start.unlink()  # deleted (or moved elsewhere): no command naming it
+    gone = hint(start)
+    assert f"names the checkpoint it began from, {start}, which is not there now (moved or deleted?)" in gone
+    assert "give --init-from where that file lies now, or a copy of it" in gone and " again" not in gone

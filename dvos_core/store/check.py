@@ -238,7 +238,9 @@ def _model_reads(project, unfinished: list[Finding]) -> Iterator[tuple[str, Call
         if state and not state.get("finished", True):
             saved = info.get("train_config") or {}
             unfinished.append(
-                Finding("unfinished", f"model {name}", stopped_training_note(project, name, state, saved))
+                Finding(
+                    "unfinished", f"model {name}", stopped_training_note(project, name, state, saved, info.get("init"))
+                )
             )
 
     for name in project.model_names():

@@ -237,6 +237,19 @@ def own_model_file(root, recorded, inside: bool | None = None) -> Path | None:
     return Path(root) / "models" / p.parts[-2] / p.parts[-1]
 
 
+def checkpoint_now(recorded, inside: bool | None = None, root=None) -> Path | None:
+    """Where the checkpoint a record names (a run's starting checkpoint, as its train_config holds it) lies now: the
+    path recorded when the file is still there; project ``root``'s same ``models/NAME/FILE`` when it was one of that
+    project's own models (``inside`` as for :func:`own_model_file`) and the project has moved; None when it is found
+    neither way (moved elsewhere or deleted), so that no command given to the user names a file that is not there."""
+    if not recorded:
+        return None
+    if Path(str(recorded)).is_file():
+        return Path(str(recorded))
+    there = own_model_file(root, recorded, inside)
+    return there if there is not None and there.is_file() else None
+
+
 def same_checkpoint(a, b, inside: bool | None = None, root=None) -> bool:
     """Whether the checkpoint ``a`` (as a record holds it) and the file ``b`` (a path from here) name the same
     checkpoint, however spelt: the same file; in a copy of a project whose original is still there, the same

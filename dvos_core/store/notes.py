@@ -225,14 +225,27 @@ def training_progress(state: dict, saved: dict) -> str:
     return f"after {done}{f' of {planned}' if planned else ''} epoch(s)" + (f" and {step} step(s)" if step else "")
 
 
-def stopped_training_note(project, name: str, state: dict, saved: dict) -> str:
+def stopped_training_note(project, name: str, state: dict, saved: dict, init: dict | None = None) -> str:
     """What a training run stopped part-way left (``state``: its last.pt's train_state; ``saved``: its training
-    config) and how to finish it."""
+    config; ``init``: its record of the checkpoint it started from) and how to finish it. A run whose starting
+    checkpoint is no longer where it recorded it (moved or deleted) is told to give the file's new place with
+    --init-from: its config.yaml names the old one, which the command would refuse."""
     import shlex
+
+    from dvos_core.store.fsops import checkpoint_now
 
     q = shlex.quote
     folder = project.model_dir(name)
-    older = " --real-share off" if saved and "real_share" not in saved else ""  # begun before the setting existed
+    extra = " --real-share off" if saved and "real_share" not in saved else ""  # begun before the setting existed
+    began = (saved or {}).get("init_from")
+    if began and checkpoint_now(began, (init or {}).get("in_project"), project.path) is None:
+        extra += " --init-from NEW_PLACE"
+        gone = (
+            f"; it began from {began}, which is not there now (moved or deleted?): give where that file lies now, or a "
+            f"copy of it, as NEW_PLACE (it is known by its bytes)"
+        )
+    else:
+        gone = ""
     where = training_progress(state, saved)
     keep = (
         "; or keep it as it is: best.pt, its best epoch so far, predicts"
@@ -241,7 +254,7 @@ def stopped_training_note(project, name: str, state: dict, saved: dict) -> str:
     )
     return (
         f"training stopped {where} (or is still running): continue it with `dvos train {q(str(project.path))} "
-        f"--name {q(name)} --config {q(str(folder / 'config.yaml'))}{older}` (it resumes from last.pt with the "
+        f"--name {q(name)} --config {q(str(folder / 'config.yaml'))}{extra}` (it resumes from last.pt with the "
         f"settings it was started with), or delete it (`dvos delete {q(str(project.path))} model {q(name)} "
-        f"--yes`){keep}"
+        f"--yes`){keep}{gone}"
     )

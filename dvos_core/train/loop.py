@@ -37,7 +37,7 @@ from dvos_core.model.device import use_bf16
 from dvos_core.model.presets import ModelConfig, get_config
 from dvos_core.model.transfer import image_parameter_names
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, interrupt_cancels, report
-from dvos_core.store.fsops import in_project, io_step, same_checkpoint
+from dvos_core.store.fsops import checkpoint_now, in_project, io_step, same_checkpoint
 from dvos_core.store.lock import TRAIN_HOLDER, TRAIN_LOCK
 from dvos_core.store.schema import StoreError
 from dvos_core.threads import loader_worker_init
@@ -170,10 +170,19 @@ def settings_refusal(
     if began and not Path(began).is_absolute():  # recorded by an older dvos as typed, from its working folder
         typed = " (as typed then, from the folder the run was started in)"
     if "init_from" in diff and saved.get("init_from") and not now.get("init_from"):
-        hint = (
-            f" (a run continues from its last.pt, but names the checkpoint it began from: give --init-from "
-            f"{shlex.quote(str(saved['init_from']))} again{typed}, or a copy of that file: it is known by its bytes)"
-        )
+        there = checkpoint_now(began, own, root)
+        if there is None:  # moved or deleted since: a command naming it would be refused again
+            hint = (
+                f" (a run continues from its last.pt, but names the checkpoint it began from, {began}{typed}, which "
+                f"is not there now (moved or deleted?): give --init-from where that file lies now, or a copy of it: "
+                f"it is known by its bytes)"
+            )
+        else:
+            again = "again" if there == Path(began) else "(where that file lies now)"
+            hint = (
+                f" (a run continues from its last.pt, but names the checkpoint it began from: give --init-from "
+                f"{shlex.quote(str(there))} {again}{typed}, or a copy of that file: it is known by its bytes)"
+            )
     elif "init_from" in diff and saved.get("init_from") and not Path(saved["init_from"]).exists():
         which = "another project's model, " if own is False else ""
         hint = (
