@@ -434,14 +434,19 @@ def _check_own_set(project, cfg: RunAllConfig) -> None:
     )
 
 
-def _motion_matched(config: dict) -> bool | None:
-    """Whether a synthetic set's ``config`` has its motion matched to footage: run-all leaves the motion settings
-    at the engine's defaults otherwise (None: a config that cannot be read)."""
+def _motion_matched(sset) -> bool | None:
+    """Whether synthetic set ``sset`` was made with its motion matched to footage: its record of the videos it was
+    matched to (``motion_matched_to``; [] for a set made without matching); for a set made before that record
+    existed, guessed from its config, whose motion settings run-all leaves at the engine's defaults otherwise
+    (None: a config that cannot be read)."""
     from dvos_core.motion.matching import MATCHED_FIELDS
     from dvos_core.synth import SynthConfig
 
+    recorded = sset.attrs.get("motion_matched_to")
+    if isinstance(recorded, list):
+        return bool(recorded)
     try:
-        made = SynthConfig.from_dict(config)
+        made = SynthConfig.from_dict(sset.attrs.get("config") or {})
     except (TypeError, ValueError):
         return None
     default = SynthConfig()
@@ -460,7 +465,7 @@ def _set_differences(project, cfg: RunAllConfig, sset) -> list[str]:
     size = (made.get("height"), made.get("width"))
     if cfg.synth_size is not None and size != (cfg.synth_size, cfg.synth_size):
         out.append(f"{size[0]}x{size[1]} px frames, now {cfg.synth_size} px (synth_size: {size[0]} as then)")
-    matched = _motion_matched(made)
+    matched = _motion_matched(sset)
     if matched is not None and matched != cfg.match_motion:
         out.append(
             "its motion was matched to the training videos, now not (leave out --no-match-motion)"
@@ -603,6 +608,7 @@ def _synthesize(project, cfg: RunAllConfig, run: Stages, plan: dict) -> str:
             run.lap("synthesize")
             return name
         synth = SynthConfig.from_dict(sset.attrs.get("config"))
+        matched_to = None  # the set keeps its own record
         run.log(f"      synthetic set {name!r} exists: continued with its own settings")
     else:
         side = cfg.synth_size or min(
@@ -616,6 +622,7 @@ def _synthesize(project, cfg: RunAllConfig, run: Stages, plan: dict) -> str:
             dense = match_density(project, plan["painted"], synth, seed=cfg.seed, progress=share, cancel=run.cancel)
             _log_lines(run, dense.table())
             synth = dense.config
+        matched_to = []  # recorded in the set: whether (and to which videos) its motion was matched
         if cfg.match_motion:
             from dvos_core.motion import match_motion
 
@@ -624,6 +631,7 @@ def _synthesize(project, cfg: RunAllConfig, run: Stages, plan: dict) -> str:
             for w in moved.warnings_after:  # what matching could not fix
                 run.log(f"      note: {w}")
             synth = moved.config
+            matched_to = list(moved.measured["videos"])
         sub = Steps(sub, 300, 700, 1000)
     generate(
         project,
@@ -635,6 +643,7 @@ def _synthesize(project, cfg: RunAllConfig, run: Stages, plan: dict) -> str:
         progress=sub,
         cancel=run.cancel,
         threads=run.threads,
+        motion_matched_to=matched_to,
     )
     run.lap("synthesize")
     return name

@@ -71,6 +71,15 @@ def test_other_synthesis_settings_than_the_kept_sets_are_refused_before_any_work
     check_project(p, _config(name="v2", **change))  # a new name: its own set, with these settings
 
 
+def test_the_runs_set_records_the_training_videos_its_motion_was_matched_to(finished):
+    """run-all told a kept set made with matched motion from its settings, which a matched pan can leave at the
+    defaults: the set records it (``motion_matched_to``), and run-all reads that."""
+    p = Project.open(finished)
+    matched = p.synthetic("synthetic").attrs["motion_matched_to"]
+    training = [v for v in p.video_ids() if p.video(v).split == "train"]
+    assert matched and set(matched) <= set(p.video_ids()) and set(training) <= set(matched)
+
+
 def test_frames_painted_and_a_training_video_added_since_are_named_as_not_learnt(project):
     before = _mtimes(project)
     seed = project.video("seed")

@@ -173,6 +173,9 @@ def _synth(args) -> int:
 
     if not motion_videos and not args.no_motion_check:
         _warn_motion(args.project, cfg)
+    # recorded in the set: its motion matched to these videos, or not matched ([]); unknown (None) for settings read
+    # from --config, which may hold motion matched by an earlier --match-motion --write-config
+    matched_to = list(args.match_motion) if args.match_motion else (None if args.config else [])
     s = generate(
         args.project,
         args.name,
@@ -185,6 +188,7 @@ def _synth(args) -> int:
         progress=progress,
         cancel=cancel,
         threads=args.threads,
+        motion_matched_to=matched_to,
     )
     print(
         f"synthetic set {args.name}: {len(s.done())}/{s.n_clips} clips of {cfg.n_frames} frames at "

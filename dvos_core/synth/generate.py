@@ -204,8 +204,11 @@ def _half_created(sset) -> bool:
     return sset.half_created
 
 
-def open_or_create_set(project, name: str, n_clips: int, cfg: SynthConfig, seed: int, split: str):
-    """The synthetic set ``name``: created, or reopened when its config, seed and inputs match (else StoreError)."""
+def open_or_create_set(
+    project, name: str, n_clips: int, cfg: SynthConfig, seed: int, split: str, motion_matched_to: list | None = None
+):
+    """The synthetic set ``name``: created, or reopened when its config, seed and inputs match (else StoreError). A
+    new set records ``motion_matched_to`` (see :func:`generate`) when it is given; a reopened one keeps its own."""
     from dvos_core.store.schema import StoreError
 
     backgrounds = usable_backgrounds(project, cfg)
@@ -263,6 +266,7 @@ def open_or_create_set(project, name: str, n_clips: int, cfg: SynthConfig, seed:
         split=split,
         provenance="synthetic",
         inputs=inputs,
+        **({} if motion_matched_to is None else {"motion_matched_to": list(motion_matched_to)}),
     )
 
 
@@ -279,6 +283,7 @@ def generate(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     threads: int | None = None,
+    motion_matched_to: list[str] | None = None,
 ):
     """Render ``n_clips`` clips into synthetic set ``name`` of ``project`` (a Project or its path); resumable.
 
@@ -287,7 +292,10 @@ def generate(
     on storage that every worker can write). Re-running with the same name, config and seed only renders clips
     that are not done yet. Returns the SyntheticSet. ``config``: a :class:`SynthConfig`, a dict of its fields or
     None (the defaults). ``threads``: OpenCV threads per process (default: the cores shared among the ``workers``;
-    see :mod:`dvos_core.threads`).
+    see :mod:`dvos_core.threads`). ``motion_matched_to``: the videos whose measured motion ``config``'s motion
+    settings come from (:func:`dvos_core.motion.match_motion`), or [] when they were not matched; recorded in a new
+    set's attrs as ``motion_matched_to``, so that `dvos run-all` tells a set made with matched motion from one that
+    moves as configured without guessing it from the settings. None (the default): not recorded (not known).
     """
     from dvos_core.store import Project
 
@@ -312,7 +320,11 @@ def generate(
             f"first (`dvos extract-objects`)"
         )
     check_training_objects(project)  # before the set is made: a bank of test-video heads only makes none
-    sset = open_or_create_set(project, name, int(n_clips), cfg, int(seed), split)
+    if motion_matched_to is not None:
+        from dvos_core.store.schema import id_list
+
+        motion_matched_to = [str(v) for v in id_list(motion_matched_to) or []]
+    sset = open_or_create_set(project, name, int(n_clips), cfg, int(seed), split, motion_matched_to)
     done = set(sset.done().tolist())
     todo = [i for i in range(int(n_clips)) if i not in done]
     total = int(n_clips)
