@@ -100,3 +100,17 @@ def test_deleting_a_video_while_a_model_trains_is_refused(tmp_path, capsys):
         assert p.video_ids() == ["plot"]
     assert main(["delete", str(p.path), "video", "plot", "--yes"]) == 0
     assert p.video_ids() == []
+
+
+def test_replacing_a_project_a_model_is_training_in_is_refused(tmp_path, capsys):
+    """`dvos new P --overwrite` replaced the project under a running training, which then died with "a file is
+    missing, restore it from a backup" although nothing was damaged."""
+    p = Project.create(tmp_path / "p.dvos")
+    p.add_video_array("plot", torch.zeros(2, 16, 16, 3, dtype=torch.uint8).numpy())
+    with training_lock(p, "m"):
+        assert main(["new", str(p.path), "--overwrite"]) == 2
+        err = capsys.readouterr().err
+        assert "model 'm' is being trained by" in err and "then replace the project" in err
+        assert Project.open(p.path, mode="r").video_ids() == ["plot"]  # unchanged
+    assert main(["new", str(p.path), "--overwrite"]) == 0  # once it has finished
+    assert Project.open(p.path, mode="r").video_ids() == []

@@ -268,6 +268,13 @@ def _version_error(path: Path, attrs: dict) -> SchemaVersionError:
     )
 
 
+def _trainings(path: Path) -> list[tuple[str, str]]:
+    """(model name, who) of every training run going on in the project at ``path`` now."""
+    models = path / "models"
+    folders = sorted(p for p in models.iterdir() if p.is_dir()) if models.is_dir() else []
+    return [(f.name, holder) for f in folders if (holder := training_holder(f)) is not None]
+
+
 class Project:
     """A dvos project store.
 
@@ -304,6 +311,13 @@ class Project:
                 _root_attrs(path)
             except StoreError as e:
                 raise StoreError(f"{e}; refusing to delete it") from None
+            busy = _trainings(path)
+            if busy:  # a training run reads the project all along without the writer lock (and died as if damaged)
+                model, holder = busy[0]
+                raise StoreBusyError(
+                    f"{path}: model {model!r} is being trained by {holder}, which reads this project; stop that "
+                    f"training first (it saves last.pt), then replace the project"
+                )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -728,7 +742,7 @@ class Project:
                     "report": self.report_names,
                 }[kind]()
                 raise NotInStoreError(f"{self.path}: no {what} {name!r}; have {names}")
-            busy = self._trainings() if kind in ("video", "synthetic") else []
+            busy = _trainings(self.path) if kind in ("video", "synthetic") else []
             if busy:  # a training run reads its frames or clips all along (and stopped, as if damaged, once deleted)
                 model, holder = busy[0]
                 raise StoreBusyError(
@@ -745,12 +759,6 @@ class Project:
             with io_step(target, f"deleting {what} {name!r}"):
                 discard(target, self.path)
         return None
-
-    def _trainings(self) -> list[tuple[str, str]]:
-        """(model name, who) of every training run going on in the project now."""
-        models = self.path / "models"
-        folders = sorted(p for p in models.iterdir() if p.is_dir()) if models.is_dir() else []
-        return [(f.name, holder) for f in folders if (holder := training_holder(f)) is not None]
 
     def delete_predictions(self, model: str, video_ids=None, wait: bool | float | None = None) -> list[str]:
         """Delete the predictions of ``model`` from every video that has them (or from ``video_ids`` only); returns
