@@ -24,6 +24,27 @@ def test_single_tile_and_bad_overlap():
         tile_starts(1000, 256, 256)
 
 
+@pytest.mark.parametrize("length,tile,overlap", [(160, 64, 40), (96, 32, 8), (1024, 256, 240)])
+def test_an_overlap_closer_than_the_32_px_grid_is_refused_not_looped_on_for_ever(length, tile, overlap):
+    """Tiles start on a 32-px grid, so neighbours lie at least 32 px apart: an overlap above the tile size minus 32
+    made tile_starts add tiles for ever (predict and pseudo-label hung holding the project's writer lock)."""
+    with pytest.raises(ValueError, match=rf"overlap must be between 0 and the tile size minus 32 \({tile - 32}\)"):
+        tile_starts(length, tile, overlap)
+    s = tile_starts(length, tile, tile - 32)  # the largest that fits
+    assert s[-1] + tile == length and all(b - a == 32 for a, b in itertools.pairwise(s))
+
+
+def test_small_tiles_get_an_overlap_that_fits_them():
+    """Tile size 32 with the automatic overlap (a quarter: 8) hung on any frame over 32 px, for the paper's and the
+    context model alike."""
+    from dvos_core.infer.context import context_overlap
+    from dvos_core.model import build_model
+
+    assert context_overlap(32, 64) == 0 and context_overlap(64, 64) == 16
+    with pytest.raises(ValueError, match=r"tile overlap must be between 0 and the tile size minus 32 \(0"):
+        Predictor(build_model("tiny", "frame"), {"kind": "frame"}, device="cpu", tile_size=32, overlap=8)
+
+
 def test_blend_weights_smooth_and_positive():
     w = blend_weights(64, 96, 16)
     assert w.shape == (64, 96) and w.min() > 0 and w.max() == 1.0

@@ -289,10 +289,11 @@ def _check_runtime(args) -> None:
         raise ValueError(f"--overlap must be >= 0 pixels, got {overlap}")
     if tile is not None and (tile < 32 or tile % 32):
         raise ValueError(f"--tile-size must be a positive multiple of 32 (e.g. 128, 256), got {tile}")
-    if tile is not None and overlap >= tile:
+    if tile is not None and overlap > tile - 32:
         raise ValueError(
-            f"--overlap {overlap} must be smaller than --tile-size {tile} (the overlap's default is 64); pass e.g. "
-            f"--overlap {tile // 4}"
+            f"--overlap {overlap} does not fit --tile-size {tile}: tiles start on a 32-px grid, so the overlap can "
+            f"be at most the tile size minus 32 (the overlap's default is 64); pass e.g. "
+            f"--overlap {min(tile // 4, tile - 32)}"
         )
 
 

@@ -18,7 +18,7 @@ import torch
 
 from dvos_core.infer.frame_window import FrameWindow
 from dvos_core.infer.scales import Scales, averaged, reporters_by_scale, shrink
-from dvos_core.infer.tiling import MULTIPLE, Blender, frame_tiles, reflect_pad, tile_done
+from dvos_core.infer.tiling import MULTIPLE, Blender, frame_tiles, largest_overlap, reflect_pad, tile_done
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
 from dvos_core.prediction_options import THRESHOLD, check_reference_masks
@@ -149,8 +149,9 @@ class ContextPredictor:
 
 
 def context_overlap(tile_size: int, overlap: int) -> int:
-    """The overlap a context model's tiles use: at most a quarter of the tile (docs/evaluation.md)."""
-    return int(min(overlap, tile_size // 4))
+    """The overlap a context model's tiles use: at most a quarter of the tile (docs/evaluation.md), and at most
+    what tiles of that size can have (:func:`~dvos_core.infer.tiling.largest_overlap`)."""
+    return int(min(overlap, tile_size // 4, largest_overlap(tile_size)))
 
 
 def _half(tau: int) -> int:

@@ -18,7 +18,16 @@ import torch
 
 from dvos_core.infer.fastconv import fast_cpu_copy
 from dvos_core.infer.scales import Scales, averaged, reporters_by_scale, shrink, zoomed_shape
-from dvos_core.infer.tiling import MULTIPLE, Blender, TileFn, frame_tiles, reflect_pad, round_up, tile_done
+from dvos_core.infer.tiling import (
+    MULTIPLE,
+    Blender,
+    TileFn,
+    frame_tiles,
+    largest_overlap,
+    reflect_pad,
+    round_up,
+    tile_done,
+)
 from dvos_core.infer.window import Batch, FeatureCache, FrameCache
 from dvos_core.progress import CancelToken, check
 
@@ -217,11 +226,14 @@ class Predictor:
             )
         tile = int(tile_size) if tile_size else default_tile_size(self.info)
         if not tile_size:  # automatic tile size: keep the overlap sensible for small models
-            overlap = min(int(overlap), tile // 4)
+            overlap = min(int(overlap), tile // 4, largest_overlap(tile))
         if tile < MULTIPLE or tile % MULTIPLE:
             raise ValueError(f"tile size must be a positive multiple of {MULTIPLE}, got {tile}")
-        if not 0 <= overlap < tile:
-            raise ValueError(f"tile overlap must be in [0, tile size {tile}), got {overlap}")
+        if not 0 <= overlap <= largest_overlap(tile):
+            raise ValueError(
+                f"tile overlap must be between 0 and the tile size minus {MULTIPLE} ({largest_overlap(tile)}: tiles "
+                f"start on a {MULTIPLE}-px grid), got {overlap}"
+            )
         self.tile_size, self.overlap = tile, int(overlap)
         # bf16 autocast: by default on CUDA GPUs that have it (as describe_device says); on a CPU only when asked
         self.amp = bool(amp) and use_bf16(self.device, precision)

@@ -49,24 +49,36 @@ def reflect_pad(frames: np.ndarray, pad_h: int, pad_w: int) -> np.ndarray:
     return np.pad(frames, widths, mode=mode)
 
 
+def largest_overlap(tile: int) -> int:
+    """The largest overlap tiles of size ``tile`` can have: they start on a :data:`MULTIPLE`-px grid, so
+    neighbours lie at least that far apart (a larger overlap asked for tiles that never fit, for ever)."""
+    return max(int(tile) - MULTIPLE, 0)
+
+
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     """Start offsets of tiles of size ``tile`` covering ``length`` with at least ``overlap`` px overlap.
 
     The last tile is aligned to the end; starts are multiples of 32 (when ``length`` and ``tile`` are) so a strided
     network sees every tile on the same pixel grid as the whole image. ``length <= tile`` gives one tile at 0.
+    ``overlap`` may be at most :func:`largest_overlap` of ``tile``.
     """
     if length <= tile:
         return [0]
-    if overlap >= tile:
-        raise ValueError(f"tile overlap {overlap} must be smaller than the tile size {tile}")
+    if not 0 <= overlap <= largest_overlap(tile):
+        raise ValueError(
+            f"tile overlap {overlap} does not fit tiles of {tile} px: tiles start on a {MULTIPLE}-px grid, so the "
+            f"overlap must be between 0 and the tile size minus {MULTIPLE} ({largest_overlap(tile)})"
+        )
     last = length - tile
-    n = int(np.ceil((length - overlap) / (tile - overlap)))
-    while True:
+    fewest = int(np.ceil((length - overlap) / (tile - overlap)))
+    for n in range(fewest, max(fewest, last // MULTIPLE + 2) + 1):  # denser than one start per grid step: no change
         starts = sorted({int(s) for s in np.round(np.linspace(0, last, n) / MULTIPLE).astype(int) * MULTIPLE})
         starts[-1] = last
         if all(b - a <= tile - overlap for a, b in itertools.pairwise(starts)):
             return starts
-        n += 1
+    raise ValueError(
+        f"no tiling of {length} px by tiles of {tile} px overlapping by {overlap} px on the {MULTIPLE}-px grid"
+    )
 
 
 @dataclass(frozen=True)
