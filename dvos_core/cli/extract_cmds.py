@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dvos_core.cli._common import add_preprocess, add_project, add_threads, add_wait, preprocess_from_args
 from dvos_core.object_format import HALO_PX
+from dvos_core.shell import quote
 
 # extract-backgrounds options that apply to only one of its two modes (for the checks in _extract_backgrounds)
 ANNOTATED_ONLY = {
@@ -192,8 +193,8 @@ def _extract_objects(args) -> int:
     if old:
         print(
             f"{old} of the frames skipped were cut before dvos recorded the mask they were cut from, so a repaint of "
-            f"them is not seen; to cut them from their masks as painted now: dvos extract-objects {args.project} "
-            f"--replace{' --videos ' + ' '.join(args.videos) if args.videos else ''}"
+            f"them is not seen; to cut them from their masks as painted now: dvos extract-objects "
+            f"{quote(args.project)} --replace{' --videos ' + ' '.join(map(quote, args.videos)) if args.videos else ''}"
         )
     return 0
 
@@ -250,7 +251,7 @@ def _extract_backgrounds(args) -> int:
         print(
             f"{'no new clips: ' if not clips else ''}{len(kept)} clip{'s' if len(kept) != 1 else ''} of "
             f"{args.source} with these settings {'were' if len(kept) != 1 else 'was'} cut before and kept, not cut "
-            f"again ({', '.join(kept)}); to cut them anew, delete them first (`dvos delete {args.project} "
+            f"again ({', '.join(kept)}); to cut them anew, delete them first (`dvos delete {quote(args.project)} "
             f"background ID --yes`), or choose other frames (--start, --stride)"
         )
     return 0

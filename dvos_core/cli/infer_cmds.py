@@ -17,6 +17,7 @@ from dvos_core.prediction_options import (
     THRESHOLD,
     scale_hint,
 )
+from dvos_core.shell import quote
 
 
 def register(sub) -> None:
@@ -277,7 +278,7 @@ def _videos(project, args) -> list[str]:
             raise ValueError(f"{project.path}: no videos in the project; add one with `dvos add-video`")
         raise ValueError(
             f"{project.path}: no videos with split {args.split!r}; assign one with "
-            f"`dvos split {project.path} {args.split} VIDEO_ID` or pass video ids (--videos)"
+            f"`dvos split {quote(project.path)} {args.split} VIDEO_ID` or pass video ids (--videos)"
         )
     return ids
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from dvos_core.cli._common import add_preprocess, add_project, add_threads, add_wait, preprocess_from_args
+from dvos_core.shell import quote
 
 
 def _tag(text: str):
@@ -261,7 +262,7 @@ def _add_video(args) -> int:
         first = existing[0]
         raise ValueError(
             f"video id(s) {existing} already in {project.path}; import under another name with --id (one FILE at "
-            f"a time), or delete the old video first (`dvos delete {project.path} video {first} --yes`)"
+            f"a time), or delete the old video first (`dvos delete {quote(project.path)} video {quote(first)} --yes`)"
         )
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:

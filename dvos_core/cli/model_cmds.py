@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dvos_core.shell import quote
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -126,10 +128,10 @@ def _copy(args) -> int:
     print(f"copied {args.source} to {done.best}{with_} (sha256 {done.sha256[:12]}...){note}")
     phase = "--phase image" if done.kind == "frame" else f"--phase real --video-model {done.kind}"
     print(
-        f"predict with it: dvos predict {args.project} {name} --videos VIDEO; fine-tune it on this project's frames: "
-        f"dvos train {args.project} {phase} --init-from {name} --name NEW_NAME"
+        f"predict with it: dvos predict {quote(args.project)} {quote(name)} --videos VIDEO; fine-tune it on this "
+        f"project's frames: dvos train {quote(args.project)} {phase} --init-from {quote(name)} --name NEW_NAME"
         + (
-            f"; start run-all's image model from it: dvos run-all {args.project} --init-from {name}"
+            f"; start run-all's image model from it: dvos run-all {quote(args.project)} --init-from {quote(name)}"
             if done.kind == "frame"
             else ""
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from dvos_core.cli._common import TerminalProgress, add_project, add_wait
+from dvos_core.shell import quote
 
 DELETE_KINDS = ("video", "background", "synthetic", "model", "report")
 
@@ -122,7 +123,7 @@ def _split_words(split: str, videos: list[str]) -> tuple[str, list[str]]:
         return videos[-1], [split, *videos[:-1]]
     raise ValueError(
         f"no split named among {[split, *videos]}: name one of {', '.join(SPLITS)} before the video ids, "
-        f"e.g. `dvos split PROJECT test {split}`"
+        f"e.g. `dvos split PROJECT test {quote(split)}`"
     )
 
 
@@ -143,7 +144,9 @@ def _delete(args) -> int:
     if args.kind == "predictions":
         return _delete_predictions(project, args)
     if args.videos:
-        raise ValueError(f"--videos is for `dvos delete {args.project} predictions MODEL`, not for a {args.kind}")
+        raise ValueError(
+            f"--videos is for `dvos delete {quote(args.project)} predictions MODEL`, not for a {args.kind}"
+        )
     if not args.yes:
         folder = project.path / KINDS[args.kind][0] / args.name
         exists = folder.exists() or folder.is_symlink()
@@ -181,8 +184,8 @@ def _kept_predictions(project, args) -> str:
     if not having:
         return ""
     return (
-        f"; the predictions it made of {', '.join(having)} stay (delete them with `dvos delete {project.path} "
-        f"predictions {args.name} --yes`)"
+        f"; the predictions it made of {', '.join(having)} stay (delete them with `dvos delete {quote(project.path)} "
+        f"predictions {quote(args.name)} --yes`)"
     )
 
 
@@ -213,13 +216,6 @@ def _made_from(made: dict) -> str:
     if clips:
         parts.append(f"the background clip{'s' if len(clips) > 1 else ''} {', '.join(clips)} inpainted from it")
     return " and ".join(parts)
-
-
-def _q(word) -> str:
-    """``word`` quoted for a shell command line, where it needs it."""
-    import shlex
-
-    return shlex.quote(str(word))
 
 
 def _migrate(args) -> int:
@@ -299,13 +295,13 @@ def _info(args) -> int:
         print(
             f"  {counts.get('head', 0)} heads and {counts.get('fake', 0)} fakes were cut from video {vid!r}, which "
             f"is no longer in the project (a delete stopped half-way, or its folder was removed by hand): remove "
-            f"them with `dvos delete {_q(s['path'])} video {vid} --yes`"
+            f"them with `dvos delete {quote(s['path'])} video {quote(vid)} --yes`"
         )
     print("backgrounds: " + (", ".join(f"{k} ({n} frames)" for k, n in s["backgrounds"].items()) or "none"))
     if s["backgrounds_interrupted"]:
         print(
             f"  interrupted background clips (not used): {', '.join(s['backgrounds_interrupted'])}; cut them again "
-            f"or `dvos delete {s['path']} background NAME --yes`"
+            f"or `dvos delete {quote(s['path'])} background NAME --yes`"
         )
     note = ", interrupted while being created: `dvos delete` it or run `dvos synth` again"
     sets = [

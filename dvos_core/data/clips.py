@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dvos_core.shell import quote
 from dvos_core.store.schema import PROVENANCE_NAMES, PSEUDO, SYNTHETIC, id_list, provenance_code
 from dvos_core.user_warnings import warn_user
 
@@ -265,8 +266,8 @@ def _no_training_samples(project, phase: str, val: dict) -> ValueError:
         kinds = ", ".join(f"{c} {k}" for k, c in sorted(counts.items()))
         return ValueError(
             f"{where}: the {n} labelled frame(s) ({kinds}) are all in val videos ({', '.join(ids)}), which only "
-            f"validate; make one a training video (`dvos split {project.path} train {ids[0]}`) or paint frames of a "
-            f"training video"
+            f"validate; make one a training video (`dvos split {quote(project.path)} train {quote(ids[0])}`) or paint "
+            f"frames of a training video"
         )
     return ValueError(
         f"{where}; label or pseudo-label some frames first, or check the training config's video_ids and provenances"

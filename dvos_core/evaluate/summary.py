@@ -11,6 +11,7 @@ import numpy as np
 
 from dvos_core.evaluate.metrics import check_tolerance, frame_scores, weighted_overall
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.shell import quote
 from dvos_core.threads import runs_with_threads
 from dvos_core.user_warnings import warn_user
 
@@ -102,12 +103,12 @@ def _video_ids(project, video_ids, split) -> list[str]:
     if left_out:
         warn_user(
             f"{project.path}: left out the interrupted import(s) {left_out} of split {split!r} (only part of their "
-            f"frames were written; `dvos info {project.path}` lists them)",
+            f"frames were written; `dvos info {quote(project.path)}` lists them)",
         )
     if not ids:
         raise ValueError(
             f"{project.path}: no videos with split {split!r}; assign one with "
-            f"`dvos split {project.path} {split} VIDEO_ID` or pass video ids (--videos)"
+            f"`dvos split {quote(project.path)} {split} VIDEO_ID` or pass video ids (--videos)"
         )
     return ids
 
@@ -123,7 +124,7 @@ def warn_partial(name: str, where: dict, project_path, compared: bool = False) -
         + (f"; none in {', '.join(map(repr, unpredicted))}" if unpredicted else "")
         + ")"
         + (", so its row is not comparable with the others'" if compared else ", so its score says nothing of them")
-        + f"; `dvos info {project_path}` names the command that finishes an unfinished set"
+        + f"; `dvos info {quote(project_path)}` names the command that finishes an unfinished set"
         + (
             f"; predict {', '.join(unpredicted)} with the model that made it (`dvos predict --videos`) to "
             f"score it on every video"
@@ -200,8 +201,8 @@ def scored_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES, mode
         if model and sets:
             raise ValueError(
                 f"video {video.name!r} has no predictions of {model!r} (it has predictions of {sets}); predict it "
-                f"with that model (`dvos predict {video.path or 'PROJECT'} {model} --videos {video.name}`), choose "
-                f"another model, or leave the video out (--videos)"
+                f"with that model (`dvos predict {quote(video.path)} {quote(model)} --videos {quote(video.name)}`), "
+                f"choose another model, or leave the video out (--videos)"
             )
         raise ValueError(
             f"video {video.name!r} has no predictions; run `dvos predict` (or dvos_core.infer."

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from dvos_core.shell import quote
+
 
 def check_int(value, option: str, low: int, fix: str = "") -> int:
     """``value`` as an int >= ``low``; else a ValueError naming the option (``--seed``) and the fix."""
@@ -70,7 +72,8 @@ def training_video(project, video_id: str, made: str):
     if video.split == "test":
         raise ValueError(
             f"{project.path}: video {video_id!r} is a test video; {made} would leak it into training (test frames "
-            f"never feed training). Leave it out, or change its split (`dvos split {project.path} train {video_id}`)"
+            f"never feed training). Leave it out, or change its split (`dvos split {quote(project.path)} train "
+            f"{quote(video_id)}`)"
         )
     return video
 

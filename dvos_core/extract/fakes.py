@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from dvos_core.extract.components import colour_stats, halo_weights, rgba_crop
+from dvos_core.shell import quote
 
 FAKES_ASKED = "fakes_per_head"  # in each head's record: the fakes asked of it (0: none wanted), made or not
 
@@ -36,8 +37,8 @@ def no_fakes_warning(project) -> str | None:
         f"{project.path}: the object bank holds no fake heads, and {n} of its heads were cut with no record of fakes "
         f"(cut before dvos made fake heads): the synthetic clips get no negatives, the look-alikes that teach the "
         f"network that a head's shape alone is not a head; cut the heads again with their fakes: `dvos "
-        f"extract-objects {project.path} --replace` (the Extract step: tick 'replace objects extracted before'), or "
-        f"add `--fakes-per-head 0` to go without fakes on purpose"
+        f"extract-objects {quote(project.path)} --replace` (the Extract step: tick 'replace objects extracted "
+        f"before'), or add `--fakes-per-head 0` to go without fakes on purpose"
     )
 
 

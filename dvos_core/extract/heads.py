@@ -21,6 +21,7 @@ from dvos_core.extract.fakes import FAKES_ASKED, heads_integral, make_fake_heads
 from dvos_core.extract.fingerprint import mask_sha, repainted
 from dvos_core.object_format import HALO_PX, OBJECT_ALPHA_MIN
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.shell import quote
 from dvos_core.store.lock import writes_store
 from dvos_core.store.objects import ItemRef
 from dvos_core.threads import runs_with_threads
@@ -43,7 +44,7 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
         if painted:  # the others have no frame to extract from anyway
             warn_user(
                 f"{project.path}: left out the painted frames of the interrupted import(s) {painted} (only part "
-                f"of their frames were written; `dvos info {project.path}` lists them)",
+                f"of their frames were written; `dvos info {quote(project.path)}` lists them)",
             )
         video_ids = [vid for vid in video_ids if vid not in left_out]
     if frames is not None and not chosen:  # --frames without --videos: a video nobody painted (bare field) is not

@@ -27,6 +27,7 @@ import numpy as np
 
 from dvos_core.io.image_files import write_image
 from dvos_core.runs import contiguous_runs
+from dvos_core.shell import quote
 from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
 from dvos_core.store.schema import id_list
@@ -302,7 +303,7 @@ def _video_groups(project, csv_path: Path, df, id_prefix: str) -> tuple[list, li
         if not from_here(i, vid) and "provenance" in v.group and v.provenance.any():
             raise ValueError(
                 f"{csv_path}: video {i!r} is an interrupted import that already has masks; import under other "
-                f"ids (--prefix) or delete it (`dvos delete {project.path} video {i} --yes`)"
+                f"ids (--prefix) or delete it (`dvos delete {quote(project.path)} video {quote(i)} --yes`)"
             )
     return plan, kept, ids
 

@@ -11,6 +11,7 @@ from dvos_core.io.prefetch import prefetch
 from dvos_core.io.preprocess import Preprocess
 from dvos_core.io.readers import open_video
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.shell import quote
 from dvos_core.store.lock import writes_store
 from dvos_core.user_warnings import warn_user
 
@@ -204,7 +205,7 @@ MAX_NUMBER_RUNS = 512  # file numbers kept as at most this many runs (regular nu
 def _drop_interrupted_import(project, video_id: str) -> None:
     """Delete the leftover of a killed import of ``video_id`` (no masks yet); any other existing video is an error."""
     video = project.video(video_id)
-    delete = f"`dvos delete {project.path} video {video_id} --yes`"
+    delete = f"`dvos delete {quote(project.path)} video {quote(video_id)} --yes`"
     if video.import_complete:
         raise ValueError(
             f"{project.path}: a video {video_id!r} already exists; pick another id (--id) or delete it ({delete})"

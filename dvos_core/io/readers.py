@@ -29,6 +29,7 @@ import numpy as np
 
 from dvos_core.io.convert import to_rgb8
 from dvos_core.io.image_files import opencv_name
+from dvos_core.shell import quote
 from dvos_core.user_warnings import warn_user
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
@@ -791,7 +792,7 @@ class FolderReader(VideoReader):
                 shown = ", ".join(subs[:5]) + (", ..." if len(subs) > 5 else "")
                 hint = (
                     f"; its subfolders {shown} hold images: each is a video of its own (dvos add-video PROJECT "
-                    f"{self.path}/*)"
+                    f"{quote(self.path)}/*)"
                 )
             raise ValueError(f"{self.path}: folder has no images ({', '.join(IMAGE_SUFFIXES)}){hint}")
         _refuse_same_stems(self.path, self.files)

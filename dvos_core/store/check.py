@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.shell import quote
 from dvos_core.store.notes import (
     leftover_note,
     misnamed_model_note,
@@ -53,8 +54,8 @@ def _unfinished(summary: dict, project_path: str) -> list[Finding]:
         if not v["complete"]:
             src = str(v.get("source") or "")
             again = (
-                f"run the same `dvos import-csv {project_path} {src}` again (it keeps the videos it finished and "
-                f"replaces this one)"
+                f"run the same `dvos import-csv {quote(project_path)} {quote(src)}` again (it keeps the videos it "
+                f"finished and replaces this one)"
                 if src.lower().endswith(".csv")
                 else "add the video again to replace it"
             )
@@ -70,7 +71,8 @@ def _unfinished(summary: dict, project_path: str) -> list[Finding]:
             )
         for model, d in (v.get("predictions_unfinished") or {}).items():
             note = unfinished_note(project_path, v["id"], model, d).split(": ", 1)[1]
-            note += f", or delete the set (`dvos delete {project_path} predictions {model} --videos {v['id']} --yes`)"
+            delete = f"dvos delete {quote(project_path)} predictions {quote(model)} --videos {quote(v['id'])} --yes"
+            note += f", or delete the set (`{delete}`)"
             out.append(Finding("unfinished", f"video {v['id']}, predictions {model}", note))
     for vid, counts in (summary.get("orphaned_objects") or {}).items():
         out.append(
@@ -78,7 +80,8 @@ def _unfinished(summary: dict, project_path: str) -> list[Finding]:
                 "unfinished",
                 "objects",
                 f"{counts.get('head', 0)} heads and {counts.get('fake', 0)} fakes were cut from video {vid!r}, which "
-                f"is no longer in the project: remove them with `dvos delete {project_path} video {vid} --yes`",
+                f"is no longer in the project: remove them with `dvos delete {quote(project_path)} video {quote(vid)} "
+                f"--yes`",
             )
         )
     for b in summary.get("backgrounds_interrupted") or []:
@@ -87,7 +90,7 @@ def _unfinished(summary: dict, project_path: str) -> list[Finding]:
                 "unfinished",
                 f"background {b}",
                 "interrupted clip: run the same `dvos extract-backgrounds` again, or delete it "
-                f"(`dvos delete {project_path} background {b} --yes`)",
+                f"(`dvos delete {quote(project_path)} background {quote(b)} --yes`)",
             )
         )
     for name, s in (summary.get("synthetic") or {}).items():

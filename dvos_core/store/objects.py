@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
+from dvos_core.shell import quote
 from dvos_core.store import arrays
 from dvos_core.store import object_index as oix
 from dvos_core.store.fsops import discard
@@ -179,7 +180,8 @@ class ObjectBank:
         p = self.path or "PROJECT"
         return (
             f"Restore it from a backup of the project, or empty the object bank (Python: "
-            f"`Project.open({p!r}).objects.clear()`) and cut the objects again (`dvos extract-objects {p}`)"
+            f"`Project.open({p!r}).objects.clear()`) and cut the objects again (`dvos extract-objects "
+            f"{quote(self.path)}`)"
         )
 
     def _array(self, name: str) -> zarr.Array:

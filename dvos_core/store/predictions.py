@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dvos_core.shell import quote
 from dvos_core.store import arrays
 from dvos_core.store.fsops import discard
 from dvos_core.store.schema import NotInStoreError, check_id
@@ -72,8 +73,8 @@ class ModelPredictions:
             v = self.video
             raise NotInStoreError(
                 f"{v.path or 'PROJECT'}: video {v.name!r} has no predictions of {self.model!r}; it has predictions "
-                f"of {Predictions(v).models()} (make them with `dvos predict {v.path or 'PROJECT'} {self.model} "
-                f"--videos {v.name}`, or dvos_core.infer.predict_video)"
+                f"of {Predictions(v).models()} (make them with `dvos predict {quote(v.path)} {quote(self.model)} "
+                f"--videos {quote(v.name)}`, or dvos_core.infer.predict_video)"
             )
 
     def read(self, key: str, rows):
@@ -146,19 +147,19 @@ class ModelPredictions:
     def _fix(self) -> str:
         """The fix for a damaged chunk: predicting again rewrites every chunk."""
         v = self.video
-        p = v.path or "PROJECT"
+        p = quote(v.path)
         return (
             f"Restore that file from a backup of the project, or predict the video again (`dvos predict {p} "
-            f"{self.model} --videos {v.name} --no-resume`)"
+            f"{quote(self.model)} --videos {quote(v.name)} --no-resume`)"
         )
 
     def _meta_fix(self) -> str:
         """The fix for a damaged ``zarr.json`` of the set's arrays (predicting again cannot open them)."""
         v = self.video
-        p = v.path or "PROJECT"
+        p = quote(v.path)
         return (
             f"Restore that file from a backup of the project, or delete these predictions (`dvos delete {p} "
-            f"predictions {self.model} --videos {v.name} --yes`) and predict the video again"
+            f"predictions {quote(self.model)} --videos {quote(v.name)} --yes`) and predict the video again"
         )
 
     def start(self, info: dict, fingerprint: str | None) -> bool:
@@ -463,7 +464,6 @@ def _open(video, sub: str, model: str | None = None):
     from dvos_core.store.schema import DamagedStoreError
 
     folder = _folder(video, sub)
-    p = video.path or "PROJECT"
     if model is None:
         what = f"the predictions folder of video {video.name!r}"
         fix = (
@@ -473,8 +473,8 @@ def _open(video, sub: str, model: str | None = None):
     else:
         what = f"the predictions of {model!r} for video {video.name!r}"
         fix = (
-            f"restore it from a backup of the project, or delete these predictions (`dvos delete {p} predictions "
-            f"{model} --videos {video.name} --yes`) and predict the video again"
+            f"restore it from a backup of the project, or delete these predictions (`dvos delete {quote(video.path)} "
+            f"predictions {quote(model)} --videos {quote(video.name)} --yes`) and predict the video again"
         )
     if folder is not None and not (folder / "zarr.json").is_file():
         if folder.is_dir() and any(folder.iterdir()):

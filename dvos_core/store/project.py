@@ -15,6 +15,7 @@ import zarr
 
 from dvos_core.prediction_options import PSEUDO_PASSES
 from dvos_core.progress import CancelToken, ProgressFn, report
+from dvos_core.shell import quote
 from dvos_core.store.fsops import TRASH, discard, group_attrs, io_step, settle_writes
 from dvos_core.store.lock import StoreBusyError, WriterLock, training_holder, writer_lock
 from dvos_core.store.migrate import MIGRATIONS, newer_schema_parts
@@ -249,7 +250,7 @@ def _version_error(path: Path, attrs: dict) -> SchemaVersionError:
             return mislabelled
         return SchemaVersionError(
             f"{path} uses store schema {version}; this dvos uses {SCHEMA_VERSION}. "
-            f"Run `dvos migrate {path}` (back the folder up first)"
+            f"Run `dvos migrate {quote(path)}` (back the folder up first)"
         )
     from dvos_core import __version__
 
@@ -478,7 +479,7 @@ class Project:
             listed = ", ".join(f"{vid} ({c.get('head', 0)} heads, {c.get('fake', 0)} fakes)" for vid, c in cut.items())
             warn_user(
                 f"{self.path}: objects were cut from the new test video(s) {listed}: "
-                f"synthesis leaves them out (its masks are now ground truth); `dvos extract-objects {self.path} "
+                f"synthesis leaves them out (its masks are now ground truth); `dvos extract-objects {quote(self.path)} "
                 f"--replace` cuts the bank again from the training videos only",
             )
         from dvos_core.synth.bank import sets_from_test_videos, test_video_backgrounds
@@ -491,14 +492,14 @@ class Project:
             warn_user(
                 f"{self.path}: synthetic set(s) {listed} were made with heads cut from the new test video(s): "
                 f"training on them learns its ground truth; make them again under a new --name (after "
-                f"`dvos extract-objects {self.path} --replace`) and train from those",
+                f"`dvos extract-objects {quote(self.path)} --replace`) and train from those",
             )
         made = sorted(b for b, vid in test_video_backgrounds(self).items() if vid in cut_from)
         if made:
             shown = ", ".join(made[:8]) + (" ..." if len(made) > 8 else "")
             warn_user(
                 f"{self.path}: background clip(s) {shown} were cut or inpainted from the new test video(s): "
-                f"synthesis leaves them out (delete them: `dvos delete {self.path} background ID --yes`)",
+                f"synthesis leaves them out (delete them: `dvos delete {quote(self.path)} background ID --yes`)",
             )
 
     def _group(self, folder: str) -> zarr.Group:
@@ -540,7 +541,7 @@ class Project:
             raise DamagedStoreError(
                 f"{meta}: the metadata file of {what} {name!r} is missing (deleted, or not yet copied by a sync tool), "
                 f"so its data in {meta.parent} cannot be used; restore the file from a backup of the project, or "
-                f"delete the {what} (`dvos delete {self.path} {kind} {name} --yes`) and make it again"
+                f"delete the {what} (`dvos delete {quote(self.path)} {kind} {quote(name)} --yes`) and make it again"
             )
         try:
             return parent[name]
@@ -549,7 +550,8 @@ class Project:
         except Exception as e:  # json/Zarr errors of a corrupt metadata file
             raise DamagedStoreError(
                 f"{meta}: unreadable metadata of {what} {name!r} ({e}); restore the file from a backup of the "
-                f"project, or delete the {what} (`dvos delete {self.path} {kind} {name} --yes`) and make it again"
+                f"project, or delete the {what} (`dvos delete {quote(self.path)} {kind} {quote(name)} --yes`) and "
+                f"make it again"
             ) from e
 
     def videos(self, split: str | None = None, include_incomplete: bool = False) -> list[Video]:

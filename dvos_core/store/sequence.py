@@ -24,6 +24,7 @@ import numpy as np
 import zarr
 
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.shell import quote
 from dvos_core.store import arrays
 from dvos_core.store.fsops import discard, group_attrs
 from dvos_core.store.lock import store_write, writer_lock
@@ -257,10 +258,10 @@ class FrameSequence:
         return f"{self.path}: {self.kind} {self.name!r}" if self.path else f"{self.kind} {self.name!r}"
 
     def _damage_fix(self) -> str:
-        project = self.path or "PROJECT"
         return (
-            f"Restore that file from a backup of the project, or delete the {self.kind} (`dvos delete {project} "
-            f"{self.kind} {self.name} --yes`; everything stored with it goes too) and add it again"
+            f"Restore that file from a backup of the project, or delete the {self.kind} (`dvos delete "
+            f"{quote(self.path)} {self.kind} {quote(self.name)} --yes`; everything stored with it goes too) and add it "
+            f"again"
         )
 
     def _array(self, key: str, fix: str | None = None) -> zarr.Array:
@@ -311,16 +312,16 @@ class FrameSequence:
     def _fix_of(self, key: str) -> str:
         """What to do about a damaged or missing chunk of the array ``key``."""
         fix = self._damage_fix()
-        p = self.path or "PROJECT"
+        p, name = quote(self.path), quote(self.name)
         if key == "masks":  # a mask chunk holds one whole frame: writing that mask again replaces the file
             fix += (
                 f". A damaged mask can also be painted again in napari, or imported again (`dvos import-masks {p} "
-                f"{self.name} DIR --overwrite`)"
+                f"{name} DIR --overwrite`)"
             )
         elif key == "quality":  # scores only: pseudo-labelling the video again writes them all
             fix += (
                 f". The quality scores alone can also be written again by pseudo-labelling the video again, which "
-                f"replaces its pseudo-labels (`dvos pseudo-label {p} MODEL --videos {self.name} --overwrite`: the "
+                f"replaces its pseudo-labels (`dvos pseudo-label {p} MODEL --videos {name} --overwrite`: the "
                 f"scores of a missing or damaged file are made again as unknown first)"
             )
         return fix
@@ -430,11 +431,10 @@ class FrameSequence:
             what = f"frames {n}-{rows - 1} were written and are hidden from every command"
         else:
             what = f"frames {rows}-{n - 1} were never written"
-        p = self.path or "PROJECT"
         return (
             f"{self._meta()}: {self.kind} {self.name!r} says committed_frames = {n}, but its arrays hold {rows} frames "
             f"({what}): the file was edited. Set committed_frames back to {rows} in that file (no frame is lost), then "
-            f"run `dvos check {p}` again"
+            f"run `dvos check {quote(self.path)}` again"
         )
 
     def __len__(self) -> int:
@@ -603,7 +603,7 @@ class Video(FrameSequence):
         if counts:
             listed = ", ".join(f"{n} {k}" for k, n in counts.items())
             kinds = " ".join(counts)
-            clear = f"dvos clear-masks {self.path or 'PROJECT'} {self.name} --provenance {kinds} --yes"
+            clear = f"dvos clear-masks {quote(self.path)} {quote(self.name)} --provenance {kinds} --yes"
             raise StoreError(
                 f"{self.where}: cannot make {self.name!r} a test video: it holds {listed} mask(s), and a "
                 f"test video is scored against its masks, so they must all be manual ground truth. Clear "
@@ -630,17 +630,18 @@ class Video(FrameSequence):
             return self
         p, n, name = self.path or "PROJECT", self.n_frames, self.name
         masked = int(np.count_nonzero(self.provenance)) if "provenance" in self.group else 0
-        delete = f"`dvos delete {p} video {name} --yes`"
+        qp, qn = quote(self.path), quote(name)
+        delete = f"`dvos delete {qp} video {qn} --yes`"
         if not masked:
             raise InterruptedImportError(
                 f"{p}: video {name!r} is an interrupted import ({n} of its frames were written); run "
-                f"`dvos add-video {p} FILE --id {name}` again to replace it, or delete it ({delete}). If its "
+                f"`dvos add-video {qp} FILE --id {qn}` again to replace it, or delete it ({delete}). If its "
                 f"import is still running, wait for it to finish"
             )
         raise InterruptedImportError(
             f"{p}: video {name!r} is an interrupted import ({n} of its frames were written) that holds masks of "
-            f"{masked} frame(s); keep them with `dvos export-masks {p} {name} DIR`, delete it ({delete}), add the "
-            f"video again (`dvos add-video {p} FILE --id {name}`) and import them (`dvos import-masks {p} {name} DIR`)"
+            f"{masked} frame(s); keep them with `dvos export-masks {qp} {qn} DIR`, delete it ({delete}), add the "
+            f"video again (`dvos add-video {qp} FILE --id {qn}`) and import them (`dvos import-masks {qp} {qn} DIR`)"
         )
 
     def _replaceable(self) -> bool:
@@ -865,7 +866,7 @@ class Background(FrameSequence):
         source, frame = a.get("source"), a.get("frame")
         if a.get("origin") != "inpainted" or not isinstance(source, str) or not isinstance(frame, int):
             return super()._damage_fix()
-        p = self.path or "PROJECT"
+        p = quote(self.path)
         opts = ""
         n = a.get("committed_frames")
         if isinstance(n, int) and not isinstance(n, bool) and n > 0:
@@ -880,7 +881,7 @@ class Background(FrameSequence):
             opts += f" --motion {motion['kind']}"
         return (
             f"Restore that file from a backup of the project, or make the clip again from the painted frame it was "
-            f"inpainted from (`dvos extract-backgrounds {p} --from-annotated --videos {source} --frames {frame}{opts} "
-            f"--replace`: the damaged clip is deleted once the new one is made), or delete it (`dvos delete {p} "
-            f"background {self.name} --yes`)"
+            f"inpainted from (`dvos extract-backgrounds {p} --from-annotated --videos {quote(source)} --frames "
+            f"{frame}{opts} --replace`: the damaged clip is deleted once the new one is made), or delete it "
+            f"(`dvos delete {p} background {quote(self.name)} --yes`)"
         )

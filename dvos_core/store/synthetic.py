@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
+from dvos_core.shell import quote
 from dvos_core.store import arrays
 from dvos_core.store.fsops import discard, io_step
 from dvos_core.store.lock import store_write
@@ -131,8 +132,8 @@ class SyntheticSet:
 
     def _fix(self) -> str:
         return (
-            f"Restore it from a backup of the project, or delete the set (`dvos delete {self.path or 'PROJECT'} "
-            f"synthetic {self.name} --yes`) and make it again"
+            f"Restore it from a backup of the project, or delete the set (`dvos delete {quote(self.path)} "
+            f"synthetic {quote(self.name)} --yes`) and make it again"
         )
 
     def _read(self, key: str, rows, what: str, present=None):

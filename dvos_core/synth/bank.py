@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dvos_core.shell import quote
 from dvos_core.user_warnings import warn_user
 
 
@@ -42,12 +43,12 @@ def check_training_objects(project) -> None:
         if kind == "head" and n >= project.objects.count("head"):
             raise ValueError(
                 f"{project.path}: every head of the object bank was cut from a test video; cut heads from training "
-                f"videos (`dvos extract-objects {project.path} --replace`)"
+                f"videos (`dvos extract-objects {quote(project.path)} --replace`)"
             )
         warn_user(
             f"{project.path}: {n} {kind}s of the object bank were cut from test video(s) {', '.join(videos)}, whose "
             f"masks are their ground truth: they are left out of the synthetic clips (`dvos extract-objects "
-            f"{project.path} --replace` cuts the bank again from the training videos only)",
+            f"{quote(project.path)} --replace` cuts the bank again from the training videos only)",
         )
 
 
@@ -74,7 +75,8 @@ def test_backgrounds_warning(project, clips: dict[str, str], what: str) -> str:
     videos = ", ".join(sorted(set(clips.values())))
     return (
         f"{project.path}: {len(clips)} background clip(s) ({shown}) were cut or inpainted from test video(s) {videos}, "
-        f"whose frames never feed training: {what} (delete them: `dvos delete {project.path} background ID --yes`)"
+        f"whose frames never feed training: {what} (delete them: `dvos delete {quote(project.path)} background ID "
+        f"--yes`)"
     )
 
 
@@ -104,5 +106,5 @@ def sets_from_test_videos_warning(project, sets: dict[str, list[str]], what: str
     return (
         f"{project.path}: synthetic set(s) {listed} were made with heads cut from what are now test videos, whose "
         f"masks are the ground truth they are scored against: {what}; make the set again under a new --name (after "
-        f"`dvos extract-objects {project.path} --replace`) and train from that"
+        f"`dvos extract-objects {quote(project.path)} --replace`) and train from that"
     )

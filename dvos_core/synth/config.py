@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dvos_core.config_io import coerce_fields, dataclass_from_dict, load_config
+from dvos_core.shell import quote
 
 MAX_FEATHER = 2.5  # px; wider soft edges would blur heads into the field
 MAX_OBJECT_SCALE = 4.0  # pasted objects at most this many times their cut size
@@ -205,7 +206,9 @@ class SynthConfig:
     @classmethod
     def from_yaml(cls, path) -> SynthConfig:
         """Load a config file; errors name the file and the field."""
-        return load_config(cls, path, "synthesis config", f"write a template with `dvos synth --write-config {path}`")
+        return load_config(
+            cls, path, "synthesis config", f"write a template with `dvos synth --write-config {quote(path)}`"
+        )
 
     @staticmethod
     def describe() -> dict:
