@@ -59,3 +59,20 @@ def test_damaged_store_fixes_name_commands_that_paste(tmp_path):
     sset = project.create_synthetic("s", 1, 2, 32, 32)
     assert ["dvos", "delete", str(path), "synthetic", "s", "--yes"] in _commands(sset._fix())
     assert ["dvos", "delete", str(path), "video", "v", "--yes"] in _commands(video._damage_fix())
+
+
+def test_add_video_of_files_whose_made_up_ids_collide_says_so_and_names_id(tmp_path, capsys):
+    """'中文.npy' and '日本.npy' keep no letter dvos uses in ids, so both become 'video': their names differ (it said
+    'same name without extension'); the error names both files, the id and --id."""
+    path = tmp_path / ODD
+    Project.create(path)
+    files = []
+    for name in ("中文.npy", "日本.npy"):
+        np.save(tmp_path / name, np.zeros((2, 32, 32, 3), np.uint8))
+        files.append(str(tmp_path / name))
+    assert main(["add-video", str(path), *files]) == 2
+    err = capsys.readouterr().err
+    assert f"{files[0]} and {files[1]} both give the video id 'video'" in err
+    assert "same name" not in err
+    assert ["dvos", "add-video", str(path), "FILE", "--id", "NAME"] in _commands(err)
+    assert Project.open(path).video_ids() == []

@@ -265,10 +265,15 @@ def _add_video(args) -> int:
             f"a time), or delete the old video first (`dvos delete {quote(project.path)} video {quote(first)} --yes`)"
         )
     twice = sorted({i for i in ids if ids.count(i) > 1})
-    if twice:
+    if twice:  # ids are made from the names: 'a.mp4' and 'a.avi', or '中文.mp4' and '日本.mp4' (both 'video')
+        files = {i: [str(f) for f, j in zip(args.files, ids) if j == i] for i in twice}
+        same = "; ".join(
+            f"{' and '.join(fs)} {'both' if len(fs) == 2 else 'all'} give the video id {i!r}" for i, fs in files.items()
+        )
         raise ValueError(
-            f"the FILEs give the video id(s) {twice} more than once (same name without extension); add them one "
-            f"at a time with --id"
+            f"{same} (a video's id is made from its file name, keeping letters, digits, '_', '.' and '-'); add "
+            f"them one at a time and choose each one's id with --id (`dvos add-video {quote(project.path)} FILE "
+            f"--id NAME`)"
         )
     import sys
 
