@@ -189,3 +189,24 @@ def test_a_frame_left_with_little_field_is_warned_about(tmp_project):
     with pytest.warns(UserWarning, match=r"leave only 0\.5 % of the frame as field"):
         clips = backgrounds_from_annotated(tmp_project, clip_length=2, motion="none", dilate_px=0)
     assert len(clips) == 1
+
+
+def test_heads_filled_counts_heads_not_the_holes_they_merge_into(tmp_project, capsys):
+    """Seven heads, three pairs of them 4 px apart: grown by 6 px the pairs merge into one hole each (4 holes). The
+    CLI said '4 heads filled'; it counts the heads painted."""
+    from dvos_core.cli import main
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 120, (64, 128, 3), dtype=np.uint8)
+    mask = np.zeros((64, 128), np.uint8)
+    for x in (4, 34, 64):  # three pairs, 4 px apart
+        mask[10:16, x : x + 6] = 1
+        mask[10:16, x + 10 : x + 16] = 1
+    mask[44:50, 100:106] = 1  # one alone
+    _, info = inpaint_heads(frame, mask, dilate_px=6)
+    assert (info["heads"], info["holes"]) == (7, 4)
+    v = tmp_project.add_video_array("plot", frame[None], split="train")
+    v.set_mask(0, mask, "manual")
+    args = ["extract-backgrounds", str(tmp_project.path), "--from-annotated", "--clip-length", "2", "--motion", "none"]
+    assert main(args) == 0
+    assert "plot frame 0, 7 heads filled" in capsys.readouterr().out

@@ -297,7 +297,7 @@ def _backgrounds_from_annotated(args) -> int:
     for c in clips:
         a = c.attrs
         print(
-            f"{c.name}: {a['source']} frame {a['frame']}, {a['inpaint']['holes']} heads filled, "
+            f"{c.name}: {a['source']} frame {a['frame']}, {a['inpaint']['heads']} heads filled, "
             f"{a['motion']['kind']} motion ({a['motion']['median_shift_px']:.1f} px/frame)"
         )
     print(f"added {len(clips)} background clip{'s' if len(clips) != 1 else ''} of {args.clip_length} frames")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from dvos_core.extract.components import instance_labels
+
 METHODS = ("texture", "telea", "ns")
 
 
@@ -49,8 +51,10 @@ def inpaint_heads(
 ) -> tuple[np.ndarray, dict]:
     """``frame`` (H, W, 3) uint8 with the heads of ``mask`` (non-zero, grown by ``dilate_px``) filled in.
 
-    Returns ``(image, info)``; info counts the holes and how many got texture from a head-free patch. Pixels
-    outside the grown mask are unchanged.
+    Returns ``(image, info)``; info counts the heads (``heads``: the mask's 8-connected regions, as
+    :func:`~dvos_core.extract.components.instance_labels` counts them), the holes filled (``holes``: the grown heads,
+    fewer where grown heads touch) and how many holes got texture from a head-free patch. Pixels outside the grown
+    mask are unchanged.
     """
     if method not in METHODS:
         raise ValueError(f"inpaint method must be one of {METHODS}, got {method!r}")
@@ -60,7 +64,8 @@ def inpaint_heads(
     if np.asarray(mask).shape != f.shape[:2]:
         raise ValueError(f"mask has shape {np.asarray(mask).shape}, the frame {f.shape[:2]}")
     hole = head_hole(mask, dilate_px)
-    info = {"holes": 0, "textured": 0, "hole_share": float(hole.mean())}
+    heads = instance_labels(mask)[1]  # before growing them: heads a few pixels apart merge into one hole
+    info = {"heads": heads, "holes": 0, "textured": 0, "hole_share": float(hole.mean())}
     if not hole.any():
         return f.copy(), info
     if hole.all():
