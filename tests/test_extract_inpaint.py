@@ -210,3 +210,18 @@ def test_heads_filled_counts_heads_not_the_holes_they_merge_into(tmp_project, ca
     args = ["extract-backgrounds", str(tmp_project.path), "--from-annotated", "--clip-length", "2", "--motion", "none"]
     assert main(args) == 0
     assert "plot frame 0, 7 heads filled" in capsys.readouterr().out
+
+
+def test_measured_motion_of_a_one_frame_video_names_the_cli_option(tmp_project, capsys):
+    """The CLI's refusal named motion='default', the Python spelling; it names --motion default (and the Python one)."""
+    from dvos_core.cli import main
+
+    v = tmp_project.add_video_array("still", np.zeros((1, 32, 48, 3), np.uint8), split="train")
+    mask = np.zeros((32, 48), np.uint8)
+    mask[10:16, 10:16] = 1
+    v.set_mask(0, mask, "manual")
+    args = ["extract-backgrounds", str(tmp_project.path), "--from-annotated", "--clip-length", "2"]
+    assert main([*args, "--motion", "measured"]) == 2
+    err = capsys.readouterr().err
+    assert "one frame" in err and "--motion default" in err and "motion='default'" in err
+    assert tmp_project.background_ids() == []

@@ -87,7 +87,10 @@ def measured_path(video, t0: int, n_frames: int, cancel: CancelToken | None = No
 
     n = len(video)
     if n < 2:
-        raise ValueError(f"video {video.name!r} has one frame: no camera motion to measure; use motion='default'")
+        raise ValueError(
+            f"video {video.name!r} has one frame: no camera motion to measure; film its clips with a synthetic "
+            f"camera (--motion default; Python: motion='default'), or leave the motion out (auto picks that camera)"
+        )
     start = min(int(t0), max(0, n - n_frames))
     stop = min(n, start + n_frames)
     pairs = estimate_global_motion(
