@@ -80,8 +80,11 @@ def test_read_only_project_says_reading_works_and_how_to_change_it(tmp_path, mon
     err = capsys.readouterr().err
     assert str(p.path) in err and words in err and "copy" in err and "Nothing was written" in err
     assert "open it read-only" not in err
+    assert "dvos evaluate --no-save" in err  # which scores it: named (it listed only info, export-masks, napari)
     assert _listing(p.path) == before
     assert main(["info", str(p.path)]) == 0  # reading never takes the lock
+    assert main(["evaluate", str(p.path), "--no-save", "--no-plots"]) == 0
+    assert _listing(p.path) == before
 
 
 def _schema_2_store(path):

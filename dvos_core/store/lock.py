@@ -139,7 +139,10 @@ def _alive(pid: int) -> bool:
 # errno values of a file system that has no working file locks: NFS without its lock service (ENOLCK), some FUSE
 # and SMB mounts (EOPNOTSUPP, EINVAL). filelock itself falls back to a lock file where flock is missing (ENOSYS).
 _NO_LOCKS = {_errno.ENOLCK, _errno.EOPNOTSUPP, _errno.ENOTSUP, _errno.EINVAL, _errno.ENOSYS}
-_READ_ONLY_STILL_WORKS = "Reading it still works (dvos info, dvos export-masks, napari)"
+_READ_ONLY_STILL_WORKS = (
+    "Reading it still works (dvos info, dvos export-masks, napari), and so does scoring it without saving a report "
+    "(dvos evaluate --no-save; Python: evaluate(project, save=False))"
+)
 
 
 def lock_error(root: Path, lock_path: Path, e: OSError) -> StoreWriteError:
