@@ -208,7 +208,12 @@ def test_unwritable_project_and_csv_paths(tmp_project, tmp_path, capsys):
         ((6, 32, 32, 2), {}, "axes besides height"),
         ((6, 32, 32, 3), {"photometric": "minisblack"}, "axes besides height"),  # RGB saved as gray planes
         ((32, 32, 2), {}, "2 pixel\\(s\\) wide.*looks like channels"),  # (H,W,2) read as 32 frames 32x2
-        ((4, 32, 32, 5), {"imagej": True}, "axes besides height"),  # ImageJ ZCYX hyperstack
+        ((4, 32, 32, 5), {"imagej": True}, "32 channels \\(its C axis\\), not 1, 3 or 4"),  # ImageJ: ZCYX, C 32
+        # a channel axis of another count is named as such, not as "2 axes besides height, width and channels"
+        ((4, 2, 32, 32), {"imagej": True, "metadata": {"axes": "TCYX"}}, "2 channels \\(its C axis\\), not 1, 3"),
+        ((2, 4, 32, 32), {"ome": True, "metadata": {"axes": "CTYX"}}, "2 channels \\(its C axis\\), not 1, 3"),
+        ((3, 4, 32, 32), {"ome": True, "metadata": {"axes": "CTYX"}}, "3 channels \\(axis C\\) before its frames"),
+        ((4, 2, 32, 32, 3), {"imagej": True, "metadata": {"axes": "TCYXS"}}, "2 axes besides height.*\\(T, C\\)"),
     ],
 )
 def test_tiff_stacks_of_other_shapes_are_refused_not_misread(tmp_project, tmp_path, shape, kw, why):
@@ -219,6 +224,22 @@ def test_tiff_stacks_of_other_shapes_are_refused_not_misread(tmp_project, tmp_pa
     with pytest.raises(ValueError, match=f"odd.tif: TIFF of shape {re.escape(str(shape))}.*{why}.*C = 1, 3 or 4"):
         import_video(tmp_project, p)
     assert tmp_project.video_ids() == []
+
+
+@pytest.mark.parametrize("kw", [{}, {"imagej": True}])
+def test_a_thin_tiff_stack_whose_file_names_its_channels_is_read_not_refused(tmp_path, kw):
+    """(5, 61, 1, 3) with axes QYXS (or CYXS): RGB frames 1 pixel wide, the (T, H, W, C) the error asks for; the
+    file names its sample axis, so nothing is misread (it was refused: 'its last axis looks like channels')."""
+    import tifffile
+
+    from dvos_core.io import open_video
+
+    a = (np.arange(5 * 61 * 3) % 251).astype(np.uint8).reshape(5, 61, 1, 3)
+    p = tmp_path / "thin.tif"
+    tifffile.imwrite(p, a, **kw)
+    with open_video(p) as r:
+        assert (len(r), r.height, r.width) == (5, 61, 1)
+        assert all(np.array_equal(r[k], a[k]) for k in range(5))
 
 
 @pytest.mark.parametrize(

@@ -439,10 +439,12 @@ def tiff_layout(shape, axes: str, path) -> tuple[int, tuple, bool]:
     Y and X give the frame size. A sample axis ('S', a trailing axis of length 1, or a channel axis 'C' of 3 or 4
     just before Y, as ImageJ writes a (T, C, H, W) colour stack) gives the channels, 1, 3 or 4;
     ``planar`` when it comes before Y. At most one other axis longer than 1 counts frames, and it must come first.
-    Anything else raises a ValueError naming ``path``, the shape and the axes: never a silent misreading.
+    Anything else raises a ValueError naming ``path``, the shape, the axes and what is wrong (a 'C' axis of 2
+    channels is named as such, not as one more axis): never a silent misreading.
     """
     shape = tuple(int(n) for n in shape)
     axes = axes if axes and len(axes) == len(shape) else ""
+    named = "S" in axes  # the file itself says which axis holds the samples (channels) of a pixel
     if not axes:  # no axis names: (..., H, W) or (..., H, W, 3|4)
         colour = len(shape) >= 3 and shape[-1] in (3, 4)
         axes = "Q" * (len(shape) - 2 - colour) + "YX" + "S" * colour
@@ -453,19 +455,29 @@ def tiff_layout(shape, axes: str, path) -> tuple[int, tuple, bool]:
     if s_pos < 0 and x == len(shape) - 2 and shape[-1] == 1:
         s_pos = len(shape) - 1  # (..., H, W, 1): one channel
     if s_pos < 0 and y > 0 and axes[y - 1] == "C" and shape[y - 1] in (3, 4):
-        s_pos = y - 1  # an ImageJ colour stack (T, C, H, W) of 3 or 4 channels: planar colour
+        s_pos, named = y - 1, True  # an ImageJ colour stack (T, C, H, W) of 3 or 4 channels: planar colour
     c = shape[s_pos] if s_pos >= 0 else 1
     if c not in CHANNELS:
         raise _shape_error(path, shape, axes, f"has {c} channels")
     others = [i for i in range(len(shape)) if i not in (y, x, s_pos) and shape[i] > 1]
+    ch = axes.find("C") if s_pos < 0 else -1
+    if len(others) == 2 and ch in others:  # frames and a channel axis dvos cannot read as colour: say which
+        t = others[0] if others[1] == ch else others[1]
+        if shape[ch] not in CHANNELS:
+            why = f"has {shape[ch]} channels (its C axis), not 1, 3 or 4"
+        else:
+            where = f"before its frames (axis {axes[t]})" if ch < t else "apart from height and width"
+            why = f"keeps its {shape[ch]} channels (axis C) {where}, not just before height and width"
+        raise _shape_error(path, shape, axes, why)
     if len(others) > 1:
-        raise _shape_error(path, shape, axes, f"has {len(others)} axes besides height, width and channels")
+        listed = ", ".join(axes[i] for i in others)
+        raise _shape_error(path, shape, axes, f"has {len(others)} axes besides height, width and channels ({listed})")
     if others and (others[0] > y or (0 <= s_pos < others[0])):
         raise _shape_error(path, shape, axes, "keeps its frames after the image axes")
     h, w = shape[y], shape[x]
     if min(h, w) < 1:
         raise _shape_error(path, shape, axes, "is empty")
-    if w <= CHANNEL_LIKE_WIDTH and h >= 4 * w:
+    if w <= CHANNEL_LIKE_WIDTH and h >= 4 * w and not named:  # a thin frame whose channels the file names is one
         raise _shape_error(path, shape, axes, f"would give frames {w} pixel(s) wide: its last axis looks like channels")
     frame = (h, w) if c == 1 else (h, w, c)
     return (shape[others[0]] if others else 1), frame, 0 <= s_pos < y
