@@ -79,10 +79,15 @@ def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
             f"{head}; it holds nothing yet: run the command that made it again (it takes the set over), or delete it "
             f"(`dvos delete {q(str(project_path))} predictions {q(model)} --videos {q(video)} --yes`)"
         )
-    command = set_command(project_path, [video], model, d)
+    predicted = d.get("kind") != "smoothed"
+    older = predicted and d.get("resumable") is False  # from a schema-2 store: not fingerprinted
+    retrained = predicted and d.get("why")  # its checkpoint trained again since: its frames cannot be resumed
+    command = set_command(project_path, [video], model, d, replace=bool(older or retrained))
     if command is None:  # made from Python with a model in memory
         return f"{head}; predict the video again with the model that made it to finish it"
-    if d.get("kind") != "smoothed" and d.get("resumable") is False:  # from a schema-2 store: not fingerprinted
+    if retrained:
+        return f"{head}, {d['why']}; make it again with `{command}` (every frame is predicted again)"
+    if older:
         return f"{head}; finish it with `{command}` (a set from an older store: every frame is predicted again)"
     return f"{head}; finish it with `{command}` (it resumes)"
 
@@ -90,7 +95,7 @@ def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
 def outdated_note(project_path, video: str, model: str, d: dict) -> str:
     """What an out-of-date prediction set (``d``: an entry of the summary's ``predictions_outdated``) holds and the
     command that makes it again."""
-    command = set_command(project_path, [video], model, d)
+    command = set_command(project_path, [video], model, d, replace=True)
     redo = f"make it again with `{command}`" if command else "predict the video again with the model as it is"
     return f"{model}: {d['why']}, so its masks are not what it stands for now; {redo}"
 
@@ -99,7 +104,7 @@ def outdated_warning(project_path, model: str, d: dict, videos: list, effect: st
     """The warning for prediction set(s) ``model`` of ``videos`` out of date (``d``: its ``set_record`` plus
     ``why``, see ``store.project.outdated_record``): what it means for the caller (``effect``) and the command that
     makes it again, ``aim`` said after it (e.g. "to score the model as it is")."""
-    command = set_command(project_path, videos, model, d)
+    command = set_command(project_path, videos, model, d, replace=True)
     vids = ", ".join(videos)
     if d.get("kind") == "smoothed":
         redo = f"smooth again (`{command}`)" if command else "smooth again"
@@ -143,7 +148,7 @@ def retrained_note(project, model_file) -> str:
                 held.setdefault(name, (d, []))[1].append(vid)
     parts = []
     for name, (d, videos) in held.items():
-        command = set_command(project.path, videos, name, d)
+        command = set_command(project.path, videos, name, d, replace=True)
         parts.append(f"{name!r} in {', '.join(videos)}" + (f" (`{command}`)" if command else ""))
     if not parts:
         return ""
@@ -153,10 +158,12 @@ def retrained_note(project, model_file) -> str:
     )
 
 
-def set_command(project_path, videos: list, model: str, d: dict) -> str | None:
+def set_command(project_path, videos: list, model: str, d: dict, replace: bool = False) -> str | None:
     """The command that makes prediction set ``model`` of ``videos`` again with the settings ``d`` records
     (``store.project.set_record``): ``dvos smooth`` for a smoothed set, else ``dvos predict`` with the checkpoint
-    that made it (None when that was a model in memory, or is not recorded)."""
+    that made it (None when that was a model in memory, or is not recorded). ``replace``: the set's frames are not
+    resumed but made again (its checkpoint trained again since, or a set from an older store), which `dvos predict`
+    does only with ``--replace``; a smoothed set is made again by ``dvos smooth`` as it is."""
     import shlex
 
     q = shlex.quote
@@ -195,6 +202,7 @@ def set_command(project_path, videos: list, model: str, d: dict) -> str | None:
         opts += f" {option} {value}" if isinstance(value, int) and not isinstance(value, bool) else ""
     precision = d.get("precision")
     opts += f" --precision {q(precision)}" if precision in ("fp32", "bf16") else ""
+    opts += " --replace" if replace else ""
     return f"dvos predict {q(str(project_path))} {q(ckpt)} --videos {vids}{opts}"
 
 

@@ -1123,8 +1123,8 @@ def _prediction_sets(v: Video, models: list[str]) -> tuple[dict, dict, dict]:
             done = int(mp.finished(slice(0, n)).sum()) if n else 0
         except (StoreError, ValueError):
             continue
-        if done < n:
-            out[model] = {"done": done, "frames": n, **set_record(a)}
+        if done < n:  # (with why, when out of date too: it cannot be resumed)
+            out[model] = {"done": done, "frames": n, **set_record(a), **({"why": stale["why"]} if stale else {})}
     return out, elsewhere, outdated
 
 
