@@ -36,8 +36,9 @@ def _predictors(
     image = None
     if image_checkpoint is not None and main.kind == "dvos":
         imodel, iinfo, _ = load_model(image_checkpoint, dev)
-        tile = tile_size or main.tile_size
-        image = Predictor(imodel, iinfo, dev, tile_size=tile, **opts)
+        # tiled as the main model's frames are (its overlap too: an automatic tile size shrinks the default overlap
+        # for a small model, which the image model's explicit tile size would not)
+        image = Predictor(imodel, iinfo, dev, tile_size=main.tile_size, **{**opts, "overlap": main.overlap})
         if image.kind != "frame":
             raise ValueError(
                 f"image_checkpoint {_name(image_checkpoint)} holds a {image.kind!r} model; the first "
