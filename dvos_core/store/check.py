@@ -70,9 +70,7 @@ def _unfinished(summary: dict, project_path: str) -> list[Finding]:
                 )
             )
         for model, d in (v.get("predictions_unfinished") or {}).items():
-            note = unfinished_note(project_path, v["id"], model, d).split(": ", 1)[1]
-            delete = f"dvos delete {quote(project_path)} predictions {quote(model)} --videos {quote(v['id'])} --yes"
-            note += f", or delete the set (`{delete}`)"
+            note = unfinished_note(project_path, v["id"], model, d, delete=True).split(": ", 1)[1]
             out.append(Finding("unfinished", f"video {v['id']}, predictions {model}", note))
     for vid, counts in (summary.get("orphaned_objects") or {}).items():
         out.append(

@@ -63,33 +63,44 @@ def stopped_pseudo_note(project_path, video: str, stopped: dict) -> str:
     )
 
 
-def unfinished_note(project_path, video: str, model: str, d: dict) -> str:
+def unfinished_note(project_path, video: str, model: str, d: dict, delete: bool = False) -> str:
     """What an unfinished prediction set (``d``: an entry of the summary's ``predictions_unfinished``) is and the
     command that finishes it: ``dvos predict`` with the checkpoint that made it, or ``dvos smooth`` with the
-    settings that made a smoothed set (both resume)."""
+    settings that made a smoothed set (both resume). ``delete``: name the command that deletes the set too (it is
+    named anyway for a set no command makes again)."""
     import shlex
 
     q = shlex.quote
+    drop = f"`dvos delete {q(str(project_path))} predictions {q(model)} --videos {q(video)} --yes`"
     head = (
         f"{model}: only {d['done']}/{d['frames']} frames predicted (unfinished: interrupted, or run on some frames "
         f"only)"
     )
-    if not d.get("checkpoint") and not d.get("kind"):  # a run killed as it began, before it recorded what makes it
+    if not d.get("checkpoint") and not d.get("kind"):  # nothing records what made it
+        if d["done"]:  # frames written from Python (predictions[NAME].set), with no record of a model
+            return (
+                f"{model}: {d['done']}/{d['frames']} frames predicted, written without a record of the model that "
+                f"made them (from Python, e.g. predictions[{model!r}].set), so no command finishes it: write the "
+                f"other frames the same way, or delete the set ({drop})"
+            )
+        # a run killed as it began, before it recorded what makes it
         return (
             f"{head}; it holds nothing yet: run the command that made it again (it takes the set over), or delete it "
-            f"(`dvos delete {q(str(project_path))} predictions {q(model)} --videos {q(video)} --yes`)"
+            f"({drop})"
         )
     predicted = d.get("kind") != "smoothed"
     older = predicted and d.get("resumable") is False  # from a schema-2 store: not fingerprinted
     retrained = predicted and d.get("why")  # its checkpoint trained again since: its frames cannot be resumed
     command = set_command(project_path, [video], model, d, replace=bool(older or retrained))
     if command is None:  # made from Python with a model in memory
-        return f"{head}; predict the video again with the model that made it to finish it"
-    if retrained:
-        return f"{head}, {d['why']}; make it again with `{command}` (every frame is predicted again)"
-    if older:
-        return f"{head}; finish it with `{command}` (a set from an older store: every frame is predicted again)"
-    return f"{head}; finish it with `{command}` (it resumes)"
+        note = f"{head}; predict the video again with the model that made it to finish it"
+    elif retrained:
+        note = f"{head}, {d['why']}; make it again with `{command}` (every frame is predicted again)"
+    elif older:
+        note = f"{head}; finish it with `{command}` (a set from an older store: every frame is predicted again)"
+    else:
+        note = f"{head}; finish it with `{command}` (it resumes)"
+    return f"{note}, or delete the set ({drop})" if delete else note
 
 
 def outdated_note(project_path, video: str, model: str, d: dict) -> str:
