@@ -183,7 +183,7 @@ def test_masks_listed_as_pseudo_are_refused_by_a_test_video_naming_the_list_and_
     for f in out.glob("plot_*.png"):
         f.rename(out / f.name.replace("plot_", "held_"))
     listing = out / "masks.csv"
-    listing.write_text(listing.read_text().replace("plot_", "held_"))
+    listing.write_text(listing.read_text().replace("plot", "held"))  # video and file names
     assert main(["import-masks", str(p.path), "held", str(out)]) == 2
     err = capsys.readouterr().err
     assert str(listing) in err and "--provenance manual" in err

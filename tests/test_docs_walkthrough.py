@@ -167,7 +167,7 @@ def test_masks_of_the_original_size_for_a_resized_video_say_why(tmp_path, capsys
     assert main(["add-video", p, str(video), "--id", "plain"]) == 0  # not resized: the plain message, no hint
     capsys.readouterr()
     cv2.imwrite(str(masks / "plot1_000001.png"), np.zeros((10, 10), np.uint8))
-    assert main(["import-masks", p, "plain", str(masks)]) == 2
+    assert main(["import-masks", p, "plain", str(masks), "--from-video", "plot1"]) == 2  # plot1 added again
     err = capsys.readouterr().err
     assert "to match the frames" in err and "resized" not in err
 

@@ -60,7 +60,7 @@ def test_an_exported_empty_mask_comes_back(tmp_project, video, tmp_path):
     video.set_mask(3, masks[3], "manual")  # empty: looked at, no heads
     export_masks(tmp_project, "plot", tmp_path / "out")
     other = tmp_project.add_video_array("copy", video.read_frames())
-    assert import_masks(tmp_project, "copy", tmp_path / "out") == [2, 3]
+    assert import_masks(tmp_project, "copy", tmp_path / "out", from_video="plot") == [2, 3]
     assert other.mask(3) is not None and not other.mask(3).any()
 
 
@@ -102,7 +102,7 @@ def test_a_head_moved_in_another_program_comes_back_as_a_correction(tmp_project,
         source = tmp_path / "out" / "plot_coco.json"
         source.write_text(json.dumps(doc))
     other = tmp_project.add_video_array("copy", video.read_frames(), split="train")
-    assert import_masks(tmp_project, "copy", source) == [0, 4]
+    assert import_masks(tmp_project, "copy", source, from_video="plot") == [0, 4]
     counts = other.provenance_counts()
     assert (counts["pseudo"], counts["corrected"], counts["manual"]) == (1, 1, 0)
     assert np.array_equal(other.mask(4) > 0, fixed > 0)

@@ -29,7 +29,8 @@ def test_masks_round_trip(tmp_project, video, tmp_path, fmt):
     listing = pd.read_csv(tmp_path / "out" / "masks.csv")
     assert listing["provenance"].tolist() == ["manual", "manual", "manual", "pseudo"]
     other = tmp_project.add_video_array("copy", video.read_frames())
-    assert import_masks(tmp_project, "copy", tmp_path / "out") == [2, 3, 7, 8]
+    # the same footage under another id takes them when told whose they are
+    assert import_masks(tmp_project, "copy", tmp_path / "out", from_video="plot1") == [2, 3, 7, 8]
     for t in range(12):
         if t in (2, 3, 7, 8):
             assert np.array_equal(other.mask(t), masks[t])
@@ -377,5 +378,6 @@ def test_export_keeps_every_readable_mask_of_a_damaged_video(tmp_project, video,
     ):
         written = export_masks(tmp_project, "plot1", tmp_path / "out", fmt=fmt)
     other = tmp_project.add_video_array("copy", video.read_frames())
-    assert import_masks(tmp_project, "copy", written[0] if fmt == "coco" else tmp_path / "out") == [2, 9]
+    source = written[0] if fmt == "coco" else tmp_path / "out"
+    assert import_masks(tmp_project, "copy", source, from_video="plot1") == [2, 9]
     assert all(np.array_equal(other.mask(t), masks[t]) for t in (2, 9))

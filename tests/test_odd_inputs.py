@@ -129,6 +129,52 @@ def test_a_folder_of_two_videos_exports_gives_each_video_its_own_masks(tmp_proje
     assert np.array_equal(a.mask(3), _blob(1) // 255)
 
 
+def test_masks_exported_from_another_video_are_refused_unless_from_video_names_it(tmp_project, tmp_path, capsys):
+    """`dvos export-masks P 2 exp2` then `dvos import-masks P video exp2` wrote video 2's masks into 'video' with no
+    warning (masks.csv lists video 2 on every row, the files are 2_0000NN.png), with the provenances 2's masks had.
+    Now refused, naming the video they belong to and both ways on; --from-video 2 takes them on purpose."""
+    from dvos_core.cli import main
+    from dvos_core.io import export_masks
+
+    frames = np.stack([np.full(HW + (3,), 30 * k, np.uint8) for k in range(4)])
+    two, target = tmp_project.add_video_array("2", frames), tmp_project.add_video_array("video", frames)
+    two.set_mask(1, _blob(0), "pseudo")
+    two.set_mask(2, _blob(1))
+    exp2 = tmp_path / "exp2"
+    export_masks(tmp_project, "2", exp2)
+    export_masks(tmp_project, "2", tmp_path / "coco", fmt="coco")
+    with pytest.raises(
+        ValueError,
+        match=r"exp2: these masks were exported from video '2' \(masks.csv lists them\), not for video 'video'; "
+        r"import them into '2' \(dvos import-masks \S+ 2 \S+exp2\), or, .*--from-video 2 \(from_video='2'\)",
+    ):
+        import_masks(tmp_project, "video", exp2)
+    with pytest.raises(ValueError, match=r"2_coco.json: these masks were exported from video '2' .*--from-video 2"):
+        import_masks(tmp_project, "video", tmp_path / "coco" / "2_coco.json")
+    (exp2 / "masks.csv").unlink()  # the names alone: <video>_<frame> after another video of the project
+    with pytest.raises(ValueError, match=r"are named 2_<frame>, as export-masks names the masks of video '2'"):
+        import_masks(tmp_project, "video", exp2)
+    assert target.provenance_counts()["none"] == 4
+    export_masks(tmp_project, "2", exp2)
+    # into its own video an export goes back as it was; into another one when asked, with its provenances
+    assert import_masks(tmp_project, "2", exp2) == [1, 2]
+    assert main(["import-masks", str(tmp_project.path), "video", str(exp2), "--from-video", "2"]) == 0
+    assert "video: wrote 2 masks (1 manual, 1 pseudo)" in capsys.readouterr().out
+    assert np.array_equal(target.mask(2), _blob(1) // 255)
+    with pytest.raises(ValueError, match=r"from_video='3' \(--from-video\) .* names only 2"):
+        import_masks(tmp_project, "video", exp2, from_video="3")
+    # several videos' exports in one folder: from_video picks one of them for a video the folder does not list
+    a = tmp_project.add_video_array("a", frames)
+    a.set_mask(3, _blob(2))
+    export_masks(tmp_project, "a", exp2)
+    other = tmp_project.add_video_array("other", frames)
+    with pytest.raises(ValueError, match=r"videos 2, a, not for 'other'; .*--from-video ID"):
+        import_masks(tmp_project, "other", exp2)
+    assert import_masks(tmp_project, "other", exp2, from_video="a") == [3]
+    assert np.array_equal(other.mask(3), _blob(2) // 255)
+    assert import_masks(tmp_project, "a", exp2, overwrite=True) == [3]  # each video still takes its own
+
+
 def test_a_frame_folder_with_a_numbering_gap_places_masks_by_file_number(tmp_project, tmp_path):
     folder = _folder(tmp_path / "frames", [0, 1, 2, 5, 6])  # frames 3 and 4 were never exported
     with pytest.warns(UserWarning, match=r"numbered 0\.\.6 with gaps"):

@@ -128,6 +128,13 @@ def register(sub) -> None:
         "labels layer saved whole, an export of every frame of a task, as CVAT's) holds blank ones where nobody "
         "painted. Masks exported by dvos always come back",
     )
+    p.add_argument(
+        "--from-video",
+        metavar="ID",
+        help="import the masks dvos export-masks wrote for video ID (listed so by its masks.csv, or named "
+        "ID_<frame>) into VIDEO_ID: the same footage stored under another id. Without it, masks exported from "
+        "another video are refused",
+    )
     add_wait(p)
     p.set_defaults(func=_import_masks)
 
@@ -341,6 +348,7 @@ def _import_masks(args) -> int:
         label_class=args.label_class,
         first_number=args.first_number,
         empty_images=args.empty_images,
+        from_video=args.from_video,
     )
     from dvos_core.io.masks import written_kinds
 

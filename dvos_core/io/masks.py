@@ -409,6 +409,7 @@ def import_masks(
     label_class: str | None = None,
     first_number: int = 0,
     empty_images: bool = False,
+    from_video: str | None = None,
 ) -> list[int]:
     """Write masks from ``source`` into video ``video_id``; returns the frame indices written.
 
@@ -438,6 +439,11 @@ def import_masks(
     :func:`export_masks` lists it: a file or page for every frame (a whole labels layer saved, an annotation tool's
     export) holds blank ones where nobody painted, and an empty mask says "no heads here" (manual truth for
     training, and a background clip inpainted from it). Masks that are all empty are an error naming the fix.
+
+    Masks that :func:`export_masks` wrote for another video (its ``masks.csv``, a COCO export's ``dvos`` entries, or,
+    without either, files all named ``<video>_<frame>`` after another video of the project) are refused, naming
+    that video, unless ``from_video`` names it: the masks of video ``from_video`` are then taken (the same footage
+    stored under another id, or in another project). See :func:`_own_exports`.
     """
     from dvos_core.store import Project
 
@@ -465,15 +471,25 @@ def import_masks(
     size_note = _resized_note(project, video)
     with ExitStack() as files:  # a multi-page TIFF stays open and is read page by page, twice
         if coco:
-            items, names, listed = _coco_sources(Path(source), video, frames, label_class, empty_images, size_note)
+            items, names, listed, videos_of = _coco_sources(
+                Path(source), video, frames, label_class, empty_images, size_note
+            )
             listing = Path(source)
             exported = set(listed)  # images with the dvos entry of export-masks
         else:
             items = _mask_sources(Path(source), frames, files, allow_labels=allow_labels, label_class=label_class)
             names = {desc: Path(desc).name for _t, _load, desc in items}
+            videos_of = _listed_videos(Path(source))
             exported = set()
-            if frames is None:  # (frames= maps every file of the folder to a frame itself)
-                items, exported = _own_exports(items, names, _listed_videos(Path(source)), video, Path(source))
+        if frames is None:  # (frames= maps every file or image to a frame itself)
+            items, own = _own_exports(items, names, videos_of, video, Path(source), from_video, project)
+            exported = exported or own
+        elif from_video is not None:
+            raise ValueError(
+                f"{source}: from_video (--from-video) picks the masks export-masks wrote for one video by their "
+                f"names, and frames= places every mask itself: leave one of them out"
+            )
+        if not coco:
             listed = _listed_provenances(Path(source)) if provenance is None else {}
             listing = Path(source) / "masks.csv"
         if frames is None and _numbered_by_name(Path(source), items):
@@ -536,7 +552,7 @@ def _coco_sources(
     heads.check_size(h, w, video.name, size_note)
     if frames is not None and len(frames) != len(heads.images):
         raise ValueError(f"{source}: {len(heads.images)} images but {len(frames)} frame indices given")
-    items, names, listed, left_out = [], {}, {}, []
+    items, names, listed, videos_of, left_out = [], {}, {}, {}, []
     for img in heads.images:
         if img.id not in heads.annotated and not img.extras and not empty_images:
             left_out.append(img.file_name)
@@ -555,6 +571,8 @@ def _coco_sources(
             )
         items.append((t, (lambda img=img: heads.mask(img)), desc))
         names[desc] = img.base_name
+        if isinstance(img.extras.get("video"), str) and img.extras["video"]:
+            videos_of[img.base_name] = img.extras["video"]
         kind, pixels = img.extras.get("provenance"), img.extras.get("head_pixels")
         if kind in PROVENANCE and kind != "none":
             digest = img.extras.get("mask_digest")
@@ -577,7 +595,7 @@ def _coco_sources(
             f"({shown}): exports that list every frame of a task (as CVAT's do) list frames nobody annotated, and an "
             f"empty mask would say a frame has no heads. {fix}",
         )
-    return items, names, listed
+    return items, names, listed, videos_of
 
 
 def _whole_number(v) -> bool:
@@ -655,23 +673,62 @@ def _listed_videos(source: Path) -> dict[str, str]:
     return out
 
 
-def _own_exports(items, names: dict, videos_of: dict, video, source: Path):
-    """(items, names export-masks wrote for them) of a mask folder whose ``masks.csv`` (``videos_of``: file ->
-    video) may list the exports of several videos (export-masks into one folder, one video after another): only
-    this video's files and the files it does not list are taken. A folder listing one other video alone is taken
-    whole (its masks exported from a video of another id, say in another project); one listing several others but
-    not this one is refused, naming them."""
+def _own_exports(items, names: dict, videos_of: dict, video, source: Path, from_video: str | None, project):
+    """(items, names export-masks wrote for them) of a mask folder or COCO file ``source`` whose ``masks.csv`` (or
+    COCO ``dvos`` entries; ``videos_of``: file -> video) may list the exports of several videos (export-masks into
+    one folder, one video after another): only this video's files (``from_video``'s, when given) and the files it
+    does not list are taken. Masks listed for another video alone are refused, naming it and both ways on (import
+    them into that video, or ``from_video``: the same footage stored under another id); so are files all named
+    ``<video>_<frame>`` after another video of ``project`` in a folder without a ``masks.csv``."""
+    own = from_video if from_video is not None else video.name
     listed = set(videos_of.values())
-    if len(listed) <= 1:
-        return items, set(videos_of)
-    if video.name not in listed:
+    if not listed:  # no list of an export: the names may still be those export-masks gives another video's masks
+        named = {m.group(1) if (m := _EXPORTED_NAME.fullmatch(names[desc])) else None for _t, _load, desc in items}
+        if from_video is not None:
+            mine = [it for it in items if (m := _EXPORTED_NAME.fullmatch(names[it[2]])) and m.group(1) == own]
+            if not mine:
+                raise ValueError(
+                    f"{source}: from_video={own!r} (--from-video) takes the masks exported for video {own!r}, and "
+                    f"no mask here is named {own}_<frame> nor listed for it by a masks.csv of export-masks"
+                )
+            return mine, set()
+        other = next(iter(named)) if len(named) == 1 else None
+        if other is not None and other != video.name and other in project.video_ids():
+            how = f"are named {other}_<frame>, as export-masks names the masks of video {other!r}"
+            raise ValueError(_foreign_masks(source, other, video, how, project))
+        return items, set()
+    if own not in listed:
+        if from_video is not None:
+            raise ValueError(
+                f"{source}: from_video={own!r} (--from-video) takes the masks exported for video {own!r}, and its "
+                f"list of exported masks names only {', '.join(sorted(listed))}"
+            )
+        if len(listed) == 1:
+            other = next(iter(listed))
+            why = "masks.csv lists them" if source.is_dir() else "its dvos entries list them"
+            raise ValueError(
+                _foreign_masks(source, other, video, f"were exported from video {other!r} ({why})", project)
+            )
         raise ValueError(
             f"{source}: its masks.csv lists the masks export-masks wrote for videos {', '.join(sorted(listed))}, "
-            f"not for {video.name!r}; to import those of one of them into {video.name!r}, copy its files (named "
-            f"<video>_<frame>) into a folder of their own"
+            f"not for {video.name!r}; import them into those videos, or give --from-video ID (from_video='ID') "
+            f"to take the masks of one of them into {video.name!r}"
         )
-    own = [it for it in items if videos_of.get(names[it[2]], video.name) == video.name]
-    return own, {n for n, v in videos_of.items() if v == video.name}
+    mine = [it for it in items if videos_of.get(names[it[2]], own) == own]
+    return mine, {n for n, v in videos_of.items() if v == own}
+
+
+def _foreign_masks(source: Path, other: str, video, how: str, project) -> str:
+    """The error for masks of video ``other`` imported into ``video``: what they are and both ways on."""
+    into = (
+        f"import them into {other!r} (dvos import-masks {project.path} {other} {source}), or, "
+        if other in project.video_ids()
+        else ""
+    )
+    return (
+        f"{source}: these masks {how}, not for video {video.name!r}; {into}if they are masks of the same footage "
+        f"stored as {video.name!r}, give --from-video {other} (from_video={other!r}) to import them anyway"
+    )
 
 
 def _numbered_by_name(source: Path, items) -> bool:
