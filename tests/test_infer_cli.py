@@ -57,3 +57,20 @@ def test_cli_predict_names_the_set_and_takes_the_passes_of_a_context_model(tmp_p
     assert v.predictions["ctx"].attrs["passes"] == 2 and v.predictions["ctx"].arrays()[2][:].max() == 2
     assert main([*predict, "--name", "a/b"]) == 2
     assert "invalid model name 'a/b'" in capsys.readouterr().err
+
+
+def test_a_video_one_pixel_high_is_counted_and_predicted_by_a_context_model(tmp_path, capsys):
+    """Three 1x80 frames: `dvos count-heads` and `dvos predict` of a context model stopped on OpenCV's
+    `winSize.width > 1 && winSize.height > 1` in the camera-motion estimate; the motion is now unknown (identity)."""
+    path = tmp_path / "c.dvos"
+    p = Project.create(path)
+    v = p.add_video_array("thin", np.random.default_rng(0).integers(0, 255, (3, 1, 80, 3), dtype=np.uint8))
+    m = np.zeros((1, 80), np.uint8)
+    m[0, 10:30] = 1
+    for t in range(3):
+        v.set_mask(t, m, "manual")
+    assert main(["count-heads", str(path), "thin"]) == 0
+    assert "thin: 1 different heads in 3 frames" in capsys.readouterr().out
+    save_checkpoint(p.model_dir("ctx", create=True) / "best.pt", build_model("tiny", "context"))
+    assert main(["predict", str(path), "ctx", "--device", "cpu"]) == 0
+    assert Project.open(path).video("thin").predictions["ctx"].frames().tolist() == [0, 1, 2]

@@ -131,6 +131,17 @@ def test_flat_frames_give_identity_not_the_objects_motion():
     assert gm.method == ["none", "none"] and np.allclose(gm.matrices, np.eye(2, 3))
 
 
+@pytest.mark.parametrize("shape", [(1, 80), (80, 1), (1, 200)])
+def test_frames_one_pixel_high_or_wide_give_identity_not_an_opencv_error(shape):
+    """A 1x80 video crashed `dvos count-heads` and `dvos predict` of a context model with OpenCV's
+    `winSize.width > 1 && winSize.height > 1` (the phase correlation's Hann window). A single row holds no 2-D
+    motion: "none", the identity."""
+    for seed in range(3):
+        a = np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8)
+        pm = estimate_pair(a, np.roll(a, 2, axis=int(shape[0] == 1)))
+        assert pm.method == "none" and not pm.ok and np.allclose(pm.matrix, np.eye(2, 3))
+
+
 def test_fallbacks_ecc_and_phase_correlation():
     frames, _, _ = camera_clip(texture("coffee"), [(7.0, -4.0, 0.0, 1.0)], size=(160, 192))
     no_features = MotionParams(min_inliers=100000)  # forces the fallbacks

@@ -21,7 +21,8 @@ Per pair of frames (t-1, t), on grey copies at most ``max_side`` px wide:
    as well.
 
 Pixels in ``exclude`` masks (e.g. painted or predicted heads, dilated) are never used, so the estimate follows the
-field rather than the objects being judged.
+field rather than the objects being judged. Frames without enough texture, and frames one pixel high or wide (no
+two-dimensional motion to find), give the identity with method "none" without any of the steps.
 """
 
 from __future__ import annotations
@@ -172,7 +173,10 @@ class PreparedFrame:
 
     def textured(self, params: MotionParams) -> bool:
         """Whether enough usable pixels carry texture (a flat frame with an object or two has no camera motion
-        to find: any estimate would follow the objects)."""
+        to find: any estimate would follow the objects). A frame one pixel high or wide never does: a single row
+        or column holds no two-dimensional motion (nor room for the phase correlation's window)."""
+        if self._textured is None and min(self.full_shape) < 2:
+            self._textured = False
         if self._textured is None:
             g = self.grey.astype(np.float32)
             mag = np.abs(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
