@@ -212,6 +212,38 @@ def test_extract_makes_backgrounds_from_annotated_frames(make_napari_viewer, qtb
     assert len(tmp_project.background_ids()) == 3 and "no new clips" in ext.messages.text()
 
 
+def test_extract_says_which_clips_of_cleared_or_repainted_frames_it_deleted(make_napari_viewer, qtbot, tmp_project):
+    """A run of backgrounds from annotated frames that only deleted the clips of frames cleared since said "no new
+    clips: every annotated frame already has one"; it now says what it deleted, and names the clips made again."""
+    frames, gt = tiny_clip(8)
+    v = tmp_project.add_video_array("plot", frames, split="train")
+    for t in (2, 5):
+        v.set_mask(t, gt[t], "manual")
+    viewer = make_napari_viewer()
+    ext = dock(viewer, "Extract")
+    ext.state.set_project(tmp_project)
+    ext.bg_mode.setCurrentIndex(1)  # annotated frames (inpaint the painted heads)
+    ext.clip_length.setValue(3)
+    ext.motion.setCurrentIndex(ext.motion.findData("none"))
+    wait_job(qtbot, ext.extract_backgrounds())
+    old = {tmp_project.background(b).attrs["frame"]: b for b in tmp_project.background_ids()}
+    assert sorted(old) == [2, 5]
+    v.clear_mask(5)
+    v.set_mask(2, np.roll(gt[2], 7, axis=1), "manual", overwrite=True)  # repainted
+    ext.messages.clear()
+    wait_job(qtbot, ext.extract_backgrounds())
+    said = ext.messages.text()
+    assert "made 1 background clip(s)" in said and "1 of them made again for frames repainted since" in said
+    assert f"plot frame 2 (now {tmp_project.background_ids()[0]})" in said
+    assert f"deleted 1 old clip(s) of frames cleared or repainted since they were made ({old[5]})" in said
+    v.clear_mask(2)
+    ext.messages.clear()
+    wait_job(qtbot, ext.extract_backgrounds())
+    said = ext.messages.text()
+    assert "no new clips; deleted 1 old clip(s) of frames cleared or repainted" in said
+    assert "every annotated frame already has one" not in said and not tmp_project.background_ids()
+
+
 def test_predict_step_exports_the_reviewed_models_masks_with_head_counts(
     make_napari_viewer, qtbot, two_models, tmp_path
 ):

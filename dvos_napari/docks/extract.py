@@ -269,14 +269,34 @@ class ExtractDock(DvosDock):
         self.state.notify_store_changed()
 
     def _inpainted(self, clips, replace: bool) -> None:
+        """Say what backgrounds from annotated frames did: the clips made (and which of them were made again for
+        frames repainted since, their old clips deleted), and the old clips deleted without a new one (of frames
+        cleared since, or repainted to leave no field): a run may do only that."""
         from napari.utils.notifications import show_info
 
+        dropped = [str(b) for b in getattr(clips, "dropped", None) or []]  # (an empty list of clips may carry them)
+        remade = dict(getattr(clips, "remade", None) or {})
+        clips = list(clips or [])
+        gone = (
+            f"deleted {len(dropped)} old clip(s) of frames cleared or repainted since they were made "
+            f"({', '.join(dropped[:6])}{' ...' if len(dropped) > 6 else ''})"
+        )
         if clips:
             text = (
                 f"made {len(clips)} background clip(s) from annotated frames, their heads inpainted: "
                 + ", ".join(f"{c.attrs['source']} frame {c.attrs['frame']}" for c in clips[:6])
                 + (" ..." if len(clips) > 6 else "")
             )
+            again = [c for c in clips if c.name in remade]  # named by frame: a new clip may take an old one's id
+            if again:
+                text += f"; {len(again)} of them made again for frames repainted since (their old clips deleted): " + (
+                    ", ".join(f"{c.attrs['source']} frame {c.attrs['frame']} (now {c.name})" for c in again[:6])
+                    + (" ..." if len(again) > 6 else "")
+                )
+            if dropped:
+                text += f"; {gone}"
+        elif dropped:
+            text = f"no new clips; {gone}"
         elif replace:
             text = "no clips made: no annotated frame could be used (see the warnings)"
         else:
