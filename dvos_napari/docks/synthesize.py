@@ -76,6 +76,9 @@ class SynthesizeDock(DvosDock):
     def __init__(self, napari_viewer, parent=None):
         super().__init__(napari_viewer, parent)
         self.preview_viewer = None
+        # what 'Match the motion of my videos' last filled in: (project path, the videos matched, the motion fields'
+        # values); a set generated while the fields still hold exactly those records that it was matched to them
+        self.motion_matched = None
         lay = QVBoxLayout(self.body)
         try:
             from dvos_core.synth import SynthConfig
@@ -197,6 +200,9 @@ class SynthesizeDock(DvosDock):
 
         def show(result: dict) -> None:
             self.form.set_values(result["overrides"])
+            if task == "match_motion":
+                where = str(self.state.require_project().path)
+                self.motion_matched = (where, list(result["measured"]["videos"]), self._motion_fields())
             self.motion_table.setPlainText(result["table"])
             self.motion_table.show()
             changed = ", ".join(self.form.labels.get(k, k) for k in result["overrides"]) or "nothing"
@@ -240,9 +246,33 @@ class SynthesizeDock(DvosDock):
             config=config,
             seed=self.seed.value(),
             workers=self.workers.value(),
+            motion_matched_to=self.matched_to(project, config),
             label=f"generate {name}",
             on_result=lambda _: self.state.notify_store_changed(),
         )
+
+    def _motion_fields(self) -> dict:
+        """The form's values of the settings that motion matching sets."""
+        from dvos_core.motion.matching import MATCHED_FIELDS
+
+        return {k: v for k, v in self.form.values().items() if k in MATCHED_FIELDS}
+
+    def matched_to(self, project, config) -> list[str] | None:
+        """What a set generated from ``config`` records as the videos its motion was matched to
+        (``motion_matched_to``, read by `dvos run-all`): the videos 'Match the motion of my videos' measured while
+        the motion fields hold exactly what it filled in, in this project; [] (not matched) while they hold the
+        engine's defaults; else None, not known (values typed in may come from an earlier matching)."""
+        from dvos_core.motion.matching import MATCHED_FIELDS
+        from dvos_core.synth import SynthConfig
+
+        if self.motion_matched is not None:
+            where, videos, values = self.motion_matched
+            if where == str(project.path) and values == self._motion_fields():
+                return list(videos)
+        default = SynthConfig()
+        if all(getattr(config, k) == getattr(default, k) for k in MATCHED_FIELDS):
+            return []
+        return None
 
     # ---- the preview window ----------------------------------------------------------------------------------
     def _main_shown(self) -> bool:
