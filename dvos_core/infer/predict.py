@@ -251,8 +251,12 @@ def predict_video(
             return done
         if resume:  # start() cleared the frames of any other checkpoint: only this one's are kept
             done_flags = preds.arrays()[2][:n]
-            targets = [t for t in targets if not done_flags[t]]
-        if size > 1:
+            wanted, targets = len(targets), [t for t in targets if not done_flags[t]]
+            if not targets:  # nothing left: the video's frames are done (a total of 0 left a progress bar unfinished)
+                report(progress, wanted, wanted, f"{video_id}: all {wanted} frames predicted already")
+        if not targets:
+            done = 0
+        elif size > 1:
             done = _predict_sharded(preds, main, image, targets, batch_size, threshold, rank, size, progress, cancel)
         else:
 

@@ -952,6 +952,8 @@ class _Run:
                 f"; {new} frame(s) were painted or corrected since it trained{again}, which it has not learnt from: "
                 f"train under a new --name (e.g. --init-from {self.best_path} --name NEW) to use them"
             )
+        # done at once (no progress at all left a progress bar that never completed)
+        report(self.progress, done, done, f"the run already has {done} epoch(s): nothing to do")
         self.emit(DoneEvent(best=str(self.best_path), note=note, new_labels=new, kept=True))
         return self.best_path
 
