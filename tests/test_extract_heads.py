@@ -146,6 +146,8 @@ def test_rerun_skips_done_frames_and_replace_clears(tmp_project):
     n = len(tmp_project.objects)
     second = extract_heads(tmp_project, min_area=4, fakes_per_head=1)
     assert len(second) == 0 and second.attrs["skipped_frames"] == 1 and len(tmp_project.objects) == n
+    # no rows, with the columns of a run that cut some (it had none: r.kind.value_counts() failed)
+    assert list(second.columns) == list(first.columns) and second.kind.value_counts().empty
     third = extract_heads(tmp_project, min_area=4, fakes_per_head=1, replace=True)
     assert len(tmp_project.objects) == len(third) == len(first)
 

@@ -196,10 +196,11 @@ def extract_heads(
     pixels), else every object in the bank (of any video). The old objects go only once the new extraction has
     finished and cut at least one head: the new objects are written past the committed bank and committed in one
     step at the end, so on an error, a cancel or a kill (power cut) the old bank is kept whole and none of the new
-    objects is counted. Every option is checked before anything is written. Returns a
-    DataFrame of the rows added; its ``attrs`` hold the counts (frames, heads, fakes, too_small, too_large,
-    fakes_failed, skipped_frames, recut_frames, and unfingerprinted_frames: the skipped frames whose objects record
-    no fingerprint, whose repaint cannot be seen). ``threads``: OpenCV threads (see :mod:`dvos_core.threads`).
+    objects is counted. Every option is checked before anything is written. Returns a DataFrame of the rows added
+    (nothing new cut: no rows, with the columns of the bank's rows); its ``attrs`` hold the counts (frames, heads,
+    fakes, too_small, too_large, fakes_failed, skipped_frames, recut_frames, and unfingerprinted_frames: the skipped
+    frames whose objects record no fingerprint, whose repaint cannot be seen). ``threads``: OpenCV threads (see
+    :mod:`dvos_core.threads`).
     """
     import pandas as pd
 
@@ -297,7 +298,8 @@ def extract_heads(
                     + ("" if max_area is None else " (or raise --max-area)")
                 )
             new.commit()
-    out = pd.concat(added, ignore_index=True) if added else pd.DataFrame()
+    # nothing new cut (a rerun): no rows, with the columns of the bank's rows, as a run that cut some has
+    out = pd.concat(added, ignore_index=True) if added else project.objects.table().iloc[:0]
     out.attrs = {**out.attrs, **stats}
     return out
 
