@@ -60,7 +60,8 @@ def test_a_video_with_labelled_heads_is_said_to_teach_them_as_background(tmp_pro
     mask[8:16, 8:16] = 1
     v.set_mask(1, mask, "manual")
     v.set_mask(2, mask, "pseudo")
-    with pytest.warns(UserWarning, match=r"'plot' has heads labelled \(1 manual, 1 pseudo masks\).*--from-annotated"):
+    said = r"'plot' has heads labelled \(1 manual, 1 pseudo masks\).*--from-annotated; Python: backgrounds_from_annot"
+    with pytest.warns(UserWarning, match=said):
         extract_backgrounds(tmp_project, "plot", clip_length=3)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -225,3 +225,34 @@ def test_measured_motion_of_a_one_frame_video_names_the_cli_option(tmp_project, 
     err = capsys.readouterr().err
     assert "one frame" in err and "--motion default" in err and "motion='default'" in err
     assert tmp_project.background_ids() == []
+
+
+def test_threads_set_the_opencv_threads_as_for_the_other_extractions(field, tmp_project, monkeypatch, capsys):
+    """backgrounds_from_annotated had no threads= (extract_backgrounds and extract_heads have), and `dvos
+    extract-backgrounds --from-annotated --threads N` let it run with the machine's default."""
+    import cv2
+
+    import dvos_core.extract.annotated_backgrounds as ab
+    from dvos_core.cli import main
+
+    frames, masks, _ = field
+    v = tmp_project.add_video_array("plot", frames[:3], split="train")
+    for t in (0, 2):
+        v.set_mask(t, masks[t], "manual")
+    seen, fill = [], ab.inpaint_heads
+
+    def inpaint(*a, **kw):
+        seen.append(cv2.getNumThreads())
+        return fill(*a, **kw)
+
+    monkeypatch.setattr(ab, "inpaint_heads", inpaint)
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(3)
+    try:
+        backgrounds_from_annotated(tmp_project, frames=[0], clip_length=2, motion="none", threads=1)
+        assert seen == [1] and cv2.getNumThreads() == 3
+        args = ["extract-backgrounds", str(tmp_project.path), "--from-annotated", "--clip-length", "2"]
+        assert main([*args, "--motion", "none", "--threads", "2"]) == 0
+        assert seen == [1, 2], capsys.readouterr()
+    finally:
+        cv2.setNumThreads(before)

@@ -284,6 +284,7 @@ def _backgrounds_from_annotated(args) -> int:
         seed=0 if args.seed is None else args.seed,
         progress=TerminalProgress(),
         cancel=cancel_on_sigint(),
+        threads=args.threads,
     )
     dropped = getattr(clips, "dropped", [])
     if not clips:

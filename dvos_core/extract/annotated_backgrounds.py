@@ -35,6 +35,7 @@ from dvos_core.motion.transforms import invert, to3x3, warp_to
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.store.schema import INPAINTED
+from dvos_core.threads import runs_with_threads
 from dvos_core.user_warnings import warn_user
 
 MOTIONS = ("auto", "measured", "default", "none")
@@ -209,6 +210,7 @@ def _usable(project, todo: list, dilate_px: int, made_before: bool = False) -> l
 
 
 @writes_store
+@runs_with_threads(torch=False)
 def backgrounds_from_annotated(
     project,
     video_ids=None,
@@ -224,6 +226,7 @@ def backgrounds_from_annotated(
     seed: int = 0,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    threads: int | None = None,
 ):
     """Make one background clip of ``clip_length`` frames per annotated frame (see the module docstring).
 
@@ -251,6 +254,7 @@ def backgrounds_from_annotated(
     or error the unfinished clip is removed. Every option is checked before anything is written.
     Returns the new :class:`~dvos_core.store.Background` clips (an :class:`InpaintedClips` list); each records its
     source video, frame, the fingerprint of its mask, inpainting method, dilation and motion in its attributes.
+    ``threads``: OpenCV threads for inpainting and measuring the motion (see :mod:`dvos_core.threads`).
     """
     from dvos_core.store import safe_id
 

@@ -94,7 +94,7 @@ def _warn_if_heads(video) -> None:
         warn_user(
             f"video {video.name!r} has heads labelled ({held} masks): its clips are used as bare field, so every head "
             f"in them is taught as background; cut clips from footage without heads, or inpaint the heads out of "
-            f"the labelled frames instead (--from-annotated)",
+            f"the labelled frames instead (--from-annotated; Python: backgrounds_from_annotated)",
         )
 
 
