@@ -170,3 +170,23 @@ def test_tracks_from_the_store_and_the_command_line(tmp_project, tmp_path, capsy
     assert "lower --min-frames" in text and "predict the whole video" not in text
     assert main(["count-heads", str(tmp_project.path), "plot", "--grow-px", "100000"]) == 2  # was a MemoryError
     assert "grow_px must be at most 64" in capsys.readouterr().err
+
+
+def test_a_wrong_call_names_the_call_link_heads_expects(tmp_project):
+    """link_heads(masks, frames) failed with Python's bare "too many values to unpack"."""
+    from dvos_core.store.schema import NotInStoreError
+
+    frames, masks = np.zeros((4, 32, 32, 3), np.uint8), np.zeros((4, 32, 32), np.uint8)
+    masks[:, 5:12, 5:12] = 1
+    assert link_heads(zip(frames, masks), len(frames)).summary()["heads"] == 1  # the call the message gives
+    expected = r"link_heads\(zip\(frames, masks\), len\(frames\)\)"
+    with pytest.raises(TypeError, match=r"n_frames must be the number of \(frame, mask\) pairs.*" + expected):
+        link_heads(masks, frames)
+    with pytest.raises(TypeError, match=r"item 0 .* shape \(32, 32\), not a \(frame, mask\) pair.*" + expected):
+        link_heads(masks, 4)
+    with pytest.raises(ValueError, match=r"frame 0 is \(32, 32\) and its mask \(32, 32, 3\).*" + expected):
+        link_heads(zip(masks, frames), 4)
+    # docs/store.md: masks(frames) of a set that is not there names the sets the video has
+    v = tmp_project.add_video_array("v", frames)
+    with pytest.raises(NotInStoreError, match="has no predictions of 'nope'"):
+        v.predictions["nope"].masks([0])

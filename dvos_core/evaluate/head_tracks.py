@@ -167,12 +167,16 @@ def link_heads(
     without a mask shows no heads and does not count towards a gap: a head seen again within ``max_gap`` frames
     with a mask keeps its track). ``n_frames``: how many pairs there are, for the progress only.
     ``align(prev, cur)`` -> the 2x3 matrix carrying frame t-1 onto frame t (default: the camera motion, see the
-    module docstring; not measured while nothing is carried)."""
+    module docstring; not measured while nothing is carried). Frames and masks held as arrays:
+    ``link_heads(zip(frames, masks), len(frames))``; another call is a TypeError or ValueError saying so."""
     import cv2
 
     from dvos_core.motion.align import best_transform
     from dvos_core.motion.transforms import warp_to
 
+    if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)):
+        got = f"an array of shape {n_frames.shape}" if hasattr(n_frames, "shape") else type(n_frames).__name__
+        raise TypeError(f"link_heads: n_frames must be the number of (frame, mask) pairs, got {got}; {_CALL}")
     if not 0 < min_overlap <= 1:
         raise ValueError(f"min_overlap must be in (0, 1], got {min_overlap}")
     if max_gap < 0 or grow_px < 0 or min_frames < 1 or min_area < 1:
@@ -186,8 +190,9 @@ def link_heads(
     last_seen: dict[int, int] = {}  # track -> the number of the last frame with a mask that showed it
     masked: list[bool] = []
     prev_frame, next_id, seen_masks = None, 1, 0
-    for t, (frame, mask) in enumerate(frames_and_masks):
+    for t, pair in enumerate(frames_and_masks):
         check(cancel)
+        frame, mask = _frame_and_mask(pair, t)
         masked.append(mask is not None)
         if carried is not None and last_seen:
             carried = warp_to(carried, align(prev_frame, frame), frame.shape[:2], nearest=True)
@@ -241,6 +246,34 @@ def link_heads(
         "grow_px": grow_px,
     }
     return HeadTracks(data, len(masked), min_frames, settings, np.asarray(masked, bool))
+
+
+_CALL = (
+    "call link_heads(frames_and_masks, n_frames) with (frame (H, W, 3) uint8, mask (H, W) or None) pairs in frame "
+    "order and their number, e.g. link_heads(zip(frames, masks), len(frames))"
+)
+
+
+def _frame_and_mask(pair, t: int) -> tuple:
+    """Frame ``t``'s (frame, mask) pair of :func:`link_heads`, or a TypeError / ValueError naming the call it
+    expects (a mask array alone unpacked into its rows: "too many values to unpack")."""
+    try:
+        frame, mask = pair
+    except (TypeError, ValueError):
+        got = f"an array of shape {pair.shape}" if hasattr(pair, "shape") else type(pair).__name__
+        raise TypeError(
+            f"link_heads: item {t} of frames_and_masks is {got}, not a (frame, mask) pair; {_CALL}"
+        ) from None
+    frame = np.asarray(frame)
+    if mask is None:
+        return frame, None
+    mask = np.asarray(mask)
+    if frame.ndim not in (2, 3) or mask.shape != frame.shape[:2]:
+        raise ValueError(
+            f"link_heads: frame {t} is {frame.shape} and its mask {mask.shape}; a mask (H, W) must go with its frame "
+            f"(H, W, 3) - {_CALL}"
+        )
+    return frame, mask
 
 
 @runs_with_threads(torch=False)
