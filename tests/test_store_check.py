@@ -302,3 +302,19 @@ def test_an_edited_frame_count_is_named_with_the_count_the_arrays_hold(project, 
         assert _hashes(project.path) == before  # only read
         zarr.open_group(str(project.path / kind / name), mode="r+").attrs["committed_frames"] = rows
         assert check_project(Project.open(project.path, mode="r"), models=False) == []
+
+
+@pytest.mark.parametrize("array", ["masks", "frames"])
+def test_a_missing_and_a_damaged_file_of_one_range_are_both_named(project, array):
+    """The missing file stopped the read before the others were decoded: the damaged one was found only by the next
+    check, once the missing one was restored."""
+    tail = ("0", "0") if array == "masks" else ("0", "0", "0")
+    one, four = _chunk(project, array, "c", "1", *tail), _chunk(project, array, "c", "4", *tail)
+    one.write_bytes(one.read_bytes()[:5])  # truncated
+    four.unlink()
+    (found,) = check_project(project, models=False)
+    assert found.where == ("video plot, masks of frames 1-4" if array == "masks" else "video plot, frames 0-5")
+    what = "mask" if array == "masks" else "image"
+    assert f"the {what} of frames 1, 4 cannot be read" in found.message
+    assert f"the file {four} of frame 4 is missing" in found.message
+    assert f"the file {one} of frame 1 is damaged" in found.message and "Restore those files" in found.message

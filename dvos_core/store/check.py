@@ -159,13 +159,43 @@ def _guarded(where: str, section: Callable[[], Reads], found: list[Finding]) -> 
             found.append(Finding("damaged", where, str(e)))
 
 
+def _read_all(read: Callable[[], object], video, key: str, rows, what: str) -> None:
+    """``read()`` of rows ``rows`` of ``video``'s array ``key`` (``what``: as its messages say it); a missing chunk
+    file stops that read before the others are decoded, so then the others are decoded too and one message names
+    every missing and damaged file of the batch (the damaged ones were found only by the next check, once the
+    missing ones were restored)."""
+    from dvos_core.store import arrays
+    from dvos_core.store.schema import DamagedStoreError
+
+    try:
+        read()
+    except DamagedStoreError:
+        arr = video._array(key)
+        gone = arrays.missing_chunks(arr, rows)
+        bad = arrays.damaged_chunks(arr, rows) if gone else []  # a missing chunk decodes (as zeros): not in bad
+        if not bad:
+            raise
+        said = "; ".join(
+            f"the file{'' if len(c) == 1 else 's'} {', '.join(f for *_, f in c)} of {arrays._spans(c)} "
+            f"{'is' if len(c) == 1 else 'are'} {how}"
+            for c, how in ((gone, "missing (deleted, or not yet copied by a sync tool)"), (bad, "damaged"))
+        )
+        fix = arrays._fix_for(video._fix_of(key), len(gone) + len(bad))
+        every = arrays._spans(sorted(gone + bad))
+        raise DamagedStoreError(f"{video._owner}: the {what} of {every} cannot be read: {said}. {fix}") from None
+
+
 def _video_reads(video, where: str, found: list[Finding]) -> Reads:
     """(what, read) for every stored part of ``video``: frames, quality scores, painted masks, each prediction set;
     an error met while listing a part is recorded in ``found`` (see :func:`_guarded`)."""
 
     def frames():
         for lo, hi in _batches(video.n_frames):
-            yield f"{where}, frames {lo}-{hi - 1}", lambda lo=lo, hi=hi: video.read_frames(lo, hi)
+            frames_of = slice(lo, hi)
+            yield (
+                f"{where}, frames {lo}-{hi - 1}",
+                lambda r=frames_of: _read_all(lambda: video.read_frames(r.start, r.stop), video, "frames", r, "image"),
+            )
         yield f"{where}, quality scores", lambda: video.quality  # one float per frame: read whole
 
     def masks():
@@ -175,7 +205,10 @@ def _video_reads(video, where: str, found: list[Finding]) -> Reads:
         for k in range(0, len(labelled), BATCH):
             ts = labelled[k : k + BATCH]
             # read together, the batch's damaged mask files are all named in one message (as frames' are)
-            yield f"{where}, masks of frames {ts[0]}-{ts[-1]}", lambda ts=ts: video._read("masks", ts, "mask", ts)
+            yield (
+                f"{where}, masks of frames {ts[0]}-{ts[-1]}",
+                lambda ts=ts: _read_all(lambda: video._read("masks", ts, "mask", ts), video, "masks", ts, "mask"),
+            )
 
     def prediction_set(model):
         s = video.predictions[model]
