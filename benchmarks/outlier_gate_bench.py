@@ -93,8 +93,8 @@ def weigh(frames: np.ndarray) -> np.ndarray:
             FrameLook(looks[t].band, None), [FrameLook(looks[k].band, None) for k in near], mats, shape
         )
         gate = outlier_weight(looks[t], [looks[k] for k in near], mats, shape)
-        fine = looks[t].fine
-        ratio = fine / max(float(np.median([looks[k].fine for k in near])), 1e-3) if fine is not None else math.nan
+        fine = looks[t].detail
+        ratio = fine / max(float(np.median([looks[k].detail for k in near])), 1e-3) if fine is not None else math.nan
         rows.append((alone, gate, ratio))
         aligner.forget(set(range(t - BEFORE + 1)))
     return np.array(rows)

@@ -132,4 +132,19 @@ def test_fine_detail_rises_with_noise_and_falls_with_blur(large_clip):
     assert fine_detail(np.full((64, 64), 90, np.float32)) == 0.0
     flat_noise = np.random.default_rng(1).normal(0, 10, (256, 256)).astype(np.float32)
     assert fine_detail(flat_noise) == pytest.approx(10 * np.sqrt(2 / np.pi), rel=0.05)  # E|N(0, 10)|
-    assert frame_look(large_clip[0][:200, :200]).fine is None  # small frames: the band sees the noise itself
+    small = frame_look(large_clip[0][:200, :200])  # its detail counts too (the band misses the noise at any size)
+    assert small.detail is not None and small.fine is None  # fine: what the degradation share reads
+
+
+@pytest.mark.parametrize("size", [128, 256])
+def test_sensor_noise_on_a_small_frame_stands_out(size):
+    """At 256 px and below the fine detail was not measured (the band was said to see the noise itself), so a frame
+    hit by noise of 15-30 grey levels between clean ones kept weight 0: the band's sigma-1 blur averages per-pixel
+    noise away there too. Every frame's fine detail now counts; the clean frames keep weight 0."""
+    world, wmask, _ = paint_heads(texture(size=512, dark=True), 120, seed=1)
+    frames, _, _ = camera_clip(world, fast_pan(9, seed=2, speed=(3, 6)), size=(size, size), world_mask=wmask)
+    noisy = frames.copy()
+    noisy[6] = np.clip(frames[6] + np.random.default_rng(0).normal(0, 15, frames[6].shape), 0, 255).astype(np.uint8)
+    w = weights(noisy)
+    assert w[6] > 0.9, w
+    assert np.delete(w, 6).max() == 0.0, w

@@ -11,7 +11,8 @@ least ``high`` times the median of the neighbours' scores, 1 at ``low`` times or
 least two neighbours (0 otherwise: nothing to compare the neighbours with).
 
 Frames larger than ``SIDE`` are shrunk for that comparison, which averages per-pixel sensor noise away (a 720p frame
-hit by noise of 8-30 grey levels kept weight 0). Their *fine detail* is therefore measured at full resolution too: the
+hit by noise of 8-30 grey levels kept weight 0), and at ``SIDE`` and below the band's own blur does the same (a 128 px
+frame hit by noise of 30 grey levels kept weight 0). Every frame's *fine detail* is therefore measured too: the
 mean absolute diagonal difference of 2x2 pixel blocks (what noise raises, blur lowers) over the shrunk band's
 spread (so that an exposure change cancels). A frame whose fine detail is ``NOISE_LOW`` times the median of its
 neighbours' or less keeps the weight above, ``NOISE_HIGH`` times or more gets weight 1, linear in between; the larger
@@ -67,28 +68,33 @@ def fine_detail(grey: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class FrameLook:
-    """What the outlier weight compares of one frame: its :func:`band_image` and, for a frame larger than ``SIDE``
-    px, its full-resolution :func:`fine_detail` over the band's spread (None for smaller frames, whose band sees the
-    noise itself)."""
+    """What the outlier weight compares of one frame: its :func:`band_image` and its full-resolution
+    :func:`fine_detail` over the band's spread (``detail``, every frame: at 256 px and below the band's blur averages
+    per-pixel noise away too). ``fine`` is that detail for a frame larger than ``SIDE`` px only (None for smaller
+    frames), as the trainer's matched degradation share reads it (``dvos_core.data.degradation_match``)."""
 
     band: np.ndarray
-    fine: float | None
+    detail: float | None
+    large: bool = True
+
+    @property
+    def fine(self) -> float | None:
+        return self.detail if self.large else None
 
 
 def frame_look(frame: np.ndarray) -> FrameLook:
     """The :class:`FrameLook` of an (H, W, 3) or (H, W) frame."""
     grey = _grey(frame)
     band = _band(grey)
-    fine = fine_detail(grey) / (float(band.std()) + 1.0) if _scale(grey.shape) > 1 else None
-    return FrameLook(band, fine)
+    return FrameLook(band, fine_detail(grey) / (float(band.std()) + 1.0), _scale(grey.shape) > 1)
 
 
 def _noise_weight(current: FrameLook, neighbours: Sequence[FrameLook]) -> float:
     """Weight in [0, 1] for fine detail that jumped above the neighbours' (0 where it cannot be measured)."""
-    fines = [n.fine for n in neighbours]
-    if current.fine is None or any(f is None for f in fines):
+    details = [n.detail for n in neighbours]
+    if current.detail is None or any(d is None for d in details):
         return 0.0
-    ratio = current.fine / max(float(np.median(fines)), 1e-3)
+    ratio = current.detail / max(float(np.median(details)), 1e-3)
     return float(np.clip((ratio - NOISE_LOW) / (NOISE_HIGH - NOISE_LOW), 0.0, 1.0))
 
 
