@@ -56,6 +56,18 @@ def write_video(path, n_frames: int, fourcc: str = "mp4v", fps: float = 10.0, hw
     return path
 
 
+def tiny_train_config(**overrides):
+    """A TrainConfig of the tiny preset that trains one step of one epoch in seconds (batch 2, seed 3, no loader
+    processes); ``overrides`` set any other field (``init_from`` may be a Path)."""
+    from dvos_core.train import TrainConfig
+
+    base = {"preset": "tiny", "epochs": 1, "batch_size": 2, "max_steps_per_epoch": 1, "seed": 3, "num_workers": 0}
+    base.update(overrides)
+    if base.get("init_from") is not None:
+        base["init_from"] = str(base["init_from"])
+    return TrainConfig(**base)
+
+
 def store_digest(path) -> dict:
     """{relative path: sha256 (files) or "dir"} of everything in a project store except the writer-lock files (they
     are not store data): compare before/after an operation to prove it changed nothing."""

@@ -7,31 +7,20 @@ import shutil
 import pytest
 import torch
 import yaml
+from conftest import tiny_train_config
 
 from dvos_core.data.toy import make_toy_project
 from dvos_core.model import build_model, read_checkpoint, save_checkpoint
 from dvos_core.store import Project
 from dvos_core.store.fsops import own_model_file, same_checkpoint
-from dvos_core.train import ResumeRefused, TrainConfig, train
+from dvos_core.train import ResumeRefused, train
 from dvos_core.train.loop import began_in_project, settings_refusal
 
 torch.set_num_threads(1)
 
 
 def _config(init_from, **kw):
-    base = {
-        "phase": "synthetic",
-        "preset": "tiny",
-        "epochs": 1,
-        "batch_size": 2,
-        "size": 64,
-        "max_steps_per_epoch": 1,
-        "seed": 3,
-        "num_workers": 0,
-        "init_from": None if init_from is None else str(init_from),
-    }
-    base.update(kw)
-    return TrainConfig(**base)
+    return tiny_train_config(**{"phase": "synthetic", "size": 64, "init_from": init_from, **kw})
 
 
 def _image_model(path, seed):

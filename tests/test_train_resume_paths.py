@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 import torch
+from conftest import tiny_train_config
 
 from dvos_core.data.toy import make_toy_project
 from dvos_core.model import build_model, save_checkpoint
@@ -16,19 +17,7 @@ torch.set_num_threads(1)
 
 
 def _config(init_from, **kw):
-    base = {
-        "phase": "synthetic",
-        "preset": "tiny",
-        "epochs": 1,
-        "batch_size": 2,
-        "size": 64,
-        "max_steps_per_epoch": 1,
-        "seed": 3,
-        "num_workers": 0,
-        "init_from": str(init_from),
-    }
-    base.update(kw)
-    return TrainConfig(**base)
+    return tiny_train_config(**{"phase": "synthetic", "size": 64, "init_from": init_from, **kw})
 
 
 def test_same_checkpoint_spelt_two_ways(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import zarr
+from conftest import tiny_train_config
 from old_stores import as_older_schema
 
 from dvos_core.data.toy import make_toy_project
@@ -36,8 +37,7 @@ ADDED_SINCE = (
 
 
 def _config(**kw) -> TrainConfig:
-    base = {"preset": "tiny", "epochs": 1, "batch_size": 2, "size": 64, "max_steps_per_epoch": 1, "seed": 3}
-    return TrainConfig(**{**base, "num_workers": 0, **kw})
+    return tiny_train_config(size=64, **kw)
 
 
 def _as_if_old(path, drop=ADDED_SINCE) -> None:
