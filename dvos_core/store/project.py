@@ -33,6 +33,7 @@ from dvos_core.store.schema import (
 )
 from dvos_core.store.sequence import Background, Video, json_safe
 from dvos_core.store.synthetic import SyntheticSet
+from dvos_core.store.training import refuse_while_training, trainings
 from dvos_core.user_warnings import warn_user
 
 _GROUPS = ("videos", "objects", "backgrounds", "synthetic")
@@ -269,13 +270,6 @@ def _version_error(path: Path, attrs: dict) -> SchemaVersionError:
     )
 
 
-def _trainings(path: Path) -> list[tuple[str, str]]:
-    """(model name, who) of every training run going on in the project at ``path`` now."""
-    models = path / "models"
-    folders = sorted(p for p in models.iterdir() if p.is_dir()) if models.is_dir() else []
-    return [(f.name, holder) for f in folders if (holder := training_holder(f)) is not None]
-
-
 class Project:
     """A dvos project store.
 
@@ -312,7 +306,7 @@ class Project:
                 _root_attrs(path)
             except StoreError as e:
                 raise StoreError(f"{e}; refusing to delete it") from None
-            busy = _trainings(path)
+            busy = trainings(path)
             if busy:  # a training run reads the project all along without the writer lock (and died as if damaged)
                 model, holder = busy[0]
                 raise StoreBusyError(
@@ -744,13 +738,8 @@ class Project:
                     "report": self.report_names,
                 }[kind]()
                 raise NotInStoreError(f"{self.path}: no {what} {name!r}; have {names}")
-            busy = _trainings(self.path) if kind in ("video", "synthetic") else []
-            if busy:  # a training run reads its frames or clips all along (and stopped, as if damaged, once deleted)
-                model, holder = busy[0]
-                raise StoreBusyError(
-                    f"{self.path}: model {model!r} is being trained by {holder} and may be reading {what} "
-                    f"{name!r}; stop that training first (it saves last.pt), then delete the {what}"
-                )
+            if kind in ("video", "synthetic"):  # a training run reads its frames or clips (stopped once deleted)
+                refuse_while_training(self.path, f"{what} {name!r}", f"delete the {what}")
             if kind == "video":
                 return self._delete_video(name, target)
             if kind == "model" and (holder := training_holder(target)) is not None:

@@ -41,6 +41,7 @@ from dvos_core.store.schema import (
     StoreError,
     provenance_code,
 )
+from dvos_core.store.training import refuse_while_training
 
 
 def json_safe(value, what: str = "attributes"):
@@ -778,12 +779,16 @@ class Video(FrameSequence):
 
     def clear_masks(self, provenances=None) -> int:
         """Clear every mask (or those of the given provenances, e.g. ``["pseudo"]`` or ``"pseudo"``); returns how
-        many frames were cleared."""
+        many frames were cleared. Refused (StoreBusyError naming the run) while a training run goes on in the
+        project: it may read them (its sample list was fixed at its start, and it would learn and validate on
+        empty masks). Saving or clearing single frames (:meth:`set_mask`, :meth:`clear_mask`) is not refused."""
         wanted = None if provenances is None else [provenance_code(p) for p in _provenance_list(provenances)]
         with self._write("clearing masks"):
             codes = self.provenance
             sel = codes != NONE if wanted is None else np.isin(codes, wanted)
             if sel.any():
+                if self.path:
+                    refuse_while_training(self.path, f"the masks of video {self.name!r}", "clear them")
                 prov = self.group["provenance"]
                 prov[: len(codes)] = np.where(sel, NONE, codes).astype(np.uint8)
         return int(sel.sum())

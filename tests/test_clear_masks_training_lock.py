@@ -1,0 +1,47 @@
+"""`dvos clear-masks` (Video.clear_masks) under a running training: refused, naming the run and the fix. The run's
+sample list and provenances are fixed at its start, so it went on learning and validating on the cleared frames,
+which then held empty masks. Saving and clearing single frames (napari's painting) keeps working."""
+
+import numpy as np
+import pytest
+
+from dvos_core.cli import main
+from dvos_core.store import Project
+from dvos_core.store.lock import StoreBusyError
+from dvos_core.train.loop import training_lock
+
+
+def _project(tmp_path):
+    p = Project.create(tmp_path / "p.dvos")
+    v = p.add_video_array("seed", np.zeros((3, 8, 8, 3), np.uint8))
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:5, 2:5] = 1
+    v.set_mask(0, mask, "manual")
+    v.set_mask(1, mask, "manual")
+    p.model_dir("m", create=True)
+    return p
+
+
+def test_clear_masks_while_a_model_trains_is_refused(tmp_path, capsys):
+    p = _project(tmp_path)
+    with training_lock(p, "m"):
+        assert main(["clear-masks", str(p.path), "seed", "--provenance", "manual", "--yes"]) == 2
+        err = capsys.readouterr().err
+        assert "model 'm' is being trained by" in err and "the masks of video 'seed'" in err
+        assert "stop that training first" in err
+        assert (p.video("seed").provenance != 0).sum() == 2
+        with pytest.raises(StoreBusyError, match="being trained"):
+            p.video("seed").clear_masks()
+        # single frames: painting a new or corrected mask and clearing one frame still work
+        p.video("seed").set_mask(2, np.ones((8, 8), np.uint8), "manual")
+        p.video("seed").clear_mask(2)
+        assert (p.video("seed").provenance != 0).sum() == 2
+    assert main(["clear-masks", str(p.path), "seed", "--provenance", "manual", "--yes"]) == 0  # once it stopped
+    assert (p.video("seed").provenance != 0).sum() == 0
+
+
+def test_clearing_nothing_is_not_refused(tmp_path):
+    """Nothing of those provenances to clear: nothing a training run reads changes."""
+    p = _project(tmp_path)
+    with training_lock(p, "m"):
+        assert p.video("seed").clear_masks(["pseudo"]) == 0
