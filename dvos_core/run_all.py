@@ -19,6 +19,7 @@ from pathlib import Path
 
 from dvos_core.prediction_options import check_scales, scale_hint
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
+from dvos_core.shell import quote
 from dvos_core.threads import runs_with_threads
 
 VIDEO_MODELS = {"dvos": "the paper's DVOS model", "context": "the context-aware video model"}
@@ -340,7 +341,7 @@ def check_project(project, cfg: RunAllConfig) -> dict:
     if missing:
         raise ValueError(
             f"{project.path}: no video {missing} in the project (its videos: {ids}); name videos by their id, and add "
-            f"a file first: dvos add-video {project.path} FILE --split unassigned"
+            f"a file first: dvos add-video {quote(project.path)} FILE --split unassigned"
         )
     split = {v: project.video(v).attrs.get("split") for v in ids}
     painted = [v for v in ids if split[v] != "test" and len(project.video(v).labelled_frames((MANUAL, CORRECTED)))]
@@ -359,7 +360,7 @@ def check_project(project, cfg: RunAllConfig) -> dict:
     if not train:
         raise ValueError(
             f"{project.path}: no video in the train split (the image model labels them for the second phase); "
-            f"set one with `dvos split {project.path} train VIDEO` (its painted frames count too)"
+            f"set one with `dvos split {quote(project.path)} train VIDEO` (its painted frames count too)"
         )
     if cfg.synthetic_set and cfg.synthetic_set not in project.synthetic_ids():
         raise ValueError(
@@ -401,7 +402,7 @@ def starting_checkpoint(project, cfg: RunAllConfig) -> Path | None:
         raise ValueError(
             f"{where}: {path} is the image model this run trains ({cfg.model_name('image')!r}), which it cannot "
             f"start from; give the run a name (--name) so that it trains a model of its own, or copy the model under "
-            f"another name first (dvos import-weights {path} --project {project.path} --name NAME)"
+            f"another name first (dvos import-weights {quote(path)} --project {quote(project.path)} --name NAME)"
         )
     return Path(path)
 
@@ -904,7 +905,9 @@ def _predict_and_compare(project, cfg: RunAllConfig, run: Stages, checkpoints: d
             project, list(checkpoints), video_ids=scored, name=f"{cfg.report_name()}-comparison", cancel=run.cancel
         ).table
     else:
-        run.log(f"      no test video with painted masks: nothing to score (`dvos split {project.path} test VIDEO`)")
+        run.log(
+            f"      no test video with painted masks: nothing to score (`dvos split {quote(project.path)} test VIDEO`)"
+        )
     predicted = sorted({v for v, _ in jobs})
     # the number an agronomist wants from each predicted video: its different heads, each counted once (with
     # progress frame by frame: a long 1080p video takes a while)

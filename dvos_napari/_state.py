@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from psygnal import Signal
 
+from dvos_core.shell import quote
 from dvos_napari import _layers
 
 _STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -257,9 +258,9 @@ class DvosState:
         if self.video_id not in p.video_ids():
             raise ValueError(
                 f"video {self.video_id!r} is no longer in the project {p.path}: another program deleted it (e.g. "
-                f"`dvos delete {p.path} video {self.video_id}`) after it was shown here, so nothing can be saved "
-                f"into it. Its layers still show what was read; to keep painted frames, save the masks layer as "
-                f"image files (File > Save Selected Layers), then pick another video in the Project step"
+                f"`dvos delete {quote(p.path)} video {quote(self.video_id)} --yes`) after it was shown here, so "
+                f"nothing can be saved into it. Its layers still show what was read; to keep painted frames, save the "
+                f"masks layer as image files (File > Save Selected Layers), then pick another video in the Project step"
             )
         return p.video(self.video_id)
 

@@ -20,6 +20,7 @@ from dvos_core.io.readers import (
     orient,
     tiff_frames,
 )
+from dvos_core.shell import quote
 from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
 from dvos_core.store.schema import DamagedStoreError
@@ -358,7 +359,7 @@ def _resized_note(project, video) -> str:
     return (
         f"; {video.name} was resized when it was added ({', '.join(how)}), so its masks must have the size of its "
         f"stored frames: resize and crop them the same way, paint them in napari, or add the video again without "
-        f"resizing (`dvos delete {project.path} video {video.name} --yes`, then `dvos add-video`)"
+        f"resizing (`dvos delete {quote(project.path)} video {quote(video.name)} --yes`, then `dvos add-video`)"
     )
 
 

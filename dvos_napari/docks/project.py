@@ -28,6 +28,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
+from dvos_core.shell import quote
 from dvos_napari import _close_guard
 from dvos_napari._close_guard import may_leave_project
 from dvos_napari._errors import UserMessage, plain_words
@@ -353,7 +354,7 @@ class ProjectDock(DvosDock):
         if not (ask or self._ask_upgrade)(path, old):
             self.messages.info(
                 f"{path} was not opened: it was made by an older dvos (store schema {old}, this dvos uses "
-                f"{SCHEMA_VERSION}); open it again to upgrade it, or run `dvos migrate {path}` in a terminal"
+                f"{SCHEMA_VERSION}); open it again to upgrade it, or run `dvos migrate {quote(path)}` in a terminal"
             )
             return None
         job = self.run(migrate_project, str(path), label="upgrade the project", process=False)
