@@ -66,7 +66,8 @@ def stopped_pseudo_note(project_path, video: str, stopped: dict) -> str:
 def unfinished_note(project_path, video: str, model: str, d: dict, delete: bool = False) -> str:
     """What an unfinished prediction set (``d``: an entry of the summary's ``predictions_unfinished``) is and the
     command that finishes it: ``dvos predict`` with the checkpoint that made it, or ``dvos smooth`` with the
-    settings that made a smoothed set (both resume). ``delete``: name the command that deletes the set too (it is
+    settings that made a smoothed set (both resume; a smoothed set whose source was predicted again since is
+    started over). ``delete``: name the command that deletes the set too (it is
     named anyway for a set no command makes again)."""
     import shlex
 
@@ -94,6 +95,8 @@ def unfinished_note(project_path, video: str, model: str, d: dict, delete: bool 
     command = set_command(project_path, [video], model, d, replace=bool(older or retrained))
     if command is None:  # made from Python with a model in memory
         note = f"{head}; predict the video again with the model that made it to finish it"
+    elif not predicted and d.get("why"):  # its source changed since: what was smoothed cannot be resumed
+        note = f"{head}, {d['why']}; " + _smooth_over(project_path, video, d, command)
     elif retrained:
         note = f"{head}, {d['why']}; make it again with `{command}` (every frame is predicted again)"
     elif older:
@@ -101,6 +104,27 @@ def unfinished_note(project_path, video: str, model: str, d: dict, delete: bool 
     else:
         note = f"{head}; finish it with `{command}` (it resumes)"
     return f"{note}, or delete the set ({drop})" if delete else note
+
+
+def _smooth_over(project_path, video: str, d: dict, command: str) -> str:
+    """How to make again an unfinished smoothed set whose source changed since (``d["source_change"]``, see
+    ``ModelPredictions.source_change``): ``dvos smooth`` starts it over (with a warning) once the source was predicted
+    again; a source deleted, or made by a model trained again and not predicted again, is predicted again first
+    (smoothing would fail, or resume from its out-of-date masks)."""
+    import shlex
+
+    source = d.get("source")
+    over = (
+        f"make it again with `{command}` (it starts over, not resumes: the frames smoothed so far came from the "
+        f"earlier {source!r}, so every frame is smoothed again)"
+    )
+    if d.get("source_change") == "predicted":
+        return over
+    if d.get("source_change") == "retrained":  # the source set itself is named as out of date, with its command
+        return f"predict {source!r} again first, with the model as it is (`dvos info` names the command), then {over}"
+    q = shlex.quote
+    again = f"dvos predict {q(str(project_path))} CHECKPOINT --videos {q(video)} --name {q(str(source))}"
+    return f"predict {source!r} again first (`{again}`), then {over}"
 
 
 def outdated_note(project_path, video: str, model: str, d: dict) -> str:

@@ -294,17 +294,27 @@ class ModelPredictions:
     def stale_source(self, attrs: dict | None = None) -> str | None:
         """For a smoothed set: why its source set no longer holds what was smoothed (predicted again, or made by a
         checkpoint trained again since), else None; None for any other set. ``attrs``: as for :meth:`outdated`."""
+        change = self.source_change(attrs)
+        return change[1] if change else None
+
+    def source_change(self, attrs: dict | None = None) -> tuple[str, str] | None:
+        """:meth:`stale_source` with what happened to the source: (``"deleted"``, ``"predicted"`` - predicted again,
+        so that ``dvos smooth`` starts the set over rather than resuming it - or ``"retrained"``, why)."""
         a = self.attrs if attrs is None else attrs
         source = a.get("source")
         if a.get("kind") != "smoothed" or not isinstance(source, str) or not isinstance(a.get("fingerprint"), str):
             return None
         src = self.video.predictions[source]
         if not src.exists():  # (a source whose own zarr.json is damaged raises: that damage is named where it is)
-            return f"its source set {source!r} was deleted since"
+            return "deleted", f"its source set {source!r} was deleted since"
         if not a["fingerprint"].startswith(src.stamp() + "|"):
-            return f"{source!r} was predicted again since it was smoothed"
+            return "predicted", f"{source!r} was predicted again since it was smoothed"
         made_by = src.outdated()
-        return f"{source!r} was made by an earlier version of {made_by} (trained again since)" if made_by else None
+        return (
+            ("retrained", f"{source!r} was made by an earlier version of {made_by} (trained again since)")
+            if made_by
+            else None
+        )
 
     def frames(self) -> np.ndarray:
         """Indices of the predicted frames (see :meth:`finished`)."""

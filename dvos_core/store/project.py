@@ -1113,7 +1113,8 @@ def _prediction_sets(v: Video, models: list[str]) -> tuple[dict, dict, dict]:
         except (StoreError, ValueError):
             continue
         if done < n:  # (with why, when out of date too: it cannot be resumed)
-            out[model] = {"done": done, "frames": n, **set_record(a), **({"why": stale["why"]} if stale else {})}
+            why = {k: stale[k] for k in ("why", "source_change") if k in stale} if stale else {}
+            out[model] = {"done": done, "frames": n, **set_record(a), **why}
     return out, elsewhere, outdated
 
 
@@ -1145,18 +1146,20 @@ def set_record(a: dict) -> dict:
 def outdated_record(mp, attrs: dict | None = None) -> dict | None:
     """When prediction set ``mp`` no longer says what made it - its checkpoint file was trained again since
     (``ModelPredictions.outdated``), or, smoothed, its source set changed since (``stale_source``) - its
-    :func:`set_record` plus ``why`` (for ``store.notes``' notes and warnings), else None. ``attrs``: the set's
+    :func:`set_record` plus ``why`` (for ``store.notes``' notes and warnings) and, smoothed, ``source_change``
+    (``ModelPredictions.source_change``), else None. ``attrs``: the set's
     attributes, when already read (they are read once either way)."""
     try:
         a = mp.attrs if attrs is None else attrs
+        change = None
         if a.get("kind") == "smoothed":
-            why = mp.stale_source(a)
+            change, why = mp.source_change(a) or (None, None)
         else:
             made_by = mp.outdated(a)
             why = f"made by an earlier version of {made_by} (trained again since)" if made_by else None
     except (StoreError, ValueError, OSError):
         return None
-    return {**set_record(a), "why": why} if why else None
+    return {**set_record(a), "why": why, **({"source_change": change} if change else {})} if why else None
 
 
 def migrate_project(path, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> list[int]:
