@@ -318,7 +318,8 @@ def _run_record(project, preds, checkpoint, image_checkpoint, main, image, thres
         info["reference_masks"] = reference_masks
         run_key += "" if reference_masks == "chained" else f"/{reference_masks}"  # sets made before: chained
     # only the paper's model uses an image model (first frames): another model's set does not depend on it
-    fingerprint = _fingerprint(checkpoint, image_checkpoint if image is not None else None, threshold)
+    loaded = (main.info.get("file_sha256"), None if image is None else image.info.get("file_sha256"))
+    fingerprint = _fingerprint(checkpoint, image_checkpoint if image is not None else None, threshold, loaded)
     key = None if fingerprint is None else _run_key(fingerprint + run_key, info, preds.attrs)
     return info, fingerprint, key
 
@@ -471,13 +472,14 @@ def _run_key(key: str, info: dict, held: dict) -> str:
     return key + settings
 
 
-def _fingerprint(checkpoint, image_checkpoint, threshold) -> str | None:
+def _fingerprint(checkpoint, image_checkpoint, threshold, loaded=(None, None)) -> str | None:
     """What the predictions depend on: the checkpoint files' (or in-memory models' weights') contents and the
-    threshold."""
+    threshold. ``loaded``: the SHA-256 of the bytes each file's model was loaded from (its ``info["file_sha256"]``),
+    taken for the file's: a best.pt saved over the path since the run loaded it did not make its predictions."""
     from dvos_core.model.checkpoint import file_fingerprint, model_fingerprint
 
     parts = []
-    for c in (checkpoint, image_checkpoint):
+    for c, sha in zip((checkpoint, image_checkpoint), loaded, strict=True):
         if c is None:
             parts.append("-")
         elif isinstance(c, (tuple, list)):
@@ -485,7 +487,7 @@ def _fingerprint(checkpoint, image_checkpoint, threshold) -> str | None:
         elif hasattr(c, "forward"):
             parts.append(model_fingerprint(c))
         else:
-            parts.append(file_fingerprint(c))
+            parts.append(sha or file_fingerprint(c))
     return f"{'/'.join(parts)}@{float(threshold)}"
 
 

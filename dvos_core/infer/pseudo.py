@@ -450,7 +450,10 @@ def _record_run(
     its first label, and again (True) when it ends, so a stopped run is never taken for a finished one."""
     from dvos_core.model.checkpoint import file_fingerprint
 
-    is_file = isinstance(checkpoint, (str, Path)) and Path(checkpoint).is_file()
+    # the bytes the model was loaded from: a best.pt saved over the path since did not make these labels
+    sha = predictor.info.get("file_sha256") if isinstance(checkpoint, (str, Path)) else None
+    if sha is None and isinstance(checkpoint, (str, Path)) and Path(checkpoint).is_file():
+        sha = file_fingerprint(checkpoint)
     video.update_attrs(
         pseudo_label={
             "checkpoint": _name(checkpoint),
@@ -458,7 +461,7 @@ def _record_run(
             "complete": complete,  # False: stopped (or running), some frames not reached
             "overwrite": bool(overwrite),  # it replaced existing pseudo-labels
             # what the file held (a model trained again under the same name differs): run-all relabels then
-            "checkpoint_sha256": file_fingerprint(checkpoint) if is_file else None,
+            "checkpoint_sha256": sha,
             "blend_with": [_name(c) for c in blend_with or ()],
             "n_passes": n_passes,
             "uncertainty_from": "models" if blend_with else _uncertainty_source(predictor),

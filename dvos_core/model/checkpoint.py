@@ -72,7 +72,8 @@ def file_fingerprint(path) -> str:
     """SHA-256 of a checkpoint file: what made a set of predictions (a retrained model under the same name differs).
     Hashed once per version of the file (its path, inode, size and modification and change times: checkpoints are
     replaced by renaming a new file over them), however many videos or stages ask: a paper-preset checkpoint is
-    hundreds of MB."""
+    hundreds of MB. The file as it is now: a run that loaded the model records its ``info["file_sha256"]`` (the
+    bytes it loaded, see :func:`read_checkpoint`) instead, which a new file saved since does not change."""
     from dvos_core.store.fsops import file_sha256
 
     return file_sha256(path)
@@ -163,10 +164,10 @@ def _may_read(path: Path) -> bool:
         return False
 
 
-def _damaged_entry(path: Path) -> str | None:
-    """The first entry of the checkpoint archive whose bytes do not match the CRC-32 the archive holds for it, else
-    None. ``torch.load`` does not check them: a disk or a copy that flipped bits inside a weight tensor loaded
-    without a word, and the model predicted with the damaged weights."""
+def _damaged_entry(path) -> str | None:
+    """The first entry of the checkpoint archive (a path, or a file object holding its bytes) whose bytes do not
+    match the CRC-32 the archive holds for it, else None. ``torch.load`` does not check them: a disk or a copy that
+    flipped bits inside a weight tensor loaded without a word, and the model predicted with the damaged weights."""
     import zipfile
 
     if not zipfile.is_zipfile(path):  # torch's legacy format: torch.load judges it
@@ -218,17 +219,21 @@ def folder_checkpoint(folder) -> Path:
 
 
 def read_checkpoint(path) -> dict:
-    """The raw checkpoint dict (validated format), without building a model."""
+    """The raw checkpoint dict (validated format), without building a model. Its ``"file_sha256"`` (added here, not
+    stored in the file) is the SHA-256 of the very bytes it was read from: the file is read once, checked, hashed
+    and loaded from memory, so what a run records as its checkpoint is what it loaded, even when training saves a
+    new best.pt over it (renaming a new file over the path) while the run goes on."""
     path = Path(path)
     if path.is_dir():  # a model folder: its best.pt (any other folder is refused saying what it is)
         path = folder_checkpoint(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint file here; train one with `dvos train` or check the path")
     try:
-        damaged = _damaged_entry(path)
+        data = path.read_bytes()  # one open file: a file renamed over the path later is not read
+        damaged = _damaged_entry(io.BytesIO(data))
         if damaged is not None:
             raise ValueError(f"the bytes of {damaged} do not match their checksum")
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt, truncated, bits flipped, or a pickle with code in it
         others = [str(q) for q in (path.with_name("best.pt"), path.with_name("last.pt")) if q != path and _may_read(q)]
         use = f"use {' or '.join(others)}" if others else "use another checkpoint, or train the model again"
@@ -251,7 +256,7 @@ def read_checkpoint(path) -> dict:
         )
     if version < 1:
         raise CheckpointError(f"{path}: checkpoint format {version!r} is unknown; retrain or re-import the model")
-    return migrate_payload(payload)
+    return {**migrate_payload(payload), "file_sha256": hashlib.sha256(data).hexdigest()}
 
 
 def _looks_like_reference(payload) -> bool:
@@ -332,7 +337,8 @@ def load_checkpoint(path, device="cpu"):
     """Build the model stored in ``path`` and load its weights -> ``(model, info)`` (model in eval mode).
 
     ``info`` holds kind, preset, config, input_size, tau, metrics, dvos_version, code_commit, data, epoch and
-    whatever else was saved with the checkpoint.
+    whatever else was saved with the checkpoint, and ``file_sha256``: the SHA-256 of the bytes the weights were
+    loaded from (see :func:`read_checkpoint`), what a prediction or pseudo-labelling run records as its checkpoint.
     """
     payload = read_checkpoint(path)
     kind = payload.get("kind")
@@ -352,7 +358,7 @@ def load_checkpoint(path, device="cpu"):
             f"({_short(e)}); the checkpoint is corrupt or was edited"
         ) from e
     info = dict(payload.get("info", {}))
-    info.update(kind=kind, config=config.to_dict(), tau=getattr(model, "tau", 0))
+    info.update(kind=kind, config=config.to_dict(), tau=getattr(model, "tau", 0), file_sha256=payload["file_sha256"])
     info.setdefault("preset", config.name)
     info.setdefault("input_size", config.input_size)
     info.setdefault("metrics", [])
