@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dvos_core.infer import winograd
-from dvos_core.infer.kernel_choice import KernelChooser, arithmetic_floor
+from dvos_core.infer.kernel_choice import CHOICES_FILE, KernelChooser, arithmetic_floor
 from dvos_core.model.attention import SpatioTemporalAttention, stack_frames
 
 MIN_CHANNELS_NNPACK = 16  # NNPACK is a candidate for 3x3 convolutions from this width (in and out) ...
@@ -51,7 +51,8 @@ FOLD_MIN_PIXELS = 128 * 128  # attention blocks fold their spatial gate's convol
 # other NNPACK call's (0.5 GB for the paper model at 512^2, 4x) for a pair measured within 4% of the unfolded one
 FOLD_NNPACK_MAX_PIXELS = 256 * 256
 
-CHOOSER = KernelChooser()  # one per process: decisions hold for a shape and a thread count
+# one per process: decisions hold for a shape and a thread count, kept on disk (the same kernels in every run)
+CHOOSER = KernelChooser(choices_file=CHOICES_FILE)
 
 
 @functools.cache
