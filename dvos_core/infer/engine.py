@@ -30,6 +30,9 @@ from dvos_core.infer.tiling import (
 )
 from dvos_core.infer.window import Batch, FeatureCache, FrameCache
 from dvos_core.progress import CancelToken, check
+from dvos_core.user_warnings import warn_user
+
+DEFAULT_OVERLAP = 64  # px tiles overlap by, unless told otherwise
 
 FLIPS = (None, "h", "v", "hv")
 SINGLE_TILE_PIXELS = 128 * 128  # on a CPU, tiles this large (pixels) are encoded and decoded one at a time
@@ -207,7 +210,7 @@ class Predictor:
         info: dict | None = None,
         device=None,
         tile_size: int | None = None,
-        overlap: int = 64,
+        overlap: int = DEFAULT_OVERLAP,
         amp: bool = True,
         optimize: bool = True,
         precision: str = "auto",
@@ -225,8 +228,15 @@ class Predictor:
                 f"tile size must be a positive multiple of {MULTIPLE} (or None: automatic), got {tile_size}"
             )
         tile = int(tile_size) if tile_size else default_tile_size(self.info)
+        self.overlap_asked = int(overlap)  # the overlap given; ``overlap`` is the one used (cut below)
         if not tile_size:  # automatic tile size: keep the overlap sensible for small models
             overlap = min(int(overlap), tile // 4, largest_overlap(tile))
+            if self.overlap_asked not in (overlap, DEFAULT_OVERLAP):  # the default is cut without a word
+                warn_user(
+                    f"tile overlap {self.overlap_asked} px is more than the automatic tile size of {tile} px allows "
+                    f"(at most a quarter of it): tiles overlap by {overlap} px; pass a tile size (--tile-size, "
+                    f"tile_size=) to keep the overlap asked for"
+                )
         if tile < MULTIPLE or tile % MULTIPLE:
             raise ValueError(f"tile size must be a positive multiple of {MULTIPLE}, got {tile}")
         if not 0 <= overlap <= largest_overlap(tile):
