@@ -69,7 +69,7 @@ def test_a_context_set_records_the_overlap_its_tiles_used(project):
     torch.manual_seed(1)
     ckpt = project.model_dir("ctx", create=True) / "best.pt"
     save_checkpoint(ckpt, build_model("tiny", "context", tau=2), phase="synthetic")
-    predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=40, frames=[0])
+    predict_video(project, "v", ckpt, device="cpu", tile_size=64, overlap=32, frames=[0])
     assert project.video("v").predictions["ctx"].attrs["overlap"] == 16  # a quarter of the tile at most
 
 
