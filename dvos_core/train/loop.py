@@ -509,7 +509,8 @@ class _Run:
             state = {k: v for k, v in payload["state_dict"].items() if k in own}
             model.load_state_dict(state, strict=True)
             note = {"init_from": str(cfg.init_from), "loaded": len(state), "missing": []}
-        note["sha256"] = file_fingerprint(cfg.init_from)  # what the file held: a resume checks it is unchanged
+        # the bytes loaded (a file saved over it since, by a training of that model, is not what this run began from)
+        note["sha256"] = payload.get("file_sha256") or file_fingerprint(cfg.init_from)  # a resume checks it
         # one of this project's own models, or another's (never taken for this project's model of the same name)
         note["in_project"] = bool(in_project(cfg.init_from, self.project.path))
         return model, note
