@@ -74,3 +74,33 @@ def test_a_video_one_pixel_high_is_counted_and_predicted_by_a_context_model(tmp_
     save_checkpoint(p.model_dir("ctx", create=True) / "best.pt", build_model("tiny", "context"))
     assert main(["predict", str(path), "ctx", "--device", "cpu"]) == 0
     assert Project.open(path).video("thin").predictions["ctx"].frames().tolist() == [0, 1, 2]
+
+
+def test_cli_refuses_bad_runtime_options_by_name_before_the_model_loads(tmp_path, capsys):
+    """--threshold, --passes, --batch-size, --quality-threshold are checked by the command, naming the option,
+    before the checkpoint is resolved (here it does not even exist)."""
+    path = tmp_path / "c.dvos"
+    Project.create(path).add_video_array("v", np.zeros((2, 32, 32, 3), dtype=np.uint8))
+    for cmd, opts, msg in [
+        ("predict", ["--threshold", "0"], "--threshold must be between 0 and 1"),
+        ("predict", ["--batch-size", "0"], "--batch-size must be at least 1"),
+        ("pseudo-label", ["--passes", "0"], "--passes must be at least 1"),
+        ("pseudo-label", ["--batch-size", "0"], "--batch-size must be at least 1"),
+        ("pseudo-label", ["--quality-threshold", "2"], "--quality-threshold must be between 0 and 1"),
+    ]:
+        assert main([cmd, str(path), "nope", "--videos", "v", "--device", "cpu", *opts]) == 2
+        err = capsys.readouterr().err
+        assert msg in err and "no model" not in err, (cmd, opts, err)
+    assert main(["smooth", str(path), "m", "--threshold", "1"]) == 2
+    assert "--threshold must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_blending_a_model_that_cannot_label_does_not_suggest_labelling_with_it(tmp_path, capsys):
+    path = tmp_path / "c.dvos"
+    p = Project.create(path)
+    p.add_video_array("v", np.zeros((2, 32, 32, 3), dtype=np.uint8))
+    save_checkpoint(p.model_dir("dv", create=True) / "best.pt", build_model("tiny", "dvos"))
+    img = save_checkpoint(tmp_path / "img.pt", build_model("tiny", "frame"))
+    assert main(["pseudo-label", str(path), str(img), "--videos", "v", "--device", "cpu", "--blend-with", "dv"]) == 2
+    err = capsys.readouterr().err
+    assert "labelling model instead" not in err and "cannot label either" in err, err

@@ -284,7 +284,15 @@ def _videos(project, args) -> list[str]:
 
 
 def _check_runtime(args) -> None:
-    """Refuse tile settings that cannot run, naming the options (before a model is loaded)."""
+    """Refuse settings that cannot run, naming the options (before a model is loaded)."""
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    _check_threshold(args)
+    if getattr(args, "passes", 1) < 1:
+        raise ValueError(f"--passes must be at least 1, got {args.passes}")
+    quality = getattr(args, "quality_threshold", None)
+    if quality is not None and not 0 <= quality <= 1:
+        raise ValueError(f"--quality-threshold must be between 0 and 1, got {quality:g}")
     tile, overlap = args.tile_size, args.overlap
     if overlap < 0:
         raise ValueError(f"--overlap must be >= 0 pixels, got {overlap}")
@@ -296,6 +304,13 @@ def _check_runtime(args) -> None:
             f"be at most the tile size minus 32 (the overlap's default is 64); pass e.g. "
             f"--overlap {min(tile // 4, tile - 32)}"
         )
+
+
+def _check_threshold(args) -> None:
+    """Refuse a --threshold outside (0, 1), naming the option (None: the command's default)."""
+    threshold = getattr(args, "threshold", None)
+    if threshold is not None and not 0 < threshold < 1:
+        raise ValueError(f"--threshold must be between 0 and 1 (exclusive), got {threshold:g}")
 
 
 def _device_line(device: str, precision: str = "auto", threads: int | None = None) -> str:
@@ -371,6 +386,7 @@ def _smooth(args) -> int:
     from dvos_core.store import Project
 
     project = Project.open(args.project)
+    _check_threshold(args)
     ids = [v for v in _videos(project, args) if args.videos or args.model in project.video(v).predictions.models()]
     if not ids:
         raise ValueError(f"no video has predictions of {args.model!r}; run `dvos predict` first or pass --videos")

@@ -285,7 +285,12 @@ def _blend_predictor(checkpoint, device, tile_size, overlap, precision, scales) 
     if predictor.kind != "frame":
         raise ValueError(
             f"only image (frame) models can be blended into the labels; {_name(checkpoint)} is a "
-            f"{predictor.kind!r} model. Pass it as the labelling model instead"
+            f"{predictor.kind!r} model. "
+            + (
+                "Pass it as the labelling model instead"
+                if predictor.kind == "context"
+                else "It cannot label either: only an image (frame) or a context-aware video model labels"
+            )
         )
     return predictor
 
