@@ -47,3 +47,15 @@ def test_the_demo_flushes_its_stage_lines_by_default():
     from dvos_core.run_all import print_flushed
 
     assert inspect.signature(run_demo).parameters["log"].default is print_flushed
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_missing_device_is_refused_before_the_sample_project_is_built(tmp_path, monkeypatch, capsys):
+    import dvos_core.demo.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "run_demo", lambda *a, **k: pytest.fail("the demo ran"))
+    monkeypatch.setattr(pipeline, "build_demo_project", lambda *a, **k: pytest.fail("the project was built"))
+    for extra in ([], ["--project-only"]):
+        assert main(["demo", "--quick", "--device", "cuda", "--out", str(tmp_path), *extra]) == 2
+        assert "CUDA is not available" in capsys.readouterr().err
+    assert not (tmp_path / "demo.dvos").exists()

@@ -48,6 +48,9 @@ def project(tmp_path_factory):
         ({"mask_weight": 0.0, "frame_weight": 0.0, "phase": "synthetic"}, "nothing would be learnt"),
         ({"mask_weight": 0.0, "phase": "image"}, "nothing would be learnt"),
         ({"model": {"dropout": 2.0}}, r"model\.dropout must be in \[0, 1\)"),
+        # accepted before (dvos run-all --seed -1 is refused; device '' was taken as auto)
+        ({"seed": -1}, r"seed \(--seed\) must be >= 0"),
+        ({"device": ""}, r"device \(--device\) must be one of auto, cpu, cuda, cuda:N or mps"),
     ],
 )
 def test_bad_values_are_refused_in_the_config(setting, match):
@@ -162,3 +165,48 @@ def test_without_validation_samples_best_pt_is_said_to_be_chosen_by_training_los
     by, why = TrainConfig().selection({})
     assert by == "val" and "no validation samples" in why and "lowest training loss" in why
     assert TrainConfig(select_by="last").selection({})[0] == "last"
+
+
+# ---- settings that do not apply -------------------------------------------------------------------------------------
+def test_settings_that_do_not_apply_are_named_and_the_defaults_are_not():
+    for phase in ("image", "synthetic", "real"):
+        assert TrainConfig(phase=phase).unused_settings("cpu") == []
+    unused = TrainConfig(phase="synthetic", real_share=0.5, pseudo_quality_min=0.9).unused_settings("cuda")
+    assert len(unused) == 2
+    assert "pseudo_quality_min 0.9 (--pseudo-quality-min" in unused[0] and "real_share 0.5 (--real-share" in unused[1]
+    assert TrainConfig(phase="image", real_share=0.5, pseudo_quality_min=0.9).unused_settings("cpu") == []
+    assert TrainConfig(phase="real", real_share=0.5, synthetic_sets=["s"]).unused_settings("cpu") == []
+    assert "compile (CUDA only; this run is on cpu)" in TrainConfig(compile=True).unused_settings("cpu")
+    assert TrainConfig(compile=True).unused_settings("cuda") == []
+    (bf16,) = TrainConfig(amp=False, precision="bf16").unused_settings("cuda")
+    assert "precision bf16 (--precision): amp is false, so the run trains in float32" in bf16
+
+
+def test_train_warns_of_the_settings_it_does_not_use(project, monkeypatch):
+    import dvos_core.train.loop as loop
+
+    class Started(Exception):
+        pass
+
+    def started(*a, **k):
+        raise Started
+
+    monkeypatch.setattr(loop, "_Run", started)
+    unused = r"image phase: compile \(CUDA only; this run is on cpu\).* are not used"
+    with pytest.warns(UserWarning, match=unused), pytest.raises(Started):
+        train(project, tiny(compile=True), "unused")
+
+
+def test_cli_device_seed_and_threads_are_checked(capsys, monkeypatch):
+    import dvos_core.threads as threads
+
+    with pytest.raises(SystemExit):  # an argparse error: the usage, then the message
+        main(["train", "--print-config", "--device", ""])
+    assert "expected auto, cpu, cuda, cuda:N or mps, got ''" in capsys.readouterr().err
+    assert main(["train", "--print-config", "--seed", "-1"]) == 2
+    assert "seed (--seed) must be >= 0" in capsys.readouterr().err
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    assert main(["train", "--print-config", "--threads", "64"]) == 0
+    assert "--threads 64 exceeds the 2 CPU core(s)" in capsys.readouterr().err
+    assert main(["train", "--print-config", "--threads", "2"]) == 0
+    assert "exceeds" not in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -272,11 +273,37 @@ def preprocess_from_args(args):
     return Preprocess(height=args.height, crop=tuple(args.crop) if args.crop else None)
 
 
+def device_option(text: str) -> str:
+    """``--device``: a device name, refused when empty (``--device ''`` would otherwise be taken as auto)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda, cuda:N or mps, got {text!r}")
+    return text.strip()
+
+
+def threads_option(text: str) -> int:
+    """``--threads``: a whole number; one above the CPU cores this process may use is kept, with a note that the
+    extra threads only wait on each other."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of threads, got {text!r}") from None
+    from dvos_core.threads import available_cores
+
+    cores = available_cores()
+    if n > cores:
+        print(
+            f"dvos: note: --threads {n} exceeds the {cores} CPU core(s) this process may use: the extra threads wait "
+            f"on each other (slower, not faster); use --threads {cores} or fewer",
+            file=sys.stderr,
+        )
+    return n
+
+
 def add_threads(p) -> None:
     """``--threads N``: CPU threads of a compute command (the rule lives in dvos_core.threads)."""
     p.add_argument(
         "--threads",
-        type=int,
+        type=threads_option,
         default=None,
         metavar="N",
         help="CPU threads per process (default: $DVOS_THREADS, else the free cores shared among the worker "

@@ -27,8 +27,9 @@ def register(sub) -> None:
         "--quick", action="store_true", help="shortened run with the tiny preset (a few minutes on 2 CPU cores)"
     )
     from dvos_core.cli import DEVICE_HELP
+    from dvos_core.cli._common import device_option
 
-    p.add_argument("--device", default="auto", help=f"{DEVICE_HELP} (default auto)")
+    p.add_argument("--device", type=device_option, default="auto", help=f"{DEVICE_HELP} (default auto)")
     p.add_argument(
         "--num-workers",
         type=int,
@@ -64,6 +65,9 @@ def _demo(args) -> int:
 
     if args.napari and _napari_missing(Path(args.out) / "demo.dvos"):  # said before minutes of work, not after
         return 2
+    from dvos_core.model import select_device
+
+    select_device(args.device)  # a device this machine lacks is refused before the sample project is built
     models = ["context", "dvos"] if args.video_model == "both" else [args.video_model]
     cfg = replace(
         DemoConfig.quick() if args.quick else DemoConfig(),  # replace() checks the options as DemoConfig() does

@@ -231,8 +231,9 @@ def _add_video_selection(p, default_split) -> None:
 
 def _add_runtime(p) -> None:
     from dvos_core.cli import DEVICE_HELP
+    from dvos_core.cli._common import device_option
 
-    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p.add_argument("--device", type=device_option, default="auto", help=DEVICE_HELP)
     p.add_argument(
         "--batch-size",
         type=int,

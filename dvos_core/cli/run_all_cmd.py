@@ -76,8 +76,9 @@ def register(sub) -> None:
     )
     p.add_argument("--seed", type=int, help="random seed of every stage (default 0)")
     from dvos_core.cli import DEVICE_HELP
+    from dvos_core.cli._common import device_option
 
-    p.add_argument("--device", help=f"{DEVICE_HELP} (default auto)")
+    p.add_argument("--device", type=device_option, help=f"{DEVICE_HELP} (default auto)")
     add_threads(p)
     add_wait(p)
     p.set_defaults(func=_run_all)

@@ -92,8 +92,9 @@ def register(sub) -> None:
         "(image: its best.pt); an image model for 'synthetic', the synthetic phase's model for 'real'",
     )
     from dvos_core.cli import DEVICE_HELP
+    from dvos_core.cli._common import device_option
 
-    p.add_argument("--device", help=f"{DEVICE_HELP} (default {d['device']})")
+    p.add_argument("--device", type=device_option, help=f"{DEVICE_HELP} (default {d['device']})")
     p.add_argument(
         "--precision",
         choices=PRECISIONS,

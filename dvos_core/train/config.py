@@ -83,9 +83,12 @@ class TrainConfig:
             "(the run's config.yaml records it; dvos train says when a --preset given is not used)"
         ),
     )
-    epochs: int = field(default=15, metadata=doc("number of epochs (cosine schedule spans them)"))
+    epochs: int = field(
+        default=15,
+        metadata=doc("number of epochs (the cosine schedule steps once per epoch: each epoch trains at one rate)"),
+    )
     batch_size: int = field(default=8, metadata=doc("clips per step and per process (GPU/rank)"))
-    lr: float = field(default=1e-4, metadata=doc("AdamW learning rate"))
+    lr: float = field(default=1e-4, metadata=doc("AdamW learning rate: the first epoch's"))
     image_lr_scale: float | None = field(
         default=None,
         metadata=doc(
@@ -97,7 +100,11 @@ class TrainConfig:
     weight_decay: float = field(default=1e-5, metadata=doc("AdamW weight decay"))
     eta_min: float | None = field(
         default=None,
-        metadata=doc("final learning rate of the cosine schedule (null = a tenth of lr, 1e-5 at the default lr)"),
+        metadata=doc(
+            "floor of the cosine schedule (null = a tenth of lr, 1e-5 at the default lr); it steps once per epoch "
+            "and reaches the floor after the last, so the last epoch trains a little above it (at 1 epoch: lr; at 2: "
+            "halfway)"
+        ),
     )
     size: int | None = field(
         default=None,
@@ -206,12 +213,18 @@ class TrainConfig:
     )
     seed: int = field(default=123, metadata=doc("random seed (model init, sampling, augmentation)"))
     device: str = field(default="auto", metadata=doc("auto | cuda | cuda:N | mps | cpu"))
-    amp: bool = field(default=True, metadata=doc("bf16 autocast on CUDA (ignored on CPU/MPS); false: float32"))
+    amp: bool = field(
+        default=True,
+        metadata=doc(
+            "bf16 autocast where precision gives it (auto: CUDA GPUs that have it; bf16: also a CPU with native "
+            "bfloat16); false: float32 everywhere, whatever precision says"
+        ),
+    )
     precision: str = field(
         default="auto",
         metadata=doc(
-            "number format with amp on: auto (bf16 on CUDA GPUs that have it, else fp32), fp32, or bf16 (also on a "
-            "CPU with native bfloat16, AVX512-BF16 or AMX: faster steps there)"
+            "number format with amp on (amp false trains fp32): auto (bf16 on CUDA GPUs that have it, else fp32), "
+            "fp32, or bf16 (also on a CPU with native bfloat16, AVX512-BF16 or AMX: faster steps there)"
         ),
     )
     compile: bool = field(
@@ -254,6 +267,10 @@ class TrainConfig:
                 f"pseudo_quality_min (--pseudo-quality-min) is a quality score between 0 and 1 (or null to keep "
                 f"every pseudo-label), got {self.pseudo_quality_min}"
             )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed (--seed) must be >= 0, got {self.seed!r}; use 0 or a positive number")
+        if not isinstance(self.device, str) or not self.device.strip():
+            raise ValueError(f"device (--device) must be one of auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
         if self.num_workers is not None and self.num_workers < 0:
             raise ValueError(f"num_workers must be >= 0 (or null for automatic), got {self.num_workers}")
         if not 0 <= self.val_fraction < 1:
@@ -314,6 +331,28 @@ class TrainConfig:
         dropout = self.model.get("dropout")
         if dropout is not None and not 0 <= float(dropout) < 1:
             raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
+
+    def unused_settings(self, device_type: str) -> list[str]:
+        """The settings given (away from their defaults) that this run, on a ``device_type`` device, does not use,
+        each with its option and where it applies; :func:`dvos_core.train.train` warns of them."""
+        unused = []
+        if self.phase == "synthetic" and self.pseudo_quality_min is not None:
+            unused.append(
+                f"pseudo_quality_min {self.pseudo_quality_min:g} (--pseudo-quality-min: the image and real phases, "
+                "which train on pseudo-labels)"
+            )
+        mixes = self.phase == "image" or (self.phase == "real" and bool(self.synthetic_sets))
+        if not mixes and self.real_share != REAL_SHARE:
+            share = "off" if self.real_share is None else f"{self.real_share:g}"
+            unused.append(
+                f"real_share {share} (--real-share: the image phase, or a real phase given synthetic_sets, which mix "
+                "real frames with synthetic clips)"
+            )
+        if self.compile and device_type != "cuda":
+            unused.append(f"compile (CUDA only; this run is on {device_type})")
+        if self.precision == "bf16" and not self.amp:
+            unused.append("precision bf16 (--precision): amp is false, so the run trains in float32 (set amp: true)")
+        return unused
 
     def selection(self, val_provenance: dict) -> tuple[str, str]:
         """How best.pt is chosen, ``("val" | "last", why)``, given the validation samples' counts per label

@@ -248,7 +248,11 @@ def train(
     config = config.replace(init_from=init_checkpoint_path(project, config.init_from))
     folder = project.model_dir(name)  # checks the name; the run creates the folder
     had_files = folder.is_dir() and any(p.name not in LOCK_FILES for p in folder.iterdir())
-    workers = loader_workers(config.num_workers, select_device(config.device).type, local_processes())
+    device_type = select_device(config.device).type
+    unused = config.unused_settings(device_type)
+    if unused and int(os.environ.get("RANK", "0")) == 0:
+        warn_user(f"{config.phase} phase: {'; '.join(unused)} - do not apply to this run and are not used")
+    workers = loader_workers(config.num_workers, device_type, local_processes())
     config = config.replace(num_workers=workers)  # the run records the number it used
     try:
         with training_lock(project, name), using_threads(threads, workers=local_processes() * (1 + workers)):
