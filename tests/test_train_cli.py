@@ -125,3 +125,27 @@ def test_real_share_option_sets_or_switches_off_the_share(tmp_path):
             parse("--real-share", bad)
     with pytest.raises(ValueError, match="real_share"):
         TrainConfig(real_share=1.5)
+
+
+def test_the_learning_rate_help_says_what_the_per_epoch_schedule_does(capsys):
+    """The schedule steps once per epoch: at --epochs 1 the run trains at --lr (--eta-min has no effect), at 2 the
+    last epoch trains at 5.5e-05, not at the floor; the help said the schedule "ends at a tenth" of --lr."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from dvos_core.cli.train_cmds import epoch_rate
+    from dvos_core.train.loop import _Run
+
+    for epochs in (1, 2, 15):
+        cfg = TrainConfig(phase="image", epochs=epochs)
+        opt, sched = _Run._optimizer(SimpleNamespace(cfg=cfg, model=torch.nn.Linear(2, 2)))
+        for k in range(epochs):  # the rate each epoch trains at, as the loop steps it (once per epoch)
+            assert opt.param_groups[0]["lr"] == pytest.approx(epoch_rate(1e-4, 1e-5, k, epochs))
+            opt.step()
+            sched.step()
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "ends at a tenth" not in out
+    assert "with --epochs 1 at --lr (the floor has no effect), with 2 halfway (5.5e-05 at the defaults)" in out

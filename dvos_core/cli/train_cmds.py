@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 
 from dvos_core.cli._common import add_wait
@@ -18,15 +19,22 @@ TRAIN_DEFAULTS = {
     "epochs": 15,
     "batch_size": 8,
     "lr": 1e-4,
-    "eta_min": None,  # a tenth of lr
+    "eta_min": None,  # a tenth of lr (the floor the cosine schedule reaches after the last epoch)
     "device": "auto",
     "precision": "auto",
     "seed": 123,
 }
 
 
+def epoch_rate(lr: float, eta_min: float, epoch: int, epochs: int) -> float:
+    """The learning rate epoch ``epoch`` (0-based) of ``epochs`` trains at: the cosine schedule steps once per epoch,
+    from ``lr`` (the first epoch's) towards ``eta_min``, which it reaches only after the last epoch."""
+    return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * epoch / epochs)) / 2
+
+
 def register(sub) -> None:
     d = TRAIN_DEFAULTS
+    floor = d["lr"] / 10
     p = sub.add_parser(
         "train",
         help="train a model (image | synthetic | real phase)",
@@ -67,7 +75,10 @@ def register(sub) -> None:
         f"with its aligned earlier frames and their masks (start it from an image model); default {d['video_model']}",
     )
     p.add_argument(
-        "--epochs", type=int, help=f"number of epochs (the cosine schedule spans them; default {d['epochs']})"
+        "--epochs",
+        type=int,
+        help=f"number of epochs (the cosine schedule steps once per epoch: each epoch trains at one rate; default "
+        f"{d['epochs']})",
     )
     p.add_argument("--batch-size", type=int, help=f"clips per step and per process (default {d['batch_size']})")
     p.add_argument(
@@ -79,12 +90,16 @@ def register(sub) -> None:
     p.add_argument(
         "--lr",
         type=float,
-        help=f"AdamW learning rate (default {d['lr']:g}; the cosine schedule then ends at a tenth of it)",
+        help=f"AdamW learning rate: the first epoch's (default {d['lr']:g}); the cosine schedule lowers it once per "
+        "epoch towards --eta-min",
     )
     p.add_argument(
         "--eta-min",
         type=float,
-        help=f"final learning rate of the cosine schedule (default a tenth of --lr: {d['lr'] / 10:g})",
+        help=f"floor of the cosine schedule (default a tenth of --lr: {floor:g}). The rate steps once per epoch and "
+        f"reaches the floor only after the last epoch, so the last epoch trains above it: with --epochs 1 at --lr "
+        f"(the floor has no effect), with 2 halfway ({epoch_rate(d['lr'], floor, 1, 2):.2g} at the defaults), with "
+        f"{d['epochs']} at {epoch_rate(d['lr'], floor, d['epochs'] - 1, d['epochs']):.2g}",
     )
     p.add_argument(
         "--init-from",

@@ -101,9 +101,9 @@ class TrainConfig:
     eta_min: float | None = field(
         default=None,
         metadata=doc(
-            "floor of the cosine schedule (null = a tenth of lr, 1e-5 at the default lr); it steps once per epoch "
-            "and reaches the floor after the last, so the last epoch trains a little above it (at 1 epoch: lr; at 2: "
-            "halfway)"
+            "floor of the cosine schedule (null = a tenth of lr, 1e-5 at the default lr); the rate steps once per "
+            "epoch and reaches the floor only after the last, so the last epoch trains above it (1 epoch: at lr, "
+            "the floor has no effect; 2: halfway)"
         ),
     )
     size: int | None = field(
@@ -416,8 +416,9 @@ class TrainConfig:
         return dataclasses.replace(self, lr=lr, eta_min=eta_min)
 
     def final_lr(self) -> float:
-        """The cosine schedule's final learning rate: ``eta_min``, or a tenth of ``lr`` where it is None (left unset,
-        whatever door the config came through: Python, a config file, ``replace``, the command line)."""
+        """The cosine schedule's floor, reached after the last epoch (the last epoch trains above it): ``eta_min``,
+        or a tenth of ``lr`` where it is None (left unset, whatever door the config came through: Python, a config
+        file, ``replace``, the command line)."""
         return cosine_floor(self.lr) if self.eta_min is None else self.eta_min
 
     # ---- recipes ----------------------------------------------------------------------------------------------
