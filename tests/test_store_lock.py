@@ -243,3 +243,20 @@ def test_every_writing_function_takes_the_project_or_its_path(tmp_path):
     pseudo_label(tmp_path / "p.dvos", "v", (BrightIsHead(), {}), device="cpu", n_passes=1)
     counts = Project.open(path, "r").video("v").provenance_counts()
     assert (counts["manual"], counts["pseudo"]) == (1, 3)
+
+
+def test_the_holder_of_python_m_dvos_core_cli_reads_as_dvos(monkeypatch):
+    """``python -m dvos_core.cli predict ...`` (and torchrun -m) has the package's __main__.py as argv[0]: the lock
+    message named the holder `__main__.py predict ...`."""
+    from pathlib import Path
+
+    import dvos_core.cli
+    from dvos_core.store.lock import process_record
+
+    main_py = str(Path(dvos_core.cli.__file__).with_name("__main__.py"))
+    monkeypatch.setattr(sys, "argv", [main_py, "predict", "p.dvos", "image"])
+    assert process_record("predict")["command"] == "dvos predict p.dvos image"
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/dvos", "train", "p.dvos"])
+    assert process_record()["command"] == "dvos train p.dvos"
+    monkeypatch.setattr(sys, "argv", ["/x/other/__main__.py", "a"])
+    assert process_record()["command"] == "python -m other a"

@@ -53,8 +53,22 @@ def set_default_wait(wait: bool | float = False, on_wait: Callable[[str], None] 
     _defaults.update(wait=wait, on_wait=on_wait)
 
 
+def _program(argv0: str) -> str:
+    """The name a holder's command reads with: its program's file name, but ``dvos`` for ``python -m dvos_core.cli``
+    (also under torchrun), whose argv[0] is the package's ``__main__.py``, and ``python -m PACKAGE`` for another
+    package run so."""
+    path = Path(argv0)
+    if path.name != "__main__.py":
+        return path.name
+    return (
+        "dvos"
+        if (path.parent.parent.name, path.parent.name) == ("dvos_core", "cli")
+        else f"python -m {path.parent.name}"
+    )
+
+
 def _command() -> str:
-    text = " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv)) if sys.argv else ""
+    text = " ".join(_program(a) if i == 0 else a for i, a in enumerate(sys.argv)) if sys.argv else ""
     return text[:200] or "python"
 
 
