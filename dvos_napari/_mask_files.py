@@ -39,7 +39,17 @@ WORDS: list[tuple[str, str]] = [
     (r"\s*\(--start \d+ --step \d+\)", ""),
     (r"--start/--step", "a first frame and a step"),
     (r"\bexport-masks\b", "Export masks..."),
+    # masks listed for several other videos: the panel takes one video's masks into another by a question (see
+    # import_mask_files) only when they belong to one
+    (
+        r"; import them into those videos, or give --from-video ID \(from_video='ID'\) to take the masks of one of "
+        r"them into '[^']*'",
+        "; open each of those videos and import them into it, or export each video's masks into a folder of its own",
+    ),
 ]
+# the core's refusal of masks exported for one other video: the id it names (ids are [A-Za-z0-9_.-], see
+# dvos_core.store.schema)
+OTHER_VIDEO = re.compile(r"give --from-video ([A-Za-z0-9][A-Za-z0-9_.-]*) \(from_video=")
 
 
 def panel_words(text: str) -> str:
@@ -76,29 +86,39 @@ def import_mask_files(
     numbering=None,
     provenance=None,
     empty_images=False,
+    from_video=None,
     progress=None,
     cancel=None,
 ) -> dict:
     """:func:`dvos_core.io.import_masks`: {"video", "written" (frames), "kinds" ({provenance: frames written}),
-    "warnings"}."""
+    "warnings"}. Masks that export-masks wrote for one other video are not imported (unless ``from_video`` names
+    it): the result then holds that video's id as "other_video", for the step to ask whether to take them anyway
+    (the same footage stored under another id), and "written" is empty."""
     from dvos_core.io import import_masks
     from dvos_core.io.masks import written_kinds
 
-    written, said = _run(
-        import_masks,
-        project,
-        video_id,
-        source,
-        provenance=provenance,
-        allow_labels=allow_labels,
-        overwrite=overwrite,
-        progress=progress,
-        cancel=cancel,
-        numbering=numbering,
-        label_class=label_class,
-        first_number=first_number,
-        empty_images=empty_images,
-    )
+    try:
+        written, said = _run(
+            import_masks,
+            project,
+            video_id,
+            source,
+            provenance=provenance,
+            allow_labels=allow_labels,
+            overwrite=overwrite,
+            progress=progress,
+            cancel=cancel,
+            numbering=numbering,
+            label_class=label_class,
+            first_number=first_number,
+            empty_images=empty_images,
+            from_video=from_video,
+        )
+    except ValueError as e:
+        other = OTHER_VIDEO.search(str(e))
+        if from_video is not None or other is None or type(e) is not ValueError:
+            raise
+        return {"video": video_id, "written": [], "kinds": {}, "warnings": [], "other_video": other.group(1)}
     kinds = written_kinds(project.video(video_id), written)
     return {"video": video_id, "written": list(written), "kinds": kinds, "warnings": said}
 

@@ -305,7 +305,45 @@ def test_panel_words_leave_no_command_line_option():
         "f.png: cannot tell which frame (or, from Python, pass the frame indices: import_masks(..., frames=[...]))",
         "a.json: none of its 5 images has an annotation. If someone looked at these frames and found no heads, give "
         "--empty-images (Python: empty_images=True) to store them as frames without heads",
+        "d: its masks.csv lists the masks export-masks wrote for videos a, b, not for 'x'; import them into those "
+        "videos, or give --from-video ID (from_video='ID') to take the masks of one of them into 'x'",
     ]
     for text in core:
         said = plain_words(panel_words(text))
         assert "--" not in said and "setting" not in said and "=" not in said and "Python" not in said, said
+
+
+@pytest.mark.parametrize("answer", ["Yes", "No"])
+def test_masks_of_another_video_are_imported_anyway_when_the_user_says_so(
+    annotate, qtbot, tmp_project, tmp_path, monkeypatch, answer
+):
+    """Another video's export was refused with a message naming --from-video, which the panel has no control for:
+    the step now asks, naming the video the masks belong to, and on Yes imports them with from_video."""
+    from dvos_core.io import export_masks
+    from dvos_napari.docks import annotate as annotate_module
+
+    QMessageBox = annotate_module.QMessageBox
+    ann, video = annotate, tmp_project.video("plot")
+    other = tmp_project.add_video_array("field_b", np.zeros((T, H, W, 3), np.uint8), split="train")
+    m = np.zeros((H, W), np.uint8)
+    m[3:9, 4:12] = 1
+    other.set_mask(2, m, "manual")
+    export_masks(tmp_project, "field_b", tmp_path / "b")
+    asked = []
+    reply = getattr(QMessageBox.StandardButton, answer)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or reply)
+    first = ann.import_masks(tmp_path / "b")
+    wait_job(qtbot, first)
+    assert len(asked) == 1 and "exported from video field_b, not from plot" in asked[0], asked
+    assert "Import them anyway into plot" in asked[0]
+    if answer == "No":
+        assert ann.job is first and video.mask(2) is None
+        text = ann.messages.text()
+        assert "masks not imported" in text and "choose video field_b in the Project step" in text, text
+        return
+    assert ann.job is not first
+    wait_job(qtbot, ann.job)
+    wait_loaded(qtbot, ann.state)
+    assert np.array_equal(video.mask(2), m) and len(asked) == 1
+    assert np.array_equal(ann.viewer.layers["plot masks"].data[2] > 0, m > 0)
+    assert "imported 1 mask(s) into plot (1 manual): frame(s) 2" in ann.messages.text()

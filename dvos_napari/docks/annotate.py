@@ -342,10 +342,12 @@ class AnnotateDock(DvosDock):
             "empty_images": self.empty_images.isChecked(),
         }
 
-    def import_masks(self, source):
+    def import_masks(self, source, from_video: str | None = None):
         """Import the masks in ``source`` (a folder, a TIFF or a COCO JSON file) into the current video, in a child
         process (progress and Cancel in the step's bar); the masks layer shows what it wrote however it ends (a
-        cancelled or failed import keeps the frames it wrote). Returns the Job."""
+        cancelled or failed import keeps the frames it wrote). Masks exported from another video are not imported:
+        the step asks whether to import them anyway (``from_video``: that video's id, as --from-video). Returns the
+        Job."""
         from pathlib import Path
 
         video = self.state.require_video()
@@ -363,17 +365,25 @@ class AnnotateDock(DvosDock):
             str(source),
             label=f"import masks from {Path(source).name}",
             on_result=self._imported,
+            from_video=from_video,
             **self.import_options(),
         )
         if job is not None:
             project = self.state.project
-            job.finished.connect(lambda _status: self._import_ended(job, project, video.name))
+            job.finished.connect(lambda _status: self._import_ended(job, project, video.name, source))
         return job
 
-    def _import_ended(self, job, project, video_id: str) -> None:
+    def _import_ended(self, job, project, video_id: str, source) -> None:
         """After an import that gave no result (cancelled, failed, ended): read the masks it wrote into the layer,
-        so that painting such a frame and saving it does not replace the imported mask by a stale one."""
-        if job.result is not None or self.state.project is not project:  # shown by _imported, or another project
+        so that painting such a frame and saving it does not replace the imported mask by a stale one. After one
+        that found masks exported from another video: ask whether to import them anyway (once the job is over)."""
+        if self.state.project is not project:  # another project
+            return
+        other = (job.result or {}).get("other_video")
+        if other is not None:
+            self._ask_from_video(source, video_id, other)
+            return
+        if job.result is not None:  # shown by _imported
             return
         if video_id == self.state.video_id:
             self.state.reread_stored_masks()
@@ -416,9 +426,43 @@ class AnnotateDock(DvosDock):
         if path:
             self.export_masks(path)
 
+    def _ask_from_video(self, source, video_id: str, other: str) -> None:
+        """Masks in ``source`` were exported from video ``other``: import them into ``video_id`` anyway (the same
+        footage stored under another id), or say where they belong."""
+        from pathlib import Path
+
+        name = Path(source).name
+        if video_id != self.state.video_id:  # the user went on to another video meanwhile
+            self.messages.info(
+                f"masks not imported: {name} holds the masks exported from video {other}, not from {video_id}; "
+                f"import them again into the video they belong to"
+            )
+            return
+        answer = QMessageBox.question(
+            self,
+            "Masks of another video",
+            f"{name} holds the masks exported from video {other}, not from {video_id}. Import them anyway into "
+            f"{video_id} (the same footage stored under another name)?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.guard(self.import_masks, source, from_video=other)
+            return
+        project = self.state.project
+        into = (
+            f"choose video {other} in the Project step and import them there"
+            if project is not None and other in project.video_ids()
+            else "import them into that video"
+        )
+        self.messages.info(f"masks not imported: {name} holds the masks exported from video {other}; {into}")
+
     def _imported(self, result: dict) -> None:
         from napari.utils.notifications import show_info, show_warning
 
+        if result.get("other_video") is not None:  # not imported: the step asks once the job is over
+            self.messages.info(f"{result['video']}: these masks were exported from video {result['other_video']}")
+            return
         vid, written = result["video"], result["written"]
         if vid == self.state.video_id:
             self.state.reread_stored_masks()  # the masks layer shows what was written (unsaved paint kept)
