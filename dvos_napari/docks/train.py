@@ -180,7 +180,8 @@ TRAIN_VIEWS = {
     "amp": FieldView(
         "bf16 on the GPU",
         group="Speed",
-        help="Compute in bf16 on a CUDA GPU: faster, less memory (no effect on a CPU); unticked: float32",
+        help="Compute in bf16 where the number format gives it (automatic: CUDA GPUs that have it; bf16: also a CPU "
+        "with native bfloat16): faster, less memory; unticked: float32 everywhere, whatever the number format says",
     ),
     "precision": FieldView("number format (with bf16 on)", group="Speed", choices=_precision_choices),
     "compile": FieldView(
