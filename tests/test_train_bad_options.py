@@ -5,6 +5,7 @@ a failed run leaves no empty model folder; --print-config prints the config the 
 import pytest
 import torch
 import yaml
+from conftest import tiny_train_config
 
 from dvos_core.cli import main
 from dvos_core.data.toy import make_toy_project
@@ -15,10 +16,8 @@ torch.set_num_threads(1)
 
 
 def tiny(**kw):
-    base = {"phase": "image", "preset": "tiny", "epochs": 1, "batch_size": 2, "size": 32, "max_steps_per_epoch": 1}
-    base.update({"synthetic_sets": [], "num_workers": 0, "device": "cpu", "seed": 3})
-    base.update(kw)
-    return TrainConfig(**base)
+    base = {"phase": "image", "size": 32, "max_steps_per_epoch": 1, "synthetic_sets": [], "device": "cpu"}
+    return tiny_train_config(**{**base, **kw})
 
 
 @pytest.fixture(scope="module")
