@@ -318,3 +318,22 @@ def test_a_missing_and_a_damaged_file_of_one_range_are_both_named(project, array
     assert f"the {what} of frames 1, 4 cannot be read" in found.message
     assert f"the file {four} of frame 4 is missing" in found.message
     assert f"the file {one} of frame 1 is damaged" in found.message and "Restore those files" in found.message
+
+
+def test_a_missing_and_a_damaged_prediction_file_of_one_range_are_both_named(project):
+    """As frames' and masks': the missing file stopped the read of a prediction set's batch before the others were
+    decoded; and a damaged mask file hid a damaged probability file of the same frames."""
+    for key in ("masks", "probability"):
+        one, four = (_chunk(project, "predictions", "img", key, "c", t, "0", "0") for t in ("1", "4"))
+        one.write_bytes(one.read_bytes()[:5])  # truncated
+        four.unlink()
+    found = check_project(project, models=False)
+    assert [f.where for f in found] == [
+        "video plot, predictions img, masks of frames 0-5",
+        "video plot, predictions img, probabilities of frames 0-5",
+    ]
+    for f, key, what in zip(found, ("masks", "probability"), ("mask", "probability")):
+        one, four = (_chunk(project, "predictions", "img", key, "c", t, "0", "0") for t in ("1", "4"))
+        assert f"the predicted {what} by 'img' of frames 1, 4 cannot be read" in f.message
+        assert f"the file {four} of frame 4 is missing" in f.message
+        assert f"the file {one} of frame 1 is damaged" in f.message and "Restore those files" in f.message
