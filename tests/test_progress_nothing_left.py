@@ -45,3 +45,19 @@ def test_predict_video_with_every_frame_predicted_reports_them_done(project):
         calls, progress = _recorder()
         assert predict_video(project, "clip", ckpt, device="cpu", frames=frames, progress=progress) == 0
         assert calls and all(c[1] == n for c in calls) and calls[-1][:2] == (n, n), calls
+
+
+@pytest.mark.parametrize("passes", [1, 2])
+def test_a_context_model_with_every_frame_predicted_says_so(project, passes):
+    """It reported the frames done but said 'predicting 0 frames' (and 'refining 0 frames')."""
+    name = f"ctx{passes}"
+    project.add_video_array(name, np.random.default_rng(1).integers(0, 255, (4, 32, 32, 3), np.uint8))
+    torch.manual_seed(0)
+    ckpt = project.model_dir(name, create=True) / "best.pt"
+    save_checkpoint(ckpt, build_model("tiny", "context"))
+    predict_video(project, name, ckpt, device="cpu", passes=passes)
+    for frames, n in ((None, 4), ([1, 2], 2)):
+        calls, progress = _recorder()
+        assert predict_video(project, name, ckpt, device="cpu", frames=frames, passes=passes, progress=progress) == 0
+        assert calls[-1] == (n * passes, n * passes, f"{name}: all frames asked for predicted already"), calls
+        assert not any(" 0 frames" in c[2] for c in calls), calls

@@ -148,6 +148,9 @@ class ContextPredictor:
         return blender.result(h, w)
 
 
+_ALREADY = "all frames asked for predicted already"  # a pass with no frame left (an image model's run's words)
+
+
 def context_overlap(tile_size: int, overlap: int) -> int:
     """The overlap a context model's tiles use: at most a quarter of the tile (docs/evaluation.md), and at most
     what tiles of that size can have (:func:`~dvos_core.infer.tiling.largest_overlap`)."""
@@ -202,7 +205,10 @@ def run_context(
     targets = sorted({int(t) for t in targets})
     window = FrameWindow(read)
     predicted: dict[int, np.ndarray] = {}
-    report(progress, 0, len(targets), f"{label}predicting {len(targets)} frames")
+    if not targets:  # nothing left: reported done (0 of 0; a Steps maps it onto its whole span)
+        report(progress, 0, 0, f"{label}{'first pass: ' if refine_next else ''}{_ALREADY}")
+    else:
+        report(progress, 0, len(targets), f"{label}predicting {len(targets)} frames")
     for done, t in enumerate(targets, 1):
         check(cancel)
         wanted = list(range(max(0, t - tau), t + 1))
@@ -247,7 +253,10 @@ def refine_context(
     window = FrameWindow(read)
     aligner = predictor.aligner
     aligner.hold(0)
-    report(progress, 0, len(targets), f"{label}refining {len(targets)} frames with both neighbours")
+    if not targets:
+        report(progress, 0, 0, f"{label}{_ALREADY}")
+    else:
+        report(progress, 0, len(targets), f"{label}refining {len(targets)} frames with both neighbours")
     try:
         for done, t in enumerate(targets, 1):
             check(cancel)
