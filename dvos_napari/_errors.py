@@ -42,6 +42,11 @@ REWRITES: list[tuple[str, str]] = [
         "run Generate again with the same set name (Synthesize step) to finish it",
     ),
     (r"run the same `dvos extract-backgrounds` again", "run Extract backgrounds again (Extract step)"),
+    # extract_backgrounds on a video with labelled heads: the Extract step's choice of where the clips come from
+    (
+        r"\(--from-annotated; Python: backgrounds_from_annotated\)",
+        "(Extract backgrounds with 'make the clips from' set to 'annotated frames (inpaint the heads)', Extract step)",
+    ),
     (r"run the same `dvos synth` again", "run Generate again with the same set name (Synthesize step)"),
     (r"an interrupted `dvos new`", "an interrupted New... (Project step)"),
     (r"painted again in napari", "painted again (Annotate step)"),

@@ -20,7 +20,7 @@ from qtpy.QtCore import QObject, QTimer, Signal
 
 from dvos_core.jobs import Event, JobProcess, Outcome, Progress, Warned
 from dvos_core.progress import Cancelled, CancelToken
-from dvos_napari._errors import STEP_CHILDREN, UserMessage, user_message
+from dvos_napari._errors import STEP_CHILDREN, UserMessage, plain_words, user_message
 
 POLL_MS = 50
 MAX_WARNINGS = 5  # warnings of one job shown in napari; the rest are in the terminal (the child's stderr)
@@ -191,8 +191,10 @@ class Job(QObject):
             self._finish(outcome)
 
     def _warned(self, text: str) -> None:
-        """Show a warning of the job's child process (in a thread, napari's own hook shows them), at most
+        """Show a warning of the job's child process (in a thread, napari's own hook shows them) in the panel's
+        words (:func:`~dvos_napari._errors.plain_words`: its controls, not the core's command-line options), at most
         :data:`MAX_WARNINGS` of them, each text once."""
+        text = plain_words(text)
         if text in self.warnings or len(self.warnings) >= MAX_WARNINGS:
             return
         self.warnings.append(text)

@@ -91,3 +91,28 @@ def test_messages_name_no_option_the_panel_lacks(tmp_path):
         "which); resume it with the same settings, choose another --name, or delete it"
     )
     assert "under a new 'set name'" in text and "the 'name' option" not in text and "--" not in text, text
+
+
+def test_the_warning_on_a_video_with_heads_names_the_extract_steps_choice(tmp_path, qtbot):
+    """extract_backgrounds' warning named the command-line flag and the Python function; the Extract step has a
+    choice for it, and a job's warnings are shown in the panel's words (they were shown as the core wrote them)."""
+    from napari_helpers import tiny_clip
+
+    from dvos_core.extract import extract_backgrounds
+    from dvos_core.store import Project
+    from dvos_napari._errors import plain_words
+    from dvos_napari._workers import Job
+    from dvos_napari.docks.extract import BG_MODES
+
+    frames, gt = tiny_clip(4)
+    p = Project.create(tmp_path / "p.dvos")
+    p.add_video_array("plot", frames, split="train").set_mask(1, gt[1], "manual")
+    with pytest.warns(UserWarning, match="heads labelled") as caught:
+        extract_backgrounds(p, "plot", clip_length=2)
+    raw = next(str(w.message) for w in caught if "heads labelled" in str(w.message))
+    text = plain_words(raw)
+    assert f"(Extract backgrounds with 'make the clips from' set to '{BG_MODES[1]}', Extract step)" in text, text
+    assert "--" not in text and "Python" not in text and "backgrounds_from_annotated" not in text, text
+    job = Job("dvos_core.extract:extract_backgrounds", label="extract backgrounds")
+    job._warned(raw)
+    assert job.warnings == [text]
