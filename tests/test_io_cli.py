@@ -55,7 +55,8 @@ def test_add_video_extract_and_export(project_path, video_avi, video_mp4, tmp_pa
 
 def test_add_several_files_and_paper_preprocess_error(project_path, video_avi, video_mp4, capsys):
     assert main(["add-video", project_path, str(video_avi), str(video_mp4), "--stop", "3"]) == 2
-    assert "both give the video id 'field_plot'" in capsys.readouterr().err  # same stem twice: refused before importing anything
+    # same stem twice: refused before importing anything
+    assert "both give the video id 'field_plot'" in capsys.readouterr().err
     assert Project.open(project_path).video_ids() == []
     assert main(["add-video", project_path, str(video_avi), "--stop", "3"]) == 0
     assert main(["add-video", project_path, str(video_mp4), "--id", "mp4", "--stop", "3"]) == 0

@@ -59,5 +59,5 @@ def test_a_context_model_with_every_frame_predicted_says_so(project, passes):
     for frames, n in ((None, 4), ([1, 2], 2)):
         calls, progress = _recorder()
         assert predict_video(project, name, ckpt, device="cpu", frames=frames, passes=passes, progress=progress) == 0
-        assert calls[-1] == (n * passes, n * passes, f"{name}: all frames asked for predicted already"), calls
+        assert calls[-1] == (n * passes, n * passes, f"{name}: every frame asked for is done already"), calls
         assert not any(" 0 frames" in c[2] for c in calls), calls

@@ -148,7 +148,7 @@ class ContextPredictor:
         return blender.result(h, w)
 
 
-_ALREADY = "all frames asked for predicted already"  # a pass with no frame left (an image model's run's words)
+_ALREADY = "every frame asked for is done already"  # a pass with no frame left (predicting or labelling)
 
 
 def context_overlap(tile_size: int, overlap: int) -> int:
