@@ -33,7 +33,7 @@ from dvos_core.store.schema import (
 )
 from dvos_core.store.sequence import Background, Video, json_safe
 from dvos_core.store.synthetic import SyntheticSet
-from dvos_core.store.training import refuse_while_training, trainings
+from dvos_core.store.training import refuse_while_training
 from dvos_core.user_warnings import warn_user
 
 _GROUPS = ("videos", "objects", "backgrounds", "synthetic")
@@ -306,13 +306,7 @@ class Project:
                 _root_attrs(path)
             except StoreError as e:
                 raise StoreError(f"{e}; refusing to delete it") from None
-            busy = trainings(path)
-            if busy:  # a training run reads the project all along without the writer lock (and died as if damaged)
-                model, holder = busy[0]
-                raise StoreBusyError(
-                    f"{path}: model {model!r} is being trained by {holder}, which reads this project; stop that "
-                    f"training first (it saves last.pt), then replace the project"
-                )
+            refuse_while_training(path, "this project", "replace the project")  # (it died as if the store was damaged)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
