@@ -45,3 +45,12 @@ def test_clearing_nothing_is_not_refused(tmp_path):
     p = _project(tmp_path)
     with training_lock(p, "m"):
         assert p.video("seed").clear_masks(["pseudo"]) == 0
+
+
+def test_a_test_videos_masks_clear_under_a_training(tmp_path):
+    """No training reads a test video (its masks are the ground truth evaluation reads): the refusal named it."""
+    p = _project(tmp_path)
+    p.set_split(["seed"], "test")
+    with training_lock(p, "m"):
+        p.video("seed").clear_masks()
+    assert (p.video("seed").provenance != 0).sum() == 0

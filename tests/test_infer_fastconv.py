@@ -1,6 +1,7 @@
 """CPU inference kernels: NNPACK / polyphase convolutions match the stock ones, the kernel chooser keeps the fastest,
 the fast copy shares the weights and leaves the model alone; the allocator block keeps freed memory for reuse."""
 
+import json
 import resource
 import sys
 
@@ -215,6 +216,19 @@ def test_chooser_keeps_its_decisions_for_the_next_process(tmp_path):
     kept.write_text("not json")  # a damaged file is decided again (and written anew)
     assert KernelChooser(clock=fast_b.clock, choices_file=kept).run("k", fast_b.candidates) == "b"
     assert KernelChooser(clock=fast_a.clock, choices_file=kept).run("k", fast_a.candidates) == "b"
+
+
+@pytest.mark.parametrize("mine", [["x"], {"'k'": ["a"]}, {"'k'": None}, "a"])
+def test_a_choices_file_of_another_shape_is_decided_again_and_rewritten(tmp_path, mine):
+    """A file of valid JSON but another shape (edited by hand) stopped every prediction with a TypeError ('list'
+    object is not a mapping, unhashable type: 'list') naming neither the file nor the fix."""
+    from dvos_core.infer.kernel_choice import machine
+
+    kept = tmp_path / "kernel_choices.json"
+    kept.write_text(json.dumps({machine(): mine}))
+    fast_b = FakeKernels({"a": 1.1, "b": 1.0})
+    assert KernelChooser(clock=fast_b.clock, choices_file=kept).run("k", fast_b.candidates) == "b"
+    assert json.loads(kept.read_text())[machine()] == {"'k'": "b"}
 
 
 @pytest.mark.parametrize("family", ["conv3x3", "dilated", "conv1x1"])

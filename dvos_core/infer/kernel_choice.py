@@ -84,6 +84,15 @@ def machine() -> str:
     return f"{cpu}/{platform.machine()}/torch {torch.__version__}"
 
 
+def _decisions(held) -> dict[str, str]:
+    """This machine's decisions in a choices file's contents ``held``: entries of another shape (a file edited by
+    hand, or by another version) are left out, and decided again."""
+    mine = held.get(machine()) if isinstance(held, dict) else None
+    if not isinstance(mine, dict):
+        return {}
+    return {k: v for k, v in mine.items() if isinstance(k, str) and isinstance(v, str)}
+
+
 DIRECT_RATE_BOUND = 1.25  # no direct kernel runs at this many times the rate of a 512^2 matrix product (the peak)
 
 
@@ -175,9 +184,8 @@ class KernelChooser:
             return None
         if self._kept is None:
             try:
-                held = json.loads(self.choices_file.read_text())
-                self._kept = dict(held.get(machine(), {}))
-            except (OSError, ValueError, AttributeError, TypeError):  # none yet, or unreadable: decided again
+                self._kept = _decisions(json.loads(self.choices_file.read_text()))
+            except (OSError, ValueError):  # none yet, or unreadable: decided again
                 self._kept = {}
         return self._kept.get(repr(key))
 
@@ -192,7 +200,7 @@ class KernelChooser:
             held = held if isinstance(held, dict) else {}
         except (OSError, ValueError):
             held = {}
-        held[machine()] = {**(held.get(machine()) or {}), **self._kept}
+        held[machine()] = {**_decisions(held), **self._kept}
         tmp = self.choices_file.with_name(f".{self.choices_file.name}.{os.getpid()}.tmp")
         try:
             self.choices_file.parent.mkdir(parents=True, exist_ok=True)

@@ -229,7 +229,7 @@ def predict_video(
             if replacing is not None:  # say what went: the set's frames came from another checkpoint or settings
                 warn_user(
                     f"{video_id}: the {replacing[0]} frames of prediction set {preds.model!r} (made by "
-                    f"{replacing[1]}) are replaced by this run's; pass another name (--name) to keep both sets",
+                    f"{replacing[1]}) are replaced by this run's, as asked (replace)",
                 )
             same = preds.start(info, key)
             if not same and len(preds.frames()) == 0 and progress is not None:
