@@ -54,3 +54,26 @@ def test_a_test_videos_masks_clear_under_a_training(tmp_path):
     with training_lock(p, "m"):
         p.video("seed").clear_masks()
     assert (p.video("seed").provenance != 0).sum() == 0
+
+
+def test_masks_imported_over_others_under_a_training_are_refused(tmp_path, capsys):
+    """`dvos import-masks --overwrite` replaced every mask a running training reads (`--empty-images` with empties)
+    where clear-masks is refused; new frames' masks still import."""
+    import cv2
+
+    p = _project(tmp_path)
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    for t in (0, 2):
+        cv2.imwrite(str(folder / f"seed_{t:06d}.png"), np.full((8, 8), 255, np.uint8))
+    cmd = ["import-masks", str(p.path), "seed", str(folder), "--overwrite"]
+    with training_lock(p, "m"):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err
+        assert "model 'm' is being trained by" in err and "then import them with --overwrite" in err
+        assert (p.video("seed").mask(0) > 0).sum() == 9  # unchanged
+        (folder / "seed_000000.png").unlink()
+        assert main(cmd) == 0  # frame 2 had no mask: importing it is painting a new frame
+    cv2.imwrite(str(folder / "seed_000000.png"), np.full((8, 8), 255, np.uint8))
+    assert main(cmd) == 0  # once it stopped
+    assert (p.video("seed").mask(0) > 0).all()

@@ -24,6 +24,7 @@ from dvos_core.shell import quote
 from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
 from dvos_core.store.schema import DamagedStoreError
+from dvos_core.store.training import refuse_while_training
 from dvos_core.user_warnings import warn_user
 
 MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")
@@ -912,6 +913,9 @@ def _check_and_write(
     written = []
     before = np.asarray(video.provenance[:n])
     human = set(np.flatnonzero(np.isin(before, (MANUAL, CORRECTED))).tolist()) if not overwrite else ()
+    if overwrite and video.path and video.split != "test" and any(before[t] for t, _load, _desc in items):
+        # replacing masks in bulk, as clear-masks: a training run's samples were fixed at its start
+        refuse_while_training(video.path, f"the masks of video {video.name!r}", "import them with --overwrite")
     for i, (t, load, desc) in enumerate(sorted(items, key=lambda x: x[0])):
         check(cancel)
         mask = as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels)
