@@ -89,6 +89,9 @@ def test_an_unfinished_set_whose_model_was_trained_again_is_made_again_with_repl
     assert f"made by an earlier version of {ckpt} (trained again since)" in note
     command = _in_backticks(note, "make it again with `")
     assert command.endswith(" --replace") and note.endswith("(every frame is predicted again)")
+    capsys.readouterr()
+    assert dvos(["info", str(project.path)]) == 0
+    assert capsys.readouterr().out.count(command) == 1  # said once (an out-of-date note said it again)
     _run(command, capsys)
 
 

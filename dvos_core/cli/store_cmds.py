@@ -281,10 +281,12 @@ def _info(args) -> int:
             print(f"  {'':<20} predicted by {', '.join(v['predicted_by'])}")
             for m, ckpt in (v.get("predicted_by_other_projects") or {}).items():  # not one of this project's models
                 print(f"  {'':<20} {m}: made by {ckpt} (a model of another project)")
-            for m, d in (v.get("predictions_unfinished") or {}).items():  # a predict stopped half-way: say so
+            unfinished = v.get("predictions_unfinished") or {}
+            for m, d in unfinished.items():  # a predict stopped half-way: say so
                 print(f"  {'':<20} {unfinished_note(s['path'], v['id'], m, d)}")
             for m, d in (v.get("predictions_outdated") or {}).items():  # trained again, or its source made again
-                print(f"  {'':<20} {outdated_note(s['path'], v['id'], m, d)}")
+                if not (unfinished.get(m) or {}).get("why"):  # (the unfinished note says it, with the command)
+                    print(f"  {'':<20} {outdated_note(s['path'], v['id'], m, d)}")
         if v.get("pseudo_label_stopped"):
             print(f"  {'':<20} {stopped_pseudo_note(s['path'], v['id'], v['pseudo_label_stopped'])}")
         if not v["complete"]:
