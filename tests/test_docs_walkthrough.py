@@ -96,7 +96,7 @@ def test_synthesis_python_snippet_runs_as_written(small_project, monkeypatch):
     for key, value in (("n_clips", 1), ("size", 64), ("n_frames", 3), ("workers", 1)):
         code = re.sub(rf"\b{key}=\d+", f"{key}={value}", code)
     monkeypatch.chdir(small_project.parent)
-    names: dict = {}
+    names: dict = {"__name__": "__main__"}  # as a script run: its guarded block runs
     exec(compile(code, "synthesis.md", "exec"), names)
     frames, masks = names["frames"], names["masks"]
     assert frames.shape == (3, 64, 64, 3) and frames.dtype == np.uint8 and masks.shape == (3, 64, 64)
