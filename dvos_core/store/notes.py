@@ -111,27 +111,48 @@ def _smooth_over(project_path, video: str, d: dict, command: str) -> str:
     ``ModelPredictions.source_change``): ``dvos smooth`` starts it over (with a warning) once the source was predicted
     again; a source deleted, or made by a model trained again and not predicted again, is predicted again first
     (smoothing would fail, or resume from its out-of-date masks)."""
-    import shlex
-
-    source = d.get("source")
     over = (
         f"make it again with `{command}` (it starts over, not resumes: the frames smoothed so far came from the "
-        f"earlier {source!r}, so every frame is smoothed again)"
+        f"earlier {d.get('source')!r}, so every frame is smoothed again)"
     )
-    if d.get("source_change") == "predicted":
-        return over
-    if d.get("source_change") == "retrained":  # the source set itself is named as out of date, with its command
-        return f"predict {source!r} again first, with the model as it is (`dvos info` names the command), then {over}"
+    first = _source_first(project_path, [video], d)
+    return f"{first}, then {over}" if first else over
+
+
+def _source_first(project_path, videos: list, d: dict) -> str:
+    """For a smoothed set whose source changed since (``d``: its ``outdated_record``): what must be done to the source
+    before ``dvos smooth`` can make the set again - "" when the source was predicted again; a source deleted is
+    predicted again first (``dvos smooth`` refuses a set with no predictions), with the checkpoint that made it when
+    the set records it, and a source made by a model trained again is predicted again with the model as it is."""
+    import shlex
+
+    source, change = d.get("source"), d.get("source_change")
+    if change == "predicted":
+        return ""
+    if change == "retrained":  # the source set itself is named as out of date, with its command
+        return f"predict {source!r} again first, with the model as it is (`dvos info` names the command)"
     q = shlex.quote
-    again = f"dvos predict {q(str(project_path))} CHECKPOINT --videos {q(video)} --name {q(str(source))}"
-    return f"predict {source!r} again first (`{again}`), then {over}"
+    ckpt = d.get("checkpoint")
+    known = ckpt and not str(ckpt).startswith("<")  # (not a model in memory)
+    ckpt = checkpoint_argument(project_path, str(ckpt), d.get("checkpoint_in_project")) if known else "CHECKPOINT"
+    name = "" if ckpt == source else f" --name {q(str(source))}"
+    vids = " ".join(q(v) for v in videos)
+    return f"predict {source!r} again first (`dvos predict {q(str(project_path))} {q(ckpt)} --videos {vids}{name}`)"
 
 
 def outdated_note(project_path, video: str, model: str, d: dict) -> str:
     """What an out-of-date prediction set (``d``: an entry of the summary's ``predictions_outdated``) holds and the
-    command that makes it again."""
+    command that makes it again (for a smoothed set whose source was deleted or made by a model trained again: the
+    source is predicted again first)."""
+    import shlex
+
     command = set_command(project_path, [video], model, d, replace=True)
     redo = f"make it again with `{command}`" if command else "predict the video again with the model as it is"
+    first = _source_first(project_path, [video], d) if d.get("kind") == "smoothed" and command else ""
+    if first:
+        q = shlex.quote
+        drop = f"`dvos delete {q(str(project_path))} predictions {q(model)} --videos {q(video)} --yes`"
+        redo = f"{first}, then {redo}, or delete the set ({drop})"
     return f"{model}: {d['why']}, so its masks are not what it stands for now; {redo}"
 
 
@@ -143,6 +164,8 @@ def outdated_warning(project_path, model: str, d: dict, videos: list, effect: st
     vids = ", ".join(videos)
     if d.get("kind") == "smoothed":
         redo = f"smooth again (`{command}`)" if command else "smooth again"
+        first = _source_first(project_path, videos, d) if command else ""
+        redo = f"{first}, then {redo}" if first else redo
         head = f"the smoothed predictions {model!r} in {vids} no longer match their source"
         return f"{head}: {d['why']}, so {effect}; {redo} {aim}"
     redo = f"predict again (`{command}`)" if command else "predict again with the model as it is"
