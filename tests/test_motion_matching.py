@@ -370,3 +370,15 @@ def test_the_painted_video_sets_the_pixel_size(fast_video, tmp_project):
     tmp_project.objects.add([(np.full((6, 4, 4), 255, np.uint8), {"kind": "head", "video": "small", "frame": 0})])
     scale = pixel_scales(tmp_project, ["big"], {"big": motions["big"]})
     assert scale["video"] == "small" and scale["side"] == 160 and scale["factors"]["big"] == pytest.approx(0.5)
+
+
+def test_background_clips_too_small_to_render_name_match_motions_own_size_option(fast_video, tmp_project):
+    """It said "use a smaller --size (preview(size=) from Python)": the caller called match_motion, not preview.
+    It now names match_motion's base=SynthConfig(height=, width=), before the footage is measured."""
+    frames, _ = fast_video
+    tmp_project.add_video_array("plot", frames, split="train")
+    tmp_project.create_background("small", 128, 160).append_frames([frames[0]] * 4)
+    tmp_project.objects.add([(np.full((6, 4, 4), 255, np.uint8), {"kind": "head", "video": "plot", "frame": 0})])
+    with pytest.raises(ValueError, match=r"at least 512x512 px") as e:
+        match_motion(tmp_project, ["plot"], base=SynthConfig(n_frames=24), render_clips=1)
+    assert "match_motion(base=SynthConfig(height=, width=))" in str(e.value) and "preview" not in str(e.value)

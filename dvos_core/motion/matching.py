@@ -405,8 +405,9 @@ def match_motion(
     defaults); only :data:`MATCHED_FIELDS` change. ``max_pairs`` bounds the frame pairs measured per video. With
     ``render_clips`` > 0 and a ``render_project`` (default: the project measured, when it is one), that many short
     preview clips of the matched config are rendered and measured too (``rendered``; needs heads and background
-    clips). Stored videos with painted frames also give the head sway (``measured["all"]["head_sway_px"]``, see
-    :mod:`dvos_core.motion.head_sway`), from which ``sway_px`` is set.
+    clips of ``base``'s height, checked before the footage is measured). Stored videos with painted frames also
+    give the head sway (``measured["all"]["head_sway_px"]``, see :mod:`dvos_core.motion.head_sway`), from which
+    ``sway_px`` is set.
     Returns a :class:`MotionMatch`; ``.config`` is the matched SynthConfig, ``.warnings`` says how far the base
     config was off, ``.table()`` prints the comparison.
     """
@@ -415,6 +416,15 @@ def match_motion(
 
     base = base if base is not None else SynthConfig()
     video_ids = _default_ids(project_or_videos, video_ids)
+    if render_project is None and isinstance(project_or_videos, Project):
+        render_project = project_or_videos
+    if render_clips > 0 and render_project is not None:  # before the measuring, naming this function's size option
+        from dvos_core.synth.generate import usable_backgrounds
+
+        square = base.replace(width=base.height)  # as render_and_measure renders them
+        usable_backgrounds(
+            Project.of(render_project, mode="r"), square, "match_motion(base=SynthConfig(height=, width=))"
+        )
     motions = measure_videos(
         project_or_videos,
         video_ids,
@@ -465,8 +475,6 @@ def match_motion(
             f"sway_px was capped at {overrides['sway_px']:g} px"
         )
     rendered = None
-    if render_project is None and isinstance(project_or_videos, Project):
-        render_project = project_or_videos
     if render_project is not None:
         warnings_after += _moving_backgrounds(render_project, measured["all"], cancel)
     if render_clips > 0 and render_project is not None:
