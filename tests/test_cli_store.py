@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dvos_core.cli import main
-from dvos_core.store import Project
+from dvos_core.store import Project, StoreError
 
 
 def test_help_lists_every_step(capsys):
@@ -61,8 +61,12 @@ def test_new_refuses_to_clobber(tmp_path, capsys):
     assert main(["new", str(path)]) == 0
     Project.open(path).add_video_array("keep", np.ones((2, 32, 32, 3), np.uint8))
     assert main(["new", str(path)]) == 2
-    assert "already exists" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # the command's own fix first, the Python names in brackets (it named Project.open and overwrite=True first)
+    assert "already exists" in err and f"`dvos new {path} --overwrite` (Python: Project.open(path)" in err, err
     assert Project.open(path).video("keep").n_frames == 2  # nothing lost
+    with pytest.raises(StoreError, match="open it with Project.open, or pass overwrite=True to replace it$"):
+        Project.create(path)  # from Python: the Python names
 
 
 def test_info_on_missing_project_is_a_clear_error(tmp_path, capsys):

@@ -104,9 +104,17 @@ def register(sub) -> None:
 
 
 def _new(args) -> int:
-    from dvos_core.store import Project
+    from dvos_core.store import Project, StoreError
+    from dvos_core.store.schema import ProjectExistsError
 
-    p = Project.create(args.project, overwrite=args.overwrite)
+    try:
+        p = Project.create(args.project, overwrite=args.overwrite)
+    except ProjectExistsError as e:  # the command's own fix first
+        q = quote(str(e.path))
+        raise StoreError(
+            f"{e.path} already exists; use it as it is (e.g. `dvos info {q}`), or replace it with an empty project: "
+            f"`dvos new {q} --overwrite` (Python: Project.open(path), or Project.create(path, overwrite=True))"
+        ) from None
     print(f"created {p.path} (schema {p.attrs['schema_version']})")
     return 0
 

@@ -26,6 +26,7 @@ from dvos_core.store.schema import (
     STORE_FORMAT,
     DamagedStoreError,
     NotInStoreError,
+    ProjectExistsError,
     SchemaVersionError,
     StoreError,
     check_id,
@@ -296,10 +297,7 @@ class Project:
                 raise StoreError(_interrupted_overwrite(path, kept, [], "not created"))
         if replacing:
             if not overwrite:
-                raise StoreError(
-                    f"{path} already exists; open it with Project.open, or pass overwrite=True "
-                    f"(--overwrite) to replace it"
-                )
+                raise ProjectExistsError(path)
             if not path.is_dir() or not (path / "zarr.json").is_file():
                 raise StoreError(f"{path} exists and is not a dvos project; refusing to delete it")
             try:

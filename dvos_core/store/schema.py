@@ -67,6 +67,15 @@ class DamagedStoreError(StoreError):
     message names the file and the fix (restore it from a backup, or delete the item and make it again)."""
 
 
+class ProjectExistsError(StoreError):
+    """``Project.create`` on a path that holds something, without ``overwrite``; ``path``: that path. Its message
+    names the Python fix; ``dvos new`` words its own (``--overwrite``)."""
+
+    def __init__(self, path):
+        self.path = path
+        super().__init__(f"{path} already exists; open it with Project.open, or pass overwrite=True to replace it")
+
+
 class StoreWriteError(StoreError, OSError):
     """Writing a file of (or exported from) the store failed at the operating-system level (disk full, permission,
     ...); the message names the file and the step, ``errno`` is the system's."""
