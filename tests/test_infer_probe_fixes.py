@@ -99,6 +99,13 @@ def test_drop_below_without_a_quality_threshold_is_refused(cli_project):
     assert p.video("a").provenance_counts()["pseudo"] == 0  # refused before any work
 
 
+def test_drop_below_without_a_quality_threshold_is_refused_before_the_model_loads(cli_project, capsys):
+    """The command printed its device line (and loaded the checkpoint) before refusing."""
+    assert main(["pseudo-label", str(cli_project), "img", "--videos", "a", "--drop-below", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "--drop-below" in err and "--quality-threshold Q" in err and "device:" not in err, err
+
+
 def test_context_prediction_progress_counts_frames(tmp_path):
     p = Project.create(tmp_path / "x.dvos")
     p.add_video_array("v", np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3), np.uint8))

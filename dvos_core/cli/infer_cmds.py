@@ -294,6 +294,11 @@ def _check_runtime(args) -> None:
     quality = getattr(args, "quality_threshold", None)
     if quality is not None and not 0 <= quality <= 1:
         raise ValueError(f"--quality-threshold must be between 0 and 1, got {quality:g}")
+    if getattr(args, "drop_below", False) and quality is None:  # (pseudo_label refuses it too, after the device line)
+        raise ValueError(
+            "--drop-below clears the masks of frames below the quality threshold, and none was given: pass "
+            "--quality-threshold Q (e.g. 0.5)"
+        )
     tile, overlap = args.tile_size, args.overlap
     if overlap < 0:
         raise ValueError(f"--overlap must be >= 0 pixels, got {overlap}")
