@@ -104,3 +104,22 @@ def test_blending_a_model_that_cannot_label_does_not_suggest_labelling_with_it(t
     assert main(["pseudo-label", str(path), str(img), "--videos", "v", "--device", "cpu", "--blend-with", "dv"]) == 2
     err = capsys.readouterr().err
     assert "labelling model instead" not in err and "cannot label either" in err, err
+
+
+def test_torchrun_predict_prints_the_total_of_every_process_once(tmp_path, capsys, monkeypatch):
+    """Under torchrun each process printed its own share ("predicted 6 frames ..." twice), never the total: rank 0
+    now prints the sum over the processes, the others nothing. The ranks are faked (two processes of 6 frames)."""
+    import dvos_core.infer as infer
+    from dvos_core.infer import distributed
+
+    path = tmp_path / "d.dvos"
+    p = Project.create(path)
+    p.add_video_array("v", np.zeros((12, 32, 32, 3), np.uint8))
+    save_checkpoint(p.model_dir("img", create=True) / "best.pt", build_model("tiny", "frame"))
+    monkeypatch.setattr(infer, "predict_video", lambda *a, **k: 6)  # this process's share of the 12 frames
+    monkeypatch.setattr(distributed, "gather_lists", lambda local, size: list(local) * size)
+    for rank, said in ((0, "predicted 12 frames in 1 video(s) (2 processes)\n"), (1, "")):
+        monkeypatch.setattr(distributed, "world", lambda rank=rank: (rank, 2))
+        capsys.readouterr()
+        assert main(["predict", str(path), "img", "--videos", "v", "--device", "cpu"]) == 0
+        assert capsys.readouterr().out == said

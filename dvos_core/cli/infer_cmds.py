@@ -383,7 +383,10 @@ def _predict(args) -> int:
             replace=args.replace,
             **settings,
         )
-    print(f"predicted {total} frames in {len(ids)} video(s)")
+    rank, size = distributed.world()  # under torchrun each process predicted its share: rank 0 says the total
+    total = sum(distributed.gather_lists([total], size))
+    if rank == 0:
+        print(f"predicted {total} frames in {len(ids)} video(s)" + (f" ({size} processes)" if size > 1 else ""))
     return 0
 
 
