@@ -172,11 +172,16 @@ def mask_file_stamps(video) -> dict[int, tuple] | None:
     return stamps
 
 
-def fill_buffer(buf: np.ndarray, video, source: str = "masks", skip=(), model: str | None = None) -> int:
+def fill_buffer(
+    buf: np.ndarray, video, source: str = "masks", skip=(), model: str | None = None, clear: bool = False
+) -> int:
     """Copy the stored masks of ``source`` (of prediction set ``model`` for 'predicted') into ``buf`` (frames in
-    ``skip`` are left alone); returns the count."""
+    ``skip`` are left alone; ``clear``: the other frames that hold no stored mask are emptied); returns the count."""
     frames, arr = _stored(video, source, model)
     skip = set(skip)
+    if clear:
+        for t in sorted(set(range(len(buf))) - skip - {int(f) for f in frames}):
+            buf[t] = 0
     n = 0
     for t in frames:
         if int(t) not in skip:
@@ -378,7 +383,7 @@ def is_tracked(layer, state) -> bool:
     return any(tracked is raw for tracked in state.tracked_layers)
 
 
-def load_masks(layer, video, source: str, state, skip=(), model: str | None = None) -> None:
+def load_masks(layer, video, source: str, state, skip=(), model: str | None = None, clear: bool = False) -> None:
     """Copy the stored masks into ``layer.data`` in a worker thread; the layer is read-only until they are in.
 
     napari keeps every worker it ran in its window's task list, with the worker's arguments and callbacks: the worker
@@ -397,7 +402,7 @@ def load_masks(layer, video, source: str, state, skip=(), model: str | None = No
     def fill() -> int:
         buf = held.get("buf")
         try:
-            return 0 if buf is None else fill_buffer(buf, video, source, skip, model)
+            return 0 if buf is None else fill_buffer(buf, video, source, skip, model, clear)
         except (KeyError, OSError, StoreError):
             try:
                 video._require_present()
@@ -523,13 +528,53 @@ def shown_model(viewer, video_id: str) -> str | None:
     return None if layer is None else (layer.metadata or {}).get("dvos_model")
 
 
+def shown_set(viewer, video_id: str) -> tuple | None:
+    """(name, :meth:`stamp`) of the prediction set the ``<video> predicted`` layer shows, as it was read: a set
+    predicted again under the same name since has another stamp (None when there is no such layer)."""
+    layer = video_layer(viewer, video_id, "predicted")
+    found = None if layer is None else (layer.metadata or {}).get("dvos_set")
+    return None if found is None else tuple(found)
+
+
+def set_key(preds) -> tuple:
+    """(name, stamp) of prediction set ``preds``: what :func:`shown_set` compares with."""
+    return (preds.model, preds.stamp())
+
+
+def _refresh_unpainted(viewer, video, state) -> None:
+    """The set the predicted layer (holding unsaved corrections) shows was predicted again under its name: read the
+    new masks into every frame but the painted ones (kept for Save correction), so no old mask is saved as a
+    correction of the new set."""
+    layer = video_layer(viewer, video.name, "predicted")
+    try:
+        preds = prediction_set(video, (layer.metadata or {}).get("dvos_model"))
+    except (KeyError, ValueError):  # the set was deleted: Save correction refuses its unpainted frames
+        return
+    if shown_set(viewer, video.name) == set_key(preds) or preds.arrays() is None:
+        return
+    extra = {"dvos_set": set_key(preds)}
+    layer.metadata = {**(layer.metadata or {}), **extra}
+    prob = video_layer(viewer, video.name, "probability")
+    if prob is not None:
+        prob.metadata = {**(prob.metadata or {}), **extra}
+        prob.data = LazyFrames.from_zarr(
+            preds.arrays()[1],
+            video.n_frames,
+            dtype=np.float32,
+            name=f"the probabilities of video {video.name!r} by {preds.model!r}",
+        )
+    load_masks(layer, video, "predicted", state, skip=_CORRECTIONS.get(layer, ()), model=preds.model, clear=True)
+
+
 def show_predictions(viewer, video, state, replace: bool = True) -> bool:
     """Add (or refresh) the predicted-mask Labels and probability Image layers of the prediction set chosen in
     ``state`` (``state.prediction_model``, None: the most recent); False when that set predicted nothing here (the
     layers of another set are then removed, so no one corrects the wrong model's masks). A predicted layer holding
-    unsaved corrections is kept as it is (True): they are saved with Review's Save correction, or discarded there
-    first, never dropped here."""
+    unsaved corrections keeps its set (True): they are saved with Review's Save correction, or discarded there
+    first, never dropped here; when that set was predicted again under its name, its frames not painted are read
+    again (an old mask is never saved as a correction)."""
     if unsaved_corrections(viewer, video.name):
+        _refresh_unpainted(viewer, video, state)
         return True
     preds = prediction_set(video, getattr(state, "prediction_model", None))
     arrs = preds.arrays()
@@ -540,11 +585,11 @@ def show_predictions(viewer, video, state, replace: bool = True) -> bool:
                 viewer.layers.remove(layer)
         return False
     shown = video_layer(viewer, video.name, "predicted")
-    if not replace and shown is not None and (shown.metadata or {}).get("dvos_set") == (preds.model, preds.stamp()):
+    if not replace and shown is not None and shown_set(viewer, video.name) == set_key(preds):
         return True  # the same set as it was read (a set predicted again under its name is read again)
     n, h, w, _ = video.shape
     buf = _empty_buffer((n, h, w))  # first: a temporary folder without room for it changes no layer
-    extra = {"dvos_model": preds.model, "dvos_set": (preds.model, preds.stamp())}
+    extra = {"dvos_model": preds.model, "dvos_set": set_key(preds)}
     prob = LazyFrames.from_zarr(
         arrs[1], video.n_frames, dtype=np.float32, name=f"the probabilities of video {video.name!r} by {preds.model!r}"
     )

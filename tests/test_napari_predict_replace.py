@@ -73,3 +73,51 @@ def test_a_refusal_that_reaches_the_step_names_its_answer_not_an_option():
     text = user_message(PredictionSetReplaced("v", "img", 4, "m.pt with other settings: threshold 0.5 -> 0.3")).text
     assert "answer Yes to replace them, or type another name under 'save predictions as'" in text
     assert "--" not in text and "replace=True" not in text
+
+
+def test_replacing_a_set_over_unsaved_corrections_shows_its_new_masks_and_saves_no_old_one(
+    make_napari_viewer, qtbot, tmp_project, monkeypatch
+):
+    """A set replaced under the same name while its layer held an unsaved correction left the layer showing the old
+    set, the Predict step said the new one was shown, and Save correction on a frame not painted stored the old
+    set's mask as 'corrected'. Now the question names the correction, it is kept, the other frames show the new set."""
+    import numpy as np
+    from napari_helpers import prediction_set, wait_loaded
+    from qtpy.QtWidgets import QMessageBox
+
+    frames, gt = tiny_clip(4)
+    video = tmp_project.add_video_array("v", frames, split="train")
+    prediction_set(video, "img", np.zeros_like(gt) + 1)  # the old set: every pixel a head
+    viewer = make_napari_viewer()
+    rv = dock(viewer, "Review")
+    rv.state.set_project(tmp_project)
+    rv.jump_to("v", 1)
+    wait_loaded(qtbot, rv.state)
+    layer = viewer.layers["v predicted"]
+    layer.brush_size = 6
+    layer.paint((1, 10, 10), 0)  # a correction of the old set, not saved
+    painted = np.asarray(layer.data[1]).copy()
+    _save_model(tmp_project, 0)  # 'img' trained again
+    pr = dock(viewer, "Predict")
+    pr.device.setCurrentText("cpu")
+    pr.checkpoint.setCurrentText("img")
+    pr.scope.setCurrentText("current video")
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
+    first = pr.predict()
+    wait_job(qtbot, first)
+    qtbot.waitUntil(lambda: pr.job is not first and pr.job.status is not None, timeout=120_000)
+    wait_loaded(qtbot, rv.state)
+    assert len(asked) == 1 and "You corrected 'img' without saving (v frames 1)" in asked[0]
+    new = np.asarray(video.predictions["img"].masks([0, 1, 2, 3])) > 0
+    assert not new[2].all()  # the new set differs from the old one
+    for t in (0, 2, 3):
+        np.testing.assert_array_equal(np.asarray(layer.data[t]) > 0, new[t])
+    np.testing.assert_array_equal(layer.data[1], painted)
+    assert "shows them but on frames [1], which keep your unsaved corrections" in pr.messages.text()
+    viewer.dims.set_current_step(0, 2)
+    assert rv.save_correction()
+    np.testing.assert_array_equal(video.mask(2) > 0, new[2])  # the new set's mask, not the old one
+    viewer.dims.set_current_step(0, 1)
+    assert rv.save_correction()
+    np.testing.assert_array_equal(video.mask(1) > 0, painted > 0)

@@ -91,3 +91,37 @@ def test_a_stroke_undone_on_the_predicted_layer_is_nothing_to_save(field):
     assert _layers.unsaved_corrections(viewer, "field") == [3]
     layer.data[3] = shifted[3]  # ... and undone
     assert _layers.unsaved_corrections(viewer, "field") == []
+
+
+def test_a_set_predicted_again_over_unsaved_corrections_keeps_them_and_shows_the_new_masks_elsewhere(field, qtbot):
+    """The layer of a set predicted again under its name (`dvos predict --replace`) was kept whole while it held an
+    unsaved correction, and Save correction on a frame not painted stored the old set's mask as 'corrected'."""
+    viewer, rv, project, gt, _shifted = field
+    video = project.video("field")
+    layer = viewer.layers["field predicted"]
+    rv.jump_to("field", 1)
+    wait_loaded(qtbot, rv.state)
+    layer.brush_size, layer.selected_label = 6, 1
+    layer.paint((1, 5, 5), 1)
+    painted = np.asarray(layer.data[1]).copy()
+    prediction_set(video, "model", gt)  # predicted again elsewhere, not noticed yet
+    viewer.dims.set_current_step(0, 2)
+    with pytest.raises(ValueError, match="predicted again since; the frames you did not paint are read again"):
+        rv.save_correction()  # never the old set's mask
+    assert int(video.provenance[2]) == 0
+    wait_loaded(qtbot, rv.state)
+    for t in (0, 2, 3, 4, 5):
+        np.testing.assert_array_equal(layer.data[t], gt[t])
+    np.testing.assert_array_equal(layer.data[1], painted)  # the correction is kept
+    assert rv.save_correction()
+    np.testing.assert_array_equal(video.mask(2) > 0, gt[2] > 0)
+
+    prediction_set(video, "model", np.roll(gt, 3, axis=1))  # again, noticed by the look at the store this time
+    rv.state.store_stamp = None
+    rv.state.check_store()
+    wait_loaded(qtbot, rv.state)
+    np.testing.assert_array_equal(layer.data[4], np.roll(gt, 3, axis=1)[4])
+    np.testing.assert_array_equal(layer.data[1], painted)
+    viewer.dims.set_current_step(0, 1)
+    assert rv.save_correction()
+    np.testing.assert_array_equal(video.mask(1) > 0, painted > 0)

@@ -30,7 +30,14 @@ from qtpy.QtWidgets import (
 )
 
 from dvos_napari._compute import ComputeRows
-from dvos_napari._layers import refresh_masks, show_predictions, shown_model, unsaved_corrections, video_layer_of
+from dvos_napari._layers import (
+    refresh_masks,
+    show_predictions,
+    shown_model,
+    shown_set,
+    unsaved_corrections,
+    video_layer_of,
+)
 from dvos_napari._models import checkpoint_kind, model_checkpoints
 from dvos_napari._widgets import DvosDock, button, compact_combo, section, wrapped_label
 
@@ -389,12 +396,20 @@ class PredictDock(DvosDock):
         """Whether to replace the prediction set ``name`` of the videos ``found`` (frames made by another checkpoint
         or with other settings, see ``dvos_core.infer.replaced_sets``): Yes replaces, No (the default) keeps it."""
         made = "; ".join(f"{v}: {f['frames']} frames made by {f['made_by']}" for v, f in found.items())
+        kept = {v: unsaved_corrections(self.viewer, v) for v in found if shown_model(self.viewer, v) == name}
+        kept = "; ".join(f"{v} frames {', '.join(map(str, f))}" for v, f in kept.items() if f)
         answer = QMessageBox.question(
             self,
             "Replace the predictions?",
             f"The prediction set {name!r} already holds predictions made by another model or with other settings "
             f"({made}). Replace them with this run's? (No keeps them: type another name under 'save predictions "
-            f"as' to keep both.)",
+            f"as' to keep both.)"
+            + (
+                f"\n\nYou corrected {name!r} without saving ({kept}): those frames keep your corrections of the old "
+                f"masks (save them in Review with Save correction); the others show the new predictions."
+                if kept
+                else ""
+            ),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
@@ -491,15 +506,22 @@ class PredictDock(DvosDock):
             f"predicted {n} frames; the prediction set {name!r} is shown as '<video> predicted' "
             f"(fix them in Review, which can also compare them with other models)"
         )
+        vid = self.state.video_id
+        before = shown_set(self.viewer, vid) if vid else None
         self.state.set_prediction_model(name)  # show (and review) what was just predicted
         self._show_current(predictions=True)
-        vid = self.state.video_id
         kept = unsaved_corrections(self.viewer, vid) if vid else []
         if kept and shown_model(self.viewer, vid) != name:  # the layer keeps them: say why it shows another model
             self.messages.info(
                 f"predicted {n} frames as {name!r}; '{vid} predicted' still shows {shown_model(self.viewer, vid)!r} "
                 f"with your unsaved corrections of frames {kept}: save them in Review (Save correction), then "
                 f"{name!r} is shown"
+            )
+        elif kept and before is not None and before != shown_set(self.viewer, vid):  # the set replaced under them
+            self.messages.info(
+                f"predicted {n} frames as {name!r}; '{vid} predicted' shows them but on frames {kept}, which keep "
+                f"your unsaved corrections of the earlier masks: save them in Review (Save correction) or undo them "
+                f"(Ctrl+Z)"
             )
         self.state.notify_store_changed()
 

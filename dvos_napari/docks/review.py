@@ -30,8 +30,10 @@ from dvos_napari._layers import (
     mark_corrections_saved,
     prediction_set,
     refresh_masks,
+    set_key,
     show_predictions,
     shown_model,
+    shown_set,
     time_axis,
     unsaved_corrections,
     video_layer,
@@ -505,12 +507,20 @@ class ReviewDock(DvosDock):
         if self.state.loading:
             raise ValueError("the predictions are still being read into the layer; try again in a moment")
         t = check_frame(video, self.state.current_frame() if frame is None else frame)
-        shown, chosen = shown_model(self.viewer, video.name), prediction_set(video, self.state.prediction_model).model
-        # another model predicted meanwhile: never save a mask of the wrong model, unless this frame holds the
-        # user's own correction of the masks shown (what they saw and fixed; the layer kept them for this)
-        if shown != chosen and t not in unsaved_corrections(self.viewer, video.name):
+        shown, chosen_set = shown_model(self.viewer, video.name), prediction_set(video, self.state.prediction_model)
+        chosen, stale = chosen_set.model, shown_set(self.viewer, video.name) != set_key(chosen_set)
+        # another model predicted meanwhile, or the set shown was predicted again under its name: never save a mask
+        # of the wrong model or an old one, unless this frame holds the user's own correction of the masks shown
+        # (what they saw and fixed; the layer kept them for this)
+        if stale and t not in unsaved_corrections(self.viewer, video.name):
             show_predictions(self.viewer, video, self.state)
             pending = unsaved_corrections(self.viewer, video.name)
+            if shown == chosen:
+                raise ValueError(
+                    f"the predicted layer of {video.name} showed the earlier masks of {chosen!r}, which was predicted "
+                    f"again since; the frames you did not paint are read again from the new set: look at frame {t} "
+                    f"once they are in, and press Save correction again"
+                )
             raise ValueError(
                 f"the predicted layer of {video.name} shows the masks of {shown!r}, not of the chosen model {chosen!r}"
                 + (
@@ -548,7 +558,7 @@ class ReviewDock(DvosDock):
                 f"run on your labelled videos uses it"
             )
             show_info(f"saved corrected mask of {video.name} frame {t}")
-            if shown != chosen and not unsaved_corrections(self.viewer, video.name):
+            if stale and not unsaved_corrections(self.viewer, video.name):
                 show_predictions(self.viewer, video, self.state)  # all saved: now show the chosen model's masks
                 self.fix_info.setText(f"{self.fix_info.text()}; the predicted layer now shows {chosen}'s masks")
             self.state.notify_store_changed()
