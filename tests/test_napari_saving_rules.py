@@ -336,3 +336,35 @@ def test_a_users_own_layers_named_like_dvos_layers_are_never_removed_written_or_
     except ValueError as e:
         assert "still being read" in str(e)
     assert v.provenance[1] == NONE
+
+
+def test_save_correction_asks_before_saving_a_frame_the_model_left_empty(
+    make_napari_viewer, qtbot, tmp_project, monkeypatch
+):
+    """An unpainted frame whose prediction is empty was stored as 'no heads here' (ground truth) unasked, where the
+    Annotate step asks before it stores an empty mask."""
+    from qtpy.QtWidgets import QMessageBox
+
+    from dvos_core.store.schema import CORRECTED
+
+    frames, _masks = tiny_clip(4)
+    v = tmp_project.add_video_array("plot", frames, split="val")
+    pred = np.zeros((4, *frames.shape[1:3]), np.float32)
+    pred[1, 10:30, 10:30] = 1  # frame 0 predicted empty
+    prediction_set(v, "m", pred)
+    viewer = make_napari_viewer()
+    rv = dock(viewer, "Review")
+    rv.state.set_project(tmp_project)
+    rv.state.select_video("plot")
+    wait_loaded(qtbot, rv.state)
+    asked = []
+    reply = QMessageBox.StandardButton.No
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or reply)
+    viewer.dims.set_current_step(0, 0)
+    assert not rv.save_correction_asking() and v.provenance[0] == 0
+    assert "found no heads on frame 0" in asked[-1]
+    reply = QMessageBox.StandardButton.Yes
+    assert rv.save_correction_asking() and v.provenance[0] == CORRECTED and not v.mask(0).any()
+    viewer.dims.set_current_step(0, 1)
+    n = len(asked)
+    assert rv.save_correction_asking() and v.provenance[1] == CORRECTED and len(asked) == n  # heads: no question

@@ -452,7 +452,23 @@ class ReviewDock(DvosDock):
     def save_correction_asking(self) -> bool:
         """Save correction's button and key: as :meth:`save_correction`, asking first (once every refusal is past)
         when the frame holds a mask a person painted, which it would replace."""
-        return self.save_correction(replace_painted=self._ask_replace_painted)
+        return self.save_correction(replace_painted=self._ask_replace_painted, ask_empty=self._ask_empty)
+
+    def _ask_empty(self, video, t: int) -> bool:
+        """Whether to save the model's empty mask of frame t, unpainted, as a frame without heads (as the Annotate
+        step asks before it stores an empty mask: an empty mask is ground truth, 'no heads here')."""
+        answer = QMessageBox.question(
+            self,
+            "A frame without heads?",
+            f"The model found no heads on frame {t} of {video.name}, and nothing is painted there. Save it as a frame "
+            f"without heads? (An empty mask is ground truth: 'no heads here'.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            self.fix_info.setText(f"frame {t} of {video.name} not saved: paint its heads, then Save correction")
+            return False
+        return True
 
     def _ask_replace_painted(self, video, t: int) -> bool:
         painted = int(video.provenance[t]) == MANUAL
@@ -486,10 +502,12 @@ class ReviewDock(DvosDock):
             return "a correction saved before, which the predicted layer does not show (it shows the model's mask)"
         return ""
 
-    def save_correction(self, frame: int | None = None, replace_painted=False) -> bool:
+    def save_correction(self, frame: int | None = None, replace_painted=False, ask_empty=None) -> bool:
         """Save the current frame of ``<video> predicted`` as a 'corrected' mask of the video. A frame holding a
         mask a person painted ('manual') is refused unless ``replace_painted`` (True, or a function of (video,
-        frame) asked once the save is otherwise allowed: False keeps the painted mask, and nothing is saved)."""
+        frame) asked once the save is otherwise allowed: False keeps the painted mask, and nothing is saved).
+        ``ask_empty``: a function of (video, frame) asked before an unpainted frame the model left empty is saved as
+        a frame without heads (False: nothing is saved)."""
         from napari.utils.notifications import show_info
 
         video = self.state.require_video()
@@ -538,6 +556,8 @@ class ReviewDock(DvosDock):
                 f"{video.n_frames} frames, e.g. after a cancelled run) and nothing was painted there: predict the "
                 f"video again (Predict step), or paint the frame's heads first"
             )
+        if not painted and ask_empty is not None and not layer.data[t].any() and not ask_empty(video, t):
+            return False
         held = self._held_by_a_person(video, t, layer)
         if held:
             if not callable(replace_painted) and not replace_painted:
