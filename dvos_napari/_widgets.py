@@ -16,6 +16,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -52,6 +53,13 @@ def compact_combo(items=(), tooltip: str = "") -> QComboBox:
     if tooltip:
         c.setToolTip(tooltip)
     return c
+
+
+def ask_yes_no(parent: QWidget, title: str, text: str) -> bool:
+    """Ask ``text`` with Yes and No, No the default (a step's question before it replaces or stores what cannot be
+    taken back): whether the answer was Yes."""
+    yes, no = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
+    return QMessageBox.question(parent, title, text, yes | no, no) == yes
 
 
 def button(text: str, slot: Callable, tooltip: str = "") -> QPushButton:

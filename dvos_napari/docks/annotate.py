@@ -32,6 +32,7 @@ from dvos_napari._layers import check_frame, differs_from_label, time_axis, vide
 from dvos_napari._widgets import (
     Collapsible,
     DvosDock,
+    ask_yes_no,
     button,
     button_grid,
     compact_combo,
@@ -193,16 +194,14 @@ class AnnotateDock(DvosDock):
         what = f"Nothing is painted on frame {t} of {video.name}."
         if code:
             what = f"Every head of frame {t} of {video.name} was erased (its stored mask is {PROVENANCE_NAMES[code]})."
-        answer = QMessageBox.question(
+        empty = ask_yes_no(
             self,
             "A frame without heads?",
             f"{what} Save it as a frame without heads? (An empty mask is ground truth: 'no heads here'.)",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
         )
-        if code and answer != QMessageBox.StandardButton.Yes:
+        if code and not empty:
             return False  # the stored mask stays; the erased frame stays unsaved
-        return self.save_frame(t, empty=answer == QMessageBox.StandardButton.Yes)
+        return self.save_frame(t, empty=empty)
 
     def save_frame(self, t: int | None = None, empty: bool = False) -> bool:
         """Save the masks layer's frame t (default: current) into the project when it differs from the stored mask,
@@ -438,15 +437,12 @@ class AnnotateDock(DvosDock):
                 f"import them again into the video they belong to"
             )
             return
-        answer = QMessageBox.question(
+        if ask_yes_no(
             self,
             "Masks of another video",
             f"{name} holds the masks exported from video {other}, not from {video_id}. Import them anyway into "
             f"{video_id} (the same footage stored under another name)?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        if answer == QMessageBox.StandardButton.Yes:
+        ):
             self.guard(self.import_masks, source, from_video=other)
             return
         project = self.state.project

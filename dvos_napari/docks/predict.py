@@ -24,7 +24,6 @@ from qtpy.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
-    QMessageBox,
     QSpinBox,
     QVBoxLayout,
 )
@@ -39,7 +38,7 @@ from dvos_napari._layers import (
     video_layer_of,
 )
 from dvos_napari._models import checkpoint_kind, model_checkpoints
-from dvos_napari._widgets import DvosDock, button, compact_combo, section, wrapped_label
+from dvos_napari._widgets import DvosDock, ask_yes_no, button, compact_combo, section, wrapped_label
 
 PSEUDO_SCOPES = ("all training videos", "current video")
 SCOPES = ("current video", "test videos", "all videos")
@@ -398,7 +397,7 @@ class PredictDock(DvosDock):
         made = "; ".join(f"{v}: {f['frames']} frames made by {f['made_by']}" for v, f in found.items())
         kept = {v: unsaved_corrections(self.viewer, v) for v in found if shown_model(self.viewer, v) == name}
         kept = "; ".join(f"{v} frames {', '.join(map(str, f))}" for v, f in kept.items() if f)
-        answer = QMessageBox.question(
+        return ask_yes_no(
             self,
             "Replace the predictions?",
             f"The prediction set {name!r} already holds predictions made by another model or with other settings "
@@ -410,10 +409,7 @@ class PredictDock(DvosDock):
                 if kept
                 else ""
             ),
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
         )
-        return answer == QMessageBox.StandardButton.Yes
 
     def pseudo_label(self):
         self.state.require_project()  # no project is the first thing to fix (before "choose the labelling model")

@@ -39,7 +39,7 @@ from dvos_napari._layers import (
     video_layer,
 )
 from dvos_napari._plots import PlotCanvas
-from dvos_napari._widgets import DvosDock, button, compact_combo, section, wrapped_label
+from dvos_napari._widgets import DvosDock, ask_yes_no, button, compact_combo, section, wrapped_label
 from dvos_napari._writer import save_frames
 
 SCOPES = ("test", "val", "train", "current video")
@@ -393,15 +393,12 @@ class ReviewDock(DvosDock):
             lines = [
                 f"{m}: {len(v)} video(s) ({', '.join(v[:4])}{' ...' if len(v) > 4 else ''})" for m, v in videos.items()
             ]
-            answer = QMessageBox.question(
+            if not ask_yes_no(
                 self,
                 "Delete predictions",
                 "Delete these predictions for good?\n  " + "\n  ".join(lines) + "\n\nThe models, their reports and "
                 "the corrections saved from them stay; predict again to get the masks back.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
+            ):
                 return None
         for layer in [ly for ly in self.viewer.layers if (ly.metadata or {}).get("dvos_model") in models]:
             self.viewer.layers.remove(layer)
@@ -457,15 +454,12 @@ class ReviewDock(DvosDock):
     def _ask_empty(self, video, t: int) -> bool:
         """Whether to save the model's empty mask of frame t, unpainted, as a frame without heads (as the Annotate
         step asks before it stores an empty mask: an empty mask is ground truth, 'no heads here')."""
-        answer = QMessageBox.question(
+        if not ask_yes_no(
             self,
             "A frame without heads?",
             f"The model found no heads on frame {t} of {video.name}, and nothing is painted there. Save it as a frame "
             f"without heads? (An empty mask is ground truth: 'no heads here'.)",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        if answer != QMessageBox.StandardButton.Yes:
+        ):
             self.fix_info.setText(f"frame {t} of {video.name} not saved: paint its heads, then Save correction")
             return False
         return True
@@ -474,15 +468,12 @@ class ReviewDock(DvosDock):
         painted = int(video.provenance[t]) == MANUAL
         kind = "painted mask" if painted else "earlier correction"
         held = "a mask painted by a person (its ground truth)" if painted else "your earlier correction"
-        answer = QMessageBox.question(
+        if not ask_yes_no(
             self,
             f"Replace the {kind}",
             f"Frame {t} of {video.name} holds {held}. Replace it with the predicted mask as shown here?\n\n(No: keep "
             f"the {kind}; to change it, edit it in the Annotate step.)",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        if answer != QMessageBox.StandardButton.Yes:
+        ):
             self.fix_info.setText(f"kept the {kind} of frame {t} of {video.name}; nothing saved")
             return False
         return True
