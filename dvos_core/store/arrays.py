@@ -333,17 +333,30 @@ def _fix_for(fix: str, n_files: int) -> str:
 
 def require_chunks(arr: zarr.Array, rows, owner: str, what: str, fix: str, lead: tuple = ()) -> None:
     """A :class:`~dvos_core.store.schema.DamagedStoreError` naming the files when a chunk of ``rows`` (rows that
-    were written: committed frames, painted masks, predicted frames) is missing (see :func:`missing_chunks`)."""
+    were written: committed frames, painted masks, predicted frames) is missing (see :func:`missing_chunks`). The
+    other chunks of ``rows`` are then decoded too, so that one message names every missing and damaged file (a
+    damaged file beside a missing one was found only once the missing one was restored)."""
     from dvos_core.store.schema import DamagedStoreError
 
     gone = missing_chunks(arr, rows, lead)
     if not gone:
         return
-    files = ", ".join(f for _, _, f in gone) + (" (and maybe more)" if len(gone) >= MAX_NAMED else "")
-    one = len(gone) == 1
+    bad = damaged_chunks(arr, rows, lead)  # a missing chunk decodes (as the fill value): never among these
+    if not bad:
+        files = ", ".join(f for _, _, f in gone) + (" (and maybe more)" if len(gone) >= MAX_NAMED else "")
+        one = len(gone) == 1
+        raise DamagedStoreError(
+            f"{owner}: the {what} of {_spans(gone)} cannot be read: the file{'' if one else 's'} {files} "
+            f"{'is' if one else 'are'} missing (deleted, or not yet copied by a sync tool). {_fix_for(fix, len(gone))}"
+        )
+    said = "; ".join(
+        f"the file{'' if len(c) == 1 else 's'} {', '.join(f for *_, f in c)} of {_spans(c)} "
+        f"{'is' if len(c) == 1 else 'are'} {how}"
+        for c, how in ((gone, "missing (deleted, or not yet copied by a sync tool)"), (bad, "damaged"))
+    )
     raise DamagedStoreError(
-        f"{owner}: the {what} of {_spans(gone)} cannot be read: the file{'' if one else 's'} {files} "
-        f"{'is' if one else 'are'} missing (deleted, or not yet copied by a sync tool). {_fix_for(fix, len(gone))}"
+        f"{owner}: the {what} of {_spans(sorted(gone + bad))} cannot be read: {said}. "
+        f"{_fix_for(fix, len(gone) + len(bad))}"
     )
 
 

@@ -159,51 +159,13 @@ def _guarded(where: str, section: Callable[[], Reads], found: list[Finding]) -> 
             found.append(Finding("damaged", where, str(e)))
 
 
-def _read_all(read: Callable[[], object], array: Callable[[], object], rows, owner: str, what: str, fix: str) -> None:
-    """``read()`` of rows ``rows`` of the array ``array()`` (opened only after a failed read; ``owner``, ``what``,
-    ``fix``: as its messages say them, see :func:`~dvos_core.store.arrays.read`); a missing chunk file stops that
-    read before the others are decoded, so then the others are decoded too and one message names every missing and
-    damaged file of the batch (the damaged ones were found only by the next check, once the missing ones were
-    restored)."""
-    from dvos_core.store import arrays
-    from dvos_core.store.schema import DamagedStoreError
-
-    try:
-        read()
-    except DamagedStoreError:
-        arr = array()
-        gone = arrays.missing_chunks(arr, rows)
-        bad = arrays.damaged_chunks(arr, rows) if gone else []  # a missing chunk decodes (as zeros): not in bad
-        if not bad:
-            raise
-        said = "; ".join(
-            f"the file{'' if len(c) == 1 else 's'} {', '.join(f for *_, f in c)} of {arrays._spans(c)} "
-            f"{'is' if len(c) == 1 else 'are'} {how}"
-            for c, how in ((gone, "missing (deleted, or not yet copied by a sync tool)"), (bad, "damaged"))
-        )
-        fix = arrays._fix_for(fix, len(gone) + len(bad))
-        every = arrays._spans(sorted(gone + bad))
-        raise DamagedStoreError(f"{owner}: the {what} of {every} cannot be read: {said}. {fix}") from None
-
-
-def _video_read_all(read: Callable[[], object], video, key: str, rows, what: str) -> None:
-    """:func:`_read_all` of rows ``rows`` of ``video``'s array ``key``."""
-    _read_all(read, lambda: video._array(key), rows, video._owner, what, video._fix_of(key))
-
-
 def _video_reads(video, where: str, found: list[Finding]) -> Reads:
     """(what, read) for every stored part of ``video``: frames, quality scores, painted masks, each prediction set;
     an error met while listing a part is recorded in ``found`` (see :func:`_guarded`)."""
 
     def frames():
         for lo, hi in _batches(video.n_frames):
-            frames_of = slice(lo, hi)
-            yield (
-                f"{where}, frames {lo}-{hi - 1}",
-                lambda r=frames_of: _video_read_all(
-                    lambda: video.read_frames(r.start, r.stop), video, "frames", r, "image"
-                ),
-            )
+            yield f"{where}, frames {lo}-{hi - 1}", lambda lo=lo, hi=hi: video.read_frames(lo, hi)
         yield f"{where}, quality scores", lambda: video.quality  # one float per frame: read whole
 
     def masks():
@@ -213,25 +175,14 @@ def _video_reads(video, where: str, found: list[Finding]) -> Reads:
         for k in range(0, len(labelled), BATCH):
             ts = labelled[k : k + BATCH]
             # read together, the batch's damaged mask files are all named in one message (as frames' are)
-            yield (
-                f"{where}, masks of frames {ts[0]}-{ts[-1]}",
-                lambda ts=ts: _video_read_all(lambda: video._read("masks", ts, "mask", ts), video, "masks", ts, "mask"),
-            )
+            yield f"{where}, masks of frames {ts[0]}-{ts[-1]}", lambda ts=ts: video._read("masks", ts, "mask", ts)
 
     def prediction_set(model):
         s = video.predictions[model]
         done = [int(t) for t in s.frames()]
 
-        def read_all(key, ts):  # every missing and damaged file of the batch named, as frames' and masks' are
-            what = {"masks": "predicted mask", "probability": "predicted probability"}[key]
-            _read_all(
-                lambda: s.masks(ts) if key == "masks" else s.read(key, ts),
-                lambda: video._array(f"{s._path}/{key}", s._meta_fix()),
-                ts,
-                video._owner,
-                f"{what} by {model!r}",
-                s._fix(),
-            )
+        def read(key, ts):
+            return s.masks(ts) if key == "masks" else s.read(key, ts)
 
         for k in range(0, len(done), BATCH):
             ts = done[k : k + BATCH]
@@ -239,7 +190,7 @@ def _video_reads(video, where: str, found: list[Finding]) -> Reads:
             for key, part in (("masks", "masks"), ("probability", "probabilities")):
                 yield (
                     f"{where}, predictions {model}, {part} of frames {ts[0]}-{ts[-1]}",
-                    lambda key=key, ts=ts: read_all(key, ts),
+                    lambda key=key, ts=ts: read(key, ts),
                 )
 
     def predictions():
