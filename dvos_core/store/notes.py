@@ -69,10 +69,7 @@ def unfinished_note(project_path, video: str, model: str, d: dict, delete: bool 
     settings that made a smoothed set (both resume; a smoothed set whose source was predicted again since is
     started over). ``delete``: name the command that deletes the set too (it is
     named anyway for a set no command makes again)."""
-    import shlex
-
-    q = shlex.quote
-    drop = f"`dvos delete {q(str(project_path))} predictions {q(model)} --videos {q(video)} --yes`"
+    drop = _delete_set(project_path, model, video)
     head = (
         f"{model}: only {d['done']}/{d['frames']} frames predicted (unfinished: interrupted, or run on some frames "
         f"only)"
@@ -104,6 +101,14 @@ def unfinished_note(project_path, video: str, model: str, d: dict, delete: bool 
     else:
         note = f"{head}; finish it with `{command}` (it resumes)"
     return f"{note}, or delete the set ({drop})" if delete else note
+
+
+def _delete_set(project_path, model: str, video: str) -> str:
+    """The command (in backticks) that deletes prediction set ``model`` of ``video``."""
+    import shlex
+
+    q = shlex.quote
+    return f"`dvos delete {q(str(project_path))} predictions {q(model)} --videos {q(video)} --yes`"
 
 
 def _smooth_over(project_path, video: str, d: dict, command: str) -> str:
@@ -144,15 +149,11 @@ def outdated_note(project_path, video: str, model: str, d: dict) -> str:
     """What an out-of-date prediction set (``d``: an entry of the summary's ``predictions_outdated``) holds and the
     command that makes it again (for a smoothed set whose source was deleted or made by a model trained again: the
     source is predicted again first)."""
-    import shlex
-
     command = set_command(project_path, [video], model, d, replace=True)
     redo = f"make it again with `{command}`" if command else "predict the video again with the model as it is"
     first = _source_first(project_path, [video], d) if d.get("kind") == "smoothed" and command else ""
     if first:
-        q = shlex.quote
-        drop = f"`dvos delete {q(str(project_path))} predictions {q(model)} --videos {q(video)} --yes`"
-        redo = f"{first}, then {redo}, or delete the set ({drop})"
+        redo = f"{first}, then {redo}, or delete the set ({_delete_set(project_path, model, video)})"
     return f"{model}: {d['why']}, so its masks are not what it stands for now; {redo}"
 
 
