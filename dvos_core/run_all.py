@@ -874,7 +874,7 @@ def _scale_note(project, cfg: RunAllConfig, videos) -> str | None:
 
 def _predict_and_compare(project, cfg: RunAllConfig, run: Stages, checkpoints: dict, plan: dict) -> RunAllResult:
     from dvos_core.evaluate import compare_models, evaluate, track_heads
-    from dvos_core.infer import predict_video
+    from dvos_core.infer import predict_video, sharing_models
 
     sub = run.stage("predict the test videos with every model")
     image = checkpoints[cfg.model_name("image")]
@@ -882,18 +882,19 @@ def _predict_and_compare(project, cfg: RunAllConfig, run: Stages, checkpoints: d
     main = cfg.model_name(cfg.video_models[0]) if cfg.video_models else cfg.model_name("image")
     jobs += [(v, main) for v in plan["predict"] if v not in plan["test"]]
     run.note_once(_scale_note(project, cfg, [v for v, _ in jobs]))
-    for k, (video, name) in enumerate(jobs):
-        predict_video(
-            project,
-            video,
-            checkpoints[name],
-            image_checkpoint=image if name == cfg.model_name("dvos") else None,
-            device=cfg.device,
-            scales=cfg.scales,
-            progress=Steps(sub, k, 1, len(jobs)),
-            cancel=run.cancel,
-            replace=True,  # the run's models, trained again or with other settings: their sets are made again
-        )
+    with sharing_models():  # each model loaded once for all its videos
+        for k, (video, name) in enumerate(jobs):
+            predict_video(
+                project,
+                video,
+                checkpoints[name],
+                image_checkpoint=image if name == cfg.model_name("dvos") else None,
+                device=cfg.device,
+                scales=cfg.scales,
+                progress=Steps(sub, k, 1, len(jobs)),
+                cancel=run.cancel,
+                replace=True,  # the run's models, trained again or with other settings: their sets are made again
+            )
     run.lap("predict")
     sub = run.stage("evaluate on the test videos")
     rep = comparison = None

@@ -30,7 +30,7 @@ def predict_videos(
     ``dvos_core.infer.replaced_sets`` whether a video's set holds frames made by another checkpoint or with other
     settings: then nothing is predicted and the result is ``{"replace": {video: {"frames": n, "made_by": text}}}``
     (the step asks whether to replace them, and runs again with ``replace=True`` when told yes)."""
-    from dvos_core.infer import predict_video, prediction_name, replaced_sets, smooth_predictions
+    from dvos_core.infer import predict_video, prediction_name, replaced_sets, sharing_models, smooth_predictions
     from dvos_core.progress import Steps
 
     total = 1000 * len(video_ids)
@@ -40,28 +40,36 @@ def predict_videos(
         extra["reference_masks"] = reference_masks
     settings = {"image_checkpoint": image_checkpoint, "device": device, "name": name, "precision": precision}
     settings.update(scales=scales, **extra)
-    if not replace:
-        found = replaced_sets(project, video_ids, checkpoint, **settings)
-        if found:
-            return {"replace": {v: {"frames": e.frames, "made_by": e.made_by} for v, e in found.items()}}
-    for i, vid in enumerate(video_ids):
-        span = 800 if smooth_before else 1000
-        sub = Steps(progress, start=1000 * i, span=span, total=total, prefix=f"{vid}: ")
-        n += predict_video(
-            project, vid, checkpoint, batch_size=batch_size, progress=sub, cancel=cancel, replace=replace, **settings
-        )
-        if smooth_before:
-            sub = Steps(progress, start=1000 * i + 800, span=200, total=total, prefix=f"{vid}: ")
-            source = prediction_name(checkpoint, name)
-            smooth_predictions(
+    with sharing_models():  # the model is loaded once: for the check and every video
+        if not replace:
+            found = replaced_sets(project, video_ids, checkpoint, **settings)
+            if found:
+                return {"replace": {v: {"frames": e.frames, "made_by": e.made_by} for v, e in found.items()}}
+        for i, vid in enumerate(video_ids):
+            span = 800 if smooth_before else 1000
+            sub = Steps(progress, start=1000 * i, span=span, total=total, prefix=f"{vid}: ")
+            n += predict_video(
                 project,
                 vid,
-                source,
-                before=int(smooth_before),
-                only_outliers=bool(smooth_only_outliers),
+                checkpoint,
+                batch_size=batch_size,
                 progress=sub,
                 cancel=cancel,
+                replace=replace,
+                **settings,
             )
+            if smooth_before:
+                sub = Steps(progress, start=1000 * i + 800, span=200, total=total, prefix=f"{vid}: ")
+                source = prediction_name(checkpoint, name)
+                smooth_predictions(
+                    project,
+                    vid,
+                    source,
+                    before=int(smooth_before),
+                    only_outliers=bool(smooth_only_outliers),
+                    progress=sub,
+                    cancel=cancel,
+                )
     return n
 
 

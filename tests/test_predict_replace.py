@@ -91,3 +91,21 @@ def test_the_command_refuses_before_any_video_is_predicted_and_replaces_with_rep
     assert project.video("b").predictions["img"].attrs["threshold"] == 0.3
     assert dvos(command) == 0  # the same settings again: resumed, nothing to predict
     assert "predicted 0 frames" in capsys.readouterr().out
+
+
+def test_the_command_loads_the_model_once_for_the_check_and_every_video(project, monkeypatch):
+    import dvos_core.infer.predict as predict
+
+    loads = []
+    real = predict.load_model
+    monkeypatch.setattr(predict, "load_model", lambda *a, **k: loads.append(a[0]) or real(*a, **k))
+    ckpt = project.model_dir("img") / "best.pt"
+    predict_video(project, "b", ckpt, device="cpu")
+    assert len(loads) == 1
+    command = ["predict", str(project.path), "img", "--videos", "a", "b", "--device", "cpu", "--threshold", "0.3"]
+    assert dvos([*command, "--replace"]) == 0
+    assert len(loads) == 2  # one load made both videos' sets
+    assert dvos(command) == 0  # the check that a set holds other frames (none now) and the resume: one load
+    assert len(loads) == 3
+    predict_video(project, "a", ckpt, device="cpu", threshold=0.3)  # outside the block: loaded again
+    assert len(loads) == 4

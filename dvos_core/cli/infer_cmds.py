@@ -330,7 +330,7 @@ def _device_line(device: str, precision: str = "auto", threads: int | None = Non
 
 
 def _predict(args) -> int:
-    from dvos_core.infer import distributed, predict_video, replaced_sets, resolve_checkpoint_path
+    from dvos_core.infer import distributed, predict_video, replaced_sets, resolve_checkpoint_path, sharing_models
     from dvos_core.infer.predict import refuse_replacing
     from dvos_core.model import select_device
     from dvos_core.store import Project
@@ -367,22 +367,23 @@ def _predict(args) -> int:
         "precision": args.precision,
         "scales": args.scales,
     }
-    if not args.replace:  # refuse before any video is predicted, not after the ones before
-        refuse_replacing(replaced_sets(project, ids, str(ckpt), **settings))
     cancel, total = cancel_on_sigint(), 0
-    for vid in ids:
-        total += predict_video(
-            project,
-            vid,
-            str(ckpt),
-            batch_size=args.batch_size,
-            resume=not args.no_resume,
-            as_labels=args.as_labels,
-            progress=TerminalProgress(),
-            cancel=cancel,
-            replace=args.replace,
-            **settings,
-        )
+    with sharing_models():  # the model is loaded once: for the check and every video
+        if not args.replace:  # refuse before any video is predicted, not after the ones before
+            refuse_replacing(replaced_sets(project, ids, str(ckpt), **settings))
+        for vid in ids:
+            total += predict_video(
+                project,
+                vid,
+                str(ckpt),
+                batch_size=args.batch_size,
+                resume=not args.no_resume,
+                as_labels=args.as_labels,
+                progress=TerminalProgress(),
+                cancel=cancel,
+                replace=args.replace,
+                **settings,
+            )
     rank, size = distributed.world()  # under torchrun each process predicted its share: rank 0 says the total
     total = sum(distributed.gather_lists([total], size))
     if rank == 0:

@@ -17,6 +17,7 @@ _WHERE = {
     "predictions_to_labels": "predict",
     "PredictionSetReplaced": "predict",
     "replaced_sets": "predict",
+    "sharing_models": "predict",
     "pseudo_label": "pseudo",
     "flicker": "quality",
     "quality_score": "quality",

@@ -9,6 +9,8 @@ every frame from itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +28,43 @@ from dvos_core.store.predictions import checkpoint_sha, recorded_checkpoint
 from dvos_core.threads import local_processes, using_threads
 from dvos_core.user_warnings import warn_user
 
+_SHARED: ContextVar[dict | None] = ContextVar("dvos_shared_predictors", default=None)
+
+
+@contextmanager
+def sharing_models():
+    """Within this block, :func:`predict_video`, :func:`replaced_sets` and :func:`predict_array` load each checkpoint
+    (with the same device and tiling settings) once and use that model for every video, instead of reading and
+    preparing it again for each call; a checkpoint file saved over inside the block is not read again (its first
+    bytes made every set, and are what the sets record). `dvos predict`, the Predict step and run-all predict their
+    videos inside one."""
+    token = _SHARED.set({} if _SHARED.get() is None else _SHARED.get())
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
 
 def _predictors(
     checkpoint, image_checkpoint, device, tile_size, overlap, optimize=True, precision="auto", scales="auto"
 ):
+    """(main, image) predictors of ``checkpoint`` and ``image_checkpoint`` (None unless the main model is a DVOS
+    model); inside :func:`sharing_models` the same pair is returned for the same arguments."""
+    shared = _SHARED.get()
+    if shared is None:
+        return _load_predictors(checkpoint, image_checkpoint, device, tile_size, overlap, optimize, precision, scales)
+    key = tuple(
+        x if isinstance(x, (str, int, float, bool, type(None))) else (str(x) if isinstance(x, Path) else id(x))
+        for x in (checkpoint, image_checkpoint, str(device), tile_size, overlap, optimize, precision, scales)
+    )
+    if key not in shared:
+        shared[key] = _load_predictors(
+            checkpoint, image_checkpoint, device, tile_size, overlap, optimize, precision, scales
+        )
+    return shared[key]
+
+
+def _load_predictors(checkpoint, image_checkpoint, device, tile_size, overlap, optimize, precision, scales):
     model, info, dev = load_model(checkpoint, device)
     opts = {"overlap": overlap, "optimize": optimize, "precision": precision, "scales": scales}
     main = Predictor(model, info, dev, tile_size=tile_size, **opts)
