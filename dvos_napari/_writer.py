@@ -23,13 +23,18 @@ def provenance_for(video, t: int, edited_prediction: bool = False) -> str:
     return "corrected" if code in (PSEUDO, PREDICTED, CORRECTED) else "manual"
 
 
-def save_frames(video, data, frames, edited_prediction: bool = False, provenance: str | None = None) -> list[int]:
-    """Save ``data[t]`` (a (T,H,W) label array) as the mask of each frame t; returns the frames written."""
+def save_frames(
+    video, data, frames, edited_prediction: bool = False, provenance: str | None = None, model: str | None = None
+) -> list[int]:
+    """Save ``data[t]`` (a (T,H,W) label array) as the mask of each frame t; returns the frames written. Corrections
+    of a prediction set's masks (``edited_prediction``) record the set, ``model`` (see
+    ``VideoSequence.correction_sources``)."""
     saved = []
     for t in sorted({int(t) for t in frames}):
         mask = (np.asarray(data[t]) > 0).astype(np.uint8)
         prov = provenance or provenance_for(video, t, edited_prediction)
-        if video.set_mask(t, mask, prov, overwrite=True):
+        source = model if edited_prediction and prov == "corrected" else None
+        if video.set_mask(t, mask, prov, overwrite=True, corrected_from=source):
             saved.append(t)
     return saved
 
@@ -152,7 +157,8 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
                 f"replace: they were left as they are (Review's Save correction asks, frame by frame)",
                 stacklevel=2,
             )
-    saved = save_frames(video, data, changed, edited_prediction=edited_prediction)
+    shown = md.get("dvos_model") or (video.predictions.latest().model if edited_prediction else None)
+    saved = save_frames(video, data, changed, edited_prediction=edited_prediction, model=shown)
     if tracking is not None:  # the viewer's unsaved-paint records no longer hold the frames just saved
         if edited_prediction:
             _layers.mark_corrections_saved(viewer, vid, saved)

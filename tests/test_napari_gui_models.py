@@ -88,6 +88,7 @@ def test_review_compares_models_and_picks_the_one_shown_corrected_and_evaluated(
     assert rv.save_correction()
     np.testing.assert_array_equal(project.video("field").mask(2), fixed)
     assert project.video("field").provenance_counts()["corrected"] == 1
+    assert project.video("field").correction_sources == {2: {"set": "bad", "checkpoint": None}}  # which set it fixed
 
     # a model that did not predict the current video: its layers go, so no other model's masks get corrected
     prediction_set(project.video("plot"), "only_plot", gt)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dvos_core.evaluate.metrics import frame_scores
+from dvos_core.evaluate.own_corrections import own_corrections, warn_own_corrections
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.predictions import RESERVED_NAMES
 
@@ -155,6 +156,7 @@ def compare_models(
     unsteady: dict = dict.fromkeys(entries, (0.0, 0))
     labelled_of = [ground_truth_frames(video, gt_provenances) for video in videos]  # a video without: refused
     partial: dict = {}  # model -> {video: [frames scored, ground-truth frames]} where it predicted fewer
+    own: dict = {}  # model -> {video: frames} whose ground truth corrects its own predictions
     total, step = sum(1 + len(f) for f in labelled_of), 0  # a step per video (the motion), then one per frame
     for video, labelled in zip(videos, labelled_of):
         # streamed frame by frame: memory holds one frame's masks per entry (and the previous one), not the video
@@ -163,6 +165,7 @@ def compare_models(
         for m in models:  # a set stopped half-way, or none in this video: fewer frames scored than the others
             if len(predicted_frames[m]) < len(labelled):
                 partial.setdefault(m, {})[video.name] = [len(predicted_frames[m]), len(labelled)]
+            own.setdefault(m, {}).update(own_corrections([(sets[m], sorted(predicted_frames[m]))]))
         motion = _pair_motion(video, labelled, cancel)
         step += 1
         report(progress, step, total, f"{video.name}: ground truth and camera motion")
@@ -193,6 +196,8 @@ def compare_models(
         )
     for m, where in partial.items():
         warn_partial(m, where, project.path, compared=True)
+    for m in models:
+        warn_own_corrections(m, own[m], len(rows[m]))
     floor = unsteady["ground_truth"]
     table = pd.DataFrame([_row(m, rows[m], unsteady[m]) for m in (*models, *BASELINES)], columns=COLUMNS)
     frames_df = pd.DataFrame(
@@ -207,6 +212,7 @@ def compare_models(
         "min_area_px": min_area,
         "gt_provenances": list(gt_provenances),
         "partial": partial,
+        "own_corrections": {m: f for m, f in own.items() if f},
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     result = ModelComparison(table, frames_df, info)

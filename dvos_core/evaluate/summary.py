@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.evaluate.metrics import check_tolerance, frame_scores, weighted_overall
+from dvos_core.evaluate.own_corrections import own_corrections, warn_own_corrections
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.shell import quote
 from dvos_core.threads import runs_with_threads
@@ -284,6 +285,8 @@ def evaluate(
     warn_outdated(chosen[v] for v in plan)
     warn_trained_on(chosen[v] for v in plan)
     total = int(sum(len(f) for f in plan.values()))
+    own = own_corrections((chosen[v], plan[v]) for v in plan)
+    warn_own_corrections(chosen[ids[0]].model, own, total)
     rows, done = [], 0
     sets = {}  # video -> the prediction set scored (recorded, and what the worst-frame overlays draw)
     for vid, frames in plan.items():
@@ -317,6 +320,7 @@ def evaluate(
             "videos": ids,
             "prediction_sets": sets,
             "partial": partial,  # {video: [frames scored, ground-truth frames]} where predictions cover fewer
+            "own_corrections": own,  # {video: frames} whose ground truth corrects the scored set's own predictions
         }
     )
     rep = EvaluationReport(frames_df, videos_df, overall)

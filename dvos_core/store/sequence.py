@@ -29,6 +29,7 @@ from dvos_core.store import arrays
 from dvos_core.store.fsops import discard, group_attrs
 from dvos_core.store.lock import store_write, writer_lock
 from dvos_core.store.schema import (
+    CORRECTED,
     LABEL_PROVENANCES,
     MANUAL,
     NONE,
@@ -710,6 +711,7 @@ class Video(FrameSequence):
         overwrite: bool = False,
         allow_labels: bool = False,
         quality: float | None = None,
+        corrected_from: str | None = None,
     ) -> bool:
         """Write the mask of frame t; returns False (and writes nothing) if a higher-ranked mask is protected.
 
@@ -718,6 +720,9 @@ class Video(FrameSequence):
         :meth:`set_quality`); without one the frame's score becomes unknown (NaN), since a score held from before
         described the mask replaced (a pseudo-label scored 0.1 and then imported again would stay filtered by the
         trainer's ``pseudo_quality_min``). The provenance code is written after the mask data: it is the commit.
+        ``corrected_from``: for a 'corrected' mask, the prediction set whose mask a person corrected; recorded with
+        the checkpoint that made the set (see :attr:`correction_sources`), so that its model is not scored against
+        its own accepted output unsaid.
         """
         t = _index(t)
         self._check_t(t)
@@ -728,6 +733,13 @@ class Video(FrameSequence):
             raise ValueError("use clear_mask() to remove a mask")
         if quality is not None:
             quality = _quality(quality, f"{self.where} frame {t}")
+        if corrected_from is not None:
+            if code != CORRECTED:
+                raise ValueError(
+                    f"corrected_from names the prediction set a 'corrected' mask came from; the mask of frame {t} "
+                    f"is saved as {PROVENANCE_NAMES[code]!r}"
+                )
+            self.predictions[corrected_from]  # a malformed set name: refused before anything is written
         m = arrays.as_uint8_mask(mask, self.shape[1:3], name=f"mask for {self.name}[{t}]", allow_labels=allow_labels)
         with self._write(f"writing the mask of frame {t}"):
             self.check_label_write(code, f"frame {t}")
@@ -742,7 +754,48 @@ class Video(FrameSequence):
             else:
                 self._forget_quality(t)
             self.group["provenance"][t] = code
+            self._note_correction_source(t, code, corrected_from)
         return True
+
+    def _note_correction_source(self, t: int, code: int, corrected_from: str | None) -> None:
+        """Record (or forget) which prediction set frame t's mask was corrected from, after its mask is committed
+        (under the writer lock). A record outlives a later mask of the frame only until it is read: only frames
+        still 'corrected' count (:attr:`correction_sources`)."""
+        held = self.group.attrs.get("corrected_from")
+        if corrected_from is None and code != CORRECTED and not (isinstance(held, dict) and str(t) in held):
+            return  # nothing to record or forget (a pseudo-label run writes thousands of frames: no attrs read)
+        self.refresh()  # merge into the attributes on disk, not into this handle's cached copy
+        held = self.group.attrs.get("corrected_from")
+        held = dict(held) if isinstance(held, dict) else {}
+        if corrected_from is None:
+            if held.pop(str(t), None) is None:
+                return
+        else:
+            from dvos_core.store.predictions import checkpoint_sha
+
+            preds = self.predictions[corrected_from]
+            fingerprint = preds.attrs.get("fingerprint") if preds.exists() else None
+            held[str(t)] = {"set": corrected_from, "checkpoint": checkpoint_sha(fingerprint)}
+        self.group.update_attributes({"corrected_from": held})
+
+    @property
+    def correction_sources(self) -> dict[int, dict]:
+        """{frame: {"set": name, "checkpoint": SHA-256 or None}} of the frames whose 'corrected' mask was corrected
+        from a prediction set (recorded by :meth:`set_mask`'s ``corrected_from``; frames corrected in another
+        program, or before dvos recorded it, are not listed). Frames holding another mask since are left out."""
+        held = self.group.attrs.get("corrected_from")
+        if not isinstance(held, dict) or not held:
+            return {}
+        codes = self.provenance
+        out = {}
+        for key, rec in held.items():
+            if not (isinstance(key, str) and key.isdigit() and isinstance(rec, dict)):
+                continue
+            t = int(key)
+            if t < len(codes) and int(codes[t]) == CORRECTED and isinstance(rec.get("set"), str):
+                sha = rec.get("checkpoint")
+                out[t] = {"set": rec["set"], "checkpoint": sha if isinstance(sha, str) else None}
+        return dict(sorted(out.items()))
 
     def _forget_quality(self, t: int) -> None:
         """Set frame t's quality score to unknown (NaN) when it holds one (of a mask being replaced). A damaged

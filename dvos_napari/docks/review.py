@@ -559,7 +559,7 @@ class ReviewDock(DvosDock):
                 )
             if callable(replace_painted) and not replace_painted(video, t):
                 return False
-        saved = save_frames(video, layer.data, [t], edited_prediction=True)
+        saved = save_frames(video, layer.data, [t], edited_prediction=True, model=shown)
         if saved:
             self._corrected_here.update((video.name, int(f)) for f in saved)
             mark_corrections_saved(self.viewer, video.name, saved)

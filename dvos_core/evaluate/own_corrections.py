@@ -1,0 +1,52 @@
+"""Ground truth a model made itself: frames whose 'corrected' mask is a person's correction of that model's own
+prediction (recorded when the correction was saved: ``VideoSequence.correction_sources``).
+
+Scoring a model against such frames measures how much the person changed, not how well the model segments: a
+frame accepted as predicted scores 1. Both ``evaluate`` and ``compare_models`` record them (``own_corrections``) and
+warn, naming how to score on other frames only (``--gt manual`` leaves every correction out)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dvos_core.user_warnings import warn_user
+
+
+def _is_own(record: dict, name: str, sha: str | None) -> bool:
+    """Whether a correction's record names the set ``name`` (by its checkpoint when both are known: a set made again
+    by another checkpoint, or one smoothed from the same model's set, is told apart or matched by it)."""
+    if sha is not None and record.get("checkpoint") is not None:
+        return record["checkpoint"] == sha
+    return record.get("set") == name
+
+
+def own_corrections(scored: Iterable[tuple]) -> dict[str, list[int]]:
+    """{video: frames} of the frames scored whose ground truth corrects the prediction set that is scored there.
+
+    ``scored``: (prediction set, frames scored) pairs, one per video (a set: ``video.predictions[name]``)."""
+    from dvos_core.store.predictions import checkpoint_sha
+
+    found: dict = {}
+    for preds, frames in scored:
+        sources = preds.video.correction_sources
+        if not sources:
+            continue
+        sha = checkpoint_sha(preds.attrs.get("fingerprint")) if preds.exists() else None
+        own = [int(t) for t in frames if int(t) in sources and _is_own(sources[int(t)], preds.model, sha)]
+        if own:
+            found[preds.video.name] = own
+    return found
+
+
+def warn_own_corrections(model: str, found: dict[str, list[int]], n_scored: int) -> None:
+    """Warn that ``model`` was scored on ``found`` ({video: frames}) out of ``n_scored`` frames whose ground truth is
+    a correction of its own predictions (nothing when there are none)."""
+    n = sum(len(f) for f in found.values())
+    if not n:
+        return
+    where = ", ".join(f"{len(f)} in video {v!r}" for v, f in found.items())
+    warn_user(
+        f"{model!r} was scored on {n} of {n_scored} frames whose ground truth is a person's correction of its own "
+        f"predictions ({where}): a frame accepted as it was predicted scores 1 there, so its score is optimistic; "
+        f"score it on painted masks only (--gt manual) for an independent score"
+    )
