@@ -47,9 +47,6 @@ WORDS: list[tuple[str, str]] = [
         "; open each of those videos and import them into it, or export each video's masks into a folder of its own",
     ),
 ]
-# the core's refusal of masks exported for one other video: the id it names (ids are [A-Za-z0-9_.-], see
-# dvos_core.store.schema)
-OTHER_VIDEO = re.compile(r"give --from-video ([A-Za-z0-9][A-Za-z0-9_.-]*) \(from_video=")
 
 
 def panel_words(text: str) -> str:
@@ -91,11 +88,11 @@ def import_mask_files(
     cancel=None,
 ) -> dict:
     """:func:`dvos_core.io.import_masks`: {"video", "written" (frames), "kinds" ({provenance: frames written}),
-    "warnings"}. Masks that export-masks wrote for one other video are not imported (unless ``from_video`` names
-    it): the result then holds that video's id as "other_video", for the step to ask whether to take them anyway
-    (the same footage stored under another id), and "written" is empty."""
+    "warnings"}. Masks that export-masks wrote for other videos are not imported (unless ``from_video`` names one):
+    the result then holds their ids as "other_videos", for the step to ask whether to take them anyway (the same
+    footage stored under another id; which video's, when the folder holds several), and "written" is empty."""
     from dvos_core.io import import_masks
-    from dvos_core.io.masks import written_kinds
+    from dvos_core.io.masks import MasksOfOtherVideos, written_kinds
 
     try:
         written, said = _run(
@@ -114,11 +111,10 @@ def import_mask_files(
             empty_images=empty_images,
             from_video=from_video,
         )
-    except ValueError as e:
-        other = OTHER_VIDEO.search(str(e))
-        if from_video is not None or other is None or type(e) is not ValueError:
+    except MasksOfOtherVideos as e:
+        if from_video is not None:
             raise
-        return {"video": video_id, "written": [], "kinds": {}, "warnings": [], "other_video": other.group(1)}
+        return {"video": video_id, "written": [], "kinds": {}, "warnings": [], "other_videos": e.videos}
     kinds = written_kinds(project.video(video_id), written)
     return {"video": video_id, "written": list(written), "kinds": kinds, "warnings": said}
 

@@ -14,6 +14,7 @@ from qtpy.QtWidgets import (
     QFrame,
     QGridLayout,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -60,6 +61,13 @@ def ask_yes_no(parent: QWidget, title: str, text: str) -> bool:
     taken back): whether the answer was Yes."""
     yes, no = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
     return QMessageBox.question(parent, title, text, yes | no, no) == yes
+
+
+def ask_choice(parent: QWidget, title: str, text: str, items: list[str]) -> str | None:
+    """Ask ``text`` with a list of ``items`` to pick one from (the first shown), OK and Cancel: the item picked, or
+    None when cancelled."""
+    item, ok = QInputDialog.getItem(parent, title, text, list(items), 0, False)
+    return str(item) if ok and item else None
 
 
 def button(text: str, slot: Callable, tooltip: str = "") -> QPushButton:

@@ -347,3 +347,38 @@ def test_masks_of_another_video_are_imported_anyway_when_the_user_says_so(
     assert np.array_equal(video.mask(2), m) and len(asked) == 1
     assert np.array_equal(ann.viewer.layers["plot masks"].data[2] > 0, m > 0)
     assert "imported 1 mask(s) into plot (1 manual): frame(s) 2" in ann.messages.text()
+
+
+@pytest.mark.parametrize("pick", ["field_c", None])
+def test_a_folder_with_the_masks_of_several_videos_asks_which_videos_masks_to_import(
+    annotate, qtbot, tmp_project, tmp_path, monkeypatch, pick
+):
+    """export-masks of two videos into one folder, imported into a third: the step asked nothing (the core's refusal
+    named --from-video); it now lists both videos to pick one, and imports the masks of the one picked."""
+    from dvos_core.io import export_masks
+    from dvos_napari import _widgets
+
+    ann, video = annotate, tmp_project.video("plot")
+    masks = {}
+    for k, vid in enumerate(("field_b", "field_c")):
+        v = tmp_project.add_video_array(vid, np.zeros((T, H, W, 3), np.uint8), split="train")
+        m = np.zeros((H, W), np.uint8)
+        m[3 + k : 9, 4:12] = 1
+        v.set_mask(2, m, "manual")
+        masks[vid] = m
+        export_masks(tmp_project, vid, tmp_path / "both")
+    asked = []
+    monkeypatch.setattr(
+        _widgets.QInputDialog, "getItem", lambda *a, **k: asked.append((a[2], a[3])) or (pick or "", pick is not None)
+    )
+    first = ann.import_masks(tmp_path / "both")
+    wait_job(qtbot, first)
+    assert len(asked) == 1 and asked[0][1] == ["field_b", "field_c"], asked
+    assert "exported from videos field_b, field_c, none from plot" in asked[0][0]
+    if pick is None:
+        assert ann.job is first and video.mask(2) is None
+        text = ann.messages.text()
+        assert "masks not imported" in text and "choose video field_b or field_c in the Project step" in text, text
+        return
+    wait_job(qtbot, ann.job)
+    assert np.array_equal(video.mask(2), masks["field_c"])

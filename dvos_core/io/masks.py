@@ -675,6 +675,15 @@ def _listed_videos(source: Path) -> dict[str, str]:
     return out
 
 
+class MasksOfOtherVideos(ValueError):
+    """Masks that export-masks wrote for other videos (``videos``: their ids), refused for this one unless
+    ``from_video`` names which of them to take."""
+
+    def __init__(self, message: str, videos):
+        super().__init__(message)
+        self.videos = sorted(videos)
+
+
 def _own_exports(items, names: dict, videos_of: dict, video, source: Path, from_video: str | None, project):
     """(items, names export-masks wrote for them) of a mask folder or COCO file ``source`` whose ``masks.csv`` (or
     COCO ``dvos`` entries; ``videos_of``: file -> video) may list the exports of several videos (export-masks into
@@ -697,7 +706,7 @@ def _own_exports(items, names: dict, videos_of: dict, video, source: Path, from_
         other = next(iter(named)) if len(named) == 1 else None
         if other is not None and other != video.name and other in project.video_ids():
             how = f"are named {other}_<frame>, as export-masks names the masks of video {other!r}"
-            raise ValueError(_foreign_masks(source, other, video, how, project))
+            raise MasksOfOtherVideos(_foreign_masks(source, other, video, how, project), [other])
         return items, set()
     if own not in listed:
         if from_video is not None:
@@ -708,13 +717,14 @@ def _own_exports(items, names: dict, videos_of: dict, video, source: Path, from_
         if len(listed) == 1:
             other = next(iter(listed))
             why = "masks.csv lists them" if source.is_dir() else "its dvos entries list them"
-            raise ValueError(
-                _foreign_masks(source, other, video, f"were exported from video {other!r} ({why})", project)
+            raise MasksOfOtherVideos(
+                _foreign_masks(source, other, video, f"were exported from video {other!r} ({why})", project), [other]
             )
-        raise ValueError(
+        raise MasksOfOtherVideos(
             f"{source}: its masks.csv lists the masks export-masks wrote for videos {', '.join(sorted(listed))}, "
             f"not for {video.name!r}; import them into those videos, or give --from-video ID (from_video='ID') "
-            f"to take the masks of one of them into {video.name!r}"
+            f"to take the masks of one of them into {video.name!r}",
+            listed,
         )
     mine = [it for it in items if videos_of.get(names[it[2]], own) == own]
     return mine, {n for n, v in videos_of.items() if v == own}

@@ -32,6 +32,7 @@ from dvos_napari._layers import check_frame, differs_from_label, time_axis, vide
 from dvos_napari._widgets import (
     Collapsible,
     DvosDock,
+    ask_choice,
     ask_yes_no,
     button,
     button_grid,
@@ -378,9 +379,9 @@ class AnnotateDock(DvosDock):
         that found masks exported from another video: ask whether to import them anyway (once the job is over)."""
         if self.state.project is not project:  # another project
             return
-        other = (job.result or {}).get("other_video")
-        if other is not None:
-            self._ask_from_video(source, video_id, other)
+        others = (job.result or {}).get("other_videos")
+        if others:
+            self._ask_from_video(source, video_id, others)
             return
         if job.result is not None:  # shown by _imported
             return
@@ -425,39 +426,56 @@ class AnnotateDock(DvosDock):
         if path:
             self.export_masks(path)
 
-    def _ask_from_video(self, source, video_id: str, other: str) -> None:
-        """Masks in ``source`` were exported from video ``other``: import them into ``video_id`` anyway (the same
-        footage stored under another id), or say where they belong."""
+    def _ask_from_video(self, source, video_id: str, others: list[str]) -> None:
+        """Masks in ``source`` were exported from the video(s) ``others``: import them (the masks of the one the user
+        picks, when there are several) into ``video_id`` anyway (the same footage stored under another id), or say
+        where they belong."""
         from pathlib import Path
 
-        name = Path(source).name
+        name, listed = Path(source).name, ", ".join(others)
         if video_id != self.state.video_id:  # the user went on to another video meanwhile
             self.messages.info(
-                f"masks not imported: {name} holds the masks exported from video {other}, not from {video_id}; "
+                f"masks not imported: {name} holds the masks exported from video {listed}, not from {video_id}; "
                 f"import them again into the video they belong to"
             )
             return
-        if ask_yes_no(
-            self,
-            "Masks of another video",
-            f"{name} holds the masks exported from video {other}, not from {video_id}. Import them anyway into "
-            f"{video_id} (the same footage stored under another name)?",
-        ):
-            self.guard(self.import_masks, source, from_video=other)
+        if len(others) == 1:
+            other = others[0]
+            take = ask_yes_no(
+                self,
+                "Masks of another video",
+                f"{name} holds the masks exported from video {other}, not from {video_id}. Import them anyway into "
+                f"{video_id} (the same footage stored under another name)?",
+            )
+            chosen = other if take else None
+        else:
+            chosen = ask_choice(
+                self,
+                "Masks of other videos",
+                f"{name} holds the masks exported from videos {listed}, none from {video_id}. Import the masks of "
+                f"which of them into {video_id} (the same footage stored under another name)? Cancel imports none.",
+                others,
+            )
+        if chosen is not None:
+            self.guard(self.import_masks, source, from_video=chosen)
             return
         project = self.state.project
+        known = [v for v in others if project is not None and v in project.video_ids()]
         into = (
-            f"choose video {other} in the Project step and import them there"
-            if project is not None and other in project.video_ids()
-            else "import them into that video"
+            f"choose video {known[0] if len(known) == 1 else ' or '.join(known)} in the Project step and import "
+            f"them there"
+            if known
+            else "import them into the video they belong to"
         )
-        self.messages.info(f"masks not imported: {name} holds the masks exported from video {other}; {into}")
+        self.messages.info(f"masks not imported: {name} holds the masks exported from video {listed}; {into}")
 
     def _imported(self, result: dict) -> None:
         from napari.utils.notifications import show_info, show_warning
 
-        if result.get("other_video") is not None:  # not imported: the step asks once the job is over
-            self.messages.info(f"{result['video']}: these masks were exported from video {result['other_video']}")
+        if result.get("other_videos"):  # not imported: the step asks once the job is over
+            self.messages.info(
+                f"{result['video']}: these masks were exported from video {', '.join(result['other_videos'])}"
+            )
             return
         vid, written = result["video"], result["written"]
         if vid == self.state.video_id:
