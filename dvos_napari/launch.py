@@ -49,9 +49,9 @@ def open_project_in_napari(path, step: str | None = None):
 
 def missing_gui() -> str | None:
     """What to install when napari or a Qt binding is missing (the ``napari`` extra), else None."""
-    import importlib.util
+    from dvos_core.cli._common import missing_gui_packages
 
-    missing = [m for m in ("napari", "qtpy") if importlib.util.find_spec(m) is None]
+    missing = missing_gui_packages()
     if not missing:
         return None
     return (

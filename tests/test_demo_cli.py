@@ -34,8 +34,25 @@ def test_a_missing_napari_is_said_before_the_demo_runs(tmp_path, monkeypatch, ca
     monkeypatch.setattr(pipeline, "build_demo_project", lambda *a, **k: pytest.fail("the project was built"))
     for extra in ([], ["--project-only"]):
         assert main(["demo", "--quick", "--napari", "--out", str(tmp_path), *extra]) == 2
-        assert "napari is not installed" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "napari is not installed" in err and "then run `dvos demo --napari` again" in err, err
     assert not (tmp_path / "demo.dvos").exists()
+
+
+def test_napari_without_a_qt_binding_is_said_before_the_demo_runs(tmp_path, monkeypatch, capsys):
+    """napari installed without its [pyqt6] extra: the demo ran for minutes, then napari's launcher failed with a
+    traceback (an ImportError of Qt)."""
+    import dvos_core.demo.pipeline as pipeline
+    from dvos_core.cli._common import QT_BINDINGS
+    from dvos_napari.launch import missing_gui
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in QT_BINDINGS else real(name, *a))
+    monkeypatch.setattr(pipeline, "run_demo", lambda *a, **k: pytest.fail("the demo ran"))
+    assert main(["demo", "--quick", "--napari", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "a Qt binding (PyQt6, PySide6, PyQt5, PySide2) is not installed" in err and "[napari]" in err, err
+    assert "a Qt binding" in missing_gui()  # the launcher says the same
 
 
 def test_the_demo_flushes_its_stage_lines_by_default():

@@ -22,6 +22,21 @@ def napari_command(path) -> str:
     return f"napari {shlex.quote(str(path))} --plugin dvos-napari"
 
 
+QT_BINDINGS = ("PyQt6", "PySide6", "PyQt5", "PySide2")  # the ones napari's qtpy can run on
+
+
+def missing_gui_packages() -> list[str]:
+    """What the napari panel needs and this environment lacks (looked up, never imported: the core does not
+    import Qt): "napari", "qtpy", and "a Qt binding (PyQt6, ...)" when none of :data:`QT_BINDINGS` is installed
+    (napari installed without its ``[pyqt6]`` extra)."""
+    import importlib.util
+
+    missing = [m for m in ("napari", "qtpy") if importlib.util.find_spec(m) is None]
+    if not any(importlib.util.find_spec(b) is not None for b in QT_BINDINGS):
+        missing.append(f"a Qt binding ({', '.join(QT_BINDINGS)})")
+    return missing
+
+
 def fit_line(head: str, message: str, width: int) -> str:
     """``head + message`` in at most ``width`` characters: the message loses its middle, not its end (where a
     progress message says which frame, pass and tile it is at)."""

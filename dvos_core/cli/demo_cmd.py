@@ -58,13 +58,22 @@ def register(sub) -> None:
 
 
 def _demo(args) -> int:
+    import sys
     from dataclasses import replace
 
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint, napari_command
     from dvos_core.demo.pipeline import DemoConfig, run_demo
 
-    if args.napari and _napari_missing(Path(args.out) / "demo.dvos"):  # said before minutes of work, not after
-        return 2
+    if args.napari:  # said before minutes of work, not after
+        if _napari_missing(Path(args.out) / "demo.dvos", built=False):
+            return 2
+        if missing_display(Path(args.out) / "demo.dvos") is not None:
+            print(
+                "dvos: no display to open napari on (DISPLAY is not set): run the demo without --napari and open its "
+                "project on a machine with a display, or run it under xvfb-run",
+                file=sys.stderr,
+            )
+            return 2
     from dvos_core.model import select_device
 
     select_device(args.device)  # a device this machine lacks is refused before the sample project is built
@@ -131,18 +140,21 @@ def format_result(res) -> str:
     )
 
 
-def _napari_missing(path) -> bool:
-    """Whether napari is not installed (then said, with how to install it and open ``path`` afterwards)."""
-    import importlib.util
+def _napari_missing(path, built: bool = True) -> bool:
+    """Whether napari or a Qt binding is missing (then said, with how to install them and, for the project at
+    ``path``, how to open it afterwards; ``built=False``: before the project is built, how to run the demo again)."""
     import sys
 
-    from dvos_core.cli._common import napari_command
+    from dvos_core.cli._common import missing_gui_packages, napari_command
 
-    if importlib.util.find_spec("napari") is not None:
+    missing = missing_gui_packages()
+    if not missing:
         return False
+    then = f"run `{napari_command(path)}`" if built else "run `dvos demo --napari` again"
     print(
-        f'dvos: napari is not installed; install the napari extra with pip install "dvos-napari[napari]" (in a '
-        f'clone of dvos: pip install -e ".[napari]"), then run `{napari_command(path)}`',
+        f"dvos: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed; install the napari "
+        f'extra with pip install "dvos-napari[napari]" (in a clone of dvos: pip install -e ".[napari]"; it brings '
+        f"napari with PyQt6), then {then}",
         file=sys.stderr,
     )
     return True
