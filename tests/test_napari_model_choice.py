@@ -98,3 +98,39 @@ def test_review_says_what_the_project_holds_and_forgets_another_projects_scores(
     rv._empty_plot = lambda: redrawn.append(1)
     rv.state.set_project(a)  # an empty plot is not drawn again (it held the window ~50 ms on each open)
     assert redrawn == []
+
+
+def test_review_forgets_the_report_of_the_model_chosen_before(make_napari_viewer, qtbot, tmp_project):
+    """After Evaluate of m1, choosing m2 kept m1's score line, tables, plot and worst frames, and W jumped to m1's
+    worst frame while the layer showed m2's masks."""
+    import numpy as np
+    from napari_helpers import prediction_set, tiny_clip, wait_job, wait_loaded
+
+    frames, gt = tiny_clip(4, seed=4)
+    v = tmp_project.add_video_array("plot", frames, split="test")
+    for t in range(len(gt)):
+        v.set_mask(t, gt[t], "manual")
+    prediction_set(v, "m1", np.roll(gt, 7, axis=2))
+    prediction_set(v, "m2", gt)
+    viewer = make_napari_viewer()
+    rv = dock(viewer, "Review")
+    rv.state.set_project(tmp_project)
+    rv.scope.setCurrentText("test")
+    rv.model.setCurrentText("m1")
+    wait_loaded(qtbot, rv.state)
+    wait_job(qtbot, rv.evaluate())
+    assert rv.overall.text().startswith("m1: all 1 videos") and rv.worst_table.rowCount() == 4
+    rv.model.setCurrentText("m2")
+    wait_loaded(qtbot, rv.state)
+    assert rv.report is None
+    assert rv.overall.text().startswith("m2 chosen: press Evaluate to score its predictions")
+    assert rv.videos_table.rowCount() == 0 and rv.worst_table.rowCount() == 0 and not rv.plot.axes[0].lines
+    with pytest.raises(ValueError, match="press Evaluate"):
+        rv.next_worst()
+    wait_job(qtbot, rv.evaluate())
+    assert rv.overall.text().startswith("m2: all 1 videos") and rv.report.overall["dice"] == pytest.approx(1.0)
+    job = rv.evaluate()  # m1 chosen again while m2's evaluation runs: its result is not shown as m1's
+    rv.model.setCurrentText("m1")
+    wait_job(qtbot, job)
+    assert rv.report is None and rv.worst_table.rowCount() == 0
+    assert "press Evaluate" in rv.overall.text()

@@ -178,13 +178,14 @@ class ReviewDock(DvosDock):
         self._busy_widgets = [self.evaluate_button, self.compare_button, self.delete_button]
         self.bind_keys({"w": self.next_worst, "Shift-W": lambda: self.next_worst(-1), "c": self.save_correction_asking})
         self.report = None
+        self._report_model = None  # the model (None: each video's most recent) whose report is shown
         self._refreshing = False
         self._highlight = None  # the video whose curve is highlighted
         self.plot.redraw = lambda: self._plot_frames(self._highlight) if self.report is not None else self._empty_plot()
         self._empty_plot()
         self.listen(self.state.project_changed, lambda *_: self._project_changed())
         self.listen(self.state.store_changed, self.refresh_models)
-        self.listen(self.state.model_changed, lambda *_: self.refresh_models())
+        self.listen(self.state.model_changed, lambda *_: self._model_changed())
         self.refresh_models()
         self.overall.setText(self.no_report_text())
 
@@ -212,14 +213,32 @@ class ReviewDock(DvosDock):
     def _project_changed(self) -> None:
         """Another project: its models listed, and the score line says what it holds (no report of the project
         before is shown)."""
-        self.report = self.comparison = None
+        self.comparison = None
         self.compare_info.setText("")
-        for table in (self.videos_table, self.worst_table, self.compare_table):
-            table.setRowCount(0)  # the other project's scores
-        if getattr(self, "_plotted", False):  # (an empty plot is not drawn again: a redraw held the window ~50 ms)
-            self._empty_plot()
+        self.compare_table.setRowCount(0)  # the other project's scores
+        self._forget_report()
         self.refresh_models()
         self.overall.setText(self.no_report_text())
+
+    def _forget_report(self) -> None:
+        """Clear the report shown: its score line's numbers, videos table, plot and worst frames (W has none)."""
+        self.report = self._report_model = None
+        for table in (self.videos_table, self.worst_table):
+            table.setRowCount(0)
+        if getattr(self, "_plotted", False):  # (an empty plot is not drawn again: a redraw held the window ~50 ms)
+            self._empty_plot()
+
+    def _model_changed(self) -> None:
+        """Another model chosen: listed, and the report of the model before is no longer shown (its worst frames
+        are not the chosen model's; W would jump to them while the layer shows the chosen model's masks)."""
+        self.refresh_models()
+        if self.report is not None and self._report_model != self.state.prediction_model:
+            before = self._report_model or "the most recent models"
+            self._forget_report()
+            self.overall.setText(
+                f"{self.state.prediction_model or 'the most recent model of each video'} chosen: press Evaluate to "
+                f"score its predictions (the scores shown were of {before})"
+            )
 
     def no_report_text(self) -> str:
         """The score line before an evaluation is shown here: the project's saved reports counted."""
@@ -346,7 +365,7 @@ class ReviewDock(DvosDock):
             split=scope if ids is None else "test",
             model=model,
             label=f"evaluate {model}" if model else "evaluate",
-            on_result=self._show_report,
+            on_result=lambda report: self._show_report(report, model),
         )
 
     def compare(self):
@@ -576,13 +595,22 @@ class ReviewDock(DvosDock):
         return bool(saved)
 
     # ---- display ---------------------------------------------------------------------------------------------
-    def _show_report(self, report) -> None:
-        self.report = report
+    def _show_report(self, report, model: str | None) -> None:
+        """Show ``report``, the evaluation of ``model``'s predictions (None: each video's most recent); one of a
+        model no longer chosen (another was chosen while it ran) is not shown, as choosing a model clears it."""
+        if model != self.state.prediction_model:
+            self.overall.setText(
+                f"the evaluation of {model or 'the most recent models'} ended after "
+                f"{self.state.prediction_model or 'the most recent model of each video'} was chosen: press Evaluate "
+                f"to score the chosen model's predictions"
+            )
+            self.state.notify_store_changed()  # (its report was saved in the project)
+            return
+        self.report, self._report_model = report, model
         o = report.overall
-        model = self.state.prediction_model or "the most recent model of each video"
         self.overall.setText(
-            f"{model}: all {o['n_videos']} videos, {o['n_frames']} frames (frame-weighted): "
-            f"Dice {o['dice']:.3f}, IoU {o['iou']:.3f}"
+            f"{model or 'the most recent model of each video'}: all {o['n_videos']} videos, {o['n_frames']} frames "
+            f"(frame-weighted): Dice {o['dice']:.3f}, IoU {o['iou']:.3f}"
         )
         v = report.videos
         self.videos_table.setRowCount(len(v))
