@@ -196,3 +196,18 @@ def test_table2_shares_from_nnls_agree():
     a = np.vstack([TABLE2_VIDEOS, 100 * np.ones(5)])  # heavily weighted sum-to-one row
     w, _ = nnls(a, np.r_[TABLE2_ALL, 100.0])
     assert np.max(np.abs(TABLE2_VIDEOS @ w - TABLE2_ALL)) <= TOL
+
+
+def test_temporal_instability_refuses_probability_maps_and_nan_as_the_metrics_do():
+    """A flickering probability sequence (0.4 / 0.2 everywhere) read as all-foreground masks and scored 0.0."""
+    from dvos_core.motion import temporal_instability
+
+    still = np.tile(np.eye(2, 3), (3, 1, 1))
+    flicker = np.stack([np.full((8, 8), p, np.float32) for p in (0.4, 0.2, 0.4, 0.2)])
+    with pytest.raises(ValueError, match=r"pred_masks\[0\] holds values between 0 and 1 .*threshold it first"):
+        temporal_instability(flicker, matrices=still)
+    nan = (flicker >= 0.3).astype(np.float32)
+    nan[2, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"pred_masks\[2\] holds NaN"):
+        temporal_instability(nan, matrices=still)
+    assert temporal_instability(flicker >= 0.3, matrices=still) == pytest.approx(1.0, abs=0.02)  # thresholded

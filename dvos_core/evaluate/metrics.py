@@ -17,7 +17,10 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def _binary(mask, name: str) -> np.ndarray:
+def binary_mask(mask, name: str) -> np.ndarray:
+    """``mask`` as a boolean (H, W) array (any non-zero value is foreground); a clear error for a mask that is not
+    2-D, or a float array holding NaN, infinities or values strictly between 0 and 1 (a probability map), named
+    ``name`` in the message. Every metric on masks checks them with it."""
     m = np.asarray(mask)
     if m.ndim != 2:
         raise ValueError(f"{name} must be a 2-D (H, W) mask, got shape {m.shape}")
@@ -34,7 +37,7 @@ def _binary(mask, name: str) -> np.ndarray:
 
 
 def _pair(pred, gt):
-    p, g = _binary(pred, "pred"), _binary(gt, "gt")
+    p, g = binary_mask(pred, "pred"), binary_mask(gt, "gt")
     if p.shape != g.shape:
         raise ValueError(f"pred {p.shape} and gt {g.shape} have different shapes; predict at the frame size")
     return p, g
@@ -73,7 +76,7 @@ def boundary(mask) -> np.ndarray:
     """
     from scipy import ndimage
 
-    m = _binary(mask, "mask")
+    m = binary_mask(mask, "mask")
     eroded = ndimage.binary_erosion(m, structure=ndimage.generate_binary_structure(2, 1), border_value=1)
     return m & ~eroded
 
@@ -128,7 +131,7 @@ def count_objects(mask, min_area: int = 1, connectivity: int = 8) -> int:
 
     if connectivity not in (4, 8):
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")
-    m = _binary(mask, "mask")
+    m = binary_mask(mask, "mask")
     structure = ndimage.generate_binary_structure(2, 1 if connectivity == 4 else 2)
     labels, n = ndimage.label(m, structure=structure)
     if n == 0 or min_area <= 1:
@@ -143,7 +146,7 @@ def head_parts(mask, min_area: int = 1) -> tuple[np.ndarray, np.ndarray]:
     [area, centroid y, centroid x]."""
     import cv2
 
-    m = _binary(mask, "mask")  # the same foreground as count_objects (any non-zero value)
+    m = binary_mask(mask, "mask")  # the same foreground as count_objects (any non-zero value)
     n, labels, stats, centroids = cv2.connectedComponentsWithStats(m.astype(np.uint8), 8)
     keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= min_area) + 1
     lut = np.zeros(n, np.int32)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dvos_core.evaluate.metrics import iou_from_counts
+from dvos_core.evaluate.metrics import binary_mask, iou_from_counts
 from dvos_core.motion.transforms import valid_region, warp_to
 
 
@@ -34,15 +34,16 @@ def instability_per_pair(pred_masks, frames=None, matrices=None) -> np.ndarray:
 
     ``matrices``: (T-1, 2, 3) pair transforms (frame t-1 -> t) or a GlobalMotion of the same frames; else they
     are measured from ``frames``. IoU has +1 smoothing (two empty masks agree), as in
-    :mod:`dvos_core.evaluate.metrics`.
+    :mod:`dvos_core.evaluate.metrics`, and the masks are checked as there (any non-zero value is foreground; a
+    probability map or NaN is refused: threshold it first).
     """
     masks = pred_masks
     shape = tuple(np.asarray(masks[0]).shape) if len(masks) else (0, 0)
     m = _matrices((len(masks), *shape), frames, matrices)
     out = np.empty(len(m))
-    prev = np.asarray(masks[0]) != 0 if len(masks) else None
+    prev = binary_mask(masks[0], "pred_masks[0]") if len(masks) else None
     for t in range(1, len(masks)):
-        cur = np.asarray(masks[t]) != 0
+        cur = binary_mask(masks[t], f"pred_masks[{t}]")
         if cur.shape != prev.shape:
             raise ValueError(f"mask {t} has shape {cur.shape}, mask {t - 1} {prev.shape}")
         warped = warp_to(prev.astype(np.uint8), m[t - 1], cur.shape) != 0
