@@ -102,3 +102,29 @@ def test_schema_2_predictions_move_to_a_named_set(project):
     assert video.predictions.models() == ["dvos"]
     assert np.array_equal(video.predictions["dvos"].masks(range(8)), masks)
     assert video.predictions["dvos"].attrs["kind"] == "dvos" and not (path / "videos" / "clip" / "pred_done").exists()
+
+
+def test_compare_models_runs_with_the_requested_threads(project, monkeypatch):
+    """`dvos evaluate --models ... --threads N` and DVOS_THREADS were ignored: the comparison ran with the threads
+    OpenCV had."""
+    import cv2
+
+    import dvos_core.evaluate.compare as compare
+    import dvos_core.threads as threads_mod
+
+    monkeypatch.setattr(threads_mod, "available_cores", lambda: 4)  # the default (4) is neither number asked for
+    p, masks = project
+    for name in ("a", "b"):
+        p.video("clip").predictions[name].start({"kind": "test"}, None)
+        p.video("clip").predictions[name].set_many(range(8), masks.astype(np.float32))
+    seen, real = [], compare._pair_motion
+    monkeypatch.setattr(compare, "_pair_motion", lambda *a: seen.append(cv2.getNumThreads()) or real(*a))
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(3)
+    try:
+        assert dvos(["evaluate", str(p.path), "--models", "a", "b", "--no-save", "--threads", "1"]) == 0
+        monkeypatch.setenv("DVOS_THREADS", "2")
+        compare_models(p, ["a", "b"], save=False)
+        assert seen == [1, 2] and cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(before)

@@ -498,6 +498,7 @@ def _evaluate(args) -> int:
             save=not args.no_save,
             progress=TerminalProgress(),
             cancel=cancel_on_sigint(),
+            threads=args.threads,
         )
         print(cmp.format_table())
         print(f"report: {cmp.path}" if not args.no_save else "no report saved (--no-save)")

@@ -21,6 +21,7 @@ from dvos_core.evaluate.metrics import frame_scores
 from dvos_core.evaluate.own_corrections import own_corrections, warn_own_corrections
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.predictions import RESERVED_NAMES
+from dvos_core.threads import runs_with_threads
 
 COLUMNS = ["model", "n_frames", "dice", "iou", "boundary_f", "count_error", "instability"]
 BASELINES = ("previous_true_mask", "all_foreground")  # with "ground_truth": the names no set may take
@@ -95,6 +96,7 @@ def _row(name: str, rows: list, unsteady: tuple) -> dict:
     return {"model": name, "n_frames": len(rows), **r}
 
 
+@runs_with_threads(torch=False)
 def compare_models(
     project,
     models: Sequence[str] | None = None,
@@ -107,12 +109,14 @@ def compare_models(
     save: bool = True,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    threads: int | None = None,
 ) -> ModelComparison:
     """Score ``models`` (default: every model with predictions of the chosen videos) side by side.
 
     Each model is scored on the frames it predicted that have ground truth; the table says how many. With
     ``save``, writes ``comparison.csv``, ``comparison.json`` and ``frames.csv`` to ``reports/<name>``
-    (default ``compare-<timestamp>``).
+    (default ``compare-<timestamp>``). ``threads``: OpenCV threads for the camera motion and the aligned masks
+    (see :mod:`dvos_core.threads`).
     """
     import pandas as pd
 
