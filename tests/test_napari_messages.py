@@ -116,3 +116,52 @@ def test_the_warning_on_a_video_with_heads_names_the_extract_steps_choice(tmp_pa
     job = Job("dvos_core.extract:extract_backgrounds", label="extract backgrounds")
     job._warned(raw)
     assert job.warnings == [text]
+
+
+def _core_strings():
+    """(file, line, text) of every string of dvos_core's code that is not a docstring; an f-string's fields as X."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted((root / "dvos_core").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.JoinedStr):
+                text = "".join(v.value if isinstance(v, ast.Constant) else "X" for v in node.values)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                text = node.value
+            else:
+                continue
+            yield path.relative_to(root), node.lineno, text
+
+
+def test_no_core_message_puts_an_article_before_a_command_the_panel_rewrites():
+    """"a `dvos predict` stopped half-way" read "a the Predict step stopped half-way" in the panel: the panel turns a
+    command into a noun phrase of its own ("the Predict step", "Evaluate (Review step)"), so an article before one
+    doubles up. Every such phrase of the core's strings is rewritten here; the article must go with the command
+    (only a command the panel keeps as written, to type in a terminal, may follow one)."""
+    import re
+
+    from dvos_napari._errors import plain_words
+
+    garbled = []
+    for path, line, text in _core_strings():
+        for m in re.finditer(r"\b(?:a|an|the) `dvos [^`]*`", text, re.IGNORECASE):
+            rewritten = plain_words(m.group(0))
+            if "`dvos" not in rewritten:
+                garbled.append(f"{path}:{line}: {m.group(0)!r} -> {rewritten!r}")
+    assert garbled == []
+    from dvos_core.evaluate.summary import warn_partial
+
+    with pytest.warns(UserWarning) as said:
+        warn_partial("m", {"v": [1, 3]}, "p.dvos")
+    assert "(the Predict step stopped half-way, or was run on some frames only" in plain_words(str(said[0].message))

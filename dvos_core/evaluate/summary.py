@@ -121,7 +121,7 @@ def warn_partial(name: str, where: dict, project_path, compared: bool = False) -
     unpredicted = [v for v, (k, _n) in where.items() if k == 0]
     warn_user(
         f"{name} was scored on fewer ground-truth frames than there are ({counts}): its predictions do not cover "
-        f"them (a `dvos predict` stopped half-way, or run on some frames only"
+        f"them (`dvos predict` stopped half-way, or was run on some frames only"
         + (f"; none in {', '.join(map(repr, unpredicted))}" if unpredicted else "")
         + ")"
         + (", so its row is not comparable with the others'" if compared else ", so its score says nothing of them")

@@ -35,7 +35,7 @@ def leftover_note(project_path, folder) -> str:
     if f".{REPLACED}-" in Path(folder).name:
         what = f"holds the project that `dvos new {q} --overwrite` replaced (stopped before deleting it)"
     else:
-        what = f"is the unfinished build of a `dvos new {q}` that was stopped"
+        what = f"is the unfinished build of `dvos new {q}`, which was stopped"
     return (
         f"{folder} {what}; it is not part of the project: delete it (`rm -rf {shlex.quote(str(folder))}`) once you "
         f"know you do not need it"

@@ -184,7 +184,7 @@ def _interrupted_overwrite(
     new = " ".join(quote(str(p)) for p in creating)
     new = f". The new empty project it was building is not needed: `rm -rf {new}`" if creating else ""
     return (
-        f"{path}: {head}, but {kept[0]} holds the project a `dvos new --overwrite` was replacing when it "
+        f"{path}: {head}, but {kept[0]} holds the project that `dvos new --overwrite` was replacing when it "
         f"was stopped{more}. Restore it with `mv {quote(str(kept[0]))} {quote(str(path))}`; or, to start again with "
         f"an empty project, run `dvos new {quote(str(path))} --overwrite` (Python: Project.create(path, "
         f"overwrite=True)), which deletes the old one{new}"
