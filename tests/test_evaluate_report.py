@@ -173,3 +173,19 @@ def test_plots_leave_the_matplotlib_backend_and_pyplot_alone(project):
     r = subprocess.run([sys.executable, "-c", script, str(project.path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (project.report_dir("bk") / "videos.png").stat().st_size > 0
+
+
+def test_an_empty_video_list_is_refused_and_worst_ranks_count_error_from_the_largest(project):
+    """evaluate(video_ids=[]) scored the whole split, and worst(by="count_error") listed the best frames."""
+    from dvos_core.evaluate import compare_models
+    from dvos_core.evaluate.summary import EvaluationReport
+
+    for run in (evaluate, compare_models):
+        with pytest.raises(ValueError, match="video_ids is an empty list: name the videos to score"):
+            run(project, video_ids=[], split="val", save=False)
+    frames = pd.DataFrame({"video": "a", "frame": [0, 1, 2], "dice": [0.9, 0.2, 0.5], "count_error": [0, 3, 1]})
+    rep = EvaluationReport(frames, pd.DataFrame(), {})
+    assert rep.worst(2)["frame"].tolist() == [1, 2]
+    assert rep.worst(2, by="count_error")["frame"].tolist() == [1, 2]
+    with pytest.raises(ValueError, match="rank the frames by a score, one of dice, iou, boundary_f, count_error"):
+        rep.worst(2, by="gt_pixels")

@@ -31,6 +31,8 @@ FRAME_COLUMNS = [
     "pred_pixels",
     "gt_pixels",
 ]
+HIGHER_IS_BETTER = ("dice", "iou", "boundary_f")  # the frame scores: a lower value is a worse frame
+LOWER_IS_BETTER = ("count_error",)  # a larger value is a worse frame
 VIDEO_COLUMNS = ["video", "n_frames", "dice", "iou", "boundary_f", "mean_count_error", "dice_pooled", "iou_pooled"]
 
 
@@ -45,7 +47,14 @@ class EvaluationReport:
     files: list = field(default_factory=list)
 
     def worst(self, k: int = 8, by: str = "dice"):
-        """The k frames with the lowest ``by`` score (all videos)."""
+        """The k worst frames by ``by`` (all videos): the lowest scores of a higher-is-better column (dice, iou,
+        boundary_f), the largest values of a lower-is-better one (``count_error``, see LOWER_IS_BETTER)."""
+        if by not in HIGHER_IS_BETTER + LOWER_IS_BETTER:
+            raise ValueError(
+                f"worst(by={by!r}): rank the frames by a score, one of {', '.join(HIGHER_IS_BETTER + LOWER_IS_BETTER)}"
+            )
+        if by in LOWER_IS_BETTER:
+            return self.frames.nlargest(k, by)
         return self.frames.nsmallest(k, by)
 
     def format_table(self) -> str:
@@ -84,12 +93,18 @@ def check_settings(gt_provenances, tolerance, min_area: int = 16) -> list:
 
 
 def _video_ids(project, video_ids, split) -> list[str]:
-    """The videos to score: ``video_ids`` (each must exist and be a finished import), else the finished videos of
-    ``split`` (leftovers of interrupted imports in it are left out, with a warning naming them)."""
+    """The videos to score: ``video_ids`` (each must exist and be a finished import; an empty list is refused, not
+    read as "the whole split"), else (None) the finished videos of ``split`` (leftovers of interrupted imports in it
+    are left out, with a warning naming them)."""
     from dvos_core.store.schema import id_list
 
-    if video_ids:
-        ids = list(dict.fromkeys(id_list(video_ids)))  # a video named twice is scored once (else it would weigh double)
+    if video_ids is not None:
+        ids = list(dict.fromkeys(id_list(video_ids)))
+        if not ids:
+            raise ValueError(
+                f"video_ids is an empty list: name the videos to score (--videos), or pass None to score the "
+                f"videos of split {split!r}"
+            )  # a video named twice is scored once (else it would weigh double)
         for v in ids:
             project.video(v).require_complete()  # a KeyError naming the known videos, or the interrupted import
         return ids
