@@ -145,9 +145,9 @@ def _core_strings():
 
 
 def test_no_core_message_puts_an_article_before_a_command_the_panel_rewrites():
-    """The core's "a `dvos predict` stopped half-way" read "a the Predict step stopped half-way" in the panel: the panel turns a
-    command into a noun phrase of its own ("the Predict step", "Evaluate (Review step)"), so an article before one
-    doubles up. Every such phrase of the core's strings is rewritten here; the article must go with the command
+    """The core's "a `dvos predict` stopped half-way" read "a the Predict step stopped half-way" in the panel: the panel
+    turns a command into a noun phrase of its own ("the Predict step", "Evaluate (Review step)"), so an article before
+    one doubles up. Every such phrase of the core's strings is rewritten here; the article must go with the command
     (only a command the panel keeps as written, to type in a terminal, may follow one)."""
     import re
 
