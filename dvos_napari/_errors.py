@@ -168,6 +168,8 @@ STEP_JOBS: dict[str, str] = {
     "dvos_napari._mask_files:import_mask_files": "the Annotate step's mask import",
     "dvos_core.evaluate:evaluate": "the Review step's Evaluate",
     "dvos_core.evaluate:compare_models": "the Review step's Compare models",
+    "dvos_napari._tasks:evaluate_shown": "the Review step's Evaluate",
+    "dvos_napari._tasks:compare_shown": "the Review step's Compare models",
 }
 _TYPE_PREFIX = re.compile(r"^\s*(?:[A-Za-z_][\w.]*(?:Error|Exception|Cancelled|Exit)):\s*")
 # exception types that mean a bug or an unexpected state rather than bad input

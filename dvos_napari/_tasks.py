@@ -213,3 +213,39 @@ def generate_checked(project, name, n_clips, fit=None, what="", progress=None, c
 
     check_backgrounds(project, fit, what)
     return generate(project, name, n_clips, progress=progress, cancel=cancel, threads=threads, **options)
+
+
+def _report_savable(project) -> bool:
+    """Whether a report can be saved into ``project``: False when its folder cannot be written (a read-only disk or
+    no permission: it is scored anyway, with a warning, as `dvos evaluate --no-save` does); another writer or a
+    damaged store is raised as the core says it."""
+    import errno
+
+    from dvos_core.store.schema import StoreWriteError
+    from dvos_core.user_warnings import warn_user
+
+    try:
+        project.check_writable("evaluate")
+    except StoreWriteError as e:
+        if e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        warn_user(f"{project.path} cannot be written, so the scores are shown but no report is saved in it")
+        return False
+    return True
+
+
+def evaluate_shown(project, progress=None, cancel=None, threads=None, **options):
+    """``dvos_core.evaluate.evaluate`` for the Review step: its report saved in the project, or, where the project
+    cannot be written, only shown (``report.path`` None)."""
+    from dvos_core.evaluate import evaluate
+
+    save = _report_savable(project)
+    return evaluate(project, save=save, progress=progress, cancel=cancel, threads=threads, **options)
+
+
+def compare_shown(project, models, progress=None, cancel=None, threads=None, **options):
+    """``dvos_core.evaluate.compare_models`` for the Review step, saved as :func:`evaluate_shown` saves."""
+    from dvos_core.evaluate import compare_models
+
+    save = _report_savable(project)
+    return compare_models(project, models, save=save, progress=progress, cancel=cancel, threads=threads, **options)

@@ -359,7 +359,7 @@ class ReviewDock(DvosDock):
 
         _video_ids(project, ids, scope if ids is None else "test")  # no such videos: said now, not by a failed job
         return self.run(
-            "dvos_core.evaluate:evaluate",
+            "dvos_napari._tasks:evaluate_shown",
             project,
             video_ids=ids,
             split=scope if ids is None else "test",
@@ -377,7 +377,7 @@ class ReviewDock(DvosDock):
         scope = self.scope.currentText()
         ids = [self.state.require_video().name] if scope == "current video" else None
         return self.run(
-            "dvos_core.evaluate:compare_models",
+            "dvos_napari._tasks:compare_shown",
             project,
             models,
             video_ids=ids,
