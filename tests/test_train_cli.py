@@ -149,3 +149,25 @@ def test_the_learning_rate_help_says_what_the_per_epoch_schedule_does(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "ends at a tenth" not in out
     assert "with --epochs 1 at --lr (the floor has no effect), with 2 halfway (5.5e-05 at the defaults)" in out
+
+
+def test_lr_alone_scales_the_floor_a_config_or_recipe_sets_and_says_so(tmp_path, capsys):
+    """`--lr` without `--eta-min` dropped the floor that --config or --recipe set (the paper recipe's 1e-5) for a
+    tenth of --lr, unsaid, though the help says an option left out takes its value from the file."""
+    from dvos_core.cli import build_parser
+    from dvos_core.cli.train_cmds import build_config
+
+    cfg = tmp_path / "c.yaml"
+    TrainConfig(lr=1e-3, eta_min=2e-4).to_yaml(cfg)
+    got = build_config(build_parser().parse_args(["train", "p.dvos", "--config", str(cfg), "--lr", "5e-4"]))
+    assert (got.lr, got.eta_min) == (5e-4, pytest.approx(1e-4))  # the file's floor/lr ratio kept
+    err = capsys.readouterr().err
+    assert "the cosine floor 0.0002 that" in err and "scaled with it to 0.0001" in err, err
+    paper = TrainConfig.from_recipe("paper", "image")
+    args = ["train", "p.dvos", "--recipe", "paper", "--phase", "image", "--lr", "1"]
+    got = build_config(build_parser().parse_args(args))
+    assert got.eta_min == pytest.approx(paper.eta_min / paper.lr) and "--recipe paper" in capsys.readouterr().err
+    chosen = build_config(
+        build_parser().parse_args(["train", "p.dvos", "--config", str(cfg), "--lr", "5e-4", "--eta-min", "0"])
+    )
+    assert chosen.eta_min == 0 and "scaled" not in capsys.readouterr().err

@@ -96,7 +96,8 @@ def register(sub) -> None:
     p.add_argument(
         "--eta-min",
         type=float,
-        help=f"floor of the cosine schedule (default a tenth of --lr: {floor:g}). The rate steps once per epoch and "
+        help=f"floor of the cosine schedule (default a tenth of --lr: {floor:g}; where --config or --recipe sets one, "
+        "that floor, scaled by --lr over its lr when --lr is given). The rate steps once per epoch and "
         f"reaches the floor only after the last epoch, so the last epoch trains above it: with --epochs 1 at --lr "
         f"(the floor has no effect), with 2 halfway ({epoch_rate(d['lr'], floor, 1, 2):.2g} at the defaults), with "
         f"{d['epochs']} at {epoch_rate(d['lr'], floor, d['epochs'] - 1, d['epochs']):.2g}",
@@ -186,7 +187,16 @@ def build_config(args):
     else:
         cfg = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
     if args.lr is not None:
-        cfg = cfg.with_lr(args.lr, args.eta_min)
+        eta_min = args.eta_min
+        if eta_min is None and cfg.eta_min is not None and cfg.lr > 0:  # the file's floor, kept in proportion
+            eta_min = cfg.eta_min * args.lr / cfg.lr
+            source = f"--recipe {args.recipe}" if getattr(args, "recipe", None) else args.config
+            print(
+                f"dvos: --lr {args.lr:g} without --eta-min: the cosine floor {cfg.eta_min:g} that {source} sets for "
+                f"its lr {cfg.lr:g} is scaled with it to {eta_min:g} (give --eta-min to choose another)",
+                file=sys.stderr,
+            )
+        cfg = cfg.with_lr(args.lr, eta_min)
     cfg = cfg.replace(
         phase=args.phase,
         preset=args.preset,
