@@ -729,8 +729,8 @@ def _train(project, config, name: str, set_name: str | None, progress, run: Stag
         from dvos_core.train.events import DoneEvent, StartEvent
 
         if isinstance(event, StartEvent) and event.resumed:  # a stopped run's last.pt: said, not silently taken
-            step = f", step {event.start_step}" if event.start_step else ""
-            run.log(f"      resuming {name!r} from epoch {event.start_epoch}{step} of {event.total_epochs}")
+            step = f", after step {event.start_step}" if event.start_step else ""
+            run.log(f"      resuming {name!r} from epoch {event.start_epoch} of {event.total_epochs}{step}")
         if not isinstance(event, DoneEvent):
             return
         if event.kept:
