@@ -30,6 +30,37 @@ def test_a_leading_tilde_is_the_home_folder_not_a_folder_named_tilde(tmp_path, m
     assert Project.open("~/field.dvos").path == home / "field.dvos"
 
 
+def test_a_project_opened_by_a_relative_path_stays_where_it_was_after_chdir(tmp_path, monkeypatch):
+    """The project keeps an absolute path: writes after os.chdir go to the project that was opened, not to
+    whatever the relative path names from the new working folder (another project, or nothing)."""
+    for d in ("d1", "d2", "d3"):
+        (tmp_path / d).mkdir()
+    Project.create(tmp_path / "d1" / "p.dvos")
+    Project.create(tmp_path / "d2" / "p.dvos")
+    monkeypatch.chdir(tmp_path / "d1")
+    p = Project.open("p.dvos")
+    assert p.path == tmp_path / "d1" / "p.dvos"
+    for where in ("d2", "d3"):  # another project of that name there; nothing there
+        monkeypatch.chdir(tmp_path / where)
+        v = p.add_video_array(f"v_{where}", np.zeros((4, H, W, 3), np.uint8), split="train")
+        m = np.zeros((H, W), np.uint8)
+        m[5:10, 5:10] = 1
+        v.set_mask(0, m, "manual")
+    assert sorted(Project.open(tmp_path / "d1" / "p.dvos", "r").video_ids()) == ["v_d2", "v_d3"]
+    assert Project.open(tmp_path / "d2" / "p.dvos", "r").video_ids() == []
+    assert sorted(x.name for x in (tmp_path / "d3").iterdir()) == []  # no stray lock folder
+
+
+def test_a_project_opened_through_a_symbolic_link_keeps_the_name_it_was_opened_by(tmp_path, monkeypatch):
+    Project.create(tmp_path / "real.dvos")
+    (tmp_path / "link.dvos").symlink_to(tmp_path / "real.dvos")
+    monkeypatch.chdir(tmp_path)
+    p = Project.open("link.dvos")
+    assert p.path == tmp_path / "link.dvos"
+    p.add_video_array("v", np.zeros((2, H, W, 3), np.uint8))
+    assert Project.open(tmp_path / "real.dvos", "r").video_ids() == ["v"]
+
+
 def test_open_refuses_a_mode_it_does_not_have(tmp_path):
     Project.create(tmp_path / "p.dvos")
     for mode in ("w", "rw", "a"):

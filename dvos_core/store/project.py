@@ -213,9 +213,11 @@ def _sweep_builds(path: Path, overwrite: bool) -> None:
 
 
 def _project_path(path) -> Path:
-    """``path`` as a Path, ``~`` expanded (the shell does that for the command line; Python does not, and
-    ``Project.create("~/field.dvos")`` made a folder named ``~`` in the working folder)."""
-    return Path(path).expanduser()
+    """``path`` as an absolute Path, ``~`` expanded (the shell does that for the command line; Python does not, and
+    ``Project.create("~/field.dvos")`` made a folder named ``~`` in the working folder). Absolute because the
+    project keeps it: a relative one would mean another folder once the working folder changes (os.chdir), and
+    writes went there. Not resolved: a project reached through a symbolic link keeps the name it was opened by."""
+    return Path(path).expanduser().absolute()
 
 
 def _migratable(version) -> bool:
