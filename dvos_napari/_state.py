@@ -73,28 +73,42 @@ class DvosState:
         """Show ``project`` (None: none) in every step; a project being opened in the background is cancelled: its
         read, when it ends, must not replace this one."""
         dropped = self._take_opening()
+        discarded = self._videos_with_unsaved_work()  # their work goes with the switch (asked about before it)
         self.project = project
         self.store_stamp = self.read_store_stamp()
         self.video_id = None
         self.prediction_model = None
         self.dirty.clear()
         self._masks_seen.clear()
-        self._drop_layers_of_other_projects(project)
+        self._drop_layers_of_other_projects(project, discarded)
         with self.summaries.one_look():
             self.project_changed.emit(project)
         if dropped is not None:
             self.opening_changed.emit(dropped)
 
-    def _drop_layers_of_other_projects(self, project) -> None:
+    def _videos_with_unsaved_work(self) -> set[str]:
+        """The videos of the open project shown with paint or corrections not saved yet."""
+        viewer = self.viewer
+        if viewer is None or self.project is None:
+            return set()
+        mine = [x for x in viewer.layers if _project_of(x) and _same(self.project, _project_of(x))]
+        shown = {(x.metadata or {}).get("dvos_video") for x in mine}
+        return {vid for vid in shown if vid and _layers.has_unsaved(viewer, self, vid)}
+
+    def _drop_layers_of_other_projects(self, project, discarded=()) -> None:
         """Remove the layers another project's videos are shown in (their unsaved work was asked about before the
         switch): two projects often hold videos of the same name, and such a layer would be taken for the new
-        project's - its frames and masks shown, and saved, as the new project's."""
+        project's - its frames and masks shown, and saved, as the new project's. The same project opened again
+        keeps its layers, but not those of the ``discarded`` videos, whose unsaved paint or corrections the user
+        agreed to lose: they would show it, untracked, as if it were the project's (picking the video again shows
+        it as saved)."""
         viewer = self.viewer
         if viewer is None:
             return
         for layer in list(viewer.layers):
-            path = (getattr(layer, "metadata", None) or {}).get("dvos_project")
-            if path and not _same(project, path):
+            path = _project_of(layer)
+            same = path and _same(project, path)
+            if path and (not same or (layer.metadata or {}).get("dvos_video") in discarded):
                 viewer.layers.remove(layer)
 
     def open_project(self, path) -> object:
@@ -533,6 +547,11 @@ class DvosState:
         elif role == "image":
             show_info(f"dvos: the project is already open and {current} stays shown; pick {vid} in the Project step")
         return True
+
+
+def _project_of(layer) -> str | None:
+    """The project folder a dvos layer shows a video of (its metadata), else None."""
+    return (getattr(layer, "metadata", None) or {}).get("dvos_project")
 
 
 def _same(project, path) -> bool:

@@ -171,6 +171,40 @@ def test_unsaved_paint_is_asked_about_before_a_dropped_project_replaces_the_open
     assert len(asked) == 2 and str(state.project.path) == str(second.path) and state.video_id == "x"
 
 
+@pytest.mark.parametrize("answer", ["open anyway", "keep my work"])
+def test_the_open_project_opened_again_shows_no_paint_the_user_agreed_to_lose(
+    panel, qtbot, tmp_path, monkeypatch, answer
+):
+    """Open... on the project already open, with paint not saved: "Open anyway" discards the paint, so the layers
+    that showed it go (picking the video again reads its saved masks); they stayed, the paint shown as if
+    annotated but no longer tracked (not saved by Save all, not asked about on close). "Keep my work" keeps it."""
+    from napari_helpers import wait_loaded
+
+    import dvos_napari._close_guard as guard
+
+    state, page, viewer = panel.state, panel.step("Project"), panel.viewer
+    first = _project(tmp_path / "first.dvos")
+    page.open_project(first.path)
+    page.select_video("b")
+    wait_loaded(qtbot, state)
+    viewer.layers["b masks"].paint((3, 8, 8), 1)
+    assert state.dirty == {"b": {3}}
+    monkeypatch.setattr(guard, "close_anyway", lambda parent, lines, doing: answer == "open anyway")
+    opening = state.open_project_later(first.path)
+    qtbot.waitUntil(lambda: opening.outcome is not None, timeout=10_000)
+    if answer == "keep my work":
+        assert opening.outcome == "kept" and state.dirty == {"b": {3}}
+        assert viewer.layers["b masks"].data[3].any()
+        return
+    assert opening.outcome == "opened" and state.dirty == {}
+    assert not any(x.metadata.get("dvos_video") == "b" for x in viewer.layers)
+    page.select_video("b")
+    wait_loaded(qtbot, state)
+    masks = viewer.layers["b masks"]
+    assert not masks.data[3].any() and masks.data[0].all()  # as saved: frame 0 painted and stored, 3 never saved
+    assert guard.unsaved_work(viewer, state) == []
+
+
 def test_a_failed_read_of_a_dropped_project_keeps_the_open_one_and_says_why(panel, qtbot, tmp_path, monkeypatch):
     import dvos_napari._summary as summary
 
