@@ -130,7 +130,7 @@ class RunAllConfig:
                 raise ValueError(
                     f"{key}.init_from ({values['init_from']!r}): {why}; to start from another model, give it for the "
                     f"image phase (image: {{init_from: CKPT}}, or --init-from CKPT: an image model, e.g. last "
-                    f"season's), or train that phase yourself: dvos train PROJECT --phase {phase} --init-from CKPT"
+                    f"season's), or train that phase yourself: `dvos train PROJECT --phase {phase} --init-from CKPT`"
                 )
 
     def starting_from(self, checkpoint) -> RunAllConfig:
@@ -341,7 +341,7 @@ def check_project(project, cfg: RunAllConfig) -> dict:
     if missing:
         raise ValueError(
             f"{project.path}: no video {missing} in the project (its videos: {ids}); name videos by their id, and add "
-            f"a file first: dvos add-video {quote(project.path)} FILE --split unassigned"
+            f"a file first: `dvos add-video {quote(project.path)} FILE --split unassigned`"
         )
     split = {v: project.video(v).attrs.get("split") for v in ids}
     painted = [v for v in ids if split[v] != "test" and len(project.video(v).labelled_frames((MANUAL, CORRECTED)))]
@@ -402,7 +402,7 @@ def starting_checkpoint(project, cfg: RunAllConfig) -> Path | None:
         raise ValueError(
             f"{where}: {path} is the image model this run trains ({cfg.model_name('image')!r}), which it cannot "
             f"start from; give the run a name (--name) so that it trains a model of its own, or copy the model under "
-            f"another name first (dvos import-weights {quote(path)} --project {quote(project.path)} --name NAME)"
+            f"another name first (`dvos import-weights {quote(path)} --project {quote(project.path)} --name NAME`)"
         )
     return Path(path)
 
@@ -823,7 +823,7 @@ def _check_models(project, cfg: RunAllConfig, configs: Callable, start) -> None:
         if trained_from and done is None:  # deleted: trained afresh by this run
             import shlex
 
-            deletes = "; ".join(f"dvos delete {shlex.quote(str(project.path))} model {n} --yes" for n in trained_from)
+            deletes = "; ".join(f"`dvos delete {shlex.quote(str(project.path))} model {n} --yes`" for n in trained_from)
             raise ValueError(
                 f"model {name!r} is missing (deleted?), so this run would train it again, but "
                 f"{', '.join(trained_from)} {were} trained from the model it was and would no longer match it (run-all "

@@ -57,3 +57,76 @@ def test_napari_deleted_video_message_quotes_the_project(spaced):
     with pytest.raises(ValueError) as e:
         state.require_video()
     assert f"`dvos delete {shlex.quote(str(spaced.path))} video plot1 --yes`" in str(e.value), str(e.value)
+
+
+# ---- a command with options is in backquotes ----------------------------------------------------------------------
+def test_a_read_only_project_names_the_scoring_command_in_backquotes_which_the_panel_does_not_garble(tmp_path):
+    """The panel rewrites ``--x`` as "the 'x' option"; a command written bare came out as "dvos evaluate the
+    'no-save' option". In backquotes the command line keeps it whole, and the panel replaces it as one."""
+    import errno
+
+    pytest.importorskip("napari")
+    from dvos_core.store.lock import lock_error
+    from dvos_napari._errors import user_message
+
+    e = lock_error(tmp_path / "p.dvos", tmp_path / "p.dvos" / ".lock", OSError(errno.EROFS, "Read-only file system"))
+    assert "`dvos evaluate --no-save`" in str(e), str(e)
+    assert "dvos evaluate the 'no-save' option" not in user_message(e).text, user_message(e).text
+
+
+def _message_strings(tree):
+    """(line, text) of each string of a module but its docstrings, config fields' help (``doc(...)``, never
+    rewritten by the panel) and whole commands (``"dvos ..."``, put in backquotes where they are used); an
+    f-string's values read as 1."""
+    import ast
+
+    skip = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            skip.add(id(body[0].value))  # a docstring (or a bare string statement)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("doc", "_doc"):
+            skip.update(id(a) for a in node.args)
+        if isinstance(node, ast.JoinedStr):
+            skip.update(id(v) for v in node.values)  # read with their f-string
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "1" for v in node.values)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        else:
+            continue
+        if not text.startswith(("dvos ", "# ")):  # a command built to be quoted by its user; a config file's comment
+            yield node.lineno, text
+
+
+def test_no_core_message_names_a_command_with_options_the_panel_garbles():
+    """The panel rewrites ``--x`` as "the 'x' option" (dvos_napari._errors.plain_words): `dvos CMD ... --opt`
+    written bare in a message of the core read "dvos CMD ... the 'opt' option" there. In backquotes the panel
+    replaces the whole command (or keeps it, to run in a terminal)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    from test_cli_mentions import _commands
+
+    pytest.importorskip("napari")
+    from dvos_napari._errors import plain_words
+
+    root = Path(__file__).resolve().parents[1] / "dvos_core"
+    names = "|".join(sorted(_commands(), key=len, reverse=True))
+    garbled = re.compile(rf"(?<![\w/.-])dvos (?:{names})(?![\w-])[^;,()`]*? the '[a-z][a-z0-9-]*' option")
+    # dvos_core/evaluate is being changed by another fix: its messages are checked once that lands
+    known = {"evaluate/compare.py"}
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith("cli/") or rel in known:  # the command line's own help and output never reach the panel
+            continue
+        for line, text in _message_strings(ast.parse(path.read_text(encoding="utf-8"))):
+            m = garbled.search(plain_words(text))
+            if m:
+                found.append(f"{rel}:{line}: {m.group(0)}")
+    assert not found, found

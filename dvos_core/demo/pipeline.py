@@ -188,13 +188,13 @@ def demo_project_path(out_dir) -> tuple[Path, bool]:
 
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
-        raise ValueError(f"{out}: is a file; give the demo a folder to build its project in (dvos demo --out DIR)")
+        raise ValueError(f"{out}: is a file; give the demo a folder to build its project in (`dvos demo --out DIR`)")
     here = out.resolve()
     store = next((p for p in (here, *here.parents) if group_attrs(p).get("format") == STORE_FORMAT), None)
     if store is not None:
         raise ValueError(
             f"{out}: is {'' if store == here else 'inside '}the dvos project {store}, where no other project belongs; "
-            f"give the demo a folder outside any project (dvos demo --out DIR)"
+            f"give the demo a folder outside any project (`dvos demo --out DIR`)"
         )
     path = out / "demo.dvos"
     if not path.exists() or (path.is_dir() and not any(path.iterdir())):
@@ -202,7 +202,7 @@ def demo_project_path(out_dir) -> tuple[Path, bool]:
     if not is_demo_project(path):
         raise ValueError(
             f"{path}: holds something other than a demo project (a project of your own, or another folder or file), "
-            f"which the demo never replaces; give it another folder (dvos demo --out DIR), or move {path} away"
+            f"which the demo never replaces; give it another folder (`dvos demo --out DIR`), or move {path} away"
         )
     return path, True
 

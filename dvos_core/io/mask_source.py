@@ -21,14 +21,14 @@ def prediction_set(project, video, model: str | None):
     if model is not None and model not in models:
         raise ValueError(
             f"{project.path}: video {video.name!r} has no predictions by {model!r} (its predictions: "
-            f"{models or 'none'}); predict it first: dvos predict {quote(project.path)} {quote(model)} --videos "
-            f"{quote(video.name)}"
+            f"{models or 'none'}); predict it first: `dvos predict {quote(project.path)} {quote(model)} --videos "
+            f"{quote(video.name)}`"
         )
     chosen = video.predictions[model] if model is not None else video.predictions.latest()
     if not chosen.exists():
         raise ValueError(
-            f"{project.path}: video {video.name!r} has no predictions yet; predict it first (dvos predict "
-            f"{quote(project.path)} MODEL --videos {quote(video.name)}) or use its stored masks (leave out "
+            f"{project.path}: video {video.name!r} has no predictions yet; predict it first (`dvos predict "
+            f"{quote(project.path)} MODEL --videos {quote(video.name)}`) or use its stored masks (leave out "
             f"--predictions)"
         )
     from dvos_core.store.project import outdated_record

@@ -84,7 +84,7 @@ def image_files(folder, suffixes) -> list[Path]:
 
 def _frames_before(t: int) -> str:
     """What to say of the frames before an undecodable frame ``t``: they can be added alone."""
-    return f"; the frames before it can be added alone (dvos add-video --stop {t})" if t else ""
+    return f"; the frames before it can be added alone (`dvos add-video --stop {t}`)" if t else ""
 
 
 class VideoReader:

@@ -228,7 +228,7 @@ def load_reference_state_dict(path) -> dict:
     if isinstance(payload, dict) and payload.get("format") == "dvos-checkpoint":
         raise CheckpointError(
             f"{path}: already a dvos checkpoint: use it directly (no conversion needed), or copy it into a project "
-            f"by leaving out --kind: dvos import-weights {quote(path)} --project PROJECT --name NAME"
+            f"by leaving out --kind: `dvos import-weights {quote(path)} --project PROJECT --name NAME`"
         )
     for key in ("state_dict", "model"):
         if isinstance(payload, dict) and isinstance(payload.get(key), dict):

@@ -157,8 +157,8 @@ def matched_pan(measured: dict) -> tuple[float, float]:
     if pan.get("max") is None:
         raise ValueError(
             "no camera motion could be measured (every frame pair was unreliable: too little texture?); set the "
-            "camera_* synthesis parameters by hand (dvos synth --config), or leave out --match-motion (dvos run-all: "
-            "--no-match-motion)"
+            "camera_* synthesis parameters by hand (`dvos synth --config`), or leave out --match-motion (`dvos run-all "
+            "--no-match-motion`)"
         )
     lo, med, hi = pan["min"], pan["median"], pan["max"]
     if hi - lo < 0.3 * med:  # one speed (e.g. a single video): keep some variety around it
@@ -435,7 +435,7 @@ def match_motion(
         progress=progress,
         cancel=cancel,
     )
-    _require_pairs(motions, "match the motion to", "--match-motion (dvos run-all: --no-match-motion)")
+    _require_pairs(motions, "match the motion to", "--match-motion (`dvos run-all --no-match-motion`)")
     pooled, scales = _pooled(project_or_videos, video_ids, motions, base.n_frames)
     measured = {"videos": {name: summarise(gm, base.n_frames) for name, gm in motions.items()}, "all": pooled}
     measured["all"]["head_sway_px"] = painted_head_sway(project_or_videos, video_ids, cancel, scales["factors"])
@@ -595,9 +595,9 @@ def _moving_backgrounds(project, measured: dict, cancel=None) -> list:
         return []
     return [
         f"the background clips move {fmt(own)} px/frame on their own (e.g. bare-field footage, or clips made with "
-        f"--from-annotated --motion measured): the synthetic camera adds its motion to both field and heads, so "
-        f"the field will slide under the heads by that much. With matched camera motion prefer still background "
-        f"clips (dvos extract-backgrounds --from-annotated --motion none)"
+        f"`dvos extract-backgrounds --from-annotated --motion measured`): the synthetic camera adds its motion to "
+        f"both field and heads, so the field will slide under the heads by that much. With matched camera motion "
+        f"prefer still background clips (`dvos extract-backgrounds --from-annotated --motion none`)"
     ]
 
 

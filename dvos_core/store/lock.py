@@ -155,7 +155,7 @@ def _alive(pid: int) -> bool:
 _NO_LOCKS = {_errno.ENOLCK, _errno.EOPNOTSUPP, _errno.ENOTSUP, _errno.EINVAL, _errno.ENOSYS}
 _READ_ONLY_STILL_WORKS = (
     "Reading it still works (dvos info, dvos export-masks, napari), and so does scoring it without saving a report "
-    "(dvos evaluate --no-save; Python: evaluate(project, save=False))"
+    "(`dvos evaluate --no-save`; Python: evaluate(project, save=False))"
 )
 
 

@@ -263,7 +263,7 @@ def _version_error(path: Path, attrs: dict) -> SchemaVersionError:
         wrote = f" ({wrote})" if isinstance(wrote, str) and wrote != __version__ else ""  # one number says nothing
         return SchemaVersionError(
             f"{path} uses store schema {version}, written by a newer dvos{wrote}; this is dvos {__version__}, "
-            f"which reads schema {SCHEMA_VERSION}. Upgrade dvos to open it (pip install --upgrade "
+            f"which reads schema {SCHEMA_VERSION}. Upgrade dvos to open it (pip install -U "
             f'"dvos-napari[napari]"); the project is unchanged'
         )
     return SchemaVersionError(
