@@ -24,7 +24,8 @@ import numbers
 import os
 import types
 import typing
-from pathlib import Path
+
+from dvos_core.shell import user_path
 
 
 class ConfigError(ValueError):
@@ -198,7 +199,7 @@ def read_yaml_mapping(path, what: str, template_hint: str) -> dict:
     """Read a YAML file that must hold a mapping; clear errors for a missing file, bad YAML or another shape."""
     import yaml
 
-    path = Path(path)
+    path = user_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: {what} not found; {template_hint}")
     try:

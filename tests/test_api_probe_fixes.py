@@ -61,6 +61,38 @@ def test_a_project_opened_through_a_symbolic_link_keeps_the_name_it_was_opened_b
     assert Project.open(tmp_path / "real.dvos", "r").video_ids() == ["v"]
 
 
+def test_a_leading_tilde_is_the_home_folder_in_every_input_path(tmp_path, monkeypatch):
+    """``~`` was expanded in project paths but not in the files read into them: import_video(p, "~/v.mp4") and
+    `dvos add-video P '~/v.mp4'` (quoted: the shell leaves it) said "no such file"."""
+    import cv2
+
+    from dvos_core.cli import main
+    from dvos_core.infer.engine import resolve_checkpoint_path
+    from dvos_core.io import import_masks, import_video
+    from dvos_core.model import build_model, save_checkpoint
+    from dvos_core.model.checkpoint import read_checkpoint
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    (home / "frames").mkdir(parents=True)
+    (home / "masks").mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    for t in range(3):
+        cv2.imwrite(str(home / "frames" / f"{t:03d}.png"), np.full((H, W, 3), 40 * t, np.uint8))
+    mask = np.zeros((H, W), np.uint8)
+    mask[2:6, 2:6] = 1
+    cv2.imwrite(str(home / "masks" / "000.png"), mask)
+    save_checkpoint(home / "m.pt", build_model("tiny", "frame"))
+    p = Project.create(work / "p.dvos")
+    assert import_video(p, "~/frames", video_id="v").n_frames == 3
+    assert main(["add-video", str(p.path), "~/frames", "--id", "w"]) == 0
+    assert import_masks(p, "v", "~/masks", provenance="manual") and p.video("v").mask(0) is not None
+    assert resolve_checkpoint_path(p, "~/m.pt") == home / "m.pt"
+    assert read_checkpoint("~/m.pt")["format"] == "dvos-checkpoint"
+    assert not (work / "~").exists()
+
+
 def test_open_refuses_a_mode_it_does_not_have(tmp_path):
     Project.create(tmp_path / "p.dvos")
     for mode in ("w", "rw", "a"):

@@ -16,6 +16,7 @@ import numpy as np
 from dvos_core.progress import CancelToken, ProgressFn
 from dvos_core.run_all import RELABEL, print_flushed
 from dvos_core.run_all import VIDEO_MODELS as VIDEO_MODEL_NAMES
+from dvos_core.shell import user_path
 from dvos_core.threads import runs_with_threads
 
 
@@ -186,7 +187,7 @@ def demo_project_path(out_dir) -> tuple[Path, bool]:
     from dvos_core.store.fsops import group_attrs
     from dvos_core.store.schema import STORE_FORMAT
 
-    out = Path(out_dir).expanduser()
+    out = user_path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: is a file; give the demo a folder to build its project in (`dvos demo --out DIR`)")
     here = out.resolve()
@@ -214,7 +215,7 @@ def build_demo_project(path, size: int = 160, seed: int = 7, overwrite: bool = T
     from dvos_core.demo.field import demo_videos
     from dvos_core.store import Project
 
-    path = Path(path).expanduser()
+    path = user_path(path)
     if overwrite and path.exists() and not is_demo_project(path) and (not path.is_dir() or any(path.iterdir())):
         raise ValueError(
             f"{path}: holds something other than a demo project (a project of your own, or another folder or file), "

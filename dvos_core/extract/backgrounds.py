@@ -6,6 +6,7 @@ from pathlib import Path
 
 from dvos_core.extract._checks import check_int, training_video, video_token
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
+from dvos_core.shell import user_path
 from dvos_core.store.lock import writes_store
 from dvos_core.threads import runs_with_threads
 from dvos_core.user_warnings import warn_user
@@ -144,7 +145,7 @@ def extract_backgrounds(
         def read(t):
             return video.frame(t)
     else:
-        path = Path(source)
+        path = user_path(source)
         if not path.exists():
             raise FileNotFoundError(
                 f"{source}: not a video id of {project.path} ({project.video_ids()}) and no such file"

@@ -30,6 +30,7 @@ from dvos_core.infer.tiling import (
 )
 from dvos_core.infer.window import Batch, FeatureCache, FrameCache
 from dvos_core.progress import CancelToken, check
+from dvos_core.shell import user_path
 from dvos_core.user_warnings import warn_user
 
 DEFAULT_OVERLAP = 64  # px tiles overlap by, unless told otherwise
@@ -56,7 +57,7 @@ def frames_per_pass(device: torch.device, tile_pixels: int, n: int) -> int:
 def resolve_checkpoint_path(project, spec) -> Path:
     """A checkpoint path from ``spec``: an existing file, or a model name in the project (``models/<name>/best.pt``;
     a folder of that name where the command runs, e.g. masks exported there, does not hide the model)."""
-    p = Path(spec)
+    p = user_path(spec)
     if p.is_file():
         return p
     if project is not None and isinstance(spec, str) and "/" not in spec and "\\" not in spec:

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dvos_core.shell import user_path
+
 CATEGORY = "wheat head"  # the category export writes
 EXPORT_MARK = "dvos"  # the key of the extras dvos writes in "info" and in each image
 
@@ -219,7 +221,7 @@ def _check_segmentation(seg, where: str):
 def read_coco(path, label_class: str | None = None) -> CocoHeads:
     """Read and check the COCO file ``path``: its ``images``, and the annotations of the heads' category
     (``label_class``, else the one category besides a background). Errors name the file and what to fix."""
-    path = Path(path)
+    path = user_path(path)
     doc = _load(path)
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: holds a JSON {type(doc).__name__}, not COCO annotations (an object with 'images')")

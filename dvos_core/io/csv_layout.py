@@ -27,7 +27,7 @@ import numpy as np
 
 from dvos_core.io.image_files import write_image
 from dvos_core.runs import contiguous_runs
-from dvos_core.shell import quote
+from dvos_core.shell import quote, user_path
 from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
 from dvos_core.store.schema import id_list
@@ -202,7 +202,7 @@ def _read_rows(csv_path: Path):
     def resolve(p) -> Path | None:
         if not isinstance(p, str) or not p.strip():
             return None
-        q = Path(p)
+        q = user_path(p)
         return q if q.is_absolute() else csv_path.parent / q
 
     masks = df["Mask"].map(resolve) if "Mask" in df.columns else None
@@ -398,7 +398,7 @@ def import_reference_csv(project, csv_path, provenance="manual", id_prefix: str 
     """
     from dvos_core.progress import report
 
-    csv_path = Path(csv_path)
+    csv_path = user_path(csv_path)
     df = _read_rows(csv_path)
     plan, kept, ids = _video_groups(project, csv_path, df, id_prefix)
     _check_first_jpeg_mask(df)

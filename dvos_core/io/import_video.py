@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 from contextlib import closing
-from pathlib import Path
 
 from dvos_core.io.output_paths import check_fps
 from dvos_core.io.prefetch import prefetch
 from dvos_core.io.preprocess import Preprocess
 from dvos_core.io.readers import open_video
 from dvos_core.progress import CancelToken, ProgressFn, check, report
-from dvos_core.shell import quote
+from dvos_core.shell import quote, user_path
 from dvos_core.store.lock import writes_store
 from dvos_core.user_warnings import warn_user
 
@@ -39,7 +38,7 @@ FRAME_MAX_BYTES = (1 << 31) - 1  # one stored frame is one chunk, and the store'
 def source_name(path) -> str:
     """The name a video's id is made from (:func:`~dvos_core.store.schema.safe_id`): a file's name without its
     extension, a folder's name."""
-    path = Path(path)
+    path = user_path(path)
     return path.stem if path.is_file() else (path.name or path.resolve().name)  # "." or "..": the folder's own name
 
 
@@ -91,7 +90,7 @@ def import_video(
 
     project = Project.of(project)
 
-    path = Path(path)
+    path = user_path(path)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if fps is not None:

@@ -20,7 +20,7 @@ from dvos_core.io.readers import (
     orient,
     tiff_frames,
 )
-from dvos_core.shell import quote
+from dvos_core.shell import quote, user_path
 from dvos_core.store.fsops import io_step
 from dvos_core.store.lock import writes_store
 from dvos_core.store.schema import DamagedStoreError
@@ -54,7 +54,7 @@ def read_mask_file(path, allow_labels: bool = False, label_class: str | None = N
     """Read a mask image keeping its values (palette PNGs give palette indices, not colours, unless the two disagree
     on which pixels are background: then it is an error, see :func:`_palette_indices`). Colour masks are read by
     the CVAT ``labelmap.txt`` beside them, or as one head per colour with ``allow_labels`` (see :func:`gray_mask`)."""
-    path = Path(path)
+    path = user_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: mask file not found")
     if path.suffix.lower() in TIFF_SUFFIXES:
@@ -458,6 +458,7 @@ def import_masks(
             f"write masks held in memory with project.video({video_id!r}).set_mask(t, mask, provenance), one frame "
             f"at a time"
         )
+    source = user_path(source)
     video = project.video(video_id).require_complete()
     if provenance is not None:
         video.check_label_write(provenance)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from dvos_core.shell import user_path
+
 FPS_RANGE = (0.01, 1000.0)  # frame rates the video writers accept (mp4v fails above 65535, MJPG under 1)
 
 
@@ -56,7 +58,7 @@ def _sources(project) -> dict:
 def check_output_file(path, project=None) -> Path:
     """``path`` as an absolute Path, after checking it can be written as a new or replaced file: not inside the
     project folder, not a video's source footage, not an existing folder, its folder creatable."""
-    path = Path(path).expanduser().resolve()
+    path = user_path(path).resolve()
     _check_not_in_project(path, project)
     if project is not None:
         vid = _sources(project).get(path)
@@ -75,7 +77,7 @@ def check_output_folder(path, project=None, subfolders: tuple[str, ...] = ()) ->
     """``path`` as an absolute Path, after checking a folder can be created or written there: not inside the
     project folder, not a video's source folder of frames (nor one inside the ``subfolders`` the export writes
     into), not an existing file, its parent creatable."""
-    path = Path(path).expanduser().resolve()
+    path = user_path(path).resolve()
     _check_not_in_project(path, project)
     if project is not None:
         for source, vid in _sources(project).items():

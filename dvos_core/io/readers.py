@@ -29,7 +29,7 @@ import numpy as np
 
 from dvos_core.io.convert import to_rgb8
 from dvos_core.io.image_files import opencv_name
-from dvos_core.shell import quote
+from dvos_core.shell import quote, user_path
 from dvos_core.user_warnings import warn_user
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
@@ -669,7 +669,7 @@ def _jpeg_complete(path: Path) -> bool:
 
 def read_image(path) -> np.ndarray:
     """Read one image file (PNG/JPG/BMP through OpenCV, TIFF through tifffile) in its own dtype, RGB order."""
-    path = Path(path)
+    path = user_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: image file not found")
     if path.suffix.lower() in TIFF_SUFFIXES:
@@ -855,7 +855,7 @@ class FolderReader(VideoReader):
 
 def open_video(path, **kwargs) -> VideoReader:
     """Open a video file, a multi-page TIFF or a folder of images as a lazy :class:`VideoReader`."""
-    path = Path(path)
+    path = user_path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     if path.is_dir():

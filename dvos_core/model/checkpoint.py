@@ -30,6 +30,7 @@ import torch
 from dvos_core.checkpoint_header import FORMAT
 from dvos_core.model.factory import KINDS, build_model
 from dvos_core.model.presets import ModelConfig
+from dvos_core.shell import user_path
 
 FORMAT_VERSION = 3
 # Model settings added since format 3 came out, with the value that builds the model as it was before them. A
@@ -223,7 +224,7 @@ def read_checkpoint(path) -> dict:
     stored in the file) is the SHA-256 of the very bytes it was read from: the file is read once, checked, hashed
     and loaded from memory, so what a run records as its checkpoint is what it loaded, even when training saves a
     new best.pt over it (renaming a new file over the path) while the run goes on."""
-    path = Path(path)
+    path = user_path(path)
     if path.is_dir():  # a model folder: its best.pt (any other folder is refused saying what it is)
         path = folder_checkpoint(path)
     if not path.is_file():

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dvos_core.shell import user_path
+
 STAGED = ".best.pt.import."  # the checkpoint an import writes in the model folder before it becomes best.pt
 EXTRAS = ("config.yaml", "metrics.json")  # what a copied model keeps of its training run besides best.pt
 
@@ -128,7 +130,7 @@ def copy_model(project, source, name: str | None = None, overwrite: bool = False
     from dvos_core.store.schema import safe_id
 
     project = project if isinstance(project, Project) else Project.open(project)
-    src = Path(source)
+    src = user_path(source)
     if src.is_dir():  # a model folder: its best.pt (a project or its models folder: its models are listed)
         src = folder_checkpoint(src)
     # a dvos checkpoint that builds and loads (reference weights: the error says how to convert; a file whose model

@@ -26,7 +26,7 @@ import torch
 from dvos_core.model.checkpoint import CheckpointError, save_checkpoint
 from dvos_core.model.factory import build_model
 from dvos_core.model.presets import ModelConfig, get_config
-from dvos_core.shell import quote
+from dvos_core.shell import quote, user_path
 
 KIND_NAMES = {"video": "dvos", "dvos": "dvos", "image": "frame", "frame": "frame"}
 PREFIXES = ("module.", "_orig_mod.")
@@ -218,7 +218,7 @@ def convert_state_dict(state: dict, kind: str, preset="paper", reduction: str = 
 
 def load_reference_state_dict(path) -> dict:
     """A reference state_dict from a file: bare, or under a ``state_dict`` / ``model`` key."""
-    path = Path(path)
+    path = user_path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file; pass the reference checkpoint (e.g. weights/ckpt_best.tar)")
     try:

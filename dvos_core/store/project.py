@@ -15,7 +15,7 @@ import zarr
 
 from dvos_core.prediction_options import PSEUDO_PASSES
 from dvos_core.progress import CancelToken, ProgressFn, report
-from dvos_core.shell import quote
+from dvos_core.shell import quote, user_path
 from dvos_core.store.fsops import TRASH, discard, group_attrs, io_step, settle_writes
 from dvos_core.store.lock import StoreBusyError, WriterLock, training_holder, writer_lock
 from dvos_core.store.migrate import MIGRATIONS, newer_schema_parts
@@ -217,7 +217,7 @@ def _project_path(path) -> Path:
     ``Project.create("~/field.dvos")`` made a folder named ``~`` in the working folder). Absolute because the
     project keeps it: a relative one would mean another folder once the working folder changes (os.chdir), and
     writes went there. Not resolved: a project reached through a symbolic link keeps the name it was opened by."""
-    return Path(path).expanduser().absolute()
+    return user_path(path).absolute()
 
 
 def _migratable(version) -> bool:

@@ -37,6 +37,7 @@ from dvos_core.model.device import use_bf16
 from dvos_core.model.presets import ModelConfig, get_config
 from dvos_core.model.transfer import image_parameter_names
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, interrupt_cancels, report
+from dvos_core.shell import user_path
 from dvos_core.store.fsops import checkpoint_now, in_project, io_step, same_checkpoint
 from dvos_core.store.lock import TRAIN_HOLDER, TRAIN_LOCK
 from dvos_core.store.schema import StoreError
@@ -1155,7 +1156,7 @@ def init_checkpoint_path(project, init_from):
     any other path is made absolute from the working folder."""
     if not init_from:
         return init_from
-    p = Path(init_from)
+    p = user_path(init_from)
     if not p.is_absolute() and p.parts[:1] == ("models",) and (project.path / p).is_file():
         return str(project.path / p)
     if (not p.is_file() and len(p.parts) == 1 and not p.suffix) or p.is_dir():  # a model's name, or a model folder
@@ -1163,7 +1164,7 @@ def init_checkpoint_path(project, init_from):
 
         # a clear error naming the models there (or what a folder given is: a project, its models folder)
         return os.path.abspath(resolve_checkpoint_path(project, str(init_from)))
-    return os.path.abspath(init_from)
+    return os.path.abspath(p)
 
 
 def _project_relative(project, init_from):
