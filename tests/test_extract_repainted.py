@@ -233,7 +233,9 @@ def test_the_objects_of_a_frame_cleared_since_it_was_cut_are_removed(tmp_project
     b_before = _objects(project, "b")
     project.video("a").clear_mask(1)
     assert main(["extract-objects", str(project.path), "--min-area", "4", "--fakes-per-head", "1"]) == 0
-    assert "the objects of 1 frames painted before and cleared since removed" in capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the objects of 1 frame(s) removed, their masks no longer a person's" in out
+    assert "'a' frame 1 (cleared since)" in out
     rows = project.objects.table().to_dict("records")
     assert {(r["video"], r["frame"]) for r in rows} == {("a", 0), ("b", 0), ("b", 1)}
     _same(b_before, _objects(project, "b"))  # the other video's objects as they were
@@ -290,14 +292,13 @@ def test_a_frame_cleared_since_its_clip_was_made_loses_its_clip(tmp_project, cap
     assert sorted(p.inpainted_clips()) == sorted(b for k, b in old.items() if k[0] == "b")
     with pytest.raises(ValueError, match="no annotated frames"):
         backgrounds_from_annotated(p, ["a"], clip_length=2, motion="none")
-    # a painted frame whose mask is replaced by a pseudo-label loses its clip too; a clip made (--frames) from the
-    # pseudo-label it holds is kept
+    # a painted frame whose mask is replaced by a pseudo-label loses its clip too, and --frames cannot make one
+    # from the pseudo-label (clips, as heads, come from a person's masks alone)
     p.video("b").set_mask(0, _mask((48, 64), [(1, 1, 4, 4)]), "pseudo", overwrite=True)
     assert backgrounds_from_annotated(p, ["b"], clip_length=2, motion="none").dropped == [old[("b", 0)]]
-    made = backgrounds_from_annotated(p, ["b"], frames=[0], clip_length=2, motion="none")
-    assert len(made) == 1
-    assert backgrounds_from_annotated(p, ["b"], clip_length=2, motion="none").dropped == []
-    assert made[0].name in p.inpainted_clips()
+    with pytest.raises(ValueError, match="frame 0 holds a pseudo-label, not a mask a person painted or corrected"):
+        backgrounds_from_annotated(p, ["b"], frames=[0], clip_length=2, motion="none")
+    assert old[("b", 0)] not in p.inpainted_clips()
 
 
 def test_the_remade_clips_are_named_by_their_frames_and_the_ids_they_have_now(tmp_project, capsys):
@@ -322,3 +323,46 @@ def test_the_remade_clips_are_named_by_their_frames_and_the_ids_they_have_now(tm
     said = re.findall(r"video 'a' frame (\d+) \(now (\w+)\)", out)
     assert "2 of them made again" in out and sorted(int(t) for t, _ in said) == [0, 1]
     assert all(clips[b]["frame"] == int(t) and clips[b]["source"] == "a" for t, b in said)
+
+
+def test_frames_with_a_models_mask_are_refused_and_what_was_cut_from_a_painted_one_goes_with_why(tmp_project, capsys):
+    """`extract-objects --frames 9` cut heads from a frame holding a pseudo-label, and the next plain run deleted
+    them, saying the frame was "painted before and cleared since" (it was neither); `extract-backgrounds
+    --from-annotated --frames 9` made a clip from it that a plain run kept. Heads and clips come from a person's
+    masks alone: --frames naming a frame with a model's mask is refused, naming the frame, its mask and the fixes,
+    and a painted frame whose mask a pseudo-label replaced since loses its objects and its clip, each message
+    saying why."""
+    from dvos_core.cli import main
+
+    p = _two_videos(tmp_project, frames=3)
+    p.video("a").set_mask(2, _mask((48, 64), [(20, 20, 6, 6)]), "pseudo", overwrite=True)
+    for args, what in (
+        (["extract-objects", str(p.path), "--frames", "2", "--min-area", "4"], "heads are cut"),
+        (["extract-backgrounds", str(p.path), "--from-annotated", "--frames", "2"], "background clips are inpainted"),
+    ):
+        assert main(args) != 0
+        said = " ".join(capsys.readouterr().err.split())
+        assert f"video 'a' frame 2 holds a pseudo-label, not a mask a person painted or corrected, and {what}" in said
+        assert "Annotate step (Save frame)" in said and "Review step (Save correction)" in said
+        assert f"dvos import-masks {p.path} a SOURCE --provenance corrected" in said
+    assert len(p.objects) == 0 and not p.inpainted_clips()
+    # a painted frame cut (heads and a clip), then its mask replaced by a pseudo-label: both go, saying why
+    extract_heads(p, min_area=4, fakes_per_head=1)
+    backgrounds_from_annotated(p, clip_length=2, motion="none")
+    clip = {(c["source"], int(c["frame"])): b for b, c in p.inpainted_clips().items()}[("b", 1)]
+    p.video("b").set_mask(1, _mask((48, 64), [(1, 1, 4, 4)]), "pseudo", overwrite=True)
+    p.video("a").clear_mask(0)
+    assert main(["extract-objects", str(p.path), "--min-area", "4", "--fakes-per-head", "1"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the objects of 2 frame(s) removed, their masks no longer a person's" in out
+    assert "'a' frame 0 (cleared since), 'b' frame 1 (now a pseudo-label)" in out
+    assert {(r["video"], r["frame"]) for r in p.objects.table().to_dict("records")} == {("a", 1), ("b", 0), ("b", 2)}
+    assert main(["extract-backgrounds", str(p.path), "--from-annotated", "--clip-length", "2", "--motion", "none"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"clip(s) {clip} of video 'b' frame 1 were deleted: the frame now holds a pseudo-label, not a mask a" in err
+    assert "of video 'a' frame 0 were deleted: the frame was cleared since" in err
+    assert sorted((c["source"], int(c["frame"])) for c in p.inpainted_clips().values()) == [
+        ("a", 1),
+        ("b", 0),
+        ("b", 2),
+    ]

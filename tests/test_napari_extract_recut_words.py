@@ -35,3 +35,16 @@ def test_the_extract_step_says_which_frames_were_cut_again_after_a_repaint(make_
     assert "2 of the frames skipped were extracted before dvos recorded the masks they were cut from" in text
     assert "tick 'replace objects extracted before' (Advanced settings) to cut them from their masks" in text
     assert "--" not in text
+
+
+def test_the_extract_step_names_the_frames_whose_objects_went_and_why(make_napari_viewer, tmp_project):
+    """A run that only removed the objects of frames no longer a person's mask said "no new objects" and nothing of
+    them (and elsewhere called every such frame "cleared"): it names each frame and why (cleared, or the model's
+    mask it now holds)."""
+    ext = dock(make_napari_viewer(), "Extract")
+    ext.state.set_project(tmp_project)
+    gone = [("plot", 9, "a pseudo-label"), ("plot", 3, "cleared")]
+    ext._extracted(_Table(0, skipped_frames=2, recut_frames=0, withdrawn_frames=2, withdrawn=gone))
+    text = " ".join(ext.messages.text().split())
+    assert "the objects of 2 frame(s) removed, their masks no longer a person's" in text, text
+    assert "'plot' frame 3 (cleared since), 'plot' frame 9 (now a pseudo-label)" in text, text

@@ -47,7 +47,7 @@ def register(sub) -> None:
         metavar="T",
         help="only these frame numbers, of every video chosen (default: every frame with a painted/corrected "
         "mask; without --videos, videos with no painted frame are left out); a frame number past the end of a "
-        "video is an error",
+        "video, or one whose mask is a model's (pseudo-label, prediction), not painted or corrected, is an error",
     )
     p.add_argument("--min-area", type=int, default=50, help="smallest head kept, in pixels (default 50)")
     p.add_argument("--max-area", type=int, help="largest head kept, in pixels (default: no limit)")
@@ -111,7 +111,8 @@ def register(sub) -> None:
         type=int,
         metavar="T",
         help="only these frames, of every video chosen (default: every painted one; without --videos, videos "
-        "with no painted frame are left out); a frame number past the end of a video is an error",
+        "with no painted frame are left out); a frame number past the end of a video, or one whose mask is a "
+        "model's (pseudo-label, prediction), not painted or corrected, is an error",
     )
     a.add_argument(
         "--dilate",
@@ -150,6 +151,7 @@ def _extract_objects(args) -> int:
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
     from dvos_core.extract import extract_heads
     from dvos_core.extract.fakes import no_fakes_warning
+    from dvos_core.extract.heads import withdrawn_note
     from dvos_core.store import Project
 
     project = Project.open(args.project)
@@ -175,11 +177,7 @@ def _extract_objects(args) -> int:
         + (f", {s['too_large']} over {args.max_area} px" if args.max_area else "")
         + (f"; {s['fakes_failed']} fakes found no head-free spot" if s["fakes_failed"] else "")
         + (f"; {s['recut_frames']} repainted frames cut again" if s.get("recut_frames") else "")
-        + (
-            f"; the objects of {s['withdrawn_frames']} frames painted before and cleared since removed"
-            if s.get("withdrawn_frames")
-            else ""
-        )
+        + (f"; {withdrawn_note(s['withdrawn'])}" if s.get("withdrawn") else "")
         + (
             f"; {s['skipped_frames']} frames extracted before{'' if old else ' and unchanged'}, skipped (--replace "
             f"cuts them again)"

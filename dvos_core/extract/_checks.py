@@ -93,3 +93,33 @@ def training_videos(project, video_ids, made: str, frames=None) -> list:
     videos = [training_video(project, vid, made) for vid in id_list(video_ids)]
     frames_in_range(project, videos, frames)
     return videos
+
+
+def not_a_persons_mask(video, t: int) -> str | None:
+    """None when frame ``t`` of ``video`` holds a mask a person made (painted or corrected): the only masks heads,
+    fakes and inpainted clips are made from. Else why not, in words: 'cleared' (no mask, or a frame past the video's
+    end), or what the mask is ('a pseudo-label', "a model's prediction", 'a synthetic mask')."""
+    from dvos_core.store.schema import CORRECTED, MANUAL, PREDICTED, PROVENANCE_NAMES, PSEUDO, SYNTHETIC
+
+    code = int(video.provenance[t]) if 0 <= t < video.n_frames else 0
+    if code in (MANUAL, CORRECTED):
+        return None
+    if not code:
+        return "cleared"
+    names = {PSEUDO: "a pseudo-label", PREDICTED: "a model's prediction", SYNTHETIC: "a synthetic mask"}
+    return names.get(code, f"a {PROVENANCE_NAMES.get(code, code)} mask")
+
+
+def check_persons_mask(project, video, t: int, made: str) -> None:
+    """Refuse frame ``t`` of ``video`` (named by ``--frames``) whose mask is not a person's
+    (:func:`not_a_persons_mask`): ``made`` (e.g. "heads are cut") comes from painted or corrected masks alone,
+    since a model's mask misses heads and draws false ones. The error names the frame, its mask and the fixes."""
+    why = not_a_persons_mask(video, t)
+    if why is None or why == "cleared":  # no mask: the caller's own error
+        return
+    raise ValueError(
+        f"video {video.name!r} frame {t} holds {why}, not a mask a person painted or corrected, and {made} only "
+        f"from a person's masks: accept or fix it in the Annotate step (Save frame) or the Review step (Save "
+        f"correction), or import it as a person's mask (`dvos import-masks {quote(project.path)} "
+        f"{quote(video.name)} SOURCE --provenance corrected`), or leave it out of --frames"
+    )

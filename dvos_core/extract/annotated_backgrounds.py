@@ -22,8 +22,10 @@ import numpy as np
 
 from dvos_core.extract._checks import (
     check_int,
+    check_persons_mask,
     check_seed,
     frame_seed,
+    not_a_persons_mask,
     painted_videos,
     same_video,
     training_videos,
@@ -69,6 +71,7 @@ def _plan(project, video_ids, frames) -> list[tuple[str, int]]:
                     f"video {vid!r} frame {t} has no mask; paint its heads first, or leave it out of --frames (or "
                     f"choose the videos with --videos)"
                 )
+            check_persons_mask(project, video, int(t), "background clips are inpainted")
             plan.append((vid, int(t)))
     return plan
 
@@ -153,7 +156,7 @@ class InpaintedClips(list):
     id of each clip made again for a frame repainted since its clip was made to the ids of the old clips it
     replaced (deleted; a later clip of the run may take such an id, so name a remade clip by its frame);
     ``dropped`` lists the old clips deleted, not made again: of frames repainted so that no field is left to make a
-    clip from, and of frames cleared since (no longer painted, see ``_withdrawn_clips``)."""
+    clip from, and of frames cleared since or whose mask is no longer a person's (see ``_withdrawn_clips``)."""
 
     def __init__(self, clips=(), remade=None, dropped=()):
         super().__init__(clips)
@@ -231,13 +234,16 @@ def backgrounds_from_annotated(
     """Make one background clip of ``clip_length`` frames per annotated frame (see the module docstring).
 
     ``video_ids``: default all but test videos (naming a test video is an error); ``frames``: frame numbers, for
-    every video chosen (default: every frame with a painted or corrected mask). ``n_clips``: at most this many new
-    clips, from annotated frames spread evenly over the ones still to do (default: one per annotated frame).
+    every video chosen (default: every frame with a painted or corrected mask; a frame named must hold one too: a
+    pseudo-label, a prediction or a synthetic mask is refused, naming the fixes, as for the heads). ``n_clips``: at
+    most this many new clips, from annotated frames spread evenly over the ones still to do (default: one per
+    annotated frame).
     ``dilate_px``: 0 to :data:`MAX_DILATE`. A frame whose grown heads cover it whole is skipped with a warning (an
     error when no frame is left and none of those asked for gave a clip before). ``camera``: SynthConfig or dict of
-    camera_* settings for ``motion="default"``. The clips of frames painted before and cleared since (of the videos
-    and ``frames`` the run looks at) are deleted with a warning naming them (``dropped`` of the list returned); when
-    every painted frame was cleared, that is all a run does (no error that there is nothing to make clips from).
+    camera_* settings for ``motion="default"``. The clips of frames painted before and cleared since, or whose mask
+    is no longer a person's (replaced by a pseudo-label, say), of the videos and ``frames`` the run looks at, are
+    deleted with a warning naming them and why (``dropped`` of the list returned); when every painted frame was
+    cleared, that is all a run does (no error that there is nothing to make clips from).
     Each clip records the fingerprint of the mask it was inpainted from (``mask_sha``, see
     :mod:`dvos_core.extract.fingerprint`). Frames that already gave a clip (of the same video: clips record its
     ``created`` attribute as ``video_created``) are skipped unless repainted since (their mask's fingerprint differs
@@ -335,15 +341,15 @@ def backgrounds_from_annotated(
 
 
 def _withdrawn_clips(project, video_ids, frames, plan) -> dict:
-    """{(video, frame): [clip ids]} of the finished clips inpainted from frames of the videos (and ``frames``) a run
-    looks at that are no longer painted or corrected: the frame was cleared since (no mask, or a frame past the
-    video's end), or its mask was replaced by another one, not painted (a pseudo-label whose fingerprint differs from
-    the clip's ``mask_sha``). The clip shows the field around heads the user withdrew, so it must not feed synthesis,
-    as the frame's objects must not (:func:`dvos_core.extract.heads._withdrawn`). A clip made (by ``--frames``) from
-    the pseudo-label the frame still holds, or without a fingerprint from a frame that still holds a mask, is kept;
-    so are the clips of test videos, of unfinished imports, of another video once under that id, of frames the run
-    does not look at, and of bare-field videos (not inpainted)."""
-    from dvos_core.store.schema import CORRECTED, MANUAL, id_list
+    """{(video, frame): (why, [clip ids])} of the finished clips inpainted from frames of the videos (and ``frames``)
+    a run looks at whose masks are no longer a person's (painted or corrected): ``why`` is 'cleared' (no mask, or a
+    frame past the video's end) or what the mask is now (say 'a pseudo-label': the painted mask replaced by a
+    model's; :func:`~dvos_core.extract._checks.not_a_persons_mask`). The clip shows the field around heads the user
+    withdrew, so it must not feed synthesis, as the frame's objects must not (the same rule:
+    :func:`dvos_core.extract.heads._withdrawn`). A clip without a fingerprint (made by an older dvos) from a frame
+    that still holds a mask is kept; so are the clips of test videos, of unfinished imports, of another video once
+    under that id, of frames the run does not look at, and of bare-field videos (not inpainted)."""
+    from dvos_core.store.schema import id_list
 
     chosen = id_list(video_ids)
     present = set(project.video_ids())
@@ -365,25 +371,24 @@ def _withdrawn_clips(project, video_ids, frames, plan) -> dict:
             or not same_video(a.get("video_created"), video_token(video))
         ):
             continue
-        if t < video.n_frames and int(video.provenance[t]) in (MANUAL, CORRECTED):
-            continue
-        now = frame_sha(video, t) if t < video.n_frames else None
-        if now is None or (a.get("mask_sha") is not None and a["mask_sha"] != now):
-            out.setdefault((vid, t), []).append(b)
+        why = not_a_persons_mask(video, t)
+        if why == "cleared" or (why is not None and a.get("mask_sha") is not None):
+            out.setdefault((vid, t), (why, []))[1].append(b)
     return out
 
 
 def _drop_withdrawn(project, withdrawn: dict) -> list:
-    """Delete the clips of :func:`_withdrawn_clips`, each frame's with a warning naming them; returns their ids."""
+    """Delete the clips of :func:`_withdrawn_clips`, each frame's with a warning naming them and why; returns their
+    ids."""
     gone = []
-    for (vid, t), ids in sorted(withdrawn.items()):
+    for (vid, t), (why, ids) in sorted(withdrawn.items()):
         for b in ids:
             project.delete_background(b)
         gone += ids
+        now = "was cleared since" if why == "cleared" else f"now holds {why}, not a mask a person painted or corrected"
         warn_user(
-            f"{project.path}: the background clip(s) {', '.join(ids)} of video {vid!r} frame {t} were deleted: "
-            f"inpainted from the mask painted before, and the frame was cleared since (or its mask replaced by a "
-            f"pseudo-label), so they no longer feed synthesis"
+            f"{project.path}: the background clip(s) {', '.join(ids)} of video {vid!r} frame {t} were deleted: the "
+            f"frame {now}, and clips are inpainted only from a person's masks, so they no longer feed synthesis"
         )
     return gone
 

@@ -9,8 +9,10 @@ import numpy as np
 
 from dvos_core.extract._checks import (
     check_int,
+    check_persons_mask,
     check_seed,
     frame_seed,
+    not_a_persons_mask,
     painted_videos,
     same_video,
     training_videos,
@@ -69,16 +71,20 @@ def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
                 )
             if (vid, t) in labels:
                 _check_labels(video, t, labels[(vid, t)])
+            else:
+                check_persons_mask(project, video, t, "heads are cut")
             plan.append((vid, t))
     return plan
 
 
-def _withdrawn(project, bank, video_ids, frames, plan) -> set:
-    """The frames (video id, frame) of the videos (and ``frames``) a run looks at whose heads are in the bank, cut
-    from a stored mask that is no longer a painted or corrected one (the frame cleared since, or its mask replaced by
-    a pseudo-label): their objects must go, as a repainted frame's do. Objects cut before dvos recorded their mask
-    (no ``mask_sha``), from a label map (None) or from an earlier video of the same id are left alone."""
-    from dvos_core.store.schema import CORRECTED, MANUAL, id_list
+def _withdrawn(project, bank, video_ids, frames, plan) -> dict:
+    """{(video id, frame): why} of the frames of the videos (and ``frames``) a run looks at whose heads are in the
+    bank, cut from a stored mask that is no longer a person's (painted or corrected): their objects must go, as a
+    repainted frame's do. ``why`` (:func:`~dvos_core.extract._checks.not_a_persons_mask`): 'cleared' (the frame
+    cleared since), or what its mask is now (say 'a pseudo-label': the painted mask replaced by a model's). Objects
+    cut before dvos recorded their mask (no ``mask_sha``), from a label map (None) or from an earlier video of the
+    same id are left alone."""
+    from dvos_core.store.schema import id_list
 
     chosen = id_list(video_ids)
     planned = set(plan)
@@ -96,8 +102,8 @@ def _withdrawn(project, bank, video_ids, frames, plan) -> set:
 
     cut = [p for p in bank.frames_with("head") if p not in planned and asked(*p)]
     if not cut:
-        return set()
-    latest, videos, out, present = bank.latest_records(cut), {}, set(), set(project.video_ids())
+        return {}
+    latest, videos, out, present = bank.latest_records(cut), {}, {}, set(project.video_ids())
     for vid, t in cut:
         rec = latest.get((vid, t)) or {}
         if not rec.get("mask_sha") or vid not in present:  # a deleted video's objects: `dvos info` names them
@@ -107,9 +113,23 @@ def _withdrawn(project, bank, video_ids, frames, plan) -> set:
         video = videos[vid]
         if video.split == "test" or not same_video(rec.get("video_created"), video_token(video)):
             continue
-        if t >= video.n_frames or int(video.provenance[t]) not in (MANUAL, CORRECTED):
-            out.add((vid, t))
+        why = not_a_persons_mask(video, t)
+        if why is not None:
+            out[(vid, t)] = why
     return out
+
+
+def withdrawn_note(withdrawn) -> str:
+    """The words of a run's ``withdrawn`` frames ((video, frame, why) of :func:`extract_heads`' ``attrs``): whose
+    objects were removed, and why (each frame named, up to a few)."""
+    withdrawn = sorted(withdrawn)
+    named = [f"{v!r} frame {t} ({'cleared since' if why == 'cleared' else 'now ' + why})" for v, t, why in withdrawn]
+    more = f" and {len(named) - 4} more" if len(named) > 5 else ""
+    named = named[:4] if more else named
+    return (
+        f"the objects of {len(withdrawn)} frame(s) removed, their masks no longer a person's (heads come only from "
+        f"painted or corrected masks): {', '.join(named)}{more}"
+    )
 
 
 def _check_labels(video, t: int, lab) -> None:
@@ -169,17 +189,18 @@ def extract_heads(
     """Cut every head out of the annotated frames, plus ``fakes_per_head`` fake heads per real head.
 
     Videos: ``video_ids``, default every video except those of split 'test' (naming a test video is an error).
-    Frames: those with human masks (manual/corrected) unless ``frames`` (a list for every video, or a dict
-    {video id: [frames]}) is given. Heads are the 8-connected components of the mask, or the ids of an instance
-    label map given as ``labels[(video id, frame)]``. Components smaller than ``min_area`` (or larger than
-    ``max_area``) pixels are dropped and counted. Each head is stored as an RGBA crop (bounding box + ``margin``
-    pixels; alpha 255 on the head, RGB zero and alpha 0 outside it) with its statistics; fakes have kind 'fake' and
-    ``source`` = the id of the real head whose silhouette they use; where their textures are taken from is drawn
-    from ``seed``, the video and the frame, so a frame gives the same fakes whichever frames the run extracts (say,
-    a run resumed after a stop or a kill). ``halo_px`` > 0 keeps a ring of that many pixels
-    of the frame around each head (alpha 1..127, fading outwards; never another head's pixels), and each fake keeps
-    its own surroundings alike: synthesis pastes the ring with the object, as the edge it really has, and never
-    labels it (0 = the objects alone).
+    Frames: those with human masks (manual/corrected) unless ``frames`` (a list for every video, or a dict {video
+    id: [frames]}) is given; a frame of ``frames`` must hold a person's mask too (a pseudo-label, a prediction or a
+    synthetic mask is refused, naming the fixes), or have a label map in ``labels``. Heads are the 8-connected
+    components of the mask, or the ids of an instance label map given as ``labels[(video id, frame)]``. Components
+    smaller than ``min_area`` (or larger than ``max_area``) pixels are dropped and counted. Each head is stored as
+    an RGBA crop (bounding box + ``margin`` pixels; alpha 255 on the head, RGB zero and alpha 0 outside it) with its
+    statistics; fakes have kind 'fake' and ``source`` = the id of the real head whose silhouette they use; where
+    their textures are taken from is drawn from ``seed``, the video and the frame, so a frame gives the same fakes
+    whichever frames the run extracts (say, a run resumed after a stop or a kill). ``halo_px`` > 0 keeps a ring of
+    that many pixels of the frame around each head (alpha 1..127, fading outwards; never another head's pixels), and
+    each fake keeps its own surroundings alike: synthesis pastes the ring with the object, as the edge it really
+    has, and never labels it (0 = the objects alone).
 
     Each object records the fingerprint of the mask it was cut from (``mask_sha``, see
     :mod:`dvos_core.extract.fingerprint`; None for a frame cut from a label map of ``labels``). Frames already
@@ -198,9 +219,11 @@ def extract_heads(
     step at the end, so on an error, a cancel or a kill (power cut) the old bank is kept whole and none of the new
     objects is counted. Every option is checked before anything is written. Returns a DataFrame of the rows added
     (nothing new cut: no rows, with the columns of the bank's rows); its ``attrs`` hold the counts (frames, heads,
-    fakes, too_small, too_large, fakes_failed, skipped_frames, recut_frames, and unfingerprinted_frames: the skipped
-    frames whose objects record no fingerprint, whose repaint cannot be seen). ``threads``: OpenCV threads (see
-    :mod:`dvos_core.threads`).
+    fakes, too_small, too_large, fakes_failed, skipped_frames, recut_frames, unfingerprinted_frames: the skipped
+    frames whose objects record no fingerprint, whose repaint cannot be seen, and withdrawn_frames: the frames cut
+    before whose objects were removed, their masks no longer a person's, listed in ``withdrawn`` as (video, frame,
+    why), why 'cleared' or what the mask is now, say 'a pseudo-label'; :func:`withdrawn_note` words them).
+    ``threads``: OpenCV threads (see :mod:`dvos_core.threads`).
     """
     import pandas as pd
 
@@ -237,6 +260,7 @@ def extract_heads(
         "recut_frames": 0,
         "unfingerprinted_frames": 0,
         "withdrawn_frames": 0,
+        "withdrawn": [],
     }
     tokens = {vid: video_token(project.video(vid)) for vid in {v for v, _ in plan}}
     had = len(bank)
@@ -261,7 +285,8 @@ def extract_heads(
         stats["recut_frames"] = len(stale)
         withdrawn = _withdrawn(project, bank, video_ids, frames, plan)
         stats["withdrawn_frames"] = len(withdrawn)
-        stale |= withdrawn  # their objects go too, and nothing is cut from them
+        stats["withdrawn"] = sorted((vid, t, why) for (vid, t), why in withdrawn.items())
+        stale |= set(withdrawn)  # their objects go too, and nothing is cut from them
         plan = [p for p in plan if p not in done]
     opts = SimpleNamespace(
         seed=seed,

@@ -314,6 +314,8 @@ class ExtractDock(DvosDock):
         mask they were cut from (a repaint of them cannot be seen: 'replace' cuts them from their masks now)."""
         from napari.utils.notifications import show_info
 
+        from dvos_core.extract.heads import withdrawn_note
+
         n = len(table) if table is not None else 0
         counts = dict(getattr(table, "attrs", None) or {})
         skipped = int(counts.get("skipped_frames") or 0)
@@ -321,7 +323,7 @@ class ExtractDock(DvosDock):
         old = int(counts.get("unfingerprinted_frames") or 0)
         replace = f"tick '{self.replace.text()}' (Advanced settings)"
         unchanged = "" if old else " and not repainted since"
-        if n == 0 and skipped and not recut:
+        if n == 0 and skipped and not recut and not counts.get("withdrawn"):
             text = f"no new objects: the {skipped} painted frame(s) were extracted before{unchanged}"
             if not old:
                 text += f"; {replace} to cut them again"
@@ -334,9 +336,8 @@ class ExtractDock(DvosDock):
                 text += f"; {small} painted blob(s) smaller than 'smallest head (px)' were left out"
             if recut:
                 text += f"; {recut} frame(s) repainted since they were extracted were cut again from their new masks"
-            withdrawn = int(counts.get("withdrawn_frames") or 0)
-            if withdrawn:
-                text += f"; the objects of {withdrawn} frame(s) cleared since they were extracted were removed"
+            if counts.get("withdrawn"):
+                text += f"; {withdrawn_note(counts['withdrawn'])}"
             if skipped:
                 text += f"; {skipped} frame(s) extracted before{unchanged} were skipped"
         if old:
