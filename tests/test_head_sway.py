@@ -130,7 +130,8 @@ def test_matching_sets_sway_from_the_painted_heads(tmp_project):
     assert mm.config.sway_px < base.sway_px and not any("sway" in w for w in mm.warnings_after)
     got = config_motion(mm.config, 64)["head_sway_px"]["p50"]
     assert abs(got - heads["p50"]) < 0.3 * heads["p50"]
-    assert mm.table().splitlines()[-1].startswith(f"sway_px {mm.config.sway_px:g}: from {heads['heads']} painted")
+    said = f"sway_px {mm.config.sway_px:g}, drift_speed {mm.config.drift_speed:g}: from {heads['heads']} painted"
+    assert mm.table().splitlines()[-1].startswith(said)
     row = next(r for r in mm.rows if r["quantity"].startswith("head sway"))
     assert row["measured"] == heads["p50"] and row["far_before"] and not row["far_after"]
 

@@ -382,3 +382,34 @@ def test_background_clips_too_small_to_render_name_match_motions_own_size_option
     with pytest.raises(ValueError, match=r"at least 512x512 px") as e:
         match_motion(tmp_project, ["plot"], base=SynthConfig(n_frames=24), render_clips=1)
     assert "match_motion(base=SynthConfig(height=, width=))" in str(e.value) and "preview" not in str(e.value)
+
+
+def test_matched_heads_step_as_much_as_the_footages_on_calm_and_on_swaying_footage(slow_video):
+    """--match-motion set sway_px from the painted heads' median step but left drift_speed at its default 0.3
+    px/frame, so on calm footage (heads stepping 0.03 px/frame) the matched heads stepped 0.24: 8x, and the table did
+    not warn (a 0.5 px slack). Sway and drift are now scaled together so that a simulated head's median step (drift
+    plus sway, as synthesis composes them) is the footage's, and the comparison warns about such a gap."""
+    from dvos_core.motion.matching import compare_motion, overrides_from_motion
+
+    base = SynthConfig(n_frames=15)
+    measured = match_motion({"calm": slow_video}, base=base, n_model_clips=4).measured["all"]
+    for p50 in (0.03, 0.4, 2.0):  # calm, a breeze, windy
+        heads = {"heads": 40, "pairs": 4, "p50": p50, "p90": 2 * p50}
+        o = overrides_from_motion({**measured, "head_sway_px": heads}, base)
+        assert o["drift_speed"] / o["sway_px"] == pytest.approx(base.drift_speed / base.sway_px, rel=0.02)
+        cfg = base.replace(**o)
+        got = config_motion(cfg, 32)["head_sway_px"]["p50"]
+        assert got == pytest.approx(p50, rel=0.15), (p50, o, got)
+        m = {**measured, "head_sway_px": heads}
+        assert not any("head sway" in w for w in compare_motion(m, config_motion(cfg, 32), cfg, "matched")[1])
+    # the sway matched alone, at the default drift: the calm footage's heads 8x slower, and the table says so
+    calm = {**measured, "head_sway_px": {"heads": 40, "pairs": 4, "p50": 0.03, "p90": 0.06}}
+    old = base.replace(sway_px=overrides_from_motion(calm, base)["sway_px"])
+    assert config_motion(old, 32)["head_sway_px"]["p50"] > 4 * 0.03
+    [w] = [w for w in compare_motion(calm, config_motion(old, 32), old, "matched")[1] if "head sway" in w]
+    assert "0.03 px in the footage" in w
+    # a base without drift keeps none; a base without sway or drift gets sway alone
+    o = overrides_from_motion(calm, base.replace(drift_speed=0.0))
+    assert o["drift_speed"] == 0.0 and o["sway_px"] > 0
+    o = overrides_from_motion(calm, base.replace(drift_speed=0.0, sway_px=0.0))
+    assert o["drift_speed"] == 0.0 and o["sway_px"] > 0

@@ -15,8 +15,8 @@ A pair whose camera estimate turns or zooms more than adjacent frames of field f
 drifting across the view can pull the estimate, and its error would be read as sway.
 
 Each kept head gives one step (px per frame): the same quantity as the synthetic sway's per-head steps, so
-:func:`dvos_core.motion.matching.overrides_from_motion` can set ``sway_px`` from their median (robust to the few
-heads a passing leaf or a camera estimate's error still throws off).
+:func:`dvos_core.motion.matching.overrides_from_motion` can set ``sway_px`` and ``drift_speed`` from their median
+(robust to the few heads a passing leaf or a camera estimate's error still throws off).
 """
 
 from __future__ import annotations

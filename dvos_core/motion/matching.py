@@ -68,6 +68,7 @@ MATCHED_FIELDS = (
     "camera_rotation_deg",
     "camera_zoom",
     "sway_px",
+    "drift_speed",
 )
 _N_SAMPLES = 400  # Monte Carlo draws for the unit-amplitude constants (fixed seed: deterministic)
 
@@ -84,20 +85,37 @@ def _unit_steps(period_lo: float, period_hi: float, n_frames: int) -> tuple[floa
 
 
 @functools.lru_cache(maxsize=64)
-def _unit_sway_steps(period_lo: float, period_hi: float, coherence: float, n_frames: int) -> tuple[float, float]:
-    """(p50, p90) per-frame step (px) of a head's sway with unit amplitude and no drift."""
-    from dvos_core.synth.motion import smooth_signal
+def _head_steps(sway_px: float, drift_speed: float, period: tuple, coherence: float, n_frames: int) -> tuple:
+    """(p50, p90) per-frame step (px) of a head relative to the camera, as synthesis moves it
+    (:func:`dvos_core.synth.motion.head_motion`: a steady drift plus the sway) with these settings. Both scale in
+    proportion to ``sway_px`` and ``drift_speed`` together (same draws: fixed seed)."""
+    from types import SimpleNamespace
 
-    rng = np.random.default_rng(54321)
-    T, n = max(3, n_frames), 64
-    steps = []
+    from dvos_core.synth.motion import head_motion
+
+    cfg = SimpleNamespace(
+        n_frames=max(3, int(n_frames)),
+        sway_px=float(sway_px),
+        drift_speed=float(drift_speed),
+        sway_period=tuple(period),
+        wind_coherence=float(coherence),
+        rotation_deg=0.0,
+        scale_jitter=0.0,
+        elastic_px=0.0,
+    )
+    rng, n, steps = np.random.default_rng(54321), 64, []
     for _ in range(8):
-        gust = smooth_signal(rng, T, 1.0, (period_lo, period_hi), size=(2,))[:, None, :]
-        own = smooth_signal(rng, T, 1.0, (period_lo, period_hi), size=(n, 2))
-        pos = coherence * gust + (1 - coherence) * own
-        steps.append(np.hypot(*np.diff(pos, axis=0).transpose(2, 0, 1)).ravel())
+        mo = head_motion(rng, cfg, np.zeros((n, 2)), np.zeros(n), np.ones(n))
+        steps.append(np.hypot(*np.diff(mo.position, axis=0).transpose(2, 0, 1)).ravel())
     s = np.concatenate(steps)
     return float(np.percentile(s, 50)), float(np.percentile(s, 90))
+
+
+def _head_motion_share(base) -> tuple[float, float]:
+    """(sway_px, drift_speed) of unit scale that matching multiplies by one factor: ``base``'s own split between the
+    two (both zero: the sway alone), so the matched heads sway and drift in ``base``'s proportion."""
+    sway, drift = float(base.sway_px), float(base.drift_speed)
+    return (sway, drift) if sway > 0 or drift > 0 else (1.0, 0.0)
 
 
 def config_motion(cfg, n_clips: int = 64, seed: int = 0) -> dict:
@@ -170,7 +188,9 @@ def matched_pan(measured: dict) -> tuple[float, float]:
 
 def overrides_from_motion(measured: dict, base) -> dict:
     """SynthConfig changes that give ``base`` the motion of ``measured`` (a pooled :func:`summarise` result). A pan
-    faster than ``base``'s frame can show (:func:`pan_limit`) is slowed to it, its range scaled alike."""
+    faster than ``base``'s frame can show (:func:`pan_limit`) is slowed to it, its range scaled alike. ``sway_px``
+    and ``drift_speed`` are scaled together (``base``'s split) so that a head's simulated median step is the painted
+    heads' median step (else the frame's flow as a head's p90 step)."""
     lo, hi = matched_pan(measured)
     limit = pan_limit(base)
     if pan_too_fast(measured, base):  # the footage's px speed does not fit: the range's shape at what fits
@@ -194,16 +214,25 @@ def overrides_from_motion(measured: dict, base) -> dict:
         "camera_rotation_deg": round(min(rotation / p90, 45.0), 3),
         "camera_zoom": round(min(zoom / p90, 0.3), 4),
     }
-    unit50, unit90 = _unit_sway_steps(*base.sway_period, base.wind_coherence, base.n_frames)
+    # the heads' own motion: sway and drift scaled together (base's split between them) so that a head's simulated
+    # per-frame step (drift + sway, as synthesis composes them) has the footage's median; sway alone left the default
+    # drift (0.3 px/frame) to make calm footage's heads move 8x too much
+    sway0, drift0 = _head_motion_share(base)
+    step50, step90 = _head_steps(sway0, drift0, tuple(base.sway_period), base.wind_coherence, base.n_frames)
     heads = measured.get("head_sway_px")
     resid = measured.get("residual_px")
     cap, flow_max = sway_limits(measured.get("frame_side_px"))
+    k = None
     if heads and heads.get("p50") is not None:  # followed on the painted heads: their median step
-        out["sway_px"] = round(min(heads["p50"] / unit50, cap), 2)
+        k = heads["p50"] / step50
+        k = min(k, cap / max(sway0, drift0))
     elif resid and resid.get("p99") is not None and np.isfinite(resid["p99"]):
-        sway = resid["p99"] / unit90  # the whole frame's flow: an upper bound that occluders and blur inflate
-        if sway <= flow_max:  # beyond it something else moved: keep the configured sway (match_motion warns)
-            out["sway_px"] = round(sway, 2)
+        k = resid["p99"] / step90  # the whole frame's flow: an upper bound that occluders and blur inflate
+        if sway0 * k > flow_max:  # beyond it something else moved: keep the configured motion (match_motion warns)
+            k = None
+    if k is not None:
+        out["sway_px"] = round(sway0 * k, 3)
+        out["drift_speed"] = round(drift0 * k, 4)
     return out
 
 
@@ -216,7 +245,8 @@ _ROWS = (
     ("rotation per frame, p90", "deg", lambda s: (s.get("rotation_deg") or {}).get("p90"), 0.2),
     ("zoom per frame, p90", "%", lambda s: _pct((s.get("zoom") or {}).get("p90")), 0.3),
     ("local motion", "px/frame", lambda s: _local(s), 1.5),
-    ("head sway per frame, median", "px", lambda s: (s.get("head_sway_px") or {}).get("p50"), 0.5),
+    # heads of calm footage step a few hundredths of a px per frame (followed to ~0.01 px): a 0.5 px slack hid 8x
+    ("head sway per frame, median", "px", lambda s: (s.get("head_sway_px") or {}).get("p50"), 0.05),
 )
 
 
@@ -369,15 +399,16 @@ class MotionMatch:
         return "\n".join([*(line.format(*x) for x in [head, *lines]), *notes])
 
     def sway_source(self) -> str:
-        """One line: where the matched ``sway_px`` came from."""
+        """One line: where the matched ``sway_px`` (and ``drift_speed``, scaled with it) came from."""
         heads = self.measured["all"].get("head_sway_px")
+        both = f"sway_px {self.config.sway_px:g}, drift_speed {self.config.drift_speed:g}"
         if heads:
             return (
-                f"sway_px {self.config.sway_px:g}: from {heads['heads']} painted heads followed over {heads['pairs']} "
-                f"frame pairs (median step {heads['p50']:.2f} px/frame)"
+                f"{both}: from {heads['heads']} painted heads followed over {heads['pairs']} frame pairs (median step "
+                f"{heads['p50']:.2f} px/frame)"
             )
         if "sway_px" in self.overrides:
-            return f"sway_px {self.config.sway_px:g}: from the whole frame's local motion (no painted heads to follow)"
+            return f"{both}: from the whole frame's local motion (no painted heads to follow)"
         if not self.measured["all"].get("residual_px"):
             return f"sway_px {self.config.sway_px:g}: kept as configured (local motion not measured)"
         return f"sway_px {self.config.sway_px:g}: kept as configured (see the warnings)"
@@ -407,7 +438,7 @@ def match_motion(
     preview clips of the matched config are rendered and measured too (``rendered``; needs heads and background
     clips of ``base``'s height, checked before the footage is measured). Stored videos with painted frames also
     give the head sway (``measured["all"]["head_sway_px"]``, see :mod:`dvos_core.motion.head_sway`), from which
-    ``sway_px`` is set.
+    ``sway_px`` and ``drift_speed`` are set (:func:`overrides_from_motion`).
     Returns a :class:`MotionMatch`; ``.config`` is the matched SynthConfig, ``.warnings`` says how far the base
     config was off, ``.table()`` prints the comparison.
     """
