@@ -82,6 +82,66 @@ def test_small_objects_moving_on_their_own_are_ignored():
     assert max(ex, ey) < 0.3 and er < TOL_DEG, (ex, ey, er)
 
 
+# what docs/synthesis.md states of head-sized textured discs that move with the field and sway on their own:
+# (discs, sway amplitude px) -> (share of the frame covered, shift px, turn deg, zoom %) bounds per pair
+SWAYING_DISCS = {(14, amp): (0.07, 0.35, 0.2, 0.35) for amp in (1.0, 3.0, 6.0)}
+SWAYING_DISCS[(20, 3.0)] = (0.10, 0.45, 0.3, 0.45)
+
+
+def _swaying_discs(name: str, n: int, amp: float, radius: int = 9, seed: int = 1):
+    """:data:`STEPS` filmed over picture ``name`` with ``n`` textured discs of ``2 * radius + 1`` px (patches of
+    another picture) carried by the field and swaying on their own by ``amp`` px (periods 8-20 frames, per axis),
+    pasted with sub-pixel positions. Returns (frames, true pair matrices, the share of the frame they cover)."""
+    import cv2
+
+    frames, _, truth = camera_clip(texture(name), STEPS, size=(192, 224))
+    frames, (h, w) = frames.copy(), frames.shape[1:3]
+    rng = np.random.default_rng(seed)
+    skin, side = texture("astronaut" if name == "coffee" else "coffee", 512).astype(np.float32), 2 * radius + 1
+    field = rng.uniform([radius, radius], [w - radius, h - radius], (n, 2))  # (x, y) in frame 0
+    period, phase = rng.uniform(8, 20, (n, 2)), rng.uniform(0, 2 * np.pi, (n, 2))
+    patches = [skin[int(y) : int(y) + side, int(x) : int(x) + side] for y, x in rng.uniform(0, 510 - side, (n, 2))]
+    yy, xx = np.mgrid[:side, :side]
+    disc = (((yy - radius) ** 2 + (xx - radius) ** 2) <= radius**2).astype(np.float32)
+    cover = []
+    for t in range(len(frames)):
+        if t:  # the field moves with the camera
+            field = field @ truth[t - 1][:, :2].T + truth[t - 1][:, 2]
+        f, m = frames[t].astype(np.float32), np.zeros((h, w), np.float32)
+        for (x, y), patch in zip(field + amp * np.sin(2 * np.pi * t / period + phase), patches):
+            at = np.float32([[1, 0, x - radius], [0, 1, y - radius]])
+            a = cv2.warpAffine(disc, at, (w, h))
+            f = f * (1 - a[..., None]) + cv2.warpAffine(patch, at, (w, h)) * a[..., None]
+            m = np.maximum(m, a)
+        frames[t] = np.clip(f, 0, 255).astype(np.uint8)
+        cover.append(float((m >= 0.5).mean()))
+    return frames, truth, float(np.mean(cover))
+
+
+@pytest.mark.parametrize("n, amp", sorted(SWAYING_DISCS))
+@pytest.mark.parametrize("name", ["astronaut", "gravel", "coffee"])
+def test_head_sized_discs_swaying_on_the_field_move_the_estimate_by_what_the_docs_say(name, n, amp):
+    """docs/synthesis.md said the motion is recovered within 0.25 px, 0.1 deg and 0.2 % "also with a dozen blobs
+    moving on their own"; textured swaying discs covering 11 % of the frame put it up to 0.34 px, 0.15 deg and
+    0.56 % off. Measured here on discs carried by the field (as heads are) and swaying on their own, and the doc
+    states these figures with the cover and sway they hold for."""
+    cover, px, deg, pct = SWAYING_DISCS[(n, amp)]
+    frames, truth, covered = _swaying_discs(name, n, amp)
+    assert abs(covered - cover) < 0.01, covered
+    ex, ey, er, es = _errors(estimate_global_motion(frames), _truth(truth, frames.shape[1:]))
+    assert max(ex, ey) < px and er < deg and 100 * es < pct, (ex, ey, er, 100 * es)
+
+
+def test_the_docs_state_the_accuracy_measured_with_swaying_discs():
+    from pathlib import Path
+
+    doc = " ".join((Path(__file__).parents[1] / "docs" / "synthesis.md").read_text(encoding="utf-8").split())
+    assert f"within {TOL_PX} px, {TOL_DEG}° and {100 * TOL_SCALE:g} % per pair" in doc
+    for cover, px, deg, pct in sorted(set(SWAYING_DISCS.values())):
+        assert f"within {px} px, {deg}° and {pct} % while they cover {100 * cover:.0f} % of the frame" in doc, cover
+    assert "also with a dozen blobs moving on their own" not in doc
+
+
 def test_excluded_pixels_are_not_used():
     """A large object moving against the camera misleads the estimate unless its pixels are excluded."""
     frames, _, _ = camera_clip(texture("gravel"), [(6.0, 0.0, 0.0, 1.0)] * 3, size=(160, 160))
