@@ -129,10 +129,40 @@ def test_cancel_keeps_finished_frames_and_progress_counts(tmp_path):
         )
     v = p.video("v")
     assert seen == [(4, 8)]
-    assert v.labelled_frames(["pseudo"]).tolist() == [0, 1, 2, 3]  # the whole finished batch, none of the next
-    assert np.isfinite(v.quality[:4]).all()
+    # the finished batch but its last frame, held back for its flicker against frame 4 (none of the next batch)
+    assert v.labelled_frames(["pseudo"]).tolist() == [0, 1, 2]
+    assert np.isfinite(v.quality[:3]).all() and np.isnan(v.quality[3])
     df = pseudo_label(p, "v", (BrightIsHead(), {}), device="cpu", n_passes=1, batch_size=4)
-    assert df["status"].tolist() == ["kept"] * 4 + ["written"] * 4
+    assert df["status"].tolist() == ["kept"] * 3 + ["written"] * 5
+
+
+def test_a_cancelled_then_resumed_labelling_equals_an_uninterrupted_one(tmp_path):
+    """A cancel wrote the frame held back for its flicker with its earlier neighbour only, and the resumed run kept
+    that score: the finished set's quality differed from an uninterrupted run's (which --drop-below and
+    pseudo_quality_min act on)."""
+    from dvos_core.progress import Cancelled, CancelToken
+
+    def label(project, **kw):
+        return pseudo_label(project, "v", (BrightIsHead(), {}), device="cpu", n_passes=1, batch_size=2, **kw)
+
+    whole, stopped = Project.create(tmp_path / "w.dvos"), Project.create(tmp_path / "s.dvos")
+    for p in (whole, stopped):
+        p.add_video_array("v", _video(n=8))
+    label(whole)
+    token = CancelToken()
+
+    def progress(done, total, msg):
+        if done >= 4:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        label(stopped, progress=progress, cancel=token)
+    df = label(stopped)
+    assert df["status"].tolist() == ["kept"] * 3 + ["written"] * 5  # the finished frames are not labelled again
+    a, b = whole.video("v"), stopped.video("v")
+    assert np.array_equal(a.read_masks(), b.read_masks())
+    assert np.array_equal(a.provenance, b.provenance)
+    assert np.array_equal(a.quality, b.quality)
 
 
 def test_a_stopped_relabelling_is_recorded_as_such(tmp_path):

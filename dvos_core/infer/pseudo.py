@@ -232,33 +232,34 @@ def pseudo_label(
                     _record_run(video, *record, complete=False)  # until it ends: its labels may mix with older ones
                 if labels and overwrite:
                     _reset_missing_quality(video)
-                try:
-                    if predictor.kind == "context":
-                        share = Steps(progress, done, len(targets), total)  # this video's slice of the run
-                        blend = _Blend(others, n_passes) if others else None
-                        _label_in_order(predictor, video, targets, threshold, overwrite, fin.push, share, cancel, blend)
-                        done += len(targets)
-                    else:
-                        labeller = _BatchLabeller([predictor, *others], video, n_passes, threshold, overwrite)
-                        step = frames_per_step(predictor, video.shape[1:3], batch_size)
-                        for batch in plan_batches(targets, 0, step, image_first=True):
-                            check(cancel)
-                            where = f"{video.name}: {frames_text(batch.targets)}"
-                            at = done  # the passes of a batch say how far it got: the bar stays at its start
+                if predictor.kind == "context":
+                    share = Steps(progress, done, len(targets), total)  # this video's slice of the run
+                    blend = _Blend(others, n_passes) if others else None
+                    _label_in_order(predictor, video, targets, threshold, overwrite, fin.push, share, cancel, blend)
+                    done += len(targets)
+                else:
+                    labeller = _BatchLabeller([predictor, *others], video, n_passes, threshold, overwrite)
+                    step = frames_per_step(predictor, video.shape[1:3], batch_size)
+                    for batch in plan_batches(targets, 0, step, image_first=True):
+                        check(cancel)
+                        where = f"{video.name}: {frames_text(batch.targets)}"
+                        at = done  # the passes of a batch say how far it got: the bar stays at its start
 
-                            def after(k, n, where=where, at=at):
-                                if k < n:  # the batch's last pass is reported with its frames
-                                    report(progress, at, total, f"{where} pass {k}/{n}")
+                        def after(k, n, where=where, at=at):
+                            if k < n:  # the batch's last pass is reported with its frames
+                                report(progress, at, total, f"{where} pass {k}/{n}")
 
-                            def tiles(k, n, j, m, where=where, at=at):  # a large frame's pass is half a minute
-                                report(progress, at, total, f"{where} pass {k}/{n}, tile {j}/{m}")
+                        def tiles(k, n, j, m, where=where, at=at):  # a large frame's pass is half a minute
+                            report(progress, at, total, f"{where} pass {k}/{n}, tile {j}/{m}")
 
-                            for item in labeller.label(batch.targets, cancel, after, tiles):
-                                fin.push(item)
-                            done += len(batch.targets)
-                            report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
-                finally:  # a cancel or error still writes the finished frame held back for its flicker
-                    fin.flush()
+                        for item in labeller.label(batch.targets, cancel, after, tiles):
+                            fin.push(item)
+                        done += len(batch.targets)
+                        report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
+                # the last frame, held back for its flicker, has no next neighbour. A cancel or error leaves the held
+                # frame unwritten: scored without its next neighbour its quality would differ from an uninterrupted
+                # run's, and a resumed run (keeping the frames written) would keep that score; it labels it instead
+                fin.flush()
                 if labels:
                     _record_run(video, *record, complete=True)
     return pd.DataFrame(rows, columns=COLUMNS)
