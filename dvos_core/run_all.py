@@ -671,8 +671,11 @@ def _objects_since(project, sset, name: str) -> str | None:
 
 
 def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, progress) -> None:
-    """Label the training videos with this run's image model: frames it labelled before (a stopped run) are kept,
-    labels another model made (an earlier run) are replaced; painted and corrected frames are never touched."""
+    """Label the training videos with this run's image model: frames it labelled before (a stopped run with the
+    same passes and scales) are kept, labels another model made (an earlier run) are replaced; painted and corrected
+    frames are never touched. A video without pseudo-labels is labelled without replacing (there is nothing to
+    replace), so a stop leaves a labelling the next run finishes; a stopped relabelling is done again whole: the
+    frames it did not reach hold the older labels, which the store does not tell from its own."""
     from dvos_core.infer import pseudo_label
     from dvos_core.model.checkpoint import file_fingerprint
     from dvos_core.store.fsops import same_checkpoint
@@ -680,6 +683,7 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
 
     ours = [image] + [project.model_dir(cfg.model_name(f"{k}_synthetic")) / "best.pt" for k in VIDEO_MODELS]
     records = {v: project.video(v).attrs.get("pseudo_label") or {} for v in videos}
+    unlabelled = {v for v in videos if not project.video(v).provenance_counts().get("pseudo")}
 
     def by_ours(record, as_now: bool) -> bool:  # by one of this run's checkpoints (``as_now``: as the file is now)
         made, sha = record.get("checkpoint"), record.get("checkpoint_sha256")
@@ -689,20 +693,33 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
             for c in ours
         )
 
+    def as_run(v) -> bool:  # a finished labelling, or a stopped one made as this run labels (its frames match)
+        record = records[v]
+        return record.get("complete") is not False or _labelled_as(record, cfg, image, project.video(v).shape[1:3])
+
     keep = [v for v in videos if by_ours(records[v], as_now=True) and not stopped_relabelling(records[v])]
+    keep = [v for v in keep if as_run(v)]
     redo = [v for v in videos if v not in keep]
-    stopped = [v for v in redo if stopped_relabelling(records[v]) and by_ours(records[v], as_now=True)]
+    fresh = [v for v in redo if v in unlabelled and not stopped_relabelling(records[v])]  # nothing to replace
+    stopped = [v for v in redo if records[v].get("complete") is False and by_ours(records[v], as_now=True)]
     older = [v for v in redo if v not in stopped and by_ours(records[v], as_now=False)]
     other = [v for v in redo if records[v].get("checkpoint") and v not in older and v not in stopped]
     for which, replaced in (("another model", other), ("an earlier version of this run's model", older)):
+        replaced = [v for v in replaced if v not in unlabelled]
         if replaced:
             run.log(f"      the labels {which} made of {', '.join(replaced)}: replaced (painted frames kept)")
-    if stopped:  # a stopped labelling (the first, or one replacing older labels): every frame labelled anew
+    resumed = [v for v in keep if records[v].get("complete") is False]
+    if resumed:
         run.log(
-            f"      the labelling of {', '.join(stopped)} by this run's model stopped part-way: every frame is "
-            f"labelled again (painted frames kept)"
+            f"      the labelling of {', '.join(resumed)} by this run's model stopped part-way: it is finished (the "
+            f"frames it labelled are kept)"
         )
-    for i, (group, overwrite) in enumerate(((keep, False), (redo, True))):
+    if stopped:  # a relabelling, or a labelling with other passes or scales: every frame labelled anew
+        run.log(
+            f"      the labelling of {', '.join(stopped)} by this run's model stopped part-way (replacing older "
+            f"labels, or with other passes or scales): every frame is labelled again (painted frames kept)"
+        )
+    for i, (group, overwrite) in enumerate(((keep + fresh, False), ([v for v in redo if v not in fresh], True))):
         if group:
             pseudo_label(
                 project,
@@ -715,6 +732,28 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
                 progress=Steps(progress, i, 1, 2),
                 cancel=run.cancel,
             )
+
+
+def _labelled_as(record: dict, cfg: RunAllConfig, image, shape) -> bool:
+    """Whether a video's ``pseudo_label`` record is of a labelling made as run-all labels it now (``image``, its
+    passes and scales, no blending, threshold or dropping), the frames it wrote matching those a new run writes."""
+    from dvos_core.infer.scales import Scales
+    from dvos_core.model.checkpoint import CheckpointError, read_checkpoint
+
+    try:
+        payload = read_checkpoint(image)
+    except CheckpointError:
+        return False
+    info = {"input_size": (payload.get("config") or {}).get("input_size"), **(payload.get("info") or {})}
+    made = {k: record.get(k) for k in ("n_passes", "zooms", "blend_with", "quality_threshold", "drop_below")}
+    zooms = [float(z) for z in Scales.from_info(info, cfg.scales).zooms(*shape)]
+    return made == {
+        "n_passes": cfg.pseudo_passes,
+        "zooms": zooms,
+        "blend_with": [],
+        "quality_threshold": None,
+        "drop_below": False,
+    }
 
 
 def _train(project, config, name: str, set_name: str | None, progress, run: Stages, videos=()):

@@ -204,13 +204,18 @@ def test_run_all_relabels_what_its_own_stopped_relabelling_left_mixed(tmp_path, 
     from dvos_core.run_all import RunAllConfig, _pseudo_label
 
     p = Project.create(tmp_path / "a.dvos")
-    for vid in ("mixed", "mine", "fresh"):
+    for vid in ("mixed", "mine", "passes", "fresh"):
         p.add_video_array(vid, _video(n=4))
+    for vid in ("mixed", "mine", "passes"):  # each holds a pseudo-label of the stopped run
+        p.video(vid).set_mask(0, np.ones((32, 40), np.uint8), "pseudo", quality=1.0)
     image = p.model_dir("image", create=True) / "best.pt"
     save_checkpoint(image, build_model("tiny", "frame"))
-    common = {"checkpoint": str(image), "checkpoint_sha256": None}
-    p.video("mixed").update_attrs(pseudo_label={**common, "complete": False, "overwrite": True})
-    p.video("mine").update_attrs(pseudo_label={**common, "complete": False, "overwrite": False})
+    common = {"checkpoint": str(image), "checkpoint_sha256": None, "complete": False, "zooms": [1.0]}
+    common.update(blend_with=[], quality_threshold=None, drop_below=False)
+    cfg = RunAllConfig(pseudo_passes=1)
+    p.video("mixed").update_attrs(pseudo_label={**common, "n_passes": 1, "overwrite": True})
+    p.video("mine").update_attrs(pseudo_label={**common, "n_passes": 1, "overwrite": False})
+    p.video("passes").update_attrs(pseudo_label={**common, "n_passes": 2, "overwrite": False})
     calls, lines = [], []
     monkeypatch.setattr(
         infer, "pseudo_label", lambda project, group, ckpt, **kw: calls.append((group, kw["overwrite"]))
@@ -222,11 +227,67 @@ def test_run_all_relabels_what_its_own_stopped_relabelling_left_mixed(tmp_path, 
         def log(self, text):
             lines.append(text)
 
-    _pseudo_label(p, RunAllConfig(), Run(), ["mixed", "mine", "fresh"], image, None)
-    assert calls == [(["mine"], False), (["mixed", "fresh"], True)]
-    # said as what happened (a first labelling stopped has no older labels to replace)
-    assert any("the labelling of mixed by this run's model stopped part-way: every frame" in ln for ln in lines), lines
+    _pseudo_label(p, cfg, Run(), ["mixed", "mine", "passes", "fresh"], image, None)
+    # its own stopped labelling is finished, a video without labels is labelled (nothing to replace); a stopped
+    # relabelling (older labels in the frames it did not reach) and one with other passes are done again whole
+    assert calls == [(["mine", "fresh"], False), (["mixed", "passes"], True)]
+    said = [ln for ln in lines if "stopped part-way" in ln]
+    assert len(said) == 2 and "of mine by this run's model stopped part-way: it is finished" in said[0], lines
+    assert "of mixed, passes by this run's model stopped part-way (replacing older labels, or with other" in said[1]
     assert not any("replaced" in ln for ln in lines), lines
+
+
+def test_run_all_finishes_its_own_stopped_labelling_as_an_uninterrupted_one(tmp_path, monkeypatch):
+    """run-all labelled a video again whole after its own first labelling of it stopped (it ran as a relabelling,
+    which cannot be resumed): now the frames it labelled are kept, and the result is an uninterrupted run's."""
+    import dvos_core.infer as infer
+    from dvos_core.model import save_checkpoint
+    from dvos_core.progress import Cancelled, CancelToken
+    from dvos_core.run_all import RunAllConfig, _pseudo_label
+
+    torch.manual_seed(0)
+    model, label = build_model("tiny", "frame"), infer.pseudo_label
+    projects = [Project.create(tmp_path / f"{name}.dvos") for name in ("whole", "stopped")]
+    for p in projects:
+        p.add_video_array("v", _video(n=8))
+        save_checkpoint(p.model_dir("image", create=True) / "best.pt", model, phase="image")
+    token, stop, runs = CancelToken(), [False], []
+
+    def stop_after_4(done, total, msg):
+        if done >= 4:
+            token.cancel()
+
+    def labelling(project, group, ckpt, **kw):
+        if stop[0]:
+            stop[0] = False
+            kw.update(progress=stop_after_4, cancel=token)
+        runs.append(kw["overwrite"])
+        df = label(project, group, ckpt, **kw, batch_size=2)
+        runs.append(df["status"].tolist())
+        return df
+
+    monkeypatch.setattr(infer, "pseudo_label", labelling)
+
+    class Run:
+        cancel = None
+
+        def log(self, text):
+            pass
+
+    cfg = RunAllConfig(pseudo_passes=1, device="cpu")
+    whole, stopped = projects
+    _pseudo_label(whole, cfg, Run(), ["v"], whole.model_dir("image") / "best.pt", None)
+    runs.clear()
+    stop[0] = True
+    with pytest.raises(Cancelled):
+        _pseudo_label(stopped, cfg, Run(), ["v"], stopped.model_dir("image") / "best.pt", None)
+    _pseudo_label(stopped, cfg, Run(), ["v"], stopped.model_dir("image") / "best.pt", None)
+    assert runs == [False, False, ["kept"] * 3 + ["written"] * 5]  # a labelling, stopped; then its frames kept
+    a, b = (p.video("v") for p in projects)
+    assert np.array_equal(a.read_masks(), b.read_masks())
+    assert np.array_equal(a.provenance, b.provenance)
+    assert np.array_equal(a.quality, b.quality)
+    assert b.attrs["pseudo_label"]["complete"] is True
 
 
 def test_tiny_framenet_and_wrong_kind(tmp_path):
