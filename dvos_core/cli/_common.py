@@ -148,9 +148,11 @@ def run_command(args) -> int:
     """
     debug = debug_enabled(args)
     _CANCELLED_BY.clear()
+    finished = False
     try:
         with _wait_option(args), _plain_warnings(args.command, debug), _signals_restored():
             rc = args.func(args)
+            finished = True
             sys.stdout.flush()  # a closed pipe shows here, not at exit
         return int(rc or 0)
     except Cancelled:
@@ -160,12 +162,24 @@ def run_command(args) -> int:
         _traceback_if(debug)
         print("dvos: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the reader of the output went away (dvos info | head): nothing to report
+    except BrokenPipeError:
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         except (OSError, ValueError):
             pass
-        return 0
+        if finished:  # the reader went away after the work was done (dvos info | head): nothing to report
+            return 0
+        # the reader went away while the command worked (dvos train --json | head -1): it stopped there, so a
+        # pipeline (set -o pipefail) must not take it for done; 141 = 128 + SIGPIPE, as a Unix tool killed so
+        try:
+            print(
+                f"dvos {args.command}: stopped: the program reading its output closed it before the command was "
+                f"done (anything it had finished writing is kept; run it again to go on)",
+                file=sys.stderr,
+            )
+        except OSError:
+            pass
+        return 141
     except Exception as e:
         _traceback_if(debug)
         if isinstance(e, user_error_types()):
