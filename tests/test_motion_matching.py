@@ -146,8 +146,8 @@ def test_cli_match_and_compare_motion(fast_video, tmp_path, capsys):
     p.add_video_array("plot", frames, split="train")
     path = str(p.path)
     assert main(["synth", path, "--compare-motion", "plot", "--frames", "24"]) == 0
-    out = capsys.readouterr().out
-    assert "far apart" in out and "warning: motion mismatch" in out
+    said = capsys.readouterr()
+    assert "far apart" in said.out and "warning: motion mismatch" in said.err  # the table on stdout, warnings on stderr
     cfg_file = tmp_path / "matched.yaml"
     assert main(["synth", path, "--match-motion", "plot", "--size", "128", "--write-config", str(cfg_file)]) == 0
     out = capsys.readouterr().out

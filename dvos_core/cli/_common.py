@@ -138,6 +138,9 @@ def debug_enabled(args=None) -> bool:
     return os.environ.get("DVOS_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
+_OUTPUT_IS_THE_WORK = ("info", "check")  # commands that only read the project and print what they find
+
+
 def run_command(args) -> int:
     """Run ``args.func(args)`` and turn an exception into a message and an exit code.
 
@@ -167,8 +170,8 @@ def run_command(args) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         except (OSError, ValueError):
             pass
-        if finished:  # the reader went away after the work was done (dvos info | head): nothing to report
-            return 0
+        if finished or args.command in _OUTPUT_IS_THE_WORK:  # the reader went away after the work was done, or
+            return 0  # it had what it wanted of a command whose output is its result (dvos info | head)
         # the reader went away while the command worked (dvos train --json | head -1): it stopped there, so a
         # pipeline (set -o pipefail) must not take it for done; 141 = 128 + SIGPIPE, as a Unix tool killed so
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from dvos_core.cli._common import add_preprocess, add_project, add_threads, add_wait, preprocess_from_args
 from dvos_core.shell import quote
@@ -445,7 +446,7 @@ def _export_csv(args) -> int:
             cancel=cancel_on_sigint(),
         )
     for w in caught:
-        print(f"note: {w.message}")
+        print(f"note: {w.message}", file=sys.stderr)
     print(f"wrote {path}")
     return 0
 

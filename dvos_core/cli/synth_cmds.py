@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from dvos_core.cli._common import add_wait
 
 
@@ -217,7 +219,7 @@ def _motion_step(args, cfg, progress, cancel):
             flag = "  <- far apart" if r["far"] else ""
             print(f"{r['quantity'] + ' (' + r['unit'] + ')':<34}{fmt(r['measured']):>9}{fmt(r['synthetic']):>10}{flag}")
         for w in rep["warnings"]:
-            print(f"warning: {w}")
+            print(f"warning: {w}", file=sys.stderr)
         if not rep["warnings"]:
             print(f"the synthesis motion matches the footage ({m['pairs']} frame pairs measured)")
         return cfg
@@ -242,9 +244,9 @@ def _motion_step(args, cfg, progress, cancel):
         )
     print(mm.table())
     for w in mm.warnings:
-        print(f"warning (the settings before matching): {w}")
+        print(f"warning (the settings before matching): {w}", file=sys.stderr)
     for w in mm.warnings_after:
-        print(f"warning (after matching): {w}")
+        print(f"warning (after matching): {w}", file=sys.stderr)
     print("matched settings: " + ", ".join(f"{k} {v}" for k, v in mm.overrides.items()))
     return mm.config
 
@@ -266,7 +268,7 @@ def _density_step(args, cfg, progress, cancel):
     )
     print(dm.table())
     for w in dm.warnings:
-        print(f"warning: {w}")
+        print(f"warning: {w}", file=sys.stderr)
     print("matched settings: " + (", ".join(f"{k} {v}" for k, v in dm.overrides.items()) or "unchanged"))
     return dm.config
 

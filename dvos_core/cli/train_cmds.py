@@ -189,7 +189,7 @@ def build_config(args):
     if args.lr is not None:
         eta_min = args.eta_min
         if eta_min is None and cfg.eta_min is not None and cfg.lr > 0:  # the file's floor, kept in proportion
-            eta_min = cfg.eta_min * args.lr / cfg.lr
+            eta_min = float(f"{cfg.eta_min * args.lr / cfg.lr:.12g}")  # (no 0.0010000000000000002 in the YAML)
             source = f"--recipe {args.recipe}" if getattr(args, "recipe", None) else args.config
             print(
                 f"dvos: --lr {args.lr:g} without --eta-min: the cosine floor {cfg.eta_min:g} that {source} sets for "
