@@ -32,3 +32,26 @@ def test_an_explicit_overlap_cut_by_the_automatic_tile_size_is_said_and_recorded
         assert Predictor(model, {"kind": "frame", "input_size": 64}, "cpu").overlap == 32
         assert Predictor(model, {"kind": "frame", "input_size": 64}, "cpu", overlap=16).overlap == 16
         assert Predictor(model, {"kind": "frame", "input_size": 64}, "cpu", tile_size=128, overlap=48).overlap == 48
+
+
+def test_an_explicit_overlap_cut_for_a_context_model_is_said_and_recorded_as_used(tmp_path):
+    """A context model's overlap is at most a quarter of the tile: an explicit --overlap cut so (tile size given)
+    was recorded in silence; now a warning names the overlap used and the tile size that keeps the one asked for."""
+    from dvos_core.infer import predict_array
+
+    p = Project.create(tmp_path / "p.dvos")
+    frames = np.random.default_rng(0).integers(0, 255, (2, 160, 160, 3), np.uint8)
+    p.add_video_array("a", frames)
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(p.model_dir("ctx", create=True) / "best.pt", build_model("tiny", "context"), phase="video")
+    said = r"tile overlap 96 px is more than a context model's 128 px tiles allow \(at most a quarter of the tile: 32"
+    with pytest.warns(UserWarning, match=said) as caught:
+        predict_video(p, "a", ckpt, device="cpu", tile_size=128, overlap=96, scales="own")
+    assert sum("tile overlap" in str(w.message) for w in caught) == 1  # once per run
+    assert p.video("a").predictions["ctx"].attrs["overlap"] == 32
+    with pytest.warns(UserWarning, match=r"tiles overlap by 32 px; pass a tile size of 192 or more \(--tile-size"):
+        predict_array(ckpt, frames, device="cpu", tile_size=128, overlap=48, scales="own")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default, cut as before, and an overlap that fits: nothing to say
+        predict_array(ckpt, frames[:1], device="cpu", tile_size=128, scales="own")
+        predict_array(ckpt, frames[:1], device="cpu", tile_size=128, overlap=32, scales="own")

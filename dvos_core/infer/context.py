@@ -16,9 +16,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from dvos_core.infer.engine import context_overlap, frames_per_pass
 from dvos_core.infer.frame_window import FrameWindow
 from dvos_core.infer.scales import Scales, averaged, reporters_by_scale, shrink
-from dvos_core.infer.tiling import MULTIPLE, Blender, frame_tiles, largest_overlap, reflect_pad, tile_done
+from dvos_core.infer.tiling import MULTIPLE, Blender, frame_tiles, reflect_pad, tile_done
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
 from dvos_core.prediction_options import THRESHOLD, check_reference_masks
@@ -116,7 +117,6 @@ class ContextPredictor:
 
     def _tiles(self, query, r8, rm, heads, on_tile=None) -> np.ndarray:
         """(len(heads), H, W) probabilities from the query and its warped references and masks, tile by tile."""
-        from dvos_core.infer.engine import frames_per_pass
         from dvos_core.model import to_model_input
 
         h, w = query.shape[:2]
@@ -149,12 +149,6 @@ class ContextPredictor:
 
 
 _ALREADY = "every frame asked for is done already"  # a pass with no frame left (predicting or labelling)
-
-
-def context_overlap(tile_size: int, overlap: int) -> int:
-    """The overlap a context model's tiles use: at most a quarter of the tile (docs/evaluation.md), and at most
-    what tiles of that size can have (:func:`~dvos_core.infer.tiling.largest_overlap`)."""
-    return int(min(overlap, tile_size // 4, largest_overlap(tile_size)))
 
 
 def _half(tau: int) -> int:

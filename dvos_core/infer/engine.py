@@ -190,6 +190,15 @@ class _PaddedFrames(dict):
         return self[i]
 
 
+def context_overlap(tile_size: int, overlap: int) -> int:
+    """The overlap a context model's tiles use: at most a quarter of the tile (docs/evaluation.md; its
+    :class:`~dvos_core.infer.context.ContextPredictor` cuts it so too), and at most
+    what tiles of that size can have (:func:`~dvos_core.infer.tiling.largest_overlap`). A
+    :class:`Predictor` of a context model cuts its overlap so, and says so when the overlap
+    was asked for (not the default)."""
+    return int(min(overlap, tile_size // 4, largest_overlap(tile_size)))
+
+
 class Predictor:
     """Applies a DVOS or frame model to uint8 inputs of any size and returns mask probabilities.
 
@@ -245,6 +254,16 @@ class Predictor:
                 f"tile overlap must be between 0 and the tile size minus {MULTIPLE} ({largest_overlap(tile)}: tiles "
                 f"start on a {MULTIPLE}-px grid), got {overlap}"
             )
+        if self.kind == "context":  # a context model's tiles overlap by at most a quarter of the tile
+            used = context_overlap(tile, overlap)
+            asked = self.overlap_asked
+            if used != overlap and asked != DEFAULT_OVERLAP:  # the default is cut without a word
+                warn_user(
+                    f"tile overlap {asked} px is more than a context model's {tile} px tiles allow (at most a quarter "
+                    f"of the tile: {used} px): tiles overlap by {used} px; pass a tile size of {round_up(4 * asked)} "
+                    f"or more (--tile-size, tile_size=) to keep the overlap asked for"
+                )
+            overlap = used
         self.tile_size, self.overlap = tile, int(overlap)
         # bf16 autocast: by default on CUDA GPUs that have it (as describe_device says); on a CPU only when asked
         self.amp = bool(amp) and use_bf16(self.device, precision)

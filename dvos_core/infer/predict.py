@@ -17,7 +17,6 @@ import numpy as np
 
 from dvos_core.infer import distributed
 from dvos_core.infer.allocator import reuse_freed_memory
-from dvos_core.infer.context import context_overlap
 from dvos_core.infer.engine import Predictor, checkpoint_in, load_model
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.prediction_options import THRESHOLD, check_batch_size
@@ -340,7 +339,7 @@ def _run_record(project, preds, checkpoint, image_checkpoint, main, image, thres
         "first_frames": first,
         "threshold": float(threshold),
         "tile_size": main.tile_size,
-        "overlap": context_overlap(main.tile_size, main.overlap) if main.kind == "context" else main.overlap,
+        "overlap": main.overlap,  # the one used (a context model's is cut to a quarter of the tile: Predictor)
         "passes": passes if main.kind == "context" else 1,
         "precision": main.number_format,
         "zooms": list(main.scales.zooms(*preds.video.shape[1:3])),
