@@ -153,6 +153,11 @@ def frames_per_step(predictor: Predictor, shape, batch_size: int) -> int:
     return batch_size if predictor.at_once(tile.h * tile.w, batch_size) > 1 else 1
 
 
+def _check_threshold(threshold) -> None:
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+
+
 def _targets(n: int, frames, name: str) -> list[int]:
     if frames is None:
         return list(range(n))
@@ -224,8 +229,7 @@ def predict_video(
     n = video.n_frames
     if n == 0:
         raise ValueError(f"video {video_id!r} has no frames; add frames before predicting")
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    _check_threshold(threshold)
     check_batch_size(batch_size)
     if as_labels:  # test videos take manual ground truth only: refuse before predicting
         video.check_label_write("predicted", "predictions as labels")
@@ -716,12 +720,14 @@ def predict_array(
     reference_masks: str = "chained",
     precision: str = "auto",
     scales: str = "auto",
+    threshold: float = THRESHOLD,
 ) -> np.ndarray:
     """In-memory prediction of a few frames (napari dock, tests): same scheduling and tiling as predict_video
     (``passes``: a context model's passes, see :func:`predict_video`; ``references="query"``: the context model's
     ablation, every reference replaced by a copy of the query frame, see
     :class:`~dvos_core.infer.context.ContextPredictor`; ``reference_masks``, ``precision``, ``scales``: see
-    :func:`predict_video`).
+    :func:`predict_video`; ``threshold``: where a context model's own reference masks are cut, as
+    :func:`predict_video`'s - give it the threshold the video is predicted with to get its probabilities).
 
     ``model``/``image_model``: a checkpoint path, ``(model, info)`` or a model. ``frames``: (T, H, W, 3) uint8.
     Returns (len(targets), H, W) float32 probabilities (all frames when ``targets`` is None).
@@ -729,6 +735,7 @@ def predict_array(
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    _check_threshold(threshold)
     with using_threads(threads):
         main, image = _predictors(model, image_model, device, tile_size, overlap, optimize, precision, scales)
         tlist = _targets(len(frames), targets, "<array>")
@@ -740,9 +747,7 @@ def predict_array(
                 out[pos[t]] = p
 
         if main.kind == "context":
-            _context_array(
-                main, frames, tlist, lambda t, p: sink([t], [p]), passes, progress, cancel, references, reference_masks
-            )
+            _context_array(main, frames, tlist, sink, passes, progress, cancel, references, reference_masks, threshold)
         else:
             run_schedule(
                 main,
@@ -759,10 +764,20 @@ def predict_array(
 
 
 def _context_array(
-    main, frames, targets, sink, passes, progress, cancel, references="previous", reference_masks="chained"
+    main,
+    frames,
+    targets,
+    sink,
+    passes,
+    progress,
+    cancel,
+    references="previous",
+    reference_masks="chained",
+    threshold=THRESHOLD,
 ) -> None:
     """A context model's passes over frames held in memory: the second pass reads the latest map of each
-    neighbour (refined before frame t, first pass after it), as :func:`_predict_context` reads the store."""
+    neighbour (refined before frame t, first pass after it), as :func:`_predict_context` reads the store; reference
+    masks are the maps >= ``threshold``; ``sink(frames, maps)`` after each frame."""
     from dvos_core.infer.context import ContextPredictor, refine_context, run_context
 
     ctx = ContextPredictor(
@@ -772,14 +787,15 @@ def _context_array(
 
     def keep(t, p):
         first[t] = p
-        sink(t, p)
+        sink([t], [p])
 
     def refined(t, p):
         first[t] = p  # the frames after t lend its refined mask, as a stored video's (read from the store) do
-        sink(t, p)
+        sink([t], [p])
 
-    run_context(ctx, lambda a, b: frames[a:b], targets, keep, progress=progress, cancel=cancel, refine_next=passes == 2)
+    def read(a, b):
+        return frames[a:b]
+
+    run_context(ctx, read, targets, keep, None, threshold, progress, cancel, refine_next=passes == 2)
     if passes == 2:
-        refine_context(
-            ctx, lambda a, b: frames[a:b], len(frames), targets, first.get, refined, progress=progress, cancel=cancel
-        )
+        refine_context(ctx, read, len(frames), targets, first.get, refined, threshold, progress, cancel)
