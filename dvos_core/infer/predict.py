@@ -158,6 +158,13 @@ def _check_threshold(threshold) -> None:
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
 
 
+def _frames_said(frames) -> str:
+    """Frame numbers for a message: '3, 4' or '3-9, 12' (runs of consecutive frames as ranges)."""
+    from dvos_core.runs import contiguous_runs
+
+    return ", ".join(f"{a}" if b - a == 1 else f"{a}-{b - 1}" for a, b in contiguous_runs(frames))
+
+
 def _targets(n: int, frames, name: str) -> list[int]:
     if frames is None:
         return list(range(n))
@@ -209,9 +216,11 @@ def predict_video(
     :func:`predictions_to_labels`). A context model takes the stored labels (painted, corrected, pseudo) of its
     reference frames where it has not predicted them itself, when ``use_labels`` - except in test videos, whose
     labels are the ground truth; with ``passes=2`` (default 1) it then predicts every frame again with
-    references on both sides (see :func:`dvos_core.infer.context.refine_context`). ``reference_masks``: where a
-    context model's own reference masks come from (``"chained"``, default: its predictions of the reference
-    frames; ``"independent"``: its predictions of those frames alone; see
+    references on both sides (see :func:`dvos_core.infer.context.refine_context`) once the tau frames after it have
+    their first pass: with ``frames`` the last ones wait at their first pass (a warning says which), and a call on
+    the frames after them refines them too, so a video predicted part by part, in order, gets one run's masks.
+    ``reference_masks``: where a context model's own reference masks come from (``"chained"``, default: its
+    predictions of the reference frames; ``"independent"``: its predictions of those frames alone; see
     :data:`dvos_core.prediction_options.REFERENCE_MASKS`).
     ``threads``: CPU threads (see :mod:`dvos_core.threads`; under torchrun the cores are shared by the local ranks).
     ``optimize=False`` runs the plain path (one full forward per window, stock kernels): the benchmarks' baseline.
@@ -558,7 +567,9 @@ def _predict_context(
 ) -> int:
     """A context model's passes over a stored video: the causal pass, then (``passes=2``) the refinement with
     references on both sides. ``done`` records the pass a frame finished (1 or 2), so a resumed run redoes only
-    what is missing; the refinement reads the stored masks of the neighbours."""
+    what is missing; the refinement reads the stored masks of the neighbours. A frame is refined once the tau
+    frames after it have their first pass (they lend its first-pass mask, and its refinement takes theirs): frames
+    that wait (the last of a ``frames`` subset) are refined by the next call that gives those frames theirs."""
     from dvos_core.infer.context import ContextPredictor, refine_context, run_context
     from dvos_core.progress import Steps
 
@@ -602,7 +613,25 @@ def _predict_context(
     if passes == 1:
         return len(todo)
     flags = done[:n]
-    todo = [t for t in targets if flags[t] < 2 or not resume]
+    # a frame is refined once the first pass has predicted the tau frames after it (fewer at the end of the video):
+    # its second pass takes first-pass masks of the frames after it, and their first pass lends its first-pass mask.
+    # So frames=... then the frames after it give one run's masks: the last frames of the first call keep their
+    # first pass (done=1), and the next call refines them, before its own frames
+    reach = max(ctx.tau, 1)
+
+    def ready(t):
+        return bool(np.all(flags[t + 1 : t + reach + 1] >= 1))
+
+    asked = set(targets)
+    waiting = {int(t) for t in np.flatnonzero(flags == 1)} - asked  # left by an earlier call
+    todo = [t for t in sorted(asked | waiting) if (flags[t] < 2 or (t in asked and not resume)) and ready(t)]
+    left = [t for t in targets if not ready(t)]
+    if left:
+        warn_user(
+            f"{video.name}: frames {_frames_said(left)} keep their first-pass masks for now: their second pass needs "
+            f"the first pass of the frames after them; predict those frames (or the whole video) with passes=2 "
+            f"(--passes 2), which refines these too"
+        )
 
     def first_pass(k):
         return masks[k] if flags[k] else (known(k) if known else None)
