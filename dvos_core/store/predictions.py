@@ -1,8 +1,9 @@
 """A video's model predictions, one set per model, stored beside (never in) its label masks.
 
 From schema 3: ``videos/<id>/predictions/<model>/`` holds ``probability`` float16 (T,H,W), ``masks`` uint8 (T,H,W)
-(probability >= threshold) and ``done`` uint8 (T,), the per-frame commit written after the data (the number of the
-prediction pass that finished the frame: 1, or 2 for a context model's refinement). Its attributes
+(probability >= threshold, from the float32 probability before its float16 rounding: a stored probability that
+reads as the threshold can be a 0 mask) and ``done`` uint8 (T,), the per-frame commit written after the data (the
+number of the prediction pass that finished the frame: 1, or 2 for a context model's refinement). Its attributes
 record what made it: ``checkpoint`` (path), ``fingerprint`` (SHA-256 of the checkpoint file), ``kind``,
 ``threshold``, ``date`` and the prediction settings. Several models' predictions of one video live side by side,
 so they can be compared (``dvos evaluate --models``) and any of them corrected.
