@@ -110,3 +110,30 @@ def test_flip_tta_is_undone():
     # the model sees x again, and the output comes back in the orientation of the (mirrored) input
     assert np.allclose(p.predict(x[:, :, ::-1], flip="h"), a[:, :, ::-1], atol=1e-5)
     assert np.allclose(p.predict(x[:, ::-1, ::-1], flip="hv"), a[:, ::-1, ::-1], atol=1e-5)
+
+
+def test_dvos_models_normalise_per_tile_so_the_tile_size_changes_them():
+    """docs/evaluation.md: dvos's models are not translation-equivariant - GroupNorm takes its statistics over the
+    input, so a tile is normalised by its own and the tile size changes the masks; without GroupNorm the tiles
+    match one whole-frame pass (the blending adds no difference)."""
+    from dvos_core.model import build_model
+
+    torch.set_num_threads(1)
+    frames = np.random.default_rng(0).integers(0, 255, (1, 160, 192, 3), dtype=np.uint8)
+    torch.manual_seed(0)
+    model = build_model("tiny", "frame").eval()
+
+    def tiled_and_whole(net):
+        return [
+            Predictor(net, {"kind": "frame"}, "cpu", tile_size=t, overlap=o).predict(frames)
+            for t, o in ((64, 32), (256, 0))
+        ]
+
+    tiled, whole = tiled_and_whole(model)
+    assert np.abs(tiled - whole).max() > 0.05
+    for mod in list(model.modules()):
+        for name, child in list(mod.named_children()):
+            if isinstance(child, torch.nn.GroupNorm):
+                setattr(mod, name, torch.nn.Identity())
+    tiled, whole = tiled_and_whole(model)
+    assert np.abs(tiled - whole).max() < 1e-3
