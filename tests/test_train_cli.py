@@ -171,3 +171,18 @@ def test_lr_alone_scales_the_floor_a_config_or_recipe_sets_and_says_so(tmp_path,
         build_parser().parse_args(["train", "p.dvos", "--config", str(cfg), "--lr", "5e-4", "--eta-min", "0"])
     )
     assert chosen.eta_min == 0 and "scaled" not in capsys.readouterr().err
+
+
+def test_a_failed_run_ends_its_json_stream_with_an_error_event(tmp_path, capsys):
+    """`dvos train --json` ended a run with a done or cancelled line, but a failed one just stopped (the message on
+    stderr only): a consumer of the stream could not tell a failure from a cut stream."""
+    import json
+
+    from dvos_core.cli import main
+    from dvos_core.store import Project
+
+    Project.create(tmp_path / "p.dvos")  # no video: nothing to train on
+    rc = main(["train", str(tmp_path / "p.dvos"), "--phase", "image", "--json", "--device", "cpu"])
+    said = capsys.readouterr()
+    last = json.loads(said.out.strip().splitlines()[-1])
+    assert rc == 2 and last["type"] == "error" and last["message"] and last["message"] in said.err

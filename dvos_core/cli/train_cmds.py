@@ -227,6 +227,7 @@ def _train(args) -> int:
     if not args.project:
         raise ValueError("give the project path: dvos train PROJECT --phase synthetic --name NAME")
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
+    from dvos_core.progress import Cancelled
     from dvos_core.train import train
     from dvos_core.train.distributed import env_world_size
 
@@ -278,16 +279,23 @@ def _train(args) -> int:
             )
 
     progress = TerminalProgress() if (main_rank and not args.json) else None
-    best = train(
-        args.project,
-        cfg,
-        name,
-        progress=progress,
-        cancel=cancel_on_sigint(),
-        on_event=on_event,
-        resume=args.resume,
-        threads=args.threads,
-    )
+    try:
+        best = train(
+            args.project,
+            cfg,
+            name,
+            progress=progress,
+            cancel=cancel_on_sigint(),
+            on_event=on_event,
+            resume=args.resume,
+            threads=args.threads,
+        )
+    except Exception as e:  # the event stream ends with what ended the run (the message also goes to stderr)
+        if args.json and main_rank and not isinstance(e, (Cancelled, BrokenPipeError)):
+            from dvos_core.train.events import ErrorEvent
+
+            print(json.dumps(ErrorEvent(message=f"{e}").to_dict()), flush=True)
+        raise
     if main_rank and not args.json:
         print(f"best checkpoint: {best}" + (f" (world size {env_world_size()})" if env_world_size() > 1 else ""))
     return 0
