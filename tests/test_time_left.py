@@ -159,3 +159,20 @@ def test_a_count_without_a_total_shows_no_zero_before_a_message_that_counts_itse
     bar(0, 0, "0 background clips from annotated frames")
     bar(3, 0, "frames read")
     assert out.getvalue().splitlines() == ["0 background clips from annotated frames", "3 frames read"]
+
+
+def test_a_narrow_terminal_gives_the_message_the_room_the_bar_took(monkeypatch):
+    """At 40 columns the 30-character bar left "[#####...] 3/24 fi" of a line: the bar narrows, the message shows."""
+    import shutil
+
+    from dvos_core.cli._common import TerminalProgress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda fallback=None: os.terminal_size((40, 24)))
+    out = Tty()
+    TerminalProgress(stream=out, min_interval=0)(3, 24, "field_train: frame 3")
+    line = out.getvalue().lstrip("\r")
+    assert line.startswith("[#       ] 3/24 ") and "field_train: frame 3" in line and len(line) == 40

@@ -69,17 +69,18 @@ class TerminalProgress:
         if not final and now - self._last < self.min_interval:
             return
         self._last = now
+        cols = max(40, shutil.get_terminal_size((150, 24)).columns - 1) if self._tty else 0  # one line: \r redraws it
+        width = self.width if not self._tty or cols >= 79 else max(8, cols // 5)  # a narrow terminal: room for words
         if total:
             frac = min(1.0, done / total)
-            bar = "#" * int(frac * self.width)
+            bar = "#" * int(frac * width)
             when = f" ({time_left_words(left)})" if left is not None and not final and self._tty else ""
             count = f"{int(100 * frac)}%" if self.percent else f"{done}/{total}"
-            head = f"[{bar:<{self.width}}] {count}{when} "
+            head = f"[{bar:<{width}}] {count}{when} "
         else:  # no total: a count alone (none when nothing is counted: a step with nothing to do says so itself)
             head = f"{done} " if done else ""
         line = head + message
         if self._tty:
-            cols = max(40, shutil.get_terminal_size((150, 24)).columns - 1)  # one line: \r redraws it
             self.stream.write("\r" + fit_line(head, message, cols).ljust(cols))
             if final:
                 self.stream.write("\n")
