@@ -142,3 +142,32 @@ def test_split_of_several_videos_changes_none_when_one_is_refused(tmp_path, caps
         Project.open(path).video("b").check_split("test")
     Project.open(path).video("a").check_split("test")  # a may be: checking changes nothing
     assert Project.open(path).video("a").split == "train"
+
+
+def test_add_video_skip_existing_skips_only_the_same_file_added_before(tmp_path, capsys):
+    """A script's retry of a file list failed on the first file added already (no way to say "skip those");
+    --skip-existing skips a file whose id holds a video added from that file, and refuses another file's id."""
+    from PIL import Image
+
+    folders = {}
+    for name, value in (("a", 10), ("b", 200)):
+        d = tmp_path / "src" / name
+        d.mkdir(parents=True)
+        for t in range(2):
+            Image.fromarray(np.full((16, 16, 3), value + t, np.uint8)).save(d / f"{t}.png")
+        folders[name] = str(d)
+    other = tmp_path / "other" / "a"  # another file that gives the id 'a'
+    other.mkdir(parents=True)
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(other / "0.png")
+    path = str(tmp_path / "p.dvos")
+    assert main(["new", path]) == 0 and main(["add-video", path, folders["a"]]) == 0
+    capsys.readouterr()
+    assert main(["add-video", path, folders["a"], folders["b"]]) == 2  # as before: refused, nothing added
+    assert "already in" in capsys.readouterr().err and Project.open(path).video_ids() == ["a"]
+    assert main(["add-video", path, folders["a"], folders["b"], "--skip-existing"]) == 0
+    said = capsys.readouterr()
+    assert f"skipped a: added from {folders['a']} already" in said.err and "added b: 2 frames" in said.out
+    assert sorted(Project.open(path).video_ids()) == ["a", "b"]
+    assert main(["add-video", path, folders["a"], folders["b"], "--skip-existing"]) == 0  # all there: nothing to do
+    assert main(["add-video", path, str(other), "--skip-existing"]) == 2  # the id of a video of another file
+    assert "already in" in capsys.readouterr().err

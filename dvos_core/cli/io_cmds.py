@@ -60,6 +60,12 @@ def register(sub) -> None:
         type=float,
         help="frame rate to record, 0.01 to 1000 (default: the video file's; image folders and TIFFs have none)",
     )
+    p.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="skip a FILE whose video id the project holds already, added from that same file (a script's retry of "
+        "a file list); an id held by a video of another file is still refused",
+    )
     add_wait(p)
     p.set_defaults(func=_add_video)
 
@@ -249,6 +255,13 @@ def register(sub) -> None:
     p.set_defaults(func=_import_csv)
 
 
+def _added_from(project, video_id: str, path) -> bool:
+    """Whether video ``video_id`` was added from the file ``path`` (its ``source``: the resolved path)."""
+    from dvos_core.shell import user_path
+
+    return project.video(video_id).attrs.get("source") == str(user_path(path).resolve())
+
+
 def _add_video(args) -> int:
 
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
@@ -266,6 +279,17 @@ def _add_video(args) -> int:
     held = set(project.video_ids())
     # finished videos of these ids are taken (a leftover of a killed import gets replaced; a damaged one is named)
     existing = sorted({i for i in ids if i in held and project.video(i).import_complete})
+    if existing and args.skip_existing:  # the same file added before: skipped; another file's id: refused below
+        same = [
+            k for k, (f, vid) in enumerate(zip(args.files, ids)) if vid in existing and _added_from(project, vid, f)
+        ]
+        for k in same:
+            print(f"skipped {ids[k]}: added from {args.files[k]} already", file=sys.stderr)
+        keep = [k for k in range(len(ids)) if k not in same]
+        args.files, names, ids = ([x[k] for k in keep] for x in (args.files, names, ids))
+        existing = [i for i in existing if i in ids]
+        if not ids:
+            return 0
     if existing:
         first = existing[0]
         raise ValueError(
@@ -283,8 +307,6 @@ def _add_video(args) -> int:
             f"them one at a time and choose each one's id with --id (`dvos add-video {quote(project.path)} FILE "
             f"--id NAME`)"
         )
-    import sys
-
     from dvos_core.store import StoreError
 
     cancel = cancel_on_sigint()
