@@ -109,3 +109,25 @@ def test_the_command_loads_the_model_once_for_the_check_and_every_video(project,
     assert len(loads) == 3
     predict_video(project, "a", ckpt, device="cpu", threshold=0.3)  # outside the block: loaded again
     assert len(loads) == 4
+
+
+def test_models_in_memory_are_never_shared_by_the_block(monkeypatch):
+    """Keyed by id(), a (model, info) pair was shared inside sharing_models(): a pair freed after its call handed its
+    id to the next pair, whose model then got the first model's predictor (its frames predicted by the first model).
+    A model in memory is prepared for each call; checkpoint files are still loaded once."""
+    import dvos_core.infer.predict as predict
+
+    loads = []
+
+    def load(ck, *a):  # keeps the model, not the pair (as a Predictor does)
+        loads.append(ck)
+        return (ck[0] if isinstance(ck, tuple) else ck), None
+
+    monkeypatch.setattr(predict, "_load_predictors", load)
+    with predict.sharing_models():
+        pair = (object(), {"kind": "frame"})
+        for _ in range(3):  # the same pair (a model trained further in place between calls): prepared each time
+            predict._predictors(pair, None, "cpu", None, 64)
+        predict._predictors("/x/best.pt", None, "cpu", None, 64)
+        predict._predictors("/x/best.pt", None, "cpu", None, 64)
+    assert len(loads) == 4 and loads[-1] == "/x/best.pt"

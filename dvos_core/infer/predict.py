@@ -33,9 +33,10 @@ _SHARED: ContextVar[dict | None] = ContextVar("dvos_shared_predictors", default=
 @contextmanager
 def sharing_models():
     """Within this block, :func:`predict_video`, :func:`replaced_sets` and :func:`predict_array` load each checkpoint
-    (with the same device and tiling settings) once and use that model for every video, instead of reading and
+    file (with the same device and tiling settings) once and use that model for every video, instead of reading and
     preparing it again for each call; a checkpoint file saved over inside the block is not read again (its first
-    bytes made every set, and are what the sets record). `dvos predict`, the Predict step and run-all predict their
+    bytes made every set, and are what the sets record). A model passed in memory (a ``(model, info)`` pair) is
+    prepared for each call, as outside the block. `dvos predict`, the Predict step and run-all predict their
     videos inside one."""
     token = _SHARED.set({} if _SHARED.get() is None else _SHARED.get())
     try:
@@ -50,11 +51,12 @@ def _predictors(
     """(main, image) predictors of ``checkpoint`` and ``image_checkpoint`` (None unless the main model is a DVOS
     model); inside :func:`sharing_models` the same pair is returned for the same arguments."""
     shared = _SHARED.get()
-    if shared is None:
+    files = all(isinstance(c, (str, Path, type(None))) for c in (checkpoint, image_checkpoint))
+    if shared is None or not files:  # a model in memory is never shared: it may be trained on, and its id reused
         return _load_predictors(checkpoint, image_checkpoint, device, tile_size, overlap, optimize, precision, scales)
     key = tuple(
-        x if isinstance(x, (str, int, float, bool, type(None))) else (str(x) if isinstance(x, Path) else id(x))
-        for x in (checkpoint, image_checkpoint, str(device), tile_size, overlap, optimize, precision, scales)
+        str(x) if isinstance(x, (Path, type(device))) else x
+        for x in (checkpoint, image_checkpoint, device, tile_size, overlap, optimize, precision, scales)
     )
     if key not in shared:
         shared[key] = _load_predictors(
