@@ -20,6 +20,22 @@ class Cancelled(Exception):
     """Raised inside a long job when its cancel token was triggered."""
 
 
+class OutputClosed(BrokenPipeError):
+    """The program reading a command's output closed it while the command was still working (a log or event line
+    written mid-run: ``dvos train --json | head -1``): the work stopped there, unlike a pipe closed at the final
+    output (``dvos info | head``)."""
+
+
+def print_working(text: str) -> None:
+    """``print`` a line of a command's output while it still works, flushed (stdout sent to a file is block-buffered,
+    so with ``> run.log 2>&1`` lines came in clumps long after the progress lines of stderr); a closed reader raises
+    :class:`OutputClosed`."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError as e:
+        raise OutputClosed(*e.args) from e
+
+
 class CancelToken:
     """A thread-safe flag that a GUI or CLI sets and a worker polls.
 

@@ -255,9 +255,12 @@ class Stages:
 
 
 def print_flushed(text: str) -> None:
-    """``print`` and flush: stdout sent to a file is block-buffered, so with ``> run.log 2>&1`` the stage lines
-    came in clumps of kilobytes, long after the progress lines (stderr) of their stages."""
-    print(text, flush=True)
+    """``print`` and flush (:func:`dvos_core.progress.print_working`): stdout sent to a file is block-buffered, so
+    with ``> run.log 2>&1`` the stage lines came in clumps of kilobytes, long after the progress lines (stderr) of
+    their stages."""
+    from dvos_core.progress import print_working
+
+    print_working(text)
 
 
 def stage_count(config: RunAllConfig) -> int:

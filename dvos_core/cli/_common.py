@@ -11,7 +11,7 @@ import sys
 import time
 import traceback
 
-from dvos_core.progress import Cancelled, CancelToken, TimeLeft, time_left_words
+from dvos_core.progress import Cancelled, CancelToken, OutputClosed, TimeLeft, time_left_words
 
 
 def napari_command(path) -> str:
@@ -139,9 +139,6 @@ def debug_enabled(args=None) -> bool:
     return os.environ.get("DVOS_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
-_OUTPUT_IS_THE_WORK = ("info", "check")  # commands that only read the project and print what they find
-
-
 def run_command(args) -> int:
     """Run ``args.func(args)`` and turn an exception into a message and an exit code.
 
@@ -152,11 +149,9 @@ def run_command(args) -> int:
     """
     debug = debug_enabled(args)
     _CANCELLED_BY.clear()
-    finished = False
     try:
         with _wait_option(args), _plain_warnings(args.command, debug), _signals_restored():
             rc = args.func(args)
-            finished = True
             sys.stdout.flush()  # a closed pipe shows here, not at exit
         return int(rc or 0)
     except Cancelled:
@@ -166,13 +161,13 @@ def run_command(args) -> int:
         _traceback_if(debug)
         print("dvos: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError as e:
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         except (OSError, ValueError):
             pass
-        if finished or args.command in _OUTPUT_IS_THE_WORK:  # the reader went away after the work was done, or
-            return 0  # it had what it wanted of a command whose output is its result (dvos info | head)
+        if not isinstance(e, OutputClosed):  # the reader went away from the command's result (dvos info | head)
+            return 0
         # the reader went away while the command worked (dvos train --json | head -1): it stopped there, so a
         # pipeline (set -o pipefail) must not take it for done; 141 = 128 + SIGPIPE, as a Unix tool killed so
         try:

@@ -227,7 +227,7 @@ def _train(args) -> int:
     if not args.project:
         raise ValueError("give the project path: dvos train PROJECT --phase synthetic --name NAME")
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
-    from dvos_core.progress import Cancelled
+    from dvos_core.progress import Cancelled, print_working
     from dvos_core.train import train
     from dvos_core.train.distributed import env_world_size
 
@@ -237,7 +237,7 @@ def _train(args) -> int:
 
     def on_event(e):
         if args.json:
-            print(json.dumps(e.to_dict()), flush=True)
+            print_working(json.dumps(e.to_dict()))
         elif e["type"] == "start":
             print(
                 f"training {cfg.kind} model '{name}' ({cfg.phase} phase, {e['params']:,} parameters) on "
