@@ -28,6 +28,7 @@ from dvos_core.motion.align import SequenceAligner
 from dvos_core.motion.sway import MIN_FLOW_SIDE, flow_input, follow, sway_flow
 from dvos_core.prediction_options import SMOOTH_AFTER, SMOOTH_BEFORE
 from dvos_core.progress import CancelToken, ProgressFn, check, report
+from dvos_core.shell import quote
 from dvos_core.threads import runs_with_threads
 from dvos_core.user_warnings import warn_user
 
@@ -176,6 +177,11 @@ def smooth_predictions(
     source = video.predictions[model]
     predicted = source.frames()
     if not len(predicted):
+        if source.exists():  # a run stopped before its first frame was finished
+            raise ValueError(
+                f"video {video_id!r}: prediction set {model!r} holds no predicted frame yet (its run stopped before "
+                f"the first); finish it first (`dvos info {quote(project.path)}` names the command that resumes it)"
+            )
         raise ValueError(
             f"video {video_id!r} has no predictions of {model!r} to smooth; run `dvos predict` first "
             f"(prediction sets: {video.predictions.models() or 'none'})"
