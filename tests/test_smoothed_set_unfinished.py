@@ -52,3 +52,14 @@ def test_a_model_does_not_predict_into_a_smoothed_set(stopped):
     with pytest.raises(ValueError, match="smoothed over time"):
         predict_video(stopped, "v", ckpt, device="cpu", name="img_smoothed")
     assert stopped.video("v").predictions["img_smoothed"].frames().tolist() == before
+
+
+def test_smoothing_a_set_stopped_before_its_first_frame_says_so(tmp_path):
+    """It said the set was missing while naming it among the project's sets."""
+    p = Project.create(tmp_path / "field.dvos")
+    p.add_video_array("v", np.zeros((3, 32, 32, 3), np.uint8))
+    p.video("v").predictions["img"].start({"kind": "frame", "checkpoint": "img"}, None)  # nothing predicted yet
+    with pytest.raises(ValueError, match="'img' holds no predicted frame yet .* resumes it"):
+        smooth_predictions(p, "v", "img")
+    with pytest.raises(ValueError, match="no predictions of 'other' to smooth"):
+        smooth_predictions(p, "v", "other")
