@@ -89,3 +89,11 @@ def test_a_model_trained_again_under_the_same_name_is_not_scored_as_the_maker_of
         warnings.simplefilter("ignore")
         rep = evaluate(project, split="val", model="img", save=False)
     assert rep.overall["own_corrections"] == {}
+
+
+def test_a_correction_of_a_set_that_does_not_exist_records_no_source(project):
+    """A name that names no set was recorded; a set made later under that name, by any model, was then taken for the
+    maker of the correction."""
+    v = project.video("a")
+    assert v.set_mask(4, np.eye(64, dtype=np.uint8), "corrected", corrected_from="nosuch")
+    assert 4 not in project.video("a").correction_sources and "4" not in v.attrs.get("corrected_from", {})

@@ -774,8 +774,11 @@ class Video(FrameSequence):
             from dvos_core.store.predictions import checkpoint_sha
 
             preds = self.predictions[corrected_from]
-            fingerprint = preds.attrs.get("fingerprint") if preds.exists() else None
-            held[str(t)] = {"set": corrected_from, "checkpoint": checkpoint_sha(fingerprint)}
+            if not preds.exists():  # no set of that name (a set made later under it would be taken for its source)
+                if held.pop(str(t), None) is None:
+                    return
+            else:
+                held[str(t)] = {"set": corrected_from, "checkpoint": checkpoint_sha(preds.attrs.get("fingerprint"))}
         self.group.update_attributes({"corrected_from": held})
 
     @property
