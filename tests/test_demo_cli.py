@@ -35,7 +35,7 @@ def test_a_missing_napari_is_said_before_the_demo_runs(tmp_path, monkeypatch, ca
     for extra in ([], ["--project-only"]):
         assert main(["demo", "--quick", "--napari", "--out", str(tmp_path), *extra]) == 2
         err = capsys.readouterr().err
-        assert "napari is not installed" in err and "then run `dvos demo --napari` again" in err, err
+        assert "napari is not installed" in err and "then run the same `dvos demo --napari` command again" in err, err
     assert not (tmp_path / "demo.dvos").exists()
 
 

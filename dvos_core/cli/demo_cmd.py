@@ -150,7 +150,7 @@ def _napari_missing(path, built: bool = True) -> bool:
     missing = missing_gui_packages()
     if not missing:
         return False
-    then = f"run `{napari_command(path)}`" if built else "run `dvos demo --napari` again"
+    then = f"run `{napari_command(path)}`" if built else "run the same `dvos demo --napari` command again"
     print(
         f"dvos: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed; install the napari "
         f'extra with pip install "dvos-napari[napari]" (in a clone of dvos: pip install -e ".[napari]"; it brings '

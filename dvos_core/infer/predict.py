@@ -631,8 +631,8 @@ def _predict_context(
     if left:
         warn_user(
             f"{video.name}: frames {_frames_said(left)} keep their first-pass masks for now: their second pass needs "
-            f"the first pass of the frames after them; predict those frames (or the whole video) with passes=2 "
-            f"(--passes 2), which refines these too"
+            f"the first pass of the frames after them; predict the frames after them (or the whole video) with "
+            f"passes=2 (--passes 2), which refines these too"
         )
 
     def first_pass(k):
