@@ -18,6 +18,7 @@ KEEP: list[str] = [
     r"`dvos delete [^`]* predictions [^`]*--videos [^`]*`",  # the Review step deletes a model's from every video
     r"(?<=is no longer in the project: remove them with )`dvos delete [^`]*`",  # a video the table no longer lists
     r"`dvos (?:import-masks(?! \.\.\. --numbering source`)|export-masks|migrate)\b[^`]*`",
+    r"`dvos evaluate [^`]*--gt [^`]*`",  # the Review step scores every kind of mask: painted ones alone, a terminal
     r"`Project\.[^`]*`",
 ]
 _KEPT = "\x00{}\x00"

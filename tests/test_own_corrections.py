@@ -97,3 +97,16 @@ def test_a_correction_of_a_set_that_does_not_exist_records_no_source(project):
     v = project.video("a")
     assert v.set_mask(4, np.eye(64, dtype=np.uint8), "corrected", corrected_from="nosuch")
     assert 4 not in project.video("a").correction_sources and "4" not in v.attrs.get("corrected_from", {})
+
+
+def test_the_warning_in_the_panels_words_names_a_terminal_command_not_a_panel_option():
+    """The panel turned "--gt manual" into "the 'gt' option manual", a control the Review step does not have."""
+    pytest.importorskip("napari")
+    from dvos_core.evaluate.own_corrections import warn_own_corrections
+    from dvos_napari._errors import plain_words
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_own_corrections("img", {"a": [1]}, 3)
+    said = plain_words(str(caught[0].message))
+    assert "`dvos evaluate PROJECT --gt manual` in a terminal" in said and "'gt' option" not in said, said

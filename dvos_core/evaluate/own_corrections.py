@@ -48,5 +48,6 @@ def warn_own_corrections(model: str, found: dict[str, list[int]], n_scored: int)
     warn_user(
         f"{model!r} was scored on {n} of {n_scored} frames whose ground truth is a person's correction of its own "
         f"predictions ({where}): a frame accepted as it was predicted scores 1 there, so its score is optimistic; "
-        f"score it on painted masks only (--gt manual) for an independent score"
+        f"score it on painted masks only for an independent score (`dvos evaluate PROJECT --gt manual`; Python: "
+        f"gt_provenances=['manual'])"
     )
