@@ -26,7 +26,8 @@ def predict_videos(
     settings, default the core's; ``precision``, ``scales``: see ``predict_video``); with ``smooth_before`` > 0,
     then smooth each video's predictions over that many earlier frames into ``<name>_smoothed``
     (``dvos_core.infer.smooth_predictions``; ``smooth_only_outliers``: only the frames worse than their
-    neighbours). Returns the number of frames predicted. Without ``replace``, first asks
+    neighbours). Returns the number of frames predicted (with smoothing: {"predicted": n, "smoothed": m}). Without
+    ``replace``, first asks
     ``dvos_core.infer.replaced_sets`` whether a video's set holds frames made by another checkpoint or with other
     settings: then nothing is predicted and the result is ``{"replace": {video: {"frames": n, "made_by": text}}}``
     (the step asks whether to replace them, and runs again with ``replace=True`` when told yes)."""
@@ -34,7 +35,7 @@ def predict_videos(
     from dvos_core.progress import Steps
 
     total = 1000 * len(video_ids)
-    n = 0
+    n = smoothed = 0
     extra = {} if passes is None else {"passes": int(passes)}
     if reference_masks is not None:
         extra["reference_masks"] = reference_masks
@@ -61,7 +62,7 @@ def predict_videos(
             if smooth_before:
                 sub = Steps(progress, start=1000 * i + 800, span=200, total=total, prefix=f"{vid}: ")
                 source = prediction_name(checkpoint, name)
-                smooth_predictions(
+                smoothed += smooth_predictions(
                     project,
                     vid,
                     source,
@@ -70,7 +71,7 @@ def predict_videos(
                     progress=sub,
                     cancel=cancel,
                 )
-    return n
+    return {"predicted": n, "smoothed": smoothed} if smooth_before else n
 
 
 def export_predictions(

@@ -169,10 +169,13 @@ def test_predict_offers_passes_for_a_context_model_and_names_theprediction_set(m
         and smoothed.frames().tolist() == list(range(6))
     )
     assert "img" in video.predictions.models() and pr.state.prediction_model == "img_smoothed"
+    assert "predicted 6 frames and smoothed 6" in pr.messages.text(), pr.messages.text()
     assert smoothed.attrs["only_outliers"] is False and not pr.smooth_outliers.isChecked()
     pr.smooth_outliers.setChecked(True)  # only the frames worse than their neighbours
     wait_job(qtbot, pr.predict())
     assert video.predictions["img_smoothed"].attrs["only_outliers"] is True
+    # 'img' was predicted already: it said "predicted 0 frames (img_smoothed)" of a set smoothed whole
+    assert "the frames of 'img' were predicted already (kept); smoothed 6 frames" in pr.messages.text()
     pr.smooth.setValue(0)
     assert not pr.smooth_outliers.isEnabled()
 

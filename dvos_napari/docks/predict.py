@@ -380,6 +380,8 @@ class PredictDock(DvosDock):
         predicts again, replacing it; No keeps it."""
         if not isinstance(result, dict):
             return self._predicted(result, shown)
+        if "smoothed" in result:
+            return self._predicted(result["predicted"], shown, smoothed=(name, result["smoothed"]))
         found = result["replace"]
         if self._ask_replace(found, name):  # started once this job has finished (it is still running here)
             QTimer.singleShot(0, lambda: self.guard(self._start_predict, args, kwargs, name, replace=True))
@@ -494,12 +496,21 @@ class PredictDock(DvosDock):
             text += f"; no {model or 'stored'} predictions of {', '.join(skipped)} (predict them first)"
         self.messages.info(text)
 
-    def _predicted(self, n, name: str) -> None:
+    def _predicted(self, n, name: str, smoothed: tuple | None = None) -> None:
+        """Say what was predicted (``smoothed``: the source set and the frames smoothed into ``name``) and show it."""
         from napari.utils.notifications import show_info
 
-        show_info(f"predicted {n} frames ({name})")
+        done = f"predicted {n} frames"
+        if smoothed is not None:
+            source, m = smoothed
+            done = (
+                f"{done} and smoothed {m}"
+                if n
+                else f"the frames of {source!r} were predicted already (kept); smoothed {m} frames"
+            )
+        show_info(f"{done} ({name})")
         self.messages.info(
-            f"predicted {n} frames; the prediction set {name!r} is shown as '<video> predicted' "
+            f"{done}; the prediction set {name!r} is shown as '<video> predicted' "
             f"(fix them in Review, which can also compare them with other models)"
         )
         vid = self.state.video_id
