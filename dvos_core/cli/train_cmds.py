@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import sys
 
 from dvos_core.cli._common import add_wait
+from dvos_core.lr_schedule import epoch_rate
 from dvos_core.prediction_options import PRECISIONS
 
 # TrainConfig's defaults, stated in the help (importing TrainConfig here would load torch for every `dvos` call);
@@ -24,12 +24,6 @@ TRAIN_DEFAULTS = {
     "precision": "auto",
     "seed": 123,
 }
-
-
-def epoch_rate(lr: float, eta_min: float, epoch: int, epochs: int) -> float:
-    """The learning rate epoch ``epoch`` (0-based) of ``epochs`` trains at: the cosine schedule steps once per epoch,
-    from ``lr`` (the first epoch's) towards ``eta_min``, which it reaches only after the last epoch."""
-    return eta_min + (lr - eta_min) * (1 + math.cos(math.pi * epoch / epochs)) / 2
 
 
 def register(sub) -> None:

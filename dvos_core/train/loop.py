@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from dvos_core.data import ClipDataset, ClipIndex, ClipSampler, EvalSampler, config_samples
+from dvos_core.lr_schedule import epoch_rate
 from dvos_core.model import (
     build_model,
     describe_device,
@@ -551,7 +552,7 @@ class _Run:
         floor = cfg.final_lr() / cfg.lr
 
         def cosine(epoch: int) -> float:  # CosineAnnealingLR's curve, as a factor of each group's own rate
-            return floor + (1 - floor) * (1 + math.cos(math.pi * epoch / cfg.epochs)) / 2
+            return epoch_rate(1.0, floor, epoch, cfg.epochs)
 
         return opt, torch.optim.lr_scheduler.LambdaLR(opt, cosine)
 
@@ -562,9 +563,8 @@ class _Run:
         epoch, already follows the new curve)."""
         sched = self.sched
         sched.T_max = epochs
-        cosine = (1 + math.cos(math.pi * sched.last_epoch / epochs)) / 2
         for group, base in zip(self.opt.param_groups, sched.base_lrs):
-            group["lr"] = sched.eta_min + (base - sched.eta_min) * cosine
+            group["lr"] = epoch_rate(base, sched.eta_min, sched.last_epoch, epochs)
         sched._last_lr = [group["lr"] for group in self.opt.param_groups]
 
     # ---- data ----------------------------------------------------------------------------------------------------
