@@ -29,6 +29,12 @@ def check_reference_masks(value: str) -> None:
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+def check_threshold(threshold) -> None:
+    """Refuse a mask threshold outside (0, 1) (a prediction's, a smoothing's)."""
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+
+
 def check_batch_size(value) -> int:
     """``value`` as the number of frames (or tiles) a prediction step takes: a whole number >= 1 (0 or -5 ran as 1
     on a CPU, unsaid)."""

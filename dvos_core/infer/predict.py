@@ -19,7 +19,7 @@ from dvos_core.infer import distributed
 from dvos_core.infer.allocator import reuse_freed_memory
 from dvos_core.infer.engine import Predictor, checkpoint_in, load_model
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
-from dvos_core.prediction_options import THRESHOLD, check_batch_size
+from dvos_core.prediction_options import THRESHOLD, check_batch_size, check_threshold
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.fsops import in_project
 from dvos_core.store.lock import writes_store
@@ -54,10 +54,8 @@ def _predictors(
     files = all(isinstance(c, (str, Path, type(None))) for c in (checkpoint, image_checkpoint))
     if shared is None or not files:  # a model in memory is never shared: it may be trained on, and its id reused
         return _load_predictors(checkpoint, image_checkpoint, device, tile_size, overlap, optimize, precision, scales)
-    key = tuple(
-        str(x) if isinstance(x, (Path, type(device))) else x
-        for x in (checkpoint, image_checkpoint, device, tile_size, overlap, optimize, precision, scales)
-    )
+    paths = tuple(None if c is None else str(c) for c in (checkpoint, image_checkpoint))
+    key = (*paths, str(device), tile_size, overlap, optimize, precision, scales)
     if key not in shared:
         shared[key] = _load_predictors(
             checkpoint, image_checkpoint, device, tile_size, overlap, optimize, precision, scales
@@ -155,11 +153,6 @@ def frames_per_step(predictor: Predictor, shape, batch_size: int) -> int:
     return batch_size if predictor.at_once(tile.h * tile.w, batch_size) > 1 else 1
 
 
-def _check_threshold(threshold) -> None:
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
-
-
 def _frames_said(frames) -> str:
     """Frame numbers for a message: '3, 4' or '3-9, 12' (runs of consecutive frames as ranges)."""
     from dvos_core.runs import contiguous_runs
@@ -240,7 +233,7 @@ def predict_video(
     n = video.n_frames
     if n == 0:
         raise ValueError(f"video {video_id!r} has no frames; add frames before predicting")
-    _check_threshold(threshold)
+    check_threshold(threshold)
     check_batch_size(batch_size)
     if as_labels:  # test videos take manual ground truth only: refuse before predicting
         video.check_label_write("predicted", "predictions as labels")
@@ -766,7 +759,7 @@ def predict_array(
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
-    _check_threshold(threshold)
+    check_threshold(threshold)
     with using_threads(threads):
         main, image = _predictors(model, image_model, device, tile_size, overlap, optimize, precision, scales)
         tlist = _targets(len(frames), targets, "<array>")

@@ -26,7 +26,7 @@ from dvos_core.infer.outlier_gate import frame_look, outlier_weight
 from dvos_core.motion import valid_region, warp_to
 from dvos_core.motion.align import SequenceAligner
 from dvos_core.motion.sway import MIN_FLOW_SIDE, flow_input, follow, sway_flow
-from dvos_core.prediction_options import SMOOTH_AFTER, SMOOTH_BEFORE
+from dvos_core.prediction_options import SMOOTH_AFTER, SMOOTH_BEFORE, check_threshold
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.shell import quote
 from dvos_core.threads import runs_with_threads
@@ -201,8 +201,7 @@ def smooth_predictions(
             )
     src = source.attrs
     threshold = float(src.get("threshold", 0.5) if threshold is None else threshold)
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    check_threshold(threshold)
     info = {
         "kind": "smoothed",
         "source": model,
