@@ -239,8 +239,8 @@ class Predictor:
             )
         tile = int(tile_size) if tile_size else default_tile_size(self.info)
         self.overlap_asked = int(overlap)  # the overlap given; ``overlap`` is the one used (cut below)
-        if not tile_size:  # automatic tile size: keep the overlap sensible for small models
-            overlap = min(int(overlap), tile // 4, largest_overlap(tile))
+        if not tile_size:  # automatic tile size: keep the overlap sensible for small models (a context model's cap)
+            overlap = context_overlap(tile, int(overlap))
             if self.overlap_asked not in (overlap, DEFAULT_OVERLAP):  # the default is cut without a word
                 warn_user(
                     f"tile overlap {self.overlap_asked} px is more than the automatic tile size of {tile} px allows "
