@@ -764,21 +764,16 @@ class Video(FrameSequence):
         held = self.group.attrs.get("corrected_from")
         if corrected_from is None and code != CORRECTED and not (isinstance(held, dict) and str(t) in held):
             return  # nothing to record or forget (a pseudo-label run writes thousands of frames: no attrs read)
+        from dvos_core.store.predictions import checkpoint_sha
+
         self.refresh()  # merge into the attributes on disk, not into this handle's cached copy
         held = self.group.attrs.get("corrected_from")
         held = dict(held) if isinstance(held, dict) else {}
-        if corrected_from is None:
-            if held.pop(str(t), None) is None:
-                return
-        else:
-            from dvos_core.store.predictions import checkpoint_sha
-
-            preds = self.predictions[corrected_from]
-            if not preds.exists():  # no set of that name (a set made later under it would be taken for its source)
-                if held.pop(str(t), None) is None:
-                    return
-            else:
-                held[str(t)] = {"set": corrected_from, "checkpoint": checkpoint_sha(preds.attrs.get("fingerprint"))}
+        preds = None if corrected_from is None else self.predictions[corrected_from]
+        if preds is not None and preds.exists():
+            held[str(t)] = {"set": corrected_from, "checkpoint": checkpoint_sha(preds.attrs.get("fingerprint"))}
+        elif held.pop(str(t), None) is None:  # no source (or no set of that name: a set made later under it would be
+            return  # taken for its source), and none held: nothing to write
         self.group.update_attributes({"corrected_from": held})
 
     @property
