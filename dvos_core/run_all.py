@@ -12,6 +12,7 @@ running it again after a stop continues where it was. `dvos demo` runs the same 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -696,9 +697,15 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
             for c in ours
         )
 
+    @functools.cache
+    def image_info() -> dict | None:  # read once, when a stopped labelling asks
+        return _header_info(image)
+
     def as_run(v) -> bool:  # a finished labelling, or a stopped one made as this run labels (its frames match)
         record = records[v]
-        return record.get("complete") is not False or _labelled_as(record, cfg, image, project.video(v).shape[1:3])
+        if record.get("complete") is not False:
+            return True
+        return _labelled_as(record, cfg, image_info(), project.video(v).shape[1:3])
 
     keep = [v for v in videos if by_ours(records[v], as_now=True) and not stopped_relabelling(records[v])]
     keep = [v for v in keep if as_run(v)]
@@ -737,17 +744,25 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
             )
 
 
-def _labelled_as(record: dict, cfg: RunAllConfig, image, shape) -> bool:
-    """Whether a video's ``pseudo_label`` record is of a labelling made as run-all labels it now (``image``, its
-    passes and scales, no blending, threshold or dropping), the frames it wrote matching those a new run writes."""
-    from dvos_core.infer.scales import Scales
-    from dvos_core.model.checkpoint import CheckpointError, read_checkpoint
+def _header_info(checkpoint) -> dict | None:
+    """The ``info`` of the model in ``checkpoint`` as a prediction reads it (its saved info, with the model's input
+    size), from the file's header alone (no weight read); None when it is no dvos checkpoint."""
+    from dvos_core.checkpoint_header import read_checkpoint_header
 
-    try:
-        payload = read_checkpoint(image)
-    except CheckpointError:
+    payload = read_checkpoint_header(checkpoint)
+    if payload is None:
+        return None
+    return {"input_size": (payload.get("config") or {}).get("input_size"), **(payload.get("info") or {})}
+
+
+def _labelled_as(record: dict, cfg: RunAllConfig, info: dict | None, shape) -> bool:
+    """Whether a video's ``pseudo_label`` record is of a labelling made as run-all labels it now (with the image
+    model whose ``info`` is given - None: unreadable, so no -, its passes and scales, no blending, threshold or
+    dropping), the frames it wrote matching those a new run writes."""
+    from dvos_core.infer.scales import Scales
+
+    if info is None:
         return False
-    info = {"input_size": (payload.get("config") or {}).get("input_size"), **(payload.get("info") or {})}
     made = {k: record.get(k) for k in ("n_passes", "zooms", "blend_with", "quality_threshold", "drop_below")}
     zooms = [float(z) for z in Scales.from_info(info, cfg.scales).zooms(*shape)]
     return made == {
