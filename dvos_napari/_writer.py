@@ -43,7 +43,8 @@ def _stored(video, t: int, source: str, model: str | None = None):
     """The stored mask of frame t from ``source`` ('masks' or 'predicted': of prediction set ``model``, default the
     most recent), or None when there is none."""
     if source == "predicted":
-        pred = (video.predictions[model] if model else video.predictions.latest()).get(t)
+        chosen = video.predictions[model] if model else video.predictions.latest()
+        pred = chosen.get(t) if chosen.exists() else None  # a set deleted since the layer was shown: nothing stored
         return None if pred is None else pred[0]
     return video.mask(t)
 

@@ -62,3 +62,20 @@ def test_a_set_stopped_before_its_first_frame_is_not_the_latest(tmp_path):
     assert len(export_masks(p, "a", tmp_path / "out", which="predictions")) == 3
     v.predictions.delete("img")
     assert v.predictions.latest().model == "new"  # none holds a frame: the newest
+
+
+def test_a_frame_of_a_misspelt_set_is_an_error_not_a_frame_not_predicted(tmp_path):
+    """``video.predictions["imgg"].get(t)`` was None - "not predicted" - for a set that does not exist; the most recent
+    set's ``get`` on a video without predictions stays None."""
+    import pytest
+
+    from dvos_core.store import NotInStoreError
+
+    v = Project.create(tmp_path / "p.dvos").add_video_array("a", np.zeros((3, 8, 8, 3), np.uint8))
+    assert v.predictions.get(0) is None
+    v.predictions["img"].start({"kind": "test"}, None)
+    v.predictions["img"].set(0, np.ones((8, 8), np.float32))
+    assert v.predictions["img"].get(1) is None and v.predictions["img"].get(0)[0].all()
+    assert v.predictions.get(0)[0].all() and v.predictions.get(2) is None
+    with pytest.raises(NotInStoreError, match=r"no predictions of 'imgg'; it has predictions of \['img'\]"):
+        v.predictions["imgg"].get(0)

@@ -325,10 +325,14 @@ class ModelPredictions:
         return np.flatnonzero(self.finished(slice(0, self.video.n_frames)))
 
     def get(self, t: int):
-        """(mask, probability) of frame t, or None if not predicted (see :meth:`finished`)."""
+        """(mask, probability) of frame t, or None if the set did not predict it (see :meth:`finished`); a set that
+        does not exist (a misspelt name) is a :class:`~dvos_core.store.schema.NotInStoreError` naming the sets there
+        are, not a frame "not predicted"."""
         self.video._check_t(t)
         arrs = self.arrays()
-        if arrs is None or not self.finished(t):
+        if arrs is None:
+            self._require()
+        if not self.finished(t):
             return None
         return self.read("masks", t), self.read("probability", t).astype(np.float32)
 
@@ -454,7 +458,11 @@ class Predictions:
         return self.latest().frames()
 
     def get(self, t: int):
-        return self.latest().get(t)
+        """(mask, probability) of frame t in the most recent set; None when it did not predict t, or when the video
+        has no predictions yet."""
+        self.video._check_t(t)
+        latest = self.latest()
+        return latest.get(t) if latest.exists() else None
 
 
 def _folder(video, sub: str):
