@@ -55,3 +55,35 @@ def test_an_explicit_overlap_cut_for_a_context_model_is_said_and_recorded_as_use
         warnings.simplefilter("error")  # the default, cut as before, and an overlap that fits: nothing to say
         predict_array(ckpt, frames[:1], device="cpu", tile_size=128, scales="own")
         predict_array(ckpt, frames[:1], device="cpu", tile_size=128, overlap=32, scales="own")
+
+
+def test_an_explicit_overlap_of_64_is_told_from_the_default():
+    """``overlap=64`` given for a context model's 128 px tiles was taken for the default (64) and cut to 32 without a
+    word; the default is ``None`` now, so only an overlap asked for is said."""
+    model = build_model("tiny", "context").eval()
+    info = {"kind": "context", "input_size": 64}
+    with pytest.warns(UserWarning, match=r"tile overlap 64 px is more than a context model's 128 px tiles allow"):
+        assert Predictor(model, info, "cpu", tile_size=128, overlap=64).overlap == 32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Predictor(model, info, "cpu", tile_size=128).overlap == 32
+
+
+def test_a_small_tile_size_without_an_overlap_fits_the_default_to_it(tmp_path):
+    """``dvos predict --tile-size 64`` failed: "tile overlap must be between 0 and ... 32, got 64" - the default
+    overlap, which the user never gave; it is cut to what the tiles allow, and an overlap given is still checked."""
+    from dvos_core.cli import main
+
+    model = build_model("tiny", "frame").eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Predictor(model, {"kind": "frame", "input_size": 64}, "cpu", tile_size=64).overlap == 32
+    with pytest.raises(ValueError, match="got 64"):
+        Predictor(model, {"kind": "frame", "input_size": 64}, "cpu", tile_size=64, overlap=64)
+    p = Project.create(tmp_path / "p.dvos")
+    p.add_video_array("a", np.random.default_rng(0).integers(0, 255, (2, 96, 96, 3), np.uint8))
+    torch.manual_seed(0)
+    save_checkpoint(p.model_dir("img", create=True) / "best.pt", build_model("tiny", "frame"), phase="image")
+    assert main(["predict", str(p.path), "img", "--device", "cpu", "--tile-size", "64", "--scales", "own"]) == 0
+    assert p.video("a").predictions["img"].attrs["overlap"] == 32
+    assert main(["predict", str(p.path), "img", "--device", "cpu", "--tile-size", "64", "--overlap", "64"]) == 2

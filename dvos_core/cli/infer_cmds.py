@@ -246,7 +246,12 @@ def _add_runtime(p) -> None:
         default=None,
         help="tile frames larger than this (multiple of 32; default 2x the training size)",
     )
-    p.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (default 64)")
+    p.add_argument(
+        "--overlap",
+        type=int,
+        default=None,
+        help="tile overlap in pixels (default 64, or what smaller tiles allow: a context model's a quarter tile)",
+    )
     p.add_argument(
         "--precision",
         choices=PRECISIONS,
@@ -300,14 +305,14 @@ def _check_runtime(args) -> None:
             "--quality-threshold Q (e.g. 0.5)"
         )
     tile, overlap = args.tile_size, args.overlap
-    if overlap < 0:
+    if overlap is not None and overlap < 0:
         raise ValueError(f"--overlap must be >= 0 pixels, got {overlap}")
     if tile is not None and (tile < 32 or tile % 32):
         raise ValueError(f"--tile-size must be a positive multiple of 32 (e.g. 128, 256), got {tile}")
-    if tile is not None and overlap > tile - 32:
+    if tile is not None and overlap is not None and overlap > tile - 32:
         raise ValueError(
             f"--overlap {overlap} does not fit --tile-size {tile}: tiles start on a 32-px grid, so the overlap can "
-            f"be at most the tile size minus 32 (the overlap's default is 64); pass e.g. "
+            f"be at most the tile size minus 32; pass e.g. "
             f"--overlap {min(tile // 4, tile - 32)}"
         )
 

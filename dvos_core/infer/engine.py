@@ -220,7 +220,7 @@ class Predictor:
         info: dict | None = None,
         device=None,
         tile_size: int | None = None,
-        overlap: int = DEFAULT_OVERLAP,
+        overlap: int | None = None,
         amp: bool = True,
         optimize: bool = True,
         precision: str = "auto",
@@ -238,15 +238,20 @@ class Predictor:
                 f"tile size must be a positive multiple of {MULTIPLE} (or None: automatic), got {tile_size}"
             )
         tile = int(tile_size) if tile_size else default_tile_size(self.info)
-        self.overlap_asked = int(overlap)  # the overlap given; ``overlap`` is the one used (cut below)
+        # the overlap given (None: the default, cut without a word to what the tiles allow); ``overlap`` is the one used
+        self.overlap_asked = None if overlap is None else int(overlap)
+        asked = self.overlap_asked
+        overlap = DEFAULT_OVERLAP if asked is None else asked
         if not tile_size:  # automatic tile size: keep the overlap sensible for small models (a context model's cap)
-            overlap = context_overlap(tile, int(overlap))
-            if self.overlap_asked not in (overlap, DEFAULT_OVERLAP):  # the default is cut without a word
+            overlap = context_overlap(tile, overlap)
+            if asked is not None and asked != overlap:
                 warn_user(
-                    f"tile overlap {self.overlap_asked} px is more than the automatic tile size of {tile} px allows "
+                    f"tile overlap {asked} px is more than the automatic tile size of {tile} px allows "
                     f"(at most a quarter of it): tiles overlap by {overlap} px; pass a tile size (--tile-size, "
                     f"tile_size=) to keep the overlap asked for"
                 )
+        elif asked is None and tile >= MULTIPLE:  # a small tile size given: the default overlap fits it
+            overlap = min(overlap, largest_overlap(tile))
         if tile < MULTIPLE or tile % MULTIPLE:
             raise ValueError(f"tile size must be a positive multiple of {MULTIPLE}, got {tile}")
         if not 0 <= overlap <= largest_overlap(tile):
@@ -256,8 +261,7 @@ class Predictor:
             )
         if self.kind == "context":  # a context model's tiles overlap by at most a quarter of the tile
             used = context_overlap(tile, overlap)
-            asked = self.overlap_asked
-            if used != overlap and asked != DEFAULT_OVERLAP:  # the default is cut without a word
+            if used != overlap and asked is not None:  # the default is cut without a word
                 warn_user(
                     f"tile overlap {asked} px is more than a context model's {tile} px tiles allow (at most a quarter "
                     f"of the tile: {used} px): tiles overlap by {used} px; pass a tile size of {round_up(4 * asked)} "

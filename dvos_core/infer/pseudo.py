@@ -152,7 +152,7 @@ def pseudo_label(
     drop_below: bool = False,
     batch_size: int = 4,
     tile_size: int | None = None,
-    overlap: int = 64,
+    overlap: int | None = None,
     threshold: float = THRESHOLD,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
