@@ -238,14 +238,20 @@ def _signals_restored():
 @contextlib.contextmanager
 def _plain_warnings(command: str, debug: bool):
     """Print a warning raised during the command as one line, ``dvos COMMAND: warning: ...`` (a video left out of an
-    evaluation, frames too few for a clip...), not Python's file:line form; ``--debug`` keeps that form."""
+    evaluation, frames too few for a clip...), not Python's file:line form, and each message once (a warning about
+    the run's options, raised for each video, from lines Python's own filter tells apart); ``--debug`` keeps that
+    form."""
     if debug:
         yield
         return
     import warnings
 
+    said = set()
+
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"dvos {command}: warning: {message}", file=sys.stderr)
+        if str(message) not in said:
+            said.add(str(message))
+            print(f"dvos {command}: warning: {message}", file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.showwarning = show

@@ -38,7 +38,10 @@ def to_rgb8(frame, where: str = "") -> np.ndarray:
         return a.astype(np.uint8)
     if np.issubdtype(a.dtype, np.floating):
         if not np.all(np.isfinite(a)):
-            raise ValueError(f"{name}: float image contains NaN or infinite values")
+            raise ValueError(
+                f"{name}: float image contains NaN or infinite values (pixels without a value, e.g. from a failed "
+                f"division); replace them (e.g. numpy.nan_to_num) or save the frames as 8- or 16-bit images first"
+            )
         lo, hi = float(a.min()), float(a.max())
         if lo < 0.0 or hi > 1.0:
             raise ValueError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from contextlib import closing
+from pathlib import Path
 
 from dvos_core.io.output_paths import check_fps
 from dvos_core.io.prefetch import prefetch
@@ -168,7 +169,10 @@ def _file_number_runs(reader, idx: range, path) -> list[list[int]] | None:
     if numbers is None:
         return None
     picked = [numbers[i] for i in idx]
-    if picked == list(range(len(picked))) or len(set(picked)) != len(picked):  # (repeated numbers: no numbering)
+    if len(set(picked)) != len(picked):  # repeated numbers: no numbering, but perhaps two recordings in one folder
+        _warn_if_several_sequences([reader.files[i] for i in idx], path)
+        return None
+    if picked == list(range(len(picked))):
         return None
     runs: list[list[int]] = []
     for t, num in enumerate(picked):
@@ -196,6 +200,26 @@ def _file_number_runs(reader, idx: range, path) -> list[list[int]] | None:
         ),
     )
     return runs if kept else None
+
+
+def _warn_if_several_sequences(files, path) -> None:
+    """Warn when the names of a folder's numbered files, their numbers left out, make more than one sequence
+    (left_1.png, left_2.png, right_1.png, right_2.png): they are imported as one video, one sequence after another."""
+    from dvos_core.io.readers import name_without_number
+
+    prefixes: dict[str, int] = {}
+    for f in files:
+        key = name_without_number(Path(f).stem)
+        prefixes[key] = prefixes.get(key, 0) + 1
+    if len(prefixes) < 2:
+        return
+    shown = ", ".join(f"{k or '(no name)'}* ({n} files)" for k, n in list(prefixes.items())[:4])
+    more = f" and {len(prefixes) - 4} more" if len(prefixes) > 4 else ""
+    warn_user(
+        f"{path}: the files seem to be {len(prefixes)} numbered sequences ({shown}{more}); they are imported as one "
+        f"video, one after another in name order. If they are separate recordings, put each in its own folder and "
+        f"add each folder as its own video"
+    )
 
 
 MAX_NUMBER_RUNS = 512  # file numbers kept as at most this many runs (regular numbering with a few gaps)

@@ -242,8 +242,10 @@ class CV2VideoReader(VideoReader):
         self._open()
         if n_header > 0 and n != n_header:
             warn_user(
-                f"{self.path}: the file header says {n_header} frames but {n} can be decoded (truncated or "
-                f"damaged file?); reading the {n} decodable frames",
+                f"{self.path}: the file header says {n_header} frames but {n} can be decoded; reading the {n} "
+                f"decodable frames. Some files only estimate the count (an mkv or webm, a clip trimmed without "
+                f"re-encoding), which is harmless; if the video should run longer than {n} frames the file is cut "
+                f"short (an interrupted copy): copy it again",
             )
         return n
 
@@ -704,7 +706,10 @@ def read_image(path) -> np.ndarray:
     if a is None and path.stat().st_size == 0:
         raise ValueError(f"{path}: the file is empty (0 bytes: an interrupted copy?); copy it again")
     if a is None:
-        raise ValueError(f"{path}: cannot decode this image (corrupt file or unsupported format)")
+        raise ValueError(
+            f"{path}: cannot decode this image (corrupt file or unsupported format); copy it again, convert it to PNG, "
+            f"or move it out of the folder"
+        )
     if a.ndim == 3 and a.shape[2] == 3:
         a = a[..., ::-1]
     elif a.ndim == 3 and a.shape[2] == 4:
@@ -758,6 +763,12 @@ def _refuse_same_stems(folder: Path, files: list[Path]) -> None:
 
 
 _TRAILING_NUMBER = re.compile(r"(\d+)\D*$")
+
+
+def name_without_number(stem: str) -> str:
+    """A file stem up to its last number ('left_0012' -> 'left_'): the name its numbered sequence shares."""
+    m = _TRAILING_NUMBER.search(stem)
+    return stem[: m.start(1)] if m else stem
 
 
 def file_numbers(files) -> list[int] | None:
