@@ -678,8 +678,9 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
     """Label the training videos with this run's image model: frames it labelled before (a stopped run with the
     same passes and scales) are kept, labels another model made (an earlier run) are replaced; painted and corrected
     frames are never touched. A video without pseudo-labels is labelled without replacing (there is nothing to
-    replace), so a stop leaves a labelling the next run finishes; a stopped relabelling is done again whole: the
-    frames it did not reach hold the older labels, which the store does not tell from its own."""
+    replace), so a stop leaves a labelling the next run finishes; a stopped relabelling is finished from the frame it
+    had reached (recorded as it goes: the frames after it hold the older labels, which the store does not tell from
+    its own) when it was made as this run labels, else done again whole."""
     from dvos_core.infer import pseudo_label
     from dvos_core.model.checkpoint import file_fingerprint
     from dvos_core.store.fsops import same_checkpoint
@@ -724,6 +725,15 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
             f"      the labelling of {', '.join(resumed)} by this run's model stopped part-way: it is finished (the "
             f"frames it labelled are kept)"
         )
+    reached = {v: records[v].get("relabelled_through") for v in stopped}
+    finished = [v for v in stopped if isinstance(reached[v], int) and reached[v] > 0 and as_run(v)]
+    if finished:  # a relabelling of every frame made as this run labels: finished where it stopped
+        where = ", ".join(f"{v} from frame {reached[v]}" for v in finished)
+        run.log(
+            f"      the relabelling of {where} by this run's model stopped part-way: it is finished (the frames it "
+            f"relabelled are kept)"
+        )
+    stopped = [v for v in stopped if v not in finished]
     if stopped:  # a relabelling, or a labelling with other passes or scales: every frame labelled anew
         run.log(
             f"      the labelling of {', '.join(stopped)} by this run's model stopped part-way (replacing older "

@@ -405,3 +405,78 @@ def test_an_image_models_extra_passes_are_flipped_from_the_start():
 
     assert not Predictor(build_model("tiny", "frame"), device="cpu").stochastic_capable
     assert Predictor(build_model("tiny", "dvos"), device="cpu").stochastic_capable
+
+
+def test_a_stopped_relabelling_is_finished_where_it_stopped_as_an_uninterrupted_one(tmp_path, monkeypatch):
+    """A relabelling (overwrite) stopped part-way was done again whole by the next one - and by run-all - since the
+    store cannot tell its labels from the older ones: it now records how far it got, and the next relabelling with
+    the same checkpoint file and settings keeps those frames; other settings relabel every frame."""
+    import dvos_core.infer as infer
+    from dvos_core.model import save_checkpoint
+    from dvos_core.progress import Cancelled, CancelToken
+    from dvos_core.run_all import RunAllConfig, _pseudo_label
+
+    projects = [Project.create(tmp_path / f"{name}.dvos") for name in ("whole", "stopped", "other")]
+    torch.manual_seed(0)
+    old, new = build_model("tiny", "frame"), build_model("tiny", "frame")
+    for p in projects:
+        p.add_video_array("v", _video(n=8))
+        save_checkpoint(p.model_dir("old", create=True) / "best.pt", old, phase="image")
+        save_checkpoint(p.model_dir("image", create=True) / "best.pt", new, phase="image")
+        pseudo_label(p, "v", "old", device="cpu", n_passes=1)  # the older labels the relabelling replaces
+    token = CancelToken()
+
+    def stop_after_4(done, total, msg):
+        if done >= 4:
+            token.cancel()
+
+    def relabel(p, **kw):
+        kw = {"device": "cpu", "n_passes": 1, "batch_size": 2, "overwrite": True, **kw}
+        return pseudo_label(p, "v", "image", **kw)["status"].tolist()
+
+    whole, stopped, other = projects
+    assert relabel(whole) == ["written"] * 8
+    for p in (stopped, other):
+        with pytest.raises(Cancelled):
+            relabel(p, progress=stop_after_4, cancel=token)
+        token = CancelToken()
+        record = p.video("v").attrs["pseudo_label"]
+        assert record["complete"] is False and record["relabelled_through"] == 3  # frame 3 held for its flicker
+    from dvos_core.store.notes import stopped_pseudo_note
+    from dvos_core.store.project import _video_summary
+
+    note = stopped_pseudo_note(other.path, "v", _video_summary(other.video("v"))["pseudo_label_stopped"])
+    assert "stopped at frame 3" in note and "--overwrite` (it keeps the frames relabelled)" in note, note
+    assert relabel(stopped) == ["kept"] * 3 + ["written"] * 5
+    a, b = whole.video("v"), stopped.video("v")
+    assert np.array_equal(a.read_masks(), b.read_masks()) and np.array_equal(a.provenance, b.provenance)
+    assert np.array_equal(a.quality, b.quality)
+    assert "relabelled_through" not in b.attrs["pseudo_label"] and b.attrs["pseudo_label"]["complete"] is True
+    assert relabel(other, n_passes=2) == ["written"] * 8  # other settings: every frame labelled again
+
+    # run-all says it finishes its own stopped relabelling, and does
+    p = Project.create(tmp_path / "run_all.dvos")
+    p.add_video_array("v", _video(n=8))
+    save_checkpoint(p.model_dir("old", create=True) / "best.pt", old, phase="image")
+    save_checkpoint(p.model_dir("image", create=True) / "best.pt", new, phase="image")
+    pseudo_label(p, "v", "old", device="cpu", n_passes=1)
+    with pytest.raises(Cancelled):
+        relabel(p, progress=stop_after_4, cancel=token)
+    lines, runs, label = [], [], infer.pseudo_label
+
+    def labelling(project, group, ckpt, **kw):
+        runs.append(label(project, group, ckpt, **kw, batch_size=2)["status"].tolist())
+
+    monkeypatch.setattr(infer, "pseudo_label", labelling)
+
+    class Run:
+        cancel = None
+
+        def log(self, text):
+            lines.append(text)
+
+    _pseudo_label(p, RunAllConfig(pseudo_passes=1, device="cpu"), Run(), ["v"], p.model_dir("image") / "best.pt", None)
+    assert runs == [["kept"] * 3 + ["written"] * 5], runs
+    assert any(
+        "the relabelling of v from frame 3 by this run's model stopped part-way: it is finished" in ln for ln in lines
+    ), lines

@@ -82,6 +82,7 @@ class _Finaliser:
         self.prev = None  # (t, mask)
         self.link = None  # (t, 2x3 camera motion frame t-1 -> t, or None when it could not be measured)
         self.rank, self.pseudo = PROVENANCE_RANK, PSEUDO
+        self.on_written = None  # called with t after frame t is finalised (written, kept or left as it was)
 
     def push(self, item) -> None:
         if self.pending is not None:
@@ -137,6 +138,8 @@ class _Finaliser:
                 "below_threshold": bool(below),
             }
         )
+        if self.on_written is not None:
+            self.on_written(t)
 
 
 @writes_store
@@ -227,39 +230,57 @@ def pseudo_label(
                 # made again); a stopped one is finished by it
                 codes, last = video.provenance, video.attrs.get("pseudo_label") or {}
                 stopped = last.get("complete") is False
-                labels = stopped or any(_status(codes, t, overwrite) == "predict" for t in targets)
+                # a stopped relabelling made as this one: the frames it relabelled are kept (kept_before)
+                kept_before = _relabelled_through(last, _run_record(video, *record)) if frames is None else 0
+                if kept_before:
+                    report(
+                        progress, done, total, f"{video.name}: finishing a stopped relabelling from frame {kept_before}"
+                    )
+                labels = stopped or any(_status(codes, t, overwrite, kept_before) == "predict" for t in targets)
+                # how far a relabelling of every frame got (recorded as it goes), so a stopped one can be finished
+                mark = _RelabelMark(video, record, kept_before) if labels and overwrite and frames is None else None
                 if labels:
-                    _record_run(video, *record, complete=False)  # until it ends: its labels may mix with older ones
+                    _record_run(video, *record, complete=False, **(mark.extra() if mark else {}))  # until it ends
                 if labels and overwrite:
                     _reset_missing_quality(video)
-                if predictor.kind == "context":
-                    share = Steps(progress, done, len(targets), total)  # this video's slice of the run
-                    blend = _Blend(others, n_passes) if others else None
-                    _label_in_order(predictor, video, targets, threshold, overwrite, fin.push, share, cancel, blend)
-                    done += len(targets)
-                else:
-                    labeller = _BatchLabeller([predictor, *others], video, n_passes, threshold, overwrite)
-                    step = frames_per_step(predictor, video.shape[1:3], batch_size)
-                    for batch in plan_batches(targets, 0, step, image_first=True):
-                        check(cancel)
-                        where = f"{video.name}: {frames_text(batch.targets)}"
-                        at = done  # the passes of a batch say how far it got: the bar stays at its start
+                fin.on_written = None if mark is None else mark.written
+                try:
+                    if predictor.kind == "context":
+                        share = Steps(progress, done, len(targets), total)  # this video's slice of the run
+                        blend = _Blend(others, n_passes) if others else None
+                        args = (predictor, video, targets, threshold, overwrite, fin.push, share, cancel, blend)
+                        _label_in_order(*args, kept_before=kept_before)
+                        done += len(targets)
+                    else:
+                        labeller = _BatchLabeller(
+                            [predictor, *others], video, n_passes, threshold, overwrite, kept_before
+                        )
+                        step = frames_per_step(predictor, video.shape[1:3], batch_size)
+                        for batch in plan_batches(targets, 0, step, image_first=True):
+                            check(cancel)
+                            where = f"{video.name}: {frames_text(batch.targets)}"
+                            at = done  # the passes of a batch say how far it got: the bar stays at its start
 
-                        def after(k, n, where=where, at=at):
-                            if k < n:  # the batch's last pass is reported with its frames
-                                report(progress, at, total, f"{where} pass {k}/{n}")
+                            def after(k, n, where=where, at=at):
+                                if k < n:  # the batch's last pass is reported with its frames
+                                    report(progress, at, total, f"{where} pass {k}/{n}")
 
-                        def tiles(k, n, j, m, where=where, at=at):  # a large frame's pass is half a minute
-                            report(progress, at, total, f"{where} pass {k}/{n}, tile {j}/{m}")
+                            def tiles(k, n, j, m, where=where, at=at):  # a large frame's pass is half a minute
+                                report(progress, at, total, f"{where} pass {k}/{n}, tile {j}/{m}")
 
-                        for item in labeller.label(batch.targets, cancel, after, tiles):
-                            fin.push(item)
-                        done += len(batch.targets)
-                        report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
-                # the last frame, held back for its flicker, has no next neighbour. A cancel or error leaves the held
-                # frame unwritten: scored without its next neighbour its quality would differ from an uninterrupted
-                # run's, and a resumed run (keeping the frames written) would keep that score; it labels it instead
-                fin.flush()
+                            for item in labeller.label(batch.targets, cancel, after, tiles):
+                                fin.push(item)
+                            done += len(batch.targets)
+                            report(progress, done, total, f"{video.name}: frame {batch.targets[-1]}")
+                    # the last frame, held back for its flicker, has no next neighbour. A cancel or error leaves the
+                    # held frame unwritten: scored without its next neighbour its quality would differ from an
+                    # uninterrupted run's, and a resumed run (keeping the frames written) would keep that score; it
+                    # labels it instead
+                    fin.flush()
+                except BaseException:
+                    if mark is not None:
+                        mark.save(quietly=True)  # how far it got, for the run that finishes it
+                    raise
                 if labels:
                     _record_run(video, *record, complete=True)
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -309,18 +330,21 @@ class _Blend:
         return np.stack([prob, *own])
 
 
-def _status(codes: np.ndarray, t: int, overwrite: bool) -> str:
+def _status(codes: np.ndarray, t: int, overwrite: bool, kept_before: int = 0) -> str:
     """Of frame t with provenance ``codes[t]``: "protected" (a higher-ranked mask than pseudo), "kept" (a pseudo
-    mask, no overwrite) or "predict"."""
+    mask, no overwrite - or one a stopped relabelling made as this run relabels, before frame ``kept_before``) or
+    "predict"."""
     from dvos_core.store.schema import PROVENANCE_RANK, PSEUDO
 
     code = int(codes[t])
     if PROVENANCE_RANK[code] > PROVENANCE_RANK[PSEUDO]:
         return "protected"
-    return "kept" if code == PSEUDO and not overwrite else "predict"
+    return "kept" if code == PSEUDO and (not overwrite or t < kept_before) else "predict"
 
 
-def _label_in_order(predictor: Predictor, video, targets, threshold, overwrite, push, progress, cancel, blend=None):
+def _label_in_order(
+    predictor: Predictor, video, targets, threshold, overwrite, push, progress, cancel, blend=None, kept_before=0
+):
     """A context model's labels of ``targets``, pushed in frame order as finaliser items (the frames it does not
     relabel with their stored mask). A reference's mask is this run's label of that frame, else its stored label
     (painted, corrected or pseudo); the uncertainty compares the mask with the one from the frame alone - or, with
@@ -332,7 +356,7 @@ def _label_in_order(predictor: Predictor, video, targets, threshold, overwrite, 
         predictor.net, predictor.device, predictor.tile_size, predictor.overlap, predictor.amp, scales=predictor.scales
     )
     codes = video.provenance
-    status = {t: _status(codes, t, overwrite) for t in targets}
+    status = {t: _status(codes, t, overwrite, kept_before) for t in targets}
     queue = iter(targets)
 
     def frame(t):
@@ -371,14 +395,14 @@ class _BatchLabeller:
     Several image models: the label is their mean probability (each the mean of its passes), the uncertainty
     their spread."""
 
-    def __init__(self, predictors: list, video, n_passes: int, threshold: float, overwrite: bool):
+    def __init__(self, predictors: list, video, n_passes: int, threshold: float, overwrite: bool, kept_before=0):
         self.predictors, self.video, self.n_passes, self.threshold = predictors, video, n_passes, threshold
-        self.codes, self.overwrite = video.provenance, overwrite
+        self.codes, self.overwrite, self.kept_before = video.provenance, overwrite, kept_before
         self.frames = FrameCache(video.read_frames)
         self.features = [FeatureCache() for _ in predictors]
 
     def status(self, t: int) -> str:
-        return _status(self.codes, t, self.overwrite)
+        return _status(self.codes, t, self.overwrite, self.kept_before)
 
     def label(self, targets, cancel: CancelToken | None = None, after_pass=None, on_tile=None) -> list[tuple]:
         """``after_pass(k, n)``: called after pass k of the n passes of every model (k from 1); ``on_tile(k, n,
@@ -441,43 +465,105 @@ def _warn_if_stopped_relabel(video, overwrite: bool) -> None:
         )
 
 
-def _record_run(
-    video,
-    checkpoint,
-    predictor: Predictor,
-    n_passes,
-    quality_threshold,
-    drop_below,
-    blend_with=None,
-    overwrite=False,
-    complete=True,
-):
-    """Record in the video's ``pseudo_label`` attribute the run labelling it: written (``complete`` False) before
-    its first label, and again (True) when it ends, so a stopped run is never taken for a finished one."""
+def _run_record(
+    video, checkpoint, predictor: Predictor, n_passes, quality_threshold, drop_below, blend_with=None, overwrite=False
+) -> dict:
+    """What a run labelling ``video`` records of itself in the video's ``pseudo_label`` attribute (see
+    :func:`_record_run`), without its date and whether it ended."""
     from dvos_core.model.checkpoint import file_fingerprint
 
     # the bytes the model was loaded from: a best.pt saved over the path since did not make these labels
     sha = predictor.info.get("file_sha256") if isinstance(checkpoint, (str, Path)) else None
     if sha is None and isinstance(checkpoint, (str, Path)) and Path(checkpoint).is_file():
         sha = file_fingerprint(checkpoint)
+    return {
+        "checkpoint": _name(checkpoint),
+        "checkpoint_in_project": in_project(checkpoint, video.path),
+        "overwrite": bool(overwrite),  # it replaced existing pseudo-labels
+        # what the file held (a model trained again under the same name differs): run-all relabels then
+        "checkpoint_sha256": sha,
+        "blend_with": [_name(c) for c in blend_with or ()],
+        "n_passes": n_passes,
+        "uncertainty_from": "models" if blend_with else _uncertainty_source(predictor),
+        "precision": predictor.number_format,
+        "zooms": list(predictor.scales.zooms(*video.shape[1:3])),
+        "quality_threshold": quality_threshold,
+        "drop_below": drop_below,
+    }
+
+
+def _record_run(video, *run, complete=True, **extra):
+    """Record in the video's ``pseudo_label`` attribute the run labelling it (``run``: :func:`_run_record`'s
+    arguments): written (``complete`` False) before its first label, and again (True) when it ends, so a stopped run
+    is never taken for a finished one. ``extra``: more to record (a relabelling's ``relabelled_through``)."""
     video.update_attrs(
         pseudo_label={
-            "checkpoint": _name(checkpoint),
-            "checkpoint_in_project": in_project(checkpoint, video.path),
+            **_run_record(video, *run),
             "complete": complete,  # False: stopped (or running), some frames not reached
-            "overwrite": bool(overwrite),  # it replaced existing pseudo-labels
-            # what the file held (a model trained again under the same name differs): run-all relabels then
-            "checkpoint_sha256": sha,
-            "blend_with": [_name(c) for c in blend_with or ()],
-            "n_passes": n_passes,
-            "uncertainty_from": "models" if blend_with else _uncertainty_source(predictor),
-            "precision": predictor.number_format,
-            "zooms": list(predictor.scales.zooms(*video.shape[1:3])),
-            "quality_threshold": quality_threshold,
-            "drop_below": drop_below,
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            **extra,
         }
     )
+
+
+# what must match for a stopped relabelling to be finished by another run rather than done again
+SAME_LABELLING = (
+    "checkpoint_sha256",
+    "blend_with",
+    "n_passes",
+    "uncertainty_from",
+    "precision",
+    "zooms",
+    "quality_threshold",
+    "drop_below",
+)
+
+
+def _relabelled_through(last: dict, now: dict) -> int:
+    """The frames a stopped relabelling of every frame (``last``, the video's ``pseudo_label`` record) relabelled,
+    ``0..k-1``: k when it was made as the run recorded by ``now`` relabels (the same checkpoint file, passes, scales,
+    blending and quality settings), so that run keeps them; else 0 (every frame is relabelled)."""
+    k = last.get("relabelled_through")
+    if not (stopped_relabelling(last) and now.get("overwrite") and isinstance(k, int) and k > 0):
+        return 0
+    if now.get("checkpoint_sha256") is None or any(last.get(key) != now.get(key) for key in SAME_LABELLING):
+        return 0
+    return k
+
+
+class _RelabelMark:
+    """Records how far a relabelling of every frame got (``relabelled_through`` in the ``pseudo_label`` record: the
+    frames before it are written, in order): at most every ``every_s`` seconds as it goes, and when it stops."""
+
+    def __init__(self, video, run: tuple, start: int, every_s: float = 2.0):
+        import time
+
+        self.video, self.run, self.through, self.every_s = video, run, int(start), every_s
+        self.saved, self.clock = int(start), time.monotonic
+
+        self.last = self.clock()
+
+    def extra(self) -> dict:
+        return {"relabelled_through": self.through}
+
+    def written(self, t: int) -> None:
+        """Frame t is finalised (frames are finalised in order, from 0)."""
+        self.through = int(t) + 1
+        if self.clock() - self.last >= self.every_s:
+            self.save()
+
+    def save(self, quietly: bool = False) -> None:
+        """Record the frames finalised so far (``quietly``: on the way out of a stopped run, whose own error
+        matters more than this record's)."""
+        if self.through == self.saved:
+            return
+        try:
+            _record_run(self.video, *self.run, complete=False, **self.extra())
+        except Exception:
+            if not quietly:
+                raise
+            return
+        self.saved, self.last = self.through, self.clock()
 
 
 def _uncertainty_source(predictor: Predictor) -> str:

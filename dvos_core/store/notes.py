@@ -52,6 +52,13 @@ def stopped_pseudo_note(project_path, video: str, stopped: dict) -> str:
     model = checkpoint_argument(project_path, made_by, stopped.get("checkpoint_in_project")) if made_by else "MODEL"
     opts = stopped.get("options", "")
     command = f"dvos pseudo-label {q(str(project_path))} {q(str(model))} --videos {q(video)}{opts}"
+    reached = stopped.get("relabelled_through")
+    if stopped.get("overwrite") and isinstance(reached, int) and reached > 0:
+        return (
+            f"relabelling by {model} stopped at frame {reached} (or is still running): the frames after it keep what "
+            f"they held before it (another model's labels, or none); finish it with `{command} --overwrite` (it "
+            f"keeps the frames relabelled)"
+        )
     if stopped.get("overwrite"):
         return (
             f"relabelling by {model} stopped (or is still running): the frames it did not reach keep what they held "

@@ -1074,6 +1074,7 @@ def _stopped_pseudo_label(record) -> dict | None:
         "checkpoint_in_project": record.get("checkpoint_in_project"),
         "overwrite": stopped_relabelling(record),
         "options": opts,
+        "relabelled_through": record.get("relabelled_through") if stopped_relabelling(record) else None,
     }
 
 
