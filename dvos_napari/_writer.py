@@ -28,12 +28,14 @@ def save_frames(
 ) -> list[int]:
     """Save ``data[t]`` (a (T,H,W) label array) as the mask of each frame t; returns the frames written. Corrections
     of a prediction set's masks (``edited_prediction``) record the set, ``model`` (see
-    ``VideoSequence.correction_sources``)."""
+    ``Video.correction_sources``)."""
     saved = []
     for t in sorted({int(t) for t in frames}):
         mask = (np.asarray(data[t]) > 0).astype(np.uint8)
         prov = provenance or provenance_for(video, t, edited_prediction)
-        source = model if edited_prediction and prov == "corrected" else None
+        # (a set deleted since the layer was shown: no source to record)
+        corrected = edited_prediction and prov == "corrected" and model is not None
+        source = model if corrected and video.predictions[model].exists() else None
         if video.set_mask(t, mask, prov, overwrite=True, corrected_from=source):
             saved.append(t)
     return saved

@@ -91,12 +91,18 @@ def test_a_model_trained_again_under_the_same_name_is_not_scored_as_the_maker_of
     assert rep.overall["own_corrections"] == {}
 
 
-def test_a_correction_of_a_set_that_does_not_exist_records_no_source(project):
-    """A name that names no set was recorded; a set made later under that name, by any model, was then taken for the
-    maker of the correction."""
+def test_a_correction_of_a_set_that_does_not_exist_is_refused(project):
+    """A name that names no set was recorded (a set made later under that name, by any model, was then taken for the
+    maker of the correction), then dropped in silence (a typo lost the record); it is refused, nothing written."""
+    from dvos_core.store import NotInStoreError
+
     v = project.video("a")
-    assert v.set_mask(4, np.eye(64, dtype=np.uint8), "corrected", corrected_from="nosuch")
-    assert 4 not in project.video("a").correction_sources and "4" not in v.attrs.get("corrected_from", {})
+    before = (v.provenance.copy(), v.read_masks(4, 5)[0].copy())
+    with pytest.raises(NotInStoreError, match=r"no predictions of 'nosuch'; it has predictions of \['img', 'other'\]"):
+        v.set_mask(4, np.eye(64, dtype=np.uint8), "corrected", corrected_from="nosuch")
+    v = project.video("a")
+    assert np.array_equal(v.provenance, before[0]) and np.array_equal(v.read_masks(4, 5)[0], before[1])
+    assert 4 not in v.correction_sources and "4" not in v.attrs.get("corrected_from", {})
 
 
 def test_the_warning_in_the_panels_words_names_a_terminal_command_not_a_panel_option():

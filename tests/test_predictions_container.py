@@ -65,17 +65,24 @@ def test_a_set_stopped_before_its_first_frame_is_not_the_latest(tmp_path):
 
 
 def test_a_frame_of_a_misspelt_set_is_an_error_not_a_frame_not_predicted(tmp_path):
-    """``video.predictions["imgg"].get(t)`` was None - "not predicted" - for a set that does not exist; the most recent
-    set's ``get`` on a video without predictions stays None."""
+    """``video.predictions["imgg"].get(t)`` was None - "not predicted" - and ``.frames()`` empty for a set that does
+    not exist, and a correction saved ``corrected_from="imgg"`` recorded no source in silence; the most recent set's
+    ``get`` and ``frames`` on a video without predictions stay None and empty."""
     import pytest
 
     from dvos_core.store import NotInStoreError
 
     v = Project.create(tmp_path / "p.dvos").add_video_array("a", np.zeros((3, 8, 8, 3), np.uint8))
-    assert v.predictions.get(0) is None
+    assert v.predictions.get(0) is None and v.predictions.frames().tolist() == []
     v.predictions["img"].start({"kind": "test"}, None)
     v.predictions["img"].set(0, np.ones((8, 8), np.float32))
     assert v.predictions["img"].get(1) is None and v.predictions["img"].get(0)[0].all()
     assert v.predictions.get(0)[0].all() and v.predictions.get(2) is None
-    with pytest.raises(NotInStoreError, match=r"no predictions of 'imgg'; it has predictions of \['img'\]"):
-        v.predictions["imgg"].get(0)
+    assert v.predictions.frames().tolist() == [0] and v.predictions["img"].frames().tolist() == [0]
+    for read in (lambda s: s.get(0), lambda s: s.frames()):
+        with pytest.raises(NotInStoreError, match=r"no predictions of 'imgg'; it has predictions of \['img'\]"):
+            read(v.predictions["imgg"])
+    before = v.provenance.copy()
+    with pytest.raises(NotInStoreError, match=r"no predictions of 'imgg'"):  # a correction's source: not recorded
+        v.set_mask(1, np.ones((8, 8), np.uint8), "corrected", corrected_from="imgg")
+    assert np.array_equal(v.provenance, before) and v.correction_sources == {}

@@ -165,7 +165,9 @@ def compare_models(
     for video, labelled in zip(videos, labelled_of):
         # streamed frame by frame: memory holds one frame's masks per entry (and the previous one), not the video
         sets = {m: video.predictions[m] for m in models}
-        predicted_frames = {m: set(np.intersect1d(s.frames(), labelled).tolist()) for m, s in sets.items()}
+        predicted_frames = {  # (a model that did not predict this video: none)
+            m: set(np.intersect1d(s.frames(), labelled).tolist()) if s.exists() else set() for m, s in sets.items()
+        }
         for m in models:  # a set stopped half-way, or none in this video: fewer frames scored than the others
             if len(predicted_frames[m]) < len(labelled):
                 partial.setdefault(m, {})[video.name] = [len(predicted_frames[m]), len(labelled)]

@@ -1,5 +1,5 @@
 """Ground truth a model made itself: frames whose 'corrected' mask is a person's correction of that model's own
-prediction (recorded when the correction was saved: ``VideoSequence.correction_sources``).
+prediction (recorded when the correction was saved: ``Video.correction_sources``).
 
 Scoring a model against such frames measures how much the person changed, not how well the model segments: a
 frame accepted as predicted scores 1. Both ``evaluate`` and ``compare_models`` record them (``own_corrections``) and

@@ -211,7 +211,8 @@ def ground_truth_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES
 def scored_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES, model: str | None = None) -> np.ndarray:
     """Frames of ``video`` that have both a prediction (of ``model``, default the most recent) and a ground-truth
     mask; clear errors when either is missing."""
-    predicted = (video.predictions[model] if model else video.predictions.latest()).frames()
+    chosen = video.predictions[model] if model else video.predictions.latest()
+    predicted = chosen.frames() if chosen.exists() else np.zeros(0, np.int64)
     if predicted.size == 0:
         sets = video.predictions.models()
         if model and sets:

@@ -175,7 +175,7 @@ def smooth_predictions(
     project = Project.of(project)
     video = project.video(video_id).require_complete()
     source = video.predictions[model]
-    predicted = source.frames()
+    predicted = source.frames() if source.exists() else np.zeros(0, np.int64)
     if not len(predicted):
         if source.exists():  # a run stopped before its first frame was finished
             raise ValueError(
@@ -225,7 +225,7 @@ def smooth_predictions(
         aim = "first to smooth what it is now"
         warn_user(outdated_warning(video.path, model, d, [video_id], effect, aim))
     dest = video.predictions[name]
-    held, had = dest.attrs, len(dest.frames())
+    held, had = dest.attrs, len(dest.frames()) if dest.exists() else 0
     same = dest.start(info, fingerprint)
     if not same and had:
         changed = [f"{k} {held[k]} -> {info[k]}" for k in MODE_KEYS if held.get(k) not in (None, info[k])]

@@ -318,10 +318,11 @@ class ModelPredictions:
         )
 
     def frames(self) -> np.ndarray:
-        """Indices of the predicted frames (see :meth:`finished`)."""
+        """Indices of the predicted frames (see :meth:`finished`); a set that does not exist (a misspelt name) is a
+        :class:`~dvos_core.store.schema.NotInStoreError` naming the sets there are, not a set with no frames."""
         arrs = self.arrays()
         if arrs is None:
-            return np.zeros(0, np.int64)
+            self._require()
         return np.flatnonzero(self.finished(slice(0, self.video.n_frames)))
 
     def get(self, t: int):
@@ -455,7 +456,9 @@ class Predictions:
         self.newest().set(t, probability, threshold)
 
     def frames(self) -> np.ndarray:
-        return self.latest().frames()
+        """Indices of the frames the most recent set predicted; none when the video has no predictions yet."""
+        latest = self.latest()
+        return latest.frames() if latest.exists() else np.zeros(0, np.int64)
 
     def get(self, t: int):
         """(mask, probability) of frame t in the most recent set; None when it did not predict t, or when the video

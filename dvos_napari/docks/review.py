@@ -559,7 +559,8 @@ class ReviewDock(DvosDock):
                 )
             )
         painted = t in unsaved_corrections(self.viewer, video.name)
-        predicted_frames = {int(f) for f in prediction_set(video, shown).frames()}
+        chosen = prediction_set(video, shown)
+        predicted_frames = {int(f) for f in chosen.frames()} if chosen.exists() else set()
         if not painted and t not in predicted_frames:  # an empty layer frame is no prediction to accept
             raise ValueError(
                 f"frame {t} of {video.name} was not predicted by {shown!r} (it holds {len(predicted_frames)} of "
