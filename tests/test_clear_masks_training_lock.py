@@ -77,3 +77,24 @@ def test_masks_imported_over_others_under_a_training_are_refused(tmp_path, capsy
     cv2.imwrite(str(folder / "seed_000000.png"), np.full((8, 8), 255, np.uint8))
     assert main(cmd) == 0  # once it stopped
     assert (p.video("seed").mask(0) > 0).all()
+
+
+def test_relabelling_or_dropping_pseudo_labels_under_a_training_is_refused(tmp_path):
+    """`dvos pseudo-label --overwrite` (and `--drop-below`) replaced or cleared the masks a running training reads,
+    where clear-masks is refused; a plain labelling of frames without masks still runs."""
+    from stub_models import BrightIsHead
+
+    from dvos_core.infer import pseudo_label
+
+    p = _project(tmp_path)
+    v = p.video("seed")
+    v.set_mask(2, np.ones((8, 8), np.uint8), "pseudo", quality=1.0)
+    with training_lock(p, "m"):
+        for kw in ({"overwrite": True}, {"drop_below": True, "quality_threshold": 0.9}):
+            with pytest.raises(StoreBusyError, match=r"being trained .*the masks of video 'seed'.* pseudo-labels"):
+                pseudo_label(p, "seed", (BrightIsHead(), {}), device="cpu", n_passes=1, **kw)
+        assert (p.video("seed").mask(2) > 0).all()
+        p.video("seed").clear_mask(2)
+        rows = pseudo_label(p, "seed", (BrightIsHead(), {}), device="cpu", n_passes=1)  # new masks only
+        assert rows["status"].tolist() == ["protected", "protected", "written"]
+    assert pseudo_label(p, "seed", (BrightIsHead(), {}), device="cpu", n_passes=1, overwrite=True) is not None

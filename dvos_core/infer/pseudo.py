@@ -214,6 +214,12 @@ def pseudo_label(
 
     for v in videos:  # test videos take manual ground truth only: refuse before any work
         v.check_label_write(PSEUDO, "pseudo-labelling")
+    if (overwrite or drop_below) and project.path is not None:  # masks a training run may be reading would change
+        from dvos_core.store.training import refuse_while_training
+
+        what = "replace" if overwrite else "clear"
+        for v in videos:
+            refuse_while_training(project.path, f"the masks of video {v.name!r}", f"{what} its pseudo-labels")
     rows: list = []
     with using_threads(threads):
         predictor = _labelling_predictor(checkpoint, device, tile_size, overlap, precision, scales)

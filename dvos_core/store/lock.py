@@ -140,6 +140,30 @@ def training_holder(folder: Path) -> str | None:
     return None
 
 
+def _lock_free(lock_path: Path) -> bool:
+    """Whether no process holds the OS lock on ``lock_path`` (tried without waiting, on a descriptor of its own, and
+    let go at once); False when that cannot be told (no ``fcntl``, or the file cannot be opened)."""
+    try:
+        import fcntl
+    except ImportError:  # (Windows: the record's PID decides)
+        return False
+    try:
+        fd = os.open(lock_path, os.O_RDONLY)
+    except FileNotFoundError:
+        return True  # no lock file: nobody can hold it
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # held (or locks unsupported here: taken as held)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -215,12 +239,15 @@ class WriterLock:
 
     def writing(self) -> bool:
         """Whether a holder's record says some process is writing now: False without a record, and for the record
-        of a process of this machine that no longer runs (killed mid-write, it could not remove its record)."""
+        of a process of this machine that no longer runs (killed mid-write, it could not remove its record) or
+        whose lock is free (its PID reused since by another process)."""
+        if self.held:
+            return True
         if not self.holder_path.exists():
             return False
         info = self.holder()
         if info and info.get("host") == socket.gethostname() and isinstance(info.get("pid"), int):
-            return _alive(info["pid"])
+            return _alive(info["pid"]) and not _lock_free(self.lock_path)
         return True  # a record being written, or a process of another machine: taken as writing
 
     def describe_holder(self) -> str:
@@ -231,6 +258,10 @@ class WriterLock:
         """Take the OS lock without waiting (caller holds the mutex); True on success."""
         import filelock
 
+        from dvos_core.store.schema import project_gone_error
+
+        if not self.root.is_dir():  # moved or deleted while open: taking the lock would make its folder again, empty
+            raise project_gone_error(self.root)
         if self._file_lock is None:
             self._file_lock = filelock.FileLock(str(self.lock_path), thread_local=False)
         try:

@@ -30,6 +30,7 @@ from dvos_core.store.schema import (
     SchemaVersionError,
     StoreError,
     check_id,
+    check_project_here,
     id_list,
 )
 from dvos_core.store.sequence import Background, Video, json_safe
@@ -508,6 +509,7 @@ class Project:
         try:
             g = self.root[folder]
         except KeyError:
+            check_project_here(self.path)  # the whole project moved or deleted, not one damaged file
             gone = "is missing" if (self.path / folder).is_dir() else "and its folder are missing"
             raise DamagedStoreError(f"{meta} {gone} (deleted, or not yet copied by a sync tool); {fix}") from None
         except Exception as e:  # json/Zarr errors of a corrupt metadata file

@@ -56,6 +56,22 @@ class SchemaVersionError(StoreError):
     """The store was written with another schema version."""
 
 
+def project_gone_error(path) -> NotInStoreError:
+    """The error for a project whose folder is no longer where it was opened (moved, renamed or deleted meanwhile)."""
+    return NotInStoreError(
+        f"{path}: the project is no longer there (moved, renamed or deleted while this was running); open it where "
+        f"it is now and run the step again (what was saved before is in it)"
+    )
+
+
+def check_project_here(path) -> None:
+    """Refuse with :func:`project_gone_error` when project ``path`` no longer holds its ``zarr.json``."""
+    from pathlib import Path
+
+    if path is not None and not (Path(str(path)) / "zarr.json").is_file():
+        raise project_gone_error(path)
+
+
 class InterruptedImportError(StoreError):
     """The video is the leftover of an import that was killed (``import_complete`` False): it holds only the frames
     written before the kill. Commands that use a video's frames, masks or predictions refuse it; the message names

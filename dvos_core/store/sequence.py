@@ -40,6 +40,7 @@ from dvos_core.store.schema import (
     InterruptedImportError,
     NotInStoreError,
     StoreError,
+    check_project_here,
     provenance_code,
 )
 from dvos_core.store.training import refuse_while_training
@@ -367,11 +368,7 @@ class FrameSequence:
                 f"{self.path or 'PROJECT'}: {self.kind} {self.name!r} was deleted and added again after this handle "
                 f"was opened: it is another {self.kind} now; open the project again to work on it"
             )
-        if self.path is not None and not Path(str(self.path)).exists():  # the whole project went: moved or renamed
-            raise NotInStoreError(
-                f"{self.path}: the project is no longer there (moved, renamed or deleted while this was running); "
-                f"open it where it is now and run the step again (what was saved before is in it)"
-            )
+        check_project_here(self.path)  # the whole project went: moved or renamed
         raise NotInStoreError(
             f"{self.path or 'PROJECT'}: {self.kind} {self.name!r} is no longer in the project (it was deleted after "
             f"this handle was opened); open the project again to see what it holds"
@@ -722,7 +719,8 @@ class Video(FrameSequence):
         trainer's ``pseudo_quality_min``). The provenance code is written after the mask data: it is the commit.
         ``corrected_from``: for a 'corrected' mask, the prediction set whose mask a person corrected; recorded with
         the checkpoint that made the set (see :attr:`correction_sources`), so that its model is not scored against
-        its own accepted output unsaid.
+        its own accepted output unsaid; a set the video does not have is a
+        :class:`~dvos_core.store.schema.NotInStoreError` (nothing written).
         """
         t = _index(t)
         self._check_t(t)
@@ -739,7 +737,8 @@ class Video(FrameSequence):
                     f"corrected_from names the prediction set a 'corrected' mask came from; the mask of frame {t} "
                     f"is saved as {PROVENANCE_NAMES[code]!r}"
                 )
-            self.predictions[corrected_from]  # a malformed set name: refused before anything is written
+            # a malformed name, or one no set has (a typo would record nothing): refused before anything is written
+            self.predictions[corrected_from]._require()
         m = arrays.as_uint8_mask(mask, self.shape[1:3], name=f"mask for {self.name}[{t}]", allow_labels=allow_labels)
         with self._write(f"writing the mask of frame {t}"):
             self.check_label_write(code, f"frame {t}")
