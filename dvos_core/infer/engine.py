@@ -55,8 +55,14 @@ def frames_per_pass(device: torch.device, tile_pixels: int, n: int) -> int:
 
 
 def resolve_checkpoint_path(project, spec) -> Path:
-    """A checkpoint path from ``spec``: an existing file, or a model name in the project (``models/<name>/best.pt``;
-    a folder of that name where the command runs, e.g. masks exported there, does not hide the model)."""
+    """A checkpoint path from ``spec``: an existing file, a model name in the project (``models/<name>/best.pt``), or
+    a model folder (its best.pt: :func:`~dvos_core.model.checkpoint.folder_checkpoint`, which also refuses a
+    project folder or its models folder saying what it is). A bare name (no folder in it) is the project's model
+    first: a folder of that name where the command runs is read only when the project has no model of that name
+    (``./NAME`` always means the folder), and one that is no model folder (e.g. masks exported there) never hides
+    the model nor its error."""
+    from dvos_core.model.checkpoint import folder_checkpoint, names_a_model
+
     p = user_path(spec)
     if p.is_file():
         return p
@@ -66,6 +72,11 @@ def resolve_checkpoint_path(project, spec) -> Path:
         except ValueError:
             cand = None
         if cand is not None and cand.exists():
+            if names_a_model(p) and p.resolve() != cand.parent.resolve():
+                warn_user(
+                    f"checkpoint {spec!r}: the project's model {spec!r} ({cand}) is used, not the model folder "
+                    f"{p.resolve()} of the same name here; give ./{spec} for that folder"
+                )
             return cand
         known = project.model_names()
         if cand is None and str(project.path / "models" / spec) in project.misnamed_models():
@@ -79,14 +90,15 @@ def resolve_checkpoint_path(project, spec) -> Path:
                 f"before a validation chose one, or its loss diverged), only last.pt: pass {last}, or train it "
                 f"further (`dvos train` with the same --name resumes it)"
             )
+        if names_a_model(p):  # no model of that name in the project: a model folder (or a project) of that path
+            return folder_checkpoint(p)
+        here = f"; the folder {p.resolve()} here holds no checkpoint (no best.pt)" if p.is_dir() else ""
         raise FileNotFoundError(
             f"checkpoint {spec!r}: no such file, and no model {spec!r} with best.pt in "
-            f"{project.path / 'models'} (models there: {known or 'none'}); train one with "
+            f"{project.path / 'models'} (models there: {known or 'none'}){here}; train one with "
             f"`dvos train` or pass a checkpoint path"
         )
     if p.is_dir():  # a model folder: its best.pt (another folder is refused saying what it is)
-        from dvos_core.model.checkpoint import folder_checkpoint
-
         return folder_checkpoint(p)
     raise FileNotFoundError(f"checkpoint {spec}: no such file; pass the path of a .pt file written by `dvos train`")
 

@@ -183,22 +183,37 @@ def _project_models(project: Path) -> list[str]:
     return sorted(m.name for m in d.iterdir() if (m / "best.pt").is_file()) if d.is_dir() else []
 
 
+def _project_of_folder(folder: Path) -> Path | None:
+    """The dvos project ``folder`` is, or whose models folder it is; else None."""
+    from dvos_core.store.fsops import group_attrs
+    from dvos_core.store.schema import STORE_FORMAT
+
+    if group_attrs(folder).get("format") == STORE_FORMAT:
+        return folder
+    if folder.name == "models" and group_attrs(folder.parent).get("format") == STORE_FORMAT:
+        return folder.parent
+    return None
+
+
+def names_a_model(folder) -> bool:
+    """Whether ``folder`` is one :func:`folder_checkpoint` reads or tells about: a model folder (a best.pt or last.pt
+    in it), a dvos project or its models folder. Any other folder (e.g. masks exported under a model's name) is
+    not."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return False
+    return any((folder / c).is_file() for c in ("best.pt", "last.pt")) or _project_of_folder(folder) is not None
+
+
 def folder_checkpoint(folder) -> Path:
     """The checkpoint a folder given in place of one names: a model folder's best.pt (as `dvos import-weights` takes
     it). Any other folder is refused (:class:`CheckpointError`) saying what it is: a dvos project or its models
     folder (with its models to pick from), a model folder with only a last.pt (a run stopped before it chose a best),
     or a folder with no checkpoint."""
-    from dvos_core.store.fsops import group_attrs
-    from dvos_core.store.schema import STORE_FORMAT
-
     folder = Path(folder)
     if (folder / "best.pt").is_file():
         return folder / "best.pt"
-    project = None
-    if group_attrs(folder).get("format") == STORE_FORMAT:
-        project = folder
-    elif folder.name == "models" and group_attrs(folder.parent).get("format") == STORE_FORMAT:
-        project = folder.parent
+    project = _project_of_folder(folder)
     if project is not None:
         models = _project_models(project)
         which = "a dvos project" if project == folder else f"the models folder of the dvos project {project}"
