@@ -240,6 +240,7 @@ def test_bf16_autocast_only_where_cuda_supports_it(monkeypatch):
     probe = LastFrameProbe(3)
     assert not Predictor(probe, {}, "cpu").amp
     monkeypatch.setattr(device_mod, "supports_bf16", lambda dev: dev.type == "cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a Predictor refuses a device the machine lacks
     assert Predictor(probe, {}, "cuda").amp and not Predictor(probe, {}, "cuda", amp=False).amp
     assert not Predictor(probe, {}, "cuda", precision="fp32").amp
     monkeypatch.setattr(device_mod, "supports_bf16", lambda dev: False)  # e.g. a pre-Ampere GPU

@@ -121,7 +121,7 @@ def load_model(checkpoint, device="auto"):
     """(model, info, device) from a path, a ``(model, info)`` pair or a bare model; the model is in eval mode."""
     from dvos_core.model import CheckpointError, load_checkpoint, select_device
 
-    dev = select_device(device) if isinstance(device, str) else torch.device(device)
+    dev = select_device(device)  # a name or a torch.device: one this machine lacks is named, as --device does
     if isinstance(checkpoint, (tuple, list)):
         model, info = checkpoint
     elif isinstance(checkpoint, torch.nn.Module):
@@ -238,11 +238,11 @@ class Predictor:
         precision: str = "auto",
         scales: str = "auto",
     ):
-        from dvos_core.model.device import use_bf16
+        from dvos_core.model.device import select_device, use_bf16
 
         self.model = model
         self.info = dict(info or {})
-        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.device = select_device(device) if device is not None else next(model.parameters()).device
         self.kind = self.info.get("kind", getattr(model, "kind", "dvos"))
         self.tau = int(getattr(model, "tau", 0) or 0) if self.kind == "dvos" else 0
         if tile_size is not None and int(tile_size) < 1:

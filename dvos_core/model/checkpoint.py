@@ -355,7 +355,12 @@ def load_checkpoint(path, device="cpu"):
     ``info`` holds kind, preset, config, input_size, tau, metrics, dvos_version, code_commit, data, epoch and
     whatever else was saved with the checkpoint, and ``file_sha256``: the SHA-256 of the bytes the weights were
     loaded from (see :func:`read_checkpoint`), what a prediction or pseudo-labelling run records as its checkpoint.
+    ``device``: a name ("auto", "cpu", "cuda", "cuda:N", "mps") or a :class:`torch.device`, checked by
+    :func:`~dvos_core.model.device.select_device` before the file is read.
     """
+    from dvos_core.model.device import select_device
+
+    device = select_device(device)  # a device this machine lacks is named with what to use, as --device does
     payload = read_checkpoint(path)
     kind = payload.get("kind")
     try:

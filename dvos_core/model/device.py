@@ -10,9 +10,12 @@ import torch
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of native bfloat16 arithmetic
 
 
-def select_device(name: str = "auto") -> torch.device:
-    """``"auto"`` -> cuda if available, else mps, else cpu; otherwise the named device (checked to exist)."""
-    name = (name or "auto").lower()
+def select_device(name: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"`` (or None) -> cuda if available, else mps, else cpu; otherwise the named device (a name or a
+    :class:`torch.device`), checked to exist: one this machine lacks is a ValueError that says what to use. Every
+    entry that takes a device (``--device``, ``load_checkpoint``, ``load_model``, ``predict_video``, ``Predictor``,
+    training) resolves it here."""
+    name = (str(name) if isinstance(name, torch.device) else name or "auto").lower()
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -29,6 +32,12 @@ def select_device(name: str = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device {name!r} requested but CUDA is not available in this torch build; use --device cpu or auto"
+        )
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        n = torch.cuda.device_count()
+        raise ValueError(
+            f"device {name!r} requested but this machine has {n} CUDA GPU{'s' if n != 1 else ''} "
+            f"(cuda:0 to cuda:{n - 1}); use --device cuda:0, cuda or auto"
         )
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError(f"device {name!r} requested but Apple MPS is not available; use --device cpu or auto")
