@@ -48,7 +48,9 @@ def test_a_set_covering_fewer_ground_truth_frames_is_flagged(two_models, tmp_pat
     v = two_models.video("a")
     v.predictions["half"].start({"kind": "test"}, None)  # a predict stopped after one frame
     v.predictions["half"].set_many([0], np.ones((1, 16, 16), np.float32))
-    with pytest.warns(UserWarning, match=r"half was scored on fewer ground-truth frames than there are \(1 of 3 in "):
+    with pytest.warns(
+        UserWarning, match=r"'half' were scored on fewer ground-truth frames than there are \(1 of 3 in "
+    ):
         cmp = compare_models(two_models, ["first", "half"], video_ids=["a"], save=False)
     assert cmp.info["partial"] == {"half": {"a": [1, 3]}}
     assert cmp.table.set_index("model").loc["half", "n_frames"] == 1
@@ -58,7 +60,7 @@ def test_a_model_with_no_predictions_in_one_of_the_videos_is_flagged(two_models)
     """Its row was scored on the other videos only, beside rows scored on all of them, without a word."""
     from dvos_core.evaluate import compare_models
 
-    with pytest.warns(UserWarning, match=r"first was scored on fewer .* \(0 of 3 in video 'b'.*none in 'b'"):
+    with pytest.warns(UserWarning, match=r"'first' were scored on fewer .* \(0 of 3 in video 'b'.*none in 'b'"):
         cmp = compare_models(two_models, ["first", "second"], video_ids=["a", "b"], save=False)
     assert cmp.info["partial"] == {"first": {"b": [0, 3]}, "second": {"a": [0, 3]}}
 
@@ -105,3 +107,27 @@ def test_reports_saved_without_a_name_in_one_second_keep_each_others(two_models,
 
     paths = [compare_models(two_models, ["first", "second"]).path for _ in range(2)]
     assert [p.name for p in paths] == ["compare-20261207-081151", "compare-20261207-081151-2"]
+
+
+def test_a_set_another_process_is_writing_now_is_said_to_be(two_models):
+    """Scored while `dvos predict` wrote the set, it was said to have "stopped half-way" without naming the run."""
+    import subprocess
+    import sys
+
+    from dvos_core.evaluate import compare_models
+
+    v = two_models.video("a")
+    v.predictions["half"].start({"kind": "test"}, None)
+    v.predictions["half"].set_many([0], np.ones((1, 16, 16), np.float32))
+    code = (
+        "import sys, time\nfrom dvos_core.store.lock import writer_lock\n"
+        "with writer_lock(sys.argv[1]).hold(operation='predicting'):\n    print('held', flush=True); time.sleep(30)"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", code, str(two_models.path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "held"
+        with pytest.warns(UserWarning, match=r"'half' were scored on fewer .*being written now by .*score again once"):
+            compare_models(two_models, ["first", "half"], video_ids=["a"], save=False)
+    finally:
+        writer.kill()
+        writer.wait()

@@ -201,7 +201,7 @@ def compare_models(
             f"which masks count as the truth (--gt)"
         )
     for m, where in partial.items():
-        warn_partial(m, where, project.path, compared=True)
+        warn_partial(f"the predictions of {m!r}", where, project.path, compared=True)
     for m in models:
         warn_own_corrections(m, own[m], len(rows[m]))
     floor = unsteady["ground_truth"]

@@ -130,20 +130,26 @@ def _video_ids(project, video_ids, split) -> list[str]:
 
 
 def warn_partial(name: str, where: dict, project_path, compared: bool = False) -> None:
-    """Warn that ``name`` (a model, or the predictions scored) was scored on fewer ground-truth frames than there
-    are: ``where`` is {video: [frames scored, ground-truth frames]}; ``compared``: its row sits beside others'."""
+    """Warn that ``name`` (plural: "the predictions of 'img'") were scored on fewer ground-truth frames than there
+    are: ``where`` is {video: [frames scored, ground-truth frames]}; ``compared``: their row sits beside others'. When
+    another process is writing the project now (predicting them, perhaps), it is named."""
+    from dvos_core.store.lock import writer_lock
+
     counts = ", ".join(f"{k} of {n} in video {v!r}" for v, (k, n) in where.items())
     unpredicted = [v for v, (k, _n) in where.items() if k == 0]
+    lock = writer_lock(project_path) if project_path else None
+    busy = lock is not None and not lock.held and lock.writing()
+    now = f"the project is being written now by {lock.describe_holder()}: score again once it ends; or " if busy else ""
     warn_user(
-        f"{name} was scored on fewer ground-truth frames than there are ({counts}): its predictions do not cover "
-        f"them (`dvos predict` stopped half-way, or was run on some frames only"
+        f"{name} were scored on fewer ground-truth frames than there are ({counts}): they do not cover them "
+        f"({now}`dvos predict` stopped half-way, or was run on some frames only"
         + (f"; none in {', '.join(map(repr, unpredicted))}" if unpredicted else "")
         + ")"
-        + (", so its row is not comparable with the others'" if compared else ", so its score says nothing of them")
+        + (", so their row is not comparable with the others'" if compared else ", so their score says nothing of them")
         + f"; `dvos info {quote(project_path)}` names the command that finishes an unfinished set"
         + (
-            f"; predict {', '.join(unpredicted)} with the model that made it (`dvos predict --videos`) to "
-            f"score it on every video"
+            f"; predict {', '.join(unpredicted)} with the model that made them (`dvos predict --videos`) to "
+            f"score them on every video"
             if unpredicted
             else ""
         ),
@@ -297,7 +303,9 @@ def evaluate(
                 f"(--models all, compare_models)"
             )
     if partial:
-        warn_partial(repr(model) if model else "the latest predictions", partial, project.path)
+        warn_partial(
+            f"the predictions of {model!r}" if model else "each video's latest predictions", partial, project.path
+        )
     warn_outdated(chosen[v] for v in plan)
     warn_trained_on(chosen[v] for v in plan)
     total = int(sum(len(f) for f in plan.values()))
