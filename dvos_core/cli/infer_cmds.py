@@ -375,7 +375,12 @@ def _predict(args) -> int:
     cancel, total = cancel_on_sigint(), 0
     with sharing_models():  # the model is loaded once: for the check and every video
         if not args.replace:  # refuse before any video is predicted, not after the ones before
-            refuse_replacing(replaced_sets(project, ids, str(ckpt), **settings))
+            from dvos_core.store.lock import writer_lock
+
+            # under the writer lock: another process writing the sets now is named (or waited for, --wait), and
+            # its half-written sets are not read as finished ones to replace
+            with writer_lock(project.path).hold(operation="checking which predictions would be replaced"):
+                refuse_replacing(replaced_sets(project, ids, str(ckpt), **settings))
         for vid in ids:
             total += predict_video(
                 project,
