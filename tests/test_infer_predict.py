@@ -272,5 +272,8 @@ def test_checkpoint_file_round_trip_and_name_resolution(tmp_path, project):
     assert project.video("v").predictions.models() == ["m1", "other"]
     assert prediction_name(str(path)) == "m1" and prediction_name(str(path), "other") == "other"
     assert prediction_name(tmp_path / "run3.pt") == "run3"
+    # a copied model folder (dvos predict P ./imgcopy) named its set "best", as every other copy's
+    assert prediction_name(tmp_path / "imgcopy" / "best.pt") == "imgcopy"
+    assert prediction_name(tmp_path / "imgcopy" / "last.pt") == "imgcopy"
     with pytest.raises(FileNotFoundError, match="m1"):
         resolve_checkpoint_path(project, "nope")

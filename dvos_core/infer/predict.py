@@ -471,14 +471,19 @@ def _same_file(a, b) -> bool:
 
 
 def prediction_name(checkpoint, name: str | None = None) -> str:
-    """The prediction-set name: ``name`` when given, else the checkpoint's: ``models/NAME/best.pt`` -> NAME,
-    another file -> its stem, an in-memory model -> ``in_memory``."""
+    """The prediction-set name: ``name`` when given, else the checkpoint's: ``models/NAME/best.pt`` -> NAME, a
+    model folder's ``best.pt`` or ``last.pt`` elsewhere (a copied model folder) -> the folder's name, another file ->
+    its stem, an in-memory model -> ``in_memory``."""
     from dvos_core.store.migrate import model_name_of
+    from dvos_core.store.schema import safe_id
 
     if name:
         return name
     if isinstance(checkpoint, (tuple, list)) or hasattr(checkpoint, "forward"):
         return "in_memory"
+    path = Path(str(checkpoint)).absolute()
+    if path.name in ("best.pt", "last.pt") and path.parent.name:  # every copied model folder's would be "best"
+        return safe_id(path.parent.name)
     return model_name_of(checkpoint)
 
 
