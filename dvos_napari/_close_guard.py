@@ -21,7 +21,8 @@ from dvos_napari import _layers
 
 
 def unsaved_work(viewer, state) -> list[str]:
-    """One line per video with unsaved work: its painted mask frames and its corrected prediction frames."""
+    """One line per video with unsaved work: its painted mask frames and its corrected prediction frames (of a layer
+    whose data was replaced from code, the frames that differ from the project)."""
     project = state.project
     if project is None or viewer is None:
         return []
@@ -31,6 +32,10 @@ def unsaved_work(viewer, state) -> list[str]:
     except Exception:  # a project deleted or damaged under us: name what the state knows
         ids = sorted(state.dirty)
     for vid in ids:
+        try:  # masks data replaced from outside dvos (layer.data = ...): its frames that differ count as painted
+            _layers.resolve_replaced(viewer, state, vid)
+        except Exception:  # data of another shape, a damaged video: said below as not compared
+            pass
         painted = [t for t in sorted(state.dirty.get(vid, ())) if _differs_from_stored(viewer, project, vid, t)]
         corrected = _layers.unsaved_corrections(viewer, vid)
         parts = []
@@ -38,6 +43,11 @@ def unsaved_work(viewer, state) -> list[str]:
             parts.append(f"painted mask frame{'s' if len(painted) > 1 else ''} {_frames(painted)}")
         if corrected:
             parts.append(f"corrected frame{'s' if len(corrected) > 1 else ''} {_frames(corrected)}")
+        parts += [  # still marked: its data could not be compared (another shape, a damaged video)
+            f"the {role} layer's data, replaced from code (not comparable with the project)"
+            for role in ("masks", "predicted")
+            if _layers.is_replaced(viewer, vid, role)
+        ]
         if parts:
             lines.append(f"{vid}: {' and '.join(parts)}")
     return lines

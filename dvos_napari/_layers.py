@@ -40,6 +40,10 @@ from dvos_napari._names import (
 MEMMAP_BYTES = 256 * 1024 * 1024
 # frames painted in a ``<video> predicted`` layer (corrections) and not saved yet, per layer object
 _CORRECTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# masks and predicted layers whose data was replaced from outside dvos (``layer.data = ...`` in napari's console, a
+# script, another plugin): which frames changed is unknown until they are compared with the project
+# (:func:`resolve_replaced`, :func:`unsaved_corrections`); the layer objects themselves, not napari's proxies of them
+_REPLACED: weakref.WeakSet = weakref.WeakSet()
 
 
 class NoRoomForMasksError(OSError):
@@ -235,12 +239,75 @@ def video_layer(viewer, video_id: str, role: str):
     return next((x for x in viewer.layers if video_layer_of(x, video_id, role)), None)
 
 
+def _raw(layer):
+    """The layer itself (napari hands plugins a proxy of it)."""
+    return getattr(layer, "__wrapped__", layer)
+
+
+def replace_data(layer, data) -> None:
+    """Give ``layer`` new data as dvos does (a re-used layer takes another video's buffer, a predicted layer another
+    set's masks, which are read into it next): not an edit of its masks, unlike a replacement from outside dvos."""
+    layer.data = data
+    _REPLACED.discard(_raw(layer))
+
+
+def is_replaced(viewer, video_id: str, role: str = "masks") -> bool:
+    """Whether the ``role`` layer of ``video_id`` had its data replaced from outside dvos since dvos last compared
+    it with the project (its changed frames are not known yet)."""
+    layer = video_layer(viewer, video_id, role)
+    return layer is not None and _raw(layer) in _REPLACED
+
+
+def resolve_replaced(viewer, state, video_id: str, frames=None) -> list[int]:
+    """The masks layer of ``video_id`` had its data replaced from outside dvos (``layer.data = ...``): which frames
+    changed is unknown, so its frames (or only ``frames``) are compared with the project's masks - its non-empty
+    frames, as :func:`~dvos_napari._writer.changed_frames` compares a whole layer (an empty frame is one not
+    annotated) - and those that differ join the video's unsaved painted frames (``state.dirty``); returns them. Only a
+    video whose data was replaced pays for this full comparison, once per replacement. Data that cannot be compared
+    (a layer of another project: left marked; data of another shape: a ValueError naming it) stays marked, so it is
+    still unsaved work."""
+    layer = video_layer(viewer, video_id, "masks")
+    if layer is None or _raw(layer) not in _REPLACED:
+        return []
+    project = state.project
+    if project is None or not _same_folder(project.path, (layer.metadata or {}).get("dvos_project")):
+        return []
+    video = project.video(video_id)
+    data = layer.data
+    check_layer_shape(video, data, layer.name)
+    frames = range(video.n_frames) if frames is None else sorted(int(t) for t in frames)
+    found = [t for t in frames if np.any(data[t]) and differs_from_label(video, data, t)]
+    _REPLACED.discard(_raw(layer))
+    if found:
+        state.mark_dirty(video_id, found)
+    return found
+
+
+def check_layer_shape(video, data, name) -> None:
+    """A ValueError naming the layer and the shape it needs when ``data`` (a Labels layer's) is not one mask per
+    frame of ``video``."""
+    want = (video.n_frames,) + tuple(video.shape[1:3])
+    if tuple(np.shape(data)) != want:
+        raise ValueError(
+            f"Labels layer {name!r} has shape {np.shape(data)}, but video {video.name!r} is {want}: give the layer "
+            f"data of that shape (layer.data = ...) to save it"
+        )
+
+
+def _same_folder(a, b) -> bool:
+    return b is not None and os.path.realpath(str(a)) == os.path.realpath(str(b))
+
+
 def unsaved_corrections(viewer, video_id: str) -> list[int]:
     """Frames of ``<video> predicted`` painted (corrected) and not saved yet, sorted; a frame painted back to what
-    the project holds for it (a stroke undone) is nothing to save and is left out."""
+    the project holds for it (a stroke undone) is nothing to save and is left out. A layer whose data was replaced
+    from outside dvos has every frame compared (once per replacement); those that differ join its corrections."""
     layer = video_layer(viewer, video_id, "predicted")
-    frames = sorted(_CORRECTIONS.get(layer, ())) if layer is not None else []
-    if not frames:
+    if layer is None:
+        return []
+    replaced = _raw(layer) in _REPLACED
+    frames = sorted(_CORRECTIONS.get(layer, ()))
+    if not frames and not replaced:
         return []
     try:
         from dvos_core.store import Project
@@ -248,7 +315,17 @@ def unsaved_corrections(viewer, video_id: str) -> list[int]:
         video = Project.open((layer.metadata or {})["dvos_project"], mode="r").video(video_id)
     except Exception:  # no project or video (deleted, damaged): every frame stays listed
         return frames
-    return [t for t in frames if _differs_from_stored(layer, video, t)]
+    if replaced:  # every frame compared with what the project holds for it (the filter below, on every frame)
+        try:
+            check_layer_shape(video, layer.data, layer.name)
+        except ValueError:  # data of another shape: it stays marked (unsaved), its frames unknown
+            return frames
+        _REPLACED.discard(_raw(layer))
+        frames = range(video.n_frames)
+    found = [t for t in frames if _differs_from_stored(layer, video, t)]
+    if replaced:
+        _CORRECTIONS.setdefault(layer, set()).update(found)
+    return found
 
 
 def _differs_from_stored(layer, video, t: int) -> bool:
@@ -269,6 +346,8 @@ def _differs_from_stored(layer, video, t: int) -> bool:
 def mark_corrections_saved(viewer, video_id: str, frames=None) -> None:
     """Forget the unsaved corrections of ``frames`` of ``video_id`` (all of them when None): saved or discarded."""
     layer = video_layer(viewer, video_id, "predicted")
+    if layer is not None and frames is None:
+        _REPLACED.discard(_raw(layer))  # data replaced from code, discarded with the rest
     if layer is None or layer not in _CORRECTIONS:
         return
     if frames is None:
@@ -278,8 +357,15 @@ def mark_corrections_saved(viewer, video_id: str, frames=None) -> None:
 
 
 def has_unsaved(viewer, state, video_id: str) -> bool:
-    """Whether ``video_id`` has painted masks or corrected predictions that are not saved yet."""
-    return bool(state.dirty.get(video_id)) or bool(unsaved_corrections(viewer, video_id))
+    """Whether ``video_id`` has painted masks or corrected predictions that are not saved yet (masks data replaced
+    from outside dvos is compared with the project first; data that cannot be compared is unsaved)."""
+    try:
+        resolve_replaced(viewer, state, video_id)
+    except Exception:  # data of another shape, a damaged video: kept as unsaved work
+        return True
+    if state.dirty.get(video_id) or unsaved_corrections(viewer, video_id):
+        return True
+    return is_replaced(viewer, video_id, "masks") or is_replaced(viewer, video_id, "predicted")  # not compared
 
 
 def check_frame(video, t: int) -> int:
@@ -323,7 +409,11 @@ def track_paint(layer, state) -> None:
 
     The video is read from the layer's metadata at each stroke, so a re-used layer reports to its current video.
     napari's undo and redo (Ctrl+Z, Ctrl+Shift+Z) change the data without a paint event: they are wrapped on this
-    layer to record the frames of the edit they replay the same way.
+    layer to record the frames of the edit they replay the same way. Data replaced from outside dvos
+    (``layer.data = ...``, napari's data event) marks the layer: its frames are compared with the project when dvos
+    next asks what is unsaved (:func:`resolve_replaced`, :func:`unsaved_corrections`). Data changed in place
+    without an event (``layer.data[t] = ...``, with or without ``layer.refresh()``, which napari also calls for
+    every move of the frame slider) is not seen.
     """
     if is_tracked(layer, state):
         return
@@ -350,7 +440,18 @@ def track_paint(layer, state) -> None:
 
         return wrapped
 
+    def replaced(_event=None):
+        # ``layer.data = ...`` from outside dvos (the console, a script, another plugin; dvos's own replacements go
+        # through replace_data): which frames changed is unknown until compared with the project, at a save, a
+        # close, a switch of video (resolve_replaced, unsaved_corrections) - not here: a long video's comparison
+        # reads every stored mask, and a script may replace the data many times
+        vid = _video_of(layer)
+        if vid and _role(layer) in ("masks", "predicted"):
+            _REPLACED.add(raw)
+            state.dirty_changed.emit(vid)
+
     layer.events.paint.connect(lambda event: edited(getattr(event, "value", None)))
+    layer.events.data.connect(replaced)
     raw.undo = replaying(raw.undo, "_undo_history")  # Ctrl+Z and Ctrl+Shift+Z call these on the layer itself
     raw.redo = replaying(raw.redo, "_redo_history")
     state.tracked_layers.add(raw)  # the layer itself, not the proxy a plugin got: the writer is handed the layer
@@ -453,7 +554,7 @@ def _place(viewer, role: str, video, state, make, extra: dict | None = None):
     data, kwargs = make()
     if spare is not None:
         spare.metadata = md
-        spare.data = data
+        replace_data(spare, data)
         spare.name = name
         return spare, True
     add = viewer.add_labels if role in ("masks", "predicted") else viewer.add_image
@@ -614,7 +715,7 @@ def show_predictions(viewer, video, state, replace: bool = True) -> bool:
         prob_layer.data = prob
     pred_layer, new_pred = _place(viewer, "predicted", video, state, lambda: (buf, {"opacity": 0.5}), extra)
     if not new_pred:
-        pred_layer.data = buf
+        replace_data(pred_layer, buf)
     track_paint(pred_layer, state)
     load_masks(pred_layer, video, "predicted", state, model=preds.model)
     return True

@@ -394,11 +394,21 @@ class DvosState:
         before = self._masks_seen.get(vid)
         self._masks_seen[vid] = (provenance, stamps)
         n = len(provenance)
-        if before is None or before[0].shape != provenance.shape or stamps is None or before[1] is None:
+        unknown = before is None or before[0].shape != provenance.shape or stamps is None or before[1] is None
+        if unknown:
             changed = np.ones(n, bool)  # nothing to compare with: every frame
         else:
             changed = provenance != before[0]
             changed |= np.array([stamps.get(t) != before[1].get(t) for t in range(n)], bool)
+        if _layers.is_replaced(viewer, vid, "masks"):
+            # data replaced from code: its frames that differ join the painted ones, kept below; a frame the other
+            # program wrote is not compared (the layer may hold its old mask there: the new one is read), unless
+            # which frames it wrote is unknown (then every frame is: an edit is kept, as painted frames are)
+            frames = None if unknown else np.flatnonzero(~changed).tolist()
+            try:
+                _layers.resolve_replaced(viewer, self, vid, frames=frames)
+            except Exception:  # data of another shape: it stays marked, the close guard names it
+                pass
         dirty = self.dirty.get(vid, set())
         cleared = [t for t in np.flatnonzero(changed & (provenance == 0)).tolist() if t not in dirty]
         if cleared and layer.editable:  # masks removed by the other program: the layer shows none there either

@@ -132,11 +132,9 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
     project = Project.open(path)
     vid = _video_id(meta, project)
     video = project.video(vid)
-    if tuple(np.shape(data)) != (video.n_frames,) + tuple(video.shape[1:3]):
-        raise ValueError(
-            f"Labels layer {meta.get('name')!r} has shape {np.shape(data)}, but video {vid!r} is "
-            f"{(video.n_frames,) + tuple(video.shape[1:3])}"
-        )
+    from dvos_napari._layers import check_layer_shape
+
+    check_layer_shape(video, data, meta.get("name"))
     md = meta.get("metadata") or {}
     edited_prediction = md.get("dvos_role") == "predicted" or str(meta.get("name", "")).endswith(" predicted")
     source = "predicted" if edited_prediction else "masks"
@@ -146,6 +144,8 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
         from dvos_napari import _layers
 
         viewer, state = tracking
+        if not edited_prediction:  # data replaced from outside dvos: its frames that differ count as painted
+            _layers.resolve_replaced(viewer, state, vid)
         painted = _layers.unsaved_corrections(viewer, vid) if edited_prediction else state.dirty.get(vid, ())
     # a tracked layer compares its painted frames only (a 600-frame video's comparison read every stored mask)
     changed = changed_frames(video, data, source, md.get("dvos_model"), frames=painted)

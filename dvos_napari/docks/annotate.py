@@ -28,7 +28,14 @@ from qtpy.QtWidgets import (
 )
 
 from dvos_napari import _mask_files as mf
-from dvos_napari._layers import check_frame, differs_from_label, time_axis, video_layer
+from dvos_napari._layers import (
+    check_frame,
+    differs_from_label,
+    is_replaced,
+    resolve_replaced,
+    time_axis,
+    video_layer,
+)
 from dvos_napari._widgets import (
     Collapsible,
     DvosDock,
@@ -222,8 +229,11 @@ class AnnotateDock(DvosDock):
 
     def save_all(self) -> list[int]:
         """Save every frame painted since the last save that differs from what the project holds (paint undone, or
-        painted back to the stored mask, is nothing to save)."""
+        painted back to the stored mask, is nothing to save). When the layer's data was replaced from code
+        (``layer.data = ...``), its every frame is compared with the project first and the non-empty ones that
+        differ are saved too."""
         video, layer = self.masks_layer()
+        resolve_replaced(self.viewer, self.state, video.name)
         painted = sorted(self.state.dirty.get(video.name, set()))
         changed = [t for t in painted if differs_from_label(video, layer.data, t)]
         saved = save_frames(video, layer.data, changed)
@@ -351,6 +361,7 @@ class AnnotateDock(DvosDock):
         from pathlib import Path
 
         video = self.state.require_video()
+        resolve_replaced(self.viewer, self.state, video.name)
         painted = sorted(self.state.dirty.get(video.name, ()))
         if painted:
             shown = ", ".join(map(str, painted[:8])) + (" ..." if len(painted) > 8 else "")
@@ -577,9 +588,11 @@ class AnnotateDock(DvosDock):
             self.info.setText("")
             return
         c = video.provenance_counts()
+        replaced = is_replaced(self.viewer, video.name, "masks")
         self.info.setText(
             f"{c['manual']} manual, {c['corrected']} corrected masks saved; "
             f"{self.unsaved()} painted frame(s) not saved yet"
+            + ("; masks replaced from code: Save all painted compares every frame" if replaced else "")
         )
         if self.seeds:
             self._fill_list()
