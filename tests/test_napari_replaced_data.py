@@ -133,3 +133,30 @@ def test_replaced_data_of_another_shape_is_named_not_lost(make_napari_viewer, qt
     with pytest.raises(ValueError, match=r"has shape \(6, 32, 32\), but video 'a' is \(6, 64, 64\)"):
         ann.save_all()
     assert not v.provenance[:].any()
+
+
+def test_masks_replaced_from_code_survive_a_reread_after_another_programs_write(make_napari_viewer, qtbot, tmp_project):
+    from dvos_core.store import Project
+
+    frames, masks = tiny_clip(6)
+    tmp_project.add_video_array("a", frames, split="train")
+    _viewer, ann, layer = _open(make_napari_viewer, qtbot, tmp_project, "Annotate", "a", "masks")
+    state = ann.state
+    data = layer.data
+    data[1] = masks[1]
+    layer.data = data
+    other = Project.open(tmp_project.path).video("a")
+    other.set_mask(4, masks[4], "manual")  # another program (a terminal, another window) saves frame 4
+    state.reread_stored_masks()  # as check_store does once it has finished
+    wait_loaded(qtbot, state)
+    assert np.array_equal(layer.data[1], masks[1]) and np.array_equal(layer.data[4] != 0, masks[4] != 0)
+    assert state.dirty["a"] == {1}
+    data = layer.data
+    data[2] = masks[2]
+    data[5] = masks[5]  # both changed from code; the other program then writes frame 5 (known now): its mask wins
+    layer.data = data
+    other.set_mask(5, np.zeros_like(masks[5]), "manual")
+    state.reread_stored_masks()
+    wait_loaded(qtbot, state)
+    assert not layer.data[5].any() and np.array_equal(layer.data[2], masks[2])
+    assert ann.save_all() == [1, 2]
