@@ -890,6 +890,7 @@ def _check_and_write(
     pixels = {}  # frame -> the head pixels of its mask
     digests = {}  # frame -> its mask_digest
     mostly_heads = []  # (file, share of its pixels that are heads) above MOSTLY_HEADS
+    touching = {}  # frame -> (file, heads, groups) of a label map whose heads of different numbers touch
     for t, load, desc in items:  # validation pass: nothing is written if any file is bad
         check(cancel)
         if not 0 <= t < n:
@@ -911,7 +912,10 @@ def _check_and_write(
         seen[t] = desc
         raw = load()
         note = size_note + _odd_size_note(video, np.shape(raw)[:2])
-        mask = as_uint8_mask(raw, (h, w), name=desc, allow_labels=allow_labels, size_note=note)
+        merged = []
+        mask = as_uint8_mask(raw, (h, w), name=desc, allow_labels=allow_labels, size_note=note, touching=merged)
+        if merged:
+            touching[t] = (desc, *merged[0])
         pixels[t], digests[t] = int(np.count_nonzero(mask)), mask_digest(mask)
         if pixels[t] > MOSTLY_HEADS * h * w:
             mostly_heads.append((desc, pixels[t] / (h * w)))
@@ -921,6 +925,7 @@ def _check_and_write(
     kinds = _provenances(video, planned, pixels, listing, digests)
     if mostly_heads:
         _warn_inverted(video_id, mostly_heads, len(items))
+    _warn_touching(video_id, {t: touching[t] for t, _load, _desc in items if t in touching})
     written = []
     before = np.asarray(video.provenance[:n])
     human = set(np.flatnonzero(np.isin(before, (MANUAL, CORRECTED))).tolist()) if not overwrite else ()
@@ -929,7 +934,7 @@ def _check_and_write(
         refuse_while_training(video.path, f"the masks of video {video.name!r}", "import them with --overwrite")
     for i, (t, load, desc) in enumerate(sorted(items, key=lambda x: x[0])):
         check(cancel)
-        mask = as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels)
+        mask = as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels, touching=[])  # (warned above)
         if t in human and not np.array_equal(video.mask(t) > 0, mask > 0):
             pass  # a person's mask, and the imported one differs: kept (listed below)
         elif video.set_mask(t, mask, kinds[t], overwrite=overwrite):
@@ -943,6 +948,21 @@ def _check_and_write(
     if unlisted is not None:
         _warn_now_manual(video.name, unlisted, [t for t in written if kinds[t] == "manual" and pixels[t]], before)
     return written
+
+
+def _warn_touching(video_id: str, touching: dict) -> None:
+    """One warning for the label maps whose heads of different numbers touch (``touching``: frame -> (file, heads,
+    groups)): each group becomes one head in the binary masks dvos stores."""
+    if not touching:
+        return
+    from dvos_core.store.arrays import touching_words
+
+    frames = sorted(touching)
+    shown = ", ".join(map(str, frames[:10])) + (" ..." if len(frames) > 10 else "")
+    heads = sum(x[1] for x in touching.values())
+    groups = sum(x[2] for x in touching.values())
+    where = f" in {len(frames)} frame(s) (frames {shown}; e.g. {Path(touching[frames[0]][0]).name})"
+    warn_user(f"{video_id}: {touching_words(heads, groups, where, ' and import the masks again with --overwrite')}")
 
 
 def _code_names(before: np.ndarray, frames: list, kinds: dict) -> tuple[str, str]:

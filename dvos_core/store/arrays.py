@@ -128,12 +128,18 @@ def trim(arr: zarr.Array, n: int) -> bool:
     return True
 
 
-def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False, size_note: str = "") -> np.ndarray:
+def as_uint8_mask(
+    mask, shape, name: str = "mask", allow_labels: bool = False, size_note: str = "", touching: list | None = None
+) -> np.ndarray:
     """Validate a mask and return it as binary uint8 {0,1}.
 
     Accepts bool, {0,1}, {0,255} or {0,65535} (a 16-bit binary image) masks; other values are rejected unless
     ``allow_labels`` (instance label maps), in which case every non-zero label is foreground. ``size_note`` ends the
     error of a mask of another shape (what to do about it).
+
+    Heads of a label map painted with different numbers that touch (8-neighbourhood) become one shape in the binary
+    mask, cut out and counted as one head: they are warned about (see :func:`touching_heads`), or, when ``touching``
+    is a list, (heads, groups) is appended to it instead for the caller to warn once for many masks.
     """
     m = np.asarray(mask)
     if m.ndim == 3 and m.shape[-1] == 1:
@@ -167,10 +173,15 @@ def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False, s
             f"a head. Threshold it first (e.g. mask >= {(int(values.max()) + 1) // 2}), save it again, and import "
             f"it without allow_labels (--labels)"
         )
-    if allow_labels and np.issubdtype(m.dtype, np.integer) and values.min() >= 0:
+    if allow_labels and values.min() >= 0:  # (whole numbers stored as floats, by ImageJ or scikit-image, too)
+        merged = touching_heads(m)
+        if merged and touching is not None:
+            touching.append(merged)
+        elif merged:
+            from dvos_core.user_warnings import warn_user
+
+            warn_user(f"{name}: {touching_words(*merged)}")
         return (m > 0).astype(np.uint8)
-    if allow_labels and np.issubdtype(m.dtype, np.floating) and values.min() >= 0:
-        return (m > 0).astype(np.uint8)  # whole numbers stored as floats (ImageJ, scikit-image): a label map too
     if allow_labels:  # asked for a label map, but this is not one
         raise ValueError(
             f"{name} has values {shown}{'...' if values.size > 8 else ''}; an instance label map holds whole numbers "
@@ -189,6 +200,41 @@ def as_uint8_mask(mask, shape, name: str = "mask", allow_labels: bool = False, s
     raise ValueError(
         f"{name} has values {shown}{'...' if values.size > 8 else ''}; expected a binary mask (0/1, 0/255 "
         f"or 0/65535). For an instance label map pass allow_labels=True (--labels on the command line)"
+    )
+
+
+def touching_heads(m: np.ndarray) -> tuple[int, int] | None:
+    """(heads, groups) of a label map whose heads of different numbers touch (side by side or corner to corner): the
+    ``heads`` that become ``groups`` shapes in its binary mask, each cut out as one head (extraction's components are
+    8-connected) and counted as one; None where no two heads touch."""
+    fg = m > 0
+    if not any(
+        np.any(a & b & (x != y))
+        for x, y, a, b in (
+            (m[:, :-1], m[:, 1:], fg[:, :-1], fg[:, 1:]),
+            (m[:-1], m[1:], fg[:-1], fg[1:]),
+            (m[:-1, :-1], m[1:, 1:], fg[:-1, :-1], fg[1:, 1:]),
+            (m[:-1, 1:], m[1:, :-1], fg[:-1, 1:], fg[1:, :-1]),
+        )
+    ):
+        return None
+    from scipy import ndimage
+
+    shapes = ndimage.label(fg, structure=np.ones((3, 3), bool))[0]
+    pairs = np.unique(np.stack([shapes[fg].astype(np.int64), m[fg].astype(np.int64)]), axis=1)  # (shape, head)
+    per_shape = np.unique(pairs[0], return_counts=True)[1]
+    several = per_shape > 1
+    return int(per_shape[several].sum()), int(np.count_nonzero(several))
+
+
+def touching_words(heads: int, groups: int, where: str = "", again: str = "") -> str:
+    """What touching heads of a label map (:func:`touching_heads`) become, and the fix. ``where``: the frames;
+    ``again``: how to bring the masks in again once a gap is painted."""
+    return (
+        f"{heads} heads painted with different numbers touch{where}; dvos stores one binary mask of all heads, so "
+        f"they merge: dvos extract-objects cuts them out, and evaluation counts them, as {groups} head(s); to keep "
+        f"heads apart, leave a gap of background at least 1 px wide between heads that touch (in napari, erase a line "
+        f"between them){again}, or paint such a gap into the stored masks later"
     )
 
 
