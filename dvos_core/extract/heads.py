@@ -29,6 +29,8 @@ from dvos_core.store.objects import ItemRef
 from dvos_core.threads import runs_with_threads
 from dvos_core.user_warnings import warn_user
 
+MIN_AREA = 50  # extraction's default --min-area: the smallest blob cut as a head, in pixels
+
 
 def _plan(project, video_ids, frames, labels) -> list[tuple[str, int]]:
     """(video id, frame) pairs to extract from, in order."""
@@ -152,6 +154,44 @@ def _label_map(project, vid: str, t: int, labels) -> tuple[np.ndarray, str | Non
     return np.asarray(labels[(vid, t)]).astype(np.int32), None  # checked by _plan
 
 
+def largest_blob(labels: np.ndarray, below: int | None = None) -> int:
+    """The area in pixels of the largest object of ``labels`` (an instance label map; of those smaller than
+    ``below`` pixels when it is given), 0 when there is none."""
+    areas = np.bincount(np.asarray(labels).ravel())[1:]
+    if below is not None:
+        areas = areas[areas < below]
+    return int(areas.max()) if areas.size else 0
+
+
+def painted_heads_note(project, min_area: int = MIN_AREA, most: int = 200) -> str:
+    """Why the object bank holds no heads, and what to do, in words for an error that needs them (synthesis): no
+    frame of a training video painted, or painted frames whose blobs are all under ``min_area`` (extraction's
+    default --min-area) or not extracted yet. Reads the masks of at most ``most`` painted frames."""
+    from dvos_core.store.schema import CORRECTED, MANUAL
+
+    painted = [
+        (video, int(t))
+        for video in project.videos()
+        if video.split != "test"
+        for t in video.labelled_frames((MANUAL, CORRECTED))
+    ]
+    if not painted:
+        return "paint a few frames and extract heads first (`dvos extract-objects`)"
+    largest = max(largest_blob(instance_labels(video.mask(t))[0]) for video, t in painted[:most])
+    if 0 < largest < min_area:
+        return (
+            f"the heads painted in {len(painted)} frame(s) of training videos are all under the --min-area of `dvos "
+            f"extract-objects` ({min_area} px by default; the largest is {largest} px), so none was cut; if your heads "
+            f"are that small, "
+            f"extract them with a lower --min-area (`dvos extract-objects {quote(project.path)} --min-area {largest}`)"
+        )
+    return (
+        f"extract heads from the {len(painted)} painted frame(s) of training videos first (`dvos extract-objects "
+        f"{quote(project.path)}`); if you did, every blob painted was under the --min-area it was given (the largest "
+        f"is {largest} px)"
+    )
+
+
 def _replaced(project, video_ids, frames, plan):
     """What ``replace`` deletes: None for the whole bank (no ``video_ids`` given), else a test of a record: cut from
     one of ``video_ids`` (with ``frames`` given, from one of the planned frames of them)."""
@@ -172,7 +212,7 @@ def extract_heads(
     project,
     video_ids: Sequence[str] | None = None,
     frames=None,
-    min_area: int = 50,
+    min_area: int = MIN_AREA,
     max_area: int | None = None,
     fakes_per_head: int = 10,
     labels: Mapping[tuple, np.ndarray] | None = None,
@@ -219,10 +259,12 @@ def extract_heads(
     step at the end, so on an error, a cancel or a kill (power cut) the old bank is kept whole and none of the new
     objects is counted. Every option is checked before anything is written. Returns a DataFrame of the rows added
     (nothing new cut: no rows, with the columns of the bank's rows); its ``attrs`` hold the counts (frames, heads,
-    fakes, too_small, too_large, fakes_failed, skipped_frames, recut_frames, unfingerprinted_frames: the skipped
-    frames whose objects record no fingerprint, whose repaint cannot be seen, and withdrawn_frames: the frames cut
-    before whose objects were removed, their masks no longer a person's, listed in ``withdrawn`` as (video, frame,
-    why), why 'cleared' or what the mask is now, say 'a pseudo-label'; :func:`withdrawn_note` words them).
+    fakes, too_small, largest_too_small: the area in pixels of the largest of those, too_large, fakes_failed,
+    skipped_frames, recut_frames, unfingerprinted_frames: the skipped frames whose objects record no fingerprint,
+    whose repaint cannot be seen, and withdrawn_frames: the frames cut before whose objects were removed, their
+    masks no longer a person's, listed in ``withdrawn`` as (video, frame, why), why 'cleared' or what the mask is now,
+    say 'a pseudo-label'; :func:`withdrawn_note` words them). A run that cuts no head where blobs were under
+    ``min_area`` warns, naming the largest of them and --min-area.
     ``threads``: OpenCV threads (see :mod:`dvos_core.threads`).
     """
     import pandas as pd
@@ -254,6 +296,7 @@ def extract_heads(
         "heads": 0,
         "fakes": 0,
         "too_small": 0,
+        "largest_too_small": 0,
         "too_large": 0,
         "fakes_failed": 0,
         "skipped_frames": 0,
@@ -316,13 +359,22 @@ def extract_heads(
             if had and not stats["heads"]:
                 # --max-area named only where it was given (the napari step has no such field)
                 large = "" if max_area is None else f", {stats['too_large']} over --max-area {max_area} px"
+                biggest = f"; the largest is {stats['largest_too_small']} px" if stats["largest_too_small"] else ""
                 raise ValueError(
                     f"{project.path}: --replace cut no heads from the {stats['frames']} painted frames "
-                    f"({stats['too_small']} blobs under --min-area {min_area} px{large}), so the "
+                    f"({stats['too_small']} blobs under --min-area {min_area} px{biggest}{large}), so the "
                     f"{bank.count('head')} heads already in the bank were kept; lower --min-area"
                     + ("" if max_area is None else " (or raise --max-area)")
                 )
             new.commit()
+    if not replace and stats["too_small"] and not stats["heads"]:  # (with --replace: the error above)
+        warn_user(
+            f"{project.path}: no heads were cut from the {stats['frames']} painted frame(s): all "
+            f"{stats['too_small']} blobs painted there are smaller than --min-area {min_area} px (the largest is "
+            f"{stats['largest_too_small']} px), the size under which a blob is taken for a speck of paint; if your "
+            f"heads are that small, run it again with a lower --min-area (`dvos extract-objects {quote(project.path)} "
+            f"--min-area {stats['largest_too_small']}`)"
+        )
     # nothing new cut (a rerun): no rows, with the columns of the bank's rows, as a run that cut some has
     out = pd.concat(added, ignore_index=True) if added else project.objects.table().iloc[:0]
     out.attrs = {**out.attrs, **stats}
@@ -344,6 +396,8 @@ def _extract(project, bank, plan, labels, tokens, stats, opts, progress, cancel)
         objs, small, large = frame_objects(
             frame, lab, min_area=opts.min_area, max_area=opts.max_area, margin=opts.margin, halo_px=opts.halo_px
         )
+        if small:
+            stats["largest_too_small"] = max(stats["largest_too_small"], largest_blob(lab, below=opts.min_area))
         stats["too_small"] += small
         stats["too_large"] += large
         stats["frames"] += 1

@@ -315,10 +315,9 @@ def generate(
         )
     cfg = synth_config(config)
     if project.objects.count("head") == 0:
-        raise ValueError(
-            f"{project.path}: no real heads in the object bank; paint a few frames and extract heads "
-            f"first (`dvos extract-objects`)"
-        )
+        from dvos_core.extract.heads import painted_heads_note
+
+        raise ValueError(f"{project.path}: no real heads in the object bank; {painted_heads_note(project)}")
     check_training_objects(project)  # before the set is made: a bank of test-video heads only makes none
     if motion_matched_to is not None:
         from dvos_core.store.schema import id_list

@@ -39,9 +39,9 @@ def preview(
     check_training_objects(project)
     heads = training_objects(project, "head")
     if not heads:
-        raise ValueError(
-            f"{project.path}: no real heads in the object bank; extract heads first (`dvos extract-objects`)"
-        )
+        from dvos_core.extract.heads import painted_heads_note
+
+        raise ValueError(f"{project.path}: no real heads in the object bank; {painted_heads_note(project)}")
     fakes = training_objects(project, "fake")
     ids = usable_backgrounds(project, cfg, "preview(size=)")  # size, not the config's height and width
     check(cancel)
