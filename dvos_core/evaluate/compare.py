@@ -121,6 +121,7 @@ def compare_models(
     import pandas as pd
 
     from dvos_core.evaluate.summary import (
+        UncountedTruth,
         _video_ids,
         check_settings,
         ground_truth_frames,
@@ -161,6 +162,7 @@ def compare_models(
     labelled_of = [ground_truth_frames(video, gt_provenances) for video in videos]  # a video without: refused
     partial: dict = {}  # model -> {video: [frames scored, ground-truth frames]} where it predicted fewer
     own: dict = {}  # model -> {video: frames} whose ground truth corrects its own predictions
+    uncounted = UncountedTruth(min_area)
     total, step = sum(1 + len(f) for f in labelled_of), 0  # a step per video (the motion), then one per frame
     for video, labelled in zip(videos, labelled_of):
         # streamed frame by frame: memory holds one frame's masks per entry (and the previous one), not the video
@@ -186,6 +188,7 @@ def compare_models(
             masks["all_foreground"] = np.ones_like(gt)
             for m, p in masks.items():
                 rows[m].append({"video": video.name, "frame": t, **frame_scores(p, gt, tolerance, min_area)})
+            uncounted.add(gt, rows["all_foreground"][-1])  # (the baseline scored on every frame)
             masks["ground_truth"] = gt
             for m, p in masks.items():
                 acc[m].add(t, p, motion)
@@ -200,6 +203,7 @@ def compare_models(
             f"{list(gt_provenances)}; paint or correct some frames, import masks (`dvos import-masks`), or choose "
             f"which masks count as the truth (--gt)"
         )
+    uncounted.warn(project.path)
     for m, where in partial.items():
         warn_partial(f"the predictions of {m!r}", where, project.path, compared=True)
     for m in models:

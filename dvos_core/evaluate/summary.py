@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dvos_core.evaluate.metrics import check_tolerance, frame_scores, weighted_overall
+from dvos_core.evaluate.metrics import check_tolerance, frame_scores, head_parts, weighted_overall
 from dvos_core.evaluate.own_corrections import own_corrections, warn_own_corrections
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.shell import quote
@@ -127,6 +127,32 @@ def _video_ids(project, video_ids, split) -> list[str]:
             f"`dvos split {quote(project.path)} {split} VIDEO_ID` or pass video ids (--videos)"
         )
     return ids
+
+
+class UncountedTruth:
+    """Watches the ground-truth masks scored for heads all under ``min_area``: masks that hold heads while no part
+    of any is counted leave every count column at 0 (see :meth:`warn`)."""
+
+    def __init__(self, min_area: int):
+        self.min_area, self.counted, self.largest = min_area, False, 0
+
+    def add(self, gt, scores: dict) -> None:
+        """One frame's ground truth ``gt`` and its :func:`frame_scores`."""
+        if scores["count_gt"]:
+            self.counted = True
+        elif scores["gt_pixels"] and not self.counted:
+            self.largest = max(self.largest, int(head_parts(gt)[1][:, 0].max()))
+
+    def warn(self, project_path) -> None:
+        """Once: the ground truth holds heads but every part is under ``min_area``, and the fix."""
+        if self.counted or not self.largest:
+            return
+        warn_user(
+            f"{project_path}: the ground-truth masks scored hold heads, but every part of them is smaller than "
+            f"--min-area {self.min_area} px (the largest is {self.largest} px), so no head is counted and the head "
+            f"counts (count_gt, count_pred, count_error) mean nothing; if your heads are that small, score again with "
+            f"a lower --min-area (e.g. --min-area {self.largest})"
+        )
 
 
 def warn_partial(name: str, where: dict, project_path, compared: bool = False) -> None:
@@ -312,6 +338,7 @@ def evaluate(
     own = own_corrections((chosen[v], plan[v]) for v in plan)
     warn_own_corrections(chosen[ids[0]].model, own, total)
     rows, done = [], 0
+    uncounted = UncountedTruth(min_area)
     sets = {}  # video -> the prediction set scored (recorded, and what the worst-frame overlays draw)
     for vid, frames in plan.items():
         video = project.video(vid)
@@ -322,6 +349,7 @@ def evaluate(
             check(cancel)
             gt = video.read_masks(int(t), int(t) + 1)[0]
             scores = frame_scores(preds.read("masks", int(t)), gt, tolerance, min_area)
+            uncounted.add(gt, scores)
             rows.append(
                 {
                     "video": vid,
@@ -333,6 +361,7 @@ def evaluate(
             )
             done += 1
             report(progress, done, total, f"{vid}: frame {int(t)}")
+    uncounted.warn(project.path)
     frames_df = pd.DataFrame(rows, columns=FRAME_COLUMNS)
     videos_df = summarise_videos(frames_df)
     overall = summarise_overall(frames_df, videos_df)

@@ -1,0 +1,46 @@
+"""Ground truth whose every head is under evaluate's --min-area: no head counted, and the count columns meaningless,
+in silence; now a warning names --min-area and the largest head."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from dvos_core.cli import main as dvos
+from dvos_core.evaluate import compare_models, evaluate
+from dvos_core.store import Project
+
+
+def _project(tmp_path, side: int) -> Project:
+    p = Project.create(tmp_path / "field.dvos")
+    masks = np.zeros((3, 24, 24), np.uint8)
+    masks[:, 4 : 4 + side, 4 : 4 + side] = 1  # side 3: 9 px, under the default 16
+    masks[:, 15:17, 15:17] = 1  # 4 px
+    v = p.add_video_array("v", np.zeros((3, 24, 24, 3), np.uint8), split="test")
+    for t in range(3):
+        v.set_mask(t, masks[t], "manual")
+    v.predictions["m"].start({"kind": "test"}, None)
+    v.predictions["m"].set_many(range(3), masks.astype(np.float32))
+    return p
+
+
+def test_ground_truth_heads_all_under_min_area_are_warned_about_once(tmp_path, capsys):
+    p = _project(tmp_path, 3)
+    assert dvos(["evaluate", str(p.path), "--no-plots"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("no head is counted") == 1
+    assert "every part of them is smaller than --min-area 16 px (the largest is 9 px)" in err
+    assert "--min-area 9" in err
+    with pytest.warns(UserWarning, match=r"smaller than --min-area 16 px \(the largest is 9 px\)"):
+        compare_models(p, save=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert evaluate(p, save=False, min_area=9).frames["count_gt"].tolist() == [1, 1, 1]  # the advice works
+
+
+def test_heads_of_min_area_and_more_are_not_warned_about(tmp_path):
+    p = _project(tmp_path, 4)  # 16 px: counted, the 4-px speck is not
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert evaluate(p, save=False).frames["count_gt"].tolist() == [1, 1, 1]
+        compare_models(p, save=False)
