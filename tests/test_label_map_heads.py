@@ -52,3 +52,38 @@ def test_set_mask_with_labels_warns_of_touching_heads_and_not_of_heads_apart(vid
         warnings.simplefilter("error")
         video.set_mask(1, apart, allow_labels=True)
         video.set_mask(2, (apart > 0) * 255, allow_labels=True)  # a binary mask: nothing to merge
+
+
+def test_negative_mask_values_do_not_point_to_labels_which_refuse_them_too():
+    """A mask of -1/0 was told to pass allow_labels=True, which refuses negative values as well."""
+    from dvos_core.store.arrays import as_uint8_mask
+
+    for dtype in (np.int8, np.int64):
+        m = np.zeros((H, W), dtype)
+        m[5:15, 5:15] = -1
+        with pytest.raises(ValueError, match=r"negative values \(\[-1, 0\]\).*mask != 0") as e:
+            as_uint8_mask(m, (H, W), "m.tif")
+        assert "allow_labels" not in str(e.value) and "--labels" not in str(e.value)
+        with pytest.raises(ValueError, match=r"whole numbers 0 and up"):
+            as_uint8_mask(m, (H, W), "m.tif", allow_labels=True)
+
+
+def test_a_label_map_with_a_head_numbered_255_is_not_called_soft_edges(tmp_project, video, tmp_path, capsys):
+    """A uint8 label map whose head 255 is a quarter of the heads or more was read as a mask with soft edges and
+    told to threshold at 128 - which deletes head 3; heads that are whole shapes of one value name --labels."""
+    from dvos_core.store.arrays import as_uint8_mask
+
+    lab = np.zeros((H, W), np.uint8)
+    lab[0:30, 0:40], lab[32:37, 42:47] = 255, 3
+    with pytest.raises(ValueError, match=r"For an instance label map pass allow_labels=True") as e:
+        as_uint8_mask(lab, (H, W), "m.png")
+    assert "mask >= 128" not in str(e.value)
+    Image.fromarray(lab).save(tmp_path / "m_000000.png")
+    assert main(["import-masks", str(tmp_project.path), "v", str(tmp_path / "m_000000.png")]) != 0
+    assert "--labels" in capsys.readouterr().err
+    assert main(["import-masks", str(tmp_project.path), "v", str(tmp_path / "m_000000.png"), "--labels"]) == 0
+    assert video.mask(0).sum() == 30 * 40 + 25
+    ring = np.zeros((H, W), np.uint8)  # a core of 255 hugged by one grey value: an edge, still
+    ring[8:22, 8:22], ring[10:20, 10:20] = 128, 255
+    with pytest.raises(ValueError, match=r"grey values between 0 and 255 .*mask >= 128"):
+        as_uint8_mask(ring, (H, W), "r.png")

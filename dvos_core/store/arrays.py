@@ -187,8 +187,14 @@ def as_uint8_mask(
             f"{name} has values {shown}{'...' if values.size > 8 else ''}; an instance label map holds whole numbers "
             f"0 and up (0 = background, one number per head), and a binary mask 0/1, 0/255 or 0/65535"
         )
+    if values.min() < 0:  # allow_labels refuses these too: no use naming it
+        raise ValueError(
+            f"{name} has negative values ({shown}{'...' if values.size > 8 else ''}); a mask holds 0 for the "
+            f"background and 1 (or 255) for heads, and an instance label map whole numbers 0 and up: convert it "
+            f"first (e.g. mask != 0 where the background is 0) and save it again"
+        )
     top = 65535 if m.dtype == np.uint16 else 255
-    cored = values.max() == top and 4 * np.count_nonzero(m == top) >= np.count_nonzero(m)
+    cored = values.max() == top and 4 * np.count_nonzero(m == top) >= np.count_nonzero(m) and not _flat_shapes(m, top)
     if values.min() == 0 and (cored or _equal_neighbours(m) < SOFT_EDGES_BELOW):
         raise ValueError(  # the top value on a good share of the shapes, grey around it, or neighbours that mostly
             # differ (small heads whose soft edges are most of them): soft edges, not label ids, whose heads are flat
@@ -236,6 +242,26 @@ def touching_words(heads: int, groups: int, where: str = "", again: str = "") ->
         f"heads apart, leave a gap of background at least 1 px wide between heads that touch (in napari, erase a line "
         f"between them){again}, or paint such a gap into the stored masks later"
     )
+
+
+def _flat_shapes(m: np.ndarray, top: int) -> bool:
+    """Whether the values of ``m`` other than 0 and ``top`` mostly fill whole shapes of one value each (of 4 px or
+    more) that do not touch the ``top`` shapes: the heads of a label map (one of them numbered ``top``), not grey
+    edges, which hold many values around a ``top`` core, or one grey value that touches it, nor a JPEG's specks."""
+    from scipy import ndimage
+
+    eight = np.ones((3, 3), bool)
+    grey = (m > 0) & (m != top)
+    shapes, n = ndimage.label(grey, structure=eight)
+    if not n:
+        return False
+    index = np.arange(1, n + 1)
+    low, high = np.asarray(ndimage.minimum(m, shapes, index)), np.asarray(ndimage.maximum(m, shapes, index))
+    sizes = np.bincount(shapes.ravel(), minlength=n + 1)[1:]
+    touching = np.zeros(n + 1, bool)
+    touching[shapes[grey & ndimage.binary_dilation(m == top, structure=eight)]] = True
+    heads = (low == high) & (sizes >= 4) & ~touching[1:]
+    return 2 * int(sizes[heads].sum()) >= int(sizes.sum())
 
 
 def _equal_neighbours(m: np.ndarray) -> float:
