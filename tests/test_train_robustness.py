@@ -12,6 +12,7 @@ from conftest import tiny_train_config
 
 from dvos_core.cli import build_parser, main
 from dvos_core.data.toy import make_toy_project, toy_clip
+from dvos_core.lr_schedule import epoch_rate
 from dvos_core.model import read_checkpoint
 from dvos_core.progress import CancelToken
 from dvos_core.store import Project
@@ -94,6 +95,27 @@ def test_more_epochs_for_a_finished_run_follow_the_stretched_cosine(project):
     history = json.loads((project.model_dir("longer") / "metrics.json").read_text())["history"]
     assert [h["lr"] for h in history] == [pytest.approx(lr), pytest.approx((lr + eta) / 2)]
     assert not math.isclose(history[1]["lr"], eta)
+
+
+def test_more_epochs_for_a_finished_context_run_follow_the_stretched_cosine_in_every_group(project, monkeypatch):
+    """The context model's scaled schedule (a LambdaLR, a group per share of lr): a finished 1-epoch run continued to
+    3 epochs used to train its second epoch at the old floor, the optimizer's saved rates, until the next step of
+    the scheduler."""
+    lr, eta = 1e-3, 1e-4
+    kw = {"phase": "real", "video_model": "context", "lr": lr, "eta_min": eta, "image_lr_scale": 0.5}
+    train(project, tiny(**kw), "ctx_longer", resume=False)
+    steps, step = [], torch.optim.AdamW.step
+
+    def record(opt, *a, **k):
+        steps.append([g["lr"] for g in opt.param_groups])
+        return step(opt, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", record)
+    train(project, tiny(**kw, epochs=3), "ctx_longer")
+    curve = [epoch_rate(lr, eta, e, 3) for e in (1, 2)]  # max_steps_per_epoch 2: two steps an epoch
+    assert steps == [[pytest.approx(r / 2), pytest.approx(r)] for r in curve for _ in range(2)]
+    history = json.loads((project.model_dir("ctx_longer") / "metrics.json").read_text())["history"]
+    assert [h["lr"] for h in history] == [pytest.approx(lr), *map(pytest.approx, curve)]
 
 
 def test_a_truncated_last_pt_is_refused_saying_how_to_go_on(project):

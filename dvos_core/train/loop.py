@@ -558,14 +558,19 @@ class _Run:
 
     def _stretch_cosine(self, epochs: int) -> None:
         """Fit the resumed cosine schedule to ``epochs`` from the epoch it has reached: each group's rate becomes the
-        new curve's at that epoch. CosineAnnealingLR steps from the rate it holds, so a new T_max alone leaves a
-        finished run's rate at eta_min for every added epoch (the context model's scaled schedule, computed from the
-        epoch, already follows the new curve)."""
-        sched = self.sched
-        sched.T_max = epochs
-        for group, base in zip(self.opt.param_groups, sched.base_lrs):
-            group["lr"] = epoch_rate(base, sched.eta_min, sched.last_epoch, epochs)
-        sched._last_lr = [group["lr"] for group in self.opt.param_groups]
+        new curve's at that epoch (:func:`epoch_rate`). The optimizer's state holds the rates of the old curve, and a
+        scheduler only sets new ones at its next step: without this the first added epoch trained at the old
+        schedule's rate (eta_min for a finished run). CosineAnnealingLR also gets the new T_max; the scaled
+        schedule's factor (:meth:`_optimizer`) reads the new ``cfg.epochs`` itself."""
+        sched, epoch = self.sched, self.sched.last_epoch
+        if isinstance(sched, torch.optim.lr_scheduler.LambdaLR):  # each group at its own share of the curve
+            rates = [base * factor(epoch) for base, factor in zip(sched.base_lrs, sched.lr_lambdas)]
+        else:
+            sched.T_max = epochs
+            rates = [epoch_rate(base, sched.eta_min, epoch, epochs) for base in sched.base_lrs]
+        for group, rate in zip(self.opt.param_groups, rates):
+            group["lr"] = rate
+        sched._last_lr = rates
 
     # ---- data ----------------------------------------------------------------------------------------------------
     def _data(self, resumed: dict | None = None):
@@ -872,8 +877,8 @@ class _Run:
                 )
             self.opt.load_state_dict(state["optimizer"])
             self.sched.load_state_dict(state["scheduler"])
-            if getattr(self.sched, "T_max", cfg.epochs) != cfg.epochs:  # epochs were changed: keep the position,
-                self._stretch_cosine(cfg.epochs)  # stretch the cosine (the scaled schedule reads cfg.epochs itself)
+            if getattr(self.sched, "T_max", saved.get("epochs")) != cfg.epochs:  # epochs were changed: keep the
+                self._stretch_cosine(cfg.epochs)  # position, every group at the new curve's rate there
             _set_rng_state(state["rng"], self.device)
 
         net = self.model
