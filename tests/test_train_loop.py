@@ -198,6 +198,22 @@ def test_a_context_model_option_is_trained_kept_by_the_next_phase_and_not_change
         train(project, tiny_config(**paper, phase="real", init_from=str(p1)), "px5")
 
 
+def test_a_model_setting_that_resizes_the_shared_parts_is_refused_when_one_kind_starts_from_the_other(project):
+    """A video model started from an image model used to train with the image tensors of another shape silently left
+    out (55 of 165 loaded); an image model started from a video model failed with torch's size-mismatch error."""
+    short = {"epochs": 1, "max_steps_per_epoch": 1, "batch_size": 2}
+    img = train(project, tiny_config(phase="image", **short), "img_kinds", resume=False)
+    wider = {"widths": [16, 16, 16, 32, 32], "dropout": 0.2}
+    fix = r"widths \[16, 16, 16, 32, 32\] \(its model: \[8, 8, 8, 16, 16\]\).*settings it was trained with"
+    with pytest.raises(ValueError, match=r"encoder.* of another shape.*" + fix + r".*--phase image"):
+        train(project, tiny_config(video_model="context", init_from=str(img), model=wider, **short), "ctx_w")
+    assert not (project.model_dir("ctx_w") / "best.pt").exists()
+    ctx = train(project, tiny_config(video_model="context", init_from=str(img), **short), "ctx_kinds", resume=False)
+    with pytest.raises(ValueError, match=r"encoder.* of another shape.*" + fix + r".*leave out --init-from"):
+        train(project, tiny_config(phase="image", init_from=str(ctx), model=wider, **short), "img_w")
+    assert not (project.model_dir("img_w") / "best.pt").exists()
+
+
 def test_the_share_of_degraded_queries_is_matched_to_the_footage_unless_the_config_fixes_it(project):
     from dvos_core.data.degradation_match import matched_query_share, measure_degradation, project_footage
 

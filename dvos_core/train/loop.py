@@ -494,14 +494,18 @@ class _Run:
         src_kind = payload.get("kind")
         saved = ModelConfig.from_dict(payload["config"])  # the checkpoint's model settings
         model = build_model(saved.replace(**overrides), kind)
+        theirs = saved.to_dict()
+        differ = {k: (theirs[k], v) for k, v in overrides.items() if k in theirs and theirs[k] != v}
+        differ.pop("input_size", None)  # a training size: no tensor depends on it
+        if src_kind != kind:
+            differ.pop("tau", None)  # the clip length of one kind of model is no setting of the other's
         if src_kind == kind:
-            theirs = saved.to_dict()
-            differ = {k: (theirs[k], v) for k, v in overrides.items() if k in theirs and theirs[k] != v}
-            differ.pop("input_size", None)  # a training size: no tensor depends on it
             _check_same_parts(model, payload["state_dict"], cfg.init_from, differ)
             model.load_state_dict(payload["state_dict"], strict=True)
             note = {"init_from": str(cfg.init_from), "loaded": len(payload["state_dict"]), "missing": []}
         elif src_kind == "frame":  # the paper's partial pretraining (and the context model's starting point)
+            # its tensors the video model has must fit: init_from_frame_model would leave out any of another shape
+            _check_same_parts(model, payload["state_dict"], cfg.init_from, differ, src_kind)
             r = init_from_frame_model(model, payload["state_dict"])
             note = {"init_from": str(cfg.init_from), "loaded": r["loaded"], "missing": len(r["missing"])}
         elif kind != "frame":
@@ -511,6 +515,7 @@ class _Run:
                 f"model, start from an image model (--phase image) or a {kind!r} checkpoint"
             )
         else:  # a video checkpoint initialising an image model: its encoder/decoder/heads keys fit
+            _check_same_parts(model, payload["state_dict"], cfg.init_from, differ, src_kind)
             own = model.state_dict()
             state = {k: v for k, v in payload["state_dict"].items() if k in own}
             model.load_state_dict(state, strict=True)
@@ -1224,17 +1229,39 @@ def _same_bytes(path, sha256: str | None) -> bool:
     return bool(path and sha256 and Path(path).is_file() and file_fingerprint(path) == sha256)
 
 
-def _check_same_parts(model, state: dict, init_from, differ: dict) -> None:
+def _check_same_parts(model, state: dict, init_from, differ: dict, src_kind: str | None = None) -> None:
     """A model continued from a checkpoint of its own kind must have the same tensors, of the same shapes: a ``model``
     setting that adds or removes a part (``input_fusion``, ``prior_refine``, ...) or resizes one (``fusion_dim``,
-    ``tau``, ...) cannot change between phases. Raises a ValueError naming the parts, the settings that differ from
-    the checkpoint's (``differ``: {setting: (the checkpoint's, this run's)}) and the fix, not torch's load error."""
+    ``widths``, ``tau``, ...) cannot change between phases. A model started from another kind's checkpoint
+    (``src_kind``: an image model's for a video model, a video model's for an image model) takes the tensors the two
+    kinds share: those must have the same shapes, and an image model must find all of its own. Raises a ValueError
+    naming the parts, the settings that differ from the checkpoint's (``differ``: {setting: (the checkpoint's, this
+    run's)}) and the fix, not torch's load error (or a start that silently leaves out what does not fit)."""
     own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     saved = {k: tuple(v.shape) for k, v in state.items()}
     missing, extra = sorted(own.keys() - saved.keys()), sorted(saved.keys() - own.keys())
+    if src_kind == "frame":  # the video model's own blocks: not in an image model
+        missing = []
+    if src_kind is not None:  # the other kind's own parts: not taken
+        extra = []
     resized = sorted(k for k in own.keys() & saved.keys() if own[k] != saved[k])
     if missing or extra or resized:
         parts = sorted({k.split(".")[0] for k in missing + extra + resized})
+        if src_kind is None:
+            fix = (
+                "continue it with the model settings it was trained with (see its config.yaml), or start from an "
+                "image model to train a model with the new ones"
+            )
+        elif src_kind == "frame":
+            fix = (
+                "start from it with the model settings it was trained with (see its config.yaml), or train an image "
+                "model with the new ones first (--phase image) and start from that"
+            )
+        else:
+            fix = (
+                "start from it with the model settings it was trained with (see its config.yaml), or leave out "
+                "--init-from to train an image model with the new ones from scratch"
+            )
         raise ValueError(
             f"{init_from}: its model has other parts than these settings build ({', '.join(parts)}: "
             f"{len(missing)} tensor(s) it lacks, {len(extra)} it has beyond them, {len(resized)} of another shape; "
@@ -1244,6 +1271,5 @@ def _check_same_parts(model, state: dict, init_from, differ: dict) -> None:
                 if differ
                 else "no model setting differs from its model's"
             )
-            + "); continue it with the model settings it was trained with (see its config.yaml), or start from an "
-            "image model to train a model with the new ones"
+            + f"); {fix}"
         )
