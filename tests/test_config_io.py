@@ -52,6 +52,9 @@ def test_train_config_numbers_in_any_yaml_spelling(tmp_path, text, field, value)
         ("model: [1, 2]", "TrainConfig.model must be a mapping"),
         ("model: {prior_refin: true}", "unknown model keys \\['prior_refin'\\]; see dvos_core.model.ModelConfig"),
         ("model: {fusion_radius: -1}", "model overrides .*fusion_radius >= 0"),
+        # recorded and ignored before (the run's own tau and size set them): the setting to use is named
+        ("model: {tau: 3}", "model.tau \\(3\\) is set by the training config's own tau: write tau: 3 at the top"),
+        ("model: {input_size: 128}", "model.input_size \\(128\\) .* write size: 128 .*--size 128\\), not under model:"),
         ("preset: huge", "unknown model preset 'huge'; choose one of"),
         ("preset: huge\nmodel: {dropout: 0.1}", "unknown model preset 'huge'"),
         ("augment: {hflip: often}", "AugmentConfig.hflip must be a number, got 'often'"),

@@ -19,6 +19,9 @@ ANCHOR_VIEWS = ("clean", "query")
 SELECT_BY = ("auto", "val", "last")  # which epoch becomes best.pt (see TrainConfig.selection)
 HUMAN_MADE = ("manual", "corrected")  # label provenances a person made: the only ones that choose between epochs
 ANCHOR_VIEW = "clean"  # measured against "query" in docs/benchmarks.md (Accuracy, "Anchored to the clean frame")
+# model settings a training sets from its own (top-level) ones: a `model:` override of them would be recorded and not
+# take effect, so it is refused naming the setting to use
+MODEL_KEYS_SET_ABOVE = {"tau": ("tau", None), "input_size": ("size", "--size")}  # {model key: (setting, option)}
 ANCHOR_WEIGHT = 10.0  # the context model's anchor loss (measured in docs/benchmarks.md, Accuracy)
 # learning rate of a video model's parts inherited from the image model, as a share of lr, when image_lr_scale is null:
 # measured for the context model in docs/benchmarks.md (Accuracy, "Inherited parts at 0.3 of the rate"); the paper
@@ -231,7 +234,11 @@ class TrainConfig:
         default=False, metadata=doc("torch.compile the model (CUDA only; slower start, faster steps)")
     )
     model: dict = field(
-        default_factory=dict, metadata=doc("overrides of the preset's ModelConfig fields, e.g. {dropout: 0.3}")
+        default_factory=dict,
+        metadata=doc(
+            "overrides of the preset's ModelConfig fields, e.g. {dropout: 0.3}; tau and input_size are the run's "
+            "own tau and size, set there"
+        ),
     )
     augment: dict = field(default_factory=dict, metadata=doc("augmentation settings (see AugmentConfig)"))
 
@@ -324,6 +331,13 @@ class TrainConfig:
         unknown = set(self.model) - {f.name for f in dataclasses.fields(ModelConfig)}
         if unknown:
             raise ValueError(f"unknown model keys {sorted(unknown)}; see dvos_core.model.ModelConfig")
+        for key, (top, option) in MODEL_KEYS_SET_ABOVE.items():  # one place for each: the run's own setting trains
+            if key in self.model:
+                value = self.model[key]
+                raise ValueError(
+                    f"model.{key} ({value}) is set by the training config's own {top}: write {top}: {value} at the top "
+                    f"level{f' (or pass {option} {value})' if option else ''}, not under model:"
+                )
         try:
             get_config(self.preset if self.preset in PRESETS else "small", **self.model)
         except (TypeError, ValueError) as e:

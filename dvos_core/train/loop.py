@@ -439,8 +439,8 @@ class _Run:
         self.last_path, self.best_path = self.out / "last.pt", self.out / "best.pt"
         if config.size:
             self.size = config.size
-        else:  # the model's own input size: one set by `model: {input_size}` or recorded in init_from's checkpoint
-            where = f"{config.init_from}: its model's input size" if config.init_from else "model.input_size"
+        else:  # the model's own input size: its preset's or the one recorded in init_from's checkpoint
+            where = f"{config.init_from}: its model's input size" if config.init_from else f"preset {config.preset}"
             self.size = check_size(self._model_input_size(), f"{where} (or set size / --size, up to {MAX_SIZE})")
         self._run_loader = None  # the training loader, made once per run (see _train_loader)
 
@@ -450,7 +450,7 @@ class _Run:
         if cfg.init_from:
             config = ModelConfig.from_dict(read_checkpoint(cfg.init_from)["config"])
         else:
-            config = get_config(cfg.preset, **{k: v for k, v in cfg.model.items() if k == "input_size"})
+            config = get_config(cfg.preset)  # not model: {input_size}, which the config refuses (size sets it)
         return int(config.input_size)
 
     # ---- helpers -----------------------------------------------------------------------------------------------
