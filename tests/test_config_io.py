@@ -58,6 +58,13 @@ def test_train_config_numbers_in_any_yaml_spelling(tmp_path, text, field, value)
         ("preset: huge", "unknown model preset 'huge'; choose one of"),
         ("preset: huge\nmodel: {dropout: 0.1}", "unknown model preset 'huge'"),
         ("augment: {hflip: often}", "AugmentConfig.hflip must be a number, got 'often'"),
+        # a ZeroDivisionError, a torch error, an index out of bounds at the first step; a wrong best.pt: named now
+        ("augment: {patch_size: 0}", "augment.patch_size must be >= 1 \\(the patch-diffusion tile's side .*got 0"),
+        ("augment: {patch_t_max: 0}", "augment.patch_t_max must be in \\[2, 1000\\] .*got 0"),
+        ("augment: {patch_t_max: 5000}", "augment.patch_t_max must be in \\[2, 1000\\] .*got 5000"),
+        ("augment: {eval_crop: 0}", "augment.eval_crop must be >= 1 \\(the validation crop's side .*got 0"),
+        ("augment: {eval_crop: -64}", "augment.eval_crop must be >= 1 .*got -64"),
+        ("augment: {patch_beta_end: 1}", "augment.patch_beta_end must be in \\(0, 1\\) .*got 1"),
     ],
 )
 def test_train_config_bad_values_name_the_file_and_field(tmp_path, text, message):

@@ -16,6 +16,35 @@ from dvos_core.config_io import check_shares, coerce_fields
 from dvos_core.data.context_sample import ContextConfig
 from dvos_core.data.pixel_ops import BLUR_OPS, blur_one, gray, per_frame, style, tone
 
+# the valid range of each number AugmentConfig checks (the *_p probabilities: check_shares): {name: (low, high,
+# whether low is allowed, whether high is allowed, what it is)}; None: no bound on that side
+RANGES = {
+    "eval_crop": (1, None, True, True, "the validation crop's side in pixels"),
+    "patch_size": (1, None, True, True, "the patch-diffusion tile's side in pixels"),
+    "patch_t_max": (2, 1000, True, True, "the highest noise step + 1 of 1000: t ~ U{1 .. t_max-1}"),
+    "patch_beta_end": (0, 1, False, False, "the last noise step's beta"),
+    "rotate_deg": (0, 180, True, True, "degrees either way"),
+    "brightness": (0, 1, True, True, "a factor in [1 - b, 1 + b]"),
+    "contrast": (0, 1, True, True, "a factor in [1 - c, 1 + c]"),
+    "saturation": (0, 1, True, True, "a factor in [1 - s, 1 + s]"),
+    "hue": (0, 0.5, True, True, "a share of a full turn either way"),
+    "gamma": (0, 1, True, False, "a gamma in [1 - g, 1 + g]"),
+    "blur_sigma": (0.5, None, True, True, "the largest Gaussian sigma, from 0.5"),
+}
+
+
+def _check_ranges(cfg) -> None:
+    """A ValueError naming the key, its value and the valid range (:data:`RANGES`) for the first one out of it."""
+    for name, (low, high, low_ok, high_ok, what) in RANGES.items():
+        value = getattr(cfg, name)
+        if (value < low if low_ok else value <= low) or (
+            high is not None and (value > high if high_ok else value >= high)
+        ):
+            span = f"in {'[' if low_ok else '('}{low}, {'' if high is None else high}{']' if high_ok else ')'}"
+            if high is None:
+                span = f">= {low}" if low_ok else f"> {low}"
+            raise ValueError(f"augment.{name} must be {span} ({what}), got {value}")
+
 
 @dataclass
 class AugmentConfig:
@@ -67,6 +96,7 @@ class AugmentConfig:
             raise ValueError(f"augment blur_kinds must be a non-empty list of {list(BLUR_OPS)}, got {bad or '[]'}")
         if self.blur_max_kernel < 3:
             raise ValueError(f"augment blur_max_kernel must be >= 3, got {self.blur_max_kernel}")
+        _check_ranges(self)
 
     def to_dict(self) -> dict:
         return asdict(self)
