@@ -195,17 +195,54 @@ def dataclass_from_dict(cls, data: dict, what: str, hint: str):
     return cls(**data)
 
 
+@functools.cache
+def _unique_key_loader():
+    """A ``yaml.SafeLoader`` (safe loading: plain data, no Python objects) that refuses a mapping giving one key twice,
+    which PyYAML takes silently, the last one winning: :class:`_DuplicateKey` names the key and both lines."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *defaults': keys it brings may be overridden
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        first = seen.setdefault(key, key_node.start_mark.line + 1)
+                    except TypeError:  # an unhashable key: the base constructor says so
+                        continue
+                    if first != key_node.start_mark.line + 1:
+                        raise _DuplicateKey(key, first, key_node.start_mark.line + 1)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key, first: int, again: int):
+        super().__init__(f"the key {key!r} is given twice (lines {first} and {again}); keep one of them")
+
+
 def read_yaml_mapping(path, what: str, template_hint: str) -> dict:
-    """Read a YAML file that must hold a mapping; clear errors for a missing file, bad YAML or another shape."""
+    """Read a YAML file that must hold a mapping; clear errors for a missing file, bad YAML (a key given twice
+    included) or another shape. Any readable path that is not a folder will do (``/dev/stdin``, ``<(...)``)."""
     import yaml
 
     path = user_path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path}: {what} not found; {template_hint}")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a {what}; {template_hint}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_unique_key_loader()) or {}
+    except _DuplicateKey as e:
+        raise ConfigError(f"{path}: {e}") from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not a text (UTF-8) file ({e.reason} at byte {e.start}); {template_hint}") from e
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be read ({e.strerror or e})") from e
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: invalid YAML ({e})") from e
     except RecursionError as e:

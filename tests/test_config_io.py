@@ -72,6 +72,19 @@ def test_train_config_bad_values_name_the_file_and_field(tmp_path, text, message
         TrainConfig.from_yaml(_yaml(tmp_path, text))
 
 
+def test_a_key_given_twice_is_refused_naming_it_and_the_file(tmp_path):
+    """PyYAML takes the last of two: `lr` twice trained at the second rate without a word."""
+    with pytest.raises(ConfigError, match=r"c.yaml: the key 'lr' is given twice \(lines 1 and 3\); keep one of them"):
+        TrainConfig.from_yaml(_yaml(tmp_path, "lr: 1e-4\nepochs: 2\nlr: 3e-4"))
+    with pytest.raises(ConfigError, match=r"the key 'hflip' is given twice \(lines 3 and 4\)"):
+        TrainConfig.from_yaml(_yaml(tmp_path, "lr: 1e-4\naugment:\n  hflip: 0.1\n  hflip: 0.2"))
+    # a merge key's values may be overridden; safe loading still (no Python objects)
+    cfg = TrainConfig.from_yaml(_yaml(tmp_path, "model: &m {dropout: 0.1}\naugment:\n  <<: {hflip: 0.1}\n  hflip: 0.2"))
+    assert cfg.augment == {"hflip": 0.2}
+    with pytest.raises(ConfigError, match="c.yaml: invalid YAML"):
+        TrainConfig.from_yaml(_yaml(tmp_path, "lr: !!python/object/apply:os.getcwd []"))
+
+
 def test_train_config_preset_is_not_checked_when_a_checkpoint_fixes_the_model(tmp_path):
     cfg = TrainConfig.from_yaml(_yaml(tmp_path, "preset: huge\ninit_from: img/best.pt\nmodel: {dropout: 0.1}"))
     assert cfg.preset == "huge" and cfg.model == {"dropout": 0.1}

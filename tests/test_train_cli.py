@@ -186,3 +186,39 @@ def test_a_failed_run_ends_its_json_stream_with_an_error_event(tmp_path, capsys)
     said = capsys.readouterr()
     last = json.loads(said.out.strip().splitlines()[-1])
     assert rc == 2 and last["type"] == "error" and last["message"] and last["message"] in said.err
+
+
+def test_an_empty_name_is_refused_not_taken_for_the_phase(tmp_path, capsys):
+    """`--name ""` used to train (and overwrite) the model named after the phase."""
+    p = make_toy_project(tmp_path / "p.dvos", n_clips=1, n_frames=2, size=32, n_videos=0)
+    for empty in ("", "  "):
+        assert main(["train", str(p.path), "--phase", "synthetic", "--name", empty, "--device", "cpu"]) == 2
+        assert "--name is empty; give the model a name (--name p1), or leave --name out" in capsys.readouterr().err
+    assert not (p.path / "models" / "synthetic").exists()
+
+
+def test_a_config_from_a_pipe_is_read_and_the_phase_given_is_the_one_checked(tmp_path, capsys):
+    """`--config /dev/stdin` or `<(...)` (not regular files) used to be 'training config not found'; provenance
+    weights that leave the phase nothing to draw were refused only at the first step, for the --phase given."""
+    import os
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    def feed(text):
+        threading.Thread(target=lambda: fifo.write_text(text), daemon=True).start()
+
+    feed("lr: 2e-4\n")
+    assert main(["train", "--print-config", "--config", str(fifo)]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["lr"] == 2e-4
+    zero = "provenance_weights: {manual: 0, corrected: 0, pseudo: 0, synthetic: 0}\n"
+    (tmp_path / "z.yaml").write_text(zero)
+    assert main(["train", "--print-config", "--phase", "image", "--config", str(tmp_path / "z.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "z.yaml: provenance_weights give weight 0 to every provenance the image phase trains on (synthetic, " in err
+    # the weights of another phase's provenances alone are a phase's own choice: a real phase without synthetic clips
+    (tmp_path / "s0.yaml").write_text("provenance_weights: {synthetic: 0}\n")
+    assert main(["train", "--print-config", "--phase", "real", "--config", str(tmp_path / "s0.yaml")]) == 0
+    with pytest.raises(ValueError, match=r"every provenance the real phase trains on \(manual\).*\{manual: 1\}"):
+        TrainConfig(phase="real", provenances=["manual"], provenance_weights={"manual": 0})

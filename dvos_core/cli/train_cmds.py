@@ -179,7 +179,7 @@ def build_config(args):
     if getattr(args, "recipe", None):
         cfg = TrainConfig.from_recipe(args.recipe, args.phase or "synthetic")
     else:
-        cfg = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
+        cfg = TrainConfig.from_yaml(args.config, args.phase) if args.config else TrainConfig()
     if args.lr is not None:
         eta_min = args.eta_min
         if eta_min is None and cfg.eta_min is not None and cfg.lr > 0:  # the file's floor, kept in proportion
@@ -226,7 +226,12 @@ def _train(args) -> int:
     from dvos_core.train.distributed import env_world_size
 
     cfg = build_config(args)
-    name = args.name or cfg.phase
+    if args.name is not None and not args.name.strip():  # used to fall back to the phase's name without a word
+        raise ValueError(
+            f"--name is empty; give the model a name (--name p1), or leave --name out to name it after the phase "
+            f"({cfg.phase})"
+        )
+    name = cfg.phase if args.name is None else args.name
     main_rank = int(__import__("os").environ.get("RANK", "0")) == 0
 
     def on_event(e):

@@ -310,8 +310,26 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown augment keys {sorted(unknown)}; see dvos_core.data.AugmentConfig")
         self.augment_config()  # checks the augment values' types now, not when training starts
+        self._check_provenance_weights()
         self._check_preset()
         self._check_model_overrides()
+
+    def _check_provenance_weights(self) -> None:
+        """Negative weights, unknown provenance names and weights that leave the phase nothing to draw (each
+        provenance it trains on at 0) fail now, not at the first training step."""
+        from dvos_core.data.clips import PHASE_PROVENANCES, _weights_by_code
+        from dvos_core.store.schema import provenance_code
+
+        weights = _weights_by_code(self.provenance_weights)  # the defaults with these over them; refuses a negative
+        drawn = ["synthetic"] if self.synthetic_sets or (self.synthetic_sets is None and self.phase != "real") else []
+        if self.phase != "synthetic":
+            drawn += PHASE_PROVENANCES[self.phase] if self.provenances is None else list(self.provenances)
+        if drawn and all(weights.get(provenance_code(p), 1.0) == 0 for p in drawn):
+            raise ValueError(
+                f"provenance_weights give weight 0 to every provenance the {self.phase} phase trains on "
+                f"({', '.join(map(str, drawn))}): no training sample could be drawn; raise one of them above 0, e.g. "
+                f"provenance_weights: {{{drawn[0]}: 1}}"
+            )
 
     def _check_preset(self) -> None:
         """An unknown preset fails now when it would build the model (without ``init_from``, which fixes it)."""
@@ -460,13 +478,16 @@ class TrainConfig:
         return dataclass_from_dict(cls, d, "training config keys", "`dvos train --print-config` lists them")
 
     @classmethod
-    def from_yaml(cls, path) -> TrainConfig:
+    def from_yaml(cls, path, phase: str | None = None) -> TrainConfig:
+        """The config in YAML file ``path``; ``phase`` (the command line's --phase) over the file's, so the checks
+        that depend on the phase (the provenances it draws) are made for the phase that trains."""
         if Path(path).is_dir():
             raise ValueError(
                 f"{path}: is a folder, not a YAML file; give the training config file (write one with "
                 f"`dvos train --print-config`)"
             )
-        return load_config(cls, path, "training config", "write one with `dvos train --print-config`")
+        build = None if phase is None else (lambda data: cls.from_dict({**data, "phase": phase}))
+        return load_config(cls, path, "training config", "write one with `dvos train --print-config`", build)
 
     def to_yaml(self, path=None, comments: bool = False) -> str:
         """The config as YAML (with one comment line per field when ``comments``); written to ``path`` if given."""
