@@ -21,6 +21,28 @@ def _dead_pid() -> int:
     return p.pid  # finished and reaped: no process has it (for the moment this test needs)
 
 
+class _Writer:
+    """Another process holding the project's writer lock (its record written by the lock itself) while in the block."""
+
+    def __init__(self, path):
+        code = (
+            "import sys, time\nfrom dvos_core.store.lock import writer_lock\n"
+            "with writer_lock(sys.argv[1]).hold(operation='adding a video'):\n    print('held', flush=True); "
+            "sys.stdin.read()"
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def __enter__(self):
+        assert self.proc.stdout.readline().strip() == "held"
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.stdin.close()  # it lets go of the lock and ends
+        self.proc.wait(timeout=30)
+
+
 def _record(path, pid, host):
     with open(os.path.join(path, HOLDER_NAME), "w") as f:
         json.dump({"pid": pid, "host": host, "command": "dvos add-video", "since": "now"}, f)
@@ -32,8 +54,10 @@ def test_a_dead_writers_record_is_not_writing(tmp_path):
     assert not lock.writing()  # no record
     _record(p.path, _dead_pid(), socket.gethostname())
     assert not lock.writing()  # killed on this machine
+    with _Writer(p.path):
+        assert lock.writing()  # a live process holding the lock
     _record(p.path, os.getpid(), socket.gethostname())
-    assert lock.writing()  # a live process
+    assert not lock.writing()  # a live process (its PID reused since, say) whose lock is free
     _record(p.path, 1, "elsewhere")
     assert lock.writing()  # another machine's: cannot be checked, taken as writing
 
@@ -48,8 +72,8 @@ def test_the_panel_state_sees_writes_after_a_killed_writer(tmp_path):
     state = DvosState(ViewerModel())
     state.set_project(p)
     Project.open(p.path).add_video_array("plot", np.zeros((2, 16, 16, 3), np.uint8))
-    _record(p.path, os.getpid(), socket.gethostname())
-    os.utime(p.path, ns=(1, 1))  # the folder's mark moved
-    assert not state.check_store()  # a live writer: wait until it finishes
+    with _Writer(p.path):
+        os.utime(p.path, ns=(1, 1))  # the folder's mark moved
+        assert not state.check_store()  # a live writer: wait until it finishes
     _record(p.path, _dead_pid(), socket.gethostname())
     assert state.check_store()  # its process is gone: the changes are shown
