@@ -572,6 +572,8 @@ class AnnotateDock(DvosDock):
         except ValueError:
             return
         for t in self.seeds:
+            if t >= len(prov):  # seeds suggested for the video shown before (a switch under way): not this one's
+                continue
             done = prov[t] != 0
             item = QListWidgetItem(f"{'✓' if done else '  '} frame {t}")
             item.setData(256, t)
