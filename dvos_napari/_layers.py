@@ -176,6 +176,22 @@ def mask_file_stamps(video) -> dict[int, tuple] | None:
     return stamps
 
 
+def mask_file_stamp(video, t: int) -> tuple | None:
+    """The :func:`~dvos_napari._summary.file_stamp` of frame t's label mask file (None: no file, or masks not stored
+    one frame per file)."""
+    from dvos_napari._summary import file_stamp
+
+    arr = video.group["masks"]
+    if tuple(arr.chunks[1:]) != tuple(arr.shape[1:]) or arr.chunks[0] != 1:
+        return None
+    return file_stamp(os.path.join(str(video.path), "videos", video.name, "masks", "c", str(int(t)), "0", "0"))
+
+
+def masks_look(video) -> tuple:
+    """(provenance of every frame, :func:`mask_file_stamps`): what tells later which frames' masks were written."""
+    return np.array(video.provenance[: video.n_frames]), mask_file_stamps(video)
+
+
 def fill_buffer(
     buf: np.ndarray, video, source: str = "masks", skip=(), model: str | None = None, clear: bool = False
 ) -> int:
@@ -595,6 +611,7 @@ def show_video(viewer, video, state) -> None:
         viewer, "masks", video, state, lambda: (_empty_buffer((n, h, w)) if buf is None else buf, {"opacity": 0.5})
     )
     if new_masks:
+        state.masks_shown(video)  # what the layer shows: a frame written since, under unsaved paint, is told apart
         load_masks(masks, video, "masks", state)
     track_paint(masks, state)
     try:
@@ -620,6 +637,7 @@ def refresh_masks(viewer, video, state, frames=None) -> None:
     for t in frames:
         m = video.mask(int(t))
         layer.data[int(t)] = 0 if m is None else m
+    state.masks_shown(video, frames)
     layer.refresh()
 
 

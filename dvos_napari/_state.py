@@ -392,7 +392,6 @@ class DvosState:
             return
         stamps = _layers.mask_file_stamps(video)
         before = self._masks_seen.get(vid)
-        self._masks_seen[vid] = (provenance, stamps)
         n = len(provenance)
         unknown = before is None or before[0].shape != provenance.shape or stamps is None or before[1] is None
         if unknown:
@@ -400,6 +399,16 @@ class DvosState:
         else:
             changed = provenance != before[0]
             changed |= np.array([stamps.get(t) != before[1].get(t) for t in range(n)], bool)
+        # the frames painted here and not saved still show what they showed before: what was written there since
+        # is told when they are saved (written_under_paint)
+        seen_provenance, seen_stamps = provenance.copy(), None if stamps is None else dict(stamps)
+        if before is not None and before[0].shape == provenance.shape:
+            for t in self.dirty.get(vid, ()):
+                if 0 <= t < n:
+                    seen_provenance[t] = before[0][t]
+                    if seen_stamps is not None:
+                        _set_stamp(seen_stamps, t, None if before[1] is None else before[1].get(t))
+        self._masks_seen[vid] = (seen_provenance, seen_stamps)
         if _layers.is_replaced(viewer, vid, "masks"):
             # data replaced from code: its frames that differ join the painted ones, kept below; a frame the other
             # program wrote is not compared (the layer may hold its old mask there: the new one is read), unless
@@ -435,8 +444,56 @@ class DvosState:
         self.dirty_changed.emit(video_id)
 
     def mark_saved(self, video_id: str, frames) -> None:
-        self.dirty.get(video_id, set()).difference_update(int(t) for t in frames)
+        """Frames saved (or found as the project holds them): no longer unsaved paint; the layer shows what is
+        stored there now."""
+        frames = [int(t) for t in frames]
+        self.dirty.get(video_id, set()).difference_update(frames)
+        if frames and video_id in self._masks_seen and self.project is not None:
+            try:
+                self.masks_shown(self.project.video(video_id), frames)
+            except Exception:  # deleted meanwhile: the next look reads it whole
+                self._masks_seen.pop(video_id, None)
         self.dirty_changed.emit(video_id)
+
+    def masks_shown(self, video, frames=None) -> None:
+        """The masks layer of ``video`` now shows its stored masks (of ``frames``; default every frame, as read
+        into a new layer): remembered, to tell later which frames were written since."""
+        if frames is None:
+            self._masks_seen[video.name] = _layers.masks_look(video)
+            return
+        seen = self._masks_seen.get(video.name)
+        if seen is None:
+            return
+        provenance, stamps = seen
+        for t in frames:
+            t = int(t)
+            if 0 <= t < len(provenance):
+                provenance[t] = video.provenance[t]
+                if stamps is not None:
+                    _set_stamp(stamps, t, _layers.mask_file_stamp(video, t))
+
+    def written_under_paint(self, video, frames) -> dict[int, int]:
+        """{frame: provenance code the masks layer showed} of ``frames`` whose stored mask was written (by another
+        program, or a step's job) since the layer showed it, e.g. pseudo-labelled from a terminal while the frame
+        held unsaved paint: that paint was made over what the layer showed, not over the mask stored now. Empty when
+        it is not known what the layer showed."""
+        seen = self._masks_seen.get(video.name)
+        if seen is None:
+            return {}
+        provenance, stamps = seen
+        now = np.asarray(video.provenance[: video.n_frames])
+        if now.shape != provenance.shape:
+            return {}
+        out = {}
+        for t in sorted({int(t) for t in frames}):
+            if not 0 <= t < len(now):
+                continue
+            moved = now[t] != provenance[t]
+            if not moved and stamps is not None:
+                moved = _layers.mask_file_stamp(video, t) != stamps.get(t)
+            if moved:
+                out[t] = int(provenance[t])
+        return out
 
     # ---- background mask reads ---------------------------------------------------------------------------------
     def begin_loading(self, key: str) -> str:
@@ -557,6 +614,15 @@ class DvosState:
         elif role == "image":
             show_info(f"dvos: the project is already open and {current} stays shown; pick {vid} in the Project step")
         return True
+
+
+def _set_stamp(stamps: dict, t: int, stamp) -> None:
+    """Set frame t's mask file stamp in ``stamps`` (None: no file, as :func:`~dvos_napari._layers.mask_file_stamps`
+    leaves it out)."""
+    if stamp is None:
+        stamps.pop(t, None)
+    else:
+        stamps[t] = stamp
 
 
 def _project_of(layer) -> str | None:

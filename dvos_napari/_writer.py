@@ -14,31 +14,64 @@ import numpy as np
 from dvos_core.store.schema import CORRECTED, MANUAL, PREDICTED, PSEUDO
 
 
-def provenance_for(video, t: int, edited_prediction: bool = False) -> str:
+def provenance_for(video, t: int, edited_prediction: bool = False, shown: int | None = None) -> str:
     """'corrected' when frame t held a model mask or a correction (or the edit was made on a prediction), else
-    'manual'."""
+    'manual'. ``shown``: the provenance code of the mask the layer showed when it was painted, when another mask was
+    stored since (what the person edited, not what is stored now)."""
     if edited_prediction:
         return "corrected"
-    code = int(video.provenance[t])
+    code = int(video.provenance[t]) if shown is None else int(shown)
     return "corrected" if code in (PSEUDO, PREDICTED, CORRECTED) else "manual"
 
 
 def save_frames(
-    video, data, frames, edited_prediction: bool = False, provenance: str | None = None, model: str | None = None
+    video,
+    data,
+    frames,
+    edited_prediction: bool = False,
+    provenance: str | None = None,
+    model: str | None = None,
+    shown: dict | None = None,
 ) -> list[int]:
     """Save ``data[t]`` (a (T,H,W) label array) as the mask of each frame t; returns the frames written. Corrections
     of a prediction set's masks (``edited_prediction``) record the set, ``model`` (see
-    ``Video.correction_sources``)."""
+    ``Video.correction_sources``). ``shown``: {frame: provenance code the layer showed} of frames whose stored mask
+    was written since they were painted (:meth:`DvosState.written_under_paint`): their provenance follows what was
+    painted over."""
     saved = []
+    shown = shown or {}
     for t in sorted({int(t) for t in frames}):
         mask = (np.asarray(data[t]) > 0).astype(np.uint8)
-        prov = provenance or provenance_for(video, t, edited_prediction)
+        prov = provenance or provenance_for(video, t, edited_prediction, shown.get(t))
         # (a set deleted since the layer was shown: no source to record)
         corrected = edited_prediction and prov == "corrected" and model is not None
         source = model if corrected and video.predictions[model].exists() else None
         if video.set_mask(t, mask, prov, overwrite=True, corrected_from=source):
             saved.append(t)
     return saved
+
+
+def save_painted(state, video, data, frames) -> tuple[list[int], str | None]:
+    """Save the painted ``frames`` of a masks layer (:func:`save_frames`); returns the frames written and, when the
+    paint replaced a mask stored after the layer showed the frame (another program's, e.g. `dvos pseudo-label` run
+    from a terminal meanwhile), a sentence that says so. Such a frame is saved by what was painted over: paint on a
+    frame shown empty is 'manual', never a 'corrected' pseudo-label nobody saw."""
+    from dvos_core.store.schema import PROVENANCE_NAMES
+
+    shown = state.written_under_paint(video, frames) if state is not None else {}
+    stored = {t: int(video.provenance[t]) for t in shown}
+    saved = save_frames(video, data, frames, shown=shown)
+    replaced = [t for t in saved if stored.get(t)]
+    if not replaced:
+        return saved, None
+    parts = []
+    for t in replaced:
+        now, was = provenance_for(video, t, shown=shown[t]), PROVENANCE_NAMES[stored[t]]
+        parts.append(f"frame {t} saved as '{now}' over its '{was}' mask")
+    return saved, (
+        f"{video.name}: your paint replaced a mask that another program (or a job) wrote after the frame was shown "
+        f"here, which you had not seen: {'; '.join(parts)}"
+    )
 
 
 def _stored(video, t: int, source: str, model: str | None = None):
@@ -160,8 +193,15 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
                 f"replace: they were left as they are (Review's Save correction asks, frame by frame)",
                 stacklevel=2,
             )
-    shown = md.get("dvos_model") or (video.predictions.latest().model if edited_prediction else None)
-    saved = save_frames(video, data, changed, edited_prediction=edited_prediction, model=shown)
+    if edited_prediction:
+        shown = md.get("dvos_model") or video.predictions.latest().model
+        saved = save_frames(video, data, changed, edited_prediction=True, model=shown)
+    else:  # a frame written since the layer showed it: saved by what was painted over, and said
+        saved, replaced = save_painted(tracking[1] if tracking is not None else None, video, data, changed)
+        if replaced:
+            import warnings
+
+            warnings.warn(replaced, stacklevel=2)
     if tracking is not None:  # the viewer's unsaved-paint records no longer hold the frames just saved
         if edited_prediction:
             _layers.mark_corrections_saved(viewer, vid, saved)

@@ -48,7 +48,7 @@ from dvos_napari._widgets import (
     section,
     wrapped_label,
 )
-from dvos_napari._writer import save_frames
+from dvos_napari._writer import save_painted
 
 PROVENANCE_CHOICES = {  # what the "made by" box offers: text -> import_masks' provenance
     "as masks.csv lists, else a person": None,
@@ -223,8 +223,8 @@ class AnnotateDock(DvosDock):
         accept = int(video.provenance[t]) in (PSEUDO, PREDICTED)
         bare = empty and not video.provenance[t] and not np.asarray(layer.data[t]).any()
         frames = [t] if accept or bare or differs_from_label(video, layer.data, t) else []
-        saved = save_frames(video, layer.data, frames)
-        self._after_save(video.name, saved, unchanged=[t] if not frames else ())
+        saved, replaced = save_painted(self.state, video, layer.data, frames)
+        self._after_save(video.name, saved, unchanged=[t] if not frames else (), replaced=replaced)
         return bool(saved)
 
     def save_all(self) -> list[int]:
@@ -236,8 +236,8 @@ class AnnotateDock(DvosDock):
         resolve_replaced(self.viewer, self.state, video.name)
         painted = sorted(self.state.dirty.get(video.name, set()))
         changed = [t for t in painted if differs_from_label(video, layer.data, t)]
-        saved = save_frames(video, layer.data, changed)
-        self._after_save(video.name, saved, unchanged=[t for t in painted if t not in changed])
+        saved, replaced = save_painted(self.state, video, layer.data, changed)
+        self._after_save(video.name, saved, unchanged=[t for t in painted if t not in changed], replaced=replaced)
         return saved
 
     def _clear_dialog(self) -> None:
@@ -538,9 +538,14 @@ class AnnotateDock(DvosDock):
         self._show_job_bar(busy)
 
     # ---- display -----------------------------------------------------------------------------------------------
-    def _after_save(self, video_id: str, saved: list[int], unchanged=()) -> None:
-        """Forget the saved frames and the ``unchanged`` ones (as the project holds them) as unsaved paint."""
-        from napari.utils.notifications import show_info
+    def _after_save(self, video_id: str, saved: list[int], unchanged=(), replaced: str | None = None) -> None:
+        """Forget the saved frames and the ``unchanged`` ones (as the project holds them) as unsaved paint;
+        ``replaced``: what :func:`~dvos_napari._writer.save_painted` says of masks written under the paint."""
+        from napari.utils.notifications import show_info, show_warning
+
+        if replaced:
+            self.messages.info(replaced)
+            show_warning(f"dvos: {replaced}")
 
         self.state.mark_saved(video_id, [*saved, *unchanged])
         if saved:
