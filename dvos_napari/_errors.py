@@ -146,13 +146,19 @@ REWRITES: list[tuple[str, str]] = [
 _BUSY = re.compile(  # dvos_core.store.lock's StoreBusyError
     r"^(?P<root>.+?) is being written by (?P<who>.+?)(?P<waited> after waiting [\d.]+ s)?\. Let it finish"
 )
-# the holder as dvos_core.store.lock.describe_record words it; a job of a dvos step records `dvos-job TARGET`
+# the writer lock's refusal inside a longer text (a job's warning, an error wrapped around it): who, and its advice
+_BUSY_ADVICE = re.compile(
+    r" is being written by (?P<who>.+?)(?P<waited> after waiting [\d.]+ s)?\. Let it finish, then run this again, or "
+    r"queue behind it with --wait \(Python: wait=True\)(?:; reading the project is not blocked)?"
+)
+# the holder as dvos_core.store.lock.describe_record words it; a job of a dvos step records its step's name
+# (dvos_napari._tasks.STEP_COMMAND), or `dvos-job TARGET` for one started so by an older dvos
 _HOLDER = re.compile(
     r"^process (?P<pid>\d+) on (?P<host>\S+) \(`(?P<command>[^`]*)`(?:, [^()]*?)?, since (?P<since>[^()]*)\)$"
 )
 STEP_CHILDREN: weakref.WeakSet = weakref.WeakSet()  # the jobs (dvos_napari._workers.Job) run in a child process here
-# what the steps' jobs that write the project do, by their child's target (dvos_core.jobs names the child's command
-# line `dvos-job TARGET`, and the lock records that command line)
+# what the steps' jobs that write the project do, by their child's target (dvos_napari._workers.Job runs them named
+# so: the lock records that name as the holder's command line)
 STEP_JOBS: dict[str, str] = {
     "dvos_core.synth:generate": "the Synthesize step's Generate",
     "dvos_napari._tasks:generate_checked": "the Synthesize step's Generate",
@@ -195,6 +201,14 @@ def plain_words(message: str) -> str:
         kept.append(f"{m.group(0)} in a terminal" if m.group(0).startswith("`dvos") else m.group(0))
         return _KEPT.format(len(kept) - 1)
 
+    def busy(m: re.Match) -> str:  # the lock's advice is the command line's (--wait): the panel's instead
+        kept.append(
+            f" is being written by {_holding_step(m['who']) or m['who']}{m['waited'] or ''}. Wait until it "
+            f"finishes (or stop it), then try again"
+        )
+        return _KEPT.format(len(kept) - 1)
+
+    text = _BUSY_ADVICE.sub(busy, text)
     for pattern in KEEP:
         text = re.sub(pattern, keep, text)
     for pattern, repl in REWRITES:
@@ -250,11 +264,17 @@ def _holding_step(who: str) -> str | None:
     command in a terminal, a script)."""
     import socket
 
+    from dvos_napari._tasks import STEP_COMMAND
+
     m = _HOLDER.match(who)
     if m is None:
         return None
-    command = m["command"].split()
-    step = STEP_JOBS.get(command[1]) if len(command) == 2 and command[0] == "dvos-job" else None
+    command, (before, after) = m["command"], STEP_COMMAND.split("{}")
+    if command.startswith(before) and command.endswith(after) and len(command) > len(before) + len(after):
+        step = command[len(before) : len(command) - len(after)]  # a job run named after its step (as_step)
+    else:
+        words = command.split()
+        step = STEP_JOBS.get(words[1]) if len(words) == 2 and words[0] == "dvos-job" else None
     if step is None:
         return None
     ours = {job.pid for job in list(STEP_CHILDREN) if job.is_alive()}
