@@ -19,6 +19,7 @@ KEEP: list[str] = [
     r"(?<=is no longer in the project: remove them with )`dvos delete [^`]*`",  # a video the table no longer lists
     r"`dvos (?:import-masks(?! \.\.\. --numbering source`)|export-masks|migrate)\b[^`]*`",
     r"`dvos evaluate [^`]*--gt [^`]*`",  # the Review step scores every kind of mask: painted ones alone, a terminal
+    r"`dvos evaluate [^`]*--min-area [^`]*`",  # the Review step counts heads of evaluate's default size
     r"`Project\.[^`]*`",
 ]
 _KEPT = "\x00{}\x00"
@@ -82,6 +83,8 @@ REWRITES: list[tuple[str, str]] = [
     (r"`dvos split [^`]*`", "'set split' in the Project step"),
     (r"\(--synthetic-set [^)]*\)", "(choose it under 'synthetic clips')"),
     (r"give the run a name \(--name\)", "give a run name"),
+    # evaluate's smallest head counted (the Review step has no such setting), then the Extract step's
+    (r"smaller than --min-area (\d+) px", r"smaller than \1 px (the smallest head counted)"),
     (r"--min-area", "'smallest head (px)'"),
     # the synthesis core's hints (Synthesize step)
     (r"dvos synth --match-motion", "the 'Match the motion of my videos' button"),

@@ -30,7 +30,7 @@ def test_ground_truth_heads_all_under_min_area_are_warned_about_once(tmp_path, c
     err = capsys.readouterr().err
     assert err.count("no head is counted") == 1
     assert "every part of them is smaller than --min-area 16 px (the largest is 9 px)" in err
-    assert "--min-area 9" in err
+    assert "--min-area 9`" in err
     with pytest.warns(UserWarning, match=r"smaller than --min-area 16 px \(the largest is 9 px\)"):
         compare_models(p, save=False)
     with warnings.catch_warnings():
@@ -44,3 +44,19 @@ def test_heads_of_min_area_and_more_are_not_warned_about(tmp_path):
         warnings.simplefilter("error", UserWarning)
         assert evaluate(p, save=False).frames["count_gt"].tolist() == [1, 1, 1]
         compare_models(p, save=False)
+
+
+def test_the_panel_words_the_advice_as_a_terminal_command_not_the_extract_steps_setting():
+    """The panel turned evaluate's --min-area into the Extract step's 'smallest head (px)', a setting the Review step
+    does not have."""
+    pytest.importorskip("napari")
+    from dvos_core.evaluate.summary import UncountedTruth
+    from dvos_napari._errors import plain_words
+
+    watch = UncountedTruth(16)
+    watch.largest = 9
+    with pytest.warns(UserWarning) as caught:
+        watch.warn("/p/field.dvos")
+    said = plain_words(str(caught[0].message))
+    assert "smallest head (px)" not in said and "smaller than 16 px (the smallest head counted)" in said, said
+    assert "`dvos evaluate /p/field.dvos --min-area 9` in a terminal" in said, said

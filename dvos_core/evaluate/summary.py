@@ -151,7 +151,8 @@ class UncountedTruth:
             f"{project_path}: the ground-truth masks scored hold heads, but every part of them is smaller than "
             f"--min-area {self.min_area} px (the largest is {self.largest} px), so no head is counted and the head "
             f"counts (count_gt, count_pred, count_error) mean nothing; if your heads are that small, score again with "
-            f"a lower --min-area (e.g. --min-area {self.largest})"
+            f"a lower one (`dvos evaluate {quote(project_path)} --min-area {self.largest}`; Python: "
+            f"min_area={self.largest})"
         )
 
 
