@@ -81,12 +81,13 @@ def test_an_unknown_split_is_named_with_the_splits(cli_project, capsys):
 
 def test_tile_settings_are_refused_naming_the_options(cli_project, capsys):
     base = ["predict", str(cli_project), "img", "--videos", "a", "--device", "cpu"]
-    assert main([*base, "--tile-size", "32"]) == 2
+    assert main([*base, "--tile-size", "32", "--overlap", "64"]) == 2
     assert "--overlap 64 does not fit --tile-size 32" in capsys.readouterr().err
     assert main([*base, "--tile-size", "32", "--overlap", "8"]) == 2  # hung for ever on frames over 32 px
     err = capsys.readouterr().err
     assert "at most the tile size minus 32" in err and "pass e.g. --overlap 0" in err
     assert main([*base, "--tile-size", "32", "--overlap", "0"]) == 0
+    assert main([*base, "--tile-size", "32"]) == 0  # the default overlap is cut to what the tiles allow (0)
     assert main(["pseudo-label", str(cli_project), "img", "--videos", "a", "--tile-size", "48"]) == 2
     assert "--tile-size must be a positive multiple of 32" in capsys.readouterr().err
 
