@@ -429,7 +429,9 @@ def import_masks(
     video added with --start/--step: mask ``000001.png`` goes to the frame read from ``000001.png``). ``None``:
     stored, except that a video added from a folder whose file numbers differ from its stored numbers (or from a
     video file with --start/--step) is an error naming both choices when every mask number could be either and the
-    masks are not files that :func:`export_masks` wrote (listed by its ``masks.csv``).
+    masks are not files that :func:`export_masks` wrote (listed by its ``masks.csv``). Files it wrote go to the
+    frame read from the source frame its listing gives, when that is not the frame their names carry (exported from
+    a video added with other --start/--step): see :func:`_by_source_frame`.
 
     Colour masks (black background) are read by the CVAT ``labelmap.txt`` in their folder or its parent (CVAT's
     "Segmentation mask 1.1" export: ``SegmentationClass/`` beside ``labelmap.txt``): the pixels of its one class
@@ -474,8 +476,9 @@ def import_masks(
     size_note = _resized_note(project, video)
     with ExitStack() as files:  # a multi-page TIFF stays open and is read page by page, twice
         if coco:
+            sources: dict[str, int] = {}  # image file name -> the source frame its dvos entry gives
             items, names, listed, videos_of = _coco_sources(
-                Path(source), video, frames, label_class, empty_images, size_note
+                Path(source), video, frames, label_class, empty_images, size_note, sources
             )
             listing = Path(source)
             exported = set(listed)  # images with the dvos entry of export-masks
@@ -484,6 +487,7 @@ def import_masks(
             names = {desc: Path(desc).name for _t, _load, desc in items}
             videos_of = _listed_videos(Path(source))
             exported = set()
+            sources = _listed_source_frames(Path(source))
         if frames is None:  # (frames= maps every file or image to a frame itself)
             items, own = _own_exports(items, names, videos_of, video, Path(source), from_video, project)
             exported = exported or own
@@ -499,7 +503,9 @@ def import_masks(
             if first_number:
                 items = _shift(items, first_number, numbering)
             else:
-                items = _renumber(video, items, numbering, Path(source), names, exported)
+                sources = {name: sf for name, sf in sources.items() if name in exported}
+                placed, items = _by_source_frame(video, items, names, sources, numbering, Path(source), coco)
+                items = placed + (_renumber(video, items, numbering, Path(source), names, exported) if items else [])
         elif first_number:
             raise ValueError(
                 f"{source}: --first-number (first_number) counts the numbers in mask file names; these masks take "
@@ -535,12 +541,14 @@ def _coco_sources(
     label_class: str | None,
     empty_images: bool = False,
     size_note: str = "",
+    sources: dict | None = None,
 ):
     """(items, {description: file name}, {file name: (provenance, head pixels)}) of the COCO file ``source`` for
     ``video``: one item per listed image (:mod:`dvos_core.io.coco`), its mask the union of its annotations of the
     heads' category, its frame the last number of its ``file_name`` as for mask files (or ``frames[k]`` for the k-th
     image). Images of another size than the frames are refused (``size_note``: :func:`_resized_note`). The provenances
-    are those :func:`export_masks` wrote into each image's ``dvos`` entry.
+    are those :func:`export_masks` wrote into each image's ``dvos`` entry; ``sources`` (when given) takes the source
+    frame each entry gives ({file name: source frame}, see :func:`_by_source_frame`).
 
     An image without any annotation is left out (with one warning naming them), unless ``empty_images`` or it holds
     the ``dvos`` entry of an export of dvos: exports that list every frame of a task (CVAT's) list frames nobody
@@ -576,6 +584,8 @@ def _coco_sources(
         names[desc] = img.base_name
         if isinstance(img.extras.get("video"), str) and img.extras["video"]:
             videos_of[img.base_name] = img.extras["video"]
+        if sources is not None and _whole_number(img.extras.get("source_frame")):
+            sources[img.base_name] = img.extras["source_frame"]
         kind, pixels = img.extras.get("provenance"), img.extras.get("head_pixels")
         if kind in PROVENANCE and kind != "none":
             digest = img.extras.get("mask_digest")
@@ -661,6 +671,17 @@ def _listed_provenances(source: Path) -> dict[str, tuple[str, int | None, str | 
 
     listed = [r for r in rows if r.get("file") and r.get("provenance") in PROVENANCE]
     return {r["file"]: (r["provenance"], pixels(r), (r.get("mask_digest") or "").strip() or None) for r in listed}
+
+
+def _listed_source_frames(source: Path) -> dict[str, int]:
+    """{mask file name: the source frame its stored frame came from} from the ``masks.csv`` export-masks wrote in
+    ``source`` (a folder), for the rows that give one; else {}."""
+    out = {}
+    for r in _listing_rows(source):
+        name, sf = (r.get("file") or "").strip(), (r.get("source_frame") or "").strip()
+        if name and sf.isdigit():
+            out[name] = int(sf)
+    return out
 
 
 def _listed_videos(source: Path) -> dict[str, str]:
@@ -750,6 +771,70 @@ def _numbered_by_name(source: Path, items) -> bool:
     if source.is_dir() or source.suffix.lower() not in TIFF_SUFFIXES:
         return True
     return len(items) == 1 and items[0][2] == str(source)  # (pages are described as "<file> page <k>")
+
+
+def known_source_numbers(video) -> dict[int, int] | None:
+    """:func:`source_numbers` of a video added from a file or folder (which records them); None for one whose
+    source is not known (added from an array)."""
+    if not (video.attrs.get("source_file_numbers") or video.attrs.get("source_frames")):
+        return None
+    return source_numbers(video)
+
+
+def _held_sources(video) -> str:
+    """Which source frames (or file numbers) ``video`` holds, in words, e.g. 'source frames 2, 4, ..., 10 (--start
+    2 --step 2)'."""
+    to_stored = source_numbers(video)
+    first, last = min(to_stored), max(to_stored)
+    if video.attrs.get("source_file_numbers"):
+        return f"the frames of image files numbered {first}..{last}"
+    step = int((video.attrs.get("source_frames") or {}).get("step") or 1)
+    if step == 1:
+        return f"source frames {first}..{last} (--start {first})"
+    return f"source frames {first}, {first + step}, ..., {last} (--start {first} --step {step})"
+
+
+def _by_source_frame(video, items, names: dict, sources: dict, numbering: str | None, source: Path, coco: bool):
+    """(items placed by their source frame, the other items) for the masks export-masks wrote whose listing
+    (``sources``: {file name: source frame}, from its ``masks.csv`` or a COCO file's ``dvos`` entries) says which
+    frame of the footage each came from. Their names carry the stored numbers of the video they were exported from,
+    which are other frames of the footage when that video was added with other --start/--step than ``video`` (the
+    same footage in another project, or added again): such masks go to the frame of ``video`` read from their source
+    frame, with a warning saying so; a source frame ``video`` does not hold is an error naming it, not a mask put on
+    another frame. Nothing is moved when the numbers agree, with ``numbering='stored'``, or for a video whose source
+    frames are not known."""
+    to_stored = known_source_numbers(video)
+    listed = [it for it in items if names[it[2]] in sources]
+    if to_stored is None or numbering == "stored" or not listed:
+        return [], items
+    if numbering is None and all(to_stored.get(sources[names[desc]]) == t for t, _load, desc in listed):
+        return [], items  # the same numbering (the common case): nothing to move
+    where, says = ("its dvos entries", "say") if coco else ("masks.csv", "says")
+    missing = sorted(
+        (sources[names[desc]], names[desc]) for _t, _load, desc in listed if sources[names[desc]] not in to_stored
+    )
+    if missing:
+        shown = ", ".join(f"{name} (source frame {sf})" for sf, name in missing[:5]) + (
+            " ..." if len(missing) > 5 else ""
+        )
+        raise ValueError(
+            f"{source}: {where} {says} {len(missing)} of these masks belong to source frames that video {video.name!r} "
+            f"does not hold: {shown}. They were exported from a video added with other --start/--step, and "
+            f"{video.name!r} holds {_held_sources(video)}, so they would land on other frames of the footage. Move "
+            f"those masks out of the import (or add the footage again with --start/--step that hold them); nothing "
+            f"was imported"
+        )
+    placed = [(to_stored[sources[names[desc]]], load, desc) for _t, load, desc in listed]
+    moved = [(t, to_stored[sources[names[desc]]]) for t, _load, desc in listed if to_stored[sources[names[desc]]] != t]
+    if moved:
+        shown = ", ".join(f"{a}->{b}" for a, b in moved[:8]) + (" ..." if len(moved) > 8 else "")
+        warn_user(
+            f"{video.name}: placed {len(placed)} mask(s) by the source frame {where} {says} they came from: they were "
+            f"exported from a video added with other --start/--step, so {len(moved)} go to other stored frames than "
+            f"the numbers in their names ({shown}). To place them by those numbers instead, give --numbering stored "
+            f"(numbering='stored')"
+        )
+    return placed, [it for it in items if names[it[2]] not in sources]
 
 
 def source_numbers(video) -> dict[int, int]:
@@ -1132,7 +1217,7 @@ def export_masks(
     from dvos_core.evaluate.metrics import count_objects
 
     paths, rows = [], []
-    source_of = {t: s for s, t in source_numbers(video).items()}
+    source_of = {t: s for s, t in (known_source_numbers(video) or {}).items()}
     for i, t in enumerate(frames):
         check(cancel)
         m = get(int(t))
@@ -1175,11 +1260,13 @@ def _export_coco(path: Path, video, frames, get, kinds, model, progress, cancel)
     """Write the masks ``get(t)`` of ``frames`` as COCO instance annotations (one per head, polygons where they give
     back its pixels exactly, else RLE: :func:`dvos_core.io.coco.head_annotations`), one image per frame named
     ``<video>_<frame:06d>.png`` (so :func:`import_masks` puts it back on its stored frame), a frame without heads as
-    an image without annotations. Each image's ``dvos`` entry holds the frame, its provenance (``kinds(t)``), the model
+    an image without annotations. Each image's ``dvos`` entry holds the frame, its source frame (where the video
+    knows it), its provenance (``kinds(t)``), the model
     and its head pixels, read back by :func:`import_masks`. A file of that name that dvos did not write is refused."""
     from dvos_core.io import coco
     from dvos_core.progress import check, report
 
+    source_of = {t: s for s, t in (known_source_numbers(video) or {}).items()}
     if path.exists() and not coco.is_dvos_export(path):
         raise ValueError(f"{path}: this file is not a COCO export of dvos; move it away or export into another folder")
     _n, h, w, _ = video.shape
@@ -1192,6 +1279,8 @@ def _export_coco(path: Path, video, frames, get, kinds, model, progress, cancel)
         m = np.asarray(got) > 0
         extras = {"video": video.name, "frame": t, "provenance": kinds(t), "head_pixels": int(np.count_nonzero(m))}
         extras["mask_digest"] = mask_digest(m)
+        if t in source_of:
+            extras["source_frame"] = source_of[t]
         if model:
             extras["model"] = model
         image_id = i + 1
