@@ -459,8 +459,12 @@ def test_export_coco_and_import_it_back(tmp_project, video, tmp_path, capsys):
     write(path, doc)
     assert import_masks(other, "v", path, overwrite=True) == [0, 2, 3, 4]
     assert copy.provenance[2] == tmp_project.video("v").provenance[4]  # corrected
-    # exporting again replaces the export; a file of that name dvos did not write is refused
-    assert export_masks(tmp_project, "v", out, fmt="coco") == [path]
+    # exporting again replaces the export (edited, and imported into the other project only: replaced when asked);
+    # a file of that name dvos did not write is refused
+    with pytest.raises(ValueError, match=r"v_coco\.json \(image v_000002\.png changed since it was exported\)"):
+        export_masks(tmp_project, "v", out, fmt="coco")
+    assert export_masks(tmp_project, "v", out, fmt="coco", overwrite=True) == [path]
+    assert export_masks(tmp_project, "v", out, fmt="coco") == [path]  # as dvos wrote it: replaced
     write(path, {"images": []})
     with pytest.raises(ValueError, match=r"v_coco\.json: this file is not a COCO export of dvos"):
         export_masks(tmp_project, "v", out, fmt="coco")

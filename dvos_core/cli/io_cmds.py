@@ -194,6 +194,12 @@ def register(sub) -> None:
     p.add_argument(
         "--min-area", type=int, default=16, help="smallest head counted in masks.csv, in pixels (default 16)"
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace mask files of an earlier export in OUT_DIR even when they were edited since (or masks.csv does "
+        "not list them); without it such an export is refused",
+    )
     p.set_defaults(func=_export_masks)
 
     p = sub.add_parser(
@@ -411,6 +417,7 @@ def _export_masks(args) -> int:
         progress=TerminalProgress(),
         model=args.model,
         min_area=args.min_area,
+        overwrite=args.overwrite,
     )
     if args.fmt == "coco":
         print(f"{args.video_id}: wrote the masks as COCO annotations to {paths[0]}")

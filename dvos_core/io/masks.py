@@ -1151,6 +1151,7 @@ def export_masks(
     cancel=None,
     model: str | None = None,
     min_area: int = 16,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Write the masks of a video as one image per frame (values 0/255) named ``<video>_<frame:06d>.<fmt>``.
 
@@ -1162,6 +1163,10 @@ def export_masks(
     TIFFs are deflate-compressed (lossless). Returns the written paths.
 
     ``fmt='coco'`` writes one COCO JSON file instead, ``<video>_coco.json`` (see :func:`_export_coco`).
+
+    Files of an earlier export that this one would write over are kept unless ``overwrite`` when they may hold
+    someone's edits (see :func:`_refuse_edited`): a file whose mask is not the one ``masks.csv`` (the COCO ``dvos``
+    entries) lists for it, or one it does not list; the export is then refused before anything is written.
     """
     import tifffile
 
@@ -1210,10 +1215,17 @@ def export_masks(
 
     if fmt == "coco":
         kinds = (lambda t: PROVENANCE_NAMES[int(codes[t])]) if which == "labels" else (lambda t: "predicted")
-        written = _export_coco(out / f"{video_id}_coco.json", video, frames, get, kinds, model, progress, cancel)
+        path = out / f"{video_id}_coco.json"
+        from dvos_core.io.coco import is_dvos_export
+
+        if path.exists() and not overwrite and is_dvos_export(path):  # (one dvos did not write: refused below)
+            _refuse_edited(out, {path.name: None}, project, video_id, read)
+        written = _export_coco(path, video, frames, get, kinds, model, progress, cancel)
         _warn_damaged(video, damaged)
         return [written]
     others = _other_videos_rows(out, video_id)  # read (and refused if foreign) before any mask is written
+    if not overwrite:
+        _refuse_edited(out, {f"{video_id}_{int(t):06d}.{fmt}": int(t) for t in frames}, project, video_id, read)
     from dvos_core.evaluate.metrics import count_objects
 
     paths, rows = [], []
@@ -1262,7 +1274,8 @@ def _export_coco(path: Path, video, frames, get, kinds, model, progress, cancel)
     ``<video>_<frame:06d>.png`` (so :func:`import_masks` puts it back on its stored frame), a frame without heads as
     an image without annotations. Each image's ``dvos`` entry holds the frame, its source frame (where the video
     knows it), its provenance (``kinds(t)``), the model
-    and its head pixels, read back by :func:`import_masks`. A file of that name that dvos did not write is refused."""
+    and its head pixels, read back by :func:`import_masks`. A file of that name that dvos did not write is refused
+    (one edited since dvos wrote it: see :func:`export_masks`)."""
     from dvos_core.io import coco
     from dvos_core.progress import check, report
 
@@ -1384,6 +1397,93 @@ def _write_listing(path: Path, rows: list[list[str]]) -> None:
         except OSError:
             tmp.unlink(missing_ok=True)  # a full disk left it, empty or cut short
             raise
+
+
+def _edits(out: Path, names: dict, now) -> list[str]:
+    """Of the files ``names`` ({file name: the frame it holds, or None for a COCO export}) in ``out`` that an export
+    is about to write, the ones that may hold someone's edits, each with why: a mask file whose mask is not the one
+    the folder's ``masks.csv`` lists for it (its ``mask_digest``; a list written before that column: its head
+    pixels), or that it does not list; a COCO export (``*_coco.json``) with an image whose mask is not the one its
+    ``dvos`` entry lists, or without that entry. A file whose mask is the one the export writes (``now(t)``: the
+    mask of frame t now; edits imported since) loses nothing and is not named. Only files that exist are read."""
+    present = [n for n in names if (out / n).is_file()]
+    if not present:
+        return []
+    listed = {r["file"]: r for r in _listing_rows(out) if r.get("file")}
+    edited = []
+    for name in present:
+        if name.endswith(".json"):
+            edited += _coco_edits(out / name, now)
+            continue
+        row = listed.get(name)
+        try:
+            m = read_mask_file(out / name)
+        except (ValueError, OSError):
+            edited.append(f"{name} (no longer a mask dvos can read)")
+            continue
+        if row is None:
+            why = "masks.csv does not list it"
+        else:
+            digest, pixels = (row.get("mask_digest") or "").strip(), (row.get("head_pixels") or "").strip()
+            changed = mask_digest(m) != digest if digest else pixels.isdigit() and np.count_nonzero(m) != int(pixels)
+            why = "changed since it was exported" if changed else None
+        if why and not _same_mask(m, now, names[name]):
+            edited.append(f"{name} ({why})")
+    return edited
+
+
+def _same_mask(mask, now, t) -> bool:
+    """Whether ``mask`` is the mask ``now(t)`` of frame ``t`` (False when it has none, or cannot be read)."""
+    try:
+        held = now(t) if t is not None else None
+    except DamagedStoreError:
+        return False
+    return held is not None and np.shape(held) == np.shape(mask) and mask_digest(held) == mask_digest(mask)
+
+
+def _coco_edits(path: Path, now) -> list[str]:
+    """``path`` (a COCO export of dvos) with why, in a list, when one of its images is not as it was exported, nor
+    the mask its frame holds ``now`` (see :func:`_edits`); else []."""
+    from dvos_core.io.coco import read_coco
+
+    try:
+        heads = read_coco(path)
+        for img in heads.images:
+            extras = img.extras or {}
+            digest, pixels = extras.get("mask_digest"), extras.get("head_pixels")
+            m = heads.mask(img)
+            if not extras or (img.id in heads.annotated and img.id not in heads.annotations):
+                why = "was added or annotated since it was exported"
+            elif isinstance(digest, str):
+                why = "changed since it was exported" if mask_digest(m) != digest else None
+            elif _whole_number(pixels):
+                why = "changed since it was exported" if np.count_nonzero(m) != pixels else None
+            else:
+                why = None
+            t = frame_number(img.base_name) if why and _TRAILING_NUMBER.search(Path(img.base_name).stem) else None
+            if why and not _same_mask(m, now, t):
+                return [f"{path.name} (image {img.file_name} {why})"]
+    except ValueError as e:
+        return [f"{path.name} (no longer a file dvos can read back: {e})"]
+    return []
+
+
+def _refuse_edited(out: Path, names: dict, project, video_id: str, now) -> None:
+    """Refuse an export that would write over files of ``out`` holding someone's edits (:func:`_edits`), naming
+    them and the ways on, before anything is written: the docs suggest exporting, fixing masks in another program and
+    importing them back, and exporting again before that import silently threw the fixes away."""
+    edited = _edits(out, names, now)
+    if not edited:
+        return
+    shown = ", ".join(edited[:5]) + (f", and {len(edited) - 5} more" if len(edited) > 5 else "")
+    first = next(iter(names))
+    where = quote(out / first) if first.endswith(".json") else quote(out)
+    raise ValueError(
+        f"{out}: this export would write over {len(edited)} file(s) that dvos did not write as they are (edited or "
+        f"added in another program?): {shown}. Import them first (`dvos import-masks {quote(project.path)} "
+        f"{quote(video_id)} {where}`), export into another folder, or pass --overwrite (overwrite=True) to replace "
+        f"them; nothing was written"
+    )
 
 
 def _warn_stale(out: Path, video_id: str, fmt: str, written: list[Path]) -> None:
