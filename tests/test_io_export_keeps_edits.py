@@ -83,3 +83,26 @@ def test_an_edited_coco_export_is_not_written_over(tmp_project, video, tmp_path)
         export_masks(tmp_project, "plot1", tmp_path, fmt="coco", overwrite=False)
     export_masks(tmp_project, "plot1", tmp_path, fmt="coco", overwrite=True)
     assert len(json.loads(path.read_text())["images"]) == 3
+
+
+def test_predictions_are_not_exported_into_a_folder_of_stored_masks_they_do_not_replace(tmp_project, video, tmp_path):
+    """The stored masks' files a predictions export left in the folder were named in a warning saying their frames had
+    no mask (they had), masks.csv no longer listed them, and importing the folder took them for manual masks."""
+    out = tmp_path / "out"
+    export_masks(tmp_project, "plot1", out)
+    p = np.zeros((24, 32), np.float32)
+    p[2:8, 2:8] = 0.9
+    video.predictions.set(2, p)
+    with pytest.raises(ValueError, match=r"export of the stored masks of 'plot1' \(2 file\(s\) .*plot1_000001\.png"):
+        export_masks(tmp_project, "plot1", out, which="predictions")
+    assert sorted(q.name for q in out.iterdir()) == ["masks.csv", *(f"plot1_00000{t}.png" for t in (1, 2, 4))]
+    video.predictions.set(5, p)
+    pred = tmp_path / "pred"
+    export_masks(tmp_project, "plot1", pred, which="predictions")  # frames 2 and 5
+    with pytest.raises(ValueError, match=r"export of the predictions of 'plot1' \(1 file\(s\) .*: plot1_000005\.png\)"):
+        export_masks(tmp_project, "plot1", pred)  # stored masks of frames 1, 2, 4
+    # predictions of fewer frames than an earlier export of predictions: the warning says why, rightly
+    video.predictions["other"].start({"kind": "test"}, None)
+    video.predictions["other"].set(5, p)
+    with pytest.warns(UserWarning, match=r"1 mask file\(s\) .*\(frames these predictions do not cover\): plot1_000002"):
+        export_masks(tmp_project, "plot1", pred, which="predictions", model="other")

@@ -1224,8 +1224,10 @@ def export_masks(
         _warn_damaged(video, damaged)
         return [written]
     others = _other_videos_rows(out, video_id)  # read (and refused if foreign) before any mask is written
+    targets = {f"{video_id}_{int(t):06d}.{fmt}": int(t) for t in frames}
     if not overwrite:
-        _refuse_edited(out, {f"{video_id}_{int(t):06d}.{fmt}": int(t) for t in frames}, project, video_id, read)
+        _refuse_edited(out, targets, project, video_id, read)
+    _refuse_mixing(out, video_id, fmt, targets, which)
     from dvos_core.evaluate.metrics import count_objects
 
     paths, rows = [], []
@@ -1251,7 +1253,7 @@ def export_masks(
         rows.append([video_id, str(int(t)), p.name, prov, model or "", str(heads), pixels, source, mask_digest(img)])
         report(progress, i + 1, len(frames), f"{video_id}: exporting masks")
     _write_listing(out / "masks.csv", others + rows)
-    _warn_stale(out, video_id, fmt, paths)
+    _warn_stale(out, video_id, fmt, paths, which)
     _warn_damaged(video, damaged)
     return paths
 
@@ -1486,16 +1488,41 @@ def _refuse_edited(out: Path, names: dict, project, video_id: str, now) -> None:
     )
 
 
-def _warn_stale(out: Path, video_id: str, fmt: str, written: list[Path]) -> None:
-    """Warn about mask files of ``video_id`` in ``out`` that this export did not write (an earlier export of frames
-    that have no mask now): importing the folder again would bring those masks back."""
+def _stale_files(out: Path, video_id: str, fmt: str, names) -> list[str]:
+    """The mask files of ``video_id`` in ``out`` (named as export-masks names them, in ``fmt``) not among ``names``."""
     pattern = re.compile(re.escape(video_id) + r"_(\d{6})\." + re.escape(fmt))
-    names = {p.name for p in written}
-    stale = sorted(q.name for q in out.iterdir() if pattern.fullmatch(q.name) and q.name not in names)
+    return sorted(q.name for q in out.iterdir() if pattern.fullmatch(q.name) and q.name not in names)
+
+
+def _refuse_mixing(out: Path, video_id: str, fmt: str, names, which: str) -> None:
+    """Refuse, before anything is written, an export of a video's predictions into a folder holding an export of its
+    stored masks (or the other way round) that it would not write over: ``masks.csv`` would list this export only,
+    and importing the folder took the other export's files for manual masks (a warning also said their frames had
+    no mask). Which export a file came from is its ``masks.csv`` row (predictions name their model)."""
+    rows = {r.get("file"): r for r in _listing_rows(out) if r.get("file")}
+    stale = _stale_files(out, video_id, fmt, names)
+    other = [n for n in stale if n in rows and bool((rows[n].get("model") or "").strip()) != (which == "predictions")]
+    if not other:
+        return
+    kinds = ("predictions", "stored masks") if which == "labels" else ("stored masks", "predictions")
+    shown = ", ".join(other[:5]) + (" ..." if len(other) > 5 else "")
+    raise ValueError(
+        f"{out}: holds an export of the {kinds[0]} of {video_id!r} ({len(other)} file(s) this export of its "
+        f"{kinds[1]} would not replace: {shown}); mixing the two, masks.csv would list only this export and importing "
+        f"the folder would take those files for manual masks. Export into another folder (or an empty one)"
+    )
+
+
+def _warn_stale(out: Path, video_id: str, fmt: str, written: list[Path], which: str = "labels") -> None:
+    """Warn about mask files of ``video_id`` in ``out`` that this export did not write (an earlier export of frames
+    that have no mask now, or no prediction in this export's set): importing the folder again would bring those
+    masks back."""
+    stale = _stale_files(out, video_id, fmt, {p.name for p in written})
     if stale:
         shown = ", ".join(stale[:5]) + (" ..." if len(stale) > 5 else "")
+        why = "their frames have no mask now" if which == "labels" else "frames these predictions do not cover"
         warn_user(
-            f"{out}: {len(stale)} mask file(s) of {video_id!r} from an earlier export are not in this one (their "
-            f"frames have no mask now): {shown}; masks.csv does not list them. Delete those files before "
-            f"importing the folder again, or export into an empty folder",
+            f"{out}: {len(stale)} mask file(s) of {video_id!r} from an earlier export are not in this one ({why}): "
+            f"{shown}; masks.csv does not list them. Delete those files before importing the folder again, or "
+            f"export into an empty folder",
         )
