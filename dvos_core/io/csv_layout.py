@@ -288,11 +288,19 @@ def _video_groups(project, csv_path: Path, df, id_prefix: str) -> tuple[list, li
         for i, (vid, g) in zip(ids, groups)
         if i in held and project.video(i).import_complete and from_here(i, vid) and len(project.video(i)) == len(g)
     ]
+    rule = "a video id holds letters without accents, digits, '_', '.' and '-'; other characters become '_'"
+    repeats = [i for i, n in collections.Counter(ids).items() if n > 1]  # (ids.count: quadratic)
+    if repeats:  # a prefix cannot part them: it goes in front of each
+        vids = {i: [vid for (vid, _g), j in zip(groups, ids) if j == i] for i in repeats}
+        shown = "; ".join(f"VIDs {', '.join(map(repr, vids[i]))} all become video id {i!r}" for i in repeats[:5])
+        raise ValueError(
+            f"{csv_path}: {shown} ({rule}), so they would make one video; rename all but one of them in the CSV's VID "
+            f"column (a prefix goes in front of every VID and does not part them); nothing was imported"
+        )
     clash = sorted(i for i in set(ids) & held if i not in kept and project.video(i).import_complete)
-    clash = clash or sorted(i for i, n in collections.Counter(ids).items() if n > 1)  # (ids.count: quadratic)
     if clash:
         raise ValueError(
-            f"{csv_path}: video id(s) {clash} already exist or repeat; import under other ids with a prefix "
+            f"{csv_path}: video id(s) {clash} already exist in {project.path}; import under other ids with a prefix "
             f"(--prefix; Python: id_prefix=)"
         )
     plan = [(i, vid, g) for i, (vid, g) in zip(ids, groups) if i not in kept]
@@ -305,6 +313,13 @@ def _video_groups(project, csv_path: Path, df, id_prefix: str) -> tuple[list, li
                 f"{csv_path}: video {i!r} is an interrupted import that already has masks; import under other "
                 f"ids (--prefix) or delete it (`dvos delete {quote(project.path)} video {quote(i)} --yes`)"
             )
+    renamed = [(vid, i) for (vid, _g), i in zip(groups, ids) if f"{id_prefix}{vid}" != i and i not in kept]
+    if renamed:
+        shown = ", ".join(f"{id_prefix + vid!r} -> {i!r}" for vid, i in renamed[:5])
+        warn_user(
+            f"{csv_path}: {len(renamed)} VID(s) are not valid video ids{' with the prefix' if id_prefix else ''} and "
+            f"are imported under valid ones ({rule}): {shown}{' ...' if len(renamed) > 5 else ''}"
+        )
     return plan, kept, ids
 
 
