@@ -22,6 +22,11 @@ WORDS: list[tuple[str, str]] = [
     (r"a COCO file: import that file", "a COCO file: import that file (Import masks..., " + FILE_ITEM + ")"),
     (r"first_number \(--first-number\)", f"'{FIRST}'"),
     (r"pass overwrite=True \(--overwrite\)", f"tick '{OVERWRITE}' ({OPTIONS})"),
+    # an export refused over files edited since (the step's export never replaces them: its box is for imports)
+    (
+        r", or pass --overwrite \(overwrite=True\) to replace them; nothing was written",
+        ", or move those files out of the folder first (deleting them drops the edits); nothing was written",
+    ),
     (r"pass allow_labels=True \(--labels on the command line\)", f"tick '{LABELS}' ({OPTIONS})"),
     (r"--class NAME", f"'{CLASS}' ({OPTIONS})"),
     (r"--class ([^\s,;:()]+)", rf"'{CLASS}' \1"),

@@ -42,7 +42,9 @@ def test_the_annotate_steps_export_shows_the_refusal(make_napari_viewer, qtbot, 
     job = ann.export_masks(out)
     qtbot.waitUntil(lambda: job.status is not None, timeout=60_000)
     assert job.status == "error"
-    assert "plot1_000001.png (changed since it was exported)" in ann.messages.text(), ann.messages.text()
+    said = ann.messages.text()
+    assert "plot1_000001.png (changed since it was exported)" in said, said
+    assert "move those files out of the folder first" in said and "replace saved masks" not in said, said
     assert np.array_equal(cv2.imread(str(out / "plot1_000001.png"), cv2.IMREAD_GRAYSCALE), edited)
     wait_job(qtbot, ann.export_masks(tmp_path / "elsewhere"))
     assert (tmp_path / "elsewhere" / "plot1_000001.png").is_file()
