@@ -137,18 +137,12 @@ def test_the_check_waits_for_another_writer_or_names_it(project, capsys):
     """`dvos predict --wait` without --replace refused at once while another process predicted the set, reading its
     half-written frames as a finished set to replace; without --wait the refusal said "pass --replace", not that
     another process is writing. The check now runs under the writer lock."""
-    import subprocess
-    import sys
     import time
 
+    from other_writer import OtherWriter
+
     predict_video(project, "a", project.model_dir("img") / "best.pt", device="cpu", threshold=0.3)
-    code = (
-        "import sys, time\nfrom dvos_core.store.lock import writer_lock\n"
-        "with writer_lock(sys.argv[1]).hold(operation='predicting'):\n    print('held', flush=True); time.sleep(3)"
-    )
-    writer = subprocess.Popen([sys.executable, "-c", code, str(project.path)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert writer.stdout.readline().strip() == "held"
+    with OtherWriter(project.path, hold_s=3) as writer:
         command = ["predict", str(project.path), "img", "--videos", "a", "--device", "cpu"]
         assert dvos(command) == 2
         err = capsys.readouterr().err
@@ -156,6 +150,3 @@ def test_the_check_waits_for_another_writer_or_names_it(project, capsys):
         start = time.monotonic()
         assert dvos([*command, "--wait"]) == 2  # waited for it to end, then found the set made with other settings
         assert time.monotonic() - start > 1.0 and "pass --replace" in capsys.readouterr().err
-    finally:
-        writer.kill()
-        writer.wait()

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from other_writer import OtherWriter
 
 from dvos_core.store import Project
 from dvos_core.store.lock import HOLDER_NAME, writer_lock
@@ -19,28 +20,6 @@ def _dead_pid() -> int:
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
     return p.pid  # finished and reaped: no process has it (for the moment this test needs)
-
-
-class _Writer:
-    """Another process holding the project's writer lock (its record written by the lock itself) while in the block."""
-
-    def __init__(self, path):
-        code = (
-            "import sys, time\nfrom dvos_core.store.lock import writer_lock\n"
-            "with writer_lock(sys.argv[1]).hold(operation='adding a video'):\n    print('held', flush=True); "
-            "sys.stdin.read()"
-        )
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", code, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-
-    def __enter__(self):
-        assert self.proc.stdout.readline().strip() == "held"
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.stdin.close()  # it lets go of the lock and ends
-        self.proc.wait(timeout=30)
 
 
 def _record(path, pid, host):
@@ -54,7 +33,7 @@ def test_a_dead_writers_record_is_not_writing(tmp_path):
     assert not lock.writing()  # no record
     _record(p.path, _dead_pid(), socket.gethostname())
     assert not lock.writing()  # killed on this machine
-    with _Writer(p.path):
+    with OtherWriter(p.path):
         assert lock.writing()  # a live process holding the lock
     _record(p.path, os.getpid(), socket.gethostname())
     assert not lock.writing()  # a live process (its PID reused since, say) whose lock is free
@@ -72,7 +51,7 @@ def test_the_panel_state_sees_writes_after_a_killed_writer(tmp_path):
     state = DvosState(ViewerModel())
     state.set_project(p)
     Project.open(p.path).add_video_array("plot", np.zeros((2, 16, 16, 3), np.uint8))
-    with _Writer(p.path):
+    with OtherWriter(p.path):
         os.utime(p.path, ns=(1, 1))  # the folder's mark moved
         assert not state.check_store()  # a live writer: wait until it finishes
     _record(p.path, _dead_pid(), socket.gethostname())
