@@ -33,6 +33,10 @@ def test_a_step_job_holding_the_lock_is_named_after_its_step(qtbot, tmp_project,
 
     target = f"{__name__}:hold_writer_lock"
     monkeypatch.setitem(STEP_JOBS, target, STEP)
+    # the step's jobs live in dvos_napari, which the child finds; this test's job lives here: the child must find it
+    # too (run as a step, the child is told where dvos_napari._tasks lies, not where this module does)
+    here = os.path.dirname(os.path.abspath(__file__))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
     job = Job(target, str(tmp_project.path), label="hold").start()
     try:
         holder = os.path.join(str(tmp_project.path), HOLDER_NAME)
