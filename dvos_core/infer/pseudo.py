@@ -237,16 +237,17 @@ def pseudo_label(
                 codes, last = video.provenance, video.attrs.get("pseudo_label") or {}
                 stopped = last.get("complete") is False
                 # a stopped relabelling made as this one: the frames it relabelled are kept (kept_before)
-                kept_before = _relabelled_through(last, _run_record(video, *record)) if frames is None else 0
+                run = _run_record(video, *record)  # what this run records of itself, made once
+                kept_before = _relabelled_through(last, run) if frames is None else 0
                 if kept_before:
                     report(
                         progress, done, total, f"{video.name}: finishing a stopped relabelling from frame {kept_before}"
                     )
                 labels = stopped or any(_status(codes, t, overwrite, kept_before) == "predict" for t in targets)
                 # how far a relabelling of every frame got (recorded as it goes), so a stopped one can be finished
-                mark = _RelabelMark(video, record, kept_before) if labels and overwrite and frames is None else None
+                mark = _RelabelMark(video, run, kept_before) if labels and overwrite and frames is None else None
                 if labels:
-                    _record_run(video, *record, complete=False, **(mark.extra() if mark else {}))  # until it ends
+                    _record_run(video, run, complete=False, **(mark.extra() if mark else {}))  # until it ends
                 if labels and overwrite:
                     _reset_missing_quality(video)
                 fin.on_written = None if mark is None else mark.written
@@ -288,7 +289,7 @@ def pseudo_label(
                         mark.save(quietly=True)  # how far it got, for the run that finishes it
                     raise
                 if labels:
-                    _record_run(video, *record, complete=True)
+                    _record_run(video, run, complete=True)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -498,13 +499,14 @@ def _run_record(
     }
 
 
-def _record_run(video, *run, complete=True, **extra):
-    """Record in the video's ``pseudo_label`` attribute the run labelling it (``run``: :func:`_run_record`'s
-    arguments): written (``complete`` False) before its first label, and again (True) when it ends, so a stopped run
-    is never taken for a finished one. ``extra``: more to record (a relabelling's ``relabelled_through``)."""
+def _record_run(video, run: dict, complete=True, **extra):
+    """Record in the video's ``pseudo_label`` attribute the run labelling it (``run``: its :func:`_run_record`, the
+    same from its start to its end: a labelling model's uncertainty source does not change during a run): written
+    (``complete`` False) before its first label, and again (True) when it ends, so a stopped run is never taken for
+    a finished one. ``extra``: more to record (a relabelling's ``relabelled_through``)."""
     video.update_attrs(
         pseudo_label={
-            **_run_record(video, *run),
+            **run,
             "complete": complete,  # False: stopped (or running), some frames not reached
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             **extra,
@@ -541,12 +543,11 @@ class _RelabelMark:
     """Records how far a relabelling of every frame got (``relabelled_through`` in the ``pseudo_label`` record: the
     frames before it are written, in order): at most every ``every_s`` seconds as it goes, and when it stops."""
 
-    def __init__(self, video, run: tuple, start: int, every_s: float = 2.0):
+    def __init__(self, video, run: dict, start: int, every_s: float = 2.0):
         import time
 
-        self.video, self.run, self.through, self.every_s = video, run, int(start), every_s
-        self.saved, self.clock = int(start), time.monotonic
-
+        self.video, self.run, self.every_s, self.clock = video, run, every_s, time.monotonic
+        self.through = self.saved = int(start)
         self.last = self.clock()
 
     def extra(self) -> dict:
@@ -564,7 +565,7 @@ class _RelabelMark:
         if self.through == self.saved:
             return
         try:
-            _record_run(self.video, *self.run, complete=False, **self.extra())
+            _record_run(self.video, self.run, complete=False, **self.extra())
         except Exception:
             if not quietly:
                 raise
