@@ -56,6 +56,15 @@ def dock(viewer, name):
     return viewer.window.add_plugin_dock_widget("dvos-napari", name)[1]
 
 
+def shown_in(viewer, qtbot, name, project, video):
+    """The dvos step ``name`` docked in ``viewer``, on ``project``, with ``video`` shown and its masks read."""
+    widget = dock(viewer, name)
+    widget.state.set_project(project)
+    widget.state.select_video(video)
+    wait_loaded(qtbot, widget.state)
+    return widget
+
+
 def wait_job(qtbot, job, timeout=120_000) -> str:
     """Wait (keeping the Qt event loop running) until ``job`` ends; it must not fail."""
     assert job is not None, "the step refused to start the job (see notifications)"

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pytest
-from napari_helpers import dock, tiny_clip, wait_loaded
+from napari_helpers import shown_in, tiny_clip, wait_loaded
 
 pytest.importorskip("napari")
 pytestmark = [
@@ -23,10 +23,7 @@ def shown(make_napari_viewer, qtbot, tmp_project):
     frames, gt = tiny_clip(6, seed=5)
     tmp_project.add_video_array("v1", frames, split="train")
     viewer = make_napari_viewer()
-    ann = dock(viewer, "Annotate")
-    ann.state.set_project(tmp_project)
-    ann.state.select_video("v1")
-    wait_loaded(qtbot, ann.state)
+    ann = shown_in(viewer, qtbot, "Annotate", tmp_project, "v1")
     return viewer, ann, tmp_project, (gt > 0).astype(np.uint8)
 
 

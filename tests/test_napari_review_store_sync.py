@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pytest
-from napari_helpers import dock, prediction_set, tiny_clip, wait_loaded
+from napari_helpers import prediction_set, shown_in, tiny_clip, wait_loaded
 
 pytest.importorskip("napari")
 pytestmark = [
@@ -25,10 +25,7 @@ def field(make_napari_viewer, qtbot, tmp_project):
     shifted = np.roll(gt, 7, axis=2)
     prediction_set(v, "model", shifted)
     viewer = make_napari_viewer()
-    rv = dock(viewer, "Review")
-    rv.state.set_project(tmp_project)
-    rv.state.select_video("field")
-    wait_loaded(qtbot, rv.state)
+    rv = shown_in(viewer, qtbot, "Review", tmp_project, "field")
     return viewer, rv, tmp_project, gt, shifted
 
 

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import pytest
-from napari_helpers import dock, prediction_set, tiny_clip, wait_loaded
+from napari_helpers import prediction_set, shown_in, tiny_clip
 
 pytest.importorskip("napari")
 pytestmark = [
@@ -18,10 +18,7 @@ pytestmark = [
 def _open(make_napari_viewer, qtbot, project, step: str, video: str, role: str):
     """A viewer with the dvos step ``step`` on ``project``, ``video`` shown: (viewer, step, its ``role`` layer)."""
     viewer = make_napari_viewer()
-    widget = dock(viewer, step)
-    widget.state.set_project(project)
-    widget.state.select_video(video)
-    wait_loaded(qtbot, widget.state)
+    widget = shown_in(viewer, qtbot, step, project, video)
     return viewer, widget, viewer.layers[f"{video} {role}"]
 
 
