@@ -151,19 +151,27 @@ def _stored(video, source: str, model: str | None = None):
     return (preds.frames(), arrs[0]) if arrs is not None else ([], None)
 
 
-def mask_file_stamps(video) -> dict[int, tuple] | None:
-    """{frame: :func:`~dvos_napari._summary.file_stamp` of the file holding its label mask} (one chunk file per frame,
-    ``masks/c/T/0/0``); None when the masks are not stored one frame per file (then nothing tells which frames
-    changed)."""
-    import os
+def mask_files_root(video):
+    """The folder of ``video``'s label mask files, one chunk file per frame (``masks/c/T/0/0``); None when the masks
+    are not stored one frame per file (then nothing tells which frames changed)."""
     from pathlib import Path
-
-    from dvos_napari._summary import file_stamp
 
     arr = video.group["masks"]
     if tuple(arr.chunks[1:]) != tuple(arr.shape[1:]) or arr.chunks[0] != 1:
         return None
-    root = Path(str(video.path)) / "videos" / video.name / "masks" / "c"  # video.path: the project's folder
+    return Path(str(video.path)) / "videos" / video.name / "masks" / "c"  # video.path: the project's folder
+
+
+def mask_file_stamps(video) -> dict[int, tuple] | None:
+    """{frame: :func:`~dvos_napari._summary.file_stamp` of the file holding its label mask}; None when the masks are
+    not stored one frame per file (:func:`mask_files_root`)."""
+    import os
+
+    from dvos_napari._summary import file_stamp
+
+    root = mask_files_root(video)
+    if root is None:
+        return None
     stamps = {}
     try:
         entries = list(os.scandir(root))
@@ -176,15 +184,12 @@ def mask_file_stamps(video) -> dict[int, tuple] | None:
     return stamps
 
 
-def mask_file_stamp(video, t: int) -> tuple | None:
-    """The :func:`~dvos_napari._summary.file_stamp` of frame t's label mask file (None: no file, or masks not stored
-    one frame per file)."""
+def mask_file_stamp(root, t: int) -> tuple | None:
+    """The :func:`~dvos_napari._summary.file_stamp` of frame t's label mask file under ``root`` (its video's
+    :func:`mask_files_root`, read once by the caller); None: no file, or masks not stored one frame per file."""
     from dvos_napari._summary import file_stamp
 
-    arr = video.group["masks"]
-    if tuple(arr.chunks[1:]) != tuple(arr.shape[1:]) or arr.chunks[0] != 1:
-        return None
-    return file_stamp(os.path.join(str(video.path), "videos", video.name, "masks", "c", str(int(t)), "0", "0"))
+    return None if root is None else file_stamp(os.path.join(root, str(int(t)), "0", "0"))
 
 
 def masks_look(video) -> tuple:
@@ -338,20 +343,25 @@ def unsaved_corrections(viewer, video_id: str) -> list[int]:
             return frames
         _REPLACED.discard(_raw(layer))
         frames = range(video.n_frames)
-    found = [t for t in frames if _differs_from_stored(layer, video, t)]
+    try:
+        codes = video.provenance  # read once for every frame compared (each read of it reads the whole array)
+    except Exception:  # a damaged file: each frame's own read fails the same way, and it stays listed
+        codes = None
+    found = [t for t in frames if _differs_from_stored(layer, video, t, codes)]
     if replaced:
         _CORRECTIONS.setdefault(layer, set()).update(found)
     return found
 
 
-def _differs_from_stored(layer, video, t: int) -> bool:
+def _differs_from_stored(layer, video, t: int, codes=None) -> bool:
     """Whether frame t of the predicted layer differs from what ``video`` holds for it: its correction where the
     frame holds one (a saved correction undone is unsaved), else the stored prediction the layer shows (its set's
-    mask of t, or nothing where the set did not predict t); when in doubt (a read error), it differs."""
+    mask of t, or nothing where the set did not predict t); when in doubt (a read error), it differs. ``codes``: the
+    video's provenance codes, when already read."""
     from dvos_core.store.schema import CORRECTED
 
     try:
-        if int(video.provenance[int(t)]) == CORRECTED:
+        if int((video.provenance if codes is None else codes)[int(t)]) == CORRECTED:
             return differs_from_label(video, layer.data, int(t))
         got = video.predictions[(layer.metadata or {})["dvos_model"]].get(int(t))
         return mask_differs(layer.data[int(t)], None if got is None else got[0])

@@ -465,12 +465,14 @@ class DvosState:
         if seen is None:
             return
         provenance, stamps = seen
+        root = None if stamps is None else _layers.mask_files_root(video)
+        now = video.provenance  # (read once: each read of it reads the whole array)
         for t in frames:
             t = int(t)
-            if 0 <= t < len(provenance):
-                provenance[t] = video.provenance[t]
+            if 0 <= t < min(len(provenance), len(now)):
+                provenance[t] = now[t]
                 if stamps is not None:
-                    _set_stamp(stamps, t, _layers.mask_file_stamp(video, t))
+                    _set_stamp(stamps, t, _layers.mask_file_stamp(root, t))
 
     def written_under_paint(self, video, frames) -> dict[int, int]:
         """{frame: provenance code the masks layer showed} of ``frames`` whose stored mask was written (by another
@@ -485,12 +487,13 @@ class DvosState:
         if now.shape != provenance.shape:
             return {}
         out = {}
+        root = None if stamps is None else _layers.mask_files_root(video)
         for t in sorted({int(t) for t in frames}):
             if not 0 <= t < len(now):
                 continue
             moved = now[t] != provenance[t]
             if not moved and stamps is not None:
-                moved = _layers.mask_file_stamp(video, t) != stamps.get(t)
+                moved = _layers.mask_file_stamp(root, t) != stamps.get(t)
             if moved:
                 out[t] = int(provenance[t])
         return out

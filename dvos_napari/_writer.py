@@ -59,7 +59,8 @@ def save_painted(state, video, data, frames) -> tuple[list[int], str | None]:
     from dvos_core.store.schema import PROVENANCE_NAMES
 
     shown = state.written_under_paint(video, frames) if state is not None else {}
-    stored = {t: int(video.provenance[t]) for t in shown}
+    codes = video.provenance  # (read once: each read of it reads the whole array)
+    stored = {t: int(codes[t]) for t in shown}
     saved = save_frames(video, data, frames, shown=shown)
     replaced = [t for t in saved if stored.get(t)]
     if not replaced:
