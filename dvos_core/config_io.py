@@ -234,7 +234,7 @@ def read_yaml_mapping(path, what: str, template_hint: str) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"{path}: {what} not found; {template_hint}")
     if path.is_dir():
-        raise ConfigError(f"{path}: is a folder, not a {what}; {template_hint}")
+        raise ConfigError(f"{path}: is a folder, not a YAML file; give the {what} file ({template_hint})")
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_unique_key_loader()) or {}
     except _DuplicateKey as e:

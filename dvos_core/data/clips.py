@@ -139,7 +139,7 @@ class ClipIndex:
         return cls(train if split == "train" else val, tau, delta)
 
 
-def _weights_by_code(provenance_weights) -> dict:
+def weights_by_code(provenance_weights) -> dict:
     w = dict(DEFAULT_PROVENANCE_WEIGHTS)
     w.update(provenance_weights or {})
     out = {}
@@ -219,7 +219,7 @@ def split_samples(
     samples weighted by :func:`with_real_share`."""
     if tau < 0 or delta < 1:
         raise ValueError(f"need tau >= 0 and delta >= 1, got tau={tau}, delta={delta}")
-    weights = _weights_by_code(provenance_weights)
+    weights = weights_by_code(provenance_weights)
     by_split = _collect(project, phase, synthetic_sets, video_ids, provenances, weights, pseudo_quality_min)
     train, val = by_split["train"], by_split["val"]
     if not train:

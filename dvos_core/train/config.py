@@ -317,10 +317,10 @@ class TrainConfig:
     def _check_provenance_weights(self) -> None:
         """Negative weights, unknown provenance names and weights that leave the phase nothing to draw (each
         provenance it trains on at 0) fail now, not at the first training step."""
-        from dvos_core.data.clips import PHASE_PROVENANCES, _weights_by_code
+        from dvos_core.data.clips import PHASE_PROVENANCES, weights_by_code
         from dvos_core.store.schema import provenance_code
 
-        weights = _weights_by_code(self.provenance_weights)  # the defaults with these over them; refuses a negative
+        weights = weights_by_code(self.provenance_weights)  # the defaults with these over them; refuses a negative
         drawn = ["synthetic"] if self.synthetic_sets or (self.synthetic_sets is None and self.phase != "real") else []
         if self.phase != "synthetic":
             drawn += PHASE_PROVENANCES[self.phase] if self.provenances is None else list(self.provenances)
@@ -481,11 +481,6 @@ class TrainConfig:
     def from_yaml(cls, path, phase: str | None = None) -> TrainConfig:
         """The config in YAML file ``path``; ``phase`` (the command line's --phase) over the file's, so the checks
         that depend on the phase (the provenances it draws) are made for the phase that trains."""
-        if Path(path).is_dir():
-            raise ValueError(
-                f"{path}: is a folder, not a YAML file; give the training config file (write one with "
-                f"`dvos train --print-config`)"
-            )
         build = None if phase is None else (lambda data: cls.from_dict({**data, "phase": phase}))
         return load_config(cls, path, "training config", "write one with `dvos train --print-config`", build)
 
