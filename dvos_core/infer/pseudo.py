@@ -218,8 +218,11 @@ def pseudo_label(
         from dvos_core.store.training import refuse_while_training
 
         what = "replace" if overwrite else "clear"
-        for v in videos:
-            refuse_while_training(project.path, f"the masks of video {v.name!r}", f"{what} its pseudo-labels")
+        names, several = ", ".join(repr(v.name) for v in videos), len(videos) > 1  # (one look at the models folder)
+        whose = "videos" if several else "video"
+        refuse_while_training(
+            project.path, f"the masks of {whose} {names}", f"{what} {'their' if several else 'its'} pseudo-labels"
+        )
     rows: list = []
     with using_threads(threads):
         predictor = _labelling_predictor(checkpoint, device, tile_size, overlap, precision, scales)
