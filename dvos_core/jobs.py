@@ -214,9 +214,11 @@ class JobProcess:
         threads: int | None = None,
         progress_arg: str | None = "progress",
         cancel_arg: str | None = "cancel",
+        process_name: str | None = None,
         **kwargs,
     ):
         self.target = target_name(target)
+        self.process_name = process_name  # the child's command line (default `dvos-job TARGET`), see _child_main
         self.args, self.kwargs = args, kwargs
         self.events, self.threads = events, threads
         self.progress_arg, self.cancel_arg = progress_arg, cancel_arg
@@ -239,6 +241,7 @@ class JobProcess:
             "progress_arg": self.progress_arg,
             "cancel_arg": self.cancel_arg,
             "threads": self.threads,
+            "process_name": self.process_name,
         }
         payload = dumps(spec)  # fails here, in the caller, when an argument cannot be sent
         roots = _roots(self.target)
@@ -489,7 +492,9 @@ def _child_main() -> int:
         spec = _read(stdin)
     except EOFError:
         return 2
-    sys.argv = ["dvos-job", spec["target"]]  # what a process listing (or a store-lock message) shows for this child
+    # what a process listing (or a store-lock message) shows for this child: the name its parent gave (a GUI's step,
+    # say), else `dvos-job TARGET`
+    sys.argv = [spec["process_name"]] if spec.get("process_name") else ["dvos-job", spec["target"]]
     if spec.get("threads"):
         _apply_threads(int(spec["threads"]))
     token = CancelToken()

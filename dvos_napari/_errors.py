@@ -155,13 +155,16 @@ _BUSY_ADVICE = re.compile(
     r"queue behind it with --wait \(Python: wait=True\)(?:; reading the project is not blocked)?"
 )
 # the holder as dvos_core.store.lock.describe_record words it; a job of a dvos step records its step's name
-# (dvos_napari._tasks.STEP_COMMAND), or `dvos-job TARGET` for one started so by an older dvos
+# (STEP_COMMAND), or `dvos-job TARGET` for one started so by an older dvos
 _HOLDER = re.compile(
     r"^process (?P<pid>\d+) on (?P<host>\S+) \(`(?P<command>[^`]*)`(?:, [^()]*?)?, since (?P<since>[^()]*)\)$"
 )
 STEP_CHILDREN: weakref.WeakSet = weakref.WeakSet()  # the jobs (dvos_napari._workers.Job) run in a child process here
 # what the steps' jobs that write the project do, by their child's target (dvos_napari._workers.Job runs them named
 # so: the lock records that name as the holder's command line)
+# what a step's job in a child process is called there (its command line, dvos_core.jobs' process_name), in place of
+# `dvos-job TARGET`: the writer lock records it, so a `dvos` command refused meanwhile names the panel's step
+STEP_COMMAND = "napari (dvos panel: {})"
 STEP_JOBS: dict[str, str] = {
     "dvos_core.synth:generate": "the Synthesize step's Generate",
     "dvos_napari._tasks:generate_checked": "the Synthesize step's Generate",
@@ -267,14 +270,12 @@ def _holding_step(who: str) -> str | None:
     command in a terminal, a script)."""
     import socket
 
-    from dvos_napari._tasks import STEP_COMMAND
-
     m = _HOLDER.match(who)
     if m is None:
         return None
     command, (before, after) = m["command"], STEP_COMMAND.split("{}")
     if command.startswith(before) and command.endswith(after) and len(command) > len(before) + len(after):
-        step = command[len(before) : len(command) - len(after)]  # a job run named after its step (as_step)
+        step = command[len(before) : len(command) - len(after)]  # a job run named after its step
     else:
         words = command.split()
         step = STEP_JOBS.get(words[1]) if len(words) == 2 and words[0] == "dvos-job" else None

@@ -250,24 +250,3 @@ def compare_shown(project, models, progress=None, cancel=None, threads=None, **o
 
     save = _report_savable(project)
     return compare_models(project, models, save=save, progress=progress, cancel=cancel, threads=threads, **options)
-
-
-# what a step's job in a child process is called there (its command line), in place of `dvos-job TARGET`: the writer
-# lock records it, so a `dvos` command refused meanwhile names the panel's step, not a module path
-STEP_COMMAND = "napari (dvos panel: {})"
-
-
-def as_step(step: str, target: str, *args, threads=None, **kwargs):
-    """Run the job ``target`` (``"module:function"``) of the dvos step described as ``step`` ("the Predict step's
-    Predict") in its child process, named after the step (:data:`STEP_COMMAND`): what a process listing shows, and
-    the holder a refused `dvos` command names. ``threads`` is passed on where ``target`` takes it."""
-    import sys
-
-    from dvos_core.jobs import _accepts, _resolve
-
-    if sys.argv[:1] == ["dvos-job"]:  # the child of dvos_core.jobs (never rename the napari process itself)
-        sys.argv = [STEP_COMMAND.format(step)]
-    func = _resolve(target)
-    if threads is not None and _accepts(func, "threads"):
-        kwargs["threads"] = threads
-    return func(*args, **kwargs)

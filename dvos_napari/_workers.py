@@ -20,7 +20,7 @@ from qtpy.QtCore import QObject, QTimer, Signal
 
 from dvos_core.jobs import Event, JobProcess, Outcome, Progress, Warned, target_name
 from dvos_core.progress import Cancelled, CancelToken
-from dvos_napari._errors import STEP_CHILDREN, STEP_JOBS, UserMessage, plain_words, user_message
+from dvos_napari._errors import STEP_CHILDREN, STEP_COMMAND, STEP_JOBS, UserMessage, plain_words, user_message
 
 POLL_MS = 50
 MAX_WARNINGS = 5  # warnings of one job shown in napari; the rest are in the terminal (the child's stderr)
@@ -89,11 +89,11 @@ class Job(QObject):
     # ---- control ---------------------------------------------------------------------------------------------
     def start(self) -> Job:
         if self.process:
-            func, args = self.func, self.args
-            step = STEP_JOBS.get(target_name(func))
-            if step is not None:  # run named after its step: a `dvos` command refused meanwhile names the step
-                func, args = "dvos_napari._tasks:as_step", (step, target_name(func), *args)
-            self._child = JobProcess(func, *args, events=self.events, threads=self.threads, **self.kwargs).start()
+            step = STEP_JOBS.get(target_name(self.func))
+            name = None if step is None else STEP_COMMAND.format(step)  # a `dvos` command refused meanwhile names it
+            self._child = JobProcess(
+                self.func, *self.args, events=self.events, threads=self.threads, process_name=name, **self.kwargs
+            ).start()
             STEP_CHILDREN.add(self)  # a writer-lock message naming it names its step
         else:
             from napari.qt.threading import create_worker

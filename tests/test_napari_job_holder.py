@@ -33,14 +33,6 @@ def test_a_step_job_holding_the_lock_is_named_after_its_step(qtbot, tmp_project,
 
     target = f"{__name__}:hold_writer_lock"
     monkeypatch.setitem(STEP_JOBS, target, STEP)
-    # the step's jobs live in dvos_napari, which the child finds; this test's job lives here: the child must find it
-    # too (run as a step, the child is told where dvos_napari._tasks lies, not where this module does)
-    here = os.path.dirname(os.path.abspath(__file__))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
-    from dvos_core import jobs
-
-    preload = jobs._warm["preload"]  # a spare child kept warm by an earlier panel was started without it: not used
-    jobs.stop_warm()
     job = Job(target, str(tmp_project.path), label="hold").start()
     try:
         holder = os.path.join(str(tmp_project.path), HOLDER_NAME)
@@ -57,8 +49,6 @@ def test_a_step_job_holding_the_lock_is_named_after_its_step(qtbot, tmp_project,
     finally:
         job.cancel()
         qtbot.waitUntil(lambda: job.status is not None, timeout=60_000)
-        if preload:
-            jobs.keep_warm(preload)
 
 
 def test_the_locks_command_line_advice_inside_a_longer_text_is_in_the_panels_words():
