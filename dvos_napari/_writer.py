@@ -52,27 +52,47 @@ def save_frames(
 
 
 def save_painted(state, video, data, frames) -> tuple[list[int], str | None]:
-    """Save the painted ``frames`` of a masks layer (:func:`save_frames`); returns the frames written and, when the
-    paint replaced a mask stored after the layer showed the frame (another program's, e.g. `dvos pseudo-label` run
-    from a terminal meanwhile), a sentence that says so. Such a frame is saved by what was painted over: paint on a
-    frame shown empty is 'manual', never a 'corrected' pseudo-label nobody saw."""
+    """Save the painted ``frames`` of a masks layer (:func:`save_frames`); returns the frames written and what to
+    tell the user, or None: when the paint replaced a mask stored after the layer showed the frame (another
+    program's, e.g. `dvos pseudo-label` run from a terminal meanwhile), a sentence that says so - such a frame is
+    saved by what was painted over: paint on a frame shown empty is 'manual', never a 'corrected' pseudo-label nobody
+    saw -, and when heads painted with different label numbers touch (:func:`touching_note`)."""
     from dvos_core.store.schema import PROVENANCE_NAMES
 
     shown = state.written_under_paint(video, frames) if state is not None else {}
     codes = video.provenance  # (read once: each read of it reads the whole array)
     stored = {t: int(codes[t]) for t in shown}
     saved = save_frames(video, data, frames, shown=shown)
+    notes = [touching_note(video.name, data, saved)]
     replaced = [t for t in saved if stored.get(t)]
-    if not replaced:
-        return saved, None
-    parts = []
-    for t in replaced:
-        now, was = provenance_for(video, t, shown=shown[t]), PROVENANCE_NAMES[stored[t]]
-        parts.append(f"frame {t} saved as '{now}' over its '{was}' mask")
-    return saved, (
-        f"{video.name}: your paint replaced a mask that another program (or a job) wrote after the frame was shown "
-        f"here, which you had not seen: {'; '.join(parts)}"
-    )
+    if replaced:
+        parts = []
+        for t in replaced:
+            now, was = provenance_for(video, t, shown=shown[t]), PROVENANCE_NAMES[stored[t]]
+            parts.append(f"frame {t} saved as '{now}' over its '{was}' mask")
+        notes.insert(
+            0,
+            f"{video.name}: your paint replaced a mask that another program (or a job) wrote after the frame was "
+            f"shown here, which you had not seen: {'; '.join(parts)}",
+        )
+    return saved, " ".join(n for n in notes if n) or None
+
+
+def touching_note(video_id: str, data, frames) -> str | None:
+    """What becomes of heads painted with different label numbers that touch on the saved ``frames`` of ``data``
+    (they merge into one head in the stored binary mask: :func:`~dvos_core.store.arrays.touching_heads`), or None."""
+    from dvos_core.store.arrays import touching_heads, touching_words
+
+    found = {}
+    for t in frames:
+        merged = touching_heads(np.asarray(data[t]))
+        if merged:
+            found[int(t)] = merged
+    if not found:
+        return None
+    heads, groups = (sum(v[i] for v in found.values()) for i in (0, 1))
+    where = f" on frame{'s' if len(found) > 1 else ''} {', '.join(map(str, sorted(found)))} of {video_id}"
+    return f"{video_id}: {touching_words(heads, groups, where=where)}."
 
 
 def _stored(video, t: int, source: str, model: str | None = None):
@@ -197,12 +217,13 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
     if edited_prediction:
         shown = md.get("dvos_model") or video.predictions.latest().model
         saved = save_frames(video, data, changed, edited_prediction=True, model=shown)
+        note = touching_note(vid, data, saved)
     else:  # a frame written since the layer showed it: saved by what was painted over, and said
-        saved, replaced = save_painted(tracking[1] if tracking is not None else None, video, data, changed)
-        if replaced:
-            import warnings
+        saved, note = save_painted(tracking[1] if tracking is not None else None, video, data, changed)
+    if note:
+        import warnings
 
-            warnings.warn(replaced, stacklevel=2)
+        warnings.warn(note, stacklevel=2)
     if tracking is not None:  # the viewer's unsaved-paint records no longer hold the frames just saved
         if edited_prediction:
             _layers.mark_corrections_saved(viewer, vid, saved)

@@ -223,8 +223,8 @@ class AnnotateDock(DvosDock):
         accept = int(video.provenance[t]) in (PSEUDO, PREDICTED)
         bare = empty and not video.provenance[t] and not np.asarray(layer.data[t]).any()
         frames = [t] if accept or bare or differs_from_label(video, layer.data, t) else []
-        saved, replaced = save_painted(self.state, video, layer.data, frames)
-        self._after_save(video.name, saved, unchanged=[t] if not frames else (), replaced=replaced)
+        saved, note = save_painted(self.state, video, layer.data, frames)
+        self._after_save(video.name, saved, unchanged=[t] if not frames else (), note=note)
         return bool(saved)
 
     def save_all(self) -> list[int]:
@@ -236,8 +236,8 @@ class AnnotateDock(DvosDock):
         resolve_replaced(self.viewer, self.state, video.name)
         painted = sorted(self.state.dirty.get(video.name, set()))
         changed = [t for t in painted if differs_from_label(video, layer.data, t)]
-        saved, replaced = save_painted(self.state, video, layer.data, changed)
-        self._after_save(video.name, saved, unchanged=[t for t in painted if t not in changed], replaced=replaced)
+        saved, note = save_painted(self.state, video, layer.data, changed)
+        self._after_save(video.name, saved, unchanged=[t for t in painted if t not in changed], note=note)
         return saved
 
     def _clear_dialog(self) -> None:
@@ -538,14 +538,15 @@ class AnnotateDock(DvosDock):
         self._show_job_bar(busy)
 
     # ---- display -----------------------------------------------------------------------------------------------
-    def _after_save(self, video_id: str, saved: list[int], unchanged=(), replaced: str | None = None) -> None:
+    def _after_save(self, video_id: str, saved: list[int], unchanged=(), note: str | None = None) -> None:
         """Forget the saved frames and the ``unchanged`` ones (as the project holds them) as unsaved paint;
-        ``replaced``: what :func:`~dvos_napari._writer.save_painted` says of masks written under the paint."""
+        ``note``: what :func:`~dvos_napari._writer.save_painted` says (masks written under the paint, touching
+        heads)."""
         from napari.utils.notifications import show_info, show_warning
 
-        if replaced:
-            self.messages.info(replaced)
-            show_warning(f"dvos: {replaced}")
+        if note:
+            self.messages.info(note)
+            show_warning(f"dvos: {note}")
 
         self.state.mark_saved(video_id, [*saved, *unchanged])
         if saved:

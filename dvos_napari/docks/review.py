@@ -40,7 +40,7 @@ from dvos_napari._layers import (
 )
 from dvos_napari._plots import PlotCanvas
 from dvos_napari._widgets import DvosDock, ask_yes_no, button, compact_combo, section, wrapped_label
-from dvos_napari._writer import save_frames
+from dvos_napari._writer import save_frames, touching_note
 
 SCOPES = ("test", "val", "train", "current video")
 MOST_RECENT = "(most recent)"
@@ -518,7 +518,7 @@ class ReviewDock(DvosDock):
         frame) asked once the save is otherwise allowed: False keeps the painted mask, and nothing is saved).
         ``ask_empty``: a function of (video, frame) asked before an unpainted frame the model left empty is saved as
         a frame without heads (False: nothing is saved)."""
-        from napari.utils.notifications import show_info
+        from napari.utils.notifications import show_info, show_warning
 
         video = self.state.require_video()
         video.check_label_write("corrected", "saving a correction")  # test videos take manual ground truth only
@@ -589,6 +589,10 @@ class ReviewDock(DvosDock):
                 f"run on your labelled videos uses it"
             )
             show_info(f"saved corrected mask of {video.name} frame {t}")
+            touching = touching_note(video.name, layer.data, saved)
+            if touching:
+                self.fix_info.setText(f"{self.fix_info.text()}. {touching}")
+                show_warning(f"dvos: {touching}")
             if stale and not unsaved_corrections(self.viewer, video.name):
                 show_predictions(self.viewer, video, self.state)  # all saved: now show the chosen model's masks
                 self.fix_info.setText(f"{self.fix_info.text()}; the predicted layer now shows {chosen}'s masks")
