@@ -68,6 +68,10 @@ def test_compare_models_scores_models_and_baselines_with_instability(project, ca
     assert t.loc["perfect", "instability"] == pytest.approx(floor) and floor < 0.2
     assert t.loc["shuffled", "instability"] > 0.5 and t.loc["shuffled", "dice"] < t.loc["perfect", "dice"]
     assert cmp.best() == "perfect" and (cmp.path / "comparison.csv").exists()
+    import json
+
+    saved = json.loads((cmp.path / "comparison.json").read_text())["table"]  # (to 10 digits: pandas' default)
+    assert [r["dice"] for r in saved] == pytest.approx(list(cmp.table["dice"]), rel=1e-14, abs=1e-14)
     assert dvos(["evaluate", str(p.path), "--models", "perfect", "shuffled", "--name", "cli"]) == 0
     out = capsys.readouterr().out
     assert "previous_true_mask" in out and "unsteady" in out

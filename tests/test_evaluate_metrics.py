@@ -211,3 +211,13 @@ def test_temporal_instability_refuses_probability_maps_and_nan_as_the_metrics_do
     with pytest.raises(ValueError, match=r"pred_masks\[2\] holds NaN"):
         temporal_instability(nan, matrices=still)
     assert temporal_instability(flicker >= 0.3, matrices=still) == pytest.approx(1.0, abs=0.02)  # thresholded
+
+
+def test_temporal_instability_refuses_frames_of_another_length():
+    """6 masks with 3 frames said 'need 5 pair matrices of shape (2, 3) for 6 masks, got (2, 2, 3)': matrices the
+    user never passed."""
+    from dvos_core.motion import temporal_instability
+
+    frames = np.random.default_rng(0).integers(0, 255, (3, 32, 32, 3), np.uint8)
+    with pytest.raises(ValueError, match="got 3 frames for 6 masks: pass the frames the masks belong to"):
+        temporal_instability(np.zeros((6, 32, 32), np.uint8), frames=frames)

@@ -60,3 +60,20 @@ def test_the_panel_words_the_advice_as_a_terminal_command_not_the_extract_steps_
     said = plain_words(str(caught[0].message))
     assert "smallest head (px)" not in said and "smaller than 16 px (the smallest head counted)" in said, said
     assert "`dvos evaluate /p/field.dvos --min-area 9` in a terminal" in said, said
+
+
+def test_the_advice_keeps_the_options_that_chose_what_was_scored(tmp_path, capsys):
+    """The command named dropped --videos/--split/--model/--gt/--tolerance: run as written it scored other videos
+    (or none: 'no videos with split test')."""
+    import shlex
+
+    p = _project(tmp_path, 3)
+    p.set_split("v", "val")
+    argv = ["evaluate", str(p.path), "--split", "val", "--model", "m", "--gt", "manual", "--tolerance", "1"]
+    assert dvos([*argv, "--no-save"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    said = err.split("score again with a lower one (`")[1].split("`")[0]
+    kept = "--split val --model m --gt manual --tolerance 1"
+    assert said == f"dvos evaluate {shlex.quote(str(p.path))} {kept} --min-area 9"
+    assert dvos([*shlex.split(said)[1:], "--no-save"]) == 0  # the advice, run as written, counts the heads
+    assert "no head is counted" not in capsys.readouterr().err

@@ -262,6 +262,27 @@ def test_best_model_is_never_a_baseline():
     assert cmp.best() == "b" and cmp.best("iou") == "b"
 
 
+def test_best_model_by_count_error_or_instability_is_the_lowest():
+    """best(by=) sorted every column highest first: by count error or instability it named the worst model."""
+    import pandas as pd
+
+    from dvos_core.evaluate.compare import COLUMNS, ModelComparison
+
+    table = pd.DataFrame(
+        [
+            ("good", 5, 0.9, 0.8, 0.8, 0.125, 0.229),
+            ("bad", 5, 0.6, 0.5, 0.5, 0.417, 0.512),
+            ("sparse", 5, 0.7, 0.6, 0.6, 0.3, float("nan")),  # instability NaN: sparse labels
+            ("previous_true_mask", 4, 0.5, 0.4, 0.4, 0.0, 0.0),
+        ],
+        columns=COLUMNS,
+    )
+    cmp = ModelComparison(table, None)
+    assert cmp.best("count_error") == "good" and cmp.best("instability") == "good" and cmp.best() == "good"
+    with pytest.raises(ValueError, match="one of dice, iou, boundary_f, count_error, instability"):
+        cmp.best("n_frames")
+
+
 def _compare_project(project):
     v = project.add_video_array("v", np.full((3, 24, 24, 3), 90, np.uint8), split="test")
     gt = np.zeros((24, 24), np.uint8)

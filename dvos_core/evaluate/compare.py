@@ -25,6 +25,8 @@ from dvos_core.threads import runs_with_threads
 
 COLUMNS = ["model", "n_frames", "dice", "iou", "boundary_f", "count_error", "instability"]
 BASELINES = ("previous_true_mask", "all_foreground")  # with "ground_truth": the names no set may take
+SCORES = ("dice", "iou", "boundary_f", "count_error", "instability")
+LOWER_IS_BETTER = ("count_error", "instability")  # a model with less of these is better
 
 
 @dataclass
@@ -49,8 +51,13 @@ class ModelComparison:
         return "\n".join(lines)
 
     def best(self, by: str = "dice") -> str:
+        """The model (no baseline) with the best ``by``: the highest Dice, IoU or boundary F, the lowest count error
+        or instability. Models without a value there (e.g. instability of sparse labels) come last."""
+        if by not in SCORES:
+            raise ValueError(f"best(by={by!r}): rank the models by a score, one of {', '.join(SCORES)}")
         models = self.table[~self.table["model"].isin(BASELINES)]
-        return str(models.sort_values(by, ascending=False).iloc[0]["model"])
+        ranked = models.sort_values(by, ascending=by in LOWER_IS_BETTER, na_position="last")
+        return str(ranked.iloc[0]["model"])
 
 
 def _pair_motion(video, frames: np.ndarray, cancel) -> dict:
@@ -125,6 +132,7 @@ def compare_models(
         _video_ids,
         check_settings,
         ground_truth_frames,
+        scoring_options,
         warn_outdated,
         warn_partial,
         warn_trained_on,
@@ -203,7 +211,7 @@ def compare_models(
             f"{list(gt_provenances)}; paint or correct some frames, import masks (`dvos import-masks`), or choose "
             f"which masks count as the truth (--gt)"
         )
-    uncounted.warn(project.path)
+    uncounted.warn(project.path, scoring_options(video_ids, split, gt_provenances, tolerance, models=models))
     for m, where in partial.items():
         warn_partial(f"the predictions of {m!r}", where, project.path, compared=True)
     for m in models:
@@ -240,7 +248,7 @@ def _save(project, result: ModelComparison, name: str):
     def write(folder):
         files = [folder / "comparison.csv", folder / "comparison.json", folder / "frames.csv"]
         result.table.to_csv(files[0], index=False)
-        payload = {"table": json.loads(result.table.to_json(orient="records")), **result.info}
+        payload = {"table": json.loads(result.table.to_json(orient="records", double_precision=15)), **result.info}
         files[1].write_text(json.dumps(payload, indent=2))
         result.frames.to_csv(files[2], index=False)
         return files

@@ -143,17 +143,39 @@ class UncountedTruth:
         elif scores["gt_pixels"] and not self.counted:
             self.largest = max(self.largest, int(head_parts(gt)[1][:, 0].max()))
 
-    def warn(self, project_path) -> None:
-        """Once: the ground truth holds heads but every part is under ``min_area``, and the fix."""
+    def warn(self, project_path, options: str = "") -> None:
+        """Once: the ground truth holds heads but every part is under ``min_area``, and the fix. ``options``: the
+        command-line options that chose what was scored (:func:`scoring_options`), kept in the command named."""
         if self.counted or not self.largest:
             return
         warn_user(
             f"{project_path}: the ground-truth masks scored hold heads, but every part of them is smaller than "
             f"--min-area {self.min_area} px (the largest is {self.largest} px), so no head is counted and the head "
             f"counts (count_gt, count_pred, count_error) mean nothing; if your heads are that small, score again with "
-            f"a lower one (`dvos evaluate {quote(project_path)} --min-area {self.largest}`; Python: "
+            f"a lower one (`dvos evaluate {quote(project_path)}{options} --min-area {self.largest}`; Python: "
             f"min_area={self.largest})"
         )
+
+
+def scoring_options(video_ids, split: str, gt_provenances, tolerance: float, model=None, models=()) -> str:
+    """The `dvos evaluate` options (each after a space) that choose the videos, models and ground truth scored and
+    the boundary tolerance, where they differ from the defaults: a command that advises scoring again keeps them."""
+    from dvos_core.store.schema import id_list
+
+    parts = []
+    if video_ids:
+        parts.append("--videos " + " ".join(quote(str(v)) for v in dict.fromkeys(id_list(video_ids))))
+    elif split != "test":
+        parts.append(f"--split {quote(split)}")
+    if models:
+        parts.append("--models " + " ".join(quote(str(m)) for m in id_list(models)))
+    elif model:
+        parts.append(f"--model {quote(str(model))}")
+    if set(gt_provenances) != set(DEFAULT_GT_PROVENANCES):
+        parts.append("--gt " + " ".join(gt_provenances))
+    if float(tolerance) != 2.0:
+        parts.append(f"--tolerance {tolerance:g}")
+    return "".join(f" {p}" for p in parts)
 
 
 def warn_partial(name: str, where: dict, project_path, compared: bool = False) -> None:
@@ -362,7 +384,7 @@ def evaluate(
             )
             done += 1
             report(progress, done, total, f"{vid}: frame {int(t)}")
-    uncounted.warn(project.path)
+    uncounted.warn(project.path, scoring_options(video_ids, split, gt_provenances, tolerance, model))
     frames_df = pd.DataFrame(rows, columns=FRAME_COLUMNS)
     videos_df = summarise_videos(frames_df)
     overall = summarise_overall(frames_df, videos_df)

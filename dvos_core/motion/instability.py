@@ -18,6 +18,11 @@ def _matrices(masks_shape, frames, matrices):
                 "temporal_instability needs the frames (to measure the camera motion) or the pair matrices; "
                 "pass matrices=np.tile(np.eye(2, 3), (T - 1, 1, 1)) to compare unaligned masks on purpose"
             )
+        if len(frames) != n:
+            raise ValueError(
+                f"temporal_instability got {len(frames)} frames for {n} masks: pass the frames the masks belong to, "
+                f"one per mask (or the {max(n - 1, 0)} pair matrices, matrices=)"
+            )
         matrices = estimate_global_motion(frames)
     if isinstance(matrices, GlobalMotion):
         if len(matrices) and np.any(matrices.pairs != np.arange(len(matrices))):
