@@ -7,7 +7,7 @@ import pytest
 
 from dvos_core.extract import extract_heads
 from dvos_core.store import Project
-from dvos_core.synth.bank import check_training_objects, training_objects
+from dvos_core.synth.bank import check_training_objects, synthesis_objects
 
 
 @pytest.fixture
@@ -25,13 +25,13 @@ def project(tmp_path):
 
 
 def test_a_video_made_a_test_video_after_extraction_keeps_its_heads_out_of_synthesis(project):
-    heads = len(training_objects(project, "head"))
+    heads = len(synthesis_objects(project)[0])
     assert heads == project.objects.count("head") == 12
     with pytest.warns(UserWarning, match=r"objects were cut from the new test video\(s\) plot2 \(6 heads, \d+ fakes\)"):
         project.set_split("plot2", "test")
     with pytest.warns(UserWarning, match=r"6 heads of the object bank were cut from test video\(s\) plot2"):
         check_training_objects(project)
-    kept = training_objects(project, "head")
+    kept = synthesis_objects(project)[0]
     assert len(kept) == 6
     recs = [r for _, r in project.objects.load("head")]
     assert sum(r["video"] == "plot1" for r in recs) == 6

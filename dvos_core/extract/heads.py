@@ -427,7 +427,7 @@ def _extract(project, bank, plan, labels, tokens, stats, opts, progress, cancel)
                             "kind": "fake",
                             **made_by,
                             "source": ItemRef(at),  # the id its head gets in the append
-                            "touches_border": False,
+                            "touches_border": rec["touches_border"],  # its head's silhouette: cut by the edge too
                             **shape,
                             **frec,
                         },

@@ -18,10 +18,76 @@ def test_video_ids(project) -> set[str]:
     return {v.name for v in project.videos(include_incomplete=True) if v.split == "test"}
 
 
-def training_objects(project, kind: str) -> list[np.ndarray]:
-    """The RGBA crops of ``kind`` ("head" or "fake") in the bank, but for those cut from a test video."""
+def synthesis_objects(project, border_heads: str = "auto") -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The (heads, fakes) RGBA crops synthesis pastes, read in one pass: none cut from a test video, and, as
+    ``border_heads`` (:class:`~dvos_core.synth.config.SynthConfig`) says, none of the heads cut by their frame's edge
+    nor of the fake heads made from them (:func:`edge_cut_plan`)."""
     tests = test_video_ids(project)
-    return [rgba for rgba, record in project.objects.load(kind) if record.get("video") not in tests]
+    objects = [(rgba, r) for rgba, r in project.objects.load() if r.get("video") not in tests]
+    drop = edge_cut_plan([r for _rgba, r in objects], border_heads)[0]
+    kept = [(rgba, r) for rgba, r in objects if r.get("id") not in drop]
+    return [rgba for rgba, r in kept if r["kind"] == "head"], [rgba for rgba, r in kept if r["kind"] == "fake"]
+
+
+def _flag(value) -> bool:
+    return isinstance(value, (bool, np.bool_)) and bool(value)  # (a bank's table holds NaN where a record has none)
+
+
+def edge_cut_plan(rows: list[dict], border_heads: str) -> tuple[set, int, int]:
+    """(ids to leave out, heads cut by their frame's edge, whole heads) of the bank records ``rows``. A head whose
+    painted shape touches its frame's edge (``touches_border``) has a straight cut side, not its outline: pasted
+    mid-frame it teaches the model heads with straight sides. 'skip' leaves such heads out, with the fakes made from
+    them (their silhouette: the fake's ``source``); 'auto' does so while MIN_WHOLE_HEADS whole heads remain; 'use'
+    keeps them."""
+    from dvos_core.synth.config import MIN_WHOLE_HEADS
+
+    cut = {r["id"] for r in rows if r["kind"] == "head" and _flag(r.get("touches_border"))}
+    whole = sum(1 for r in rows if r["kind"] == "head") - len(cut)
+    if not cut or border_heads == "use" or (border_heads == "auto" and whole < MIN_WHOLE_HEADS):
+        return set(), len(cut), whole
+    fakes = {
+        r["id"]
+        for r in rows
+        if r["kind"] == "fake" and (_flag(r.get("touches_border")) or _source(r.get("source")) in cut)
+    }
+    return cut | fakes, len(cut), whole
+
+
+def _source(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):  # no source (NaN in the table, None): made by an older dvos, or not a fake
+        return None
+
+
+def edge_cut_note(project, border_heads: str) -> str | None:
+    """What synthesis does with the bank's heads cut by their frame's edge (:func:`edge_cut_plan`), from the records
+    only: a line to show when they are left out, a warning (said here) when 'auto' keeps them for want of whole
+    heads, and a ValueError when 'skip' leaves no head."""
+    from dvos_core.synth.config import MIN_WHOLE_HEADS
+
+    tests = test_video_ids(project)
+    rows = [r for r in project.objects.table().to_dict("records") if r.get("video") not in tests]
+    drop, cut, whole = edge_cut_plan(rows, border_heads)
+    if not cut:
+        return None
+    edge = "cut by the edge of the frame they were painted in (a straight side, not their outline)"
+    if drop and not whole:
+        raise ValueError(
+            f"{project.path}: every head of the object bank is {edge}, and border_heads 'skip' leaves them all out; "
+            f"paint heads that lie inside the frame, or set border_heads: auto (or use) in the --config file"
+        )
+    if drop:
+        return f"{cut} of {cut + whole} heads {edge} left out, with the fake heads made from them (border_heads)"
+    if border_heads == "auto":
+        warn_user(
+            f"{project.path}: {cut} of the object bank's {cut + whole} heads are {edge}; with only {whole} whole "
+            f"head(s) (under {MIN_WHOLE_HEADS}) synthesis pastes them too, and their straight sides mid-frame teach "
+            f"the model heads that have none: paint heads away from the frame's edges (whole heads) and extract "
+            f"again (`dvos extract-objects {quote(project.path)}`), or set border_heads: use in the --config file to "
+            f"keep them without this warning"
+        )
+    return None
 
 
 def check_training_objects(project) -> None:

@@ -18,6 +18,8 @@ from dvos_core.shell import quote
 MAX_FEATHER = 2.5  # px; wider soft edges would blur heads into the field
 MAX_OBJECT_SCALE = 4.0  # pasted objects at most this many times their cut size
 MAX_OBJECTS = 5000  # heads (and fakes) per frame at most
+BORDER_HEADS = ("auto", "skip", "use")  # SynthConfig.border_heads: heads cut by their frame's edge
+MIN_WHOLE_HEADS = 10  # border_heads "auto" skips heads cut by their frame's edge while this many whole heads remain
 
 
 def _doc(default: Any, doc: str):
@@ -55,6 +57,12 @@ class SynthConfig:
         "least is kept (1 = uniform random placement)",
     )
     object_scale: tuple = _doc((0.85, 1.15), "size factor applied to each pasted object, drawn once per object")
+    border_heads: str = _doc(
+        "auto",
+        "heads cut by the edge of the frame they were painted in (one side a straight cut, not the head's outline) "
+        "and the fake heads made from them: 'skip' leaves them out, 'use' pastes them anywhere, 'auto' skips them "
+        "while at least 10 whole heads remain (heads the output frame's own edge cuts are made anyway)",
+    )
     min_visible_area: int = _doc(
         20,
         "visible pixels for a real head to count as present in a frame (used for "
@@ -135,6 +143,10 @@ class SynthConfig:
                 raise ValueError(f"SynthConfig.{name}={getattr(self, name)}: at most {MAX_OBJECTS} per frame")
         if not 0 <= self.fake_on_top_prob <= 1 or not 0 <= self.wind_coherence <= 1:
             raise ValueError("SynthConfig.fake_on_top_prob and wind_coherence must lie in [0, 1]")
+        if self.border_heads not in BORDER_HEADS:
+            raise ValueError(
+                f"SynthConfig.border_heads must be one of {', '.join(BORDER_HEADS)}, got {self.border_heads!r}"
+            )
         if self.placement_tries < 1:
             raise ValueError("SynthConfig.placement_tries must be >= 1")
         for name in (

@@ -22,7 +22,7 @@ import numpy as np
 
 from dvos_core.motion.head_sway import MANUAL, painted_frames
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
-from dvos_core.synth.bank import training_objects
+from dvos_core.synth.bank import synthesis_objects
 from dvos_core.synth.config import SynthConfig
 
 SPREAD = 0.15  # with one density (e.g. a single painted frame), clips cover +-15 % around it
@@ -191,8 +191,7 @@ def match_density(
     ids = id_list(video_ids) if video_ids is not None else [v.name for v in project.videos() if v.split != "test"]
     videos = [project.video(i) for i in ids]
     measured = painted_density(videos, provenances)
-    heads = training_objects(project, "head")
-    fakes = training_objects(project, "fake")
+    heads, fakes = synthesis_objects(project, base.border_heads)
     if not heads:
         raise ValueError(
             f"{project.path}: the object bank has no heads; extract them first (dvos extract-objects) so the "

@@ -18,10 +18,11 @@ from dvos_core.progress import Cancelled, CancelToken, ProgressFn, check, report
 from dvos_core.store.lock import writes_store
 from dvos_core.synth.bank import (
     check_training_objects,
+    edge_cut_note,
     head_videos,
+    synthesis_objects,
     test_backgrounds_warning,
     test_video_backgrounds,
-    training_objects,
 )
 from dvos_core.synth.config import SynthConfig, synth_config
 from dvos_core.threads import resolve_threads, using_threads
@@ -132,8 +133,9 @@ class _Context:
         self.cfg = SynthConfig.from_dict(a["config"])
         self.seed = int(a["seed"])
         self.backgrounds = list(a["inputs"]["backgrounds"])
-        self.heads = training_objects(self.project, "head")
-        self.fakes = training_objects(self.project, "fake")
+        # (a set started before border_heads existed pasted every head: its clips still to make do so too)
+        border = dict(a["config"] or {}).get("border_heads", "use")
+        self.heads, self.fakes = synthesis_objects(self.project, border)
 
     def make(self, i: int, cancel: CancelToken | None = None) -> None:
         from dvos_core.synth.clip import simulate_clip
@@ -319,6 +321,7 @@ def generate(
 
         raise ValueError(f"{project.path}: no real heads in the object bank; {painted_heads_note(project)}")
     check_training_objects(project)  # before the set is made: a bank of test-video heads only makes none
+    left_out = edge_cut_note(project, cfg.border_heads)
     if motion_matched_to is not None:
         from dvos_core.store.schema import id_list
 
@@ -327,7 +330,7 @@ def generate(
     done = set(sset.done().tolist())
     todo = [i for i in range(int(n_clips)) if i not in done]
     total = int(n_clips)
-    report(progress, len(done), total, f"{name}: {len(todo)} clips to render")
+    report(progress, len(done), total, f"{name}: {len(todo)} clips to render" + (f"; {left_out}" if left_out else ""))
     if not todo:
         return sset
     if backend == "serial" or (backend == "process" and workers <= 1):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
-from dvos_core.synth.bank import check_training_objects, training_objects
+from dvos_core.synth.bank import check_training_objects, edge_cut_note, synthesis_objects
 from dvos_core.synth.config import SynthConfig, synth_config
 
 PREVIEW_SUFFIXES = (".mp4", ".avi", ".png", ".jpg", ".jpeg")
@@ -37,12 +37,12 @@ def preview(
     cfg = synth_config(config).replace(n_frames=int(n_frames), height=int(size), width=int(size))
     report(progress, 0, n_frames + 1, "loading objects")
     check_training_objects(project)
-    heads = training_objects(project, "head")
-    if not heads:
+    if not project.objects.count("head"):
         from dvos_core.extract.heads import painted_heads_note
 
         raise ValueError(f"{project.path}: no real heads in the object bank; {painted_heads_note(project)}")
-    fakes = training_objects(project, "fake")
+    edge_cut_note(project, cfg.border_heads)  # (a warning where cut heads are pasted for want of whole ones)
+    heads, fakes = synthesis_objects(project, cfg.border_heads)
     ids = usable_backgrounds(project, cfg, "preview(size=)")  # size, not the config's height and width
     check(cancel)
     rng = np.random.default_rng([int(seed), 1])
