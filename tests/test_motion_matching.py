@@ -413,3 +413,26 @@ def test_matched_heads_step_as_much_as_the_footages_on_calm_and_on_swaying_foota
     assert o["drift_speed"] == 0.0 and o["sway_px"] > 0
     o = overrides_from_motion(calm, base.replace(drift_speed=0.0, sway_px=0.0))
     assert o["drift_speed"] == 0.0 and o["sway_px"] > 0
+
+
+def test_matched_heads_turn_tilt_and_bend_with_their_sway(slow_video):
+    """--match-motion scaled the heads' sway and drift to the footage but left rotation_deg (6), scale_jitter and
+    elastic_px at their defaults: on calm footage those moved the heads' edges 20x what the footage's heads moved.
+    They now follow the sway's factor, at most twice the base's."""
+    from dvos_core.motion.matching import WIND_GAIN_MAX, overrides_from_motion
+
+    base = SynthConfig(n_frames=15)
+    measured = match_motion({"calm": slow_video}, base=base, n_model_clips=4).measured["all"]
+    for p50 in (0.03, 0.4, 20.0):
+        heads = {"heads": 40, "pairs": 4, "p50": p50, "p90": 2 * p50}
+        o = overrides_from_motion({**measured, "head_sway_px": heads}, base)
+        gain = min(o["sway_px"] / base.sway_px, WIND_GAIN_MAX)
+        assert o["rotation_deg"] == pytest.approx(base.rotation_deg * gain, rel=0.01, abs=1e-3)
+        assert o["scale_jitter"] == pytest.approx(base.scale_jitter * gain, rel=0.01, abs=1e-4)
+        assert o["elastic_px"] == pytest.approx(base.elastic_px * gain, rel=0.01, abs=1e-3)
+        if p50 == 0.03:
+            assert o["rotation_deg"] < 1 and o["elastic_px"] < 0.1  # calm: nearly rigid heads
+        if p50 == 20.0:
+            assert o["rotation_deg"] == pytest.approx(2 * base.rotation_deg)  # windy: capped
+    kept = {**measured, "head_sway_px": None, "residual_px": None}  # nothing to match the heads on: kept
+    assert "rotation_deg" not in overrides_from_motion(kept, base)

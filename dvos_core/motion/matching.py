@@ -156,6 +156,9 @@ def config_motion(cfg, n_clips: int = 64, seed: int = 0) -> dict:
     return out
 
 
+WIND_GAIN_MAX = 2.0  # matched rotation_deg, scale_jitter and elastic_px: at most this many times the base's
+
+
 def pan_limit(cfg) -> float:
     """The fastest pan (px/frame) matching sets for synthetic frames of ``cfg``'s size: :data:`MAX_PAN_SHARE` of
     the shorter side, so that consecutive frames overlap by at least half."""
@@ -190,7 +193,8 @@ def overrides_from_motion(measured: dict, base) -> dict:
     """SynthConfig changes that give ``base`` the motion of ``measured`` (a pooled :func:`summarise` result). A pan
     faster than ``base``'s frame can show (:func:`pan_limit`) is slowed to it, its range scaled alike. ``sway_px``
     and ``drift_speed`` are scaled together (``base``'s split) so that a head's simulated median step is the painted
-    heads' median step (else the frame's flow as a head's p90 step)."""
+    heads' median step (else the frame's flow as a head's p90 step); the heads' turning, size change and bending
+    (``rotation_deg``, ``scale_jitter``, ``elastic_px``) by the same factor, at most :data:`WIND_GAIN_MAX`."""
     lo, hi = matched_pan(measured)
     limit = pan_limit(base)
     if pan_too_fast(measured, base):  # the footage's px speed does not fit: the range's shape at what fits
@@ -233,6 +237,12 @@ def overrides_from_motion(measured: dict, base) -> dict:
     if k is not None:
         out["sway_px"] = round(sway0 * k, 3)
         out["drift_speed"] = round(drift0 * k, 4)
+        # the wind that sways a head also turns, tilts (its size in view) and bends it: left at their defaults, on
+        # calm footage those moved the heads' edges 20x what the footage's heads move (their centres matched)
+        gain = min(k, WIND_GAIN_MAX)
+        out["rotation_deg"] = round(base.rotation_deg * gain, 3)
+        out["scale_jitter"] = round(base.scale_jitter * gain, 4)
+        out["elastic_px"] = round(base.elastic_px * gain, 3)
     return out
 
 
