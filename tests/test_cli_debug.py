@@ -152,3 +152,52 @@ def test_output_into_a_closed_pipe_is_not_an_error(tmp_path):
     child.stdout.close()
     err = child.stderr.read().decode()
     assert child.wait(timeout=60) == 0 and err == "", err
+
+
+@pytest.mark.parametrize("name, rc", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_the_same_signal_sent_twice_at_once_still_cancels_cleanly_and_a_later_one_stops_at_once(name, rc):
+    """GNU timeout sends its signal to the command and then to its process group: the second copy was taken as
+    "send it again to stop at once", so `timeout -s TERM` killed dvos mid-step (exit 143 without cleanup) and
+    `timeout -s INT` raised KeyboardInterrupt. A copy within REPEAT_GRACE_S is the same stop; a later one still
+    stops at once."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import signal, sys, time, types\n"
+        "from dvos_core.cli._common import cancel_on_sigint, run_command\n"
+        "from dvos_core.progress import check\n"
+        "def work(args):\n"
+        "    token = cancel_on_sigint()\n"
+        "    print('ready', flush=True)\n"
+        "    while not token.cancelled:\n"
+        "        time.sleep(0.01)\n"
+        "    print('cleaning up', flush=True)\n"
+        "    time.sleep(float(sys.argv[1]))\n"
+        "    check(token)\n"
+        "rc = run_command(types.SimpleNamespace(func=work, command='probe', debug=False))\n"
+        "print('rc', rc, flush=True)\n"
+    )
+    sig = getattr(signal, name)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, "0.8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert child.stdout.readline().strip() == "ready"
+    child.send_signal(sig)
+    assert child.stdout.readline().strip() == "cleaning up"  # the first was handled (two at once may merge)
+    child.send_signal(sig)  # timeout's second copy, a moment later
+    out, err = child.communicate(timeout=60)
+    assert "rc " + str(rc) in out and "dvos: cancelled" in err and "interrupted" not in err, (out, err)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert child.stdout.readline().strip() == "ready"
+    child.send_signal(sig)
+    assert child.stdout.readline().strip() == "cleaning up"
+    time.sleep(1.5)  # past the grace: a person's "stop now"
+    child.send_signal(sig)
+    out, err = child.communicate(timeout=20)
+    assert "rc" not in out or "rc 130" in out, (out, err)
+    assert child.returncode == -signal.SIGTERM if name == "SIGTERM" else "dvos: interrupted" in err, (out, err)

@@ -93,25 +93,37 @@ class TerminalProgress:
 # the signal that set the cancel token of the running command (None: none, or the cancel came from elsewhere): a
 # command stopped by SIGTERM exits with 143 (128 + 15), one stopped by Ctrl+C with 130 (128 + 2), as shells do
 _CANCELLED_BY: list[int] = []
+REPEAT_GRACE_S = 1.0  # a second Ctrl+C or SIGTERM sooner than this after the first is the same stop, sent twice
 
 
 def cancel_on_sigint() -> CancelToken:
     """A cancel token set by the first Ctrl+C or SIGTERM (what ``timeout``, ``docker stop`` and batch schedulers
     send before they kill): the command stops at its next safe point and keeps what it committed (a training run
-    saves its checkpoint). A second one of either ends the process as usual."""
+    saves its checkpoint). A second one of either ends the process as usual - once :data:`REPEAT_GRACE_S` have
+    passed: GNU ``timeout`` sends its signal twice at once (to the command, then to its process group), and a
+    second signal taken as "stop at once" turned its clean cancel into a kill."""
     token = CancelToken()
     defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
     owner = os.getpid()
+    first: list[float] = []
 
     def handler(signum, _frame):
         if os.getpid() != owner:  # a forked data-loader worker (Ctrl+C reaches it too): the command's process stops
             return
+        if first:  # a second signal
+            if time.monotonic() - first[0] < REPEAT_GRACE_S:
+                return  # the same stop sent twice (timeout's process group), not a user's "now"
+            for sig, default in defaults.items():
+                signal.signal(sig, default)
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signum)  # SIGTERM's default: end the process
+            return
+        first.append(time.monotonic())
         what = "Ctrl+C" if signum == signal.SIGINT else "SIGTERM"
         sys.stderr.write(f"\ncancelling on {what} (send it again to stop at once)...\n")
         _CANCELLED_BY[:] = [signum]
         token.cancel()
-        for sig, default in defaults.items():
-            signal.signal(sig, default)
 
     try:
         for sig in defaults:

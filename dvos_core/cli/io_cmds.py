@@ -298,9 +298,17 @@ def _add_video(args) -> int:
             return 0
     if existing:
         first = existing[0]
+        again = [i for f, i in zip(args.files, ids) if i in existing and _added_from(project, i, f)]
+        retry = (
+            f" ({', '.join(again)} {'was' if len(again) == 1 else 'were'} added from the same file before: to go on "
+            f"with the others, e.g. after an interrupted import, run it again with --skip-existing)"
+            if again and not args.skip_existing
+            else ""
+        )
         raise ValueError(
-            f"video id(s) {existing} already in {project.path}; import under another name with --id (one FILE at "
-            f"a time), or delete the old video first (`dvos delete {quote(project.path)} video {quote(first)} --yes`)"
+            f"video id(s) {existing} already in {project.path}{retry}; import under another name with --id (one "
+            f"FILE at a time), or delete the old video first (`dvos delete {quote(project.path)} video "
+            f"{quote(first)} --yes`)"
         )
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:  # ids are made from the names: 'a.mp4' and 'a.avi', or '中文.mp4' and '日本.mp4' (both 'video')
