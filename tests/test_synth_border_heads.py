@@ -88,3 +88,29 @@ def test_generate_says_what_it_left_out_and_a_set_started_before_keeps_pasting_t
     del config["border_heads"]  # as written by a dvos without the setting: it pasted every head
     legacy.group.attrs["config"] = config
     assert len(_Context(str(p.path), "syn").heads) == 15
+
+
+def test_a_camera_that_runs_past_the_background_clips_is_warned_about(tmp_path):
+    """A camera path longer than the background clip showed the field beyond its edge mirrored, silently (clips
+    inpainted from painted frames are only frame-sized, and matched pans run off them)."""
+    import warnings
+
+    from dvos_core.synth import generate
+    from dvos_core.synth.clip import mirrored_share
+
+    fast = SynthConfig(n_frames=30, height=48, width=48, camera_speed=3.0, camera_speed_min=2.5, n_heads=(1, 2))
+    assert 0.2 < mirrored_share(fast, (64, 64)) < 0.9 and mirrored_share(fast, (400, 400)) == 0
+    assert mirrored_share(SynthConfig(n_frames=8, height=160, width=160), (160, 160)) < 0.1  # the demo's: slivers
+    p = _project(tmp_path, whole=12)
+    bg = p.create_background("field", 64, 64)
+    bg.append_frames(np.full((4, 64, 64, 3), 90, np.uint8))
+    with pytest.warns(
+        UserWarning,
+        match=r"camera's path over 30 frames .* runs past the edge of the background.* "
+        r"about \d+ % of the synthetic frames' area shows the field beyond it mirrored",
+    ):
+        generate(p, "run_off", 1, fast, backend="serial")
+    still = fast.replace(camera_speed=0.0, camera_speed_min=0.0, camera_shake_px=0.0, camera_zoom=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        generate(p, "still", 1, still.replace(camera_rotation_deg=0.0), backend="serial")

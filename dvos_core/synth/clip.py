@@ -53,14 +53,21 @@ def background_indices(n_bg: int, n_frames: int, rng: np.random.Generator) -> np
     return np.where(k < n_bg, k, period - k)
 
 
-def _view_box(cam: motion.CameraPath, height: int, width: int):
-    """World bounding box (relative to the starting camera centre) of everything the camera sees in the clip."""
+def _frame_boxes(cam: motion.CameraPath, height: int, width: int):
+    """(T, 2) lows and highs (x, y) of the world bounding box of what the camera sees in each frame, relative to the
+    starting camera centre."""
     cx, cy = (width - 1) / 2, (height - 1) / 2
     corners = np.array([[-cx, -cy], [cx, -cy], [-cx, cy], [cx, cy]])
     c, s = np.cos(-cam.roll) / cam.zoom, np.sin(-cam.roll) / cam.zoom
     x = c[:, None] * corners[:, 0] - s[:, None] * corners[:, 1] + cam.centre[:, :1]
     y = s[:, None] * corners[:, 0] + c[:, None] * corners[:, 1] + cam.centre[:, 1:]
-    return np.array([x.min(), y.min()]), np.array([x.max(), y.max()])
+    return np.stack([x.min(1), y.min(1)], 1), np.stack([x.max(1), y.max(1)], 1)
+
+
+def _view_box(cam: motion.CameraPath, height: int, width: int):
+    """World bounding box (relative to the starting camera centre) of everything the camera sees in the clip."""
+    lo, hi = _frame_boxes(cam, height, width)
+    return lo.min(0), hi.max(0)
 
 
 def _place(rng, n: int, radii: np.ndarray, lo, hi, occupancy: np.ndarray | None, tries: int) -> np.ndarray:
@@ -119,6 +126,27 @@ def _aim_camera(rng, cfg: SynthConfig, extent: np.ndarray) -> _View:
         lo_c, hi_c = -vlo[a], extent[a] - 1 - vhi[a]
         c0[a] = rng.uniform(lo_c, hi_c) if lo_c <= hi_c else (extent[a] - 1) / 2 - (vlo[a] + vhi[a]) / 2
     return _View(c0, vlo, vhi, cam.matrices(c0, cfg.height, cfg.width))
+
+
+def mirrored_share(cfg: SynthConfig, background_hw, n_paths: int = 64, seed: int = 0) -> float:
+    """The mean share of the frame that shows field beyond the edge of a background frame of ``background_hw``
+    (height, width), over the frames of ``n_paths`` camera paths drawn from ``cfg`` (each view's bounding box, the
+    path placed as :func:`_aim_camera` places it): synthesis shows that field mirrored (a seam and repeated texture;
+    it moves with the camera, so the motion stays right)."""
+    hb, wb = background_hw
+    upscale = max(1.0, cfg.height / hb, cfg.width / wb)
+    extent = np.array([wb, hb], np.float64) * upscale - 1
+    rng = np.random.default_rng([int(seed), 97])
+    shares = []
+    for _ in range(int(n_paths)):
+        lo, hi = _frame_boxes(motion.camera_path(rng, cfg), cfg.height, cfg.width)
+        vlo, vhi = lo.min(0), hi.max(0)
+        fits = vhi - vlo <= extent
+        c0 = np.where(fits, -vlo, extent / 2 - (vlo + vhi) / 2)  # where it fits, every start keeps the view inside
+        lo, hi = lo + c0, hi + c0
+        inside = np.prod(np.clip(np.minimum(hi, extent) - np.maximum(lo, 0), 0, None), axis=1)
+        shares.append(1 - inside / np.prod(hi - lo, axis=1))
+    return float(np.mean(shares)) if shares else 0.0
 
 
 def _object_box(view: _View, cfg: SynthConfig, crops: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

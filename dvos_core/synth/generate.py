@@ -333,6 +333,7 @@ def generate(
     report(progress, len(done), total, f"{name}: {len(todo)} clips to render" + (f"; {left_out}" if left_out else ""))
     if not todo:
         return sset
+    _warn_camera_runs_off(project, sset, cfg)
     if backend == "serial" or (backend == "process" and workers <= 1):
         with using_threads(threads, torch=False):
             _run_serial(project, name, todo, len(done), total, progress, cancel)
@@ -343,6 +344,32 @@ def generate(
         _run_dask(project, name, todo, len(done), total, workers, progress, cancel)
     _warn_no_heads(sset, cfg)
     return sset
+
+
+MIRRORED_WARN = 0.1  # warn when more than this share of the synthetic frames shows field beyond the background's edge
+
+
+def _warn_camera_runs_off(project, sset, cfg: SynthConfig) -> None:
+    """Warn when the camera's path runs past the edge of the set's background clips so far that more than
+    :data:`MIRRORED_WARN` of the synthetic frames' area shows the field beyond it, mirrored (each background clip
+    picked alike). From the clips' sizes and the camera settings alone
+    (:func:`~dvos_core.synth.clip.mirrored_share`)."""
+    from dvos_core.synth.clip import mirrored_share
+
+    ids = list(sset.attrs["inputs"]["backgrounds"])
+    sizes = [tuple(project.background(b).shape[1:3]) for b in ids]
+    share = float(np.mean([mirrored_share(cfg, hw, seed=sset.attrs.get("seed", 0)) for hw in sizes]))
+    if share <= MIRRORED_WARN:
+        return
+    h, w = max(sizes, key=lambda hw: hw[0] * hw[1])
+    warn_user(
+        f"synthetic set {sset.name!r}: the camera's path over {cfg.n_frames} frames (camera_speed "
+        f"{cfg.camera_speed:g} px/frame, shake, roll and zoom) runs past the edge of the background clips (the "
+        f"largest is {h}x{w} px for {cfg.height}x{cfg.width} px clips), so about {100 * share:.0f} % of the "
+        f"synthetic frames' area shows the field beyond it mirrored: a seam and repeated texture the real footage "
+        f"does not have. Cut larger background clips (`dvos extract-backgrounds`; clips inpainted from painted frames "
+        f"are only frame-sized), or make the clips shorter (--frames) or smaller (--size)"
+    )
 
 
 def _warn_no_heads(sset, cfg: SynthConfig) -> None:
