@@ -106,3 +106,95 @@ def test_predictions_are_not_exported_into_a_folder_of_stored_masks_they_do_not_
     video.predictions["other"].set(5, p)
     with pytest.warns(UserWarning, match=r"1 mask file\(s\) .*\(frames these predictions do not cover\): plot1_000002"):
         export_masks(tmp_project, "plot1", pred, which="predictions", model="other")
+
+
+def _listed(out):
+    import csv
+
+    with open(out / "masks.csv", newline="") as f:
+        return {r["file"]: r for r in csv.DictReader(f)}
+
+
+def _truthful(out):
+    """Every file masks.csv lists holds the mask (digest) and kind it says."""
+    from dvos_core.io.masks import mask_digest
+
+    for name, row in _listed(out).items():
+        assert mask_digest(cv2.imread(str(out / name), cv2.IMREAD_GRAYSCALE)) == row["mask_digest"], name
+
+
+def _with_predictions(tmp_project, n=12):
+    video = tmp_project.add_video_array("plot2", np.zeros((n, 24, 32, 3), np.uint8))
+    for t in range(n):
+        m = np.zeros((24, 32), np.uint8)
+        m[2:8, t : t + 6] = 1
+        video.set_mask(t, m, "manual")
+        p = np.zeros((24, 32), np.float32)
+        p[12:20, t : t + 4] = 0.9
+        video.predictions["m"].set(t, p)
+    return video
+
+
+def test_a_stopped_export_leaves_the_folder_as_its_masks_csv_says(tmp_project, tmp_path, capsys):
+    """A stopped export (a cancel, Ctrl+C) wrote prediction masks over the first files while masks.csv still listed
+    the stored masks there: the next export refused them as edited, with advice to import predictions as manual
+    masks. Now a stopped export leaves the folder and its masks.csv as they were."""
+    from dvos_core.progress import Cancelled, CancelToken
+
+    _with_predictions(tmp_project)
+    out = tmp_path / "exc"
+    export_masks(tmp_project, "plot2", out)
+    before = {q.name: q.read_bytes() for q in out.iterdir()}
+    token = CancelToken()
+
+    def progress(done, total, message):
+        if done == 5:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        export_masks(tmp_project, "plot2", out, which="predictions", model="m", progress=progress, cancel=token)
+    assert {q.name: q.read_bytes() for q in out.iterdir()} == before  # no temporary file left either
+    _truthful(out)
+    export_masks(tmp_project, "plot2", out)  # not refused as edited files
+
+    # stopped by an error while the files get their names: the ones named are listed as what they now hold
+    import dvos_core.io.masks as masks
+
+    real, calls = masks.os.replace, []
+
+    def replace(a, b):
+        if str(b).endswith(".png"):
+            calls.append(b)
+            if len(calls) == 4:
+                raise KeyboardInterrupt
+        real(a, b)
+
+    masks.os.replace = replace
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            export_masks(tmp_project, "plot2", out, which="predictions", model="m")
+    finally:
+        masks.os.replace = real
+    _truthful(out)
+    assert {r["provenance"] for r in _listed(out).values()} == {"predicted"} and len(_listed(out)) == 3
+    assert not [q for q in out.iterdir() if q.name.startswith(".")]
+    # the command: Ctrl+C (or SIGTERM) cancels it, and it says nothing was written
+    import signal
+
+    def stop(done, total, message):
+        if done == 3:
+            signal.raise_signal(signal.SIGINT)
+
+    export_masks(tmp_project, "plot2", out, which="predictions", model="m", overwrite=True)
+    before = {q.name: q.read_bytes() for q in out.iterdir()}
+    from dvos_core.cli import _common
+
+    real_progress = _common.TerminalProgress
+    _common.TerminalProgress = lambda: stop
+    try:
+        rc = main(["export-masks", str(tmp_project.path), "plot2", str(out)])
+    finally:
+        _common.TerminalProgress = real_progress
+    err = capsys.readouterr().err
+    assert rc == 130 and "no mask was written" in err, err
+    assert {q.name: q.read_bytes() for q in out.iterdir()} == before

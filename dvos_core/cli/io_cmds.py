@@ -411,22 +411,27 @@ def _clear_masks(args) -> int:
 
 
 def _export_masks(args) -> int:
-    from dvos_core.cli._common import TerminalProgress, masks_choice
+    from dvos_core.cli._common import TerminalProgress, cancel_on_sigint, cancelled_exit, masks_choice
     from dvos_core.io import export_masks
+    from dvos_core.progress import Cancelled
     from dvos_core.store import Project
 
     project = Project.open(args.project, mode="r")
-    paths = export_masks(
-        project,
-        args.video_id,
-        args.out_dir,
-        fmt=args.fmt,
-        which=masks_choice(args, "export"),
-        progress=TerminalProgress(),
-        model=args.model,
-        min_area=args.min_area,
-        overwrite=args.overwrite,
-    )
+    try:
+        paths = export_masks(
+            project,
+            args.video_id,
+            args.out_dir,
+            fmt=args.fmt,
+            which=masks_choice(args, "export"),
+            progress=TerminalProgress(),
+            cancel=cancel_on_sigint(),
+            model=args.model,
+            min_area=args.min_area,
+            overwrite=args.overwrite,
+        )
+    except Cancelled:  # the generic word ("everything committed is kept") would promise the masks done so far
+        return cancelled_exit(f"no mask was written to {args.out_dir} (the files there are as they were)")
     if args.fmt == "coco":
         print(f"{args.video_id}: wrote the masks as COCO annotations to {paths[0]}")
     else:

@@ -1167,6 +1167,9 @@ def export_masks(
     Files of an earlier export that this one would write over are kept unless ``overwrite`` when they may hold
     someone's edits (see :func:`_refuse_edited`): a file whose mask is not the one ``masks.csv`` (the COCO ``dvos``
     entries) lists for it, or one it does not list; the export is then refused before anything is written.
+
+    The files are written under hidden temporary names and put in place with ``masks.csv`` only once all are written
+    (:func:`_put_in_place`): a cancel or an error leaves the folder and its ``masks.csv`` as they were.
     """
     import tifffile
 
@@ -1230,32 +1233,75 @@ def export_masks(
     _refuse_mixing(out, video_id, fmt, targets, which)
     from dvos_core.evaluate.metrics import count_objects
 
-    paths, rows = [], []
+    rows, staged = [], []  # staged: (temporary file, the file it becomes)
     source_of = {t: s for s, t in (known_source_numbers(video) or {}).items()}
-    for i, t in enumerate(frames):
-        check(cancel)
-        m = get(int(t))
-        if m is None:  # damaged: named at the end
-            continue
-        prov = PROVENANCE_NAMES[int(codes[t])] if which == "labels" else "predicted"
-        p = out / f"{video_id}_{int(t):06d}.{fmt}"
-        img = (np.asarray(m) > 0).astype(np.uint8) * 255
-        if fmt == "png":
-            write_image(p, img, f"exporting the mask of frame {int(t)}")
-        else:
-            with io_step(p, f"exporting the mask of frame {int(t)}"):
-                # deflate (lossless, read by every TIFF reader): a 0/255 mask shrinks ~50x, as PNG does; uncompressed,
-                # 3000 masks of a 1080p video were 6 GB
-                tifffile.imwrite(str(p), img, compression="zlib")
-        paths.append(p)
-        heads = count_objects(img, min_area=min_area)
-        pixels, source = str(int(np.count_nonzero(img))), str(source_of.get(int(t), ""))
-        rows.append([video_id, str(int(t)), p.name, prov, model or "", str(heads), pixels, source, mask_digest(img)])
-        report(progress, i + 1, len(frames), f"{video_id}: exporting masks")
-    _write_listing(out / "masks.csv", others + rows)
+    _remove_partial(out, video_id, fmt)  # left by an export killed before it could clean up
+    try:
+        for i, t in enumerate(frames):
+            check(cancel)
+            m = get(int(t))
+            if m is None:  # damaged: named at the end
+                continue
+            prov = PROVENANCE_NAMES[int(codes[t])] if which == "labels" else "predicted"
+            p = out / f"{video_id}_{int(t):06d}.{fmt}"
+            part = _partial_name(p)
+            img = (np.asarray(m) > 0).astype(np.uint8) * 255
+            staged.append((part, p))
+            if fmt == "png":
+                write_image(part, img, f"exporting the mask of frame {int(t)}")
+            else:
+                with io_step(part, f"exporting the mask of frame {int(t)}"):
+                    # deflate (lossless, read by every TIFF reader): a 0/255 mask shrinks ~50x, as PNG does;
+                    # uncompressed, 3000 masks of a 1080p video were 6 GB
+                    tifffile.imwrite(str(part), img, compression="zlib")
+            heads = count_objects(img, min_area=min_area)
+            pixels, source = str(int(np.count_nonzero(img))), str(source_of.get(int(t), ""))
+            row = [video_id, str(int(t)), p.name, prov, model or "", str(heads), pixels, source, mask_digest(img)]
+            rows.append(row)
+            report(progress, i + 1, len(frames), f"{video_id}: exporting masks")
+    except BaseException:  # a cancel, Ctrl+C, a full disk: the folder and its masks.csv stay as they were
+        for part, _p in staged:
+            part.unlink(missing_ok=True)
+        raise
+    paths = _put_in_place(out / "masks.csv", others, rows, staged)
     _warn_stale(out, video_id, fmt, paths, which)
     _warn_damaged(video, damaged)
     return paths
+
+
+def _partial_name(path: Path) -> Path:
+    """The hidden name :func:`export_masks` writes ``path`` under until the whole export is written (hidden files
+    are not read as masks)."""
+    return path.with_name(f".{path.stem}.partial{path.suffix}")
+
+
+def _remove_partial(out: Path, video_id: str, fmt: str) -> None:
+    """Remove the files of ``video_id`` an export killed before it could clean up left under :func:`_partial_name`."""
+    pattern = re.compile(r"\." + re.escape(video_id) + r"_\d{6}\.partial\." + re.escape(fmt))
+    for q in out.iterdir():
+        if pattern.fullmatch(q.name) and q.is_file() and not q.is_symlink():
+            q.unlink(missing_ok=True)
+
+
+def _put_in_place(listing: Path, others: list, rows: list, staged: list) -> list[Path]:
+    """Give the files ``staged`` ((temporary file, final path), written whole) their names and list ``others`` +
+    ``rows`` in ``listing``. Until every file has its name, ``listing`` lists none of this video's files: a process
+    killed in between leaves files it does not list (refused by the next export unless they hold its masks), never
+    a row claiming a file holds a mask it does not."""
+    _write_listing(listing, others)
+    done = 0
+    try:
+        for part, path in staged:
+            with io_step(path, "giving an exported mask its name"):
+                os.replace(part, path)
+            done += 1
+    except BaseException:  # list the files that have their names; the others stay as they were
+        for part, _path in staged[done:]:
+            part.unlink(missing_ok=True)
+        _write_listing(listing, others + rows[:done])
+        raise
+    _write_listing(listing, others + rows)
+    return [path for _part, path in staged]
 
 
 def _warn_damaged(video, damaged: list) -> None:
