@@ -181,3 +181,18 @@ def test_synth_with_matching_names_too_small_backgrounds_before_measuring(small_
     assert "no background clip is at least 512x512 px" in out.err and "use a smaller --size" in out.err
     assert "quantity" not in out.out and "head pixels in painted frames" not in out.out
     assert "s" not in Project.open(small_project).synthetic_ids()
+
+
+def test_store_python_snippet_reads_predictions_as_written(tmp_project):
+    """docs/store.md's Python block unpacked ``ctx.get(5)`` straight away, a TypeError for a frame the set did not
+    predict (get gives None then): its prediction lines run as written on a set that predicted frame 0 only."""
+    text = (ROOT / "docs" / "store.md").read_text(encoding="utf-8")
+    code = next(c for c in fenced(text, "python") if "ctx.get(5)" in c)
+    lines = code.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("ctx = "))
+    end = next(i for i, line in enumerate(lines) if line.startswith("masks = ctx.masks("))
+    v = tmp_project.add_video_array("plot1", np.zeros((8, 16, 16, 3), np.uint8))
+    v.predictions["ctx"].set(0, np.full((16, 16), 0.75, np.float32))
+    names = {"v": v}
+    exec(compile("\n".join(lines[start : end + 1]), "store.md", "exec"), names)
+    assert names["masks"].shape == (1, 16, 16)
