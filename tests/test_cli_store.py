@@ -174,3 +174,22 @@ def test_add_video_skip_existing_skips_only_the_same_file_added_before(tmp_path,
     assert main(["add-video", path, str(other), "--skip-existing"]) == 2  # the id of a video of another file
     err = capsys.readouterr().err
     assert "already in" in err and "--skip-existing)" not in err
+
+
+def test_create_on_a_file_or_other_folder_does_not_suggest_overwrite(tmp_path, capsys):
+    """Project.create on an existing file or a folder that is no dvos project said "pass overwrite=True to replace
+    it", which is then refused (dvos deletes only its own projects); now it says to choose another path."""
+    afile = tmp_path / "notes.txt"
+    afile.write_text("keep")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"x")
+    for path in (afile, folder):
+        for overwrite in (False, True):
+            with pytest.raises(StoreError, match="is not a dvos project.*choose another path") as e:
+                Project.create(path, overwrite=overwrite)
+            assert "overwrite" not in str(e.value)
+        assert main(["new", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "choose another path" in err and "--overwrite" not in err, err
+    assert afile.read_text() == "keep" and (folder / "a.jpg").exists()

@@ -157,5 +157,5 @@ def test_open_refuses_other_zarr_stores_and_damaged_metadata(tmp_path):
     meta.write_text(meta.read_text()[:20])  # e.g. a disk that filled up mid-write
     with pytest.raises(StoreError, match="d.dvos.*zarr.json.*unreadable"):
         Project.open(p.path)
-    with pytest.raises(StoreError, match="already exists"):
-        Project.create(p.path)  # and it is not silently replaced
+    with pytest.raises(StoreError, match="unreadable.*refusing to delete it: choose another path"):
+        Project.create(p.path)  # and it is not silently replaced (nor overwrite=True suggested, which is refused)

@@ -298,15 +298,20 @@ class Project:
             kept = [r for r in _hidden_builds(path)[0] if _is_project(r)]
             if kept:  # the only copy of a project whose replacement was stopped half-way: never deleted unasked
                 raise StoreError(_interrupted_overwrite(path, kept, [], "not created"))
-        if replacing:
-            if not overwrite:
-                raise ProjectExistsError(path)
+        if replacing:  # only a dvos project is replaced: anything else is refused first, so that
+            # ProjectExistsError's overwrite=True is suggested only where it would work
             if not path.is_dir() or not (path / "zarr.json").is_file():
-                raise StoreError(f"{path} exists and is not a dvos project; refusing to delete it")
+                what = "a file" if not path.is_dir() else "a folder that holds other files"
+                raise StoreError(
+                    f"{path} exists and is not a dvos project ({what}); refusing to delete it: choose another path "
+                    f"for the new project"
+                )
             try:
                 _root_attrs(path)
             except StoreError as e:
-                raise StoreError(f"{e}; refusing to delete it") from None
+                raise StoreError(f"{e}; refusing to delete it: choose another path for the new project") from None
+            if not overwrite:
+                raise ProjectExistsError(path)
             refuse_while_training(path, "this project", "replace the project")  # (it died as if the store was damaged)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
