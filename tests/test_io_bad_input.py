@@ -61,6 +61,26 @@ def test_import_failure_keeps_existing_videos(tmp_project, tmp_path, video_avi):
     assert tmp_project.video_ids() == ["good"] and len(tmp_project.video("good")) == 3
 
 
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"tags": ["a"]}, r"tags \(--tag KEY=VALUE\) must be a dict such as .*got \['a'\]"),
+        ({"step": "2"}, r"step \(--step\) must be a whole number, got '2'"),
+        ({"start": 1.5}, r"start \(--start\) must be a whole number, got 1\.5"),
+        ({"stop": "3"}, r"stop \(--stop\) must be a whole number"),
+        ({"batch": -1}, r"batch must be >= 1, got -1"),
+        ({"batch": 2.0}, r"batch must be a whole number"),
+    ],
+)
+def test_import_video_argument_types_are_named(tmp_project, video_avi, kwargs, error):
+    """Wrong argument types failed with Python's words ("dictionary update sequence element #0 ...", "'<' not
+    supported between instances of 'str' and 'int'") and batch=-1 was taken; each is now a ValueError naming the
+    argument (and its option), before anything is written."""
+    with pytest.raises(ValueError, match=error):
+        import_video(tmp_project, video_avi, **kwargs)
+    assert tmp_project.video_ids() == []
+
+
 def test_folder_with_mismatched_sizes_names_file(tmp_project, tmp_path):
     import cv2
 

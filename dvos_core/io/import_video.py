@@ -86,7 +86,9 @@ def import_video(
     and large ones bounded memory. Frames of more than 2 GiB as RGB (one frame is one chunk) are refused when the
     video is opened, before anything is written.
     """
+    from dvos_core.extract._checks import check_int
     from dvos_core.store import Project, safe_id
+    from dvos_core.store.project import check_tags
     from dvos_core.store.schema import SPLITS
 
     project = Project.of(project)
@@ -94,6 +96,14 @@ def import_video(
     path = user_path(path)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    # checked before the file is opened (a wrong type failed later with Python's words, a batch below 1 was taken)
+    check_int(start, "start (--start)", 0, "the first frame is 0")
+    if stop is not None:
+        check_int(stop, "stop (--stop)", 1)
+    check_int(step, "step (--step)", 1)
+    if batch is not None:
+        check_int(batch, "batch", 1, "or None for the default")
+    check_tags({} if tags is None else tags, str(path), "--tag KEY=VALUE")
     if fps is not None:
         if not (math.isfinite(float(fps)) and float(fps) > 0):
             raise ValueError(f"fps must be a positive number of frames per second, got {fps}")
@@ -110,7 +120,7 @@ def import_video(
                 f"{path}: its frames of {w}x{h} pixels are too large to store ({h * w * 3 / 2**30:.1f} GiB each as "
                 f"RGB; at most 2 GiB); add it resized (--height, e.g. --height 2048) or cropped (--crop)"
             )
-        batch = int(batch) if batch else frames_per_batch(h, w)
+        batch = int(batch) if batch is not None else frames_per_batch(h, w)
         src_fps = reader.fps
         out_fps = fps if fps is not None else (src_fps / step if src_fps else None)
         numbered = _file_number_runs(reader, idx, path)
@@ -124,7 +134,7 @@ def import_video(
             source_frames={"start": idx.start, "stop": idx.stop, "step": idx.step},
             source_n_frames=len(reader),
             split=split,
-            tags=dict(tags or {}),
+            tags=dict(tags or {}),  # (a dict: checked above)
             import_complete=False,
             **({"source_file_numbers": numbered} if numbered else {}),
         )

@@ -933,6 +933,14 @@ def _check_size(what: str, height, width) -> None:
         raise ValueError(f"{what}: height and width must be whole numbers of pixels above 0, got {height!r}x{width!r}")
 
 
+def check_tags(tags, what: str, option: str = "") -> None:
+    """Refuse ``tags`` of a video (``what``: "video 'plot1'") that are not a dict, naming ``option`` (the
+    command-line option that gives them) where there is one."""
+    if not isinstance(tags, dict):
+        also = f" ({option})" if option else ""
+        raise ValueError(f"{what}: tags{also} must be a dict such as {{'growth_stage': 'flowering'}}, got {tags!r}")
+
+
 def _video_attrs(video_id: str, height, width, attrs: dict) -> dict:
     """The attributes of a new video, checked before anything is written: ``split`` one of the splits (a video of
     an unknown split, say "training", was silently left out of training), ``tags`` a dict (any other value made
@@ -949,8 +957,7 @@ def _video_attrs(video_id: str, height, width, attrs: dict) -> dict:
     attrs.setdefault("tags", {})
     if attrs["split"] not in SPLITS:
         raise ValueError(f"{what}: split must be one of {', '.join(SPLITS)}, got {attrs['split']!r}")
-    if not isinstance(attrs["tags"], dict):
-        raise ValueError(f"{what}: tags must be a dict such as {{'growth_stage': 'flowering'}}, got {attrs['tags']!r}")
+    check_tags(attrs["tags"], what)
     fps = attrs.get("fps")
     if fps is not None:
         try:
