@@ -133,3 +133,18 @@ def test_bare_field_options_refuse_test_videos_and_negative_start(tmp_project, c
         backgrounds_from_annotated(tmp_project, clip_length=2, motion="none")
     with pytest.raises(ValueError, match="'painted_test' is a test video"):
         backgrounds_from_annotated(tmp_project, ["painted_test"], clip_length=2, motion="none")
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_a_read_only_project_is_refused_before_any_head_is_cut(tmp_project, monkeypatch, replace):
+    """extract_heads on a project opened read-only cut every head first and only then said "opened read-only"."""
+    import dvos_core.extract.heads as heads
+    from dvos_core.store import Project, StoreError
+
+    _painted(tmp_project)
+    cut = []
+    real = heads.frame_objects
+    monkeypatch.setattr(heads, "frame_objects", lambda *a, **k: cut.append(1) or real(*a, **k))
+    with pytest.raises(StoreError, match="opened read-only"):
+        extract_heads(Project.open(tmp_project.path, mode="r"), min_area=10, fakes_per_head=1, replace=replace)
+    assert cut == [] and len(tmp_project.objects) == 0

@@ -331,6 +331,8 @@ def extract_heads(
         stats["withdrawn"] = sorted((vid, t, why) for (vid, t), why in withdrawn.items())
         stale |= set(withdrawn)  # their objects go too, and nothing is cut from them
         plan = [p for p in plan if p not in done]
+    if plan or stale:  # a project that cannot be written fails now, not after every head was cut
+        project.check_writable("extract heads")
     opts = SimpleNamespace(
         seed=seed,
         min_area=min_area,
