@@ -319,6 +319,19 @@ def test_matching_a_test_videos_motion_warns(slow_video, tmp_project):
         match_motion(tmp_project, ["held"], base=SynthConfig(n_frames=12))
 
 
+def test_an_empty_list_of_videos_is_refused_not_read_as_every_video(slow_video, tmp_project):
+    """match_motion(p, []) measured every video but the test ones, where evaluate and compare_models refuse an
+    empty list (it is not "the whole split"): now refused alike, naming the option; None still means every video."""
+    tmp_project.add_video_array("plot1", slow_video, split="train")
+    with pytest.raises(ValueError, match=r"video_ids is an empty list.*--match-motion VIDEO.*pass None"):
+        match_motion(tmp_project, [], base=SynthConfig(n_frames=12))
+    with pytest.raises(ValueError, match=r"video_ids is an empty list.*--compare-motion VIDEO"):
+        check_config_motion(tmp_project, SynthConfig(n_frames=12), [], head_sway=False)
+    assert list(match_motion(tmp_project, None, base=SynthConfig(n_frames=12), max_pairs=4).measured["videos"]) == [
+        "plot1"
+    ]
+
+
 def test_after_matching_a_speed_gap_does_not_advise_matching_again(fast_video, slow_video):
     """Footage of two speeds (one still, one fast): the gap left after matching told the user to run the
     --match-motion just run."""

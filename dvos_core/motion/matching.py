@@ -441,9 +441,10 @@ def match_motion(
 ) -> MotionMatch:
     """Measure the motion of real videos and derive the synthesis motion ranges from it.
 
-    ``project_or_videos``: a Project (its videos but the test ones, or ``video_ids``; ids may also be video file
-    paths), video file paths, frame arrays or stored videos. ``base``: the SynthConfig to start from (default: the
-    defaults); only :data:`MATCHED_FIELDS` change. ``max_pairs`` bounds the frame pairs measured per video. With
+    ``project_or_videos``: a Project (its videos but the test ones, or ``video_ids``; an empty list is refused, not
+    read as every video; ids may also be video file paths), video file paths, frame arrays or stored videos.
+    ``base``: the SynthConfig to start from (default: the defaults); only :data:`MATCHED_FIELDS` change.
+    ``max_pairs`` bounds the frame pairs measured per video. With
     ``render_clips`` > 0 and a ``render_project`` (default: the project measured, when it is one), that many short
     preview clips of the matched config are rendered and measured too (``rendered``; needs heads and background
     clips of ``base``'s height, checked before the footage is measured). Stored videos with painted frames also
@@ -588,12 +589,19 @@ def fast_pan_warning(measured: dict, base, config) -> str:
     )
 
 
-def _default_ids(source, video_ids):
-    """A project's videos to match when none are named: all but the test videos (if that leaves any)."""
+def _default_ids(source, video_ids, option: str = "--match-motion"):
+    """A project's videos to match when none are named (None): all but the test videos (if that leaves any). An
+    empty list is refused, not read as "every video" (as evaluate refuses it); ``option`` names the videos on the
+    command line."""
     from dvos_core.store import Project
     from dvos_core.store.schema import id_list
 
     video_ids = id_list(video_ids)
+    if video_ids is not None and not video_ids and isinstance(source, Project):
+        raise ValueError(
+            f"video_ids is an empty list: name the videos to measure ({option} VIDEO ...), or pass None to measure "
+            f"every video of {source.path} but the test ones"
+        )
     if not isinstance(source, Project):
         return video_ids
     if video_ids:
@@ -665,7 +673,7 @@ def check_config_motion(
     """Compare a config's motion with the footage without changing it: {"rows", "warnings", "measured",
     "synthetic"} (warnings are empty when they agree). ``head_sway``: also follow the painted heads of stored videos
     to compare their sway, as :func:`match_motion` measures it (False: camera motion only, quicker)."""
-    video_ids = _default_ids(project_or_videos, video_ids)
+    video_ids = _default_ids(project_or_videos, video_ids, "--compare-motion")
     motions = measure_videos(project_or_videos, video_ids, max_pairs=max_pairs, run_length=config.n_frames, **kw)
     _require_pairs(motions, "compare the motion with", "--compare-motion")
     measured, scales = _pooled(project_or_videos, video_ids, motions, config.n_frames)
