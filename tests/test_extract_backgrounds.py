@@ -66,3 +66,47 @@ def test_a_video_with_labelled_heads_is_said_to_teach_them_as_background(tmp_pro
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(extract_backgrounds(tmp_project, bare.name, clip_length=3)) == 2
+
+
+def test_clips_from_a_file_are_preprocessed_as_the_videos_were(tmp_project, video_mp4, video_avi):
+    """Clips cut from a file without preprocessing kept its full resolution while the heads came from resized frames
+    (pasted at another scale, without a word): they now take the videos' preprocessing, and other options warn."""
+    import warnings
+
+    from dvos_core.io import import_video
+
+    pre = Preprocess(height=64, crop=(48, 48))
+    import_video(tmp_project, video_avi, video_id="plot", preprocess=pre, split="train")
+    clips = extract_backgrounds(tmp_project, str(video_mp4), clip_length=10, n_clips=1)
+    assert clips[0].shape == (10, 48, 48, 3) and clips.from_videos and clips.preprocessing == pre
+    with pytest.warns(UserWarning, match=r"videos \(plot\) were resized / cropped with --height 64 --crop 48 48"):
+        clips = extract_backgrounds(tmp_project, str(video_mp4), clip_length=10, n_clips=1, preprocess=Preprocess())
+    assert clips[0].shape[1:3] != (48, 48) and not clips.from_videos
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the videos' own options: nothing to say
+        extract_backgrounds(tmp_project, str(video_mp4), clip_length=10, n_clips=1, start=10, preprocess=pre)
+    import_video(tmp_project, video_avi, video_id="other", split="train")  # added as it is
+    with pytest.warns(UserWarning, match=r"different preprocessing \(none: other; --height 64 --crop 48 48: plot\)"):
+        clips = extract_backgrounds(tmp_project, str(video_mp4), clip_length=10, n_clips=1, start=20)
+    assert clips[0].shape[1:3] != (48, 48)
+
+
+def test_cli_says_the_clips_take_the_videos_preprocessing(tmp_project, video_mp4, video_avi, capsys):
+    from dvos_core.cli import main
+    from dvos_core.io import import_video
+
+    import_video(tmp_project, video_avi, video_id="plot", preprocess=Preprocess(height=64, crop=(48, 48)))
+    assert (
+        main(["extract-backgrounds", str(tmp_project.path), str(video_mp4), "--clip-length", "10", "--clips", "1"]) == 0
+    )
+    assert "as the project's videos were when they were added (--height 64 --crop 48 48)" in capsys.readouterr().out
+    assert tmp_project.background(tmp_project.background_ids()[0]).shape == (10, 48, 48, 3)
+    assert (
+        main(
+            ["extract-backgrounds", str(tmp_project.path), str(video_mp4), "--clip-length", "10", "--clips", "1"]
+            + ["--start", "10", "--no-preprocess"]
+        )
+        == 0
+    )
+    out = capsys.readouterr()
+    assert "give --height 64 --crop 48 48" in out.err and "as the project's videos" not in out.out

@@ -289,10 +289,12 @@ def add_project(parser, help_text: str = "path of the project store (a folder en
     parser.add_argument("project", help=help_text)
 
 
-def add_preprocess(p, what: str = "frames") -> None:
+def add_preprocess(p, what: str = "frames", as_is: str | None = None) -> None:
     """``--paper-preprocess`` | ``--height H``, and ``--crop H W``: how imported frames are resized and cropped
-    (read back by :func:`preprocess_from_args`)."""
+    (read back by :func:`preprocess_from_args`); with ``as_is`` (its help) also ``--no-preprocess``."""
     g = p.add_mutually_exclusive_group()
+    if as_is:  # not in the group: its usage line would not fit 80 columns
+        p.add_argument("--no-preprocess", action="store_true", help=as_is)
     g.add_argument(
         "--paper-preprocess",
         action="store_true",
@@ -312,6 +314,8 @@ def preprocess_from_args(args):
     """The :class:`dvos_core.io.Preprocess` that :func:`add_preprocess`'s options ask for."""
     from dvos_core.io import Preprocess
 
+    if getattr(args, "no_preprocess", False) and (args.paper_preprocess or args.height is not None or args.crop):
+        raise ValueError("--no-preprocess keeps the frames as they are; drop --paper-preprocess, --height and --crop")
     if args.paper_preprocess:
         if args.crop:
             raise ValueError("--paper-preprocess already crops to 1024x1024; drop --crop")

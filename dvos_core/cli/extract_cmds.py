@@ -21,6 +21,7 @@ BARE_FIELD_ONLY = {
     "start": "--start",
     "stride": "--stride",
     "paper_preprocess": "--paper-preprocess",
+    "no_preprocess": "--no-preprocess",
     "height": "--height",
     "crop": "--crop",
 }
@@ -97,7 +98,12 @@ def register(sub) -> None:
     p.add_argument("--start", type=int, help="first frame to use (default 0)")
     p.add_argument("--stride", type=int, help="frames between clip starts (default: the clip length, no overlap)")
     p.add_argument("--prefix", help="clip names are PREFIX_000, PREFIX_001, ... (default: SOURCE name + _bg)")
-    add_preprocess(p, "clips")
+    add_preprocess(
+        p,
+        "clips",
+        as_is="keep the frames of a SOURCE file as they are (without any of these options, clips from a file are "
+        "resized / cropped as the project's videos were when they were added, so the heads keep their size)",
+    )
     a = p.add_argument_group("backgrounds from annotated frames (no bare-field video)")
     a.add_argument(
         "--from-annotated",
@@ -200,6 +206,7 @@ def _extract_objects(args) -> int:
 def _extract_backgrounds(args) -> int:
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
     from dvos_core.extract import extract_backgrounds
+    from dvos_core.extract.backgrounds import preprocess_options
     from dvos_core.store import Project
 
     if args.from_annotated:
@@ -225,6 +232,7 @@ def _extract_backgrounds(args) -> int:
         )
     if not args.source:
         raise ValueError("give SOURCE (a bare-field video) or --from-annotated to inpaint annotated frames")
+    chosen = args.paper_preprocess or args.no_preprocess or args.height is not None or args.crop is not None
     project = Project.open(args.project)
     clips = extract_backgrounds(
         project,
@@ -234,11 +242,17 @@ def _extract_backgrounds(args) -> int:
         start=0 if args.start is None else args.start,
         stride=args.stride,
         bg_prefix=args.prefix,
-        preprocess=preprocess_from_args(args),
+        preprocess=preprocess_from_args(args) if chosen else None,
         progress=TerminalProgress(),
         cancel=cancel_on_sigint(),
         threads=args.threads,
     )
+    if clips.from_videos:
+        print(
+            f"no preprocessing given: the clips are resized / cropped as the project's videos were when they were "
+            f"added ({preprocess_options(clips.preprocessing)}), so the heads keep their size on them "
+            f"(--no-preprocess keeps the file's frames as they are)"
+        )
     kept = getattr(clips, "kept", [])
     if clips or not kept:
         print(

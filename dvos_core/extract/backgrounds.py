@@ -52,11 +52,14 @@ def _free_ids(project, prefix: str, n: int, taken=()) -> list[str]:
 class CutClips(list):
     """The new :class:`~dvos_core.store.Background` clips of :func:`extract_backgrounds`; ``kept`` holds the ids of
     the finished clips cut before from the same source, start, length and preprocessing, which were not cut
-    again."""
+    again; ``preprocessing`` the :class:`~dvos_core.io.Preprocess` the clips were cut with, ``from_videos`` True
+    when it was taken from the project's videos (none given for a file)."""
 
-    def __init__(self, clips=(), kept=()):
+    def __init__(self, clips=(), kept=(), preprocessing=None, from_videos: bool = False):
         super().__init__(clips)
         self.kept = list(kept)
+        self.preprocessing = preprocessing
+        self.from_videos = from_videos
 
 
 def _cut_before(project, source: str, token, n_frames: int, clip_length: int, pre: dict) -> dict:
@@ -85,6 +88,71 @@ def _cut_before(project, source: str, token, n_frames: int, clip_length: int, pr
             continue
         out.setdefault(int(a["start"]), b)
     return out
+
+
+def preprocess_options(pre) -> str:
+    """The ``dvos`` options that ask for :class:`~dvos_core.io.Preprocess` ``pre`` ("--no-preprocess" for none)."""
+    from dvos_core.io.preprocess import Preprocess
+
+    if pre == Preprocess.paper():
+        return "--paper-preprocess"
+    opts = [f"--height {pre.height}"] if pre.height is not None else []
+    opts += [f"--crop {pre.crop[0]} {pre.crop[1]}"] if pre.crop else []
+    return " ".join(opts) or "--no-preprocess"
+
+
+def _videos_preprocessing(project) -> dict:
+    """{preprocessing: [video ids]} of the project's non-test videos (heads are cut from their frames) that record
+    how they were resized / cropped when they were added (``preprocessing`` attr)."""
+    from dvos_core.io.preprocess import Preprocess
+
+    out: dict = {}
+    for video in project.videos():
+        pre = video.attrs.get("preprocessing")
+        if video.split != "test" and isinstance(pre, dict):
+            out.setdefault(Preprocess.from_dict(pre), []).append(video.name)
+    return out
+
+
+def _file_preprocess(project, preprocess, where: str):
+    """(preprocessing, taken from the videos) of clips cut from the file ``where``: ``preprocess``, or when None the
+    one all the project's non-test videos were added with (heads cut from resized frames must be pasted on
+    backgrounds resized alike); a warning naming the options when the clips would be preprocessed otherwise than
+    those videos."""
+    from dvos_core.io.preprocess import Preprocess
+
+    used = _videos_preprocessing(project)
+    if len(used) == 1:
+        (theirs,) = used
+        if preprocess is None:
+            return theirs, theirs != Preprocess()
+        if preprocess != theirs:
+            warn_user(
+                f"{where}: clips {_how(preprocess)}, but the project's videos ({', '.join(used[theirs])}) were "
+                f"{_how(theirs)} when they were added, so the heads cut from them are pasted at another scale than "
+                f"this field; give {preprocess_options(theirs)} to preprocess the clips as the videos, unless this "
+                f"file was filmed at another resolution"
+            )
+        return preprocess, False
+    if preprocess is None and len(used) > 1:
+        kinds = "; ".join(
+            f"{preprocess_options(p) if p != Preprocess() else 'none'}: {', '.join(ids)}" for p, ids in used.items()
+        )
+        warn_user(
+            f"{where}: the project's videos were added with different preprocessing ({kinds}), so the clips keep "
+            f"this file's frames as they are; give the options of the videos whose heads you paste on them, so "
+            f"those heads keep their size"
+        )
+    return preprocess or Preprocess(), False
+
+
+def _how(pre) -> str:
+    """``pre`` in words, as in "clips {...}"."""
+    from dvos_core.io.preprocess import Preprocess
+
+    if pre == Preprocess():
+        return "not resized (--no-preprocess)"
+    return f"resized / cropped with {preprocess_options(pre)}"
 
 
 def _warn_if_heads(video) -> None:
@@ -117,7 +185,12 @@ def extract_backgrounds(
     """Cut clips of ``clip_length`` consecutive frames from ``source`` into the project's background store.
 
     ``source``: a video id of the project, or a path to a bare-field video file / TIFF / image folder (decoded
-    directly). ``preprocess`` (resize / centre crop) applies to the frames of either kind of source. Clips start at
+    directly). ``preprocess`` (resize / centre crop) applies to the frames of either kind of source; None: none for
+    a video of the project, and for a file the preprocessing the project's non-test videos were all added with (the
+    heads cut from them then keep their size on the clips; the result's ``from_videos`` says so; ``Preprocess()``
+    keeps the file's frames as they are). A ``preprocess`` other than those videos' is cut with a warning naming the
+    options that match them; for videos added with different preprocessing and none given, the file's frames are
+    kept as they are, with a warning. Clips start at
     ``start`` and every ``stride`` frames (default: back to back), at most ``n_clips``. Ids are ``<prefix>_000``,
     ``<prefix>_001``, ... (prefix: the video id or file stem + '_bg'), skipping ids in use. A test video is refused
     (test frames never feed training). Each clip is committed whole; on cancel or error the unfinished clip is
@@ -133,9 +206,9 @@ def extract_backgrounds(
 
     project = Project.of(project)
 
-    pre = preprocess or Preprocess()
-    reader, token = None, None
+    reader, token, from_videos = None, None, False
     if isinstance(source, str) and source in project.video_ids():
+        pre = preprocess or Preprocess()
         video = training_video(project, source, "background clips cut from it")
         _warn_if_heads(video)
         n, h0, w0 = len(video), video.shape[1], video.shape[2]
@@ -150,18 +223,27 @@ def extract_backgrounds(
             raise FileNotFoundError(
                 f"{source}: not a video id of {project.path} ({project.video_ids()}) and no such file"
             )
+        pre, from_videos = _file_preprocess(project, preprocess, str(path))
         reader = open_video(path)
         n, h0, w0, fps, where, name = len(reader), reader.height, reader.width, reader.fps, str(path), path.stem
         read = reader.__getitem__
     try:
         starts = clip_starts(n, clip_length, n_clips, start, stride, where)
-        h, w = pre.output_size(h0, w0)
+        try:
+            h, w = pre.output_size(h0, w0)
+        except ValueError as e:
+            if not from_videos:
+                raise
+            raise ValueError(
+                f"{where}: no preprocessing given, so the project's videos' ({preprocess_options(pre)}) was taken, "
+                f"and it does not fit: {e}; give the options for this file (or --no-preprocess)"
+            ) from None
         recorded = str(Path(source).resolve()) if reader else source
         before = _cut_before(project, recorded, token, n, clip_length, pre.to_dict())
         kept = [before[s] for s in starts if s in before]
         starts = [s for s in starts if s not in before]
         ids = _free_ids(project, bg_prefix or f"{safe_id(name)}_bg", len(starts))
-        clips = CutClips(kept=kept)
+        clips = CutClips(kept=kept, preprocessing=pre, from_videos=from_videos)
         total = len(starts) * clip_length
         for i, (bg_id, s) in enumerate(zip(ids, starts)):
             check(cancel)
