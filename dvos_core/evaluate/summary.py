@@ -271,10 +271,11 @@ def scored_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES, mode
     if predicted.size == 0:
         sets = video.predictions.models()
         if model and sets:
+            from dvos_core.store.notes import predict_fix
+
             raise ValueError(
-                f"video {video.name!r} has no predictions of {model!r} (it has predictions of {sets}); predict it "
-                f"with that model (`dvos predict {quote(video.path)} {quote(model)} --videos {quote(video.name)}`), "
-                f"choose another model, or leave the video out (--videos)"
+                f"video {video.name!r} has no predictions of {model!r} (it has predictions of {sets}); "
+                f"{predict_fix(video.path, model, [video.name])}, or leave the video out (--videos)"
             )
         raise ValueError(
             f"video {video.name!r} has no predictions; run `dvos predict` (or dvos_core.infer."

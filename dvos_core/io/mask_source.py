@@ -19,10 +19,11 @@ def prediction_set(project, video, model: str | None):
     again."""
     models = video.predictions.models()
     if model is not None and model not in models:
+        from dvos_core.store.notes import predict_fix
+
         raise ValueError(
             f"{project.path}: video {video.name!r} has no predictions by {model!r} (its predictions: "
-            f"{models or 'none'}); predict it first: `dvos predict {quote(project.path)} {quote(model)} --videos "
-            f"{quote(video.name)}`"
+            f"{models or 'none'}); {predict_fix(project.path, model, [video.name])}"
         )
     chosen = video.predictions[model] if model is not None else video.predictions.latest()
     if not chosen.exists():

@@ -27,6 +27,32 @@ def misnamed_model_note(folder) -> str:
     )
 
 
+def predict_fix(project_path, model: str, videos: list) -> str:
+    """How to get prediction set ``model`` of ``videos`` (ids), for an error that says they lack it: the `dvos
+    predict` command when the project has a model of that name, else that it has no model (nor set) of that name,
+    with its models and prediction sets to choose from (a predict command with that name would fail too)."""
+    from dvos_core.shell import quote
+    from dvos_core.store.project import Project
+
+    ids = " ".join(map(quote, videos))
+    command = f"`dvos predict {quote(project_path or 'PROJECT')} {quote(model)} --videos {ids}`"
+    try:
+        project = Project.open(project_path, "r")
+        models = project.model_names()
+        sets = sorted({m for v in project.videos() for m in v.predictions.models()})
+    except (StoreError, OSError, ValueError, TypeError):  # no project to look in: the command to run
+        return f"predict {'it' if len(videos) == 1 else 'them'} with that model: {command}"
+    if model in models:
+        return f"predict {'it' if len(videos) == 1 else 'them'} with that model: {command}"
+    names = f"its models: {', '.join(models) or 'none'}; its prediction sets: {', '.join(sets) or 'none'}"
+    if model in sets:
+        return (
+            f"the project has no model {model!r} to predict {'it' if len(videos) == 1 else 'them'} with ({names}): "
+            f"choose one of those"
+        )
+    return f"the project has no model or prediction set named {model!r} ({names}): choose one of those"
+
+
 def leftover_note(project_path, folder) -> str:
     """What a hidden folder left beside the project by a stopped ``dvos new`` is, and what to do with it."""
     import shlex
