@@ -85,6 +85,7 @@ def test_a_scaled_run_resumes_exactly(tmp_path):
     payload = torch.load(path, weights_only=True)
     del payload["info"]["train_config"]["image_lr_scale"]
     torch.save(payload, path)
-    fix = r"different settings \(image_lr_scale: 1(\.0)? when it began, now None\); pass --no"
+    fix = r"different settings \(image_lr_scale: 1(\.0)? when it began, now unset \(0\.3 for the context model, "
+    fix += r"1 for dvos, as the paper\)\); pass --no"
     with pytest.raises(ValueError, match=fix):
         train(project, tiny_config(video_model="context", max_steps_per_epoch=2), "old", resume=True)

@@ -300,7 +300,8 @@ def test_a_run_started_from_another_projects_model_continues_from_a_copy_of_that
     shutil.move(str(tmp_path / "2025.dvos"), str(tmp_path / "archive.dvos"))
     with pytest.raises(
         ResumeRefused,
-        match=r"init_from: .* when it began, now None\) .*names the checkpoint it began from, .*2025\.dvos/models/"
+        match=r"init_from: .* when it began, now none \(a new model\)\) .*names the checkpoint it began from, "
+        r".*2025\.dvos/models/"
         r"image/best\.pt, which is not there now \(moved or deleted\?\): give --init-from where that file lies now, "
         r"or a copy of it: it is known",
     ):
@@ -391,3 +392,22 @@ def test_the_hint_to_give_the_start_model_again_names_it_only_where_it_lies_now(
     gone = hint(start)
     assert f"names the checkpoint it began from, {start}, which is not there now (moved or deleted?)" in gone
     assert "give --init-from where that file lies now, or a copy of it" in gone and " again" not in gone
+
+
+def test_a_refusal_lists_only_what_differs_once_the_start_checkpoint_gives_preset_and_size(tmp_path):
+    """A run begun with --preset tiny --size 64, resumed with --init-from a tiny 64 px checkpoint, was refused listing
+    `preset: 'tiny' when it began, now 'small'` and `size: 64 when it began, now None`: the checkpoint fixes both."""
+    from dvos_core.train.loop import settings_refusal
+
+    start = tmp_path / "image_2025.pt"
+    save_checkpoint(start, build_model("tiny", "frame"), kind="frame", input_size=64)
+    began = tiny_train_config(phase="image", size=64).to_dict()
+    now = tiny_train_config(phase="image", init_from=start, preset="small")  # preset and size: the defaults
+    why = settings_refusal(tmp_path / "image", now, began, False, None)
+    assert "init_from: none (a new model) when it began, now " in why, why
+    assert why.endswith(f"now {str(start)!r})") and "preset" not in why and "size" not in why and "None" not in why
+    assert settings_refusal(tmp_path / "image", now, {**began, "init_from": str(start)}, False, None) is None
+    bigger = now.replace(size=128)  # a size given that the run did not begin with still differs
+    assert "size: 64 when it began, now 128" in settings_refusal(
+        tmp_path, bigger, {**began, "init_from": str(start)}, False, None
+    )

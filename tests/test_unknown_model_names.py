@@ -44,4 +44,3 @@ def test_an_unknown_model_is_named_with_the_projects_models(project, argv, tmp_p
     assert "its models: ctx, fresh, image, p1; its prediction sets: ctx, image, p1" in text, text
     text = run("fresh")  # a model of the project: predicting with it is the fix
     assert f"`dvos predict {project.path} fresh --videos plot9`" in text, text
-

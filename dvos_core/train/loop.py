@@ -13,6 +13,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import shlex
 import time
 import uuid
@@ -44,7 +45,7 @@ from dvos_core.store.lock import TRAIN_HOLDER, TRAIN_LOCK
 from dvos_core.store.schema import StoreError
 from dvos_core.threads import loader_worker_init
 from dvos_core.train import distributed
-from dvos_core.train.config import MAX_SIZE, TrainConfig, check_size, cosine_floor
+from dvos_core.train.config import MAX_SIZE, TrainConfig, check_size, cosine_floor, field_docs
 from dvos_core.train.events import BatchEvent, CancelledEvent, DoneEvent, EpochEvent, StartEvent, TrainEvent
 from dvos_core.train.interrupt import cancel_points
 from dvos_core.train.losses import dvos_loss, frame_dice
@@ -110,9 +111,43 @@ def _new_human_labels(now: dict, trained_on: dict) -> tuple[int, int]:
     return new, repainted
 
 
-def _setting(key: str, value) -> str:
-    """A setting's value for a refusal: a path whole (two paths cut short can read the same), the others short."""
+def _setting(key: str, value, settings: dict) -> str:
+    """A setting's value for a refusal (of the run ``settings``): a path whole (two paths cut short can read the
+    same), the others short; an unset one in words (no ``None``)."""
+    if value is None:
+        if key == "init_from":
+            return "none (a new model)"
+        if key == "size":
+            return "the start checkpoint's" if settings.get("init_from") else "the preset's"
+        meant = re.search(r"null(?: or 0)? = ((?:[^;()]|\([^)]*\))*)", field_docs(TrainConfig).get(key, ""))
+        return f"unset ({meant.group(1).strip()})" if meant else "unset"
     return repr(value) if key == "init_from" else _short(value)
+
+
+def _model_settings(settings: dict, inside: bool | None = None, root=None) -> dict:
+    """``settings`` (a run's train_config) with ``preset`` and ``size`` as its model has them: started from a
+    checkpoint, its model's preset and (size unset) input size; else, size unset, the preset's input size. As
+    recorded where the checkpoint cannot be read now (moved, deleted, no dvos checkpoint) or the preset is unknown."""
+    from dvos_core.checkpoint_header import read_checkpoint_header
+
+    start, size = settings.get("init_from"), settings.get("size")
+    if start:
+        there = checkpoint_now(start, inside, root)
+        header = read_checkpoint_header(there) if there is not None else None
+        model = header.get("config") if header else None
+        if not isinstance(model, dict):
+            return settings
+        return {
+            **settings,
+            "preset": model.get("name", settings.get("preset")),
+            "size": size or model.get("input_size"),
+        }
+    if size is None:
+        try:
+            return {**settings, "size": get_config(settings.get("preset")).input_size}
+        except (ValueError, TypeError):
+            return settings
+    return settings
 
 
 def _short(value, width: int = 40) -> str:
@@ -141,6 +176,8 @@ def settings_refusal(
     own = began_in_project(saved.get("init_from"), init, data)  # None: the record does not tell
     root = Path(out).parent.parent if Path(out).parent.name == "models" else None  # the project of the run
     saved, now = _resolved_floor(saved), _resolved_floor(now)  # eta_min unset: compared as the rate it gives
+    # started from a checkpoint, its model fixes the preset and (size unset) the size: compared as the model has them
+    saved, now = _model_settings(saved, own, root), _model_settings(now, own, root)
     if saved.get("max_steps_per_epoch") == 0:  # recorded before 0 (no cap) was stored as null
         saved = {**saved, "max_steps_per_epoch": None}
     diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
@@ -193,7 +230,9 @@ def settings_refusal(
         )
     if "real_share" in diff and "real_share" not in saved:
         hint += " (it began before real_share existed: --real-share off, real_share: null, resumes it as it was)"
-    changes = ", ".join(f"{k}: {_setting(k, saved.get(k))} when it began, now {_setting(k, now.get(k))}" for k in diff)
+    changes = ", ".join(
+        f"{k}: {_setting(k, saved.get(k), saved)} when it began, now {_setting(k, now.get(k), now)}" for k in diff
+    )
     also = f"; and {retrained}" if retrained else ""
     return f"{out}: holds {which} run with different settings ({changes}){hint}{also}"
 
