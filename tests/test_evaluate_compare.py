@@ -132,3 +132,23 @@ def test_compare_models_runs_with_the_requested_threads(project, monkeypatch):
         assert seen == [1, 2] and cv2.getNumThreads() == 3
     finally:
         cv2.setNumThreads(before)
+
+
+def test_sparse_ground_truth_says_why_unsteady_has_no_value(project, capsys):
+    """With no two consecutive painted frames the `unsteady` column was all nan, with no word why and no floor line
+    (the user guide says the floor is given below the table)."""
+    p, masks = project
+    video = p.video("clip")
+    for t in range(1, 8, 2):  # frames 0, 2, 4, 6 keep their masks: no two neighbours
+        video.clear_mask(t)
+    video.predictions["perfect"].start({"kind": "test"}, None)
+    video.predictions["perfect"].set_many(range(8), masks.astype(np.float32))
+    video.predictions["other"].start({"kind": "test"}, None)
+    video.predictions["other"].set_many(range(8), masks.astype(np.float32))
+    cmp = compare_models(p, ["perfect", "other"], split="test")
+    assert cmp.info["ground_truth_instability"] is None and cmp.table["instability"].isna().all()
+    last = cmp.format_table().splitlines()[-1]
+    assert "unsteady is not measured: no two consecutive frames scored have ground truth" in last, last
+    assert "the floor" not in last
+    cmp.info["ground_truth_instability"] = 0.25  # with neighbours: the floor, as before
+    assert "the ground truth's own instability is 0.250: the floor" in cmp.format_table().splitlines()[-1]

@@ -45,10 +45,20 @@ class ModelComparison:
                 f"{r.model!s:<22}{r.n_frames:>8d}{r.dice:>8.3f}{r.iou:>8.3f}{r.boundary_f:>8.3f}"
                 f"{r.count_error:>8.3f}{r.instability:>10.3f}"
             )
-        floor = self.info.get("ground_truth_instability")
-        if floor is not None:
-            lines.append(f"(ground truth instability {floor:.3f}: the floor; count = relative count error)")
+        lines.append(f"({self.instability_note()}; count = relative count error)")
         return "\n".join(lines)
+
+    def instability_note(self) -> str:
+        """What to read the instability (unsteady) column against: the ground truth's own value, the floor; or,
+        when there is none (sparse ground truth: no two consecutive frames scored), why the column has no values."""
+        floor = self.info.get("ground_truth_instability")
+        if floor is not None and floor == floor:
+            return f"the ground truth's own instability is {floor:.3f}: the floor"
+        return (
+            "unsteady is not measured: no two consecutive frames scored have ground truth, and instability compares "
+            "each frame with the one before it; paint or correct a run of consecutive frames (and predict them) to "
+            "measure it"
+        )
 
     def best(self, by: str = "dice") -> str:
         """The model (no baseline) with the best ``by``: the highest Dice, IoU or boundary F, the lowest count error

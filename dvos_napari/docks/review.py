@@ -651,11 +651,9 @@ class ReviewDock(DvosDock):
                     item.setFont(italic)
                 self.compare_table.setItem(r, c, item)
         QTimer.singleShot(0, self.compare_table.resizeRowsToContents)  # once the columns have their widths
-        floor = comparison.info.get("ground_truth_instability")
         best = comparison.best()
         self.compare_info.setText(
-            f"best Dice: {best}"
-            + (f"; the ground truth's own instability is {floor:.3f} (the floor)" if floor is not None else "")
+            f"best Dice: {best}; {comparison.instability_note()}"
             + (f"; saved in {comparison.path}" if comparison.path else "")
             + "; click a model to review and correct its masks"
         )
