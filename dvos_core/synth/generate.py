@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, check, report
+from dvos_core.shell import quote
 from dvos_core.store.lock import writes_store
 from dvos_core.synth.bank import (
     check_training_objects,
@@ -233,15 +234,20 @@ def open_or_create_set(
             old = a.get("config") or {}
             keys = [k for k, v in cfg.to_dict().items() if old.get(k) != v]
             detail = f" (config differs in {', '.join(keys)})" if keys else ""
+            if "seed" in diffs:
+                detail += f" (it was started with seed {a.get('seed')}, not {int(seed)})"
             if diffs == ["n_clips"] and int(n_clips) > int(a.get("n_clips") or 0):
                 detail += (
                     f" ({a.get('n_clips')} clips: a set does not grow; for more clips make another set with the same "
                     f"settings under a new --name: training reads every synthetic set unless told which)"
                 )
+            elif "n_clips" in diffs:  # fewer clips, or with other changes: the count it was started with
+                detail += f" (it was started with {a.get('n_clips')} clips, not {int(n_clips)})"
             raise StoreError(
                 f"{project.path}: synthetic set {name!r} exists with a different {', '.join(diffs)}"
                 f"{detail}; "
-                f"resume it with the same settings, choose another --name, or delete it"
+                f"resume it with the same settings, choose another --name, or delete it "
+                f"(`dvos delete {quote(project.path)} synthetic {quote(name)} --yes`)"
             )
         if not _same_inputs(a.get("inputs"), inputs):
             if len(s.done()) >= s.n_clips:  # finished: nothing to resume, and nothing is wrong with it
