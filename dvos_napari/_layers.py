@@ -635,20 +635,38 @@ def show_video(viewer, video, state) -> None:
         viewer.reset_view()
 
 
-def refresh_masks(viewer, video, state, frames=None) -> None:
-    """Re-read label masks from the store into the masks layer: only ``frames`` (at once), or all stored frames but
-    the unsaved painted ones (in the background)."""
+def unsaved_paint(viewer, state, video, frames) -> list[int]:
+    """Of ``frames`` of ``video``, those its masks layer holds unsaved paint on: painted since the last save (its
+    data replaced from code included) and still differing from the mask the project holds (paint undone is none)."""
     layer = video_layer(viewer, video.name, "masks")
     if layer is None:
-        return
+        return []
+    resolve_replaced(viewer, state, video.name)
+    dirty = state.dirty.get(video.name, ())
+    return [int(t) for t in frames if int(t) in dirty and differs_from_label(video, layer.data, int(t))]
+
+
+def refresh_masks(viewer, video, state, frames=None) -> list[int]:
+    """Re-read label masks from the store into the masks layer: only ``frames`` (at once), or all stored frames but
+    the unsaved painted ones (in the background). Unsaved paint is never written over: of ``frames``, those holding
+    paint that differs from what the project now holds are left as painted, still unsaved; returns them."""
+    layer = video_layer(viewer, video.name, "masks")
+    if layer is None:
+        return []
     if frames is None:
         load_masks(layer, video, "masks", state, skip=state.dirty.get(video.name, ()))
-        return
-    for t in frames:
-        m = video.mask(int(t))
-        layer.data[int(t)] = 0 if m is None else m
-    state.masks_shown(video, frames)
+        return []
+    kept = unsaved_paint(viewer, state, video, frames)
+    written = [int(t) for t in frames if int(t) not in kept]
+    for t in written:
+        m = video.mask(t)
+        layer.data[t] = 0 if m is None else m
+    painted_back = [t for t in written if t in state.dirty.get(video.name, ())]  # paint equal to what is stored
+    if painted_back:
+        state.mark_saved(video.name, painted_back)
+    state.masks_shown(video, written)
     layer.refresh()
+    return kept
 
 
 def shown_model(viewer, video_id: str) -> str | None:

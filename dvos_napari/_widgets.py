@@ -23,6 +23,7 @@ from qtpy.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -388,12 +389,37 @@ class DvosDock(QScrollArea):
 
     # ---- keys --------------------------------------------------------------------------------------------------
     def bind_keys(self, actions: dict) -> None:
-        """Bind viewer keys (napari names: "n", "Shift-S") to this step's actions, each run through :meth:`guard`;
-        they are unbound again when the step is closed (a key another tool rebound since is left to it)."""
+        """Bind viewer keys (napari names: "n", "Shift-S") to this step's actions, each run through :meth:`guard`
+        while the step is shown (:meth:`page_shown`; else the key only says which step it works in); they are
+        unbound again when the step is closed (a key another tool rebound since is left to it)."""
         self._key_actions = dict(actions)
-        self._keys = {key: (lambda _viewer, act=act: self.guard(act)) for key, act in actions.items()}
+        self._keys = {
+            key: (lambda _viewer, key=key, act=act: self._key_pressed(key, act)) for key, act in actions.items()
+        }
         for key, func in self._keys.items():
             self.viewer.bind_key(key, func, overwrite=True)
+
+    def page_shown(self) -> bool:
+        """Whether this step is the one shown: a page of the dvos panel only while the panel shows that page (the
+        panel builds every step at once and keeps the others hidden); a step in a dock of its own always."""
+        parent = self.parentWidget()
+        return parent.currentWidget() is self if isinstance(parent, QStackedWidget) else True
+
+    def _key_pressed(self, key: str, action: Callable):
+        """A key of this step: its action while the step is shown; else nothing but a word saying where it works
+        (S pressed on the Review page must not save the masks layer's frame, nor C on the Annotate page a
+        correction)."""
+        if self.page_shown():
+            return self.guard(action)
+        from napari.utils.notifications import show_info
+
+        name = type(self).__name__.removesuffix("Dock")
+        shown = key.replace("-", "+")
+        show_info(
+            f"dvos: {shown.upper() if len(shown) == 1 else shown} works in the {name} step, which is not the "
+            f"step shown: nothing done (open the {name} step to use it)"
+        )
+        return None
 
     def _unbind_keys(self) -> None:
         for key, func in self._keys.items():

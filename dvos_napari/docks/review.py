@@ -36,6 +36,7 @@ from dvos_napari._layers import (
     shown_set,
     time_axis,
     unsaved_corrections,
+    unsaved_paint,
     video_layer,
 )
 from dvos_napari._plots import PlotCanvas
@@ -535,6 +536,12 @@ class ReviewDock(DvosDock):
         if self.state.loading:
             raise ValueError("the predictions are still being read into the layer; try again in a moment")
         t = check_frame(video, self.state.current_frame() if frame is None else frame)
+        if unsaved_paint(self.viewer, self.state, video, [t]):  # the correction would be shown over it: paint lost
+            raise ValueError(
+                f"frame {t} of {video.name} holds paint in the '{video.name} masks' layer that is not saved yet, "
+                f"which Save correction would replace: save it with Save frame (S) in the Annotate step, or undo it "
+                f"there, then Save correction again"
+            )
         shown, chosen_set = shown_model(self.viewer, video.name), prediction_set(video, self.state.prediction_model)
         chosen, stale = chosen_set.model, shown_set(self.viewer, video.name) != set_key(chosen_set)
         # another model predicted meanwhile, or the set shown was predicted again under its name: never save a mask
@@ -583,10 +590,16 @@ class ReviewDock(DvosDock):
         if saved:
             self._corrected_here.update((video.name, int(f)) for f in saved)
             mark_corrections_saved(self.viewer, video.name, saved)
-            refresh_masks(self.viewer, video, self.state, saved)
+            kept = refresh_masks(self.viewer, video, self.state, saved)
             self.fix_info.setText(
                 f"frame {t} of {video.name} ({shown}'s prediction, fixed) saved as 'corrected'; the next training "
                 f"run on your labelled videos uses it"
+                + (
+                    f" (the masks layer keeps your unsaved paint of frame {t}: Save frame in the Annotate step would "
+                    f"replace the correction with it)"
+                    if kept
+                    else ""
+                )
             )
             show_info(f"saved corrected mask of {video.name} frame {t}")
             touching = touching_note(video.name, layer.data, saved)
