@@ -462,11 +462,16 @@ class DvosDock(QScrollArea):
         if on_result is not None and self.state.project is not None:
             on_result = self._in_this_project(on_result, str(self.state.project.path), label)
         job = Job(func, *args, label=label, on_result=on_result, process=process, threads=threads, owner=self, **kwargs)
-        self.job = job
+        try:  # a job that cannot start (no memory for its process) leaves the step as it was: buttons usable
+            job.start()
+        except BaseException:
+            job.cancel()  # (a child started before the failure stops)
+            raise
+        self.job = job  # no report comes before the event loop runs again: the bar and the step follow it from here
         self.job_bar.attach(job)
         job.finished.connect(self._job_finished)
         self._set_busy(True)
-        return job.start()
+        return job
 
     def _in_this_project(self, on_result: Callable, where: str, label: str) -> Callable:
         """``on_result`` of a job started on the project at ``where``; once another project is open (or none), the

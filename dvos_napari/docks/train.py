@@ -553,9 +553,6 @@ class TrainDock(DvosDock):
         self._run_project = project  # where the model goes, whichever project is open when it stops
         self.events, self._losses, self._dice = [], [], []
         self._killed, self._final = False, ""
-        self.epoch_bar.setRange(0, max(1, int(cfg.epochs)))
-        self.epoch_bar.setValue(0)
-        self.batch_bar.setRange(0, 0)
         job = self.run(
             "dvos_core.train.subprocess:run_training",
             str(project.path),
@@ -569,6 +566,9 @@ class TrainDock(DvosDock):
         )
         if job is None:
             return None
+        self.epoch_bar.setRange(0, max(1, int(cfg.epochs)))  # (a run that could not start leaves the bars as they were)
+        self.epoch_bar.setValue(0)
+        self.batch_bar.setRange(0, 0)
         self.process = job
         job.finished.connect(self._on_finished)
         self._watch_ancestors()
