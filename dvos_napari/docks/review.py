@@ -213,9 +213,11 @@ class ReviewDock(DvosDock):
 
     def _project_changed(self) -> None:
         """Another project: its models listed, and the score line says what it holds (no report of the project
-        before is shown)."""
+        before is shown, nor its frame's fixing line)."""
         self.comparison = None
         self.compare_info.setText("")
+        self.fix_info.setText("")
+        self._corrected_here.clear()  # (video, frame) of the project before: not this one's corrections
         self.compare_table.setRowCount(0)  # the other project's scores
         self._forget_report()
         self.refresh_models()
