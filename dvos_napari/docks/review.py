@@ -594,8 +594,13 @@ class ReviewDock(DvosDock):
             mark_corrections_saved(self.viewer, video.name, saved)
             kept = refresh_masks(self.viewer, video, self.state, saved)
             self.fix_info.setText(
-                f"frame {t} of {video.name} ({shown}'s prediction, fixed) saved as 'corrected'; the next training "
-                f"run on your labelled videos uses it"
+                f"frame {t} of {video.name} ({shown}'s prediction, fixed) saved as 'corrected'; "
+                + (
+                    "the next training run checks itself on it (a val video: its frames validate, they are not "
+                    "trained on; make the video a train video in the Project step to train on them)"
+                    if video.split == "val"
+                    else "the next training run on your labelled videos trains on it"
+                )
                 + (
                     f" (the masks layer keeps your unsaved paint of frame {t}: Save frame in the Annotate step would "
                     f"replace the correction with it)"
