@@ -480,3 +480,26 @@ def test_a_stopped_relabelling_is_finished_where_it_stopped_as_an_uninterrupted_
     assert any(
         "the relabelling of v from frame 3 by this run's model stopped part-way: it is finished" in ln for ln in lines
     ), lines
+
+
+def test_drop_below_without_overwrite_drops_kept_pseudo_labels_under_the_threshold(tmp_path):
+    """`dvos pseudo-label --drop-below --quality-threshold Q` on a video labelled before (no --overwrite) kept every
+    pseudo-label, those under Q included, and said 'kept N, below threshold M': nothing cleared, silently. Kept
+    pseudo-labels under the threshold are now dropped (by their recorded quality); a painted mask never is."""
+    p = Project.create(tmp_path / "k.dvos")
+    v = p.add_video_array("v", _video(jump_at=4))
+    first = pseudo_label(p, ["v"], (BrightIsHead(), {}), device="cpu", n_passes=1, quality_threshold=0.5)
+    low = first[first.below_threshold]["frame"].tolist()
+    assert 4 in low
+    manual = np.zeros((32, 40), np.uint8)
+    manual[0:2] = 1
+    v.set_mask(low[0], manual, "manual")  # a person painted one of them since
+    again = pseudo_label(
+        p, ["v"], (BrightIsHead(), {}), device="cpu", n_passes=1, quality_threshold=0.5, drop_below=True
+    )
+    dropped = again[again.status == "dropped"]["frame"].tolist()
+    assert dropped == low[1:]
+    v = p.video("v")
+    assert all(v.mask(t) is None for t in dropped) and np.array_equal(v.mask(low[0]), manual)
+    assert v.provenance_counts()["pseudo"] == 6 - len(low)
+    assert np.allclose(v.quality[dropped], first.set_index("frame").loc[dropped, "quality"])  # their scores stay

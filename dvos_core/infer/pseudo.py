@@ -126,6 +126,12 @@ class _Finaliser:
         else:
             q = float(self.video.quality[t]) if status == "kept" else float("nan")
             below = self.thr is not None and not np.isnan(q) and q < self.thr
+            if below and self.drop and int(self.video.group["provenance"][t]) == self.pseudo:
+                # a pseudo-label kept from before (no --overwrite) under the threshold: cleared as asked (it kept
+                # every one of them, silently); a mask a person painted or corrected is never a 'kept' pseudo-label
+                self.video.clear_mask(t)
+                self.video.set_quality(t, q)
+                status = "dropped"
         self.rows.append(
             {
                 "video": self.video.name,
@@ -173,7 +179,8 @@ def pseudo_label(
     (status "kept") unless ``overwrite``. Frames with quality below ``quality_threshold`` are flagged
     (``below_threshold``): they keep their mask and the trainer skips them via ``pseudo_quality_min``; with
     ``drop_below`` (which needs ``quality_threshold``) their mask is cleared instead (status "dropped", quality still
-    recorded). ``threads``: CPU threads (see :mod:`dvos_core.threads`); ``precision``: see
+    recorded), pseudo-labels kept from before under the threshold too (by their recorded quality). ``threads``: CPU
+    threads (see :mod:`dvos_core.threads`); ``precision``: see
     :func:`~dvos_core.infer.predict.predict_video`.
 
     With a context model's checkpoint the frames are labelled in order, each from its tau earlier frames, whose
