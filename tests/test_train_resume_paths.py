@@ -411,3 +411,22 @@ def test_a_refusal_lists_only_what_differs_once_the_start_checkpoint_gives_prese
     assert "size: 64 when it began, now 128" in settings_refusal(
         tmp_path, bigger, {**began, "init_from": str(start)}, False, None
     )
+
+
+def test_a_run_begun_from_a_file_moved_since_resumes_from_a_renamed_copy(tmp_path):
+    """The start checkpoint moved and resumed from its copy under another name: the recorded side could not be read
+    (size unset, as recorded) while the copy gave its input size (64), so 'size: the start checkpoint's when it
+    began, now 64' refused a resume the message itself invited (a copy: known by its bytes)."""
+    import hashlib
+
+    from dvos_core.train.loop import settings_refusal
+
+    start = tmp_path / "ck" / "a.pt"
+    start.parent.mkdir()
+    save_checkpoint(start, build_model("tiny", "frame"), kind="frame", input_size=64)
+    began = tiny_train_config(phase="image", init_from=start).to_dict()
+    init = {"sha256": hashlib.sha256(start.read_bytes()).hexdigest()}
+    copy = start.with_name("b.pt")
+    start.rename(copy)
+    now = tiny_train_config(phase="image", init_from=copy)
+    assert settings_refusal(tmp_path / "models" / "ft", now, began, False, init) is None

@@ -177,7 +177,11 @@ def settings_refusal(
     root = Path(out).parent.parent if Path(out).parent.name == "models" else None  # the project of the run
     saved, now = _resolved_floor(saved), _resolved_floor(now)  # eta_min unset: compared as the rate it gives
     # started from a checkpoint, its model fixes the preset and (size unset) the size: compared as the model has them
-    saved, now = _model_settings(saved, own, root), _model_settings(now, own, root)
+    resolved = _model_settings(saved, own, root), _model_settings(now, own, root)
+    if not (
+        saved.get("init_from") and now.get("init_from") and (resolved[0] is saved) != (resolved[1] is now)
+    ):  # one side's checkpoint unreadable (the start file moved, resumed from a copy): both compared as recorded
+        saved, now = resolved
     if saved.get("max_steps_per_epoch") == 0:  # recorded before 0 (no cap) was stored as null
         saved = {**saved, "max_steps_per_epoch": None}
     diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
