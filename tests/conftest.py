@@ -100,6 +100,17 @@ def video_avi(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def notes():
+    """The napari notifications shown while the test runs (a list that fills as they come)."""
+    from napari.utils.notifications import notification_manager
+
+    got = []
+    notification_manager.notification_ready.connect(got.append)
+    yield got
+    notification_manager.notification_ready.disconnect(got.append)
+
+
+@pytest.fixture
 def tmp_project(tmp_path):
     """An empty project store in a temporary folder."""
     from dvos_core.store import Project

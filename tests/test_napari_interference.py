@@ -20,16 +20,6 @@ pytestmark = [
 
 
 @pytest.fixture
-def notes():
-    from napari.utils.notifications import notification_manager
-
-    got = []
-    notification_manager.notification_ready.connect(got.append)
-    yield got
-    notification_manager.notification_ready.disconnect(got.append)
-
-
-@pytest.fixture
 def two_videos(tmp_project):
     frames, _ = tiny_clip(6)
     for vid in ("a", "b"):

@@ -10,16 +10,6 @@ from qtpy.QtCore import Qt
 PSEUDO, CORRECTED = 2, 4
 
 
-@pytest.fixture
-def notes():
-    from napari.utils.notifications import notification_manager
-
-    got = []
-    notification_manager.notification_ready.connect(got.append)
-    yield got
-    notification_manager.notification_ready.disconnect(got.append)
-
-
 def _setup(make_napari_viewer, qtbot, tmp_path):
     from dvos_core.store import Project
 

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from napari_helpers import dock, prediction_set, tiny_clip, wait_loaded
+from napari_helpers import prediction_set, shown_in, tiny_clip
 
 pytest.importorskip("napari")
 pytestmark = [
@@ -27,11 +27,7 @@ def test_saving_touching_heads_of_different_numbers_warns(make_napari_viewer, qt
     frames, _ = tiny_clip(4)
     tmp_project.add_video_array("plot", frames, split="train")
     viewer = make_napari_viewer()
-    ann = dock(viewer, "Annotate")
-    state = ann.state
-    state.set_project(tmp_project)
-    state.select_video("plot")
-    wait_loaded(qtbot, state)
+    ann = shown_in(viewer, qtbot, "Annotate", tmp_project, "plot")
     layer = viewer.layers["plot masks"]
     _two_heads(layer, 1, gap=1)  # apart: nothing to say
     assert ann.save_frame(1)
@@ -48,11 +44,7 @@ def test_saving_a_correction_with_touching_heads_warns(make_napari_viewer, qtbot
     v = tmp_project.add_video_array("plot", frames, split="val")
     prediction_set(v, "m", np.zeros_like(masks))
     viewer = make_napari_viewer()
-    rv = dock(viewer, "Review")
-    state = rv.state
-    state.set_project(tmp_project)
-    state.select_video("plot")
-    wait_loaded(qtbot, state)
+    rv = shown_in(viewer, qtbot, "Review", tmp_project, "plot")
     viewer.dims.set_current_step(0, 1)
     layer = viewer.layers["plot predicted"]
     layer.data[1, 10:20, 10:20] = 1
@@ -60,3 +52,17 @@ def test_saving_a_correction_with_touching_heads_warns(make_napari_viewer, qtbot
     layer.refresh()
     assert rv.save_correction()
     assert "touch on frame 1 of plot" in rv.fix_info.text()
+    assert "checks itself on it (a val video" in rv.fix_info.text()  # a val video's frames are not trained on
+
+
+def test_the_synthesize_step_offers_border_heads_as_a_choice(make_napari_viewer):
+    """border_heads (a word) fell into the form as a free text field; the warning names it as a setting to change."""
+    from qtpy.QtWidgets import QComboBox
+
+    from dvos_napari.docks.synthesize import SynthesizeDock
+
+    syn = SynthesizeDock(make_napari_viewer())
+    assert syn.form.values()["border_heads"] == "auto"
+    assert isinstance(syn.form.widgets["border_heads"], QComboBox)
+    syn.form.set_values({"border_heads": "use"})
+    assert syn.form.value().border_heads == "use"

@@ -88,6 +88,20 @@ def test_generate_says_what_it_left_out_and_a_set_started_before_keeps_pasting_t
     del config["border_heads"]  # as written by a dvos without the setting: it pasted every head
     legacy.group.attrs["config"] = config
     assert len(_Context(str(p.path), "syn").heads) == 15
+    for asked in ("auto", "use"):  # resumed whatever it is asked, and said as it is made: every head pasted
+        said.clear()
+        generate(
+            p, "syn", 1, cfg.replace(border_heads=asked), backend="serial", progress=lambda d, t, m="": said.append(m)
+        )
+        assert not any("left out" in m for m in said), said
+
+
+def test_density_matching_that_leaves_every_head_out_says_why(tmp_path):
+    from dvos_core.synth.density import match_density
+
+    p = _project(tmp_path, whole=0)
+    with pytest.raises(ValueError, match="every head of the object bank is cut by the edge"):
+        match_density(p, base=SynthConfig(border_heads="skip", height=48, width=48))
 
 
 def test_a_camera_that_runs_past_the_background_clips_is_warned_about(tmp_path):

@@ -75,7 +75,8 @@ def edge_cut_note(project, border_heads: str) -> str | None:
     if drop and not whole:
         raise ValueError(
             f"{project.path}: every head of the object bank is {edge}, and border_heads 'skip' leaves them all out; "
-            f"paint heads that lie inside the frame, or set border_heads: auto (or use) in the --config file"
+            f"paint heads that lie inside the frame, or set border_heads: auto (or use) in the synthesis settings "
+            f"(the --config file of `dvos synth`)"
         )
     if drop:
         return f"{cut} of {cut + whole} heads {edge} left out, with the fake heads made from them (border_heads)"
@@ -84,8 +85,9 @@ def edge_cut_note(project, border_heads: str) -> str | None:
             f"{project.path}: {cut} of the object bank's {cut + whole} heads are {edge}; with only {whole} whole "
             f"head(s) (under {MIN_WHOLE_HEADS}) synthesis pastes them too, and their straight sides mid-frame teach "
             f"the model heads that have none: paint heads away from the frame's edges (whole heads) and extract "
-            f"again (`dvos extract-objects {quote(project.path)}`), or set border_heads: use in the --config file to "
-            f"keep them without this warning"
+            f"again (`dvos extract-objects {quote(project.path)}`), or set border_heads: use in the synthesis "
+            f"settings (the --config file of `dvos synth`; the Synthesize step's settings) to keep them without this "
+            f"warning"
         )
     return None
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from dvos_core.motion.head_sway import MANUAL, painted_frames
 from dvos_core.progress import CancelToken, ProgressFn, Steps, check, report
-from dvos_core.synth.bank import synthesis_objects
+from dvos_core.synth.bank import edge_cut_note, synthesis_objects
 from dvos_core.synth.config import SynthConfig
 
 SPREAD = 0.15  # with one density (e.g. a single painted frame), clips cover +-15 % around it
@@ -192,6 +192,8 @@ def match_density(
     videos = [project.video(i) for i in ids]
     measured = painted_density(videos, provenances)
     heads, fakes = synthesis_objects(project, base.border_heads)
+    if not heads and project.objects.count("head"):  # every head left out: say why (border_heads 'skip')
+        edge_cut_note(project, base.border_heads)
     if not heads:
         raise ValueError(
             f"{project.path}: the object bank has no heads; extract them first (dvos extract-objects) so the "

@@ -221,8 +221,9 @@ def open_or_create_set(
     if name in project.synthetic_ids():
         s = project.synthetic(name)
         a = dict(s.attrs)
-        try:  # a set started before a field was added holds that field's default
-            a["config"] = SynthConfig.from_dict(a.get("config")).to_dict()
+        try:  # a set started before a field was added holds that field's default (border_heads: any, as it pastes
+            # every head whatever it is asked: _Context)
+            a["config"] = SynthConfig.from_dict({"border_heads": cfg.border_heads, **(a.get("config") or {})}).to_dict()
         except (ValueError, TypeError):
             pass
         diffs = [
@@ -327,7 +328,10 @@ def generate(
 
         raise ValueError(f"{project.path}: no real heads in the object bank; {painted_heads_note(project)}")
     check_training_objects(project)  # before the set is made: a bank of test-video heads only makes none
-    left_out = edge_cut_note(project, cfg.border_heads)
+    old = project.synthetic(name).attrs.get("config") if name in project.synthetic_ids() else None
+    # a set started before border_heads existed pasted every head: its clips still to make do so too (_Context)
+    legacy = isinstance(old, dict) and "border_heads" not in old
+    left_out = edge_cut_note(project, "use" if legacy else cfg.border_heads)
     if motion_matched_to is not None:
         from dvos_core.store.schema import id_list
 

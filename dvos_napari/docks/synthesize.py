@@ -40,6 +40,18 @@ SYNTH_VIEWS = {
     "placement_tries": FieldView("placement tries", "per object", "Heads and fakes", minimum=1, maximum=1000),
     "object_scale": FieldView("object size factor", "x", "Heads and fakes", maximum=100, step=0.05),
     "min_visible_area": FieldView("smallest visible head", "px", "Heads and fakes", maximum=10**6),
+    "border_heads": FieldView(
+        "heads cut by the frame's edge",
+        "",
+        "Heads and fakes",
+        choices=[
+            ("auto", "left out while 10 whole heads remain"),
+            ("skip", "always left out"),
+            ("use", "pasted like the others"),
+        ],
+        help="heads painted up to the edge of their frame have a straight cut side, not their outline; pasted "
+        "mid-frame they teach the model heads with straight sides (their fake heads follow them)",
+    ),
     "camera_shake_px": FieldView("camera shake", "px", "Camera motion", maximum=1000, step=0.5),
     "camera_rotation_deg": FieldView("camera roll", "degrees", "Camera motion", maximum=180, step=0.5),
     "camera_zoom": FieldView("camera zoom", "share", "Camera motion", maximum=0.49, step=0.01),
