@@ -133,25 +133,13 @@ def test_annotate_keys_jump_and_save(make_napari_viewer, qtbot, tmp_path):
     assert np.flatnonzero(v.provenance).tolist() == [6, 13, 19]
 
 
-@pytest.fixture
-def notifications():
-    from napari.utils.notifications import notification_manager
-
-    got = []
-    notification_manager.notification_ready.connect(got.append)
-    yield got
-    notification_manager.notification_ready.disconnect(got.append)
-
-
-def test_errors_are_in_user_words_with_details_and_the_device_is_shown(
-    make_napari_viewer, qtbot, tmp_path, notifications
-):
+def test_errors_are_in_user_words_with_details_and_the_device_is_shown(make_napari_viewer, qtbot, tmp_path, notes):
     from dvos_napari import _machine
 
     viewer = make_napari_viewer()
     ann, pr = dock(viewer, "Annotate"), dock(viewer, "Predict")
     ann.guard(ann.save_frame)  # what the Save frame button does, with no project open
-    assert any("no dvos project is open" in str(n.message) for n in notifications), notifications
+    assert any("no dvos project is open" in str(n.message) for n in notes), notes
     assert "Project step" in ann.messages.text()
 
     qtbot.waitUntil(lambda: _machine.known() is not None, timeout=120_000)  # probed in a child process
@@ -174,8 +162,8 @@ def test_errors_are_in_user_words_with_details_and_the_device_is_shown(
     job = proj.add_video(bad)
     qtbot.waitUntil(lambda: job.status is not None, timeout=60_000)
     assert job.status == "error" and proj.state.project.video_ids() == []
-    assert any("failed" in str(n.message) and "broken.mp4" in str(n.message) for n in notifications), [
-        str(n.message) for n in notifications
+    assert any("failed" in str(n.message) and "broken.mp4" in str(n.message) for n in notes), [
+        str(n.message) for n in notes
     ]
     box = proj.messages
     assert "broken.mp4" in box.text() and "Error:" not in box.text()
