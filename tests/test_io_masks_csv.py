@@ -381,3 +381,41 @@ def test_export_keeps_every_readable_mask_of_a_damaged_video(tmp_project, video,
     source = written[0] if fmt == "coco" else tmp_path / "out"
     assert import_masks(tmp_project, "copy", source, from_video="plot1") == [2, 9]
     assert all(np.array_equal(other.mask(t), masks[t]) for t in (2, 9))
+
+
+@pytest.mark.parametrize("fmt", ["png", "coco"])
+def test_an_exported_prediction_edited_and_imported_records_the_set_it_corrects(tmp_project, video, tmp_path, fmt):
+    """A prediction exported, fixed in another program and imported came back 'corrected' without its source set
+    (masks.csv names it, with the mask's digest): evaluation did not know its model was scored on its own
+    correction, as it does for one saved in napari. Named only while the set still holds the exported mask."""
+    from PIL import Image
+
+    p = np.zeros((24, 32), np.float32)
+    p[3:9, 4:10] = 0.9
+    video.predictions["img"].start({"kind": "test"}, None)
+    for t in (4, 5, 6):
+        video.predictions["img"].set(t, p)
+    out = tmp_path / "pred"
+    export_masks(tmp_project, "plot1", out, which="predictions", model="img", fmt=fmt)
+    if fmt == "png":
+        for t in (4, 5):
+            f = out / f"plot1_{t:06d}.png"
+            a = np.array(Image.open(f))
+            a[3:5, 4:10] = 0  # a person trims the head
+            Image.fromarray(a).save(f)
+        source = out
+    else:
+        import json
+
+        source = next(out.glob("*.json"))
+        doc = json.loads(source.read_text())
+        kept = {img["id"] for img in doc["images"] if img["file_name"].endswith(("_000004.png", "_000005.png"))}
+        for ann in doc["annotations"]:
+            if ann["image_id"] in kept:  # the head made smaller: a box of 2 rows fewer
+                ann["segmentation"] = [[4, 5, 10, 5, 10, 9, 4, 9]]
+                ann["bbox"], ann["area"] = [4, 5, 6, 4], 24
+        source.write_text(json.dumps(doc))
+    video.predictions["img"].set(5, np.roll(p, 2, axis=0))  # predicted again since the export: another mask
+    assert sorted(import_masks(tmp_project, "plot1", source)) == [4, 5, 6]
+    assert [int(c) for c in video.provenance[4:7]] == [4, 4, 3]  # corrected, corrected, predicted
+    assert tmp_project.video("plot1").correction_sources == {4: {"set": "img", "checkpoint": None}}

@@ -1,8 +1,17 @@
 """A job that cannot start (no memory for its process) leaves its step usable: the error is shown, the buttons are
 enabled, the bar is not busy and Cancel is off (they stayed disabled for good)."""
 
+import os
+
 import numpy as np
+import pytest
 from napari_helpers import PANEL, dock, tiny_clip, wait_loaded
+
+pytest.importorskip("napari")
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
+]
 
 
 def test_a_job_that_fails_to_start_leaves_the_step_usable(make_napari_viewer, qtbot, tmp_path, monkeypatch):

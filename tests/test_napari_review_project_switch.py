@@ -2,9 +2,17 @@
 (it stayed, naming a video of the other project) and the frames its Save correction wrote (a video of the same name
 in the new project lost the question before its own earlier correction was replaced)."""
 
+import os
+
 import numpy as np
 import pytest
 from napari_helpers import dock, prediction_set, tiny_clip, wait_loaded
+
+pytest.importorskip("napari")
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
+]
 
 
 def _project(path, corrected_at=None):

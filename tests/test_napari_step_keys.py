@@ -2,10 +2,18 @@
 saved the model's mask as 'corrected' over unsaved paint; S on the Review page accepted an unseen pseudo-label), and
 Save correction never replaces unsaved paint of the masks layer."""
 
+import os
+
 import numpy as np
 import pytest
 from napari_helpers import PANEL, dock, prediction_set, tiny_clip, wait_loaded
 from qtpy.QtCore import Qt
+
+pytest.importorskip("napari")
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
+]
 
 PSEUDO, CORRECTED = 2, 4
 

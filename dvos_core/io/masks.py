@@ -515,7 +515,7 @@ def import_masks(
         # blank mask files may be left out (not a COCO file's images: _coco_sources chose those; not those an export
         # of dvos lists, which come back as they were)
         droppable = set() if coco or empty_images else {desc for _t, _load, desc in items if names[desc] not in listed}
-        planned = {t: listed.get(names[desc], (provenance or "manual", None, None)) for t, _load, desc in items}
+        planned = {t: listed.get(names[desc], (provenance or "manual", None, None, None)) for t, _load, desc in items}
         # a COCO file's images without a dvos entry: manual by default, though an annotation program's export of
         # reviewed pseudo-labels drops that entry (see _warn_now_manual)
         unlisted = {t for t, _load, desc in items if names[desc] not in listed} if coco and provenance is None else ()
@@ -589,10 +589,12 @@ def _coco_sources(
         kind, pixels = img.extras.get("provenance"), img.extras.get("head_pixels")
         if kind in PROVENANCE and kind != "none":
             digest = img.extras.get("mask_digest")
+            model = img.extras.get("model")
             listed[img.base_name] = (
                 kind,
                 int(pixels) if _whole_number(pixels) else None,
                 digest if isinstance(digest, str) else None,
+                model if isinstance(model, str) and model else None,
             )
     if left_out:
         shown = ", ".join(left_out[:3]) + (", ..." if len(left_out) > 3 else "")
@@ -623,7 +625,7 @@ def _provenances(video, planned: dict, pixels: dict, listing: Path | None, diges
     ``digests``, the masks' digests now, or where an export listed none, ``pixels``, their head pixels now).
     Checked against what the video takes (a test video: manual masks only)."""
     kinds = {}
-    for t, (kind, exported, digest) in planned.items():
+    for t, (kind, exported, digest, _set) in planned.items():
         if digest is not None and digests is not None:
             changed = digests[t] != digest  # a head moved keeps its pixel count
         else:
@@ -658,9 +660,9 @@ def _listing_rows(source: Path) -> list[dict]:
         return []
 
 
-def _listed_provenances(source: Path) -> dict[str, tuple[str, int | None, str | None]]:
-    """{mask file name: (provenance, head pixels, mask digest)} from the ``masks.csv`` export-masks wrote in
-    ``source`` (a folder), else {}."""
+def _listed_provenances(source: Path) -> dict[str, tuple[str, int | None, str | None, str | None]]:
+    """{mask file name: (provenance, head pixels, mask digest, prediction set)} from the ``masks.csv`` export-masks
+    wrote in ``source`` (a folder), else {}; the set is the model whose predictions were exported, or None."""
     from dvos_core.store.schema import PROVENANCE
 
     rows = _listing_rows(source)
@@ -670,7 +672,15 @@ def _listed_provenances(source: Path) -> dict[str, tuple[str, int | None, str | 
         return int(text) if text.isdigit() else None  # a list written before the column: nothing to compare
 
     listed = [r for r in rows if r.get("file") and r.get("provenance") in PROVENANCE]
-    return {r["file"]: (r["provenance"], pixels(r), (r.get("mask_digest") or "").strip() or None) for r in listed}
+    return {
+        r["file"]: (
+            r["provenance"],
+            pixels(r),
+            (r.get("mask_digest") or "").strip() or None,
+            (r.get("model") or "").strip() or None,
+        )
+        for r in listed
+    }
 
 
 def _listed_source_frames(source: Path) -> dict[str, int]:
@@ -1012,6 +1022,7 @@ def _check_and_write(
         _warn_inverted(video_id, mostly_heads, len(items))
     _warn_touching(video_id, {t: touching[t] for t, _load, _desc in items if t in touching})
     written = []
+    sources = _corrected_sources(video, planned, kinds)
     before = np.asarray(video.provenance[:n])
     human = set(np.flatnonzero(np.isin(before, (MANUAL, CORRECTED))).tolist()) if not overwrite else ()
     if overwrite and video.path and video.split != "test" and any(before[t] for t, _load, _desc in items):
@@ -1022,7 +1033,7 @@ def _check_and_write(
         mask = as_uint8_mask(load(), (h, w), name=desc, allow_labels=allow_labels, touching=[])  # (warned above)
         if t in human and not np.array_equal(video.mask(t) > 0, mask > 0):
             pass  # a person's mask, and the imported one differs: kept (listed below)
-        elif video.set_mask(t, mask, kinds[t], overwrite=overwrite):
+        elif video.set_mask(t, mask, kinds[t], overwrite=overwrite, corrected_from=sources.get(t)):
             written.append(t)
         report(progress, i + 1, len(items), f"{video_id}: masks")
     kept = sorted({t for t, _load, _desc in items} - set(written))  # (empty masks left out are not "kept")
@@ -1033,6 +1044,22 @@ def _check_and_write(
     if unlisted is not None:
         _warn_now_manual(video.name, unlisted, [t for t in written if kinds[t] == "manual" and pixels[t]], before)
     return written
+
+
+def _corrected_sources(video, planned: dict, kinds: dict) -> dict[int, str]:
+    """{frame: prediction set} of the masks made 'corrected' by this import (an exported prediction a person
+    changed since) whose set still holds the very prediction that was exported (its digest as listed): recorded
+    with the correction (``corrected_from``), so that evaluation knows the set's model is scored on its own
+    correction, as for a correction saved in napari. A set deleted, or predicted again since, is not named."""
+    out = {}
+    for t, (_kind, _pixels, digest, name) in planned.items():
+        if kinds.get(t) != "corrected" or not name or digest is None or planned[t][0] == "corrected":
+            continue
+        preds = video.predictions[name]
+        got = preds.get(t) if preds.exists() else None
+        if got is not None and mask_digest(np.asarray(got[0]) > 0) == digest:
+            out[t] = name
+    return out
 
 
 def _warn_touching(video_id: str, touching: dict) -> None:
