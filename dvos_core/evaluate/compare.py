@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dvos_core.evaluate.metrics import frame_scores
-from dvos_core.evaluate.own_corrections import own_corrections, warn_own_corrections
+from dvos_core.evaluate.own_corrections import (
+    own_corrections,
+    own_pseudo_labels,
+    warn_own_corrections,
+    warn_own_pseudo_labels,
+)
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.predictions import RESERVED_NAMES
 from dvos_core.threads import runs_with_threads
@@ -180,6 +185,7 @@ def compare_models(
     labelled_of = [ground_truth_frames(video, gt_provenances) for video in videos]  # a video without: refused
     partial: dict = {}  # model -> {video: [frames scored, ground-truth frames]} where it predicted fewer
     own: dict = {}  # model -> {video: frames} whose ground truth corrects its own predictions
+    own_labels: dict = {}  # model -> {video: frames} whose ground truth is a pseudo-label of its own checkpoint
     uncounted = UncountedTruth(min_area)
     total, step = sum(1 + len(f) for f in labelled_of), 0  # a step per video (the motion), then one per frame
     for video, labelled in zip(videos, labelled_of):
@@ -192,6 +198,7 @@ def compare_models(
             if len(predicted_frames[m]) < len(labelled):
                 partial.setdefault(m, {})[video.name] = [len(predicted_frames[m]), len(labelled)]
             own.setdefault(m, {}).update(own_corrections([(sets[m], sorted(predicted_frames[m]))]))
+            own_labels.setdefault(m, {}).update(own_pseudo_labels([(sets[m], sorted(predicted_frames[m]))]))
         motion = _pair_motion(video, labelled, cancel)
         step += 1
         report(progress, step, total, f"{video.name}: ground truth and camera motion")
@@ -226,6 +233,7 @@ def compare_models(
         warn_partial(f"the predictions of {m!r}", where, project.path, compared=True)
     for m in models:
         warn_own_corrections(m, own[m], len(rows[m]))
+        warn_own_pseudo_labels(m, own_labels.get(m, {}), len(rows[m]))
     floor = unsteady["ground_truth"]
     table = pd.DataFrame([_row(m, rows[m], unsteady[m]) for m in (*models, *BASELINES)], columns=COLUMNS)
     frames_df = pd.DataFrame(
@@ -241,6 +249,7 @@ def compare_models(
         "gt_provenances": list(gt_provenances),
         "partial": partial,
         "own_corrections": {m: f for m, f in own.items() if f},
+        "own_pseudo_labels": {m: f for m, f in own_labels.items() if f},
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     result = ModelComparison(table, frames_df, info)

@@ -10,7 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.evaluate.metrics import check_tolerance, frame_scores, head_parts, weighted_overall
-from dvos_core.evaluate.own_corrections import own_corrections, warn_own_corrections
+from dvos_core.evaluate.own_corrections import (
+    own_corrections,
+    own_pseudo_labels,
+    warn_own_corrections,
+    warn_own_pseudo_labels,
+)
 from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.shell import quote
 from dvos_core.threads import runs_with_threads
@@ -361,6 +366,8 @@ def evaluate(
     total = int(sum(len(f) for f in plan.values()))
     own = own_corrections((chosen[v], plan[v]) for v in plan)
     warn_own_corrections(chosen[ids[0]].model, own, total)
+    own_labels = own_pseudo_labels((chosen[v], plan[v]) for v in plan)
+    warn_own_pseudo_labels(chosen[ids[0]].model, own_labels, total)
     rows, done = [], 0
     uncounted = UncountedTruth(min_area)
     sets = {}  # video -> the prediction set scored (recorded, and what the worst-frame overlays draw)
@@ -398,6 +405,7 @@ def evaluate(
             "prediction_sets": sets,
             "partial": partial,  # {video: [frames scored, ground-truth frames]} where predictions cover fewer
             "own_corrections": own,  # {video: frames} whose ground truth corrects the scored set's own predictions
+            "own_pseudo_labels": own_labels,  # {video: frames} whose ground truth is the scored checkpoint's label
         }
     )
     rep = EvaluationReport(frames_df, videos_df, overall)
