@@ -39,13 +39,17 @@ def own_corrections(scored: Iterable[tuple]) -> dict[str, list[int]]:
     return found
 
 
+def _tally(found: dict[str, list[int]]) -> tuple[int, str]:
+    """(frames, where in words: "3 in video 'v', ...") of ``found`` ({video: frames})."""
+    return sum(len(f) for f in found.values()), ", ".join(f"{len(f)} in video {v!r}" for v, f in found.items())
+
+
 def warn_own_corrections(model: str, found: dict[str, list[int]], n_scored: int) -> None:
     """Warn that ``model`` was scored on ``found`` ({video: frames}) out of ``n_scored`` frames whose ground truth is
     a correction of its own predictions (nothing when there are none)."""
-    n = sum(len(f) for f in found.values())
+    n, where = _tally(found)
     if not n:
         return
-    where = ", ".join(f"{len(f)} in video {v!r}" for v, f in found.items())
     warn_user(
         f"{model!r} was scored on {n} of {n_scored} frames whose ground truth is a person's correction of its own "
         f"predictions ({where}): a frame accepted as it was predicted scores 1 there, so its score is optimistic; "
@@ -78,10 +82,9 @@ def own_pseudo_labels(scored: Iterable[tuple]) -> dict[str, list[int]]:
 def warn_own_pseudo_labels(model: str, found: dict[str, list[int]], n_scored: int) -> None:
     """Warn that ``model`` was scored on ``found`` ({video: frames}) out of ``n_scored`` frames whose ground truth is
     a pseudo-label its own checkpoint made (nothing when there are none)."""
-    n = sum(len(f) for f in found.values())
+    n, where = _tally(found)
     if not n:
         return
-    where = ", ".join(f"{len(f)} in video {v!r}" for v, f in found.items())
     warn_user(
         f"{model!r} was scored on {n} of {n_scored} frames whose ground truth is a pseudo-label its own checkpoint "
         f"made ({where}): there it is scored against itself, so its score says how well it agrees with its labels, "
