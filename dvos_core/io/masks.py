@@ -1052,8 +1052,8 @@ def _corrected_sources(video, planned: dict, kinds: dict) -> dict[int, str]:
     with the correction (``corrected_from``), so that evaluation knows the set's model is scored on its own
     correction, as for a correction saved in napari. A set deleted, or predicted again since, is not named."""
     out = {}
-    for t, (_kind, _pixels, digest, name) in planned.items():
-        if kinds.get(t) != "corrected" or not name or digest is None or planned[t][0] == "corrected":
+    for t, (listed, _pixels, digest, name) in planned.items():
+        if kinds.get(t) != "corrected" or not name or digest is None or listed == "corrected":
             continue
         preds = video.predictions[name]
         got = preds.get(t) if preds.exists() else None
@@ -1249,15 +1249,16 @@ def export_masks(
         from dvos_core.io.coco import is_dvos_export
 
         if path.exists() and not overwrite and is_dvos_export(path):  # (one dvos did not write: refused below)
-            _refuse_edited(out, {path.name: None}, project, video_id, read)
+            _refuse_edited(out, {path.name: None}, project, video_id, read, {})
         written = _export_coco(path, video, frames, get, kinds, model, progress, cancel)
         _warn_damaged(video, damaged)
         return [written]
     others = _other_videos_rows(out, video_id)  # read (and refused if foreign) before any mask is written
     targets = {f"{video_id}_{int(t):06d}.{fmt}": int(t) for t in frames}
+    listed = {r["file"]: r for r in _listing_rows(out) if r.get("file")}  # masks.csv's rows by file, read once
     if not overwrite:
-        _refuse_edited(out, targets, project, video_id, read)
-    _refuse_mixing(out, video_id, fmt, targets, which)
+        _refuse_edited(out, targets, project, video_id, read, listed)
+    _refuse_mixing(out, video_id, fmt, targets, which, listed)
     from dvos_core.evaluate.metrics import count_objects
 
     rows, staged = [], []  # staged: (temporary file, the file it becomes)
@@ -1474,17 +1475,17 @@ def _write_listing(path: Path, rows: list[list[str]]) -> None:
             raise
 
 
-def _edits(out: Path, names: dict, now) -> list[str]:
+def _edits(out: Path, names: dict, now, listed: dict) -> list[str]:
     """Of the files ``names`` ({file name: the frame it holds, or None for a COCO export}) in ``out`` that an export
     is about to write, the ones that may hold someone's edits, each with why: a mask file whose mask is not the one
     the folder's ``masks.csv`` lists for it (its ``mask_digest``; a list written before that column: its head
     pixels), or that it does not list; a COCO export (``*_coco.json``) with an image whose mask is not the one its
     ``dvos`` entry lists, or without that entry. A file whose mask is the one the export writes (``now(t)``: the
-    mask of frame t now; edits imported since) loses nothing and is not named. Only files that exist are read."""
+    mask of frame t now; edits imported since) loses nothing and is not named. Only files that exist are read.
+    ``listed``: the rows of the folder's ``masks.csv`` by file name."""
     present = [n for n in names if (out / n).is_file()]
     if not present:
         return []
-    listed = {r["file"]: r for r in _listing_rows(out) if r.get("file")}
     edited = []
     for name in present:
         if name.endswith(".json"):
@@ -1543,11 +1544,11 @@ def _coco_edits(path: Path, now) -> list[str]:
     return []
 
 
-def _refuse_edited(out: Path, names: dict, project, video_id: str, now) -> None:
+def _refuse_edited(out: Path, names: dict, project, video_id: str, now, listed: dict) -> None:
     """Refuse an export that would write over files of ``out`` holding someone's edits (:func:`_edits`), naming
     them and the ways on, before anything is written: the docs suggest exporting, fixing masks in another program and
     importing them back, and exporting again before that import silently threw the fixes away."""
-    edited = _edits(out, names, now)
+    edited = _edits(out, names, now, listed)
     if not edited:
         return
     shown = ", ".join(edited[:5]) + (f", and {len(edited) - 5} more" if len(edited) > 5 else "")
@@ -1567,12 +1568,12 @@ def _stale_files(out: Path, video_id: str, fmt: str, names) -> list[str]:
     return sorted(q.name for q in out.iterdir() if pattern.fullmatch(q.name) and q.name not in names)
 
 
-def _refuse_mixing(out: Path, video_id: str, fmt: str, names, which: str) -> None:
+def _refuse_mixing(out: Path, video_id: str, fmt: str, names, which: str, rows: dict) -> None:
     """Refuse, before anything is written, an export of a video's predictions into a folder holding an export of its
     stored masks (or the other way round) that it would not write over: ``masks.csv`` would list this export only,
     and importing the folder took the other export's files for manual masks (a warning also said their frames had
-    no mask). Which export a file came from is its ``masks.csv`` row (predictions name their model)."""
-    rows = {r.get("file"): r for r in _listing_rows(out) if r.get("file")}
+    no mask). Which export a file came from is its ``masks.csv`` row (``rows``, by file name: predictions name their
+    model)."""
     stale = _stale_files(out, video_id, fmt, names)
     other = [n for n in stale if n in rows and bool((rows[n].get("model") or "").strip()) != (which == "predictions")]
     if not other:
