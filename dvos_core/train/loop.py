@@ -124,10 +124,11 @@ def _setting(key: str, value, settings: dict) -> str:
     return repr(value) if key == "init_from" else _short(value)
 
 
-def _model_settings(settings: dict, inside: bool | None = None, root=None) -> dict:
-    """``settings`` (a run's train_config) with ``preset`` and ``size`` as its model has them: started from a
-    checkpoint, its model's preset and (size unset) input size; else, size unset, the preset's input size. As
-    recorded where the checkpoint cannot be read now (moved, deleted, no dvos checkpoint) or the preset is unknown."""
+def _model_settings(settings: dict, inside: bool | None = None, root=None) -> tuple[dict, bool]:
+    """(``settings`` (a run's train_config) with ``preset`` and ``size`` as its model has them, whether its start
+    checkpoint could be read): started from a checkpoint, its model's preset and (size unset) input size; else, size
+    unset, the preset's input size. As recorded where the checkpoint cannot be read now (moved, deleted, no dvos
+    checkpoint: False) or the preset is unknown."""
     from dvos_core.checkpoint_header import read_checkpoint_header
 
     start, size = settings.get("init_from"), settings.get("size")
@@ -136,18 +137,18 @@ def _model_settings(settings: dict, inside: bool | None = None, root=None) -> di
         header = read_checkpoint_header(there) if there is not None else None
         model = header.get("config") if header else None
         if not isinstance(model, dict):
-            return settings
+            return settings, False
         return {
             **settings,
             "preset": model.get("name", settings.get("preset")),
             "size": size or model.get("input_size"),
-        }
+        }, True
     if size is None:
         try:
-            return {**settings, "size": get_config(settings.get("preset")).input_size}
+            return {**settings, "size": get_config(settings.get("preset")).input_size}, True
         except (ValueError, TypeError):
-            return settings
-    return settings
+            return settings, True
+    return settings, True
 
 
 def _short(value, width: int = 40) -> str:
@@ -177,11 +178,11 @@ def settings_refusal(
     root = Path(out).parent.parent if Path(out).parent.name == "models" else None  # the project of the run
     saved, now = _resolved_floor(saved), _resolved_floor(now)  # eta_min unset: compared as the rate it gives
     # started from a checkpoint, its model fixes the preset and (size unset) the size: compared as the model has them
-    resolved = _model_settings(saved, own, root), _model_settings(now, own, root)
-    if not (
-        saved.get("init_from") and now.get("init_from") and (resolved[0] is saved) != (resolved[1] is now)
-    ):  # one side's checkpoint unreadable (the start file moved, resumed from a copy): both compared as recorded
-        saved, now = resolved
+    saved_model, saved_read = _model_settings(saved, own, root)
+    now_model, now_read = _model_settings(now, own, root)
+    if not (saved.get("init_from") and now.get("init_from") and saved_read != now_read):
+        saved, now = saved_model, now_model  # (else one side's start file is unreadable, e.g. moved and resumed from
+        # a copy: both are compared as recorded)
     if saved.get("max_steps_per_epoch") == 0:  # recorded before 0 (no cap) was stored as null
         saved = {**saved, "max_steps_per_epoch": None}
     diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES)
