@@ -32,21 +32,25 @@ def save_frames(
     provenance: str | None = None,
     model: str | None = None,
     shown: dict | None = None,
+    codes=None,
 ) -> list[int]:
     """Save ``data[t]`` (a (T,H,W) label array) as the mask of each frame t; returns the frames written. Corrections
     of a prediction set's masks (``edited_prediction``) record the set, ``model`` (see
     ``Video.correction_sources``). ``shown``: {frame: provenance code the layer showed} of frames whose stored mask
     was written since they were painted (:meth:`DvosState.written_under_paint`): their provenance follows what was
-    painted over."""
+    painted over. ``codes``: the video's provenance codes, when the caller has read them (else read here, once)."""
     saved = []
     shown = shown or {}
+    if codes is None and provenance is None and not edited_prediction:
+        codes = video.provenance  # (read once for every frame: each read of it reads the whole array)
+    # (a set deleted since the layer was shown: no source to record)
+    source = model if edited_prediction and model is not None and video.predictions[model].exists() else None
     for t in sorted({int(t) for t in frames}):
         mask = (np.asarray(data[t]) > 0).astype(np.uint8)
-        prov = provenance or provenance_for(video, t, edited_prediction, shown.get(t))
-        # (a set deleted since the layer was shown: no source to record)
-        corrected = edited_prediction and prov == "corrected" and model is not None
-        source = model if corrected and video.predictions[model].exists() else None
-        if video.set_mask(t, mask, prov, overwrite=True, corrected_from=source):
+        held = shown.get(t, None if codes is None else int(codes[t]))  # what was painted over
+        prov = provenance or provenance_for(video, t, edited_prediction, held)
+        corrected_from = source if prov == "corrected" else None
+        if video.set_mask(t, mask, prov, overwrite=True, corrected_from=corrected_from):
             saved.append(t)
     return saved
 
@@ -62,7 +66,7 @@ def save_painted(state, video, data, frames) -> tuple[list[int], str | None]:
     shown = state.written_under_paint(video, frames) if state is not None else {}
     codes = video.provenance  # (read once: each read of it reads the whole array)
     stored = {t: int(codes[t]) for t in shown}
-    saved = save_frames(video, data, frames, shown=shown)
+    saved = save_frames(video, data, frames, shown=shown, codes=codes)
     notes = [touching_note(video.name, data, saved)]
     replaced = [t for t in saved if stored.get(t)]
     if replaced:
