@@ -122,6 +122,13 @@ def _same_inputs(recorded: dict | None, now: dict) -> bool:
     return recorded == now
 
 
+def set_border_heads(recorded, asked: str) -> str:
+    """How a synthetic set pastes heads cut by their frame's edge: ``asked`` (SynthConfig.border_heads), but 'use'
+    for a set whose ``recorded`` config (None: a new set) was started before the setting existed: it pasted every
+    head, and its clips still to make do so too."""
+    return "use" if isinstance(recorded, dict) and "border_heads" not in recorded else asked
+
+
 class _Context:
     """What a worker needs to render clips of one set: config, seed, objects and background handles."""
 
@@ -134,8 +141,7 @@ class _Context:
         self.cfg = SynthConfig.from_dict(a["config"])
         self.seed = int(a["seed"])
         self.backgrounds = list(a["inputs"]["backgrounds"])
-        # (a set started before border_heads existed pasted every head: its clips still to make do so too)
-        border = dict(a["config"] or {}).get("border_heads", "use")
+        border = set_border_heads(a["config"] or {}, self.cfg.border_heads)
         self.heads, self.fakes = synthesis_objects(self.project, border)
 
     def make(self, i: int, cancel: CancelToken | None = None) -> None:
@@ -222,7 +228,7 @@ def open_or_create_set(
         s = project.synthetic(name)
         a = dict(s.attrs)
         try:  # a set started before a field was added holds that field's default (border_heads: any, as it pastes
-            # every head whatever it is asked: _Context)
+            # every head whatever it is asked: set_border_heads)
             a["config"] = SynthConfig.from_dict({"border_heads": cfg.border_heads, **(a.get("config") or {})}).to_dict()
         except (ValueError, TypeError):
             pass
@@ -329,9 +335,7 @@ def generate(
         raise ValueError(f"{project.path}: no real heads in the object bank; {painted_heads_note(project)}")
     check_training_objects(project)  # before the set is made: a bank of test-video heads only makes none
     old = project.synthetic(name).attrs.get("config") if name in project.synthetic_ids() else None
-    # a set started before border_heads existed pasted every head: its clips still to make do so too (_Context)
-    legacy = isinstance(old, dict) and "border_heads" not in old
-    left_out = edge_cut_note(project, "use" if legacy else cfg.border_heads)
+    left_out = edge_cut_note(project, set_border_heads(old, cfg.border_heads))
     if motion_matched_to is not None:
         from dvos_core.store.schema import id_list
 
