@@ -64,6 +64,16 @@ def test_copying_predictions_of_a_model_that_made_none_says_so(with_model):
     assert predictions_to_labels(p.video("v"), model="img") == 4
 
 
+def test_reading_an_unknown_prediction_set_names_the_models_not_a_failing_predict(with_model):
+    """A set no model of the project can make used to suggest `dvos predict P imgg`, which fails (no such model)."""
+    p = with_model
+    with pytest.raises(NotInStoreError) as e:
+        p.video("v").predictions["imgg"].read("masks", 0)
+    assert "has no model 'imgg' either; its models: img" in str(e.value) and "dvos predict" not in str(e.value)
+    with pytest.raises(NotInStoreError, match=r"make them with `dvos predict .* img --videos v`"):  # a model: predict
+        p.video("v").predictions["img"].read("masks", 0)
+
+
 # ---- synthesis ----------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):

@@ -234,7 +234,7 @@ def _model_reads(project, unfinished: list[Finding]) -> Iterator[tuple[str, Call
     """Reads of every model's checkpoints; a ``last.pt`` of a training run that stopped before its last epoch adds
     an unfinished finding to ``unfinished``."""
     from dvos_core.model.checkpoint import load_checkpoint
-    from dvos_core.store.project import CHECKPOINTS
+    from dvos_core.store.fsops import CHECKPOINTS
 
     def load(path) -> dict:  # the model built and its weights loaded: a file that reads but cannot predict is named
         return load_checkpoint(path)[1]

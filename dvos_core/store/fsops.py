@@ -15,6 +15,7 @@ from pathlib import Path
 from dvos_core.store.schema import StoreError, StoreWriteError
 
 TRASH = ".trash"
+CHECKPOINTS = ("best.pt", "last.pt")  # a models/<name> folder is a model once one of these is committed
 STAGING_PREFIX = ".staging-"
 
 _REASONS = {
@@ -191,6 +192,15 @@ def _sha256_of(path: str, *version) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def model_folders(root) -> list[Path]:
+    """The folders under ``root/models`` that hold a committed checkpoint (:data:`CHECKPOINTS`), sorted by name;
+    empty folders of failed runs are left out, and so is everything when ``root`` is None or has no ``models``."""
+    d = Path(root) / "models" if root is not None else None
+    if d is None or not d.is_dir():
+        return []
+    return sorted(p for p in d.iterdir() if p.is_dir() and any((p / c).is_file() for c in CHECKPOINTS))
 
 
 def in_project(checkpoint, root) -> bool | None:

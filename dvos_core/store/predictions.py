@@ -20,7 +20,7 @@ import numpy as np
 
 from dvos_core.shell import quote
 from dvos_core.store import arrays
-from dvos_core.store.fsops import discard
+from dvos_core.store.fsops import discard, model_folders
 from dvos_core.store.schema import NotInStoreError, check_id
 
 GROUP = "predictions"
@@ -72,10 +72,17 @@ class ModelPredictions:
         (Zarr's own error was ``KeyError: 'predictions/NAME/masks'``)."""
         if not self.exists():
             v = self.video
+            models = [p.name for p in model_folders(v.path)]
+            if v.path is None or self.model in models:
+                fix = (
+                    f"make them with `dvos predict {quote(v.path or 'PROJECT')} {quote(self.model)} --videos "
+                    f"{quote(v.name)}`, or dvos_core.infer.predict_video"
+                )
+            else:  # a predict command would fail too: there is no model of that name
+                fix = f"the project has no model {self.model!r} either; its models: {', '.join(models) or 'none'}"
             raise NotInStoreError(
                 f"{v.path or 'PROJECT'}: video {v.name!r} has no predictions of {self.model!r}; it has predictions "
-                f"of {Predictions(v).models()} (make them with `dvos predict {quote(v.path)} {quote(self.model)} "
-                f"--videos {quote(v.name)}`, or dvos_core.infer.predict_video)"
+                f"of {Predictions(v).models()} ({fix})"
             )
 
     def read(self, key: str, rows):

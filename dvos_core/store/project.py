@@ -16,7 +16,7 @@ import zarr
 from dvos_core.prediction_options import PSEUDO_PASSES
 from dvos_core.progress import CancelToken, ProgressFn, report
 from dvos_core.shell import quote, user_path
-from dvos_core.store.fsops import TRASH, discard, group_attrs, io_step, settle_writes
+from dvos_core.store.fsops import TRASH, discard, group_attrs, io_step, model_folders, settle_writes
 from dvos_core.store.lock import StoreBusyError, WriterLock, training_holder, writer_lock
 from dvos_core.store.migrate import MIGRATIONS, newer_schema_parts
 from dvos_core.store.objects import ObjectBank
@@ -48,7 +48,6 @@ KINDS = {
     "report": ("reports", "report"),
 }
 OPEN_MODES = ("r", "r+")
-CHECKPOINTS = ("best.pt", "last.pt")  # a models/<name> folder is a model once one of these is committed
 # Migrations from schema N to N+1 ({N: callable(project_path, progress)}) live in dvos_core.store.migrate.
 
 
@@ -656,25 +655,13 @@ class Project:
 
     def model_names(self) -> list[str]:
         """Models with a committed checkpoint (best.pt or last.pt); empty folders of failed runs are not models."""
-        d = self.path / "models"
-        if not d.is_dir():
-            return []
-        return sorted(
-            p.name for p in d.iterdir() if p.is_dir() and _valid(p.name) and any((p / c).is_file() for c in CHECKPOINTS)
-        )
+        return [p.name for p in model_folders(self.path) if _valid(p.name)]
 
     def misnamed_models(self) -> list[str]:
         """Folders under ``models/`` that hold a checkpoint but whose name is no valid model name (one with a
         space, copied in by hand): not models to dvos until renamed (:func:`~dvos_core.store.notes.misnamed_model_note`
         says how)."""
-        d = self.path / "models"
-        if not d.is_dir():
-            return []
-        return sorted(
-            str(p)
-            for p in d.iterdir()
-            if p.is_dir() and not _valid(p.name) and any((p / c).is_file() for c in CHECKPOINTS)
-        )
+        return [str(p) for p in model_folders(self.path) if not _valid(p.name)]
 
     def report_dir(self, name: str) -> Path:
         """``reports/<name>`` (not created: reports are written by :func:`~dvos_core.evaluate.report.save_report`,
