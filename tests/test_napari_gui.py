@@ -98,6 +98,42 @@ def test_an_import_runs_in_a_child_and_cancel_keeps_the_store_consistent(make_na
     assert w.add_file_button.isEnabled()  # the step is usable again
 
 
+def test_a_layer_stored_as_a_video_goes_in_whole_or_not_at_all(make_napari_viewer, qtbot, tmp_path):
+    """From selected layer left a 0-frame video after a failed conversion (blocking the retry under that name), and a
+    cancelled store a truncated video marked complete."""
+    from dvos_core.progress import Cancelled, CancelToken
+    from dvos_napari.docks.project import add_layer_frames
+
+    viewer = make_napari_viewer()
+    w = dock(viewer, "Project")
+    w.create_project(tmp_path / "l.dvos")
+    frames, _ = tiny_clip(6)
+    bad = frames.astype(np.float32) / 255
+    bad[3:] *= 255  # a layer processed in napari: floats in 0..1 on some frames, 0..255 on others
+    job = w.add_layer(viewer.add_image(bad, name="plot", rgb=True))
+    qtbot.waitUntil(lambda: job.status is not None, timeout=60_000)
+    assert job.status == "error" and "float image has values" in str(job.message)
+    assert w.state.project.video_ids() == []
+    assert "cancelled" not in w.status.text()
+    fixed = viewer.add_image(frames, name="fixed", rgb=True)
+    assert wait_job(qtbot, w.add_layer(fixed, video_id="plot")) == "ok"  # the id the failed store was to have
+    assert w.state.project.video("plot").n_frames == 6
+
+    token = CancelToken()
+
+    class Stopping:  # a long layer whose user presses Cancel once frame 4 is read
+        shape, dtype = (40, *frames.shape[1:]), frames.dtype
+
+        def __getitem__(self, t):
+            if t == 4:
+                token.cancel()
+            return frames[t % len(frames)]
+
+    with pytest.raises(Cancelled):
+        add_layer_frames(w.state.project, "long", Stopping(), True, "long", "train", {}, cancel=token)
+    assert w.state.project.video_ids() == ["plot"]  # nothing of "long", not even a leftover
+
+
 def test_full_loop_through_the_panel(make_napari_viewer, qtbot, tmp_path):
     """Every step of the loop from the one panel, tiny presets; the event loop never stutters while jobs run."""
     pytest.importorskip("dvos_core.train", reason="dvos_core.train not available")

@@ -572,12 +572,19 @@ class Project:
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
             raise ValueError(f"frames must be a non-empty (T,H,W,3) uint8 array, got {frames.shape} {frames.dtype}")
+        return self.add_video_frames(video_id, frames, len(frames), frames.shape[1:3], progress, cancel, **attrs)
+
+    def add_video_frames(self, video_id: str, frames, n: int, size, progress=None, cancel=None, **attrs) -> Video:
+        """Create a video from ``n`` frames of ``size`` (height, width) that ``frames`` yields one at a time ((H,W,3)
+        uint8 each: a lazy source is never held whole), all or nothing as :meth:`add_video_array`: on any error or
+        cancel the video is removed again, and a kill leaves a leftover marked incomplete."""
+        height, width = (int(s) for s in size)
         check_id(video_id, "video id")
-        _video_attrs(video_id, frames.shape[1], frames.shape[2], dict(attrs))  # bad attrs refused before any write
+        _video_attrs(video_id, height, width, dict(attrs))  # bad attrs refused before any write
         with self.writing(operation=f"add video {video_id}"):
-            v = self.create_video(video_id, frames.shape[1], frames.shape[2], import_complete=False, **attrs)
+            v = self.create_video(video_id, height, width, import_complete=False, **attrs)
             try:
-                v.append_frames(frames, n_total=len(frames), progress=progress, cancel=cancel)
+                v.append_frames(frames, n_total=n, progress=progress, cancel=cancel)
                 v.mark_complete()
             except BaseException:
                 _quietly(v._discard)

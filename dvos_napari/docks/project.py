@@ -92,6 +92,9 @@ class VideoTable(QTableWidget):
         super().keyPressEvent(event)
 
 
+KEEPS_NOTHING = "nothing was added (a video goes into the project whole or not at all)"
+
+
 def check_report(where: str, found) -> str:
     """The findings of :func:`~dvos_core.store.check.check_project` on the project at ``where``, in the panel's words
     (one paragraph each: what, where, and the fix)."""
@@ -122,9 +125,17 @@ def add_layer_frames(project, video_id, frames, rgb, name, split, tags, progress
             f = np.repeat(f[..., None], 3, axis=-1)
         return (f if f.dtype == np.uint8 else to_rgb8(f, where=name))[..., :3]
 
-    video = project.create_video(video_id, shape[1], shape[2], source=f"napari layer {name}", split=split, tags=tags)
-    video.append_frames((frame(t) for t in range(shape[0])), n_total=shape[0], progress=progress, cancel=cancel)
-    return video
+    return project.add_video_frames(  # all or nothing: a failed or cancelled store leaves no part of a video
+        video_id,
+        (frame(t) for t in range(shape[0])),
+        shape[0],
+        shape[1:3],
+        progress,
+        cancel,
+        source=f"napari layer {name}",
+        split=split,
+        tags=tags,
+    )
 
 
 def delete_question(project, video_id: str, unsaved: int = 0) -> str:
@@ -392,7 +403,7 @@ class ProjectDock(DvosDock):
             tags=tags,
             label=f"import {Path(path).name}",
             on_result=self._imported,
-            cancel_keeps="nothing was added (a video goes into the project whole or not at all)",
+            cancel_keeps=KEEPS_NOTHING,
         )
 
     def add_layer(self, layer=None, video_id=None, split=None):
@@ -430,6 +441,7 @@ class ProjectDock(DvosDock):
             label=f"add layer {layer.name}",
             on_result=lambda video: self._imported(video, source=source()),
             process=False,
+            cancel_keeps=KEEPS_NOTHING,
         )
 
     def check_project(self, models: bool = True):
