@@ -260,6 +260,40 @@ def video_layer(viewer, video_id: str, role: str):
     return next((x for x in viewer.layers if video_layer_of(x, video_id, role)), None)
 
 
+def _identity(video) -> list | None:
+    """The video's :attr:`~dvos_core.store.sequence.Sequence.identity` as layer metadata keeps it (a list)."""
+    found = getattr(video, "identity", None)
+    return None if found is None else list(found)
+
+
+def shows_other_video(metadata: dict | None, video) -> bool:
+    """Whether the layer of ``metadata`` shows a video that was deleted and added again under ``video``'s id since it
+    was read (its frames and masks are the old video's); False when either side does not say."""
+    shown, now = (metadata or {}).get("dvos_identity"), _identity(video)
+    return shown is not None and now is not None and list(shown) != now
+
+
+def replaced_message(video) -> str:
+    """Why nothing is saved from layers of a video deleted and added again under ``video``'s id, and what to do."""
+    return (
+        f"video {video.name!r} was deleted and added again by another program after it was shown here: its layers "
+        f"show the old video, so nothing painted there is saved into the new one. To keep painted frames, save the "
+        f"masks layer as image files (File > Save Selected Layers); then delete the old layers and pick the video "
+        f"again in the Project step"
+    )
+
+
+def replaced_layers(viewer, video) -> list:
+    """The layers of ``video``'s id that show an older video of that id (deleted and added again since)."""
+    return [x for x in viewer.layers if _video_of(x) == video.name and shows_other_video(x.metadata, video)]
+
+
+def require_shown_video(layer, video) -> None:
+    """A ValueError (:func:`replaced_message`) when ``layer`` shows an older video of ``video``'s id."""
+    if layer is not None and shows_other_video(layer.metadata, video):
+        raise ValueError(replaced_message(video))
+
+
 def _raw(layer):
     """The layer itself (napari hands plugins a proxy of it)."""
     return getattr(layer, "__wrapped__", layer)
@@ -517,14 +551,14 @@ def load_masks(layer, video, source: str, state, skip=(), model: str | None = No
     here holds the buffer and the layer only until it is done, so a video left frees them (else each visit to a long
     video would leave its full-length mask buffers behind)."""
     frames, _ = _stored(video, source, model)
-    if len(frames) == 0:
-        return
+    skip = tuple(skip)
+    if len(frames) == 0 or (not clear and {int(t) for t in frames} <= {int(t) for t in skip}):
+        return  # nothing to read (e.g. after this panel's own save): the layer stays editable
     from napari.qt.threading import create_worker
 
     held = {"buf": layer.data, "layer": layer}
     layer.editable = False
     key = state.begin_loading(f"{video.name} {source} #{id(layer.data)}")  # one key per read: a stale read ends its own
-    skip = tuple(skip)
 
     def fill() -> int:
         buf = held.get("buf")
@@ -569,7 +603,7 @@ def _place(viewer, role: str, video, state, make, extra: dict | None = None):
     """The layer of ``role`` for ``video``: the existing one, a re-used spare one, or a new one from ``make()``
     (``extra``: more metadata, e.g. the prediction set a predicted layer shows)."""
     name = LAYER_NAMES[role](video.name)
-    md = {**layer_metadata(video.path, video.name, role), **(extra or {})}
+    md = {**layer_metadata(video.path, video.name, role), "dvos_identity": _identity(video), **(extra or {})}
     # a layer the user renamed is still this video's; one of the user's own (no dvos metadata) is left as it is
     layer = video_layer(viewer, video.name, role)
     if layer is not None:
@@ -608,6 +642,12 @@ def show_video(viewer, video, state) -> None:
     """Show a store video as layers (re-using those of another saved video); masks arrive in the background."""
     vid = video.name
     n, h, w, _ = video.shape
+    # the video was deleted and added again meanwhile: its old layers go, unless they hold unsaved work
+    if replaced_layers(viewer, video):
+        if has_unsaved(viewer, state, vid):
+            raise ValueError(replaced_message(video))
+        remove_video_layers(viewer, vid)
+        state.forget_video(vid)
     # the masks buffer first: a temporary folder without room for it (NoRoomForMasksError) changes no layer
     buf = _empty_buffer((n, h, w)) if video_layer(viewer, vid, "masks") is None else None
     _image, new_image = _place(

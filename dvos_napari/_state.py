@@ -18,6 +18,18 @@ from dvos_napari import _layers
 _STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def _models_mark(root: str) -> int:
+    """The latest modification time (ns) of ``root/models`` and the folders in it; 0 when there is none."""
+    import os
+
+    try:
+        with os.scandir(os.path.join(root, "models")) as found:
+            marks = [e.stat().st_mtime_ns for e in found if e.is_dir()]
+        return max([os.stat(os.path.join(root, "models")).st_mtime_ns, *marks])
+    except OSError:
+        return 0
+
+
 class DvosState:
     """The project and video a viewer works on.
 
@@ -85,6 +97,11 @@ class DvosState:
             self.project_changed.emit(project)
         if dropped is not None:
             self.opening_changed.emit(dropped)
+
+    def forget_video(self, video_id: str) -> None:
+        """Drop what is kept about ``video_id``'s layers (painted frames, masks last read): they were removed."""
+        self.dirty.pop(video_id, None)
+        self._masks_seen.pop(video_id, None)
 
     def _videos_with_unsaved_work(self) -> set[str]:
         """The videos of the open project shown with paint or corrections not saved yet."""
@@ -315,6 +332,11 @@ class DvosState:
         return int(v.dims.current_step[-3]) if v is not None and v.dims.ndim >= 3 else 0
 
     def notify_store_changed(self) -> None:
+        """This panel wrote the project: refresh the steps. What another program wrote since the last look is read
+        first (:meth:`check_store`): this write's mark would hide its mark, and the layers would keep showing what
+        was there before it (a mask imported from a terminal, painted over at the next save)."""
+        if self.check_store():
+            return
         self.store_stamp = self.read_store_stamp()
         with self.summaries.one_look():
             self.store_changed.emit()
@@ -322,7 +344,8 @@ class DvosState:
     def read_store_stamp(self):
         """A cheap mark of the project's last write by any process (None without a project): the project folder's
         modification time, which changes whenever a writer takes or gives back the writer lock (its holder record
-        ``.dvos-writer.json`` is created and removed), and whether a writer holds it now."""
+        ``.dvos-writer.json`` is created and removed), whether a writer holds it now, and the latest modification
+        time of ``models`` and its folders (a training run writes its checkpoints there without the writer lock)."""
         import os
 
         from dvos_core.store.lock import HOLDER_NAME
@@ -331,7 +354,7 @@ class DvosState:
             return None
         root = str(self.project.path)
         try:
-            return (os.stat(root).st_mtime_ns, os.path.exists(os.path.join(root, HOLDER_NAME)))
+            return (os.stat(root).st_mtime_ns, os.path.exists(os.path.join(root, HOLDER_NAME)), _models_mark(root))
         except OSError:
             return None
 
@@ -347,8 +370,33 @@ class DvosState:
         self.store_stamp = stamp
         with self.summaries.one_look():
             self.store_changed.emit()
-        self.reread_stored_masks()
-        self._reread_predictions()
+        if not self._reshow_if_replaced():
+            self.reread_stored_masks()
+            self._reread_predictions()
+        return True
+
+    def shown_video_replaced(self) -> bool:
+        """Whether the current video's layers show an older video of its id (another program deleted it and added
+        one under the same id since): nothing of theirs may be read into or saved from them as the new video's."""
+        viewer, project, vid = self.viewer, self.project, self.video_id
+        if viewer is None or project is None or vid is None:
+            return False
+        try:
+            video = project.video(vid)
+        except Exception:  # deleted (the Project step says so) or damaged
+            return False
+        return bool(_layers.replaced_layers(viewer, video))
+
+    def _reshow_if_replaced(self) -> bool:
+        """When the current video was replaced (:meth:`shown_video_replaced`), show the new one, unless the old
+        layers hold unsaved work (kept: the Project step warns, and saves are refused); True when it was replaced."""
+        if not self.shown_video_replaced():
+            return False
+        if not _layers.has_unsaved(self.viewer, self, self.video_id):
+            try:
+                self.select_video(self.video_id)
+            except Exception as e:  # e.g. a leftover of an import still under way: shown when picked again
+                self.report_error(f"could not show the new video {self.video_id}", e)
         return True
 
     def _reread_predictions(self) -> None:

@@ -190,10 +190,12 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
     project = Project.open(path)
     vid = _video_id(meta, project)
     video = project.video(vid)
-    from dvos_napari._layers import check_layer_shape
+    from dvos_napari._layers import check_layer_shape, replaced_message, shows_other_video
 
-    check_layer_shape(video, data, meta.get("name"))
     md = meta.get("metadata") or {}
+    if shows_other_video(md, video):
+        raise ValueError(replaced_message(video))
+    check_layer_shape(video, data, meta.get("name"))
     edited_prediction = md.get("dvos_role") == "predicted" or str(meta.get("name", "")).endswith(" predicted")
     source = "predicted" if edited_prediction else "masks"
     tracking = _tracking_viewer(path, vid, str(meta.get("name", "")))

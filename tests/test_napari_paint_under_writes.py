@@ -102,3 +102,70 @@ def test_file_save_of_the_masks_layer_saves_such_paint_as_manual_and_warns(shown
     with pytest.warns(UserWarning, match="frame 2 saved as 'manual' over its 'pseudo' mask"):
         write_labels(str(project.path), np.asarray(layer.data), meta)
     assert int(project.video("v1").provenance[2]) == 1
+
+
+def test_a_save_here_does_not_hide_another_programs_earlier_write(shown, qtbot):
+    """The panel's own save took the store's new mark as seen, so a mask imported from a terminal just before stayed
+    unshown (and painting that frame replaced it)."""
+    viewer, ann, project, pseudo = shown
+    layer = viewer.layers["v1 masks"]
+    _other_program(project, [3], pseudo)  # the panel has not looked at the store since
+    _paint(ann, layer, 0)
+    assert ann.save_all() == [0]
+    wait_loaded(qtbot, ann.state)
+    np.testing.assert_array_equal(layer.data[3] > 0, pseudo[3] > 0)
+    assert ann.state.check_store() is False  # and that write counts as seen
+
+
+def _replace_video(project, seed: int = 9):
+    """Another program deletes video v1 and adds another video under its id."""
+    from dvos_core.store import Project
+
+    frames, _ = tiny_clip(6, seed=seed)
+    other = Project.open(project.path)
+    other.delete_video("v1")
+    other.add_video_array("v1", frames, split="train")
+    return frames
+
+
+def test_paint_on_a_video_deleted_and_added_again_is_never_saved_into_the_new_one(shown, qtbot):
+    from dvos_napari._writer import write_labels
+
+    viewer, ann, project, _ = shown
+    layer = viewer.layers["v1 masks"]
+    _paint(ann, layer, 2)
+    _replace_video(project)
+    with pytest.raises(ValueError, match="deleted and added again by another program"):
+        ann.save_all()
+    with pytest.raises(ValueError, match="deleted and added again by another program"):
+        write_labels(str(project.path), np.asarray(layer.data), {"name": layer.name, "metadata": dict(layer.metadata)})
+    assert ann.state.check_store()  # the look keeps the old layers, which hold the paint
+    wait_loaded(qtbot, ann.state)
+    assert viewer.layers["v1 masks"] is layer and int(layer.data[2].sum()) >= 100
+    with pytest.raises(ValueError, match="deleted and added again by another program"):
+        ann.state.select_video("v1")
+    assert not project.video("v1").provenance[:].any()  # nothing was saved into the new video
+
+
+def test_a_video_deleted_and_added_again_without_unsaved_work_is_shown_anew(shown, qtbot):
+    viewer, ann, project, _ = shown
+    frames = _replace_video(project)
+    assert ann.state.check_store()
+    wait_loaded(qtbot, ann.state)
+    np.testing.assert_array_equal(np.asarray(viewer.layers["v1"].data[0]), frames[0])  # the new video's frames
+    layer = viewer.layers["v1 masks"]
+    _paint(ann, layer, 1)
+    assert ann.save_all() == [1]  # painted on the new video: saved into it
+    assert int(project.video("v1").provenance[1]) == 1
+
+
+def test_a_model_trained_elsewhere_is_seen_by_the_look_at_the_store(shown):
+    """A training run writes its checkpoints inside models/NAME without the writer lock: the panel never saw the
+    model (nor its run ending) until some other write."""
+    _, ann, project, _ = shown
+    folder = project.path / "models" / "elsewhere"
+    folder.mkdir(parents=True)
+    ann.state.notify_store_changed()  # the run's start (it takes the lock to make the folder) was seen
+    assert ann.state.check_store() is False
+    (folder / "best.pt").write_bytes(b"a checkpoint")  # the run's first checkpoint, no lock taken
+    assert ann.state.check_store() is True

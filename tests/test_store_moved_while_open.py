@@ -8,7 +8,7 @@ import socket
 import numpy as np
 import pytest
 
-from dvos_core.store import NotInStoreError, Project
+from dvos_core.store import NotInStoreError, Project, arrays
 from dvos_core.store.lock import HOLDER_NAME, writer_lock
 
 
@@ -20,9 +20,11 @@ def test_a_project_moved_while_open_is_said_to_be_gone_and_no_folder_is_made_aga
         p.add_video_array(name, np.zeros((3, 8, 8, 3), np.uint8))
     p = Project.open(tmp_path / "a.dvos")
     v = p.video("v1")
+    frames = v.group["frames"]  # as the trainer holds it: its check of the chunk files said "delete the video"
     os.rename(tmp_path / "a.dvos", tmp_path / "b.dvos")
     gone = r"a\.dvos: the project is no longer there \(moved, renamed or deleted while this was running\)"
-    for call in (lambda: v.set_mask(1, np.ones((8, 8), np.uint8)), lambda: p.video("v2"), p.summary):
+    check = lambda: arrays.require_chunks(frames, [0, 1], "v1", "frames", "restore or delete the video")  # noqa: E731
+    for call in (lambda: v.set_mask(1, np.ones((8, 8), np.uint8)), lambda: p.video("v2"), p.summary, check):
         with pytest.raises(NotInStoreError, match=gone):
             call()
     assert not (tmp_path / "a.dvos").exists()

@@ -408,11 +408,12 @@ def require_chunks(arr: zarr.Array, rows, owner: str, what: str, fix: str, lead:
     were written: committed frames, painted masks, predicted frames) is missing (see :func:`missing_chunks`). The
     other chunks of ``rows`` are then decoded too, so that one message names every missing and damaged file (a
     damaged file beside a missing one was found only once the missing one was restored)."""
-    from dvos_core.store.schema import DamagedStoreError
+    from dvos_core.store.schema import DamagedStoreError, check_project_here
 
     gone = missing_chunks(arr, rows, lead)
     if not gone:
         return
+    check_project_here(getattr(arr.store, "root", None))  # every file is missing when the project was moved
     bad = damaged_chunks(arr, rows, lead)  # a missing chunk decodes (as the fill value): never among these
     if not bad:
         files = ", ".join(f for _, _, f in gone) + (" (and maybe more)" if len(gone) >= MAX_NAMED else "")

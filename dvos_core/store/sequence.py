@@ -149,6 +149,13 @@ class FrameSequence:
         a = group_attrs(folder)
         return (a["uid"], inode) if a.get("uid") else (a.get("created"), inode)
 
+    @property
+    def identity(self) -> tuple | None:
+        """What tells this sequence from one deleted and made again under its id (its ``uid``, or creation time, and
+        its folder's inode), as it was when this handle was opened; None when it has no local folder. A viewer that
+        keeps it beside what it shows can tell that the id now names another sequence."""
+        return self._folder_id
+
     def __repr__(self) -> str:
         a = self.group.attrs
         size = f"{a.get('height', '?')}x{a.get('width', '?')}"

@@ -32,6 +32,7 @@ from dvos_napari._layers import (
     check_frame,
     differs_from_label,
     is_replaced,
+    require_shown_video,
     resolve_replaced,
     time_axis,
     video_layer,
@@ -156,6 +157,7 @@ class AnnotateDock(DvosDock):
         if layer is None:
             self.state.select_video(video.name)
             layer = video_layer(self.viewer, video.name, "masks")
+        require_shown_video(layer, video)  # not paint on a video deleted since, into the one added under its id
         if self.state.loading:
             raise ValueError("the saved masks are still being read into the layer; try again in a moment")
         return video, layer

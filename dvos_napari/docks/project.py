@@ -32,6 +32,7 @@ from dvos_core.shell import quote
 from dvos_napari import _close_guard
 from dvos_napari._close_guard import may_leave_project
 from dvos_napari._errors import UserMessage, plain_words
+from dvos_napari._layers import replaced_message
 from dvos_napari._widgets import DvosDock, button, button_grid, compact_combo, section, wrapped_label
 from dvos_napari._workers import alive
 
@@ -327,14 +328,17 @@ class ProjectDock(DvosDock):
                 gone = vid not in p.video_ids()
             except Exception:
                 gone = False
-            if gone:
-                from napari.utils.notifications import show_warning
+            from napari.utils.notifications import show_warning
 
+            if gone:
                 self._gone_warned = vid
                 show_warning(
                     f"dvos: video {vid!r} was deleted from the project by another program; its layers stay open "
                     f"but nothing can be saved into it (save the masks layer as files to keep painted frames)"
                 )
+            elif self.state.shown_video_replaced():  # its layers hold unsaved work (else the new video is shown)
+                self._gone_warned = vid
+                show_warning(f"dvos: {replaced_message(p.video(vid))}")
         return changed
 
     # ---- actions (also called by tests and scripts) --------------------------------------------------------

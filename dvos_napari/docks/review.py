@@ -30,6 +30,7 @@ from dvos_napari._layers import (
     mark_corrections_saved,
     prediction_set,
     refresh_masks,
+    require_shown_video,
     set_key,
     show_predictions,
     shown_model,
@@ -535,6 +536,7 @@ class ReviewDock(DvosDock):
                     + " run Predict first"
                 )
             layer = video_layer(self.viewer, video.name, "predicted")
+        require_shown_video(layer, video)  # not a fix of a video deleted since, into the one added under its id
         if self.state.loading:
             raise ValueError("the predictions are still being read into the layer; try again in a moment")
         t = check_frame(video, self.state.current_frame() if frame is None else frame)
