@@ -111,6 +111,31 @@ def test_a_diverged_run_stops_naming_the_learning_rate_and_leaves_no_model(proje
     assert not (project.path / "models" / "diverged").exists()  # nothing committed: the folder it made is gone
 
 
+def test_a_last_step_that_blows_the_weights_up_is_caught_without_validation(tmp_path):
+    """The run's last step made finite weights of about 1e30 whose output is NaN; with no validation frames nothing
+    looked, and best.pt was a model that predicts NaN everywhere."""
+    p = make_toy_project(tmp_path / "nv.dvos", n_clips=1, n_frames=2, size=32, n_videos=1, video_frames=6)
+    with pytest.raises(FloatingPointError, match="output on its last batch became inf/nan in epoch 1.*--lr"):
+        train(p, tiny(lr=1e30, eta_min=0.0, val_fraction=0.0), "blown", resume=False)
+    assert not (p.path / "models" / "blown").exists()
+
+
+def test_a_finished_run_whose_last_pt_is_damaged_is_not_called_unfinished(project):
+    """It said "this unfinished run cannot be resumed; start it over with --no-resume", which throws a finished model
+    away."""
+    from dvos_core.train import ResumeRefused
+
+    best = train(project, tiny(epochs=1), "done_damaged", resume=False)
+    last = best.parent / "last.pt"
+    last.write_bytes(last.read_bytes()[:100])
+    before = best.read_bytes()
+    with pytest.raises(
+        ResumeRefused, match=r"the run had finished \(its metrics.json records all 1 epochs\).*use it as it is"
+    ):
+        train(project, tiny(epochs=1), "done_damaged")
+    assert best.read_bytes() == before
+
+
 def test_a_nan_validation_never_becomes_best_and_the_earlier_best_stays(project, monkeypatch):
     real = _Run._validate
     calls = []

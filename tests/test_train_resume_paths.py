@@ -430,3 +430,16 @@ def test_a_run_begun_from_a_file_moved_since_resumes_from_a_renamed_copy(tmp_pat
     start.rename(copy)
     now = tiny_train_config(phase="image", init_from=copy)
     assert settings_refusal(tmp_path / "models" / "ft", now, began, False, init) is None
+
+
+def test_a_model_is_never_trained_from_its_own_checkpoint(tmp_path):
+    """``--init-from self --name self`` was run: its first epoch overwrote the weights it started from, and every
+    later run under that name was refused ("it has changed since")."""
+    project = make_toy_project(tmp_path / "toy.dvos", n_clips=4, n_frames=6, size=64, n_videos=1, video_frames=8)
+    start = project.model_dir("self", create=True) / "best.pt"
+    save_checkpoint(start, build_model("tiny", "frame"), kind="frame", input_size=64)
+    before = start.read_bytes()
+    for spelt in ("self", str(start), start.parent):
+        with pytest.raises(ValueError, match=r"is a checkpoint of 'self', the model this run trains.*--name self_2"):
+            train(project, _config(spelt, phase="image"), "self", resume=False)
+    assert start.read_bytes() == before and sorted(p.name for p in start.parent.iterdir()) == ["best.pt"]

@@ -39,7 +39,7 @@ from dvos_core.model.device import use_bf16
 from dvos_core.model.presets import ModelConfig, get_config
 from dvos_core.model.transfer import image_parameter_names
 from dvos_core.progress import Cancelled, CancelToken, ProgressFn, interrupt_cancels, report
-from dvos_core.shell import user_path
+from dvos_core.shell import quote, user_path
 from dvos_core.store.fsops import checkpoint_now, in_project, io_step, same_checkpoint
 from dvos_core.store.lock import TRAIN_HOLDER, TRAIN_LOCK
 from dvos_core.store.schema import StoreError
@@ -293,6 +293,13 @@ def train(
     config.validate()
     config = config.replace(init_from=init_checkpoint_path(project, config.init_from))
     folder = project.model_dir(name)  # checks the name; the run creates the folder
+    if config.init_from and Path(config.init_from).resolve().parent == folder.resolve():
+        raise ValueError(
+            f"--init-from {quote(config.init_from)} is a checkpoint of {name!r}, the model this run trains: its first "
+            f"epoch would overwrite the weights it starts from, and the run could not be resumed; train under another "
+            f"--name (e.g. --name {quote(name + '_2')}), or, to train {name!r} further, give its own command again "
+            f"with a higher --epochs (it resumes)"
+        )
     had_files = folder.is_dir() and any(p.name not in LOCK_FILES for p in folder.iterdir())
     device_type = select_device(config.device).type
     unused = config.unused_settings(device_type)
@@ -348,11 +355,34 @@ def read_last_run(last: Path, best: Path) -> dict:
         )
         if not best.is_file():
             raise ResumeRefused(reason) from e
+        done, planned = _epochs_recorded(last.parent)
+        if done is not None and planned is not None and done >= planned:  # finished: nothing is lost with last.pt
+            raise ResumeRefused(
+                f"{last}: the training state cannot be read ({type(why).__name__}), but the run had finished (its "
+                f"metrics.json records all {planned} epochs)",
+                f"{best} is its model and needs nothing more: use it as it is; to train it further, train on from it "
+                f"under another name (--init-from {best} --name OTHER); --no-resume would train it anew from the start",
+            ) from e
         raise ResumeRefused(
             reason,
             f"start it over with --no-resume (resume=False; its best.pt is replaced once the new run saves an "
             f"epoch), or keep {best} and train on from it under another name (--init-from {best} --name OTHER)",
         ) from e
+
+
+def _epochs_recorded(folder: Path) -> tuple[int | None, int | None]:
+    """(epochs the run's metrics.json records, epochs its config.yaml asked for); None for what cannot be read."""
+    import yaml
+
+    def read(name, get):
+        try:
+            return int(get((folder / name).read_text()))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError):
+            return None
+
+    return read("metrics.json", lambda t: len(json.loads(t)["history"])), read(
+        "config.yaml", lambda t: yaml.safe_load(t)["epochs"]
+    )
 
 
 _UNREAD = object()
@@ -1042,7 +1072,7 @@ class _Run:
         self.sampler.skip = start_step * cfg.batch_size
         loss_sum, n = running
         lr = self.opt.param_groups[-1]["lr"]  # the full rate (the last group: new blocks)
-        step = start_step
+        step, inputs = start_step, None
         if start_step < self.steps_per_epoch:  # a word before the epoch's first step (on a CPU the first batch and
             # step took 10-20 s with nothing shown after the stage's heading)
             first = f"epoch {epoch + 1}/{cfg.epochs}: step {step + 1}/{self.steps_per_epoch} under way"
@@ -1088,7 +1118,7 @@ class _Run:
             val = self._validate(epoch)
         except Cancelled:  # the epoch's steps are done: resume goes straight to its validation
             self._stop(epoch, self.steps_per_epoch, (loss_sum, n))
-        self._check_finite(epoch, train_loss, val)
+        self._check_finite(epoch, train_loss, val, inputs)
         with warnings.catch_warnings():  # a resume at an epoch's last step validates it with no optimizer step here
             warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
             self.sched.step()  # every rank steps its scheduler: learning rates stay identical
@@ -1153,9 +1183,11 @@ class _Run:
             f"learning rate is too high (lr {self.cfg.lr:g}); lower it (--lr, default 1e-4) or check the data; {kept}"
         )
 
-    def _check_finite(self, epoch: int, train_loss: float, val: dict) -> None:
+    def _check_finite(self, epoch: int, train_loss: float, val: dict, inputs=None) -> None:
         """Stop (before anything of the epoch is saved) when its training or validation loss, its validation Dice or
-        the weights are not finite: such an epoch must never become best.pt."""
+        the weights are not finite, or, in a run without validation, the model's output on the epoch's last batch
+        (``inputs``; weights blown up by the last step stay finite, but its output is not): such an epoch must never
+        become best.pt."""
         values = [("training loss", train_loss), ("validation loss", val["val_loss"])]
         values.append(("validation Dice", val["val_dice"]))
         bad = [(k, v) for k, v in values if v is not None and not math.isfinite(v)]
@@ -1165,6 +1197,23 @@ class _Run:
             self._check_not_exploded(train_loss, "on average", epoch)
         if not bool(torch.stack([torch.isfinite(p).all() for p in self.model.parameters()]).all()):  # same on ranks
             raise self._diverged("the weights became inf/nan", epoch)
+        if val["val_loss"] is None and inputs is not None and not self._output_finite(inputs):
+            raise self._diverged("the model's output on its last batch became inf/nan", epoch)
+
+    @torch.no_grad()
+    def _output_finite(self, inputs) -> bool:
+        """Whether the model as trained now gives finite outputs for ``inputs`` on every rank (in eval mode: no
+        running statistic moves)."""
+        model, was = self.model, self.model.training
+        model.eval()
+        try:
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
+                out = model(*inputs)
+        finally:
+            model.train(was)
+        parts = out.values() if isinstance(out, dict) else out if isinstance(out, (tuple, list)) else [out]
+        bad = not all(bool(torch.isfinite(t).all()) for t in parts if torch.is_tensor(t))
+        return distributed.all_reduce_sum([float(bad)], self.device)[0] == 0
 
     @torch.no_grad()
     def _validate(self, epoch: int) -> dict:
