@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from dvos_core.infer.engine import context_overlap, frames_per_pass
+from dvos_core.infer.engine import context_overlap, frames_per_pass, probabilities
 from dvos_core.infer.frame_window import FrameWindow
 from dvos_core.infer.scales import Scales, averaged, reporters_by_scale, shrink
 from dvos_core.infer.tiling import MULTIPLE, Blender, frame_tiles, reflect_pad, tile_done
@@ -143,7 +143,7 @@ class ContextPredictor:
             with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
                 out = self.model(*args, heads=heads, ref_chunk=chunk)
             logits = torch.cat([out[k] for k in heads], 1)[0]
-            blender.add(tile, torch.sigmoid(logits.float()).cpu().numpy(), single=len(tiles) == 1)
+            blender.add(tile, probabilities(logits), single=len(tiles) == 1)
             tile_done(on_tile, j + 1, len(tiles))
         return blender.result(h, w)
 

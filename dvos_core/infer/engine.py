@@ -211,6 +211,18 @@ def context_overlap(tile_size: int, overlap: int) -> int:
     return int(min(overlap, tile_size // 4, largest_overlap(tile_size)))
 
 
+def probabilities(logits: torch.Tensor) -> np.ndarray:
+    """The sigmoid of a model's mask logits as a float32 array; a ValueError naming the fix when any is NaN (weights
+    blown up by a training run that diverged: the store would only call them "not probabilities")."""
+    p = torch.sigmoid(logits.float()).cpu().numpy()
+    if np.isnan(p).any():
+        raise ValueError(
+            "the model's output is NaN: its weights are broken, most likely by a training run that diverged (a "
+            "learning rate too high); train it again with a lower --lr (default 1e-4), or predict with another model"
+        )
+    return p
+
+
 class Predictor:
     """Applies a DVOS or frame model to uint8 inputs of any size and returns mask probabilities.
 
@@ -356,7 +368,7 @@ class Predictor:
         kwargs = {"stochastic": True} if stochastic and self.stochastic_capable else {}
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             logits = self.net(t, **kwargs)["mask"]
-        return torch.sigmoid(logits.float())[:, 0].cpu().numpy()
+        return probabilities(logits[:, 0])
 
     # ---- frame-id inputs (video streaming) -------------------------------------------------------------------
     def predict_batch(
@@ -461,4 +473,4 @@ class Predictor:
     def _decode(self, windows: list, stochastic: bool) -> np.ndarray:
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             logits = self.net.decode_windows(windows, stochastic=stochastic, heads=("mask",))["mask"]
-        return torch.sigmoid(logits.float())[:, 0].cpu().numpy()
+        return probabilities(logits[:, 0])

@@ -1,0 +1,34 @@
+"""A model whose weights a diverged training run blew up predicts NaN: the error says so and names the fix (it said
+the probabilities were "not in [0, 1]: divide a 0/255 image by 255", advice for imported probability maps)."""
+
+import numpy as np
+import pytest
+import torch
+
+from dvos_core.infer import predict_array
+from dvos_core.model import build_model
+
+torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("kind", ["frame", "dvos", "context"])
+def test_a_model_that_outputs_nan_is_named_as_broken(kind):
+    model = build_model("tiny", kind).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    frames = np.zeros((3, 64, 64, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"model's output is NaN: its weights are broken.*lower --lr"):
+        predict_array(model, frames, device="cpu", threads=1)
+
+
+def test_a_file_of_random_bytes_is_refused_without_advice_to_load_it_unsafely(tmp_path):
+    """torch's refusal advised loading the file with weights_only=False (running any code it holds); dvos quoted it."""
+    from dvos_core.model.checkpoint import CheckpointError, read_checkpoint
+
+    f = tmp_path / "best.pt"
+    f.write_bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    with pytest.raises(CheckpointError) as e:
+        read_checkpoint(f)
+    text = str(e.value)
+    assert str(f) in text and "corrupt or not a dvos checkpoint" in text and "weights_only" not in text
