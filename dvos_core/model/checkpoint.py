@@ -154,6 +154,16 @@ def _short(error: Exception, limit: int = 200) -> str:
     return first if len(first) <= limit else first[: limit - 3] + "..."
 
 
+def _load_failure(error: Exception) -> str:
+    """Why torch could not load a file, in short: for a file its safe loader refuses, the refusal itself (not its
+    advice to load the file with ``weights_only=False``, which would run any code a damaged or foreign file holds)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    if "Weights only load failed" not in text:
+        return _short(error)
+    found = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
+    return f"not a file torch reads safely: {found.group(1).strip() if found else 'unpickling refused'}"[:200]
+
+
 def _may_read(path: Path) -> bool:
     """Whether ``path`` may hold a checkpoint: a file torch could have written (a zip archive) whose entries match
     their checksums, so that a damaged checkpoint's error never points at another damaged one."""
@@ -254,7 +264,7 @@ def read_checkpoint(path) -> dict:
         others = [str(q) for q in (path.with_name("best.pt"), path.with_name("last.pt")) if q != path and _may_read(q)]
         use = f"use {' or '.join(others)}" if others else "use another checkpoint, or train the model again"
         raise CheckpointError(
-            f"{path}: cannot read checkpoint ({type(e).__name__}: {_short(e)}); the file is "
+            f"{path}: cannot read checkpoint ({type(e).__name__}: {_load_failure(e)}); the file is "
             f"corrupt or not a dvos checkpoint - {use}"
         ) from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
