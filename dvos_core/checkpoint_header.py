@@ -73,3 +73,71 @@ def checkpoint_data_videos(path, parts=("train", "val")) -> set[str] | None:
     if not found:
         return None
     return {v for p in found for v in p.get("videos") or () if isinstance(v, str)}
+
+
+def model_settings(path) -> dict | None:
+    """What checkpoint ``path`` says about its model, from its header (:func:`read_checkpoint_header`): ``kind``,
+    ``preset`` (the model's, also when another was asked for and a start checkpoint's was kept), ``tau`` (reference
+    frames of a video model; None for an image model), ``input_size``, ``phase``, ``epoch`` (the epoch these weights
+    are), ``epochs`` (the run's planned epochs), ``val_dice`` and ``init_from`` (the checkpoint the run started
+    from); a value the file does not record is None. None when ``path`` is no readable dvos checkpoint."""
+    header = read_checkpoint_header(path)
+    if header is None:
+        return None
+
+    def part(d, key):
+        found = d.get(key) if isinstance(d, dict) else None
+        return found if isinstance(found, dict) else {}
+
+    info, config = part(header, "info"), part(header, "config")
+    kind = header.get("kind")
+    dice = info.get("val_dice")
+    return {
+        "kind": kind,
+        "preset": info.get("preset") or config.get("name"),
+        "tau": config.get("tau") if kind in ("dvos", "context") else None,
+        "input_size": info.get("input_size") or config.get("input_size"),
+        "phase": info.get("phase"),
+        "epoch": info.get("epoch"),
+        "epochs": part(info, "train_config").get("epochs"),
+        "val_dice": float(dice) if isinstance(dice, (int, float)) else None,
+        "init_from": part(info, "init").get("init_from"),
+    }
+
+
+def settings_line(settings: dict) -> str:
+    """:func:`model_settings` in one line, e.g. "context model (tiny preset, tau 4, 64 px), synthetic phase, epoch 2
+    of 2, validation Dice 0.912, started from models/img/best.pt"; what is not recorded is left out."""
+    names = {"frame": "image model", "dvos": "paper's dvos video model", "context": "context video model"}
+    inner = [
+        f"{settings['preset']} preset" if settings.get("preset") else None,
+        f"tau {settings['tau']}" if settings.get("tau") is not None else None,
+        f"{settings['input_size']} px" if settings.get("input_size") else None,
+    ]
+    inner = [x for x in inner if x]
+    kind = settings.get("kind")
+    parts = [names.get(kind, f"{kind} model") + (f" ({', '.join(inner)})" if inner else "")]
+    if settings.get("phase"):
+        parts.append(f"{settings['phase']} phase")
+    if settings.get("epoch") is not None:
+        of = f" of {settings['epochs']}" if settings.get("epochs") is not None else ""
+        parts.append(f"epoch {settings['epoch']}{of}")
+    if settings.get("val_dice") is not None:
+        parts.append(f"validation Dice {settings['val_dice']:.3f}")
+    if settings.get("init_from"):
+        parts.append(f"started from {settings['init_from']}")
+    return ", ".join(parts)
+
+
+def project_model_settings(project_path, names) -> dict:
+    """{model name: :func:`model_settings` of its best.pt (else its last.pt, a run before its first best epoch)} of
+    the models ``names`` of the project at ``project_path``; a model whose checkpoint says nothing is left out."""
+    from pathlib import Path
+
+    found = {}
+    for name in names:
+        folder = Path(project_path) / "models" / name
+        settings = model_settings(folder / "best.pt") or model_settings(folder / "last.pt")
+        if settings is not None:
+            found[name] = settings
+    return found

@@ -98,24 +98,54 @@ def _header_kind(path: str) -> str | None:
     return kind if kind in MODEL_KINDS else None
 
 
-def held_kind(path) -> str | None:
-    """The kind (frame, dvos, context) checkpoint ``path`` holds, from its header (:func:`_header_kind`); read again
-    only when the file changed, so the steps' lists read none of a dozen models again at each refresh."""
+def _per_version(cache: dict, path, read):
+    """``read(path)``, kept in ``cache`` for the file's current version: read again only when the file changed, so
+    the steps' lists read none of a dozen models again at each refresh (None when the file is not there)."""
     from dvos_napari._summary import file_stamp, settled
 
     path = str(path)
     key = file_stamp(path)
     if key is None:
         return None
-    held = _HELD.get(path)
+    held = cache.get(path)
     if held is not None and held[0] == key:
         return held[1]
-    kind = _header_kind(path)
+    value = read(path)
     if settled(key[0]):
-        _HELD[path] = (key, kind)
+        cache[path] = (key, value)
     else:
-        _HELD.pop(path, None)
-    return kind
+        cache.pop(path, None)
+    return value
+
+
+def held_kind(path) -> str | None:
+    """The kind (frame, dvos, context) checkpoint ``path`` holds, from its header (:func:`_header_kind`)."""
+    return _per_version(_HELD, path, _header_kind)
+
+
+_NOTES: dict = {}  # checkpoint path -> (its stat, its settings in words)
+
+
+def settings_note(path) -> str:
+    """Checkpoint ``path``'s model settings in one line (:func:`~dvos_core.checkpoint_header.settings_line`: kind,
+    preset, tau, size, phase, epoch, validation Dice, start), for the model lists' tooltips; "" when it says none."""
+    from dvos_core.checkpoint_header import model_settings, settings_line
+
+    def read(p):
+        found = model_settings(p)
+        return settings_line(found) if found else ""
+
+    return _per_version(_NOTES, path, read) or ""
+
+
+def note_models(combo, models: dict) -> None:
+    """Give each item of ``combo`` that names one of ``models`` ({name: ModelEntry}) its settings as its tooltip."""
+    from qtpy.QtCore import Qt
+
+    for i in range(combo.count()):
+        entry = models.get(combo.itemText(i))
+        if entry is not None:
+            combo.setItemData(i, settings_note(entry.checkpoint), Qt.ItemDataRole.ToolTipRole)
 
 
 def _entry(name: str, checkpoint, cfg: dict) -> ModelEntry:

@@ -261,6 +261,7 @@ def _check(args) -> int:
 
 
 def _info(args) -> int:
+    from dvos_core.checkpoint_header import project_model_settings, settings_line
     from dvos_core.store import Project
     from dvos_core.store.notes import (
         leftover_note,
@@ -271,6 +272,7 @@ def _info(args) -> int:
     )
 
     s = Project.open(args.project, mode="r").summary()
+    s["model_settings"] = project_model_settings(s["path"], s["models"])
     if args.json:
         print(json.dumps(s, indent=2))
         return 0
@@ -320,6 +322,8 @@ def _info(args) -> int:
     ]
     print("synthetic: " + (", ".join(sets) or "none"))
     print(f"models: {', '.join(s['models']) or 'none'}")
+    for name, settings in s["model_settings"].items():
+        print(f"  {name}: {settings_line(settings)}")
     for folder in s.get("misnamed_models", []):  # a checkpoint in a folder whose name no command takes
         print(f"  {misnamed_model_note(folder)}")
     print(f"reports: {', '.join(s['reports']) or 'none'}")

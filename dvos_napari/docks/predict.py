@@ -37,7 +37,7 @@ from dvos_napari._layers import (
     unsaved_corrections,
     video_layer_of,
 )
-from dvos_napari._models import checkpoint_kind, model_checkpoints
+from dvos_napari._models import checkpoint_kind, model_checkpoints, note_models
 from dvos_napari._widgets import DvosDock, ask_yes_no, button, compact_combo, section, wrapped_label
 
 PSEUDO_SCOPES = ("all training videos", "current video")
@@ -256,6 +256,8 @@ class PredictDock(DvosDock):
             self.blend_with.addItems(list(reversed(image)))
             context = [n for n in video if models[n].kind == "context"]  # can relabel for their second phase
             self.image_model.addItems(list(reversed(image)) + list(reversed(context)))
+            for c in (self.checkpoint, self.image_checkpoint, self.blend_with, self.image_model):
+                note_models(c, models)  # each model's kind, preset, tau, size, epoch and Dice on hover
         for c, text in keep.items():
             # the model to predict with and the labelling model move to a model just trained (listed newest first);
             # the optional ones (blend, the paper model's image model) stay as the user chose

@@ -14,7 +14,7 @@ from dvos_core.progress import TimeLeft, time_left_words
 from dvos_napari import _machine
 from dvos_napari._compute import ComputeRows
 from dvos_napari._forms import ConfigForm, FieldView
-from dvos_napari._models import model_checkpoints, stopped_early
+from dvos_napari._models import model_checkpoints, note_models, stopped_early
 from dvos_napari._plots import PlotCanvas
 from dvos_napari._widgets import Collapsible, DvosDock, compact_combo, wrapped_label
 
@@ -490,7 +490,9 @@ class TrainDock(DvosDock):
         self.init_from.clear()
         self.init_from.addItem(NO_INIT)
         if self.state.project is not None:
-            self.init_from.addItems(list(reversed(model_checkpoints(self.state.project))))
+            models = model_checkpoints(self.state.project)
+            self.init_from.addItems(list(reversed(models)))
+            note_models(self.init_from, models)  # each model's settings on hover
             held = self._init_path
             if held is not None and held[0] == str(self.state.project.path):
                 self.init_from.addItem(held[1], held[1])  # its data: the path, given to the run as it is
