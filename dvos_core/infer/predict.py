@@ -765,7 +765,7 @@ def predict_array(
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
     check_threshold(threshold)
-    with using_threads(threads):
+    with using_threads(threads), _left_as_given(model, image_model):
         main, image = _predictors(model, image_model, device, tile_size, overlap, optimize, precision, scales)
         tlist = _targets(len(frames), targets, "<array>")
         out = np.zeros((len(tlist), *frames.shape[1:3]), np.float32)
@@ -790,6 +790,28 @@ def predict_array(
                 shape=frames.shape[1:3],
             )
     return out
+
+
+@contextmanager
+def _left_as_given(*given):
+    """The models the caller passed as objects (a module, or one in a ``(model, info)`` pair) are put back in their
+    training mode and on their device afterwards: prediction puts them in eval mode on its device, and a model being
+    trained must not come back from a look at its predictions in eval mode (dropout off, norm statistics frozen)."""
+    import torch
+
+    modules = [g[0] if isinstance(g, (tuple, list)) and g else g for g in given]
+    kept = []
+    for m in modules:
+        if isinstance(m, torch.nn.Module):
+            first = next(m.parameters(), None)
+            kept.append((m, m.training, None if first is None else first.device))
+    try:
+        yield
+    finally:
+        for m, training, device in kept:
+            m.train(training)
+            if device is not None:
+                m.to(device)
 
 
 def _context_array(

@@ -1,5 +1,7 @@
-"""A model whose weights a diverged training run blew up predicts NaN: the error says so and names the fix (it said
-the probabilities were "not in [0, 1]: divide a 0/255 image by 255", advice for imported probability maps)."""
+"""Models prediction cannot use, and models it must leave as it found them: a model whose weights a diverged
+training run blew up predicts NaN, and the error says so and names the fix (it said the probabilities were "not in
+[0, 1]: divide a 0/255 image by 255", advice for imported probability maps); a file of random bytes is refused
+without torch's advice to load it unsafely; a model passed as an object keeps its training mode."""
 
 import numpy as np
 import pytest
@@ -32,3 +34,14 @@ def test_a_file_of_random_bytes_is_refused_without_advice_to_load_it_unsafely(tm
         read_checkpoint(f)
     text = str(e.value)
     assert str(f) in text and "corrupt or not a dvos checkpoint" in text and "weights_only" not in text
+
+
+def test_a_model_passed_as_an_object_comes_back_in_its_training_mode():
+    """predict_array left the caller's model in eval mode (a look at the predictions of a model being trained turned
+    its dropout off and froze its norm statistics for the rest of its training)."""
+    model = build_model("tiny", "frame").train()
+    predict_array(model, np.zeros((1, 32, 32, 3), np.uint8), device="cpu", threads=1)
+    assert model.training
+    model.eval()
+    predict_array((model, {"kind": "frame"}), np.zeros((1, 32, 32, 3), np.uint8), device="cpu", threads=1)
+    assert not model.training
