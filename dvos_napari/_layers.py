@@ -277,15 +277,25 @@ def replaced_message(video) -> str:
     """Why nothing is saved from layers of a video deleted and added again under ``video``'s id, and what to do."""
     return (
         f"video {video.name!r} was deleted and added again by another program after it was shown here: its layers "
-        f"show the old video, so nothing painted there is saved into the new one. To keep painted frames, save the "
-        f"masks layer as image files (File > Save Selected Layers); then delete the old layers and pick the video "
-        f"again in the Project step"
+        f"belong to the old video, whose frames are gone (its image layer is blank now), so nothing painted there is "
+        f"saved into the new one. To keep painted frames, save the masks layer as image files (File > Save Selected "
+        f"Layers); then delete the old layers and pick the video again in the Project step"
     )
 
 
 def replaced_layers(viewer, video) -> list:
     """The layers of ``video``'s id that show an older video of that id (deleted and added again since)."""
     return [x for x in viewer.layers if _video_of(x) == video.name and shows_other_video(x.metadata, video)]
+
+
+def blank_replaced(viewer, video) -> None:
+    """The layers of an older video of ``video``'s id that read the store as they are shown (its frames, a prediction
+    set's probabilities) would now read the new video's files (another picture under the paint kept beside them, or
+    errors at every frame of another size): they show nothing instead (the same shape, no memory)."""
+    for layer in replaced_layers(viewer, video):
+        if _role(layer) in ("image", "probability") and not (layer.metadata or {}).get("dvos_blank"):
+            replace_data(layer, np.broadcast_to(np.zeros((), layer.data.dtype), tuple(layer.data.shape)))
+            layer.metadata = {**(layer.metadata or {}), "dvos_blank": True}
 
 
 def require_shown_video(layer, video) -> None:
@@ -645,6 +655,7 @@ def show_video(viewer, video, state) -> None:
     # the video was deleted and added again meanwhile: its old layers go, unless they hold unsaved work
     if replaced_layers(viewer, video):
         if has_unsaved(viewer, state, vid):
+            blank_replaced(viewer, video)
             raise ValueError(replaced_message(video))
         remove_video_layers(viewer, vid)
         state.forget_video(vid)

@@ -306,7 +306,7 @@ class DvosState:
         if video is not None:
             try:
                 _layers.show_video(self.viewer, video, self)
-            except _layers.NoRoomForMasksError:  # no layer was changed: they still show the video before
+            except Exception:  # e.g. no room for masks, or a replaced video's kept layers: the video before stays
                 self.video_id = before
                 raise
         self.video_changed.emit(video_id)
@@ -397,6 +397,8 @@ class DvosState:
                 self.select_video(self.video_id)
             except Exception as e:  # e.g. a leftover of an import still under way: shown when picked again
                 self.report_error(f"could not show the new video {self.video_id}", e)
+        else:  # kept for the paint: they must not show the new video's frames under it
+            _layers.blank_replaced(self.viewer, self.project.video(self.video_id))
         return True
 
     def _reread_predictions(self) -> None:

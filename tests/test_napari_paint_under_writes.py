@@ -142,8 +142,12 @@ def test_paint_on_a_video_deleted_and_added_again_is_never_saved_into_the_new_on
     assert ann.state.check_store()  # the look keeps the old layers, which hold the paint
     wait_loaded(qtbot, ann.state)
     assert viewer.layers["v1 masks"] is layer and int(layer.data[2].sum()) >= 100
+    assert not np.asarray(viewer.layers["v1"].data[2]).any()  # blank: not the new video's frames under the paint
+    project.add_video_array("v2", tiny_clip(6, seed=3)[0], split="train")
+    ann.state.select_video("v2")
     with pytest.raises(ValueError, match="deleted and added again by another program"):
         ann.state.select_video("v1")
+    assert ann.state.video_id == "v2"  # the refused switch leaves the video shown current
     assert not project.video("v1").provenance[:].any()  # nothing was saved into the new video
 
 
