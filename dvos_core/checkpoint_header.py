@@ -116,6 +116,8 @@ def settings_line(settings: dict) -> str:
     ]
     inner = [x for x in inner if x]
     kind = settings.get("kind")
+    if kind is None:  # nothing read (project_model_settings of a model without a readable checkpoint)
+        return settings.get("note") or "no readable checkpoint"
     parts = [names.get(kind, f"{kind} model") + (f" ({', '.join(inner)})" if inner else "")]
     if settings.get("phase"):
         parts.append(f"{settings['phase']} phase")
@@ -126,18 +128,29 @@ def settings_line(settings: dict) -> str:
         parts.append(f"validation Dice {settings['val_dice']:.3f}")
     if settings.get("init_from"):
         parts.append(f"started from {settings['init_from']}")
+    if settings.get("note"):
+        parts.append(f"NOTE: {settings['note']}")
     return ", ".join(parts)
 
 
 def project_model_settings(project_path, names) -> dict:
-    """{model name: :func:`model_settings` of its best.pt (else its last.pt, a run before its first best epoch)} of
-    the models ``names`` of the project at ``project_path``; a model whose checkpoint says nothing is left out."""
+    """{model name: :func:`model_settings` of its best.pt, with ``checkpoint`` "best.pt"; else of its last.pt (a
+    run before its first best epoch, or a best.pt that cannot be read), with ``checkpoint`` "last.pt" and ``note``
+    saying why; else {"checkpoint": None, "note": ...}} of the models ``names`` of the project at ``project_path``."""
     from pathlib import Path
 
     found = {}
     for name in names:
         folder = Path(project_path) / "models" / name
-        settings = model_settings(folder / "best.pt") or model_settings(folder / "last.pt")
+        best, last = folder / "best.pt", folder / "last.pt"
+        settings = model_settings(best)
         if settings is not None:
-            found[name] = settings
+            found[name] = {**settings, "checkpoint": "best.pt"}
+            continue
+        no_best = "its best.pt cannot be read" if best.exists() else "it has no best.pt yet"
+        settings = model_settings(last)
+        if settings is not None:
+            found[name] = {**settings, "checkpoint": "last.pt", "note": f"{no_best}: read from its last.pt"}
+        else:
+            found[name] = {"checkpoint": None, "note": f"{no_best}, nor a readable last.pt (`dvos check` names what)"}
     return found

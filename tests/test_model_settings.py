@@ -55,6 +55,27 @@ def test_dvos_info_shows_each_models_settings(trained, capsys):
     assert main(["info", str(trained.path), "--json"]) == 0
     found = json.loads(capsys.readouterr().out)["model_settings"]
     assert sorted(found) == ["ctx", "img"] and found["img"]["kind"] == "frame"
+    assert found["img"]["checkpoint"] == "best.pt"
+
+
+def test_dvos_info_says_when_a_models_best_pt_cannot_be_used(trained, tmp_path, capsys):
+    """A truncated best.pt beside a good last.pt was listed like a healthy model (predict then failed), and a model
+    with no readable checkpoint got no line at all."""
+    import shutil
+
+    copy = tmp_path / "c.dvos"
+    shutil.copytree(trained.path, copy)
+    best = copy / "models" / "img" / "best.pt"
+    best.write_bytes(best.read_bytes()[:50])
+    for f in (copy / "models" / "ctx").glob("*.pt"):
+        f.write_bytes(b"junk")
+    assert main(["info", str(copy)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "  img: image model (tiny preset, 32 px)" in out
+        and "NOTE: its best.pt cannot be read: read from its last.pt" in out
+    )
+    assert "  ctx: its best.pt cannot be read, nor a readable last.pt (`dvos check` names what)" in out
 
 
 @pytest.mark.gui
