@@ -218,6 +218,16 @@ def test_chooser_keeps_its_decisions_for_the_next_process(tmp_path):
     assert KernelChooser(clock=fast_a.clock, choices_file=kept).run("k", fast_a.candidates) == "b"
 
 
+def test_a_choices_file_whose_folder_cannot_exist_is_no_error(tmp_path):
+    """HOME=/dev/null (services, containers, CI) stopped every prediction with "Not a directory": the cache is
+    optional."""
+    blocker = tmp_path / "home"
+    blocker.write_text("a file where the cache folder would go")
+    fast_b = FakeKernels({"a": 1.1, "b": 1.0})
+    kept = blocker / ".cache" / "dvos" / "kernel_choices.json"
+    assert KernelChooser(clock=fast_b.clock, choices_file=kept).run("k", fast_b.candidates) == "b"
+
+
 @pytest.mark.parametrize("mine", [["x"], {"'k'": ["a"]}, {"'k'": None}, "a"])
 def test_a_choices_file_of_another_shape_is_decided_again_and_rewritten(tmp_path, mine):
     """A file of valid JSON but another shape (edited by hand) stopped every prediction with a TypeError ('list'

@@ -146,7 +146,7 @@ def test_masks_exported_from_another_video_are_refused_unless_from_video_names_i
     with pytest.raises(
         ValueError,
         match=r"exp2: these masks were exported from video '2' \(masks.csv lists them\), not for video 'video'; "
-        r"import them into '2' \(dvos import-masks \S+ 2 \S+exp2\), or, .*--from-video 2 \(from_video='2'\)",
+        r"import them into '2' \(`dvos import-masks \S+ 2 /\S+exp2`\), or, .*--from-video 2 \(from_video='2'\)",
     ):
         import_masks(tmp_project, "video", exp2)
     with pytest.raises(ValueError, match=r"2_coco.json: these masks were exported from video '2' .*--from-video 2"):

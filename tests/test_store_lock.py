@@ -260,3 +260,5 @@ def test_the_holder_of_python_m_dvos_core_cli_reads_as_dvos(monkeypatch):
     assert process_record()["command"] == "dvos train p.dvos"
     monkeypatch.setattr(sys, "argv", ["/x/other/__main__.py", "a"])
     assert process_record()["command"] == "python -m other a"
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/dvos", "train", "my field's $x.dvos"])  # pasted as it is shown
+    assert process_record()["command"] == """dvos train 'my field'"'"'s $x.dvos'"""

@@ -71,3 +71,14 @@ def test_numpy_numbers_are_accepted_as_plain_python_numbers():
     assert type(cfg.n_frames) is int and type(cfg.sway_px) is float and cfg.n_heads == (3, 9)
     assert all(type(x) is int for x in cfg.n_heads)
     assert SynthConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_write_config_takes_a_home_path_and_says_when_its_folder_is_missing(tmp_path, monkeypatch, capsys):
+    """`--write-config ~/s.yaml` was a raw "No such file or directory: '~/s.yaml'", as was a missing folder."""
+    from dvos_core.cli import main
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["synth", "--write-config", "~/s y.yaml"]) == 0
+    assert (tmp_path / "s y.yaml").is_file() and f"--config '{tmp_path}/s y.yaml'" in capsys.readouterr().out
+    assert main(["synth", "--write-config", str(tmp_path / "nodir" / "s.yaml")]) == 2
+    assert "its folder does not exist; create it first" in capsys.readouterr().err

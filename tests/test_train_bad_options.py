@@ -130,7 +130,8 @@ def test_a_finished_run_whose_last_pt_is_damaged_is_not_called_unfinished(projec
     last.write_bytes(last.read_bytes()[:100])
     before = best.read_bytes()
     with pytest.raises(
-        ResumeRefused, match=r"the run had finished \(its metrics.json records all 1 epochs\).*use it as it is"
+        ResumeRefused,
+        match=r"cannot be resumed; it had finished \(its metrics.json records all 1 epochs\).*use it as it is",
     ):
         train(project, tiny(epochs=1), "done_damaged")
     assert best.read_bytes() == before

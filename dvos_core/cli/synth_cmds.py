@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from dvos_core.cli._common import add_wait
@@ -115,8 +116,16 @@ def register(sub) -> None:
 
 def _synth(args) -> int:
     from dvos_core.cli._common import TerminalProgress, cancel_on_sigint
+    from dvos_core.shell import quote, user_path
     from dvos_core.synth.config import SynthConfig
 
+    if args.write_config:  # `~` taken as the other output options take it; a missing folder said before any work
+        args.write_config = str(user_path(args.write_config))
+        if not os.path.isdir(os.path.dirname(os.path.abspath(args.write_config))):
+            raise ValueError(
+                f"--write-config {quote(args.write_config)}: its folder does not exist; create it first or give "
+                f"another path"
+            )
     cfg = SynthConfig.from_yaml(args.config) if args.config else SynthConfig()
     motion_videos = args.match_motion or args.compare_motion
     matching = args.match_motion or args.match_density is not None
@@ -124,7 +133,7 @@ def _synth(args) -> int:
         raise ValueError("--allow-sparser only changes --match-density; add --match-density [VIDEO ...]")
     if args.write_config and not matching:
         cfg.to_yaml(args.write_config)
-        print(f"wrote {args.write_config}; edit it and pass --config {args.write_config}")
+        print(f"wrote {args.write_config}; edit it and pass --config {quote(args.write_config)}")
         return 0
     if not args.project and not motion_videos:
         raise ValueError("give the project folder, e.g. dvos synth field.dvos --preview check.png")
@@ -148,7 +157,7 @@ def _synth(args) -> int:
             cfg = _motion_step(args, cfg, progress, cancel)
         if args.write_config:
             cfg.to_yaml(args.write_config)
-            print(f"wrote the matched settings to {args.write_config}; pass --config {args.write_config}")
+            print(f"wrote the matched settings to {args.write_config}; pass --config {quote(args.write_config)}")
             return 0
         if not args.preview and not (args.name and args.clips):
             return 0

@@ -34,6 +34,7 @@ that much at its start.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -206,8 +207,9 @@ class KernelChooser:
             self.choices_file.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_text(json.dumps(held, indent=0, sort_keys=True))
             os.replace(tmp, self.choices_file)  # another process reading it sees the old file or the new one
-        except OSError:
-            tmp.unlink(missing_ok=True)
+        except OSError:  # a cache that cannot be written (HOME=/dev/null, a file where its folder goes) is no error
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
     def _order(self, timings: dict[str, list[float]], name: str, floors: dict[str, float]) -> tuple:
         """Sort key of the candidates still to time: those without a floor until each has ``rounds`` timings, then

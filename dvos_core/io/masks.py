@@ -765,7 +765,8 @@ def _own_exports(items, names: dict, videos_of: dict, video, source: Path, from_
 def _foreign_masks(source: Path, other: str, video, how: str, project) -> str:
     """The error for masks of video ``other`` imported into ``video``: what they are and both ways on."""
     into = (
-        f"import them into {other!r} (dvos import-masks {project.path} {other} {source}), or, "
+        f"import them into {other!r} (`dvos import-masks {quote(project.path)} {quote(other)} "
+        f"{quote(Path(source).absolute())}`), or, "
         if other in project.video_ids()
         else ""
     )

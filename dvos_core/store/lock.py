@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from dvos_core.shell import quote
 from dvos_core.store.fsops import _FIXES, describe_os_error, sweep
 from dvos_core.store.schema import StoreError, StoreWriteError
 
@@ -68,7 +69,7 @@ def _program(argv0: str) -> str:
 
 
 def _command() -> str:
-    text = " ".join(_program(a) if i == 0 else a for i, a in enumerate(sys.argv)) if sys.argv else ""
+    text = " ".join(_program(a) if i == 0 else quote(a) for i, a in enumerate(sys.argv)) if sys.argv else ""
     return text[:200] or "python"
 
 

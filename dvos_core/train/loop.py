@@ -335,7 +335,7 @@ def _no_training_state(best: Path) -> ResumeRefused:
     return ResumeRefused(
         f"{best.parent}: holds a model with no training state to resume (best.pt only, e.g. imported weights), "
         f"which a new run would replace",
-        f"train from it under another name (--init-from {best} --name OTHER), or pass --no-resume "
+        f"train from it under another name (--init-from {quote(best)} --name OTHER), or pass --no-resume "
         f"(resume=False) to replace it",
     )
 
@@ -358,15 +358,16 @@ def read_last_run(last: Path, best: Path) -> dict:
         done, planned = _epochs_recorded(last.parent)
         if done is not None and planned is not None and done >= planned:  # finished: nothing is lost with last.pt
             raise ResumeRefused(
-                f"{last}: the training state cannot be read ({type(why).__name__}), but the run had finished (its "
-                f"metrics.json records all {planned} epochs)",
-                f"{best} is its model and needs nothing more: use it as it is; to train it further, train on from it "
-                f"under another name (--init-from {best} --name OTHER); --no-resume would train it anew from the start",
+                f"{last}: the training state cannot be read ({type(why).__name__}), so the run cannot be resumed; it "
+                f"had finished (its metrics.json records all {planned} epochs)",
+                f"{best} is its model and is whole: use it as it is (it needs no training state); --no-resume would "
+                f"train it anew from the start; to train it further, train on from it under another name (--init-from "
+                f"{quote(best)} --name OTHER)",
             ) from e
         raise ResumeRefused(
             reason,
             f"start it over with --no-resume (resume=False; its best.pt is replaced once the new run saves an "
-            f"epoch), or keep {best} and train on from it under another name (--init-from {best} --name OTHER)",
+            f"epoch), or keep {best} and train on from it under another name (--init-from {quote(best)} --name OTHER)",
         ) from e
 
 
@@ -1040,7 +1041,7 @@ class _Run:
             again = f" ({repainted} of them repainted)" if repainted else ""
             note += (
                 f"; {new} frame(s) were painted or corrected since it trained{again}, which it has not learnt from: "
-                f"train under a new --name (e.g. --init-from {self.best_path} --name NEW) to use them"
+                f"train under a new --name (e.g. --init-from {quote(self.best_path)} --name NEW) to use them"
             )
         # done at once (no progress at all left a progress bar that never completed)
         report(self.progress, done, done, f"the run already has {done} epoch(s): nothing to do")
