@@ -403,6 +403,16 @@ def _fix_for(fix: str, n_files: int) -> str:
     return fix if n_files == 1 else fix.replace("Restore that file", "Restore those files")
 
 
+def open_local(path, mode: str, group: bool = True):
+    """The Zarr group (or, ``group=False``, the node) of the local folder ``path``, whatever its name holds: a path
+    string handed to Zarr is read as a URL first, so a folder named ``a::b`` was taken for a chain of two and a project
+    in it could neither be made nor opened."""
+    from zarr.storage import LocalStore
+
+    store = LocalStore(str(path), read_only=mode == "r")
+    return zarr.open_group(store=store, mode=mode) if group else zarr.open(store=store, mode=mode)
+
+
 def require_chunks(arr: zarr.Array, rows, owner: str, what: str, fix: str, lead: tuple = ()) -> None:
     """A :class:`~dvos_core.store.schema.DamagedStoreError` naming the files when a chunk of ``rows`` (rows that
     were written: committed frames, painted masks, predicted frames) is missing (see :func:`missing_chunks`). The

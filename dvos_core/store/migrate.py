@@ -13,6 +13,7 @@ from pathlib import Path
 import zarr
 
 from dvos_core.progress import ProgressFn, report
+from dvos_core.store.arrays import open_local
 from dvos_core.store.fsops import group_attrs
 from dvos_core.store.objects import records_commit, write_records
 
@@ -30,7 +31,7 @@ def migrate_1_to_2(path, progress: ProgressFn | None = None) -> None:
     Order: records are written first, then the ``objects`` attrs are replaced in one write (new commit attrs in,
     ``table`` out), then the root ``schema_version`` becomes 2. A rerun after a kill redoes whatever is missing.
     """
-    root = zarr.open_group(str(Path(path)), mode="r+")
+    root = open_local(path, "r+")
     g = root["objects"]
     attrs = dict(g.attrs)
     if "table" in attrs:
@@ -65,10 +66,10 @@ def migrate_2_to_3(path, progress: ProgressFn | None = None) -> None:
     moves = (("pred_masks", "masks"), ("pred_probability", "probability"), ("pred_done", "done"))
     ids = _videos_to_move(path, [old for old, _ in moves])  # checked whole before anything is written
     _refuse_written_twice(path, ids, moves)
-    root = zarr.open_group(str(Path(path)), mode="r+")
+    root = open_local(path, "r+")
     for i, vid in enumerate(ids):
         report(progress, i, len(ids), f"moving the predictions of {vid}")
-        g = zarr.open_group(str(Path(path) / "videos" / vid), mode="r+")
+        g = open_local(Path(path) / "videos" / vid, "r+")
         folder = Path(path) / "videos" / vid
         info = dict(g.attrs.get("prediction") or {})
         name = model_name_of(info.get("checkpoint"))
@@ -92,7 +93,7 @@ def _refuse_written_twice(path, ids: list[str], moves) -> None:
     both = []
     for vid in ids:
         folder = Path(path) / "videos" / vid
-        info = dict(zarr.open_group(str(folder), mode="r").attrs.get("prediction") or {})
+        info = dict(open_local(folder, "r").attrs.get("prediction") or {})
         dest = folder / "predictions" / model_name_of(info.get("checkpoint"))
         both += [(folder / old, dest / new) for old, new in moves if (folder / old).exists() and (dest / new).exists()]
     if both:
@@ -120,11 +121,11 @@ def migrate_3_to_4(path, progress: ProgressFn | None = None) -> None:
         report(progress, k, len(metas) + 1, "schema 3 -> 4")
         if meta.parent == Path(path) or EVERY_CHUNK not in meta.read_text():
             continue
-        node = zarr.open(str(meta.parent), mode="r+")
+        node = open_local(meta.parent, "r+", group=False)
         if isinstance(node, zarr.Array) and EVERY_CHUNK in node.attrs:
             node.attrs.put({key: v for key, v in node.attrs.items() if key != EVERY_CHUNK})
     report(progress, len(metas), len(metas) + 1, "schema 3 -> 4")
-    _set_version(zarr.open_group(str(Path(path)), mode="r+"), 4)
+    _set_version(open_local(path, "r+"), 4)
 
 
 def newer_schema_parts(path, limit: int = 3) -> list[str]:

@@ -16,6 +16,7 @@ import zarr
 from dvos_core.prediction_options import PSEUDO_PASSES
 from dvos_core.progress import CancelToken, ProgressFn, report
 from dvos_core.shell import quote, user_path
+from dvos_core.store import arrays
 from dvos_core.store.fsops import TRASH, discard, group_attrs, io_step, model_folders, settle_writes
 from dvos_core.store.lock import StoreBusyError, WriterLock, training_holder, writer_lock
 from dvos_core.store.migrate import MIGRATIONS, newer_schema_parts
@@ -363,7 +364,7 @@ class Project:
         attrs = _root_attrs(path)
         if attrs.get("schema_version") != SCHEMA_VERSION:
             raise _version_error(path, attrs)
-        root = zarr.open_group(str(path), mode="r" if mode == "r" else "r+")
+        root = arrays.open_local(path, "r" if mode == "r" else "r+")
         return cls(root, path, mode)
 
     @classmethod
@@ -966,7 +967,7 @@ def _video_attrs(video_id: str, height, width, attrs: dict) -> dict:
 
 def _build_empty(build: Path) -> None:
     """Write an empty project into the folder ``build`` (root attrs last)."""
-    root = zarr.open_group(str(build), mode="w")
+    root = arrays.open_local(build, "w")
     for g in _GROUPS:
         root.create_group(g)
     ObjectBank.initialise(root["objects"])
