@@ -587,3 +587,21 @@ def test_synthesize_matches_the_density_of_the_painted_frames(make_napari_viewer
     assert 2 < lo <= hi < 100 and syn.config().n_fakes[1] > 2
     assert "painted frames" in syn.motion_table.toPlainText() and not syn.motion_table.isHidden()
     assert "heads per frame" in syn.messages.text()
+
+
+def test_a_cancelled_extraction_says_what_it_kept_and_how_to_go_on(make_napari_viewer, qtbot, tmp_project):
+    """Every step said "everything finished before the cancel is kept", true or not, and never what or how to go on."""
+    from napari_helpers import tiny_clip
+
+    frames, gt = tiny_clip(6)
+    v = tmp_project.add_video_array("plot", frames, split="train")
+    v.set_mask(0, (gt[0] > 0).astype(np.uint8), "manual")
+    viewer = make_napari_viewer()
+    ext = dock(viewer, "Extract")
+    ext.state.set_project(tmp_project)
+    job = ext.extract_heads()
+    assert "skips those frames" in job.cancel_keeps
+    job.cancel()
+    qtbot.waitUntil(lambda: job.status is not None, timeout=60_000)
+    assert job.status == "cancelled"  # at once: its child process had not started
+    assert "Extract heads again skips those frames" in ext.status.text(), ext.status.text()

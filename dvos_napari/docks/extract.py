@@ -208,6 +208,7 @@ class ExtractDock(DvosDock):
             seed=self.seed.value(),
             replace=self.replace.isChecked(),
             label="extract heads",
+            cancel_keeps="the heads and fakes of the frames done are kept; Extract heads again skips those frames",
             on_result=self._extracted,
         )
 
@@ -242,6 +243,8 @@ class ExtractDock(DvosDock):
             clip_length=self.clip_length.value(),
             n_clips=self.n_clips.value() or None,
             label="extract backgrounds",
+            cancel_keeps="the clips cut whole before the cancel are kept (none when it stopped in the first); "
+            "Extract backgrounds again cuts the rest",
             on_result=lambda clips: self._cut(clips, source),
         )
 

@@ -374,6 +374,8 @@ class PredictDock(DvosDock):
             replace=replace,
             **kwargs,
             label=f"predict {len(args[1])} video(s) as {name}" + (", then smooth them" if before else ""),
+            cancel_keeps="the frames predicted (and smoothed) so far are kept as an unfinished set; Predict again "
+            "with the same model and settings resumes it",
             on_result=lambda r: self._predict_result(r, shown, args, kwargs, name),
         )
 
@@ -435,6 +437,7 @@ class PredictDock(DvosDock):
             precision=self.compute.precision.currentText(),
             scales=self.compute.scales.currentText(),
             label=f"pseudo-label {len(ids)} video(s)",
+            cancel_keeps="the frames labelled so far are kept; Pseudo-label again with the same model resumes",
             on_result=self._pseudo_labelled,
         )
 
@@ -450,6 +453,8 @@ class PredictDock(DvosDock):
             model=model,
             overlay_video=self.export_video.isChecked(),
             label=f"export {model or 'the most recent'} predictions of {len(ids)} video(s)",
+            cancel_keeps="the videos exported whole before the cancel are kept; nothing of the one under way was "
+            "written (each video's masks are exported whole or not at all)",
             on_result=lambda r: self._exported(r, out_dir, model),
         )
 
@@ -463,6 +468,7 @@ class PredictDock(DvosDock):
             vid,
             model=model,
             label=f"count the heads of {vid}",
+            cancel_keeps="nothing was written",
             on_result=lambda r: self._counted(r, vid),
         )
 

@@ -369,6 +369,7 @@ class ReviewDock(DvosDock):
             split=scope if ids is None else "test",
             model=model,
             label=f"evaluate {model}" if model else "evaluate",
+            cancel_keeps="no report was saved (a report is saved whole when the evaluation ends)",
             on_result=lambda report: self._show_report(report, model),
         )
 
@@ -387,6 +388,7 @@ class ReviewDock(DvosDock):
             video_ids=ids,
             split=scope if ids is None else "test",
             label=f"compare {len(models)} model(s)",
+            cancel_keeps="no comparison was saved (it is saved whole when it ends)",
             on_result=self._show_comparison,
         )
 

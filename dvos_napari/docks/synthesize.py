@@ -260,6 +260,8 @@ class SynthesizeDock(DvosDock):
             workers=self.workers.value(),
             motion_matched_to=self.matched_to(project, config),
             label=f"generate {name}",
+            cancel_keeps=f"the clips made so far are kept in the unfinished set {name!r}; Generate again with the "
+            f"same settings resumes it",
             on_result=lambda _: self.state.notify_store_changed(),
         )
 
