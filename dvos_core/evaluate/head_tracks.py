@@ -96,7 +96,9 @@ class HeadTracks:
         path.parent.mkdir(parents=True, exist_ok=True)
         lines = [",".join(COLUMNS)]
         lines += [f"{int(t)},{int(f)},{y:.1f},{x:.1f},{int(a)}" for t, f, y, x, a in self._sorted_rows()]
-        tmp = path.with_name(f".{path.name}.partial")
+        from dvos_core.io.output_paths import partial_path
+
+        tmp = partial_path(path)
         tmp.write_text("\n".join(lines) + "\n")
         tmp.replace(path)
         return path

@@ -403,9 +403,10 @@ def head_annotations(mask) -> list[dict]:
 
 def write_json(path: Path, doc: dict) -> None:
     """Write ``doc`` to ``path`` through a temporary file beside it (a failed write leaves an earlier file whole)."""
+    from dvos_core.io.output_paths import partial_path
     from dvos_core.store.fsops import io_step
 
-    tmp = path.with_name(f".{path.name}.partial")
+    tmp = partial_path(path)
     with io_step(path, "writing the COCO annotations"):
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(doc, f, separators=(",", ":"))

@@ -1301,7 +1301,9 @@ def export_masks(
 def _partial_name(path: Path) -> Path:
     """The hidden name :func:`export_masks` writes ``path`` under until the whole export is written (hidden files
     are not read as masks)."""
-    return path.with_name(f".{path.stem}.partial{path.suffix}")
+    from dvos_core.io.output_paths import partial_path
+
+    return partial_path(path)
 
 
 def _remove_partial(out: Path, video_id: str, fmt: str) -> None:

@@ -17,6 +17,24 @@ from dvos_core.shell import user_path
 FPS_RANGE = (0.01, 1000.0)  # frame rates the video writers accept (mp4v fails above 65535, MJPG under 1)
 
 
+NAME_MAX = 255  # bytes in one file name on the usual file systems
+
+
+def partial_path(path) -> Path:
+    """The hidden name an output file is written under until it is whole (``.NAME.partial`` before the suffix when
+    it keeps one, e.g. ``.plot.partial.mp4``); a name that would pass :data:`NAME_MAX` bytes (an output name of 240
+    accented letters is legal, its hidden name was not) is shortened to a digest of it."""
+    import hashlib
+    import os
+
+    path = Path(path)
+    hidden = f".{path.stem}.partial{path.suffix}"
+    if len(os.fsencode(hidden)) > NAME_MAX:
+        digest = hashlib.sha1(os.fsencode(path.name)).hexdigest()[:16]
+        hidden = f".{digest}.partial{path.suffix[:32]}"
+    return path.with_name(hidden)
+
+
 def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 

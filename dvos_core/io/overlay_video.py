@@ -15,7 +15,7 @@ import numpy as np
 from dvos_core.evaluate.metrics import head_parts
 from dvos_core.io.image_files import opencv_name
 from dvos_core.io.mask_source import frames_and_masks, masks_of, stored_masks
-from dvos_core.io.output_paths import check_fps, check_output_file
+from dvos_core.io.output_paths import check_fps, check_output_file, partial_path
 from dvos_core.progress import check, report
 from dvos_core.threads import runs_with_threads
 
@@ -102,7 +102,7 @@ def write_overlay_video(
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise PermissionError(f"{path.parent}: cannot create the output folder ({e.strerror or e})") from e
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    partial = partial_path(path)
     writer = cv2.VideoWriter(opencv_name(partial), cv2.VideoWriter_fourcc(*codec), rate, size)
     if not writer.isOpened():
         partial.unlink(missing_ok=True)
