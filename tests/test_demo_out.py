@@ -92,3 +92,24 @@ def test_napari_without_a_display_says_where_the_project_is(tmp_path, monkeypatc
     monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
     monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
     assert missing_display(project) is None
+
+
+def test_a_demo_project_with_a_persons_work_is_kept_and_one_killed_while_built_is_replaced(tmp_path, capsys):
+    """The demo replaced its project with the frames painted and corrected in it (the tutorial's hand-work), saying
+    so only afterwards; and a demo killed while building its project left one it called "a project of your own"."""
+    import numpy as np
+
+    from dvos_core.demo.pipeline import demo_project_path
+
+    assert _demo(tmp_path, "--quick") == 0
+    p = Project.open(tmp_path / "demo.dvos")
+    p.video("field_train").set_mask(3, np.ones(p.video("field_train").shape[1:3], np.uint8), "corrected")
+    with pytest.raises(ValueError, match=r"frames a person painted or corrected \(field_train frames \[3\]\)"):
+        demo_project_path(tmp_path)
+    assert _demo(tmp_path, "--quick") != 0 and int(p.video("field_train").provenance[3]) == 4  # kept
+    capsys.readouterr()
+
+    half = tmp_path / "half"
+    built = build_demo_project(half / "demo.dvos", size=32)
+    Project.open(built.path).delete_video("field_test")  # as a kill after the first clips leaves it
+    assert _demo(half, "--quick") == 0 and "(the earlier demo project there replaced)" in capsys.readouterr().out

@@ -165,18 +165,41 @@ DEMO_VIDEOS = ("seed", "bare_field", "field_train", "field_test")  # what a demo
 DEMO_SOURCE = "dvos demo"  # "dvos demo..." (and nothing else: a video added to it makes it a project of the user's)
 
 
-def is_demo_project(path) -> bool:
-    """Whether the dvos project at ``path`` is one the demo built (its videos are the demo's sample clips, and only
-    those), which the demo may replace; a user's own project never is."""
+OTHER = "something other than a demo project (a project of your own, or another folder or file)"
+DEMO_PAINTED = {"seed": (0, 2, 4)}  # the frames the demo paints itself (and every frame of field_test: its truth)
+
+
+def not_replaceable(path) -> str | None:
+    """Why the demo must not replace the dvos project at ``path`` (None: it may): a project whose videos are not
+    the demo's sample clips alone (a user's own project), or a demo project holding a person's work - a frame painted
+    or corrected beyond the demo's own painted frames (the tutorial's hand-work). A demo project killed while it was
+    being built (some of its clips) may be replaced."""
     from dvos_core.store import Project
+    from dvos_core.store.schema import CORRECTED, MANUAL
 
     try:
-        videos = Project.open(path).videos()
-    except (OSError, ValueError):
-        return False
-    return sorted(v.name for v in videos) == sorted(DEMO_VIDEOS) and all(
-        str(v.attrs.get("source") or "").startswith(DEMO_SOURCE) for v in videos
-    )
+        videos = Project.open(path).videos(include_incomplete=True)
+    except (OSError, ValueError, TypeError):
+        return OTHER
+    if any(v.name not in DEMO_VIDEOS or not str(v.attrs.get("source") or "").startswith(DEMO_SOURCE) for v in videos):
+        return OTHER
+    work = []
+    for v in videos:
+        if v.name == "field_test" or not v.complete:
+            continue
+        codes = np.asarray(v.provenance)
+        own = set(DEMO_PAINTED.get(v.name, ()))
+        mine = [int(t) for t in np.flatnonzero((codes == CORRECTED) | (codes == MANUAL)) if int(t) not in own]
+        if mine:
+            work.append(f"{v.name} frames {mine[:8]}{' ...' if len(mine) > 8 else ''}")
+    if work:
+        return f"a demo project with frames a person painted or corrected ({'; '.join(work)})"
+    return None
+
+
+def is_demo_project(path) -> bool:
+    """Whether the dvos project at ``path`` is one the demo built and may replace (:func:`not_replaceable`)."""
+    return not_replaceable(path) is None
 
 
 def demo_project_path(out_dir) -> tuple[Path, bool]:
@@ -200,10 +223,11 @@ def demo_project_path(out_dir) -> tuple[Path, bool]:
     path = out / "demo.dvos"
     if not path.exists() or (path.is_dir() and not any(path.iterdir())):
         return path, False
-    if not is_demo_project(path):
+    why = not_replaceable(path)
+    if why is not None:
         raise ValueError(
-            f"{path}: holds something other than a demo project (a project of your own, or another folder or file), "
-            f"which the demo never replaces; give it another folder (`dvos demo --out DIR`), or move {path} away"
+            f"{path}: holds {why}, which the demo never replaces; give it another folder (`dvos demo --out DIR`), or "
+            f"move {path} away"
         )
     return path, True
 
@@ -216,11 +240,9 @@ def build_demo_project(path, size: int = 160, seed: int = 7, overwrite: bool = T
     from dvos_core.store import Project
 
     path = user_path(path)
-    if overwrite and path.exists() and not is_demo_project(path) and (not path.is_dir() or any(path.iterdir())):
-        raise ValueError(
-            f"{path}: holds something other than a demo project (a project of your own, or another folder or file), "
-            f"which the demo never replaces; build it elsewhere, or move {path} away"
-        )
+    why = not_replaceable(path) if overwrite and path.exists() and (not path.is_dir() or any(path.iterdir())) else None
+    if why is not None:
+        raise ValueError(f"{path}: holds {why}, which the demo never replaces; build it elsewhere, or move {path} away")
     clips = clips if clips is not None else demo_videos(size=size, seed=seed)
     p = Project.create(path, overwrite=overwrite)
     f, m = clips["seed"]
