@@ -25,6 +25,7 @@ KEEP: list[str] = [
 _KEPT = "\x00{}\x00"
 # (pattern, replacement): specific phrases first, then the generic command and option rules
 REWRITES: list[tuple[str, str]] = [
+    (r"\(the --config file of `dvos synth`; the Synthesize step's settings\)", "(the Synthesize step's settings)"),
     (r"\s*\(or dvos_core\.[\w.]+\)", ""),
     # an image folder added with odd file numbers (the Project step): the Annotate step imports masks named so
     (

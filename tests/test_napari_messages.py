@@ -91,6 +91,12 @@ def test_messages_name_no_option_the_panel_lacks(tmp_path):
         "which); resume it with the same settings, choose another --name, or delete it"
     )
     assert "under a new 'set name'" in text and "the 'name' option" not in text and "--" not in text, text
+    # the edge-cut heads warning (synth.bank) read "the the 'config' option file of the Synthesize step" in the panel
+    text = plain_words(
+        "set border_heads: use in the synthesis settings (the --config file of `dvos synth`; the Synthesize step's "
+        "settings) to keep them"
+    )
+    assert text == "set border_heads: use in the synthesis settings (the Synthesize step's settings) to keep them"
 
 
 def test_the_warning_on_a_video_with_heads_names_the_extract_steps_choice(tmp_path, qtbot):
