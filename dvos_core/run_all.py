@@ -809,7 +809,10 @@ def _train(project, config, name: str, set_name: str | None, progress, run: Stag
             )
             unseen = _unseen_videos(event.best, videos)
             if unseen:
-                new += f"; it never saw {', '.join(unseen)} (added to the training videos since it trained)"
+                new += (
+                    f"; it never saw {', '.join(unseen)} (no frame there was one it learns from when it trained: "
+                    f"painted, corrected or added since)"
+                )
             run.log(
                 f"      note: model {name!r} was kept as it was: it already has the epochs asked, so nothing was "
                 f"trained{new}; choose another --name to train a new chain (with more --epochs, or on new labels "
