@@ -45,3 +45,21 @@ def test_a_model_passed_as_an_object_comes_back_in_its_training_mode():
     model.eval()
     predict_array((model, {"kind": "frame"}), np.zeros((1, 32, 32, 3), np.uint8), device="cpu", threads=1)
     assert not model.training
+
+
+def test_a_broken_model_leaves_no_empty_prediction_set_to_finish(tmp_path):
+    """The set it started stayed, empty, and `dvos info` offered to finish it with the same broken model."""
+    from dvos_core.infer import predict_video
+    from dvos_core.model import save_checkpoint
+    from dvos_core.store import Project
+
+    p = Project.create(tmp_path / "p.dvos")
+    p.add_video_array("v", np.zeros((3, 32, 32, 3), np.uint8))
+    model = build_model("tiny", "frame")
+    with torch.no_grad():
+        for q in model.parameters():
+            q.fill_(float("nan"))
+    save_checkpoint(p.model_dir("nan", create=True) / "best.pt", model, kind="frame", input_size=32)
+    with pytest.raises(ValueError, match="model's output is NaN"):
+        predict_video(p, "v", "nan", device="cpu", threads=1)
+    assert p.video("v").predictions.models() == []

@@ -211,12 +211,16 @@ def context_overlap(tile_size: int, overlap: int) -> int:
     return int(min(overlap, tile_size // 4, largest_overlap(tile_size)))
 
 
+class BrokenModelError(ValueError):
+    """A model's output is NaN: its weights are broken (see :func:`probabilities`)."""
+
+
 def probabilities(logits: torch.Tensor) -> np.ndarray:
     """The sigmoid of a model's mask logits as a float32 array; a ValueError naming the fix when any is NaN (weights
     blown up by a training run that diverged: the store would only call them "not probabilities")."""
     p = torch.sigmoid(logits.float()).cpu().numpy()
     if np.isnan(p).any():
-        raise ValueError(
+        raise BrokenModelError(
             "the model's output is NaN: its weights are broken, most likely by a training run that diverged (a "
             "learning rate too high); train it again with a lower --lr (default 1e-4), or predict with another model"
         )

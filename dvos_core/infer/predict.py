@@ -17,7 +17,7 @@ import numpy as np
 
 from dvos_core.infer import distributed
 from dvos_core.infer.allocator import reuse_freed_memory
-from dvos_core.infer.engine import Predictor, checkpoint_in, load_model
+from dvos_core.infer.engine import BrokenModelError, Predictor, checkpoint_in, load_model
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.prediction_options import THRESHOLD, check_batch_size, check_threshold
 from dvos_core.progress import CancelToken, ProgressFn, check, report
@@ -285,9 +285,10 @@ def predict_video(
                 "processes; run one `dvos predict --videos ID` per GPU instead"
             )
         if main.kind == "context":
-            done = _predict_context(
-                preds, main, targets, threshold, passes, resume, known, progress, cancel, reference_masks
-            )
+            with _no_empty_set_left(preds, held, rank):
+                done = _predict_context(
+                    preds, main, targets, threshold, passes, resume, known, progress, cancel, reference_masks
+                )
             if as_labels:
                 predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel, model=preds.model)
             return done
@@ -299,19 +300,35 @@ def predict_video(
         if not targets:
             done = 0
         elif size > 1:
-            done = _predict_sharded(preds, main, image, targets, batch_size, threshold, rank, size, progress, cancel)
+            with _no_empty_set_left(preds, held, rank):
+                done = _predict_sharded(
+                    preds, main, image, targets, batch_size, threshold, rank, size, progress, cancel
+                )
         else:
 
             def sink(ts, probs):
                 preds.set_many(ts, probs, threshold)
 
             label, shape = f"{video_id}: ", video.shape[1:3]
-            done = run_schedule(
-                main, image, video.read_frames, targets, batch_size, sink, progress, cancel, label, shape=shape
-            )
+            with _no_empty_set_left(preds, held, rank):
+                done = run_schedule(
+                    main, image, video.read_frames, targets, batch_size, sink, progress, cancel, label, shape=shape
+                )
         if as_labels and rank == 0:
             predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel, model=preds.model)
         return done
+
+
+@contextmanager
+def _no_empty_set_left(preds, held: dict, rank: int):
+    """A model whose output is NaN (:class:`~dvos_core.infer.engine.BrokenModelError`) leaves no empty prediction set
+    that this call started: `dvos info` would offer to finish it with the same broken model."""
+    try:
+        yield
+    except BrokenModelError:
+        if rank == 0 and not held and preds.exists() and len(preds.frames()) == 0:
+            preds.video.predictions.delete(preds.model)
+        raise
 
 
 class PredictionSetReplaced(ValueError):
