@@ -63,3 +63,21 @@ def test_a_broken_model_leaves_no_empty_prediction_set_to_finish(tmp_path):
     with pytest.raises(ValueError, match="model's output is NaN"):
         predict_video(p, "v", "nan", device="cpu", threads=1)
     assert p.video("v").predictions.models() == []
+
+
+def test_a_broken_model_leaves_no_stopped_pseudo_labelling_to_finish(tmp_path):
+    """It left a 'stopped' record that `dvos info` offered to finish with the same broken model."""
+    from dvos_core.infer import pseudo_label
+    from dvos_core.model import save_checkpoint
+    from dvos_core.store import Project
+
+    p = Project.create(tmp_path / "p.dvos")
+    p.add_video_array("v", np.zeros((3, 32, 32, 3), np.uint8), split="train")
+    model = build_model("tiny", "frame")
+    with torch.no_grad():
+        for q in model.parameters():
+            q.fill_(float("nan"))
+    save_checkpoint(p.model_dir("nan", create=True) / "best.pt", model, kind="frame", input_size=32)
+    with pytest.raises(ValueError, match="model's output is NaN"):
+        pseudo_label(p, ["v"], "nan", device="cpu", threads=1)
+    assert not p.video("v").attrs.get("pseudo_label") and not p.video("v").provenance.any()

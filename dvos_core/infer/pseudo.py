@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.infer.allocator import reuse_freed_memory
-from dvos_core.infer.engine import FLIPS, Predictor, checkpoint_in, load_model
+from dvos_core.infer.engine import FLIPS, BrokenModelError, Predictor, checkpoint_in, load_model
 from dvos_core.infer.predict import _name, frames_per_step, frames_text, in_project
 from dvos_core.infer.quality import camera_motion, flicker, quality_score, uncertainty
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
@@ -294,6 +294,12 @@ def pseudo_label(
                     # uninterrupted run's, and a resumed run (keeping the frames written) would keep that score; it
                     # labels it instead
                     fin.flush()
+                except BrokenModelError:  # NaN weights, before any label: not a stopped run to finish with them
+                    if labels and np.array_equal(np.asarray(video.provenance), np.asarray(codes)):
+                        video.update_attrs(pseudo_label=last)
+                    elif mark is not None:
+                        mark.save(quietly=True)
+                    raise
                 except BaseException:
                     if mark is not None:
                         mark.save(quietly=True)  # how far it got, for the run that finishes it
