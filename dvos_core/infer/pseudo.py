@@ -294,14 +294,11 @@ def pseudo_label(
                     # uninterrupted run's, and a resumed run (keeping the frames written) would keep that score; it
                     # labels it instead
                     fin.flush()
-                except BrokenModelError:  # NaN weights, before any label: not a stopped run to finish with them
-                    if labels and np.array_equal(np.asarray(video.provenance), np.asarray(codes)):
+                except BaseException as e:
+                    unlabelled = labels and np.array_equal(np.asarray(video.provenance), np.asarray(codes))
+                    if isinstance(e, BrokenModelError) and unlabelled:  # NaN weights: no stopped run to finish
                         video.update_attrs(pseudo_label=last)
                     elif mark is not None:
-                        mark.save(quietly=True)
-                    raise
-                except BaseException:
-                    if mark is not None:
                         mark.save(quietly=True)  # how far it got, for the run that finishes it
                     raise
                 if labels:
