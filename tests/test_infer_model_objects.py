@@ -13,12 +13,29 @@ from dvos_core.model import build_model
 torch.set_num_threads(1)
 
 
-@pytest.mark.parametrize("kind", ["frame", "dvos", "context"])
-def test_a_model_that_outputs_nan_is_named_as_broken(kind):
+def _nan_model(kind: str = "frame"):
+    """A tiny model whose every weight is NaN, as a diverged training run leaves it."""
     model = build_model("tiny", kind).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.fill_(float("nan"))
+    return model
+
+
+def _project_with_nan_model(tmp_path, **video_attrs):
+    """A project with a 3-frame video ``v`` and the image model ``nan`` of :func:`_nan_model`."""
+    from dvos_core.model import save_checkpoint
+    from dvos_core.store import Project
+
+    p = Project.create(tmp_path / "p.dvos")
+    p.add_video_array("v", np.zeros((3, 32, 32, 3), np.uint8), **video_attrs)
+    save_checkpoint(p.model_dir("nan", create=True) / "best.pt", _nan_model(), kind="frame", input_size=32)
+    return p
+
+
+@pytest.mark.parametrize("kind", ["frame", "dvos", "context"])
+def test_a_model_that_outputs_nan_is_named_as_broken(kind):
+    model = _nan_model(kind)
     frames = np.zeros((3, 64, 64, 3), np.uint8)
     with pytest.raises(ValueError, match=r"model's output is NaN: its weights are broken.*lower --lr"):
         predict_array(model, frames, device="cpu", threads=1)
@@ -50,16 +67,8 @@ def test_a_model_passed_as_an_object_comes_back_in_its_training_mode():
 def test_a_broken_model_leaves_no_empty_prediction_set_to_finish(tmp_path):
     """The set it started stayed, empty, and `dvos info` offered to finish it with the same broken model."""
     from dvos_core.infer import predict_video
-    from dvos_core.model import save_checkpoint
-    from dvos_core.store import Project
 
-    p = Project.create(tmp_path / "p.dvos")
-    p.add_video_array("v", np.zeros((3, 32, 32, 3), np.uint8))
-    model = build_model("tiny", "frame")
-    with torch.no_grad():
-        for q in model.parameters():
-            q.fill_(float("nan"))
-    save_checkpoint(p.model_dir("nan", create=True) / "best.pt", model, kind="frame", input_size=32)
+    p = _project_with_nan_model(tmp_path)
     with pytest.raises(ValueError, match="model's output is NaN"):
         predict_video(p, "v", "nan", device="cpu", threads=1)
     assert p.video("v").predictions.models() == []
@@ -68,16 +77,8 @@ def test_a_broken_model_leaves_no_empty_prediction_set_to_finish(tmp_path):
 def test_a_broken_model_leaves_no_stopped_pseudo_labelling_to_finish(tmp_path):
     """It left a 'stopped' record that `dvos info` offered to finish with the same broken model."""
     from dvos_core.infer import pseudo_label
-    from dvos_core.model import save_checkpoint
-    from dvos_core.store import Project
 
-    p = Project.create(tmp_path / "p.dvos")
-    p.add_video_array("v", np.zeros((3, 32, 32, 3), np.uint8), split="train")
-    model = build_model("tiny", "frame")
-    with torch.no_grad():
-        for q in model.parameters():
-            q.fill_(float("nan"))
-    save_checkpoint(p.model_dir("nan", create=True) / "best.pt", model, kind="frame", input_size=32)
+    p = _project_with_nan_model(tmp_path, split="train")
     with pytest.raises(ValueError, match="model's output is NaN"):
         pseudo_label(p, ["v"], "nan", device="cpu", threads=1)
     assert not p.video("v").attrs.get("pseudo_label") and not p.video("v").provenance.any()
