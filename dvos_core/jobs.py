@@ -18,6 +18,9 @@ A GUI stays responsive because the work (and its GIL) lives in another process, 
 ...     time.sleep(0.1)
 >>> job.cancel()   # the child's CancelToken fires (it stops cleanly); job.kill() ends it at once
 
+A cancel that comes before the target runs (while the child still imports its modules) ends the child then, with
+the outcome ``cancelled`` and the message :data:`NOT_STARTED`.
+
 Or, blocking: ``JobProcess(...).run(progress=..., cancel=token)`` returns the result and raises on failure.
 After :func:`keep_warm` (the napari panel calls it) one spare child waits with the heavy modules already imported,
 so a job starts at once instead of after the imports.
@@ -49,6 +52,7 @@ from dvos_core.progress import Cancelled, CancelToken
 PROGRESS_INTERVAL_S = 0.05
 _HEADER = struct.Struct(">Q")
 _CANCEL = "cancel"
+NOT_STARTED = "cancelled before it started; nothing was done"
 # The child imports this module by name (not as __main__), so its messages unpickle as dvos_core.jobs classes. Its
 # work is saved and reported when _child_main returns: it then leaves without the slow interpreter teardown.
 CHILD_COMMAND = (
@@ -437,16 +441,21 @@ def _refill_spare() -> None:
 
 
 # ---- the child side ----------------------------------------------------------------------------------------------
-def _listen(stdin, token: CancelToken) -> None:
-    """Cancel on a 'cancel' message, and when the parent goes away (its end of the pipe closes)."""
+def _listen(stdin, token: CancelToken, on_cancel=None) -> None:
+    """Cancel on a 'cancel' message, and when the parent goes away (its end of the pipe closes); ``on_cancel`` runs
+    after each."""
     while True:
         try:
             msg = _read(stdin)
         except (EOFError, OSError):
             token.cancel()
+            if on_cancel is not None:
+                on_cancel()
             return
         if msg == _CANCEL:
             token.cancel()
+            if on_cancel is not None:
+                on_cancel()
 
 
 def _apply_threads(n: int) -> None:
@@ -498,7 +507,22 @@ def _child_main() -> int:
     if spec.get("threads"):
         _apply_threads(int(spec["threads"]))
     token = CancelToken()
-    threading.Thread(target=_listen, args=(stdin, token), daemon=True).start()
+    started = [False]  # set, under `lock`, once the target is called
+
+    def stop_before_start() -> None:
+        """A cancel that comes while the target's modules are still importing (seconds for torch) ends the child at
+        once: nothing has run, so nothing is lost."""
+        with lock:
+            if started[0]:
+                return
+            try:
+                _write(channel, Outcome("cancelled", message=NOT_STARTED))
+            except OSError:
+                pass  # the parent has gone
+            sys.stderr.flush()
+            os._exit(0)
+
+    threading.Thread(target=_listen, args=(stdin, token, stop_before_start), daemon=True).start()
     last = [0.0]
 
     def progress(done, total, message="") -> None:
@@ -519,6 +543,8 @@ def _child_main() -> int:
         target = _resolve(spec["target"])
         if spec.get("threads") and "threads" not in kwargs and _accepts(target, "threads"):
             kwargs["threads"] = int(spec["threads"])
+        with lock:
+            started[0] = True
         result = target(*spec["args"], **kwargs)
     except Cancelled as e:
         send(Outcome("cancelled", message=str(e)))

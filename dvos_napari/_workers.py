@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from qtpy.QtCore import QObject, QTimer, Signal
 
-from dvos_core.jobs import Event, JobProcess, Outcome, Progress, Warned, target_name
+from dvos_core.jobs import NOT_STARTED, Event, JobProcess, Outcome, Progress, Warned, target_name
 from dvos_core.progress import Cancelled, CancelToken
 from dvos_napari._errors import STEP_CHILDREN, STEP_COMMAND, STEP_JOBS, UserMessage, plain_words, user_message
 
@@ -245,6 +245,8 @@ class Job(QObject):
                     self.message = user_message(e)
                     show_error(f"{self.label}: could not show the result: {self.message.text}")
         elif status == "cancelled":
+            if outcome.message == NOT_STARTED:  # cancelled while its child was still starting
+                self.cancel_keeps = "it had not started, so nothing changed"
             if self.notify:
                 show_info(f"{self.label}: cancelled; {self.cancel_keeps}")
         elif status == "killed":

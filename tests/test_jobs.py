@@ -205,3 +205,34 @@ def test_the_childs_user_warnings_come_back_as_messages(capfd):
     assert job.outcome.ok
     assert [m for m in got if isinstance(m, Warned)] == [Warned("footage stored dark", "UserWarning")]
     assert "footage stored dark" in capfd.readouterr().err
+
+
+def test_a_cancel_while_the_target_still_imports_ends_the_job_at_once(tmp_path, monkeypatch):
+    """Importing a job's modules takes seconds (torch): a cancel meanwhile stops it then, and the target never runs."""
+    from dvos_core import jobs
+
+    jobs.stop_warm()  # a spare child started earlier would not see this test's module
+    (tmp_path / "slow_to_import.py").write_text(
+        textwrap.dedent(
+            """
+            import time
+            from pathlib import Path
+
+            time.sleep(6)
+
+
+            def work(out, progress=None, cancel=None):
+                Path(out).write_text("ran")
+            """
+        )
+    )
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    out = tmp_path / "ran.txt"
+    job = JobProcess("slow_to_import:work", str(out)).start()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    job.cancel()
+    wait_outcome(job)
+    assert job.outcome.status == "cancelled" and "nothing was done" in job.outcome.message
+    assert time.monotonic() - t0 < 4 and job.join(10) == 0
+    assert not out.exists()
