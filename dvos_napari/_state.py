@@ -311,12 +311,12 @@ class DvosState:
                 raise
         self.video_changed.emit(video_id)
 
-    def set_prediction_model(self, name: str | None) -> None:
+    def set_prediction_model(self, name: str | None) -> bool:
         """Choose the prediction set shown as ``<video> predicted`` (None: the most recent); the current video's
-        predicted layers are re-read from it."""
+        predicted layers are re-read from it. True when they were (False: the same set as before, or no video)."""
         name = name or None
         if name == self.prediction_model:
-            return
+            return False
         before, self.prediction_model = self.prediction_model, name
         viewer = self.viewer
         if viewer is not None and self.project is not None and self.video_id in self.project.video_ids():
@@ -325,7 +325,11 @@ class DvosState:
             except _layers.NoRoomForMasksError:  # no layer was changed: they still show the model before
                 self.prediction_model = before
                 raise
+            shown = True
+        else:
+            shown = False
         self.model_changed.emit(name)
+        return shown
 
     def current_frame(self) -> int:
         v = self.viewer

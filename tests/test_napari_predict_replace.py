@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 from napari_helpers import dock, tiny_clip, wait_job
 
@@ -121,3 +122,32 @@ def test_replacing_a_set_over_unsaved_corrections_shows_its_new_masks_and_saves_
     viewer.dims.set_current_step(0, 1)
     assert rv.save_correction()
     np.testing.assert_array_equal(video.mask(1) > 0, painted > 0)
+
+
+def test_the_frames_just_predicted_are_read_into_the_layer_once(make_napari_viewer, qtbot, tmp_project, monkeypatch):
+    """Showing a new prediction set read its masks twice on the main thread (choosing the set showed it, then the
+    step showed the current video again)."""
+    import dvos_napari._layers as layers
+
+    frames, _ = tiny_clip(4)
+    video = tmp_project.add_video_array("v", frames, split="train")
+    _save_model(tmp_project, 0)
+    pr = dock(make_napari_viewer(), "Predict")
+    pr.state.set_project(tmp_project)
+    pr.state.select_video("v")
+    pr.device.setCurrentText("cpu")
+    pr.checkpoint.setCurrentText("img")
+    reads, load = [], layers.load_masks
+    monkeypatch.setattr(
+        layers, "load_masks", lambda layer, v, role, *a, **k: reads.append(role) or load(layer, v, role, *a, **k)
+    )
+    wait_job(qtbot, pr.predict())
+    assert video.predictions["img"].frames().tolist() == [0, 1, 2, 3] and pr.state.prediction_model == "img"
+    assert reads.count("predicted") == 1, reads
+    layer = next(la for la in pr.viewer.layers if la.name == "v predicted")
+    stored = video.predictions["img"].masks([0, 1, 2, 3]) > 0
+    qtbot.waitUntil(lambda: np.array_equal(np.asarray(layer.data) > 0, stored))  # and the masks are there
+    assert reads.count("predicted") == 1, reads
+
+    wait_job(qtbot, pr.predict())  # the same set again (resumed, nothing new): shown again, once
+    assert reads.count("predicted") == 2, reads

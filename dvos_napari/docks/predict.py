@@ -523,8 +523,8 @@ class PredictDock(DvosDock):
         )
         vid = self.state.video_id
         before = shown_set(self.viewer, vid) if vid else None
-        self.state.set_prediction_model(name)  # show (and review) what was just predicted
-        self._show_current(predictions=True)
+        if not self.state.set_prediction_model(name):  # show (and review) what was just predicted: read once
+            self._show_current(predictions=True)
         kept = unsaved_corrections(self.viewer, vid) if vid else []
         if kept and shown_model(self.viewer, vid) != name:  # the layer keeps them: say why it shows another model
             self.messages.info(
