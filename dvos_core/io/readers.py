@@ -14,7 +14,8 @@ seeks by time, may land a few frames off; the reader looks up the time of the fr
 to the right frame, or seeks again earlier. If a check fails the reader warns once and falls back to decoding from the
 start (slow but exact). The frame count is the container's count after checking that its last frame decodes;
 otherwise (truncated or damaged files, or containers without a count) frames are counted by decoding, with a
-warning when the header lied.
+warning when the header lied. Of a file cut off in a packet, the frames the decoder still holds are counted too (see
+``_held_frames``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from dvos_core.user_warnings import warn_user
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
 TIME_TOLERANCE_MS = 0.5  # a seek landed on a frame when FFmpeg reports its time to within this (frames 4+ ms apart)
+TAIL_FRAMES = 16  # frames a decoder may still hold when a truncated file's last packet is cut off (B-frame delay)
 TIFF_SUFFIXES = (".tif", ".tiff")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 UNREAD_PHOTO_SUFFIXES = (".heic", ".heif", ".webp", ".dng", ".avif")  # phone formats dvos does not read
@@ -177,6 +179,7 @@ class CV2VideoReader(VideoReader):
         self.width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self._last: tuple[int, np.ndarray] | None = None
+        self._tail: dict[int, float] = {}  # frames handed out after a cut-off packet (truncated file): index -> ms
         self._n = self._count_frames(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
         if self._n == 0:
             self.close()
@@ -202,8 +205,22 @@ class CV2VideoReader(VideoReader):
             )
         self._cap, self._pos = cap, 0  # _pos: index of the frame the next read() returns
 
+    def _grab(self) -> bool:
+        """Decode the next frame (without converting it). A frame of ``_tail`` comes out only when grabbed again
+        after the cut-off packet fails, and is checked by its time."""
+        ok = self._cap.grab()
+        want = self._tail.get(self._pos)
+        if want is None:
+            return ok
+        for _ in range(2):
+            if ok:
+                return abs(self._cap.get(self._cv2.CAP_PROP_POS_MSEC) - want) <= TIME_TOLERANCE_MS
+            ok = self._cap.grab()
+        return False
+
     def _read_next(self) -> np.ndarray:
-        ok, bgr = self._cap.read()
+        ok = self._grab()
+        bgr = self._cap.retrieve()[1] if ok else None
         if not ok or bgr is None:
             raise ValueError(
                 f"{self.path}: frame {self._pos} cannot be decoded (file damaged or truncated); "
@@ -219,7 +236,7 @@ class CV2VideoReader(VideoReader):
 
     def _skip(self, n: int) -> None:
         for _ in range(n):
-            if not self._cap.grab():
+            if not self._grab():
                 raise ValueError(
                     f"{self.path}: frame {self._pos} cannot be decoded (file damaged or truncated)"
                     f"{_frames_before(self._pos)}"
@@ -236,9 +253,11 @@ class CV2VideoReader(VideoReader):
             self._open()
             if ok and not extra:
                 return n_header
-        n = 0
+        times = []
         while self._cap.grab():
-            n += 1
+            times.append(self._cap.get(cv2.CAP_PROP_POS_MSEC))
+        self._tail = self._held_frames(times)
+        n = len(times) + len(self._tail)
         self._open()
         if n_header > 0 and n != n_header:
             warn_user(
@@ -249,12 +268,36 @@ class CV2VideoReader(VideoReader):
             )
         return n
 
+    def _held_frames(self, times: list[float]) -> dict[int, float]:
+        """After the decoding read stopped (at ``len(times)`` frames of times ``times``): the frames the decoder
+        still held, index -> time. A file cut off in a packet makes that packet fail, and the decoder keeps the
+        frames it holds back for B-frames (the last 1 or 2 of an H.264 file); grabbing again hands them out. One is
+        kept while it is the next frame in time at the video's constant frame rate: a frame after a missing one
+        would be stored in that one's place."""
+        if len(times) < 3:
+            return {}
+        steps = np.diff(times[-8:])
+        if np.ptp(steps) > 2 * TIME_TOLERANCE_MS or steps[-1] <= 2 * TIME_TOLERANCE_MS:
+            return {}  # variable frame rate (or no times): which frame would come next is unknown
+        held, misses = {}, 0
+        while len(held) < TAIL_FRAMES:
+            if not self._cap.grab():
+                misses += 1
+                if held or misses > 2:
+                    break
+                continue
+            t = self._cap.get(self._cv2.CAP_PROP_POS_MSEC)
+            if abs(t - (held.get(len(times) + len(held) - 1, times[-1]) + steps[-1])) > TIME_TOLERANCE_MS:
+                break
+            held[len(times) + len(held)] = t
+        return held
+
     # ---- random access --------------------------------------------------------------------------------------
     def _get(self, k: int) -> np.ndarray:
         if self._last is not None and self._last[0] == k:
             return self._last[1].copy()
         if not (self._pos <= k <= self._pos + self.forward_window):
-            self._jump(k)
+            self._jump(min(k, len(self) - len(self._tail) - 1))  # a held frame: decoded forward from the one before
             if self._last is not None and self._last[0] == k:  # the seek landed on k and decoded it
                 return self._last[1].copy()
         self._skip(k - self._pos)
