@@ -17,6 +17,7 @@ from conftest import BLOCK, coded_frame, decode_frame_code, write_video
 from PIL import Image, ImageOps
 
 from dvos_core.io import CV2VideoReader, import_video, open_video
+from dvos_core.io.masks import read_mask_file
 from dvos_core.io.readers import read_image
 
 
@@ -168,6 +169,29 @@ def test_read_image_applies_exif_orientation(tmp_path, suffix):
         got = read_image(path)
         assert got.shape == upright.shape, o
         assert np.abs(got.astype(int) - upright).max() <= 2, o
+
+
+def test_orientation_follows_the_content_not_the_extension(tmp_project, tmp_path):
+    """Whether an image is a JPEG (whose EXIF orientation is applied) was told by its extension: a JPEG photo saved
+    as .png came in sideways beside the same photo as .jpg (the folder was refused for its size), and a PNG saved as
+    .jpg was refused as a JPEG cut short. Its first bytes decide now, for frames and mask files alike."""
+    a = np.zeros((60, 90, 3), np.uint8)
+    a[:30, :45] = (250, 20, 20)  # red in the stored top-left corner: top-right once turned 90 degrees clockwise
+    upright = np.rot90(a, -1)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    _photo(folder / "IMG_0.jpg", a, 6, format="JPEG", quality=100, subsampling=0)
+    _photo(folder / "IMG_1.png", a, 6, format="JPEG", quality=100, subsampling=0)  # a JPEG named .png
+    Image.fromarray(np.ascontiguousarray(upright)).save(folder / "IMG_2.jpg", format="PNG")  # a PNG named .jpg
+    for f in sorted(folder.iterdir()):
+        assert np.abs(read_image(f).astype(int) - upright).max() <= 8, f.name
+    frames = import_video(tmp_project, folder).read_frames()
+    assert frames.shape == (3, 90, 60, 3)
+    assert np.abs(frames.astype(int) - upright).max() <= 8
+    m = np.zeros((60, 90), np.uint8)
+    m[:30, :45] = 255
+    _photo(tmp_path / "mask.png", m, 6, format="JPEG", quality=100, subsampling=0)  # a JPEG mask file named .png
+    assert np.array_equal(read_mask_file(tmp_path / "mask.png") > 127, np.rot90(m, -1) > 127)
 
 
 def test_phone_photo_folder_imports_upright(tmp_project, tmp_path):

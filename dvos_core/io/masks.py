@@ -12,11 +12,10 @@ import numpy as np
 
 from dvos_core.io.image_files import write_image
 from dvos_core.io.readers import (
-    EXIF_SUFFIXES,
     TIFF_SUFFIXES,
-    exif_orientation,
     image_files,
     imagej_channel_stack,
+    jpeg_orientation,
     orient,
     tiff_frames,
 )
@@ -66,13 +65,13 @@ def read_mask_file(path, allow_labels: bool = False, label_class: str | None = N
 
         try:
             with Image.open(path) as im:
+                o = jpeg_orientation(im)  # upright as its JPEG frame is (readers.orient), whatever its name
                 if im.mode == "P" and _labelmap(path.parent) is not None:  # a CVAT export: colours name the classes
                     im = im.convert("RGBA" if "transparency" in im.info else "RGB")
                 a = _palette_indices(im, path) if im.mode == "P" else np.array(im)
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:  # (the last: a PNG "bomb")
             raise ValueError(f"{path}: cannot decode this mask image ({e})") from e
-        if path.suffix.lower() in EXIF_SUFFIXES:  # upright as its JPEG frame is (readers.orient)
-            a = orient(a, exif_orientation(path))
+        a = orient(a, o)
     return gray_mask(a, path, allow_labels=allow_labels, label_class=label_class, folder=path.parent)
 
 

@@ -741,7 +741,7 @@ def read_image(path) -> np.ndarray:
         a = decode_image(path, cv2.IMREAD_UNCHANGED)  # (keeps alpha and 16 bits, but ignores EXIF orientation)
     except cv2.error as e:  # e.g. more pixels than OpenCV decodes (CV_IO_MAX_IMAGE_PIXELS)
         raise ValueError(f"{path}: cannot decode this image ({str(e).strip().splitlines()[-1]})") from None
-    if path.suffix.lower() in EXIF_SUFFIXES and not _jpeg_complete(path):
+    if is_jpeg(path) and not _jpeg_complete(path):
         raise ValueError(
             f"{path}: the JPEG file is cut short (no end-of-image marker: an interrupted copy?); its missing rows "
             f"would be stored grey: copy it again"
@@ -757,25 +757,40 @@ def read_image(path) -> np.ndarray:
         a = a[..., ::-1]
     elif a.ndim == 3 and a.shape[2] == 4:
         a = a[..., [2, 1, 0, 3]]
-    if path.suffix.lower() in EXIF_SUFFIXES:
-        a = orient(a, exif_orientation(path))
-    return np.ascontiguousarray(a)
+    return np.ascontiguousarray(orient(a, exif_orientation(path)))
 
 
-EXIF_SUFFIXES = (".jpg", ".jpeg")  # photos whose EXIF orientation tag is applied (read from the header; PNG's eXIf
-# chunk is left alone: Pillow decodes a whole PNG to look for it, and phones write photos as JPEG)
+def is_jpeg(path) -> bool:
+    """Whether the file holds a JPEG (it starts with the bytes FF D8 FF), whatever its name says: a JPEG saved as
+    ``.png`` is one, a PNG saved as ``.jpg`` is not."""
+    with open(path, "rb") as f:
+        return f.read(3) == b"\xff\xd8\xff"
+
+
+def jpeg_orientation(im) -> int:
+    """The EXIF orientation tag (0x0112) of an open Pillow image, 1 to 8, when it holds a JPEG (by its content, not
+    its name); 1 (as stored) for any other format or no tag. PNG's eXIf chunk is left alone: Pillow decodes a whole
+    PNG to look for it, and phones write photos as JPEG. The one rule for frames, mask files and the size check."""
+    if im.format != "JPEG":
+        return 1
+    try:
+        o = int(im.getexif().get(0x0112, 1))
+    except Exception:  # unreadable EXIF: the pixels as stored
+        return 1
+    return o if 1 <= o <= 8 else 1
 
 
 def exif_orientation(path) -> int:
-    """The EXIF orientation tag (0x0112) of a JPEG file, 1 to 8; 1 (as stored) when it has none."""
+    """:func:`jpeg_orientation` of the image file ``path`` (1 without opening it in Pillow when it holds no JPEG)."""
     from PIL import Image
 
+    if not is_jpeg(path):
+        return 1
     try:
         with Image.open(path) as im:
-            o = int(im.getexif().get(0x0112, 1))
-    except Exception:  # no or unreadable EXIF: the pixels as stored
+            return jpeg_orientation(im)
+    except Exception:  # unreadable header: the pixels as stored
         return 1
-    return o if 1 <= o <= 8 else 1
 
 
 def orient(a: np.ndarray, orientation: int) -> np.ndarray:
@@ -876,12 +891,12 @@ class FolderReader(VideoReader):
 
         wrong = []
         for f in self.files[1:]:
-            if f.suffix.lower() not in (*EXIF_SUFFIXES, ".png"):
+            if f.suffix.lower() not in (".jpg", ".jpeg", ".png"):
                 continue
             try:
                 with Image.open(f) as im:  # the header only
                     w, h = im.size
-                    o = int(im.getexif().get(0x0112, 1)) if f.suffix.lower() in EXIF_SUFFIXES else 1
+                    o = jpeg_orientation(im)
             except Exception:  # unreadable header: the frame's own read reports it
                 continue
             size = (w, h) if o in (5, 6, 7, 8) else (h, w)
