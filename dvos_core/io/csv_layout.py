@@ -6,7 +6,8 @@ on the last frame of each clip (the query frame). ``clip_length=None`` exports w
 (the layout of synthetic sets). Every row has a mask, as the reference loader requires. Paths are written relative
 to the CSV's folder unless ``absolute_paths``.
 
-Export refuses to replace a CSV of that name that it did not write, and writes nothing when no clip qualifies.
+Export refuses to replace a CSV of that name that it did not write, and writes nothing when no clip qualifies,
+or when it is cancelled or fails part-way.
 
 Import reads such a CSV back: one video per VID (frames ordered by FID, whole numbers, each once within a VID; a row
 without a VID is an error), masks where the Mask cell is filled (binarised with > 0, as the reference does; JPEG
@@ -52,7 +53,9 @@ def export_reference_csv(
     warning saying how many, and an export without a single clip is an error saying why (nothing is written). Without
     ``video_ids`` every video but the test videos (whose masks are the ground truth they are scored against, not
     training data; a warning names them) is exported. An existing ``csv_name`` that an earlier export did not write
-    is refused, not replaced.
+    is refused, not replaced. The PNGs are written under hidden partial names
+    (:func:`dvos_core.io.output_paths.partial_path`) and given their names once all are written, so a cancelled or
+    failed export leaves ``out_dir`` as it was (its earlier files untouched, no new file or folder).
     """
     import pandas as pd
 
@@ -63,7 +66,7 @@ def export_reference_csv(
             f"--clip-length (clip_length=) must be >= 1, or 0 on the command line (None in Python) to export whole "
             f"runs; got {clip_length}"
         )
-    from dvos_core.io.output_paths import check_output_file, check_output_folder
+    from dvos_core.io.output_paths import check_output_file, check_output_folder, partial_path
 
     out = check_output_folder(out_dir, project, subfolders=("frames", "masks"))
     check_output_file(out / csv_name, project)  # not the CSV a video was imported from
@@ -84,30 +87,48 @@ def export_reference_csv(
             plan.extend((v, run[i * clip_length : (i + 1) * clip_length]) for i in range(n_full))
     if not plan:
         raise ValueError(f"nothing to export to {out / csv_name}: {_why_no_clip(ids, longest, clip_length)}")
+    created: list[Path] = []  # folders this export made, removed again (when empty) if it stops
+    staged: list[tuple[Path, Path]] = []  # (hidden partial file, its name once the whole export is written)
     try:
-        (out / "frames").mkdir(parents=True, exist_ok=True)
-        (out / "masks").mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise PermissionError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
-    rows, fid = [], 0
-    total = sum(len(c) for _, c in plan)
-    for v, clip in plan:
-        clip_id = f"{v.name}-{int(clip[0]):06d}"
-        for j, t in enumerate(clip):
-            check(cancel)
-            t = int(t)
-            img_p = out / "frames" / clip_id / f"{v.name}_{t:06d}.png"
-            mask_p = out / "masks" / clip_id / f"{v.name}_{t:06d}.png"
-            img_p.parent.mkdir(parents=True, exist_ok=True)
-            mask_p.parent.mkdir(parents=True, exist_ok=True)
-            write_image(img_p, v.frame(t)[..., ::-1], f"exporting frame {t} of {v.name}")
-            write_image(mask_p, v.mask(t) * np.uint8(255), f"exporting the mask of frame {t} of {v.name}")
-            last = j == len(clip) - 1
-            label = 1 if (clip_length is None or last) else 0
-            ref = (lambda p: str(p.resolve())) if absolute_paths else (lambda p: str(p.relative_to(out)))
-            rows.append({"VID": clip_id, "FID": fid, "Image": ref(img_p), "Mask": ref(mask_p), "Label": label})
-            fid += 1
-            report(progress, fid, total, "exporting frames and masks")
+        try:
+            for sub in ("frames", "masks"):
+                _make_folder(out / sub, created)
+        except OSError as e:
+            raise PermissionError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
+        rows, fid = [], 0
+        total = sum(len(c) for _, c in plan)
+        for v, clip in plan:
+            clip_id = f"{v.name}-{int(clip[0]):06d}"
+            for j, t in enumerate(clip):
+                check(cancel)
+                t = int(t)
+                img_p = out / "frames" / clip_id / f"{v.name}_{t:06d}.png"
+                mask_p = out / "masks" / clip_id / f"{v.name}_{t:06d}.png"
+                for p, image, step in (
+                    (img_p, v.frame(t)[..., ::-1], f"exporting frame {t} of {v.name}"),
+                    (mask_p, v.mask(t) * np.uint8(255), f"exporting the mask of frame {t} of {v.name}"),
+                ):
+                    _make_folder(p.parent, created)
+                    staged.append((partial_path(p), p))
+                    write_image(staged[-1][0], image, step)
+                last = j == len(clip) - 1
+                label = 1 if (clip_length is None or last) else 0
+                ref = (lambda p: str(p.resolve())) if absolute_paths else (lambda p: str(p.relative_to(out)))
+                rows.append({"VID": clip_id, "FID": fid, "Image": ref(img_p), "Mask": ref(mask_p), "Label": label})
+                fid += 1
+                report(progress, fid, total, "exporting frames and masks")
+        while staged:  # every file written whole: each gets its name (an earlier export's file of that name replaced)
+            part, path = staged[-1]
+            with io_step(path, "giving an exported file its name"):
+                os.replace(part, path)
+            staged.pop()
+    except BaseException:  # a cancel, Ctrl+C, a full disk: the folder stays as it was (its earlier files untouched)
+        for part, _path in staged:
+            part.unlink(missing_ok=True)
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # fails, harmlessly, when something else is in it
+        raise
     csv_path = out / csv_name
     tmp = csv_path.with_name(f".{csv_path.name}.{os.getpid()}.tmp")  # a kill leaves the old CSV, not half of one
     with io_step(csv_path, "writing the CSV"):
@@ -122,6 +143,13 @@ def export_reference_csv(
             f"consecutive masked frames",
         )
     return csv_path
+
+
+def _make_folder(folder: Path, created: list[Path]) -> None:
+    """``mkdir -p folder``, adding to ``created`` (outermost first) each folder that did not exist before."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    created.extend(reversed(missing))
 
 
 def _why_no_clip(ids: list[str], longest: int, clip_length: int | None) -> str:
