@@ -484,9 +484,10 @@ def import_masks(
         else:
             items = _mask_sources(Path(source), frames, files, allow_labels=allow_labels, label_class=label_class)
             names = {desc: Path(desc).name for _t, _load, desc in items}
-            videos_of = _listed_videos(Path(source))
+            rows = _listing_rows(Path(source))  # the folder's masks.csv, read once
+            videos_of = _listed_videos(rows)
             exported = set()
-            sources = _listed_source_frames(Path(source))
+            sources = _listed_source_frames(rows)
         if frames is None:  # (frames= maps every file or image to a frame itself)
             items, own = _own_exports(items, names, videos_of, video, Path(source), from_video, project)
             exported = exported or own
@@ -496,7 +497,7 @@ def import_masks(
                 f"names, and frames= places every mask itself: leave one of them out"
             )
         if not coco:
-            listed = _listed_provenances(Path(source)) if provenance is None else {}
+            listed = _listed_provenances(rows) if provenance is None else {}
             listing = Path(source) / "masks.csv"
         if frames is None and _numbered_by_name(Path(source), items):
             if first_number:
@@ -659,12 +660,10 @@ def _listing_rows(source: Path) -> list[dict]:
         return []
 
 
-def _listed_provenances(source: Path) -> dict[str, tuple[str, int | None, str | None, str | None]]:
-    """{mask file name: (provenance, head pixels, mask digest, prediction set)} from the ``masks.csv`` export-masks
-    wrote in ``source`` (a folder), else {}; the set is the model whose predictions were exported, or None."""
+def _listed_provenances(rows: list[dict]) -> dict[str, tuple[str, int | None, str | None, str | None]]:
+    """{mask file name: (provenance, head pixels, mask digest, prediction set)} from the rows of a ``masks.csv``
+    export-masks wrote (:func:`_listing_rows`); the set is the model whose predictions were exported, or None."""
     from dvos_core.store.schema import PROVENANCE
-
-    rows = _listing_rows(source)
 
     def pixels(row) -> int | None:
         text = (row.get("head_pixels") or "").strip()
@@ -682,22 +681,22 @@ def _listed_provenances(source: Path) -> dict[str, tuple[str, int | None, str | 
     }
 
 
-def _listed_source_frames(source: Path) -> dict[str, int]:
-    """{mask file name: the source frame its stored frame came from} from the ``masks.csv`` export-masks wrote in
-    ``source`` (a folder), for the rows that give one; else {}."""
+def _listed_source_frames(rows: list[dict]) -> dict[str, int]:
+    """{mask file name: the source frame its stored frame came from} from the rows of a ``masks.csv`` export-masks
+    wrote (:func:`_listing_rows`), for the rows that give one."""
     out = {}
-    for r in _listing_rows(source):
+    for r in rows:
         name, sf = (r.get("file") or "").strip(), (r.get("source_frame") or "").strip()
         if name and sf.isdigit():
             out[name] = int(sf)
     return out
 
 
-def _listed_videos(source: Path) -> dict[str, str]:
-    """{mask file name: video id} from the ``masks.csv`` export-masks wrote in ``source`` (a folder), else {}; a
+def _listed_videos(rows: list[dict]) -> dict[str, str]:
+    """{mask file name: video id} from the rows of a ``masks.csv`` export-masks wrote (:func:`_listing_rows`); a
     list written before its ``video`` column gives the video of each file's name."""
     out = {}
-    for r in _listing_rows(source):
+    for r in rows:
         name = (r.get("file") or "").strip()
         m = _EXPORTED_NAME.fullmatch(name)
         video = (r.get("video") or "").strip() or (m.group(1) if m else "")
