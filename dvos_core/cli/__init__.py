@@ -122,10 +122,17 @@ def main(argv=None) -> int:
 
 
 def entry() -> int:
-    """The ``dvos`` console command: :func:`main`, then Ctrl+C ignored while Python shuts down (the command has
-    finished and printed its result; an interrupt in the interpreter's exit would print a traceback after it, or
+    """The ``dvos`` console command: :func:`main` with its output safe to close or leave unread
+    (:func:`dvos_core.cli._common.guard_standard_streams`), then Ctrl+C ignored while Python shuts down (the command
+    has finished and printed its result; an interrupt in the interpreter's exit would print a traceback after it, or
     turn a success into exit status -2)."""
-    rc = main()
+    from dvos_core.cli._common import flush_stdout, guard_standard_streams
+
+    guard_standard_streams()
+    try:
+        rc = main()
+    finally:  # also after --help and --version, which leave by SystemExit
+        flush_stdout()
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -90,6 +90,90 @@ class TerminalProgress:
         self.stream.flush()
 
 
+def output_to_devnull(stream) -> bool:
+    """Point the file descriptor under ``stream`` at the null device, so that what its buffer still holds and all it
+    is given later go nowhere without an error (the recipe of the Python docs' "Note on SIGPIPE": a reader gone away
+    must not fail the flush at exit with a second error); False where it has none (closed, None, in memory)."""
+    try:
+        fd = stream.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError, AttributeError):
+        return False
+    try:
+        os.dup2(null, fd)
+    except OSError:
+        return False
+    finally:
+        os.close(null)
+    return True
+
+
+class QuietStream:
+    """``sys.stderr`` of the `dvos` command: a write or flush that fails (stderr a pipe whose reader went away, a
+    closed file) sends it, and what follows, to the null device instead of failing the command - its progress lines,
+    warnings and messages say how the work goes, and a command that writes data finishes it (or fails for its own
+    reason) with or without anyone reading them."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _gone(self) -> None:
+        if not output_to_devnull(self._stream):
+            self._stream = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (held for the process's life)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):
+            self._gone()
+            return len(text)
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            self._gone()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def guard_standard_streams() -> None:
+    """Make the `dvos` command safe to run with its output closed (``dvos info P >&-``, ``dvos demo 2>&-``, pythonw's
+    None streams) or read by a program that goes away (``| head``): a standard descriptor the shell closed gets the
+    null device (else the first file the command opens takes its number, and a print or a child process writes into
+    it), ``sys.stdout`` / ``sys.stderr`` that are None or closed write to the null device, and stderr becomes a
+    :class:`QuietStream`. A pipe closed on stdout is :func:`run_command`'s to tell (exit 0 at the result, 141 while
+    the command works)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)  # the lowest free number: ``fd`` itself, as lower ones are open
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None or getattr(stream, "closed", False):
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+    if not isinstance(sys.stderr, QuietStream):
+        sys.stderr = QuietStream(sys.stderr)
+
+
+def flush_stdout() -> None:
+    """Flush stdout as the command ends (the help text of ``dvos --help | head -1`` is still in its buffer); a reader
+    gone away is no error: the output is sent to the null device, so the flush at exit does not fail either."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        output_to_devnull(sys.stdout)
+
+
 # the signal that set the cancel token of the running command (None: none, or the cancel came from elsewhere): a
 # command stopped by SIGTERM exits with 143 (128 + 15), one stopped by Ctrl+C with 130 (128 + 2), as shells do
 _CANCELLED_BY: list[int] = []
@@ -174,10 +258,7 @@ def run_command(args) -> int:
         print("dvos: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError as e:
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-        except (OSError, ValueError):
-            pass
+        output_to_devnull(sys.stdout)  # no second error at exit
         if not isinstance(e, OutputClosed):  # the reader went away from the command's result (dvos info | head)
             return 0
         # the reader went away while the command worked (dvos train --json | head -1): it stopped there, so a
