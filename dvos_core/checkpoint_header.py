@@ -23,6 +23,21 @@ class _Unread:
         pass
 
 
+def not_torch_file(data: bytes) -> str | None:
+    """What the bytes ``data`` of a file (its first 200 are enough) are when ``torch.save`` cannot have written them
+    (it writes a zip archive, or a pickle in its legacy format), e.g. "a text file beginning 'hello'"; None when it
+    may have. A checkpoint's error says it rather than what torch's loader stumbled on ("KeyError: 101")."""
+    if data[:4] == b"PK\x03\x04" or data[:1] == b"\x80":
+        return None
+    if not data:
+        return "an empty file"
+    text = data[:200].decode("utf-8", "replace").rstrip("\ufffd")  # (a character cut at 200 bytes)
+    if "\ufffd" not in text and all(c.isprintable() or c in "\t\r\n" for c in text):
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        return f"a text file beginning {first[:40]!r}" if first else "a text file of blank lines"
+    return "a file of another kind"
+
+
 def read_checkpoint_header(path) -> dict | None:
     """The dict a dvos checkpoint holds, read from its pickle alone: ``kind``, ``config`` and ``info`` (epoch,
     metrics, the data summary ``info["data"]`` with the videos it trained and validated on, ...) as saved, with
@@ -147,10 +162,21 @@ def project_model_settings(project_path, names) -> dict:
         if settings is not None:
             found[name] = {**settings, "checkpoint": "best.pt"}
             continue
-        no_best = "its best.pt cannot be read" if best.exists() else "it has no best.pt yet"
+        no_best = f"its best.pt cannot be read{_what_file(best)}" if best.exists() else "it has no best.pt yet"
         settings = model_settings(last)
         if settings is not None:
             found[name] = {**settings, "checkpoint": "last.pt", "note": f"{no_best}: read from its last.pt"}
         else:
             found[name] = {"checkpoint": None, "note": f"{no_best}, nor a readable last.pt (`dvos check` names what)"}
     return found
+
+
+def _what_file(path) -> str:
+    """What :func:`not_torch_file` says of the file ``path``, as an aside (" (not a PyTorch checkpoint: a text file
+    beginning 'hello')"); "" for a file torch may have written."""
+    try:
+        with open(path, "rb") as f:
+            what = not_torch_file(f.read(200))
+    except OSError:
+        return ""
+    return f" (not a PyTorch checkpoint: {what})" if what else ""

@@ -392,7 +392,7 @@ def starting_checkpoint(project, cfg: RunAllConfig) -> Path | None:
     where = "RunAllConfig.image.init_from (--init-from)"
     try:  # read as `dvos train --init-from` reads it (models/NAME/FILE of the project, a model name, a file)
         path = resolve_checkpoint_path(project, init_checkpoint_path(project, str(spec)))
-        kind = read_checkpoint(path).get("kind")
+        kind = read_checkpoint(path, "--init-from (RunAllConfig.image.init_from)").get("kind")
     except (OSError, ValueError) as e:
         raise ValueError(f"{where}: {e}") from None
     if kind != "frame":

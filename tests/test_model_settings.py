@@ -75,7 +75,8 @@ def test_dvos_info_says_when_a_models_best_pt_cannot_be_used(trained, tmp_path, 
         "  img: image model (tiny preset, 32 px)" in out
         and "NOTE: its best.pt cannot be read: read from its last.pt" in out
     )
-    assert "  ctx: its best.pt cannot be read, nor a readable last.pt (`dvos check` names what)" in out
+    not_torch = "(not a PyTorch checkpoint: a text file beginning 'junk')"
+    assert f"  ctx: its best.pt cannot be read {not_torch}, nor a readable last.pt (`dvos check` names what)" in out
 
 
 @pytest.mark.gui

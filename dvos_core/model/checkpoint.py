@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from dvos_core.checkpoint_header import FORMAT
+from dvos_core.checkpoint_header import FORMAT, not_torch_file
 from dvos_core.model.factory import KINDS, build_model
 from dvos_core.model.presets import ModelConfig
 from dvos_core.shell import user_path
@@ -154,14 +154,21 @@ def _short(error: Exception, limit: int = 200) -> str:
     return first if len(first) <= limit else first[: limit - 3] + "..."
 
 
-def _load_failure(error: Exception) -> str:
-    """Why torch could not load a file, in short: for a file its safe loader refuses, the refusal itself (not its
-    advice to load the file with ``weights_only=False``, which would run any code a damaged or foreign file holds)."""
+def _load_failure(error: Exception, data: bytes | None = None) -> str:
+    """Why torch could not load a file (whose bytes are ``data``, if given), in short, led by the error's type: for a
+    file torch cannot have written, what the file is ("not a PyTorch checkpoint: a text file beginning 'hello'",
+    not the error torch's loader stumbled on, e.g. "KeyError: 101"); for a file its safe loader refuses, the refusal
+    itself (not its advice to load the file with ``weights_only=False``, which would run any code a damaged or
+    foreign file holds)."""
+    what = None if data is None else not_torch_file(data)
+    if what is not None:
+        return f"not a PyTorch checkpoint: {what}"
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
     if "Weights only load failed" not in text:
-        return _short(error)
+        return f"{type(error).__name__}: {_short(error)}"
     found = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
-    return f"not a file torch reads safely: {found.group(1).strip() if found else 'unpickling refused'}"[:200]
+    why = f"not a file torch reads safely: {found.group(1).strip() if found else 'unpickling refused'}"
+    return f"{type(error).__name__}: {why}"[:200]
 
 
 def _may_read(path: Path) -> bool:
@@ -244,16 +251,19 @@ def folder_checkpoint(folder) -> Path:
     )
 
 
-def read_checkpoint(path) -> dict:
+def read_checkpoint(path, option: str | None = None) -> dict:
     """The raw checkpoint dict (validated format), without building a model. Its ``"file_sha256"`` (added here, not
     stored in the file) is the SHA-256 of the very bytes it was read from: the file is read once, checked, hashed
     and loaded from memory, so what a run records as its checkpoint is what it loaded, even when training saves a
-    new best.pt over it (renaming a new file over the path) while the run goes on."""
+    new best.pt over it (renaming a new file over the path) while the run goes on. ``option``: the setting that
+    named the file (e.g. ``"--init-from (init_from)"``), which the error for a file that cannot be read tells the
+    user to give another checkpoint."""
     path = user_path(path)
     if path.is_dir():  # a model folder: its best.pt (any other folder is refused saying what it is)
         path = folder_checkpoint(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint file here; train one with `dvos train` or check the path")
+    data = None
     try:
         data = path.read_bytes()  # one open file: a file renamed over the path later is not read
         damaged = _damaged_entry(io.BytesIO(data))
@@ -262,10 +272,13 @@ def read_checkpoint(path) -> dict:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt, truncated, bits flipped, or a pickle with code in it
         others = [str(q) for q in (path.with_name("best.pt"), path.with_name("last.pt")) if q != path and _may_read(q)]
-        use = f"use {' or '.join(others)}" if others else "use another checkpoint, or train the model again"
+        if option:
+            use = f"give {option} {' or '.join(others) if others else 'another checkpoint'}"
+        else:
+            use = f"use {' or '.join(others)}" if others else "use another checkpoint, or train the model again"
         raise CheckpointError(
-            f"{path}: cannot read checkpoint ({type(e).__name__}: {_load_failure(e)}); the file is "
-            f"corrupt or not a dvos checkpoint - {use}"
+            f"{path}: cannot read checkpoint ({_load_failure(e, data)}); the file is corrupt or not a dvos "
+            f"checkpoint - {use}"
         ) from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         hint = "pass a best.pt / last.pt written by `dvos train`"

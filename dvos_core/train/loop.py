@@ -54,6 +54,7 @@ from dvos_core.user_warnings import warn_user
 # Settings that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = {"num_workers", "device", "epochs"}
 START_AFRESH = "pass --no-resume (resume=False) to start over, or choose another --name"
+INIT_FROM = "--init-from (init_from)"  # the setting of the checkpoint a run starts from, as errors name it
 
 
 DATA_KEYS = ("samples", "provenance", "videos", "synthetic_sets", "synthetic_clips")  # compared on a resume
@@ -523,7 +524,7 @@ class _Run:
         """The training size when the config leaves it open: the input size of the model it starts from."""
         cfg = self.cfg
         if cfg.init_from:
-            config = ModelConfig.from_dict(read_checkpoint(cfg.init_from)["config"])
+            config = ModelConfig.from_dict(read_checkpoint(cfg.init_from, INIT_FROM)["config"])
         else:
             config = get_config(cfg.preset)  # not model: {input_size}, which the config refuses (size sets it)
         return int(config.input_size)
@@ -565,7 +566,7 @@ class _Run:
             overrides["tau"] = cfg.tau
         if not cfg.init_from:
             return build_model(cfg.preset, kind, **overrides), None
-        payload = read_checkpoint(cfg.init_from)
+        payload = read_checkpoint(cfg.init_from, INIT_FROM)
         src_kind = payload.get("kind")
         saved = ModelConfig.from_dict(payload["config"])  # the checkpoint's model settings
         model = build_model(saved.replace(**overrides), kind)
