@@ -110,3 +110,30 @@ def test_cli_says_the_clips_take_the_videos_preprocessing(tmp_project, video_mp4
     )
     out = capsys.readouterr()
     assert "give --height 64 --crop 48 48" in out.err and "as the project's videos" not in out.out
+
+
+def test_cli_says_how_the_clips_were_preprocessed_only_when_it_told_something(
+    tmp_project, video_mp4, video_avi, capsys
+):
+    """The line "no preprocessing given: ... (--no-preprocess keeps the file's frames as they are)" came on every run:
+    also a rerun that cut nothing (its clips were all cut before), and a file whose frames the videos' options leave
+    as they are."""
+    from dvos_core.cli import main
+    from dvos_core.io import import_video
+
+    import_video(tmp_project, video_avi, video_id="plot", preprocess=Preprocess(height=64, crop=(48, 48)))
+    cut = ["extract-backgrounds", str(tmp_project.path), str(video_mp4), "--clip-length", "10", "--clips", "1"]
+    assert main(cut) == 0
+    said = capsys.readouterr().out
+    assert "as the project's videos were when they were added (--height 64 --crop 48 48)" in said
+    assert main(cut) == 0  # the same command again: the clip was cut before, nothing new to say about it
+    out = capsys.readouterr().out
+    assert "was cut before and kept" in out and "--no-preprocess" not in out and "resized" not in out
+    assert f"the clips of {video_mp4} are resized / cropped from 96x160 to 48x48 pixels" in said
+
+    tmp_project.delete_video("plot")
+    import_video(tmp_project, video_avi, video_id="plot", preprocess=Preprocess(height=96))  # the file's own size
+    assert main(cut + ["--start", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "added 1 background clip" in out and "--no-preprocess" not in out and "resized" not in out
+    assert tmp_project.background(tmp_project.background_ids()[-1]).shape == (10, 96, 160, 3)

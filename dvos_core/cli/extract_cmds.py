@@ -247,11 +247,12 @@ def _extract_backgrounds(args) -> int:
         cancel=cancel_on_sigint(),
         threads=args.threads,
     )
-    if clips.from_videos:
+    if _took_videos_preprocessing(clips):
+        (h0, w0), (h, w) = clips.source_size, clips[0].shape[1:3]
         print(
-            f"no preprocessing given: the clips are resized / cropped as the project's videos were when they were "
-            f"added ({preprocess_options(clips.preprocessing)}), so the heads keep their size on them "
-            f"(--no-preprocess keeps the file's frames as they are)"
+            f"no preprocessing given: the clips of {args.source} are resized / cropped from {h0}x{w0} to {h}x{w} "
+            f"pixels as the project's videos were when they were added ({preprocess_options(clips.preprocessing)}), "
+            f"so the heads keep their size on them (--no-preprocess keeps the file's frames as they are)"
         )
     kept = getattr(clips, "kept", [])
     if clips or not kept:
@@ -267,6 +268,15 @@ def _extract_backgrounds(args) -> int:
             f"background ID --yes`), or choose other frames (--start, --stride)"
         )
     return 0
+
+
+def _took_videos_preprocessing(clips) -> bool:
+    """Whether to say that the clips cut from a file took the project's videos' preprocessing (none was given): only
+    when this run cut clips (a rerun that finds them all cut before says so, not how they were cut) and the
+    preprocessing changed the file's frames (a file already of the videos' size keeps its frames as they are)."""
+    if not clips.from_videos or not clips:
+        return False
+    return tuple(clips[0].shape[1:3]) != tuple(clips.source_size)
 
 
 def _backgrounds_from_annotated(args) -> int:

@@ -53,13 +53,15 @@ class CutClips(list):
     """The new :class:`~dvos_core.store.Background` clips of :func:`extract_backgrounds`; ``kept`` holds the ids of
     the finished clips cut before from the same source, start, length and preprocessing, which were not cut
     again; ``preprocessing`` the :class:`~dvos_core.io.Preprocess` the clips were cut with, ``from_videos`` True
-    when it was taken from the project's videos (none given for a file)."""
+    when it was taken from the project's videos (none given for a file); ``source_size`` the (height, width) of the
+    source's frames before it."""
 
-    def __init__(self, clips=(), kept=(), preprocessing=None, from_videos: bool = False):
+    def __init__(self, clips=(), kept=(), preprocessing=None, from_videos: bool = False, source_size=None):
         super().__init__(clips)
         self.kept = list(kept)
         self.preprocessing = preprocessing
         self.from_videos = from_videos
+        self.source_size = source_size
 
 
 def _cut_before(project, source: str, token, n_frames: int, clip_length: int, pre: dict) -> dict:
@@ -243,7 +245,7 @@ def extract_backgrounds(
         kept = [before[s] for s in starts if s in before]
         starts = [s for s in starts if s not in before]
         ids = _free_ids(project, bg_prefix or f"{safe_id(name)}_bg", len(starts))
-        clips = CutClips(kept=kept, preprocessing=pre, from_videos=from_videos)
+        clips = CutClips(kept=kept, preprocessing=pre, from_videos=from_videos, source_size=(h0, w0))
         total = len(starts) * clip_length
         for i, (bg_id, s) in enumerate(zip(ids, starts)):
             check(cancel)
