@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import textwrap
 
@@ -76,13 +77,47 @@ class HelpFormatter(argparse.HelpFormatter):
 class CommandParser(argparse.ArgumentParser):
     """The parser of one `dvos` command: an argument it does not know is its error, with its own usage line
     (``dvos evaluate: error: unrecognized arguments: img``), not the top-level one's (``usage: dvos [-h] ...``) that
-    argparse gives when the extra words come back to the parser of ``dvos``."""
+    argparse gives when the extra words come back to the parser of ``dvos``. A file name that starts with a dash
+    (``-v.mp4``), which argparse reads as an option, is named in the error with how to give it
+    (:meth:`dashed_file`)."""
+
+    words: tuple = ()  # the command's words, as the last parse got them
 
     def parse_known_args(self, args=None, namespace=None):
+        self.words = tuple(sys.argv[1:] if args is None else args)
         namespace, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace, extras
+
+    def dashed_file(self) -> str | None:
+        """What to say of the first of the command's words (before a ``--``) that argparse reads as an option but
+        that names a file or folder: one that exists, or that looks like a path (a dot or a slash in it, as in
+        ``-new.dvos``) and is no option of the command nor a negative number; else None."""
+        before = None
+        for word in self.words:
+            if word == "--":
+                return None
+            given, before = before, word
+            if not word.startswith("-") or word == "-" or self._negative_number_matcher.match(word):
+                continue
+            option = word.split("=", 1)[0]
+            if any(known.startswith(option) for known in self._option_string_actions):
+                continue
+            if not os.path.lexists(word) and not any(c in option for c in "./\\"):
+                continue
+            action = self._option_string_actions.get(given or "")
+            if action is not None and action.nargs != 0:  # the value of an option (--init-from -x.pt)
+                return f"{word} starts with a dash, so it is read as an option: to give the file {word}, write ./{word}"
+            return (
+                f"{word} starts with a dash, so it is read as an option: to give the file {word}, write ./{word}, or "
+                f"put -- before it (after the options)"
+            )
+        return None
+
+    def error(self, message):
+        said = self.dashed_file()
+        super().error(message if said is None else f"{message}; {said}")
 
 
 def build_parser() -> argparse.ArgumentParser:
