@@ -213,6 +213,26 @@ def _sweep_builds(path: Path, overwrite: bool) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
+def _through_link(path: Path) -> str:
+    """The refusal to create or replace a project at ``path``, a symbolic link: the project would be built beside
+    the link and renamed over it, leaving the link (hidden) beside it and what it points to as it was, or be replaced
+    in a folder elsewhere that the command never named."""
+    from shlex import quote
+
+    target = Path(os.path.realpath(path))
+    if _is_project(target):
+        return (
+            f"{path} is a symbolic link to the dvos project {target}, which is not replaced through a link: to "
+            f"replace that project, run `dvos new {quote(str(target))} --overwrite` (Python: Project.create(target, "
+            f"overwrite=True)); for a new project at {path}, remove the link first (`rm {quote(str(path))}`)"
+        )
+    what = "" if target.exists() else ", which does not exist"
+    return (
+        f"{path} is a symbolic link to {target}{what}, and no project is created through a link: create it at "
+        f"{target} (`dvos new {quote(str(target))}`), or remove the link first (`rm {quote(str(path))}`)"
+    )
+
+
 def _project_path(path) -> Path:
     """``path`` as an absolute Path, ``~`` expanded (the shell does that for the command line; Python does not, and
     ``Project.create("~/field.dvos")`` made a folder named ``~`` in the working folder). Absolute because the
@@ -294,6 +314,8 @@ class Project:
         path = _project_path(path)
         _check_name_lengths(path)
         replacing = path.exists() and (not path.is_dir() or any(path.iterdir()))
+        if path.is_symlink() and (overwrite or not replacing):  # (a link to a project without overwrite: it exists)
+            raise StoreError(_through_link(path))
         if not replacing and not overwrite:
             kept = [r for r in _hidden_builds(path)[0] if _is_project(r)]
             if kept:  # the only copy of a project whose replacement was stopped half-way: never deleted unasked
