@@ -309,7 +309,7 @@ def run_stages(project, cfg: RunAllConfig, run: Stages, train_configs: Callable 
                 configs(phase, start if phase == "image" else None, kind).validate()
             except ValueError as e:
                 raise ValueError(f"run-all settings, {phase} phase: {e}") from None
-    _check_models(project, cfg, configs, start)
+    kept = _check_models(project, cfg, configs, start)
     _extract(project, cfg, run, plan)
     set_name = _synthesize(project, cfg, run, plan)
     sub = run.stage("train the image model (frame by frame)")
@@ -325,11 +325,14 @@ def run_stages(project, cfg: RunAllConfig, run: Stages, train_configs: Callable 
     run.lap("train_image")
     sub = run.stage("pseudo-label the training videos with the image model")
     run.note_once(_scale_note(project, cfg, plan["train"]))  # said before the first stage that segments frames
-    _pseudo_label(project, cfg, run, plan["train"], image, sub)
+    trained = [cfg.model_name(k) for k in cfg.video_models]  # the models that train on the labels
+    _pseudo_label(project, cfg, run, plan["train"], image, sub, trained if kept.issuperset(trained) else [])
     run.lap("pseudo_label")
     checkpoints = {cfg.model_name("image"): image}
     for kind in cfg.video_models:
-        checkpoints[cfg.model_name(kind)] = _video_model(project, cfg, run, kind, image, set_name, plan, configs)
+        checkpoints[cfg.model_name(kind)] = _video_model(
+            project, cfg, run, kind, image, set_name, plan, configs, cfg.model_name(kind) in kept
+        )
     return _predict_and_compare(project, cfg, run, checkpoints, plan)
 
 
@@ -674,21 +677,34 @@ def _objects_since(project, sset, name: str) -> str | None:
     )
 
 
-def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, progress) -> None:
+def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, progress, trained=()) -> None:
     """Label the training videos with this run's image model: frames it labelled before (a stopped run with the
     same passes and scales) are kept, labels another model made (an earlier run) are replaced; painted and corrected
     frames are never touched. A video without pseudo-labels is labelled without replacing (there is nothing to
     replace), so a stop leaves a labelling the next run finishes; a stopped relabelling is finished from the frame it
     had reached (recorded as it goes: the frames after it hold the older labels, which the store does not tell from
-    its own) when it was made as this run labels, else done again whole."""
+    its own) when it was made as this run labels, else done again whole.
+
+    ``trained``: the run's video models, when every one is already trained and kept (nothing of this run trains on
+    the labels): the videos whose labelling finished keep their labels as they are, whichever model made them (a
+    rerun neither spends the time nor swaps one run's labels for another's); the others are labelled as above."""
     from dvos_core.infer import pseudo_label
     from dvos_core.model.checkpoint import file_fingerprint
     from dvos_core.store.fsops import same_checkpoint
     from dvos_core.store.project import stopped_relabelling
 
-    ours = [image] + [project.model_dir(cfg.model_name(f"{k}_synthetic")) / "best.pt" for k in VIDEO_MODELS]
     records = {v: project.video(v).attrs.get("pseudo_label") or {} for v in videos}
     unlabelled = {v for v in videos if not project.video(v).provenance_counts().get("pseudo")}
+    if trained:
+        done = [v for v in videos if v not in unlabelled and records[v].get("complete") is not False]
+        if done:
+            kept = f"so the pseudo-labels of {', '.join(done)} are kept as they are"
+            run.log(f"      pseudo-labelling skipped: {_already_trained(trained)}, {kept}")
+        videos = [v for v in videos if v not in done]
+        if not videos:
+            report(progress, 1, 1, "pseudo-labels kept")
+            return
+    ours = [image] + [project.model_dir(cfg.model_name(f"{k}_synthetic")) / "best.pt" for k in VIDEO_MODELS]
 
     def by_ours(record, as_now: bool) -> bool:  # by one of this run's checkpoints (``as_now``: as the file is now)
         made, sha = record.get("checkpoint"), record.get("checkpoint_sha256")
@@ -752,6 +768,12 @@ def _pseudo_label(project, cfg: RunAllConfig, run: Stages, videos: list, image, 
                 progress=Steps(progress, i, 1, 2),
                 cancel=run.cancel,
             )
+
+
+def _already_trained(models) -> str:
+    """Why a rerun labels nothing for ``models``: "model 'context' is already trained" (or "models ... are")."""
+    several = len(models) > 1
+    return f"model{'s' if several else ''} {', '.join(map(repr, models))} {'are' if several else 'is'} already trained"
 
 
 def _header_info(checkpoint) -> dict | None:
@@ -853,12 +875,13 @@ def _on_set(config, set_name: str | None):
     return config if config.phase == "real" else config.replace(synthetic_sets=[set_name])
 
 
-def _check_models(project, cfg: RunAllConfig, configs: Callable, start) -> None:
+def _check_models(project, cfg: RunAllConfig, configs: Callable, start) -> set:
     """Refuse, before anything is written, a run whose models are held under its names by runs it cannot continue
     (other settings, no training state, an unreadable last.pt): it would otherwise cut heads and make synthetic
     clips first and stop at that model's training. So is a run that would train a model further (more epochs), or
     again (it was deleted), that later models of the run were trained from as it was: run-all does not train those
-    again, and refuses to keep them once the model they started from changed."""
+    again, and refuses to keep them once the model they started from changed. Returns the names of the run's models
+    that are already trained (at least the epochs asked), which training keeps as they are."""
     from dvos_core.train.loop import ResumeRefused, last_run, resume_refusal
 
     set_name = _set_name(cfg)
@@ -879,10 +902,13 @@ def _check_models(project, cfg: RunAllConfig, configs: Callable, start) -> None:
         refused = resume_refusal(project, _on_set(config, set_name), name, payloads[name])
         if refused is not None:
             raise _refused(refused)
+    kept = set()
     for name, config, later in runs:  # then the chain: a model to be trained (again, further) under later ones
         payload = payloads[name]
         trained_from = [n for n in later if payloads[n] is not None]
         done = None if payload is None else int(payload["info"]["train_state"]["epoch"])
+        if done is not None and done >= config.epochs:
+            kept.add(name)
         were = "was" if len(trained_from) == 1 else "were"
         if trained_from and done is not None and config.epochs > done:
             raise ValueError(
@@ -900,17 +926,24 @@ def _check_models(project, cfg: RunAllConfig, configs: Callable, start) -> None:
                 f"would refuse them only after training it): delete them too to train the chain again ({deletes}), "
                 f"or choose another --name for a new chain"
             )
+    return kept
 
 
-def _video_model(project, cfg: RunAllConfig, run: Stages, kind: str, image_ckpt, set_name: str, plan, configs):
-    """Both phases of one video model, from the image model; returns the best checkpoint of the second phase."""
+def _video_model(
+    project, cfg: RunAllConfig, run: Stages, kind: str, image_ckpt, set_name: str, plan, configs, kept: bool = False
+):
+    """Both phases of one video model, from the image model; returns the best checkpoint of the second phase.
+    ``kept``: the second phase is already trained (and kept), so nothing relabels the training videos for it."""
     what = VIDEO_MODELS[kind]
     first = cfg.model_name(f"{kind}_synthetic")
     sub = run.stage(f"train {what} on synthetic clips (phase 1)")
     p1 = _train(project, configs("synthetic", image_ckpt, kind), first, set_name, sub, run)
     run.lap(f"train_{kind}_synthetic")
     sub = run.stage(f"fine-tune {what} on pseudo-labelled real clips (phase 2)")
-    if cfg.relabel != "off" and kind == "context":
+    relabel = cfg.relabel != "off" and kind == "context"
+    if relabel and kept:
+        run.log(f"      relabelling ({cfg.relabel}) skipped: {_already_trained([cfg.model_name(kind)])}")
+    elif relabel:
         from dvos_core.infer import pseudo_label
 
         share = Steps(sub, 0, 100, 1000)  # a tenth of the stage, then the training

@@ -93,7 +93,35 @@ def test_frames_painted_and_a_training_video_added_since_are_named_as_not_learnt
     kept = [ln for ln in lines if "model 'context' was kept as it was" in ln]
     assert kept and "it never saw field_train2" in kept[0] and "--name" in kept[0], text
     assert not any("never saw" in ln for ln in lines if "model 'image' was kept" in ln)  # trained on seed alone
-    assert _mtimes(Project.open(project.path)) == before
+    p = Project.open(project.path)
+    assert _mtimes(p) == before
+    # the new video is pseudo-labelled (the others keep theirs: every model trained on them is kept)
+    assert p.video("field_train2").attrs["pseudo_label"]["complete"] is True
+    assert p.video("field_train2").provenance_counts()["pseudo"] > 0
+    assert "pseudo-labels of field_train are kept as they are" in text, text
+
+
+def test_a_rerun_of_trained_chains_labels_nothing_and_keeps_the_labels_whichever_chain_made_them(project):
+    """Before: a rerun whose models were all trained and kept labelled the training videos again: a run with
+    --relabel relabelled them with its first phase each time (hours on long footage, for nothing), and two runs of
+    different names each replaced the other's labels with their own image model's, rerun after rerun."""
+    lines = []
+
+    def rerun(**kw):
+        lines.clear()
+        run_all(project.path, _config(**kw), log=lines.append)
+        return Project.open(project.path).video("field_train").attrs["pseudo_label"]
+
+    v2 = rerun(name="v2", synthetic_set="synthetic", relabel="first_phase")  # a new chain: labels made for it
+    assert v2["checkpoint"].endswith("v2_context_synthetic/best.pt") and v2["complete"] is True
+    for kw in ({"name": "v2", "relabel": "first_phase"}, {}, {"name": "v2", "relabel": "first_phase"}, {}):
+        kw = {"synthetic_set": "synthetic", **kw} if kw else kw
+        assert rerun(**kw) == v2, lines  # not made again, nor by the other chain's model
+        context = "v2_context" if kw else "context"
+        said = [ln for ln in lines if "skipped" in ln]
+        assert f"pseudo-labelling skipped: model '{context}' is already trained" in said[0], lines
+        if kw.get("relabel"):
+            assert said[1].strip() == f"relabelling (first_phase) skipped: model '{context}' is already trained"
 
 
 def test_a_resumed_training_run_is_said(monkeypatch, tmp_path):
