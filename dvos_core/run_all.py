@@ -559,7 +559,13 @@ def _extract(project, cfg: RunAllConfig, run: Stages, plan: dict) -> None:
         # still clips when the synthetic camera is matched to the footage (else camera motion would count twice)
         motion = "none" if cfg.match_motion else "auto"
         made = backgrounds_from_annotated(
-            project, plan["painted"], clip_length=clip_length, motion=motion, seed=cfg.seed, cancel=run.cancel
+            project,
+            plan["painted"],
+            clip_length=clip_length,
+            motion=motion,
+            seed=cfg.seed,
+            cancel=run.cancel,
+            field_fix=functools.partial(_thin_field_fix, project),
         )
         run.log(
             f"      {len(made)} background clips inpainted from the painted frames"
@@ -567,6 +573,26 @@ def _extract(project, cfg: RunAllConfig, run: Stages, plan: dict) -> None:
             + " (no bare-field video named)"
         )
     run.lap("extract")
+
+
+def _thin_field_fix(project, frames: list, dilate_px: int) -> str:
+    """The fix for painted ``frames`` ((video, frame) pairs) whose heads, grown by ``dilate_px``, leave little or no
+    field to inpaint a background clip from, in run-all's words: run-all has no --dilate, nor --frames of painted
+    frames (its --frames is frames per synthetic clip), so the command that makes their clips with the heads grown
+    less, or bare-field footage instead."""
+    by_video: dict = {}
+    for vid, t in frames:
+        by_video.setdefault(vid, []).append(str(t))
+    commands = " and ".join(
+        f"`dvos extract-backgrounds {quote(project.path)} --from-annotated --videos {quote(vid)} --frames "
+        f"{' '.join(ts)} --dilate {dilate_px // 2} --replace`"
+        for vid, ts in by_video.items()
+    )
+    clips = "its clip" if len(frames) == 1 else "their clips"
+    return (
+        f"to make {clips} with the heads grown less, run {commands}, then run-all under a new --name; or name a "
+        f"video of bare field to cut the clips from (--bare-video VIDEO)"
+    )
 
 
 def _synth_shape(cfg: RunAllConfig) -> tuple[int, int]:

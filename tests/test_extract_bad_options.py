@@ -84,7 +84,7 @@ def test_frames_out_of_range_name_each_video(tmp_project):
 
 def test_a_frame_painted_whole_is_skipped_with_a_warning(tmp_project, capsys):
     _painted(tmp_project, full=(1,))
-    with pytest.warns(UserWarning, match="video 'v' frame 1 skipped.*--dilate 6"):
+    with pytest.warns(UserWarning, match="video 'v' frame 1 skipped.*grown by 6 px"):
         clips = backgrounds_from_annotated(tmp_project, clip_length=2, motion="none")
     assert sorted(c.attrs["frame"] for c in clips) == [0, 2]
     with pytest.raises(ValueError, match="'v' frame 1; lower --dilate.*--frames"):

@@ -159,3 +159,30 @@ def test_a_bare_field_video_named_after_an_earlier_run_is_cut_and_new_painted_fr
     count = len(Project.open(project.path).background_ids())
     assert any("the project's" in ln and "kept" in ln for ln in _extract_stage(project, tiny_config(name="v4")))
     assert len(Project.open(project.path).background_ids()) == count
+
+
+def test_a_frame_with_little_field_left_is_warned_about_in_run_alls_words(tmp_project):
+    """Before: inside run-all the warning said "lower --dilate, or leave the frame out (--frames)": run-all has no
+    --dilate, and its --frames is the frames per synthetic clip. Now it names the command that makes the frame's clip
+    with the heads grown less, and run-all's --bare-video; `dvos extract-backgrounds` keeps its own options."""
+    from dvos_core.extract import backgrounds_from_annotated
+    from dvos_core.run_all import Stages, _extract
+
+    rng = np.random.default_rng(1)
+    v = tmp_project.add_video_array("v", rng.integers(0, 256, (3, 40, 48, 3), dtype=np.uint8), split="train")
+    crowded = np.ones((40, 48), np.uint8)
+    crowded[:10, :10] = 0  # heads grown by 6 px leave a 4x4 corner of field: under 10 %
+    v.set_mask(1, crowded, "manual")
+    lines = []
+    with pytest.warns(UserWarning, match="frame 1: its painted heads, grown by 6 px, leave only 0.8 %") as said:
+        _extract(
+            tmp_project, RunAllConfig(background_clip_length=2), Stages(1, None, None, lines.append), {"painted": ["v"]}
+        )
+    (text,) = [str(w.message) for w in said if "smeared" in str(w.message)]
+    command = f"dvos extract-backgrounds {tmp_project.path} --from-annotated --videos v --frames 1 --dilate 3 --replace"
+    assert f"`{command}`, then run-all under a new --name" in text and "(--bare-video VIDEO)" in text, text
+    assert "lower --dilate" not in text and "(--frames)" not in text
+    assert main(command.split()[1:] + ["--clip-length", "2", "--motion", "none"]) == 0  # the command runs
+    # the command itself says it in its own options
+    with pytest.warns(UserWarning, match=r"smeared field; lower --dilate, or leave the frame out \(--frames\)$"):
+        backgrounds_from_annotated(tmp_project, frames=[1], clip_length=2, motion="none", replace=True)

@@ -181,33 +181,38 @@ def _done_clips(project, tokens: dict, frames=()) -> tuple[dict, set]:
     return out, stale
 
 
-def _usable(project, todo: list, dilate_px: int, made_before: bool = False) -> list:
+def _usable(project, todo: list, dilate_px: int, made_before: bool = False, field_fix=None) -> list:
     """The frames of ``todo`` that leave some field to fill from once their heads grow by ``dilate_px``; the others
     are skipped with a warning naming them, and when none is left a ValueError names them and the options (unless
-    ``made_before``: other frames asked for gave their clips before, so there are some)."""
+    ``made_before``: other frames asked for gave their clips before, so there are some). ``field_fix``: see
+    :func:`backgrounds_from_annotated` (None: `dvos extract-backgrounds`' options)."""
     keep, full = [], []
+
+    def fix(frames, cli: str) -> str:  # in the caller's words (``cli``: extract-backgrounds')
+        return field_fix(frames, dilate_px) if field_fix else cli
+
     for vid, t in todo:
         hole = head_hole(project.video(vid).mask(t), dilate_px)
         if hole.all():
-            full.append(f"{vid!r} frame {t}")
+            full.append((f"{vid!r} frame {t}", (vid, t)))
             warn_user(
-                f"{project.path}: video {vid!r} frame {t} skipped: its painted heads, grown by --dilate "
+                f"{project.path}: video {vid!r} frame {t} skipped: its painted heads, grown by "
                 f"{dilate_px} px, cover the whole frame, so no field is left to fill them from",
             )
             continue
         field = 1.0 - float(hole.mean())
         if field < MIN_FIELD_SHARE:
             warn_user(
-                f"{project.path}: video {vid!r} frame {t}: its painted heads, grown by --dilate {dilate_px} px, leave "
+                f"{project.path}: video {vid!r} frame {t}: its painted heads, grown by {dilate_px} px, leave "
                 f"only {100 * field:.1f} % of the frame as field, from which the rest is filled: its clip will be "
-                f"smeared field; lower --dilate, or leave the frame out (--frames)",
+                f"smeared field; {fix([(vid, t)], 'lower --dilate, or leave the frame out (--frames)')}",
             )
         keep.append((vid, t))
     if full and not keep and not made_before:
+        cli = "lower --dilate, or choose frames with some bare field (--frames, --videos)"
         raise ValueError(
-            f"{project.path}: no background clip can be made: the painted heads (grown by --dilate {dilate_px} px) "
-            f"cover the whole of {', '.join(full)}; lower --dilate, or choose frames with some bare field (--frames, "
-            f"--videos)"
+            f"{project.path}: no background clip can be made: the painted heads (grown by {dilate_px} px) "
+            f"cover the whole of {', '.join(n for n, _ in full)}; {fix([p for _, p in full], cli)}"
         )
     return keep
 
@@ -230,6 +235,7 @@ def backgrounds_from_annotated(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     threads: int | None = None,
+    field_fix=None,
 ):
     """Make one background clip of ``clip_length`` frames per annotated frame (see the module docstring).
 
@@ -261,6 +267,9 @@ def backgrounds_from_annotated(
     Returns the new :class:`~dvos_core.store.Background` clips (an :class:`InpaintedClips` list); each records its
     source video, frame, the fingerprint of its mask, inpainting method, dilation and motion in its attributes.
     ``threads``: OpenCV threads for inpainting and measuring the motion (see :mod:`dvos_core.threads`).
+    ``field_fix(frames, dilate_px)``: the fix the warning (and error) for ``frames`` ((video, frame) pairs) whose grown
+    heads leave little or no field name, in the words of a caller that has not `dvos extract-backgrounds`' options
+    (run-all's: the command that makes the clips); None: lower --dilate, or leave the frames out (--frames).
     """
     from dvos_core.store import safe_id
 
@@ -285,7 +294,7 @@ def backgrounds_from_annotated(
     tokens = {vid: video_token(project.video(vid)) for vid in {v for v, _ in plan}}
     done, stale = _done_clips(project, tokens, () if replace else set(plan))
     todo = plan if replace else [p for p in plan if p not in done or p in stale]
-    todo = _usable(project, todo, dilate_px, made_before=not replace and any(p in done for p in plan))
+    todo = _usable(project, todo, dilate_px, not replace and any(p in done for p in plan), field_fix)
     dropped = _drop_withdrawn(project, withdrawn)
     dropped += _drop_unusable_stale(project, stale - set(todo), done, dilate_px)
     if n_clips is not None and n_clips < len(todo):
@@ -406,7 +415,7 @@ def _drop_unusable_stale(project, frames, done: dict, dilate_px: int) -> list:
             gone += ids
             warn_user(
                 f"{project.path}: the background clip(s) {', '.join(ids)} of video {vid!r} frame {t} were deleted: "
-                f"made from the mask painted before, and the mask as painted now (grown by --dilate {dilate_px} px) "
+                f"made from the mask painted before, and the mask as painted now (grown by {dilate_px} px) "
                 f"leaves no field to make a new one from"
             )
     return gone
