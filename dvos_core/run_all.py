@@ -228,6 +228,7 @@ class Stages:
         self.threads = threads  # CPU threads of the steps that take them
         self.t0 = self.start = time.perf_counter()
         self.notes: set = set()  # notes logged once per run (see note_once)
+        self.trained: dict = {}  # the run's models already trained, kept as they are: name -> epochs (_check_models)
 
     UNITS = 1000  # progress units per stage: a bar moves within a stage, not once per stage
 
@@ -309,7 +310,7 @@ def run_stages(project, cfg: RunAllConfig, run: Stages, train_configs: Callable 
                 configs(phase, start if phase == "image" else None, kind).validate()
             except ValueError as e:
                 raise ValueError(f"run-all settings, {phase} phase: {e}") from None
-    kept = _check_models(project, cfg, configs, start)
+    kept = run.trained = _check_models(project, cfg, configs, start)
     _extract(project, cfg, run, plan)
     set_name = _synthesize(project, cfg, run, plan)
     sub = run.stage("train the image model (frame by frame)")
@@ -326,7 +327,7 @@ def run_stages(project, cfg: RunAllConfig, run: Stages, train_configs: Callable 
     sub = run.stage("pseudo-label the training videos with the image model")
     run.note_once(_scale_note(project, cfg, plan["train"]))  # said before the first stage that segments frames
     trained = [cfg.model_name(k) for k in cfg.video_models]  # the models that train on the labels
-    _pseudo_label(project, cfg, run, plan["train"], image, sub, trained if kept.issuperset(trained) else [])
+    _pseudo_label(project, cfg, run, plan["train"], image, sub, trained if kept.keys() >= set(trained) else [])
     run.lap("pseudo_label")
     checkpoints = {cfg.model_name("image"): image}
     for kind in cfg.video_models:
@@ -861,11 +862,11 @@ def _train(project, config, name: str, set_name: str | None, progress, run: Stag
                     f"; it never saw {', '.join(unseen)} (no frame there was one it learns from when it trained: "
                     f"painted, corrected or added since)"
                 )
-            run.log(
-                f"      note: model {name!r} was kept as it was: it already has the epochs asked, so nothing was "
-                f"trained{new}; choose another --name to train a new chain (with more --epochs, or on new labels "
-                f"and videos)"
-            )
+            epochs = run.trained.get(name)
+            has = f" ({epochs} epoch{'s' if epochs != 1 else ''})" if epochs else ""
+            # a plain status; where it did not learn from what was added since, how to train a chain that does
+            advice = "; choose another --name to train a new chain that learns from them" if new else ""
+            run.log(f"      model {name!r} is already trained{has}; kept{new}{advice}")
         elif event.note:
             run.log(f"      note: {event.note}")
 
@@ -901,13 +902,13 @@ def _on_set(config, set_name: str | None):
     return config if config.phase == "real" else config.replace(synthetic_sets=[set_name])
 
 
-def _check_models(project, cfg: RunAllConfig, configs: Callable, start) -> set:
+def _check_models(project, cfg: RunAllConfig, configs: Callable, start) -> dict:
     """Refuse, before anything is written, a run whose models are held under its names by runs it cannot continue
     (other settings, no training state, an unreadable last.pt): it would otherwise cut heads and make synthetic
     clips first and stop at that model's training. So is a run that would train a model further (more epochs), or
     again (it was deleted), that later models of the run were trained from as it was: run-all does not train those
-    again, and refuses to keep them once the model they started from changed. Returns the names of the run's models
-    that are already trained (at least the epochs asked), which training keeps as they are."""
+    again, and refuses to keep them once the model they started from changed. Returns the run's models that are
+    already trained (at least the epochs asked), which training keeps as they are: {name: the epochs it has}."""
     from dvos_core.train.loop import ResumeRefused, last_run, resume_refusal
 
     set_name = _set_name(cfg)
@@ -928,13 +929,13 @@ def _check_models(project, cfg: RunAllConfig, configs: Callable, start) -> set:
         refused = resume_refusal(project, _on_set(config, set_name), name, payloads[name])
         if refused is not None:
             raise _refused(refused)
-    kept = set()
+    kept = {}
     for name, config, later in runs:  # then the chain: a model to be trained (again, further) under later ones
         payload = payloads[name]
         trained_from = [n for n in later if payloads[n] is not None]
         done = None if payload is None else int(payload["info"]["train_state"]["epoch"])
         if done is not None and done >= config.epochs:
-            kept.add(name)
+            kept[name] = done
         were = "was" if len(trained_from) == 1 else "were"
         if trained_from and done is not None and config.epochs > done:
             raise ValueError(
