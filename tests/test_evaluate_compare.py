@@ -152,3 +152,19 @@ def test_sparse_ground_truth_says_why_unsteady_has_no_value(project, capsys):
     assert "the floor" not in last
     cmp.info["ground_truth_instability"] = 0.25  # with neighbours: the floor, as before
     assert "the ground truth's own instability is 0.250: the floor" in cmp.format_table().splitlines()[-1]
+
+
+def test_a_comparison_says_that_worst_and_no_plots_are_for_one_models_report(project, capsys):
+    """`dvos evaluate --worst 3` compared the models (several predicted the videos) and dropped --worst silently."""
+    p, masks = project
+    video = p.video("clip")
+    for name in ("a", "b"):
+        video.predictions[name].start({"kind": "test"}, None)
+        video.predictions[name].set_many(range(8), masks.astype(np.float32))
+    assert dvos(["evaluate", str(p.path), "--worst", "3", "--no-save"]) == 0
+    err = capsys.readouterr().err
+    assert "--worst apply to one model's report" in err and "--model NAME" in err
+    assert dvos(["evaluate", str(p.path), "--no-save"]) == 0  # nothing asked: no note
+    assert "apply to one model's report" not in capsys.readouterr().err
+    assert dvos(["evaluate", str(p.path), "--model", "a", "--worst", "2", "--name", "one"]) == 0  # one model: used
+    assert len(list((p.path / "reports" / "one" / "worst").glob("*.png"))) == 2

@@ -205,7 +205,7 @@ def register(sub) -> None:
     )
     p.add_argument("--tolerance", type=float, default=2.0, help="boundary F tolerance in pixels (default 2)")
     p.add_argument("--min-area", type=int, default=16, help="smallest head counted, in pixels (default 16)")
-    p.add_argument("--worst", type=int, default=8, help="number of worst-frame overlays to save (default 8)")
+    p.add_argument("--worst", type=int, help="number of worst-frame overlays to save (default 8)")
     p.add_argument("--no-plots", action="store_true", help="write the tables only")
     p.add_argument(
         "--no-save",
@@ -496,6 +496,13 @@ def _evaluate(args) -> int:
         found = {m for v in ids for m in project.video(v).predictions.models()}
         models = ["all"] if len(found) > 1 else None
     if models:
+        asked = [o for o, given in (("--worst", args.worst is not None), ("--no-plots", args.no_plots)) if given]
+        if asked:
+            print(
+                f"note: {' and '.join(asked)} apply to one model's report; a comparison of models writes tables only "
+                f"(--model NAME for that model's report with its plots and worst-frame overlays)",
+                file=sys.stderr,
+            )
         cmp = compare_models(
             project,
             None if models == ["all"] else models,
@@ -518,7 +525,7 @@ def _evaluate(args) -> int:
         video_ids=args.videos,
         split=args.split,
         name=args.name,
-        worst_k=args.worst,
+        **({} if args.worst is None else {"worst_k": args.worst}),
         gt_provenances=args.gt,
         tolerance=args.tolerance,
         min_area=args.min_area,
