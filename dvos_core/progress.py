@@ -8,6 +8,7 @@ consistent (only fully written, committed items count).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import signal
 import threading
@@ -138,13 +139,18 @@ class Steps:
         report(self.progress, self.start + round(frac * self.span), self.total, msg)
 
 
+RECENT_STEPS = 3  # the time left is measured over at least this many of the latest steps
+
+
 class TimeLeft:
-    """How long a job still needs, from its progress reports: the average rate since the first report of the current
-    range (a new ``total``, or ``done`` going backwards, e.g. the next stage of a command, starts the measure again).
+    """How long a job still needs, from its progress reports: the rate over its recent steps - the last quarter of
+    those made since the first report of the current range, at least :data:`RECENT_STEPS` (a new ``total``, or
+    ``done`` going backwards, e.g. the next stage of a command, starts the measure again).
 
     ``update(done, total)`` returns the seconds left, or None until ``min_elapsed`` seconds of progress were seen (a
-    job's first steps are often slow: loading, warm-up). A resumed training run starts at its saved step: the rate
-    counts only the steps made since.
+    job's first steps are often slow: loading, warm-up). Measured over recent steps, that start-up leaves the pace
+    once the job runs, and a job whose steps change cost (4K frames first, then HD ones) is followed. A resumed
+    training run starts at its saved step: the rate counts only the steps made since.
     """
 
     def __init__(self, min_elapsed: float = 5.0, clock: Callable[[], float] | None = None):
@@ -153,6 +159,7 @@ class TimeLeft:
         self.min_elapsed = float(min_elapsed)
         self._clock = clock or time.monotonic
         self._start: tuple[float, int, int] | None = None  # (time, done, total) of the range's first report
+        self._seen: collections.deque = collections.deque()  # (time, done) of the range's reports still needed
         self._last_done = 0
 
     def update(self, done: int, total: int) -> float | None:
@@ -162,12 +169,17 @@ class TimeLeft:
             return None
         if self._start is None or self._start[2] != total or done < self._last_done:
             self._start = (now, done, total)
+            self._seen.clear()
         self._last_done = done
+        self._seen.append((now, done))
         t0, d0, _ = self._start
-        elapsed, made = now - t0, done - d0
-        if elapsed < self.min_elapsed or made <= 0:
+        if now - t0 < self.min_elapsed or done <= d0:
             return None
-        return max(0.0, (total - done) * elapsed / made)
+        since = done - max(RECENT_STEPS, 0.25 * (done - d0))  # measured from the last report at or before it
+        while len(self._seen) > 1 and self._seen[1][1] <= since:
+            self._seen.popleft()
+        t1, d1 = self._seen[0]
+        return max(0.0, (total - done) * (now - t1) / (done - d1))
 
 
 def duration_words(seconds: float) -> str:

@@ -33,6 +33,33 @@ def test_time_left_from_the_rate_since_the_range_began():
     assert est.update(0, 0) is None
 
 
+def test_a_slow_start_and_a_change_of_pace_are_not_taken_for_the_pace():
+    """Prediction of 30 frames: 6 s of start-up, then 1 s a frame - the bar said 'about 3-4 min left' of a 37 s job
+    (the start-up counted as the pace); and frames that get cheaper (4K first, then HD) kept the slow pace."""
+    clock = Clock()
+    est = TimeLeft(min_elapsed=5, clock=clock)
+    est.update(0, 30)
+    clock.now += 7  # start-up and the first frame
+    est.update(1, 30)
+    for done in range(2, 9):
+        clock.now += 1
+        left = est.update(done, 30)
+    assert left == pytest.approx(30 - 8, rel=0.15)  # 22 frames of 1 s (the average since the start says 39 s)
+
+    clock = Clock()
+    est = TimeLeft(min_elapsed=5, clock=clock)
+    est.update(0, 40)
+    for done in range(1, 11):  # 10 frames of 9 s, then 1 s each
+        clock.now += 9
+        est.update(done, 40)
+    for done in range(11, 31):
+        clock.now += 1
+        left = est.update(done, 40)
+    assert left == pytest.approx(10, rel=0.2)  # (the average since the start says 37 s)
+    clock.now += 30  # nothing done for 30 s: slower, still an estimate
+    assert 30 < est.update(30, 40) < 60
+
+
 def test_words():
     assert duration_words(0.2) == "1 s" and duration_words(59.2) == "1 min" and duration_words(42) == "42 s"
     assert duration_words(61) == "2 min" and duration_words(3600 + 5 * 60) == "1 h 05 min"
