@@ -119,6 +119,19 @@ def test_default_and_no_motion(field, tmp_project):
     assert tmp_project.background_ids() == [static.name]  # replace replaced the first clip; the failed one kept it
 
 
+def test_the_first_report_comes_before_the_first_inpainting(field, tmp_project, monkeypatch):
+    """On a 4K frame the inpainting takes ~10 s: the command was silent until it was done."""
+    import dvos_core.extract.annotated_backgrounds as ab
+
+    frames, masks, _ = field
+    v = tmp_project.add_video_array("plot", frames[:2], split="train")
+    v.set_mask(0, masks[0], "manual")
+    seen, inpaint = [], ab.inpaint_heads
+    monkeypatch.setattr(ab, "inpaint_heads", lambda *a, **k: seen.append("inpaint") or inpaint(*a, **k))
+    backgrounds_from_annotated(tmp_project, clip_length=3, progress=lambda d, t, m: seen.append((d, t, m)))
+    assert seen[0] == (0, 4, "plot[0]: inpainting the heads") and seen[1] == "inpaint"
+
+
 def test_errors_and_cancel(field, tmp_project):
     from dvos_core.progress import Cancelled, CancelToken
 

@@ -444,6 +444,7 @@ def _make_clip(
     finished (else the caller does, see ``replace``); ``taken``: ids of this run's unfinished clips, not reused."""
     video = project.video(vid)
     h, w = video.shape[1:3]
+    report(progress, i * (clip_length + 1), total, f"{vid}[{t}]: inpainting the heads")  # seconds on a 4K frame
     fill_seed = int(np.random.SeedSequence(frame_seed(seed, vid, t)).generate_state(1)[0])
     mask = video.mask(t)
     still, info = inpaint_heads(video.frame(t), mask, dilate_px, method, seed=fill_seed)
