@@ -98,6 +98,11 @@ REWRITES: list[tuple[str, str]] = [
     ),
     (r"\s*\(allow_sparser / --allow-sparser matches them anyway\)", ""),
     (r"`dvos add-video`", "'Add a video' in the Project step"),
+    # an import that may not fit on the disk (the Project step adds whole videos, resized by 'resize to (px)')
+    (
+        r"add part of the video \(--start/--stop/--step\) or smaller frames \(--height\)",
+        "add the video with smaller frames ('resize to (px)')",
+    ),
     (
         r"run `dvos add-video [^`]*--id ([\w.-]+)` again to replace it",
         r"add the video again under the id '\1' ('Add a video' in the Project step) to replace it",

@@ -363,3 +363,28 @@ def test_a_frame_rate_that_is_no_rate_is_refused_before_anything_is_written(tmp_
     with pytest.raises(ValueError, match="fps must be a positive number of frames per second"):
         import_video(tmp_project, video_avi, "plot", fps=fps)
     assert tmp_project.video_ids() == []
+
+
+def test_an_import_that_may_not_fit_on_the_disk_is_warned_about(tmp_path, tmp_project, monkeypatch):
+    """A 1080p video takes ~4 MB a frame in the store (lossless): an hour fills a disk, and the import found out only
+    at the end, keeping nothing. Before anything is written it now says so, with the space needed and free."""
+    import shutil
+    from collections import namedtuple
+
+    path = write_video(tmp_path / "plot.avi", 6, "MJPG", hw=(48, 64))
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**12, 0, 6 * 48 * 64 * 3 - 1))
+    said = r"plot.avi: 6 frames of 64x48 need up to 0.1 MiB .*has 0.1 MiB free.*--start/--stop/--step"
+    with pytest.warns(UserWarning, match=said):
+        video = import_video(tmp_project, path)
+    assert len(video) == 6  # a warning: the estimate is an upper bound
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**12, 0, 6 * 48 * 64 * 3))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        import_video(tmp_project, path, video_id="again")
+    from dvos_napari._errors import plain_words  # the panel's words: it adds whole videos, resized by 'resize to'
+
+    text = "free some space, or add part of the video (--start/--stop/--step) or smaller frames (--height)"
+    assert plain_words(text) == "free some space, or add the video with smaller frames ('resize to (px)')"

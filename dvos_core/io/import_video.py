@@ -120,6 +120,7 @@ def import_video(
                 f"{path}: its frames of {w}x{h} pixels are too large to store ({h * w * 3 / 2**30:.1f} GiB each as "
                 f"RGB; at most 2 GiB); add it resized (--height, e.g. --height 2048) or cropped (--crop)"
             )
+        warn_if_short_of_space(project.path, path, len(idx), h, w)
         batch = int(batch) if batch is not None else frames_per_batch(h, w)
         src_fps = reader.fps
         out_fps = fps if fps is not None else (src_fps / step if src_fps else None)
@@ -163,6 +164,31 @@ def import_video(
         _delete_quietly(project, video_id)
         raise
     return video
+
+
+def warn_if_short_of_space(store_path, path, n_frames: int, height: int, width: int) -> None:
+    """Warn before an import whose frames may not fit on the project's disk: they are stored losslessly, up to their
+    raw size (``height * width * 3`` bytes a frame; smooth footage takes less), and a full disk stops the import
+    with nothing kept."""
+    import shutil
+
+    need = n_frames * height * width * 3
+    try:
+        free = shutil.disk_usage(store_path).free
+    except OSError:
+        return
+    if need <= free:
+        return
+
+    def size(n: int) -> str:
+        return f"{n / 2**30:.1f} GiB" if n >= 2**30 / 10 else f"{n / 2**20:.1f} MiB"
+
+    warn_user(
+        f"{path}: {n_frames} frames of {width}x{height} need up to {size(need)} in the project (frames are "
+        f"stored losslessly, up to their raw size) and its disk has {size(free)} free: the import may stop on "
+        f"a full disk, keeping nothing; free some space, or add part of the video (--start/--stop/--step) or "
+        f"smaller frames (--height)"
+    )
 
 
 def _file_number_runs(reader, idx: range, path) -> list[list[int]] | None:
