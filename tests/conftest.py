@@ -60,6 +60,18 @@ def write_video(path, n_frames: int, fourcc: str = "mp4v", fps: float = 10.0, hw
     return path
 
 
+def slow_to_import(folder, name: str, monkeypatch, seconds: float = 6) -> str:
+    """Write module ``name`` into ``folder``, put ``folder`` on the PYTHONPATH of child processes, and return the
+    job target ``name:work``: importing it takes ``seconds`` (as torch's import does), and ``work(out)`` writes
+    "ran" into the file ``out``."""
+    (Path(folder) / f"{name}.py").write_text(
+        f"import time\nfrom pathlib import Path\n\ntime.sleep({seconds})\n\n\n"
+        "def work(out, progress=None, cancel=None):\n    Path(out).write_text('ran')\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")]))
+    return f"{name}:work"
+
+
 def tiny_train_config(**overrides):
     """A TrainConfig of the tiny preset that trains one step of one epoch in seconds (batch 2, seed 3, no loader
     processes); ``overrides`` set any other field (``init_from`` may be a Path)."""

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import slow_to_import
 
 from dvos_core.jobs import Event, JobError, JobProcess, Outcome, Progress, Warned
 from dvos_core.progress import Cancelled, CancelToken
@@ -212,23 +213,9 @@ def test_a_cancel_while_the_target_still_imports_ends_the_job_at_once(tmp_path, 
     from dvos_core import jobs
 
     jobs.stop_warm()  # a spare child started earlier would not see this test's module
-    (tmp_path / "slow_to_import.py").write_text(
-        textwrap.dedent(
-            """
-            import time
-            from pathlib import Path
-
-            time.sleep(6)
-
-
-            def work(out, progress=None, cancel=None):
-                Path(out).write_text("ran")
-            """
-        )
-    )
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    target = slow_to_import(tmp_path, "slow_to_import", monkeypatch)
     out = tmp_path / "ran.txt"
-    job = JobProcess("slow_to_import:work", str(out)).start()
+    job = JobProcess(target, str(out)).start()
     time.sleep(0.5)
     t0 = time.monotonic()
     job.cancel()

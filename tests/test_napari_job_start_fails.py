@@ -52,36 +52,22 @@ def test_a_job_that_fails_to_start_leaves_the_step_usable(make_napari_viewer, qt
 def test_a_cancel_while_the_job_starts_acts_at_once(make_napari_viewer, qtbot, tmp_path, monkeypatch):
     """Cancel pressed while a job's child still imports its modules (seconds for torch) ends it then, and the step
     says nothing changed (it waited for the imports, ran the job, and said what the job keeps)."""
-    import textwrap
     import time
 
+    from conftest import slow_to_import
     from napari_helpers import wait_job
 
     import dvos_core.jobs as jobs
     from dvos_core.store import Project
 
-    (tmp_path / "slow_to_import_gui.py").write_text(
-        textwrap.dedent(
-            """
-            import time
-            from pathlib import Path
-
-            time.sleep(6)
-
-
-            def work(out, progress=None, cancel=None):
-                Path(out).write_text("ran")
-            """
-        )
-    )
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    target = slow_to_import(tmp_path, "slow_to_import_gui", monkeypatch)
     monkeypatch.setattr(jobs, "_take_spare", lambda roots: None)  # the warm spare would not see the new module
     viewer = make_napari_viewer()
     panel = dock(viewer, PANEL)
     panel.state.set_project(Project.create(tmp_path / "s.dvos"))
     pr = panel.go("Predict")
     out = tmp_path / "ran.txt"
-    job = pr.run("slow_to_import_gui:work", str(out), label="A slow job")
+    job = pr.run(target, str(out), label="A slow job")
     qtbot.wait(300)
     t0 = time.monotonic()
     pr.job_bar.cancel_button.click()

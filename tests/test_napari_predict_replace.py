@@ -28,19 +28,25 @@ def _save_model(project, seed: int) -> None:
     TrainConfig(phase="image").to_yaml(d / "config.yaml")
 
 
+def _predict_step(viewer, project):
+    """A 4-frame video 'v' and the image model 'img' in ``project``, chosen in the Predict step of ``viewer``."""
+    frames, _ = tiny_clip(4)
+    video = project.add_video_array("v", frames, split="train")
+    _save_model(project, 0)
+    pr = dock(viewer, "Predict")
+    pr.state.set_project(project)
+    pr.state.select_video("v")
+    pr.device.setCurrentText("cpu")
+    pr.checkpoint.setCurrentText("img")
+    return video, pr
+
+
 def test_predicting_again_with_a_model_trained_since_asks_before_replacing(
     make_napari_viewer, qtbot, tmp_project, monkeypatch
 ):
     from qtpy.QtWidgets import QMessageBox
 
-    frames, _ = tiny_clip(4)
-    video = tmp_project.add_video_array("v", frames, split="train")
-    _save_model(tmp_project, 0)
-    pr = dock(make_napari_viewer(), "Predict")
-    pr.state.set_project(tmp_project)
-    pr.state.select_video("v")
-    pr.device.setCurrentText("cpu")
-    pr.checkpoint.setCurrentText("img")
+    video, pr = _predict_step(make_napari_viewer(), tmp_project)
     asked, answers = [], []
     monkeypatch.setattr(QMessageBox, "question", lambda *a: asked.append(a[2]) or answers.pop(0))
     wait_job(qtbot, pr.predict())
@@ -129,14 +135,7 @@ def test_the_frames_just_predicted_are_read_into_the_layer_once(make_napari_view
     step showed the current video again)."""
     import dvos_napari._layers as layers
 
-    frames, _ = tiny_clip(4)
-    video = tmp_project.add_video_array("v", frames, split="train")
-    _save_model(tmp_project, 0)
-    pr = dock(make_napari_viewer(), "Predict")
-    pr.state.set_project(tmp_project)
-    pr.state.select_video("v")
-    pr.device.setCurrentText("cpu")
-    pr.checkpoint.setCurrentText("img")
+    video, pr = _predict_step(make_napari_viewer(), tmp_project)
     reads, load = [], layers.load_masks
     monkeypatch.setattr(
         layers, "load_masks", lambda layer, v, role, *a, **k: reads.append(role) or load(layer, v, role, *a, **k)
