@@ -67,6 +67,17 @@ class LazyFrames:
         first = np.asarray(reader[0])
         return cls(lambda t: np.asarray(reader[t]), len(reader), first.shape, first.dtype, name=name)
 
+    def __deepcopy__(self, memo) -> LazyFrames:
+        """A copy that reads the same (read-only) source with a lock and cache of its own: napari's Duplicate Layer
+        deep-copies a layer's data, and a lock cannot be copied (it raised "cannot pickle '_thread.lock' object")."""
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(self.__dict__)
+        with self._lock:
+            new._cache = OrderedDict(self._cache)  # (the cached frames are shared: nothing writes into them)
+        new._lock = threading.Lock()
+        return new
+
     @property
     def ndim(self) -> int:
         return len(self.shape)

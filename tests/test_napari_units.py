@@ -36,6 +36,32 @@ def test_lazy_frames_only_show_committed_frames(tmp_project):
     assert LazyFrames.from_zarr(v.frames, v.n_frames).shape[0] == 4
 
 
+def test_lazy_frames_can_be_duplicated_as_a_napari_layer(tmp_project):
+    """napari's Duplicate Layer deep-copies the layer's data: a LazyFrames (it holds a lock) raised
+    "cannot pickle '_thread.lock' object"; the copy reads the same frames with a lock of its own."""
+    import copy
+
+    from napari.components import LayerList
+    from napari.layers import Image
+    from napari.layers._layer_actions import _duplicate_layer
+
+    from dvos_napari._lazy import LazyFrames
+
+    frames = np.random.default_rng(1).integers(0, 255, (4, 6, 5, 3), dtype=np.uint8)
+    v = tmp_project.add_video_array("v", frames)
+    lazy = LazyFrames.from_zarr(v.frames, v.n_frames)
+    lazy[1]  # something cached
+    twin = copy.deepcopy(lazy)
+    assert twin is not lazy and twin._lock is not lazy._lock and twin._cache is not lazy._cache
+    np.testing.assert_array_equal(twin[1], frames[1])
+    np.testing.assert_array_equal(twin[2:4], frames[2:4])
+    layers = LayerList([Image(lazy, name="v", rgb=True)])
+    layers.selection = {layers[0]}
+    _duplicate_layer(layers)
+    assert [x.name for x in layers] == ["v", "v copy"]
+    np.testing.assert_array_equal(np.asarray(layers["v copy"].data[3]), frames[3])
+
+
 def test_write_labels_sets_manual_and_corrected(tmp_project):
     from dvos_napari._writer import write_labels
 
