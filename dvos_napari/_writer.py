@@ -46,7 +46,8 @@ def save_frames(
     # (a set deleted since the layer was shown: no source to record)
     source = model if edited_prediction and model is not None and video.predictions[model].exists() else None
     for t in sorted({int(t) for t in frames}):
-        mask = (np.asarray(data[t]) > 0).astype(np.uint8)
+        # every nonzero label is a head, a negative one too (napari paints and shows it; mask_differs counts it)
+        mask = (np.asarray(data[t]) != 0).astype(np.uint8)
         held = shown.get(t, None if codes is None else int(codes[t]))  # what was painted over
         prov = provenance or provenance_for(video, t, edited_prediction, held)
         corrected_from = source if prov == "corrected" else None
@@ -89,7 +90,7 @@ def touching_note(video_id: str, data, frames) -> str | None:
 
     found = {}
     for t in frames:
-        merged = touching_heads(np.asarray(data[t]))
+        merged = touching_heads(_nonnegative(np.asarray(data[t])))
         if merged:
             found[int(t)] = merged
     if not found:
@@ -97,6 +98,15 @@ def touching_note(video_id: str, data, frames) -> str | None:
     heads, groups = (sum(v[i] for v in found.values()) for i in (0, 1))
     where = f" on frame{'s' if len(found) > 1 else ''} {', '.join(map(str, sorted(found)))} of {video_id}"
     return f"{video_id}: {touching_words(heads, groups, where=where)}."
+
+
+def _nonnegative(frame: np.ndarray) -> np.ndarray:
+    """``frame`` with each negative label moved above the largest one (a head painted with label -5 is a head, as
+    :func:`save_frames` stores it, told from its neighbours of other numbers), 0 still the background."""
+    if not np.issubdtype(frame.dtype, np.signedinteger) or not frame.size or frame.min() >= 0:
+        return frame
+    f = frame.astype(np.int64)
+    return np.where(f < 0, max(int(f.max()), 0) - f, f)
 
 
 def _stored(video, t: int, source: str, model: str | None = None):

@@ -62,6 +62,23 @@ def test_lazy_frames_can_be_duplicated_as_a_napari_layer(tmp_project):
     np.testing.assert_array_equal(np.asarray(layers["v copy"].data[3]), frames[3])
 
 
+def test_write_labels_stores_negative_labels_as_heads(tmp_project):
+    """A head painted with a negative label (an int16 layer, label -5) was stored as an empty 'manual' mask (the
+    writer kept values > 0) and counted as saved; every nonzero label is a head, as the layer shows it."""
+    from dvos_napari._writer import save_frames, touching_note, write_labels
+
+    v = tmp_project.add_video_array("plot", np.zeros((4, 16, 16, 3), np.uint8))
+    data = np.zeros((4, 16, 16), np.int16)
+    data[2, 3:8, 3:8] = -5
+    write_labels(str(tmp_project.path), data, {"name": "plot masks", "metadata": {}})
+    assert v.provenance.tolist() == [0, 0, 1, 0]
+    np.testing.assert_array_equal(v.mask(2), (data[2] != 0).astype(np.uint8))
+    data[1, 2:6, 2:6] = -3  # heads of labels -3 and 2 that touch merge in the binary mask, and it is said
+    data[1, 6:9, 2:6] = 2
+    assert save_frames(v, data, [1]) == [1] and v.mask(1).sum() == 28
+    assert "2 heads" in touching_note("plot", data, [1])
+
+
 def test_write_labels_sets_manual_and_corrected(tmp_project):
     from dvos_napari._writer import write_labels
 
