@@ -194,6 +194,9 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
     ``dvos_model`` metadata, else the most recent set; a frame erased to nothing too), as 'corrected', but never
     over a mask a person painted (left, with a warning). A layer a dvos viewer tracks writes only its painted
     frames among those, so what another program wrote meanwhile is not overwritten with what the layer read before.
+    Which of the two a layer is, its ``dvos_role`` metadata says (a renamed layer keeps its role); its name
+    (``... predicted``) only for a layer without one. Nothing written (no frame differs): a warning that says why, and
+    no path (napari's writer contract).
     """
     from dvos_core.store import Project
 
@@ -206,9 +209,13 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
     if shows_other_video(md, video):
         raise ValueError(replaced_message(video))
     check_layer_shape(video, data, meta.get("name"))
-    edited_prediction = md.get("dvos_role") == "predicted" or str(meta.get("name", "")).endswith(" predicted")
+    name = str(meta.get("name", ""))
+    # the role dvos gave the layer decides; its name only for a layer without one (a masks layer renamed to end in
+    # " predicted" is still a masks layer: read as a prediction, its paint was not saved and a correction was lost)
+    role = md.get("dvos_role")
+    edited_prediction = role == "predicted" if role else name.endswith(" predicted")
     source = "predicted" if edited_prediction else "masks"
-    tracking = _tracking_viewer(path, vid, str(meta.get("name", "")))
+    tracking = _tracking_viewer(path, vid, name)
     painted = None
     if tracking is not None:  # only what was painted here: other differences are another program's newer writes
         from dvos_napari import _layers
@@ -219,9 +226,11 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
         painted = _layers.unsaved_corrections(viewer, vid) if edited_prediction else state.dirty.get(vid, ())
     # a tracked layer compares its painted frames only (a 600-frame video's comparison read every stored mask)
     changed = changed_frames(video, data, source, md.get("dvos_model"), frames=painted)
+    kept_any = False
     if edited_prediction:  # a mask a person painted is never replaced by a fixed prediction without a question
         kept = [t for t in changed if int(video.provenance[t]) == MANUAL]
         changed = [t for t in changed if t not in kept]
+        kept_any = bool(kept)
         if kept:
             import warnings
 
@@ -247,4 +256,15 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
         else:
             state.mark_saved(vid, saved)
         state.notify_store_changed()
+    if not saved:  # napari's writer contract: no path when nothing was written (napari then says the save failed)
+        import warnings
+
+        if kept_any:
+            why = "its frames that differ hold masks painted by a person, left as they are"
+        elif edited_prediction:
+            why = f"no frame of it differs from the prediction of set '{shown}' that the project holds"
+        else:
+            why = "no painted frame of it differs from the masks the project holds (saved already, or none painted)"
+        warnings.warn(f"{name or vid}: nothing was saved to video '{vid}' of {Path(path).name}: {why}", stacklevel=2)
+        return []
     return [str(Path(path))]

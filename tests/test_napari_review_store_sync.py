@@ -122,3 +122,26 @@ def test_a_set_predicted_again_over_unsaved_corrections_keeps_them_and_shows_the
     viewer.dims.set_current_step(0, 1)
     assert rv.save_correction()
     np.testing.assert_array_equal(video.mask(1) > 0, painted > 0)
+
+
+def test_file_save_of_a_masks_layer_renamed_to_end_in_predicted_saves_its_paint(field, qtbot):
+    """File > Save Layers of the masks layer renamed 'field masks (mine) predicted' was taken for the predicted
+    layer: the writer saved the Review correction's frame from the masks layer (an empty 'corrected' mask), marked
+    that correction saved and left the masks paint unsaved. The layer's dvos role decides, not its name."""
+    from napari.plugins.io import save_layers
+
+    from dvos_napari._close_guard import unsaved_work
+
+    viewer, rv, project, _gt, _shifted = field
+    video = project.video("field")
+    masks, predicted = viewer.layers["field masks"], viewer.layers["field predicted"]
+    masks.brush_size = predicted.brush_size = 5
+    masks.paint((1, 40, 40), 1)
+    predicted.paint((2, 40, 40), 1)
+    masks.name = "field masks (mine) predicted"
+    assert save_layers(str(project.path), [masks], plugin="dvos-napari") == [str(project.path)]
+    assert video.provenance.tolist() == [0, 1, 0, 0, 0, 0]  # the masks paint, as 'manual'; frame 2 untouched
+    np.testing.assert_array_equal(video.mask(1), (np.asarray(masks.data[1]) != 0).astype(np.uint8))
+    assert unsaved_work(viewer, rv.state) == ["field: corrected frame 2"]  # the correction is still unsaved
+    with pytest.warns(UserWarning, match="nothing was saved to video 'field'"):  # saved already: said, no path
+        assert save_layers(str(project.path), [masks], plugin="dvos-napari") == []

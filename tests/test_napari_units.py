@@ -120,6 +120,47 @@ def test_saving_a_predicted_layer_writes_only_the_edited_frames(tmp_project):
     assert v.mask(1) is not None and not v.mask(1).any()
 
 
+def test_a_masks_layer_renamed_to_end_in_predicted_saves_as_masks(tmp_project):
+    """The writer read a layer named '... predicted' as an edited prediction whatever its dvos role: a masks layer
+    renamed so was compared with the prediction and its paint stored as an empty 'corrected' mask. Its role
+    decides; the name only for a layer without one."""
+    from napari_helpers import prediction_set
+
+    from dvos_napari._writer import write_labels
+
+    v = tmp_project.add_video_array("plot", np.zeros((4, 16, 16, 3), np.uint8))
+    pred = np.zeros((4, 16, 16), np.uint8)
+    pred[:, 2:6, 2:6] = 1
+    prediction_set(v, "m", pred)
+    data = np.zeros((4, 16, 16), np.uint8)
+    data[1, 9:13, 9:13] = 1
+    meta = {"name": "plot masks (my) predicted", "metadata": {"dvos_video": "plot", "dvos_role": "masks"}}
+    assert write_labels(str(tmp_project.path), data, meta) == [str(tmp_project.path)]
+    assert v.provenance.tolist() == [0, 1, 0, 0]  # 'manual', only the painted frame
+    np.testing.assert_array_equal(v.mask(1), data[1])
+    fixed = pred.copy()  # without a role, the name still tells a predicted layer: the prediction edited
+    fixed[2, 0, 0] = 1
+    write_labels(str(tmp_project.path), fixed, {"name": "plot predicted", "metadata": {}})
+    assert v.provenance.tolist() == [0, 1, 4, 0]
+
+
+def test_write_labels_says_when_it_saved_nothing(tmp_project):
+    """A save that wrote no frame returned the project's path, which napari reports as a success: it says why
+    nothing was saved and returns no path (napari's writer contract)."""
+    from dvos_napari._writer import write_labels
+
+    v = tmp_project.add_video_array("plot", np.zeros((3, 16, 16, 3), np.uint8))
+    data = np.zeros((3, 16, 16), np.uint8)
+    meta = {"name": "plot masks", "metadata": {}}
+    with pytest.warns(UserWarning, match="nothing was saved to video 'plot'.*no painted frame of it differs"):
+        assert write_labels(str(tmp_project.path), data, meta) == []
+    data[1, 2:5, 2:5] = 1
+    assert write_labels(str(tmp_project.path), data, meta) == [str(tmp_project.path)]
+    with pytest.warns(UserWarning, match="nothing was saved"):
+        assert write_labels(str(tmp_project.path), data, meta) == []  # saved already
+    assert v.provenance.tolist() == [0, 1, 0]
+
+
 def test_sample_data_needs_no_network(monkeypatch):
     import socket
 
