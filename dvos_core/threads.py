@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import operator
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -57,9 +58,13 @@ def loader_worker_init(worker_id: int) -> None:
     set_threads(1)
 
 
-def _check(value, source: str) -> int:
+def _check(value, source: str, text: bool = False) -> int:
+    """``value`` as a number of threads: a whole number (``text``: one written out, as an environment variable's
+    is) >= 1; 1.5 or "2" passed as a number ran as 1 and 2, unsaid."""
     try:
-        n = int(value)
+        if isinstance(value, bool) or isinstance(value, str) != text:
+            raise TypeError
+        n = int(value) if text else operator.index(value)
     except (TypeError, ValueError):
         raise ValueError(f"{source} must be a whole number of threads >= 1, got {value!r}") from None
     if n < 1:
@@ -77,7 +82,7 @@ def explicit_threads(threads: int | None = None) -> int | None:
         return stack[-1]
     env = os.environ.get(ENV, "").strip()
     if env:
-        return _check(env, f"the {ENV} environment variable")
+        return _check(env, f"the {ENV} environment variable", text=True)
     return None
 
 

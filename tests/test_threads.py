@@ -31,6 +31,19 @@ def test_precedence_and_default_share_of_the_cores(monkeypatch):
         resolve_threads(0)
 
 
+def test_a_thread_count_passed_as_a_number_must_be_a_whole_number(monkeypatch):
+    """threads=1.5 ran as 1 and threads="2" as 2, unsaid; a whole number of another type (numpy's) is one."""
+    import numpy as np
+
+    monkeypatch.delenv("DVOS_THREADS", raising=False)
+    for bad in (1.5, 2.0, "2", True):
+        with pytest.raises(ValueError, match=f"threads must be a whole number of threads >= 1, got {bad!r}"):
+            resolve_threads(bad)
+    assert resolve_threads(np.int64(2)) == 2
+    monkeypatch.setenv("DVOS_THREADS", "2")  # an environment variable is text
+    assert resolve_threads() == 2
+
+
 def test_loader_workers_default_to_none_on_a_cpu_and_a_share_of_the_cores_on_a_gpu(monkeypatch):
     from dvos_core.train import TrainConfig
 
