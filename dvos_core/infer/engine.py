@@ -118,12 +118,13 @@ def checkpoint_in(project, spec):
 
 
 def load_model(checkpoint, device="auto"):
-    """(model, info, device) from a path, a ``(model, info)`` pair or a bare model; the model is in eval mode."""
+    """(model, info, device) from a path, a ``(model, info)`` pair, what this function returned (its device is not
+    used: ``device`` is) or a bare model; the model is in eval mode."""
     from dvos_core.model import CheckpointError, load_checkpoint, select_device
 
     dev = select_device(device)  # a name or a torch.device: one this machine lacks is named, as --device does
     if isinstance(checkpoint, (tuple, list)):
-        model, info = checkpoint
+        model, info = _model_and_info(checkpoint)
     elif isinstance(checkpoint, torch.nn.Module):
         model, info = checkpoint, {}
     elif _bare_name(checkpoint):  # a model's name means nothing without its project
@@ -138,6 +139,18 @@ def load_model(checkpoint, device="auto"):
     info.setdefault("kind", getattr(model, "kind", "dvos"))
     model = model.to(dev).eval()
     return model, info, dev
+
+
+def _model_and_info(given) -> tuple:
+    """(model, info) of a model passed as a tuple: ``(model, info)``, or :func:`load_model`'s ``(model, info,
+    device)`` (it raised "too many values to unpack"); anything else is refused saying what to pass."""
+    if len(given) == 2 or (len(given) == 3 and isinstance(given[2], (torch.device, str))):
+        return given[0], given[1]
+    kinds = ", ".join(type(g).__name__ for g in given)
+    raise TypeError(
+        f"a model passed as a tuple must be (model, info) or what load_model returns (model, info, device); got a "
+        f"tuple of {len(given)} ({kinds}): pass a checkpoint path, a model, or one of these"
+    )
 
 
 def default_tile_size(info: dict) -> int:
