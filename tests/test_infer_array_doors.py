@@ -1,12 +1,13 @@
 """What the in-memory doors of inference take, as a user driving dvos from Python meets them: ``load_model``'s own
-(model, info, device) was refused with "too many values to unpack"."""
+(model, info, device) was refused with "too many values to unpack"; ``smooth_array`` took a 0/255 probability image
+(every pixel came back 17-239, all head at 0.5) and float frames (a raw OpenCV error)."""
 
 import numpy as np
 import pytest
 import torch
 from motion_clips import camera_clip, fast_pan, paint_heads, texture
 
-from dvos_core.infer import load_model, predict_array, predict_video
+from dvos_core.infer import load_model, predict_array, predict_video, smooth_array
 from dvos_core.model import build_model, save_checkpoint
 from dvos_core.store import Project
 
@@ -40,3 +41,18 @@ def test_what_load_model_returns_is_a_model_prediction_takes(tmp_path, frames):
     np.testing.assert_allclose(predict_array(loaded, frames[:2], **OPTS), predict_array(ckpt, frames[:2], **OPTS))
     with pytest.raises(TypeError, match=r"must be \(model, info\) or what load_model returns.*tuple of 3"):
         predict_array((*loaded[:2], 5), frames[:2], **OPTS)
+
+
+def test_smooth_array_refuses_a_0_255_probability_image_and_float_frames(frames):
+    probs = np.zeros(frames.shape[:3], np.float32)
+    probs[:, 20:30, 20:40] = 1.0
+    with pytest.raises(ValueError, match=r"probabilities hold values from 0 to 255.*divide by 255"):
+        smooth_array((probs * 255).astype(np.uint8), frames, before=2)
+    with pytest.raises(ValueError, match=r"probabilities hold NaN"):
+        smooth_array(np.full(frames.shape[:3], np.nan, np.float32), frames, before=2)
+    with pytest.raises(ValueError, match=r"frames must be \(T, H, W, 3\) uint8 RGB.*float32.*\* 255"):
+        smooth_array(probs, frames.astype(np.float32) / 255, before=2)
+    with pytest.raises(ValueError, match=r"frames must be \(T, H, W, 3\) uint8 RGB.*uint16"):
+        smooth_array(probs, frames.astype(np.uint16), before=2)
+    out = smooth_array(probs, frames, before=2)  # 0/1 numbers are probabilities
+    assert out.shape == probs.shape and out.min() >= 0.0 and out.max() <= 1.0

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from dvos_core.infer.arrays import check_frames, check_probabilities
 from dvos_core.infer.frame_window import FrameWindow
 from dvos_core.infer.outlier_gate import frame_look, outlier_weight
 from dvos_core.motion import valid_region, warp_to
@@ -122,9 +123,10 @@ def smooth_array(
     follow_sway: bool = True,
     only_outliers: bool = False,
 ) -> np.ndarray:
-    """Smoothed (T, H, W) probabilities of an in-memory video (``frames`` (T, H, W, 3) uint8); the options are
-    :func:`smooth_stream`'s."""
-    probabilities = np.asarray(probabilities, np.float32)
+    """Smoothed (T, H, W) probabilities of an in-memory video: ``probabilities`` numbers in [0, 1] (not a 0/255
+    image), ``frames`` (T, H, W, 3) uint8 RGB; the options are :func:`smooth_stream`'s."""
+    frames = check_frames(frames)
+    probabilities = check_probabilities(probabilities)
     if probabilities.shape != frames.shape[:3]:
         raise ValueError(f"probabilities {probabilities.shape} do not match frames {frames.shape[:3]}")
     out = np.empty_like(probabilities)

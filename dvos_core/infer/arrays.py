@@ -1,0 +1,35 @@
+"""Checks of the in-memory arrays the array functions take (:func:`~dvos_core.infer.predict.predict_array`,
+:func:`~dvos_core.infer.smooth.smooth_array`): numpy only, so smoothing still loads no torch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_frames(frames) -> np.ndarray:
+    """``frames`` as a (T, H, W, 3) uint8 RGB array, or a ValueError saying what they are and how to convert them
+    (float frames in [0, 1] made OpenCV fail with its own error, or were read as 0/1 brightness)."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        hint = ""
+        if frames.dtype.kind == "f":
+            hint = "; float frames in [0, 1]: pass (frames * 255).round().astype(np.uint8)"
+        elif frames.dtype.kind in "iub" and frames.dtype != np.uint8:
+            hint = "; frames with values 0-255 in another integer type: pass frames.astype(np.uint8)"
+        raise ValueError(f"frames must be (T, H, W, 3) uint8 RGB, got {frames.shape} {frames.dtype}{hint}")
+    return frames
+
+
+def check_probabilities(probabilities, what: str = "probabilities") -> np.ndarray:
+    """``probabilities`` as float32, or a ValueError when any is outside [0, 1] or NaN, worded as the store's
+    (:meth:`~dvos_core.store.predictions.ModelPredictions.set_many`): a 0/255 image or mask is not a probability map."""
+    p = np.asarray(probabilities, np.float32)
+    if p.size:
+        lo, hi = float(np.min(p)), float(np.max(p))  # NaN propagates into both
+        if not (lo >= 0.0 and hi <= 1.0):
+            bad = "NaN" if np.isnan(lo) or np.isnan(hi) else f"values from {lo:g} to {hi:g}"
+            raise ValueError(
+                f"{what} hold {bad}; a probability map is a number in [0, 1] per pixel (a 0/255 image: divide by "
+                "255 first)"
+            )
+    return p
