@@ -1,6 +1,8 @@
-"""What the in-memory doors of inference take, as a user driving dvos from Python meets them: ``load_model``'s own
-(model, info, device) was refused with "too many values to unpack"; ``smooth_array`` took a 0/255 probability image
-(every pixel came back 17-239, all head at 0.5) and float frames (a raw OpenCV error)."""
+"""What the in-memory doors of inference take and return, as a user driving dvos from Python meets them:
+``predict_array(targets=[5, 2])`` returned the rows sorted (and ``[2, 2]`` one row) while out[i] reads as
+targets[i]; ``load_model``'s own (model, info, device) was refused with "too many values to unpack";
+``smooth_array`` took a 0/255 probability image (every pixel came back 17-239, all head at 0.5) and float frames
+(a raw OpenCV error)."""
 
 import numpy as np
 import pytest
@@ -29,6 +31,22 @@ def _checkpoint(path, kind: str):
             if name.startswith(("fusions.", "mask_prior", "ref_input")):
                 torch.nn.init.normal_(p, std=0.2)
     return save_checkpoint(path, net, phase="video" if kind == "context" else "image")
+
+
+@pytest.mark.parametrize("kind", ["frame", "context"])
+def test_predict_array_returns_a_row_per_target_in_the_order_asked(tmp_path, frames, kind):
+    ckpt = _checkpoint(tmp_path / "best.pt", kind)
+    full = predict_array(ckpt, frames, **OPTS)
+    assert full.shape == (5, 64, 64)
+    asked = [3, 0, 4, 1, 2, 0]  # every frame (a context model's references are the frames before it), out of order
+    got = predict_array(ckpt, frames, targets=asked, **OPTS)
+    assert got.shape == (6, 64, 64)
+    np.testing.assert_allclose(got, full[asked], atol=1e-5)
+    assert not np.allclose(got[0], got[1], atol=1e-3)  # the rows differ: their order is checked
+    twice = predict_array(ckpt, frames, targets=[2, 2], **OPTS)
+    assert twice.shape == (2, 64, 64) and np.array_equal(twice[0], twice[1])
+    if kind == "frame":  # a frame model's frames stand alone: a few, out of order
+        np.testing.assert_allclose(predict_array(ckpt, frames, targets=[4, 1], **OPTS), full[[4, 1]], atol=1e-5)
 
 
 def test_what_load_model_returns_is_a_model_prediction_takes(tmp_path, frames):

@@ -160,14 +160,16 @@ def _frames_said(frames) -> str:
     return ", ".join(f"{a}" if b - a == 1 else f"{a}-{b - 1}" for a, b in contiguous_runs(frames))
 
 
-def _targets(n: int, frames, name: str) -> list[int]:
+def _targets(n: int, frames, name: str, ordered: bool = False) -> list[int]:
+    """The frames to predict of a video of ``n`` frames: ``frames`` (None: all), sorted once each, or with
+    ``ordered`` as given, repeats included (:func:`predict_array` returns a row per frame asked)."""
     if frames is None:
         return list(range(n))
-    out = sorted({int(t) for t in frames})
-    bad = [t for t in out if not 0 <= t < n]
+    asked = [int(t) for t in frames]
+    bad = sorted({t for t in asked if not 0 <= t < n})
     if bad:
         raise IndexError(f"video {name!r} has {n} frames; cannot predict frames {bad[:5]}")
-    return out
+    return asked if ordered else sorted(set(asked))
 
 
 @writes_store
@@ -199,8 +201,8 @@ def predict_video(
     """Predict frames of a stored video into its prediction set ``name`` (default: the checkpoint's model name,
     see :func:`prediction_name`); each model's predictions are kept apart.
 
-    ``checkpoint`` (and ``image_checkpoint``): a path, the name of a model of ``project`` (its ``best.pt``) or a
-    ``(model, info)`` pair. Returns the number of frames predicted (by this process).
+    ``checkpoint`` (and ``image_checkpoint``): a path, the name of a model of ``project`` (its ``best.pt``), a
+    ``(model, info)`` pair or what :func:`load_model` returns. Returns the number of frames predicted (by this process).
     Each frame is committed (``done``) right after its batch, so a cancel or crash keeps finished frames and
     ``resume=True`` continues where it stopped - with the same checkpoint and settings only. A set that holds frames
     made by another checkpoint file (a model retrained under the same name) or with other settings (threshold,
@@ -775,8 +777,10 @@ def predict_array(
     :func:`predict_video`; ``threshold``: where a context model's own reference masks are cut, as
     :func:`predict_video`'s - give it the threshold the video is predicted with to get its probabilities).
 
-    ``model``/``image_model``: a checkpoint path, ``(model, info)`` or a model. ``frames``: (T, H, W, 3) uint8.
-    Returns (len(targets), H, W) float32 probabilities (all frames when ``targets`` is None).
+    ``model``/``image_model``: a checkpoint path, ``(model, info)`` (or what :func:`load_model` returns) or a model.
+    ``frames``: (T, H, W, 3) uint8. Returns (len(targets), H, W) float32 probabilities, row i for frame
+    ``targets[i]`` (a frame asked twice has two rows; all frames when ``targets`` is None). Each frame is predicted
+    once, in the video's order (a context model's references are the frames before it), whatever the order asked.
     """
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
@@ -784,7 +788,8 @@ def predict_array(
     check_threshold(threshold)
     with using_threads(threads), _left_as_given(model, image_model):
         main, image = _predictors(model, image_model, device, tile_size, overlap, optimize, precision, scales)
-        tlist = _targets(len(frames), targets, "<array>")
+        asked = _targets(len(frames), targets, "<array>", ordered=True)
+        tlist = sorted(set(asked))
         out = np.zeros((len(tlist), *frames.shape[1:3]), np.float32)
         pos = {t: i for i, t in enumerate(tlist)}
 
@@ -806,7 +811,7 @@ def predict_array(
                 cancel,
                 shape=frames.shape[1:3],
             )
-    return out
+    return out if asked == tlist else out[[pos[t] for t in asked]]
 
 
 @contextmanager
