@@ -2,7 +2,8 @@
 ``predict_array(targets=[5, 2])`` returned the rows sorted (and ``[2, 2]`` one row) while out[i] reads as
 targets[i]; ``load_model``'s own (model, info, device) was refused with "too many values to unpack";
 ``smooth_array`` took a 0/255 probability image (every pixel came back 17-239, all head at 0.5) and float frames
-(a raw OpenCV error)."""
+(a raw OpenCV error); and ``predict_array`` ran passes=3, batch_size=0 and threads=1.5 where predict_video refuses
+them."""
 
 import numpy as np
 import pytest
@@ -74,3 +75,26 @@ def test_smooth_array_refuses_a_0_255_probability_image_and_float_frames(frames)
         smooth_array(probs, frames.astype(np.uint16), before=2)
     out = smooth_array(probs, frames, before=2)  # 0/1 numbers are probabilities
     assert out.shape == probs.shape and out.min() >= 0.0 and out.max() <= 1.0
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"passes": 3}, "passes must be 1 or 2, got 3"),
+        ({"passes": 0}, "passes must be 1 or 2, got 0"),
+        ({"passes": -1}, "passes must be 1 or 2, got -1"),
+        ({"reference_masks": "both"}, "reference_masks must be one of"),
+        ({"batch_size": 0}, r"batch_size=\) must be a whole number >= 1, got 0"),
+        ({"batch_size": -1}, r"batch_size=\) must be a whole number >= 1, got -1"),
+        ({"threads": 1.5}, "threads must be a whole number of threads >= 1, got 1.5"),
+        ({"threads": "2"}, "threads must be a whole number of threads >= 1, got '2'"),
+    ],
+)
+def test_predict_array_refuses_what_predict_video_refuses(tmp_path, frames, bad, message):
+    ckpt = _checkpoint(tmp_path / "best.pt", "context")
+    p = Project.create(tmp_path / "p.dvos")
+    p.add_video_array("v", frames[:2])
+    for predict in (lambda **o: predict_array(ckpt, frames[:2], **o), lambda **o: predict_video(p, "v", ckpt, **o)):
+        with pytest.raises(ValueError, match=message):
+            predict(**{**OPTS, **bad})
+    assert p.video("v").predictions.models() == []

@@ -17,6 +17,7 @@ import numpy as np
 
 from dvos_core.infer import distributed
 from dvos_core.infer.allocator import reuse_freed_memory
+from dvos_core.infer.arrays import check_frames
 from dvos_core.infer.engine import BrokenModelError, Predictor, checkpoint_in, load_model
 from dvos_core.infer.window import FeatureCache, FrameCache, plan_batches
 from dvos_core.prediction_options import THRESHOLD, check_batch_size, check_threshold
@@ -24,7 +25,7 @@ from dvos_core.progress import CancelToken, ProgressFn, check, report
 from dvos_core.store.fsops import in_project
 from dvos_core.store.lock import writes_store
 from dvos_core.store.predictions import checkpoint_sha, recorded_checkpoint
-from dvos_core.threads import local_processes, using_threads
+from dvos_core.threads import explicit_threads, local_processes, using_threads
 from dvos_core.user_warnings import warn_user
 
 _SHARED: ContextVar[dict | None] = ContextVar("dvos_shared_predictors", default=None)
@@ -172,6 +173,22 @@ def _targets(n: int, frames, name: str, ordered: bool = False) -> list[int]:
     return asked if ordered else sorted(set(asked))
 
 
+def _check_settings(batch_size, threshold, threads) -> None:
+    """Refuse settings that cannot run, before a model is loaded: :func:`predict_video`'s and
+    :func:`predict_array`'s (a batch size of 0 ran as 1 there, unsaid)."""
+    check_threshold(threshold)
+    check_batch_size(batch_size)
+    explicit_threads(threads)
+
+
+def _check_kind_settings(main, passes, reference_masks, image_checkpoint, checkpoint) -> None:
+    """Refuse a context model's settings that cannot run (passes=3 ran as 1 in :func:`predict_array`), and say which
+    options given do not apply to the loaded model: :func:`predict_video`'s and :func:`predict_array`'s."""
+    if main.kind == "context":
+        _check_context_settings(passes, reference_masks)  # before start() can clear a stored set
+    _warn_unused_options(main.kind, passes, reference_masks, image_checkpoint, checkpoint)
+
+
 @writes_store
 def predict_video(
     project,
@@ -235,8 +252,7 @@ def predict_video(
     n = video.n_frames
     if n == 0:
         raise ValueError(f"video {video_id!r} has no frames; add frames before predicting")
-    check_threshold(threshold)
-    check_batch_size(batch_size)
+    _check_settings(batch_size, threshold, threads)
     if as_labels:  # test videos take manual ground truth only: refuse before predicting
         video.check_label_write("predicted", "predictions as labels")
     with using_threads(threads, workers=local_processes()):
@@ -251,9 +267,7 @@ def predict_video(
             precision,
             scales,
         )
-        if main.kind == "context":
-            _check_context_settings(passes, reference_masks)  # before start() can clear a stored set
-        _warn_unused_options(main.kind, passes, reference_masks, image_checkpoint, checkpoint)
+        _check_kind_settings(main, passes, reference_masks, image_checkpoint, checkpoint)
         targets = _targets(n, frames, video_id)
         preds = video.predictions[prediction_name(checkpoint, name)]
         held = preds.attrs if preds.exists() else {}
@@ -782,12 +796,11 @@ def predict_array(
     ``targets[i]`` (a frame asked twice has two rows; all frames when ``targets`` is None). Each frame is predicted
     once, in the video's order (a context model's references are the frames before it), whatever the order asked.
     """
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
-    check_threshold(threshold)
+    frames = check_frames(frames)
+    _check_settings(batch_size, threshold, threads)
     with using_threads(threads), _left_as_given(model, image_model):
         main, image = _predictors(model, image_model, device, tile_size, overlap, optimize, precision, scales)
+        _check_kind_settings(main, passes, reference_masks, image_model, model)
         asked = _targets(len(frames), targets, "<array>", ordered=True)
         tlist = sorted(set(asked))
         out = np.zeros((len(tlist), *frames.shape[1:3]), np.float32)
