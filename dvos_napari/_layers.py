@@ -441,7 +441,13 @@ def has_unsaved(viewer, state, video_id: str) -> bool:
 def check_frame(video, t: int) -> int:
     """``t`` when it is a frame of ``video``; else a ValueError naming the video's frames and the fix."""
     t, n = int(t), video.n_frames
-    if not 0 <= t < n:
+    if t < 0:
+        raise ValueError(
+            f"the frame slider is before the first frame of video {video.name!r}, which has {n} frames (0-{n - 1}): "
+            f"move it forward to one of them (a layer's translate or scale along time, or a layer of another time "
+            f"scale, shifts where the video's frames lie on the slider)"
+        )
+    if t >= n:
         raise ValueError(
             f"frame {t} is past the end of video {video.name!r}, which has {n} frames (0-{n - 1}): move the frame "
             f"slider back to 0-{n - 1} (it reaches further while the layers of a longer video with unsaved paint "
@@ -461,6 +467,32 @@ def _video_of(layer) -> str | None:
 def time_axis(viewer) -> int:
     """The viewer axis of video time (the third from the last: time, y, x)."""
     return max(0, viewer.dims.ndim - 3)
+
+
+def frame_shown(viewer, layer=None) -> int:
+    """The frame of ``layer``'s data that the viewer shows: the viewer's point on the time axis mapped through the
+    layer's scale and translate, rounded as napari rounds it to slice the layer (the slider counts steps of the world
+    of every layer: a layer of another time scale, or this layer's own translate, moves the video's frames off the
+    slider's steps); the slider's step when ``layer`` is None. It can lie outside the video: :func:`check_frame`
+    refuses it."""
+    dims = viewer.dims
+    if dims.ndim < 3:
+        return 0
+    if layer is None:
+        return int(dims.current_step[time_axis(viewer)])
+    return int(np.round(layer.world_to_data(dims.point)[-3]))
+
+
+def show_frame(viewer, t: int, layer=None) -> None:
+    """Move the frame slider to where ``layer`` shows its frame ``t`` (:func:`frame_shown` the other way); to step
+    ``t`` when ``layer`` is None."""
+    axis = time_axis(viewer)
+    if layer is None:
+        viewer.dims.set_current_step(axis, int(t))
+        return
+    data = np.asarray(layer.world_to_data(viewer.dims.point), dtype=float)
+    data[-3] = int(t)
+    viewer.dims.set_point(axis, float(layer.data_to_world(data)[-3]))
 
 
 def set_axis_labels(viewer) -> None:
@@ -489,7 +521,7 @@ def track_paint(layer, state) -> None:
         return
 
     def edited(item):
-        frames = _frames_of_edit(item, layer.data.shape[0]) or {state.current_frame()}
+        frames = _frames_of_edit(item, layer.data.shape[0]) or {state.current_frame(layer)}
         vid = _video_of(layer)
         if vid and _role(layer) == "masks":
             state.mark_dirty(vid, frames)

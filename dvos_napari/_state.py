@@ -331,9 +331,28 @@ class DvosState:
         self.model_changed.emit(name)
         return shown
 
-    def current_frame(self) -> int:
-        v = self.viewer
-        return int(v.dims.current_step[-3]) if v is not None and v.dims.ndim >= 3 else 0
+    def frame_layer(self):
+        """The current video's layer whose frames the slider is read against (:meth:`current_frame`): its masks,
+        else its predicted masks, else its image layer; None when none is shown."""
+        viewer, vid = self.viewer, self.video_id
+        if viewer is None or vid is None:
+            return None
+        return next((x for r in ("masks", "predicted", "image") if (x := _layers.video_layer(viewer, vid, r))), None)
+
+    def current_frame(self, layer=None) -> int:
+        """The video frame the viewer shows in ``layer`` (default: :meth:`frame_layer`), by
+        :func:`~dvos_napari._layers.frame_shown`: not the slider's step, which a layer of another time scale or a
+        layer's translate moves away from the video's frames. It can lie outside the video (check_frame refuses)."""
+        viewer = self.viewer
+        if viewer is None:
+            return 0
+        return _layers.frame_shown(viewer, self.frame_layer() if layer is None else layer)
+
+    def show_frame(self, t: int, layer=None) -> None:
+        """Move the frame slider to where ``layer`` (default: :meth:`frame_layer`) shows frame ``t`` of the video."""
+        viewer = self.viewer
+        if viewer is not None:
+            _layers.show_frame(viewer, t, self.frame_layer() if layer is None else layer)
 
     def notify_store_changed(self) -> None:
         """This panel wrote the project: refresh the steps. What another program wrote since the last look is read

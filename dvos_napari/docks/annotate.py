@@ -34,7 +34,6 @@ from dvos_napari._layers import (
     is_replaced,
     require_shown_video,
     resolve_replaced,
-    time_axis,
     video_layer,
 )
 from dvos_napari._widgets import (
@@ -172,7 +171,7 @@ class AnnotateDock(DvosDock):
         return self.seeds
 
     def goto(self, t: int) -> None:
-        self.viewer.dims.set_current_step(time_axis(self.viewer), int(t))
+        self.state.show_frame(int(t))
 
     def next_seed(self) -> int:
         """Jump to the first seed frame after the current one (wrapping around)."""
@@ -197,7 +196,7 @@ class AnnotateDock(DvosDock):
         from dvos_core.store.schema import PROVENANCE_NAMES
 
         video, layer = self.masks_layer()
-        t = check_frame(video, self.state.current_frame())
+        t = check_frame(video, self.state.current_frame(layer))
         code = int(video.provenance[t])
         if np.asarray(layer.data[t]).any() or (code and not np.asarray(video.mask(t)).any()):
             return self.save_frame(t)  # painted, or stored as a frame without heads already
@@ -221,7 +220,7 @@ class AnnotateDock(DvosDock):
         from dvos_core.store.schema import PREDICTED, PSEUDO
 
         video, layer = self.masks_layer()
-        t = check_frame(video, self.state.current_frame() if t is None else t)
+        t = check_frame(video, self.state.current_frame(layer) if t is None else t)
         accept = int(video.provenance[t]) in (PSEUDO, PREDICTED)
         bare = empty and not video.provenance[t] and not np.asarray(layer.data[t]).any()
         frames = [t] if accept or bare or differs_from_label(video, layer.data, t) else []
@@ -244,15 +243,15 @@ class AnnotateDock(DvosDock):
 
     def _clear_dialog(self) -> None:
         """Clear frame's button: asks first when the project holds a mask for the frame (there is no undo)."""
-        video, _layer = self.masks_layer()
-        t = check_frame(video, self.state.current_frame())
+        video, layer = self.masks_layer()
+        t = check_frame(video, self.state.current_frame(layer))
         text = clear_question(video, t)
         if text is None or QMessageBox.question(self, "Clear a saved mask", text) == QMessageBox.StandardButton.Yes:
             self.clear_frame(t)
 
     def clear_frame(self, t: int | None = None) -> None:
         video, layer = self.masks_layer()
-        t = check_frame(video, self.state.current_frame() if t is None else t)
+        t = check_frame(video, self.state.current_frame(layer) if t is None else t)
         layer.data[t] = 0
         layer.refresh()
         video.clear_mask(t)

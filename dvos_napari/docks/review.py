@@ -35,7 +35,6 @@ from dvos_napari._layers import (
     show_predictions,
     shown_model,
     shown_set,
-    time_axis,
     unsaved_corrections,
     unsaved_paint,
     video_layer,
@@ -448,8 +447,8 @@ class ReviewDock(DvosDock):
         """Show ``video_id`` (with its predictions) at ``frame``, its predicted masks selected in paint mode."""
         if self.state.video_id != video_id or video_layer(self.viewer, video_id, "predicted") is None:
             self.state.select_video(video_id)
-        self.viewer.dims.set_current_step(time_axis(self.viewer), int(frame))
         layer = video_layer(self.viewer, video_id, "predicted")
+        self.state.show_frame(int(frame), layer)  # None: the frame as the video's other layers show it
         if layer is None:
             model = self.state.prediction_model or "any model"
             self.fix_info.setText(f"{video_id} has no predictions of {model}; predict it first (Predict step)")
@@ -541,7 +540,7 @@ class ReviewDock(DvosDock):
         require_shown_video(layer, video)  # not a fix of a video deleted since, into the one added under its id
         if self.state.loading:
             raise ValueError("the predictions are still being read into the layer; try again in a moment")
-        t = check_frame(video, self.state.current_frame() if frame is None else frame)
+        t = check_frame(video, self.state.current_frame(layer) if frame is None else frame)
         if unsaved_paint(self.viewer, self.state, video, [t]):  # the correction would be shown over it: paint lost
             raise ValueError(
                 f"frame {t} of {video.name} holds paint in the '{video.name} masks' layer that is not saved yet, "

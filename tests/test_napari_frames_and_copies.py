@@ -1,0 +1,83 @@
+"""The frame dvos saves is the frame the video's layers show (also when the slider's steps are not the video's
+frames: a layer of another time scale, a translate along time), and a copy napari makes of a dvos layer (Duplicate
+Layer) is a layer of the user's own, never taken for the layer it copies (run with xvfb-run)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from napari_helpers import dock, prediction_set, tiny_clip, wait_loaded
+
+pytest.importorskip("napari")
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
+]
+
+
+def _shown(viewer, qtbot, project, name="Annotate"):
+    step = dock(viewer, name)
+    step.state.set_project(project)
+    step.state.select_video("a")
+    wait_loaded(qtbot, step.state)
+    return step
+
+
+def _no_questions(monkeypatch):
+    from qtpy.QtWidgets import QMessageBox
+
+    def asked(*args, **kwargs):
+        raise AssertionError(f"asked: {args[2]}")
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(asked))
+
+
+def test_save_frame_saves_the_frame_shown_when_another_layer_halves_the_time_step(
+    make_napari_viewer, qtbot, tmp_project, monkeypatch
+):
+    frames, _ = tiny_clip(6)
+    video = tmp_project.add_video_array("a", frames, split="train")
+    viewer = make_napari_viewer()
+    ann = _shown(viewer, qtbot, tmp_project)
+    viewer.add_image(np.zeros((12, 64, 64), np.float32), name="mine", scale=(0.5, 1, 1))  # 12 steps of 0.5
+    layer = viewer.layers["a masks"]
+    _no_questions(monkeypatch)
+    viewer.dims.set_point(0, 3.0)  # step 6: past the video's 6 steps, yet its frame 3 is shown
+    assert ann.state.current_frame() == 3
+    layer.paint((3, 20, 20), 1)
+    assert ann.save_frame_asking()
+    viewer.dims.set_point(0, 2.0)  # step 4, frame 2 shown
+    layer.paint((2, 20, 20), 1)
+    assert ann.save_frame_asking()
+    assert video.provenance[:].tolist() == [0, 0, 1, 1, 0, 0]
+    assert video.mask(2).any() and video.mask(4) is None
+    ann.goto(5)  # the seed list and N jump to the frame as the layers show it
+    assert ann.state.current_frame() == 5 and viewer.dims.point[0] == 5.0
+    ann.clear_frame()
+    assert video.provenance[:].tolist() == [0, 0, 1, 1, 0, 0]  # frame 5 held nothing: frame 2 is not cleared
+
+
+def test_save_frame_and_correction_follow_a_translate_along_time(make_napari_viewer, qtbot, tmp_project, monkeypatch):
+    frames, gt = tiny_clip(6)
+    video = tmp_project.add_video_array("a", frames, split="train")
+    prediction_set(video, "m", gt)
+    viewer = make_napari_viewer()
+    ann = _shown(viewer, qtbot, tmp_project)
+    rv = dock(viewer, "Review")
+    wait_loaded(qtbot, ann.state)
+    _no_questions(monkeypatch)
+    masks, predicted = viewer.layers["a masks"], viewer.layers["a predicted"]
+    masks.translate = (2, 0, 0)
+    predicted.translate = (1, 0, 0)
+    viewer.dims.set_current_step(0, 4)  # the masks layer shows its frame 2, the predicted layer its frame 3
+    masks.paint((2, 20, 20), 1)
+    assert ann.save_frame()
+    assert rv.save_correction()
+    assert video.provenance[:].tolist() == [0, 0, 1, 4, 0, 0]
+    viewer.dims.set_current_step(0, 1)  # before the masks layer's first frame
+    with pytest.raises(ValueError, match="before the first frame of video 'a'"):
+        ann.save_frame()
+    rv.jump_to("a", 5)
+    assert rv.state.current_frame(predicted) == 5 and viewer.dims.current_step[0] == 6
