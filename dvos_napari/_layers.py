@@ -718,6 +718,25 @@ def show_video(viewer, video, state) -> None:
         viewer.reset_view()
 
 
+def check_paint_not_in_copy(viewer, layer, t: int, video_name: str, save: str) -> None:
+    """Refuse to save frame ``t`` of ``layer``, unpainted there, while a copy napari made of it (Duplicate Layer: a
+    layer of the user's own, see the state's adoption of layers) differs from it on that frame: the user's paint is in
+    the copy, and ``save`` (the command's name) would store the layer's untouched mask as theirs."""
+    raw = getattr(layer, "__wrapped__", layer)
+    for other in viewer.layers:
+        ref = getattr(getattr(other, "source", None), "parent", None)
+        parent = ref() if isinstance(ref, weakref.ref) else ref
+        if parent is None or getattr(parent, "__wrapped__", parent) is not raw:
+            continue
+        data = getattr(other, "data", None)
+        if getattr(data, "shape", None) == layer.data.shape and mask_differs(data[t], layer.data[t]):
+            raise ValueError(
+                f"frame {t} of {video_name} is painted in '{other.name}', a copy of '{layer.name}' that dvos does not "
+                f"save, and not in '{layer.name}': paint it in '{layer.name}', then {save} again (or delete the copy "
+                f"to save '{layer.name}' as it shows)"
+            )
+
+
 def unsaved_paint(viewer, state, video, frames) -> list[int]:
     """Of ``frames`` of ``video``, those its masks layer holds unsaved paint on: painted since the last save (its
     data replaced from code included) and still differing from the mask the project holds (paint undone is none)."""

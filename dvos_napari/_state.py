@@ -625,6 +625,8 @@ class DvosState:
 
     def _adopt_layer(self, layer) -> None:
         """A layer from our reader carries ``dvos_project``/``dvos_video`` metadata: open that project."""
+        if _made_own(layer):
+            return
         md = getattr(layer, "metadata", {}) or {}
         viewer = self.viewer
         if viewer is not None and (md.get("dvos_role") == "image" or md.get("dvos_source")):
@@ -690,6 +692,29 @@ class DvosState:
         elif role == "image":
             show_info(f"dvos: the project is already open and {current} stays shown; pick {vid} in the Project step")
         return True
+
+
+def _made_own(layer) -> bool:
+    """A layer napari made from a dvos layer (Duplicate Layer, or another action that records the layer
+    it came from) carries the dvos metadata of its parent, and would be taken for it - a masks copy for a project
+    layer dropped again, a predicted copy painted while Save correction saves the untouched original. Its dvos
+    metadata is taken off: it becomes a layer of the user's own, which dvos neither saves nor follows, and the user
+    is told which layer dvos saves. True when it was such a layer."""
+    md = getattr(layer, "metadata", None) or {}
+    ref = getattr(getattr(layer, "source", None), "parent", None)
+    parent = ref() if callable(ref) else ref  # napari keeps a weak reference
+    if parent is None or not any(str(k).startswith("dvos_") for k in md):
+        return False
+    layer.metadata = {k: v for k, v in md.items() if not str(k).startswith("dvos_")}
+    from napari.utils.notifications import show_info
+
+    role = md.get("dvos_role")
+    saved = {"masks": " (Save frame saves that one)", "predicted": " (Save correction saves that one)"}.get(role, "")
+    show_info(
+        f"dvos: '{layer.name}' is a copy of '{parent.name}' and a layer of your own, which dvos neither saves nor "
+        f"follows; paint in '{parent.name}' to have your paint saved{saved}"
+    )
+    return True
 
 
 def _set_stamp(stamps: dict, t: int, stamp) -> None:

@@ -81,3 +81,66 @@ def test_save_frame_and_correction_follow_a_translate_along_time(make_napari_vie
         ann.save_frame()
     rv.jump_to("a", 5)
     assert rv.state.current_frame(predicted) == 5 and viewer.dims.current_step[0] == 6
+
+
+def _duplicate(viewer, qtbot, name):
+    from napari.layers._layer_actions import _duplicate_layer
+
+    viewer.layers.selection = {viewer.layers[name]}
+    _duplicate_layer(viewer.layers)
+    qtbot.wait(50)  # a layer dropped as shown twice would leave on the next turn of the event loop
+    return viewer.layers[f"{name} copy"]
+
+
+def test_a_copy_of_the_predicted_layer_is_the_users_and_its_paint_is_not_saved_as_the_original(
+    make_napari_viewer, qtbot, tmp_project, monkeypatch
+):
+    import napari.utils.notifications as notifications
+
+    told = []
+    monkeypatch.setattr(notifications, "show_info", told.append)
+    frames, gt = tiny_clip(6)
+    video = tmp_project.add_video_array("a", frames, split="train")
+    prediction_set(video, "m", gt)
+    viewer = make_napari_viewer()
+    rv = _shown(viewer, qtbot, tmp_project, "Review")
+    copy = _duplicate(viewer, qtbot, "a predicted")
+    assert not any(k.startswith("dvos_") for k in copy.metadata)
+    assert any("'a predicted copy' is a copy of 'a predicted'" in m for m in told)
+    copy.brush_size = 10
+    copy.paint((2, 55, 55), 1)
+    viewer.dims.set_current_step(0, 2)
+    assert rv.state.current_frame() == 2
+    with pytest.raises(ValueError, match="painted in 'a predicted copy', a copy of 'a predicted'"):
+        rv.save_correction()
+    assert video.provenance[2] == 0  # the untouched prediction is not stored as the user's correction
+    viewer.layers.remove(copy)
+    assert rv.save_correction()  # without the copy, the prediction shown is accepted as it is
+    assert video.provenance[2] == 4
+
+
+def test_a_copy_of_the_masks_layer_stays_as_the_users_and_save_frame_refuses_its_paint(
+    make_napari_viewer, qtbot, tmp_project, monkeypatch
+):
+    import napari.utils.notifications as notifications
+
+    told = []
+    monkeypatch.setattr(notifications, "show_info", told.append)
+    frames, gt = tiny_clip(6)
+    video = tmp_project.add_video_array("a", frames, split="train")
+    video.set_mask(1, gt[1], "pseudo")
+    viewer = make_napari_viewer()
+    ann = _shown(viewer, qtbot, tmp_project)
+    masks = viewer.layers["a masks"]
+    masks.paint((3, 20, 20), 1)  # unsaved paint in the masks layer stays its own
+    copy = _duplicate(viewer, qtbot, "a masks")
+    assert copy in viewer.layers and masks in viewer.layers
+    assert not any(k.startswith("dvos_") for k in copy.metadata)
+    assert any("'a masks copy' is a copy of 'a masks'" in m for m in told)
+    assert ann.state.dirty == {"a": {3}}
+    copy.paint((1, 50, 50), 1)
+    assert ann.state.dirty == {"a": {3}}  # the copy's paint is the user's own layer's, not unsaved dvos paint
+    viewer.dims.set_current_step(0, 1)
+    with pytest.raises(ValueError, match="painted in 'a masks copy', a copy of 'a masks'"):
+        ann.save_frame()  # it would accept the pseudo-label shown in 'a masks' as corrected
+    assert video.provenance[1] == 2

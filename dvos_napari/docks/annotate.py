@@ -30,6 +30,7 @@ from qtpy.QtWidgets import (
 from dvos_napari import _mask_files as mf
 from dvos_napari._layers import (
     check_frame,
+    check_paint_not_in_copy,
     differs_from_label,
     is_replaced,
     require_shown_video,
@@ -197,6 +198,7 @@ class AnnotateDock(DvosDock):
 
         video, layer = self.masks_layer()
         t = check_frame(video, self.state.current_frame(layer))
+        self._check_paint_not_in_copy(video, layer, t)
         code = int(video.provenance[t])
         if np.asarray(layer.data[t]).any() or (code and not np.asarray(video.mask(t)).any()):
             return self.save_frame(t)  # painted, or stored as a frame without heads already
@@ -221,12 +223,18 @@ class AnnotateDock(DvosDock):
 
         video, layer = self.masks_layer()
         t = check_frame(video, self.state.current_frame(layer) if t is None else t)
+        self._check_paint_not_in_copy(video, layer, t)
         accept = int(video.provenance[t]) in (PSEUDO, PREDICTED)
         bare = empty and not video.provenance[t] and not np.asarray(layer.data[t]).any()
         frames = [t] if accept or bare or differs_from_label(video, layer.data, t) else []
         saved, note = save_painted(self.state, video, layer.data, frames)
         self._after_save(video.name, saved, unchanged=[t] if not frames else (), note=note)
         return bool(saved)
+
+    def _check_paint_not_in_copy(self, video, layer, t: int) -> None:
+        """Refuse Save frame on a frame not painted in the masks layer while a copy of the layer holds paint there."""
+        if t not in self.state.dirty.get(video.name, ()):
+            check_paint_not_in_copy(self.viewer, layer, t, video.name, "Save frame")
 
     def save_all(self) -> list[int]:
         """Save every frame painted since the last save that differs from what the project holds (paint undone, or

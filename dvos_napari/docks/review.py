@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
 from dvos_core.store.schema import CORRECTED, MANUAL
 from dvos_napari._layers import (
     check_frame,
+    check_paint_not_in_copy,
     differs_from_label,
     mark_corrections_saved,
     prediction_set,
@@ -571,6 +572,8 @@ class ReviewDock(DvosDock):
                 )
             )
         painted = t in unsaved_corrections(self.viewer, video.name)
+        if not painted:
+            check_paint_not_in_copy(self.viewer, layer, t, video.name, "Save correction")
         chosen = prediction_set(video, shown)
         predicted_frames = {int(f) for f in chosen.frames()} if chosen.exists() else set()
         if not painted and t not in predicted_frames:  # an empty layer frame is no prediction to accept
