@@ -144,3 +144,21 @@ def test_a_copy_of_the_masks_layer_stays_as_the_users_and_save_frame_refuses_its
     with pytest.raises(ValueError, match="painted in 'a masks copy', a copy of 'a masks'"):
         ann.save_frame()  # it would accept the pseudo-label shown in 'a masks' as corrected
     assert video.provenance[1] == 2
+
+
+def test_a_copy_of_the_video_layer_is_the_users_too(make_napari_viewer, qtbot, tmp_project, monkeypatch):
+    """Duplicate Layer on the video's image layer raised (its lazy frames could not be copied); now the copy reads
+    the same frames and is a layer of the user's, the video layer staying dvos's."""
+    import napari.utils.notifications as notifications
+
+    told = []
+    monkeypatch.setattr(notifications, "show_info", told.append)
+    frames, _ = tiny_clip(6)
+    tmp_project.add_video_array("a", frames, split="train")
+    viewer = make_napari_viewer()
+    _shown(viewer, qtbot, tmp_project)
+    copy = _duplicate(viewer, qtbot, "a")
+    assert "a" in viewer.layers and viewer.layers["a"].metadata.get("dvos_role") == "image"
+    assert not any(k.startswith("dvos_") for k in copy.metadata)
+    assert any("'a copy' is a copy of 'a'" in m for m in told)
+    assert np.array_equal(np.asarray(copy.data[4]), frames[4])
