@@ -19,6 +19,8 @@ from dvos_core.store.schema import PROVENANCE_NAMES, PSEUDO, SYNTHETIC, id_list,
 from dvos_core.user_warnings import warn_user
 
 PHASES = ("image", "synthetic", "real")
+# why a test video named among the videos to train on is refused (extract._checks.training_video's words)
+_TRAINING_ON_TEST = "a model trained on it would be scored on frames it learnt from"
 DEFAULT_PROVENANCE_WEIGHTS = {"manual": 3.0, "corrected": 3.0, "pseudo": 1.0, "synthetic": 1.0, "predicted": 0.5}
 PHASE_PROVENANCES = {
     "image": ("manual", "corrected", "pseudo"),
@@ -113,12 +115,13 @@ class ClipIndex:
           (default manual, corrected, pseudo); synthetic sets only when named explicitly.
         * ``phase="image"``: every labelled frame of the chosen videos and synthetic sets (None = all of both).
 
-        Real videos use their ``split`` attribute (unassigned = train, test never used); synthetic sets use theirs
-        (default train). When no validation data exists, ``val_fraction`` of the training sources of each kind
-        (synthetic clips, real videos) is held out whole if that kind has at least 1/val_fraction sources (a kind
-        with fewer keeps all of its sources for training); if no kind has that many, every source is split in time
-        (its last frames validate), so no source is lost to training. ``real_share``: the share of the training
-        draws that go to real videos' frames when synthetic clips are mixed in (None: by provenance weight alone).
+        Real videos use their ``split`` attribute (unassigned = train, test never used: naming a test video is
+        an error); synthetic sets use theirs (default train). When no validation data exists, ``val_fraction``
+        of the training sources of each kind (synthetic clips, real videos) is held out whole if that kind has
+        at least 1/val_fraction sources (a kind with fewer keeps all of its sources for training); if no kind
+        has that many, every source is split in time (its last frames validate), so no source is lost to
+        training. ``real_share``: the share of the training draws that go to real videos' frames when synthetic
+        clips are mixed in (None: by provenance weight alone).
         """
         train, val = split_samples(
             project,
@@ -180,11 +183,14 @@ def _collect(project, phase, synthetic_sets, video_ids, provenances, weights, qu
             key = f"{name}/{int(clip)}"
             by_split[split][key] = [Sample("synthetic", name, int(clip), t, SYNTHETIC, w) for t in range(s.n_frames)]
     if use_videos:
+        from dvos_core.extract._checks import training_video
+
         ids = project.video_ids() if video_ids is None else id_list(video_ids)
         provs = PHASE_PROVENANCES[phase] if provenances is None else tuple(provenances)
         codes = [provenance_code(p) for p in provs]
         for vid in ids:
-            v = project.video(vid)
+            # a named test video is refused (all videos, the default, leave the test videos out)
+            v = project.video(vid) if video_ids is None else training_video(project, vid, "", _TRAINING_ON_TEST)
             split = {"unassigned": "train"}.get(v.split, v.split)
             if split not in ("train", "val"):
                 continue

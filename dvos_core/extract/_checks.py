@@ -65,15 +65,16 @@ def same_video(recorded, token) -> bool:
     return recorded is None or token is None or recorded == token
 
 
-def training_video(project, video_id: str, made: str):
+def training_video(project, video_id: str, made: str, leak: str | None = None):
     """Video ``video_id`` to extract ``made`` (e.g. "heads cut from its masks") from: a finished import, never a
-    test video (what is made from it feeds training); else an error naming the fix."""
+    test video (what is made from it feeds training); else an error naming the fix. ``leak``: what using the test
+    video would do, in place of "``made`` would leak it into training" (training itself says its own)."""
     video = project.video(video_id).require_complete()
     if video.split == "test":
         raise ValueError(
-            f"{project.path}: video {video_id!r} is a test video; {made} would leak it into training (test frames "
-            f"never feed training). Leave it out, or change its split (`dvos split {quote(project.path)} train "
-            f"{quote(video_id)}`)"
+            f"{project.path}: video {video_id!r} is a test video; {leak or made + ' would leak it into training'} "
+            f"(test frames never feed training). Leave it out, or change its split (`dvos split "
+            f"{quote(project.path)} train {quote(video_id)}`)"
         )
     return video
 

@@ -133,7 +133,8 @@ class TrainConfig:
         default=None, metadata=doc("synthetic set names to use (null = all; in phase 'real' only the named ones)")
     )
     video_ids: list | None = field(
-        default=None, metadata=doc("videos to use (null = all train/unassigned and val videos)")
+        default=None,
+        metadata=doc("videos to use (null = all train/unassigned and val videos; a test video is refused)"),
     )
     provenances: list | None = field(
         default=None, metadata=doc("mask provenances used as labels (null = manual, corrected, pseudo)")
