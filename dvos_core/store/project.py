@@ -442,9 +442,14 @@ class Project:
         (readers are never blocked). Re-entrant within the process. ``wait``: False fail at once with
         :class:`~dvos_core.store.lock.StoreBusyError` naming the holder, True wait, a number = wait at most that
         many seconds, None = the process default (False unless the CLI's ``--wait`` set it)."""
-        if self.mode == "r":
-            raise StoreError(f"{self.path}: the project was opened read-only; open it with mode='r+' to write")
+        self.refuse_read_only()
         return self.lock.hold(wait, operation, cancel)
+
+    def refuse_read_only(self, to: str = "write") -> None:
+        """A :class:`StoreError` when this handle was opened read-only (``mode='r'``), saying to open it with
+        ``mode='r+'`` ``to`` do what was asked; for work that writes beside the store's arrays (a model's folder)."""
+        if self.mode == "r":
+            raise StoreError(f"{self.path}: the project was opened read-only; open it with mode='r+' to {to}")
 
     def check_writable(self, operation: str = "write") -> None:
         """Take and give back the writer lock at once, so that long work that writes only at its end (scoring

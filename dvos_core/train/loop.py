@@ -285,6 +285,8 @@ def train(
     from dvos_core.store import Project
     from dvos_core.threads import loader_workers, local_processes, using_threads
 
+    if isinstance(project, Project):  # a path is opened read-only below: the run writes only its model's folder
+        project.refuse_read_only(f"train model {name!r}")
     project = Project.of(project, mode="r")
     if not isinstance(config, TrainConfig):
         raise TypeError(
