@@ -135,6 +135,19 @@ def test_bare_field_options_refuse_test_videos_and_negative_start(tmp_project, c
         backgrounds_from_annotated(tmp_project, ["painted_test"], clip_length=2, motion="none")
 
 
+def test_frames_in_memory_as_the_source_are_refused_naming_add_video_array(tmp_project):
+    """An array (or anything but a video id or a path) failed deep inside with "expected str, bytes or os.PathLike
+    object, not ndarray"."""
+    frames = np.zeros((6, 16, 16, 3), np.uint8)
+    with pytest.raises(
+        TypeError,
+        match=r"source must be a video id of .* or a video file's path, got ndarray; .*"
+        r"add_video_array\('bare_field', frames\)\) and pass its id",
+    ):
+        extract_backgrounds(tmp_project, frames, clip_length=2)
+    assert tmp_project.background_ids() == []
+
+
 @pytest.mark.parametrize("replace", [False, True])
 def test_a_read_only_project_is_refused_before_any_head_is_cut(tmp_project, monkeypatch, replace):
     """extract_heads on a project opened read-only cut every head first and only then said "opened read-only"."""

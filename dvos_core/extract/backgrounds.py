@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from dvos_core.extract._checks import check_int, training_video, video_token
@@ -207,6 +208,12 @@ def extract_backgrounds(
     from dvos_core.store import Project, safe_id
 
     project = Project.of(project)
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(
+            f"extract_backgrounds cuts clips from a video: source must be a video id of {project.path} or a video "
+            f"file's path, got {type(source).__name__}; add frames held in memory as a video first "
+            f"(project.add_video_array('bare_field', frames)) and pass its id"
+        )
 
     reader, token, from_videos = None, None, False
     if isinstance(source, str) and source in project.video_ids():
