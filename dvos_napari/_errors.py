@@ -61,7 +61,8 @@ REWRITES: list[tuple[str, str]] = [
     (r"or pass overwrite=True(?: \(--overwrite\))? to replace it", "or give the new project another name"),
     (r"\s*\(see dvos_core\.[\w.]+\)", ""),
     (r"\s*\(--labels on the command line\)", ""),
-    (r"use --device cpu or auto", "choose the device 'cpu' or 'auto'"),
+    (r"use --device cpu or auto(?: \(Python: device='cpu' or 'auto'\))?", "choose the device 'cpu' or 'auto'"),
+    (r"use --device cuda:0, cuda or auto(?: \(Python: [^()]*\))?", "choose the device 'cuda:0', 'cuda' or 'auto'"),
     (r"pass --no-resume \(resume=False\) to start over, or choose another --name", "give the run another model name"),
     (r"pass --no-resume to start over", "give the run another model name"),
     # a finished run started again (Train step: the core's done note)

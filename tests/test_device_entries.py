@@ -57,3 +57,25 @@ def test_a_gpu_number_past_the_machines_gpus_is_named(monkeypatch):
     assert select_device("cuda:1") == torch.device("cuda", 1)
     with pytest.raises(ValueError, match=r"'cuda:2' requested but this machine has 2 CUDA GPUs \(cuda:0 to cuda:1\)"):
         select_device(torch.device("cuda", 2))
+
+
+def test_a_missing_device_names_the_fix_for_python_and_the_command_line_and_the_panel_its_own(cpu_only, monkeypatch):
+    """Python callers (``device='cuda'``) were told "use --device cpu or auto", a command line's option alone."""
+    errors = []
+    for name in ("cuda", "mps"):
+        with pytest.raises(ValueError, match=r"; use --device cpu or auto \(Python: device='cpu' or 'auto'\)$") as e:
+            select_device(name)
+        errors.append(e.value)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    gpu = r"use --device cuda:0, cuda or auto \(Python: device='cuda:0', 'cuda' or 'auto'\)$"
+    with pytest.raises(ValueError, match=gpu) as e:
+        select_device("cuda:1")
+    errors.append(e.value)
+    pytest.importorskip("napari")
+    from dvos_napari._errors import user_message
+
+    panel = [user_message(err).text for err in errors]
+    assert [t.rsplit("; ", 1)[1] for t in panel] == ["choose the device 'cpu' or 'auto'"] * 2 + [
+        "choose the device 'cuda:0', 'cuda' or 'auto'"
+    ], panel

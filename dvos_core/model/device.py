@@ -8,6 +8,8 @@ import sys
 import torch
 
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of native bfloat16 arithmetic
+# the fix for a device this machine lacks, for the command line and for Python (the panel words it its own way)
+_CPU_OR_AUTO = "use --device cpu or auto (Python: device='cpu' or 'auto')"
 
 
 def select_device(name: str | torch.device | None = "auto") -> torch.device:
@@ -30,17 +32,15 @@ def select_device(name: str | torch.device | None = "auto") -> torch.device:
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"device {name!r} is not one dvos runs on; use auto, cpu, cuda, cuda:N or mps")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device {name!r} requested but CUDA is not available in this torch build; use --device cpu or auto"
-        )
+        raise ValueError(f"device {name!r} requested but CUDA is not available in this torch build; {_CPU_OR_AUTO}")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         n = torch.cuda.device_count()
         raise ValueError(
             f"device {name!r} requested but this machine has {n} CUDA GPU{'s' if n != 1 else ''} "
-            f"(cuda:0 to cuda:{n - 1}); use --device cuda:0, cuda or auto"
+            f"(cuda:0 to cuda:{n - 1}); use --device cuda:0, cuda or auto (Python: device='cuda:0', 'cuda' or 'auto')"
         )
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"device {name!r} requested but Apple MPS is not available; use --device cpu or auto")
+        raise ValueError(f"device {name!r} requested but Apple MPS is not available; {_CPU_OR_AUTO}")
     return dev
 
 
