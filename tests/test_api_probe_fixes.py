@@ -155,6 +155,20 @@ def test_one_provenance_name_alone_is_one_provenance_not_its_letters(tmp_path):
     assert v.labelled_frames(["manual", "pseudo"]).tolist() == [0]
 
 
+def test_a_bool_is_no_frame_index(tmp_path):
+    """``set_mask(True, mask, 'manual')`` wrote frame 1: a bool passed the whole-number check."""
+    _, v = _project(tmp_path)
+    with pytest.raises(TypeError, match=r"frame index must be a whole number \(int\), got True \(bool\)"):
+        v.set_mask(True, np.ones((H, W), bool), "manual")
+    assert not v.provenance.any()  # nothing was written
+    for read in (v.frame, v.mask):
+        with pytest.raises(TypeError, match=r"got False \(bool\)"):
+            read(False)
+    with pytest.raises(TypeError, match=r"stop index must be a whole number \(int\), got True"):
+        v.read_frames(0, True)
+    assert v.frame(np.int64(1)).shape == (H, W, 3)  # numpy integers stay indices
+
+
 def test_a_quality_score_outside_zero_to_one_is_refused(tmp_path):
     _, v = _project(tmp_path)
     for bad in (5, -3, "good"):

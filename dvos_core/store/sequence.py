@@ -73,9 +73,12 @@ def json_safe(value, what: str = "attributes"):
 
 
 def _index(t, what: str = "frame") -> int:
-    """``t`` as a Python int; a float or anything else that is not a whole-number index is refused by name (a
-    float reached Zarr and failed there with 'integer arrays in an orthogonal selection ...')."""
+    """``t`` as a Python int; a float, a bool (True passed as an int: ``set_mask(True, mask, ...)`` wrote frame 1)
+    or anything else that is not a whole-number index is refused by name (a float reached Zarr and failed there with
+    'integer arrays in an orthogonal selection ...')."""
     try:
+        if isinstance(t, bool):
+            raise TypeError
         return operator.index(t)
     except TypeError:
         raise TypeError(f"{what} index must be a whole number (int), got {t!r} ({type(t).__name__})") from None
