@@ -171,7 +171,8 @@ class TimeLeft:
             self._start = (now, done, total)
             self._seen.clear()
         self._last_done = done
-        self._seen.append((now, done))
+        if not self._seen or self._seen[-1][1] != done:  # each count's first time (a step may report several times)
+            self._seen.append((now, done))
         t0, d0, _ = self._start
         if now - t0 < self.min_elapsed or done <= d0:
             return None

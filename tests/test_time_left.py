@@ -60,6 +60,21 @@ def test_a_slow_start_and_a_change_of_pace_are_not_taken_for_the_pace():
     assert 30 < est.update(30, 40) < 60
 
 
+def test_a_step_reported_several_times_counts_from_when_it_began():
+    """Tiled prediction reports 'tile j/m' at the frame's count: the estimate left out most of a step's time (2/3 of
+    the time left, measured over 3 steps)."""
+    clock = Clock()
+    est = TimeLeft(min_elapsed=5, clock=clock)
+    est.update(0, 20)
+    for done in range(20):
+        for tile in range(1, 13):  # 30 s a frame, a report every 2.5 s
+            clock.now = 100 + done * 30 + tile * 2.5
+            est.update(done, 20)
+        left = est.update(done + 1, 20)
+        if done + 1 >= 3:
+            assert left == pytest.approx((20 - done - 1) * 30, rel=0.02), done
+
+
 def test_words():
     assert duration_words(0.2) == "1 s" and duration_words(59.2) == "1 min" and duration_words(42) == "42 s"
     assert duration_words(61) == "2 min" and duration_words(3600 + 5 * 60) == "1 h 05 min"
