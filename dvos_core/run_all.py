@@ -566,7 +566,7 @@ def _extract(project, cfg: RunAllConfig, run: Stages, plan: dict) -> None:
             motion=motion,
             seed=cfg.seed,
             cancel=run.cancel,
-            field_fix=functools.partial(_thin_field_fix, project),
+            field_fix=functools.partial(_thin_field_fix, project, motion, clip_length),
         )
         run.log(
             f"      {len(made)} background clips inpainted from the painted frames"
@@ -576,17 +576,17 @@ def _extract(project, cfg: RunAllConfig, run: Stages, plan: dict) -> None:
     run.lap("extract")
 
 
-def _thin_field_fix(project, frames: list, dilate_px: int) -> str:
+def _thin_field_fix(project, motion: str, clip_length: int, frames: list, dilate_px: int) -> str:
     """The fix for painted ``frames`` ((video, frame) pairs) whose heads, grown by ``dilate_px``, leave little or no
     field to inpaint a background clip from, in run-all's words: run-all has no --dilate, nor --frames of painted
-    frames (its --frames is frames per synthetic clip), so the command that makes their clips with the heads grown
-    less, or bare-field footage instead."""
+    frames (its --frames is frames per synthetic clip), so the command that makes their clips as run-all makes them
+    (``motion``, ``clip_length``) with the heads grown less, or bare-field footage instead."""
     by_video: dict = {}
     for vid, t in frames:
         by_video.setdefault(vid, []).append(str(t))
     commands = " and ".join(
         f"`dvos extract-backgrounds {quote(project.path)} --from-annotated --videos {quote(vid)} --frames "
-        f"{' '.join(ts)} --dilate {dilate_px // 2} --replace`"
+        f"{' '.join(ts)} --dilate {dilate_px // 2} --motion {motion} --clip-length {clip_length} --replace`"
         for vid, ts in by_video.items()
     )
     clips = "its clip" if len(frames) == 1 else "their clips"

@@ -179,10 +179,16 @@ def test_a_frame_with_little_field_left_is_warned_about_in_run_alls_words(tmp_pr
             tmp_project, RunAllConfig(background_clip_length=2), Stages(1, None, None, lines.append), {"painted": ["v"]}
         )
     (text,) = [str(w.message) for w in said if "smeared" in str(w.message)]
-    command = f"dvos extract-backgrounds {tmp_project.path} --from-annotated --videos v --frames 1 --dilate 3 --replace"
+    # the clips as run-all makes them: still (its synthetic camera is matched to the footage), of its clip length
+    command = (
+        f"dvos extract-backgrounds {tmp_project.path} --from-annotated --videos v --frames 1 --dilate 3 --motion none "
+        f"--clip-length 2 --replace"
+    )
     assert f"`{command}`, then run-all under a new --name" in text and "(--bare-video VIDEO)" in text, text
     assert "lower --dilate" not in text and "(--frames)" not in text
-    assert main(command.split()[1:] + ["--clip-length", "2", "--motion", "none"]) == 0  # the command runs
+    assert main(command.split()[1:]) == 0  # the command runs
+    (clip,) = [tmp_project.background(b) for b in tmp_project.background_ids()]
+    assert len(clip) == 2 and clip.attrs["motion"]["kind"] == "none"
     # the command itself says it in its own options
     with pytest.warns(UserWarning, match=r"smeared field; lower --dilate, or leave the frame out \(--frames\)$"):
         backgrounds_from_annotated(tmp_project, frames=[1], clip_length=2, motion="none", replace=True)
