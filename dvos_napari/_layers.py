@@ -44,6 +44,8 @@ _CORRECTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # script, another plugin): which frames changed is unknown until they are compared with the project
 # (:func:`resolve_replaced`, :func:`unsaved_corrections`); the layer objects themselves, not napari's proxies of them
 _REPLACED: weakref.WeakSet = weakref.WeakSet()
+# copies napari made of dvos layers (Duplicate Layer) -> (their dvos layer, its video then, frames painted in the copy)
+_COPY_PAINT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class NoRoomForMasksError(OSError):
@@ -522,6 +524,7 @@ def track_paint(layer, state) -> None:
 
     def edited(item):
         frames = _frames_of_edit(item, layer.data.shape[0]) or {state.current_frame(layer)}
+        _forget_copy_paint(raw, frames)
         vid = _video_of(layer)
         if vid and _role(layer) == "masks":
             state.mark_dirty(vid, frames)
@@ -718,15 +721,37 @@ def show_video(viewer, video, state) -> None:
         viewer.reset_view()
 
 
+def follow_copy(copy, parent, video: str | None, state) -> None:
+    """Record the frames painted in ``copy``, a layer napari made of dvos's ``parent`` layer of ``video`` (Duplicate
+    Layer; a layer of the user's own, see the state's adoption of layers), for :func:`check_paint_not_in_copy`."""
+    raw = getattr(copy, "__wrapped__", copy)
+    painted: set = set()
+    _COPY_PAINT[raw] = (weakref.ref(getattr(parent, "__wrapped__", parent)), video, painted)
+
+    def edited(event) -> None:
+        frames = _frames_of_edit(getattr(event, "value", None), raw.data.shape[0])
+        painted.update(frames or {state.current_frame(copy)})
+
+    copy.events.paint.connect(edited)
+
+
+def _forget_copy_paint(parent_raw, frames) -> None:
+    """Frames painted in a dvos layer: what its copies hold there is no longer the paint the user left unsaved."""
+    for ref, _video, painted in list(_COPY_PAINT.values()):
+        if ref() is parent_raw:
+            painted.difference_update(frames)
+
+
 def check_paint_not_in_copy(viewer, layer, t: int, video_name: str, save: str) -> None:
-    """Refuse to save frame ``t`` of ``layer``, unpainted there, while a copy napari made of it (Duplicate Layer: a
-    layer of the user's own, see the state's adoption of layers) differs from it on that frame: the user's paint is in
-    the copy, and ``save`` (the command's name) would store the layer's untouched mask as theirs."""
+    """Refuse to save frame ``t`` of ``layer``, unpainted there, while a copy napari made of it (:func:`follow_copy`)
+    was painted on that frame of the same video and differs from it there: the user's paint is in the copy, and
+    ``save`` (the command's name) would store the layer's untouched mask as theirs. What dvos itself changes in the
+    layer since the copy was made (labels read again, another prediction set, the next video) refuses nothing."""
     raw = getattr(layer, "__wrapped__", layer)
-    for other in viewer.layers:
-        ref = getattr(getattr(other, "source", None), "parent", None)
-        parent = ref() if isinstance(ref, weakref.ref) else ref
-        if parent is None or getattr(parent, "__wrapped__", parent) is not raw:
+    shown = {id(getattr(other, "__wrapped__", other)): other for other in viewer.layers}
+    for copy_raw, (ref, video, painted) in list(_COPY_PAINT.items()):
+        other = shown.get(id(copy_raw))
+        if other is None or ref() is not raw or video != video_name or t not in painted:
             continue
         data = getattr(other, "data", None)
         if getattr(data, "shape", None) == layer.data.shape and mask_differs(data[t], layer.data[t]):

@@ -625,7 +625,7 @@ class DvosState:
 
     def _adopt_layer(self, layer) -> None:
         """A layer from our reader carries ``dvos_project``/``dvos_video`` metadata: open that project."""
-        if _made_own(layer):
+        if _made_own(layer, self):
             return
         md = getattr(layer, "metadata", {}) or {}
         viewer = self.viewer
@@ -694,13 +694,13 @@ class DvosState:
         return True
 
 
-def _made_own(layer) -> bool:
+def _made_own(layer, state) -> bool:
     """A layer napari made from a dvos layer (Duplicate Layer, or another action that records the layer
     it came from) carries the dvos metadata of its parent, and would be taken for it - a masks copy for a project
     layer dropped again, a predicted copy painted while Save correction saves the untouched original. Its dvos
     metadata is taken off: it becomes a layer of the user's own, which dvos neither saves nor follows, and the user
     is told which layer dvos saves. True when it was such a layer."""
-    md = getattr(layer, "metadata", None) or {}
+    md = dict(getattr(layer, "metadata", None) or {})  # (a copy: napari empties the layer's dict when it is set)
     ref = getattr(getattr(layer, "source", None), "parent", None)
     parent = ref() if callable(ref) else ref  # napari keeps a weak reference
     if parent is None or not any(str(k).startswith("dvos_") for k in md):
@@ -709,6 +709,8 @@ def _made_own(layer) -> bool:
     from napari.utils.notifications import show_info
 
     role = md.get("dvos_role")
+    if role in ("masks", "predicted"):  # its paint is the user's: Save frame / correction will not take it for none
+        _layers.follow_copy(layer, parent, md.get("dvos_video"), state)
     saved = {"masks": " (Save frame saves that one)", "predicted": " (Save correction saves that one)"}.get(role, "")
     show_info(
         f"dvos: '{layer.name}' is a copy of '{parent.name}' and a layer of your own, which dvos neither saves nor "

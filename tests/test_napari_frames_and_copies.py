@@ -106,7 +106,9 @@ def test_a_copy_of_the_predicted_layer_is_the_users_and_its_paint_is_not_saved_a
     rv = _shown(viewer, qtbot, tmp_project, "Review")
     copy = _duplicate(viewer, qtbot, "a predicted")
     assert not any(k.startswith("dvos_") for k in copy.metadata)
-    assert any("'a predicted copy' is a copy of 'a predicted'" in m for m in told)
+    assert any(
+        "'a predicted copy' is a copy of 'a predicted'" in m and "(Save correction saves that one)" in m for m in told
+    )
     copy.brush_size = 10
     copy.paint((2, 55, 55), 1)
     viewer.dims.set_current_step(0, 2)
@@ -162,3 +164,54 @@ def test_a_copy_of_the_video_layer_is_the_users_too(make_napari_viewer, qtbot, t
     assert not any(k.startswith("dvos_") for k in copy.metadata)
     assert any("'a copy' is a copy of 'a'" in m for m in told)
     assert np.array_equal(np.asarray(copy.data[4]), frames[4])
+
+
+def test_what_dvos_changes_in_a_copied_layer_refuses_no_save(make_napari_viewer, qtbot, tmp_project, monkeypatch):
+    """The copy check compared the copy with its layer: what dvos itself put in the layer since (labels read again,
+    another prediction set, the next video, a save) refused Save frame and Save correction, naming paint in the copy
+    that nobody made. Only paint made in the copy counts now."""
+    frames, gt = tiny_clip(6)
+    a = tmp_project.add_video_array("a", frames, split="train")
+    b = tmp_project.add_video_array("b", frames, split="train")
+    prediction_set(a, "m1", np.zeros_like(gt))
+    prediction_set(a, "m2", gt)
+    viewer = make_napari_viewer()
+    ann = _shown(viewer, qtbot, tmp_project)
+    _no_questions(monkeypatch)
+    masks = viewer.layers["a masks"]
+    backup = _duplicate(viewer, qtbot, "a masks")  # untouched: a backup made before the work
+    a.set_mask(2, gt[2], "pseudo")  # a pseudo-labelling run, read into the layer
+    ann.state.check_store()
+    wait_loaded(qtbot, ann.state)
+    viewer.dims.set_current_step(0, 2)
+    assert np.asarray(masks.data[2]).any()
+    assert ann.save_frame() and a.provenance[2] == 4  # the pseudo-label accepted: 'corrected'
+    masks.paint((3, 30, 30), 1)
+    viewer.dims.set_current_step(0, 3)
+    assert ann.save_frame() and a.provenance[3] == 1
+    ann.save_frame()  # S again: nothing new, not refused
+    viewer.layers.remove(backup)
+
+    sketch = _duplicate(viewer, qtbot, "a masks")
+    sketch.paint((4, 30, 30), 1)  # the user's own sketch on a's frame 4
+    masks.paint((4, 10, 10), 1)  # then paint in the dvos layer there: the sketch is no longer what is unsaved
+    viewer.dims.set_current_step(0, 4)
+    assert ann.save_frame() and a.provenance[4] == 1
+    ann.save_frame()  # and S again is not refused either
+    b.set_mask(4, gt[4], "pseudo")
+    sketch.paint((4, 50, 50), 1)
+    ann.state.select_video("b")  # the masks layer now shows b: a's sketch refuses nothing there
+    wait_loaded(qtbot, ann.state)
+    viewer.dims.set_current_step(0, 4)
+    assert ann.save_frame() and b.provenance[4] == 4
+
+    ann.state.select_video("a")
+    wait_loaded(qtbot, ann.state)
+    rv = dock(viewer, "Review")
+    rv.state.set_prediction_model("m1")
+    wait_loaded(qtbot, rv.state)
+    _duplicate(viewer, qtbot, "a predicted")  # m1's masks kept to compare
+    rv.state.set_prediction_model("m2")
+    wait_loaded(qtbot, rv.state)
+    viewer.dims.set_current_step(0, 5)
+    assert rv.save_correction() and a.provenance[5] == 4  # m2's mask accepted as it is
