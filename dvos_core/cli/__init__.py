@@ -104,9 +104,9 @@ class CommandParser(argparse.ArgumentParser):
             option = word.split("=", 1)[0]
             if any(known.startswith(option) for known in self._option_string_actions):
                 continue
-            if not os.path.lexists(word) and not any(c in option for c in "./\\"):
-                continue
-            action = self._option_string_actions.get(given or "")
+            if not os.path.lexists(word) and (_is_number(word) or not any(c in option for c in "./\\")):
+                continue  # (a number argparse does not take for one: -1.5e-3)
+            action = self._action_of(given)
             if action is not None and action.nargs != 0:  # the value of an option (--init-from -x.pt)
                 return f"{word} starts with a dash, so it is read as an option: to give the file {word}, write ./{word}"
             return (
@@ -115,9 +115,26 @@ class CommandParser(argparse.ArgumentParser):
             )
         return None
 
+    def _action_of(self, word: str | None):
+        """The option ``word`` names, written whole or shortened as argparse allows (``--init`` for ``--init-from``);
+        None for a word that is no option, or that gives its value itself (``--init-from=x.pt``)."""
+        if not word or not word.startswith("-") or "=" in word:
+            return None
+        exact = self._option_string_actions.get(word)
+        found = {id(a): a for k, a in self._option_string_actions.items() if k.startswith(word)}
+        return exact or (next(iter(found.values())) if len(found) == 1 else None)
+
     def error(self, message):
         said = self.dashed_file()
         super().error(message if said is None else f"{message}; {said}")
+
+
+def _is_number(word: str) -> bool:
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
 
 
 def build_parser() -> argparse.ArgumentParser:
