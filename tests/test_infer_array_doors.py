@@ -50,6 +50,15 @@ def test_predict_array_returns_a_row_per_target_in_the_order_asked(tmp_path, fra
         np.testing.assert_allclose(predict_array(ckpt, frames, targets=[4, 1], **OPTS), full[[4, 1]], atol=1e-5)
 
 
+def test_a_frame_number_must_be_a_whole_number(tmp_path, frames):
+    """targets=[True] predicted frame 1 and [2.7] frame 2, unsaid; the store refuses both as frame numbers."""
+    ckpt = _checkpoint(tmp_path / "best.pt", "frame")
+    for bad in ([True], [2.7], [np.True_]):
+        with pytest.raises(TypeError, match="frame index must be a whole number"):
+            predict_array(ckpt, frames, targets=bad, **OPTS)
+    assert predict_array(ckpt, frames, targets=[np.int64(2)], **OPTS).shape == (1, 64, 64)
+
+
 def test_what_load_model_returns_is_a_model_prediction_takes(tmp_path, frames):
     p = Project.create(tmp_path / "p.dvos")
     p.add_video_array("v", frames[:2])

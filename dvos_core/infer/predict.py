@@ -166,7 +166,9 @@ def _targets(n: int, frames, name: str, ordered: bool = False) -> list[int]:
     ``ordered`` as given, repeats included (:func:`predict_array` returns a row per frame asked)."""
     if frames is None:
         return list(range(n))
-    asked = [int(t) for t in frames]
+    from dvos_core.store.sequence import _index
+
+    asked = [_index(t) for t in frames]  # (True and 2.7 were frames 1 and 2)
     bad = sorted({t for t in asked if not 0 <= t < n})
     if bad:
         raise IndexError(f"video {name!r} has {n} frames; cannot predict frames {bad[:5]}")
