@@ -603,5 +603,6 @@ def test_a_cancelled_extraction_says_what_it_kept_and_how_to_go_on(make_napari_v
     assert "skips those frames" in job.cancel_keeps
     job.cancel()
     qtbot.waitUntil(lambda: job.status is not None, timeout=60_000)
-    assert job.status == "cancelled"  # at once: its child process had not started
-    assert "Extract heads again skips those frames" in ext.status.text(), ext.status.text()
+    assert job.status == "cancelled"  # at once: its child process had not started (or had only just)
+    said = ("Extract heads again skips those frames", "it had not started, so nothing changed")
+    assert any(s in ext.status.text() for s in said), ext.status.text()
