@@ -83,6 +83,16 @@ def test_save_frame_and_correction_follow_a_translate_along_time(make_napari_vie
     assert rv.state.current_frame(predicted) == 5 and viewer.dims.current_step[0] == 6
 
 
+@pytest.fixture
+def told(monkeypatch) -> list:
+    """The info messages napari is given to show."""
+    import napari.utils.notifications as notifications
+
+    said: list = []
+    monkeypatch.setattr(notifications, "show_info", said.append)
+    return said
+
+
 def _duplicate(viewer, qtbot, name):
     from napari.layers._layer_actions import _duplicate_layer
 
@@ -93,12 +103,8 @@ def _duplicate(viewer, qtbot, name):
 
 
 def test_a_copy_of_the_predicted_layer_is_the_users_and_its_paint_is_not_saved_as_the_original(
-    make_napari_viewer, qtbot, tmp_project, monkeypatch
+    make_napari_viewer, qtbot, tmp_project, monkeypatch, told
 ):
-    import napari.utils.notifications as notifications
-
-    told = []
-    monkeypatch.setattr(notifications, "show_info", told.append)
     frames, gt = tiny_clip(6)
     video = tmp_project.add_video_array("a", frames, split="train")
     prediction_set(video, "m", gt)
@@ -122,12 +128,8 @@ def test_a_copy_of_the_predicted_layer_is_the_users_and_its_paint_is_not_saved_a
 
 
 def test_a_copy_of_the_masks_layer_stays_as_the_users_and_save_frame_refuses_its_paint(
-    make_napari_viewer, qtbot, tmp_project, monkeypatch
+    make_napari_viewer, qtbot, tmp_project, monkeypatch, told
 ):
-    import napari.utils.notifications as notifications
-
-    told = []
-    monkeypatch.setattr(notifications, "show_info", told.append)
     frames, gt = tiny_clip(6)
     video = tmp_project.add_video_array("a", frames, split="train")
     video.set_mask(1, gt[1], "pseudo")
@@ -148,13 +150,9 @@ def test_a_copy_of_the_masks_layer_stays_as_the_users_and_save_frame_refuses_its
     assert video.provenance[1] == 2
 
 
-def test_a_copy_of_the_video_layer_is_the_users_too(make_napari_viewer, qtbot, tmp_project, monkeypatch):
+def test_a_copy_of_the_video_layer_is_the_users_too(make_napari_viewer, qtbot, tmp_project, monkeypatch, told):
     """Duplicate Layer on the video's image layer raised (its lazy frames could not be copied); now the copy reads
     the same frames and is a layer of the user's, the video layer staying dvos's."""
-    import napari.utils.notifications as notifications
-
-    told = []
-    monkeypatch.setattr(notifications, "show_info", told.append)
     frames, _ = tiny_clip(6)
     tmp_project.add_video_array("a", frames, split="train")
     viewer = make_napari_viewer()
