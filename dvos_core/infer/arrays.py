@@ -1,5 +1,6 @@
-"""Checks of the in-memory arrays the array functions take (:func:`~dvos_core.infer.predict.predict_array`,
-:func:`~dvos_core.infer.smooth.smooth_array`): numpy only, so smoothing still loads no torch."""
+"""The check of the in-memory frames the array functions take (:func:`~dvos_core.infer.predict.predict_array`,
+:func:`~dvos_core.infer.smooth.smooth_array`; their probabilities: the store's
+:func:`~dvos_core.store.predictions.check_probabilities`): numpy only, so smoothing still loads no torch."""
 
 from __future__ import annotations
 
@@ -18,18 +19,3 @@ def check_frames(frames) -> np.ndarray:
             hint = "; frames with values 0-255 in another integer type: pass frames.astype(np.uint8)"
         raise ValueError(f"frames must be (T, H, W, 3) uint8 RGB, got {frames.shape} {frames.dtype}{hint}")
     return frames
-
-
-def check_probabilities(probabilities, what: str = "probabilities") -> np.ndarray:
-    """``probabilities`` as float32, or a ValueError when any is outside [0, 1] or NaN, worded as the store's
-    (:meth:`~dvos_core.store.predictions.ModelPredictions.set_many`): a 0/255 image or mask is not a probability map."""
-    p = np.asarray(probabilities, np.float32)
-    if p.size:
-        lo, hi = float(np.min(p)), float(np.max(p))  # NaN propagates into both
-        if not (lo >= 0.0 and hi <= 1.0):
-            bad = "NaN" if np.isnan(lo) or np.isnan(hi) else f"values from {lo:g} to {hi:g}"
-            raise ValueError(
-                f"{what} hold {bad}; a probability map is a number in [0, 1] per pixel (a 0/255 image: divide by "
-                "255 first)"
-            )
-    return p

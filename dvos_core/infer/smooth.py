@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from dvos_core.infer.arrays import check_frames, check_probabilities
+from dvos_core.infer.arrays import check_frames
 from dvos_core.infer.frame_window import FrameWindow
 from dvos_core.infer.outlier_gate import frame_look, outlier_weight
 from dvos_core.motion import valid_region, warp_to
@@ -125,6 +125,8 @@ def smooth_array(
 ) -> np.ndarray:
     """Smoothed (T, H, W) probabilities of an in-memory video: ``probabilities`` numbers in [0, 1] (not a 0/255
     image), ``frames`` (T, H, W, 3) uint8 RGB; the options are :func:`smooth_stream`'s."""
+    from dvos_core.store.predictions import check_probabilities  # (the store's rule; zarr, no torch)
+
     frames = check_frames(frames)
     probabilities = check_probabilities(probabilities)
     if probabilities.shape != frames.shape[:3]:

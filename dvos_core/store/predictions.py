@@ -53,6 +53,22 @@ def recorded_checkpoint(root, attrs: dict) -> str | None:
     return str(own) if own is not None else recorded
 
 
+def check_probabilities(probabilities, what: str = "probabilities", after: str = "") -> np.ndarray:
+    """``probabilities`` as float32, or a ValueError (``what`` they are, then ``after``) when any is outside [0, 1] or
+    NaN: a 0/255 image or mask is not a probability map (the store's rule, :func:`~dvos_core.infer.smooth.smooth_array`
+    checks its input by it too)."""
+    p = np.asarray(probabilities, np.float32)
+    if p.size:
+        lo, hi = float(np.min(p)), float(np.max(p))  # NaN propagates into both
+        if not (lo >= 0.0 and hi <= 1.0):
+            bad = "NaN" if np.isnan(lo) or np.isnan(hi) else f"values from {lo:g} to {hi:g}"
+            raise ValueError(
+                f"{what} hold {bad}; a probability map is a number in [0, 1] per pixel (a 0/255 image: divide by "
+                f"255 first){after}"
+            )
+    return p
+
+
 class ModelPredictions:
     """The predictions of one model for one video (``video.predictions[model]``)."""
 
@@ -228,13 +244,7 @@ class ModelPredictions:
                 f"masks for {v.name} have shape {np.shape(masks)}, expected {p.shape} (one per frame, the size of its "
                 "probability map). Nothing was written"
             )
-        lo, hi = float(np.min(p)), float(np.max(p))  # NaN propagates into both
-        if not (lo >= 0.0 and hi <= 1.0):
-            bad = "NaN" if np.isnan(lo) or np.isnan(hi) else f"values from {lo:g} to {hi:g}"
-            raise ValueError(
-                f"probabilities for {v.name} frames {ts[0]}..{ts[-1]} hold {bad}; a probability map is a number in "
-                f"[0, 1] per pixel (a 0/255 image: divide by 255 first). Nothing was written"
-            )
+        check_probabilities(p, f"probabilities for {v.name} frames {ts[0]}..{ts[-1]}", ". Nothing was written")
         pm, pp, done = self.arrays(create=True)
         with v._write(f"writing the predictions of frames {ts[0]}..{ts[-1]}"):
             self._renew_run()  # before the frames: a run killed after writing one has changed the set's stamp
