@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from dvos_core.io.image_files import write_image
+from dvos_core.io.output_paths import partial_path
 from dvos_core.io.readers import (
     TIFF_SUFFIXES,
     image_files,
@@ -1271,7 +1272,7 @@ def export_masks(
                 continue
             prov = PROVENANCE_NAMES[int(codes[t])] if which == "labels" else "predicted"
             p = out / f"{video_id}_{int(t):06d}.{fmt}"
-            part = _partial_name(p)
+            part = partial_path(p)  # hidden until the whole export is written (hidden files are not read as masks)
             img = (np.asarray(m) > 0).astype(np.uint8) * 255
             staged.append((part, p))
             if fmt == "png":
@@ -1296,16 +1297,9 @@ def export_masks(
     return paths
 
 
-def _partial_name(path: Path) -> Path:
-    """The hidden name :func:`export_masks` writes ``path`` under until the whole export is written (hidden files
-    are not read as masks)."""
-    from dvos_core.io.output_paths import partial_path
-
-    return partial_path(path)
-
-
 def _remove_partial(out: Path, video_id: str, fmt: str) -> None:
-    """Remove the files of ``video_id`` an export killed before it could clean up left under :func:`_partial_name`."""
+    """Remove the files of ``video_id`` an export killed before it could clean up left under their hidden partial names
+    (:func:`~dvos_core.io.output_paths.partial_path`)."""
     pattern = re.compile(r"\." + re.escape(video_id) + r"_\d{6}\.partial\." + re.escape(fmt))
     for q in out.iterdir():
         if pattern.fullmatch(q.name) and q.is_file() and not q.is_symlink():
