@@ -741,7 +741,8 @@ def read_image(path) -> np.ndarray:
         a = decode_image(path, cv2.IMREAD_UNCHANGED)  # (keeps alpha and 16 bits, but ignores EXIF orientation)
     except cv2.error as e:  # e.g. more pixels than OpenCV decodes (CV_IO_MAX_IMAGE_PIXELS)
         raise ValueError(f"{path}: cannot decode this image ({str(e).strip().splitlines()[-1]})") from None
-    if is_jpeg(path) and not _jpeg_complete(path):
+    jpeg = is_jpeg(path)
+    if jpeg and not _jpeg_complete(path):
         raise ValueError(
             f"{path}: the JPEG file is cut short (no end-of-image marker: an interrupted copy?); its missing rows "
             f"would be stored grey: copy it again"
@@ -757,7 +758,7 @@ def read_image(path) -> np.ndarray:
         a = a[..., ::-1]
     elif a.ndim == 3 and a.shape[2] == 4:
         a = a[..., [2, 1, 0, 3]]
-    return np.ascontiguousarray(orient(a, exif_orientation(path)))
+    return np.ascontiguousarray(orient(a, _file_orientation(path) if jpeg else 1))
 
 
 def is_jpeg(path) -> bool:
@@ -782,10 +783,13 @@ def jpeg_orientation(im) -> int:
 
 def exif_orientation(path) -> int:
     """:func:`jpeg_orientation` of the image file ``path`` (1 without opening it in Pillow when it holds no JPEG)."""
+    return _file_orientation(path) if is_jpeg(path) else 1
+
+
+def _file_orientation(path) -> int:
+    """:func:`jpeg_orientation` of the image file ``path``, opened in Pillow."""
     from PIL import Image
 
-    if not is_jpeg(path):
-        return 1
     try:
         with Image.open(path) as im:
             return jpeg_orientation(im)
