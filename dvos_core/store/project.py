@@ -179,8 +179,6 @@ def _interrupted_overwrite(
     path: Path, kept: list[Path], creating: list[Path], head: str = "no dvos project here"
 ) -> str:
     """The message for a project folder that is gone while a ``.NAME.replaced-*`` beside it holds a whole project."""
-    from shlex import quote
-
     more = f" (older copies: {', '.join(str(p) for p in kept[1:])})" if len(kept) > 1 else ""
     new = " ".join(quote(str(p)) for p in creating)
     new = f". The new empty project it was building is not needed: `rm -rf {new}`" if creating else ""
@@ -217,8 +215,6 @@ def _through_link(path: Path) -> str:
     """The refusal to create or replace a project at ``path``, a symbolic link: the project would be built beside
     the link and renamed over it, leaving the link (hidden) beside it and what it points to as it was, or be replaced
     in a folder elsewhere that the command never named."""
-    from shlex import quote
-
     target = Path(os.path.realpath(path))
     if _is_project(target):
         return (
@@ -257,8 +253,6 @@ def _mislabelled(path: Path, version) -> SchemaVersionError | None:
     parts = newer_schema_parts(path)
     if not parts:
         return None
-    from shlex import quote
-
     return SchemaVersionError(
         f"{path} says store schema {version} in {path / 'zarr.json'}, but it holds parts only a dvos of schema 4 or "
         f"later writes ({'; '.join(parts)}): its schema_version was changed by hand or by another tool, and "
