@@ -123,3 +123,27 @@ def test_torchrun_predict_prints_the_total_of_every_process_once(tmp_path, capsy
         capsys.readouterr()
         assert main(["predict", str(path), "img", "--videos", "v", "--device", "cpu"]) == 0
         assert capsys.readouterr().out == said
+
+
+def test_cli_predict_frames_predicts_only_those_frames_of_each_video(tmp_path, capsys):
+    """`dvos predict --frames` (the Python API's ``frames``): only the frames asked, in every video chosen, then the
+    rest of a video by a later run; a frame past a video's end is refused by name before anything is written."""
+    path = tmp_path / "c.dvos"
+    p = Project.create(path)
+    rng = np.random.default_rng(0)
+    p.add_video_array("a", rng.integers(0, 255, (5, 32, 32, 3), dtype=np.uint8))
+    p.add_video_array("b", rng.integers(0, 255, (3, 32, 32, 3), dtype=np.uint8))
+    save_checkpoint(p.model_dir("ctx", create=True) / "best.pt", build_model("tiny", "context"))
+    predict = ["predict", str(path), "ctx", "--device", "cpu"]
+    assert main([*predict, "--frames", "2", "0"]) == 0
+    assert "predicted 4 frames in 2 video(s)" in capsys.readouterr().out
+    project = Project.open(path)
+    assert [project.video(v).predictions["ctx"].frames().tolist() for v in ("a", "b")] == [[0, 2], [0, 2]]
+    assert main([*predict, "--videos", "a", "--frames", "4"]) == 0
+    assert Project.open(path).video("a").predictions["ctx"].frames().tolist() == [0, 2, 4]
+    assert main([*predict, "--frames", "3", "4"]) == 2  # b has 3 frames: a's frame 3 is not predicted either
+    err = capsys.readouterr().err
+    assert "video 'b' has 3 frames (0-2); cannot predict frames [3, 4]" in err
+    assert [Project.open(path).video(v).predictions["ctx"].frames().tolist() for v in "ab"] == [[0, 2, 4], [0, 2]]
+    assert main([*predict]) == 0  # the rest, resumed
+    assert Project.open(path).video("a").predictions["ctx"].frames().tolist() == [0, 1, 2, 3, 4]

@@ -108,11 +108,11 @@ def test_context_reference_labels_come_from_human_and_pseudo_masks_never_from_a_
 
 
 def test_frames_past_the_end_are_refused():
-    from dvos_core.infer.predict import _targets
+    from dvos_core.infer.predict import target_frames
 
-    assert _targets(5, [4, 0, 4], "v") == [0, 4]
+    assert target_frames(5, [4, 0, 4], "v") == [0, 4]
     with pytest.raises(IndexError, match="cannot predict frames"):
-        _targets(5, [5], "v")
+        target_frames(5, [5], "v")
 
 
 def test_each_frame_gets_its_tau_previous_frames_as_references(tmp_project, context_ckpt, calls):

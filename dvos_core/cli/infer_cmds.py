@@ -50,6 +50,14 @@ def register(sub) -> None:
         default=THRESHOLD,
         help=f"probability threshold for the stored masks (default {THRESHOLD:g})",
     )
+    p.add_argument(
+        "--frames",
+        nargs="+",
+        type=int,
+        metavar="T",
+        help="only these frame numbers, of every video chosen (default: every frame); a frame number past the end "
+        "of a video is an error. A context model still reads each frame's earlier frames as references",
+    )
     p.add_argument("--no-resume", action="store_true", help="predict again frames that are already predicted")
     p.add_argument(
         "--replace",
@@ -336,7 +344,7 @@ def _device_line(device: str, precision: str = "auto", threads: int | None = Non
 
 def _predict(args) -> int:
     from dvos_core.infer import distributed, predict_video, replaced_sets, resolve_checkpoint_path, sharing_models
-    from dvos_core.infer.predict import refuse_replacing
+    from dvos_core.infer.predict import refuse_replacing, target_frames
     from dvos_core.model import select_device
     from dvos_core.store import Project
 
@@ -354,6 +362,9 @@ def _predict(args) -> int:
                 f"{'it' if len(tests) == 1 else 'them'} out (--videos, or --split train / --split val) or predict "
                 f"without --as-labels"
             )
+    if args.frames is not None:  # every video's frame numbers checked before any video is predicted
+        for vid in ids:
+            target_frames(project.video(vid).n_frames, args.frames, vid)
     print(f"device: {_device_line(args.device, args.precision, args.threads)}; checkpoint: {ckpt}", file=sys.stderr)
     device_type = select_device(distributed.rank_device(args.device)).type
     hint = scale_hint([project.video(v).shape[1:3] for v in ids], device_type, args.scales, "--scales trained")
@@ -387,6 +398,7 @@ def _predict(args) -> int:
                 vid,
                 str(ckpt),
                 batch_size=args.batch_size,
+                frames=args.frames,
                 resume=not args.no_resume,
                 as_labels=args.as_labels,
                 progress=TerminalProgress(),

@@ -161,7 +161,7 @@ def _frames_said(frames) -> str:
     return ", ".join(f"{a}" if b - a == 1 else f"{a}-{b - 1}" for a, b in contiguous_runs(frames))
 
 
-def _targets(n: int, frames, name: str, ordered: bool = False) -> list[int]:
+def target_frames(n: int, frames, name: str, ordered: bool = False) -> list[int]:
     """The frames to predict of a video of ``n`` frames: ``frames`` (None: all), sorted once each, or with
     ``ordered`` as given, repeats included (:func:`predict_array` returns a row per frame asked)."""
     if frames is None:
@@ -171,7 +171,10 @@ def _targets(n: int, frames, name: str, ordered: bool = False) -> list[int]:
     asked = [_index(t) for t in frames]  # (True and 2.7 were frames 1 and 2)
     bad = sorted({t for t in asked if not 0 <= t < n})
     if bad:
-        raise IndexError(f"video {name!r} has {n} frames; cannot predict frames {bad[:5]}")
+        raise IndexError(
+            f"video {name!r} has {n} frames (0-{n - 1}); cannot predict frames {bad[:5]}: ask for frame numbers "
+            f"below {n}"
+        )
     return asked if ordered else sorted(set(asked))
 
 
@@ -270,7 +273,7 @@ def predict_video(
             scales,
         )
         _check_kind_settings(main, passes, reference_masks, image_checkpoint, checkpoint)
-        targets = _targets(n, frames, video_id)
+        targets = target_frames(n, frames, video_id)
         preds = video.predictions[prediction_name(checkpoint, name)]
         held = preds.attrs if preds.exists() else {}
         if held.get("kind") == "smoothed":  # its frames are another set's smoothed: a model would overwrite them
@@ -308,7 +311,7 @@ def predict_video(
                     preds, main, targets, threshold, passes, resume, known, progress, cancel, reference_masks
                 )
             if as_labels:
-                predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel, model=preds.model)
+                predictions_to_labels(video, target_frames(n, frames, video_id), progress, cancel, model=preds.model)
             return done
         if resume:  # start() cleared the frames of any other checkpoint: only this one's are kept
             done_flags = preds.arrays()[2][:n]
@@ -333,7 +336,7 @@ def predict_video(
                     main, image, video.read_frames, targets, batch_size, sink, progress, cancel, label, shape=shape
                 )
         if as_labels and rank == 0:
-            predictions_to_labels(video, _targets(n, frames, video_id), progress, cancel, model=preds.model)
+            predictions_to_labels(video, target_frames(n, frames, video_id), progress, cancel, model=preds.model)
         return done
 
 
@@ -803,7 +806,7 @@ def predict_array(
     with using_threads(threads), _left_as_given(model, image_model):
         main, image = _predictors(model, image_model, device, tile_size, overlap, optimize, precision, scales)
         _check_kind_settings(main, passes, reference_masks, image_model, model)
-        asked = _targets(len(frames), targets, "<array>", ordered=True)
+        asked = target_frames(len(frames), targets, "<array>", ordered=True)
         tlist = sorted(set(asked))
         out = np.zeros((len(tlist), *frames.shape[1:3]), np.float32)
         pos = {t: i for i, t in enumerate(tlist)}
