@@ -373,3 +373,21 @@ def test_a_project_without_its_root_metadata_file_is_named_as_damaged(project):
     (project.path / "zarr.json").unlink()
     with pytest.raises(DamagedStoreError, match=r"zarr.json is missing .* Restore that file from a backup"):
         Project.open(project.path, mode="r")
+
+
+def test_a_synthetic_clip_number_must_be_a_whole_number_of_the_set(tmp_path):
+    """``read_clip(True)`` read clip 1, ``read_clip(-1)`` the last clip and ``write_clip(-1, ...)`` overwrote it,
+    ``read_clip(2)`` of a 2-clip set and a float failed inside Zarr: each is refused by name, nothing written."""
+    p = Project.create(tmp_path / "p.dvos")
+    s = p.create_synthetic("s", 2, 3, *HW)
+    for i in range(2):
+        s.write_clip(i, _frames(3, i), np.zeros((3, *HW), np.uint8))
+    for bad in (True, 1.0, "1"):
+        with pytest.raises(TypeError, match=r"clip index must be a whole number"):
+            s.read_clip(bad)
+    for bad in (-1, 2):
+        with pytest.raises(IndexError, match=rf"synthetic set 's' has clips 0-1; there is no clip {bad}"):
+            s.read_clip(bad)
+    with pytest.raises(IndexError, match="there is no clip -1"):
+        s.write_clip(-1, _frames(3, 7), np.ones((3, *HW), np.uint8))
+    assert (s.read_clip(np.int64(1))[0] == _frames(3, 1)).all() and not s.read_clip(1)[1].any()

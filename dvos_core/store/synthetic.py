@@ -22,6 +22,7 @@ from dvos_core.store import arrays
 from dvos_core.store.fsops import discard, io_step
 from dvos_core.store.lock import store_write
 from dvos_core.store.schema import DamagedStoreError, StoreError
+from dvos_core.store.sequence import _index
 
 
 class SyntheticSet:
@@ -162,6 +163,7 @@ class SyntheticSet:
 
     def write_clip(self, i: int, frames: np.ndarray, masks: np.ndarray) -> None:
         """Write clip i (frames (T,H,W,3) uint8, masks (T,H,W) {0,1}) then mark it done."""
+        i = self._clip_index(i)
         shp = (self.n_frames, int(self.group.attrs["height"]), int(self.group.attrs["width"]))
         if frames.shape != shp + (3,) or masks.shape != shp:
             raise ValueError(f"clip {i}: frames {frames.shape} / masks {masks.shape} do not match set shape {shp}")
@@ -172,10 +174,19 @@ class SyntheticSet:
 
     def read_clip(self, i: int, start: int = 0, stop: int | None = None):
         """(frames, masks) of a completed clip, frames [start, stop)."""
-        if not self._read("done", int(i), f"flag of clip {i}"):
+        i = self._clip_index(i)
+        if not self._read("done", i, f"flag of clip {i}"):
             raise IndexError(f"{self.path}: synthetic clip {self.name}[{i}] is not generated yet")
         stop = self.n_frames if stop is None else stop
-        return self._clip("frames", int(i), start, stop), self._clip("masks", int(i), start, stop)
+        return self._clip("frames", i, start, stop), self._clip("masks", i, start, stop)
+
+    def _clip_index(self, i) -> int:
+        """``i`` as a clip number of this set: a whole number 0 .. n_clips-1 (``True`` read clip 1, ``-1`` the last
+        clip, and a float failed inside Zarr)."""
+        i = _index(i, "clip")
+        if not 0 <= i < self.n_clips:
+            raise IndexError(f"synthetic set {self.name!r} has clips 0-{self.n_clips - 1}; there is no clip {i}")
+        return i
 
     def _clip(self, key: str, i: int, start: int, stop: int) -> np.ndarray:
         """Frames ``[start, stop)`` of done clip ``i`` of ``key``: its chunks (one per frame) were all written, so a
