@@ -105,3 +105,27 @@ def test_an_empty_image_file_is_named_as_undecodable(tmp_path):
 
     with pytest.raises(ValueError, match=r"f\.png: the file is empty \(0 bytes"):
         read_image(tmp_path / "f.png")
+
+
+def test_python_in_an_ascii_locale_opens_utf8_names_and_writes_them_as_they_are(tmp_path, video_avi):
+    """Python in the C locale holds every UTF-8 letter of a name as an escaped byte: `dvos add-video` refused
+    `vidéo.avi` as 'not UTF-8 text' (it is), and messages showed `\\udcc3\\udca9` for 'é'."""
+    import subprocess
+    import sys
+
+    shutil.copy(video_avi, tmp_path / "vidéo.avi")
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    env.pop("PYTHONIOENCODING", None)
+
+    def dvos(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "dvos_core.cli", *args], cwd=tmp_path, env=env, capture_output=True
+        )
+
+    assert dvos("new", "été.dvos").returncode == 0
+    added = dvos("add-video", "été.dvos", "vidéo.avi")
+    assert added.returncode == 0, added.stderr.decode("utf-8", "replace")
+    assert b"added vid_o:" in added.stdout
+    missing = dvos("info", "été².dvos")
+    assert missing.returncode == 2
+    assert "/été².dvos: no dvos project here".encode() in missing.stderr  # the name as its bytes

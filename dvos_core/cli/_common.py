@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import os
 import shutil
@@ -161,8 +162,30 @@ def guard_standard_streams() -> None:
         stream = getattr(sys, name)
         if stream is None or getattr(stream, "closed", False):
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+        else:
+            _names_as_their_bytes(getattr(sys, name))
     if not isinstance(sys.stderr, QuietStream):
         sys.stderr = QuietStream(sys.stderr)
+
+
+def _bytes_of_names(error: UnicodeEncodeError):
+    """Encoding error handler ``dvos-names``: the bytes a file name held that Python could not decode (in an ASCII
+    locale, every UTF-8 letter of a name) are written back as those bytes, so ``été.dvos`` shows as it does in
+    ``ls``, not as ``\\udcc3\\udca9t...``; any other character is escaped as with ``backslashreplace``."""
+    bad = error.object[error.start : error.end]
+    if all(0xDC80 <= ord(c) <= 0xDCFF for c in bad):
+        return bytes(ord(c) - 0xDC00 for c in bad), error.end
+    return codecs.backslashreplace_errors(error)
+
+
+def _names_as_their_bytes(stream) -> None:
+    """Let ``stream`` (a text stream that cannot write every character: Python in an ASCII locale) write file names
+    as their bytes (see :func:`_bytes_of_names`)."""
+    if getattr(stream, "encoding", "utf-8").lower().replace("-", "") in ("utf8", "utf_8"):
+        return
+    codecs.register_error("dvos-names", _bytes_of_names)
+    with contextlib.suppress(AttributeError, ValueError, OSError):  # not a TextIOWrapper (a test's capture)
+        stream.reconfigure(errors="dvos-names")
 
 
 def flush_stdout() -> None:

@@ -18,12 +18,18 @@ from dvos_core.store.fsops import io_step
 def opencv_name(path) -> str:
     """``path`` as OpenCV's video readers and writers (FFmpeg) must be given it: absolute, so that a relative name
     with a colon (a timestamp such as ``2023-06-14T10:30:00.mp4``) is not read as a protocol, and UTF-8 text (a
-    ValueError naming the file and the fix otherwise)."""
+    ValueError naming the file and the fix otherwise). A UTF-8 name that Python holds with escaped bytes, because it
+    runs in an ASCII ("C") locale, is given as the text it is."""
     name = str(Path(path).absolute())
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        shown = os.fsencode(name).decode("utf-8", "backslashreplace")
+        raw = os.fsencode(name)
+        try:
+            return raw.decode("utf-8")  # OpenCV encodes it back to these very bytes
+        except UnicodeDecodeError:
+            pass
+        shown = raw.decode("utf-8", "backslashreplace")
         raise ValueError(
             f"{shown}: the name holds bytes that are not UTF-8 text (a file copied from an older Windows computer or "
             f"a camera card?), and OpenCV, which reads and writes videos for dvos, cannot open such a name: rename "
