@@ -67,3 +67,33 @@ def test_export_csv_cancelled_says_nothing_was_written(tmp_project, masked, tmp_
     err = capsys.readouterr().err
     assert f"nothing was written to {out}" in err and "committed" not in err
     assert not out.exists()
+
+
+def test_a_csv_of_absolute_paths_into_a_latin1_folder_is_refused_before_anything_is_written(
+    tmp_project, masked, tmp_path
+):
+    """`export-csv --absolute-paths` into a folder named in Latin-1 bytes wrote every PNG, then failed on the CSV
+    with "'utf-8' codec can't encode character '\\udce9'", leaving the PNGs without a CSV. It is refused by name
+    first; relative paths (the default) export there."""
+    import os
+
+    out = tmp_path / os.fsdecode(b"sortie\xe9")
+    with pytest.raises(ValueError, match=r"sortie\\xe9: the folder's name holds bytes that are not UTF-8.*--absolute"):
+        export_reference_csv(tmp_project, out, clip_length=3, absolute_paths=True)
+    assert not out.exists()
+    csv = export_reference_csv(tmp_project, out, clip_length=3)
+    assert csv.read_text().splitlines()[1].split(",")[2] == "frames/plot1-000000/plot1_000000.png"
+
+
+def test_a_csv_that_cannot_be_written_leaves_no_exported_file(tmp_project, masked, tmp_path, monkeypatch):
+    """The CSV is written before the PNGs get their names: a CSV write that fails leaves the folder as it was."""
+    import pandas as pd
+
+    def full_disk(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
+    out = tmp_path / "export"
+    with pytest.raises(OSError, match="dataset.csv: writing the CSV failed: the disk is full"):
+        export_reference_csv(tmp_project, out, clip_length=3)
+    assert not out.exists()

@@ -70,6 +70,8 @@ def export_reference_csv(
 
     out = check_output_folder(out_dir, project, subfolders=("frames", "masks"))
     check_output_file(out / csv_name, project)  # not the CSV a video was imported from
+    if absolute_paths:
+        _check_text_path(out.resolve())
     _check_replaceable(out / csv_name)
     ids = id_list(video_ids) if video_ids else _training_ids(project)
     plan = []  # (video, [frame indices of one clip])
@@ -87,6 +89,8 @@ def export_reference_csv(
             plan.extend((v, run[i * clip_length : (i + 1) * clip_length]) for i in range(n_full))
     if not plan:
         raise ValueError(f"nothing to export to {out / csv_name}: {_why_no_clip(ids, longest, clip_length)}")
+    csv_path = out / csv_name
+    tmp = csv_path.with_name(f".{csv_path.name}.{os.getpid()}.tmp")  # a kill leaves the old CSV, not half of one
     created: list[Path] = []  # folders this export made, removed again (when empty) if it stops
     staged: list[tuple[Path, Path]] = []  # (hidden partial file, its name once the whole export is written)
     try:
@@ -117,32 +121,43 @@ def export_reference_csv(
                 rows.append({"VID": clip_id, "FID": fid, "Image": ref(img_p), "Mask": ref(mask_p), "Label": label})
                 fid += 1
                 report(progress, fid, total, "exporting frames and masks")
+        with io_step(csv_path, "writing the CSV"):  # before any file gets its name: a failed CSV leaves none
+            pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(tmp, index=False)
         while staged:  # every file written whole: each gets its name (an earlier export's file of that name replaced)
             part, path = staged[-1]
             with io_step(path, "giving an exported file its name"):
                 os.replace(part, path)
             staged.pop()
+        with io_step(csv_path, "writing the CSV"):
+            os.replace(tmp, csv_path)
     except BaseException:  # a cancel, Ctrl+C, a full disk: the folder stays as it was (its earlier files untouched)
+        tmp.unlink(missing_ok=True)
         for part, _path in staged:
             part.unlink(missing_ok=True)
         for folder in reversed(created):
             with contextlib.suppress(OSError):
                 folder.rmdir()  # fails, harmlessly, when something else is in it
         raise
-    csv_path = out / csv_name
-    tmp = csv_path.with_name(f".{csv_path.name}.{os.getpid()}.tmp")  # a kill leaves the old CSV, not half of one
-    with io_step(csv_path, "writing the CSV"):
-        try:
-            pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(tmp, index=False)
-            os.replace(tmp, csv_path)
-        finally:
-            tmp.unlink(missing_ok=True)
     if skipped:
         warn_user(
             f"{skipped} masked frame(s) were not exported: they do not fill a whole clip of {clip_length} "
             f"consecutive masked frames",
         )
     return csv_path
+
+
+def _check_text_path(folder: Path) -> None:
+    """Refuse, before anything is written, an output folder whose name is not UTF-8 text (Latin-1 bytes from an
+    older Windows computer or a camera card): the CSV, which is UTF-8 text, cannot hold its absolute paths."""
+    try:
+        os.fsencode(folder).decode("utf-8")
+    except UnicodeDecodeError:
+        shown = os.fsencode(folder).decode("utf-8", "backslashreplace")
+        raise ValueError(
+            f"{shown}: the folder's name holds bytes that are not UTF-8 text, so the CSV (UTF-8 text) cannot name "
+            f"its files by absolute path: export without --absolute-paths (absolute_paths=False: paths relative to "
+            f"the CSV), or rename the folder (e.g. `convmv -f latin1 -t utf8 -r --notest FOLDER`)"
+        ) from None
 
 
 def _make_folder(folder: Path, created: list[Path]) -> None:
