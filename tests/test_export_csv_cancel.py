@@ -62,11 +62,16 @@ def test_export_csv_cancelled_says_nothing_was_written(tmp_project, masked, tmp_
     token, progress = _cancelled_after_the_first_frame()
     monkeypatch.setattr(_common, "cancel_on_sigint", lambda: token)
     monkeypatch.setattr(_common, "TerminalProgress", lambda: progress)
+    tmp_project.add_video_array("t", np.zeros((2, 16, 16, 3), np.uint8), split="test")
     out = tmp_path / "export"
     assert main(["export-csv", str(tmp_project.path), str(out), "--clip-length", "3"]) == 130
     err = capsys.readouterr().err
     assert f"nothing was written to {out}" in err and "committed" not in err
+    assert "dvos export-csv: warning: left out the test video(s) ['t']" in err  # said before the cancel too
     assert not out.exists()
+    monkeypatch.undo()
+    assert main(["export-csv", str(tmp_project.path), str(out), "--clip-length", "4"]) == 0
+    assert "warning: 2 masked frame(s) were not exported" in capsys.readouterr().err
 
 
 def test_a_csv_of_absolute_paths_into_a_latin1_folder_is_refused_before_anything_is_written(
