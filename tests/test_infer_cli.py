@@ -1,6 +1,7 @@
 """`dvos predict`, `dvos pseudo-label`, `dvos evaluate` end to end on a tiny model."""
 
 import numpy as np
+import pytest
 import torch
 
 from dvos_core.cli import main
@@ -147,3 +148,38 @@ def test_cli_predict_frames_predicts_only_those_frames_of_each_video(tmp_path, c
     assert [Project.open(path).video(v).predictions["ctx"].frames().tolist() for v in "ab"] == [[0, 2, 4], [0, 2]]
     assert main([*predict]) == 0  # the rest, resumed
     assert Project.open(path).video("a").predictions["ctx"].frames().tolist() == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.slow
+def test_a_real_torchrun_predicts_every_frame_once_as_one_process_does(tmp_path):
+    """`torchrun --nproc_per_node 2 -m dvos_core.cli predict` (gloo on the CPU, the ranks' own environment, no
+    fakes): the two processes share the frames, every frame is predicted, rank 0 prints the total, and the masks
+    and probabilities equal those of one process."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    torchrun = shutil.which("torchrun")
+    if torchrun is None:
+        pytest.skip("torchrun is not on PATH")
+    path = tmp_path / "d.dvos"
+    p = Project.create(path)
+    p.add_video_array("v", np.random.default_rng(0).integers(0, 255, (7, 32, 32, 3), dtype=np.uint8))
+    save_checkpoint(p.model_dir("img", create=True) / "best.pt", build_model("tiny", "frame"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    run = subprocess.run(
+        [torchrun, "--nproc_per_node", "2", "-m", "dvos_core.cli", "predict", str(path), "img", "--device", "cpu"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.count("predicted 7 frames in 1 video(s) (2 processes)") == 1
+    assert "[rank 1]" in run.stderr  # the second process did its share
+    assert main(["predict", str(path), "img", "--device", "cpu", "--name", "one", "--threads", "1"]) == 0
+    sets = Project.open(path).video("v").predictions
+    assert sets["img"].frames().tolist() == list(range(7))
+    for a, b in zip(sets["img"].arrays()[:2], sets["one"].arrays()[:2], strict=True):
+        assert np.array_equal(a[:], b[:])
