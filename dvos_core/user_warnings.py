@@ -28,3 +28,9 @@ def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
         frame = frame.f_back
         level += 1
     warnings.warn(message, category, stacklevel=level)
+
+
+def debug_from_environment() -> bool:
+    """True when the environment sets DVOS_DEBUG to anything but 0/false/no/off (the ``--debug`` of every door that
+    has no option for it: the full traceback, and the log lines of OpenCV and FFmpeg)."""
+    return os.environ.get("DVOS_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")

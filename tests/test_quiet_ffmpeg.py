@@ -49,3 +49,9 @@ def test_opencv_before_4_13_is_quieted_through_its_own_call(monkeypatch):
     monkeypatch.setattr(cv2, "utils", type("utils", (), {})(), raising=False)  # no logging module
     monkeypatch.setattr(cv2, "setLogLevel", set_to.append, raising=False)
     assert quiet_opencv_video() is cv2 and set_to == [2]
+
+
+def test_dvos_debug_0_is_off_for_the_log_lines_as_for_the_traceback(tmp_path):
+    """`DVOS_DEBUG=0` let FFmpeg's lines through (any value counted) while the traceback took it as off."""
+    r = _add(tmp_path, _truncated_mp4(tmp_path), DVOS_DEBUG="0")
+    assert r.returncode == 2 and "moov atom not found" not in r.stderr and "Traceback" not in r.stderr

@@ -253,9 +253,9 @@ def user_error_types() -> tuple[type[BaseException], ...]:
 
 def debug_enabled(args=None) -> bool:
     """True when `dvos --debug` was given or the environment sets DVOS_DEBUG (to anything but 0/false/no/off)."""
-    if getattr(args, "debug", False):
-        return True
-    return os.environ.get("DVOS_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
+    from dvos_core.user_warnings import debug_from_environment
+
+    return bool(getattr(args, "debug", False)) or debug_from_environment()
 
 
 def run_command(args) -> int:

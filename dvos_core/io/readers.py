@@ -49,7 +49,9 @@ def quiet_opencv_video():
 
     import cv2
 
-    if not os.environ.get("DVOS_DEBUG"):
+    from dvos_core.user_warnings import debug_from_environment
+
+    if not debug_from_environment():  # DVOS_DEBUG=0 is off, as for the traceback
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET, read when OpenCV first opens a video
         if "OPENCV_LOG_LEVEL" not in os.environ:
             logging = getattr(getattr(cv2, "utils", None), "logging", None)  # OpenCV 4.13 and later
