@@ -195,6 +195,12 @@ def test_extract_makes_backgrounds_from_annotated_frames(make_napari_viewer, qtb
     assert form.isRowVisible(ext.bg_source) and not form.isRowVisible(ext.motion)
     ext.bg_mode.setCurrentIndex(1)  # annotated frames (inpaint the painted heads)
     assert not form.isRowVisible(ext.bg_source) and form.isRowVisible(ext.motion) and form.isRowVisible(ext.dilate)
+    from dvos_core.extract.annotated_backgrounds import MAX_DILATE
+    from dvos_core.synth.config import MAX_OBJECT_SCALE
+    from dvos_napari.docks.synthesize import SYNTH_VIEWS
+
+    assert ext.dilate.maximum() == MAX_DILATE  # as --dilate (it stopped at 100)
+    assert SYNTH_VIEWS["object_scale"].maximum == MAX_OBJECT_SCALE  # 100 was offered, more than 4 then refused
     assert ext.n_clips.specialValueText() == "one per frame"
     ext.clip_length.setValue(4)
     ext.n_clips.setValue(2)

@@ -35,7 +35,8 @@ def register(sub) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="data-loader worker processes of the training (default: automatic, none on a CPU, up to 4 on a GPU)",
+        help="data-loader worker processes of the training (default: automatic, none on a CPU or MPS, up to 4 on a "
+        "CUDA GPU)",
     )
     p.add_argument(
         "--video-model",

@@ -115,7 +115,7 @@ def register(sub) -> None:
         "--num-workers",
         type=int,
         metavar="N",
-        help="DataLoader worker processes (default: automatic, none on a CPU, up to 4 on a GPU)",
+        help="DataLoader worker processes (default: automatic, none on a CPU or MPS, up to 4 on a CUDA GPU)",
     )
     p.add_argument(
         "--seed",

@@ -212,7 +212,7 @@ class TrainConfig:
         default=None,
         metadata=doc(
             "DataLoader worker processes (null = automatic: none on a CPU, where they take cores from the training "
-            "itself; on a GPU up to 4, one core kept per training process)"
+            "itself, nor on an Apple MPS GPU; on a CUDA GPU up to 4, one core kept per training process)"
         ),
     )
     seed: int = field(default=123, metadata=doc("random seed (model init, sampling, augmentation)"))

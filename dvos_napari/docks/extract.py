@@ -107,7 +107,7 @@ class ExtractDock(DvosDock):
             self.motion.addItem(text, key)
         self.dilate = _spin(
             0,
-            100,
+            256,  # dvos_core.extract.annotated_backgrounds.MAX_DILATE, as --dilate (not imported: a second to load)
             DEFAULTS["dilate"],
             "grow each painted head by this many pixels before filling it (covers the fuzzy edges a brush misses)",
         )

@@ -38,7 +38,8 @@ SYNTH_VIEWS = {
     "n_fakes": FieldView("fake heads per frame", "count", group="Heads and fakes", maximum=100000),
     "fake_on_top_prob": FieldView("fakes in front of heads", "share 0-1", "Heads and fakes", maximum=1, step=0.05),
     "placement_tries": FieldView("placement tries", "per object", "Heads and fakes", minimum=1, maximum=1000),
-    "object_scale": FieldView("object size factor", "x", "Heads and fakes", maximum=100, step=0.05),
+    # at most dvos_core.synth.config.MAX_OBJECT_SCALE (a larger factor only failed when the set was made)
+    "object_scale": FieldView("object size factor", "x", "Heads and fakes", maximum=4, step=0.05),
     "min_visible_area": FieldView("smallest visible head", "px", "Heads and fakes", maximum=10**6),
     "border_heads": FieldView(
         "heads cut by the frame's edge",
