@@ -73,7 +73,6 @@ def stored_masks(project, video, which: str, model: str | None):
     if which != "predictions":
         raise ValueError(f"which must be 'labels' or 'predictions', got {which!r}")
     chosen = prediction_set(project, video, model)
-    chosen.arrays()  # grown to the video's length
 
     def read(a, b):
         return np.asarray(chosen.read("masks", slice(a, b))), chosen.finished(slice(a, b))

@@ -103,23 +103,31 @@ class ModelPredictions:
 
     def read(self, key: str, rows):
         """``key`` (one of ``masks``, ``probability``, ``done``) of frames ``rows`` (an int, a slice or a sequence of
-        frame indices); a damaged file is a :class:`~dvos_core.store.schema.DamagedStoreError` naming it."""
+        frame indices); a damaged file is a :class:`~dvos_core.store.schema.DamagedStoreError` naming it. Frames
+        added to the video after the set's arrays last grew (only a write grows them) read as not predicted: flag 0,
+        zeros."""
         from dvos_core.store import arrays
 
         v = self.video
         if key not in KEYS:
             raise ValueError(f"key must be one of {KEYS}, got {key!r}")
         self._require()
+        arr = v._array(f"{self._path}/{key}", self._meta_fix())
+        n = arr.shape[0]
+        wanted = arrays.row_indices(rows, max(n, v.n_frames))
+        added = [r >= n and r < v.n_frames for r in wanted]  # frames appended since: never predicted by this set
+        if any(added) and (key == "done" or not np.any(self.read("done", [r for r, a in zip(wanted, added) if a]))):
+            inside = [r for r, a in zip(wanted, added) if not a]
+            out = np.zeros((len(wanted), *arr.shape[1:]), arr.dtype)
+            if inside:
+                out[~np.asarray(added)] = self.read(key, inside)
+            return out[0] if isinstance(rows, (int, np.integer)) else out
         what = {"masks": "predicted mask", "probability": "predicted probability", "done": "prediction flag"}[key]
         fix = self._meta_fix() if key == "done" else self._fix()  # predicting again reads the flags first
-        present = True  # every flag was written when the set was started
+        present = True  # every flag was written when the set was started (or grew)
         if key != "done":  # a predicted frame's mask and probability were written: their files must be there
-            done = np.atleast_1d(self.read("done", rows))
-            frames = arrays.row_indices(rows, v._array(f"{self._path}/done", self._meta_fix()).shape[0])
-            present = [t for t, d in zip(frames, done) if d]
-        return arrays.read(
-            v._array(f"{self._path}/{key}", self._meta_fix()), rows, v._owner, f"{what} by {self.model!r}", fix, present
-        )
+            present = [t for t, d in zip(wanted, np.atleast_1d(self.read("done", rows))) if d]
+        return arrays.read(arr, rows, v._owner, f"{what} by {self.model!r}", fix, present)
 
     def exists(self) -> bool:
         """Whether the set is there (its ``done`` array, created last, exists); a set or ``predictions`` folder
@@ -134,7 +142,10 @@ class ModelPredictions:
         return dict(_open(self.video, self._path, self.model).attrs) if self.exists() else {}
 
     def arrays(self, create: bool = False):
-        """(masks, probability, done) arrays, created on demand; None when absent."""
+        """(masks, probability, done) arrays; None when absent. ``create``: for a write, create them when absent and
+        grow them to the video's frames (appended since they were made). A read never writes: when the video has
+        grown since, each array is a read-only view of the video's length whose added frames read as not predicted
+        (flag 0, zeros), so a project opened read-only reads too."""
         v, g = self.video, self.video.group
         if not self.exists():  # "done" is created last: a killed creation is simply redone
             if not create:
@@ -146,10 +157,16 @@ class ModelPredictions:
                 arrays.create(sub, "masks", (n, h, w), "uint8", chunks=(1, h, w), compressors=arrays.mask_codecs())
                 self._create_done(sub, n)
         arrs = {key: v._array(f"{self._path}/{key}", self._meta_fix()) for key in KEYS}  # a damaged zarr.json named
-        if any(a.shape[0] < v.n_frames for a in arrs.values()):
+        n = v.n_frames
+        if not create:
+            return tuple(a if a.shape[0] >= n else _Grown(a, n) for a in arrs.values())
+        if any(a.shape[0] < n for a in arrs.values()):
             with v._write("growing the prediction arrays"):
-                for a in arrs.values():
-                    arrays.ensure_length(a, v.n_frames)
+                for key, a in arrs.items():  # the flags last, each added one written: "every flag was written"
+                    had = a.shape[0]
+                    arrays.ensure_length(a, n)
+                    if key == "done" and had < n:
+                        a[had:n] = 0
         return arrs["masks"], arrs["probability"], arrs["done"]
 
     def _create_done(self, sub, n: int) -> None:
@@ -364,7 +381,6 @@ class ModelPredictions:
         idx = np.asarray(frames if isinstance(frames, np.ndarray) else list(frames), np.int64).reshape(-1)
         for t in idx:
             self.video._check_t(int(t))
-        self.arrays()
         missing = idx[~self.finished(idx)] if len(idx) else idx
         if len(missing):
             shown = ", ".join(str(int(t)) for t in missing[:8]) + (" ..." if len(missing) > 8 else "")
@@ -483,6 +499,36 @@ class Predictions:
         self.video._check_t(t)
         latest = self.latest()
         return latest.get(t) if latest.exists() else None
+
+
+class _Grown:
+    """A read-only view of a prediction array ``arr`` as ``n`` rows long (its video grew since the array last did):
+    the rows past its end read as zeros (not predicted), as :meth:`ModelPredictions.read` reads them."""
+
+    def __init__(self, arr, n: int):
+        self.arr, self.shape = arr, (int(n), *arr.shape[1:])
+        self.dtype, self.chunks, self.ndim = arr.dtype, arr.chunks, arr.ndim
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        first, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        n = self.shape[0]
+        rows = np.asarray([r + n if r < 0 else r for r in arrays.row_indices(first, n)], np.int64)
+        if len(rows) and (rows.min() < 0 or rows.max() >= n):
+            raise IndexError(f"frame index out of range for {n} frames: {first!r}")
+        stored = rows < self.arr.shape[0]
+        out = np.zeros((len(rows), *self.shape[1:]), self.dtype)
+        if stored.any():
+            out[stored] = self.arr.get_orthogonal_selection(rows[stored])
+        if isinstance(first, (int, np.integer)):
+            return out[0][rest] if rest else out[0]
+        return out[(slice(None), *rest)] if rest else out
+
+    def __array__(self, dtype=None, copy=None):
+        a = self[:]
+        return a if dtype is None else a.astype(dtype)
 
 
 def _folder(video, sub: str):
