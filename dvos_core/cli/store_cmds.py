@@ -267,6 +267,7 @@ def _info(args) -> int:
         leftover_note,
         misnamed_model_note,
         outdated_note,
+        stale_writer_note,
         stopped_pseudo_note,
         unfinished_note,
     )
@@ -279,6 +280,11 @@ def _info(args) -> int:
     print(f"project {s['path']} (schema {s['schema_version']})")
     if s.get("writer"):
         print(f"being written now by {s['writer']}: what it is making may look unfinished below until it ends")
+    if s.get("stale_writer"):  # killed mid-write, or copied while it wrote
+        print(
+            f"warning: {stale_writer_note(s['path'], s['stale_writer'])}; `dvos check {quote(s['path'])}` names "
+            "what it left damaged or unfinished"
+        )
     print(f"videos: {len(s['videos'])}")
     for v in s["videos"]:
         prov = ", ".join(f"{k} {n}" for k, n in v["provenance"].items()) or "no masks"

@@ -18,6 +18,7 @@ from dvos_core.shell import quote
 from dvos_core.store.notes import (
     leftover_note,
     misnamed_model_note,
+    stale_writer_note,
     stopped_pseudo_note,
     stopped_training_note,
     unfinished_note,
@@ -103,6 +104,8 @@ def _unfinished(summary: dict, project_path: str) -> list[Finding]:
             )
     for p in summary.get("hidden_leftovers") or []:
         out.append(Finding("unfinished", "beside the project", leftover_note(project_path, p)))
+    if summary.get("stale_writer"):  # killed mid-write, or the project copied while it wrote
+        out.append(Finding("unfinished", "writer record", stale_writer_note(project_path, summary["stale_writer"])))
     for p in summary.get("misnamed_models") or []:
         out.append(Finding("unfinished", f"model folder {Path(p).name!r}", misnamed_model_note(p)))  # to rename
     return out

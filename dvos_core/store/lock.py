@@ -254,6 +254,15 @@ class WriterLock:
     def describe_holder(self) -> str:
         return describe_record(self.holder())
 
+    def stale_record(self) -> dict | None:
+        """The holder record left in the project by a writer that no longer writes it (see :meth:`writing`: killed
+        mid-write, or the project was copied while a command wrote it), else None. Any writer replaces it, and
+        removes it when it ends."""
+        if self.held or self.writing():
+            return None
+        record = self.holder()  # (a writer that ended meanwhile removed its record before letting the lock go)
+        return record if record is not None and not self.writing() else None
+
     # ---- acquire / release -------------------------------------------------------------------------------------
     def _try(self, operation: str) -> bool:
         """Take the OS lock without waiting (caller holds the mutex); True on success."""

@@ -68,6 +68,23 @@ def leftover_note(project_path, folder) -> str:
     )
 
 
+def stale_writer_note(project_path, record: dict) -> str:
+    """What the writer ``record`` (:meth:`~dvos_core.store.lock.WriterLock.stale_record`) left in the project means,
+    and what to do: resume the command it names, or, for a copy taken while it wrote, copy the project again."""
+    from dvos_core.store.lock import HOLDER_NAME
+
+    command = record.get("command") or "a dvos command"
+    step = f", {record['operation']}" if record.get("operation") else ""
+    pid, host, since = (record.get(k, "?") for k in ("pid", "host", "since"))
+    who = f"`{command}` (process {pid} on {host}{step}, since {since})"
+    return (
+        f"{Path(project_path) / HOLDER_NAME} says {who} was writing the project, but no process writes it now: that "
+        f"command was killed mid-write, or this project is a copy taken while it wrote (a copy can then mix old and "
+        f"new data: copy the original again while no dvos command writes it); otherwise run that command again to "
+        f"finish its work (a command that writes the project removes this file)"
+    )
+
+
 def stopped_pseudo_note(project_path, video: str, stopped: dict) -> str:
     """What a stopped pseudo-labelling left (``stopped``: the summary's ``pseudo_label_stopped``) and the command
     that finishes it."""

@@ -225,6 +225,7 @@ class ModelPredictions:
             sub = v.group[self._path]
             if not same:
                 sub["done"][:] = 0  # the commit flags first: stale frames never read as this checkpoint's
+                self._clear_data()
             stamp = _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
             old = dict(sub.attrs)
             if same:  # the frames kept: the run id it had (its date in a set made before runs had ids) until a write
@@ -233,6 +234,21 @@ class ModelPredictions:
                 run = {"run": _new_run()}
             sub.attrs.put({**info, "fingerprint": fingerprint, "date": stamp, **run})
         return same
+
+    def _clear_data(self) -> None:
+        """Remove the chunk files of the set's masks and probabilities (their ``zarr.json`` stays), once its flags
+        are cleared: an earlier checkpoint's frames are gone, not kept beside the new run's. A copy of the project
+        taken while the new run writes (``cp -r`` copies the flags after the data) could otherwise flag a frame
+        whose copied chunks are the earlier checkpoint's: now such a frame's chunks are missing, which reads (and
+        ``dvos check``) name as damage. A kill part-way leaves some of the old files, none of them flagged."""
+        folder = _folder(self.video, self._path)
+        if folder is None:  # no files to copy (a store in memory): the cleared flags are enough
+            return
+        root = Path(str(self.video.group.store.root))
+        for key in ("masks", "probability"):
+            for part in sorted((folder / key).iterdir()) if (folder / key).is_dir() else ():
+                if part.name != "zarr.json":  # the chunks (``c/``, or an older key encoding's files)
+                    discard(part, root)
 
     def _renew_run(self) -> None:
         """Give the set a new ``run`` id when a resumed run writes its first frame (see :meth:`start`); the caller

@@ -937,6 +937,8 @@ class Project:
             "hidden_leftovers": [str(p) for group in _hidden_builds(self.path) for p in group],
             # another process writing now (its holder record), else None: what looks unfinished may be its work
             "writer": self.lock.describe_holder() if not self.lock.held and self.lock.writing() else None,
+            # the record of a writer that no longer writes (killed, or the project copied while it wrote), else None
+            "stale_writer": self.lock.stale_record(),
         }
 
 
