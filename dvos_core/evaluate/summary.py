@@ -274,6 +274,7 @@ def scored_frames(video, gt_provenances: Sequence = DEFAULT_GT_PROVENANCES, mode
     chosen = video.predictions[model] if model else video.predictions.latest()
     predicted = chosen.frames() if chosen.exists() else np.zeros(0, np.int64)
     if predicted.size == 0:
+        video.predictions.raise_damaged(model)  # a set whose own zarr.json is damaged: named, not "no predictions"
         sets = video.predictions.models()
         if model and sets:
             from dvos_core.store.notes import predict_fix

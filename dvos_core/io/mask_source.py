@@ -18,6 +18,8 @@ def prediction_set(project, video, model: str | None):
     again since (or, smoothed, from a set made again since) is read with a warning saying so and how to make it
     again."""
     models = video.predictions.models()
+    if model not in models if model is not None else not models:  # a damaged set named, not "no predictions"
+        video.predictions.raise_damaged(model)
     if model is not None and model not in models:
         from dvos_core.store.notes import predict_fix
 

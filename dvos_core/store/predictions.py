@@ -444,6 +444,16 @@ class Predictions:
         one."""
         return self._scan()[1]
 
+    def raise_damaged(self, model: str | None = None) -> None:
+        """Raise the :class:`~dvos_core.store.schema.DamagedStoreError` (naming the file and the fix, see
+        :meth:`damaged`) of set ``model``, or of every damaged set when ``model`` is None, if it is damaged: for a
+        caller about to say the video has no (such) predictions, which would send the user to predict it again."""
+        from dvos_core.store.schema import DamagedStoreError
+
+        said = [message for name, message in self.damaged().items() if model is None or name == model]
+        if said:
+            raise DamagedStoreError("; ".join(said))
+
     def _scan(self) -> tuple[list[str], dict[str, str]]:
         """(:meth:`models`, :meth:`damaged`)."""
         from dvos_core.store.schema import DamagedStoreError
