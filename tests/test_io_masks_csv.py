@@ -377,10 +377,35 @@ def test_export_keeps_every_readable_mask_of_a_damaged_video(tmp_project, video,
         UserWarning, match=r"plot1: the masks of 1 frame\(s\) could not be read .*\(frames 5\).*masks/c/5"
     ):
         written = export_masks(tmp_project, "plot1", tmp_path / "out", fmt=fmt)
+    assert list(written.skipped) == [5] and "masks/c/5/0/0 is damaged" in written.skipped[5]
     other = tmp_project.add_video_array("copy", video.read_frames())
     source = written[0] if fmt == "coco" else tmp_path / "out"
     assert import_masks(tmp_project, "copy", source, from_video="plot1") == [2, 9]
     assert all(np.array_equal(other.mask(t), masks[t]) for t in (2, 9))
+
+
+@pytest.mark.parametrize("damage", ["chunk", "zarr.json"])
+def test_export_masks_exits_non_zero_when_a_mask_could_not_be_read(tmp_project, video, tmp_path, capsys, damage):
+    """export-masks said "wrote 11 masks" (or "wrote 0 masks") and exited 0 when masks could not be read: a script
+    took the export for whole. It still writes every readable mask, then says how many were skipped and exits 1."""
+    from dvos_core.cli import main
+
+    for t in (2, 5, 9):
+        video.set_mask(t, _blob_masks(12)[t], "manual")
+    if damage == "chunk":
+        (tmp_project.path / "videos/plot1/masks/c/5/0/0").write_bytes(b"\0" * 7)
+    else:
+        (tmp_project.path / "videos/plot1/masks/zarr.json").unlink()
+    assert main(["export-masks", str(tmp_project.path), "plot1", str(tmp_path / "out")]) == 1
+    out = capsys.readouterr()
+    said = out.out
+    assert "warning: plot1: the masks of" in out.err  # the frames, the first file and its fix
+    n, skipped = (2, 1) if damage == "chunk" else (0, 3)
+    assert (
+        f"plot1: wrote {n} masks to {tmp_path / 'out'}; skipped {skipped} frame(s) whose masks could not be read"
+        in said
+    )
+    assert len(list((tmp_path / "out").glob("plot1_*.png"))) == n
 
 
 @pytest.mark.parametrize("fmt", ["png", "coco"])

@@ -175,7 +175,8 @@ def register(sub) -> None:
         "<video>_<frame>.png, plus masks.csv listing frame, file, who made each mask (the model, for predictions), "
         "its heads (parts of at least --min-area pixels), its pixels and the source frame it came from. --format "
         "coco writes one COCO JSON file, <video>_coco.json, instead: one annotation per 8-connected part (of any "
-        "size), for annotation tools.",
+        "size), for annotation tools. A mask that cannot be read (a damaged or missing file of the store) is skipped "
+        "with a warning, every other one written, and the command exits with status 1.",
     )
     add_project(p)
     p.add_argument("video_id", metavar="VIDEO_ID", help="the video whose masks to export")
@@ -433,10 +434,17 @@ def _export_masks(args) -> int:
     except Cancelled:  # the generic word ("everything committed is kept") would promise the masks done so far
         return cancelled_exit(f"no mask was written to {args.out_dir} (the files there are as they were)")
     if args.fmt == "coco":
-        print(f"{args.video_id}: wrote the masks as COCO annotations to {paths[0]}")
+        print(f"{args.video_id}: wrote the masks as COCO annotations to {paths[0]}", end="")
     else:
-        print(f"{args.video_id}: wrote {len(paths)} masks to {args.out_dir}")
-    return 0
+        print(f"{args.video_id}: wrote {len(paths)} masks to {args.out_dir}", end="")
+    if not paths.skipped:
+        print()
+        return 0
+    print(  # the warning above named the frames, the first file and its fix
+        f"; skipped {len(paths.skipped)} frame(s) whose masks could not be read (damaged or missing files of the "
+        f"store, named above; `dvos check {quote(args.project)}` lists every one)"
+    )
+    return 1
 
 
 def _export_video(args) -> int:

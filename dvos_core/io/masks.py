@@ -1168,6 +1168,16 @@ def written_kinds(video, frames) -> dict[str, int]:
     return dict(Counter(PROVENANCE_NAMES[int(codes[t])] for t in frames))
 
 
+class ExportedMasks(list):
+    """What :func:`export_masks` returns: the paths it wrote (a list, as before), with ``skipped``, {frame: the error
+    naming its file and the fix} of the masks it could not read (a damaged or missing chunk of the store) and left
+    out; ``dvos export-masks`` exits with status 1 when there is any."""
+
+    def __init__(self, paths=(), skipped=None):
+        super().__init__(paths)
+        self.skipped: dict[int, str] = dict(skipped or {})
+
+
 def export_masks(
     project,
     video_id: str,
@@ -1179,7 +1189,7 @@ def export_masks(
     model: str | None = None,
     min_area: int = 16,
     overwrite: bool = False,
-) -> list[Path]:
+) -> ExportedMasks:
     """Write the masks of a video as one image per frame (values 0/255) named ``<video>_<frame:06d>.<fmt>``.
 
     ``which='labels'`` exports every frame with a mask (any provenance); ``which='predictions'`` exports a model's
@@ -1187,7 +1197,9 @@ def export_masks(
     provenance, the model (predictions), the heads in the mask (8-connected parts of at least ``min_area`` pixels, as
     the evaluation counts them) and its head pixels; the rows of other videos exported into the same folder stay in
     it (see :func:`_other_videos_rows`). ``fmt``: 'png' or 'tif'. ``out_dir`` may not lie inside the project folder.
-    TIFFs are deflate-compressed (lossless). Returns the written paths.
+    TIFFs are deflate-compressed (lossless). Returns the written paths (an :class:`ExportedMasks` list). A mask that
+    cannot be read (a damaged or missing chunk file) is left out with a warning naming its frames and the file, and
+    every other mask is written: the returned list's ``skipped`` names the frames left out ({frame: why}).
 
     ``fmt='coco'`` writes one COCO JSON file instead, ``<video>_coco.json`` (see :func:`_export_coco`).
 
@@ -1252,7 +1264,7 @@ def export_masks(
             _refuse_edited(out, {path.name: None}, project, video_id, read, {})
         written = _export_coco(path, video, frames, get, kinds, model, progress, cancel)
         _warn_damaged(video, damaged)
-        return [written]
+        return ExportedMasks([written], damaged)
     others = _other_videos_rows(out, video_id)  # read (and refused if foreign) before any mask is written
     targets = {f"{video_id}_{int(t):06d}.{fmt}": int(t) for t in frames}
     listed = {r["file"]: r for r in _listing_rows(out) if r.get("file")}  # masks.csv's rows by file, read once
@@ -1294,7 +1306,7 @@ def export_masks(
     paths = _put_in_place(out / "masks.csv", others, rows, staged)
     _warn_stale(out, video_id, fmt, paths, which)
     _warn_damaged(video, damaged)
-    return paths
+    return ExportedMasks(paths, damaged)
 
 
 def _remove_partial(out: Path, video_id: str, fmt: str) -> None:
