@@ -119,3 +119,28 @@ def test_replacing_a_set_in_a_copied_project_names_the_copys_model(tmp_path):
     said = [str(w.message) for w in caught if "are replaced" in str(w.message)]
     assert f"made by an earlier version of {best} (trained again since)" in said[0]
     assert str(tmp_path / "a.dvos") not in said[0]
+
+
+def test_a_video_folder_copied_from_another_project_names_that_projects_model(tmp_path, capsys):
+    """A video folder copied from project Q into project P (both with a model 'img'): its set said it was "made by
+    an earlier version of P/models/img/best.pt (trained again since)", though Q's model made it. It names Q's file
+    now, as a model of another project; a copy of the whole project still follows the copy's own model (above)."""
+    import json
+
+    q, p = _project(tmp_path / "q.dvos"), _project(tmp_path / "p.dvos")
+    meta = json.loads((q.path / "zarr.json").read_text())
+    meta["attributes"]["created"] = "2025-04-01T08:00:00+00:00"  # made on another day (not in the same second)
+    (q.path / "zarr.json").write_text(json.dumps(meta))
+    made_by = _model(q, "img", 0)
+    predict_video(q, "plot", made_by, device="cpu", frames=[0, 1])
+    _model(p, "img", 1)
+    shutil.copytree(q.path / "videos/plot", p.path / "videos/plot_q")
+    s = Project.open(p.path, "r").video("plot_q").predictions["img"]
+    assert s.outdated() is None  # Q's model is as it was
+    row = next(v for v in Project.open(p.path, "r").summary()["videos"] if v["id"] == "plot_q")
+    assert row["predictions_outdated"] == {} and row["predicted_by_other_projects"] == {"img": str(made_by)}
+    assert dvos(["info", str(p.path)]) == 0
+    said = capsys.readouterr().out
+    assert f"img: made by {made_by} (a model of another project)" in said and "trained again since" not in said
+    _model(q, "img", 2)  # Q's model trained again: its file is named
+    assert s.outdated() == str(made_by)

@@ -237,6 +237,8 @@ def own_model_file(root, recorded, inside: bool | None = None) -> Path | None:
     p = Path(str(recorded))
     if not _model_place(p):
         return None
+    if inside and another_projects_file(root, p):  # a video folder copied from that project: its model, not ours
+        return None
     if inside is None and not _spelt_in_project(p):
         try:
             rel = Path(os.path.abspath(p)).resolve().relative_to(Path(root).resolve())
@@ -245,6 +247,23 @@ def own_model_file(root, recorded, inside: bool | None = None) -> Path | None:
         if len(rel.parts) != 3 or rel.parts[0] != "models":
             return None
     return Path(root) / "models" / p.parts[-2] / p.parts[-1]
+
+
+def another_projects_file(root, recorded) -> bool:
+    """Whether ``recorded``, a record's ``.../models/NAME/FILE`` of the project it was made in
+    (``checkpoint_in_project``), is a file of another project than ``root`` now: it is there, in a project folder
+    that is neither ``root`` nor a copy of it (its ``created`` differs). So a video folder copied from another
+    project keeps naming that project's model, not ``root``'s model of the same name; a record of a moved project
+    (the file gone) or of a copied one (the same ``created``) still names ``root``'s own."""
+    p = Path(str(recorded))
+    there = p.parent.parent.parent
+    try:
+        if not p.is_file() or there.resolve() == Path(root).resolve():
+            return False
+    except OSError:
+        return False
+    theirs = group_attrs(there).get("created")
+    return theirs is not None and theirs != group_attrs(root).get("created")
 
 
 def checkpoint_now(recorded, inside: bool | None = None, root=None) -> Path | None:

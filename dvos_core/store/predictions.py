@@ -326,7 +326,8 @@ class ModelPredictions:
         sha = checkpoint_sha(fingerprint)
         root, inside = self.video.path, a.get("checkpoint_in_project")
         if inside is not None:  # recorded since dvos says where the file lies: no guessing by name
-            path = own_model_file(root, made_by, True) if inside else Path(made_by)
+            # (an inside record that names no model of this project: another project's file, see own_model_file)
+            path = (own_model_file(root, made_by, True) if inside else None) or Path(made_by)
             if path is None or not path.is_file():  # gone (another project's model deleted or moved): unknown
                 return None
             return None if file_sha256(path) == sha else str(path)

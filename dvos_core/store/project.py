@@ -17,7 +17,15 @@ from dvos_core.prediction_options import PSEUDO_PASSES
 from dvos_core.progress import CancelToken, ProgressFn, report
 from dvos_core.shell import quote, user_path
 from dvos_core.store import arrays
-from dvos_core.store.fsops import TRASH, discard, group_attrs, io_step, model_folders, settle_writes
+from dvos_core.store.fsops import (
+    TRASH,
+    another_projects_file,
+    discard,
+    group_attrs,
+    io_step,
+    model_folders,
+    settle_writes,
+)
 from dvos_core.store.lock import StoreBusyError, WriterLock, training_holder, writer_lock
 from dvos_core.store.migrate import MIGRATIONS, newer_schema_parts
 from dvos_core.store.objects import ObjectBank
@@ -1130,8 +1138,9 @@ def _prediction_sets(v: Video, models: list[str]) -> tuple[dict, dict, dict]:
             a = mp.attrs
         except (StoreError, ValueError):
             continue
-        if a.get("checkpoint_in_project") is False:
-            elsewhere[model] = a.get("checkpoint")
+        inside = a.get("checkpoint_in_project")
+        if inside is False or (inside and v.path and another_projects_file(v.path, a.get("checkpoint"))):
+            elsewhere[model] = a.get("checkpoint")  # (a video folder copied from another project: that one's model)
         stale = outdated_record(mp, a)
         if stale:
             outdated[model] = stale
