@@ -1,4 +1,7 @@
-"""generate()/preview(): store round trip, resume after a kill, worker-count independence, cancel, errors, CLI."""
+"""generate()/preview(): store round trip, resume after a kill, worker-count independence, cancel, errors, CLI.
+
+A set's clips depend on its seed and its name: results of two runs are compared for sets of one name (``by_hand``
+renders a set's clips from their derived seeds)."""
 
 import numpy as np
 import pytest
@@ -6,6 +9,7 @@ import pytest
 from dvos_core.progress import Cancelled, CancelToken
 from dvos_core.store import Project, StoreError
 from dvos_core.synth import SynthConfig, clip_seed, generate, preview, simulate_clip
+from dvos_core.synth.generate import set_seed_key
 from dvos_core.synth.toy import toy_project
 
 CFG = SynthConfig(n_frames=4, height=80, width=80, n_heads=(3, 8), n_fakes=(3, 8))
@@ -26,6 +30,15 @@ def same(a, b):
     return all(np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1]) for x, y in zip(a, b))
 
 
+def by_hand(proj, name, n=3, seed=5, key=True):
+    """Clips 0..n-1 of a set ``name`` made with ``seed``, rendered by hand from their derived seeds (the toy project
+    has one background clip); ``key=False``: as a set of an earlier dvos (no name in the seed)."""
+    heads, fakes = proj.objects.load("head"), proj.objects.load("fake")
+    frames = proj.background("field").read_frames()
+    k = set_seed_key(name) if key else None
+    return [simulate_clip(heads, fakes, frames, CFG, seed=clip_seed(seed, i, k)) for i in range(n)]
+
+
 @pytest.fixture(scope="module")
 def reference(proj):
     s = generate(proj, "ref", 3, CFG, seed=5, backend="serial")
@@ -43,14 +56,29 @@ def test_generate_writes_done_clips_with_provenance_and_config(proj, reference):
 
 
 def test_clip_matches_simulate_clip_with_its_derived_seed(proj, reference):
-    # clip i depends on (seed, i) only: re-render clip 1 by hand from the same inputs
-    bg = proj.background("field")
-    heads = proj.objects.load("head")
-    fakes = proj.objects.load("fake")
-    rng = np.random.default_rng([5, 1, 1])
-    assert int(rng.integers(1)) == 0  # the one background
-    f, m = simulate_clip(heads, fakes, bg.read_frames(), CFG, seed=clip_seed(5, 1))
-    assert np.array_equal(f, reference[1][0]) and np.array_equal(m, reference[1][1])
+    # clip i depends on (seed, set name, i) only: re-render the clips by hand from the same inputs
+    assert proj.synthetic("ref").attrs["seed_key"] == set_seed_key("ref")
+    assert same(reference, by_hand(proj, "ref"))
+
+
+def test_sets_of_other_names_with_the_same_seed_hold_other_clips(proj, reference, tmp_path):
+    """Clip i's seed came from (seed, i) alone: a second set (more clips under a new --name, a --split val set) made
+    with the default seed copied the first one's clips, and validation measured training data."""
+    other = generate(proj, "other", 3, CFG, seed=5, backend="serial", split="val")
+    assert not any(np.array_equal(a[0], b[0]) for a in read_all(other) for b in reference)
+    # reproducible: the same name, seed and config in another project give the same clips
+    again = toy_project(tmp_path / "again.dvos", n_heads=5, n_fakes=5, bg_frames=6, bg_size=(110, 120))
+    assert same(read_all(generate(again, "ref", 3, CFG, seed=5, backend="serial")), reference)
+
+
+def test_a_set_of_an_earlier_dvos_resumes_with_its_own_seeds(proj):
+    """A set started before the name entered the seed (no ``seed_key`` recorded) makes its missing clips as its
+    first ones were made, from (seed, i)."""
+    s = generate(proj, "older", 3, CFG, seed=5, backend="serial")
+    del s.group.attrs["seed_key"]
+    s.group["done"][1] = 0
+    generate(proj, "older", 3, CFG, seed=5, backend="serial")
+    assert same(read_all(proj.synthetic("older"))[1:2], by_hand(proj, "older", n=2, key=False)[1:2])
 
 
 def test_resume_after_kill_renders_only_missing_clips(proj, reference):
@@ -64,14 +92,14 @@ def test_resume_after_kill_renders_only_missing_clips(proj, reference):
     assert msgs[0] == (2, 3, "resume: 1 clips to render") and msgs[-1][:2] == (3, 3)
     got = read_all(s)
     assert got[0][0][0, 0, 0].tolist() == [1, 2, 3]  # clip 0 untouched
-    assert same(got[1:], reference[1:])  # clip 1 identical to a fresh run
+    assert same(got[1:], by_hand(proj, "resume")[1:])  # clip 1 identical to a fresh run
 
 
 def test_set_killed_while_being_created_is_started_afresh(proj, reference):
     # a kill between creating the group and recording its settings leaves a set with no config and no done clip
     proj.root["synthetic"].create_group("half")
     s = generate(proj, "half", 3, CFG, seed=5, backend="serial")
-    assert s.attrs["seed"] == 5 and same(read_all(s), reference)
+    assert s.attrs["seed"] == 5 and same(read_all(s), by_hand(proj, "half"))
     # a set whose settings were recorded is never silently replaced
     with pytest.raises(StoreError, match="different seed"):
         generate(proj, "half", 3, CFG, seed=6, backend="serial")
@@ -79,13 +107,13 @@ def test_set_killed_while_being_created_is_started_afresh(proj, reference):
 
 def test_two_worker_processes_equal_serial(proj, reference):
     s = generate(proj, "par", 3, CFG, seed=5, workers=2, backend="process")
-    assert same(read_all(s), reference)
+    assert same(read_all(s), by_hand(proj, "par"))
 
 
 def test_dask_backend_equals_serial(proj, reference):
     pytest.importorskip("dask")
     s = generate(proj, "dask", 3, CFG, seed=5, workers=2, backend="dask")
-    assert same(read_all(s), reference)
+    assert same(read_all(s), by_hand(proj, "dask"))
 
 
 def test_dask_distributed_client_equals_serial(proj, reference):
@@ -93,7 +121,7 @@ def test_dask_distributed_client_equals_serial(proj, reference):
     distributed = pytest.importorskip("distributed")
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None):
         s = generate(proj, "cluster", 3, CFG, seed=5, backend="dask")
-    assert same(read_all(s), reference)
+    assert same(read_all(s), by_hand(proj, "cluster"))
 
 
 def test_cancel_keeps_finished_clips_and_resume_completes(proj, reference):
@@ -108,7 +136,7 @@ def test_cancel_keeps_finished_clips_and_resume_completes(proj, reference):
     s = proj.synthetic("cancel")
     assert 1 <= len(s.done()) < 3
     generate(proj, "cancel", 3, CFG, seed=5, backend="serial")
-    assert same(read_all(s), reference)
+    assert same(read_all(s), by_hand(proj, "cancel"))
 
 
 def test_resume_with_other_settings_is_refused(proj, reference):
@@ -208,7 +236,7 @@ def test_cancel_stops_worker_processes_cleanly(proj, reference):
     s = proj.synthetic("pcancel")
     assert 1 <= len(s.done()) < 8
     generate(proj, "pcancel", 8, CFG, seed=5, backend="serial")
-    assert same(read_all(s)[:3], reference)  # clip i depends on (seed, i) only, not on the set size
+    assert same(read_all(s)[:3], by_hand(proj, "pcancel"))  # clip i depends on (seed, name, i), not the set size
 
 
 def test_a_set_whose_background_clips_were_cut_again_is_not_resumed(tmp_path):

@@ -45,7 +45,9 @@ def register(sub) -> None:
         help="'process' (this machine), 'serial', or 'dask' (a running Dask cluster; needs "
         "pip install 'dvos-napari[dask]')",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same clips (default 0)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed; the same seed and --name give the same clips (default 0)"
+    )
     p.add_argument(
         "--split",
         default="train",

@@ -1,7 +1,8 @@
 """Dataset generation: many clips written straight into a project's synthetic set, in parallel and resumable.
 
-Clip i is rendered from seeds derived from (seed, i) only, so the result does not depend on the number of workers,
-the backend or how often the job was interrupted. Each worker writes whole clips into their own chunks and sets
+Clip i is rendered from seeds derived from (seed, the set's name, i) only, so the result does not depend on the number
+of workers, the backend or how often the job was interrupted, and two sets of other names made with the same seed hold
+different clips. Each worker writes whole clips into their own chunks and sets
 ``done[i]`` after the data; a killed job leaves unfinished clips with ``done == 0``, which the next call redoes.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import zlib
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
@@ -33,9 +35,23 @@ BACKENDS = ("serial", "process", "dask")
 SET_SPLITS = ("train", "val", "test")  # what a synthetic set can be used for
 
 
-def clip_seed(seed: int, i: int) -> int:
-    """The rendering seed of clip i of a set made with ``seed`` (independent of workers and resumes)."""
-    return int(np.random.SeedSequence([int(seed), int(i)]).generate_state(1, np.uint64)[0])
+def set_seed_key(name: str) -> int:
+    """The number a synthetic set's name adds to its clips' seeds (recorded as its ``seed_key``), so that sets of
+    other names made with the same seed hold other clips: a stable CRC-32 of the name (never Python's ``hash()``,
+    which changes from one process to the next)."""
+    return zlib.crc32(str(name).encode("utf-8", "surrogatepass"))
+
+
+def _seed_entropy(seed: int, i: int, key: int | None) -> list[int]:
+    """The entropy of clip i's generators: (seed, key, i), or (seed, i) for a set started before sets recorded a
+    ``seed_key`` (key None), whose clips still to make must come out as its first ones did."""
+    return [int(seed), int(i)] if key is None else [int(seed), int(key), int(i)]
+
+
+def clip_seed(seed: int, i: int, key: int | None = None) -> int:
+    """The rendering seed of clip i of a set made with ``seed`` and ``key`` (its name's :func:`set_seed_key`; None:
+    a set started before the name counted); independent of workers and resumes."""
+    return int(np.random.SeedSequence(_seed_entropy(seed, i, key)).generate_state(1, np.uint64)[0])
 
 
 class _Committed:
@@ -140,6 +156,7 @@ class _Context:
         a = self.set.attrs
         self.cfg = SynthConfig.from_dict(a["config"])
         self.seed = int(a["seed"])
+        self.key = None if a.get("seed_key") is None else int(a["seed_key"])  # None: a set of an earlier dvos
         self.backgrounds = list(a["inputs"]["backgrounds"])
         border = set_border_heads(a["config"] or {}, self.cfg.border_heads)
         self.heads, self.fakes = synthesis_objects(self.project, border)
@@ -147,14 +164,14 @@ class _Context:
     def make(self, i: int, cancel: CancelToken | None = None) -> None:
         from dvos_core.synth.clip import simulate_clip
 
-        rng = np.random.default_rng([self.seed, int(i), 1])
+        rng = np.random.default_rng(_seed_entropy(self.seed, i, self.key) + [1])
         bg = self.project.background(self.backgrounds[int(rng.integers(len(self.backgrounds)))])
         frames, masks = simulate_clip(
             self.heads,
             self.fakes,
             _Committed(bg.frames, bg.n_frames),
             self.cfg,
-            seed=clip_seed(self.seed, i),
+            seed=clip_seed(self.seed, i, self.key),
             cancel=cancel,
         )
         self.set.write_clip(int(i), frames, masks)  # data first, then done[i]
@@ -245,8 +262,9 @@ def open_or_create_set(
                 detail += f" (it was started with seed {a.get('seed')}, not {int(seed)})"
             if diffs == ["n_clips"] and int(n_clips) > int(a.get("n_clips") or 0):
                 detail += (
-                    f" ({a.get('n_clips')} clips: a set does not grow; for more clips make another set with the same "
-                    f"settings under a new --name: training reads every synthetic set unless told which)"
+                    f" ({a.get('n_clips')} clips: a set does not grow; for more clips make another set under a new "
+                    f"--name, which gives other clips with the same settings and seed (the name is part of each "
+                    f"clip's seed): training reads every synthetic set unless told which)"
                 )
             elif "n_clips" in diffs:  # fewer clips, or with other changes: the count it was started with
                 detail += f" (it was started with {a.get('n_clips')} clips, not {int(n_clips)})"
@@ -278,6 +296,7 @@ def open_or_create_set(
         cfg.width,
         config=cfg.to_dict(),
         seed=int(seed),
+        seed_key=set_seed_key(name),
         split=split,
         provenance="synthetic",
         inputs=inputs,
@@ -480,4 +499,12 @@ def _run_dask(project, name, todo, n_done, total, workers, progress, cancel) -> 
             report(progress, n_done, total, f"{name}: clips {part[0]}-{part[-1]}")
 
 
-__all__ = ["BACKENDS", "Cancelled", "clip_seed", "generate", "open_or_create_set", "usable_backgrounds"]
+__all__ = [
+    "BACKENDS",
+    "Cancelled",
+    "clip_seed",
+    "generate",
+    "open_or_create_set",
+    "set_seed_key",
+    "usable_backgrounds",
+]
