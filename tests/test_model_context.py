@@ -332,6 +332,39 @@ def test_a_stopped_prediction_resumes_to_the_same_masks_as_one_run(tmp_path):
     assert np.array_equal(whole, stopped)
 
 
+def test_a_stopped_or_part_by_part_independent_prediction_gives_one_runs_masks(tmp_path):
+    """With reference_masks="independent" the frames before a stop (or before a part) lend the mask of the frame
+    alone, as in one run: it is not stored, and they lent nothing after a resume (the masks of the tau frames after
+    the stop changed)."""
+    from dvos_core.infer import predict_video
+    from dvos_core.progress import Cancelled, CancelToken
+
+    project = make_toy_project(tmp_path / "i.dvos", n_clips=1, n_frames=4, size=64, n_videos=1, video_frames=8)
+    vid = project.video_ids()[0]
+    project.video(vid).set_split("test")  # no stored label stands in for a reference
+    ckpt = save_checkpoint(project.model_dir("ctx", create=True) / "best.pt", _fused_model())
+    kw = {"device": "cpu", "reference_masks": "independent"}
+    assert predict_video(project, vid, ckpt, name="whole", **kw) == 8
+    token = CancelToken()
+
+    def progress(done, total, message):
+        if "frame 3" in message:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        predict_video(project, vid, ckpt, name="stopped", progress=progress, cancel=token, **kw)
+    sets = project.video(vid).predictions
+    left = 8 - len(sets["stopped"].frames())
+    assert 0 < left < 8
+    assert predict_video(project, vid, ckpt, name="stopped", **kw) == left
+    assert predict_video(project, vid, ckpt, name="parts", frames=range(5), **kw) == 5
+    assert predict_video(project, vid, ckpt, name="parts", frames=range(5, 8), **kw) == 3
+    whole = sets["whole"].arrays()[1][:]
+    assert np.array_equal(whole, sets["stopped"].arrays()[1][:]) and np.array_equal(whole, sets["parts"].arrays()[1][:])
+    lone = predict_video(project, vid, ckpt, name="lone", frames=range(5, 8), **kw)  # nothing before: lent nothing
+    assert lone == 3 and not np.array_equal(whole[5:], sets["lone"].arrays()[1][5:])  # (the references count)
+
+
 def test_the_references_pixels_reach_frame_ts_stem_and_travel_with_the_checkpoint(tmp_path):
     model = _fused_model()
     q, refs, masks, valid = inputs(seed=8)

@@ -600,6 +600,20 @@ def _check_context_settings(passes, reference_masks) -> None:
     check_reference_masks(reference_masks)
 
 
+def _alone_before(ctx, video, todo, flags, cancel) -> dict[int, np.ndarray]:
+    """``k -> probability of frame k alone`` for the frames this set holds (``flags`` >= 1) among the tau frames
+    before each of ``todo`` that are not in it: what they lend as reference masks with
+    ``reference_masks="independent"`` in one run (frame k decoded from its own features, as
+    :meth:`~dvos_core.infer.context.ContextPredictor.predict_with_alone` gives it alongside k's prediction)."""
+    asked = set(todo)
+    before = sorted({k for t in todo for k in range(max(0, t - ctx.tau), t) if k not in asked and flags[k] >= 1})
+    out = {}
+    for k in before:
+        check(cancel)
+        out[k] = ctx.predict(video.read_frames(k, k + 1)[0], [], [])
+    return out
+
+
 def _predict_context(
     preds, main, targets, threshold, passes, resume, known, progress, cancel, reference_masks="chained"
 ) -> int:
@@ -629,11 +643,15 @@ def _predict_context(
     unit = max(1, len(targets))
     # frames this set holds already (a run stopped before, or an earlier call on other frames of the video: the
     # set is this checkpoint's with these settings, else start() emptied it) lend their stored masks to the next
-    # ones, as they would have in one go (chained: the stored mask is the prediction >= threshold); independent
-    # masks are not stored
+    # ones, as they would have in one go (chained: the stored mask is the prediction >= threshold); the masks of
+    # frames alone that independent lends are not stored: those of the frames before the ones to predict are
+    # predicted again (one decoder pass each, no reference), as one run would have lent them
     earlier = set(np.flatnonzero(flags >= 1).tolist()) if reference_masks == "chained" else set()
+    alone = _alone_before(ctx, video, todo, flags, cancel) if reference_masks == "independent" else {}
 
     def lend(k):
+        if k in alone:
+            return alone[k]
         return masks[k] if k in earlier else (known(k) if known else None)
 
     run_context(
