@@ -443,3 +443,23 @@ def test_a_model_is_never_trained_from_its_own_checkpoint(tmp_path):
         with pytest.raises(ValueError, match=r"is a checkpoint of 'self', the model this run trains.*--name self_2"):
             train(project, _config(spelt, phase="image"), "self", resume=False)
     assert start.read_bytes() == before and sorted(p.name for p in start.parent.iterdir()) == ["best.pt"]
+
+
+def test_a_finished_run_whose_best_pt_is_damaged_says_so(tmp_path, monkeypatch):
+    """`dvos train` again on a finished run whose best.pt was cut in half said "nothing to do" and named the damaged
+    file as its model; it now says best.pt is damaged and to use last.pt (or train again). A best.pt of the last
+    epoch is written again from last.pt, as before."""
+    from dvos_core.train import loop
+
+    p = make_toy_project(tmp_path / "p.dvos", n_clips=3, n_frames=6, size=64, n_videos=0)
+    cfg = TrainConfig(**{k: v for k, v in _config("", epochs=1).to_dict().items() if k != "init_from"})
+    best = train(p, cfg, "m", resume=False)
+    whole = best.read_bytes()
+    best.write_bytes(whole[: len(whole) // 2])
+    with monkeypatch.context() as m:
+        m.setattr(loop._Run, "_repair_best", lambda self, state: False)  # as when an earlier epoch was the best
+        with pytest.raises(ResumeRefused, match=r"best\.pt: damaged, it cannot be read \(.*\).*use .*last\.pt"):
+            train(p, cfg, "m")
+    events = []
+    assert train(p, cfg, "m", on_event=events.append) == best  # the last epoch was the best: written from last.pt
+    assert "written from last.pt" in events[-1]["note"]

@@ -1019,6 +1019,24 @@ class _Run:
         except (StoreError, OSError, ValueError):
             return ""
 
+    def _check_best_reads(self, done: int) -> None:
+        """Refuse (:class:`ResumeRefused`) a finished run whose best.pt cannot be read (cut short, bits flipped):
+        "nothing to do" named the damaged file as the model. Its best epoch's model cannot be made again from last.pt
+        (the last epoch's; when that epoch was the best, :meth:`_repair_best` has rewritten best.pt already)."""
+        from dvos_core.model.checkpoint import CheckpointError, _load_failure, read_checkpoint
+
+        try:
+            read_checkpoint(self.best_path)
+        except CheckpointError as e:
+            held = f"; best.pt held epoch {self.best_epoch}'s" if self.best_epoch is not None else ""
+            raise ResumeRefused(
+                f"{self.best_path}: damaged, it cannot be read ({_load_failure(e.__cause__ or e)}), and the run "
+                f"already has {done} epoch(s), so nothing was trained: use {quote(self.last_path)} (the model after "
+                f"epoch {done}{held}) in its place, e.g. `dvos predict {quote(self.project.path)} "
+                f"{quote(self.last_path)}`",
+                "or pass --no-resume (resume=False) to train the model again",
+            ) from None
+
     def _nothing_to_do(self, done: int, planned: int, trained_on: dict | None = None, repaired: bool = False) -> Path:
         """A resumed run that already has ``done`` epochs (of the ``planned`` it was started with), at least as many as
         asked: nothing is trained or written (``repaired``: but best.pt or metrics.json was just written from
@@ -1027,6 +1045,7 @@ class _Run:
         asked = self.cfg.epochs
         if not self.best_path.exists():
             raise ResumeRefused(f"{self.out}: its last.pt is at epoch {done} but it has no best.pt")
+        self._check_best_reads(done)
         more = f", more than the {asked} asked" if done > asked else ""
         left = "" if done >= planned else f" (of the {planned} it was started with)"
         files = (
