@@ -148,6 +148,24 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     assert "\n" not in str(err.value)
 
 
+def test_weights_that_do_not_fit_are_named(tmp_path):
+    """torch's error kept only its first line ("Error(s) in loading state_dict for FrameNet:"), naming no tensor."""
+    path = save_checkpoint(tmp_path / "m.pt", build_model("tiny", "frame"))
+    payload = torch.load(path, weights_only=True)
+    own = payload["state_dict"]
+    shape = tuple(own["heads.mask.conv.weight"].shape)
+    own["heads.mask.conv.weight"] = torch.zeros(2, 2, 3, 3)
+    del own["encoder.stem.bias"]
+    own["extra.weight"] = torch.zeros(1)
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(tmp_path / "bad.pt")
+    said = str(err.value)
+    assert f"size mismatch for heads.mask.conv.weight: checkpoint (2, 2, 3, 3), model {shape}" in said
+    assert "missing from the checkpoint: encoder.stem.bias" in said and "not in the model: extra.weight" in said
+    assert "\n" not in said and "Error(s) in loading" not in said
+
+
 def test_device_selection():
     assert select_device("cpu").type == "cpu"
     assert select_device("auto").type in ("cpu", "cuda", "mps")

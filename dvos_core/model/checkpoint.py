@@ -154,6 +154,35 @@ def _short(error: Exception, limit: int = 200) -> str:
     return first if len(first) <= limit else first[: limit - 3] + "..."
 
 
+def _weights_misfit(own: dict, theirs, limit: int = 3) -> str:
+    """Which tensors of a checkpoint's ``theirs`` do not fit a model's ``own`` state dict, the first ``limit`` of each
+    kind: "size mismatch for head.weight: checkpoint (8, 16, 1, 1), model (8, 32, 1, 1); missing from the
+    checkpoint: ...; not in the model: ..." ("" when every name and shape fits). torch's own error began with a
+    line that named none ("Error(s) in loading state_dict for FrameNet:")."""
+
+    def shape(v) -> tuple | None:
+        return tuple(v.shape) if hasattr(v, "shape") else None
+
+    def first(names: list[str]) -> str:
+        more = f" and {len(names) - limit} more" if len(names) > limit else ""
+        return ", ".join(names[:limit]) + more
+
+    theirs = theirs if isinstance(theirs, dict) else {}
+    sizes = [
+        f"size mismatch for {k}: checkpoint {shape(v)}, model {shape(own[k])}"
+        for k, v in theirs.items()
+        if k in own and shape(v) != shape(own[k])
+    ]
+    missing = [k for k in own if k not in theirs]
+    unexpected = [str(k) for k in theirs if k not in own]
+    parts = sizes[:limit] + ([f"and {len(sizes) - limit} more of another size"] if len(sizes) > limit else [])
+    if missing:
+        parts.append(f"missing from the checkpoint: {first(missing)}")
+    if unexpected:
+        parts.append(f"not in the model: {first(unexpected)}")
+    return "; ".join(parts)
+
+
 def _load_failure(error: Exception, data: bytes | None = None) -> str:
     """Why torch could not load a file (whose bytes are ``data``, if given), in short, led by the error's type: for a
     file torch cannot have written, what the file is ("not a PyTorch checkpoint: a text file beginning 'hello'",
@@ -399,7 +428,8 @@ def load_checkpoint(path, device="cpu"):
     except RuntimeError as e:
         raise CheckpointError(
             f"{path}: weights do not fit the {kind} model described in the file "
-            f"({_short(e)}); the checkpoint is corrupt or was edited"
+            f"({_weights_misfit(model.state_dict(), payload['state_dict']) or _short(e)}); the checkpoint is corrupt "
+            f"or was edited"
         ) from e
     info = dict(payload.get("info", {}))
     info.update(kind=kind, config=config.to_dict(), tau=getattr(model, "tau", 0), file_sha256=payload["file_sha256"])
