@@ -166,6 +166,22 @@ def test_weights_that_do_not_fit_are_named(tmp_path):
     assert "\n" not in said and "Error(s) in loading" not in said
 
 
+def test_a_bare_state_dict_is_told_how_to_become_a_checkpoint(tmp_path, monkeypatch):
+    """A torch.save(model.state_dict()) file was refused with "pass a best.pt / last.pt written by `dvos train`"
+    alone; the refusal now gives the Python that makes a checkpoint of it, which works."""
+    torch.manual_seed(0)
+    model = build_model("tiny", "frame")
+    torch.save(model.state_dict(), tmp_path / "bare.pt")
+    with pytest.raises(CheckpointError, match="bare.pt: not a dvos checkpoint.*weights alone") as err:
+        load_checkpoint(tmp_path / "bare.pt")
+    code = str(err.value).split("`")[1].replace('"PRESET"', '"tiny"').replace('"KIND"', '"frame"')
+    monkeypatch.chdir(tmp_path)
+    exec(code, {})
+    loaded, info = load_checkpoint(tmp_path / "bare_dvos.pt")
+    assert info["kind"] == "frame"
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+
+
 def test_device_selection():
     assert select_device("cpu").type == "cpu"
     assert select_device("auto").type in ("cpu", "cuda", "mps")

@@ -311,6 +311,15 @@ def read_checkpoint(path, option: str | None = None) -> dict:
         ) from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         hint = "pass a best.pt / last.pt written by `dvos train`"
+        if _is_state_dict(payload) and not _looks_like_reference(payload):
+            new = path.with_name(f"{path.stem}_dvos.pt")
+            hint = (
+                f"it holds weights alone (torch.save(model.state_dict())): make a dvos checkpoint of them in Python, "
+                f"`import torch; from dvos_core.model import build_model, save_checkpoint; "
+                f'm = build_model("PRESET", "KIND"); m.load_state_dict(torch.load({str(path)!r})); '
+                f"save_checkpoint({str(new)!r}, m)` with the preset (paper, small, tiny) and kind (frame, context, "
+                f"dvos) of the model they come from, or {hint}"
+            )
         if _looks_like_reference(payload):
             hint = (
                 "it looks like weights from the authors' DVOS code: convert them with "
@@ -325,6 +334,15 @@ def read_checkpoint(path, option: str | None = None) -> dict:
     if version < 1:
         raise CheckpointError(f"{path}: checkpoint format {version!r} is unknown; retrain or re-import the model")
     return {**migrate_payload(payload), "file_sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _is_state_dict(payload) -> bool:
+    """Whether ``payload`` is a bare state_dict: a non-empty dict of tensors under string names."""
+    return (
+        isinstance(payload, dict)
+        and bool(payload)
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in payload.items())
+    )
 
 
 def _looks_like_reference(payload) -> bool:
