@@ -84,7 +84,7 @@ class DvosState:
     def set_project(self, project) -> None:
         """Show ``project`` (None: none) in every step; a project being opened in the background is cancelled: its
         read, when it ends, must not replace this one."""
-        dropped = self._take_opening()
+        dropped = self._take_opening(release=False)
         discarded = self._videos_with_unsaved_work()  # their work goes with the switch (asked about before it)
         self.project = project
         self.store_stamp = self.read_store_stamp()
@@ -93,6 +93,8 @@ class DvosState:
         self.dirty.clear()
         self._masks_seen.clear()
         self._drop_layers_of_other_projects(project, discarded)
+        if dropped is not None:  # (now: its layers are tracked when they are this project's, else removed)
+            self._release_layers(dropped)
         with self.summaries.one_look():
             self.project_changed.emit(project)
         if dropped is not None:
@@ -171,15 +173,17 @@ class DvosState:
             self.opening_changed.emit(dropped)
         return dropped is not None
 
-    def _take_opening(self) -> Opening | None:
-        """The opening under way, cancelled (its outcome set, its layers editable again), or None; the caller says
-        that it ended (``opening_changed``) once the state has moved on."""
+    def _take_opening(self, release: bool = True) -> Opening | None:
+        """The opening under way, cancelled (its outcome set; with ``release`` its layers released:
+        :meth:`_release_layers`), or None; the caller says that it ended (``opening_changed``) once the state has
+        moved on."""
         opening, self.opening = self.opening, None
         if opening is None:
             return None
         opening.job.cancel()
         opening.outcome = "cancelled"
-        self._release_layers(opening)
+        if release:
+            self._release_layers(opening)
         return opening
 
     def _opened(self, opening: Opening, status: str) -> None:
@@ -200,8 +204,10 @@ class DvosState:
                 return
         if status == "ok" and not may:
             opening.outcome = "kept"
+            closed = " (its layers were closed)" if self._layers_left(opening) else ""
             opening.message = UserMessage(
-                f"{opening.path} was not opened: you kept the work not saved yet (save it, then open the project again)"
+                f"{opening.path} was not opened{closed}: you kept the work not saved yet (save it, then open the "
+                "project again)"
             )
             if owner is None:  # no step to say it (a dropped folder)
                 from napari.utils.notifications import show_info
@@ -244,24 +250,36 @@ class DvosState:
                 return candidate if candidate is opening.owner else candidate.parent()
         return None
 
+    def _layers_left(self, opening: Opening) -> list:
+        """The layers dropped with ``opening``'s project that are still in the viewer."""
+        viewer = self.viewer
+        if viewer is None:
+            return []
+        return [(layer, e) for layer, e in opening.layers if any(x is layer for x in viewer.layers)]
+
     def _release_layers(self, opening: Opening, adopt: bool = False) -> None:
-        """The layers dropped with ``opening``'s project, still in the viewer, are editable again; with ``adopt``
-        (it opened) their paint is tracked and their video becomes the current one."""
-        layers, opening.layers = opening.layers, []
+        """The layers dropped with ``opening``'s project, still in the viewer, stop waiting for it. When it opened
+        (``adopt``), or is the open project, they are editable again, their paint is tracked and their video becomes
+        the current one. Otherwise (the user kept unsaved work, the read failed or was cancelled) they are removed:
+        the reader added them, and left they would be dvos layers no step follows - paint in them neither saved nor
+        asked about, and taken for that project's layers (stale paint shown as saved) once it is opened later."""
+        layers = self._layers_left(opening)
+        opening.layers = []
         viewer = self.viewer
         if viewer is None:
             return
+        adopt = adopt or _same(self.project, opening.path)
         for layer, editable in layers:
-            if not any(x is layer for x in viewer.layers):
+            if not adopt:
+                viewer.layers.remove(layer)
                 continue
             if editable is not None:
                 layer.editable = editable
-            if adopt:
-                self._adopt_layer(layer)
-                vid = (layer.metadata or {}).get("dvos_video")
-                for x, frames in opening.painted:  # painted before it was dropped here: Save all stores them
-                    if x is layer and vid and _layers.is_tracked(layer, self):
-                        self.mark_dirty(vid, frames)
+            self._adopt_layer(layer)
+            vid = (layer.metadata or {}).get("dvos_video")
+            for x, frames in opening.painted:  # painted before it was dropped here: Save all stores them
+                if x is layer and vid and _layers.is_tracked(layer, self):
+                    self.mark_dirty(vid, frames)
         opening.painted = []
 
     def create_project(self, path, overwrite: bool = False) -> object:

@@ -91,7 +91,8 @@ def test_a_later_open_or_new_cancels_a_dropped_project_being_read(panel, qtbot, 
     first = state.opening.job
     second = page.open_project(other.path, wait=False)  # Open... while the dropped folder is read
     assert page.reading_label.text() == "reading 1 video(s)..."
-    assert _masks(viewer, dropped.path).editable  # no longer waiting for a project that will not open
+    # a project that will not open takes the layers the reader added for it away (left, no step would follow them)
+    assert not any(x.metadata.get("dvos_project") == str(dropped.path) for x in viewer.layers)
     gate.set()
     qtbot.waitUntil(lambda: first.status is not None and second.status is not None, timeout=10_000)
     assert first.status == "cancelled" and second.status == "ok"
@@ -163,9 +164,10 @@ def test_unsaved_paint_is_asked_about_before_a_dropped_project_replaces_the_open
     _drop(viewer, second.path)
     qtbot.waitUntil(lambda: state.opening is None, timeout=10_000)
     assert len(asked) == 1 and "b: painted mask frame 3" in asked[0] and f"Open {second.path} anyway" in asked[0]
-    # No: the open project stays, with its paint; the dropped layers are left as napari layers
+    # No: the open project stays, with its paint; the dropped layers are closed (left, their paint would be untracked)
     assert str(state.project.path) == str(first.path) and state.dirty == {"b": {3}}
-    assert "was not opened" in page.status.text() and _masks(viewer, second.path).editable
+    assert "was not opened (its layers were closed)" in page.status.text()
+    assert not any(x.metadata.get("dvos_project") == str(second.path) for x in viewer.layers)
     _drop(viewer, second.path)  # dropped again, Yes: it opens
     qtbot.waitUntil(lambda: state.opening is None, timeout=10_000)
     assert len(asked) == 2 and str(state.project.path) == str(second.path) and state.video_id == "x"
@@ -225,7 +227,7 @@ def test_a_failed_read_of_a_dropped_project_keeps_the_open_one_and_says_why(pane
     assert job.status == "error" and str(state.project.path) == str(kept.path) and state.opening is None
     assert "could not open the project" in page.status.text() and "cannot read" in page.status.text()
     assert page.table.rowCount() == 1 and page.table_area.currentWidget() is page.table
-    assert _masks(viewer, broken.path).editable
+    assert not any(x.metadata.get("dvos_project") == str(broken.path) for x in viewer.layers)
 
 
 @pytest.mark.parametrize("shown", [True, False])
@@ -345,3 +347,31 @@ def test_an_open_begun_while_the_user_is_asked_wins_over_the_one_asking(panel, q
     qtbot.waitUntil(lambda: later["opening"].outcome is not None, timeout=10_000)
     assert asking.outcome == "cancelled" and later["opening"].outcome == "opened"
     assert str(state.project.path) == str(third.path) and state.opening is None
+
+
+def test_a_dropped_project_kept_out_leaves_no_untracked_layer_of_it(panel, qtbot, tmp_path, monkeypatch):
+    """Both projects hold a video "a": the user keeps the paint of the open one's. The dropped project's layers stayed
+    (editable, untracked: their paint neither saved nor asked about), and once that project was opened for real its
+    old masks layer was reused for "a", its stale paint shown as the project's masks."""
+    from napari_helpers import wait_loaded
+
+    import dvos_napari._close_guard as guard
+    from dvos_napari._layers import is_tracked
+
+    state, page, viewer = panel.state, panel.step("Project"), panel.viewer
+    first, second = _project(tmp_path / "first.dvos", ("a",)), _project(tmp_path / "second.dvos", ("a", "z"))
+    page.open_project(first.path)
+    page.select_video("a")
+    wait_loaded(qtbot, state)
+    viewer.layers["a masks"].paint((2, 8, 8), 1)
+    monkeypatch.setattr(guard, "close_anyway", lambda parent, lines, doing: False)  # No: keep my work
+    _drop(viewer, second.path)
+    qtbot.waitUntil(lambda: state.opening is None, timeout=10_000)
+    assert str(state.project.path) == str(first.path) and state.dirty == {"a": {2}}
+    assert [x.metadata["dvos_project"] for x in viewer.layers] == [str(first.path)] * 2
+    assert guard.unsaved_work(viewer, state) == ["a: painted mask frame 2"]
+    state.set_project(second)  # the user opens it later (agreeing to lose the paint): "a" shows its saved masks
+    page.select_video("a")
+    wait_loaded(qtbot, state)
+    masks = _masks(viewer, second.path)
+    assert is_tracked(masks, state) and not masks.data[2].any() and masks.data[0].all()
