@@ -32,6 +32,7 @@ from qtpy.QtWidgets import (
 from dvos_core.progress import TimeLeft, time_left_words
 from dvos_napari._close_guard import guard_close
 from dvos_napari._errors import UserMessage, user_message
+from dvos_napari._keys import key_router
 from dvos_napari._state import get_state
 from dvos_napari._warmup import warm_up
 from dvos_napari._workers import CANCEL_KEEPS, Job
@@ -304,7 +305,7 @@ class DvosDock(QScrollArea):
         self._busy_widgets: list[QWidget] = []
         self._listening = Listening()  # signals of the shared state and the viewer: dropped while the step is closed
         self._key_actions: dict = {}
-        self._keys: dict = {}
+        self._keys: list = []  # the keys bound (while open)
         self.is_open = True  # False once napari took the step (its dock, or the panel holding it) out of the window
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
@@ -391,13 +392,11 @@ class DvosDock(QScrollArea):
     def bind_keys(self, actions: dict) -> None:
         """Bind viewer keys (napari names: "n", "Shift-S") to this step's actions, each run through :meth:`guard`
         while the step is shown (:meth:`page_shown`; else the key only says which step it works in); they are
-        unbound again when the step is closed (a key another tool rebound since is left to it)."""
+        unbound again when the step is closed. The same step open twice (the panel's page and a dock of its own)
+        shares the keys: :mod:`dvos_napari._keys` says which one a press goes to."""
         self._key_actions = dict(actions)
-        self._keys = {
-            key: (lambda _viewer, key=key, act=act: self._key_pressed(key, act)) for key, act in actions.items()
-        }
-        for key, func in self._keys.items():
-            self.viewer.bind_key(key, func, overwrite=True)
+        self._keys = list(actions)
+        key_router(self.viewer).bind(self, self._keys)
 
     def page_shown(self) -> bool:
         """Whether this step is the one shown: a page of the dvos panel only while the panel shows that page (the
@@ -422,11 +421,8 @@ class DvosDock(QScrollArea):
         return None
 
     def _unbind_keys(self) -> None:
-        for key, func in self._keys.items():
-            current = self.viewer.bind_key(key, None)  # removes whatever is bound there and returns it
-            if current is not None and current is not func:
-                self.viewer.bind_key(key, current)  # another widget rebound the key since: leave theirs
-        self._keys = {}
+        key_router(self.viewer).unbind(self, self._keys)
+        self._keys = []
 
     @property
     def messages(self) -> MessageBox:

@@ -1,0 +1,85 @@
+"""The keys of the dvos steps (Annotate's N, S, Shift+S; Review's W, Shift+W, C), shared by every step of a viewer.
+
+The same step may be open twice in one viewer - a page of the dvos panel and a dock of its own (Plugins > dvos) -
+and napari holds one function per key. So dvos binds one router per key and viewer (:class:`KeyRouter`), and a press
+goes to one of the open steps that bound the key: of those shown (the panel's current page, or a step in a dock of
+its own), the one bound last. A step closed (its dock, or the panel) leaves the key to the others still open; the
+key is unbound once none is left (a key another tool rebound since is left to it).
+"""
+
+from __future__ import annotations
+
+import weakref
+
+_ROUTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def key_router(viewer) -> KeyRouter:
+    """The one :class:`KeyRouter` of ``viewer`` (made on first use)."""
+    router = _ROUTERS.get(viewer)
+    if router is None:
+        router = _ROUTERS[viewer] = KeyRouter(viewer)
+    return router
+
+
+def _alive(step) -> bool:
+    from dvos_napari._workers import alive
+
+    return step is not None and alive(step) and getattr(step, "is_open", False)
+
+
+class KeyRouter:
+    """The dvos keys of one viewer: which steps bound each key, and the one function bound for it."""
+
+    def __init__(self, viewer):
+        self._viewer = weakref.ref(viewer)
+        self.steps: dict[str, list] = {}  # key -> weak references to the steps that bound it, in binding order
+        self.handlers: dict[str, object] = {}  # key -> the function bound on the viewer
+
+    def bind(self, step, keys) -> None:
+        """``step`` answers ``keys`` (it holds their actions in ``step._key_actions``) from now on."""
+        from napari.utils.key_bindings import coerce_keybinding
+
+        viewer = self._viewer()
+        if viewer is None:
+            return
+        for key in keys:
+            self.steps[key] = [r for r in self.steps.get(key, []) if r() not in (None, step)] + [weakref.ref(step)]
+            handler = self.handlers.get(key)
+            if handler is None:
+                handler = self.handlers[key] = self._handler(key)
+            if viewer.keymap.get(coerce_keybinding(key)) is not handler:
+                viewer.bind_key(key, handler, overwrite=True)
+
+    def unbind(self, step, keys) -> None:
+        """``step`` no longer answers ``keys``; a key no open step answers is unbound (unless rebound by another)."""
+        from napari.utils.key_bindings import coerce_keybinding
+
+        viewer = self._viewer()
+        for key in keys:
+            left = [r for r in self.steps.get(key, []) if r() is not step and _alive(r())]
+            if left:
+                self.steps[key] = left
+                continue
+            self.steps.pop(key, None)
+            handler = self.handlers.pop(key, None)
+            if viewer is not None and viewer.keymap.get(coerce_keybinding(key)) is handler:
+                viewer.bind_key(key, None)
+
+    def choose(self, key: str):
+        """The step a press of ``key`` goes to (see the module's doc), or None."""
+        steps = [r() for r in self.steps.get(key, [])]
+        steps = [s for s in steps if _alive(s)]
+        if not steps:
+            return None
+        shown = [s for s in steps if s.page_shown()] or steps
+        return shown[-1]  # the one bound last
+
+    def _handler(self, key: str):
+        def pressed(_target=None):
+            step = self.choose(key)
+            if step is None:
+                return None
+            return step._key_pressed(key, step._key_actions[key])
+
+        return pressed

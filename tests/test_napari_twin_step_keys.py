@@ -1,0 +1,69 @@
+"""The keys of a step open twice in one viewer (a page of the dvos panel and a dock of its own): closing one leaves
+the keys to the other (they were unbound for good)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
+]
+
+
+def _press(viewer, key) -> None:
+    """``key`` pressed in the viewer (napari's key handler: the selected layer's keys first, then the viewer's)."""
+    handler = viewer.window._qt_viewer._key_map_handler
+    handler.press_key(key)
+    handler.release_key(key)
+
+
+def _dock_widget(viewer, name):
+    return next(d for n, d in viewer.window._dock_widgets.items() if n.startswith(name))
+
+
+@pytest.fixture
+def shown(make_napari_viewer, qtbot, tmp_project):
+    """The panel on Annotate, video "a" shown and its masks layer selected."""
+    from napari_helpers import PANEL, dock, tiny_clip, wait_loaded
+
+    frames, _ = tiny_clip(6, size=32)
+    tmp_project.add_video_array("a", frames, split="train")
+    viewer = make_napari_viewer()
+    panel = dock(viewer, PANEL)
+    panel.state.set_project(tmp_project)
+    panel.state.select_video("a")
+    wait_loaded(qtbot, panel.state)
+    panel.go("Annotate")
+    viewer.layers.selection.active = viewer.layers["a masks"]
+    return viewer, panel
+
+
+def _paint_and_save(viewer, project, t) -> bool:
+    """Paint frame ``t`` of "a", press S: whether it was saved."""
+    viewer.dims.set_current_step(0, t)
+    viewer.layers["a masks"].paint((t, 16, 16), 1)
+    _press(viewer, "s")
+    return bool(project.video("a").provenance[t])
+
+
+@pytest.mark.parametrize("closed", ["the dock", "the panel"])
+def test_closing_one_of_two_annotate_steps_leaves_the_keys_to_the_other(shown, tmp_project, monkeypatch, closed):
+    from napari_helpers import PANEL, dock
+    from qtpy.QtWidgets import QMessageBox
+
+    viewer, _panel = shown
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    dock(viewer, "Annotate")
+    viewer.window.remove_dock_widget(_dock_widget(viewer, "Annotate" if closed == "the dock" else PANEL))
+    assert {"N", "S", "Shift+S"} <= {str(k) for k in viewer.keymap}
+    assert _paint_and_save(viewer, tmp_project, 2)
+    for name in ("Annotate", PANEL):  # both closed: no key left
+        if any(n.startswith(name) for n in viewer.window._dock_widgets):
+            viewer.window.remove_dock_widget(_dock_widget(viewer, name))
+    assert not {"N", "S", "Shift+S"} & {str(k) for k in viewer.keymap}
+    assert not np.any(viewer.layers["a masks"].data[3])
