@@ -2,16 +2,25 @@
 
 The same step may be open twice in one viewer - a page of the dvos panel and a dock of its own (Plugins > dvos) -
 and napari holds one function per key. So dvos binds one router per key and viewer (:class:`KeyRouter`), and a press
-goes to one of the open steps that bound the key: of those shown (the panel's current page, or a step in a dock of
-its own), the one bound last. A step closed (its dock, or the panel) leaves the key to the others still open; the
-key is unbound once none is left (a key another tool rebound since is left to it).
+goes to one of the open steps that bound the key:
+
+1. those shown (the panel's current page, or a step in a dock of its own), and of these the ones on screen (a dock
+   hidden behind another tab is not) when any is;
+2. of these, the one used last: shown by the panel, opened, clicked (its buttons) or focused (its lists and fields),
+   or whose key was pressed last.
+
+A step closed (its dock, or the panel) leaves the key to the others still open; the key is unbound once none is
+left (a key another tool rebound since is left to it).
 """
 
 from __future__ import annotations
 
+import itertools
 import weakref
 
 _ROUTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CLOCK = itertools.count(1)
+_FOCUS_HOOKED: set = set()  # ids of the QApplications whose focus changes mark steps used
 
 
 def key_router(viewer) -> KeyRouter:
@@ -20,6 +29,39 @@ def key_router(viewer) -> KeyRouter:
     if router is None:
         router = _ROUTERS[viewer] = KeyRouter(viewer)
     return router
+
+
+def step_of(widget):
+    """The dvos step ``widget`` is part of (itself, or the nearest step above it), else None."""
+    while widget is not None:
+        if hasattr(widget, "_key_actions"):
+            return widget
+        widget = widget.parentWidget()
+    return None
+
+
+def used(widget) -> None:
+    """The user used the step holding ``widget`` (or ``widget`` itself): its keys win over a twin step's."""
+    step = step_of(widget)
+    if step is not None:
+        step._used = next(_CLOCK)
+
+
+def _focus_changed(_old, new) -> None:
+    if new is not None:
+        try:
+            used(new)
+        except RuntimeError:  # (a widget deleted meanwhile)
+            pass
+
+
+def _hook_focus() -> None:
+    from qtpy.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is not None and id(app) not in _FOCUS_HOOKED:
+        _FOCUS_HOOKED.add(id(app))
+        app.focusChanged.connect(_focus_changed)
 
 
 def _alive(step) -> bool:
@@ -35,6 +77,7 @@ class KeyRouter:
         self._viewer = weakref.ref(viewer)
         self.steps: dict[str, list] = {}  # key -> weak references to the steps that bound it, in binding order
         self.handlers: dict[str, object] = {}  # key -> the function bound on the viewer
+        _hook_focus()
 
     def bind(self, step, keys) -> None:
         """``step`` answers ``keys`` (it holds their actions in ``step._key_actions``) from now on."""
@@ -50,6 +93,7 @@ class KeyRouter:
                 handler = self.handlers[key] = self._handler(key)
             if viewer.keymap.get(coerce_keybinding(key)) is not handler:
                 viewer.bind_key(key, handler, overwrite=True)
+        used(step)
 
     def unbind(self, step, keys) -> None:
         """``step`` no longer answers ``keys``; a key no open step answers is unbound (unless rebound by another)."""
@@ -73,13 +117,16 @@ class KeyRouter:
         if not steps:
             return None
         shown = [s for s in steps if s.page_shown()] or steps
-        return shown[-1]  # the one bound last
+        on_screen = [s for s in shown if s.isVisible()] or shown
+        # the one used last; of steps never used, the one bound last
+        return max(enumerate(on_screen), key=lambda item: (getattr(item[1], "_used", 0), item[0]))[1]
 
     def _handler(self, key: str):
         def pressed(_target=None):
             step = self.choose(key)
             if step is None:
                 return None
+            used(step)
             return step._key_pressed(key, step._key_actions[key])
 
         return pressed

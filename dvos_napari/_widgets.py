@@ -4,6 +4,7 @@ collapsible section, the object gallery and a plot that follows napari's theme."
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -32,7 +33,7 @@ from qtpy.QtWidgets import (
 from dvos_core.progress import TimeLeft, time_left_words
 from dvos_napari._close_guard import guard_close
 from dvos_napari._errors import UserMessage, user_message
-from dvos_napari._keys import key_router
+from dvos_napari._keys import key_router, used
 from dvos_napari._state import get_state
 from dvos_napari._warmup import warm_up
 from dvos_napari._workers import CANCEL_KEEPS, Job
@@ -74,7 +75,8 @@ def ask_choice(parent: QWidget, title: str, text: str, items: list[str]) -> str 
 
 def button(text: str, slot: Callable, tooltip: str = "") -> QPushButton:
     b = QPushButton(text)
-    b.clicked.connect(lambda *_: slot())
+    ref = weakref.ref(b)
+    b.clicked.connect(lambda *_: (used(ref()), slot()))  # (the step clicked last gets the keys: dvos_napari._keys)
     if tooltip:
         b.setToolTip(tooltip)
     b.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)

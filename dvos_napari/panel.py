@@ -143,9 +143,12 @@ class DvosPanel(QWidget):
 
     def go(self, name: str):
         """Show step ``name``; returns its widget."""
+        from dvos_napari._keys import used
+
         widget = self.step(name)
         self.current = name
         self.stack.setCurrentWidget(widget)
+        used(widget)  # its keys win over the same step's in a dock of its own (dvos_napari._keys)
         self.step_buttons[name].setChecked(True)
         self._update_header()
         i = STEPS.index(name)

@@ -1,5 +1,6 @@
 """The keys of a step open twice in one viewer (a page of the dvos panel and a dock of its own): closing one leaves
-the keys to the other (they were unbound for good)."""
+the keys to the other (they were unbound for good), and a key goes to the one the user used last, not to the one
+opened last."""
 
 from __future__ import annotations
 
@@ -67,3 +68,60 @@ def test_closing_one_of_two_annotate_steps_leaves_the_keys_to_the_other(shown, t
             viewer.window.remove_dock_widget(_dock_widget(viewer, name))
     assert not {"N", "S", "Shift+S"} & {str(k) for k in viewer.keymap}
     assert not np.any(viewer.layers["a masks"].data[3])
+
+
+def _worst_rows(review, rows) -> None:
+    """``rows`` ((video, frame)) listed as the worst frames of ``review`` (as Evaluate lists them)."""
+    from qtpy.QtWidgets import QTableWidgetItem
+
+    review.worst_table.setRowCount(len(rows))
+    for r, (vid, t) in enumerate(rows):
+        for c, val in enumerate((vid, t, "0.5")):
+            review.worst_table.setItem(r, c, QTableWidgetItem(str(val)))
+
+
+def test_a_key_goes_to_the_review_step_used_last_not_the_one_opened_last(shown, qtbot, tmp_project, notes):
+    from napari_helpers import dock, prediction_set, wait_loaded
+
+    viewer, panel = shown
+    prediction_set(tmp_project.video("a"), "m", np.zeros((6, 32, 32)))
+    other = dock(viewer, "Review")  # opened last: its list is empty
+    page = panel.go("Review")  # the user works on the panel's page, which lists worst frames
+    _worst_rows(page, [("a", 4), ("a", 1)])
+    viewer.dims.set_current_step(0, 0)
+    _press(viewer, "w")
+    wait_loaded(qtbot, panel.state)
+    assert viewer.dims.current_step[0] == 4 and page.worst_table.currentRow() == 0
+    assert not any("no worst frames listed yet" in str(n.message) for n in notes)
+    other.compare_button.click()  # the user clicks in the other dock: its keys now
+    notes.clear()
+    _press(viewer, "w")
+    assert any("no worst frames listed yet" in str(n.message) for n in notes)
+    assert viewer.dims.current_step[0] == 4
+
+
+def test_a_key_goes_to_the_review_step_on_screen(make_napari_viewer, qtbot, tmp_project, notes):
+    """The panel and a Review dock, one of them hidden (napari's Window menu): the key goes to the one on screen,
+    even when the hidden one was used last."""
+    from napari_helpers import PANEL, dock, prediction_set, tiny_clip, wait_loaded
+
+    frames, _ = tiny_clip(6, size=32)
+    prediction_set(tmp_project.add_video_array("a", frames, split="train"), "m", np.zeros((6, 32, 32)))
+    viewer = make_napari_viewer(show=True)
+    panel = dock(viewer, PANEL)
+    panel.state.set_project(tmp_project)
+    panel.state.select_video("a")
+    wait_loaded(qtbot, panel.state)
+    page = panel.go("Review")
+    _worst_rows(page, [("a", 4)])
+    other = dock(viewer, "Review")
+    for shown_tab, hidden in ((page, other), (other, page)):
+        _dock_widget(viewer, PANEL if shown_tab is page else "Review").show()
+        _dock_widget(viewer, PANEL if hidden is page else "Review").hide()
+        qtbot.waitUntil(lambda shown_tab=shown_tab, hidden=hidden: shown_tab.isVisible() and not hidden.isVisible())
+        hidden.compare_button.click()  # used last, but hidden
+        notes.clear()
+        viewer.dims.set_current_step(0, 0)
+        _press(viewer, "w")
+        assert (viewer.dims.current_step[0] == 4) == (shown_tab is page)
+        assert any("no worst frames listed yet" in str(n.message) for n in notes) == (shown_tab is other)
