@@ -10,7 +10,9 @@ goes to one of the open steps that bound the key:
    or whose key was pressed last.
 
 A step closed (its dock, or the panel) leaves the key to the others still open; the key is unbound once none is
-left (a key another tool rebound since is left to it).
+left (a key another tool rebound since is left to it). Keys are bound on the viewer and on every layer dvos shows
+(the frames, masks and predicted layers): napari tries the selected layer's keys first, and C on an Image layer is
+its auto-contrast. The keys of other layers stay napari's (S on Points or Shapes is their select mode).
 """
 
 from __future__ import annotations
@@ -76,7 +78,10 @@ class KeyRouter:
     def __init__(self, viewer):
         self._viewer = weakref.ref(viewer)
         self.steps: dict[str, list] = {}  # key -> weak references to the steps that bound it, in binding order
-        self.handlers: dict[str, object] = {}  # key -> the function bound on the viewer
+        self.handlers: dict[str, object] = {}  # key -> the function bound on the viewer and the dvos layers
+        self.layers: weakref.WeakSet = weakref.WeakSet()  # layers the keys were bound on
+        viewer.layers.events.inserted.connect(self._on_inserted)
+        viewer.layers.selection.events.active.connect(self._on_active)
         _hook_focus()
 
     def bind(self, step, keys) -> None:
@@ -93,6 +98,8 @@ class KeyRouter:
                 handler = self.handlers[key] = self._handler(key)
             if viewer.keymap.get(coerce_keybinding(key)) is not handler:
                 viewer.bind_key(key, handler, overwrite=True)
+        for layer in list(viewer.layers):
+            self._bind_layer(layer)
         used(step)
 
     def unbind(self, step, keys) -> None:
@@ -107,8 +114,9 @@ class KeyRouter:
                 continue
             self.steps.pop(key, None)
             handler = self.handlers.pop(key, None)
-            if viewer is not None and viewer.keymap.get(coerce_keybinding(key)) is handler:
-                viewer.bind_key(key, None)
+            for target in [viewer, *list(self.layers)]:
+                if target is not None and target.keymap.get(coerce_keybinding(key)) is handler:
+                    target.bind_key(key, None)
 
     def choose(self, key: str):
         """The step a press of ``key`` goes to (see the module's doc), or None."""
@@ -130,3 +138,23 @@ class KeyRouter:
             return step._key_pressed(key, step._key_actions[key])
 
         return pressed
+
+    def _bind_layer(self, layer) -> None:
+        """Bind the keys on ``layer`` too when dvos shows it (napari tries the selected layer's keys first); a key
+        bound on that layer by someone else is left to them."""
+        from napari.utils.key_bindings import coerce_keybinding
+
+        if not (getattr(layer, "metadata", None) or {}).get("dvos_role"):
+            return
+        for key, handler in self.handlers.items():
+            if layer.keymap.get(coerce_keybinding(key)) is None:
+                layer.bind_key(key, handler)
+        self.layers.add(layer)
+
+    def _on_inserted(self, event) -> None:
+        if self.handlers:
+            self._bind_layer(event.value)
+
+    def _on_active(self, event) -> None:
+        if self.handlers and event.value is not None:
+            self._bind_layer(event.value)

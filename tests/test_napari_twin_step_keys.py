@@ -125,3 +125,41 @@ def test_a_key_goes_to_the_review_step_on_screen(make_napari_viewer, qtbot, tmp_
         _press(viewer, "w")
         assert (viewer.dims.current_step[0] == 4) == (shown_tab is page)
         assert any("no worst frames listed yet" in str(n.message) for n in notes) == (shown_tab is other)
+
+
+def test_the_keys_work_with_any_dvos_layer_selected_and_leave_other_layers_keys_alone(
+    shown, qtbot, tmp_project, monkeypatch
+):
+    """napari tries the selected layer's keys first: with the frames (Image) layer selected C was its auto-contrast and
+    not Save correction. The dvos layers answer the dvos keys; a layer of the user's own keeps napari's (S on
+    Points: select mode)."""
+    from napari_helpers import prediction_set, wait_loaded
+    from qtpy.QtWidgets import QMessageBox
+
+    from dvos_napari._layers import show_predictions
+
+    viewer, panel = shown
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    video = tmp_project.video("a")
+    viewer.layers["a masks"].paint((2, 16, 16), 1)
+    viewer.dims.set_current_step(0, 2)
+    viewer.layers.selection.active = viewer.layers["a"]
+    _press(viewer, "s")
+    assert video.provenance[2] == 1  # manual
+    prediction_set(video, "m", np.zeros((6, 32, 32)))
+    panel.go("Review")
+    show_predictions(viewer, video, panel.state)
+    wait_loaded(qtbot, panel.state)
+    predicted = viewer.layers["a predicted"]
+    predicted.paint((3, 8, 8), 1)
+    viewer.dims.set_current_step(0, 3)
+    frames = viewer.layers["a"]
+    frames.contrast_limits = (10, 20)
+    viewer.layers.selection.active = frames
+    _press(viewer, "c")
+    assert video.provenance[3] == 4 and tuple(frames.contrast_limits) == (10, 20)  # corrected, no auto-contrast
+    points = viewer.add_points(name="mine")
+    viewer.layers.selection.active = points
+    points.mode = "add"
+    _press(viewer, "s")
+    assert points.mode == "select"
