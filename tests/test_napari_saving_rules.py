@@ -179,6 +179,43 @@ def test_s_asks_before_storing_a_saved_frame_erased_to_nothing(make_napari_viewe
     assert not ann.save_frame_asking() and len(asked) == n  # stored as a frame without heads: nothing to ask
 
 
+def test_shift_s_asks_once_before_storing_saved_frames_erased_to_nothing(
+    make_napari_viewer, qtbot, tmp_project, monkeypatch
+):
+    """Paint, S, Ctrl+Z (every head of the saved mask gone), Shift+S: the empty mask was saved as manual ground truth
+    unasked, where S asks. Shift+S (Save all painted) asks once, naming the frames; no saves the others only."""
+    from qtpy.QtWidgets import QMessageBox
+
+    from dvos_core.store.schema import MANUAL
+
+    frames, _ = tiny_clip(6)
+    v = tmp_project.add_video_array("plot", frames, split="train")
+    viewer = make_napari_viewer()
+    ann = dock(viewer, "Annotate")
+    ann.state.set_project(tmp_project)
+    ann.state.select_video("plot")
+    wait_loaded(qtbot, ann.state)
+    layer = viewer.layers["plot masks"]
+    for t in (2, 4):
+        layer.paint((t, 30, 30), 1)
+        viewer.dims.set_current_step(0, t)
+        assert ann.save_frame_asking()
+    layer.undo()
+    layer.undo()  # both saved masks erased
+    layer.paint((5, 30, 30), 1)
+    assert ann.state.dirty == {"plot": {2, 4, 5}}
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.No)
+    assert ann.save_all_asking() == [5]
+    assert len(asked) == 1 and "Every head of frames 2, 4 of plot was erased" in asked[0]
+    assert v.mask(2).any() and v.mask(4).any() and ann.state.dirty == {"plot": {2, 4}}  # kept, still unsaved
+    assert "frames 2, 4 of plot not saved" in ann.status.text()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
+    assert ann.save_all_asking() == [2, 4] and len(asked) == 2
+    assert v.provenance[2] == MANUAL and not v.mask(2).any() and not v.mask(4).any()
+    assert ann._keys and ann._key_actions["Shift-S"] == ann.save_all_asking  # the key asks too
+
+
 def test_paint_on_a_dropped_project_before_the_panel_opened_is_saved(make_napari_viewer, qtbot, tmp_path):
     """A project dropped on napari, painted, then the panel opened: the paint was never tracked (napari clears a
     layer's undo history when dvos made it read-only while the project opened), so Save all, File > Save and the

@@ -59,6 +59,7 @@ PROVENANCE_CHOICES = {  # what the "made by" box offers: text -> import_masks' p
     "a model (predicted)": "predicted",
 }
 EXPORT_FORMATS = {"PNG files": "png", "TIFF files": "tif", "COCO JSON": "coco"}
+_EMPTY_IS_TRUTH = "(An empty mask is ground truth: 'no heads here'.)"
 
 
 def clear_question(video, t: int) -> str | None:
@@ -120,8 +121,8 @@ class AnnotateDock(DvosDock):
             ),
             button(
                 "Save all painted (Shift-S)",
-                lambda: self.guard(self.save_all),
-                "save every frame painted since the last save",
+                lambda: self.guard(self.save_all_asking),
+                "save every frame painted since the last save (frames whose every head was erased: asks first)",
             ),
             button(
                 "Clear frame",
@@ -144,7 +145,7 @@ class AnnotateDock(DvosDock):
         lay.addWidget(self.job_bar)
         self._show_job_bar(False)  # painting runs no job: the bar shows while masks are imported or exported
         self._busy_widgets = [self.import_button, self.export_button]
-        self.bind_keys({"n": self.next_seed, "s": self.save_frame_asking, "Shift-S": self.save_all})
+        self.bind_keys({"n": self.next_seed, "s": self.save_frame_asking, "Shift-S": self.save_all_asking})
         self.listen(self.state.video_changed, lambda *_: self._on_video())
         self.listen(self.state.store_changed, self._update_info)
         self.listen(self.state.dirty_changed, lambda *_: self._update_info())
@@ -194,7 +195,6 @@ class AnnotateDock(DvosDock):
         """Save frame's button and key: :meth:`save_frame`, asking first whether a frame with nothing painted is a
         frame without heads, to be saved as such - when it has no stored mask, and when every head of its stored
         mask was erased (answered no, the stored mask stays and the frame stays unsaved)."""
-        from dvos_core.store.schema import PROVENANCE_NAMES
 
         video, layer = self.masks_layer()
         t = check_frame(video, self.state.current_frame(layer))
@@ -202,17 +202,37 @@ class AnnotateDock(DvosDock):
         code = int(video.provenance[t])
         if np.asarray(layer.data[t]).any() or (code and not np.asarray(video.mask(t)).any()):
             return self.save_frame(t)  # painted, or stored as a frame without heads already
-        what = f"Nothing is painted on frame {t} of {video.name}."
         if code:
-            what = f"Every head of frame {t} of {video.name} was erased (its stored mask is {PROVENANCE_NAMES[code]})."
+            if not self._ask_erased(video, [t]):
+                return False  # the stored mask stays; the erased frame stays unsaved
+            return self.save_frame(t)
         empty = ask_yes_no(
             self,
             "A frame without heads?",
-            f"{what} Save it as a frame without heads? (An empty mask is ground truth: 'no heads here'.)",
+            f"Nothing is painted on frame {t} of {video.name}. Save it as a frame without heads? {_EMPTY_IS_TRUTH}",
         )
-        if code and not empty:
-            return False  # the stored mask stays; the erased frame stays unsaved
         return self.save_frame(t, empty=empty)
+
+    def _ask_erased(self, video, frames) -> bool:
+        """Ask whether ``frames``, whose every head of a stored mask was erased, are frames without heads, to be
+        saved as such (no: their stored masks stay)."""
+        from dvos_core.store.schema import PROVENANCE_NAMES
+
+        if len(frames) == 1:
+            t = frames[0]
+            kind = PROVENANCE_NAMES[int(video.provenance[t])]
+            what = f"Every head of frame {t} of {video.name} was erased (its stored mask is {kind}). Save it"
+        else:
+            what = (
+                f"Every head of frames {', '.join(map(str, frames))} of {video.name} was erased (each holds a stored "
+                f"mask). Save them"
+            )
+        return ask_yes_no(
+            self,
+            "A frame without heads?" if len(frames) == 1 else "Frames without heads?",
+            f"{what} as {'a frame' if len(frames) == 1 else 'frames'} without heads? {_EMPTY_IS_TRUTH} No keeps the "
+            "stored mask" + ("" if len(frames) == 1 else "s") + " and leaves the erased paint unsaved.",
+        )
 
     def save_frame(self, t: int | None = None, empty: bool = False) -> bool:
         """Save the masks layer's frame t (default: current) into the project when it differs from the stored mask,
@@ -236,17 +256,34 @@ class AnnotateDock(DvosDock):
         if t not in self.state.dirty.get(video.name, ()):
             check_paint_not_in_copy(self.viewer, layer, t, video.name, "Save frame")
 
-    def save_all(self) -> list[int]:
+    def save_all_asking(self) -> list[int]:
+        """Save all painted's button and key: :meth:`save_all`, asking first (once, naming them) whether the painted
+        frames whose every head of a stored mask was erased are frames without heads, as Save frame asks."""
+        return self.save_all(ask_erased=self._ask_erased)
+
+    def save_all(self, ask_erased=None) -> list[int]:
         """Save every frame painted since the last save that differs from what the project holds (paint undone, or
         painted back to the stored mask, is nothing to save). When the layer's data was replaced from code
         (``layer.data = ...``), its every frame is compared with the project first and the non-empty ones that
-        differ are saved too."""
+        differ are saved too. ``ask_erased``: a function of (video, frames) asked before painted frames whose every
+        head of a stored mask was erased are saved as frames without heads (False: their stored masks stay and they
+        stay unsaved; the other frames are saved)."""
         video, layer = self.masks_layer()
         resolve_replaced(self.viewer, self.state, video.name)
         painted = sorted(self.state.dirty.get(video.name, set()))
         changed = [t for t in painted if differs_from_label(video, layer.data, t)]
+        erased = [t for t in changed if not np.asarray(layer.data[t]).any()]  # (a stored mask with heads: it differs)
+        kept = erased if erased and ask_erased is not None and not ask_erased(video, erased) else []
+        changed = [t for t in changed if t not in kept]
         saved, note = save_painted(self.state, video, layer.data, changed)
-        self._after_save(video.name, saved, unchanged=[t for t in painted if t not in changed], note=note)
+        unchanged = [t for t in painted if t not in changed and t not in kept]
+        self._after_save(video.name, saved, unchanged=unchanged, note=note)
+        if kept:
+            frames = f"frame{'s' if len(kept) > 1 else ''} {', '.join(map(str, kept))}"
+            self.messages.info(
+                f"{frames} of {video.name} not saved: you kept the stored mask{'s' if len(kept) > 1 else ''} "
+                "(undo the erasing with Ctrl+Z, or save again and answer yes)"
+            )
         return saved
 
     def _clear_dialog(self) -> None:
