@@ -216,6 +216,29 @@ def test_shift_s_asks_once_before_storing_saved_frames_erased_to_nothing(
     assert ann._keys and ann._key_actions["Shift-S"] == ann.save_all_asking  # the key asks too
 
 
+def test_nothing_to_save_says_no_mask_only_for_frames_without_one(make_napari_viewer, qtbot, tmp_project, notes):
+    """S again on a frame just saved said "(no mask: nothing painted)" though the project holds its mask."""
+    frames, _ = tiny_clip(6)
+    tmp_project.add_video_array("plot", frames, split="train")
+    viewer = make_napari_viewer()
+    ann = dock(viewer, "Annotate")
+    ann.state.set_project(tmp_project)
+    ann.state.select_video("plot")
+    wait_loaded(qtbot, ann.state)
+    viewer.layers["plot masks"].paint((2, 30, 30), 1)
+    viewer.dims.set_current_step(0, 2)
+    assert ann.save_frame_asking()
+    notes.clear()
+    assert not ann.save_frame_asking()  # S again
+    said = [str(n.message) for n in notes]
+    assert "nothing to save: frame 2 of plot is as the project holds" in said
+    notes.clear()
+    assert not ann.save_frame(0)  # no mask, nothing painted
+    assert [str(n.message) for n in notes] == [
+        "nothing to save: frame 0 of plot is as the project holds (no mask: nothing painted)"
+    ]
+
+
 def test_paint_on_a_dropped_project_before_the_panel_opened_is_saved(make_napari_viewer, qtbot, tmp_path):
     """A project dropped on napari, painted, then the panel opened: the paint was never tracked (napari clears a
     layer's undo history when dvos made it read-only while the project opened), so Save all, File > Save and the

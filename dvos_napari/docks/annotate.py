@@ -248,7 +248,7 @@ class AnnotateDock(DvosDock):
         bare = empty and not video.provenance[t] and not np.asarray(layer.data[t]).any()
         frames = [t] if accept or bare or differs_from_label(video, layer.data, t) else []
         saved, note = save_painted(self.state, video, layer.data, frames)
-        self._after_save(video.name, saved, unchanged=[t] if not frames else (), note=note)
+        self._after_save(video, saved, unchanged=[t] if not frames else (), note=note)
         return bool(saved)
 
     def _check_paint_not_in_copy(self, video, layer, t: int) -> None:
@@ -277,7 +277,7 @@ class AnnotateDock(DvosDock):
         changed = [t for t in changed if t not in kept]
         saved, note = save_painted(self.state, video, layer.data, changed)
         unchanged = [t for t in painted if t not in changed and t not in kept]
-        self._after_save(video.name, saved, unchanged=unchanged, note=note)
+        self._after_save(video, saved, unchanged=unchanged, note=note)
         if kept:
             frames = f"frame{'s' if len(kept) > 1 else ''} {', '.join(map(str, kept))}"
             self.messages.info(
@@ -584,12 +584,13 @@ class AnnotateDock(DvosDock):
         self._show_job_bar(busy)
 
     # ---- display -----------------------------------------------------------------------------------------------
-    def _after_save(self, video_id: str, saved: list[int], unchanged=(), note: str | None = None) -> None:
-        """Forget the saved frames and the ``unchanged`` ones (as the project holds them) as unsaved paint;
-        ``note``: what :func:`~dvos_napari._writer.save_painted` says (masks written under the paint, touching
+    def _after_save(self, video, saved: list[int], unchanged=(), note: str | None = None) -> None:
+        """Forget the saved frames of ``video`` and the ``unchanged`` ones (as the project holds them) as unsaved
+        paint; ``note``: what :func:`~dvos_napari._writer.save_painted` says (masks written under the paint, touching
         heads)."""
         from napari.utils.notifications import show_info, show_warning
 
+        video_id = video.name
         if note:
             self.messages.info(note)
             show_warning(f"dvos: {note}")
@@ -601,9 +602,17 @@ class AnnotateDock(DvosDock):
                 f"{', '.join(map(str, saved))} of {video_id}"
             )
         elif unchanged:
+            provenance = video.provenance
+            bare = [t for t in unchanged if not provenance[t]]  # no mask stored, nothing painted
+            if len(bare) == len(unchanged):
+                why = " (no mask: nothing painted)"
+            elif bare:
+                why = f" (frame{'s' if len(bare) > 1 else ''} {', '.join(map(str, bare))}: no mask, nothing painted)"
+            else:
+                why = ""  # each shows the mask the project holds
             show_info(
                 f"nothing to save: frame{'s' if len(unchanged) > 1 else ''} {', '.join(map(str, unchanged))} of "
-                f"{video_id} {'are' if len(unchanged) > 1 else 'is'} as the project holds (no mask: nothing painted)"
+                f"{video_id} {'are' if len(unchanged) > 1 else 'is'} as the project holds{why}"
             )
         self.state.notify_store_changed()
 
