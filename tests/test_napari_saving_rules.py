@@ -239,6 +239,37 @@ def test_nothing_to_save_says_no_mask_only_for_frames_without_one(make_napari_vi
     ]
 
 
+@pytest.mark.parametrize("save", ["save_frame_asking", "save_all_asking"])
+def test_a_save_after_every_layer_was_deleted_says_they_were_shown_again(
+    make_napari_viewer, qtbot, tmp_project, notes, save
+):
+    """Select all layers, delete, S: the video came back and the save was refused with "the saved masks are still
+    being read into the layer; try again in a moment", as if the layers had never left."""
+    from dvos_core.store.schema import MANUAL
+
+    frames, masks = tiny_clip(6)
+    v = tmp_project.add_video_array("plot", frames, split="train")
+    v.set_mask(1, masks[1], "manual")
+    viewer = make_napari_viewer()
+    ann = dock(viewer, "Annotate")
+    ann.state.set_project(tmp_project)
+    ann.state.select_video("plot")
+    wait_loaded(qtbot, ann.state)
+    viewer.layers["plot masks"].paint((2, 30, 30), 1)
+    viewer.layers.select_all()
+    viewer.layers.remove_selected()
+    notes.clear()
+    assert not ann.guard(getattr(ann, save))
+    said = [str(n.message) for n in notes]
+    assert said == [
+        "dvos: nothing saved: the masks layer of plot had been removed, with any paint not saved in it; it is shown "
+        "again with the saved masks of plot"
+    ]
+    wait_loaded(qtbot, ann.state)
+    layer = viewer.layers["plot masks"]
+    assert layer.data[1].any() and not layer.data[2].any() and v.provenance[:].tolist() == [0, MANUAL, 0, 0, 0, 0]
+
+
 def test_paint_on_a_dropped_project_before_the_panel_opened_is_saved(make_napari_viewer, qtbot, tmp_path):
     """A project dropped on napari, painted, then the panel opened: the paint was never tracked (napari clears a
     layer's undo history when dvos made it read-only while the project opened), so Save all, File > Save and the

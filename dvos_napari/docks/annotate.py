@@ -195,7 +195,8 @@ class AnnotateDock(DvosDock):
         """Save frame's button and key: :meth:`save_frame`, asking first whether a frame with nothing painted is a
         frame without heads, to be saved as such - when it has no stored mask, and when every head of its stored
         mask was erased (answered no, the stored mask stays and the frame stays unsaved)."""
-
+        if self._shown_again():
+            return False
         video, layer = self.masks_layer()
         t = check_frame(video, self.state.current_frame(layer))
         self._check_paint_not_in_copy(video, layer, t)
@@ -241,6 +242,8 @@ class AnnotateDock(DvosDock):
         nothing to save."""
         from dvos_core.store.schema import PREDICTED, PSEUDO
 
+        if self._shown_again():
+            return False
         video, layer = self.masks_layer()
         t = check_frame(video, self.state.current_frame(layer) if t is None else t)
         self._check_paint_not_in_copy(video, layer, t)
@@ -250,6 +253,24 @@ class AnnotateDock(DvosDock):
         saved, note = save_painted(self.state, video, layer.data, frames)
         self._after_save(video, saved, unchanged=[t] if not frames else (), note=note)
         return bool(saved)
+
+    def _shown_again(self) -> bool:
+        """Before a save: when the current video's masks layer was removed (the user deleted the layers), show it
+        again and say that nothing is saved (any paint not saved went with the layer; the saved masks are read into
+        the new one). True when it was."""
+        from napari.utils.notifications import show_info
+
+        video = self.state.require_video()
+        if video_layer(self.viewer, video.name, "masks") is not None:
+            return False
+        self.state.select_video(video.name)
+        text = (
+            f"nothing saved: the masks layer of {video.name} had been removed, with any paint not saved in it; it is "
+            f"shown again with the saved masks of {video.name}"
+        )
+        self.messages.info(text)
+        show_info(f"dvos: {text}")
+        return True
 
     def _check_paint_not_in_copy(self, video, layer, t: int) -> None:
         """Refuse Save frame on a frame not painted in the masks layer while a copy of the layer holds paint there."""
@@ -268,6 +289,8 @@ class AnnotateDock(DvosDock):
         differ are saved too. ``ask_erased``: a function of (video, frames) asked before painted frames whose every
         head of a stored mask was erased are saved as frames without heads (False: their stored masks stay and they
         stay unsaved; the other frames are saved)."""
+        if self._shown_again():
+            return []
         video, layer = self.masks_layer()
         resolve_replaced(self.viewer, self.state, video.name)
         painted = sorted(self.state.dirty.get(video.name, set()))
