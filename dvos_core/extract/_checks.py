@@ -96,13 +96,15 @@ def training_videos(project, video_ids, made: str, frames=None) -> list:
     return videos
 
 
-def not_a_persons_mask(video, t: int) -> str | None:
+def not_a_persons_mask(video, t: int, provenance=None) -> str | None:
     """None when frame ``t`` of ``video`` holds a mask a person made (painted or corrected): the only masks heads,
     fakes and inpainted clips are made from. Else why not, in words: 'cleared' (no mask, or a frame past the video's
-    end), or what the mask is ('a pseudo-label', "a model's prediction", 'a synthetic mask')."""
+    end), or what the mask is ('a pseudo-label', "a model's prediction", 'a synthetic mask'). ``provenance``: the
+    video's provenance codes already read (``video.provenance``; None reads them)."""
     from dvos_core.store.schema import CORRECTED, MANUAL, PREDICTED, PROVENANCE_NAMES, PSEUDO, SYNTHETIC
 
-    code = int(video.provenance[t]) if 0 <= t < video.n_frames else 0
+    codes = video.provenance if provenance is None else provenance
+    code = int(codes[t]) if 0 <= t < len(codes) else 0
     if code in (MANUAL, CORRECTED):
         return None
     if not code:
@@ -111,11 +113,12 @@ def not_a_persons_mask(video, t: int) -> str | None:
     return names.get(code, f"a {PROVENANCE_NAMES.get(code, code)} mask")
 
 
-def check_persons_mask(project, video, t: int, made: str) -> None:
+def check_persons_mask(project, video, t: int, made: str, provenance=None) -> None:
     """Refuse frame ``t`` of ``video`` (named by ``--frames``) whose mask is not a person's
     (:func:`not_a_persons_mask`): ``made`` (e.g. "heads are cut") comes from painted or corrected masks alone,
-    since a model's mask misses heads and draws false ones. The error names the frame, its mask and the fixes."""
-    why = not_a_persons_mask(video, t)
+    since a model's mask misses heads and draws false ones. The error names the frame, its mask and the fixes.
+    ``provenance``: see :func:`not_a_persons_mask`."""
+    why = not_a_persons_mask(video, t, provenance)
     if why is None or why == "cleared":  # no mask: the caller's own error
         return
     raise ValueError(

@@ -48,15 +48,15 @@ MAX_DILATE = 256  # px: --dilate beyond this is refused (OpenCV's kernel grows w
 MIN_FIELD_SHARE = 0.1  # a frame whose grown heads leave less field than this gives a clip filled mostly from little
 
 
-def _plan(project, video_ids, frames) -> list[tuple[str, int]]:
-    from dvos_core.store.schema import CORRECTED, MANUAL, id_list
+def _plan(project, video_ids, frames) -> tuple[list[tuple[str, int]], dict]:
+    """The (video, frame) pairs to make clips from, and {video id: its Video}, each video opened once. A frame is
+    checked by its provenance alone (a mask is there, and a person's): no mask is read here."""
+    from dvos_core.store.schema import CORRECTED, MANUAL, NONE, id_list
 
     video_ids = id_list(video_ids)
     chosen = video_ids is not None
     if video_ids is None:
-        video_ids = [
-            v for v in project.video_ids() if project.video(v).split != "test" and project.video(v).import_complete
-        ]
+        video_ids = [v for v in project.video_ids() if _training_split(project.video(v))]
     if frames is not None and not chosen:  # --frames without --videos: a video nobody painted (bare field) is not
         # one it means
         video_ids = painted_videos(project, video_ids)
@@ -64,16 +64,21 @@ def _plan(project, video_ids, frames) -> list[tuple[str, int]]:
     plan = []
     for video in videos:
         vid = video.name
+        codes = video.provenance
         ts = video.labelled_frames((MANUAL, CORRECTED)).tolist() if frames is None else sorted({int(t) for t in frames})
         for t in ts:
-            if video.mask(t) is None:
+            if codes[t] == NONE:
                 raise ValueError(
                     f"video {vid!r} frame {t} has no mask; paint its heads first, or leave it out of --frames (or "
                     f"choose the videos with --videos)"
                 )
-            check_persons_mask(project, video, int(t), "background clips are inpainted")
+            check_persons_mask(project, video, int(t), "background clips are inpainted", codes)
             plan.append((vid, int(t)))
-    return plan
+    return plan, {video.name: video for video in videos}
+
+
+def _training_split(video) -> bool:
+    return video.split != "test" and video.import_complete
 
 
 def _nothing_to_do(project) -> ValueError:
@@ -164,11 +169,12 @@ class InpaintedClips(list):
         self.dropped = list(dropped)
 
 
-def _done_clips(project, tokens: dict, frames=()) -> tuple[dict, set]:
+def _done_clips(project, videos: dict, tokens: dict, frames=()) -> tuple[dict, set]:
     """{(video, frame): [clip ids]} of the finished clips inpainted from frames of the videos of ``tokens`` (video id:
     its :func:`~dvos_core.extract._checks.video_token`; a clip of another video once added under that id is not
     counted), and those of ``frames`` repainted since their clip was made (the clip's ``mask_sha`` differs from
-    the mask's; a clip without one, made by an older dvos, counts as unchanged)."""
+    the mask's; a clip without one, made by an older dvos, counts as unchanged). ``videos``: {video id: Video} of
+    ``frames``."""
     out: dict = {}
     shas: dict = {}
     for b, a in project.inpainted_clips().items():
@@ -177,29 +183,36 @@ def _done_clips(project, tokens: dict, frames=()) -> tuple[dict, set]:
             out.setdefault((vid, a.get("frame")), []).append(b)
             if a.get("mask_sha") is not None and (vid, a.get("frame")) in frames:
                 shas.setdefault((vid, a.get("frame")), set()).add(a["mask_sha"])
-    stale = {(vid, t) for (vid, t), recorded in shas.items() if recorded != {frame_sha(project.video(vid), t)}}
+    stale = {(vid, t) for (vid, t), recorded in shas.items() if recorded != {frame_sha(videos[vid], t)}}
     return out, stale
 
 
-def _usable(project, todo: list, dilate_px: int, made_before: bool = False, field_fix=None) -> list:
-    """The frames of ``todo`` that leave some field to fill from once their heads grow by ``dilate_px``; the others
-    are skipped with a warning naming them, and when none is left a ValueError names them and the options (unless
-    ``made_before``: other frames asked for gave their clips before, so there are some). ``field_fix``: see
+def _usable(
+    project, videos: dict, todo: list, dilate_px: int, made_before: bool = False, field_fix=None, n_clips=None
+) -> tuple[list, set]:
+    """The frames of ``todo`` to make clips from, those that leave some field to fill from once their heads grow by
+    ``dilate_px``, and the frames tried and skipped (with a warning naming them): when none is left a ValueError
+    names them and the options (unless ``made_before``: other frames asked for gave their clips before, so there are
+    some). ``n_clips``: at most this many frames, spread evenly over ``todo``; a frame skipped gives its place to the
+    nearest one not tried yet (the one after it first), and only the frames tried have their mask read (None: every
+    frame is tried). ``videos``: {video id: Video} of ``todo``. ``field_fix``: see
     :func:`backgrounds_from_annotated` (None: `dvos extract-backgrounds`' options)."""
-    keep, full = [], []
+    full, tried = [], {}
 
     def fix(frames, cli: str) -> str:  # in the caller's words (``cli``: extract-backgrounds')
         return field_fix(frames, dilate_px) if field_fix else cli
 
-    for vid, t in todo:
-        hole = head_hole(project.video(vid).mask(t), dilate_px)
-        if hole.all():
+    def usable(i: int) -> bool:
+        vid, t = todo[i]
+        hole = head_hole(videos[vid].mask(t), dilate_px)
+        tried[i] = not hole.all()
+        if not tried[i]:
             full.append((f"{vid!r} frame {t}", (vid, t)))
             warn_user(
                 f"{project.path}: video {vid!r} frame {t} skipped: its painted heads, grown by "
                 f"{dilate_px} px, cover the whole frame, so no field is left to fill them from",
             )
-            continue
+            return False
         field = 1.0 - float(hole.mean())
         if field < MIN_FIELD_SHARE:
             warn_user(
@@ -207,14 +220,34 @@ def _usable(project, todo: list, dilate_px: int, made_before: bool = False, fiel
                 f"only {100 * field:.1f} % of the frame as field, from which the rest is filled: its clip will be "
                 f"smeared field; {fix([(vid, t)], 'lower --dilate, or leave the frame out (--frames)')}",
             )
-        keep.append((vid, t))
+        return True
+
+    n = len(todo)
+    if n_clips is None or n_clips >= n:
+        keep = [i for i in range(n) if usable(i)]
+    else:
+        keep = []
+        for k in np.linspace(0, n - 1, n_clips).round().astype(int).tolist():
+            k = next((j for j in _nearest(k, n) if j not in tried and usable(j)), None)
+            if k is None:  # every frame tried
+                break
+            keep.append(k)
     if full and not keep and not made_before:
         cli = "lower --dilate, or choose frames with some bare field (--frames, --videos)"
         raise ValueError(
             f"{project.path}: no background clip can be made: the painted heads (grown by {dilate_px} px) "
             f"cover the whole of {', '.join(n for n, _ in full)}; {fix([p for _, p in full], cli)}"
         )
-    return keep
+    return [todo[i] for i in sorted(keep)], {p for _, p in full}
+
+
+def _nearest(k: int, n: int):
+    """The indices of ``range(n)`` by their distance from ``k`` (``k``, ``k + 1``, ``k - 1``, ``k + 2``, ...)."""
+    for d in range(n):
+        if k + d < n:
+            yield k + d
+        if d and k - d >= 0:
+            yield k - d
 
 
 @writes_store
@@ -243,7 +276,8 @@ def backgrounds_from_annotated(
     every video chosen (default: every frame with a painted or corrected mask; a frame named must hold one too: a
     pseudo-label, a prediction or a synthetic mask is refused, naming the fixes, as for the heads). ``n_clips``: at
     most this many new clips, from annotated frames spread evenly over the ones still to do (default: one per
-    annotated frame).
+    annotated frame); only the masks of the frames chosen are read, and a frame that cannot give a clip (below)
+    gives its place to the nearest frame not tried yet.
     ``dilate_px``: 0 to :data:`MAX_DILATE`. A frame whose grown heads cover it whole is skipped with a warning (an
     error when no frame is left and none of those asked for gave a clip before). ``camera``: SynthConfig or dict of
     camera_* settings for ``motion="default"``. The clips of frames painted before and cleared since, or whose mask
@@ -287,18 +321,17 @@ def backgrounds_from_annotated(
             f"cover its soft edge (default 6)"
         )
     seed = check_seed(seed)
-    plan = _plan(project, video_ids, frames)
+    plan, videos = _plan(project, video_ids, frames)
     withdrawn = _withdrawn_clips(project, video_ids, frames, plan)
     if not plan and not withdrawn:
         raise _nothing_to_do(project)
-    tokens = {vid: video_token(project.video(vid)) for vid in {v for v, _ in plan}}
-    done, stale = _done_clips(project, tokens, () if replace else set(plan))
+    tokens = {vid: video_token(videos[vid]) for vid in {v for v, _ in plan}}
+    done, stale = _done_clips(project, videos, tokens, () if replace else set(plan))
     todo = plan if replace else [p for p in plan if p not in done or p in stale]
-    todo = _usable(project, todo, dilate_px, not replace and any(p in done for p in plan), field_fix)
+    made_before = not replace and any(p in done for p in plan)
+    todo, skipped = _usable(project, videos, todo, dilate_px, made_before, field_fix, n_clips)
     dropped = _drop_withdrawn(project, withdrawn)
-    dropped += _drop_unusable_stale(project, stale - set(todo), done, dilate_px)
-    if n_clips is not None and n_clips < len(todo):
-        todo = [todo[int(k)] for k in np.linspace(0, len(todo) - 1, n_clips).round()]
+    dropped += _drop_unusable_stale(project, stale & skipped, done, dilate_px)
     total = len(todo) * (clip_length + 1)
     clips, taken, remade = [], set(), {}
     try:
