@@ -382,12 +382,18 @@ class ObjectBank:
         pairs = np.unique(cols[sel][:, [oix.VIDEO, oix.FRAME]], axis=0)
         return {(videos[int(v)], int(f)) for v, f in pairs}
 
-    def load(self, kind: str | None = None) -> list[tuple[np.ndarray, dict]]:
+    def load(self, kind: str | None = None, limit: int | None = None) -> list[tuple[np.ndarray, dict]]:
         """All objects (optionally of one kind, "head" or "fake") as (rgba, record) pairs, read with one pass over
-        the pixels."""
+        the pixels. ``limit``: the first ``limit`` of them alone (``load(kind)[:limit]``), reading only their
+        records (through the id index when usable) and the pixels they lie among."""
         if kind is not None:
             _check_kind(kind)
-        rows = [r for r in self._rows() if kind is None or r["kind"] == kind]
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0:
+                raise ValueError(f"limit must be a whole number >= 0 (or None for every object), got {limit!r}")
+            rows = self._first_rows(kind, int(limit))
+        else:
+            rows = [r for r in self._rows() if kind is None or r["kind"] == kind]
         if not rows:
             return []
         # the span the objects lie in: pixels before it are a replaced bank's, no longer read (nor damage there)
@@ -397,6 +403,33 @@ class ObjectBank:
         return [
             (flat[r["offset"] - lo : r["offset"] - lo + r["h"] * r["w"] * 4].reshape(r["h"], r["w"], 4), dict(r))
             for r in rows
+        ]
+
+    def _first_rows(self, kind: str | None, limit: int) -> list[dict]:
+        """The records of the first ``limit`` objects (of ``kind``), in the order added: the index rows are read a
+        few chunks at a time until ``limit`` are found, then only those records are decoded (without a usable
+        index, the table is decoded)."""
+        info = self._index()
+        if info is None:
+            return [r for r in self._rows() if kind is None or r["kind"] == kind][:limit]
+        found: list = []
+        pos, stop = int(info["start"]), int(info["stop"])
+        while pos < stop and len(found) < limit:
+            end = min(stop, pos + 4 * oix.CHUNK_ROWS)
+            cols = self._index_cols({"start": pos, "stop": end})
+            if cols is None:  # an index chunk that cannot be read: decode the table instead
+                return self._first_rows(kind, limit)
+            if kind is not None:
+                cols = cols[cols[:, oix.KIND] == oix.KIND_CODES.get(kind, -2)]
+            found.extend(cols[: limit - len(found)])
+            pos = end
+        if not found:
+            return []
+        lo = min(int(r[oix.REC_POS]) for r in found)
+        hi = max(int(r[oix.REC_POS] + r[oix.REC_LEN]) for r in found)
+        raw = self._span("records", lo, hi).tobytes()
+        return [
+            self._decode(raw[int(r[oix.REC_POS]) - lo : int(r[oix.REC_POS] + r[oix.REC_LEN]) - lo])[0] for r in found
         ]
 
     def _read(self, r: dict) -> np.ndarray:

@@ -403,4 +403,10 @@ def _first_objects(project, kind: str, n: int):
     """(first n (rgba, record) pairs of ``kind``, heads, fakes, count of ``kind``, background clips) of a project (read
     in a worker thread: listing the finished clips opens every one of them)."""
     bank = project.objects
-    return bank.load(kind)[:n], bank.count("head"), bank.count("fake"), bank.count(kind), len(project.background_ids())
+    return (
+        bank.load(kind, limit=n),
+        bank.count("head"),
+        bank.count("fake"),
+        bank.count(kind),
+        len(project.background_ids()),
+    )
