@@ -189,3 +189,32 @@ def test_an_empty_video_list_is_refused_and_worst_ranks_count_error_from_the_lar
     assert rep.worst(2, by="count_error")["frame"].tolist() == [1, 2]
     with pytest.raises(ValueError, match="rank the frames by a score, one of dice, iou, boundary_f, count_error"):
         rep.worst(2, by="gt_pixels")
+
+
+def test_table_columns_never_run_together():
+    """|dN| >= 10000 ran into BF ('0.88911837.00'): the columns had fixed widths of 8."""
+    from dvos_core.evaluate.summary import EvaluationReport
+
+    videos = pd.DataFrame(
+        [
+            ["a", 3, 0.91, 0.85, 0.889, 11837.0],
+            ["a_video_name_longer_than_24_chars", 123456789, 1.0, 1.0, 1.0, 0.5],
+        ],
+        columns=["video", "n_frames", "dice", "iou", "boundary_f", "mean_count_error"],
+    )
+    overall = {"n_frames": 123456792, "dice": 0.9, "iou": 0.8, "boundary_f": 0.95, "mean_count_error": 1234567.25}
+    lines = EvaluationReport(pd.DataFrame(), videos, overall).format_table().splitlines()
+    assert lines[0].split() == ["video", "frames", "Dice", "IoU", "BF", "|dN|"]
+    assert lines[1].split() == ["a", "3", "0.910", "0.850", "0.889", "11837.00"]
+    assert lines[2].split() == ["a_video_name_longer_than_24_chars", "123456789", "1.000", "1.000", "1.000", "0.50"]
+    assert lines[3].split()[2:] == ["123456792", "0.900", "0.800", "0.950", "1234567.25"]
+    assert len({len(line) for line in lines}) == 1  # still a table: the columns line up
+    # values that fit keep the table as it was
+    small = (
+        EvaluationReport(
+            pd.DataFrame(), videos[:1].assign(mean_count_error=1.5), {**overall, "n_frames": 3, "mean_count_error": 1.5}
+        )
+        .format_table()
+        .splitlines()
+    )
+    assert small[1] == f"{'a':<24}{3:>8d}{0.91:>8.3f}{0.85:>8.3f}{0.889:>8.3f}{1.5:>8.2f}"

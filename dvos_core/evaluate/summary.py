@@ -64,18 +64,28 @@ class EvaluationReport:
 
     def format_table(self) -> str:
         """A plain-text per-video table with the frame-weighted overall row (printed by `dvos evaluate`)."""
-        lines = [f"{'video':<24}{'frames':>8}{'Dice':>8}{'IoU':>8}{'BF':>8}{'|dN|':>8}"]
-        for r in self.videos.itertuples():
-            lines.append(
-                f"{r.video!s:<24}{r.n_frames:>8d}{r.dice:>8.3f}{r.iou:>8.3f}{r.boundary_f:>8.3f}"
-                f"{r.mean_count_error:>8.2f}"
-            )
         o = self.overall
-        lines.append(
-            f"{'All (frame-weighted)':<24}{o['n_frames']:>8d}{o['dice']:>8.3f}{o['iou']:>8.3f}"
-            f"{o['boundary_f']:>8.3f}{o['mean_count_error']:>8.2f}"
+        rows = [
+            [r.video, r.n_frames, r.dice, r.iou, r.boundary_f, r.mean_count_error] for r in self.videos.itertuples()
+        ]
+        rows.append(
+            ["All (frame-weighted)", o["n_frames"], o["dice"], o["iou"], o["boundary_f"], o["mean_count_error"]]
         )
-        return "\n".join(lines)
+        return text_table(["video", "frames", "Dice", "IoU", "BF", "|dN|"], rows, ["", "d", ".3f", ".3f", ".3f", ".2f"])
+
+
+def text_table(header: list, rows: list, formats: list, widths: Sequence = (24,), width: int = 8) -> str:
+    """A plain-text table: the first column left-aligned, the others right-aligned, each value formatted with its
+    column's ``formats`` entry. Each column is as wide as its ``widths`` entry (``width`` past them), or wider when a
+    value needs it, so a long name or a huge number never runs into its neighbour: at least one space between."""
+    cells = [list(map(str, header))] + [[format(v, f) for v, f in zip(row, formats)] for row in rows]
+    sizes = [
+        max([widths[j] if j < len(widths) else width] + [len(c[j]) + (j > 0) for c in cells])
+        for j in range(len(header))
+    ]
+    return "\n".join(
+        "".join(c.ljust(sizes[j]) if j == 0 else c.rjust(sizes[j]) for j, c in enumerate(line)) for line in cells
+    )
 
 
 def check_settings(gt_provenances, tolerance, min_area: int = 16) -> list:
