@@ -168,3 +168,19 @@ def test_a_comparison_says_that_worst_and_no_plots_are_for_one_models_report(pro
     assert "apply to one model's report" not in capsys.readouterr().err
     assert dvos(["evaluate", str(p.path), "--model", "a", "--worst", "2", "--name", "one"]) == 0  # one model: used
     assert len(list((p.path / "reports" / "one" / "worst").glob("*.png"))) == 2
+
+
+def test_the_comparison_table_keeps_a_long_model_name_apart_from_its_numbers():
+    """A model name over 22 characters ran into the frames column ('context_synthetic_2026120812')."""
+    import pandas as pd
+
+    from dvos_core.evaluate.compare import ModelComparison
+
+    table = pd.DataFrame(
+        [["context_synthetic_20261208-0130", 12, 0.91, 0.85, 0.9, 0.05, 0.2], ["img", 123456789, 1, 1, 1, 0, 0.1]],
+        columns=["model", "n_frames", "dice", "iou", "boundary_f", "count_error", "instability"],
+    )
+    lines = ModelComparison(table, pd.DataFrame(), {"ground_truth_instability": 0.1}).format_table().splitlines()
+    assert lines[0].split() == ["model", "frames", "Dice", "IoU", "BF", "count", "unsteady"]
+    assert lines[1].split() == ["context_synthetic_20261208-0130", "12", "0.910", "0.850", "0.900", "0.050", "0.200"]
+    assert lines[2].split()[:2] == ["img", "123456789"] and len({len(x) for x in lines[:3]}) == 1

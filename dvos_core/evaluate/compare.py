@@ -44,14 +44,13 @@ class ModelComparison:
     path: object = None
 
     def format_table(self) -> str:
-        lines = [f"{'model':<22}{'frames':>8}{'Dice':>8}{'IoU':>8}{'BF':>8}{'count':>8}{'unsteady':>10}"]
-        for r in self.table.itertuples():
-            lines.append(
-                f"{r.model!s:<22}{r.n_frames:>8d}{r.dice:>8.3f}{r.iou:>8.3f}{r.boundary_f:>8.3f}"
-                f"{r.count_error:>8.3f}{r.instability:>10.3f}"
-            )
-        lines.append(f"({self.instability_note()}; count = relative count error)")
-        return "\n".join(lines)
+        from dvos_core.evaluate.summary import text_table
+
+        columns = ("model", "n_frames", "dice", "iou", "boundary_f", "count_error", "instability")
+        rows = [[getattr(r, c) for c in columns] for r in self.table.itertuples()]
+        header = ["model", "frames", "Dice", "IoU", "BF", "count", "unsteady"]
+        table = text_table(header, rows, ["", "d"] + [".3f"] * 5, widths=(22, 8, 8, 8, 8, 8, 10))
+        return f"{table}\n({self.instability_note()}; count = relative count error)"
 
     def instability_note(self) -> str:
         """What to read the instability (unsteady) column against: the ground truth's own value, the floor; or,
