@@ -5,7 +5,9 @@ Layers of video ``v``: ``v`` (lazy RGB frames), ``v masks`` (editable Labels of 
 the layer's ``dvos_model`` metadata) and ``v probability`` (lazy Image, magma). Showing a video never waits for the
 store: the frames are lazy, and a Labels layer starts empty and read-only while a worker thread copies the stored
 masks into it (:func:`load_masks`); it becomes editable when they are all in. Switching videos re-uses the layers of
-the previous (saved) video instead of removing them (removing a layer costs napari a garbage collection).
+the previous (saved) video instead of removing them (removing a layer costs napari a garbage collection); the
+predicted and probability layers of a video left for one without predictions are set aside, hidden and blank, for the
+next video that has some (:func:`set_aside`).
 
 Mask buffers are in-memory uint8 (T,H,W) arrays; above :data:`MEMMAP_BYTES` they are memory-mapped temporary files in
 the temporary folder (``TMPDIR``), so a long video costs disk pages, not RAM (unless that folder is a RAM disk, tmpfs).
@@ -315,6 +317,8 @@ def replace_data(layer, data) -> None:
     """Give ``layer`` new data as dvos does (a re-used layer takes another video's buffer, a predicted layer another
     set's masks, which are read into it next): not an edit of its masks, unlike a replacement from outside dvos."""
     layer.data = data
+    if not layer.visible:  # napari forgets a layer's extent only when it refreshes a visible one: set again, the scale
+        layer.scale = layer.scale  # makes it forget it, else the frame slider keeps the length of the data before
     _REPLACED.discard(_raw(layer))
 
 
@@ -636,12 +640,63 @@ def load_masks(layer, video, source: str, state, skip=(), model: str | None = No
 
 
 def _spare(viewer, role: str, keep: str, state):
-    """A layer of ``role`` that shows another video with nothing unsaved: it can be re-used for video ``keep``."""
+    """A layer of ``role`` that can be re-used for video ``keep``: one set aside (:func:`set_aside`), else one that
+    shows another video with nothing unsaved."""
+    for layer in viewer.layers:
+        if _set_aside_as(layer) == role:
+            return layer
     for layer in viewer.layers:
         vid = _video_of(layer)
         if _role(layer) == role and vid and vid != keep and not has_unsaved(viewer, state, vid):
             return layer
     return None
+
+
+SET_ASIDE_NAMES = {"predicted": "predicted (no predictions shown)", "probability": "probability (no predictions shown)"}
+
+
+def _set_aside_as(layer) -> str | None:
+    """The role (predicted, probability) a layer set aside by :func:`set_aside` is kept for; None for others."""
+    md = getattr(layer, "metadata", None) or {}
+    return md.get("dvos_set_aside") if md.get("dvos_role") == "set aside" else None
+
+
+def set_aside(viewer, layer, shape) -> None:
+    """Keep the predicted or probability ``layer``, which no video shown needs now (the video shown has no
+    predictions, or none of the chosen model), for the next video that has some, instead of removing it (a removal
+    costs napari a garbage collection, 0.3-0.7 s). It is hidden, blank (``shape``: the shown video's frames, so the
+    slider keeps its length; no memory), read-only and of no video, so nothing saves, counts or refreshes it; the
+    next predictions shown take it back, as it was seen before. One such layer per role: another one is removed."""
+    role = _set_aside_as(layer) or _role(layer)
+    raw = _raw(layer)
+    _CORRECTIONS.pop(raw, None)
+    _CORRECTIONS.pop(layer, None)
+    md = layer.metadata or {}
+    fresh = _set_aside_as(layer) is None
+    if fresh:
+        if any(_set_aside_as(x) == role for x in viewer.layers if _raw(x) is not raw):
+            viewer.layers.remove(layer)
+            return
+        visible = layer.visible
+        layer.visible = False
+        layer.metadata = {
+            "dvos_project": md.get("dvos_project"),
+            "dvos_role": "set aside",
+            "dvos_set_aside": role,
+            "dvos_visible": visible,
+        }
+        layer.name = SET_ASIDE_NAMES[role]
+    if fresh or tuple(layer.data.shape) != tuple(shape):  # (its buffer freed)
+        replace_data(layer, np.broadcast_to(np.zeros((), layer.data.dtype), tuple(shape)))
+    if role == "predicted":
+        layer.editable = False  # (after its data: napari makes a layer given data editable)
+
+
+def _take_back(layer, role: str) -> None:
+    """A layer set aside (:func:`set_aside`), taken back for a video's ``role``: seen as before it was set aside."""
+    layer.visible = bool((layer.metadata or {}).get("dvos_visible", True))
+    if role == "predicted":
+        layer.editable = True
 
 
 def _place(viewer, role: str, video, state, make, extra: dict | None = None):
@@ -658,6 +713,8 @@ def _place(viewer, role: str, video, state, make, extra: dict | None = None):
     spare = _spare(viewer, role, video.name, state)
     data, kwargs = make()
     if spare is not None:
+        if _set_aside_as(spare):
+            _take_back(spare, role)
         spare.metadata = md
         replace_data(spare, data)
         spare.name = name
@@ -674,13 +731,21 @@ def remove_video_layers(viewer, vid: str) -> int:
     return len(gone)
 
 
-def _drop_other_videos(viewer, vid: str, state) -> None:
-    """Remove leftover layers of other saved videos (and the empty-project placeholder)."""
+def _drop_other_videos(viewer, video, state) -> None:
+    """Remove leftover layers of other saved videos (and the empty-project placeholder); their predicted and
+    probability layers, and those set aside before, are set aside instead, in ``video``'s shape (:func:`set_aside`)."""
+    vid = video.name
+    shape = (video.n_frames, *video.shape[1:3])
     for layer in list(viewer.layers):
         other = _video_of(layer)
         placeholder = _role(layer) == "placeholder"
-        if placeholder or (other and other != vid and not has_unsaved(viewer, state, other)):
-            viewer.layers.remove(layer)
+        if _set_aside_as(layer):
+            set_aside(viewer, layer, shape)
+        elif placeholder or (other and other != vid and not has_unsaved(viewer, state, other)):
+            if _role(layer) in SET_ASIDE_NAMES:
+                set_aside(viewer, layer, shape)
+            else:
+                viewer.layers.remove(layer)
 
 
 def show_video(viewer, video, state) -> None:
@@ -714,7 +779,7 @@ def show_video(viewer, video, state) -> None:
         show_predictions(viewer, video, state, replace=False)
     except NoRoomForMasksError as e:  # the video and its masks are shown all the same
         state.report_error(f"could not show the predicted masks of {vid}", e)
-    _drop_other_videos(viewer, vid, state)
+    _drop_other_videos(viewer, video, state)
     set_axis_labels(viewer)
     viewer.layers.selection.active = masks
     if new_image:
@@ -843,7 +908,8 @@ def _refresh_unpainted(viewer, video, state) -> None:
 def show_predictions(viewer, video, state, replace: bool = True) -> bool:
     """Add (or refresh) the predicted-mask Labels and probability Image layers of the prediction set chosen in
     ``state`` (``state.prediction_model``, None: the most recent); False when that set predicted nothing here (the
-    layers of another set are then removed, so no one corrects the wrong model's masks). A predicted layer holding
+    layers of another set are then set aside, hidden and blank, so no one corrects the wrong model's masks:
+    :func:`set_aside`). A predicted layer holding
     unsaved corrections keeps its set (True): they are saved with Review's Save correction, or discarded there
     first, never dropped here; when that set was predicted again under its name, its frames not painted are read
     again (an old mask is never saved as a correction)."""
@@ -856,7 +922,7 @@ def show_predictions(viewer, video, state, replace: bool = True) -> bool:
         for role in ("predicted", "probability"):
             layer = video_layer(viewer, video.name, role)
             if layer is not None:
-                viewer.layers.remove(layer)
+                set_aside(viewer, layer, (video.n_frames, *video.shape[1:3]))
         return False
     shown = video_layer(viewer, video.name, "predicted")
     if not replace and shown is not None and shown_set(viewer, video.name) == set_key(preds):
