@@ -675,6 +675,7 @@ def set_aside(viewer, layer, shape) -> None:
     fresh = _set_aside_as(layer) is None
     if fresh:
         if any(_set_aside_as(x) == role for x in viewer.layers if _raw(x) is not raw):
+            layer.metadata = {}  # (not taken for a predicted layer the user deleted)
             viewer.layers.remove(layer)
             return
         visible = layer.visible

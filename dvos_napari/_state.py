@@ -65,6 +65,9 @@ class DvosState:
         self.dirty: dict[str, set[int]] = {}
         # masks layers whose paint events feed ``dirty``
         self.tracked_layers: weakref.WeakSet = weakref.WeakSet()
+        # videos whose predicted layer was taken out of the viewer (the user deleted it) and not shown again since:
+        # Review's Save correction shows it again and saves nothing (its unsaved corrections went with it)
+        self.predicted_removed: set[str] = set()
         # video id -> (its provenance, its masks' per-frame file stamps) when its saved masks were last read again
         self._masks_seen: dict = {}
         self.loading: set[str] = set()  # mask reads in progress
@@ -93,6 +96,7 @@ class DvosState:
         self.dirty.clear()
         self._masks_seen.clear()
         self._drop_layers_of_other_projects(project, discarded)
+        self.predicted_removed.clear()
         if dropped is not None:  # (now: its layers are tracked when they are this project's, else removed)
             self._release_layers(dropped)
         with self.summaries.one_look():
@@ -104,6 +108,7 @@ class DvosState:
         """Drop what is kept about ``video_id``'s layers (painted frames, masks last read): they were removed."""
         self.dirty.pop(video_id, None)
         self._masks_seen.pop(video_id, None)
+        self.predicted_removed.discard(video_id)
 
     def _videos_with_unsaved_work(self) -> set[str]:
         """The videos of the open project shown with paint or corrections not saved yet."""
@@ -619,6 +624,9 @@ class DvosState:
 
     # ---- layers opened by the reader ---------------------------------------------------------------------------
     def _on_layer_inserted(self, event) -> None:
+        md = getattr(event.value, "metadata", None) or {}
+        if md.get("dvos_role") == "predicted":
+            self.predicted_removed.discard(md.get("dvos_video"))
         self._adopt_layer(event.value)
 
     def _on_layer_removed(self, event) -> None:
@@ -633,6 +641,9 @@ class DvosState:
                 self.cancel_opening()  # (or its window): it is not opened; an Open... the user asked for goes on
         md = getattr(layer, "metadata", None) or {}
         vid = md.get("dvos_video")
+        ours = bool(md.get("dvos_project")) and _same(self.project, md.get("dvos_project"))
+        if md.get("dvos_role") == "predicted" and vid and ours:
+            self.predicted_removed.add(vid)
         if md.get("dvos_role") != "masks" or not vid or not self.dirty.get(vid):
             return
         viewer = self.viewer

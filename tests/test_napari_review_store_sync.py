@@ -145,3 +145,45 @@ def test_file_save_of_a_masks_layer_renamed_to_end_in_predicted_saves_its_paint(
     assert unsaved_work(viewer, rv.state) == ["field: corrected frame 2"]  # the correction is still unsaved
     with pytest.warns(UserWarning, match="nothing was saved to video 'field'"):  # saved already: said, no path
         assert save_layers(str(project.path), [masks], plugin="dvos-napari") == []
+
+
+def test_save_correction_after_the_predicted_layer_was_deleted_shows_it_again_and_saves_nothing(field, qtbot):
+    """C after the user deleted 'field predicted' showed the layer again and said the predictions were still being
+    read (or, read at once, could save the model's unedited mask as a correction): now, as S after the masks layer
+    was deleted, it is shown again and nothing is saved, saying why."""
+    from dvos_napari._layers import video_layer
+
+    viewer, rv, project, _gt, shifted = field
+    video = project.video("field")
+    layer = viewer.layers["field predicted"]
+    rv.jump_to("field", 1)
+    wait_loaded(qtbot, rv.state)
+    layer.brush_size, layer.selected_label = 6, 1
+    layer.paint((1, 5, 5), 1)  # a correction, not saved
+    viewer.layers.remove(layer)  # the user deletes the layer (select it, then the trash button)
+    assert rv.save_correction_asking() is False
+    assert rv.fix_info.text().startswith("nothing saved: the predicted layer of field had been removed")
+    assert "shown again with the masks predicted by model" in rv.fix_info.text()
+    assert video_layer(viewer, "field", "predicted") is not None and video.labelled_frames().tolist() == []
+    wait_loaded(qtbot, rv.state)
+    np.testing.assert_array_equal(viewer.layers["field predicted"].data, shifted)  # the model's masks, unedited
+    assert rv.save_correction(1)  # pressed again: the mask shown is accepted as the user sees it
+    np.testing.assert_array_equal(video.mask(1) > 0, shifted[1] > 0)
+
+
+def test_save_correction_on_predictions_never_shown_still_waits_for_their_read(field, qtbot):
+    """A video shown before it had predictions: C shows them and asks to wait for their read (no word of a layer
+    removed), then saves; the predicted layer set aside meanwhile is never saved from."""
+    viewer, rv, project, gt, _shifted = field
+    frames, _ = tiny_clip(4, seed=8)
+    other = project.add_video_array("other", frames, split="train")
+    rv.state.select_video("other")
+    wait_loaded(qtbot, rv.state)
+    prediction_set(other, "model", gt[:4])  # predicted meanwhile, elsewhere
+    viewer.dims.set_current_step(0, 2)
+    with pytest.raises(ValueError, match="still being read"):
+        rv.save_correction()
+    assert "removed" not in rv.fix_info.text()
+    wait_loaded(qtbot, rv.state)
+    assert rv.save_correction()
+    np.testing.assert_array_equal(other.mask(2) > 0, gt[2] > 0)

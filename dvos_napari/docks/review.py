@@ -427,6 +427,8 @@ class ReviewDock(DvosDock):
                 return None
         for layer in [ly for ly in self.viewer.layers if (ly.metadata or {}).get("dvos_model") in models]:
             self.viewer.layers.remove(layer)
+            # removed here, not by the user: Save correction does not say that the user removed it
+            self.state.predicted_removed.discard((layer.metadata or {}).get("dvos_video"))
         return self.run(
             _delete_prediction_sets,
             project,
@@ -530,6 +532,7 @@ class ReviewDock(DvosDock):
         video.check_label_write("corrected", "saving a correction")  # test videos take manual ground truth only
         layer = video_layer(self.viewer, video.name, "predicted")
         if layer is None:
+            removed = video.name in self.state.predicted_removed  # deleted by the user (not: never shown)
             if not show_predictions(self.viewer, video, self.state):
                 model = self.state.prediction_model
                 raise ValueError(
@@ -538,6 +541,15 @@ class ReviewDock(DvosDock):
                     + " run Predict first"
                 )
             layer = video_layer(self.viewer, video.name, "predicted")
+            if removed:  # its corrections not saved went with it: the model's unedited mask is no correction
+                self.state.predicted_removed.discard(video.name)
+                text = (
+                    f"nothing saved: the predicted layer of {video.name} had been removed, with any correction not "
+                    f"saved in it; it is shown again with the masks predicted by {shown_model(self.viewer, video.name)}"
+                )
+                self.fix_info.setText(text)
+                show_info(f"dvos: {text}")
+                return False
         require_shown_video(layer, video)  # not a fix of a video deleted since, into the one added under its id
         if self.state.loading:
             raise ValueError("the predictions are still being read into the layer; try again in a moment")
