@@ -624,10 +624,10 @@ class DvosState:
 
     # ---- layers opened by the reader ---------------------------------------------------------------------------
     def _on_layer_inserted(self, event) -> None:
-        md = getattr(event.value, "metadata", None) or {}
+        self._adopt_layer(event.value)
+        md = getattr(event.value, "metadata", None) or {}  # (a copy made the user's own has none left)
         if md.get("dvos_role") == "predicted":
             self.predicted_removed.discard(md.get("dvos_video"))
-        self._adopt_layer(event.value)
 
     def _on_layer_removed(self, event) -> None:
         """A masks layer taken out of the viewer takes its unsaved paint with it: its frames are no longer "painted
@@ -725,27 +725,56 @@ class DvosState:
 
 def _made_own(layer, state) -> bool:
     """A layer napari made from a dvos layer (Duplicate Layer, or another action that records the layer
-    it came from) carries the dvos metadata of its parent, and would be taken for it - a masks copy for a project
-    layer dropped again, a predicted copy painted while Save correction saves the untouched original. Its dvos
-    metadata is taken off: it becomes a layer of the user's own, which dvos neither saves nor follows, and the user
-    is told which layer dvos saves. True when it was such a layer."""
+    it came from; Convert to Image / Labels, which records none) carries the dvos metadata of its parent, and would
+    be taken for it - a masks copy for a project layer dropped again, a predicted copy painted while Save correction
+    saves the untouched original, an Image made of the masks layer saved from as the masks. Its dvos metadata is
+    taken off: it becomes a layer of the user's own, which dvos neither saves nor follows, and the user is told
+    which layer dvos saves. True when it was such a layer."""
     md = dict(getattr(layer, "metadata", None) or {})  # (a copy: napari empties the layer's dict when it is set)
+    if not any(str(k).startswith("dvos_") for k in md):
+        return False
     ref = getattr(getattr(layer, "source", None), "parent", None)
     parent = ref() if callable(ref) else ref  # napari keeps a weak reference
-    if parent is None or not any(str(k).startswith("dvos_") for k in md):
+    converted = parent is None and _converted(layer, md)
+    if parent is None and not converted:
         return False
     layer.metadata = {k: v for k, v in md.items() if not str(k).startswith("dvos_")}
     from napari.utils.notifications import show_info
 
-    role = md.get("dvos_role")
-    if role in ("masks", "predicted"):  # its paint is the user's: Save frame / correction will not take it for none
-        _layers.follow_copy(layer, parent, md.get("dvos_video"), state)
+    role, vid = md.get("dvos_role"), md.get("dvos_video")
+    gone = ""
+    if converted:  # the layer converted: still shown (a copy was converted), or taken out by napari
+        viewer = state.viewer
+        found = _layers.video_layer(viewer, vid, role) if viewer and vid and role in _layers.LAYER_NAMES else None
+        parent = found if found is not None and found is not layer else None
+        if parent is None and vid and role in _layers.LAYER_NAMES:
+            gone = f" (napari took it out of the viewer to convert it: pick {vid} in the Project step to show it again)"
+    elif role in ("masks", "predicted"):  # its paint is the user's: Save frame / correction will not take it for none
+        _layers.follow_copy(layer, parent, vid, state)
+    if parent is not None:
+        source = parent.name
+    elif vid and role in _layers.LAYER_NAMES:
+        source = _layers.LAYER_NAMES[role](vid)
+    else:
+        source = layer.name
+    if parent is None and layer.name == source:  # (napari gave it the name of the layer it took out)
+        layer.name = f"{source} copy"  # as Duplicate Layer names a copy; dvos's layer shown again takes its name
     saved = {"masks": " (Save frame saves that one)", "predicted": " (Save correction saves that one)"}.get(role, "")
     show_info(
-        f"dvos: '{layer.name}' is a copy of '{parent.name}' and a layer of your own, which dvos neither saves nor "
-        f"follows; paint in '{parent.name}' to have your paint saved{saved}"
+        f"dvos: '{layer.name}' is a copy of '{source}' and a layer of your own, which dvos neither saves nor "
+        f"follows; paint in '{source}' to have your paint saved{saved}{gone}"
     )
     return True
+
+
+def _converted(layer, md: dict) -> bool:
+    """Whether ``layer`` is of another kind than the dvos layer its metadata names (``md``): made by napari's
+    Convert to Image / Convert to Labels (layer menu), which gives it the metadata of the layer it converts."""
+    from napari.layers import Image, Labels
+
+    role = md.get("dvos_set_aside") or md.get("dvos_role")
+    kind = {"masks": Labels, "predicted": Labels, "image": Image, "probability": Image, "placeholder": Image}.get(role)
+    return kind is not None and not isinstance(getattr(layer, "__wrapped__", layer), kind)
 
 
 def _set_stamp(stamps: dict, t: int, stamp) -> None:

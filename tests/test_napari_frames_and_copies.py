@@ -213,3 +213,49 @@ def test_what_dvos_changes_in_a_copied_layer_refuses_no_save(make_napari_viewer,
     wait_loaded(qtbot, rv.state)
     viewer.dims.set_current_step(0, 5)
     assert rv.save_correction() and a.provenance[5] == 4  # m2's mask accepted as it is
+
+
+def _convert(viewer, qtbot, name, kind):
+    from napari.layers import _layer_actions
+
+    viewer.layers.selection = {viewer.layers[name]}
+    getattr(_layer_actions, f"_convert_to_{kind}")(viewer.layers)
+    qtbot.wait(50)
+
+
+def test_a_layer_napari_converts_is_the_users_own(make_napari_viewer, qtbot, tmp_project, monkeypatch, told):
+    """napari's Convert to Image / Labels (layer menu) gave the new layer the dvos layer's metadata and no parent:
+    an Image made of the masks layer was taken for the masks layer (Save frame saved from it). Now a converted layer
+    is the user's own, told as a Duplicate Layer copy is."""
+    from napari.layers import Image, Labels
+
+    from dvos_napari._layers import video_layer
+
+    frames, gt = tiny_clip(6)
+    a = tmp_project.add_video_array("a", frames, split="train")
+    prediction_set(a, "m", gt)
+    viewer = make_napari_viewer()
+    ann = _shown(viewer, qtbot, tmp_project)
+    _no_questions(monkeypatch)
+    masks = viewer.layers["a masks"]
+    masks.brush_size = 6
+    masks.paint((2, 30, 30), 1)  # not saved
+    _convert(viewer, qtbot, "a masks", "image")  # napari takes the masks layer out and puts an Image in its place
+    image = next(x for x in viewer.layers if isinstance(x, Image) and x.name.startswith("a masks"))
+    assert image.name == "a masks copy" and not any(k.startswith("dvos_") for k in image.metadata)
+    assert video_layer(viewer, "a", "masks") is None
+    assert any("'a masks copy' is a copy of 'a masks' and a layer of your own" in m for m in told)
+    assert any("pick a in the Project step to show it again" in m for m in told)
+    assert ann.save_frame_asking() is False  # the masks layer is shown again; nothing is saved from the Image
+    assert isinstance(video_layer(viewer, "a", "masks"), Labels) and viewer.layers["a masks"] is not image
+    assert a.labelled_frames().tolist() == []
+
+    told.clear()
+    _convert(viewer, qtbot, "a predicted", "image")
+    assert not any(k.startswith("dvos_") for k in viewer.layers["a predicted copy"].metadata)
+    assert any("'a predicted copy' is a copy of 'a predicted' and a layer of your own" in m for m in told)
+    rv = dock(viewer, "Review")
+    viewer.dims.set_current_step(0, 1)
+    assert rv.save_correction() is False  # shown again, nothing saved from the Image
+    assert "the predicted layer of a had been removed" in rv.fix_info.text()
+    assert isinstance(video_layer(viewer, "a", "predicted"), Labels) and a.labelled_frames().tolist() == []
