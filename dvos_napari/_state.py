@@ -71,6 +71,7 @@ class DvosState:
         # video id -> (its provenance, its masks' per-frame file stamps) when its saved masks were last read again
         self._masks_seen: dict = {}
         self.loading: set[str] = set()  # mask reads in progress
+        self._report_jobs: list = []  # this panel's jobs that write reports only (look_later: no reread blocks)
         self.workers: list = []  # their worker threads (kept referenced while they run)
         self._after_loading: list = []
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
@@ -377,11 +378,13 @@ class DvosState:
         if viewer is not None:
             _layers.show_frame(viewer, t, self.frame_layer() if layer is None else layer)
 
-    def notify_store_changed(self) -> None:
+    def notify_store_changed(self, reports_only: bool = False) -> None:
         """This panel wrote the project: refresh the steps. What another program wrote since the last look is read
         first (:meth:`check_store`): this write's mark would hide its mark, and the layers would keep showing what
-        was there before it (a mask imported from a terminal, painted over at the next save)."""
-        if self.check_store():
+        was there before it (a mask imported from a terminal, painted over at the next save). ``reports_only``: this
+        write was of reports only (an evaluation): the shown video's masks and predictions are looked at in a worker
+        thread, and read again only when another program changed them (:meth:`look_later`)."""
+        if self.check_store(reports_only=reports_only):
             return
         self.store_stamp = self.read_store_stamp()
         with self.summaries.one_look():
@@ -404,10 +407,12 @@ class DvosState:
         except OSError:
             return None
 
-    def check_store(self) -> bool:
+    def check_store(self, reports_only: bool = False) -> bool:
         """Emit ``store_changed`` (and read the current video's saved masks into its layer again) when another
         program (e.g. the ``dvos`` command line) wrote the project since the last look, once it has finished writing;
-        True when it did."""
+        True when it did. With ``reports_only`` (or while a job of this panel that writes reports only runs:
+        :meth:`writes_reports`), the write may be that job's, which changed no mask nor prediction: what the layers
+        show is compared with the store in a worker thread instead (:meth:`look_later`)."""
         stamp = self.read_store_stamp()
         if stamp is None or stamp == self.store_stamp:
             return False
@@ -417,9 +422,66 @@ class DvosState:
         with self.summaries.one_look():
             self.store_changed.emit()
         if not self._reshow_if_replaced():
-            self.reread_stored_masks()
-            self._reread_predictions()
+            self._report_jobs = [job for job in self._report_jobs if getattr(job, "status", None) is None]
+            if reports_only or self._report_jobs:
+                self.look_later()
+            else:
+                self.reread_stored_masks()
+                self._reread_predictions()
         return True
+
+    def writes_reports(self, job) -> None:
+        """``job`` (a step's :class:`~dvos_napari._workers.Job`) writes reports into the project, nothing else:
+        until it has ended, a look at the store that finds a write does not read the shown video again on this
+        thread (:meth:`look_later`)."""
+        if job is not None:
+            self._report_jobs.append(job)
+
+    def look_later(self) -> None:
+        """The project was written, perhaps only its reports (an evaluation): in a worker thread, look at the current
+        video's saved masks (provenance and mask file stamps, :func:`~dvos_napari._layers.masks_look`) and at the
+        prediction set its predicted layer would show; back on this thread, read again only what changed since the
+        layers showed it (:meth:`reread_stored_masks`, :meth:`_reread_predictions`), so a write of reports stats no
+        mask file and opens no prediction set here (seconds on a long video)."""
+        viewer, project, vid, model = self.viewer, self.project, self.video_id, self.prediction_model
+        if viewer is None or project is None or vid is None:
+            return
+        from napari.qt.threading import create_worker
+
+        def look():
+            video = project.video(vid).require_complete()
+            masks = _layers.masks_look(video)
+            try:
+                preds = _layers.prediction_set(video, model)
+                shown = preds.arrays() is not None and len(preds.frames()) > 0
+                key = _layers.set_key(preds) if shown else None
+            except (KeyError, ValueError):
+                key = None
+            return masks, key
+
+        def looked(found) -> None:
+            if self.project is not project or self.video_id != vid or self.prediction_model != model:
+                return  # moved on: that look reads what it shows
+            (provenance, stamps), key = found
+            seen = self._masks_seen.get(vid)
+            same = (
+                seen is not None
+                and stamps is not None
+                and seen[1] is not None
+                and np.array_equal(seen[0], provenance)
+                and seen[1] == stamps
+            )
+            if not same and _layers.video_layer(viewer, vid, "masks") is not None:
+                self.reread_stored_masks()
+            if _layers.video_layer(viewer, vid, "predicted") is not None and key != _layers.shown_set(viewer, vid):
+                self._reread_predictions()
+
+        worker = create_worker(look, _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(looked)
+        worker.errored.connect(lambda e: None)  # deleted or damaged meanwhile: the Project step says so
+        self.workers.append(worker)
+        worker.finished.connect(lambda *_: self.workers.remove(worker) if worker in self.workers else None)
+        worker.start()
 
     def shown_video_replaced(self) -> bool:
         """Whether the current video's layers show an older video of its id (another program deleted it and added

@@ -362,7 +362,7 @@ class ReviewDock(DvosDock):
         from dvos_core.evaluate.summary import _video_ids
 
         _video_ids(project, ids, scope if ids is None else "test")  # no such videos: said now, not by a failed job
-        return self.run(
+        job = self.run(
             "dvos_napari._tasks:evaluate_shown",
             project,
             video_ids=ids,
@@ -372,6 +372,8 @@ class ReviewDock(DvosDock):
             cancel_keeps="no report was saved (a report is saved whole when the evaluation ends)",
             on_result=lambda report: self._show_report(report, model),
         )
+        self.state.writes_reports(job)  # its write of a report reads no mask nor prediction again
+        return job
 
     def compare(self):
         """Score the ticked models (all when none is ticked) on the chosen videos, in a child process."""
@@ -381,7 +383,7 @@ class ReviewDock(DvosDock):
             raise ValueError("no video of the project has predictions yet: predict videos first (Predict step)")
         scope = self.scope.currentText()
         ids = [self.state.require_video().name] if scope == "current video" else None
-        return self.run(
+        job = self.run(
             "dvos_napari._tasks:compare_shown",
             project,
             models,
@@ -391,6 +393,8 @@ class ReviewDock(DvosDock):
             cancel_keeps="no comparison was saved (it is saved whole when it ends)",
             on_result=self._show_comparison,
         )
+        self.state.writes_reports(job)
+        return job
 
     def delete_predictions(self, models=None, ask: bool = True):
         """Delete the predictions of ``models`` (default: the ticked ones) from every video, in a worker thread, after
@@ -647,7 +651,7 @@ class ReviewDock(DvosDock):
                 f"{self.state.prediction_model or 'the most recent model of each video'} was chosen: press Evaluate "
                 f"to score the chosen model's predictions"
             )
-            self.state.notify_store_changed()  # (its report was saved in the project)
+            self.state.notify_store_changed(reports_only=True)  # (its report was saved in the project)
             return
         self.report, self._report_model = report, model
         o = report.overall
@@ -663,7 +667,7 @@ class ReviewDock(DvosDock):
                 self.videos_table.setItem(r, c, QTableWidgetItem(str(val)))
         self._plot_frames(None)
         self._fill_worst()
-        self.state.notify_store_changed()
+        self.state.notify_store_changed(reports_only=True)  # a report written: no mask nor prediction read again
 
     def _show_comparison(self, comparison) -> None:
         self.comparison = comparison
@@ -695,7 +699,7 @@ class ReviewDock(DvosDock):
             + (f"; saved in {comparison.path}" if comparison.path else "")
             + "; click a model to review and correct its masks"
         )
-        self.state.notify_store_changed()
+        self.state.notify_store_changed(reports_only=True)
 
     def _pick_compared(self, row: int) -> None:
         name = self.compare_table.item(row, 0).data(Qt.ItemDataRole.UserRole)
