@@ -679,6 +679,8 @@ def set_aside(viewer, layer, shape) -> None:
             viewer.layers.remove(layer)
             return
         visible = layer.visible
+        # blank before hidden: the canvas of a hidden layer keeps its last slice, a view that held the whole buffer
+        replace_data(layer, np.broadcast_to(np.zeros((), layer.data.dtype), tuple(shape)))
         layer.visible = False
         layer.metadata = {
             "dvos_project": md.get("dvos_project"),
@@ -687,7 +689,7 @@ def set_aside(viewer, layer, shape) -> None:
             "dvos_visible": visible,
         }
         layer.name = SET_ASIDE_NAMES[role]
-    if fresh or tuple(layer.data.shape) != tuple(shape):  # (its buffer freed)
+    if tuple(layer.data.shape) != tuple(shape):
         replace_data(layer, np.broadcast_to(np.zeros((), layer.data.dtype), tuple(shape)))
     if role == "predicted":
         layer.editable = False  # (after its data: napari makes a layer given data editable)
