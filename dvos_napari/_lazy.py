@@ -147,6 +147,19 @@ class LazyFrames:
             out[i] = self.frame(t)
         return out[(slice(None),) + rest] if rest else out
 
+    def astype(self, dtype, copy: bool = True) -> np.ndarray:
+        """Every frame as an array of ``dtype``: napari's Convert to Labels asks for it (an AttributeError inside
+        napari before). Above :data:`MAX_READ_BYTES` it is refused, as a 3D view is, before a frame is read."""
+        n = self.shape[0]
+        need = n * (nbytes(self) // max(1, n))
+        if need > MAX_READ_BYTES:
+            raise TooLargeRead(
+                f"converting {self.name} reads all its {n} frames at once ({need / 2**30:.1f} GiB of memory, more than "
+                f"the {MAX_READ_BYTES / 2**30:g} GiB dvos reads in one go): nothing was read; convert a shorter or "
+                f"smaller copy of it (`dvos add-video --start/--stop/--step`, or --height)"
+            )
+        return self._getitem(slice(None), limit=False).astype(dtype, copy=False)
+
     def __array__(self, dtype=None, copy=None):
         a = self._getitem(slice(None), limit=False)  # asked for on purpose: the caller wants the whole array
         return a.astype(dtype) if dtype is not None else a

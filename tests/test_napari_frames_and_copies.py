@@ -259,3 +259,28 @@ def test_a_layer_napari_converts_is_the_users_own(make_napari_viewer, qtbot, tmp
     assert rv.save_correction() is False  # shown again, nothing saved from the Image
     assert "the predicted layer of a had been removed" in rv.fix_info.text()
     assert isinstance(video_layer(viewer, "a", "predicted"), Labels) and a.labelled_frames().tolist() == []
+
+
+def test_the_probability_layer_converts_to_labels(make_napari_viewer, qtbot, tmp_project, monkeypatch, told):
+    """Convert to Labels of the probability layer (lazy frames) failed inside napari: 'LazyFrames' object has no
+    attribute 'astype'. It converts, into a layer of the user's own; frames too many to read at once are refused."""
+    from napari.layers import Labels
+
+    from dvos_napari import _lazy
+
+    frames, gt = tiny_clip(6)
+    a = tmp_project.add_video_array("a", frames, split="train")
+    prediction_set(a, "m", gt)
+    viewer = make_napari_viewer()
+    _shown(viewer, qtbot, tmp_project)
+    lazy = viewer.layers["a probability"].data
+    assert np.array_equal(lazy.astype(np.int32), np.asarray(lazy).astype(np.int32))
+    monkeypatch.setattr(_lazy, "MAX_READ_BYTES", _lazy.nbytes(lazy) // 2)
+    with pytest.raises(_lazy.TooLargeRead, match="converting .* reads all its 6 frames at once"):
+        lazy.astype(np.int32)
+    monkeypatch.undo()
+    _no_questions(monkeypatch)
+    _convert(viewer, qtbot, "a probability", "labels")
+    (copy,) = [x for x in viewer.layers if isinstance(x, Labels) and x.name.startswith("a probability")]
+    assert copy.data.shape == gt.shape and np.array_equal(copy.data, np.asarray(lazy).astype(copy.data.dtype))
+    assert not any(k.startswith("dvos_") for k in copy.metadata)  # the user's own layer
