@@ -8,15 +8,18 @@ import weakref
 from collections.abc import Callable
 
 import numpy as np
-from qtpy.QtCore import QEvent, Qt, QTimer
+from qtpy.QtCore import QEvent, QObject, QRect, QSize, Qt, QTimer
 from qtpy.QtGui import QImage, QPixmap
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
+    QFormLayout,
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QLayout,
     QLineEdit,
     QMessageBox,
     QPlainTextEdit,
@@ -25,6 +28,9 @@ from qtpy.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QStackedWidget,
+    QStyle,
+    QStyleOptionButton,
+    QStylePainter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -73,14 +79,114 @@ def ask_choice(parent: QWidget, title: str, text: str, items: list[str]) -> str 
     return str(item) if ok and item else None
 
 
+class _WrapsText:
+    """Text of a button or check box that wraps onto more lines where the widget is narrower than it (a narrow panel,
+    a large font): the widget then needs no more width than its longest word, and grows a line higher per line."""
+
+    _control = QStyle.ControlElement.CE_PushButton
+    _lines = 1
+
+    def _one_line(self) -> QSize:
+        return super().sizeHint()
+
+    def _chrome(self) -> int:
+        """The width the widget adds to its text (margins, a check box's box)."""
+        return self._one_line().width() - self.fontMetrics().horizontalAdvance(self.text())
+
+    def wrapped(self, width: int) -> list[str]:
+        """The text's lines in a widget ``width`` px wide."""
+        text = self.text()
+        if width >= self._one_line().width() or " " not in text:
+            return [text]
+        fm, room, lines = self.fontMetrics(), width - self._chrome(), []
+        for word in text.split(" "):
+            if lines and fm.horizontalAdvance(f"{lines[-1]} {word}") <= room:
+                lines[-1] = f"{lines[-1]} {word}"
+            else:
+                lines.append(word)
+        return lines
+
+    def _height(self, lines: int) -> int:
+        return self._one_line().height() + (lines - 1) * self.fontMetrics().lineSpacing()
+
+    def minimumSizeHint(self) -> QSize:
+        fm = self.fontMetrics()
+        word = max((fm.horizontalAdvance(w) for w in self.text().split(" ")), default=0)
+        return QSize(min(self._chrome() + word, self._one_line().width()), self._height(1))
+
+    def sizeHint(self) -> QSize:
+        return QSize(self._one_line().width(), self._height(self._lines))
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._height(len(self.wrapped(width)))
+
+    def _rewrap(self) -> None:
+        lines = len(self.wrapped(self.width()))
+        if lines != self._lines:
+            self._lines = lines
+            self.updateGeometry()
+            self.update()
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._rewrap()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._rewrap()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._rewrap()
+
+    def paintEvent(self, event) -> None:
+        if self._lines <= 1:
+            return super().paintEvent(event)
+        painter = QStylePainter(self)
+        opt = QStyleOptionButton()
+        self.initStyleOption(opt)
+        opt.text = "\n".join(self.wrapped(self.width()))
+        painter.drawControl(self._control, opt)
+        return None
+
+
+class WrapButton(_WrapsText, QPushButton):
+    """A push button whose text wraps in a narrow panel instead of being cut."""
+
+
+class WrapCheckBox(_WrapsText, QCheckBox):
+    """A check box whose text wraps in a narrow panel instead of being cut; a click anywhere on it toggles it."""
+
+    _control = QStyle.ControlElement.CE_CheckBox
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def hitButton(self, pos) -> bool:
+        return self.rect().contains(pos)
+
+
+def check_box(text: str, tooltip: str = "") -> WrapCheckBox:
+    """A check box whose text wraps in a narrow panel."""
+    box = WrapCheckBox(text)
+    if tooltip:
+        box.setToolTip(tooltip)
+    return box
+
+
 def button(text: str, slot: Callable, tooltip: str = "") -> QPushButton:
-    b = QPushButton(text)
+    """A push button (its text wraps in a narrow panel) running ``slot``."""
+    b = WrapButton(text)
     ref = weakref.ref(b)
     b.clicked.connect(lambda *_: (used(ref()), slot()))  # (the step clicked last gets the keys: dvos_napari._keys)
     if tooltip:
         b.setToolTip(tooltip)
     b.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-    b.setMinimumWidth(40)
     return b
 
 
@@ -91,13 +197,146 @@ def on_enter(box: QWidget, slot: Callable) -> None:
     edit.returnPressed.connect(lambda *_: slot())
 
 
-def button_grid(*buttons: QWidget, columns: int = 2) -> QGridLayout:
-    """Buttons in rows of ``columns`` (narrow panels wrap instead of cutting buttons off)."""
-    grid = QGridLayout()
-    grid.setContentsMargins(0, 0, 0, 0)
-    for i, b in enumerate(buttons):
-        grid.addWidget(b, i // columns, i % columns)
-    return grid
+class FlowLayout(QLayout):
+    """Widgets side by side, as many to a row as fit (at most ``columns``), each row filling the width: a narrow
+    panel gets more rows instead of cutting them."""
+
+    def __init__(self, parent=None, columns: int = 0):
+        super().__init__(parent)
+        self.columns = columns
+        self._items: list = []
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item) -> None:
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int):
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int):
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self):
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._arrange(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect) -> None:
+        super().setGeometry(rect)
+        self._arrange(rect, move=True)
+
+    def _gap(self) -> int:
+        gap = self.spacing()
+        if gap < 0:
+            parent = self.parentWidget()
+            style = parent.style() if parent is not None else None
+            gap = (
+                style.layoutSpacing(*(QSizePolicy.ControlType.PushButton,) * 2, Qt.Orientation.Horizontal)
+                if style
+                else 6
+            )
+        return max(gap, 0)
+
+    def _shown(self) -> list:
+        return [item for item in self._items if not item.isEmpty()]
+
+    def _margins(self) -> tuple[int, int]:
+        m = self.contentsMargins()
+        return m.left() + m.right(), m.top() + m.bottom()
+
+    def sizeHint(self) -> QSize:
+        items, (mw, mh) = self._shown(), self._margins()
+        row = items[: self.columns] if self.columns else items
+        width = sum(i.sizeHint().width() for i in row) + self._gap() * max(len(row) - 1, 0)
+        return QSize(width + mw, max((i.sizeHint().height() for i in items), default=0) + mh)
+
+    def minimumSize(self) -> QSize:
+        items, (mw, mh) = self._shown(), self._margins()
+        return QSize(
+            max((i.minimumSize().width() for i in items), default=0) + mw,
+            max((i.minimumSize().height() for i in items), default=0) + mh,
+        )
+
+    def _arrange(self, rect, move: bool) -> int:
+        """Lay the items out in ``rect`` (``move``: place them): the height they take."""
+        m = self.contentsMargins()
+        room = max(rect.width() - m.left() - m.right(), 1)
+        gap, rows = self._gap(), [[]]
+        used = 0
+        for item in self._shown():
+            want = min(max(item.sizeHint().width(), item.minimumSize().width()), room)
+            full = self.columns and len(rows[-1]) >= self.columns
+            if rows[-1] and (full or used + gap + want > room):
+                rows.append([])
+                used = 0
+            used += (gap if rows[-1] else 0) + want
+            rows[-1].append([item, want])
+        y = rect.y() + m.top()
+        for row in (r for r in rows if r):
+            extra = room - sum(w for _, w in row) - gap * (len(row) - 1)
+            wide = [c for c in row if c[0].expandingDirections() & Qt.Orientation.Horizontal] or row
+            for k, cell in enumerate(wide):  # the room left to the items that expand (else to all): the row is full
+                cell[1] += extra // len(wide) + (1 if k < extra % len(wide) else 0)
+            height = max(i.heightForWidth(w) if i.hasHeightForWidth() else i.sizeHint().height() for i, w in row)
+            x = rect.x() + m.left()
+            for item, w in row:
+                if move:
+                    item.setGeometry(QRect(x, y, w, height))
+                x += w + gap
+            y += height + gap
+        return y - gap - rect.y() + m.bottom()
+
+
+class _FitsHeight(QObject):
+    """Keeps a word-wrapped label as high as its lines at its width (QFormLayout does not ask a label's height for
+    its width: a row label wrapped onto two lines stayed one line high, its text clipped)."""
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.Resize and isinstance(obj, QLabel) and obj.wordWrap():
+            need = obj.heightForWidth(obj.width())
+            if need > 0 and need != obj.minimumHeight():
+                obj.setMinimumHeight(need)
+        return False
+
+
+_fits_height = None
+
+
+def fit_form(form: QFormLayout) -> None:
+    """Rows of ``form`` that fit a narrow panel: a label goes above its field where both do not fit side by side, and
+    wraps onto more lines (the row as high as they are) where it is wider than the panel."""
+    global _fits_height
+    if _fits_height is None:
+        _fits_height = _FitsHeight()
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    for row in range(form.rowCount()):
+        item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+        label = item.widget() if item is not None else None
+        if isinstance(label, QLabel) and label.text():
+            label.setWordWrap(True)  # and at most about 20 characters a line: a long label does not widen its form
+            label.setMaximumWidth(max(label.minimumSizeHint().width(), 20 * label.fontMetrics().averageCharWidth()))
+            label.removeEventFilter(_fits_height)
+            label.installEventFilter(_fits_height)
+
+
+def button_grid(*buttons: QWidget, columns: int = 2) -> FlowLayout:
+    """Buttons in rows of ``columns``, fewer to a row where the panel is too narrow for them."""
+    flow = FlowLayout(columns=columns)
+    for b in buttons:
+        flow.addWidget(b)
+    return flow
+
+
+def button_row(*widgets: QWidget) -> FlowLayout:
+    """Widgets side by side in one row where they fit, wrapped onto more rows where they do not."""
+    return button_grid(*widgets, columns=0)
 
 
 class MessageBox(QWidget):
@@ -226,31 +465,52 @@ class JobBar(QWidget):
 
 
 class Collapsible(QWidget):
-    """A header button that shows or hides ``content`` (collapsed by default)."""
+    """A header (an arrow and the bold title, which wraps in a narrow panel) that shows or hides ``content`` when
+    clicked (collapsed by default)."""
 
     def __init__(self, title: str, content: QWidget, expanded: bool = False, parent=None):
         super().__init__(parent)
-        self.title = title
         self.toggle_button = QToolButton()
         self.toggle_button.setCheckable(True)
-        self.toggle_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.toggle_button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.toggle_button.setStyleSheet("QToolButton { border: none; font-weight: bold; text-align: left; }")
+        self.toggle_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.toggle_button.setStyleSheet("QToolButton { border: none; }")
         self.toggle_button.toggled.connect(self.set_expanded)
         self.toggle_button.setToolTip("click to show or hide this section")
+        self.title_label = wrapped_label(title)
+        self.title_label.setStyleSheet("font-weight: bold")
+        self.title_label.setToolTip("click to show or hide this section")
+        self.title_label.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.title_label.installEventFilter(self)
         self.content = content
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 0, 0)
+        header.addWidget(self.toggle_button, 0, Qt.AlignmentFlag.AlignTop)
+        header.addWidget(self.title_label, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.toggle_button)
+        lay.addLayout(header)
         lay.addWidget(content)
         self.set_expanded(expanded)
+
+    @property
+    def title(self) -> str:
+        return self.title_label.text()
+
+    @title.setter
+    def title(self, text: str) -> None:
+        self.title_label.setText(text)
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.title_label and event.type() == QEvent.Type.MouseButtonRelease:
+            self.toggle_button.toggle()  # a click on the title opens or closes the section, as on the arrow
+            return True
+        return super().eventFilter(obj, event)
 
     def set_expanded(self, on: bool) -> None:
         self.toggle_button.blockSignals(True)
         self.toggle_button.setChecked(on)
         self.toggle_button.blockSignals(False)
         self.toggle_button.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
-        self.toggle_button.setText(self.title)
         self.content.setVisible(on)
 
     @property
@@ -293,9 +553,9 @@ class Listening:
 
 
 class DvosDock(QScrollArea):
-    """Base of every dvos step: scrolls vertically (never sideways), holds the viewer and its shared state, and runs
-    one job at a time. Subclasses lay out ``self.body``. The same widget is a step page of the dvos panel and a
-    dock of its own (Plugins menu)."""
+    """Base of every dvos step: scrolls vertically (sideways only where the panel is narrower than the step needs),
+    holds the viewer and its shared state, and runs one job at a time. Subclasses lay out ``self.body``. The same
+    widget is a step page of the dvos panel and a dock of its own (Plugins menu)."""
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(parent)
@@ -311,15 +571,16 @@ class DvosDock(QScrollArea):
         self.is_open = True  # False once napari took the step (its dock, or the panel holding it) out of the window
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.body = QWidget()
-        self.body.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setWidget(self.body)
         self.setMinimumWidth(260)
 
     def showEvent(self, event) -> None:
-        """Once shown inside napari's main window, closing that window over unsaved paint asks first."""
+        """Once shown inside napari's main window, closing that window over unsaved paint asks first. The labels of
+        the step's forms wrap in a narrow panel (:func:`fit_form`)."""
         guard_close(self.state, self)
+        for form in self.body.findChildren(QFormLayout):
+            fit_form(form)
         super().showEvent(event)
 
     # ---- open and closed -----------------------------------------------------------------------------------------

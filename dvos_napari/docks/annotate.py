@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 from qtpy.QtWidgets import (
-    QCheckBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -40,10 +39,12 @@ from dvos_napari._layers import (
 from dvos_napari._widgets import (
     Collapsible,
     DvosDock,
+    WrapCheckBox,
     ask_choice,
     ask_yes_no,
     button,
     button_grid,
+    button_row,
     compact_combo,
     on_enter,
     section,
@@ -91,11 +92,10 @@ class AnnotateDock(DvosDock):
             "how many frames to paint: spread evenly over the video (5-10 is a good start; Enter: Suggest)"
         )
         on_enter(self.n_seeds, lambda: self.guard(self.suggest_seeds))
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(QLabel("seed frames:"))
-        seed_row.addWidget(self.n_seeds)
-        seed_row.addWidget(
-            button("Suggest", lambda: self.guard(self.suggest_seeds), "spread this many frames evenly over the video")
+        seed_row = button_row(
+            QLabel("seed frames:"),
+            self.n_seeds,
+            button("Suggest", lambda: self.guard(self.suggest_seeds), "spread this many frames evenly over the video"),
         )
         self.seed_list = QListWidget()
         self.seed_list.itemClicked.connect(lambda item: self.goto(int(item.data(256))))
@@ -352,17 +352,17 @@ class AnnotateDock(DvosDock):
             "the class (CVAT colour masks with a labelmap.txt) or category (COCO file) that is the wheat heads, when "
             "the file lists several; empty: its only one besides the background"
         )
-        self.allow_labels = QCheckBox(mf.LABELS)
+        self.allow_labels = WrapCheckBox(mf.LABELS)
         self.allow_labels.setToolTip(
             "the masks are instance masks: one number or one colour per head on black (CVAT's SegmentationObject); "
             "every head is taken"
         )
-        self.overwrite = QCheckBox(mf.OVERWRITE)
+        self.overwrite = WrapCheckBox(mf.OVERWRITE)
         self.overwrite.setToolTip(
             "replace masks saved in the project, even those painted or corrected by a person (otherwise such a "
             "frame keeps its mask where the imported one differs)"
         )
-        self.empty_images = QCheckBox(mf.EMPTY)
+        self.empty_images = WrapCheckBox(mf.EMPTY)
         self.empty_images.setToolTip(
             "an empty mask file or TIFF page, or a COCO image with no annotation, becomes a saved mask without heads. "
             "Leave it off for masks of every frame (a labels layer saved whole, CVAT's export of a task): frames "
@@ -403,10 +403,7 @@ class AnnotateDock(DvosDock):
         form.addRow(mf.MADE_BY, self.made_by)
         form.addRow("export as", self.export_format)
         self.file_options = Collapsible(mf.OPTIONS, box)
-        row = QHBoxLayout()
-        row.addWidget(self.import_button)
-        row.addWidget(self.export_button)
-        return row
+        return button_row(self.import_button, self.export_button)
 
     def import_options(self) -> dict:
         """The import_masks options the Mask file options section holds."""

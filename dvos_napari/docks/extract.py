@@ -4,10 +4,19 @@ moving camera (:func:`dvos_core.extract.backgrounds_from_annotated`)."""
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from dvos_core.object_format import HALO_PX
-from dvos_napari._widgets import Collapsible, DvosDock, Gallery, button, compact_combo, section, wrapped_label
+from dvos_napari._widgets import (
+    Collapsible,
+    DvosDock,
+    Gallery,
+    WrapCheckBox,
+    button,
+    compact_combo,
+    section,
+    wrapped_label,
+)
 from dvos_napari._workers import alive
 
 GALLERY_MAX = 60
@@ -55,7 +64,7 @@ class ExtractDock(DvosDock):
         self.fakes = _spin(
             0, 100, DEFAULTS["fakes"], "fake heads (leaf/soil patches of head shape) cut per real head (0 = none)"
         )
-        self.all_videos = QCheckBox("from all training videos")
+        self.all_videos = WrapCheckBox("from all training videos")
         self.all_videos.setToolTip("ticked: every non-test video with saved masks; else only the current video")
         self.all_videos.setChecked(DEFAULTS["all_videos"])
         f.addRow("smallest head (px)", self.min_area)
@@ -71,7 +80,7 @@ class ExtractDock(DvosDock):
             "blur, glow, shadow, awns) but never labels them (0 = the head alone)",
         )
         self.seed = _spin(0, 2**31 - 1, DEFAULTS["seed"], "random seed of the fake-head placement ")
-        self.replace = QCheckBox("replace objects extracted before")
+        self.replace = WrapCheckBox("replace objects extracted before")
         self.replace.setToolTip(
             "unticked: frames not cut yet and frames repainted since are cut, the rest kept; ticked: every painted "
             "frame of the videos extracted (all training videos, or only the current one) is cut again, also "
@@ -118,7 +127,7 @@ class ExtractDock(DvosDock):
         g.addRow("clips", self.n_clips)
         g.addRow("camera motion", self.motion)
         g.addRow("grow heads by (px)", self.dilate)
-        self.bg_replace = QCheckBox("make the clips of frames done before again")
+        self.bg_replace = WrapCheckBox("make the clips of frames done before again")
         self.bg_replace.setToolTip(
             "ticked: annotated frames that already gave a clip get a new one with these settings, and their old "
             "clips are deleted once the new ones are made (a failed or cancelled run keeps them); else those frames "

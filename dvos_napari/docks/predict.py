@@ -18,7 +18,6 @@ from pathlib import Path
 
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
-    QCheckBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -38,7 +37,7 @@ from dvos_napari._layers import (
     video_layer_of,
 )
 from dvos_napari._models import checkpoint_kind, model_checkpoints, note_models
-from dvos_napari._widgets import DvosDock, ask_yes_no, button, compact_combo, section, wrapped_label
+from dvos_napari._widgets import DvosDock, WrapCheckBox, ask_yes_no, button, compact_combo, section, wrapped_label
 
 PSEUDO_SCOPES = ("all training videos", "current video")
 SCOPES = ("current video", "test videos", "all videos")
@@ -78,12 +77,12 @@ class PredictDock(DvosDock):
         self.quality.setSingleStep(0.05)
         self.quality.setSpecialValueText("keep all")
         self.quality.setToolTip("flag pseudo-labels whose agreement between passes is below this (0-1)")
-        self.drop_below = QCheckBox("clear masks below the minimum quality")
+        self.drop_below = WrapCheckBox("clear masks below the minimum quality")
         self.drop_below.setToolTip(
             "unticked: low-quality frames keep their mask but are flagged, and training can skip them; "
             "ticked: their mask is removed"
         )
-        self.relabel = QCheckBox("relabel frames that already have a pseudo-label")
+        self.relabel = WrapCheckBox("relabel frames that already have a pseudo-label")
         self.relabel.setToolTip(
             "replace earlier pseudo-labels (painted and corrected frames are never replaced); tick it to relabel "
             "with a context model what the image model labelled"
@@ -162,7 +161,7 @@ class PredictDock(DvosDock):
             "little where they sway a lot - compare both sets in Review on a test video first (4 is a good start)"
         )
         f.addRow("save predictions as", self.set_name)
-        self.smooth_outliers = QCheckBox("only frames worse than their neighbours")
+        self.smooth_outliers = WrapCheckBox("only frames worse than their neighbours")
         self.smooth_outliers.setToolTip(
             "smooth only the frames that agree with their aligned neighbours much less than the neighbours agree "
             "with each other (a gust, a cloud, a gain jump between good frames), as far as they do, and keep the "
@@ -171,7 +170,7 @@ class PredictDock(DvosDock):
         self.smooth_outliers.setEnabled(False)
         self.smooth.valueChanged.connect(lambda v: self.smooth_outliers.setEnabled(v > 0))
         f.addRow("smooth over time", self.smooth)
-        f.addRow("", self.smooth_outliers)
+        f.addRow(self.smooth_outliers)
         f.addRow("run on", self.scope)
         f.addRow("batch size (frames)", self.batch)
         self.predict_form = f
@@ -199,7 +198,7 @@ class PredictDock(DvosDock):
             "video's most recent) as images into a folder, one subfolder per video, each with a masks.csv listing the "
             "heads of every frame",
         )
-        self.export_video = QCheckBox("with an overlay video of each (mp4)")
+        self.export_video = WrapCheckBox("with an overlay video of each (mp4)")
         self.export_video.setToolTip(
             "also write <video>_overlay.mp4 into each video's subfolder: the video with the outlines of its predicted "
             "heads and each frame's head count, for sharing outside napari (dvos export-video)"

@@ -41,7 +41,7 @@ from dvos_napari._layers import (
     video_layer,
 )
 from dvos_napari._plots import PlotCanvas
-from dvos_napari._widgets import DvosDock, ask_yes_no, button, compact_combo, section, wrapped_label
+from dvos_napari._widgets import DvosDock, ask_yes_no, button, button_row, compact_combo, section, wrapped_label
 from dvos_napari._writer import save_frames, touching_note
 
 SCOPES = ("test", "val", "train", "current video")
@@ -85,11 +85,8 @@ class ReviewDock(DvosDock):
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(napari_viewer, parent)
-        top = QHBoxLayout()
         self.scope = compact_combo(SCOPES, "which videos to score: a split, or the current video")
-        top.addWidget(QLabel("videos:"))
-        top.addWidget(self.scope, 1)
-        model_row = QHBoxLayout()
+        top = button_row(QLabel("videos:"), self.scope)
         self.model = compact_combo(
             (MOST_RECENT,),
             "whose predictions to review: they are shown as '<video> predicted', corrected and evaluated "
@@ -101,9 +98,7 @@ class ReviewDock(DvosDock):
             lambda: self.guard(self.evaluate),
             "score the chosen model's predictions against the ground truth",
         )
-        model_row.addWidget(QLabel("model:"))
-        model_row.addWidget(self.model, 1)
-        model_row.addWidget(self.evaluate_button)
+        model_row = button_row(QLabel("model:"), self.model, self.evaluate_button)
         self.overall = wrapped_label("no evaluation yet: predict the test videos (Predict step), then press Evaluate")
         self.videos_table = _table(("video", "frames", "Dice", "IoU", "count err."), min_rows=3)
         header = self.videos_table.horizontalHeader()
@@ -170,10 +165,7 @@ class ReviewDock(DvosDock):
         lay.addWidget(self.fix_info)
         lay.addWidget(section("Compare models"))
         lay.addWidget(self.compare_list)
-        compare_row = QHBoxLayout()
-        compare_row.addWidget(self.compare_button, 1)
-        compare_row.addWidget(self.delete_button)
-        lay.addLayout(compare_row)
+        lay.addLayout(button_row(self.compare_button, self.delete_button))
         lay.addWidget(self.compare_table)
         lay.addWidget(self.compare_info)
         lay.addWidget(self.job_bar)

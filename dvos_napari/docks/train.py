@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from qtpy.QtCore import QEvent, QTimer
-from qtpy.QtWidgets import QCheckBox, QFormLayout, QLineEdit, QProgressBar, QPushButton, QVBoxLayout
+from qtpy.QtWidgets import QFormLayout, QLineEdit, QProgressBar, QPushButton, QVBoxLayout
 
 from dvos_core.progress import TimeLeft, time_left_words
 from dvos_napari import _machine
@@ -16,7 +16,7 @@ from dvos_napari._compute import ComputeRows
 from dvos_napari._forms import ConfigForm, FieldView
 from dvos_napari._models import model_checkpoints, note_models, stopped_early
 from dvos_napari._plots import PlotCanvas
-from dvos_napari._widgets import Collapsible, DvosDock, compact_combo, wrapped_label
+from dvos_napari._widgets import Collapsible, DvosDock, WrapCheckBox, compact_combo, wrapped_label
 
 PHASE_TEXT = {
     "image": "image model",
@@ -252,7 +252,7 @@ class TrainDock(DvosDock):
         self.recipe.textActivated.connect(lambda text: self.guard(self.load_recipe, text))
         if self.recipe.count() > 1:
             extra.addRow("load a recipe", self.recipe)
-        self.ref_pixels = QCheckBox("read earlier frames' pixels too")
+        self.ref_pixels = WrapCheckBox("read earlier frames' pixels too")
         self.ref_pixels.setToolTip(
             "for gusty footage - context model started from an image model: the model also reads the pixels of the "
             "aligned earlier frames, beside the frame itself, from its first layer on. Helps frames hit by a gust, "

@@ -1,0 +1,101 @@
+"""The dvos panel at its minimum width (what napari gives it on a laptop screen at 150% scaling, or in its default
+unmaximized window), with the normal font and a font 4 points larger: nothing is cut (buttons, check boxes and
+labels wrap instead), no row is squeezed below the height its widget needs, the step bar shows whole names, tables
+keep their names readable and the job bar stays in view while a job runs."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from napari_helpers import PANEL, dock, wait_loaded
+
+pytest.importorskip("napari")
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display: run under xvfb-run"),
+]
+
+
+@pytest.fixture(params=[0, 4], ids=["font", "font+4pt"])
+def larger_font(request, qapp):
+    font = qapp.font()
+    if request.param:
+        bigger = qapp.font()
+        bigger.setPointSize(font.pointSize() + request.param)
+        qapp.setFont(bigger)
+    yield request.param
+    qapp.setFont(font)
+
+
+def narrowest_panel(viewer, qtbot, project, video):
+    """The dvos panel docked in a 1280x800 window and made as narrow as it goes."""
+    from qtpy.QtCore import Qt
+
+    win = viewer.window._qt_window
+    win.resize(1280, 800)
+    panel = dock(viewer, PANEL)
+    panel.state.set_project(project)
+    panel.state.select_video(video)
+    wait_loaded(qtbot, panel.state)
+    dock_widget = panel.parentWidget()
+    while dock_widget.parentWidget() is not win:
+        dock_widget = dock_widget.parentWidget()
+    win.resizeDocks([dock_widget], [100], Qt.Orientation.Horizontal)  # as narrow as the panel lets it
+    qtbot.wait(50)
+    assert panel.width() <= panel.minimumWidth() + 4, (panel.width(), panel.minimumWidth())
+    return panel
+
+
+def cut_widgets(page) -> list[str]:
+    """What is cut or squeezed on a step page, in words (empty: everything shows whole)."""
+    from qtpy.QtCore import QPoint
+    from qtpy.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLabel, QLineEdit, QWidget
+
+    body, viewport = page.widget(), page.viewport()
+    problems = []
+    if body.width() > viewport.width():
+        problems.append(f"the page is {body.width()} px wide in a {viewport.width()} px panel")
+    for w in body.findChildren(QWidget):
+        if not w.isVisibleTo(body) or w.width() <= 0:
+            continue
+        text = w.text() if isinstance(w, (QAbstractButton, QLabel)) else ""
+        what = f"{type(w).__name__} {text or getattr(w, 'currentText', lambda: '')()!r}"
+        pos = w.mapTo(body, QPoint(0, 0))
+        if pos.x() < 0 or pos.x() + w.width() > body.width() + 1:
+            problems.append(f"{what} sticks out ({pos.x()}+{w.width()} of {body.width()} px)")
+        needs_text_room = isinstance(w, QAbstractButton) or (isinstance(w, QLabel) and not w.wordWrap())
+        if text and needs_text_room and w.width() < w.minimumSizeHint().width() - 1:
+            problems.append(f"{what} is cut: {w.width()} px of {w.minimumSizeHint().width()}")
+        if text and (w.hasHeightForWidth() or (isinstance(w, QLabel) and w.wordWrap())):
+            need = w.heightForWidth(w.width())
+            if w.height() < need - 1:
+                problems.append(f"{what} is clipped: {w.height()} px high of {need}")
+        inside = isinstance(w.parentWidget(), (QComboBox, QAbstractSpinBox))  # (an editable box's own line edit)
+        box = isinstance(w, (QAbstractButton, QComboBox, QLineEdit, QAbstractSpinBox)) and not inside
+        if box and w.height() < w.minimumSizeHint().height() - 1:
+            problems.append(f"{what} is squeezed: {w.height()} px high of {w.minimumSizeHint().height()}")
+    return problems
+
+
+def test_nothing_is_cut_at_the_panels_minimum_width(make_napari_viewer, qtbot, tmp_project, larger_font):
+    from qtpy.QtWidgets import QApplication
+
+    from dvos_napari._steps import STEPS
+    from dvos_napari._widgets import Collapsible
+
+    v = tmp_project.add_video_array("plot_with_a_long_name_1", np.zeros((8, 48, 48, 3), np.uint8), split="train")
+    v.set_mask(2, np.eye(48, dtype=np.uint8), "manual")
+    panel = narrowest_panel(make_napari_viewer(show=True), qtbot, tmp_project, v.name)
+    problems = []
+    for name in STEPS:
+        page = panel.go(name)
+        for expanded in (False, True):
+            for c in page.findChildren(Collapsible):
+                c.set_expanded(expanded)
+            for _ in range(3):  # wrapped text settles its height
+                QApplication.processEvents()
+                qtbot.wait(10)
+            problems += [f"{name} ({'open' if expanded else 'closed'}): {p}" for p in cut_widgets(page)]
+    assert not problems, f"panel {panel.width()} px:\n" + "\n".join(problems)
