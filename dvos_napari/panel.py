@@ -12,13 +12,13 @@ from __future__ import annotations
 import importlib
 
 from qtpy.QtCore import QEvent, QSize, Qt
-from qtpy.QtWidgets import QGridLayout, QHBoxLayout, QSizePolicy, QStackedWidget, QToolButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QHBoxLayout, QSizePolicy, QStackedWidget, QToolButton, QVBoxLayout, QWidget
 
 from dvos_napari._state import get_state
 from dvos_napari._steps import STEPS, SUMMARIES, workflow_status
 from dvos_napari._steps import next_step as _next_step
 from dvos_napari._warmup import warm_up
-from dvos_napari._widgets import Listening, button, wrapped_label
+from dvos_napari._widgets import FlowLayout, Listening, button, wrapped_label
 
 STEP_WIDGETS = {
     "Project": "dvos_napari.docks.project:ProjectDock",
@@ -30,7 +30,7 @@ STEP_WIDGETS = {
     "Review": "dvos_napari.docks.review:ReviewDock",
 }
 BUILT_LATER = {"Train"}  # built when first shown (needs torch)
-PER_ROW = 4
+PER_ROW = 4  # step buttons a row at most (fewer where their names do not fit)
 
 
 def step_class(name: str):
@@ -53,19 +53,18 @@ class DvosPanel(QWidget):
         self.where = wrapped_label("")
         self.where.setStyleSheet("font-weight: bold")
         self.note = wrapped_label("")
-        grid = QGridLayout()
+        grid = FlowLayout(columns=PER_ROW)
         grid.setSpacing(3)
         self.step_buttons: dict[str, QToolButton] = {}
-        for i, name in enumerate(STEPS):
+        for name in STEPS:
             b = QToolButton()
             b.setCheckable(True)
             b.setAutoExclusive(True)
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            b.setMinimumWidth(30)
             b.clicked.connect(lambda _=False, n=name: self.go(n))
             self.step_buttons[name] = b
-            grid.addWidget(b, i // PER_ROW, i % PER_ROW)
+            grid.addWidget(b)
         self.stack = QStackedWidget()
         self.stack.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
         for name in STEPS:

@@ -99,3 +99,16 @@ def test_nothing_is_cut_at_the_panels_minimum_width(make_napari_viewer, qtbot, t
                 qtbot.wait(10)
             problems += [f"{name} ({'open' if expanded else 'closed'}): {p}" for p in cut_widgets(page)]
     assert not problems, f"panel {panel.width()} px:\n" + "\n".join(problems)
+
+
+def test_step_bar_names_are_whole_at_the_minimum_width(make_napari_viewer, qtbot, tmp_project, larger_font):
+    v = tmp_project.add_video_array("clip", np.zeros((4, 32, 32, 3), np.uint8))
+    panel = narrowest_panel(make_napari_viewer(show=True), qtbot, tmp_project, v.name)
+    cut = [
+        f"{b.text()!r}: {b.width()} px of {b.sizeHint().width()}"
+        for b in panel.step_buttons.values()
+        if not b.isVisible() or b.width() < b.sizeHint().width() - 1 or b.height() < b.sizeHint().height() - 1
+    ]
+    assert not cut, f"step bar names cut in a {panel.width()} px panel: {cut}"
+    buttons = panel.step_buttons.values()
+    assert all(b.x() >= 0 and b.geometry().right() < panel.width() for b in buttons)
