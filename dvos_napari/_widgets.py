@@ -581,7 +581,44 @@ class DvosDock(QScrollArea):
         guard_close(self.state, self)
         for form in self.body.findChildren(QFormLayout):
             fit_form(form)
+        self._pin_job_bar()
         super().showEvent(event)
+
+    # ---- the job bar, pinned below the page ----------------------------------------------------------------------
+    def _pin_job_bar(self) -> None:
+        """The job bar (progress, Cancel and the message line) below the scrolling page, always in view: a step lays
+        it out last on its page, where a long page hid it while its job ran."""
+        bar = self.job_bar
+        if bar.parentWidget() is self:
+            return
+        if bar.parentWidget() is not None and bar.parentWidget().layout() is not None:
+            bar.parentWidget().layout().removeWidget(bar)
+        bar.setParent(self)
+        bar.installEventFilter(self)
+        bar.show()
+        self._place_job_bar()
+
+    def _place_job_bar(self) -> None:
+        bar = self.job_bar
+        if bar.parentWidget() is not self:
+            return
+        width = self.viewport().width()
+        height = bar.heightForWidth(width) if bar.hasHeightForWidth() else bar.sizeHint().height()
+        height = min(max(height, bar.minimumSizeHint().height()), self.height() // 2)
+        gap = 4 if height > 0 else 0
+        if self.viewportMargins().bottom() != height + gap:
+            self.setViewportMargins(0, 0, 0, height + gap)
+        v = self.viewport().geometry()
+        bar.setGeometry(v.left(), v.bottom() + 1 + gap, v.width(), height)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._place_job_bar()
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.job_bar and event.type() in (QEvent.Type.LayoutRequest, QEvent.Type.Show):
+            self._place_job_bar()  # its message wrapped onto another line, or its progress bar was shown
+        return super().eventFilter(obj, event)
 
     # ---- open and closed -----------------------------------------------------------------------------------------
     def listen(self, signal, slot) -> None:

@@ -73,12 +73,15 @@ def test_every_step_fits_a_1280x800_window(make_napari_viewer, qtbot, tmp_projec
             needs_text_room = isinstance(w, QAbstractButton) or (isinstance(w, QLabel) and not w.wordWrap())
             if needs_text_room and w.text() and w.width() < w.minimumSizeHint().width() - 2:
                 problems.append(f"{name}: {type(w).__name__} {w.text()!r} is cut ({w.width()} px)")
-        last = page.job_bar  # the bottom of every page can be scrolled into view
+        last = body.findChildren(QWidget)[-1] if body.findChildren(QWidget) else body  # the page's end: reachable
         page.ensureWidgetVisible(last, 0, 0)
         QApplication.processEvents()
         top_left = last.mapTo(viewport, QPoint(0, 0))
         if not _inside(viewport.rect().adjusted(0, 0, 1, 1), QRect(top_left, last.size())) and last.isVisible():
             problems.append(f"{name}: the bottom of the page cannot be scrolled into view")
+        bar = page.job_bar  # pinned below the page, always in view
+        if not _inside(page.rect(), bar.geometry()) or bar.geometry().intersects(viewport.geometry()):
+            problems.append(f"{name}: the job bar {bar.geometry()} is not below the page {viewport.geometry()}")
         page_rect = QRect(page.mapTo(win, QPoint(0, 0)), page.size())
         if not _inside(window_rect, page_rect):
             problems.append(f"{name}: the page is outside the window {page_rect}")

@@ -112,3 +112,41 @@ def test_step_bar_names_are_whole_at_the_minimum_width(make_napari_viewer, qtbot
     assert not cut, f"step bar names cut in a {panel.width()} px panel: {cut}"
     buttons = panel.step_buttons.values()
     assert all(b.x() >= 0 and b.geometry().right() < panel.width() for b in buttons)
+
+
+def test_job_bar_stays_in_view_while_a_job_runs(make_napari_viewer, qtbot, tmp_project):
+    """Extract's page (advanced settings open) is longer than the panel: the progress bar, Cancel and the message
+    line stay below it in view while its job runs, wherever the page is scrolled."""
+    import threading
+
+    from qtpy.QtWidgets import QApplication
+
+    from dvos_napari._widgets import Collapsible
+
+    v = tmp_project.add_video_array("clip", np.zeros((4, 32, 32, 3), np.uint8))
+    panel = narrowest_panel(make_napari_viewer(show=True), qtbot, tmp_project, v.name)
+    page = panel.go("Extract")
+    for c in page.findChildren(Collapsible):
+        c.set_expanded(True)
+    release = threading.Event()
+
+    def work(progress=None, cancel=None):
+        while not release.wait(0.02) and not (cancel is not None and cancel.cancelled):
+            pass
+
+    job = page.run(work, label="extracting heads", process=False)
+    try:
+        qtbot.wait(50)
+        assert page.verticalScrollBar().maximum() > 0, "the page fits: the test shows nothing"
+        bar = page.job_bar
+        for where in (0, page.verticalScrollBar().maximum()):
+            page.verticalScrollBar().setValue(where)
+            QApplication.processEvents()
+            for w in (bar.bar, bar.cancel_button, bar.status):
+                assert w.isVisible() and not w.visibleRegion().isEmpty(), (type(w).__name__, where)
+            assert "extracting heads" in bar.status.text() and bar.cancel_button.isEnabled()
+            top_left = bar.mapTo(panel, bar.rect().topLeft())
+            assert top_left.y() >= 0 and top_left.y() + bar.height() <= panel.height(), (top_left, bar.height())
+    finally:
+        release.set()
+        qtbot.waitUntil(lambda: job.status is not None, timeout=10_000)
