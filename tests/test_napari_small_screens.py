@@ -150,3 +150,25 @@ def test_job_bar_stays_in_view_while_a_job_runs(make_napari_viewer, qtbot, tmp_p
     finally:
         release.set()
         qtbot.waitUntil(lambda: job.status is not None, timeout=10_000)
+
+
+def test_review_tables_keep_names_readable_at_the_minimum_width(make_napari_viewer, qtbot, tmp_project):
+    from qtpy.QtWidgets import QApplication, QTableWidgetItem
+
+    name = "plot_with_a_long_name_from_the_2024_field_trials"
+    v = tmp_project.add_video_array(name, np.zeros((4, 32, 32, 3), np.uint8), split="test")
+    panel = narrowest_panel(make_napari_viewer(show=True), qtbot, tmp_project, v.name)
+    page = panel.go("Review")
+    for table, row in (
+        (page.videos_table, (name, "4", "0.812", "0.701", "1.25")),
+        (page.worst_table, (name, "3", "0.1")),
+    ):
+        table.setRowCount(1)
+        for c, text in enumerate(row):
+            table.setItem(0, c, QTableWidgetItem(text))
+        QApplication.processEvents()
+        qtbot.wait(20)
+        need = table.fontMetrics().horizontalAdvance(name)
+        assert table.columnWidth(0) >= need, (table.columnWidth(0), need)  # the name whole, not '...'
+        for c in range(1, table.columnCount()):  # the numbers whole too, reached by scrolling sideways
+            assert table.columnWidth(c) >= table.fontMetrics().horizontalAdvance(row[c]), (c, table.columnWidth(c))

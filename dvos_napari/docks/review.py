@@ -69,12 +69,16 @@ BASELINE_TEXT = {
 
 
 def _table(columns, min_rows: int = 4) -> QTableWidget:
+    """A table whose columns are as wide as their contents (the last one fills the rest): a name stays readable in a
+    narrow panel, which scrolls the table sideways instead."""
     t = QTableWidget(0, len(columns))
     t.setHorizontalHeaderLabels(columns)
     t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    t.horizontalHeader().setStretchLastSection(True)
+    t.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     t.verticalHeader().setVisible(False)
     t.setMinimumHeight(t.horizontalHeader().sizeHint().height() + min_rows * 24 + 6)
     return t
