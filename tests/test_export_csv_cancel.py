@@ -102,3 +102,12 @@ def test_a_csv_that_cannot_be_written_leaves_no_exported_file(tmp_project, maske
     with pytest.raises(OSError, match="dataset.csv: writing the CSV failed: the disk is full"):
         export_reference_csv(tmp_project, out, clip_length=3)
     assert not out.exists()
+
+
+def test_a_csv_of_absolute_paths_holds_a_utf8_name_that_python_holds_escaped(tmp_project, masked, tmp_path):
+    """Python in an ASCII (C) locale holds 'sortié' as 'sorti\\udcc3\\udca9': the CSV failed with "'utf-8' codec
+    can't encode characters ... surrogates not allowed"; it now holds the name's own (UTF-8) bytes."""
+    out = tmp_path / "sorti\udcc3\udca9"  # what such a Python makes of the UTF-8 bytes of 'sortié'
+    csv = export_reference_csv(tmp_project, out, clip_length=3, absolute_paths=True)
+    first = csv.read_text(encoding="utf-8").splitlines()[1].split(",")[2]
+    assert first == str(tmp_path / "sortié" / "frames" / "plot1-000000" / "plot1_000000.png")

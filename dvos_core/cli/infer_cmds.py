@@ -364,7 +364,12 @@ def _predict(args) -> int:
             )
     if args.frames is not None:  # every video's frame numbers checked before any video is predicted
         for vid in ids:
-            target_frames(project.video(vid).n_frames, args.frames, vid)
+            try:
+                target_frames(project.video(vid).n_frames, args.frames, vid)
+            except IndexError as e:  # a user's error, said in one line (an IndexError reads as dvos's own bug)
+                raise ValueError(
+                    f"{e}; --frames applies to every video chosen: leave {vid} out (--videos) or ask for lower frames"
+                ) from None
     print(f"device: {_device_line(args.device, args.precision, args.threads)}; checkpoint: {ckpt}", file=sys.stderr)
     device_type = select_device(distributed.rank_device(args.device)).type
     hint = scale_hint([project.video(v).shape[1:3] for v in ids], device_type, args.scales, "--scales trained")

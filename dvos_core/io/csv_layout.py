@@ -122,7 +122,9 @@ def export_reference_csv(
                 fid += 1
                 report(progress, fid, total, "exporting frames and masks")
         with io_step(csv_path, "writing the CSV"):  # before any file gets its name: a failed CSV leaves none
-            pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(tmp, index=False)
+            # names held as escaped bytes (Python in an ASCII locale; only UTF-8 ones pass _check_text_path) are
+            # written as the bytes they are
+            pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(tmp, index=False, errors="surrogateescape")
         while staged:  # every file written whole: each gets its name (an earlier export's file of that name replaced)
             part, path = staged[-1]
             with io_step(path, "giving an exported file its name"):
