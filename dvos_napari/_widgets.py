@@ -599,8 +599,8 @@ class DvosDock(QScrollArea):
         self._place_job_bar()
 
     def _place_job_bar(self) -> None:
-        bar = self.job_bar
-        if bar.parentWidget() is not self:
+        bar = getattr(self, "job_bar", None)  # (a resize may come before the bar is made)
+        if bar is None or bar.parentWidget() is not self:
             return
         width = self.viewport().width()
         height = bar.heightForWidth(width) if bar.hasHeightForWidth() else bar.sizeHint().height()
@@ -616,7 +616,8 @@ class DvosDock(QScrollArea):
         self._place_job_bar()
 
     def eventFilter(self, obj, event) -> bool:
-        if obj is self.job_bar and event.type() in (QEvent.Type.LayoutRequest, QEvent.Type.Show):
+        # (a subclass's filter, e.g. the Train step's, may see events before this class made its job bar)
+        if obj is getattr(self, "job_bar", None) and event.type() in (QEvent.Type.LayoutRequest, QEvent.Type.Show):
             self._place_job_bar()  # its message wrapped onto another line, or its progress bar was shown
         return super().eventFilter(obj, event)
 
